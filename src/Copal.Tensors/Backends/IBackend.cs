@@ -1,0 +1,91 @@
+namespace Copal.Tensors.Backends;
+
+/// <summary>
+/// The contract every compute backend (CPU, OpenCL, CUDA) fulfils: memory, transfers, and the few ops a LLaMA
+/// forward pass and pruning statistics need. Activations are always f32; weights keep their stored dtype
+/// (F32, F16 or BF16) and are converted in registers by the matmul kernels.
+/// Shapes are row-major. Ops are enqueued in order on one stream; <see cref="Synchronize"/> waits for them.
+/// A backend that lacks an op computes it on the CPU instead and says so once through <see cref="Log"/>.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>What this backend runs on (name, memory, compute units).</summary>
+    BackendInfo Info { get; }
+
+    /// <summary>Where one-time notices (such as an op falling back to the CPU) are written; null for none.</summary>
+    Action<string>? Log { get; set; }
+
+    /// <summary>A zero-filled buffer of <paramref name="length"/> f32 elements.</summary>
+    DeviceBuffer Allocate(long length);
+
+    /// <summary>Copies host floats into <paramref name="destination"/> starting at element <paramref name="destinationOffset"/>.</summary>
+    void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long destinationOffset = 0);
+
+    /// <summary>Copies <c>destination.Length</c> floats out of <paramref name="source"/> starting at element <paramref name="sourceOffset"/>; waits for pending work first.</summary>
+    void Download(DeviceBuffer source, Span<float> destination, long sourceOffset = 0);
+
+    /// <summary>
+    /// Makes a 2-D weight [out, in] usable by <see cref="MatMul"/> in its stored dtype. On the CPU this is a
+    /// zero-copy view of <paramref name="view"/>, whose memory must then outlive the weight.
+    /// </summary>
+    DeviceWeight LoadWeight(TensorView view);
+
+    /// <summary>Uploads a 1-D tensor (a norm weight, a bias) converted to f32.</summary>
+    DeviceBuffer LoadVector(TensorView view);
+
+    /// <summary>Waits until all enqueued work is done.</summary>
+    void Synchronize();
+
+    // ---- ops -----------------------------------------------------------------------------------------------
+
+    /// <summary>y[rows, out] = x[rows, in] · Wᵀ with W = <paramref name="weight"/> [out, in].</summary>
+    void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows);
+
+    /// <summary>y[r, c] += bias[c] for r &lt; rows, c &lt; cols.</summary>
+    void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols);
+
+    /// <summary>y[r, :] = x[r, :] / sqrt(mean(x[r, :]²) + eps) · weight, for each of <paramref name="rows"/> rows of <paramref name="dim"/>.</summary>
+    void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps);
+
+    /// <summary>
+    /// Rotary embedding in place, Hugging Face rotate-half layout: within each head, element i pairs with
+    /// i + headDim/2. Row r is at position startPos + r. <paramref name="cos"/> and <paramref name="sin"/> are
+    /// tables [maxPositions, headDim/2] (frequency scaling already applied).
+    /// </summary>
+    void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos);
+
+    /// <summary>
+    /// Causal grouped-query attention. q is [rows, heads·headDim]; query row r sits at position startPos + r and
+    /// attends to cache positions 0..startPos + r. kCache and vCache are [maxPositions, kvHeads·headDim] and
+    /// already hold the keys and values of those positions. Query head h reads kv head h / (heads / kvHeads).
+    /// output is [rows, heads·headDim].
+    /// </summary>
+    void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape);
+
+    /// <summary>destination[destinationOffset + i] = source[sourceOffset + i] for i &lt; count.</summary>
+    void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count);
+
+    /// <summary>output[i] = silu(gate[i]) · up[i]; output may alias gate or up.</summary>
+    void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count);
+
+    /// <summary>output[i] = a[i] + b[i]; output may alias a or b.</summary>
+    void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count);
+
+    /// <summary>output[t, :] = table[tokens[t], :] converted to f32; table is [vocab, dim].</summary>
+    void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output);
+
+    /// <summary>Numerically stable softmax in place over each of <paramref name="rows"/> rows of <paramref name="cols"/>.</summary>
+    void Softmax(DeviceBuffer x, int rows, int cols);
+
+    /// <summary>gram[cols, cols] += x[rows, cols]ᵀ · x (f32; callers fold it into double on the host per batch).</summary>
+    void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram);
+
+    /// <summary>sums[c] += Σ_r x[r, c]², the squared column norms Wanda needs.</summary>
+    void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums);
+}
+
+/// <summary>Arguments of <see cref="IBackend.Attention"/>.</summary>
+public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale);
+
+/// <summary>What a backend runs on.</summary>
+public sealed record BackendInfo(string Kind, string DeviceName, long MemoryBytes, int ComputeUnits);

@@ -1,0 +1,50 @@
+namespace Copal.Testing;
+
+/// <summary>
+/// Finds the shared data folder: <c>$COPAL_SHARED_DATA</c> if set, else <c>../shared/data</c> beside the repository
+/// root (the folder holding Copal.sln), found by walking up from the test assembly.
+/// </summary>
+public static class TestData
+{
+    private static readonly Lazy<string> s_root = new(Locate);
+
+    /// <summary>The shared data folder (it holds models/, text/, tokenizers/).</summary>
+    public static string Root => s_root.Value;
+
+    /// <summary>The repository root (the folder with Copal.sln).</summary>
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
+
+    /// <summary>The real stories260K model folder.</summary>
+    public static string Stories260K => Path("models", "stories260K");
+
+    /// <summary>A file under the repository (golden files committed with the tests).</summary>
+    public static string RepoPath(params string[] parts) => System.IO.Path.Combine([RepoRoot, .. parts]);
+
+    private static string Locate()
+    {
+        string? env = Environment.GetEnvironmentVariable("COPAL_SHARED_DATA");
+        if (!string.IsNullOrEmpty(env))
+        {
+            return env;
+        }
+        string candidate = System.IO.Path.GetFullPath(System.IO.Path.Combine(RepoRoot, "..", "shared", "data"));
+        if (!Directory.Exists(candidate))
+        {
+            throw new DirectoryNotFoundException(
+                $"shared data not found at '{candidate}': clone the project beside shared/ or set COPAL_SHARED_DATA");
+        }
+        return candidate;
+    }
+
+    private static string FindRepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "Copal.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new DirectoryNotFoundException($"no Copal.sln above '{AppContext.BaseDirectory}'");
+    }
+}
