@@ -1,0 +1,182 @@
+namespace Copal.Tensors.Safetensors;
+
+/// <summary>
+/// The weights of a model: one safetensors file, or the shards listed by a Hugging Face
+/// <c>model.safetensors.index.json</c>, seen as one set of named tensors. All files stay mapped until disposed.
+/// </summary>
+public sealed class SafetensorsCheckpoint : IDisposable
+{
+    /// <summary>The single-file checkpoint name Hugging Face writes.</summary>
+    public const string SingleFileName = "model.safetensors";
+
+    /// <summary>The sharded-checkpoint index name Hugging Face writes.</summary>
+    public const string IndexFileName = "model.safetensors.index.json";
+
+    private readonly SafetensorsFile[] _files;
+    private readonly TensorView[] _tensors;
+    private readonly Dictionary<string, int> _index;
+
+    private SafetensorsCheckpoint(string path, SafetensorsFile[] files, TensorView[] tensors)
+    {
+        Path = path;
+        _files = files;
+        _tensors = tensors;
+        _index = new Dictionary<string, int>(tensors.Length, StringComparer.Ordinal);
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            _index.Add(tensors[i].Name, i);
+        }
+    }
+
+    /// <summary>The file, index or folder this was opened from.</summary>
+    public string Path { get; }
+
+    /// <summary>The mapped files, shards in file-name order.</summary>
+    public IReadOnlyList<SafetensorsFile> Files => _files;
+
+    /// <summary>Every tensor: file by file, each file's in data order.</summary>
+    public IReadOnlyList<TensorView> Tensors => _tensors;
+
+    /// <summary>The metadata of the first file.</summary>
+    public IReadOnlyDictionary<string, string> Metadata => _files[0].Metadata;
+
+    /// <summary>
+    /// Opens a <c>.safetensors</c> file, a <c>.index.json</c> shard index, or a folder holding
+    /// <c>model.safetensors</c>, else <c>model.safetensors.index.json</c>, else exactly one <c>*.safetensors</c>.
+    /// </summary>
+    public static SafetensorsCheckpoint Open(string fileOrDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(fileOrDirectory);
+        if (Directory.Exists(fileOrDirectory))
+        {
+            return OpenDirectory(fileOrDirectory);
+        }
+        if (!File.Exists(fileOrDirectory))
+        {
+            throw new SafetensorsException(fileOrDirectory, "no such file or folder");
+        }
+        return fileOrDirectory.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            ? OpenSharded(fileOrDirectory)
+            : OpenSingle(fileOrDirectory);
+    }
+
+    private static SafetensorsCheckpoint OpenDirectory(string directory)
+    {
+        string single = System.IO.Path.Combine(directory, SingleFileName);
+        if (File.Exists(single))
+        {
+            return OpenSingle(single);
+        }
+        string index = System.IO.Path.Combine(directory, IndexFileName);
+        if (File.Exists(index))
+        {
+            return OpenSharded(index);
+        }
+        string[] candidates = Directory.GetFiles(directory, "*.safetensors");
+        Array.Sort(candidates, StringComparer.Ordinal);
+        return candidates.Length switch
+        {
+            1 => OpenSingle(candidates[0]),
+            0 => throw new SafetensorsException(directory,
+                $"folder has no {SingleFileName}, no {IndexFileName} and no other *.safetensors file"),
+            _ => throw new SafetensorsException(directory,
+                $"folder has no {SingleFileName} or {IndexFileName} but {candidates.Length} *.safetensors files ({string.Join(", ", candidates.Select(System.IO.Path.GetFileName))}); name the one to open"),
+        };
+    }
+
+    private static SafetensorsCheckpoint OpenSingle(string file)
+    {
+        SafetensorsFile opened = SafetensorsFile.Open(file);
+        return new SafetensorsCheckpoint(file, [opened], [.. opened.Tensors]);
+    }
+
+    private static SafetensorsCheckpoint OpenSharded(string indexPath)
+    {
+        List<KeyValuePair<string, string>> weightMap = ShardIndex.ReadWeightMap(indexPath);
+        if (weightMap.Count == 0)
+        {
+            throw new SafetensorsException(indexPath, "weight_map is empty");
+        }
+        string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
+        string[] shardNames = [.. weightMap.Select(kv => kv.Value).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        var files = new List<SafetensorsFile>(shardNames.Length);
+        try
+        {
+            var byName = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
+            foreach (string shard in shardNames)
+            {
+                string shardPath = System.IO.Path.Combine(directory, shard);
+                if (!File.Exists(shardPath))
+                {
+                    throw new SafetensorsException(indexPath, $"weight_map names shard '{shard}', which is not in the index's folder");
+                }
+                SafetensorsFile file = SafetensorsFile.Open(shardPath);
+                files.Add(file);
+                byName.Add(shard, file);
+            }
+
+            var listed = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
+            foreach ((string tensor, string shard) in weightMap)
+            {
+                if (!byName[shard].TryGet(tensor, out _))
+                {
+                    throw new SafetensorsException(indexPath,
+                        $"weight_map puts tensor '{tensor}' in shard '{shard}', but that shard does not hold it: " +
+                        NameSuggestions.Describe(tensor, byName[shard].Tensors.Select(t => t.Name), byName[shard].Tensors.Count));
+                }
+                listed.Add(tensor, byName[shard]);
+            }
+
+            // A shard tensor the index does not list means index and shards disagree (a stale index, a wrong file).
+            var tensors = new List<TensorView>(weightMap.Count);
+            foreach (SafetensorsFile file in files)
+            {
+                foreach (TensorView view in file.Tensors)
+                {
+                    if (!listed.TryGetValue(view.Name, out SafetensorsFile? owner) || owner != file)
+                    {
+                        string where = owner is null ? "which weight_map does not list" : $"which weight_map puts in '{System.IO.Path.GetFileName(owner.Path)}'";
+                        throw new SafetensorsException(indexPath,
+                            $"shard '{System.IO.Path.GetFileName(file.Path)}' holds tensor '{view.Name}', {where}");
+                    }
+                    tensors.Add(view);
+                }
+            }
+            return new SafetensorsCheckpoint(indexPath, [.. files], [.. tensors]);
+        }
+        catch
+        {
+            foreach (SafetensorsFile file in files)
+            {
+                file.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Looks a tensor up by its exact name in any file.</summary>
+    public bool TryGet(string name, out TensorView view)
+    {
+        if (_index.TryGetValue(name, out int i))
+        {
+            view = _tensors[i];
+            return true;
+        }
+        view = default;
+        return false;
+    }
+
+    /// <summary>The tensor named <paramref name="name"/>; throws <see cref="SafetensorsException"/> listing the nearest names if absent.</summary>
+    public TensorView this[string name] => TryGet(name, out TensorView view)
+        ? view
+        : throw new SafetensorsException(Path, $"no tensor '{name}': " + NameSuggestions.Describe(name, _index.Keys, _tensors.Length));
+
+    /// <summary>Unmaps every file.</summary>
+    public void Dispose()
+    {
+        foreach (SafetensorsFile file in _files)
+        {
+            file.Dispose();
+        }
+    }
+}

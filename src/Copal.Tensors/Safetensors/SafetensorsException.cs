@@ -1,0 +1,24 @@
+namespace Copal.Tensors.Safetensors;
+
+/// <summary>
+/// A safetensors file, checkpoint folder or sharded index is malformed or does not hold what was asked for.
+/// The message names the file and states what was expected and what was found.
+/// </summary>
+public class SafetensorsException : Exception
+{
+    public SafetensorsException(string path, string message, long? offset = null, Exception? inner = null)
+        : base(Format(path, message, offset), inner)
+    {
+        FilePath = path;
+        Offset = offset;
+    }
+
+    /// <summary>The file (or folder) the problem is in.</summary>
+    public string FilePath { get; }
+
+    /// <summary>The byte offset in the file the problem was found at, where one applies.</summary>
+    public long? Offset { get; }
+
+    private static string Format(string path, string message, long? offset) =>
+        offset is long at ? $"{path}: {message} (at byte {at})" : $"{path}: {message}";
+}

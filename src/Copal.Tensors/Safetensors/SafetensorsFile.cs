@@ -1,0 +1,153 @@
+using System.IO.MemoryMappedFiles;
+
+namespace Copal.Tensors.Safetensors;
+
+/// <summary>
+/// One safetensors file, memory-mapped read-only. Everything is validated in <see cref="Open"/>; afterwards the
+/// tensors are zero-copy <see cref="TensorView"/>s into the mapping, valid until this object is disposed.
+/// Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the data section.
+/// </summary>
+public sealed unsafe class SafetensorsFile : IDisposable
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly TensorView[] _tensors;
+    private readonly Dictionary<string, int> _index;
+    private bool _disposed;
+
+    private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view,
+        IReadOnlyDictionary<string, string> metadata, TensorView[] tensors, long dataOffset)
+    {
+        Path = path;
+        _map = map;
+        _view = view;
+        Metadata = metadata;
+        _tensors = tensors;
+        DataOffset = dataOffset;
+        _index = new Dictionary<string, int>(tensors.Length, StringComparer.Ordinal);
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            _index.Add(tensors[i].Name, i);
+        }
+    }
+
+    /// <summary>The file this was opened from.</summary>
+    public string Path { get; }
+
+    /// <summary>The header's <c>__metadata__</c> entries in file order; empty when there are none.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>The tensors in data (offset) order.</summary>
+    public IReadOnlyList<TensorView> Tensors
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _tensors;
+        }
+    }
+
+    /// <summary>Byte offset of the data section in the file (8 + header length).</summary>
+    public long DataOffset { get; }
+
+    /// <summary>Maps <paramref name="path"/> and validates its header and layout; throws <see cref="SafetensorsException"/> if anything is wrong.</summary>
+    public static SafetensorsFile Open(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SafetensorsException(path, $"cannot open: {e.Message}", null, e);
+        }
+
+        MemoryMappedFile? map = null;
+        MemoryMappedViewAccessor? view = null;
+        bool acquired = false;
+        try
+        {
+            long length = stream.Length;
+            if (length < 8)
+            {
+                throw new SafetensorsException(path, $"file is {length} bytes, shorter than the 8-byte header length prefix");
+            }
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* basePtr = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
+            acquired = true;
+            basePtr += view.PointerOffset;
+
+            ulong headerLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(basePtr, 8));
+            if (headerLength > SafetensorsHeader.MaxHeaderBytes)
+            {
+                throw new SafetensorsException(path,
+                    $"header length is {headerLength} bytes, above the {SafetensorsHeader.MaxHeaderBytes}-byte limit (corrupt length prefix?)", 0);
+            }
+            if ((long)headerLength > length - 8)
+            {
+                throw new SafetensorsException(path,
+                    $"header length is {headerLength} bytes but only {length - 8} bytes follow the length prefix", 0);
+            }
+            long dataOffset = 8 + (long)headerLength;
+            long dataLength = length - dataOffset;
+            var (metadata, entries) = SafetensorsHeader.Parse(
+                new ReadOnlySpan<byte>(basePtr + 8, (int)headerLength), path, dataLength);
+
+            HeaderEntry[] sorted = SafetensorsHeader.SortByOffset(entries);
+            var tensors = new TensorView[sorted.Length];
+            byte* data = basePtr + dataOffset;
+            for (int i = 0; i < sorted.Length; i++)
+            {
+                HeaderEntry e = sorted[i];
+                tensors[i] = new TensorView(e.Name, e.DType, e.Shape, data + e.Begin, e.ByteLength);
+            }
+            return new SafetensorsFile(path, map, view, metadata.AsReadOnly(), tensors, dataOffset);
+        }
+        catch
+        {
+            if (acquired)
+            {
+                view!.SafeMemoryMappedViewHandle.ReleasePointer();
+            }
+            view?.Dispose();
+            map?.Dispose();
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Looks a tensor up by its exact name.</summary>
+    public bool TryGet(string name, out TensorView view)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_index.TryGetValue(name, out int i))
+        {
+            view = _tensors[i];
+            return true;
+        }
+        view = default;
+        return false;
+    }
+
+    /// <summary>The tensor named <paramref name="name"/>; throws <see cref="SafetensorsException"/> listing the nearest names if absent.</summary>
+    public TensorView this[string name] => TryGet(name, out TensorView view)
+        ? view
+        : throw new SafetensorsException(Path, $"no tensor '{name}': " + NameSuggestions.Describe(name, _index.Keys, _tensors.Length));
+
+    /// <summary>Unmaps the file; views obtained from it must not be used afterwards.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
+}

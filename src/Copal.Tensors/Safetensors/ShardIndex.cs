@@ -1,0 +1,83 @@
+using System.Text.Json;
+
+namespace Copal.Tensors.Safetensors;
+
+/// <summary>
+/// Reads a Hugging Face sharded-checkpoint index (<c>model.safetensors.index.json</c>):
+/// <c>{"metadata": {...}, "weight_map": {"tensor name": "shard file name", ...}}</c>.
+/// </summary>
+internal static class ShardIndex
+{
+    /// <summary>The tensor→shard map in file order; shard names are checked to be plain file names in the index's folder.</summary>
+    public static List<KeyValuePair<string, string>> ReadWeightMap(string indexPath)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(indexPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SafetensorsException(indexPath, $"cannot read the shard index: {e.Message}", null, e);
+        }
+        try
+        {
+            return Parse(bytes, indexPath);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new SafetensorsException(indexPath, $"shard index is not valid JSON: {e.Message}", null, e);
+        }
+    }
+
+    private static List<KeyValuePair<string, string>> Parse(byte[] bytes, string indexPath)
+    {
+        var reader = new Utf8JsonReader(bytes);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw new SafetensorsException(indexPath, "shard index is not a JSON object");
+        }
+        List<KeyValuePair<string, string>>? map = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            string key = reader.GetString()!;
+            reader.Read();
+            if (key != "weight_map")
+            {
+                reader.Skip();
+                continue;
+            }
+            if (map is not null)
+            {
+                throw new SafetensorsException(indexPath, "shard index has 'weight_map' twice");
+            }
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw new SafetensorsException(indexPath, "'weight_map' is not an object of tensor name → shard file name");
+            }
+            map = [];
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                string tensor = reader.GetString()!;
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.String)
+                {
+                    throw new SafetensorsException(indexPath, $"weight_map entry '{tensor}' is not a file name string");
+                }
+                string shard = reader.GetString()!;
+                if (shard.Length == 0 || System.IO.Path.GetFileName(shard) != shard || shard is "." or "..")
+                {
+                    throw new SafetensorsException(indexPath,
+                        $"weight_map entry '{tensor}' names shard '{shard}', expected a plain file name in the index's folder");
+                }
+                if (!seen.Add(tensor))
+                {
+                    throw new SafetensorsException(indexPath, $"weight_map names tensor '{tensor}' twice");
+                }
+                map.Add(new(tensor, shard));
+            }
+        }
+        return map ?? throw new SafetensorsException(indexPath, "shard index has no 'weight_map'");
+    }
+}
