@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Copal.Model.Tokenization;
+
+/// <summary>
+/// A regex from tokenizer.json run with the semantics of HF tokenizers (Rust/Oniguruma work on code points):
+/// <list type="bullet">
+/// <item>.NET regex sees UTF-16 units, so <c>\p{L}</c> would not match an astral letter. Text that holds surrogate
+/// pairs is matched on a stand-in string with one char per code point: each astral code point becomes a BMP char of
+/// the same Unicode general category (not whitespace, not ASCII), so category classes, <c>\s</c> and negated classes
+/// match exactly as on the code point; match offsets are mapped back.</item>
+/// <item>.NET's case-insensitive matching lacks the simple case fold ſ (U+017F) ↔ s that Rust and JS apply; inside
+/// <c>(?i:…)</c> a literal s/S is widened to <c>[sSſ]</c>.</item>
+/// </list>
+/// .NET <c>\s</c> is exactly Unicode White_Space, as in Rust. Patterns with astral literals are rejected.
+/// </summary>
+internal sealed class CodePointRegex
+{
+    private static readonly char[] s_standIn = BuildStandIns();
+    private readonly Regex _regex;
+
+    public CodePointRegex(string pattern, string where)
+    {
+        foreach (char c in pattern)
+        {
+            if (char.IsSurrogate(c))
+            {
+                throw new TokenizerException($"{where}: regex '{pattern}' holds an astral literal; only BMP literals are supported");
+            }
+        }
+        Pattern = pattern;
+        try
+        {
+            _regex = new Regex(WidenCaseFolds(pattern), RegexOptions.CultureInvariant | RegexOptions.Compiled);
+        }
+        catch (ArgumentException e)
+        {
+            throw new TokenizerException($"{where}: regex '{pattern}' is not supported by .NET regex: {e.Message}", e);
+        }
+    }
+
+    public string Pattern { get; }
+
+    /// <summary>Appends (start, length) of every match, in UTF-16 offsets of <paramref name="text"/>.</summary>
+    public void Matches(string text, List<(int Start, int Length)> output)
+    {
+        if (!HasSurrogate(text))
+        {
+            for (Match m = _regex.Match(text); m.Success; m = m.NextMatch())
+            {
+                output.Add((m.Index, m.Length));
+            }
+            return;
+        }
+        // One char per code point; offsets[i] is the UTF-16 offset in text of stand-in char i.
+        var sb = new StringBuilder(text.Length);
+        var offsets = new List<int>(text.Length + 1);
+        for (int i = 0; i < text.Length;)
+        {
+            offsets.Add(i);
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                int cp = char.ConvertToUtf32(text[i], text[i + 1]);
+                sb.Append(s_standIn[(int)CharUnicodeInfo.GetUnicodeCategory(cp)]);
+                i += 2;
+            }
+            else
+            {
+                sb.Append(text[i]);
+                i++;
+            }
+        }
+        offsets.Add(text.Length);
+        string mapped = sb.ToString();
+        for (Match m = _regex.Match(mapped); m.Success; m = m.NextMatch())
+        {
+            int start = offsets[m.Index];
+            output.Add((start, offsets[m.Index + m.Length] - start));
+        }
+    }
+
+    public string Replace(string text, string replacement)
+    {
+        var spans = new List<(int Start, int Length)>();
+        Matches(text, spans);
+        if (spans.Count == 0)
+        {
+            return text;
+        }
+        var sb = new StringBuilder(text.Length);
+        int prev = 0;
+        foreach ((int start, int length) in spans)
+        {
+            sb.Append(text, prev, start - prev).Append(replacement);
+            prev = start + length;
+        }
+        return sb.Append(text, prev, text.Length - prev).ToString();
+    }
+
+    private static bool HasSurrogate(string text)
+    {
+        foreach (char c in text)
+        {
+            if (char.IsSurrogate(c))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static char[] BuildStandIns()
+    {
+        var table = new char[32];
+        // Start above Latin-1 so no stand-in equals an ASCII literal or a case variant of one.
+        for (int c = 0x100; c < 0xFFFF; c++)
+        {
+            if (char.IsSurrogate((char)c) || char.IsWhiteSpace((char)c) || c == 0x212A || c == 0x17F)
+            {
+                continue;
+            }
+            var cat = (int)CharUnicodeInfo.GetUnicodeCategory((char)c);
+            if (table[cat] == '\0')
+            {
+                table[cat] = (char)c;
+            }
+        }
+        return table;
+    }
+
+    /// <summary>Inside (?i: … ) groups, turns a bare s/S outside character classes into [sSſ].</summary>
+    internal static string WidenCaseFolds(string pattern)
+    {
+        var sb = new StringBuilder(pattern.Length + 8);
+        var groupIsCi = new Stack<bool>();
+        bool ci = false, inClass = false;
+        for (int i = 0; i < pattern.Length; i++)
+        {
+            char c = pattern[i];
+            if (c == '\\' && i + 1 < pattern.Length)
+            {
+                sb.Append(c).Append(pattern[++i]);
+                continue;
+            }
+            if (inClass)
+            {
+                inClass = c != ']';
+                sb.Append(c);
+                continue;
+            }
+            switch (c)
+            {
+                case '[':
+                    inClass = true;
+                    sb.Append(c);
+                    break;
+                case '(':
+                    groupIsCi.Push(ci);
+                    if (string.CompareOrdinal(pattern, i, "(?i:", 0, 4) == 0)
+                    {
+                        ci = true;
+                    }
+                    sb.Append(c);
+                    break;
+                case ')':
+                    ci = groupIsCi.Count > 0 ? groupIsCi.Pop() : ci;
+                    sb.Append(c);
+                    break;
+                case 's' or 'S' when ci:
+                    sb.Append("[sS\u017F]");
+                    break;
+                default:
+                    sb.Append(c);
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
+}

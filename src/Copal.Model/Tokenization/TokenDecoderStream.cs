@@ -1,0 +1,58 @@
+namespace Copal.Model.Tokenization;
+
+/// <summary>
+/// Incremental detokenization for generation. <see cref="Push"/> returns only newly completed text: while the
+/// tail is an incomplete UTF-8 character (decoded as U+FFFD) it returns "" and waits. Like HF's DecodeStream it
+/// decodes a short window of recent ids twice (with and without the new id) and emits the difference, so
+/// context-dependent decoders (Strip of the first space, Metaspace) behave as in a full decode.
+/// </summary>
+public sealed class TokenDecoderStream
+{
+    private readonly Tokenizer _tokenizer;
+    private readonly bool _skipSpecialTokens;
+    private readonly List<int> _ids = [];
+    private string _prefix = "";
+    private int _prefixIndex;
+
+    internal TokenDecoderStream(Tokenizer tokenizer, bool skipSpecialTokens)
+    {
+        _tokenizer = tokenizer;
+        _skipSpecialTokens = skipSpecialTokens;
+    }
+
+    /// <summary>Adds one id and returns the text it completes ("" if none yet).</summary>
+    public string Push(int id)
+    {
+        _ids.Add(id);
+        string text = _tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids), _skipSpecialTokens);
+        if (text.Length <= _prefix.Length || text.EndsWith('\uFFFD'))
+        {
+            return "";
+        }
+        if (!text.StartsWith(_prefix, StringComparison.Ordinal))
+        {
+            throw new TokenizerException(
+                $"decoder stream: decoding changed already emitted text \"{_prefix}\" to \"{text}\" (decoder is not prefix-stable)");
+        }
+        string added = text[_prefix.Length..];
+        // Keep the ids from the previous emission point as context for the next decode.
+        int newPrefixIndex = _ids.Count - _prefixIndex;
+        _ids.RemoveRange(0, _prefixIndex);
+        _prefixIndex = newPrefixIndex;
+        _prefix = _tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids), _skipSpecialTokens);
+        return added;
+    }
+
+    /// <summary>
+    /// Returns text still held back at the end of generation: a trailing U+FFFD that no later id completed.
+    /// </summary>
+    public string Flush()
+    {
+        string text = _tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids), _skipSpecialTokens);
+        string rest = text.Length > _prefix.Length && text.StartsWith(_prefix, StringComparison.Ordinal) ? text[_prefix.Length..] : "";
+        _ids.Clear();
+        _prefix = "";
+        _prefixIndex = 0;
+        return rest;
+    }
+}

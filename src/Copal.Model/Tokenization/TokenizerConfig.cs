@@ -1,0 +1,59 @@
+using System.Text.Json;
+
+namespace Copal.Model.Tokenization;
+
+/// <summary>The fields of tokenizer_config.json (transformers) that change encoding or name special tokens.</summary>
+internal sealed record TokenizerConfig(string? TokenizerClass, bool? AddBosToken, bool? AddEosToken,
+    string? BosToken, string? EosToken, string? UnkToken)
+{
+    public static TokenizerConfig Empty { get; } = new(null, null, null, null, null, null);
+
+    /// <summary>
+    /// Transformers classes whose fast tokenizer rebuilds its TemplateProcessing from add_bos_token / add_eos_token
+    /// (LlamaTokenizerFast.update_post_processor and its relatives); for every other class the file's post-processor
+    /// is authoritative and the flags are ignored.
+    /// </summary>
+    public bool FlagsRebuildTemplate => TokenizerClass is "LlamaTokenizer" or "LlamaTokenizerFast" or "CodeLlamaTokenizer"
+        or "CodeLlamaTokenizerFast" or "GemmaTokenizer" or "GemmaTokenizerFast";
+
+    public static TokenizerConfig Load(string path)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new TokenizerException($"{path}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
+        }
+        using (doc)
+        {
+            var root = new JsonSection(doc.RootElement, path, "$");
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw root.Error($"expected a JSON object, found {doc.RootElement.ValueKind}");
+            }
+            return new TokenizerConfig(root.OptionalString("tokenizer_class"),
+                root.Has("add_bos_token") ? root.Bool("add_bos_token", false) : null,
+                root.Has("add_eos_token") ? root.Bool("add_eos_token", false) : null,
+                TokenContent(root, "bos_token"), TokenContent(root, "eos_token"), TokenContent(root, "unk_token"));
+        }
+    }
+
+    /// <summary>A special token given as a string or as an AddedToken object {"content": …}.</summary>
+    private static string? TokenContent(JsonSection root, string name)
+    {
+        if (!root.Has(name))
+        {
+            return null;
+        }
+        JsonSection s = root.Child(name);
+        return s.Element.ValueKind switch
+        {
+            JsonValueKind.String => s.Element.GetString(),
+            JsonValueKind.Object => s.String("content"),
+            _ => throw s.Error($"expected a string or {{\"content\": …}}, found {s.Element.ValueKind}"),
+        };
+    }
+}

@@ -1,0 +1,12 @@
+namespace Copal.Model.Tokenization;
+
+/// <summary>
+/// A tokenizer file, component or input that cannot be handled exactly. The message names the file (or input source)
+/// and the component, and states what was expected and what was found.
+/// </summary>
+public class TokenizerException : Exception
+{
+    public TokenizerException(string message) : base(message) { }
+
+    public TokenizerException(string message, Exception inner) : base(message, inner) { }
+}

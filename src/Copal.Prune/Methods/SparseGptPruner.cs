@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using Copal.Prune.Numerics;
+
+namespace Copal.Prune;
+
+/// <summary>
+/// SparseGPT (Frantar and Alistarh, 2023): prunes columns left to right and, after each, corrects the columns
+/// still to come with the optimal-brain-surgeon update so the layer's output on the calibration inputs changes
+/// as little as possible. Follows the reference step by step (docs/pruning.md), in double:
+/// dead inputs, dampening, U = upper Cholesky factor of H⁻¹, blocks of <see cref="SparseGptOptions.BlockSize"/>
+/// columns with an unstructured mask of exactly ⌊rows·block·s⌋ entries per block (or N:M chosen on the updated
+/// weights), error propagation inside the block and the lazy batch update after it.
+/// </summary>
+public sealed class SparseGptPruner : IPruningMethod
+{
+    // Columns per chunk of the lazy update: the chunk of U (block × chunk doubles) stays in L2 for all rows.
+    private const int LazyChunk = 512;
+
+    /// <summary>Creates the pruner; the options are validated here.</summary>
+    /// <exception cref="PruningOptionException">An option is out of range.</exception>
+    public SparseGptPruner(SparseGptOptions? options = null)
+    {
+        Options = options ?? new SparseGptOptions();
+        Options.Validate();
+    }
+
+    public SparseGptOptions Options { get; }
+
+    public string Name => "sparsegpt";
+
+    public bool NeedsHessian => true;
+
+    /// <summary>The dampening fraction that succeeded in the last call (more than PercentDamp when retries were needed).</summary>
+    public double LastPercentDamp { get; private set; }
+
+    public LinearPruneResult Prune(Span<float> weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern,
+        CancellationToken cancellationToken = default)
+    {
+        float[] original = weight.ToArray();
+        double[] w = PruneToDouble(original, rows, cols, stats, pattern, cancellationToken, out _);
+        for (int i = 0; i < w.Length; i++)
+        {
+            weight[i] = (float)w[i];
+        }
+        double error = ReconstructionError.Compute(original, weight, rows, cols, stats!.Hessian, cancellationToken);
+        return new LinearPruneResult(SparsityCheck.CountZeros(weight), (long)rows * cols, error);
+    }
+
+    /// <summary>The whole algorithm in double; <paramref name="pruneMask"/> [rows, cols] says which entries it pruned.</summary>
+    internal double[] PruneToDouble(float[] weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern,
+        CancellationToken cancellationToken, out bool[] pruneMask)
+    {
+        PruneArguments.Check(Name, weight.Length, rows, cols, stats, pattern, needsStats: true, needsHessian: true);
+        PruneArguments.CheckFinite(Name, weight, cols);
+        if (pattern is SparsityPattern.NM nm && Options.BlockSize % nm.M != 0)
+        {
+            throw new PruningOptionException("blocksize", Options.BlockSize.ToString(CultureInfo.InvariantCulture),
+                $"a multiple of M = {nm.M} so that no {pattern} group straddles two blocks");
+        }
+        var w = new double[weight.Length];
+        for (int i = 0; i < w.Length; i++)
+        {
+            w[i] = weight[i];
+        }
+        double[] h = (double[])stats!.Hessian.Clone();
+        for (int j = 0; j < cols; j++)
+        {
+            long jj = ((long)j * cols) + j;
+            if (h[jj] == 0)
+            {
+                // An input that is always zero carries no information: the reference zeroes its weights.
+                h[jj] = 1;
+                for (int r = 0; r < rows; r++)
+                {
+                    w[((long)r * cols) + j] = 0;
+                }
+            }
+        }
+        (double[] u, double percent) = InverseHessianFactor.Compute(h, cols, Options, cancellationToken);
+        LastPercentDamp = percent;
+        pruneMask = new bool[w.Length];
+        PruneBlocks(w, rows, cols, u, pattern, Options.BlockSize, pruneMask, cancellationToken);
+        return w;
+    }
+
+    /// <summary>Steps 5 of the algorithm on W [rows, cols] (double, in place) given U.</summary>
+    internal static void PruneBlocks(double[] w, int rows, int cols, double[] u, SparsityPattern pattern, int blockSize,
+        bool[] pruneMask, CancellationToken cancellationToken)
+    {
+        var diagU = new double[cols];
+        for (int i = 0; i < cols; i++)
+        {
+            diagU[i] = u[((long)i * cols) + i];
+        }
+        int width = Math.Min(blockSize, cols);
+        var err = new double[rows * width];
+        var blockMask = new bool[rows * width];
+        double[]? saliency = pattern is SparsityPattern.Unstructured ? new double[rows * width] : null;
+        for (int i1 = 0; i1 < cols; i1 += blockSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int i2 = Math.Min(i1 + blockSize, cols), bw = i2 - i1;
+            Array.Clear(blockMask);
+            if (pattern is SparsityPattern.Unstructured unstructured)
+            {
+                long count = unstructured.CountFor((long)rows * bw);
+                if (count > 0)
+                {
+                    for (int r = 0; r < rows; r++)
+                    {
+                        for (int c = 0; c < bw; c++)
+                        {
+                            double v = w[((long)r * cols) + i1 + c], d = diagU[i1 + c];
+                            saliency![(r * bw) + c] = v * v / (d * d);
+                        }
+                    }
+                    MaskSelection.PruneLowestGlobal(saliency.AsSpan(0, rows * bw), count, blockMask.AsSpan(0, rows * bw));
+                }
+            }
+            var nm = pattern as SparsityPattern.NM;
+            RowPartition.For(rows, 8, (r0, r1) =>
+            {
+                Span<double> group = stackalloc double[nm?.M ?? 1];
+                for (int r = r0; r < r1; r++)
+                {
+                    Span<double> wr = w.AsSpan(r * cols, cols);
+                    Span<bool> mr = blockMask.AsSpan(r * bw, bw);
+                    for (int i = 0; i < bw; i++)
+                    {
+                        int col = i1 + i;
+                        if (nm is not null && i % nm.M == 0)
+                        {
+                            for (int k = 0; k < nm.M; k++)
+                            {
+                                double v = wr[col + k], d = diagU[col + k];
+                                group[k] = v * v / (d * d);
+                            }
+                            MaskSelection.SelectLowestInGroup(group, nm.N, mr.Slice(i, nm.M));
+                        }
+                        double wv = wr[col];
+                        double q = mr[i] ? 0.0 : wv;
+                        double e = (wv - q) / diagU[col];
+                        err[(r * bw) + i] = e;
+                        wr[col] = q;
+                        if (e != 0)
+                        {
+                            SubtractScaled(wr[(col + 1)..i2], e, u.AsSpan((col * cols) + col + 1, i2 - col - 1));
+                        }
+                    }
+                }
+                for (int c0 = i2; c0 < cols; c0 += LazyChunk)
+                {
+                    int len = Math.Min(LazyChunk, cols - c0);
+                    for (int r = r0; r < r1; r++)
+                    {
+                        Span<double> target = w.AsSpan((r * cols) + c0, len);
+                        for (int i = 0; i < bw; i++)
+                        {
+                            double e = err[(r * bw) + i];
+                            if (e != 0)
+                            {
+                                SubtractScaled(target, e, u.AsSpan(((i1 + i) * cols) + c0, len));
+                            }
+                        }
+                    }
+                }
+            }, cancellationToken);
+            for (int r = 0; r < rows; r++)
+            {
+                blockMask.AsSpan(r * bw, bw).CopyTo(pruneMask.AsSpan((r * cols) + i1, bw));
+            }
+        }
+    }
+
+    // target[k] -= e·u[k], as a separate multiply and subtract (no fused multiply-add) so the result is
+    // bit-identical to the reference's 'W -= outer(err, U)'.
+    private static void SubtractScaled(Span<double> target, double e, ReadOnlySpan<double> u)
+    {
+        int k = 0;
+        if (Vector.IsHardwareAccelerated && target.Length >= Vector<double>.Count)
+        {
+            var ev = new Vector<double>(e);
+            Span<Vector<double>> tv = MemoryMarshal.Cast<double, Vector<double>>(target);
+            ReadOnlySpan<Vector<double>> uv = MemoryMarshal.Cast<double, Vector<double>>(u[..target.Length]);
+            for (int v = 0; v < tv.Length; v++)
+            {
+                tv[v] -= ev * uv[v];
+            }
+            k = tv.Length * Vector<double>.Count;
+        }
+        for (; k < target.Length; k++)
+        {
+            target[k] -= e * u[k];
+        }
+    }
+}

@@ -1,0 +1,110 @@
+namespace Copal.Prune.Numerics;
+
+/// <summary>
+/// Blocked right-looking Cholesky factorization A = L·Lᵀ of a symmetric matrix [n, n] row-major, in place in
+/// the lower triangle. The strict upper triangle is neither read nor written, so a caller can keep the
+/// original matrix there and restore the lower half to retry.
+/// </summary>
+internal static unsafe class Cholesky
+{
+    /// <summary>
+    /// A pivot counts as failed unless it exceeds this fraction of its original diagonal entry. LAPACK only
+    /// rejects pivots ≤ 0, but a pivot that has lost all but a few digits of its diagonal means the matrix is
+    /// numerically singular (cond ≳ 1e12) and its inverse would be noise; with the default 1% dampening the
+    /// ratio is ≥ ~0.01/n, far above this.
+    /// </summary>
+    public const double PivotRelativeTolerance = 1e-12;
+
+    private const int Panel = 96;
+    private const int Tile = 64;
+
+    /// <summary>Factors in place; returns -1 on success, else the column whose pivot failed.</summary>
+    public static int FactorLower(double[] a, int n, CancellationToken cancellationToken)
+    {
+        var diagonal = new double[n];
+        for (int j = 0; j < n; j++)
+        {
+            diagonal[j] = a[((long)j * n) + j];
+        }
+        fixed (double* p = a)
+        {
+            double* m = p;
+            for (int k0 = 0; k0 < n; k0 += Panel)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int k1 = Math.Min(k0 + Panel, n);
+                int failed = FactorDiagonalBlock(m, n, k0, k1, diagonal);
+                if (failed >= 0)
+                {
+                    return failed;
+                }
+                if (k1 == n)
+                {
+                    break;
+                }
+                SolvePanel(m, n, k0, k1, cancellationToken);
+                UpdateTrailing(m, n, k0, k1, cancellationToken);
+            }
+        }
+        return -1;
+    }
+
+    private static int FactorDiagonalBlock(double* m, int n, int k0, int k1, double[] diagonal)
+    {
+        for (int j = k0; j < k1; j++)
+        {
+            double* rj = m + ((long)j * n);
+            double d = rj[j] - DotTile.Dot(rj + k0, rj + k0, j - k0);
+            if (!(d > PivotRelativeTolerance * diagonal[j]) || !double.IsFinite(d))
+            {
+                return j;
+            }
+            double ljj = Math.Sqrt(d);
+            rj[j] = ljj;
+            for (int i = j + 1; i < k1; i++)
+            {
+                double* ri = m + ((long)i * n);
+                ri[j] = (ri[j] - DotTile.Dot(ri + k0, rj + k0, j - k0)) / ljj;
+            }
+        }
+        return -1;
+    }
+
+    // L[i, k0:k1] = A[i, k0:k1]·L_kk⁻ᵀ for every row below the block; rows are independent.
+    private static void SolvePanel(double* m, int n, int k0, int k1, CancellationToken cancellationToken)
+    {
+        nint basePtr = (nint)m;
+        Parallel.For(0, (n - k1 + Tile - 1) / Tile, new ParallelOptions { CancellationToken = cancellationToken }, t =>
+        {
+            double* mm = (double*)basePtr;
+            int r0 = k1 + (t * Tile), r1 = Math.Min(r0 + Tile, n);
+            for (int i = r0; i < r1; i++)
+            {
+                double* ri = mm + ((long)i * n);
+                for (int j = k0; j < k1; j++)
+                {
+                    double* rj = mm + ((long)j * n);
+                    ri[j] = (ri[j] - DotTile.Dot(ri + k0, rj + k0, j - k0)) / rj[j];
+                }
+            }
+        });
+    }
+
+    // A[i, j] -= L[i, k0:k1]·L[j, k0:k1] for k1 ≤ j ≤ i, one row of tiles per task.
+    private static void UpdateTrailing(double* m, int n, int k0, int k1, CancellationToken cancellationToken)
+    {
+        nint basePtr = (nint)m;
+        int tiles = (n - k1 + Tile - 1) / Tile;
+        Parallel.For(0, tiles, new ParallelOptions { CancellationToken = cancellationToken }, ti =>
+        {
+            double* mm = (double*)basePtr;
+            // Largest rows first would balance better; Parallel.For's dynamic chunks are good enough here.
+            int i0 = k1 + (ti * Tile), i1 = Math.Min(i0 + Tile, n);
+            for (int j0 = k1; j0 <= i0; j0 += Tile)
+            {
+                int j1 = Math.Min(j0 + Tile, n);
+                DotTile.Accumulate(mm, n, mm, n, mm, n, 1, i0, i1, j0, j1, k0, k1, -1.0, lowerOnly: j0 == i0);
+            }
+        });
+    }
+}

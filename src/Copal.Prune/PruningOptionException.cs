@@ -1,0 +1,21 @@
+namespace Copal.Prune;
+
+/// <summary>
+/// A user-facing pruning option (sparsity, N:M pattern, SparseGPT settings) has a value outside its valid range.
+/// The message names the option, the value given and what was expected.
+/// </summary>
+public sealed class PruningOptionException : ArgumentException
+{
+    public PruningOptionException(string option, string value, string expected)
+        : base($"option '{option}' has value '{value}', expected {expected}")
+    {
+        Option = option;
+        Value = value;
+    }
+
+    /// <summary>The option's name as the user wrote it (e.g. "sparsity").</summary>
+    public string Option { get; }
+
+    /// <summary>The rejected value, as text.</summary>
+    public string Value { get; }
+}
