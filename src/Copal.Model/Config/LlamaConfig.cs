@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Copal.Model.Config;
+
+/// <summary>
+/// The hyper-parameters of a LLaMA-family decoder, bound from a Hugging Face <c>config.json</c>.
+/// Covers LlamaForCausalLM (TinyLlama, SmolLM, Llama 2/3/3.1/3.2), MistralForCausalLM and Qwen2ForCausalLM
+/// (q/k/v biases).
+/// </summary>
+public sealed record LlamaConfig
+{
+    /// <summary>The architectures Copal runs, as written in <c>config.json</c>'s <c>architectures</c>.</summary>
+    public static IReadOnlyList<string> SupportedArchitectures { get; } =
+        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+
+    public required string Architecture { get; init; }
+    /// <summary>Model width (HF <c>hidden_size</c>).</summary>
+    public required int HiddenSize { get; init; }
+    /// <summary>MLP width (HF <c>intermediate_size</c>).</summary>
+    public required int IntermediateSize { get; init; }
+    public required int NumLayers { get; init; }
+    public required int NumHeads { get; init; }
+    /// <summary>Key/value heads; fewer than <see cref="NumHeads"/> means grouped-query attention.</summary>
+    public required int NumKvHeads { get; init; }
+    public required int HeadDim { get; init; }
+    public required int VocabSize { get; init; }
+    public required int MaxPositionEmbeddings { get; init; }
+    public required double RmsNormEps { get; init; }
+    public required double RopeTheta { get; init; }
+    public required RopeScalingConfig RopeScaling { get; init; }
+    public required bool TieWordEmbeddings { get; init; }
+    /// <summary>q/k/v projections carry biases (Qwen2, or <c>attention_bias: true</c>).</summary>
+    public required bool AttentionBias { get; init; }
+    /// <summary>HF <c>torch_dtype</c> ("float32", "bfloat16", "float16"), or null when absent.</summary>
+    public string? TorchDtype { get; init; }
+    public int? BosTokenId { get; init; }
+    public IReadOnlyList<int> EosTokenIds { get; init; } = [];
+    /// <summary>Sliding-window attention size when the model uses one (Mistral); null for full attention.</summary>
+    public int? SlidingWindow { get; init; }
+
+    /// <summary>Width of the query projection output: heads × head_dim.</summary>
+    public int QDim => NumHeads * HeadDim;
+    /// <summary>Width of each of the key and value projection outputs: kv heads × head_dim.</summary>
+    public int KvDim => NumKvHeads * HeadDim;
+
+    /// <summary>Reads <paramref name="path"/> (a config.json, or a folder holding one).</summary>
+    public static LlamaConfig Load(string path)
+    {
+        string file = path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? path : Path.Combine(path, "config.json");
+        if (!File.Exists(file))
+        {
+            throw new ModelConfigException(file, "file not found (a model folder needs a Hugging Face config.json)");
+        }
+        string text;
+        try
+        {
+            text = File.ReadAllText(file);
+        }
+        catch (IOException e)
+        {
+            throw new ModelConfigException(file, $"cannot be read: {e.Message}", e);
+        }
+        return Parse(text, file);
+    }
+
+    /// <summary>Parses config.json text; <paramref name="source"/> names it in errors.</summary>
+    public static LlamaConfig Parse(string json, string source)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            throw new ModelConfigException(source, $"is not valid JSON: {e.Message}", e);
+        }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ModelConfigException(source, $"expected a JSON object at the top level, found {doc.RootElement.ValueKind}");
+            }
+            return Bind(new ConfigReader(doc.RootElement, source));
+        }
+    }
+
+    private static LlamaConfig Bind(ConfigReader r)
+    {
+        string architecture = r.Architecture();
+        int hidden = r.RequiredInt("hidden_size", min: 1);
+        int heads = r.RequiredInt("num_attention_heads", min: 1);
+        int kvHeads = r.OptionalInt("num_key_value_heads", min: 1) ?? heads;
+        if (heads % kvHeads != 0)
+        {
+            throw r.Error($"num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kvHeads})");
+        }
+        int? headDimField = r.OptionalInt("head_dim", min: 1);
+        if (headDimField is null && hidden % heads != 0)
+        {
+            throw r.Error($"hidden_size ({hidden}) is not a multiple of num_attention_heads ({heads}) and no head_dim is given");
+        }
+        int headDim = headDimField ?? hidden / heads;
+        if (headDim % 2 != 0)
+        {
+            throw r.Error($"head_dim must be even for rotary embeddings, got {headDim}");
+        }
+        string act = r.OptionalString("hidden_act") ?? "silu";
+        if (act != "silu")
+        {
+            throw r.Error($"hidden_act '{act}' is not supported (expected 'silu')");
+        }
+        if (r.OptionalBool("mlp_bias") == true)
+        {
+            throw r.Error("mlp_bias: true is not supported (LLaMA-family MLPs have no biases)");
+        }
+        bool qwen2 = architecture == "Qwen2ForCausalLM";
+        bool useSliding = r.OptionalBool("use_sliding_window") ?? !qwen2;
+        int? slidingWindow = useSliding ? r.OptionalInt("sliding_window", min: 1) : null;
+        return new LlamaConfig
+        {
+            Architecture = architecture,
+            HiddenSize = hidden,
+            IntermediateSize = r.RequiredInt("intermediate_size", min: 1),
+            NumLayers = r.RequiredInt("num_hidden_layers", min: 1),
+            NumHeads = heads,
+            NumKvHeads = kvHeads,
+            HeadDim = headDim,
+            VocabSize = r.RequiredInt("vocab_size", min: 1),
+            MaxPositionEmbeddings = r.RequiredInt("max_position_embeddings", min: 1),
+            RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? 1e-6,
+            RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
+            RopeScaling = r.RopeScaling(),
+            TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
+            AttentionBias = qwen2 || (r.OptionalBool("attention_bias") ?? false),
+            TorchDtype = r.OptionalString("torch_dtype"),
+            BosTokenId = r.OptionalInt("bos_token_id", min: 0),
+            EosTokenIds = r.IntOrIntList("eos_token_id"),
+            SlidingWindow = slidingWindow,
+        };
+    }
+
+    /// <summary>A short human summary for <c>copal inspect</c>.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : $" ({RopeScaling.Kind} ×{RopeScaling.Factor})")}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(AttentionBias ? ", qkv bias" : "")}");
+}

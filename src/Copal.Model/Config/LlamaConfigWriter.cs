@@ -1,0 +1,48 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Copal.Model.Config;
+
+/// <summary>Writes a <see cref="LlamaConfig"/> as a Hugging Face config.json that transformers and Copal both load.</summary>
+public static class LlamaConfigWriter
+{
+    public static string ToJson(LlamaConfig c, string? torchDtype = null)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var o = new JsonObject
+        {
+            ["architectures"] = new JsonArray(c.Architecture),
+            ["model_type"] = c.Architecture switch { "MistralForCausalLM" => "mistral", "Qwen2ForCausalLM" => "qwen2", _ => "llama" },
+            ["hidden_size"] = c.HiddenSize,
+            ["intermediate_size"] = c.IntermediateSize,
+            ["num_hidden_layers"] = c.NumLayers,
+            ["num_attention_heads"] = c.NumHeads,
+            ["num_key_value_heads"] = c.NumKvHeads,
+            ["head_dim"] = c.HeadDim,
+            ["vocab_size"] = c.VocabSize,
+            ["max_position_embeddings"] = c.MaxPositionEmbeddings,
+            ["rms_norm_eps"] = c.RmsNormEps,
+            ["rope_theta"] = c.RopeTheta,
+            ["rope_scaling"] = c.RopeScaling.Kind switch
+            {
+                RopeScalingKind.None => null,
+                RopeScalingKind.Linear => new JsonObject { ["rope_type"] = "linear", ["factor"] = c.RopeScaling.Factor },
+                _ => new JsonObject
+                {
+                    ["rope_type"] = "llama3",
+                    ["factor"] = c.RopeScaling.Factor,
+                    ["low_freq_factor"] = c.RopeScaling.LowFreqFactor,
+                    ["high_freq_factor"] = c.RopeScaling.HighFreqFactor,
+                    ["original_max_position_embeddings"] = c.RopeScaling.OriginalMaxPositionEmbeddings,
+                },
+            },
+            ["hidden_act"] = "silu",
+            ["attention_bias"] = c.AttentionBias,
+            ["tie_word_embeddings"] = c.TieWordEmbeddings,
+            ["torch_dtype"] = torchDtype ?? c.TorchDtype ?? "float32",
+            ["bos_token_id"] = c.BosTokenId,
+            ["eos_token_id"] = c.EosTokenIds.Count == 1 ? c.EosTokenIds[0] : new JsonArray(c.EosTokenIds.Select(i => (JsonNode?)i).ToArray()),
+        };
+        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+}

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using Copal.Model.Generation;
+using Copal.Model.Inference;
+
+namespace Copal.Model.Evaluation;
+
+/// <summary>
+/// Computes perplexity = exp(mean NLL over all predicted tokens) with the windowing of <see cref="PerplexityOptions"/>,
+/// optionally against a base model for KL divergence and top-1 agreement.
+/// </summary>
+public static class PerplexityEvaluator
+{
+    /// <summary>
+    /// Evaluates <paramref name="model"/> on <paramref name="tokens"/> (the whole text, tokenized once).
+    /// With <paramref name="baseModel"/>, the same windows also run through it and are compared.
+    /// </summary>
+    public static PerplexityResult Evaluate(
+        LlamaModel model,
+        ReadOnlySpan<int> tokens,
+        PerplexityOptions options,
+        LlamaModel? baseModel = null,
+        IProgress<PerplexityProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        int seqLen = options.SeqLen;
+        int max = model.Config.MaxPositionEmbeddings;
+        if (seqLen < 2 || seqLen > max)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), seqLen, $"--seqlen must be between 2 and the model's context of {max} tokens, got {seqLen}");
+        }
+        int stride = options.Stride ?? seqLen;
+        if (stride < 1 || stride > seqLen)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), stride, $"--stride must be between 1 and --seqlen ({seqLen}), got {stride}");
+        }
+        if (baseModel is not null && baseModel.Config.VocabSize != model.Config.VocabSize)
+        {
+            throw new ArgumentException($"--compare: the base model's vocabulary has {baseModel.Config.VocabSize} tokens, the model's {model.Config.VocabSize}");
+        }
+        int chunks = tokens.Length < seqLen ? 0 : (tokens.Length - seqLen) / stride + 1;
+        if (chunks == 0)
+        {
+            throw new ArgumentException($"the text has {tokens.Length} tokens, fewer than one window of --seqlen {seqLen}");
+        }
+        if (options.LimitChunks is int limit)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1, "--limit-chunks");
+            chunks = Math.Min(chunks, limit);
+        }
+
+        var clock = Stopwatch.StartNew();
+        int vocab = model.Config.VocabSize;
+        using RunState state = model.CreateState(seqLen, seqLen, allRowLogits: true);
+        using RunState? baseState = baseModel?.CreateState(seqLen, seqLen, allRowLogits: true);
+        var logits = new float[(long)seqLen * vocab];
+        float[]? baseLogits = baseModel is null ? null : new float[logits.Length];
+        double nllSum = 0, baseNllSum = 0;
+        long predicted = 0;
+        var kls = new List<double>();
+        long agree = 0;
+
+        for (int c = 0; c < chunks; c++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            ReadOnlySpan<int> window = tokens.Slice(c * stride, seqLen);
+            model.Forward(state, window, 0, LogitsMode.All);
+            model.Backend.Download(state.Logits, logits);
+            if (baseModel is not null)
+            {
+                baseModel.Forward(baseState!, window, 0, LogitsMode.All);
+                baseModel.Backend.Download(baseState!.Logits, baseLogits);
+            }
+            // With a stride below seqLen only the tokens new to this window count, as the sliding-window protocol does.
+            int firstTarget = c == 0 || stride == seqLen ? 1 : seqLen - stride;
+            for (int t = firstTarget; t < seqLen; t++)
+            {
+                ReadOnlySpan<float> row = logits.AsSpan((t - 1) * vocab, vocab);
+                nllSum += LogProbabilities.Nll(row, window[t]);
+                predicted++;
+                if (baseLogits is not null)
+                {
+                    ReadOnlySpan<float> baseRow = baseLogits.AsSpan((t - 1) * vocab, vocab);
+                    baseNllSum += LogProbabilities.Nll(baseRow, window[t]);
+                    kls.Add(LogProbabilities.KlDivergence(baseRow, row));
+                    if (Sampler.ArgMax(baseRow) == Sampler.ArgMax(row))
+                    {
+                        agree++;
+                    }
+                }
+            }
+            progress?.Report(new PerplexityProgress(c + 1, chunks, Math.Exp(nllSum / predicted)));
+        }
+
+        double meanNll = nllSum / predicted;
+        ComparisonResult? comparison = null;
+        if (baseModel is not null)
+        {
+            kls.Sort();
+            comparison = new ComparisonResult(
+                kls.Average(),
+                kls[Math.Min(kls.Count - 1, (int)Math.Ceiling(0.99 * kls.Count) - 1)],
+                kls[^1],
+                (double)agree / predicted,
+                Math.Exp(baseNllSum / predicted));
+        }
+        return new PerplexityResult(Math.Exp(meanNll), meanNll, predicted, chunks, seqLen, tokens.Length, clock.Elapsed)
+        {
+            Comparison = comparison,
+        };
+    }
+}

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using Copal.Model.Inference;
+
+namespace Copal.Model.Generation;
+
+/// <summary>Why generation stopped.</summary>
+public enum StopReason
+{
+    EndOfSequence,
+    MaxTokens,
+    ContextFull,
+    Cancelled,
+}
+
+/// <summary>What a generation produced and how fast.</summary>
+public sealed record GenerationResult(
+    IReadOnlyList<int> PromptIds,
+    IReadOnlyList<int> GeneratedIds,
+    StopReason StopReason,
+    TimeSpan PrefillTime,
+    TimeSpan DecodeTime)
+{
+    /// <summary>Prompt tokens per second of the prefill.</summary>
+    public double PrefillTokensPerSecond => PrefillTime.TotalSeconds > 0 ? PromptIds.Count / PrefillTime.TotalSeconds : 0;
+
+    /// <summary>Generated tokens per second after the first (each needs one decode step).</summary>
+    public double DecodeTokensPerSecond => DecodeTime.TotalSeconds > 0 ? Math.Max(0, GeneratedIds.Count - 1) / DecodeTime.TotalSeconds : 0;
+}
+
+/// <summary>
+/// Autoregressive generation: one batched prefill of the prompt, then token-by-token decode with the KV cache.
+/// Tokens are streamed to a callback as they are chosen.
+/// </summary>
+public sealed class Generator
+{
+    private readonly LlamaModel _model;
+
+    public Generator(LlamaModel model) => _model = model ?? throw new ArgumentNullException(nameof(model));
+
+    /// <summary>
+    /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/>, stopping early at any
+    /// of <paramref name="stopIds"/> (which are not emitted) or when the context is full.
+    /// </summary>
+    public GenerationResult Generate(
+        IReadOnlyList<int> prompt,
+        int maxNewTokens,
+        SamplingOptions sampling,
+        IReadOnlySet<int> stopIds,
+        Action<int>? onToken = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(stopIds);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxNewTokens);
+        int context = _model.Config.MaxPositionEmbeddings;
+        if (prompt.Count == 0)
+        {
+            throw new ArgumentException("the prompt has no tokens (a model needs at least BOS to start from)", nameof(prompt));
+        }
+        if (prompt.Count > context)
+        {
+            throw new ArgumentException($"the prompt has {prompt.Count} tokens, more than the model's context of {context} (max_position_embeddings)", nameof(prompt));
+        }
+        var sampler = new Sampler(sampling);
+        var all = new List<int>(prompt);
+        var generated = new List<int>();
+        using RunState state = _model.CreateState(maxRows: Math.Min(prompt.Count, 512));
+
+        var clock = Stopwatch.StartNew();
+        _model.Forward(state, all.ToArray(), 0, LogitsMode.Last);
+        float[] logits = _model.ReadLogits(state);
+        TimeSpan prefill = clock.Elapsed;
+        clock.Restart();
+
+        StopReason reason = StopReason.MaxTokens;
+        int[] one = new int[1];
+        while (generated.Count < maxNewTokens)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                reason = StopReason.Cancelled;
+                break;
+            }
+            int next = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(all));
+            if (stopIds.Contains(next))
+            {
+                reason = StopReason.EndOfSequence;
+                break;
+            }
+            generated.Add(next);
+            all.Add(next);
+            onToken?.Invoke(next);
+            if (generated.Count == maxNewTokens)
+            {
+                break;
+            }
+            if (all.Count >= context)
+            {
+                reason = StopReason.ContextFull;
+                break;
+            }
+            one[0] = next;
+            _model.Forward(state, one, all.Count - 1, LogitsMode.Last);
+            logits = _model.ReadLogits(state);
+        }
+        return new GenerationResult(prompt.ToArray(), generated, reason, prefill, clock.Elapsed);
+    }
+}

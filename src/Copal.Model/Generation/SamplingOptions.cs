@@ -1,0 +1,40 @@
+namespace Copal.Model.Generation;
+
+/// <summary>
+/// How the next token is chosen. Temperature 0 is greedy (argmax). Otherwise, in HF's order: repetition penalty,
+/// temperature, top-k, top-p, then a draw from the seeded generator.
+/// </summary>
+public sealed record SamplingOptions
+{
+    public float Temperature { get; init; }
+    /// <summary>Keep only the k most likely tokens; 0 keeps all.</summary>
+    public int TopK { get; init; }
+    /// <summary>Keep the smallest set of tokens whose probability mass reaches p; 1 keeps all.</summary>
+    public float TopP { get; init; } = 1f;
+    /// <summary>HF's CTRL-style penalty on tokens already in the context; 1 disables it.</summary>
+    public float RepetitionPenalty { get; init; } = 1f;
+    public ulong Seed { get; init; }
+
+    public static SamplingOptions Greedy { get; } = new();
+
+    /// <summary>Throws naming the option when a value is out of range.</summary>
+    public void Validate()
+    {
+        if (!(Temperature >= 0) || float.IsInfinity(Temperature))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "--temperature must be a finite number ≥ 0");
+        }
+        if (TopK < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "--top-k must be ≥ 0 (0 disables it)");
+        }
+        if (!(TopP > 0 && TopP <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "--top-p must be in (0, 1]");
+        }
+        if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RepetitionPenalty), RepetitionPenalty, "--repetition-penalty must be a finite number > 0");
+        }
+    }
+}

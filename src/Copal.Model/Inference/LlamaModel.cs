@@ -1,0 +1,235 @@
+using Copal.Model.Config;
+using Copal.Model.Weights;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Safetensors;
+
+namespace Copal.Model.Inference;
+
+/// <summary>
+/// A LLaMA-family causal language model on one backend: config, weights, RoPE tables and the forward pass.
+/// The forward pass reads like HF's <c>LlamaForCausalLM</c>: embed → for each layer (RMSNorm → attention with
+/// RoPE and GQA → residual → RMSNorm → SiLU-gated MLP → residual) → final RMSNorm → lm_head.
+/// </summary>
+public sealed class LlamaModel : IDisposable
+{
+    private readonly IDisposable? _storage;
+    private readonly DeviceBuffer _ropeCos; // [maxPositions, headDim/2]
+    private readonly DeviceBuffer _ropeSin; // [maxPositions, headDim/2]
+
+    public LlamaModel(IBackend backend, LlamaConfig config, LlamaWeights weights, IDisposable? storage = null, string? source = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        Backend = backend;
+        Config = config;
+        Weights = weights;
+        Source = source ?? "(in memory)";
+        _storage = storage;
+        int half = config.HeadDim / 2;
+        var cos = new float[(long)config.MaxPositionEmbeddings * half];
+        var sin = new float[cos.Length];
+        RotaryTables.Build(config.MaxPositionEmbeddings, config.HeadDim, config.RopeTheta, config.RopeScaling, cos, sin);
+        _ropeCos = backend.Allocate(cos.Length);
+        _ropeSin = backend.Allocate(sin.Length);
+        backend.Upload(cos, _ropeCos);
+        backend.Upload(sin, _ropeSin);
+    }
+
+    public IBackend Backend { get; }
+    public LlamaConfig Config { get; }
+    public LlamaWeights Weights { get; }
+    /// <summary>Where the model came from (its folder), for messages.</summary>
+    public string Source { get; }
+
+    /// <summary>
+    /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights stay
+    /// memory-mapped in their stored dtype.
+    /// </summary>
+    public static LlamaModel Load(string directory, IBackend backend, IProgress<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        if (!Directory.Exists(directory))
+        {
+            throw new ModelLoadException($"model folder '{directory}' does not exist");
+        }
+        LlamaConfig config = LlamaConfig.Load(directory);
+        progress?.Report($"config: {config}");
+        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory);
+        try
+        {
+            progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s) on {backend.Info.Kind}");
+            LlamaWeights weights = LlamaWeights.Load(
+                backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory);
+            return new LlamaModel(backend, config, weights, checkpoint, directory);
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Activation buffers for up to <paramref name="maxRows"/> tokens per call and a KV cache of <paramref name="maxPositions"/> (default: the model's context).</summary>
+    public RunState CreateState(int maxRows, int? maxPositions = null, bool allRowLogits = false)
+    {
+        int positions = maxPositions ?? Config.MaxPositionEmbeddings;
+        if (positions > Config.MaxPositionEmbeddings)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxPositions), positions,
+                $"the model's context is {Config.MaxPositionEmbeddings} positions (max_position_embeddings)");
+        }
+        return new RunState(Backend, Config, Math.Min(maxRows, positions), positions, allRowLogits);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> at positions startPos.. through the model, filling the KV cache. With
+    /// <see cref="LogitsMode.Last"/> the last token's logits land in row 0 of <c>state.Logits</c>; with
+    /// <see cref="LogitsMode.All"/> every token's (then tokens must fit in one call of MaxRows).
+    /// Longer inputs are processed in chunks of MaxRows, which the KV cache makes exact.
+    /// </summary>
+    public void Forward(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap = null)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (tokens.IsEmpty)
+        {
+            throw new ArgumentException("no tokens to run", nameof(tokens));
+        }
+        if (startPos < 0 || startPos + tokens.Length > state.MaxPositions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens),
+                $"positions {startPos}..{startPos + tokens.Length - 1} exceed the context of {state.MaxPositions} positions");
+        }
+        if (mode == LogitsMode.All && (tokens.Length > state.MaxRows || state.LogitRows < tokens.Length))
+        {
+            throw new ArgumentException($"all-row logits for {tokens.Length} tokens need a state with all-row logits and MaxRows ≥ {tokens.Length} (has {state.MaxRows}, logit rows {state.LogitRows})");
+        }
+        ValidateTokens(tokens);
+        int done = 0;
+        while (done < tokens.Length)
+        {
+            int rows = Math.Min(state.MaxRows, tokens.Length - done);
+            bool last = done + rows == tokens.Length;
+            ForwardChunk(state, tokens.Slice(done, rows), startPos + done, last ? mode : LogitsMode.None, tap);
+            done += rows;
+        }
+    }
+
+    /// <summary>Copies the first <paramref name="rows"/> rows of logits to the host. // [rows, vocab]</summary>
+    public float[] ReadLogits(RunState state, int rows = 1)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var logits = new float[(long)rows * Config.VocabSize];
+        Backend.Download(state.Logits, logits);
+        return logits;
+    }
+
+    /// <summary>Writes the embeddings of <paramref name="tokens"/> into <paramref name="hidden"/>. // [tokens, hidden]</summary>
+    public void Embed(ReadOnlySpan<int> tokens, DeviceBuffer hidden)
+    {
+        ValidateTokens(tokens);
+        Backend.Embedding(Weights.Embedding, tokens, hidden);
+    }
+
+    /// <summary>
+    /// Runs decoder layer <paramref name="layer"/> in place on <paramref name="hidden"/> [rows, hidden] at positions
+    /// startPos.., using <paramref name="state"/> for scratch and the layer's KV cache. The pruning driver uses
+    /// this to push calibration activations through one layer at a time.
+    /// </summary>
+    public void ForwardLayer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap = null)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(hidden);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, state.MaxRows);
+        DecoderLayerWeights w = Weights.Layers[layer];
+        IBackend b = Backend;
+        LlamaConfig c = Config;
+        int hiddenSize = c.HiddenSize;
+
+        tap?.OnLayerInput(layer, hidden, rows);
+
+        // Attention block.
+        b.RmsNorm(hidden, w.InputNorm, state.Normed, rows, hiddenSize, (float)c.RmsNormEps);
+        Linear(state.Normed, w, LinearId.QProj, state.Q, rows, layer, tap);
+        Linear(state.Normed, w, LinearId.KProj, state.K, rows, layer, tap);
+        Linear(state.Normed, w, LinearId.VProj, state.V, rows, layer, tap);
+        b.Rope(state.Q, _ropeCos, _ropeSin, rows, c.NumHeads, c.HeadDim, startPos);
+        b.Rope(state.K, _ropeCos, _ropeSin, rows, c.NumKvHeads, c.HeadDim, startPos);
+        b.Copy(state.K, 0, state.KCache[layer], (long)startPos * c.KvDim, (long)rows * c.KvDim);
+        b.Copy(state.V, 0, state.VCache[layer], (long)startPos * c.KvDim, (long)rows * c.KvDim);
+        var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
+        b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
+        Linear(state.AttentionOut, w, LinearId.OProj, state.Projected, rows, layer, tap);
+        b.Add(hidden, state.Projected, hidden, (long)rows * hiddenSize);
+
+        // MLP block: down(silu(gate(x)) · up(x)).
+        b.RmsNorm(hidden, w.PostAttentionNorm, state.Normed, rows, hiddenSize, (float)c.RmsNormEps);
+        Linear(state.Normed, w, LinearId.GateProj, state.Gate, rows, layer, tap);
+        Linear(state.Normed, w, LinearId.UpProj, state.Up, rows, layer, tap);
+        b.SiluMul(state.Gate, state.Up, state.Gate, (long)rows * c.IntermediateSize);
+        Linear(state.Gate, w, LinearId.DownProj, state.Projected, rows, layer, tap);
+        b.Add(hidden, state.Projected, hidden, (long)rows * hiddenSize);
+
+        tap?.OnLayerOutput(layer, hidden, rows);
+    }
+
+    /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>
+    public void Head(RunState state, DeviceBuffer hidden, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
+        Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
+    }
+
+    private void ForwardChunk(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap)
+    {
+        int rows = tokens.Length;
+        Backend.Embedding(Weights.Embedding, tokens, state.Hidden);
+        for (int layer = 0; layer < Config.NumLayers; layer++)
+        {
+            ForwardLayer(state, layer, state.Hidden, rows, startPos, tap);
+        }
+        switch (mode)
+        {
+            case LogitsMode.All:
+                Head(state, state.Hidden, rows);
+                break;
+            case LogitsMode.Last:
+                // Only the last row is needed: move it to row 0 of the scratch buffer, then norm and project one row.
+                Backend.Copy(state.Hidden, (long)(rows - 1) * Config.HiddenSize, state.Projected, 0, Config.HiddenSize);
+                Head(state, state.Projected, 1);
+                break;
+        }
+    }
+
+    private void Linear(DeviceBuffer x, DecoderLayerWeights w, LinearId id, DeviceBuffer y, int rows, int layer, IForwardTap? tap)
+    {
+        tap?.OnLinearInput(layer, id, x, rows);
+        Backend.MatMul(x, w[id], y, rows);
+        DeviceBuffer? bias = w.Biases[(int)id];
+        if (bias is not null)
+        {
+            Backend.AddBias(y, bias, rows, w[id].Rows);
+        }
+    }
+
+    private void ValidateTokens(ReadOnlySpan<int> tokens)
+    {
+        foreach (int t in tokens)
+        {
+            if ((uint)t >= (uint)Config.VocabSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token id {t} is outside the vocabulary [0, {Config.VocabSize})");
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _ropeCos.Dispose();
+        _ropeSin.Dispose();
+        Weights.Dispose();
+        _storage?.Dispose();
+    }
+}

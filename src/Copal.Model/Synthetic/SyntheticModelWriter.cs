@@ -1,0 +1,146 @@
+using System.Runtime.InteropServices;
+using Copal.Model.Config;
+using Copal.Model.Generation;
+using Copal.Model.Weights;
+using Copal.Tensors;
+using Copal.Tensors.IO;
+using Copal.Tensors.Numerics;
+using Copal.Tensors.Safetensors;
+
+namespace Copal.Model.Synthetic;
+
+/// <summary>
+/// Writes a LLaMA model folder with random weights in real shapes: linears and embeddings ~ N(0, 0.02²) as HF
+/// initializes them, norms = 1. Streams tensor by tensor, so a 7B model never sits in memory. Seeded: the same
+/// seed gives the same bytes.
+/// </summary>
+public static class SyntheticModelWriter
+{
+    private const double InitStd = 0.02;
+    private const int ChunkElements = 1 << 20;
+
+    /// <summary>Writes config.json, generation_config.json, model.safetensors and (if given) the tokenizer files into <paramref name="outDirectory"/>.</summary>
+    public static void Write(
+        LlamaConfig config,
+        string outDirectory,
+        DType dtype,
+        ulong seed,
+        string? tokenizerDirectory,
+        bool overwrite = false,
+        IProgress<string>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (!dtype.IsWeightFloat())
+        {
+            throw new ArgumentException($"--dtype must be f32, f16 or bf16, got {dtype}", nameof(dtype));
+        }
+        using var output = AtomicDirectory.Create(outDirectory, overwrite);
+        string torchDtype = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
+        File.WriteAllText(output.File("config.json"), LlamaConfigWriter.ToJson(config, torchDtype));
+        File.WriteAllText(output.File("generation_config.json"),
+            $"{{\n  \"bos_token_id\": {config.BosTokenId ?? 1},\n  \"eos_token_id\": {(config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : 2)}\n}}\n");
+        if (tokenizerDirectory is not null)
+        {
+            foreach (string name in new[] { "tokenizer.json", "tokenizer_config.json" })
+            {
+                string src = Path.Combine(tokenizerDirectory, name);
+                if (File.Exists(src))
+                {
+                    File.Copy(src, output.File(name));
+                }
+                else if (name == "tokenizer.json")
+                {
+                    throw new FileNotFoundException($"--tokenizer '{tokenizerDirectory}' has no tokenizer.json", src);
+                }
+            }
+        }
+
+        List<(TensorSpec Spec, bool IsNorm)> tensors = Layout(config, dtype);
+        using (SafetensorsWriter writer = SafetensorsWriter.Create(output.File("model.safetensors"), tensors.Select(t => t.Spec).ToList(),
+                   new Dictionary<string, string> { ["format"] = "pt", ["copal.synthetic.seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture) }))
+        {
+            var rng = new Pcg32(seed);
+            var values = new float[ChunkElements];
+            var bytes = new byte[ChunkElements * dtype.SizeOf()];
+            for (int t = 0; t < tensors.Count; t++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                (TensorSpec spec, bool isNorm) = tensors[t];
+                progress?.Report($"[{t + 1}/{tensors.Count}] {spec.Name}");
+                long count = spec.Shape.Aggregate(1L, (a, b) => a * b);
+                for (long done = 0; done < count; done += ChunkElements)
+                {
+                    int n = (int)Math.Min(ChunkElements, count - done);
+                    Span<float> chunk = values.AsSpan(0, n);
+                    if (isNorm)
+                    {
+                        chunk.Fill(1f);
+                    }
+                    else
+                    {
+                        FillNormal(rng, chunk, InitStd);
+                    }
+                    int byteCount = n * dtype.SizeOf();
+                    Encode(chunk, dtype, bytes.AsSpan(0, byteCount));
+                    writer.Write(spec.Name, bytes.AsSpan(0, byteCount));
+                }
+            }
+            writer.Commit();
+        }
+        output.Commit();
+    }
+
+    private static List<(TensorSpec, bool)> Layout(LlamaConfig c, DType dtype)
+    {
+        var list = new List<(TensorSpec, bool)> { (new TensorSpec(LlamaTensorNames.Embedding, dtype, [c.VocabSize, c.HiddenSize]), false) };
+        for (int l = 0; l < c.NumLayers; l++)
+        {
+            list.Add((new TensorSpec(LlamaTensorNames.InputNorm(l), dtype, [c.HiddenSize]), true));
+            foreach (LinearId id in LinearIds.All)
+            {
+                (int o, int i) = LlamaWeights.LinearShape(c, id);
+                list.Add((new TensorSpec(LlamaTensorNames.Linear(l, id), dtype, [o, i]), false));
+            }
+            list.Add((new TensorSpec(LlamaTensorNames.PostAttentionNorm(l), dtype, [c.HiddenSize]), true));
+        }
+        list.Add((new TensorSpec(LlamaTensorNames.FinalNorm, dtype, [c.HiddenSize]), true));
+        if (!c.TieWordEmbeddings)
+        {
+            list.Add((new TensorSpec(LlamaTensorNames.LmHead, dtype, [c.VocabSize, c.HiddenSize]), false));
+        }
+        return list;
+    }
+
+    // Box–Muller on the seeded PCG stream: deterministic across runtimes.
+    private static void FillNormal(Pcg32 rng, Span<float> values, double std)
+    {
+        for (int i = 0; i < values.Length; i += 2)
+        {
+            double u1 = (rng.NextUInt() + 1.0) / 4294967297.0;
+            double u2 = rng.NextUInt() / 4294967296.0;
+            double r = Math.Sqrt(-2 * Math.Log(u1)) * std;
+            values[i] = (float)(r * Math.Cos(2 * Math.PI * u2));
+            if (i + 1 < values.Length)
+            {
+                values[i + 1] = (float)(r * Math.Sin(2 * Math.PI * u2));
+            }
+        }
+    }
+
+    private static void Encode(ReadOnlySpan<float> values, DType dtype, Span<byte> destination)
+    {
+        switch (dtype)
+        {
+            case DType.F32:
+                MemoryMarshal.AsBytes(values).CopyTo(destination);
+                break;
+            case DType.BF16:
+                FloatConvert.FromSingle(values, MemoryMarshal.Cast<byte, ushort>(destination));
+                break;
+            case DType.F16:
+                FloatConvert.FromSingle(values, MemoryMarshal.Cast<byte, Half>(destination));
+                break;
+        }
+    }
+}

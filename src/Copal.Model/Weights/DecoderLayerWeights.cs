@@ -1,0 +1,83 @@
+using Copal.Tensors.Backends;
+
+namespace Copal.Model.Weights;
+
+/// <summary>One decoder layer's parameters on a backend. Linear weights are [out, in] in their stored dtype.</summary>
+public sealed class DecoderLayerWeights : IDisposable
+{
+    private readonly DeviceWeight[] _linears;
+    // What Dispose frees: everything, or only the replacements of a layer built by WithLinears.
+    private readonly IReadOnlyList<IDisposable>? _owned;
+
+    public DecoderLayerWeights(DeviceBuffer inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases = null)
+        : this(inputNorm, postAttentionNorm, linears, biases, owned: null)
+    {
+    }
+
+    private DecoderLayerWeights(DeviceBuffer inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases, IReadOnlyList<IDisposable>? owned)
+    {
+        _owned = owned;
+        ArgumentNullException.ThrowIfNull(linears);
+        if (linears.Length != LinearIds.All.Count)
+        {
+            throw new ArgumentException($"expected {LinearIds.All.Count} linear weights, got {linears.Length}", nameof(linears));
+        }
+        InputNorm = inputNorm;
+        PostAttentionNorm = postAttentionNorm;
+        _linears = linears;
+        Biases = biases ?? new DeviceBuffer?[linears.Length];
+    }
+
+    /// <summary>RMSNorm weight before attention. // [hidden]</summary>
+    public DeviceBuffer InputNorm { get; }
+    /// <summary>RMSNorm weight before the MLP. // [hidden]</summary>
+    public DeviceBuffer PostAttentionNorm { get; }
+    /// <summary>Per-linear biases (q/k/v on Qwen2), indexed by <see cref="LinearId"/>; null where absent.</summary>
+    public IReadOnlyList<DeviceBuffer?> Biases { get; }
+
+    /// <summary>q_proj [heads·headDim, hidden], k_proj/v_proj [kvHeads·headDim, hidden], o_proj [hidden, heads·headDim],
+    /// gate_proj/up_proj [intermediate, hidden], down_proj [hidden, intermediate].</summary>
+    public DeviceWeight this[LinearId id] => _linears[(int)id];
+
+    /// <summary>
+    /// The same layer with some linears replaced (a pruned layer). The result shares everything else with this one
+    /// and, when disposed, frees only the replacements.
+    /// </summary>
+    public DecoderLayerWeights WithLinears(IReadOnlyDictionary<LinearId, DeviceWeight> replacements)
+    {
+        ArgumentNullException.ThrowIfNull(replacements);
+        var linears = (DeviceWeight[])_linears.Clone();
+        foreach ((LinearId id, DeviceWeight w) in replacements)
+        {
+            DeviceWeight old = linears[(int)id];
+            if (w.Rows != old.Rows || w.Cols != old.Cols)
+            {
+                throw new ArgumentException($"replacement for {old.Name} is [{w.Rows}, {w.Cols}], expected [{old.Rows}, {old.Cols}]", nameof(replacements));
+            }
+            linears[(int)id] = w;
+        }
+        return new DecoderLayerWeights(InputNorm, PostAttentionNorm, linears, Biases.ToArray(), replacements.Values.ToList());
+    }
+
+    public void Dispose()
+    {
+        if (_owned is not null)
+        {
+            foreach (IDisposable d in _owned)
+            {
+                d.Dispose();
+            }
+            return;
+        }
+        InputNorm.Dispose();
+        PostAttentionNorm.Dispose();
+        foreach (DeviceWeight w in _linears)
+        {
+            w.Dispose();
+        }
+        foreach (DeviceBuffer? b in Biases)
+        {
+            b?.Dispose();
+        }
+    }
+}

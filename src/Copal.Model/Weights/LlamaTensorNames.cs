@@ -1,0 +1,46 @@
+namespace Copal.Model.Weights;
+
+/// <summary>The one place that knows Hugging Face's tensor names for LLaMA-family checkpoints.</summary>
+public static class LlamaTensorNames
+{
+    public const string Embedding = "model.embed_tokens.weight";
+    public const string FinalNorm = "model.norm.weight";
+    public const string LmHead = "lm_head.weight";
+
+    public static string InputNorm(int layer) => $"model.layers.{layer}.input_layernorm.weight";
+    public static string PostAttentionNorm(int layer) => $"model.layers.{layer}.post_attention_layernorm.weight";
+
+    /// <summary>e.g. <c>model.layers.3.mlp.up_proj.weight</c>.</summary>
+    public static string Linear(int layer, LinearId id) => $"model.layers.{layer}.{Module(id)}.{id.HfName()}.weight";
+
+    /// <summary>e.g. <c>model.layers.3.self_attn.q_proj.bias</c> (Qwen2).</summary>
+    public static string Bias(int layer, LinearId id) => $"model.layers.{layer}.{Module(id)}.{id.HfName()}.bias";
+
+    private static string Module(LinearId id) => id is LinearId.GateProj or LinearId.UpProj or LinearId.DownProj ? "mlp" : "self_attn";
+
+    /// <summary>Parses a linear weight name back into (layer, linear); false for any other tensor.</summary>
+    public static bool TryParseLinear(string name, out int layer, out LinearId id)
+    {
+        layer = -1;
+        id = default;
+        const string prefix = "model.layers.";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal) || !name.EndsWith(".weight", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        int dot = name.IndexOf('.', prefix.Length);
+        if (dot < 0 || !int.TryParse(name.AsSpan(prefix.Length, dot - prefix.Length), out layer))
+        {
+            return false;
+        }
+        foreach (LinearId candidate in LinearIds.All)
+        {
+            if (name == Linear(layer, candidate))
+            {
+                id = candidate;
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,161 @@
+using Copal.Model.Config;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+
+namespace Copal.Model.Weights;
+
+/// <summary>
+/// All parameters of a LLaMA-family model on one backend. Weights are found by their HF names, checked against the
+/// config's shapes, and kept in their stored dtype; on the CPU they stay memory-mapped (zero-copy views).
+/// </summary>
+public sealed class LlamaWeights : IDisposable
+{
+    private readonly DecoderLayerWeights[] _layers;
+
+    private LlamaWeights(DeviceWeight embedding, DecoderLayerWeights[] layers, DeviceBuffer finalNorm, DeviceWeight lmHead, bool tied)
+    {
+        Embedding = embedding;
+        _layers = layers;
+        FinalNorm = finalNorm;
+        LmHead = lmHead;
+        Tied = tied;
+    }
+
+    /// <summary>Token embeddings. // [vocab, hidden]</summary>
+    public DeviceWeight Embedding { get; }
+    /// <summary>Final RMSNorm weight. // [hidden]</summary>
+    public DeviceBuffer FinalNorm { get; }
+    /// <summary>Output projection; the embedding itself when tied. // [vocab, hidden]</summary>
+    public DeviceWeight LmHead { get; }
+    /// <summary>lm_head is the embedding matrix (tie_word_embeddings).</summary>
+    public bool Tied { get; }
+
+    public IReadOnlyList<DecoderLayerWeights> Layers => _layers;
+
+    /// <summary>
+    /// Loads every tensor through <paramref name="lookup"/> (name → view, or null when absent).
+    /// <paramref name="source"/> names the checkpoint in errors.
+    /// </summary>
+    public static LlamaWeights Load(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(lookup);
+        var loader = new Loader(backend, config, lookup, source);
+        var disposables = new List<IDisposable>();
+        try
+        {
+            DeviceWeight embedding = loader.Matrix(LlamaTensorNames.Embedding, config.VocabSize, config.HiddenSize, disposables);
+            var layers = new DecoderLayerWeights[config.NumLayers];
+            for (int i = 0; i < config.NumLayers; i++)
+            {
+                layers[i] = loader.Layer(i, disposables);
+            }
+            DeviceBuffer finalNorm = loader.Vector(LlamaTensorNames.FinalNorm, config.HiddenSize, disposables);
+            bool tied = lookup(LlamaTensorNames.LmHead) is null;
+            if (tied && !config.TieWordEmbeddings)
+            {
+                throw new ModelLoadException($"{source}: tensor '{LlamaTensorNames.LmHead}' is missing and the config does not set tie_word_embeddings");
+            }
+            DeviceWeight lmHead = tied ? embedding : loader.Matrix(LlamaTensorNames.LmHead, config.VocabSize, config.HiddenSize, disposables);
+            return new LlamaWeights(embedding, layers, finalNorm, lmHead, tied);
+        }
+        catch
+        {
+            foreach (IDisposable d in disposables)
+            {
+                d.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Swaps in new weights for one layer (pruning replaces a layer, then reruns it); the old ones are returned, not disposed.</summary>
+    public DecoderLayerWeights ReplaceLayer(int layer, DecoderLayerWeights weights)
+    {
+        DecoderLayerWeights old = _layers[layer];
+        _layers[layer] = weights;
+        return old;
+    }
+
+    public void Dispose()
+    {
+        Embedding.Dispose();
+        foreach (DecoderLayerWeights layer in _layers)
+        {
+            layer.Dispose();
+        }
+        FinalNorm.Dispose();
+        if (!Tied)
+        {
+            LmHead.Dispose();
+        }
+    }
+
+    /// <summary>Expected [out, in] of a linear under <paramref name="config"/>.</summary>
+    public static (int Out, int In) LinearShape(LlamaConfig config, LinearId id) => id switch
+    {
+        LinearId.QProj => (config.QDim, config.HiddenSize),
+        LinearId.KProj or LinearId.VProj => (config.KvDim, config.HiddenSize),
+        LinearId.OProj => (config.HiddenSize, config.QDim),
+        LinearId.GateProj or LinearId.UpProj => (config.IntermediateSize, config.HiddenSize),
+        LinearId.DownProj => (config.HiddenSize, config.IntermediateSize),
+        _ => throw new ArgumentOutOfRangeException(nameof(id), id, null),
+    };
+
+    private readonly struct Loader(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source)
+    {
+        public DecoderLayerWeights Layer(int layer, List<IDisposable> disposables)
+        {
+            DeviceBuffer inputNorm = Vector(LlamaTensorNames.InputNorm(layer), config.HiddenSize, disposables);
+            DeviceBuffer postNorm = Vector(LlamaTensorNames.PostAttentionNorm(layer), config.HiddenSize, disposables);
+            var linears = new DeviceWeight[LinearIds.All.Count];
+            var biases = new DeviceBuffer?[LinearIds.All.Count];
+            foreach (LinearId id in LinearIds.All)
+            {
+                (int outDim, int inDim) = LinearShape(config, id);
+                linears[(int)id] = Matrix(LlamaTensorNames.Linear(layer, id), outDim, inDim, disposables);
+                if (config.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj)
+                {
+                    biases[(int)id] = Vector(LlamaTensorNames.Bias(layer, id), outDim, disposables);
+                }
+            }
+            return new DecoderLayerWeights(inputNorm, postNorm, linears, biases);
+        }
+
+        public DeviceWeight Matrix(string name, int rows, int cols, List<IDisposable> disposables)
+        {
+            TensorView view = Require(name);
+            if (view.Rank != 2 || view.Shape[0] != rows || view.Shape[1] != cols)
+            {
+                throw new ModelLoadException($"{source}: tensor '{name}' has shape {view.ShapeString}, expected [{rows}, {cols}]");
+            }
+            if (!view.DType.IsWeightFloat())
+            {
+                throw new ModelLoadException($"{source}: tensor '{name}' has dtype {view.DType}, expected F32, F16 or BF16");
+            }
+            DeviceWeight w = backend.LoadWeight(view);
+            disposables.Add(w);
+            return w;
+        }
+
+        public DeviceBuffer Vector(string name, int length, List<IDisposable> disposables)
+        {
+            TensorView view = Require(name);
+            if (view.Rank != 1 || view.Shape[0] != length)
+            {
+                throw new ModelLoadException($"{source}: tensor '{name}' has shape {view.ShapeString}, expected [{length}]");
+            }
+            if (!view.DType.IsWeightFloat())
+            {
+                throw new ModelLoadException($"{source}: tensor '{name}' has dtype {view.DType}, expected F32, F16 or BF16");
+            }
+            DeviceBuffer b = backend.LoadVector(view);
+            disposables.Add(b);
+            return b;
+        }
+
+        private TensorView Require(string name) =>
+            lookup(name) ?? throw new ModelLoadException($"{source}: tensor '{name}' is missing (config: {config.Architecture}, {config.NumLayers} layers)");
+    }
+}

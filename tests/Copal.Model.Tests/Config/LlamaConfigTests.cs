@@ -1,0 +1,100 @@
+using Copal.Model.Config;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Config;
+
+public class LlamaConfigTests
+{
+    private const string Minimal = """
+        {"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 5,
+         "num_attention_heads": 8, "num_key_value_heads": 4, "vocab_size": 512, "max_position_embeddings": 512}
+        """;
+
+    [Fact]
+    public void Reads_stories260K()
+    {
+        LlamaConfig c = LlamaConfig.Load(TestData.Stories260K);
+        Assert.Equal("LlamaForCausalLM", c.Architecture);
+        Assert.Equal((64, 172, 5, 8, 4, 8, 512, 512), (c.HiddenSize, c.IntermediateSize, c.NumLayers, c.NumHeads, c.NumKvHeads, c.HeadDim, c.VocabSize, c.MaxPositionEmbeddings));
+        Assert.Equal(1e-5, c.RmsNormEps);
+        Assert.Equal(10000.0, c.RopeTheta);
+        Assert.True(c.TieWordEmbeddings);
+        Assert.False(c.AttentionBias);
+        Assert.Equal(RopeScalingKind.None, c.RopeScaling.Kind);
+        Assert.Equal([2], c.EosTokenIds);
+    }
+
+    [Fact]
+    public void Defaults_follow_hf()
+    {
+        LlamaConfig c = LlamaConfig.Parse(Minimal, "config.json");
+        Assert.Equal(8, c.HeadDim);
+        Assert.Equal(1e-6, c.RmsNormEps);
+        Assert.False(c.TieWordEmbeddings);
+    }
+
+    [Fact]
+    public void Qwen2_has_qkv_bias_and_llama3_scaling_is_read()
+    {
+        string json = Minimal.Replace("LlamaForCausalLM", "Qwen2ForCausalLM", StringComparison.Ordinal).TrimEnd().TrimEnd('}')
+            + """, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}, "eos_token_id": [128001, 128009]}""";
+        LlamaConfig c = LlamaConfig.Parse(json, "config.json");
+        Assert.True(c.AttentionBias);
+        Assert.Equal(RopeScalingKind.Llama3, c.RopeScaling.Kind);
+        Assert.Equal(8.0, c.RopeScaling.Factor);
+        Assert.Equal([128001, 128009], c.EosTokenIds);
+    }
+
+    [Theory]
+    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM")]
+    public void Unknown_architecture_lists_the_supported_ones(string arch, string expected)
+    {
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("LlamaForCausalLM", arch, StringComparison.Ordinal), "m/config.json"));
+        Assert.Equal($"m/config.json: {expected}", e.Message);
+    }
+
+    [Theory]
+    [InlineData("\"hidden_size\": 64,", "missing required field 'hidden_size'")]
+    [InlineData("\"num_key_value_heads\": 4,", null)]
+    [InlineData("\"vocab_size\": 512,", "missing required field 'vocab_size'")]
+    public void Missing_fields_are_named(string remove, string? expected)
+    {
+        string json = Minimal.Replace(remove, "", StringComparison.Ordinal);
+        if (expected is null)
+        {
+            Assert.Equal(8, LlamaConfig.Parse(json, "c").NumKvHeads); // optional: defaults to the head count
+            return;
+        }
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(json, "c"));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bad_values_name_field_and_value()
+    {
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("\"num_key_value_heads\": 4", "\"num_key_value_heads\": 3", StringComparison.Ordinal), "c"));
+        Assert.Contains("num_attention_heads (8) must be a multiple of num_key_value_heads (3)", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("\"hidden_size\": 64", "\"hidden_size\": \"64\"", StringComparison.Ordinal), "c"));
+        Assert.Contains("field 'hidden_size' must be an integer, found \"64\"", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse("{not json", "c"));
+        Assert.Contains("is not valid JSON", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}}", "c"));
+        Assert.Contains("rope_scaling type 'yarn' is not supported; supported: default, linear, llama3", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Missing_file_is_named()
+    {
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Load(Path.Combine(Path.GetTempPath(), "no-such-model-folder")));
+        Assert.Contains("config.json: file not found", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Written_config_reads_back_equal()
+    {
+        LlamaConfig c = LlamaConfig.Load(TestData.Stories260K);
+        LlamaConfig back = LlamaConfig.Parse(LlamaConfigWriter.ToJson(c), "written");
+        Assert.Equal(c with { EosTokenIds = [] }, back with { EosTokenIds = [] });
+        Assert.Equal(c.EosTokenIds, back.EosTokenIds);
+    }
+}
