@@ -1,0 +1,31 @@
+using Copal.Model.Weights;
+
+namespace Copal.Prune.Driver;
+
+/// <summary>Which linear layer is being pruned: its place in the model, checkpoint name and shape [Rows = out, Cols = in].</summary>
+public readonly record struct LinearTarget(int Layer, LinearId Id, string Name, int Rows, int Cols);
+
+/// <summary>
+/// What the layer-sequential driver calls for each linear layer. Baselines adapt an <see cref="IPruningMethod"/>
+/// (<see cref="MethodPruner"/>); COPAL implements it directly because it keeps a state per linear across datasets.
+/// </summary>
+public interface ILinearPruner
+{
+    string Name { get; }
+
+    /// <summary>Whether <see cref="Prune"/> needs the input Hessian (XᵀX) as well as the column norms.</summary>
+    bool NeedsHessian { get; }
+
+    /// <summary>Prunes <paramref name="weight"/> [Rows, Cols] in place to <paramref name="pattern"/>.</summary>
+    LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken);
+}
+
+/// <summary>Runs a stateless baseline method (magnitude, Wanda, SparseGPT) as a linear pruner.</summary>
+public sealed class MethodPruner(IPruningMethod method) : ILinearPruner
+{
+    public string Name => method.Name;
+    public bool NeedsHessian => method.NeedsHessian;
+
+    public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken) =>
+        method.Prune(weight, target.Rows, target.Cols, statistics, pattern, cancellationToken);
+}

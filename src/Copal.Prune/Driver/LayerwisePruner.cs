@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using Copal.Model.Inference;
+using Copal.Model.Weights;
+using Copal.Prune.Calibration;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Numerics;
+using Copal.Tensors.Safetensors;
+
+namespace Copal.Prune.Driver;
+
+/// <summary>
+/// The layer-sequential pruning driver of the SparseGPT/Wanda reference code:
+/// capture the inputs of decoder layer 0 for every calibration sample; then, layer by layer, collect the statistics
+/// of every linear's input through the model's tap points, prune the layer's linears, and rerun the pruned layer so
+/// its outputs become the next layer's inputs. Only the current layer's pruned weights exist in memory; the dense
+/// weights stay memory-mapped, and each finished layer is streamed to the output at once.
+/// </summary>
+public sealed class LayerwisePruner
+{
+    private static readonly LinearId[][] s_sequentialGroups =
+    [
+        [LinearId.QProj, LinearId.KProj, LinearId.VProj],
+        [LinearId.OProj],
+        [LinearId.GateProj, LinearId.UpProj],
+        [LinearId.DownProj],
+    ];
+
+    private readonly LlamaModel _model;
+    private readonly SafetensorsCheckpoint _source;
+    private readonly ILinearPruner _pruner;
+    private readonly PruneOptions _options;
+
+    /// <summary>Prunes <paramref name="model"/> (dense, loaded from <paramref name="source"/>) with <paramref name="pruner"/> under <paramref name="options"/>.</summary>
+    public LayerwisePruner(LlamaModel model, SafetensorsCheckpoint source, ILinearPruner pruner, PruneOptions options)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _source = source ?? throw new ArgumentNullException(nameof(source));
+        _pruner = pruner ?? throw new ArgumentNullException(nameof(pruner));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+    }
+
+    /// <summary>Prunes every decoder layer with <paramref name="calibration"/>, writing each finished layer to <paramref name="output"/>.</summary>
+    public PruneReport Run(CalibrationSet calibration, PrunedModelWriter output, IProgress<PruneProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(calibration);
+        ArgumentNullException.ThrowIfNull(output);
+        var clock = Stopwatch.StartNew();
+        IBackend backend = _model.Backend;
+        int layers = _model.Config.NumLayers;
+        int hidden = _model.Config.HiddenSize;
+        int seqLen = calibration.SeqLen;
+        if (seqLen > _model.Config.MaxPositionEmbeddings)
+        {
+            throw new ArgumentException($"--seqlen {seqLen} exceeds the model's context of {_model.Config.MaxPositionEmbeddings} tokens");
+        }
+
+        // 1. Inputs of decoder layer 0 for every sample (host memory: nsamples × seqlen × hidden floats).
+        progress?.Report(new PruneProgress(0, layers, "capturing layer-0 inputs"));
+        using RunState state = _model.CreateState(seqLen, seqLen);
+        using DeviceBuffer work = backend.Allocate((long)seqLen * hidden);
+        using DeviceBuffer? denseWork = _options.MeasureLayerError ? backend.Allocate((long)seqLen * hidden) : null;
+        var activations = new float[calibration.Samples.Count][];
+        for (int s = 0; s < activations.Length; s++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            _model.Embed(calibration.Samples[s], work);
+            activations[s] = new float[(long)seqLen * hidden];
+            backend.Download(work, activations[s]);
+        }
+
+        var layerReports = new List<LayerReport>(layers);
+        long zeros = 0, total = 0;
+        for (int layer = 0; layer < layers; layer++)
+        {
+            var layerClock = Stopwatch.StartNew();
+            DecoderLayerWeights dense = _model.Weights.Layers[layer];
+            var pruned = new Dictionary<LinearId, NativeTensor>();
+            var linearReports = new List<LinearReport>();
+            try
+            {
+                IEnumerable<LinearId[]> groups = _options.TrueSequential ? s_sequentialGroups : [LinearIds.All.ToArray()];
+                foreach (LinearId[] group in groups)
+                {
+                    // 2. Statistics of this group's inputs, from the layer as pruned so far.
+                    IReadOnlyDictionary<LinearId, InputStatistics> stats = CollectStatistics(layer, group, state, work, activations, progress, cancellationToken);
+                    // 3. Prune the group's linears from the dense weights.
+                    foreach (LinearId id in group)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        string name = LlamaTensorNames.Linear(layer, id);
+                        progress?.Report(new PruneProgress(layer, layers, "pruning", name));
+                        (NativeTensor tensor, LinearPruneResult result) = PruneLinear(layer, id, name, stats[id.InputGroupLeader()], cancellationToken);
+                        pruned[id] = tensor;
+                        linearReports.Add(new LinearReport(name, result.Zeros, result.Total, result.ReconstructionError));
+                        zeros += result.Zeros;
+                        total += result.Total;
+                    }
+                    SwapIn(layer, dense, pruned);
+                }
+
+                // 4. Rerun the pruned layer: its outputs are the next layer's inputs.
+                progress?.Report(new PruneProgress(layer, layers, "rerunning the pruned layer"));
+                double? outputError = Rerun(layer, dense, state, work, denseWork, activations, cancellationToken);
+                output.WriteLayer(layer, pruned.ToDictionary(kv => LlamaTensorNames.Linear(layer, kv.Key), kv => kv.Value.View));
+                layerReports.Add(new LayerReport(layer, linearReports, outputError, layerClock.Elapsed.TotalSeconds));
+            }
+            finally
+            {
+                // Back to the dense layer; the pruned copy is on disk now.
+                DecoderLayerWeights current = _model.Weights.ReplaceLayer(layer, dense);
+                if (!ReferenceEquals(current, dense))
+                {
+                    current.Dispose();
+                }
+                foreach (NativeTensor t in pruned.Values)
+                {
+                    t.Dispose();
+                }
+            }
+        }
+
+        long activationBytes = (long)activations.Length * seqLen * hidden * sizeof(float);
+        return new PruneReport(
+            _pruner.Name,
+            _options.Pattern.ToString(),
+            _options.Pattern.TargetSparsity,
+            _options.TrueSequential,
+            new CalibrationReport(calibration.Sources, calibration.Samples.Count, seqLen, calibration.Seed, calibration.Hash),
+            layerReports,
+            total == 0 ? 0 : (double)zeros / total,
+            zeros,
+            total,
+            clock.Elapsed.TotalSeconds,
+            Process.GetCurrentProcess().PeakWorkingSet64,
+            activationBytes,
+            $"{backend.Info.Kind} ({backend.Info.DeviceName})",
+            _model.Source);
+    }
+
+    private IReadOnlyDictionary<LinearId, InputStatistics> CollectStatistics(
+        int layer, LinearId[] group, RunState state, DeviceBuffer work, float[][] activations,
+        IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
+    {
+        var leaders = group.Select(id => id.InputGroupLeader()).Distinct()
+            .ToDictionary(id => id, id => LlamaWeights.LinearShape(_model.Config, id).In);
+        using var tap = new StatisticsTap(_model.Backend, layer, leaders, _pruner.NeedsHessian);
+        int seqLen = state.MaxRows;
+        for (int s = 0; s < activations.Length; s++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new PruneProgress(layer, _model.Config.NumLayers, $"statistics {s + 1}/{activations.Length}"));
+            _model.Backend.Upload(activations[s], work);
+            _model.ForwardLayer(state, layer, work, seqLen, 0, tap);
+            tap.FoldSample();
+        }
+        return tap.Statistics;
+    }
+
+    private (NativeTensor, LinearPruneResult) PruneLinear(int layer, LinearId id, string name, InputStatistics stats, CancellationToken cancellationToken)
+    {
+        TensorView view = _source[name];
+        int rows = checked((int)view.Shape[0]);
+        int cols = checked((int)view.Shape[1]);
+        var weight = new float[(long)rows * cols];
+        FloatConvert.ToSingle(view, weight);
+        LinearPruneResult result = _pruner.Prune(new LinearTarget(layer, id, name, rows, cols), weight, stats, _options.Pattern, cancellationToken);
+        var tensor = new NativeTensor(name, view.DType, view.Shape);
+        try
+        {
+            WeightEncoding.Encode(weight, view.DType, tensor.Bytes);
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+        return (tensor, result);
+    }
+
+    private void SwapIn(int layer, DecoderLayerWeights dense, Dictionary<LinearId, NativeTensor> pruned)
+    {
+        var replacements = pruned.ToDictionary(kv => kv.Key, kv => _model.Backend.LoadWeight(kv.Value.View));
+        DecoderLayerWeights previous = _model.Weights.ReplaceLayer(layer, dense.WithLinears(replacements));
+        if (!ReferenceEquals(previous, dense))
+        {
+            previous.Dispose();
+        }
+    }
+
+    private double? Rerun(int layer, DecoderLayerWeights dense, RunState state, DeviceBuffer work, DeviceBuffer? denseWork, float[][] activations, CancellationToken cancellationToken)
+    {
+        IBackend backend = _model.Backend;
+        int seqLen = state.MaxRows;
+        long n = (long)seqLen * _model.Config.HiddenSize;
+        double errorSum = 0, normSum = 0;
+        float[]? denseOut = denseWork is null ? null : new float[n];
+        for (int s = 0; s < activations.Length; s++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (denseWork is not null)
+            {
+                // The dense layer on the same inputs, for the layer's output error.
+                backend.Upload(activations[s], denseWork);
+                DecoderLayerWeights prunedLayer = _model.Weights.ReplaceLayer(layer, dense);
+                _model.ForwardLayer(state, layer, denseWork, seqLen, 0);
+                _model.Weights.ReplaceLayer(layer, prunedLayer);
+                backend.Download(denseWork, denseOut);
+            }
+            backend.Upload(activations[s], work);
+            _model.ForwardLayer(state, layer, work, seqLen, 0);
+            backend.Download(work, activations[s]);
+            if (denseOut is not null)
+            {
+                float[] a = activations[s];
+                for (long i = 0; i < n; i++)
+                {
+                    double d = a[i] - denseOut[i];
+                    errorSum += d * d;
+                    normSum += (double)denseOut[i] * denseOut[i];
+                }
+            }
+        }
+        return denseOut is null ? null : normSum == 0 ? 0 : errorSum / normSum;
+    }
+}

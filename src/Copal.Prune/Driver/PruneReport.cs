@@ -1,0 +1,33 @@
+namespace Copal.Prune.Driver;
+
+/// <summary>What one pruned linear layer ended up with.</summary>
+public sealed record LinearReport(string Name, long Zeros, long Total, double? ReconstructionError)
+{
+    public double Sparsity => Total == 0 ? 0 : (double)Zeros / Total;
+}
+
+/// <summary>One decoder layer: its linears, its output error against the dense layer, and the time it took.</summary>
+public sealed record LayerReport(int Layer, IReadOnlyList<LinearReport> Linears, double? OutputRelativeError, double Seconds);
+
+/// <summary>Calibration data identity in a report.</summary>
+public sealed record CalibrationReport(IReadOnlyList<string> Sources, int NSamples, int SeqLen, ulong Seed, string Hash);
+
+/// <summary>The content of prune-report.json.</summary>
+public sealed record PruneReport(
+    string Method,
+    string Pattern,
+    double TargetSparsity,
+    bool TrueSequential,
+    CalibrationReport Calibration,
+    IReadOnlyList<LayerReport> Layers,
+    double TotalSparsity,
+    long PrunedParameters,
+    long PrunableParameters,
+    double Seconds,
+    long PeakWorkingSetBytes,
+    long ActivationBytes,
+    string Device,
+    string InputModel)
+{
+    public string Tool { get; init; } = "copal";
+}

@@ -1,0 +1,128 @@
+using System.Globalization;
+using Copal.Tensors;
+using Copal.Tensors.IO;
+using Copal.Tensors.Safetensors;
+
+namespace Copal.Prune.Driver;
+
+/// <summary>
+/// Writes a pruned model as a complete Hugging Face folder while the driver works: config, tokenizer and generation
+/// files copied, weights in their input dtype. The safetensors header is fixed up front (all shapes are known), with
+/// each decoder layer's tensors together so a layer can be written as soon as it is pruned and then forgotten; the
+/// other tensors follow at the end. Everything lands in a temporary folder moved into place by <see cref="Commit"/>.
+/// </summary>
+public sealed class PrunedModelWriter : IDisposable
+{
+    /// <summary>Files copied unchanged from the input folder when present.</summary>
+    public static IReadOnlyList<string> SideFiles { get; } =
+        ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"];
+
+    private readonly SafetensorsCheckpoint _source;
+    private readonly AtomicDirectory _output;
+    private readonly SafetensorsWriter _writer;
+    private readonly List<List<TensorView>> _layerTensors;
+    private readonly List<TensorView> _otherTensors;
+    private int _nextLayer;
+
+    public PrunedModelWriter(string inputDirectory, SafetensorsCheckpoint source, string outDirectory, bool overwrite, int layers, IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        _source = source;
+        _output = AtomicDirectory.Create(outDirectory, overwrite, inputDirectory);
+        try
+        {
+            foreach (string name in SideFiles)
+            {
+                string from = Path.Combine(inputDirectory, name);
+                if (File.Exists(from))
+                {
+                    File.Copy(from, _output.File(name));
+                }
+            }
+            _layerTensors = Enumerable.Range(0, layers).Select(_ => new List<TensorView>()).ToList();
+            _otherTensors = [];
+            foreach (TensorView t in source.Tensors)
+            {
+                int layer = LayerOf(t.Name);
+                (layer >= 0 && layer < layers ? _layerTensors[layer] : _otherTensors).Add(t);
+            }
+            var specs = _layerTensors.SelectMany(l => l).Concat(_otherTensors).Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList();
+            var meta = new Dictionary<string, string>(metadata) { ["format"] = "pt" };
+            _writer = SafetensorsWriter.Create(_output.File("model.safetensors"), specs, meta);
+        }
+        catch
+        {
+            _output.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The temporary folder (for extra files such as the report).</summary>
+    public string TempDirectory => _output.TempPath;
+
+    /// <summary>Writes every tensor of <paramref name="layer"/>: replacements where given (same dtype and shape), the input's bytes otherwise.</summary>
+    public void WriteLayer(int layer, IReadOnlyDictionary<string, TensorView> replacements)
+    {
+        if (layer != _nextLayer)
+        {
+            throw new InvalidOperationException($"layers must be written in order: expected layer {_nextLayer}, got {layer}");
+        }
+        foreach (TensorView t in _layerTensors[layer])
+        {
+            TensorView data = replacements.TryGetValue(t.Name, out TensorView r) ? r : t;
+            if (data.DType != t.DType || !data.Shape.SequenceEqual(t.Shape))
+            {
+                throw new InvalidOperationException($"replacement for '{t.Name}' is {data.DType} {data.ShapeString}, expected {t.DType} {t.ShapeString}");
+            }
+            WriteTensor(t.Name, data);
+        }
+        _nextLayer++;
+    }
+
+    /// <summary>Writes the remaining tensors (embeddings, final norm, lm_head) and moves the folder into place.</summary>
+    public void Commit(Action<string>? writeExtraFiles = null)
+    {
+        if (_nextLayer != _layerTensors.Count)
+        {
+            throw new InvalidOperationException($"only {_nextLayer} of {_layerTensors.Count} layers were written");
+        }
+        foreach (TensorView t in _otherTensors)
+        {
+            WriteTensor(t.Name, t);
+        }
+        _writer.Commit();
+        writeExtraFiles?.Invoke(_output.TempPath);
+        _output.Commit();
+    }
+
+    private unsafe void WriteTensor(string name, TensorView data)
+    {
+        const long chunk = 1L << 28;
+        for (long offset = 0; offset < data.ByteLength; offset += chunk)
+        {
+            int n = (int)Math.Min(chunk, data.ByteLength - offset);
+            _writer.Write(name, new ReadOnlySpan<byte>(data.Data + offset, n));
+        }
+        if (data.ByteLength == 0)
+        {
+            _writer.Write(name, []);
+        }
+    }
+
+    private static int LayerOf(string name)
+    {
+        const string prefix = "model.layers.";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return -1;
+        }
+        int dot = name.IndexOf('.', prefix.Length);
+        return dot > 0 && int.TryParse(name.AsSpan(prefix.Length, dot - prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int layer) ? layer : -1;
+    }
+
+    public void Dispose()
+    {
+        _writer.Dispose();
+        _output.Dispose();
+    }
+}

@@ -1,0 +1,27 @@
+using System.Runtime.InteropServices;
+using Copal.Tensors;
+using Copal.Tensors.Numerics;
+
+namespace Copal.Prune.Driver;
+
+/// <summary>Turns f32 working weights back into the checkpoint's stored dtype (exact zeros stay exact zeros).</summary>
+public static class WeightEncoding
+{
+    public static void Encode(ReadOnlySpan<float> weight, DType dtype, Span<byte> destination)
+    {
+        switch (dtype)
+        {
+            case DType.F32:
+                MemoryMarshal.AsBytes(weight).CopyTo(destination);
+                break;
+            case DType.BF16:
+                FloatConvert.FromSingle(weight, MemoryMarshal.Cast<byte, ushort>(destination));
+                break;
+            case DType.F16:
+                FloatConvert.FromSingle(weight, MemoryMarshal.Cast<byte, Half>(destination));
+                break;
+            default:
+                throw new NotSupportedException($"weights of dtype {dtype} cannot be pruned (expected F32, F16 or BF16)");
+        }
+    }
+}
