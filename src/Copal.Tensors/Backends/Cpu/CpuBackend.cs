@@ -1,0 +1,218 @@
+using Copal.Tensors.Kernels;
+
+namespace Copal.Tensors.Backends.Cpu;
+
+/// <summary>
+/// The reference backend: SIMD kernels on the host, run synchronously (each op is complete when it returns, so
+/// <see cref="Synchronize"/> has nothing to wait for). Buffers are <see cref="CpuBuffer"/>, weights zero-copy
+/// <see cref="CpuWeight"/> views.
+/// </summary>
+public unsafe class CpuBackend : IBackend
+{
+    /// <summary>Items per thread below which elementwise ops stay on the calling thread.</summary>
+    private const int MinElementsPerThread = 1 << 15;
+
+    /// <summary>Uses <paramref name="threads"/> threads for each op (0 = all cores).</summary>
+    public CpuBackend(int threads = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(threads);
+        Threads = RowPartition.Resolve(threads);
+        Info = new BackendInfo("cpu", $"{Environment.ProcessorCount}-core CPU ({Threads} threads)", GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, Threads);
+    }
+
+    /// <summary>Threads each op may use.</summary>
+    public int Threads { get; }
+
+    public BackendInfo Info { get; }
+
+    public Action<string>? Log { get; set; }
+
+    public DeviceBuffer Allocate(long length) => new CpuBuffer(length);
+
+    public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long destinationOffset = 0) =>
+        source.CopyTo(Cpu(destination).Slice(destinationOffset, source.Length));
+
+    public void Download(DeviceBuffer source, Span<float> destination, long sourceOffset = 0) =>
+        Cpu(source).Slice(sourceOffset, destination.Length).CopyTo(destination);
+
+    public DeviceWeight LoadWeight(TensorView view) => new CpuWeight(view);
+
+    public DeviceBuffer LoadVector(TensorView view)
+    {
+        if (view.Rank != 1 || !view.DType.IsWeightFloat())
+        {
+            throw new ArgumentException($"tensor '{view.Name}' is {view.DType} {view.ShapeString}, expected a 1-D F32, F16 or BF16 vector", nameof(view));
+        }
+        var buffer = new CpuBuffer(view.ElementCount);
+        var row = new WeightMatrix(view.Data, view.DType, 1, checked((int)view.ElementCount));
+        Kernels.Embedding.Row(row, 0, buffer.Pointer);
+        return buffer;
+    }
+
+    public void Synchronize()
+    {
+    }
+
+    /// <summary>
+    /// Dispatches on the weight's type, so another storage format (a sparse weight) is one more case here.
+    /// </summary>
+    public virtual void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows)
+    {
+        switch (weight)
+        {
+            case CpuWeight dense:
+                MatMulDense(x, dense, y, rows);
+                break;
+            default:
+                throw new NotSupportedException(
+                    $"CpuBackend.MatMul cannot read weight '{weight.Name}' of type {weight.GetType().Name}; expected a {nameof(CpuWeight)} from CpuBackend.LoadWeight");
+        }
+    }
+
+    private void MatMulDense(DeviceBuffer x, CpuWeight weight, DeviceBuffer y, int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        Need(x, (long)rows * weight.Cols, "matmul x", weight);
+        Need(y, (long)rows * weight.Rows, "matmul y", weight);
+        Kernels.MatMul.Run(Cpu(x).Pointer, rows, weight.Matrix, Cpu(y).Pointer, Threads);
+    }
+
+    public void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols)
+    {
+        Need(y, (long)rows * cols, "bias y");
+        Need(bias, cols, "bias");
+        nint py = (nint)Cpu(y).Pointer, pb = (nint)Cpu(bias).Pointer;
+        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, cols)), (s, e) =>
+            Kernels.Add.Bias(new Span<float>((float*)py, rows * cols), new ReadOnlySpan<float>((float*)pb, cols), s, e));
+    }
+
+    public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
+    {
+        Need(x, (long)rows * dim, "rmsnorm x");
+        Need(weight, dim, "rmsnorm weight");
+        Need(y, (long)rows * dim, "rmsnorm y");
+        nint px = (nint)Cpu(x).Pointer, pw = (nint)Cpu(weight).Pointer, py = (nint)Cpu(y).Pointer;
+        int count = checked(rows * dim);
+        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, dim)), (s, e) =>
+            Kernels.RmsNorm.Rows(new ReadOnlySpan<float>((float*)px, count), new ReadOnlySpan<float>((float*)pw, dim), eps, s, e,
+                new Span<float>((float*)py, count)));
+    }
+
+    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
+    {
+        int width = heads * headDim;
+        Need(x, (long)rows * width, "rope x");
+        if (cos.Length != sin.Length)
+        {
+            throw new ArgumentException($"rope cos has {cos.Length} floats but sin has {sin.Length}");
+        }
+        nint px = (nint)Cpu(x).Pointer, pc = (nint)Cpu(cos).Pointer, ps = (nint)Cpu(sin).Pointer;
+        int table = checked((int)cos.Length);
+        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, width)), (s, e) =>
+            Kernels.Rope.Rows(new Span<float>((float*)px, rows * width), new ReadOnlySpan<float>((float*)pc, table),
+                new ReadOnlySpan<float>((float*)ps, table), heads, headDim, startPos, s, e));
+    }
+
+    public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape)
+    {
+        Kernels.Attention.Validate(checked((int)q.Length), checked((int)kCache.Length), checked((int)vCache.Length), checked((int)output.Length), shape);
+        AttentionShape s = shape;
+        nint pq = (nint)Cpu(q).Pointer, pk = (nint)Cpu(kCache).Pointer, pv = (nint)Cpu(vCache).Pointer, po = (nint)Cpu(output).Pointer;
+        int ql = (int)q.Length, kl = (int)kCache.Length, vl = (int)vCache.Length, ol = (int)output.Length;
+        int scratch = Kernels.Attention.ScratchLength(s);
+        RowPartition.For(s.Rows * s.Heads, Threads, 1, 1, (start, end) =>
+        {
+            float[] scores = System.Buffers.ArrayPool<float>.Shared.Rent(scratch);
+            try
+            {
+                Kernels.Attention.Compute(new ReadOnlySpan<float>((float*)pq, ql), new ReadOnlySpan<float>((float*)pk, kl),
+                    new ReadOnlySpan<float>((float*)pv, vl), s, start, end, scores, new Span<float>((float*)po, ol));
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<float>.Shared.Return(scores);
+            }
+        });
+    }
+
+    public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count) =>
+        Cpu(source).Slice(sourceOffset, count).CopyTo(Cpu(destination).Slice(destinationOffset, count));
+
+    public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count)
+    {
+        Need(gate, count, "silu gate");
+        Need(up, count, "silu up");
+        Need(output, count, "silu output");
+        nint pg = (nint)Cpu(gate).Pointer, pu = (nint)Cpu(up).Pointer, po = (nint)Cpu(output).Pointer;
+        RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, (s, e) =>
+            Kernels.SiluMul.Compute(new ReadOnlySpan<float>((float*)pg + s, e - s), new ReadOnlySpan<float>((float*)pu + s, e - s),
+                new Span<float>((float*)po + s, e - s)));
+    }
+
+    public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
+    {
+        Need(a, count, "add a");
+        Need(b, count, "add b");
+        Need(output, count, "add output");
+        nint pa = (nint)Cpu(a).Pointer, pb = (nint)Cpu(b).Pointer, po = (nint)Cpu(output).Pointer;
+        RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, (s, e) =>
+            Kernels.Add.Compute(new ReadOnlySpan<float>((float*)pa + s, e - s), new ReadOnlySpan<float>((float*)pb + s, e - s),
+                new Span<float>((float*)po + s, e - s)));
+    }
+
+    public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
+    {
+        if (table is not CpuWeight dense)
+        {
+            throw new NotSupportedException($"CpuBackend.Embedding cannot read table '{table.Name}' of type {table.GetType().Name}; expected a {nameof(CpuWeight)}");
+        }
+        Need(output, (long)tokens.Length * dense.Cols, "embedding output");
+        Kernels.Embedding.Lookup(dense.Matrix, tokens, new Span<float>(Cpu(output).Pointer, tokens.Length * dense.Cols));
+    }
+
+    public void Softmax(DeviceBuffer x, int rows, int cols)
+    {
+        Need(x, (long)rows * cols, "softmax x");
+        nint px = (nint)Cpu(x).Pointer;
+        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, cols)), (s, e) =>
+            Kernels.Softmax.Rows(new Span<float>((float*)px, rows * cols), cols, s, e));
+    }
+
+    public void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram)
+    {
+        Need(x, (long)rows * cols, "gram x");
+        Need(gram, (long)cols * cols, "gram");
+        Gram.Accumulate(new ReadOnlySpan<float>(Cpu(x).Pointer, rows * cols), rows, cols, new Span<float>(Cpu(gram).Pointer, cols * cols), Threads);
+    }
+
+    public void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums)
+    {
+        Need(x, (long)rows * cols, "column squares x");
+        Need(sums, cols, "column squares sums");
+        nint px = (nint)Cpu(x).Pointer, ps = (nint)Cpu(sums).Pointer;
+        RowPartition.For(cols, Threads, 16, Math.Max(16, MinElementsPerThread / Math.Max(1, rows)), (s, e) =>
+            ColumnSquares.Accumulate(new ReadOnlySpan<float>((float*)px, rows * cols), rows, new Span<float>((float*)ps, cols), s, e));
+    }
+
+    public void Dispose() => GC.SuppressFinalize(this);
+
+    private static CpuBuffer Cpu(DeviceBuffer buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer is not CpuBuffer cpu)
+        {
+            throw new ArgumentException($"buffer of type {buffer.GetType().Name} does not belong to the CPU backend; expected {nameof(CpuBuffer)}", nameof(buffer));
+        }
+        ObjectDisposedException.ThrowIf(cpu.IsDisposed, cpu);
+        return cpu;
+    }
+
+    private static void Need(DeviceBuffer buffer, long elements, string what, DeviceWeight? weight = null)
+    {
+        if (Cpu(buffer).Length < elements)
+        {
+            string of = weight is null ? "" : $" (weight '{weight.Name}' [{weight.Rows}, {weight.Cols}])";
+            throw new ArgumentException($"{what}{of} buffer has {buffer.Length} floats, needs {elements}");
+        }
+    }
+}

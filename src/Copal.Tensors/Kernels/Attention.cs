@@ -1,0 +1,75 @@
+using System.Numerics.Tensors;
+using Copal.Tensors.Backends;
+
+namespace Copal.Tensors.Kernels;
+
+/// <summary>
+/// Causal grouped-query attention over a KV cache. Work items are (row, head) pairs, item = row·heads + head, so
+/// threads split rows × heads evenly even for one decode row.
+/// </summary>
+public static class Attention
+{
+    /// <summary>Scratch floats one worker needs: one score per attended position.</summary>
+    public static int ScratchLength(in AttentionShape shape) => shape.StartPos + shape.Rows;
+
+    /// <summary>Throws unless the spans hold the tensors <paramref name="shape"/> describes.</summary>
+    public static void Validate(int qLength, int kLength, int vLength, int outputLength, in AttentionShape shape)
+    {
+        if (shape.Rows < 0 || shape.StartPos < 0 || shape.Heads <= 0 || shape.KvHeads <= 0 || shape.HeadDim <= 0)
+        {
+            throw new ArgumentException($"attention shape {shape} has a non-positive dimension");
+        }
+        if (shape.Heads % shape.KvHeads != 0)
+        {
+            throw new ArgumentException($"attention heads {shape.Heads} is not a multiple of kv heads {shape.KvHeads}");
+        }
+        long qSize = (long)shape.Rows * shape.Heads * shape.HeadDim;
+        long kvSize = (long)(shape.StartPos + shape.Rows) * shape.KvHeads * shape.HeadDim;
+        if (qLength < qSize || outputLength < qSize)
+        {
+            throw new ArgumentException($"attention q has {qLength} and output {outputLength} elements, expected [{shape.Rows}, {shape.Heads}·{shape.HeadDim}] = {qSize}");
+        }
+        if (kLength < kvSize || vLength < kvSize)
+        {
+            throw new ArgumentException($"attention caches have {kLength} (k) and {vLength} (v) elements, positions 0..{shape.StartPos + shape.Rows - 1} need {kvSize}");
+        }
+    }
+
+    /// <summary>
+    /// output[r, h, :] = Σ_t softmax_t(scale · q[r, h]·k[t, g]) · v[t, g] for items [itemStart, itemEnd), t ≤ startPos + r,
+    /// g = h / (heads / kvHeads). <paramref name="scores"/> holds at least <see cref="ScratchLength"/> floats.
+    /// </summary>
+    public static void Compute(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, in AttentionShape shape,
+        int itemStart, int itemEnd, Span<float> scores, Span<float> output)
+    {
+        Validate(q.Length, kCache.Length, vCache.Length, output.Length, shape);
+        if (scores.Length < ScratchLength(shape))
+        {
+            throw new ArgumentException($"scores scratch has {scores.Length} floats, needs {ScratchLength(shape)}", nameof(scores));
+        }
+        int d = shape.HeadDim;
+        int qWidth = shape.Heads * d;
+        int kvWidth = shape.KvHeads * d;
+        int group = shape.Heads / shape.KvHeads;
+        for (int item = itemStart; item < itemEnd; item++)
+        {
+            int r = item / shape.Heads, h = item % shape.Heads;
+            int kvOffset = (h / group) * d;
+            int length = shape.StartPos + r + 1;
+            ReadOnlySpan<float> qh = q.Slice(r * qWidth + h * d, d);
+            Span<float> s = scores[..length];
+            for (int t = 0; t < length; t++)
+            {
+                // HF eager attention: (q·k) then · scale.
+                s[t] = TensorPrimitives.Dot(qh, kCache.Slice(t * kvWidth + kvOffset, d)) * shape.Scale;
+            }
+            Softmax.Compute(s, s);
+            Span<float> o = output.Slice(r * qWidth + h * d, d);
+            o.Clear();
+            for (int t = 0; t < length; t++)
+            {
+                TensorPrimitives.MultiplyAdd(vCache.Slice(t * kvWidth + kvOffset, d), s[t], o, o);
+            }
+        }
+    }
+}

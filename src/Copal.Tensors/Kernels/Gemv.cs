@@ -1,0 +1,129 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Copal.Tensors.Kernels;
+
+/// <summary>
+/// y[j] = Σ_k x[k]·W[j, k] for one input row (decode). Memory bound: W is streamed once, four rows at a time so
+/// each load of x feeds four FMAs, with two accumulators per row to hide FMA latency.
+/// </summary>
+public static unsafe class Gemv
+{
+    /// <summary>Computes y[j] for j in [<paramref name="rowStart"/>, <paramref name="rowEnd"/>); <paramref name="y"/> is indexed by j.</summary>
+    public static void Compute(ReadOnlySpan<float> x, in WeightMatrix weight, int rowStart, int rowEnd, Span<float> y)
+    {
+        if (x.Length < weight.Cols)
+        {
+            throw new ArgumentException($"x has {x.Length} elements, weight '{weight.Rows}x{weight.Cols}' needs {weight.Cols}", nameof(x));
+        }
+        if ((uint)rowStart > (uint)rowEnd || rowEnd > weight.Rows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rowEnd), $"row range [{rowStart}, {rowEnd}) outside [0, {weight.Rows})");
+        }
+        if (y.Length < rowEnd)
+        {
+            throw new ArgumentException($"y has {y.Length} elements, needs {rowEnd}", nameof(y));
+        }
+        fixed (float* px = x)
+        fixed (float* py = y)
+        {
+            Run(px, weight, rowStart, rowEnd, py);
+        }
+    }
+
+    internal static void Run(float* x, in WeightMatrix w, int rowStart, int rowEnd, float* y)
+    {
+        switch (w.DType)
+        {
+            case DType.F32: Rows<F32Load>(x, w, rowStart, rowEnd, y); break;
+            case DType.BF16: Rows<Bf16Load>(x, w, rowStart, rowEnd, y); break;
+            case DType.F16: Rows<F16Load>(x, w, rowStart, rowEnd, y); break;
+            default: throw new NotSupportedException($"weight dtype {w.DType}");
+        }
+    }
+
+    private static void Rows<TLoad>(float* x, in WeightMatrix w, int rowStart, int rowEnd, float* y)
+        where TLoad : IWeightLoad
+    {
+        int cols = w.Cols;
+        int j = rowStart;
+        for (; j + 4 <= rowEnd; j += 4)
+        {
+            Four<TLoad>(x, w.Row(j), w.Row(j + 1), w.Row(j + 2), w.Row(j + 3), cols, y + j);
+        }
+        for (; j < rowEnd; j++)
+        {
+            y[j] = One<TLoad>(x, w.Row(j), cols);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Vector256.FusedMultiplyAdd(a, b, c);
+
+    private static void Four<TLoad>(float* x, byte* w0, byte* w1, byte* w2, byte* w3, int cols, float* y)
+        where TLoad : IWeightLoad
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        nint k = 0;
+        for (; k + 16 <= cols; k += 16)
+        {
+            Vector256<float> xa = Vector256.Load(x + k);
+            Vector256<float> xb = Vector256.Load(x + k + 8);
+            a0 = Fma(TLoad.Load8(w0, k), xa, a0);
+            a1 = Fma(TLoad.Load8(w1, k), xa, a1);
+            a2 = Fma(TLoad.Load8(w2, k), xa, a2);
+            a3 = Fma(TLoad.Load8(w3, k), xa, a3);
+            b0 = Fma(TLoad.Load8(w0, k + 8), xb, b0);
+            b1 = Fma(TLoad.Load8(w1, k + 8), xb, b1);
+            b2 = Fma(TLoad.Load8(w2, k + 8), xb, b2);
+            b3 = Fma(TLoad.Load8(w3, k + 8), xb, b3);
+        }
+        if (k + 8 <= cols)
+        {
+            Vector256<float> xa = Vector256.Load(x + k);
+            a0 = Fma(TLoad.Load8(w0, k), xa, a0);
+            a1 = Fma(TLoad.Load8(w1, k), xa, a1);
+            a2 = Fma(TLoad.Load8(w2, k), xa, a2);
+            a3 = Fma(TLoad.Load8(w3, k), xa, a3);
+            k += 8;
+        }
+        float s0 = Vector256.Sum(a0 + b0), s1 = Vector256.Sum(a1 + b1), s2 = Vector256.Sum(a2 + b2), s3 = Vector256.Sum(a3 + b3);
+        for (; k < cols; k++)
+        {
+            float xk = x[k];
+            s0 += TLoad.Load1(w0, k) * xk;
+            s1 += TLoad.Load1(w1, k) * xk;
+            s2 += TLoad.Load1(w2, k) * xk;
+            s3 += TLoad.Load1(w3, k) * xk;
+        }
+        y[0] = s0;
+        y[1] = s1;
+        y[2] = s2;
+        y[3] = s3;
+    }
+
+    private static float One<TLoad>(float* x, byte* w, int cols)
+        where TLoad : IWeightLoad
+    {
+        Vector256<float> a = default, b = default;
+        nint k = 0;
+        for (; k + 16 <= cols; k += 16)
+        {
+            a = Fma(TLoad.Load8(w, k), Vector256.Load(x + k), a);
+            b = Fma(TLoad.Load8(w, k + 8), Vector256.Load(x + k + 8), b);
+        }
+        if (k + 8 <= cols)
+        {
+            a = Fma(TLoad.Load8(w, k), Vector256.Load(x + k), a);
+            k += 8;
+        }
+        float s = Vector256.Sum(a + b);
+        for (; k < cols; k++)
+        {
+            s += TLoad.Load1(w, k) * x[k];
+        }
+        return s;
+    }
+}

@@ -1,0 +1,30 @@
+using Copal.Tensors.Backends;
+using Copal.Tensors.Kernels;
+using Copal.Testing;
+
+namespace Copal.Tensors.Tests.Kernels;
+
+public class AttentionTests
+{
+    [Theory]
+    [InlineData(1, 0, 4, 4, 8)]    // first decode step, multi-head
+    [InlineData(1, 37, 8, 2, 16)]  // decode with a cache, grouped-query
+    [InlineData(5, 0, 6, 3, 33)]   // prefill, odd head dim
+    [InlineData(7, 11, 4, 1, 64)]  // chunked prefill after a cache, multi-query
+    public void Attention_matches_reference(int rows, int startPos, int heads, int kvHeads, int headDim)
+    {
+        int positions = startPos + rows;
+        float[] q = Rand.Floats(rows * heads * headDim, 1, 2f);
+        float[] k = Rand.Floats(positions * kvHeads * headDim, 2, 2f);
+        float[] v = Rand.Floats(positions * kvHeads * headDim, 3);
+        float scale = 1f / MathF.Sqrt(headDim);
+        var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, scale);
+        float[] expected = Reference.Attention(q, k, v, rows, startPos, heads, kvHeads, headDim, scale);
+        var output = new float[q.Length];
+        var scores = new float[Attention.ScratchLength(shape)];
+        int items = rows * heads, mid = items / 2;
+        Attention.Compute(q, k, v, shape, 0, mid, scores, output);
+        Attention.Compute(q, k, v, shape, mid, items, scores, output);
+        Tolerances.AssertClose(output, expected, what: "attention");
+    }
+}

@@ -1,0 +1,106 @@
+using Copal.Tensors.Kernels;
+using Copal.Testing;
+
+namespace Copal.Tensors.Tests.Kernels;
+
+public class ElementwiseTests
+{
+    [Fact]
+    public void RmsNorm_matches_reference_for_every_length()
+    {
+        foreach (int n in Rand.Lengths())
+        {
+            float[] x = Rand.Floats(n, n, 3f), w = Rand.Floats(n, n + 1);
+            var y = new float[n];
+            RmsNorm.Compute(x, w, 1e-5f, y);
+            Tolerances.AssertClose(y, Reference.RmsNorm(x, w, 1e-5f), what: $"rmsnorm n={n}");
+            RmsNorm.Compute(x, w, 1e-5f, x); // in place
+            Tolerances.AssertClose(x, y, 0, 0, what: $"rmsnorm in place n={n}");
+        }
+    }
+
+    [Fact]
+    public void Softmax_matches_reference_and_survives_large_inputs()
+    {
+        foreach (int n in Rand.Lengths())
+        {
+            float[] x = Rand.Floats(n, n, 20f);
+            x[0] += 1000f; // exp(1000) overflows unless the max is subtracted first
+            var y = new float[n];
+            Softmax.Compute(x, y);
+            Tolerances.AssertClose(y, Reference.Softmax(x), what: $"softmax n={n}");
+        }
+    }
+
+    [Fact]
+    public void SiluMul_matches_reference_and_allows_aliasing()
+    {
+        foreach (int n in Rand.Lengths())
+        {
+            float[] g = Rand.Floats(n, n, 8f), u = Rand.Floats(n, n + 1, 2f);
+            float[] expected = Reference.SiluMul(g, u);
+            var y = new float[n];
+            SiluMul.Compute(g, u, y);
+            Tolerances.AssertClose(y, expected, what: $"silu n={n}");
+            SiluMul.Compute(g, u, g);
+            Tolerances.AssertClose(g, expected, what: $"silu aliased n={n}");
+        }
+    }
+
+    [Fact]
+    public void Add_and_bias_match_reference()
+    {
+        foreach (int n in Rand.Lengths())
+        {
+            float[] a = Rand.Floats(n, n), b = Rand.Floats(n, n + 1);
+            float[] expected = a.Select((v, i) => v + b[i]).ToArray();
+            Add.Compute(a, b, a);
+            Tolerances.AssertClose(a, expected, 0, 0, what: $"add n={n}");
+        }
+        float[] y = Rand.Floats(3 * 5, 1), bias = Rand.Floats(5, 2);
+        float[] want = y.Select((v, i) => v + bias[i % 5]).ToArray();
+        Add.Bias(y, bias, 0, 3);
+        Tolerances.AssertClose(y, want, 0, 0, what: "bias");
+    }
+
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F16)]
+    public void Embedding_returns_the_stored_rows_exactly(DType dtype)
+    {
+        foreach (int dim in Rand.Lengths())
+        {
+            using var table = new StoredMatrix(dtype, 5, dim, seed: dim);
+            int[] tokens = [4, 0, 4, 2];
+            var y = new float[tokens.Length * dim];
+            Embedding.Lookup(table.Matrix, tokens, y);
+            float[] expected = tokens.SelectMany(t => table.Values.Skip(t * dim).Take(dim)).ToArray();
+            Tolerances.AssertClose(y, expected, 0, 0, what: $"embedding {dtype} dim={dim}");
+        }
+    }
+
+    [Fact]
+    public void Embedding_names_the_token_out_of_range()
+    {
+        using var table = new StoredMatrix(DType.BF16, 5, 8, seed: 1);
+        var y = new float[16];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Embedding.Lookup(table.Matrix, [1, 5], y));
+        Assert.Contains("token 5 at index 1", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ColumnSquares_accumulates_over_column_ranges()
+    {
+        foreach (int cols in Rand.Lengths())
+        {
+            const int rows = 5;
+            float[] x = Rand.Floats(rows * cols, cols), sums = Rand.Floats(cols, cols + 1, 0.5f);
+            float[] expected = Reference.ColumnSquares(x, rows, cols, sums);
+            int mid = cols / 2;
+            ColumnSquares.Accumulate(x, rows, sums, 0, mid);
+            ColumnSquares.Accumulate(x, rows, sums, mid, cols);
+            KernelTolerance.AssertSums(sums, expected, rows, $"column squares cols={cols}");
+        }
+    }
+}

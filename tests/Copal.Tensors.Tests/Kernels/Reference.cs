@@ -1,0 +1,133 @@
+namespace Copal.Tensors.Tests.Kernels;
+
+/// <summary>Plain scalar references, in double, for every kernel.</summary>
+internal static class Reference
+{
+    /// <summary>y[i, j] = Σ_k x[i, k]·w[j, k].</summary>
+    public static float[] MatMul(float[] x, int n, float[] w, int rows, int cols)
+    {
+        var y = new float[n * rows];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < rows; j++)
+            {
+                double s = 0;
+                for (int k = 0; k < cols; k++)
+                {
+                    s += (double)x[i * cols + k] * w[j * cols + k];
+                }
+                y[i * rows + j] = (float)s;
+            }
+        }
+        return y;
+    }
+
+    public static float[] RmsNorm(float[] x, float[] w, float eps)
+    {
+        double ss = 0;
+        foreach (float v in x)
+        {
+            ss += (double)v * v;
+        }
+        double scale = 1 / Math.Sqrt(ss / x.Length + eps);
+        return x.Select((v, i) => (float)(w[i] * (v * scale))).ToArray();
+    }
+
+    public static float[] Softmax(float[] x)
+    {
+        double max = x.Max();
+        double[] e = x.Select(v => Math.Exp(v - max)).ToArray();
+        double sum = e.Sum();
+        return e.Select(v => (float)(v / sum)).ToArray();
+    }
+
+    public static float[] SiluMul(float[] g, float[] u) =>
+        g.Select((v, i) => (float)(v / (1 + Math.Exp(-(double)v)) * u[i])).ToArray();
+
+    public static void Rope(float[] x, int heads, int headDim, double[] angles)
+    {
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                double a = x[h * headDim + i], b = x[h * headDim + half + i];
+                double c = Math.Cos(angles[i]), s = Math.Sin(angles[i]);
+                x[h * headDim + i] = (float)(a * c - b * s);
+                x[h * headDim + half + i] = (float)(b * c + a * s);
+            }
+        }
+    }
+
+    public static float[] Attention(float[] q, float[] k, float[] v, int rows, int startPos, int heads, int kvHeads, int d, float scale)
+    {
+        var o = new float[rows * heads * d];
+        int group = heads / kvHeads;
+        for (int r = 0; r < rows; r++)
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                int g = h / group, len = startPos + r + 1;
+                var s = new double[len];
+                for (int t = 0; t < len; t++)
+                {
+                    double dot = 0;
+                    for (int i = 0; i < d; i++)
+                    {
+                        dot += (double)q[(r * heads + h) * d + i] * k[(t * kvHeads + g) * d + i];
+                    }
+                    s[t] = dot * scale;
+                }
+                double max = s.Max(), sum = 0;
+                for (int t = 0; t < len; t++)
+                {
+                    s[t] = Math.Exp(s[t] - max);
+                    sum += s[t];
+                }
+                for (int i = 0; i < d; i++)
+                {
+                    double acc = 0;
+                    for (int t = 0; t < len; t++)
+                    {
+                        acc += s[t] / sum * v[(t * kvHeads + g) * d + i];
+                    }
+                    o[(r * heads + h) * d + i] = (float)acc;
+                }
+            }
+        }
+        return o;
+    }
+
+    public static float[] Gram(float[] x, int rows, int cols, float[] initial)
+    {
+        var g = (float[])initial.Clone();
+        for (int i = 0; i < cols; i++)
+        {
+            for (int j = 0; j < cols; j++)
+            {
+                double s = 0;
+                for (int r = 0; r < rows; r++)
+                {
+                    s += (double)x[r * cols + i] * x[r * cols + j];
+                }
+                g[i * cols + j] = (float)(g[i * cols + j] + s);
+            }
+        }
+        return g;
+    }
+
+    public static float[] ColumnSquares(float[] x, int rows, int cols, float[] initial)
+    {
+        var s = (float[])initial.Clone();
+        for (int c = 0; c < cols; c++)
+        {
+            double acc = s[c];
+            for (int r = 0; r < rows; r++)
+            {
+                acc += (double)x[r * cols + c] * x[r * cols + c];
+            }
+            s[c] = (float)acc;
+        }
+        return s;
+    }
+}

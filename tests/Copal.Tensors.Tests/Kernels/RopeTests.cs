@@ -1,0 +1,88 @@
+using Copal.Tensors.Kernels;
+using Copal.Testing;
+
+namespace Copal.Tensors.Tests.Kernels;
+
+public class RopeTests
+{
+    [Fact]
+    public void Rope_rotates_rotate_half_pairs_for_every_head_dim()
+    {
+        for (int headDim = 2; headDim <= 256; headDim += 2)
+        {
+            const int heads = 3, position = 5;
+            var tables = RopeTables.Build(8, headDim, 10000, null);
+            float[] x = Rand.Floats(heads * headDim, headDim);
+            float[] expected = (float[])x.Clone();
+            double[] angles = tables.InverseFrequencies.Select(f => (double)(position * f)).ToArray();
+            Reference.Rope(expected, heads, headDim, angles);
+            Rope.Apply(x, tables.Cos, tables.Sin, heads, headDim, position);
+            Tolerances.AssertClose(x, expected, what: $"rope headDim={headDim}");
+        }
+    }
+
+    [Fact]
+    public void Default_inverse_frequencies_are_the_f32_rounding_of_theta_powers()
+    {
+        var t = RopeTables.Build(4, 128, 500000, null);
+        for (int i = 0; i < 64; i++)
+        {
+            double exact = 1 / Math.Pow(500000, (2.0 * i) / 128);
+            Assert.True(Math.Abs(t.InverseFrequencies[i] - exact) <= 2 * Math.ScaleB(Math.Abs(exact), -23), $"inv_freq[{i}] = {t.InverseFrequencies[i]:R}, exact {exact:R}");
+        }
+        Assert.Equal(1f, t.Cos[0]);
+        Assert.Equal(0f, t.Sin[0]);
+        Assert.Equal((float)Math.Cos(3f * t.InverseFrequencies[7]), t.Cos[3 * 64 + 7]);
+    }
+
+    [Fact]
+    public void Linear_scaling_divides_inverse_frequencies_by_the_factor()
+    {
+        var plain = RopeTables.Build(2, 64, 10000, null);
+        var scaled = RopeTables.Build(2, 64, 10000, new RopeScaling("linear", 4));
+        for (int i = 0; i < 32; i++)
+        {
+            Assert.Equal(plain.InverseFrequencies[i] / 4f, scaled.InverseFrequencies[i]);
+        }
+    }
+
+    [Fact]
+    public void Llama3_scaling_keeps_high_divides_low_and_smooths_medium_frequencies()
+    {
+        // Llama 3.1: theta 500000, factor 8, low 1, high 4, original context 8192.
+        var plain = RopeTables.Build(1, 128, 500000, null);
+        var scaled = RopeTables.Build(1, 128, 500000, new RopeScaling("llama3", 8, 1, 4, 8192));
+        int high = 0, low = 0, medium = 0;
+        for (int i = 0; i < 64; i++)
+        {
+            double f = plain.InverseFrequencies[i];
+            double wavelen = 2 * Math.PI / f;
+            double expected;
+            if (wavelen < 8192 / 4.0)
+            {
+                expected = f;
+                high++;
+            }
+            else if (wavelen > 8192 / 1.0)
+            {
+                expected = f / 8;
+                low++;
+            }
+            else
+            {
+                double smooth = (8192 / wavelen - 1) / (4 - 1);
+                expected = (1 - smooth) * f / 8 + smooth * f;
+                medium++;
+            }
+            Assert.True(Math.Abs(scaled.InverseFrequencies[i] - expected) <= 4 * Math.ScaleB(expected, -23), $"inv_freq[{i}] = {scaled.InverseFrequencies[i]:R}, expected {expected:R}");
+        }
+        Assert.True(high > 0 && low > 0 && medium > 0, $"bands high {high}, medium {medium}, low {low}");
+    }
+
+    [Fact]
+    public void Unknown_scaling_type_is_named()
+    {
+        var e = Assert.Throws<NotSupportedException>(() => RopeTables.Build(1, 8, 10000, new RopeScaling("yarn", 2)));
+        Assert.Contains("'yarn'", e.Message, StringComparison.Ordinal);
+    }
+}
