@@ -1,4 +1,4 @@
-using Copal.Tensors.Backends.Kernels;
+using Copal.Tensors.Backends.Gpu;
 
 namespace Copal.Tensors.Backends;
 

@@ -1,6 +1,6 @@
 using System.Numerics;
 using System.Text;
-using Copal.Tensors.Backends.Kernels;
+using Copal.Tensors.Backends.Gpu;
 using Copal.Tensors.Backends.OpenCL.Interop;
 
 namespace Copal.Tensors.Backends.OpenCL;

@@ -28,9 +28,11 @@ public sealed class OpenCLException : Exception
     /// <summary>"clBuildProgram" from "api.clBuildProgram(program, 1, &amp;device, ...)".</summary>
     private static string CallName(string expression)
     {
+        // An explicit name such as "clCreateKernel(gemv_f32)" is kept; a captured expression is cut to its method.
         int paren = expression.IndexOf('(', StringComparison.Ordinal);
         string head = paren < 0 ? expression : expression[..paren];
-        return head[(head.LastIndexOf('.') + 1)..].Trim();
+        int dot = head.LastIndexOf('.');
+        return dot < 0 ? expression.Trim() : head[(dot + 1)..].Trim();
     }
 
     /// <summary>The OpenCL status code (negative), or 0 when no call failed.</summary>

@@ -13,7 +13,7 @@ internal static unsafe class OpenCLProgram
         OpenCLProgramCache? cache, Action<string>? log)
     {
         string key = OpenCLProgramCache.Key(device.PlatformName, device.Name, device.DriverVersion, BuildOptions,
-            Kernels.KernelSource.Hash(source));
+            Gpu.KernelSource.Hash(source));
         byte[]? binary = cache?.TryRead(key, log);
         if (cache is not null && binary is not null)
         {

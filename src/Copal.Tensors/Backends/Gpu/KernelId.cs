@@ -1,4 +1,4 @@
-namespace Copal.Tensors.Backends.Kernels;
+namespace Copal.Tensors.Backends.Gpu;
 
 /// <summary>The entry points of the kernel sources, in the order <see cref="KernelNames.All"/> lists their names.</summary>
 internal enum KernelId

@@ -1,4 +1,4 @@
-namespace Copal.Tensors.Backends.Kernels;
+namespace Copal.Tensors.Backends.Gpu;
 
 /// <summary>
 /// One kernel argument as raw bits: a device pointer (a cl_mem handle or a CUdeviceptr, 8 bytes), an int or a

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Copal.Tensors.Backends.Kernels;
+namespace Copal.Tensors.Backends.Gpu;
 
 /// <summary>
 /// The device kernel sources, embedded in this assembly: one set of OpenCL C 1.2 files written against a small

@@ -1,4 +1,4 @@
-namespace Copal.Tensors.Backends.Kernels;
+namespace Copal.Tensors.Backends.Gpu;
 
 /// <summary>Host-side conversion of stored F32/F16/BF16 tensors to f32, for the small tensors uploaded as f32.</summary>
 internal static class HostConvert
