@@ -87,6 +87,11 @@ public sealed unsafe class NMSparseMatrix : SparseMatrix
             {
                 scratch[i] = lut[idx[i]];
             }
+            if ((Cols & 7) != 0)
+            {
+                // An odd group count leaves the last byte's high nibble as padding, which the table reads as a group.
+                scratch[stride - 1] &= (byte)((1 << (Cols & 7)) - 1);
+            }
             return scratch;
         }
         new Span<byte>(scratch, stride).Clear();
