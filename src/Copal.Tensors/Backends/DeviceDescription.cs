@@ -1,0 +1,22 @@
+namespace Copal.Tensors.Backends;
+
+/// <summary>
+/// One compute device as <see cref="BackendFactory.Discover"/> found it. A row with <see cref="Index"/> −1 only
+/// reports why a kind of device is unavailable (no driver, no platform), in <see cref="Error"/>.
+/// </summary>
+/// <param name="Kind">"cpu", "opencl" or "cuda": the spec prefix that selects it.</param>
+/// <param name="Index">N in "kind:N"; −1 for a row that only carries an error.</param>
+/// <param name="Name">The device's name.</param>
+/// <param name="Type">"CPU", "GPU" or "accelerator".</param>
+/// <param name="MemoryBytes">Device memory.</param>
+/// <param name="ComputeUnits">Compute units (OpenCL), multiprocessors (CUDA) or threads (CPU).</param>
+/// <param name="DriverVersion">The driver's version string.</param>
+/// <param name="KernelsCompiled">True when Copal's kernels built for the device.</param>
+/// <param name="Error">Why the device (or the whole kind) is unusable; null when it is usable.</param>
+public sealed record DeviceDescription(
+    string Kind, int Index, string Name, string Type, long MemoryBytes, int ComputeUnits, string DriverVersion,
+    bool KernelsCompiled, string? Error)
+{
+    /// <summary>The spec that selects this device, such as "opencl:1".</summary>
+    public string Spec => Kind == "cpu" ? "cpu" : $"{Kind}:{Index}";
+}

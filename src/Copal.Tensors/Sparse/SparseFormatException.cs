@@ -1,0 +1,14 @@
+namespace Copal.Tensors.Sparse;
+
+/// <summary>
+/// A sparse matrix that cannot be built or loaded: a dense matrix violating the requested pattern, or stored parts
+/// whose shapes, byte lengths or index values are inconsistent. The message names the tensor and what was expected.
+/// </summary>
+public sealed class SparseFormatException : Exception
+{
+    public SparseFormatException(string tensorName, string message)
+        : base($"tensor '{tensorName}': {message}") => TensorName = tensorName;
+
+    /// <summary>The tensor the error is about.</summary>
+    public string TensorName { get; }
+}

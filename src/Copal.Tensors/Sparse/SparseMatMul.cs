@@ -1,0 +1,135 @@
+using System.Buffers;
+
+namespace Copal.Tensors.Sparse;
+
+/// <summary>
+/// y[rows, out] = x[rows, in] · Wᵀ for a compressed W [out, in]. Work is split over output features: each thread
+/// takes one contiguous range from <see cref="Partition"/>, so <see cref="RunRange"/> on the whole range is the
+/// single-threaded kernel. One input row (decode) streams each weight row once and expands it in registers;
+/// several rows (prefill) expand each weight row once into a scratch row and reuse it for every input row.
+/// </summary>
+public static unsafe class SparseMatMul
+{
+    /// <summary>Computes y = x · Wᵀ on up to <paramref name="threads"/> threads.</summary>
+    /// <param name="x">Input [rows, w.Cols], row-major f32.</param>
+    /// <param name="w">The compressed weight [out, in].</param>
+    /// <param name="y">Output [rows, w.Rows], row-major f32; fully overwritten.</param>
+    /// <param name="rows">Input rows (tokens).</param>
+    /// <param name="threads">Threads to use; 1 runs on the caller's thread.</param>
+    public static void Run(ReadOnlySpan<float> x, CpuSparseWeight w, Span<float> y, int rows, int threads)
+    {
+        Check(x, w, y, rows);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        int parts = Math.Min(threads, w.Rows);
+        if (parts == 1)
+        {
+            RunRange(x, w, y, rows, 0, w.Rows);
+            return;
+        }
+        fixed (float* px = x)
+        fixed (float* py = y)
+        {
+            float* xp = px, yp = py;
+            int xl = x.Length, yl = y.Length;
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, t =>
+            {
+                var (start, end) = Partition(w.Rows, parts, t);
+                RunRange(new ReadOnlySpan<float>(xp, xl), w, new Span<float>(yp, yl), rows, start, end);
+            });
+        }
+    }
+
+    /// <summary>Computes the output features [outStart, outEnd) of every input row on the caller's thread.</summary>
+    public static void RunRange(ReadOnlySpan<float> x, CpuSparseWeight w, Span<float> y, int rows, int outStart, int outEnd)
+    {
+        Check(x, w, y, rows);
+        if (outStart < 0 || outEnd > w.Rows || outStart > outEnd)
+        {
+            throw new ArgumentOutOfRangeException(nameof(outStart), $"range [{outStart}, {outEnd}) is outside the {w.Rows} outputs of '{w.Name}'");
+        }
+        SparseMatrix m = w.Matrix;
+        if (m.DType == DType.BF16)
+        {
+            RunRange<Bf16Expand>(x, m, y, rows, outStart, outEnd);
+        }
+        else
+        {
+            RunRange<F32Expand>(x, m, y, rows, outStart, outEnd);
+        }
+    }
+
+    /// <summary>The contiguous share [Start, End) of <paramref name="total"/> items that part <paramref name="index"/> of <paramref name="parts"/> takes.</summary>
+    public static (int Start, int End) Partition(int total, int parts, int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, parts);
+        return ((int)((long)total * index / parts), (int)((long)total * (index + 1) / parts));
+    }
+
+    private static void Check(ReadOnlySpan<float> x, CpuSparseWeight w, Span<float> y, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ObjectDisposedException.ThrowIf(w.IsDisposed, w);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        if (x.Length < (long)rows * w.Cols)
+        {
+            throw new ArgumentException($"matmul by '{w.Name}': x has {x.Length} elements, expected [{rows}, {w.Cols}] = {(long)rows * w.Cols}", nameof(x));
+        }
+        if (y.Length < (long)rows * w.Rows)
+        {
+            throw new ArgumentException($"matmul by '{w.Name}': y has {y.Length} elements, expected [{rows}, {w.Rows}] = {(long)rows * w.Rows}", nameof(y));
+        }
+    }
+
+    private static void RunRange<T>(ReadOnlySpan<float> x, SparseMatrix m, Span<float> y, int rows, int outStart, int outEnd)
+        where T : IValueExpand
+    {
+        int cols = m.Cols, outs = m.Rows;
+        // Scratch: a decoded mask (N:M), a padded copy of a row whose values end too close to the buffer's end
+        // for 8-wide loads, and for prefill one dense row. Pooled, so steady-state calls do not allocate.
+        byte[] maskScratch = ArrayPool<byte>.Shared.Rent(m.MaskStride + 8);
+        byte[] valueScratch = ArrayPool<byte>.Shared.Rent(cols * T.Size + 64);
+        float[]? denseRow = rows > 1 ? ArrayPool<float>.Shared.Rent(((cols + 7) & ~7) + 8) : null;
+        try
+        {
+            fixed (float* px = x)
+            fixed (float* py = y)
+            fixed (byte* ms = maskScratch)
+            fixed (byte* vs = valueScratch)
+            fixed (float* dr = denseRow)
+            {
+                byte* valuesEnd = m.ValuesEnd;
+                for (int r = outStart; r < outEnd; r++)
+                {
+                    byte* mask = m.RowMask(r, ms);
+                    byte* values = m.RowValues(r, out int count);
+                    long rowBytes = (long)count * T.Size;
+                    if (values + rowBytes + 32 > valuesEnd)
+                    {
+                        new ReadOnlySpan<byte>(values, (int)rowBytes).CopyTo(new Span<byte>(vs, (int)rowBytes));
+                        values = vs;
+                    }
+                    if (rows == 1)
+                    {
+                        py[r] = SparseRowKernels.Dot<T>(mask, values, cols, px);
+                    }
+                    else
+                    {
+                        SparseRowKernels.Expand<T>(mask, values, cols, dr);
+                        SparseRowKernels.DenseDots(dr, cols, px, cols, rows, py + r, outs);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(maskScratch);
+            ArrayPool<byte>.Shared.Return(valueScratch);
+            if (denseRow is not null)
+            {
+                ArrayPool<float>.Shared.Return(denseRow);
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+
+namespace Copal.Tensors.Sparse;
+
+/// <summary>One stored tensor of a sparse weight: its safetensors name, dtype, shape and bytes.</summary>
+/// <remarks><see cref="Data"/> points into the matrix's memory and is valid while the matrix lives.</remarks>
+public sealed record SparsePart(string Name, DType DType, long[] Shape, ReadOnlyMemory<byte> Data);
+
+/// <summary>What a sparse weight stores: its tensors and the file metadata entry that describes them.</summary>
+public sealed record SparseEncoding(IReadOnlyList<SparsePart> Parts, IReadOnlyDictionary<string, string> Metadata);
+
+/// <summary>
+/// Maps sparse matrices to safetensors tensors and back (layout in docs/sparse-formats.md). For a weight X:
+/// N:M stores <c>X.nm_values</c> [rows, cols/M·N] and <c>X.nm_index</c> U8 [rows, ⌈cols/M·N·⌈log2 M⌉/8⌉];
+/// bitmask stores <c>X.bm_mask</c> U8 [rows, ⌈cols/8⌉], <c>X.bm_offsets</c> I64 [rows + 1] and <c>X.bm_values</c> [nnz].
+/// The file metadata entry <c>copal.sparse.X</c> = <c>format=nm;n=2;m=4;rows=R;cols=C;dtype=BF16</c> (or
+/// <c>format=bitmask;rows=R;cols=C;dtype=BF16</c>) says X is sparse and how to read it.
+/// </summary>
+public static class SparseTensorCodec
+{
+    /// <summary>Prefix of the metadata key naming a sparse weight.</summary>
+    public const string MetadataPrefix = "copal.sparse.";
+
+    public const string NMValuesSuffix = ".nm_values";
+    public const string NMIndexSuffix = ".nm_index";
+    public const string MaskSuffix = ".bm_mask";
+    public const string OffsetsSuffix = ".bm_offsets";
+    public const string BitmaskValuesSuffix = ".bm_values";
+
+    /// <summary>The tensors and metadata entry that store <paramref name="matrix"/> (no copy of its bytes).</summary>
+    public static SparseEncoding Encode(SparseMatrix matrix)
+    {
+        ArgumentNullException.ThrowIfNull(matrix);
+        string name = matrix.Name;
+        string common = $"rows={matrix.Rows};cols={matrix.Cols};dtype={matrix.DType.ToSafetensorsName()}";
+        switch (matrix)
+        {
+            case NMSparseMatrix nm:
+                return new SparseEncoding(
+                [
+                    new SparsePart(name + NMValuesSuffix, nm.DType, [nm.Rows, nm.ValuesPerRow], nm.ValuesBlock.Memory),
+                    new SparsePart(name + NMIndexSuffix, DType.U8, [nm.Rows, nm.IndexStride], nm.IndexBlock.Memory),
+                ], new Dictionary<string, string> { [MetadataPrefix + name] = $"format=nm;n={nm.N};m={nm.M};{common}" });
+            case BitmaskSparseMatrix bm:
+                return new SparseEncoding(
+                [
+                    new SparsePart(name + MaskSuffix, DType.U8, [bm.Rows, bm.MaskStride], bm.MaskBlock.Memory),
+                    new SparsePart(name + OffsetsSuffix, DType.I64, [bm.Rows + 1L], bm.OffsetsBlock.Memory),
+                    new SparsePart(name + BitmaskValuesSuffix, bm.DType, [bm.StoredValues], bm.ValuesBlock.Memory),
+                ], new Dictionary<string, string> { [MetadataPrefix + name] = $"format=bitmask;{common}" });
+            default:
+                throw new ArgumentException($"tensor '{name}': no stored layout for {matrix.GetType().Name}", nameof(matrix));
+        }
+    }
+
+    /// <summary>Names of the sparse weights the file metadata declares.</summary>
+    public static IEnumerable<string> SparseNames(IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        return metadata.Keys.Where(k => k.StartsWith(MetadataPrefix, StringComparison.Ordinal)).Select(k => k[MetadataPrefix.Length..]);
+    }
+
+    /// <summary>True when the metadata declares <paramref name="name"/> sparse.</summary>
+    public static bool IsSparse(string name, IReadOnlyDictionary<string, string> metadata)
+        => metadata is not null && metadata.ContainsKey(MetadataPrefix + name);
+
+    /// <summary>
+    /// Wraps the stored parts of sparse weight <paramref name="name"/> without copying, after validating shapes,
+    /// byte lengths and indices. The views' memory (a mapped file) must outlive the returned matrix.
+    /// </summary>
+    public static SparseMatrix Load(string name, Func<string, TensorView?> lookup, IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(lookup);
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (!metadata.TryGetValue(MetadataPrefix + name, out string? entry))
+        {
+            throw new SparseFormatException(name, $"no metadata entry '{MetadataPrefix + name}'");
+        }
+        var fields = Parse(name, entry);
+        string format = Field(name, fields, "format");
+        int rows = IntField(name, fields, "rows"), cols = IntField(name, fields, "cols");
+        if (!DTypes.TryParseSafetensorsName(Field(name, fields, "dtype"), out DType dtype) || dtype is not (DType.F32 or DType.BF16))
+        {
+            throw new SparseFormatException(name, $"metadata dtype '{fields["dtype"]}' is not F32 or BF16");
+        }
+        if (rows <= 0 || cols <= 0)
+        {
+            throw new SparseFormatException(name, $"metadata shape [{rows}, {cols}] must be positive");
+        }
+        TensorView Part(string suffix) => lookup(name + suffix) ?? throw new SparseFormatException(name, $"missing part '{name + suffix}'");
+        return format switch
+        {
+            "nm" => NMSparseMatrix.Wrap(name, dtype, rows, cols, IntField(name, fields, "n"), IntField(name, fields, "m"),
+                Part(NMValuesSuffix), Part(NMIndexSuffix)),
+            "bitmask" => BitmaskSparseMatrix.Wrap(name, dtype, rows, cols, Part(MaskSuffix), Part(BitmaskValuesSuffix), Part(OffsetsSuffix)),
+            _ => throw new SparseFormatException(name, $"unknown sparse format '{format}', expected 'nm' or 'bitmask'"),
+        };
+    }
+
+    private static Dictionary<string, string> Parse(string name, string entry)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string item in entry.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = item.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new SparseFormatException(name, $"metadata item '{item}' is not key=value");
+            }
+            fields[item[..eq]] = item[(eq + 1)..];
+        }
+        return fields;
+    }
+
+    private static string Field(string name, Dictionary<string, string> fields, string key)
+        => fields.TryGetValue(key, out string? value) ? value : throw new SparseFormatException(name, $"metadata lacks '{key}'");
+
+    private static int IntField(string name, Dictionary<string, string> fields, string key)
+        => int.TryParse(Field(name, fields, key), NumberStyles.None, CultureInfo.InvariantCulture, out int value)
+            ? value
+            : throw new SparseFormatException(name, $"metadata '{key}={fields[key]}' is not a non-negative integer");
+}

@@ -1,0 +1,260 @@
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Tests.Kernels;
+using Copal.Testing;
+
+namespace Copal.Tensors.Tests.Backends;
+
+/// <summary>
+/// Every op of a device backend against <see cref="CpuBackend"/>, NMSE ≤ <see cref="Tolerances.BackendNmse"/>, over
+/// shapes that include 1, odd sizes and sizes that do not fill a work-group or a tile. One subclass per backend;
+/// its <see cref="RequiresDeviceAttribute"/> makes the tests skip where the device is absent.
+/// </summary>
+public abstract class BackendOpsTests(BackendFixture fixture)
+{
+    private static readonly CpuBackend s_cpu = new(1);
+
+    private IBackend Backend => fixture.Backend;
+
+    public static TheoryData<DType, int, int, int> MatMulCases()
+    {
+        var data = new TheoryData<DType, int, int, int>();
+        foreach (DType dtype in Rand.WeightDTypes)
+        {
+            data.Add(dtype, 1, 1, 1);       // a single dot product
+            data.Add(dtype, 1, 130, 300);   // GEMV: rows over a 256-thread group, cols not a multiple of it
+            data.Add(dtype, 1, 7, 1031);    // GEMV: each thread several columns
+            data.Add(dtype, 3, 33, 65);     // GEMM: partial tiles everywhere
+            data.Add(dtype, 17, 40, 129);   // GEMM: more than one row tile
+        }
+        return data;
+    }
+
+    [BackendTheory]
+    [MemberData(nameof(MatMulCases))]
+    public unsafe void MatMul_matches_cpu(DType dtype, int rows, int outs, int cols)
+    {
+        using var w = new StoredMatrix(dtype, outs, cols, seed: outs * 31 + cols);
+        var view = new TensorView("w", dtype, [outs, cols], w.Data, (long)outs * cols * dtype.SizeOf());
+        float[] x = Rand.Floats(rows * cols, 1);
+        AssertMatchesCpu($"MatMul {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
+        {
+            using DeviceWeight weight = b.LoadWeight(view);
+            b.MatMul(d[0], weight, d[1], rows);
+        });
+    }
+
+    [BackendTheory]
+    [InlineData(1, 1)]
+    [InlineData(3, 37)]
+    [InlineData(5, 300)]
+    public void AddBias_matches_cpu(int rows, int cols) =>
+        AssertMatchesCpu("AddBias", [Rand.Floats(rows * cols, 1), Rand.Floats(cols, 2)], 0, (b, d) => b.AddBias(d[0], d[1], rows, cols));
+
+    [BackendTheory]
+    [InlineData(1, 1)]
+    [InlineData(3, 257)]
+    [InlineData(2, 1000)]
+    public void RmsNorm_matches_cpu(int rows, int dim) =>
+        AssertMatchesCpu("RmsNorm", [Rand.Floats(rows * dim, 1, 3f), Rand.Floats(dim, 2), new float[rows * dim]], 2,
+            (b, d) => b.RmsNorm(d[0], d[1], d[2], rows, dim, 1e-5f));
+
+    [BackendFact]
+    public void RmsNorm_in_place_matches_cpu() =>
+        AssertMatchesCpu("RmsNorm in place", [Rand.Floats(3 * 65, 1, 3f), Rand.Floats(65, 2)], 0,
+            (b, d) => b.RmsNorm(d[0], d[1], d[0], 3, 65, 1e-6f));
+
+    [BackendTheory]
+    [InlineData(1, 1, 2, 0)]
+    [InlineData(3, 4, 8, 5)]
+    [InlineData(5, 3, 64, 11)]
+    public void Rope_matches_cpu(int rows, int heads, int headDim, int startPos)
+    {
+        int positions = startPos + rows + 3, half = headDim / 2;
+        float[] angles = Rand.Floats(positions * half, 7, 3f);
+        float[] cos = angles.Select(MathF.Cos).ToArray();
+        float[] sin = angles.Select(MathF.Sin).ToArray();
+        AssertMatchesCpu("Rope", [Rand.Floats(rows * heads * headDim, 1), cos, sin], 0,
+            (b, d) => b.Rope(d[0], d[1], d[2], rows, heads, headDim, startPos));
+    }
+
+    [BackendTheory]
+    [InlineData(1, 0, 4, 4, 8)]      // first decode step
+    [InlineData(1, 130, 8, 2, 16)]   // decode over more keys than one block (64), grouped-query
+    [InlineData(5, 3, 6, 3, 33)]     // prefill after a short cache, odd head dim
+    [InlineData(7, 70, 4, 1, 128)]   // chunked prefill, multi-query, head dim above the block size
+    [InlineData(2, 1, 2, 2, 256)]    // the largest head dim the kernel holds
+    public void Attention_matches_cpu(int rows, int startPos, int heads, int kvHeads, int headDim)
+    {
+        int positions = startPos + rows;
+        var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
+        AssertMatchesCpu($"Attention {shape}",
+            [Rand.Floats(rows * heads * headDim, 1, 2f), Rand.Floats(positions * kvHeads * headDim, 2, 2f),
+             Rand.Floats(positions * kvHeads * headDim, 3), new float[rows * heads * headDim]], 3,
+            (b, d) => b.Attention(d[0], d[1], d[2], d[3], shape));
+    }
+
+    [BackendFact]
+    public void Copy_between_buffers_matches_cpu() =>
+        AssertMatchesCpu("Copy", [Rand.Floats(300, 1), Rand.Floats(500, 2)], 1, (b, d) => b.Copy(d[0], 17, d[1], 101, 263));
+
+    [BackendFact]
+    public void Copy_within_one_buffer_matches_cpu() =>
+        AssertMatchesCpu("Copy within", [Rand.Floats(700, 1)], 0, (b, d) => b.Copy(d[0], 3, d[0], 400, 297));
+
+    [BackendFact]
+    public void Copy_of_overlapping_ranges_in_one_buffer_throws()
+    {
+        using DeviceBuffer buffer = Backend.Allocate(100);
+        Assert.Throws<ArgumentException>(() => Backend.Copy(buffer, 0, buffer, 10, 50));
+    }
+
+    [BackendTheory]
+    [InlineData(1)]
+    [InlineData(1000)]
+    public void SiluMul_matches_cpu(int count) =>
+        AssertMatchesCpu("SiluMul", [Rand.Floats(count, 1, 6f), Rand.Floats(count, 2), new float[count]], 2,
+            (b, d) => b.SiluMul(d[0], d[1], d[2], count));
+
+    [BackendFact]
+    public void SiluMul_into_gate_matches_cpu() =>
+        AssertMatchesCpu("SiluMul aliased", [Rand.Floats(333, 1, 6f), Rand.Floats(333, 2)], 0, (b, d) => b.SiluMul(d[0], d[1], d[0], 333));
+
+    [BackendTheory]
+    [InlineData(1)]
+    [InlineData(1000)]
+    public void Add_matches_cpu(int count) =>
+        AssertMatchesCpu("Add", [Rand.Floats(count, 1), Rand.Floats(count, 2), new float[count]], 2, (b, d) => b.Add(d[0], d[1], d[2], count));
+
+    [BackendFact]
+    public void Add_into_second_input_matches_cpu() =>
+        AssertMatchesCpu("Add aliased", [Rand.Floats(257, 1), Rand.Floats(257, 2)], 1, (b, d) => b.Add(d[0], d[1], d[1], 257));
+
+    public static TheoryData<DType> WeightDTypes() => new(Rand.WeightDTypes);
+
+    [BackendTheory]
+    [MemberData(nameof(WeightDTypes))]
+    public unsafe void Embedding_matches_cpu(DType dtype)
+    {
+        const int vocab = 11, dim = 37;
+        int[] tokens = [3, 0, 10, 3, 7];
+        using var table = new StoredMatrix(dtype, vocab, dim, seed: 5);
+        var view = new TensorView("embed", dtype, [vocab, dim], table.Data, (long)vocab * dim * dtype.SizeOf());
+        AssertMatchesCpu($"Embedding {dtype}", [new float[tokens.Length * dim]], 0, (b, d) =>
+        {
+            using DeviceWeight weight = b.LoadWeight(view);
+            b.Embedding(weight, tokens, d[0]);
+        });
+    }
+
+    [BackendFact]
+    public unsafe void Embedding_of_a_token_outside_the_table_throws()
+    {
+        using var table = new StoredMatrix(DType.F32, 4, 3, seed: 5);
+        using DeviceWeight weight = Backend.LoadWeight(new TensorView("embed", DType.F32, [4, 3], table.Data, 48));
+        using DeviceBuffer output = Backend.Allocate(6);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Backend.Embedding(weight, [1, 4], output));
+    }
+
+    [BackendTheory]
+    [InlineData(1, 1)]
+    [InlineData(2, 5)]
+    [InlineData(3, 1000)]
+    public void Softmax_matches_cpu(int rows, int cols) =>
+        AssertMatchesCpu("Softmax", [Rand.Floats(rows * cols, 1, 20f)], 0, (b, d) => b.Softmax(d[0], rows, cols));
+
+    [BackendTheory]
+    [InlineData(1, 1)]
+    [InlineData(5, 7)]
+    [InlineData(37, 40)]
+    public void AccumulateGram_adds_to_existing_sums_like_cpu(int rows, int cols) =>
+        AssertMatchesCpu("AccumulateGram", [Rand.Floats(rows * cols, 1), Rand.Floats(cols * cols, 2)], 1, (b, d) =>
+        {
+            b.AccumulateGram(d[0], rows, cols, d[1]);
+            b.AccumulateGram(d[0], rows, cols, d[1]);
+        });
+
+    [BackendTheory]
+    [InlineData(1, 1)]
+    [InlineData(5, 7)]
+    [InlineData(33, 300)]
+    public void AccumulateColumnSquares_adds_to_existing_sums_like_cpu(int rows, int cols) =>
+        AssertMatchesCpu("AccumulateColumnSquares", [Rand.Floats(rows * cols, 1), Rand.Floats(cols, 2)], 1,
+            (b, d) => b.AccumulateColumnSquares(d[0], rows, cols, d[1]));
+
+    [BackendFact]
+    public void Allocate_is_zeroed_and_transfers_respect_offsets()
+    {
+        using DeviceBuffer buffer = Backend.Allocate(10);
+        var all = new float[10];
+        Backend.Download(buffer, all);
+        Assert.All(all, v => Assert.Equal(0f, v));
+
+        Backend.Upload([1f, 2f, 3f], buffer, destinationOffset: 6);
+        var tail = new float[4];
+        Backend.Download(buffer, tail, sourceOffset: 6);
+        Assert.Equal([1f, 2f, 3f, 0f], tail);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Backend.Upload([1f, 2f], buffer, destinationOffset: 9));
+    }
+
+    [BackendTheory]
+    [MemberData(nameof(WeightDTypes))]
+    public unsafe void LoadVector_converts_to_f32(DType dtype)
+    {
+        using var stored = new StoredMatrix(dtype, 1, 19, seed: 9);
+        using DeviceBuffer vector = Backend.LoadVector(new TensorView("norm", dtype, [19], stored.Data, 19L * dtype.SizeOf()));
+        var values = new float[19];
+        Backend.Download(vector, values);
+        Assert.Equal(stored.Values, values);
+    }
+
+    [BackendFact]
+    public void A_buffer_of_another_backend_is_rejected()
+    {
+        using DeviceBuffer foreign = s_cpu.Allocate(4);
+        using DeviceBuffer own = Backend.Allocate(4);
+        Assert.Throws<ArgumentException>(() => Backend.Add(foreign, own, own, 4));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="op"/> on the CPU and on the backend from the same inputs and compares buffer
+    /// <paramref name="output"/>. Also checks that the op changed that buffer, so a kernel that writes nothing fails.
+    /// </summary>
+    private void AssertMatchesCpu(string what, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op)
+    {
+        float[] expected = Run(s_cpu, inputs, output, op);
+        float[] actual = Run(Backend, inputs, output, op);
+        Assert.False(expected.AsSpan().SequenceEqual(inputs[output]), $"{what}: the CPU reference left the output unchanged");
+        Tolerances.AssertNmse(actual, expected, what: what);
+    }
+
+    private static float[] Run(IBackend backend, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op)
+    {
+        var buffers = new DeviceBuffer[inputs.Length];
+        try
+        {
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                buffers[i] = backend.Allocate(inputs[i].Length);
+                backend.Upload(inputs[i], buffers[i]);
+            }
+            op(backend, buffers);
+            var result = new float[inputs[output].Length];
+            backend.Download(buffers[output], result);
+            return result;
+        }
+        finally
+        {
+            foreach (DeviceBuffer? buffer in buffers)
+            {
+                buffer?.Dispose();
+            }
+        }
+    }
+}
+
+[RequiresDevice(DeviceKind.OpenCL)]
+public sealed class OpenCLBackendOpsTests(OpenCLFixture fixture) : BackendOpsTests(fixture), IClassFixture<OpenCLFixture>;
+
+[RequiresDevice(DeviceKind.Cuda)]
+public sealed class CudaBackendOpsTests(CudaFixture fixture) : BackendOpsTests(fixture), IClassFixture<CudaFixture>;

@@ -1,0 +1,127 @@
+using System.Runtime.InteropServices;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Tensors.Tests.Sparse;
+
+public class SparseMatMulTests
+{
+    internal static SparseMatrix Make(string name, byte[] raw, DType dtype, int rows, int cols, int n = 0, int m = 0)
+    {
+        if (dtype == DType.F32)
+        {
+            var f = MemoryMarshal.Cast<byte, float>(raw);
+            return n == 0 ? BitmaskSparseMatrix.FromDense(name, f, rows, cols) : NMSparseMatrix.FromDense(name, f, rows, cols, n, m);
+        }
+        var b = MemoryMarshal.Cast<byte, ushort>(raw);
+        return n == 0 ? BitmaskSparseMatrix.FromDenseBf16(name, b, rows, cols) : NMSparseMatrix.FromDenseBf16(name, b, rows, cols, n, m);
+    }
+
+    private static void Check(SparseMatrix matrix, byte[] raw, int inputRows, int threads, int seed)
+    {
+        var rnd = new Random(seed);
+        float[] w = SparseTestMatrices.Widen(raw, matrix.DType);
+        float[] x = SparseTestMatrices.Input(rnd, inputRows * matrix.Cols);
+        float[] y = new float[inputRows * matrix.Rows];
+        y.AsSpan().Fill(float.NaN);
+        using var weight = new CpuSparseWeight(matrix, ownsMatrix: false);
+        SparseMatMul.Run(x, weight, y, inputRows, threads);
+        var expected = SparseTestMatrices.Reference(w, matrix.Rows, matrix.Cols, x, inputRows);
+        SparseTestMatrices.AssertMatches(y, expected, $"{matrix} n={inputRows} threads={threads}");
+    }
+
+    [Theory]
+    [InlineData(DType.F32, 0.5)]
+    [InlineData(DType.BF16, 0.5)]
+    [InlineData(DType.F32, 0.7)]
+    [InlineData(DType.BF16, 0.9)]
+    public void Bitmask_gemv_matches_dense_product_for_every_width_1_to_256(DType dtype, double sparsity)
+    {
+        var rnd = new Random(17);
+        for (int cols = 1; cols <= 256; cols++)
+        {
+            int rows = 1 + cols % 5;
+            byte[] raw = SparseTestMatrices.Unstructured(rnd, dtype, rows, cols, sparsity);
+            using var m = Make("w", raw, dtype, rows, cols);
+            Check(m, raw, inputRows: 1, threads: 1, seed: cols);
+        }
+    }
+
+    [Theory]
+    [InlineData(DType.F32, 1, 1)]
+    [InlineData(DType.BF16, 1, 1)]
+    [InlineData(DType.F32, 1, 3)]
+    [InlineData(DType.BF16, 1, 4)]
+    [InlineData(DType.F32, 5, 1)]
+    [InlineData(DType.BF16, 7, 3)]
+    [InlineData(DType.BF16, 2, 2)]
+    public void Bitmask_matmul_matches_dense_product_on_odd_large_shapes(DType dtype, int inputRows, int threads)
+    {
+        var rnd = new Random(3);
+        foreach (var (rows, cols, sparsity) in new[] { (37, 1023, 0.5), (19, 4099, 0.7), (8, 2048, 0.0), (5, 777, 1.0) })
+        {
+            byte[] raw = SparseTestMatrices.Unstructured(rnd, dtype, rows, cols, sparsity);
+            using var m = Make("w", raw, dtype, rows, cols);
+            Check(m, raw, inputRows, threads, seed: cols);
+        }
+    }
+
+    [Theory]
+    [InlineData(DType.F32, 2, 4)]
+    [InlineData(DType.BF16, 2, 4)]
+    [InlineData(DType.F32, 4, 8)]
+    [InlineData(DType.BF16, 4, 8)]
+    [InlineData(DType.BF16, 1, 4)]
+    [InlineData(DType.F32, 3, 8)]
+    [InlineData(DType.BF16, 5, 16)]
+    [InlineData(DType.F32, 2, 3)]
+    [InlineData(DType.BF16, 6, 7)]
+    public void NM_matmul_matches_dense_product_across_sizes_and_threads(DType dtype, int n, int m)
+    {
+        var rnd = new Random(n * 31 + m);
+        for (int groups = 1; groups * m <= 256; groups += 1 + groups / 3)
+        {
+            int cols = groups * m, rows = 1 + groups % 7;
+            byte[] raw = SparseTestMatrices.NM(rnd, dtype, rows, cols, n, m);
+            using var matrix = Make("w", raw, dtype, rows, cols, n, m);
+            Check(matrix, raw, inputRows: 1, threads: 1, seed: cols);
+            Check(matrix, raw, inputRows: 3, threads: 2, seed: cols + 1);
+        }
+        int bigCols = m * (4096 / m);
+        byte[] big = SparseTestMatrices.NM(rnd, dtype, 33, bigCols, n, m);
+        using var bigMatrix = Make("big", big, dtype, 33, bigCols, n, m);
+        Check(bigMatrix, big, inputRows: 1, threads: 3, seed: 5);
+        Check(bigMatrix, big, inputRows: 6, threads: 1, seed: 6);
+    }
+
+    [Fact]
+    public void Range_kernel_writes_only_its_range_and_partitions_cover_all_rows()
+    {
+        var rnd = new Random(9);
+        byte[] raw = SparseTestMatrices.Unstructured(rnd, DType.BF16, 10, 64, 0.5);
+        using var weight = new CpuSparseWeight(Make("w", raw, DType.BF16, 10, 64));
+        float[] x = SparseTestMatrices.Input(rnd, 64);
+        float[] y = new float[10];
+        y.AsSpan().Fill(-7f);
+        SparseMatMul.RunRange(x, weight, y, 1, 3, 6);
+        Assert.All(new[] { 0, 1, 2, 6, 7, 8, 9 }, i => Assert.Equal(-7f, y[i]));
+        Assert.NotEqual(-7f, y[4]);
+        int covered = 0;
+        for (int t = 0; t < 3; t++)
+        {
+            var (s, e) = SparseMatMul.Partition(10, 3, t);
+            Assert.Equal(covered, s);
+            covered = e;
+        }
+        Assert.Equal(10, covered);
+    }
+
+    [Fact]
+    public void Matmul_rejects_short_buffers_naming_the_weight()
+    {
+        byte[] raw = SparseTestMatrices.Unstructured(new Random(1), DType.F32, 4, 16, 0.5);
+        using var weight = new CpuSparseWeight(Make("layer.w", raw, DType.F32, 4, 16));
+        var e = Assert.Throws<ArgumentException>(() => SparseMatMul.Run(new float[15], weight, new float[4], 1, 1));
+        Assert.Contains("layer.w", e.Message);
+        Assert.Contains("[1, 16]", e.Message);
+    }
+}

@@ -1,0 +1,51 @@
+using Copal.Tensors.Sparse;
+
+namespace Copal.Tensors.Tests.Sparse;
+
+public class SparsityAdvisorTests
+{
+    [Fact]
+    public void Measure_counts_zeros_and_checks_patterns()
+    {
+        byte[] raw = SparseTestMatrices.NM(new Random(3), DType.BF16, 6, 64, 2, 4);
+        using var pinned = new PinnedTensor("w", DType.BF16, [6, 64], raw);
+        var stats = SparsityAdvisor.Measure(pinned.View);
+        float[] w = SparseTestMatrices.Widen(raw, DType.BF16);
+        Assert.Equal(w.Count(v => v == 0) / (double)w.Length, stats.Sparsity, 12);
+        Assert.True(stats.Valid24);
+        Assert.True(stats.Valid48);
+
+        byte[] dense = SparseTestMatrices.Unstructured(new Random(3), DType.F32, 6, 64, 0.0);
+        using var pinnedDense = new PinnedTensor("d", DType.F32, [6, 64], dense);
+        var denseStats = SparsityAdvisor.Measure(pinnedDense.View);
+        Assert.False(denseStats.Valid24);
+        Assert.False(denseStats.Valid48);
+    }
+
+    [Theory]
+    [InlineData(0.10, false, DType.BF16, SparseFormat.Dense)]
+    [InlineData(0.95, false, DType.BF16, SparseFormat.Bitmask)]
+    [InlineData(0.95, true, DType.F32, SparseFormat.Bitmask)]
+    [InlineData(0.20, false, DType.F16, SparseFormat.Dense)]
+    public void Choose_follows_the_measured_break_even_points(double sparsity, bool valid24, DType dtype, SparseFormat expected)
+    {
+        var choice = SparsityAdvisor.Choose(new SparsityStats(sparsity, valid24, valid24), dtype);
+        Assert.Equal(expected, choice.Format);
+        Assert.False(string.IsNullOrEmpty(choice.Reason));
+    }
+
+    [Theory]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F32)]
+    public void Two_four_is_chosen_exactly_when_it_was_measured_faster_than_dense(DType dtype)
+    {
+        var choice = SparsityAdvisor.Choose(new SparsityStats(0.5, true, true), dtype);
+        bool bitmask = 0.5 >= (dtype == DType.BF16 ? SparsityAdvisor.BitmaskBreakEvenBf16 : SparsityAdvisor.BitmaskBreakEvenF32);
+        SparseFormat expected = bitmask ? SparseFormat.Bitmask : SparsityAdvisor.TwoFourBeatsDense(dtype) ? SparseFormat.NM : SparseFormat.Dense;
+        Assert.Equal(expected, choice.Format);
+        if (expected == SparseFormat.NM)
+        {
+            Assert.Equal((2, 4), (choice.N, choice.M));
+        }
+    }
+}
