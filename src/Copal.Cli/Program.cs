@@ -1,10 +1,28 @@
+using System.CommandLine;
+using Copal.Cli.Commands;
+using Copal.Cli.Infrastructure;
+
 namespace Copal.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args)
+    private static async Task<int> Main(string[] args)
     {
-        Console.Error.WriteLine("copal: no commands yet");
-        return args.Length == 0 ? 1 : 1;
+        Cancellation.Install();
+        var root = new RootCommand("copal: run and prune LLaMA-family models (safetensors + config.json + tokenizer.json) on CPU, OpenCL and CUDA")
+        {
+            InspectCommand.Create(),
+            TokenizeCommand.Create(),
+            TokenizeCommand.CreateDetokenize(),
+            GenerateCommand.Create(),
+            PerplexityCommand.Create(),
+            LogitsCommand.Create(),
+            SynthCommand.Create(),
+            DevicesCommand.Create(),
+        };
+        ParseResult parsed = root.Parse(args);
+        // Ctrl-C is handled by Cancellation (cooperative cleanup), not by forced termination.
+        var config = new InvocationConfiguration { ProcessTerminationTimeout = null };
+        return await parsed.InvokeAsync(config).ConfigureAwait(false);
     }
 }

@@ -1,0 +1,36 @@
+using System.CommandLine;
+using Copal.Cli.Infrastructure;
+using Copal.Tensors.Backends;
+
+namespace Copal.Cli.Commands;
+
+/// <summary><c>copal devices</c>: every compute device found, and whether Copal's kernels compiled on it.</summary>
+internal static class DevicesCommand
+{
+    public static Command Create()
+    {
+        var json = CommonOptions.Json();
+        var command = new Command("devices", "List CPU, OpenCL and CUDA devices and whether the kernels compile") { json };
+        command.SetBody((p, _) =>
+        {
+            IReadOnlyList<DeviceDescription> devices = BackendFactory.Discover();
+            if (p.GetValue(json))
+            {
+                Out.Json(devices);
+                return CliErrors.Ok;
+            }
+            foreach (DeviceDescription d in devices)
+            {
+                if (d.Index < 0)
+                {
+                    Out.Line($"{d.Kind,-7} (none)  {d.Error}");
+                    continue;
+                }
+                string status = d.KernelsCompiled ? "kernels ok" : $"kernels FAILED: {d.Error}";
+                Out.Line($"{d.Spec,-9} {d.Name} [{d.Type}], {d.MemoryBytes / 1073741824.0:F1} GiB, {d.ComputeUnits} compute units, driver {d.DriverVersion}; {status}");
+            }
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,63 @@
+using System.CommandLine;
+using System.Text.Json;
+using Copal.Cli.Infrastructure;
+using Copal.Model.Evaluation;
+using Copal.Model.Inference;
+
+namespace Copal.Cli.Commands;
+
+/// <summary><c>copal logits</c>: per-position logits (or top-k log-probabilities) as JSON, for comparison with other implementations.</summary>
+internal static class LogitsCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var text = new Option<string>("--text", "-t") { Description = "Text to run (BOS is added as the tokenizer does)", Required = true };
+        var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write", Required = true };
+        var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 };
+        var device = CommonOptions.Device();
+        var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device };
+        command.SetBody((p, _) =>
+        {
+            int k = p.GetValue(topK);
+            if (k < 0)
+            {
+                throw new UsageException($"--top-k must be ≥ 0, got {k}");
+            }
+            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!);
+            int[] ids = session.Tokenizer.Encode(p.GetValue(text)!, addSpecialTokens: true);
+            int context = session.Model.Config.MaxPositionEmbeddings;
+            if (ids.Length == 0 || ids.Length > context)
+            {
+                throw new UsageException($"the text is {ids.Length} tokens; it must be between 1 and the model's context of {context}");
+            }
+            int vocab = session.Model.Config.VocabSize;
+            using RunState state = session.Model.CreateState(ids.Length, ids.Length, allRowLogits: true);
+            session.Model.Forward(state, ids, 0, LogitsMode.All);
+            float[] logits = session.Model.ReadLogits(state, ids.Length);
+            var positions = new List<object>(ids.Length);
+            for (int t = 0; t < ids.Length; t++)
+            {
+                ReadOnlySpan<float> row = logits.AsSpan(t * vocab, vocab);
+                if (k == 0)
+                {
+                    positions.Add(row.ToArray());
+                }
+                else
+                {
+                    double lse = LogProbabilities.LogSumExp(row);
+                    float[] copy = row.ToArray();
+                    positions.Add(Enumerable.Range(0, vocab).OrderByDescending(i => copy[i]).ThenBy(i => i).Take(k)
+                        .Select(i => new { id = i, logprob = copy[i] - lse }).ToArray());
+                }
+            }
+            string path = p.GetValue(outFile)!;
+            string temp = path + ".tmp";
+            File.WriteAllText(temp, JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }));
+            File.Move(temp, path, overwrite: true);
+            Out.Info($"copal: wrote {ids.Length} positions to {path}");
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+}

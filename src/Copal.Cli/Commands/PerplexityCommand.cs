@@ -1,0 +1,101 @@
+using System.CommandLine;
+using Copal.Cli.Infrastructure;
+using Copal.Model.Evaluation;
+using Copal.Model.Inference;
+
+namespace Copal.Cli.Commands;
+
+/// <summary>
+/// <c>copal perplexity</c>: the pruning literature's protocol (tokenize once, non-overlapping windows, remainder
+/// dropped), optionally with KL divergence and top-1 agreement against a base model.
+/// </summary>
+internal static class PerplexityCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var data = new Option<string>("--data", "-d") { Description = "Text file to evaluate on", Required = true };
+        var seqLen = new Option<int?>("--seqlen") { Description = "Window length in tokens (default: min(2048, the model's context))" };
+        var stride = new Option<int?>("--stride") { Description = "Window step (default: --seqlen, non-overlapping)" };
+        var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" };
+        var layout = new Option<TextLayout>("--layout") { Description = "raw: the file as is; joined-lines: stripped lines joined by spaces (PTB)", DefaultValueFactory = _ => TextLayout.Raw };
+        var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" };
+        var device = CommonOptions.Device();
+        var json = CommonOptions.Json();
+        var command = new Command("perplexity", "Perplexity on a text file, as pruning papers compute it")
+        {
+            model, data, seqLen, stride, limit, layout, compare, device, json,
+        };
+        command.SetBody((p, ct) =>
+        {
+            bool asJson = p.GetValue(json);
+            string text = TextDataset.Load(p.GetValue(data)!, p.GetValue(layout));
+            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson);
+            using ModelSession? baseSession = p.GetValue(compare) is string basePath
+                ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson)
+                : null;
+            int max = session.Model.Config.MaxPositionEmbeddings;
+            int window = p.GetValue(seqLen) ?? Math.Min(2048, max);
+            if (window > max)
+            {
+                throw new UsageException($"--seqlen {window} exceeds the model's context of {max} tokens (max_position_embeddings)");
+            }
+            if (window < 2)
+            {
+                throw new UsageException($"--seqlen must be ≥ 2, got {window}");
+            }
+            int[] tokens = session.Tokenizer.Encode(text, addSpecialTokens: true);
+            if (!asJson)
+            {
+                Out.Info($"copal: {tokens.Length:N0} tokens, windows of {window}");
+            }
+            var options = new PerplexityOptions(window) { LimitChunks = p.GetValue(limit), Stride = p.GetValue(stride) };
+            using var progressLine = new ProgressLine(quiet: asJson);
+            var progress = new SyncProgress<PerplexityProgress>(pr =>
+                progressLine.Update($"perplexity {pr.RunningPerplexity:F4}", pr.ChunksDone, pr.ChunksTotal));
+            PerplexityResult result = PerplexityEvaluator.Evaluate(session.Model, tokens, options, baseSession?.Model, progress, ct);
+            progressLine.Done();
+            if (asJson)
+            {
+                Out.Json(new
+                {
+                    model = p.GetValue(model),
+                    data = p.GetValue(data),
+                    ppl = result.Perplexity,
+                    mean_nll = result.MeanNll,
+                    tokens = result.TextTokens,
+                    predicted_tokens = result.PredictedTokens,
+                    chunks = result.Chunks,
+                    seqlen = result.SeqLen,
+                    seconds = result.Elapsed.TotalSeconds,
+                    device = session.Backend.Info.Kind,
+                    compare = result.Comparison is null ? null : new
+                    {
+                        base_model = p.GetValue(compare),
+                        base_ppl = result.Comparison.BasePerplexity,
+                        mean_kl = result.Comparison.MeanKl,
+                        kl_p99 = result.Comparison.KlP99,
+                        max_kl = result.Comparison.MaxKl,
+                        top1_agreement = result.Comparison.Top1Agreement,
+                    },
+                });
+            }
+            else
+            {
+                Out.Line($"perplexity {result.Perplexity:F4} over {result.PredictedTokens:N0} predicted tokens ({result.Chunks} windows of {result.SeqLen}) in {result.Elapsed.TotalSeconds:F1} s");
+                if (result.Comparison is ComparisonResult c)
+                {
+                    Out.Line($"vs base: base perplexity {c.BasePerplexity:F4} (ratio {result.Perplexity / c.BasePerplexity:F4}), mean KL {c.MeanKl:F6}, KL p99 {c.KlP99:F6}, max KL {c.MaxKl:F6}, top-1 agreement {c.Top1Agreement:P2}");
+                }
+            }
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+}
+
+/// <summary>An IProgress that reports synchronously on the caller's thread.</summary>
+internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using Copal.Cli.Infrastructure;
+using Copal.Model.Config;
+using Copal.Model.Synthetic;
+using Copal.Tensors;
+
+namespace Copal.Cli.Commands;
+
+/// <summary><c>copal synth</c>: a LLaMA model with random weights in real shapes, for benchmarks and scale tests.</summary>
+internal static class SynthCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config") { Description = "A config.json whose shapes to use" };
+        var preset = new Option<string?>("--preset") { Description = $"A named shape: {string.Join(", ", SyntheticPresets.All.Keys)}" };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
+        var dtype = new Option<string>("--dtype") { Description = "bf16, f16 or f32", DefaultValueFactory = _ => "bf16" };
+        var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy (default: ../shared/data/tokenizers/llama2 when present)" };
+        var force = new Option<bool>("--force") { Description = "Replace an existing non-empty output folder" };
+        var command = new Command("synth", "Write a LLaMA model with random weights in real shapes") { config, preset, outDir, dtype, seed, tokenizer, force };
+        command.SetBody((p, ct) =>
+        {
+            string? configPath = p.GetValue(config);
+            string? presetName = p.GetValue(preset);
+            if ((configPath is null) == (presetName is null))
+            {
+                throw new UsageException("give exactly one of --config or --preset");
+            }
+            LlamaConfig c = configPath is not null ? LlamaConfig.Load(configPath) : PresetOrUsage(presetName!);
+            DType type = p.GetValue(dtype)!.ToLowerInvariant() switch
+            {
+                "bf16" or "bfloat16" => DType.BF16,
+                "f16" or "fp16" or "float16" => DType.F16,
+                "f32" or "fp32" or "float32" => DType.F32,
+                string other => throw new UsageException($"--dtype must be bf16, f16 or f32, got '{other}'"),
+            };
+            string? tok = p.GetValue(tokenizer) ?? DefaultTokenizer(c.VocabSize);
+            if (tok is not null && !Directory.Exists(tok))
+            {
+                throw new DirectoryNotFoundException($"--tokenizer '{tok}' does not exist");
+            }
+            string outPath = p.GetValue(outDir)!;
+            using var progressLine = new ProgressLine();
+            SyntheticModelWriter.Write(c, outPath, type, p.GetValue(seed), tok, p.GetValue(force),
+                new SyncProgress<string>(m => progressLine.Update(m)), ct);
+            progressLine.Done();
+            Out.Info($"copal: wrote {outPath} ({c}) in {type}{(tok is null ? ", no tokenizer" : "")}");
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+
+    private static LlamaConfig PresetOrUsage(string name)
+    {
+        try
+        {
+            return SyntheticPresets.Get(name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--preset: {e.Message.Split(" (Parameter")[0]}");
+        }
+    }
+
+    // The Llama-2 tokenizer has 32000 tokens, which the big presets use.
+    private static string? DefaultTokenizer(int vocab)
+    {
+        string candidate = Path.Combine("..", "shared", "data", "tokenizers", "llama2");
+        return vocab == 32000 && Directory.Exists(candidate) ? candidate : null;
+    }
+}

@@ -1,0 +1,101 @@
+using System.CommandLine;
+using Copal.Cli.Infrastructure;
+using Copal.Model.Tokenization;
+
+namespace Copal.Cli.Commands;
+
+/// <summary><c>copal tokenize</c> and <c>copal detokenize</c>.</summary>
+internal static class TokenizeCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var text = new Option<string>("--text", "-t") { Description = "Text to tokenize" };
+        var file = new Option<string>("--file", "-f") { Description = "UTF-8 file to tokenize" };
+        var noSpecial = new Option<bool>("--no-special") { Description = "Do not add BOS/EOS (the post-processor's special tokens)" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Also print each token's string" };
+        var json = CommonOptions.Json();
+        var command = new Command("tokenize", "Turn text into token ids with the model's tokenizer.json") { model, text, file, noSpecial, verbose, json };
+        command.SetBody((p, _) =>
+        {
+            string input = ReadInput(p.GetValue(text), p.GetValue(file));
+            Tokenizer tokenizer = Tokenizer.FromDirectory(p.GetValue(model)!);
+            int[] ids = tokenizer.Encode(input, addSpecialTokens: !p.GetValue(noSpecial));
+            if (p.GetValue(json))
+            {
+                Out.Json(new { count = ids.Length, ids, tokens = p.GetValue(verbose) ? ids.Select(tokenizer.IdToToken).ToArray() : null });
+                return CliErrors.Ok;
+            }
+            if (p.GetValue(verbose))
+            {
+                foreach (int id in ids)
+                {
+                    Out.Line($"{id,8}  {System.Text.Json.JsonSerializer.Serialize(tokenizer.IdToToken(id))}");
+                }
+            }
+            else
+            {
+                Out.Line(string.Join(' ', ids));
+            }
+            Out.Info($"{ids.Length} tokens");
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+
+    public static Command CreateDetokenize()
+    {
+        var model = CommonOptions.Model();
+        var ids = new Option<string>("--ids") { Description = "Token ids separated by spaces or commas", Required = true };
+        var keepSpecial = new Option<bool>("--keep-special") { Description = "Keep special tokens such as <s> in the text" };
+        var json = CommonOptions.Json();
+        var command = new Command("detokenize", "Turn token ids back into text") { model, ids, keepSpecial, json };
+        command.SetBody((p, _) =>
+        {
+            Tokenizer tokenizer = Tokenizer.FromDirectory(p.GetValue(model)!);
+            int[] parsed = ParseIds(p.GetValue(ids)!, tokenizer.VocabSize);
+            string text = tokenizer.Decode(parsed, skipSpecialTokens: !p.GetValue(keepSpecial));
+            if (p.GetValue(json))
+            {
+                Out.Json(new { text });
+            }
+            else
+            {
+                Out.Line(text);
+            }
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+
+    private static string ReadInput(string? text, string? file)
+    {
+        if ((text is null) == (file is null))
+        {
+            throw new UsageException("give exactly one of --text or --file");
+        }
+        if (text is not null)
+        {
+            return text;
+        }
+        if (!File.Exists(file))
+        {
+            throw new FileNotFoundException($"--file '{file}' does not exist", file);
+        }
+        return Utf8Text.DecodeStrict(File.ReadAllBytes(file!), file!);
+    }
+
+    internal static int[] ParseIds(string text, int vocab)
+    {
+        string[] parts = text.Split([' ', ',', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        var ids = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], out ids[i]) || ids[i] < 0 || ids[i] >= vocab)
+            {
+                throw new UsageException($"--ids: '{parts[i]}' (item {i + 1}) is not a token id in [0, {vocab})");
+            }
+        }
+        return ids;
+    }
+}

@@ -1,0 +1,92 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Copal.Cli.Infrastructure;
+
+/// <summary>
+/// Where commands write. Results go to stdout (human text, or one JSON document with --json); progress and
+/// notices go to stderr so that stdout stays machine-readable.
+/// </summary>
+internal static class Out
+{
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static JsonSerializerOptions JsonOptions => s_json;
+
+    public static void Json<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, s_json));
+
+    public static void Line(string text) => Console.Out.WriteLine(text);
+
+    public static void Info(string text) => Console.Error.WriteLine(text);
+}
+
+/// <summary>
+/// A progress line on stderr: redrawn in place on a terminal, one line per update (rate-limited) otherwise, so logs
+/// stay readable.
+/// </summary>
+internal sealed class ProgressLine : IDisposable
+{
+    private readonly bool _tty = !Console.IsErrorRedirected;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private TimeSpan _lastPrint = TimeSpan.FromSeconds(-10);
+    private int _lastLength;
+    private bool _dirty;
+    private readonly bool _quiet;
+
+    public ProgressLine(bool quiet = false) => _quiet = quiet;
+
+    /// <summary>Shows <paramref name="text"/>; with done/total also a percentage and an ETA.</summary>
+    public void Update(string text, long done = -1, long total = -1, bool force = false)
+    {
+        if (_quiet)
+        {
+            return;
+        }
+        TimeSpan now = _clock.Elapsed;
+        bool last = total > 0 && done >= total;
+        if (!force && !last && now - _lastPrint < (_tty ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(2)))
+        {
+            return;
+        }
+        _lastPrint = now;
+        string line = text;
+        if (total > 0 && done >= 0)
+        {
+            double fraction = (double)done / total;
+            string eta = done > 0 && !last ? $", ETA {Format(TimeSpan.FromSeconds(now.TotalSeconds / fraction - now.TotalSeconds))}" : "";
+            line = $"{text} [{done}/{total}, {fraction:P0}, {Format(now)}{eta}]";
+        }
+        if (_tty)
+        {
+            Console.Error.Write("\r" + line.PadRight(_lastLength));
+            _lastLength = line.Length;
+            _dirty = true;
+        }
+        else
+        {
+            Console.Error.WriteLine(line);
+        }
+    }
+
+    /// <summary>Ends the in-place line so the next output starts on a fresh line.</summary>
+    public void Done()
+    {
+        if (_dirty)
+        {
+            Console.Error.WriteLine();
+            _dirty = false;
+            _lastLength = 0;
+        }
+    }
+
+    public void Dispose() => Done();
+
+    private static string Format(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss") : t.ToString(@"m\:ss");
+}

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using Copal.Model.Inference;
+using Copal.Model.Tokenization;
+using Copal.Tensors.Backends;
+
+namespace Copal.Cli.Infrastructure;
+
+/// <summary>A loaded model with its tokenizer and backend, disposed together.</summary>
+internal sealed class ModelSession : IDisposable
+{
+    private ModelSession(IBackend backend, LlamaModel model, Tokenizer tokenizer, TimeSpan loadTime)
+    {
+        Backend = backend;
+        Model = model;
+        Tokenizer = tokenizer;
+        LoadTime = loadTime;
+    }
+
+    public IBackend Backend { get; }
+    public LlamaModel Model { get; }
+    public Tokenizer Tokenizer { get; }
+    public TimeSpan LoadTime { get; }
+
+    public static ModelSession Open(string directory, string device, bool quiet = false)
+    {
+        var clock = Stopwatch.StartNew();
+        IBackend backend = CommonOptions.CreateBackend(device);
+        try
+        {
+            if (!quiet)
+            {
+                Out.Info($"copal: loading {directory} on {backend.Info.Kind} ({backend.Info.DeviceName})");
+            }
+            if (!File.Exists(Path.Combine(directory, "tokenizer.json")) && Directory.Exists(directory))
+            {
+                throw new FileNotFoundException($"model folder '{directory}' has no tokenizer.json");
+            }
+            LlamaModel model = LlamaModel.Load(directory, backend, quiet ? null : new Progress(m => Out.Info($"copal: {m}")).Sync());
+            try
+            {
+                Tokenizer tokenizer = Tokenizer.FromDirectory(directory);
+                if (tokenizer.VocabSize > model.Config.VocabSize)
+                {
+                    Out.Info($"copal: note: the tokenizer has {tokenizer.VocabSize} tokens, the model's embedding {model.Config.VocabSize}");
+                }
+                return new ModelSession(backend, model, tokenizer, clock.Elapsed);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        Backend.Dispose();
+    }
+
+    /// <summary>An IProgress that reports on the calling thread (System.Progress posts to the thread pool, out of order).</summary>
+    private sealed class Progress(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
+        public IProgress<string> Sync() => this;
+    }
+}
