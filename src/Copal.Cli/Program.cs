@@ -19,6 +19,7 @@ internal static class Program
             LogitsCommand.Create(),
             SynthCommand.Create(),
             DevicesCommand.Create(),
+            PruneCommand.Create(),
         };
         ParseResult parsed = root.Parse(args);
         // Ctrl-C is handled by Cancellation (cooperative cleanup), not by forced termination.

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Copal.Model.Inference;
+using Copal.Model.Tokenization;
+using Copal.Prune.Calibration;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Safetensors;
+
+namespace Copal.Prune.Driver;
+
+/// <summary>A complete pruning run: a dense model folder in, a pruned model folder (with prune-report.json) out.</summary>
+public sealed record PruneRequest(
+    string ModelDirectory,
+    string OutDirectory,
+    ILinearPruner Pruner,
+    PruneOptions Options,
+    CalibrationSet Calibration)
+{
+    /// <summary>Replace a non-empty output folder.</summary>
+    public bool Force { get; init; }
+
+    /// <summary>Extra files to write into the output folder before it is moved into place (name → writer of that file's path).</summary>
+    public IReadOnlyDictionary<string, Action<string>> ExtraFiles { get; init; } = new Dictionary<string, Action<string>>();
+}
+
+/// <summary>Runs a <see cref="PruneRequest"/>: the input folder is never modified; the output appears whole or not at all.</summary>
+public static class PruneJob
+{
+    public const string ReportFileName = "prune-report.json";
+
+    public static JsonSerializerOptions ReportJsonOptions { get; } = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Prunes <see cref="PruneRequest.ModelDirectory"/> on <paramref name="backend"/>.</summary>
+    public static PruneReport Run(PruneRequest request, IBackend backend, IProgress<PruneProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(backend);
+        using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend);
+        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(request.ModelDirectory);
+        var metadata = new Dictionary<string, string>
+        {
+            ["copal.pruned.method"] = request.Pruner.Name,
+            ["copal.pruned.pattern"] = request.Options.Pattern.ToString(),
+            ["copal.pruned.calibration"] = request.Calibration.Hash,
+        };
+        using var writer = new PrunedModelWriter(request.ModelDirectory, source, request.OutDirectory, request.Force, model.Config.NumLayers, metadata);
+        PruneReport report = new LayerwisePruner(model, source, request.Pruner, request.Options).Run(request.Calibration, writer, progress, cancellationToken);
+        writer.Commit(temp =>
+        {
+            File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions));
+            foreach ((string name, Action<string> write) in request.ExtraFiles)
+            {
+                write(Path.Combine(temp, name));
+            }
+        });
+        return report;
+    }
+
+    /// <summary>Tokenizes the calibration files with the model's tokenizer and draws the samples.</summary>
+    public static CalibrationSet Calibrate(string modelDirectory, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed) =>
+        CalibrationSet.FromFiles(Tokenizer.FromDirectory(modelDirectory), files, nsamples, seqLen, seed);
+}
