@@ -33,6 +33,7 @@ internal static unsafe class QuickProbe
                     continue;
                 }
                 double? blas = null;
+                string peer = "—";
                 foreach (DType dtype in new[] { DType.F32, DType.BF16, DType.F16 })
                 {
                     using var b = new LinearBuffers(o, i, n, dtype);
@@ -43,7 +44,10 @@ internal static unsafe class QuickProbe
                         blas = Best(repeats, () => OpenBlas.Linear(b.X, n, (float*)b.Weight, o, i, b.Y));
                     }
                     string Rate(double s) => n == 1 ? $"{b.WeightBytes / s / 1e9:F2} GB/s" : $"{b.Flops / s / 1e9:F1} GFLOP/s";
-                    string peer = blas is double t ? Rate(t) : "—";
+                    if (dtype == DType.F32 && blas is double t)
+                    {
+                        peer = Rate(t); // the peer always streams f32, so its rate is stated in f32 bytes
+                    }
                     // A GEMV's peer streams f32, so compare times; a GEMM's peer does the same flops.
                     string ratio = blas is double u ? $"{u / ours:F2}" : "—";
                     string bw = n == 1 ? $"{b.WeightBytes / ours / 1e9 / bandwidth:P0}" : "";
