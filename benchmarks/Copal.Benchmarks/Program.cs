@@ -4,5 +4,14 @@ namespace Copal.Benchmarks;
 
 internal static class Program
 {
-    private static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    private static void Main(string[] args)
+    {
+        // `probe` is a quick stopwatch run for iterating on kernels; everything else goes to BenchmarkDotNet.
+        if (args.Length > 0 && args[0] == "probe")
+        {
+            Kernels.QuickProbe.Run(args);
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

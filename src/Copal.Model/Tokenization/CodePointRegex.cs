@@ -48,7 +48,7 @@ internal sealed class CodePointRegex
     {
         if (!HasSurrogate(text))
         {
-            for (Match m = _regex.Match(text); m.Success; m = m.NextMatch())
+            foreach (ValueMatch m in _regex.EnumerateMatches(text))
             {
                 output.Add((m.Index, m.Length));
             }
@@ -74,7 +74,7 @@ internal sealed class CodePointRegex
         }
         offsets.Add(text.Length);
         string mapped = sb.ToString();
-        for (Match m = _regex.Match(mapped); m.Success; m = m.NextMatch())
+        foreach (ValueMatch m in _regex.EnumerateMatches(mapped))
         {
             int start = offsets[m.Index];
             output.Add((start, offsets[m.Index + m.Length] - start));

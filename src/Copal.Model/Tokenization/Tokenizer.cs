@@ -45,7 +45,7 @@ public sealed class Tokenizer
     /// <summary>Size of the id space: one more than the largest id of the model vocab and the added tokens.</summary>
     public int VocabSize { get; }
 
-    /// <summary>Beginning-of-sequence id: tokenizer_config.json bos_token, else the template's first special token, else a conventional name.</summary>
+    /// <summary>Beginning-of-sequence id: tokenizer_config.json bos_token, else the template's first special token, else an added token with a conventional name (&lt;s&gt;, &lt;|begin_of_text|&gt;, &lt;bos&gt;).</summary>
     public int? BosId { get; }
 
     /// <summary>End-of-sequence id: tokenizer_config.json eos_token, else the template's trailing special token, else a conventional name.</summary>
@@ -159,7 +159,8 @@ public sealed class Tokenizer
         return TokenToId(token) ?? throw new TokenizerException($"{source}: tokenizer_config.json {field} \"{token}\" is not a token of this tokenizer");
     }
 
-    private int? FirstKnown(params string[] names) => names.Select(TokenToId).FirstOrDefault(id => id is not null);
+    /// <summary>Conventional names count only as added tokens: a plain vocab entry "&lt;s&gt;" (Qwen has one) is text, not BOS.</summary>
+    private int? FirstKnown(params string[] names) => names.Select(_added.IdOf).FirstOrDefault(id => id is not null);
 
     /// <summary>
     /// Encodes text to ids. Added and special tokens written in the text are matched as those tokens.

@@ -57,29 +57,30 @@ internal readonly unsafe struct F16Load : IWeightLoad
     public static DType DType => DType.F16;
 
     /// <summary>
-    /// IEEE half to single without F16C (the runtime exposes no vcvtph2ps): place exponent and mantissa 13 bits
-    /// up, multiply by 2^112 to rebias the exponent (this also turns half subnormals into the right normal
-    /// floats), force the exponent to all ones for Inf/NaN, then put the sign back.
+    /// IEEE half to single without F16C (the runtime exposes no vcvtph2ps), in five vector ops plus the widen:
+    /// sign-extend to 32 bits and shift up 13, so the sign lands in bit 31 and exponent+mantissa in bits 27..13;
+    /// clear the sign copies in bits 30..28; multiply by 2^112 to rebias the exponent (exact, and it turns half
+    /// subnormals into the right normal floats). Only Inf/NaN come out finite (|f| ≥ 2^16, above the largest
+    /// half 65504), so those get their exponent forced to all ones.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load8(byte* row, nint index)
     {
-        ushort* p = (ushort*)row + index;
-        Vector256<uint> h;
+        short* p = (short*)row + index;
+        Vector256<int> h;
         if (Avx2.IsSupported)
         {
-            h = Avx2.ConvertToVector256Int32(p).AsUInt32();
+            h = Avx2.ConvertToVector256Int32(p);
         }
         else
         {
-            Vector128<ushort> v = Vector128.Load(p);
+            Vector128<short> v = Vector128.Load(p);
             h = Vector256.Create(Vector128.WidenLower(v), Vector128.WidenUpper(v));
         }
-        Vector256<uint> sign = Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16);
-        Vector256<uint> magnitude = h & Vector256.Create(0x7FFFu);
-        Vector256<float> scaled = Vector256.ShiftLeft(magnitude, 13).AsSingle() * Vector256.Create(0x77800000u).AsSingle() /* 2^112 */;
-        Vector256<uint> infNan = Vector256.GreaterThan(magnitude, Vector256.Create(0x7BFFu)) & Vector256.Create(0x7F800000u);
-        return (scaled.AsUInt32() | infNan | sign).AsSingle();
+        Vector256<int> bits = Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFE000));
+        Vector256<float> f = bits.AsSingle() * Vector256.Create(0x77800000).AsSingle(); // 2^112
+        Vector256<float> infNan = Vector256.GreaterThanOrEqual(Vector256.Abs(f), Vector256.Create(65536f));
+        return f | (infNan & Vector256.Create(0x7F800000).AsSingle());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -15,7 +15,10 @@ internal sealed class BpeModel
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<long, Merge> _merges;
     private readonly int[] _byteTokens; // id of <0xNN>, or -1
-    private readonly WordCache _cache = new(capacity: 10_000);
+    private readonly int[] _bmpCharIds; // id of each single-char token, or -1
+    // HF's default is 10k words; a corpus like WikiText has ~30k distinct words, and an entry costs ~100 bytes,
+    // so a larger bound avoids thrashing at a few MB of memory.
+    private readonly WordCache _cache = new(capacity: 100_000);
 
     /// <summary>Result of merging a pair: its rank (priority) and the id of the merged token.</summary>
     internal readonly record struct Merge(int Rank, int NewId);
@@ -34,6 +37,15 @@ internal sealed class BpeModel
         for (int b = 0; b < 256; b++)
         {
             _byteTokens[b] = vocab.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
+        }
+        _bmpCharIds = new int[65536];
+        Array.Fill(_bmpCharIds, -1);
+        foreach ((string token, int id) in vocab)
+        {
+            if (token.Length == 1)
+            {
+                _bmpCharIds[token[0]] = id;
+            }
         }
         SplitsAtMetaspace = ComputeSplitsAtMetaspace();
     }
@@ -113,6 +125,14 @@ internal sealed class BpeModel
         for (int i = 0; i < word.Length;)
         {
             int n = char.IsHighSurrogate(word[i]) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]) ? 2 : 1;
+            if (n == 1 && _bmpCharIds[word[i]] >= 0)
+            {
+                FlushUnk(ids, lens, ref pendingUnkLen);
+                ids.Add(_bmpCharIds[word[i]]);
+                lens.Add(1);
+                i++;
+                continue;
+            }
             string ch = word.Substring(i, n);
             i += n;
             if (_vocab.TryGetValue(ch, out int id))

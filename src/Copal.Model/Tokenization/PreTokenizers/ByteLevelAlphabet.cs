@@ -36,17 +36,30 @@ internal static class ByteLevelAlphabet
     }
 
     /// <summary>The UTF-8 bytes of <paramref name="text"/>, each as its alphabet char.</summary>
-    public static string Encode(string text)
+    public static string Encode(string text) => Encode(text.AsSpan());
+
+    /// <inheritdoc cref="Encode(string)"/>
+    public static string Encode(ReadOnlySpan<char> text)
     {
-        int n = System.Text.Encoding.UTF8.GetByteCount(text);
-        Span<byte> bytes = n <= 512 ? stackalloc byte[n] : new byte[n];
-        System.Text.Encoding.UTF8.GetBytes(text, bytes);
-        return string.Create(n, bytes.ToArray(), static (dst, src) =>
+        if (!System.Text.Ascii.IsValid(text))
         {
-            for (int i = 0; i < src.Length; i++)
+            int n = System.Text.Encoding.UTF8.GetByteCount(text);
+            byte[] bytes = new byte[n];
+            System.Text.Encoding.UTF8.GetBytes(text, bytes);
+            return string.Create(n, bytes, static (dst, src) =>
             {
-                dst[i] = ByteToChar[src[i]];
-            }
-        });
+                for (int i = 0; i < src.Length; i++)
+                {
+                    dst[i] = ByteToChar[src[i]];
+                }
+            });
+        }
+        // ASCII: one byte per char, no UTF-8 pass needed.
+        Span<char> chars = text.Length <= 256 ? stackalloc char[text.Length] : new char[text.Length];
+        for (int i = 0; i < text.Length; i++)
+        {
+            chars[i] = ByteToChar[text[i]];
+        }
+        return new string(chars);
     }
 }

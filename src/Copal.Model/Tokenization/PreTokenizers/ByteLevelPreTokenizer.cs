@@ -34,12 +34,26 @@ internal sealed class ByteLevelPreTokenizer : IPreTokenizer
             return;
         }
         var matches = new List<(int Start, int Length)>();
-        s_gpt2.Value.Matches(piece.Text, matches);
-        var split = new List<Piece>(matches.Count + 1);
-        Splitter.Split(piece, matches, SplitBehavior.Isolated, invert: false, split);
-        foreach (Piece p in split)
+        string text = piece.Text;
+        s_gpt2.Value.Matches(text, matches);
+        // Isolated split, inlined: every match and every gap between matches is a word.
+        int prev = 0;
+        foreach ((int start, int length) in matches)
         {
-            output.Add(p with { Text = ByteLevelAlphabet.Encode(p.Text) });
+            if (length == 0)
+            {
+                continue;
+            }
+            if (start > prev)
+            {
+                output.Add(new Piece(ByteLevelAlphabet.Encode(text.AsSpan(prev, start - prev)), piece.AtStart && prev == 0));
+            }
+            output.Add(new Piece(ByteLevelAlphabet.Encode(text.AsSpan(start, length)), piece.AtStart && start == 0));
+            prev = start + length;
+        }
+        if (prev < text.Length)
+        {
+            output.Add(new Piece(ByteLevelAlphabet.Encode(text.AsSpan(prev)), piece.AtStart && prev == 0));
         }
     }
 }

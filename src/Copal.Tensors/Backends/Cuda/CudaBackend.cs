@@ -212,8 +212,6 @@ public sealed unsafe class CudaBackend : GpuBackend
         _api.cuDevicePrimaryCtxRelease_v2(_device.Handle);
     }
 
-    ~CudaBackend() => Dispose(false);
-
     private void Bind() => _api.ThrowIfFailed(_api.cuCtxSetCurrent(_context));
 
     private CudaMemoryHandle AllocateBytes(long bytes, string what)

@@ -72,6 +72,9 @@ public sealed unsafe class OpenCLBackend : GpuBackend
 
     public override BackendInfo Info { get; }
 
+    /// <summary>The context, for tests that build programs of their own.</summary>
+    internal OpenCLContextHandle Context => _context;
+
     /// <summary>The device's OpenCL driver version string.</summary>
     public string DriverVersion => _device.DriverVersion;
 

@@ -10,7 +10,7 @@ namespace Copal.Tensors.Backends.OpenCL.Interop;
 /// </summary>
 internal sealed unsafe class OpenCLApi
 {
-    private static readonly string[] s_libraryNames = ["libOpenCL.so.1", "libOpenCL.so", "OpenCL", "/System/Library/Frameworks/OpenCL.framework/OpenCL"];
+    private static readonly string[] s_libraryNames = ["libOpenCL.so.1", "libOpenCL.so", "OpenCL"];
     private static readonly Lazy<(OpenCLApi? Api, string? Error)> s_instance = new(Load);
 
     /// <summary>The loaded API, or null when no OpenCL library (or one missing a needed export) is present.</summary>

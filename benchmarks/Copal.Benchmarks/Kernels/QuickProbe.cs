@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using Copal.Tensors;
+using Copal.Tensors.Kernels;
+
+namespace Copal.Benchmarks.Kernels;
+
+/// <summary>
+/// A fast iteration probe (`probe` argument): bandwidth, then Copal and OpenBLAS on the real shapes, best of a few
+/// runs each, printed as GB/s, GFLOP/s and ratios measured in the same process.
+/// </summary>
+internal static unsafe class QuickProbe
+{
+    public static void Run(string[] args)
+    {
+        int threads = Environment.ProcessorCount;
+        bool gemmOnly = args.Contains("gemm"), gemvOnly = args.Contains("gemv");
+        double bandwidth = BandwidthProbe.Measure(threads, 5);
+        Console.WriteLine($"streaming read, {threads} threads: {bandwidth:F2} GB/s; OpenBLAS {(OpenBlas.IsAvailable ? "loaded" : "absent")}");
+        OpenBlas.SetThreads(threads);
+        (int Out, int In)[] shapes = [(4096, 4096), (11008, 4096), (4096, 11008)];
+        Console.WriteLine("| shape out×in | n | dtype | Copal | OpenBLAS f32 | ratio | vs bandwidth |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (int n in new[] { 1, 512 })
+        {
+            if ((n == 1 && gemmOnly) || (n > 1 && gemvOnly))
+            {
+                continue;
+            }
+            foreach (var (o, i) in shapes)
+            {
+                if (n > 1 && o != 4096 && args.Contains("short"))
+                {
+                    continue;
+                }
+                double? blas = null;
+                string peer = "—";
+                foreach (DType dtype in new[] { DType.F32, DType.BF16, DType.F16 })
+                {
+                    using var b = new LinearBuffers(o, i, n, dtype);
+                    int repeats = n == 1 ? 20 : 3;
+                    double ours = Best(repeats, () => MatMul.Compute(b.XSpan, n, b.Matrix, b.YSpan, threads));
+                    if (dtype == DType.F32 && OpenBlas.IsAvailable)
+                    {
+                        blas = Best(repeats, () => OpenBlas.Linear(b.X, n, (float*)b.Weight, o, i, b.Y));
+                    }
+                    string Rate(double s) => n == 1 ? $"{b.WeightBytes / s / 1e9:F2} GB/s" : $"{b.Flops / s / 1e9:F1} GFLOP/s";
+                    if (dtype == DType.F32 && blas is double t)
+                    {
+                        peer = Rate(t); // the peer always streams f32, so its rate is stated in f32 bytes
+                    }
+                    // A GEMV's peer streams f32, so compare times; a GEMM's peer does the same flops.
+                    string ratio = blas is double u ? $"{u / ours:F2}" : "—";
+                    string bw = n == 1 ? $"{b.WeightBytes / ours / 1e9 / bandwidth:P0}" : "";
+                    Console.WriteLine($"| {o}×{i} | {n} | {dtype} | {Rate(ours)} | {peer} | {ratio} | {bw} |");
+                }
+            }
+        }
+    }
+
+    private static double Best(int repeats, Action action)
+    {
+        action();
+        double best = double.MaxValue;
+        for (int r = 0; r < repeats; r++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        return best;
+    }
+}

@@ -1,0 +1,113 @@
+using System.Text.Json.Nodes;
+using Copal.Model.Tokenization;
+
+namespace Copal.Model.Tests.Tokenization;
+
+/// <summary>Bad files, unsupported components and bad input each give a TokenizerException that says what and where.</summary>
+public class ErrorTests
+{
+    private static TokenizerException Load(JsonObject json) =>
+        Assert.Throws<TokenizerException>(() => Tokenizer.FromFile(TinyTokenizerJson.Write(json)));
+
+    [Fact]
+    public void Malformed_json_names_the_file_and_line()
+    {
+        string path = TinyTokenizerJson.WriteText("{\n \"model\": {\"type\": \"BPE\",, }\n}");
+        var e = Assert.Throws<TokenizerException>(() => Tokenizer.FromFile(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("line 2", e.Message);
+    }
+
+    [Fact]
+    public void Missing_vocab_is_reported()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        ((JsonObject)j["model"]!).Remove("vocab");
+        Assert.Contains("$.model: missing required field 'vocab'", Load(j).Message);
+    }
+
+    [Fact]
+    public void Missing_merges_is_reported()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        ((JsonObject)j["model"]!).Remove("merges");
+        Assert.Contains("missing required field 'merges'", Load(j).Message);
+    }
+
+    [Fact]
+    public void Merge_with_unknown_token_is_reported()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["model"]!["merges"] = new JsonArray("a b", "ab zz");
+        string m = Load(j).Message;
+        Assert.Contains("merge 1", m);
+        Assert.Contains("\"zz\"", m);
+    }
+
+    [Fact]
+    public void Merge_whose_result_is_not_in_vocab_is_reported()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["model"]!["merges"] = new JsonArray(new JsonArray("b", "a"));
+        Assert.Contains("yields \"ba\", which is not in the vocab", Load(j).Message);
+    }
+
+    [Theory]
+    [InlineData("WordPiece")]
+    [InlineData("Unigram")]
+    [InlineData("WordLevel")]
+    public void Unsupported_model_types_are_named(string type)
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["model"]!["type"] = type;
+        string m = Load(j).Message;
+        Assert.Contains($"model type '{type}' is not supported", m);
+        Assert.Contains("BPE", m);
+    }
+
+    [Fact]
+    public void Bpe_dropout_is_refused()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["model"]!["dropout"] = 0.1;
+        Assert.Contains("dropout", Load(j).Message);
+    }
+
+    [Fact]
+    public void Unknown_components_list_what_is_supported()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["normalizer"] = new JsonObject { ["type"] = "BertNormalizer" };
+        Assert.Contains("normalizer type 'BertNormalizer' is not supported (supported: NFC", Load(j).Message);
+
+        j = TinyTokenizerJson.Spm();
+        j["pre_tokenizer"] = new JsonObject { ["type"] = "Whitespace" };
+        Assert.Contains("pre-tokenizer type 'Whitespace' is not supported (supported: ByteLevel", Load(j).Message);
+
+        j = TinyTokenizerJson.Spm();
+        j["decoder"] = new JsonObject { ["type"] = "WordPiece" };
+        Assert.Contains("decoder type 'WordPiece' is not supported", Load(j).Message);
+
+        j = TinyTokenizerJson.Spm();
+        j["post_processor"] = new JsonObject { ["type"] = "BertProcessing" };
+        Assert.Contains("post-processor type 'BertProcessing' is not supported", Load(j).Message);
+    }
+
+    [Fact]
+    public void Invalid_utf8_reports_the_byte_offset()
+    {
+        byte[] bytes = [(byte)'o', (byte)'k', 0xC3, 0xA9, (byte)' ', 0xE2, 0x82, (byte)'x'];
+        var e = Assert.Throws<TokenizerException>(() => Utf8Text.DecodeStrict(bytes, "input.txt"));
+        Assert.Contains("input.txt", e.Message);
+        Assert.Contains("byte offset 5", e.Message);
+        Assert.Equal("ok\u00e9 x", Utf8Text.DecodeStrict(bytes.AsSpan(0, 5), "input.txt") + "x");
+    }
+
+    [Fact]
+    public void Unknown_id_in_decode_is_reported()
+    {
+        Tokenizer t = Tokenizer.FromFile(TinyTokenizerJson.Write(TinyTokenizerJson.Spm()));
+        var e = Assert.Throws<TokenizerException>(() => t.Decode([3, 99]));
+        Assert.Contains("99", e.Message);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Text;
+using Copal.Model.Tokenization;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Tokenization;
+
+/// <summary>Lossless round trips, streaming decode, and real special-token text in evaluation data.</summary>
+public class RoundTripTests
+{
+    private static readonly string[] s_alphabet =
+    [
+        "a", "b", "Z", "q", "the", " ", "  ", "   ", "\t", "\n", "\r\n", "0", "7", "42", "12345", ".", ",", "'s", "'", "\"", "-",
+        "日", "本", "語", "\U00020000", "\U0002A6D6", "😀", "👍🏽", "🍕", "\u0301", "\u0308", "é", "ß", "Ж", "ا", "\u200b", "\u00a0", "@-@",
+    ];
+
+    internal static string RandomText(Random rng, int parts)
+    {
+        var sb = new StringBuilder();
+        for (int i = 0; i < parts; i++)
+        {
+            sb.Append(s_alphabet[rng.Next(s_alphabet.Length)]);
+        }
+        return sb.ToString();
+    }
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama3")]
+    [InlineData("qwen3")]
+    [InlineData("llama2")]
+    [InlineData("mistral")]
+    [InlineData("stories260K")]
+    public void Decode_of_encode_is_the_text(string name)
+    {
+        Tokenizer t = Tokenizers.Get(name);
+        var rng = new Random(1234);
+        for (int i = 0; i < 300; i++)
+        {
+            string text = RandomText(rng, rng.Next(0, 40));
+            // Qwen's NFC normalizer composes e + U+0301, so its round trip gives the NFC form.
+            string expected = name == "qwen3"
+                ? Copal.Model.Tokenization.Normalizers.UnicodeNormalization.Normalize(text, NormalizationForm.FormC)
+                : text;
+            Assert.Equal(expected, t.Decode(t.Encode(text)));
+        }
+    }
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama3")]
+    [InlineData("qwen3")]
+    [InlineData("llama2")]
+    [InlineData("stories260K")]
+    public void Streamed_pieces_concatenate_to_the_full_decode(string name)
+    {
+        Tokenizer t = Tokenizers.Get(name);
+        var rng = new Random(99);
+        var texts = GoldenCase.Load(GoldenCase.SharedPath(name)).Select(c => c.Text)
+            .Concat(Enumerable.Range(0, 100).Select(_ => RandomText(rng, rng.Next(1, 30))));
+        foreach (bool skip in new[] { true, false })
+        {
+            foreach (string text in texts)
+            {
+                int[] ids = t.Encode(text);
+                TokenDecoderStream stream = t.CreateDecoderStream(skip);
+                var sb = new StringBuilder();
+                foreach (int id in ids)
+                {
+                    string piece = stream.Push(id);
+                    Assert.False(piece.Contains('\uFFFD', StringComparison.Ordinal) && !t.Decode(ids, skip).Contains('\uFFFD', StringComparison.Ordinal));
+                    sb.Append(piece);
+                }
+                sb.Append(stream.Flush());
+                Assert.Equal(t.Decode(ids, skip), sb.ToString());
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("stories260K")]
+    [InlineData("llama2")]
+    public void Unk_text_in_ptb_lines_is_the_unk_token(string name)
+    {
+        Tokenizer t = Tokenizers.Get(name);
+        string line = File.ReadLines(TestData.Path("text", "ptb", "ptb.test.txt")).First(l => l.Contains("<unk>", StringComparison.Ordinal));
+        int[] ids = t.Encode(line);
+        Assert.Equal(line.Split("<unk>").Length - 1, ids.Count(id => id == 0));
+        Assert.Equal(0, t.UnkId);
+        Assert.Contains("<unk>", t.Decode(ids, skipSpecialTokens: false), StringComparison.Ordinal);
+        Assert.DoesNotContain("<unk>", t.Decode(ids, skipSpecialTokens: true), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Special_ids_and_vocab_sizes_of_the_real_files()
+    {
+        Assert.Equal((32000, 1, 2, 0), Info("llama2"));
+        Assert.Equal((512, 1, 2, 0), Info("stories260K"));
+        Assert.Equal((128256, 128000, 128001, null), Info("llama3"));
+        Assert.Equal((50257, 50256, 50256, 50256), Info("gpt2"));
+        Assert.Equal(151645, Tokenizers.Get("qwen3").EosId);
+        Assert.Null(Tokenizers.Get("qwen3").BosId);
+        Assert.Equal(151669, Tokenizers.Get("qwen3").VocabSize);
+
+        static (int, int?, int?, int?) Info(string n)
+        {
+            Tokenizer t = Tokenizers.Get(n);
+            return (t.VocabSize, t.BosId, t.EosId, t.UnkId);
+        }
+    }
+
+    [Fact]
+    public void Llama2_cuts_words_at_metaspace_and_matches_whole_input_merging()
+    {
+        Tokenizer t = Tokenizers.Get("llama2");
+        Assert.True(t.ModelSplitsAtMetaspace);
+        Assert.False(Tokenizers.Get("llama3").ModelSplitsAtMetaspace);
+        // The shortcut must equal HF's one-word merge over the whole normalized input.
+        string text = File.ReadAllText(TestData.Path("text", "wikitext-2-raw-v1", "test.joined.txt"))[..20000];
+        int[] fast = t.Encode(text, addSpecialTokens: false);
+        var model = typeof(Tokenizer).GetField("_model", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
+            .GetValue(t) as Copal.Model.Tokenization.Models.BpeModel;
+        int[] whole = model!.MergeWord("\u2581" + text.Replace(" ", "\u2581", StringComparison.Ordinal));
+        Assert.Equal(whole, fast);
+    }
+}

@@ -1,0 +1,120 @@
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Backends.OpenCL;
+using Copal.Tensors.Tests.Kernels;
+using Copal.Testing;
+
+namespace Copal.Tensors.Tests.Backends;
+
+public class CpuFallbackTests
+{
+    [Fact]
+    public void A_missing_op_runs_on_the_cpu_and_is_logged_once()
+    {
+        var log = new List<string>();
+        using IBackend backend = CpuFallbackBackend.Wrap(new WithoutSoftmax(), () => new CpuBackend(1));
+        backend.Log = log.Add;
+        Assert.IsType<CpuFallbackBackend>(backend);
+
+        float[] input = Rand.Floats(2 * 9, 1, 5f);
+        float[] first = SoftmaxOn(backend, input);
+        float[] second = SoftmaxOn(backend, input);
+
+        Tolerances.AssertNmse(first, CpuSoftmax(input), what: "fallback softmax");
+        Assert.Equal(first, second);
+        Assert.Single(log);
+        Assert.Contains("Softmax", log[0], StringComparison.Ordinal);
+        Assert.Contains("CPU", log[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_backend_with_every_op_is_not_wrapped()
+    {
+        var complete = new WithoutSoftmax(missing: null);
+        Assert.Same(complete, CpuFallbackBackend.Wrap(complete, () => new CpuBackend(1)));
+    }
+
+    [OpenCLFact]
+    public unsafe void A_disabled_device_op_falls_back_with_device_buffers_and_weights()
+    {
+        var log = new List<string>();
+        var device = new OpenCLBackend(0);
+        device.Disable(BackendOp.MatMul);
+        using IBackend backend = CpuFallbackBackend.Wrap(device, () => new CpuBackend(1));
+        backend.Log = log.Add;
+        Assert.Throws<NotSupportedException>(() => device.MatMul(null!, null!, null!, 1));
+
+        using var w = new StoredMatrix(DType.BF16, 5, 7, seed: 3);
+        var view = new TensorView("w", DType.BF16, [5, 7], w.Data, 70);
+        float[] x = Rand.Floats(2 * 7, 1);
+        using DeviceWeight weight = backend.LoadWeight(view);
+        using DeviceBuffer xb = backend.Allocate(14), yb = backend.Allocate(10);
+        backend.Upload(x, xb);
+        backend.MatMul(xb, weight, yb, 2);
+        backend.Add(yb, yb, yb, 10);   // still on the device, reading the fallback's output
+        var y = new float[10];
+        backend.Download(yb, y);
+
+        var expected = new float[10];
+        for (int r = 0; r < 2; r++)
+        {
+            for (int o = 0; o < 5; o++)
+            {
+                double sum = 0;
+                for (int c = 0; c < 7; c++)
+                {
+                    sum += (double)x[r * 7 + c] * w.Values[o * 7 + c];
+                }
+                expected[r * 5 + o] = (float)(2 * sum);
+            }
+        }
+        Tolerances.AssertNmse(y, expected, what: "fallback matmul then device add");
+        Assert.Single(log);
+        Assert.Contains("MatMul", log[0], StringComparison.Ordinal);
+    }
+
+    private static float[] SoftmaxOn(IBackend backend, float[] input)
+    {
+        using DeviceBuffer buffer = backend.Allocate(input.Length);
+        backend.Upload(input, buffer);
+        backend.Softmax(buffer, 2, 9);
+        var result = new float[input.Length];
+        backend.Download(buffer, result);
+        return result;
+    }
+
+    private static float[] CpuSoftmax(float[] input)
+    {
+        var result = (float[])input.Clone();
+        for (int r = 0; r < 2; r++)
+        {
+            Span<float> row = result.AsSpan(r * 9, 9);
+            float max = float.NegativeInfinity;
+            foreach (float v in row)
+            {
+                max = MathF.Max(max, v);
+            }
+            double sum = 0;
+            foreach (float v in row)
+            {
+                sum += Math.Exp(v - max);
+            }
+            for (int i = 0; i < row.Length; i++)
+            {
+                row[i] = (float)(Math.Exp(row[i] - max) / sum);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>A partial backend that lacks one op (deliberately): the CPU backend with that op removed.</summary>
+    private sealed class WithoutSoftmax(BackendOp? missing = BackendOp.Softmax) : CpuBackend(1), IPartialBackend
+    {
+        public bool Supports(BackendOp op) => op != missing;
+
+        public new void Softmax(DeviceBuffer x, int rows, int cols) =>
+            throw new InvalidOperationException("the fallback called the missing op on the partial backend");
+
+        void IBackend.Softmax(DeviceBuffer x, int rows, int cols) => Softmax(x, rows, cols);
+    }
+}

@@ -1,0 +1,175 @@
+using System.Text;
+using Copal.Tensors.Safetensors;
+using Copal.Testing;
+
+namespace Copal.Tensors.Tests.Safetensors;
+
+public sealed class SafetensorsCheckpointTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Model_folder_opens_its_model_safetensors()
+    {
+        using var checkpoint = SafetensorsCheckpoint.Open(TestData.Stories260K);
+        Assert.Single(checkpoint.Files);
+        Assert.Equal(47, checkpoint.Tensors.Count);
+        Assert.Equal("pt", checkpoint.Metadata["format"]);
+        Assert.Equal([64L], checkpoint["model.norm.weight"].Shape);
+        var e = Assert.Throws<SafetensorsException>(() => checkpoint["lm_head.weight"]);
+        Assert.Contains("no tensor 'lm_head.weight'", e.Message);
+    }
+
+    [Fact]
+    public void A_single_file_or_the_only_safetensors_file_in_a_folder_opens()
+    {
+        using (var direct = SafetensorsCheckpoint.Open(Stories.ModelPath))
+        {
+            Assert.Equal(47, direct.Tensors.Count);
+        }
+        File.Copy(Stories.ModelPath, _dir.File("weights.safetensors"));
+        using (var only = SafetensorsCheckpoint.Open(_dir.Path))
+        {
+            Assert.EndsWith("weights.safetensors", only.Files[0].Path);
+        }
+        File.Copy(Stories.ModelPath, _dir.File("other.safetensors"));
+        var two = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
+        Assert.Contains("2 *.safetensors files (other.safetensors, weights.safetensors)", two.Message);
+    }
+
+    [Fact]
+    public void Empty_folder_or_missing_path_is_a_SafetensorsException()
+    {
+        Assert.Contains("no model.safetensors", Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path)).Message);
+        Assert.Contains("no such file", Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.File("nope"))).Message);
+    }
+
+    /// <summary>Splits stories260K into two shards and an index, as Hugging Face's save_pretrained does.</summary>
+    private (string Shard1, string Shard2) WriteSharded(Func<string, string, string>? editIndex = null)
+    {
+        const string shard1 = "model-00001-of-00002.safetensors", shard2 = "model-00002-of-00002.safetensors";
+        using SafetensorsFile original = SafetensorsFile.Open(Stories.ModelPath);
+        var first = original.Tensors.Take(20).ToList();
+        var second = original.Tensors.Skip(20).ToList();
+        SafetensorsSaver.Save(_dir.File(shard1), first, original.Metadata);
+        SafetensorsSaver.Save(_dir.File(shard2), second, original.Metadata);
+        var json = new StringBuilder("{\n  \"metadata\": {\"total_size\": 1040128},\n  \"weight_map\": {\n");
+        // HF writes the map sorted by tensor name, not by shard.
+        var entries = first.Select(t => (t.Name, shard1)).Concat(second.Select(t => (t.Name, shard2))).OrderBy(p => p.Name, StringComparer.Ordinal);
+        json.AppendJoin(",\n", entries.Select(p => $"    \"{p.Name}\": \"{p.Item2}\""));
+        json.Append("\n  }\n}\n");
+        string index = json.ToString();
+        File.WriteAllText(_dir.File(SafetensorsCheckpoint.IndexFileName), editIndex is null ? index : editIndex(index, shard2));
+        return (shard1, shard2);
+    }
+
+    [Fact]
+    public void Sharded_checkpoint_reads_every_tensor_from_its_shard()
+    {
+        WriteSharded();
+        using var sharded = SafetensorsCheckpoint.Open(_dir.Path);
+        using SafetensorsFile original = SafetensorsFile.Open(Stories.ModelPath);
+        Assert.Equal(2, sharded.Files.Count);
+        Assert.Equal(original.Tensors.Select(t => t.Name), sharded.Tensors.Select(t => t.Name));
+        foreach (TensorView t in original.Tensors)
+        {
+            Assert.True(sharded.TryGet(t.Name, out TensorView s));
+            Assert.Equal(t.Shape, s.Shape);
+            Assert.True(t.Bytes.SequenceEqual(s.Bytes), t.Name);
+        }
+        Assert.Equal("pt", sharded.Metadata["format"]);
+        Assert.EndsWith("model-00002-of-00002.safetensors", sharded.Files[1].Path);
+
+        using var viaIndex = SafetensorsCheckpoint.Open(_dir.File(SafetensorsCheckpoint.IndexFileName));
+        Assert.Equal(47, viaIndex.Tensors.Count);
+    }
+
+    [Fact]
+    public void Index_naming_a_missing_shard_is_rejected()
+    {
+        (_, string shard2) = WriteSharded();
+        File.Delete(_dir.File(shard2));
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
+        Assert.Contains($"weight_map names shard '{shard2}', which is not in the index's folder", e.Message);
+        Assert.Contains(SafetensorsCheckpoint.IndexFileName, e.Message);
+    }
+
+    [Fact]
+    public void Index_placing_a_tensor_in_the_wrong_shard_is_rejected()
+    {
+        WriteSharded((index, shard2) => index.Replace("\"model.norm.weight\": \"" + shard2 + "\"", "\"model.norm.weight\": \"model-00001-of-00002.safetensors\"", StringComparison.Ordinal));
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
+        Assert.Contains("puts tensor 'model.norm.weight' in shard 'model-00001-of-00002.safetensors', but that shard does not hold it", e.Message);
+    }
+
+    [Fact]
+    public void Index_listing_an_absent_tensor_or_missing_one_is_rejected()
+    {
+        WriteSharded((index, shard2) => index.Replace("\"model.norm.weight\"", "\"model.norm.bias\"", StringComparison.Ordinal));
+        var absent = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
+        Assert.Contains("'model.norm.bias'", absent.Message);
+        Assert.Contains("nearest names: 'model.norm.weight'", absent.Message);
+
+        WriteSharded((index, shard2) => index.Replace(",\n    \"model.norm.weight\": \"" + shard2 + "\"", "", StringComparison.Ordinal));
+        var unlisted = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
+        Assert.Contains("holds tensor 'model.norm.weight', which weight_map does not list", unlisted.Message);
+    }
+
+    [Theory]
+    [InlineData("../model-00001-of-00002.safetensors", "expected a plain file name")]
+    [InlineData("", "expected a plain file name")]
+    public void Index_with_a_bad_shard_name_is_rejected(string shardName, string expected)
+    {
+        WriteSharded((index, shard2) => index.Replace("\"" + shard2 + "\"", "\"" + shardName + "\"", StringComparison.Ordinal));
+        Assert.Contains(expected, Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path)).Message);
+    }
+
+    [Theory]
+    [InlineData("{\"metadata\": {}}", "has no 'weight_map'")]
+    [InlineData("{\"weight_map\": []}", "'weight_map' is not an object")]
+    [InlineData("{\"weight_map\": {\"a\": 1}}", "weight_map entry 'a' is not a file name string")]
+    [InlineData("{\"weight_map\": {}}", "weight_map is empty")]
+    [InlineData("{\"weight_map\": {\"a\": \"x\", \"a\": \"x\"}}", "names tensor 'a' twice")]
+    [InlineData("{\"weight_map\": {", "not valid JSON")]
+    [InlineData("[]", "not a JSON object")]
+    public void Malformed_index_is_rejected(string index, string expected)
+    {
+        File.WriteAllText(_dir.File(SafetensorsCheckpoint.IndexFileName), index);
+        Assert.Contains(expected, Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path)).Message);
+    }
+
+    [Fact]
+    public void Summary_counts_parameters_and_bytes_by_dtype()
+    {
+        using var checkpoint = SafetensorsCheckpoint.Open(TestData.Stories260K);
+        CheckpointSummary summary = CheckpointSummary.From(checkpoint);
+        Assert.Equal(260_032, summary.ParameterCount);
+        Assert.Equal(1_040_128, summary.ByteCount);
+        Assert.Equal(47, summary.Tensors.Count);
+        Assert.Equal(new DTypeTotals(47, 260_032, 1_040_128), Assert.Single(summary.ByDType).Value);
+        Assert.Equal("[172, 64]", summary.Tensors.Single(t => t.Name == "model.layers.0.mlp.gate_proj.weight").ShapeString);
+        Assert.All(summary.Tensors, t => Assert.Equal("model.safetensors", t.File));
+    }
+
+    [Fact]
+    public void Summary_of_mixed_dtypes_and_shards()
+    {
+        string path = _dir.File("mixed.safetensors");
+        using (var writer = SafetensorsWriter.Create(path, [new("w", DType.BF16, [4, 3]), new("b", DType.F32, [3]), new("m", DType.Bool, [2, 2]), new("v", DType.BF16, [5])]))
+        {
+            writer.Write("w", new byte[24]);
+            writer.Write("b", new byte[12]);
+            writer.Write("m", new byte[4]);
+            writer.Write("v", new byte[10]);
+            writer.Commit();
+        }
+        using var checkpoint = SafetensorsCheckpoint.Open(path);
+        CheckpointSummary summary = CheckpointSummary.From(checkpoint);
+        Assert.Equal(12 + 3 + 4 + 5, summary.ParameterCount);
+        Assert.Equal(24 + 12 + 4 + 10, summary.ByteCount);
+        Assert.Equal([DType.F32, DType.BF16, DType.Bool], summary.ByDType.Keys);
+        Assert.Equal(new DTypeTotals(2, 17, 34), summary.ByDType[DType.BF16]);
+    }
+}

@@ -1,0 +1,104 @@
+using Copal.Tensors.Safetensors;
+using Copal.Testing;
+
+namespace Copal.Tensors.Tests.Safetensors;
+
+public class SafetensorsFileTests
+{
+    // llama2.c v0 layout of the same weights: 7 int32 header fields, then F32 arrays in this order.
+    private const int Dim = 64, Hidden = 172, Layers = 5, KvDim = 32, Vocab = 512;
+
+    private static long Llama2cOffset(string array, int layer = 0)
+    {
+        long at = 7 * 4;
+        long tok = (long)Vocab * Dim, rmsAtt = (long)Layers * Dim, wq = (long)Layers * Dim * Dim, wk = (long)Layers * KvDim * Dim;
+        long wv = wk, wo = wq, rmsFfn = rmsAtt, w1 = (long)Layers * Hidden * Dim, w2 = w1, w3 = w1;
+        return array switch
+        {
+            "tok" => at,
+            "rms_att" => at + (tok + (long)layer * Dim) * 4,
+            "w2" => at + (tok + rmsAtt + wq + wk + wv + wo + rmsFfn + w1 + (long)layer * Dim * Hidden) * 4,
+            "rms_final" => at + (tok + rmsAtt + wq + wk + wv + wo + rmsFfn + w1 + w2 + w3) * 4,
+            _ => throw new ArgumentException(array),
+        };
+    }
+
+    [Fact]
+    public void Opens_stories260K_with_header_metadata_and_layout()
+    {
+        using SafetensorsFile file = SafetensorsFile.Open(Stories.ModelPath);
+        Assert.Equal(Stories.ModelPath, file.Path);
+        Assert.Equal(8 + 4848, file.DataOffset);
+        Assert.Equal(47, file.Tensors.Count);
+        Assert.Equal("pt", file.Metadata["format"]);
+        Assert.Single(file.Metadata);
+        Assert.Equal(260_032, file.Tensors.Sum(t => t.ElementCount));
+
+        TensorView embed = file["model.embed_tokens.weight"];
+        Assert.Equal(DType.F32, embed.DType);
+        Assert.Equal([512L, 64L], embed.Shape);
+        Assert.Equal("model.embed_tokens.weight", file.Tensors[0].Name);
+        Assert.Equal("model.norm.weight", file.Tensors[^1].Name);
+    }
+
+    [Fact]
+    public unsafe void Tensors_are_in_offset_order_and_cover_the_data_section()
+    {
+        using SafetensorsFile file = SafetensorsFile.Open(Stories.ModelPath);
+        byte* expected = file.Tensors[0].Data;
+        foreach (TensorView t in file.Tensors)
+        {
+            Assert.True(t.Data == expected, $"{t.Name} is not where the previous tensor ended");
+            expected += t.ByteLength;
+        }
+        Assert.Equal(new FileInfo(Stories.ModelPath).Length - file.DataOffset, expected - file.Tensors[0].Data);
+    }
+
+    [Fact]
+    public void Values_match_the_original_llama2c_checkpoint()
+    {
+        // Tensors the converter copied unchanged must equal the llama2.c file's bytes: an independent check that
+        // views point at the right bytes.
+        byte[] original = File.ReadAllBytes(TestData.Path("models", "stories260K", "stories260K.llama2c.bin"));
+        using SafetensorsFile file = SafetensorsFile.Open(Stories.ModelPath);
+        AssertSameBytes(original, Llama2cOffset("tok"), file["model.embed_tokens.weight"]);
+        AssertSameBytes(original, Llama2cOffset("rms_att", 2), file["model.layers.2.input_layernorm.weight"]);
+        AssertSameBytes(original, Llama2cOffset("w2", 3), file["model.layers.3.mlp.down_proj.weight"]);
+        AssertSameBytes(original, Llama2cOffset("rms_final"), file["model.norm.weight"]);
+        Assert.Equal(Hidden, file["model.layers.3.mlp.down_proj.weight"].Shape[1]);
+    }
+
+    private static void AssertSameBytes(byte[] original, long offset, TensorView view)
+    {
+        Assert.True(original.AsSpan((int)offset, (int)view.ByteLength).SequenceEqual(view.Bytes), $"{view.Name} differs from llama2.c");
+        Assert.NotEqual(0f, view.AsSpan<float>()[0]);
+    }
+
+    [Fact]
+    public void Missing_tensor_names_the_file_and_the_nearest_names()
+    {
+        using SafetensorsFile file = SafetensorsFile.Open(Stories.ModelPath);
+        var e = Assert.Throws<SafetensorsException>(() => file["model.layers.0.self_attn.q_prj.weight"]);
+        Assert.Contains(Stories.ModelPath, e.Message);
+        Assert.Contains("'model.layers.0.self_attn.q_prj.weight'", e.Message);
+        Assert.Contains("'model.layers.0.self_attn.q_proj.weight'", e.Message);
+        Assert.False(file.TryGet("lm_head.weight", out _));
+    }
+
+    [Fact]
+    public void Missing_file_is_a_SafetensorsException()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsFile.Open(dir.File("absent.safetensors")));
+        Assert.Contains("absent.safetensors", e.Message);
+    }
+
+    [Fact]
+    public void Disposed_file_refuses_lookups()
+    {
+        SafetensorsFile file = SafetensorsFile.Open(Stories.ModelPath);
+        file.Dispose();
+        file.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => file.TryGet("model.norm.weight", out _));
+    }
+}
