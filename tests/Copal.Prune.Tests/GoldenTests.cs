@@ -108,6 +108,22 @@ public class GoldenTests
             $"reconstruction error {result.ReconstructionError:R}, reference {expectedError:R}");
     }
 
+    [Theory]
+    [InlineData("0.5")]
+    [InlineData("2:4")]
+    public void SparseGpt_reconstructs_better_than_the_mask_only_methods(string pattern)
+    {
+        GoldenCase c = GoldenCase.Load("large");
+        InputStatistics stats = c.Statistics(hessian: true);
+        double Error(IPruningMethod method)
+        {
+            float[] w = (float[])c.Weight.Clone();
+            return method.Prune(w, c.Rows, c.Cols, stats, SparsityPattern.Parse(pattern)).ReconstructionError!.Value;
+        }
+        double sparseGpt = Error(new SparseGptPruner()), wanda = Error(new WandaPruner()), magnitude = Error(new MagnitudePruner());
+        Assert.True(sparseGpt < wanda && wanda < magnitude, $"errors: sparsegpt {sparseGpt}, wanda {wanda}, magnitude {magnitude}");
+    }
+
     [Fact]
     public void SparseGpt_reference_threshold_rule_prunes_more()
     {
