@@ -1,0 +1,128 @@
+namespace Copal.Prune.Tests;
+
+/// <summary>Parsing, validation and the errors a user sees.</summary>
+public class ApiContractTests
+{
+    [Theory]
+    [InlineData("0.5", 0.5)]
+    [InlineData(" 0.7 ", 0.7)]
+    [InlineData("0", 0.0)]
+    [InlineData("0.95", 0.95)]
+    public void Parses_unstructured(string text, double ratio)
+    {
+        var p = Assert.IsType<SparsityPattern.Unstructured>(SparsityPattern.Parse(text));
+        Assert.Equal(ratio, p.Ratio);
+        Assert.Equal(ratio, p.TargetSparsity);
+    }
+
+    [Theory]
+    [InlineData("2:4", 2, 4)]
+    [InlineData("3:8", 3, 8)]
+    public void Parses_nm(string text, int n, int m)
+    {
+        var p = Assert.IsType<SparsityPattern.NM>(SparsityPattern.Parse(text));
+        Assert.Equal((n, m), (p.N, p.M));
+        Assert.Equal((double)n / m, p.TargetSparsity);
+        Assert.Equal(text, p.ToString());
+    }
+
+    [Theory]
+    [InlineData("0.96")]
+    [InlineData("-0.1")]
+    [InlineData("1.5")]
+    [InlineData("4:4")]
+    [InlineData("0:4")]
+    [InlineData("5:4")]
+    [InlineData("a:b")]
+    [InlineData("half")]
+    [InlineData("NaN")]
+    public void Rejects_bad_sparsity_naming_option_and_value(string text)
+    {
+        var e = Assert.Throws<PruningOptionException>(() => SparsityPattern.Parse(text));
+        Assert.Equal("sparsity", e.Option);
+        Assert.Contains("'sparsity'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("expected", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NM_rejects_columns_not_divisible_by_M_with_clear_error()
+    {
+        var e = Assert.Throws<PruningShapeException>(() =>
+            new MagnitudePruner().Prune(new float[2 * 6], 2, 6, null, new SparsityPattern.NM(2, 4)));
+        Assert.Contains("multiple of 4", e.Message, StringComparison.Ordinal);
+        Assert.Contains("6 columns", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Shape_and_statistics_errors_name_both_values()
+    {
+        var e = Assert.Throws<PruningShapeException>(() =>
+            new WandaPruner().Prune(new float[10], 2, 4, new InputStatistics(4, false), new SparsityPattern.Unstructured(0.5)));
+        Assert.Contains("10 elements", e.Message, StringComparison.Ordinal);
+        var stats = new InputStatistics(5, false);
+        stats.AddSequence(new float[5], 1);
+        e = Assert.Throws<PruningShapeException>(() =>
+            new WandaPruner().Prune(new float[8], 2, 4, stats, new SparsityPattern.Unstructured(0.5)));
+        Assert.Contains("5 columns, expected 4", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<PruningShapeException>(() =>
+            new SparseGptPruner().Prune(new float[8], 2, 4, new InputStatistics(4, false), new SparsityPattern.Unstructured(0.5)));
+        Assert.Contains("no Hessian", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentNullException>(() => new WandaPruner().Prune(new float[8], 2, 4, null, new SparsityPattern.Unstructured(0.5)));
+    }
+
+    [Fact]
+    public void Non_finite_weight_is_named()
+    {
+        var e = Assert.Throws<ArgumentException>(() =>
+            new MagnitudePruner().Prune(new float[] { 1, 2, float.NaN, 4 }, 2, 2, null, new SparsityPattern.Unstructured(0.5)));
+        Assert.Contains("weight[1, 0]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SparseGpt_options_are_validated()
+    {
+        Assert.Equal("blocksize", Assert.Throws<PruningOptionException>(() => new SparseGptPruner(new SparseGptOptions(BlockSize: 0))).Option);
+        Assert.Equal("percdamp", Assert.Throws<PruningOptionException>(() => new SparseGptPruner(new SparseGptOptions(PercentDamp: -1))).Option);
+        var stats = PruningPropertyTests.RandomStatistics(new Random(1), 24);
+        var e = Assert.Throws<PruningOptionException>(() =>
+            new SparseGptPruner(new SparseGptOptions(BlockSize: 12)).Prune(new float[2 * 24], 2, 24, stats, new SparsityPattern.NM(1, 8)));
+        Assert.Contains("multiple of M = 8", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SparseGpt_dampening_schedule_is_documented_one()
+    {
+        var o = new SparseGptOptions();
+        Assert.Equal([0.01, 0.1, 1.0, 10.0], Enumerable.Range(0, 4).Select(o.DampFor).Select(v => Math.Round(v, 12)));
+        var zero = new SparseGptOptions(PercentDamp: 0);
+        Assert.Equal([0.0, 0.1, 1.0], Enumerable.Range(0, 3).Select(zero.DampFor).Select(v => Math.Round(v, 12)));
+    }
+
+    [Fact]
+    public void SparseGpt_fails_with_typed_error_on_nan_statistics()
+    {
+        var stats = new InputStatistics(4, collectHessian: true);
+        stats.AddSequence(new float[] { 1, float.NaN, 0, 2 }, 1);
+        var e = Assert.Throws<HessianFactorizationException>(() =>
+            new SparseGptPruner(new SparseGptOptions(MaxDampRetries: 2)).Prune(new float[8] { 1, 2, 3, 4, 5, 6, 7, 8 }, 2, 4, stats, new SparsityPattern.Unstructured(0.5)));
+        Assert.Contains("3 attempts", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Cancellation_is_observed()
+    {
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var stats = PruningPropertyTests.RandomStatistics(new Random(2), 64);
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            new SparseGptPruner().Prune(new float[64 * 64], 64, 64, stats, new SparsityPattern.Unstructured(0.5), cts.Token));
+    }
+
+    [Fact]
+    public void Hessian_is_unavailable_without_collection()
+    {
+        var stats = new InputStatistics(3, collectHessian: false);
+        Assert.False(stats.HasHessian);
+        Assert.Throws<InvalidOperationException>(() => stats.Hessian);
+    }
+}
