@@ -1,0 +1,173 @@
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>Bad input gives one clear line naming the file/option with expected vs actual, and a non-zero exit code.</summary>
+public sealed class BadInputTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-cli-").FullName;
+
+    private static string Model => TestData.Stories260K;
+
+    private static void AssertError(CopalProcess.Result r, int exitCode, string expected)
+    {
+        Assert.True(r.ExitCode == exitCode, $"exit code {r.ExitCode}, expected {exitCode}; stderr: {r.Stderr}");
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal); // no stack trace
+    }
+
+    private string CopyModel()
+    {
+        string dir = Path.Combine(_temp, "model-" + Guid.NewGuid().ToString("N")[..6]);
+        Directory.CreateDirectory(dir);
+        foreach (string f in Directory.GetFiles(Model))
+        {
+            File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        }
+        return dir;
+    }
+
+    [Fact]
+    public void Missing_model_folder()
+    {
+        AssertError(CopalProcess.Run("generate", "-m", Path.Combine(_temp, "nope"), "-n", "1", "--device", "cpu"), 1, "does not exist");
+    }
+
+    [Fact]
+    public void Corrupt_config()
+    {
+        string m = CopyModel();
+        File.WriteAllText(Path.Combine(m, "config.json"), "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64");
+        AssertError(CopalProcess.Run("generate", "-m", m, "-n", "1", "--device", "cpu"), 1, "config.json: is not valid JSON");
+    }
+
+    [Fact]
+    public void Not_llama_family()
+    {
+        string m = CopyModel();
+        string config = File.ReadAllText(Path.Combine(m, "config.json")).Replace("LlamaForCausalLM", "GPT2LMHeadModel", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(m, "config.json"), config);
+        AssertError(CopalProcess.Run("prune", "-m", m, "-o", Path.Combine(_temp, "o"), "--method", "magnitude", "--sparsity", "0.5"), 1,
+            "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM");
+    }
+
+    [Fact]
+    public void Truncated_weights()
+    {
+        string m = CopyModel();
+        string weights = Path.Combine(m, "model.safetensors");
+        byte[] bytes = File.ReadAllBytes(weights);
+        File.WriteAllBytes(weights, bytes[..(bytes.Length / 2)]);
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", m, "-n", "1", "--device", "cpu");
+        AssertError(r, 1, "model.safetensors");
+    }
+
+    [Fact]
+    public void Wrong_tensor_shape_names_the_tensor()
+    {
+        string m = CopyModel();
+        string config = File.ReadAllText(Path.Combine(m, "config.json")).Replace("\"intermediate_size\": 172", "\"intermediate_size\": 170", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(m, "config.json"), config);
+        AssertError(CopalProcess.Run("generate", "-m", m, "-n", "1", "--device", "cpu"), 1,
+            "tensor 'model.layers.0.mlp.gate_proj.weight' has shape [172, 64], expected [170, 64]");
+    }
+
+    [Fact]
+    public void Prompt_longer_than_the_context()
+    {
+        string prompt = string.Concat(Enumerable.Repeat("Once upon a time there was a dog. ", 120));
+        AssertError(CopalProcess.Run("generate", "-m", Model, "--prompt", prompt, "-n", "1", "--device", "cpu"), 2, "longer than the model's context of 512 tokens");
+    }
+
+    [Fact]
+    public void Empty_data_file()
+    {
+        string empty = Path.Combine(_temp, "empty.txt");
+        File.WriteAllText(empty, "  \n");
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", empty, "--device", "cpu"), 1, $"data file '{empty}' is empty");
+    }
+
+    [Fact]
+    public void Seqlen_beyond_the_model()
+    {
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", TestData.Path("text", "tinystories", "eval.txt"), "--seqlen", "1024", "--device", "cpu"), 2,
+            "--seqlen 1024 exceeds the model's context of 512 tokens");
+    }
+
+    [Theory]
+    [InlineData("--sparsity", "0.99", "option 'sparsity' has value '0.99', expected a ratio between 0 and 0.95")]
+    [InlineData("--sparsity", "-0.1", "option 'sparsity' has value '-0.1'")]
+    [InlineData("--pattern", "4:4", "option 'sparsity' has value '4:4'")]
+    [InlineData("--pattern", "5:4", "option 'sparsity' has value '5:4'")]
+    public void Sparsity_out_of_range(string option, string value, string expected)
+    {
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "magnitude", option, value);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Out_equal_to_the_input_is_refused()
+    {
+        string m = CopyModel();
+        string before = Hash(m);
+        AssertError(CopalProcess.Run("prune", "-m", m, "-o", m, "--method", "magnitude", "--sparsity", "0.5"), 1, "is the input folder");
+        Assert.Equal(before, Hash(m));
+    }
+
+    [Fact]
+    public void Existing_non_empty_out_needs_force()
+    {
+        string outDir = Path.Combine(_temp, "taken");
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(Path.Combine(outDir, "keep.txt"), "mine");
+        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5"), 1, "exists and is not empty; pass --force");
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(outDir, "keep.txt")));
+    }
+
+    [Fact]
+    public void Calibration_shorter_than_one_window()
+    {
+        string tiny = Path.Combine(_temp, "tiny.txt");
+        File.WriteAllText(tiny, "Once upon a time.");
+        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "wanda", "--sparsity", "0.5", "--calib", tiny, "--seqlen", "64"), 1,
+            "one window of --seqlen 64 needs at least 65");
+    }
+
+    [Fact]
+    public void Wanda_without_calibration_is_a_usage_error()
+    {
+        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "wanda", "--sparsity", "0.5"), 2, "--calib is required for --method wanda");
+    }
+
+    [Fact]
+    public void Unknown_method_lists_the_methods()
+    {
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "obs", "--sparsity", "0.5");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("option 'method' has value 'obs', expected magnitude, wanda, sparsegpt", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unknown_device_lists_what_exists()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", Model, "-n", "1", "--device", "tpu");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("tpu", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Invalid_utf8_in_data_names_the_byte_offset()
+    {
+        string bad = Path.Combine(_temp, "bad.txt");
+        File.WriteAllBytes(bad, [.. "Once upon a time"u8, 0xFF, .. " there was"u8]);
+        CopalProcess.Result r = CopalProcess.Run("perplexity", "-m", Model, "--data", bad, "--device", "cpu");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("16", r.Stderr, StringComparison.Ordinal);
+    }
+
+    internal static string Hash(string dir) => string.Join(";", Directory.GetFiles(dir).Order(StringComparer.Ordinal)
+        .Select(f => Path.GetFileName(f) + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))));
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>The commands on the real model: the README's main job, JSON outputs, and a pruning run whose output loads.</summary>
+public sealed class CommandTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-cmd-").FullName;
+
+    [Fact]
+    public void Generate_prints_the_published_story()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", TestData.Stories260K, "--device", "cpu");
+        Assert.Equal(0, r.ExitCode);
+        string expected = File.ReadAllText(Path.Combine(TestData.Stories260K, "reference_greedy_t0.txt")).TrimEnd('\n');
+        Assert.Equal(expected, r.Stdout.TrimEnd('\n'));
+        Assert.Contains("decode", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Generate_json_is_deterministic_with_a_seed()
+    {
+        string[] args = ["generate", "-m", TestData.Stories260K, "-n", "20", "--temperature", "0.8", "--top-p", "0.9", "--seed", "42", "--json", "--device", "cpu"];
+        using JsonDocument a = JsonDocument.Parse(CopalProcess.Run(args).Stdout);
+        using JsonDocument b = JsonDocument.Parse(CopalProcess.Run(args).Stdout);
+        Assert.Equal(a.RootElement.GetProperty("ids").GetRawText(), b.RootElement.GetProperty("ids").GetRawText());
+        Assert.Equal(20, a.RootElement.GetProperty("ids").GetArrayLength());
+    }
+
+    [Fact]
+    public void Inspect_json_counts_the_parameters()
+    {
+        CopalProcess.Result r = CopalProcess.Run("inspect", TestData.Stories260K, "--json");
+        Assert.Equal(0, r.ExitCode);
+        using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(260_032, doc.RootElement.GetProperty("parameters").GetInt64());
+        Assert.Equal(47, doc.RootElement.GetProperty("tensor_count").GetInt32());
+    }
+
+    [Fact]
+    public void Tokenize_and_detokenize_round_trip()
+    {
+        CopalProcess.Result t = CopalProcess.Run("tokenize", "-m", TestData.Stories260K, "--text", "Lily saw a big red ball.", "--json");
+        using JsonDocument doc = JsonDocument.Parse(t.Stdout);
+        string ids = string.Join(' ', doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()));
+        CopalProcess.Result d = CopalProcess.Run("detokenize", "-m", TestData.Stories260K, "--ids", ids);
+        Assert.Equal("Lily saw a big red ball.", d.Stdout.TrimEnd('\n'));
+    }
+
+    [Fact]
+    public void Prune_writes_a_loadable_model_with_a_report_and_leaves_the_input_alone()
+    {
+        string before = BadInputTests.Hash(TestData.Stories260K);
+        string outDir = Path.Combine(_temp, "wanda-2of4");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "wanda", "--pattern", "2:4",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "8", "--seqlen", "128", "--device", "cpu", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "prune-report.json")));
+        Assert.Equal(0.5, report.RootElement.GetProperty("total_sparsity").GetDouble());
+        Assert.Equal(5, report.RootElement.GetProperty("layers").GetArrayLength());
+        Assert.Equal(before, BadInputTests.Hash(TestData.Stories260K));
+        foreach (string f in new[] { "config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "model.safetensors" })
+        {
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        }
+        CopalProcess.Result ppl = CopalProcess.Run("perplexity", "-m", outDir, "--data", TestData.Path("text", "tinystories", "eval.txt"),
+            "--seqlen", "256", "--limit-chunks", "4", "--compare", TestData.Stories260K, "--json", "--device", "cpu");
+        Assert.True(ppl.ExitCode == 0, ppl.Stderr);
+        using JsonDocument p = JsonDocument.Parse(ppl.Stdout);
+        double pruned = p.RootElement.GetProperty("ppl").GetDouble();
+        double dense = p.RootElement.GetProperty("compare").GetProperty("base_ppl").GetDouble();
+        Assert.True(pruned > dense, $"pruned ppl {pruned} should exceed dense {dense}");
+        Assert.InRange(p.RootElement.GetProperty("compare").GetProperty("top1_agreement").GetDouble(), 0.05, 0.999);
+    }
+
+    [Fact]
+    public void Ctrl_c_during_prune_leaves_no_output()
+    {
+        string outDir = Path.Combine(_temp, "cancelled");
+        CopalProcess.Result r = CopalProcess.Run(p =>
+        {
+            // Wait until the run is under way, then send SIGINT as Ctrl-C does.
+            Thread.Sleep(TimeSpan.FromSeconds(2.5));
+            SendInterrupt(p.Id);
+        }, "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "sparsegpt", "--sparsity", "0.5",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "64", "--seqlen", "512", "--device", "cpu");
+        Assert.Equal(130, r.ExitCode);
+        Assert.False(Directory.Exists(outDir));
+        Assert.Empty(Directory.GetDirectories(_temp, ".cancelled.tmp-*"));
+        Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
+    }
+
+    private static void SendInterrupt(int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", ["-INT", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}
