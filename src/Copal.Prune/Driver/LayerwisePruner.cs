@@ -55,6 +55,8 @@ public sealed class LayerwisePruner
             throw new ArgumentException($"--seqlen {seqLen} exceeds the model's context of {_model.Config.MaxPositionEmbeddings} tokens");
         }
 
+        ValidatePattern();
+
         // 1. Inputs of decoder layer 0 for every sample (host memory: nsamples × seqlen × hidden floats).
         progress?.Report(new PruneProgress(0, layers, "capturing layer-0 inputs"));
         using RunState state = _model.CreateState(seqLen, seqLen);
@@ -136,6 +138,24 @@ public sealed class LayerwisePruner
             activationBytes,
             $"{backend.Info.Kind} ({backend.Info.DeviceName})",
             _model.Source);
+    }
+
+    // An N:M pattern must fit every linear's input size; say so before any work is done.
+    private void ValidatePattern()
+    {
+        if (_options.Pattern is not SparsityPattern.NM nm)
+        {
+            return;
+        }
+        foreach (LinearId id in LinearIds.All)
+        {
+            int cols = LlamaWeights.LinearShape(_model.Config, id).In;
+            if (cols % nm.M != 0)
+            {
+                throw new PruningOptionException("pattern", nm.ToString(),
+                    $"a pattern whose M divides every linear's input size, but {LlamaTensorNames.Linear(0, id)} has {cols} inputs (not a multiple of {nm.M})");
+            }
+        }
     }
 
     private IReadOnlyDictionary<LinearId, InputStatistics> CollectStatistics(

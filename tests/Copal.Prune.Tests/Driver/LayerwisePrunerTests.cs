@@ -1,0 +1,181 @@
+using Copal.Model.Inference;
+using Copal.Model.Tokenization;
+using Copal.Model.Weights;
+using Copal.Prune.Calibration;
+using Copal.Prune.Driver;
+using Copal.Tensors;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Numerics;
+using Copal.Tensors.Safetensors;
+using Copal.Testing;
+
+namespace Copal.Prune.Tests.Driver;
+
+/// <summary>The layer-sequential driver on the real stories260K model.</summary>
+public sealed class LayerwisePrunerTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-prune-").FullName;
+
+    private static CalibrationSet Calibration(int nsamples = 4, int seqLen = 64) =>
+        CalibrationSet.FromFiles(Tokenizer.FromDirectory(TestData.Stories260K), [TestData.Path("text", "tinystories", "calib.txt")], nsamples, seqLen, seed: 0);
+
+    private string Prune(string method, SparsityPattern pattern, bool trueSequential = false, CalibrationSet? calibration = null)
+    {
+        string outDir = Path.Combine(_temp, $"{method}-{pattern.ToString().Replace(':', 'o')}-{trueSequential}");
+        using var backend = new CpuBackend();
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create(method),
+            new PruneOptions(pattern) { TrueSequential = trueSequential }, calibration ?? Calibration()), backend);
+        return outDir;
+    }
+
+    [Theory]
+    [InlineData("magnitude", "0.5")]
+    [InlineData("wanda", "0.5")]
+    [InlineData("sparsegpt", "0.5")]
+    [InlineData("wanda", "0.7")]
+    [InlineData("wanda", "2:4")]
+    [InlineData("sparsegpt", "2:4")]
+    [InlineData("magnitude", "2:4")]
+    public void Every_pruned_matrix_has_exactly_the_target_sparsity(string method, string patternText)
+    {
+        SparsityPattern pattern = SparsityPattern.Parse(patternText);
+        string outDir = Prune(method, pattern);
+        using var pruned = SafetensorsCheckpoint.Open(outDir);
+        using var dense = SafetensorsCheckpoint.Open(TestData.Stories260K);
+        foreach (TensorView t in pruned.Tensors)
+        {
+            var w = new float[t.ElementCount];
+            FloatConvert.ToSingle(t, w);
+            if (!LlamaTensorNames.TryParseLinear(t.Name, out _, out _))
+            {
+                // Everything else is copied bit for bit.
+                Assert.True(t.Bytes.SequenceEqual(dense[t.Name].Bytes), t.Name);
+                continue;
+            }
+            int rows = (int)t.Shape[0], cols = (int)t.Shape[1];
+            switch (pattern)
+            {
+                case SparsityPattern.NM nm:
+                    SparsityCheck.ValidateNM(w, rows, cols, nm.N, nm.M);
+                    Assert.Equal((long)rows * cols * nm.N / nm.M, SparsityCheck.CountZeros(w));
+                    break;
+                case SparsityPattern.Unstructured u when method == "sparsegpt":
+                    // SparseGPT compares within blocks of 128 columns across all rows.
+                    for (int c0 = 0; c0 < cols; c0 += 128)
+                    {
+                        int width = Math.Min(128, cols - c0);
+                        long blockZeros = 0;
+                        for (int r = 0; r < rows; r++)
+                        {
+                            blockZeros += SparsityCheck.CountZeros(w.AsSpan(r * cols + c0, width));
+                        }
+                        Assert.Equal((long)Math.Floor(rows * (long)width * u.Ratio), blockZeros);
+                    }
+                    break;
+                case SparsityPattern.Unstructured u when method == "magnitude":
+                    Assert.Equal((long)Math.Floor(rows * (long)cols * u.Ratio), SparsityCheck.CountZeros(w));
+                    break;
+                case SparsityPattern.Unstructured u:
+                    long perRow = (long)Math.Floor(cols * u.Ratio);
+                    int[] zeros = new int[rows];
+                    SparsityCheck.CountZerosPerRow(w, rows, cols, zeros);
+                    Assert.All(zeros, z => Assert.Equal(perRow, z));
+                    break;
+            }
+        }
+    }
+
+    [Fact]
+    public void A_pattern_that_does_not_fit_is_refused_before_any_work()
+    {
+        // stories260K's down_proj has 172 inputs: 4:8 cannot apply.
+        var e = Assert.Throws<PruningOptionException>(() => Prune("magnitude", SparsityPattern.Parse("4:8")));
+        Assert.Equal("option 'pattern' has value '4:8', expected a pattern whose M divides every linear's input size, but model.layers.0.mlp.down_proj.weight has 172 inputs (not a multiple of 8)", e.Message);
+        Assert.Empty(Directory.GetDirectories(_temp));
+    }
+
+    [Fact]
+    public void True_sequential_also_hits_the_target_and_differs_from_one_pass()
+    {
+        string seq = Prune("sparsegpt", SparsityPattern.Parse("0.5"), trueSequential: true);
+        string onePass = Prune("sparsegpt", SparsityPattern.Parse("0.5"));
+        using var a = SafetensorsCheckpoint.Open(seq);
+        using var b = SafetensorsCheckpoint.Open(onePass);
+        string down = LlamaTensorNames.Linear(1, LinearId.DownProj);
+        Assert.False(a[down].Bytes.SequenceEqual(b[down].Bytes), "re-collected statistics should change later groups");
+        string q0 = LlamaTensorNames.Linear(0, LinearId.QProj);
+        Assert.True(a[q0].Bytes.SequenceEqual(b[q0].Bytes), "the first group sees the same statistics either way");
+    }
+
+    [Fact]
+    public void Statistics_from_the_tap_equal_those_of_the_captured_inputs()
+    {
+        // Layer 0's q_proj input is RMSNorm(embedding): compute it on the host and compare with what the driver's tap folds.
+        CalibrationSet calib = Calibration(nsamples: 3, seqLen: 32);
+        using var backend = new CpuBackend();
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        var expected = new InputStatistics(64, collectHessian: true);
+        using RunState state = model.CreateState(32, 32);
+        var capture = new CaptureTap();
+        foreach (int[] sample in calib.Samples)
+        {
+            model.Forward(state, sample, 0, LogitsMode.None, capture);
+            expected.AddSequence(capture.Input!, 32);
+        }
+        var tap = new StatisticsTap(backend, 0, new Dictionary<LinearId, int> { [LinearId.QProj] = 64 }, collectHessian: true);
+        using (tap)
+        {
+            using var work = backend.Allocate(32 * 64);
+            foreach (int[] sample in calib.Samples)
+            {
+                model.Embed(sample, work);
+                model.ForwardLayer(state, 0, work, 32, 0, tap);
+                tap.FoldSample();
+            }
+            InputStatistics actual = tap.Statistics[LinearId.QProj];
+            Assert.Equal(3, actual.Sequences);
+            for (int j = 0; j < 64; j++)
+            {
+                Assert.Equal(expected.ColumnMeanSquares[j], actual.ColumnMeanSquares[j], 1e-4 * (1 + expected.ColumnMeanSquares[j]));
+            }
+            double[] he = expected.Hessian, ha = actual.Hessian;
+            for (int i = 0; i < he.Length; i++)
+            {
+                Assert.Equal(he[i], ha[i], 1e-4 * (1 + Math.Abs(he[i])));
+            }
+        }
+    }
+
+    [Fact]
+    public void Cancellation_leaves_no_output()
+    {
+        string outDir = Path.Combine(_temp, "cancelled");
+        using var backend = new CpuBackend();
+        using var cts = new CancellationTokenSource();
+        var progress = new ActionProgress(p => { if (p.Layer == 2) { cts.Cancel(); } });
+        Assert.ThrowsAny<OperationCanceledException>(() => PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("wanda"),
+            new PruneOptions(SparsityPattern.Parse("0.5")), Calibration()), backend, progress, cts.Token));
+        Assert.False(Directory.Exists(outDir));
+        Assert.Empty(Directory.GetDirectories(_temp));
+    }
+
+    private sealed class CaptureTap : IForwardTap
+    {
+        public float[]? Input { get; private set; }
+
+        public void OnLinearInput(int layer, LinearId linear, Copal.Tensors.Backends.DeviceBuffer input, int rows)
+        {
+            if (layer == 0 && linear == LinearId.QProj)
+            {
+                Input = ((CpuBuffer)input).Span[..(rows * 64)].ToArray();
+            }
+        }
+    }
+
+    private sealed class ActionProgress(Action<PruneProgress> report) : IProgress<PruneProgress>
+    {
+        public void Report(PruneProgress value) => report(value);
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}
