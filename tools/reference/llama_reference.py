@@ -6,6 +6,7 @@ Subcommands (run with the system python3; see tools/reference/README.md):
   goldens   --model DIR --data DIR --out DIR        write stories260K_{logits,greedy,perplexity}.json
   logits    --model DIR --text TEXT                 print ids and the argmax/logsumexp of each position
   bench     --model DIR --prefill N --decode M      PyTorch eager speed (stored dtype, 2 threads)
+  selftest                                          KV cache vs full forward, bf16 reader, RoPE variants
 
 Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention):
   h = embed[ids]
@@ -599,6 +600,56 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_selftest(args):
+    """Internal consistency on small random models (no reference values): KV-cache decode == full forward
+    for every RoPE variant, with q/k/v biases and GQA; bf16 reader round trip; llama3 inv_freq limits."""
+    import tempfile
+    rng = np.random.default_rng(0)
+    ok = True
+    for scaling in (None, {"rope_type": "linear", "factor": 4.0},
+                    {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 64}):
+        cfg = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, head_dim=16, vocab_size=40, rms_norm_eps=1e-6, rope_theta=500.0,
+                   rope_scaling=scaling, hidden_act="silu")
+        shapes = {"model.embed_tokens.weight": [40, 32], "model.norm.weight": [32]}
+        for l in range(2):
+            p = f"model.layers.{l}."
+            shapes.update({p + "input_layernorm.weight": [32], p + "post_attention_layernorm.weight": [32],
+                           p + "self_attn.q_proj.weight": [64, 32], p + "self_attn.q_proj.bias": [64],
+                           p + "self_attn.k_proj.weight": [32, 32], p + "self_attn.k_proj.bias": [32],
+                           p + "self_attn.v_proj.weight": [32, 32], p + "self_attn.v_proj.bias": [32],
+                           p + "self_attn.o_proj.weight": [32, 64], p + "mlp.gate_proj.weight": [48, 32],
+                           p + "mlp.up_proj.weight": [48, 32], p + "mlp.down_proj.weight": [32, 48]})
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(cfg, f)
+            arrays = {k: (rng.standard_normal(v) * 0.3).astype(np.float32) for k, v in shapes.items()}
+            header, off, blob = {}, 0, b""
+            for k, a in arrays.items():
+                bits = (a.view(np.uint32) >> 16).astype(np.uint16)  # truncate to bf16
+                arrays[k] = bf16_to_f32(bits)
+                header[k] = {"dtype": "BF16", "shape": list(a.shape), "data_offsets": [off, off + bits.nbytes]}
+                off += bits.nbytes
+                blob += bits.tobytes()
+            hb = json.dumps(header).encode()
+            with open(os.path.join(d, "model.safetensors"), "wb") as f:
+                f.write(struct.pack("<Q", len(hb)) + hb + blob)
+            m = Llama(d, dtype=torch.float64)
+            same = all(np.array_equal(m.tensors[k].numpy(), arrays[k].astype(np.float64)) for k in arrays)
+            ids = torch.tensor(rng.integers(0, 40, 20))
+            with torch.no_grad():
+                full = m.forward(ids)
+                cache = []
+                parts = [m.forward(ids[:7], cache, 0)] + [m.forward(ids[i:i + 1], cache, i) for i in range(7, 20)]
+            diff = float((torch.cat(parts) - full).abs().max())
+            kind = scaling["rope_type"] if scaling else "default"
+            print(f"rope {kind}: bf16 reader exact {same}, max |cached - full| {diff:.2e}, "
+                  f"inv_freq {m.inv_freq[0].item():.6g}..{m.inv_freq[-1].item():.6g}")
+            ok &= same and diff < 1e-12
+    return 0 if ok else 1
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -618,8 +669,9 @@ def main(argv=None):
     p.add_argument("--prefill", type=int, default=128)
     p.add_argument("--decode", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
+    sub.add_parser("selftest")
     args = ap.parse_args(argv)
-    return {"tokcheck": cmd_tokcheck, "goldens": cmd_goldens, "logits": cmd_logits, "bench": cmd_bench}[args.cmd](args)
+    return {"selftest": cmd_selftest, "tokcheck": cmd_tokcheck, "goldens": cmd_goldens, "logits": cmd_logits, "bench": cmd_bench}[args.cmd](args)
 
 
 if __name__ == "__main__":
