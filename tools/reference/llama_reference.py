@@ -1,0 +1,678 @@
+#!/usr/bin/env python3
+"""Independent LLaMA-family reference for Copal (torch + numpy only; no transformers, no tokenizers).
+
+Subcommands (run with the system python3; see tools/reference/README.md):
+  tokcheck  --tokenizer FILE --golden FILE.jsonl    check the SentencePiece-BPE encoder/decoder on golden ids
+  goldens   --model DIR --data DIR --out DIR        write stories260K_{logits,greedy,perplexity}.json
+  logits    --model DIR --text TEXT                 print ids and the argmax/logsumexp of each position
+  bench     --model DIR --prefill N --decode M      PyTorch eager speed (stored dtype, 2 threads)
+  selftest                                          KV cache vs full forward, bf16 reader, RoPE variants
+
+Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention):
+  h = embed[ids]
+  per layer: h += o_proj(attn(rmsnorm(h)));  h += down(silu(gate(x)) * up(x)) with x = rmsnorm(h)
+  logits = lm_head(rmsnorm(h))   (lm_head = embed_tokens when lm_head.weight is absent)
+  rmsnorm(x) = w * (x * rsqrt(mean(x^2) + eps)), computed in f32 (or f64 when the model runs in f64)
+  RoPE: rotate-half layout, inv_freq[i] = 1 / theta^(2i/head_dim), rope_scaling none / linear / llama3
+  GQA: kv heads repeated num_heads / num_kv_heads times (repeat_kv), causal softmax(q k^T / sqrt(head_dim)).
+"""
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+
+torch.set_num_threads(2)
+
+# ----------------------------------------------------------------------------------------------------------
+# safetensors reader (own code: 8-byte little-endian header length, JSON header, raw little-endian data)
+# ----------------------------------------------------------------------------------------------------------
+
+_NP_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16,
+              "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8}
+
+
+def read_safetensors(path):
+    """Returns {name: (dtype_str, numpy array)}; BF16 arrays are returned as raw uint16 (memory-mapped)."""
+    with open(path, "rb") as f:
+        (hlen,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(hlen).decode("utf-8"))
+    base = 8 + hlen
+    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dt = info["dtype"]
+        if dt not in _NP_DTYPES:
+            raise ValueError(f"{path}: tensor {name} has unsupported dtype {dt}")
+        start, end = info["data_offsets"]
+        raw = mm[base + start: base + end]
+        arr = raw.view(_NP_DTYPES[dt]).reshape(info["shape"])
+        out[name] = (dt, arr)
+    return out
+
+
+def bf16_to_f32(u16):
+    """BF16 bits -> float32: widen to uint32 and shift into the high half."""
+    return (u16.astype(np.uint32) << 16).view(np.float32)
+
+
+def to_torch(dt, arr, want):
+    """want: torch dtype, or None for 'the stored dtype where torch CPU supports it'."""
+    if dt == "BF16":
+        if want is None or want == torch.bfloat16:
+            return torch.from_numpy(np.ascontiguousarray(arr).view(np.int16).copy()).view(torch.bfloat16)
+        return torch.from_numpy(bf16_to_f32(arr)).to(want)
+    t = torch.from_numpy(np.array(arr))  # copy out of the memmap
+    if want is None:
+        return t
+    return t.to(want)
+
+
+def load_model_tensors(model_dir, want):
+    files = sorted(f for f in os.listdir(model_dir) if f.endswith(".safetensors"))
+    if not files:
+        raise FileNotFoundError(f"no .safetensors in {model_dir}")
+    tensors, stored = {}, {}
+    for fn in files:
+        for name, (dt, arr) in read_safetensors(os.path.join(model_dir, fn)).items():
+            tensors[name] = to_torch(dt, arr, want)
+            stored[name] = dt
+    return tensors, stored
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model
+# ----------------------------------------------------------------------------------------------------------
+
+def rope_inv_freq(cfg, head_dim, dtype):
+    """inv_freq as HF computes it (default / linear / llama3), in the given dtype (HF: float32)."""
+    theta = float(cfg.get("rope_theta", 10000.0))
+    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype) / head_dim))
+    rs = cfg.get("rope_scaling")
+    attention_factor = 1.0
+    if rs:
+        kind = rs.get("rope_type", rs.get("type", "default"))
+        if kind == "default":
+            pass
+        elif kind == "linear":
+            inv = inv / float(rs["factor"])
+        elif kind == "llama3":
+            factor = float(rs["factor"])
+            lo = float(rs["low_freq_factor"])
+            hi = float(rs["high_freq_factor"])
+            old_ctx = float(rs["original_max_position_embeddings"])
+            lo_wavelen = old_ctx / lo
+            hi_wavelen = old_ctx / hi
+            wavelen = 2 * math.pi / inv
+            # long wavelengths (low frequencies) are divided by factor, short ones kept,
+            # the band in between is interpolated smoothly.
+            scaled = torch.where(wavelen > lo_wavelen, inv / factor, inv)
+            smooth = (old_ctx / wavelen - lo) / (hi - lo)
+            smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+            medium = (wavelen >= hi_wavelen) & (wavelen <= lo_wavelen)
+            inv = torch.where(medium, smoothed, scaled)
+        else:
+            raise ValueError(f"rope_scaling type {kind!r} not supported by this reference")
+    return inv, attention_factor
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Llama:
+    def __init__(self, model_dir, dtype=None, rope_dtype=None):
+        """dtype: torch dtype for all weights and activations, or None = the stored dtype.
+        rope_dtype: dtype of inv_freq and the angle product (HF: float32); default = compute dtype,
+        but never below float32."""
+        with open(os.path.join(model_dir, "config.json")) as f:
+            self.cfg = cfg = json.load(f)
+        self.tensors, self.stored = load_model_tensors(model_dir, dtype)
+        t = self.tensors
+        self.dtype = t["model.embed_tokens.weight"].dtype
+        self.hidden = cfg["hidden_size"]
+        self.n_layers = cfg["num_hidden_layers"]
+        self.n_heads = cfg["num_attention_heads"]
+        self.n_kv = cfg.get("num_key_value_heads") or self.n_heads
+        self.head_dim = cfg.get("head_dim") or self.hidden // self.n_heads
+        self.eps = float(cfg.get("rms_norm_eps", 1e-6))
+        self.vocab = cfg["vocab_size"]
+        act = cfg.get("hidden_act", "silu")
+        if act not in ("silu", "swish"):
+            raise ValueError(f"hidden_act {act} not supported")
+        self.embed = t["model.embed_tokens.weight"]
+        self.lm_head = t.get("lm_head.weight", self.embed)  # tied embeddings when lm_head is absent
+        if rope_dtype is None:
+            rope_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
+        self.rope_dtype = rope_dtype
+        self.inv_freq, self.attn_factor = rope_inv_freq(cfg, self.head_dim, rope_dtype)
+        self.layers = []
+        for i in range(self.n_layers):
+            p = f"model.layers.{i}."
+            g = lambda n: t.get(p + n)  # noqa: E731
+            self.layers.append({
+                "in_norm": g("input_layernorm.weight"), "post_norm": g("post_attention_layernorm.weight"),
+                "q": g("self_attn.q_proj.weight"), "k": g("self_attn.k_proj.weight"),
+                "v": g("self_attn.v_proj.weight"), "o": g("self_attn.o_proj.weight"),
+                "qb": g("self_attn.q_proj.bias"), "kb": g("self_attn.k_proj.bias"),
+                "vb": g("self_attn.v_proj.bias"), "ob": g("self_attn.o_proj.bias"),
+                "gate": g("mlp.gate_proj.weight"), "up": g("mlp.up_proj.weight"), "down": g("mlp.down_proj.weight"),
+                "gateb": g("mlp.gate_proj.bias"), "upb": g("mlp.up_proj.bias"), "downb": g("mlp.down_proj.bias"),
+            })
+        self.norm = t["model.norm.weight"]
+
+    # HF LlamaRMSNorm: in float32 (or wider), then weight * x.to(input dtype)
+    def rmsnorm(self, x, w):
+        in_dtype = x.dtype
+        xf = x.to(torch.float32) if in_dtype not in (torch.float32, torch.float64) else x
+        var = xf.pow(2).mean(-1, keepdim=True)
+        xf = xf * torch.rsqrt(var + self.eps)
+        return w * xf.to(in_dtype)
+
+    @staticmethod
+    def linear(x, w, b=None):
+        y = x @ w.t()
+        return y if b is None else y + b
+
+    def rope(self, positions):
+        ang = positions.to(self.rope_dtype)[:, None] * self.inv_freq[None, :]
+        emb = torch.cat((ang, ang), dim=-1)
+        cos = (emb.cos() * self.attn_factor).to(self.dtype)
+        sin = (emb.sin() * self.attn_factor).to(self.dtype)
+        return cos, sin
+
+    def forward(self, ids, cache=None, start=0):
+        """ids: 1-D LongTensor of new tokens at positions start..start+T-1. cache: list of [k, v] per layer
+        (k, v: [n_kv, past, head_dim]) extended in place, or None (no cache: start must be 0).
+        Returns logits [T, vocab] in the model dtype."""
+        T = ids.shape[0]
+        h = self.embed[ids]
+        pos = torch.arange(start, start + T)
+        cos, sin = self.rope(pos)
+        hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
+        rep = nh // nkv
+        for li, L in enumerate(self.layers):
+            x = self.rmsnorm(h, L["in_norm"])
+            q = self.linear(x, L["q"], L["qb"]).view(T, nh, hd).transpose(0, 1)    # [nh, T, hd]
+            k = self.linear(x, L["k"], L["kb"]).view(T, nkv, hd).transpose(0, 1)   # [nkv, T, hd]
+            v = self.linear(x, L["v"], L["vb"]).view(T, nkv, hd).transpose(0, 1)
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+            if cache is not None:
+                if len(cache) <= li:
+                    cache.append([k, v])
+                else:
+                    cache[li][0] = torch.cat((cache[li][0], k), dim=1)
+                    cache[li][1] = torch.cat((cache[li][1], v), dim=1)
+                k, v = cache[li]
+            S = k.shape[1]
+            # repeat_kv: kv head j serves query heads j*rep .. j*rep+rep-1
+            k = k[:, None].expand(nkv, rep, S, hd).reshape(nh, S, hd)
+            v = v[:, None].expand(nkv, rep, S, hd).reshape(nh, S, hd)
+            scores = (q @ k.transpose(1, 2)) / math.sqrt(hd)                      # [nh, T, S]
+            qpos = torch.arange(S - T, S)[:, None]
+            kpos = torch.arange(S)[None, :]
+            scores = scores.masked_fill(kpos > qpos, float("-inf"))
+            # HF eager: softmax in float32, then back to the activation dtype
+            sdt = torch.float64 if scores.dtype == torch.float64 else torch.float32
+            probs = torch.softmax(scores.to(sdt), dim=-1).to(q.dtype)
+            a = (probs @ v).transpose(0, 1).reshape(T, nh * hd)
+            h = h + self.linear(a, L["o"], L["ob"])
+            x = self.rmsnorm(h, L["post_norm"])
+            g = self.linear(x, L["gate"], L["gateb"])
+            u = self.linear(x, L["up"], L["upb"])
+            h = h + self.linear(torch.nn.functional.silu(g) * u, L["down"], L["downb"])
+        h = self.rmsnorm(h, self.norm)
+        return h @ self.lm_head.t()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tokenizer: llama2.c / SentencePiece-style BPE over the vocab + merges of an HF tokenizer.json (own code)
+# ----------------------------------------------------------------------------------------------------------
+
+class SpBpe:
+    SPACE = "\u2581"
+
+    def __init__(self, tokenizer_json):
+        with open(tokenizer_json, encoding="utf-8") as f:
+            d = json.load(f)
+        m = d["model"]
+        self.vocab = m["vocab"]
+        self.pieces = {i: p for p, i in self.vocab.items()}
+        self.rank = {}
+        for r, mg in enumerate(m["merges"]):
+            a, b = mg if isinstance(mg, list) else mg.split(" ", 1)
+            self.rank.setdefault((a, b), r)
+        # literal special-token text matched before BPE (HF added tokens with special=true, normalized=false)
+        self.specials = sorted(((t["content"], t["id"]) for t in d.get("added_tokens", [])),
+                               key=lambda x: -len(x[0]))
+        self.special_ids = {i for _, i in self.specials}
+        self.special_first = {s[0] for s, _ in self.specials if s}
+        self.byte_id = {b: self.vocab[f"<0x{b:02X}>"] for b in range(256)}
+        self.byte_of = {i: b for b, i in self.byte_id.items()}
+        self.unk = self.vocab.get("<unk>", 0)
+        self.bos = self.vocab.get("<s>", 1)
+        # No piece contains U+2581 after its first character, so no merge can cross a word start: a split at
+        # every U+2581 is exact and lets words be cached.
+        self.split_words = all(self.SPACE not in p[1:] for p in self.vocab)
+        self._cache = {}
+
+    def _bpe_word(self, text):
+        """Merges by rank (lowest first; leftmost on ties), as HF BPE does."""
+        syms = list(text)
+        while len(syms) > 1:
+            best, at = None, -1
+            for i in range(len(syms) - 1):
+                r = self.rank.get((syms[i], syms[i + 1]))
+                if r is not None and (best is None or r < best):
+                    best, at = r, i
+            if best is None:
+                break
+            syms[at: at + 2] = [syms[at] + syms[at + 1]]
+        ids = []
+        for s in syms:
+            if s in self.vocab:
+                ids.append(self.vocab[s])
+            else:  # byte fallback (only single characters can be missing)
+                ids.extend(self.byte_id[b] for b in s.encode("utf-8"))
+        return ids
+
+    def _encode_plain(self, text):
+        if not text:
+            return []
+        # normalizer: Prepend U+2581, then replace every " " by U+2581
+        norm = (self.SPACE + text).replace(" ", self.SPACE)
+        if not self.split_words:
+            return self._bpe_word(norm)
+        ids = []
+        start = 0
+        n = len(norm)
+        while start < n:
+            end = norm.find(self.SPACE, start + 1)
+            if end < 0:
+                end = n
+            w = norm[start:end]
+            c = self._cache.get(w)
+            if c is None:
+                c = self._bpe_word(w)
+                if len(w) < 64:
+                    self._cache[w] = c
+            ids.extend(c)
+            start = end
+        return ids
+
+    def encode(self, text, bos=True):
+        ids = [self.bos] if bos else []
+        # split on literal special-token text (longest first at each position), normalize each other segment
+        i, seg = 0, 0
+        while i < len(text):
+            hit = None
+            if text[i] in self.special_first:
+                for s, sid in self.specials:
+                    if text.startswith(s, i):
+                        hit = (s, sid)
+                        break
+            if hit:
+                ids.extend(self._encode_plain(text[seg:i]))
+                ids.append(hit[1])
+                i += len(hit[0])
+                seg = i
+            else:
+                i += 1
+        ids.extend(self._encode_plain(text[seg:]))
+        return ids
+
+    def decode(self, ids, skip_special=True):
+        """Replace U+2581 by ' ', byte tokens to bytes (UTF-8; an invalid run gives one U+FFFD per byte),
+        concatenate, strip one leading space (HF Strip decoder, start=1)."""
+        out, buf = [], []
+
+        def flush():
+            if buf:
+                bs = bytes(buf)
+                try:
+                    out.append(bs.decode("utf-8"))
+                except UnicodeDecodeError:
+                    out.append("\ufffd" * len(bs))
+                buf.clear()
+
+        for i in ids:
+            if skip_special and i in self.special_ids:
+                continue
+            if i in self.byte_of:
+                buf.append(self.byte_of[i])
+                continue
+            flush()
+            out.append(self.pieces[i].replace(self.SPACE, " "))
+        flush()
+        s = "".join(out)
+        return s[1:] if s.startswith(" ") else s
+
+
+def cmd_tokcheck(args):
+    tok = SpBpe(args.tokenizer)
+    n = bad = 0
+    with open(args.golden, encoding="utf-8") as f:
+        for line in f:
+            case = json.loads(line)
+            n += 1
+            ids = tok.encode(case["text"])
+            problems = []
+            if ids != case["ids"]:
+                problems.append(f"ids {ids} != {case['ids']}")
+            if tok.decode(case["ids"]) != case["decoded"]:
+                problems.append(f"decoded {tok.decode(case['ids'])!r} != {case['decoded']!r}")
+            if tok.decode(case["ids"], skip_special=False) != case["decoded_raw"]:
+                problems.append(f"decoded_raw {tok.decode(case['ids'], False)!r} != {case['decoded_raw']!r}")
+            if problems:
+                bad += 1
+                print(f"MISMATCH {case['text']!r}: " + "; ".join(problems))
+    print(f"{n - bad}/{n} golden cases match (ids, decoded, decoded_raw)")
+    return 0 if bad == 0 else 1
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Goldens for stories260K
+# ----------------------------------------------------------------------------------------------------------
+
+PUBLISHED_GREEDY_61 = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396,
+                       267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261,
+                       370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267, 337, 335, 312, 432, 398, 312, 286, 267,
+                       414, 270, 333, 415]
+
+
+LOGIT_DECIMALS = 6
+
+
+def fmt(x):
+    """Logits as JSON numbers rounded to 6 decimal places: absolute rounding error <= 5e-7, 200x below the
+    1e-4 logits tolerance, and it keeps the full 512 logits of every position under 1 MB."""
+    return round(x, LOGIT_DECIMALS)
+
+
+def nll_of_window(model, ids):
+    logits = model.forward(torch.tensor(ids, dtype=torch.long))
+    lp = torch.log_softmax(logits[:-1], dim=-1)
+    tgt = torch.tensor(ids[1:], dtype=torch.long)
+    return float(-lp.gather(1, tgt[:, None]).sum())
+
+
+def perplexity(model, ids, seqlen):
+    nwin = len(ids) // seqlen
+    total = 0.0
+    per_window = []
+    for w in range(nwin):
+        s = nll_of_window(model, ids[w * seqlen:(w + 1) * seqlen])
+        per_window.append(s)
+        total += s
+    count = nwin * (seqlen - 1)
+    mean = total / count
+    return {"seqlen": seqlen, "windows": nwin, "tokens_used": nwin * seqlen, "tokens_dropped": len(ids) - nwin * seqlen,
+            "predicted_tokens": count, "nll_sum": total, "nll_mean": mean, "ppl": math.exp(mean),
+            "first_window_nll_mean": per_window[0] / (seqlen - 1) if per_window else None}
+
+
+def pick_passage(tok, eval_text, target=120):
+    """The first story of eval.txt, cut at the sentence end whose token count (with BOS) is closest to target."""
+    story = eval_text.split("<|endoftext|>")[0].strip()
+    best = None
+    for i, ch in enumerate(story):
+        if ch in ".!?" and (i + 1 == len(story) or story[i + 1] in " \n\""):
+            end = i + 1
+            if end < len(story) and story[end] == '"':
+                end += 1
+            n = len(tok.encode(story[:end]))
+            if best is None or abs(n - target) < abs(best[1] - target):
+                best = (story[:end], n)
+    return best[0]
+
+
+def cmd_goldens(args):
+    torch.set_num_threads(args.threads)
+    model_dir = args.model
+    data = args.data
+    tok = SpBpe(os.path.join(model_dir, "tokenizer.json"))
+    model = Llama(model_dir, dtype=torch.float64)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(data, "text", "tinystories", "eval.txt"), encoding="utf-8") as f:
+        ts_eval = f.read()
+
+    common = {"model": "stories260K", "dtype": "float64",
+              "computation": "independent torch forward (tools/reference/llama_reference.py), weights F32 "
+                             "widened to float64, every op including RoPE angles, RMSNorm and softmax in float64"}
+
+    # 1. logits
+    passage = pick_passage(tok, ts_eval)
+    cases = [("bos_only", ""), ("once_upon_a_time", "Once upon a time"), ("tinystories_eval_passage", passage),
+             ("digits_punctuation", "On 12/03/2024, Tom (age 7) paid $3.50 for 2 apples & 1 pear; wow!?")]
+    out_cases = []
+    with torch.no_grad():
+        for name, text in cases:
+            ids = tok.encode(text)
+            logits = model.forward(torch.tensor(ids, dtype=torch.long))
+            out_cases.append({"name": name, "text": text, "ids": ids,
+                              "argmax": [int(a) for a in logits.argmax(-1)],
+                              "logsumexp": [fmt(v) for v in torch.logsumexp(logits, -1).tolist()],
+                              "logits": [[fmt(v) for v in row] for row in logits.tolist()]})
+            print(f"logits case {name}: {len(ids)} tokens")
+    write_json(os.path.join(args.out, "stories260K_logits.json"),
+               dict(common, rounding=f"logits and logsumexp rounded to {LOGIT_DECIMALS} decimal places (abs error <= 5e-7)",
+                    tokenization="BOS (1) + SentencePiece-BPE of text, HF tokenizer.json semantics",
+                    cases=out_cases))
+
+    # 2. greedy
+    with torch.no_grad():
+        seq = [1]
+        stop = "max_steps"
+        for _ in range(256):
+            logits = model.forward(torch.tensor(seq, dtype=torch.long))
+            nxt = int(logits[-1].argmax())
+            if nxt == 1:
+                stop = "bos"
+                break
+            seq.append(nxt)
+        # cross-check the KV-cache path against the full recompute
+        cache = []
+        cseq = [1]
+        lg = model.forward(torch.tensor([1]), cache, 0)
+        for p in range(1, len(seq)):
+            nxt = int(lg[-1].argmax())
+            cseq.append(nxt)
+            lg = model.forward(torch.tensor([nxt]), cache, p)
+        assert cseq == seq, "KV-cache greedy differs from full recompute"
+    text = tok.decode(seq)
+    with open(os.path.join(model_dir, "reference_greedy_t0.txt"), encoding="utf-8") as f:
+        published = f.read()
+    greedy = dict(common, start=[1], max_new_tokens=256, stop_rule="stop when argmax = 1 (BOS), as llama2.c run.c",
+                  stopped_by=stop, new_tokens=len(seq) - 1, ids=seq, text=text,
+                  matches_published_61_ids=seq[:61] == PUBLISHED_GREEDY_61,
+                  published_text_is_prefix=text.startswith(published.rstrip("\n")),
+                  text_equals_published=text == published or text == published.rstrip("\n"))
+    write_json(os.path.join(args.out, "stories260K_greedy.json"), greedy)
+    print(f"greedy: {len(seq) - 1} new tokens, stopped by {stop}; first 61 match published: "
+          f"{greedy['matches_published_61_ids']}; text == published: {greedy['text_equals_published']}")
+    if not greedy["text_equals_published"]:
+        a, b = text, published
+        k = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+        print(f"  first difference at char {k}: ours {a[k:k + 60]!r} vs published {b[k:k + 60]!r}; "
+              f"lengths {len(a)} vs {len(b)}")
+
+    # 3. perplexity
+    with open(os.path.join(data, "text", "wikitext-2-raw-v1", "test.joined.txt"), encoding="utf-8") as f:
+        wiki = f.read()
+    with open(os.path.join(data, "text", "ptb", "ptb.test.txt"), encoding="utf-8") as f:
+        ptb_lines = f.read().split("\n")
+    if ptb_lines and ptb_lines[-1] == "":
+        ptb_lines.pop()
+    ptb = " ".join(line.strip() for line in ptb_lines)
+    datasets = [
+        ("wikitext2_test_first20000chars", wiki[:20000],
+         "text/wikitext-2-raw-v1/test.joined.txt read as UTF-8, first 20000 characters (Unicode code points), "
+         "no other change"),
+        ("wikitext2_test", wiki, "text/wikitext-2-raw-v1/test.joined.txt read as UTF-8 as is (it is already "
+         "'\\n\\n'.join(test rows))"),
+        ("ptb_test", ptb, "text/ptb/ptb.test.txt split into lines at '\\n' (the final empty piece after the last "
+         "newline dropped), each line .strip()ped (the HF ptb_text_only loader yields line.strip() as 'sentence', "
+         "which removes the leading and trailing space every line of this file has), joined with ' ' "
+         "(SparseGPT/Wanda get_ptb: ' '.join(testdata['sentence']))"),
+        ("tinystories_eval", ts_eval, "text/tinystories/eval.txt read as UTF-8 as is (including the literal "
+         "'<|endoftext|>' separators and newlines, which are ordinary text for this tokenizer)"),
+    ]
+    results = []
+    for name, text, how in datasets:
+        t0 = time.time()
+        ids = tok.encode(text)
+        t1 = time.time()
+        entry = {"name": name, "preprocessing": how, "characters": len(text), "tokens": len(ids),
+                 "first_16_ids": ids[:16], "last_16_ids": ids[-16:],
+                 "unk_ids": sum(1 for i in ids if i == 0)}
+        with torch.no_grad():
+            entry["results"] = [perplexity(model, ids, s) for s in (512, 128)]
+        results.append(entry)
+        print(f"{name}: {len(text)} chars, {len(ids)} tokens (tokenize {t1 - t0:.1f}s, eval {time.time() - t1:.1f}s) "
+              + ", ".join(f"seqlen {r['seqlen']}: {r['windows']} windows ppl {r['ppl']:.6f}" for r in entry["results"]))
+    write_json(os.path.join(args.out, "stories260K_perplexity.json"),
+               dict(common, tokenization="the whole text tokenized once: BOS (1) prepended once, then "
+                    "SentencePiece-BPE with HF tokenizer.json semantics (literal <unk>/<s>/</s> are special ids 0/1/2)",
+                    method="windows = tokens // seqlen non-overlapping windows from token 0, remainder dropped; each "
+                    "window evaluated on its own from position 0; NLL of tokens 2..seqlen of each window (natural "
+                    "log); nll_mean = nll_sum / (windows * (seqlen - 1)); ppl = exp(nll_mean)",
+                    datasets=results))
+    return 0
+
+
+def write_json(path, obj):
+    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(s + "\n")
+    print(f"wrote {path}: {len(s.encode('utf-8'))} bytes")
+
+
+def cmd_logits(args):
+    tok = SpBpe(os.path.join(args.model, "tokenizer.json"))
+    model = Llama(args.model, dtype=torch.float64)
+    ids = tok.encode(args.text)
+    with torch.no_grad():
+        logits = model.forward(torch.tensor(ids))
+    print("ids", ids)
+    for p, row in enumerate(logits):
+        print(p, int(row.argmax()), float(row.max()), float(torch.logsumexp(row, -1)))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Bench
+# ----------------------------------------------------------------------------------------------------------
+
+def cmd_bench(args):
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    model = Llama(args.model, dtype=None)  # stored dtype (bf16 stays bf16, f32 stays f32)
+    t_load = time.time() - t0
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(3, model.vocab, (args.prefill,), generator=g)
+    with torch.inference_mode():
+        model.forward(ids[:4])  # small warm-up (allocator, kernels)
+        cache = []
+        t0 = time.perf_counter()
+        logits = model.forward(ids, cache, 0)
+        t_prefill = time.perf_counter() - t0
+        nxt = int(logits[-1].argmax())
+        t0 = time.perf_counter()
+        for i in range(args.decode):
+            logits = model.forward(torch.tensor([nxt]), cache, args.prefill + i)
+            nxt = int(logits[-1].argmax())
+        t_decode = time.perf_counter() - t0
+    nparams = sum(t.numel() for t in model.tensors.values())
+    print(f"model {args.model}: {nparams / 1e6:.1f}M params, dtype {model.dtype}, threads {torch.get_num_threads()}, "
+          f"torch {torch.__version__}, load {t_load:.1f}s")
+    print(f"prefill {args.prefill} tokens: {t_prefill:.3f}s = {args.prefill / t_prefill:.2f} tokens/s")
+    print(f"decode {args.decode} tokens: {t_decode:.3f}s = {args.decode / t_decode:.3f} tokens/s")
+    return 0
+
+
+def cmd_selftest(args):
+    """Internal consistency on small random models (no reference values): KV-cache decode == full forward
+    for every RoPE variant, with q/k/v biases and GQA; bf16 reader round trip; llama3 inv_freq limits."""
+    import tempfile
+    rng = np.random.default_rng(0)
+    ok = True
+    for scaling in (None, {"rope_type": "linear", "factor": 4.0},
+                    {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 64}):
+        cfg = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, head_dim=16, vocab_size=40, rms_norm_eps=1e-6, rope_theta=500.0,
+                   rope_scaling=scaling, hidden_act="silu")
+        shapes = {"model.embed_tokens.weight": [40, 32], "model.norm.weight": [32]}
+        for l in range(2):
+            p = f"model.layers.{l}."
+            shapes.update({p + "input_layernorm.weight": [32], p + "post_attention_layernorm.weight": [32],
+                           p + "self_attn.q_proj.weight": [64, 32], p + "self_attn.q_proj.bias": [64],
+                           p + "self_attn.k_proj.weight": [32, 32], p + "self_attn.k_proj.bias": [32],
+                           p + "self_attn.v_proj.weight": [32, 32], p + "self_attn.v_proj.bias": [32],
+                           p + "self_attn.o_proj.weight": [32, 64], p + "mlp.gate_proj.weight": [48, 32],
+                           p + "mlp.up_proj.weight": [48, 32], p + "mlp.down_proj.weight": [32, 48]})
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(cfg, f)
+            arrays = {k: (rng.standard_normal(v) * 0.3).astype(np.float32) for k, v in shapes.items()}
+            header, off, blob = {}, 0, b""
+            for k, a in arrays.items():
+                bits = (a.view(np.uint32) >> 16).astype(np.uint16)  # truncate to bf16
+                arrays[k] = bf16_to_f32(bits)
+                header[k] = {"dtype": "BF16", "shape": list(a.shape), "data_offsets": [off, off + bits.nbytes]}
+                off += bits.nbytes
+                blob += bits.tobytes()
+            hb = json.dumps(header).encode()
+            with open(os.path.join(d, "model.safetensors"), "wb") as f:
+                f.write(struct.pack("<Q", len(hb)) + hb + blob)
+            m = Llama(d, dtype=torch.float64)
+            same = all(np.array_equal(m.tensors[k].numpy(), arrays[k].astype(np.float64)) for k in arrays)
+            ids = torch.tensor(rng.integers(0, 40, 20))
+            with torch.no_grad():
+                full = m.forward(ids)
+                cache = []
+                parts = [m.forward(ids[:7], cache, 0)] + [m.forward(ids[i:i + 1], cache, i) for i in range(7, 20)]
+            diff = float((torch.cat(parts) - full).abs().max())
+            kind = scaling["rope_type"] if scaling else "default"
+            print(f"rope {kind}: bf16 reader exact {same}, max |cached - full| {diff:.2e}, "
+                  f"inv_freq {m.inv_freq[0].item():.6g}..{m.inv_freq[-1].item():.6g}")
+            ok &= same and diff < 1e-12
+    return 0 if ok else 1
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("tokcheck")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--golden", required=True)
+    p = sub.add_parser("goldens")
+    p.add_argument("--model", required=True, help="the stories260K folder")
+    p.add_argument("--data", required=True, help="the shared data folder (holds text/)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p = sub.add_parser("logits")
+    p.add_argument("--model", required=True)
+    p.add_argument("--text", required=True)
+    p = sub.add_parser("bench")
+    p.add_argument("--model", required=True)
+    p.add_argument("--prefill", type=int, default=128)
+    p.add_argument("--decode", type=int, default=16)
+    p.add_argument("--threads", type=int, default=2)
+    sub.add_parser("selftest")
+    args = ap.parse_args(argv)
+    return {"selftest": cmd_selftest, "tokcheck": cmd_tokcheck, "goldens": cmd_goldens, "logits": cmd_logits, "bench": cmd_bench}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
