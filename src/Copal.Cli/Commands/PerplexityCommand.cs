@@ -18,7 +18,7 @@ internal static class PerplexityCommand
         var seqLen = new Option<int?>("--seqlen") { Description = "Window length in tokens (default: min(2048, the model's context))" };
         var stride = new Option<int?>("--stride") { Description = "Window step (default: --seqlen, non-overlapping)" };
         var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" };
-        var layout = new Option<TextLayout>("--layout") { Description = "raw: the file as is; joined-lines: stripped lines joined by spaces (PTB)", DefaultValueFactory = _ => TextLayout.Raw };
+        var layout = new Option<TextLayout>("--layout") { Description = "Raw: the file as is; JoinedLines: stripped lines joined by spaces (PTB); Documents: <|endoftext|>-separated stories, each with BOS (TinyStories)", DefaultValueFactory = _ => TextLayout.Raw };
         var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
@@ -29,7 +29,6 @@ internal static class PerplexityCommand
         command.SetBody((p, ct) =>
         {
             bool asJson = p.GetValue(json);
-            string text = TextDataset.Load(p.GetValue(data)!, p.GetValue(layout));
             using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson);
             using ModelSession? baseSession = p.GetValue(compare) is string basePath
                 ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson)
@@ -44,7 +43,7 @@ internal static class PerplexityCommand
             {
                 throw new UsageException($"--seqlen must be ≥ 2, got {window}");
             }
-            int[] tokens = session.Tokenizer.Encode(text, addSpecialTokens: true);
+            int[] tokens = TextDataset.Tokenize(session.Tokenizer, p.GetValue(data)!, p.GetValue(layout));
             if (!asJson)
             {
                 Out.Info($"copal: {tokens.Length:N0} tokens, windows of {window}");

@@ -7,6 +7,11 @@ public enum TextLayout
     Raw,
     /// <summary>One sentence per line, each stripped, joined with a single space (PTB, as pruning papers evaluate it).</summary>
     JoinedLines,
+    /// <summary>
+    /// Documents separated by lines reading <c>&lt;|endoftext|&gt;</c> (the TinyStories files): each document is
+    /// tokenized on its own with BOS, as llama2.c's training and validation data are, and the ids are concatenated.
+    /// </summary>
+    Documents,
 }
 
 /// <summary>Reads evaluation and calibration text with strict UTF-8 and clear errors.</summary>
@@ -26,9 +31,36 @@ public static class TextDataset
         }
         return layout switch
         {
-            TextLayout.Raw => text,
+            TextLayout.Raw or TextLayout.Documents => text,
             TextLayout.JoinedLines => string.Join(' ', text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0)),
             _ => throw new ArgumentOutOfRangeException(nameof(layout), layout, null),
         };
+    }
+
+    /// <summary>The separator line between documents in the <see cref="TextLayout.Documents"/> layout.</summary>
+    public const string DocumentSeparator = "<|endoftext|>";
+
+    /// <summary>
+    /// Tokenizes a whole file the way <paramref name="layout"/> says: once as one string, or (Documents) each
+    /// document on its own with the tokenizer's special tokens (BOS), concatenated.
+    /// </summary>
+    public static int[] Tokenize(Tokenization.Tokenizer tokenizer, string path, TextLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        string text = Load(path, layout);
+        if (layout != TextLayout.Documents)
+        {
+            return tokenizer.Encode(text, addSpecialTokens: true);
+        }
+        var ids = new List<int>();
+        foreach (string doc in text.Split(DocumentSeparator))
+        {
+            string trimmed = doc.Trim('\n');
+            if (trimmed.Length > 0)
+            {
+                ids.AddRange(tokenizer.Encode(trimmed, addSpecialTokens: true));
+            }
+        }
+        return ids.ToArray();
     }
 }
