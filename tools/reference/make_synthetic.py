@@ -8,7 +8,7 @@ time, so memory stays at about the largest tensor.
 
 Never commit the output (the 1.1B preset is 2.2 GB in bf16, 4.4 GB in f32): write it to a temporary folder.
 
-  python3 make_synthetic.py --preset tinyllama-1.1b --dtype bf16 --out /tmp/synth-tinyllama-bf16
+  python3 make_synthetic.py --preset tinyllama-1.1b --dtype bf16 --out "$TMPDIR/synth-tinyllama-bf16"
 """
 
 import argparse

@@ -14,6 +14,10 @@ internal static unsafe class QuickProbe
     {
         int threads = Environment.ProcessorCount;
         bool gemmOnly = args.Contains("gemm"), gemvOnly = args.Contains("gemv");
+        if (args.Contains("v256"))
+        {
+            KernelPaths.UseVector512 = false; // the AVX2 paths, for a same-machine comparison
+        }
         double bandwidth = BandwidthProbe.Measure(threads, 5);
         Console.WriteLine($"streaming read, {threads} threads: {bandwidth:F2} GB/s; OpenBLAS {(OpenBlas.IsAvailable ? "loaded" : "absent")}");
         OpenBlas.SetThreads(threads);

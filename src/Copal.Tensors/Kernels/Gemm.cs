@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Copal.Tensors.Kernels;
@@ -70,47 +69,38 @@ public static unsafe class Gemm
             new Span<float>(y + i * ldy + rowStart, rowEnd - rowStart).Clear();
         }
         int aSlivers = (n + MR - 1) / MR;
-        float* packA = (float*)NativeMemory.AlignedAlloc((nuint)((long)aSlivers * MR * KC * sizeof(float)), 64);
-        float* packB = (float*)NativeMemory.AlignedAlloc((nuint)(NC * KC * sizeof(float)), 64);
-        float* tile = (float*)NativeMemory.AlignedAlloc((nuint)(MR * NR * sizeof(float)), 64);
-        try
+        float* packA = PackScratch.X((long)aSlivers * MR * KC);
+        float* packB = PackScratch.Weight((long)NC * KC);
+        float* tile = PackScratch.Tile();
+        for (int pc = 0; pc < k; pc += KC)
         {
-            for (int pc = 0; pc < k; pc += KC)
+            int kc = Math.Min(KC, k - pc);
+            PackX(x, n, k, pc, kc, packA);
+            for (int jc = rowStart; jc < rowEnd; jc += NC)
             {
-                int kc = Math.Min(KC, k - pc);
-                PackX(x, n, k, pc, kc, packA);
-                for (int jc = rowStart; jc < rowEnd; jc += NC)
+                int nc = Math.Min(NC, rowEnd - jc);
+                PackWeight<TLoad>(w, jc, nc, pc, kc, packB);
+                for (int s = 0; s < aSlivers; s++)
                 {
-                    int nc = Math.Min(NC, rowEnd - jc);
-                    PackWeight<TLoad>(w, jc, nc, pc, kc, packB);
-                    for (int s = 0; s < aSlivers; s++)
+                    int rows = Math.Min(MR, n - s * MR);
+                    float* ap = packA + (nint)s * MR * kc;
+                    float* yRow = y + s * MR * ldy;
+                    for (int t = 0; t * NR < nc; t++)
                     {
-                        int rows = Math.Min(MR, n - s * MR);
-                        float* ap = packA + (nint)s * MR * kc;
-                        float* yRow = y + s * MR * ldy;
-                        for (int t = 0; t * NR < nc; t++)
+                        int cols = Math.Min(NR, nc - t * NR);
+                        float* bp = packB + (nint)t * NR * kc;
+                        float* c = yRow + jc + t * NR;
+                        if (rows == MR && cols == NR)
                         {
-                            int cols = Math.Min(NR, nc - t * NR);
-                            float* bp = packB + (nint)t * NR * kc;
-                            float* c = yRow + jc + t * NR;
-                            if (rows == MR && cols == NR)
-                            {
-                                GemmMicroKernel.Run(ap, bp, kc, c, ldy);
-                            }
-                            else
-                            {
-                                GemmMicroKernel.RunEdge(ap, bp, kc, c, ldy, rows, cols, tile);
-                            }
+                            GemmMicroKernel.Run(ap, bp, kc, c, ldy);
+                        }
+                        else
+                        {
+                            GemmMicroKernel.RunEdge(ap, bp, kc, c, ldy, rows, cols, tile);
                         }
                     }
                 }
             }
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(tile);
-            NativeMemory.AlignedFree(packB);
-            NativeMemory.AlignedFree(packA);
         }
     }
 

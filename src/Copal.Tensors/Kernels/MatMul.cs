@@ -3,8 +3,11 @@ namespace Copal.Tensors.Kernels;
 /// <summary>Y[n, out] = X[n, in] · Wᵀ over all threads: <see cref="Gemv"/> for one row, <see cref="Gemm"/> otherwise.</summary>
 public static unsafe class MatMul
 {
-    /// <summary>Output features per thread below which splitting costs more than it saves.</summary>
-    private const int MinRowsPerThread = 64;
+    /// <summary>
+    /// Multiply-adds per thread below which a call stays on the calling thread: about 10–20 µs of work, the cost
+    /// of handing a range to another core. Tiny models (64-wide stories260K) then never pay for a wake-up.
+    /// </summary>
+    internal const long MinMacsPerThread = 1 << 17;
 
     /// <summary>Computes y = x · Wᵀ, spreading output features over <paramref name="threads"/> (0 = all cores).</summary>
     public static void Compute(ReadOnlySpan<float> x, int n, in WeightMatrix weight, Span<float> y, int threads = 0)
@@ -25,20 +28,31 @@ public static unsafe class MatMul
         }
     }
 
-    internal static void Run(float* x, int n, WeightMatrix w, float* y, int threads)
+    internal static void Run(float* x, int n, in WeightMatrix w, float* y, int threads)
     {
-        if (n == 0)
+        if (n == 0 || w.Rows == 0)
         {
             return;
         }
-        nint px = (nint)x, py = (nint)y;
+        long macsPerRow = Math.Max(1L, (long)n * w.Cols);
+        int minRows = (int)Math.Clamp(MinMacsPerThread / macsPerRow, 1, int.MaxValue);
         if (n == 1)
         {
-            RowPartition.For(w.Rows, threads, 4, MinRowsPerThread, (s, e) => Gemv.Run((float*)px, w, s, e, (float*)py));
+            RowPartition.For(w.Rows, threads, 4, Math.Max(4, minRows), new GemvBody(x, w, y));
         }
         else
         {
-            RowPartition.For(w.Rows, threads, GemmMicroKernel.NR, MinRowsPerThread, (s, e) => Gemm.Run((float*)px, n, w, s, e, (float*)py));
+            RowPartition.For(w.Rows, threads, GemmMicroKernel.NR, Math.Max(GemmMicroKernel.NR, minRows), new GemmBody(x, n, w, y));
         }
+    }
+
+    private readonly struct GemvBody(float* x, WeightMatrix w, float* y) : IRangeBody
+    {
+        public void Run(int start, int end) => Gemv.Run(x, w, start, end, y);
+    }
+
+    private readonly struct GemmBody(float* x, int n, WeightMatrix w, float* y) : IRangeBody
+    {
+        public void Run(int start, int end) => Gemm.Run(x, n, w, start, end, y);
     }
 }

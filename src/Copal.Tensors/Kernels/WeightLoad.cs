@@ -16,6 +16,9 @@ internal unsafe interface IWeightLoad
     /// <summary>Eight elements starting at element <paramref name="index"/> of <paramref name="row"/>.</summary>
     static abstract Vector256<float> Load8(byte* row, nint index);
 
+    /// <summary>Sixteen elements starting at element <paramref name="index"/> (the Vector512 paths).</summary>
+    static abstract Vector512<float> Load16(byte* row, nint index);
+
     /// <summary>One element.</summary>
     static abstract float Load1(byte* row, nint index);
 }
@@ -26,6 +29,9 @@ internal readonly unsafe struct F32Load : IWeightLoad
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load8(byte* row, nint index) => Vector256.Load((float*)row + index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, nint index) => Vector512.Load((float*)row + index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load1(byte* row, nint index) => ((float*)row)[index];
@@ -46,6 +52,18 @@ internal readonly unsafe struct Bf16Load : IWeightLoad
         }
         Vector128<ushort> v = Vector128.Load(p);
         return Vector256.ShiftLeft(Vector256.Create(Vector128.WidenLower(v), Vector128.WidenUpper(v)), 16).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, nint index)
+    {
+        ushort* p = (ushort*)row + index;
+        if (Avx512F.IsSupported)
+        {
+            return Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle();
+        }
+        Vector256<ushort> v = Vector256.Load(p);
+        return Vector512.ShiftLeft(Vector512.Create(Vector256.WidenLower(v), Vector256.WidenUpper(v)), 16).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -81,6 +99,27 @@ internal readonly unsafe struct F16Load : IWeightLoad
         Vector256<float> f = bits.AsSingle() * Vector256.Create(0x77800000).AsSingle(); // 2^112
         Vector256<float> infNan = Vector256.GreaterThanOrEqual(Vector256.Abs(f), Vector256.Create(65536f));
         return f | (infNan & Vector256.Create(0x7F800000).AsSingle());
+    }
+
+    /// <summary>The same conversion as <see cref="Load8"/> on sixteen lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, nint index)
+    {
+        short* p = (short*)row + index;
+        Vector512<int> h;
+        if (Avx512F.IsSupported)
+        {
+            h = Avx512F.ConvertToVector512Int32(Vector256.Load(p));
+        }
+        else
+        {
+            Vector256<short> v = Vector256.Load(p);
+            h = Vector512.Create(Vector256.WidenLower(v), Vector256.WidenUpper(v));
+        }
+        Vector512<int> bits = Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFFE000));
+        Vector512<float> f = bits.AsSingle() * Vector512.Create(0x77800000).AsSingle(); // 2^112
+        Vector512<float> infNan = Vector512.GreaterThanOrEqual(Vector512.Abs(f), Vector512.Create(65536f));
+        return f | (infNan & Vector512.Create(0x7F800000).AsSingle());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -82,8 +82,7 @@ public unsafe class CpuBackend : IBackend
         Need(y, (long)rows * cols, "bias y");
         Need(bias, cols, "bias");
         nint py = (nint)Cpu(y).Pointer, pb = (nint)Cpu(bias).Pointer;
-        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, cols)), (s, e) =>
-            Kernels.Add.Bias(new Span<float>((float*)py, rows * cols), new ReadOnlySpan<float>((float*)pb, cols), s, e));
+        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, cols)), new CpuOps.Bias((float*)py, (float*)pb, rows, cols));
     }
 
     public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
@@ -93,9 +92,7 @@ public unsafe class CpuBackend : IBackend
         Need(y, (long)rows * dim, "rmsnorm y");
         nint px = (nint)Cpu(x).Pointer, pw = (nint)Cpu(weight).Pointer, py = (nint)Cpu(y).Pointer;
         int count = checked(rows * dim);
-        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, dim)), (s, e) =>
-            Kernels.RmsNorm.Rows(new ReadOnlySpan<float>((float*)px, count), new ReadOnlySpan<float>((float*)pw, dim), eps, s, e,
-                new Span<float>((float*)py, count)));
+        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, dim)), new CpuOps.Norm((float*)px, (float*)pw, (float*)py, count, dim, eps));
     }
 
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
@@ -108,9 +105,8 @@ public unsafe class CpuBackend : IBackend
         }
         nint px = (nint)Cpu(x).Pointer, pc = (nint)Cpu(cos).Pointer, ps = (nint)Cpu(sin).Pointer;
         int table = checked((int)cos.Length);
-        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, width)), (s, e) =>
-            Kernels.Rope.Rows(new Span<float>((float*)px, rows * width), new ReadOnlySpan<float>((float*)pc, table),
-                new ReadOnlySpan<float>((float*)ps, table), heads, headDim, startPos, s, e));
+        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, width)),
+            new CpuOps.Rotary((float*)px, (float*)pc, (float*)ps, rows * width, table, heads, headDim, startPos));
     }
 
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape)
@@ -119,20 +115,11 @@ public unsafe class CpuBackend : IBackend
         AttentionShape s = shape;
         nint pq = (nint)Cpu(q).Pointer, pk = (nint)Cpu(kCache).Pointer, pv = (nint)Cpu(vCache).Pointer, po = (nint)Cpu(output).Pointer;
         int ql = (int)q.Length, kl = (int)kCache.Length, vl = (int)vCache.Length, ol = (int)output.Length;
-        int scratch = Kernels.Attention.ScratchLength(s);
-        RowPartition.For(s.Rows * s.Heads, Threads, 1, 1, (start, end) =>
-        {
-            float[] scores = System.Buffers.ArrayPool<float>.Shared.Rent(scratch);
-            try
-            {
-                Kernels.Attention.Compute(new ReadOnlySpan<float>((float*)pq, ql), new ReadOnlySpan<float>((float*)pk, kl),
-                    new ReadOnlySpan<float>((float*)pv, vl), s, start, end, scores, new Span<float>((float*)po, ol));
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<float>.Shared.Return(scores);
-            }
-        });
+        // Work per (row, head) is one pass over the visible keys: split only when a thread gets enough of it.
+        long perItem = Math.Max(1L, (long)(s.StartPos + s.Rows) * s.HeadDim * 2);
+        int minItems = (int)Math.Clamp(MinElementsPerThread / perItem, 1, int.MaxValue);
+        RowPartition.For(s.Rows * s.Heads, Threads, 1, minItems,
+            new CpuOps.Attend((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s));
     }
 
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count) =>
@@ -144,9 +131,7 @@ public unsafe class CpuBackend : IBackend
         Need(up, count, "silu up");
         Need(output, count, "silu output");
         nint pg = (nint)Cpu(gate).Pointer, pu = (nint)Cpu(up).Pointer, po = (nint)Cpu(output).Pointer;
-        RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, (s, e) =>
-            Kernels.SiluMul.Compute(new ReadOnlySpan<float>((float*)pg + s, e - s), new ReadOnlySpan<float>((float*)pu + s, e - s),
-                new Span<float>((float*)po + s, e - s)));
+        RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, new CpuOps.Swiglu((float*)pg, (float*)pu, (float*)po));
     }
 
     public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
@@ -155,9 +140,7 @@ public unsafe class CpuBackend : IBackend
         Need(b, count, "add b");
         Need(output, count, "add output");
         nint pa = (nint)Cpu(a).Pointer, pb = (nint)Cpu(b).Pointer, po = (nint)Cpu(output).Pointer;
-        RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, (s, e) =>
-            Kernels.Add.Compute(new ReadOnlySpan<float>((float*)pa + s, e - s), new ReadOnlySpan<float>((float*)pb + s, e - s),
-                new Span<float>((float*)po + s, e - s)));
+        RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, new CpuOps.Sum((float*)pa, (float*)pb, (float*)po));
     }
 
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
@@ -174,8 +157,7 @@ public unsafe class CpuBackend : IBackend
     {
         Need(x, (long)rows * cols, "softmax x");
         nint px = (nint)Cpu(x).Pointer;
-        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, cols)), (s, e) =>
-            Kernels.Softmax.Rows(new Span<float>((float*)px, rows * cols), cols, s, e));
+        RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, cols)), new CpuOps.Normalize((float*)px, rows, cols));
     }
 
     public void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram)
@@ -190,8 +172,7 @@ public unsafe class CpuBackend : IBackend
         Need(x, (long)rows * cols, "column squares x");
         Need(sums, cols, "column squares sums");
         nint px = (nint)Cpu(x).Pointer, ps = (nint)Cpu(sums).Pointer;
-        RowPartition.For(cols, Threads, 16, Math.Max(16, MinElementsPerThread / Math.Max(1, rows)), (s, e) =>
-            ColumnSquares.Accumulate(new ReadOnlySpan<float>((float*)px, rows * cols), rows, new Span<float>((float*)ps, cols), s, e));
+        RowPartition.For(cols, Threads, 16, Math.Max(16, MinElementsPerThread / Math.Max(1, rows)), new CpuOps.Squares((float*)px, (float*)ps, rows, cols));
     }
 
     public void Dispose() => GC.SuppressFinalize(this);

@@ -1,0 +1,98 @@
+using System.CommandLine;
+using Copal.Cli.Infrastructure;
+
+namespace Copal.Cli.Commands;
+
+/// <summary>
+/// <c>copal bench</c>: whole-model prefill, perplexity-mode and decode throughput against this machine's own
+/// ceilings measured in the same run (a bandwidth probe and a GEMM on the model's weights), with a per-op decode
+/// profile; <c>copal bench kernels</c>: the linear-layer kernels on real shapes beside OpenBLAS. Numbers are
+/// medians over --repeat rounds after one warm-up round.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var prefill = new Option<int>("--prefill") { Description = "Prompt tokens per prefill round", DefaultValueFactory = _ => 128 };
+        var decode = new Option<int>("--decode") { Description = "Tokens decoded per round (after the prompt)", DefaultValueFactory = _ => 32 };
+        var repeat = new Option<int>("--repeat") { Description = "Measured rounds (the median is reported)", DefaultValueFactory = _ => 3 };
+        var device = CommonOptions.Device();
+        var json = CommonOptions.Json();
+        var command = new Command("bench", "Measure prefill/decode tokens/s against the machine's bandwidth and GEMM ceilings")
+        {
+            model, prefill, decode, repeat, device, json, CreateKernels(),
+        };
+        command.SetBody((p, _) =>
+        {
+            int n = p.GetValue(prefill), m = p.GetValue(decode), r = p.GetValue(repeat);
+            if (n < 1 || m < 1 || r < 1)
+            {
+                throw new UsageException($"--prefill, --decode and --repeat must be ≥ 1, got {n}, {m}, {r}");
+            }
+            bool asJson = p.GetValue(json);
+            ModelBenchResult result = BenchModel.Run(p.GetValue(model)!, p.GetValue(device)!, n, m, r, quiet: asJson);
+            if (asJson)
+            {
+                Out.Json(result);
+                return CliErrors.Ok;
+            }
+            Out.Line($"device {result.Device} ({result.Threads} threads); streaming read {result.BandwidthGBs:F1} GB/s; GEMM {result.GemmShape}: {result.GemmGflops:F1} GFLOP/s");
+            Out.Line($"weights streamed per token: {result.WeightBytesPerToken / 1e9:F3} GB ({result.LinearParams / 1e6:F0} M linear + {result.LmHeadParams / 1e6:F0} M lm_head params)");
+            Out.Line($"| phase | tokens/s | ceiling tokens/s | ratio |");
+            Out.Line($"|---|---|---|---|");
+            Out.Line($"| prefill {n} | {result.PrefillTokensPerSecond:F1} | {result.PrefillLimitTokensPerSecond:F1} (GEMM rate ÷ 2·params) | {result.PrefillRatio:P0} |");
+            Out.Line($"| perplexity-mode {n} (all logits) | {result.PerplexityTokensPerSecond:F1} | {result.PerplexityLimitTokensPerSecond:F1} (GEMM rate ÷ 2·params) | {result.PerplexityRatio:P0} |");
+            Out.Line($"| decode {m} | {result.DecodeTokensPerSecond:F2} | {result.DecodeLimitTokensPerSecond:F2} (bandwidth ÷ weight bytes) | {result.DecodeRatio:P0} |");
+            Out.Line("decode profile (last round):");
+            foreach (ProfileRow row in result.DecodeProfile)
+            {
+                Out.Line($"  {row.Op,-18} {row.MillisecondsPerToken,8:F2} ms/token {row.Share,6:P1}  {row.CallsPerToken} calls/token");
+            }
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+
+    private static Command CreateKernels()
+    {
+        var threads = new Option<int>("--threads") { Description = "Threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        var repeat = new Option<int>("--repeat") { Description = "Timed runs per case (median; GEMV uses at least 10)", DefaultValueFactory = _ => 3 };
+        var only = new Option<string>("--only") { Description = "gemv, gemm or all", DefaultValueFactory = _ => "all" };
+        var json = CommonOptions.Json();
+        var command = new Command("kernels", "GEMV/GEMM GB/s and GFLOP/s on 4096×4096, 11008×4096, 4096×11008 beside OpenBLAS") { threads, repeat, only, json };
+        command.SetBody((p, _) =>
+        {
+            string which = p.GetValue(only)!;
+            if (which is not ("gemv" or "gemm" or "all"))
+            {
+                throw new UsageException($"--only must be gemv, gemm or all, got '{which}'");
+            }
+            bool asJson = p.GetValue(json);
+            if (!asJson)
+            {
+                Out.Line($"OpenBLAS: {(BenchOpenBlas.IsAvailable ? "loaded (f32 peer)" : "not found")}");
+                Out.Line("| shape out×in | n | dtype | Copal | OpenBLAS f32 | ratio (peer time / ours) | of streaming bandwidth |");
+                Out.Line("|---|---|---|---|---|---|---|");
+            }
+            var (bandwidth, rows) = BenchKernels.Run(p.GetValue(threads), Math.Max(1, p.GetValue(repeat)), which != "gemm", which != "gemv", row =>
+            {
+                if (!asJson)
+                {
+                    string peer = row.PeerRate is double pr ? $"{pr:F1} {row.Unit}" : "—";
+                    Out.Line($"| {row.Out}×{row.In} | {row.N} | {row.DType} | {row.Rate:F1} {row.Unit} | {peer} | {(row.Ratio is double q ? q.ToString("F2") : "—")} | {(row.OfBandwidth is double b ? b.ToString("P0") : "")} |");
+                }
+            });
+            if (asJson)
+            {
+                Out.Json(new { bandwidth_gbs = bandwidth, openblas = BenchOpenBlas.IsAvailable, rows });
+            }
+            else
+            {
+                Out.Line($"streaming read: {bandwidth:F1} GB/s");
+            }
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+}

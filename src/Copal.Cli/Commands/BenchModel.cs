@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using Copal.Cli.Infrastructure;
+using Copal.Model.Inference;
+using Copal.Model.Weights;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Kernels;
+
+namespace Copal.Cli.Commands;
+
+/// <summary>The numbers <c>copal bench --model</c> reports; rates are medians over the repeats.</summary>
+internal sealed record ModelBenchResult(
+    string Model, string Device, int Threads, int Prefill, int Decode, int Repeat,
+    long WeightBytesPerToken, long LinearParams, long LmHeadParams,
+    double BandwidthGBs, double GemmGflops, string GemmShape,
+    double PrefillTokensPerSecond, double PerplexityTokensPerSecond, double DecodeTokensPerSecond,
+    double DecodeLimitTokensPerSecond, double PrefillLimitTokensPerSecond, double PerplexityLimitTokensPerSecond,
+    IReadOnlyList<ProfileRow> DecodeProfile)
+{
+    public double DecodeRatio => DecodeTokensPerSecond / DecodeLimitTokensPerSecond;
+    public double PrefillRatio => PrefillTokensPerSecond / PrefillLimitTokensPerSecond;
+    public double PerplexityRatio => PerplexityTokensPerSecond / PerplexityLimitTokensPerSecond;
+}
+
+/// <summary>One op category's share of a profiled decode step.</summary>
+internal sealed record ProfileRow(string Op, double MillisecondsPerToken, double Share, long CallsPerToken);
+
+/// <summary>
+/// Whole-model throughput against the machine's own ceilings measured in the same run: decode against streaming
+/// bandwidth ÷ weight bytes per token, prefill and perplexity against the GEMM rate on one of the model's own
+/// weights ÷ 2·params FLOP per token.
+/// </summary>
+internal static class BenchModel
+{
+    public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet)
+    {
+        IBackend raw = CommonOptions.CreateBackend(device);
+        // A tied head is the embedding tensor; either way the wrapper recognises it by the head's tensor name.
+        string headName = File.Exists(Path.Combine(directory, "config.json")) && Copal.Model.Config.LlamaConfig.Load(directory).TieWordEmbeddings
+            ? "model.embed_tokens.weight" : "lm_head.weight";
+        using var backend = new BenchTimingBackend(raw, headName);
+        using LlamaModel model = LlamaModel.Load(directory, backend);
+        var c = model.Config;
+        long linearParams = 0, weightBytes = 0;
+        foreach (DecoderLayerWeights layer in model.Weights.Layers)
+        {
+            foreach (LinearId id in Enum.GetValues<LinearId>())
+            {
+                DeviceWeight w = layer[id];
+                linearParams += (long)w.Rows * w.Cols;
+                weightBytes += (long)w.Rows * w.Cols * w.DType.SizeOf();
+            }
+        }
+        DeviceWeight head = model.Weights.LmHead;
+        long headParams = (long)head.Rows * head.Cols;
+        weightBytes += headParams * head.DType.SizeOf();
+
+        void Say(string s)
+        {
+            if (!quiet)
+            {
+                Out.Info($"copal bench: {s}");
+            }
+        }
+
+        Say($"{c}; {weightBytes / 1e9:F2} GB of weights streamed per decoded token");
+        double bandwidth = MemoryBandwidth.MeasureRead(512L << 20, raw.Info.ComputeUnits, 5);
+        Say($"streaming read {bandwidth:F1} GB/s");
+
+
+        var random = new Random(1234);
+        int[] tokens = Enumerable.Range(0, prefill + decode).Select(_ => random.Next(c.VocabSize)).ToArray();
+        using RunState state = model.CreateState(prefill, prefill + decode, allRowLogits: true);
+        var prefillTimes = new List<double>();
+        var pplTimes = new List<double>();
+        var decodeTimes = new List<double>();
+        for (int r = 0; r < repeat + 1; r++) // the first round warms the JIT and the page cache, and is dropped
+        {
+            long t = Stopwatch.GetTimestamp();
+            model.Forward(state, tokens.AsSpan(0, prefill), 0, LogitsMode.Last);
+            double p = Stopwatch.GetElapsedTime(t).TotalSeconds;
+            t = Stopwatch.GetTimestamp();
+            model.Forward(state, tokens.AsSpan(0, prefill), 0, LogitsMode.All);
+            double a = Stopwatch.GetElapsedTime(t).TotalSeconds;
+            backend.Reset();
+            t = Stopwatch.GetTimestamp();
+            for (int i = 0; i < decode; i++)
+            {
+                model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last);
+            }
+            double d = Stopwatch.GetElapsedTime(t).TotalSeconds;
+            if (r > 0)
+            {
+                prefillTimes.Add(p);
+                pplTimes.Add(a);
+                decodeTimes.Add(d);
+            }
+            Say($"round {r}{(r == 0 ? " (warm-up)" : "")}: prefill {prefill / p:F1} tok/s, perplexity-mode {prefill / a:F1} tok/s, decode {decode / d:F2} tok/s");
+        }
+        // The GEMM ceiling on this model's own MLP weight, prefill-sized, measured once the weights are paged in.
+        DeviceWeight gate = model.Weights.Layers[0][LinearId.GateProj];
+        double gemm = GemmRate(raw, gate, prefill, repeat + 2);
+        Say($"GEMM {prefill}×{gate.Cols}→{gate.Rows} ({gate.DType}) {gemm:F1} GFLOP/s");
+        double decodeSeconds = Median(decodeTimes);
+        double totalProfiled = backend.Totals.Values.Sum(v => v.Seconds);
+        var profile = backend.Totals
+            .OrderByDescending(kv => kv.Value.Seconds)
+            .Select(kv => new ProfileRow(kv.Key, kv.Value.Seconds * 1e3 / decode, kv.Value.Seconds / totalProfiled, kv.Value.Calls / decode))
+            .ToList();
+        double flopsPrefillToken = 2.0 * (linearParams + (double)headParams / prefill);
+        double flopsPplToken = 2.0 * (linearParams + headParams);
+        return new ModelBenchResult(
+            directory, raw.Info.Kind, raw.Info.ComputeUnits, prefill, decode, repeat,
+            weightBytes, linearParams, headParams, bandwidth, gemm, $"{prefill}x{gate.Cols}x{gate.Rows} {gate.DType}",
+            prefill / Median(prefillTimes), prefill / Median(pplTimes), decode / decodeSeconds,
+            bandwidth * 1e9 / weightBytes, gemm * 1e9 / flopsPrefillToken, gemm * 1e9 / flopsPplToken,
+            profile);
+    }
+
+    private static double GemmRate(IBackend backend, DeviceWeight weight, int rows, int repeat)
+    {
+        using DeviceBuffer x = backend.Allocate((long)rows * weight.Cols);
+        using DeviceBuffer y = backend.Allocate((long)rows * weight.Rows);
+        var random = new Random(7);
+        backend.Upload(Enumerable.Range(0, rows * weight.Cols).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), x);
+        var times = new List<double>();
+        for (int r = 0; r < repeat + 1; r++)
+        {
+            long t = Stopwatch.GetTimestamp();
+            backend.MatMul(x, weight, y, rows);
+            backend.Synchronize();
+            times.Add(Stopwatch.GetElapsedTime(t).TotalSeconds);
+        }
+        return 2.0 * rows * weight.Rows * weight.Cols / Median(times.Skip(1).ToList()) / 1e9;
+    }
+
+    internal static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.OrderBy(v => v).ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}

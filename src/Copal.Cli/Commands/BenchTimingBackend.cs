@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+
+namespace Copal.Cli.Commands;
+
+/// <summary>
+/// Wraps a backend and adds each op's wall time to a per-category total, so <c>copal bench --profile</c> can say
+/// where a forward pass goes (matmuls vs lm_head vs attention vs norms) without touching the model code. It
+/// synchronizes after every op, which is free on the CPU and makes device timings honest (and slower) elsewhere.
+/// </summary>
+internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IBackend
+{
+    private readonly Dictionary<string, (double Seconds, long Calls)> _totals = [];
+
+    public IReadOnlyDictionary<string, (double Seconds, long Calls)> Totals => _totals;
+
+    public void Reset() => _totals.Clear();
+
+    public BackendInfo Info => inner.Info;
+
+    public Action<string>? Log { get => inner.Log; set => inner.Log = value; }
+
+    public DeviceBuffer Allocate(long length) => inner.Allocate(length);
+    public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long destinationOffset = 0) => inner.Upload(source, destination, destinationOffset);
+    public void Download(DeviceBuffer source, Span<float> destination, long sourceOffset = 0) => inner.Download(source, destination, sourceOffset);
+    public DeviceWeight LoadWeight(TensorView view) => inner.LoadWeight(view);
+    public DeviceBuffer LoadVector(TensorView view) => inner.LoadVector(view);
+    public void Synchronize() => inner.Synchronize();
+
+    public void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows)
+    {
+        long t = Start();
+        inner.MatMul(x, weight, y, rows);
+        Stop(weight.Name == lmHeadName ? "lm_head" : "matmul " + ShortName(weight.Name), t);
+    }
+
+    public void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols) { long t = Start(); inner.AddBias(y, bias, rows, cols); Stop("bias", t); }
+    public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps) { long t = Start(); inner.RmsNorm(x, weight, y, rows, dim, eps); Stop("rmsnorm", t); }
+    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos) { long t = Start(); inner.Rope(x, cos, sin, rows, heads, headDim, startPos); Stop("rope", t); }
+    public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape) { long t = Start(); inner.Attention(q, kCache, vCache, output, shape); Stop("attention", t); }
+    public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count) { long t = Start(); inner.Copy(source, sourceOffset, destination, destinationOffset, count); Stop("copy (kv cache)", t); }
+    public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count) { long t = Start(); inner.SiluMul(gate, up, output, count); Stop("silu·mul", t); }
+    public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count) { long t = Start(); inner.Add(a, b, output, count); Stop("residual add", t); }
+    public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output) { long t = Start(); inner.Embedding(table, tokens, output); Stop("embedding", t); }
+    public void Softmax(DeviceBuffer x, int rows, int cols) { long t = Start(); inner.Softmax(x, rows, cols); Stop("softmax", t); }
+    public void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram) => inner.AccumulateGram(x, rows, cols, gram);
+    public void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums) => inner.AccumulateColumnSquares(x, rows, cols, sums);
+    public void Dispose() => inner.Dispose();
+
+    private static long Start() => Stopwatch.GetTimestamp();
+
+    private void Stop(string what, long start)
+    {
+        inner.Synchronize();
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        _totals[what] = _totals.TryGetValue(what, out var v) ? (v.Seconds + seconds, v.Calls + 1) : (seconds, 1);
+    }
+
+    /// <summary>model.layers.3.mlp.up_proj.weight → up_proj.</summary>
+    private static string ShortName(string name)
+    {
+        string[] parts = name.Split('.');
+        return parts.Length >= 2 ? parts[^2] : name;
+    }
+}

@@ -1,0 +1,70 @@
+using Copal.Tensors.Kernels;
+
+namespace Copal.Tensors.Backends.Cpu;
+
+/// <summary>
+/// The <see cref="CpuBackend"/> ops as range bodies: each struct holds one op's arguments, so spreading an op over
+/// threads allocates nothing (a lambda here would allocate a closure on every call of every layer).
+/// </summary>
+internal static unsafe class CpuOps
+{
+    public readonly struct Bias(float* y, float* bias, int rows, int cols) : IRangeBody
+    {
+        public void Run(int start, int end) =>
+            Kernels.Add.Bias(new Span<float>(y, rows * cols), new ReadOnlySpan<float>(bias, cols), start, end);
+    }
+
+    public readonly struct Norm(float* x, float* weight, float* y, int count, int dim, float eps) : IRangeBody
+    {
+        public void Run(int start, int end) =>
+            Kernels.RmsNorm.Rows(new ReadOnlySpan<float>(x, count), new ReadOnlySpan<float>(weight, dim), eps, start, end, new Span<float>(y, count));
+    }
+
+    public readonly struct Rotary(float* x, float* cos, float* sin, int count, int table, int heads, int headDim, int startPos) : IRangeBody
+    {
+        public void Run(int start, int end) =>
+            Kernels.Rope.Rows(new Span<float>(x, count), new ReadOnlySpan<float>(cos, table), new ReadOnlySpan<float>(sin, table),
+                heads, headDim, startPos, start, end);
+    }
+
+    public readonly struct Attend(float* q, float* k, float* v, float* output, int qLength, int kLength, int vLength, int outputLength, AttentionShape shape)
+        : IRangeBody
+    {
+        /// <summary>Per-thread score scratch, grown to the longest context seen; steady-state decode allocates nothing.</summary>
+        [ThreadStatic]
+        private static float[]? t_scores;
+
+        public void Run(int start, int end)
+        {
+            int needed = Kernels.Attention.ScratchLength(shape);
+            float[] scores = t_scores is { } s && s.Length >= needed ? s : (t_scores = new float[Math.Max(needed, 256)]);
+            Kernels.Attention.Compute(new ReadOnlySpan<float>(q, qLength), new ReadOnlySpan<float>(k, kLength), new ReadOnlySpan<float>(v, vLength),
+                shape, start, end, scores, new Span<float>(output, outputLength));
+        }
+    }
+
+    public readonly struct Swiglu(float* gate, float* up, float* output) : IRangeBody
+    {
+        public void Run(int start, int end) =>
+            Kernels.SiluMul.Compute(new ReadOnlySpan<float>(gate + start, end - start), new ReadOnlySpan<float>(up + start, end - start),
+                new Span<float>(output + start, end - start));
+    }
+
+    public readonly struct Sum(float* a, float* b, float* output) : IRangeBody
+    {
+        public void Run(int start, int end) =>
+            Kernels.Add.Compute(new ReadOnlySpan<float>(a + start, end - start), new ReadOnlySpan<float>(b + start, end - start),
+                new Span<float>(output + start, end - start));
+    }
+
+    public readonly struct Normalize(float* x, int rows, int cols) : IRangeBody
+    {
+        public void Run(int start, int end) => Kernels.Softmax.Rows(new Span<float>(x, rows * cols), cols, start, end);
+    }
+
+    public readonly struct Squares(float* x, float* sums, int rows, int cols) : IRangeBody
+    {
+        public void Run(int start, int end) =>
+            ColumnSquares.Accumulate(new ReadOnlySpan<float>(x, rows * cols), rows, new Span<float>(sums, cols), start, end);
+    }
+}
