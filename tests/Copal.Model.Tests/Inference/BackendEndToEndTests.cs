@@ -1,0 +1,58 @@
+using Copal.Model.Evaluation;
+using Copal.Model.Generation;
+using Copal.Model.Inference;
+using Copal.Model.Tokenization;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>
+/// The whole model on each GPU backend against the CPU: stories260K's greedy text identical, perplexity within
+/// <see cref="Tolerances.PerplexityRelative"/>. Runs on PoCL in CI; the CUDA tests run where a driver is present.
+/// </summary>
+public sealed class BackendEndToEndTests
+{
+    private static int[] WikiTextSlice() => Tokenizer.FromDirectory(TestData.Stories260K)
+        .Encode(TextDataset.Load(TestData.Path("text", "wikitext-2-raw-v1", "test.joined.txt"))[..12000]);
+
+    private static void GreedyTextIsIdentical(string kind)
+    {
+        string spec = DeviceFactAttribute.SpecFor(kind, out _)!;
+        using IBackend device = BackendFactory.Create(spec);
+        using var cpu = new CpuBackend();
+        using LlamaModel onDevice = LlamaModel.Load(TestData.Stories260K, device);
+        using LlamaModel onCpu = LlamaModel.Load(TestData.Stories260K, cpu);
+        var stops = new HashSet<int> { 1 };
+        IReadOnlyList<int> expected = new Generator(onCpu).Generate([1], 256, SamplingOptions.Greedy, stops).GeneratedIds;
+        IReadOnlyList<int> actual = new Generator(onDevice).Generate([1], 256, SamplingOptions.Greedy, stops).GeneratedIds;
+        Assert.Equal(expected, actual);
+    }
+
+    private static void PerplexityAgrees(string kind)
+    {
+        string spec = DeviceFactAttribute.SpecFor(kind, out _)!;
+        int[] tokens = WikiTextSlice();
+        var options = new PerplexityOptions(512) { LimitChunks = 4 };
+        using IBackend device = BackendFactory.Create(spec);
+        using var cpu = new CpuBackend();
+        using LlamaModel onDevice = LlamaModel.Load(TestData.Stories260K, device);
+        using LlamaModel onCpu = LlamaModel.Load(TestData.Stories260K, cpu);
+        double expected = PerplexityEvaluator.Evaluate(onCpu, tokens, options).Perplexity;
+        double actual = PerplexityEvaluator.Evaluate(onDevice, tokens, options).Perplexity;
+        Assert.True(Math.Abs(actual - expected) <= Tolerances.PerplexityRelative * expected, $"{kind} ppl {actual:R}, CPU {expected:R}");
+    }
+
+    [DeviceFact("opencl")]
+    public void OpenCL_greedy_text_is_identical() => GreedyTextIsIdentical("opencl");
+
+    [DeviceFact("opencl")]
+    public void OpenCL_perplexity_agrees_with_the_cpu() => PerplexityAgrees("opencl");
+
+    [DeviceFact("cuda")]
+    public void Cuda_greedy_text_is_identical() => GreedyTextIsIdentical("cuda");
+
+    [DeviceFact("cuda")]
+    public void Cuda_perplexity_agrees_with_the_cpu() => PerplexityAgrees("cuda");
+}
