@@ -20,6 +20,7 @@ internal static class Program
             SynthCommand.Create(),
             DevicesCommand.Create(),
             PruneCommand.Create(),
+            ContinualCommand.Create(),
         };
         ParseResult parsed = root.Parse(args);
         // Ctrl-C is handled by Cancellation (cooperative cleanup), not by forced termination.
