@@ -20,6 +20,7 @@ internal static class Program
             SynthCommand.Create(),
             DevicesCommand.Create(),
             PruneCommand.Create(),
+            ContinualCommand.Create(),
             BenchCommand.Create(),
         };
         ParseResult parsed = root.Parse(args);

@@ -3,6 +3,7 @@ using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Prune;
 using Copal.Prune.Calibration;
+using Copal.Prune.Continual;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
 
@@ -15,7 +16,7 @@ internal static class PruneCommand
     {
         var model = CommonOptions.Model();
         var outDir = new Option<string>("--out", "-o") { Description = "Output model folder (must not exist or be empty, unless --force)", Required = true };
-        var method = new Option<string>("--method") { Description = "magnitude, wanda or sparsegpt", DefaultValueFactory = _ => "wanda" };
+        var method = new Option<string>("--method") { Description = "magnitude, wanda, sparsegpt or copal (continual; see --resume, --state)", DefaultValueFactory = _ => "wanda" };
         var sparsity = new Option<string?>("--sparsity") { Description = "Unstructured ratio in [0, 0.95], e.g. 0.5" };
         var pattern = new Option<string?>("--pattern") { Description = "N:M semi-structured pattern, e.g. 2:4 or 4:8" };
         var calib = new Option<string?>("--calib") { Description = "Calibration text file(s), comma-separated (not needed for magnitude)" };
@@ -25,18 +26,21 @@ internal static class PruneCommand
         var trueSequential = new Option<bool>("--true-sequential") { Description = "Prune q,k,v → o → gate,up → down, re-collecting statistics between groups" };
         var noLayerError = new Option<bool>("--no-layer-error") { Description = "Skip measuring each layer's output error (saves one layer pass)" };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
+        CopalCliOptions copal = CopalCliOptions.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("prune", "Prune every linear layer of the decoder layers and write a new model folder")
         {
             model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, force, device, json,
         };
+        copal.AddTo(command);
         command.SetBody((p, ct) =>
         {
             string modelDir = p.GetValue(model)!;
             SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
-            ILinearPruner pruner = PrunerFactory.Create(p.GetValue(method)!);
             bool asJson = p.GetValue(json);
+            CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, ct);
+            ILinearPruner pruner = PrunerFactory.Create(p.GetValue(method)!, copalState, m => Out.Info($"copal: {m}"));
             LlamaConfig config = LlamaConfig.Load(modelDir);
             int window = p.GetValue(seqlen) ?? Math.Min(2048, config.MaxPositionEmbeddings);
             if (window < 2 || window > config.MaxPositionEmbeddings)
@@ -53,7 +57,10 @@ internal static class PruneCommand
             var request = new PruneRequest(modelDir, p.GetValue(outDir)!, pruner,
                 new PruneOptions(target) { TrueSequential = p.GetValue(trueSequential), MeasureLayerError = !p.GetValue(noLayerError) },
                 calibration)
-            { Force = p.GetValue(force) };
+            {
+                Force = p.GetValue(force),
+                ExtraFiles = copalState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(copalState, calibration, target),
+            };
             if (!asJson)
             {
                 Out.Info($"copal: pruning {modelDir} with {pruner.Name} to {target} on {backend.Info.Kind}; calibration {calibration.Samples.Count} × {window} tokens from {string.Join(", ", calibration.Sources)}");
@@ -62,6 +69,10 @@ internal static class PruneCommand
             PruneReport report = PruneJob.Run(request, backend,
                 new SyncProgress<PruneProgress>(pr => line.Update($"layer {pr.Layer + 1}/{pr.Layers}: {pr.Stage}{(pr.Linear is null ? "" : $" {pr.Linear}")}", pr.Layer, pr.Layers)), ct);
             line.Done();
+            if (copalState is not null && p.GetValue(copal.State) is string stateDir)
+            {
+                copalState.Save(stateDir);
+            }
             if (asJson)
             {
                 Out.Json(report);
@@ -72,6 +83,10 @@ internal static class PruneCommand
                 {
                     string errors = string.Join(", ", l.Linears.Select(x => $"{x.Name.Split('.')[^2]} {x.Sparsity:P1}{(x.ReconstructionError is double e ? $" err {e:E2}" : "")}"));
                     Out.Line($"layer {l.Layer,3}: {errors}{(l.OutputRelativeError is double o ? $"; output error {o:E3}" : "")} ({l.Seconds:F1} s)");
+                }
+                if (copalState is not null)
+                {
+                    Out.Line($"COPAL state: {copalState.Datasets.Count} dataset(s) seen; written to {request.OutDirectory}{(p.GetValue(copal.State) is string sd ? $" and {sd}" : "")}");
                 }
                 Out.Line($"pruned {report.PrunedParameters:N0} of {report.PrunableParameters:N0} weights ({report.TotalSparsity:P2}) in {report.Seconds:F1} s; peak memory {report.PeakWorkingSetBytes / 1048576.0:F0} MiB; wrote {request.OutDirectory}");
             }

@@ -29,6 +29,7 @@ internal static class CliErrors
         string message = e switch
         {
             UsageException => e.Message,
+            Copal.Prune.Continual.CopalStateException => e.Message,
             ModelConfigException or ModelLoadException or SafetensorsException or TokenizerException => e.Message,
             FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => e.Message,
             InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException => e.Message,

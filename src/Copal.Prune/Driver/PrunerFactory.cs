@@ -1,15 +1,19 @@
+using Copal.Prune.Continual;
+
 namespace Copal.Prune.Driver;
 
 /// <summary>Maps a method name to its pruner.</summary>
 public static class PrunerFactory
 {
-    public static IReadOnlyList<string> Methods { get; } = ["magnitude", "wanda", "sparsegpt"];
+    public static IReadOnlyList<string> Methods { get; } = ["magnitude", "wanda", "sparsegpt", "copal"];
 
-    public static ILinearPruner Create(string method) => method.ToLowerInvariant() switch
+    /// <summary>The pruner for <paramref name="method"/>; COPAL needs its continual <paramref name="copalState"/> (new or resumed).</summary>
+    public static ILinearPruner Create(string method, CopalState? copalState = null, Action<string>? notice = null) => method.ToLowerInvariant() switch
     {
         "magnitude" => new MethodPruner(new MagnitudePruner()),
         "wanda" => new MethodPruner(new WandaPruner()),
         "sparsegpt" => new MethodPruner(new SparseGptPruner()),
+        "copal" => new CopalPruner(copalState ?? throw new PruningOptionException("method", method, "a COPAL state (start one with CopalRun.StartOrResume)"), notice),
         _ => throw new PruningOptionException("method", method, string.Join(", ", Methods)),
     };
 }

@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Text.Json;
+using Copal.Cli.Infrastructure;
+using Copal.Model.Config;
+using Copal.Prune;
+using Copal.Prune.Continual;
+using Copal.Prune.Continual.Protocol;
+using Copal.Prune.Driver;
+using Copal.Tensors.Backends;
+using Copal.Tensors.IO;
+
+namespace Copal.Cli.Commands;
+
+/// <summary>
+/// <c>copal continual</c>: the continual evaluation protocol. Datasets arrive one by one; every method variant prunes
+/// after each, and every step's model is evaluated on all datasets. Writes report.json, report.md and two SVG figures.
+/// </summary>
+internal static class ContinualCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var datasets = new Option<string>("--datasets") { Description = "The datasets in arrival order: " + ContinualDataset.Grammar, Required = true };
+        var methods = new Option<string>("--methods") { Description = "Comma-separated: copal, wanda, sparsegpt, magnitude (each baseline runs as reset and cumulative)", DefaultValueFactory = _ => "copal,wanda,sparsegpt,magnitude" };
+        var sparsity = new Option<string?>("--sparsity") { Description = "Unstructured ratio in [0, 0.95], e.g. 0.5" };
+        var pattern = new Option<string?>("--pattern") { Description = "N:M semi-structured pattern, e.g. 2:4" };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
+        var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows per dataset and step", DefaultValueFactory = _ => 128 };
+        var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" };
+        var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "Perplexity window length (default: --seqlen)" };
+        var evalLimit = new Option<int?>("--eval-limit-chunks") { Description = "Evaluate at most K windows per dataset (faster, less precise)" };
+        var noJoint = new Option<bool>("--no-joint") { Description = "Skip the joint reference (pooled calibration of D1..Dt)" };
+        var sensitivity = new Option<string>("--sensitivity") { Description = "COPAL estimator: output or hessian", DefaultValueFactory = _ => "output" };
+        var accumulate = new Option<string>("--accumulate") { Description = "COPAL accumulation: sum or max", DefaultValueFactory = _ => "sum" };
+        var decay = new Option<double>("--decay") { Description = "COPAL decay γ in (0, 1]", DefaultValueFactory = _ => 1.0 };
+        var update = new Option<bool>("--update") { Description = "COPAL: reconstruct kept weights with the accumulated Hessian" };
+        var outDir = new Option<string>("--out", "-o") { Description = "Report folder (must not exist or be empty, unless --force)", Required = true };
+        var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
+        var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" };
+        var device = CommonOptions.Device();
+        var json = CommonOptions.Json();
+        var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and a joint reference; perplexity matrix R, BWT, figures")
+        {
+            model, datasets, methods, sparsity, pattern, seed, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, outDir, force, temp, device, json,
+        };
+        command.SetBody((p, ct) =>
+        {
+            string modelDir = p.GetValue(model)!;
+            bool asJson = p.GetValue(json);
+            SparsityPattern target = PruneCommand.ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
+            LlamaConfig config = LlamaConfig.Load(modelDir);
+            int window = p.GetValue(seqlen) ?? Math.Min(2048, config.MaxPositionEmbeddings);
+            int evalWindow = p.GetValue(evalSeqLen) ?? window;
+            foreach ((string name, int value) in new[] { ("--seqlen", window), ("--eval-seqlen", evalWindow) })
+            {
+                if (value < 2 || value > config.MaxPositionEmbeddings)
+                {
+                    throw new UsageException($"{name} must be between 2 and the model's context of {config.MaxPositionEmbeddings}, got {value}");
+                }
+            }
+            if (p.GetValue(nsamples) < 1)
+            {
+                throw new UsageException($"--nsamples must be ≥ 1, got {p.GetValue(nsamples)}");
+            }
+            if (p.GetValue(evalLimit) is int limit && limit < 1)
+            {
+                throw new UsageException($"--eval-limit-chunks must be ≥ 1, got {limit}");
+            }
+            var copalOptions = new CopalOptions(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update));
+            var request = new ContinualRequest(modelDir, ContinualDataset.ParseList(p.GetValue(datasets)!),
+                p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), target,
+                p.GetValue(nsamples), window, evalWindow, p.GetValue(seed), copalOptions)
+            {
+                EvalLimitChunks = p.GetValue(evalLimit),
+                Joint = !p.GetValue(noJoint),
+                TempDirectory = p.GetValue(temp),
+            };
+            var variants = ContinualRunner.Variants(request);
+            // Claim the output folder first, so a bad --out fails before hours of work.
+            using AtomicDirectory output = AtomicDirectory.Create(p.GetValue(outDir)!, p.GetValue(force), modelDir);
+            using IBackend backend = CommonOptions.CreateBackend(p.GetValue(device)!);
+            if (!asJson)
+            {
+                Out.Info($"copal: continual run on {modelDir} to {target}: {string.Join(" → ", request.Datasets.Select(d => d.Name))}; variants {string.Join(", ", variants.Select(v => v.Name))}; on {backend.Info.Kind}");
+            }
+            using var line = new ProgressLine(quiet: asJson);
+            long units = (long)(variants.Count * request.Datasets.Count) + 1;
+            ContinualReport report = ContinualRunner.Run(request, backend, new SyncProgress<ContinualProgress>(pr =>
+                line.Update($"{pr.Variant} step {pr.Step}/{pr.Steps}: {pr.Stage}", pr.Step == 0 ? 0 : 1 + (pr.VariantIndex * pr.Steps) + pr.Step - 1, units)), ct);
+            line.Done();
+            File.WriteAllText(output.File("report.json"), JsonSerializer.Serialize(report, PruneJob.ReportJsonOptions));
+            File.WriteAllText(output.File("report.md"), ContinualMarkdown.Render(report));
+            File.WriteAllText(output.File("ppl-per-dataset.svg"), ContinualSvg.PerplexityPlot(report));
+            File.WriteAllText(output.File("r-heatmap.svg"), ContinualSvg.Heatmap(report));
+            output.Commit();
+            if (asJson)
+            {
+                Out.Json(report);
+            }
+            else
+            {
+                Out.Line($"{"variant",-22} {"final avg ppl",14} {"BWT",10}");
+                foreach (VariantReport v in report.Variants)
+                {
+                    Out.Line($"{v.Name,-22} {v.FinalAverage,14:F2} {(v.Bwt is double b ? b.ToString("+0.00;-0.00", System.Globalization.CultureInfo.InvariantCulture) : "–"),10}");
+                }
+                Out.Line($"dense: {string.Join(", ", report.Datasets.Select(d => $"{d.Name} {d.DensePerplexity:F2}"))}; {report.Seconds:F0} s; wrote {output.FinalPath}");
+            }
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+}

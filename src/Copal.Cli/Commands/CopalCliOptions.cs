@@ -1,0 +1,66 @@
+using System.CommandLine;
+using Copal.Cli.Infrastructure;
+using Copal.Prune;
+using Copal.Prune.Continual;
+
+namespace Copal.Cli.Commands;
+
+/// <summary>The COPAL options of <c>copal prune</c> and the checks of how they combine with --method.</summary>
+internal sealed class CopalCliOptions
+{
+    private CopalCliOptions()
+    {
+    }
+
+    public Option<string?> State { get; } = new("--state") { Description = "COPAL: also write the continual state (copal-state.safetensors + copal-state.json) to this folder" };
+    public Option<string?> Resume { get; } = new("--resume") { Description = "COPAL: continue the run whose state is in this folder (a previous --out or --state); --model must be the same dense parent" };
+    public Option<string?> Sensitivity { get; } = new("--sensitivity") { Description = "COPAL: output (w²·E[x²], default) or hessian (w²/[H⁻¹]_jj)" };
+    public Option<string?> Accumulate { get; } = new("--accumulate") { Description = "COPAL: sum (default) or max of the per-dataset normalized sensitivities" };
+    public Option<double?> Decay { get; } = new("--decay") { Description = "COPAL: γ in (0, 1], S_t = γ·S_{t−1} + ŝ_t (default 1)" };
+    public Option<bool> Update { get; } = new("--update") { Description = "COPAL: reconstruct kept weights (OBS with the COPAL mask and the accumulated Hessian)" };
+
+    public static CopalCliOptions Create() => new();
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(State);
+        command.Options.Add(Resume);
+        command.Options.Add(Sensitivity);
+        command.Options.Add(Accumulate);
+        command.Options.Add(Decay);
+        command.Options.Add(Update);
+    }
+
+    /// <summary>The COPAL state for this run (new or resumed), or null for the other methods (which reject the COPAL options).</summary>
+    public CopalState? StateFor(ParseResult p, string method, string modelDirectory, CancellationToken cancellationToken)
+    {
+        var given = new List<string>();
+        void Note(bool present, string name)
+        {
+            if (present)
+            {
+                given.Add(name);
+            }
+        }
+        Note(p.GetValue(State) is not null, "--state");
+        Note(p.GetValue(Resume) is not null, "--resume");
+        Note(p.GetValue(Sensitivity) is not null, "--sensitivity");
+        Note(p.GetValue(Accumulate) is not null, "--accumulate");
+        Note(p.GetValue(Decay) is not null, "--decay");
+        Note(p.GetValue(Update), "--update");
+        if (!string.Equals(method, "copal", StringComparison.OrdinalIgnoreCase))
+        {
+            if (given.Count > 0)
+            {
+                throw new UsageException($"{string.Join(", ", given)} only apply to --method copal (got --method {method})");
+            }
+            return null;
+        }
+        var choices = new CopalOptionChoices(
+            p.GetValue(Sensitivity) is string s ? CopalOptions.ParseSensitivity(s) : null,
+            p.GetValue(Accumulate) is string a ? CopalOptions.ParseAccumulation(a) : null,
+            p.GetValue(Decay),
+            p.GetValue(Update) ? true : null);
+        return CopalRun.StartOrResume(modelDirectory, p.GetValue(Resume), choices, cancellationToken);
+    }
+}

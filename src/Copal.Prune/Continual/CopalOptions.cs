@@ -1,0 +1,74 @@
+using System.Globalization;
+
+namespace Copal.Prune.Continual;
+
+/// <summary>How COPAL estimates the sensitivity of a weight on one dataset.</summary>
+public enum SensitivityEstimator
+{
+    /// <summary>s_ij = w_ij²·E_t[x_j²]: the expected squared change of output i when w_ij is removed (the squared Wanda score).</summary>
+    Output,
+    /// <summary>s_ij = w_ij² / [H_t⁻¹]_jj: the optimal-brain-surgeon saliency with the dampened Hessian (as SparseGPT dampens it).</summary>
+    Hessian,
+}
+
+/// <summary>How the per-dataset sensitivities are combined across the datasets seen so far.</summary>
+public enum SensitivityAccumulation
+{
+    /// <summary>S_t = γ·S_{t−1} + ŝ_t.</summary>
+    Sum,
+    /// <summary>S_t = max(γ·S_{t−1}, ŝ_t), element by element: a weight is as important as on the dataset that needs it most.</summary>
+    Max,
+}
+
+/// <summary>Settings of a COPAL continual run; they are stored in the state and must stay the same when it is resumed.</summary>
+/// <param name="Sensitivity">The per-dataset estimator.</param>
+/// <param name="Accumulate">How datasets are combined.</param>
+/// <param name="Decay">γ in (0, 1]: the weight of the past accumulated sensitivity at each new step (1 = no decay).</param>
+/// <param name="Update">Reconstruct the kept weights (OBS update with the fixed COPAL mask and the accumulated Hessian).</param>
+public sealed record CopalOptions(
+    SensitivityEstimator Sensitivity = SensitivityEstimator.Output,
+    SensitivityAccumulation Accumulate = SensitivityAccumulation.Sum,
+    double Decay = 1.0,
+    bool Update = false)
+{
+    /// <summary>Dampening of the Hessian for the OBS saliency and the update, as a fraction of its mean diagonal (SparseGPT's 0.01).</summary>
+    public double PercentDamp { get; init; } = 0.01;
+
+    /// <summary>
+    /// The most bytes the accumulated Hessians of a run may take (f32, one per distinct linear input). Beyond it only
+    /// their diagonals are kept, and the update then cannot move weight between columns.
+    /// </summary>
+    public long MaxHessianStateBytes { get; init; } = 2L << 30;
+
+    /// <summary>Whether the run needs the input Hessian of each linear.</summary>
+    public bool NeedsHessian => Sensitivity == SensitivityEstimator.Hessian || Update;
+
+    /// <summary>Throws a <see cref="PruningOptionException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (!(Decay > 0 && Decay <= 1))
+        {
+            throw new PruningOptionException("decay", Decay.ToString("R", CultureInfo.InvariantCulture), "a factor γ with 0 < γ ≤ 1");
+        }
+        if (!(PercentDamp >= 0 && double.IsFinite(PercentDamp)))
+        {
+            throw new PruningOptionException("percdamp", PercentDamp.ToString("R", CultureInfo.InvariantCulture), "a finite fraction ≥ 0 (e.g. 0.01)");
+        }
+    }
+
+    /// <summary>Parses <c>--sensitivity</c>: output or hessian.</summary>
+    public static SensitivityEstimator ParseSensitivity(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "output" => SensitivityEstimator.Output,
+        "hessian" => SensitivityEstimator.Hessian,
+        _ => throw new PruningOptionException("sensitivity", text, "output or hessian"),
+    };
+
+    /// <summary>Parses <c>--accumulate</c>: sum or max.</summary>
+    public static SensitivityAccumulation ParseAccumulation(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "sum" => SensitivityAccumulation.Sum,
+        "max" => SensitivityAccumulation.Max,
+        _ => throw new PruningOptionException("accumulate", text, "sum or max"),
+    };
+}

@@ -1,0 +1,131 @@
+using Copal.Model.Weights;
+using Copal.Prune.Driver;
+
+namespace Copal.Prune.Continual;
+
+/// <summary>
+/// COPAL (continual pruning in adaptive language settings): at every step the mask of each linear is re-derived from
+/// the <b>dense</b> parent's weights and the sensitivity accumulated over all datasets seen so far, so it neither
+/// forgets the earlier datasets (their sensitivity stays in the state) nor freezes (pruned weights can come back,
+/// because the dense weights are scored again). Score: w_ij²·S_j; the lowest are pruned per row (unstructured) or per
+/// group of M (N:M). With <see cref="CopalOptions.Update"/> the kept weights are then reconstructed with the fixed
+/// mask and the accumulated Hessian. One instance serves one step; the state carries over to the next.
+/// </summary>
+public sealed class CopalPruner : ILinearPruner
+{
+    private readonly Action<string>? _notice;
+    private long _fullHessianBytes;
+    private bool _diagonalNoticeGiven;
+
+    /// <summary>Continues <paramref name="state"/> (new or loaded) with its options.</summary>
+    /// <param name="state">The run's state; updated in place by every <see cref="Prune"/>.</param>
+    /// <param name="notice">Receives one-time messages (e.g. that only the Hessian's diagonal is kept).</param>
+    public CopalPruner(CopalState state, Action<string>? notice = null)
+    {
+        State = state ?? throw new ArgumentNullException(nameof(state));
+        _notice = notice;
+        _fullHessianBytes = state.Linears.Values.Where(l => l.Hessian is not null && !l.HessianIsDiagonal).Sum(l => l.Hessian!.LongLength * sizeof(float));
+    }
+
+    /// <summary>The state this pruner folds every dataset into.</summary>
+    public CopalState State { get; }
+
+    public string Name => "copal";
+
+    public bool NeedsHessian => State.Options.NeedsHessian;
+
+    public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        ArgumentNullException.ThrowIfNull(pattern);
+        PruneArguments.Check(Name, weight.Length, target.Rows, target.Cols, statistics, pattern, needsStats: true, needsHessian: NeedsHessian);
+        PruneArguments.CheckFinite(Name, weight, target.Cols);
+        int rows = target.Rows, cols = target.Cols, step = State.Datasets.Count;
+        CopalOptions options = State.Options;
+        LinearState linear = State.GetOrAdd(target.Name, rows, cols);
+        if (linear.Steps != step)
+        {
+            throw new InvalidOperationException($"COPAL state of '{target.Name}' has {linear.Steps} datasets folded in, expected {step}: each linear is pruned once per step");
+        }
+
+        // 1. This dataset's normalized sensitivity, folded into the state.
+        double[] columns = StepSensitivity.NormalizedColumns(weight, rows, cols, statistics, options, cancellationToken);
+        SensitivityAccumulator.Fold(linear.Columns, columns, options.Accumulate, options.Decay, first: step == 0);
+        linear.Steps = step + 1;
+
+        // 2. The mask from the dense weights and the accumulated sensitivity.
+        float[] original = weight.ToArray();
+        float[] w = weight.ToArray();
+        double[] s = linear.Columns;
+        MaskApplication.PerRow(w, rows, cols, pattern, (r, scores) =>
+        {
+            ReadOnlySpan<float> row = original.AsSpan(r * cols, cols);
+            for (int j = 0; j < cols; j++)
+            {
+                double v = row[j];
+                scores[j] = v * v * s[j];
+            }
+        }, cancellationToken);
+
+        // 3. Optionally, reconstruct the kept weights for all datasets seen (the accumulated Hessian).
+        if (options.Update)
+        {
+            float[] hessian = AccumulatedHessian(target, statistics, step);
+            var mask = new bool[w.Length];
+            for (int i = 0; i < w.Length; i++)
+            {
+                mask[i] = w[i] == 0f;
+            }
+            if (hessian.Length == cols)
+            {
+                // Only the diagonal is kept: with a diagonal H the OBS update leaves the kept weights unchanged.
+                w.CopyTo(weight);
+            }
+            else
+            {
+                original.CopyTo(weight);
+                MaskedObsUpdate.Apply(weight, rows, cols, mask, hessian, options.PercentDamp, cancellationToken);
+            }
+        }
+        else
+        {
+            w.CopyTo(weight);
+        }
+        return MaskApplication.Result(statistics.HasHessian ? original : null, weight, rows, cols, statistics, cancellationToken);
+    }
+
+    // The accumulated Hessian lives on the input group's first linear (q for q/k/v, gate for gate/up): they share X.
+    private float[] AccumulatedHessian(LinearTarget target, InputStatistics statistics, int step)
+    {
+        LinearId leaderId = target.Id.InputGroupLeader();
+        string leaderName = LlamaTensorNames.Linear(target.Layer, leaderId);
+        LinearState leader = leaderName == target.Name ? State.GetOrAdd(target.Name, target.Rows, target.Cols) : State.Linears[leaderName];
+        int cols = target.Cols;
+        if (leader.HessianSteps == step)
+        {
+            if (leader.Hessian is null)
+            {
+                long bytes = (long)cols * cols * sizeof(float);
+                bool diagonal = _fullHessianBytes + bytes > State.Options.MaxHessianStateBytes;
+                if (diagonal && !_diagonalNoticeGiven)
+                {
+                    _diagonalNoticeGiven = true;
+                    _notice?.Invoke($"COPAL --update: the accumulated Hessians would exceed {State.Options.MaxHessianStateBytes / 1048576} MiB; from '{leaderName}' on only their diagonals are kept, and the update cannot reconstruct those layers");
+                }
+                if (!diagonal)
+                {
+                    _fullHessianBytes += bytes;
+                }
+                leader.Hessian = new float[diagonal ? cols : (long)cols * cols];
+                leader.HessianIsDiagonal = diagonal;
+            }
+            SensitivityAccumulator.FoldHessian(leader.Hessian, statistics.Hessian, cols, State.Options.Decay, first: step == 0, leader.HessianIsDiagonal);
+            leader.HessianSteps = step + 1;
+        }
+        else if (leader.HessianSteps != step + 1 || leader.Hessian is null)
+        {
+            throw new InvalidOperationException($"COPAL state of '{leaderName}' has its Hessian at step {leader.HessianSteps}, expected {step} or {step + 1}");
+        }
+        return leader.Hessian;
+    }
+}

@@ -1,0 +1,61 @@
+using Copal.Model.Config;
+
+namespace Copal.Prune.Continual;
+
+/// <summary>Options given on the command line for a COPAL step; null means "not given" (on resume: take the state's).</summary>
+public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null, SensitivityAccumulation? Accumulate = null, double? Decay = null, bool? Update = null)
+{
+    /// <summary>These choices with the defaults of <see cref="CopalOptions"/> where not given.</summary>
+    public CopalOptions WithDefaults(CopalOptions? fallback = null)
+    {
+        CopalOptions d = fallback ?? new CopalOptions();
+        return d with
+        {
+            Sensitivity = Sensitivity ?? d.Sensitivity,
+            Accumulate = Accumulate ?? d.Accumulate,
+            Decay = Decay ?? d.Decay,
+            Update = Update ?? d.Update,
+        };
+    }
+}
+
+/// <summary>Starts a COPAL continual run or resumes one from a saved state, with the checks that make resuming safe.</summary>
+public static class CopalRun
+{
+    /// <summary>
+    /// A new state for <paramref name="modelDirectory"/> (the dense parent) or, with <paramref name="resumeDirectory"/>,
+    /// the state saved there, checked against this parent (hash), the given options and the model's shapes.
+    /// </summary>
+    /// <exception cref="CopalStateException">The saved state is missing, malformed, or does not match.</exception>
+    public static CopalState StartOrResume(string modelDirectory, string? resumeDirectory, CopalOptionChoices choices, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(choices);
+        string hash = ParentHash.Compute(modelDirectory, cancellationToken);
+        if (resumeDirectory is null)
+        {
+            return new CopalState(hash, modelDirectory, choices.WithDefaults());
+        }
+        CopalState state = CopalState.Load(resumeDirectory);
+        state.EnsureCompatible(hash, modelDirectory, choices.WithDefaults(state.Options), LlamaConfig.Load(modelDirectory));
+        return state;
+    }
+
+    /// <summary>
+    /// The <see cref="Driver.PruneRequest.ExtraFiles"/> that record the finished step (<paramref name="calibration"/>,
+    /// <paramref name="pattern"/>) in <paramref name="state"/> and write both state files next to the pruned model.
+    /// </summary>
+    public static IReadOnlyDictionary<string, Action<string>> StateFiles(CopalState state, Calibration.CalibrationSet calibration, SparsityPattern pattern)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(calibration);
+        return new Dictionary<string, Action<string>>
+        {
+            // One writer for both files: the manifest must describe exactly the tensors written with it.
+            [CopalState.TensorsFileName] = path =>
+            {
+                state.CompleteStep(new Driver.CalibrationReport(calibration.Sources, calibration.Samples.Count, calibration.SeqLen, calibration.Seed, calibration.Hash), pattern);
+                state.Save(Path.GetDirectoryName(path)!);
+            },
+        };
+    }
+}

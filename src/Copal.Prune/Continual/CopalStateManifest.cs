@@ -1,0 +1,35 @@
+namespace Copal.Prune.Continual;
+
+/// <summary>The content of copal-state.json: what the state is, where it came from and how it was made.</summary>
+/// <param name="Format">Always "copal-state".</param>
+/// <param name="FormatVersion">Bumped on any incompatible change of the files; a loader refuses other versions.</param>
+/// <param name="ParentHash">The dense parent's <see cref="Continual.ParentHash"/>.</param>
+/// <param name="ParentHashScheme">What that hash covers.</param>
+/// <param name="ParentModel">The parent folder as it was given when the state was last written (informational).</param>
+/// <param name="Options">The COPAL options; fixed for the whole run.</param>
+/// <param name="Datasets">The datasets seen, in order.</param>
+/// <param name="Hessian">"none", "full" or "diagonal": what the tensors file holds besides the column sensitivities.</param>
+/// <param name="Linears">Every linear in the state with its weight shape.</param>
+/// <param name="CreatedUtc">When the run started (ISO 8601).</param>
+/// <param name="UpdatedUtc">When this file was written (ISO 8601).</param>
+public sealed record CopalStateManifest(
+    string Format,
+    int FormatVersion,
+    string ParentHash,
+    string ParentHashScheme,
+    string ParentModel,
+    CopalManifestOptions Options,
+    IReadOnlyList<CopalStepRecord> Datasets,
+    string Hessian,
+    IReadOnlyList<CopalLinearRecord> Linears,
+    string CreatedUtc,
+    string UpdatedUtc);
+
+/// <summary>The options as stored (names as on the command line).</summary>
+public sealed record CopalManifestOptions(string Sensitivity, string Accumulate, double Decay, bool Update, double PercentDamp);
+
+/// <summary>One dataset folded into the state: its calibration sample identity and the pattern pruned to.</summary>
+public sealed record CopalStepRecord(int Step, IReadOnlyList<string> Sources, string CalibrationHash, int NSamples, int SeqLen, ulong Seed, string Pattern, string PrunedUtc);
+
+/// <summary>One linear of the state: the weight's name and [rows, cols].</summary>
+public sealed record CopalLinearRecord(string Name, int Rows, int Cols);

@@ -1,0 +1,108 @@
+using Copal.Model.Evaluation;
+
+namespace Copal.Prune.Continual.Protocol;
+
+/// <summary>Which part of a file a split uses.</summary>
+public enum FilePart
+{
+    /// <summary>The whole file.</summary>
+    Whole,
+    /// <summary>The text up to the first line break at or after the middle (calibration of a NAME=FILE dataset).</summary>
+    FirstHalf,
+    /// <summary>The rest (evaluation of a NAME=FILE dataset).</summary>
+    SecondHalf,
+}
+
+/// <summary>One split of a dataset: a file, the part of it used and how its lines become text.</summary>
+public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
+{
+    /// <summary>The text to tokenize. Halves are cut on the raw file at a line boundary, then the layout applies.</summary>
+    public string LoadText()
+    {
+        string raw = TextDataset.Load(Path, TextLayout.Raw);
+        if (Part != FilePart.Whole)
+        {
+            int mid = raw.Length / 2;
+            int newline = raw.IndexOf('\n', mid);
+            int cut = newline < 0 ? mid : newline + 1;
+            raw = Part == FilePart.FirstHalf ? raw[..cut] : raw[cut..];
+            if (string.IsNullOrWhiteSpace(raw))
+            {
+                throw new InvalidDataException($"data file '{Path}' has no text in its {(Part == FilePart.FirstHalf ? "first" : "second")} half (cut at character {cut} of {raw.Length})");
+            }
+        }
+        return Layout == TextLayout.JoinedLines
+            ? string.Join(' ', raw.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0))
+            : raw;
+    }
+
+    public override string ToString() => System.IO.Path.GetFileName(Path) + Part switch
+    {
+        FilePart.FirstHalf => " (first half)",
+        FilePart.SecondHalf => " (second half)",
+        _ => "",
+    } + (Layout == TextLayout.JoinedLines ? " @lines" : "");
+}
+
+/// <summary>A dataset of the continual protocol: a name, its calibration split and its evaluation split.</summary>
+public sealed record ContinualDataset(string Name, DataSplit Calibration, DataSplit Evaluation)
+{
+    /// <summary>The grammar, for --help and errors.</summary>
+    public const string Grammar =
+        "NAME=CALIB_FILE:EVAL_FILE (calibrate on one file, evaluate on the other) or NAME=FILE (calibrate on the first half, " +
+        "evaluate on the second half, cut at a line boundary); append @lines for one-sentence-per-line text joined with spaces " +
+        "(PTB), e.g. ptb=ptb.valid.txt:ptb.test.txt@lines; several datasets separated by commas, in the order they arrive";
+
+    /// <summary>Parses one dataset spec (see <see cref="Grammar"/>).</summary>
+    /// <exception cref="PruningOptionException">The spec does not follow the grammar.</exception>
+    public static ContinualDataset Parse(string spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        string s = spec.Trim();
+        int eq = s.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0 || eq == s.Length - 1)
+        {
+            throw new PruningOptionException("datasets", spec, Grammar);
+        }
+        string name = s[..eq].Trim();
+        string rest = s[(eq + 1)..].Trim();
+        TextLayout layout = TextLayout.Raw;
+        int at = rest.LastIndexOf('@');
+        if (at >= 0)
+        {
+            string suffix = rest[(at + 1)..].Trim().ToLowerInvariant();
+            layout = suffix switch
+            {
+                "lines" => TextLayout.JoinedLines,
+                "raw" => TextLayout.Raw,
+                _ => throw new PruningOptionException("datasets", spec, $"@lines or @raw after the files, got '@{suffix}'; {Grammar}"),
+            };
+            rest = rest[..at].Trim();
+        }
+        string[] files = rest.Split(':', StringSplitOptions.TrimEntries);
+        if (files.Length > 2 || files.Any(f => f.Length == 0) || name.Any(c => char.IsWhiteSpace(c) || c == ',' || c == ':'))
+        {
+            throw new PruningOptionException("datasets", spec, Grammar);
+        }
+        return files.Length == 1
+            ? new ContinualDataset(name, new DataSplit(files[0], FilePart.FirstHalf, layout), new DataSplit(files[0], FilePart.SecondHalf, layout))
+            : new ContinualDataset(name, new DataSplit(files[0], FilePart.Whole, layout), new DataSplit(files[1], FilePart.Whole, layout));
+    }
+
+    /// <summary>Parses a comma-separated list of specs; names must be unique.</summary>
+    public static IReadOnlyList<ContinualDataset> ParseList(string specs)
+    {
+        ArgumentNullException.ThrowIfNull(specs);
+        var list = specs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Parse).ToList();
+        if (list.Count == 0)
+        {
+            throw new PruningOptionException("datasets", specs, Grammar);
+        }
+        string? duplicate = list.GroupBy(d => d.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
+        if (duplicate is not null)
+        {
+            throw new PruningOptionException("datasets", specs, $"distinct names, but '{duplicate}' appears twice");
+        }
+        return list;
+    }
+}

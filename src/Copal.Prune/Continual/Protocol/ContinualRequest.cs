@@ -1,0 +1,41 @@
+namespace Copal.Prune.Continual.Protocol;
+
+/// <summary>A run of the continual evaluation protocol (see docs/copal.md).</summary>
+/// <param name="ModelDirectory">The dense pretrained model.</param>
+/// <param name="Datasets">D1..DT in arrival order.</param>
+/// <param name="Methods">Among copal, magnitude, wanda, sparsegpt; each baseline runs as reset and cumulative.</param>
+/// <param name="Pattern">The target sparsity at every step.</param>
+/// <param name="NSamples">Calibration windows per dataset and step.</param>
+/// <param name="SeqLen">Tokens per calibration window.</param>
+/// <param name="EvalSeqLen">Perplexity window length.</param>
+/// <param name="Seed">Seed of the calibration window offsets (the same at every step).</param>
+/// <param name="Copal">The COPAL options (also used by the joint reference).</param>
+public sealed record ContinualRequest(
+    string ModelDirectory,
+    IReadOnlyList<ContinualDataset> Datasets,
+    IReadOnlyList<string> Methods,
+    SparsityPattern Pattern,
+    int NSamples,
+    int SeqLen,
+    int EvalSeqLen,
+    ulong Seed,
+    CopalOptions Copal)
+{
+    /// <summary>Evaluate at most this many perplexity windows per dataset (null: all).</summary>
+    public int? EvalLimitChunks { get; init; }
+
+    /// <summary>Also run the joint reference (pooled calibration of D1..Dt at step t).</summary>
+    public bool Joint { get; init; } = true;
+
+    /// <summary>Where the intermediate pruned models go (a fresh subfolder, deleted at the end); null: the system temp folder.</summary>
+    public string? TempDirectory { get; init; }
+}
+
+/// <summary>Where a continual run is.</summary>
+/// <param name="Variant">The method variant being run ("copal", "wanda-reset", …, or "dense").</param>
+/// <param name="VariantIndex">0-based index of the variant.</param>
+/// <param name="Variants">How many variants run.</param>
+/// <param name="Step">1-based step (dataset) being pruned or evaluated; 0 for the dense model.</param>
+/// <param name="Steps">T.</param>
+/// <param name="Stage">What is happening ("pruning layer 3/5", "perplexity on ptb").</param>
+public readonly record struct ContinualProgress(string Variant, int VariantIndex, int Variants, int Step, int Steps, string Stage);

@@ -1,0 +1,265 @@
+using System.Text.Json.Nodes;
+using Copal.Model.Weights;
+using Copal.Prune.Continual;
+using Copal.Prune.Driver;
+using Copal.Testing;
+
+namespace Copal.Prune.Tests.Continual;
+
+public class CopalStateTests
+{
+    [Fact]
+    public void Sum_max_and_decay_follow_their_formulas()
+    {
+        double[] s = [0, 0, 0];
+        SensitivityAccumulator.Fold(s, [1, 4, 2], SensitivityAccumulation.Sum, 1.0, first: true);
+        Assert.Equal([1, 4, 2], s);
+        SensitivityAccumulator.Fold(s, [3, 1, 2], SensitivityAccumulation.Sum, 1.0, first: false);
+        Assert.Equal([4, 5, 4], s);
+        SensitivityAccumulator.Fold(s, [1, 1, 1], SensitivityAccumulation.Sum, 0.5, first: false);
+        Assert.Equal([3, 3.5, 3], s);
+
+        double[] m = [0, 0, 0];
+        SensitivityAccumulator.Fold(m, [1, 4, 2], SensitivityAccumulation.Max, 1.0, first: true);
+        SensitivityAccumulator.Fold(m, [3, 1, 2], SensitivityAccumulation.Max, 1.0, first: false);
+        Assert.Equal([3, 4, 2], m);
+        SensitivityAccumulator.Fold(m, [1, 1, 1.5], SensitivityAccumulation.Max, 0.5, first: false);
+        Assert.Equal([1.5, 2, 1.5], m);
+    }
+
+    [Fact]
+    public void Step_sensitivity_is_normalized_and_proportional_to_the_column_mean_squares()
+    {
+        (float[] w, InputStatistics stats) = Random(rows: 6, cols: 8, seed: 1, hessian: false);
+        double[] c = StepSensitivity.NormalizedColumns(w, 6, 8, stats, new CopalOptions(), CancellationToken.None);
+        // ‖ŝ‖_F over the full matrix ŝ_ij = w_ij²·ĉ_j is 1, computed the long way.
+        double sum = 0;
+        for (int r = 0; r < 6; r++)
+        {
+            for (int j = 0; j < 8; j++)
+            {
+                double s = (double)w[(r * 8) + j] * w[(r * 8) + j] * c[j];
+                sum += s * s;
+            }
+        }
+        Assert.InRange(Math.Sqrt(sum), 1 - Tolerances.KernelRelative, 1 + Tolerances.KernelRelative);
+        double ratio = c[0] / stats.ColumnMeanSquares[0];
+        for (int j = 1; j < 8; j++)
+        {
+            Assert.InRange(c[j] / stats.ColumnMeanSquares[j] / ratio, 1 - Tolerances.KernelRelative, 1 + Tolerances.KernelRelative);
+        }
+    }
+
+    [Fact]
+    public void Scaling_the_activations_does_not_change_the_normalized_sensitivity()
+    {
+        (float[] w, InputStatistics stats) = Random(rows: 4, cols: 8, seed: 2, hessian: true);
+        // Same generator, inputs ×10: statistics ×100.
+        (_, InputStatistics scaled) = Random(rows: 4, cols: 8, seed: 2, hessian: true, scale: 10);
+        foreach (SensitivityEstimator e in new[] { SensitivityEstimator.Output, SensitivityEstimator.Hessian })
+        {
+            double[] a = StepSensitivity.NormalizedColumns(w, 4, 8, stats, new CopalOptions(e), CancellationToken.None);
+            double[] b = StepSensitivity.NormalizedColumns(w, 4, 8, scaled, new CopalOptions(e), CancellationToken.None);
+            for (int j = 0; j < 8; j++)
+            {
+                Assert.InRange(b[j], a[j] * (1 - 1e-6), a[j] * (1 + 1e-6));
+            }
+        }
+    }
+
+    [Fact]
+    public void On_one_dataset_the_output_estimator_chooses_the_wanda_mask()
+    {
+        (float[] w, InputStatistics stats) = Random(rows: 16, cols: 32, seed: 3, hessian: false);
+        foreach (SparsityPattern pattern in new SparsityPattern[] { new SparsityPattern.Unstructured(0.5), new SparsityPattern.NM(2, 4) })
+        {
+            float[] wanda = (float[])w.Clone();
+            new WandaPruner().Prune(wanda, 16, 32, stats, pattern);
+            float[] copal = (float[])w.Clone();
+            var pruner = new CopalPruner(new CopalState("parent", "model", new CopalOptions()));
+            pruner.Prune(new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 16, 32), copal, stats, pattern, CancellationToken.None);
+            Assert.Equal(wanda, copal);
+        }
+    }
+
+    [Fact]
+    public void Save_and_load_round_trip_every_value_and_the_manifest()
+    {
+        CopalState state = TwoSteps(new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.75, Update: true), resumeAfterFirst: null, out _);
+        string dir = TempDir();
+        try
+        {
+            state.Save(dir);
+            CopalState loaded = CopalState.Load(dir);
+            Assert.Equal(state.ParentHash, loaded.ParentHash);
+            Assert.Equal(state.Options, loaded.Options);
+            Assert.Equal(2, loaded.Datasets.Count);
+            Assert.Equal(state.Datasets[1].CalibrationHash, loaded.Datasets[1].CalibrationHash);
+            Assert.Equal(state.Linears.Keys.Order(), loaded.Linears.Keys.Order());
+            foreach ((string name, LinearState l) in state.Linears)
+            {
+                LinearState m = loaded.Linears[name];
+                Assert.Equal(l.Columns, m.Columns);
+                Assert.Equal(l.Hessian, m.Hessian);
+                Assert.Equal(l.Steps, m.Steps);
+            }
+            Assert.Equal("full", loaded.HessianStorage);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Resuming_from_the_saved_state_gives_the_same_bytes_as_an_uninterrupted_run()
+    {
+        foreach (CopalOptions options in new[] { new CopalOptions(), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Sum, 0.9, Update: true) })
+        {
+            TwoSteps(options, resumeAfterFirst: null, out float[][] uninterrupted);
+            string dir = TempDir();
+            try
+            {
+                TwoSteps(options, resumeAfterFirst: dir, out float[][] resumed);
+                Assert.Equal(uninterrupted.Length, resumed.Length);
+                for (int i = 0; i < resumed.Length; i++)
+                {
+                    Assert.Equal(uninterrupted[i], resumed[i]);
+                }
+            }
+            finally
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_state_of_another_format_version_is_refused_with_both_versions()
+    {
+        CopalState state = TwoSteps(new CopalOptions(), null, out _);
+        string dir = TempDir();
+        try
+        {
+            state.Save(dir);
+            string path = Path.Combine(dir, CopalState.ManifestFileName);
+            JsonNode json = JsonNode.Parse(File.ReadAllText(path))!;
+            json["format_version"] = 99;
+            File.WriteAllText(path, json.ToJsonString());
+            var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+            Assert.Contains("99", e.Message, StringComparison.Ordinal);
+            Assert.Contains(CopalState.FormatVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message, StringComparison.Ordinal);
+
+            File.Delete(path);
+            var missing = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+            Assert.Contains(CopalState.ManifestFileName, missing.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Resuming_on_another_parent_or_with_other_options_names_both_values()
+    {
+        var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
+        var state = new CopalState("aaaa", "dense", new CopalOptions());
+        var parent = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("bbbb", "other", new CopalOptions(), config));
+        Assert.Contains("aaaa", parent.Message, StringComparison.Ordinal);
+        Assert.Contains("bbbb", parent.Message, StringComparison.Ordinal);
+        var option = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", new CopalOptions(Accumulate: SensitivityAccumulation.Max), config));
+        Assert.Contains("--accumulate", option.Message, StringComparison.Ordinal);
+        Assert.Contains("'max'", option.Message, StringComparison.Ordinal);
+        Assert.Contains("'sum'", option.Message, StringComparison.Ordinal);
+        // An empty state does not cover the model's linears.
+        Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", new CopalOptions(), config));
+    }
+
+    [Fact]
+    public void The_mask_adapts_to_a_new_dataset_instead_of_freezing()
+    {
+        // Dataset 2 puts all its energy on the columns dataset 1 ignored: COPAL's mask must move (no weight stasis).
+        var w = new float[4 * 4];
+        Array.Fill(w, 1f);
+        var d1 = new InputStatistics(4, false);
+        d1.AddSequence(new float[] { 1, 1, 0.01f, 0.01f }, 1);
+        var d2 = new InputStatistics(4, false);
+        d2.AddSequence(new float[] { 0.01f, 0.01f, 100, 100 }, 1);
+        var state = new CopalState("p", "m", new CopalOptions());
+        var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 4, 4);
+        float[] a = (float[])w.Clone();
+        new CopalPruner(state).Prune(target, a, d1, new SparsityPattern.Unstructured(0.5), CancellationToken.None);
+        state.CompleteStep(new CalibrationReport(["d1"], 1, 1, 0, "h1"), new SparsityPattern.Unstructured(0.5));
+        float[] b = (float[])w.Clone();
+        new CopalPruner(state).Prune(target, b, d2, new SparsityPattern.Unstructured(0.5), CancellationToken.None);
+        Assert.Equal([1f, 1f, 0f, 0f], a[..4]);
+        // Both datasets weigh the same after normalization; d2's columns win by d1's small leftover, so pruned weights return.
+        Assert.NotEqual(a, b);
+        Assert.Equal(8, b.Count(x => x == 0f));
+    }
+
+    // Two steps on three linears (q, k sharing an input; o) with random weights and statistics; optionally saved
+    // and reloaded between the steps. Returns the state and every pruned weight matrix of both steps.
+    private static CopalState TwoSteps(CopalOptions options, string? resumeAfterFirst, out float[][] outputs)
+    {
+        var targets = new[]
+        {
+            new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16),
+            new LinearTarget(0, LinearId.KProj, "model.layers.0.self_attn.k_proj.weight", 4, 16),
+            new LinearTarget(0, LinearId.OProj, "model.layers.0.self_attn.o_proj.weight", 16, 8),
+        };
+        var weights = targets.Select((t, i) => Random(t.Rows, t.Cols, 10 + i, false).Weight).ToArray();
+        var state = new CopalState("parent-hash", "dense", options);
+        var results = new List<float[]>();
+        for (int step = 0; step < 2; step++)
+        {
+            if (step == 1 && resumeAfterFirst is not null)
+            {
+                state.Save(resumeAfterFirst);
+                state = CopalState.Load(resumeAfterFirst);
+            }
+            var pruner = new CopalPruner(state);
+            var stats = new Dictionary<int, InputStatistics>
+            {
+                [16] = Random(1, 16, 100 + step, true).Stats,
+                [8] = Random(1, 8, 200 + step, true).Stats,
+            };
+            foreach ((LinearTarget t, float[] w) in targets.Zip(weights))
+            {
+                float[] copy = (float[])w.Clone();
+                pruner.Prune(t, copy, stats[t.Cols], new SparsityPattern.Unstructured(0.5), CancellationToken.None);
+                Assert.Equal(t.Rows * t.Cols / 2, copy.Count(x => x == 0f));
+                results.Add(copy);
+            }
+            state.CompleteStep(new CalibrationReport([$"d{step}"], 4, 6, 0, $"hash{step}"), new SparsityPattern.Unstructured(0.5));
+        }
+        outputs = [.. results];
+        return state;
+    }
+
+    private static (float[] Weight, InputStatistics Stats) Random(int rows, int cols, int seed, bool hessian, float scale = 1)
+    {
+        var rng = new Random(seed);
+        var w = new float[rows * cols];
+        for (int i = 0; i < w.Length; i++)
+        {
+            w[i] = (float)((rng.NextDouble() * 2) - 1);
+        }
+        var stats = new InputStatistics(cols, hessian);
+        for (int s = 0; s < 4; s++)
+        {
+            const int tokens = 6;
+            var x = new float[tokens * cols];
+            for (int i = 0; i < x.Length; i++)
+            {
+                // Columns of different scale, as real activations have.
+                x[i] = (float)(((rng.NextDouble() * 2) - 1) * (1 + (i % cols)) * scale);
+            }
+            stats.AddSequence(x, tokens);
+        }
+        return (w, stats);
+    }
+
+    private static string TempDir() => Directory.CreateTempSubdirectory("copal-state-test-").FullName;
+}
