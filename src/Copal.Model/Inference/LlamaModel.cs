@@ -2,6 +2,7 @@ using Copal.Model.Config;
 using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
+using Copal.Tensors.Kernels;
 using Copal.Tensors.Safetensors;
 
 namespace Copal.Model.Inference;
@@ -27,14 +28,11 @@ public sealed class LlamaModel : IDisposable
         Weights = weights;
         Source = source ?? "(in memory)";
         _storage = storage;
-        int half = config.HeadDim / 2;
-        var cos = new float[(long)config.MaxPositionEmbeddings * half];
-        var sin = new float[cos.Length];
-        RotaryTables.Build(config.MaxPositionEmbeddings, config.HeadDim, config.RopeTheta, config.RopeScaling, cos, sin);
-        _ropeCos = backend.Allocate(cos.Length);
-        _ropeSin = backend.Allocate(sin.Length);
-        backend.Upload(cos, _ropeCos);
-        backend.Upload(sin, _ropeSin);
+        RopeTables rope = RopeTables.Build(config.MaxPositionEmbeddings, config.HeadDim, config.RopeTheta, RopeScalingOf(config.RopeScaling));
+        _ropeCos = backend.Allocate(rope.Cos.Length);
+        _ropeSin = backend.Allocate(rope.Sin.Length);
+        backend.Upload(rope.Cos, _ropeCos);
+        backend.Upload(rope.Sin, _ropeSin);
     }
 
     public IBackend Backend { get; }
@@ -181,6 +179,14 @@ public sealed class LlamaModel : IDisposable
         Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
         Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
     }
+
+    /// <summary>The config's rope_scaling in the kernel library's terms (HF rope_type names).</summary>
+    private static RopeScaling? RopeScalingOf(RopeScalingConfig s) => s.Kind switch
+    {
+        RopeScalingKind.Linear => new RopeScaling("linear", s.Factor),
+        RopeScalingKind.Llama3 => new RopeScaling("llama3", s.Factor, s.LowFreqFactor, s.HighFreqFactor, s.OriginalMaxPositionEmbeddings),
+        _ => null,
+    };
 
     private void ForwardChunk(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap)
     {
