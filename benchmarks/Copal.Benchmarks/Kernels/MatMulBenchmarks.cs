@@ -1,3 +1,4 @@
+using Copal.Cli.Commands;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
@@ -32,7 +33,7 @@ public sealed unsafe class MatMulBenchmarks : IDisposable
     {
         string[] parts = Shape.Split('x');
         _buffers = new LinearBuffers(int.Parse(parts[0]), int.Parse(parts[1]), N, DType);
-        OpenBlas.SetThreads(Environment.ProcessorCount);
+        BenchOpenBlas.SetThreads(Environment.ProcessorCount);
     }
 
     [GlobalCleanup]
@@ -47,7 +48,7 @@ public sealed unsafe class MatMulBenchmarks : IDisposable
     [Benchmark]
     public void OpenBlasF32()
     {
-        if (!OpenBlas.IsAvailable)
+        if (!BenchOpenBlas.IsAvailable)
         {
             return;
         }
@@ -55,7 +56,7 @@ public sealed unsafe class MatMulBenchmarks : IDisposable
         {
             return; // only the f32 rows have a like-for-like peer
         }
-        OpenBlas.Linear(_buffers.X, N, (float*)_buffers.Weight, _buffers.Matrix.Rows, _buffers.Matrix.Cols, _buffers.Y);
+        BenchOpenBlas.Linear(_buffers.X, N, (float*)_buffers.Weight, _buffers.Matrix.Rows, _buffers.Matrix.Cols, _buffers.Y);
     }
 
     private sealed class Config : ManualConfig

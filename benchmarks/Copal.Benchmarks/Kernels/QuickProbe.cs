@@ -1,3 +1,4 @@
+using Copal.Cli.Commands;
 using System.Diagnostics;
 using Copal.Tensors;
 using Copal.Tensors.Kernels;
@@ -19,8 +20,8 @@ internal static unsafe class QuickProbe
             KernelPaths.UseVector512 = false; // the AVX2 paths, for a same-machine comparison
         }
         double bandwidth = BandwidthProbe.Measure(threads, 5);
-        Console.WriteLine($"streaming read, {threads} threads: {bandwidth:F2} GB/s; OpenBLAS {(OpenBlas.IsAvailable ? "loaded" : "absent")}");
-        OpenBlas.SetThreads(threads);
+        Console.WriteLine($"streaming read, {threads} threads: {bandwidth:F2} GB/s; OpenBLAS {(BenchOpenBlas.IsAvailable ? "loaded" : "absent")}");
+        BenchOpenBlas.SetThreads(threads);
         (int Out, int In)[] shapes = [(4096, 4096), (11008, 4096), (4096, 11008)];
         Console.WriteLine("| shape out×in | n | dtype | Copal | OpenBLAS f32 | ratio | vs bandwidth |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
@@ -43,9 +44,9 @@ internal static unsafe class QuickProbe
                     using var b = new LinearBuffers(o, i, n, dtype);
                     int repeats = n == 1 ? 20 : 3;
                     double ours = Best(repeats, () => MatMul.Compute(b.XSpan, n, b.Matrix, b.YSpan, threads));
-                    if (dtype == DType.F32 && OpenBlas.IsAvailable)
+                    if (dtype == DType.F32 && BenchOpenBlas.IsAvailable)
                     {
-                        blas = Best(repeats, () => OpenBlas.Linear(b.X, n, (float*)b.Weight, o, i, b.Y));
+                        blas = Best(repeats, () => BenchOpenBlas.Linear(b.X, n, (float*)b.Weight, o, i, b.Y));
                     }
                     string Rate(double s) => n == 1 ? $"{b.WeightBytes / s / 1e9:F2} GB/s" : $"{b.Flops / s / 1e9:F1} GFLOP/s";
                     if (dtype == DType.F32 && blas is double t)
