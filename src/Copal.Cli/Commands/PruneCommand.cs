@@ -25,13 +25,14 @@ internal static class PruneCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
         var trueSequential = new Option<bool>("--true-sequential") { Description = "Prune q,k,v → o → gate,up → down, re-collecting statistics between groups" };
         var noLayerError = new Option<bool>("--no-layer-error") { Description = "Skip measuring each layer's output error (saves one layer pass)" };
+        var layerSet = new Option<string?>("--layers") { Description = "Prune only these decoder layers, e.g. 0-3,7 (default: all); the rest are copied" };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         CopalCliOptions copal = CopalCliOptions.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("prune", "Prune every linear layer of the decoder layers and write a new model folder")
         {
-            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, force, device, json,
+            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, layerSet, force, device, json,
         };
         copal.AddTo(command);
         command.SetBody((p, ct) =>
@@ -55,7 +56,12 @@ internal static class PruneCommand
             CalibrationSet calibration = LoadCalibration(modelDir, p.GetValue(calib), pruner, n, window, p.GetValue(seed));
             using IBackend backend = CommonOptions.CreateBackend(p.GetValue(device)!);
             var request = new PruneRequest(modelDir, p.GetValue(outDir)!, pruner,
-                new PruneOptions(target) { TrueSequential = p.GetValue(trueSequential), MeasureLayerError = !p.GetValue(noLayerError) },
+                new PruneOptions(target)
+                {
+                    TrueSequential = p.GetValue(trueSequential),
+                    MeasureLayerError = !p.GetValue(noLayerError),
+                    Layers = p.GetValue(layerSet) is string ls ? PruneOptions.ParseLayers(ls, config.NumLayers) : null,
+                },
                 calibration)
             {
                 Force = p.GetValue(force),

@@ -73,8 +73,20 @@ public sealed class LayerwisePruner
 
         var layerReports = new List<LayerReport>(layers);
         long zeros = 0, total = 0;
+        int lastSelected = _options.Layers?.Max() ?? layers - 1;
         for (int layer = 0; layer < layers; layer++)
         {
+            if (_options.Layers is not null && !_options.Layers.Contains(layer))
+            {
+                // Not pruned: copied as is; its dense outputs feed the next selected layer.
+                if (layer < lastSelected)
+                {
+                    progress?.Report(new PruneProgress(layer, layers, "running the dense layer"));
+                    Rerun(layer, _model.Weights.Layers[layer], state, work, null, activations, cancellationToken);
+                }
+                output.WriteLayer(layer, new Dictionary<string, TensorView>());
+                continue;
+            }
             var layerClock = Stopwatch.StartNew();
             DecoderLayerWeights dense = _model.Weights.Layers[layer];
             var pruned = new Dictionary<LinearId, NativeTensor>();

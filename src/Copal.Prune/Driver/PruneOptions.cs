@@ -10,6 +10,36 @@ public sealed record PruneOptions(SparsityPattern Pattern)
     /// </summary>
     public bool TrueSequential { get; init; }
 
+    /// <summary>
+    /// The decoder layers to prune; null prunes all. Other layers are copied unchanged (their dense outputs still feed
+    /// the next pruned layer); nothing after the last selected layer is run.
+    /// </summary>
+    public IReadOnlySet<int>? Layers { get; init; }
+
+    /// <summary>Parses "0-3,7" (inclusive ranges and single layers) for a model of <paramref name="layerCount"/> layers.</summary>
+    public static IReadOnlySet<int> ParseLayers(string text, int layerCount)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var set = new SortedSet<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] ends = part.Split('-');
+            if (ends.Length is < 1 or > 2 || !int.TryParse(ends[0], out int from) || !int.TryParse(ends[^1], out int to) || from > to || from < 0 || to >= layerCount)
+            {
+                throw new PruningOptionException("layers", text, $"layer indices or ranges within 0..{layerCount - 1}, e.g. 0-3,7");
+            }
+            for (int l = from; l <= to; l++)
+            {
+                set.Add(l);
+            }
+        }
+        if (set.Count == 0)
+        {
+            throw new PruningOptionException("layers", text, $"at least one layer within 0..{layerCount - 1}");
+        }
+        return set;
+    }
+
     /// <summary>Also measure each layer's output error (pruned vs dense layer on the same inputs); costs one more layer pass.</summary>
     public bool MeasureLayerError { get; init; } = true;
 }

@@ -95,6 +95,27 @@ public sealed class LayerwisePrunerTests : IDisposable
     }
 
     [Fact]
+    public void Only_the_selected_layers_are_pruned()
+    {
+        string outDir = Path.Combine(_temp, "layers-1-2");
+        using (var backend = new CpuBackend())
+        {
+            PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("wanda"),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { Layers = PruneOptions.ParseLayers("1-2", 5) }, Calibration()), backend);
+        }
+        using var pruned = SafetensorsCheckpoint.Open(outDir);
+        using var dense = SafetensorsCheckpoint.Open(TestData.Stories260K);
+        for (int layer = 0; layer < 5; layer++)
+        {
+            string name = LlamaTensorNames.Linear(layer, LinearId.UpProj);
+            bool same = pruned[name].Bytes.SequenceEqual(dense[name].Bytes);
+            Assert.Equal(layer is not (1 or 2), same);
+        }
+        Assert.Throws<PruningOptionException>(() => PruneOptions.ParseLayers("3-9", 5));
+        Assert.Throws<PruningOptionException>(() => PruneOptions.ParseLayers("x", 5));
+    }
+
+    [Fact]
     public void True_sequential_also_hits_the_target_and_differs_from_one_pass()
     {
         string seq = Prune("sparsegpt", SparsityPattern.Parse("0.5"), trueSequential: true);
