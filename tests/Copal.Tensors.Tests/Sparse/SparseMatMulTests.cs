@@ -27,6 +27,13 @@ public class SparseMatMulTests
         SparseMatMul.Run(x, weight, y, inputRows, threads);
         var expected = SparseTestMatrices.Reference(w, matrix.Rows, matrix.Cols, x, inputRows);
         SparseTestMatrices.AssertMatches(y, expected, $"{matrix} n={inputRows} threads={threads}");
+        if (inputRows == 1)
+        {
+            // On an AVX-512 machine Run took the AVX-512 GEMV; the AVX2 fallback must agree as well.
+            y.AsSpan().Fill(float.NaN);
+            SparseMatMul.RunRange(x, weight, y, 1, 0, matrix.Rows, allowAvx512: false);
+            SparseTestMatrices.AssertMatches(y, expected, $"{matrix} AVX2 path");
+        }
     }
 
     [Theory]
