@@ -106,6 +106,34 @@ internal static unsafe class SparseGemv512
         return sum;
     }
 
+    /// <summary>Four 2:4 rows at once (whole 32-column chunks only; see <see cref="TwoFour{T}"/> for one row).</summary>
+    public static void TwoFourx4<T>(byte* index, int indexStride, byte* values, int valueStride, int cols, float* x, float* sums)
+        where T : IWideLoad16
+    {
+        int chunks = cols >> 5;
+        var a0 = Vector512<float>.Zero;
+        var a1 = Vector512<float>.Zero;
+        var a2 = Vector512<float>.Zero;
+        var a3 = Vector512<float>.Zero;
+        byte* i0 = index, i1 = i0 + indexStride, i2 = i1 + indexStride, i3 = i2 + indexStride;
+        int vs = valueStride * T.Size;
+        byte* w0 = values, w1 = w0 + vs, w2 = w1 + vs, w3 = w2 + vs;
+        for (int k = 0; k < chunks; k++)
+        {
+            int o = k << 2, wo = (k << 4) * T.Size;
+            var lo = Vector512.Load(x + (k << 5));
+            var hi = Vector512.Load(x + (k << 5) + 16);
+            a0 = Avx512F.FusedMultiplyAdd(T.Load(w0 + wo), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i0 + o)), a0);
+            a1 = Avx512F.FusedMultiplyAdd(T.Load(w1 + wo), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i1 + o)), a1);
+            a2 = Avx512F.FusedMultiplyAdd(T.Load(w2 + wo), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i2 + o)), a2);
+            a3 = Avx512F.FusedMultiplyAdd(T.Load(w3 + wo), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i3 + o)), a3);
+        }
+        sums[0] = Vector512.Sum(a0) + TwoFourTail<T>(i0, w0, cols, x);
+        sums[1] = Vector512.Sum(a1) + TwoFourTail<T>(i1, w1, cols, x);
+        sums[2] = Vector512.Sum(a2) + TwoFourTail<T>(i2, w2, cols, x);
+        sums[3] = Vector512.Sum(a3) + TwoFourTail<T>(i3, w3, cols, x);
+    }
+
     /// <summary>Σ_c W[row, c]·x[c] for an F32 bitmask row.</summary>
     public static float BitmaskF32(byte* mask, float* values, int cols, float* x)
     {
@@ -177,9 +205,14 @@ internal static unsafe class SparseGemv512
             var g0 = Gather24(Vector512.Load(xc), Vector512.Load(xc + 16), Unsafe.ReadUnaligned<uint>(index + (k << 2)));
             acc0 = Avx512F.FusedMultiplyAdd(T.Load(values + (k << 4) * T.Size), g0, acc0);
         }
-        float sum = Vector512.Sum(acc0 + acc1);
-        // Remaining groups (cols not a multiple of 32): two values per group, one nibble each.
-        for (int g = chunks << 3, groups = cols >> 2; g < groups; g++)
+        return Vector512.Sum(acc0 + acc1) + TwoFourTail<T>(index, values, cols, x);
+    }
+
+    /// <summary>The groups past the last whole 32-column chunk of a 2:4 row: two values per group, one nibble each.</summary>
+    private static float TwoFourTail<T>(byte* index, byte* values, int cols, float* x) where T : IWideLoad16
+    {
+        float sum = 0f;
+        for (int g = (cols >> 5) << 3, groups = cols >> 2; g < groups; g++)
         {
             int nibble = index[g >> 1] >> ((g & 1) << 2);
             sum += T.Scalar(values, 2 * g) * x[4 * g + (nibble & 3)];

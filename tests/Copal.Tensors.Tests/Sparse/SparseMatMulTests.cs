@@ -100,6 +100,21 @@ public class SparseMatMulTests
         Check(bigMatrix, big, inputRows: 6, threads: 1, seed: 6);
     }
 
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.BF16)]
+    public void TwoFour_gemv_on_wide_rows_takes_the_four_row_path_and_matches(DType dtype)
+    {
+        // Above 4096 columns the AVX-512 2:4 GEMV runs four rows per pass; 4100 columns also leaves a tail.
+        var rnd = new Random(9);
+        foreach (var (rows, cols) in new[] { (9, 4100), (4, 4128) })
+        {
+            byte[] raw = SparseTestMatrices.NM(rnd, dtype, rows, cols, 2, 4);
+            using var matrix = Make("w", raw, dtype, rows, cols, 2, 4);
+            Check(matrix, raw, inputRows: 1, threads: 2, seed: cols);
+        }
+    }
+
     [Fact]
     public void Range_kernel_writes_only_its_range_and_partitions_cover_all_rows()
     {
