@@ -20,6 +20,8 @@ internal static class Program
             SynthCommand.Create(),
             DevicesCommand.Create(),
             PruneCommand.Create(),
+            CompactCommand.Create(),
+            CompactCommand.CreateDensify(),
         };
         ParseResult parsed = root.Parse(args);
         // Ctrl-C is handled by Cancellation (cooperative cleanup), not by forced termination.

@@ -27,9 +27,10 @@ internal static class PruneCommand
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
+        var compact = new Option<bool>("--compact") { Description = "Store the pruned linears compactly (as `copal compact --format auto`)" };
         var command = new Command("prune", "Prune every linear layer of the decoder layers and write a new model folder")
         {
-            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, force, device, json,
+            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, force, device, json, compact,
         };
         command.SetBody((p, ct) =>
         {
@@ -62,6 +63,10 @@ internal static class PruneCommand
             PruneReport report = PruneJob.Run(request, backend,
                 new SyncProgress<PruneProgress>(pr => line.Update($"layer {pr.Layer + 1}/{pr.Layers}: {pr.Stage}{(pr.Linear is null ? "" : $" {pr.Linear}")}", pr.Layer, pr.Layers)), ct);
             line.Done();
+            if (p.GetValue(compact))
+            {
+                PrunedModelCompaction.Apply(request.OutDirectory, asJson);
+            }
             if (asJson)
             {
                 Out.Json(report);
