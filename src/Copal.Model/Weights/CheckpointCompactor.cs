@@ -16,9 +16,6 @@ public static unsafe class CheckpointCompactor
     /// <summary>Below this sparsity the bitmask saves too little to be worth a format change (auto).</summary>
     public const double MinBitmaskSparsity = 0.25;
 
-    private static readonly string[] SideFiles =
-        ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"];
-
     /// <summary>Writes <paramref name="input"/> to <paramref name="output"/> with sparse linears compact.</summary>
     public static CompactReport Compact(string input, string output, CompactFormat format, bool overwrite, Action<string>? log = null)
     {
@@ -206,10 +203,11 @@ public static unsafe class CheckpointCompactor
         SafetensorsCheckpoint source, int sparse, Action<SafetensorsWriter> body)
     {
         using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);
-        foreach (string name in SideFiles)
+        // Every other top-level file (config, tokenizer, a prune report) travels with the weights.
+        foreach (string from in Directory.EnumerateFiles(input))
         {
-            string from = Path.Combine(input, name);
-            if (File.Exists(from))
+            string name = Path.GetFileName(from);
+            if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name != SafetensorsCheckpoint.IndexFileName)
             {
                 File.Copy(from, dir.File(name));
             }
