@@ -22,6 +22,8 @@ internal static class Program
             PruneCommand.Create(),
             ContinualCommand.Create(),
             BenchCommand.Create(),
+            CompactCommand.Create(),
+            CompactCommand.CreateDensify(),
         };
         ParseResult parsed = root.Parse(args);
         // Ctrl-C is handled by Cancellation (cooperative cleanup), not by forced termination.

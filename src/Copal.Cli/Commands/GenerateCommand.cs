@@ -19,9 +19,10 @@ internal static class GenerateCommand
         var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0UL };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
+        var sparse = SparseOptions.LoadMode();
         var command = new Command("generate", "Generate text, streaming it as it is produced")
         {
-            model, prompt, count, temperature, topK, topP, penalty, seed, device, json,
+            model, prompt, count, temperature, topK, topP, penalty, seed, device, json, sparse,
         };
         command.SetBody((p, ct) =>
         {
@@ -47,7 +48,7 @@ internal static class GenerateCommand
                 throw new UsageException(e.Message.Split(Environment.NewLine)[0]);
             }
             bool asJson = p.GetValue(json);
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson);
+            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
             int[] promptIds = session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);
             if (promptIds.Length == 0)
             {

@@ -22,16 +22,17 @@ internal static class PerplexityCommand
         var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
+        var sparse = SparseOptions.LoadMode();
         var command = new Command("perplexity", "Perplexity on a text file, as pruning papers compute it")
         {
-            model, data, seqLen, stride, limit, layout, compare, device, json,
+            model, data, seqLen, stride, limit, layout, compare, device, json, sparse,
         };
         command.SetBody((p, ct) =>
         {
             bool asJson = p.GetValue(json);
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson);
+            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
             using ModelSession? baseSession = p.GetValue(compare) is string basePath
-                ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson)
+                ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!))
                 : null;
             int max = session.Model.Config.MaxPositionEmbeddings;
             int window = p.GetValue(seqLen) ?? Math.Min(2048, max);

@@ -30,9 +30,10 @@ internal static class PruneCommand
         CopalCliOptions copal = CopalCliOptions.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
+        var compact = new Option<bool>("--compact") { Description = "Store the pruned linears compactly (as `copal compact --format auto`)" };
         var command = new Command("prune", "Prune every linear layer of the decoder layers and write a new model folder")
         {
-            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, layerSet, force, device, json,
+            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, layerSet, force, device, json, compact,
         };
         copal.AddTo(command);
         command.SetBody((p, ct) =>
@@ -78,6 +79,10 @@ internal static class PruneCommand
             if (copalState is not null && p.GetValue(copal.State) is string stateDir)
             {
                 copalState.Save(stateDir);
+            }
+            if (p.GetValue(compact))
+            {
+                PrunedModelCompaction.Apply(request.OutDirectory, asJson);
             }
             if (asJson)
             {

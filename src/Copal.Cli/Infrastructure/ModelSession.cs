@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Tensors.Backends;
+using Copal.Tensors.Sparse;
 
 namespace Copal.Cli.Infrastructure;
 
@@ -21,7 +22,7 @@ internal sealed class ModelSession : IDisposable
     public Tokenizer Tokenizer { get; }
     public TimeSpan LoadTime { get; }
 
-    public static ModelSession Open(string directory, string device, bool quiet = false)
+    public static ModelSession Open(string directory, string device, bool quiet = false, SparseLoadMode sparse = SparseLoadMode.Off)
     {
         var clock = Stopwatch.StartNew();
         IBackend backend = CommonOptions.CreateBackend(device);
@@ -35,7 +36,7 @@ internal sealed class ModelSession : IDisposable
             {
                 throw new FileNotFoundException($"model folder '{directory}' has no tokenizer.json");
             }
-            LlamaModel model = LlamaModel.Load(directory, backend, quiet ? null : new Progress(m => Out.Info($"copal: {m}")).Sync());
+            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Progress(m => Out.Info($"copal: {m}")).Sync());
             try
             {
                 Tokenizer tokenizer = Tokenizer.FromDirectory(directory);

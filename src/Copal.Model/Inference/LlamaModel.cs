@@ -4,6 +4,7 @@ using Copal.Tensors;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Kernels;
 using Copal.Tensors.Safetensors;
+using Copal.Tensors.Sparse;
 
 namespace Copal.Model.Inference;
 
@@ -46,6 +47,13 @@ public sealed class LlamaModel : IDisposable
     /// memory-mapped in their stored dtype.
     /// </summary>
     public static LlamaModel Load(string directory, IBackend backend, IProgress<string>? progress = null)
+        => Load(directory, backend, SparseLoadMode.Off, progress);
+
+    /// <summary>
+    /// As <see cref="Load(string, IBackend, IProgress{string}?)"/> (which uses <see cref="SparseLoadMode.Off"/>: every
+    /// weight dense, what pruning needs), choosing how linears may load sparse.
+    /// </summary>
+    public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         if (!Directory.Exists(directory))
@@ -55,15 +63,31 @@ public sealed class LlamaModel : IDisposable
         LlamaConfig config = LlamaConfig.Load(directory);
         progress?.Report($"config: {config}");
         SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory);
+        SparseWeightSource? sparse = null;
         try
         {
             progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s) on {backend.Info.Kind}");
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (SafetensorsFile file in checkpoint.Files)
+            {
+                foreach (var (key, value) in file.Metadata)
+                {
+                    metadata[key] = value;
+                }
+            }
+            sparse = new SparseWeightSource(metadata, sparseMode, m => progress?.Report(m));
             LlamaWeights weights = LlamaWeights.Load(
-                backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory);
-            return new LlamaModel(backend, config, weights, checkpoint, directory);
+                backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory, sparse);
+            if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)
+            {
+                progress?.Report($"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load " +
+                    $"({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified");
+            }
+            return new LlamaModel(backend, config, weights, new Storage(checkpoint, sparse), directory);
         }
         catch
         {
+            sparse?.Dispose();
             checkpoint.Dispose();
             throw;
         }
@@ -237,5 +261,15 @@ public sealed class LlamaModel : IDisposable
         _ropeSin.Dispose();
         Weights.Dispose();
         _storage?.Dispose();
+    }
+
+    /// <summary>The mapped checkpoint and the memory of densified weights: both back the loaded weights.</summary>
+    private sealed class Storage(SafetensorsCheckpoint checkpoint, SparseWeightSource sparse) : IDisposable
+    {
+        public void Dispose()
+        {
+            sparse.Dispose();
+            checkpoint.Dispose();
+        }
     }
 }

@@ -34,14 +34,15 @@ public sealed class LlamaWeights : IDisposable
 
     /// <summary>
     /// Loads every tensor through <paramref name="lookup"/> (name → view, or null when absent).
-    /// <paramref name="source"/> names the checkpoint in errors.
+    /// <paramref name="source"/> names the checkpoint in errors. <paramref name="sparse"/> says how linear weights may
+    /// load sparse (compact checkpoints, conversion at load); null loads everything dense.
     /// </summary>
-    public static LlamaWeights Load(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source)
+    public static LlamaWeights Load(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source, SparseWeightSource? sparse = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(lookup);
-        var loader = new Loader(backend, config, lookup, source);
+        var loader = new Loader(backend, config, lookup, source, sparse);
         var disposables = new List<IDisposable>();
         try
         {
@@ -103,7 +104,7 @@ public sealed class LlamaWeights : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, null),
     };
 
-    private readonly struct Loader(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source)
+    private readonly struct Loader(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source, SparseWeightSource? sparse)
     {
         public DecoderLayerWeights Layer(int layer, List<IDisposable> disposables)
         {
@@ -114,13 +115,34 @@ public sealed class LlamaWeights : IDisposable
             foreach (LinearId id in LinearIds.All)
             {
                 (int outDim, int inDim) = LinearShape(config, id);
-                linears[(int)id] = Matrix(LlamaTensorNames.Linear(layer, id), outDim, inDim, disposables);
+                linears[(int)id] = Linear(LlamaTensorNames.Linear(layer, id), outDim, inDim, disposables);
                 if (config.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj)
                 {
                     biases[(int)id] = Vector(LlamaTensorNames.Bias(layer, id), outDim, disposables);
                 }
             }
             return new DecoderLayerWeights(inputNorm, postNorm, linears, biases);
+        }
+
+        /// <summary>A linear layer's weight: possibly stored compact, or converted to sparse at load.</summary>
+        private DeviceWeight Linear(string name, int rows, int cols, List<IDisposable> disposables)
+        {
+            if (sparse is null)
+            {
+                return Matrix(name, rows, cols, disposables);
+            }
+            TensorView? dense = sparse.IsCompact(name) ? null : lookup(name);
+            if (dense is TensorView v && (v.Rank != 2 || v.Shape[0] != rows || v.Shape[1] != cols))
+            {
+                return Matrix(name, rows, cols, disposables);
+            }
+            DeviceWeight? w = sparse.TryLoad(backend, name, rows, cols, dense, lookup, source);
+            if (w is null)
+            {
+                return Matrix(name, rows, cols, disposables);
+            }
+            disposables.Add(w);
+            return w;
         }
 
         public DeviceWeight Matrix(string name, int rows, int cols, List<IDisposable> disposables)

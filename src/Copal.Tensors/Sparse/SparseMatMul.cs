@@ -4,7 +4,7 @@ namespace Copal.Tensors.Sparse;
 
 /// <summary>
 /// y[rows, out] = x[rows, in] · Wᵀ for a compressed W [out, in]. Work is split over output features: each thread
-/// takes one contiguous range from <see cref="Partition"/>, so <see cref="RunRange"/> on the whole range is the
+/// takes one contiguous range from <see cref="Partition"/>, so <see cref="RunRange(ReadOnlySpan{float}, CpuSparseWeight, Span{float}, int, int, int)"/> on the whole range is the
 /// single-threaded kernel. One input row (decode) streams each weight row once and expands it in registers;
 /// several rows (prefill) expand each weight row once into a scratch row and reuse it for every input row.
 /// </summary>
@@ -41,6 +41,10 @@ public static unsafe class SparseMatMul
 
     /// <summary>Computes the output features [outStart, outEnd) of every input row on the caller's thread.</summary>
     public static void RunRange(ReadOnlySpan<float> x, CpuSparseWeight w, Span<float> y, int rows, int outStart, int outEnd)
+        => RunRange(x, w, y, rows, outStart, outEnd, allowAvx512: true);
+
+    /// <summary>As the public overload; <paramref name="allowAvx512"/> = false forces the AVX2 path so tests cover it on AVX-512 machines.</summary>
+    internal static void RunRange(ReadOnlySpan<float> x, CpuSparseWeight w, Span<float> y, int rows, int outStart, int outEnd, bool allowAvx512)
     {
         Check(x, w, y, rows);
         if (outStart < 0 || outEnd > w.Rows || outStart > outEnd)
@@ -48,6 +52,15 @@ public static unsafe class SparseMatMul
             throw new ArgumentOutOfRangeException(nameof(outStart), $"range [{outStart}, {outEnd}) is outside the {w.Rows} outputs of '{w.Name}'");
         }
         SparseMatrix m = w.Matrix;
+        if (rows == 1 && allowAvx512 && SparseGemv512.IsSupported && SparseGemv512Rows.Handles(m))
+        {
+            fixed (float* px = x)
+            fixed (float* py = y)
+            {
+                SparseGemv512Rows.Run(px, m, py, outStart, outEnd);
+            }
+            return;
+        }
         if (m.DType == DType.BF16)
         {
             RunRange<Bf16Expand>(x, m, y, rows, outStart, outEnd);

@@ -27,6 +27,13 @@ public class SparseMatMulTests
         SparseMatMul.Run(x, weight, y, inputRows, threads);
         var expected = SparseTestMatrices.Reference(w, matrix.Rows, matrix.Cols, x, inputRows);
         SparseTestMatrices.AssertMatches(y, expected, $"{matrix} n={inputRows} threads={threads}");
+        if (inputRows == 1)
+        {
+            // On an AVX-512 machine Run took the AVX-512 GEMV; the AVX2 fallback must agree as well.
+            y.AsSpan().Fill(float.NaN);
+            SparseMatMul.RunRange(x, weight, y, 1, 0, matrix.Rows, allowAvx512: false);
+            SparseTestMatrices.AssertMatches(y, expected, $"{matrix} AVX2 path");
+        }
     }
 
     [Theory]
@@ -91,6 +98,21 @@ public class SparseMatMulTests
         using var bigMatrix = Make("big", big, dtype, 33, bigCols, n, m);
         Check(bigMatrix, big, inputRows: 1, threads: 3, seed: 5);
         Check(bigMatrix, big, inputRows: 6, threads: 1, seed: 6);
+    }
+
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.BF16)]
+    public void TwoFour_gemv_on_wide_rows_takes_the_four_row_path_and_matches(DType dtype)
+    {
+        // Above 4096 columns the AVX-512 2:4 GEMV runs four rows per pass; 4100 columns also leaves a tail.
+        var rnd = new Random(9);
+        foreach (var (rows, cols) in new[] { (9, 4100), (4, 4128) })
+        {
+            byte[] raw = SparseTestMatrices.NM(rnd, dtype, rows, cols, 2, 4);
+            using var matrix = Make("w", raw, dtype, rows, cols, 2, 4);
+            Check(matrix, raw, inputRows: 1, threads: 2, seed: cols);
+        }
     }
 
     [Fact]

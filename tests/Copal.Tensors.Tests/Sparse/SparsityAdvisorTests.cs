@@ -27,6 +27,9 @@ public class SparsityAdvisorTests
     [InlineData(0.95, false, DType.BF16, SparseFormat.Bitmask)]
     [InlineData(0.95, true, DType.F32, SparseFormat.Bitmask)]
     [InlineData(0.20, false, DType.F16, SparseFormat.Dense)]
+    [InlineData(0.50, false, DType.BF16, SparseFormat.Dense)]
+    [InlineData(0.70, false, DType.BF16, SparseFormat.Bitmask)]
+    [InlineData(0.60, true, DType.BF16, SparseFormat.NM)]
     public void Choose_follows_the_measured_break_even_points(double sparsity, bool valid24, DType dtype, SparseFormat expected)
     {
         var choice = SparsityAdvisor.Choose(new SparsityStats(sparsity, valid24, valid24), dtype);
@@ -40,8 +43,7 @@ public class SparsityAdvisorTests
     public void Two_four_is_chosen_exactly_when_it_was_measured_faster_than_dense(DType dtype)
     {
         var choice = SparsityAdvisor.Choose(new SparsityStats(0.5, true, true), dtype);
-        bool bitmask = 0.5 >= (dtype == DType.BF16 ? SparsityAdvisor.BitmaskBreakEvenBf16 : SparsityAdvisor.BitmaskBreakEvenF32);
-        SparseFormat expected = bitmask ? SparseFormat.Bitmask : SparsityAdvisor.TwoFourBeatsDense(dtype) ? SparseFormat.NM : SparseFormat.Dense;
+        SparseFormat expected = SparsityAdvisor.TwoFourBeatsDense(dtype) ? SparseFormat.NM : SparseFormat.Dense;
         Assert.Equal(expected, choice.Format);
         if (expected == SparseFormat.NM)
         {

@@ -7,7 +7,7 @@ namespace Copal.Tensors.Backends.Cpu;
 /// <see cref="Synchronize"/> has nothing to wait for). Buffers are <see cref="CpuBuffer"/>, weights zero-copy
 /// <see cref="CpuWeight"/> views.
 /// </summary>
-public unsafe class CpuBackend : IBackend
+public unsafe class CpuBackend : IBackend, ISparseWeightLoader
 {
     /// <summary>Items per thread below which elementwise ops stay on the calling thread.</summary>
     private const int MinElementsPerThread = 1 << 15;
@@ -37,6 +37,8 @@ public unsafe class CpuBackend : IBackend
 
     public DeviceWeight LoadWeight(TensorView view) => new CpuWeight(view);
 
+    public DeviceWeight LoadSparseWeight(Sparse.SparseMatrix matrix) => new Sparse.CpuSparseWeight(matrix);
+
     public DeviceBuffer LoadVector(TensorView view)
     {
         if (view.Rank != 1 || !view.DType.IsWeightFloat())
@@ -62,6 +64,9 @@ public unsafe class CpuBackend : IBackend
         {
             case CpuWeight dense:
                 MatMulDense(x, dense, y, rows);
+                break;
+            case Sparse.CpuSparseWeight sparse:
+                Sparse.SparseMatMul.Run(Cpu(x).Span, sparse, Cpu(y).Span, rows, Kernels.RowPartition.Resolve(Threads));
                 break;
             default:
                 throw new NotSupportedException(

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Copal.Cli.Infrastructure;
+using Copal.Model.Weights;
+
+namespace Copal.Cli.Commands;
+
+/// <summary><c>copal compact</c> and <c>copal densify</c>: a pruned checkpoint to the compact sparse layout and back.</summary>
+internal static class CompactCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("model") { Description = "Model folder to compact (a pruned dense checkpoint)" };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
+        var format = new Option<string>("--format") { Description = "auto (2:4 where valid, else bitmask), nm (2:4 only) or bitmask", DefaultValueFactory = _ => "auto" };
+        var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
+        var json = CommonOptions.Json();
+        var command = new Command("compact", "Store the sparse linear weights of a pruned model compactly (smaller file, sparse kernels at load)")
+        {
+            model, outDir, format, force, json,
+        };
+        command.SetBody((p, ct) =>
+        {
+            CompactFormat f = SparseOptions.ParseFormat(p.GetValue(format)!);
+            bool asJson = p.GetValue(json);
+            CompactReport report = CheckpointCompactor.Compact(p.GetValue(model)!, p.GetValue(outDir)!, f, p.GetValue(force));
+            Report(report, "compact", p.GetValue(outDir)!, asJson);
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+
+    public static Command CreateDensify()
+    {
+        var model = new Argument<string>("model") { Description = "Compact model folder" };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
+        var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
+        var json = CommonOptions.Json();
+        var command = new Command("densify", "Write a compact model back as a plain dense Hugging Face checkpoint (the exact weights)")
+        {
+            model, outDir, force, json,
+        };
+        command.SetBody((p, ct) =>
+        {
+            CompactReport report = CheckpointCompactor.Densify(p.GetValue(model)!, p.GetValue(outDir)!, p.GetValue(force));
+            Report(report, "densify", p.GetValue(outDir)!, p.GetValue(json));
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+
+    internal static void Report(CompactReport report, string verb, string outDir, bool asJson)
+    {
+        if (asJson)
+        {
+            Out.Json(report);
+            return;
+        }
+        Out.Line($"copal {verb}: {report.SparseLinears} sparse linears, {report.InputBytes / 1048576.0:F1} MiB → {report.OutputBytes / 1048576.0:F1} MiB " +
+            $"({(double)report.OutputBytes / report.InputBytes:P1}); wrote {outDir}");
+    }
+}

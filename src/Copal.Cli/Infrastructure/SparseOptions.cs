@@ -1,0 +1,31 @@
+using System.CommandLine;
+using Copal.Model.Weights;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Cli.Infrastructure;
+
+/// <summary>The options of the sparse commands and of <c>--sparse</c> on the commands that run a model.</summary>
+internal static class SparseOptions
+{
+    public static Option<string> LoadMode() => new("--sparse")
+    {
+        Description = "Sparse linears on the CPU: auto (compact weights run sparse; dense ones sparse enough to gain are converted at load), off (all dense), force (all sparse)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    public static SparseLoadMode ParseLoadMode(string value) => value.ToLowerInvariant() switch
+    {
+        "auto" => SparseLoadMode.Auto,
+        "off" => SparseLoadMode.Off,
+        "force" => SparseLoadMode.Force,
+        _ => throw new UsageException($"--sparse must be auto, off or force, got '{value}'"),
+    };
+
+    public static CompactFormat ParseFormat(string value) => value.ToLowerInvariant() switch
+    {
+        "auto" => CompactFormat.Auto,
+        "nm" or "2:4" => CompactFormat.NM,
+        "bitmask" => CompactFormat.Bitmask,
+        _ => throw new UsageException($"--format must be auto, nm or bitmask, got '{value}'"),
+    };
+}

@@ -1,0 +1,17 @@
+namespace Copal.Model.Weights;
+
+/// <summary>Which compact format <see cref="CheckpointCompactor"/> writes for sparse linears.</summary>
+public enum CompactFormat
+{
+    /// <summary>2:4 where the weight satisfies it, else the bitmask where the weight is sparse enough to shrink.</summary>
+    Auto,
+
+    /// <summary>2:4 only; linears that break the pattern stay dense.</summary>
+    NM,
+
+    /// <summary>The unstructured bitmask for every linear with zeros.</summary>
+    Bitmask,
+}
+
+/// <summary>What a compaction or densification wrote.</summary>
+public sealed record CompactReport(int Tensors, int SparseLinears, long InputBytes, long OutputBytes);

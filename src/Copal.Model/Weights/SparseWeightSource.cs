@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Model.Weights;
+
+/// <summary>
+/// Decides, per linear weight, how it reaches the backend: compact checkpoints (safetensors metadata
+/// <c>copal.sparse.*</c>) load compact on a backend that implements <see cref="ISparseWeightLoader"/> and are
+/// densified otherwise; dense weights sparse enough to gain are converted at load in <see cref="SparseLoadMode.Auto"/>
+/// (one pass over the weight). Owns the memory of densified weights, so it must outlive the loaded weights.
+/// </summary>
+public sealed unsafe class SparseWeightSource : IDisposable
+{
+    /// <summary>Elements sampled before measuring a dense weight in Auto: a dense model skips the full pass.</summary>
+    private const int SampleSize = 4096;
+
+    private readonly IReadOnlyDictionary<string, string> _metadata;
+    private readonly Action<string>? _log;
+    private readonly List<nint> _owned = [];
+    private bool _loggedDensify;
+
+    public SparseWeightSource(IReadOnlyDictionary<string, string> metadata, SparseLoadMode mode, Action<string>? log = null)
+    {
+        _metadata = metadata ?? throw new ArgumentNullException(nameof(metadata));
+        Mode = mode;
+        _log = log;
+    }
+
+    public SparseLoadMode Mode { get; }
+
+    /// <summary>Linears stored compact and loaded compact.</summary>
+    public int LoadedCompact { get; private set; }
+
+    /// <summary>Dense linears converted to a sparse format at load.</summary>
+    public int Converted { get; private set; }
+
+    /// <summary>Compact linears expanded to dense (backend without sparse kernels, or mode Off).</summary>
+    public int Densified { get; private set; }
+
+    /// <summary>Time spent measuring and converting dense weights.</summary>
+    public TimeSpan ConversionTime { get; private set; }
+
+    /// <summary>True when the checkpoint stores <paramref name="name"/> compact.</summary>
+    public bool IsCompact(string name) => SparseTensorCodec.IsSparse(name, _metadata);
+
+    /// <summary>
+    /// The weight for linear <paramref name="name"/> [rows, cols], or null to load <paramref name="dense"/> as usual.
+    /// <paramref name="dense"/> is null when the checkpoint stores the weight compact.
+    /// </summary>
+    public DeviceWeight? TryLoad(IBackend backend, string name, int rows, int cols, TensorView? dense, Func<string, TensorView?> lookup, string source)
+    {
+        if (IsCompact(name))
+        {
+            return LoadCompact(backend, name, rows, cols, lookup, source);
+        }
+        if (dense is not TensorView view || Mode == SparseLoadMode.Off || backend is not ISparseWeightLoader sparse
+            || view.DType is not (DType.F32 or DType.BF16) || view.Rank != 2)
+        {
+            return null;
+        }
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            if (Mode == SparseLoadMode.Auto && SampledSparsity(view) < SparsityAdvisor.BitmaskBreakEven(view.DType) - 0.15)
+            {
+                return null;
+            }
+            SparsityStats stats = SparsityAdvisor.Measure(view);
+            SparsityChoice choice = Mode == SparseLoadMode.Force
+                ? (stats.Valid24 ? new SparsityChoice(SparseFormat.NM, 2, 4, "forced") : new SparsityChoice(SparseFormat.Bitmask, 0, 0, "forced"))
+                : SparsityAdvisor.Choose(stats, view.DType);
+            SparseMatrix? matrix = choice.Format switch
+            {
+                SparseFormat.NM => NMSparseMatrix.FromTensor(view, choice.N, choice.M),
+                SparseFormat.Bitmask => BitmaskSparseMatrix.FromTensor(view),
+                _ => null,
+            };
+            if (matrix is null)
+            {
+                return null;
+            }
+            Converted++;
+            return sparse.LoadSparseWeight(matrix);
+        }
+        finally
+        {
+            ConversionTime += clock.Elapsed;
+        }
+    }
+
+    private DeviceWeight LoadCompact(IBackend backend, string name, int rows, int cols, Func<string, TensorView?> lookup, string source)
+    {
+        SparseMatrix matrix;
+        try
+        {
+            matrix = SparseTensorCodec.Load(name, lookup, _metadata);
+        }
+        catch (SparseFormatException e)
+        {
+            throw new ModelLoadException($"{source}: {e.Message}", e);
+        }
+        if (matrix.Rows != rows || matrix.Cols != cols)
+        {
+            matrix.Dispose();
+            throw new ModelLoadException($"{source}: sparse tensor '{name}' has shape [{matrix.Rows}, {matrix.Cols}], expected [{rows}, {cols}]");
+        }
+        if (Mode != SparseLoadMode.Off && backend is ISparseWeightLoader sparse)
+        {
+            LoadedCompact++;
+            return sparse.LoadSparseWeight(matrix);
+        }
+        if (!_loggedDensify)
+        {
+            _loggedDensify = true;
+            _log?.Invoke(Mode == SparseLoadMode.Off
+                ? "sparse weights are densified at load (--sparse off)"
+                : $"backend {backend.Info.Kind} has no sparse kernels: sparse weights are densified at load");
+        }
+        using (matrix)
+        {
+            long bytes = (long)rows * cols * matrix.DType.SizeOf();
+            byte* data = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+            _owned.Add((nint)data);
+            matrix.ToDenseRaw(new Span<byte>(data, checked((int)bytes)));
+            Densified++;
+            return backend.LoadWeight(new TensorView(name, matrix.DType, [rows, cols], data, bytes));
+        }
+    }
+
+    /// <summary>Fraction of zeros among evenly spaced elements: a cheap screen before the full measurement.</summary>
+    private static double SampledSparsity(TensorView view)
+    {
+        long count = view.ByteLength / view.DType.SizeOf();
+        long step = Math.Max(1, count / SampleSize);
+        int zeros = 0, seen = 0;
+        for (long i = 0; i < count; i += step, seen++)
+        {
+            bool zero = view.DType == DType.F32 ? ((float*)view.Data)[i] == 0f : (((ushort*)view.Data)[i] & 0x7FFF) == 0;
+            zeros += zero ? 1 : 0;
+        }
+        return seen == 0 ? 0 : zeros / (double)seen;
+    }
+
+    public void Dispose()
+    {
+        foreach (nint p in _owned)
+        {
+            NativeMemory.AlignedFree((void*)p);
+        }
+        _owned.Clear();
+    }
+}
