@@ -26,6 +26,16 @@ internal static class Program
             CompactCommand.CreateDensify(),
         };
         ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
+        {
+            // Usage errors exit with 2, after the one-line reason and the command's usage.
+            foreach (System.CommandLine.Parsing.ParseError error in parsed.Errors)
+            {
+                Console.Error.WriteLine($"copal: error: {error.Message}");
+            }
+            Console.Error.WriteLine($"Run 'copal {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(1))} --help' for the options.");
+            return 2;
+        }
         // Ctrl-C is handled by Cancellation (cooperative cleanup), not by forced termination.
         var config = new InvocationConfiguration { ProcessTerminationTimeout = null };
         return await parsed.InvokeAsync(config).ConfigureAwait(false);
