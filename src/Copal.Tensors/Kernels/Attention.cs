@@ -58,18 +58,57 @@ public static class Attention
             int length = shape.StartPos + r + 1;
             ReadOnlySpan<float> qh = q.Slice(r * qWidth + h * d, d);
             Span<float> s = scores[..length];
+            Span<float> o = output.Slice(r * qWidth + h * d, d);
+            if (d < SmallHeadDim)
+            {
+                SmallHead(qh, kCache, vCache, kvWidth, kvOffset, shape.Scale, s, o);
+                continue;
+            }
             for (int t = 0; t < length; t++)
             {
                 // HF eager attention: (q·k) then · scale.
                 s[t] = TensorPrimitives.Dot(qh, kCache.Slice(t * kvWidth + kvOffset, d)) * shape.Scale;
             }
             Softmax.Compute(s, s);
-            Span<float> o = output.Slice(r * qWidth + h * d, d);
             o.Clear();
             for (int t = 0; t < length; t++)
             {
                 TensorPrimitives.MultiplyAdd(vCache.Slice(t * kvWidth + kvOffset, d), s[t], o, o);
             }
         }
+    }
+
+    // Below this head size a call into TensorPrimitives per key costs more than the arithmetic (stories260K has 8).
+    private const int SmallHeadDim = 16;
+
+    /// <summary>One query head over <c>s.Length</c> keys with plain loops: same math, no per-key call overhead.</summary>
+    private static void SmallHead(ReadOnlySpan<float> qh, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache,
+        int kvWidth, int kvOffset, float scale, Span<float> s, Span<float> o)
+    {
+        int d = qh.Length;
+        Span<float> acc = stackalloc float[SmallHeadDim];
+        for (int t = 0; t < s.Length; t++)
+        {
+            ReadOnlySpan<float> k = kCache.Slice(t * kvWidth + kvOffset, d);
+            float dot = 0;
+            for (int i = 0; i < d; i++)
+            {
+                dot += qh[i] * k[i];
+            }
+            s[t] = dot * scale;
+        }
+        Softmax.Compute(s, s);
+        acc = acc[..d];
+        acc.Clear();
+        for (int t = 0; t < s.Length; t++)
+        {
+            ReadOnlySpan<float> v = vCache.Slice(t * kvWidth + kvOffset, d);
+            float w = s[t];
+            for (int i = 0; i < d; i++)
+            {
+                acc[i] += v[i] * w;
+            }
+        }
+        acc.CopyTo(o);
     }
 }
