@@ -28,6 +28,17 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void Copal_mask_option_misuse()
+    {
+        string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--mask", "obs", "--update", "-o", Path.Combine(_temp, "c")), 1,
+            "--update applies to --mask fixed");
+        AssertError(CopalProcess.Run("prune", "-m", Model, "--method", "wanda", "--calib", calib, "--sparsity", "0.5", "--mask", "obs", "-o", Path.Combine(_temp, "o")), 2,
+            "--mask only apply to --method copal");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+    }
+
+    [Fact]
     public void Missing_model_folder()
     {
         AssertError(CopalProcess.Run("generate", "-m", Path.Combine(_temp, "nope"), "-n", "1", "--device", "cpu"), 1, "does not exist");

@@ -97,4 +97,44 @@ public class InputStatisticsTests
         e = Assert.Throws<PruningShapeException>(() => stats.AddSequence(new float[7], 2));
         Assert.Contains("expected 6", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_given_hessian_prunes_exactly_like_the_statistics_it_came_from()
+    {
+        var rng = new Random(11);
+        const int rows = 6, cols = 140;
+        var stats = new InputStatistics(cols, true);
+        for (int s = 0; s < 3; s++)
+        {
+            var x = new float[5 * cols];
+            for (int i = 0; i < x.Length; i++)
+            {
+                x[i] = (float)((rng.NextDouble() * 2) - 1);
+            }
+            stats.AddSequence(x, 5);
+        }
+        var w = new float[rows * cols];
+        for (int i = 0; i < w.Length; i++)
+        {
+            w[i] = (float)((rng.NextDouble() * 2) - 1);
+        }
+        InputStatistics given = InputStatistics.FromHessian(stats.Hessian, cols, stats.Sequences);
+        Assert.Equal(stats.Hessian, given.Hessian);
+        Assert.NotSame(stats.Hessian, given.Hessian);
+        Assert.Equal(3, given.Sequences);
+        for (int j = 0; j < cols; j++)
+        {
+            // diag(H)/2 = (1/N)·Σ x_j²: the column mean squares, up to the rounding of the two folds.
+            Assert.Equal(stats.ColumnMeanSquares[j], given.ColumnMeanSquares[j], 1e-12);
+        }
+        foreach (SparsityPattern pattern in new SparsityPattern[] { new SparsityPattern.Unstructured(0.5), new SparsityPattern.NM(2, 4) })
+        {
+            float[] a = (float[])w.Clone(), b = (float[])w.Clone();
+            new SparseGptPruner().Prune(a, rows, cols, stats, pattern);
+            new SparseGptPruner().Prune(b, rows, cols, given, pattern);
+            Assert.Equal(a, b);
+        }
+        Assert.Throws<PruningShapeException>(() => InputStatistics.FromHessian(new double[8], 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => InputStatistics.FromHessian(new double[9], 3, sequences: 0));
+    }
 }

@@ -33,7 +33,8 @@ internal static class ContinualCommand
         var sensitivity = new Option<string>("--sensitivity") { Description = "COPAL estimator: output or hessian", DefaultValueFactory = _ => "output" };
         var accumulate = new Option<string>("--accumulate") { Description = "COPAL accumulation: sum or max", DefaultValueFactory = _ => "sum" };
         var decay = new Option<double>("--decay") { Description = "COPAL decay γ in (0, 1]", DefaultValueFactory = _ => 1.0 };
-        var update = new Option<bool>("--update") { Description = "COPAL: reconstruct kept weights with the accumulated Hessian" };
+        var update = new Option<bool>("--update") { Description = "COPAL --mask fixed: reconstruct kept weights with the accumulated Hessian" };
+        var mask = new Option<string>("--mask") { Description = "COPAL mask rule: fixed (w²·S_j on the dense weights) or obs (SparseGPT's sweep with the accumulated Hessian)", DefaultValueFactory = _ => CopalOptions.MaskName(new CopalOptions().Mask) };
         var outDir = new Option<string>("--out", "-o") { Description = "Report folder (must not exist or be empty, unless --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" };
@@ -41,7 +42,7 @@ internal static class ContinualCommand
         var json = CommonOptions.Json();
         var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and a joint reference; perplexity matrix R, BWT, figures")
         {
-            model, datasets, methods, sparsity, pattern, seed, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, outDir, force, temp, device, json,
+            model, datasets, methods, sparsity, pattern, seed, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, outDir, force, temp, device, json,
         };
         command.SetBody((p, ct) =>
         {
@@ -66,7 +67,9 @@ internal static class ContinualCommand
             {
                 throw new UsageException($"--eval-limit-chunks must be ≥ 1, got {limit}");
             }
-            var copalOptions = new CopalOptions(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update));
+            var copalOptions = new CopalOptions(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
+                CopalOptions.ParseMask(p.GetValue(mask)!));
+            copalOptions.Validate();
             var request = new ContinualRequest(modelDir, ContinualDataset.ParseList(p.GetValue(datasets)!),
                 p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), target,
                 p.GetValue(nsamples), window, evalWindow, p.GetValue(seed), copalOptions)

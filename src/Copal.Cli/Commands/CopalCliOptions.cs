@@ -17,7 +17,8 @@ internal sealed class CopalCliOptions
     public Option<string?> Sensitivity { get; } = new("--sensitivity") { Description = "COPAL: output (w²·E[x²], default) or hessian (w²/[H⁻¹]_jj)" };
     public Option<string?> Accumulate { get; } = new("--accumulate") { Description = "COPAL: sum (default) or max of the per-dataset normalized sensitivities" };
     public Option<double?> Decay { get; } = new("--decay") { Description = "COPAL: γ in (0, 1], S_t = γ·S_{t−1} + ŝ_t (default 1)" };
-    public Option<bool> Update { get; } = new("--update") { Description = "COPAL: reconstruct kept weights (OBS with the COPAL mask and the accumulated Hessian)" };
+    public Option<bool> Update { get; } = new("--update") { Description = "COPAL --mask fixed: reconstruct kept weights (OBS with the COPAL mask and the accumulated Hessian)" };
+    public Option<string?> Mask { get; } = new("--mask") { Description = "COPAL: fixed (mask from w²·S_j on the dense weights, default) or obs (SparseGPT's sweep with the accumulated Hessian: mask chosen on the updated weights)" };
 
     public static CopalCliOptions Create() => new();
 
@@ -29,6 +30,7 @@ internal sealed class CopalCliOptions
         command.Options.Add(Accumulate);
         command.Options.Add(Decay);
         command.Options.Add(Update);
+        command.Options.Add(Mask);
     }
 
     /// <summary>The COPAL state for this run (new or resumed), or null for the other methods (which reject the COPAL options).</summary>
@@ -48,6 +50,7 @@ internal sealed class CopalCliOptions
         Note(p.GetValue(Accumulate) is not null, "--accumulate");
         Note(p.GetValue(Decay) is not null, "--decay");
         Note(p.GetValue(Update), "--update");
+        Note(p.GetValue(Mask) is not null, "--mask");
         if (!string.Equals(method, "copal", StringComparison.OrdinalIgnoreCase))
         {
             if (given.Count > 0)
@@ -60,7 +63,8 @@ internal sealed class CopalCliOptions
             p.GetValue(Sensitivity) is string s ? CopalOptions.ParseSensitivity(s) : null,
             p.GetValue(Accumulate) is string a ? CopalOptions.ParseAccumulation(a) : null,
             p.GetValue(Decay),
-            p.GetValue(Update) ? true : null);
+            p.GetValue(Update) ? true : null,
+            p.GetValue(Mask) is string m ? CopalOptions.ParseMask(m) : null);
         return CopalRun.StartOrResume(modelDirectory, p.GetValue(Resume), choices, cancellationToken);
     }
 }

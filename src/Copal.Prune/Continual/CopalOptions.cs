@@ -20,16 +20,33 @@ public enum SensitivityAccumulation
     Max,
 }
 
+/// <summary>How COPAL turns the state into a pruned weight at each step.</summary>
+public enum CopalMaskRule
+{
+    /// <summary>
+    /// The mask is fixed first from the dense weights and the accumulated column sensitivity (w_ij²·S_j per row or per
+    /// N:M group); with <see cref="CopalOptions.Update"/> the kept weights are then reconstructed for that mask.
+    /// </summary>
+    Fixed,
+    /// <summary>
+    /// SparseGPT's algorithm on the dense parent with the accumulated normalized Hessian H_acc: the mask of each
+    /// 128-column block (unstructured) or M-group (N:M) is chosen on the already-updated weights inside the OBS sweep.
+    /// </summary>
+    Obs,
+}
+
 /// <summary>Settings of a COPAL continual run; they are stored in the state and must stay the same when it is resumed.</summary>
 /// <param name="Sensitivity">The per-dataset estimator.</param>
 /// <param name="Accumulate">How datasets are combined.</param>
 /// <param name="Decay">γ in (0, 1]: the weight of the past accumulated sensitivity at each new step (1 = no decay).</param>
-/// <param name="Update">Reconstruct the kept weights (OBS update with the fixed COPAL mask and the accumulated Hessian).</param>
+/// <param name="Update">Reconstruct the kept weights (OBS update with the fixed COPAL mask and the accumulated Hessian); only with <see cref="CopalMaskRule.Fixed"/>.</param>
+/// <param name="Mask">How the mask is chosen: fixed first from the column sensitivity, or inside SparseGPT's OBS sweep with H_acc.</param>
 public sealed record CopalOptions(
     SensitivityEstimator Sensitivity = SensitivityEstimator.Output,
     SensitivityAccumulation Accumulate = SensitivityAccumulation.Sum,
     double Decay = 1.0,
-    bool Update = false)
+    bool Update = false,
+    CopalMaskRule Mask = CopalMaskRule.Fixed)
 {
     /// <summary>Dampening of the Hessian for the OBS saliency and the update, as a fraction of its mean diagonal (SparseGPT's 0.01).</summary>
     public double PercentDamp { get; init; } = 0.01;
@@ -41,7 +58,10 @@ public sealed record CopalOptions(
     public long MaxHessianStateBytes { get; init; } = 2L << 30;
 
     /// <summary>Whether the run needs the input Hessian of each linear.</summary>
-    public bool NeedsHessian => Sensitivity == SensitivityEstimator.Hessian || Update;
+    public bool NeedsHessian => Sensitivity == SensitivityEstimator.Hessian || Update || Mask == CopalMaskRule.Obs;
+
+    /// <summary>Whether the state keeps the accumulated Hessian H_acc (for the update or the OBS mask).</summary>
+    public bool KeepsHessian => Update || Mask == CopalMaskRule.Obs;
 
     /// <summary>Throws a <see cref="PruningOptionException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -54,7 +74,22 @@ public sealed record CopalOptions(
         {
             throw new PruningOptionException("percdamp", PercentDamp.ToString("R", CultureInfo.InvariantCulture), "a finite fraction ≥ 0 (e.g. 0.01)");
         }
+        if (Update && Mask == CopalMaskRule.Obs)
+        {
+            throw new PruningOptionException("update", "on with --mask obs", "off with --mask obs (its OBS sweep already reconstructs the kept weights); --update applies to --mask fixed");
+        }
     }
+
+    /// <summary>The option's name as on the command line and in the state manifest.</summary>
+    public static string MaskName(CopalMaskRule mask) => mask == CopalMaskRule.Obs ? "obs" : "fixed";
+
+    /// <summary>Parses <c>--mask</c>: fixed or obs.</summary>
+    public static CopalMaskRule ParseMask(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "fixed" => CopalMaskRule.Fixed,
+        "obs" => CopalMaskRule.Obs,
+        _ => throw new PruningOptionException("mask", text, "fixed or obs"),
+    };
 
     /// <summary>Parses <c>--sensitivity</c>: output or hessian.</summary>
     public static SensitivityEstimator ParseSensitivity(string text) => text.Trim().ToLowerInvariant() switch

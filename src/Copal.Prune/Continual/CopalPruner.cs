@@ -9,7 +9,9 @@ namespace Copal.Prune.Continual;
 /// forgets the earlier datasets (their sensitivity stays in the state) nor freezes (pruned weights can come back,
 /// because the dense weights are scored again). Score: w_ij²·S_j; the lowest are pruned per row (unstructured) or per
 /// group of M (N:M). With <see cref="CopalOptions.Update"/> the kept weights are then reconstructed with the fixed
-/// mask and the accumulated Hessian. One instance serves one step; the state carries over to the next.
+/// mask and the accumulated Hessian. With <see cref="CopalMaskRule.Obs"/> the mask is instead chosen by SparseGPT's
+/// sweep over the dense weights with the accumulated Hessian (the column state is still kept up to date).
+/// One instance serves one step; the state carries over to the next.
 /// </summary>
 public sealed class CopalPruner : ILinearPruner
 {
@@ -53,8 +55,15 @@ public sealed class CopalPruner : ILinearPruner
         SensitivityAccumulator.Fold(linear.Columns, columns, options.Accumulate, options.Decay, first: step == 0);
         linear.Steps = step + 1;
 
-        // 2. The mask from the dense weights and the accumulated sensitivity.
         float[] original = weight.ToArray();
+        if (options.Mask == CopalMaskRule.Obs)
+        {
+            // 2'. SparseGPT on the dense parent with the accumulated Hessian: mask and OBS update in one sweep.
+            ObsSweep(AccumulatedHessian(target, statistics, step), statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
+            return MaskApplication.Result(original, weight, rows, cols, statistics, cancellationToken);
+        }
+
+        // 2. The mask from the dense weights and the accumulated sensitivity.
         float[] w = weight.ToArray();
         double[] s = linear.Columns;
         MaskApplication.PerRow(w, rows, cols, pattern, (r, scores) =>
@@ -94,6 +103,36 @@ public sealed class CopalPruner : ILinearPruner
         return MaskApplication.Result(statistics.HasHessian ? original : null, weight, rows, cols, statistics, cancellationToken);
     }
 
+    /// <summary>
+    /// SparseGPT's whole algorithm (dead inputs, dampening, blocks, its mask rules, error propagation) on
+    /// <paramref name="weight"/> with <paramref name="hessian"/> (f32 as stored; a diagonal-only one is expanded to a
+    /// diagonal matrix) in place of one dataset's Hessian; <paramref name="sequences"/> is recorded in the statistics.
+    /// </summary>
+    internal static void ObsSweep(float[] hessian, int sequences, Span<float> weight, int rows, int cols, SparsityPattern pattern, CopalOptions options, CancellationToken cancellationToken)
+    {
+        var h = new double[(long)cols * cols];
+        if (hessian.LongLength == cols)
+        {
+            for (int j = 0; j < cols; j++)
+            {
+                h[((long)j * cols) + j] = hessian[j];
+            }
+        }
+        else
+        {
+            for (long i = 0; i < h.LongLength; i++)
+            {
+                h[i] = hessian[i];
+            }
+        }
+        var sparseGpt = new SparseGptPruner(new SparseGptOptions(PercentDamp: options.PercentDamp));
+        double[] w = sparseGpt.PruneToDouble(weight.ToArray(), rows, cols, InputStatistics.Adopt(h, cols, sequences), pattern, cancellationToken, out _);
+        for (int i = 0; i < w.Length; i++)
+        {
+            weight[i] = (float)w[i];
+        }
+    }
+
     // The accumulated Hessian lives on the input group's first linear (q for q/k/v, gate for gate/up): they share X.
     private float[] AccumulatedHessian(LinearTarget target, InputStatistics statistics, int step)
     {
@@ -110,7 +149,7 @@ public sealed class CopalPruner : ILinearPruner
                 if (diagonal && !_diagonalNoticeGiven)
                 {
                     _diagonalNoticeGiven = true;
-                    _notice?.Invoke($"COPAL --update: the accumulated Hessians would exceed {State.Options.MaxHessianStateBytes / 1048576} MiB; from '{leaderName}' on only their diagonals are kept, and the update cannot reconstruct those layers");
+                    _notice?.Invoke($"COPAL: the accumulated Hessians would exceed {State.Options.MaxHessianStateBytes / 1048576} MiB; from '{leaderName}' on only their diagonals are kept, and the update cannot move weight between columns of those layers");
                 }
                 if (!diagonal)
                 {

@@ -3,7 +3,8 @@ using Copal.Model.Config;
 namespace Copal.Prune.Continual;
 
 /// <summary>Options given on the command line for a COPAL step; null means "not given" (on resume: take the state's).</summary>
-public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null, SensitivityAccumulation? Accumulate = null, double? Decay = null, bool? Update = null)
+public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null, SensitivityAccumulation? Accumulate = null, double? Decay = null, bool? Update = null,
+    CopalMaskRule? Mask = null)
 {
     /// <summary>These choices with the defaults of <see cref="CopalOptions"/> where not given.</summary>
     public CopalOptions WithDefaults(CopalOptions? fallback = null)
@@ -15,6 +16,7 @@ public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null
             Accumulate = Accumulate ?? d.Accumulate,
             Decay = Decay ?? d.Decay,
             Update = Update ?? d.Update,
+            Mask = Mask ?? d.Mask,
         };
     }
 }

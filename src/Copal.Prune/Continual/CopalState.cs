@@ -14,7 +14,7 @@ namespace Copal.Prune.Continual;
 /// COPAL's sensitivity state for a whole model: the dense parent's identity, the options, the datasets seen and one
 /// <see cref="LinearState"/> per prunable linear. Persisted as <c>copal-state.safetensors</c> (per linear
 /// <c>{module}.copal_columns</c> F64 [cols]; with --update also <c>{module}.copal_hessian</c> F32 [cols, cols] or
-/// <c>{module}.copal_hessian_diag</c> F32 [cols] on the first linear of each input group) plus the
+/// <c>{module}.copal_hessian_diag</c> F32 [cols] on the first linear of each input group; also with --mask obs) plus the
 /// <c>copal-state.json</c> manifest. Every value is stored exactly as held in memory, so a resumed run is
 /// bit-identical to an uninterrupted one.
 /// </summary>
@@ -81,7 +81,8 @@ public sealed class CopalState
     /// <summary>The manifest as it would be written now.</summary>
     public CopalStateManifest Manifest() => new(
         FormatName, FormatVersion, ParentHash, Continual.ParentHash.Scheme, ParentModel,
-        new CopalManifestOptions(Options.Sensitivity.ToString().ToLowerInvariant(), Options.Accumulate.ToString().ToLowerInvariant(), Options.Decay, Options.Update, Options.PercentDamp),
+        new CopalManifestOptions(Options.Sensitivity.ToString().ToLowerInvariant(), Options.Accumulate.ToString().ToLowerInvariant(), Options.Decay, Options.Update, Options.PercentDamp,
+            CopalOptions.MaskName(Options.Mask)),
         _datasets.ToList(), HessianStorage,
         _linears.Values.Select(l => new CopalLinearRecord(l.Name, l.Rows, l.Cols)).ToList(),
         CreatedUtc, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
@@ -167,7 +168,7 @@ public sealed class CopalState
             throw new CopalStateException($"'{manifestPath}' lacks one of parent_hash, options, datasets, linears");
         }
         var options = new CopalOptions(CopalOptions.ParseSensitivity(manifest.Options.Sensitivity), CopalOptions.ParseAccumulation(manifest.Options.Accumulate),
-            manifest.Options.Decay, manifest.Options.Update) { PercentDamp = manifest.Options.PercentDamp };
+            manifest.Options.Decay, manifest.Options.Update, CopalOptions.ParseMask(manifest.Options.Mask ?? "fixed")) { PercentDamp = manifest.Options.PercentDamp };
         var state = new CopalState(manifest.ParentHash, manifest.ParentModel, options) { CreatedUtc = manifest.CreatedUtc };
         state._datasets.AddRange(manifest.Datasets);
         int steps = manifest.Datasets.Count;
@@ -211,6 +212,7 @@ public sealed class CopalState
         Check("accumulate", Options.Accumulate.ToString().ToLowerInvariant(), options.Accumulate.ToString().ToLowerInvariant());
         Check("decay", Options.Decay.ToString("R", CultureInfo.InvariantCulture), options.Decay.ToString("R", CultureInfo.InvariantCulture));
         Check("update", Options.Update ? "on" : "off", options.Update ? "on" : "off");
+        Check("mask", CopalOptions.MaskName(Options.Mask), CopalOptions.MaskName(options.Mask));
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
             foreach (LinearId id in LinearIds.All)

@@ -25,6 +25,41 @@ public sealed class InputStatistics
         _hessian = collectHessian ? new double[(long)columns * columns] : null;
     }
 
+    /// <summary>
+    /// Statistics that hold a given Hessian H [columns, columns] (row-major, copied) instead of ones folded from
+    /// sequences, e.g. a Hessian accumulated across datasets. The column mean squares are diag(H)/2, what
+    /// <see cref="AddSequence(ReadOnlySpan{float}, int)"/> would give for the same inputs (H = (2/N)·Σ XᵀX).
+    /// <paramref name="sequences"/> (≥ 1) is how many calibration sequences H stands for (the methods refuse
+    /// statistics of 0 sequences); <see cref="Tokens"/> is 0.
+    /// </summary>
+    /// <exception cref="PruningShapeException">The Hessian is not [columns, columns].</exception>
+    public static InputStatistics FromHessian(ReadOnlySpan<double> hessian, int columns, int sequences = 1) => Adopt(hessian.ToArray(), columns, sequences);
+
+    /// <summary>As <see cref="FromHessian"/>, but takes <paramref name="hessian"/> itself (no copy of a possibly large matrix).</summary>
+    internal static InputStatistics Adopt(double[] hessian, int columns, int sequences)
+    {
+        ArgumentNullException.ThrowIfNull(hessian);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
+        if (columns <= 0)
+        {
+            throw new PruningShapeException($"input statistics need at least one column, got {columns}", nameof(columns));
+        }
+        CheckLength(hessian.LongLength, (long)columns * columns, nameof(hessian));
+        var stats = new InputStatistics(columns, hessian) { Sequences = sequences };
+        for (int j = 0; j < columns; j++)
+        {
+            stats._columnMeanSquares[j] = hessian[((long)j * columns) + j] / 2;
+        }
+        return stats;
+    }
+
+    private InputStatistics(int columns, double[] hessian)
+    {
+        Columns = columns;
+        _columnMeanSquares = new double[columns];
+        _hessian = hessian;
+    }
+
     /// <summary>The input dimension.</summary>
     public int Columns { get; }
 

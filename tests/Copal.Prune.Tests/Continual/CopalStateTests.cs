@@ -83,9 +83,118 @@ public class CopalStateTests
     }
 
     [Fact]
+    public void On_one_dataset_the_obs_mask_is_sparsegpt()
+    {
+        // 256 columns: two of SparseGPT's 128-column blocks, so the lazy update between blocks is exercised too.
+        (float[] w, InputStatistics stats) = Random(rows: 12, cols: 256, seed: 4, hessian: true);
+        var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 12, 256);
+        foreach (SparsityPattern pattern in new SparsityPattern[] { new SparsityPattern.Unstructured(0.5), new SparsityPattern.NM(2, 4) })
+        {
+            float[] sparseGpt = (float[])w.Clone();
+            new SparseGptPruner().Prune(sparseGpt, 12, 256, stats, pattern);
+            var state = new CopalState("parent", "model", new CopalOptions(Mask: CopalMaskRule.Obs));
+            float[] copal = (float[])w.Clone();
+            new CopalPruner(state).Prune(target, copal, stats, pattern, CancellationToken.None);
+
+            // Bit for bit SparseGPT's algorithm on the state's Hessian (this dataset's H over its mean diagonal, in f32) ...
+            float[] onState = (float[])w.Clone();
+            double[] stored = state.Linears[target.Name].Hessian!.Select(x => (double)x).ToArray();
+            new SparseGptPruner().Prune(onState, 12, 256, InputStatistics.FromHessian(stored, 256, stats.Sequences), pattern);
+            Assert.Equal(onState, copal);
+            // ... which is SparseGPT on the dataset itself: the same mask, the same weights up to the f32 rounding of H.
+            for (int i = 0; i < w.Length; i++)
+            {
+                Assert.Equal(sparseGpt[i] == 0f, copal[i] == 0f);
+                Assert.Equal(sparseGpt[i], copal[i], 1e-4 * (1 + Math.Abs(sparseGpt[i])));
+            }
+        }
+    }
+
+    [Fact]
+    public void The_obs_mask_uses_the_hessian_accumulated_over_the_datasets_on_the_dense_parent()
+    {
+        (float[] w, InputStatistics d1) = Random(rows: 8, cols: 16, seed: 6, hessian: true);
+        InputStatistics d2 = Random(rows: 1, cols: 16, seed: 7, hessian: true, scale: 30).Stats;
+        var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16);
+        var pattern = new SparsityPattern.NM(2, 4);
+        var state = new CopalState("parent", "model", new CopalOptions(Mask: CopalMaskRule.Obs));
+        new CopalPruner(state).Prune(target, (float[])w.Clone(), d1, pattern, CancellationToken.None);
+        state.CompleteStep(new CalibrationReport(["d1"], 4, 6, 0, "h1"), pattern);
+        float[] second = (float[])w.Clone();
+        new CopalPruner(state).Prune(target, second, d2, pattern, CancellationToken.None);
+
+        // H_acc = f32(f32(H1/mean diag H1) + H2/mean diag H2), and the sweep starts again from the dense weights.
+        double[] acc = new double[16 * 16];
+        var first = new float[16 * 16];
+        SensitivityAccumulator.FoldHessian(first, d1.Hessian, 16, 1.0, first: true, diagonalOnly: false);
+        SensitivityAccumulator.FoldHessian(first, d2.Hessian, 16, 1.0, first: false, diagonalOnly: false);
+        Assert.Equal(first, state.Linears[target.Name].Hessian);
+        for (int i = 0; i < acc.Length; i++)
+        {
+            acc[i] = first[i];
+        }
+        float[] expected = (float[])w.Clone();
+        new SparseGptPruner().Prune(expected, 8, 16, InputStatistics.FromHessian(acc, 16), pattern);
+        Assert.Equal(expected, second);
+        // Not what D2 alone would give (the 30× activation scale does not let D2 decide alone).
+        float[] onlyD2 = (float[])w.Clone();
+        new SparseGptPruner().Prune(onlyD2, 8, 16, d2, pattern);
+        Assert.NotEqual(onlyD2, second);
+    }
+
+    [Fact]
+    public void The_obs_mask_does_not_combine_with_update_and_is_checked_on_resume()
+    {
+        var both = Assert.Throws<PruningOptionException>(() => new CopalOptions(Update: true, Mask: CopalMaskRule.Obs).Validate());
+        Assert.Contains("--mask obs", both.Message, StringComparison.Ordinal);
+        Assert.Equal(CopalMaskRule.Obs, CopalOptions.ParseMask(" OBS "));
+        Assert.Throws<PruningOptionException>(() => CopalOptions.ParseMask("adaptive"));
+
+        var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
+        var state = new CopalState("aaaa", "dense", new CopalOptions(Mask: CopalMaskRule.Obs));
+        var e = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", new CopalOptions(), config));
+        Assert.Contains("--mask", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'obs'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'fixed'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_manifest_written_before_the_mask_option_reads_as_fixed()
+    {
+        CopalState state = TwoSteps(new CopalOptions(Update: true), null, out _);
+        string dir = TempDir();
+        try
+        {
+            state.Save(dir);
+            string path = Path.Combine(dir, CopalState.ManifestFileName);
+            JsonNode json = JsonNode.Parse(File.ReadAllText(path))!;
+            Assert.Equal("fixed", (string?)json["options"]!["mask"]);
+            json["options"]!.AsObject().Remove("mask");
+            File.WriteAllText(path, json.ToJsonString());
+            Assert.Equal(state.Options, CopalState.Load(dir).Options);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Save_and_load_round_trip_every_value_and_the_manifest()
     {
-        CopalState state = TwoSteps(new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.75, Update: true), resumeAfterFirst: null, out _);
+        foreach (CopalOptions options in new[]
+        {
+            new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.75, Update: true),
+            new CopalOptions(SensitivityEstimator.Output, SensitivityAccumulation.Sum, 0.5, Mask: CopalMaskRule.Obs),
+        })
+        {
+            RoundTrip(options);
+        }
+    }
+
+    private static void RoundTrip(CopalOptions options)
+    {
+        CopalState state = TwoSteps(options, resumeAfterFirst: null, out _);
         string dir = TempDir();
         try
         {
@@ -114,7 +223,11 @@ public class CopalStateTests
     [Fact]
     public void Resuming_from_the_saved_state_gives_the_same_bytes_as_an_uninterrupted_run()
     {
-        foreach (CopalOptions options in new[] { new CopalOptions(), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Sum, 0.9, Update: true) })
+        foreach (CopalOptions options in new[]
+        {
+            new CopalOptions(), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Sum, 0.9, Update: true),
+            new CopalOptions(Mask: CopalMaskRule.Obs), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.9, Mask: CopalMaskRule.Obs),
+        })
         {
             TwoSteps(options, resumeAfterFirst: null, out float[][] uninterrupted);
             string dir = TempDir();

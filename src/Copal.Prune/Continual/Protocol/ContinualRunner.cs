@@ -21,7 +21,8 @@ public static class ContinualRunner
     /// <summary>How the joint reference is pruned, for the report.</summary>
     public const string JointDescription =
         "joint: at step t, a fresh COPAL state (same estimator and options) calibrated once on D1..Dt pooled, nsamples windows per dataset " +
-        "(t·nsamples in all); it stores past data, so it is an upper reference, not a competitor. With the output estimator this is Wanda's mask on the pooled data.";
+        "(t·nsamples in all); it stores past data, so it is an upper reference, not a competitor. With the output estimator and --mask fixed this is Wanda's mask on the pooled data; " +
+        "with --mask obs it is SparseGPT on the pooled data.";
 
     /// <summary>The sign convention of BWT, for the report.</summary>
     public const string BwtConvention =
