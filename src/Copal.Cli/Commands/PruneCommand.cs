@@ -99,7 +99,7 @@ internal static class PruneCommand
                 {
                     Out.Line($"COPAL state: {copalState.Datasets.Count} dataset(s) seen; written to {request.OutDirectory}{(p.GetValue(copal.State) is string sd ? $" and {sd}" : "")}");
                 }
-                Out.Line($"pruned {report.PrunedParameters:N0} of {report.PrunableParameters:N0} weights ({report.TotalSparsity:P2}) in {report.Seconds:F1} s; peak memory {report.PeakWorkingSetBytes / 1048576.0:F0} MiB; wrote {request.OutDirectory}");
+                Out.Line($"pruned {report.PrunedParameters:N0} of {report.PrunableParameters:N0} weights ({report.TotalSparsity:P2}) in {report.Seconds:F1} s; peak memory {report.PeakAnonymousBytes / 1048576.0:F0} MiB (plus mapped input pages: working set {report.PeakWorkingSetBytes / 1048576.0:F0} MiB); wrote {request.OutDirectory}");
             }
             return CliErrors.Ok;
         });

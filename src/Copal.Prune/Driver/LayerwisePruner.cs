@@ -72,6 +72,7 @@ public sealed class LayerwisePruner
         }
 
         var layerReports = new List<LayerReport>(layers);
+        long peakAnonymous = MemoryProbe.AnonymousBytes();
         long zeros = 0, total = 0;
         int lastSelected = _options.Layers?.Max() ?? layers - 1;
         for (int layer = 0; layer < layers; layer++)
@@ -117,6 +118,7 @@ public sealed class LayerwisePruner
                 progress?.Report(new PruneProgress(layer, layers, "rerunning the pruned layer"));
                 double? outputError = Rerun(layer, dense, state, work, denseWork, activations, cancellationToken);
                 output.WriteLayer(layer, pruned.ToDictionary(kv => LlamaTensorNames.Linear(layer, kv.Key), kv => kv.Value.View));
+                peakAnonymous = Math.Max(peakAnonymous, MemoryProbe.AnonymousBytes());
                 layerReports.Add(new LayerReport(layer, linearReports, outputError, layerClock.Elapsed.TotalSeconds));
             }
             finally
@@ -148,6 +150,7 @@ public sealed class LayerwisePruner
             clock.Elapsed.TotalSeconds,
             Process.GetCurrentProcess().PeakWorkingSet64,
             activationBytes,
+            peakAnonymous,
             $"{backend.Info.Kind} ({backend.Info.DeviceName})",
             _model.Source);
     }

@@ -12,7 +12,11 @@ public sealed record LayerReport(int Layer, IReadOnlyList<LinearReport> Linears,
 /// <summary>Calibration data identity in a report.</summary>
 public sealed record CalibrationReport(IReadOnlyList<string> Sources, int NSamples, int SeqLen, ulong Seed, string Hash);
 
-/// <summary>The content of prune-report.json.</summary>
+/// <summary>
+/// The content of prune-report.json. PeakWorkingSetBytes includes the pages of the memory-mapped input the run
+/// touched (reclaimable page cache); PeakAnonymousBytes is what the run itself held at the end of its largest layer:
+/// calibration activations, one layer's pruned weights and statistics, and the runtime.
+/// </summary>
 public sealed record PruneReport(
     string Method,
     string Pattern,
@@ -26,6 +30,7 @@ public sealed record PruneReport(
     double Seconds,
     long PeakWorkingSetBytes,
     long ActivationBytes,
+    long PeakAnonymousBytes,
     string Device,
     string InputModel)
 {
