@@ -334,4 +334,15 @@ public abstract class GpuBackend : IPartialBackend
         }
         return (int)count;
     }
+
+    /// <summary>Throws naming the transfer when [offset, offset + count) is not inside <paramref name="buffer"/>.</summary>
+    protected static void CheckRange(DeviceBuffer buffer, long offset, long count, string op)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (offset < 0 || offset + count > buffer.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset),
+                $"{op}: elements [{offset}, {offset + count}) outside a buffer of {buffer.Length}");
+        }
+    }
 }

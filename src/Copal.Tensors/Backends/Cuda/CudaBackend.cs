@@ -237,12 +237,4 @@ public sealed unsafe class CudaBackend : GpuBackend
         return own;
     }
 
-    private static void CheckRange(DeviceBuffer buffer, long offset, long count, string op)
-    {
-        if (offset < 0 || offset + count > buffer.Length)
-        {
-            throw new ArgumentOutOfRangeException(nameof(offset),
-                $"{op}: elements [{offset}, {offset + count}) outside a buffer of {buffer.Length}");
-        }
-    }
 }
