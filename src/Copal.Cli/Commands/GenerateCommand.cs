@@ -104,6 +104,8 @@ internal static class GenerateCommand
             }
             else
             {
+                // Text held back for an incomplete character at the very end.
+                Console.Out.Write(stream.Flush());
                 Console.Out.WriteLine();
                 Out.Info($"copal: {result.GeneratedIds.Count} tokens ({result.StopReason}); prefill {result.PromptIds.Count} tokens at {result.PrefillTokensPerSecond:F1} tok/s, decode {result.DecodeTokensPerSecond:F1} tok/s on {session.Backend.Info.Kind}");
             }
