@@ -88,7 +88,14 @@ internal static unsafe class BenchKernels
 
     private static double Median(int repeats, Action action)
     {
-        action(); // warm: JIT, pack buffers, first touch of y
+        // Warm up for a while, not once: tiered JIT promotes the kernels' loops only after they have run for a
+        // moment, and the first shape measured would otherwise time unoptimized code.
+        long warmStart = Stopwatch.GetTimestamp();
+        do
+        {
+            action();
+        }
+        while (Stopwatch.GetElapsedTime(warmStart).TotalSeconds < 0.3);
         var times = new double[repeats];
         for (int r = 0; r < repeats; r++)
         {
