@@ -25,6 +25,7 @@ internal static class PruneCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
         var trueSequential = new Option<bool>("--true-sequential") { Description = "Prune q,k,v → o → gate,up → down, re-collecting statistics between groups" };
         var noLayerError = new Option<bool>("--no-layer-error") { Description = "Skip measuring each layer's output error (saves one layer pass)" };
+        var includeEmbeddings = new Option<bool>("--include-embeddings") { Description = "Also prune lm_head (by the method) and an untied embed_tokens (by magnitude); the literature leaves them dense" };
         var layerSet = new Option<string?>("--layers") { Description = "Prune only these decoder layers, e.g. 0-3,7 (default: all); the rest are copied" };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         CopalCliOptions copal = CopalCliOptions.Create();
@@ -33,7 +34,7 @@ internal static class PruneCommand
         var compact = new Option<bool>("--compact") { Description = "Store the pruned linears compactly (as `copal compact --format auto`)" };
         var command = new Command("prune", "Prune every linear layer of the decoder layers and write a new model folder")
         {
-            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, layerSet, force, device, json, compact,
+            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, layerSet, includeEmbeddings, force, device, json, compact,
         };
         copal.AddTo(command);
         command.SetBody((p, ct) =>
@@ -61,6 +62,7 @@ internal static class PruneCommand
                 {
                     TrueSequential = p.GetValue(trueSequential),
                     MeasureLayerError = !p.GetValue(noLayerError),
+                    IncludeEmbeddings = p.GetValue(includeEmbeddings),
                     Layers = p.GetValue(layerSet) is string ls ? PruneOptions.ParseLayers(ls, config.NumLayers) : null,
                 },
                 calibration)

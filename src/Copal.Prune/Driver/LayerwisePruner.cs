@@ -56,6 +56,10 @@ public sealed class LayerwisePruner
         }
 
         ValidatePattern();
+        if (_options.IncludeEmbeddings && _pruner is not MethodPruner)
+        {
+            throw new PruningOptionException("include-embeddings", "true", $"a baseline method (magnitude, wanda, sparsegpt); {_pruner.Name} keeps state only for the decoder layers' linears");
+        }
 
         // 1. Inputs of decoder layer 0 for every sample (host memory: nsamples × seqlen × hidden floats).
         progress?.Report(new PruneProgress(0, layers, "capturing layer-0 inputs"));
@@ -136,6 +140,14 @@ public sealed class LayerwisePruner
             }
         }
 
+        if (_options.IncludeEmbeddings)
+        {
+            LayerReport head = PruneEmbeddings(state, work, activations, output, progress, cancellationToken);
+            layerReports.Add(head);
+            zeros += head.Linears.Sum(l => l.Zeros);
+            total += head.Linears.Sum(l => l.Total);
+        }
+
         long activationBytes = (long)activations.Length * seqLen * hidden * sizeof(float);
         return new PruneReport(
             _pruner.Name,
@@ -153,6 +165,59 @@ public sealed class LayerwisePruner
             peakAnonymous,
             $"{backend.Info.Kind} ({backend.Info.DeviceName})",
             _model.Source);
+    }
+
+    /// <summary>
+    /// lm_head is pruned by the method from the statistics of its real input: the final RMSNorm of the last layer's
+    /// outputs (the activations after every layer has run pruned). An untied embed_tokens is pruned by magnitude:
+    /// its input is a one-hot choice of row, so there are no input statistics to weigh it with. With tied
+    /// embeddings the one matrix is pruned once, as lm_head.
+    /// </summary>
+    private LayerReport PruneEmbeddings(RunState state, DeviceBuffer work, float[][] activations, PrunedModelWriter output,
+        IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        int layers = _model.Config.NumLayers;
+        int hidden = _model.Config.HiddenSize;
+        int seqLen = state.MaxRows;
+        var reports = new List<LinearReport>();
+        // lm_head's statistics are kept under the QProj key: the tap's keys are input groups, and this one is the head's.
+        using (var tap = new StatisticsTap(_model.Backend, -1, new Dictionary<LinearId, int> { [LinearId.QProj] = hidden }, _pruner.NeedsHessian))
+        {
+            for (int s = 0; s < activations.Length; s++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                progress?.Report(new PruneProgress(layers - 1, layers, $"lm_head statistics {s + 1}/{activations.Length}"));
+                _model.Backend.Upload(activations[s], work);
+                _model.Backend.RmsNorm(work, _model.Weights.FinalNorm, state.Normed, seqLen, hidden, (float)_model.Config.RmsNormEps);
+                tap.Accumulate(LinearId.QProj, state.Normed, seqLen);
+                tap.FoldSample();
+            }
+            string headName = _model.Weights.Tied ? LlamaTensorNames.Embedding : LlamaTensorNames.LmHead;
+            progress?.Report(new PruneProgress(layers - 1, layers, "pruning", headName));
+            reports.Add(PruneWhole(headName, _pruner, tap.Statistics[LinearId.QProj], output, cancellationToken));
+        }
+        if (!_model.Weights.Tied)
+        {
+            progress?.Report(new PruneProgress(layers - 1, layers, "pruning", LlamaTensorNames.Embedding));
+            reports.Add(PruneWhole(LlamaTensorNames.Embedding, new MethodPruner(new MagnitudePruner()), null, output, cancellationToken));
+        }
+        return new LayerReport(layers, reports, null, clock.Elapsed.TotalSeconds);
+    }
+
+    private LinearReport PruneWhole(string name, ILinearPruner pruner, InputStatistics? stats, PrunedModelWriter output, CancellationToken cancellationToken)
+    {
+        TensorView view = _source[name];
+        int rows = checked((int)view.Shape[0]);
+        int cols = checked((int)view.Shape[1]);
+        var weight = new float[(long)rows * cols];
+        FloatConvert.ToSingle(view, weight);
+        LinearPruneResult result = pruner.Prune(new LinearTarget(_model.Config.NumLayers, LinearId.QProj, name, rows, cols), weight,
+            stats ?? new InputStatistics(cols, collectHessian: false), _options.Pattern, cancellationToken);
+        var tensor = new NativeTensor(name, view.DType, view.Shape);
+        WeightEncoding.Encode(weight, view.DType, tensor.Bytes);
+        output.ReplaceOther(name, tensor);
+        return new LinearReport(name, result.Zeros, result.Total, result.ReconstructionError);
     }
 
     // An N:M pattern must fit every linear's input size; say so before any work is done.

@@ -40,6 +40,13 @@ public sealed record PruneOptions(SparsityPattern Pattern)
         return set;
     }
 
+    /// <summary>
+    /// Also prune lm_head (with the method, from the statistics of its input: the final RMSNorm of the last layer's
+    /// output) and an untied embed_tokens (by magnitude: its input is a one-hot row choice, with no statistics).
+    /// Off by default, as in the literature.
+    /// </summary>
+    public bool IncludeEmbeddings { get; init; }
+
     /// <summary>Also measure each layer's output error (pruned vs dense layer on the same inputs); costs one more layer pass.</summary>
     public bool MeasureLayerError { get; init; } = true;
 }

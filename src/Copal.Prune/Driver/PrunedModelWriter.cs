@@ -23,6 +23,7 @@ public sealed class PrunedModelWriter : IDisposable
     private readonly List<List<TensorView>> _layerTensors;
     private readonly List<TensorView> _otherTensors;
     private int _nextLayer;
+    private readonly Dictionary<string, NativeTensor> _otherReplacements = [];
 
     public PrunedModelWriter(string inputDirectory, SafetensorsCheckpoint source, string outDirectory, bool overwrite, int layers, IReadOnlyDictionary<string, string> metadata)
     {
@@ -79,6 +80,26 @@ public sealed class PrunedModelWriter : IDisposable
         _nextLayer++;
     }
 
+    /// <summary>
+    /// Replaces one of the tensors outside the decoder layers (embed_tokens, lm_head) in the final write. The writer
+    /// owns <paramref name="tensor"/> from now on.
+    /// </summary>
+    public void ReplaceOther(string name, NativeTensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        TensorView original = _otherTensors.FirstOrDefault(t => t.Name == name);
+        if (original.Name is null || original.DType != tensor.View.DType || !original.Shape.SequenceEqual(tensor.View.Shape))
+        {
+            tensor.Dispose();
+            throw new InvalidOperationException($"'{name}' is not a tensor outside the decoder layers with dtype {tensor.View.DType} and shape {tensor.View.ShapeString}");
+        }
+        if (_otherReplacements.Remove(name, out NativeTensor? old))
+        {
+            old.Dispose();
+        }
+        _otherReplacements[name] = tensor;
+    }
+
     /// <summary>Writes the remaining tensors (embeddings, final norm, lm_head) and moves the folder into place.</summary>
     public void Commit(Action<string>? writeExtraFiles = null)
     {
@@ -88,7 +109,7 @@ public sealed class PrunedModelWriter : IDisposable
         }
         foreach (TensorView t in _otherTensors)
         {
-            WriteTensor(t.Name, t);
+            WriteTensor(t.Name, _otherReplacements.TryGetValue(t.Name, out NativeTensor? r) ? r.View : t);
         }
         _writer.Commit();
         writeExtraFiles?.Invoke(_output.TempPath);
@@ -122,6 +143,10 @@ public sealed class PrunedModelWriter : IDisposable
 
     public void Dispose()
     {
+        foreach (NativeTensor t in _otherReplacements.Values)
+        {
+            t.Dispose();
+        }
         _writer.Dispose();
         _output.Dispose();
     }

@@ -31,7 +31,17 @@ internal sealed class StatisticsTap : IForwardTap, IDisposable
 
     public void OnLinearInput(int layer, LinearId linear, DeviceBuffer input, int rows)
     {
-        if (layer != _layer || linear != linear.InputGroupLeader() || !_accumulators.TryGetValue(linear, out Accumulator? acc))
+        if (layer != _layer || linear != linear.InputGroupLeader())
+        {
+            return;
+        }
+        Accumulate(linear, input, rows);
+    }
+
+    /// <summary>Adds the rows of <paramref name="input"/> to the statistics kept under <paramref name="key"/> (also for inputs outside the decoder layers).</summary>
+    public void Accumulate(LinearId key, DeviceBuffer input, int rows)
+    {
+        if (!_accumulators.TryGetValue(key, out Accumulator? acc))
         {
             return;
         }

@@ -116,6 +116,37 @@ public sealed class LayerwisePrunerTests : IDisposable
     }
 
     [Fact]
+    public void Include_embeddings_prunes_the_tied_head_from_its_input_statistics()
+    {
+        string outDir = Path.Combine(_temp, "with-head");
+        using (var backend = new CpuBackend())
+        {
+            PruneReport report = PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("wanda"),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { IncludeEmbeddings = true }, Calibration()), backend);
+            Assert.Equal("model.embed_tokens.weight", report.Layers[^1].Linears.Single().Name);
+        }
+        using var pruned = SafetensorsCheckpoint.Open(outDir);
+        TensorView head = pruned[LlamaTensorNames.Embedding]; // tied: the one matrix is the head
+        var w = new float[head.ElementCount];
+        FloatConvert.ToSingle(head, w);
+        int[] zeros = new int[512];
+        SparsityCheck.CountZerosPerRow(w, 512, 64, zeros);
+        Assert.All(zeros, z => Assert.Equal(32, z));
+    }
+
+    [Fact]
+    public void Include_embeddings_is_refused_for_a_stateful_pruner()
+    {
+        var e = Assert.Throws<PruningOptionException>(() =>
+        {
+            using var backend = new CpuBackend();
+            PruneJob.Run(new PruneRequest(TestData.Stories260K, Path.Combine(_temp, "copal-head"), new StatefulPruner(),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { IncludeEmbeddings = true }, Calibration()), backend);
+        });
+        Assert.Contains("include-embeddings", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void True_sequential_also_hits_the_target_and_differs_from_one_pass()
     {
         string seq = Prune("sparsegpt", SparsityPattern.Parse("0.5"), trueSequential: true);
@@ -191,6 +222,16 @@ public sealed class LayerwisePrunerTests : IDisposable
                 Input = ((CpuBuffer)input).Span[..(rows * 64)].ToArray();
             }
         }
+    }
+
+    /// <summary>Stands for COPAL: a pruner that keeps state per decoder linear, so it has none for the head.</summary>
+    private sealed class StatefulPruner : ILinearPruner
+    {
+        public string Name => "stateful";
+        public bool NeedsHessian => false;
+
+        public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("not reached: the option is refused first");
     }
 
     private sealed class ActionProgress(Action<PruneProgress> report) : IProgress<PruneProgress>
