@@ -14,7 +14,7 @@ namespace Copal.Benchmarks.Model;
 /// BenchmarkDotNet's statistics. Select the model with COPAL_BENCH_PRESET (default 100m; tinyllama-1.1b for the figures).
 /// </summary>
 [SimpleJob(RunStrategy.Monitoring, warmupCount: 1, iterationCount: 5)]
-public class ForwardBenchmarks
+public class ForwardBenchmarks : IDisposable
 {
     private string _dir = "";
     private CpuBackend _backend = null!;
@@ -50,11 +50,14 @@ public class ForwardBenchmarks
     public void Prefill() => _model.Forward(_prefillState, _prompt, 0, LogitsMode.Last);
 
     [GlobalCleanup]
-    public void Cleanup()
+    public void Cleanup() => Dispose();
+
+    public void Dispose()
     {
         _decodeState.Dispose();
         _prefillState.Dispose();
         _model.Dispose();
         _backend.Dispose();
+        GC.SuppressFinalize(this);
     }
 }
