@@ -15,7 +15,7 @@ namespace Copal.Benchmarks.Kernels;
 /// and the point is a ratio, not a publication-grade absolute. Run: <c>--filter *MatMulBenchmarks*</c>.
 /// </summary>
 [Config(typeof(Config))]
-public sealed unsafe class MatMulBenchmarks : IDisposable
+public unsafe class MatMulBenchmarks : IDisposable
 {
     private LinearBuffers _buffers = null!;
 
@@ -39,7 +39,11 @@ public sealed unsafe class MatMulBenchmarks : IDisposable
     [GlobalCleanup]
     public void Cleanup() => _buffers.Dispose();
 
-    public void Dispose() => _buffers?.Dispose();
+    public void Dispose()
+    {
+        _buffers?.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     [Benchmark(Baseline = true)]
     public void Copal() => MatMul.Compute(_buffers.XSpan, N, _buffers.Matrix, _buffers.YSpan);
