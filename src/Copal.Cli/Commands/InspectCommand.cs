@@ -32,9 +32,10 @@ internal static class InspectCommand
                     configError = e.Message;
                 }
             }
-            var tensors = checkpoint.Tensors.Select(t => new TensorInfo(t.Name, t.DType.ToSafetensorsName(), t.Shape, t.ElementCount, t.ByteLength)).ToList();
-            long parameters = tensors.Sum(t => t.Elements);
-            var bytesByDtype = tensors.GroupBy(t => t.Dtype).ToDictionary(g => g.Key, g => g.Sum(t => t.Bytes));
+            CheckpointSummary summary = CheckpointSummary.From(checkpoint);
+            var tensors = summary.Tensors.Select(t => new TensorInfo(t.Name, t.DType.ToSafetensorsName(), t.Shape, t.ElementCount, t.ByteLength)).ToList();
+            long parameters = summary.ParameterCount;
+            var bytesByDtype = summary.ByDType.ToDictionary(kv => kv.Key.ToSafetensorsName(), kv => kv.Value.Bytes);
             var result = new InspectResult(target, checkpoint.Files.Count, tensors.Count, parameters, bytesByDtype, checkpoint.Metadata, config?.ToString(), configError, tensors);
             if (p.GetValue(json))
             {

@@ -36,7 +36,7 @@ internal sealed class ModelSession : IDisposable
             {
                 throw new FileNotFoundException($"model folder '{directory}' has no tokenizer.json");
             }
-            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Progress(m => Out.Info($"copal: {m}")).Sync());
+            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m => Out.Info($"copal: {m}")));
             try
             {
                 Tokenizer tokenizer = Tokenizer.FromDirectory(directory);
@@ -63,12 +63,5 @@ internal sealed class ModelSession : IDisposable
     {
         Model.Dispose();
         Backend.Dispose();
-    }
-
-    /// <summary>An IProgress that reports on the calling thread (System.Progress posts to the thread pool, out of order).</summary>
-    private sealed class Progress(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
-        public IProgress<string> Sync() => this;
     }
 }

@@ -39,7 +39,7 @@ public sealed class CalibrationSet
         {
             throw new ArgumentException("--calib needs at least one text file", nameof(files));
         }
-        var tokenized = files.Select(f => (File: f, Ids: tokenizer.Encode(TextDataset.Load(f, layout), addSpecialTokens: true))).ToList();
+        var tokenized = files.Select(f => (File: f, Ids: TextDataset.Tokenize(tokenizer, f, layout))).ToList();
         return FromTokens(tokenized, nsamples, seqLen, seed);
     }
 
