@@ -23,21 +23,45 @@ internal static unsafe class SparseGemv512
     /// <summary>True when the AVX-512 paths may run (F, BW and VBMI2 for the word expand).</summary>
     public static bool IsSupported => Avx512F.IsSupported && Avx512BW.IsSupported && Avx512Vbmi2.IsSupported;
 
+    // The lane constants below are properties that build the vector in place, not static readonly fields: the CLI
+    // runs without tiered compilation, so these kernels are compiled before the class is initialized; a field read
+    // then kept a class-initialization check (a helper call) inside the loop, which spilled every accumulator to
+    // the stack on each iteration. Constants built in place are hoisted out of the loop into registers.
+
     /// <summary>Bit j of lane j (mod 16): ANDed with a broadcast mask it selects that lane's own column bit.</summary>
-    private static readonly Vector512<ushort> WordBits = Vector512.Create(
-        (ushort)1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768,
-        1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+    private static Vector512<ushort> WordBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(
+            (ushort)1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768,
+            1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+    }
 
     /// <summary>Keeps the upper word of each dword: the odd column's BF16 bits, already in f32 position.</summary>
-    private static readonly Vector512<uint> HighHalf = Vector512.Create(0xFFFF0000u);
+    private static Vector512<uint> HighHalf
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0xFFFF0000u);
+    }
 
-    private static readonly Vector512<uint> DwordBits = Vector512.Create(
-        1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+    private static Vector512<uint> DwordBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+    }
 
     /// <summary>2:4 value k of a 32-column chunk: its index field sits at bits 2k..2k+1 and its group starts at 4·(k/2).</summary>
-    private static readonly Vector512<uint> IndexShift = Vector512.Create(0u, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static Vector512<uint> IndexShift
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0u, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    }
 
-    private static readonly Vector512<uint> GroupBase = Vector512.Create(0u, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+    private static Vector512<uint> GroupBase
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0u, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+    }
 
     /// <summary>
     /// Reorders x for <see cref="BitmaskBf16"/>: in each 32-column chunk the 16 even columns, then the 16 odd ones.

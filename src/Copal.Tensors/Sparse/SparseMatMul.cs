@@ -1,4 +1,5 @@
 using System.Buffers;
+using Copal.Tensors.Kernels;
 
 namespace Copal.Tensors.Sparse;
 
@@ -20,23 +21,21 @@ public static unsafe class SparseMatMul
     {
         Check(x, w, y, rows);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
-        int parts = Math.Min(threads, w.Rows);
-        if (parts == 1)
-        {
-            RunRange(x, w, y, rows, 0, w.Rows);
-            return;
-        }
+        // Ranges go to the kernels' persistent worker pool: a decode step makes ~150 of these calls, and waking
+        // thread-pool workers through Parallel.For per call measured a visible share of a token's time.
+        long macsPerRow = Math.Max(1L, (long)rows * w.Cols);
+        int minRows = (int)Math.Clamp(MatMul.MinMacsPerThread / macsPerRow, 4, int.MaxValue);
         fixed (float* px = x)
         fixed (float* py = y)
         {
-            float* xp = px, yp = py;
-            int xl = x.Length, yl = y.Length;
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, t =>
-            {
-                var (start, end) = Partition(w.Rows, parts, t);
-                RunRange(new ReadOnlySpan<float>(xp, xl), w, new Span<float>(yp, yl), rows, start, end);
-            });
+            RowPartition.For(w.Rows, threads, 4, minRows, new RangeBody(px, x.Length, w, py, y.Length, rows));
         }
+    }
+
+    private readonly struct RangeBody(float* x, int xLength, CpuSparseWeight w, float* y, int yLength, int rows) : IRangeBody
+    {
+        public void Run(int start, int end)
+            => RunRange(new ReadOnlySpan<float>(x, xLength), w, new Span<float>(y, yLength), rows, start, end);
     }
 
     /// <summary>Computes the output features [outStart, outEnd) of every input row on the caller's thread.</summary>
