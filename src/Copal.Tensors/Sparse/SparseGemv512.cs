@@ -37,6 +37,13 @@ internal static unsafe class SparseGemv512
             1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
     }
 
+    /// <summary>Word lanes 0..15 take word 0 (the mask's low 16 bits), lanes 16..31 word 1.</summary>
+    private static Vector512<ushort> HalfSelect
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create((ushort)0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+    }
+
     /// <summary>Keeps the upper word of each dword: the odd column's BF16 bits, already in f32 position.</summary>
     private static Vector512<uint> HighHalf
     {
@@ -131,6 +138,10 @@ internal static unsafe class SparseGemv512
     }
 
     /// <summary>Four 2:4 rows at once (whole 32-column chunks only; see <see cref="TwoFour{T}"/> for one row).</summary>
+    /// <remarks>
+    /// Rows 0/1 and 2/3 are addressed as base + stride and base2 + stride and every pointer advances by itself,
+    /// so the loop needs few registers: with one pointer per row the JIT spilled pointers and accumulators.
+    /// </remarks>
     public static void TwoFourx4<T>(byte* index, int indexStride, byte* values, int valueStride, int cols, float* x, float* sums)
         where T : IWideLoad16
     {
@@ -139,23 +150,33 @@ internal static unsafe class SparseGemv512
         var a1 = Vector512<float>.Zero;
         var a2 = Vector512<float>.Zero;
         var a3 = Vector512<float>.Zero;
-        byte* i0 = index, i1 = i0 + indexStride, i2 = i1 + indexStride, i3 = i2 + indexStride;
-        int vs = valueStride * T.Size;
-        byte* w0 = values, w1 = w0 + vs, w2 = w1 + vs, w3 = w2 + vs;
+        nint istride = indexStride, vstride = (nint)valueStride * T.Size;
+        byte* i0 = index, i2 = index + 2 * istride;
+        byte* w0 = values, w2 = values + 2 * vstride;
+        float* xc = x;
         for (int k = 0; k < chunks; k++)
         {
-            int o = k << 2, wo = (k << 4) * T.Size;
-            var lo = Vector512.Load(x + (k << 5));
-            var hi = Vector512.Load(x + (k << 5) + 16);
-            a0 = Avx512F.FusedMultiplyAdd(T.Load(w0 + wo), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i0 + o)), a0);
-            a1 = Avx512F.FusedMultiplyAdd(T.Load(w1 + wo), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i1 + o)), a1);
-            a2 = Avx512F.FusedMultiplyAdd(T.Load(w2 + wo), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i2 + o)), a2);
-            a3 = Avx512F.FusedMultiplyAdd(T.Load(w3 + wo), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i3 + o)), a3);
+            var lo = Vector512.Load(xc);
+            var hi = Vector512.Load(xc + 16);
+            a0 = Avx512F.FusedMultiplyAdd(T.Load(w0), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i0)), a0);
+            a1 = Avx512F.FusedMultiplyAdd(T.Load(w0 + vstride), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i0 + istride)), a1);
+            a2 = Avx512F.FusedMultiplyAdd(T.Load(w2), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i2)), a2);
+            a3 = Avx512F.FusedMultiplyAdd(T.Load(w2 + vstride), Gather24(lo, hi, Unsafe.ReadUnaligned<uint>(i2 + istride)), a3);
+            xc += 32;
+            i0 += 4;
+            i2 += 4;
+            w0 += 16 * T.Size;
+            w2 += 16 * T.Size;
         }
-        sums[0] = Vector512.Sum(a0) + TwoFourTail<T>(i0, w0, cols, x);
-        sums[1] = Vector512.Sum(a1) + TwoFourTail<T>(i1, w1, cols, x);
-        sums[2] = Vector512.Sum(a2) + TwoFourTail<T>(i2, w2, cols, x);
-        sums[3] = Vector512.Sum(a3) + TwoFourTail<T>(i3, w3, cols, x);
+        // Reduce before the (not inlined) tail calls: accumulators live across a call are spilled inside the loop.
+        sums[0] = Vector512.Sum(a0);
+        sums[1] = Vector512.Sum(a1);
+        sums[2] = Vector512.Sum(a2);
+        sums[3] = Vector512.Sum(a3);
+        for (int r = 0; r < 4; r++)
+        {
+            sums[r] += TwoFourTail<T>(index + r * istride, values + r * vstride, cols, x);
+        }
     }
 
     /// <summary>Σ_c W[row, c]·x[c] for an F32 bitmask row.</summary>
@@ -248,15 +269,18 @@ internal static unsafe class SparseGemv512
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Gather24(Vector512<float> lo, Vector512<float> hi, uint fields)
     {
-        var idx = (Avx512F.ShiftRightLogicalVariable(Vector512.Create(fields), IndexShift) & Vector512.Create(3u)) + GroupBase;
+        // (field & 3) | group base in one VPTERNLOGD (0xEA = A & B | C); the base's low two bits are zero.
+        var idx = Avx512F.TernaryLogic(Avx512F.ShiftRightLogicalVariable(Vector512.Create(fields), IndexShift), Vector512.Create(3u), GroupBase, 0xEA);
         return Avx512F.PermuteVar16x32x2(lo, idx.AsInt32(), hi);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<uint> ExpandWords(ushort* v, uint m)
     {
-        var bits = Vector512.Create(Vector256.Create((ushort)m), Vector256.Create((ushort)(m >> 16)));
-        var keep = Vector512.Equals(bits & WordBits, WordBits);
+        // One broadcast and one VPERMW put the mask's low half in word lanes 0..15 and its high half in 16..31
+        // (two word broadcasts and two inserts before, with a false dependency on the previous iteration).
+        var halves = Avx512BW.PermuteVar32x16(Vector512.Create(m).AsUInt16(), HalfSelect);
+        var keep = Vector512.Equals(halves & WordBits, WordBits);
         return Avx512Vbmi2.Expand(Vector512<ushort>.Zero, keep, Vector512.Load(v)).AsUInt32();
     }
 
