@@ -5,7 +5,7 @@ namespace Copal.Tensors.Sparse;
 
 /// <summary>
 /// y[rows, out] = x[rows, in] · Wᵀ for a compressed W [out, in]. Work is split over output features: each thread
-/// takes one contiguous range from <see cref="Partition"/>, so <see cref="RunRange(ReadOnlySpan{float}, CpuSparseWeight, Span{float}, int, int, int)"/> on the whole range is the
+/// takes one contiguous range from <see cref="RowPartition"/> on the kernels' worker pool, so <see cref="RunRange(ReadOnlySpan{float}, CpuSparseWeight, Span{float}, int, int, int)"/> on the whole range is the
 /// single-threaded kernel. One input row (decode) streams each weight row once and expands it in registers;
 /// several rows (prefill) expand each weight row once into a scratch row and reuse it for every input row.
 /// </summary>
@@ -68,15 +68,6 @@ public static unsafe class SparseMatMul
         {
             RunRange<F32Expand>(x, m, y, rows, outStart, outEnd);
         }
-    }
-
-    /// <summary>The contiguous share [Start, End) of <paramref name="total"/> items that part <paramref name="index"/> of <paramref name="parts"/> takes.</summary>
-    public static (int Start, int End) Partition(int total, int parts, int index)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
-        ArgumentOutOfRangeException.ThrowIfNegative(index);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, parts);
-        return ((int)((long)total * index / parts), (int)((long)total * (index + 1) / parts));
     }
 
     private static void Check(ReadOnlySpan<float> x, CpuSparseWeight w, Span<float> y, int rows)
