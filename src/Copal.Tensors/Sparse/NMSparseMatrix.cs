@@ -267,6 +267,21 @@ public sealed unsafe class NMSparseMatrix : SparseMatrix
         return new NMSparseMatrix(name, dtype, rows, cols, n, m, NativeBlock.Borrow(values), NativeBlock.Borrow(index));
     }
 
+    /// <summary>
+    /// Wraps stored values without copying together with indices stored as pattern ranks (<see cref="NMRankCode"/>),
+    /// which are decoded (and thereby checked) into owned bit fields.
+    /// </summary>
+    internal static NMSparseMatrix WrapRanked(string name, DType dtype, int rows, int cols, int n, int m, TensorView values, TensorView ranks)
+    {
+        CheckPattern(name, cols, n, m);
+        NMRankCode code = NMRankCode.For(n, m, cols)
+            ?? throw new SparseFormatException(name, $"index=rank is not defined for {n}:{m} with {cols} columns (it would not be smaller than index=fields)");
+        SparseChecks.Expect(name, values, dtype, rows, cols / m * n);
+        SparseChecks.Expect(name, ranks, DType.U8, rows, code.Stride(cols));
+        NativeBlock index = code.Decode(name, ranks, rows, cols);
+        return new NMSparseMatrix(name, dtype, rows, cols, n, m, NativeBlock.Borrow(values), index);
+    }
+
     protected override void Release()
     {
         _values.Dispose();

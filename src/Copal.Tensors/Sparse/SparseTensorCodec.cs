@@ -11,9 +11,10 @@ public sealed record SparseEncoding(IReadOnlyList<SparsePart> Parts, IReadOnlyDi
 
 /// <summary>
 /// Maps sparse matrices to safetensors tensors and back (layout in docs/sparse-formats.md). For a weight X:
-/// N:M stores <c>X.nm_values</c> [rows, cols/M·N] and <c>X.nm_index</c> U8 [rows, ⌈cols/M·N·⌈log2 M⌉/8⌉];
-/// bitmask stores <c>X.bm_mask</c> U8 [rows, ⌈cols/8⌉], <c>X.bm_offsets</c> I64 [rows + 1] and <c>X.bm_values</c> [nnz].
-/// The file metadata entry <c>copal.sparse.X</c> = <c>format=nm;n=2;m=4;rows=R;cols=C;dtype=BF16</c> (or
+/// N:M stores <c>X.nm_values</c> [rows, cols/M·N] and <c>X.nm_index</c> U8: either the bit fields
+/// [rows, ⌈cols/M·N·⌈log2 M⌉/8⌉] (<c>index=fields</c>) or pattern ranks [rows, ⌈groups/K⌉] (<c>index=rank</c>,
+/// <see cref="NMRankCode"/>; 2:4 packs three groups per byte); bitmask stores <c>X.bm_mask</c> U8 [rows, ⌈cols/8⌉], <c>X.bm_offsets</c> I64 [rows + 1] and <c>X.bm_values</c> [nnz].
+/// The file metadata entry <c>copal.sparse.X</c> = <c>format=nm;n=2;m=4;index=rank;rows=R;cols=C;dtype=BF16</c> (or
 /// <c>format=bitmask;rows=R;cols=C;dtype=BF16</c>) says X is sparse and how to read it.
 /// </summary>
 public static class SparseTensorCodec
@@ -27,8 +28,18 @@ public static class SparseTensorCodec
     public const string OffsetsSuffix = ".bm_offsets";
     public const string BitmaskValuesSuffix = ".bm_values";
 
-    /// <summary>The tensors and metadata entry that store <paramref name="matrix"/> (no copy of its bytes).</summary>
-    public static SparseEncoding Encode(SparseMatrix matrix)
+    /// <summary>Metadata value <c>index=fields</c>: N:M indices stored as the in-memory bit fields (also assumed when absent).</summary>
+    public const string FieldsIndex = "fields";
+
+    /// <summary>Metadata value <c>index=rank</c>: N:M indices stored as pattern ranks, several groups per byte.</summary>
+    public const string RankIndex = "rank";
+
+    /// <summary>
+    /// The tensors and metadata entry that store <paramref name="matrix"/>. Values and bitmask parts point into the
+    /// matrix (no copy); N:M indices are stored as pattern ranks (a new array) wherever that is smaller, unless
+    /// <paramref name="nmIndex"/> asks for the bit fields.
+    /// </summary>
+    public static SparseEncoding Encode(SparseMatrix matrix, NMIndexEncoding nmIndex = NMIndexEncoding.Smallest)
     {
         ArgumentNullException.ThrowIfNull(matrix);
         string name = matrix.Name;
@@ -36,11 +47,15 @@ public static class SparseTensorCodec
         switch (matrix)
         {
             case NMSparseMatrix nm:
+                NMRankCode? ranks = nmIndex == NMIndexEncoding.Fields ? null : NMRankCode.For(nm.N, nm.M, nm.Cols);
+                SparsePart index = ranks is null
+                    ? new SparsePart(name + NMIndexSuffix, DType.U8, [nm.Rows, nm.IndexStride], nm.IndexBlock.Memory)
+                    : new SparsePart(name + NMIndexSuffix, DType.U8, [nm.Rows, ranks.Stride(nm.Cols)], ranks.Encode(nm));
                 return new SparseEncoding(
                 [
                     new SparsePart(name + NMValuesSuffix, nm.DType, [nm.Rows, nm.ValuesPerRow], nm.ValuesBlock.Memory),
-                    new SparsePart(name + NMIndexSuffix, DType.U8, [nm.Rows, nm.IndexStride], nm.IndexBlock.Memory),
-                ], new Dictionary<string, string> { [MetadataPrefix + name] = $"format=nm;n={nm.N};m={nm.M};{common}" });
+                    index,
+                ], new Dictionary<string, string> { [MetadataPrefix + name] = $"format=nm;n={nm.N};m={nm.M};index={(ranks is null ? FieldsIndex : RankIndex)};{common}" });
             case BitmaskSparseMatrix bm:
                 return new SparseEncoding(
                 [
@@ -90,8 +105,14 @@ public static class SparseTensorCodec
         TensorView Part(string suffix) => lookup(name + suffix) ?? throw new SparseFormatException(name, $"missing part '{name + suffix}'");
         return format switch
         {
-            "nm" => NMSparseMatrix.Wrap(name, dtype, rows, cols, IntField(name, fields, "n"), IntField(name, fields, "m"),
-                Part(NMValuesSuffix), Part(NMIndexSuffix)),
+            "nm" => (fields.TryGetValue("index", out string? index) ? index : FieldsIndex) switch
+            {
+                FieldsIndex => NMSparseMatrix.Wrap(name, dtype, rows, cols, IntField(name, fields, "n"), IntField(name, fields, "m"),
+                    Part(NMValuesSuffix), Part(NMIndexSuffix)),
+                RankIndex => NMSparseMatrix.WrapRanked(name, dtype, rows, cols, IntField(name, fields, "n"), IntField(name, fields, "m"),
+                    Part(NMValuesSuffix), Part(NMIndexSuffix)),
+                _ => throw new SparseFormatException(name, $"unknown N:M index code 'index={index}', expected '{FieldsIndex}' or '{RankIndex}'"),
+            },
             "bitmask" => BitmaskSparseMatrix.Wrap(name, dtype, rows, cols, Part(MaskSuffix), Part(BitmaskValuesSuffix), Part(OffsetsSuffix)),
             _ => throw new SparseFormatException(name, $"unknown sparse format '{format}', expected 'nm' or 'bitmask'"),
         };

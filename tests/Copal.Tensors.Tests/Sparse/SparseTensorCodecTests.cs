@@ -42,7 +42,9 @@ public sealed class SparseTensorCodecTests : IDisposable
         const string name = "model.layers.0.mlp.up_proj.weight";
         using var original = SparseMatMulTests.Make(name, raw, dtype, rows, cols, n, m);
         var encoding = SparseTensorCodec.Encode(original);
-        Assert.Equal(original.CompressedBytes, encoding.Parts.Sum(p => (long)p.Data.Length));
+        // N:M indices are stored as pattern ranks, smaller than the in-memory fields; the rest is stored as is.
+        long stored = encoding.Parts.Sum(p => (long)p.Data.Length);
+        Assert.True(n == 0 ? stored == original.CompressedBytes : stored < original.CompressedBytes, $"{stored} stored bytes, {original.CompressedBytes} in memory");
         Assert.All(encoding.Parts, p => Assert.StartsWith(name + ".", p.Name));
         var lookup = Store(encoding);
 
@@ -82,7 +84,7 @@ public sealed class SparseTensorCodecTests : IDisposable
         float[] dense = new float[3 * 8];
         dense[1] = 1;
         using var matrix = NMSparseMatrix.FromDense("w", dense, 3, 8, 2, 4);
-        var enc = SparseTensorCodec.Encode(matrix);
+        var enc = SparseTensorCodec.Encode(matrix, NMIndexEncoding.Fields);
         // Row 2: group 0 holds fields (0, 1), group 1 holds (1, 1), which is not strictly increasing.
         var lookup = Store(enc, p => p.Name.EndsWith(".nm_index", StringComparison.Ordinal) ? Patch(p, row: 2, byteInRow: 0, 0b0101_0100) : null!);
         var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", lookup, enc.Metadata));
@@ -95,11 +97,105 @@ public sealed class SparseTensorCodecTests : IDisposable
     {
         float[] dense = new float[1 * 6];
         using var matrix = NMSparseMatrix.FromDense("w", dense, 1, 6, 2, 6);
-        var enc = SparseTensorCodec.Encode(matrix);
+        var enc = SparseTensorCodec.Encode(matrix, NMIndexEncoding.Fields);
         // Fields are 3 bits: (0, 7) — 7 is not a column of a 6-wide group.
         var lookup = Store(enc, p => p.Name.EndsWith(".nm_index", StringComparison.Ordinal) ? Patch(p, row: 0, byteInRow: 0, 0b111_000) : null!);
         var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", lookup, enc.Metadata));
         Assert.Contains("index 7", e.Message);
+    }
+
+    [Theory]
+    [InlineData(2, 4, 13)]  // 6 patterns, 3 groups per byte (a per-byte table), last byte holds 1 group
+    [InlineData(4, 8, 7)]   // 70 patterns, 1 group per byte
+    [InlineData(3, 4, 10)]  // 4 patterns, 4 groups per byte; 6 field bits per group shrink to 2
+    [InlineData(2, 3, 12)]  // 3 patterns, 5 groups per byte
+    [InlineData(8, 9, 5)]   // 9 patterns, 2 groups per byte, 32 field bits per group: decoded digit by digit
+    [InlineData(15, 16, 3)] // 16 patterns, 2 groups per byte, 60 field bits per group: written in two halves
+    public void Rank_and_field_encodings_load_to_the_same_matrix(int n, int m, int groups)
+    {
+        var rnd = new Random(n * 31 + m);
+        int rows = 5, cols = m * groups;
+        byte[] raw = SparseTestMatrices.NM(rnd, DType.BF16, rows, cols, n, m);
+        using var original = SparseMatMulTests.Make("w", raw, DType.BF16, rows, cols, n, m);
+        var ranked = SparseTensorCodec.Encode(original);
+        var fields = SparseTensorCodec.Encode(original, NMIndexEncoding.Fields);
+        Assert.Contains("index=rank", ranked.Metadata["copal.sparse.w"]);
+        Assert.Contains("index=fields", fields.Metadata["copal.sparse.w"]);
+        var codes = NMRankCodeShape(n, m);
+        Assert.Equal([rows, (groups + codes.PerByte - 1) / codes.PerByte], ranked.Parts.Single(p => p.Name == "w.nm_index").Shape);
+
+        using var fromRanks = (NMSparseMatrix)SparseTensorCodec.Load("w", Store(ranked), ranked.Metadata);
+        using var fromFields = (NMSparseMatrix)SparseTensorCodec.Load("w", Store(fields), fields.Metadata);
+        Assert.Equal(((NMSparseMatrix)original).Index.ToArray(), fromRanks.Index.ToArray());
+        Assert.Equal(fromFields.Index.ToArray(), fromRanks.Index.ToArray());
+        byte[] dense = new byte[raw.Length];
+        fromRanks.ToDenseRaw(dense);
+        Assert.Equal(raw, dense);
+    }
+
+    [Fact]
+    public void Rank_code_is_lexicographic_with_three_two_four_groups_per_byte_little_endian()
+    {
+        // Row of six 2:4 groups keeping {0,1} {0,2} {0,3} {1,2} {1,3} {2,3}: ranks 0..5 in that order.
+        int[][] kept = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
+        float[] dense = new float[24];
+        for (int g = 0; g < 6; g++)
+        {
+            foreach (int c in kept[g])
+            {
+                dense[(g * 4) + c] = g + 1;
+            }
+        }
+        using var matrix = NMSparseMatrix.FromDense("w", dense, 1, 24, 2, 4);
+        var enc = SparseTensorCodec.Encode(matrix);
+        Assert.Equal(new byte[] { 0 + (1 * 6) + (2 * 36), 3 + (4 * 6) + (5 * 36) }, enc.Parts.Single(p => p.Name == "w.nm_index").Data.ToArray());
+    }
+
+    [Fact]
+    public void Files_without_an_index_entry_load_as_bit_fields_and_unknown_codes_are_rejected()
+    {
+        // Files written before the rank code have no index= entry: they still load as bit fields.
+        byte[] raw = SparseTestMatrices.NM(new Random(8), DType.BF16, 3, 24, 2, 4);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.BF16, 3, 24, 2, 4);
+        var enc = SparseTensorCodec.Encode(matrix, NMIndexEncoding.Fields);
+        var legacy = new Dictionary<string, string> { ["copal.sparse.w"] = "format=nm;n=2;m=4;rows=3;cols=24;dtype=BF16" };
+        using var loaded = SparseTensorCodec.Load("w", Store(enc), legacy);
+        byte[] dense = new byte[raw.Length];
+        loaded.ToDenseRaw(dense);
+        Assert.Equal(raw, dense);
+
+        var unknown = new Dictionary<string, string> { ["copal.sparse.w"] = "format=nm;n=2;m=4;index=huffman;rows=3;cols=24;dtype=BF16" };
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", Store(enc), unknown));
+        Assert.Contains("index=huffman", e.Message);
+    }
+
+    [Theory]
+    [InlineData(0, 216, "byte 0 is 216")] // three 2:4 groups encode below 6³ = 216
+    [InlineData(4, 6, "byte 4 is 6")]     // the last byte of 13 groups holds one group: below 6
+    public void Load_rejects_a_rank_byte_out_of_range_naming_row_and_byte(int byteInRow, byte value, string expected)
+    {
+        byte[] raw = SparseTestMatrices.NM(new Random(9), DType.BF16, 3, 52, 2, 4);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.BF16, 3, 52, 2, 4);
+        var enc = SparseTensorCodec.Encode(matrix);
+        var lookup = Store(enc, p => p.Name.EndsWith(".nm_index", StringComparison.Ordinal) ? Patch(p, row: 1, byteInRow, value) : null!);
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", lookup, enc.Metadata));
+        Assert.Equal("w", e.TensorName);
+        Assert.Contains("row 1, " + expected, e.Message);
+    }
+
+    private static (int Patterns, int PerByte) NMRankCodeShape(int n, int m)
+    {
+        long patterns = 1;
+        for (int i = 0; i < n; i++)
+        {
+            patterns = patterns * (m - i) / (i + 1);
+        }
+        int perByte = 0;
+        for (long p = patterns; p <= 256; p *= patterns)
+        {
+            perByte++;
+        }
+        return ((int)patterns, perByte);
     }
 
     [Fact]
