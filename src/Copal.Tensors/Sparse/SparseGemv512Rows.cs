@@ -12,9 +12,6 @@ internal static unsafe class SparseGemv512Rows
     /// <summary>Bytes the bitmask expand may read past a row's last value.</summary>
     private const int Overread = 64;
 
-    /// <summary>Columns above which x (4 bytes each) no longer sits comfortably in a 32 KiB L1 with the weight stream.</summary>
-    private const int FourRowCols = 4096;
-
     /// <summary>Bitmask F32/BF16 and 2:4 F32/BF16; other N:M patterns keep the generic path.</summary>
     public static bool Handles(SparseMatrix m) => m is BitmaskSparseMatrix || m is NMSparseMatrix { N: 2, M: 4 };
 
@@ -24,25 +21,7 @@ internal static unsafe class SparseGemv512Rows
         {
             byte* index = nm.IndexBlock.Data;
             int stride = nm.IndexStride;
-            int perRow = nm.ValuesPerRow;
-            float* sums = stackalloc float[4];
-            int r = outStart;
-            // Four rows per pass share each load of x, which matters once x leaves L1; for short rows one row at a
-            // time measured faster (one sequential stream for the prefetcher instead of eight).
-            for (; nm.Cols > FourRowCols && r + 4 <= outEnd; r += 4)
-            {
-                byte* values = nm.RowValues(r, out _);
-                if (nm.DType == DType.BF16)
-                {
-                    SparseGemv512.TwoFourx4<Bf16Wide>(index + (long)r * stride, stride, values, perRow, nm.Cols, x, sums);
-                }
-                else
-                {
-                    SparseGemv512.TwoFourx4<F32Wide>(index + (long)r * stride, stride, values, perRow, nm.Cols, x, sums);
-                }
-                new ReadOnlySpan<float>(sums, 4).CopyTo(new Span<float>(y + r, 4));
-            }
-            for (; r < outEnd; r++)
+            for (int r = outStart; r < outEnd; r++)
             {
                 byte* values = nm.RowValues(r, out _);
                 y[r] = nm.DType == DType.BF16

@@ -27,7 +27,8 @@ public class SparsityAdvisorTests
     [InlineData(0.95, false, DType.BF16, SparseFormat.Bitmask)]
     [InlineData(0.95, true, DType.F32, SparseFormat.Bitmask)]
     [InlineData(0.20, false, DType.F16, SparseFormat.Dense)]
-    [InlineData(0.50, false, DType.BF16, SparseFormat.Dense)]
+    [InlineData(0.40, false, DType.BF16, SparseFormat.Dense)]
+    [InlineData(0.50, false, DType.BF16, SparseFormat.Bitmask)]
     [InlineData(0.70, false, DType.BF16, SparseFormat.Bitmask)]
     [InlineData(0.60, true, DType.BF16, SparseFormat.NM)]
     public void Choose_follows_the_measured_break_even_points(double sparsity, bool valid24, DType dtype, SparseFormat expected)
