@@ -4,7 +4,9 @@ using Copal.Model.Weights;
 using Copal.Prune;
 using Copal.Prune.Calibration;
 using Copal.Prune.Driver;
+using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Backends.Gpu;
 using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
 using Copal.Testing;
@@ -77,6 +79,41 @@ public sealed class SparseExecutionTests : IDisposable
         var a = new Generator(sparse).Generate([1], 40, SamplingOptions.Greedy, new HashSet<int>());
         var b = new Generator(dense).Generate([1], 40, SamplingOptions.Greedy, new HashSet<int>());
         Assert.Equal(b.GeneratedIds, a.GeneratedIds);
+    }
+
+    [DeviceFact("opencl")]
+    public void OpenCL_runs_a_compact_model_on_its_sparse_kernels_like_the_cpu() => DeviceMatchesCpu("opencl");
+
+    [DeviceFact("cuda")]
+    public void Cuda_runs_a_compact_model_on_its_sparse_kernels_like_the_cpu() => DeviceMatchesCpu("cuda");
+
+    /// <summary>2:4 and 70% bitmask checkpoints, loaded compact on the device: the same greedy text and logits as the CPU's sparse run.</summary>
+    private void DeviceMatchesCpu(string kind)
+    {
+        foreach (string pattern in (string[])["2:4", "0.7"])
+        {
+            string pruned = Prune(pattern);
+            string compact = Path.Combine(_root, "compact");
+            CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
+            using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor(kind, out _)!);
+            using var cpu = new CpuBackend(threads: 2);
+            using LlamaModel onDevice = LlamaModel.Load(compact, device, SparseLoadMode.Auto);
+            using LlamaModel onCpu = LlamaModel.Load(compact, cpu, SparseLoadMode.Auto);
+            Assert.IsType<GpuSparseWeight>(onDevice.Weights.Layers[0][LinearId.QProj]);
+
+            int[] tokens = [1, 403, 407, 261, 378, 1122, 29892, 263, 2217, 7826];
+            tokens = tokens.Select(t => t % onCpu.Config.VocabSize).ToArray();
+            using RunState d = onDevice.CreateState(maxRows: tokens.Length, allRowLogits: true);
+            using RunState c = onCpu.CreateState(maxRows: tokens.Length, allRowLogits: true);
+            onDevice.Forward(d, tokens, 0, LogitsMode.All);
+            onCpu.Forward(c, tokens, 0, LogitsMode.All);
+            Tolerances.AssertClose(onDevice.ReadLogits(d, tokens.Length), onCpu.ReadLogits(c, tokens.Length), 0, Tolerances.LogitsAbsolute, $"{kind} {pattern} prefill logits");
+            var a = new Generator(onDevice).Generate([1], 40, SamplingOptions.Greedy, new HashSet<int>());
+            var b = new Generator(onCpu).Generate([1], 40, SamplingOptions.Greedy, new HashSet<int>());
+            Assert.Equal(b.GeneratedIds, a.GeneratedIds);
+            Directory.Delete(pruned, recursive: true);
+            Directory.Delete(compact, recursive: true);
+        }
     }
 
     [Fact]

@@ -8,9 +8,10 @@ namespace Copal.Model.Weights;
 
 /// <summary>
 /// Decides, per linear weight, how it reaches the backend: compact checkpoints (safetensors metadata
-/// <c>copal.sparse.*</c>) load compact on a backend that implements <see cref="ISparseWeightLoader"/> and are
-/// densified otherwise; dense weights sparse enough to gain are converted at load in <see cref="SparseLoadMode.Auto"/>
-/// (one pass over the weight). Owns the memory of densified weights, so it must outlive the loaded weights.
+/// <c>copal.sparse.*</c>) load compact on a backend that implements <see cref="ISparseWeightLoader"/> (CPU, OpenCL,
+/// CUDA) and are densified otherwise; dense weights sparse enough to gain are converted at load in
+/// <see cref="SparseLoadMode.Auto"/> (one pass over the weight) where the backend's break-even points were measured
+/// (<see cref="ISparseWeightLoader.ConvertsDenseWeights"/>: the CPU), and on any sparse backend with Force. Owns the memory of densified weights, so it must outlive the loaded weights.
 /// </summary>
 public sealed unsafe class SparseWeightSource : IDisposable
 {
@@ -57,6 +58,7 @@ public sealed unsafe class SparseWeightSource : IDisposable
             return LoadCompact(backend, name, rows, cols, lookup, source);
         }
         if (dense is not TensorView view || Mode == SparseLoadMode.Off || backend is not ISparseWeightLoader sparse
+            || (Mode == SparseLoadMode.Auto && !sparse.ConvertsDenseWeights)
             || view.DType is not (DType.F32 or DType.BF16) || view.Rank != 2)
         {
             return null;

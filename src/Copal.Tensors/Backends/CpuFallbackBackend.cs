@@ -5,7 +5,7 @@ namespace Copal.Tensors.Backends;
 /// the outputs uploaded back. Each missing op is announced once through <see cref="Log"/>, so a slow path is never
 /// silent. Ops the device has pass straight through.
 /// </summary>
-public sealed class CpuFallbackBackend : IBackend
+public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
 {
     private readonly IPartialBackend _primary;
     private readonly Lazy<IBackend> _cpu;
@@ -60,6 +60,22 @@ public sealed class CpuFallbackBackend : IBackend
             ? device
             : new FallbackWeight(device, _cpu.Value.LoadWeight(view));
     }
+
+    /// <summary>On the device when it multiplies (and has sparse kernels), else on the CPU like the fallback MatMul.</summary>
+    public DeviceWeight LoadSparseWeight(Sparse.SparseMatrix matrix)
+    {
+        if (_primary.Supports(BackendOp.MatMul) && _primary is ISparseWeightLoader device)
+        {
+            return device.LoadSparseWeight(matrix);
+        }
+        // The fallback MatMul reads the CPU side of a FallbackWeight; a sparse weight has no device side to keep.
+        var loader = _cpu.Value as ISparseWeightLoader
+            ?? throw new NotSupportedException($"LoadSparseWeight('{matrix.Name}'): neither the device nor the CPU fallback backend has sparse kernels");
+        DeviceWeight cpu = loader.LoadSparseWeight(matrix);
+        return new FallbackWeight(cpu, cpu);
+    }
+
+    public bool ConvertsDenseWeights => _primary is ISparseWeightLoader device && device.ConvertsDenseWeights;
 
     public void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows)
     {

@@ -6,7 +6,7 @@ namespace Copal.Tensors.Backends;
 /// The ops of <see cref="IBackend"/> written once over the shared kernel sources: argument checks, launch shapes
 /// and kernel choice. OpenCL and CUDA derive from it and supply memory, transfers and kernel launches.
 /// </summary>
-public abstract class GpuBackend : IPartialBackend
+public abstract partial class GpuBackend : IPartialBackend
 {
     /// <summary>Largest head dimension the attention kernel holds in local memory (ATTN_MAX_HEAD_DIM).</summary>
     public const int MaxAttentionHeadDim = 256;
@@ -91,6 +91,11 @@ public abstract class GpuBackend : IPartialBackend
         Positive(rows, "MatMul", nameof(rows));
         Need(x, (long)rows * weight.Cols, "MatMul", nameof(x));
         Need(y, (long)rows * weight.Rows, "MatMul", nameof(y));
+        if (weight is GpuSparseWeight sparse)
+        {
+            MatMulSparse(x, sparse, y, rows);
+            return;
+        }
         KernelArg xa = ArgOf(x, "MatMul", nameof(x)), wa = ArgOf(weight, "MatMul"), ya = ArgOf(y, "MatMul", nameof(y));
         if (rows == 1)
         {

@@ -8,6 +8,12 @@ namespace Copal.Tensors.Backends;
 /// </summary>
 public interface ISparseWeightLoader
 {
-    /// <summary>Wraps <paramref name="matrix"/> as a weight for MatMul; the weight owns and disposes it.</summary>
+    /// <summary>Makes <paramref name="matrix"/> a weight for MatMul and takes ownership of it (it is disposed by this call or with the weight).</summary>
     DeviceWeight LoadSparseWeight(SparseMatrix matrix);
+
+    /// <summary>
+    /// Whether <c>--sparse auto</c> should convert dense weights that <see cref="Sparse.SparsityAdvisor"/> finds sparse
+    /// enough: true where its break-even points were measured (the CPU).
+    /// </summary>
+    bool ConvertsDenseWeights { get; }
 }

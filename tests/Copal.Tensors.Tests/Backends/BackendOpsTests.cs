@@ -44,6 +44,35 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         });
     }
 
+    public static TheoryData<string, DType, int, int, int> SparseMatMulCases() => new()
+    {
+        { "2:4", DType.BF16, 1, 130, 300 },     // GEMV, one nibble per group
+        { "2:4", DType.F32, 3, 33, 68 },        // several input rows
+        { "4:8", DType.BF16, 1, 7, 1032 },      // 3-bit fields that straddle bytes
+        { "3:8", DType.F32, 2, 5, 264 },
+        { "bitmask", DType.BF16, 1, 130, 301 }, // a partial last mask word
+        { "bitmask", DType.F32, 5, 17, 1031 },
+        { "bitmask", DType.BF16, 1, 3, 7 },     // less than one word per row
+    };
+
+    [BackendTheory]
+    [MemberData(nameof(SparseMatMulCases))]
+    public void Sparse_MatMul_matches_cpu(string format, DType dtype, int rows, int outs, int cols)
+    {
+        var rnd = new Random(outs * 7 + cols);
+        int n = format == "bitmask" ? 0 : format[0] - '0', m = format == "bitmask" ? 0 : format[2] - '0';
+        byte[] raw = n == 0
+            ? Sparse.SparseTestMatrices.Unstructured(rnd, dtype, outs, cols, 0.7)
+            : Sparse.SparseTestMatrices.NM(rnd, dtype, outs, cols, n, m);
+        float[] x = Rand.Floats(rows * cols, 1);
+        AssertMatchesCpu($"sparse MatMul {format} {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
+        {
+            // Each backend takes ownership of its own copy of the matrix.
+            using DeviceWeight weight = ((ISparseWeightLoader)b).LoadSparseWeight(Sparse.SparseMatMulTests.Make("w", raw, dtype, outs, cols, n, m));
+            b.MatMul(d[0], weight, d[1], rows);
+        });
+    }
+
     [BackendTheory]
     [InlineData(1, 1)]
     [InlineData(3, 37)]

@@ -69,7 +69,7 @@ public partial class KernelSourceTests
         var names = new SortedSet<string>(DefineName().Matches(text).Select(m => m.Groups[1].Value));
         names.UnionWith(TypedefName().Matches(text).Select(m => m.Groups[1].Value));
         // Each prelude's own marker, and CUDA's spelling of OpenCL's built-in unsigned types, are not shared names.
-        names.ExceptWith(["COPAL_OPENCL", "COPAL_CUDA", "uint", "ushort"]);
+        names.ExceptWith(["COPAL_OPENCL", "COPAL_CUDA", "uint", "ushort", "uchar"]);
         return names;
     }
 

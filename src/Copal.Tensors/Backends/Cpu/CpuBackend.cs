@@ -39,6 +39,9 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader
 
     public DeviceWeight LoadSparseWeight(Sparse.SparseMatrix matrix) => new Sparse.CpuSparseWeight(matrix);
 
+    /// <summary>True: the advisor's break-even points were measured with these kernels.</summary>
+    public bool ConvertsDenseWeights => true;
+
     public DeviceBuffer LoadVector(TensorView view)
     {
         if (view.Rank != 1 || !view.DType.IsWeightFloat())

@@ -22,6 +22,10 @@ internal enum KernelId
     Attention,
     GramAccumulate,
     ColumnSquares,
+    SpmmNMF32,
+    SpmmNMBf16,
+    SpmmBitmaskF32,
+    SpmmBitmaskBf16,
 }
 
 /// <summary>Entry-point names as written in the kernel sources (<c>KERNEL void name(</c>).</summary>
@@ -36,6 +40,7 @@ internal static class KernelNames
         "embedding_f32", "embedding_f16", "embedding_bf16",
         "rms_norm", "softmax", "rope", "attention",
         "gram_accumulate", "column_squares",
+        "spmm_nm_f32", "spmm_nm_bf16", "spmm_bitmask_f32", "spmm_bitmask_bf16",
     ];
 
     public static string Of(KernelId id) => All[(int)id];

@@ -12,7 +12,7 @@ internal static partial class KernelSource
 {
     /// <summary>Kernel files in the order they are concatenated; common.cl first since the others use its helpers.</summary>
     public static readonly string[] Files =
-        ["common.cl", "matmul.cl", "elementwise.cl", "embedding.cl", "norm.cl", "rope.cl", "attention.cl", "statistics.cl"];
+        ["common.cl", "matmul.cl", "sparse.cl", "elementwise.cl", "embedding.cl", "norm.cl", "rope.cl", "attention.cl", "statistics.cl"];
 
     public const string OpenCLPrelude = "prelude_opencl.h";
     public const string CudaPrelude = "prelude_cuda.h";

@@ -27,6 +27,7 @@ static __device__ __forceinline__ int copal_gdim(int d) { return (int)(d == 0 ? 
 typedef long long idx_t;
 typedef unsigned int uint;
 typedef unsigned short ushort;
+typedef unsigned char uchar;
 typedef unsigned short bf16_t;
 #define half_t unsigned short
 
@@ -45,3 +46,13 @@ static __device__ __forceinline__ float copal_half_to_float(unsigned short h)
 #define SQRT(x) sqrtf(x)
 #define FMAX(a, b) fmaxf((a), (b))
 #define IMIN(a, b) min((a), (b))
+
+/* Bits: leading zeros of a 32-bit unsigned value (32 for 0). PTX's clz, since NVRTC without headers does not
+ * declare the __clz intrinsic. */
+static __device__ __forceinline__ int copal_clz32(unsigned int x)
+{
+    int r;
+    asm("clz.b32 %0, %1;" : "=r"(r) : "r"(x));
+    return r;
+}
+#define CLZ32(x) copal_clz32((unsigned int)(x))

@@ -33,3 +33,6 @@ typedef ushort bf16_t;
 #define SQRT(x) sqrt(x)
 #define FMAX(a, b) fmax((a), (b))
 #define IMIN(a, b) min((a), (b))
+
+/* Bits: leading zeros of a 32-bit unsigned value (32 for 0). */
+#define CLZ32(x) clz((uint)(x))
