@@ -6,6 +6,7 @@ using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Kernels;
+using Copal.Tensors.Sparse;
 
 namespace Copal.Cli.Commands;
 
@@ -27,6 +28,9 @@ internal sealed record ModelBenchResult(
 
     /// <summary>Decode tokens/s over (mapped-checkpoint bandwidth ÷ weight bytes per token).</summary>
     public double DecodeRatioMapped { get; init; }
+
+    /// <summary>Decoder linears held compressed (their compressed bytes count in the weight bytes per token).</summary>
+    public int SparseLinears { get; init; }
 }
 
 /// <summary>One op category's share of a profiled decode step.</summary>
@@ -39,23 +43,25 @@ internal sealed record ProfileRow(string Op, double MillisecondsPerToken, double
 /// </summary>
 internal static class BenchModel
 {
-    public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet)
+    public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto)
     {
         IBackend raw = CommonOptions.CreateBackend(device);
         // A tied head is the embedding tensor; either way the wrapper recognises it by the head's tensor name.
         string headName = File.Exists(Path.Combine(directory, "config.json")) && Copal.Model.Config.LlamaConfig.Load(directory).TieWordEmbeddings
             ? "model.embed_tokens.weight" : "lm_head.weight";
         using var backend = new BenchTimingBackend(raw, headName);
-        using LlamaModel model = LlamaModel.Load(directory, backend);
+        using LlamaModel model = LlamaModel.Load(directory, backend, sparse);
         var c = model.Config;
         long linearParams = 0, weightBytes = 0;
+        int sparseLinears = 0;
         foreach (DecoderLayerWeights layer in model.Weights.Layers)
         {
             foreach (LinearId id in Enum.GetValues<LinearId>())
             {
                 DeviceWeight w = layer[id];
                 linearParams += (long)w.Rows * w.Cols;
-                weightBytes += (long)w.Rows * w.Cols * w.DType.SizeOf();
+                weightBytes += w.StoredBytes;
+                sparseLinears += w is CpuSparseWeight or Copal.Tensors.Backends.Gpu.GpuSparseWeight ? 1 : 0;
             }
         }
         DeviceWeight head = model.Weights.LmHead;
@@ -70,7 +76,7 @@ internal static class BenchModel
             }
         }
 
-        Say($"{c}; {weightBytes / 1e9:F2} GB of weights streamed per decoded token");
+        Say($"{c}; {weightBytes / 1e9:F2} GB of weights streamed per decoded token{(sparseLinears > 0 ? $" ({sparseLinears} linears compressed)" : "")}");
         double bandwidth = MemoryBandwidth.MeasureRead(512L << 20, raw.Info.ComputeUnits, 5);
         Say($"streaming read {bandwidth:F1} GB/s");
         double mappedBandwidth = MappedBandwidth(directory, raw.Info.ComputeUnits);
@@ -126,6 +132,7 @@ internal static class BenchModel
             profile)
         {
             MappedBandwidthGBs = mappedBandwidth,
+            SparseLinears = sparseLinears,
             DecodeRatioMapped = decode / decodeSeconds / (mappedBandwidth * 1e9 / weightBytes),
         };
     }

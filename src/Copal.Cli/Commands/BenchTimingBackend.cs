@@ -9,8 +9,14 @@ namespace Copal.Cli.Commands;
 /// where a forward pass goes (matmuls vs lm_head vs attention vs norms) without touching the model code. It
 /// synchronizes after every op, which is free on the CPU and makes device timings honest (and slower) elsewhere.
 /// </summary>
-internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IBackend
+internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IBackend, ISparseWeightLoader
 {
+    public DeviceWeight LoadSparseWeight(Copal.Tensors.Sparse.SparseMatrix matrix) => inner is ISparseWeightLoader loader
+        ? loader.LoadSparseWeight(matrix)
+        : throw new NotSupportedException($"backend {inner.Info.Kind} has no sparse kernels for '{matrix.Name}'");
+
+    public bool ConvertsDenseWeights => inner is ISparseWeightLoader loader && loader.ConvertsDenseWeights;
+
     private readonly Dictionary<string, (double Seconds, long Calls)> _totals = [];
 
     public IReadOnlyDictionary<string, (double Seconds, long Calls)> Totals => _totals;

@@ -9,7 +9,7 @@ internal static class SparseOptions
 {
     public static Option<string> LoadMode() => new("--sparse")
     {
-        Description = "Sparse linears on the CPU: auto (compact weights run sparse; dense ones sparse enough to gain are converted at load), off (all dense), force (all sparse)",
+        Description = "Sparse linears: auto (compact weights run on the sparse kernels; on the CPU, dense ones sparse enough to gain are converted at load), off (all dense), force (all sparse)",
         DefaultValueFactory = _ => "auto",
     };
 

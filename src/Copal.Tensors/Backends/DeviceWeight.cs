@@ -19,6 +19,9 @@ public abstract class DeviceWeight : IDisposable
     /// <summary>Input features.</summary>
     public int Cols { get; }
 
+    /// <summary>Bytes one product streams: the dense size, or the compressed size of a sparse weight.</summary>
+    public virtual long StoredBytes => (long)Rows * Cols * DType.SizeOf();
+
     public bool IsDisposed { get; private set; }
 
     public void Dispose()

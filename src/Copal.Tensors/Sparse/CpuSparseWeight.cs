@@ -19,6 +19,8 @@ public sealed class CpuSparseWeight : DeviceWeight
     /// <summary>The compressed matrix.</summary>
     public SparseMatrix Matrix { get; }
 
+    public override long StoredBytes => Matrix.CompressedBytes;
+
     protected override void Release()
     {
         if (_ownsMatrix)

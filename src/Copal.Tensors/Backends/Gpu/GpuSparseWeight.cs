@@ -45,6 +45,8 @@ public sealed class GpuSparseWeight : DeviceWeight
     /// <summary>Bitmask only: the first value index of each mask word.</summary>
     internal DeviceBuffer? Starts { get; }
 
+    public override long StoredBytes => (Values.Length + Index.Length + (Starts?.Length ?? 0)) * sizeof(float);
+
     protected override void Release()
     {
         Values.Dispose();
