@@ -16,7 +16,11 @@ public enum SensitivityAccumulation
 {
     /// <summary>S_t = γ·S_{t−1} + ŝ_t.</summary>
     Sum,
-    /// <summary>S_t = max(γ·S_{t−1}, ŝ_t), element by element: a weight is as important as on the dataset that needs it most.</summary>
+    /// <summary>
+    /// S_t = max(γ·S_{t−1}, ŝ_t), element by element: a weight is as important as on the dataset that needs it most.
+    /// Where a Hessian is used (<c>--update</c>, <c>--mask obs</c>), its diagonal is set to S by a congruent rescaling
+    /// of the summed Hessian (<see cref="SensitivityAccumulator.MaxDiagonalHessian"/>).
+    /// </summary>
     Max,
 }
 

@@ -59,7 +59,7 @@ public sealed class CopalPruner : ILinearPruner
         if (options.Mask == CopalMaskRule.Obs)
         {
             // 2'. SparseGPT on the dense parent with the accumulated Hessian: mask and OBS update in one sweep.
-            ObsSweep(AccumulatedHessian(target, statistics, step), statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
+            ObsSweep(HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options), statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
             return MaskApplication.Result(original, weight, rows, cols, statistics, cancellationToken);
         }
 
@@ -93,7 +93,7 @@ public sealed class CopalPruner : ILinearPruner
             else
             {
                 original.CopyTo(weight);
-                MaskedObsUpdate.Apply(weight, rows, cols, mask, hessian, options.PercentDamp, cancellationToken);
+                MaskedObsUpdate.Apply(weight, rows, cols, mask, HessianFor(hessian, s, cols, options), options.PercentDamp, cancellationToken);
             }
         }
         else
@@ -132,6 +132,11 @@ public sealed class CopalPruner : ILinearPruner
             weight[i] = (float)w[i];
         }
     }
+
+    // With max accumulation the Hessian's diagonal follows the column state, so the OBS mask and update weigh each
+    // input by the dataset that needs it most, as the fixed mask does (see SensitivityAccumulator.MaxDiagonalHessian).
+    private static float[] HessianFor(float[] hessian, double[] columns, int cols, CopalOptions options)
+        => options.Accumulate == SensitivityAccumulation.Max ? SensitivityAccumulator.MaxDiagonalHessian(hessian, columns, cols) : hessian;
 
     // The accumulated Hessian lives on the input group's first linear (q for q/k/v, gate for gate/up): they share X.
     private float[] AccumulatedHessian(LinearTarget target, InputStatistics statistics, int step)

@@ -30,6 +30,42 @@ public static class SensitivityAccumulator
     }
 
     /// <summary>
+    /// The Hessian used with <see cref="SensitivityAccumulation.Max"/>: <paramref name="accumulated"/> (the sum of the
+    /// normalized Hessians, as stored) congruently rescaled, H' = D·H·D with D_j = √(S_j / H_jj), so its diagonal is
+    /// the per-column maximum <paramref name="columns"/> while the correlations between inputs stay those of all
+    /// datasets together. D·H·D is positive semi-definite whenever H is, which an element-wise max of Hessians need not
+    /// be. OBS is invariant to a global scale of H, so S's own normalization does not matter. Returns a new array; a
+    /// diagonal-only Hessian (length cols) becomes <paramref name="columns"/> itself.
+    /// </summary>
+    public static float[] MaxDiagonalHessian(float[] accumulated, ReadOnlySpan<double> columns, int cols)
+    {
+        var result = new float[accumulated.LongLength];
+        if (accumulated.LongLength == cols)
+        {
+            for (int j = 0; j < cols; j++)
+            {
+                result[j] = (float)columns[j];
+            }
+            return result;
+        }
+        var d = new double[cols];
+        for (int j = 0; j < cols; j++)
+        {
+            double h = accumulated[((long)j * cols) + j];
+            d[j] = h > 0 && columns[j] > 0 ? Math.Sqrt(columns[j] / h) : 0;
+        }
+        for (int i = 0; i < cols; i++)
+        {
+            for (int j = 0; j < cols; j++)
+            {
+                long k = ((long)i * cols) + j;
+                result[k] = (float)(d[i] * accumulated[k] * d[j]);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
     /// Folds a step's Hessian, normalized to a mean diagonal of 1 so no dataset dominates through its activation
     /// scale, into the accumulated one (f32, as stored): H ← γ·H + Ĥ_t, for both modes (an element-wise max of
     /// Hessians need not be positive semi-definite). With <paramref name="diagonalOnly"/> both are [cols].

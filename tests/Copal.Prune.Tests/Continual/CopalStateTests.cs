@@ -28,6 +28,51 @@ public class CopalStateTests
     }
 
     [Fact]
+    public void Max_diagonal_hessian_takes_the_column_state_as_diagonal_and_keeps_correlations_and_definiteness()
+    {
+        // H = AᵀA (positive definite), 3 inputs; S is any positive column state.
+        double[,] a = { { 1, 2, 0 }, { 0, 1, 3 }, { 2, 0, 1 }, { 1, 1, 1 } };
+        var h = new float[9];
+        for (int i = 0; i < 3; i++)
+        {
+            for (int j = 0; j < 3; j++)
+            {
+                double v = 0;
+                for (int k = 0; k < 4; k++)
+                {
+                    v += a[k, i] * a[k, j];
+                }
+                h[(i * 3) + j] = (float)v;
+            }
+        }
+        double[] columns = [5, 0.5, 2];
+        float[] scaled = SensitivityAccumulator.MaxDiagonalHessian(h, columns, 3);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(columns[i], scaled[(i * 3) + i], 5);
+            for (int j = 0; j < 3; j++)
+            {
+                // Correlations H_ij/√(H_ii·H_jj) are unchanged.
+                double before = h[(i * 3) + j] / Math.Sqrt(h[(i * 3) + i] * h[(j * 3) + j]);
+                double after = scaled[(i * 3) + j] / Math.Sqrt(scaled[(i * 3) + i] * scaled[(j * 3) + j]);
+                Assert.Equal(before, after, 5);
+            }
+        }
+        // Still positive definite: its Cholesky factorization succeeds (leading minors > 0).
+        double m1 = scaled[0], m2 = (scaled[0] * scaled[4]) - (scaled[1] * scaled[3]);
+        double m3 = (scaled[0] * ((scaled[4] * scaled[8]) - (scaled[5] * scaled[7])))
+            - (scaled[1] * ((scaled[3] * scaled[8]) - (scaled[5] * scaled[6])))
+            + (scaled[2] * ((scaled[3] * scaled[7]) - (scaled[4] * scaled[6])));
+        Assert.True(m1 > 0 && m2 > 0 && m3 > 0, $"minors {m1}, {m2}, {m3}");
+        // The input is not modified, and a dead input (H_jj = 0) stays dead.
+        Assert.Equal(6f, h[0]);
+        h[4] = 0;
+        Assert.Equal(0f, SensitivityAccumulator.MaxDiagonalHessian(h, columns, 3)[4]);
+        // A diagonal-only state is the column state itself.
+        Assert.Equal([5f, 0.5f, 2f], SensitivityAccumulator.MaxDiagonalHessian([1f, 2f, 3f], columns, 3));
+    }
+
+    [Fact]
     public void Step_sensitivity_is_normalized_and_proportional_to_the_column_mean_squares()
     {
         (float[] w, InputStatistics stats) = Random(rows: 6, cols: 8, seed: 1, hessian: false);
