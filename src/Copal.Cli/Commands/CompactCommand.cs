@@ -22,7 +22,7 @@ internal static class CompactCommand
         {
             CompactFormat f = SparseOptions.ParseFormat(p.GetValue(format)!);
             bool asJson = p.GetValue(json);
-            CompactReport report = CheckpointCompactor.Compact(p.GetValue(model)!, p.GetValue(outDir)!, f, p.GetValue(force));
+            CompactReport report = CheckpointCompactor.Compact(p.GetValue(model)!, p.GetValue(outDir)!, f, p.GetValue(force), cancellationToken: ct);
             Report(report, "compact", p.GetValue(outDir)!, asJson);
             return CliErrors.Ok;
         });
@@ -41,7 +41,7 @@ internal static class CompactCommand
         };
         command.SetBody((p, ct) =>
         {
-            CompactReport report = CheckpointCompactor.Densify(p.GetValue(model)!, p.GetValue(outDir)!, p.GetValue(force));
+            CompactReport report = CheckpointCompactor.Densify(p.GetValue(model)!, p.GetValue(outDir)!, p.GetValue(force), ct);
             Report(report, "densify", p.GetValue(outDir)!, p.GetValue(json));
             return CliErrors.Ok;
         });

@@ -84,7 +84,7 @@ internal static class PruneCommand
             }
             if (p.GetValue(compact))
             {
-                PrunedModelCompaction.Apply(request.OutDirectory, asJson);
+                PrunedModelCompaction.Apply(request.OutDirectory, asJson, ct);
             }
             if (asJson)
             {

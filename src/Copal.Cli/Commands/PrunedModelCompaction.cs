@@ -6,7 +6,7 @@ namespace Copal.Cli.Commands;
 /// <summary><c>copal prune --compact</c>: compacts the freshly written pruned folder in place (through a sibling folder).</summary>
 internal static class PrunedModelCompaction
 {
-    public static void Apply(string outDirectory, bool quiet)
+    public static void Apply(string outDirectory, bool quiet, CancellationToken cancellationToken = default)
     {
         string full = Path.GetFullPath(outDirectory).TrimEnd(Path.DirectorySeparatorChar);
         string dense = full + ".dense-tmp";
@@ -17,7 +17,7 @@ internal static class PrunedModelCompaction
         Directory.Move(full, dense);
         try
         {
-            CompactReport report = CheckpointCompactor.Compact(dense, full, CompactFormat.Auto, overwrite: false);
+            CompactReport report = CheckpointCompactor.Compact(dense, full, CompactFormat.Auto, overwrite: false, cancellationToken: cancellationToken);
             if (!quiet)
             {
                 CompactCommand.Report(report, "prune --compact", outDirectory, asJson: false);

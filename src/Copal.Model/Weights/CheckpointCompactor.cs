@@ -16,8 +16,11 @@ public static unsafe class CheckpointCompactor
     /// <summary>Below this sparsity the bitmask saves too little to be worth a format change (auto).</summary>
     public const double MinBitmaskSparsity = 0.25;
 
-    /// <summary>Writes <paramref name="input"/> to <paramref name="output"/> with sparse linears compact.</summary>
-    public static CompactReport Compact(string input, string output, CompactFormat format, bool overwrite, Action<string>? log = null)
+    /// <summary>
+    /// Writes <paramref name="input"/> to <paramref name="output"/> with sparse linears compact. Cancellation is
+    /// checked between tensors; a cancelled run leaves no output folder.
+    /// </summary>
+    public static CompactReport Compact(string input, string output, CompactFormat format, bool overwrite, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         LlamaConfig config = LlamaConfig.Load(input);
         var linears = new HashSet<string>(StringComparer.Ordinal);
@@ -40,6 +43,7 @@ public static unsafe class CheckpointCompactor
             var specs = new List<TensorSpec>();
             foreach (TensorView t in source.Tensors)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 SparseMatrix? m = linears.Contains(t.Name) ? Encode(t, format) : null;
                 if (m is null)
                 {
@@ -59,6 +63,7 @@ public static unsafe class CheckpointCompactor
             {
                 foreach (TensorView t in source.Tensors)
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     if (encoded.TryGetValue(t.Name, out var e))
                     {
                         foreach (SparsePart p in e.Encoding.Parts)
@@ -82,8 +87,11 @@ public static unsafe class CheckpointCompactor
         }
     }
 
-    /// <summary>Writes <paramref name="input"/> (compact or not) to <paramref name="output"/> with every weight dense, byte-identical to the weights before compaction.</summary>
-    public static CompactReport Densify(string input, string output, bool overwrite)
+    /// <summary>
+    /// Writes <paramref name="input"/> (compact or not) to <paramref name="output"/> with every weight dense,
+    /// byte-identical to the weights before compaction. Cancellation is checked between tensors.
+    /// </summary>
+    public static CompactReport Densify(string input, string output, bool overwrite, CancellationToken cancellationToken = default)
     {
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input);
         var metadata = MergedMetadata(source);
@@ -114,7 +122,15 @@ public static unsafe class CheckpointCompactor
                 }
                 else if (!matrices.ContainsKey(owner))
                 {
-                    SparseMatrix m = SparseTensorCodec.Load(owner, lookup, metadata.Concat(SparseEntries(source, owner)).ToDictionary());
+                    SparseMatrix m;
+                    try
+                    {
+                        m = SparseTensorCodec.Load(owner, lookup, metadata.Concat(SparseEntries(source, owner)).ToDictionary());
+                    }
+                    catch (SparseFormatException e)
+                    {
+                        throw new ModelLoadException($"{input}: {e.Message}", e);
+                    }
                     matrices[owner] = m;
                     specs.Add(new TensorSpec(owner, m.DType, [m.Rows, m.Cols]));
                     order.Add((owner, null));
@@ -125,6 +141,7 @@ public static unsafe class CheckpointCompactor
                 byte[]? buffer = null;
                 foreach (var (name, dense) in order)
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     if (dense is TensorView t)
                     {
                         writer.Write(name, Bytes(t));
