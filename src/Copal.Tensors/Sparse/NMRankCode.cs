@@ -123,18 +123,15 @@ internal sealed unsafe class NMRankCode
     {
         int rows = matrix.Rows, cols = matrix.Cols, groups = cols / M, stride = Stride(cols);
         var stored = new byte[(long)rows * stride];
-        // RowMask decodes into the buffer; 4 spare bytes let every group's mask be read as one 32-bit word.
+        // 4 spare bytes past the row mask let every group's bits be read as one 32-bit word.
         byte[] maskBuffer = new byte[matrix.MaskStride + 4];
+        int fieldMask = (1 << M) - 1;
         fixed (byte* ms = maskBuffer)
         {
             for (int r = 0; r < rows; r++)
             {
-                byte* mask = matrix.RowMask(r, ms);
-                if (mask != ms)
-                {
-                    new ReadOnlySpan<byte>(mask, matrix.MaskStride).CopyTo(maskBuffer);
-                }
-                int fieldMask = (1 << M) - 1;
+                // An N:M matrix always decodes its row mask into the scratch it is given.
+                matrix.RowMask(r, ms);
                 for (int g = 0, b = 0; g < groups; b++)
                 {
                     int value = 0, weight = 1;
