@@ -82,7 +82,7 @@ public class RowPartitionTests
         foreach (int n in new[] { 1, 4 })
         {
             MatMul.Compute(x.AsSpan(0, n * 512), n, w.Matrix, y, threads: 2); // warm: pool threads, pack buffers
-            long allocated = AllocatedInAWindowWithoutGc(() =>
+            long allocated = LeastAllocatedWithoutGc(() =>
             {
                 for (int r = 0; r < 20; r++)
                 {
@@ -94,12 +94,15 @@ public class RowPartitionTests
     }
 
     /// <summary>
-    /// Bytes this thread allocates in <paramref name="work"/>, from a run during which no GC happened: a GC that
-    /// other tests' threads trigger shifts this thread's count by a few hundred bytes without any allocation here.
+    /// Bytes this thread allocates in <paramref name="work"/>: the least over several runs during which no GC
+    /// happened. A GC that other tests' threads trigger shifts this thread's count by a few hundred bytes, and the
+    /// runtime now and then allocates on a thread that trips a tier-up; an allocation of the work itself shows
+    /// in every run.
     /// </summary>
-    private static long AllocatedInAWindowWithoutGc(Action work)
+    private static long LeastAllocatedWithoutGc(Action work)
     {
-        for (int attempt = 0; attempt < 50; attempt++)
+        long least = long.MaxValue;
+        for (int attempt = 0; attempt < 50 && least != 0; attempt++)
         {
             int collections = GC.CollectionCount(0);
             long before = GC.GetAllocatedBytesForCurrentThread();
@@ -107,9 +110,10 @@ public class RowPartitionTests
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             if (GC.CollectionCount(0) == collections)
             {
-                return allocated;
+                least = Math.Min(least, allocated);
             }
         }
-        throw new InvalidOperationException("every one of 50 measurement windows saw a GC");
+        Assert.True(least != long.MaxValue, "every one of 50 measurement windows saw a GC");
+        return least;
     }
 }
