@@ -57,7 +57,7 @@ public static unsafe class Gemm
     private static void Run<TLoad>(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
         where TLoad : IWeightLoad
     {
-        const int MR = GemmMicroKernel.MR, NR = GemmMicroKernel.NR;
+        const int MR = GemmMicroKernel.MR;
         if (n == 0 || rowStart == rowEnd)
         {
             return;
@@ -80,32 +80,43 @@ public static unsafe class Gemm
             {
                 int nc = Math.Min(NC, rowEnd - jc);
                 PackWeight<TLoad>(w, jc, nc, pc, kc, packB);
-                for (int s = 0; s < aSlivers; s++)
+                MultiplyBlock(packA, n, packB, nc, kc, y + jc, ldy, tile);
+            }
+        }
+    }
+
+    /// <summary>
+    /// y[i, j] += Σ_k X[i, k] · W[j, k] for i &lt; n, j &lt; nc over one packed slab: packA holds every X sliver
+    /// ([kc][MR] each, as <see cref="PackX"/> writes them), packB the block's weight slivers ([kc][NR] each).
+    /// </summary>
+    internal static void MultiplyBlock(float* packA, int n, float* packB, int nc, int kc, float* y, nint ldy, float* tile)
+    {
+        const int MR = GemmMicroKernel.MR, NR = GemmMicroKernel.NR;
+        int aSlivers = (n + MR - 1) / MR;
+        for (int s = 0; s < aSlivers; s++)
+        {
+            int rows = Math.Min(MR, n - s * MR);
+            float* ap = packA + (nint)s * MR * kc;
+            float* yRow = y + s * MR * ldy;
+            for (int t = 0; t * NR < nc; t++)
+            {
+                int cols = Math.Min(NR, nc - t * NR);
+                float* bp = packB + (nint)t * NR * kc;
+                float* c = yRow + t * NR;
+                if (rows == MR && cols == NR)
                 {
-                    int rows = Math.Min(MR, n - s * MR);
-                    float* ap = packA + (nint)s * MR * kc;
-                    float* yRow = y + s * MR * ldy;
-                    for (int t = 0; t * NR < nc; t++)
-                    {
-                        int cols = Math.Min(NR, nc - t * NR);
-                        float* bp = packB + (nint)t * NR * kc;
-                        float* c = yRow + jc + t * NR;
-                        if (rows == MR && cols == NR)
-                        {
-                            GemmMicroKernel.Run(ap, bp, kc, c, ldy);
-                        }
-                        else
-                        {
-                            GemmMicroKernel.RunEdge(ap, bp, kc, c, ldy, rows, cols, tile);
-                        }
-                    }
+                    GemmMicroKernel.Run(ap, bp, kc, c, ldy);
+                }
+                else
+                {
+                    GemmMicroKernel.RunEdge(ap, bp, kc, c, ldy, rows, cols, tile);
                 }
             }
         }
     }
 
     /// <summary>X[:, pc:pc+kc] into slivers [kc][MR], rows past n zero.</summary>
-    private static void PackX(float* x, int n, int ld, int pc, int kc, float* packA)
+    internal static void PackX(float* x, int n, int ld, int pc, int kc, float* packA)
     {
         const int MR = GemmMicroKernel.MR;
         for (int i0 = 0; i0 < n; i0 += MR)
@@ -138,38 +149,32 @@ public static unsafe class Gemm
         where TLoad : IWeightLoad
     {
         const int NR = GemmMicroKernel.NR;
-        for (int t = 0; t * NR < nc; t++)
+        for (int j0 = 0; j0 < NR * ((nc + NR - 1) / NR); j0 += 8)
         {
-            float* dst = packB + (nint)t * NR * kc;
-            for (int jj = 0; jj < NR; jj++)
+            // Eight rows at a time: 8-column chunks load into registers and go out transposed.
+            float* group = packB + (nint)(j0 / NR) * NR * kc + j0 % NR;
+            int live = Math.Clamp(nc - j0, 0, 8);
+            int kk = 0;
+            if (live == 8 && Transpose8x8.IsSupported)
             {
-                int j = t * NR + jj;
-                if (j >= nc)
+                byte* r0 = w.Row(jc + j0), r1 = w.Row(jc + j0 + 1), r2 = w.Row(jc + j0 + 2), r3 = w.Row(jc + j0 + 3);
+                byte* r4 = w.Row(jc + j0 + 4), r5 = w.Row(jc + j0 + 5), r6 = w.Row(jc + j0 + 6), r7 = w.Row(jc + j0 + 7);
+                for (; kk + 8 <= kc; kk += 8)
                 {
-                    for (int kk = 0; kk < kc; kk++)
-                    {
-                        dst[kk * NR + jj] = 0f;
-                    }
-                    continue;
+                    nint c = pc + kk;
+                    Transpose8x8.Store(
+                        TLoad.Load8(r0, c), TLoad.Load8(r1, c), TLoad.Load8(r2, c), TLoad.Load8(r3, c),
+                        TLoad.Load8(r4, c), TLoad.Load8(r5, c), TLoad.Load8(r6, c), TLoad.Load8(r7, c),
+                        group + (nint)kk * NR, NR);
                 }
-                byte* row = w.Row(jc + j);
-                int kk2 = 0;
-                for (; kk2 + 8 <= kc; kk2 += 8)
+            }
+            for (int i = 0; i < 8; i++)
+            {
+                float* column = group + i;
+                byte* row = i < live ? w.Row(jc + j0 + i) : null;
+                for (int k = kk; k < kc; k++)
                 {
-                    var v = TLoad.Load8(row, pc + kk2);
-                    float* d = dst + kk2 * NR + jj;
-                    d[0] = v.GetElement(0);
-                    d[NR] = v.GetElement(1);
-                    d[2 * NR] = v.GetElement(2);
-                    d[3 * NR] = v.GetElement(3);
-                    d[4 * NR] = v.GetElement(4);
-                    d[5 * NR] = v.GetElement(5);
-                    d[6 * NR] = v.GetElement(6);
-                    d[7 * NR] = v.GetElement(7);
-                }
-                for (; kk2 < kc; kk2++)
-                {
-                    dst[kk2 * NR + jj] = TLoad.Load1(row, pc + kk2);
+                    column[k * NR] = row != null ? TLoad.Load1(row, pc + k) : 0f;
                 }
             }
         }

@@ -7,7 +7,7 @@ namespace Copal.Tensors.Sparse;
 /// y[rows, out] = x[rows, in] · Wᵀ for a compressed W [out, in]. Work is split over output features: each thread
 /// takes one contiguous range from <see cref="RowPartition"/> on the kernels' worker pool, so <see cref="RunRange(ReadOnlySpan{float}, CpuSparseWeight, Span{float}, int, int, int)"/> on the whole range is the
 /// single-threaded kernel. One input row (decode) streams each weight row once and expands it in registers;
-/// several rows (prefill) expand each weight row once into a scratch row and reuse it for every input row.
+/// several rows (prefill) go through <see cref="SparseGemm"/>, the dense blocked GEMM fed from compressed rows.
 /// </summary>
 public static unsafe class SparseMatMul
 {
@@ -60,13 +60,29 @@ public static unsafe class SparseMatMul
             }
             return;
         }
+        if (rows > 1)
+        {
+            fixed (float* px = x)
+            fixed (float* py = y)
+            {
+                if (m.DType == DType.BF16)
+                {
+                    SparseGemm.Run<Bf16Expand>(px, rows, m, outStart, outEnd, py);
+                }
+                else
+                {
+                    SparseGemm.Run<F32Expand>(px, rows, m, outStart, outEnd, py);
+                }
+            }
+            return;
+        }
         if (m.DType == DType.BF16)
         {
-            RunRange<Bf16Expand>(x, m, y, rows, outStart, outEnd);
+            Gemv<Bf16Expand>(x, m, y, outStart, outEnd);
         }
         else
         {
-            RunRange<F32Expand>(x, m, y, rows, outStart, outEnd);
+            Gemv<F32Expand>(x, m, y, outStart, outEnd);
         }
     }
 
@@ -85,22 +101,20 @@ public static unsafe class SparseMatMul
         }
     }
 
-    private static void RunRange<T>(ReadOnlySpan<float> x, SparseMatrix m, Span<float> y, int rows, int outStart, int outEnd)
+    private static void Gemv<T>(ReadOnlySpan<float> x, SparseMatrix m, Span<float> y, int outStart, int outEnd)
         where T : IValueExpand
     {
-        int cols = m.Cols, outs = m.Rows;
-        // Scratch: a decoded mask (N:M), a padded copy of a row whose values end too close to the buffer's end
-        // for 8-wide loads, and for prefill one dense row. Pooled, so steady-state calls do not allocate.
+        int cols = m.Cols;
+        // Scratch: a decoded mask (N:M) and a padded copy of a row whose values end too close to the buffer's end
+        // for 8-wide loads. Pooled, so steady-state calls do not allocate.
         byte[] maskScratch = ArrayPool<byte>.Shared.Rent(m.MaskStride + 8);
         byte[] valueScratch = ArrayPool<byte>.Shared.Rent(cols * T.Size + 64);
-        float[]? denseRow = rows > 1 ? ArrayPool<float>.Shared.Rent(((cols + 7) & ~7) + 8) : null;
         try
         {
             fixed (float* px = x)
             fixed (float* py = y)
             fixed (byte* ms = maskScratch)
             fixed (byte* vs = valueScratch)
-            fixed (float* dr = denseRow)
             {
                 byte* valuesEnd = m.ValuesEnd;
                 for (int r = outStart; r < outEnd; r++)
@@ -113,15 +127,7 @@ public static unsafe class SparseMatMul
                         new ReadOnlySpan<byte>(values, (int)rowBytes).CopyTo(new Span<byte>(vs, (int)rowBytes));
                         values = vs;
                     }
-                    if (rows == 1)
-                    {
-                        py[r] = SparseRowKernels.Dot<T>(mask, values, cols, px);
-                    }
-                    else
-                    {
-                        SparseRowKernels.Expand<T>(mask, values, cols, dr);
-                        SparseRowKernels.DenseDots(dr, cols, px, cols, rows, py + r, outs);
-                    }
+                    py[r] = SparseRowKernels.Dot<T>(mask, values, cols, px);
                 }
             }
         }
@@ -129,10 +135,6 @@ public static unsafe class SparseMatMul
         {
             ArrayPool<byte>.Shared.Return(maskScratch);
             ArrayPool<byte>.Shared.Return(valueScratch);
-            if (denseRow is not null)
-            {
-                ArrayPool<float>.Shared.Return(denseRow);
-            }
         }
     }
 }

@@ -62,6 +62,25 @@ public class MatMulTests
 
     [Theory]
     [MemberData(nameof(DTypes))]
+    public void Gemm_matches_reference_across_weight_packing_edges(DType dtype)
+    {
+        // Weights pack eight rows at a time into 16-wide slivers, in blocks of 128 rows and slabs of 256 columns:
+        // a full last group (40), a lone group (8), a block edge (150) and depths cut by slabs and chunks.
+        foreach (int rows in new[] { 8, 40, 150 })
+        {
+            foreach (int cols in new[] { 8, 13, 264, 520 })
+            {
+                using var w = new StoredMatrix(dtype, rows, cols, seed: rows * 7 + cols);
+                float[] x = Rand.Floats(7 * cols, seed: cols);
+                var y = new float[7 * rows];
+                Gemm.Compute(x, 7, w.Matrix, 0, rows, y);
+                KernelTolerance.AssertSums(y, Reference.MatMul(x, 7, w.Values, rows, cols), cols, $"gemm {dtype} rows={rows} cols={cols}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(DTypes))]
     public void Gemm_row_range_leaves_other_columns_untouched(DType dtype)
     {
         using var w = new StoredMatrix(dtype, 40, 19, seed: 3);

@@ -137,6 +137,46 @@ public class SparseMatMulTests
         }
     }
 
+    [Theory]
+    [InlineData(DType.BF16, 0)]
+    [InlineData(DType.F32, 0)]
+    [InlineData(DType.BF16, 4)]
+    [InlineData(DType.F32, 8)]
+    public void Prefill_matches_dense_product_across_the_gemm_block_edges(DType dtype, int m)
+    {
+        // The prefill GEMM packs 6 input rows, 16 outputs and 256 columns at a time, in blocks of 128 outputs:
+        // these shapes cut every one of those edges, and the last rows of the value buffer take the lane-by-lane path.
+        var rnd = new Random(41 + m);
+        foreach (var (outs, cols, inputRows) in new[] { (150, 520, 7), (17, 264, 2), (129, 1032, 13), (3, 8, 6), (40, 256, 64) })
+        {
+            foreach (double sparsity in m == 0 ? new[] { 0.5, 0.9, 1.0 } : new[] { 0.0 })
+            {
+                byte[] raw = m == 0 ? SparseTestMatrices.Unstructured(rnd, dtype, outs, cols, sparsity) : SparseTestMatrices.NM(rnd, dtype, outs, cols, m / 2, m);
+                using var matrix = Make("w", raw, dtype, outs, cols, m / 2, m);
+                Check(matrix, raw, inputRows, threads: 2, seed: outs + cols);
+            }
+        }
+    }
+
+    [Fact]
+    public void Prefill_range_kernel_writes_only_its_range()
+    {
+        var rnd = new Random(10);
+        byte[] raw = SparseTestMatrices.Unstructured(rnd, DType.BF16, 40, 64, 0.5);
+        using var weight = new CpuSparseWeight(Make("w", raw, DType.BF16, 40, 64));
+        float[] x = SparseTestMatrices.Input(rnd, 3 * 64);
+        float[] y = new float[3 * 40];
+        y.AsSpan().Fill(-7f);
+        SparseMatMul.RunRange(x, weight, y, 3, 17, 35);
+        for (int i = 0; i < 3; i++)
+        {
+            for (int j = 0; j < 40; j++)
+            {
+                Assert.True((j is >= 17 and < 35) != (y[i * 40 + j] == -7f), $"row {i} output {j}");
+            }
+        }
+    }
+
     [Fact]
     public void Range_kernel_writes_only_its_range()
     {
