@@ -12,12 +12,28 @@ namespace Copal.Tensors.Sparse;
 /// <remarks>
 /// Loop order differs from the dense GEMM: a block of <see cref="Gemm.NC"/> weight rows is outermost and walks its
 /// rows' masks and values left to right, slab by slab, so each row's value cursor only moves forward (an
-/// unstructured row has no cheap way to find the value at column pc). X is therefore packed whole, once per call.
+/// unstructured row has no cheap way to find the value at column pc). X is therefore packed whole, once per pass
+/// of up to <see cref="RowsPerPass"/> input rows.
 /// </remarks>
 internal static unsafe class SparseGemm
 {
+    /// <summary>
+    /// Input rows per pass: X is packed whole for a pass, so long prompts go through in passes of this many rows
+    /// (a multiple of the register tile's 6) to bound that buffer: 192 × 11008 columns is 8.5 MB per thread.
+    /// </summary>
+    internal const int RowsPerPass = 32 * GemmMicroKernel.MR;
+
     /// <summary>y[i, j] = Σ_c x[i, c] · W[j, c] for i &lt; n and j in [outStart, outEnd); other columns of y untouched.</summary>
     public static void Run<T>(float* x, int n, SparseMatrix m, int outStart, int outEnd, float* y)
+        where T : IValueExpand
+    {
+        for (int i0 = 0; i0 < n; i0 += RowsPerPass)
+        {
+            RunPass<T>(x + (nint)i0 * m.Cols, Math.Min(RowsPerPass, n - i0), m, outStart, outEnd, y + (nint)i0 * m.Rows);
+        }
+    }
+
+    private static void RunPass<T>(float* x, int n, SparseMatrix m, int outStart, int outEnd, float* y)
         where T : IValueExpand
     {
         const int MR = GemmMicroKernel.MR, KC = Gemm.KC, NC = Gemm.NC;

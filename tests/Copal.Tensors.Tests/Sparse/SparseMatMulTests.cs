@@ -145,9 +145,10 @@ public class SparseMatMulTests
     public void Prefill_matches_dense_product_across_the_gemm_block_edges(DType dtype, int m)
     {
         // The prefill GEMM packs 6 input rows, 16 outputs and 256 columns at a time, in blocks of 128 outputs:
-        // these shapes cut every one of those edges, and the last rows of the value buffer take the lane-by-lane path.
+        // these shapes cut every one of those edges, 200 input rows take two passes, and the last rows of the value buffer
+        // take the lane-by-lane path.
         var rnd = new Random(41 + m);
-        foreach (var (outs, cols, inputRows) in new[] { (150, 520, 7), (17, 264, 2), (129, 1032, 13), (3, 8, 6), (40, 256, 64) })
+        foreach (var (outs, cols, inputRows) in new[] { (150, 520, 7), (17, 264, 2), (129, 1032, 13), (3, 8, 6), (40, 256, 64), (20, 72, 200) })
         {
             foreach (double sparsity in m == 0 ? new[] { 0.5, 0.9, 1.0 } : new[] { 0.0 })
             {
