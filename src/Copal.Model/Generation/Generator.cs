@@ -101,7 +101,7 @@ public sealed class Generator
             }
             one[0] = next;
             _model.Forward(state, one, all.Count - 1, LogitsMode.Last);
-            logits = _model.ReadLogits(state);
+            _model.ReadLogits(state, logits);
         }
         return new GenerationResult(prompt.ToArray(), generated, reason, prefill, clock.Elapsed);
     }

@@ -141,10 +141,25 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Copies the first <paramref name="rows"/> rows of logits to the host. // [rows, vocab]</summary>
     public float[] ReadLogits(RunState state, int rows = 1)
     {
-        ArgumentNullException.ThrowIfNull(state);
         var logits = new float[(long)rows * Config.VocabSize];
-        Backend.Download(state.Logits, logits);
+        ReadLogits(state, logits);
         return logits;
+    }
+
+    /// <summary>
+    /// Copies the first destination.Length / vocab rows of logits into <paramref name="destination"/>: a decode loop
+    /// reuses one buffer instead of putting a vocab-sized array (128 KB at 32K tokens, a large-object-heap
+    /// allocation) on the heap for every token.
+    /// </summary>
+    public void ReadLogits(RunState state, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        int vocab = Config.VocabSize;
+        if (destination.Length == 0 || destination.Length % vocab != 0)
+        {
+            throw new ArgumentException($"a logits destination holds whole rows of {vocab}, got {destination.Length} elements", nameof(destination));
+        }
+        Backend.Download(state.Logits, destination);
     }
 
     /// <summary>Writes the embeddings of <paramref name="tokens"/> into <paramref name="hidden"/>. // [tokens, hidden]</summary>

@@ -58,6 +58,20 @@ public sealed class Stories260KTests : IDisposable
     }
 
     [Fact]
+    public void Logits_read_into_a_buffer_equal_the_returned_array_and_partial_rows_are_rejected()
+    {
+        int[] ids = _tokenizer.Encode("One day, a cat");
+        int vocab = _model.Config.VocabSize;
+        using RunState state = _model.CreateState(ids.Length, allRowLogits: true);
+        _model.Forward(state, ids, 0, LogitsMode.All);
+        var buffer = new float[2 * vocab];
+        _model.ReadLogits(state, buffer);
+        Assert.Equal(_model.ReadLogits(state, 2), buffer);
+        var e = Assert.Throws<ArgumentException>(() => _model.ReadLogits(state, new float[vocab + 1]));
+        Assert.Contains($"whole rows of {vocab}", e.Message);
+    }
+
+    [Fact]
     public void Chunked_prefill_equals_one_shot_prefill()
     {
         int[] ids = _tokenizer.Encode("Tom and Sue went to the park. They played on the swings and the slide until the sun went down.");
