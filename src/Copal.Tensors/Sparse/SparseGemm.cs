@@ -110,8 +110,9 @@ internal static unsafe class SparseGemm
         byte* v0 = cursors[0], v1 = cursors[1], v2 = cursors[2], v3 = cursors[3];
         byte* v4 = cursors[4], v5 = cursors[5], v6 = cursors[6], v7 = cursors[7];
         int size = T.Size, full = kc >> 3, q = 0;
-        // Rows lie in the value buffer in order, so the last row's cursor is the one nearest its end.
-        for (; q < full && v7 + 32 <= valuesEnd; q++)
+        // A cursor moves at most 8 values per chunk, so none passes the farthest one plus that after q chunks.
+        byte* far = Max(Max(Max(v0, v1), Max(v2, v3)), Max(Max(v4, v5), Max(v6, v7)));
+        for (; q < full && far + (nint)q * 8 * size + 32 <= valuesEnd; q++)
         {
             uint b0 = m0[q], b1 = m1[q], b2 = m2[q], b3 = m3[q], b4 = m4[q], b5 = m5[q], b6 = m6[q], b7 = m7[q];
             Transpose8x8.Store(
@@ -131,6 +132,8 @@ internal static unsafe class SparseGemm
         cursors[4] = v4; cursors[5] = v5; cursors[6] = v6; cursors[7] = v7;
         return q;
     }
+
+    private static byte* Max(byte* a, byte* b) => a > b ? a : b;
 
     /// <summary>Chunks [firstChunk, ⌈kc/8⌉) of eight rows lane by lane; rows from <paramref name="live"/> on are zero.</summary>
     private static void PackGroupScalar<T>(byte** masks, byte** cursors, int live, int pc, int firstChunk, int kc, float* group)
