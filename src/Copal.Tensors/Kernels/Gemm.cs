@@ -144,15 +144,26 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>Weight rows a block of <paramref name="nc"/> occupies once packed: whole NR-wide slivers.</summary>
+    internal static int PackedRows(int nc) => GemmMicroKernel.NR * ((nc + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR);
+
+    /// <summary>
+    /// Where packed weight row <paramref name="j"/> of a block starts: its sliver's [kc][NR] panel plus its lane.
+    /// Element k of the row sits NR floats after element k − 1; a group of eight rows from a multiple of 8 shares
+    /// each 8-float run, which <see cref="Transpose8x8"/> writes in one store.
+    /// </summary>
+    internal static float* PackedRow(float* packB, int j, int kc)
+        => packB + (nint)(j / GemmMicroKernel.NR) * GemmMicroKernel.NR * kc + j % GemmMicroKernel.NR;
+
     /// <summary>W[jc:jc+nc, pc:pc+kc] converted to f32 into slivers [kc][NR], rows past nc zero.</summary>
     private static void PackWeight<TLoad>(in WeightMatrix w, int jc, int nc, int pc, int kc, float* packB)
         where TLoad : IWeightLoad
     {
         const int NR = GemmMicroKernel.NR;
-        for (int j0 = 0; j0 < NR * ((nc + NR - 1) / NR); j0 += 8)
+        for (int j0 = 0; j0 < PackedRows(nc); j0 += 8)
         {
             // Eight rows at a time: 8-column chunks load into registers and go out transposed.
-            float* group = packB + (nint)(j0 / NR) * NR * kc + j0 % NR;
+            float* group = PackedRow(packB, j0, kc);
             int live = Math.Clamp(nc - j0, 0, 8);
             int kk = 0;
             if (live == 8 && Transpose8x8.IsSupported)

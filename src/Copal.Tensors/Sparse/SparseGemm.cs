@@ -82,11 +82,10 @@ internal static unsafe class SparseGemm
     private static void PackSlab<T>(byte** masks, byte** cursors, int nc, int pc, int kc, byte* valuesEnd, float* packB)
         where T : IValueExpand
     {
-        const int NR = GemmMicroKernel.NR;
-        for (int j0 = 0; j0 < NR * ((nc + NR - 1) / NR); j0 += 8)
+        for (int j0 = 0; j0 < Gemm.PackedRows(nc); j0 += 8)
         {
             // Eight rows at a time: their 8-column chunks expand into registers and go out transposed.
-            float* group = packB + (nint)(j0 / NR) * NR * kc + j0 % NR;
+            float* group = Gemm.PackedRow(packB, j0, kc);
             int live = Math.Clamp(nc - j0, 0, 8);
             int q = 0;
             if (live == 8 && SparseRowKernels.Vectorized && Transpose8x8.IsSupported)
