@@ -41,6 +41,22 @@ public sealed class SparseExecutionTests : IDisposable
         return outDir;
     }
 
+    [Fact]
+    public void Pruning_a_compact_checkpoint_is_refused_naming_densify_and_writes_nothing()
+    {
+        string compact = Path.Combine(_root, "compact");
+        CheckpointCompactor.Compact(Prune("0.5"), compact, CompactFormat.Auto, overwrite: false);
+        string again = Path.Combine(_root, "again");
+        var request = new PruneRequest(compact, again, PrunerFactory.Create("magnitude"),
+            new PruneOptions(SparsityPattern.Parse("0.7")) { MeasureLayerError = false },
+            CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0));
+        using var backend = new CpuBackend(threads: 1);
+        var e = Assert.Throws<ModelLoadException>(() => PruneJob.Run(request, backend));
+        Assert.Contains("compact sparse checkpoint", e.Message);
+        Assert.Contains($"copal densify {compact}", e.Message);
+        Assert.False(Directory.Exists(again));
+    }
+
     [Theory]
     [InlineData("2:4", SparseFormat.NM)]
     [InlineData("0.5", SparseFormat.Bitmask)]

@@ -2,9 +2,11 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
+using Copal.Model.Weights;
 using Copal.Prune.Calibration;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Safetensors;
+using Copal.Tensors.Sparse;
 
 namespace Copal.Prune.Driver;
 
@@ -42,6 +44,7 @@ public static class PruneJob
         ArgumentNullException.ThrowIfNull(backend);
         using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend);
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(request.ModelDirectory);
+        RequireDenseLinears(request.ModelDirectory, source);
         var metadata = new Dictionary<string, string>
         {
             ["copal.pruned.method"] = request.Pruner.Name,
@@ -59,6 +62,20 @@ public static class PruneJob
             }
         });
         return report;
+    }
+
+    /// <summary>
+    /// Pruning reads and rewrites dense weights; a compact checkpoint (`copal compact`) stores its linears as
+    /// values plus indices, so it is refused before any work with the command that turns it back.
+    /// </summary>
+    private static void RequireDenseLinears(string modelDirectory, SafetensorsCheckpoint source)
+    {
+        if (SparseTensorCodec.SparseNames(source.Metadata).FirstOrDefault() is string compact)
+        {
+            throw new ModelLoadException(
+                $"{modelDirectory} is a compact sparse checkpoint ('{compact}' is stored compressed); pruning needs dense " +
+                $"weights: run `copal densify {modelDirectory} --out DIR` and prune DIR");
+        }
     }
 
     /// <summary>Tokenizes the calibration files with the model's tokenizer and draws the samples.</summary>
