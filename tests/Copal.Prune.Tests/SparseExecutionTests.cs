@@ -6,7 +6,7 @@ using Copal.Prune.Calibration;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
-using Copal.Tensors.Backends.Gpu;
+using Copal.Tensors.Backends.Ilgpu;
 using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
 using Copal.Testing;
@@ -97,6 +97,9 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.Equal(b.GeneratedIds, a.GeneratedIds);
     }
 
+    [DeviceFact("ilgpu-cpu")]
+    public void Ilgpu_cpu_runs_a_compact_model_on_its_sparse_kernels_like_the_cpu() => DeviceMatchesCpu("ilgpu-cpu");
+
     [DeviceFact("opencl")]
     public void OpenCL_runs_a_compact_model_on_its_sparse_kernels_like_the_cpu() => DeviceMatchesCpu("opencl");
 
@@ -115,7 +118,7 @@ public sealed class SparseExecutionTests : IDisposable
             using var cpu = new CpuBackend(threads: 2);
             using LlamaModel onDevice = LlamaModel.Load(compact, device, SparseLoadMode.Auto);
             using LlamaModel onCpu = LlamaModel.Load(compact, cpu, SparseLoadMode.Auto);
-            Assert.IsType<GpuSparseWeight>(onDevice.Weights.Layers[0][LinearId.QProj]);
+            Assert.IsType<IlgpuSparseWeight>(onDevice.Weights.Layers[0][LinearId.QProj]);
 
             int[] tokens = [1, 403, 407, 261, 378, 1122, 29892, 263, 2217, 7826];
             tokens = tokens.Select(t => t % onCpu.Config.VocabSize).ToArray();

@@ -4,14 +4,12 @@ using Xunit;
 namespace Copal.Testing;
 
 /// <summary>
-/// A fact that runs only where a device of <see cref="DeviceFactAttribute(string)"/>'s kind ("opencl", "cuda") is
-/// present and Copal's kernels compile on it; elsewhere it is reported as skipped with the reason, never as passed.
-/// xunit 2 decides skips at discovery, so the probe runs then (once per test run).
+/// A fact that runs only where a device of <see cref="DeviceFactAttribute(string)"/>'s kind ("cuda", "opencl",
+/// "ilgpu-cpu") is present and ILGPU accepts it; elsewhere it is reported as skipped with the reason, never as
+/// passed. xunit 2 decides skips at discovery, so the probe runs then.
 /// </summary>
 public sealed class DeviceFactAttribute : FactAttribute
 {
-    private static readonly Lazy<IReadOnlyList<DeviceDescription>> s_devices = new(BackendFactory.Discover);
-
     public DeviceFactAttribute(string kind)
     {
         Spec = SpecFor(kind, out string? skip);
@@ -24,10 +22,8 @@ public sealed class DeviceFactAttribute : FactAttribute
     /// <summary>The spec of the first usable device of <paramref name="kind"/>, or null with the reason it is absent.</summary>
     public static string? SpecFor(string kind, out string? skipReason)
     {
-        IEnumerable<DeviceDescription> ofKind = s_devices.Value.Where(d => d.Kind == kind);
-        DeviceDescription? usable = ofKind.FirstOrDefault(d => d.Index >= 0 && d.KernelsCompiled);
-        skipReason = usable is not null ? null
-            : $"no usable {kind} device: {string.Join("; ", ofKind.Select(d => d.Error ?? d.Name))}";
-        return usable?.Spec;
+        string? spec = BackendFactory.FindUsable(kind, out string? reason);
+        skipReason = spec is null ? $"no usable {kind} device: {reason}" : null;
+        return spec;
     }
 }

@@ -61,7 +61,7 @@ internal static class BenchModel
                 DeviceWeight w = layer[id];
                 linearParams += (long)w.Rows * w.Cols;
                 weightBytes += w.StoredBytes;
-                sparseLinears += w is CpuSparseWeight or Copal.Tensors.Backends.Gpu.GpuSparseWeight ? 1 : 0;
+                sparseLinears += w is CpuSparseWeight or Copal.Tensors.Backends.Ilgpu.IlgpuSparseWeight ? 1 : 0;
             }
         }
         DeviceWeight head = model.Weights.LmHead;

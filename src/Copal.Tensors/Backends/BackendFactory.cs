@@ -1,6 +1,5 @@
 using Copal.Tensors.Backends.Cpu;
-using Copal.Tensors.Backends.Cuda;
-using Copal.Tensors.Backends.OpenCL;
+using Copal.Tensors.Backends.Ilgpu;
 
 namespace Copal.Tensors.Backends;
 
@@ -8,81 +7,84 @@ namespace Copal.Tensors.Backends;
 public static class BackendFactory
 {
     /// <summary>The accepted spec forms, for messages.</summary>
-    public const string SpecForms = "auto, cpu, opencl[:N] or cuda[:N]";
+    public const string SpecForms = "auto, cpu, cuda[:N], opencl[:N] or ilgpu-cpu";
 
     /// <summary>
-    /// A backend for <paramref name="spec"/>: <c>cpu</c>; <c>opencl[:N]</c> (N counts the devices of all platforms,
-    /// default 0); <c>cuda[:N]</c>; or <c>auto</c> = CUDA device 0 if usable, else the first usable OpenCL GPU, else
-    /// the CPU (an OpenCL CPU device such as PoCL's is never chosen by auto). Device backends come wrapped in
-    /// <see cref="CpuFallbackBackend"/> when they lack an op.
+    /// A backend for <paramref name="spec"/>: <c>cpu</c> (the SIMD kernels); <c>cuda[:N]</c> and <c>opencl[:N]</c>
+    /// (ILGPU accelerators, N counting that kind's devices, default 0); <c>ilgpu-cpu</c> (ILGPU's CPU accelerator, a
+    /// slow device for debugging and testing the GPU kernels); or <c>auto</c> = the first usable CUDA device, else
+    /// the first usable OpenCL GPU, else the CPU. ILGPU backends come wrapped in <see cref="CpuFallbackBackend"/>
+    /// when they lack an op.
     /// </summary>
     /// <exception cref="ArgumentException">The spec is not one of the accepted forms.</exception>
-    /// <exception cref="OpenCLException">The OpenCL device does not exist or cannot be used; lists the devices found.</exception>
-    /// <exception cref="CudaException">The CUDA device does not exist or cannot be used; lists the devices found.</exception>
+    /// <exception cref="DeviceUnavailableException">The device does not exist or ILGPU refuses it; the message lists the devices found.</exception>
     public static IBackend Create(string spec, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        string trimmed = spec.Trim().ToLowerInvariant();
-        (string kind, int index) = Parse(trimmed, spec);
+        (string kind, int index) = Parse(spec.Trim().ToLowerInvariant(), spec);
         IBackend backend = kind switch
         {
             "auto" => Auto(log),
             "cpu" => new CpuBackend(),
-            "opencl" => WithFallback(new OpenCLBackend(index, log)),
-            "cuda" => WithFallback(new CudaBackend(index, log)),
-            _ => throw new InvalidOperationException(kind),
+            "ilgpu-cpu" => WithFallback(IlgpuDevices.OpenCpu()),
+            _ => WithFallback(IlgpuDevices.Open(kind, index)),
         };
         backend.Log = log;
         return backend;
     }
 
     /// <summary>
-    /// Every CUDA and OpenCL device and the CPU, each with whether Copal's kernels compiled on it (compiling them
-    /// once; OpenCL binaries are then cached on disk). Kinds that are absent appear as one row with the reason.
+    /// Every CUDA and OpenCL device ILGPU finds, ILGPU's CPU accelerator and the CPU, each with whether Copal's
+    /// kernels compiled on it (compiling them once per device) or why ILGPU refuses it. A kind with no device at all
+    /// appears as one row with the reason (no driver, no platform).
     /// </summary>
     public static IReadOnlyList<DeviceDescription> Discover()
     {
         var rows = new List<DeviceDescription>();
-
-        (IReadOnlyList<CudaDevice> cuda, string? cudaError) = CudaDevice.Probe();
-        if (cuda.Count == 0)
+        foreach (string kind in (string[])["cuda", "opencl"])
         {
-            rows.Add(new DeviceDescription("cuda", -1, "", "", 0, 0, "", false, cudaError ?? "no CUDA devices"));
+            using ILGPU.Context context = IlgpuDevices.CreateContext(kind);
+            IReadOnlyList<IlgpuDevice> devices = IlgpuDevices.List(context, kind);
+            if (devices.Count == 0)
+            {
+                rows.Add(new DeviceDescription(kind, -1, "", "", 0, 0, "", false, IlgpuDevices.Absence(kind)));
+            }
+            foreach (IlgpuDevice d in devices)
+            {
+                string? error = d.Refusal ?? TryCompile(() => IlgpuDevices.Open(kind, d.Index));
+                rows.Add(new DeviceDescription(kind, d.Index, d.Device.Name, d.TypeName, d.Device.MemorySize, d.Device.NumMultiprocessors,
+                    d.DriverVersion, error is null, error));
+            }
         }
-        foreach (CudaDevice d in cuda)
-        {
-            string? error = TryCompile(() => new CudaBackend(d.Index));
-            rows.Add(new DeviceDescription("cuda", d.Index, d.Name, "GPU", d.MemoryBytes, d.Multiprocessors, d.DriverVersionText,
-                error is null, error));
-        }
-
-        IReadOnlyList<OpenCLDevice> openCL;
-        string? openCLError = null;
-        try
-        {
-            openCL = OpenCLDevice.Enumerate();
-        }
-        catch (OpenCLException e)
-        {
-            openCL = [];
-            openCLError = e.Message;
-        }
-        if (openCL.Count == 0)
-        {
-            rows.Add(new DeviceDescription("opencl", -1, "", "", 0, 0, "", false,
-                openCLError ?? OpenCL.Interop.OpenCLApi.LoadError ?? "no OpenCL platform has a device"));
-        }
-        foreach (OpenCLDevice d in openCL)
-        {
-            string? error = TryCompile(() => new OpenCLBackend(d.Index));
-            rows.Add(new DeviceDescription("opencl", d.Index, d.Name, d.TypeName, d.MemoryBytes, d.ComputeUnits, d.DriverVersion,
-                error is null, error));
-        }
-
+        string? cpuError = TryCompile(() => IlgpuDevices.OpenCpu());
+        rows.Add(new DeviceDescription("ilgpu-cpu", 0, "ILGPU CPU accelerator (debugging and tests; slow)", "CPU", 0, Environment.ProcessorCount,
+            typeof(ILGPU.Context).Assembly.GetName().Version?.ToString(3) ?? "", cpuError is null, cpuError));
         using var cpu = new CpuBackend();
         rows.Add(new DeviceDescription("cpu", 0, cpu.Info.DeviceName, "CPU", cpu.Info.MemoryBytes, cpu.Info.ComputeUnits,
             Environment.Version.ToString(), true, null));
         return rows;
+    }
+
+    /// <summary>
+    /// The spec of the first device of <paramref name="kind"/> ("cuda" or "opencl") that ILGPU accepts, without
+    /// compiling anything; null with the reason when there is none. "ilgpu-cpu" and "cpu" are always present.
+    /// </summary>
+    public static string? FindUsable(string kind, out string? reason)
+    {
+        reason = null;
+        if (kind is "cpu" or "ilgpu-cpu")
+        {
+            return kind;
+        }
+        using ILGPU.Context context = IlgpuDevices.CreateContext(kind);
+        IReadOnlyList<IlgpuDevice> devices = IlgpuDevices.List(context, kind);
+        IlgpuDevice? usable = devices.FirstOrDefault(d => d.Refusal is null);
+        if (usable is not null)
+        {
+            return $"{kind}:{usable.Index}";
+        }
+        reason = devices.Count == 0 ? IlgpuDevices.Absence(kind) : IlgpuDevices.Describe(devices);
+        return null;
     }
 
     private static (string Kind, int Index) Parse(string trimmed, string spec)
@@ -91,72 +93,56 @@ public static class BackendFactory
         string kind = colon < 0 ? trimmed : trimmed[..colon];
         int index = 0;
         bool indexed = colon >= 0;
-        bool valid = kind is "auto" or "cpu" or "opencl" or "cuda"
+        bool valid = kind is "auto" or "cpu" or "opencl" or "cuda" or "ilgpu-cpu"
             && (!indexed || (kind is "opencl" or "cuda" && int.TryParse(trimmed[(colon + 1)..], out index) && index >= 0));
         if (!valid)
         {
-            throw new ArgumentException($"unknown backend '{spec}'; expected {SpecForms}", nameof(spec));
+            throw new ArgumentException($"--device: unknown device '{spec}'; expected {SpecForms}", nameof(spec));
         }
         return (kind, index);
     }
 
     private static IBackend Auto(Action<string>? log)
     {
-        (IReadOnlyList<CudaDevice> cuda, _) = CudaDevice.Probe();
-        if (cuda.Count > 0)
+        foreach (string kind in (string[])["cuda", "opencl"])
         {
-            IBackend? backend = TryCreate(() => new CudaBackend(0, log), "cuda:0", log);
-            if (backend is not null)
+            List<IlgpuDevice> candidates;
+            using (ILGPU.Context context = IlgpuDevices.CreateContext(kind))
             {
-                return backend;
+                candidates = IlgpuDevices.List(context, kind).Where(d => d.IsGpu).ToList();
             }
-        }
-        IReadOnlyList<OpenCLDevice> openCL;
-        try
-        {
-            openCL = OpenCLDevice.Enumerate();
-        }
-        catch (OpenCLException e)
-        {
-            log?.Invoke($"auto: OpenCL enumeration failed ({e.Message})");
-            openCL = [];
-        }
-        foreach (OpenCLDevice d in openCL.Where(d => d.IsGpu))
-        {
-            IBackend? backend = TryCreate(() => new OpenCLBackend(d.Index, log), $"opencl:{d.Index}", log);
-            if (backend is not null)
+            foreach (IlgpuDevice d in candidates)
             {
-                return backend;
+                if (d.Refusal is not null)
+                {
+                    log?.Invoke($"auto: skipping {kind}:{d.Index} ({d.Device.Name}): {d.Refusal}");
+                    continue;
+                }
+                try
+                {
+                    return WithFallback(IlgpuDevices.Open(kind, d.Index));
+                }
+                catch (DeviceUnavailableException e)
+                {
+                    log?.Invoke($"auto: skipping {kind}:{d.Index}: {e.Message}");
+                }
             }
         }
         return new CpuBackend();
     }
 
-    private static IBackend? TryCreate(Func<GpuBackend> create, string spec, Action<string>? log)
-    {
-        try
-        {
-            return WithFallback(create());
-        }
-        catch (Exception e) when (e is OpenCLException or CudaException)
-        {
-            log?.Invoke($"auto: skipping {spec}: {e.Message}");
-            return null;
-        }
-    }
-
-    private static string? TryCompile(Func<GpuBackend> create)
+    private static string? TryCompile(Func<IlgpuBackend> create)
     {
         try
         {
             create().Dispose();
             return null;
         }
-        catch (Exception e) when (e is OpenCLException or CudaException)
+        catch (DeviceUnavailableException e)
         {
             return e.Message;
         }
     }
 
-    private static IBackend WithFallback(GpuBackend backend) => CpuFallbackBackend.Wrap(backend, () => new CpuBackend());
+    private static IBackend WithFallback(IlgpuBackend backend) => CpuFallbackBackend.Wrap(backend, () => new CpuBackend());
 }

@@ -4,7 +4,7 @@ namespace Copal.Tensors.Backends;
 /// One compute device as <see cref="BackendFactory.Discover"/> found it. A row with <see cref="Index"/> −1 only
 /// reports why a kind of device is unavailable (no driver, no platform), in <see cref="Error"/>.
 /// </summary>
-/// <param name="Kind">"cpu", "opencl" or "cuda": the spec prefix that selects it.</param>
+/// <param name="Kind">"cpu", "ilgpu-cpu", "opencl" or "cuda": the spec prefix that selects it.</param>
 /// <param name="Index">N in "kind:N"; −1 for a row that only carries an error.</param>
 /// <param name="Name">The device's name.</param>
 /// <param name="Type">"CPU", "GPU" or "accelerator".</param>
@@ -18,5 +18,5 @@ public sealed record DeviceDescription(
     bool KernelsCompiled, string? Error)
 {
     /// <summary>The spec that selects this device, such as "opencl:1".</summary>
-    public string Spec => Kind == "cpu" ? "cpu" : $"{Kind}:{Index}";
+    public string Spec => Kind is "cpu" or "ilgpu-cpu" ? Kind : $"{Kind}:{Index}";
 }

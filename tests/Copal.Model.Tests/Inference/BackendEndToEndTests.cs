@@ -9,8 +9,9 @@ using Copal.Testing;
 namespace Copal.Model.Tests.Inference;
 
 /// <summary>
-/// The whole model on each GPU backend against the CPU: stories260K's greedy text identical, perplexity within
-/// <see cref="Tolerances.PerplexityRelative"/>. Runs on PoCL in CI; the CUDA tests run where a driver is present.
+/// The whole model on each ILGPU backend against the CPU: stories260K's greedy text identical, perplexity within
+/// <see cref="Tolerances.PerplexityRelative"/>. The ILGPU CPU accelerator runs everywhere, CI included; the CUDA and
+/// OpenCL tests run where ILGPU accepts such a device.
 /// </summary>
 public sealed class BackendEndToEndTests
 {
@@ -43,6 +44,12 @@ public sealed class BackendEndToEndTests
         double actual = PerplexityEvaluator.Evaluate(onDevice, tokens, options).Perplexity;
         Assert.True(Math.Abs(actual - expected) <= Tolerances.PerplexityRelative * expected, $"{kind} ppl {actual:R}, CPU {expected:R}");
     }
+
+    [DeviceFact("ilgpu-cpu")]
+    public void Ilgpu_cpu_greedy_text_is_identical() => GreedyTextIsIdentical("ilgpu-cpu");
+
+    [DeviceFact("ilgpu-cpu")]
+    public void Ilgpu_cpu_perplexity_agrees_with_the_cpu() => PerplexityAgrees("ilgpu-cpu");
 
     [DeviceFact("opencl")]
     public void OpenCL_greedy_text_is_identical() => GreedyTextIsIdentical("opencl");

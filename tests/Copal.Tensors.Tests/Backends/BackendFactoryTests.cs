@@ -1,7 +1,6 @@
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
-using Copal.Tensors.Backends.Cuda;
-using Copal.Tensors.Backends.OpenCL;
+using Copal.Tensors.Backends.Ilgpu;
 
 namespace Copal.Tensors.Tests.Backends;
 
@@ -13,6 +12,7 @@ public class BackendFactoryTests
     [InlineData("opencl:")]
     [InlineData("cuda:-1")]
     [InlineData("opencl:x")]
+    [InlineData("ilgpu-cpu:0")]
     public void An_unknown_spec_names_the_accepted_forms(string spec)
     {
         var e = Assert.Throws<ArgumentException>(() => BackendFactory.Create(spec));
@@ -28,36 +28,70 @@ public class BackendFactoryTests
     }
 
     [Fact]
-    public void Auto_prefers_cuda_then_an_opencl_gpu_and_never_an_opencl_cpu_device()
+    public void Ilgpu_cpu_spec_gives_the_ilgpu_cpu_accelerator()
     {
-        bool cuda = CudaDevice.Probe().Devices.Count > 0;
-        bool openCLGpu = DeviceProbe.SkipReason(DeviceKind.OpenCL) is null && OpenCLDevice.Enumerate().Any(d => d.IsGpu);
+        using IBackend backend = BackendFactory.Create("ilgpu-cpu");
+        IlgpuBackend ilgpu = Assert.IsType<IlgpuBackend>(backend);
+        Assert.Equal("ilgpu-cpu", backend.Info.Kind);
+        Assert.Equal(1, ilgpu.Plan.RowGroup);
+    }
+
+    [Fact]
+    public void Auto_prefers_cuda_then_an_opencl_gpu_else_the_cpu()
+    {
+        string? cuda = BackendFactory.FindUsable("cuda", out _);
         var log = new List<string>();
         using IBackend backend = BackendFactory.Create("auto", log.Add);
-        if (!cuda && !openCLGpu)
+        if (cuda is not null)
         {
-            Assert.Equal("cpu", backend.Info.Kind);   // e.g. PoCL's CPU device alone
-        }
-        else if (backend.Info.Kind == "cpu")
-        {
-            Assert.NotEmpty(log);   // a device was present: auto must have said why it was skipped
+            Assert.Equal("cuda", backend.Info.Kind);
         }
         else
         {
-            Assert.Equal(cuda ? "cuda" : "opencl", backend.Info.Kind);
+            // Without CUDA: an OpenCL GPU ILGPU accepts, or the CPU (never an OpenCL CPU device such as PoCL's).
+            Assert.Contains(backend.Info.Kind, (string[])["opencl", "cpu"]);
         }
     }
 
-    [OpenCLFact]
+    [Theory]
+    [InlineData("cuda:7")]
+    [InlineData("opencl:9")]
+    public void A_device_that_does_not_exist_says_which_devices_do(string spec)
+    {
+        if (BackendFactory.FindUsable(spec[..spec.IndexOf(':', StringComparison.Ordinal)], out _) is not null && spec.EndsWith(":0", StringComparison.Ordinal))
+        {
+            return;
+        }
+        var e = Assert.Throws<DeviceUnavailableException>(() => BackendFactory.Create(spec));
+        Assert.Contains(spec, e.Message, StringComparison.Ordinal);
+        Assert.True(e.Message.Contains("found", StringComparison.Ordinal) || e.Message.Contains("no ", StringComparison.Ordinal), e.Message);
+    }
+
+    [Fact]
     public void Discover_lists_every_kind_with_compiled_kernels_or_the_reason()
     {
         IReadOnlyList<DeviceDescription> rows = BackendFactory.Discover();
         Assert.Contains(rows, r => r.Kind == "cpu" && r.KernelsCompiled);
-        DeviceDescription openCL = Assert.Single(rows, r => r.Spec == "opencl:0");
-        Assert.True(openCL.KernelsCompiled, openCL.Error);
-        Assert.False(string.IsNullOrEmpty(openCL.Name));
-        Assert.True(openCL.ComputeUnits > 0 && openCL.MemoryBytes > 0);
+        DeviceDescription ilgpuCpu = Assert.Single(rows, r => r.Kind == "ilgpu-cpu");
+        Assert.True(ilgpuCpu.KernelsCompiled, ilgpuCpu.Error);
+        Assert.Equal("ilgpu-cpu", ilgpuCpu.Spec);
         Assert.Contains(rows, r => r.Kind == "cuda");
-        Assert.All(rows.Where(r => r.Index < 0), r => Assert.False(string.IsNullOrEmpty(r.Error)));
+        Assert.Contains(rows, r => r.Kind == "opencl");
+        // A row is usable, or says why not: no driver, no platform, or ILGPU's reason for refusing the device.
+        Assert.All(rows, r => Assert.True(r.KernelsCompiled || !string.IsNullOrEmpty(r.Error), $"{r.Spec}: neither compiled nor explained"));
+    }
+
+    [Fact]
+    public void An_opencl_device_without_a_generic_address_space_is_listed_with_ilgpus_reason()
+    {
+        // PoCL (which CI installs) implements OpenCL C 1.2/3.0 without the generic address space ILGPU needs.
+        IReadOnlyList<DeviceDescription> refused = BackendFactory.Discover()
+            .Where(r => r.Kind == "opencl" && r.Index >= 0 && !r.KernelsCompiled).ToList();
+        Assert.All(refused, r => Assert.Matches("generic address space|OpenCL C", r.Error!));
+        foreach (DeviceDescription r in refused)
+        {
+            var e = Assert.Throws<DeviceUnavailableException>(() => BackendFactory.Create(r.Spec));
+            Assert.Contains(r.Spec, e.Message, StringComparison.Ordinal);
+        }
     }
 }

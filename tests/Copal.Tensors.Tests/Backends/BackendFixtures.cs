@@ -1,11 +1,10 @@
 using Copal.Tensors.Backends;
-using Copal.Tensors.Backends.Cuda;
-using Copal.Tensors.Backends.OpenCL;
+using Copal.Tensors.Backends.Ilgpu;
 
 namespace Copal.Tensors.Tests.Backends;
 
 /// <summary>
-/// One backend per test class: compiling the kernels is the slow part (PoCL especially), so it happens once.
+/// One backend per test class: compiling the kernels is the slow part, so it happens once.
 /// Created on first use, because xunit builds fixtures even for a class whose tests are all skipped.
 /// </summary>
 public abstract class BackendFixture : IDisposable
@@ -26,8 +25,17 @@ public abstract class BackendFixture : IDisposable
     }
 }
 
-/// <summary>OpenCL device 0 (PoCL's CPU device in CI), with the user's kernel cache so reruns skip the compile.</summary>
-public sealed class OpenCLFixture() : BackendFixture(() => new OpenCLBackend(0));
+/// <summary>ILGPU's CPU accelerator as <c>--device ilgpu-cpu</c> gives it: one-thread groups.</summary>
+public sealed class IlgpuCpuFixture() : BackendFixture(() => IlgpuDevices.OpenCpu());
 
-/// <summary>CUDA device 0.</summary>
-public sealed class CudaFixture() : BackendFixture(() => new CudaBackend(0));
+/// <summary>
+/// ILGPU's CPU accelerator with 16-thread groups of 4-lane warps, so the shared-memory tiles, barriers, warp
+/// shuffles and group reductions that a GPU runs are exercised here too.
+/// </summary>
+public sealed class IlgpuCpuGroupsFixture() : BackendFixture(() => IlgpuDevices.OpenCpu(threadsPerGroup: 16));
+
+/// <summary>The first CUDA device ILGPU accepts.</summary>
+public sealed class CudaFixture() : BackendFixture(() => BackendFactory.Create(BackendFactory.FindUsable("cuda", out _)!));
+
+/// <summary>The first OpenCL device ILGPU accepts (OpenCL C 2.0 with a generic address space).</summary>
+public sealed class OpenCLFixture() : BackendFixture(() => BackendFactory.Create(BackendFactory.FindUsable("opencl", out _)!));

@@ -282,6 +282,22 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     }
 }
 
+/// <summary>The ILGPU kernels on the CPU accelerator as users get it (one-thread groups).</summary>
+public sealed class IlgpuCpuBackendOpsTests(IlgpuCpuFixture fixture) : BackendOpsTests(fixture), IClassFixture<IlgpuCpuFixture>;
+
+/// <summary>The ILGPU kernels on the CPU accelerator with GPU-like groups: tiles, barriers, shuffles and reductions run.</summary>
+public sealed class IlgpuCpuGroupsBackendOpsTests(IlgpuCpuGroupsFixture fixture) : BackendOpsTests(fixture), IClassFixture<IlgpuCpuGroupsFixture>
+{
+    [Fact]
+    public void The_groups_are_really_multi_threaded()
+    {
+        var plan = ((Copal.Tensors.Backends.Ilgpu.IlgpuBackend)fixture.Backend).Plan;
+        Assert.Equal(16, plan.RowGroup);
+        Assert.Equal(4, plan.GemmThreads);
+        Assert.Equal(16, plan.AttentionGroup);
+    }
+}
+
 [RequiresDevice(DeviceKind.OpenCL)]
 public sealed class OpenCLBackendOpsTests(OpenCLFixture fixture) : BackendOpsTests(fixture), IClassFixture<OpenCLFixture>;
 

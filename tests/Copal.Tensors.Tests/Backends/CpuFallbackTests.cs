@@ -1,6 +1,6 @@
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
-using Copal.Tensors.Backends.OpenCL;
+using Copal.Tensors.Backends.Ilgpu;
 using Copal.Tensors.Tests.Kernels;
 using Copal.Testing;
 
@@ -34,11 +34,11 @@ public class CpuFallbackTests
         Assert.Same(complete, CpuFallbackBackend.Wrap(complete, () => new CpuBackend(1)));
     }
 
-    [OpenCLFact]
+    [Fact]
     public unsafe void A_disabled_device_op_falls_back_with_device_buffers_and_weights()
     {
         var log = new List<string>();
-        var device = new OpenCLBackend(0);
+        IlgpuBackend device = IlgpuDevices.OpenCpu();
         device.Disable(BackendOp.MatMul);
         using IBackend backend = CpuFallbackBackend.Wrap(device, () => new CpuBackend(1));
         backend.Log = log.Add;

@@ -6,30 +6,6 @@ namespace Copal.Tensors.Tests.Backends;
 // xunit 2 has no dynamic skip: these attributes decide at discovery time, so a test whose device is absent is
 // reported as skipped (with the reason), never as passed.
 
-/// <summary>A fact that is skipped when no OpenCL device is present.</summary>
-public sealed class OpenCLFactAttribute : FactAttribute
-{
-    public OpenCLFactAttribute() => Skip = DeviceProbe.SkipReason(DeviceKind.OpenCL);
-}
-
-/// <summary>A theory that is skipped when no OpenCL device is present.</summary>
-public sealed class OpenCLTheoryAttribute : TheoryAttribute
-{
-    public OpenCLTheoryAttribute() => Skip = DeviceProbe.SkipReason(DeviceKind.OpenCL);
-}
-
-/// <summary>A fact that is skipped when no CUDA device (with NVRTC) is present.</summary>
-public sealed class CudaFactAttribute : FactAttribute
-{
-    public CudaFactAttribute() => Skip = DeviceProbe.SkipReason(DeviceKind.Cuda);
-}
-
-/// <summary>A theory that is skipped when no CUDA device (with NVRTC) is present.</summary>
-public sealed class CudaTheoryAttribute : TheoryAttribute
-{
-    public CudaTheoryAttribute() => Skip = DeviceProbe.SkipReason(DeviceKind.Cuda);
-}
-
 /// <summary>Names the device a test class's backend needs; <see cref="BackendFactAttribute"/> tests read it.</summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = true)]
 public sealed class RequiresDeviceAttribute(DeviceKind kind) : Attribute

@@ -1,0 +1,293 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Copal.Tensors.Backends.Ilgpu.Kernels;
+
+namespace Copal.Tensors.Backends.Ilgpu;
+
+/// <summary>
+/// The ops: argument checks that name the op and the sizes, then one launch each. The checks matter beyond the
+/// messages: on ILGPU's CPU accelerator an out-of-bounds access aborts the process.
+/// </summary>
+public sealed partial class IlgpuBackend
+{
+    /// <summary>Largest head dimension the attention kernel holds in shared memory.</summary>
+    public const int MaxAttentionHeadDim = AttentionKernel.MaxHeadDim;
+
+    public void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows)
+    {
+        Require(BackendOp.MatMul);
+        Positive(rows, "MatMul", nameof(rows));
+        Need(x, (long)rows * weight.Cols, "MatMul", nameof(x));
+        Need(y, (long)rows * weight.Rows, "MatMul", nameof(y));
+        Count((long)rows * weight.Rows, "MatMul");
+        ArrayView<float> xv = Own(x, "MatMul", nameof(x)).View, yv = Own(y, "MatMul", nameof(y)).View;
+        if (weight is IlgpuSparseWeight sparse)
+        {
+            MatMulSparse(xv, sparse, yv, rows);
+            return;
+        }
+        IlgpuWeight w = OwnWeight(weight, "MatMul");
+        int outs = w.Rows, cols = w.Cols;
+        if (rows == 1)
+        {
+            int teams = _plan.RowGroup < _accelerator.WarpSize ? _plan.RowGroup : _plan.RowGroup / _accelerator.WarpSize;
+            var config = new KernelConfig(_plan.Groups(outs, teams), _plan.RowGroup);
+            switch (w.DType)
+            {
+                case DType.F32: _kernels.GemvF32(config, xv, w.F32, yv, outs, cols); break;
+                case DType.BF16: _kernels.GemvBf16(config, xv, w.Bf16, yv, outs, cols); break;
+                default: _kernels.GemvF16(config, xv, w.F16, yv, outs, cols); break;
+            }
+            return;
+        }
+        int threads = _plan.GemmThreads, tile = threads * MatMulKernels.PerThread;
+        var tiles = new KernelConfig(new Index2D(Blocks(outs, tile), Blocks(rows, tile)), new Index2D(threads, threads));
+        switch (w.DType)
+        {
+            case DType.F32: _kernels.GemmF32(tiles, xv, w.F32, yv, rows, outs, cols); break;
+            case DType.BF16: _kernels.GemmBf16(tiles, xv, w.Bf16, yv, rows, outs, cols); break;
+            default: _kernels.GemmF16(tiles, xv, w.F16, yv, rows, outs, cols); break;
+        }
+    }
+
+    public void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols)
+    {
+        Require(BackendOp.AddBias);
+        int count = Count((long)rows * cols, "AddBias");
+        Need(y, count, "AddBias", nameof(y));
+        Need(bias, cols, "AddBias", nameof(bias));
+        if (count > 0)
+        {
+            _kernels.AddBias(count, Own(y, "AddBias", nameof(y)).View, Own(bias, "AddBias", nameof(bias)).View, cols);
+        }
+    }
+
+    public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
+    {
+        Require(BackendOp.RmsNorm);
+        Count((long)rows * dim, "RmsNorm");
+        Need(x, (long)rows * dim, "RmsNorm", nameof(x));
+        Need(y, (long)rows * dim, "RmsNorm", nameof(y));
+        Need(weight, dim, "RmsNorm", nameof(weight));
+        if (rows > 0 && dim > 0)
+        {
+            _kernels.RmsNorm(new KernelConfig(_plan.Groups(rows), _plan.RowGroup),
+                Own(x, "RmsNorm", nameof(x)).View, Own(weight, "RmsNorm", nameof(weight)).View, Own(y, "RmsNorm", nameof(y)).View, rows, dim, eps);
+        }
+    }
+
+    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
+    {
+        Require(BackendOp.Rope);
+        if (headDim % 2 != 0 || headDim <= 0 || startPos < 0)
+        {
+            throw new ArgumentException($"Rope: headDim must be even and positive and startPos ≥ 0, got headDim {headDim}, startPos {startPos}");
+        }
+        int count = Count((long)rows * heads * (headDim / 2), "Rope");
+        long table = (long)(startPos + rows) * (headDim / 2);
+        Need(x, (long)rows * heads * headDim, "Rope", nameof(x));
+        Need(cos, table, "Rope", nameof(cos));
+        Need(sin, table, "Rope", nameof(sin));
+        if (count > 0)
+        {
+            _kernels.Rope(count, Own(x, "Rope", nameof(x)).View, Own(cos, "Rope", nameof(cos)).View, Own(sin, "Rope", nameof(sin)).View,
+                heads, headDim, startPos);
+        }
+    }
+
+    public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape)
+    {
+        Require(BackendOp.Attention);
+        if (shape.Heads <= 0 || shape.KvHeads <= 0 || shape.Heads % shape.KvHeads != 0 || shape.StartPos < 0 || shape.HeadDim <= 0 || shape.Rows < 0)
+        {
+            throw new ArgumentException($"Attention: invalid shape {shape}; heads must be a positive multiple of kvHeads");
+        }
+        if (shape.HeadDim > MaxAttentionHeadDim)
+        {
+            throw new NotSupportedException($"Attention: headDim {shape.HeadDim} exceeds the kernel's limit of {MaxAttentionHeadDim}");
+        }
+        long qElements = (long)shape.Rows * shape.Heads * shape.HeadDim;
+        long cacheElements = (long)(shape.StartPos + shape.Rows) * shape.KvHeads * shape.HeadDim;
+        Need(q, qElements, "Attention", nameof(q));
+        Need(output, qElements, "Attention", nameof(output));
+        Need(kCache, cacheElements, "Attention", nameof(kCache));
+        Need(vCache, cacheElements, "Attention", nameof(vCache));
+        if (shape.Rows > 65535)
+        {
+            // The row is the second grid dimension, which CUDA limits to 65535 groups.
+            throw new NotSupportedException($"Attention: {shape.Rows} query rows in one call; at most 65535");
+        }
+        if (shape.Rows > 0)
+        {
+            _kernels.Attention(new KernelConfig(new Index2D(shape.Heads, shape.Rows), new Index2D(_plan.AttentionGroup, 1)),
+                Own(q, "Attention", nameof(q)).View, Own(kCache, "Attention", nameof(kCache)).View, Own(vCache, "Attention", nameof(vCache)).View,
+                Own(output, "Attention", nameof(output)).View, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale);
+        }
+    }
+
+    public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count)
+    {
+        Require(BackendOp.Copy);
+        if (sourceOffset < 0 || destinationOffset < 0 || count < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), $"Copy: offsets and count must be ≥ 0, got {sourceOffset}, {destinationOffset}, {count}");
+        }
+        Need(source, sourceOffset + count, "Copy", nameof(source));
+        Need(destination, destinationOffset + count, "Copy", nameof(destination));
+        ArrayView<float> from = Own(source, "Copy", nameof(source)).View, to = Own(destination, "Copy", nameof(destination)).View;
+        if (ReferenceEquals(source, destination) && sourceOffset < destinationOffset + count && destinationOffset < sourceOffset + count)
+        {
+            throw new ArgumentException(
+                $"Copy: ranges [{sourceOffset}, {sourceOffset + count}) and [{destinationOffset}, {destinationOffset + count}) of one buffer overlap");
+        }
+        if (count > 0)
+        {
+            from.SubView(sourceOffset, count).CopyTo(_stream, to.SubView(destinationOffset, count));
+        }
+    }
+
+    public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count)
+    {
+        (ArrayView<float> a, ArrayView<float> b, ArrayView<float> o, int n) = Elementwise(BackendOp.SiluMul, gate, up, output, count);
+        if (n > 0)
+        {
+            _kernels.SiluMul(n, a, b, o);
+        }
+    }
+
+    public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
+    {
+        (ArrayView<float> av, ArrayView<float> bv, ArrayView<float> o, int n) = Elementwise(BackendOp.Add, a, b, output, count);
+        if (n > 0)
+        {
+            _kernels.Add(n, av, bv, o);
+        }
+    }
+
+    public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
+    {
+        Require(BackendOp.Embedding);
+        Need(output, (long)tokens.Length * table.Cols, "Embedding", nameof(output));
+        int count = Count((long)tokens.Length * table.Cols, "Embedding");
+        for (int t = 0; t < tokens.Length; t++)
+        {
+            if ((uint)tokens[t] >= (uint)table.Rows)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokens),
+                    $"Embedding: token {t} is {tokens[t]}, outside the {table.Rows} rows of '{table.Name}'");
+            }
+        }
+        IlgpuWeight w = OwnWeight(table, "Embedding");
+        ArrayView<float> o = Own(output, "Embedding", nameof(output)).View;
+        if (count == 0)
+        {
+            return;
+        }
+        ArrayView<int> ids = UploadTokens(tokens);
+        switch (w.DType)
+        {
+            case DType.F32: _kernels.EmbeddingF32(count, w.F32, ids, o, w.Cols); break;
+            case DType.BF16: _kernels.EmbeddingBf16(count, w.Bf16, ids, o, w.Cols); break;
+            default: _kernels.EmbeddingF16(count, w.F16, ids, o, w.Cols); break;
+        }
+    }
+
+    public void Softmax(DeviceBuffer x, int rows, int cols)
+    {
+        Require(BackendOp.Softmax);
+        Need(x, (long)rows * cols, "Softmax", nameof(x));
+        Count((long)rows * cols, "Softmax");
+        if (rows > 0 && cols > 0)
+        {
+            _kernels.Softmax(new KernelConfig(_plan.Groups(rows), _plan.RowGroup), Own(x, "Softmax", nameof(x)).View, rows, cols);
+        }
+    }
+
+    public void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram)
+    {
+        Require(BackendOp.AccumulateGram);
+        Need(x, (long)rows * cols, "AccumulateGram", nameof(x));
+        Need(gram, (long)cols * cols, "AccumulateGram", nameof(gram));
+        Count((long)cols * cols, "AccumulateGram");
+        Count((long)rows * cols, "AccumulateGram");
+        if (rows > 0 && cols > 0)
+        {
+            _kernels.Gram(new Index2D(cols, cols), Own(x, "AccumulateGram", nameof(x)).View, Own(gram, "AccumulateGram", nameof(gram)).View, rows, cols);
+        }
+    }
+
+    public void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums)
+    {
+        Require(BackendOp.AccumulateColumnSquares);
+        Need(x, (long)rows * cols, "AccumulateColumnSquares", nameof(x));
+        Need(sums, cols, "AccumulateColumnSquares", nameof(sums));
+        Count((long)rows * cols, "AccumulateColumnSquares");
+        if (rows > 0 && cols > 0)
+        {
+            _kernels.ColumnSquares(cols, Own(x, "AccumulateColumnSquares", nameof(x)).View,
+                Own(sums, "AccumulateColumnSquares", nameof(sums)).View, rows, cols);
+        }
+    }
+
+    // ---- checks --------------------------------------------------------------------------------------------
+
+    private (ArrayView<float> A, ArrayView<float> B, ArrayView<float> Output, int Count) Elementwise(
+        BackendOp op, DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
+    {
+        Require(op);
+        string name = op.ToString();
+        int n = Count(count, name);
+        Need(a, n, name, "first input");
+        Need(b, n, name, "second input");
+        Need(output, n, name, nameof(output));
+        return (Own(a, name, "first input").View, Own(b, name, "second input").View, Own(output, name, nameof(output)).View, n);
+    }
+
+    private IlgpuWeight OwnWeight(DeviceWeight weight, string op)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight is not IlgpuWeight own || own.Owner != this)
+        {
+            throw new ArgumentException($"{op}: weight '{weight.Name}' was not loaded by this {Info.Kind} backend", nameof(weight));
+        }
+        ObjectDisposedException.ThrowIf(own.IsDisposed, own);
+        return own;
+    }
+
+    private void Require(BackendOp op)
+    {
+        if (_disabled.Contains(op))
+        {
+            throw new NotSupportedException($"{op} is not available on {Info.Kind} '{Info.DeviceName}'; wrap the backend in CpuFallbackBackend");
+        }
+    }
+
+    private static void Need(DeviceBuffer buffer, long elements, string op, string name)
+    {
+        ArgumentNullException.ThrowIfNull(buffer, name);
+        if (buffer.Length < elements)
+        {
+            throw new ArgumentException($"{op}: {name} has {buffer.Length} elements, needs at least {elements}", name);
+        }
+    }
+
+    private static void Positive(int value, string op, string name)
+    {
+        if (value <= 0)
+        {
+            throw new ArgumentOutOfRangeException(name, $"{op}: {name} must be positive, got {value}");
+        }
+    }
+
+    /// <summary>Kernels index threads with int: element counts must stay below 2^31.</summary>
+    private static int Count(long count, string op)
+    {
+        if (count < 0 || count > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), $"{op}: {count} elements; the kernels take 0 to {int.MaxValue}");
+        }
+        return (int)count;
+    }
+
+    private static int Blocks(int count, int size) => (count + size - 1) / size;
+}

@@ -1,0 +1,148 @@
+using System.Runtime.InteropServices;
+using ILGPU;
+using ILGPU.Runtime;
+using Copal.Tensors.Backends.Ilgpu.Kernels;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Tensors.Backends.Ilgpu;
+
+/// <summary>Compressed weights on the accelerator: upload (<see cref="ISparseWeightLoader"/>) and the sparse MatMul.</summary>
+public sealed partial class IlgpuBackend : ISparseWeightLoader
+{
+    /// <summary>
+    /// False: the CPU's break-even points were not measured on a GPU, so dense weights stay dense in
+    /// <c>--sparse auto</c>; compact checkpoints (and <c>--sparse force</c>) still load compressed.
+    /// </summary>
+    public bool ConvertsDenseWeights => false;
+
+    public DeviceWeight LoadSparseWeight(SparseMatrix matrix)
+    {
+        ArgumentNullException.ThrowIfNull(matrix);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using (matrix)
+        {
+            if (matrix.DType is not (DType.F32 or DType.BF16))
+            {
+                throw new ArgumentException($"LoadSparseWeight: tensor '{matrix.Name}' stores {matrix.DType} values; the device kernels take F32 or BF16", nameof(matrix));
+            }
+            var owned = new List<MemoryBuffer>();
+            try
+            {
+                ReadOnlySpan<byte> valueBytes = matrix switch
+                {
+                    NMSparseMatrix nm => nm.ValueBytes,
+                    BitmaskSparseMatrix bm => bm.ValueBytes,
+                    _ => throw new ArgumentException($"LoadSparseWeight: tensor '{matrix.Name}' has format {matrix.Format}, which has no device kernel", nameof(matrix)),
+                };
+                (MemoryBuffer values, Bf16Weights bf16, F32Weights f32) = UploadValues(matrix.DType, valueBytes, owned);
+                switch (matrix)
+                {
+                    case NMSparseMatrix nm:
+                        MemoryBuffer1D<byte, Stride1D.Dense> index = Upload(nm.Index, owned);
+                        _stream.Synchronize();
+                        return new IlgpuSparseWeight(this, nm, values, index, null, bf16, f32, index.View.AsContiguous(), default, default);
+                    case BitmaskSparseMatrix bm:
+                        (uint[] words, uint[] starts) = MaskWords(bm);
+                        MemoryBuffer1D<uint, Stride1D.Dense> wordBuffer = Upload<uint>(words, owned), startBuffer = Upload<uint>(starts, owned);
+                        _stream.Synchronize();
+                        return new IlgpuSparseWeight(this, bm, values, wordBuffer, startBuffer, bf16, f32, default,
+                            wordBuffer.View.AsContiguous(), startBuffer.View.AsContiguous());
+                    default:
+                        throw new ArgumentException($"LoadSparseWeight: tensor '{matrix.Name}' has format {matrix.Format}, which has no device kernel", nameof(matrix));
+                }
+            }
+            catch
+            {
+                owned.ForEach(b => b.Dispose());
+                throw;
+            }
+        }
+    }
+
+    private void MatMulSparse(ArrayView<float> x, IlgpuSparseWeight weight, ArrayView<float> y, int rows)
+    {
+        if (weight.Owner != this)
+        {
+            throw new ArgumentException($"MatMul: sparse weight '{weight.Name}' was not loaded by this {Info.Kind} backend", nameof(weight));
+        }
+        ObjectDisposedException.ThrowIf(weight.IsDisposed, weight);
+        var config = new KernelConfig(_plan.Groups(weight.Rows), _plan.RowGroup);
+        bool bf16 = weight.DType == DType.BF16;
+        if (weight.Format == SparseFormat.NM)
+        {
+            if (bf16)
+            {
+                _kernels.SparseNMBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.N, weight.M, weight.Bits, weight.IndexStride);
+            }
+            else
+            {
+                _kernels.SparseNMF32(config, x, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.N, weight.M, weight.Bits, weight.IndexStride);
+            }
+        }
+        else if (bf16)
+        {
+            _kernels.BitmaskBf16(config, x, weight.Bf16, weight.MaskWords, weight.MaskStarts, y, rows, weight.Rows, weight.Cols);
+        }
+        else
+        {
+            _kernels.BitmaskF32(config, x, weight.F32, weight.MaskWords, weight.MaskStarts, y, rows, weight.Rows, weight.Cols);
+        }
+    }
+
+    private (MemoryBuffer Buffer, Bf16Weights Bf16, F32Weights F32) UploadValues(DType dtype, ReadOnlySpan<byte> bytes, List<MemoryBuffer> owned)
+    {
+        if (dtype == DType.BF16)
+        {
+            MemoryBuffer1D<ushort, Stride1D.Dense> words = Upload(MemoryMarshal.Cast<byte, ushort>(bytes), owned);
+            ArrayView<ushort> view = words.View.AsContiguous();
+            return (words, new Bf16Weights(view, view.Cast<ulong>()), default);
+        }
+        MemoryBuffer1D<float, Stride1D.Dense> values = Upload(MemoryMarshal.Cast<byte, float>(bytes), owned);
+        ArrayView<float> f32 = values.View.AsContiguous();
+        return (values, default, new F32Weights(f32, f32.Cast<ulong>()));
+    }
+
+    /// <summary>Copies <paramref name="data"/> to a new device buffer (at least one element long).</summary>
+    private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> data, List<MemoryBuffer> owned)
+        where T : unmanaged
+    {
+        MemoryBuffer1D<T, Stride1D.Dense> buffer = _accelerator.Allocate1D<T>(Math.Max(data.Length, 1));
+        owned.Add(buffer);
+        if (!data.IsEmpty)
+        {
+            buffer.View.AsContiguous().SubView(0, data.Length).CopyFromCPU(_stream, data);
+        }
+        return buffer;
+    }
+
+    /// <summary>The bitmask as 32-bit words per row and the first value index of each word (the kernel's layout).</summary>
+    private static (uint[] Words, uint[] Starts) MaskWords(BitmaskSparseMatrix matrix)
+    {
+        if (matrix.StoredValues > uint.MaxValue)
+        {
+            throw new ArgumentException($"LoadSparseWeight: tensor '{matrix.Name}' stores {matrix.StoredValues} values; the device kernel indexes at most {uint.MaxValue}", nameof(matrix));
+        }
+        int perRow = (matrix.Cols + 31) / 32, stride = matrix.MaskStride;
+        var words = new uint[(long)matrix.Rows * perRow];
+        var starts = new uint[words.Length];
+        ReadOnlySpan<byte> mask = matrix.Mask;
+        ReadOnlySpan<long> offsets = matrix.Offsets;
+        for (int r = 0; r < matrix.Rows; r++)
+        {
+            uint next = (uint)offsets[r];
+            for (int w = 0; w < perRow; w++)
+            {
+                uint word = 0;
+                for (int b = 0; b < 4 && (w * 4) + b < stride; b++)
+                {
+                    word |= (uint)mask[(r * stride) + (w * 4) + b] << (8 * b);
+                }
+                long i = ((long)r * perRow) + w;
+                words[i] = word;
+                starts[i] = next;
+                next += (uint)System.Numerics.BitOperations.PopCount(word);
+            }
+        }
+        return (words, starts);
+    }
+}

@@ -1,0 +1,182 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Copal.Tensors.Backends.Ilgpu;
+
+/// <summary>
+/// <see cref="IBackend"/> on an ILGPU accelerator: CUDA, OpenCL (devices with OpenCL C 2.0's generic address space),
+/// or ILGPU's CPU accelerator for debugging and tests. One set of C# kernels (<c>Kernels/</c>) serves them all; they
+/// are compiled once, when the backend is created. Everything runs in order on the accelerator's default stream.
+/// This file holds memory and transfers; the ops are in <c>IlgpuBackend.Ops.cs</c> and <c>IlgpuBackend.Sparse.cs</c>.
+/// </summary>
+public sealed partial class IlgpuBackend : IPartialBackend
+{
+    private readonly Context _context;
+    private readonly Accelerator _accelerator;
+    private readonly AcceleratorStream _stream;
+    private readonly KernelSet _kernels;
+    private readonly LaunchPlan _plan;
+    private readonly HashSet<BackendOp> _disabled = [];
+    private MemoryBuffer1D<int, Stride1D.Dense>? _tokens;
+    private bool _disposed;
+
+    /// <summary>Takes ownership of <paramref name="context"/> and creates an accelerator on <paramref name="device"/>.</summary>
+    internal IlgpuBackend(Context context, Device device, string kind, int? cpuThreadsPerGroup = null)
+    {
+        _context = context;
+        try
+        {
+            _accelerator = device.CreateAccelerator(context);
+            _stream = _accelerator.DefaultStream;
+            _plan = LaunchPlan.For(_accelerator, cpuThreadsPerGroup);
+            _kernels = new KernelSet(_accelerator);
+        }
+        catch
+        {
+            _accelerator?.Dispose();
+            context.Dispose();
+            throw;
+        }
+        Info = new BackendInfo(kind, device.Name, device.MemorySize, device.NumMultiprocessors);
+    }
+
+    public BackendInfo Info { get; }
+
+    public Action<string>? Log { get; set; }
+
+    /// <summary>The group sizes this backend launches with (tests check both the GPU and the CPU shapes).</summary>
+    internal LaunchPlan Plan => _plan;
+
+    /// <summary>
+    /// Makes this backend report <paramref name="op"/> as missing, so the CPU fallback runs it: tests use it to
+    /// exercise <see cref="CpuFallbackBackend"/> on a real accelerator.
+    /// </summary>
+    internal void Disable(BackendOp op) => _disabled.Add(op);
+
+    public bool Supports(BackendOp op) => !_disabled.Contains(op);
+
+    public DeviceBuffer Allocate(long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        MemoryBuffer1D<float, Stride1D.Dense> memory = _accelerator.Allocate1D<float>(Math.Max(length, 1));
+        memory.View.MemSetToZero(_stream);
+        return new IlgpuBuffer(this, memory, length);
+    }
+
+    public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long destinationOffset = 0)
+    {
+        IlgpuBuffer buffer = Own(destination, "Upload", nameof(destination));
+        CheckRange(buffer, destinationOffset, source.Length, "Upload");
+        if (!source.IsEmpty)
+        {
+            buffer.View.SubView(destinationOffset, source.Length).CopyFromCPU(_stream, source);
+        }
+    }
+
+    public void Download(DeviceBuffer source, Span<float> destination, long sourceOffset = 0)
+    {
+        IlgpuBuffer buffer = Own(source, "Download", nameof(source));
+        CheckRange(buffer, sourceOffset, destination.Length, "Download");
+        if (!destination.IsEmpty)
+        {
+            buffer.View.SubView(sourceOffset, destination.Length).CopyToCPU(_stream, destination);
+            _stream.Synchronize();
+        }
+    }
+
+    public void Synchronize()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _stream.Synchronize();
+    }
+
+    public unsafe DeviceWeight LoadWeight(TensorView view)
+    {
+        if (view.Rank != 2 || !view.DType.IsWeightFloat())
+        {
+            throw new ArgumentException(
+                $"LoadWeight: tensor '{view.Name}' is {view.DType} {view.ShapeString}; expected a 2-D F32, F16 or BF16 matrix", nameof(view));
+        }
+        int rows = checked((int)view.Shape[0]), cols = checked((int)view.Shape[1]);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        IlgpuWeight weight;
+        if (view.DType == DType.F32)
+        {
+            MemoryBuffer1D<float, Stride1D.Dense> values = _accelerator.Allocate1D<float>(Math.Max(view.ElementCount, 1));
+            values.View.AsContiguous().SubView(0, view.ElementCount).CopyFromCPU(_stream, ref Unsafe.AsRef<float>(view.Data), view.ElementCount);
+            weight = new IlgpuWeight(this, values, view.Name, rows, cols);
+        }
+        else
+        {
+            MemoryBuffer1D<ushort, Stride1D.Dense> words = _accelerator.Allocate1D<ushort>(Math.Max(view.ElementCount, 1));
+            words.View.AsContiguous().SubView(0, view.ElementCount).CopyFromCPU(_stream, ref Unsafe.AsRef<ushort>(view.Data), view.ElementCount);
+            weight = new IlgpuWeight(this, words, view.Name, view.DType, rows, cols);
+        }
+        // The view's memory may go away once LoadWeight returns.
+        _stream.Synchronize();
+        return weight;
+    }
+
+    public DeviceBuffer LoadVector(TensorView view)
+    {
+        if (!view.DType.IsWeightFloat())
+        {
+            throw new ArgumentException($"LoadVector: tensor '{view.Name}' is {view.DType}; expected F32, F16 or BF16", nameof(view));
+        }
+        var values = new float[checked((int)view.ElementCount)];
+        HostConvert.ToSingle(view, values);
+        DeviceBuffer buffer = Allocate(values.Length);
+        Upload(values, buffer);
+        return buffer;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _tokens?.Dispose();
+        _accelerator.Dispose();
+        _context.Dispose();
+    }
+
+    /// <summary>Copies token ids to device scratch memory (in stream order) and returns their view.</summary>
+    private ArrayView<int> UploadTokens(ReadOnlySpan<int> tokens)
+    {
+        if (_tokens is null || _tokens.Length < tokens.Length)
+        {
+            // Kernels queued earlier may still read the old scratch: wait before freeing it.
+            _stream.Synchronize();
+            _tokens?.Dispose();
+            _tokens = _accelerator.Allocate1D<int>(Math.Max(64, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)tokens.Length)));
+        }
+        ArrayView<int> view = _tokens.View.AsContiguous().SubView(0, tokens.Length);
+        view.CopyFromCPU(_stream, tokens);
+        return view;
+    }
+
+    private IlgpuBuffer Own(DeviceBuffer buffer, string op, string name)
+    {
+        ArgumentNullException.ThrowIfNull(buffer, name);
+        if (buffer is not IlgpuBuffer own || own.Owner != this)
+        {
+            throw new ArgumentException($"{op}: {name} was not allocated by this {Info.Kind} backend", name);
+        }
+        ObjectDisposedException.ThrowIf(own.IsDisposed, own);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return own;
+    }
+
+    private static void CheckRange(DeviceBuffer buffer, long offset, long count, string op)
+    {
+        if (offset < 0 || offset + count > buffer.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset),
+                $"{op}: elements [{offset}, {offset + count}) outside a buffer of {buffer.Length}");
+        }
+    }
+}

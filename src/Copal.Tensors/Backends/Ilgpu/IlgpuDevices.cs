@@ -1,0 +1,154 @@
+using ILGPU;
+using ILGPU.Backends.OpenCL;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace Copal.Tensors.Backends.Ilgpu;
+
+/// <summary>One CUDA or OpenCL device as ILGPU lists it, with why ILGPU would refuse it (null when it is usable).</summary>
+internal sealed record IlgpuDevice(string Kind, int Index, Device Device, string? Refusal)
+{
+    public bool IsGpu => Device is CudaDevice || (Device is CLDevice cl && cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_GPU);
+
+    public string TypeName => Device switch
+    {
+        CudaDevice => "GPU",
+        CLDevice cl when cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_GPU => "GPU",
+        CLDevice cl when cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_CPU => "CPU",
+        _ => "accelerator",
+    };
+
+    public string DriverVersion => Device switch
+    {
+        CudaDevice cuda => cuda.DriverVersion.ToString(),
+        CLDevice cl => $"{cl.PlatformName}, {cl.DeviceVersion}, OpenCL C {cl.CLStdVersion}",
+        _ => "",
+    };
+}
+
+/// <summary>
+/// Finds devices through ILGPU and makes contexts for them. Every device of a kind is listed, those ILGPU cannot
+/// use included, so `copal devices` can say why one is refused and indices stay stable.
+/// </summary>
+internal static class IlgpuDevices
+{
+    /// <summary>
+    /// The CPU accelerator users get with <c>--device ilgpu-cpu</c>: one-thread groups over as many "multiprocessors"
+    /// as there are cores (see <see cref="LaunchPlan"/> for why).
+    /// </summary>
+    private static CPUDevice CpuDevice(int threadsPerGroup) => threadsPerGroup == 1
+        ? new CPUDevice(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 1, numMultiprocessors: Environment.ProcessorCount)
+        : new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: Math.Max(1, threadsPerGroup / 4), numMultiprocessors: 1);
+
+    /// <summary>A context holding every device of <paramref name="kind"/> ("cuda" or "opencl").</summary>
+    public static Context CreateContext(string kind)
+    {
+        NativeLibraries.Install();
+        return Context.Create(b =>
+        {
+            if (kind == "cuda")
+            {
+                b.Cuda(_ => true);
+            }
+            else
+            {
+                b.OpenCL(_ => true);
+            }
+            b.EnableAlgorithms();
+        });
+    }
+
+    /// <summary>The devices of <paramref name="kind"/> in <paramref name="context"/>, in index order.</summary>
+    public static IReadOnlyList<IlgpuDevice> List(Context context, string kind)
+    {
+        var devices = new List<IlgpuDevice>();
+        if (kind == "cuda")
+        {
+            foreach (CudaDevice d in context.GetCudaDevices())
+            {
+                devices.Add(new IlgpuDevice(kind, devices.Count, d, Refusal(d)));
+            }
+        }
+        else
+        {
+            foreach (CLDevice d in context.GetCLDevices())
+            {
+                devices.Add(new IlgpuDevice(kind, devices.Count, d, Refusal(d)));
+            }
+        }
+        return devices;
+    }
+
+    /// <summary>Why no device of <paramref name="kind"/> was found: no driver library, or a driver without devices.</summary>
+    public static string Absence(string kind) => kind == "cuda"
+        ? NativeLibraries.Present("cuda") ? "the CUDA driver reports no devices" : "no CUDA driver (libcuda.so.1 not found)"
+        : NativeLibraries.Present("OpenCL") ? "no OpenCL platform has a device" : "no OpenCL ICD loader (libOpenCL.so.1 not found)";
+
+    /// <summary>A backend on device <paramref name="index"/> of <paramref name="kind"/>; throws when it is absent or refused.</summary>
+    public static IlgpuBackend Open(string kind, int index)
+    {
+        Context context = CreateContext(kind);
+        try
+        {
+            IReadOnlyList<IlgpuDevice> devices = List(context, kind);
+            if (index >= devices.Count)
+            {
+                throw new DeviceUnavailableException(devices.Count == 0
+                    ? $"--device {kind}:{index}: {Absence(kind)}"
+                    : $"--device {kind}:{index}: no such device; found {Describe(devices)}");
+            }
+            IlgpuDevice device = devices[index];
+            if (device.Refusal is not null)
+            {
+                throw new DeviceUnavailableException($"--device {kind}:{index} ({device.Device.Name}) cannot run ILGPU kernels: {device.Refusal}");
+            }
+            return new IlgpuBackend(context, device.Device, kind);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>ILGPU's CPU accelerator, with <paramref name="threadsPerGroup"/> threads per group (1 for users; tests also use more).</summary>
+    public static IlgpuBackend OpenCpu(int threadsPerGroup = 1)
+    {
+        NativeLibraries.Install();
+        CPUDevice device = CpuDevice(threadsPerGroup);
+        Context context = Context.Create(b => b.CPU(device).EnableAlgorithms());
+        return new IlgpuBackend(context, context.Devices.First(d => d is CPUDevice), "ilgpu-cpu", threadsPerGroup);
+    }
+
+    public static string Describe(IReadOnlyList<IlgpuDevice> devices) =>
+        string.Join("; ", devices.Select(d => $"{d.Kind}:{d.Index} {d.Device.Name}" + (d.Refusal is null ? "" : $" (refused: {d.Refusal})")));
+
+    private static string? Refusal(CudaDevice device)
+    {
+        if (!device.Architecture.HasValue)
+        {
+            return "ILGPU 1.5.3 does not know this GPU's architecture";
+        }
+        if (!device.InstructionSet.HasValue || !PTXCodeGenerator.SupportedInstructionSets.Contains(device.InstructionSet.Value))
+        {
+            return $"ILGPU 1.5.3 cannot target the PTX ISA of driver {device.DriverVersion} ({device.InstructionSet?.ToString() ?? "unknown"})";
+        }
+        return null;
+    }
+
+    private static string? Refusal(CLDevice device)
+    {
+        if (device.CLStdVersion < CLBackend.MinimumVersion)
+        {
+            return $"OpenCL C {device.CLStdVersion}; ILGPU needs OpenCL C {CLBackend.MinimumVersion} or newer";
+        }
+        if (!device.Capabilities.GenericAddressSpace)
+        {
+            return "no generic address space (an OpenCL C 2.0 feature ILGPU's OpenCL backend needs)";
+        }
+        return null;
+    }
+}

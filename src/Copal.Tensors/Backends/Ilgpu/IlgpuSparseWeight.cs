@@ -1,0 +1,70 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Copal.Tensors.Backends.Ilgpu.Kernels;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Tensors.Backends.Ilgpu;
+
+/// <summary>
+/// A compressed weight in device memory for <see cref="SparseKernels"/>: N:M values with their index bit stream as
+/// stored on the CPU, or bitmask values with the mask as 32-bit words per row plus, per word, the index of its first
+/// value (so threads can start at any word).
+/// </summary>
+public sealed class IlgpuSparseWeight : DeviceWeight
+{
+    private readonly MemoryBuffer[] _buffers;
+
+    internal IlgpuSparseWeight(IlgpuBackend owner, SparseMatrix matrix, MemoryBuffer values, MemoryBuffer index, MemoryBuffer? starts,
+        Bf16Weights bf16, F32Weights f32, ArrayView<byte> nmIndex, ArrayView<uint> maskWords, ArrayView<uint> maskStarts)
+        : base(matrix.Name, matrix.DType, matrix.Rows, matrix.Cols)
+    {
+        Owner = owner;
+        Format = matrix.Format;
+        if (matrix is NMSparseMatrix nm)
+        {
+            N = nm.N;
+            M = nm.M;
+            Bits = nm.Bits;
+            IndexStride = nm.IndexStride;
+        }
+        _buffers = starts is null ? [values, index] : [values, index, starts];
+        Bf16 = bf16;
+        F32 = f32;
+        NMIndex = nmIndex;
+        MaskWords = maskWords;
+        MaskStarts = maskStarts;
+    }
+
+    internal IlgpuBackend Owner { get; }
+
+    public SparseFormat Format { get; }
+
+    /// <summary>N:M only: stored values per group, group width, index bits per value, index bytes per row.</summary>
+    public int N { get; }
+
+    public int M { get; }
+
+    public int Bits { get; }
+
+    public int IndexStride { get; }
+
+    internal Bf16Weights Bf16 { get; }
+
+    internal F32Weights F32 { get; }
+
+    internal ArrayView<byte> NMIndex { get; }
+
+    internal ArrayView<uint> MaskWords { get; }
+
+    internal ArrayView<uint> MaskStarts { get; }
+
+    public override long StoredBytes => _buffers.Sum(b => b.LengthInBytes);
+
+    protected override void Release()
+    {
+        foreach (MemoryBuffer buffer in _buffers)
+        {
+            buffer.Dispose();
+        }
+    }
+}

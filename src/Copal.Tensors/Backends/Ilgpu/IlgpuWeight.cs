@@ -1,0 +1,47 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Copal.Tensors.Backends.Ilgpu.Kernels;
+
+namespace Copal.Tensors.Backends.Ilgpu;
+
+/// <summary>
+/// A dense weight matrix in device memory in its stored dtype: f32 elements, or the raw 16-bit words of F16 and
+/// BF16, which the kernels convert in registers.
+/// </summary>
+public sealed class IlgpuWeight : DeviceWeight
+{
+    private readonly MemoryBuffer? _f32;
+    private readonly MemoryBuffer? _words;
+
+    internal IlgpuWeight(IlgpuBackend owner, MemoryBuffer1D<float, Stride1D.Dense> values, string name, int rows, int cols)
+        : base(name, DType.F32, rows, cols)
+    {
+        Owner = owner;
+        _f32 = values;
+        F32 = new F32Weights(values.View.AsContiguous(), values.View.AsContiguous().Cast<ulong>());
+    }
+
+    internal IlgpuWeight(IlgpuBackend owner, MemoryBuffer1D<ushort, Stride1D.Dense> words, string name, DType dtype, int rows, int cols)
+        : base(name, dtype, rows, cols)
+    {
+        Owner = owner;
+        _words = words;
+        ArrayView<ushort> view = words.View.AsContiguous();
+        Bf16 = new Bf16Weights(view, view.Cast<ulong>());
+        F16 = new F16Weights(view, view.Cast<ulong>());
+    }
+
+    internal IlgpuBackend Owner { get; }
+
+    internal F32Weights F32 { get; }
+
+    internal Bf16Weights Bf16 { get; }
+
+    internal F16Weights F16 { get; }
+
+    protected override void Release()
+    {
+        _f32?.Dispose();
+        _words?.Dispose();
+    }
+}

@@ -1,0 +1,75 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Copal.Tensors.Backends.Ilgpu.Kernels;
+
+namespace Copal.Tensors.Backends.Ilgpu;
+
+/// <summary>
+/// Every kernel compiled for one accelerator, once, when the backend is created. Compiling eagerly makes a device
+/// that cannot build them fail at creation with the kernel's name, rather than mid-run; it also matters because
+/// after one kernel fails to compile, ILGPU's context is unusable for later ones.
+/// </summary>
+internal sealed class KernelSet
+{
+    public KernelSet(Accelerator a)
+    {
+        GemvF32 = Load(a, "Gemv<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
+        GemvBf16 = Load(a, "Gemv<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
+        GemvF16 = Load(a, "Gemv<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
+        GemmF32 = Load(a, "Gemm<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        GemmBf16 = Load(a, "Gemm<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        GemmF16 = Load(a, "Gemm<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        EmbeddingF32 = Load(a, "Embedding<F32>", () => a.LoadAutoGroupedStreamKernel<Index1D, F32Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
+        EmbeddingBf16 = Load(a, "Embedding<BF16>", () => a.LoadAutoGroupedStreamKernel<Index1D, Bf16Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
+        EmbeddingF16 = Load(a, "Embedding<F16>", () => a.LoadAutoGroupedStreamKernel<Index1D, F16Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
+        AddBias = Load(a, "AddBias", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.AddBias));
+        SiluMul = Load(a, "SiluMul", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul));
+        Add = Load(a, "Add", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add));
+        Rope = Load(a, "Rope", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ElementwiseKernels.Rope));
+        RmsNorm = Load(a, "RmsNorm", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(NormKernels.RmsNorm));
+        Softmax = Load(a, "Softmax", () => a.LoadStreamKernel<ArrayView<float>, int, int>(NormKernels.Softmax));
+        Attention = Load(a, "Attention", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>(AttentionKernel.Attention));
+        Gram = Load(a, "Gram", () => a.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, int, int>(StatisticsKernels.Gram));
+        ColumnSquares = Load(a, "ColumnSquares", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(StatisticsKernels.ColumnSquares));
+        SparseNMF32 = Load(a, "SparseNM<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
+        SparseNMBf16 = Load(a, "SparseNM<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
+        BitmaskF32 = Load(a, "Bitmask<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
+        BitmaskBf16 = Load(a, "Bitmask<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
+    }
+
+    public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int> GemvF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int> GemvBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int> GemvF16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int, int> GemmF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int> GemmBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int, int> GemmF16 { get; }
+    public Action<Index1D, F32Weights, ArrayView<int>, ArrayView<float>, int> EmbeddingF32 { get; }
+    public Action<Index1D, Bf16Weights, ArrayView<int>, ArrayView<float>, int> EmbeddingBf16 { get; }
+    public Action<Index1D, F16Weights, ArrayView<int>, ArrayView<float>, int> EmbeddingF16 { get; }
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, int> AddBias { get; }
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> SiluMul { get; }
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> Add { get; }
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> Rope { get; }
+    public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> RmsNorm { get; }
+    public Action<KernelConfig, ArrayView<float>, int, int> Softmax { get; }
+    public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float> Attention { get; }
+    public Action<Index2D, ArrayView<float>, ArrayView<float>, int, int> Gram { get; }
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ColumnSquares { get; }
+    public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskBf16 { get; }
+
+    private static T Load<T>(Accelerator accelerator, string kernel, Func<T> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new DeviceUnavailableException(
+                $"kernel {kernel} does not compile for {accelerator.AcceleratorType} '{accelerator.Name}': {e.GetBaseException().Message}", e);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Algorithms.ScanReduceOperations;
+
+namespace Copal.Tensors.Backends.Ilgpu.Kernels;
+
+/// <summary>
+/// y[rows, outs] = x[rows, cols] · Wᵀ for W [outs, cols] in its stored dtype. Group and grid sizes come from the
+/// launch (<see cref="LaunchPlan"/>), so the same code runs 256-thread groups on a GPU and one-thread groups on
+/// ILGPU's CPU accelerator. Thread indices and dimensions are read once into locals: on the CPU accelerator each
+/// read is a thread-context lookup.
+/// </summary>
+internal static class MatMulKernels
+{
+    /// <summary>Inner-dimension depth of one GEMM step staged in shared memory.</summary>
+    public const int TileK = 16;
+
+    /// <summary>Largest output tile side: 16 threads × 4 outputs each.</summary>
+    public const int MaxTile = 64;
+
+    /// <summary>Outputs per thread along each tile side.</summary>
+    public const int PerThread = 4;
+
+    // A shared tile row is padded by one float, so the column-wise stores of the staging loop hit distinct banks.
+    private const int Pitch = MaxTile + 1;
+
+    /// <summary>
+    /// rows = 1. A team of lanes (one warp on a GPU, one thread on the CPU accelerator) owns an output feature at a
+    /// time: its lanes stride over W's row together, so the row is read once and coalesced, 8 bytes per lane and
+    /// load, then the team sums its partial dot products with warp shuffles.
+    /// </summary>
+    public static void Gemv<TW>(ArrayView<float> x, TW w, ArrayView<float> y, int outs, int cols)
+        where TW : struct, IWeightView
+    {
+        int groupSize = Group.DimX;
+        int team = groupSize < Warp.WarpSize ? 1 : Warp.WarpSize;
+        int thread = Group.IdxX;
+        int lane = thread % team;
+        int teams = groupSize / team;
+        int stride = Grid.DimX * teams;
+        bool quads = (cols & 3) == 0;
+        for (int o = (Grid.IdxX * teams) + (thread / team); o < outs; o += stride)
+        {
+            long rowBase = (long)o * cols;
+            float acc = 0f;
+            if (quads)
+            {
+                int count = cols >> 2;
+                for (int q = lane; q < count; q += team)
+                {
+                    Quad v = w.Load4(rowBase + (4L * q));
+                    int c = q << 2;
+                    acc += (x[c] * v.X) + (x[c + 1] * v.Y) + (x[c + 2] * v.Z) + (x[c + 3] * v.W);
+                }
+            }
+            else
+            {
+                for (int c = lane; c < cols; c += team)
+                {
+                    acc += x[c] * w.Load(rowBase + c);
+                }
+            }
+            if (team > 1)
+            {
+                acc = WarpExtensions.Reduce<float, AddFloat>(acc);
+            }
+            if (lane == 0)
+            {
+                y[o] = acc;
+            }
+        }
+    }
+
+    /// <summary>
+    /// rows &gt; 1. A (DimX × DimY)-thread group computes a (4·DimY) × (4·DimX) block of y; thread (tx, ty) owns rows
+    /// ty + i·DimY and columns tx + j·DimX (i, j &lt; 4), so its shared-memory reads of a W tile are consecutive across
+    /// a warp and its stores to y are coalesced. Tiles of x and W, TileK deep along the inner dimension, are staged
+    /// in shared memory transposed to [k][m] and [k][n].
+    /// </summary>
+    public static void Gemm<TW>(ArrayView<float> x, TW w, ArrayView<float> y, int rows, int outs, int cols)
+        where TW : struct, IWeightView
+    {
+        ArrayView<float> xs = SharedMemory.Allocate<float>(TileK * Pitch);
+        ArrayView<float> ws = SharedMemory.Allocate<float>(TileK * Pitch);
+        int tx = Group.IdxX, ty = Group.IdxY, dx = Group.DimX, dy = Group.DimY;
+        int tileN = dx * PerThread, tileM = dy * PerThread;
+        int n0 = Grid.IdxX * tileN, m0 = Grid.IdxY * tileM;
+        int thread = (ty * dx) + tx, threads = dx * dy;
+
+        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
+        float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
+        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f;
+        float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+        for (int k0 = 0; k0 < cols; k0 += TileK)
+        {
+            for (int i = thread; i < tileM * TileK; i += threads)
+            {
+                int m = i / TileK, k = i - (m * TileK);
+                int r = m0 + m, c = k0 + k;
+                xs[(k * Pitch) + m] = r < rows && c < cols ? x[((long)r * cols) + c] : 0f;
+            }
+            for (int i = thread; i < tileN * TileK; i += threads)
+            {
+                int n = i / TileK, k = i - (n * TileK);
+                int o = n0 + n, c = k0 + k;
+                ws[(k * Pitch) + n] = o < outs && c < cols ? w.Load(((long)o * cols) + c) : 0f;
+            }
+            Group.Barrier();
+            for (int k = 0; k < TileK; k++)
+            {
+                int xb = (k * Pitch) + ty, wb = (k * Pitch) + tx;
+                float a0 = xs[xb], a1 = xs[xb + dy], a2 = xs[xb + (2 * dy)], a3 = xs[xb + (3 * dy)];
+                float b0 = ws[wb], b1 = ws[wb + dx], b2 = ws[wb + (2 * dx)], b3 = ws[wb + (3 * dx)];
+                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+            }
+            Group.Barrier();
+        }
+        int r0 = m0 + ty, o0 = n0 + tx;
+        StoreRow(y, r0, o0, dx, rows, outs, c00, c01, c02, c03);
+        StoreRow(y, r0 + dy, o0, dx, rows, outs, c10, c11, c12, c13);
+        StoreRow(y, r0 + (2 * dy), o0, dx, rows, outs, c20, c21, c22, c23);
+        StoreRow(y, r0 + (3 * dy), o0, dx, rows, outs, c30, c31, c32, c33);
+    }
+
+    private static void StoreRow(ArrayView<float> y, int r, int o, int dx, int rows, int outs, float v0, float v1, float v2, float v3)
+    {
+        if (r >= rows)
+        {
+            return;
+        }
+        long rowBase = (long)r * outs;
+        if (o < outs)
+        {
+            y[rowBase + o] = v0;
+        }
+        if (o + dx < outs)
+        {
+            y[rowBase + o + dx] = v1;
+        }
+        if (o + (2 * dx) < outs)
+        {
+            y[rowBase + o + (2 * dx)] = v2;
+        }
+        if (o + (3 * dx) < outs)
+        {
+            y[rowBase + o + (3 * dx)] = v3;
+        }
+    }
+}

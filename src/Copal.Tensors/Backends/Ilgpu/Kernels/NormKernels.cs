@@ -1,0 +1,63 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Algorithms.ScanReduceOperations;
+
+namespace Copal.Tensors.Backends.Ilgpu.Kernels;
+
+/// <summary>Row-wise reductions: a group per row (grid-stride over rows), summed with ILGPU.Algorithms' group reduction.</summary>
+internal static class NormKernels
+{
+    /// <summary>y = x / sqrt(mean(x²) + eps) · weight; y may alias x.</summary>
+    public static void RmsNorm(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> y, int rows, int dim, float eps)
+    {
+        int thread = Group.IdxX, groupSize = Group.DimX;
+        for (int row = Grid.IdxX; row < rows; row += Grid.DimX)
+        {
+            long rowBase = (long)row * dim;
+            float squares = 0f;
+            for (int d = thread; d < dim; d += groupSize)
+            {
+                float v = x[rowBase + d];
+                squares += v * v;
+            }
+            squares = GroupExtensions.AllReduce<float, AddFloat>(squares);
+            float inv = 1f / XMath.Sqrt((squares / dim) + eps);
+            for (int d = thread; d < dim; d += groupSize)
+            {
+                y[rowBase + d] = x[rowBase + d] * inv * weight[d];
+            }
+            // The next row's reduction reuses the group's shared scratch.
+            Group.Barrier();
+        }
+    }
+
+    /// <summary>Softmax in place; subtracting the row maximum keeps exp from overflowing.</summary>
+    public static void Softmax(ArrayView<float> x, int rows, int cols)
+    {
+        int thread = Group.IdxX, groupSize = Group.DimX;
+        for (int row = Grid.IdxX; row < rows; row += Grid.DimX)
+        {
+            long rowBase = (long)row * cols;
+            float max = float.MinValue;
+            for (int c = thread; c < cols; c += groupSize)
+            {
+                max = XMath.Max(max, x[rowBase + c]);
+            }
+            max = GroupExtensions.AllReduce<float, MaxFloat>(max);
+            float sum = 0f;
+            for (int c = thread; c < cols; c += groupSize)
+            {
+                float e = XMath.Exp(x[rowBase + c] - max);
+                x[rowBase + c] = e;
+                sum += e;
+            }
+            sum = GroupExtensions.AllReduce<float, AddFloat>(sum);
+            float inv = 1f / sum;
+            for (int c = thread; c < cols; c += groupSize)
+            {
+                x[rowBase + c] *= inv;
+            }
+            Group.Barrier();
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using ILGPU.Runtime;
+using Copal.Tensors.Backends.Ilgpu.Kernels;
+
+namespace Copal.Tensors.Backends.Ilgpu;
+
+/// <summary>
+/// Group and grid sizes for one accelerator. The kernels are correct for any power-of-two group; the plan picks
+/// sizes that are fast where they run. On a GPU: 256-thread groups for row reductions and GEMV (8 warps, a warp
+/// per output feature), 16 × 16 threads for 64 × 64 GEMM tiles, 64-key attention blocks. On ILGPU's CPU
+/// accelerator every group thread is an OS thread and every barrier a rendezvous of them, which costs about a
+/// millisecond on two cores, so the plan uses one-thread groups there unless a test asks for more.
+/// </summary>
+internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGroup, int MaxGroups)
+{
+    public static LaunchPlan For(Accelerator accelerator, int? cpuThreadsPerGroup)
+    {
+        if (accelerator.AcceleratorType == AcceleratorType.CPU)
+        {
+            int group = cpuThreadsPerGroup ?? 1;
+            if (group < 1 || group > accelerator.MaxNumThreadsPerGroup || !IsPowerOfTwo(group)
+                || (group > 1 && group % accelerator.WarpSize != 0))
+            {
+                throw new ArgumentOutOfRangeException(nameof(cpuThreadsPerGroup),
+                    $"ILGPU CPU groups must be 1 or a power-of-two multiple of the warp ({accelerator.WarpSize}) up to {accelerator.MaxNumThreadsPerGroup}, got {group}");
+            }
+            return new LaunchPlan(group, FloorSqrtPowerOfTwo(group), group, 4 * accelerator.NumMultiprocessors);
+        }
+        int rowGroup = FloorPowerOfTwo(Math.Min(256, accelerator.MaxNumThreadsPerGroup));
+        int gemm = Math.Min(MatMulKernels.MaxTile / MatMulKernels.PerThread, FloorSqrtPowerOfTwo(rowGroup));
+        return new LaunchPlan(rowGroup, gemm, Math.Min(64, rowGroup), 64 * accelerator.NumMultiprocessors);
+    }
+
+    /// <summary>Groups for a grid-stride loop over <paramref name="items"/> work items, <paramref name="perGroup"/> at a time.</summary>
+    public int Groups(long items, int perGroup = 1) => (int)Math.Clamp((items + perGroup - 1) / perGroup, 1, MaxGroups);
+
+    private static bool IsPowerOfTwo(int v) => (v & (v - 1)) == 0;
+
+    private static int FloorPowerOfTwo(int v) => 1 << (31 - System.Numerics.BitOperations.LeadingZeroCount((uint)v));
+
+    private static int FloorSqrtPowerOfTwo(int v) => 1 << ((31 - System.Numerics.BitOperations.LeadingZeroCount((uint)v)) / 2);
+}
