@@ -23,11 +23,11 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
                 throw new ArgumentOutOfRangeException(nameof(cpuThreadsPerGroup),
                     $"ILGPU CPU groups must be 1 or a power-of-two multiple of the warp ({accelerator.WarpSize}) up to {accelerator.MaxNumThreadsPerGroup}, got {group}");
             }
-            return new LaunchPlan(group, FloorSqrtPowerOfTwo(group), group, 4 * accelerator.NumMultiprocessors);
+            return new LaunchPlan(group, FloorSqrtPowerOfTwo(group), Math.Min(group, AttentionKernel.KeyBlock), 4 * accelerator.NumMultiprocessors);
         }
         int rowGroup = FloorPowerOfTwo(Math.Min(256, accelerator.MaxNumThreadsPerGroup));
         int gemm = Math.Min(MatMulKernels.MaxTile / MatMulKernels.PerThread, FloorSqrtPowerOfTwo(rowGroup));
-        return new LaunchPlan(rowGroup, gemm, Math.Min(64, rowGroup), 64 * accelerator.NumMultiprocessors);
+        return new LaunchPlan(rowGroup, gemm, Math.Min(AttentionKernel.KeyBlock, rowGroup), 64 * accelerator.NumMultiprocessors);
     }
 
     /// <summary>Groups for a grid-stride loop over <paramref name="items"/> work items, <paramref name="perGroup"/> at a time.</summary>

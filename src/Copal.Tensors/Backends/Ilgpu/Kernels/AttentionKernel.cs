@@ -10,21 +10,22 @@ internal static class AttentionKernel
     /// <summary>Largest head dimension the kernel holds in shared memory.</summary>
     public const int MaxHeadDim = 256;
 
-    /// <summary>Largest group, and so key block, the kernel's shared arrays hold.</summary>
-    public const int MaxGroup = 256;
+    /// <summary>Keys scored per step of the online softmax; the group (at most this many threads) shares them out.</summary>
+    public const int KeyBlock = 64;
 
     /// <summary>
-    /// One group per (query head, query row): grid (heads, rows). Keys are visited in blocks of one key per thread:
-    /// each thread scores its key, the group finds the block maximum and the sum of exponentials, and the running
-    /// (online) softmax rescales the accumulated output by exp(oldMax − newMax), so memory does not grow with the
-    /// sequence. The query and the output accumulator live in shared memory.
+    /// One group per (query head, query row): grid (heads, rows). Keys are visited in blocks of <see cref="KeyBlock"/>:
+    /// the group's threads score them (one each on a GPU, all of them on a one-thread CPU group, so the group
+    /// reductions run once per block either way), the group finds the block maximum and the sum of exponentials,
+    /// and the running (online) softmax rescales the accumulated output by exp(oldMax − newMax), so memory does not
+    /// grow with the sequence. The query, the block's probabilities and the output accumulator live in shared memory.
     /// </summary>
     public static void Attention(ArrayView<float> q, ArrayView<float> kCache, ArrayView<float> vCache, ArrayView<float> output,
         int startPos, int heads, int kvHeads, int headDim, float scale)
     {
         ArrayView<float> qs = SharedMemory.Allocate<float>(MaxHeadDim);
         ArrayView<float> acc = SharedMemory.Allocate<float>(MaxHeadDim);
-        ArrayView<float> probs = SharedMemory.Allocate<float>(MaxGroup);
+        ArrayView<float> probs = SharedMemory.Allocate<float>(KeyBlock);
         int t = Group.IdxX, block = Group.DimX;
         int head = Grid.IdxX, row = Grid.IdxY;
         int kvHead = head / (heads / kvHeads);
@@ -42,30 +43,36 @@ internal static class AttentionKernel
 
         float runningMax = float.MinValue;
         float runningSum = 0f;
-        for (int j0 = 0; j0 < keys; j0 += block)
+        for (int j0 = 0; j0 < keys; j0 += KeyBlock)
         {
-            int j = j0 + t;
-            float score = float.MinValue;
-            if (j < keys)
+            int count = IntrinsicMath.Min(KeyBlock, keys - j0);
+            float blockMax = float.MinValue;
+            for (int jj = t; jj < count; jj += block)
             {
-                long k = ((long)j * kvStride) + kvOffset;
+                long k = ((long)(j0 + jj) * kvStride) + kvOffset;
                 float dot = 0f;
                 for (int d = 0; d < headDim; d++)
                 {
                     dot += qs[d] * kCache[k + d];
                 }
-                score = dot * scale;
+                float score = dot * scale;
+                probs[jj] = score;
+                blockMax = XMath.Max(blockMax, score);
             }
-            float newMax = XMath.Max(runningMax, GroupExtensions.AllReduce<float, MaxFloat>(score));
-            float p = j < keys ? XMath.Exp(score - newMax) : 0f;
-            probs[t] = p;
-            float blockSum = GroupExtensions.AllReduce<float, AddFloat>(p);
+            float newMax = XMath.Max(runningMax, GroupExtensions.AllReduce<float, MaxFloat>(blockMax));
+            float partial = 0f;
+            for (int jj = t; jj < count; jj += block)
+            {
+                float p = XMath.Exp(probs[jj] - newMax);
+                probs[jj] = p;
+                partial += p;
+            }
+            float blockSum = GroupExtensions.AllReduce<float, AddFloat>(partial);
             Group.Barrier();
             float rescale = XMath.Exp(runningMax - newMax);
             runningSum = (runningSum * rescale) + blockSum;
             runningMax = newMax;
 
-            int count = IntrinsicMath.Min(block, keys - j0);
             for (int d = t; d < headDim; d += block)
             {
                 float a = acc[d] * rescale;
