@@ -3,6 +3,7 @@ using System.Text.Json;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Commands;
 
@@ -24,6 +25,8 @@ internal static class LogitsCommand
             {
                 throw new UsageException($"--top-k must be ≥ 0, got {k}");
             }
+            string path = p.GetValue(outFile)!;
+            PathGuard.RequireApart(path, "--out", p.GetValue(model)!, "the input folder");
             using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!);
             int[] ids = session.Tokenizer.Encode(p.GetValue(text)!, addSpecialTokens: true);
             int context = session.Model.Config.MaxPositionEmbeddings;
@@ -51,10 +54,16 @@ internal static class LogitsCommand
                         .Select(i => new { id = i, logprob = copy[i] - lse }).ToArray());
                 }
             }
-            string path = p.GetValue(outFile)!;
-            string temp = path + ".tmp";
-            File.WriteAllText(temp, JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }));
-            File.Move(temp, path, overwrite: true);
+            string temp = TemporaryNames.Sibling(path, "tmp");
+            try
+            {
+                File.WriteAllText(temp, JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }));
+                File.Move(temp, path, overwrite: true);
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
             Out.Info($"copal: wrote {ids.Length} positions to {path}");
             return CliErrors.Ok;
         });
