@@ -47,7 +47,7 @@ public static class SyntheticModelWriter
                 string src = Path.Combine(tokenizerDirectory, name);
                 if (File.Exists(src))
                 {
-                    File.Copy(src, output.File(name));
+                    output.CopyIn(src, name);
                 }
                 else if (name == "tokenizer.json")
                 {

@@ -54,6 +54,27 @@ public sealed class AtomicDirectory : IDisposable
     /// <summary>A path inside the temporary folder.</summary>
     public string File(string name) => Path.Combine(TempPath, name);
 
+    /// <summary>Copies <paramref name="source"/> into the temporary folder as <paramref name="name"/>; a failure (a full disk) names both.</summary>
+    public void CopyIn(string source, string name)
+    {
+        try
+        {
+            System.IO.File.Copy(source, File(name));
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"cannot copy '{source}' into the output '{FinalPath}': {Reason(e)}", e);
+        }
+    }
+
+    /// <summary>The operating system's reason without the path .NET appends (" : 'path'"), for messages that name the file themselves.</summary>
+    public static string Reason(IOException e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        int cut = e.Message.IndexOf(" : '", StringComparison.Ordinal);
+        return cut > 0 ? e.Message[..cut] : e.Message;
+    }
+
     /// <summary>Moves the finished folder into place (replacing an old one that --force allowed).</summary>
     public void Commit()
     {

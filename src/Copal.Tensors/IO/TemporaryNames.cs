@@ -5,18 +5,24 @@ using System.Text.RegularExpressions;
 namespace Copal.Tensors.IO;
 
 /// <summary>
-/// Names of the hidden temporary files and folders an output is built in: <c>.NAME.KIND-PID-START-N</c> beside the
-/// output, where PID and START (the process's start time) say which run owns it. A run that was killed (SIGKILL,
-/// power loss) cannot clean up; the next run finds its leftovers by the name, sees that no process with that id and
-/// start time exists, and removes them (<see cref="RemoveStale"/>). The start time makes a reused pid harmless.
+/// Names of the hidden temporary files and folders an output is built in: <c>.NAME.KIND-PID-START-NS-N</c> beside
+/// the output, where PID, START (the process's start time) and NS (its pid namespace on Linux, 0 elsewhere) say which
+/// run owns it. A run that was killed (SIGKILL, power loss) cannot clean up; the next run finds its leftovers by the
+/// name, sees that no process with that id and start time exists, and removes them (<see cref="RemoveStale"/>). The
+/// start time makes a reused pid harmless; a name from another pid namespace (another container sharing the folder)
+/// is never judged, since its pids mean other processes.
 /// </summary>
 public static partial class TemporaryNames
 {
     private static long s_sequence;
-    private static readonly Lazy<string> s_owner = new(() => $"{Environment.ProcessId}-{StartStamp(Environment.ProcessId) ?? "0"}");
+    private static readonly Lazy<string> s_namespace = new(PidNamespace);
+    private static readonly Lazy<string> s_owner = new(() => $"{Environment.ProcessId}-{StartStamp(Environment.ProcessId) ?? "0"}-{s_namespace.Value}");
+
+    /// <summary>This process's part of the names: <c>PID-START-NS</c>.</summary>
+    public static string Owner => s_owner.Value;
 
     /// <summary>
-    /// A fresh hidden sibling of <paramref name="path"/> owned by this process, e.g. <c>dir/.out.tmp-4242-1234567-0</c>;
+    /// A fresh hidden sibling of <paramref name="path"/> owned by this process, e.g. <c>dir/.out.tmp-4242-1234567-4026531836-0</c>;
     /// <paramref name="kind"/> says what it holds: "tmp" (being written) or "old" (being replaced).
     /// </summary>
     public static string Sibling(string path, string kind)
@@ -52,7 +58,8 @@ public static partial class TemporaryNames
         foreach (string entry in entries)
         {
             Match m = Pattern().Match(Path.GetFileName(entry));
-            if (!m.Success || !IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value))
+            if (!m.Success || m.Groups["ns"].Value != s_namespace.Value
+                || !IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value))
             {
                 continue;
             }
@@ -123,6 +130,25 @@ public static partial class TemporaryNames
         }
     }
 
-    [GeneratedRegex(@"^\..+\.(tmp|old)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-[0-9]{1,19}$", RegexOptions.CultureInvariant)]
+    // Linux names pid namespaces by an inode number ("pid:[4026531836]"); elsewhere there is one.
+    private static string PidNamespace()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return "0";
+        }
+        try
+        {
+            string? link = new FileInfo("/proc/self/ns/pid").LinkTarget;
+            string digits = new(link?.Where(char.IsAsciiDigit).ToArray() ?? []);
+            return digits.Length is > 0 and <= 20 ? digits : "0";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "0";
+        }
+    }
+
+    [GeneratedRegex(@"^\..+\.(tmp|old)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})-[0-9]{1,19}$", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }
