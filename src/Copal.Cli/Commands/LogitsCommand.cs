@@ -17,7 +17,8 @@ internal static class LogitsCommand
         var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write", Required = true };
         var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 };
         var device = CommonOptions.Device();
-        var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device };
+        var allowNonFinite = CommonOptions.AllowNonFinite();
+        var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device, allowNonFinite };
         command.SetBody((p, _) =>
         {
             int k = p.GetValue(topK);
@@ -27,7 +28,7 @@ internal static class LogitsCommand
             }
             string path = p.GetValue(outFile)!;
             PathGuard.RequireApart(path, "--out", p.GetValue(model)!, "the input folder");
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!);
+            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, allowNonFinite: p.GetValue(allowNonFinite));
             int[] ids = session.Tokenizer.Encode(p.GetValue(text)!, addSpecialTokens: true);
             int context = session.Model.Config.MaxPositionEmbeddings;
             if (ids.Length == 0 || ids.Length > context)
@@ -38,6 +39,7 @@ internal static class LogitsCommand
             using RunState state = session.Model.CreateState(ids.Length, ids.Length, allRowLogits: true);
             session.Model.Forward(state, ids, 0, LogitsMode.All);
             float[] logits = session.Model.ReadLogits(state, ids.Length);
+            NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"at position {row}");
             var positions = new List<object>(ids.Length);
             for (int t = 0; t < ids.Length; t++)
             {

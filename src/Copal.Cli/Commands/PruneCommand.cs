@@ -33,9 +33,10 @@ internal static class PruneCommand
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var compact = new Option<bool>("--compact") { Description = "Store the pruned linears compactly (as `copal compact --format auto`)" };
+        var allowNonFinite = CommonOptions.AllowNonFinite();
         var command = new Command("prune", "Prune every linear layer of the decoder layers and write a new model folder")
         {
-            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, layerSet, includeEmbeddings, force, device, json, compact,
+            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, layerSet, includeEmbeddings, force, device, json, compact, allowNonFinite,
         };
         copal.AddTo(command);
         command.SetBody((p, ct) =>
@@ -70,6 +71,7 @@ internal static class PruneCommand
                 calibration)
             {
                 Force = p.GetValue(force),
+                AllowNonFinite = p.GetValue(allowNonFinite),
                 ExtraFiles = copalState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(copalState, calibration, target),
             };
             if (!asJson)

@@ -15,6 +15,11 @@ internal static class CommonOptions
 
     public static Option<bool> Json() => new("--json") { Description = "Write the result as JSON on stdout" };
 
+    public static Option<bool> AllowNonFinite() => new("--allow-nonfinite")
+    {
+        Description = "Load weights that hold NaN or Inf (refused by default); a run still stops at the first non-finite logits",
+    };
+
     public static Option<string> Model(bool required = true) => new("--model", "-m")
     {
         Description = "Model folder (config.json, *.safetensors, tokenizer.json)",

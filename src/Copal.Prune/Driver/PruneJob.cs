@@ -21,6 +21,9 @@ public sealed record PruneRequest(
     /// <summary>Replace a non-empty output folder.</summary>
     public bool Force { get; init; }
 
+    /// <summary>Load weights that hold NaN or Inf (refused by default); pruning then refuses the first such linear by name.</summary>
+    public bool AllowNonFinite { get; init; }
+
     /// <summary>Extra files to write into the output folder before it is moved into place (name → writer of that file's path).</summary>
     public IReadOnlyDictionary<string, Action<string>> ExtraFiles { get; init; } = new Dictionary<string, Action<string>>();
 }
@@ -42,7 +45,7 @@ public static class PruneJob
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
-        using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend);
+        using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend, SparseLoadMode.Off, allowNonFinite: request.AllowNonFinite);
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(request.ModelDirectory);
         RequireDenseLinears(request.ModelDirectory, source);
         var metadata = new Dictionary<string, string>
