@@ -10,6 +10,8 @@ namespace Copal.Cli.Commands;
 /// <summary><c>copal logits</c>: per-position logits (or top-k log-probabilities) as JSON, for comparison with other implementations.</summary>
 internal static class LogitsCommand
 {
+    private static readonly JsonSerializerOptions s_json = CopalJson.Create(indented: false, snakeCase: false);
+
     public static Command Create()
     {
         var model = CommonOptions.Model();
@@ -59,7 +61,7 @@ internal static class LogitsCommand
             string temp = TemporaryNames.Sibling(path, "tmp");
             try
             {
-                File.WriteAllText(temp, JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }));
+                File.WriteAllText(temp, JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }, s_json));
                 File.Move(temp, path, overwrite: true);
             }
             finally

@@ -1,10 +1,10 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Model.Weights;
 using Copal.Prune.Calibration;
 using Copal.Tensors.Backends;
+using Copal.Tensors.IO;
 using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
 
@@ -33,12 +33,8 @@ public static class PruneJob
 {
     public const string ReportFileName = "prune-report.json";
 
-    public static JsonSerializerOptions ReportJsonOptions { get; } = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>Settings of prune-report.json and the COPAL state manifest: snake_case, NaN and ±Inf as null (<see cref="CopalJson"/>).</summary>
+    public static JsonSerializerOptions ReportJsonOptions { get; } = CopalJson.Create(indented: true);
 
     /// <summary>Prunes <see cref="PruneRequest.ModelDirectory"/> on <paramref name="backend"/>.</summary>
     public static PruneReport Run(PruneRequest request, IBackend backend, IProgress<PruneProgress>? progress = null, CancellationToken cancellationToken = default)
