@@ -9,9 +9,17 @@ internal static class CopalProcess
 
     public static Result Run(params string[] args) => Run(null, args);
 
-    public static Result Run(Action<Process>? whileRunning, params string[] args)
+    public static Result Run(Action<Process>? whileRunning, params string[] args) => Start(whileRunning, null, args);
+
+    /// <summary>
+    /// Runs copal from <c>bash -c</c> after <paramref name="shellSetup"/> (e.g. <c>ulimit</c>, <c>trap</c>), so limits
+    /// and ignored signals apply to copal itself.
+    /// </summary>
+    public static Result RunInShell(string shellSetup, params string[] args) => Start(null, shellSetup, args);
+
+    private static Result Start(Action<Process>? whileRunning, string? shellSetup, string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(shellSetup is null ? "dotnet" : "bash")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -19,6 +27,12 @@ internal static class CopalProcess
             UseShellExecute = false,
             WorkingDirectory = Copal.Testing.TestData.RepoRoot,
         };
+        if (shellSetup is not null)
+        {
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add($"{shellSetup}; exec dotnet \"$@\"");
+            psi.ArgumentList.Add("bash");
+        }
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "copal.dll"));
         foreach (string a in args)
         {

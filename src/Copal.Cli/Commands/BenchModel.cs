@@ -1,5 +1,6 @@
 using Copal.Tensors.Safetensors;
 using System.Diagnostics;
+using System.Text.Json;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Inference;
 using Copal.Model.Weights;
@@ -23,11 +24,14 @@ internal sealed record ModelBenchResult(
     public double PrefillRatio => PrefillTokensPerSecond / PrefillLimitTokensPerSecond;
     public double PerplexityRatio => PerplexityTokensPerSecond / PerplexityLimitTokensPerSecond;
 
-    /// <summary>Streaming rate of the checkpoint's own mapping, the pages decode reads.</summary>
+    /// <summary>Streaming rate of the checkpoint's own mapping, the pages decode reads; NaN (null in JSON) when not measured.</summary>
     public double MappedBandwidthGBs { get; init; }
 
-    /// <summary>Decode tokens/s over (mapped-checkpoint bandwidth ÷ weight bytes per token).</summary>
+    /// <summary>Decode tokens/s over (mapped-checkpoint bandwidth ÷ weight bytes per token); NaN (null in JSON) when not measured.</summary>
     public double DecodeRatioMapped { get; init; }
+
+    /// <summary>Why a value is missing, keyed by its JSON name; null when everything was measured.</summary>
+    public IReadOnlyDictionary<string, string>? NotMeasured { get; init; }
 
     /// <summary>Decoder linears held compressed (their compressed bytes count in the weight bytes per token).</summary>
     public int SparseLinears { get; init; }
@@ -79,8 +83,8 @@ internal static class BenchModel
         Say($"{c}; {weightBytes / 1e9:F2} GB of weights streamed per decoded token{(sparseLinears > 0 ? $" ({sparseLinears} linears compressed)" : "")}");
         double bandwidth = MemoryBandwidth.MeasureRead(512L << 20, raw.Info.ComputeUnits, 5);
         Say($"streaming read {bandwidth:F1} GB/s");
-        double mappedBandwidth = MappedBandwidth(directory, raw.Info.ComputeUnits);
-        Say($"streaming read of the mapped checkpoint {mappedBandwidth:F1} GB/s");
+        (double mappedBandwidth, string? unmeasured) = MappedBandwidth(directory, raw.Info.ComputeUnits);
+        Say(unmeasured is null ? $"streaming read of the mapped checkpoint {mappedBandwidth:F1} GB/s" : $"streaming read of the mapped checkpoint not measured: {unmeasured}");
 
 
         var random = new Random(1234);
@@ -134,6 +138,11 @@ internal static class BenchModel
             MappedBandwidthGBs = mappedBandwidth,
             SparseLinears = sparseLinears,
             DecodeRatioMapped = decode / decodeSeconds / (mappedBandwidth * 1e9 / weightBytes),
+            NotMeasured = unmeasured is null ? null : new Dictionary<string, string>
+            {
+                [JsonNamingPolicy.SnakeCaseLower.ConvertName(nameof(ModelBenchResult.MappedBandwidthGBs))] = unmeasured,
+                [JsonNamingPolicy.SnakeCaseLower.ConvertName(nameof(ModelBenchResult.DecodeRatioMapped))] = $"needs the mapped checkpoint's bandwidth, not measured: {unmeasured}",
+            },
         };
     }
 
@@ -141,13 +150,16 @@ internal static class BenchModel
     /// The streaming rate of the checkpoint's own memory mapping (its largest file's data section): the pages a CPU
     /// decode really reads, which can stream slower than the anonymous buffer of the plain probe.
     /// </summary>
-    private static unsafe double MappedBandwidth(string directory, int threads)
+    /// <remarks>Below 1 MiB a read takes too little time to be timed: NaN, with the reason.</remarks>
+    private static unsafe (double GBs, string? NotMeasured) MappedBandwidth(string directory, int threads)
     {
         using SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory);
         SafetensorsFile largest = checkpoint.Files.MaxBy(f => f.Tensors.Sum(t => t.ByteLength))!;
         var begin = (byte*)largest.Tensors.Min(t => (nuint)t.Data);
         long bytes = largest.Tensors.Sum(t => t.ByteLength);
-        return bytes < (1L << 20) ? double.NaN : MemoryBandwidth.MeasureRead(begin, bytes, threads, 3);
+        return bytes < (1L << 20)
+            ? (double.NaN, $"the checkpoint's weights ({bytes / 1048576.0:F2} MiB) are too small to time a streaming read (1 MiB at least)")
+            : (MemoryBandwidth.MeasureRead(begin, bytes, threads, 3), null);
     }
 
     private static double GemmRate(IBackend backend, DeviceWeight weight, int rows, int repeat)

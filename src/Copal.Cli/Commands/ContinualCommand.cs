@@ -79,6 +79,14 @@ internal static class ContinualCommand
                 TempDirectory = p.GetValue(temp),
             };
             var variants = ContinualRunner.Variants(request);
+            foreach (string file in request.Datasets.SelectMany(d => new[] { d.Calibration.Path, d.Evaluation.Path }).Distinct())
+            {
+                PathGuard.RequireApart(p.GetValue(outDir)!, "--out", file, "the --datasets file");
+            }
+            if (request.TempDirectory is not null)
+            {
+                PathGuard.RequireOutside(request.TempDirectory, "--temp", modelDir, "the input folder");
+            }
             // Claim the output folder first, so a bad --out fails before hours of work.
             using AtomicDirectory output = AtomicDirectory.Create(p.GetValue(outDir)!, p.GetValue(force), modelDir);
             using IBackend backend = CommonOptions.CreateBackend(p.GetValue(device)!);

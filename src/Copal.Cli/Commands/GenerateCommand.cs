@@ -20,9 +20,10 @@ internal static class GenerateCommand
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
+        var allowNonFinite = CommonOptions.AllowNonFinite();
         var command = new Command("generate", "Generate text, streaming it as it is produced")
         {
-            model, prompt, count, temperature, topK, topP, penalty, seed, device, json, sparse,
+            model, prompt, count, temperature, topK, topP, penalty, seed, device, json, sparse, allowNonFinite,
         };
         command.SetBody((p, ct) =>
         {
@@ -48,7 +49,7 @@ internal static class GenerateCommand
                 throw new UsageException(e.Message.Split(Environment.NewLine)[0]);
             }
             bool asJson = p.GetValue(json);
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
+            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
             int[] promptIds = session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);
             if (promptIds.Length == 0)
             {

@@ -3,12 +3,15 @@ using System.Text.Json;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Commands;
 
 /// <summary><c>copal logits</c>: per-position logits (or top-k log-probabilities) as JSON, for comparison with other implementations.</summary>
 internal static class LogitsCommand
 {
+    private static readonly JsonSerializerOptions s_json = CopalJson.Create(indented: false, snakeCase: false);
+
     public static Command Create()
     {
         var model = CommonOptions.Model();
@@ -16,7 +19,8 @@ internal static class LogitsCommand
         var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write", Required = true };
         var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 };
         var device = CommonOptions.Device();
-        var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device };
+        var allowNonFinite = CommonOptions.AllowNonFinite();
+        var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device, allowNonFinite };
         command.SetBody((p, _) =>
         {
             int k = p.GetValue(topK);
@@ -24,7 +28,9 @@ internal static class LogitsCommand
             {
                 throw new UsageException($"--top-k must be ≥ 0, got {k}");
             }
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!);
+            string path = p.GetValue(outFile)!;
+            PathGuard.RequireApart(path, "--out", p.GetValue(model)!, "the input folder");
+            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, allowNonFinite: p.GetValue(allowNonFinite));
             int[] ids = session.Tokenizer.Encode(p.GetValue(text)!, addSpecialTokens: true);
             int context = session.Model.Config.MaxPositionEmbeddings;
             if (ids.Length == 0 || ids.Length > context)
@@ -35,6 +41,7 @@ internal static class LogitsCommand
             using RunState state = session.Model.CreateState(ids.Length, ids.Length, allRowLogits: true);
             session.Model.Forward(state, ids, 0, LogitsMode.All);
             float[] logits = session.Model.ReadLogits(state, ids.Length);
+            NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"at position {row}");
             var positions = new List<object>(ids.Length);
             for (int t = 0; t < ids.Length; t++)
             {
@@ -51,10 +58,16 @@ internal static class LogitsCommand
                         .Select(i => new { id = i, logprob = copy[i] - lse }).ToArray());
                 }
             }
-            string path = p.GetValue(outFile)!;
-            string temp = path + ".tmp";
-            File.WriteAllText(temp, JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }));
-            File.Move(temp, path, overwrite: true);
+            string temp = TemporaryNames.Sibling(path, "tmp");
+            try
+            {
+                File.WriteAllText(temp, JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }, s_json));
+                File.Move(temp, path, overwrite: true);
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
             Out.Info($"copal: wrote {ids.Length} positions to {path}");
             return CliErrors.Ok;
         });

@@ -23,16 +23,17 @@ internal static class PerplexityCommand
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
+        var allowNonFinite = CommonOptions.AllowNonFinite();
         var command = new Command("perplexity", "Perplexity on a text file, as pruning papers compute it")
         {
-            model, data, seqLen, stride, limit, layout, compare, device, json, sparse,
+            model, data, seqLen, stride, limit, layout, compare, device, json, sparse, allowNonFinite,
         };
         command.SetBody((p, ct) =>
         {
             bool asJson = p.GetValue(json);
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
+            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
             using ModelSession? baseSession = p.GetValue(compare) is string basePath
-                ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!))
+                ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite))
                 : null;
             int max = session.Model.Config.MaxPositionEmbeddings;
             int window = p.GetValue(seqLen) ?? Math.Min(2048, max);

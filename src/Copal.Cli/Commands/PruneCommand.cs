@@ -6,6 +6,7 @@ using Copal.Prune.Calibration;
 using Copal.Prune.Continual;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Commands;
 
@@ -32,14 +33,16 @@ internal static class PruneCommand
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var compact = new Option<bool>("--compact") { Description = "Store the pruned linears compactly (as `copal compact --format auto`)" };
+        var allowNonFinite = CommonOptions.AllowNonFinite();
         var command = new Command("prune", "Prune every linear layer of the decoder layers and write a new model folder")
         {
-            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, layerSet, includeEmbeddings, force, device, json, compact,
+            model, outDir, method, sparsity, pattern, calib, nsamples, seqlen, seed, trueSequential, noLayerError, layerSet, includeEmbeddings, force, device, json, compact, allowNonFinite,
         };
         copal.AddTo(command);
         command.SetBody((p, ct) =>
         {
             string modelDir = p.GetValue(model)!;
+            RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State));
             SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             bool asJson = p.GetValue(json);
             CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, ct);
@@ -68,6 +71,7 @@ internal static class PruneCommand
                 calibration)
             {
                 Force = p.GetValue(force),
+                AllowNonFinite = p.GetValue(allowNonFinite),
                 ExtraFiles = copalState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(copalState, calibration, target),
             };
             if (!asJson)
@@ -108,6 +112,30 @@ internal static class PruneCommand
         return command;
     }
 
+    /// <summary>
+    /// Neither output may touch an input: --out replaces its folder, so it must be apart from every input;
+    /// --state is written into, so it must not be the model folder or lie inside it (it may be the --resume folder).
+    /// </summary>
+    private static void RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state)
+    {
+        PathGuard.RequireApart(outDir, "--out", modelDir, "the input folder");
+        foreach (string f in CalibrationFiles(calib))
+        {
+            PathGuard.RequireApart(outDir, "--out", f, "the --calib file");
+        }
+        if (resume is not null)
+        {
+            PathGuard.RequireApart(outDir, "--out", resume, "the --resume folder");
+        }
+        if (state is not null)
+        {
+            PathGuard.RequireOutside(state, "--state", modelDir, "the input folder");
+        }
+    }
+
+    internal static string[] CalibrationFiles(string? calib) =>
+        calib?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+
     internal static SparsityPattern ParsePattern(string? sparsity, string? pattern)
     {
         if ((sparsity is null) == (pattern is null))
@@ -137,7 +165,7 @@ internal static class PruneCommand
             // Magnitude needs no data; one short window still drives the driver's layer loop.
             return CalibrationSet.FromTokens([("(none)", Enumerable.Repeat(1, seqLen + 1).ToArray())], 1, seqLen, seed);
         }
-        string[] files = calib.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string[] files = CalibrationFiles(calib);
         foreach (string f in files)
         {
             if (!File.Exists(f))

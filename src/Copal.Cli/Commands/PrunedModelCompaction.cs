@@ -1,5 +1,6 @@
 using Copal.Cli.Infrastructure;
 using Copal.Model.Weights;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Commands;
 
@@ -8,12 +9,9 @@ internal static class PrunedModelCompaction
 {
     public static void Apply(string outDirectory, bool quiet, CancellationToken cancellationToken = default)
     {
-        string full = Path.GetFullPath(outDirectory).TrimEnd(Path.DirectorySeparatorChar);
-        string dense = full + ".dense-tmp";
-        if (Directory.Exists(dense))
-        {
-            throw new IOException($"'{dense}' exists; remove it and rerun");
-        }
+        string full = RealPath.Resolve(outDirectory);
+        // Named as ours, so a killed run's leftover is swept by the next run (TemporaryNames).
+        string dense = TemporaryNames.Sibling(full, "tmp");
         Directory.Move(full, dense);
         try
         {

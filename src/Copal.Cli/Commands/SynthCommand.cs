@@ -3,6 +3,7 @@ using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Synthetic;
 using Copal.Tensors;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Commands;
 
@@ -41,6 +42,14 @@ internal static class SynthCommand
                 throw new DirectoryNotFoundException($"--tokenizer '{tok}' does not exist");
             }
             string outPath = p.GetValue(outDir)!;
+            if (configPath is not null)
+            {
+                PathGuard.RequireApart(outPath, "--out", configPath, "the --config file");
+            }
+            if (tok is not null)
+            {
+                PathGuard.RequireApart(outPath, "--out", tok, "the --tokenizer folder");
+            }
             using var progressLine = new ProgressLine();
             SyntheticModelWriter.Write(c, outPath, type, p.GetValue(seed), tok, p.GetValue(force),
                 new SyncProgress<string>(m => progressLine.Update(m)), ct);

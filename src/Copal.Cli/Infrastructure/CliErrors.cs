@@ -23,7 +23,7 @@ internal static class CliErrors
         if (e is OperationCanceledException)
         {
             stderr.WriteLine("copal: cancelled; no partial output was left behind");
-            return Cancelled;
+            return Cancellation.ExitCode;
         }
         bool debug = Environment.GetEnvironmentVariable("COPAL_DEBUG") == "1";
         string message = e switch

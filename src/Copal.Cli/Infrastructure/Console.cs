@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Infrastructure;
 
@@ -9,14 +9,8 @@ namespace Copal.Cli.Infrastructure;
 /// </summary>
 internal static class Out
 {
-    private static readonly JsonSerializerOptions s_json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
+    // NaN and ±Inf become null (CopalJson), never "NaN".
+    private static readonly JsonSerializerOptions s_json = CopalJson.Create(indented: true, omitNulls: true, enumsAsStrings: true);
 
     public static JsonSerializerOptions JsonOptions => s_json;
 

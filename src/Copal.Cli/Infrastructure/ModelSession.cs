@@ -22,7 +22,7 @@ internal sealed class ModelSession : IDisposable
     public Tokenizer Tokenizer { get; }
     public TimeSpan LoadTime { get; }
 
-    public static ModelSession Open(string directory, string device, bool quiet = false, SparseLoadMode sparse = SparseLoadMode.Off)
+    public static ModelSession Open(string directory, string device, bool quiet = false, SparseLoadMode sparse = SparseLoadMode.Off, bool allowNonFinite = false)
     {
         var clock = Stopwatch.StartNew();
         IBackend backend = CommonOptions.CreateBackend(device);
@@ -36,7 +36,7 @@ internal sealed class ModelSession : IDisposable
             {
                 throw new FileNotFoundException($"model folder '{directory}' has no tokenizer.json");
             }
-            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m => Out.Info($"copal: {m}")));
+            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m => Out.Info($"copal: {m}")), allowNonFinite);
             try
             {
                 Tokenizer tokenizer = Tokenizer.FromDirectory(directory);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Copal.Tensors.IO;
 
 namespace Copal.Model.Config;
 
@@ -43,6 +44,6 @@ public static class LlamaConfigWriter
             ["bos_token_id"] = c.BosTokenId,
             ["eos_token_id"] = c.EosTokenIds.Count == 1 ? c.EosTokenIds[0] : new JsonArray(c.EosTokenIds.Select(i => (JsonNode?)i).ToArray()),
         };
-        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return o.ToJsonString(CopalJson.Create(indented: true, snakeCase: false));
     }
 }

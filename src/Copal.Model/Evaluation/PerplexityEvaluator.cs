@@ -67,10 +67,12 @@ public static class PerplexityEvaluator
             ReadOnlySpan<int> window = tokens.Slice(c * stride, seqLen);
             model.Forward(state, window, 0, LogitsMode.All);
             model.Backend.Download(state.Logits, logits);
+            NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"in window {c + 1} of {chunks} (position {row})");
             if (baseModel is not null)
             {
                 baseModel.Forward(baseState!, window, 0, LogitsMode.All);
                 baseModel.Backend.Download(baseState!.Logits, baseLogits);
+                NonFiniteLogitsException.ThrowIfAny(baseLogits, vocab, row => $"of the base model in window {c + 1} of {chunks} (position {row})");
             }
             // With a stride below seqLen only the tokens new to this window count, as the sliding-window protocol does.
             int firstTarget = c == 0 || stride == seqLen ? 1 : seqLen - stride;

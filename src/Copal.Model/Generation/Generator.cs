@@ -69,6 +69,7 @@ public sealed class Generator
         var clock = Stopwatch.StartNew();
         _model.Forward(state, all.ToArray(), 0, LogitsMode.Last);
         float[] logits = _model.ReadLogits(state);
+        NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"after the prefill of {prompt.Count} prompt tokens");
         TimeSpan prefill = clock.Elapsed;
         clock.Restart();
 
@@ -102,6 +103,7 @@ public sealed class Generator
             one[0] = next;
             _model.Forward(state, one, all.Count - 1, LogitsMode.Last);
             _model.ReadLogits(state, logits);
+            NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"at decode step {generated.Count} (position {all.Count - 1})");
         }
         return new GenerationResult(prompt.ToArray(), generated, reason, prefill, clock.Elapsed);
     }

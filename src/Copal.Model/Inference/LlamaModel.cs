@@ -53,7 +53,11 @@ public sealed class LlamaModel : IDisposable
     /// As <see cref="Load(string, IBackend, IProgress{string}?)"/> (which uses <see cref="SparseLoadMode.Off"/>: every
     /// weight dense, what pruning needs), choosing how linears may load sparse.
     /// </summary>
-    public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null)
+    /// <remarks>
+    /// NaN or ±Inf in any floating-point tensor is refused (<see cref="FiniteWeights"/>) unless
+    /// <paramref name="allowNonFinite"/>.
+    /// </remarks>
+    public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null, bool allowNonFinite = false)
     {
         ArgumentNullException.ThrowIfNull(backend);
         if (!Directory.Exists(directory))
@@ -67,6 +71,10 @@ public sealed class LlamaModel : IDisposable
         try
         {
             progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s) on {backend.Info.Kind}");
+            if (!allowNonFinite)
+            {
+                FiniteWeights.Require(checkpoint.Tensors, directory);
+            }
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (SafetensorsFile file in checkpoint.Files)
             {

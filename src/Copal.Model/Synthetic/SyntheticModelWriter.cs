@@ -35,7 +35,7 @@ public static class SyntheticModelWriter
         {
             throw new ArgumentException($"--dtype must be f32, f16 or bf16, got {dtype}", nameof(dtype));
         }
-        using var output = AtomicDirectory.Create(outDirectory, overwrite);
+        using var output = AtomicDirectory.Create(outDirectory, overwrite, tokenizerDirectory is null ? [] : [tokenizerDirectory]);
         string torchDtype = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
         File.WriteAllText(output.File("config.json"), LlamaConfigWriter.ToJson(config, torchDtype));
         File.WriteAllText(output.File("generation_config.json"),
@@ -47,7 +47,7 @@ public static class SyntheticModelWriter
                 string src = Path.Combine(tokenizerDirectory, name);
                 if (File.Exists(src))
                 {
-                    File.Copy(src, output.File(name));
+                    output.CopyIn(src, name);
                 }
                 else if (name == "tokenizer.json")
                 {

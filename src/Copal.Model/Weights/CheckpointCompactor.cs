@@ -226,7 +226,7 @@ public static unsafe class CheckpointCompactor
             string name = Path.GetFileName(from);
             if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name != SafetensorsCheckpoint.IndexFileName)
             {
-                File.Copy(from, dir.File(name));
+                dir.CopyIn(from, name);
             }
         }
         string file = dir.File(SafetensorsCheckpoint.SingleFileName);

@@ -5,6 +5,7 @@ using Copal.Model.Config;
 using Copal.Model.Weights;
 using Copal.Prune.Driver;
 using Copal.Tensors;
+using Copal.Tensors.IO;
 using Copal.Tensors.Numerics;
 using Copal.Tensors.Safetensors;
 
@@ -123,9 +124,16 @@ public sealed class CopalState
             writer.Commit();
         }
         string manifestPath = Path.Combine(directory, ManifestFileName);
-        string temp = manifestPath + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
-        File.Move(temp, manifestPath, overwrite: true);
+        string temp = TemporaryNames.Sibling(manifestPath, "tmp");
+        try
+        {
+            File.WriteAllText(temp, JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
+            File.Move(temp, manifestPath, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
     }
 
     /// <summary>Reads a state written by <see cref="Save"/> from <paramref name="directory"/> (a pruned model folder or a state folder).</summary>

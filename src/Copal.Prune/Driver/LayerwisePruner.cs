@@ -212,6 +212,7 @@ public sealed class LayerwisePruner
         int cols = checked((int)view.Shape[1]);
         var weight = new float[(long)rows * cols];
         FloatConvert.ToSingle(view, weight);
+        RequireFinite(view, weight);
         LinearPruneResult result = pruner.Prune(new LinearTarget(_model.Config.NumLayers, LinearId.QProj, name, rows, cols), weight,
             stats ?? new InputStatistics(cols, collectHessian: false), _options.Pattern, cancellationToken);
         var tensor = new NativeTensor(name, view.DType, view.Shape);
@@ -264,6 +265,7 @@ public sealed class LayerwisePruner
         int cols = checked((int)view.Shape[1]);
         var weight = new float[(long)rows * cols];
         FloatConvert.ToSingle(view, weight);
+        RequireFinite(view, weight);
         LinearPruneResult result = _pruner.Prune(new LinearTarget(layer, id, name, rows, cols), weight, stats, _options.Pattern, cancellationToken);
         var tensor = new NativeTensor(name, view.DType, view.Shape);
         try
@@ -276,6 +278,17 @@ public sealed class LayerwisePruner
             throw;
         }
         return (tensor, result);
+    }
+
+    // Scores of NaN or Inf are meaningless. The methods see only a span, so the tensor is named here.
+    private static void RequireFinite(TensorView view, float[] weight)
+    {
+        int bad = NonFinite.IndexOf(weight);
+        if (bad >= 0)
+        {
+            throw new InvalidDataException(
+                $"tensor '{view.Name}' holds {NonFinite.Describe(weight[bad])} at {NonFinite.Coordinates(bad, view.Shape)}; pruning needs finite weights");
+        }
     }
 
     private void SwapIn(int layer, DecoderLayerWeights dense, Dictionary<LinearId, NativeTensor> pruned)

@@ -1,10 +1,10 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Model.Weights;
 using Copal.Prune.Calibration;
 using Copal.Tensors.Backends;
+using Copal.Tensors.IO;
 using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
 
@@ -21,6 +21,9 @@ public sealed record PruneRequest(
     /// <summary>Replace a non-empty output folder.</summary>
     public bool Force { get; init; }
 
+    /// <summary>Load weights that hold NaN or Inf (refused by default); pruning then refuses the first such linear by name.</summary>
+    public bool AllowNonFinite { get; init; }
+
     /// <summary>Extra files to write into the output folder before it is moved into place (name → writer of that file's path).</summary>
     public IReadOnlyDictionary<string, Action<string>> ExtraFiles { get; init; } = new Dictionary<string, Action<string>>();
 }
@@ -30,19 +33,15 @@ public static class PruneJob
 {
     public const string ReportFileName = "prune-report.json";
 
-    public static JsonSerializerOptions ReportJsonOptions { get; } = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>Settings of prune-report.json and the COPAL state manifest: snake_case, NaN and ±Inf as null (<see cref="CopalJson"/>).</summary>
+    public static JsonSerializerOptions ReportJsonOptions { get; } = CopalJson.Create(indented: true);
 
     /// <summary>Prunes <see cref="PruneRequest.ModelDirectory"/> on <paramref name="backend"/>.</summary>
     public static PruneReport Run(PruneRequest request, IBackend backend, IProgress<PruneProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
-        using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend);
+        using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend, SparseLoadMode.Off, allowNonFinite: request.AllowNonFinite);
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(request.ModelDirectory);
         RequireDenseLinears(request.ModelDirectory, source);
         var metadata = new Dictionary<string, string>

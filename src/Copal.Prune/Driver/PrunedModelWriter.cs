@@ -37,7 +37,7 @@ public sealed class PrunedModelWriter : IDisposable
                 string from = Path.Combine(inputDirectory, name);
                 if (File.Exists(from))
                 {
-                    File.Copy(from, _output.File(name));
+                    _output.CopyIn(from, name);
                 }
             }
             _layerTensors = Enumerable.Range(0, layers).Select(_ => new List<TensorView>()).ToList();
@@ -141,13 +141,20 @@ public sealed class PrunedModelWriter : IDisposable
         return dot > 0 && int.TryParse(name.AsSpan(prefix.Length, dot - prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int layer) ? layer : -1;
     }
 
+    /// <summary>Frees the replacements and, unless committed, deletes the temporary folder, whatever fails on the way.</summary>
     public void Dispose()
     {
-        foreach (NativeTensor t in _otherReplacements.Values)
+        try
         {
-            t.Dispose();
+            foreach (NativeTensor t in _otherReplacements.Values)
+            {
+                t.Dispose();
+            }
+            _writer.Dispose();
         }
-        _writer.Dispose();
-        _output.Dispose();
+        finally
+        {
+            _output.Dispose();
+        }
     }
 }

@@ -15,7 +15,7 @@ public sealed class AtomicDirectory : IDisposable
         Replace = replace;
     }
 
-    /// <summary>Where the folder will be once committed.</summary>
+    /// <summary>Where the folder will be once committed: the output's physical path (links resolved).</summary>
     public string FinalPath { get; }
     /// <summary>Where files are written until then.</summary>
     public string TempPath { get; }
@@ -23,33 +23,30 @@ public sealed class AtomicDirectory : IDisposable
 
     /// <summary>
     /// Starts an output folder at <paramref name="path"/>. It must not exist, or be empty, unless
-    /// <paramref name="overwrite"/>; it must not be one of <paramref name="protectedInputs"/> (the inputs are never touched).
+    /// <paramref name="overwrite"/>. It must not be, contain or lie inside any of <paramref name="protectedInputs"/>
+    /// (files or folders), compared after resolving links (<see cref="PathGuard"/>): the inputs are never touched.
     /// </summary>
     public static AtomicDirectory Create(string path, bool overwrite, params string[] protectedInputs)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        string full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
+        ArgumentNullException.ThrowIfNull(protectedInputs);
         foreach (string input in protectedInputs)
         {
-            string inputFull = Path.GetFullPath(input).TrimEnd(Path.DirectorySeparatorChar);
-            if (string.Equals(full, inputFull, StringComparison.Ordinal)
-                || inputFull.StartsWith(full + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            {
-                throw new IOException($"--out '{path}' is the input folder '{input}' (or contains it); choose another output folder — inputs are never modified");
-            }
+            PathGuard.RequireApart(path, "--out", input, "the input folder");
         }
-        bool exists = Directory.Exists(full);
+        // A link given as --out is followed: the folder it points to is the one written (and replaced with --force).
+        string full = RealPath.Resolve(path);
         if (System.IO.File.Exists(full))
         {
             throw new IOException($"--out '{path}' is an existing file, not a folder");
         }
+        bool exists = Directory.Exists(full);
         if (exists && Directory.EnumerateFileSystemEntries(full).Any() && !overwrite)
         {
             throw new IOException($"--out '{path}' exists and is not empty; pass --force to replace it");
         }
-        string parent = Path.GetDirectoryName(full) ?? ".";
-        Directory.CreateDirectory(parent);
-        string temp = Path.Combine(parent, $".{Path.GetFileName(full)}.tmp-{Guid.NewGuid():N}"[..^24]);
+        Directory.CreateDirectory(Path.GetDirectoryName(full) ?? ".");
+        string temp = TemporaryNames.Sibling(full, "tmp");
         Directory.CreateDirectory(temp);
         return new AtomicDirectory(full, temp, exists);
     }
@@ -57,35 +54,74 @@ public sealed class AtomicDirectory : IDisposable
     /// <summary>A path inside the temporary folder.</summary>
     public string File(string name) => Path.Combine(TempPath, name);
 
+    /// <summary>Copies <paramref name="source"/> into the temporary folder as <paramref name="name"/>; a failure (a full disk) names both.</summary>
+    public void CopyIn(string source, string name)
+    {
+        try
+        {
+            System.IO.File.Copy(source, File(name));
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"cannot copy '{source}' into the output '{FinalPath}': {Reason(e)}", e);
+        }
+    }
+
+    /// <summary>The operating system's reason without the path .NET appends (" : 'path'"), for messages that name the file themselves.</summary>
+    public static string Reason(IOException e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        int cut = e.Message.IndexOf(" : '", StringComparison.Ordinal);
+        return cut > 0 ? e.Message[..cut] : e.Message;
+    }
+
     /// <summary>Moves the finished folder into place (replacing an old one that --force allowed).</summary>
     public void Commit()
     {
         if (Replace && Directory.Exists(FinalPath))
         {
-            string old = FinalPath + $".old-{Guid.NewGuid():N}"[..12];
+            string old = TemporaryNames.Sibling(FinalPath, "old");
             Directory.Move(FinalPath, old);
-            Directory.Move(TempPath, FinalPath);
-            Directory.Delete(old, recursive: true);
+            try
+            {
+                Directory.Move(TempPath, FinalPath);
+            }
+            catch
+            {
+                Directory.Move(old, FinalPath);
+                throw;
+            }
+            _committed = true;
+            DeleteQuietly(old);
         }
         else
         {
             Directory.Move(TempPath, FinalPath);
+            _committed = true;
         }
-        _committed = true;
     }
 
+    /// <summary>Deletes the temporary folder unless committed. Never throws: it runs while an error unwinds.</summary>
     public void Dispose()
     {
-        if (!_committed && Directory.Exists(TempPath))
+        if (!_committed)
         {
-            try
+            DeleteQuietly(TempPath);
+        }
+    }
+
+    private static void DeleteQuietly(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder))
             {
-                Directory.Delete(TempPath, recursive: true);
+                Directory.Delete(folder, recursive: true);
             }
-            catch (IOException)
-            {
-                // Best effort: a leftover hidden temp folder is harmless and named as such.
-            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a leftover is hidden, named as ours, and removed by the next run (TemporaryNames.RemoveStale).
         }
     }
 }

@@ -1,13 +1,14 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using System.Text;
+using Copal.Tensors.IO;
 
 namespace Copal.Tensors.Safetensors;
 
 /// <summary>
 /// Writes a safetensors file tensor by tensor without holding the model in memory, atomically: the bytes go to
-/// <c>path + ".tmp-&lt;random&gt;"</c>, and <see cref="Commit"/> renames that over <c>path</c>. Disposing without
-/// committing deletes the temporary file and leaves any existing file at <c>path</c> untouched.
+/// a hidden sibling named as <see cref="TemporaryNames"/> says (<c>.NAME.tmp-PID-START-N</c>), and <see cref="Commit"/>
+/// renames that over <c>path</c>. Disposing without committing deletes the temporary file and leaves any existing file
+/// at <c>path</c> untouched.
 /// The header is fixed up front from the specs, so the data must arrive in the order the specs were given.
 /// </summary>
 public sealed class SafetensorsWriter : IDisposable
@@ -59,7 +60,7 @@ public sealed class SafetensorsWriter : IDisposable
             throw new SafetensorsException(path, "a tensor name or metadata string is not valid Unicode (lone surrogate)", null, e);
         }
 
-        string tempPath = path + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        string tempPath = TemporaryNames.Sibling(path, "tmp");
         FileStream stream;
         try
         {
@@ -105,7 +106,14 @@ public sealed class SafetensorsWriter : IDisposable
             throw new SafetensorsException(_path,
                 $"tensor '{name}' ({_tensors[_current].DType.ToSafetensorsName()} [{string.Join(", ", _tensors[_current].Shape)}]) is {_lengths[_current]} bytes; {_written} are written and {data.Length} more were given");
         }
-        stream.Write(data);
+        try
+        {
+            stream.Write(data);
+        }
+        catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
+        {
+            throw WriteFailed(e);
+        }
         _written += data.Length;
         if (_written == _lengths[_current])
         {
@@ -127,7 +135,14 @@ public sealed class SafetensorsWriter : IDisposable
                 $"cannot commit: tensor '{t.Name}' has {_written} of its {_lengths[_current]} bytes written" +
                 (_tensors.Length - _current > 1 ? $", and {_tensors.Length - _current - 1} tensors after it are missing" : ""));
         }
-        stream.Flush(flushToDisk: true);
+        try
+        {
+            stream.Flush(flushToDisk: true);
+        }
+        catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
+        {
+            throw WriteFailed(e);
+        }
         stream.Dispose();
         _stream = null;
         try
@@ -142,17 +157,38 @@ public sealed class SafetensorsWriter : IDisposable
         _committed = true;
     }
 
-    /// <summary>Closes the writer; without a prior <see cref="Commit"/> the temporary file is deleted.</summary>
+    /// <summary>
+    /// Closes the writer; without a prior <see cref="Commit"/> the temporary file is deleted. Never throws: closing
+    /// flushes buffered bytes, which fails on a full disk, and those bytes are being thrown away anyway.
+    /// </summary>
     public void Dispose()
     {
         if (_stream is null)
         {
             return;
         }
-        _stream.Dispose();
+        try
+        {
+            _stream.Dispose();
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            // The unwritten tail of a file that is deleted next.
+        }
         _stream = null;
-        File.Delete(_tempPath);
+        try
+        {
+            File.Delete(_tempPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Hidden and named as ours: the next run removes it (TemporaryNames.RemoveStale).
+        }
     }
+
+    // A full disk is an IOException; a write past the process's file-size limit (EFBIG) surfaces as ArgumentOutOfRangeException.
+    private SafetensorsException WriteFailed(Exception e) => new(_path,
+        $"cannot write: {(e is IOException io ? AtomicDirectory.Reason(io) : "the file would exceed the largest file this process may write (ulimit -f)")}", null, e);
 
     /// <summary>Zero-byte tensors need no Write call: step over them so the next tensor's data is accepted.</summary>
     private void SkipEmpty()

@@ -10,7 +10,7 @@ public class BehaviorTests
     [Fact]
     public void Metaspace_first_prepends_only_at_the_start_of_the_input()
     {
-        Tokenizer t = Tokenizer.FromFile(TinyTokenizerJson.Write(TinyTokenizerJson.Spm()));
+        Tokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
         Assert.Equal([6, 8], t.Encode("abc"));          // "a b" (rank 0), then "ab c" (rank 1) before "▁ ab" (rank 2)
         Assert.Equal([1, 8], t.Encode("<s>abc"));       // after an added token: not at the input start, no ▁
         Assert.Equal("abc", t.Decode(t.Encode("abc")));
@@ -19,7 +19,7 @@ public class BehaviorTests
     [Fact]
     public void Fuse_unk_merges_consecutive_unknown_chars()
     {
-        Tokenizer t = Tokenizer.FromFile(TinyTokenizerJson.Write(TinyTokenizerJson.Spm()));
+        Tokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
         Assert.Equal([6, 0, 3], t.Encode("xyza"));
         Assert.Equal(0, t.UnkId);
     }
@@ -33,7 +33,7 @@ public class BehaviorTests
         var added = (JsonArray)j["added_tokens"]!;
         added.Add(TinyTokenizerJson.Added(10, "[M]", special: true, lstrip: true, rstrip: true));
         added.Add(TinyTokenizerJson.Added(11, "ab", special: false, singleWord: true));
-        Tokenizer t = Tokenizer.FromFile(TinyTokenizerJson.Write(j));
+        Tokenizer t = TinyTokenizerJson.Load(j);
         // Spaces around [M] are absorbed by it; "ab" alone is the added token, inside "abc" it is not.
         Assert.Equal([3, 10, 4], t.Encode("a  [M]  b"));
         Assert.Equal([11], t.Encode("ab"));
@@ -50,7 +50,7 @@ public class BehaviorTests
         JsonObject j = TinyTokenizerJson.Spm();
         var added = (JsonArray)j["added_tokens"]!;
         added.Add(TinyTokenizerJson.Added(10, "<s><s>", special: true));
-        Tokenizer t = Tokenizer.FromFile(TinyTokenizerJson.Write(j));
+        Tokenizer t = TinyTokenizerJson.Load(j);
         Assert.Equal([10, 1], t.Encode("<s><s><s>"));
     }
 
@@ -100,8 +100,8 @@ public class BehaviorTests
     [Fact]
     public void Template_from_config_flags_does_not_double_bos_and_adds_eos_when_asked()
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"copal-tok-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
+        using TinyTokenizerJson.TempPath folder = TinyTokenizerJson.Folder();
+        string dir = folder.Path;
         File.Copy(Path.Combine(Tokenizers.Folder("stories260K"), "tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"),
             "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"add_bos_token\": true, \"add_eos_token\": true, \"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");

@@ -7,12 +7,13 @@ namespace Copal.Model.Tests.Tokenization;
 public class ErrorTests
 {
     private static TokenizerException Load(JsonObject json) =>
-        Assert.Throws<TokenizerException>(() => Tokenizer.FromFile(TinyTokenizerJson.Write(json)));
+        Assert.Throws<TokenizerException>(() => TinyTokenizerJson.Load(json));
 
     [Fact]
     public void Malformed_json_names_the_file_and_line()
     {
-        string path = TinyTokenizerJson.WriteText("{\n \"model\": {\"type\": \"BPE\",, }\n}");
+        using TinyTokenizerJson.TempPath file = TinyTokenizerJson.WriteText("{\n \"model\": {\"type\": \"BPE\",, }\n}");
+        string path = file.Path;
         var e = Assert.Throws<TokenizerException>(() => Tokenizer.FromFile(path));
         Assert.Contains(path, e.Message);
         Assert.Contains("line 2", e.Message);
@@ -106,7 +107,7 @@ public class ErrorTests
     [Fact]
     public void Unknown_id_in_decode_is_reported()
     {
-        Tokenizer t = Tokenizer.FromFile(TinyTokenizerJson.Write(TinyTokenizerJson.Spm()));
+        Tokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
         var e = Assert.Throws<TokenizerException>(() => t.Decode([3, 99]));
         Assert.Contains("99", e.Message);
     }

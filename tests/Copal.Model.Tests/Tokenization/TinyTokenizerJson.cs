@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Copal.Model.Tokenization;
 
 namespace Copal.Model.Tests.Tokenization;
 
@@ -37,13 +38,64 @@ internal static class TinyTokenizerJson
         ["normalized"] = normalized, ["special"] = special,
     };
 
-    /// <summary>Writes the JSON (or raw text) to a temp file and returns its path.</summary>
-    public static string Write(JsonNode json) => WriteText(json.ToJsonString());
-
-    public static string WriteText(string text)
+    /// <summary>Loads a tokenizer from <paramref name="json"/> through a temp file, deleted again before returning.</summary>
+    public static Tokenizer Load(JsonNode json)
     {
-        string path = Path.Combine(Path.GetTempPath(), $"copal-tok-{Guid.NewGuid():N}.json");
-        File.WriteAllText(path, text);
-        return path;
+        using TempPath file = WriteText(json.ToJsonString());
+        return Tokenizer.FromFile(file.Path);
+    }
+
+    /// <summary>Writes raw text to a temp file, deleted when the result is disposed.</summary>
+    public static TempPath WriteText(string text)
+    {
+        var file = new TempPath(Path.Combine(Path.GetTempPath(), $"copal-tok-{Guid.NewGuid():N}.json"));
+        File.WriteAllText(file.Path, text);
+        return file;
+    }
+
+    /// <summary>A fresh folder under the temp folder, deleted with its files when the result is disposed.</summary>
+    public static TempPath Folder()
+    {
+        var dir = new TempPath(Path.Combine(Path.GetTempPath(), $"copal-tok-{Guid.NewGuid():N}"));
+        Directory.CreateDirectory(dir.Path);
+        return dir;
+    }
+
+    /// <summary>A temp file or folder of a test, deleted on dispose.</summary>
+    public sealed class TempPath : IDisposable
+    {
+        public TempPath(string path)
+        {
+            Path = path;
+            s_recorder.Value?.Add(path);
+        }
+
+        public string Path { get; }
+
+        public void Dispose()
+        {
+            if (Directory.Exists(Path))
+            {
+                Directory.Delete(Path, recursive: true);
+            }
+            else
+            {
+                File.Delete(Path);
+            }
+        }
+    }
+
+    private static readonly AsyncLocal<List<string>?> s_recorder = new();
+
+    /// <summary>Until disposed, the paths this thread's calls create are added to <paramref name="paths"/> (for the leak test).</summary>
+    public static IDisposable Record(List<string> paths)
+    {
+        s_recorder.Value = paths;
+        return new Stop();
+    }
+
+    private sealed class Stop : IDisposable
+    {
+        public void Dispose() => s_recorder.Value = null;
     }
 }

@@ -166,7 +166,7 @@ public sealed class SafetensorsWriterTests : IDisposable
         using (var writer = SafetensorsWriter.Create(path, [new("x", DType.U8, [4])]))
         {
             temp = writer.TempPath;
-            Assert.StartsWith(path + ".tmp-", temp);
+            Assert.StartsWith(_dir.File(".keep.safetensors.tmp-"), temp);
             Assert.True(File.Exists(temp));
             writer.Write("x", [9, 9]);
         }

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Copal.Tensors.IO;
+
+namespace Copal.Cli.Infrastructure;
+
+/// <summary>
+/// On start, removes what killed runs (SIGKILL, power loss) left where this run writes: the hidden temporary folders
+/// and files named as <see cref="TemporaryNames"/> makes them, whose process is gone. Looks beside --out and inside
+/// --state; says so in one line on stderr.
+/// </summary>
+internal static class StaleTemporaries
+{
+    public static void Sweep(ParseResult parse)
+    {
+        foreach (string folder in Folders(parse))
+        {
+            IReadOnlyList<string> removed = TemporaryNames.RemoveStale(folder);
+            if (removed.Count > 0)
+            {
+                Out.Info($"copal: removed {removed.Count} stale temporary {(removed.Count == 1 ? "entry" : "entries")} of interrupted runs from '{folder}': {string.Join(", ", removed)}");
+            }
+        }
+    }
+
+    private static IEnumerable<string> Folders(ParseResult parse)
+    {
+        var folders = new List<string>();
+        foreach (Option option in parse.CommandResult.Command.Options)
+        {
+            if (option.Name is not ("--out" or "--state") || parse.GetResult(option) is null || parse.GetValue<string?>(option.Name) is not string value
+                || value.Length == 0 || value == "-")
+            {
+                continue;
+            }
+            try
+            {
+                string real = RealPath.Resolve(value);
+                string? folder = option.Name == "--out" ? Path.GetDirectoryName(real) : real;
+                if (folder is not null && !folders.Contains(folder, StringComparer.Ordinal))
+                {
+                    folders.Add(folder);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                // A bad path: the command itself reports it.
+            }
+        }
+        return folders;
+    }
+}

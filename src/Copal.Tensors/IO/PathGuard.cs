@@ -1,0 +1,59 @@
+namespace Copal.Tensors.IO;
+
+/// <summary>
+/// Keeps outputs away from inputs. An output may not be an input, lie inside one (that writes into it), or contain
+/// one (replacing it with --force would delete it), however either is spelled: links are resolved first.
+/// </summary>
+public static class PathGuard
+{
+    /// <summary>
+    /// Throws unless <paramref name="output"/> and <paramref name="input"/> are apart.
+    /// <paramref name="outputName"/> is how the user gave the output ("--out"); <paramref name="inputName"/> says what
+    /// the input is ("the input folder", "the --calib file").
+    /// </summary>
+    /// <exception cref="IOException">They are the same, or one contains the other.</exception>
+    public static void RequireApart(string output, string outputName, string input, string inputName) =>
+        Require(output, outputName, input, inputName, outputIsReplaced: true);
+
+    /// <summary>
+    /// As <see cref="RequireApart"/> for an output folder that is written into but never replaced or emptied (a
+    /// state or scratch folder): it may contain the input, but not be it or lie inside it.
+    /// </summary>
+    public static void RequireOutside(string output, string outputName, string input, string inputName) =>
+        Require(output, outputName, input, inputName, outputIsReplaced: false);
+
+    private static void Require(string output, string outputName, string input, string inputName, bool outputIsReplaced)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(output);
+        ArgumentException.ThrowIfNullOrEmpty(input);
+        string realOutput = RealPath.Resolve(output);
+        string realInput = RealPath.Resolve(input);
+        string where = Where(output, realOutput, input, realInput);
+        if (string.Equals(realOutput, realInput, RealPath.Comparison))
+        {
+            throw new IOException($"{outputName} '{output}' is {inputName} '{input}'{where}; choose another {outputName}: inputs are never modified");
+        }
+        if (outputIsReplaced && RealPath.IsSameOrInside(realInput, realOutput))
+        {
+            throw new IOException($"{outputName} '{output}' contains {inputName} '{input}'{where}; writing it would replace the input: choose another {outputName}");
+        }
+        if (RealPath.IsSameOrInside(realOutput, realInput))
+        {
+            throw new IOException($"{outputName} '{output}' is inside {inputName} '{input}'{where}; inputs are never written into: choose a place outside it");
+        }
+    }
+
+    // Names the physical paths when links made the spelled ones look unrelated.
+    private static string Where(string output, string realOutput, string input, string realInput)
+    {
+        bool outputPlain = string.Equals(Path.GetFullPath(output).TrimEnd(Path.DirectorySeparatorChar), realOutput, RealPath.Comparison);
+        bool inputPlain = string.Equals(Path.GetFullPath(input).TrimEnd(Path.DirectorySeparatorChar), realInput, RealPath.Comparison);
+        return (outputPlain, inputPlain) switch
+        {
+            (true, true) => "",
+            (false, true) => $" (through links, the output is '{realOutput}')",
+            (true, false) => $" (through links, the input is '{realInput}')",
+            _ => $" (through links, the output is '{realOutput}' and the input '{realInput}')",
+        };
+    }
+}

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Copal.Tensors.IO;
+
+/// <summary>
+/// Names of the hidden temporary files and folders an output is built in: <c>.NAME.KIND-PID-START-NS-N</c> beside
+/// the output, where PID, START (the process's start time) and NS (its pid namespace on Linux, 0 elsewhere) say which
+/// run owns it. A run that was killed (SIGKILL, power loss) cannot clean up; the next run finds its leftovers by the
+/// name, sees that no process with that id and start time exists, and removes them (<see cref="RemoveStale"/>). The
+/// start time makes a reused pid harmless; a name from another pid namespace (another container sharing the folder)
+/// is never judged, since its pids mean other processes.
+/// </summary>
+public static partial class TemporaryNames
+{
+    private static long s_sequence;
+    private static readonly Lazy<string> s_namespace = new(PidNamespace);
+    private static readonly Lazy<string> s_owner = new(() => $"{Environment.ProcessId}-{StartStamp(Environment.ProcessId) ?? "0"}-{s_namespace.Value}");
+
+    /// <summary>This process's part of the names: <c>PID-START-NS</c>.</summary>
+    public static string Owner => s_owner.Value;
+
+    /// <summary>
+    /// A fresh hidden sibling of <paramref name="path"/> owned by this process, e.g. <c>dir/.out.tmp-4242-1234567-4026531836-0</c>;
+    /// <paramref name="kind"/> says what it holds: "tmp" (being written) or "old" (being replaced).
+    /// </summary>
+    public static string Sibling(string path, string kind)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
+        string parent = Path.GetDirectoryName(full) ?? full;
+        long n = Interlocked.Increment(ref s_sequence) - 1;
+        return Path.Join(parent, $".{Path.GetFileName(full)}.{kind}-{s_owner.Value}-{n.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    /// <summary>
+    /// Deletes the temporary files and folders in <paramref name="directory"/> whose owning process is gone, and
+    /// returns their names. Ours and those of live runs stay. Entries that cannot be deleted are left alone.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveStale(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var removed = new List<string>();
+        if (!Directory.Exists(directory))
+        {
+            return removed;
+        }
+        IEnumerable<string> entries;
+        try
+        {
+            entries = Directory.EnumerateFileSystemEntries(directory, ".*").ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return removed;
+        }
+        foreach (string entry in entries)
+        {
+            Match m = Pattern().Match(Path.GetFileName(entry));
+            if (!m.Success || m.Groups["ns"].Value != s_namespace.Value
+                || !IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value))
+            {
+                continue;
+            }
+            try
+            {
+                if (Directory.Exists(entry) && new DirectoryInfo(entry).LinkTarget is null)
+                {
+                    Directory.Delete(entry, recursive: true);
+                }
+                else
+                {
+                    File.Delete(entry);
+                }
+                removed.Add(Path.GetFileName(entry));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Someone else's or in use: not ours to force.
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>Whether a name of this shape belongs to no running process (pid gone, or reused by a later process).</summary>
+    internal static bool IsStale(int pid, string start)
+    {
+        if (pid <= 0)
+        {
+            return false;
+        }
+        string? now = StartStamp(pid);
+        return now is null || (now != "0" && start != "0" && now != start);
+    }
+
+    /// <summary>
+    /// When process <paramref name="pid"/> started, as a stable string (clock ticks since boot on Linux), or null
+    /// when there is no such process.
+    /// </summary>
+    internal static string? StartStamp(int pid)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            string stat;
+            try
+            {
+                stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+            // Fields after the parenthesized command name (which may hold spaces); starttime is field 22.
+            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 19 ? fields[19] : "0";
+        }
+        try
+        {
+            using Process p = Process.GetProcessById(pid);
+            return p.StartTime.ToUniversalTime().Ticks.ToString(CultureInfo.InvariantCulture);
+        }
+        catch (ArgumentException)
+        {
+            return null; // no such process
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+        {
+            return "0"; // exists but unreadable: treat as alive
+        }
+    }
+
+    // Linux names pid namespaces by an inode number ("pid:[4026531836]"); elsewhere there is one.
+    private static string PidNamespace()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return "0";
+        }
+        try
+        {
+            string? link = new FileInfo("/proc/self/ns/pid").LinkTarget;
+            string digits = new(link?.Where(char.IsAsciiDigit).ToArray() ?? []);
+            return digits.Length is > 0 and <= 20 ? digits : "0";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "0";
+        }
+    }
+
+    [GeneratedRegex(@"^\..+\.(tmp|old)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})-[0-9]{1,19}$", RegexOptions.CultureInvariant)]
+    private static partial Regex Pattern();
+}

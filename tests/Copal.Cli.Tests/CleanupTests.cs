@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using Copal.Tensors.IO;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>
+/// A failed or stopped run leaves no temporary folder: on an error (a full disk included), on SIGTERM and SIGHUP as
+/// on Ctrl-C; and what a killed run left is removed by the next run that writes beside it.
+/// </summary>
+public sealed class CleanupTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-clean-").FullName;
+
+    [Fact]
+    public void A_full_disk_during_prune_leaves_no_temporary_folder()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        // A file-size limit makes writes past 600 KiB fail as a full disk does (SIGXFSZ ignored, so write() returns
+        // an error); the pruned model is about 1 MiB. W^X off: the runtime's double mapping also creates a file.
+        string outDir = Path.Combine(_temp, "out");
+        CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_EnableWriteXorExecute=0; trap '' XFSZ; ulimit -f 600",
+            "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Contains("model.safetensors: cannot write", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("TERM", 143)]
+    [InlineData("HUP", 129)]
+    public void A_signal_during_prune_cancels_and_leaves_no_output(string signal, int exitCode)
+    {
+        string outDir = Path.Combine(_temp, "stopped");
+        bool sent = false;
+        CopalProcess.Result r = CopalProcess.Run(p =>
+        {
+            // Signal once the output's temporary folder exists, i.e. while there is something to clean up.
+            var clock = Stopwatch.StartNew();
+            while (!p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
+            {
+                if (Directory.GetDirectories(_temp, ".stopped.tmp-*").Length > 0)
+                {
+                    Thread.Sleep(200);
+                    Kill(signal, p.Id);
+                    sent = true;
+                    return;
+                }
+                Thread.Sleep(20);
+            }
+        }, "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "sparsegpt", "--sparsity", "0.5",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "64", "--seqlen", "512", "--device", "cpu");
+        Assert.True(sent, $"the run ended before its temporary folder appeared; stderr: {r.Stderr}");
+        Assert.True(r.ExitCode == exitCode, $"exit code {r.ExitCode}, expected {exitCode}; stderr: {r.Stderr}");
+        Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
+    [Fact]
+    public void Temporary_folders_of_runs_that_are_gone_are_removed_and_reported()
+    {
+        int deadPid;
+        using (Process done = Process.Start("true"))
+        {
+            done.WaitForExit();
+            deadPid = done.Id;
+        }
+        // Names as TemporaryNames makes them: .NAME.KIND-PID-START-NS-N (NS: the pid namespace, ours).
+        string ns = TemporaryNames.Owner.Split('-')[2];
+        // A run that was killed; our own pid with another start time (the pid was reused); a live run's; not ours.
+        string dead = Path.Combine(_temp, $".out.tmp-{deadPid.ToString(CultureInfo.InvariantCulture)}-12345-{ns}-0");
+        Directory.CreateDirectory(dead);
+        File.WriteAllText(Path.Combine(dead, "model.safetensors"), "partial");
+        string reused = Path.Combine(_temp, $".earlier.old-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-1-{ns}-3");
+        Directory.CreateDirectory(reused);
+        string live = TemporaryNames.Sibling(Path.Combine(_temp, "out"), "tmp");
+        Directory.CreateDirectory(live);
+        string foreign = Path.Combine(_temp, ".out.tmp-notours");
+        Directory.CreateDirectory(foreign);
+
+        CopalProcess.Result r = CopalProcess.Run("synth", "--config", Path.Combine(TestData.Stories260K, "config.json"),
+            "-o", Path.Combine(_temp, "out"), "--dtype", "f32");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.False(Directory.Exists(dead));
+        Assert.False(Directory.Exists(reused));
+        Assert.True(Directory.Exists(live));
+        Assert.True(Directory.Exists(foreign));
+        string[] notices = r.Stderr.Split('\n').Where(l => l.Contains("stale", StringComparison.Ordinal)).ToArray();
+        string notice = Assert.Single(notices);
+        Assert.Contains("removed 2 stale temporary", notice, StringComparison.Ordinal);
+        Assert.Contains(_temp, notice, StringComparison.Ordinal);
+    }
+
+    private static void Kill(string signal, int pid)
+    {
+        using Process kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}

@@ -1,0 +1,94 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>
+/// NaN or Inf in the weights is refused at load, naming the tensor and the first index; --allow-nonfinite loads it
+/// anyway, and then non-finite logits stop the run with an error naming the step instead of printing garbage.
+/// </summary>
+public sealed class NonFiniteTests : IDisposable
+{
+    private const string Tensor = "model.layers.2.mlp.up_proj.weight"; // [172, 64] F32
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-nan-").FullName;
+    private readonly string _model;
+
+    public NonFiniteTests()
+    {
+        _model = Path.Combine(_temp, "model");
+        Directory.CreateDirectory(_model);
+        foreach (string f in Directory.GetFiles(TestData.Stories260K))
+        {
+            File.Copy(f, Path.Combine(_model, Path.GetFileName(f)));
+        }
+        // [3, 5] and, later in the same tensor, [100, 0]: the first is the one to report.
+        SetElement(Path.Combine(_model, "model.safetensors"), Tensor, (3 * 64) + 5, float.NaN);
+        SetElement(Path.Combine(_model, "model.safetensors"), Tensor, 100 * 64, float.PositiveInfinity);
+    }
+
+    private static void AssertError(CopalProcess.Result r, params string[] expected)
+    {
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stdout: {r.Stdout}; stderr: {r.Stderr}");
+        foreach (string e in expected)
+        {
+            Assert.Contains(e, r.Stderr, StringComparison.Ordinal);
+        }
+        Assert.DoesNotContain("(Parameter", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Loading_refuses_non_finite_weights_naming_the_tensor_and_the_first_index()
+    {
+        string[] expected = [$"tensor '{Tensor}' holds NaN at [3, 5]", "--allow-nonfinite"];
+        AssertError(CopalProcess.Run("generate", "-m", _model, "-n", "3", "--device", "cpu"), expected);
+        AssertError(CopalProcess.Run("perplexity", "-m", _model, "--data", TestData.Path("text", "tinystories", "eval.txt"),
+            "--seqlen", "64", "--limit-chunks", "1", "--device", "cpu"), expected);
+        AssertError(CopalProcess.Run("prune", "-m", _model, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"), expected);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+    }
+
+    [Fact]
+    public void Allowed_non_finite_weights_stop_generation_at_the_first_bad_step()
+    {
+        AssertError(CopalProcess.Run("generate", "-m", _model, "-n", "3", "--allow-nonfinite", "--device", "cpu"),
+            "non-finite logits", "prefill");
+    }
+
+    [Fact]
+    public void Allowed_non_finite_weights_stop_perplexity_naming_the_window()
+    {
+        AssertError(CopalProcess.Run("perplexity", "-m", _model, "--data", TestData.Path("text", "tinystories", "eval.txt"),
+            "--seqlen", "64", "--limit-chunks", "2", "--allow-nonfinite", "--device", "cpu"), "non-finite logits", "window 1 of 2");
+    }
+
+    [Fact]
+    public void Allowed_non_finite_weights_fail_pruning_naming_the_tensor()
+    {
+        AssertError(CopalProcess.Run("prune", "-m", _model, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5",
+            "--allow-nonfinite", "--device", "cpu"), $"'{Tensor}'", "NaN", "[3, 5]");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+    }
+
+    /// <summary>Overwrites element <paramref name="index"/> of an F32 tensor in place.</summary>
+    private static void SetElement(string file, string tensor, long index, float value)
+    {
+        using FileStream s = File.Open(file, FileMode.Open, FileAccess.ReadWrite);
+        Span<byte> prefix = stackalloc byte[8];
+        s.ReadExactly(prefix);
+        long headerLength = BinaryPrimitives.ReadInt64LittleEndian(prefix);
+        byte[] header = new byte[headerLength];
+        s.ReadExactly(header);
+        using JsonDocument doc = JsonDocument.Parse(header);
+        JsonElement entry = doc.RootElement.GetProperty(tensor);
+        Assert.Equal("F32", entry.GetProperty("dtype").GetString());
+        long begin = entry.GetProperty("data_offsets")[0].GetInt64();
+        s.Position = 8 + headerLength + begin + (index * 4);
+        byte[] bytes = new byte[4];
+        BinaryPrimitives.WriteSingleLittleEndian(bytes, value);
+        s.Write(bytes);
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}

@@ -1,0 +1,147 @@
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>
+/// No combination of options writes into, replaces or deletes an input: outputs are compared with inputs after
+/// resolving symbolic links anywhere in either path, and neither may contain the other.
+/// </summary>
+public sealed class OutputSafetyTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-safe-").FullName;
+
+    private string CopyModel(string name)
+    {
+        string dir = Path.Combine(_temp, name);
+        Directory.CreateDirectory(dir);
+        foreach (string f in Directory.GetFiles(TestData.Stories260K))
+        {
+            File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        }
+        return dir;
+    }
+
+    private string Link(string name, string target)
+    {
+        string link = Path.Combine(_temp, name);
+        Directory.CreateSymbolicLink(link, target);
+        return link;
+    }
+
+    /// <summary>Runs copal, expects a refusal naming <paramref name="expected"/>, and checks that the input is byte-identical and nothing else appeared.</summary>
+    private void AssertRefused(string model, string expected, params string[] args)
+    {
+        string before = BadInputTests.Hash(model);
+        string[] entriesBefore = Entries();
+        CopalProcess.Result r = CopalProcess.Run(args);
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(model), $"{model} was removed");
+        Assert.Equal(before, BadInputTests.Hash(model));
+        Assert.Equal(entriesBefore, Entries());
+    }
+
+    private string[] Entries() => Directory.EnumerateFileSystemEntries(_temp, "*", SearchOption.AllDirectories)
+        .Order(StringComparer.Ordinal).ToArray();
+
+    [Fact]
+    public void Prune_from_a_link_onto_its_target_is_refused()
+    {
+        string real = CopyModel("real");
+        string link = Link("link", real);
+        AssertRefused(real, "is the input folder",
+            "prune", "-m", link, "-o", real, "--force", "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+    }
+
+    [Fact]
+    public void Prune_onto_a_link_to_the_input_is_refused()
+    {
+        string real = CopyModel("real");
+        string link = Link("link", real);
+        AssertRefused(real, "is the input folder",
+            "prune", "-m", real, "-o", link, "--force", "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+    }
+
+    [Fact]
+    public void Compact_from_a_link_onto_its_target_is_refused()
+    {
+        string real = CopyModel("real");
+        string link = Link("link", real);
+        AssertRefused(real, "is the input folder", "compact", link, "-o", real, "--force");
+    }
+
+    [Fact]
+    public void Densify_through_a_linked_parent_is_refused()
+    {
+        // parent-link/real is real, spelled through a link to its parent folder.
+        string real = CopyModel("real");
+        string parentLink = Link("parent-link", _temp);
+        AssertRefused(real, "is the input folder", "densify", Path.Combine(parentLink, "real"), "-o", real, "--force");
+    }
+
+    [Fact]
+    public void Output_inside_the_input_through_a_link_is_refused()
+    {
+        // The output does not exist yet; its parent is a link to the input.
+        string real = CopyModel("real");
+        string link = Link("link", real);
+        AssertRefused(real, "is inside the input folder",
+            "prune", "-m", real, "-o", Path.Combine(link, "pruned"), "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+    }
+
+    [Fact]
+    public void Output_containing_the_input_is_refused()
+    {
+        string outer = Path.Combine(_temp, "outer");
+        Directory.CreateDirectory(outer);
+        string real = CopyModel(Path.Combine("outer", "model"));
+        string outerLink = Link("outer-link", outer);
+        AssertRefused(real, "contains the input",
+            "prune", "-m", Path.Combine(outerLink, "model"), "-o", outer, "--force", "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+    }
+
+    [Fact]
+    public void Calibration_file_inside_a_replaced_output_is_refused()
+    {
+        string model = CopyModel("model");
+        string outDir = Path.Combine(_temp, "out");
+        Directory.CreateDirectory(outDir);
+        string calib = Path.Combine(outDir, "calib.txt");
+        File.Copy(TestData.Path("text", "tinystories", "calib.txt"), calib);
+        string before = BadInputTests.Hash(outDir);
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", outDir, "--force", "--method", "wanda", "--sparsity", "0.5",
+            "--calib", calib, "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains("contains the --calib file", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before, BadInputTests.Hash(outDir));
+    }
+
+    [Fact]
+    public void Logits_file_inside_the_model_folder_is_refused()
+    {
+        string real = CopyModel("real");
+        string link = Link("link", real);
+        AssertRefused(real, "is inside the input folder",
+            "logits", "-m", link, "--text", "Once", "-o", Path.Combine(real, "model.safetensors"), "--device", "cpu");
+    }
+
+    [Fact]
+    public void Synth_over_its_own_config_and_tokenizer_is_refused()
+    {
+        string real = CopyModel("real");
+        AssertRefused(real, "contains the --config file",
+            "synth", "--config", Path.Combine(real, "config.json"), "--tokenizer", real, "-o", Link("link", real), "--force", "--dtype", "f32");
+    }
+
+    [Fact]
+    public void Prune_state_into_the_input_is_refused()
+    {
+        string real = CopyModel("real");
+        AssertRefused(real, "--state",
+            "prune", "-m", real, "-o", Path.Combine(_temp, "out"), "--method", "copal", "--sparsity", "0.5", "--state", Link("link", real),
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}

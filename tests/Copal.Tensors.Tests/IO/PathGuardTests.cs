@@ -1,0 +1,113 @@
+using Copal.Tensors.IO;
+using Copal.Tensors.Tests.Safetensors;
+
+namespace Copal.Tensors.Tests.IO;
+
+/// <summary>Real paths through links anywhere in a path, and the output/input checks built on them.</summary>
+public sealed class PathGuardTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    private string Dir(string name) => Directory.CreateDirectory(_dir.File(name)).FullName;
+
+    private string Link(string name, string target) => Directory.CreateSymbolicLink(_dir.File(name), target).FullName;
+
+    [Fact]
+    public void Resolve_follows_links_in_every_component_and_keeps_a_missing_tail()
+    {
+        string real = RealPath.Resolve(_dir.Path);
+        string model = Dir("model");
+        Directory.CreateDirectory(Path.Combine(model, "sub"));
+        Link("abs", model);
+        Directory.CreateSymbolicLink(Path.Combine(model, "rel"), "sub");
+        Link("parent", _dir.Path);
+        Assert.Equal(Path.Join(real, "model"), RealPath.Resolve(_dir.File("abs")));
+        Assert.Equal(Path.Join(real, "model", "sub", "new", "deeper"), RealPath.Resolve(Path.Combine(_dir.File("abs"), "rel", "new", "deeper")));
+        Assert.Equal(Path.Join(real, "model"), RealPath.Resolve(Path.Combine(_dir.File("parent"), "parent", "model") + Path.DirectorySeparatorChar));
+        // ".." in the spelled path is lexical, as .NET applies it to every file operation...
+        Assert.Equal(Path.Join(real, "model"), RealPath.Resolve(Path.Combine(_dir.File("abs"), "..", "model")));
+    }
+
+    [Fact]
+    public void Dot_dot_in_a_link_target_is_relative_to_where_the_link_lies()
+    {
+        string real = RealPath.Resolve(_dir.Path);
+        Dir("a");
+        string b = Dir(Path.Combine("a", "b"));
+        Dir("c");
+        // a/b/up -> ../../c, i.e. <dir>/c
+        Directory.CreateSymbolicLink(Path.Combine(b, "up"), Path.Combine("..", "..", "c"));
+        Assert.Equal(Path.Join(real, "c", "x"), RealPath.Resolve(Path.Combine(b, "up", "x")));
+    }
+
+    [Fact]
+    public void A_link_loop_is_an_error_not_a_hang()
+    {
+        Link("loop1", _dir.File("loop2"));
+        Link("loop2", _dir.File("loop1"));
+        Assert.Contains("too many levels of symbolic links", Assert.Throws<IOException>(() => RealPath.Resolve(Path.Combine(_dir.File("loop1"), "x"))).Message);
+    }
+
+    [Theory]
+    [InlineData("/a/b", "/a/b", true)]
+    [InlineData("/a/b/c", "/a/b", true)]
+    [InlineData("/a/bc", "/a/b", false)]
+    [InlineData("/a", "/a/b", false)]
+    [InlineData("/a", "/", true)]
+    public void Inside_means_a_whole_component_prefix(string inner, string outer, bool expected)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        Assert.Equal(expected, RealPath.IsSameOrInside(inner, outer));
+    }
+
+    [Fact]
+    public void Outputs_apart_from_inputs_through_links()
+    {
+        string model = Dir("model");
+        string link = Link("link", model);
+        Assert.Contains("is the input folder", Assert.Throws<IOException>(() => PathGuard.RequireApart(model, "--out", link, "the input folder")).Message);
+        Assert.Contains("is inside the input folder", Assert.Throws<IOException>(() => PathGuard.RequireApart(Path.Combine(link, "out"), "--out", model, "the input folder")).Message);
+        Assert.Contains("contains the input folder", Assert.Throws<IOException>(() => PathGuard.RequireApart(_dir.Path, "--out", link, "the input folder")).Message);
+        // A folder that is only written into may hold the input, but not be it or lie inside it.
+        PathGuard.RequireOutside(_dir.Path, "--temp", link, "the input folder");
+        Assert.Throws<IOException>(() => PathGuard.RequireOutside(Path.Combine(link, "t"), "--temp", model, "the input folder"));
+        PathGuard.RequireApart(_dir.File("model2"), "--out", link, "the input folder");
+    }
+
+    [Fact]
+    public void Replacing_an_output_given_as_a_link_writes_where_the_link_points_and_keeps_the_link()
+    {
+        string model = Dir("model");
+        File.WriteAllText(Path.Combine(model, "in.txt"), "input");
+        string target = Dir("target");
+        File.WriteAllText(Path.Combine(target, "old.txt"), "old");
+        string link = Link("out", target);
+        using (AtomicDirectory dir = AtomicDirectory.Create(link, overwrite: true, model))
+        {
+            Assert.Equal(RealPath.Resolve(target), dir.FinalPath);
+            File.WriteAllText(dir.File("new.txt"), "new");
+            dir.Commit();
+        }
+        Assert.Equal(target, new DirectoryInfo(link).LinkTarget);
+        Assert.Equal(["new.txt"], Directory.GetFiles(target).Select(Path.GetFileName));
+        Assert.Equal("input", File.ReadAllText(Path.Combine(model, "in.txt")));
+        Assert.Equal(["model", "out", "target"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Atomic_directory_refuses_its_input_through_a_link_and_leaves_nothing()
+    {
+        string model = Dir("model");
+        File.WriteAllText(Path.Combine(model, "in.txt"), "input");
+        string link = Link("link", model);
+        Assert.Throws<IOException>(() => AtomicDirectory.Create(model, overwrite: true, link));
+        Assert.Throws<IOException>(() => AtomicDirectory.Create(link, overwrite: true, model));
+        Assert.Equal(["in.txt"], Directory.GetFileSystemEntries(model).Select(Path.GetFileName));
+        Assert.Equal(["link", "model"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
