@@ -9,22 +9,7 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         Cancellation.Install();
-        var root = new RootCommand("copal: run and prune LLaMA-family models (safetensors + config.json + tokenizer.json) on CPU, OpenCL and CUDA")
-        {
-            InspectCommand.Create(),
-            TokenizeCommand.Create(),
-            TokenizeCommand.CreateDetokenize(),
-            GenerateCommand.Create(),
-            PerplexityCommand.Create(),
-            LogitsCommand.Create(),
-            SynthCommand.Create(),
-            DevicesCommand.Create(),
-            PruneCommand.Create(),
-            ContinualCommand.Create(),
-            BenchCommand.Create(),
-            CompactCommand.Create(),
-            CompactCommand.CreateDensify(),
-        };
+        RootCommand root = CreateRoot();
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
         {
@@ -40,4 +25,22 @@ internal static class Program
         var config = new InvocationConfiguration { ProcessTerminationTimeout = null };
         return await parsed.InvokeAsync(config).ConfigureAwait(false);
     }
+
+    /// <summary>The whole command tree.</summary>
+    internal static RootCommand CreateRoot() => new("copal: run and prune LLaMA-family models (safetensors + config.json + tokenizer.json) on CPU, OpenCL and CUDA")
+    {
+        InspectCommand.Create(),
+        TokenizeCommand.Create(),
+        TokenizeCommand.CreateDetokenize(),
+        GenerateCommand.Create(),
+        PerplexityCommand.Create(),
+        LogitsCommand.Create(),
+        SynthCommand.Create(),
+        DevicesCommand.Create(),
+        PruneCommand.Create(),
+        ContinualCommand.Create(),
+        BenchCommand.Create(),
+        CompactCommand.Create(),
+        CompactCommand.CreateDensify(),
+    };
 }
