@@ -9,13 +9,21 @@ internal static class CopalProcess
 
     public static Result Run(params string[] args) => Run(null, args);
 
-    public static Result Run(Action<Process>? whileRunning, params string[] args)
+    /// <summary>Runs with <paramref name="stdin"/> written to the child's standard input (then closed).</summary>
+    public static Result RunWithInput(string stdin, params string[] args) => Run(null, stdin, args);
+
+    public static Result Run(Action<Process>? whileRunning, params string[] args) => Run(whileRunning, null, args);
+
+    private static Result Run(Action<Process>? whileRunning, string? stdin, string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
+            StandardInputEncoding = new System.Text.UTF8Encoding(false),
+            StandardOutputEncoding = System.Text.Encoding.UTF8,
+            StandardErrorEncoding = System.Text.Encoding.UTF8,
             UseShellExecute = false,
             WorkingDirectory = Copal.Testing.TestData.RepoRoot,
         };
@@ -27,6 +35,11 @@ internal static class CopalProcess
         using Process p = Process.Start(psi)!;
         Task<string> stdout = p.StandardOutput.ReadToEndAsync();
         Task<string> stderr = p.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+        }
+        p.StandardInput.Close();
         whileRunning?.Invoke(p);
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {

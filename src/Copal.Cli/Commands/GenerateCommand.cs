@@ -11,11 +11,14 @@ internal static class GenerateCommand
     {
         var model = CommonOptions.Model();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text (default: start from BOS alone)", DefaultValueFactory = _ => "" };
-        var count = new Option<int>("-n", "--max-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 256 };
-        var temperature = new Option<float>("--temperature") { Description = "0 = greedy (default)", DefaultValueFactory = _ => 0f };
-        var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0 = all)", DefaultValueFactory = _ => 0 };
-        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 1f };
-        var penalty = new Option<float>("--repetition-penalty") { Description = "Penalty on tokens already seen (1 = off)", DefaultValueFactory = _ => 1f };
+        var count = new Option<int>("-n", "--max-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 256 }.AtLeast(0);
+        var temperature = new Option<float>("--temperature") { Description = "0 = greedy (default); sampling with > 0, e.g. 0.8", DefaultValueFactory = _ => 0f }
+            .Accept(t => t >= 0, "a finite number ≥ 0");
+        var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0 = all); needs --temperature > 0", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off); needs --temperature > 0", DefaultValueFactory = _ => 1f }
+            .Accept(v => v > 0 && v <= 1, "a number in (0, 1]");
+        var penalty = new Option<float>("--repetition-penalty") { Description = "Penalty on tokens already seen (1 = off); applies to greedy decoding too", DefaultValueFactory = _ => 1f }
+            .Accept(v => v > 0, "a finite number > 0");
         var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0UL };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
@@ -27,9 +30,18 @@ internal static class GenerateCommand
         command.SetBody((p, ct) =>
         {
             int n = p.GetValue(count);
-            if (n < 0)
+            // Greedy decoding takes the most likely token, so a sampling filter would silently do nothing: refuse it,
+            // as a contradiction, rather than guess a temperature (docs/cli.md).
+            if (p.GetValue(temperature) == 0)
             {
-                throw new UsageException($"-n must be ≥ 0, got {n}");
+                foreach ((Option option, bool given) in new (Option, bool)[] { (topP, p.GetValue(topP) < 1), (topK, p.GetValue(topK) > 0) })
+                {
+                    if (given)
+                    {
+                        throw new UsageException($"{p.Typed(option)} {p.GetResult(option)!.Tokens[^1].Value} filters the tokens that sampling draws from, "
+                            + "but --temperature is 0 (greedy decoding, the default); give --temperature > 0 to sample, e.g. --temperature 0.8");
+                    }
+                }
             }
             var sampling = new SamplingOptions
             {
@@ -39,16 +51,8 @@ internal static class GenerateCommand
                 RepetitionPenalty = p.GetValue(penalty),
                 Seed = p.GetValue(seed),
             };
-            try
-            {
-                sampling.Validate();
-            }
-            catch (ArgumentOutOfRangeException e)
-            {
-                throw new UsageException(e.Message.Split(Environment.NewLine)[0]);
-            }
             bool asJson = p.GetValue(json);
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
+            using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
             int[] promptIds = session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);
             if (promptIds.Length == 0)
             {

@@ -11,12 +11,14 @@ internal static class InspectCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("path") { Description = "A model folder or a .safetensors file" };
+        var model = CommonOptions.Model(required: false);
+        model.Description = "A model folder or a .safetensors file";
+        var path = new Argument<string?>("path") { Description = "The model, as -m/--model (the older form)", Arity = ArgumentArity.ZeroOrOne, Hidden = true };
         var json = CommonOptions.Json();
-        var command = new Command("inspect", "List a checkpoint's tensors, parameter count and config") { path, json };
+        var command = new Command("inspect", "List a checkpoint's tensors, parameter count and config") { model, path, json };
         command.SetBody((p, _) =>
         {
-            string target = p.GetValue(path)!;
+            string target = CommonOptions.ModelOrArgument(p, model, path).Path;
             using SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(target);
             LlamaConfig? config = null;
             string? configError = null;

@@ -13,18 +13,15 @@ internal static class LogitsCommand
     {
         var model = CommonOptions.Model();
         var text = new Option<string>("--text", "-t") { Description = "Text to run (BOS is added as the tokenizer does)", Required = true };
-        var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write", Required = true };
-        var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 };
+        var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write (- writes standard output)", Required = true };
+        var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var device = CommonOptions.Device();
         var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device };
         command.SetBody((p, _) =>
         {
             int k = p.GetValue(topK);
-            if (k < 0)
-            {
-                throw new UsageException($"--top-k must be ≥ 0, got {k}");
-            }
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!);
+            string path = p.GetValue(outFile)!;
+            using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!);
             int[] ids = session.Tokenizer.Encode(p.GetValue(text)!, addSpecialTokens: true);
             int context = session.Model.Config.MaxPositionEmbeddings;
             if (ids.Length == 0 || ids.Length > context)
@@ -51,9 +48,15 @@ internal static class LogitsCommand
                         .Select(i => new { id = i, logprob = copy[i] - lse }).ToArray());
                 }
             }
-            string path = p.GetValue(outFile)!;
+            string document = JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions });
+            if (Inputs.IsStdio(path))
+            {
+                Out.Line(document);
+                Out.Info($"copal: wrote {ids.Length} positions to standard output");
+                return CliErrors.Ok;
+            }
             string temp = path + ".tmp";
-            File.WriteAllText(temp, JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }));
+            File.WriteAllText(temp, document);
             File.Move(temp, path, overwrite: true);
             Out.Info($"copal: wrote {ids.Length} positions to {path}");
             return CliErrors.Ok;
