@@ -169,5 +169,52 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Equal(a.RootElement.GetProperty("ppl").GetDouble(), b.RootElement.GetProperty("ppl").GetDouble());
     }
 
+    // Item 16: tokens as text, not \uXXXX escapes.
+    [Fact]
+    public void Tokenize_verbose_prints_tokens_as_text()
+    {
+        CopalProcess.Result r = CopalProcess.Run("tokenize", "-m", Model, "--text", "Once", "-v");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("\"<s>\"", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\"\u2581Once\"", r.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u", r.Stdout, StringComparison.Ordinal);
+        CopalProcess.Result json = CopalProcess.Run("tokenize", "-m", Model, "--text", "Once", "-v", "--json");
+        Assert.Contains("\"\u2581Once\"", json.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u", json.Stdout, StringComparison.Ordinal);
+    }
+
+    // Item 17: plain sizes; inspect summarizes a compact model's metadata.
+    [Fact]
+    public void Compact_says_the_size_plainly()
+    {
+        Assert.Matches(@"\d+\.\d % of the dense size \(\d+\.\d % smaller\)", models.CompactOutput);
+    }
+
+    [Fact]
+    public void Inspect_summarizes_long_metadata_and_json_has_it_all()
+    {
+        CopalProcess.Result r = CopalProcess.Run("inspect", "-m", models.Compact);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string metadata = r.Stdout.Split('\n').Single(l => l.StartsWith("metadata:", StringComparison.Ordinal));
+        Assert.True(metadata.Length < 400, metadata);
+        Assert.Contains("35 compact linears", metadata, StringComparison.Ordinal);
+        Assert.Contains("--json", metadata, StringComparison.Ordinal);
+        CopalProcess.Result json = CopalProcess.Run("inspect", "-m", models.Compact, "--json");
+        using JsonDocument doc = JsonDocument.Parse(json.Stdout);
+        Assert.Equal(39, doc.RootElement.GetProperty("metadata").EnumerateObject().Count());
+    }
+
+    // Item 18: the prefill figure says that it includes JIT compilation.
+    [Fact]
+    public void Generate_labels_the_first_call_as_including_jit()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", Model, "-n", "3", "--device", "cpu");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Matches(@"prefill 1 tokens? at [\d.]+ tok/s \(first call, includes [\d.]+ s of JIT compilation\)", r.Stderr);
+        CopalProcess.Result json = CopalProcess.Run("generate", "-m", Model, "-n", "3", "--device", "cpu", "--json");
+        using JsonDocument doc = JsonDocument.Parse(json.Stdout);
+        Assert.True(doc.RootElement.GetProperty("prefill_jit_seconds").GetDouble() >= 0);
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }

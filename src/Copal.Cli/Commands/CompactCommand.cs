@@ -71,7 +71,14 @@ internal static class CompactCommand
             Out.Json(report);
             return;
         }
-        Out.Line($"copal {verb}: {report.SparseLinears} sparse linears, {report.InputBytes / 1048576.0:F1} MiB → {report.OutputBytes / 1048576.0:F1} MiB " +
-            $"({(double)report.OutputBytes / report.InputBytes:P1}); wrote {outDir}");
+        // Sizes compared the way round a person asks: how big the compact file is next to the dense one.
+        bool toDense = verb == "densify";
+        long dense = toDense ? report.OutputBytes : report.InputBytes;
+        long compact = toDense ? report.InputBytes : report.OutputBytes;
+        double share = dense > 0 ? (double)compact / dense : 1;
+        string sizes = toDense
+            ? $"the compact file was {share * 100:F1} % of the dense size"
+            : $"{share * 100:F1} % of the dense size ({Math.Abs(1 - share) * 100:F1} % {(share <= 1 ? "smaller" : "larger")})";
+        Out.Line($"copal {verb}: {report.SparseLinears} sparse linears, {report.InputBytes / 1048576.0:F1} MiB → {report.OutputBytes / 1048576.0:F1} MiB: {sizes}; wrote {outDir}");
     }
 }

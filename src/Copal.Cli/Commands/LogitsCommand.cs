@@ -48,7 +48,7 @@ internal static class LogitsCommand
                         .Select(i => new { id = i, logprob = copy[i] - lse }).ToArray());
                 }
             }
-            string document = JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions });
+            string document = JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }, Out.CompactJsonOptions);
             if (Inputs.IsStdio(path))
             {
                 Out.Line(document);

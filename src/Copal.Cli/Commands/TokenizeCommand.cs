@@ -31,7 +31,7 @@ internal static class TokenizeCommand
             {
                 foreach (int id in ids)
                 {
-                    Out.Line($"{id,8}  {System.Text.Json.JsonSerializer.Serialize(tokenizer.IdToToken(id))}");
+                    Out.Line($"{id,8}  {Out.Quote(tokenizer.IdToToken(id))}");
                 }
             }
             else

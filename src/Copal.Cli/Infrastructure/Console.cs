@@ -1,3 +1,5 @@
+using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -16,15 +18,45 @@ internal static class Out
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        // Tokens and text as they are ("▁Once", not "\u2581Once"): stdout is UTF-8, and this is data, not HTML.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    private static readonly JsonSerializerOptions s_compactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static JsonSerializerOptions JsonOptions => s_json;
+
+    /// <summary>Plain one-line JSON with the same unescaped text, for large documents that name their own keys (logits).</summary>
+    public static JsonSerializerOptions CompactJsonOptions => s_compactJson;
 
     public static void Json<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, s_json));
 
     public static void Line(string text) => Console.Out.WriteLine(text);
 
     public static void Info(string text) => Console.Error.WriteLine(text);
+
+    /// <summary>
+    /// <paramref name="text"/> in double quotes for a human: only the quote, the backslash and control characters are
+    /// escaped, so any other character (▁, Ġ, emoji) shows as itself.
+    /// </summary>
+    public static string Quote(string text)
+    {
+        var sb = new StringBuilder(text.Length + 2).Append('"');
+        foreach (char c in text)
+        {
+            _ = c switch
+            {
+                '"' => sb.Append("\\\""),
+                '\\' => sb.Append("\\\\"),
+                '\n' => sb.Append("\\n"),
+                '\r' => sb.Append("\\r"),
+                '\t' => sb.Append("\\t"),
+                _ when char.IsControl(c) => sb.Append($"\\u{(int)c:x4}"),
+                _ => sb.Append(c),
+            };
+        }
+        return sb.Append('"').ToString();
+    }
 }
 
 /// <summary>
