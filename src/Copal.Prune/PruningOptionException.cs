@@ -11,6 +11,7 @@ public sealed class PruningOptionException : ArgumentException
     {
         Option = option;
         Value = value;
+        Expected = expected;
     }
 
     /// <summary>The option's name as the user wrote it (e.g. "sparsity").</summary>
@@ -18,4 +19,7 @@ public sealed class PruningOptionException : ArgumentException
 
     /// <summary>The rejected value, as text.</summary>
     public string Value { get; }
+
+    /// <summary>What the option accepts, e.g. "a ratio between 0 and 0.95".</summary>
+    public string Expected { get; }
 }

@@ -14,9 +14,9 @@ internal static class BenchCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var prefill = new Option<int>("--prefill") { Description = "Prompt tokens per prefill round", DefaultValueFactory = _ => 128 };
-        var decode = new Option<int>("--decode") { Description = "Tokens decoded per round (after the prompt)", DefaultValueFactory = _ => 32 };
-        var repeat = new Option<int>("--repeat") { Description = "Measured rounds (the median is reported)", DefaultValueFactory = _ => 3 };
+        var prefill = new Option<int>("--prefill") { Description = "Prompt tokens per prefill round", DefaultValueFactory = _ => 128 }.AtLeast(1);
+        var decode = new Option<int>("--decode") { Description = "Tokens decoded per round (after the prompt)", DefaultValueFactory = _ => 32 }.AtLeast(1);
+        var repeat = new Option<int>("--repeat") { Description = "Measured rounds (the median is reported)", DefaultValueFactory = _ => 3 }.AtLeast(1);
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
@@ -27,12 +27,8 @@ internal static class BenchCommand
         command.SetBody((p, _) =>
         {
             int n = p.GetValue(prefill), m = p.GetValue(decode), r = p.GetValue(repeat);
-            if (n < 1 || m < 1 || r < 1)
-            {
-                throw new UsageException($"--prefill, --decode and --repeat must be ≥ 1, got {n}, {m}, {r}");
-            }
             bool asJson = p.GetValue(json);
-            ModelBenchResult result = BenchModel.Run(p.GetValue(model)!, p.GetValue(device)!, n, m, r, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
+            ModelBenchResult result = BenchModel.Run(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, n, m, r, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
             if (asJson)
             {
                 Out.Json(result);
@@ -60,18 +56,14 @@ internal static class BenchCommand
 
     private static Command CreateKernels()
     {
-        var threads = new Option<int>("--threads") { Description = "Threads (0 = all cores)", DefaultValueFactory = _ => 0 };
-        var repeat = new Option<int>("--repeat") { Description = "Timed runs per case (median; GEMV uses at least 10)", DefaultValueFactory = _ => 3 };
-        var only = new Option<string>("--only") { Description = "gemv, gemm or all", DefaultValueFactory = _ => "all" };
+        var threads = new Option<int>("--threads") { Description = "Threads (0 = all cores)", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var repeat = new Option<int>("--repeat") { Description = "Timed runs per case (median; GEMV uses at least 10)", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var only = new Option<string>("--only") { Description = "gemv, gemm or all", DefaultValueFactory = _ => "all" }.OneOf("gemv", "gemm", "all");
         var json = CommonOptions.Json();
         var command = new Command("kernels", "GEMV/GEMM GB/s and GFLOP/s on 4096×4096, 11008×4096, 4096×11008 beside OpenBLAS") { threads, repeat, only, json };
         command.SetBody((p, _) =>
         {
             string which = p.GetValue(only)!;
-            if (which is not ("gemv" or "gemm" or "all"))
-            {
-                throw new UsageException($"--only must be gemv, gemm or all, got '{which}'");
-            }
             bool asJson = p.GetValue(json);
             if (!asJson)
             {
@@ -79,7 +71,7 @@ internal static class BenchCommand
                 Out.Line("| shape out×in | n | dtype | Copal | OpenBLAS f32 | ratio (peer time / ours) | of streaming bandwidth |");
                 Out.Line("|---|---|---|---|---|---|---|");
             }
-            var (bandwidth, rows) = BenchKernels.Run(p.GetValue(threads), Math.Max(1, p.GetValue(repeat)), which != "gemm", which != "gemv", row =>
+            var (bandwidth, rows) = BenchKernels.Run(p.GetValue(threads), p.GetValue(repeat), which != "gemm", which != "gemv", row =>
             {
                 if (!asJson)
                 {

@@ -9,20 +9,24 @@ internal static class CompactCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "Model folder to compact (a pruned dense checkpoint)" };
+        var model = CommonOptions.Model(required: false);
+        model.Description = "Model folder to compact (a pruned dense checkpoint)";
+        var positional = PositionalModel();
         var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
-        var format = new Option<string>("--format") { Description = "auto (2:4 where valid, else bitmask), nm (2:4 only) or bitmask", DefaultValueFactory = _ => "auto" };
+        var format = SparseOptions.Format();
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var json = CommonOptions.Json();
         var command = new Command("compact", "Store the sparse linear weights of a pruned model compactly (smaller file, sparse kernels at load)")
         {
-            model, outDir, format, force, json,
+            model, positional, outDir, format, force, json,
         };
         command.SetBody((p, ct) =>
         {
+            (string given, string typed) = CommonOptions.ModelOrArgument(p, model, positional);
+            string input = Inputs.ModelFolder(given, typed);
             CompactFormat f = SparseOptions.ParseFormat(p.GetValue(format)!);
             bool asJson = p.GetValue(json);
-            CompactReport report = CheckpointCompactor.Compact(p.GetValue(model)!, p.GetValue(outDir)!, f, p.GetValue(force), cancellationToken: ct);
+            CompactReport report = CheckpointCompactor.Compact(input, p.GetValue(outDir)!, f, p.GetValue(force), cancellationToken: ct);
             Report(report, "compact", p.GetValue(outDir)!, asJson);
             return CliErrors.Ok;
         });
@@ -31,22 +35,34 @@ internal static class CompactCommand
 
     public static Command CreateDensify()
     {
-        var model = new Argument<string>("model") { Description = "Compact model folder" };
+        var model = CommonOptions.Model(required: false);
+        model.Description = "Compact model folder";
+        var positional = PositionalModel();
         var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var json = CommonOptions.Json();
         var command = new Command("densify", "Write a compact model back as a plain dense Hugging Face checkpoint (the exact weights)")
         {
-            model, outDir, force, json,
+            model, positional, outDir, force, json,
         };
         command.SetBody((p, ct) =>
         {
-            CompactReport report = CheckpointCompactor.Densify(p.GetValue(model)!, p.GetValue(outDir)!, p.GetValue(force), ct);
+            (string given, string typed) = CommonOptions.ModelOrArgument(p, model, positional);
+            string input = Inputs.ModelFolder(given, typed);
+            CompactReport report = CheckpointCompactor.Densify(input, p.GetValue(outDir)!, p.GetValue(force), ct);
             Report(report, "densify", p.GetValue(outDir)!, p.GetValue(json));
             return CliErrors.Ok;
         });
         return command;
     }
+
+    /// <summary>The older positional form of the model (an alias of -m/--model).</summary>
+    private static Argument<string?> PositionalModel() => new("model")
+    {
+        Description = "The model folder, as -m/--model (the older form)",
+        Arity = ArgumentArity.ZeroOrOne,
+        Hidden = true,
+    };
 
     internal static void Report(CompactReport report, string verb, string outDir, bool asJson)
     {
@@ -55,7 +71,14 @@ internal static class CompactCommand
             Out.Json(report);
             return;
         }
-        Out.Line($"copal {verb}: {report.SparseLinears} sparse linears, {report.InputBytes / 1048576.0:F1} MiB → {report.OutputBytes / 1048576.0:F1} MiB " +
-            $"({(double)report.OutputBytes / report.InputBytes:P1}); wrote {outDir}");
+        // Sizes compared the way round a person asks: how big the compact file is next to the dense one.
+        bool toDense = verb == "densify";
+        long dense = toDense ? report.OutputBytes : report.InputBytes;
+        long compact = toDense ? report.InputBytes : report.OutputBytes;
+        double share = dense > 0 ? (double)compact / dense : 1;
+        string sizes = toDense
+            ? $"the compact file was {share * 100:F1} % of the dense size"
+            : $"{share * 100:F1} % of the dense size ({Math.Abs(1 - share) * 100:F1} % {(share <= 1 ? "smaller" : "larger")})";
+        Out.Line($"copal {verb}: {report.SparseLinears} sparse linears, {report.InputBytes / 1048576.0:F1} MiB → {report.OutputBytes / 1048576.0:F1} MiB: {sizes}; wrote {outDir}");
     }
 }

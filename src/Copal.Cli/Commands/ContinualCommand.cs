@@ -20,21 +20,28 @@ internal static class ContinualCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var datasets = new Option<string>("--datasets") { Description = "The datasets in arrival order: " + ContinualDataset.Grammar, Required = true };
-        var methods = new Option<string>("--methods") { Description = "Comma-separated: copal, wanda, sparsegpt, magnitude (each baseline runs as reset and cumulative)", DefaultValueFactory = _ => "copal,wanda,sparsegpt,magnitude" };
-        var sparsity = new Option<string?>("--sparsity") { Description = "Unstructured ratio in [0, 0.95], e.g. 0.5" };
-        var pattern = new Option<string?>("--pattern") { Description = "N:M semi-structured pattern, e.g. 2:4" };
+        var datasets = new Option<string>("--datasets") { Description = "The datasets in arrival order: " + ContinualDataset.Grammar, Required = true }
+            .Accept(OptionRules.ByLibrary(v => ContinualDataset.ParseList(v)));
+        var methods = new Option<string>("--methods") { Description = "Comma-separated: copal, wanda, sparsegpt, magnitude (each baseline runs as reset and cumulative)", DefaultValueFactory = _ => "copal,wanda,sparsegpt,magnitude" }
+            .Accept(v => v.Split(',', StringSplitOptions.TrimEntries).All(m => m is "copal" or "wanda" or "sparsegpt" or "magnitude")
+                ? null : "a comma-separated list of copal, wanda, sparsegpt, magnitude");
+        var sparsity = PruneCommand.SparsityOption();
+        var pattern = PruneCommand.PatternOption();
         var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
-        var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows per dataset and step", DefaultValueFactory = _ => 128 };
-        var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" };
-        var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "Perplexity window length (default: --seqlen)" };
-        var evalLimit = new Option<int?>("--eval-limit-chunks") { Description = "Evaluate at most K windows per dataset (faster, less precise)" };
+        var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows per dataset and step", DefaultValueFactory = _ => 128 }.AtLeast(1);
+        var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" }.AtLeast(2);
+        var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "Perplexity window length (default: --seqlen)" }.AtLeast(2);
+        var evalLimit = new Option<int?>("--eval-limit-chunks") { Description = "Evaluate at most K windows per dataset (faster, less precise)" }.AtLeast(1);
         var noJoint = new Option<bool>("--no-joint") { Description = "Skip the joint reference (pooled calibration of D1..Dt)" };
-        var sensitivity = new Option<string>("--sensitivity") { Description = "COPAL estimator: output or hessian", DefaultValueFactory = _ => "output" };
-        var accumulate = new Option<string>("--accumulate") { Description = "COPAL accumulation: sum or max", DefaultValueFactory = _ => "sum" };
-        var decay = new Option<double>("--decay") { Description = "COPAL decay γ in (0, 1]", DefaultValueFactory = _ => 1.0 };
+        var sensitivity = new Option<string>("--sensitivity") { Description = "COPAL estimator: output or hessian", DefaultValueFactory = _ => "output" }
+            .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));
+        var accumulate = new Option<string>("--accumulate") { Description = "COPAL accumulation: sum or max", DefaultValueFactory = _ => "sum" }
+            .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseAccumulation(v)));
+        var decay = new Option<double>("--decay") { Description = "COPAL decay γ in (0, 1]", DefaultValueFactory = _ => 1.0 }
+            .Accept(CopalCliOptions.DecayIsValid, CopalCliOptions.DecayExpected);
         var update = new Option<bool>("--update") { Description = "COPAL --mask fixed: reconstruct kept weights with the accumulated Hessian" };
-        var mask = new Option<string>("--mask") { Description = "COPAL mask rule: fixed (w²·S_j on the dense weights) or obs (SparseGPT's sweep with the accumulated Hessian)", DefaultValueFactory = _ => CopalOptions.MaskName(new CopalOptions().Mask) };
+        var mask = new Option<string>("--mask") { Description = "COPAL mask rule: fixed (w²·S_j on the dense weights) or obs (SparseGPT's sweep with the accumulated Hessian)", DefaultValueFactory = _ => CopalOptions.MaskName(new CopalOptions().Mask) }
+            .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
         var outDir = new Option<string>("--out", "-o") { Description = "Report folder (must not exist or be empty, unless --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" };
@@ -46,7 +53,7 @@ internal static class ContinualCommand
         };
         command.SetBody((p, ct) =>
         {
-            string modelDir = p.GetValue(model)!;
+            string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             bool asJson = p.GetValue(json);
             SparsityPattern target = PruneCommand.ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             LlamaConfig config = LlamaConfig.Load(modelDir);
@@ -54,19 +61,12 @@ internal static class ContinualCommand
             int evalWindow = p.GetValue(evalSeqLen) ?? window;
             foreach ((string name, int value) in new[] { ("--seqlen", window), ("--eval-seqlen", evalWindow) })
             {
-                if (value < 2 || value > config.MaxPositionEmbeddings)
+                if (value > config.MaxPositionEmbeddings)
                 {
-                    throw new UsageException($"{name} must be between 2 and the model's context of {config.MaxPositionEmbeddings}, got {value}");
+                    throw new UsageException($"{name}: expected at most the model's context of {config.MaxPositionEmbeddings} tokens, got {value}");
                 }
             }
-            if (p.GetValue(nsamples) < 1)
-            {
-                throw new UsageException($"--nsamples must be ≥ 1, got {p.GetValue(nsamples)}");
-            }
-            if (p.GetValue(evalLimit) is int limit && limit < 1)
-            {
-                throw new UsageException($"--eval-limit-chunks must be ≥ 1, got {limit}");
-            }
+            CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
             var copalOptions = new CopalOptions(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
                 CopalOptions.ParseMask(p.GetValue(mask)!));
             copalOptions.Validate();

@@ -14,11 +14,29 @@ internal sealed class CopalCliOptions
 
     public Option<string?> State { get; } = new("--state") { Description = "COPAL: also write the continual state (copal-state.safetensors + copal-state.json) to this folder" };
     public Option<string?> Resume { get; } = new("--resume") { Description = "COPAL: continue the run whose state is in this folder (a previous --out or --state); --model must be the same dense parent" };
-    public Option<string?> Sensitivity { get; } = new("--sensitivity") { Description = "COPAL: output (w²·E[x²], default) or hessian (w²/[H⁻¹]_jj)" };
-    public Option<string?> Accumulate { get; } = new("--accumulate") { Description = "COPAL: sum (default) or max of the per-dataset normalized sensitivities" };
-    public Option<double?> Decay { get; } = new("--decay") { Description = "COPAL: γ in (0, 1], S_t = γ·S_{t−1} + ŝ_t (default 1)" };
+    public Option<string?> Sensitivity { get; } = new Option<string?>("--sensitivity") { Description = "COPAL: output (w²·E[x²], default) or hessian (w²/[H⁻¹]_jj)" }
+        .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));
+    public Option<string?> Accumulate { get; } = new Option<string?>("--accumulate") { Description = "COPAL: sum (default) or max of the per-dataset normalized sensitivities" }
+        .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseAccumulation(v)));
+    public Option<double?> Decay { get; } = new Option<double?>("--decay") { Description = "COPAL: γ in (0, 1], S_t = γ·S_{t−1} + ŝ_t (default 1)" }
+        .Accept(DecayIsValid, DecayExpected);
     public Option<bool> Update { get; } = new("--update") { Description = "COPAL --mask fixed: reconstruct kept weights (OBS with the COPAL mask and the accumulated Hessian)" };
-    public Option<string?> Mask { get; } = new("--mask") { Description = "COPAL: fixed (mask from w²·S_j on the dense weights, default) or obs (SparseGPT's sweep with the accumulated Hessian: mask chosen on the updated weights)" };
+    public Option<string?> Mask { get; } = new Option<string?>("--mask") { Description = "COPAL: fixed (mask from w²·S_j on the dense weights, default) or obs (SparseGPT's sweep with the accumulated Hessian: mask chosen on the updated weights)" }
+        .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
+
+    /// <summary>--decay's range, for prune and continual.</summary>
+    internal static bool DecayIsValid(double decay) => decay > 0 && decay <= 1;
+
+    internal const string DecayExpected = "a factor γ with 0 < γ ≤ 1";
+
+    /// <summary>--update and --mask obs do not go together: the OBS sweep already reconstructs the kept weights.</summary>
+    internal static void CheckUpdateWithMask(bool update, string? mask)
+    {
+        if (update && mask is not null && CopalOptions.ParseMask(mask) == CopalMaskRule.Obs)
+        {
+            throw new UsageException("--update applies to --mask fixed; with --mask obs the OBS sweep already reconstructs the kept weights");
+        }
+    }
 
     public static CopalCliOptions Create() => new();
 
@@ -59,6 +77,7 @@ internal sealed class CopalCliOptions
             }
             return null;
         }
+        CheckUpdateWithMask(p.GetValue(Update), p.GetValue(Mask));
         var choices = new CopalOptionChoices(
             p.GetValue(Sensitivity) is string s ? CopalOptions.ParseSensitivity(s) : null,
             p.GetValue(Accumulate) is string a ? CopalOptions.ParseAccumulation(a) : null,

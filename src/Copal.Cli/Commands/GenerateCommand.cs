@@ -11,11 +11,14 @@ internal static class GenerateCommand
     {
         var model = CommonOptions.Model();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text (default: start from BOS alone)", DefaultValueFactory = _ => "" };
-        var count = new Option<int>("-n", "--max-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 256 };
-        var temperature = new Option<float>("--temperature") { Description = "0 = greedy (default)", DefaultValueFactory = _ => 0f };
-        var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0 = all)", DefaultValueFactory = _ => 0 };
-        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 1f };
-        var penalty = new Option<float>("--repetition-penalty") { Description = "Penalty on tokens already seen (1 = off)", DefaultValueFactory = _ => 1f };
+        var count = new Option<int>("-n", "--max-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 256 }.AtLeast(0);
+        var temperature = new Option<float>("--temperature") { Description = "0 = greedy (default); sampling with > 0, e.g. 0.8", DefaultValueFactory = _ => 0f }
+            .Accept(t => t >= 0, "a finite number ≥ 0");
+        var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0 = all); needs --temperature > 0", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off); needs --temperature > 0", DefaultValueFactory = _ => 1f }
+            .Accept(v => v > 0 && v <= 1, "a number in (0, 1]");
+        var penalty = new Option<float>("--repetition-penalty") { Description = "Penalty on tokens already seen (1 = off); applies to greedy decoding too", DefaultValueFactory = _ => 1f }
+            .Accept(v => v > 0, "a finite number > 0");
         var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0UL };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
@@ -28,9 +31,18 @@ internal static class GenerateCommand
         command.SetBody((p, ct) =>
         {
             int n = p.GetValue(count);
-            if (n < 0)
+            // Greedy decoding takes the most likely token, so a sampling filter would silently do nothing: refuse it,
+            // as a contradiction, rather than guess a temperature (docs/cli.md).
+            if (p.GetValue(temperature) == 0)
             {
-                throw new UsageException($"-n must be ≥ 0, got {n}");
+                foreach ((Option option, bool given) in new (Option, bool)[] { (topP, p.GetValue(topP) < 1), (topK, p.GetValue(topK) > 0) })
+                {
+                    if (given)
+                    {
+                        throw new UsageException($"{p.Typed(option)} {p.GetResult(option)!.Tokens[^1].Value} filters the tokens that sampling draws from, "
+                            + "but --temperature is 0 (greedy decoding, the default); give --temperature > 0 to sample, e.g. --temperature 0.8");
+                    }
+                }
             }
             var sampling = new SamplingOptions
             {
@@ -40,16 +52,9 @@ internal static class GenerateCommand
                 RepetitionPenalty = p.GetValue(penalty),
                 Seed = p.GetValue(seed),
             };
-            try
-            {
-                sampling.Validate();
-            }
-            catch (ArgumentOutOfRangeException e)
-            {
-                throw new UsageException(e.Message.Split(Environment.NewLine)[0]);
-            }
             bool asJson = p.GetValue(json);
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
+            using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: asJson,
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
             int[] promptIds = session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);
             if (promptIds.Length == 0)
             {
@@ -76,8 +81,14 @@ internal static class GenerateCommand
                 }
                 Console.Out.Flush();
             }
+            // The prefill is the first forward pass, so its time includes compiling the forward pass (TieredCompilation
+            // is off: methods are compiled fully optimized on first call). Say how much, from the runtime's own count
+            // of JIT time up to the first token; `copal bench` measures warm speeds.
+            TimeSpan jitBefore = System.Runtime.JitInfo.GetCompilationTime();
+            TimeSpan? jitAtFirstToken = null;
             GenerationResult result = new Generator(session.Model).Generate(promptIds, n, sampling, stops, id =>
             {
+                jitAtFirstToken ??= System.Runtime.JitInfo.GetCompilationTime();
                 if (!asJson)
                 {
                     Console.Out.Write(stream.Push(id));
@@ -89,6 +100,7 @@ internal static class GenerateCommand
                 ct.ThrowIfCancellationRequested();
             }
             string text = session.Tokenizer.Decode(result.GeneratedIds.ToArray());
+            double prefillJit = ((jitAtFirstToken ?? System.Runtime.JitInfo.GetCompilationTime()) - jitBefore).TotalSeconds;
             if (asJson)
             {
                 Out.Json(new
@@ -98,6 +110,7 @@ internal static class GenerateCommand
                     text,
                     stop_reason = result.StopReason,
                     prefill_tokens_per_second = result.PrefillTokensPerSecond,
+                    prefill_jit_seconds = prefillJit,
                     decode_tokens_per_second = result.DecodeTokensPerSecond,
                     load_seconds = session.LoadTime.TotalSeconds,
                     device = session.Backend.Info.Kind,
@@ -108,7 +121,7 @@ internal static class GenerateCommand
                 // Text held back for an incomplete character at the very end.
                 Console.Out.Write(stream.Flush());
                 Console.Out.WriteLine();
-                Out.Info($"copal: {result.GeneratedIds.Count} tokens ({result.StopReason}); prefill {result.PromptIds.Count} tokens at {result.PrefillTokensPerSecond:F1} tok/s, decode {result.DecodeTokensPerSecond:F1} tok/s on {session.Backend.Info.Kind}");
+                Out.Info($"copal: {result.GeneratedIds.Count} tokens ({result.StopReason}); prefill {result.PromptIds.Count} {(result.PromptIds.Count == 1 ? "token" : "tokens")} at {result.PrefillTokensPerSecond:F1} tok/s (first call, includes {prefillJit:F2} s of JIT compilation), decode {result.DecodeTokensPerSecond:F1} tok/s on {session.Backend.Info.Kind}");
             }
             return CliErrors.Ok;
         });

@@ -11,12 +11,14 @@ internal static class InspectCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("path") { Description = "A model folder or a .safetensors file" };
+        var model = CommonOptions.Model(required: false);
+        model.Description = "A model folder or a .safetensors file";
+        var path = new Argument<string?>("path") { Description = "The model, as -m/--model (the older form)", Arity = ArgumentArity.ZeroOrOne, Hidden = true };
         var json = CommonOptions.Json();
-        var command = new Command("inspect", "List a checkpoint's tensors, parameter count and config") { path, json };
+        var command = new Command("inspect", "List a checkpoint's tensors, parameter count and config (--json for all of its metadata)") { model, path, json };
         command.SetBody((p, _) =>
         {
-            string target = p.GetValue(path)!;
+            string target = CommonOptions.ModelOrArgument(p, model, path).Path;
             using SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(target);
             LlamaConfig? config = null;
             string? configError = null;
@@ -51,12 +53,46 @@ internal static class InspectCommand
             Out.Line($"{tensors.Count} tensors in {checkpoint.Files.Count} file(s), {parameters:N0} parameters ({FormatCount(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {kv.Value / 1048576.0:F1} MiB"))}");
             if (checkpoint.Metadata.Count > 0)
             {
-                Out.Line($"metadata: {string.Join(", ", checkpoint.Metadata.Select(kv => $"{kv.Key}={kv.Value}"))}");
+                Out.Line($"metadata: {SummarizeMetadata(checkpoint.Metadata)}");
             }
             Out.Line(config is not null ? $"config: {config}" : configError is not null ? $"config: {configError}" : "config: (no config.json beside the weights)");
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The metadata on one readable line: short entries as key=value; the per-tensor layouts of a compact checkpoint
+    /// (copal.sparse.*, one per linear) counted by format; long values cut. --json has every entry in full.
+    /// </summary>
+    internal static string SummarizeMetadata(IReadOnlyDictionary<string, string> metadata)
+    {
+        const string SparsePrefix = "copal.sparse.";
+        const int MaxValue = 72;
+        var parts = new List<string>();
+        var layouts = metadata.Where(kv => kv.Key.StartsWith(SparsePrefix, StringComparison.Ordinal)).Select(kv => kv.Value).ToList();
+        foreach (var (key, value) in metadata.Where(kv => !kv.Key.StartsWith(SparsePrefix, StringComparison.Ordinal)))
+        {
+            parts.Add(value.Length <= MaxValue ? $"{key}={value}" : $"{key}={value[..MaxValue]}… ({value.Length} chars)");
+        }
+        if (layouts.Count > 0)
+        {
+            // A layout reads "format=nm;n=2;m=4;…" or "format=bitmask;…".
+            var byFormat = layouts.GroupBy(v => LayoutFormat(v)).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} {g.Key}");
+            parts.Add($"{layouts.Count} compact linears ({string.Join(", ", byFormat)})");
+        }
+        return $"{string.Join(", ", parts)}; all {metadata.Count} entries with --json";
+    }
+
+    private static string LayoutFormat(string layout)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string[] f in layout.Split(';').Select(f => f.Split('=', 2)).Where(f => f.Length == 2))
+        {
+            fields.TryAdd(f[0], f[1]);
+        }
+        string format = fields.GetValueOrDefault("format", "unknown");
+        return format == "nm" && fields.TryGetValue("n", out string? n) && fields.TryGetValue("m", out string? m) ? $"{n}:{m}" : format;
     }
 
     private static string FormatCount(long n) => n switch

@@ -10,27 +10,26 @@ namespace Copal.Cli.Commands;
 /// <summary><c>copal logits</c>: per-position logits (or top-k log-probabilities) as JSON, for comparison with other implementations.</summary>
 internal static class LogitsCommand
 {
-    private static readonly JsonSerializerOptions s_json = CopalJson.Create(indented: false, snakeCase: false);
 
     public static Command Create()
     {
         var model = CommonOptions.Model();
         var text = new Option<string>("--text", "-t") { Description = "Text to run (BOS is added as the tokenizer does)", Required = true };
-        var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write", Required = true };
-        var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 };
+        var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write (- writes standard output)", Required = true };
+        var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var device = CommonOptions.Device();
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device, allowNonFinite };
         command.SetBody((p, _) =>
         {
             int k = p.GetValue(topK);
-            if (k < 0)
-            {
-                throw new UsageException($"--top-k must be ≥ 0, got {k}");
-            }
             string path = p.GetValue(outFile)!;
-            PathGuard.RequireApart(path, "--out", p.GetValue(model)!, "the input folder");
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, allowNonFinite: p.GetValue(allowNonFinite));
+            string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            if (!Inputs.IsStdio(path))
+            {
+                PathGuard.RequireApart(path, "--out", modelDir, "the input folder");
+            }
+            using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, allowNonFinite: p.GetValue(allowNonFinite));
             int[] ids = session.Tokenizer.Encode(p.GetValue(text)!, addSpecialTokens: true);
             int context = session.Model.Config.MaxPositionEmbeddings;
             if (ids.Length == 0 || ids.Length > context)
@@ -58,10 +57,17 @@ internal static class LogitsCommand
                         .Select(i => new { id = i, logprob = copy[i] - lse }).ToArray());
                 }
             }
+            string document = JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }, Out.CompactJsonOptions);
+            if (Inputs.IsStdio(path))
+            {
+                Out.Line(document);
+                Out.Info($"copal: wrote {ids.Length} positions to standard output");
+                return CliErrors.Ok;
+            }
             string temp = TemporaryNames.Sibling(path, "tmp");
             try
             {
-                File.WriteAllText(temp, JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }, s_json));
+                File.WriteAllText(temp, document);
                 File.Move(temp, path, overwrite: true);
             }
             finally

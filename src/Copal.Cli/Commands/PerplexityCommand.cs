@@ -14,11 +14,12 @@ internal static class PerplexityCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var data = new Option<string>("--data", "-d") { Description = "Text file to evaluate on", Required = true };
-        var seqLen = new Option<int?>("--seqlen") { Description = "Window length in tokens (default: min(2048, the model's context))" };
-        var stride = new Option<int?>("--stride") { Description = "Window step (default: --seqlen, non-overlapping)" };
-        var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" };
-        var layout = new Option<TextLayout>("--layout") { Description = "Raw: the file as is; JoinedLines: stripped lines joined by spaces (PTB); Documents: <|endoftext|>-separated stories, each with BOS (TinyStories)", DefaultValueFactory = _ => TextLayout.Raw };
+        var data = new Option<string>("--data", "-d") { Description = "Text file to evaluate on (- reads standard input)", Required = true };
+        var seqLen = new Option<int?>("--seqlen") { Description = "Window length in tokens (default: min(2048, the model's context))" }.AtLeast(2);
+        var stride = new Option<int?>("--stride") { Description = "Window step (default: --seqlen, non-overlapping)" }.AtLeast(1);
+        var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" }.AtLeast(1);
+        var layout = new Option<TextLayout>("--layout") { Description = "Raw: the file as is; JoinedLines: stripped lines joined by spaces (PTB); Documents: <|endoftext|>-separated stories, each with BOS (TinyStories)", DefaultValueFactory = _ => TextLayout.Raw }
+            .Names();
         var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
@@ -31,8 +32,15 @@ internal static class PerplexityCommand
         command.SetBody((p, ct) =>
         {
             bool asJson = p.GetValue(json);
-            using ModelSession session = ModelSession.Open(p.GetValue(model)!, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
-            using ModelSession? baseSession = p.GetValue(compare) is string basePath
+            string dataPath = p.GetValue(data)!;
+            if (!Inputs.IsStdio(dataPath))
+            {
+                Inputs.TextFile(dataPath, p.Typed(data));
+            }
+            string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            string? basePath = p.GetValue(compare) is string given ? Inputs.ModelFolder(given, p.Typed(compare)) : null;
+            using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
+            using ModelSession? baseSession = basePath is not null
                 ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite))
                 : null;
             int max = session.Model.Config.MaxPositionEmbeddings;
@@ -41,11 +49,13 @@ internal static class PerplexityCommand
             {
                 throw new UsageException($"--seqlen {window} exceeds the model's context of {max} tokens (max_position_embeddings)");
             }
-            if (window < 2)
+            if (p.GetValue(stride) is int step && step > window)
             {
-                throw new UsageException($"--seqlen must be ≥ 2, got {window}");
+                throw new UsageException($"--stride: expected at most --seqlen ({window}), got {step}");
             }
-            int[] tokens = TextDataset.Tokenize(session.Tokenizer, p.GetValue(data)!, p.GetValue(layout));
+            int[] tokens = Inputs.IsStdio(dataPath)
+                ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data)), "standard input", p.GetValue(layout)), p.GetValue(layout))
+                : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout));
             if (!asJson)
             {
                 Out.Info($"copal: {tokens.Length:N0} tokens, windows of {window}");

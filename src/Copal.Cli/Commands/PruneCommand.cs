@@ -17,12 +17,13 @@ internal static class PruneCommand
     {
         var model = CommonOptions.Model();
         var outDir = new Option<string>("--out", "-o") { Description = "Output model folder (must not exist or be empty, unless --force)", Required = true };
-        var method = new Option<string>("--method") { Description = "magnitude, wanda, sparsegpt or copal (continual; see --resume, --state)", DefaultValueFactory = _ => "wanda" };
-        var sparsity = new Option<string?>("--sparsity") { Description = "Unstructured ratio in [0, 0.95], e.g. 0.5" };
-        var pattern = new Option<string?>("--pattern") { Description = "N:M semi-structured pattern, e.g. 2:4 or 4:8" };
+        var method = new Option<string>("--method") { Description = "magnitude, wanda, sparsegpt or copal (continual; see --resume, --state)", DefaultValueFactory = _ => "wanda" }
+            .OneOf([.. PrunerFactory.Methods]);
+        var sparsity = SparsityOption();
+        var pattern = PatternOption();
         var calib = new Option<string?>("--calib") { Description = "Calibration text file(s), comma-separated (not needed for magnitude)" };
-        var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows", DefaultValueFactory = _ => 128 };
-        var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" };
+        var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows", DefaultValueFactory = _ => 128 }.AtLeast(1);
+        var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" }.AtLeast(2);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
         var trueSequential = new Option<bool>("--true-sequential") { Description = "Prune q,k,v → o → gate,up → down, re-collecting statistics between groups" };
         var noLayerError = new Option<bool>("--no-layer-error") { Description = "Skip measuring each layer's output error (saves one layer pass)" };
@@ -41,23 +42,21 @@ internal static class PruneCommand
         copal.AddTo(command);
         command.SetBody((p, ct) =>
         {
-            string modelDir = p.GetValue(model)!;
+            string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State));
             SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             bool asJson = p.GetValue(json);
             CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, ct);
             ILinearPruner pruner = PrunerFactory.Create(p.GetValue(method)!, copalState, m => Out.Info($"copal: {m}"));
             LlamaConfig config = LlamaConfig.Load(modelDir);
+            // Checked against the model before any calibration work.
+            IReadOnlySet<int>? layers = p.GetValue(layerSet) is string ls ? PruneOptions.ParseLayers(ls, config.NumLayers) : null;
             int window = p.GetValue(seqlen) ?? Math.Min(2048, config.MaxPositionEmbeddings);
-            if (window < 2 || window > config.MaxPositionEmbeddings)
+            if (window > config.MaxPositionEmbeddings)
             {
-                throw new UsageException($"--seqlen must be between 2 and the model's context of {config.MaxPositionEmbeddings}, got {window}");
+                throw new UsageException($"--seqlen: expected at most the model's context of {config.MaxPositionEmbeddings} tokens, got {window}");
             }
             int n = p.GetValue(nsamples);
-            if (n < 1)
-            {
-                throw new UsageException($"--nsamples must be ≥ 1, got {n}");
-            }
             CalibrationSet calibration = LoadCalibration(modelDir, p.GetValue(calib), pruner, n, window, p.GetValue(seed));
             using IBackend backend = CommonOptions.CreateBackend(p.GetValue(device)!);
             var request = new PruneRequest(modelDir, p.GetValue(outDir)!, pruner,
@@ -66,7 +65,7 @@ internal static class PruneCommand
                     TrueSequential = p.GetValue(trueSequential),
                     MeasureLayerError = !p.GetValue(noLayerError),
                     IncludeEmbeddings = p.GetValue(includeEmbeddings),
-                    Layers = p.GetValue(layerSet) is string ls ? PruneOptions.ParseLayers(ls, config.NumLayers) : null,
+                    Layers = layers,
                 },
                 calibration)
             {
@@ -136,22 +135,34 @@ internal static class PruneCommand
     internal static string[] CalibrationFiles(string? calib) =>
         calib?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
 
+    /// <summary>--sparsity: an unstructured ratio, checked while parsing.</summary>
+    internal static Option<string?> SparsityOption() => new Option<string?>("--sparsity") { Description = $"Unstructured ratio in [0, {SparsityPattern.MaxRatio}], e.g. 0.5" }
+        .Accept(v => TryPattern(v) is SparsityPattern.Unstructured ? null : $"a ratio between 0 and {SparsityPattern.MaxRatio} (e.g. 0.5; use --pattern for N:M)");
+
+    /// <summary>--pattern: an N:M pattern, checked while parsing.</summary>
+    internal static Option<string?> PatternOption() => new Option<string?>("--pattern") { Description = "N:M semi-structured pattern, e.g. 2:4 or 4:8" }
+        .Accept(v => TryPattern(v) is SparsityPattern.NM ? null : "N:M with whole numbers 0 < N < M (e.g. 2:4; use --sparsity for a ratio)");
+
+    private static SparsityPattern? TryPattern(string text)
+    {
+        try
+        {
+            return SparsityPattern.Parse(text);
+        }
+        catch (PruningOptionException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The target of --sparsity or --pattern (exactly one; each was checked while parsing).</summary>
     internal static SparsityPattern ParsePattern(string? sparsity, string? pattern)
     {
         if ((sparsity is null) == (pattern is null))
         {
             throw new UsageException("give exactly one of --sparsity (e.g. 0.5) or --pattern (e.g. 2:4)");
         }
-        SparsityPattern parsed = SparsityPattern.Parse(sparsity ?? pattern!);
-        if (pattern is not null && parsed is not SparsityPattern.NM)
-        {
-            throw new UsageException($"--pattern expects N:M such as 2:4, got '{pattern}'");
-        }
-        if (sparsity is not null && parsed is not SparsityPattern.Unstructured)
-        {
-            throw new UsageException($"--sparsity expects a ratio such as 0.5, got '{sparsity}' (use --pattern for N:M)");
-        }
-        return parsed;
+        return SparsityPattern.Parse(sparsity ?? pattern!);
     }
 
     internal static CalibrationSet LoadCalibration(string modelDir, string? calib, ILinearPruner pruner, int nsamples, int seqLen, ulong seed)
@@ -168,10 +179,7 @@ internal static class PruneCommand
         string[] files = CalibrationFiles(calib);
         foreach (string f in files)
         {
-            if (!File.Exists(f))
-            {
-                throw new FileNotFoundException($"--calib file '{f}' does not exist", f);
-            }
+            Inputs.TextFile(f, "--calib");
         }
         return PruneJob.Calibrate(modelDir, files, nsamples, seqLen, seed);
     }

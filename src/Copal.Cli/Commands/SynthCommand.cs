@@ -13,9 +13,11 @@ internal static class SynthCommand
     public static Command Create()
     {
         var config = new Option<string?>("--config") { Description = "A config.json whose shapes to use" };
-        var preset = new Option<string?>("--preset") { Description = $"A named shape: {string.Join(", ", SyntheticPresets.All.Keys)}" };
+        var preset = new Option<string?>("--preset") { Description = $"A named shape: {string.Join(", ", SyntheticPresets.All.Keys)}" }
+            .Accept(v => SyntheticPresets.All.ContainsKey(v) ? null : OptionRules.Alternatives([.. SyntheticPresets.All.Keys]));
         var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
-        var dtype = new Option<string>("--dtype") { Description = "bf16, f16 or f32", DefaultValueFactory = _ => "bf16" };
+        var dtype = new Option<string>("--dtype") { Description = "bf16, f16 or f32", DefaultValueFactory = _ => "bf16" }
+            .Accept(v => ParseDType(v) is null ? "bf16, f16 or f32" : null);
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy (default: ../shared/data/tokenizers/llama2 when present)" };
         var force = new Option<bool>("--force") { Description = "Replace an existing non-empty output folder" };
@@ -28,18 +30,12 @@ internal static class SynthCommand
             {
                 throw new UsageException("give exactly one of --config or --preset");
             }
-            LlamaConfig c = configPath is not null ? LlamaConfig.Load(configPath) : PresetOrUsage(presetName!);
-            DType type = p.GetValue(dtype)!.ToLowerInvariant() switch
-            {
-                "bf16" or "bfloat16" => DType.BF16,
-                "f16" or "fp16" or "float16" => DType.F16,
-                "f32" or "fp32" or "float32" => DType.F32,
-                string other => throw new UsageException($"--dtype must be bf16, f16 or f32, got '{other}'"),
-            };
+            LlamaConfig c = configPath is not null ? LlamaConfig.Load(configPath) : SyntheticPresets.Get(presetName!);
+            DType type = ParseDType(p.GetValue(dtype)!)!.Value;
             string? tok = p.GetValue(tokenizer) ?? DefaultTokenizer(c.VocabSize);
-            if (tok is not null && !Directory.Exists(tok))
+            if (tok is not null)
             {
-                throw new DirectoryNotFoundException($"--tokenizer '{tok}' does not exist");
+                Inputs.Folder(tok, p.Typed(tokenizer), "a folder with tokenizer.json");
             }
             string outPath = p.GetValue(outDir)!;
             if (configPath is not null)
@@ -60,17 +56,13 @@ internal static class SynthCommand
         return command;
     }
 
-    private static LlamaConfig PresetOrUsage(string name)
+    private static DType? ParseDType(string value) => value.Trim().ToLowerInvariant() switch
     {
-        try
-        {
-            return SyntheticPresets.Get(name);
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException($"--preset: {e.Message.Split(" (Parameter")[0]}");
-        }
-    }
+        "bf16" or "bfloat16" => DType.BF16,
+        "f16" or "fp16" or "float16" => DType.F16,
+        "f32" or "fp32" or "float32" => DType.F32,
+        _ => null,
+    };
 
     // The Llama-2 tokenizer has 32000 tokens, which the big presets use.
     private static string? DefaultTokenizer(int vocab)

@@ -11,15 +11,16 @@ internal static class TokenizeCommand
     {
         var model = CommonOptions.Model();
         var text = new Option<string>("--text", "-t") { Description = "Text to tokenize" };
-        var file = new Option<string>("--file", "-f") { Description = "UTF-8 file to tokenize" };
+        var file = new Option<string>("--file", "-f") { Description = "UTF-8 file to tokenize (- reads standard input)" };
         var noSpecial = new Option<bool>("--no-special") { Description = "Do not add BOS/EOS (the post-processor's special tokens)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also print each token's string" };
         var json = CommonOptions.Json();
         var command = new Command("tokenize", "Turn text into token ids with the model's tokenizer.json") { model, text, file, noSpecial, verbose, json };
         command.SetBody((p, _) =>
         {
-            string input = ReadInput(p.GetValue(text), p.GetValue(file));
-            Tokenizer tokenizer = Tokenizer.FromDirectory(p.GetValue(model)!);
+            string directory = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            string input = ReadInput(p.GetValue(text), p.GetValue(file), p.Typed(file));
+            Tokenizer tokenizer = Tokenizer.FromDirectory(directory);
             int[] ids = tokenizer.Encode(input, addSpecialTokens: !p.GetValue(noSpecial));
             if (p.GetValue(json))
             {
@@ -30,7 +31,7 @@ internal static class TokenizeCommand
             {
                 foreach (int id in ids)
                 {
-                    Out.Line($"{id,8}  {System.Text.Json.JsonSerializer.Serialize(tokenizer.IdToToken(id))}");
+                    Out.Line($"{id,8}  {Out.Quote(tokenizer.IdToToken(id))}");
                 }
             }
             else
@@ -46,14 +47,19 @@ internal static class TokenizeCommand
     public static Command CreateDetokenize()
     {
         var model = CommonOptions.Model();
-        var ids = new Option<string>("--ids") { Description = "Token ids separated by spaces or commas", Required = true };
+        var ids = new Option<string>("--ids") { Description = "Token ids separated by spaces or commas (- reads them from standard input)", Required = true };
         var keepSpecial = new Option<bool>("--keep-special") { Description = "Keep special tokens such as <s> in the text" };
         var json = CommonOptions.Json();
         var command = new Command("detokenize", "Turn token ids back into text") { model, ids, keepSpecial, json };
         command.SetBody((p, _) =>
         {
-            Tokenizer tokenizer = Tokenizer.FromDirectory(p.GetValue(model)!);
-            int[] parsed = ParseIds(p.GetValue(ids)!, tokenizer.VocabSize);
+            Tokenizer tokenizer = Tokenizer.FromDirectory(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)));
+            string idText = p.GetValue(ids)!;
+            if (Inputs.IsStdio(idText))
+            {
+                idText = Utf8Text.DecodeStrict(Inputs.ReadBytes(idText, "--ids"), "standard input");
+            }
+            int[] parsed = ParseIds(idText, tokenizer.VocabSize);
             string text = tokenizer.Decode(parsed, skipSpecialTokens: !p.GetValue(keepSpecial));
             if (p.GetValue(json))
             {
@@ -68,7 +74,7 @@ internal static class TokenizeCommand
         return command;
     }
 
-    private static string ReadInput(string? text, string? file)
+    private static string ReadInput(string? text, string? file, string typedFile)
     {
         if ((text is null) == (file is null))
         {
@@ -78,16 +84,12 @@ internal static class TokenizeCommand
         {
             return text;
         }
-        if (!File.Exists(file))
-        {
-            throw new FileNotFoundException($"--file '{file}' does not exist", file);
-        }
-        return Utf8Text.DecodeStrict(File.ReadAllBytes(file!), file!);
+        return Utf8Text.DecodeStrict(Inputs.ReadBytes(file!, typedFile), Inputs.Describe(file!));
     }
 
     internal static int[] ParseIds(string text, int vocab)
     {
-        string[] parts = text.Split([' ', ',', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        string[] parts = text.Split([' ', ',', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
         var ids = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {

@@ -1,11 +1,13 @@
 using Copal.Model.Config;
 using Copal.Model.Tokenization;
 using Copal.Model.Weights;
+using Copal.Prune;
+using Copal.Tensors.Backends;
 using Copal.Tensors.Safetensors;
 
 namespace Copal.Cli.Infrastructure;
 
-/// <summary>Turns exceptions into the one readable line and the exit code a person sees.</summary>
+/// <summary>Turns exceptions into the one readable line and the exit code a person sees (docs/cli.md).</summary>
 internal static class CliErrors
 {
     public const int Ok = 0;
@@ -26,21 +28,39 @@ internal static class CliErrors
             return Cancellation.ExitCode;
         }
         bool debug = Environment.GetEnvironmentVariable("COPAL_DEBUG") == "1";
-        string message = e switch
+        (string message, int code) = e switch
         {
-            UsageException => e.Message,
-            Copal.Prune.Continual.CopalStateException => e.Message,
-            ModelConfigException or ModelLoadException or SafetensorsException or TokenizerException => e.Message,
-            FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => e.Message,
-            InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException => e.Message,
-            _ => $"internal error ({e.GetType().Name}): {e.Message}",
+            UsageException => (e.Message, Usage),
+            // The library names its options without dashes ("layers"); on the command line they are --layers.
+            PruningOptionException p => ($"--{p.Option}: expected {p.Expected}, got {OptionRules.Shown(p.Value)}", Usage),
+            DeviceUnavailableException => (e.Message, Failure),
+            Copal.Prune.Continual.CopalStateException => (e.Message, Failure),
+            ModelConfigException or ModelLoadException or SafetensorsException or TokenizerException => (e.Message, Failure),
+            FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (e.Message, Failure),
+            ArgumentNullException => (Internal(e), Failure),
+            ArgumentException a => (WithoutParameter(a), Failure),
+            InvalidDataException or InvalidOperationException or NotSupportedException => (e.Message, Failure),
+            _ => (Internal(e), Failure),
         };
         stderr.WriteLine($"copal: error: {message}");
         if (debug)
         {
             stderr.WriteLine(e.ToString());
         }
-        return e is UsageException ? Usage : Failure;
+        return code;
+    }
+
+    // A bug of ours, not a bad input: say so and ask for a report.
+    private static string Internal(Exception e) =>
+        $"internal error ({e.GetType().Name}): {e.Message} — this is a bug in copal; please report it with the command line and the output of COPAL_DEBUG=1";
+
+    // ArgumentException appends " (Parameter 'x')" and ArgumentOutOfRangeException "Actual value was …": code
+    // names that mean nothing to a user. The library's messages already name the option and the value.
+    private static string WithoutParameter(ArgumentException e)
+    {
+        string message = e.Message.Split('\n')[0].TrimEnd('\r');
+        string suffix = $" (Parameter '{e.ParamName}')";
+        return e.ParamName is not null && message.EndsWith(suffix, StringComparison.Ordinal) ? message[..^suffix.Length] : message;
     }
 }
 

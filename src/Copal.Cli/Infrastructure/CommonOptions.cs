@@ -7,11 +7,29 @@ namespace Copal.Cli.Infrastructure;
 /// <summary>Options every command shares, and the glue that runs a command body with error handling.</summary>
 internal static class CommonOptions
 {
-    public static Option<string> Device() => new("--device")
+    /// <summary>The device spec forms --device accepts; which devices exist is `copal devices`'s to say.</summary>
+    public const string DeviceForms = "auto, cpu, cuda[:N], opencl[:N] or ilgpu-cpu";
+
+    public static Option<string> Device() => new Option<string>("--device")
     {
-        Description = "Where to compute: auto, cpu, opencl[:N] or cuda[:N] (see `copal devices`)",
+        Description = $"Where to compute: {DeviceForms} (see `copal devices`). cuda and opencl run ILGPU kernels on a GPU; "
+            + "ilgpu-cpu runs the same kernels on ILGPU's CPU accelerator, a debugging and testing device that is slow by design",
         DefaultValueFactory = _ => "auto",
-    };
+    }.Accept(spec => IsDeviceSpec(spec) ? null : $"{DeviceForms} (`copal devices` lists this machine's)");
+
+    /// <summary>Whether <paramref name="spec"/> has a device spec's form (not whether that device exists).</summary>
+    internal static bool IsDeviceSpec(string spec)
+    {
+        string s = spec.Trim().ToLowerInvariant();
+        int colon = s.IndexOf(':', StringComparison.Ordinal);
+        string kind = colon < 0 ? s : s[..colon];
+        if (colon < 0)
+        {
+            return kind is "auto" or "cpu" or "cuda" or "opencl" or "ilgpu-cpu";
+        }
+        return kind is "cuda" or "opencl"
+            && s[(colon + 1)..].Length > 0 && s[(colon + 1)..].All(char.IsAsciiDigit) && int.TryParse(s[(colon + 1)..], out _);
+    }
 
     public static Option<bool> Json() => new("--json") { Description = "Write the result as JSON on stdout" };
 
@@ -25,6 +43,26 @@ internal static class CommonOptions
         Description = "Model folder (config.json, *.safetensors, tokenizer.json)",
         Required = required,
     };
+
+    /// <summary>
+    /// The model of a command that also takes it positionally (the older form, kept as an alias): exactly one of the
+    /// two, or both naming the same path. Also how a message names it: the option as typed, or "model".
+    /// </summary>
+    public static (string Path, string Typed) ModelOrArgument(ParseResult p, Option<string> option, Argument<string?> argument)
+    {
+        string? fromOption = p.GetValue(option);
+        string? positional = p.GetValue(argument);
+        if (fromOption is null && positional is null)
+        {
+            throw new UsageException("give the model with -m/--model PATH");
+        }
+        if (fromOption is not null && positional is not null
+            && !string.Equals(Path.GetFullPath(fromOption), Path.GetFullPath(positional), StringComparison.Ordinal))
+        {
+            throw new UsageException($"the model is given twice, as '{positional}' and as {p.Typed(option)} '{fromOption}'; give it once, with -m/--model");
+        }
+        return fromOption is not null ? (fromOption, p.Typed(option)) : (positional!, "model");
+    }
 
     /// <summary>Creates the backend named by --device, with one-time notices on stderr.</summary>
     public static IBackend CreateBackend(string spec) => BackendFactory.Create(spec, message => Out.Info($"copal: {message}"));

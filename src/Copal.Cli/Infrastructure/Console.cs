@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Copal.Tensors.IO;
 
@@ -12,13 +13,41 @@ internal static class Out
     // NaN and ±Inf become null (CopalJson), never "NaN".
     private static readonly JsonSerializerOptions s_json = CopalJson.Create(indented: true, omitNulls: true, enumsAsStrings: true);
 
+    private static readonly JsonSerializerOptions s_compactJson = CopalJson.Create(indented: false, snakeCase: false);
+
     public static JsonSerializerOptions JsonOptions => s_json;
+
+    /// <summary>Plain one-line JSON with the same unescaped text, for large documents that name their own keys (logits).</summary>
+    public static JsonSerializerOptions CompactJsonOptions => s_compactJson;
 
     public static void Json<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, s_json));
 
     public static void Line(string text) => Console.Out.WriteLine(text);
 
     public static void Info(string text) => Console.Error.WriteLine(text);
+
+    /// <summary>
+    /// <paramref name="text"/> in double quotes for a human: only the quote, the backslash and control characters are
+    /// escaped, so any other character (▁, Ġ, emoji) shows as itself.
+    /// </summary>
+    public static string Quote(string text)
+    {
+        var sb = new StringBuilder(text.Length + 2).Append('"');
+        foreach (char c in text)
+        {
+            _ = c switch
+            {
+                '"' => sb.Append("\\\""),
+                '\\' => sb.Append("\\\\"),
+                '\n' => sb.Append("\\n"),
+                '\r' => sb.Append("\\r"),
+                '\t' => sb.Append("\\t"),
+                _ when char.IsControl(c) => sb.Append($"\\u{(int)c:x4}"),
+                _ => sb.Append(c),
+            };
+        }
+        return sb.Append('"').ToString();
+    }
 }
 
 /// <summary>

@@ -7,11 +7,17 @@ namespace Copal.Cli.Infrastructure;
 /// <summary>The options of the sparse commands and of <c>--sparse</c> on the commands that run a model.</summary>
 internal static class SparseOptions
 {
-    public static Option<string> LoadMode() => new("--sparse")
+    public static Option<string> LoadMode() => new Option<string>("--sparse")
     {
         Description = "Sparse linears: auto (compact weights run on the sparse kernels; on the CPU, dense ones sparse enough to gain are converted at load), off (all dense), force (all sparse)",
         DefaultValueFactory = _ => "auto",
-    };
+    }.OneOf("auto", "off", "force");
+
+    public static Option<string> Format() => new Option<string>("--format")
+    {
+        Description = "auto (2:4 where valid, else bitmask), nm (2:4 only) or bitmask",
+        DefaultValueFactory = _ => "auto",
+    }.Accept(v => v.Trim().ToLowerInvariant() is "auto" or "nm" or "2:4" or "bitmask" ? null : "auto, nm or bitmask");
 
     public static SparseLoadMode ParseLoadMode(string value) => value.ToLowerInvariant() switch
     {

@@ -24,10 +24,25 @@ public static class TextDataset
             throw new FileNotFoundException($"data file '{path}' does not exist", path);
         }
         byte[] bytes = File.ReadAllBytes(path);
-        string text = Tokenization.Utf8Text.DecodeStrict(bytes, path);
+        return DecodeOrThrow(bytes, path, layout, $"data file '{path}' is empty ({bytes.Length} bytes, no text)");
+    }
+
+    /// <summary>
+    /// Text already read (from standard input, say) decoded and laid out as <see cref="Load"/> does a file's;
+    /// <paramref name="source"/> names it in messages.
+    /// </summary>
+    public static string Decode(byte[] bytes, string source, TextLayout layout = TextLayout.Raw)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        return DecodeOrThrow(bytes, source, layout, $"{source} has no text ({bytes.Length} bytes)");
+    }
+
+    private static string DecodeOrThrow(byte[] bytes, string source, TextLayout layout, string emptyMessage)
+    {
+        string text = Tokenization.Utf8Text.DecodeStrict(bytes, source);
         if (string.IsNullOrWhiteSpace(text))
         {
-            throw new InvalidDataException($"data file '{path}' is empty ({bytes.Length} bytes, no text)");
+            throw new InvalidDataException(emptyMessage);
         }
         return layout switch
         {
@@ -44,10 +59,14 @@ public static class TextDataset
     /// Tokenizes a whole file the way <paramref name="layout"/> says: once as one string, or (Documents) each
     /// document on its own with the tokenizer's special tokens (BOS), concatenated.
     /// </summary>
-    public static int[] Tokenize(Tokenization.Tokenizer tokenizer, string path, TextLayout layout)
+    public static int[] Tokenize(Tokenization.Tokenizer tokenizer, string path, TextLayout layout) =>
+        TokenizeText(tokenizer, Load(path, layout), layout);
+
+    /// <summary>Tokenizes text that <see cref="Load"/> or <see cref="Decode"/> laid out, as <see cref="Tokenize"/> does.</summary>
+    public static int[] TokenizeText(Tokenization.Tokenizer tokenizer, string text, TextLayout layout)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        string text = Load(path, layout);
+        ArgumentNullException.ThrowIfNull(text);
         if (layout != TextLayout.Documents)
         {
             return tokenizer.Encode(text, addSpecialTokens: true);

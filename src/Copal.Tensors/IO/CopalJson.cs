@@ -24,6 +24,8 @@ public static class CopalJson
             WriteIndented = indented,
             PropertyNamingPolicy = snakeCase ? JsonNamingPolicy.SnakeCaseLower : null,
             DefaultIgnoreCondition = omitNulls ? JsonIgnoreCondition.WhenWritingNull : JsonIgnoreCondition.Never,
+            // Tokens and text as they are ("▁Once", not "\u2581Once"): the output is UTF-8 data, not HTML.
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         };
         options.Converters.Add(new FiniteDoubleConverter());
         options.Converters.Add(new FiniteSingleConverter());

@@ -1,0 +1,71 @@
+namespace Copal.Cli.Infrastructure;
+
+/// <summary>
+/// The paths a user gives: checked up front so that a message says what a path is (a file where a folder is expected,
+/// and the reverse), and <c>-</c> for standard input or output where a file is expected.
+/// </summary>
+internal static class Inputs
+{
+    /// <summary>The path that means standard input (for an input file) or standard output (for an output file).</summary>
+    public const string Stdio = "-";
+
+    public static bool IsStdio(string? path) => path == Stdio;
+
+    /// <summary>A model folder: it exists and is a folder. <paramref name="typed"/> is the option as typed, e.g. <c>-m</c>.</summary>
+    public static string ModelFolder(string path, string typed)
+    {
+        if (File.Exists(path))
+        {
+            throw new IOException($"{typed}: '{path}' is a file, expected a model folder (config.json, *.safetensors, tokenizer.json)");
+        }
+        if (!Directory.Exists(path))
+        {
+            throw new DirectoryNotFoundException($"{typed}: model folder '{path}' does not exist");
+        }
+        return path;
+    }
+
+    /// <summary>A folder other than a model's (a tokenizer's, a state's): it exists and is a folder.</summary>
+    public static string Folder(string path, string typed, string what)
+    {
+        if (File.Exists(path))
+        {
+            throw new IOException($"{typed}: '{path}' is a file, expected {what}");
+        }
+        if (!Directory.Exists(path))
+        {
+            throw new DirectoryNotFoundException($"{typed}: folder '{path}' does not exist");
+        }
+        return path;
+    }
+
+    /// <summary>An input text file: it exists and is a file.</summary>
+    public static string TextFile(string path, string typed)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new IOException($"{typed}: '{path}' is a folder, expected a text file");
+        }
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{typed}: file '{path}' does not exist", path);
+        }
+        return path;
+    }
+
+    /// <summary>The bytes of a text file, or of standard input for <c>-</c>.</summary>
+    public static byte[] ReadBytes(string path, string typed)
+    {
+        if (!IsStdio(path))
+        {
+            return File.ReadAllBytes(TextFile(path, typed));
+        }
+        using Stream stdin = Console.OpenStandardInput();
+        using var buffer = new MemoryStream();
+        stdin.CopyTo(buffer);
+        return buffer.ToArray();
+    }
+
+    /// <summary>How a message names an input that may be standard input.</summary>
+    public static string Describe(string path) => IsStdio(path) ? "standard input" : path;
+}

@@ -1,0 +1,195 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Numerics;
+
+namespace Copal.Cli.Infrastructure;
+
+/// <summary>
+/// How option values are read and checked, the same way for every command. A value that does not convert or is out of
+/// range is a usage error (exit 2) worded as <c>--seed: expected a non-negative integer, got -1</c>: the option as the
+/// user typed it, what is allowed, what was given. The rules run while parsing, before any work starts.
+/// </summary>
+internal static class OptionRules
+{
+    /// <summary>Installs the plain-worded parser on every number and enum option of the tree that has no rule of its own.</summary>
+    public static void Apply(Command command)
+    {
+        foreach (Option option in command.Options)
+        {
+            switch (option)
+            {
+                case Option<int> o: o.CustomParser ??= Parser(o, null, null); break;
+                case Option<int?> o: o.CustomParser ??= NullableParser(o, null, null); break;
+                case Option<long> o: o.CustomParser ??= Parser(o, null, null); break;
+                case Option<ulong> o: o.CustomParser ??= Parser(o, null, null); break;
+                case Option<float> o: o.CustomParser ??= Parser(o, null, null); break;
+                case Option<double> o: o.CustomParser ??= Parser(o, null, null); break;
+                case Option<double?> o: o.CustomParser ??= NullableParser(o, null, null); break;
+                default:
+                    // Text keeps its value as given (commands check it, or give it a rule with Accept/OneOf); an enum
+                    // gets its rule where it is made (Names), since its type is not known here.
+                    break;
+            }
+        }
+        foreach (Command sub in command.Subcommands)
+        {
+            Apply(sub);
+        }
+    }
+
+    /// <summary>A number that must satisfy <paramref name="ok"/>, described by <paramref name="expected"/> when not.</summary>
+    public static Option<T> Accept<T>(this Option<T> option, Func<T, bool> ok, string expected) where T : struct, INumber<T>
+    {
+        option.CustomParser = Parser(option, ok, expected);
+        return option;
+    }
+
+    /// <summary>An optional number that, when given, must satisfy <paramref name="ok"/>.</summary>
+    public static Option<T?> Accept<T>(this Option<T?> option, Func<T, bool> ok, string expected) where T : struct, INumber<T>
+    {
+        option.CustomParser = NullableParser(option, ok, expected);
+        return option;
+    }
+
+    /// <summary>An integer ≥ <paramref name="min"/>.</summary>
+    public static Option<int> AtLeast(this Option<int> option, int min) => option.Accept(v => v >= min, $"an integer ≥ {min}");
+
+    /// <summary>An optional integer ≥ <paramref name="min"/>.</summary>
+    public static Option<int?> AtLeast(this Option<int?> option, int min) => option.Accept(v => v >= min, $"an integer ≥ {min}");
+
+    /// <summary>
+    /// Text checked by <paramref name="problem"/>, which returns null when the value is fine and otherwise what is
+    /// expected instead. <typeparamref name="T"/> is string or string?.
+    /// </summary>
+    public static Option<T> Accept<T>(this Option<T> option, Func<string, string?> problem) where T : class?
+    {
+        option.CustomParser = TextParser(option, raw => (problem(raw), raw));
+        return option;
+    }
+
+    /// <summary>One of <paramref name="values"/>, case-insensitive; the value comes back as listed.</summary>
+    public static Option<T> OneOf<T>(this Option<T> option, params string[] values) where T : class?
+    {
+        option.CustomParser = TextParser(option, raw =>
+            values.FirstOrDefault(v => string.Equals(v, raw.Trim(), StringComparison.OrdinalIgnoreCase)) is string match
+                ? (null, match)
+                : (Alternatives(values), raw));
+        return option;
+    }
+
+    /// <summary>An enum option read by its names (case-insensitive, '-' and '_' ignored), never by number.</summary>
+    public static Option<T> Names<T>(this Option<T> option) where T : struct, Enum
+    {
+        Func<ArgumentResult, T>? fallback = option.DefaultValueFactory;
+        string[] names = Enum.GetNames<T>();
+        option.CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0)
+            {
+                return fallback is null ? default : fallback(r);
+            }
+            string raw = r.Tokens[^1].Value;
+            string key = raw.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).Trim();
+            string? name = names.FirstOrDefault(n => string.Equals(n, key, StringComparison.OrdinalIgnoreCase));
+            if (name is null)
+            {
+                Fail(r, Alternatives(names), raw);
+                return default;
+            }
+            return Enum.Parse<T>(name);
+        };
+        return option;
+    }
+
+    /// <summary>
+    /// A check made by the library's own parser of the option (one source of truth for what is valid): null when it
+    /// accepts the value, else what its <see cref="Copal.Prune.PruningOptionException"/> says is expected.
+    /// </summary>
+    public static Func<string, string?> ByLibrary(Action<string> parse) => value =>
+    {
+        try
+        {
+            parse(value);
+            return null;
+        }
+        catch (Copal.Prune.PruningOptionException e)
+        {
+            return e.Expected;
+        }
+    };
+
+    /// <summary>"a, b or c".</summary>
+    public static string Alternatives(IReadOnlyList<string> values) =>
+        values.Count == 1 ? values[0] : $"{string.Join(", ", values.Take(values.Count - 1))} or {values[^1]}";
+
+    /// <summary>The option as the user typed it (<c>-n</c> or <c>--max-tokens</c>), else its name.</summary>
+    public static string Typed(OptionResult? result, Option option) => result?.IdentifierToken?.Value ?? option.Name;
+
+    /// <summary>The option as typed on this command line, for messages of checks made after parsing.</summary>
+    public static string Typed(this ParseResult parsed, Option option) => Typed(parsed.GetResult(option), option);
+
+    /// <summary>A value as a message shows it: numbers bare, text in quotes.</summary>
+    public static string Shown(string raw) =>
+        double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? raw : $"'{raw}'";
+
+    private static void Fail(ArgumentResult r, string expected, string raw)
+    {
+        string typed = r.Parent is OptionResult o ? Typed(o, o.Option) : r.Argument.Name;
+        r.AddError($"{typed}: expected {expected}, got {Shown(raw)}");
+    }
+
+    private static Func<ArgumentResult, T?> TextParser<T>(Option<T> option, Func<string, (string? Expected, string Value)> check) where T : class?
+    {
+        Func<ArgumentResult, T>? fallback = option.DefaultValueFactory;
+        return r =>
+        {
+            if (r.Tokens.Count == 0)
+            {
+                return fallback?.Invoke(r);
+            }
+            string raw = r.Tokens[^1].Value;
+            (string? expected, string value) = check(raw);
+            if (expected is not null)
+            {
+                Fail(r, expected, raw);
+            }
+            return (T)(object)value;
+        };
+    }
+
+    private static Func<ArgumentResult, T> Parser<T>(Option<T> option, Func<T, bool>? ok, string? expected) where T : struct, INumber<T>
+    {
+        Func<ArgumentResult, T>? fallback = option.DefaultValueFactory;
+        return r => r.Tokens.Count == 0 ? (fallback is null ? default : fallback(r)) : Convert(r, ok, expected) ?? default;
+    }
+
+    private static Func<ArgumentResult, T?> NullableParser<T>(Option<T?> option, Func<T, bool>? ok, string? expected) where T : struct, INumber<T>
+    {
+        Func<ArgumentResult, T?>? fallback = option.DefaultValueFactory;
+        return r => r.Tokens.Count == 0 ? fallback?.Invoke(r) : Convert(r, ok, expected);
+    }
+
+    private static T? Convert<T>(ArgumentResult r, Func<T, bool>? ok, string? expected) where T : struct, INumber<T>
+    {
+        string raw = r.Tokens[^1].Value;
+        bool integer = typeof(T) != typeof(float) && typeof(T) != typeof(double);
+        string kind = !integer ? "a number" : typeof(T) == typeof(ulong) || typeof(T) == typeof(uint) ? "a non-negative integer" : "an integer";
+        if (!T.TryParse(raw, integer ? NumberStyles.Integer : NumberStyles.Float, CultureInfo.InvariantCulture, out T value))
+        {
+            Fail(r, kind, raw);
+            return null;
+        }
+        if (!integer && !double.IsFinite(double.CreateTruncating(value)))
+        {
+            Fail(r, expected ?? "a finite number", raw);
+            return null;
+        }
+        if (ok is not null && !ok(value))
+        {
+            Fail(r, expected ?? kind, raw);
+            return null;
+        }
+        return value;
+    }
+}

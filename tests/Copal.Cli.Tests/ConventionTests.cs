@@ -1,0 +1,220 @@
+using System.Text.Json;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>A 2:4 magnitude-pruned stories260K and its compact form, made once for the convention tests.</summary>
+public sealed class PrunedModels : IDisposable
+{
+    public PrunedModels()
+    {
+        Root = Directory.CreateTempSubdirectory("copal-conv-").FullName;
+        Pruned = Path.Combine(Root, "pruned");
+        Compact = Path.Combine(Root, "compact");
+        CopalProcess.Result p = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", Pruned, "--method", "magnitude", "--pattern", "2:4", "--device", "cpu", "--json");
+        Assert.True(p.ExitCode == 0, p.Stderr);
+        CopalProcess.Result c = CopalProcess.Run("compact", Pruned, "-o", Compact);
+        Assert.True(c.ExitCode == 0, c.Stderr);
+        CompactOutput = c.Stdout;
+    }
+
+    public string Root { get; }
+    public string Pruned { get; }
+    public string Compact { get; }
+
+    /// <summary>What <c>copal compact</c> printed.</summary>
+    public string CompactOutput { get; }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+/// <summary>One CLI convention (docs/cli.md): -m everywhere, help, '-' for stdin/stdout, readable text and JSON.</summary>
+public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedModels>, IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-conv-").FullName;
+
+    private static string Model => TestData.Stories260K;
+
+    // Item 13: -m/--model everywhere; the positional form stays as an alias.
+    [Fact]
+    public void Inspect_takes_the_model_option()
+    {
+        foreach (string flag in new[] { "-m", "--model" })
+        {
+            CopalProcess.Result r = CopalProcess.Run("inspect", flag, Model, "--json");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+            Assert.Equal(260_032, doc.RootElement.GetProperty("parameters").GetInt64());
+        }
+    }
+
+    [Fact]
+    public void Compact_and_densify_take_the_model_option()
+    {
+        string compact = Path.Combine(_temp, "c");
+        CopalProcess.Result c = CopalProcess.Run("compact", "-m", models.Pruned, "-o", compact, "--json");
+        Assert.True(c.ExitCode == 0, c.Stderr);
+        string dense = Path.Combine(_temp, "d");
+        CopalProcess.Result d = CopalProcess.Run("densify", "--model", compact, "-o", dense, "--json");
+        Assert.True(d.ExitCode == 0, d.Stderr);
+        Assert.Equal(BadInputTests.Hash(models.Pruned).Split(';').Single(x => x.StartsWith("model.safetensors", StringComparison.Ordinal)),
+            BadInputTests.Hash(dense).Split(';').Single(x => x.StartsWith("model.safetensors", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void The_model_given_twice_differently_or_not_at_all_is_a_usage_error()
+    {
+        CopalProcess.Result both = CopalProcess.Run("inspect", Model, "-m", models.Pruned);
+        Assert.True(both.ExitCode == 2, both.Stderr);
+        Assert.Contains("-m", both.Stderr, StringComparison.Ordinal);
+        CopalProcess.Result none = CopalProcess.Run("compact", "-o", Path.Combine(_temp, "x"));
+        Assert.True(none.ExitCode == 2, none.Stderr);
+        Assert.Contains("-m/--model", none.Stderr, StringComparison.Ordinal);
+    }
+
+    // Item 14: help.
+    [Theory]
+    [InlineData]
+    [InlineData("help")]
+    public void No_command_or_help_prints_the_commands_on_stdout(params string[] args)
+    {
+        CopalProcess.Result r = CopalProcess.Run(args);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("Usage:", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("generate", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("densify", r.Stdout, StringComparison.Ordinal);
+        Assert.Equal("", r.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--sparsity", "help", "prune")]
+    [InlineData("--only", "help", "bench", "kernels")]
+    public void Help_with_a_command_prints_its_options(string expected, params string[] args)
+    {
+        CopalProcess.Result r = CopalProcess.Run(args);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains(expected, r.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Help_for_an_unknown_command_is_a_usage_error()
+    {
+        CopalProcess.Result r = CopalProcess.Run("help", "frobnicate");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("copal help: unknown command 'frobnicate'; the commands are inspect, tokenize", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("copal --help", "--bogus")]
+    [InlineData("Run 'copal --help'", "frobnicate")]
+    [InlineData("copal bench kernels --help", "bench", "kernels", "--only", "x")]
+    [InlineData("copal generate --help", "generate")]
+    public void Usage_errors_point_at_the_right_help(string expected, params string[] args)
+    {
+        CopalProcess.Result r = CopalProcess.Run(args);
+        Assert.Equal(2, r.ExitCode);
+        Assert.DoesNotContain("copal  ", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+    }
+
+    // Item 15: '-' is stdin or stdout.
+    [Fact]
+    public void Tokenize_reads_stdin_for_a_dash()
+    {
+        const string text = "Lily saw a big red ball.\nShe was happy.";
+        CopalProcess.Result fromText = CopalProcess.Run("tokenize", "-m", Model, "--text", text);
+        CopalProcess.Result fromStdin = CopalProcess.RunWithInput(text, "tokenize", "-m", Model, "-f", "-");
+        Assert.True(fromStdin.ExitCode == 0, fromStdin.Stderr);
+        Assert.Equal(fromText.Stdout, fromStdin.Stdout);
+    }
+
+    [Fact]
+    public void Detokenize_reads_the_ids_from_stdin_for_a_dash()
+    {
+        CopalProcess.Result ids = CopalProcess.Run("tokenize", "-m", Model, "--text", "Lily saw a big red ball.");
+        CopalProcess.Result text = CopalProcess.RunWithInput(ids.Stdout, "detokenize", "-m", Model, "--ids", "-");
+        Assert.True(text.ExitCode == 0, text.Stderr);
+        Assert.Equal("Lily saw a big red ball.", text.Stdout.TrimEnd('\n'));
+    }
+
+    [Fact]
+    public void Logits_writes_stdout_for_a_dash()
+    {
+        // The child runs in the repository root: a file named '-' there would be the bug.
+        string[] strays = [Path.Combine(TestData.RepoRoot, "-"), Path.Combine(TestData.RepoRoot, "-.tmp")];
+        try
+        {
+            CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "--text", "Once upon", "-o", "-", "--top-k", "3", "--device", "cpu");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+            Assert.Equal(doc.RootElement.GetProperty("ids").GetArrayLength(), doc.RootElement.GetProperty("logits").GetArrayLength());
+            Assert.All(strays, f => Assert.False(File.Exists(f), f));
+        }
+        finally
+        {
+            Array.ForEach(strays, File.Delete);
+        }
+    }
+
+    [Fact]
+    public void Perplexity_reads_stdin_for_a_dash()
+    {
+        string[] common = ["perplexity", "-m", Model, "--seqlen", "128", "--limit-chunks", "2", "--device", "cpu", "--json"];
+        string text = File.ReadAllText(TestData.Path("text", "tinystories", "eval.txt"));
+        CopalProcess.Result file = CopalProcess.Run([.. common, "--data", TestData.Path("text", "tinystories", "eval.txt")]);
+        CopalProcess.Result stdin = CopalProcess.RunWithInput(text, [.. common, "--data", "-"]);
+        Assert.True(stdin.ExitCode == 0, stdin.Stderr);
+        using JsonDocument a = JsonDocument.Parse(file.Stdout);
+        using JsonDocument b = JsonDocument.Parse(stdin.Stdout);
+        Assert.Equal(a.RootElement.GetProperty("ppl").GetDouble(), b.RootElement.GetProperty("ppl").GetDouble());
+    }
+
+    // Item 16: tokens as text, not \uXXXX escapes.
+    [Fact]
+    public void Tokenize_verbose_prints_tokens_as_text()
+    {
+        CopalProcess.Result r = CopalProcess.Run("tokenize", "-m", Model, "--text", "Once", "-v");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("\"<s>\"", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\"\u2581Once\"", r.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u", r.Stdout, StringComparison.Ordinal);
+        CopalProcess.Result json = CopalProcess.Run("tokenize", "-m", Model, "--text", "Once", "-v", "--json");
+        Assert.Contains("\"\u2581Once\"", json.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u", json.Stdout, StringComparison.Ordinal);
+    }
+
+    // Item 17: plain sizes; inspect summarizes a compact model's metadata.
+    [Fact]
+    public void Compact_says_the_size_plainly()
+    {
+        Assert.Matches(@"\d+\.\d % of the dense size \(\d+\.\d % smaller\)", models.CompactOutput);
+    }
+
+    [Fact]
+    public void Inspect_summarizes_long_metadata_and_json_has_it_all()
+    {
+        CopalProcess.Result r = CopalProcess.Run("inspect", "-m", models.Compact);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string metadata = r.Stdout.Split('\n').Single(l => l.StartsWith("metadata:", StringComparison.Ordinal));
+        Assert.True(metadata.Length < 400, metadata);
+        Assert.Contains("35 compact linears", metadata, StringComparison.Ordinal);
+        Assert.Contains("--json", metadata, StringComparison.Ordinal);
+        CopalProcess.Result json = CopalProcess.Run("inspect", "-m", models.Compact, "--json");
+        using JsonDocument doc = JsonDocument.Parse(json.Stdout);
+        Assert.Equal(39, doc.RootElement.GetProperty("metadata").EnumerateObject().Count());
+    }
+
+    // Item 18: the prefill figure says that it includes JIT compilation.
+    [Fact]
+    public void Generate_labels_the_first_call_as_including_jit()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", Model, "-n", "3", "--device", "cpu");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Matches(@"prefill 1 tokens? at [\d.]+ tok/s \(first call, includes [\d.]+ s of JIT compilation\)", r.Stderr);
+        CopalProcess.Result json = CopalProcess.Run("generate", "-m", Model, "-n", "3", "--device", "cpu", "--json");
+        using JsonDocument doc = JsonDocument.Parse(json.Stdout);
+        Assert.True(doc.RootElement.GetProperty("prefill_jit_seconds").GetDouble() >= 0);
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}

@@ -1,0 +1,172 @@
+using System.Text.Json;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>
+/// Exit codes and messages (docs/cli.md): 2 for a bad option value, naming the option as typed; 1 for a failure; no
+/// .NET internals in any message.
+/// </summary>
+public sealed class ExitCodeTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-exit-").FullName;
+
+    private static string Model => TestData.Stories260K;
+
+    private static string EvalText => TestData.Path("text", "tinystories", "eval.txt");
+
+    private static readonly string[] s_internals = ["(Parameter", "Actual value was", "System.", "Copal.", "Nullable", "internal error", "   at "];
+
+    private static void AssertClean(CopalProcess.Result r)
+    {
+        foreach (string s in s_internals)
+        {
+            Assert.DoesNotContain(s, r.Stderr, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("--sparsity", "1.5", "expected a ratio between 0 and 0.95")]
+    [InlineData("--sparsity", "-0.1", "expected a ratio between 0 and 0.95")]
+    [InlineData("--sparsity", "2:4", "use --pattern for N:M")]
+    [InlineData("--method", "foo", "expected magnitude, wanda, sparsegpt")]
+    [InlineData("--layers", "9", "within 0..4")]
+    [InlineData("--device", "gpu", "expected auto, cpu")]
+    [InlineData("--pattern", "3:2", "0 < N < M")]
+    [InlineData("--pattern", "0:4", "0 < N < M")]
+    [InlineData("--pattern", "abc", "N:M")]
+    [InlineData("--pattern", "0.5", "use --sparsity for a ratio")]
+    [InlineData("--nsamples", "0", "expected an integer ≥ 1")]
+    [InlineData("--seqlen", "1", "expected an integer ≥ 2")]
+    public void Bad_prune_option_values_exit_2_naming_the_option(string option, string value, string expected)
+    {
+        string outDir = Path.Combine(_temp, "o");
+        var args = new List<string> { "prune", "-m", Model, "-o", outDir };
+        if (option != "--method")
+        {
+            args.AddRange(["--method", "magnitude"]);
+        }
+        if (option is not ("--sparsity" or "--pattern"))
+        {
+            args.AddRange(["--sparsity", "0.5"]);
+        }
+        if (option != "--device")
+        {
+            args.AddRange(["--device", "cpu"]);
+        }
+        args.AddRange([option, value]);
+        CopalProcess.Result r = CopalProcess.Run([.. args]);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains($"{option}: ", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains(value, r.Stderr, StringComparison.Ordinal);
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("'sparsity'", r.Stderr, StringComparison.Ordinal);
+        AssertClean(r);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Theory]
+    [InlineData("--stride", "0", "--stride: expected an integer ≥ 1, got 0")]
+    [InlineData("--limit-chunks", "0", "--limit-chunks: expected an integer ≥ 1, got 0")]
+    [InlineData("--seqlen", "abc", "--seqlen: expected an integer, got 'abc'")]
+    [InlineData("--layout", "foo", "--layout: expected Raw, JoinedLines or Documents, got 'foo'")]
+    [InlineData("--stride", "600", "--stride: expected at most --seqlen (512), got 600")]
+    [InlineData("--device", "tpu", "--device: expected auto, cpu")]
+    public void Bad_perplexity_option_values_exit_2_naming_the_option(string option, string value, string expected)
+    {
+        var args = new List<string> { "perplexity", "-m", Model, "--data", EvalText, "--seqlen", "512" };
+        if (option != "--device")
+        {
+            args.AddRange(["--device", "cpu"]);
+        }
+        if (option == "--seqlen")
+        {
+            args.RemoveRange(5, 2);
+        }
+        args.AddRange([option, value]);
+        CopalProcess.Result r = CopalProcess.Run([.. args]);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+        AssertClean(r);
+    }
+
+    [Theory]
+    [InlineData("--seed", "-1", "--seed: expected a non-negative integer, got -1")]
+    [InlineData("--temperature", "-1", "--temperature: expected a finite number ≥ 0, got -1")]
+    [InlineData("--top-p", "1.5", "--top-p: expected a number in (0, 1], got 1.5")]
+    [InlineData("--top-k", "-2", "--top-k: expected an integer ≥ 0, got -2")]
+    [InlineData("-n", "x", "-n: expected an integer, got 'x'")]
+    [InlineData("--max-tokens", "-3", "--max-tokens: expected an integer ≥ 0, got -3")]
+    [InlineData("--repetition-penalty", "0", "--repetition-penalty: expected a finite number > 0, got 0")]
+    [InlineData("--sparse", "maybe", "--sparse: expected auto, off or force, got 'maybe'")]
+    public void Bad_generate_option_values_exit_2_in_plain_words(string option, string value, string expected)
+    {
+        // A sampling temperature, so that the sampling options are checked for their own values.
+        string[] sampling = option == "--temperature" ? [] : ["--temperature", "0.8"];
+        CopalProcess.Result r = CopalProcess.Run(["generate", "-m", Model, "--device", "cpu", .. sampling, option, value]);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+        AssertClean(r);
+    }
+
+    [Theory]
+    [InlineData("cuda:99")]
+    [InlineData("opencl:99")]
+    public void A_missing_device_is_a_failure_not_an_internal_error(string device)
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", Model, "-n", "1", "--device", device);
+        Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains("copal devices", r.Stderr, StringComparison.Ordinal);
+        AssertClean(r);
+    }
+
+    [Fact]
+    public void A_file_given_as_the_model_folder_says_it_is_a_file()
+    {
+        string file = Path.Combine(Model, "model.safetensors");
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", file, "-n", "1", "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains($"-m: '{file}' is a file, expected a model folder", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("does not exist", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_folder_given_as_the_data_file_says_it_is_a_folder()
+    {
+        CopalProcess.Result r = CopalProcess.Run("perplexity", "-m", Model, "--data", Model, "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains($"--data: '{Model}' is a folder, expected a text file", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("does not exist", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_folder_given_as_the_tokenize_file_says_it_is_a_folder()
+    {
+        CopalProcess.Result r = CopalProcess.Run("tokenize", "-m", Model, "-f", Model);
+        Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains($"-f: '{Model}' is a folder, expected a text file", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--top-p", "0.9")]
+    [InlineData("--top-k", "5")]
+    public void Sampling_filters_without_a_temperature_are_refused_naming_both_options(string option, string value)
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", Model, "-n", "3", "--device", "cpu", option, value);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains(option, r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--temperature", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Fact]
+    public void Top_p_with_a_temperature_samples()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", Model, "-n", "3", "--device", "cpu", "--temperature", "0.8", "--top-p", "0.9", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(3, doc.RootElement.GetProperty("ids").GetArrayLength());
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using Copal.Cli.Infrastructure;
+using Copal.Tensors.Backends;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>In-process checks of the whole command tree: every option's bad value gets a plain message naming it.</summary>
+public sealed class OptionParsingTests
+{
+    private static IEnumerable<(string[] Path, Command Command)> Commands(Command command, string[] path)
+    {
+        yield return (path, command);
+        foreach (Command sub in command.Subcommands)
+        {
+            foreach (var pair in Commands(sub, [.. path, sub.Name]))
+            {
+                yield return pair;
+            }
+        }
+    }
+
+    public static TheoryData<string> BadValues => new() { "%bad%", "-1", "1e400", "NaN" };
+
+    [Theory]
+    [MemberData(nameof(BadValues))]
+    public void Every_bad_option_value_is_named_in_plain_words(string bad)
+    {
+        RootCommand root = Program.CreateRoot();
+        var failures = new List<string>();
+        foreach ((string[] path, Command command) in Commands(root, []))
+        {
+            foreach (Option option in command.Options.Where(o => o.ValueType != typeof(bool) && !o.Name.StartsWith("--help", StringComparison.Ordinal)))
+            {
+                ParseResult parsed = root.Parse([.. path, option.Name, bad]);
+                foreach (var error in parsed.Errors)
+                {
+                    string m = error.Message;
+                    bool bareRequired = m.Contains("is required", StringComparison.Ordinal) || m.Contains("Required argument", StringComparison.Ordinal);
+                    if (bareRequired)
+                    {
+                        continue;
+                    }
+                    if (!m.StartsWith(option.Name + ": expected ", StringComparison.Ordinal) || m.Contains("System.", StringComparison.Ordinal)
+                        || m.Contains("Copal.", StringComparison.Ordinal) || m.Contains("Cannot parse", StringComparison.Ordinal))
+                    {
+                        failures.Add($"copal {string.Join(' ', path)} {option.Name} {bad}: {m}");
+                    }
+                }
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    [Fact]
+    public void A_missing_device_exits_1_with_its_message()
+    {
+        using var stderr = new StringWriter();
+        int code = CliErrors.Report(new DeviceUnavailableException("no CUDA device 3; devices here: cpu, opencl:0"), stderr);
+        Assert.Equal(1, code);
+        Assert.Equal("copal: error: no CUDA device 3; devices here: cpu, opencl:0" + Environment.NewLine, stderr.ToString());
+    }
+
+    [Fact]
+    public void A_real_bug_is_an_internal_error_that_asks_for_a_report()
+    {
+        using var stderr = new StringWriter();
+        int code = CliErrors.Report(new NullReferenceException("Object reference not set to an instance of an object."), stderr);
+        Assert.Equal(1, code);
+        Assert.Contains("internal error", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("please report", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Argument_exceptions_lose_their_parameter_suffix()
+    {
+        using var stderr = new StringWriter();
+        CliErrors.Report(new ArgumentOutOfRangeException("options", 0, "--stride must be between 1 and --seqlen (512), got 0"), stderr);
+        Assert.Equal("copal: error: --stride must be between 1 and --seqlen (512), got 0" + Environment.NewLine, stderr.ToString());
+    }
+}
