@@ -20,12 +20,13 @@ internal static class PerplexityCommand
         var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" };
         var layout = new Option<TextLayout>("--layout") { Description = "Raw: the file as is; JoinedLines: stripped lines joined by spaces (PTB); Documents: <|endoftext|>-separated stories, each with BOS (TinyStories)", DefaultValueFactory = _ => TextLayout.Raw };
         var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" };
+        var ctxSize = ContextSizeOption.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
         var command = new Command("perplexity", "Perplexity on a text file, as pruning papers compute it")
         {
-            model, data, seqLen, stride, limit, layout, compare, device, json, sparse,
+            model, data, seqLen, stride, limit, layout, compare, ctxSize, device, json, sparse,
         };
         command.SetBody((p, ct) =>
         {
@@ -35,15 +36,13 @@ internal static class PerplexityCommand
                 ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!))
                 : null;
             int max = session.Model.Config.MaxPositionEmbeddings;
-            int window = p.GetValue(seqLen) ?? Math.Min(2048, max);
-            if (window > max)
-            {
-                throw new UsageException($"--seqlen {window} exceeds the model's context of {max} tokens (max_position_embeddings)");
-            }
+            // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.
+            int window = p.GetValue(seqLen) ?? Math.Min(2048, p.GetValue(ctxSize) ?? max);
             if (window < 2)
             {
                 throw new UsageException($"--seqlen must be ≥ 2, got {window}");
             }
+            ContextSizeOption.Resolve(p.GetValue(ctxSize), window, window, max, bound => $"--seqlen {window} exceeds {bound}");
             int[] tokens = TextDataset.Tokenize(session.Tokenizer, p.GetValue(data)!, p.GetValue(layout));
             if (!asJson)
             {
