@@ -15,16 +15,19 @@ public sealed partial class MemoryTests : IDisposable
     private const long KvBytesPerPosition = 2L * 5 * 4 * 8 * sizeof(float);
 
     /// <summary>stories260K with its config claiming <paramref name="positions"/> positions of context.</summary>
-    private string ModelWithContext(int positions)
+    private string ModelWithContext(int positions) => ModelWithConfig("max_position_embeddings", 512, positions);
+
+    /// <summary>A copy of stories260K whose config.json says <paramref name="value"/> for <paramref name="key"/> (there <paramref name="was"/>).</summary>
+    private string ModelWithConfig(string key, int was, long value)
     {
-        string dir = Path.Combine(_temp, $"ctx-{positions}");
+        string dir = Path.Combine(_temp, $"{key}-{value}");
         Directory.CreateDirectory(dir);
         foreach (string f in Directory.GetFiles(TestData.Stories260K))
         {
             File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
         }
         string config = File.ReadAllText(Path.Combine(dir, "config.json"));
-        string changed = Regex.Replace(config, "\"max_position_embeddings\": *512", $"\"max_position_embeddings\": {positions}");
+        string changed = Regex.Replace(config, $"\"{key}\": *{was}", $"\"{key}\": {value}");
         Assert.NotEqual(config, changed);
         File.WriteAllText(Path.Combine(dir, "config.json"), changed);
         return dir;
@@ -82,6 +85,58 @@ public sealed partial class MemoryTests : IDisposable
         Assert.Equal(12 * KvBytesPerPosition, doc.RootElement.GetProperty("kv_cache_bytes").GetInt64());
         AssertUsage(CopalProcess.Run("bench", "-m", TestData.Stories260K, "--prefill", "500", "--decode", "32", "--device", "cpu"),
             "--prefill 500 + --decode 32 = 532 positions exceed the model's context of 512 tokens");
+    }
+
+    private static string Calib => TestData.Path("text", "tinystories", "calib.txt");
+
+    [Fact]
+    public void Prune_refuses_more_samples_than_the_text_gives()
+    {
+        // calib.txt is 89,438 tokens: ⌊89,437 / 512⌋ = 174 non-overlapping windows of 512.
+        string outDir = Path.Combine(_temp, "out");
+        AssertUsage(CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "wanda", "--sparsity", "0.5",
+                "--calib", Calib, "--nsamples", "200", "--seqlen", "512", "--device", "cpu"),
+            "--nsamples 200 × --seqlen 512 asks calibration text");
+        AssertUsage(CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "wanda", "--sparsity", "0.5",
+                "--calib", Calib, "--nsamples", "200", "--seqlen", "512", "--device", "cpu"),
+            "give at most 174 non-overlapping windows of 512: use --nsamples ≤ 174 or --seqlen ≤ 447");
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void Prune_says_what_the_text_gives_and_what_the_calibration_costs()
+    {
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5",
+            "--calib", Calib, "--nsamples", "8", "--seqlen", "128", "--device", "cpu");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("the text gives at most 698 non-overlapping windows of 128", r.Stderr, StringComparison.Ordinal);
+        // Activations: 8 × 128 tokens × 64 hidden × 4 bytes = 256 KiB.
+        Assert.Contains("(activations 256.0 KiB for 8 × 128 tokens", r.Stderr, StringComparison.Ordinal);
+        Assert.Matches(@"estimated memory [0-9.]+ [KMG]iB \(activations .*\) of [0-9.]+ GiB available", r.Stderr);
+    }
+
+    [Fact]
+    public void Prune_refuses_a_calibration_that_cannot_fit_in_memory()
+    {
+        // A config whose MLP is 2^20 wide: SparseGPT's down_proj Hessian alone would be 2^40 doubles.
+        string model = ModelWithConfig("intermediate_size", 172, 1 << 20);
+        string outDir = Path.Combine(_temp, "out");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", outDir, "--method", "sparsegpt", "--sparsity", "0.5",
+            "--calib", Calib, "--nsamples", "4", "--seqlen", "64", "--device", "cpu");
+        AssertUsage(r, "--nsamples 4 × --seqlen 64 needs an estimated ");
+        Assert.Contains("of memory available", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void Continual_refuses_more_samples_than_a_dataset_gives()
+    {
+        // The first half of calib.txt (its calibration split) holds fewer than 100 windows of 512.
+        string outDir = Path.Combine(_temp, "report");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", TestData.Stories260K, "--datasets", $"a={Calib}", "--methods", "magnitude", "--no-joint",
+            "--sparsity", "0.5", "--nsamples", "100", "--seqlen", "512", "--eval-limit-chunks", "1", "-o", outDir, "--device", "cpu");
+        AssertUsage(r, "--nsamples 100 × --seqlen 512 asks calibration text 'a' for 100 windows");
+        Assert.False(Directory.Exists(outDir));
     }
 
     private static void AssertUsage(CopalProcess.Result r, string expected)

@@ -56,16 +56,31 @@ internal static class PruneCommand
                 throw new UsageException($"--nsamples must be ≥ 1, got {n}");
             }
             CalibrationSet calibration = LoadCalibration(modelDir, p.GetValue(calib), pruner, n, window, p.GetValue(seed));
+            var options = new PruneOptions(target)
+            {
+                TrueSequential = p.GetValue(trueSequential),
+                MeasureLayerError = !p.GetValue(noLayerError),
+                IncludeEmbeddings = p.GetValue(includeEmbeddings),
+                Layers = p.GetValue(layerSet) is string ls ? PruneOptions.ParseLayers(ls, config.NumLayers) : null,
+            };
+            // What the calibration will cost, said (and refused when it cannot fit) before the model is loaded.
+            CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, window, pruner, options);
+            long available = CalibrationMemory.AvailableBytes();
+            if (!asJson)
+            {
+                Out.Info($"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {calibration.MaxSamples} non-overlapping windows of {window}; " +
+                    $"estimated memory {estimate} of {CalibrationMemory.Format(available)} available");
+            }
+            try
+            {
+                CalibrationMemory.Require(estimate, available);
+            }
+            catch (CalibrationLimitException e)
+            {
+                throw new UsageException(e.Message);
+            }
             using IBackend backend = CommonOptions.CreateBackend(p.GetValue(device)!);
-            var request = new PruneRequest(modelDir, p.GetValue(outDir)!, pruner,
-                new PruneOptions(target)
-                {
-                    TrueSequential = p.GetValue(trueSequential),
-                    MeasureLayerError = !p.GetValue(noLayerError),
-                    IncludeEmbeddings = p.GetValue(includeEmbeddings),
-                    Layers = p.GetValue(layerSet) is string ls ? PruneOptions.ParseLayers(ls, config.NumLayers) : null,
-                },
-                calibration)
+            var request = new PruneRequest(modelDir, p.GetValue(outDir)!, pruner, options, calibration)
             {
                 Force = p.GetValue(force),
                 ExtraFiles = copalState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(copalState, calibration, target),
@@ -145,6 +160,13 @@ internal static class PruneCommand
                 throw new FileNotFoundException($"--calib file '{f}' does not exist", f);
             }
         }
-        return PruneJob.Calibrate(modelDir, files, nsamples, seqLen, seed);
+        try
+        {
+            return PruneJob.Calibrate(modelDir, files, nsamples, seqLen, seed);
+        }
+        catch (CalibrationLimitException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 }
