@@ -17,18 +17,20 @@ internal static class BenchCommand
         var prefill = new Option<int>("--prefill") { Description = "Prompt tokens per prefill round", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var decode = new Option<int>("--decode") { Description = "Tokens decoded per round (after the prompt)", DefaultValueFactory = _ => 32 }.AtLeast(1);
         var repeat = new Option<int>("--repeat") { Description = "Measured rounds (the median is reported)", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var ctxSize = ContextSizeOption.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
         var command = new Command("bench", "Measure prefill/decode tokens/s against the machine's bandwidth and GEMM ceilings")
         {
-            model, prefill, decode, repeat, device, sparse, json, CreateKernels(),
+            model, prefill, decode, repeat, ctxSize, device, sparse, json, CreateKernels(),
         };
         command.SetBody((p, _) =>
         {
             int n = p.GetValue(prefill), m = p.GetValue(decode), r = p.GetValue(repeat);
             bool asJson = p.GetValue(json);
-            ModelBenchResult result = BenchModel.Run(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, n, m, r, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
+            ModelBenchResult result = BenchModel.Run(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, n, m, r, quiet: asJson,
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(ctxSize));
             if (asJson)
             {
                 Out.Json(result);
@@ -36,6 +38,7 @@ internal static class BenchCommand
             }
             Out.Line($"device {result.Device} ({result.Threads} threads); streaming read {result.BandwidthGBs:F1} GB/s; GEMM {result.GemmShape}: {result.GemmGflops:F1} GFLOP/s");
             Out.Line($"weights streamed per token: {result.WeightBytesPerToken / 1e9:F3} GB ({result.LinearParams / 1e6:F0} M linear + {result.LmHeadParams / 1e6:F0} M lm_head params{(result.SparseLinears > 0 ? $"; {result.SparseLinears} linears compressed" : "")})");
+            Out.Line($"KV cache: {result.KvCacheBytes} bytes ({ByteSize.Format(result.KvCacheBytes)}) for {result.ContextPositions} positions");
             Out.Line($"| phase | tokens/s | ceiling tokens/s | ratio |");
             Out.Line($"|---|---|---|---|");
             Out.Line($"| prefill {n} | {result.PrefillTokensPerSecond:F1} | {result.PrefillLimitTokensPerSecond:F1} (GEMM rate ÷ 2·params) | {result.PrefillRatio:P0} |");

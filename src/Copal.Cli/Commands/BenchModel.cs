@@ -35,6 +35,12 @@ internal sealed record ModelBenchResult(
 
     /// <summary>Decoder linears held compressed (their compressed bytes count in the weight bytes per token).</summary>
     public int SparseLinears { get; init; }
+
+    /// <summary>Positions the run's KV cache holds: --prefill + --decode.</summary>
+    public int ContextPositions { get; init; }
+
+    /// <summary>Bytes of the run's KV cache (f32 keys and values of every layer for <see cref="ContextPositions"/>).</summary>
+    public long KvCacheBytes { get; init; }
 }
 
 /// <summary>One op category's share of a profiled decode step.</summary>
@@ -47,7 +53,7 @@ internal sealed record ProfileRow(string Op, double MillisecondsPerToken, double
 /// </summary>
 internal static class BenchModel
 {
-    public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto)
+    public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto, int? ctxSize = null)
     {
         IBackend raw = CommonOptions.CreateBackend(device);
         // A tied head is the embedding tensor; either way the wrapper recognises it by the head's tensor name.
@@ -56,6 +62,9 @@ internal static class BenchModel
         using var backend = new BenchTimingBackend(raw, headName);
         using LlamaModel model = LlamaModel.Load(directory, backend, sparse);
         var c = model.Config;
+        long positions = (long)prefill + decode;
+        ContextSizeOption.Resolve(ctxSize, positions, positions, c.MaxPositionEmbeddings,
+            bound => $"--prefill {prefill} + --decode {decode} = {positions} positions exceed {bound}");
         long linearParams = 0, weightBytes = 0;
         int sparseLinears = 0;
         foreach (DecoderLayerWeights layer in model.Weights.Layers)
@@ -90,6 +99,7 @@ internal static class BenchModel
         var random = new Random(1234);
         int[] tokens = Enumerable.Range(0, prefill + decode).Select(_ => random.Next(c.VocabSize)).ToArray();
         using RunState state = model.CreateState(prefill, prefill + decode, allRowLogits: true);
+        Say($"KV cache {state.KvCacheBytes} bytes ({ByteSize.Format(state.KvCacheBytes)}) for {prefill + decode} positions");
         var prefillTimes = new List<double>();
         var pplTimes = new List<double>();
         var decodeTimes = new List<double>();
@@ -137,6 +147,8 @@ internal static class BenchModel
         {
             MappedBandwidthGBs = mappedBandwidth,
             SparseLinears = sparseLinears,
+            ContextPositions = prefill + decode,
+            KvCacheBytes = state.KvCacheBytes,
             DecodeRatioMapped = decode / decodeSeconds / (mappedBandwidth * 1e9 / weightBytes),
             NotMeasured = unmeasured is null ? null : new Dictionary<string, string>
             {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Prune;
+using Copal.Prune.Calibration;
 using Copal.Prune.Continual;
 using Copal.Prune.Continual.Protocol;
 using Copal.Prune.Driver;
@@ -89,6 +90,28 @@ internal static class ContinualCommand
             }
             // Claim the output folder first, so a bad --out fails before hours of work.
             using AtomicDirectory output = AtomicDirectory.Create(p.GetValue(outDir)!, p.GetValue(force), modelDir);
+            // What the calibration texts can give and what the largest calibration will cost, refused before any work.
+            CalibrationMemoryEstimate estimate = ContinualRunner.EstimateMemory(request, config);
+            long available = CalibrationMemory.AvailableBytes();
+            ContinualData data;
+            try
+            {
+                data = ContinualRunner.Prepare(request);
+                if (!asJson)
+                {
+                    for (int i = 0; i < request.Datasets.Count; i++)
+                    {
+                        int tokens = data.CalibrationTokens[i].Length;
+                        Out.Info($"copal: calibration '{request.Datasets[i].Name}': {tokens:N0} tokens give at most {CalibrationSet.WindowsIn(tokens, window)} non-overlapping windows of {window}; {request.NSamples} per step");
+                    }
+                    Out.Info($"copal: estimated memory of the largest calibration ({estimate.Samples} × {window} tokens): {estimate} of {CalibrationMemory.Format(available)} available");
+                }
+                CalibrationMemory.Require(estimate, available);
+            }
+            catch (CalibrationLimitException e)
+            {
+                throw new UsageException(e.Message);
+            }
             using IBackend backend = CommonOptions.CreateBackend(p.GetValue(device)!);
             if (!asJson)
             {
@@ -96,7 +119,7 @@ internal static class ContinualCommand
             }
             using var line = new ProgressLine(quiet: asJson);
             long units = (long)(variants.Count * request.Datasets.Count) + 1;
-            ContinualReport report = ContinualRunner.Run(request, backend, new SyncProgress<ContinualProgress>(pr =>
+            ContinualReport report = ContinualRunner.Run(request, data, backend, new SyncProgress<ContinualProgress>(pr =>
                 line.Update($"{pr.Variant} step {pr.Step}/{pr.Steps}: {pr.Stage}", pr.Step == 0 ? 0 : 1 + (pr.VariantIndex * pr.Steps) + pr.Step - 1, units)), ct);
             line.Done();
             File.WriteAllText(output.File("report.json"), JsonSerializer.Serialize(report, PruneJob.ReportJsonOptions));

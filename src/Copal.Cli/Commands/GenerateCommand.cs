@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Generation;
+using Copal.Prune.Driver;
 
 namespace Copal.Cli.Commands;
 
@@ -20,13 +21,15 @@ internal static class GenerateCommand
         var penalty = new Option<float>("--repetition-penalty") { Description = "Penalty on tokens already seen (1 = off); applies to greedy decoding too", DefaultValueFactory = _ => 1f }
             .Accept(v => v > 0, "a finite number > 0");
         var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0UL };
+        var ctxSize = ContextSizeOption.Create();
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Also report the context size and the bytes of the KV cache and RoPE tables" };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var command = new Command("generate", "Generate text, streaming it as it is produced")
         {
-            model, prompt, count, temperature, topK, topP, penalty, seed, device, json, sparse, allowNonFinite,
+            model, prompt, count, temperature, topK, topP, penalty, seed, ctxSize, verbose, device, json, sparse, allowNonFinite,
         };
         command.SetBody((p, ct) =>
         {
@@ -61,11 +64,9 @@ internal static class GenerateCommand
                 promptIds = session.Tokenizer.BosId is int bos ? [bos]
                     : throw new UsageException("the prompt is empty and the tokenizer has no BOS token to start from; give --prompt");
             }
-            int context = session.Model.Config.MaxPositionEmbeddings;
-            if (promptIds.Length > context)
-            {
-                throw new UsageException($"the prompt is {promptIds.Length} tokens, longer than the model's context of {context} tokens");
-            }
+            // The prompt must fit; -n is an upper bound, so generation stops (ContextFull) where the context ends.
+            int context = ContextSizeOption.Resolve(p.GetValue(ctxSize), promptIds.Length, (long)promptIds.Length + n,
+                session.Model.Config.MaxPositionEmbeddings, bound => $"the prompt is {promptIds.Length} tokens, longer than {bound}");
             var stops = new HashSet<int>(session.Model.Config.EosTokenIds);
             if (session.Tokenizer.EosId is int eos)
             {
@@ -86,9 +87,16 @@ internal static class GenerateCommand
             // of JIT time up to the first token; `copal bench` measures warm speeds.
             TimeSpan jitBefore = System.Runtime.JitInfo.GetCompilationTime();
             TimeSpan? jitAtFirstToken = null;
-            GenerationResult result = new Generator(session.Model).Generate(promptIds, n, sampling, stops, id =>
+            bool beVerbose = p.GetValue(verbose);
+            long peakAnonymous = 0;
+            GenerationResult result = new Generator(session.Model) { ContextSize = context }.Generate(promptIds, n, sampling, stops, id =>
             {
                 jitAtFirstToken ??= System.Runtime.JitInfo.GetCompilationTime();
+                if (beVerbose)
+                {
+                    // While the run's buffers are alive: the process's own memory, without the mapped weights' pages.
+                    peakAnonymous = Math.Max(peakAnonymous, MemoryProbe.AnonymousBytes());
+                }
                 if (!asJson)
                 {
                     Console.Out.Write(stream.Push(id));
@@ -114,6 +122,9 @@ internal static class GenerateCommand
                     decode_tokens_per_second = result.DecodeTokensPerSecond,
                     load_seconds = session.LoadTime.TotalSeconds,
                     device = session.Backend.Info.Kind,
+                    ctx_size = result.ContextSize,
+                    kv_cache_bytes = result.KvCacheBytes,
+                    rope_table_bytes = session.Model.RopeTableBytes,
                 });
             }
             else
@@ -121,6 +132,15 @@ internal static class GenerateCommand
                 // Text held back for an incomplete character at the very end.
                 Console.Out.Write(stream.Flush());
                 Console.Out.WriteLine();
+                if (beVerbose)
+                {
+                    var c = session.Model.Config;
+                    Out.Info($"copal: context {result.ContextSize} positions (model: {c.MaxPositionEmbeddings}); KV cache {result.KvCacheBytes} bytes ({ByteSize.Format(result.KvCacheBytes)}: 2 × {c.NumLayers} layers × {result.ContextSize} positions × {c.KvDim} × 4 B); RoPE tables {session.Model.RopeTableBytes} bytes ({ByteSize.Format(session.Model.RopeTableBytes)})");
+                    if (peakAnonymous > 0)
+                    {
+                        Out.Info($"copal: anonymous memory (RssAnon, without mapped weights) at most {ByteSize.Format(peakAnonymous)} while generating");
+                    }
+                }
                 Out.Info($"copal: {result.GeneratedIds.Count} tokens ({result.StopReason}); prefill {result.PromptIds.Count} {(result.PromptIds.Count == 1 ? "token" : "tokens")} at {result.PrefillTokensPerSecond:F1} tok/s (first call, includes {prefillJit:F2} s of JIT compilation), decode {result.DecodeTokensPerSecond:F1} tok/s on {session.Backend.Info.Kind}");
             }
             return CliErrors.Ok;

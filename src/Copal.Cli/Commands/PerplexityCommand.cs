@@ -21,13 +21,14 @@ internal static class PerplexityCommand
         var layout = new Option<TextLayout>("--layout") { Description = "Raw: the file as is; JoinedLines: stripped lines joined by spaces (PTB); Documents: <|endoftext|>-separated stories, each with BOS (TinyStories)", DefaultValueFactory = _ => TextLayout.Raw }
             .Names();
         var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" };
+        var ctxSize = ContextSizeOption.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var command = new Command("perplexity", "Perplexity on a text file, as pruning papers compute it")
         {
-            model, data, seqLen, stride, limit, layout, compare, device, json, sparse, allowNonFinite,
+            model, data, seqLen, stride, limit, layout, compare, ctxSize, device, json, sparse, allowNonFinite,
         };
         command.SetBody((p, ct) =>
         {
@@ -44,15 +45,13 @@ internal static class PerplexityCommand
                 ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite))
                 : null;
             int max = session.Model.Config.MaxPositionEmbeddings;
-            int window = p.GetValue(seqLen) ?? Math.Min(2048, max);
-            if (window > max)
-            {
-                throw new UsageException($"--seqlen {window} exceeds the model's context of {max} tokens (max_position_embeddings)");
-            }
+            // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.
+            int window = p.GetValue(seqLen) ?? Math.Min(2048, p.GetValue(ctxSize) ?? max);
             if (p.GetValue(stride) is int step && step > window)
             {
                 throw new UsageException($"--stride: expected at most --seqlen ({window}), got {step}");
             }
+            ContextSizeOption.Resolve(p.GetValue(ctxSize), window, window, max, bound => $"--seqlen {window} exceeds {bound}");
             int[] tokens = Inputs.IsStdio(dataPath)
                 ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data)), "standard input", p.GetValue(layout)), p.GetValue(layout))
                 : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout));

@@ -58,16 +58,31 @@ internal static class PruneCommand
             }
             int n = p.GetValue(nsamples);
             CalibrationSet calibration = LoadCalibration(modelDir, p.GetValue(calib), pruner, n, window, p.GetValue(seed));
+            var options = new PruneOptions(target)
+            {
+                TrueSequential = p.GetValue(trueSequential),
+                MeasureLayerError = !p.GetValue(noLayerError),
+                IncludeEmbeddings = p.GetValue(includeEmbeddings),
+                Layers = layers,
+            };
+            // What the calibration will cost, said (and refused when it cannot fit) before the model is loaded.
+            CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, window, pruner, options);
+            long available = CalibrationMemory.AvailableBytes();
+            if (!asJson)
+            {
+                Out.Info($"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {calibration.MaxSamples} non-overlapping windows of {window}; " +
+                    $"estimated memory {estimate} of {CalibrationMemory.Format(available)} available");
+            }
+            try
+            {
+                CalibrationMemory.Require(estimate, available);
+            }
+            catch (CalibrationLimitException e)
+            {
+                throw new UsageException(e.Message);
+            }
             using IBackend backend = CommonOptions.CreateBackend(p.GetValue(device)!);
-            var request = new PruneRequest(modelDir, p.GetValue(outDir)!, pruner,
-                new PruneOptions(target)
-                {
-                    TrueSequential = p.GetValue(trueSequential),
-                    MeasureLayerError = !p.GetValue(noLayerError),
-                    IncludeEmbeddings = p.GetValue(includeEmbeddings),
-                    Layers = layers,
-                },
-                calibration)
+            var request = new PruneRequest(modelDir, p.GetValue(outDir)!, pruner, options, calibration)
             {
                 Force = p.GetValue(force),
                 AllowNonFinite = p.GetValue(allowNonFinite),
@@ -181,6 +196,13 @@ internal static class PruneCommand
         {
             Inputs.TextFile(f, "--calib");
         }
-        return PruneJob.Calibrate(modelDir, files, nsamples, seqLen, seed);
+        try
+        {
+            return PruneJob.Calibrate(modelDir, files, nsamples, seqLen, seed);
+        }
+        catch (CalibrationLimitException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 }

@@ -19,7 +19,7 @@ internal static class SynthCommand
         var dtype = new Option<string>("--dtype") { Description = "bf16, f16 or f32", DefaultValueFactory = _ => "bf16" }
             .Accept(v => ParseDType(v) is null ? "bf16, f16 or f32" : null);
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy (default: ../shared/data/tokenizers/llama2 when present)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy (default: ../shared/data/tokenizers/llama2 or llama3 by vocabulary size, when present)" };
         var force = new Option<bool>("--force") { Description = "Replace an existing non-empty output folder" };
         var command = new Command("synth", "Write a LLaMA model with random weights in real shapes") { config, preset, outDir, dtype, seed, tokenizer, force };
         command.SetBody((p, ct) =>
@@ -64,10 +64,11 @@ internal static class SynthCommand
         _ => null,
     };
 
-    // The Llama-2 tokenizer has 32000 tokens, which the big presets use.
+    // The Llama-2 tokenizer has 32000 tokens, which most presets use; the Llama-3 one 128256 (llama3-8b).
     private static string? DefaultTokenizer(int vocab)
     {
-        string candidate = Path.Combine("..", "shared", "data", "tokenizers", "llama2");
-        return vocab == 32000 && Directory.Exists(candidate) ? candidate : null;
+        string? name = vocab switch { 32000 => "llama2", 128256 => "llama3", _ => null };
+        string? candidate = name is null ? null : Path.Combine("..", "shared", "data", "tokenizers", name);
+        return candidate is not null && Directory.Exists(candidate) ? candidate : null;
     }
 }

@@ -25,6 +25,12 @@ public sealed record GenerationResult(
 
     /// <summary>Generated tokens per second after the first (each needs one decode step).</summary>
     public double DecodeTokensPerSecond => DecodeTime.TotalSeconds > 0 ? Math.Max(0, GeneratedIds.Count - 1) / DecodeTime.TotalSeconds : 0;
+
+    /// <summary>The positions the run could hold: the prompt plus the tokens asked for, at most <see cref="Generator.ContextSize"/> or the model's context.</summary>
+    public int ContextSize { get; init; }
+
+    /// <summary>Bytes of the run's KV cache (f32 keys and values of every layer for <see cref="ContextSize"/> positions).</summary>
+    public long KvCacheBytes { get; init; }
 }
 
 /// <summary>
@@ -36,6 +42,13 @@ public sealed class Generator
     private readonly LlamaModel _model;
 
     public Generator(LlamaModel model) => _model = model ?? throw new ArgumentNullException(nameof(model));
+
+    /// <summary>
+    /// The most positions (prompt plus generated tokens) a run may hold, as llama.cpp's --ctx-size; generation stops
+    /// with <see cref="StopReason.ContextFull"/> there. Null (default): the model's context. The KV cache holds
+    /// min(this, prompt + tokens asked for) positions, never the model's whole context for its own sake.
+    /// </summary>
+    public int? ContextSize { get; init; }
 
     /// <summary>
     /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/>, stopping early at any
@@ -52,19 +65,28 @@ public sealed class Generator
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(stopIds);
         ArgumentOutOfRangeException.ThrowIfNegative(maxNewTokens);
-        int context = _model.Config.MaxPositionEmbeddings;
+        int modelContext = _model.Config.MaxPositionEmbeddings;
         if (prompt.Count == 0)
         {
             throw new ArgumentException("the prompt has no tokens (a model needs at least BOS to start from)", nameof(prompt));
         }
-        if (prompt.Count > context)
+        if (ContextSize is int asked && (asked < 1 || asked > modelContext))
         {
-            throw new ArgumentException($"the prompt has {prompt.Count} tokens, more than the model's context of {context} (max_position_embeddings)", nameof(prompt));
+            throw new ArgumentOutOfRangeException(nameof(ContextSize), asked, $"the context size must be between 1 and the model's context of {modelContext} positions (max_position_embeddings)");
         }
+        int limit = ContextSize ?? modelContext;
+        if (prompt.Count > limit)
+        {
+            throw new ArgumentException(ContextSize is null
+                ? $"the prompt has {prompt.Count} tokens, more than the model's context of {limit} (max_position_embeddings)"
+                : $"the prompt has {prompt.Count} tokens, more than the context size of {limit}", nameof(prompt));
+        }
+        // The run never holds more than the prompt and the tokens asked for, whatever the limit.
+        int context = (int)Math.Min(limit, (long)prompt.Count + maxNewTokens);
         var sampler = new Sampler(sampling);
         var all = new List<int>(prompt);
         var generated = new List<int>();
-        using RunState state = _model.CreateState(maxRows: Math.Min(prompt.Count, 512));
+        using RunState state = _model.CreateState(maxRows: Math.Min(prompt.Count, 512), maxPositions: context);
 
         var clock = Stopwatch.StartNew();
         _model.Forward(state, all.ToArray(), 0, LogitsMode.Last);
@@ -105,6 +127,10 @@ public sealed class Generator
             _model.ReadLogits(state, logits);
             NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"at decode step {generated.Count} (position {all.Count - 1})");
         }
-        return new GenerationResult(prompt.ToArray(), generated, reason, prefill, clock.Elapsed);
+        return new GenerationResult(prompt.ToArray(), generated, reason, prefill, clock.Elapsed)
+        {
+            ContextSize = context,
+            KvCacheBytes = state.KvCacheBytes,
+        };
     }
 }

@@ -16,8 +16,9 @@ namespace Copal.Model.Inference;
 public sealed class LlamaModel : IDisposable
 {
     private readonly IDisposable? _storage;
-    private readonly DeviceBuffer _ropeCos; // [maxPositions, headDim/2]
-    private readonly DeviceBuffer _ropeSin; // [maxPositions, headDim/2]
+    private readonly RopeScaling? _ropeScaling;
+    private DeviceBuffer? _ropeCos; // [RopePositions, headDim/2]
+    private DeviceBuffer? _ropeSin; // [RopePositions, headDim/2]
 
     public LlamaModel(IBackend backend, LlamaConfig config, LlamaWeights weights, IDisposable? storage = null, string? source = null)
     {
@@ -29,11 +30,8 @@ public sealed class LlamaModel : IDisposable
         Weights = weights;
         Source = source ?? "(in memory)";
         _storage = storage;
-        RopeTables rope = RopeTables.Build(config.MaxPositionEmbeddings, config.HeadDim, config.RopeTheta, RopeScalingOf(config.RopeScaling));
-        _ropeCos = backend.Allocate(rope.Cos.Length);
-        _ropeSin = backend.Allocate(rope.Sin.Length);
-        backend.Upload(rope.Cos, _ropeCos);
-        backend.Upload(rope.Sin, _ropeSin);
+        // The RoPE tables are computed for the positions runs reach (EnsureRope), not for the whole context.
+        _ropeScaling = RopeScalingOf(config.RopeScaling);
     }
 
     public IBackend Backend { get; }
@@ -41,6 +39,12 @@ public sealed class LlamaModel : IDisposable
     public LlamaWeights Weights { get; }
     /// <summary>Where the model came from (its folder), for messages.</summary>
     public string Source { get; }
+
+    /// <summary>Positions the RoPE tables hold now: the furthest any run has reached, grown geometrically.</summary>
+    public int RopePositions { get; private set; }
+
+    /// <summary>Bytes of the RoPE cos and sin tables now: 2 · <see cref="RopePositions"/> · headDim/2 · 4.</summary>
+    public long RopeTableBytes => 2L * RopePositions * (Config.HeadDim / 2) * sizeof(float);
 
     /// <summary>
     /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights stay
@@ -101,7 +105,12 @@ public sealed class LlamaModel : IDisposable
         }
     }
 
-    /// <summary>Activation buffers for up to <paramref name="maxRows"/> tokens per call and a KV cache of <paramref name="maxPositions"/> (default: the model's context).</summary>
+    /// <summary>
+    /// Activation buffers for up to <paramref name="maxRows"/> tokens per call and a KV cache for at most
+    /// <paramref name="maxPositions"/> positions. Given, maxPositions is the run's known work: the cache (and the
+    /// RoPE tables) are allocated for it at once. Left out, the limit is the model's context and the cache starts at
+    /// maxRows positions and grows geometrically as forward calls reach further.
+    /// </summary>
     public RunState CreateState(int maxRows, int? maxPositions = null, bool allRowLogits = false)
     {
         int positions = maxPositions ?? Config.MaxPositionEmbeddings;
@@ -110,7 +119,10 @@ public sealed class LlamaModel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(maxPositions), positions,
                 $"the model's context is {Config.MaxPositionEmbeddings} positions (max_position_embeddings)");
         }
-        return new RunState(Backend, Config, Math.Min(maxRows, positions), positions, allRowLogits);
+        int rows = Math.Min(maxRows, positions);
+        int reserved = maxPositions ?? rows;
+        EnsureRope(reserved);
+        return new RunState(Backend, Config, rows, positions, allRowLogits, reserved);
     }
 
     /// <summary>
@@ -126,7 +138,7 @@ public sealed class LlamaModel : IDisposable
         {
             throw new ArgumentException("no tokens to run", nameof(tokens));
         }
-        if (startPos < 0 || startPos + tokens.Length > state.MaxPositions)
+        if (startPos < 0 || (long)startPos + tokens.Length > state.MaxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(tokens),
                 $"positions {startPos}..{startPos + tokens.Length - 1} exceed the context of {state.MaxPositions} positions");
@@ -136,6 +148,9 @@ public sealed class LlamaModel : IDisposable
             throw new ArgumentException($"all-row logits for {tokens.Length} tokens need a state with all-row logits and MaxRows ≥ {tokens.Length} (has {state.MaxRows}, logit rows {state.LogitRows})");
         }
         ValidateTokens(tokens);
+        // Grow the cache and the tables once for the whole call, not chunk by chunk.
+        state.EnsurePositions(startPos + tokens.Length);
+        EnsureRope(startPos + tokens.Length);
         int done = 0;
         while (done < tokens.Length)
         {
@@ -187,6 +202,9 @@ public sealed class LlamaModel : IDisposable
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(hidden);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, state.MaxRows);
+        ArgumentOutOfRangeException.ThrowIfNegative(startPos);
+        state.EnsurePositions(startPos + rows);
+        EnsureRope(startPos + rows);
         DecoderLayerWeights w = Weights.Layers[layer];
         IBackend b = Backend;
         LlamaConfig c = Config;
@@ -199,8 +217,8 @@ public sealed class LlamaModel : IDisposable
         Linear(state.Normed, w, LinearId.QProj, state.Q, rows, layer, tap);
         Linear(state.Normed, w, LinearId.KProj, state.K, rows, layer, tap);
         Linear(state.Normed, w, LinearId.VProj, state.V, rows, layer, tap);
-        b.Rope(state.Q, _ropeCos, _ropeSin, rows, c.NumHeads, c.HeadDim, startPos);
-        b.Rope(state.K, _ropeCos, _ropeSin, rows, c.NumKvHeads, c.HeadDim, startPos);
+        b.Rope(state.Q, _ropeCos!, _ropeSin!, rows, c.NumHeads, c.HeadDim, startPos);
+        b.Rope(state.K, _ropeCos!, _ropeSin!, rows, c.NumKvHeads, c.HeadDim, startPos);
         b.Copy(state.K, 0, state.KCache[layer], (long)startPos * c.KvDim, (long)rows * c.KvDim);
         b.Copy(state.V, 0, state.VCache[layer], (long)startPos * c.KvDim, (long)rows * c.KvDim);
         var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
@@ -225,6 +243,66 @@ public sealed class LlamaModel : IDisposable
         ArgumentNullException.ThrowIfNull(state);
         Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
         Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
+    }
+
+    /// <summary>
+    /// Makes the RoPE tables hold at least <paramref name="positions"/> positions: if they are shorter they are
+    /// reallocated for max(positions, twice their length), capped by the model's context; the rows held are copied
+    /// over (Allocate + Copy) and only the new rows are computed, with the values a full table has.
+    /// </summary>
+    internal void EnsureRope(int positions)
+    {
+        if (positions <= RopePositions)
+        {
+            return;
+        }
+        if (positions > Config.MaxPositionEmbeddings)
+        {
+            throw new ArgumentOutOfRangeException(nameof(positions), positions,
+                $"positions 0..{positions - 1} exceed the model's context of {Config.MaxPositionEmbeddings} positions (max_position_embeddings)");
+        }
+        int grown = (int)Math.Min(Config.MaxPositionEmbeddings, Math.Max(positions, 2L * RopePositions));
+        int half = Config.HeadDim / 2;
+        RopeTables added = RopeTables.Build(RopePositions, grown - RopePositions, Config.HeadDim, Config.RopeTheta, _ropeScaling);
+        DeviceBuffer cos = Backend.Allocate((long)grown * half);
+        DeviceBuffer? sin = null;
+        try
+        {
+            sin = Backend.Allocate((long)grown * half);
+            long held = (long)RopePositions * half;
+            if (held > 0)
+            {
+                Backend.Copy(_ropeCos!, 0, cos, 0, held);
+                Backend.Copy(_ropeSin!, 0, sin, 0, held);
+            }
+            Backend.Upload(added.Cos, cos, held);
+            Backend.Upload(added.Sin, sin, held);
+            Backend.Synchronize();
+        }
+        catch
+        {
+            cos.Dispose();
+            sin?.Dispose();
+            throw;
+        }
+        _ropeCos?.Dispose();
+        _ropeSin?.Dispose();
+        _ropeCos = cos;
+        _ropeSin = sin;
+        RopePositions = grown;
+    }
+
+    /// <summary>The RoPE tables as they are now, read back (for tests). // 2 × [RopePositions, headDim/2]</summary>
+    internal (float[] Cos, float[] Sin) ReadRopeTables()
+    {
+        var cos = new float[(long)RopePositions * (Config.HeadDim / 2)];
+        var sin = new float[cos.Length];
+        if (cos.Length > 0)
+        {
+            Backend.Download(_ropeCos!, cos);
+            Backend.Download(_ropeSin!, sin);
+        }
+        return (cos, sin);
     }
 
     /// <summary>The config's rope_scaling in the kernel library's terms (HF rope_type names).</summary>
@@ -280,8 +358,8 @@ public sealed class LlamaModel : IDisposable
 
     public void Dispose()
     {
-        _ropeCos.Dispose();
-        _ropeSin.Dispose();
+        _ropeCos?.Dispose();
+        _ropeSin?.Dispose();
         Weights.Dispose();
         _storage?.Dispose();
     }

@@ -4,19 +4,34 @@ using Copal.Tensors.Backends;
 namespace Copal.Model.Inference;
 
 /// <summary>
-/// Every activation buffer and the KV cache, allocated once for up to <see cref="MaxRows"/> tokens per forward call
-/// and <see cref="MaxPositions"/> positions in total.
+/// Every activation buffer, allocated once for up to <see cref="MaxRows"/> tokens per forward call, and the KV cache
+/// for at most <see cref="MaxPositions"/> positions. The cache holds <see cref="KvCapacity"/> positions: what the
+/// run reserved, grown geometrically (up to MaxPositions) when a forward call reaches further, so its memory
+/// follows the positions used, not the model's context.
 /// </summary>
 public sealed class RunState : IDisposable
 {
     private readonly List<DeviceBuffer> _owned = [];
+    private readonly IBackend _backend;
+    private readonly int _kvDim;
 
-    public RunState(IBackend backend, LlamaConfig config, int maxRows, int maxPositions, bool allRowLogits)
+    /// <param name="backend">Where the buffers live.</param>
+    /// <param name="config">The model's shapes.</param>
+    /// <param name="maxRows">Tokens per forward call at most.</param>
+    /// <param name="maxPositions">Positions the state may hold at most (its context).</param>
+    /// <param name="allRowLogits">Keep every row's logits (else only the last row's).</param>
+    /// <param name="reservedPositions">Positions the KV cache is allocated for at once (default: <paramref name="maxPositions"/>); it grows from there on demand.</param>
+    public RunState(IBackend backend, LlamaConfig config, int maxRows, int maxPositions, bool allRowLogits, int? reservedPositions = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPositions, 1);
+        int reserved = reservedPositions ?? maxPositions;
+        ArgumentOutOfRangeException.ThrowIfLessThan(reserved, 1, nameof(reservedPositions));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(reserved, maxPositions, nameof(reservedPositions));
+        _backend = backend;
+        _kvDim = config.KvDim;
         MaxRows = maxRows;
         MaxPositions = maxPositions;
         LogitRows = allRowLogits ? maxRows : 1;
@@ -36,9 +51,10 @@ public sealed class RunState : IDisposable
             VCache = new DeviceBuffer[config.NumLayers];
             for (int l = 0; l < config.NumLayers; l++)
             {
-                KCache[l] = Own(backend.Allocate((long)maxPositions * config.KvDim));
-                VCache[l] = Own(backend.Allocate((long)maxPositions * config.KvDim));
+                KCache[l] = backend.Allocate((long)reserved * _kvDim);
+                VCache[l] = backend.Allocate((long)reserved * _kvDim);
             }
+            KvCapacity = reserved;
         }
         catch
         {
@@ -48,7 +64,15 @@ public sealed class RunState : IDisposable
     }
 
     public int MaxRows { get; }
+
+    /// <summary>The most positions this state holds: forward calls beyond it are refused.</summary>
     public int MaxPositions { get; }
+
+    /// <summary>Positions the KV cache is allocated for now (≤ <see cref="MaxPositions"/>).</summary>
+    public int KvCapacity { get; private set; }
+
+    /// <summary>Bytes of the KV cache now: 2 (k, v) · layers · <see cref="KvCapacity"/> · kvHeads·headDim · 4.</summary>
+    public long KvCacheBytes => 2L * KCache.Length * KvCapacity * _kvDim * sizeof(float);
     /// <summary>Rows of <see cref="Logits"/>: MaxRows when every position's logits are wanted, else 1.</summary>
     public int LogitRows { get; }
 
@@ -65,9 +89,57 @@ public sealed class RunState : IDisposable
     public DeviceBuffer Gate { get; } = null!;         // [rows, intermediate]
     public DeviceBuffer Up { get; } = null!;           // [rows, intermediate]
     public DeviceBuffer Logits { get; } = null!;       // [LogitRows, vocab]
-    /// <summary>Per layer. // [maxPositions, kvHeads·headDim]</summary>
+    /// <summary>Per layer; replaced by larger buffers when the cache grows. // [KvCapacity, kvHeads·headDim]</summary>
     public DeviceBuffer[] KCache { get; } = null!;
     public DeviceBuffer[] VCache { get; } = null!;
+
+    /// <summary>
+    /// Makes the KV cache hold at least <paramref name="positions"/> positions: if it is smaller, every layer's cache
+    /// is reallocated for max(positions, twice the capacity) positions, capped by <see cref="MaxPositions"/>, and the
+    /// cached positions are copied over (Allocate + Copy, on any backend).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="positions"/> exceeds <see cref="MaxPositions"/>.</exception>
+    public void EnsurePositions(int positions)
+    {
+        if (positions <= KvCapacity)
+        {
+            return;
+        }
+        if (positions > MaxPositions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(positions), positions,
+                $"positions 0..{positions - 1} exceed the context of {MaxPositions} positions");
+        }
+        int grown = (int)Math.Min(MaxPositions, Math.Max(positions, 2L * KvCapacity));
+        for (int l = 0; l < KCache.Length; l++)
+        {
+            // One layer at a time, so growing costs one layer's new cache beyond the old whole one.
+            DeviceBuffer oldK = KCache[l], oldV = VCache[l];
+            KCache[l] = Grow(oldK, grown);
+            try
+            {
+                VCache[l] = Grow(oldV, grown);
+            }
+            catch
+            {
+                KCache[l].Dispose();
+                KCache[l] = oldK;
+                throw;
+            }
+            // The copies are enqueued: wait for them before freeing their sources.
+            _backend.Synchronize();
+            oldK.Dispose();
+            oldV.Dispose();
+        }
+        KvCapacity = grown;
+    }
+
+    private DeviceBuffer Grow(DeviceBuffer old, int positions)
+    {
+        DeviceBuffer grown = _backend.Allocate((long)positions * _kvDim);
+        _backend.Copy(old, 0, grown, 0, (long)KvCapacity * _kvDim);
+        return grown;
+    }
 
     private DeviceBuffer Own(DeviceBuffer b)
     {
@@ -82,5 +154,17 @@ public sealed class RunState : IDisposable
             b.Dispose();
         }
         _owned.Clear();
+        foreach (DeviceBuffer[]? caches in new[] { KCache, VCache })
+        {
+            if (caches is null)
+            {
+                continue;
+            }
+            for (int l = 0; l < caches.Length; l++)
+            {
+                caches[l]?.Dispose();
+                caches[l] = null!;
+            }
+        }
     }
 }

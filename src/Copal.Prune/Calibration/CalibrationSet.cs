@@ -8,17 +8,20 @@ namespace Copal.Prune.Calibration;
 /// <summary>
 /// The calibration samples: <c>nsamples</c> windows of <c>seqlen</c> tokens drawn at seeded random offsets from
 /// text files, as the reference code draws them from C4. Each file is tokenized once as a whole; with several
-/// files, sample i comes from file i mod F, so every source gets an equal share.
+/// files, sample i comes from file i mod F, so every source gets an equal share. A source is asked for at most as
+/// many windows as it holds without overlap (<see cref="WindowsIn"/>): more would only repeat its tokens while the
+/// activations grow with every sample.
 /// </summary>
 public sealed class CalibrationSet
 {
-    private CalibrationSet(IReadOnlyList<int[]> samples, IReadOnlyList<string> sources, int seqLen, ulong seed, string hash)
+    private CalibrationSet(IReadOnlyList<int[]> samples, IReadOnlyList<string> sources, int seqLen, ulong seed, string hash, int maxSamples)
     {
         Samples = samples;
         Sources = sources;
         SeqLen = seqLen;
         Seed = seed;
         Hash = hash;
+        MaxSamples = maxSamples;
     }
 
     /// <summary>Each sample's token ids. // nsamples × [seqlen]</summary>
@@ -29,6 +32,65 @@ public sealed class CalibrationSet
     /// <summary>SHA-256 of the sampled token ids: identifies the exact calibration data in reports and states.</summary>
     public string Hash { get; }
     public long Tokens => (long)Samples.Count * SeqLen;
+
+    /// <summary>The most samples of <see cref="SeqLen"/> the sources can give (see <see cref="MaxSamplesFrom"/>).</summary>
+    public int MaxSamples { get; }
+
+    /// <summary>
+    /// Non-overlapping windows of <paramref name="seqLen"/> a text of <paramref name="tokens"/> tokens holds. As the
+    /// reference draws them (start in [0, len − seqlen − 1]) a window never uses the last token: ⌊(len − 1) / seqlen⌋.
+    /// </summary>
+    public static int WindowsIn(long tokens, int seqLen)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 1);
+        return tokens <= seqLen ? 0 : (int)Math.Min(int.MaxValue, (tokens - 1) / seqLen);
+    }
+
+    /// <summary>
+    /// The most samples sources of these token counts can give when sample i comes from source i mod F and no source
+    /// gives more than <see cref="WindowsIn"/>: min over sources f of windows_f · F + f.
+    /// </summary>
+    public static int MaxSamplesFrom(IReadOnlyList<long> sourceTokens, int seqLen)
+    {
+        ArgumentNullException.ThrowIfNull(sourceTokens);
+        long best = int.MaxValue;
+        for (int f = 0; f < sourceTokens.Count; f++)
+        {
+            best = Math.Min(best, ((long)WindowsIn(sourceTokens[f], seqLen) * sourceTokens.Count) + f);
+        }
+        return (int)best;
+    }
+
+    /// <summary>
+    /// Refuses, before any work, a request the sources cannot give: a source shorter than one window, or asked for
+    /// more windows than it holds without overlap. The message names --nsamples, --seqlen, the source and the numbers.
+    /// </summary>
+    /// <exception cref="CalibrationLimitException">The sources cannot give <paramref name="nsamples"/> windows of <paramref name="seqLen"/>.</exception>
+    public static void RequireWindows(IReadOnlyList<(string Name, long Tokens)> sources, int nsamples, int seqLen)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        int count = sources.Count;
+        for (int f = 0; f < count; f++)
+        {
+            (string name, long tokens) = sources[f];
+            if (tokens <= seqLen)
+            {
+                throw new CalibrationLimitException($"calibration text '{name}' has {tokens} tokens; one window of --seqlen {seqLen} needs at least {seqLen + 1}");
+            }
+            int asked = (nsamples / count) + (f < nsamples % count ? 1 : 0);
+            int windows = WindowsIn(tokens, seqLen);
+            if (asked > windows)
+            {
+                int maxSamples = MaxSamplesFrom(sources.Select(s => s.Tokens).ToList(), seqLen);
+                long longestSeqLen = (tokens - 1) / asked;
+                string share = count > 1 ? $" (its share of {count} texts)" : "";
+                throw new CalibrationLimitException(
+                    $"--nsamples {nsamples} × --seqlen {seqLen} asks calibration text '{name}' for {asked} windows{share}, {(long)asked * seqLen:N0} tokens, " +
+                    $"but its {tokens:N0} tokens give at most {windows} non-overlapping windows of {seqLen}: use --nsamples ≤ {maxSamples}" +
+                    (longestSeqLen >= 2 ? $" or --seqlen ≤ {longestSeqLen}" : "") + ", or more text");
+            }
+        }
+    }
 
     /// <summary>Draws the samples from <paramref name="files"/>.</summary>
     public static CalibrationSet FromFiles(Tokenizer tokenizer, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed, TextLayout layout = TextLayout.Raw)
@@ -49,13 +111,7 @@ public sealed class CalibrationSet
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentOutOfRangeException.ThrowIfLessThan(nsamples, 1, "--nsamples");
         ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 2, "--seqlen");
-        foreach ((string name, int[] ids) in sources)
-        {
-            if (ids.Length <= seqLen)
-            {
-                throw new ArgumentException($"calibration text '{name}' has {ids.Length} tokens; one window of --seqlen {seqLen} needs at least {seqLen + 1}");
-            }
-        }
+        RequireWindows(sources.Select(s => (s.Name, (long)s.Ids.Length)).ToList(), nsamples, seqLen);
         var rng = new Pcg32(seed);
         var samples = new List<int[]>(nsamples);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -68,6 +124,7 @@ public sealed class CalibrationSet
             samples.Add(window);
             sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(window.AsSpan()));
         }
-        return new CalibrationSet(samples, sources.Select(s => s.Name).ToList(), seqLen, seed, Convert.ToHexStringLower(sha.GetHashAndReset()));
+        return new CalibrationSet(samples, sources.Select(s => s.Name).ToList(), seqLen, seed, Convert.ToHexStringLower(sha.GetHashAndReset()),
+            MaxSamplesFrom(sources.Select(s => (long)s.Ids.Length).ToList(), seqLen));
     }
 }

@@ -61,6 +61,9 @@ public sealed class LayerwisePruner
             throw new PruningOptionException("include-embeddings", "true", $"a baseline method (magnitude, wanda, sparsegpt); {_pruner.Name} keeps state only for the decoder layers' linears");
         }
 
+        // Refuse a run that cannot fit before any memory grows (the CLI says so earlier, with the estimate).
+        CalibrationMemory.Require(CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options));
+
         // 1. Inputs of decoder layer 0 for every sample (host memory: nsamples × seqlen × hidden floats).
         progress?.Report(new PruneProgress(0, layers, "capturing layer-0 inputs"));
         using RunState state = _model.CreateState(seqLen, seqLen);

@@ -8,7 +8,7 @@ namespace Copal.Tensors.Kernels;
 /// <param name="OriginalMaxPositionEmbeddings">llama3 only: the context length before extension.</param>
 public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192);
 
-/// <summary>cos/sin tables [maxPositions, headDim/2] for <see cref="Rope"/>.</summary>
+/// <summary>cos/sin tables [positions, headDim/2] for <see cref="Rope"/>.</summary>
 public sealed class RopeTables
 {
     private RopeTables(float[] cos, float[] sin, float[] inverseFrequencies)
@@ -18,10 +18,10 @@ public sealed class RopeTables
         InverseFrequencies = inverseFrequencies;
     }
 
-    /// <summary>cos(pos · inv_freq[i]) at [pos · headDim/2 + i].</summary>
+    /// <summary>cos(pos · inv_freq[i]) at [(pos − start) · headDim/2 + i].</summary>
     public float[] Cos { get; }
 
-    /// <summary>sin(pos · inv_freq[i]) at [pos · headDim/2 + i].</summary>
+    /// <summary>sin(pos · inv_freq[i]) at [(pos − start) · headDim/2 + i].</summary>
     public float[] Sin { get; }
 
     /// <summary>inv_freq [headDim/2] after scaling.</summary>
@@ -33,8 +33,21 @@ public sealed class RopeTables
     /// <c>_compute_llama3_parameters</c>); angle = f32(pos) · inv_freq; cos and sin of the f32 angle.
     /// </summary>
     public static RopeTables Build(int maxPositions, int headDim, double theta, RopeScaling? scaling)
+        => Build(0, maxPositions, headDim, theta, scaling);
+
+    /// <summary>
+    /// The rows of positions <paramref name="startPosition"/> .. startPosition + count − 1 of the tables
+    /// <see cref="Build(int, int, double, RopeScaling?)"/> gives: each row depends on its position alone, so tables
+    /// built piece by piece as a context grows hold the very values of one full table.
+    /// </summary>
+    public static RopeTables Build(int startPosition, int count, int headDim, double theta, RopeScaling? scaling)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(maxPositions);
+        ArgumentOutOfRangeException.ThrowIfNegative(startPosition);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if ((long)startPosition + count > (long)int.MaxValue + 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"positions {startPosition}.. exceed the int range");
+        }
         if (headDim <= 0 || headDim % 2 != 0)
         {
             throw new ArgumentException($"headDim must be even and positive, got {headDim}", nameof(headDim));
@@ -54,15 +67,17 @@ public sealed class RopeTables
             inv[i] = 1f / power;
         }
         Scale(inv, scaling);
-        var cos = new float[(long)maxPositions * half];
-        var sin = new float[(long)maxPositions * half];
-        for (int p = 0; p < maxPositions; p++)
+        var cos = new float[(long)count * half];
+        var sin = new float[(long)count * half];
+        for (int r = 0; r < count; r++)
         {
+            int p = startPosition + r;
+            long row = (long)r * half;
             for (int i = 0; i < half; i++)
             {
                 float angle = (float)p * inv[i];
-                cos[p * half + i] = (float)Math.Cos(angle);
-                sin[p * half + i] = (float)Math.Sin(angle);
+                cos[row + i] = (float)Math.Cos(angle);
+                sin[row + i] = (float)Math.Sin(angle);
             }
         }
         return new RopeTables(cos, sin, inv);

@@ -85,4 +85,17 @@ public class RopeTests
         var e = Assert.Throws<NotSupportedException>(() => RopeTables.Build(1, 8, 10000, new RopeScaling("yarn", 2)));
         Assert.Contains("'yarn'", e.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0, 7)]
+    [InlineData(7, 9)]
+    [InlineData(1000, 24)]
+    public void A_range_of_positions_holds_the_rows_of_the_full_table(int start, int count)
+    {
+        var scaling = new RopeScaling("llama3", 8, 1, 4, 64);
+        RopeTables full = RopeTables.Build(start + count, 16, 500000, scaling);
+        RopeTables part = RopeTables.Build(start, count, 16, 500000, scaling);
+        Assert.Equal(full.Cos.AsSpan(start * 8).ToArray(), part.Cos);
+        Assert.Equal(full.Sin.AsSpan(start * 8).ToArray(), part.Sin);
+    }
 }

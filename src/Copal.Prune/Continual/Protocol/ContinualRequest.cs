@@ -31,6 +31,9 @@ public sealed record ContinualRequest(
     public string? TempDirectory { get; init; }
 }
 
+/// <summary>A request's datasets tokenized with the model's tokenizer (<see cref="ContinualRunner.Prepare"/>), in arrival order.</summary>
+public sealed record ContinualData(IReadOnlyList<int[]> CalibrationTokens, IReadOnlyList<int[]> EvaluationTokens);
+
 /// <summary>Where a continual run is.</summary>
 /// <param name="Variant">The method variant being run ("copal", "wanda-reset", …, or "dense").</param>
 /// <param name="VariantIndex">0-based index of the variant.</param>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
@@ -30,22 +31,43 @@ public static class ContinualRunner
 
     /// <summary>Runs <paramref name="request"/> on <paramref name="backend"/>.</summary>
     public static ContinualReport Run(ContinualRequest request, IBackend backend, IProgress<ContinualProgress>? progress = null, CancellationToken cancellationToken = default)
+        => Run(request, Prepare(request, progress), backend, progress, cancellationToken);
+
+    /// <summary>
+    /// Tokenizes every dataset's splits with the model's tokenizer and refuses, before any work, a calibration that a
+    /// dataset cannot give (--nsamples windows of --seqlen each, see <see cref="CalibrationSet.RequireWindows"/>).
+    /// </summary>
+    /// <exception cref="CalibrationLimitException">A dataset's calibration text is too short for the request.</exception>
+    public static ContinualData Prepare(ContinualRequest request, IProgress<ContinualProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(backend);
-        request.Copal.Validate();
-        var clock = Stopwatch.StartNew();
-        var variants = Variants(request);
+        int variants = Variants(request).Count;
         int steps = request.Datasets.Count;
         Tokenizer tokenizer = Tokenizer.FromDirectory(request.ModelDirectory);
         var calibTokens = new List<int[]>();
         var evalTokens = new List<int[]>();
         foreach (ContinualDataset d in request.Datasets)
         {
-            progress?.Report(new ContinualProgress("dense", 0, variants.Count, 0, steps, $"tokenizing {d.Name}"));
+            progress?.Report(new ContinualProgress("dense", 0, variants, 0, steps, $"tokenizing {d.Name}"));
             calibTokens.Add(tokenizer.Encode(d.Calibration.LoadText(), addSpecialTokens: true));
             evalTokens.Add(tokenizer.Encode(d.Evaluation.LoadText(), addSpecialTokens: true));
+            CalibrationSet.RequireWindows([(d.Name, calibTokens[^1].Length)], request.NSamples, request.SeqLen);
         }
+        return new ContinualData(calibTokens, evalTokens);
+    }
+
+    /// <summary>Runs <paramref name="request"/> on <paramref name="backend"/> with its datasets already tokenized by <see cref="Prepare"/>.</summary>
+    public static ContinualReport Run(ContinualRequest request, ContinualData data, IBackend backend, IProgress<ContinualProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(backend);
+        request.Copal.Validate();
+        var clock = Stopwatch.StartNew();
+        var variants = Variants(request);
+        int steps = request.Datasets.Count;
+        IReadOnlyList<int[]> calibTokens = data.CalibrationTokens;
+        IReadOnlyList<int[]> evalTokens = data.EvaluationTokens;
         var evalOptions = new PerplexityOptions(request.EvalSeqLen) { LimitChunks = request.EvalLimitChunks };
 
         double[] dense = Evaluate(request.ModelDirectory, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = "dense", Variants = variants.Count }), 0, cancellationToken);
@@ -180,7 +202,7 @@ public static class ContinualRunner
         return list;
     }
 
-    private static double[] Evaluate(string modelDirectory, IBackend backend, List<int[]> evalTokens, PerplexityOptions options, ContinualRequest request,
+    private static double[] Evaluate(string modelDirectory, IBackend backend, IReadOnlyList<int[]> evalTokens, PerplexityOptions options, ContinualRequest request,
         Action<ContinualProgress> report, int step, CancellationToken cancellationToken)
     {
         using LlamaModel model = LlamaModel.Load(modelDirectory, backend);
@@ -210,6 +232,31 @@ public static class ContinualRunner
         catch (UnauthorizedAccessException)
         {
         }
+    }
+
+    /// <summary>
+    /// The worst calibration a request runs, estimated before any work: the joint reference pools nsamples windows of
+    /// every dataset at the last step; otherwise one dataset's nsamples. Each variant's method is estimated and the
+    /// largest taken.
+    /// </summary>
+    public static CalibrationMemoryEstimate EstimateMemory(ContinualRequest request, LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(config);
+        var options = new PruneOptions(request.Pattern) { MeasureLayerError = false };
+        CalibrationMemoryEstimate? worst = null;
+        foreach ((_, string method, string kind) in Variants(request))
+        {
+            int samples = kind == "joint" ? request.NSamples * request.Datasets.Count : request.NSamples;
+            bool hessian = kind is "copal" or "joint" ? request.Copal.NeedsHessian : PrunerFactory.Create(method).NeedsHessian;
+            CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, samples, request.SeqLen, method, hessian, options,
+                kind is "copal" or "joint" ? request.Copal.MaxHessianStateBytes : null);
+            if (worst is null || e.Total > worst.Total)
+            {
+                worst = e;
+            }
+        }
+        return worst ?? throw new ArgumentException("the request runs no variant", nameof(request));
     }
 
     private sealed class Relay<T>(Action<T> report) : IProgress<T>

@@ -1,0 +1,15 @@
+using System.Globalization;
+
+namespace Copal.Cli.Infrastructure;
+
+/// <summary>Byte counts as a person reads them, in binary units: "36.0 MiB".</summary>
+internal static class ByteSize
+{
+    public static string Format(long bytes) => bytes switch
+    {
+        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB"),
+        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):F1} MiB"),
+        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:F1} KiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
+    };
+}

@@ -1,0 +1,162 @@
+using System.Globalization;
+using Copal.Model.Config;
+using Copal.Model.Weights;
+using Copal.Prune.Continual;
+
+namespace Copal.Prune.Driver;
+
+/// <summary>
+/// What a layer-sequential pruning run allocates, estimated from the shapes alone before any work (bytes). The
+/// parts follow <see cref="LayerwisePruner"/>: the calibration activations of every sample, the forward buffers of
+/// one layer pass (a <c>RunState</c> of seqlen rows with its KV cache), the statistics of a layer's inputs, one
+/// layer's pruned copies with the largest linear's method workspace, and the COPAL state.
+/// </summary>
+/// <param name="Samples">Calibration windows.</param>
+/// <param name="SeqLen">Tokens per window.</param>
+/// <param name="Activations">samples × seqlen × hidden × 4: every sample's input to the current layer, kept in host memory.</param>
+/// <param name="Forward">The forward buffers of one layer pass over a window, its KV cache and the work buffers.</param>
+/// <param name="Statistics">The peak of the input statistics: per input group cols × 16 bytes, and cols² × 16 with a Hessian while collecting (f32 sums on the backend and host, f64 means).</param>
+/// <param name="Pruning">One layer's pruned copies plus the largest linear's workspace while the layer's statistics are held.</param>
+/// <param name="State">COPAL's state across layers (column sensitivities; Hessians up to their cap); 0 for the other methods.</param>
+public sealed record CalibrationMemoryEstimate(int Samples, int SeqLen, long Activations, long Forward, long Statistics, long Pruning, long State)
+{
+    /// <summary>The estimated peak: activations, forward buffers and state always; statistics or pruning, whichever is larger.</summary>
+    public long Total => Activations + Forward + State + Math.Max(Statistics, Pruning);
+
+    /// <summary>One line: the total and its parts, in binary units.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{CalibrationMemory.Format(Total)} (activations {CalibrationMemory.Format(Activations)} for {Samples} × {SeqLen} tokens, " +
+        $"forward buffers {CalibrationMemory.Format(Forward)}, statistics {CalibrationMemory.Format(Statistics)}, " +
+        $"pruning {CalibrationMemory.Format(Pruning)}{(State > 0 ? $", COPAL state {CalibrationMemory.Format(State)}" : "")})");
+}
+
+/// <summary>Estimates a pruning run's memory up front (<see cref="CalibrationMemoryEstimate"/>) and refuses runs that cannot fit.</summary>
+public static class CalibrationMemory
+{
+    /// <summary>The memory this process may use: the GC's view of the machine (physical memory, or a container's or GCHeapHardLimit's limit).</summary>
+    public static long AvailableBytes() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+    /// <summary>Estimates a run of <paramref name="pruner"/> (its method, whether it needs a Hessian, COPAL's state) under <paramref name="options"/>.</summary>
+    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(pruner);
+        long? copalHessianCap = pruner is CopalPruner copal ? copal.State.Options.MaxHessianStateBytes : null;
+        return Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options, copalHessianCap);
+    }
+
+    /// <summary>
+    /// Estimates a run of <paramref name="method"/> ("magnitude", "wanda", "sparsegpt", "copal"); for COPAL,
+    /// <paramref name="copalHessianCap"/> is its options' MaxHessianStateBytes.
+    /// </summary>
+    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options, long? copalHessianCap = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(samples, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 1);
+        const long F32 = sizeof(float), F64 = sizeof(double);
+        long hidden = config.HiddenSize, rows = seqLen;
+        long dtype = config.TorchDtype is "bfloat16" or "float16" ? 2 : 4;
+
+        long activations = samples * rows * hidden * F32;
+
+        // RunState(seqlen, seqlen): activations of one pass, one row of logits, the KV cache of every layer, RoPE
+        // tables; plus the driver's work buffer, and with the layer error a second one and its host copy.
+        long runState = rows * ((3 * hidden) + (2L * config.QDim) + (2L * config.KvDim) + (2L * config.IntermediateSize)) * F32
+            + (config.VocabSize * F32)
+            + (2L * config.NumLayers * rows * config.KvDim * F32)
+            + (rows * config.HeadDim * F32);
+        long work = rows * hidden * F32 * (options.MeasureLayerError ? 3 : 1);
+        long forward = runState + work;
+
+        // Input groups: q/k/v share hidden, o reads qDim, gate/up hidden, down intermediate.
+        long[] groups = [hidden, config.QDim, hidden, config.IntermediateSize];
+        long Collect(long cols) => (cols * 16) + (needsHessian ? cols * cols * 16 : 0);
+        long Held(long cols) => (cols * F64) + (needsHessian ? cols * cols * F64 : 0);
+        long statistics = options.TrueSequential ? groups.Max(Collect) : groups.Sum(Collect);
+        long held = options.TrueSequential ? groups.Max(Held) : groups.Sum(Held);
+        if (options.IncludeEmbeddings)
+        {
+            statistics = Math.Max(statistics, Collect(hidden));
+        }
+
+        long pruned = 0, workspace = 0;
+        foreach (LinearId id in LinearIds.All)
+        {
+            (int o, int i) = LlamaWeights.LinearShape(config, id);
+            pruned += (long)o * i * dtype;
+            workspace = Math.Max(workspace, Workspace(method, needsHessian, o, i, dtype));
+        }
+        long pruning = held + pruned + workspace;
+        if (options.IncludeEmbeddings)
+        {
+            // lm_head by the method, the untied embedding by magnitude, after the decoder layers.
+            pruning = Math.Max(pruning, Held(hidden) + Workspace(method, needsHessian, config.VocabSize, hidden, dtype));
+        }
+
+        long state = 0;
+        if (method == "copal")
+        {
+            long columns = 0, hessians = 0;
+            foreach (LinearId id in LinearIds.All)
+            {
+                (_, int i) = LlamaWeights.LinearShape(config, id);
+                columns += i * F64;
+                if (needsHessian && id == id.InputGroupLeader())
+                {
+                    hessians += (long)i * i * F32;
+                }
+            }
+            state = (columns * config.NumLayers) + Math.Min(copalHessianCap ?? long.MaxValue, hessians * config.NumLayers);
+        }
+        return new CalibrationMemoryEstimate(samples, seqLen, activations, forward, statistics, pruning, state);
+    }
+
+    /// <summary>
+    /// Refuses a run whose estimate exceeds <paramref name="availableBytes"/> (default: <see cref="AvailableBytes"/>),
+    /// saying how many samples would fit.
+    /// </summary>
+    /// <exception cref="CalibrationLimitException">The estimate does not fit.</exception>
+    public static void Require(CalibrationMemoryEstimate estimate, long? availableBytes = null)
+    {
+        ArgumentNullException.ThrowIfNull(estimate);
+        long available = availableBytes ?? AvailableBytes();
+        if (estimate.Total <= available)
+        {
+            return;
+        }
+        long perSample = Math.Max(1, estimate.Activations / estimate.Samples);
+        long fixedPart = estimate.Total - estimate.Activations;
+        long fitting = fixedPart >= available ? 0 : (available - fixedPart) / perSample;
+        string remedy = fitting >= 1
+            ? string.Create(CultureInfo.InvariantCulture, $"use --nsamples ≤ {Math.Min(fitting, int.MaxValue)} or a shorter --seqlen")
+            : "use a shorter --seqlen or a machine with more memory";
+        throw new CalibrationLimitException(string.Create(CultureInfo.InvariantCulture,
+            $"--nsamples {estimate.Samples} × --seqlen {estimate.SeqLen} needs an estimated {estimate}, more than the {Format(available)} of memory available: {remedy}"));
+    }
+
+    /// <summary>Bytes in binary units: "1.50 GiB", "36.0 MiB".</summary>
+    public static string Format(long bytes) => bytes switch
+    {
+        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB"),
+        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):F1} MiB"),
+        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:F1} KiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
+    };
+
+    // One linear [rows, cols] being pruned: the f32 weight and its encoded copy, plus the method's own arrays.
+    private static long Workspace(string method, bool needsHessian, long rows, long cols, long dtype)
+    {
+        long weights = rows * cols;
+        long common = weights * (sizeof(float) + dtype);
+        long obs = (weights * (sizeof(float) + sizeof(double) + 1)) + (2 * cols * cols * sizeof(double)); // SparseGPT: f32 original, f64 W, mask; H copy and U
+        return common + method switch
+        {
+            "sparsegpt" => obs,
+            "magnitude" => weights * sizeof(double),
+            "copal" => (weights * 2 * sizeof(float)) + (needsHessian ? obs : 0),
+            _ => 0,
+        };
+    }
+}

@@ -1,0 +1,147 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>Memory follows the work, not the config: context sizing, --ctx-size, and what the commands report.</summary>
+public sealed partial class MemoryTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-mem-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    // stories260K: 5 layers, 4 kv heads × head_dim 8.
+    private const long KvBytesPerPosition = 2L * 5 * 4 * 8 * sizeof(float);
+
+    /// <summary>stories260K with its config claiming <paramref name="positions"/> positions of context.</summary>
+    private string ModelWithContext(int positions) => ModelWithConfig("max_position_embeddings", 512, positions);
+
+    /// <summary>A copy of stories260K whose config.json says <paramref name="value"/> for <paramref name="key"/> (there <paramref name="was"/>).</summary>
+    private string ModelWithConfig(string key, int was, long value)
+    {
+        string dir = Path.Combine(_temp, $"{key}-{value}");
+        Directory.CreateDirectory(dir);
+        foreach (string f in Directory.GetFiles(TestData.Stories260K))
+        {
+            File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        }
+        string config = File.ReadAllText(Path.Combine(dir, "config.json"));
+        string changed = Regex.Replace(config, $"\"{key}\": *{was}", $"\"{key}\": {value}");
+        Assert.NotEqual(config, changed);
+        File.WriteAllText(Path.Combine(dir, "config.json"), changed);
+        return dir;
+    }
+
+    [Fact]
+    public void Generate_on_a_context_of_int_max_positions_sizes_the_cache_to_the_prompt_and_n()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", ModelWithContext(int.MaxValue), "-n", "5", "--device", "cpu", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+        JsonElement root = doc.RootElement;
+        // BOS alone, then 5 tokens: the published greedy ids.
+        Assert.Equal([403, 407, 261, 378, 432], root.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(6, root.GetProperty("ctx_size").GetInt32());
+        Assert.Equal(6 * KvBytesPerPosition, root.GetProperty("kv_cache_bytes").GetInt64());
+    }
+
+    [Fact]
+    public void Generate_verbose_reports_the_KV_cache_bytes()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", TestData.Stories260K, "-n", "9", "--device", "cpu", "--verbose");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"KV cache {10 * KvBytesPerPosition} bytes", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("context 10 positions (model: 512)", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Ctx_size_bounds_the_run_and_names_both_numbers()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", TestData.Stories260K, "-n", "50", "--ctx-size", "8", "--device", "cpu", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using (JsonDocument doc = JsonDocument.Parse(r.Stdout))
+        {
+            Assert.Equal("context_full", doc.RootElement.GetProperty("stop_reason").GetString());
+            Assert.Equal(7, doc.RootElement.GetProperty("ids").GetArrayLength());
+            Assert.Equal(8 * KvBytesPerPosition, doc.RootElement.GetProperty("kv_cache_bytes").GetInt64());
+        }
+
+        AssertUsage(CopalProcess.Run("generate", "-m", TestData.Stories260K, "-n", "1", "--ctx-size", "600", "--device", "cpu"),
+            "--ctx-size 600 exceeds the model's context of 512 positions");
+        AssertUsage(CopalProcess.Run("generate", "-m", TestData.Stories260K, "-p", "Once upon a time there was a dog", "--ctx-size", "4", "--device", "cpu"),
+            "longer than --ctx-size 4");
+        AssertUsage(CopalProcess.Run("generate", "-m", TestData.Stories260K, "--ctx-size", "0", "--device", "cpu"), "--ctx-size must be ≥ 1, got 0");
+        AssertUsage(CopalProcess.Run("perplexity", "-m", TestData.Stories260K, "--data", TestData.Path("text", "tinystories", "eval.txt"), "--seqlen", "256", "--ctx-size", "128", "--device", "cpu"),
+            "--seqlen 256 exceeds --ctx-size 128");
+    }
+
+    [Fact]
+    public void Bench_json_reports_the_KV_cache_bytes()
+    {
+        CopalProcess.Result r = CopalProcess.Run("bench", "-m", TestData.Stories260K, "--prefill", "8", "--decode", "4", "--repeat", "1", "--device", "cpu", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(12 * KvBytesPerPosition, doc.RootElement.GetProperty("kv_cache_bytes").GetInt64());
+        AssertUsage(CopalProcess.Run("bench", "-m", TestData.Stories260K, "--prefill", "500", "--decode", "32", "--device", "cpu"),
+            "--prefill 500 + --decode 32 = 532 positions exceed the model's context of 512 tokens");
+    }
+
+    private static string Calib => TestData.Path("text", "tinystories", "calib.txt");
+
+    [Fact]
+    public void Prune_refuses_more_samples_than_the_text_gives()
+    {
+        // calib.txt is 89,438 tokens: ⌊89,437 / 512⌋ = 174 non-overlapping windows of 512.
+        string outDir = Path.Combine(_temp, "out");
+        AssertUsage(CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "wanda", "--sparsity", "0.5",
+                "--calib", Calib, "--nsamples", "200", "--seqlen", "512", "--device", "cpu"),
+            "--nsamples 200 × --seqlen 512 asks calibration text");
+        AssertUsage(CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "wanda", "--sparsity", "0.5",
+                "--calib", Calib, "--nsamples", "200", "--seqlen", "512", "--device", "cpu"),
+            "give at most 174 non-overlapping windows of 512: use --nsamples ≤ 174 or --seqlen ≤ 447");
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void Prune_says_what_the_text_gives_and_what_the_calibration_costs()
+    {
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5",
+            "--calib", Calib, "--nsamples", "8", "--seqlen", "128", "--device", "cpu");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("the text gives at most 698 non-overlapping windows of 128", r.Stderr, StringComparison.Ordinal);
+        // Activations: 8 × 128 tokens × 64 hidden × 4 bytes = 256 KiB.
+        Assert.Contains("(activations 256.0 KiB for 8 × 128 tokens", r.Stderr, StringComparison.Ordinal);
+        Assert.Matches(@"estimated memory [0-9.]+ [KMG]iB \(activations .*\) of [0-9.]+ GiB available", r.Stderr);
+    }
+
+    [Fact]
+    public void Prune_refuses_a_calibration_that_cannot_fit_in_memory()
+    {
+        // A config whose MLP is 2^20 wide: SparseGPT's down_proj Hessian alone would be 2^40 doubles.
+        string model = ModelWithConfig("intermediate_size", 172, 1 << 20);
+        string outDir = Path.Combine(_temp, "out");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", outDir, "--method", "sparsegpt", "--sparsity", "0.5",
+            "--calib", Calib, "--nsamples", "4", "--seqlen", "64", "--device", "cpu");
+        AssertUsage(r, "--nsamples 4 × --seqlen 64 needs an estimated ");
+        Assert.Contains("of memory available", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void Continual_refuses_more_samples_than_a_dataset_gives()
+    {
+        // The first half of calib.txt (its calibration split) holds fewer than 100 windows of 512.
+        string outDir = Path.Combine(_temp, "report");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", TestData.Stories260K, "--datasets", $"a={Calib}", "--methods", "magnitude", "--no-joint",
+            "--sparsity", "0.5", "--nsamples", "100", "--seqlen", "512", "--eval-limit-chunks", "1", "-o", outDir, "--device", "cpu");
+        AssertUsage(r, "--nsamples 100 × --seqlen 512 asks calibration text 'a' for 100 windows");
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    private static void AssertUsage(CopalProcess.Result r, string expected)
+    {
+        Assert.True(r.ExitCode == 2, $"exit code {r.ExitCode}, expected 2; stderr: {r.Stderr}");
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,131 @@
+using Copal.Model.Config;
+using Copal.Model.Generation;
+using Copal.Model.Inference;
+using Copal.Model.Synthetic;
+using Copal.Tensors;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Kernels;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>
+/// Memory follows the work, not the config: a model whose config claims a huge context allocates its KV cache and RoPE
+/// tables for the positions a run uses, and computes exactly what the same model with a short context does.
+/// </summary>
+public sealed class ContextSizingTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-ctx-").FullName;
+    private readonly CpuBackend _backend = new();
+
+    public void Dispose()
+    {
+        _backend.Dispose();
+        Directory.Delete(_temp, recursive: true);
+    }
+
+    private string Write(int maxPositions)
+    {
+        string dir = Path.Combine(_temp, $"ctx-{maxPositions}");
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = maxPositions };
+        SyntheticModelWriter.Write(config, dir, DType.F32, seed: 7, tokenizerDirectory: null);
+        return dir;
+    }
+
+    [Fact]
+    public void A_context_of_int_max_positions_generates_what_a_short_context_does()
+    {
+        int[] prompt = [1, 17, 4242, 9];
+        using LlamaModel huge = LlamaModel.Load(Write(int.MaxValue), _backend);
+        using LlamaModel small = LlamaModel.Load(Write(256), _backend);
+        GenerationResult a = new Generator(huge).Generate(prompt, 5, SamplingOptions.Greedy, new HashSet<int>());
+        GenerationResult b = new Generator(small).Generate(prompt, 5, SamplingOptions.Greedy, new HashSet<int>());
+        Assert.Equal(5, a.GeneratedIds.Count);
+        Assert.Equal(b.GeneratedIds, a.GeneratedIds);
+
+        // The cache and the tables hold the prompt plus the tokens asked for, not 2^31 − 1 positions.
+        LlamaConfig c = huge.Config;
+        Assert.Equal(prompt.Length + 5, a.ContextSize);
+        Assert.Equal(2L * c.NumLayers * (prompt.Length + 5) * c.KvDim * sizeof(float), a.KvCacheBytes);
+        Assert.Equal(prompt.Length + 5, huge.RopePositions);
+        Assert.Equal(2L * (prompt.Length + 5) * (c.HeadDim / 2) * sizeof(float), huge.RopeTableBytes);
+    }
+
+    [Fact]
+    public void A_context_size_caps_generation_and_the_cache()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(1 << 24), _backend);
+        GenerationResult r = new Generator(model) { ContextSize = 10 }.Generate([1, 2, 3], 100, SamplingOptions.Greedy, new HashSet<int>());
+        Assert.Equal(StopReason.ContextFull, r.StopReason);
+        Assert.Equal(7, r.GeneratedIds.Count);
+        Assert.Equal(2L * model.Config.NumLayers * 10 * model.Config.KvDim * sizeof(float), r.KvCacheBytes);
+        GenerationResult few = new Generator(model) { ContextSize = 1000 }.Generate([1, 2, 3], 5, SamplingOptions.Greedy, new HashSet<int>());
+        Assert.Equal((StopReason.MaxTokens, 8), (few.StopReason, few.ContextSize));
+        Assert.Equal(2L * model.Config.NumLayers * 8 * model.Config.KvDim * sizeof(float), few.KvCacheBytes);
+        Assert.Throws<ArgumentException>(() => new Generator(model) { ContextSize = 2 }.Generate([1, 2, 3], 1, SamplingOptions.Greedy, new HashSet<int>()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Generator(model) { ContextSize = (1 << 24) + 1 }.Generate([1], 1, SamplingOptions.Greedy, new HashSet<int>()));
+    }
+
+    [Fact]
+    public void The_KV_cache_grows_geometrically_and_keeps_its_entries()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(1 << 20), _backend);
+        int[] ids = [1, 300, 301, 302, 7, 8, 9, 10, 11, 12, 13];
+        using RunState exact = model.CreateState(1, ids.Length);
+        Assert.Equal(ids.Length, exact.KvCapacity);
+        using RunState growing = model.CreateState(1);
+        Assert.Equal(1 << 20, growing.MaxPositions);
+        var capacities = new List<int>();
+        for (int t = 0; t < ids.Length; t++)
+        {
+            // The same steps on a cache reallocated along the way give the same bits as on one allocated whole.
+            model.Forward(exact, ids.AsSpan(t, 1), t, LogitsMode.Last);
+            model.Forward(growing, ids.AsSpan(t, 1), t, LogitsMode.Last);
+            capacities.Add(growing.KvCapacity);
+            Assert.Equal(model.ReadLogits(exact), model.ReadLogits(growing));
+        }
+        Assert.Equal([1, 2, 4, 4, 8, 8, 8, 8, 16, 16, 16], capacities);
+        Assert.Equal(2L * model.Config.NumLayers * 16 * model.Config.KvDim * sizeof(float), growing.KvCacheBytes);
+    }
+
+    [Fact]
+    public void The_KV_cache_never_grows_past_its_limit()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(256), _backend);
+        using RunState state = model.CreateState(4);
+        model.Forward(state, [1, 2, 3, 4], 0, LogitsMode.Last);
+        model.Forward(state, [5], 200, LogitsMode.Last);
+        Assert.Equal(201, state.KvCapacity);
+        model.Forward(state, [6], 201, LogitsMode.Last);
+        Assert.Equal(256, state.KvCapacity);
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(state, [7], 256, LogitsMode.Last));
+    }
+
+    [Fact]
+    public void RoPE_tables_grown_on_demand_hold_the_values_of_the_full_table()
+    {
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with
+        {
+            MaxPositionEmbeddings = 4096,
+            RopeTheta = 500000,
+            RopeScaling = new RopeScalingConfig(RopeScalingKind.Llama3, 8, 1, 4, 64),
+        };
+        string dir = Path.Combine(_temp, "llama3-rope");
+        SyntheticModelWriter.Write(config, dir, DType.F32, seed: 3, tokenizerDirectory: null);
+        using LlamaModel model = LlamaModel.Load(dir, _backend);
+        Assert.Equal(0, model.RopePositions);
+        using RunState state = model.CreateState(8);
+        Assert.Equal(8, model.RopePositions);
+        model.Forward(state, [1, 2, 3, 4, 5, 6, 7, 8, 9], 0, LogitsMode.Last);
+        Assert.Equal(16, model.RopePositions);
+        model.Forward(state, [10], 1000, LogitsMode.Last);
+        Assert.Equal(1001, model.RopePositions);
+        model.Forward(state, [11], 1001, LogitsMode.Last);
+        Assert.Equal(2002, model.RopePositions);
+
+        RopeTables full = RopeTables.Build(4096, config.HeadDim, config.RopeTheta, new RopeScaling("llama3", 8, 1, 4, 64));
+        (float[] cos, float[] sin) = model.ReadRopeTables();
+        int n = 2002 * (config.HeadDim / 2);
+        Assert.Equal(full.Cos.AsSpan(0, n).ToArray(), cos);
+        Assert.Equal(full.Sin.AsSpan(0, n).ToArray(), sin);
+    }
+}

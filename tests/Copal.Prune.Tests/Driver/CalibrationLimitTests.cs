@@ -1,0 +1,100 @@
+using Copal.Model.Config;
+using Copal.Prune.Calibration;
+using Copal.Prune.Driver;
+
+namespace Copal.Prune.Tests.Driver;
+
+/// <summary>
+/// A calibration is refused before any work when its text cannot give it or the machine cannot hold it, and its cost is
+/// estimated from the shapes.
+/// </summary>
+public sealed class CalibrationLimitTests
+{
+    private static (string, int[]) Text(string name, int tokens) => (name, Enumerable.Range(0, tokens).Select(i => 3 + (i % 100)).ToArray());
+
+    [Fact]
+    public void More_windows_than_the_text_holds_are_refused_naming_the_options_and_numbers()
+    {
+        // 1000 tokens hold ⌊999 / 64⌋ = 15 non-overlapping windows of 64.
+        Exception e = Assert.ThrowsAny<Exception>(() => CalibrationSet.FromTokens([Text("t.txt", 1000)], 16, 64, seed: 0));
+        Assert.Contains("--nsamples 16 × --seqlen 64", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'t.txt'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("at most 15 non-overlapping windows of 64", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--nsamples ≤ 15 or --seqlen ≤ 62", e.Message, StringComparison.Ordinal);
+        Assert.IsType<CalibrationLimitException>(e);
+
+        CalibrationSet fits = CalibrationSet.FromTokens([Text("t.txt", 1000)], 15, 64, seed: 0);
+        Assert.Equal((15, 15), (fits.Samples.Count, fits.MaxSamples));
+    }
+
+    [Fact]
+    public void With_several_texts_each_share_must_fit()
+    {
+        // Sample i comes from text i mod 2: 9 samples ask 5 of a (15 windows) and 4 of b (3 windows).
+        var sources = new[] { Text("a", 1000), Text("b", 200) };
+        Assert.Equal(7, CalibrationSet.MaxSamplesFrom([1000, 200], 64)); // b gives 3: samples 1, 3, 5 → at most 7 in all
+        CalibrationLimitException e = Assert.Throws<CalibrationLimitException>(() => CalibrationSet.FromTokens(sources, 9, 64, seed: 0));
+        Assert.Contains("'b' for 4 windows (its share of 2 texts)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--nsamples ≤ 7", e.Message, StringComparison.Ordinal);
+        Assert.Equal(7, CalibrationSet.FromTokens(sources, 7, 64, seed: 0).Samples.Count);
+    }
+
+    [Theory]
+    [InlineData(64, 64, 0)]
+    [InlineData(65, 64, 1)]
+    [InlineData(128, 64, 1)]
+    [InlineData(129, 64, 2)]
+    public void Windows_in_a_text_never_use_its_last_token(long tokens, int seqLen, int windows) =>
+        Assert.Equal(windows, CalibrationSet.WindowsIn(tokens, seqLen));
+
+    private static LlamaConfig Config(int hidden = 64, int intermediate = 172) => new()
+    {
+        Architecture = "LlamaForCausalLM",
+        HiddenSize = hidden,
+        IntermediateSize = intermediate,
+        NumLayers = 5,
+        NumHeads = 8,
+        NumKvHeads = 4,
+        HeadDim = hidden / 8,
+        VocabSize = 512,
+        MaxPositionEmbeddings = 512,
+        RmsNormEps = 1e-5,
+        RopeTheta = 10000,
+        RopeScaling = new RopeScalingConfig(RopeScalingKind.None),
+        TieWordEmbeddings = true,
+        AttentionBias = false,
+        TorchDtype = "float32",
+    };
+
+    [Fact]
+    public void The_estimate_counts_activations_statistics_and_pruning_from_the_shapes()
+    {
+        var options = new PruneOptions(new SparsityPattern.Unstructured(0.5)) { MeasureLayerError = false };
+        CalibrationMemoryEstimate wanda = CalibrationMemory.Estimate(Config(), 128, 512, "wanda", needsHessian: false, options);
+        Assert.Equal(128L * 512 * 64 * 4, wanda.Activations);
+        // Column sums of the four input groups (64, 64, 64, 172 columns), 16 bytes each while collecting.
+        Assert.Equal((64 + 64 + 64 + 172) * 16L, wanda.Statistics);
+        Assert.Equal(0, wanda.State);
+        Assert.Equal(wanda.Activations + wanda.Forward + Math.Max(wanda.Statistics, wanda.Pruning), wanda.Total);
+
+        CalibrationMemoryEstimate sparseGpt = CalibrationMemory.Estimate(Config(), 128, 512, "sparsegpt", needsHessian: true, options);
+        // The Hessians (f32 on the backend and the host, f64 means) of all four groups at once.
+        Assert.Equal((64 + 64 + 64 + 172) * 16L + (3 * 64L * 64 + 172L * 172) * 16, sparseGpt.Statistics);
+        Assert.True(sparseGpt.Pruning > wanda.Pruning);
+        // Doubling the samples doubles only the activations.
+        CalibrationMemoryEstimate twice = CalibrationMemory.Estimate(Config(), 256, 512, "sparsegpt", needsHessian: true, options);
+        Assert.Equal(sparseGpt.Total + sparseGpt.Activations, twice.Total);
+    }
+
+    [Fact]
+    public void A_run_that_cannot_fit_is_refused_with_the_estimate_and_what_fits()
+    {
+        var options = new PruneOptions(new SparsityPattern.Unstructured(0.5));
+        CalibrationMemoryEstimate e = CalibrationMemory.Estimate(Config(4096, 11008), 128, 2048, "sparsegpt", needsHessian: true, options);
+        CalibrationMemory.Require(e, e.Total);
+        long perSample = e.Activations / 128;
+        CalibrationLimitException refused = Assert.Throws<CalibrationLimitException>(() => CalibrationMemory.Require(e, e.Total - (10 * perSample)));
+        Assert.Contains("--nsamples 128 × --seqlen 2048 needs an estimated " + CalibrationMemory.Format(e.Total), refused.Message, StringComparison.Ordinal);
+        Assert.Contains("--nsamples ≤ 118", refused.Message, StringComparison.Ordinal);
+    }
+}
