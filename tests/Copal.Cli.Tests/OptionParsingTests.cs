@@ -57,7 +57,8 @@ public sealed class OptionParsingTests
         using var stderr = new StringWriter();
         int code = CliErrors.Report(new DeviceUnavailableException("no CUDA device 3; devices here: cpu, opencl:0"), stderr);
         Assert.Equal(1, code);
-        Assert.Equal("copal: error: no CUDA device 3; devices here: cpu, opencl:0" + Environment.NewLine, stderr.ToString());
+        Assert.Equal("copal: error: no CUDA device 3; devices here: cpu, opencl:0 (`copal devices` lists this machine's devices and why any is refused)"
+            + Environment.NewLine, stderr.ToString());
     }
 
     [Fact]

@@ -10,7 +10,7 @@ internal static class DevicesCommand
     public static Command Create()
     {
         var json = CommonOptions.Json();
-        var command = new Command("devices", "List CPU, OpenCL and CUDA devices and whether the kernels compile") { json };
+        var command = new Command("devices", "List CUDA and OpenCL devices (with ILGPU's reason for any it refuses), ILGPU's CPU accelerator and the CPU, and whether the kernels compile") { json };
         command.SetBody((p, _) =>
         {
             IReadOnlyList<DeviceDescription> devices = BackendFactory.Discover();
@@ -26,7 +26,7 @@ internal static class DevicesCommand
                     Out.Line($"{d.Kind,-7} (none)  {d.Error}");
                     continue;
                 }
-                string status = d.KernelsCompiled ? "kernels ok" : $"kernels FAILED: {d.Error}";
+                string status = d.KernelsCompiled ? "kernels ok" : $"unusable: {d.Error}";
                 Out.Line($"{d.Spec,-9} {d.Name} [{d.Type}], {d.MemoryBytes / 1073741824.0:F1} GiB, {d.ComputeUnits} compute units, driver {d.DriverVersion}; {status}");
             }
             return CliErrors.Ok;

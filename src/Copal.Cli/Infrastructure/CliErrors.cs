@@ -33,7 +33,7 @@ internal static class CliErrors
             UsageException => (e.Message, Usage),
             // The library names its options without dashes ("layers"); on the command line they are --layers.
             PruningOptionException p => ($"--{p.Option}: expected {p.Expected}, got {OptionRules.Shown(p.Value)}", Usage),
-            DeviceUnavailableException => (e.Message, Failure),
+            DeviceUnavailableException => ($"{e.Message} (`copal devices` lists this machine's devices and why any is refused)", Failure),
             Copal.Prune.Continual.CopalStateException => (e.Message, Failure),
             ModelConfigException or ModelLoadException or SafetensorsException or TokenizerException => (e.Message, Failure),
             FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (e.Message, Failure),

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The GPU check, on a machine with an NVIDIA GPU, in at most 8 minutes:
+#   1. the GPU tests against CUDA (every backend op against the CPU; stories260K greedy text and perplexity; compact
+#      2:4 and 70% models), through ILGPU;
+#   2. `copal bench` on a synthetic TinyLlama-1.1B and a synthetic Llama-2-7B, BF16, dense and 2:4 compact;
+#   3. one table: prefill TFLOP/s, decode tokens/s and the share of HBM bandwidth it reaches.
+# With a .NET 10 SDK on the machine it builds here; otherwise it uses .device/ made by tools/device-bundle.sh.
+# Each step has a time limit, so the table is printed whatever happens; a step that did not finish says so.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+left() { echo $(( 470 - ($(date +%s) - start) )); }
+work=${TMPDIR:-/tmp}/copal-device-check
+rm -rf "$work"; mkdir -p "$work"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "nvidia-smi: not available"
+
+# COPAL_DEVICE_BUNDLE=1 uses the bundle even where an SDK is present (to try the bundle before a GPU is lent).
+sdk=
+if [ -z "${COPAL_DEVICE_BUNDLE:-}" ] && command -v dotnet >/dev/null && dotnet --list-sdks 2>/dev/null | grep -q '^10\.'; then
+  sdk=1
+  dotnet build Copal.sln -c Release --nologo -v q || exit 1
+  copal() { dotnet src/Copal.Cli/bin/Release/net10.0/copal.dll "$@"; }
+  run_tests() { dotnet test "tests/$1" -c Release --no-build --nologo --filter "$2"; }
+  data=../shared/data
+else
+  [ -f .device/dotnet.tgz ] || { echo "no .NET SDK and no .device/ bundle: run tools/device-bundle.sh where the SDK is"; exit 1; }
+  mkdir -p "$work/dotnet" && tar xzf .device/dotnet.tgz -C "$work/dotnet"
+  export DOTNET_ROOT="$work/dotnet" DOTNET_ROLL_FORWARD=Major
+  copal() { "$DOTNET_ROOT/dotnet" .device/copal/copal.dll "$@"; }
+  # xunit's runner takes -class / -method filters; $2 is a list of them.
+  run_tests() { "$DOTNET_ROOT/dotnet" .device/xunit/xunit.console.dll ".device/tests/$1/$1.dll" $2 -noshadow; }
+  export COPAL_SHARED_DATA=$PWD/.device/data
+  data=.device/data
+fi
+export DOTNET_TieredCompilation=0
+
+echo "== devices"; copal devices
+echo "== GPU tests"
+if [ -n "$sdk" ]; then
+  timeout 200 bash -c "$(declare -f run_tests); run_tests Copal.Tensors.Tests 'FullyQualifiedName~CudaBackendOpsTests'" ; tensors=$?
+  timeout 150 bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests 'FullyQualifiedName~BackendEndToEndTests.Cuda'"; model=$?
+  timeout 100 bash -c "$(declare -f run_tests); run_tests Copal.Prune.Tests 'FullyQualifiedName~SparseExecutionTests.Cuda'"; prune=$?
+else
+  timeout 200 bash -c "$(declare -f run_tests); run_tests Copal.Tensors.Tests '-class Copal.Tensors.Tests.Backends.CudaBackendOpsTests'"; tensors=$?
+  timeout 150 bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests '-method Copal.Model.Tests.Inference.BackendEndToEndTests.Cuda_greedy_text_is_identical -method Copal.Model.Tests.Inference.BackendEndToEndTests.Cuda_perplexity_agrees_with_the_cpu'"; model=$?
+  timeout 100 bash -c "$(declare -f run_tests); run_tests Copal.Prune.Tests '-method Copal.Prune.Tests.SparseExecutionTests.Cuda_runs_a_compact_model_on_its_sparse_kernels_like_the_cpu'"; prune=$?
+fi
+echo "GPU tests exit codes: ops $tensors, end-to-end $model, sparse $prune (124 = time limit)"
+
+echo "== bench"
+bench() {   # name, model folder
+  local budget; budget=$(left)
+  if [ "$budget" -lt 30 ]; then echo "$1: skipped, no time left" >&2; return; fi
+  timeout "$budget" bash -c "$(declare -f copal); copal bench -m '$2' --device cuda --prefill 512 --decode 64 --repeat 3 --json" > "$work/$1.json" \
+    || echo "$1: bench did not finish" >&2
+}
+for preset in tinyllama-1.1b llama2-7b; do
+  dense="$work/$preset" sparse="$work/$preset-2of4"
+  timeout "$(left)" bash -c "$(declare -f copal); copal synth --preset $preset --dtype bf16 --tokenizer $data/tokenizers/llama2 -o '$dense'" >/dev/null || continue
+  bench "$preset-dense" "$dense"
+  timeout "$(left)" bash -c "$(declare -f copal); copal prune -m '$dense' --method magnitude --pattern 2:4 --compact -o '$sparse'" >/dev/null && bench "$preset-2:4" "$sparse"
+  rm -rf "$dense" "$sparse"
+done
+
+python3 - "$work" <<'PY'
+import json, os, subprocess, sys
+work = sys.argv[1]
+try:
+    name = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    name = ""
+# Nominal HBM bandwidth (bytes/s) by product: the ceiling the decode target is stated against.
+hbm = 4.8e12 if "H200" in name else 3.35e12 if "H100" in name else None
+print(f"\n{name or 'GPU'}; HBM {hbm / 1e12 if hbm else '?'} TB/s nominal")
+print("| model | prefill 512 tok/s | prefill TFLOP/s | decode tok/s | weight GB/token | decode GB/s | % of HBM ÷ weights |")
+print("|---|---|---|---|---|---|---|")
+for preset in ("tinyllama-1.1b", "llama2-7b"):
+    for kind in ("dense", "2:4"):
+        path = os.path.join(work, f"{preset}-{kind}.json")
+        try:
+            r = json.load(open(path))
+        except (OSError, ValueError):
+            print(f"| {preset} {kind} | not measured | | | | | |")
+            continue
+        flops = 2 * (r["linear_params"] + r["lm_head_params"]) * r["prefill_tokens_per_second"] / 1e12
+        gbs = r["decode_tokens_per_second"] * r["weight_bytes_per_token"] / 1e9
+        share = f"{100 * gbs * 1e9 / hbm:.0f} %" if hbm else "?"
+        print(f"| {preset} {kind} | {r['prefill_tokens_per_second']:.0f} | {flops:.1f} | {r['decode_tokens_per_second']:.1f} | "
+              f"{r['weight_bytes_per_token'] / 1e9:.2f} | {gbs:.0f} | {share} |")
+PY
+echo "total $(( $(date +%s) - start )) s"
