@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares .device/ for tools/device-check.sh on a GPU machine that has no .NET SDK: a copy of this machine's .NET
 # runtime, copal published (framework-dependent), the three test assemblies with xunit's console runner, and the
-# few files of ../shared/data the GPU tests read. About 50 MB; the folder is git-ignored and carried to the device.
+# few files of ../shared/data the GPU tests read, as two archives of about 50 MB; the folder is git-ignored and carried to the device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.device
@@ -35,4 +35,7 @@ data=../shared/data
 cp -r "$data/models/stories260K" "$out/data/models/"
 cp -r "$data/text/wikitext-2-raw-v1" "$data/text/tinystories" "$out/data/text/"
 cp -r "$data/tokenizers/llama2" "$out/data/tokenizers/"
+# One compressed payload: the device tool carries at most 64 MiB of working tree.
+tar czf "$out/payload.tgz" -C "$out" copal tests xunit data
+rm -rf "$out/copal" "$out/tests" "$out/xunit" "$out/data"
 du -sh "$out"

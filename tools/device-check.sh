@@ -23,14 +23,15 @@ if [ -z "${COPAL_DEVICE_BUNDLE:-}" ] && command -v dotnet >/dev/null && dotnet -
   run_tests() { dotnet test "tests/$1" -c Release --no-build --nologo --filter "$2"; }
   data=../shared/data
 else
-  [ -f .device/dotnet.tgz ] || { echo "no .NET SDK and no .device/ bundle: run tools/device-bundle.sh where the SDK is"; exit 1; }
-  mkdir -p "$work/dotnet" && tar xzf .device/dotnet.tgz -C "$work/dotnet"
+  [ -f .device/dotnet.tgz ] && [ -f .device/payload.tgz ] || { echo "no .NET SDK and no .device/ bundle: run tools/device-bundle.sh where the SDK is"; exit 1; }
+  mkdir -p "$work/dotnet" "$work/bundle" && tar xzf .device/dotnet.tgz -C "$work/dotnet" && tar xzf .device/payload.tgz -C "$work/bundle"
+  bundle=$work/bundle
   export DOTNET_ROOT="$work/dotnet" DOTNET_ROLL_FORWARD=Major
-  copal() { "$DOTNET_ROOT/dotnet" .device/copal/copal.dll "$@"; }
+  copal() { "$DOTNET_ROOT/dotnet" "$bundle/copal/copal.dll" "$@"; }
   # xunit's runner takes -class / -method filters; $2 is a list of them.
-  run_tests() { "$DOTNET_ROOT/dotnet" .device/xunit/xunit.console.dll ".device/tests/$1/$1.dll" $2 -noshadow; }
-  export COPAL_SHARED_DATA=$PWD/.device/data
-  data=.device/data
+  run_tests() { "$DOTNET_ROOT/dotnet" "$bundle/xunit/xunit.console.dll" "$bundle/tests/$1/$1.dll" $2 -noshadow; }
+  export bundle COPAL_SHARED_DATA=$bundle/data
+  data=$bundle/data
 fi
 export DOTNET_TieredCompilation=0
 
@@ -54,11 +55,12 @@ bench() {   # name, model folder
   timeout "$budget" bash -c "$(declare -f copal); copal bench -m '$2' --device cuda --prefill 512 --decode 64 --repeat 3 --json" > "$work/$1.json" \
     || echo "$1: bench did not finish" >&2
 }
-for preset in tinyllama-1.1b llama2-7b; do
+# COPAL_CHECK_PRESETS=test-tiny makes a quick dry run of the script itself.
+for preset in ${COPAL_CHECK_PRESETS:-tinyllama-1.1b llama2-7b}; do
   dense="$work/$preset" sparse="$work/$preset-2of4"
   timeout "$(left)" bash -c "$(declare -f copal); copal synth --preset $preset --dtype bf16 --tokenizer $data/tokenizers/llama2 -o '$dense'" >/dev/null || continue
   bench "$preset-dense" "$dense"
-  timeout "$(left)" bash -c "$(declare -f copal); copal prune -m '$dense' --method magnitude --pattern 2:4 --compact -o '$sparse'" >/dev/null && bench "$preset-2:4" "$sparse"
+  timeout "$(left)" bash -c "$(declare -f copal); copal prune -m '$dense' --method magnitude --pattern 2:4 --no-layer-error --compact -o '$sparse'" >/dev/null && bench "$preset-2:4" "$sparse"
   rm -rf "$dense" "$sparse"
 done
 
@@ -74,7 +76,7 @@ hbm = 4.8e12 if "H200" in name else 3.35e12 if "H100" in name else None
 print(f"\n{name or 'GPU'}; HBM {hbm / 1e12 if hbm else '?'} TB/s nominal")
 print("| model | prefill 512 tok/s | prefill TFLOP/s | decode tok/s | weight GB/token | decode GB/s | % of HBM ÷ weights |")
 print("|---|---|---|---|---|---|---|")
-for preset in ("tinyllama-1.1b", "llama2-7b"):
+for preset in os.environ.get("COPAL_CHECK_PRESETS", "tinyllama-1.1b llama2-7b").split():
     for kind in ("dense", "2:4"):
         path = os.path.join(work, f"{preset}-{kind}.json")
         try:
