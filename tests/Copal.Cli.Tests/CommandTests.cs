@@ -74,7 +74,7 @@ public sealed class CommandTests : IDisposable
         Assert.InRange(p.RootElement.GetProperty("compare").GetProperty("top1_agreement").GetDouble(), 0.05, 0.999);
     }
 
-    [Fact]
+    [InterruptFact]
     public void Ctrl_c_during_prune_leaves_no_output()
     {
         string outDir = Path.Combine(_temp, "cancelled");
