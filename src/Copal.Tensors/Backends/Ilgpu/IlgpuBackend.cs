@@ -126,7 +126,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
             throw new ArgumentException($"LoadVector: tensor '{view.Name}' is {view.DType}; expected F32, F16 or BF16", nameof(view));
         }
         var values = new float[checked((int)view.ElementCount)];
-        HostConvert.ToSingle(view, values);
+        Numerics.FloatConvert.ToSingle(view, values);
         DeviceBuffer buffer = Allocate(values.Length);
         Upload(values, buffer);
         return buffer;

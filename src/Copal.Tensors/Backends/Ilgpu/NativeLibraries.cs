@@ -42,7 +42,7 @@ internal static class NativeLibraries
     }
 
     /// <summary>Whether the library for <paramref name="name"/> ("cuda" or "OpenCL") loads at all, for messages.</summary>
-    public static bool Present(string name) => Resolve(name, typeof(ILGPU.Context).Assembly, null) is var h && h != IntPtr.Zero;
+    public static bool Present(string name) => Resolve(name, typeof(ILGPU.Context).Assembly, null) != IntPtr.Zero;
 
     private static bool IsWsl()
     {
