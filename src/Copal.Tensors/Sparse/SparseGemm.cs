@@ -19,9 +19,9 @@ internal static unsafe class SparseGemm
 {
     /// <summary>
     /// Input rows per pass: X is packed whole for a pass, so long prompts go through in passes of this many rows
-    /// (a multiple of the register tile's 6) to bound that buffer: 192 × 11008 columns is 8.5 MB per thread.
+    /// (a multiple of the register tile's 12) to bound that buffer: 192 × 11008 columns is 8.5 MB per thread.
     /// </summary>
-    internal const int RowsPerPass = 32 * GemmMicroKernel.MR;
+    internal const int RowsPerPass = 16 * GemmMicroKernel.MR;
 
     /// <summary>y[i, j] = Σ_c x[i, c] · W[j, c] for i &lt; n and j in [outStart, outEnd); other columns of y untouched.</summary>
     public static void Run<T>(float* x, int n, SparseMatrix m, int outStart, int outEnd, float* y)

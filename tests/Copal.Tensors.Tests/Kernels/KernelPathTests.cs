@@ -79,6 +79,24 @@ public class KernelPathTests
     }
 
     [Fact]
+    public void Gram_matches_reference_on_every_path()
+    {
+        OnEachPath(path =>
+        {
+            // Widths around the 12×32 register tile's edges, rows across a 256-deep slab.
+            foreach (int cols in new[] { 11, 12, 33, 97 })
+            {
+                const int rows = 300;
+                float[] x = Rand.Floats(rows * cols, seed: cols);
+                var gram = new float[cols * cols];
+                float[] expected = Reference.Gram(x, rows, cols, gram);
+                Gram.Accumulate(x, rows, cols, gram, threads: 1);
+                KernelTolerance.AssertSums(gram, expected, rows, $"gram {path} cols={cols}");
+            }
+        });
+    }
+
+    [Fact]
     public unsafe void Wide_loaders_match_the_scalar_loaders_for_every_pattern()
     {
         // All 65536 bit patterns as F16 and as BF16 (normals, subnormals, zeros, infinities, NaNs).
