@@ -27,4 +27,27 @@ public class AttentionTests
         Attention.Compute(q, k, v, shape, mid, items, scores, output);
         Tolerances.AssertClose(output, expected, what: "attention");
     }
+
+    [Theory]
+    [InlineData(16, 0, 4, 4, 16)]   // the smallest blocked prompt, multi-head
+    [InlineData(61, 0, 8, 2, 64)]   // two row blocks, the second partial, grouped-query
+    [InlineData(50, 37, 6, 3, 33)]  // chunked prefill after a cache, odd head dim
+    [InlineData(100, 5, 4, 1, 64)]  // multi-query, three row blocks
+    public void Blocked_attention_matches_reference(int rows, int startPos, int heads, int kvHeads, int headDim)
+    {
+        int positions = startPos + rows;
+        float[] q = Rand.Floats(rows * heads * headDim, 1, 2f);
+        float[] k = Rand.Floats(positions * kvHeads * headDim, 2, 2f);
+        float[] v = Rand.Floats(positions * kvHeads * headDim, 3);
+        float scale = 1f / MathF.Sqrt(headDim);
+        var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, scale);
+        Assert.True(BlockedAttention.Suits(shape));
+        float[] expected = Reference.Attention(q, k, v, rows, startPos, heads, kvHeads, headDim, scale);
+        var output = new float[q.Length];
+        var scratch = new float[BlockedAttention.ScratchLength(shape)];
+        int items = BlockedAttention.Items(shape), mid = items / 2;
+        BlockedAttention.Compute(q, k, v, shape, 0, mid, scratch, output);
+        BlockedAttention.Compute(q, k, v, shape, mid, items, scratch, output);
+        Tolerances.AssertClose(output, expected, what: "blocked attention");
+    }
 }

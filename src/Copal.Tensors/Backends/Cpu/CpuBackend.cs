@@ -123,6 +123,13 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader
         AttentionShape s = shape;
         nint pq = (nint)Cpu(q).Pointer, pk = (nint)Cpu(kCache).Pointer, pv = (nint)Cpu(vCache).Pointer, po = (nint)Cpu(output).Pointer;
         int ql = (int)q.Length, kl = (int)kCache.Length, vl = (int)vCache.Length, ol = (int)output.Length;
+        if (BlockedAttention.Suits(s))
+        {
+            // Many query rows: per KV head and row block, two GEMMs instead of a dot product per key.
+            RowPartition.For(BlockedAttention.Items(s), Threads, 1, 1,
+                new CpuOps.AttendBlocked((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s));
+            return;
+        }
         // Work per (row, head) is one pass over the visible keys: split only when a thread gets enough of it.
         long perItem = Math.Max(1L, (long)(s.StartPos + s.Rows) * s.HeadDim * 2);
         int minItems = (int)Math.Clamp(MinElementsPerThread / perItem, 1, int.MaxValue);

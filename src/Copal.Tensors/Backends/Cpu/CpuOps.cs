@@ -43,6 +43,22 @@ internal static unsafe class CpuOps
         }
     }
 
+    public readonly struct AttendBlocked(float* q, float* k, float* v, float* output, int qLength, int kLength, int vLength, int outputLength, AttentionShape shape)
+        : IRangeBody
+    {
+        /// <summary>Per-thread scratch, grown to the largest prompt seen.</summary>
+        [ThreadStatic]
+        private static float[]? t_scratch;
+
+        public void Run(int start, int end)
+        {
+            long needed = BlockedAttention.ScratchLength(shape);
+            float[] scratch = t_scratch is { } s && s.Length >= needed ? s : (t_scratch = new float[needed]);
+            BlockedAttention.Compute(new ReadOnlySpan<float>(q, qLength), new ReadOnlySpan<float>(k, kLength), new ReadOnlySpan<float>(v, vLength),
+                shape, start, end, scratch, new Span<float>(output, outputLength));
+        }
+    }
+
     public readonly struct Swiglu(float* gate, float* up, float* output) : IRangeBody
     {
         public void Run(int start, int end) =>
