@@ -359,7 +359,7 @@ internal sealed partial class Interpreter
         Value fn = Evaluate(node.Callee, scope);
         if (fn is not FunctionValue f)
         {
-            throw Error(node, $"{Describe(node.Callee)} is a {fn.Kind}, not a function that can be called");
+            throw Error(node, $"{Describe(node.Callee)} is not a function (it is {(fn is UndefinedValue ? "undefined" : "a " + fn.Kind)})");
         }
         return f.Invoke(args, scope, Where(node));
     }
