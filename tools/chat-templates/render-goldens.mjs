@@ -87,7 +87,7 @@ for (const s of sources) {
       if (!entry) throw new Error(`ollama-utils: no entry ${s.model}`);
       const p = pkgInfo("@huggingface/ollama-utils");
       full = { ...s.tokens, chat_template: entry.gguf };
-      origin = `npm \`${p.name}\` ${p.version} (licence ${p.license}), \`dist/index.js\`, OLLAMA_CHAT_TEMPLATE_MAPPING entry \`${s.model}\`, field \`gguf\` (the model's Hugging Face chat_template as stored in its GGUF); special tokens ${JSON.stringify(s.tokens)} written by us from the model's published tokenizer_config.json`;
+      origin = `npm \`${p.name}\` ${p.version} (licence ${p.license}), \`dist/index.js\`, OLLAMA_CHAT_TEMPLATE_MAPPING entry \`${s.model}\`, field \`gguf\` (the model's Hugging Face chat_template as stored in its GGUF); ${Object.keys(s.tokens).length ? `special tokens ${JSON.stringify(s.tokens)} written by us from the model's published tokenizer_config.json` : "no special tokens (the template uses none)"}`;
     } else {
       throw new Error(`unknown kind ${s.kind}`);
     }
