@@ -286,14 +286,13 @@ internal static class Json
         {
             throw new ChatTemplateException($"chat template {where()}: cannot convert a {v.Kind} to JSON");
         }
-        IEnumerable<KeyValuePair<string, Value>> entries = map;
         if (o.SortKeys)
         {
             throw new ChatTemplateException($"chat template {where()}: tojson(sort_keys=true) is not supported");
         }
         sb.Append('{');
         bool firstEntry = true;
-        foreach ((string k, Value value) in entries)
+        foreach ((string k, Value value) in map)
         {
             sb.Append(firstEntry ? "" : item);
             firstEntry = false;
