@@ -10,6 +10,9 @@ namespace Copal.Model.ChatTemplates;
 /// </summary>
 internal static class Builtins
 {
+    /// <summary>The most numbers range() may produce (a guard against templates that would exhaust memory).</summary>
+    internal const long MaxRange = 10_000_000;
+
     private static ChatTemplateException Fail(Func<string> where, string what) => new($"chat template {where()}: {what}");
 
     public static Value? StringMethod(StringValue str, string name)
@@ -334,6 +337,11 @@ internal static class Builtins
             if (step == 0)
             {
                 throw Fail(where, "range() step must not be zero");
+            }
+            long count = step > 0 ? (stop - start + step - 1) / step : (start - stop - step - 1) / -step;
+            if (count > MaxRange)
+            {
+                throw Fail(where, $"range() of {count} numbers is more than the {MaxRange} allowed");
             }
             var list = new List<Value>();
             for (long i = start; step > 0 ? i < stop : i > stop; i += step)

@@ -18,7 +18,7 @@ public sealed class ChatTemplate
     private readonly Dictionary<string, (TemplateSource Source, TemplateBody Body)> _templates;
     private readonly string _origin;
 
-    /// <summary>One template with the given special tokens (e.g. bos_token → "&lt;s&gt;").</summary>
+    /// <summary>One template with the given special tokens (e.g. bos_token → "&lt;s&gt;"; empty ones are left undefined, as transformers.js does).</summary>
     public ChatTemplate(string template, IReadOnlyDictionary<string, string>? specialTokens = null)
         : this(new Dictionary<string, string> { ["default"] = template }, specialTokens, "chat template", named: false)
     {
@@ -53,7 +53,10 @@ public sealed class ChatTemplate
             {
                 throw new ArgumentException($"special token '{key}' is not one of {string.Join(", ", SpecialTokenNames)}", nameof(specialTokens));
             }
-            tokens[key] = value;
+            if (!string.IsNullOrEmpty(value))
+            {
+                tokens[key] = value;
+            }
         }
         SpecialTokens = tokens;
     }

@@ -11,8 +11,12 @@ internal sealed partial class Interpreter
 {
     private enum Jump { None, Break, Continue }
 
+    /// <summary>Nested macro calls allowed before refusing (the reference fails on JavaScript's stack limit; .NET would crash).</summary>
+    internal const int MaxCallDepth = 200;
+
     private readonly TemplateSource _source;
     private Jump _jump;
+    private int _callDepth;
 
     public Interpreter(TemplateSource source) => _source = source;
 
@@ -316,7 +320,20 @@ internal sealed partial class Interpreter
             {
                 macroScope.Set(name, Evaluate(defaultValue, macroScope));
             }
-            string text = EvaluateBlock(node.Body, macroScope);
+            if (_callDepth >= MaxCallDepth)
+            {
+                throw new ChatTemplateException($"chat template {where()}: macro '{node.Name}' nests deeper than {MaxCallDepth} calls (unbounded recursion?)");
+            }
+            _callDepth++;
+            string text;
+            try
+            {
+                text = EvaluateBlock(node.Body, macroScope);
+            }
+            finally
+            {
+                _callDepth--;
+            }
             if (_jump != Jump.None)
             {
                 throw Error(node, $"'{{% {_jump.ToString().ToLowerInvariant()} %}}' inside macro '{node.Name}' outside a loop is not supported");

@@ -13,8 +13,12 @@ namespace Copal.Model.ChatTemplates;
 internal sealed class Parser
 {
     private readonly List<Token> _tokens;
+    /// <summary>Nesting of expressions and blocks allowed before refusing (deeper input would exhaust the stack).</summary>
+    internal const int MaxDepth = 200;
+
     private readonly TemplateSource _source;
     private int _current;
+    private int _depth;
 
     private Parser(List<Token> tokens, TemplateSource source)
     {
@@ -127,6 +131,19 @@ internal sealed class Parser
     }
 
     private Node ParseStatement()
+    {
+        Enter();
+        try
+        {
+            return ParseStatementBody();
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    private Node ParseStatementBody()
     {
         Expect(TokenKind.OpenStatement, "{%");
         Token name = Peek();
@@ -267,7 +284,28 @@ internal sealed class Parser
         return isTuple ? new TupleNode(items, position) : items[0];
     }
 
-    private Node ParseExpression() => ParseIfExpression();
+    private Node ParseExpression()
+    {
+        Enter();
+        try
+        {
+            return ParseIfExpression();
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    private void Enter()
+    {
+        if (++_depth > MaxDepth)
+        {
+            _depth--;
+            int at = _current < _tokens.Count ? _tokens[_current].Position : EndPosition;
+            throw Error(at, $"expressions or blocks nest deeper than {MaxDepth} levels");
+        }
+    }
 
     private Node ParseIfExpression()
     {
@@ -318,7 +356,15 @@ internal sealed class Parser
         {
             int position = Peek().Position;
             _current++;
-            return new UnaryNode("not", ParseNot(), position);
+            Enter();
+            try
+            {
+                return new UnaryNode("not", ParseNot(), position);
+            }
+            finally
+            {
+                _depth--;
+            }
         }
         return ParseComparison();
     }
@@ -438,7 +484,15 @@ internal sealed class Parser
         if (_current < _tokens.Count && Peek() is { Kind: TokenKind.UnaryOperator or TokenKind.AdditiveBinaryOperator, Value: "-" or "+" } op)
         {
             _current++;
-            return new UnaryNode(op.Value, ParseSign(), op.Position);
+            Enter();
+            try
+            {
+                return new UnaryNode(op.Value, ParseSign(), op.Position);
+            }
+            finally
+            {
+                _depth--;
+            }
         }
         return ParseCallMember();
     }

@@ -35,6 +35,8 @@ public sealed class ChatTemplateApiTests : IDisposable
             """)!;
         Assert.Equal("<B>|<E>||", t.Render([], false));
         Assert.Equal(2, t.SpecialTokens.Count);
+        var direct = new ChatTemplate("{{ bos_token is defined }}|{{ eos_token }}", new Dictionary<string, string> { ["bos_token"] = "", ["eos_token"] = "</s>" });
+        Assert.Equal("false|</s>", direct.Render([], false));
     }
 
     [Fact]

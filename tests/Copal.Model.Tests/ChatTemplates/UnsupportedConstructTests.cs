@@ -46,6 +46,26 @@ public class UnsupportedConstructTests
     }
 
     [Fact]
+    public void Runaway_templates_are_refused_instead_of_exhausting_the_stack_or_memory()
+    {
+        var recursive = new ChatTemplate("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
+        var e = Assert.Throws<ChatTemplateException>(() => recursive.Render(s_user, false));
+        Assert.Contains("macro 'f' nests deeper than 200 calls", e.Message, StringComparison.Ordinal);
+
+        e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate("{{ " + new string('(', 5000) + "1" + new string(')', 5000) + " }}"));
+        Assert.Contains("nest deeper than 200 levels", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(string.Concat(Enumerable.Repeat("{% if true %}", 5000))));
+        Assert.Contains("nest deeper than 200 levels", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate("{{ " + string.Concat(Enumerable.Repeat("not ", 5000)) + "1 }}"));
+        Assert.Contains("nest deeper than 200 levels", e.Message, StringComparison.Ordinal);
+
+        var huge = new ChatTemplate("{% for i in range(100000000) %}{% endfor %}");
+        e = Assert.Throws<ChatTemplateException>(() => huge.Render(s_user, false));
+        Assert.Contains("range() of 100000000 numbers", e.Message, StringComparison.Ordinal);
+        Assert.Equal("0,1,2,|5,3,|", new ChatTemplate("{% for i in range(3) %}{{ i }},{% endfor %}|{% for i in range(5, 1, -2) %}{{ i }},{% endfor %}|{% for i in range(2, 2) %}x{% endfor %}").Render(s_user, false));
+    }
+
+    [Fact]
     public void Raise_exception_carries_the_templates_message_and_position()
     {
         var t = new ChatTemplate("{% if messages[0].role != 'system' %}\n  {{ raise_exception('need a system message') }}{% endif %}");
