@@ -1,0 +1,441 @@
+using System.Globalization;
+using System.Text;
+
+namespace Copal.Model.ChatTemplates;
+
+/// <summary>
+/// Methods on strings (<c>s.strip()</c>, <c>s.split(...)</c>...) and mappings (<c>d.items()</c>, <c>d.get(...)</c>...),
+/// the global functions, and helpers the filters share; with the reference's behaviour, including where it departs
+/// from Python (<c>strip</c>, <c>lstrip</c> and <c>rstrip</c> ignore their argument and remove all whitespace).
+/// </summary>
+internal static class Builtins
+{
+    /// <summary>The most numbers range() may produce (a guard against templates that would exhaust memory).</summary>
+    internal const long MaxRange = 10_000_000;
+
+    private static ChatTemplateException Fail(Func<string> where, string what) => new($"chat template {where()}: {what}");
+
+    public static Value? StringMethod(StringValue str, string name)
+    {
+        string s = str.Value;
+        return name switch
+        {
+            "upper" => Fn(name, (_, _) => new StringValue(s.ToUpperInvariant())),
+            "lower" => Fn(name, (_, _) => new StringValue(s.ToLowerInvariant())),
+            "strip" => Fn(name, (_, _) => new StringValue(JsText.Trim(s))),
+            "lstrip" => Fn(name, (_, _) => new StringValue(JsText.TrimStart(s))),
+            "rstrip" => Fn(name, (_, _) => new StringValue(JsText.TrimEnd(s))),
+            "title" => Fn(name, (_, _) => new StringValue(Title(s))),
+            "capitalize" => Fn(name, (_, _) => new StringValue(s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..])),
+            "length" => new IntegerValue(s.Length),
+            "startswith" => Fn(name, (args, p) => BooleanValue.Of(Affix(s, args, p, name, (a, b) => a.StartsWith(b, StringComparison.Ordinal)))),
+            "endswith" => Fn(name, (args, p) => BooleanValue.Of(Affix(s, args, p, name, (a, b) => a.EndsWith(b, StringComparison.Ordinal)))),
+            "split" => Fn(name, (args, p) => Split(s, args, p)),
+            "replace" => Fn(name, (args, p) => Replace(s, args, p)),
+            _ => null,
+        };
+    }
+
+    public static Value? ObjectMethod(ObjectValue obj, string name) => name switch
+    {
+        "get" => Fn(name, (args, p) =>
+        {
+            if (args.Count == 0 || args[0] is not StringValue key)
+            {
+                throw Fail(p, $"get() needs a string key, got {(args.Count == 0 ? "nothing" : "a " + args[0].Kind)}");
+            }
+            return obj.Map.TryGetValue(key.Value, out Value? v) ? v : args.Count > 1 ? args[1] : NullValue.Instance;
+        }),
+        "items" => Fn(name, (_, _) => Items(obj)),
+        "keys" => Fn(name, (_, _) => new ArrayValue(obj.Map.Keys.Select(k => (Value)new StringValue(k)).ToList())),
+        "values" => Fn(name, (_, _) => new ArrayValue([.. obj.Map.Values])),
+        _ => null,
+    };
+
+    private static FunctionValue Fn(string name, Func<List<Value>, Func<string>, Value> body) => new(name, (args, _, where) => body(args, where));
+
+    public static ArrayValue Items(ObjectValue obj) =>
+        new(obj.Map.Select(kv => (Value)new ArrayValue([new StringValue(kv.Key), kv.Value])).ToList());
+
+    private static bool Affix(string s, List<Value> args, Func<string> where, string name, Func<string, string, bool> test)
+    {
+        if (args.Count == 0)
+        {
+            throw Fail(where, $"{name}() needs an argument");
+        }
+        return args[0] switch
+        {
+            StringValue p => test(s, p.Value),
+            ArrayValue a => a.Items.Any(x => x is StringValue p ? test(s, p.Value) : throw Fail(where, $"{name}() takes strings")),
+            _ => throw Fail(where, $"{name}() takes a string or a tuple of strings, got a {args[0].Kind}"),
+        };
+    }
+
+    private static ArrayValue Split(string s, List<Value> args, Func<string> where)
+    {
+        Value sep = args.Count > 0 ? args[0] : NullValue.Instance;
+        Value max = args.Count > 1 ? args[1] : new IntegerValue(-1);
+        if (sep is not (StringValue or NullValue) || max is not IntegerValue maxSplit)
+        {
+            throw Fail(where, "split() takes a string separator (or none) and an integer maxsplit");
+        }
+        var result = new List<string>();
+        if (sep is StringValue separator)
+        {
+            if (separator.Value.Length == 0)
+            {
+                throw Fail(where, "split() with an empty separator");
+            }
+            result.AddRange(s.Split(separator.Value));
+            if (maxSplit.Value != -1 && result.Count > maxSplit.Value)
+            {
+                int keep = (int)Math.Max(0, maxSplit.Value);
+                string rest = string.Join(separator.Value, result.Skip(keep));
+                result.RemoveRange(keep, result.Count - keep);
+                result.Add(rest);
+            }
+        }
+        else
+        {
+            string text = JsText.TrimStart(s);
+            int i = 0;
+            while (i < text.Length)
+            {
+                while (i < text.Length && JsText.IsWhitespace(text[i]))
+                {
+                    i++;
+                }
+                if (i >= text.Length)
+                {
+                    break;
+                }
+                int start = i;
+                while (i < text.Length && !JsText.IsWhitespace(text[i]))
+                {
+                    i++;
+                }
+                if (maxSplit.Value != -1 && result.Count >= maxSplit.Value)
+                {
+                    result.Add(text[start..]);
+                    break;
+                }
+                result.Add(text[start..i]);
+            }
+        }
+        return new ArrayValue(result.Select(x => (Value)new StringValue(x)).ToList());
+    }
+
+    private static StringValue Replace(string s, List<Value> args, Func<string> where)
+    {
+        if (args.Count < 2 || args[0] is not StringValue oldValue || args[1] is not StringValue newValue)
+        {
+            throw Fail(where, "replace() needs two strings");
+        }
+        Value count = NullValue.Instance;
+        if (args.Count > 2)
+        {
+            count = args[2] is ObjectValue { IsKeywordArguments: true } kw
+                ? kw.Map.GetValueOrDefault("count", NullValue.Instance) : args[2];
+        }
+        if (count is not (IntegerValue or NullValue))
+        {
+            throw Fail(where, "the count of replace() must be an integer");
+        }
+        long remaining = count is IntegerValue c ? (c.Value < 0 ? long.MaxValue : c.Value) : long.MaxValue;
+        if (remaining == 0)
+        {
+            return new StringValue(s);
+        }
+        var sb = new StringBuilder();
+        string old = oldValue.Value;
+        if (old.Length == 0)
+        {
+            // A Unicode-aware empty match: at every code point boundary, never inside a surrogate pair.
+            for (int i = 0; i <= s.Length; i++)
+            {
+                bool insidePair = i > 0 && i < s.Length && char.IsHighSurrogate(s[i - 1]) && char.IsLowSurrogate(s[i]);
+                if (!insidePair && remaining > 0)
+                {
+                    sb.Append(newValue.Value);
+                    remaining--;
+                }
+                if (i < s.Length)
+                {
+                    sb.Append(s[i]);
+                }
+            }
+            return new StringValue(sb.ToString());
+        }
+        int at = 0;
+        while (at < s.Length)
+        {
+            int found = s.IndexOf(old, at, StringComparison.Ordinal);
+            if (found < 0 || remaining == 0)
+            {
+                break;
+            }
+            bool splitsPair = (found > 0 && char.IsLowSurrogate(s[found]) && char.IsHighSurrogate(s[found - 1]))
+                || (found + old.Length < s.Length && char.IsHighSurrogate(s[found + old.Length - 1]) && char.IsLowSurrogate(s[found + old.Length]));
+            if (splitsPair)
+            {
+                sb.Append(s, at, found - at + 1);
+                at = found + 1;
+                continue;
+            }
+            sb.Append(s, at, found - at).Append(newValue.Value);
+            at = found + old.Length;
+            remaining--;
+        }
+        sb.Append(s, at, s.Length - at);
+        return new StringValue(sb.ToString());
+    }
+
+    /// <summary>The reference's <c>title</c>: /\b\w/g upper-cased (ASCII word characters; the rest of a word is kept).</summary>
+    private static string Title(string s)
+    {
+        var sb = new StringBuilder(s);
+        for (int i = 0; i < sb.Length; i++)
+        {
+            bool word = IsWord(sb[i]);
+            bool boundary = i == 0 || !IsWord(s[i - 1]);
+            if (word && boundary)
+            {
+                sb[i] = char.ToUpperInvariant(sb[i]);
+            }
+        }
+        return sb.ToString();
+
+        static bool IsWord(char c) => char.IsAsciiLetterOrDigit(c) || c == '_';
+    }
+
+    public static string Indent(string s, int width, bool first, bool blank)
+    {
+        string pad = new(' ', width);
+        string[] lines = s.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (!((!first && i == 0) || (!blank && lines[i].Length == 0)))
+            {
+                lines[i] = pad + lines[i];
+            }
+        }
+        return string.Join('\n', lines);
+    }
+
+    public static List<string> CodePoints(string s)
+    {
+        var list = new List<string>();
+        for (int i = 0; i < s.Length; i++)
+        {
+            int n = char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]) ? 2 : 1;
+            list.Add(s.Substring(i, n));
+            i += n - 1;
+        }
+        return list;
+    }
+
+    /// <summary>Dotted attribute path (<c>"a.b"</c>, <c>"items.0"</c>) into mappings and lists; undefined where missing.</summary>
+    public static Value AttributePath(Value item, string path)
+    {
+        Value v = item;
+        foreach (string part in path.Split('.'))
+        {
+            switch (v)
+            {
+                case ObjectValue o:
+                    v = o.Map.GetValueOrDefault(part, UndefinedValue.Instance);
+                    break;
+                case NamespaceValue ns:
+                    v = ns.Map.GetValueOrDefault(part, UndefinedValue.Instance);
+                    break;
+                case ArrayValue a:
+                    double? index = JsText.ParseInt(part);
+                    if (index is double d && d >= 0 && d < a.Items.Count)
+                    {
+                        v = a.Items[(int)d];
+                        break;
+                    }
+                    return UndefinedValue.Instance;
+                default:
+                    return UndefinedValue.Instance;
+            }
+        }
+        return v;
+    }
+
+    /// <summary>A stable sort with the reference's comparison: numbers (and booleans) together, strings (case-folded unless asked), none with none.</summary>
+    public static List<Value> StableSort(List<Value> items, Func<Value, Value> key, bool caseSensitive, bool reverse, Func<string> where)
+    {
+        int Compare(Value a, Value b)
+        {
+            int r = CompareValues(key(a), key(b), caseSensitive, where);
+            return reverse ? -r : r;
+        }
+        var indexed = items.Select((v, i) => (v, i)).ToList();
+        indexed.Sort((x, y) =>
+        {
+            int c = Compare(x.v, y.v);
+            return c != 0 ? c : x.i.CompareTo(y.i);
+        });
+        return indexed.Select(x => x.v).ToList();
+    }
+
+    private static int CompareValues(Value a, Value b, bool caseSensitive, Func<string> where)
+    {
+        if ((a is NullValue && b is NullValue) || (a is UndefinedValue && b is UndefinedValue))
+        {
+            return 0;
+        }
+        bool aNum = a is IntegerValue or FloatValue or BooleanValue;
+        bool bNum = b is IntegerValue or FloatValue or BooleanValue;
+        if (aNum && bNum)
+        {
+            return Values.ToDouble(a).CompareTo(Values.ToDouble(b));
+        }
+        if (a is StringValue sa && b is StringValue sb)
+        {
+            string x = caseSensitive ? sa.Value : sa.Value.ToLowerInvariant();
+            string y = caseSensitive ? sb.Value : sb.Value.ToLowerInvariant();
+            return Math.Sign(string.CompareOrdinal(x, y));
+        }
+        throw new ChatTemplateException($"chat template {where()}: cannot sort a {a.Kind} against a {b.Kind}");
+    }
+
+    public static List<Value> Unique(List<Value> items)
+    {
+        var output = new List<Value>();
+        foreach (Value item in items)
+        {
+            if (!output.Any(x => Values.StrictEquals(x, item)))
+            {
+                output.Add(item);
+            }
+        }
+        return output;
+    }
+
+    /// <summary>The names every template sees: true/false/none (also capitalized), raise_exception, range, namespace, strftime_now.</summary>
+    public static void DeclareGlobals(Scope scope)
+    {
+        scope.Declare("false", BooleanValue.False);
+        scope.Declare("true", BooleanValue.True);
+        scope.Declare("none", NullValue.Instance);
+        scope.Declare("raise_exception", new FunctionValue("raise_exception", (args, _, where) =>
+        {
+            string message = args.Count > 0 && args[0] is StringValue s ? s.Value
+                : args.Count > 0 ? Values.Render(args[0], () => "") : "undefined";
+            throw new ChatTemplateRaisedException(message, where());
+        }));
+        scope.Declare("range", new FunctionValue("range", (args, _, where) =>
+        {
+            if (args.Count is < 1 or > 3 || args.Any(a => a is not IntegerValue))
+            {
+                throw Fail(where, "range() takes 1 to 3 integers");
+            }
+            long[] n = args.Select(a => ((IntegerValue)a).Value).ToArray();
+            (long start, long stop, long step) = n.Length == 1 ? (0, n[0], 1) : (n[0], n[1], n.Length > 2 ? n[2] : 1);
+            if (step == 0)
+            {
+                throw Fail(where, "range() step must not be zero");
+            }
+            long count = step > 0 ? (stop - start + step - 1) / step : (start - stop - step - 1) / -step;
+            if (count > MaxRange)
+            {
+                throw Fail(where, $"range() of {count} numbers is more than the {MaxRange} allowed");
+            }
+            var list = new List<Value>();
+            for (long i = start; step > 0 ? i < stop : i > stop; i += step)
+            {
+                list.Add(new IntegerValue(i));
+            }
+            return new ArrayValue(list);
+        }));
+        scope.Declare("strftime_now", new FunctionValue("strftime_now", (args, _, where) =>
+        {
+            if (args.Count < 1 || args[0] is not StringValue format)
+            {
+                throw Fail(where, "strftime_now() needs a format string");
+            }
+            return new StringValue(Strftime(DateTime.Now, format.Value));
+        }));
+        scope.Declare("True", BooleanValue.True);
+        scope.Declare("False", BooleanValue.False);
+        scope.Declare("None", NullValue.Instance);
+        scope.Declare("namespace", new FunctionValue("namespace", (args, _, where) =>
+        {
+            List<Value> positional = args;
+            ObjectValue? kwargs = null;
+            if (positional.Count > 0 && positional[^1] is ObjectValue { IsKeywordArguments: true } kw)
+            {
+                kwargs = kw;
+                positional = positional[..^1];
+            }
+            if (positional.Count > 1)
+            {
+                throw Fail(where, $"namespace() takes at most 1 positional argument, got {positional.Count}");
+            }
+            var entries = new OrderedDictionary<string, Value>(StringComparer.Ordinal);
+            if (positional.Count == 1)
+            {
+                switch (positional[0])
+                {
+                    case ObjectValue source:
+                        foreach ((string k, Value v) in source.Map)
+                        {
+                            entries[k] = v;
+                        }
+                        break;
+                    case ArrayValue pairs:
+                        foreach (Value pair in pairs.Items)
+                        {
+                            if (pair is not ArrayValue { Items: [StringValue key, Value value] })
+                            {
+                                throw Fail(where, "namespace() takes a mapping or a list of [key, value] pairs");
+                            }
+                            entries[key.Value] = value;
+                        }
+                        break;
+                    default:
+                        throw Fail(where, $"namespace() cannot take a {positional[0].Kind}");
+                }
+            }
+            if (kwargs is not null)
+            {
+                foreach ((string k, Value v) in kwargs.Map)
+                {
+                    entries[k] = v;
+                }
+            }
+            return new NamespaceValue(entries);
+        }));
+    }
+
+    /// <summary>The reference's strftime subset: %Y %m %d %b %B %H %M %% (English month names); other directives stay as written.</summary>
+    internal static string Strftime(DateTime date, string format)
+    {
+        var sb = new StringBuilder();
+        for (int i = 0; i < format.Length; i++)
+        {
+            if (format[i] == '%' && i + 1 < format.Length && "YmdbBHM%".Contains(format[i + 1], StringComparison.Ordinal))
+            {
+                char d = format[++i];
+                sb.Append(d switch
+                {
+                    'Y' => date.Year.ToString(CultureInfo.InvariantCulture),
+                    'm' => date.Month.ToString("00", CultureInfo.InvariantCulture),
+                    'd' => date.Day.ToString("00", CultureInfo.InvariantCulture),
+                    'b' => CultureInfo.InvariantCulture.DateTimeFormat.GetAbbreviatedMonthName(date.Month),
+                    'B' => CultureInfo.InvariantCulture.DateTimeFormat.GetMonthName(date.Month),
+                    'H' => date.Hour.ToString("00", CultureInfo.InvariantCulture),
+                    'M' => date.Minute.ToString("00", CultureInfo.InvariantCulture),
+                    _ => "%",
+                });
+            }
+            else
+            {
+                sb.Append(format[i]);
+            }
+        }
+        return sb.ToString();
+    }
+}

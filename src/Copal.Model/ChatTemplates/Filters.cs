@@ -1,0 +1,275 @@
+namespace Copal.Model.ChatTemplates;
+
+/// <summary>
+/// The filters (<c>x | name</c> and <c>x | name(args)</c>), per operand kind, as the reference implements them.
+/// A filter the reference lacks, or applies to other kinds only, is refused with its name and position.
+/// </summary>
+internal sealed partial class Interpreter
+{
+    private Value ApplyFilter(Value operand, FilterNode node, Scope scope)
+    {
+        Func<string> where = Where(node);
+        string name = node.Name;
+        ChatTemplateException Unsupported() =>
+            Error(node, $"filter '{name}{(node.Arguments is null ? "" : "(...)")}' is not supported on a {operand.Kind}");
+
+        if (node.Arguments is null)
+        {
+            if (name == "safe")
+            {
+                return operand;
+            }
+            if (name == "tojson")
+            {
+                return new StringValue(Json.Write(operand, new JsonOptions(null, false, null, false), 0, true, where));
+            }
+            switch (operand)
+            {
+                case ArrayValue arr:
+                    return name switch
+                    {
+                        "list" => arr,
+                        "first" => arr.Items.Count > 0 ? arr.Items[0] : UndefinedValue.Instance,
+                        "last" => arr.Items.Count > 0 ? arr.Items[^1] : UndefinedValue.Instance,
+                        "length" => new IntegerValue(arr.Items.Count),
+                        "reverse" => new ArrayValue(Enumerable.Reverse(arr.Items).ToList()),
+                        "sort" => new ArrayValue(Builtins.StableSort(arr.Items, x => x, caseSensitive: false, reverse: false, where)),
+                        "join" => new StringValue(string.Concat(arr.Items.Select(x => Values.JoinElement(x, where)))),
+                        "string" => new StringValue(Json.Write(arr, new JsonOptions(null, false, null, false), 0, false, where)),
+                        "unique" => new ArrayValue(Builtins.Unique(arr.Items)),
+                        _ => throw Unsupported(),
+                    };
+                case StringValue str:
+                    return name switch
+                    {
+                        "length" => new IntegerValue(str.Value.Length),
+                        "upper" or "lower" or "title" or "capitalize" => Builtins.StringMethod(str, name) is FunctionValue f
+                            ? f.Invoke([], scope, Where(node)) : throw Unsupported(),
+                        "trim" => new StringValue(JsText.Trim(str.Value)),
+                        "indent" => new StringValue(Builtins.Indent(str.Value, 4, first: false, blank: false)),
+                        "join" or "string" => str,
+                        "int" => JsText.ParseInt(str.Value) is double i ? Values.Number(i, false, where) : new IntegerValue(0),
+                        "float" => new FloatValue(JsText.ParseFloat(str.Value) ?? 0.0),
+                        _ => throw Unsupported(),
+                    };
+                case IntegerValue or FloatValue:
+                {
+                    double d = Values.ToDouble(operand);
+                    return name switch
+                    {
+                        "abs" => operand is IntegerValue iv ? new IntegerValue(Math.Abs(iv.Value)) : new FloatValue(Math.Abs(d)),
+                        "int" => Values.Number(Math.Floor(d), false, where),
+                        "float" => new FloatValue(d),
+                        "string" => new StringValue(Values.Render(operand, where)),
+                        _ => throw Unsupported(),
+                    };
+                }
+                case ObjectValue obj:
+                    switch (name)
+                    {
+                        case "items":
+                            return Builtins.Items(obj);
+                        case "length":
+                            return new IntegerValue(obj.Map.Count);
+                        default:
+                            Value? builtin = Builtins.ObjectMethod(obj, name);
+                            return builtin is FunctionValue fn ? fn.Invoke([], scope, Where(node)) : builtin ?? throw Unsupported();
+                    }
+                case BooleanValue b:
+                    return name switch
+                    {
+                        "bool" => b,
+                        "int" => new IntegerValue(b.Value ? 1 : 0),
+                        "float" => new FloatValue(b.Value ? 1 : 0),
+                        "string" => new StringValue(b.Value ? "true" : "false"),
+                        _ => throw Unsupported(),
+                    };
+                default:
+                    throw Unsupported();
+            }
+        }
+
+        IReadOnlyList<Node> argNodes = node.Arguments;
+        switch (name)
+        {
+            case "tojson":
+            {
+                (_, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                Value indent = kw.GetValueOrDefault("indent", NullValue.Instance);
+                Value ensureAscii = kw.GetValueOrDefault("ensure_ascii", BooleanValue.False);
+                Value sortKeys = kw.GetValueOrDefault("sort_keys", BooleanValue.False);
+                Value separators = kw.GetValueOrDefault("separators", NullValue.Instance);
+                if (indent is not (IntegerValue or NullValue) || ensureAscii is not BooleanValue ea || sortKeys is not BooleanValue sk)
+                {
+                    throw Error(node, "tojson takes indent (an integer), ensure_ascii and sort_keys (booleans)");
+                }
+                (string, string)? seps = null;
+                if (separators is ArrayValue { Items: [StringValue itemSep, StringValue keySep] })
+                {
+                    seps = (itemSep.Value, keySep.Value);
+                }
+                else if (separators is not NullValue)
+                {
+                    throw Error(node, "tojson separators must be two strings");
+                }
+                var options = new JsonOptions(indent is IntegerValue iv ? (int)iv.Value : null, ea.Value, seps, sk.Value);
+                return new StringValue(Json.Write(operand, options, 0, true, where));
+            }
+            case "join":
+            {
+                List<string> parts = operand switch
+                {
+                    StringValue s => Builtins.CodePoints(s.Value),
+                    ArrayValue a => a.Items.Select(x => Values.JoinElement(x, where)).ToList(),
+                    _ => throw Unsupported(),
+                };
+                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                Value separator = args.Count > 0 ? args[0] : kw.GetValueOrDefault("separator", StringValue.Empty);
+                if (separator is not StringValue sep)
+                {
+                    throw Error(node, "the separator of join must be a string");
+                }
+                return new StringValue(string.Join(sep.Value, parts));
+            }
+            case "int" or "float":
+            {
+                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                Value fallback = args.Count > 0 ? args[0]
+                    : kw.GetValueOrDefault("default", name == "int" ? new IntegerValue(0) : new FloatValue(0));
+                return operand switch
+                {
+                    StringValue s when name == "int" => JsText.ParseInt(s.Value) is double i ? Values.Number(i, false, where) : fallback,
+                    StringValue s => JsText.ParseFloat(s.Value) is double f ? new FloatValue(f) : fallback,
+                    IntegerValue or FloatValue => operand,
+                    BooleanValue b => name == "int" ? new IntegerValue(b.Value ? 1 : 0) : new FloatValue(b.Value ? 1 : 0),
+                    _ => throw Unsupported(),
+                };
+            }
+            case "default":
+            {
+                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                Value fallback = args.Count > 0 ? args[0] : StringValue.Empty;
+                Value boolean = args.Count > 1 ? args[1] : kw.GetValueOrDefault("boolean", BooleanValue.False);
+                if (boolean is not BooleanValue useTruth)
+                {
+                    throw Error(node, "the second argument of default must be a boolean");
+                }
+                return operand is UndefinedValue || (useTruth.Value && !operand.IsTrue) ? fallback : operand;
+            }
+        }
+
+        switch (operand)
+        {
+            case ArrayValue arr:
+                switch (name)
+                {
+                    case "sort":
+                    {
+                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        Value reverse = args.Count > 0 ? args[0] : kw.GetValueOrDefault("reverse", BooleanValue.False);
+                        Value caseSensitive = args.Count > 1 ? args[1] : kw.GetValueOrDefault("case_sensitive", BooleanValue.False);
+                        Value attribute = args.Count > 2 ? args[2] : kw.GetValueOrDefault("attribute", NullValue.Instance);
+                        if (reverse is not BooleanValue r || caseSensitive is not BooleanValue cs
+                            || attribute is not (StringValue or IntegerValue or NullValue))
+                        {
+                            throw Error(node, "sort takes reverse and case_sensitive (booleans) and attribute (a string or integer)");
+                        }
+                        Func<Value, Value> key = attribute switch
+                        {
+                            StringValue s => x => Builtins.AttributePath(x, s.Value),
+                            IntegerValue i => x => Builtins.AttributePath(x, JsText.Number(i.Value)),
+                            _ => x => x,
+                        };
+                        return new ArrayValue(Builtins.StableSort(arr.Items, key, cs.Value, r.Value, where));
+                    }
+                    case "selectattr" or "rejectattr":
+                    {
+                        bool select = name == "selectattr";
+                        if (arr.Items.Any(x => x is not (ObjectValue or NamespaceValue)))
+                        {
+                            throw Error(node, $"{name} applies only to a list of mappings");
+                        }
+                        if (argNodes.Any(x => x is not StringLiteralNode))
+                        {
+                            throw Error(node, $"the arguments of {name} must be string literals");
+                        }
+                        var literal = argNodes.Cast<StringLiteralNode>().Select(x => x.Value).ToList();
+                        if (literal.Count == 0)
+                        {
+                            throw Error(node, $"{name} needs an attribute name");
+                        }
+                        Func<Value, Value?, bool> test = literal.Count > 1 ? TestByName(literal[1], node)
+                            : (v, _) => v.IsTrue;
+                        Value? argument = literal.Count > 2 ? new StringValue(literal[2]) : null;
+                        return new ArrayValue(arr.Items.Where(item =>
+                        {
+                            OrderedDictionary<string, Value> map = item is ObjectValue o ? o.Map : ((NamespaceValue)item).Map;
+                            bool result = map.TryGetValue(literal[0], out Value? a) && test(a, argument);
+                            return select ? result : !result;
+                        }).ToList());
+                    }
+                    case "map":
+                    {
+                        (_, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        if (!kw.TryGetValue("attribute", out Value? attr))
+                        {
+                            throw Error(node, "map is supported only with attribute=...");
+                        }
+                        if (attr is not StringValue attrName)
+                        {
+                            throw Error(node, "the attribute of map must be a string");
+                        }
+                        Value? fallback = kw.GetValueOrDefault("default");
+                        return new ArrayValue(arr.Items.Select(item =>
+                        {
+                            if (item is not (ObjectValue or NamespaceValue))
+                            {
+                                throw Error(node, "map(attribute=...) applies only to a list of mappings");
+                            }
+                            Value v = Builtins.AttributePath(item, attrName.Value);
+                            return v is UndefinedValue ? fallback ?? UndefinedValue.Instance : v;
+                        }).ToList());
+                    }
+                }
+                throw Unsupported();
+            case StringValue str:
+                switch (name)
+                {
+                    case "indent":
+                    {
+                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        Value width = args.Count > 0 ? args[0] : kw.GetValueOrDefault("width", new IntegerValue(4));
+                        Value first = args.Count > 1 ? args[1] : kw.GetValueOrDefault("first", BooleanValue.False);
+                        Value blank = args.Count > 2 ? args[2] : kw.GetValueOrDefault("blank", BooleanValue.False);
+                        if (width is not IntegerValue w || w.Value < 0)
+                        {
+                            throw Error(node, "the width of indent must be a non-negative integer");
+                        }
+                        return new StringValue(Builtins.Indent(str.Value, (int)w.Value, first.IsTrue, blank.IsTrue));
+                    }
+                    case "replace":
+                    {
+                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        args.Add(new ObjectValue(kw, isKeywordArguments: true));
+                        return ((FunctionValue)Builtins.StringMethod(str, "replace")!).Invoke(args, scope, Where(node));
+                    }
+                }
+                throw Unsupported();
+            case ObjectValue obj:
+            {
+                if (Builtins.ObjectMethod(obj, name) is FunctionValue fn)
+                {
+                    (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                    if (kw.Count > 0)
+                    {
+                        args.Add(new ObjectValue(kw, isKeywordArguments: true));
+                    }
+                    return fn.Invoke(args, scope, Where(node));
+                }
+                throw Unsupported();
+            }
+            default:
+                throw Unsupported();
+        }
+    }
+}

@@ -1,0 +1,675 @@
+using System.Text;
+
+namespace Copal.Model.ChatTemplates;
+
+/// <summary>
+/// Runs a parsed template with the semantics of @huggingface/jinja's interpreter, which is what transformers.js'
+/// <c>apply_chat_template</c> renders with: none and undefined write nothing, a missing attribute is undefined,
+/// <c>==</c> compares like JavaScript, and operations the reference refuses are refused here too.
+/// </summary>
+internal sealed partial class Interpreter
+{
+    private enum Jump { None, Break, Continue }
+
+    /// <summary>Nested macro calls allowed before refusing (the reference fails on JavaScript's stack limit; .NET would crash).</summary>
+    internal const int MaxCallDepth = 200;
+
+    private readonly TemplateSource _source;
+    private Jump _jump;
+    private int _callDepth;
+
+    public Interpreter(TemplateSource source) => _source = source;
+
+    public string Run(TemplateBody template, Scope globals)
+    {
+        string text = EvaluateBlock(template.Body, globals);
+        if (_jump != Jump.None)
+        {
+            throw new ChatTemplateException($"chat template: '{{% {_jump.ToString().ToLowerInvariant()} %}}' outside a for loop");
+        }
+        return text;
+    }
+
+    private Func<string> Where(Node node) => () => _source.Where(node.Position);
+
+    private ChatTemplateException Error(Node node, string what) => new($"chat template {_source.Where(node.Position)}: {what}");
+
+    private string EvaluateBlock(IReadOnlyList<Node> nodes, Scope scope)
+    {
+        var sb = new StringBuilder();
+        foreach (Node node in nodes)
+        {
+            Value v = Evaluate(node, scope);
+            if (v is not (NullValue or UndefinedValue))
+            {
+                sb.Append(Values.Render(v, Where(node)));
+            }
+            if (_jump != Jump.None)
+            {
+                break;
+            }
+        }
+        return sb.ToString();
+    }
+
+    private Value Evaluate(Node? node, Scope scope)
+    {
+        switch (node)
+        {
+            case null:
+                return UndefinedValue.Instance;
+            case TextNode t:
+                return new StringValue(t.Value);
+            case CommentNode:
+                return NullValue.Instance;
+            case SetNode s:
+                return EvaluateSet(s, scope);
+            case IfNode i:
+                return new StringValue(EvaluateBlock(Evaluate(i.Test, scope).IsTrue ? i.Body : i.Alternate, scope));
+            case ForNode f:
+                return EvaluateFor(f, scope);
+            case MacroNode m:
+                DefineMacro(m, scope);
+                return NullValue.Instance;
+            case BreakNode:
+                _jump = Jump.Break;
+                return NullValue.Instance;
+            case ContinueNode:
+                _jump = Jump.Continue;
+                return NullValue.Instance;
+            case IntegerLiteralNode n:
+                return new IntegerValue(n.Value);
+            case FloatLiteralNode n:
+                return new FloatValue(n.Value);
+            case StringLiteralNode n:
+                return new StringValue(n.Value);
+            case ArrayLiteralNode a:
+                return new ArrayValue(a.Items.Select(x => Evaluate(x, scope)).ToList());
+            case TupleNode t:
+                return new ArrayValue(t.Items.Select(x => Evaluate(x, scope)).ToList(), isTuple: true);
+            case ObjectLiteralNode o:
+            {
+                var map = new OrderedDictionary<string, Value>(StringComparer.Ordinal);
+                foreach ((Node key, Node value) in o.Entries)
+                {
+                    if (Evaluate(key, scope) is not StringValue k)
+                    {
+                        throw Error(key, "keys of a mapping literal must be strings");
+                    }
+                    map[k.Value] = Evaluate(value, scope);
+                }
+                return new ObjectValue(map);
+            }
+            case IdentifierNode id:
+                return scope.Lookup(id.Name);
+            case CallNode c:
+                return EvaluateCall(c, scope);
+            case MemberNode m:
+                return EvaluateMember(m, scope);
+            case UnaryNode u:
+                return EvaluateUnary(u, scope);
+            case BinaryNode b:
+                return EvaluateBinary(b, scope);
+            case FilterNode f:
+                return ApplyFilter(Evaluate(f.Operand, scope), f, scope);
+            case TestNode t:
+            {
+                bool result = ApplyTest(Evaluate(t.Operand, scope), t);
+                return BooleanValue.Of(t.Negate ? !result : result);
+            }
+            case SelectNode s:
+                return Evaluate(s.Test, scope).IsTrue ? Evaluate(s.Value, scope) : UndefinedValue.Instance;
+            case TernaryNode t:
+                return Evaluate(Evaluate(t.Condition, scope).IsTrue ? t.WhenTrue : t.WhenFalse, scope);
+            case KeywordArgumentNode k:
+                throw Error(k, $"keyword argument '{k.Name}=' outside an argument list");
+            default:
+                throw Error(node, $"{node.GetType().Name} cannot be evaluated here");
+        }
+    }
+
+    private NullValue EvaluateSet(SetNode node, Scope scope)
+    {
+        Value rhs = node.Value is not null ? Evaluate(node.Value, scope) : new StringValue(EvaluateBlock(node.Body, scope));
+        switch (node.Target)
+        {
+            case IdentifierNode id:
+                scope.Set(id.Name, rhs);
+                break;
+            case TupleNode tuple:
+            {
+                if (rhs is not ArrayValue arr)
+                {
+                    throw Error(node, $"cannot unpack a {rhs.Kind} in 'set'");
+                }
+                if (arr.Items.Count != tuple.Items.Count)
+                {
+                    throw Error(node, $"'set' unpacks {arr.Items.Count} values into {tuple.Items.Count} names");
+                }
+                for (int i = 0; i < tuple.Items.Count; i++)
+                {
+                    if (tuple.Items[i] is not IdentifierNode name)
+                    {
+                        throw Error(tuple.Items[i], "'set' can unpack only into names");
+                    }
+                    scope.Set(name.Name, arr.Items[i]);
+                }
+                break;
+            }
+            case MemberNode { Property: IdentifierNode attribute } member:
+            {
+                if (Evaluate(member.Target, scope) is not NamespaceValue ns)
+                {
+                    throw Error(node, $"'set' can assign attribute '{attribute.Name}' only on a namespace()");
+                }
+                ns.Map[attribute.Name] = rhs;
+                break;
+            }
+            default:
+                throw Error(node, "unsupported target of 'set'");
+        }
+        return NullValue.Instance;
+    }
+
+    private StringValue EvaluateFor(ForNode node, Scope outer)
+    {
+        var scope = new Scope(outer);
+        Node iterableNode = node.Iterable;
+        Node? test = null;
+        if (iterableNode is SelectNode select)
+        {
+            iterableNode = select.Value;
+            test = select.Test;
+        }
+        Value iterable = Evaluate(iterableNode, scope);
+        List<Value> source = iterable switch
+        {
+            ArrayValue a => a.Items,
+            ObjectValue o => o.Map.Keys.Select(k => (Value)new StringValue(k)).ToList(),
+            _ => throw Error(node, $"'for' cannot iterate over a {iterable.Kind}"),
+        };
+
+        var items = new List<Value>();
+        foreach (Value current in source)
+        {
+            if (test is not null)
+            {
+                var loopScope = new Scope(scope);
+                BindLoopVariable(node, current, loopScope);
+                if (!Evaluate(test, loopScope).IsTrue)
+                {
+                    continue;
+                }
+            }
+            items.Add(current);
+        }
+
+        var sb = new StringBuilder();
+        bool noIteration = true;
+        for (int i = 0; i < items.Count; i++)
+        {
+            var loop = new OrderedDictionary<string, Value>(StringComparer.Ordinal)
+            {
+                ["index"] = new IntegerValue(i + 1),
+                ["index0"] = new IntegerValue(i),
+                ["revindex"] = new IntegerValue(items.Count - i),
+                ["revindex0"] = new IntegerValue(items.Count - i - 1),
+                ["first"] = BooleanValue.Of(i == 0),
+                ["last"] = BooleanValue.Of(i == items.Count - 1),
+                ["length"] = new IntegerValue(items.Count),
+                ["previtem"] = i > 0 ? items[i - 1] : UndefinedValue.Instance,
+                ["nextitem"] = i < items.Count - 1 ? items[i + 1] : UndefinedValue.Instance,
+            };
+            scope.Set("loop", new ObjectValue(loop));
+            BindLoopVariable(node, items[i], scope);
+            string text = EvaluateBlock(node.Body, scope);
+            // Like the reference, an iteration left by break or continue contributes no text and does not count as
+            // an iteration for the else block.
+            if (_jump == Jump.Continue)
+            {
+                _jump = Jump.None;
+                continue;
+            }
+            if (_jump == Jump.Break)
+            {
+                _jump = Jump.None;
+                break;
+            }
+            sb.Append(text);
+            noIteration = false;
+        }
+        if (noIteration)
+        {
+            sb.Append(EvaluateBlock(node.Else, scope));
+        }
+        return new StringValue(sb.ToString());
+    }
+
+    private void BindLoopVariable(ForNode node, Value current, Scope scope)
+    {
+        switch (node.LoopVariable)
+        {
+            case IdentifierNode id:
+                scope.Set(id.Name, current);
+                break;
+            case TupleNode tuple:
+            {
+                if (current is not ArrayValue arr)
+                {
+                    throw Error(node, $"cannot unpack a {current.Kind} into the loop variables");
+                }
+                if (arr.Items.Count != tuple.Items.Count)
+                {
+                    throw Error(node, $"'for' unpacks {arr.Items.Count} values into {tuple.Items.Count} names");
+                }
+                for (int j = 0; j < tuple.Items.Count; j++)
+                {
+                    if (tuple.Items[j] is not IdentifierNode name)
+                    {
+                        throw Error(tuple.Items[j], "loop variables must be names");
+                    }
+                    scope.Set(name.Name, arr.Items[j]);
+                }
+                break;
+            }
+        }
+    }
+
+    private void DefineMacro(MacroNode node, Scope scope)
+    {
+        scope.Set(node.Name, new FunctionValue(node.Name, (args, caller, where) =>
+        {
+            // As in the reference, the macro's scope is a child of the caller's scope.
+            var macroScope = new Scope(caller);
+            List<Value> positional = args;
+            OrderedDictionary<string, Value>? keywords = null;
+            if (positional.Count > 0 && positional[^1] is ObjectValue { IsKeywordArguments: true } kw)
+            {
+                keywords = new OrderedDictionary<string, Value>(kw.Map, StringComparer.Ordinal);
+                positional = positional[..^1];
+            }
+            if (positional.Count > node.Parameters.Count)
+            {
+                throw new ChatTemplateException($"chat template {where()}: macro '{node.Name}' takes not more than {node.Parameters.Count} argument(s), got {positional.Count}");
+            }
+            var pending = new List<(string, Node)>();
+            for (int i = 0; i < node.Parameters.Count; i++)
+            {
+                (string name, Node? defaultValue) = node.Parameters[i] switch
+                {
+                    KeywordArgumentNode k => (k.Name, (Node?)k.Value),
+                    IdentifierNode id => (id.Name, null),
+                    _ => throw Error(node, "bad macro parameter"),
+                };
+                Value? value = i < positional.Count ? positional[i] : null;
+                if (value is null && keywords is not null && keywords.Remove(name, out Value? kv))
+                {
+                    value = kv;
+                }
+                if (value is null && defaultValue is not null)
+                {
+                    pending.Add((name, defaultValue));
+                }
+                macroScope.Set(name, value ?? UndefinedValue.Instance);
+            }
+            if (keywords is { Count: > 0 })
+            {
+                throw new ChatTemplateException($"chat template {where()}: macro '{node.Name}' takes no keyword argument '{keywords.GetAt(0).Key}'");
+            }
+            foreach ((string name, Node defaultValue) in pending)
+            {
+                macroScope.Set(name, Evaluate(defaultValue, macroScope));
+            }
+            if (_callDepth >= MaxCallDepth)
+            {
+                throw new ChatTemplateException($"chat template {where()}: macro '{node.Name}' nests deeper than {MaxCallDepth} calls (unbounded recursion?)");
+            }
+            _callDepth++;
+            string text;
+            try
+            {
+                text = EvaluateBlock(node.Body, macroScope);
+            }
+            finally
+            {
+                _callDepth--;
+            }
+            if (_jump != Jump.None)
+            {
+                throw Error(node, $"'{{% {_jump.ToString().ToLowerInvariant()} %}}' inside macro '{node.Name}' outside a loop is not supported");
+            }
+            return new StringValue(text);
+        }));
+    }
+
+    private (List<Value> Positional, OrderedDictionary<string, Value> Keywords) EvaluateArguments(IReadOnlyList<Node> args, Scope scope)
+    {
+        var positional = new List<Value>();
+        var keywords = new OrderedDictionary<string, Value>(StringComparer.Ordinal);
+        foreach (Node a in args)
+        {
+            if (a is not KeywordArgumentNode)
+            {
+                positional.Add(Evaluate(a, scope));
+            }
+        }
+        foreach (Node a in args)
+        {
+            if (a is KeywordArgumentNode k)
+            {
+                if (!keywords.TryAdd(k.Name, Evaluate(k.Value, scope)))
+                {
+                    throw Error(k, $"keyword argument '{k.Name}' given twice");
+                }
+            }
+        }
+        return (positional, keywords);
+    }
+
+    private Value EvaluateCall(CallNode node, Scope scope)
+    {
+        (List<Value> args, OrderedDictionary<string, Value> kwargs) = EvaluateArguments(node.Arguments, scope);
+        if (kwargs.Count > 0)
+        {
+            args.Add(new ObjectValue(kwargs, isKeywordArguments: true));
+        }
+        Value fn = Evaluate(node.Callee, scope);
+        if (fn is not FunctionValue f)
+        {
+            throw Error(node, $"{Describe(node.Callee)} is not a function (it is {(fn is UndefinedValue ? "undefined" : "a " + fn.Kind)})");
+        }
+        return f.Invoke(args, scope, Where(node));
+    }
+
+    private static string Describe(Node node) => node switch
+    {
+        IdentifierNode id => $"'{id.Name}'",
+        MemberNode { Computed: false, Property: IdentifierNode p } => $"'.{p.Name}'",
+        _ => "the callee",
+    };
+
+    private Value EvaluateMember(MemberNode node, Scope scope)
+    {
+        Value target = Evaluate(node.Target, scope);
+        Value property;
+        if (node.Computed)
+        {
+            if (node.Property is SliceNode slice)
+            {
+                return EvaluateSlice(target, slice, scope);
+            }
+            property = Evaluate(node.Property, scope);
+        }
+        else
+        {
+            property = node.Property switch
+            {
+                IntegerLiteralNode i => new IntegerValue(i.Value),
+                IdentifierNode id => new StringValue(id.Name),
+                _ => throw Error(node, "bad attribute"),
+            };
+        }
+
+        Value? value;
+        switch (target)
+        {
+            case ObjectValue obj:
+                if (property is not StringValue key)
+                {
+                    throw Error(node, $"a mapping's key must be a string, got a {property.Kind}");
+                }
+                value = obj.Map.TryGetValue(key.Value, out Value? v) ? v : Builtins.ObjectMethod(obj, key.Value);
+                break;
+            case NamespaceValue ns:
+                if (property is not StringValue nsKey)
+                {
+                    throw Error(node, $"a namespace attribute must be a string, got a {property.Kind}");
+                }
+                value = ns.Map.TryGetValue(nsKey.Value, out Value? nv) ? nv : null;
+                break;
+            case ArrayValue arr:
+                value = property switch
+                {
+                    IntegerValue i => At(arr.Items, i.Value),
+                    StringValue s => s.Value == "length" ? new IntegerValue(arr.Items.Count) : null,
+                    _ => throw Error(node, $"a list index must be an integer, got a {property.Kind}"),
+                };
+                break;
+            case StringValue str:
+                value = property switch
+                {
+                    IntegerValue i => At(str.Value, i.Value),
+                    StringValue s => Builtins.StringMethod(str, s.Value),
+                    _ => throw Error(node, $"a string index must be an integer, got a {property.Kind}"),
+                };
+                break;
+            default:
+                if (property is not StringValue)
+                {
+                    throw Error(node, $"cannot index a {target.Kind} with a {property.Kind}");
+                }
+                value = null;
+                break;
+        }
+        return value ?? UndefinedValue.Instance;
+    }
+
+    private static Value? At(List<Value> items, long index)
+    {
+        long i = index < 0 ? items.Count + index : index;
+        return i >= 0 && i < items.Count ? items[(int)i] : null;
+    }
+
+    private static Value? At(string s, long index)
+    {
+        long i = index < 0 ? s.Length + index : index;
+        return i >= 0 && i < s.Length ? new StringValue(s[(int)i].ToString()) : null;
+    }
+
+    private Value EvaluateSlice(Value target, SliceNode node, Scope scope)
+    {
+        long? Part(Node? part, string name)
+        {
+            Value v = Evaluate(part, scope);
+            return v switch
+            {
+                IntegerValue i => i.Value,
+                UndefinedValue => null,
+                _ => throw Error(node, $"slice {name} must be an integer, got a {v.Kind}"),
+            };
+        }
+        long? start = Part(node.Start, "start");
+        long? stop = Part(node.Stop, "stop");
+        long? step = Part(node.Step, "step");
+        switch (target)
+        {
+            case ArrayValue arr:
+                return new ArrayValue(Slice(arr.Items, start, stop, step));
+            case StringValue str:
+            {
+                // The reference slices strings by code point (Array.from), but indexes them by UTF-16 unit.
+                var codePoints = new List<string>();
+                for (int i = 0; i < str.Value.Length; i++)
+                {
+                    int n = char.IsHighSurrogate(str.Value[i]) && i + 1 < str.Value.Length && char.IsLowSurrogate(str.Value[i + 1]) ? 2 : 1;
+                    codePoints.Add(str.Value.Substring(i, n));
+                    i += n - 1;
+                }
+                return new StringValue(string.Concat(Slice(codePoints, start, stop, step)));
+            }
+            default:
+                throw Error(node, $"cannot slice a {target.Kind}");
+        }
+    }
+
+    /// <summary>Python slicing, as the reference's <c>slice()</c> computes it.</summary>
+    internal static List<T> Slice<T>(List<T> array, long? startArg, long? stopArg, long? stepArg)
+    {
+        long step = stepArg ?? 1;
+        long n = array.Count;
+        int direction = Math.Sign(step);
+        long start, stop;
+        if (direction >= 0)
+        {
+            start = startArg ?? 0;
+            start = start < 0 ? Math.Max(n + start, 0) : Math.Min(start, n);
+            stop = stopArg ?? n;
+            stop = stop < 0 ? Math.Max(n + stop, 0) : Math.Min(stop, n);
+        }
+        else
+        {
+            start = startArg ?? n - 1;
+            start = start < 0 ? Math.Max(n + start, -1) : Math.Min(start, n - 1);
+            stop = stopArg ?? -1;
+            stop = stop < -1 ? Math.Max(n + stop, -1) : Math.Min(stop, n - 1);
+        }
+        var result = new List<T>();
+        for (long i = start; direction * i < direction * stop; i += step)
+        {
+            result.Add(array[(int)i]);
+        }
+        return result;
+    }
+
+    private Value EvaluateUnary(UnaryNode node, Scope scope)
+    {
+        Value v = Evaluate(node.Operand, scope);
+        switch (node.Operator)
+        {
+            case "not":
+                return BooleanValue.Of(!v.IsTrue);
+            case "-" or "+":
+            {
+                int sign = node.Operator == "-" ? -1 : 1;
+                return v switch
+                {
+                    IntegerValue i => new IntegerValue(sign * i.Value),
+                    FloatValue f => new FloatValue(sign * f.Value),
+                    BooleanValue b => new IntegerValue(sign * (b.Value ? 1 : 0)),
+                    _ => throw Error(node, $"unary '{node.Operator}' is not defined for a {v.Kind}"),
+                };
+            }
+            default:
+                throw Error(node, $"unknown operator '{node.Operator}'");
+        }
+    }
+
+    private Value EvaluateBinary(BinaryNode node, Scope scope)
+    {
+        Value left = Evaluate(node.Left, scope);
+        string op = node.Operator;
+        if (op == "and")
+        {
+            return left.IsTrue ? Evaluate(node.Right, scope) : left;
+        }
+        if (op == "or")
+        {
+            return left.IsTrue ? left : Evaluate(node.Right, scope);
+        }
+        Value right = Evaluate(node.Right, scope);
+        Func<string> where = Where(node);
+        if (op == "==")
+        {
+            return BooleanValue.Of(Values.LooseEquals(left, right, where));
+        }
+        if (op == "!=")
+        {
+            return BooleanValue.Of(!Values.LooseEquals(left, right, where));
+        }
+        if (left is UndefinedValue || right is UndefinedValue)
+        {
+            if (right is UndefinedValue && op is "in" or "not in")
+            {
+                return BooleanValue.Of(op == "not in");
+            }
+            throw Error(node, $"operator '{op}' on an undefined value ({Describe(left is UndefinedValue ? node.Left : node.Right)} is undefined)");
+        }
+        if (left is NullValue || right is NullValue)
+        {
+            throw Error(node, $"operator '{op}' on a none value");
+        }
+        if (op == "~")
+        {
+            return new StringValue(Values.Primitive(left, where) + Values.Primitive(right, where));
+        }
+        bool leftNumeric = left is IntegerValue or FloatValue or BooleanValue;
+        bool rightNumeric = right is IntegerValue or FloatValue or BooleanValue;
+        if (op == "**" && leftNumeric && rightNumeric)
+        {
+            double a = Values.ToDouble(left), b = Values.ToDouble(right);
+            if (a == 0 && b < 0)
+            {
+                throw Error(node, "0.0 cannot be raised to a negative power");
+            }
+            double r = Math.Pow(a, b);
+            if (!double.IsFinite(r))
+            {
+                throw Error(node, "the power is not a finite real number");
+            }
+            return Values.Number(r, left is FloatValue || right is FloatValue || b < 0, where);
+        }
+        if (Values.IsNumber(left) && Values.IsNumber(right))
+        {
+            double a = Values.ToDouble(left), b = Values.ToDouble(right);
+            bool isFloat = left is FloatValue || right is FloatValue;
+            switch (op)
+            {
+                case "+": return Values.Number(a + b, isFloat, where);
+                case "-": return Values.Number(a - b, isFloat, where);
+                case "*": return Values.Number(a * b, isFloat, where);
+                case "/":
+                    if (b == 0)
+                    {
+                        throw Error(node, "division by zero");
+                    }
+                    return new FloatValue(a / b);
+                case "//":
+                    if (b == 0)
+                    {
+                        throw Error(node, "division by zero");
+                    }
+                    return Values.Number(Math.Floor(a / b), isFloat, where);
+                case "%":
+                    if (b == 0)
+                    {
+                        throw Error(node, "modulo by zero");
+                    }
+                    return Values.Number(a % b, isFloat, where);
+                case "<": return BooleanValue.Of(a < b);
+                case ">": return BooleanValue.Of(a > b);
+                case ">=": return BooleanValue.Of(a >= b);
+                case "<=": return BooleanValue.Of(a <= b);
+            }
+        }
+        else if (left is ArrayValue la && right is ArrayValue ra)
+        {
+            if (op == "+")
+            {
+                return new ArrayValue([.. la.Items, .. ra.Items]);
+            }
+        }
+        else if (right is ArrayValue list)
+        {
+            if (op is "in" or "not in")
+            {
+                bool member = list.Items.Any(x => Values.StrictEquals(x, left));
+                return BooleanValue.Of(op == "in" ? member : !member);
+            }
+        }
+        if ((left is StringValue || right is StringValue) && op == "+")
+        {
+            return new StringValue(Values.Primitive(left, where) + Values.Primitive(right, where));
+        }
+        if (left is StringValue ls && right is StringValue rs && op is "in" or "not in")
+        {
+            bool contains = rs.Value.Contains(ls.Value, StringComparison.Ordinal);
+            return BooleanValue.Of(op == "in" ? contains : !contains);
+        }
+        if (left is StringValue key && right is ObjectValue obj && op is "in" or "not in")
+        {
+            bool has = obj.Map.ContainsKey(key.Value);
+            return BooleanValue.Of(op == "in" ? has : !has);
+        }
+        throw Error(node, $"operator '{op}' is not defined between a {left.Kind} and a {right.Kind}");
+    }
+}

@@ -1,0 +1,255 @@
+using System.Globalization;
+using System.Text;
+
+namespace Copal.Model.ChatTemplates;
+
+/// <summary>
+/// The JavaScript string and number rules the reference renderer (@huggingface/jinja) inherits, where .NET's differ:
+/// the whitespace set of <c>trim()</c> and <c>\s</c>, <c>String(number)</c>, <c>JSON.stringify</c> of a string.
+/// </summary>
+internal static class JsText
+{
+    /// <summary>ECMAScript WhiteSpace and LineTerminator (what <c>trim()</c> removes and <c>\s</c> matches).</summary>
+    public static bool IsWhitespace(char c) => c switch
+    {
+        '\t' or '\n' or '\v' or '\f' or '\r' or ' ' or '\u00a0' or '\u1680' or '\u2028' or '\u2029' or '\u202f'
+            or '\u205f' or '\u3000' or '\ufeff' => true,
+        >= '\u2000' and <= '\u200a' => true,
+        _ => false,
+    };
+
+    public static string Trim(string s) => TrimEnd(TrimStart(s));
+
+    public static string TrimStart(string s)
+    {
+        int i = 0;
+        while (i < s.Length && IsWhitespace(s[i]))
+        {
+            i++;
+        }
+        return s[i..];
+    }
+
+    public static string TrimEnd(string s)
+    {
+        int n = s.Length;
+        while (n > 0 && IsWhitespace(s[n - 1]))
+        {
+            n--;
+        }
+        return s[..n];
+    }
+
+    /// <summary>JavaScript <c>String(x)</c> for a double (Number::toString, shortest round-trip digits).</summary>
+    public static string Number(double x)
+    {
+        if (double.IsNaN(x))
+        {
+            return "NaN";
+        }
+        if (x == 0)
+        {
+            return "0";
+        }
+        if (double.IsInfinity(x))
+        {
+            return x > 0 ? "Infinity" : "-Infinity";
+        }
+        if (x < 0)
+        {
+            return "-" + Number(-x);
+        }
+        // Shortest round-trip digits and the decimal exponent: x = 0.d1d2...dk × 10^n.
+        string shortest = x.ToString("R", CultureInfo.InvariantCulture);
+        string mantissa = shortest;
+        int exp = 0;
+        int e = shortest.IndexOfAny(['E', 'e']);
+        if (e >= 0)
+        {
+            mantissa = shortest[..e];
+            exp = int.Parse(shortest[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        }
+        int dot = mantissa.IndexOf('.', StringComparison.Ordinal);
+        string digits = dot < 0 ? mantissa : mantissa.Remove(dot, 1);
+        int intLength = dot < 0 ? mantissa.Length : dot;
+        int lead = 0;
+        while (lead < digits.Length - 1 && digits[lead] == '0')
+        {
+            lead++;
+        }
+        digits = digits[lead..].TrimEnd('0');
+        if (digits.Length == 0)
+        {
+            return "0";
+        }
+        int n = intLength - lead + exp;
+        int k = digits.Length;
+        if (k <= n && n <= 21)
+        {
+            return digits + new string('0', n - k);
+        }
+        if (0 < n && n <= 21)
+        {
+            return digits[..n] + "." + digits[n..];
+        }
+        if (-6 < n && n <= 0)
+        {
+            return "0." + new string('0', -n) + digits;
+        }
+        string exponent = (n - 1 >= 0 ? "+" : "-") + Math.Abs(n - 1).ToString(CultureInfo.InvariantCulture);
+        return k == 1 ? digits + "e" + exponent : digits[..1] + "." + digits[1..] + "e" + exponent;
+    }
+
+    /// <summary>JavaScript <c>JSON.stringify</c> of a string (well-formed: lone surrogates escaped).</summary>
+    public static void JsonString(StringBuilder sb, string s, bool ensureAscii)
+    {
+        sb.Append('"');
+        for (int i = 0; i < s.Length; i++)
+        {
+            char c = s[i];
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); continue;
+                case '\\': sb.Append("\\\\"); continue;
+                case '\b': sb.Append("\\b"); continue;
+                case '\f': sb.Append("\\f"); continue;
+                case '\n': sb.Append("\\n"); continue;
+                case '\r': sb.Append("\\r"); continue;
+                case '\t': sb.Append("\\t"); continue;
+            }
+            bool lone = char.IsHighSurrogate(c) ? !(i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
+                : char.IsLowSurrogate(c) && !(i > 0 && char.IsHighSurrogate(s[i - 1]));
+            if (c < ' ' || lone || (ensureAscii && c >= '\x7f'))
+            {
+                sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+        sb.Append('"');
+    }
+
+    /// <summary>JavaScript <c>parseInt(s, 10)</c>; null where it gives NaN.</summary>
+    public static double? ParseInt(string s)
+    {
+        string t = TrimStart(s);
+        int i = 0;
+        bool negative = false;
+        if (i < t.Length && t[i] is '+' or '-')
+        {
+            negative = t[i] == '-';
+            i++;
+        }
+        int start = i;
+        while (i < t.Length && char.IsAsciiDigit(t[i]))
+        {
+            i++;
+        }
+        if (i == start)
+        {
+            return null;
+        }
+        double v = double.Parse(t[start..i], NumberStyles.None, CultureInfo.InvariantCulture);
+        return negative ? -v : v;
+    }
+
+    /// <summary>JavaScript <c>parseFloat(s)</c>; null where it gives NaN.</summary>
+    public static double? ParseFloat(string s)
+    {
+        string t = TrimStart(s);
+        int i = 0;
+        if (i < t.Length && t[i] is '+' or '-')
+        {
+            i++;
+        }
+        if (string.CompareOrdinal(t, i, "Infinity", 0, 8) == 0)
+        {
+            return t[0] == '-' ? double.NegativeInfinity : double.PositiveInfinity;
+        }
+        int digitsStart = i;
+        while (i < t.Length && char.IsAsciiDigit(t[i]))
+        {
+            i++;
+        }
+        int intDigits = i - digitsStart;
+        int fracDigits = 0;
+        if (i < t.Length && t[i] == '.')
+        {
+            int j = i + 1;
+            while (j < t.Length && char.IsAsciiDigit(t[j]))
+            {
+                j++;
+            }
+            fracDigits = j - i - 1;
+            if (intDigits + fracDigits > 0)
+            {
+                i = j;
+            }
+        }
+        if (intDigits + fracDigits == 0)
+        {
+            return null;
+        }
+        if (i < t.Length && t[i] is 'e' or 'E')
+        {
+            int j = i + 1;
+            if (j < t.Length && t[j] is '+' or '-')
+            {
+                j++;
+            }
+            int expStart = j;
+            while (j < t.Length && char.IsAsciiDigit(t[j]))
+            {
+                j++;
+            }
+            if (j > expStart)
+            {
+                i = j;
+            }
+        }
+        return double.Parse(t[..i], NumberStyles.Float, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>JavaScript <c>Number(s)</c> (StringToNumber): NaN where the whole trimmed text is not a number.</summary>
+    public static double ToNumber(string s)
+    {
+        string t = Trim(s);
+        if (t.Length == 0)
+        {
+            return 0;
+        }
+        if (t.Length > 2 && t[0] == '0' && t[1] is 'x' or 'X' or 'o' or 'O' or 'b' or 'B')
+        {
+            int radix = t[1] is 'x' or 'X' ? 16 : t[1] is 'o' or 'O' ? 8 : 2;
+            double v = 0;
+            foreach (char c in t[2..])
+            {
+                int d = char.IsAsciiDigit(c) ? c - '0' : char.IsAsciiLetter(c) ? char.ToLowerInvariant(c) - 'a' + 10 : 99;
+                if (d >= radix)
+                {
+                    return double.NaN;
+                }
+                v = v * radix + d;
+            }
+            return v;
+        }
+        if (t is "Infinity" or "+Infinity")
+        {
+            return double.PositiveInfinity;
+        }
+        if (t == "-Infinity")
+        {
+            return double.NegativeInfinity;
+        }
+        foreach (char c in t)
+        {
+            if (!(char.IsAsciiDigit(c) || c is '.' or 'e' or 'E' or '+' or '-'))
+            {
+                return double.NaN;
+            }
+        }
+        return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) ? r : double.NaN;
+    }
+}

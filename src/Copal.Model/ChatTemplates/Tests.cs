@@ -1,0 +1,39 @@
+namespace Copal.Model.ChatTemplates;
+
+/// <summary>The tests of <c>x is name</c> (and of selectattr/rejectattr), as the reference defines them.</summary>
+internal sealed partial class Interpreter
+{
+    private bool ApplyTest(Value operand, TestNode node)
+    {
+        if (node.Name is "equalto" or "eq")
+        {
+            throw Error(node, $"test '{node.Name}' needs an argument, which 'is' tests cannot take here");
+        }
+        return TestByName(node.Name, node)(operand, null);
+    }
+
+    private Func<Value, Value?, bool> TestByName(string name, Node node) => name switch
+    {
+        "boolean" => (v, _) => v is BooleanValue,
+        "callable" => (v, _) => v is FunctionValue,
+        "odd" => (v, _) => v is IntegerValue i ? i.Value % 2 != 0 : throw Error(node, $"test 'odd' needs an integer, got a {v.Kind}"),
+        "even" => (v, _) => v is IntegerValue i ? i.Value % 2 == 0 : throw Error(node, $"test 'even' needs an integer, got a {v.Kind}"),
+        "false" => (v, _) => v is BooleanValue { Value: false },
+        "true" => (v, _) => v is BooleanValue { Value: true },
+        "none" => (v, _) => v is NullValue,
+        "string" => (v, _) => v is StringValue,
+        "number" => (v, _) => v is IntegerValue or FloatValue,
+        "integer" => (v, _) => v is IntegerValue,
+        // The reference counts lists and strings as iterable, but not tuples or mappings.
+        "iterable" => (v, _) => v is ArrayValue { IsTuple: false } or StringValue,
+        "mapping" => (v, _) => v is ObjectValue,
+        "sequence" => (v, _) => v is ArrayValue or ObjectValue or StringValue,
+        "lower" => (v, _) => v is StringValue s && s.Value == s.Value.ToLowerInvariant(),
+        "upper" => (v, _) => v is StringValue s && s.Value == s.Value.ToUpperInvariant(),
+        "defined" => (v, _) => v is not UndefinedValue,
+        "undefined" => (v, _) => v is UndefinedValue,
+        "equalto" or "eq" => (v, arg) => arg is not null ? Values.StrictEquals(v, arg)
+            : throw Error(node, $"test '{name}' needs an argument"),
+        _ => throw Error(node, $"test '{name}' is not supported"),
+    };
+}

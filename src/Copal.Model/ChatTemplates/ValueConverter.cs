@@ -1,0 +1,86 @@
+using System.Collections;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Copal.Model.ChatTemplates;
+
+/// <summary>
+/// Turns the caller's .NET values into template values: null, string, bool, numbers, <see cref="JsonElement"/>,
+/// <see cref="JsonNode"/>, dictionaries with string keys, sequences and <see cref="ChatTemplateMessage"/>. Numbers with
+/// an integral value become integers, as in JavaScript; mapping keys keep their order except that integer-like keys
+/// come first in ascending order (JavaScript's <c>Object.entries</c> order, which the reference sees).
+/// </summary>
+internal static class ValueConverter
+{
+    public static Value From(object? input, string path) => input switch
+    {
+        null => NullValue.Instance,
+        Value v => v,
+        string s => new StringValue(s),
+        bool b => BooleanValue.Of(b),
+        char c => new StringValue(c.ToString()),
+        byte or sbyte or short or ushort or int or uint or long => Number(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
+        ulong or float or double or decimal => Number(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
+        JsonElement e => FromJson(e, path),
+        JsonNode n => FromJson(JsonSerializer.SerializeToElement(n), path),
+        ChatTemplateMessage m => m.ToValue(path),
+        IEnumerable<KeyValuePair<string, object?>> d => Mapping(d.Select(kv => (kv.Key, kv.Value)), path),
+        IEnumerable<KeyValuePair<string, string>> d => Mapping(d.Select(kv => (kv.Key, (object?)kv.Value)), path),
+        IDictionary d => Mapping(d.Keys.Cast<object>().Select(k => (k as string ?? throw Unsupported(path, "a mapping key that is not a string"), d[k])), path),
+        IEnumerable e => new ArrayValue(e.Cast<object?>().Select((x, i) => From(x, $"{path}[{i}]")).ToList()),
+        _ => throw Unsupported(path, $"a value of type {input.GetType().Name}"),
+    };
+
+    private static ArgumentException Unsupported(string path, string what) =>
+        new($"chat template input {path}: {what} cannot be passed to a template (use strings, numbers, booleans, null, lists, string-keyed dictionaries or JSON)");
+
+    private static Value Number(double d, string path)
+    {
+        if (double.IsNaN(d) || double.IsInfinity(d))
+        {
+            return new FloatValue(d);
+        }
+        if (d == Math.Floor(d))
+        {
+            if (Math.Abs(d) > Values.MaxSafeInteger)
+            {
+                throw new ArgumentException($"chat template input {path}: integer {d.ToString(CultureInfo.InvariantCulture)} is beyond 2^53, which the reference cannot represent exactly");
+            }
+            return new IntegerValue((long)d);
+        }
+        return new FloatValue(d);
+    }
+
+    private static Value FromJson(JsonElement e, string path) => e.ValueKind switch
+    {
+        JsonValueKind.Null or JsonValueKind.Undefined => NullValue.Instance,
+        JsonValueKind.True => BooleanValue.True,
+        JsonValueKind.False => BooleanValue.False,
+        JsonValueKind.String => new StringValue(e.GetString()!),
+        JsonValueKind.Number => Number(e.GetDouble(), path),
+        JsonValueKind.Array => new ArrayValue(e.EnumerateArray().Select((x, i) => FromJson(x, $"{path}[{i}]")).ToList()),
+        JsonValueKind.Object => Mapping(e.EnumerateObject().Select(p => (p.Name, (object?)p.Value)), path),
+        _ => throw Unsupported(path, $"JSON {e.ValueKind}"),
+    };
+
+    internal static ObjectValue Mapping(IEnumerable<(string Key, object? Value)> entries, string path)
+    {
+        var list = entries.ToList();
+        var map = new OrderedDictionary<string, Value>(StringComparer.Ordinal);
+        foreach ((string key, object? value) in list.Where(e => ArrayIndex(e.Key) is not null).OrderBy(e => ArrayIndex(e.Key)))
+        {
+            map[key] = From(value, $"{path}.{key}");
+        }
+        foreach ((string key, object? value) in list.Where(e => ArrayIndex(e.Key) is null))
+        {
+            map[key] = From(value, $"{path}.{key}");
+        }
+        return new ObjectValue(map);
+    }
+
+    /// <summary>The key as a canonical array index ("0", "17", not "07"), which JavaScript orders first.</summary>
+    private static uint? ArrayIndex(string key) =>
+        key.Length > 0 && (key == "0" || key[0] != '0') && key.All(char.IsAsciiDigit)
+            && uint.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out uint i) && i != uint.MaxValue ? i : null;
+}

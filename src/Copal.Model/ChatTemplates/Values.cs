@@ -1,0 +1,313 @@
+using System.Text;
+
+namespace Copal.Model.ChatTemplates;
+
+/// <summary>A value while a template runs. The kinds and their behaviour follow @huggingface/jinja's runtime values.</summary>
+internal abstract class Value
+{
+    /// <summary>The kind's name in error messages.</summary>
+    public abstract string Kind { get; }
+
+    /// <summary>Python-style truth: empty strings, lists and mappings, zero, none and undefined are false.</summary>
+    public abstract bool IsTrue { get; }
+}
+
+internal sealed class UndefinedValue : Value
+{
+    public static readonly UndefinedValue Instance = new();
+    public override string Kind => "undefined";
+    public override bool IsTrue => false;
+}
+
+internal sealed class NullValue : Value
+{
+    public static readonly NullValue Instance = new();
+    public override string Kind => "none";
+    public override bool IsTrue => false;
+}
+
+internal sealed class BooleanValue(bool value) : Value
+{
+    public static readonly BooleanValue True = new(true);
+    public static readonly BooleanValue False = new(false);
+    public bool Value { get; } = value;
+    public override string Kind => "boolean";
+    public override bool IsTrue => Value;
+    public static BooleanValue Of(bool b) => b ? True : False;
+}
+
+/// <summary>An integer; like the reference (JavaScript numbers) only values within ±(2^53 − 1) are exact, beyond is refused.</summary>
+internal sealed class IntegerValue(long value) : Value
+{
+    public long Value { get; } = value;
+    public override string Kind => "integer";
+    public override bool IsTrue => Value != 0;
+}
+
+internal sealed class FloatValue(double value) : Value
+{
+    public double Value { get; } = value;
+    public override string Kind => "float";
+    public override bool IsTrue => Value != 0 && !double.IsNaN(Value);
+}
+
+internal sealed class StringValue(string value) : Value
+{
+    public static readonly StringValue Empty = new("");
+    public string Value { get; } = value;
+    public override string Kind => "string";
+    public override bool IsTrue => Value.Length > 0;
+}
+
+/// <summary>A list; <see cref="IsTuple"/> for a parenthesized tuple literal (the reference treats those differently in places).</summary>
+internal sealed class ArrayValue(List<Value> items, bool isTuple = false) : Value
+{
+    public List<Value> Items { get; } = items;
+    public bool IsTuple { get; } = isTuple;
+    public override string Kind => IsTuple ? "tuple" : "list";
+    public override bool IsTrue => Items.Count > 0;
+}
+
+/// <summary>A mapping with insertion-ordered string keys; <see cref="IsKeywordArguments"/> for the keyword arguments of a call.</summary>
+internal sealed class ObjectValue(OrderedDictionary<string, Value> map, bool isKeywordArguments = false) : Value
+{
+    public OrderedDictionary<string, Value> Map { get; } = map;
+    public bool IsKeywordArguments { get; } = isKeywordArguments;
+    public override string Kind => IsKeywordArguments ? "keyword arguments" : "mapping";
+    public override bool IsTrue => Map.Count > 0;
+}
+
+/// <summary>The result of <c>namespace(...)</c>: attributes that <c>set ns.x = ...</c> may change from inside loops.</summary>
+internal sealed class NamespaceValue(OrderedDictionary<string, Value> map) : Value
+{
+    public OrderedDictionary<string, Value> Map { get; } = map;
+    public override string Kind => "namespace";
+    public override bool IsTrue => true;
+}
+
+// where: Names the call's position in errors.
+internal delegate Value Callable(List<Value> args, Scope caller, Func<string> where);
+
+internal sealed class FunctionValue(string name, Callable invoke) : Value
+{
+    public string Name { get; } = name;
+    public Callable Invoke { get; } = invoke;
+    public override string Kind => "function";
+    public override bool IsTrue => true;
+}
+
+/// <summary>Conversions between values and text with the reference's (JavaScript's) rules.</summary>
+internal static class Values
+{
+    public const double MaxSafeInteger = 9007199254740991;
+
+    /// <summary>A number as the reference types it: integral values are integers, others floats.</summary>
+    public static Value Number(double v, bool asFloat, Func<string> where)
+    {
+        if (asFloat)
+        {
+            return new FloatValue(v);
+        }
+        if (double.IsNaN(v) || double.IsInfinity(v) || Math.Abs(v) > MaxSafeInteger || v != Math.Floor(v))
+        {
+            throw new ChatTemplateException($"chat template {where()}: integer result {JsText.Number(v)} is not an exact integer");
+        }
+        return new IntegerValue((long)v);
+    }
+
+    /// <summary>What <c>{{ value }}</c> writes (the reference's <c>toString()</c>).</summary>
+    public static string Render(Value v, Func<string> where) => v switch
+    {
+        StringValue s => s.Value,
+        IntegerValue i => JsText.Number(i.Value),
+        FloatValue f => FloatText(f.Value),
+        BooleanValue b => b.Value ? "true" : "false",
+        NullValue => "null",
+        UndefinedValue => "undefined",
+        ArrayValue or ObjectValue or NamespaceValue => Json.Write(v, new JsonOptions(null, false, null, false), 0, false, where),
+        _ => throw new ChatTemplateException($"chat template {where()}: cannot write a {v.Kind} as text"),
+    };
+
+    public static string FloatText(double d)
+    {
+        if (d == 0 && double.IsNegative(d))
+        {
+            return "-0.0";
+        }
+        return d % 1 == 0 && !double.IsInfinity(d) ? JsText.Number(d) + (Math.Abs(d) < 1e21 ? ".0" : "") : JsText.Number(d);
+    }
+
+    /// <summary>JavaScript <c>value.toString()</c> of the underlying value (what <c>+</c> and <c>~</c> concatenate).</summary>
+    public static string Primitive(Value v, Func<string> where) => v switch
+    {
+        StringValue s => s.Value,
+        IntegerValue i => JsText.Number(i.Value),
+        FloatValue f => JsText.Number(f.Value),
+        BooleanValue b => b.Value ? "true" : "false",
+        ArrayValue a => string.Join(",", a.Items.Select(x => Render(x, where))),
+        ObjectValue or NamespaceValue => "[object Map]",
+        _ => throw new ChatTemplateException($"chat template {where()}: cannot convert a {v.Kind} to text"),
+    };
+
+    /// <summary>The element text of JavaScript's <c>Array.prototype.join</c> (none and undefined give "").</summary>
+    public static string JoinElement(Value v, Func<string> where) => v is NullValue or UndefinedValue ? "" : Primitive(v, where);
+
+    /// <summary>JavaScript <c>a.value === b.value</c>: same primitive, or the same list or mapping instance.</summary>
+    public static bool StrictEquals(Value a, Value b) => (a, b) switch
+    {
+        (NullValue, NullValue) or (UndefinedValue, UndefinedValue) => true,
+        (StringValue x, StringValue y) => x.Value == y.Value,
+        (BooleanValue x, BooleanValue y) => x.Value == y.Value,
+        _ when IsNumber(a) && IsNumber(b) => ToDouble(a) == ToDouble(b),
+        (ArrayValue x, ArrayValue y) => ReferenceEquals(x.Items, y.Items),
+        (ObjectValue x, ObjectValue y) => ReferenceEquals(x.Map, y.Map),
+        (NamespaceValue x, NamespaceValue y) => ReferenceEquals(x.Map, y.Map),
+        (FunctionValue x, FunctionValue y) => ReferenceEquals(x, y),
+        _ => false,
+    };
+
+    /// <summary>JavaScript <c>a.value == b.value</c> (the reference's <c>==</c>), with its type conversions.</summary>
+    public static bool LooseEquals(Value a, Value b, Func<string> where)
+    {
+        bool aNullish = a is NullValue or UndefinedValue;
+        bool bNullish = b is NullValue or UndefinedValue;
+        if (aNullish || bNullish)
+        {
+            return aNullish && bNullish;
+        }
+        if (IsContainer(a) && IsContainer(b))
+        {
+            return StrictEquals(a, b);
+        }
+        if (a is BooleanValue ab)
+        {
+            return LooseEquals(new IntegerValue(ab.Value ? 1 : 0), b, where);
+        }
+        if (b is BooleanValue bb)
+        {
+            return LooseEquals(a, new IntegerValue(bb.Value ? 1 : 0), where);
+        }
+        if (IsContainer(a))
+        {
+            return LooseEquals(new StringValue(Primitive(a, where)), b, where);
+        }
+        if (IsContainer(b))
+        {
+            return LooseEquals(a, new StringValue(Primitive(b, where)), where);
+        }
+        if (a is StringValue sa && b is StringValue sb)
+        {
+            return sa.Value == sb.Value;
+        }
+        double x = a is StringValue s1 ? JsText.ToNumber(s1.Value) : ToDouble(a);
+        double y = b is StringValue s2 ? JsText.ToNumber(s2.Value) : ToDouble(b);
+        return x == y;
+    }
+
+    public static bool IsNumber(Value v) => v is IntegerValue or FloatValue;
+
+    private static bool IsContainer(Value v) => v is ArrayValue or ObjectValue or NamespaceValue or FunctionValue;
+
+    public static double ToDouble(Value v) => v switch
+    {
+        IntegerValue i => i.Value,
+        FloatValue f => f.Value,
+        BooleanValue b => b.Value ? 1 : 0,
+        _ => double.NaN,
+    };
+}
+
+internal sealed record JsonOptions(int? Indent, bool EnsureAscii, (string Item, string Key)? Separators, bool SortKeys);
+
+/// <summary>The reference's <c>tojson</c>: Python <c>json.dumps</c> layout (", " and ": ", or "," and newlines with indent), keys in insertion order, non-ASCII kept.</summary>
+internal static class Json
+{
+    public static string Write(Value v, JsonOptions options, int depth, bool undefinedAsNull, Func<string> where)
+    {
+        var sb = new StringBuilder();
+        Write(sb, v, options, depth, undefinedAsNull, where);
+        return sb.ToString();
+    }
+
+    private static void Write(StringBuilder sb, Value v, JsonOptions o, int depth, bool undefinedAsNull, Func<string> where)
+    {
+        (string item, string key) = o.Separators ?? (o.Indent is > 0 ? (",", ": ") : (", ", ": "));
+        switch (v)
+        {
+            case NullValue:
+                sb.Append("null");
+                return;
+            case UndefinedValue:
+                sb.Append(undefinedAsNull ? "null" : "undefined");
+                return;
+            case IntegerValue i:
+                sb.Append(JsText.Number(i.Value));
+                return;
+            case FloatValue f:
+                sb.Append(double.IsFinite(f.Value) ? JsText.Number(f.Value) : "null");
+                return;
+            case BooleanValue b:
+                sb.Append(b.Value ? "true" : "false");
+                return;
+            case StringValue s:
+                JsText.JsonString(sb, s.Value, o.EnsureAscii);
+                return;
+        }
+        string indent = o.Indent is > 0 ? new string(' ', o.Indent.Value) : "";
+        string basePad = "\n" + string.Concat(Enumerable.Repeat(indent, depth));
+        string childPad = basePad + indent;
+        bool pretty = o.Indent is > 0;
+        if (v is ArrayValue { IsTuple: false } a)
+        {
+            sb.Append('[');
+            for (int n = 0; n < a.Items.Count; n++)
+            {
+                sb.Append(n > 0 ? item : "");
+                if (pretty)
+                {
+                    sb.Append(childPad);
+                }
+                Write(sb, a.Items[n], o, depth + 1, undefinedAsNull, where);
+            }
+            if (pretty && a.Items.Count > 0)
+            {
+                sb.Append(basePad);
+            }
+            sb.Append(']');
+            return;
+        }
+        OrderedDictionary<string, Value>? map = v switch
+        {
+            ObjectValue { IsKeywordArguments: false } obj => obj.Map,
+            NamespaceValue ns => ns.Map,
+            _ => null,
+        };
+        if (map is null)
+        {
+            throw new ChatTemplateException($"chat template {where()}: cannot convert a {v.Kind} to JSON");
+        }
+        if (o.SortKeys)
+        {
+            throw new ChatTemplateException($"chat template {where()}: tojson(sort_keys=true) is not supported");
+        }
+        sb.Append('{');
+        bool firstEntry = true;
+        foreach ((string k, Value value) in map)
+        {
+            sb.Append(firstEntry ? "" : item);
+            firstEntry = false;
+            if (pretty)
+            {
+                sb.Append(childPad);
+            }
+            JsText.JsonString(sb, k, o.EnsureAscii);
+            sb.Append(key);
+            Write(sb, value, o, depth + 1, undefinedAsNull, where);
+        }
+        if (pretty && map.Count > 0)
+        {
+            sb.Append(basePad);
+        }
+        sb.Append('}');
+    }
+}

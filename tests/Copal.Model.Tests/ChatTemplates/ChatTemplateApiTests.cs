@@ -1,0 +1,108 @@
+using System.Text.Json.Nodes;
+using Copal.Model.ChatTemplates;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.ChatTemplates;
+
+/// <summary>The public entry point: reading tokenizer_config.json, choosing among named templates, passing inputs.</summary>
+public sealed class ChatTemplateApiTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("copal-ct-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private ChatTemplate? Load(string json)
+    {
+        File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"), json);
+        return ChatTemplate.FromDirectory(_dir);
+    }
+
+    [Fact]
+    public void No_config_or_no_chat_template_gives_null()
+    {
+        Assert.Null(ChatTemplate.FromDirectory(_dir));
+        Assert.Null(ChatTemplate.FromDirectory(TestData.Path("tokenizers", "mistral")));
+        Assert.Null(Load("{\"chat_template\": null, \"bos_token\": \"<s>\"}"));
+    }
+
+    [Fact]
+    public void Special_tokens_are_read_as_strings_or_added_token_objects()
+    {
+        ChatTemplate t = Load("""
+            {"chat_template": "{{ bos_token }}|{{ eos_token }}|{{ unk_token }}|{{ pad_token }}",
+             "bos_token": {"__type": "AddedToken", "content": "<B>", "lstrip": false},
+             "eos_token": "<E>", "unk_token": null, "pad_token": ""}
+            """)!;
+        Assert.Equal("<B>|<E>||", t.Render([], false));
+        Assert.Equal(2, t.SpecialTokens.Count);
+        var direct = new ChatTemplate("{{ bos_token is defined }}|{{ eos_token }}", new Dictionary<string, string> { ["bos_token"] = "", ["eos_token"] = "</s>" });
+        Assert.Equal("false|</s>", direct.Render([], false));
+    }
+
+    [Fact]
+    public void Named_list_uses_tool_use_when_tools_are_given_else_default()
+    {
+        ChatTemplate t = Load("""
+            {"chat_template": [{"name": "default", "template": "plain"}, {"name": "tool_use", "template": "tools:{{ tools | length }}"}]}
+            """)!;
+        Assert.Equal("plain", t.Render([], false));
+        Assert.Equal("tools:0", t.Render([], false, tools: []));
+        ChatTemplate onlyRag = Load("""{"chat_template": [{"name": "rag", "template": "x"}]}""")!;
+        var e = Assert.Throws<ChatTemplateException>(() => onlyRag.Render([], false));
+        Assert.Contains("no 'default' template", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"chat_template\": 5}", "chat_template must be a string or a list")]
+    [InlineData("{\"chat_template\": [{\"name\": 1}]}", "chat_template[0] must be")]
+    [InlineData("{\"chat_template\": \"x\", \"bos_token\": 3}", "bos_token must be a string")]
+    [InlineData("{\"chat_template\": ", "not valid JSON")]
+    public void Malformed_configs_are_refused_with_the_file_and_field(string json, string message)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => Load(json));
+        Assert.Contains("tokenizer_config.json", e.Message, StringComparison.Ordinal);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Message_fields_tools_and_extra_accept_dotnet_values_and_json_nodes()
+    {
+        var t = new ChatTemplate("{% for m in messages %}{{ m | tojson }};{% endfor %}{{ tools | tojson }};{{ flag }};{{ add_generation_prompt }}");
+        var call = new Dictionary<string, object?>
+        {
+            ["type"] = "function",
+            ["function"] = new Dictionary<string, object?> { ["name"] = "f", ["arguments"] = new Dictionary<string, object?> { ["b"] = 1.5, ["1"] = true } },
+        };
+        ChatTemplateMessage[] messages =
+        [
+            new("user", "hi"),
+            new("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new[] { call } }),
+        ];
+        object[] tools = [JsonNode.Parse("""{"name": "f", "n": 2.0, "list": [1, "x", null]}""")!];
+        string text = t.Render(messages, false, tools, new Dictionary<string, object?> { ["flag"] = 3L, ["add_generation_prompt"] = true });
+        Assert.Equal("""
+            {"role": "user", "content": "hi"};{"role": "assistant", "content": null, "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": {"1": true, "b": 1.5}}}]};[{"name": "f", "n": 2, "list": [1, "x", null]}];3;true
+            """, text);
+    }
+
+    [Fact]
+    public void Extra_may_not_redefine_builtin_names_and_messages_may_not_repeat_role()
+    {
+        var t = new ChatTemplate("x");
+        var e = Assert.Throws<ChatTemplateException>(() => t.Render([], false, extra: new Dictionary<string, object?> { ["true"] = false }));
+        Assert.Contains("'true' is already defined", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => t.Render([new("user", "x", new Dictionary<string, object?> { ["role"] = "system" })], false));
+        Assert.Throws<ArgumentException>(() => t.Render([], false, extra: new Dictionary<string, object?> { ["when"] = DateTime.UnixEpoch }));
+    }
+
+    [Fact]
+    public void Rendering_is_thread_safe()
+    {
+        ChatTemplate t = ChatTemplate.FromDirectory(TestData.Path("tokenizers", "qwen3"))!;
+        ChatTemplateMessage[] messages = [new("system", "s"), new("user", "u"), new("assistant", "<think>r</think>a"), new("user", "v")];
+        string expected = t.Render(messages, true);
+        string[] results = new string[64];
+        Parallel.For(0, results.Length, i => results[i] = t.Render(messages, true));
+        Assert.All(results, r => Assert.Equal(expected, r));
+    }
+}

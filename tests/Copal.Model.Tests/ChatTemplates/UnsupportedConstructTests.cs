@@ -1,0 +1,93 @@
+using Copal.Model.ChatTemplates;
+
+namespace Copal.Model.Tests.ChatTemplates;
+
+/// <summary>A construct outside the supported subset is refused with its name and its line and column, never rendered wrongly.</summary>
+public class UnsupportedConstructTests
+{
+    private static readonly ChatTemplateMessage[] s_user = [new("user", "hi")];
+
+    [Theory]
+    [InlineData("{% include 'other.jinja' %}", "statement '{% include %}' is not supported", "line 1, column 4")]
+    [InlineData("a\n  {% extends 'base' %}", "statement '{% extends %}' is not supported", "line 2, column 6")]
+    [InlineData("{% call foo() %}x{% endcall %}", "'{% call %}' (call block) is not supported", "line 1, column 4")]
+    [InlineData("{% filter upper %}x{% endfilter %}", "'{% filter %}' (filter block) is not supported", "line 1, column 4")]
+    [InlineData("{{ f(*args) }}", "argument unpacking '*' is not supported", "line 1, column 6")]
+    [InlineData("{{ f(**kw) }}", "argument unpacking '**' is not supported", "line 1, column 6")]
+    [InlineData("{{ x is divisibleby(3) }}", "test 'divisibleby' with arguments is not supported", "line 1, column 9")]
+    [InlineData("{% macro m(varargs) %}{% endmacro %}", "macro parameter 'varargs' is not supported", "line 1, column 12")]
+    [InlineData("{% for x in y %}", "'for' is never closed with {% endfor %}", "line 1, column 4")]
+    [InlineData("{% endif %}", "'{% endif %}' without a matching opening tag", "line 1, column 4")]
+    [InlineData("{{ 'a\\q' }}", "unsupported escape \\q in a string literal", "line 1, column 6")]
+    [InlineData("{{ x @ y }}", "unexpected character '@'", "line 1, column 6")]
+    public void Parse_time_refusal_names_the_construct_and_position(string template, string construct, string position)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template));
+        Assert.True(e.Message.Contains(construct, StringComparison.Ordinal) && e.Message.Contains(position, StringComparison.Ordinal), e.Message);
+    }
+
+    [Theory]
+    [InlineData("{{ messages | reject('equalto', 'x') | join }}", "filter 'reject(...)' is not supported on a list", "line 1, column 15")]
+    [InlineData("{{ messages | batch(2) }}", "filter 'batch(...)' is not supported on a list", "line 1, column 15")]
+    [InlineData("{{ 'abc' | wordcount }}", "filter 'wordcount' is not supported on a string", "line 1, column 12")]
+    [InlineData("\n{{ messages[0] is sameas }}", "test 'sameas' is not supported", "line 2, column 16")]
+    [InlineData("{{ messages | tojson(sort_keys=true) }}", "tojson(sort_keys=true) is not supported", "line 1, column 15")]
+    [InlineData("{{ messages.append(1) }}", "'.append' is not a function (it is undefined)", "line 1, column 12")]
+    [InlineData("{{ undefined_name + 'x' }}", "operator '+' on an undefined value ('undefined_name' is undefined)", "line 1, column 19")]
+    [InlineData("{{ 1 / 0 }}", "division by zero", "line 1, column 6")]
+    [InlineData("{% break %}", "'{% break %}' outside a for loop", "")]
+    [InlineData("{{ (1, 2) | tojson }}", "cannot convert a tuple to JSON", "line 1, column 13")]
+    public void Render_time_refusal_names_the_construct_and_position(string template, string construct, string position)
+    {
+        var t = new ChatTemplate(template);
+        var e = Assert.ThrowsAny<ChatTemplateException>(() => t.Render(s_user, addGenerationPrompt: false));
+        Assert.IsNotType<ChatTemplateRaisedException>(e);
+        Assert.True(e.Message.Contains(construct, StringComparison.Ordinal) && e.Message.Contains(position, StringComparison.Ordinal), e.Message);
+    }
+
+    [Fact]
+    public void Runaway_templates_are_refused_instead_of_exhausting_the_stack_or_memory()
+    {
+        var recursive = new ChatTemplate("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
+        var e = Assert.Throws<ChatTemplateException>(() => recursive.Render(s_user, false));
+        Assert.Contains("macro 'f' nests deeper than 200 calls", e.Message, StringComparison.Ordinal);
+
+        e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate("{{ " + new string('(', 5000) + "1" + new string(')', 5000) + " }}"));
+        Assert.Contains("nest deeper than 200 levels", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(string.Concat(Enumerable.Repeat("{% if true %}", 5000))));
+        Assert.Contains("nest deeper than 200 levels", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate("{{ " + string.Concat(Enumerable.Repeat("not ", 5000)) + "1 }}"));
+        Assert.Contains("nest deeper than 200 levels", e.Message, StringComparison.Ordinal);
+
+        var huge = new ChatTemplate("{% for i in range(100000000) %}{% endfor %}");
+        e = Assert.Throws<ChatTemplateException>(() => huge.Render(s_user, false));
+        Assert.Contains("range() of 100000000 numbers", e.Message, StringComparison.Ordinal);
+        Assert.Equal("0,1,2,|5,3,|", new ChatTemplate("{% for i in range(3) %}{{ i }},{% endfor %}|{% for i in range(5, 1, -2) %}{{ i }},{% endfor %}|{% for i in range(2, 2) %}x{% endfor %}").Render(s_user, false));
+    }
+
+    [Fact]
+    public void Raise_exception_carries_the_templates_message_and_position()
+    {
+        var t = new ChatTemplate("{% if messages[0].role != 'system' %}\n  {{ raise_exception('need a system message') }}{% endif %}");
+        var e = Assert.Throws<ChatTemplateRaisedException>(() => t.Render(s_user, false));
+        Assert.Equal("need a system message", e.TemplateMessage);
+        Assert.Contains("line 2", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unsupported_construct_in_a_config_names_the_file()
+    {
+        string dir = Directory.CreateTempSubdirectory("copal-ct-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), "{\"chat_template\": \"{% import 'x' as y %}\"}");
+            var e = Assert.Throws<ChatTemplateException>(() => ChatTemplate.FromDirectory(dir));
+            Assert.Contains("tokenizer_config.json", e.Message, StringComparison.Ordinal);
+            Assert.Contains("statement '{% import %}' is not supported", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
