@@ -11,7 +11,7 @@ namespace Copal.Benchmarks.Tokenization;
 [MemoryDiagnoser]
 public class TokenizerBenchmarks
 {
-    private Tokenizer _tokenizer = null!;
+    private CopalTokenizer _tokenizer = null!;
     private string _text = "";
     private int[] _ids = [];
 
@@ -22,7 +22,7 @@ public class TokenizerBenchmarks
     public void Setup()
     {
         string data = SharedData();
-        _tokenizer = Tokenizer.FromDirectory(Path.Combine(data, "tokenizers", Name));
+        _tokenizer = CopalTokenizer.FromDirectory(Path.Combine(data, "tokenizers", Name));
         _text = Utf8Text.ReadFileStrict(Path.Combine(data, "text", "wikitext-2-raw-v1", "test.joined.txt"));
         _ids = _tokenizer.Encode(_text);
     }
@@ -34,7 +34,7 @@ public class TokenizerBenchmarks
     public int DecodeWikiText() => _tokenizer.Decode(_ids).Length;
 
     [Benchmark]
-    public int Load() => Tokenizer.FromDirectory(Path.Combine(SharedData(), "tokenizers", Name)).VocabSize;
+    public int Load() => CopalTokenizer.FromDirectory(Path.Combine(SharedData(), "tokenizers", Name)).VocabSize;
 
     private static string SharedData()
     {

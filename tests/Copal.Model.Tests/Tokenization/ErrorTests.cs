@@ -14,7 +14,7 @@ public class ErrorTests
     {
         using TinyTokenizerJson.TempPath file = TinyTokenizerJson.WriteText("{\n \"model\": {\"type\": \"BPE\",, }\n}");
         string path = file.Path;
-        var e = Assert.Throws<TokenizerException>(() => Tokenizer.FromFile(path));
+        var e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(path));
         Assert.Contains(path, e.Message);
         Assert.Contains("line 2", e.Message);
     }
@@ -107,7 +107,7 @@ public class ErrorTests
     [Fact]
     public void Unknown_id_in_decode_is_reported()
     {
-        Tokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
+        CopalTokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
         var e = Assert.Throws<TokenizerException>(() => t.Decode([3, 99]));
         Assert.Contains("99", e.Message);
     }
