@@ -16,6 +16,10 @@ internal sealed class ByteLevelBpeStage : IModelStage
     private readonly RegexSplitPreTokenizer? _split;
     private readonly bool _addPrefixSpace;
     private readonly Lazy<BpeTokenizer> _bpe;
+    private readonly WordCache _cache = new(capacity: 100_000);
+
+    /// <summary>Words longer than this are not cached (they are rare and would evict many short ones).</summary>
+    private const int MaxCachedWordLength = 256;
 
     public ByteLevelBpeStage(BpeModelSection section, ByteLevelSpec spec)
     {
@@ -75,17 +79,11 @@ internal sealed class ByteLevelBpeStage : IModelStage
         if (!preTokenize || _split is null)
         {
             EncodeWordIds(piece.AsSpan(), ids);
+            return;
         }
-        else if (!_section.IgnoreMerges)
+        foreach ((int offset, int len) in _split.Split(piece))
         {
-            ids.AddRange(_bpe.Value.EncodeToIds(piece, considerPreTokenization: true, considerNormalization: false));
-        }
-        else
-        {
-            foreach ((int offset, int len) in _split.PreTokenize(piece))
-            {
-                EncodeWordIds(piece.AsSpan(offset, len), ids);
-            }
+            EncodeWordIds(piece.AsSpan(offset, len), ids);
         }
     }
 
@@ -104,7 +102,7 @@ internal sealed class ByteLevelBpeStage : IModelStage
         }
         else if (!_section.IgnoreMerges)
         {
-            AddShifted(_bpe.Value.EncodeToTokens(piece, out _, considerPreTokenization: true, considerNormalization: false), shift, tokens);
+            AddShifted(piece, 0, _bpe.Value.EncodeToTokens(piece, out _, considerPreTokenization: true, considerNormalization: false), shift, tokens);
         }
         else
         {
@@ -134,7 +132,20 @@ internal sealed class ByteLevelBpeStage : IModelStage
             ids.Add(id);
             return;
         }
-        ids.AddRange(_bpe.Value.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false));
+        // The package caches at most 10k words of up to 15 chars; WikiText alone has ~30k distinct words, so
+        // without this cache most of them were merged again on every encode.
+        bool cacheable = word.Length <= MaxCachedWordLength;
+        if (cacheable && _cache.TryGet(word, out int[] cached))
+        {
+            ids.AddRange(cached);
+            return;
+        }
+        IReadOnlyList<int> found = _bpe.Value.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false);
+        ids.AddRange(found);
+        if (cacheable)
+        {
+            _cache.Add(word.ToString(), [.. found]);
+        }
     }
 
     private void EncodeWordTokens(string piece, int start, int length, int shift, List<EncodedToken> tokens)
@@ -145,16 +156,29 @@ internal sealed class ByteLevelBpeStage : IModelStage
             tokens.Add(new EncodedToken(id, _section.IdToToken[id]!, new Range(Math.Max(0, start + shift), start + length + shift)));
             return;
         }
-        AddShifted(_bpe.Value.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false), start + shift, tokens);
+        AddShifted(piece, start, _bpe.Value.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false), shift, tokens);
     }
 
-    private static void AddShifted(IReadOnlyList<EncodedToken> found, int shift, List<EncodedToken> tokens)
+    /// <summary>
+    /// Adds the package's tokens of piece[wordStart..] with offsets moved by <paramref name="shift"/>. A token that holds
+    /// only some bytes of a character gets the whole character's span (as HF), never half a surrogate pair.
+    /// </summary>
+    private static void AddShifted(string piece, int wordStart, IReadOnlyList<EncodedToken> found, int shift, List<EncodedToken> tokens)
     {
         foreach (EncodedToken t in found)
         {
-            int s = Math.Max(0, t.Offset.Start.Value + shift);
-            int e = Math.Max(s, t.Offset.End.Value + shift);
-            tokens.Add(new EncodedToken(t.Id, t.Value, new Range(s, e)));
+            int s = wordStart + t.Offset.Start.Value;
+            int e = Math.Max(s, wordStart + t.Offset.End.Value);
+            if (s < piece.Length && char.IsLowSurrogate(piece[s]) && s > 0 && char.IsHighSurrogate(piece[s - 1]))
+            {
+                s--;
+            }
+            if (e == s || (e < piece.Length && char.IsLowSurrogate(piece[e]) && char.IsHighSurrogate(piece[e - 1])))
+            {
+                e = Math.Min(piece.Length, e + (e < piece.Length && char.IsLowSurrogate(piece[e]) ? 1 : 0));
+            }
+            s = Math.Max(0, s + shift);
+            tokens.Add(new EncodedToken(t.Id, t.Value, new Range(s, Math.Max(s, e + shift))));
         }
     }
 

@@ -12,7 +12,10 @@ internal sealed class RegexSplitPreTokenizer(CodePointRegex regex) : PreTokenize
 {
     public CodePointRegex Regex => regex;
 
-    public override IEnumerable<(int Offset, int Length)> PreTokenize(string text)
+    public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => Split(text);
+
+    /// <summary>The words of <paramref name="text"/> in order, as (offset, length).</summary>
+    internal List<(int Offset, int Length)> Split(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var matches = new List<(int Start, int Length)>(text.Length / 4 + 1);
