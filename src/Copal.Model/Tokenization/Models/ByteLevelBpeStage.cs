@@ -95,7 +95,7 @@ internal sealed class ByteLevelBpeStage : IModelStage
             return;
         }
         // Offsets in piece → offsets in the caller's text: drop the prefix space we added.
-        int shift = offset - prefix;
+        int shift = offset + start - prefix;
         if (!preTokenize || _split is null)
         {
             EncodeWordTokens(piece, 0, piece.Length, shift, tokens);

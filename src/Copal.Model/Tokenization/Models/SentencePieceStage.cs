@@ -38,7 +38,7 @@ internal sealed class SentencePieceStage(SentencePieceBpeTokenizer model, Metasp
     {
         if (metaspace is null || !preTokenize)
         {
-            model.EncodeTokens(text.AsSpan(start, length), offset, tokens);
+            model.EncodeTokens(text.AsSpan(start, length), offset + start, tokens);
             return;
         }
         var words = new List<(int Start, int Length)>();
@@ -51,8 +51,8 @@ internal sealed class SentencePieceStage(SentencePieceBpeTokenizer model, Metasp
         // The replacement is one char per space, so only the prepended "▁" moves offsets.
         foreach (EncodedToken t in found)
         {
-            int from = Math.Max(0, t.Offset.Start.Value - prepended) + offset;
-            int to = Math.Max(0, t.Offset.End.Value - prepended) + offset;
+            int from = Math.Max(0, t.Offset.Start.Value - prepended) + offset + start;
+            int to = Math.Max(0, t.Offset.End.Value - prepended) + offset + start;
             tokens.Add(new EncodedToken(t.Id, t.Value, new Range(from, Math.Max(from, to))));
         }
     }
