@@ -86,19 +86,8 @@ public sealed class CopalTokenizer : Tokenizer
         {
             throw new TokenizerException($"{tokenizerJsonPath}: cannot read tokenizer file: {e.Message}", e);
         }
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(bytes);
-        }
-        catch (JsonException e)
-        {
-            throw new TokenizerException(
-                $"{tokenizerJsonPath}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
-        }
-        // Not disposed: a byte-level model reads its merges from the document when it is first used. Dropping the
-        // document leaves its pooled buffers to the garbage collector, which is all Dispose would save.
-        return Build(new JsonSection(doc.RootElement, tokenizerJsonPath, "$"), config);
+        TokenizerJson file = TokenizerJson.Parse(bytes, tokenizerJsonPath);
+        return Build(file, config);
     }
 
     /// <summary>Loads tokenizer.json and, when present, tokenizer_config.json from a model folder.</summary>
@@ -113,15 +102,16 @@ public sealed class CopalTokenizer : Tokenizer
         return FromFile(json, File.Exists(config) ? config : null);
     }
 
-    private static CopalTokenizer Build(JsonSection root, TokenizerConfig config)
+    private static CopalTokenizer Build(TokenizerJson file, TokenizerConfig config)
     {
+        JsonSection root = file.Root;
         if (root.Element.ValueKind != JsonValueKind.Object)
         {
             throw root.Error($"expected a JSON object, found {root.Element.ValueKind}");
         }
         Normalizer? normalizer = root.OptionalChild("normalizer") is { } n ? NormalizerFactory.Create(n) : null;
         PreTokenizerSpec? pre = root.OptionalChild("pre_tokenizer") is { } p ? PreTokenizerFactory.Create(p) : null;
-        BpeModelSection model = ModelFactory.Read(root.Child("model"));
+        BpeModelSection model = ModelFactory.Read(root.Child("model"), file);
         TemplateProcessing? post = root.OptionalChild("post_processor") is { } pp ? PostProcessorFactory.Create(pp) : null;
         IDecoder? decoder = root.OptionalChild("decoder") is { } d ? DecoderFactory.Create(d) : null;
         var addedTokens = root.OptionalChild("added_tokens") is { } a ? a.Items().Select(AddedToken.FromJson).ToList() : [];

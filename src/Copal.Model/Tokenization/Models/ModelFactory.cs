@@ -4,14 +4,14 @@ namespace Copal.Model.Tokenization.Models;
 
 /// <summary>The tokenizer.json "model" section of a BPE model, read but not yet built.</summary>
 internal sealed record BpeModelSection(JsonSection Section, Dictionary<string, int> Vocab, string?[] IdToToken, string? UnkToken,
-    int? UnkId, bool FuseUnk, bool ByteFallback, bool IgnoreMerges);
+    int? UnkId, bool FuseUnk, bool ByteFallback, bool IgnoreMerges, ReadOnlyMemory<byte> MergesJson);
 
 /// <summary>Reads the tokenizer.json "model" section and builds the model it describes.</summary>
 internal static class ModelFactory
 {
     public const string Supported = "BPE (without dropout, without continuing_subword_prefix / end_of_word_suffix)";
 
-    public static BpeModelSection Read(JsonSection s)
+    public static BpeModelSection Read(JsonSection s, TokenizerJson file)
     {
         string type = s.Has("type") ? s.Type : "BPE";
         if (type != "BPE")
@@ -38,13 +38,19 @@ internal static class ModelFactory
         }
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         int maxId = -1;
-        foreach (JsonProperty p in vocabSection.Element.EnumerateObject())
+        var reader = new Utf8JsonReader(file.Vocab is { } vocabJson ? vocabJson.Span : "{}"u8);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id) || id < 0)
+            string token = reader.GetString()!;
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out int id) || id < 0)
             {
-                throw vocabSection.Error($"token \"{p.Name}\" has id {p.Value}, expected a non-negative integer");
+                string value = reader.TokenType == JsonTokenType.String ? $"\"{reader.GetString()}\""
+                    : System.Text.Encoding.UTF8.GetString(reader.ValueSpan);
+                throw vocabSection.Error($"token \"{token}\" has id {value}, expected a non-negative integer");
             }
-            vocab[p.Name] = id;
+            vocab[token] = id;
             maxId = Math.Max(maxId, id);
         }
         var idToToken = new string?[maxId + 1];
@@ -68,13 +74,13 @@ internal static class ModelFactory
             unkId = vocab.TryGetValue(unk, out int u) ? u : throw s.Error($"unk_token \"{unk}\" is not in the vocab");
         }
         return new BpeModelSection(s, vocab, idToToken, unk, unkId, s.Bool("fuse_unk", false), s.Bool("byte_fallback", false),
-            s.Bool("ignore_merges", false));
+            s.Bool("ignore_merges", false), file.Merges ?? "[]"u8.ToArray());
     }
 
     /// <summary>Copal's SentencePiece-style model (byte fallback), built now.</summary>
     public static SentencePieceBpeTokenizer CreateSentencePiece(BpeModelSection m)
     {
-        var merges = new Dictionary<long, SentencePieceBpeTokenizer.Merge>(m.Section.Child("merges").Element.GetArrayLength());
+        var merges = new Dictionary<long, SentencePieceBpeTokenizer.Merge>();
         ReadMerges(m, (rank, a, b, ia, ib, merged) =>
             // A repeated pair takes its last rank: HF collects the merges into a map, so later entries overwrite.
             merges[SentencePieceBpeTokenizer.Key(ia, ib)] = new SentencePieceBpeTokenizer.Merge(rank, merged));
@@ -84,7 +90,7 @@ internal static class ModelFactory
     /// <summary>The merges as "a b" strings, the form Microsoft.ML.Tokenizers' BpeOptions takes, checked against the vocab.</summary>
     public static List<string> MergeStrings(BpeModelSection m)
     {
-        var list = new List<string>(m.Section.Child("merges").Element.GetArrayLength());
+        var list = new List<string>(m.MergesJson.Length / 12);
         ReadMerges(m, (rank, a, b, ia, ib, merged) =>
         {
             if (a.Contains(' ', StringComparison.Ordinal) || b.Contains(' ', StringComparison.Ordinal))
@@ -106,12 +112,14 @@ internal static class ModelFactory
         var lookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         Span<char> joined = stackalloc char[256];
         int rank = 0;
-        foreach (JsonElement e in section.Element.EnumerateArray())
+        var reader = new Utf8JsonReader(m.MergesJson.Span);
+        reader.Read();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             string a, b;
-            if (e.ValueKind == JsonValueKind.String)
+            if (reader.TokenType == JsonTokenType.String)
             {
-                string line = e.GetString()!;
+                string line = reader.GetString()!;
                 int space = line.IndexOf(' ', StringComparison.Ordinal);
                 if (space <= 0 || space == line.Length - 1 || line.IndexOf(' ', space + 1) >= 0)
                 {
@@ -120,15 +128,17 @@ internal static class ModelFactory
                 a = line[..space];
                 b = line[(space + 1)..];
             }
-            else if (e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 2
-                     && e[0].ValueKind == JsonValueKind.String && e[1].ValueKind == JsonValueKind.String)
+            else if (reader.TokenType == JsonTokenType.StartArray
+                     && reader.Read() && reader.TokenType == JsonTokenType.String && reader.GetString() is { } left
+                     && reader.Read() && reader.TokenType == JsonTokenType.String && reader.GetString() is { } right
+                     && reader.Read() && reader.TokenType == JsonTokenType.EndArray)
             {
-                a = e[0].GetString()!;
-                b = e[1].GetString()!;
+                a = left;
+                b = right;
             }
             else
             {
-                throw section.Error($"merge {rank} is {e}; expected \"a b\" or [\"a\", \"b\"]");
+                throw section.Error($"merge {rank} is not \"a b\" or [\"a\", \"b\"] (found {reader.TokenType} inside it); expected one of those");
             }
             if (!vocab.TryGetValue(a, out int ia) || !vocab.TryGetValue(b, out int ib))
             {
