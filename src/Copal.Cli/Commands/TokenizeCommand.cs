@@ -20,7 +20,7 @@ internal static class TokenizeCommand
         {
             string directory = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             string input = ReadInput(p.GetValue(text), p.GetValue(file), p.Typed(file));
-            Tokenizer tokenizer = Tokenizer.FromDirectory(directory);
+            CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(directory);
             int[] ids = tokenizer.Encode(input, addSpecialTokens: !p.GetValue(noSpecial));
             if (p.GetValue(json))
             {
@@ -53,7 +53,7 @@ internal static class TokenizeCommand
         var command = new Command("detokenize", "Turn token ids back into text") { model, ids, keepSpecial, json };
         command.SetBody((p, _) =>
         {
-            Tokenizer tokenizer = Tokenizer.FromDirectory(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)));
+            CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)));
             string idText = p.GetValue(ids)!;
             if (Inputs.IsStdio(idText))
             {

@@ -9,7 +9,7 @@ namespace Copal.Cli.Infrastructure;
 /// <summary>A loaded model with its tokenizer and backend, disposed together.</summary>
 internal sealed class ModelSession : IDisposable
 {
-    private ModelSession(IBackend backend, LlamaModel model, Tokenizer tokenizer, TimeSpan loadTime)
+    private ModelSession(IBackend backend, LlamaModel model, CopalTokenizer tokenizer, TimeSpan loadTime)
     {
         Backend = backend;
         Model = model;
@@ -19,7 +19,7 @@ internal sealed class ModelSession : IDisposable
 
     public IBackend Backend { get; }
     public LlamaModel Model { get; }
-    public Tokenizer Tokenizer { get; }
+    public CopalTokenizer Tokenizer { get; }
     public TimeSpan LoadTime { get; }
 
     public static ModelSession Open(string directory, string device, bool quiet = false, SparseLoadMode sparse = SparseLoadMode.Off, bool allowNonFinite = false)
@@ -39,7 +39,7 @@ internal sealed class ModelSession : IDisposable
             LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m => Out.Info($"copal: {m}")), allowNonFinite);
             try
             {
-                Tokenizer tokenizer = Tokenizer.FromDirectory(directory);
+                CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(directory);
                 if (tokenizer.VocabSize > model.Config.VocabSize)
                 {
                     Out.Info($"copal: note: the tokenizer has {tokenizer.VocabSize} tokens, the model's embedding {model.Config.VocabSize}");

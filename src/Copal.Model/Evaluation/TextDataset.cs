@@ -59,11 +59,11 @@ public static class TextDataset
     /// Tokenizes a whole file the way <paramref name="layout"/> says: once as one string, or (Documents) each
     /// document on its own with the tokenizer's special tokens (BOS), concatenated.
     /// </summary>
-    public static int[] Tokenize(Tokenization.Tokenizer tokenizer, string path, TextLayout layout) =>
+    public static int[] Tokenize(Tokenization.CopalTokenizer tokenizer, string path, TextLayout layout) =>
         TokenizeText(tokenizer, Load(path, layout), layout);
 
     /// <summary>Tokenizes text that <see cref="Load"/> or <see cref="Decode"/> laid out, as <see cref="Tokenize"/> does.</summary>
-    public static int[] TokenizeText(Tokenization.Tokenizer tokenizer, string text, TextLayout layout)
+    public static int[] TokenizeText(Tokenization.CopalTokenizer tokenizer, string text, TextLayout layout)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(text);

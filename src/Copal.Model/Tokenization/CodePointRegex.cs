@@ -16,7 +16,7 @@ namespace Copal.Model.Tokenization;
 /// </list>
 /// .NET <c>\s</c> is exactly Unicode White_Space, as in Rust. Patterns with astral literals are rejected.
 /// </summary>
-internal sealed class CodePointRegex
+internal sealed partial class CodePointRegex
 {
     private static readonly char[] s_standIn = BuildStandIns();
     private readonly Regex _regex;
@@ -33,7 +33,8 @@ internal sealed class CodePointRegex
         Pattern = pattern;
         try
         {
-            _regex = new Regex(WidenCaseFolds(pattern), RegexOptions.CultureInvariant | RegexOptions.Compiled);
+            string widened = WidenCaseFolds(pattern);
+            _regex = Known(widened) ?? new Regex(widened, RegexOptions.CultureInvariant | RegexOptions.Compiled);
         }
         catch (ArgumentException e)
         {
@@ -42,6 +43,32 @@ internal sealed class CodePointRegex
     }
 
     public string Pattern { get; }
+
+    /// <summary>The GPT-2 pattern HF's ByteLevel pre-tokenizer uses when use_regex is true.</summary>
+    public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+    // The split patterns of GPT-2, Llama-3 (= cl100k) and Qwen2/3, after WidenCaseFolds, compiled at build time by the
+    // regex source generator: building them with RegexOptions.Compiled at run time cost a large part of the first
+    // encode in a fresh process.
+    private const string Llama3Widened = @"(?i:'[sS\u017F]|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string QwenWidened = @"(?i:'[sS\u017F]|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+    [GeneratedRegex(Gpt2Pattern, RegexOptions.CultureInvariant)]
+    private static partial Regex Gpt2Regex();
+
+    [GeneratedRegex(Llama3Widened, RegexOptions.CultureInvariant)]
+    private static partial Regex Llama3Regex();
+
+    [GeneratedRegex(QwenWidened, RegexOptions.CultureInvariant)]
+    private static partial Regex QwenRegex();
+
+    private static Regex? Known(string widened) => widened switch
+    {
+        Gpt2Pattern => Gpt2Regex(),
+        _ when widened == Llama3Widened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => Llama3Regex(),
+        _ when widened == QwenWidened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => QwenRegex(),
+        _ => null,
+    };
 
     /// <summary>Appends (start, length) of every match, in UTF-16 offsets of <paramref name="text"/>.</summary>
     public void Matches(string text, List<(int Start, int Length)> output)

@@ -8,13 +8,13 @@ namespace Copal.Model.Tokenization;
 /// </summary>
 public sealed class TokenDecoderStream
 {
-    private readonly Tokenizer _tokenizer;
+    private readonly CopalTokenizer _tokenizer;
     private readonly bool _skipSpecialTokens;
     private readonly List<int> _ids = [];
     private string _prefix = "";
     private int _prefixIndex;
 
-    internal TokenDecoderStream(Tokenizer tokenizer, bool skipSpecialTokens)
+    internal TokenDecoderStream(CopalTokenizer tokenizer, bool skipSpecialTokens)
     {
         _tokenizer = tokenizer;
         _skipSpecialTokens = skipSpecialTokens;

@@ -93,7 +93,7 @@ public sealed class CalibrationSet
     }
 
     /// <summary>Draws the samples from <paramref name="files"/>.</summary>
-    public static CalibrationSet FromFiles(Tokenizer tokenizer, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed, TextLayout layout = TextLayout.Raw)
+    public static CalibrationSet FromFiles(CopalTokenizer tokenizer, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed, TextLayout layout = TextLayout.Raw)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(files);

@@ -79,5 +79,5 @@ public static class PruneJob
 
     /// <summary>Tokenizes the calibration files with the model's tokenizer and draws the samples.</summary>
     public static CalibrationSet Calibrate(string modelDirectory, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed) =>
-        CalibrationSet.FromFiles(Tokenizer.FromDirectory(modelDirectory), files, nsamples, seqLen, seed);
+        CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(modelDirectory), files, nsamples, seqLen, seed);
 }

@@ -18,7 +18,7 @@ public sealed class ReferenceLogitsTests : IDisposable
 
     private readonly CpuBackend _backend = new();
     private readonly LlamaModel _model;
-    private readonly Tokenizer _tokenizer = Tokenizer.FromDirectory(TestData.Stories260K);
+    private readonly CopalTokenizer _tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
 
     public ReferenceLogitsTests() => _model = LlamaModel.Load(TestData.Stories260K, _backend);
 

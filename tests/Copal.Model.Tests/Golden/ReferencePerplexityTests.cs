@@ -18,7 +18,7 @@ public sealed class ReferencePerplexityTests
         JsonDocument.Parse(File.ReadAllText(TestData.RepoPath("tests", "Copal.Model.Tests", "Golden", "stories260K_perplexity.json")))
             .RootElement.GetProperty("datasets").EnumerateArray().ToArray());
 
-    private static readonly Tokenizer s_tokenizer = Tokenizer.FromDirectory(TestData.Stories260K);
+    private static readonly CopalTokenizer s_tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
 
     private static JsonElement Dataset(string name) => s_datasets.Value.Single(d => d.GetProperty("name").GetString() == name);
 

@@ -15,7 +15,7 @@ namespace Copal.Model.Tests.Inference;
 /// </summary>
 public sealed class BackendEndToEndTests
 {
-    private static int[] WikiTextSlice() => Tokenizer.FromDirectory(TestData.Stories260K)
+    private static int[] WikiTextSlice() => CopalTokenizer.FromDirectory(TestData.Stories260K)
         .Encode(TextDataset.Load(TestData.Path("text", "wikitext-2-raw-v1", "test.joined.txt"))[..12000]);
 
     private static void GreedyTextIsIdentical(string kind)

@@ -19,7 +19,7 @@ public sealed class Stories260KTests : IDisposable
 
     private readonly CpuBackend _backend = new();
     private readonly LlamaModel _model;
-    private readonly Tokenizer _tokenizer = Tokenizer.FromDirectory(TestData.Stories260K);
+    private readonly CopalTokenizer _tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
 
     public Stories260KTests() => _model = LlamaModel.Load(TestData.Stories260K, _backend);
 

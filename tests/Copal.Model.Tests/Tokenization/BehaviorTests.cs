@@ -10,7 +10,7 @@ public class BehaviorTests
     [Fact]
     public void Metaspace_first_prepends_only_at_the_start_of_the_input()
     {
-        Tokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
+        CopalTokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
         Assert.Equal([6, 8], t.Encode("abc"));          // "a b" (rank 0), then "ab c" (rank 1) before "▁ ab" (rank 2)
         Assert.Equal([1, 8], t.Encode("<s>abc"));       // after an added token: not at the input start, no ▁
         Assert.Equal("abc", t.Decode(t.Encode("abc")));
@@ -19,7 +19,7 @@ public class BehaviorTests
     [Fact]
     public void Fuse_unk_merges_consecutive_unknown_chars()
     {
-        Tokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
+        CopalTokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
         Assert.Equal([6, 0, 3], t.Encode("xyza"));
         Assert.Equal(0, t.UnkId);
     }
@@ -33,7 +33,7 @@ public class BehaviorTests
         var added = (JsonArray)j["added_tokens"]!;
         added.Add(TinyTokenizerJson.Added(10, "[M]", special: true, lstrip: true, rstrip: true));
         added.Add(TinyTokenizerJson.Added(11, "ab", special: false, singleWord: true));
-        Tokenizer t = TinyTokenizerJson.Load(j);
+        CopalTokenizer t = TinyTokenizerJson.Load(j);
         // Spaces around [M] are absorbed by it; "ab" alone is the added token, inside "abc" it is not.
         Assert.Equal([3, 10, 4], t.Encode("a  [M]  b"));
         Assert.Equal([11], t.Encode("ab"));
@@ -50,31 +50,16 @@ public class BehaviorTests
         JsonObject j = TinyTokenizerJson.Spm();
         var added = (JsonArray)j["added_tokens"]!;
         added.Add(TinyTokenizerJson.Added(10, "<s><s>", special: true));
-        Tokenizer t = TinyTokenizerJson.Load(j);
+        CopalTokenizer t = TinyTokenizerJson.Load(j);
         Assert.Equal([10, 1], t.Encode("<s><s><s>"));
     }
 
-    [Theory]
-    [InlineData(nameof(SplitBehavior.Removed), "the|final|countdown")]
-    [InlineData(nameof(SplitBehavior.Isolated), "the|-|final|-|-|countdown")]
-    [InlineData(nameof(SplitBehavior.MergedWithPrevious), "the-|final-|-|countdown")]
-    [InlineData(nameof(SplitBehavior.MergedWithNext), "the|-final|-|-countdown")]
-    [InlineData(nameof(SplitBehavior.Contiguous), "the|-|final|--|countdown")]
-    public void Split_behaviors_follow_hf(string behaviorName, string expected)
-    {
-        var behavior = Enum.Parse<SplitBehavior>(behaviorName);
-        var pieces = new List<Piece>();
-        new SplitPreTokenizer("-", null, behavior, invert: false).PreTokenize(new Piece("the-final--countdown", true), pieces);
-        Assert.Equal(expected, string.Join('|', pieces.Select(p => p.Text)));
-    }
-
     [Fact]
-    public void Split_invert_keeps_the_matches_as_words()
+    public void Split_isolated_keeps_matches_and_gaps_as_words()
     {
-        var pieces = new List<Piece>();
-        var regex = new CodePointRegex(@"\p{L}+", "test");
-        new SplitPreTokenizer(null, regex, SplitBehavior.Removed, invert: true).PreTokenize(new Piece("ab, cd!", true), pieces);
-        Assert.Equal("ab|cd", string.Join('|', pieces.Select(p => p.Text)));
+        var split = new RegexSplitPreTokenizer(new CodePointRegex(@"\p{L}+", "test"));
+        const string text = "ab, cd!";
+        Assert.Equal(["ab", ", ", "cd", "!"], split.PreTokenize(text).Select(w => text.Substring(w.Offset, w.Length)));
     }
 
     [Fact]
@@ -105,7 +90,7 @@ public class BehaviorTests
         File.Copy(Path.Combine(Tokenizers.Folder("stories260K"), "tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"),
             "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"add_bos_token\": true, \"add_eos_token\": true, \"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
-        Tokenizer t = Tokenizer.FromDirectory(dir);
+        CopalTokenizer t = CopalTokenizer.FromDirectory(dir);
         int[] ids = t.Encode("Hello");
         Assert.Equal(1, ids[0]);
         Assert.NotEqual(1, ids[1]);

@@ -14,7 +14,7 @@ public class ErrorTests
     {
         using TinyTokenizerJson.TempPath file = TinyTokenizerJson.WriteText("{\n \"model\": {\"type\": \"BPE\",, }\n}");
         string path = file.Path;
-        var e = Assert.Throws<TokenizerException>(() => Tokenizer.FromFile(path));
+        var e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(path));
         Assert.Contains(path, e.Message);
         Assert.Contains("line 2", e.Message);
     }
@@ -94,6 +94,38 @@ public class ErrorTests
         Assert.Contains("post-processor type 'BertProcessing' is not supported", Load(j).Message);
     }
 
+    [Theory]
+    [InlineData("MergedWithPrevious", "Split behavior 'MergedWithPrevious' is not supported (supported: Isolated)")]
+    [InlineData("Sideways", "Split behavior 'Sideways' is unknown (supported: Isolated)")]
+    public void Unsupported_split_behaviors_are_named(string behavior, string expected)
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["pre_tokenizer"] = new JsonObject
+        {
+            ["type"] = "Sequence",
+            ["pretokenizers"] = new JsonArray(
+                new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = "\\s+" }, ["behavior"] = behavior, ["invert"] = false },
+                new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = false }),
+        };
+        string m = Load(j).Message;
+        Assert.Contains(expected, m);
+        Assert.Contains("$.pre_tokenizer.pretokenizers[0]", m);
+    }
+
+    [Fact]
+    public void Unsupported_pre_tokenizer_sequences_are_named()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["pre_tokenizer"] = new JsonObject
+        {
+            ["type"] = "Sequence",
+            ["pretokenizers"] = new JsonArray(new JsonObject { ["type"] = "ByteLevel" }, new JsonObject { ["type"] = "Metaspace" }),
+        };
+        Assert.Contains("pre-tokenizer Sequence [ByteLevel, Metaspace] is not supported", Load(j).Message);
+        ((JsonArray)j["pre_tokenizer"]!["pretokenizers"]!).Add(new JsonObject { ["type"] = "Digits" });
+        Assert.Contains("pre-tokenizer type 'Digits' is not supported", Load(j).Message);
+    }
+
     [Fact]
     public void Invalid_utf8_reports_the_byte_offset()
     {
@@ -107,7 +139,7 @@ public class ErrorTests
     [Fact]
     public void Unknown_id_in_decode_is_reported()
     {
-        Tokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
+        CopalTokenizer t = TinyTokenizerJson.Load(TinyTokenizerJson.Spm());
         var e = Assert.Throws<TokenizerException>(() => t.Decode([3, 99]));
         Assert.Contains("99", e.Message);
     }

@@ -35,7 +35,7 @@ public class GoldenTests
         }
     }
 
-    internal static void AssertCase(Tokenizer tok, GoldenCase c, string what)
+    internal static void AssertCase(CopalTokenizer tok, GoldenCase c, string what)
     {
         int[] ids = tok.Encode(c.Text);
         Assert.True(c.Ids.SequenceEqual(ids),

@@ -1,5 +1,6 @@
 using System.Text;
 using Copal.Model.Tokenization;
+using Copal.Model.Tokenization.Models;
 using Copal.Testing;
 
 namespace Copal.Model.Tests.Tokenization;
@@ -32,7 +33,7 @@ public class RoundTripTests
     [InlineData("stories260K")]
     public void Decode_of_encode_is_the_text(string name)
     {
-        Tokenizer t = Tokenizers.Get(name);
+        CopalTokenizer t = Tokenizers.Get(name);
         var rng = new Random(1234);
         for (int i = 0; i < 300; i++)
         {
@@ -53,7 +54,7 @@ public class RoundTripTests
     [InlineData("stories260K")]
     public void Streamed_pieces_concatenate_to_the_full_decode(string name)
     {
-        Tokenizer t = Tokenizers.Get(name);
+        CopalTokenizer t = Tokenizers.Get(name);
         var rng = new Random(99);
         var texts = GoldenCase.Load(GoldenCase.SharedPath(name)).Select(c => c.Text)
             .Concat(Enumerable.Range(0, 100).Select(_ => RandomText(rng, rng.Next(1, 30))));
@@ -81,7 +82,7 @@ public class RoundTripTests
     [InlineData("llama2")]
     public void Unk_text_in_ptb_lines_is_the_unk_token(string name)
     {
-        Tokenizer t = Tokenizers.Get(name);
+        CopalTokenizer t = Tokenizers.Get(name);
         string line = File.ReadLines(TestData.Path("text", "ptb", "ptb.test.txt")).First(l => l.Contains("<unk>", StringComparison.Ordinal));
         int[] ids = t.Encode(line);
         Assert.Equal(line.Split("<unk>").Length - 1, ids.Count(id => id == 0));
@@ -103,7 +104,7 @@ public class RoundTripTests
 
         static (int, int?, int?, int?) Info(string n)
         {
-            Tokenizer t = Tokenizers.Get(n);
+            CopalTokenizer t = Tokenizers.Get(n);
             return (t.VocabSize, t.BosId, t.EosId, t.UnkId);
         }
     }
@@ -111,15 +112,13 @@ public class RoundTripTests
     [Fact]
     public void Llama2_cuts_words_at_metaspace_and_matches_whole_input_merging()
     {
-        Tokenizer t = Tokenizers.Get("llama2");
-        Assert.True(t.ModelSplitsAtMetaspace);
-        Assert.False(Tokenizers.Get("llama3").ModelSplitsAtMetaspace);
+        CopalTokenizer t = Tokenizers.Get("llama2");
+        var model = Assert.IsType<SentencePieceStage>(t.Stage).Bpe;
+        Assert.True(model.SplitsAtMetaspace);
         // The shortcut must equal HF's one-word merge over the whole normalized input.
         string text = File.ReadAllText(TestData.Path("text", "wikitext-2-raw-v1", "test.joined.txt"))[..20000];
         int[] fast = t.Encode(text, addSpecialTokens: false);
-        var model = typeof(Tokenizer).GetField("_model", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
-            .GetValue(t) as Copal.Model.Tokenization.Models.BpeModel;
-        int[] whole = model!.MergeWord("\u2581" + text.Replace(" ", "\u2581", StringComparison.Ordinal));
+        int[] whole = model.MergeWord("\u2581" + text.Replace(" ", "\u2581", StringComparison.Ordinal));
         Assert.Equal(whole, fast);
     }
 }

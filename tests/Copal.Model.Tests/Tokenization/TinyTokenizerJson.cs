@@ -39,10 +39,10 @@ internal static class TinyTokenizerJson
     };
 
     /// <summary>Loads a tokenizer from <paramref name="json"/> through a temp file, deleted again before returning.</summary>
-    public static Tokenizer Load(JsonNode json)
+    public static CopalTokenizer Load(JsonNode json)
     {
         using TempPath file = WriteText(json.ToJsonString());
-        return Tokenizer.FromFile(file.Path);
+        return CopalTokenizer.FromFile(file.Path);
     }
 
     /// <summary>Writes raw text to a temp file, deleted when the result is disposed.</summary>

@@ -50,6 +50,8 @@ public class UnitTests
     [InlineData("\ufb01", NormalizationForm.FormC, "\ufb01")]
     [InlineData("\u0958", NormalizationForm.FormC, "\u0915\u093c")] // composition exclusion
     [InlineData("\U0001D15E", NormalizationForm.FormC, "\U0001D157\U0001D165")]
+    // NFC rewrites only the runs around chars it can change; stable text between and around them is kept as is.
+    [InlineData("ab cafe\u0301 x \u1100\u1161\u11a8! \u00e9\u0323 \U0001D400", NormalizationForm.FormC, "ab caf\u00e9 x \uac01! \u1eb9\u0301 \U0001D400")]
     public void Unicode_normalization_forms(string input, NormalizationForm form, string expected)
     {
         Assert.Equal(expected, UnicodeNormalization.Normalize(input, form));

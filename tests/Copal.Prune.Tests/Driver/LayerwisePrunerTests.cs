@@ -17,7 +17,7 @@ public sealed class LayerwisePrunerTests : IDisposable
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-prune-").FullName;
 
     private static CalibrationSet Calibration(int nsamples = 4, int seqLen = 64) =>
-        CalibrationSet.FromFiles(Tokenizer.FromDirectory(TestData.Stories260K), [TestData.Path("text", "tinystories", "calib.txt")], nsamples, seqLen, seed: 0);
+        CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(TestData.Stories260K), [TestData.Path("text", "tinystories", "calib.txt")], nsamples, seqLen, seed: 0);
 
     private string Prune(string method, SparsityPattern pattern, bool trueSequential = false, CalibrationSet? calibration = null)
     {

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Copal.Model.Tokenization.Normalizers;
+using Microsoft.ML.Tokenizers;
 
 namespace Copal.Model.Tokenization.AddedTokens;
 
@@ -16,7 +16,7 @@ internal sealed partial class AddedVocabulary
     private readonly TokenMatcher _raw;
     private readonly TokenMatcher _normalized;
 
-    public AddedVocabulary(IReadOnlyList<AddedToken> tokens, INormalizer? normalizer)
+    public AddedVocabulary(IReadOnlyList<AddedToken> tokens, Normalizer? normalizer)
     {
         foreach (AddedToken t in tokens)
         {

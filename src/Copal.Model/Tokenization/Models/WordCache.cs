@@ -8,6 +8,7 @@ internal sealed class WordCache
 {
     private readonly int _capacity;
     private readonly Dictionary<string, LinkedListNode<(string Word, int[] Ids)>> _map;
+    private readonly Dictionary<string, LinkedListNode<(string Word, int[] Ids)>>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
     private readonly LinkedList<(string Word, int[] Ids)> _recency = new();
     private readonly Lock _lock = new();
 
@@ -16,6 +17,7 @@ internal sealed class WordCache
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         _capacity = capacity;
         _map = new Dictionary<string, LinkedListNode<(string, int[])>>(capacity, StringComparer.Ordinal);
+        _bySpan = _map.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public int Count
@@ -29,11 +31,11 @@ internal sealed class WordCache
         }
     }
 
-    public bool TryGet(string word, out int[] ids)
+    public bool TryGet(ReadOnlySpan<char> word, out int[] ids)
     {
         lock (_lock)
         {
-            if (_map.TryGetValue(word, out var node))
+            if (_bySpan.TryGetValue(word, out var node))
             {
                 _recency.Remove(node);
                 _recency.AddFirst(node);

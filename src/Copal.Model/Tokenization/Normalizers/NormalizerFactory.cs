@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace Copal.Model.Tokenization.Normalizers;
 
@@ -7,7 +8,7 @@ internal static class NormalizerFactory
 {
     public const string Supported = "NFC, NFD, NFKC, NFKD, Prepend, Replace, Sequence";
 
-    public static INormalizer Create(JsonSection s)
+    public static Normalizer Create(JsonSection s)
     {
         string type = s.Type;
         return type switch

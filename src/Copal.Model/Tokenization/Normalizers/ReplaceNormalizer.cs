@@ -1,7 +1,9 @@
+using Microsoft.ML.Tokenizers;
+
 namespace Copal.Model.Tokenization.Normalizers;
 
 /// <summary>Replaces every occurrence of a literal string or a regex (Llama: " " → "▁").</summary>
-internal sealed class ReplaceNormalizer : INormalizer
+internal sealed class ReplaceNormalizer : Normalizer
 {
     private readonly string? _literal;
     private readonly CodePointRegex? _regex;
@@ -14,8 +16,10 @@ internal sealed class ReplaceNormalizer : INormalizer
         _content = content;
     }
 
-    public string Normalize(string text) =>
+    public override string Normalize(string original) =>
         _literal is not null
-            ? (_literal.Length == 0 ? text : text.Replace(_literal, _content, StringComparison.Ordinal))
-            : _regex!.Replace(text, _content);
+            ? (_literal.Length == 0 ? original : original.Replace(_literal, _content, StringComparison.Ordinal))
+            : _regex!.Replace(original, _content);
+
+    public override string Normalize(ReadOnlySpan<char> original) => Normalize(original.ToString());
 }

@@ -1,14 +1,18 @@
+using Microsoft.ML.Tokenizers;
+
 namespace Copal.Model.Tokenization.Normalizers;
 
 /// <summary>Applies normalizers in order.</summary>
-internal sealed class SequenceNormalizer(IReadOnlyList<INormalizer> normalizers) : INormalizer
+internal sealed class SequenceNormalizer(IReadOnlyList<Normalizer> normalizers) : Normalizer
 {
-    public string Normalize(string text)
+    public override string Normalize(string original)
     {
-        foreach (INormalizer n in normalizers)
+        foreach (Normalizer n in normalizers)
         {
-            text = n.Normalize(text);
+            original = n.Normalize(original);
         }
-        return text;
+        return original;
     }
+
+    public override string Normalize(ReadOnlySpan<char> original) => Normalize(original.ToString());
 }

@@ -7,15 +7,15 @@ internal static class PostProcessorFactory
 {
     public const string Supported = "TemplateProcessing, ByteLevel, Sequence";
 
-    public static IPostProcessor Create(JsonSection s)
+    public static TemplateProcessing Create(JsonSection s)
     {
         string type = s.Type;
         switch (type)
         {
             case "ByteLevel":
-                return new IdentityPostProcessor();
+                return TemplateProcessing.None;
             case "Sequence":
-                return new SequencePostProcessor(s.Child("processors").Items().Select(Create).ToArray());
+                return s.Child("processors").Items().Select(Create).Aggregate(TemplateProcessing.None, (inner, next) => next.Around(inner));
             case "TemplateProcessing":
             {
                 var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
@@ -30,30 +30,36 @@ internal static class PostProcessorFactory
                     specials[p.Name] = entry.Child("ids").Items().Select(i =>
                         i.Element.TryGetInt32(out int id) ? id : throw i.Error("expected an integer id")).ToArray();
                 }
-                var single = new List<int[]?>();
+                var prefix = new List<int>();
+                var suffix = new List<int>();
+                bool seenSequence = false;
                 foreach (JsonSection item in s.Child("single").Items())
                 {
                     if (item.Has("SpecialToken"))
                     {
                         string id = item.Child("SpecialToken").String("id");
-                        single.Add(specials.TryGetValue(id, out int[]? ids) ? ids
+                        (seenSequence ? suffix : prefix).AddRange(specials.TryGetValue(id, out int[]? ids) ? ids
                             : throw item.Error($"special token \"{id}\" is not in special_tokens"));
                     }
                     else if (item.Has("Sequence"))
                     {
                         string seq = item.Child("Sequence").String("id");
-                        if (seq != "A")
+                        if (seq != "A" || seenSequence)
                         {
-                            throw item.Error($"single template refers to sequence ${seq}; expected $A");
+                            throw item.Error($"single template refers to sequence ${seq} {(seenSequence ? "twice" : "")}; expected $A once");
                         }
-                        single.Add(null);
+                        seenSequence = true;
                     }
                     else
                     {
                         throw item.Error("template item must be SpecialToken or Sequence");
                     }
                 }
-                return new TemplateProcessing(single);
+                if (!seenSequence)
+                {
+                    throw s.Error("single template has no $A; expected $A once");
+                }
+                return new TemplateProcessing([.. prefix], [.. suffix]);
             }
             default:
                 throw s.Error($"post-processor type '{type}' is not supported (supported: {Supported})");

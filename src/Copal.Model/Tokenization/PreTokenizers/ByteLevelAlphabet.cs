@@ -35,31 +35,26 @@ internal static class ByteLevelAlphabet
         return rev;
     }
 
-    /// <summary>The UTF-8 bytes of <paramref name="text"/>, each as its alphabet char.</summary>
-    public static string Encode(string text) => Encode(text.AsSpan());
-
-    /// <inheritdoc cref="Encode(string)"/>
-    public static string Encode(ReadOnlySpan<char> text)
+    /// <summary>
+    /// Writes the UTF-8 bytes of <paramref name="text"/>, each as its alphabet char, to <paramref name="destination"/>
+    /// (at least 3 chars per input char) and returns how many it wrote.
+    /// </summary>
+    public static int Encode(ReadOnlySpan<char> text, Span<char> destination)
     {
-        if (!System.Text.Ascii.IsValid(text))
+        if (System.Text.Ascii.IsValid(text))
         {
-            int n = System.Text.Encoding.UTF8.GetByteCount(text);
-            byte[] bytes = new byte[n];
-            System.Text.Encoding.UTF8.GetBytes(text, bytes);
-            return string.Create(n, bytes, static (dst, src) =>
+            for (int i = 0; i < text.Length; i++)
             {
-                for (int i = 0; i < src.Length; i++)
-                {
-                    dst[i] = ByteToChar[src[i]];
-                }
-            });
+                destination[i] = ByteToChar[text[i]];
+            }
+            return text.Length;
         }
-        // ASCII: one byte per char, no UTF-8 pass needed.
-        Span<char> chars = text.Length <= 256 ? stackalloc char[text.Length] : new char[text.Length];
-        for (int i = 0; i < text.Length; i++)
+        Span<byte> bytes = text.Length <= 256 ? stackalloc byte[text.Length * 3] : new byte[text.Length * 3];
+        int n = System.Text.Encoding.UTF8.GetBytes(text, bytes);
+        for (int i = 0; i < n; i++)
         {
-            chars[i] = ByteToChar[text[i]];
+            destination[i] = ByteToChar[bytes[i]];
         }
-        return new string(chars);
+        return n;
     }
 }

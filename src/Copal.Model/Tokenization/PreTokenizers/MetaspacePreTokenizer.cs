@@ -10,9 +10,9 @@ internal enum PrependScheme
 
 /// <summary>
 /// HF "Metaspace" (SentencePiece style): spaces become the replacement char ("▁"), which is prepended per
-/// <see cref="PrependScheme"/>; with split, each "▁" starts a new word (MergedWithNext).
+/// <see cref="PrependScheme"/>; with split, each "▁" starts a new word (HF's MergedWithNext split).
 /// </summary>
-internal sealed class MetaspacePreTokenizer : IPreTokenizer
+internal sealed class MetaspacePreTokenizer
 {
     private readonly string _replacement;
     private readonly PrependScheme _scheme;
@@ -25,34 +25,47 @@ internal sealed class MetaspacePreTokenizer : IPreTokenizer
         _split = split;
     }
 
-    public void PreTokenize(Piece piece, List<Piece> output)
+    /// <summary>
+    /// The rewritten piece and its words. <paramref name="prepended"/> is the number of chars put in front (0 or the
+    /// replacement's length), so offsets in the result minus it are offsets in the piece. <paramref name="atStart"/>:
+    /// the piece begins the input (prepend_scheme "first").
+    /// </summary>
+    public string Apply(string piece, bool atStart, List<(int Start, int Length)> words, out int prepended)
     {
-        string text = piece.Text.Replace(" ", _replacement, StringComparison.Ordinal);
+        string text = piece.Replace(" ", _replacement, StringComparison.Ordinal);
         bool prepend = _scheme switch
         {
             PrependScheme.Always => true,
-            PrependScheme.First => piece.AtStart,
+            PrependScheme.First => atStart,
             _ => false,
         };
+        prepended = 0;
         if (prepend && !text.StartsWith(_replacement, StringComparison.Ordinal))
         {
             text = _replacement + text;
+            prepended = _replacement.Length;
         }
-        piece = piece with { Text = text };
+        if (text.Length == 0)
+        {
+            return text;
+        }
         if (!_split)
         {
-            if (text.Length > 0)
-            {
-                output.Add(piece);
-            }
-            return;
+            words.Add((0, text.Length));
+            return text;
         }
-        var matches = new List<(int Start, int Length)>();
+        // MergedWithNext: a "▁" run's last "▁" starts the next word; a "▁" followed by another "▁" stands alone.
+        int start = 0;
         for (int i = text.IndexOf(_replacement, StringComparison.Ordinal); i >= 0;
              i = text.IndexOf(_replacement, i + _replacement.Length, StringComparison.Ordinal))
         {
-            matches.Add((i, _replacement.Length));
+            if (i > start)
+            {
+                words.Add((start, i - start));
+                start = i;
+            }
         }
-        Splitter.Split(piece, matches, SplitBehavior.MergedWithNext, invert: false, output);
+        words.Add((start, text.Length - start));
+        return text;
     }
 }

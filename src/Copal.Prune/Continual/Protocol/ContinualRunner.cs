@@ -43,7 +43,7 @@ public static class ContinualRunner
         ArgumentNullException.ThrowIfNull(request);
         int variants = Variants(request).Count;
         int steps = request.Datasets.Count;
-        Tokenizer tokenizer = Tokenizer.FromDirectory(request.ModelDirectory);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(request.ModelDirectory);
         var calibTokens = new List<int[]>();
         var evalTokens = new List<int[]>();
         foreach (ContinualDataset d in request.Datasets)

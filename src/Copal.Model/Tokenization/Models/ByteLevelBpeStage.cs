@@ -1,0 +1,199 @@
+using System.Buffers;
+using Copal.Model.Tokenization.PreTokenizers;
+using Microsoft.ML.Tokenizers;
+
+namespace Copal.Model.Tokenization.Models;
+
+/// <summary>
+/// Byte-level BPE (GPT-2, Llama-3, Qwen2/3) served by Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> with
+/// ByteLevel on, built from the file's vocab, merges and split regex. The BpeTokenizer is built on first use: its
+/// merge table is the costly part of loading, and with ignore_merges a short text often needs no merge at all.
+/// </summary>
+internal sealed class ByteLevelBpeStage : IModelStage
+{
+    private readonly BpeModelSection _section;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocab;
+    private readonly RegexSplitPreTokenizer? _split;
+    private readonly bool _addPrefixSpace;
+    private readonly Lazy<BpeTokenizer> _bpe;
+    private readonly WordCache _cache = new(capacity: 100_000);
+
+    /// <summary>Words longer than this are not cached (they are rare and would evict many short ones).</summary>
+    private const int MaxCachedWordLength = 256;
+
+    public ByteLevelBpeStage(BpeModelSection section, ByteLevelSpec spec)
+    {
+        if (section.ByteFallback)
+        {
+            throw section.Section.Error("byte_fallback true with a byte-level pre-tokenizer is not supported; expected false");
+        }
+        _section = section;
+        _vocab = section.Vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+        _split = spec.Split;
+        _addPrefixSpace = spec.AddPrefixSpace;
+        _bpe = new Lazy<BpeTokenizer>(Build, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The package's BpeTokenizer (built now if it was not yet).</summary>
+    public Tokenizer Model => _bpe.Value;
+
+    /// <summary>Whether the BpeTokenizer has been built (for tests of the lazy load).</summary>
+    internal bool IsBuilt => _bpe.IsValueCreated;
+
+    public string?[] IdToToken => _section.IdToToken;
+
+    public int? UnkId => _section.UnkId;
+
+    public PreTokenizer? PreTokenizer => _split;
+
+    public int? TokenToId(string token) => _section.Vocab.TryGetValue(token, out int id) ? id : null;
+
+    private BpeTokenizer Build()
+    {
+        var options = new BpeOptions(_section.Vocab)
+        {
+            Merges = ModelFactory.MergeStrings(_section),
+            ByteLevel = true,
+            // Never asked to split when null: the stage passes considerPreTokenization false.
+            PreTokenizer = _split,
+            UnknownToken = _section.UnkToken,
+            FuseUnknownTokens = _section.FuseUnk,
+        };
+        try
+        {
+            return BpeTokenizer.Create(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw _section.Section.Error($"Microsoft.ML.Tokenizers refused the BPE model: {e.Message}");
+        }
+    }
+
+    public void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids)
+    {
+        string piece = Piece(text, start, length, out _);
+        if (piece.Length == 0)
+        {
+            return;
+        }
+        if (!preTokenize || _split is null)
+        {
+            EncodeWordIds(piece.AsSpan(), ids);
+            return;
+        }
+        foreach ((int offset, int len) in _split.Split(piece))
+        {
+            EncodeWordIds(piece.AsSpan(offset, len), ids);
+        }
+    }
+
+    public void EncodeTokens(string text, int start, int length, bool atStart, bool preTokenize, int offset, List<EncodedToken> tokens)
+    {
+        string piece = Piece(text, start, length, out int prefix);
+        if (piece.Length == 0)
+        {
+            return;
+        }
+        // Offsets in piece → offsets in the caller's text: drop the prefix space we added.
+        int shift = offset + start - prefix;
+        if (!preTokenize || _split is null)
+        {
+            EncodeWordTokens(piece, 0, piece.Length, shift, tokens);
+        }
+        else if (!_section.IgnoreMerges)
+        {
+            AddShifted(piece, 0, _bpe.Value.EncodeToTokens(piece, out _, considerPreTokenization: true, considerNormalization: false), shift, tokens);
+        }
+        else
+        {
+            foreach ((int o, int len) in _split.PreTokenize(piece))
+            {
+                EncodeWordTokens(piece, o, len, shift, tokens);
+            }
+        }
+    }
+
+    private string Piece(string text, int start, int length, out int prefix)
+    {
+        string piece = start == 0 && length == text.Length ? text : text.Substring(start, length);
+        prefix = 0;
+        if (_addPrefixSpace && piece.Length > 0 && piece[0] != ' ')
+        {
+            prefix = 1;
+            return " " + piece;
+        }
+        return piece;
+    }
+
+    private void EncodeWordIds(ReadOnlySpan<char> word, List<int> ids)
+    {
+        if (_section.IgnoreMerges && WholeWordId(word) is int id)
+        {
+            ids.Add(id);
+            return;
+        }
+        // The package caches at most 10k words of up to 15 chars; WikiText alone has ~30k distinct words, so
+        // without this cache most of them were merged again on every encode.
+        bool cacheable = word.Length <= MaxCachedWordLength;
+        if (cacheable && _cache.TryGet(word, out int[] cached))
+        {
+            ids.AddRange(cached);
+            return;
+        }
+        IReadOnlyList<int> found = _bpe.Value.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false);
+        ids.AddRange(found);
+        if (cacheable)
+        {
+            _cache.Add(word.ToString(), [.. found]);
+        }
+    }
+
+    private void EncodeWordTokens(string piece, int start, int length, int shift, List<EncodedToken> tokens)
+    {
+        ReadOnlySpan<char> word = piece.AsSpan(start, length);
+        if (_section.IgnoreMerges && WholeWordId(word) is int id)
+        {
+            tokens.Add(new EncodedToken(id, _section.IdToToken[id]!, new Range(Math.Max(0, start + shift), start + length + shift)));
+            return;
+        }
+        AddShifted(piece, start, _bpe.Value.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false), shift, tokens);
+    }
+
+    /// <summary>
+    /// Adds the package's tokens of piece[wordStart..] with offsets moved by <paramref name="shift"/>. A token that holds
+    /// only some bytes of a character gets the whole character's span (as HF), never half a surrogate pair.
+    /// </summary>
+    private static void AddShifted(string piece, int wordStart, IReadOnlyList<EncodedToken> found, int shift, List<EncodedToken> tokens)
+    {
+        foreach (EncodedToken t in found)
+        {
+            int s = wordStart + t.Offset.Start.Value;
+            int e = Math.Max(s, wordStart + t.Offset.End.Value);
+            if (s < piece.Length && char.IsLowSurrogate(piece[s]) && s > 0 && char.IsHighSurrogate(piece[s - 1]))
+            {
+                s--;
+            }
+            if (e == s || (e < piece.Length && char.IsLowSurrogate(piece[e]) && char.IsHighSurrogate(piece[e - 1])))
+            {
+                e = Math.Min(piece.Length, e + (e < piece.Length && char.IsLowSurrogate(piece[e]) ? 1 : 0));
+            }
+            s = Math.Max(0, s + shift);
+            tokens.Add(new EncodedToken(t.Id, t.Value, new Range(s, Math.Max(s, e + shift))));
+        }
+    }
+
+    /// <summary>ignore_merges: a word that is a vocab token as a whole is that token, merges or not (as HF).</summary>
+    private int? WholeWordId(ReadOnlySpan<char> word)
+    {
+        int max = word.Length * 3;
+        char[]? rented = max > 256 ? ArrayPool<char>.Shared.Rent(max) : null;
+        Span<char> buffer = rented ?? stackalloc char[256];
+        int n = ByteLevelAlphabet.Encode(word, buffer);
+        int? id = _vocab.TryGetValue(buffer[..n], out int found) ? found : null;
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+        return id;
+    }
+}

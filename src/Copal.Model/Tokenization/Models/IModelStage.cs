@@ -1,0 +1,29 @@
+using Microsoft.ML.Tokenizers;
+
+namespace Copal.Model.Tokenization.Models;
+
+/// <summary>
+/// The pre-tokenizer and model stages of a tokenizer.json pipeline: they turn one normalized piece of text (between
+/// added tokens) into ids. <see cref="Model"/> is the model as a Microsoft.ML.Tokenizers <see cref="Tokenizer"/>.
+/// </summary>
+internal interface IModelStage
+{
+    /// <summary>The model: Microsoft.ML.Tokenizers' BpeTokenizer (byte-level) or Copal's SentencePiece BPE.</summary>
+    Tokenizer Model { get; }
+
+    /// <summary>Model tokens by id (null where the vocab has a gap).</summary>
+    string?[] IdToToken { get; }
+
+    int? UnkId { get; }
+
+    int? TokenToId(string token);
+
+    /// <summary>
+    /// Appends the ids of text[start..start+length]. <paramref name="atStart"/>: the piece begins the input;
+    /// <paramref name="preTokenize"/>: false treats the piece as one word.
+    /// </summary>
+    void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids);
+
+    /// <summary>As <see cref="EncodeIds"/>, with offsets in text plus <paramref name="offset"/>.</summary>
+    void EncodeTokens(string text, int start, int length, bool atStart, bool preTokenize, int offset, List<EncodedToken> tokens);
+}

@@ -1,0 +1,59 @@
+using Copal.Model.Tokenization.PreTokenizers;
+using Microsoft.ML.Tokenizers;
+
+namespace Copal.Model.Tokenization.Models;
+
+/// <summary>
+/// SentencePiece-style BPE (Llama-2, Mistral, TinyLlama, stories260K): an optional Metaspace pre-tokenizer, then
+/// Copal's <see cref="SentencePieceBpeTokenizer"/> (byte fallback, which Microsoft.ML.Tokenizers' BPE lacks).
+/// </summary>
+internal sealed class SentencePieceStage(SentencePieceBpeTokenizer model, MetaspacePreTokenizer? metaspace) : IModelStage
+{
+    public Tokenizer Model => model;
+
+    public SentencePieceBpeTokenizer Bpe => model;
+
+    public string?[] IdToToken => model.IdToTokenTable;
+
+    public int? UnkId => model.UnkId;
+
+    public int? TokenToId(string token) => model.TokenToId(token);
+
+    public void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids)
+    {
+        if (metaspace is null || !preTokenize)
+        {
+            model.EncodeIds(text.AsSpan(start, length), ids);
+            return;
+        }
+        var words = new List<(int Start, int Length)>();
+        string rewritten = metaspace.Apply(text.Substring(start, length), atStart, words, out _);
+        foreach ((int s, int n) in words)
+        {
+            model.EncodeIds(rewritten.AsSpan(s, n), ids);
+        }
+    }
+
+    public void EncodeTokens(string text, int start, int length, bool atStart, bool preTokenize, int offset, List<EncodedToken> tokens)
+    {
+        if (metaspace is null || !preTokenize)
+        {
+            model.EncodeTokens(text.AsSpan(start, length), offset + start, tokens);
+            return;
+        }
+        var words = new List<(int Start, int Length)>();
+        string rewritten = metaspace.Apply(text.Substring(start, length), atStart, words, out int prepended);
+        var found = new List<EncodedToken>();
+        foreach ((int s, int n) in words)
+        {
+            model.EncodeTokens(rewritten.AsSpan(s, n), s, found);
+        }
+        // The replacement is one char per space, so only the prepended "▁" moves offsets.
+        foreach (EncodedToken t in found)
+        {
+            int from = Math.Max(0, t.Offset.Start.Value - prepended) + offset + start;
+            int to = Math.Max(0, t.Offset.End.Value - prepended) + offset + start;
+            tokens.Add(new EncodedToken(t.Id, t.Value, new Range(from, Math.Max(from, to))));
+        }
+    }
+}
