@@ -59,7 +59,7 @@ public sealed class QuickStartTests(PackedPackages packed)
     {
         using IBackend backend = BackendFactory.Create("cpu");
         using LlamaModel model = LlamaModel.Load(modelDirectory, backend);
-        Tokenizer tokenizer = Tokenizer.FromDirectory(modelDirectory);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(modelDirectory);
         GenerationResult result = new Generator(model).Generate(tokenizer.Encode(Prompt), 40, SamplingOptions.Greedy, new HashSet<int>(model.Config.EosTokenIds));
         return Prompt + tokenizer.Decode([.. result.GeneratedIds]);
     }
