@@ -20,6 +20,20 @@ public sealed class DisconnectTests : IAsyncLifetime, IDisposable
         // the server has seen the disconnect. What is asserted are the engine's counters, not timings.
         using var gate = new ManualResetEventSlim(false);
         _server.BeforeDecodeStep = () => gate.Wait();
+        try
+        {
+            await DisconnectAsync(gate);
+        }
+        finally
+        {
+            // Never leave the scheduler waiting, whatever failed.
+            _server.BeforeDecodeStep = null;
+            gate.Set();
+        }
+    }
+
+    private async Task DisconnectAsync(ManualResetEventSlim gate)
+    {
         ChatClient chat = _server.Client().GetChatClient("stories260K");
         using var leave = new CancellationTokenSource();
         int updates = 0;
