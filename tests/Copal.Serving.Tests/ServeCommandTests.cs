@@ -41,6 +41,21 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact]
+    public void A_port_in_use_is_a_failure_naming_the_port()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        string taken = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using Process p = Start("serve", "-m", TestData.Stories260K, "--port", taken);
+        string stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.Equal(1, p.ExitCode);
+        Assert.Contains($"copal: error: --port {taken}: cannot listen on 127.0.0.1:{taken}", stderr);
+        Assert.DoesNotContain("internal error", stderr);
+    }
+
+    [Fact]
     public async Task Serve_prints_its_address_answers_and_stops_on_sigterm()
     {
         using Process p = Start("serve", "-m", TestData.Stories260K, "--port", "0", "--parallel", "2");

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using System.Net.Sockets;
 using Copal.Cli.Infrastructure;
 using Copal.Cli.Serving;
 using Copal.Model.Serving;
@@ -45,9 +44,10 @@ internal static class ServeCommand
             {
                 server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), cancellationToken: ct).GetAwaiter().GetResult();
             }
-            catch (IOException e) when (e.InnerException is SocketException || e.GetType().Name == "AddressInUseException")
+            catch (IOException e)
             {
-                throw new IOException($"{p.Typed(port)} {p.GetValue(port)}: cannot listen on {p.GetValue(host)}:{p.GetValue(port)} ({e.Message})");
+                // Kestrel's bind failure (an address in use, an address not on this machine), said for the option.
+                throw new IOException($"{p.Typed(port)} {p.GetValue(port)}: cannot listen on {p.GetValue(host)}:{p.GetValue(port)}: {e.Message.TrimEnd('.')}", e);
             }
             try
             {

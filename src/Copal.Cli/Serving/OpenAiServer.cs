@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Copal.Model.Chat;
@@ -23,7 +22,8 @@ namespace Copal.Cli.Serving;
 /// </summary>
 internal sealed class OpenAiServer : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions s_json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    // Copal's one JSON setting (CopalJson): unescaped text, never NaN.
+    private static readonly JsonSerializerOptions s_json = Infrastructure.Out.CompactJsonOptions;
     private readonly WebApplication _app;
     private readonly InferenceEngine _engine;
     private readonly IChatFormatter _formatter;
