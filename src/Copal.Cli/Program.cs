@@ -37,6 +37,7 @@ internal static class Program
             TokenizeCommand.Create(),
             TokenizeCommand.CreateDetokenize(),
             GenerateCommand.Create(),
+            ServeCommand.Create(),
             PerplexityCommand.Create(),
             LogitsCommand.Create(),
             SynthCommand.Create(),

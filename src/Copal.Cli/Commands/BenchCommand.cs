@@ -23,7 +23,7 @@ internal static class BenchCommand
         var sparse = SparseOptions.LoadMode();
         var command = new Command("bench", "Measure prefill/decode tokens/s against the machine's bandwidth and GEMM ceilings")
         {
-            model, prefill, decode, repeat, ctxSize, device, sparse, json, CreateKernels(),
+            model, prefill, decode, repeat, ctxSize, device, sparse, json, CreateKernels(), BenchServe.Create(),
         };
         command.SetBody((p, _) =>
         {

@@ -237,6 +237,84 @@ public sealed class LlamaModel : IDisposable
         tap?.OnLayerOutput(layer, hidden, rows);
     }
 
+    /// <summary>
+    /// One decode step for several independent sequences at once: row i of the batch is token
+    /// <paramref name="tokens"/>[i] of sequence <paramref name="sequences"/>[i] at position
+    /// <paramref name="positions"/>[i]. The linears run once over all rows (one pass over each weight serves every
+    /// sequence: the GEMM path, or the sparse kernels for compact weights); RoPE, the KV-cache write and attention run
+    /// per row on that sequence's own cache, using its state's one-row buffers as scratch. Row i's logits land in
+    /// row i of <c>batch.Logits</c>. Each row computes what <see cref="Forward"/> of that one token would, up to the
+    /// summation order of the matrix kernels (docs/testing.md).
+    /// </summary>
+    /// <param name="batch">Activation buffers for the rows: MaxRows ≥ rows and all-row logits; its own KV cache is unused.</param>
+    /// <param name="sequences">Each row's state: its KV cache, and one-row scratch buffers.</param>
+    /// <param name="tokens">Each row's token.</param>
+    /// <param name="positions">Each row's position in its sequence.</param>
+    public void ForwardBatch(RunState batch, IReadOnlyList<RunState> sequences, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(sequences);
+        int rows = tokens.Length;
+        if (rows == 0 || sequences.Count != rows || positions.Length != rows)
+        {
+            throw new ArgumentException($"a batch step needs one sequence and one position per token: {rows} tokens, {sequences.Count} sequences, {positions.Length} positions");
+        }
+        if (rows > batch.MaxRows || batch.LogitRows < rows)
+        {
+            throw new ArgumentException($"a batch of {rows} rows needs a state with MaxRows and logit rows ≥ {rows} (has {batch.MaxRows}, logit rows {batch.LogitRows})");
+        }
+        ValidateTokens(tokens);
+        int furthest = 0;
+        for (int i = 0; i < rows; i++)
+        {
+            RunState s = sequences[i];
+            int pos = positions[i];
+            if (pos < 0 || pos >= s.MaxPositions)
+            {
+                throw new ArgumentOutOfRangeException(nameof(positions), pos, $"batch row {i}: position {pos} is outside the sequence's context of {s.MaxPositions} positions");
+            }
+            s.EnsurePositions(pos + 1);
+            furthest = Math.Max(furthest, pos + 1);
+        }
+        EnsureRope(furthest);
+        IBackend b = Backend;
+        LlamaConfig c = Config;
+        int hiddenSize = c.HiddenSize;
+        DeviceBuffer hidden = batch.Hidden;
+        b.Embedding(Weights.Embedding, tokens, hidden);
+        for (int layer = 0; layer < c.NumLayers; layer++)
+        {
+            DecoderLayerWeights w = Weights.Layers[layer];
+            b.RmsNorm(hidden, w.InputNorm, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
+            Linear(batch.Normed, w, LinearId.QProj, batch.Q, rows, layer, null);
+            Linear(batch.Normed, w, LinearId.KProj, batch.K, rows, layer, null);
+            Linear(batch.Normed, w, LinearId.VProj, batch.V, rows, layer, null);
+            for (int i = 0; i < rows; i++)
+            {
+                RunState s = sequences[i];
+                int pos = positions[i];
+                b.Copy(batch.Q, (long)i * c.QDim, s.Q, 0, c.QDim);
+                b.Copy(batch.K, (long)i * c.KvDim, s.K, 0, c.KvDim);
+                b.Rope(s.Q, _ropeCos!, _ropeSin!, 1, c.NumHeads, c.HeadDim, pos);
+                b.Rope(s.K, _ropeCos!, _ropeSin!, 1, c.NumKvHeads, c.HeadDim, pos);
+                b.Copy(s.K, 0, s.KCache[layer], (long)pos * c.KvDim, c.KvDim);
+                b.Copy(batch.V, (long)i * c.KvDim, s.VCache[layer], (long)pos * c.KvDim, c.KvDim);
+                var shape = new AttentionShape(1, pos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
+                b.Attention(s.Q, s.KCache[layer], s.VCache[layer], s.AttentionOut, shape);
+                b.Copy(s.AttentionOut, 0, batch.AttentionOut, (long)i * c.QDim, c.QDim);
+            }
+            Linear(batch.AttentionOut, w, LinearId.OProj, batch.Projected, rows, layer, null);
+            b.Add(hidden, batch.Projected, hidden, (long)rows * hiddenSize);
+            b.RmsNorm(hidden, w.PostAttentionNorm, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
+            Linear(batch.Normed, w, LinearId.GateProj, batch.Gate, rows, layer, null);
+            Linear(batch.Normed, w, LinearId.UpProj, batch.Up, rows, layer, null);
+            b.SiluMul(batch.Gate, batch.Up, batch.Gate, (long)rows * c.IntermediateSize);
+            Linear(batch.Gate, w, LinearId.DownProj, batch.Projected, rows, layer, null);
+            b.Add(hidden, batch.Projected, hidden, (long)rows * hiddenSize);
+        }
+        Head(batch, hidden, rows);
+    }
+
     /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>
     public void Head(RunState state, DeviceBuffer hidden, int rows)
     {

@@ -1,0 +1,119 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Copal.Cli.Infrastructure;
+using Copal.Model.Serving;
+
+namespace Copal.Cli.Commands;
+
+/// <summary>
+/// <c>copal bench serve</c>: what batched decoding buys. The same greedy request (a fixed synthetic prompt of token
+/// ids) runs alone, then as --streams concurrent requests through the engine that <c>copal serve</c> uses (in
+/// process, no HTTP): aggregate decode tokens/s of each, their ratio, and the time to first token under load.
+/// </summary>
+internal static class BenchServe
+{
+    public sealed record Result(string Device, int Streams, int PromptTokens, int DecodeTokens,
+        double SingleDecodeTokensPerSecond, double SingleFirstTokenSeconds,
+        double AggregateDecodeTokensPerSecond, double Speedup,
+        double FirstTokenMedianSeconds, double FirstTokenMaxSeconds, long KvCacheBytes,
+        double SingleDecodeTokensPerCpuSecond, double AggregateDecodeTokensPerCpuSecond);
+
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var streams = new Option<int>("--streams") { Description = "Concurrent requests (and slots)", DefaultValueFactory = _ => 8 }.AtLeast(2);
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length of each request", DefaultValueFactory = _ => 32 }.AtLeast(1);
+        var decode = new Option<int>("--decode") { Description = "Tokens each request generates", DefaultValueFactory = _ => 32 }.AtLeast(2);
+        var device = CommonOptions.Device();
+        var sparse = SparseOptions.LoadMode();
+        var json = CommonOptions.Json();
+        var command = new Command("serve", "Aggregate decode tokens/s of concurrent requests (batched decoding) against one alone, and the time to first token under that load")
+        {
+            model, streams, promptTokens, decode, device, sparse, json,
+        };
+        command.SetBody((p, ct) =>
+        {
+            bool asJson = p.GetValue(json);
+            int s = p.GetValue(streams), n = p.GetValue(promptTokens), m = p.GetValue(decode);
+            using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: asJson,
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
+            int context = session.Model.Config.MaxPositionEmbeddings;
+            if (n + m > context)
+            {
+                throw new UsageException($"{p.Typed(promptTokens)} {n} + {p.Typed(decode)} {m} exceeds the model's context of {context} positions");
+            }
+            using var engine = new InferenceEngine(session.Model, session.Tokenizer, new EngineOptions { Parallel = s, ContextSize = n + m });
+            // Fixed ids drawn over the vocabulary: every request has the same work, and random weights need no real text.
+            var rng = new Model.Generation.Pcg32(1);
+            int[] prompt = [.. Enumerable.Range(0, n).Select(_ => rng.NextInt(session.Model.Config.VocabSize))];
+            // A request that meets EOS ends early: rates count the tokens really generated.
+            var request = new CompletionRequest { PromptIds = prompt, MaxTokens = m };
+            Run(engine, request, 1, ct); // warm-up: compiles the forward pass and the batch path
+            Run(engine, request with { MaxTokens = 4 }, s, ct);
+            Timing single = Run(engine, request, 1, ct);
+            Timing many = Run(engine, request, s, ct);
+            double singleRate = single.DecodeRate;
+            var result = new Result(session.Backend.Info.Kind, s, n, m, singleRate, single.FirstToken.Max(),
+                many.DecodeRate, many.DecodeRate / singleRate, Median(many.FirstToken), many.FirstToken.Max(), engine.KvCacheBytes,
+                single.DecodeRatePerCpuSecond, many.DecodeRatePerCpuSecond);
+            if (asJson)
+            {
+                Out.Json(result);
+                return CliErrors.Ok;
+            }
+            Out.Line($"device {result.Device}; {s} streams, prompt {n} tokens, {m} generated tokens each (greedy)");
+            Out.Line("| streams | aggregate decode tokens/s | decode tokens per CPU-second | time to first token |");
+            Out.Line("|---|---|---|---|");
+            Out.Line($"| 1 | {singleRate:F2} | {single.DecodeRatePerCpuSecond:F2} | {single.FirstToken.Max():F3} s |");
+            Out.Line($"| {s} | {many.DecodeRate:F2} | {many.DecodeRatePerCpuSecond:F2} | median {result.FirstTokenMedianSeconds:F3} s, max {result.FirstTokenMaxSeconds:F3} s |");
+            Out.Line($"speedup {result.Speedup:F2}× ({s} streams over 1); per CPU-second {many.DecodeRatePerCpuSecond / single.DecodeRatePerCpuSecond:F2}× (this process's CPU time: less sensitive to other load on the machine)");
+            return CliErrors.Ok;
+        });
+        return command;
+    }
+
+    private sealed record Timing(double[] FirstToken, double DecodeRate, double DecodeRatePerCpuSecond);
+
+    /// <summary>
+    /// Starts <paramref name="streams"/> copies of the request together. Decode rate: the tokens after each request's
+    /// first, over the time from the last first token (all prefills done) to the last token.
+    /// </summary>
+    private static Timing Run(InferenceEngine engine, CompletionRequest request, int streams, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var first = new double[streams];
+        var end = new double[streams];
+        var tokens = new int[streams];
+        var cpuAtFirst = new double[streams];
+        Task[] tasks = [.. Enumerable.Range(0, streams).Select(i => Task.Run(async () =>
+        {
+            await foreach (CompletionChunk c in engine.StreamAsync(request, ct).ConfigureAwait(false))
+            {
+                if (c.TokenIds.Count > 0 && tokens[i]++ == 0)
+                {
+                    first[i] = clock.Elapsed.TotalSeconds;
+                    cpuAtFirst[i] = CpuSeconds();
+                }
+            }
+            end[i] = clock.Elapsed.TotalSeconds;
+        }, ct))];
+        Task.WaitAll(tasks, ct);
+        double cpuEnd = CpuSeconds();
+        double decodeStart = first.Max();
+        double decodeTokens = tokens.Sum(t => Math.Max(0, t - 1));
+        double cpuStart = cpuAtFirst[Array.IndexOf(first, decodeStart)];
+        return new Timing(first, decodeTokens / Math.Max(1e-9, end.Max() - decodeStart), decodeTokens / Math.Max(1e-9, cpuEnd - cpuStart));
+    }
+
+    private static double CpuSeconds()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime.TotalSeconds;
+    }
+
+    private static double Median(double[] values)
+    {
+        double[] sorted = [.. values.Order()];
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}

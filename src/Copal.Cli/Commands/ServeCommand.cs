@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Net;
+using Copal.Cli.Infrastructure;
+using Copal.Cli.Serving;
+using Copal.Model.Serving;
+
+namespace Copal.Cli.Commands;
+
+/// <summary>
+/// <c>copal serve</c>: an OpenAI-compatible HTTP server over one model, decoding up to --parallel requests together
+/// (docs/serving.md). Runs until Ctrl-C or SIGTERM.
+/// </summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var host = new Option<string>("--host") { Description = "Address to listen on: an IP address or localhost (0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1" }
+            .Accept(h => h == "localhost" || IPAddress.TryParse(h, out _) ? null : "an IP address or localhost");
+        var port = new Option<int>("--port") { Description = "TCP port (0: any free port; the address is printed)", DefaultValueFactory = _ => 8080 }
+            .Accept(p => p is >= 0 and <= 65535, "a port in 0..65535");
+        var parallel = new Option<int>("--parallel", "-np") { Description = "Requests decoded together (slots); each step is one pass over the weights for all of them", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var ctxSize = new Option<int?>("--ctx-size", "-c") { Description = "Most positions one request may hold (prompt + generated); each slot's KV cache grows up to this (default: the model's context)" }.AtLeast(1);
+        var device = CommonOptions.Device();
+        var sparse = SparseOptions.LoadMode();
+        var allowNonFinite = CommonOptions.AllowNonFinite();
+        var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health)")
+        {
+            model, host, port, parallel, ctxSize, device, sparse, allowNonFinite,
+        };
+        command.SetBody((p, ct) =>
+        {
+            using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: false,
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
+            int modelContext = session.Model.Config.MaxPositionEmbeddings;
+            if (p.GetValue(ctxSize) is int c && c > modelContext)
+            {
+                throw new UsageException($"{p.Typed(ctxSize)} {c} exceeds the model's context of {modelContext} positions (max_position_embeddings)");
+            }
+            var options = new EngineOptions { Parallel = p.GetValue(parallel), ContextSize = p.GetValue(ctxSize) };
+            using var engine = new InferenceEngine(session.Model, session.Tokenizer, options);
+            OpenAiServer server;
+            try
+            {
+                server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), cancellationToken: ct).GetAwaiter().GetResult();
+            }
+            catch (IOException e)
+            {
+                // Kestrel's bind failure (an address in use, an address not on this machine), said for the option.
+                throw new IOException($"{p.Typed(port)} {p.GetValue(port)}: cannot listen on {p.GetValue(host)}:{p.GetValue(port)}: {e.Message.TrimEnd('.')}", e);
+            }
+            try
+            {
+                Out.Info($"copal: serving '{engine.ModelId}' on {server.Address} ({options.Parallel} parallel, context {engine.ContextSize} positions per request); Ctrl-C stops");
+                try
+                {
+                    server.WaitAsync(ct).GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+            finally
+            {
+                server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            Out.Info($"copal: server stopped after {engine.Statistics.Started} requests");
+            return Cancellation.ExitCode;
+        });
+        return command;
+    }
+}

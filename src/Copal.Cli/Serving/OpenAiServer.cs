@@ -1,0 +1,290 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Copal.Model.Chat;
+using Copal.Model.Serving;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Copal.Cli.Serving;
+
+/// <summary>
+/// The OpenAI-compatible HTTP API over an <see cref="InferenceEngine"/> on ASP.NET Core (Kestrel):
+/// POST /v1/completions and /v1/chat/completions (server-sent events with "stream": true), GET /v1/models and
+/// /health. Errors use OpenAI's JSON shape and HTTP status. A client that disconnects cancels its generation
+/// (RequestAborted reaches the engine, which drops the sequence at its next step).
+/// </summary>
+internal sealed class OpenAiServer : IAsyncDisposable
+{
+    // Copal's one JSON setting (CopalJson): unescaped text, never NaN.
+    private static readonly JsonSerializerOptions s_json = Infrastructure.Out.CompactJsonOptions;
+    private readonly WebApplication _app;
+    private readonly InferenceEngine _engine;
+    private readonly IChatFormatter _formatter;
+    private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    private long _requests;
+
+    private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter)
+    {
+        _app = app;
+        _engine = engine;
+        _formatter = formatter;
+    }
+
+    /// <summary>Where the server listens, e.g. http://127.0.0.1:8080 (the real port when 0 was asked).</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>Requests whose client went away before the answer was complete (their generation is cancelled).</summary>
+    public long Aborted => Interlocked.Read(ref _aborted);
+
+    private long _aborted;
+
+    /// <summary>Requests answered with an error status.</summary>
+    public long Errors => Interlocked.Read(ref _errors);
+
+    private long _errors;
+
+    /// <summary>Starts listening on <paramref name="host"/>:<paramref name="port"/> (0: a free port). <paramref name="host"/> is an IP address or localhost.</summary>
+    public static async Task<OpenAiServer> StartAsync(InferenceEngine engine, string host, int port, IChatFormatter? formatter = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "copal" });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            if (host == "localhost")
+            {
+                k.ListenLocalhost(port);
+            }
+            else
+            {
+                k.Listen(IPAddress.Parse(host), port);
+            }
+        });
+        WebApplication app = builder.Build();
+        var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance);
+        server.Map();
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.Address = new Uri(address.Replace("[::]", "localhost", StringComparison.Ordinal));
+        return server;
+    }
+
+    /// <summary>Waits until the server stops (<paramref name="cancellationToken"/> stops it).</summary>
+    public Task WaitAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
+
+    private void Map()
+    {
+        _app.Use(async (HttpContext context, RequestDelegate next) =>
+        {
+            Interlocked.Increment(ref _requests);
+            try
+            {
+                await next(context).ConfigureAwait(false);
+                if (context.Response.StatusCode == 404 && !context.Response.HasStarted)
+                {
+                    throw new OpenAiException(404, $"unknown URL {context.Request.Method} {context.Request.Path}; the endpoints are POST /v1/completions, POST /v1/chat/completions, GET /v1/models and GET /health");
+                }
+                if (context.Response.StatusCode == 405 && !context.Response.HasStarted)
+                {
+                    throw new OpenAiException(405, $"{context.Request.Method} is not allowed on {context.Request.Path}");
+                }
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away; its generation is already cancelled.
+                Interlocked.Increment(ref _aborted);
+            }
+            catch (Exception e)
+            {
+                await WriteErrorAsync(context, e).ConfigureAwait(false);
+            }
+        });
+        _app.MapGet("/health", (HttpContext c) => WriteJsonAsync(c, 200, new JsonObject
+        {
+            ["status"] = "ok",
+            ["model"] = _engine.ModelId,
+            ["parallel"] = _engine.Options.Parallel,
+            ["active"] = _engine.Statistics.Active,
+        }));
+        _app.MapGet("/v1/models", (HttpContext c) => WriteJsonAsync(c, 200, new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = new JsonArray(ModelObject()),
+        }));
+        _app.MapGet("/v1/models/{id}", (HttpContext c) => (string?)c.Request.RouteValues["id"] == _engine.ModelId
+            ? WriteJsonAsync(c, 200, ModelObject())
+            : throw new OpenAiException(404, $"the model '{c.Request.RouteValues["id"]}' does not exist; this server serves '{_engine.ModelId}'", "model", "model_not_found"));
+        _app.MapPost("/v1/completions", c => GenerateAsync(c, chat: false));
+        _app.MapPost("/v1/chat/completions", c => GenerateAsync(c, chat: true));
+    }
+
+    private JsonObject ModelObject() => new()
+    {
+        ["id"] = _engine.ModelId,
+        ["object"] = "model",
+        ["created"] = _created,
+        ["owned_by"] = "copal",
+    };
+
+    private async Task GenerateAsync(HttpContext context, bool chat)
+    {
+        CancellationToken aborted = context.RequestAborted;
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, aborted).ConfigureAwait(false);
+        JsonElement json = OpenAiRequests.ParseBody(body.ToArray());
+        OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter) : OpenAiRequests.Completion(json, _engine);
+        string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
+        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        IAsyncEnumerator<CompletionChunk> chunks = _engine.StreamAsync(request.Completion, aborted).GetAsyncEnumerator(aborted);
+        await using (chunks.ConfigureAwait(false))
+        {
+            // The first chunk comes after the prefill: request errors (a prompt too long) surface here, before any byte is sent.
+            bool any = await chunks.MoveNextAsync().ConfigureAwait(false);
+            if (!request.Stream)
+            {
+                var text = new System.Text.StringBuilder();
+                CompletionChunk last = chunks.Current;
+                while (any)
+                {
+                    last = chunks.Current;
+                    text.Append(last.Text);
+                    any = last.FinishReason is null && await chunks.MoveNextAsync().ConfigureAwait(false);
+                }
+                JsonObject choice = chat
+                    ? new JsonObject { ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = text.ToString() }, ["logprobs"] = null, ["finish_reason"] = Finish(last) }
+                    : new JsonObject { ["index"] = 0, ["text"] = text.ToString(), ["logprobs"] = null, ["finish_reason"] = Finish(last) };
+                await WriteJsonAsync(context, 200, Envelope(id, chat ? "chat.completion" : "text_completion", created, choice, last.Usage)).ConfigureAwait(false);
+                return;
+            }
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "text/event-stream";
+            context.Response.Headers.CacheControl = "no-cache";
+            string obj = chat ? "chat.completion.chunk" : "text_completion";
+            if (chat)
+            {
+                await SendAsync(context, Envelope(id, obj, created, new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }, null), aborted).ConfigureAwait(false);
+            }
+            try
+            {
+                while (any)
+                {
+                    CompletionChunk c = chunks.Current;
+                    if (c.Text.Length > 0 || c.FinishReason is not null)
+                    {
+                        JsonObject choice = chat
+                            ? new JsonObject { ["index"] = 0, ["delta"] = c.Text.Length > 0 ? new JsonObject { ["content"] = c.Text } : new JsonObject(), ["logprobs"] = null, ["finish_reason"] = Finish(c) }
+                            : new JsonObject { ["index"] = 0, ["text"] = c.Text, ["logprobs"] = null, ["finish_reason"] = Finish(c) };
+                        // Usage in every chunk's envelope only at the end, and only when asked (stream_options.include_usage), as OpenAI does.
+                        await SendAsync(context, Envelope(id, obj, created, choice, null, request.IncludeUsage), aborted).ConfigureAwait(false);
+                    }
+                    if (c.FinishReason is not null)
+                    {
+                        if (request.IncludeUsage)
+                        {
+                            JsonObject usage = Envelope(id, obj, created, null, c.Usage);
+                            await SendAsync(context, usage, aborted).ConfigureAwait(false);
+                        }
+                        break;
+                    }
+                    any = await chunks.MoveNextAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Headers are sent: the error goes out as an event, in the same shape.
+                Interlocked.Increment(ref _errors);
+                await SendAsync(context, ErrorObject(e).Body, aborted).ConfigureAwait(false);
+            }
+            await context.Response.WriteAsync("data: [DONE]\n\n", aborted).ConfigureAwait(false);
+            await context.Response.Body.FlushAsync(aborted).ConfigureAwait(false);
+        }
+    }
+
+    private static string? Finish(CompletionChunk c) => c.FinishReason switch
+    {
+        FinishReason.Stop => "stop",
+        FinishReason.Length => "length",
+        _ => null,
+    };
+
+    /// <summary>The response object around one choice; <paramref name="choice"/> null gives OpenAI's usage-only last chunk (empty choices).</summary>
+    private JsonObject Envelope(string id, string obj, long created, JsonObject? choice, CompletionUsage? usage, bool nullUsage = false)
+    {
+        var o = new JsonObject
+        {
+            ["id"] = id,
+            ["object"] = obj,
+            ["created"] = created,
+            ["model"] = _engine.ModelId,
+            ["choices"] = choice is null ? new JsonArray() : new JsonArray(choice),
+        };
+        if (usage is not null)
+        {
+            o["usage"] = new JsonObject
+            {
+                ["prompt_tokens"] = usage.PromptTokens,
+                ["completion_tokens"] = usage.CompletionTokens,
+                ["total_tokens"] = usage.TotalTokens,
+            };
+        }
+        else if (nullUsage)
+        {
+            o["usage"] = null;
+        }
+        return o;
+    }
+
+    private static async Task SendAsync(HttpContext context, JsonObject data, CancellationToken cancellationToken)
+    {
+        await context.Response.WriteAsync("data: " + data.ToJsonString(s_json) + "\n\n", cancellationToken).ConfigureAwait(false);
+        await context.Response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Task WriteJsonAsync(HttpContext context, int status, JsonObject body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(body.ToJsonString(s_json), context.RequestAborted);
+    }
+
+    private async Task WriteErrorAsync(HttpContext context, Exception e)
+    {
+        Interlocked.Increment(ref _errors);
+        if (context.Response.HasStarted)
+        {
+            return;
+        }
+        (int status, JsonObject body) = ErrorObject(e);
+        context.Response.Clear();
+        await WriteJsonAsync(context, status, body).ConfigureAwait(false);
+    }
+
+    /// <summary>OpenAI's error object for <paramref name="e"/> and its status: a request's fault is 4xx, ours 500.</summary>
+    internal static (int Status, JsonObject Body) ErrorObject(Exception e)
+    {
+        (int status, string message, string type, string? param, string? code) = e switch
+        {
+            OpenAiException o => (o.Status, o.Message, o.Type, o.Param, o.Code),
+            CompletionRequestException r => (400, r.Message, "invalid_request_error", r.Parameter, r.ContextLengthExceeded ? "context_length_exceeded" : null),
+            BadHttpRequestException b => (b.StatusCode, b.Message, "invalid_request_error", null, null),
+            NotSupportedException n => (400, n.Message, "invalid_request_error", null, "unsupported_parameter"),
+            _ => (500, $"internal error: {e.Message}", "server_error", null, null),
+        };
+        var error = new JsonObject { ["message"] = message, ["type"] = type, ["param"] = param, ["code"] = code };
+        return (status, new JsonObject { ["error"] = error });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,143 @@
+using System.Runtime.CompilerServices;
+using Copal.Model.Serving;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Model.Chat;
+
+/// <summary>
+/// <see cref="IChatClient"/> over an <see cref="InferenceEngine"/>, in process, no server: the conversation is
+/// rendered by an <see cref="IChatFormatter"/> and completed by the engine (batched with every other caller).
+/// ChatOptions map as OpenAI's fields do: Temperature (default 0, greedy), TopP, MaxOutputTokens (default 256),
+/// StopSequences, Seed; Instructions become a leading system message. Tools are refused.
+/// </summary>
+public sealed class CopalChatClient : IChatClient
+{
+    private readonly InferenceEngine _engine;
+    private readonly IChatFormatter _formatter;
+
+    public CopalChatClient(InferenceEngine engine, IChatFormatter? formatter = null)
+    {
+        _engine = engine ?? throw new ArgumentNullException(nameof(engine));
+        _formatter = formatter ?? PlainChatFormatter.Instance;
+        Metadata = new ChatClientMetadata("copal", null, engine.ModelId);
+    }
+
+    public ChatClientMetadata Metadata { get; }
+
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        CompletionRequest request = ToRequest(messages, options);
+        CompletionResult result = await _engine.CompleteAsync(request, cancellationToken).ConfigureAwait(false);
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
+        {
+            ModelId = _engine.ModelId,
+            ResponseId = NewId(),
+            CreatedAt = DateTimeOffset.UtcNow,
+            FinishReason = ToFinish(result.FinishReason),
+            Usage = ToUsage(result.Usage),
+        };
+    }
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        CompletionRequest request = ToRequest(messages, options);
+        string id = NewId();
+        DateTimeOffset created = DateTimeOffset.UtcNow;
+        await foreach (CompletionChunk chunk in _engine.StreamAsync(request, cancellationToken).ConfigureAwait(false))
+        {
+            var contents = new List<AIContent>();
+            if (chunk.Text.Length > 0)
+            {
+                contents.Add(new TextContent(chunk.Text));
+            }
+            if (chunk.Usage is CompletionUsage usage)
+            {
+                contents.Add(new UsageContent(ToUsage(usage)));
+            }
+            if (contents.Count == 0 && chunk.FinishReason is null)
+            {
+                continue;
+            }
+            yield return new ChatResponseUpdate(ChatRole.Assistant, contents)
+            {
+                ResponseId = id,
+                MessageId = id,
+                CreatedAt = created,
+                ModelId = _engine.ModelId,
+                FinishReason = chunk.FinishReason is FinishReason f ? ToFinish(f) : null,
+            };
+        }
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is not null)
+        {
+            return null;
+        }
+        if (serviceType == typeof(ChatClientMetadata))
+        {
+            return Metadata;
+        }
+        if (serviceType.IsInstanceOfType(this))
+        {
+            return this;
+        }
+        if (serviceType.IsInstanceOfType(_engine))
+        {
+            return _engine;
+        }
+        return serviceType.IsInstanceOfType(_engine.Tokenizer) ? _engine.Tokenizer : null;
+    }
+
+    /// <summary>The completion request a conversation and its options make (what the server's chat endpoint runs too).</summary>
+    public CompletionRequest ToRequest(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (options?.Tools is { Count: > 0 })
+        {
+            throw new NotSupportedException("copal's chat client does not call tools; leave ChatOptions.Tools empty");
+        }
+        var turns = new List<ChatTurn>();
+        if (!string.IsNullOrEmpty(options?.Instructions))
+        {
+            turns.Add(new ChatTurn("system", options.Instructions));
+        }
+        foreach (ChatMessage m in messages)
+        {
+            turns.Add(new ChatTurn(m.Role.Value, m.Text));
+        }
+        if (options?.Seed < 0)
+        {
+            throw new CompletionRequestException("seed", $"the seed must be ≥ 0, got {options.Seed}");
+        }
+        ChatPrompt prompt = _formatter.Format(turns);
+        return new CompletionRequest
+        {
+            Prompt = prompt.Text,
+            AddSpecialTokens = prompt.AddSpecialTokens,
+            MaxTokens = options?.MaxOutputTokens ?? 256,
+            Temperature = options?.Temperature ?? 0f,
+            TopP = options?.TopP ?? 1f,
+            Seed = (ulong)(options?.Seed ?? 0),
+            Stop = [.. prompt.StopTexts, .. options?.StopSequences ?? []],
+        };
+    }
+
+    private static ChatFinishReason ToFinish(FinishReason f) => f == FinishReason.Stop ? ChatFinishReason.Stop : ChatFinishReason.Length;
+
+    private static UsageDetails ToUsage(CompletionUsage u) => new()
+    {
+        InputTokenCount = u.PromptTokens,
+        OutputTokenCount = u.CompletionTokens,
+        TotalTokenCount = u.TotalTokens,
+    };
+
+    private static string NewId() => "chatcmpl-" + Guid.NewGuid().ToString("N");
+
+    public void Dispose()
+    {
+        // The engine belongs to the caller.
+    }
+}

@@ -1,0 +1,320 @@
+using System.Threading.Channels;
+using Copal.Model.Generation;
+using Copal.Model.Inference;
+
+namespace Copal.Model.Serving;
+
+/// <summary>
+/// Continuous batching over <see cref="EngineOptions.Parallel"/> slots. One thread owns the model: between decode
+/// steps it admits waiting requests into free slots (a prefill of the prompt on the slot's own KV cache and the first
+/// token), then runs one <see cref="LlamaModel.ForwardBatch"/> for every active sequence, samples each row with the
+/// sequence's own sampler, streams the tokens out and frees the slots of finished or cancelled sequences. A sequence
+/// therefore follows exactly the steps of <see cref="Generator.Generate"/>: prefill, sample, forward the token, sample…
+/// </summary>
+internal sealed class BatchScheduler : IDisposable
+{
+    /// <summary>Prompt tokens per prefill call of a slot (the slot's activation rows).</summary>
+    internal const int PrefillRows = 128;
+
+    private readonly LlamaModel _model;
+    private readonly EngineOptions _options;
+    private readonly Channel<SequenceJob> _pending = Channel.CreateUnbounded<SequenceJob>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Slot[] _slots;
+    private readonly Thread _thread;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly EngineStatistics _statistics;
+    private RunState? _batch;
+
+    public BatchScheduler(LlamaModel model, EngineOptions options, EngineStatistics statistics)
+    {
+        _model = model;
+        _options = options;
+        _statistics = statistics;
+        _slots = new Slot[options.Parallel];
+        _thread = new Thread(Loop) { IsBackground = true, Name = "copal-scheduler" };
+        _thread.Start();
+    }
+
+    /// <summary>Queues a sequence; its tokens arrive on <see cref="SequenceJob.Tokens"/>.</summary>
+    public void Submit(SequenceJob job)
+    {
+        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        Interlocked.Increment(ref _statistics.RequestsStarted);
+        ObjectDisposedException.ThrowIf(!_pending.Writer.TryWrite(job), this);
+    }
+
+    /// <summary>Bytes of the KV caches of the slots that exist now.</summary>
+    public long KvCacheBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (Slot? s in _slots)
+            {
+                total += s?.KvBytes ?? 0;
+            }
+            return total;
+        }
+    }
+
+    private void Loop()
+    {
+        var active = new List<Slot>(_slots.Length);
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                Admit(active);
+                if (active.Count == 0)
+                {
+                    try
+                    {
+                        // Nothing to decode: sleep until a request arrives.
+                        if (!_pending.Reader.WaitToReadAsync(_stopping.Token).AsTask().GetAwaiter().GetResult())
+                        {
+                            break;
+                        }
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                _options.BeforeDecodeStep?.Invoke();
+                Step(active);
+            }
+        }
+        catch (Exception e)
+        {
+            // A failure of the forward pass fails every sequence in flight and every waiting one.
+            foreach (Slot s in active)
+            {
+                s.Job!.Fail(e);
+            }
+            FailPending(e);
+            return;
+        }
+        var stopped = new ObjectDisposedException(nameof(BatchScheduler), "the engine was disposed");
+        foreach (Slot s in active)
+        {
+            s.Job!.Fail(stopped);
+        }
+        FailPending(stopped);
+    }
+
+    private void FailPending(Exception e)
+    {
+        _pending.Writer.TryComplete();
+        while (_pending.Reader.TryRead(out SequenceJob? job))
+        {
+            job.Fail(e);
+        }
+    }
+
+    /// <summary>Moves waiting requests into free slots: prefill, first token.</summary>
+    private void Admit(List<Slot> active)
+    {
+        while (active.Count < _slots.Length && _pending.Reader.TryRead(out SequenceJob? job))
+        {
+            if (job.CancellationToken.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _statistics.RequestsCancelled);
+                job.Finish(StopReason.Cancelled);
+                continue;
+            }
+            int index = Array.FindIndex(_slots, s => s is null || s.Job is null);
+            Slot slot = _slots[index] ??= new Slot(_model, _options.ContextSize!.Value);
+            slot.Start(job);
+            try
+            {
+                _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last);
+                _model.ReadLogits(slot.State, slot.Logits);
+                NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {job.PromptIds.Length} prompt tokens");
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                job.Fail(e);
+                slot.Job = null;
+                continue;
+            }
+            active.Add(slot);
+            Sample(slot, slot.Logits);
+            if (slot.Job is null)
+            {
+                active.Remove(slot);
+            }
+        }
+        _statistics.ActiveSequences = active.Count;
+    }
+
+    /// <summary>One forward pass over every active sequence's last token, then a token for each.</summary>
+    private void Step(List<Slot> active)
+    {
+        // Cancelled sequences leave before the step, so they cost no more compute.
+        for (int i = active.Count - 1; i >= 0; i--)
+        {
+            SequenceJob job = active[i].Job!;
+            if (job.StopRequested)
+            {
+                // The reader found a stop text: the sequence ended by itself.
+                End(active[i], StopReason.EndOfSequence);
+                active.RemoveAt(i);
+            }
+            else if (job.CancellationToken.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _statistics.RequestsCancelled);
+                job.Finish(StopReason.Cancelled);
+                active[i].Job = null;
+                active.RemoveAt(i);
+            }
+        }
+        int rows = active.Count;
+        if (rows == 0)
+        {
+            return;
+        }
+        if (_batch is null || _batch.MaxRows < rows)
+        {
+            _batch?.Dispose();
+            _batch = new RunState(_model.Backend, _model.Config, _slots.Length, 1, allRowLogits: true);
+        }
+        Span<int> tokens = stackalloc int[rows];
+        Span<int> positions = stackalloc int[rows];
+        var states = new RunState[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            Slot s = active[i];
+            tokens[i] = s.Context[^1];
+            positions[i] = s.Context.Count - 1;
+            states[i] = s.State;
+        }
+        _model.ForwardBatch(_batch, states, tokens, positions);
+        int vocab = _model.Config.VocabSize;
+        float[] logits = active[0].BatchLogits(rows * vocab);
+        _model.ReadLogits(_batch, logits.AsSpan(0, rows * vocab));
+        Interlocked.Increment(ref _statistics.DecodeSteps);
+        Interlocked.Add(ref _statistics.BatchedRows, rows);
+        _statistics.PeakBatchRows = Math.Max(_statistics.PeakBatchRows, rows);
+        for (int i = 0; i < rows; i++)
+        {
+            Slot s = active[i];
+            Span<float> row = logits.AsSpan(i * vocab, vocab);
+            NonFiniteLogitsException.ThrowIfAny(row, vocab, _ => $"at decode step {s.Generated} (position {s.Context.Count - 1})");
+            Sample(s, row);
+        }
+        active.RemoveAll(s => s.Job is null);
+        _statistics.ActiveSequences = active.Count;
+    }
+
+    /// <summary>Chooses the slot's next token as <see cref="Generator.Generate"/> does, and ends the job where it would.</summary>
+    private void Sample(Slot slot, Span<float> logits)
+    {
+        SequenceJob job = slot.Job!;
+        int next = slot.Sampler!.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
+        if (job.StopIds.Contains(next))
+        {
+            End(slot, StopReason.EndOfSequence);
+            return;
+        }
+        slot.Context.Add(next);
+        slot.Generated++;
+        Interlocked.Increment(ref _statistics.TokensGenerated);
+        job.Tokens.Writer.TryWrite(next);
+        if (slot.Generated == job.MaxNewTokens)
+        {
+            End(slot, StopReason.MaxTokens);
+        }
+        else if (slot.Context.Count >= job.ContextLimit)
+        {
+            End(slot, StopReason.ContextFull);
+        }
+    }
+
+    private void End(Slot slot, StopReason reason)
+    {
+        Interlocked.Increment(ref _statistics.RequestsCompleted);
+        slot.Job!.Finish(reason);
+        slot.Job = null;
+    }
+
+    public void Dispose()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        _stopping.Cancel();
+        _pending.Writer.TryComplete();
+        _thread.Join();
+        _batch?.Dispose();
+        foreach (Slot? s in _slots)
+        {
+            s?.State.Dispose();
+        }
+        _stopping.Dispose();
+    }
+
+    /// <summary>A place for one sequence: its KV cache (in a prefill-sized <see cref="RunState"/>) and its sampler.</summary>
+    private sealed class Slot(LlamaModel model, int contextSize)
+    {
+        // The cache starts small and grows with the positions used (RunState.EnsurePositions).
+        public RunState State { get; } = new(model.Backend, model.Config, Math.Min(PrefillRows, contextSize), contextSize,
+            allRowLogits: false, reservedPositions: Math.Min(contextSize, 256));
+        public float[] Logits { get; } = new float[model.Config.VocabSize];
+        public List<int> Context { get; } = [];
+        public SequenceJob? Job { get; set; }
+        public Sampler? Sampler { get; private set; }
+        public int Generated { get; set; }
+        public long KvBytes => State.KvCacheBytes;
+        private float[] _batchLogits = [];
+
+        public void Start(SequenceJob job)
+        {
+            Job = job;
+            Sampler = new Sampler(job.Sampling);
+            Context.Clear();
+            Context.AddRange(job.PromptIds);
+            Generated = 0;
+        }
+
+        public float[] BatchLogits(int length)
+        {
+            if (_batchLogits.Length < length)
+            {
+                _batchLogits = new float[length];
+            }
+            return _batchLogits;
+        }
+    }
+}
+
+/// <summary>One sequence to generate: the token-level request the scheduler runs, and the stream of its tokens.</summary>
+internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int contextLimit, SamplingOptions sampling, IReadOnlySet<int> stopIds, CancellationToken cancellationToken)
+{
+    public int[] PromptIds { get; } = promptIds;
+    public int MaxNewTokens { get; } = maxNewTokens;
+    /// <summary>Positions the sequence may hold: prompt plus generated tokens.</summary>
+    public int ContextLimit { get; } = contextLimit;
+    public SamplingOptions Sampling { get; } = sampling;
+    public IReadOnlySet<int> StopIds { get; } = stopIds;
+    public CancellationToken CancellationToken { get; } = cancellationToken;
+    public Channel<int> Tokens { get; } = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    /// <summary>Why it ended; set before <see cref="Tokens"/> completes.</summary>
+    public StopReason StopReason { get; private set; }
+
+    public void Finish(StopReason reason)
+    {
+        StopReason = reason;
+        Tokens.Writer.TryComplete();
+    }
+
+    public void Fail(Exception e) => Tokens.Writer.TryComplete(e);
+
+    private volatile bool _stopRequested;
+
+    /// <summary>The reader has what it wants (a stop text): end the sequence at the next step, as finished, not cancelled.</summary>
+    public void RequestStop() => _stopRequested = true;
+
+    public bool StopRequested => _stopRequested;
+}

@@ -1,0 +1,51 @@
+namespace Copal.Model.Serving;
+
+/// <summary>How an <see cref="InferenceEngine"/> runs.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Sequences decoded together (slots): each step is one pass over the weights for up to this many tokens.</summary>
+    public int Parallel { get; init; } = 1;
+
+    /// <summary>Positions one sequence may hold (prompt plus generated); null: the model's context. Each slot's KV cache grows up to this.</summary>
+    public int? ContextSize { get; init; }
+
+    /// <summary>Test hook: runs on the scheduler thread before every decode step.</summary>
+    internal Action? BeforeDecodeStep { get; init; }
+}
+
+/// <summary>Counters of an engine, updated as it runs (read them at any time).</summary>
+public sealed class EngineStatistics
+{
+    internal long RequestsStarted;
+    internal long RequestsCompleted;
+    internal long RequestsCancelled;
+    internal long DecodeSteps;
+    internal long BatchedRows;
+    internal long TokensGenerated;
+    internal volatile int ActiveSequences;
+    internal int PeakBatchRows;
+
+    /// <summary>Sequences submitted.</summary>
+    public long Started => Interlocked.Read(ref RequestsStarted);
+
+    /// <summary>Sequences that ended by themselves: end of sequence, a stop text, max tokens or the context.</summary>
+    public long Completed => Interlocked.Read(ref RequestsCompleted);
+
+    /// <summary>Sequences ended by their caller's cancellation (a client that went away), before they finished.</summary>
+    public long Cancelled => Interlocked.Read(ref RequestsCancelled);
+
+    /// <summary>Batched decode steps run (one forward pass each).</summary>
+    public long Steps => Interlocked.Read(ref DecodeSteps);
+
+    /// <summary>Rows decoded over all steps: <see cref="Rows"/> / <see cref="Steps"/> is the mean batch size.</summary>
+    public long Rows => Interlocked.Read(ref BatchedRows);
+
+    /// <summary>Tokens generated (prefill's first tokens included).</summary>
+    public long Tokens => Interlocked.Read(ref TokensGenerated);
+
+    /// <summary>Sequences in the batch now.</summary>
+    public int Active => ActiveSequences;
+
+    /// <summary>The largest batch a step has run.</summary>
+    public int PeakBatch => Volatile.Read(ref PeakBatchRows);
+}

@@ -1,0 +1,230 @@
+using System.Runtime.CompilerServices;
+using Copal.Model.Generation;
+using Copal.Model.Inference;
+using Copal.Model.Tokenization;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Model.Serving;
+
+/// <summary>
+/// A loaded model serving completions to any number of callers: requests are queued and decoded together, up to
+/// <see cref="EngineOptions.Parallel"/> at a time, each with its own KV cache and sampler (continuous batching: a new
+/// request joins between decode steps). Greedy requests give the text <see cref="Generator"/> gives for them alone.
+/// Thread-safe; dispose it to stop the decoding thread.
+/// </summary>
+public sealed class InferenceEngine : IDisposable
+{
+    private readonly BatchScheduler _scheduler;
+    private readonly bool _ownsModel;
+    private readonly HashSet<int> _stopIds;
+
+    /// <summary>Serves <paramref name="model"/>; the engine disposes it only if <paramref name="ownsModel"/>.</summary>
+    public InferenceEngine(LlamaModel model, CopalTokenizer tokenizer, EngineOptions? options = null, bool ownsModel = false)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        options ??= new EngineOptions();
+        int modelContext = model.Config.MaxPositionEmbeddings;
+        if (options.Parallel < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Parallel, $"parallel must be ≥ 1, got {options.Parallel}");
+        }
+        if (options.ContextSize is int c && (c < 1 || c > modelContext))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), c, $"the context size must be between 1 and the model's context of {modelContext} positions (max_position_embeddings), got {c}");
+        }
+        Model = model;
+        Tokenizer = tokenizer;
+        ContextSize = options.ContextSize ?? modelContext;
+        Options = options with { ContextSize = ContextSize };
+        _ownsModel = ownsModel;
+        _stopIds = [.. model.Config.EosTokenIds];
+        if (tokenizer.EosId is int eos)
+        {
+            _stopIds.Add(eos);
+        }
+        ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Source));
+        _scheduler = new BatchScheduler(model, Options, Statistics);
+    }
+
+    /// <summary>Loads the model and tokenizer of <paramref name="directory"/> on <paramref name="backend"/> (compact sparse weights run on the sparse kernels).</summary>
+    public static InferenceEngine Load(string directory, IBackend backend, EngineOptions? options = null, SparseLoadMode sparse = SparseLoadMode.Auto, IProgress<string>? progress = null)
+    {
+        LlamaModel model = LlamaModel.Load(directory, backend, sparse, progress);
+        try
+        {
+            return new InferenceEngine(model, CopalTokenizer.FromDirectory(directory), options, ownsModel: true);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    public LlamaModel Model { get; }
+
+    /// <summary>The model's tokenizer (encode, decode, special ids).</summary>
+    public CopalTokenizer Tokenizer { get; }
+
+    /// <summary>The options in force (ContextSize resolved).</summary>
+    public EngineOptions Options { get; }
+
+    /// <summary>The name the model is served under: its folder's name.</summary>
+    public string ModelId { get; }
+
+    /// <summary>Positions one sequence may hold.</summary>
+    public int ContextSize { get; }
+
+    /// <summary>Token ids that end a sequence (config.json's eos_token_id and the tokenizer's EOS).</summary>
+    public IReadOnlySet<int> StopTokenIds => _stopIds;
+
+    public EngineStatistics Statistics { get; } = new();
+
+    /// <summary>Bytes of the KV caches the slots hold now (each grows with its sequences, up to <see cref="ContextSize"/> positions).</summary>
+    public long KvCacheBytes => _scheduler.KvCacheBytes;
+
+    /// <summary>Generates the whole completion.</summary>
+    public async Task<CompletionResult> CompleteAsync(CompletionRequest request, CancellationToken cancellationToken = default)
+    {
+        var text = new System.Text.StringBuilder();
+        var ids = new List<int>();
+        await foreach (CompletionChunk chunk in StreamAsync(request, cancellationToken).ConfigureAwait(false))
+        {
+            text.Append(chunk.Text);
+            ids.AddRange(chunk.TokenIds);
+            if (chunk.FinishReason is FinishReason finish)
+            {
+                return new CompletionResult(text.ToString(), ids, finish, chunk.Usage!);
+            }
+        }
+        throw new InvalidOperationException("the completion stream ended without a finish reason");
+    }
+
+    /// <summary>
+    /// Streams the completion chunk by chunk as tokens are chosen; the last chunk has the finish reason and usage.
+    /// Cancelling <paramref name="cancellationToken"/>, or leaving the enumeration early, ends the generation at the
+    /// next decode step and frees its slot.
+    /// </summary>
+    /// <exception cref="CompletionRequestException">A field of the request is out of range, or the prompt does not fit the context.</exception>
+    public async IAsyncEnumerable<CompletionChunk> StreamAsync(CompletionRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        (int[] promptIds, SamplingOptions sampling) = Prepare(request);
+        var usage = (int generated) => new CompletionUsage(promptIds.Length, generated);
+        if (request.MaxTokens == 0)
+        {
+            yield return new CompletionChunk("", []) { FinishReason = FinishReason.Length, Usage = usage(0) };
+            yield break;
+        }
+        int context = (int)Math.Min(ContextSize, (long)promptIds.Length + request.MaxTokens);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, linked.Token);
+        _scheduler.Submit(job);
+        TokenDecoderStream decoder = Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
+        var stops = new StopTextMatcher(request.Stop);
+        int count = 0;
+        bool stoppedByText = false;
+        bool done = false;
+        try
+        {
+            await foreach (int id in job.Tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                count++;
+                string text = stops.Push(decoder.Push(id), out bool matched);
+                if (matched)
+                {
+                    job.RequestStop();
+                    stoppedByText = true;
+                    yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count) };
+                    done = true;
+                    yield break;
+                }
+                yield return new CompletionChunk(text, [id]);
+            }
+            done = true;
+        }
+        finally
+        {
+            if (!done && !stoppedByText)
+            {
+                // The caller went away or cancelled: end the sequence at the next step.
+                await linked.CancelAsync().ConfigureAwait(false);
+            }
+        }
+        if (job.StopReason == StopReason.Cancelled)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new OperationCanceledException("the generation was cancelled");
+        }
+        string tail = stops.Flush(decoder.Flush());
+        FinishReason finish = job.StopReason == StopReason.EndOfSequence ? FinishReason.Stop : FinishReason.Length;
+        yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count) };
+    }
+
+    private (int[] PromptIds, SamplingOptions Sampling) Prepare(CompletionRequest request)
+    {
+        if ((request.Prompt is null) == (request.PromptIds is null))
+        {
+            throw new CompletionRequestException("prompt", "give the prompt as text or as token ids, exactly one of the two");
+        }
+        if (request.MaxTokens < 0)
+        {
+            throw new CompletionRequestException("max_tokens", $"max_tokens must be ≥ 0, got {request.MaxTokens}");
+        }
+        if (!(request.Temperature >= 0) || float.IsInfinity(request.Temperature))
+        {
+            throw new CompletionRequestException("temperature", $"temperature must be a finite number ≥ 0, got {request.Temperature}");
+        }
+        if (!(request.TopP > 0 && request.TopP <= 1))
+        {
+            throw new CompletionRequestException("top_p", $"top_p must be in (0, 1], got {request.TopP}");
+        }
+        foreach (string s in request.Stop)
+        {
+            if (string.IsNullOrEmpty(s))
+            {
+                throw new CompletionRequestException("stop", "a stop text must not be empty");
+            }
+        }
+        int[] ids = request.PromptIds?.ToArray() ?? Tokenizer.Encode(request.Prompt!, request.AddSpecialTokens);
+        if (ids.Length == 0)
+        {
+            ids = Tokenizer.BosId is int bos ? [bos]
+                : throw new CompletionRequestException("prompt", "the prompt is empty and the tokenizer has no BOS token to start from");
+        }
+        int vocab = Model.Config.VocabSize;
+        foreach (int id in ids)
+        {
+            if ((uint)id >= (uint)vocab)
+            {
+                throw new CompletionRequestException("prompt", $"token id {id} is outside the vocabulary [0, {vocab})");
+            }
+        }
+        if (ids.Length > ContextSize)
+        {
+            throw new CompletionRequestException("prompt", $"the prompt has {ids.Length} tokens, more than the context of {ContextSize} positions")
+            {
+                ContextLengthExceeded = true,
+            };
+        }
+        // Greedy ignores top_p (OpenAI accepts both together), so the sampler only sees it when it draws.
+        var sampling = new SamplingOptions
+        {
+            Temperature = request.Temperature,
+            TopP = request.Temperature > 0 ? request.TopP : 1f,
+            Seed = request.Seed,
+        };
+        return (ids, sampling);
+    }
+
+    public void Dispose()
+    {
+        _scheduler.Dispose();
+        if (_ownsModel)
+        {
+            Model.Dispose();
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using Copal.Model.Chat;
+using Copal.Model.Serving;
+using Copal.Model.Tokenization;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Serving.Tests;
+
+/// <summary><see cref="CopalChatClient"/> in process: an <see cref="IChatClient"/> with no server.</summary>
+public sealed class ChatClientTests
+{
+    [Fact]
+    public async Task The_chat_client_answers_in_process_streaming_or_not_with_usage()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 2 });
+        IChatClient client = new CopalChatClient(engine);
+        string expected = Reference.Chat(engine.Model, engine.Tokenizer, [new ChatTurn("system", "Be kind."), new ChatTurn("user", "The little dog")], 20);
+
+        ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "The little dog")],
+            new ChatOptions { MaxOutputTokens = 20, Instructions = "Be kind." });
+        Assert.Equal(expected, response.Text);
+        Assert.Equal("stories260K", response.ModelId);
+        Assert.NotNull(response.Usage);
+        Assert.Equal(response.Usage.InputTokenCount + response.Usage.OutputTokenCount, response.Usage.TotalTokenCount);
+        Assert.InRange(response.Usage.OutputTokenCount!.Value, 1, 20);
+
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (ChatResponseUpdate u in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "The little dog")],
+            new ChatOptions { MaxOutputTokens = 20, Instructions = "Be kind." }))
+        {
+            updates.Add(u);
+        }
+        ChatResponse streamed = updates.ToChatResponse();
+        Assert.Equal(expected, streamed.Text);
+        Assert.True(updates.Count > 3, $"{updates.Count} updates: the reply was not streamed");
+        Assert.Equal(response.Usage.OutputTokenCount, streamed.Usage?.OutputTokenCount);
+        Assert.Equal(response.FinishReason, streamed.FinishReason);
+
+        // The tokenizer and the engine are services of the client.
+        Assert.Same(engine.Tokenizer, client.GetService<CopalTokenizer>());
+        Assert.Same(engine, client.GetService<InferenceEngine>());
+    }
+
+    [Fact]
+    public async Task Cancelling_a_chat_ends_its_generation()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        IChatClient client = new CopalChatClient(engine);
+        using var cancel = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (ChatResponseUpdate _ in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "Once")],
+                new ChatOptions { MaxOutputTokens = 400 }, cancel.Token))
+            {
+                await cancel.CancelAsync();
+            }
+        });
+        Assert.True(SpinWait.SpinUntil(() => engine.Statistics.Cancelled + engine.Statistics.Completed == 1, TimeSpan.FromMinutes(1)));
+        Assert.True(engine.Statistics.Tokens < 400);
+    }
+
+    [Fact]
+    public void The_plain_formatter_writes_one_paragraph_per_message_and_asks_for_the_assistant()
+    {
+        ChatPrompt p = PlainChatFormatter.Instance.Format([new ChatTurn("system", "S"), new ChatTurn("user", "U")]);
+        Assert.Equal("system: S\n\nuser: U\n\nassistant:", p.Text);
+        Assert.True(p.AddSpecialTokens);
+        Assert.Contains("\n\nuser:", p.StopTexts);
+    }
+}

@@ -1,0 +1,54 @@
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>The completion API in process: leaving a stream early, request errors, max_tokens 0.</summary>
+public sealed class EngineTests
+{
+    [Fact]
+    public async Task Leaving_a_stream_early_ends_its_generation_as_cancelled()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { BeforeDecodeStep = () => gate.Wait() });
+        // No token is cancelled: the caller just stops enumerating after the first chunk.
+        try
+        {
+            await foreach (CompletionChunk _ in engine.StreamAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 400 }))
+            {
+                break;
+            }
+        }
+        finally
+        {
+            gate.Set();
+        }
+        Assert.True(SpinWait.SpinUntil(() => engine.Statistics.Cancelled == 1, TimeSpan.FromMinutes(1)), "the generation went on");
+        Assert.Equal(0, engine.Statistics.Completed);
+        Assert.Equal(1, engine.Statistics.Tokens);
+    }
+
+    [Fact]
+    public async Task Requests_out_of_range_name_the_field_and_max_tokens_0_gives_usage_only()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { ContextSize = 64 });
+        var e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = string.Join(" ", Enumerable.Repeat("dog", 100)) }));
+        Assert.Equal("prompt", e.Parameter);
+        Assert.True(e.ContextLengthExceeded);
+        Assert.Contains("context of 64", e.Message);
+        e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a", TopP = 0, Temperature = 1 }));
+        Assert.Equal("top_p", e.Parameter);
+        CompletionResult none = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 0 });
+        Assert.Equal("", none.Text);
+        Assert.Equal(FinishReason.Length, none.FinishReason);
+        Assert.Equal(0, none.Usage.CompletionTokens);
+        Assert.Equal(engine.Tokenizer.Encode("Once").Length, none.Usage.PromptTokens);
+        // A request that reaches the context ends with length.
+        CompletionResult full = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 1000 });
+        Assert.Equal(FinishReason.Length, full.FinishReason);
+        Assert.Equal(64, full.Usage.TotalTokens);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Copal.Testing;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>The <c>copal serve</c> command as a process: option errors, startup line, health, SIGTERM.</summary>
+public sealed partial class ServeCommandTests
+{
+    private static Process Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = TestData.RepoRoot,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "copal.dll"));
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        return Process.Start(psi)!;
+    }
+
+    [Theory]
+    [InlineData("--port", "70000", "--port")]
+    [InlineData("--host", "not-an-address", "--host")]
+    [InlineData("--parallel", "0", "--parallel")]
+    [InlineData("--ctx-size", "9999", "--ctx-size 9999")]
+    public void A_bad_option_is_a_usage_error_naming_it(string option, string value, string named)
+    {
+        using Process p = Start("serve", "-m", TestData.Stories260K, option, value);
+        string stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.Equal(2, p.ExitCode);
+        Assert.Contains(named, stderr);
+        Assert.DoesNotContain("serving", stderr);
+    }
+
+    [Fact]
+    public void A_port_in_use_is_a_failure_naming_the_port()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        string taken = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using Process p = Start("serve", "-m", TestData.Stories260K, "--port", taken);
+        string stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.Equal(1, p.ExitCode);
+        Assert.Contains($"copal: error: --port {taken}: cannot listen on 127.0.0.1:{taken}", stderr);
+        Assert.DoesNotContain("internal error", stderr);
+    }
+
+    [Fact]
+    public async Task Serve_prints_its_address_answers_and_stops_on_sigterm()
+    {
+        using Process p = Start("serve", "-m", TestData.Stories260K, "--port", "0", "--parallel", "2");
+        string? address = null;
+        var stderr = new System.Text.StringBuilder();
+        while (address is null && p.StandardError.ReadLine() is string line)
+        {
+            stderr.AppendLine(line);
+            Match m = Address().Match(line);
+            if (m.Success)
+            {
+                address = m.Value;
+            }
+        }
+        try
+        {
+            Assert.NotNull(address);
+            using var http = new HttpClient();
+            string health = await http.GetStringAsync(new Uri(new Uri(address), "/health"));
+            Assert.Equal(2, JsonDocument.Parse(health).RootElement.GetProperty("parallel").GetInt32());
+        }
+        finally
+        {
+            using Process kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            kill.WaitForExit();
+        }
+        stderr.Append(p.StandardError.ReadToEnd());
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), stderr.ToString());
+        Assert.Equal(143, p.ExitCode);
+        Assert.Equal("", p.StandardOutput.ReadToEnd());
+        Assert.Contains("server stopped", stderr.ToString());
+    }
+
+    [Fact]
+    public void Bench_serve_reports_single_and_concurrent_decode_rates_and_first_token_times()
+    {
+        using Process p = Start("bench", "serve", "-m", TestData.Stories260K, "--streams", "3", "--prompt-tokens", "8", "--decode", "16", "--device", "cpu", "--json");
+        string stdout = p.StandardOutput.ReadToEnd();
+        string stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)));
+        Assert.True(p.ExitCode == 0, stderr);
+        JsonElement r = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(3, r.GetProperty("streams").GetInt32());
+        foreach (string field in new[] { "single_decode_tokens_per_second", "aggregate_decode_tokens_per_second", "speedup", "first_token_median_seconds", "first_token_max_seconds" })
+        {
+            Assert.True(r.GetProperty(field).GetDouble() > 0, $"{field} in {stdout}");
+        }
+        Assert.True(r.GetProperty("first_token_max_seconds").GetDouble() >= r.GetProperty("first_token_median_seconds").GetDouble());
+    }
+
+    [GeneratedRegex(@"http://127\.0\.0\.1:\d+/")]
+    private static partial Regex Address();
+}

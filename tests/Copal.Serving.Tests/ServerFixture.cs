@@ -1,0 +1,59 @@
+using System.ClientModel;
+using Copal.Cli.Serving;
+using Copal.Model.Inference;
+using Copal.Model.Serving;
+using Copal.Model.Tokenization;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Sparse;
+using Copal.Testing;
+using OpenAI;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// An in-process <c>copal serve</c> (the same <see cref="OpenAiServer"/> the command starts) over stories260K on a
+/// free loopback port, and a second copy of the model for one-at-a-time references.
+/// </summary>
+public sealed class ServerFixture : IAsyncLifetime, IDisposable
+{
+    private CpuBackend? _backend;
+    private LlamaModel? _model;
+
+    public InferenceEngine Engine { get; private set; } = null!;
+    internal OpenAiServer Server { get; private set; } = null!;
+    public CopalTokenizer Tokenizer { get; private set; } = null!;
+    /// <summary>The model the references run on, outside the server.</summary>
+    public LlamaModel Model => _model!;
+    public Uri Endpoint => new(Server.Address, "/v1");
+
+    /// <summary>Called on the scheduler thread before each decode step.</summary>
+    public Action? BeforeDecodeStep { get; set; }
+
+    public OpenAIClient Client() => new(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = Endpoint, NetworkTimeout = TimeSpan.FromMinutes(2) });
+
+    public int Parallel { get; init; } = 4;
+
+    public async Task InitializeAsync()
+    {
+        _backend = new CpuBackend();
+        _model = LlamaModel.Load(TestData.Stories260K, _backend, SparseLoadMode.Auto);
+        Tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        Engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = Parallel, BeforeDecodeStep = () => BeforeDecodeStep?.Invoke() });
+        Server = await OpenAiServer.StartAsync(Engine, "127.0.0.1", 0);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        Engine.Dispose();
+        Dispose();
+    }
+
+    public void Dispose()
+    {
+        _model?.Dispose();
+        _backend?.Dispose();
+        _model = null;
+        _backend = null;
+    }
+}

@@ -1,0 +1,161 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Text.Json;
+using Copal.Model.Chat;
+using OpenAI.Chat;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>copal's OpenAI-compatible API driven by the official OpenAI .NET client.</summary>
+public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private const string Model = "stories260K";
+
+    /// <summary>POST /v1/completions through the OpenAI client's pipeline (the client has no public completions API).</summary>
+    private async Task<(int Status, JsonElement Body)> PostCompletionAsync(object body)
+    {
+        ClientPipeline pipeline = server.Client().GetChatClient(Model).Pipeline;
+        using PipelineMessage message = pipeline.CreateMessage();
+        message.Request.Method = "POST";
+        message.Request.Uri = new Uri(server.Server.Address, "/v1/completions");
+        message.Request.Headers.Set("Content-Type", "application/json");
+        message.Request.Content = BinaryContent.Create(BinaryData.FromObjectAsJson(body));
+        await pipeline.SendAsync(message);
+        PipelineResponse response = message.Response!;
+        return (response.Status, JsonDocument.Parse(response.Content).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task A_completion_is_the_greedy_continuation_with_its_usage()
+    {
+        int[] prompt = server.Tokenizer.Encode("Once upon a time");
+        var (text, ids) = Reference.Greedy(server.Model, server.Tokenizer, prompt, 40);
+        var (status, body) = await PostCompletionAsync(new { model = Model, prompt = "Once upon a time", max_tokens = 40, temperature = 0 });
+        Assert.Equal(200, status);
+        Assert.Equal("text_completion", body.GetProperty("object").GetString());
+        JsonElement choice = body.GetProperty("choices")[0];
+        Assert.Equal(text, choice.GetProperty("text").GetString());
+        Assert.Equal(ids.Length == 40 ? "length" : "stop", choice.GetProperty("finish_reason").GetString());
+        JsonElement usage = body.GetProperty("usage");
+        Assert.Equal(prompt.Length, usage.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(ids.Length, usage.GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(prompt.Length + ids.Length, usage.GetProperty("total_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_stop_text_ends_the_completion_before_it_with_finish_reason_stop()
+    {
+        int[] prompt = server.Tokenizer.Encode("Once upon a time");
+        var (full, _) = Reference.Greedy(server.Model, server.Tokenizer, prompt, 40);
+        // A stop text that spans token boundaries, taken from the middle of the greedy text.
+        string stop = full.Substring(full.Length / 2, 6);
+        string expected = full[..full.IndexOf(stop, StringComparison.Ordinal)];
+        var (status, body) = await PostCompletionAsync(new { model = Model, prompt = "Once upon a time", max_tokens = 40, temperature = 0, stop = new[] { "zzzz", stop } });
+        Assert.Equal(200, status);
+        JsonElement choice = body.GetProperty("choices")[0];
+        Assert.Equal(expected, choice.GetProperty("text").GetString());
+        Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+        Assert.True(body.GetProperty("usage").GetProperty("completion_tokens").GetInt32() < 40);
+
+        // The same through chat streaming: no part of the stop text is ever sent.
+        ChatClient chat = server.Client().GetChatClient(Model);
+        var turns = new List<ChatTurn> { new("user", "Tell a story") };
+        string reply = Reference.Chat(server.Model, server.Tokenizer, turns, 30);
+        string chatStop = reply.Substring(reply.Length / 2, 5);
+        var streamed = new System.Text.StringBuilder();
+        ChatFinishReason? finish = null;
+        await foreach (StreamingChatCompletionUpdate u in chat.CompleteChatStreamingAsync([new UserChatMessage("Tell a story")],
+            new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 30, StopSequences = { chatStop } }))
+        {
+            foreach (ChatMessageContentPart part in u.ContentUpdate)
+            {
+                streamed.Append(part.Text);
+            }
+            finish ??= u.FinishReason;
+        }
+        Assert.Equal(reply[..reply.IndexOf(chatStop, StringComparison.Ordinal)], streamed.ToString());
+        Assert.Equal(ChatFinishReason.Stop, finish);
+    }
+
+    [Fact]
+    public async Task Chat_gives_the_reply_of_the_plain_chat_format_with_usage_streaming_or_not()
+    {
+        ChatClient chat = server.Client().GetChatClient(Model);
+        var turns = new List<ChatTurn> { new("system", "You tell stories."), new("user", "Once upon a time") };
+        string expected = Reference.Chat(server.Model, server.Tokenizer, turns, 25);
+        ChatMessage[] messages = [new SystemChatMessage("You tell stories."), new UserChatMessage("Once upon a time")];
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 25, Seed = 3 };
+
+        ChatCompletion completion = (await chat.CompleteChatAsync(messages, options)).Value;
+        Assert.Equal(expected, completion.Content[0].Text);
+        Assert.Equal(ChatMessageRole.Assistant, completion.Role);
+        ChatPrompt prompt = PlainChatFormatter.Instance.Format(turns);
+        Assert.Equal(server.Tokenizer.Encode(prompt.Text).Length, completion.Usage.InputTokenCount);
+        Assert.InRange(completion.Usage.OutputTokenCount, 1, 25);
+
+        var streamed = new System.Text.StringBuilder();
+        ChatTokenUsage? usage = null;
+        int updates = 0;
+        await foreach (StreamingChatCompletionUpdate u in chat.CompleteChatStreamingAsync(messages, options))
+        {
+            updates++;
+            foreach (ChatMessageContentPart part in u.ContentUpdate)
+            {
+                streamed.Append(part.Text);
+            }
+            usage ??= u.Usage;
+        }
+        Assert.Equal(expected, streamed.ToString());
+        Assert.True(updates > 3, $"{updates} updates: the reply was not streamed");
+        Assert.NotNull(usage);
+        Assert.Equal(completion.Usage.OutputTokenCount, usage.OutputTokenCount);
+        Assert.Equal(completion.Usage.InputTokenCount, usage.InputTokenCount);
+    }
+
+    [Fact]
+    public async Task Models_lists_the_served_model_and_health_answers()
+    {
+        OpenAI.Models.OpenAIModel model = (await server.Client().GetOpenAIModelClient().GetModelAsync(Model)).Value;
+        Assert.Equal(Model, model.Id);
+        OpenAI.Models.OpenAIModelCollection all = (await server.Client().GetOpenAIModelClient().GetModelsAsync()).Value;
+        Assert.Equal([Model], all.Select(m => m.Id));
+        using var http = new HttpClient();
+        string health = await http.GetStringAsync(new Uri(server.Server.Address, "/health"));
+        Assert.Equal("ok", JsonDocument.Parse(health).RootElement.GetProperty("status").GetString());
+    }
+
+    [Theory]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":\"a\",\"max_tokens\":-1}", 400, "max_tokens", null)]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":\"a\",\"temperature\":3}", 400, "temperature", null)]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":\"a\",\"n\":2}", 400, "n", "unsupported_parameter")]
+    [InlineData("{\"model\":\"stories260K\"}", 400, "prompt", null)]
+    [InlineData("{\"model\":\"gpt-4\",\"prompt\":\"a\"}", 404, "model", "model_not_found")]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":[1,2,99999]}", 400, "prompt", null)]
+    [InlineData("not json", 400, "", "invalid_json")]
+    public async Task A_bad_request_gets_an_openai_error_naming_the_field(string body, int status, string param, string? code)
+    {
+        using var http = new HttpClient();
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Server.Address, "/v1/completions"), content);
+        Assert.Equal(status, (int)response.StatusCode);
+        JsonElement error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
+    }
+
+    [Fact]
+    public async Task The_openai_client_reports_a_bad_request_as_its_error_with_the_status()
+    {
+        ChatClient chat = server.Client().GetChatClient("no-such-model");
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("hi")]));
+        Assert.Equal(404, e.Status);
+        Assert.Contains("no-such-model", e.Message);
+
+        ChatClient good = server.Client().GetChatClient(Model);
+        e = await Assert.ThrowsAsync<ClientResultException>(() => good.CompleteChatAsync([new UserChatMessage(string.Join(" ", Enumerable.Repeat("dog", 600)))]));
+        Assert.Equal(400, e.Status);
+        Assert.Contains("context_length_exceeded", e.Message);
+    }
+}
