@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using Copal.Cli.Infrastructure;
 using Copal.Cli.Serving;
+using Copal.Model.Chat;
 using Copal.Model.Serving;
 
 namespace Copal.Cli.Commands;
@@ -42,7 +43,7 @@ internal static class ServeCommand
             OpenAiServer server;
             try
             {
-                server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), cancellationToken: ct).GetAwaiter().GetResult();
+                server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), TemplateChatFormatter.ForModel(session.Model.Source), ct).GetAwaiter().GetResult();
             }
             catch (IOException e)
             {

@@ -18,7 +18,8 @@ public sealed class CopalChatClient : IChatClient
     public CopalChatClient(InferenceEngine engine, IChatFormatter? formatter = null)
     {
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
-        _formatter = formatter ?? PlainChatFormatter.Instance;
+        // By default the model's own chat template, when its folder has one (else "role: text" paragraphs).
+        _formatter = formatter ?? (Directory.Exists(engine.Model.Source) ? TemplateChatFormatter.ForModel(engine.Model.Source) : PlainChatFormatter.Instance);
         Metadata = new ChatClientMetadata("copal", null, engine.ModelId);
     }
 

@@ -1,0 +1,25 @@
+using Copal.Model.ChatTemplates;
+
+namespace Copal.Model.Chat;
+
+/// <summary>
+/// The formatter for models with a chat template: the conversation rendered by the model's own
+/// <c>chat_template</c> (tokenizer_config.json) with the generation prompt, as Hugging Face's apply_chat_template
+/// does. The template writes BOS itself, so the tokenizer adds no special tokens; the turn ends at the model's EOS
+/// ids, which every completion stops on.
+/// </summary>
+public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatter
+{
+    public ChatTemplate Template { get; } = template ?? throw new ArgumentNullException(nameof(template));
+
+    public ChatPrompt Format(IReadOnlyList<ChatTurn> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var turns = messages.Select(m => new ChatTemplateMessage(m.Role, m.Content)).ToList();
+        return new ChatPrompt(Template.Render(turns, addGenerationPrompt: true), AddSpecialTokens: false, StopTexts: []);
+    }
+
+    /// <summary>The model's template formatter when its folder has a chat template, else the plain one.</summary>
+    public static IChatFormatter ForModel(string modelDirectory) =>
+        ChatTemplate.FromDirectory(modelDirectory) is { } template ? new TemplateChatFormatter(template) : PlainChatFormatter.Instance;
+}
