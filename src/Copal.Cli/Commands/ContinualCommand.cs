@@ -28,7 +28,9 @@ internal static class ContinualCommand
                 ? null : "a comma-separated list of copal, wanda, sparsegpt, magnitude");
         var sparsity = PruneCommand.SparsityOption();
         var pattern = PruneCommand.PatternOption();
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
+        var seed = new Option<ulong?>("--seed") { Description = "Seed of the calibration window offsets (default 0; --seeds runs several)" };
+        var seedList = new Option<string?>("--seeds") { Description = "Comma-separated calibration seeds, e.g. 0,1,2,3: the protocol runs once per seed, with per-seed numbers and a paired summary" }
+            .Accept(v => ParseSeeds(v) is null ? "a comma-separated list of distinct non-negative integers, e.g. 0,1,2,3" : null);
         var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows per dataset and step", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" }.AtLeast(2);
         var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "Perplexity window length (default: --seqlen)" }.AtLeast(2);
@@ -50,7 +52,7 @@ internal static class ContinualCommand
         var json = CommonOptions.Json();
         var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and a joint reference; perplexity matrix R, BWT, figures")
         {
-            model, datasets, methods, sparsity, pattern, seed, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, outDir, force, temp, device, json,
+            model, datasets, methods, sparsity, pattern, seed, seedList, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, outDir, force, temp, device, json,
         };
         command.SetBody((p, ct) =>
         {
@@ -68,12 +70,17 @@ internal static class ContinualCommand
                 }
             }
             CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
+            if (p.GetValue(seed) is ulong single && p.GetValue(seedList) is string several)
+            {
+                throw new UsageException($"--seed {single} and --seeds {several}: expected one of them");
+            }
+            IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed) ?? 0UL];
             var copalOptions = new CopalOptions(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
                 CopalOptions.ParseMask(p.GetValue(mask)!));
             copalOptions.Validate();
             var request = new ContinualRequest(modelDir, ContinualDataset.ParseList(p.GetValue(datasets)!),
                 p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), target,
-                p.GetValue(nsamples), window, evalWindow, p.GetValue(seed), copalOptions)
+                p.GetValue(nsamples), window, evalWindow, seeds, copalOptions)
             {
                 EvalLimitChunks = p.GetValue(evalLimit),
                 Joint = !p.GetValue(noJoint),
@@ -118,7 +125,7 @@ internal static class ContinualCommand
                 Out.Info($"copal: continual run on {modelDir} to {target}: {string.Join(" → ", request.Datasets.Select(d => d.Name))}; variants {string.Join(", ", variants.Select(v => v.Name))}; on {backend.Info.Kind}");
             }
             using var line = new ProgressLine(quiet: asJson);
-            long units = (long)(variants.Count * request.Datasets.Count) + 1;
+            long units = ((long)variants.Count * seeds.Count * request.Datasets.Count) + 1;
             ContinualReport report = ContinualRunner.Run(request, data, backend, new SyncProgress<ContinualProgress>(pr =>
                 line.Update($"{pr.Variant} step {pr.Step}/{pr.Steps}: {pr.Stage}", pr.Step == 0 ? 0 : 1 + (pr.VariantIndex * pr.Steps) + pr.Step - 1, units)), ct);
             line.Done();
@@ -126,6 +133,7 @@ internal static class ContinualCommand
             File.WriteAllText(output.File("report.md"), ContinualMarkdown.Render(report));
             File.WriteAllText(output.File("ppl-per-dataset.svg"), ContinualSvg.PerplexityPlot(report));
             File.WriteAllText(output.File("r-heatmap.svg"), ContinualSvg.Heatmap(report));
+            File.WriteAllText(output.File("metrics.svg"), ContinualSvg.MetricsPlot(report));
             output.Commit();
             if (asJson)
             {
@@ -133,15 +141,37 @@ internal static class ContinualCommand
             }
             else
             {
-                Out.Line($"{"variant",-22} {"final avg ppl",14} {"BWT",10}");
+                if (report.PreconditionWarning is string warning)
+                {
+                    Out.Line(warning);
+                }
+                var ci = System.Globalization.CultureInfo.InvariantCulture;
+                static string F(double? x, string format) => x is double d ? d.ToString(format, System.Globalization.CultureInfo.InvariantCulture) : "–";
+                Out.Line($"{"variant",-22} {"final_gm_ratio",15} {"aia_gm_ratio",13} {"forgetting_log",15} {"intransigence",14} {"COPAL lower",12}");
                 foreach (VariantReport v in report.Variants)
                 {
-                    Out.Line($"{v.Name,-22} {v.FinalAverage,14:F2} {(v.Bwt is double b ? b.ToString("+0.00;-0.00", System.Globalization.CultureInfo.InvariantCulture) : "–"),10}");
+                    Out.Line($"{v.Name,-22} {F(v.Mean.FinalGmRatio, "F4"),15} {F(v.Mean.AiaGmRatio, "F4"),13} {F(v.Mean.ForgettingLog, "+0.0000;-0.0000"),15} {F(v.Mean.IntransigenceLog, "+0.0000;-0.0000"),14} {(v.SeedsCopalLower is int k ? $"{k}/{v.Seeds.Count}" : "–"),12}");
                 }
+                Out.Line(string.Create(ci, $"seeds {string.Join(",", report.Seeds)} (means over seeds; per-seed numbers in report.md)"));
                 Out.Line($"dense: {string.Join(", ", report.Datasets.Select(d => $"{d.Name} {d.DensePerplexity:F2}"))}; {report.Seconds:F0} s; wrote {output.FinalPath}");
             }
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>The seeds of <c>--seeds</c>, or null when the text is not a list of distinct non-negative integers.</summary>
+    internal static IReadOnlyList<ulong>? ParseSeeds(string text)
+    {
+        var seeds = new List<ulong>();
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!ulong.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong s) || seeds.Contains(s))
+            {
+                return null;
+            }
+            seeds.Add(s);
+        }
+        return seeds.Count == 0 ? null : seeds;
     }
 }
