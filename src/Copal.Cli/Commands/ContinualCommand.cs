@@ -38,7 +38,7 @@ internal static class ContinualCommand
         var noJoint = new Option<bool>("--no-joint") { Description = "Skip the joint reference (pooled calibration of D1..Dt)" };
         var sensitivity = new Option<string>("--sensitivity") { Description = "COPAL estimator: output or hessian", DefaultValueFactory = _ => "output" }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));
-        var accumulate = new Option<string>("--accumulate") { Description = "COPAL accumulation: sum or max", DefaultValueFactory = _ => "sum" }
+        var accumulate = new Option<string>("--accumulate") { Description = "COPAL accumulation: sum, max (of per-dataset normalized sensitivities) or pooled (token-weighted column moments and Gram matrices: pooled calibration without stored data)", DefaultValueFactory = _ => new CopalOptions().Accumulate.ToString().ToLowerInvariant() }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseAccumulation(v)));
         var decay = new Option<double>("--decay") { Description = "COPAL decay γ in (0, 1]", DefaultValueFactory = _ => 1.0 }
             .Accept(CopalCliOptions.DecayIsValid, CopalCliOptions.DecayExpected);

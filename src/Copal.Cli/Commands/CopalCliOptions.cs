@@ -16,7 +16,7 @@ internal sealed class CopalCliOptions
     public Option<string?> Resume { get; } = new("--resume") { Description = "COPAL: continue the run whose state is in this folder (a previous --out or --state); --model must be the same dense parent" };
     public Option<string?> Sensitivity { get; } = new Option<string?>("--sensitivity") { Description = "COPAL: output (w²·E[x²], default) or hessian (w²/[H⁻¹]_jj)" }
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));
-    public Option<string?> Accumulate { get; } = new Option<string?>("--accumulate") { Description = "COPAL: sum (default) or max of the per-dataset normalized sensitivities" }
+    public Option<string?> Accumulate { get; } = new Option<string?>("--accumulate") { Description = "COPAL: sum or max of the per-dataset normalized sensitivities, or pooled (token-weighted column moments and Gram matrices: pooled calibration without stored data)" }
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseAccumulation(v)));
     public Option<double?> Decay { get; } = new Option<double?>("--decay") { Description = "COPAL: γ in (0, 1], S_t = γ·S_{t−1} + ŝ_t (default 1)" }
         .Accept(DecayIsValid, DecayExpected);

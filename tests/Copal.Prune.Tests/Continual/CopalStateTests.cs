@@ -68,8 +68,6 @@ public class CopalStateTests
         Assert.Equal(6f, h[0]);
         h[4] = 0;
         Assert.Equal(0f, SensitivityAccumulator.MaxDiagonalHessian(h, columns, 3)[4]);
-        // A diagonal-only state is the column state itself.
-        Assert.Equal([5f, 0.5f, 2f], SensitivityAccumulator.MaxDiagonalHessian([1f, 2f, 3f], columns, 3));
     }
 
     [Fact]
@@ -143,7 +141,7 @@ public class CopalStateTests
 
             // Bit for bit SparseGPT's algorithm on the state's Hessian (this dataset's H over its mean diagonal, in f32) ...
             float[] onState = (float[])w.Clone();
-            double[] stored = state.Linears[target.Name].Hessian!.Select(x => (double)x).ToArray();
+            double[] stored = state.ReadHessian(target.Name).Select(x => (double)x).ToArray();
             new SparseGptPruner().Prune(onState, 12, 256, InputStatistics.FromHessian(stored, 256, stats.Sequences), pattern);
             Assert.Equal(onState, copal);
             // ... which is SparseGPT on the dataset itself: the same mask, the same weights up to the f32 rounding of H.
@@ -171,9 +169,9 @@ public class CopalStateTests
         // H_acc = f32(f32(H1/mean diag H1) + H2/mean diag H2), and the sweep starts again from the dense weights.
         double[] acc = new double[16 * 16];
         var first = new float[16 * 16];
-        SensitivityAccumulator.FoldHessian(first, d1.Hessian, 16, 1.0, first: true, diagonalOnly: false);
-        SensitivityAccumulator.FoldHessian(first, d2.Hessian, 16, 1.0, first: false, diagonalOnly: false);
-        Assert.Equal(first, state.Linears[target.Name].Hessian);
+        SensitivityAccumulator.FoldHessian(first, d1.Hessian, 16, 1.0, first: true);
+        SensitivityAccumulator.FoldHessian(first, d2.Hessian, 16, 1.0, first: false);
+        Assert.Equal(first, state.ReadHessian(target.Name));
         for (int i = 0; i < acc.Length; i++)
         {
             acc[i] = first[i];
@@ -254,10 +252,14 @@ public class CopalStateTests
             {
                 LinearState m = loaded.Linears[name];
                 Assert.Equal(l.Columns, m.Columns);
-                Assert.Equal(l.Hessian, m.Hessian);
+                Assert.Equal(l.HasHessian, m.HasHessian);
+                if (l.HasHessian)
+                {
+                    Assert.Equal(state.ReadHessian(name), loaded.ReadHessian(name));
+                }
                 Assert.Equal(l.Steps, m.Steps);
             }
-            Assert.Equal("full", loaded.HessianStorage);
+            Assert.Equal("upper", loaded.HessianStorage);
         }
         finally
         {
@@ -272,24 +274,152 @@ public class CopalStateTests
         {
             new CopalOptions(), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Sum, 0.9, Update: true),
             new CopalOptions(Mask: CopalMaskRule.Obs), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.9, Mask: CopalMaskRule.Obs),
+            new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Mask: CopalMaskRule.Obs), new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Decay: 0.8, Update: true),
         })
         {
-            TwoSteps(options, resumeAfterFirst: null, out float[][] uninterrupted);
-            string dir = TempDir();
+            string a = TempDir(), dir = TempDir(), b = TempDir();
             try
             {
-                TwoSteps(options, resumeAfterFirst: dir, out float[][] resumed);
+                // Two layers: the first layer's Hessians go to the spill while the second is pruned (disk-backed state).
+                CopalState uninterruptedState = TwoSteps(options, resumeAfterFirst: null, out float[][] uninterrupted);
+                CopalState resumedState = TwoSteps(options, resumeAfterFirst: dir, out float[][] resumed);
                 Assert.Equal(uninterrupted.Length, resumed.Length);
                 for (int i = 0; i < resumed.Length; i++)
                 {
                     Assert.Equal(uninterrupted[i], resumed[i]);
                 }
+                uninterruptedState.Save(a);
+                resumedState.Save(b);
+                Assert.Equal(File.ReadAllBytes(Path.Combine(a, CopalState.TensorsFileName)), File.ReadAllBytes(Path.Combine(b, CopalState.TensorsFileName)));
             }
             finally
             {
+                Directory.Delete(a, recursive: true);
                 Directory.Delete(dir, recursive: true);
+                Directory.Delete(b, recursive: true);
             }
         }
+    }
+
+    [Fact]
+    public void The_hessians_live_on_disk_one_layer_at_a_time_as_upper_triangles()
+    {
+        string spill = TempDir(), dir = TempDir();
+        try
+        {
+            var options = new CopalOptions(Mask: CopalMaskRule.Obs);
+            var state = new CopalState("parent-hash", "dense", options) { SpillDirectory = Path.Combine(spill, "s") };
+            var pruner = new CopalPruner(state);
+            var q0 = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16);
+            var q1 = new LinearTarget(1, LinearId.QProj, "model.layers.1.self_attn.q_proj.weight", 8, 16);
+            InputStatistics stats = Random(1, 16, 5, true).Stats;
+            pruner.Prune(q0, Random(8, 16, 1, false).Weight, stats, new SparsityPattern.Unstructured(0.5), CancellationToken.None);
+            float[] h0 = state.ReadHessian(q0.Name);
+            Assert.NotNull(state.Linears[q0.Name].Hessian);
+            pruner.Prune(q1, Random(8, 16, 2, false).Weight, stats, new SparsityPattern.Unstructured(0.5), CancellationToken.None);
+            // Layer 0's Hessian left memory for the spill when layer 1 began; it reads back exactly.
+            Assert.Null(state.Linears[q0.Name].Hessian);
+            Assert.True(state.Linears[q0.Name].HasHessian);
+            Assert.Single(Directory.GetFiles(Path.Combine(spill, "s")));
+            Assert.Equal(h0, state.ReadHessian(q0.Name));
+            state.CompleteStep(new CalibrationReport(["d"], 4, 6, 0, "h"), new SparsityPattern.Unstructured(0.5));
+            state.Save(dir);
+            // Save streams the spill into the state file and deletes it.
+            Assert.False(Directory.Exists(Path.Combine(spill, "s")));
+            using (var file = Copal.Tensors.Safetensors.SafetensorsFile.Open(Path.Combine(dir, CopalState.TensorsFileName)))
+            {
+                Assert.True(file.TryGet("model.layers.0.self_attn.q_proj.copal_hessian_upper", out Copal.Tensors.TensorView t));
+                Assert.Equal([16L * 17 / 2], t.Shape);
+                Assert.False(file.TryGet("model.layers.0.self_attn.q_proj.copal_hessian", out _));
+            }
+            CopalState loaded = CopalState.Load(dir);
+            Assert.Null(loaded.Linears[q0.Name].Hessian);
+            Assert.Equal(h0, loaded.ReadHessian(q0.Name));
+            Assert.Equal(state.ReadHessian(q1.Name), loaded.ReadHessian(q1.Name));
+        }
+        finally
+        {
+            Directory.Delete(spill, recursive: true);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Packed_symmetric_storage_round_trips_and_mirrors_the_upper_triangle()
+    {
+        const int n = 5;
+        var full = new float[n * n];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                full[(i * n) + j] = (10 * Math.Min(i, j)) + Math.Max(i, j);
+            }
+        }
+        var packed = new float[PackedSymmetric.Length(n)];
+        PackedSymmetric.Pack(full, packed, n);
+        Assert.Equal([0, 1, 2, 3, 4, 11, 12, 13, 14, 22, 23, 24, 33, 34, 44], packed);
+        var back = new float[n * n];
+        PackedSymmetric.Unpack(packed, back, n);
+        Assert.Equal(full, back);
+        full[(3 * n) + 1] = -1;
+        PackedSymmetric.MirrorUpper(full, n);
+        Assert.Equal(13, full[(3 * n) + 1]);
+    }
+
+    [Fact]
+    public void Pooled_accumulation_is_calibration_on_the_pooled_data_weighted_by_tokens()
+    {
+        // D1: 4 sequences, D2: 2 sequences 30× larger; pooled = one statistics object over all 6 sequences.
+        var rng = new Random(21);
+        float[] w = Random(8, 16, 22, false).Weight;
+        List<float[]> Sequences(int count, float scale) => Enumerable.Range(0, count).Select(_ =>
+            Enumerable.Range(0, 6 * 16).Select(i => (float)(((rng.NextDouble() * 2) - 1) * (1 + (i % 16)) * scale * (i % 16 < 8 ? 1 : 0.2))).ToArray()).ToList();
+        List<float[]> s1 = Sequences(4, 1), s2 = Sequences(2, 3);
+        InputStatistics Stats(IEnumerable<float[]> seqs)
+        {
+            var st = new InputStatistics(16, collectHessian: true);
+            foreach (float[] x in seqs)
+            {
+                st.AddSequence(x, 6);
+            }
+            return st;
+        }
+        InputStatistics d1 = Stats(s1), d2 = Stats(s2), pooled = Stats(s1.Concat(s2));
+        var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16);
+        foreach (CopalMaskRule rule in new[] { CopalMaskRule.Fixed, CopalMaskRule.Obs })
+        {
+            foreach (SparsityPattern pattern in new SparsityPattern[] { new SparsityPattern.Unstructured(0.5), new SparsityPattern.NM(2, 4) })
+            {
+                var state = new CopalState("parent", "model", new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Mask: rule));
+                new CopalPruner(state).Prune(target, (float[])w.Clone(), d1, pattern, CancellationToken.None);
+                state.CompleteStep(new CalibrationReport(["d1"], 4, 6, 0, "h1"), pattern);
+                float[] copal = (float[])w.Clone();
+                new CopalPruner(state).Prune(target, copal, d2, pattern, CancellationToken.None);
+
+                float[] reference = (float[])w.Clone();
+                if (rule == CopalMaskRule.Fixed)
+                {
+                    new WandaPruner().Prune(reference, 8, 16, pooled, pattern);
+                }
+                else
+                {
+                    new SparseGptPruner().Prune(reference, 8, 16, pooled, pattern);
+                }
+                for (int i = 0; i < w.Length; i++)
+                {
+                    Assert.Equal(reference[i] == 0f, copal[i] == 0f);
+                    Assert.Equal(reference[i], copal[i], 1e-4 * (1 + Math.Abs(reference[i])));
+                }
+                // The state is the per-token pooled moments: (Σ_all x²) / tokens.
+                for (int j = 0; j < 16; j++)
+                {
+                    Assert.Equal(pooled.ColumnMeanSquares[j] * 6 / 36, state.Linears[target.Name].Columns[j], 1e-9 * pooled.ColumnMeanSquares[j]);
+                }
+            }
+        }
+        Assert.Throws<PruningOptionException>(() => new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Pooled).Validate());
+        Assert.Equal(SensitivityAccumulation.Pooled, CopalOptions.ParseAccumulation("pooled"));
     }
 
     [Fact]
@@ -357,7 +487,7 @@ public class CopalStateTests
         Assert.Equal(8, b.Count(x => x == 0f));
     }
 
-    // Two steps on three linears (q, k sharing an input; o) with random weights and statistics; optionally saved
+    // Two steps on four linears (q, k sharing an input; o; layer 1's q) with random weights and statistics; optionally saved
     // and reloaded between the steps. Returns the state and every pruned weight matrix of both steps.
     private static CopalState TwoSteps(CopalOptions options, string? resumeAfterFirst, out float[][] outputs)
     {
@@ -366,6 +496,7 @@ public class CopalStateTests
             new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16),
             new LinearTarget(0, LinearId.KProj, "model.layers.0.self_attn.k_proj.weight", 4, 16),
             new LinearTarget(0, LinearId.OProj, "model.layers.0.self_attn.o_proj.weight", 16, 8),
+            new LinearTarget(1, LinearId.QProj, "model.layers.1.self_attn.q_proj.weight", 8, 16),
         };
         var weights = targets.Select((t, i) => Random(t.Rows, t.Cols, 10 + i, false).Weight).ToArray();
         var state = new CopalState("parent-hash", "dense", options);

@@ -353,8 +353,7 @@ public static class ContinualRunner
             int samples = kind == "joint" ? request.NSamples * request.Datasets.Count : request.NSamples;
             bool copal = method == "copal";
             bool hessian = copal ? request.Copal.NeedsHessian : PrunerFactory.Create(method).NeedsHessian;
-            CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, samples, request.SeqLen, method, hessian, options,
-                copal ? request.Copal.MaxHessianStateBytes : null);
+            CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, samples, request.SeqLen, method, hessian, options);
             if (worst is null || e.Total > worst.Total)
             {
                 worst = e;
