@@ -194,4 +194,51 @@ public class ContinualProtocolTests
         Assert.StartsWith("# Continual pruning", ContinualMarkdown.Render(holding), StringComparison.Ordinal);
         Assert.Contains("<svg", ContinualSvg.MetricsPlot(holding), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_run_shares_identical_models_across_variants_and_seeds_and_leaves_no_temporary_files()
+    {
+        string temp = Directory.CreateTempSubdirectory("copal-continual-test-").FullName;
+        try
+        {
+            string text(string a, string b) => Copal.Testing.TestData.Path("text", a, b);
+            var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")},ptb={text("ptb", "ptb.valid.txt")}:{text("ptb", "ptb.test.txt")}@lines");
+            // --mask obs keeps the accumulated Hessians, so the disk-backed state (spill, save, reload) runs over all 5 layers.
+            var request = new ContinualRequest(Copal.Testing.TestData.Stories260K, datasets, ["copal", "magnitude"], new SparsityPattern.Unstructured(0.5), 2, 32, 32, [0UL, 1UL],
+                new Copal.Prune.Continual.CopalOptions(Accumulate: Copal.Prune.Continual.SensitivityAccumulation.Pooled, Mask: Copal.Prune.Continual.CopalMaskRule.Obs))
+            {
+                EvalLimitChunks = 2,
+                TempDirectory = temp,
+            };
+            using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
+            ContinualReport report = ContinualRunner.Run(request, backend);
+            Assert.Equal(["copal", "magnitude-reset", "magnitude-cumulative", "joint-copal"], report.Variants.Select(v => v.Name));
+            VariantReport copal = report.Variants[0], reset = report.Variants[1], cumulative = report.Variants[2], joint = report.Variants[3];
+            foreach (int s in new[] { 0, 1 })
+            {
+                // Step 1 of joint is COPAL's step 1 (a fresh state on D1): pruned and evaluated once.
+                Assert.Equal(copal.Seeds[s].R[0], joint.Seeds[s].R[0]);
+                Assert.Equal(0, joint.Seeds[s].PruneSeconds[0]);
+                Assert.True(joint.Seeds[s].PruneSeconds[1] > 0);
+                // Magnitude's cumulative step 1 is its reset step 1; re-pruning it gives the same weights, which are not evaluated again.
+                Assert.Equal(0, cumulative.Seeds[s].PruneSeconds[0]);
+                Assert.Equal(s == 0, cumulative.Seeds[s].PruneSeconds[1] > 0);
+                Assert.Equal(0, cumulative.Seeds[s].EvalSeconds[1]);
+                Assert.Equal(reset.Seeds[s].R[1], cumulative.Seeds[s].R[1]);
+                Assert.Equal(0.0, cumulative.Seeds[s].MaskChange[1]);
+                Assert.Equal(2, copal.Seeds[s].R.Length);
+                Assert.NotNull(copal.Seeds[s].FinalGmRatio);
+            }
+            // Magnitude is data-free: seed 1 reuses seed 0's models.
+            Assert.All(reset.Seeds[1].PruneSeconds, x => Assert.Equal(0, x));
+            Assert.Equal(reset.Seeds[0].R, reset.Seeds[1].R);
+            Assert.Equal(2, copal.Seeds.Count);
+            Assert.Equal([0UL, 1UL], report.Seeds);
+            Assert.Empty(Directory.GetFileSystemEntries(temp));
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
+        }
+    }
 }

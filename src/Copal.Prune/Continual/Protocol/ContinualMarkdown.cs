@@ -80,7 +80,7 @@ public static class ContinualMarkdown
         sb.AppendLine("## R[t, i]: perplexity on dataset i after step t");
         sb.AppendLine();
         sb.AppendLine("Mask change: the fraction of prunable weights whose zero/non-zero status changed from the previous step; 0 means the mask froze (weight stasis). " +
-            "Prune/eval seconds are 0 where the step's model was shared with another variant (same method, input and calibration windows).");
+            "Prune seconds are 0 where the step's model was shared with another variant (same method, input and calibration windows); eval seconds are 0 there too and where the pruned weights equal an already evaluated model's (a frozen cumulative step).");
         foreach (VariantReport v in report.Variants)
         {
             foreach (SeedRun s in v.Seeds)

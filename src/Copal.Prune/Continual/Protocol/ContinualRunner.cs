@@ -68,7 +68,8 @@ public static class ContinualRunner
     /// Runs <paramref name="request"/> on <paramref name="backend"/> with its datasets already tokenized by
     /// <see cref="Prepare"/>: the whole protocol once per seed. A pruned model that two variants would make
     /// identically (same method, same input model, same calibration windows; e.g. every variant's step 1 from the
-    /// dense model on D1, or every magnitude step) is pruned and evaluated once and shared.
+    /// dense model on D1, or every magnitude step) is pruned and evaluated once and shared, and a pruned model whose
+    /// weights equal an evaluated one's (a cumulative step whose mask froze) is not evaluated again.
     /// </summary>
     public static ContinualReport Run(ContinualRequest request, ContinualData data, IBackend backend, IProgress<ContinualProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -95,6 +96,7 @@ public static class ContinualRunner
             : Directory.CreateDirectory(Path.Combine(request.TempDirectory, $"copal-continual-{Guid.NewGuid():N}"[..24]));
         var runs = new VariantRun[variants.Count, seeds.Count];
         var cache = new ModelCache(temp.FullName);
+        cache.AddRow(parentHash, dense);
         try
         {
             for (int s = 0; s < seeds.Count; s++)
@@ -144,9 +146,16 @@ public static class ContinualRunner
                             var pruneClock = Stopwatch.StartNew();
                             PruneJob.Run(pruneRequest, backend, new Relay<PruneProgress>(p => Report($"pruning layer {p.Layer + 1}/{p.Layers}: {p.Stage}")), cancellationToken);
                             pruneSeconds[t] = pruneClock.Elapsed.TotalSeconds;
-                            var evalClock = Stopwatch.StartNew();
-                            double[] row = Evaluate(output, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = label, VariantIndex = unit, Variants = units, Step = step }), step, cancellationToken);
-                            evalSeconds[t] = evalClock.Elapsed.TotalSeconds;
+                            // A model with the same weights as one already evaluated (e.g. a cumulative step whose mask froze) is not evaluated again.
+                            Report("hashing the pruned weights");
+                            string content = ParentHash.Compute(output, cancellationToken);
+                            if (!cache.TryGetRow(content, out double[]? row))
+                            {
+                                var evalClock = Stopwatch.StartNew();
+                                row = Evaluate(output, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = label, VariantIndex = unit, Variants = units, Step = step }), step, cancellationToken);
+                                evalSeconds[t] = evalClock.Elapsed.TotalSeconds;
+                                cache.AddRow(content, row);
+                            }
                             entry = cache.Add(key, output, row, seedScoped: !dataFree);
                         }
                         if (kind == "copal")
@@ -371,6 +380,7 @@ public static class ContinualRunner
     {
         private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
         private readonly Dictionary<(string, string), double> _drift = [];
+        private readonly Dictionary<string, double[]> _rows = new(StringComparer.Ordinal);
         private int _next;
 
         public sealed record Entry(string Directory, double[] Row, bool SeedScoped);
@@ -378,6 +388,11 @@ public static class ContinualRunner
         public bool TryGet(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Entry? entry) => _entries.TryGetValue(key, out entry);
 
         public string Directory(string key) => _entries[key].Directory;
+
+        /// <summary>The perplexities of a model with these weights (content hash), if one was evaluated.</summary>
+        public bool TryGetRow(string contentHash, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out double[]? row) => _rows.TryGetValue(contentHash, out row);
+
+        public void AddRow(string contentHash, double[] row) => _rows[contentHash] = row;
 
         public string NewDirectory() => Path.Combine(root, $"model-{_next++}");
 
