@@ -45,6 +45,8 @@ internal static class ContinualCommand
         var update = new Option<bool>("--update") { Description = "COPAL --mask fixed: reconstruct kept weights with the accumulated Hessian" };
         var mask = new Option<string>("--mask") { Description = "COPAL mask rule: fixed (w²·S_j on the dense weights) or obs (SparseGPT's sweep with the accumulated Hessian)", DefaultValueFactory = _ => CopalOptions.MaskName(new CopalOptions().Mask) }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
+        var upstream = new Option<string>("--upstream") { Description = "Where the copal variant's statistics come from: pruned (the layers as pruned in its step, the reference order) or dense (to measure the upstream effect)", DefaultValueFactory = _ => "pruned" }
+            .Accept(v => v is "pruned" or "dense" ? null : "pruned or dense");
         var outDir = new Option<string>("--out", "-o") { Description = "Report folder (must not exist or be empty, unless --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" };
@@ -52,7 +54,7 @@ internal static class ContinualCommand
         var json = CommonOptions.Json();
         var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and a joint reference; perplexity matrix R, BWT, figures")
         {
-            model, datasets, methods, sparsity, pattern, seed, seedList, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, outDir, force, temp, device, json,
+            model, datasets, methods, sparsity, pattern, seed, seedList, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, upstream, outDir, force, temp, device, json,
         };
         command.SetBody((p, ct) =>
         {
@@ -85,6 +87,7 @@ internal static class ContinualCommand
                 EvalLimitChunks = p.GetValue(evalLimit),
                 Joint = !p.GetValue(noJoint),
                 TempDirectory = p.GetValue(temp),
+                CopalDenseUpstream = p.GetValue(upstream) == "dense",
             };
             var variants = ContinualRunner.Variants(request);
             foreach (string file in request.Datasets.SelectMany(d => new[] { d.Calibration.Path, d.Evaluation.Path }).Distinct())

@@ -27,6 +27,9 @@ public sealed record ContinualReport(
     long PeakWorkingSetBytes)
 {
     public string Tool { get; init; } = "copal continual";
+
+    /// <summary>Where the COPAL variant's statistics come from: "pruned" (the layers as pruned in its step, the default) or "dense".</summary>
+    public string CopalUpstream { get; init; } = "pruned";
 }
 
 /// <summary>One dataset: its splits, token counts and the dense model's perplexity on its evaluation split.</summary>

@@ -125,9 +125,10 @@ public static class ContinualRunner
                         bool dataFree = method == "magnitude";
                         string inputKey = kind == "cumulative" && previousKey is not null ? previousKey : "dense";
                         // COPAL's own state makes its model unique from step 2 on; a fresh state (step 1, joint) is pruned like any method.
+                        bool denseUpstream = kind == "copal" && request.CopalDenseUpstream;
                         string key = kind == "copal" && t > 0
                             ? $"copal-run|{s}|{Guid.NewGuid():N}"
-                            : $"{method}|{inputKey}|{(dataFree ? "data-free" : calibration.Hash)}";
+                            : $"{method}|{inputKey}|{(dataFree ? "data-free" : calibration.Hash)}{(denseUpstream ? "|dense-upstream" : "")}";
                         if (!cache.TryGet(key, out ModelCache.Entry? entry))
                         {
                             CopalState? stepState = kind switch
@@ -139,7 +140,7 @@ public static class ContinualRunner
                             ILinearPruner pruner = stepState is not null ? new CopalPruner(stepState) : PrunerFactory.Create(method);
                             string input = inputKey == "dense" ? request.ModelDirectory : cache.Directory(inputKey);
                             string output = cache.NewDirectory();
-                            var pruneRequest = new PruneRequest(input, output, pruner, new PruneOptions(request.Pattern) { MeasureLayerError = false }, calibration)
+                            var pruneRequest = new PruneRequest(input, output, pruner, new PruneOptions(request.Pattern) { MeasureLayerError = false, DenseUpstream = denseUpstream }, calibration)
                             {
                                 ExtraFiles = stepState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(stepState, calibration, request.Pattern),
                             };
@@ -188,7 +189,10 @@ public static class ContinualRunner
             request.ModelDirectory, request.Pattern.ToString(), request.NSamples, request.SeqLen, request.EvalSeqLen, request.EvalLimitChunks, seeds,
             $"{backend.Info.Kind} ({backend.Info.DeviceName})", m.Options, JointDescription, MetricsDescription, BwtConvention,
             PreconditionWarning(preconditions), preconditions, datasetReports, reports,
-            clock.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64);
+            clock.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64)
+        {
+            CopalUpstream = request.CopalDenseUpstream ? "dense" : "pruned",
+        };
     }
 
     /// <summary>
