@@ -35,7 +35,7 @@ internal static class ContinualCommand
         var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" }.AtLeast(2);
         var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "Perplexity window length (default: --seqlen)" }.AtLeast(2);
         var evalLimit = new Option<int?>("--eval-limit-chunks") { Description = "Evaluate at most K windows per dataset (faster, less precise)" }.AtLeast(1);
-        var noJoint = new Option<bool>("--no-joint") { Description = "Skip the joint reference (pooled calibration of D1..Dt)" };
+        var noJoint = new Option<bool>("--no-joint") { Description = "Skip the joint references (each data-dependent method calibrated on D1..Dt pooled); intransigence is then not measured" };
         var sensitivity = new Option<string>("--sensitivity") { Description = "COPAL estimator: output or hessian", DefaultValueFactory = _ => "output" }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));
         var accumulate = new Option<string>("--accumulate") { Description = "COPAL accumulation: sum, max (of per-dataset normalized sensitivities) or pooled (token-weighted column moments and Gram matrices: pooled calibration without stored data)", DefaultValueFactory = _ => new CopalOptions().Accumulate.ToString().ToLowerInvariant() }
@@ -43,7 +43,7 @@ internal static class ContinualCommand
         var decay = new Option<double>("--decay") { Description = "COPAL decay γ in (0, 1]", DefaultValueFactory = _ => 1.0 }
             .Accept(CopalCliOptions.DecayIsValid, CopalCliOptions.DecayExpected);
         var update = new Option<bool>("--update") { Description = "COPAL --mask fixed: reconstruct kept weights with the accumulated Hessian" };
-        var mask = new Option<string>("--mask") { Description = "COPAL mask rule: fixed (w²·S_j on the dense weights) or obs (SparseGPT's sweep with the accumulated Hessian)", DefaultValueFactory = _ => CopalOptions.MaskName(new CopalOptions().Mask) }
+        var mask = new Option<string?>("--mask") { Description = "COPAL mask rule: obs (default: SparseGPT's sweep with the accumulated Hessian) or fixed (w²·S_j on the dense weights; the default with --update)" }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
         var upstream = new Option<string>("--upstream") { Description = "Where the copal variant's statistics come from: pruned (the layers as pruned in its step, the reference order) or dense (to measure the upstream effect)", DefaultValueFactory = _ => "pruned" }
             .Accept(v => v is "pruned" or "dense" ? null : "pruned or dense");
@@ -52,7 +52,7 @@ internal static class ContinualCommand
         var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
-        var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and a joint reference; perplexity matrix R, BWT, figures")
+        var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and joint references, per calibration seed; log-space metrics, perplexity matrices R, figures")
         {
             model, datasets, methods, sparsity, pattern, seed, seedList, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, upstream, outDir, force, temp, device, json,
         };
@@ -77,8 +77,8 @@ internal static class ContinualCommand
                 throw new UsageException($"--seed {single} and --seeds {several}: expected one of them");
             }
             IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed) ?? 0UL];
-            var copalOptions = new CopalOptions(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
-                CopalOptions.ParseMask(p.GetValue(mask)!));
+            var copalOptions = new CopalOptionChoices(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
+                p.GetValue(mask) is string m ? CopalOptions.ParseMask(m) : null).WithDefaults();
             copalOptions.Validate();
             var request = new ContinualRequest(modelDir, ContinualDataset.ParseList(p.GetValue(datasets)!),
                 p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), target,

@@ -8,6 +8,9 @@ namespace Copal.Prune.Tests.Continual;
 
 public class CopalStateTests
 {
+    // The sum-accumulated fixed mask (the defaults before issue 15), where a test is about those rules.
+    private static readonly CopalOptions s_sumFixed = new(SensitivityEstimator.Output, SensitivityAccumulation.Sum, 1.0, Update: false, Mask: CopalMaskRule.Fixed);
+
     [Fact]
     public void Sum_max_and_decay_follow_their_formulas()
     {
@@ -119,7 +122,7 @@ public class CopalStateTests
             float[] wanda = (float[])w.Clone();
             new WandaPruner().Prune(wanda, 16, 32, stats, pattern);
             float[] copal = (float[])w.Clone();
-            var pruner = new CopalPruner(new CopalState("parent", "model", new CopalOptions()));
+            var pruner = new CopalPruner(new CopalState("parent", "model", s_sumFixed));
             pruner.Prune(new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 16, 32), copal, stats, pattern, CancellationToken.None);
             Assert.Equal(wanda, copal);
         }
@@ -160,7 +163,7 @@ public class CopalStateTests
         InputStatistics d2 = Random(rows: 1, cols: 16, seed: 7, hessian: true, scale: 30).Stats;
         var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16);
         var pattern = new SparsityPattern.NM(2, 4);
-        var state = new CopalState("parent", "model", new CopalOptions(Mask: CopalMaskRule.Obs));
+        var state = new CopalState("parent", "model", new CopalOptions(Accumulate: SensitivityAccumulation.Sum, Mask: CopalMaskRule.Obs));
         new CopalPruner(state).Prune(target, (float[])w.Clone(), d1, pattern, CancellationToken.None);
         state.CompleteStep(new CalibrationReport(["d1"], 4, 6, 0, "h1"), pattern);
         float[] second = (float[])w.Clone();
@@ -194,8 +197,8 @@ public class CopalStateTests
         Assert.Throws<PruningOptionException>(() => CopalOptions.ParseMask("adaptive"));
 
         var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
-        var state = new CopalState("aaaa", "dense", new CopalOptions(Mask: CopalMaskRule.Obs));
-        var e = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", new CopalOptions(), config));
+        var state = new CopalState("aaaa", "dense", new CopalOptions(Accumulate: SensitivityAccumulation.Sum, Mask: CopalMaskRule.Obs));
+        var e = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", s_sumFixed, config));
         Assert.Contains("--mask", e.Message, StringComparison.Ordinal);
         Assert.Contains("'obs'", e.Message, StringComparison.Ordinal);
         Assert.Contains("'fixed'", e.Message, StringComparison.Ordinal);
@@ -204,7 +207,7 @@ public class CopalStateTests
     [Fact]
     public void A_manifest_written_before_the_mask_option_reads_as_fixed()
     {
-        CopalState state = TwoSteps(new CopalOptions(Update: true), null, out _);
+        CopalState state = TwoSteps(new CopalOptions(Update: true, Mask: CopalMaskRule.Fixed), null, out _);
         string dir = TempDir();
         try
         {
@@ -227,7 +230,7 @@ public class CopalStateTests
     {
         foreach (CopalOptions options in new[]
         {
-            new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.75, Update: true),
+            new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.75, Update: true, Mask: CopalMaskRule.Fixed),
             new CopalOptions(SensitivityEstimator.Output, SensitivityAccumulation.Sum, 0.5, Mask: CopalMaskRule.Obs),
         })
         {
@@ -272,9 +275,9 @@ public class CopalStateTests
     {
         foreach (CopalOptions options in new[]
         {
-            new CopalOptions(), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Sum, 0.9, Update: true),
+            new CopalOptions(), s_sumFixed, new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Sum, 0.9, Update: true, Mask: CopalMaskRule.Fixed),
             new CopalOptions(Mask: CopalMaskRule.Obs), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.9, Mask: CopalMaskRule.Obs),
-            new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Mask: CopalMaskRule.Obs), new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Decay: 0.8, Update: true),
+            new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Mask: CopalMaskRule.Obs), new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Decay: 0.8, Update: true, Mask: CopalMaskRule.Fixed),
         })
         {
             string a = TempDir(), dir = TempDir(), b = TempDir();
@@ -342,6 +345,20 @@ public class CopalStateTests
             Directory.Delete(spill, recursive: true);
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void The_defaults_are_pooled_with_the_obs_mask_and_update_alone_implies_the_fixed_mask()
+    {
+        var d = new CopalOptions();
+        Assert.Equal(SensitivityAccumulation.Pooled, d.Accumulate);
+        Assert.Equal(CopalMaskRule.Obs, d.Mask);
+        Assert.False(d.Update);
+        Assert.Equal(d, new CopalOptionChoices().WithDefaults());
+        CopalOptions update = new CopalOptionChoices(Update: true).WithDefaults();
+        Assert.Equal(CopalMaskRule.Fixed, update.Mask);
+        update.Validate();
+        Assert.Equal(CopalMaskRule.Obs, new CopalOptionChoices(Update: true, Mask: CopalMaskRule.Obs).WithDefaults().Mask);
     }
 
     [Fact]
@@ -452,8 +469,8 @@ public class CopalStateTests
     public void Resuming_on_another_parent_or_with_other_options_names_both_values()
     {
         var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
-        var state = new CopalState("aaaa", "dense", new CopalOptions());
-        var parent = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("bbbb", "other", new CopalOptions(), config));
+        var state = new CopalState("aaaa", "dense", s_sumFixed);
+        var parent = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("bbbb", "other", s_sumFixed, config));
         Assert.Contains("aaaa", parent.Message, StringComparison.Ordinal);
         Assert.Contains("bbbb", parent.Message, StringComparison.Ordinal);
         var option = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", new CopalOptions(Accumulate: SensitivityAccumulation.Max), config));
@@ -461,7 +478,7 @@ public class CopalStateTests
         Assert.Contains("'max'", option.Message, StringComparison.Ordinal);
         Assert.Contains("'sum'", option.Message, StringComparison.Ordinal);
         // An empty state does not cover the model's linears.
-        Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", new CopalOptions(), config));
+        Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", s_sumFixed, config));
     }
 
     [Fact]
@@ -474,7 +491,7 @@ public class CopalStateTests
         d1.AddSequence(new float[] { 1, 1, 0.01f, 0.01f }, 1);
         var d2 = new InputStatistics(4, false);
         d2.AddSequence(new float[] { 0.01f, 0.01f, 100, 100 }, 1);
-        var state = new CopalState("p", "m", new CopalOptions());
+        var state = new CopalState("p", "m", s_sumFixed);
         var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 4, 4);
         float[] a = (float[])w.Clone();
         new CopalPruner(state).Prune(target, a, d1, new SparsityPattern.Unstructured(0.5), CancellationToken.None);
