@@ -28,7 +28,7 @@ internal static class ContinualCommand
                 ? null : "a comma-separated list of copal, wanda, sparsegpt, magnitude");
         var sparsity = PruneCommand.SparsityOption();
         var pattern = PruneCommand.PatternOption();
-        var seed = new Option<ulong?>("--seed") { Description = "Seed of the calibration window offsets (default 0; --seeds runs several)" };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets (--seeds runs several)", DefaultValueFactory = _ => 0UL };
         var seedList = new Option<string?>("--seeds") { Description = "Comma-separated calibration seeds, e.g. 0,1,2,3: the protocol runs once per seed, with per-seed numbers and a paired summary" }
             .Accept(v => ParseSeeds(v) is null ? "a comma-separated list of distinct non-negative integers, e.g. 0,1,2,3" : null);
         var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows per dataset and step", DefaultValueFactory = _ => 128 }.AtLeast(1);
@@ -72,11 +72,11 @@ internal static class ContinualCommand
                 }
             }
             CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
-            if (p.GetValue(seed) is ulong single && p.GetValue(seedList) is string several)
+            if (p.GetResult(seed) is { Implicit: false } && p.GetValue(seedList) is string several)
             {
-                throw new UsageException($"--seed {single} and --seeds {several}: expected one of them");
+                throw new UsageException($"--seed {p.GetValue(seed)} and --seeds {several}: expected one of them");
             }
-            IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed) ?? 0UL];
+            IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed)];
             var copalOptions = new CopalOptionChoices(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
                 p.GetValue(mask) is string m ? CopalOptions.ParseMask(m) : null).WithDefaults();
             copalOptions.Validate();
