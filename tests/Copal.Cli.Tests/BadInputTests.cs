@@ -39,6 +39,17 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void Continual_seed_options_misuse()
+    {
+        string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--seed", "1", "--seeds", "0,1", "-o", Path.Combine(_temp, "c")), 2,
+            "--seed 1 and --seeds 0,1: expected one of them");
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--seeds", "0,0", "-o", Path.Combine(_temp, "c")), 2,
+            "a comma-separated list of distinct non-negative integers");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+    }
+
+    [Fact]
     public void Missing_model_folder()
     {
         AssertError(CopalProcess.Run("generate", "-m", Path.Combine(_temp, "nope"), "-n", "1", "--device", "cpu"), 1, "does not exist");

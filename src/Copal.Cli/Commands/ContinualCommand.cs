@@ -28,29 +28,33 @@ internal static class ContinualCommand
                 ? null : "a comma-separated list of copal, wanda, sparsegpt, magnitude");
         var sparsity = PruneCommand.SparsityOption();
         var pattern = PruneCommand.PatternOption();
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets (--seeds runs several)", DefaultValueFactory = _ => 0UL };
+        var seedList = new Option<string?>("--seeds") { Description = "Comma-separated calibration seeds, e.g. 0,1,2,3: the protocol runs once per seed, with per-seed numbers and a paired summary" }
+            .Accept(v => ParseSeeds(v) is null ? "a comma-separated list of distinct non-negative integers, e.g. 0,1,2,3" : null);
         var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows per dataset and step", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" }.AtLeast(2);
         var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "Perplexity window length (default: --seqlen)" }.AtLeast(2);
         var evalLimit = new Option<int?>("--eval-limit-chunks") { Description = "Evaluate at most K windows per dataset (faster, less precise)" }.AtLeast(1);
-        var noJoint = new Option<bool>("--no-joint") { Description = "Skip the joint reference (pooled calibration of D1..Dt)" };
+        var noJoint = new Option<bool>("--no-joint") { Description = "Skip the joint references (each data-dependent method calibrated on D1..Dt pooled); intransigence is then not measured" };
         var sensitivity = new Option<string>("--sensitivity") { Description = "COPAL estimator: output or hessian", DefaultValueFactory = _ => "output" }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));
-        var accumulate = new Option<string>("--accumulate") { Description = "COPAL accumulation: sum or max", DefaultValueFactory = _ => "sum" }
+        var accumulate = new Option<string>("--accumulate") { Description = "COPAL accumulation: sum, max (of per-dataset normalized sensitivities) or pooled (token-weighted column moments and Gram matrices: pooled calibration without stored data)", DefaultValueFactory = _ => new CopalOptions().Accumulate.ToString().ToLowerInvariant() }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseAccumulation(v)));
         var decay = new Option<double>("--decay") { Description = "COPAL decay γ in (0, 1]", DefaultValueFactory = _ => 1.0 }
             .Accept(CopalCliOptions.DecayIsValid, CopalCliOptions.DecayExpected);
         var update = new Option<bool>("--update") { Description = "COPAL --mask fixed: reconstruct kept weights with the accumulated Hessian" };
-        var mask = new Option<string>("--mask") { Description = "COPAL mask rule: fixed (w²·S_j on the dense weights) or obs (SparseGPT's sweep with the accumulated Hessian)", DefaultValueFactory = _ => CopalOptions.MaskName(new CopalOptions().Mask) }
+        var mask = new Option<string?>("--mask") { Description = "COPAL mask rule: obs (default: SparseGPT's sweep with the accumulated Hessian) or fixed (w²·S_j on the dense weights; the default with --update)" }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
+        var upstream = new Option<string>("--upstream") { Description = "Where the copal variant's statistics come from: pruned (the layers as pruned in its step, the reference order) or dense (to measure the upstream effect)", DefaultValueFactory = _ => "pruned" }
+            .Accept(v => v is "pruned" or "dense" ? null : "pruned or dense");
         var outDir = new Option<string>("--out", "-o") { Description = "Report folder (must not exist or be empty, unless --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
-        var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and a joint reference; perplexity matrix R, BWT, figures")
+        var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and joint references, per calibration seed; log-space metrics, perplexity matrices R, figures")
         {
-            model, datasets, methods, sparsity, pattern, seed, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, outDir, force, temp, device, json,
+            model, datasets, methods, sparsity, pattern, seed, seedList, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, upstream, outDir, force, temp, device, json,
         };
         command.SetBody((p, ct) =>
         {
@@ -68,16 +72,22 @@ internal static class ContinualCommand
                 }
             }
             CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
-            var copalOptions = new CopalOptions(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
-                CopalOptions.ParseMask(p.GetValue(mask)!));
+            if (p.GetResult(seed) is { Implicit: false } && p.GetValue(seedList) is string several)
+            {
+                throw new UsageException($"--seed {p.GetValue(seed)} and --seeds {several}: expected one of them");
+            }
+            IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed)];
+            var copalOptions = new CopalOptionChoices(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
+                p.GetValue(mask) is string m ? CopalOptions.ParseMask(m) : null).WithDefaults();
             copalOptions.Validate();
             var request = new ContinualRequest(modelDir, ContinualDataset.ParseList(p.GetValue(datasets)!),
                 p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), target,
-                p.GetValue(nsamples), window, evalWindow, p.GetValue(seed), copalOptions)
+                p.GetValue(nsamples), window, evalWindow, seeds, copalOptions)
             {
                 EvalLimitChunks = p.GetValue(evalLimit),
                 Joint = !p.GetValue(noJoint),
                 TempDirectory = p.GetValue(temp),
+                CopalDenseUpstream = p.GetValue(upstream) == "dense",
             };
             var variants = ContinualRunner.Variants(request);
             foreach (string file in request.Datasets.SelectMany(d => new[] { d.Calibration.Path, d.Evaluation.Path }).Distinct())
@@ -118,7 +128,7 @@ internal static class ContinualCommand
                 Out.Info($"copal: continual run on {modelDir} to {target}: {string.Join(" → ", request.Datasets.Select(d => d.Name))}; variants {string.Join(", ", variants.Select(v => v.Name))}; on {backend.Info.Kind}");
             }
             using var line = new ProgressLine(quiet: asJson);
-            long units = (long)(variants.Count * request.Datasets.Count) + 1;
+            long units = ((long)variants.Count * seeds.Count * request.Datasets.Count) + 1;
             ContinualReport report = ContinualRunner.Run(request, data, backend, new SyncProgress<ContinualProgress>(pr =>
                 line.Update($"{pr.Variant} step {pr.Step}/{pr.Steps}: {pr.Stage}", pr.Step == 0 ? 0 : 1 + (pr.VariantIndex * pr.Steps) + pr.Step - 1, units)), ct);
             line.Done();
@@ -126,6 +136,7 @@ internal static class ContinualCommand
             File.WriteAllText(output.File("report.md"), ContinualMarkdown.Render(report));
             File.WriteAllText(output.File("ppl-per-dataset.svg"), ContinualSvg.PerplexityPlot(report));
             File.WriteAllText(output.File("r-heatmap.svg"), ContinualSvg.Heatmap(report));
+            File.WriteAllText(output.File("metrics.svg"), ContinualSvg.MetricsPlot(report));
             output.Commit();
             if (asJson)
             {
@@ -133,15 +144,37 @@ internal static class ContinualCommand
             }
             else
             {
-                Out.Line($"{"variant",-22} {"final avg ppl",14} {"BWT",10}");
+                if (report.PreconditionWarning is string warning)
+                {
+                    Out.Line(warning);
+                }
+                var ci = System.Globalization.CultureInfo.InvariantCulture;
+                static string F(double? x, string format) => x is double d ? d.ToString(format, System.Globalization.CultureInfo.InvariantCulture) : "–";
+                Out.Line($"{"variant",-22} {"final_gm_ratio",15} {"aia_gm_ratio",13} {"forgetting_log",15} {"intransigence",14} {"COPAL lower",12}");
                 foreach (VariantReport v in report.Variants)
                 {
-                    Out.Line($"{v.Name,-22} {v.FinalAverage,14:F2} {(v.Bwt is double b ? b.ToString("+0.00;-0.00", System.Globalization.CultureInfo.InvariantCulture) : "–"),10}");
+                    Out.Line($"{v.Name,-22} {F(v.Mean.FinalGmRatio, "F4"),15} {F(v.Mean.AiaGmRatio, "F4"),13} {F(v.Mean.ForgettingLog, "+0.0000;-0.0000"),15} {F(v.Mean.IntransigenceLog, "+0.0000;-0.0000"),14} {(v.SeedsCopalLower is int k ? $"{k}/{v.Seeds.Count}" : "–"),12}");
                 }
+                Out.Line(string.Create(ci, $"seeds {string.Join(",", report.Seeds)} (means over seeds; per-seed numbers in report.md)"));
                 Out.Line($"dense: {string.Join(", ", report.Datasets.Select(d => $"{d.Name} {d.DensePerplexity:F2}"))}; {report.Seconds:F0} s; wrote {output.FinalPath}");
             }
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>The seeds of <c>--seeds</c>, or null when the text is not a list of distinct non-negative integers.</summary>
+    internal static IReadOnlyList<ulong>? ParseSeeds(string text)
+    {
+        var seeds = new List<ulong>();
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!ulong.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong s) || seeds.Contains(s))
+            {
+                return null;
+            }
+            seeds.Add(s);
+        }
+        return seeds.Count == 0 ? null : seeds;
     }
 }

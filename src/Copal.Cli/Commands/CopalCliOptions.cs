@@ -16,12 +16,12 @@ internal sealed class CopalCliOptions
     public Option<string?> Resume { get; } = new("--resume") { Description = "COPAL: continue the run whose state is in this folder (a previous --out or --state); --model must be the same dense parent" };
     public Option<string?> Sensitivity { get; } = new Option<string?>("--sensitivity") { Description = "COPAL: output (w²·E[x²], default) or hessian (w²/[H⁻¹]_jj)" }
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));
-    public Option<string?> Accumulate { get; } = new Option<string?>("--accumulate") { Description = "COPAL: sum (default) or max of the per-dataset normalized sensitivities" }
+    public Option<string?> Accumulate { get; } = new Option<string?>("--accumulate") { Description = "COPAL: pooled (default: token-weighted column moments and Gram matrices, pooled calibration without stored data), or sum or max of the per-dataset normalized sensitivities" }
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseAccumulation(v)));
     public Option<double?> Decay { get; } = new Option<double?>("--decay") { Description = "COPAL: γ in (0, 1], S_t = γ·S_{t−1} + ŝ_t (default 1)" }
         .Accept(DecayIsValid, DecayExpected);
     public Option<bool> Update { get; } = new("--update") { Description = "COPAL --mask fixed: reconstruct kept weights (OBS with the COPAL mask and the accumulated Hessian)" };
-    public Option<string?> Mask { get; } = new Option<string?>("--mask") { Description = "COPAL: fixed (mask from w²·S_j on the dense weights, default) or obs (SparseGPT's sweep with the accumulated Hessian: mask chosen on the updated weights)" }
+    public Option<string?> Mask { get; } = new Option<string?>("--mask") { Description = "COPAL: obs (default: SparseGPT's sweep with the accumulated Hessian, mask chosen on the updated weights) or fixed (mask from w²·S_j on the dense weights)" }
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
 
     /// <summary>--decay's range, for prune and continual.</summary>

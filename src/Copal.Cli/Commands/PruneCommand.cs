@@ -98,7 +98,7 @@ internal static class PruneCommand
             line.Done();
             if (copalState is not null && p.GetValue(copal.State) is string stateDir)
             {
-                copalState.Save(stateDir);
+                CopalState.Copy(request.OutDirectory, stateDir);
             }
             if (p.GetValue(compact))
             {

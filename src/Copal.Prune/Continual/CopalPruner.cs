@@ -15,18 +15,13 @@ namespace Copal.Prune.Continual;
 /// </summary>
 public sealed class CopalPruner : ILinearPruner
 {
-    private readonly Action<string>? _notice;
-    private long _fullHessianBytes;
-    private bool _diagonalNoticeGiven;
-
     /// <summary>Continues <paramref name="state"/> (new or loaded) with its options.</summary>
     /// <param name="state">The run's state; updated in place by every <see cref="Prune"/>.</param>
-    /// <param name="notice">Receives one-time messages (e.g. that only the Hessian's diagonal is kept).</param>
+    /// <param name="notice">Receives one-time messages (none at present; kept for the callers' signature).</param>
     public CopalPruner(CopalState state, Action<string>? notice = null)
     {
         State = state ?? throw new ArgumentNullException(nameof(state));
-        _notice = notice;
-        _fullHessianBytes = state.Linears.Values.Where(l => l.Hessian is not null && !l.HessianIsDiagonal).Sum(l => l.Hessian!.LongLength * sizeof(float));
+        _ = notice;
     }
 
     /// <summary>The state this pruner folds every dataset into.</summary>
@@ -50,9 +45,25 @@ public sealed class CopalPruner : ILinearPruner
             throw new InvalidOperationException($"COPAL state of '{target.Name}' has {linear.Steps} datasets folded in, expected {step}: each linear is pruned once per step");
         }
 
-        // 1. This dataset's normalized sensitivity, folded into the state.
-        double[] columns = StepSensitivity.NormalizedColumns(weight, rows, cols, statistics, options, cancellationToken);
-        SensitivityAccumulator.Fold(linear.Columns, columns, options.Accumulate, options.Decay, first: step == 0);
+        // The other layers' accumulated Hessians leave memory: one layer's at a time.
+        State.EnterLayer(target.Layer);
+
+        // 1. This dataset's sensitivity (normalized; pooled: its per-token column moments), folded into the state.
+        if (options.Accumulate == SensitivityAccumulation.Pooled)
+        {
+            double[] perToken = statistics.ColumnMeanSquares.ToArray();
+            double scale = PerToken(statistics);
+            for (int j = 0; j < cols; j++)
+            {
+                perToken[j] *= scale;
+            }
+            SensitivityAccumulator.FoldPooled(linear.Columns, perToken, options.Decay * State.PooledTokenWeight(), statistics.Tokens, first: step == 0);
+        }
+        else
+        {
+            double[] columns = StepSensitivity.NormalizedColumns(weight, rows, cols, statistics, options, cancellationToken);
+            SensitivityAccumulator.Fold(linear.Columns, columns, options.Accumulate, options.Decay, first: step == 0);
+        }
         linear.Steps = step + 1;
 
         float[] original = weight.ToArray();
@@ -85,16 +96,8 @@ public sealed class CopalPruner : ILinearPruner
             {
                 mask[i] = w[i] == 0f;
             }
-            if (hessian.Length == cols)
-            {
-                // Only the diagonal is kept: with a diagonal H the OBS update leaves the kept weights unchanged.
-                w.CopyTo(weight);
-            }
-            else
-            {
-                original.CopyTo(weight);
-                MaskedObsUpdate.Apply(weight, rows, cols, mask, HessianFor(hessian, s, cols, options), options.PercentDamp, cancellationToken);
-            }
+            original.CopyTo(weight);
+            MaskedObsUpdate.Apply(weight, rows, cols, mask, HessianFor(hessian, s, cols, options), options.PercentDamp, cancellationToken);
         }
         else
         {
@@ -105,25 +108,15 @@ public sealed class CopalPruner : ILinearPruner
 
     /// <summary>
     /// SparseGPT's whole algorithm (dead inputs, dampening, blocks, its mask rules, error propagation) on
-    /// <paramref name="weight"/> with <paramref name="hessian"/> (f32 as stored; a diagonal-only one is expanded to a
-    /// diagonal matrix) in place of one dataset's Hessian; <paramref name="sequences"/> is recorded in the statistics.
+    /// <paramref name="weight"/> with <paramref name="hessian"/> (f32 as stored) in place of one dataset's Hessian;
+    /// <paramref name="sequences"/> is recorded in the statistics.
     /// </summary>
     internal static void ObsSweep(float[] hessian, int sequences, Span<float> weight, int rows, int cols, SparsityPattern pattern, CopalOptions options, CancellationToken cancellationToken)
     {
         var h = new double[(long)cols * cols];
-        if (hessian.LongLength == cols)
+        for (long i = 0; i < h.LongLength; i++)
         {
-            for (int j = 0; j < cols; j++)
-            {
-                h[((long)j * cols) + j] = hessian[j];
-            }
-        }
-        else
-        {
-            for (long i = 0; i < h.LongLength; i++)
-            {
-                h[i] = hessian[i];
-            }
+            h[i] = hessian[i];
         }
         var sparseGpt = new SparseGptPruner(new SparseGptOptions(PercentDamp: options.PercentDamp));
         double[] w = sparseGpt.PruneToDouble(weight.ToArray(), rows, cols, InputStatistics.Adopt(h, cols, sequences), pattern, cancellationToken, out _);
@@ -138,38 +131,39 @@ public sealed class CopalPruner : ILinearPruner
     private static float[] HessianFor(float[] hessian, double[] columns, int cols, CopalOptions options)
         => options.Accumulate == SensitivityAccumulation.Max ? SensitivityAccumulator.MaxDiagonalHessian(hessian, columns, cols) : hessian;
 
+    // Statistics are running means over sequences of per-sequence sums: × sequences/tokens gives per-token means.
+    private static double PerToken(InputStatistics statistics) => statistics.Tokens > 0 ? statistics.Sequences / (double)statistics.Tokens : 1.0;
+
     // The accumulated Hessian lives on the input group's first linear (q for q/k/v, gate for gate/up): they share X.
+    // It is read from the state's file (or spill) when its layer is pruned and folded once per step.
     private float[] AccumulatedHessian(LinearTarget target, InputStatistics statistics, int step)
     {
         LinearId leaderId = target.Id.InputGroupLeader();
         string leaderName = LlamaTensorNames.Linear(target.Layer, leaderId);
         LinearState leader = leaderName == target.Name ? State.GetOrAdd(target.Name, target.Rows, target.Cols) : State.Linears[leaderName];
         int cols = target.Cols;
-        if (leader.HessianSteps == step)
+        CopalOptions options = State.Options;
+        if (leader.HessianSteps == step && (step == 0 || leader.HasHessian))
         {
-            if (leader.Hessian is null)
+            float[] h = step == 0 ? new float[(long)cols * cols] : State.LoadHessian(leader);
+            if (options.Accumulate == SensitivityAccumulation.Pooled)
             {
-                long bytes = (long)cols * cols * sizeof(float);
-                bool diagonal = _fullHessianBytes + bytes > State.Options.MaxHessianStateBytes;
-                if (diagonal && !_diagonalNoticeGiven)
-                {
-                    _diagonalNoticeGiven = true;
-                    _notice?.Invoke($"COPAL: the accumulated Hessians would exceed {State.Options.MaxHessianStateBytes / 1048576} MiB; from '{leaderName}' on only their diagonals are kept, and the update cannot move weight between columns of those layers");
-                }
-                if (!diagonal)
-                {
-                    _fullHessianBytes += bytes;
-                }
-                leader.Hessian = new float[diagonal ? cols : (long)cols * cols];
-                leader.HessianIsDiagonal = diagonal;
+                SensitivityAccumulator.FoldHessianPooled(h, statistics.Hessian, PerToken(statistics), options.Decay * State.PooledTokenWeight(), statistics.Tokens, first: step == 0);
             }
-            SensitivityAccumulator.FoldHessian(leader.Hessian, statistics.Hessian, cols, State.Options.Decay, first: step == 0, leader.HessianIsDiagonal);
+            else
+            {
+                SensitivityAccumulator.FoldHessian(h, statistics.Hessian, cols, options.Decay, first: step == 0);
+            }
+            // Stored as the upper triangle: the matrix in memory is made exactly what a reload gives.
+            PackedSymmetric.MirrorUpper(h, cols);
+            leader.Hessian = h;
+            leader.HasHessian = true;
             leader.HessianSteps = step + 1;
         }
-        else if (leader.HessianSteps != step + 1 || leader.Hessian is null)
+        else if (leader.HessianSteps != step + 1 || !leader.HasHessian)
         {
             throw new InvalidOperationException($"COPAL state of '{leaderName}' has its Hessian at step {leader.HessianSteps}, expected {step} or {step + 1}");
         }
-        return leader.Hessian;
+        return State.LoadHessian(leader);
     }
 }

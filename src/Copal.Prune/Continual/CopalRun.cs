@@ -6,7 +6,7 @@ namespace Copal.Prune.Continual;
 public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null, SensitivityAccumulation? Accumulate = null, double? Decay = null, bool? Update = null,
     CopalMaskRule? Mask = null)
 {
-    /// <summary>These choices with the defaults of <see cref="CopalOptions"/> where not given.</summary>
+    /// <summary>These choices with the defaults of <see cref="CopalOptions"/> where not given (<c>--update</c> alone implies <c>--mask fixed</c>).</summary>
     public CopalOptions WithDefaults(CopalOptions? fallback = null)
     {
         CopalOptions d = fallback ?? new CopalOptions();
@@ -16,7 +16,8 @@ public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null
             Accumulate = Accumulate ?? d.Accumulate,
             Decay = Decay ?? d.Decay,
             Update = Update ?? d.Update,
-            Mask = Mask ?? d.Mask,
+            // --update applies to the fixed mask: asking for it without --mask chooses that mask.
+            Mask = Mask ?? (Update == true ? CopalMaskRule.Fixed : d.Mask),
         };
     }
 }

@@ -14,20 +14,28 @@ namespace Copal.Prune.Continual;
 /// <summary>
 /// COPAL's sensitivity state for a whole model: the dense parent's identity, the options, the datasets seen and one
 /// <see cref="LinearState"/> per prunable linear. Persisted as <c>copal-state.safetensors</c> (per linear
-/// <c>{module}.copal_columns</c> F64 [cols]; with --update also <c>{module}.copal_hessian</c> F32 [cols, cols] or
-/// <c>{module}.copal_hessian_diag</c> F32 [cols] on the first linear of each input group; also with --mask obs) plus the
-/// <c>copal-state.json</c> manifest. Every value is stored exactly as held in memory, so a resumed run is
-/// bit-identical to an uninterrupted one.
+/// <c>{module}.copal_columns</c> F64 [cols]; with --update or --mask obs also <c>{module}.copal_hessian_upper</c> F32
+/// [cols·(cols+1)/2], the upper triangle row by row of the accumulated Hessian, on the first linear of each input
+/// group) plus the <c>copal-state.json</c> manifest. Every value is stored exactly as held in memory, so a resumed run
+/// is bit-identical to an uninterrupted one.
+/// The Hessians are never all in memory: a loaded state reads each from its file when its layer is pruned, and the
+/// folded one is held only while its layer is pruned, then written to a spill folder (<see cref="SpillDirectory"/>)
+/// until <see cref="Save"/> streams everything into the new file. Memory: one layer's Hessians; disk: the state file
+/// being read, the spill and the file being written.
 /// </summary>
 public sealed class CopalState
 {
     public const string FormatName = "copal-state";
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
     public const string TensorsFileName = "copal-state.safetensors";
     public const string ManifestFileName = "copal-state.json";
 
     private readonly Dictionary<string, LinearState> _linears = new(StringComparer.Ordinal);
     private readonly List<CopalStepRecord> _datasets = [];
+    private readonly HashSet<string> _spilled = new(StringComparer.Ordinal);
+    private string? _source;
+    private string? _spillDirectory;
+    private bool _ownsSpillDirectory;
 
     /// <summary>A new, empty state for a run from the dense parent with hash <paramref name="parentHash"/>.</summary>
     public CopalState(string parentHash, string parentModel, CopalOptions options)
@@ -76,8 +84,128 @@ public sealed class CopalState
             calibration.Seed, pattern.ToString(), DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture)));
     }
 
-    /// <summary>What the Hessian part of the state holds: "none", "full" or "diagonal".</summary>
-    public string HessianStorage => _linears.Values.FirstOrDefault(l => l.Hessian is not null) is { } l ? (l.HessianIsDiagonal ? "diagonal" : "full") : "none";
+    /// <summary>What the Hessian part of the state holds: "none" or "upper" (the full Hessians as upper triangles, f32).</summary>
+    public string HessianStorage => _linears.Values.Any(l => l.HasHessian) ? "upper" : "none";
+
+    /// <summary>
+    /// Where folded Hessians wait, one file per input group, between their layer and <see cref="Save"/> (the prune's
+    /// temporary output folder when run by <see cref="Driver.PruneJob"/>; by default a new folder in the system's
+    /// temporary folder). Deleted by <see cref="Save"/> and <see cref="DiscardSpill"/>.
+    /// </summary>
+    public string? SpillDirectory
+    {
+        get => _spillDirectory;
+        set
+        {
+            if (_spilled.Count > 0)
+            {
+                throw new InvalidOperationException("the COPAL state already spilled Hessians; its spill folder cannot change before Save");
+            }
+            _spillDirectory = value;
+            _ownsSpillDirectory = false;
+        }
+    }
+
+    /// <summary>
+    /// The token weight of the datasets folded so far for <see cref="SensitivityAccumulation.Pooled"/>:
+    /// Σ_k γ^(n−1−k)·tokens_k over the n recorded steps (tokens_k = nsamples·seqlen).
+    /// </summary>
+    public double PooledTokenWeight()
+    {
+        double w = 0;
+        foreach (CopalStepRecord d in _datasets)
+        {
+            w = (Options.Decay * w) + ((double)d.NSamples * d.SeqLen);
+        }
+        return w;
+    }
+
+    /// <summary>The accumulated Hessian of <paramref name="name"/> as a full [cols, cols] matrix (a copy), from memory, the spill or the state file.</summary>
+    /// <exception cref="CopalStateException">The linear keeps no Hessian.</exception>
+    public float[] ReadHessian(string name)
+    {
+        LinearState l = _linears[name];
+        return l.Hessian is not null ? (float[])l.Hessian.Clone() : LoadHessian(l, keep: false);
+    }
+
+    /// <summary>Called when a linear of <paramref name="layer"/> is about to be pruned: the other layers' Hessians leave memory for the spill.</summary>
+    internal void EnterLayer(int layer)
+    {
+        string prefix = string.Create(CultureInfo.InvariantCulture, $"model.layers.{layer}.");
+        foreach (LinearState l in _linears.Values)
+        {
+            if (l.Hessian is not null && !l.Name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                Spill(l);
+            }
+        }
+    }
+
+    /// <summary>The accumulated Hessian of <paramref name="l"/> in memory, read from the spill or the state file if needed (and then held until its layer is done).</summary>
+    internal float[] LoadHessian(LinearState l, bool keep = true)
+    {
+        if (l.Hessian is not null)
+        {
+            return l.Hessian;
+        }
+        if (!l.HasHessian)
+        {
+            throw new CopalStateException($"the COPAL state keeps no accumulated Hessian for '{l.Name}'");
+        }
+        var full = new float[(long)l.Cols * l.Cols];
+        if (_spilled.Contains(l.Name))
+        {
+            byte[] bytes = File.ReadAllBytes(SpillPath(l.Name));
+            PackedSymmetric.Unpack(MemoryMarshal.Cast<byte, float>(bytes), full, l.Cols);
+        }
+        else
+        {
+            string path = _source ?? throw new CopalStateException($"the COPAL state's Hessian of '{l.Name}' has no file to be read from");
+            using SafetensorsFile file = SafetensorsFile.Open(path);
+            TensorView t = Require(file, path, HessianName(l.Name), DType.F32, [PackedSymmetric.Length(l.Cols)]);
+            PackedSymmetric.Unpack(t.AsSpan<float>(), full, l.Cols);
+        }
+        if (keep)
+        {
+            l.Hessian = full;
+        }
+        return full;
+    }
+
+    /// <summary>Deletes the spill folder (if this state made it) and forgets what was spilled: for a run that is abandoned.</summary>
+    public void DiscardSpill()
+    {
+        _spilled.Clear();
+        if (_spillDirectory is not null && Directory.Exists(_spillDirectory))
+        {
+            Directory.Delete(_spillDirectory, recursive: true);
+        }
+        if (_ownsSpillDirectory)
+        {
+            _spillDirectory = null;
+            _ownsSpillDirectory = false;
+        }
+    }
+
+    private void Spill(LinearState l)
+    {
+        if (_spillDirectory is null)
+        {
+            _spillDirectory = Directory.CreateTempSubdirectory("copal-state-spill-").FullName;
+            _ownsSpillDirectory = true;
+        }
+        Directory.CreateDirectory(_spillDirectory);
+        var packed = new float[PackedSymmetric.Length(l.Cols)];
+        PackedSymmetric.Pack(l.Hessian!, packed, l.Cols);
+        using (var f = new FileStream(SpillPath(l.Name), FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            f.Write(MemoryMarshal.AsBytes(packed.AsSpan()));
+        }
+        _spilled.Add(l.Name);
+        l.Hessian = null;
+    }
+
+    private string SpillPath(string name) => Path.Combine(_spillDirectory!, Module(name) + ".f32");
 
     /// <summary>The manifest as it would be written now.</summary>
     public CopalStateManifest Manifest() => new(
@@ -88,41 +216,41 @@ public sealed class CopalState
         _linears.Values.Select(l => new CopalLinearRecord(l.Name, l.Rows, l.Cols)).ToList(),
         CreatedUtc, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
 
-    /// <summary>Writes both state files into <paramref name="directory"/> (created if needed); each file is replaced atomically.</summary>
+    /// <summary>
+    /// Writes both state files into <paramref name="directory"/> (created if needed); each file is replaced
+    /// atomically. The Hessians are streamed one at a time from memory, the spill or the state file they were loaded
+    /// from; afterwards the spill is deleted and the state reads its Hessians from the new file.
+    /// </summary>
     public void Save(string directory)
     {
         Directory.CreateDirectory(directory);
+        string tensorsPath = Path.Combine(directory, TensorsFileName);
         var ordered = _linears.Values.OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         var specs = new List<TensorSpec>();
         foreach (LinearState l in ordered)
         {
             specs.Add(new TensorSpec(ColumnsName(l.Name), DType.F64, [l.Cols]));
-            if (l.Hessian is not null)
+            if (l.HasHessian)
             {
-                specs.Add(l.HessianIsDiagonal
-                    ? new TensorSpec(HessianDiagName(l.Name), DType.F32, [l.Cols])
-                    : new TensorSpec(HessianName(l.Name), DType.F32, [l.Cols, l.Cols]));
+                specs.Add(new TensorSpec(HessianName(l.Name), DType.F32, [PackedSymmetric.Length(l.Cols)]));
             }
         }
         var meta = new Dictionary<string, string> { ["format"] = FormatName, ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture), ["parent_hash"] = ParentHash };
-        using (SafetensorsWriter writer = SafetensorsWriter.Create(Path.Combine(directory, TensorsFileName), specs, meta))
+        using (SafetensorsFile? source = _source is not null && ordered.Any(l => l.HasHessian && l.Hessian is null && !_spilled.Contains(l.Name)) ? SafetensorsFile.Open(_source) : null)
+        using (SafetensorsWriter writer = SafetensorsWriter.Create(tensorsPath, specs, meta))
         {
             foreach (LinearState l in ordered)
             {
                 writer.Write(ColumnsName(l.Name), MemoryMarshal.AsBytes(l.Columns.AsSpan()));
-                if (l.Hessian is not null)
+                if (l.HasHessian)
                 {
-                    string name = l.HessianIsDiagonal ? HessianDiagName(l.Name) : HessianName(l.Name);
-                    const int chunk = 1 << 26;
-                    for (long i = 0; i < l.Hessian.LongLength; i += chunk)
-                    {
-                        int n = (int)Math.Min(chunk, l.Hessian.LongLength - i);
-                        writer.Write(name, MemoryMarshal.AsBytes(l.Hessian.AsSpan((int)i, n)));
-                    }
+                    WriteHessian(writer, l, source);
                 }
             }
             writer.Commit();
         }
+        DiscardSpill();
+        _source = tensorsPath;
         string manifestPath = Path.Combine(directory, ManifestFileName);
         string temp = TemporaryNames.Sibling(manifestPath, "tmp");
         try
@@ -133,6 +261,60 @@ public sealed class CopalState
         finally
         {
             File.Delete(temp);
+        }
+    }
+
+    /// <summary>Copies both state files from <paramref name="fromDirectory"/> to <paramref name="toDirectory"/> (created if needed), each replaced atomically.</summary>
+    public static void Copy(string fromDirectory, string toDirectory)
+    {
+        Directory.CreateDirectory(toDirectory);
+        foreach (string name in new[] { TensorsFileName, ManifestFileName })
+        {
+            string target = Path.Combine(toDirectory, name);
+            string temp = TemporaryNames.Sibling(target, "tmp");
+            try
+            {
+                File.Copy(Path.Combine(fromDirectory, name), temp, overwrite: true);
+                File.Move(temp, target, overwrite: true);
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
+        }
+    }
+
+    private unsafe void WriteHessian(SafetensorsWriter writer, LinearState l, SafetensorsFile? source)
+    {
+        string name = HessianName(l.Name);
+        const int chunk = 1 << 24;
+        if (l.Hessian is not null)
+        {
+            var packed = new float[PackedSymmetric.Length(l.Cols)];
+            PackedSymmetric.Pack(l.Hessian, packed, l.Cols);
+            ReadOnlySpan<byte> bytes = MemoryMarshal.AsBytes(packed.AsSpan());
+            for (int i = 0; i < bytes.Length; i += chunk)
+            {
+                writer.Write(name, bytes.Slice(i, Math.Min(chunk, bytes.Length - i)));
+            }
+        }
+        else if (_spilled.Contains(l.Name))
+        {
+            using var f = new FileStream(SpillPath(l.Name), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            var buffer = new byte[chunk];
+            int n;
+            while ((n = f.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                writer.Write(name, buffer.AsSpan(0, n));
+            }
+        }
+        else
+        {
+            TensorView t = Require(source!, _source!, name, DType.F32, [PackedSymmetric.Length(l.Cols)]);
+            for (long i = 0; i < t.ByteLength; i += chunk)
+            {
+                writer.Write(name, new ReadOnlySpan<byte>(t.Data + i, (int)Math.Min(chunk, t.ByteLength - i)));
+            }
         }
     }
 
@@ -187,19 +369,15 @@ public sealed class CopalState
             TensorView columns = Require(file, tensorsPath, ColumnsName(rec.Name), DType.F64, [rec.Cols]);
             MemoryMarshal.Cast<byte, double>(columns.Bytes).CopyTo(l.Columns);
             l.Steps = steps;
-            bool full = file.TryGet(HessianName(rec.Name), out _);
-            bool diag = file.TryGet(HessianDiagName(rec.Name), out _);
-            if (full || diag)
+            if (file.TryGet(HessianName(rec.Name), out _))
             {
-                TensorView h = full
-                    ? Require(file, tensorsPath, HessianName(rec.Name), DType.F32, [rec.Cols, rec.Cols])
-                    : Require(file, tensorsPath, HessianDiagName(rec.Name), DType.F32, [rec.Cols]);
-                l.Hessian = new float[h.ElementCount];
-                FloatConvert.ToSingle(h, l.Hessian);
-                l.HessianIsDiagonal = diag;
+                // Checked now, read when its layer is pruned.
+                Require(file, tensorsPath, HessianName(rec.Name), DType.F32, [PackedSymmetric.Length(rec.Cols)]);
+                l.HasHessian = true;
                 l.HessianSteps = steps;
             }
         }
+        state._source = tensorsPath;
         return state;
     }
 
@@ -267,6 +445,5 @@ public sealed class CopalState
 
     private static string Module(string weightName) => weightName.EndsWith(".weight", StringComparison.Ordinal) ? weightName[..^".weight".Length] : weightName;
     private static string ColumnsName(string weightName) => Module(weightName) + ".copal_columns";
-    private static string HessianName(string weightName) => Module(weightName) + ".copal_hessian";
-    private static string HessianDiagName(string weightName) => Module(weightName) + ".copal_hessian_diag";
+    private static string HessianName(string weightName) => Module(weightName) + ".copal_hessian_upper";
 }

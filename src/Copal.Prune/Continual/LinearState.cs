@@ -2,8 +2,10 @@ namespace Copal.Prune.Continual;
 
 /// <summary>
 /// The accumulated sensitivity of one prunable linear [Rows, Cols]: one value per input column (see
-/// <see cref="StepSensitivity"/> for why a column vector is the whole state) and, for <c>--update</c>, the accumulated
-/// normalized Hessian of its input (kept on the first linear of each input group: q for q/k/v, gate for gate/up).
+/// <see cref="StepSensitivity"/> for why a column vector is the whole state) and, for <c>--update</c> and
+/// <c>--mask obs</c>, the accumulated input Gram matrix (kept on the first linear of each input group: q for q/k/v,
+/// gate for gate/up). That matrix lives on disk (<see cref="CopalState"/>); it is held in memory only while its layer
+/// is pruned.
 /// </summary>
 public sealed class LinearState
 {
@@ -21,18 +23,21 @@ public sealed class LinearState
     public int Rows { get; }
     public int Cols { get; }
 
-    /// <summary>S_j: accumulated normalized column sensitivity; the weight's score is w_ij²·S_j.</summary>
+    /// <summary>S_j: accumulated column sensitivity; the weight's score is w_ij²·S_j.</summary>
     public double[] Columns { get; }
 
     /// <summary>Datasets folded into <see cref="Columns"/>.</summary>
     public int Steps { get; internal set; }
 
-    /// <summary>Accumulated normalized input Hessian, [Cols, Cols] f32 (or [Cols] when <see cref="HessianIsDiagonal"/>); null when not kept.</summary>
-    public float[]? Hessian { get; internal set; }
+    /// <summary>
+    /// The accumulated input Hessian [Cols, Cols] f32 while its layer is being pruned (a full symmetric matrix;
+    /// stored as its upper triangle); null when it is on disk or not kept (<see cref="HasHessian"/> tells which).
+    /// </summary>
+    internal float[]? Hessian { get; set; }
 
-    /// <summary>Only the diagonal of the Hessian is kept (the full one would exceed the state's size limit).</summary>
-    public bool HessianIsDiagonal { get; internal set; }
+    /// <summary>Whether an accumulated Hessian exists (in memory or on disk).</summary>
+    public bool HasHessian { get; internal set; }
 
-    /// <summary>Datasets folded into <see cref="Hessian"/>.</summary>
+    /// <summary>Datasets folded into the Hessian.</summary>
     public int HessianSteps { get; internal set; }
 }

@@ -34,20 +34,11 @@ public static class SensitivityAccumulator
     /// normalized Hessians, as stored) congruently rescaled, H' = D·H·D with D_j = √(S_j / H_jj), so its diagonal is
     /// the per-column maximum <paramref name="columns"/> while the correlations between inputs stay those of all
     /// datasets together. D·H·D is positive semi-definite whenever H is, which an element-wise max of Hessians need not
-    /// be. OBS is invariant to a global scale of H, so S's own normalization does not matter. Returns a new array; a
-    /// diagonal-only Hessian (length cols) becomes <paramref name="columns"/> itself.
+    /// be. OBS is invariant to a global scale of H, so S's own normalization does not matter. Returns a new array.
     /// </summary>
     public static float[] MaxDiagonalHessian(float[] accumulated, ReadOnlySpan<double> columns, int cols)
     {
         var result = new float[accumulated.LongLength];
-        if (accumulated.LongLength == cols)
-        {
-            for (int j = 0; j < cols; j++)
-            {
-                result[j] = (float)columns[j];
-            }
-            return result;
-        }
         var d = new double[cols];
         for (int j = 0; j < cols; j++)
         {
@@ -66,11 +57,47 @@ public static class SensitivityAccumulator
     }
 
     /// <summary>
+    /// <see cref="SensitivityAccumulation.Pooled"/>: the token-weighted mean S ← (W·S + T·m)/(W + T) of per-token
+    /// column moments, with W the (decayed) token weight of the datasets already folded and T this step's tokens; on
+    /// the first step S ← m.
+    /// </summary>
+    public static void FoldPooled(Span<double> accumulated, ReadOnlySpan<double> stepPerToken, double priorWeight, double stepWeight, bool first)
+    {
+        if (accumulated.Length != stepPerToken.Length)
+        {
+            throw new PruningShapeException($"sensitivity state has {accumulated.Length} columns, the step {stepPerToken.Length}", nameof(stepPerToken));
+        }
+        double total = priorWeight + stepWeight;
+        for (int j = 0; j < accumulated.Length; j++)
+        {
+            accumulated[j] = first || total <= 0 ? stepPerToken[j] : ((priorWeight * accumulated[j]) + (stepWeight * stepPerToken[j])) / total;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="SensitivityAccumulation.Pooled"/> for the Hessian (f32, as stored): H ← (W·H + T·s·H_t)/(W + T) with
+    /// s·H_t this step's Hessian per token (s = sequences/tokens, since H_t = (2/N_seq)·ΣXᵀX), W and T as in
+    /// <see cref="FoldPooled"/>; on the first step H ← s·H_t.
+    /// </summary>
+    public static void FoldHessianPooled(float[] accumulated, double[] stepHessian, double perToken, double priorWeight, double stepWeight, bool first)
+    {
+        ArgumentNullException.ThrowIfNull(accumulated);
+        ArgumentNullException.ThrowIfNull(stepHessian);
+        double total = priorWeight + stepWeight;
+        bool fresh = first || total <= 0;
+        double a = fresh ? 0 : priorWeight / total, b = fresh ? perToken : stepWeight * perToken / total;
+        for (long i = 0; i < accumulated.LongLength; i++)
+        {
+            accumulated[i] = (float)((a * accumulated[i]) + (b * stepHessian[i]));
+        }
+    }
+
+    /// <summary>
     /// Folds a step's Hessian, normalized to a mean diagonal of 1 so no dataset dominates through its activation
     /// scale, into the accumulated one (f32, as stored): H ← γ·H + Ĥ_t, for both modes (an element-wise max of
-    /// Hessians need not be positive semi-definite). With <paramref name="diagonalOnly"/> both are [cols].
+    /// Hessians need not be positive semi-definite).
     /// </summary>
-    public static void FoldHessian(float[] accumulated, double[] stepHessian, int cols, double decay, bool first, bool diagonalOnly)
+    public static void FoldHessian(float[] accumulated, double[] stepHessian, int cols, double decay, bool first)
     {
         double mean = 0;
         for (int j = 0; j < cols; j++)
@@ -79,15 +106,6 @@ public static class SensitivityAccumulator
         }
         mean /= cols;
         double scale = mean > 0 ? 1.0 / mean : 0;
-        if (diagonalOnly)
-        {
-            for (int j = 0; j < cols; j++)
-            {
-                double v = stepHessian[((long)j * cols) + j] * scale;
-                accumulated[j] = (float)(first ? v : decay * accumulated[j] + v);
-            }
-            return;
-        }
         for (long i = 0; i < accumulated.LongLength; i++)
         {
             double v = stepHessian[i] * scale;

@@ -40,15 +40,14 @@ public static class CalibrationMemory
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options)
     {
         ArgumentNullException.ThrowIfNull(pruner);
-        long? copalHessianCap = pruner is CopalPruner copal ? copal.State.Options.MaxHessianStateBytes : null;
-        return Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options, copalHessianCap);
+        return Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options);
     }
 
     /// <summary>
-    /// Estimates a run of <paramref name="method"/> ("magnitude", "wanda", "sparsegpt", "copal"); for COPAL,
-    /// <paramref name="copalHessianCap"/> is its options' MaxHessianStateBytes.
+    /// Estimates a run of <paramref name="method"/> ("magnitude", "wanda", "sparsegpt", "copal"). COPAL's state holds
+    /// every linear's column vector and one layer's accumulated Hessians in memory (the rest are on disk).
     /// </summary>
-    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options, long? copalHessianCap = null)
+    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(method);
@@ -108,7 +107,7 @@ public static class CalibrationMemory
                     hessians += (long)i * i * F32;
                 }
             }
-            state = (columns * config.NumLayers) + Math.Min(copalHessianCap ?? long.MaxValue, hessians * config.NumLayers);
+            state = (columns * config.NumLayers) + hessians;
         }
         return new CalibrationMemoryEstimate(samples, seqLen, activations, forward, statistics, pruning, state);
     }

@@ -123,7 +123,18 @@ public sealed class LayerwisePruner
 
                 // 4. Rerun the pruned layer: its outputs are the next layer's inputs.
                 progress?.Report(new PruneProgress(layer, layers, "rerunning the pruned layer"));
-                double? outputError = Rerun(layer, dense, state, work, denseWork, activations, cancellationToken);
+                double? outputError;
+                if (_options.DenseUpstream)
+                {
+                    // The next layer sees this layer's dense outputs.
+                    DecoderLayerWeights prunedLayer = _model.Weights.ReplaceLayer(layer, dense);
+                    outputError = Rerun(layer, dense, state, work, null, activations, cancellationToken);
+                    _model.Weights.ReplaceLayer(layer, prunedLayer);
+                }
+                else
+                {
+                    outputError = Rerun(layer, dense, state, work, denseWork, activations, cancellationToken);
+                }
                 output.WriteLayer(layer, pruned.ToDictionary(kv => LlamaTensorNames.Linear(layer, kv.Key), kv => kv.Value.View));
                 peakAnonymous = Math.Max(peakAnonymous, MemoryProbe.AnonymousBytes());
                 layerReports.Add(new LayerReport(layer, linearReports, outputError, layerClock.Elapsed.TotalSeconds));

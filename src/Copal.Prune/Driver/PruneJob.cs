@@ -3,6 +3,7 @@ using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Model.Weights;
 using Copal.Prune.Calibration;
+using Copal.Prune.Continual;
 using Copal.Tensors.Backends;
 using Copal.Tensors.IO;
 using Copal.Tensors.Safetensors;
@@ -51,6 +52,12 @@ public static class PruneJob
             ["copal.pruned.calibration"] = request.Calibration.Hash,
         };
         using var writer = new PrunedModelWriter(request.ModelDirectory, source, request.OutDirectory, request.Force, model.Config.NumLayers, metadata);
+        if (request.Pruner is CopalPruner copal)
+        {
+            // COPAL's folded Hessians wait in the output's temporary folder, so a failed run leaves nothing behind;
+            // saving the state (an extra file) streams them into the state file and deletes them.
+            copal.State.SpillDirectory = Path.Combine(writer.TempDirectory, ".copal-spill");
+        }
         PruneReport report = new LayerwisePruner(model, source, request.Pruner, request.Options).Run(request.Calibration, writer, progress, cancellationToken);
         writer.Commit(temp =>
         {

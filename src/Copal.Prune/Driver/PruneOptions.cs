@@ -11,6 +11,12 @@ public sealed record PruneOptions(SparsityPattern Pattern)
     public bool TrueSequential { get; init; }
 
     /// <summary>
+    /// Feed every layer the outputs of the <b>dense</b> layers before it, instead of those as pruned in this run (the
+    /// reference order). Used to measure the upstream effect of COPAL's pooled statistics (docs/copal.md); off by default.
+    /// </summary>
+    public bool DenseUpstream { get; init; }
+
+    /// <summary>
     /// The decoder layers to prune; null prunes all. Other layers are copied unchanged (their dense outputs still feed
     /// the next pruned layer); nothing after the last selected layer is run.
     /// </summary>

@@ -41,13 +41,204 @@ public class ContinualProtocolTests
         }
     }
 
+    private static readonly double[][] s_r = [[10, 50, 40], [12, 20, 45], [16, 26, 30]];
+    private static readonly double[] s_dense = [5, 25, 20];
+
     [Fact]
-    public void Final_average_and_bwt_follow_the_protocol()
+    public void Final_average_and_classic_bwt_follow_the_protocol()
     {
-        double[][] r = [[10, 50, 40], [12, 20, 45], [16, 26, 30]];
-        Assert.Equal((16 + 26 + 30) / 3.0, ContinualRunner.FinalAverage(r), 12);
+        Assert.Equal((16 + 26 + 30) / 3.0, ContinualMetrics.FinalAverage(s_r)!.Value, 12);
         // ((16 − 10) + (26 − 20)) / 2
-        Assert.Equal(6.0, ContinualRunner.Bwt(r)!.Value, 12);
-        Assert.Null(ContinualRunner.Bwt([[5.0]]));
+        Assert.Equal(6.0, ContinualMetrics.Bwt(s_r)!.Value, 12);
+        Assert.Null(ContinualMetrics.Bwt([[5.0]]));
+    }
+
+    [Fact]
+    public void Geometric_mean_ratios_follow_the_hand_computed_values()
+    {
+        // final: (16/5 · 26/25 · 30/20)^(1/3)
+        Assert.Equal(Math.Cbrt(3.2 * 1.04 * 1.5), ContinualMetrics.FinalGmRatio(s_r, s_dense)!.Value, 12);
+        // aia: step 1 → 10/5; step 2 → √(12/5 · 20/25); step 3 → the final ratio; the geometric mean of the three.
+        double aia = Math.Cbrt(2.0 * Math.Sqrt(2.4 * 0.8) * Math.Cbrt(3.2 * 1.04 * 1.5));
+        Assert.Equal(aia, ContinualMetrics.AiaGmRatio(s_r, s_dense)!.Value, 12);
+        Assert.Equal(2.0, ContinualMetrics.FinalGmRatio([[10.0]], [5.0])!.Value, 12);
+    }
+
+    [Fact]
+    public void Forgetting_is_against_the_best_earlier_value_in_log_space()
+    {
+        // i = 1: log 16 − min(log 10, log 12); i = 2: log 26 − min(log 50, log 20).
+        Assert.Equal(Math.Log(1.6 * 1.3) / 2, ContinualMetrics.ForgettingLog(s_r)!.Value, 12);
+        // The best earlier value may precede the step that met the dataset: R[1, 2] = 18 < R[2, 2] = 20.
+        double[][] early = [[10, 18, 40], [12, 20, 45], [16, 26, 30]];
+        Assert.Equal(Math.Log(1.6 * 26 / 18) / 2, ContinualMetrics.ForgettingLog(early)!.Value, 12);
+        // A frozen model forgets nothing; an improving one has negative forgetting.
+        Assert.Equal(0, ContinualMetrics.ForgettingLog([[10, 20], [10, 20]])!.Value, 12);
+        Assert.Equal(Math.Log(0.5), ContinualMetrics.ForgettingLog([[10, 20], [5, 20]])!.Value, 12);
+        Assert.Null(ContinualMetrics.ForgettingLog([[5.0]]));
+    }
+
+    [Fact]
+    public void Intransigence_compares_the_diagonal_with_the_joint_one()
+    {
+        double[][] joint = [[10, 50, 40], [11, 16, 45], [15, 25, 24]];
+        // (log 10/10 + log 20/16 + log 30/24) / 3
+        Assert.Equal(2 * Math.Log(1.25) / 3, ContinualMetrics.IntransigenceLog(s_r, joint)!.Value, 12);
+        Assert.Equal(0, ContinualMetrics.IntransigenceLog(joint, joint)!.Value, 12);
+        Assert.Null(ContinualMetrics.IntransigenceLog(s_r, null));
+    }
+
+    [Fact]
+    public void A_metric_that_cannot_be_formed_is_null_not_nan()
+    {
+        double[][] bad = [[double.PositiveInfinity, 50], [12, double.NaN]];
+        Assert.Null(ContinualMetrics.FinalGmRatio(bad, [5, 25]));
+        Assert.Null(ContinualMetrics.AiaGmRatio(bad, [5, 25]));
+        Assert.Null(ContinualMetrics.ForgettingLog([[10, 20], [double.NaN, 20]]));
+        Assert.Null(ContinualMetrics.IntransigenceLog(bad, [[10, 20], [12, 20]]));
+        Assert.Null(ContinualMetrics.Bwt(bad));
+        VariantRun run = new(bad, [1, 1], [1, 1], [null, 0.1], [1, 1]);
+        IReadOnlyList<VariantReport> v = ContinualRunner.Summarize([("copal", "copal", "copal")], [0UL], [5, 25], (_, _) => run);
+        string json = System.Text.Json.JsonSerializer.Serialize(v, Copal.Prune.Driver.PruneJob.ReportJsonOptions);
+        Assert.DoesNotContain("NaN", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("Infinity", json, StringComparison.Ordinal);
+        Assert.Contains("\"final_gm_ratio\": null", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Precondition_fails_where_calibrating_on_a_dataset_did_not_help_it()
+    {
+        Assert.Empty(ContinualMetrics.PreconditionFailures(s_r));
+        Assert.Equal([2], ContinualMetrics.PreconditionFailures([[10, 50, 40], [12, 20, 45], [16, 26, 40]]));
+        Assert.Equal([1, 2], ContinualMetrics.PreconditionFailures([[10, 20, 40], [12, 21, 45], [16, 26, 41]]));
+    }
+
+    [Fact]
+    public void Variants_include_one_joint_per_data_dependent_method()
+    {
+        var request = new ContinualRequest("m", [], ["copal", "wanda", "magnitude", "sparsegpt"], new SparsityPattern.Unstructured(0.5), 1, 2, 2, [0UL], new Copal.Prune.Continual.CopalOptions());
+        Assert.Equal(["copal", "wanda-reset", "wanda-cumulative", "magnitude-reset", "magnitude-cumulative", "sparsegpt-reset", "sparsegpt-cumulative", "joint-copal", "joint-wanda", "joint-sparsegpt"],
+            ContinualRunner.Variants(request).Select(v => v.Name));
+        Assert.Equal(["magnitude-reset", "magnitude-cumulative"], ContinualRunner.Variants(request with { Methods = ["magnitude"] }).Select(v => v.Name));
+        Assert.Equal(["copal", "wanda-reset", "wanda-cumulative"], ContinualRunner.Variants(request with { Methods = ["copal", "wanda"], Joint = false }).Select(v => v.Name));
+    }
+
+    [Fact]
+    public void The_summary_pairs_seeds_against_copal_and_measures_intransigence_against_the_methods_joint()
+    {
+        (string, string, string)[] variants =
+            [("copal", "copal", "copal"), ("wanda-reset", "wanda", "reset"), ("magnitude-reset", "magnitude", "reset"), ("magnitude-cumulative", "magnitude", "cumulative"),
+             ("joint-copal", "copal", "joint"), ("joint-wanda", "wanda", "joint")];
+        double[] dense = [10, 10];
+        // Final rows: copal 20·20 on seed 0 and 40·40 on seed 1; wanda-reset 30·30 on both: COPAL lower on one seed of two.
+        double[][][] copal = [[[15, 30], [20, 20]], [[15, 30], [40, 40]]];
+        double[][][] wanda = [[[12, 40], [30, 30]], [[12, 40], [30, 30]]];
+        double[][] magnitude = [[50, 50], [50, 50]];
+        double[][] jointCopal = [[15, 30], [16, 18]];
+        double[][] jointWanda = [[12, 40], [24, 25]];
+        VariantRun Run(double[][] r) => new(r, [0, 0], [0, 0], [null, 0], [0, 0]);
+        VariantRun Pick(int v, int s) => v switch
+        {
+            0 => Run(copal[s]),
+            1 => Run(wanda[s]),
+            2 or 3 => Run(magnitude),
+            4 => Run(jointCopal),
+            _ => Run(jointWanda),
+        };
+        IReadOnlyList<VariantReport> reports = ContinualRunner.Summarize(variants, [0UL, 7UL], dense, Pick);
+        VariantReport c = reports[0], w = reports[1], m = reports[3];
+        Assert.Equal([0UL, 7UL], c.Seeds.Select(s => s.Seed));
+        Assert.Null(c.SeedsCopalLower);
+        Assert.Equal(1, w.SeedsCopalLower);
+        Assert.Equal(2, m.SeedsCopalLower);
+        Assert.Equal((2.0 + 4.0) / 2, c.Mean.FinalGmRatio!.Value, 12);
+        Assert.Equal("joint-copal", c.IntransigenceReference);
+        Assert.Equal("joint-wanda", w.IntransigenceReference);
+        Assert.Equal("magnitude-reset", m.IntransigenceReference);
+        // copal, seed 0: (log 15/15 + log 20/18) / 2; seed 1: (0 + log 40/18) / 2.
+        Assert.Equal(Math.Log(20.0 / 18) / 2, c.Seeds[0].IntransigenceLog!.Value, 12);
+        Assert.Equal(((Math.Log(20.0 / 18) / 2) + (Math.Log(40.0 / 18) / 2)) / 2, c.Mean.IntransigenceLog!.Value, 12);
+        Assert.Equal(Math.Log(30.0 / 25) / 2, w.Seeds[0].IntransigenceLog!.Value, 12);
+        Assert.Equal(0, m.Seeds[0].IntransigenceLog!.Value, 12);
+        Assert.Equal(0, reports[4].Seeds[0].IntransigenceLog!.Value, 12);
+        // Without joint variants there is no reference.
+        IReadOnlyList<VariantReport> noJoint = ContinualRunner.Summarize(variants[..2], [0UL], dense, Pick);
+        Assert.Null(noJoint[0].IntransigenceReference);
+        Assert.Null(noJoint[0].Mean.IntransigenceLog);
+    }
+
+    [Fact]
+    public void A_failed_precondition_is_the_first_line_of_the_report()
+    {
+        VariantRun Run(double[][] r) => new(r, [0, 0], [0, 0], [null, 0], [0, 0]);
+        (string, string, string)[] variants = [("copal", "copal", "copal"), ("wanda-reset", "wanda", "reset"), ("magnitude-reset", "magnitude", "reset")];
+        double[][] good = [[12, 40], [30, 30]], bad = [[12, 20], [30, 25]];
+        ContinualReport Report(double[][] wanda)
+        {
+            IReadOnlyList<VariantReport> v = ContinualRunner.Summarize(variants, [3UL], [10, 10], (i, _) => Run(i == 1 ? wanda : bad));
+            IReadOnlyList<PreconditionReport> p = ContinualRunner.Preconditions(v, ["a", "b"]);
+            return new ContinualReport("m", "50%", 1, 2, 2, null, [3UL], "cpu", new Copal.Prune.Continual.CopalManifestOptions("output", "sum", 1, false, 0.01, "fixed"), "", "", "",
+                ContinualRunner.PreconditionWarning(p), p, [new("a", "x", "y", 1, 1, 10), new("b", "x", "y", 1, 1, 10)], v, 1, 1);
+        }
+        ContinualReport failing = Report(bad);
+        // Magnitude is data-free: only the wanda reset baseline is checked.
+        Assert.Equal("wanda-reset", Assert.Single(failing.Preconditions).Variant);
+        Assert.Equal(["b"], failing.Preconditions[0].Failed);
+        string md = ContinualMarkdown.Render(failing);
+        string first = md.Split('\n')[0];
+        Assert.Contains("Precondition failed", first, StringComparison.Ordinal);
+        Assert.Contains("wanda-reset on b (seed 3)", first, StringComparison.Ordinal);
+        Assert.Contains("pre-training-domain affinity", first, StringComparison.Ordinal);
+        ContinualReport holding = Report(good);
+        Assert.Null(holding.PreconditionWarning);
+        Assert.StartsWith("# Continual pruning", ContinualMarkdown.Render(holding), StringComparison.Ordinal);
+        Assert.Contains("<svg", ContinualSvg.MetricsPlot(holding), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_run_shares_identical_models_across_variants_and_seeds_and_leaves_no_temporary_files()
+    {
+        string temp = Directory.CreateTempSubdirectory("copal-continual-test-").FullName;
+        try
+        {
+            string text(string a, string b) => Copal.Testing.TestData.Path("text", a, b);
+            var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")},ptb={text("ptb", "ptb.valid.txt")}:{text("ptb", "ptb.test.txt")}@lines");
+            // --mask obs keeps the accumulated Hessians, so the disk-backed state (spill, save, reload) runs over all 5 layers.
+            var request = new ContinualRequest(Copal.Testing.TestData.Stories260K, datasets, ["copal", "magnitude"], new SparsityPattern.Unstructured(0.5), 2, 32, 32, [0UL, 1UL],
+                new Copal.Prune.Continual.CopalOptions(Accumulate: Copal.Prune.Continual.SensitivityAccumulation.Pooled, Mask: Copal.Prune.Continual.CopalMaskRule.Obs))
+            {
+                EvalLimitChunks = 2,
+                TempDirectory = temp,
+            };
+            using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
+            ContinualReport report = ContinualRunner.Run(request, backend);
+            Assert.Equal(["copal", "magnitude-reset", "magnitude-cumulative", "joint-copal"], report.Variants.Select(v => v.Name));
+            VariantReport copal = report.Variants[0], reset = report.Variants[1], cumulative = report.Variants[2], joint = report.Variants[3];
+            foreach (int s in new[] { 0, 1 })
+            {
+                // Step 1 of joint is COPAL's step 1 (a fresh state on D1): pruned and evaluated once.
+                Assert.Equal(copal.Seeds[s].R[0], joint.Seeds[s].R[0]);
+                Assert.Equal(0, joint.Seeds[s].PruneSeconds[0]);
+                Assert.True(joint.Seeds[s].PruneSeconds[1] > 0);
+                // Magnitude's cumulative step 1 is its reset step 1; re-pruning it gives the same weights, which are not evaluated again.
+                Assert.Equal(0, cumulative.Seeds[s].PruneSeconds[0]);
+                Assert.Equal(s == 0, cumulative.Seeds[s].PruneSeconds[1] > 0);
+                Assert.Equal(0, cumulative.Seeds[s].EvalSeconds[1]);
+                Assert.Equal(reset.Seeds[s].R[1], cumulative.Seeds[s].R[1]);
+                Assert.Equal(0.0, cumulative.Seeds[s].MaskChange[1]);
+                Assert.Equal(2, copal.Seeds[s].R.Length);
+                Assert.NotNull(copal.Seeds[s].FinalGmRatio);
+            }
+            // Magnitude is data-free: seed 1 reuses seed 0's models.
+            Assert.All(reset.Seeds[1].PruneSeconds, x => Assert.Equal(0, x));
+            Assert.Equal(reset.Seeds[0].R, reset.Seeds[1].R);
+            Assert.Equal(2, copal.Seeds.Count);
+            Assert.Equal([0UL, 1UL], report.Seeds);
+            Assert.Empty(Directory.GetFileSystemEntries(temp));
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
+        }
     }
 }

@@ -8,6 +8,9 @@ namespace Copal.Prune.Tests.Continual;
 
 public class CopalStateTests
 {
+    // The sum-accumulated fixed mask (the defaults before issue 15), where a test is about those rules.
+    private static readonly CopalOptions s_sumFixed = new(SensitivityEstimator.Output, SensitivityAccumulation.Sum, 1.0, Update: false, Mask: CopalMaskRule.Fixed);
+
     [Fact]
     public void Sum_max_and_decay_follow_their_formulas()
     {
@@ -68,8 +71,6 @@ public class CopalStateTests
         Assert.Equal(6f, h[0]);
         h[4] = 0;
         Assert.Equal(0f, SensitivityAccumulator.MaxDiagonalHessian(h, columns, 3)[4]);
-        // A diagonal-only state is the column state itself.
-        Assert.Equal([5f, 0.5f, 2f], SensitivityAccumulator.MaxDiagonalHessian([1f, 2f, 3f], columns, 3));
     }
 
     [Fact]
@@ -121,7 +122,7 @@ public class CopalStateTests
             float[] wanda = (float[])w.Clone();
             new WandaPruner().Prune(wanda, 16, 32, stats, pattern);
             float[] copal = (float[])w.Clone();
-            var pruner = new CopalPruner(new CopalState("parent", "model", new CopalOptions()));
+            var pruner = new CopalPruner(new CopalState("parent", "model", s_sumFixed));
             pruner.Prune(new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 16, 32), copal, stats, pattern, CancellationToken.None);
             Assert.Equal(wanda, copal);
         }
@@ -143,7 +144,7 @@ public class CopalStateTests
 
             // Bit for bit SparseGPT's algorithm on the state's Hessian (this dataset's H over its mean diagonal, in f32) ...
             float[] onState = (float[])w.Clone();
-            double[] stored = state.Linears[target.Name].Hessian!.Select(x => (double)x).ToArray();
+            double[] stored = state.ReadHessian(target.Name).Select(x => (double)x).ToArray();
             new SparseGptPruner().Prune(onState, 12, 256, InputStatistics.FromHessian(stored, 256, stats.Sequences), pattern);
             Assert.Equal(onState, copal);
             // ... which is SparseGPT on the dataset itself: the same mask, the same weights up to the f32 rounding of H.
@@ -162,7 +163,7 @@ public class CopalStateTests
         InputStatistics d2 = Random(rows: 1, cols: 16, seed: 7, hessian: true, scale: 30).Stats;
         var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16);
         var pattern = new SparsityPattern.NM(2, 4);
-        var state = new CopalState("parent", "model", new CopalOptions(Mask: CopalMaskRule.Obs));
+        var state = new CopalState("parent", "model", new CopalOptions(Accumulate: SensitivityAccumulation.Sum, Mask: CopalMaskRule.Obs));
         new CopalPruner(state).Prune(target, (float[])w.Clone(), d1, pattern, CancellationToken.None);
         state.CompleteStep(new CalibrationReport(["d1"], 4, 6, 0, "h1"), pattern);
         float[] second = (float[])w.Clone();
@@ -171,9 +172,9 @@ public class CopalStateTests
         // H_acc = f32(f32(H1/mean diag H1) + H2/mean diag H2), and the sweep starts again from the dense weights.
         double[] acc = new double[16 * 16];
         var first = new float[16 * 16];
-        SensitivityAccumulator.FoldHessian(first, d1.Hessian, 16, 1.0, first: true, diagonalOnly: false);
-        SensitivityAccumulator.FoldHessian(first, d2.Hessian, 16, 1.0, first: false, diagonalOnly: false);
-        Assert.Equal(first, state.Linears[target.Name].Hessian);
+        SensitivityAccumulator.FoldHessian(first, d1.Hessian, 16, 1.0, first: true);
+        SensitivityAccumulator.FoldHessian(first, d2.Hessian, 16, 1.0, first: false);
+        Assert.Equal(first, state.ReadHessian(target.Name));
         for (int i = 0; i < acc.Length; i++)
         {
             acc[i] = first[i];
@@ -196,8 +197,8 @@ public class CopalStateTests
         Assert.Throws<PruningOptionException>(() => CopalOptions.ParseMask("adaptive"));
 
         var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
-        var state = new CopalState("aaaa", "dense", new CopalOptions(Mask: CopalMaskRule.Obs));
-        var e = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", new CopalOptions(), config));
+        var state = new CopalState("aaaa", "dense", new CopalOptions(Accumulate: SensitivityAccumulation.Sum, Mask: CopalMaskRule.Obs));
+        var e = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", s_sumFixed, config));
         Assert.Contains("--mask", e.Message, StringComparison.Ordinal);
         Assert.Contains("'obs'", e.Message, StringComparison.Ordinal);
         Assert.Contains("'fixed'", e.Message, StringComparison.Ordinal);
@@ -206,7 +207,7 @@ public class CopalStateTests
     [Fact]
     public void A_manifest_written_before_the_mask_option_reads_as_fixed()
     {
-        CopalState state = TwoSteps(new CopalOptions(Update: true), null, out _);
+        CopalState state = TwoSteps(new CopalOptions(Update: true, Mask: CopalMaskRule.Fixed), null, out _);
         string dir = TempDir();
         try
         {
@@ -229,7 +230,7 @@ public class CopalStateTests
     {
         foreach (CopalOptions options in new[]
         {
-            new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.75, Update: true),
+            new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.75, Update: true, Mask: CopalMaskRule.Fixed),
             new CopalOptions(SensitivityEstimator.Output, SensitivityAccumulation.Sum, 0.5, Mask: CopalMaskRule.Obs),
         })
         {
@@ -254,10 +255,14 @@ public class CopalStateTests
             {
                 LinearState m = loaded.Linears[name];
                 Assert.Equal(l.Columns, m.Columns);
-                Assert.Equal(l.Hessian, m.Hessian);
+                Assert.Equal(l.HasHessian, m.HasHessian);
+                if (l.HasHessian)
+                {
+                    Assert.Equal(state.ReadHessian(name), loaded.ReadHessian(name));
+                }
                 Assert.Equal(l.Steps, m.Steps);
             }
-            Assert.Equal("full", loaded.HessianStorage);
+            Assert.Equal("upper", loaded.HessianStorage);
         }
         finally
         {
@@ -270,26 +275,168 @@ public class CopalStateTests
     {
         foreach (CopalOptions options in new[]
         {
-            new CopalOptions(), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Sum, 0.9, Update: true),
+            new CopalOptions(), s_sumFixed, new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Sum, 0.9, Update: true, Mask: CopalMaskRule.Fixed),
             new CopalOptions(Mask: CopalMaskRule.Obs), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.9, Mask: CopalMaskRule.Obs),
+            new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Mask: CopalMaskRule.Obs), new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Decay: 0.8, Update: true, Mask: CopalMaskRule.Fixed),
         })
         {
-            TwoSteps(options, resumeAfterFirst: null, out float[][] uninterrupted);
-            string dir = TempDir();
+            string a = TempDir(), dir = TempDir(), b = TempDir();
             try
             {
-                TwoSteps(options, resumeAfterFirst: dir, out float[][] resumed);
+                // Two layers: the first layer's Hessians go to the spill while the second is pruned (disk-backed state).
+                CopalState uninterruptedState = TwoSteps(options, resumeAfterFirst: null, out float[][] uninterrupted);
+                CopalState resumedState = TwoSteps(options, resumeAfterFirst: dir, out float[][] resumed);
                 Assert.Equal(uninterrupted.Length, resumed.Length);
                 for (int i = 0; i < resumed.Length; i++)
                 {
                     Assert.Equal(uninterrupted[i], resumed[i]);
                 }
+                uninterruptedState.Save(a);
+                resumedState.Save(b);
+                Assert.Equal(File.ReadAllBytes(Path.Combine(a, CopalState.TensorsFileName)), File.ReadAllBytes(Path.Combine(b, CopalState.TensorsFileName)));
             }
             finally
             {
+                Directory.Delete(a, recursive: true);
                 Directory.Delete(dir, recursive: true);
+                Directory.Delete(b, recursive: true);
             }
         }
+    }
+
+    [Fact]
+    public void The_hessians_live_on_disk_one_layer_at_a_time_as_upper_triangles()
+    {
+        string spill = TempDir(), dir = TempDir();
+        try
+        {
+            var options = new CopalOptions(Mask: CopalMaskRule.Obs);
+            var state = new CopalState("parent-hash", "dense", options) { SpillDirectory = Path.Combine(spill, "s") };
+            var pruner = new CopalPruner(state);
+            var q0 = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16);
+            var q1 = new LinearTarget(1, LinearId.QProj, "model.layers.1.self_attn.q_proj.weight", 8, 16);
+            InputStatistics stats = Random(1, 16, 5, true).Stats;
+            pruner.Prune(q0, Random(8, 16, 1, false).Weight, stats, new SparsityPattern.Unstructured(0.5), CancellationToken.None);
+            float[] h0 = state.ReadHessian(q0.Name);
+            Assert.NotNull(state.Linears[q0.Name].Hessian);
+            pruner.Prune(q1, Random(8, 16, 2, false).Weight, stats, new SparsityPattern.Unstructured(0.5), CancellationToken.None);
+            // Layer 0's Hessian left memory for the spill when layer 1 began; it reads back exactly.
+            Assert.Null(state.Linears[q0.Name].Hessian);
+            Assert.True(state.Linears[q0.Name].HasHessian);
+            Assert.Single(Directory.GetFiles(Path.Combine(spill, "s")));
+            Assert.Equal(h0, state.ReadHessian(q0.Name));
+            state.CompleteStep(new CalibrationReport(["d"], 4, 6, 0, "h"), new SparsityPattern.Unstructured(0.5));
+            state.Save(dir);
+            // Save streams the spill into the state file and deletes it.
+            Assert.False(Directory.Exists(Path.Combine(spill, "s")));
+            using (var file = Copal.Tensors.Safetensors.SafetensorsFile.Open(Path.Combine(dir, CopalState.TensorsFileName)))
+            {
+                Assert.True(file.TryGet("model.layers.0.self_attn.q_proj.copal_hessian_upper", out Copal.Tensors.TensorView t));
+                Assert.Equal([16L * 17 / 2], t.Shape);
+                Assert.False(file.TryGet("model.layers.0.self_attn.q_proj.copal_hessian", out _));
+            }
+            CopalState loaded = CopalState.Load(dir);
+            Assert.Null(loaded.Linears[q0.Name].Hessian);
+            Assert.Equal(h0, loaded.ReadHessian(q0.Name));
+            Assert.Equal(state.ReadHessian(q1.Name), loaded.ReadHessian(q1.Name));
+        }
+        finally
+        {
+            Directory.Delete(spill, recursive: true);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void The_defaults_are_pooled_with_the_obs_mask_and_update_alone_implies_the_fixed_mask()
+    {
+        var d = new CopalOptions();
+        Assert.Equal(SensitivityAccumulation.Pooled, d.Accumulate);
+        Assert.Equal(CopalMaskRule.Obs, d.Mask);
+        Assert.False(d.Update);
+        Assert.Equal(d, new CopalOptionChoices().WithDefaults());
+        CopalOptions update = new CopalOptionChoices(Update: true).WithDefaults();
+        Assert.Equal(CopalMaskRule.Fixed, update.Mask);
+        update.Validate();
+        Assert.Equal(CopalMaskRule.Obs, new CopalOptionChoices(Update: true, Mask: CopalMaskRule.Obs).WithDefaults().Mask);
+    }
+
+    [Fact]
+    public void Packed_symmetric_storage_round_trips_and_mirrors_the_upper_triangle()
+    {
+        const int n = 5;
+        var full = new float[n * n];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                full[(i * n) + j] = (10 * Math.Min(i, j)) + Math.Max(i, j);
+            }
+        }
+        var packed = new float[PackedSymmetric.Length(n)];
+        PackedSymmetric.Pack(full, packed, n);
+        Assert.Equal([0, 1, 2, 3, 4, 11, 12, 13, 14, 22, 23, 24, 33, 34, 44], packed);
+        var back = new float[n * n];
+        PackedSymmetric.Unpack(packed, back, n);
+        Assert.Equal(full, back);
+        full[(3 * n) + 1] = -1;
+        PackedSymmetric.MirrorUpper(full, n);
+        Assert.Equal(13, full[(3 * n) + 1]);
+    }
+
+    [Fact]
+    public void Pooled_accumulation_is_calibration_on_the_pooled_data_weighted_by_tokens()
+    {
+        // D1: 4 sequences, D2: 2 sequences 30× larger; pooled = one statistics object over all 6 sequences.
+        var rng = new Random(21);
+        float[] w = Random(8, 16, 22, false).Weight;
+        List<float[]> Sequences(int count, float scale) => Enumerable.Range(0, count).Select(_ =>
+            Enumerable.Range(0, 6 * 16).Select(i => (float)(((rng.NextDouble() * 2) - 1) * (1 + (i % 16)) * scale * (i % 16 < 8 ? 1 : 0.2))).ToArray()).ToList();
+        List<float[]> s1 = Sequences(4, 1), s2 = Sequences(2, 3);
+        InputStatistics Stats(IEnumerable<float[]> seqs)
+        {
+            var st = new InputStatistics(16, collectHessian: true);
+            foreach (float[] x in seqs)
+            {
+                st.AddSequence(x, 6);
+            }
+            return st;
+        }
+        InputStatistics d1 = Stats(s1), d2 = Stats(s2), pooled = Stats(s1.Concat(s2));
+        var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16);
+        foreach (CopalMaskRule rule in new[] { CopalMaskRule.Fixed, CopalMaskRule.Obs })
+        {
+            foreach (SparsityPattern pattern in new SparsityPattern[] { new SparsityPattern.Unstructured(0.5), new SparsityPattern.NM(2, 4) })
+            {
+                var state = new CopalState("parent", "model", new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Mask: rule));
+                new CopalPruner(state).Prune(target, (float[])w.Clone(), d1, pattern, CancellationToken.None);
+                state.CompleteStep(new CalibrationReport(["d1"], 4, 6, 0, "h1"), pattern);
+                float[] copal = (float[])w.Clone();
+                new CopalPruner(state).Prune(target, copal, d2, pattern, CancellationToken.None);
+
+                float[] reference = (float[])w.Clone();
+                if (rule == CopalMaskRule.Fixed)
+                {
+                    new WandaPruner().Prune(reference, 8, 16, pooled, pattern);
+                }
+                else
+                {
+                    new SparseGptPruner().Prune(reference, 8, 16, pooled, pattern);
+                }
+                for (int i = 0; i < w.Length; i++)
+                {
+                    Assert.Equal(reference[i] == 0f, copal[i] == 0f);
+                    Assert.Equal(reference[i], copal[i], 1e-4 * (1 + Math.Abs(reference[i])));
+                }
+                // The state is the per-token pooled moments: (Σ_all x²) / tokens.
+                for (int j = 0; j < 16; j++)
+                {
+                    Assert.Equal(pooled.ColumnMeanSquares[j] * 6 / 36, state.Linears[target.Name].Columns[j], 1e-9 * pooled.ColumnMeanSquares[j]);
+                }
+            }
+        }
+        Assert.Throws<PruningOptionException>(() => new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Pooled).Validate());
+        Assert.Equal(SensitivityAccumulation.Pooled, CopalOptions.ParseAccumulation("pooled"));
     }
 
     [Fact]
@@ -322,8 +469,8 @@ public class CopalStateTests
     public void Resuming_on_another_parent_or_with_other_options_names_both_values()
     {
         var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
-        var state = new CopalState("aaaa", "dense", new CopalOptions());
-        var parent = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("bbbb", "other", new CopalOptions(), config));
+        var state = new CopalState("aaaa", "dense", s_sumFixed);
+        var parent = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("bbbb", "other", s_sumFixed, config));
         Assert.Contains("aaaa", parent.Message, StringComparison.Ordinal);
         Assert.Contains("bbbb", parent.Message, StringComparison.Ordinal);
         var option = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", new CopalOptions(Accumulate: SensitivityAccumulation.Max), config));
@@ -331,7 +478,7 @@ public class CopalStateTests
         Assert.Contains("'max'", option.Message, StringComparison.Ordinal);
         Assert.Contains("'sum'", option.Message, StringComparison.Ordinal);
         // An empty state does not cover the model's linears.
-        Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", new CopalOptions(), config));
+        Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", s_sumFixed, config));
     }
 
     [Fact]
@@ -344,7 +491,7 @@ public class CopalStateTests
         d1.AddSequence(new float[] { 1, 1, 0.01f, 0.01f }, 1);
         var d2 = new InputStatistics(4, false);
         d2.AddSequence(new float[] { 0.01f, 0.01f, 100, 100 }, 1);
-        var state = new CopalState("p", "m", new CopalOptions());
+        var state = new CopalState("p", "m", s_sumFixed);
         var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 4, 4);
         float[] a = (float[])w.Clone();
         new CopalPruner(state).Prune(target, a, d1, new SparsityPattern.Unstructured(0.5), CancellationToken.None);
@@ -357,7 +504,7 @@ public class CopalStateTests
         Assert.Equal(8, b.Count(x => x == 0f));
     }
 
-    // Two steps on three linears (q, k sharing an input; o) with random weights and statistics; optionally saved
+    // Two steps on four linears (q, k sharing an input; o; layer 1's q) with random weights and statistics; optionally saved
     // and reloaded between the steps. Returns the state and every pruned weight matrix of both steps.
     private static CopalState TwoSteps(CopalOptions options, string? resumeAfterFirst, out float[][] outputs)
     {
@@ -366,6 +513,7 @@ public class CopalStateTests
             new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16),
             new LinearTarget(0, LinearId.KProj, "model.layers.0.self_attn.k_proj.weight", 4, 16),
             new LinearTarget(0, LinearId.OProj, "model.layers.0.self_attn.o_proj.weight", 16, 8),
+            new LinearTarget(1, LinearId.QProj, "model.layers.1.self_attn.q_proj.weight", 8, 16),
         };
         var weights = targets.Select((t, i) => Random(t.Rows, t.Cols, 10 + i, false).Weight).ToArray();
         var state = new CopalState("parent-hash", "dense", options);

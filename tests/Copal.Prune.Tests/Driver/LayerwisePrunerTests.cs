@@ -160,6 +160,30 @@ public sealed class LayerwisePrunerTests : IDisposable
     }
 
     [Fact]
+    public void Dense_upstream_feeds_each_layer_the_dense_outputs_before_it()
+    {
+        using var backend = new CpuBackend();
+        string Run(string name, PruneOptions options)
+        {
+            string outDir = Path.Combine(_temp, name);
+            PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("wanda"), options, Calibration()), backend);
+            return outDir;
+        }
+        var pattern = SparsityPattern.Parse("0.5");
+        string denseUpstream = Run("dense-upstream", new PruneOptions(pattern) { DenseUpstream = true });
+        string reference = Run("pruned-upstream", new PruneOptions(pattern));
+        // Pruning layer 1 alone: layer 0 stays dense, so layer 1 sees exactly the dense upstream.
+        string onlyLayer1 = Run("only-layer-1", new PruneOptions(pattern) { Layers = new HashSet<int> { 1 } });
+        using var a = SafetensorsCheckpoint.Open(denseUpstream);
+        using var b = SafetensorsCheckpoint.Open(reference);
+        using var c = SafetensorsCheckpoint.Open(onlyLayer1);
+        string q1 = LlamaTensorNames.Linear(1, LinearId.QProj), q0 = LlamaTensorNames.Linear(0, LinearId.QProj);
+        Assert.True(a[q1].Bytes.SequenceEqual(c[q1].Bytes), "layer 1 pruned on the dense upstream");
+        Assert.False(a[q1].Bytes.SequenceEqual(b[q1].Bytes), "the default feeds layer 1 the pruned layer 0");
+        Assert.True(a[q0].Bytes.SequenceEqual(b[q0].Bytes), "layer 0 has no upstream");
+    }
+
+    [Fact]
     public void Statistics_from_the_tap_equal_those_of_the_captured_inputs()
     {
         // Layer 0's q_proj input is RMSNorm(embedding): compute it on the host and compare with what the driver's tap folds.

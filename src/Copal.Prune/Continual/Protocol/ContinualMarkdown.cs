@@ -3,7 +3,11 @@ using System.Text;
 
 namespace Copal.Prune.Continual.Protocol;
 
-/// <summary>Writes report.md: the summary table (final average, BWT), R for every variant, timing and mask drift.</summary>
+/// <summary>
+/// Writes report.md: the precondition warning (if any) on the first line, the summary over seeds (the four log-space
+/// metrics, the paired count against COPAL, the classic BWT labelled), each seed's numbers, the preconditions, and R
+/// for every variant and seed with timing and mask drift.
+/// </summary>
 public static class ContinualMarkdown
 {
     public static string Render(ContinualReport report)
@@ -12,9 +16,14 @@ public static class ContinualMarkdown
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         var names = report.Datasets.Select(d => d.Name).ToList();
+        if (report.PreconditionWarning is string warning)
+        {
+            sb.AppendLine(ci, $"**{warning}**");
+            sb.AppendLine();
+        }
         sb.AppendLine(ci, $"# Continual pruning: {Path.GetFileName(report.Model.TrimEnd('/', '\\'))}, {report.Pattern}");
         sb.AppendLine();
-        sb.AppendLine(ci, $"Datasets in order: {string.Join(" → ", names)}. Calibration {report.NSamples} × {report.SeqLen} tokens per dataset and step (seed {report.Seed}); " +
+        sb.AppendLine(ci, $"Datasets in order: {string.Join(" → ", names)}. Calibration {report.NSamples} × {report.SeqLen} tokens per dataset and step; seeds {string.Join(", ", report.Seeds)}; " +
             $"perplexity windows of {report.EvalSeqLen}{(report.EvalLimitChunks is int l ? $", at most {l} per dataset" : "")}. Device: {report.Device}. " +
             $"COPAL: sensitivity {report.CopalOptions.Sensitivity}, accumulate {report.CopalOptions.Accumulate}, decay {report.CopalOptions.Decay.ToString(ci)}, update {(report.CopalOptions.Update ? "on" : "off")}, mask {report.CopalOptions.Mask ?? "fixed"}.");
         sb.AppendLine();
@@ -25,37 +34,75 @@ public static class ContinualMarkdown
             sb.AppendLine(ci, $"| {d.Name} | {d.Calibration} ({d.CalibrationTokens:N0} tokens) | {d.Evaluation} ({d.EvaluationTokens:N0} tokens) | {d.DensePerplexity:F2} |");
         }
         sb.AppendLine();
-        sb.AppendLine("## Summary");
+        sb.AppendLine(ci, $"## Summary (mean over {report.Seeds.Count} seed{(report.Seeds.Count == 1 ? "" : "s")})");
         sb.AppendLine();
-        sb.AppendLine(ci, $"| variant | final avg ppl | BWT | {string.Join(" | ", names.Select(n => $"final {n}"))} | mask change per step | prune s/step | eval s/step |");
-        sb.AppendLine(ci, $"|---|---|---|{string.Concat(names.Select(_ => "---|"))}---|---|---|");
+        sb.AppendLine("| variant | final_gm_ratio | aia_gm_ratio | forgetting_log | intransigence_log | seeds COPAL lower | classic BWT (ppl) |");
+        sb.AppendLine("|---|---|---|---|---|---|---|");
         foreach (VariantReport v in report.Variants)
         {
-            string drift = string.Join(", ", v.MaskChange.Skip(1).Select(x => x is double d ? d.ToString("P1", ci) : "–"));
-            sb.AppendLine(ci, $"| {v.Name} | {v.FinalAverage:F2} | {(v.Bwt is double b ? b.ToString("+0.00;-0.00", ci) : "–")} | {string.Join(" | ", v.R[^1].Select(x => x.ToString("F2", ci)))} | {(drift.Length == 0 ? "–" : drift)} | {v.PruneSeconds.Average():F1} | {v.EvalSeconds.Average():F1} |");
+            string lower = v.SeedsCopalLower is int k ? $"{k}/{v.Seeds.Count}" : "–";
+            sb.AppendLine(ci, $"| {v.Name}{(v.Method == "magnitude" ? " (reference)" : "")} | {F(v.Mean.FinalGmRatio, "F4")} | {F(v.Mean.AiaGmRatio, "F4")} | {F(v.Mean.ForgettingLog, "+0.0000;-0.0000")} | {F(v.Mean.IntransigenceLog, "+0.0000;-0.0000")} | {lower} | {F(v.Mean.Bwt, "+0.00;-0.00")} |");
         }
+        sb.AppendLine();
+        sb.AppendLine(report.Metrics);
         sb.AppendLine();
         sb.AppendLine(report.BwtConvention);
         sb.AppendLine();
         sb.AppendLine(report.Joint);
         sb.AppendLine();
-        sb.AppendLine("Mask change: the fraction of prunable weights whose zero/non-zero status changed from the previous step; 0 means the mask froze (weight stasis).");
+        sb.AppendLine("## Per seed: final_gm_ratio (aia_gm_ratio)");
         sb.AppendLine();
-        sb.AppendLine("## R[t, i]: perplexity on dataset i after step t");
+        sb.AppendLine(ci, $"| variant | {string.Join(" | ", report.Seeds.Select(s => $"seed {s}"))} |");
+        sb.AppendLine(ci, $"|---|{string.Concat(report.Seeds.Select(_ => "---|"))}");
         foreach (VariantReport v in report.Variants)
         {
+            sb.AppendLine(ci, $"| {v.Name} | {string.Join(" | ", v.Seeds.Select(s => $"{F(s.FinalGmRatio, "F4")} ({F(s.AiaGmRatio, "F4")})"))} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("## Precondition");
+        sb.AppendLine();
+        if (report.Preconditions.Count == 0)
+        {
+            sb.AppendLine("No data-dependent reset baseline ran, so the precondition was not checked.");
+        }
+        else
+        {
+            sb.AppendLine("For each data-dependent reset baseline: did calibrating on D_i improve D_i over calibrating on D_1 (R_reset[i,i] < R_reset[1,i], every i > 1)?");
             sb.AppendLine();
-            sb.AppendLine(ci, $"### {v.Name}");
-            sb.AppendLine();
-            sb.AppendLine(ci, $"| after step | {string.Join(" | ", names)} |");
-            sb.AppendLine(ci, $"|---|{string.Concat(names.Select(_ => "---|"))}");
-            for (int t = 0; t < v.R.Length; t++)
+            sb.AppendLine("| variant | seed | holds | failed on |");
+            sb.AppendLine("|---|---|---|---|");
+            foreach (PreconditionReport p in report.Preconditions)
             {
-                sb.AppendLine(ci, $"| {t + 1} ({names[t]}) | {string.Join(" | ", v.R[t].Select(x => x.ToString("F2", ci)))} |");
+                sb.AppendLine(ci, $"| {p.Variant} | {p.Seed} | {(p.Holds ? "yes" : "**no**")} | {(p.Failed.Count == 0 ? "–" : string.Join(", ", p.Failed))} |");
+            }
+        }
+        sb.AppendLine();
+        sb.AppendLine("## R[t, i]: perplexity on dataset i after step t");
+        sb.AppendLine();
+        sb.AppendLine("Mask change: the fraction of prunable weights whose zero/non-zero status changed from the previous step; 0 means the mask froze (weight stasis). " +
+            "Prune seconds are 0 where the step's model was shared with another variant (same method, input and calibration windows); eval seconds are 0 there too and where the pruned weights equal an already evaluated model's (a frozen cumulative step).");
+        foreach (VariantReport v in report.Variants)
+        {
+            foreach (SeedRun s in v.Seeds)
+            {
+                sb.AppendLine();
+                sb.AppendLine(ci, $"### {v.Name}, seed {s.Seed}");
+                sb.AppendLine();
+                sb.AppendLine(ci, $"| after step | {string.Join(" | ", names)} | mask change | prune s | eval s |");
+                sb.AppendLine(ci, $"|---|{string.Concat(names.Select(_ => "---|"))}---|---|---|");
+                for (int t = 0; t < s.R.Length; t++)
+                {
+                    sb.AppendLine(ci, $"| {t + 1} ({names[t]}) | {string.Join(" | ", s.R[t].Select(x => x.ToString("F2", ci)))} | {F(s.MaskChange[t], "P1")} | {s.PruneSeconds[t]:F1} | {s.EvalSeconds[t]:F1} |");
+                }
+                sb.AppendLine();
+                sb.AppendLine(ci, $"final_gm_ratio {F(s.FinalGmRatio, "F4")}, aia_gm_ratio {F(s.AiaGmRatio, "F4")}, forgetting_log {F(s.ForgettingLog, "+0.0000;-0.0000")}, " +
+                    $"intransigence_log {F(s.IntransigenceLog, "+0.0000;-0.0000")}{(v.IntransigenceReference is string r ? $" (vs {r})" : "")}, classic BWT {F(s.Bwt, "+0.00;-0.00")}, final avg ppl {F(s.FinalAverage, "F2")}.");
             }
         }
         sb.AppendLine();
         sb.AppendLine(ci, $"Total {report.Seconds:F0} s; peak working set {report.PeakWorkingSetBytes / 1048576.0:F0} MiB.");
         return sb.ToString();
     }
+
+    private static string F(double? value, string format) => value is double d && double.IsFinite(d) ? d.ToString(format, CultureInfo.InvariantCulture) : "–";
 }

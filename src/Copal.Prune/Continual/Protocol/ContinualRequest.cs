@@ -8,7 +8,7 @@ namespace Copal.Prune.Continual.Protocol;
 /// <param name="NSamples">Calibration windows per dataset and step.</param>
 /// <param name="SeqLen">Tokens per calibration window.</param>
 /// <param name="EvalSeqLen">Perplexity window length.</param>
-/// <param name="Seed">Seed of the calibration window offsets (the same at every step).</param>
+/// <param name="Seeds">Seeds of the calibration window offsets: the protocol runs once per seed (each the same at every step).</param>
 /// <param name="Copal">The COPAL options (also used by the joint reference).</param>
 public sealed record ContinualRequest(
     string ModelDirectory,
@@ -18,7 +18,7 @@ public sealed record ContinualRequest(
     int NSamples,
     int SeqLen,
     int EvalSeqLen,
-    ulong Seed,
+    IReadOnlyList<ulong> Seeds,
     CopalOptions Copal)
 {
     /// <summary>Evaluate at most this many perplexity windows per dataset (null: all).</summary>
@@ -27,9 +27,23 @@ public sealed record ContinualRequest(
     /// <summary>Also run the joint reference (pooled calibration of D1..Dt at step t).</summary>
     public bool Joint { get; init; } = true;
 
+    /// <summary>
+    /// The COPAL variant collects its statistics through the dense upstream layers instead of those pruned in its step
+    /// (<see cref="Driver.PruneOptions.DenseUpstream"/>); to measure the upstream effect. The joint reference is not affected.
+    /// </summary>
+    public bool CopalDenseUpstream { get; init; }
+
     /// <summary>Where the intermediate pruned models go (a fresh subfolder, deleted at the end); null: the system temp folder.</summary>
     public string? TempDirectory { get; init; }
 }
+
+/// <summary>One variant's protocol run on one seed, before the metrics: R[step][dataset] and per-step costs.</summary>
+/// <param name="R">The perplexity matrix [step][dataset].</param>
+/// <param name="PruneSeconds">Wall time of each step's pruning (0 where the model was shared with another variant).</param>
+/// <param name="EvalSeconds">Wall time of each step's evaluation (0 where shared).</param>
+/// <param name="MaskChange">Fraction of prunable weights whose zero/non-zero status changed from the previous step (null at step 1).</param>
+/// <param name="PeakWorkingSetBytes">The process's peak working set after each step.</param>
+public sealed record VariantRun(double[][] R, double[] PruneSeconds, double[] EvalSeconds, double?[] MaskChange, long[] PeakWorkingSetBytes);
 
 /// <summary>A request's datasets tokenized with the model's tokenizer (<see cref="ContinualRunner.Prepare"/>), in arrival order.</summary>
 public sealed record ContinualData(IReadOnlyList<int[]> CalibrationTokens, IReadOnlyList<int[]> EvaluationTokens);

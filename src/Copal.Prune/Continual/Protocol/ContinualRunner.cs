@@ -19,15 +19,23 @@ namespace Copal.Prune.Continual.Protocol;
 /// </summary>
 public static class ContinualRunner
 {
-    /// <summary>How the joint reference is pruned, for the report.</summary>
+    /// <summary>How the joint references are pruned, for the report.</summary>
     public const string JointDescription =
-        "joint: at step t, a fresh COPAL state (same estimator and options) calibrated once on D1..Dt pooled, nsamples windows per dataset " +
-        "(t·nsamples in all); it stores past data, so it is an upper reference, not a competitor. With the output estimator and --mask fixed this is Wanda's mask on the pooled data; " +
-        "with --mask obs it is SparseGPT on the pooled data.";
+        "joint-<method>: at step t, the method (COPAL with a fresh state and the same options) calibrated once on D1..Dt pooled, nsamples windows per dataset " +
+        "(t·nsamples in all); it stores past data, so it is an upper reference, not a competitor. joint-wanda is Wanda on the pooled data, joint-sparsegpt SparseGPT on it. " +
+        "Magnitude is data-free: its reset variant is its own joint.";
+
+    /// <summary>What the metrics mean, for the report.</summary>
+    public const string MetricsDescription =
+        "All in log space (per-token NLL), lower is better. final_gm_ratio = exp(mean_i log(R[T,i]/dense_i)) (primary); " +
+        "aia_gm_ratio = exp(mean_t mean_{i≤t} log(R[t,i]/dense_i)) (every step's model counts); " +
+        "forgetting_log = mean_{i<T}(log R[T,i] − min_{l<T} log R[l,i]) (compare among data-dependent methods only; magnitude is a reference row); " +
+        "intransigence_log = mean_i(log R[i,i] − log R_joint[i,i]) against the method's own joint.";
 
     /// <summary>The sign convention of BWT, for the report.</summary>
     public const string BwtConvention =
-        "BWT = 1/(T−1)·Σ_{i<T} (R[T,i] − R[i,i]) in perplexity: positive = perplexity on earlier datasets grew after later steps (forgetting); lower is better, negative = the earlier datasets improved.";
+        "classic BWT = 1/(T−1)·Σ_{i<T} (R[T,i] − R[i,i]) in perplexity, kept for readers who know it: positive = perplexity on earlier datasets grew after later steps; " +
+        "it is dominated by high-perplexity datasets, depends on each method's own R[i,i] and is 0 for a frozen or data-free method, so it is not used to judge.";
 
     /// <summary>Runs <paramref name="request"/> on <paramref name="backend"/>.</summary>
     public static ContinualReport Run(ContinualRequest request, IBackend backend, IProgress<ContinualProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -56,7 +64,13 @@ public static class ContinualRunner
         return new ContinualData(calibTokens, evalTokens);
     }
 
-    /// <summary>Runs <paramref name="request"/> on <paramref name="backend"/> with its datasets already tokenized by <see cref="Prepare"/>.</summary>
+    /// <summary>
+    /// Runs <paramref name="request"/> on <paramref name="backend"/> with its datasets already tokenized by
+    /// <see cref="Prepare"/>: the whole protocol once per seed. A pruned model that two variants would make
+    /// identically (same method, same input model, same calibration windows; e.g. every variant's step 1 from the
+    /// dense model on D1, or every magnitude step) is pruned and evaluated once and shared, and a pruned model whose
+    /// weights equal an evaluated one's (a cumulative step whose mask froze) is not evaluated again.
+    /// </summary>
     public static ContinualReport Run(ContinualRequest request, ContinualData data, IBackend backend, IProgress<ContinualProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -65,12 +79,14 @@ public static class ContinualRunner
         request.Copal.Validate();
         var clock = Stopwatch.StartNew();
         var variants = Variants(request);
+        IReadOnlyList<ulong> seeds = request.Seeds;
         int steps = request.Datasets.Count;
         IReadOnlyList<int[]> calibTokens = data.CalibrationTokens;
         IReadOnlyList<int[]> evalTokens = data.EvaluationTokens;
         var evalOptions = new PerplexityOptions(request.EvalSeqLen) { LimitChunks = request.EvalLimitChunks };
+        int units = variants.Count * seeds.Count;
 
-        double[] dense = Evaluate(request.ModelDirectory, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = "dense", Variants = variants.Count }), 0, cancellationToken);
+        double[] dense = Evaluate(request.ModelDirectory, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = "dense", Variants = units }), 0, cancellationToken);
         var datasetReports = request.Datasets.Select((d, i) => new ContinualDatasetReport(
             d.Name, d.Calibration.ToString(), d.Evaluation.ToString(), calibTokens[i].Length, evalTokens[i].Length, dense[i])).ToList();
 
@@ -78,60 +94,88 @@ public static class ContinualRunner
         DirectoryInfo temp = request.TempDirectory is null
             ? Directory.CreateTempSubdirectory("copal-continual-")
             : Directory.CreateDirectory(Path.Combine(request.TempDirectory, $"copal-continual-{Guid.NewGuid():N}"[..24]));
-        var reports = new List<VariantReport>();
+        var runs = new VariantRun[variants.Count, seeds.Count];
+        var cache = new ModelCache(temp.FullName);
+        cache.AddRow(parentHash, dense);
         try
         {
-            for (int v = 0; v < variants.Count; v++)
+            for (int s = 0; s < seeds.Count; s++)
             {
-                (string name, string method, string kind) = variants[v];
-                var r = new double[steps][];
-                var pruneSeconds = new double[steps];
-                var evalSeconds = new double[steps];
-                var maskChange = new double?[steps];
-                var peak = new long[steps];
-                string? previous = null;
-                CopalState? state = kind == "copal" ? new CopalState(parentHash, request.ModelDirectory, request.Copal) : null;
-                for (int t = 0; t < steps; t++)
+                ulong seed = seeds[s];
+                for (int v = 0; v < variants.Count; v++)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    int step = t + 1;
-                    void Report(string stage) => progress?.Report(new ContinualProgress(name, v, variants.Count, step, steps, stage));
-                    CalibrationSet calibration = kind == "joint"
-                        ? CalibrationSet.FromTokens(Enumerable.Range(0, step).Select(i => (request.Datasets[i].Name, calibTokens[i])).ToList(), request.NSamples * step, request.SeqLen, request.Seed)
-                        : CalibrationSet.FromTokens([(request.Datasets[t].Name, calibTokens[t])], request.NSamples, request.SeqLen, request.Seed);
-                    ILinearPruner pruner = kind switch
+                    (string name, string method, string kind) = variants[v];
+                    int unit = (s * variants.Count) + v;
+                    var r = new double[steps][];
+                    var pruneSeconds = new double[steps];
+                    var evalSeconds = new double[steps];
+                    var maskChange = new double?[steps];
+                    var peak = new long[steps];
+                    string? previousKey = null;
+                    CopalState? state = kind == "copal" ? new CopalState(parentHash, request.ModelDirectory, request.Copal) : null;
+                    for (int t = 0; t < steps; t++)
                     {
-                        "copal" => new CopalPruner(state!),
-                        "joint" => new CopalPruner(new CopalState(parentHash, request.ModelDirectory, request.Copal)),
-                        _ => PrunerFactory.Create(method),
-                    };
-                    string input = kind == "cumulative" && previous is not null ? previous : request.ModelDirectory;
-                    string output = Path.Combine(temp.FullName, name, $"step-{step}");
-                    var pruneRequest = new PruneRequest(input, output, pruner, new PruneOptions(request.Pattern) { MeasureLayerError = false }, calibration)
-                    {
-                        ExtraFiles = state is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(state, calibration, request.Pattern),
-                    };
-                    var pruneClock = Stopwatch.StartNew();
-                    PruneJob.Run(pruneRequest, backend, new Relay<PruneProgress>(p => Report($"pruning layer {p.Layer + 1}/{p.Layers}: {p.Stage}")), cancellationToken);
-                    pruneSeconds[t] = pruneClock.Elapsed.TotalSeconds;
-                    if (state is not null)
-                    {
-                        // Continue from the saved files, exactly as `copal prune --resume` would: the run relies on the persisted state.
-                        state = CopalState.Load(output);
+                        cancellationToken.ThrowIfCancellationRequested();
+                        int step = t + 1;
+                        string label = seeds.Count > 1 ? $"{name} (seed {seed})" : name;
+                        void Report(string stage) => progress?.Report(new ContinualProgress(label, unit, units, step, steps, stage));
+                        CalibrationSet calibration = kind == "joint"
+                            ? CalibrationSet.FromTokens(Enumerable.Range(0, step).Select(i => (request.Datasets[i].Name, calibTokens[i])).ToList(), request.NSamples * step, request.SeqLen, seed)
+                            : CalibrationSet.FromTokens([(request.Datasets[t].Name, calibTokens[t])], request.NSamples, request.SeqLen, seed);
+                        bool dataFree = method == "magnitude";
+                        string inputKey = kind == "cumulative" && previousKey is not null ? previousKey : "dense";
+                        // COPAL's own state makes its model unique from step 2 on; a fresh state (step 1, joint) is pruned like any method.
+                        bool denseUpstream = kind == "copal" && request.CopalDenseUpstream;
+                        string key = kind == "copal" && t > 0
+                            ? $"copal-run|{s}|{Guid.NewGuid():N}"
+                            : $"{method}|{inputKey}|{(dataFree ? "data-free" : calibration.Hash)}{(denseUpstream ? "|dense-upstream" : "")}";
+                        if (!cache.TryGet(key, out ModelCache.Entry? entry))
+                        {
+                            CopalState? stepState = kind switch
+                            {
+                                "copal" => state,
+                                "joint" when method == "copal" => new CopalState(parentHash, request.ModelDirectory, request.Copal),
+                                _ => null,
+                            };
+                            ILinearPruner pruner = stepState is not null ? new CopalPruner(stepState) : PrunerFactory.Create(method);
+                            string input = inputKey == "dense" ? request.ModelDirectory : cache.Directory(inputKey);
+                            string output = cache.NewDirectory();
+                            var pruneRequest = new PruneRequest(input, output, pruner, new PruneOptions(request.Pattern) { MeasureLayerError = false, DenseUpstream = denseUpstream }, calibration)
+                            {
+                                ExtraFiles = stepState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(stepState, calibration, request.Pattern),
+                            };
+                            var pruneClock = Stopwatch.StartNew();
+                            PruneJob.Run(pruneRequest, backend, new Relay<PruneProgress>(p => Report($"pruning layer {p.Layer + 1}/{p.Layers}: {p.Stage}")), cancellationToken);
+                            pruneSeconds[t] = pruneClock.Elapsed.TotalSeconds;
+                            // A model with the same weights as one already evaluated (e.g. a cumulative step whose mask froze) is not evaluated again.
+                            Report("hashing the pruned weights");
+                            string content = ParentHash.Compute(output, cancellationToken);
+                            if (!cache.TryGetRow(content, out double[]? row))
+                            {
+                                var evalClock = Stopwatch.StartNew();
+                                row = Evaluate(output, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = label, VariantIndex = unit, Variants = units, Step = step }), step, cancellationToken);
+                                evalSeconds[t] = evalClock.Elapsed.TotalSeconds;
+                                cache.AddRow(content, row);
+                            }
+                            entry = cache.Add(key, output, row, seedScoped: !dataFree);
+                        }
+                        if (kind == "copal")
+                        {
+                            // Continue from the saved files, exactly as `copal prune --resume` would: the run relies on the persisted state.
+                            state = CopalState.Load(entry.Directory);
+                        }
+                        r[t] = entry.Row;
+                        if (previousKey is not null)
+                        {
+                            Report("comparing masks");
+                            maskChange[t] = cache.MaskChange(previousKey, key, cancellationToken);
+                        }
+                        peak[t] = Process.GetCurrentProcess().PeakWorkingSet64;
+                        previousKey = key;
                     }
-                    var evalClock = Stopwatch.StartNew();
-                    r[t] = Evaluate(output, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = name, VariantIndex = v, Variants = variants.Count, Step = step }), step, cancellationToken);
-                    evalSeconds[t] = evalClock.Elapsed.TotalSeconds;
-                    if (previous is not null)
-                    {
-                        Report("comparing masks");
-                        maskChange[t] = MaskDrift.Fraction(previous, output, cancellationToken);
-                        Directory.Delete(previous, recursive: true);
-                    }
-                    peak[t] = Process.GetCurrentProcess().PeakWorkingSet64;
-                    previous = output;
+                    runs[v, s] = new VariantRun(r, pruneSeconds, evalSeconds, maskChange, peak);
                 }
-                reports.Add(new VariantReport(name, method, kind, r, FinalAverage(r), Bwt(r), pruneSeconds, evalSeconds, maskChange, peak));
+                cache.EndSeed();
             }
         }
         finally
@@ -139,34 +183,102 @@ public static class ContinualRunner
             DeleteQuietly(temp);
         }
         CopalStateManifest m = new CopalState(parentHash, request.ModelDirectory, request.Copal).Manifest();
+        IReadOnlyList<VariantReport> reports = Summarize(variants, seeds, dense, (v, s) => runs[v, s]);
+        IReadOnlyList<PreconditionReport> preconditions = Preconditions(reports, request.Datasets.Select(d => d.Name).ToList());
         return new ContinualReport(
-            request.ModelDirectory, request.Pattern.ToString(), request.NSamples, request.SeqLen, request.EvalSeqLen, request.EvalLimitChunks, request.Seed,
-            $"{backend.Info.Kind} ({backend.Info.DeviceName})", m.Options, JointDescription, BwtConvention, datasetReports, reports,
-            clock.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64);
+            request.ModelDirectory, request.Pattern.ToString(), request.NSamples, request.SeqLen, request.EvalSeqLen, request.EvalLimitChunks, seeds,
+            $"{backend.Info.Kind} ({backend.Info.DeviceName})", m.Options, JointDescription, MetricsDescription, BwtConvention,
+            PreconditionWarning(preconditions), preconditions, datasetReports, reports,
+            clock.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64)
+        {
+            CopalUpstream = request.CopalDenseUpstream ? "dense" : "pruned",
+        };
     }
 
-    /// <summary>Σ_i R[T, i] / T.</summary>
-    public static double FinalAverage(double[][] r)
+    /// <summary>
+    /// The variant reports from the raw runs: every seed's metrics (<see cref="ContinualMetrics"/>), their means, the
+    /// intransigence reference of each variant (its method's joint; magnitude's reset) and, against COPAL, the number
+    /// of seeds on which COPAL's final_gm_ratio is lower (paired).
+    /// </summary>
+    /// <param name="variants">(name, method, kind) as <see cref="Variants"/> gives them.</param>
+    /// <param name="seeds">The seeds, in run order.</param>
+    /// <param name="dense">The dense model's perplexity per dataset.</param>
+    /// <param name="run">The raw run of variant v on seed index s.</param>
+    public static IReadOnlyList<VariantReport> Summarize(IReadOnlyList<(string Name, string Method, string Kind)> variants, IReadOnlyList<ulong> seeds, IReadOnlyList<double> dense,
+        Func<int, int, VariantRun> run)
     {
-        ArgumentNullException.ThrowIfNull(r);
-        return r[^1].Average();
+        ArgumentNullException.ThrowIfNull(variants);
+        ArgumentNullException.ThrowIfNull(seeds);
+        ArgumentNullException.ThrowIfNull(dense);
+        ArgumentNullException.ThrowIfNull(run);
+        var names = variants.Select(v => v.Name).ToList();
+        string? Reference((string Name, string Method, string Kind) v)
+        {
+            string candidate = v.Method == "magnitude" ? "magnitude-reset" : $"joint-{v.Method}";
+            return names.Contains(candidate) ? candidate : null;
+        }
+        var seedRuns = new SeedRun[variants.Count][];
+        for (int v = 0; v < variants.Count; v++)
+        {
+            seedRuns[v] = new SeedRun[seeds.Count];
+            string? reference = Reference(variants[v]);
+            for (int s = 0; s < seeds.Count; s++)
+            {
+                VariantRun x = run(v, s);
+                double[][]? joint = reference is null ? null : run(names.IndexOf(reference), s).R;
+                seedRuns[v][s] = new SeedRun(seeds[s], ContinualMetrics.FinalGmRatio(x.R, dense), ContinualMetrics.AiaGmRatio(x.R, dense), ContinualMetrics.ForgettingLog(x.R),
+                    ContinualMetrics.IntransigenceLog(x.R, joint), ContinualMetrics.Bwt(x.R), ContinualMetrics.FinalAverage(x.R), x.R, x.PruneSeconds, x.EvalSeconds, x.MaskChange, x.PeakWorkingSetBytes);
+            }
+        }
+        int copal = names.IndexOf("copal");
+        var reports = new List<VariantReport>();
+        for (int v = 0; v < variants.Count; v++)
+        {
+            SeedRun[] rs = seedRuns[v];
+            var mean = new MetricSummary(Mean(rs.Select(x => x.FinalGmRatio)), Mean(rs.Select(x => x.AiaGmRatio)), Mean(rs.Select(x => x.ForgettingLog)),
+                Mean(rs.Select(x => x.IntransigenceLog)), Mean(rs.Select(x => x.Bwt)));
+            int? lower = copal < 0 || v == copal ? null
+                : Enumerable.Range(0, seeds.Count).Count(s => seedRuns[copal][s].FinalGmRatio is double c && rs[s].FinalGmRatio is double o && c < o);
+            reports.Add(new VariantReport(variants[v].Name, variants[v].Method, variants[v].Kind, Reference(variants[v]), rs, mean, lower));
+        }
+        return reports;
     }
 
-    /// <summary>1/(T−1)·Σ_{i&lt;T} (R[T, i] − R[i, i]), or null for T = 1.</summary>
-    public static double? Bwt(double[][] r)
+    /// <summary>For every data-dependent reset variant and seed, whether calibrating on D_i helped D_i (R[i, i] &lt; R[1, i] for i &gt; 1).</summary>
+    public static IReadOnlyList<PreconditionReport> Preconditions(IReadOnlyList<VariantReport> variants, IReadOnlyList<string> datasets)
     {
-        ArgumentNullException.ThrowIfNull(r);
-        int t = r.Length;
-        if (t < 2)
+        ArgumentNullException.ThrowIfNull(variants);
+        ArgumentNullException.ThrowIfNull(datasets);
+        var list = new List<PreconditionReport>();
+        foreach (VariantReport v in variants.Where(v => v.Kind == "reset" && v.Method != "magnitude"))
+        {
+            foreach (SeedRun s in v.Seeds)
+            {
+                var failed = ContinualMetrics.PreconditionFailures(s.R).Select(i => datasets[i]).ToList();
+                list.Add(new PreconditionReport(v.Name, s.Seed, failed.Count == 0, failed));
+            }
+        }
+        return list;
+    }
+
+    /// <summary>The one-line warning for the top of the report when a precondition fails; null when all hold.</summary>
+    public static string? PreconditionWarning(IReadOnlyList<PreconditionReport> preconditions)
+    {
+        ArgumentNullException.ThrowIfNull(preconditions);
+        var failed = preconditions.Where(p => !p.Holds).ToList();
+        if (failed.Count == 0)
         {
             return null;
         }
-        double sum = 0;
-        for (int i = 0; i < t - 1; i++)
-        {
-            sum += r[t - 1][i] - r[i][i];
-        }
-        return sum / (t - 1);
+        string where = string.Join("; ", failed.GroupBy(p => p.Variant).Select(g =>
+            $"{g.Key} on {string.Join("/", g.SelectMany(p => p.Failed).Distinct())} (seed{(g.Count() > 1 ? "s" : "")} {string.Join(",", g.Select(p => p.Seed))})"));
+        return $"Precondition failed: calibrating on a later dataset did not improve it over calibrating on the first ({where}); this run measures pre-training-domain affinity, not continual pruning.";
+    }
+
+    private static double? Mean(IEnumerable<double?> values)
+    {
+        var list = values.ToList();
+        return list.Count == 0 || list.Any(x => x is null) ? null : list.Average(x => x!.Value);
     }
 
     /// <summary>The variants a request runs, in report order: (name, method, kind).</summary>
@@ -197,7 +309,11 @@ public static class ContinualRunner
         }
         if (request.Joint)
         {
-            list.Add(("joint", "copal", "joint"));
+            // One joint reference per data-dependent method: what pooled calibration reaches with that method.
+            foreach (string m in list.Where(x => x.Item2 != "magnitude").Select(x => x.Item2).Distinct().ToList())
+            {
+                list.Add(($"joint-{m}", m, "joint"));
+            }
         }
         return list;
     }
@@ -248,15 +364,75 @@ public static class ContinualRunner
         foreach ((_, string method, string kind) in Variants(request))
         {
             int samples = kind == "joint" ? request.NSamples * request.Datasets.Count : request.NSamples;
-            bool hessian = kind is "copal" or "joint" ? request.Copal.NeedsHessian : PrunerFactory.Create(method).NeedsHessian;
-            CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, samples, request.SeqLen, method, hessian, options,
-                kind is "copal" or "joint" ? request.Copal.MaxHessianStateBytes : null);
+            bool copal = method == "copal";
+            bool hessian = copal ? request.Copal.NeedsHessian : PrunerFactory.Create(method).NeedsHessian;
+            CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, samples, request.SeqLen, method, hessian, options);
             if (worst is null || e.Total > worst.Total)
             {
                 worst = e;
             }
         }
         return worst ?? throw new ArgumentException("the request runs no variant", nameof(request));
+    }
+
+    /// <summary>
+    /// The pruned models of a run by identity key (method, input model, calibration windows), so that a model two
+    /// variants would make identically is pruned and evaluated once. Models of one seed are deleted when the seed
+    /// ends; data-free ones (magnitude) are kept for the next seeds.
+    /// </summary>
+    private sealed class ModelCache(string root)
+    {
+        private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string, string), double> _drift = [];
+        private readonly Dictionary<string, double[]> _rows = new(StringComparer.Ordinal);
+        private int _next;
+
+        public sealed record Entry(string Directory, double[] Row, bool SeedScoped);
+
+        public bool TryGet(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Entry? entry) => _entries.TryGetValue(key, out entry);
+
+        public string Directory(string key) => _entries[key].Directory;
+
+        /// <summary>The perplexities of a model with these weights (content hash), if one was evaluated.</summary>
+        public bool TryGetRow(string contentHash, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out double[]? row) => _rows.TryGetValue(contentHash, out row);
+
+        public void AddRow(string contentHash, double[] row) => _rows[contentHash] = row;
+
+        public string NewDirectory() => Path.Combine(root, $"model-{_next++}");
+
+        public Entry Add(string key, string directory, double[] row, bool seedScoped)
+        {
+            var e = new Entry(directory, row, seedScoped);
+            _entries.Add(key, e);
+            return e;
+        }
+
+        public double MaskChange(string before, string after, CancellationToken cancellationToken)
+        {
+            if (before == after)
+            {
+                return 0;
+            }
+            if (!_drift.TryGetValue((before, after), out double f))
+            {
+                f = MaskDrift.Fraction(_entries[before].Directory, _entries[after].Directory, cancellationToken);
+                _drift[(before, after)] = f;
+            }
+            return f;
+        }
+
+        public void EndSeed()
+        {
+            foreach (string key in _entries.Where(e => e.Value.SeedScoped).Select(e => e.Key).ToList())
+            {
+                System.IO.Directory.Delete(_entries[key].Directory, recursive: true);
+                _entries.Remove(key);
+                foreach ((string, string) pair in _drift.Keys.Where(k => k.Item1 == key || k.Item2 == key).ToList())
+                {
+                    _drift.Remove(pair);
+                }
+            }
+        }
     }
 
     private sealed class Relay<T>(Action<T> report) : IProgress<T>

@@ -15,14 +15,15 @@ public static class ContinualSvg
     {
         ArgumentNullException.ThrowIfNull(report);
         const int panelW = 300, panelH = 220, left = 55, top = 40, legendW = 190;
-        int n = report.Datasets.Count, steps = report.Variants.Count == 0 ? 0 : report.Variants[0].R.Length;
+        int n = report.Datasets.Count, steps = report.Variants.Count == 0 ? 0 : report.Variants[0].Seeds[0].R.Length;
+        var rs = report.Variants.Select(MeanR).ToList();
         int width = left + (n * (panelW + left)) + legendW, height = top + panelH + 60;
         var sb = Begin(width, height);
-        Text(sb, width / 2.0, 20, $"Perplexity per dataset after each step ({report.Pattern}); log scale", 14, "middle");
+        Text(sb, width / 2.0, 20, $"Perplexity per dataset after each step ({report.Pattern}); log scale{SeedNote(report)}", 14, "middle");
         for (int i = 0; i < n; i++)
         {
             double x0 = left + (i * (panelW + left)), y0 = top;
-            var values = report.Variants.SelectMany(v => v.R.Select(row => row[i])).Append(report.Datasets[i].DensePerplexity).Where(double.IsFinite).ToList();
+            var values = rs.SelectMany(r => r.Select(row => row[i])).Append(report.Datasets[i].DensePerplexity).Where(double.IsFinite).ToList();
             double lo = Math.Log(values.Min()), hi = Math.Log(values.Max());
             if (hi - lo < 1e-9)
             {
@@ -45,11 +46,11 @@ public static class ContinualSvg
             for (int v = 0; v < report.Variants.Count; v++)
             {
                 string color = s_palette[v % s_palette.Length];
-                var points = report.Variants[v].R.Select((row, t) => Inv($"{X(t):F1},{Y(row[i]):F1}"));
+                var points = rs[v].Select((row, t) => Inv($"{X(t):F1},{Y(row[i]):F1}"));
                 sb.Append(Inv($"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"{(report.Variants[v].Kind == "copal" ? 3 : 1.5)}\" points=\"{string.Join(' ', points)}\"/>\n"));
                 for (int t = 0; t < steps; t++)
                 {
-                    sb.Append(Inv($"<circle cx=\"{X(t):F1}\" cy=\"{Y(report.Variants[v].R[t][i]):F1}\" r=\"2.5\" fill=\"{color}\"/>\n"));
+                    sb.Append(Inv($"<circle cx=\"{X(t):F1}\" cy=\"{Y(rs[v][t][i]):F1}\" r=\"2.5\" fill=\"{color}\"/>\n"));
                 }
             }
         }
@@ -75,14 +76,15 @@ public static class ContinualSvg
         int rowsOfMaps = (report.Variants.Count + cols - 1) / cols;
         int mapW = label + (n * cell), mapH = 20 + (n * cell) + 18;
         int width = left + (cols * (mapW + gap)), height = top + (rowsOfMaps * (mapH + gap)) + 10;
-        double maxRatio = report.Variants.SelectMany(v => v.R.SelectMany((row, t) => row.Select((x, i) => Math.Log(x / report.Datasets[i].DensePerplexity))))
+        var rs = report.Variants.Select(MeanR).ToList();
+        double maxRatio = rs.SelectMany(r => r.SelectMany((row, t) => row.Select((x, i) => Math.Log(x / report.Datasets[i].DensePerplexity))))
             .Where(double.IsFinite).DefaultIfEmpty(1).Max();
         if (maxRatio <= 0)
         {
             maxRatio = 1;
         }
         var sb = Begin(width, height);
-        Text(sb, width / 2.0, 20, $"R[t, i]: perplexity on dataset i (column) after step t (row), {report.Pattern}", 14, "middle");
+        Text(sb, width / 2.0, 20, $"R[t, i]: perplexity on dataset i (column) after step t (row), {report.Pattern}{SeedNote(report)}", 14, "middle");
         Text(sb, width / 2.0, 38, "color: log(R / dense ppl), white = dense, dark red = the worst cell of all variants", 11, "middle");
         for (int v = 0; v < report.Variants.Count; v++)
         {
@@ -94,11 +96,11 @@ public static class ContinualSvg
                 Text(sb, x0 + label + (i * cell) + (cell / 2.0), y0 + 20 + (n * cell) + 13, report.Datasets[i].Name, 10, "middle");
                 Text(sb, x0 + label - 4, y0 + 20 + (i * cell) + (cell / 2.0) + 4, $"after {report.Datasets[i].Name}", 10, "end");
             }
-            for (int t = 0; t < variant.R.Length; t++)
+            for (int t = 0; t < rs[v].Length; t++)
             {
                 for (int i = 0; i < n; i++)
                 {
-                    double value = variant.R[t][i];
+                    double value = rs[v][t][i];
                     double f = Math.Clamp(Math.Log(value / report.Datasets[i].DensePerplexity) / maxRatio, 0, 1);
                     string fill = double.IsFinite(f) ? Color(f) : "#000000";
                     double cx = x0 + label + (i * cell), cy = y0 + 20 + (t * cell);
@@ -109,6 +111,60 @@ public static class ContinualSvg
         }
         return End(sb);
     }
+
+    /// <summary>
+    /// The metrics per variant, mean over seeds: final_gm_ratio and aia_gm_ratio as bars from 1 (= dense), and
+    /// forgetting_log and intransigence_log as bars from 0; a missing value is left out.
+    /// </summary>
+    public static string MetricsPlot(ContinualReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        const int barH = 16, top = 60, label = 170, panelW = 240, gap = 40;
+        (string Title, Func<MetricSummary, double?> Get, double Origin)[] panels =
+        [
+            ("final_gm_ratio", m => m.FinalGmRatio, 1), ("aia_gm_ratio", m => m.AiaGmRatio, 1),
+            ("forgetting_log", m => m.ForgettingLog, 0), ("intransigence_log", m => m.IntransigenceLog, 0),
+        ];
+        int k = report.Variants.Count;
+        int width = label + (panels.Length * (panelW + gap)), height = top + (k * (barH + 4)) + 30;
+        var sb = Begin(width, height);
+        Text(sb, width / 2.0, 20, $"Continual metrics ({report.Pattern}), mean over {report.Seeds.Count} seed(s); lower is better", 14, "middle");
+        for (int v = 0; v < k; v++)
+        {
+            Text(sb, label - 6, top + (v * (barH + 4)) + 12, report.Variants[v].Name, 11, "end");
+        }
+        for (int p = 0; p < panels.Length; p++)
+        {
+            double x0 = label + (p * (panelW + gap));
+            var values = report.Variants.Select(v => panels[p].Get(v.Mean)).ToList();
+            var present = values.Where(x => x is double d && double.IsFinite(d)).Select(x => x!.Value).Append(panels[p].Origin).ToList();
+            double lo = present.Min(), hi = present.Max();
+            if (hi - lo < 1e-12)
+            {
+                hi = lo + 1;
+            }
+            double X(double value) => x0 + ((value - lo) / (hi - lo) * panelW);
+            Text(sb, x0 + (panelW / 2.0), top - 14, panels[p].Title, 12, "middle");
+            double origin = X(panels[p].Origin);
+            sb.Append(Inv($"<line x1=\"{origin:F1}\" y1=\"{top - 4}\" x2=\"{origin:F1}\" y2=\"{top + (k * (barH + 4))}\" stroke=\"#000\"/>\n"));
+            for (int v = 0; v < k; v++)
+            {
+                if (values[v] is not double value || !double.IsFinite(value))
+                {
+                    continue;
+                }
+                double a = Math.Min(origin, X(value)), b = Math.Max(origin, X(value)), y = top + (v * (barH + 4));
+                string color = report.Variants[v].Kind is "copal" ? "#d62728" : report.Variants[v].Kind == "joint" ? "#7f7f7f" : "#1f77b4";
+                sb.Append(Inv($"<rect x=\"{a:F1}\" y=\"{y}\" width=\"{Math.Max(b - a, 0.5):F1}\" height=\"{barH}\" fill=\"{color}\"/>\n"));
+                Text(sb, b + 3, y + 12, value.ToString("G4", CultureInfo.InvariantCulture), 10, "start");
+            }
+        }
+        return End(sb);
+    }
+
+    private static double[][] MeanR(VariantReport v) => ContinualMetrics.GeometricMean(v.Seeds.Select(s => s.R).ToList());
+
+    private static string SeedNote(ContinualReport report) => report.Seeds.Count > 1 ? $"; geometric mean over {report.Seeds.Count} seeds" : "";
 
     // White → red → dark red.
     private static string Color(double f)
