@@ -26,7 +26,7 @@ public sealed class TestbedReferenceTests
     private static readonly Lazy<JsonElement> s_spIds = new(() => Golden("sp_ids"));
     private static readonly Lazy<JsonElement> s_logits = new(() => Golden("logits"));
     private static readonly Lazy<JsonElement> s_perplexity = new(() => Golden("perplexity"));
-    private static readonly Lazy<Tokenizer> s_tokenizer = new(() => Tokenizer.FromDirectory(ModelDir));
+    private static readonly Lazy<CopalTokenizer> s_tokenizer = new(() => CopalTokenizer.FromDirectory(ModelDir));
 
     private static int[] Ints(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
 
