@@ -31,10 +31,13 @@ public sealed class CleanupTests : IDisposable
         Assert.DoesNotContain("(Parameter", r.Stderr, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("TERM", 143)]
-    [InlineData("HUP", 129)]
-    public void A_signal_during_prune_cancels_and_leaves_no_output(string signal, int exitCode)
+    [Fact]
+    public void SIGTERM_during_prune_cancels_and_leaves_no_output() => SignalDuringPrune("TERM", 143);
+
+    [HangupFact]
+    public void SIGHUP_during_prune_cancels_and_leaves_no_output() => SignalDuringPrune("HUP", 129);
+
+    private void SignalDuringPrune(string signal, int exitCode)
     {
         string outDir = Path.Combine(_temp, "stopped");
         bool sent = false;
