@@ -1,6 +1,6 @@
 namespace Copal.Tensors.Kernels;
 
-/// <summary>Y[n, out] = X[n, in] · Wᵀ over all threads: <see cref="Gemv"/> for one row, <see cref="Gemm"/> otherwise.</summary>
+/// <summary>Y[n, out] = X[n, in] · Wᵀ over all threads: <see cref="Gemv"/> for one row, <see cref="FewRows"/> for a few, <see cref="Gemm"/> otherwise.</summary>
 public static unsafe class MatMul
 {
     /// <summary>
@@ -40,6 +40,10 @@ public static unsafe class MatMul
         {
             RowPartition.For(w.Rows, threads, 4, Math.Max(4, minRows), new GemvBody(x, w, y));
         }
+        else if (n <= FewRowsLimit)
+        {
+            RowPartition.For(w.Rows, threads, 4, Math.Max(4, minRows), new FewRowsBody(x, n, w, y));
+        }
         else
         {
             RowPartition.For(w.Rows, threads, GemmMicroKernel.NR, Math.Max(GemmMicroKernel.NR, minRows), new GemmBody(x, n, w, y));
@@ -49,6 +53,35 @@ public static unsafe class MatMul
     private readonly struct GemvBody(float* x, WeightMatrix w, float* y) : IRangeBody
     {
         public void Run(int start, int end) => Gemv.Run(x, w, start, end, y);
+    }
+
+    /// <summary>
+    /// Most input rows served by <see cref="FewRows"/> (batched decode of a few sequences) rather than the GEMM,
+    /// whose per-call weight conversion and packing, and 12-row tiles, cost more than they save at these counts.
+    /// </summary>
+    internal const int FewRowsLimit = 8;
+
+    /// <summary>
+    /// y[i, j] for i &lt; n ≤ <see cref="FewRowsLimit"/>, j in [rowStart, rowEnd): the GEMV of each input row over a
+    /// block of weight rows at a time, the block small enough (about 32 KiB) to stay in cache for the n passes, so
+    /// the weights stream from memory once for all rows. Each row's result is bit for bit its single-row GEMV.
+    /// </summary>
+    internal static void FewRows(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
+    {
+        int block = Math.Max(4, (int)(32 * 1024 / Math.Max(1L, (long)w.Cols * w.ElementSize)) & ~3);
+        for (int j0 = rowStart; j0 < rowEnd; j0 += block)
+        {
+            int j1 = Math.Min(rowEnd, j0 + block);
+            for (int i = 0; i < n; i++)
+            {
+                Gemv.Run(x + (nint)i * w.Cols, w, j0, j1, y + (nint)i * w.Rows);
+            }
+        }
+    }
+
+    private readonly struct FewRowsBody(float* x, int n, WeightMatrix w, float* y) : IRangeBody
+    {
+        public void Run(int start, int end) => FewRows(x, n, w, start, end, y);
     }
 
     private readonly struct GemmBody(float* x, int n, WeightMatrix w, float* y) : IRangeBody

@@ -119,6 +119,26 @@ public class MatMulTests
         }
     }
 
+    [Theory]
+    [InlineData(DType.BF16, 2)]
+    [InlineData(DType.F32, 5)]
+    [InlineData(DType.F16, 8)]
+    public void A_few_rows_give_each_row_its_single_row_result_bit_for_bit(DType dtype, int n)
+    {
+        // Batched decode of n sequences must equal decoding each alone, so a few rows go through the GEMV per row.
+        const int rows = 301, cols = 1023;
+        using var w = new StoredMatrix(dtype, rows, cols, seed: 7);
+        float[] x = Rand.Floats(n * cols, seed: 8);
+        var y = new float[n * rows];
+        MatMul.Compute(x, n, w.Matrix, y, threads: 2);
+        for (int i = 0; i < n; i++)
+        {
+            var single = new float[rows];
+            MatMul.Compute(x.AsSpan(i * cols, cols), 1, w.Matrix, single, threads: 1);
+            Assert.Equal(single, y.AsSpan(i * rows, rows).ToArray());
+        }
+    }
+
     [Fact]
     public unsafe void F16_loader_converts_every_half_exactly()
     {
