@@ -39,6 +39,17 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void Continual_refuses_a_pattern_the_model_cannot_take_before_any_evaluation()
+    {
+        // stories260K's down_proj has 172 inputs: 4:8 cannot tile it. The refusal comes before the dense evaluation.
+        string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--pattern", "4:8", "-o", Path.Combine(_temp, "c"));
+        AssertError(r, 2, "down_proj.weight has 172 inputs (not a multiple of 8)");
+        Assert.DoesNotContain("dense", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+    }
+
+    [Fact]
     public void Continual_seed_options_misuse()
     {
         string calib = TestData.Path("text", "ptb", "ptb.valid.txt");

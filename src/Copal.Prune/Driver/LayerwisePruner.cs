@@ -235,16 +235,19 @@ public sealed class LayerwisePruner
         return new LinearReport(name, result.Zeros, result.Total, result.ReconstructionError);
     }
 
-    // An N:M pattern must fit every linear's input size; say so before any work is done.
-    private void ValidatePattern()
+    private void ValidatePattern() => ValidatePattern(_model.Config, _options.Pattern);
+
+    /// <summary>An N:M pattern must fit every linear's input size of <paramref name="config"/>; said before any work is done.</summary>
+    /// <exception cref="PruningOptionException">Some linear's input size is not a multiple of M.</exception>
+    internal static void ValidatePattern(Copal.Model.Config.LlamaConfig config, SparsityPattern pattern)
     {
-        if (_options.Pattern is not SparsityPattern.NM nm)
+        if (pattern is not SparsityPattern.NM nm)
         {
             return;
         }
         foreach (LinearId id in LinearIds.All)
         {
-            int cols = LlamaWeights.LinearShape(_model.Config, id).In;
+            int cols = LlamaWeights.LinearShape(config, id).In;
             if (cols % nm.M != 0)
             {
                 throw new PruningOptionException("pattern", nm.ToString(),

@@ -42,13 +42,15 @@ public static class ContinualRunner
         => Run(request, Prepare(request, progress), backend, progress, cancellationToken);
 
     /// <summary>
-    /// Tokenizes every dataset's splits with the model's tokenizer and refuses, before any work, a calibration that a
-    /// dataset cannot give (--nsamples windows of --seqlen each, see <see cref="CalibrationSet.RequireWindows"/>).
+    /// Tokenizes every dataset's splits with the model's tokenizer and refuses, before any work, a pattern the model's
+    /// linears cannot take and a calibration that a dataset cannot give (--nsamples windows of --seqlen each, see <see cref="CalibrationSet.RequireWindows"/>).
     /// </summary>
     /// <exception cref="CalibrationLimitException">A dataset's calibration text is too short for the request.</exception>
+    /// <exception cref="PruningOptionException">An N:M pattern does not fit the model's linears.</exception>
     public static ContinualData Prepare(ContinualRequest request, IProgress<ContinualProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(request);
+        LayerwisePruner.ValidatePattern(LlamaConfig.Load(request.ModelDirectory), request.Pattern);
         int variants = Variants(request).Count;
         int steps = request.Datasets.Count;
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(request.ModelDirectory);
