@@ -223,18 +223,29 @@ public sealed class LlamaModel : IDisposable
         b.Copy(state.V, 0, state.VCache[layer], (long)startPos * c.KvDim, (long)rows * c.KvDim);
         var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
-        Linear(state.AttentionOut, w, LinearId.OProj, state.Projected, rows, layer, tap);
-        b.Add(hidden, state.Projected, hidden, (long)rows * hiddenSize);
-
-        // MLP block: down(silu(gate(x)) · up(x)).
-        b.RmsNorm(hidden, w.PostAttentionNorm, state.Normed, rows, hiddenSize, (float)c.RmsNormEps);
-        Linear(state.Normed, w, LinearId.GateProj, state.Gate, rows, layer, tap);
-        Linear(state.Normed, w, LinearId.UpProj, state.Up, rows, layer, tap);
-        b.SiluMul(state.Gate, state.Up, state.Gate, (long)rows * c.IntermediateSize);
-        Linear(state.Gate, w, LinearId.DownProj, state.Projected, rows, layer, tap);
-        b.Add(hidden, state.Projected, hidden, (long)rows * hiddenSize);
+        OutputAndMlp(w, layer, hidden, state.AttentionOut, state.Normed, state.Gate, state.Up, state.Projected, rows, tap);
 
         tap?.OnLayerOutput(layer, hidden, rows);
+    }
+
+    /// <summary>
+    /// The rest of a decoder layer after attention, shared by <see cref="ForwardLayer"/> and the batched step:
+    /// o_proj and its residual, then the MLP block down(silu(gate(x)) · up(x)) and its residual, on [rows, hidden].
+    /// </summary>
+    private void OutputAndMlp(DecoderLayerWeights w, int layer, DeviceBuffer hidden, DeviceBuffer attentionOut, DeviceBuffer normed,
+        DeviceBuffer gate, DeviceBuffer up, DeviceBuffer projected, int rows, IForwardTap? tap)
+    {
+        IBackend b = Backend;
+        LlamaConfig c = Config;
+        long hiddenCount = (long)rows * c.HiddenSize;
+        Linear(attentionOut, w, LinearId.OProj, projected, rows, layer, tap);
+        b.Add(hidden, projected, hidden, hiddenCount);
+        b.RmsNorm(hidden, w.PostAttentionNorm, normed, rows, c.HiddenSize, (float)c.RmsNormEps);
+        Linear(normed, w, LinearId.GateProj, gate, rows, layer, tap);
+        Linear(normed, w, LinearId.UpProj, up, rows, layer, tap);
+        b.SiluMul(gate, up, gate, (long)rows * c.IntermediateSize);
+        Linear(gate, w, LinearId.DownProj, projected, rows, layer, tap);
+        b.Add(hidden, projected, hidden, hiddenCount);
     }
 
     /// <summary>
@@ -303,14 +314,7 @@ public sealed class LlamaModel : IDisposable
                 b.Attention(s.Q, s.KCache[layer], s.VCache[layer], s.AttentionOut, shape);
                 b.Copy(s.AttentionOut, 0, batch.AttentionOut, (long)i * c.QDim, c.QDim);
             }
-            Linear(batch.AttentionOut, w, LinearId.OProj, batch.Projected, rows, layer, null);
-            b.Add(hidden, batch.Projected, hidden, (long)rows * hiddenSize);
-            b.RmsNorm(hidden, w.PostAttentionNorm, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
-            Linear(batch.Normed, w, LinearId.GateProj, batch.Gate, rows, layer, null);
-            Linear(batch.Normed, w, LinearId.UpProj, batch.Up, rows, layer, null);
-            b.SiluMul(batch.Gate, batch.Up, batch.Gate, (long)rows * c.IntermediateSize);
-            Linear(batch.Gate, w, LinearId.DownProj, batch.Projected, rows, layer, null);
-            b.Add(hidden, batch.Projected, hidden, (long)rows * hiddenSize);
+            OutputAndMlp(w, layer, hidden, batch.AttentionOut, batch.Normed, batch.Gate, batch.Up, batch.Projected, rows, null);
         }
         Head(batch, hidden, rows);
     }
