@@ -56,6 +56,41 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact]
+    public void A_chat_template_with_an_unsupported_construct_stops_the_server_naming_it()
+    {
+        string dir = Directory.CreateTempSubdirectory("copal-serve-tpl-").FullName;
+        try
+        {
+            foreach (string file in Directory.GetFiles(TestData.Stories260K))
+            {
+                File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+            }
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"chat_template": "{% include 'x.j2' %}"}""");
+            using Process p = Start("serve", "-m", dir, "--port", "0");
+            string stderr = p.StandardError.ReadToEnd();
+            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)));
+            Assert.Equal(1, p.ExitCode);
+            Assert.Contains("tokenizer_config.json: chat template line 1, column 4: statement '{% include %}' is not supported", stderr);
+            Assert.DoesNotContain("internal error", stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_conversation_the_chat_template_refuses_is_a_bad_request()
+    {
+        var template = new Copal.Model.ChatTemplates.ChatTemplate("{{ raise_exception('Conversation roles must alternate') }}");
+        Exception e = Assert.ThrowsAny<Exception>(() => new Copal.Model.Chat.TemplateChatFormatter(template).Format([new Copal.Model.Chat.ChatTurn("user", "hi")]));
+        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiServer.ErrorObject(e);
+        Assert.Equal(400, status);
+        Assert.Equal("Conversation roles must alternate", (string?)body["error"]!["message"]);
+        Assert.Equal("invalid_request_error", (string?)body["error"]!["type"]);
+    }
+
+    [Fact]
     public async Task Serve_prints_its_address_answers_and_stops_on_sigterm()
     {
         using Process p = Start("serve", "-m", TestData.Stories260K, "--port", "0", "--parallel", "2");

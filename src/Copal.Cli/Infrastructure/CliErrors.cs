@@ -36,6 +36,7 @@ internal static class CliErrors
             DeviceUnavailableException => ($"{e.Message} (`copal devices` lists this machine's devices and why any is refused)", Failure),
             Copal.Prune.Continual.CopalStateException => (e.Message, Failure),
             ModelConfigException or ModelLoadException or SafetensorsException or TokenizerException => (e.Message, Failure),
+            Copal.Model.ChatTemplates.ChatTemplateException => (e.Message, Failure),
             FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (e.Message, Failure),
             ArgumentNullException => (Internal(e), Failure),
             ArgumentException a => (WithoutParameter(a), Failure),

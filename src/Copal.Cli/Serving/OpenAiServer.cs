@@ -276,6 +276,8 @@ internal sealed class OpenAiServer : IAsyncDisposable
             CompletionRequestException r => (400, r.Message, "invalid_request_error", r.Parameter, r.ContextLengthExceeded ? "context_length_exceeded" : null),
             BadHttpRequestException b => (b.StatusCode, b.Message, "invalid_request_error", null, null),
             NotSupportedException n => (400, n.Message, "invalid_request_error", null, "unsupported_parameter"),
+            // The model's chat template refused the conversation (e.g. "roles must alternate"): the request's fault.
+            Copal.Model.ChatTemplates.ChatTemplateRaisedException t => (400, t.TemplateMessage, "invalid_request_error", "messages", null),
             _ => (500, $"internal error: {e.Message}", "server_error", null, null),
         };
         var error = new JsonObject { ["message"] = message, ["type"] = type, ["param"] = param, ["code"] = code };
