@@ -18,8 +18,10 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import struct
 import sys
+import tempfile
 
 import sentencepiece as spm
 
@@ -28,28 +30,42 @@ DOMAINS = ("stories", "python", "c", "prose")
 
 
 def cmd_train(args):
-    files = [os.path.join(args.corpus, d, "train.txt") for d in DOMAINS]
-    os.makedirs(args.out, exist_ok=True)
-    spm.SentencePieceTrainer.train(
-        input=",".join(files),
-        model_prefix=os.path.join(args.out, "sp"),
-        model_type="bpe",
-        vocab_size=args.vocab,
-        byte_fallback=True,
-        character_coverage=0.9995,
-        normalization_rule_name="identity",
-        remove_extra_whitespaces=False,
-        add_dummy_prefix=True,
-        split_digits=True,
-        allow_whitespace_only_pieces=True,
-        max_sentence_length=16384,
-        input_sentence_size=0,  # every line
-        shuffle_input_sentence=False,
-        num_threads=args.threads,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
-        train_extremely_large_corpus=False,
-        minloglevel=1,
-    )
+    # SentencePiece stores its input paths and model prefix in the model file. It trains in a scratch folder
+    # holding links named after the domains, so the file records "stories.txt", ... and "sp", never a path of the
+    # machine that trained it; the pieces do not depend on the names.
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="sp-train-")
+    cwd = os.getcwd()
+    try:
+        for d in DOMAINS:
+            os.symlink(os.path.abspath(os.path.join(args.corpus, d, "train.txt")), os.path.join(work, d + ".txt"))
+        os.chdir(work)
+        spm.SentencePieceTrainer.train(
+            input=",".join(d + ".txt" for d in DOMAINS),
+            model_prefix="sp",
+            model_type="bpe",
+            vocab_size=args.vocab,
+            byte_fallback=True,
+            character_coverage=0.9995,
+            normalization_rule_name="identity",
+            remove_extra_whitespaces=False,
+            add_dummy_prefix=True,
+            split_digits=True,
+            allow_whitespace_only_pieces=True,
+            max_sentence_length=16384,
+            input_sentence_size=0,  # every line
+            shuffle_input_sentence=False,
+            num_threads=args.threads,
+            unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+            train_extremely_large_corpus=False,
+            minloglevel=1,
+        )
+        for fn in ("sp.model", "sp.vocab"):
+            shutil.move(os.path.join(work, fn), os.path.join(out, fn))
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(work, ignore_errors=True)
     print("wrote", os.path.join(args.out, "sp.model"))
 
 
