@@ -100,10 +100,16 @@ def finalize(run_step_dir, tok_dir, out_dir):
     with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8", newline="\n") as f:
         json.dump(train.hf_config(), f, indent=2)
         f.write("\n")
+    sha256_manifest(tmp)
+    # The old folder is moved aside, not deleted, until the new one is in place: a crash never leaves neither.
+    old = out_dir + ".old"
+    if os.path.exists(old):
+        shutil.rmtree(old)
     if os.path.exists(out_dir):
-        shutil.rmtree(out_dir)
+        os.replace(out_dir, old)
     os.replace(tmp, out_dir)
-    sha256_manifest(out_dir)
+    if os.path.exists(old):
+        shutil.rmtree(old)
 
 
 def main():
