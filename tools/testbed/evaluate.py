@@ -11,10 +11,11 @@ dense: `copal perplexity --seqlen 256` of the model on every domain's eval split
        whole vocabulary), i.e. the best context-free model of that domain; also a unigram of all four train
        splits together.
 probe: the precondition of continual pruning. For Wanda and SparseGPT at 50% unstructured and at 2:4, the model is
-       pruned once per domain with `copal prune --calib DOMAIN/calib.txt --nsamples 64 --seqlen 256 --seed 0 --no-layer-error`, and
-       each pruned model's perplexity on the first PROBE_CHUNKS windows of an eval split is measured on its own domain; the models calibrated on D_1 (stories)
-       are measured on every domain. The precondition holds for a domain D_i (i > 1) when
-       ppl(D_i | calibrated on D_i) < ppl(D_i | calibrated on D_1).
+       pruned once per domain with `copal prune --calib DOMAIN/calib.txt --nsamples 64 --seqlen 256 --seed 0
+       --no-layer-error`, and each pruned model's perplexity is measured on the first PROBE_CHUNKS windows of every
+       domain's eval split (a calibration × evaluation matrix). The precondition holds for a domain D_i (i > 1) when
+       ppl(D_i | calibrated on D_i) < ppl(D_i | calibrated on D_1); D_1 is --d1 (default stories), and the count of
+       domains where it holds is also given for every choice of D_1.
 """
 
 import argparse
@@ -82,23 +83,25 @@ def cmd_dense(args):
 
 
 def probe_setting(args, method, flag, value):
+    """Prunes once per calibration domain and measures every pruned model on every domain: the matrix
+    ppl[calibrated on c][evaluated on e]. The precondition for a first domain D_1 holds on D_i when
+    ppl[D_i][D_i] < ppl[D_1][D_i]; it is reported for --d1 and, for choosing an order, for every D_1."""
     tag = f"{method}-{value.replace(':', 'of').replace('.', '')}"
-    row = {"method": method, flag.lstrip("-"): value, "own": {}, "calib_d1": {}}
-    for d in DOMAINS:
-        outdir = os.path.join(args.work, f"{tag}-calib-{d}")
+    row = {"method": method, flag.lstrip("-"): value, "matrix": {}}
+    for c in DOMAINS:
+        outdir = os.path.join(args.work, f"{tag}-calib-{c}")
         copal(args.copal, "prune", "-m", args.model, "-o", outdir, "--force", "--method", method, flag, value,
-              "--calib", os.path.join(args.data, d, "calib.txt"), "--nsamples", str(PROBE_NSAMPLES),
+              "--calib", os.path.join(args.data, c, "calib.txt"), "--nsamples", str(PROBE_NSAMPLES),
               "--seqlen", str(SEQLEN), "--seed", "0", "--no-layer-error", "--device", "cpu")
-        evals = DOMAINS if d == DOMAINS[0] else (d,)
-        for e in evals:
-            p = ppl(args.copal, outdir, os.path.join(args.data, e, "eval.txt"), PROBE_CHUNKS)["ppl"]
-            if e == d:
-                row["own"][d] = p
-            if d == DOMAINS[0]:
-                row["calib_d1"][e] = p
-        print(tag, d, row["own"][d], flush=True)
-    row["holds"] = {d: row["own"][d] < row["calib_d1"][d] for d in DOMAINS[1:]}
+        row["matrix"][c] = {e: ppl(args.copal, outdir, os.path.join(args.data, e, "eval.txt"), PROBE_CHUNKS)["ppl"]
+                            for e in DOMAINS}
+        print(tag, c, row["matrix"][c], flush=True)
+    m = row["matrix"]
+    row["own"] = {d: m[d][d] for d in DOMAINS}
+    row["calib_d1"] = {e: m[args.d1][e] for e in DOMAINS}
+    row["holds"] = {d: m[d][d] < m[args.d1][d] for d in DOMAINS if d != args.d1}
     row["domains_holding"] = sum(row["holds"].values())
+    row["domains_holding_by_d1"] = {d1: sum(m[d][d] < m[d1][d] for d in DOMAINS if d != d1) for d1 in DOMAINS}
     print(json.dumps(row), flush=True)
     return row
 
@@ -110,7 +113,7 @@ def cmd_probe(args):
         rows = list(pool.map(lambda st: probe_setting(args, *st), SETTINGS))
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump({"seqlen": SEQLEN, "eval_windows": PROBE_CHUNKS, "nsamples": PROBE_NSAMPLES, "seed": 0,
-                   "d1": DOMAINS[0], "rows": rows}, f, indent=1)
+                   "d1": args.d1, "rows": rows}, f, indent=1)
         f.write("\n")
 
 
@@ -130,6 +133,7 @@ def main():
     b.add_argument("--data", required=True)
     b.add_argument("--work", required=True)
     b.add_argument("--out", required=True)
+    b.add_argument("--d1", default=DOMAINS[0], choices=DOMAINS, help="the first domain of the continual order")
     args = ap.parse_args()
     {"dense": cmd_dense, "probe": cmd_probe}[args.cmd](args)
 

@@ -2,7 +2,7 @@
 """Train the testbed LLaMA on the four-domain corpus (Debian python3-torch, CPU, deterministic).
 
     train.py --corpus DIR --sp DIR/sp.model --out RUNDIR --steps N [--threads 2] [--seed 0]
-             [--save-every K] [--time-steps K]
+             [--save-every K] [--time-steps K] [--horizon H]
 
 The run is defined by its step count (never by wall clock): the same arguments give the same weights.
 Every --save-every steps and at the end the model is written as an HF folder RUNDIR/step-NNNNN
@@ -164,12 +164,13 @@ def load_streams(corpus, sp):
     return streams
 
 
-def lr_at(step):
-    """Linear warmup, then a linear decay over a fixed horizon of DECAY_STEPS to MIN_LR. The schedule does not
-    depend on --steps, so the checkpoint after K steps of any run equals the result of a run with --steps K."""
+def lr_at(step, horizon=DECAY_STEPS):
+    """Linear warmup, then a linear decay over a fixed horizon (--horizon, DECAY_STEPS by default) to MIN_LR. The
+    schedule does not depend on --steps, so the checkpoint after K steps of any run with the same horizon equals the
+    result of a run with --steps K."""
     if step < WARMUP:
         return LR * (step + 1) / WARMUP
-    t = min(1.0, (step - WARMUP) / (DECAY_STEPS - WARMUP))
+    t = min(1.0, (step - WARMUP) / (horizon - WARMUP))
     return LR - (LR - MIN_LR) * t
 
 
@@ -189,6 +190,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-every", type=int, default=0)
     ap.add_argument("--time-steps", type=int, default=0)
+    ap.add_argument("--horizon", type=int, default=DECAY_STEPS,
+                    help="steps over which the learning rate decays to MIN_LR (the schedule, not the stopping point)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -222,7 +225,7 @@ def main():
             off = int(torch.randint(0, len(s) - SEQ - 1, (1,), generator=g))
             rows.append(s[off: off + SEQ + 1])
         x = torch.stack(rows)
-        lr = lr_at(step)
+        lr = lr_at(step, args.horizon)
         for grp in opt.param_groups:
             grp["lr"] = lr
         logits = model(x[:, :-1])
