@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Copal.Tensors.Backends;
 
 namespace Copal.Tensors.Kernels;
@@ -22,11 +23,14 @@ public static unsafe class BlockedAttention
     /// <summary>Fewest query rows for which the blocked form pays; decode and short chunks use <see cref="Attention"/>.</summary>
     public const int MinRows = 16;
 
-    /// <summary>Fewest head dims for which the blocked form pays; below it a key's dot is a few instructions.</summary>
-    public const int MinHeadDim = 16;
+    /// <summary>
+    /// Head dims below this take O = S·V as a direct sum over keys instead of a GEMM: with a narrow output the GEMM
+    /// would spend more time packing the scores than multiplying (stories260K has head dim 8).
+    /// </summary>
+    public const int SmallHeadDim = 16;
 
-    /// <summary>Whether <see cref="Compute"/> should serve <paramref name="shape"/>.</summary>
-    public static bool Suits(in AttentionShape shape) => shape.Rows >= MinRows && shape.HeadDim >= MinHeadDim;
+    /// <summary>Whether <see cref="Compute"/> should serve <paramref name="shape"/>: enough query rows, any head dim.</summary>
+    public static bool Suits(in AttentionShape shape) => shape.Rows >= MinRows;
 
     /// <summary>Work items: KV heads × row blocks.</summary>
     public static int Items(in AttentionShape shape) => shape.KvHeads * RowBlocks(shape);
@@ -36,7 +40,7 @@ public static unsafe class BlockedAttention
     {
         long group = shape.Heads / shape.KvHeads, d = shape.HeadDim, keys = shape.StartPos + shape.Rows;
         long stacked = group * BlockRows;
-        // Q block, K copy, Vᵀ copy, scores, output block.
+        // Q block, K copy, V copy (transposed for the GEMM), scores, output block.
         return stacked * d + keys * d + d * keys + stacked * keys + stacked * d;
     }
 
@@ -83,8 +87,8 @@ public static unsafe class BlockedAttention
 
         float* qBlock = scratch;
         float* kCopy = qBlock + (nint)group * BlockRows * d;
-        float* vTransposed = kCopy + (nint)keys * d;
-        float* scores = vTransposed + (nint)d * keys;
+        float* vCopy = kCopy + (nint)keys * d; // Vᵀ [d, keys] for the GEMM, or V [keys, d] for small heads
+        float* scores = vCopy + (nint)d * keys;
         float* oBlock = scores + (nint)group * BlockRows * keys;
 
         // X rows head-major: row (hh · rows + i) is query row r0 + i of head g·group + hh.
@@ -96,14 +100,21 @@ public static unsafe class BlockedAttention
                 new ReadOnlySpan<float>(q + (nint)(r0 + i) * qWidth + h * d, d).CopyTo(new Span<float>(qBlock + (nint)(hh * rows + i) * d, d));
             }
         }
+        bool smallHead = d < SmallHeadDim;
         float* kHead = kCache + g * d, vHead = vCache + g * d;
         for (int t = 0; t < keys; t++)
         {
             new ReadOnlySpan<float>(kHead + (nint)t * kvWidth, d).CopyTo(new Span<float>(kCopy + (nint)t * d, d));
             float* vRow = vHead + (nint)t * kvWidth;
+            if (smallHead)
+            {
+                // Row-major [keys, d] for the direct sum below.
+                new ReadOnlySpan<float>(vRow, d).CopyTo(new Span<float>(vCopy + (nint)t * d, d));
+                continue;
+            }
             for (int j = 0; j < d; j++)
             {
-                vTransposed[(nint)j * keys + t] = vRow[j];
+                vCopy[(nint)j * keys + t] = vRow[j];
             }
         }
 
@@ -119,14 +130,57 @@ public static unsafe class BlockedAttention
             s[visible..].Clear();
         }
 
-        // O[stacked, d] = S · V, with Vᵀ as the weight (d output features over keys).
-        Gemm.Run(scores, stacked, new WeightMatrix(vTransposed, DType.F32, d, keys), 0, d, oBlock);
+        if (smallHead)
+        {
+            for (int row = 0; row < stacked; row++)
+            {
+                int visible = shape.StartPos + r0 + row % rows + 1;
+                WeightedSumOfRows(scores + (nint)row * keys, vCopy, visible, d, oBlock + (nint)row * d);
+            }
+        }
+        else
+        {
+            // O[stacked, d] = S · V, with Vᵀ as the weight (d output features over keys).
+            Gemm.Run(scores, stacked, new WeightMatrix(vCopy, DType.F32, d, keys), 0, d, oBlock);
+        }
         for (int hh = 0; hh < group; hh++)
         {
             int h = g * group + hh;
             for (int i = 0; i < rows; i++)
             {
                 new ReadOnlySpan<float>(oBlock + (nint)(hh * rows + i) * d, d).CopyTo(new Span<float>(output + (nint)(r0 + i) * qWidth + h * d, d));
+            }
+        }
+    }
+
+    /// <summary>o[0..d) = Σ_{t &lt; keys} w[t] · v[t, 0..d) for a row-major v with d &lt; <see cref="SmallHeadDim"/>.</summary>
+    private static void WeightedSumOfRows(float* w, float* v, int keys, int d, float* o)
+    {
+        if (d == 8 && Vector256.IsHardwareAccelerated)
+        {
+            // Two partial sums so consecutive FMAs do not wait on each other.
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = Vector256<float>.Zero;
+            int t = 0;
+            for (; t + 2 <= keys; t += 2)
+            {
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(w[t]), Vector256.Load(v + (nint)t * 8), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(w[t + 1]), Vector256.Load(v + (nint)(t + 1) * 8), a1);
+            }
+            if (t < keys)
+            {
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(w[t]), Vector256.Load(v + (nint)t * 8), a0);
+            }
+            (a0 + a1).Store(o);
+            return;
+        }
+        new Span<float>(o, d).Clear();
+        for (int t = 0; t < keys; t++)
+        {
+            float wt = w[t];
+            float* vt = v + (nint)t * d;
+            for (int j = 0; j < d; j++)
+            {
+                o[j] += wt * vt[j];
             }
         }
     }

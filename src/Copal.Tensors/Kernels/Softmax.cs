@@ -20,6 +20,17 @@ public static class Softmax
         float max = TensorPrimitives.Max(x);
         int i = 0;
         float sum = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> vmax = Vector512.Create(max), vsum = Vector512<float>.Zero;
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                Vector512<float> e = Vector512.Exp(Vector512.Create(x.Slice(i, 16)) - vmax);
+                e.CopyTo(destination.Slice(i, 16));
+                vsum += e;
+            }
+            sum = Vector512.Sum(vsum);
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             Vector256<float> vmax = Vector256.Create(max), vsum = Vector256<float>.Zero;
@@ -29,7 +40,7 @@ public static class Softmax
                 e.CopyTo(destination.Slice(i, 8));
                 vsum += e;
             }
-            sum = Vector256.Sum(vsum);
+            sum += Vector256.Sum(vsum);
         }
         for (; i < x.Length; i++)
         {

@@ -33,6 +33,8 @@ public class AttentionTests
     [InlineData(61, 0, 8, 2, 64)]   // two row blocks, the second partial, grouped-query
     [InlineData(50, 37, 6, 3, 33)]  // chunked prefill after a cache, odd head dim
     [InlineData(100, 5, 4, 1, 64)]  // multi-query, three row blocks
+    [InlineData(70, 0, 8, 4, 8)]    // small heads (stories260K's shape): S·V as a direct sum, vectorized
+    [InlineData(33, 9, 4, 2, 6)]    // small odd heads: the scalar sum
     public void Blocked_attention_matches_reference(int rows, int startPos, int heads, int kvHeads, int headDim)
     {
         int positions = startPos + rows;
