@@ -71,6 +71,102 @@ public static unsafe class Gemv
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="Batch"/> shares each weight row's loads among the input rows (the Vector512 path);
+    /// otherwise it runs the single-row GEMV per input row.
+    /// </summary>
+    internal static bool SharesWeightLoads(in WeightMatrix w) => KernelPaths.UseVector512 && w.Cols >= 32;
+
+    /// <summary>
+    /// y[i·w.Rows + j] for the <paramref name="n"/> input rows of x [n, cols] and j in [rowStart, rowEnd)
+    /// (batched decode). Each weight row is loaded and widened once for four input rows, and each (i, j) is
+    /// summed exactly as the single-row GEMV sums it (same accumulators, same order), so every row's result is
+    /// bit for bit what <see cref="Run"/> gives for that row alone.
+    /// </summary>
+    internal static void Batch(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
+    {
+        if (!SharesWeightLoads(w))
+        {
+            for (int i = 0; i < n; i++)
+            {
+                Run(x + (nint)i * w.Cols, w, rowStart, rowEnd, y + (nint)i * w.Rows);
+            }
+            return;
+        }
+        switch (w.DType)
+        {
+            case DType.F32: Batch512<F32Load>(x, n, w, rowStart, rowEnd, y); break;
+            case DType.BF16: Batch512<Bf16Load>(x, n, w, rowStart, rowEnd, y); break;
+            case DType.F16: Batch512<F16Load>(x, n, w, rowStart, rowEnd, y); break;
+            default: throw new NotSupportedException($"weight dtype {w.DType}");
+        }
+    }
+
+    private static void Batch512<TLoad>(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
+        where TLoad : IWeightLoad
+    {
+        int cols = w.Cols;
+        nint stride = w.Rows;
+        for (int j = rowStart; j < rowEnd; j++)
+        {
+            byte* wj = w.Row(j);
+            int i = 0;
+            for (; i + 4 <= n; i += 4)
+            {
+                FourInputs512<TLoad>(wj, x + (nint)i * cols, cols, y + i * stride + j, stride);
+            }
+            for (; i < n; i++)
+            {
+                y[i * stride + j] = One512<TLoad>(x + (nint)i * cols, wj, cols);
+            }
+        }
+    }
+
+    /// <summary>One weight row against four input rows: <see cref="One512"/>'s arithmetic for each, one widening of the weights.</summary>
+    private static void FourInputs512<TLoad>(byte* w, float* x0, int cols, float* y, nint yStride)
+        where TLoad : IWeightLoad
+    {
+        float* x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        nint k = 0;
+        for (; k + 32 <= cols; k += 32)
+        {
+            Vector512<float> wa = TLoad.Load16(w, k);
+            Vector512<float> wb = TLoad.Load16(w, k + 16);
+            a0 = Fma(wa, Vector512.Load(x0 + k), a0);
+            a1 = Fma(wa, Vector512.Load(x1 + k), a1);
+            a2 = Fma(wa, Vector512.Load(x2 + k), a2);
+            a3 = Fma(wa, Vector512.Load(x3 + k), a3);
+            b0 = Fma(wb, Vector512.Load(x0 + k + 16), b0);
+            b1 = Fma(wb, Vector512.Load(x1 + k + 16), b1);
+            b2 = Fma(wb, Vector512.Load(x2 + k + 16), b2);
+            b3 = Fma(wb, Vector512.Load(x3 + k + 16), b3);
+        }
+        if (k + 16 <= cols)
+        {
+            Vector512<float> wa = TLoad.Load16(w, k);
+            a0 = Fma(wa, Vector512.Load(x0 + k), a0);
+            a1 = Fma(wa, Vector512.Load(x1 + k), a1);
+            a2 = Fma(wa, Vector512.Load(x2 + k), a2);
+            a3 = Fma(wa, Vector512.Load(x3 + k), a3);
+            k += 16;
+        }
+        float s0 = Vector512.Sum(a0 + b0), s1 = Vector512.Sum(a1 + b1), s2 = Vector512.Sum(a2 + b2), s3 = Vector512.Sum(a3 + b3);
+        for (; k < cols; k++)
+        {
+            float wk = TLoad.Load1(w, k);
+            s0 += wk * x0[k];
+            s1 += wk * x1[k];
+            s2 += wk * x2[k];
+            s3 += wk * x3[k];
+        }
+        y[0] = s0;
+        y[yStride] = s1;
+        y[2 * yStride] = s2;
+        y[3 * yStride] = s3;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
         Vector512.FusedMultiplyAdd(a, b, c);

@@ -123,10 +123,15 @@ public class MatMulTests
     [InlineData(DType.BF16, 2)]
     [InlineData(DType.F32, 5)]
     [InlineData(DType.F16, 8)]
-    public void A_few_rows_give_each_row_its_single_row_result_bit_for_bit(DType dtype, int n)
+    [InlineData(DType.BF16, 7, 1008)] // 31·32 + 16: the 16-wide tail, no scalar tail
+    [InlineData(DType.BF16, 4, 40)]   // one 32-wide step and a scalar tail
+    [InlineData(DType.F32, 3, 20)]    // below 32 columns: the 256-bit path
+    [InlineData(DType.F32, 6, 64)]
+    public void A_few_rows_give_each_row_its_single_row_result_bit_for_bit(DType dtype, int n, int cols = 1023)
     {
-        // Batched decode of n sequences must equal decoding each alone, so a few rows go through the GEMV per row.
-        const int rows = 301, cols = 1023;
+        // Batched decode of n sequences must equal decoding each alone: a few rows share each weight row's loads,
+        // but every row is summed as the single-row GEMV sums it.
+        const int rows = 301;
         using var w = new StoredMatrix(dtype, rows, cols, seed: 7);
         float[] x = Rand.Floats(n * cols, seed: 8);
         var y = new float[n * rows];
