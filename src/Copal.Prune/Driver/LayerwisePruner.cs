@@ -294,7 +294,25 @@ public sealed class LayerwisePruner
             tensor.Dispose();
             throw;
         }
+        ReleaseWorkspace(rows, cols);
         return (tensor, result);
+    }
+
+    /// <summary>Working copies above this size are collected as soon as their linear is pruned.</summary>
+    internal const long LargeWorkspaceBytes = 64L << 20;
+
+    /// <summary>
+    /// A method's working copies of a linear (the f32 and f64 weights, the Hessian and its factor) are large-object
+    /// garbage once the linear is pruned, and the GC collects large objects only after an allocation budget that
+    /// grows with the machine's memory. At LLaMA-7B scale the copies of a layer's seven linears piled up: 13.3 GB
+    /// anonymous against an estimate of 6.4 GiB. Collecting after each large linear keeps memory to one linear's work.
+    /// </summary>
+    private static void ReleaseWorkspace(int rows, int cols)
+    {
+        if (Math.Max((long)rows * cols, (long)cols * cols) * sizeof(double) >= LargeWorkspaceBytes)
+        {
+            GC.Collect();
+        }
     }
 
     // Scores of NaN or Inf are meaningless. The methods see only a span, so the tensor is named here.
