@@ -151,6 +151,10 @@ public sealed class LayerwisePruner
                 {
                     t.Dispose();
                 }
+                // The layer's input statistics are garbage now too; without this the next layer's were allocated
+                // beside them (8.0 GB during layer 1's statistics at 7B scale, against 4.1 GB during layer 0's).
+                int widest = Math.Max(_model.Config.HiddenSize, _model.Config.IntermediateSize);
+                ReleaseWorkspace(widest, widest);
             }
         }
 
