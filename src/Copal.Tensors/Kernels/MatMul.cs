@@ -62,23 +62,20 @@ public static unsafe class MatMul
     internal const int FewRowsLimit = 8;
 
     /// <summary>
-    /// y[i, j] for i &lt; n ≤ <see cref="FewRowsLimit"/>, j in [rowStart, rowEnd): <see cref="Gemv.Batch"/>, which
-    /// streams the weights from memory once for all rows and gives each row its single-row GEMV bit for bit.
+    /// y[i, j] for i &lt; n ≤ <see cref="FewRowsLimit"/>, j in [rowStart, rowEnd): the GEMV of each input row over a
+    /// block of weight rows at a time, the block small enough (about 32 KiB) to stay in cache for the n passes, so
+    /// the weights stream from memory once for all rows. Each row's result is bit for bit its single-row GEMV.
     /// </summary>
     internal static void FewRows(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
     {
-        if (Gemv.SharesWeightLoads(w))
-        {
-            Gemv.Batch(x, n, w, rowStart, rowEnd, y);
-            return;
-        }
-        // Without 512-bit lanes: the GEMV of each input row over a block of weight rows small enough (about
-        // 32 KiB) to stay in cache for the n passes.
         int block = Math.Max(4, (int)(32 * 1024 / Math.Max(1L, (long)w.Cols * w.ElementSize)) & ~3);
         for (int j0 = rowStart; j0 < rowEnd; j0 += block)
         {
             int j1 = Math.Min(rowEnd, j0 + block);
-            Gemv.Batch(x, n, w, j0, j1, y);
+            for (int i = 0; i < n; i++)
+            {
+                Gemv.Run(x + (nint)i * w.Cols, w, j0, j1, y + (nint)i * w.Rows);
+            }
         }
     }
 
