@@ -44,11 +44,29 @@ public static unsafe class MatMul
         {
             RowPartition.For(w.Rows, threads, 4, Math.Max(4, minRows), new FewRowsBody(x, n, w, y));
         }
+        else if (SplitsInputRows(n, w))
+        {
+            long macsPerInputRow = Math.Max(1L, (long)w.Rows * w.Cols);
+            int minInputRows = (int)Math.Clamp(MinMacsPerThread / macsPerInputRow, 1, int.MaxValue);
+            RowPartition.For(n, threads, GemmMicroKernel.MR, Math.Max(GemmMicroKernel.MR, minInputRows), new GemmInputRowsBody(x, w, y));
+        }
         else
         {
             RowPartition.For(w.Rows, threads, GemmMicroKernel.NR, Math.Max(GemmMicroKernel.NR, minRows), new GemmBody(x, n, w, y));
         }
     }
+
+    /// <summary>Largest weight (bytes) whose GEMM may be split by input rows: each thread then packs all of it.</summary>
+    internal const long InputSplitMaxWeightBytes = 1 << 20;
+
+    /// <summary>
+    /// Whether a GEMM is spread over input rows rather than output features. Split by features, every thread
+    /// packs all of X, so X is packed once per thread; split by inputs, every thread packs all of W. The smaller
+    /// of the two should be repeated: a small weight (64–512 rows of a tiny model, or attention's score and value
+    /// products) against hundreds of input rows. Each y[i, j] is the same sum in the same order either way.
+    /// </summary>
+    internal static bool SplitsInputRows(int n, in WeightMatrix w) =>
+        w.Rows < n && w.ByteLength <= InputSplitMaxWeightBytes;
 
     private readonly struct GemvBody(float* x, WeightMatrix w, float* y) : IRangeBody
     {
@@ -82,6 +100,12 @@ public static unsafe class MatMul
     private readonly struct FewRowsBody(float* x, int n, WeightMatrix w, float* y) : IRangeBody
     {
         public void Run(int start, int end) => FewRows(x, n, w, start, end, y);
+    }
+
+    private readonly struct GemmInputRowsBody(float* x, WeightMatrix w, float* y) : IRangeBody
+    {
+        public void Run(int start, int end) =>
+            Gemm.Run(x + (nint)start * w.Cols, end - start, w, 0, w.Rows, y + (nint)start * w.Rows);
     }
 
     private readonly struct GemmBody(float* x, int n, WeightMatrix w, float* y) : IRangeBody

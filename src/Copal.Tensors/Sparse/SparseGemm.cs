@@ -46,7 +46,7 @@ internal static unsafe class SparseGemm
         int aSlivers = (n + MR - 1) / MR;
         int slabs = (k + KC - 1) / KC;
         long slabFloats = (long)aSlivers * MR * KC;
-        float* packA = PackScratch.X(slabFloats * slabs);
+        float* packA = PackScratch.X(slabFloats * slabs + Gemm.PackXOverrun);
         for (int s = 0; s < slabs; s++)
         {
             Gemm.PackX(x, n, k, s * KC, Math.Min(KC, k - s * KC), packA + s * slabFloats);

@@ -120,6 +120,27 @@ public class MatMulTests
     }
 
     [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.BF16)]
+    public void A_small_weight_split_by_input_rows_gives_the_bits_of_one_thread(DType dtype)
+    {
+        // stories260K's up projection (172 × 64) over a 300-row prompt: spread over input rows, not features.
+        const int rows = 172, cols = 64, n = 300;
+        using var w = new StoredMatrix(dtype, rows, cols, seed: 8);
+        Assert.True(MatMul.SplitsInputRows(n, w.Matrix));
+        float[] x = Rand.Floats(n * cols, seed: 9);
+        var one = new float[n * rows];
+        MatMul.Compute(x, n, w.Matrix, one, threads: 1);
+        KernelTolerance.AssertSums(one, Reference.MatMul(x, n, w.Values, rows, cols), cols, $"matmul {dtype} small weight");
+        foreach (int threads in new[] { 2, 3, 5 })
+        {
+            var y = new float[n * rows];
+            MatMul.Compute(x, n, w.Matrix, y, threads);
+            Assert.Equal(one, y);
+        }
+    }
+
+    [Theory]
     [InlineData(DType.BF16, 2)]
     [InlineData(DType.F32, 5)]
     [InlineData(DType.F16, 8)]
