@@ -29,6 +29,9 @@ public static unsafe class BlockedAttention
     /// </summary>
     public const int SmallHeadDim = 16;
 
+    /// <summary>Keys one step of the small-head score loop computes with Vector512: four 16-key FMA chains.</summary>
+    private const int SmallHeadStep = 64;
+
     /// <summary>Whether <see cref="Compute"/> should serve <paramref name="shape"/>: enough query rows, any head dim.</summary>
     public static bool Suits(in AttentionShape shape) => shape.Rows >= MinRows;
 
@@ -40,6 +43,12 @@ public static unsafe class BlockedAttention
     {
         long group = shape.Heads / shape.KvHeads, d = shape.HeadDim, keys = shape.StartPos + shape.Rows;
         long stacked = group * BlockRows;
+        if (d < SmallHeadDim)
+        {
+            // Kᵀ and V over the keys padded to a whole score step, one row's scores.
+            long padded = keys + SmallHeadStep - 1;
+            return 2 * d * padded + padded;
+        }
         // Q block, K copy, V copy (transposed for the GEMM), scores, output block.
         return stacked * d + keys * d + d * keys + stacked * keys + stacked * d;
     }
@@ -80,6 +89,11 @@ public static unsafe class BlockedAttention
         int blocks = RowBlocks(shape);
         int g = item / blocks, r0 = item % blocks * BlockRows;
         int rows = Math.Min(BlockRows, shape.Rows - r0);
+        if (shape.HeadDim < SmallHeadDim)
+        {
+            RunSmallHeadItem(q, kCache, vCache, shape, g, r0, rows, scratch, output);
+            return;
+        }
         int d = shape.HeadDim, group = shape.Heads / shape.KvHeads;
         int qWidth = shape.Heads * d, kvWidth = shape.KvHeads * d;
         int keys = shape.StartPos + r0 + rows; // the block's last row sees this many
@@ -87,7 +101,7 @@ public static unsafe class BlockedAttention
 
         float* qBlock = scratch;
         float* kCopy = qBlock + (nint)group * BlockRows * d;
-        float* vCopy = kCopy + (nint)keys * d; // Vᵀ [d, keys] for the GEMM, or V [keys, d] for small heads
+        float* vCopy = kCopy + (nint)keys * d; // Vᵀ [d, keys], the weight of O = S·V
         float* scores = vCopy + (nint)d * keys;
         float* oBlock = scores + (nint)group * BlockRows * keys;
 
@@ -100,18 +114,11 @@ public static unsafe class BlockedAttention
                 new ReadOnlySpan<float>(q + (nint)(r0 + i) * qWidth + h * d, d).CopyTo(new Span<float>(qBlock + (nint)(hh * rows + i) * d, d));
             }
         }
-        bool smallHead = d < SmallHeadDim;
         float* kHead = kCache + g * d, vHead = vCache + g * d;
         for (int t = 0; t < keys; t++)
         {
             new ReadOnlySpan<float>(kHead + (nint)t * kvWidth, d).CopyTo(new Span<float>(kCopy + (nint)t * d, d));
             float* vRow = vHead + (nint)t * kvWidth;
-            if (smallHead)
-            {
-                // Row-major [keys, d] for the direct sum below.
-                new ReadOnlySpan<float>(vRow, d).CopyTo(new Span<float>(vCopy + (nint)t * d, d));
-                continue;
-            }
             for (int j = 0; j < d; j++)
             {
                 vCopy[(nint)j * keys + t] = vRow[j];
@@ -123,26 +130,13 @@ public static unsafe class BlockedAttention
         for (int row = 0; row < stacked; row++)
         {
             int visible = shape.StartPos + r0 + row % rows + 1;
-            var s = new Span<float>(scores + (nint)row * keys, keys);
-            Span<float> seen = s[..visible];
-            System.Numerics.Tensors.TensorPrimitives.Multiply(seen, shape.Scale, seen);
-            Softmax.Compute(seen, seen);
-            s[visible..].Clear();
+            float* s = scores + (nint)row * keys;
+            float sum = Softmax.ScaledExp(s, visible, shape.Scale, s);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(new Span<float>(s, visible), 1f / sum, new Span<float>(s, visible));
+            new Span<float>(s + visible, keys - visible).Clear();
         }
-
-        if (smallHead)
-        {
-            for (int row = 0; row < stacked; row++)
-            {
-                int visible = shape.StartPos + r0 + row % rows + 1;
-                WeightedSumOfRows(scores + (nint)row * keys, vCopy, visible, d, oBlock + (nint)row * d);
-            }
-        }
-        else
-        {
-            // O[stacked, d] = S · V, with Vᵀ as the weight (d output features over keys).
-            Gemm.Run(scores, stacked, new WeightMatrix(vCopy, DType.F32, d, keys), 0, d, oBlock);
-        }
+        // O[stacked, d] = S · V, with Vᵀ as the weight (d output features over keys).
+        Gemm.Run(scores, stacked, new WeightMatrix(vCopy, DType.F32, d, keys), 0, d, oBlock);
         for (int hh = 0; hh < group; hh++)
         {
             int h = g * group + hh;
@@ -153,12 +147,172 @@ public static unsafe class BlockedAttention
         }
     }
 
-    /// <summary>o[0..d) = Σ_{t &lt; keys} w[t] · v[t, 0..d) for a row-major v with d &lt; <see cref="SmallHeadDim"/>.</summary>
-    private static void WeightedSumOfRows(float* w, float* v, int keys, int d, float* o)
+    /// <summary>
+    /// One item for a head dim below <see cref="SmallHeadDim"/>: per query row, its scores against Kᵀ as a direct sum
+    /// over the head dim, the softmax numerators, and O as a weighted sum of V's rows, all on one row that stays in
+    /// L1. With 8-wide heads the GEMMs spent more time packing and reloading their tiles than multiplying. Each
+    /// score is the GEMM's sum in the GEMM's order (FMAs over the head dim from zero), so the scores are the same.
+    /// </summary>
+    private static void RunSmallHeadItem(float* q, float* kCache, float* vCache, in AttentionShape shape, int g, int r0, int rows,
+        float* scratch, float* output)
     {
+        int d = shape.HeadDim, group = shape.Heads / shape.KvHeads;
+        int qWidth = shape.Heads * d, kvWidth = shape.KvHeads * d;
+        int keys = shape.StartPos + r0 + rows; // the block's last row sees this many
+        // With Vector512 every row is computed in whole steps of keys (padding: zero keys and values), so no
+        // row ends in a scalar tail; a tail of 15 keys cost as much as a hundred keys in vectors.
+        bool wide = KernelPaths.UseVector512;
+        int ld = wide ? RoundUp(keys, SmallHeadStep) : keys;
+        float* kT = scratch; // Kᵀ [d, ld]
+        float* vRows = kT + (nint)d * ld; // V [ld, d]
+        float* s = vRows + (nint)ld * d; // one row's scores [ld]
+        float* kHead = kCache + g * d, vHead = vCache + g * d;
+        for (int t = 0; t < keys; t++)
+        {
+            float* kRow = kHead + (nint)t * kvWidth;
+            for (int j = 0; j < d; j++)
+            {
+                kT[(nint)j * ld + t] = kRow[j];
+            }
+            new ReadOnlySpan<float>(vHead + (nint)t * kvWidth, d).CopyTo(new Span<float>(vRows + (nint)t * d, d));
+        }
+        for (int j = 0; j < d; j++)
+        {
+            new Span<float>(kT + (nint)j * ld + keys, ld - keys).Clear();
+        }
+        new Span<float>(vRows + (nint)keys * d, (ld - keys) * d).Clear();
+        for (int hh = 0; hh < group; hh++)
+        {
+            int h = g * group + hh;
+            for (int i = 0; i < rows; i++)
+            {
+                int visible = shape.StartPos + r0 + i + 1;
+                nint at = (nint)(r0 + i) * qWidth + h * d;
+                float max = wide ? Scores512(q + at, kT, ld, visible, d, s) : Scores(q + at, kT, ld, visible, d, s);
+                // Past `visible` the scores are −∞: their numerators are 0 and add nothing below.
+                int n = wide ? RoundUp(visible, Vector512<float>.Count) : visible;
+                // HF eager order: (q·k) · scale, then softmax; O = (Σ_t e_t · v_t) / Σ_t e_t, the normalization
+                // folded into the sum so the row is read once more, not twice.
+                float sum = Softmax.ScaledExp(s, n, shape.Scale, max * shape.Scale, s);
+                WeightedSumOfRows(s, vRows, n, d, output + at, 1f / sum);
+            }
+        }
+    }
+
+    private static int RoundUp(int value, int step) => (value + step - 1) / step * step;
+
+    /// <summary>
+    /// s[t] = Σ_{j &lt; d} q[j] · kT[j, t] (FMAs in j order from zero) for t &lt; n, and −∞ for t up to the next
+    /// multiple of <see cref="SmallHeadStep"/> (kT's stride <paramref name="ld"/> covers it); returns max_{t &lt; n} s[t].
+    /// </summary>
+    private static float Scores512(float* q, float* kT, int ld, int n, int d, float* s)
+    {
+        Vector512<float> vmax = Vector512.Create(float.NegativeInfinity);
+        Vector512<int> lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (int t = 0; t < n; t += SmallHeadStep)
+        {
+            // Four 16-key blocks at a time: four independent FMA chains, so each waits on its own latency only.
+            Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            float* k = kT + t;
+            for (int j = 0; j < d; j++, k += ld)
+            {
+                Vector512<float> qj = Vector512.Create(q[j]);
+                a0 = Vector512.FusedMultiplyAdd(qj, Vector512.Load(k), a0);
+                a1 = Vector512.FusedMultiplyAdd(qj, Vector512.Load(k + 16), a1);
+                a2 = Vector512.FusedMultiplyAdd(qj, Vector512.Load(k + 32), a2);
+                a3 = Vector512.FusedMultiplyAdd(qj, Vector512.Load(k + 48), a3);
+            }
+            if (t + SmallHeadStep > n)
+            {
+                Vector512<float> hidden = Vector512.Create(float.NegativeInfinity);
+                Vector512<int> last = Vector512.Create(n - t);
+                a0 = Vector512.ConditionalSelect(Vector512.LessThan(lane, last).AsSingle(), a0, hidden);
+                a1 = Vector512.ConditionalSelect(Vector512.LessThan(lane + Vector512.Create(16), last).AsSingle(), a1, hidden);
+                a2 = Vector512.ConditionalSelect(Vector512.LessThan(lane + Vector512.Create(32), last).AsSingle(), a2, hidden);
+                a3 = Vector512.ConditionalSelect(Vector512.LessThan(lane + Vector512.Create(48), last).AsSingle(), a3, hidden);
+            }
+            a0.Store(s + t);
+            a1.Store(s + t + 16);
+            a2.Store(s + t + 32);
+            a3.Store(s + t + 48);
+            vmax = Vector512.Max(vmax, Vector512.Max(Vector512.Max(a0, a1), Vector512.Max(a2, a3)));
+        }
+        return MaxOf(Vector256.Max(vmax.GetLower(), vmax.GetUpper()));
+    }
+
+    /// <summary>s[t] = Σ_{j &lt; d} q[j] · kT[j, t] for t &lt; n (FMAs in j order from zero); returns max_t s[t].</summary>
+    private static float Scores(float* q, float* kT, int ld, int n, int d, float* s)
+    {
+        int t = 0;
+        float max = float.NegativeInfinity;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vmax = Vector256.Create(float.NegativeInfinity);
+            for (; t + 8 <= n; t += 8)
+            {
+                Vector256<float> acc = Vector256<float>.Zero;
+                for (int j = 0; j < d; j++)
+                {
+                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(q[j]), Vector256.Load(kT + (nint)j * ld + t), acc);
+                }
+                acc.Store(s + t);
+                vmax = Vector256.Max(vmax, acc);
+            }
+            max = MaxOf(vmax);
+        }
+        for (; t < n; t++)
+        {
+            float acc = 0f;
+            for (int j = 0; j < d; j++)
+            {
+                acc = MathF.FusedMultiplyAdd(q[j], kT[(nint)j * ld + t], acc);
+            }
+            s[t] = acc;
+            max = MathF.Max(max, acc);
+        }
+        return max;
+    }
+
+    private static float MaxOf(Vector256<float> v)
+    {
+        float max = v[0];
+        for (int i = 1; i < Vector256<float>.Count; i++)
+        {
+            max = MathF.Max(max, v[i]);
+        }
+        return max;
+    }
+
+    /// <summary>
+    /// o[0..d) = norm · Σ_{t &lt; keys} w[t] · v[t, 0..d) for a row-major v with d &lt; <see cref="SmallHeadDim"/>.
+    /// </summary>
+    private static void WeightedSumOfRows(float* w, float* v, int keys, int d, float* o, float norm)
+    {
+        if (d == 8 && KernelPaths.UseVector512)
+        {
+            // Two keys per vector: rows t and t+1 of v are 16 consecutive floats, weighted by [w_t ×8, w_t+1 ×8].
+            // Two partial sums so consecutive FMAs do not wait on each other.
+            Vector512<int> pair0 = Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+            Vector512<int> pair1 = Vector512.Create(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+            Vector512<float> a0 = Vector512<float>.Zero, a1 = Vector512<float>.Zero;
+            int t = 0;
+            for (; t + 4 <= keys; t += 4)
+            {
+                Vector512<float> weights = Vector128.Load(w + t).ToVector256Unsafe().ToVector512Unsafe();
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Shuffle(weights, pair0), Vector512.Load(v + (nint)t * 8), a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Shuffle(weights, pair1), Vector512.Load(v + (nint)(t + 2) * 8), a1);
+            }
+            Vector512<float> sum = a0 + a1;
+            Vector256<float> total = sum.GetLower() + sum.GetUpper();
+            for (; t < keys; t++)
+            {
+                total = Vector256.FusedMultiplyAdd(Vector256.Create(w[t]), Vector256.Load(v + (nint)t * 8), total);
+            }
+            (total * norm).Store(o);
+            return;
+        }
         if (d == 8 && Vector256.IsHardwareAccelerated)
         {
-            // Two partial sums so consecutive FMAs do not wait on each other.
             Vector256<float> a0 = Vector256<float>.Zero, a1 = Vector256<float>.Zero;
             int t = 0;
             for (; t + 2 <= keys; t += 2)
@@ -170,7 +324,7 @@ public static unsafe class BlockedAttention
             {
                 a0 = Vector256.FusedMultiplyAdd(Vector256.Create(w[t]), Vector256.Load(v + (nint)t * 8), a0);
             }
-            (a0 + a1).Store(o);
+            ((a0 + a1) * norm).Store(o);
             return;
         }
         new Span<float>(o, d).Clear();
@@ -182,6 +336,10 @@ public static unsafe class BlockedAttention
             {
                 o[j] += wt * vt[j];
             }
+        }
+        for (int j = 0; j < d; j++)
+        {
+            o[j] *= norm;
         }
     }
 }
