@@ -21,6 +21,9 @@ public static class Tolerances
     /// <summary>Perplexity against a reference, or across backends: relative difference.</summary>
     public const double PerplexityRelative = 1e-4;
 
+    /// <summary>An elementary function's SIMD approximation (the softmax exp) against the same function in double: units in the last place.</summary>
+    public const int ElementaryUlps = 2;
+
     /// <summary>Normalized mean squared error: Σ(a−b)² / Σb².</summary>
     public static double Nmse(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
     {

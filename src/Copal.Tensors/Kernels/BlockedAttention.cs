@@ -14,6 +14,8 @@ namespace Copal.Tensors.Kernels;
 /// shares the KV head are stacked (head-major) into one X, so the group's K and V are copied once per item. Keys
 /// past the block's last row are never computed; keys past a row's own position inside the block are zeroed after
 /// the softmax of the visible ones, so each row's result is that of <see cref="Attention"/> up to summation order.
+/// Head dims below <see cref="SmallHeadDim"/> skip both GEMMs: each row's scores, softmax and weighted sum of V are
+/// computed directly (see <c>RunSmallHeadItem</c>).
 /// </remarks>
 public static unsafe class BlockedAttention
 {
@@ -24,8 +26,8 @@ public static unsafe class BlockedAttention
     public const int MinRows = 16;
 
     /// <summary>
-    /// Head dims below this take O = S·V as a direct sum over keys instead of a GEMM: with a narrow output the GEMM
-    /// would spend more time packing the scores than multiplying (stories260K has head dim 8).
+    /// Head dims below this take S = Q·Kᵀ and O = S·V as direct sums per row instead of GEMMs: 8-deep products and an
+    /// 8-wide output would spend more time packing and reloading tiles than multiplying (stories260K has head dim 8).
     /// </summary>
     public const int SmallHeadDim = 16;
 
