@@ -62,8 +62,8 @@ public static unsafe class MatMul
     /// <summary>
     /// Whether a GEMM is spread over input rows rather than output features. Split by features, every thread
     /// packs all of X, so X is packed once per thread; split by inputs, every thread packs all of W. The smaller
-    /// of the two should be repeated: a small weight (64–512 rows of a tiny model, or attention's score and value
-    /// products) against hundreds of input rows. Each y[i, j] is the same sum in the same order either way.
+    /// of the two should be repeated: a small weight (the 64–512-row linears of a tiny model such as stories260K)
+    /// against hundreds of input rows. Each y[i, j] is the same sum in the same order either way.
     /// </summary>
     internal static bool SplitsInputRows(int n, in WeightMatrix w) =>
         w.Rows < n && w.ByteLength <= InputSplitMaxWeightBytes;
