@@ -45,8 +45,7 @@ internal static class ContinualCommand
         var update = new Option<bool>("--update") { Description = "COPAL --mask fixed: reconstruct kept weights with the accumulated Hessian" };
         var mask = new Option<string?>("--mask") { Description = "COPAL mask rule: obs (default: SparseGPT's sweep with the accumulated Hessian) or fixed (w²·S_j on the dense weights; the default with --update)" }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
-        var upstream = new Option<string>("--upstream") { Description = "Where the copal variant's statistics come from: pruned (the layers as pruned in its step, the reference order) or dense (to measure the upstream effect)", DefaultValueFactory = _ => "pruned" }
-            .Accept(v => v is "pruned" or "dense" ? null : "pruned or dense");
+        var upstream = CopalCliOptions.UpstreamOption();
         var outDir = new Option<string>("--out", "-o") { Description = "Report folder (must not exist or be empty, unless --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" };
@@ -78,7 +77,7 @@ internal static class ContinualCommand
             }
             IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed)];
             var copalOptions = new CopalOptionChoices(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
-                p.GetValue(mask) is string m ? CopalOptions.ParseMask(m) : null).WithDefaults();
+                p.GetValue(mask) is string m ? CopalOptions.ParseMask(m) : null, p.GetValue(upstream) is string u ? CopalOptions.ParseUpstream(u) : null).WithDefaults();
             copalOptions.Validate();
             var request = new ContinualRequest(modelDir, ContinualDataset.ParseList(p.GetValue(datasets)!),
                 p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), target,
@@ -87,7 +86,6 @@ internal static class ContinualCommand
                 EvalLimitChunks = p.GetValue(evalLimit),
                 Joint = !p.GetValue(noJoint),
                 TempDirectory = p.GetValue(temp),
-                CopalDenseUpstream = p.GetValue(upstream) == "dense",
             };
             var variants = ContinualRunner.Variants(request);
             foreach (string file in request.Datasets.SelectMany(d => new[] { d.Calibration.Path, d.Evaluation.Path }).Distinct())

@@ -24,6 +24,14 @@ internal sealed class CopalCliOptions
     public Option<string?> Mask { get; } = new Option<string?>("--mask") { Description = "COPAL: obs (default: SparseGPT's sweep with the accumulated Hessian, mask chosen on the updated weights) or fixed (mask from w²·S_j on the dense weights)" }
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
 
+    public Option<string?> Upstream { get; } = UpstreamOption();
+
+    /// <summary>--upstream, for prune and continual.</summary>
+    internal static Option<string?> UpstreamOption() => new Option<string?>("--upstream")
+    {
+        Description = "COPAL: where the statistics come from. mixed (default with --accumulate pooled --mask obs: this dataset through the layers as pruned in this step; the earlier ones as the mean of their statistics through the dense layers and through the layers as pruned at their own step), pruned (every dataset through the layers as pruned at its own step) or dense (through the dense layers)",
+    }.Accept(OptionRules.ByLibrary(v => CopalOptions.ParseUpstream(v)));
+
     /// <summary>--decay's range, for prune and continual.</summary>
     internal static bool DecayIsValid(double decay) => decay > 0 && decay <= 1;
 
@@ -49,6 +57,7 @@ internal sealed class CopalCliOptions
         command.Options.Add(Decay);
         command.Options.Add(Update);
         command.Options.Add(Mask);
+        command.Options.Add(Upstream);
     }
 
     /// <summary>The COPAL state for this run (new or resumed), or null for the other methods (which reject the COPAL options).</summary>
@@ -69,6 +78,7 @@ internal sealed class CopalCliOptions
         Note(p.GetValue(Decay) is not null, "--decay");
         Note(p.GetValue(Update), "--update");
         Note(p.GetValue(Mask) is not null, "--mask");
+        Note(p.GetValue(Upstream) is not null, "--upstream");
         if (!string.Equals(method, "copal", StringComparison.OrdinalIgnoreCase))
         {
             if (given.Count > 0)
@@ -83,7 +93,8 @@ internal sealed class CopalCliOptions
             p.GetValue(Accumulate) is string a ? CopalOptions.ParseAccumulation(a) : null,
             p.GetValue(Decay),
             p.GetValue(Update) ? true : null,
-            p.GetValue(Mask) is string m ? CopalOptions.ParseMask(m) : null);
+            p.GetValue(Mask) is string m ? CopalOptions.ParseMask(m) : null,
+            p.GetValue(Upstream) is string u ? CopalOptions.ParseUpstream(u) : null);
         return CopalRun.StartOrResume(modelDirectory, p.GetValue(Resume), choices, cancellationToken);
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Copal.Prune.Driver;
 
 namespace Copal.Prune.Continual;
 
@@ -67,6 +68,21 @@ public sealed record CopalOptions(
     /// <summary>Dampening of the Hessian for the OBS saliency and the update, as a fraction of its mean diagonal (SparseGPT's 0.01).</summary>
     public double PercentDamp { get; init; } = 0.01;
 
+    /// <summary>
+    /// Where the statistics come from (<see cref="StatisticsUpstream"/>); null: the default for the other settings,
+    /// <see cref="ResolvedUpstream"/>.
+    /// </summary>
+    public StatisticsUpstream? Upstream { get; init; }
+
+    /// <summary>
+    /// The upstream in effect: as given, else <see cref="StatisticsUpstream.Mixed"/> where the state pools Gram
+    /// matrices (<c>--accumulate pooled --mask obs</c>, the defaults), else <see cref="StatisticsUpstream.Pruned"/>.
+    /// Mixed was chosen on the held-out halves of the calibration files (docs/copal.md).
+    /// </summary>
+    public StatisticsUpstream ResolvedUpstream => Upstream ?? (PoolsGram ? StatisticsUpstream.Mixed : StatisticsUpstream.Pruned);
+
+    private bool PoolsGram => Accumulate == SensitivityAccumulation.Pooled && Mask == CopalMaskRule.Obs;
+
     /// <summary>Whether the run needs the input Hessian of each linear.</summary>
     public bool NeedsHessian => Sensitivity == SensitivityEstimator.Hessian || Update || Mask == CopalMaskRule.Obs;
 
@@ -88,6 +104,10 @@ public sealed record CopalOptions(
         {
             throw new PruningOptionException("sensitivity", "hessian with --accumulate pooled", "output with --accumulate pooled (it pools the column moments and Gram matrices themselves; the OBS saliency of the pooled Hessian is what --mask obs uses)");
         }
+        if (Upstream == StatisticsUpstream.Mixed && !PoolsGram)
+        {
+            throw new PruningOptionException("upstream", "mixed", "--accumulate pooled with --mask obs (the mixed estimate is one of pooled Gram matrices), or --upstream pruned or dense");
+        }
         if (Update && Mask == CopalMaskRule.Obs)
         {
             throw new PruningOptionException("update", "on with --mask obs", "off with --mask obs (its OBS sweep already reconstructs the kept weights); --update applies to --mask fixed");
@@ -103,6 +123,18 @@ public sealed record CopalOptions(
         "fixed" => CopalMaskRule.Fixed,
         "obs" => CopalMaskRule.Obs,
         _ => throw new PruningOptionException("mask", text, "fixed or obs"),
+    };
+
+    /// <summary>The upstream's name as on the command line and in the state manifest.</summary>
+    public static string UpstreamName(StatisticsUpstream upstream) => upstream.ToString().ToLowerInvariant();
+
+    /// <summary>Parses <c>--upstream</c>: pruned, dense or mixed.</summary>
+    public static StatisticsUpstream ParseUpstream(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "pruned" => StatisticsUpstream.Pruned,
+        "dense" => StatisticsUpstream.Dense,
+        "mixed" => StatisticsUpstream.Mixed,
+        _ => throw new PruningOptionException("upstream", text, "pruned, dense or mixed"),
     };
 
     /// <summary>Parses <c>--sensitivity</c>: output or hessian.</summary>

@@ -31,6 +31,8 @@ public sealed class CopalPruner : ILinearPruner
 
     public bool NeedsHessian => State.Options.NeedsHessian;
 
+    public StatisticsUpstream Upstream => State.Options.ResolvedUpstream;
+
     public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(statistics);
@@ -44,6 +46,8 @@ public sealed class CopalPruner : ILinearPruner
         {
             throw new InvalidOperationException($"COPAL state of '{target.Name}' has {linear.Steps} datasets folded in, expected {step}: each linear is pruned once per step");
         }
+
+        bool mixed = options.ResolvedUpstream == StatisticsUpstream.Mixed;
 
         // The other layers' accumulated Hessians leave memory: one layer's at a time.
         State.EnterLayer(target.Layer);
@@ -70,7 +74,10 @@ public sealed class CopalPruner : ILinearPruner
         if (options.Mask == CopalMaskRule.Obs)
         {
             // 2'. SparseGPT on the dense parent with the accumulated Hessian: mask and OBS update in one sweep.
-            ObsSweep(HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options), statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
+            float[] hessian = mixed
+                ? MixedHessian(target, statistics, statistics.DenseUpstream ?? statistics, step)
+                : HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options);
+            ObsSweep(hessian, statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
             return MaskApplication.Result(original, weight, rows, cols, statistics, cancellationToken);
         }
 
@@ -133,6 +140,58 @@ public sealed class CopalPruner : ILinearPruner
 
     // Statistics are running means over sequences of per-sequence sums: × sequences/tokens gives per-token means.
     private static double PerToken(InputStatistics statistics) => statistics.Tokens > 0 ? statistics.Sequences / (double)statistics.Tokens : 1.0;
+
+    // The mixed Hessians of the layer being pruned, per input group leader (q/k/v and gate/up share theirs).
+    private readonly Dictionary<string, float[]> _mixed = new(StringComparer.Ordinal);
+    private int _mixedLayer = -1;
+
+    /// <summary>
+    /// <see cref="StatisticsUpstream.Mixed"/>: the earlier datasets' Gram through this step's pruned upstream is not
+    /// known without their data. The state holds two estimates of it: as collected through the upstream pruned at
+    /// each dataset's own step (sees pruning, but stale) and through the dense upstream (never stale, sees no
+    /// pruning). Their mean stands in for it; this dataset counts with its Gram through this step's pruned upstream.
+    /// Pooled by tokens as <see cref="SensitivityAccumulation.Pooled"/>: H = ½·(H_main ⊕ G) + ½·(H_dense ⊕ G), ⊕ the
+    /// token-weighted fold, which is the fold of ½·(H_main + H_dense) with G. Both state matrices then fold in this
+    /// dataset, each through its own upstream. Statistics without a dense side (a linear pruned on its own, outside the
+    /// layer-sequential driver) count as the same through both upstreams; the result is then the pruned upstream's.
+    /// </summary>
+    private float[] MixedHessian(LinearTarget target, InputStatistics statistics, InputStatistics denseSide, int step)
+    {
+        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
+        if (_mixedLayer != target.Layer)
+        {
+            _mixed.Clear();
+            _mixedLayer = target.Layer;
+        }
+        if (_mixed.TryGetValue(leaderName, out float[]? cached))
+        {
+            return cached;
+        }
+        int cols = target.Cols;
+        double priorWeight = State.Options.Decay * State.PooledTokenWeight();
+        float[]? densePast = step == 0 ? null : State.LoadHessian(State.Linears[leaderName], slot: CopalState.HessianSlot.DenseUpstream);
+        float[] main = AccumulatedHessian(target, statistics, step);
+        LinearState leader = State.Linears[leaderName];
+        float[] hessian = main;
+        if (densePast is not null)
+        {
+            // The dense side's estimate, folded with this dataset's Gram exactly as the main fold does.
+            var denseEstimate = (float[])densePast.Clone();
+            SensitivityAccumulator.FoldHessianPooled(denseEstimate, statistics.Hessian, PerToken(statistics), priorWeight, statistics.Tokens, first: false);
+            hessian = new float[main.LongLength];
+            for (long i = 0; i < hessian.LongLength; i++)
+            {
+                hessian[i] = (float)(0.5 * ((double)main[i] + denseEstimate[i]));
+            }
+        }
+        float[] dense = densePast ?? new float[(long)cols * cols];
+        SensitivityAccumulator.FoldHessianPooled(dense, denseSide.Hessian, PerToken(denseSide), priorWeight, denseSide.Tokens, first: step == 0);
+        PackedSymmetric.MirrorUpper(dense, cols);
+        leader.DenseUpstreamHessian = dense;
+        leader.HasDenseUpstreamHessian = true;
+        _mixed[leaderName] = hessian;
+        return hessian;
+    }
 
     // The accumulated Hessian lives on the input group's first linear (q for q/k/v, gate for gate/up): they share X.
     // It is read from the state's file (or spill) when its layer is pruned and folded once per step.

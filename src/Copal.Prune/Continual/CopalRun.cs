@@ -4,7 +4,7 @@ namespace Copal.Prune.Continual;
 
 /// <summary>Options given on the command line for a COPAL step; null means "not given" (on resume: take the state's).</summary>
 public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null, SensitivityAccumulation? Accumulate = null, double? Decay = null, bool? Update = null,
-    CopalMaskRule? Mask = null)
+    CopalMaskRule? Mask = null, Driver.StatisticsUpstream? Upstream = null)
 {
     /// <summary>These choices with the defaults of <see cref="CopalOptions"/> where not given (<c>--update</c> alone implies <c>--mask fixed</c>).</summary>
     public CopalOptions WithDefaults(CopalOptions? fallback = null)
@@ -18,6 +18,8 @@ public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null
             Update = Update ?? d.Update,
             // --update applies to the fixed mask: asking for it without --mask chooses that mask.
             Mask = Mask ?? (Update == true ? CopalMaskRule.Fixed : d.Mask),
+            // A resumed state keeps its own; a new run takes the default for its other settings.
+            Upstream = Upstream ?? (fallback is null ? null : d.ResolvedUpstream),
         };
     }
 }

@@ -16,7 +16,8 @@ namespace Copal.Prune.Continual;
 /// <see cref="LinearState"/> per prunable linear. Persisted as <c>copal-state.safetensors</c> (per linear
 /// <c>{module}.copal_columns</c> F64 [cols]; with --update or --mask obs also <c>{module}.copal_hessian_upper</c> F32
 /// [cols·(cols+1)/2], the upper triangle row by row of the accumulated Hessian, on the first linear of each input
-/// group) plus the <c>copal-state.json</c> manifest. Every value is stored exactly as held in memory, so a resumed run
+/// group; with <c>--upstream mixed</c> also <c>{module}.copal_dense_hessian_upper</c>, the same through the dense
+/// upstream) plus the <c>copal-state.json</c> manifest. Every value is stored exactly as held in memory, so a resumed run
 /// is bit-identical to an uninterrupted one.
 /// The Hessians are never all in memory: a loaded state reads each from its file when its layer is pruned, and the
 /// folded one is held only while its layer is pruned, then written to a spill folder (<see cref="SpillDirectory"/>)
@@ -26,7 +27,10 @@ namespace Copal.Prune.Continual;
 public sealed class CopalState
 {
     public const string FormatName = "copal-state";
-    public const int FormatVersion = 2;
+    public const int FormatVersion = 3;
+
+    /// <summary>Versions this build reads: 2 (before <c>--upstream</c>: read as "pruned") and <see cref="FormatVersion"/>.</summary>
+    private static readonly int[] s_readableVersions = [2, FormatVersion];
     public const string TensorsFileName = "copal-state.safetensors";
     public const string ManifestFileName = "copal-state.json";
 
@@ -128,46 +132,74 @@ public sealed class CopalState
         return l.Hessian is not null ? (float[])l.Hessian.Clone() : LoadHessian(l, keep: false);
     }
 
+    /// <summary>Which of a linear's accumulated Gram matrices: the main one, or the one through the dense upstream.</summary>
+    internal enum HessianSlot
+    {
+        Main,
+        DenseUpstream,
+    }
+
+    private static readonly HessianSlot[] s_slots = [HessianSlot.Main, HessianSlot.DenseUpstream];
+
+    private static float[]? Held(LinearState l, HessianSlot slot) => slot == HessianSlot.Main ? l.Hessian : l.DenseUpstreamHessian;
+
+    private static void Hold(LinearState l, HessianSlot slot, float[]? hessian)
+    {
+        if (slot == HessianSlot.Main)
+        {
+            l.Hessian = hessian;
+        }
+        else
+        {
+            l.DenseUpstreamHessian = hessian;
+        }
+    }
+
+    private static bool Has(LinearState l, HessianSlot slot) => slot == HessianSlot.Main ? l.HasHessian : l.HasDenseUpstreamHessian;
+
     /// <summary>Called when a linear of <paramref name="layer"/> is about to be pruned: the other layers' Hessians leave memory for the spill.</summary>
     internal void EnterLayer(int layer)
     {
         string prefix = string.Create(CultureInfo.InvariantCulture, $"model.layers.{layer}.");
         foreach (LinearState l in _linears.Values)
         {
-            if (l.Hessian is not null && !l.Name.StartsWith(prefix, StringComparison.Ordinal))
+            foreach (HessianSlot slot in s_slots)
             {
-                Spill(l);
+                if (Held(l, slot) is not null && !l.Name.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    Spill(l, slot);
+                }
             }
         }
     }
 
     /// <summary>The accumulated Hessian of <paramref name="l"/> in memory, read from the spill or the state file if needed (and then held until its layer is done).</summary>
-    internal float[] LoadHessian(LinearState l, bool keep = true)
+    internal float[] LoadHessian(LinearState l, bool keep = true, HessianSlot slot = HessianSlot.Main)
     {
-        if (l.Hessian is not null)
+        if (Held(l, slot) is float[] held)
         {
-            return l.Hessian;
+            return held;
         }
-        if (!l.HasHessian)
+        if (!Has(l, slot))
         {
-            throw new CopalStateException($"the COPAL state keeps no accumulated Hessian for '{l.Name}'");
+            throw new CopalStateException($"the COPAL state keeps no accumulated {(slot == HessianSlot.Main ? "" : "dense-upstream ")}Hessian for '{l.Name}'");
         }
         var full = new float[(long)l.Cols * l.Cols];
-        if (_spilled.Contains(l.Name))
+        if (_spilled.Contains(SpillKey(l.Name, slot)))
         {
-            byte[] bytes = File.ReadAllBytes(SpillPath(l.Name));
+            byte[] bytes = File.ReadAllBytes(SpillPath(l.Name, slot));
             PackedSymmetric.Unpack(MemoryMarshal.Cast<byte, float>(bytes), full, l.Cols);
         }
         else
         {
             string path = _source ?? throw new CopalStateException($"the COPAL state's Hessian of '{l.Name}' has no file to be read from");
             using SafetensorsFile file = SafetensorsFile.Open(path);
-            TensorView t = Require(file, path, HessianName(l.Name), DType.F32, [PackedSymmetric.Length(l.Cols)]);
+            TensorView t = Require(file, path, HessianName(l.Name, slot), DType.F32, [PackedSymmetric.Length(l.Cols)]);
             PackedSymmetric.Unpack(t.AsSpan<float>(), full, l.Cols);
         }
         if (keep)
         {
-            l.Hessian = full;
+            Hold(l, slot, full);
         }
         return full;
     }
@@ -187,7 +219,7 @@ public sealed class CopalState
         }
     }
 
-    private void Spill(LinearState l)
+    private void Spill(LinearState l, HessianSlot slot)
     {
         if (_spillDirectory is null)
         {
@@ -196,22 +228,24 @@ public sealed class CopalState
         }
         Directory.CreateDirectory(_spillDirectory);
         var packed = new float[PackedSymmetric.Length(l.Cols)];
-        PackedSymmetric.Pack(l.Hessian!, packed, l.Cols);
-        using (var f = new FileStream(SpillPath(l.Name), FileMode.Create, FileAccess.Write, FileShare.None))
+        PackedSymmetric.Pack(Held(l, slot)!, packed, l.Cols);
+        using (var f = new FileStream(SpillPath(l.Name, slot), FileMode.Create, FileAccess.Write, FileShare.None))
         {
             f.Write(MemoryMarshal.AsBytes(packed.AsSpan()));
         }
-        _spilled.Add(l.Name);
-        l.Hessian = null;
+        _spilled.Add(SpillKey(l.Name, slot));
+        Hold(l, slot, null);
     }
 
-    private string SpillPath(string name) => Path.Combine(_spillDirectory!, Module(name) + ".f32");
+    private static string SpillKey(string name, HessianSlot slot) => slot == HessianSlot.Main ? Module(name) : Module(name) + ".dense_upstream";
+
+    private string SpillPath(string name, HessianSlot slot) => Path.Combine(_spillDirectory!, SpillKey(name, slot) + ".f32");
 
     /// <summary>The manifest as it would be written now.</summary>
     public CopalStateManifest Manifest() => new(
         FormatName, FormatVersion, ParentHash, Continual.ParentHash.Scheme, ParentModel,
         new CopalManifestOptions(Options.Sensitivity.ToString().ToLowerInvariant(), Options.Accumulate.ToString().ToLowerInvariant(), Options.Decay, Options.Update, Options.PercentDamp,
-            CopalOptions.MaskName(Options.Mask)),
+            CopalOptions.MaskName(Options.Mask), CopalOptions.UpstreamName(Options.ResolvedUpstream)),
         _datasets.ToList(), HessianStorage,
         _linears.Values.Select(l => new CopalLinearRecord(l.Name, l.Rows, l.Cols)).ToList(),
         CreatedUtc, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
@@ -230,21 +264,22 @@ public sealed class CopalState
         foreach (LinearState l in ordered)
         {
             specs.Add(new TensorSpec(ColumnsName(l.Name), DType.F64, [l.Cols]));
-            if (l.HasHessian)
+            foreach (HessianSlot slot in s_slots.Where(slot => Has(l, slot)))
             {
-                specs.Add(new TensorSpec(HessianName(l.Name), DType.F32, [PackedSymmetric.Length(l.Cols)]));
+                specs.Add(new TensorSpec(HessianName(l.Name, slot), DType.F32, [PackedSymmetric.Length(l.Cols)]));
             }
         }
         var meta = new Dictionary<string, string> { ["format"] = FormatName, ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture), ["parent_hash"] = ParentHash };
-        using (SafetensorsFile? source = _source is not null && ordered.Any(l => l.HasHessian && l.Hessian is null && !_spilled.Contains(l.Name)) ? SafetensorsFile.Open(_source) : null)
+        bool readsSource = ordered.Any(l => s_slots.Any(slot => Has(l, slot) && Held(l, slot) is null && !_spilled.Contains(SpillKey(l.Name, slot))));
+        using (SafetensorsFile? source = _source is not null && readsSource ? SafetensorsFile.Open(_source) : null)
         using (SafetensorsWriter writer = SafetensorsWriter.Create(tensorsPath, specs, meta))
         {
             foreach (LinearState l in ordered)
             {
                 writer.Write(ColumnsName(l.Name), MemoryMarshal.AsBytes(l.Columns.AsSpan()));
-                if (l.HasHessian)
+                foreach (HessianSlot slot in s_slots.Where(slot => Has(l, slot)))
                 {
-                    WriteHessian(writer, l, source);
+                    WriteHessian(writer, l, slot, source);
                 }
             }
             writer.Commit();
@@ -284,23 +319,23 @@ public sealed class CopalState
         }
     }
 
-    private unsafe void WriteHessian(SafetensorsWriter writer, LinearState l, SafetensorsFile? source)
+    private unsafe void WriteHessian(SafetensorsWriter writer, LinearState l, HessianSlot slot, SafetensorsFile? source)
     {
-        string name = HessianName(l.Name);
+        string name = HessianName(l.Name, slot);
         const int chunk = 1 << 24;
-        if (l.Hessian is not null)
+        if (Held(l, slot) is float[] held)
         {
             var packed = new float[PackedSymmetric.Length(l.Cols)];
-            PackedSymmetric.Pack(l.Hessian, packed, l.Cols);
+            PackedSymmetric.Pack(held, packed, l.Cols);
             ReadOnlySpan<byte> bytes = MemoryMarshal.AsBytes(packed.AsSpan());
             for (int i = 0; i < bytes.Length; i += chunk)
             {
                 writer.Write(name, bytes.Slice(i, Math.Min(chunk, bytes.Length - i)));
             }
         }
-        else if (_spilled.Contains(l.Name))
+        else if (_spilled.Contains(SpillKey(l.Name, slot)))
         {
-            using var f = new FileStream(SpillPath(l.Name), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            using var f = new FileStream(SpillPath(l.Name, slot), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
             var buffer = new byte[chunk];
             int n;
             while ((n = f.Read(buffer, 0, buffer.Length)) > 0)
@@ -349,16 +384,20 @@ public sealed class CopalState
         {
             throw new CopalStateException($"'{manifestPath}' has format '{manifest.Format}', expected '{FormatName}'");
         }
-        if (manifest.FormatVersion != FormatVersion)
+        if (!s_readableVersions.Contains(manifest.FormatVersion))
         {
-            throw new CopalStateException($"'{manifestPath}' has format version {manifest.FormatVersion}, this copal reads version {FormatVersion}");
+            throw new CopalStateException($"'{manifestPath}' has format version {manifest.FormatVersion}, this copal reads versions {string.Join(" and ", s_readableVersions)}");
         }
         if (manifest.Datasets is null || manifest.Linears is null || manifest.Options is null || string.IsNullOrEmpty(manifest.ParentHash))
         {
             throw new CopalStateException($"'{manifestPath}' lacks one of parent_hash, options, datasets, linears");
         }
         var options = new CopalOptions(CopalOptions.ParseSensitivity(manifest.Options.Sensitivity), CopalOptions.ParseAccumulation(manifest.Options.Accumulate),
-            manifest.Options.Decay, manifest.Options.Update, CopalOptions.ParseMask(manifest.Options.Mask ?? "fixed")) { PercentDamp = manifest.Options.PercentDamp };
+            manifest.Options.Decay, manifest.Options.Update, CopalOptions.ParseMask(manifest.Options.Mask ?? "fixed"))
+        {
+            PercentDamp = manifest.Options.PercentDamp,
+            Upstream = CopalOptions.ParseUpstream(manifest.Options.Upstream ?? "pruned"),
+        };
         var state = new CopalState(manifest.ParentHash, manifest.ParentModel, options) { CreatedUtc = manifest.CreatedUtc };
         state._datasets.AddRange(manifest.Datasets);
         int steps = manifest.Datasets.Count;
@@ -369,12 +408,17 @@ public sealed class CopalState
             TensorView columns = Require(file, tensorsPath, ColumnsName(rec.Name), DType.F64, [rec.Cols]);
             MemoryMarshal.Cast<byte, double>(columns.Bytes).CopyTo(l.Columns);
             l.Steps = steps;
-            if (file.TryGet(HessianName(rec.Name), out _))
+            if (file.TryGet(HessianName(rec.Name, HessianSlot.Main), out _))
             {
                 // Checked now, read when its layer is pruned.
-                Require(file, tensorsPath, HessianName(rec.Name), DType.F32, [PackedSymmetric.Length(rec.Cols)]);
+                Require(file, tensorsPath, HessianName(rec.Name, HessianSlot.Main), DType.F32, [PackedSymmetric.Length(rec.Cols)]);
                 l.HasHessian = true;
                 l.HessianSteps = steps;
+            }
+            if (file.TryGet(HessianName(rec.Name, HessianSlot.DenseUpstream), out _))
+            {
+                Require(file, tensorsPath, HessianName(rec.Name, HessianSlot.DenseUpstream), DType.F32, [PackedSymmetric.Length(rec.Cols)]);
+                l.HasDenseUpstreamHessian = true;
             }
         }
         state._source = tensorsPath;
@@ -399,6 +443,7 @@ public sealed class CopalState
         Check("decay", Options.Decay.ToString("R", CultureInfo.InvariantCulture), options.Decay.ToString("R", CultureInfo.InvariantCulture));
         Check("update", Options.Update ? "on" : "off", options.Update ? "on" : "off");
         Check("mask", CopalOptions.MaskName(Options.Mask), CopalOptions.MaskName(options.Mask));
+        Check("upstream", CopalOptions.UpstreamName(Options.ResolvedUpstream), CopalOptions.UpstreamName(options.ResolvedUpstream));
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
             foreach (LinearId id in LinearIds.All)
@@ -445,5 +490,6 @@ public sealed class CopalState
 
     private static string Module(string weightName) => weightName.EndsWith(".weight", StringComparison.Ordinal) ? weightName[..^".weight".Length] : weightName;
     private static string ColumnsName(string weightName) => Module(weightName) + ".copal_columns";
-    private static string HessianName(string weightName) => Module(weightName) + ".copal_hessian_upper";
+    private static string HessianName(string weightName, HessianSlot slot)
+        => Module(weightName) + (slot == HessianSlot.Main ? ".copal_hessian_upper" : ".copal_dense_hessian_upper");
 }

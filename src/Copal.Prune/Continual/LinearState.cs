@@ -40,4 +40,14 @@ public sealed class LinearState
 
     /// <summary>Datasets folded into the Hessian.</summary>
     public int HessianSteps { get; internal set; }
+
+    /// <summary>
+    /// With <see cref="Driver.StatisticsUpstream.Mixed"/>: the accumulated Gram of the same datasets through the
+    /// <b>dense</b> upstream, beside <see cref="Hessian"/> (through the upstream as pruned at each dataset's step);
+    /// held like it.
+    /// </summary>
+    internal float[]? DenseUpstreamHessian { get; set; }
+
+    /// <summary>Whether <see cref="DenseUpstreamHessian"/> exists (in memory or on disk); it has <see cref="HessianSteps"/> datasets too.</summary>
+    public bool HasDenseUpstreamHessian { get; internal set; }
 }

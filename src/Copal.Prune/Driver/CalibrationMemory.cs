@@ -40,14 +40,17 @@ public static class CalibrationMemory
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options)
     {
         ArgumentNullException.ThrowIfNull(pruner);
-        return Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options);
+        return Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options, options.DenseUpstream ? StatisticsUpstream.Dense : pruner.Upstream);
     }
 
     /// <summary>
     /// Estimates a run of <paramref name="method"/> ("magnitude", "wanda", "sparsegpt", "copal"). COPAL's state holds
     /// every linear's column vector and one layer's accumulated Hessians in memory (the rest are on disk).
+    /// <see cref="StatisticsUpstream.Mixed"/> doubles the activations, the statistics and the state's Hessians: both
+    /// upstreams are kept.
     /// </summary>
-    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options)
+    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options,
+        StatisticsUpstream upstream = StatisticsUpstream.Pruned)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(method);
@@ -58,7 +61,8 @@ public static class CalibrationMemory
         long hidden = config.HiddenSize, rows = seqLen;
         long dtype = config.TorchDtype is "bfloat16" or "float16" ? 2 : 4;
 
-        long activations = samples * rows * hidden * F32;
+        long sides = upstream == StatisticsUpstream.Mixed ? 2 : 1;
+        long activations = sides * samples * rows * hidden * F32;
 
         // RunState(seqlen, seqlen): activations of one pass, one row of logits, the KV cache of every layer, RoPE
         // tables; plus the driver's work buffer, and with the layer error a second one and its host copy.
@@ -71,8 +75,8 @@ public static class CalibrationMemory
 
         // Input groups: q/k/v share hidden, o reads qDim, gate/up hidden, down intermediate.
         long[] groups = [hidden, config.QDim, hidden, config.IntermediateSize];
-        long Collect(long cols) => (cols * 16) + (needsHessian ? cols * cols * 16 : 0);
-        long Held(long cols) => (cols * F64) + (needsHessian ? cols * cols * F64 : 0);
+        long Collect(long cols) => sides * ((cols * 16) + (needsHessian ? cols * cols * 16 : 0));
+        long Held(long cols) => sides * ((cols * F64) + (needsHessian ? cols * cols * F64 : 0));
         long statistics = options.TrueSequential ? groups.Max(Collect) : groups.Sum(Collect);
         long held = options.TrueSequential ? groups.Max(Held) : groups.Sum(Held);
         if (options.IncludeEmbeddings)
@@ -104,7 +108,7 @@ public static class CalibrationMemory
                 columns += i * F64;
                 if (needsHessian && id == id.InputGroupLeader())
                 {
-                    hessians += (long)i * i * F32;
+                    hessians += sides * i * i * F32;
                 }
             }
             state = (columns * config.NumLayers) + hessians;

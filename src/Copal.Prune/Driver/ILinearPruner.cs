@@ -16,6 +16,9 @@ public interface ILinearPruner
     /// <summary>Whether <see cref="Prune"/> needs the input Hessian (XᵀX) as well as the column norms.</summary>
     bool NeedsHessian { get; }
 
+    /// <summary>Which upstream the statistics passed to <see cref="Prune"/> must come through.</summary>
+    StatisticsUpstream Upstream => StatisticsUpstream.Pruned;
+
     /// <summary>Prunes <paramref name="weight"/> [Rows, Cols] in place to <paramref name="pattern"/>.</summary>
     LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken);
 }

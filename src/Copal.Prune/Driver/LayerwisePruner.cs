@@ -56,6 +56,11 @@ public sealed class LayerwisePruner
         }
 
         ValidatePattern();
+        StatisticsUpstream upstream = _options.DenseUpstream ? StatisticsUpstream.Dense : _pruner.Upstream;
+        if (upstream == StatisticsUpstream.Mixed && !_pruner.NeedsHessian)
+        {
+            throw new PruningOptionException("upstream", "mixed", $"a method that uses the input Hessian; {_pruner.Name} here does not");
+        }
         if (_options.IncludeEmbeddings && _pruner is not MethodPruner)
         {
             throw new PruningOptionException("include-embeddings", "true", $"a baseline method (magnitude, wanda, sparsegpt); {_pruner.Name} keeps state only for the decoder layers' linears");
@@ -77,6 +82,8 @@ public sealed class LayerwisePruner
             activations[s] = new float[(long)seqLen * hidden];
             backend.Download(work, activations[s]);
         }
+        // Mixed statistics: the same samples through the dense upstream, kept beside them.
+        float[][]? denseActivations = upstream == StatisticsUpstream.Mixed ? [.. activations.Select(a => (float[])a.Clone())] : null;
 
         var layerReports = new List<LayerReport>(layers);
         long peakAnonymous = MemoryProbe.AnonymousBytes();
@@ -91,6 +98,10 @@ public sealed class LayerwisePruner
                 {
                     progress?.Report(new PruneProgress(layer, layers, "running the dense layer"));
                     Rerun(layer, _model.Weights.Layers[layer], state, work, null, activations, cancellationToken);
+                    if (denseActivations is not null)
+                    {
+                        Rerun(layer, _model.Weights.Layers[layer], state, work, null, denseActivations, cancellationToken);
+                    }
                 }
                 output.WriteLayer(layer, new Dictionary<string, TensorView>());
                 continue;
@@ -105,7 +116,9 @@ public sealed class LayerwisePruner
                 foreach (LinearId[] group in groups)
                 {
                     // 2. Statistics of this group's inputs, from the layer as pruned so far.
-                    IReadOnlyDictionary<LinearId, InputStatistics> stats = CollectStatistics(layer, group, state, work, activations, progress, cancellationToken);
+                    IReadOnlyDictionary<LinearId, InputStatistics> stats = denseActivations is null
+                        ? CollectStatistics(layer, group, state, work, activations, progress, cancellationToken)
+                        : CollectPairedStatistics(layer, dense, group, state, work, activations, denseActivations, progress, cancellationToken);
                     // 3. Prune the group's linears from the dense weights.
                     foreach (LinearId id in group)
                     {
@@ -124,7 +137,7 @@ public sealed class LayerwisePruner
                 // 4. Rerun the pruned layer: its outputs are the next layer's inputs.
                 progress?.Report(new PruneProgress(layer, layers, "rerunning the pruned layer"));
                 double? outputError;
-                if (_options.DenseUpstream)
+                if (upstream == StatisticsUpstream.Dense)
                 {
                     // The next layer sees this layer's dense outputs.
                     DecoderLayerWeights prunedLayer = _model.Weights.ReplaceLayer(layer, dense);
@@ -134,6 +147,19 @@ public sealed class LayerwisePruner
                 else
                 {
                     outputError = Rerun(layer, dense, state, work, denseWork, activations, cancellationToken);
+                }
+                if (denseActivations is not null)
+                {
+                    // The dense side moves on through the dense layer.
+                    DecoderLayerWeights prunedLayer = _model.Weights.ReplaceLayer(layer, dense);
+                    try
+                    {
+                        Rerun(layer, dense, state, work, null, denseActivations, cancellationToken);
+                    }
+                    finally
+                    {
+                        _model.Weights.ReplaceLayer(layer, prunedLayer);
+                    }
                 }
                 output.WriteLayer(layer, pruned.ToDictionary(kv => LlamaTensorNames.Linear(layer, kv.Key), kv => kv.Value.View));
                 peakAnonymous = Math.Max(peakAnonymous, MemoryProbe.AnonymousBytes());
@@ -277,6 +303,39 @@ public sealed class LayerwisePruner
             tap.FoldSample();
         }
         return tap.Statistics;
+    }
+
+    // Each sample through the dense layer on its dense-upstream input, then through the layer as pruned so far on its
+    // pruned-upstream input (the layer is still dense unless --true-sequential swapped some linears in).
+    private IReadOnlyDictionary<LinearId, InputStatistics> CollectPairedStatistics(
+        int layer, DecoderLayerWeights dense, LinearId[] group, RunState state, DeviceBuffer work, float[][] activations, float[][] denseActivations,
+        IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
+    {
+        var leaders = group.Select(id => id.InputGroupLeader()).Distinct()
+            .ToDictionary(id => id, id => LlamaWeights.LinearShape(_model.Config, id).In);
+        using var tap = new PairedStatisticsTap(_model.Backend, layer, leaders);
+        int seqLen = state.MaxRows;
+        for (int s = 0; s < activations.Length; s++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new PruneProgress(layer, _model.Config.NumLayers, $"statistics {s + 1}/{activations.Length} (dense and pruned upstream)"));
+            DecoderLayerWeights current = _model.Weights.ReplaceLayer(layer, dense);
+            try
+            {
+                tap.DensePass = true;
+                _model.Backend.Upload(denseActivations[s], work);
+                _model.ForwardLayer(state, layer, work, seqLen, 0, tap);
+            }
+            finally
+            {
+                _model.Weights.ReplaceLayer(layer, current);
+            }
+            tap.DensePass = false;
+            _model.Backend.Upload(activations[s], work);
+            _model.ForwardLayer(state, layer, work, seqLen, 0, tap);
+            tap.FoldSample();
+        }
+        return tap.Statistics();
     }
 
     private (NativeTensor, LinearPruneResult) PruneLinear(int layer, LinearId id, string name, InputStatistics stats, CancellationToken cancellationToken)

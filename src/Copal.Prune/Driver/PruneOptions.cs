@@ -12,7 +12,7 @@ public sealed record PruneOptions(SparsityPattern Pattern)
 
     /// <summary>
     /// Feed every layer the outputs of the <b>dense</b> layers before it, instead of those as pruned in this run (the
-    /// reference order). Used to measure the upstream effect of COPAL's pooled statistics (docs/copal.md); off by default.
+    /// reference order), whatever the pruner asks for (<see cref="ILinearPruner.Upstream"/>). Off by default.
     /// </summary>
     public bool DenseUpstream { get; init; }
 

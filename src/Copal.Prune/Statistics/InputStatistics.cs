@@ -63,6 +63,13 @@ public sealed class InputStatistics
     /// <summary>The input dimension.</summary>
     public int Columns { get; }
 
+    /// <summary>
+    /// With <see cref="Driver.StatisticsUpstream.Mixed"/> collection: the statistics of the same calibration tokens'
+    /// inputs to this linear through the <b>dense</b> upstream layers (these statistics are through the upstream as
+    /// pruned in this run). Null otherwise.
+    /// </summary>
+    public InputStatistics? DenseUpstream { get; internal set; }
+
     /// <summary>Whether <see cref="Hessian"/> is collected.</summary>
     public bool HasHessian => _hessian is not null;
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Copal.Model.Weights;
 using Copal.Prune.Continual;
 using Copal.Prune.Driver;
+using Copal.Tensors;
 using Copal.Testing;
 
 namespace Copal.Prune.Tests.Continual;
@@ -205,6 +206,35 @@ public class CopalStateTests
     }
 
     [Fact]
+    public void A_version_2_state_reads_as_the_pruned_upstream_and_resumes_so()
+    {
+        CopalState state = TwoSteps(new CopalOptions { Upstream = StatisticsUpstream.Pruned }, null, out _);
+        string dir = TempDir();
+        try
+        {
+            state.Save(dir);
+            string path = Path.Combine(dir, CopalState.ManifestFileName);
+            JsonNode json = JsonNode.Parse(File.ReadAllText(path))!;
+            Assert.Equal("pruned", (string?)json["options"]!["upstream"]);
+            json["options"]!.AsObject().Remove("upstream");
+            json["format_version"] = 2;
+            File.WriteAllText(path, json.ToJsonString());
+            CopalState loaded = CopalState.Load(dir);
+            Assert.Equal(StatisticsUpstream.Pruned, loaded.Options.Upstream);
+            // Resuming with no --upstream keeps the state's; asking for another is refused by name.
+            Assert.Equal(StatisticsUpstream.Pruned, new CopalOptionChoices().WithDefaults(loaded.Options).ResolvedUpstream);
+            var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
+            var e = Assert.Throws<CopalStateException>(() => loaded.EnsureCompatible("parent-hash", "dense",
+                new CopalOptionChoices(Upstream: StatisticsUpstream.Mixed).WithDefaults(loaded.Options), config));
+            Assert.Contains("--upstream is 'mixed'", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_manifest_written_before_the_mask_option_reads_as_fixed()
     {
         CopalState state = TwoSteps(new CopalOptions(Update: true, Mask: CopalMaskRule.Fixed), null, out _);
@@ -217,7 +247,7 @@ public class CopalStateTests
             Assert.Equal("fixed", (string?)json["options"]!["mask"]);
             json["options"]!.AsObject().Remove("mask");
             File.WriteAllText(path, json.ToJsonString());
-            Assert.Equal(state.Options, CopalState.Load(dir).Options);
+            Assert.Equal(state.Options with { Upstream = StatisticsUpstream.Pruned }, CopalState.Load(dir).Options);
         }
         finally
         {
@@ -247,7 +277,8 @@ public class CopalStateTests
             state.Save(dir);
             CopalState loaded = CopalState.Load(dir);
             Assert.Equal(state.ParentHash, loaded.ParentHash);
-            Assert.Equal(state.Options, loaded.Options);
+            // The upstream in effect is stored, so a later default cannot change a resumed run.
+            Assert.Equal(state.Options with { Upstream = state.Options.ResolvedUpstream }, loaded.Options);
             Assert.Equal(2, loaded.Datasets.Count);
             Assert.Equal(state.Datasets[1].CalibrationHash, loaded.Datasets[1].CalibrationHash);
             Assert.Equal(state.Linears.Keys.Order(), loaded.Linears.Keys.Order());
@@ -323,7 +354,9 @@ public class CopalStateTests
             // Layer 0's Hessian left memory for the spill when layer 1 began; it reads back exactly.
             Assert.Null(state.Linears[q0.Name].Hessian);
             Assert.True(state.Linears[q0.Name].HasHessian);
-            Assert.Single(Directory.GetFiles(Path.Combine(spill, "s")));
+            // Two matrices: the main one and, with the default mixed upstream, the one through the dense upstream.
+            Assert.Equal(2, Directory.GetFiles(Path.Combine(spill, "s")).Length);
+            Assert.Null(state.Linears[q0.Name].DenseUpstreamHessian);
             Assert.Equal(h0, state.ReadHessian(q0.Name));
             state.CompleteStep(new CalibrationReport(["d"], 4, 6, 0, "h"), new SparsityPattern.Unstructured(0.5));
             state.Save(dir);
@@ -331,9 +364,11 @@ public class CopalStateTests
             Assert.False(Directory.Exists(Path.Combine(spill, "s")));
             using (var file = Copal.Tensors.Safetensors.SafetensorsFile.Open(Path.Combine(dir, CopalState.TensorsFileName)))
             {
-                Assert.True(file.TryGet("model.layers.0.self_attn.q_proj.copal_hessian_upper", out Copal.Tensors.TensorView t));
+                Assert.True(file.TryGet("model.layers.0.self_attn.q_proj.copal_hessian_upper", out TensorView t));
                 Assert.Equal([16L * 17 / 2], t.Shape);
                 Assert.False(file.TryGet("model.layers.0.self_attn.q_proj.copal_hessian", out _));
+                Assert.True(file.TryGet("model.layers.0.self_attn.q_proj.copal_dense_hessian_upper", out TensorView d));
+                Assert.Equal([16L * 17 / 2], d.Shape);
             }
             CopalState loaded = CopalState.Load(dir);
             Assert.Null(loaded.Linears[q0.Name].Hessian);
@@ -531,6 +566,12 @@ public class CopalStateTests
                 [16] = Random(1, 16, 100 + step, true).Stats,
                 [8] = Random(1, 8, 200 + step, true).Stats,
             };
+            if (options.ResolvedUpstream == StatisticsUpstream.Mixed)
+            {
+                // Through the dense upstream the same tokens give other statistics.
+                stats[16].DenseUpstream = Random(1, 16, 300 + step, true, scale: 1.5f).Stats;
+                stats[8].DenseUpstream = Random(1, 8, 400 + step, true, scale: 1.5f).Stats;
+            }
             foreach ((LinearTarget t, float[] w) in targets.Zip(weights))
             {
                 float[] copy = (float[])w.Clone();

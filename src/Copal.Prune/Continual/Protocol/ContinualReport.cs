@@ -28,7 +28,7 @@ public sealed record ContinualReport(
 {
     public string Tool { get; init; } = "copal continual";
 
-    /// <summary>Where the COPAL variant's statistics come from: "pruned" (the layers as pruned in its step, the default) or "dense".</summary>
+    /// <summary>Where the COPAL variant's statistics come from: "mixed" (the default with pooled Gram matrices), "pruned" or "dense" (<see cref="Driver.StatisticsUpstream"/>).</summary>
     public string CopalUpstream { get; init; } = "pruned";
 }
 

@@ -27,12 +27,6 @@ public sealed record ContinualRequest(
     /// <summary>Also run the joint reference (pooled calibration of D1..Dt at step t).</summary>
     public bool Joint { get; init; } = true;
 
-    /// <summary>
-    /// The COPAL variant collects its statistics through the dense upstream layers instead of those pruned in its step
-    /// (<see cref="Driver.PruneOptions.DenseUpstream"/>); to measure the upstream effect. The joint reference is not affected.
-    /// </summary>
-    public bool CopalDenseUpstream { get; init; }
-
     /// <summary>Where the intermediate pruned models go (a fresh subfolder, deleted at the end); null: the system temp folder.</summary>
     public string? TempDirectory { get; init; }
 }

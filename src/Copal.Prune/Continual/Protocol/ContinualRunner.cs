@@ -127,22 +127,24 @@ public static class ContinualRunner
                         bool dataFree = method == "magnitude";
                         string inputKey = kind == "cumulative" && previousKey is not null ? previousKey : "dense";
                         // COPAL's own state makes its model unique from step 2 on; a fresh state (step 1, joint) is pruned like any method.
-                        bool denseUpstream = kind == "copal" && request.CopalDenseUpstream;
+                        // A fresh state at step 1 prunes like any pooled calibration (joint's step 1), except through the dense upstream.
+                        StatisticsUpstream upstream = kind == "copal" ? request.Copal.ResolvedUpstream : StatisticsUpstream.Pruned;
                         string key = kind == "copal" && t > 0
                             ? $"copal-run|{s}|{Guid.NewGuid():N}"
-                            : $"{method}|{inputKey}|{(dataFree ? "data-free" : calibration.Hash)}{(denseUpstream ? "|dense-upstream" : "")}";
+                            : $"{method}|{inputKey}|{(dataFree ? "data-free" : calibration.Hash)}{(upstream == StatisticsUpstream.Dense ? "|dense-upstream" : "")}";
                         if (!cache.TryGet(key, out ModelCache.Entry? entry))
                         {
                             CopalState? stepState = kind switch
                             {
                                 "copal" => state,
-                                "joint" when method == "copal" => new CopalState(parentHash, request.ModelDirectory, request.Copal),
+                                // The reference: pooled calibration, every dataset through this step's pruned upstream.
+                                "joint" when method == "copal" => new CopalState(parentHash, request.ModelDirectory, request.Copal with { Upstream = StatisticsUpstream.Pruned }),
                                 _ => null,
                             };
                             ILinearPruner pruner = stepState is not null ? new CopalPruner(stepState) : PrunerFactory.Create(method);
                             string input = inputKey == "dense" ? request.ModelDirectory : cache.Directory(inputKey);
                             string output = cache.NewDirectory();
-                            var pruneRequest = new PruneRequest(input, output, pruner, new PruneOptions(request.Pattern) { MeasureLayerError = false, DenseUpstream = denseUpstream }, calibration)
+                            var pruneRequest = new PruneRequest(input, output, pruner, new PruneOptions(request.Pattern) { MeasureLayerError = false }, calibration)
                             {
                                 ExtraFiles = stepState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(stepState, calibration, request.Pattern),
                             };
@@ -164,7 +166,12 @@ public static class ContinualRunner
                         if (kind == "copal")
                         {
                             // Continue from the saved files, exactly as `copal prune --resume` would: the run relies on the persisted state.
+                            // (The COPAL variant runs before joint, so a shared step-1 entry holds COPAL's own state.)
                             state = CopalState.Load(entry.Directory);
+                            if (state.Options.ResolvedUpstream != request.Copal.ResolvedUpstream)
+                            {
+                                throw new InvalidOperationException($"the cached step-{step} model of {label} holds a state of upstream {CopalOptions.UpstreamName(state.Options.ResolvedUpstream)}");
+                            }
                         }
                         r[t] = entry.Row;
                         if (previousKey is not null)
@@ -193,7 +200,7 @@ public static class ContinualRunner
             PreconditionWarning(preconditions), preconditions, datasetReports, reports,
             clock.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64)
         {
-            CopalUpstream = request.CopalDenseUpstream ? "dense" : "pruned",
+            CopalUpstream = CopalOptions.UpstreamName(request.Copal.ResolvedUpstream),
         };
     }
 
@@ -368,7 +375,8 @@ public static class ContinualRunner
             int samples = kind == "joint" ? request.NSamples * request.Datasets.Count : request.NSamples;
             bool copal = method == "copal";
             bool hessian = copal ? request.Copal.NeedsHessian : PrunerFactory.Create(method).NeedsHessian;
-            CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, samples, request.SeqLen, method, hessian, options);
+            StatisticsUpstream upstream = copal && kind == "copal" ? request.Copal.ResolvedUpstream : StatisticsUpstream.Pruned;
+            CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, samples, request.SeqLen, method, hessian, options, upstream);
             if (worst is null || e.Total > worst.Total)
             {
                 worst = e;

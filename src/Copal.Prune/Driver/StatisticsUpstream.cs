@@ -1,0 +1,20 @@
+namespace Copal.Prune.Driver;
+
+/// <summary>
+/// Which upstream layers a linear's input statistics are collected through. The upstream of layer l is layers 0..l−1;
+/// the layer-sequential driver has both the dense ones and those already pruned in this run.
+/// </summary>
+public enum StatisticsUpstream
+{
+    /// <summary>The layers as pruned in this run: SparseGPT's and Wanda's reference order.</summary>
+    Pruned,
+
+    /// <summary>The dense layers (every layer sees the dense model's activations).</summary>
+    Dense,
+
+    /// <summary>
+    /// Both, over the same tokens: the statistics through the pruned upstream, with those through the dense upstream
+    /// attached (<see cref="InputStatistics.DenseUpstream"/>). COPAL's mixed estimate of the earlier datasets needs both.
+    /// </summary>
+    Mixed,
+}

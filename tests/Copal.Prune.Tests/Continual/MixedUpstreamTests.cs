@@ -1,0 +1,153 @@
+using Copal.Model.Tokenization;
+using Copal.Model.Weights;
+using Copal.Prune.Calibration;
+using Copal.Prune.Continual;
+using Copal.Prune.Driver;
+using Copal.Tensors;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Safetensors;
+using Copal.Testing;
+
+namespace Copal.Prune.Tests.Continual;
+
+/// <summary>COPAL's <c>--upstream mixed</c>: the two state matrices, the mean estimate, and the driver's paired statistics.</summary>
+public sealed class MixedUpstreamTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-mixed-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    [Fact]
+    public void Mixed_is_the_default_where_the_state_pools_gram_matrices_and_is_refused_elsewhere()
+    {
+        Assert.Equal(StatisticsUpstream.Mixed, new CopalOptions().ResolvedUpstream);
+        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptions(Accumulate: SensitivityAccumulation.Sum).ResolvedUpstream);
+        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptions(Mask: CopalMaskRule.Fixed).ResolvedUpstream);
+        var e = Assert.Throws<PruningOptionException>(() => (new CopalOptions(Accumulate: SensitivityAccumulation.Sum) { Upstream = StatisticsUpstream.Mixed }).Validate());
+        Assert.Contains("--upstream", e.Message, StringComparison.Ordinal);
+        Assert.Contains("pooled", e.Message, StringComparison.Ordinal);
+        Assert.Throws<PruningOptionException>(() => CopalOptions.ParseUpstream("sideways"));
+    }
+
+    [Fact]
+    public void The_earlier_datasets_count_as_the_mean_of_both_state_matrices_and_each_side_folds_through_its_own_upstream()
+    {
+        const int rows = 8, cols = 16;
+        var target = new LinearTarget(0, LinearId.QProj, LlamaTensorNames.Linear(0, LinearId.QProj), rows, cols);
+        float[] dense = Weight(rows, cols, 1);
+        var state = new CopalState("parent", "dense", new CopalOptions());
+        var pattern = new SparsityPattern.Unstructured(0.5);
+        InputStatistics[] pruned = [Statistics(cols, 10, 1.0, sequences: 4), Statistics(cols, 11, 1.0, sequences: 3)];
+        InputStatistics[] denseSide = [Statistics(cols, 20, 1.5, sequences: 4), Statistics(cols, 21, 1.5, sequences: 3)];
+        float[] output = [];
+        for (int step = 0; step < 2; step++)
+        {
+            pruned[step].DenseUpstream = denseSide[step];
+            output = (float[])dense.Clone();
+            new CopalPruner(state).Prune(target, output, pruned[step], pattern, CancellationToken.None);
+            state.CompleteStep(new CalibrationReport([$"d{step}"], pruned[step].Sequences, 6, 0, $"h{step}"), pattern);
+        }
+
+        // The reference, from the fold's definition: per-token Gram matrices pooled by tokens.
+        static float[] Fold(float[]? prior, double priorTokens, InputStatistics s)
+        {
+            var h = prior is null ? new float[s.Hessian.Length] : (float[])prior.Clone();
+            SensitivityAccumulator.FoldHessianPooled(h, s.Hessian, s.Sequences / (double)s.Tokens, priorTokens, s.Tokens, first: prior is null);
+            PackedSymmetric.MirrorUpper(h, (int)Math.Sqrt(h.Length));
+            return h;
+        }
+        double w = pruned[0].Tokens;
+        float[] main1 = Fold(null, 0, pruned[0]), dense1 = Fold(null, 0, denseSide[0]);
+        float[] main2 = Fold(main1, w, pruned[1]), dense2 = Fold(dense1, w, denseSide[1]);
+        float[] denseEstimate = (float[])dense1.Clone();
+        SensitivityAccumulator.FoldHessianPooled(denseEstimate, pruned[1].Hessian, pruned[1].Sequences / (double)pruned[1].Tokens, w, pruned[1].Tokens, first: false);
+        var mixed = new float[main2.Length];
+        for (int i = 0; i < mixed.Length; i++)
+        {
+            mixed[i] = (float)(0.5 * ((double)main2[i] + denseEstimate[i]));
+        }
+        float[] expected = (float[])dense.Clone();
+        CopalPruner.ObsSweep(mixed, pruned[1].Sequences, expected, rows, cols, pattern, state.Options, CancellationToken.None);
+        Assert.Equal(expected, output);
+
+        LinearState leader = state.Linears[target.Name];
+        Assert.Equal(main2, state.LoadHessian(leader, keep: false));
+        Assert.Equal(dense2, state.LoadHessian(leader, keep: false, CopalState.HessianSlot.DenseUpstream));
+        // Differs from pruning with either state matrix alone.
+        float[] mainOnly = (float[])dense.Clone();
+        CopalPruner.ObsSweep(main2, pruned[1].Sequences, mainOnly, rows, cols, pattern, state.Options, CancellationToken.None);
+        Assert.NotEqual(mainOnly, output);
+    }
+
+    [Fact]
+    public void The_driver_collects_the_pruned_side_as_the_reference_order_and_the_dense_side_as_the_dense_upstream()
+    {
+        CalibrationSet calibration = CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(TestData.Stories260K),
+            [TestData.Path("text", "tinystories", "calib.txt")], 3, 32, seed: 0);
+        var pattern = new SparsityPattern.Unstructured(0.5);
+        using var backend = new CpuBackend();
+        (string Dir, CopalState State) Run(StatisticsUpstream upstream)
+        {
+            string outDir = Path.Combine(_temp, upstream.ToString());
+            var state = new CopalState("parent", TestData.Stories260K, new CopalOptions { Upstream = upstream });
+            PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(pattern), calibration)
+            {
+                ExtraFiles = CopalRun.StateFiles(state, calibration, pattern),
+            }, backend);
+            return (outDir, CopalState.Load(outDir));
+        }
+        (string mixedDir, CopalState mixed) = Run(StatisticsUpstream.Mixed);
+        (string prunedDir, CopalState pruned) = Run(StatisticsUpstream.Pruned);
+        (_, CopalState denseRun) = Run(StatisticsUpstream.Dense);
+        using var a = SafetensorsCheckpoint.Open(mixedDir);
+        using var b = SafetensorsCheckpoint.Open(prunedDir);
+        foreach (TensorView t in b.Tensors)
+        {
+            // The first step prunes with this dataset alone, through the pruned upstream: the reference order's bytes.
+            Assert.True(t.Bytes.SequenceEqual(a[t.Name].Bytes), t.Name);
+        }
+        int layers = 0;
+        foreach ((string name, LinearState l) in mixed.Linears.Where(kv => kv.Value.HasHessian))
+        {
+            Assert.True(l.HasDenseUpstreamHessian, name);
+            Assert.Equal(pruned.ReadHessian(name), mixed.ReadHessian(name));
+            float[] denseSide = mixed.LoadHessian(l, keep: false, CopalState.HessianSlot.DenseUpstream);
+            Assert.Equal(denseRun.ReadHessian(name), denseSide);
+            if (name.Contains("layers.0.self_attn.q_proj", StringComparison.Ordinal))
+            {
+                // Layer 0's attention input has no upstream: both sides are the same.
+                Assert.Equal(mixed.ReadHessian(name), denseSide);
+            }
+            else if (name.Contains("self_attn.q_proj", StringComparison.Ordinal))
+            {
+                layers++;
+                Assert.NotEqual(mixed.ReadHessian(name), denseSide);
+            }
+        }
+        Assert.Equal(4, layers);
+        Assert.DoesNotContain(pruned.Linears.Values, l => l.HasDenseUpstreamHessian);
+    }
+
+    private static float[] Weight(int rows, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        return [.. Enumerable.Range(0, rows * cols).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+    }
+
+    private static InputStatistics Statistics(int cols, int seed, double scale, int sequences)
+    {
+        var rng = new Random(seed);
+        var stats = new InputStatistics(cols, collectHessian: true);
+        for (int s = 0; s < sequences; s++)
+        {
+            const int tokens = 6;
+            var x = new float[tokens * cols];
+            for (int i = 0; i < x.Length; i++)
+            {
+                x[i] = (float)(((rng.NextDouble() * 2) - 1) * (1 + (i % cols)) * scale);
+            }
+            stats.AddSequence(x, tokens);
+        }
+        return stats;
+    }
+}
