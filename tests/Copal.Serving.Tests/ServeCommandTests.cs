@@ -127,7 +127,7 @@ public sealed partial class ServeCommandTests
     [Fact]
     public void Bench_serve_reports_single_and_concurrent_decode_rates_and_first_token_times()
     {
-        using Process p = Start("bench", "serve", "-m", TestData.Stories260K, "--streams", "3", "--prompt-tokens", "8", "--decode", "16", "--device", "cpu", "--json");
+        using Process p = Start("bench", "serve", "-m", TestData.Stories260K, "--streams", "3", "--prompt-tokens", "8", "--decode", "16", "--repeat", "2", "--device", "cpu", "--json");
         string stdout = p.StandardOutput.ReadToEnd();
         string stderr = p.StandardError.ReadToEnd();
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)));
@@ -139,6 +139,11 @@ public sealed partial class ServeCommandTests
             Assert.True(r.GetProperty(field).GetDouble() > 0, $"{field} in {stdout}");
         }
         Assert.True(r.GetProperty("first_token_max_seconds").GetDouble() >= r.GetProperty("first_token_median_seconds").GetDouble());
+        // Two interleaved rounds: the speedup is the median (here the mean) of theirs.
+        Assert.Equal(2, r.GetProperty("rounds").GetInt32());
+        double[] rounds = [.. r.GetProperty("round_speedups").EnumerateArray().Select(e => e.GetDouble())];
+        Assert.Equal(2, rounds.Length);
+        Assert.Equal((rounds[0] + rounds[1]) / 2, r.GetProperty("speedup").GetDouble(), 12);
     }
 
     [GeneratedRegex(@"http://127\.0\.0\.1:\d+/")]

@@ -9,6 +9,8 @@ namespace Copal.Cli.Commands;
 /// <c>copal bench serve</c>: what batched decoding buys. The same greedy request (a fixed synthetic prompt of token
 /// ids) runs alone, then as --streams concurrent requests through the engine that <c>copal serve</c> uses (in
 /// process, no HTTP): aggregate decode tokens/s of each, their ratio, and the time to first token under load.
+/// The two runs are repeated in interleaved rounds (alternating which goes first) and the medians reported, so a
+/// machine whose speed drifts between runs moves both sides of each ratio alike.
 /// </summary>
 internal static class BenchServe
 {
@@ -16,7 +18,8 @@ internal static class BenchServe
         double SingleDecodeTokensPerSecond, double SingleFirstTokenSeconds,
         double AggregateDecodeTokensPerSecond, double Speedup,
         double FirstTokenMedianSeconds, double FirstTokenMaxSeconds, long KvCacheBytes,
-        double SingleDecodeTokensPerCpuSecond, double AggregateDecodeTokensPerCpuSecond);
+        double SingleDecodeTokensPerCpuSecond, double AggregateDecodeTokensPerCpuSecond,
+        int Rounds, IReadOnlyList<double> RoundSpeedups);
 
     public static Command Create()
     {
@@ -24,12 +27,13 @@ internal static class BenchServe
         var streams = new Option<int>("--streams") { Description = "Concurrent requests (and slots)", DefaultValueFactory = _ => 8 }.AtLeast(2);
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length of each request", DefaultValueFactory = _ => 32 }.AtLeast(1);
         var decode = new Option<int>("--decode") { Description = "Tokens each request generates", DefaultValueFactory = _ => 32 }.AtLeast(2);
+        var repeat = new Option<int>("--repeat") { Description = "Rounds of one-alone and concurrent runs, interleaved; medians are reported", DefaultValueFactory = _ => 3 }.AtLeast(1);
         var device = CommonOptions.Device();
         var sparse = SparseOptions.LoadMode();
         var json = CommonOptions.Json();
         var command = new Command("serve", "Aggregate decode tokens/s of concurrent requests (batched decoding) against one alone, and the time to first token under that load")
         {
-            model, streams, promptTokens, decode, device, sparse, json,
+            model, streams, promptTokens, decode, repeat, device, sparse, json,
         };
         command.SetBody((p, ct) =>
         {
@@ -50,23 +54,42 @@ internal static class BenchServe
             var request = new CompletionRequest { PromptIds = prompt, MaxTokens = m };
             Run(engine, request, 1, ct); // warm-up: compiles the forward pass and the batch path
             Run(engine, request with { MaxTokens = 4 }, s, ct);
-            Timing single = Run(engine, request, 1, ct);
-            Timing many = Run(engine, request, s, ct);
-            double singleRate = single.DecodeRate;
-            var result = new Result(session.Backend.Info.Kind, s, n, m, singleRate, single.FirstToken.Max(),
-                many.DecodeRate, many.DecodeRate / singleRate, Median(many.FirstToken), many.FirstToken.Max(), engine.KvCacheBytes,
-                single.DecodeRatePerCpuSecond, many.DecodeRatePerCpuSecond);
+            int rounds = p.GetValue(repeat);
+            var singles = new List<Timing>();
+            var manys = new List<Timing>();
+            for (int round = 0; round < rounds; round++)
+            {
+                // Alternate the order, so a drift within the run weighs on both sides.
+                if (round % 2 == 0)
+                {
+                    singles.Add(Run(engine, request, 1, ct));
+                    manys.Add(Run(engine, request, s, ct));
+                }
+                else
+                {
+                    manys.Add(Run(engine, request, s, ct));
+                    singles.Add(Run(engine, request, 1, ct));
+                }
+            }
+            double[] speedups = [.. singles.Zip(manys, (a, b) => b.DecodeRate / a.DecodeRate)];
+            double singleRate = Median([.. singles.Select(t => t.DecodeRate)]);
+            double[] firstTokens = [.. manys.SelectMany(t => t.FirstToken)];
+            double singleCpu = Median([.. singles.Select(t => t.DecodeRatePerCpuSecond)]), manyCpu = Median([.. manys.Select(t => t.DecodeRatePerCpuSecond)]);
+            var result = new Result(session.Backend.Info.Kind, s, n, m, singleRate, Median([.. singles.Select(t => t.FirstToken.Max())]),
+                Median([.. manys.Select(t => t.DecodeRate)]), Median(speedups), Median(firstTokens), firstTokens.Max(), engine.KvCacheBytes,
+                singleCpu, manyCpu, rounds, speedups);
             if (asJson)
             {
                 Out.Json(result);
                 return CliErrors.Ok;
             }
-            Out.Line($"device {result.Device}; {s} streams, prompt {n} tokens, {m} generated tokens each (greedy)");
+            Out.Line($"device {result.Device}; {s} streams, prompt {n} tokens, {m} generated tokens each (greedy); medians of {rounds} interleaved rounds");
             Out.Line("| streams | aggregate decode tokens/s | decode tokens per CPU-second | time to first token |");
             Out.Line("|---|---|---|---|");
-            Out.Line($"| 1 | {singleRate:F2} | {single.DecodeRatePerCpuSecond:F2} | {single.FirstToken.Max():F3} s |");
-            Out.Line($"| {s} | {many.DecodeRate:F2} | {many.DecodeRatePerCpuSecond:F2} | median {result.FirstTokenMedianSeconds:F3} s, max {result.FirstTokenMaxSeconds:F3} s |");
-            Out.Line($"speedup {result.Speedup:F2}× ({s} streams over 1); per CPU-second {many.DecodeRatePerCpuSecond / single.DecodeRatePerCpuSecond:F2}× (this process's CPU time: less sensitive to other load on the machine)");
+            Out.Line($"| 1 | {singleRate:F2} | {singleCpu:F2} | {result.SingleFirstTokenSeconds:F3} s |");
+            Out.Line($"| {s} | {result.AggregateDecodeTokensPerSecond:F2} | {manyCpu:F2} | median {result.FirstTokenMedianSeconds:F3} s, max {result.FirstTokenMaxSeconds:F3} s |");
+            Out.Line($"speedup {result.Speedup:F2}× ({s} streams over 1, the median of the rounds' {string.Join(", ", speedups.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}); " +
+                $"per CPU-second {manyCpu / singleCpu:F2}× (this process's CPU time: less sensitive to other load on the machine)");
             return CliErrors.Ok;
         });
         return command;
