@@ -87,6 +87,24 @@ public sealed class CalibrationLimitTests
     }
 
     [Fact]
+    public void The_mixed_upstream_counts_both_sides_activations_statistics_and_state_hessians()
+    {
+        var options = new PruneOptions(new SparsityPattern.Unstructured(0.5)) { MeasureLayerError = false };
+        LlamaConfig config = Config(4096, 11008);
+        CalibrationMemoryEstimate pruned = CalibrationMemory.Estimate(config, 64, 512, "copal", needsHessian: true, options);
+        CalibrationMemoryEstimate mixed = CalibrationMemory.Estimate(config, 64, 512, "copal", needsHessian: true, options, StatisticsUpstream.Mixed);
+        Assert.Equal(2 * pruned.Activations, mixed.Activations);
+        Assert.Equal(2 * pruned.Statistics, mixed.Statistics);
+        Assert.Equal(pruned.Forward, mixed.Forward);
+        // One layer's Hessians twice (3 of hidden², 1 of intermediate², f32); the column vectors once.
+        long hessians = ((3L * 4096 * 4096) + (11008L * 11008)) * 4;
+        Assert.Equal(pruned.State + hessians, mixed.State);
+        // While pruning, the dense side's f64 statistics are held too.
+        long held = (((3L * 4096) + 11008) * 8) + (((3L * 4096 * 4096) + (11008L * 11008)) * 8);
+        Assert.Equal(pruned.Pruning + held, mixed.Pruning);
+    }
+
+    [Fact]
     public void A_run_that_cannot_fit_is_refused_with_the_estimate_and_what_fits()
     {
         var options = new PruneOptions(new SparsityPattern.Unstructured(0.5));
