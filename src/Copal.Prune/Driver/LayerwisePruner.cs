@@ -140,9 +140,7 @@ public sealed class LayerwisePruner
                 if (upstream == StatisticsUpstream.Dense)
                 {
                     // The next layer sees this layer's dense outputs.
-                    DecoderLayerWeights prunedLayer = _model.Weights.ReplaceLayer(layer, dense);
-                    outputError = Rerun(layer, dense, state, work, null, activations, cancellationToken);
-                    _model.Weights.ReplaceLayer(layer, prunedLayer);
+                    outputError = OnDenseLayer(layer, dense, () => Rerun(layer, dense, state, work, null, activations, cancellationToken));
                 }
                 else
                 {
@@ -151,15 +149,7 @@ public sealed class LayerwisePruner
                 if (denseActivations is not null)
                 {
                     // The dense side moves on through the dense layer.
-                    DecoderLayerWeights prunedLayer = _model.Weights.ReplaceLayer(layer, dense);
-                    try
-                    {
-                        Rerun(layer, dense, state, work, null, denseActivations, cancellationToken);
-                    }
-                    finally
-                    {
-                        _model.Weights.ReplaceLayer(layer, prunedLayer);
-                    }
+                    OnDenseLayer(layer, dense, () => Rerun(layer, dense, state, work, null, denseActivations, cancellationToken));
                 }
                 output.WriteLayer(layer, pruned.ToDictionary(kv => LlamaTensorNames.Linear(layer, kv.Key), kv => kv.Value.View));
                 peakAnonymous = Math.Max(peakAnonymous, MemoryProbe.AnonymousBytes());
@@ -290,9 +280,7 @@ public sealed class LayerwisePruner
         int layer, LinearId[] group, RunState state, DeviceBuffer work, float[][] activations,
         IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
     {
-        var leaders = group.Select(id => id.InputGroupLeader()).Distinct()
-            .ToDictionary(id => id, id => LlamaWeights.LinearShape(_model.Config, id).In);
-        using var tap = new StatisticsTap(_model.Backend, layer, leaders, _pruner.NeedsHessian);
+        using var tap = new StatisticsTap(_model.Backend, layer, LeaderColumns(group), _pruner.NeedsHessian);
         int seqLen = state.MaxRows;
         for (int s = 0; s < activations.Length; s++)
         {
@@ -305,31 +293,44 @@ public sealed class LayerwisePruner
         return tap.Statistics;
     }
 
+    // The input size of each input group's leader in group (q for q/k/v, gate for gate/up): the statistics to collect.
+    private Dictionary<LinearId, int> LeaderColumns(LinearId[] group) => group.Select(id => id.InputGroupLeader()).Distinct()
+        .ToDictionary(id => id, id => LlamaWeights.LinearShape(_model.Config, id).In);
+
+    // Runs work with layer's dense weights in place, then puts back the weights it found (pruned so far, or dense).
+    private T OnDenseLayer<T>(int layer, DecoderLayerWeights dense, Func<T> work)
+    {
+        DecoderLayerWeights current = _model.Weights.ReplaceLayer(layer, dense);
+        try
+        {
+            return work();
+        }
+        finally
+        {
+            _model.Weights.ReplaceLayer(layer, current);
+        }
+    }
+
     // Each sample through the dense layer on its dense-upstream input, then through the layer as pruned so far on its
     // pruned-upstream input (the layer is still dense unless --true-sequential swapped some linears in).
     private IReadOnlyDictionary<LinearId, InputStatistics> CollectPairedStatistics(
         int layer, DecoderLayerWeights dense, LinearId[] group, RunState state, DeviceBuffer work, float[][] activations, float[][] denseActivations,
         IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
     {
-        var leaders = group.Select(id => id.InputGroupLeader()).Distinct()
-            .ToDictionary(id => id, id => LlamaWeights.LinearShape(_model.Config, id).In);
-        using var tap = new PairedStatisticsTap(_model.Backend, layer, leaders);
+        using var tap = new PairedStatisticsTap(_model.Backend, layer, LeaderColumns(group));
         int seqLen = state.MaxRows;
         for (int s = 0; s < activations.Length; s++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new PruneProgress(layer, _model.Config.NumLayers, $"statistics {s + 1}/{activations.Length} (dense and pruned upstream)"));
-            DecoderLayerWeights current = _model.Weights.ReplaceLayer(layer, dense);
-            try
+            float[] denseInput = denseActivations[s];
+            tap.DensePass = true;
+            OnDenseLayer(layer, dense, () =>
             {
-                tap.DensePass = true;
-                _model.Backend.Upload(denseActivations[s], work);
+                _model.Backend.Upload(denseInput, work);
                 _model.ForwardLayer(state, layer, work, seqLen, 0, tap);
-            }
-            finally
-            {
-                _model.Weights.ReplaceLayer(layer, current);
-            }
+                return 0;
+            });
             tap.DensePass = false;
             _model.Backend.Upload(activations[s], work);
             _model.ForwardLayer(state, layer, work, seqLen, 0, tap);
