@@ -19,6 +19,11 @@ internal static unsafe class QuickProbe
         {
             KernelPaths.UseVector512 = false; // the AVX2 paths, for a same-machine comparison
         }
+        if (args.Contains("batch"))
+        {
+            Batch(args.Contains("l3") ? 16L << 20 : 256L << 20, args.Contains("t1") ? 1 : threads);
+            return;
+        }
         double bandwidth = BandwidthProbe.Measure(threads, 5);
         Console.WriteLine($"streaming read, {threads} threads: {bandwidth:F2} GB/s; OpenBLAS {(BenchOpenBlas.IsAvailable ? "loaded" : "absent")}");
         BenchOpenBlas.SetThreads(threads);
@@ -60,6 +65,61 @@ internal static unsafe class QuickProbe
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Batched decode's linears (TinyLlama-1.1B shapes, BF16) at n = 1, 4 and 8 input rows, with the weights coming
+    /// from memory as in a decode step: each call takes the next of enough copies to fill 256 MiB (`l3`: 16 MiB).
+    /// Medians of the calls; rounds alternate; "÷ n=1" is how many one-row calls' time n rows cost in the same round.
+    /// </summary>
+    private static void Batch(long footprint, int threads)
+    {
+        double bandwidth = BandwidthProbe.Measure(threads, 5);
+        Console.WriteLine($"streaming read, {threads} threads: {bandwidth:F2} GB/s");
+        Console.WriteLine("| shape out×in | threads | n | µs | GB/s of weight | GFLOP/s | time ÷ n=1 |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (var (o, i) in new[] { (2048, 2048), (5632, 2048), (2048, 5632), (32000, 2048) })
+        {
+            int copies = (int)Math.Max(2, footprint / ((long)o * i * sizeof(ushort)));
+            var buffers = new LinearBuffers[copies];
+            for (int c = 0; c < copies; c++)
+            {
+                buffers[c] = new LinearBuffers(o, i, 8, DType.BF16);
+            }
+            for (int round = 0; round < 2; round++)
+            {
+                double one = 0;
+                foreach (int n in new[] { 1, 4, 8 })
+                {
+                    int next = 0;
+                    double s = Median(4 * copies, () =>
+                    {
+                        var b = buffers[next++ % copies];
+                        MatMul.Compute(b.XSpan[..(n * i)], n, b.Matrix, b.YSpan[..(n * o)], threads);
+                    });
+                    one = n == 1 ? s : one;
+                    Console.WriteLine($"| {o}×{i} | {threads} | {n} | {s * 1e6:F0} | {(long)o * i * sizeof(ushort) / s / 1e9:F1} | {2.0 * n * o * i / s / 1e9:F1} | {s / one:F2} |");
+                }
+            }
+            foreach (var b in buffers)
+            {
+                b.Dispose();
+            }
+        }
+    }
+
+    private static double Median(int repeats, Action action)
+    {
+        action();
+        var times = new double[repeats];
+        for (int r = 0; r < repeats; r++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times[r] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[repeats / 2];
     }
 
     private static double Best(int repeats, Action action)

@@ -1,20 +1,50 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Copal.Tensors.Kernels;
 
 /// <summary>
-/// y[i, j] = Σ_k x[i, k]·W[j, k] for a few input rows (batched decode: one row per sequence), in register tiles
-/// of two weight rows × four input rows. Each widened weight vector then feeds four FMAs and each input vector two;
-/// the per-row GEMV widened every weight vector once per input row, which made eight streams compute-bound on the
-/// widening. Every y[i, j] is summed exactly as <see cref="Gemv"/>'s Vector512 path sums it (two accumulators over
-/// alternating 16-column chunks, the 16-wide tail into the first, their vector sum, then the scalar tail), so a
-/// sequence's logits do not depend on how many others share the step.
+/// y[i, j] = Σ_k x[i, k]·W[j, k] for a few input rows (batched decode: one row per sequence), in register tiles of
+/// two weight rows × four input rows: each widened weight vector feeds four FMAs and each input vector two.
+/// <para>
+/// The columns are taken in passes of <see cref="PassColumns"/>. A pass runs a block of weight rows against every
+/// input's slice of those columns; the slices (eight inputs: 8 KiB) are copied side by side once per call, so they
+/// stay in L1 while the weights stream past them, and the tiles' accumulators wait in memory between passes. Over
+/// whole rows (2048–5632 columns at 1B scale) the inputs did not fit in L1: every tile step reloaded eight input
+/// lines from L2, and those reloads held the miss buffers the weights' reads from memory needed, so with weights
+/// coming from DRAM (as in a decode step) eight rows cost 4.5–6× one row; in passes, 1.6–2.8× (same-process runs,
+/// docs/serving.md). Within a pass, each tile prefetches its rows' next pass.
+/// </para>
+/// <para>
+/// Every y[i, j] is summed exactly as <see cref="Gemv"/>'s Vector512 path sums it (two accumulators over
+/// alternating 16-column chunks, the 16-wide tail into the first, their vector sum, then the scalar tail); passes
+/// are whole 32-column steps, so they do not change that order. A sequence's logits therefore do not depend on how
+/// many others share the step.
+/// </para>
 /// </summary>
 internal static unsafe class BatchedGemv
 {
     /// <summary>Input rows one tile serves.</summary>
     public const int TileInputs = 4;
+
+    /// <summary>Columns of one pass: a multiple of 32, so a pass ends on a whole step of the GEMV's order.</summary>
+    internal const int PassColumns = 256;
+
+    /// <summary>Weight-row pairs of one block, whose tiles' accumulators carry from pass to pass.</summary>
+    private const int BlockPairs = 8;
+
+    /// <summary>Input tiles one block serves (eight inputs, the batched-decode limit).</summary>
+    private const int BlockTiles = 2;
+
+    /// <summary>Accumulators of one tile: a and b (chunks at k ≡ 0 and k ≡ 16 mod 32) for 2 rows × 4 inputs.</summary>
+    private const int TileAccumulators = 16;
+
+    /// <summary>This thread's copy of the inputs in pass order; grows to the largest call, kept for the next.</summary>
+    [ThreadStatic] private static float* t_slices;
+
+    [ThreadStatic] private static nint t_slicesLength;
 
     /// <summary>Whether <see cref="Run"/> reproduces <see cref="Gemv"/> for this weight: only its Vector512 path is tiled.</summary>
     public static bool Serves(in WeightMatrix w, int n) => KernelPaths.UseVector512 && w.Cols >= 32 && n >= TileInputs;
@@ -34,21 +64,45 @@ internal static unsafe class BatchedGemv
         }
     }
 
+    [SkipLocalsInit] // the accumulators are cleared per block before use
     private static void Run<TLoad>(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
         where TLoad : IWeightLoad
     {
         int cols = w.Cols;
         nint ldy = w.Rows;
-        int tiled = n / TileInputs * TileInputs;
+        int tiles = n / TileInputs, tiled = tiles * TileInputs;
         int pairEnd = rowStart + (rowEnd - rowStart) / 2 * 2;
-        for (int i0 = 0; i0 < tiled; i0 += TileInputs)
+        float* slices = Slices(x, tiled, cols);
+        Vector512<float>* acc = stackalloc Vector512<float>[BlockPairs * BlockTiles * TileAccumulators];
+        for (int t0 = 0; t0 < tiles; t0 += BlockTiles)
         {
-            // The four inputs (4 × cols floats) stay in L1 while the weight rows stream past them.
-            float* xi = x + (nint)i0 * cols;
-            float* yi = y + i0 * ldy;
-            for (int j = rowStart; j < pairEnd; j += 2)
+            int t1 = Math.Min(tiles, t0 + BlockTiles);
+            for (int j0 = rowStart; j0 < pairEnd; j0 += 2 * BlockPairs)
             {
-                Tile<TLoad>(xi, w.Row(j), w.Row(j + 1), cols, yi + j, ldy);
+                int j1 = Math.Min(pairEnd, j0 + 2 * BlockPairs);
+                new Span<Vector512<float>>(acc, BlockPairs * BlockTiles * TileAccumulators).Clear();
+                for (int k0 = 0; k0 < cols; k0 += PassColumns)
+                {
+                    int k1 = Math.Min(cols, k0 + PassColumns);
+                    // Slices of pass k0 start at slices + k0·tiled; offset back by k0 so the tile indexes by column.
+                    float* pass = slices + (nint)k0 * tiled - k0;
+                    for (int j = j0; j < j1; j += 2)
+                    {
+                        for (int t = t0; t < t1; t++)
+                        {
+                            Vector512<float>* tileAcc = acc + ((j - j0) / 2 * BlockTiles + t - t0) * TileAccumulators;
+                            Tile<TLoad>(pass + (nint)t * TileInputs * PassColumns, w.Row(j), w.Row(j + 1), t == t0, cols, k0, k1, tileAcc);
+                        }
+                    }
+                }
+                for (int j = j0; j < j1; j += 2)
+                {
+                    for (int t = t0; t < t1; t++)
+                    {
+                        Vector512<float>* tileAcc = acc + ((j - j0) / 2 * BlockTiles + t - t0) * TileAccumulators;
+                        Finish<TLoad>(x + (nint)t * TileInputs * cols, w.Row(j), w.Row(j + 1), cols, tileAcc, y + t * TileInputs * ldy + j, ldy);
+                    }
+                }
             }
         }
         for (int i = 0; i < n; i++)
@@ -66,23 +120,61 @@ internal static unsafe class BatchedGemv
         }
     }
 
+    /// <summary>The first <paramref name="rows"/> inputs, pass by pass: pass k0's slices at k0·rows, input i's at + i·PassColumns.</summary>
+    private static float* Slices(float* x, int rows, int cols)
+    {
+        nint length = ((nint)cols + PassColumns) * rows;
+        if (t_slicesLength < length)
+        {
+            NativeMemory.AlignedFree(t_slices);
+            t_slices = (float*)NativeMemory.AlignedAlloc((nuint)length * sizeof(float), 64);
+            t_slicesLength = length;
+        }
+        for (int k0 = 0; k0 < cols; k0 += PassColumns)
+        {
+            int width = Math.Min(PassColumns, cols - k0);
+            for (int i = 0; i < rows; i++)
+            {
+                new ReadOnlySpan<float>(x + (nint)i * cols + k0, width)
+                    .CopyTo(new Span<float>(t_slices + (nint)k0 * rows + (nint)i * PassColumns, width));
+            }
+        }
+        return t_slices;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
         Vector512.FusedMultiplyAdd(a, b, c);
 
-    /// <summary>Rows w0, w1 against inputs x[0..4) (stride cols): y[i·ldy] and y[i·ldy + 1].</summary>
-    private static void Tile<TLoad>(float* x, byte* w0, byte* w1, int cols, float* y, nint ldy)
+    /// <summary>
+    /// Rows w0, w1 against four input slices (x + i·PassColumns, indexed by column) over columns [k, end), added to
+    /// the tile's accumulators: acc[r·4 + i] takes chunks at k ≡ 0 (mod 32) and, when end is the row's end, the
+    /// 16-wide tail; acc[8 + r·4 + i] chunks at k ≡ 16. The first tile of a pair prefetches the rows' next pass.
+    /// </summary>
+    private static void Tile<TLoad>(float* x, byte* w0, byte* w1, bool prefetch, int cols, nint k, nint end, Vector512<float>* acc)
         where TLoad : IWeightLoad
     {
-        float* x0 = x, x1 = x + cols, x2 = x + 2 * (nint)cols, x3 = x + 3 * (nint)cols;
-        // a: chunks at k ≡ 0 (mod 32) and the 16-wide tail; b: chunks at k ≡ 16. Row r, input i: arI / brI.
-        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
-        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
-        Vector512<float> b00 = default, b01 = default, b02 = default, b03 = default;
-        Vector512<float> b10 = default, b11 = default, b12 = default, b13 = default;
-        nint k = 0;
-        for (; k + 32 <= cols; k += 32)
+        float* x0 = x, x1 = x + PassColumns, x2 = x + 2 * PassColumns, x3 = x + 3 * PassColumns;
+        Vector512<float> a00 = acc[0], a01 = acc[1], a02 = acc[2], a03 = acc[3];
+        Vector512<float> a10 = acc[4], a11 = acc[5], a12 = acc[6], a13 = acc[7];
+        Vector512<float> b00 = acc[8], b01 = acc[9], b02 = acc[10], b03 = acc[11];
+        Vector512<float> b10 = acc[12], b11 = acc[13], b12 = acc[14], b13 = acc[15];
+        // Bytes of one row per 32-column step: one cache line for 16-bit weights, two for f32.
+        int stepBytes = TLoad.DType == DType.F32 ? 128 : 64;
+        prefetch &= Sse.IsSupported;
+        for (; k + 32 <= end; k += 32)
         {
+            if (prefetch)
+            {
+                byte* ahead0 = w0 + (k + PassColumns) * stepBytes / 32, ahead1 = w1 + (k + PassColumns) * stepBytes / 32;
+                Sse.Prefetch0(ahead0);
+                Sse.Prefetch0(ahead1);
+                if (stepBytes > 64)
+                {
+                    Sse.Prefetch0(ahead0 + 64);
+                    Sse.Prefetch0(ahead1 + 64);
+                }
+            }
             Vector512<float> u = TLoad.Load16(w0, k), v = TLoad.Load16(w1, k), xv;
             xv = Vector512.Load(x0 + k); a00 = Fma(u, xv, a00); a10 = Fma(v, xv, a10);
             xv = Vector512.Load(x1 + k); a01 = Fma(u, xv, a01); a11 = Fma(v, xv, a11);
@@ -95,28 +187,35 @@ internal static unsafe class BatchedGemv
             xv = Vector512.Load(x2 + k + 16); b02 = Fma(u, xv, b02); b12 = Fma(v, xv, b12);
             xv = Vector512.Load(x3 + k + 16); b03 = Fma(u, xv, b03); b13 = Fma(v, xv, b13);
         }
-        if (k + 16 <= cols)
+        if (end == cols && k + 16 <= cols)
         {
             Vector512<float> u = TLoad.Load16(w0, k), v = TLoad.Load16(w1, k), xv;
             xv = Vector512.Load(x0 + k); a00 = Fma(u, xv, a00); a10 = Fma(v, xv, a10);
             xv = Vector512.Load(x1 + k); a01 = Fma(u, xv, a01); a11 = Fma(v, xv, a11);
             xv = Vector512.Load(x2 + k); a02 = Fma(u, xv, a02); a12 = Fma(v, xv, a12);
             xv = Vector512.Load(x3 + k); a03 = Fma(u, xv, a03); a13 = Fma(v, xv, a13);
-            k += 16;
         }
-        float s00 = Vector512.Sum(a00 + b00), s01 = Vector512.Sum(a01 + b01), s02 = Vector512.Sum(a02 + b02), s03 = Vector512.Sum(a03 + b03);
-        float s10 = Vector512.Sum(a10 + b10), s11 = Vector512.Sum(a11 + b11), s12 = Vector512.Sum(a12 + b12), s13 = Vector512.Sum(a13 + b13);
-        for (; k < cols; k++)
+        acc[0] = a00; acc[1] = a01; acc[2] = a02; acc[3] = a03;
+        acc[4] = a10; acc[5] = a11; acc[6] = a12; acc[7] = a13;
+        acc[8] = b00; acc[9] = b01; acc[10] = b02; acc[11] = b03;
+        acc[12] = b10; acc[13] = b11; acc[14] = b12; acc[15] = b13;
+    }
+
+    /// <summary>A tile's results as <see cref="Gemv"/> ends its sums (Σ(a + b), then the scalar tail): y[i·ldy], y[i·ldy + 1].</summary>
+    private static void Finish<TLoad>(float* x, byte* w0, byte* w1, int cols, Vector512<float>* acc, float* y, nint ldy)
+        where TLoad : IWeightLoad
+    {
+        for (int i = 0; i < TileInputs; i++)
         {
-            float u = TLoad.Load1(w0, k), v = TLoad.Load1(w1, k);
-            s00 += u * x0[k]; s10 += v * x0[k];
-            s01 += u * x1[k]; s11 += v * x1[k];
-            s02 += u * x2[k]; s12 += v * x2[k];
-            s03 += u * x3[k]; s13 += v * x3[k];
+            float* xi = x + (nint)i * cols;
+            float s0 = Vector512.Sum(acc[i] + acc[8 + i]), s1 = Vector512.Sum(acc[4 + i] + acc[12 + i]);
+            for (nint k = cols / 16 * 16; k < cols; k++)
+            {
+                s0 += TLoad.Load1(w0, k) * xi[k];
+                s1 += TLoad.Load1(w1, k) * xi[k];
+            }
+            y[i * ldy] = s0;
+            y[i * ldy + 1] = s1;
         }
-        y[0] = s00; y[1] = s10;
-        y[ldy] = s01; y[ldy + 1] = s11;
-        y[2 * ldy] = s02; y[2 * ldy + 1] = s12;
-        y[3 * ldy] = s03; y[3 * ldy + 1] = s13;
     }
 }

@@ -80,23 +80,22 @@ public static unsafe class MatMul
     internal const int FewRowsLimit = 8;
 
     /// <summary>
-    /// y[i, j] for i &lt; n ≤ <see cref="FewRowsLimit"/>, j in [rowStart, rowEnd): a block of weight rows at a time,
-    /// small enough (about 32 KiB) to stay in cache while every input row passes over it, so the weights stream
-    /// from memory once for all rows; four or more rows go through <see cref="BatchedGemv"/>'s register tiles, fewer
-    /// through the GEMV of each. Each row's result is bit for bit its single-row GEMV.
+    /// y[i, j] for i &lt; n ≤ <see cref="FewRowsLimit"/>, j in [rowStart, rowEnd), with the weights streamed from
+    /// memory once for all rows: four or more rows go through <see cref="BatchedGemv"/>'s register tiles; fewer run
+    /// the GEMV of each over a block of weight rows at a time, small enough (about 32 KiB) to stay in cache while
+    /// every input row passes over it. Each row's result is bit for bit its single-row GEMV.
     /// </summary>
     internal static void FewRows(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
     {
+        if (BatchedGemv.Serves(w, n))
+        {
+            BatchedGemv.Run(x, n, w, rowStart, rowEnd, y);
+            return;
+        }
         int block = Math.Max(4, (int)(32 * 1024 / Math.Max(1L, (long)w.Cols * w.ElementSize)) & ~3);
-        bool tiled = BatchedGemv.Serves(w, n);
         for (int j0 = rowStart; j0 < rowEnd; j0 += block)
         {
             int j1 = Math.Min(rowEnd, j0 + block);
-            if (tiled)
-            {
-                BatchedGemv.Run(x, n, w, j0, j1, y);
-                continue;
-            }
             for (int i = 0; i < n; i++)
             {
                 Gemv.Run(x + (nint)i * w.Cols, w, j0, j1, y + (nint)i * w.Rows);

@@ -148,6 +148,9 @@ public class MatMulTests
     [InlineData(DType.BF16, 4, 40)]   // one 32-wide step and a scalar tail
     [InlineData(DType.F32, 3, 20)]    // below 32 columns: the 256-bit path
     [InlineData(DType.F32, 6, 64)]
+    [InlineData(DType.BF16, 8, 544)]  // two passes of the batched tile, the second one 32-wide step
+    [InlineData(DType.F32, 4, 256)]   // exactly one pass
+    [InlineData(DType.F16, 8, 2061)]  // eight passes, the last with the 16-wide and the scalar tail
     public void A_few_rows_give_each_row_its_single_row_result_bit_for_bit(DType dtype, int n, int cols = 1023)
     {
         // Batched decode of n sequences must equal decoding each alone: register tiles summed as the per-row GEMV sums.
