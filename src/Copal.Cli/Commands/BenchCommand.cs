@@ -21,23 +21,24 @@ internal static class BenchCommand
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
+        var mmap = CommonOptions.Mmap();
         var command = new Command("bench", "Measure prefill/decode tokens/s against the machine's bandwidth and GEMM ceilings")
         {
-            model, prefill, decode, repeat, ctxSize, device, sparse, json, CreateKernels(), BenchServe.Create(),
+            model, prefill, decode, repeat, ctxSize, device, sparse, json, mmap, CreateKernels(), BenchServe.Create(),
         };
         command.SetBody((p, _) =>
         {
             int n = p.GetValue(prefill), m = p.GetValue(decode), r = p.GetValue(repeat);
             bool asJson = p.GetValue(json);
             ModelBenchResult result = BenchModel.Run(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, n, m, r, quiet: asJson,
-                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(ctxSize));
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(ctxSize), CommonOptions.ParseMmap(p.GetValue(mmap)!));
             if (asJson)
             {
                 Out.Json(result);
                 return CliErrors.Ok;
             }
             Out.Line($"device {result.Device} ({result.Threads} threads); streaming read {result.BandwidthGBs:F1} GB/s; GEMM {result.GemmShape}: {result.GemmGflops:F1} GFLOP/s");
-            Out.Line($"weights streamed per token: {result.WeightBytesPerToken / 1e9:F3} GB ({result.LinearParams / 1e6:F0} M linear + {result.LmHeadParams / 1e6:F0} M lm_head params{(result.SparseLinears > 0 ? $"; {result.SparseLinears} linears compressed" : "")})");
+            Out.Line($"weights streamed per token: {result.WeightBytesPerToken / 1e9:F3} GB ({result.LinearParams / 1e6:F0} M linear + {result.LmHeadParams / 1e6:F0} M lm_head params{(result.SparseLinears > 0 ? $"; {result.SparseLinears} linears compressed" : "")}), {(result.Weights == "memory" ? "read into memory" : "mapped")} (--mmap)");
             Out.Line($"KV cache: {result.KvCacheBytes} bytes ({ByteSize.Format(result.KvCacheBytes)}) for {result.ContextPositions} positions");
             Out.Line($"| phase | tokens/s | ceiling tokens/s | ratio |");
             Out.Line($"|---|---|---|---|");

@@ -24,7 +24,10 @@ internal sealed record ModelBenchResult(
     public double PrefillRatio => PrefillTokensPerSecond / PrefillLimitTokensPerSecond;
     public double PerplexityRatio => PerplexityTokensPerSecond / PerplexityLimitTokensPerSecond;
 
-    /// <summary>Streaming rate of the checkpoint's own mapping, the pages decode reads; NaN (null in JSON) when not measured.</summary>
+    /// <summary>Where the CPU read the weights from: "memory" (a copy read at load) or "mapped" (the files' mapping); see --mmap.</summary>
+    public string Weights { get; init; } = "mapped";
+
+    /// <summary>Streaming rate of a mapping of the checkpoint (the pages decode reads with --mmap on); NaN (null in JSON) when not measured.</summary>
     public double MappedBandwidthGBs { get; init; }
 
     /// <summary>Decode tokens/s over (mapped-checkpoint bandwidth ÷ weight bytes per token); NaN (null in JSON) when not measured.</summary>
@@ -53,14 +56,15 @@ internal sealed record ProfileRow(string Op, double MillisecondsPerToken, double
 /// </summary>
 internal static class BenchModel
 {
-    public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto, int? ctxSize = null)
+    public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto, int? ctxSize = null,
+        WeightResidence residence = WeightResidence.Auto)
     {
         IBackend raw = CommonOptions.CreateBackend(device);
         // A tied head is the embedding tensor; either way the wrapper recognises it by the head's tensor name.
         string headName = File.Exists(Path.Combine(directory, "config.json")) && Copal.Model.Config.LlamaConfig.Load(directory).TieWordEmbeddings
             ? "model.embed_tokens.weight" : "lm_head.weight";
         using var backend = new BenchTimingBackend(raw, headName);
-        using LlamaModel model = LlamaModel.Load(directory, backend, sparse);
+        using LlamaModel model = LlamaModel.Load(directory, backend, sparse, residence: residence);
         var c = model.Config;
         long positions = (long)prefill + decode;
         ContextSizeOption.Resolve(ctxSize, positions, positions, c.MaxPositionEmbeddings,
@@ -146,6 +150,7 @@ internal static class BenchModel
             profile)
         {
             MappedBandwidthGBs = mappedBandwidth,
+            Weights = model.WeightResidence == WeightResidence.Memory ? "memory" : "mapped",
             SparseLinears = sparseLinears,
             ContextPositions = prefill + decode,
             KvCacheBytes = state.KvCacheBytes,

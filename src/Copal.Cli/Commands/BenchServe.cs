@@ -31,16 +31,17 @@ internal static class BenchServe
         var device = CommonOptions.Device();
         var sparse = SparseOptions.LoadMode();
         var json = CommonOptions.Json();
+        var mmap = CommonOptions.Mmap();
         var command = new Command("serve", "Aggregate decode tokens/s of concurrent requests (batched decoding) against one alone, and the time to first token under that load")
         {
-            model, streams, promptTokens, decode, repeat, device, sparse, json,
+            model, streams, promptTokens, decode, repeat, device, sparse, json, mmap,
         };
         command.SetBody((p, ct) =>
         {
             bool asJson = p.GetValue(json);
             int s = p.GetValue(streams), n = p.GetValue(promptTokens), m = p.GetValue(decode);
             using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: asJson,
-                SparseOptions.ParseLoadMode(p.GetValue(sparse)!));
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), residence: CommonOptions.ParseMmap(p.GetValue(mmap)!));
             int context = session.Model.Config.MaxPositionEmbeddings;
             if (n + m > context)
             {

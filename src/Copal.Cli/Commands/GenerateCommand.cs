@@ -27,9 +27,10 @@ internal static class GenerateCommand
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
+        var mmap = CommonOptions.Mmap();
         var command = new Command("generate", "Generate text, streaming it as it is produced")
         {
-            model, prompt, count, temperature, topK, topP, penalty, seed, ctxSize, verbose, device, json, sparse, allowNonFinite,
+            model, prompt, count, temperature, topK, topP, penalty, seed, ctxSize, verbose, device, json, sparse, allowNonFinite, mmap,
         };
         command.SetBody((p, ct) =>
         {
@@ -57,7 +58,7 @@ internal static class GenerateCommand
             };
             bool asJson = p.GetValue(json);
             using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: asJson,
-                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!));
             int[] promptIds = session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);
             if (promptIds.Length == 0)
             {

@@ -19,7 +19,8 @@ internal static class LogitsCommand
         var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var device = CommonOptions.Device();
         var allowNonFinite = CommonOptions.AllowNonFinite();
-        var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device, allowNonFinite };
+        var mmap = CommonOptions.Mmap();
+        var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device, allowNonFinite, mmap };
         command.SetBody((p, _) =>
         {
             int k = p.GetValue(topK);
@@ -29,7 +30,8 @@ internal static class LogitsCommand
             {
                 PathGuard.RequireApart(path, "--out", modelDir, "the input folder");
             }
-            using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, allowNonFinite: p.GetValue(allowNonFinite));
+            using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, allowNonFinite: p.GetValue(allowNonFinite),
+                residence: CommonOptions.ParseMmap(p.GetValue(mmap)!));
             int[] ids = session.Tokenizer.Encode(p.GetValue(text)!, addSpecialTokens: true);
             int context = session.Model.Config.MaxPositionEmbeddings;
             if (ids.Length == 0 || ids.Length > context)

@@ -26,9 +26,10 @@ internal static class PerplexityCommand
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
+        var mmap = CommonOptions.Mmap();
         var command = new Command("perplexity", "Perplexity on a text file, as pruning papers compute it")
         {
-            model, data, seqLen, stride, limit, layout, compare, ctxSize, device, json, sparse, allowNonFinite,
+            model, data, seqLen, stride, limit, layout, compare, ctxSize, device, json, sparse, allowNonFinite, mmap,
         };
         command.SetBody((p, ct) =>
         {
@@ -40,9 +41,11 @@ internal static class PerplexityCommand
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             string? basePath = p.GetValue(compare) is string given ? Inputs.ModelFolder(given, p.Typed(compare)) : null;
-            using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
+            using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
+                CommonOptions.ParseMmap(p.GetValue(mmap)!));
             using ModelSession? baseSession = basePath is not null
-                ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite))
+                ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
+                    CommonOptions.ParseMmap(p.GetValue(mmap)!))
                 : null;
             int max = session.Model.Config.MaxPositionEmbeddings;
             // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.

@@ -25,14 +25,15 @@ internal static class ServeCommand
         var device = CommonOptions.Device();
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
+        var mmap = CommonOptions.Mmap();
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health)")
         {
-            model, host, port, parallel, ctxSize, device, sparse, allowNonFinite,
+            model, host, port, parallel, ctxSize, device, sparse, allowNonFinite, mmap,
         };
         command.SetBody((p, ct) =>
         {
             using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: false,
-                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite));
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!));
             int modelContext = session.Model.Config.MaxPositionEmbeddings;
             if (p.GetValue(ctxSize) is int c && c > modelContext)
             {

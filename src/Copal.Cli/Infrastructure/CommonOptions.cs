@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Copal.Tensors.Backends;
+using Copal.Tensors.Safetensors;
 
 namespace Copal.Cli.Infrastructure;
 
@@ -30,6 +31,21 @@ internal static class CommonOptions
         return kind is "cuda" or "opencl"
             && s[(colon + 1)..].Length > 0 && s[(colon + 1)..].All(char.IsAsciiDigit) && int.TryParse(s[(colon + 1)..], out _);
     }
+
+    public static Option<string> Mmap() => new Option<string>("--mmap")
+    {
+        Description = "How the CPU holds the weights: off reads the files into this process's memory (decode streams them faster), "
+            + "on maps them (nothing copied; the system may reclaim the pages), auto reads them when they take at most half of the memory. "
+            + "A GPU uploads the weights; for it auto maps",
+        DefaultValueFactory = _ => "auto",
+    }.OneOf("auto", "on", "off");
+
+    public static WeightResidence ParseMmap(string value) => value.ToLowerInvariant() switch
+    {
+        "on" => WeightResidence.Mapped,
+        "off" => WeightResidence.Memory,
+        _ => WeightResidence.Auto,
+    };
 
     public static Option<bool> Json() => new("--json") { Description = "Write the result as JSON on stdout" };
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Tensors.Backends;
+using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
 
 namespace Copal.Cli.Infrastructure;
@@ -22,7 +23,8 @@ internal sealed class ModelSession : IDisposable
     public CopalTokenizer Tokenizer { get; }
     public TimeSpan LoadTime { get; }
 
-    public static ModelSession Open(string directory, string device, bool quiet = false, SparseLoadMode sparse = SparseLoadMode.Off, bool allowNonFinite = false)
+    public static ModelSession Open(string directory, string device, bool quiet = false, SparseLoadMode sparse = SparseLoadMode.Off, bool allowNonFinite = false,
+        WeightResidence residence = WeightResidence.Auto)
     {
         var clock = Stopwatch.StartNew();
         IBackend backend = CommonOptions.CreateBackend(device);
@@ -36,7 +38,7 @@ internal sealed class ModelSession : IDisposable
             {
                 throw new FileNotFoundException($"model folder '{directory}' has no tokenizer.json");
             }
-            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m => Out.Info($"copal: {m}")), allowNonFinite);
+            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m => Out.Info($"copal: {m}")), allowNonFinite, residence);
             try
             {
                 CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(directory);

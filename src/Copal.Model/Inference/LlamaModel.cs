@@ -40,6 +40,12 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Where the model came from (its folder), for messages.</summary>
     public string Source { get; }
 
+    /// <summary>
+    /// Whether the loaded checkpoint is mapped or was read into memory (<see cref="Load(string, IBackend, SparseLoadMode, IProgress{string}?, bool, WeightResidence)"/>);
+    /// <see cref="WeightResidence.Mapped"/> also for a model built in memory.
+    /// </summary>
+    public WeightResidence WeightResidence => (_storage as Storage)?.Residence ?? WeightResidence.Mapped;
+
     /// <summary>Positions the RoPE tables hold now: the furthest any run has reached, grown geometrically.</summary>
     public int RopePositions { get; private set; }
 
@@ -47,8 +53,8 @@ public sealed class LlamaModel : IDisposable
     public long RopeTableBytes => 2L * RopePositions * (Config.HeadDim / 2) * sizeof(float);
 
     /// <summary>
-    /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights stay
-    /// memory-mapped in their stored dtype.
+    /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights are used
+    /// in their stored dtype, read into memory or mapped (<see cref="WeightResidence.Auto"/>).
     /// </summary>
     public static LlamaModel Load(string directory, IBackend backend, IProgress<string>? progress = null)
         => Load(directory, backend, SparseLoadMode.Off, progress);
@@ -59,9 +65,12 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     /// <remarks>
     /// NaN or ±Inf in any floating-point tensor is refused (<see cref="FiniteWeights"/>) unless
-    /// <paramref name="allowNonFinite"/>.
+    /// <paramref name="allowNonFinite"/>. <paramref name="residence"/> says whether the CPU computes on the mapped
+    /// files or on a copy read into memory (<see cref="WeightResidence.Auto"/>: the copy when the files take at most
+    /// half of the memory); a GPU backend uploads the weights, so for it Auto maps the files.
     /// </remarks>
-    public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null, bool allowNonFinite = false)
+    public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
+        bool allowNonFinite = false, WeightResidence residence = WeightResidence.Auto)
     {
         ArgumentNullException.ThrowIfNull(backend);
         if (!Directory.Exists(directory))
@@ -70,11 +79,16 @@ public sealed class LlamaModel : IDisposable
         }
         LlamaConfig config = LlamaConfig.Load(directory);
         progress?.Report($"config: {config}");
-        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory);
+        if (residence == WeightResidence.Auto && backend.Info.Kind != "cpu")
+        {
+            residence = WeightResidence.Mapped;
+        }
+        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory, residence);
         SparseWeightSource? sparse = null;
         try
         {
-            progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s) on {backend.Info.Kind}");
+            string where = checkpoint.Residence == WeightResidence.Memory ? "read into memory" : "mapped";
+            progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s), {where}, on {backend.Info.Kind}");
             if (!allowNonFinite)
             {
                 FiniteWeights.Require(checkpoint.Tensors, directory);
@@ -446,9 +460,11 @@ public sealed class LlamaModel : IDisposable
         _storage?.Dispose();
     }
 
-    /// <summary>The mapped checkpoint and the memory of densified weights: both back the loaded weights.</summary>
+    /// <summary>The checkpoint (mapped or read in) and the memory of densified weights: both back the loaded weights.</summary>
     private sealed class Storage(SafetensorsCheckpoint checkpoint, SparseWeightSource sparse) : IDisposable
     {
+        public WeightResidence Residence => checkpoint.Residence;
+
         public void Dispose()
         {
             sparse.Dispose();

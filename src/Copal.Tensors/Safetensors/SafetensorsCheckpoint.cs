@@ -2,7 +2,8 @@ namespace Copal.Tensors.Safetensors;
 
 /// <summary>
 /// The weights of a model: one safetensors file, or the shards listed by a Hugging Face
-/// <c>model.safetensors.index.json</c>, seen as one set of named tensors. All files stay mapped until disposed.
+/// <c>model.safetensors.index.json</c>, seen as one set of named tensors. All files stay mapped (or their copies in
+/// memory, <see cref="WeightResidence"/>) until disposed.
 /// </summary>
 public sealed class SafetensorsCheckpoint : IDisposable
 {
@@ -31,7 +32,10 @@ public sealed class SafetensorsCheckpoint : IDisposable
     /// <summary>The file, index or folder this was opened from.</summary>
     public string Path { get; }
 
-    /// <summary>The mapped files, shards in file-name order.</summary>
+    /// <summary>Whether the tensors are views into mappings of the files or into copies read at open.</summary>
+    public WeightResidence Residence => _files[0].Residence;
+
+    /// <summary>The opened files, shards in file-name order.</summary>
     public IReadOnlyList<SafetensorsFile> Files => _files;
 
     /// <summary>Every tensor: file by file, each file's in data order.</summary>
@@ -43,40 +47,41 @@ public sealed class SafetensorsCheckpoint : IDisposable
     /// <summary>
     /// Opens a <c>.safetensors</c> file, a <c>.index.json</c> shard index, or a folder holding
     /// <c>model.safetensors</c>, else <c>model.safetensors.index.json</c>, else exactly one <c>*.safetensors</c>.
+    /// <see cref="WeightResidence.Auto"/> is decided once for all the files, on their total size.
     /// </summary>
-    public static SafetensorsCheckpoint Open(string fileOrDirectory)
+    public static SafetensorsCheckpoint Open(string fileOrDirectory, WeightResidence residence = WeightResidence.Mapped)
     {
         ArgumentNullException.ThrowIfNull(fileOrDirectory);
         if (Directory.Exists(fileOrDirectory))
         {
-            return OpenDirectory(fileOrDirectory);
+            return OpenDirectory(fileOrDirectory, residence);
         }
         if (!File.Exists(fileOrDirectory))
         {
             throw new SafetensorsException(fileOrDirectory, "no such file or folder");
         }
         return fileOrDirectory.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
-            ? OpenSharded(fileOrDirectory)
-            : OpenSingle(fileOrDirectory);
+            ? OpenSharded(fileOrDirectory, residence)
+            : OpenSingle(fileOrDirectory, residence);
     }
 
-    private static SafetensorsCheckpoint OpenDirectory(string directory)
+    private static SafetensorsCheckpoint OpenDirectory(string directory, WeightResidence residence)
     {
         string single = System.IO.Path.Combine(directory, SingleFileName);
         if (File.Exists(single))
         {
-            return OpenSingle(single);
+            return OpenSingle(single, residence);
         }
         string index = System.IO.Path.Combine(directory, IndexFileName);
         if (File.Exists(index))
         {
-            return OpenSharded(index);
+            return OpenSharded(index, residence);
         }
         string[] candidates = Directory.GetFiles(directory, "*.safetensors");
         Array.Sort(candidates, StringComparer.Ordinal);
         return candidates.Length switch
         {
-            1 => OpenSingle(candidates[0]),
+            1 => OpenSingle(candidates[0], residence),
             0 => throw new SafetensorsException(directory,
                 $"folder has no {SingleFileName}, no {IndexFileName} and no other *.safetensors file"),
             _ => throw new SafetensorsException(directory,
@@ -84,13 +89,13 @@ public sealed class SafetensorsCheckpoint : IDisposable
         };
     }
 
-    private static SafetensorsCheckpoint OpenSingle(string file)
+    private static SafetensorsCheckpoint OpenSingle(string file, WeightResidence residence)
     {
-        SafetensorsFile opened = SafetensorsFile.Open(file);
+        SafetensorsFile opened = SafetensorsFile.Open(file, residence);
         return new SafetensorsCheckpoint(file, [opened], [.. opened.Tensors]);
     }
 
-    private static SafetensorsCheckpoint OpenSharded(string indexPath)
+    private static SafetensorsCheckpoint OpenSharded(string indexPath, WeightResidence residence)
     {
         List<KeyValuePair<string, string>> weightMap = ShardIndex.ReadWeightMap(indexPath);
         if (weightMap.Count == 0)
@@ -100,6 +105,8 @@ public sealed class SafetensorsCheckpoint : IDisposable
         string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
         string[] shardNames = [.. weightMap.Select(kv => kv.Value).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         var files = new List<SafetensorsFile>(shardNames.Length);
+        long totalBytes = shardNames.Sum(shard => File.Exists(System.IO.Path.Combine(directory, shard)) ? new FileInfo(System.IO.Path.Combine(directory, shard)).Length : 0);
+        residence = SafetensorsFile.ResidenceFor(residence, totalBytes);
         try
         {
             var byName = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
@@ -110,7 +117,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
                 {
                     throw new SafetensorsException(indexPath, $"weight_map names shard '{shard}', which is not in the index's folder");
                 }
-                SafetensorsFile file = SafetensorsFile.Open(shardPath);
+                SafetensorsFile file = SafetensorsFile.Open(shardPath, residence);
                 files.Add(file);
                 byName.Add(shard, file);
             }

@@ -1,26 +1,33 @@
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 
 namespace Copal.Tensors.Safetensors;
 
 /// <summary>
-/// One safetensors file, memory-mapped read-only. Everything is validated in <see cref="Open"/>; afterwards the
-/// tensors are zero-copy <see cref="TensorView"/>s into the mapping, valid until this object is disposed.
+/// One safetensors file, memory-mapped read-only or read into memory (<see cref="WeightResidence"/>). Everything is
+/// validated in <see cref="Open"/>; afterwards the tensors are zero-copy <see cref="TensorView"/>s into the mapping or
+/// the copy, valid until this object is disposed.
 /// Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the data section.
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    /// <summary>Alignment of a read-in copy: a page, as the mapping's base would be.</summary>
+    private const int CopyAlignment = 4096;
+
+    private readonly MemoryMappedFile? _map;
+    private readonly MemoryMappedViewAccessor? _view;
+    private readonly byte* _copy;
     private readonly TensorView[] _tensors;
     private readonly Dictionary<string, int> _index;
     private bool _disposed;
 
-    private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view,
+    private SafetensorsFile(string path, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* copy,
         IReadOnlyDictionary<string, string> metadata, TensorView[] tensors, long dataOffset)
     {
         Path = path;
         _map = map;
         _view = view;
+        _copy = copy;
         Metadata = metadata;
         _tensors = tensors;
         DataOffset = dataOffset;
@@ -50,8 +57,15 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>Byte offset of the data section in the file (8 + header length).</summary>
     public long DataOffset { get; }
 
-    /// <summary>Maps <paramref name="path"/> and validates its header and layout; throws <see cref="SafetensorsException"/> if anything is wrong.</summary>
-    public static SafetensorsFile Open(string path)
+    /// <summary>Whether the tensors are views into a mapping of the file or into a copy read at open.</summary>
+    public WeightResidence Residence => _copy is null ? WeightResidence.Mapped : WeightResidence.Memory;
+
+    /// <summary>
+    /// Maps <paramref name="path"/> (or, with <see cref="WeightResidence.Memory"/>, reads it into memory) and
+    /// validates its header and layout; throws <see cref="SafetensorsException"/> if anything is wrong.
+    /// <see cref="WeightResidence.Auto"/> is decided here for this one file.
+    /// </summary>
+    public static SafetensorsFile Open(string path, WeightResidence residence = WeightResidence.Mapped)
     {
         ArgumentNullException.ThrowIfNull(path);
         FileStream stream;
@@ -66,6 +80,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
         MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
+        byte* copy = null;
         bool acquired = false;
         try
         {
@@ -74,12 +89,21 @@ public sealed unsafe class SafetensorsFile : IDisposable
             {
                 throw new SafetensorsException(path, $"file is {length} bytes, shorter than the 8-byte header length prefix");
             }
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             byte* basePtr = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
-            acquired = true;
-            basePtr += view.PointerOffset;
+            if (ResidenceFor(residence, length) == WeightResidence.Memory)
+            {
+                copy = ReadAll(stream, length, path);
+                basePtr = copy;
+                stream.Dispose();
+            }
+            else
+            {
+                map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+                view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+                view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
+                acquired = true;
+                basePtr += view.PointerOffset;
+            }
 
             ulong headerLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(basePtr, 8));
             if (headerLength > SafetensorsHeader.MaxHeaderBytes)
@@ -105,7 +129,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 HeaderEntry e = sorted[i];
                 tensors[i] = new TensorView(e.Name, e.DType, e.Shape, data + e.Begin, e.ByteLength);
             }
-            return new SafetensorsFile(path, map, view, metadata.AsReadOnly(), tensors, dataOffset);
+            return new SafetensorsFile(path, map, view, copy, metadata.AsReadOnly(), tensors, dataOffset);
         }
         catch
         {
@@ -115,7 +139,49 @@ public sealed unsafe class SafetensorsFile : IDisposable
             }
             view?.Dispose();
             map?.Dispose();
+            NativeMemory.AlignedFree(copy);
             stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="WeightResidence.Auto"/> resolved for <paramref name="bytes"/> of files: read into memory when they
+    /// take at most half of what this process may use, so the copy leaves room for the work.
+    /// </summary>
+    public static WeightResidence ResidenceFor(WeightResidence residence, long bytes) => residence switch
+    {
+        WeightResidence.Auto => bytes <= GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2 ? WeightResidence.Memory : WeightResidence.Mapped,
+        _ => residence,
+    };
+
+    /// <summary>The whole file, read into a page-aligned native allocation the caller owns.</summary>
+    private static byte* ReadAll(FileStream stream, long length, string path)
+    {
+        byte* copy = (byte*)NativeMemory.AlignedAlloc((nuint)length, CopyAlignment);
+        try
+        {
+            long done = 0;
+            while (done < length)
+            {
+                int chunk = (int)Math.Min(1 << 30, length - done);
+                int read = RandomAccess.Read(stream.SafeFileHandle, new Span<byte>(copy + done, chunk), done);
+                if (read == 0)
+                {
+                    throw new SafetensorsException(path, $"file ended at byte {done} of {length} while being read (changed on disk?)");
+                }
+                done += read;
+            }
+            return copy;
+        }
+        catch (IOException e)
+        {
+            NativeMemory.AlignedFree(copy);
+            throw new SafetensorsException(path, $"cannot read: {e.Message}", null, e);
+        }
+        catch
+        {
+            NativeMemory.AlignedFree(copy);
             throw;
         }
     }
@@ -138,7 +204,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         ? view
         : throw new SafetensorsException(Path, $"no tensor '{name}': " + NameSuggestions.Describe(name, _index.Keys, _tensors.Length));
 
-    /// <summary>Unmaps the file; views obtained from it must not be used afterwards.</summary>
+    /// <summary>Unmaps the file or frees its copy; views obtained from it must not be used afterwards.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -146,8 +212,12 @@ public sealed unsafe class SafetensorsFile : IDisposable
             return;
         }
         _disposed = true;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
+        if (_view is not null)
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+        }
+        _map?.Dispose();
+        NativeMemory.AlignedFree(_copy);
     }
 }

@@ -2,6 +2,8 @@ using Copal.Model.Generation;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Safetensors;
+using Copal.Tensors.Sparse;
 using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
@@ -80,6 +82,24 @@ public sealed class Stories260KTests : IDisposable
         using RunState chunked = _model.CreateState(5);
         _model.Forward(chunked, ids, 0, LogitsMode.Last);
         Tolerances.AssertClose(_model.ReadLogits(chunked), _model.ReadLogits(oneShot), relative: 0, absolute: Tolerances.LogitsAbsolute, what: "last logits");
+    }
+
+    [Fact]
+    public void Weights_read_into_memory_and_mapped_give_the_same_logits()
+    {
+        // The fixture's model loads with the default (Auto: this small checkpoint is read into memory).
+        Assert.Equal(WeightResidence.Memory, _model.WeightResidence);
+        using LlamaModel mapped = LlamaModel.Load(TestData.Stories260K, _backend, SparseLoadMode.Off, residence: WeightResidence.Mapped);
+        Assert.Equal(WeightResidence.Mapped, mapped.WeightResidence);
+        int[] ids = _tokenizer.Encode("Once upon a time, there was a little girl named Lily.");
+        Assert.Equal(Logits(_model, ids), Logits(mapped, ids));
+    }
+
+    private static float[] Logits(LlamaModel model, int[] ids)
+    {
+        using RunState state = model.CreateState(ids.Length, ids.Length, allRowLogits: true);
+        model.Forward(state, ids, 0, LogitsMode.All);
+        return model.ReadLogits(state, ids.Length);
     }
 
     [Fact]

@@ -101,4 +101,39 @@ public class SafetensorsFileTests
         file.Dispose();
         Assert.Throws<ObjectDisposedException>(() => file.TryGet("model.norm.weight", out _));
     }
+
+    [Fact]
+    public unsafe void Read_into_memory_gives_the_mapped_bytes_and_keeps_them_when_the_file_goes()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("model.safetensors");
+        File.Copy(Stories.ModelPath, path);
+        using SafetensorsFile mapped = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Mapped);
+        using SafetensorsFile copy = SafetensorsFile.Open(path, WeightResidence.Memory);
+        Assert.Equal(WeightResidence.Mapped, mapped.Residence);
+        Assert.Equal(WeightResidence.Memory, copy.Residence);
+        // The copy owns its bytes: the file it came from may be changed or deleted while it is open.
+        File.WriteAllBytes(path, new byte[16]);
+        File.Delete(path);
+        Assert.Equal(mapped.DataOffset, copy.DataOffset);
+        Assert.Equal(mapped.Tensors.Select(t => t.Name), copy.Tensors.Select(t => t.Name));
+        for (int i = 0; i < mapped.Tensors.Count; i++)
+        {
+            TensorView a = mapped.Tensors[i], b = copy.Tensors[i];
+            Assert.True(new ReadOnlySpan<byte>(a.Data, (int)a.ByteLength).SequenceEqual(new ReadOnlySpan<byte>(b.Data, (int)b.ByteLength)), a.Name);
+            Assert.True(a.Data != b.Data);
+        }
+    }
+
+    [Fact]
+    public void Auto_reads_into_memory_up_to_half_of_the_memory_and_maps_beyond()
+    {
+        long half = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
+        Assert.Equal(WeightResidence.Memory, SafetensorsFile.ResidenceFor(WeightResidence.Auto, half));
+        Assert.Equal(WeightResidence.Mapped, SafetensorsFile.ResidenceFor(WeightResidence.Auto, half + 1));
+        Assert.Equal(WeightResidence.Mapped, SafetensorsFile.ResidenceFor(WeightResidence.Mapped, 1));
+        Assert.Equal(WeightResidence.Memory, SafetensorsFile.ResidenceFor(WeightResidence.Memory, long.MaxValue));
+        using SafetensorsFile small = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Auto);
+        Assert.Equal(WeightResidence.Memory, small.Residence);
+    }
 }
