@@ -99,32 +99,40 @@ internal static class BenchServe
     private sealed record Timing(double[] FirstToken, double DecodeRate, double DecodeRatePerCpuSecond);
 
     /// <summary>
-    /// Starts <paramref name="streams"/> copies of the request together. Decode rate: the tokens after each request's
-    /// first, over the time from the last first token (all prefills done) to the last token.
+    /// Starts <paramref name="streams"/> copies of the request together. Decode rate: the tokens that arrive after
+    /// the last first token (all prefills done), over the time from then to the last token; a request admitted early
+    /// may decode a few steps while the others prefill, and those tokens are left out with the time they took.
     /// </summary>
     private static Timing Run(InferenceEngine engine, CompletionRequest request, int streams, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         var first = new double[streams];
         var end = new double[streams];
-        var tokens = new int[streams];
+        var arrivals = new List<double>[streams];
         var cpuAtFirst = new double[streams];
         Task[] tasks = [.. Enumerable.Range(0, streams).Select(i => Task.Run(async () =>
         {
+            arrivals[i] = [];
             await foreach (CompletionChunk c in engine.StreamAsync(request, ct).ConfigureAwait(false))
             {
-                if (c.TokenIds.Count > 0 && tokens[i]++ == 0)
+                if (c.TokenIds.Count == 0)
                 {
-                    first[i] = clock.Elapsed.TotalSeconds;
+                    continue;
+                }
+                double now = clock.Elapsed.TotalSeconds;
+                if (arrivals[i].Count == 0)
+                {
+                    first[i] = now;
                     cpuAtFirst[i] = CpuSeconds();
                 }
+                arrivals[i].AddRange(Enumerable.Repeat(now, c.TokenIds.Count));
             }
             end[i] = clock.Elapsed.TotalSeconds;
         }, ct))];
         Task.WaitAll(tasks, ct);
         double cpuEnd = CpuSeconds();
         double decodeStart = first.Max();
-        double decodeTokens = tokens.Sum(t => Math.Max(0, t - 1));
+        double decodeTokens = arrivals.Sum(a => a.Count(t => t > decodeStart));
         double cpuStart = cpuAtFirst[Array.IndexOf(first, decodeStart)];
         return new Timing(first, decodeTokens / Math.Max(1e-9, end.Max() - decodeStart), decodeTokens / Math.Max(1e-9, cpuEnd - cpuStart));
     }
