@@ -4,10 +4,12 @@ using System.Runtime.Intrinsics;
 namespace Copal.Tensors.Kernels;
 
 /// <summary>
-/// y[j] = Σ_k x[k]·W[j, k] for one input row (decode). Memory bound: W is streamed once, four rows at a time so
-/// each load of x feeds four FMAs, with two accumulators per row to hide FMA latency. The Vector512 path halves
-/// the instruction count per byte (on AMD Zen 4 a zmm op issues as two ymm halves, so the gain is in the front end
-/// and the loads, not the FMA rate) and reaches the streaming limit where the Vector256 one fell short.
+/// y[j] = Σ_k x[k]·W[j, k] for one input row (decode). Memory bound: W is streamed once, with two accumulators per
+/// row to hide FMA latency. The Vector512 path takes one row at a time, so the weights are read as one sequential
+/// stream, which the hardware prefetcher follows at the streaming rate: four rows at a time (four streams a row
+/// apart, each load of x feeding four FMAs) took 1.1–1.35× as long on 1B-scale BF16 shapes with the weights coming
+/// from memory (`probe batch`, docs/performance.md). The Vector256 path keeps four rows at a time (not measured on
+/// an AVX2-only machine).
 /// </summary>
 public static unsafe class Gemv
 {
@@ -44,6 +46,8 @@ public static unsafe class Gemv
         }
     }
 
+    internal static bool OneAtATime;
+
     private static void Rows<TLoad>(float* x, in WeightMatrix w, int rowStart, int rowEnd, float* y)
         where TLoad : IWeightLoad
     {
@@ -51,10 +55,6 @@ public static unsafe class Gemv
         int j = rowStart;
         if (KernelPaths.UseVector512 && cols >= 32)
         {
-            for (; j + 4 <= rowEnd; j += 4)
-            {
-                Four512<TLoad>(x, w.Row(j), w.Row(j + 1), w.Row(j + 2), w.Row(j + 3), cols, y + j);
-            }
             for (; j < rowEnd; j++)
             {
                 y[j] = One512<TLoad>(x, w.Row(j), cols);
@@ -75,50 +75,7 @@ public static unsafe class Gemv
     private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
         Vector512.FusedMultiplyAdd(a, b, c);
 
-    /// <summary>Four rows, 32 columns per step; a 16-wide and a scalar tail.</summary>
-    private static void Four512<TLoad>(float* x, byte* w0, byte* w1, byte* w2, byte* w3, int cols, float* y)
-        where TLoad : IWeightLoad
-    {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-        nint k = 0;
-        for (; k + 32 <= cols; k += 32)
-        {
-            Vector512<float> xa = Vector512.Load(x + k);
-            Vector512<float> xb = Vector512.Load(x + k + 16);
-            a0 = Fma(TLoad.Load16(w0, k), xa, a0);
-            a1 = Fma(TLoad.Load16(w1, k), xa, a1);
-            a2 = Fma(TLoad.Load16(w2, k), xa, a2);
-            a3 = Fma(TLoad.Load16(w3, k), xa, a3);
-            b0 = Fma(TLoad.Load16(w0, k + 16), xb, b0);
-            b1 = Fma(TLoad.Load16(w1, k + 16), xb, b1);
-            b2 = Fma(TLoad.Load16(w2, k + 16), xb, b2);
-            b3 = Fma(TLoad.Load16(w3, k + 16), xb, b3);
-        }
-        if (k + 16 <= cols)
-        {
-            Vector512<float> xa = Vector512.Load(x + k);
-            a0 = Fma(TLoad.Load16(w0, k), xa, a0);
-            a1 = Fma(TLoad.Load16(w1, k), xa, a1);
-            a2 = Fma(TLoad.Load16(w2, k), xa, a2);
-            a3 = Fma(TLoad.Load16(w3, k), xa, a3);
-            k += 16;
-        }
-        float s0 = Vector512.Sum(a0 + b0), s1 = Vector512.Sum(a1 + b1), s2 = Vector512.Sum(a2 + b2), s3 = Vector512.Sum(a3 + b3);
-        for (; k < cols; k++)
-        {
-            float xk = x[k];
-            s0 += TLoad.Load1(w0, k) * xk;
-            s1 += TLoad.Load1(w1, k) * xk;
-            s2 += TLoad.Load1(w2, k) * xk;
-            s3 += TLoad.Load1(w3, k) * xk;
-        }
-        y[0] = s0;
-        y[1] = s1;
-        y[2] = s2;
-        y[3] = s3;
-    }
-
+    /// <summary>One row, 32 columns per step (accumulator a: chunks at k ≡ 0 mod 32, then the 16-wide tail; b: k ≡ 16), Σ(a + b), then the scalar tail.</summary>
     private static float One512<TLoad>(float* x, byte* w, int cols)
         where TLoad : IWeightLoad
     {
