@@ -15,7 +15,7 @@ namespace Copal.Tensors.Kernels;
 /// whole rows (2048–5632 columns at 1B scale) the inputs did not fit in L1: every tile step reloaded eight input
 /// lines from L2, and those reloads held the miss buffers the weights' reads from memory needed, so with weights
 /// coming from DRAM (as in a decode step) eight rows cost 4.5–6× one row; in passes, 1.6–2.8× (same-process runs,
-/// docs/serving.md). Within a pass, each tile prefetches its rows' next pass.
+/// docs/serving.md). While a block runs, its tiles prefetch the next block's rows in address order.
 /// </para>
 /// <para>
 /// Every y[i, j] is summed exactly as <see cref="Gemv"/>'s Vector512 path sums it (two accumulators over
@@ -40,6 +40,8 @@ internal static unsafe class BatchedGemv
 
     /// <summary>Accumulators of one tile: a and b (chunks at k ≡ 0 and k ≡ 16 mod 32) for 2 rows × 4 inputs.</summary>
     private const int TileAccumulators = 16;
+
+    private const int CacheLine = 64;
 
     /// <summary>This thread's copy of the inputs in pass order; grows to the largest call, kept for the next.</summary>
     [ThreadStatic] private static float* t_slices;
@@ -81,6 +83,17 @@ internal static unsafe class BatchedGemv
             {
                 int j1 = Math.Min(pairEnd, j0 + 2 * BlockPairs);
                 new Span<Vector512<float>>(acc, BlockPairs * BlockTiles * TileAccumulators).Clear();
+                // The next block's rows are contiguous: prefetch them in address order, spread evenly over this
+                // block's steps, as one sequential stream (the GEMV's lesson: streams a row apart read slower).
+                byte* ahead = null, aheadEnd = null;
+                int linesPerStep = 0;
+                if (j1 < rowEnd && Sse.IsSupported)
+                {
+                    ahead = w.Row(j1);
+                    aheadEnd = ahead + (nint)Math.Min(rowEnd - j1, 2 * BlockPairs) * cols * TLoad.DType.SizeOf();
+                    long steps = (long)(j1 - j0) / 2 * (t1 - t0) * ((cols + 31) / 32);
+                    linesPerStep = (int)Math.Max(1, ((aheadEnd - ahead) / CacheLine + steps - 1) / steps);
+                }
                 for (int k0 = 0; k0 < cols; k0 += PassColumns)
                 {
                     int k1 = Math.Min(cols, k0 + PassColumns);
@@ -91,7 +104,7 @@ internal static unsafe class BatchedGemv
                         for (int t = t0; t < t1; t++)
                         {
                             Vector512<float>* tileAcc = acc + ((j - j0) / 2 * BlockTiles + t - t0) * TileAccumulators;
-                            Tile<TLoad>(pass + (nint)t * TileInputs * PassColumns, w.Row(j), w.Row(j + 1), t == t0, cols, k0, k1, tileAcc);
+                            Tile<TLoad>(pass + (nint)t * TileInputs * PassColumns, w.Row(j), w.Row(j + 1), cols, k0, k1, tileAcc, ref ahead, aheadEnd, linesPerStep);
                         }
                     }
                 }
@@ -149,31 +162,23 @@ internal static unsafe class BatchedGemv
     /// <summary>
     /// Rows w0, w1 against four input slices (x + i·PassColumns, indexed by column) over columns [k, end), added to
     /// the tile's accumulators: acc[r·4 + i] takes chunks at k ≡ 0 (mod 32) and, when end is the row's end, the
-    /// 16-wide tail; acc[8 + r·4 + i] chunks at k ≡ 16. The first tile of a pair prefetches the rows' next pass.
+    /// 16-wide tail; acc[8 + r·4 + i] chunks at k ≡ 16. Each step prefetches linesPerStep lines at ahead (advanced, up to aheadEnd).
     /// </summary>
-    private static void Tile<TLoad>(float* x, byte* w0, byte* w1, bool prefetch, int cols, nint k, nint end, Vector512<float>* acc)
+    private static void Tile<TLoad>(float* x, byte* w0, byte* w1, int cols, nint k, nint end, Vector512<float>* acc,
+        ref byte* ahead, byte* aheadEnd, int linesPerStep)
         where TLoad : IWeightLoad
     {
+        byte* next = ahead;
         float* x0 = x, x1 = x + PassColumns, x2 = x + 2 * PassColumns, x3 = x + 3 * PassColumns;
         Vector512<float> a00 = acc[0], a01 = acc[1], a02 = acc[2], a03 = acc[3];
         Vector512<float> a10 = acc[4], a11 = acc[5], a12 = acc[6], a13 = acc[7];
         Vector512<float> b00 = acc[8], b01 = acc[9], b02 = acc[10], b03 = acc[11];
         Vector512<float> b10 = acc[12], b11 = acc[13], b12 = acc[14], b13 = acc[15];
-        // Bytes of one row per 32-column step: one cache line for 16-bit weights, two for f32.
-        int stepBytes = TLoad.DType == DType.F32 ? 128 : 64;
-        prefetch &= Sse.IsSupported;
         for (; k + 32 <= end; k += 32)
         {
-            if (prefetch)
+            for (int line = 0; line < linesPerStep && next < aheadEnd; line++, next += CacheLine)
             {
-                byte* ahead0 = w0 + (k + PassColumns) * stepBytes / 32, ahead1 = w1 + (k + PassColumns) * stepBytes / 32;
-                Sse.Prefetch0(ahead0);
-                Sse.Prefetch0(ahead1);
-                if (stepBytes > 64)
-                {
-                    Sse.Prefetch0(ahead0 + 64);
-                    Sse.Prefetch0(ahead1 + 64);
-                }
+                Sse.Prefetch0(next);
             }
             Vector512<float> u = TLoad.Load16(w0, k), v = TLoad.Load16(w1, k), xv;
             xv = Vector512.Load(x0 + k); a00 = Fma(u, xv, a00); a10 = Fma(v, xv, a10);
@@ -195,6 +200,7 @@ internal static unsafe class BatchedGemv
             xv = Vector512.Load(x2 + k); a02 = Fma(u, xv, a02); a12 = Fma(v, xv, a12);
             xv = Vector512.Load(x3 + k); a03 = Fma(u, xv, a03); a13 = Fma(v, xv, a13);
         }
+        ahead = next;
         acc[0] = a00; acc[1] = a01; acc[2] = a02; acc[3] = a03;
         acc[4] = a10; acc[5] = a11; acc[6] = a12; acc[7] = a13;
         acc[8] = b00; acc[9] = b01; acc[10] = b02; acc[11] = b03;
