@@ -2,17 +2,22 @@
 
 Usage:
   side_by_side.py --llama-cpp SRC [--copal EXE] [--model DIR] [--work DIR] [--rounds 5] [--prefill 512]
-                  [--decode 32] [--text FILE] [--torch]
+                  [--decode 32] [--text FILE] [--mmap off|on] [--torch]
 
   SRC     a llama.cpp source tree you obtained yourself (pinned: see docs/performance.md); built here with cmake
           into WORK/llama-build if its binaries are missing. Nothing is downloaded.
-  EXE     a built `copal` (default: `dotnet publish src/Copal.Cli` into WORK/copal).
+  EXE     a built `copal` (default: `dotnet publish src/Copal.Cli` into WORK/copal, on every run).
   DIR     a Copal/HF model folder (default: `copal synth --preset tinyllama-1.1b`, BF16, into WORK/tinyllama-bf16).
   FILE    text for llama-perplexity (default: ../shared/data/text/wikitext-2-raw-v1/test.joined.txt).
 
 Per round, in this order: `copal bench` (prefill, perplexity mode = every position's logits, decode), `llama-bench`
 (prefill, decode), `llama-perplexity` (tokens/s of its prompt evaluation at -c/-b = --prefill), and the PyTorch peer
 (benchmarks/torch/llama_bench.py). The table gives the median of the rounds and Copal ÷ peer.
+
+--mmap says how both engines hold the weights, so they stream them from the same kind of memory: off (the default)
+reads them into the process (Copal `--mmap off`, llama.cpp `-mmp 0` / `--no-mmap`), on maps the files (Copal
+`--mmap on`, llama.cpp's own default). On this project's machine decode over mapped pages is 0.65-0.8x as fast for
+both engines.
 
 The model is converted with llama.cpp's own convert_hf_to_gguf.py, run by Debian's python3 with this folder's
 stand-in `safetensors` module and, when the model has only tokenizer.json, a tokenizer.model written by
@@ -48,8 +53,8 @@ def copal_exe(args):
         return args.copal
     out = os.path.join(args.work, "copal")
     exe = os.path.join(out, "copal")
-    if not os.path.exists(exe):
-        run(["dotnet", "publish", os.path.join(REPO, "src", "Copal.Cli"), "-c", "Release", "-o", out], capture=False)
+    # Published on every run (incremental when nothing changed): a copy from an earlier run would measure old code.
+    run(["dotnet", "publish", os.path.join(REPO, "src", "Copal.Cli"), "-c", "Release", "-o", out], capture=False)
     return exe
 
 
@@ -98,19 +103,21 @@ def gguf(args, model):
 
 def copal_round(copal, model, args):
     out = json.loads(run([copal, "bench", "-m", model, "--device", "cpu", "--prefill", str(args.prefill),
-                          "--decode", str(args.decode), "--repeat", "1", "--json"]))
+                          "--decode", str(args.decode), "--repeat", "1", "--mmap", args.mmap, "--json"]))
     return {"prefill": out["prefill_tokens_per_second"], "perplexity": out["perplexity_tokens_per_second"],
             "decode": out["decode_tokens_per_second"]}
 
 
 def llama_round(bench, ppl, gguf_path, args):
     rows = json.loads(run([bench, "-m", gguf_path, "-p", str(args.prefill), "-n", str(args.decode), "-t", "2", "-r", "1",
-                           "-o", "json"]))
+                           "-mmp", "1" if args.mmap == "on" else "0", "-o", "json"]))
     result = {}
     for row in rows:
         result["prefill" if row["n_prompt"] > 0 else "decode"] = row["avg_ts"]
     # llama-perplexity prints its timings on stderr: "prompt eval time = ... ( ... tokens per second)".
     cmd = [ppl, "-m", gguf_path, "-f", args.text, "-c", str(args.prefill), "-b", str(args.prefill), "-t", "2", "--chunks", "4"]
+    if args.mmap == "off":
+        cmd.append("--no-mmap")
     print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
     done = subprocess.run(cmd, text=True, capture_output=True)
     if done.returncode != 0:
@@ -137,6 +144,7 @@ def main():
     ap.add_argument("--prefill", type=int, default=512)
     ap.add_argument("--decode", type=int, default=32)
     ap.add_argument("--text", default=os.path.join(REPO, "..", "shared", "data", "text", "wikitext-2-raw-v1", "test.joined.txt"))
+    ap.add_argument("--mmap", choices=["off", "on"], default="off", help="how both engines hold the weights (see above)")
     ap.add_argument("--torch", action="store_true", help="also run the PyTorch eager peer (Debian's python3-torch)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)

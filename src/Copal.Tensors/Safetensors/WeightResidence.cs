@@ -18,7 +18,7 @@ public enum WeightResidence
     /// <summary>
     /// The files are read into this process's own memory at open. Costs the read and the memory, which cannot be
     /// reclaimed; in return the CPU kernels stream the weights faster: on this project's machine a decode step over
-    /// mapped page-cache pages ran at 0.65–0.8× the speed of the same step over a private copy (docs/performance.md).
+    /// mapped page-cache pages ran at 0.65–0.71× the speed of the same step over a private copy (docs/performance.md).
     /// </summary>
     Memory,
 }
