@@ -72,6 +72,7 @@ public sealed class ExitCodeTests : IDisposable
     [InlineData("--layout", "foo", "--layout: expected Raw, JoinedLines or Documents, got 'foo'")]
     [InlineData("--stride", "600", "--stride: expected at most --seqlen (512), got 600")]
     [InlineData("--device", "tpu", "--device: expected auto, cpu")]
+    [InlineData("--mmap", "maybe", "--mmap: expected auto, on or off, got 'maybe'")]
     public void Bad_perplexity_option_values_exit_2_naming_the_option(string option, string value, string expected)
     {
         var args = new List<string> { "perplexity", "-m", Model, "--data", EvalText, "--seqlen", "512" };

@@ -35,7 +35,7 @@ internal static class CommonOptions
     public static Option<string> Mmap() => new Option<string>("--mmap")
     {
         Description = "How the CPU holds the weights: off reads the files into this process's memory (decode streams them faster), "
-            + "on maps them (nothing copied; the system may reclaim the pages), auto reads them when they take at most half of the memory. "
+            + "on maps them (nothing copied; the system may reclaim the pages), auto reads them when they take at most half of the available memory. "
             + "A GPU uploads the weights; for it auto maps",
         DefaultValueFactory = _ => "auto",
     }.OneOf("auto", "on", "off");

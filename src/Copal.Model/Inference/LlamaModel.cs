@@ -67,7 +67,7 @@ public sealed class LlamaModel : IDisposable
     /// NaN or ±Inf in any floating-point tensor is refused (<see cref="FiniteWeights"/>) unless
     /// <paramref name="allowNonFinite"/>. <paramref name="residence"/> says whether the CPU computes on the mapped
     /// files or on a copy read into memory (<see cref="WeightResidence.Auto"/>: the copy when the files take at most
-    /// half of the memory); a GPU backend uploads the weights, so for it Auto maps the files.
+    /// half of the available memory); a GPU backend uploads the weights, so for it Auto maps the files.
     /// </remarks>
     public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
         bool allowNonFinite = false, WeightResidence residence = WeightResidence.Auto)

@@ -4,8 +4,8 @@ namespace Copal.Tensors.Safetensors;
 public enum WeightResidence
 {
     /// <summary>
-    /// <see cref="Memory"/> when the checkpoint's files take at most half of the memory this process may use
-    /// (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>), else <see cref="Mapped"/>.
+    /// <see cref="Memory"/> when the checkpoint's files take at most half of the memory available at open
+    /// (<see cref="SafetensorsFile.AvailableMemoryBytes"/>), else <see cref="Mapped"/>.
     /// </summary>
     Auto,
 
