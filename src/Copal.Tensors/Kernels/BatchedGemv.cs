@@ -14,8 +14,9 @@ namespace Copal.Tensors.Kernels;
 /// stay in L1 while the weights stream past them, and the tiles' accumulators wait in memory between passes. Over
 /// whole rows (2048–5632 columns at 1B scale) the inputs did not fit in L1: every tile step reloaded eight input
 /// lines from L2, and those reloads held the miss buffers the weights' reads from memory needed, so with weights
-/// coming from DRAM (as in a decode step) eight rows cost 4.5–6× one row; in passes, 1.6–2.8× (same-process runs,
-/// docs/serving.md). While a block runs, its tiles prefetch the next block's rows in address order.
+/// coming from DRAM (as in a decode step) eight rows cost 4.4–6.1× one row; in passes, 1.7–2.3× (`probe batch`,
+/// docs/serving.md). While a block runs, its tiles prefetch the next block's rows in address order, one sequential
+/// stream.
 /// </para>
 /// <para>
 /// Every y[i, j] is summed exactly as <see cref="Gemv"/>'s Vector512 path sums it (two accumulators over
