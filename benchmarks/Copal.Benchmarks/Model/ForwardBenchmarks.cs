@@ -36,7 +36,7 @@ public class ForwardBenchmarks : IDisposable
             SyntheticModelWriter.Write(SyntheticPresets.Get(preset), _dir, Dtype, seed: 0, tokenizerDirectory: null, overwrite: true);
         }
         _backend = new CpuBackend();
-        _model = LlamaModel.Load(_dir, _backend);
+        _model = LlamaModel.Load(_dir, _backend, Copal.Tensors.Sparse.SparseLoadMode.Off, residence: Copal.Tensors.Safetensors.WeightResidence.Auto);
         _decodeState = _model.CreateState(1, 256);
         _prefillState = _model.CreateState(128, 256);
         _prompt = Enumerable.Range(0, 128).Select(i => 100 + i * 7 % 1000).ToArray();

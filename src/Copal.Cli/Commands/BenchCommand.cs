@@ -21,7 +21,7 @@ internal static class BenchCommand
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
-        var mmap = CommonOptions.Mmap();
+        var mmap = CommonOptions.Mmap("auto");
         var command = new Command("bench", "Measure prefill/decode tokens/s against the machine's bandwidth and GEMM ceilings")
         {
             model, prefill, decode, repeat, ctxSize, device, sparse, json, mmap, CreateKernels(), BenchServe.Create(),

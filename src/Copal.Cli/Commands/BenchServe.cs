@@ -31,7 +31,7 @@ internal static class BenchServe
         var device = CommonOptions.Device();
         var sparse = SparseOptions.LoadMode();
         var json = CommonOptions.Json();
-        var mmap = CommonOptions.Mmap();
+        var mmap = CommonOptions.Mmap("auto");
         var command = new Command("serve", "Aggregate decode tokens/s of concurrent requests (batched decoding) against one alone, and the time to first token under that load")
         {
             model, streams, promptTokens, decode, repeat, device, sparse, json, mmap,

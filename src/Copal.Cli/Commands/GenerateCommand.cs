@@ -27,7 +27,7 @@ internal static class GenerateCommand
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
-        var mmap = CommonOptions.Mmap();
+        var mmap = CommonOptions.Mmap("on");
         var command = new Command("generate", "Generate text, streaming it as it is produced")
         {
             model, prompt, count, temperature, topK, topP, penalty, seed, ctxSize, verbose, device, json, sparse, allowNonFinite, mmap,

@@ -19,7 +19,7 @@ internal static class LogitsCommand
         var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var device = CommonOptions.Device();
         var allowNonFinite = CommonOptions.AllowNonFinite();
-        var mmap = CommonOptions.Mmap();
+        var mmap = CommonOptions.Mmap("on");
         var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device, allowNonFinite, mmap };
         command.SetBody((p, _) =>
         {

@@ -26,7 +26,7 @@ internal static class PerplexityCommand
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
-        var mmap = CommonOptions.Mmap();
+        var mmap = CommonOptions.Mmap("on");
         var command = new Command("perplexity", "Perplexity on a text file, as pruning papers compute it")
         {
             model, data, seqLen, stride, limit, layout, compare, ctxSize, device, json, sparse, allowNonFinite, mmap,

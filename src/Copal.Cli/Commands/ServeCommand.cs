@@ -25,7 +25,7 @@ internal static class ServeCommand
         var device = CommonOptions.Device();
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
-        var mmap = CommonOptions.Mmap();
+        var mmap = CommonOptions.Mmap("auto");
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health)")
         {
             model, host, port, parallel, ctxSize, device, sparse, allowNonFinite, mmap,

@@ -32,12 +32,16 @@ internal static class CommonOptions
             && s[(colon + 1)..].Length > 0 && s[(colon + 1)..].All(char.IsAsciiDigit) && int.TryParse(s[(colon + 1)..], out _);
     }
 
-    public static Option<string> Mmap() => new Option<string>("--mmap")
+    /// <summary>
+    /// --mmap, defaulting to <paramref name="defaultValue"/>: "auto" for the commands that decode for long (serve,
+    /// bench), "on" for one-shot runs, where reading the weights in costs more load time than it saves.
+    /// </summary>
+    public static Option<string> Mmap(string defaultValue) => new Option<string>("--mmap")
     {
-        Description = "How the CPU holds the weights: off reads the files into this process's memory (decode streams them faster), "
+        Description = "How the CPU holds the weights: off reads the files into this process's memory (a slower load, a faster decode), "
             + "on maps them (nothing copied; the system may reclaim the pages), auto reads them when they take at most half of the available memory. "
-            + "A GPU uploads the weights; for it auto maps",
-        DefaultValueFactory = _ => "auto",
+            + $"A GPU uploads the weights; for it auto maps. Default here: {defaultValue}",
+        DefaultValueFactory = _ => defaultValue,
     }.OneOf("auto", "on", "off");
 
     public static WeightResidence ParseMmap(string value) => value.ToLowerInvariant() switch

@@ -3,6 +3,7 @@ using Copal.Model.Generation;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Tensors.Backends;
+using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
 
 namespace Copal.Model.Serving;
@@ -48,10 +49,15 @@ public sealed class InferenceEngine : IDisposable
         _scheduler = new BatchScheduler(model, Options, Statistics);
     }
 
-    /// <summary>Loads the model and tokenizer of <paramref name="directory"/> on <paramref name="backend"/> (compact sparse weights run on the sparse kernels).</summary>
-    public static InferenceEngine Load(string directory, IBackend backend, EngineOptions? options = null, SparseLoadMode sparse = SparseLoadMode.Auto, IProgress<string>? progress = null)
+    /// <summary>
+    /// Loads the model and tokenizer of <paramref name="directory"/> on <paramref name="backend"/> (compact sparse
+    /// weights run on the sparse kernels). A server decodes for long, so on the CPU the weights are read into memory
+    /// when they fit (<see cref="WeightResidence.Auto"/>): a slower load for faster decoding.
+    /// </summary>
+    public static InferenceEngine Load(string directory, IBackend backend, EngineOptions? options = null, SparseLoadMode sparse = SparseLoadMode.Auto,
+        IProgress<string>? progress = null, WeightResidence residence = WeightResidence.Auto)
     {
-        LlamaModel model = LlamaModel.Load(directory, backend, sparse, progress);
+        LlamaModel model = LlamaModel.Load(directory, backend, sparse, progress, residence: residence);
         try
         {
             return new InferenceEngine(model, CopalTokenizer.FromDirectory(directory), options, ownsModel: true);
