@@ -105,8 +105,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
         string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
         string[] shardNames = [.. weightMap.Select(kv => kv.Value).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         var files = new List<SafetensorsFile>(shardNames.Length);
-        long totalBytes = shardNames.Sum(shard => File.Exists(System.IO.Path.Combine(directory, shard)) ? new FileInfo(System.IO.Path.Combine(directory, shard)).Length : 0);
-        residence = SafetensorsFile.ResidenceFor(residence, totalBytes);
+        // Decided once for all shards (a missing one counts 0 here and is reported below).
+        residence = WeightResidencePolicy.Resolve(residence,
+            shardNames.Sum(shard => new FileInfo(System.IO.Path.Combine(directory, shard)) is { Exists: true } f ? f.Length : 0));
         try
         {
             var byName = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);

@@ -11,9 +11,6 @@ namespace Copal.Tensors.Safetensors;
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
-    /// <summary>Alignment of a read-in copy: a page, as the mapping's base would be.</summary>
-    private const int CopyAlignment = 4096;
-
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
     private readonly byte* _copy;
@@ -90,9 +87,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 throw new SafetensorsException(path, $"file is {length} bytes, shorter than the 8-byte header length prefix");
             }
             byte* basePtr = null;
-            if (ResidenceFor(residence, length) == WeightResidence.Memory)
+            if (WeightResidencePolicy.Resolve(residence, length) == WeightResidence.Memory)
             {
-                copy = ReadAll(stream, length, path);
+                copy = PrivateCopy.ReadAll(stream, length, path);
                 basePtr = copy;
                 stream.Dispose();
             }
@@ -141,106 +138,6 @@ public sealed unsafe class SafetensorsFile : IDisposable
             map?.Dispose();
             NativeMemory.AlignedFree(copy);
             stream.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// <see cref="WeightResidence.Auto"/> resolved for <paramref name="bytes"/> of files: read into memory when they
-    /// take at most half of the memory available now (<see cref="AvailableMemoryBytes"/>), so the copy leaves room
-    /// for the work and for what is already loaded (a second model, another process).
-    /// </summary>
-    public static WeightResidence ResidenceFor(WeightResidence residence, long bytes) =>
-        ResidenceFor(residence, bytes, residence == WeightResidence.Auto ? AvailableMemoryBytes() : 0);
-
-    /// <summary><see cref="ResidenceFor(WeightResidence, long)"/> against a given amount of available memory.</summary>
-    public static WeightResidence ResidenceFor(WeightResidence residence, long bytes, long availableBytes) => residence switch
-    {
-        WeightResidence.Auto => bytes <= availableBytes / 2 ? WeightResidence.Memory : WeightResidence.Mapped,
-        _ => residence,
-    };
-
-    /// <summary>
-    /// Memory a new copy may take: on Linux the kernel's MemAvailable (free memory plus reclaimable cache), capped by
-    /// what the runtime may use (a container's limit); elsewhere the latter.
-    /// </summary>
-    public static long AvailableMemoryBytes()
-    {
-        long limit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        try
-        {
-            if (OperatingSystem.IsLinux())
-            {
-                foreach (string line in File.ReadLines("/proc/meminfo"))
-                {
-                    // "MemAvailable:   12345678 kB"
-                    if (line.StartsWith("MemAvailable:", StringComparison.Ordinal)
-                        && long.TryParse(line["MemAvailable:".Length..].Trim().Split(' ')[0], System.Globalization.NumberStyles.None,
-                            System.Globalization.CultureInfo.InvariantCulture, out long kib))
-                    {
-                        return Math.Min(limit, kib * 1024);
-                    }
-                }
-            }
-        }
-        catch (IOException)
-        {
-            // No /proc: fall back to the runtime's limit.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-        return limit;
-    }
-
-    /// <summary>Huge-page size on x86-64 Linux, and the alignment of a copy that asks for them.</summary>
-    private const int HugePage = 2 << 20;
-
-    /// <summary>madvise(2) advice: back the range with transparent huge pages where the system allows it.</summary>
-    private const int MadviseHugePage = 14;
-
-    [DllImport("libc", EntryPoint = "madvise")]
-    private static extern int Madvise(nint address, nuint length, int advice);
-
-    /// <summary>
-    /// The whole file, read into a native allocation the caller owns. On Linux a copy of at least one huge page is
-    /// aligned to huge pages and advised to use them: the read then faults in 2 MiB pages, not 4 KiB ones, which took
-    /// the load of a 2.2 GB checkpoint from 12.8 s to 6.9–7.8 s on this project's machine (a virtual machine, where
-    /// each first touch of a page is expensive), and the kernels stream them with fewer TLB misses. The advice is
-    /// only advice: where it is refused, the copy works the same on small pages.
-    /// </summary>
-    private static byte* ReadAll(FileStream stream, long length, string path)
-    {
-        bool huge = OperatingSystem.IsLinux() && length >= HugePage;
-        nuint size = huge ? ((nuint)length + HugePage - 1) & ~(nuint)(HugePage - 1) : (nuint)length;
-        byte* copy = (byte*)NativeMemory.AlignedAlloc(size, (nuint)(huge ? HugePage : CopyAlignment));
-        if (huge)
-        {
-            _ = Madvise((nint)copy, size, MadviseHugePage);
-        }
-        try
-        {
-            long done = 0;
-            while (done < length)
-            {
-                int chunk = (int)Math.Min(1 << 30, length - done);
-                int read = RandomAccess.Read(stream.SafeFileHandle, new Span<byte>(copy + done, chunk), done);
-                if (read == 0)
-                {
-                    throw new SafetensorsException(path, $"file ended at byte {done} of {length} while being read (changed on disk?)");
-                }
-                done += read;
-            }
-            return copy;
-        }
-        catch (IOException e)
-        {
-            NativeMemory.AlignedFree(copy);
-            throw new SafetensorsException(path, $"cannot read: {e.Message}", null, e);
-        }
-        catch
-        {
-            NativeMemory.AlignedFree(copy);
             throw;
         }
     }

@@ -129,11 +129,11 @@ public class SafetensorsFileTests
     public void Auto_reads_into_memory_up_to_half_of_the_available_memory_and_maps_beyond()
     {
         const long available = 8L << 30;
-        Assert.Equal(WeightResidence.Memory, SafetensorsFile.ResidenceFor(WeightResidence.Auto, available / 2, available));
-        Assert.Equal(WeightResidence.Mapped, SafetensorsFile.ResidenceFor(WeightResidence.Auto, available / 2 + 1, available));
-        Assert.Equal(WeightResidence.Mapped, SafetensorsFile.ResidenceFor(WeightResidence.Mapped, 1, available));
-        Assert.Equal(WeightResidence.Memory, SafetensorsFile.ResidenceFor(WeightResidence.Memory, long.MaxValue, available));
-        long now = SafetensorsFile.AvailableMemoryBytes();
+        Assert.Equal(WeightResidence.Memory, WeightResidencePolicy.Resolve(WeightResidence.Auto, available / 2, available));
+        Assert.Equal(WeightResidence.Mapped, WeightResidencePolicy.Resolve(WeightResidence.Auto, available / 2 + 1, available));
+        Assert.Equal(WeightResidence.Mapped, WeightResidencePolicy.Resolve(WeightResidence.Mapped, 1, available));
+        Assert.Equal(WeightResidence.Memory, WeightResidencePolicy.Resolve(WeightResidence.Memory, long.MaxValue, available));
+        long now = WeightResidencePolicy.AvailableMemoryBytes();
         Assert.InRange(now, 1, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
         using SafetensorsFile small = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Auto);
         Assert.Equal(WeightResidence.Memory, small.Residence);
