@@ -41,7 +41,7 @@ internal static class BenchServe
             bool asJson = p.GetValue(json);
             int s = p.GetValue(streams), n = p.GetValue(promptTokens), m = p.GetValue(decode);
             using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: asJson,
-                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), residence: CommonOptions.ParseMmap(p.GetValue(mmap)!));
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), residence: CommonOptions.ParseMmap(p.GetValue(mmap)!), cancellationToken: ct);
             int context = session.Model.Config.MaxPositionEmbeddings;
             if (n + m > context)
             {

@@ -16,10 +16,10 @@ internal static class InspectCommand
         var path = new Argument<string?>("path") { Description = "The model, as -m/--model (the older form)", Arity = ArgumentArity.ZeroOrOne, Hidden = true };
         var json = CommonOptions.Json();
         var command = new Command("inspect", "List a checkpoint's tensors, parameter count and config (--json for all of its metadata)") { model, path, json };
-        command.SetBody((p, _) =>
+        command.SetBody((p, ct) =>
         {
             string target = CommonOptions.ModelOrArgument(p, model, path).Path;
-            using SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(target);
+            using SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(target, cancellationToken: ct);
             LlamaConfig? config = null;
             string? configError = null;
             string? dir = Directory.Exists(target) ? target : Path.GetDirectoryName(Path.GetFullPath(target));

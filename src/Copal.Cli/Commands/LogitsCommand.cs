@@ -21,7 +21,7 @@ internal static class LogitsCommand
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var mmap = CommonOptions.Mmap("on");
         var command = new Command("logits", "Write the logits of every position of a text to JSON") { model, text, outFile, topK, device, allowNonFinite, mmap };
-        command.SetBody((p, _) =>
+        command.SetBody((p, ct) =>
         {
             int k = p.GetValue(topK);
             string path = p.GetValue(outFile)!;
@@ -31,7 +31,7 @@ internal static class LogitsCommand
                 PathGuard.RequireApart(path, "--out", modelDir, "the input folder");
             }
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, allowNonFinite: p.GetValue(allowNonFinite),
-                residence: CommonOptions.ParseMmap(p.GetValue(mmap)!));
+                residence: CommonOptions.ParseMmap(p.GetValue(mmap)!), cancellationToken: ct);
             int[] ids = session.Tokenizer.Encode(p.GetValue(text)!, addSpecialTokens: true);
             int context = session.Model.Config.MaxPositionEmbeddings;
             if (ids.Length == 0 || ids.Length > context)

@@ -42,10 +42,10 @@ internal static class PerplexityCommand
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             string? basePath = p.GetValue(compare) is string given ? Inputs.ModelFolder(given, p.Typed(compare)) : null;
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
-                CommonOptions.ParseMmap(p.GetValue(mmap)!));
+                CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             using ModelSession? baseSession = basePath is not null
                 ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
-                    CommonOptions.ParseMmap(p.GetValue(mmap)!))
+                    CommonOptions.ParseMmap(p.GetValue(mmap)!), ct)
                 : null;
             int max = session.Model.Config.MaxPositionEmbeddings;
             // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.

@@ -33,7 +33,7 @@ internal static class ServeCommand
         command.SetBody((p, ct) =>
         {
             using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: false,
-                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!));
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             int modelContext = session.Model.Config.MaxPositionEmbeddings;
             if (p.GetValue(ctxSize) is int c && c > modelContext)
             {

@@ -24,7 +24,7 @@ internal sealed class ModelSession : IDisposable
     public TimeSpan LoadTime { get; }
 
     public static ModelSession Open(string directory, string device, bool quiet = false, SparseLoadMode sparse = SparseLoadMode.Off, bool allowNonFinite = false,
-        WeightResidence residence = WeightResidence.Auto)
+        WeightResidence residence = WeightResidence.Auto, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
         IBackend backend = CommonOptions.CreateBackend(device);
@@ -38,7 +38,7 @@ internal sealed class ModelSession : IDisposable
             {
                 throw new FileNotFoundException($"model folder '{directory}' has no tokenizer.json");
             }
-            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m => Out.Info($"copal: {m}")), allowNonFinite, residence);
+            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m => Out.Info($"copal: {m}")), allowNonFinite, residence, cancellationToken);
             try
             {
                 CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(directory);

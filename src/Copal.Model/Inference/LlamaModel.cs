@@ -41,7 +41,7 @@ public sealed class LlamaModel : IDisposable
     public string Source { get; }
 
     /// <summary>
-    /// Whether the loaded checkpoint is mapped or was read into memory (<see cref="Load(string, IBackend, SparseLoadMode, IProgress{string}?, bool, WeightResidence)"/>);
+    /// Whether the loaded checkpoint is mapped or was read into memory (<see cref="Load(string, IBackend, SparseLoadMode, IProgress{string}?, bool, WeightResidence, CancellationToken)"/>);
     /// <see cref="WeightResidence.Mapped"/> also for a model built in memory.
     /// </summary>
     public WeightResidence WeightResidence => (_storage as Storage)?.Residence ?? WeightResidence.Mapped;
@@ -72,7 +72,7 @@ public sealed class LlamaModel : IDisposable
     /// backend uploads the weights, so for it Auto maps the files.
     /// </remarks>
     public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
-        bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped)
+        bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backend);
         if (!Directory.Exists(directory))
@@ -85,7 +85,7 @@ public sealed class LlamaModel : IDisposable
         {
             residence = WeightResidence.Mapped;
         }
-        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory, residence);
+        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory, residence, cancellationToken);
         SparseWeightSource? sparse = null;
         try
         {
@@ -93,7 +93,7 @@ public sealed class LlamaModel : IDisposable
             progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s), {where}, on {backend.Info.Kind}");
             if (!allowNonFinite)
             {
-                FiniteWeights.Require(checkpoint.Tensors, directory);
+                FiniteWeights.Require(checkpoint.Tensors, directory, cancellationToken);
             }
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (SafetensorsFile file in checkpoint.Files)

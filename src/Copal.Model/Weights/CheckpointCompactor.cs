@@ -31,7 +31,7 @@ public static unsafe class CheckpointCompactor
                 linears.Add(LlamaTensorNames.Linear(layer, id));
             }
         }
-        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input);
+        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
         var metadata = MergedMetadata(source);
         if (SparseTensorCodec.SparseNames(metadata).Any())
         {
@@ -93,7 +93,7 @@ public static unsafe class CheckpointCompactor
     /// </summary>
     public static CompactReport Densify(string input, string output, bool overwrite, CancellationToken cancellationToken = default)
     {
-        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input);
+        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
         var metadata = MergedMetadata(source);
         var sparseNames = SparseTensorCodec.SparseNames(metadata).ToList();
         Func<string, TensorView?> lookup = name => source.TryGet(name, out TensorView v) ? v : null;

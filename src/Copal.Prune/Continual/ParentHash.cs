@@ -26,7 +26,7 @@ public static class ParentHash
         }
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha.AppendData(File.ReadAllBytes(config));
-        using SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(modelDirectory);
+        using SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(modelDirectory, cancellationToken: cancellationToken);
         foreach (var t in checkpoint.Tensors.OrderBy(t => t.Name, StringComparer.Ordinal))
         {
             cancellationToken.ThrowIfCancellationRequested();

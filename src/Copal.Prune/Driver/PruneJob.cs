@@ -42,8 +42,8 @@ public static class PruneJob
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
-        using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend, SparseLoadMode.Off, allowNonFinite: request.AllowNonFinite);
-        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(request.ModelDirectory);
+        using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend, SparseLoadMode.Off, allowNonFinite: request.AllowNonFinite, cancellationToken: cancellationToken);
+        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(request.ModelDirectory, cancellationToken: cancellationToken);
         RequireDenseLinears(request.ModelDirectory, source);
         var metadata = new Dictionary<string, string>
         {

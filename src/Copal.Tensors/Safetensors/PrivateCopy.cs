@@ -8,6 +8,8 @@ internal static unsafe class PrivateCopy
     /// <summary>Alignment of a copy on small pages: a page, as a mapping's base would be.</summary>
     private const int CopyAlignment = 4096;
 
+    private const int ReadChunk = 64 << 20;
+
     /// <summary>Huge-page size on x86-64 Linux, and the alignment of a copy that asks for them.</summary>
     private const int HugePage = 2 << 20;
 
@@ -24,7 +26,7 @@ internal static unsafe class PrivateCopy
     /// each first touch of a page is expensive), and the kernels stream them with fewer TLB misses. The advice is
     /// only advice: where it is refused, the copy works the same on small pages.
     /// </summary>
-    public static byte* ReadAll(FileStream stream, long length, string path)
+    public static byte* ReadAll(FileStream stream, long length, string path, CancellationToken cancellationToken = default)
     {
         bool huge = OperatingSystem.IsLinux() && length >= HugePage;
         nuint size = huge ? ((nuint)length + HugePage - 1) & ~(nuint)(HugePage - 1) : (nuint)length;
@@ -38,7 +40,9 @@ internal static unsafe class PrivateCopy
             long done = 0;
             while (done < length)
             {
-                int chunk = (int)Math.Min(1 << 30, length - done);
+                // 64 MiB at a time, so Ctrl-C stops a read of gigabytes within a fraction of a second.
+                cancellationToken.ThrowIfCancellationRequested();
+                int chunk = (int)Math.Min(ReadChunk, length - done);
                 int read = RandomAccess.Read(stream.SafeFileHandle, new Span<byte>(copy + done, chunk), done);
                 if (read == 0)
                 {

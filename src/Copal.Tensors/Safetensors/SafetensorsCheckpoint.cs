@@ -49,39 +49,39 @@ public sealed class SafetensorsCheckpoint : IDisposable
     /// <c>model.safetensors</c>, else <c>model.safetensors.index.json</c>, else exactly one <c>*.safetensors</c>.
     /// <see cref="WeightResidence.Auto"/> is decided once for all the files, on their total size.
     /// </summary>
-    public static SafetensorsCheckpoint Open(string fileOrDirectory, WeightResidence residence = WeightResidence.Mapped)
+    public static SafetensorsCheckpoint Open(string fileOrDirectory, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(fileOrDirectory);
         if (Directory.Exists(fileOrDirectory))
         {
-            return OpenDirectory(fileOrDirectory, residence);
+            return OpenDirectory(fileOrDirectory, residence, cancellationToken);
         }
         if (!File.Exists(fileOrDirectory))
         {
             throw new SafetensorsException(fileOrDirectory, "no such file or folder");
         }
         return fileOrDirectory.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
-            ? OpenSharded(fileOrDirectory, residence)
-            : OpenSingle(fileOrDirectory, residence);
+            ? OpenSharded(fileOrDirectory, residence, cancellationToken)
+            : OpenSingle(fileOrDirectory, residence, cancellationToken);
     }
 
-    private static SafetensorsCheckpoint OpenDirectory(string directory, WeightResidence residence)
+    private static SafetensorsCheckpoint OpenDirectory(string directory, WeightResidence residence, CancellationToken cancellationToken)
     {
         string single = System.IO.Path.Combine(directory, SingleFileName);
         if (File.Exists(single))
         {
-            return OpenSingle(single, residence);
+            return OpenSingle(single, residence, cancellationToken);
         }
         string index = System.IO.Path.Combine(directory, IndexFileName);
         if (File.Exists(index))
         {
-            return OpenSharded(index, residence);
+            return OpenSharded(index, residence, cancellationToken);
         }
         string[] candidates = Directory.GetFiles(directory, "*.safetensors");
         Array.Sort(candidates, StringComparer.Ordinal);
         return candidates.Length switch
         {
-            1 => OpenSingle(candidates[0], residence),
+            1 => OpenSingle(candidates[0], residence, cancellationToken),
             0 => throw new SafetensorsException(directory,
                 $"folder has no {SingleFileName}, no {IndexFileName} and no other *.safetensors file"),
             _ => throw new SafetensorsException(directory,
@@ -89,13 +89,13 @@ public sealed class SafetensorsCheckpoint : IDisposable
         };
     }
 
-    private static SafetensorsCheckpoint OpenSingle(string file, WeightResidence residence)
+    private static SafetensorsCheckpoint OpenSingle(string file, WeightResidence residence, CancellationToken cancellationToken)
     {
-        SafetensorsFile opened = SafetensorsFile.Open(file, residence);
+        SafetensorsFile opened = SafetensorsFile.Open(file, residence, cancellationToken);
         return new SafetensorsCheckpoint(file, [opened], [.. opened.Tensors]);
     }
 
-    private static SafetensorsCheckpoint OpenSharded(string indexPath, WeightResidence residence)
+    private static SafetensorsCheckpoint OpenSharded(string indexPath, WeightResidence residence, CancellationToken cancellationToken)
     {
         List<KeyValuePair<string, string>> weightMap = ShardIndex.ReadWeightMap(indexPath);
         if (weightMap.Count == 0)
@@ -118,7 +118,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
                 {
                     throw new SafetensorsException(indexPath, $"weight_map names shard '{shard}', which is not in the index's folder");
                 }
-                SafetensorsFile file = SafetensorsFile.Open(shardPath, residence);
+                SafetensorsFile file = SafetensorsFile.Open(shardPath, residence, cancellationToken);
                 files.Add(file);
                 byName.Add(shard, file);
             }

@@ -62,7 +62,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// validates its header and layout; throws <see cref="SafetensorsException"/> if anything is wrong.
     /// <see cref="WeightResidence.Auto"/> is decided here for this one file.
     /// </summary>
-    public static SafetensorsFile Open(string path, WeightResidence residence = WeightResidence.Mapped)
+    public static SafetensorsFile Open(string path, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         FileStream stream;
@@ -89,7 +89,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
             byte* basePtr = null;
             if (WeightResidencePolicy.Resolve(residence, length) == WeightResidence.Memory)
             {
-                copy = PrivateCopy.ReadAll(stream, length, path);
+                copy = PrivateCopy.ReadAll(stream, length, path, cancellationToken);
                 basePtr = copy;
                 stream.Dispose();
             }

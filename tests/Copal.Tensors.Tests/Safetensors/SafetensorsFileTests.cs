@@ -138,4 +138,15 @@ public class SafetensorsFileTests
         using SafetensorsFile small = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Auto);
         Assert.Equal(WeightResidence.Memory, small.Residence);
     }
+
+    [Fact]
+    public void Reading_into_memory_stops_at_cancellation()
+    {
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Memory, cancelled.Token));
+        // Mapping reads nothing up front, so the same token does not stop it.
+        using SafetensorsFile mapped = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Mapped, cancelled.Token);
+        Assert.Equal(WeightResidence.Mapped, mapped.Residence);
+    }
 }
