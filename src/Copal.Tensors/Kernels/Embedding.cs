@@ -32,6 +32,21 @@ public static unsafe class Embedding
     /// <summary>destination[0..Cols) = row <paramref name="row"/> of <paramref name="matrix"/> as f32.</summary>
     internal static void Row(in WeightMatrix matrix, int row, float* destination)
     {
+        if (matrix.IsPanels)
+        {
+            // A packed tied head: the row's elements are a panel line apart.
+            for (int k = 0; k < matrix.Cols; k++)
+            {
+                byte* e = matrix.ElementAddress(row, k);
+                destination[k] = matrix.DType switch
+                {
+                    DType.F32 => *(float*)e,
+                    DType.BF16 => Bf16Load.Load1(e, 0),
+                    _ => F16Load.Load1(e, 0),
+                };
+            }
+            return;
+        }
         byte* src = matrix.Row(row);
         switch (matrix.DType)
         {

@@ -46,6 +46,10 @@ public static unsafe class Gemm
 
     internal static void Run(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
     {
+        if (w.IsPanels && rowStart % GemmMicroKernel.NR != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rowStart), $"a panel matrix's row range starts at a multiple of {GemmMicroKernel.NR}, got {rowStart}");
+        }
         switch (w.DType)
         {
             case DType.F32: Run<F32Load>(x, n, w, rowStart, rowEnd, y); break;
@@ -177,11 +181,16 @@ public static unsafe class Gemm
     internal static float* PackedRow(float* packB, int j, int kc)
         => packB + (nint)(j / GemmMicroKernel.NR) * GemmMicroKernel.NR * kc + j % GemmMicroKernel.NR;
 
-    /// <summary>W[jc:jc+nc, pc:pc+kc] converted to f32 into slivers [kc][NR], rows past nc zero.</summary>
+    /// <summary>W[jc:jc+nc, pc:pc+kc] converted to f32 into slivers [kc][NR], rows past nc zero (of a panel matrix: its padding, or rows no output is stored for).</summary>
     private static void PackWeight<TLoad>(in WeightMatrix w, int jc, int nc, int pc, int kc, float* packB)
         where TLoad : IWeightLoad
     {
         const int NR = GemmMicroKernel.NR;
+        if (w.IsPanels)
+        {
+            PackPanels<TLoad>(w, jc, nc, pc, kc, packB);
+            return;
+        }
         for (int j0 = 0; j0 < PackedRows(nc); j0 += 8)
         {
             // Eight rows at a time: 8-column chunks load into registers and go out transposed.
@@ -209,6 +218,27 @@ public static unsafe class Gemm
                 {
                     column[k * NR] = row != null ? TLoad.Load1(row, pc + k) : 0f;
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A panel matrix's slivers: a panel is a sliver already ([k][NR] with NR = <see cref="WeightMatrix.PanelRows"/>),
+    /// so packing only widens it to f32, in order; jc is a multiple of NR.
+    /// </summary>
+    private static void PackPanels<TLoad>(in WeightMatrix w, int jc, int nc, int pc, int kc, float* packB)
+        where TLoad : IWeightLoad
+    {
+        const int NR = GemmMicroKernel.NR;
+        for (int s = 0; s * NR < nc; s++)
+        {
+            byte* panel = w.Panel(jc / NR + s);
+            float* sliver = packB + (nint)s * NR * kc;
+            for (int kk = 0; kk < kc; kk++)
+            {
+                nint at = (nint)(pc + kk) * NR;
+                TLoad.Load16(panel, at).Store(sliver + (nint)kk * NR);
+                TLoad.Load16(panel, at + 16).Store(sliver + (nint)kk * NR + 16);
             }
         }
     }

@@ -36,7 +36,12 @@ public static unsafe class MatMul
         }
         long macsPerRow = Math.Max(1L, (long)n * w.Cols);
         int minRows = (int)Math.Clamp(MinMacsPerThread / macsPerRow, 1, int.MaxValue);
-        if (n == 1)
+        if (w.IsPanels && n <= FewRowsLimit)
+        {
+            const int R = WeightMatrix.PanelRows;
+            RowPartition.For(w.Rows, threads, R, Math.Max(R, minRows), new PanelBody(x, n, w, y));
+        }
+        else if (n == 1)
         {
             RowPartition.For(w.Rows, threads, 4, Math.Max(4, minRows), new GemvBody(x, w, y));
         }
@@ -67,6 +72,11 @@ public static unsafe class MatMul
     /// </summary>
     internal static bool SplitsInputRows(int n, in WeightMatrix w) =>
         w.Rows < n && w.ByteLength <= InputSplitMaxWeightBytes;
+
+    private readonly struct PanelBody(float* x, int n, WeightMatrix w, float* y) : IRangeBody
+    {
+        public void Run(int start, int end) => PanelGemv.Run(x, n, w, start, end, y);
+    }
 
     private readonly struct GemvBody(float* x, WeightMatrix w, float* y) : IRangeBody
     {

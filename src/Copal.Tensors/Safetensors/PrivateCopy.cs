@@ -28,13 +28,7 @@ internal static unsafe class PrivateCopy
     /// </summary>
     public static byte* ReadAll(FileStream stream, long length, string path, CancellationToken cancellationToken = default)
     {
-        bool huge = OperatingSystem.IsLinux() && length >= HugePage;
-        nuint size = huge ? ((nuint)length + HugePage - 1) & ~(nuint)(HugePage - 1) : (nuint)length;
-        byte* copy = (byte*)NativeMemory.AlignedAlloc(size, (nuint)(huge ? HugePage : CopyAlignment));
-        if (huge)
-        {
-            _ = Madvise((nint)copy, size, MadviseHugePage);
-        }
+        byte* copy = Allocate(length);
         try
         {
             long done = 0;
@@ -62,5 +56,21 @@ internal static unsafe class PrivateCopy
             NativeMemory.AlignedFree(copy);
             throw;
         }
+    }
+
+    /// <summary>
+    /// An uninitialised native block of <paramref name="length"/> bytes (free with NativeMemory.AlignedFree): on
+    /// Linux, from a huge page on, aligned to huge pages and advised to use them (see <see cref="ReadAll"/>).
+    /// </summary>
+    public static byte* Allocate(long length)
+    {
+        bool huge = OperatingSystem.IsLinux() && length >= HugePage;
+        nuint size = huge ? ((nuint)length + HugePage - 1) & ~(nuint)(HugePage - 1) : (nuint)Math.Max(1, length);
+        byte* block = (byte*)NativeMemory.AlignedAlloc(size, (nuint)(huge ? HugePage : CopyAlignment));
+        if (huge)
+        {
+            _ = Madvise((nint)block, size, MadviseHugePage);
+        }
+        return block;
     }
 }
