@@ -9,8 +9,13 @@ namespace Copal.Cli.Commands;
 /// where a forward pass goes (matmuls vs lm_head vs attention vs norms) without touching the model code. It
 /// synchronizes after every op, which is free on the CPU and makes device timings honest (and slower) elsewhere.
 /// </summary>
-internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IBackend, ISparseWeightLoader
+internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IBackend, ISparseWeightLoader, IWeightCopier
 {
+    /// <summary>The inner backend's copy, or its weight where it holds no copies (a device's upload is one).</summary>
+    public DeviceWeight LoadWeightCopy(TensorView view, CancellationToken cancellationToken = default) => inner is IWeightCopier copier
+        ? copier.LoadWeightCopy(view, cancellationToken)
+        : inner.LoadWeight(view);
+
     public DeviceWeight LoadSparseWeight(Copal.Tensors.Sparse.SparseMatrix matrix) => inner is ISparseWeightLoader loader
         ? loader.LoadSparseWeight(matrix)
         : throw new NotSupportedException($"backend {inner.Info.Kind} has no sparse kernels for '{matrix.Name}'");

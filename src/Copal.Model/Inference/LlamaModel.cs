@@ -85,12 +85,30 @@ public sealed class LlamaModel : IDisposable
         {
             residence = WeightResidence.Mapped;
         }
-        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory, residence, cancellationToken);
+        // A backend that copies weights into its own layout reads them into memory itself, from the mapping: the
+        // files are not copied as well. A checkpoint with compact sparse tensors, which the sparse kernels read
+        // in place, is still read in whole.
+        bool copyWeights = false;
+        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory, backend is IWeightCopier ? WeightResidence.Mapped : residence, cancellationToken);
+        if (backend is IWeightCopier && residence != WeightResidence.Mapped &&
+            WeightResidencePolicy.Resolve(residence, checkpoint.Files.Sum(f => new FileInfo(f.Path).Length)) == WeightResidence.Memory)
+        {
+            if (checkpoint.Files.Any(f => f.Metadata.Keys.Any(k => k.StartsWith(SparseTensorCodec.MetadataPrefix, StringComparison.Ordinal))))
+            {
+                checkpoint.Dispose();
+                checkpoint = SafetensorsCheckpoint.Open(directory, WeightResidence.Memory, cancellationToken);
+            }
+            else
+            {
+                copyWeights = true;
+            }
+        }
+        WeightResidence where = copyWeights ? WeightResidence.Memory : checkpoint.Residence;
         SparseWeightSource? sparse = null;
         try
         {
-            string where = checkpoint.Residence == WeightResidence.Memory ? "read into memory" : "mapped";
-            progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s), {where}, on {backend.Info.Kind}");
+            progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s), " +
+                $"{(copyWeights ? "copied into memory in the kernels' layout" : where == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}");
             if (!allowNonFinite)
             {
                 FiniteWeights.Require(checkpoint.Tensors, directory, cancellationToken);
@@ -105,13 +123,13 @@ public sealed class LlamaModel : IDisposable
             }
             sparse = new SparseWeightSource(metadata, sparseMode, m => progress?.Report(m));
             LlamaWeights weights = LlamaWeights.Load(
-                backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory, sparse);
+                backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory, sparse, copyWeights, cancellationToken);
             if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)
             {
                 progress?.Report($"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load " +
                     $"({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified");
             }
-            return new LlamaModel(backend, config, weights, new Storage(checkpoint, sparse), directory);
+            return new LlamaModel(backend, config, weights, new Storage(checkpoint, sparse, where), directory);
         }
         catch
         {
@@ -462,10 +480,13 @@ public sealed class LlamaModel : IDisposable
         _storage?.Dispose();
     }
 
-    /// <summary>The checkpoint (mapped or read in) and the memory of densified weights: both back the loaded weights.</summary>
-    private sealed class Storage(SafetensorsCheckpoint checkpoint, SparseWeightSource sparse) : IDisposable
+    /// <summary>
+    /// The checkpoint (mapped or read in) and the memory of densified weights: both back the loaded weights.
+    /// Residence says where the weights the kernels read live (copies in memory over a mapped checkpoint count as memory).
+    /// </summary>
+    private sealed class Storage(SafetensorsCheckpoint checkpoint, SparseWeightSource sparse, WeightResidence residence) : IDisposable
     {
-        public WeightResidence Residence => checkpoint.Residence;
+        public WeightResidence Residence => residence;
 
         public void Dispose()
         {

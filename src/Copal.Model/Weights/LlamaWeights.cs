@@ -37,12 +37,17 @@ public sealed class LlamaWeights : IDisposable
     /// <paramref name="source"/> names the checkpoint in errors. <paramref name="sparse"/> says how linear weights may
     /// load sparse (compact checkpoints, conversion at load); null loads everything dense.
     /// </summary>
-    public static LlamaWeights Load(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source, SparseWeightSource? sparse = null)
+    public static LlamaWeights Load(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source, SparseWeightSource? sparse = null,
+        bool copyWeights = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(lookup);
-        var loader = new Loader(backend, config, lookup, source, sparse);
+        if (copyWeights && backend is not IWeightCopier)
+        {
+            throw new ArgumentException($"backend {backend.Info.Kind} cannot hold copies of the weights", nameof(copyWeights));
+        }
+        var loader = new Loader(backend, config, lookup, source, sparse, copyWeights, cancellationToken);
         var disposables = new List<IDisposable>();
         try
         {
@@ -104,7 +109,9 @@ public sealed class LlamaWeights : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, null),
     };
 
-    private readonly struct Loader(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source, SparseWeightSource? sparse)
+    /// <summary>Reads the tensors; with copyWeights, dense matrices become the backend's own copies (<see cref="IWeightCopier"/>).</summary>
+    private readonly struct Loader(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source, SparseWeightSource? sparse,
+        bool copyWeights, CancellationToken cancellationToken)
     {
         public DecoderLayerWeights Layer(int layer, List<IDisposable> disposables)
         {
@@ -156,7 +163,8 @@ public sealed class LlamaWeights : IDisposable
             {
                 throw new ModelLoadException($"{source}: tensor '{name}' has dtype {view.DType}, expected F32, F16 or BF16");
             }
-            DeviceWeight w = backend.LoadWeight(view);
+            cancellationToken.ThrowIfCancellationRequested();
+            DeviceWeight w = copyWeights ? ((IWeightCopier)backend).LoadWeightCopy(view, cancellationToken) : backend.LoadWeight(view);
             disposables.Add(w);
             return w;
         }

@@ -94,8 +94,19 @@ public sealed class Stories260KTests : IDisposable
         using LlamaModel auto = LlamaModel.Load(TestData.Stories260K, _backend, SparseLoadMode.Off, residence: WeightResidence.Auto);
         Assert.Equal(WeightResidence.Memory, auto.WeightResidence); // 1 MB: well under half of any machine's memory
         int[] ids = _tokenizer.Encode("Once upon a time, there was a little girl named Lily.");
-        Assert.Equal(Logits(_model, ids), Logits(copy, ids));
+        // In memory the CPU holds the weights in panels where Vector512 is hardware (PanelPacking): each output is
+        // then summed in another order than over the mapped rows, so the logits agree within the policy, not bit
+        // for bit; so does the greedy choice at every position.
+        float[] mapped = Logits(_model, ids), inMemory = Logits(copy, ids);
+        Tolerances.AssertClose(inMemory, mapped, relative: 0, absolute: Tolerances.LogitsAbsolute, what: "logits, in memory against mapped");
+        int vocab = _model.Config.VocabSize;
+        for (int t = 0; t < ids.Length; t++)
+        {
+            Assert.Equal(ArgMax(mapped.AsSpan(t * vocab, vocab)), ArgMax(inMemory.AsSpan(t * vocab, vocab)));
+        }
     }
+
+    private static int ArgMax(ReadOnlySpan<float> values) => System.Numerics.Tensors.TensorPrimitives.IndexOfMax(values);
 
     private static float[] Logits(LlamaModel model, int[] ids)
     {

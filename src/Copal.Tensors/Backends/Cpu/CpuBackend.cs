@@ -7,7 +7,7 @@ namespace Copal.Tensors.Backends.Cpu;
 /// <see cref="Synchronize"/> has nothing to wait for). Buffers are <see cref="CpuBuffer"/>, weights zero-copy
 /// <see cref="CpuWeight"/> views.
 /// </summary>
-public unsafe class CpuBackend : IBackend, ISparseWeightLoader
+public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
 {
     /// <summary>Items per thread below which elementwise ops stay on the calling thread.</summary>
     private const int MinElementsPerThread = 1 << 15;
@@ -36,6 +36,9 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader
         Cpu(source).Slice(sourceOffset, destination.Length).CopyTo(destination);
 
     public DeviceWeight LoadWeight(TensorView view) => new CpuWeight(view);
+
+    /// <summary>The weight in this process's memory, in panels where the decode kernels gain from them (<see cref="CpuWeight.Copy"/>).</summary>
+    public DeviceWeight LoadWeightCopy(TensorView view, CancellationToken cancellationToken = default) => CpuWeight.Copy(view, cancellationToken);
 
     public DeviceWeight LoadSparseWeight(Sparse.SparseMatrix matrix) => new Sparse.CpuSparseWeight(matrix);
 
