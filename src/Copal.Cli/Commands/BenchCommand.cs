@@ -26,12 +26,12 @@ internal static class BenchCommand
         {
             model, prefill, decode, repeat, ctxSize, device, sparse, json, mmap, CreateKernels(), BenchServe.Create(),
         };
-        command.SetBody((p, _) =>
+        command.SetBody((p, ct) =>
         {
             int n = p.GetValue(prefill), m = p.GetValue(decode), r = p.GetValue(repeat);
             bool asJson = p.GetValue(json);
             ModelBenchResult result = BenchModel.Run(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, n, m, r, quiet: asJson,
-                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(ctxSize), CommonOptions.ParseMmap(p.GetValue(mmap)!));
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(ctxSize), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             if (asJson)
             {
                 Out.Json(result);

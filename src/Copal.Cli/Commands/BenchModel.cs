@@ -57,14 +57,14 @@ internal sealed record ProfileRow(string Op, double MillisecondsPerToken, double
 internal static class BenchModel
 {
     public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto, int? ctxSize = null,
-        WeightResidence residence = WeightResidence.Auto)
+        WeightResidence residence = WeightResidence.Auto, CancellationToken cancellationToken = default)
     {
         IBackend raw = CommonOptions.CreateBackend(device);
         // A tied head is the embedding tensor; either way the wrapper recognises it by the head's tensor name.
         string headName = File.Exists(Path.Combine(directory, "config.json")) && Copal.Model.Config.LlamaConfig.Load(directory).TieWordEmbeddings
             ? "model.embed_tokens.weight" : "lm_head.weight";
         using var backend = new BenchTimingBackend(raw, headName);
-        using LlamaModel model = LlamaModel.Load(directory, backend, sparse, residence: residence);
+        using LlamaModel model = LlamaModel.Load(directory, backend, sparse, residence: residence, cancellationToken: cancellationToken);
         var c = model.Config;
         long positions = (long)prefill + decode;
         ContextSizeOption.Resolve(ctxSize, positions, positions, c.MaxPositionEmbeddings,
@@ -109,6 +109,7 @@ internal static class BenchModel
         var decodeTimes = new List<double>();
         for (int r = 0; r < repeat + 1; r++) // the first round warms the JIT and the page cache, and is dropped
         {
+            cancellationToken.ThrowIfCancellationRequested();
             long t = Stopwatch.GetTimestamp();
             model.Forward(state, tokens.AsSpan(0, prefill), 0, LogitsMode.Last);
             double p = Stopwatch.GetElapsedTime(t).TotalSeconds;
@@ -119,6 +120,7 @@ internal static class BenchModel
             t = Stopwatch.GetTimestamp();
             for (int i = 0; i < decode; i++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last);
             }
             double d = Stopwatch.GetElapsedTime(t).TotalSeconds;
