@@ -19,6 +19,11 @@ internal static unsafe class QuickProbe
         {
             KernelPaths.UseVector512 = false; // the AVX2 paths, for a same-machine comparison
         }
+        if (args.Contains("panel"))
+        {
+            PanelLayoutProbe.Run(threads);
+            return;
+        }
         if (args.Contains("batch"))
         {
             Batch(args.Contains("l3") ? 16L << 20 : 256L << 20, args.Contains("t1") ? 1 : threads);
@@ -108,7 +113,7 @@ internal static unsafe class QuickProbe
         }
     }
 
-    private static double Median(int repeats, Action action)
+    internal static double Median(int repeats, Action action)
     {
         action();
         var times = new double[repeats];
