@@ -78,6 +78,16 @@ def llama_binaries(args):
     return bench, ppl
 
 
+def outtype(model):
+    """The GGUF type that keeps the model's own dtype (config.json's torch_dtype), so both engines read the same bytes."""
+    with open(os.path.join(model, "config.json")) as f:
+        dtype = json.load(f).get("torch_dtype", "bfloat16")
+    types = {"bfloat16": "bf16", "float16": "f16", "float32": "f32"}
+    if dtype not in types:
+        sys.exit(f"side_by_side.py: {model}/config.json has torch_dtype {dtype!r}, expected one of {sorted(types)}")
+    return types[dtype]
+
+
 def gguf(args, model):
     out = os.path.join(args.work, os.path.basename(os.path.normpath(model)) + ".gguf")
     if os.path.exists(out):
@@ -93,7 +103,7 @@ def gguf(args, model):
         partial = out + ".partial"
         if os.path.exists(partial):
             os.remove(partial)  # left by an interrupted conversion
-        run([SYSTEM_PYTHON, os.path.join(HERE, "convert.py"), args.llama_cpp, view, "--outtype", "bf16",
+        run([SYSTEM_PYTHON, os.path.join(HERE, "convert.py"), args.llama_cpp, view, "--outtype", outtype(model),
              "--outfile", partial], env=env, capture=False)
         os.replace(partial, out)
     finally:
