@@ -5,26 +5,26 @@ using Copal.Tensors.Kernels;
 namespace Copal.Benchmarks.Kernels;
 
 /// <summary>
-/// `probe panel`: <see cref="MatMul"/> over TinyLlama-1.1B's BF16 linear shapes stored row-major and in panels
+/// `probe panel [f32|f16]`: <see cref="MatMul"/> over TinyLlama-1.1B's linear shapes (BF16 unless told) stored row-major and in panels
 /// (<see cref="WeightLayout.Panels"/>), at 1, 4 and 8 input rows, with the weights coming from DRAM as in a decode
 /// step (each call takes the next of enough copies to fill 256 MiB); medians of each round, the median round of
 /// three, layouts alternated within a round.
 /// </summary>
 internal static unsafe class PanelLayoutProbe
 {
-    public static void Run(int threads)
+    public static void Run(int threads, DType dtype)
     {
         int[] counts = [1, 4, 8];
         Console.WriteLine("| shape out×in | n | row-major µs | panels µs | panels ÷ row-major |");
         Console.WriteLine("|---|---|---|---|---|");
         foreach (var (o, i) in new[] { (2048, 2048), (5632, 2048), (2048, 5632), (32000, 2048) })
         {
-            int copies = (int)Math.Max(2, (256L << 20) / ((long)o * i * sizeof(ushort)));
+            int copies = (int)Math.Max(2, (256L << 20) / ((long)o * i * dtype.SizeOf()));
             var rows = new LinearBuffers[copies];
             var panels = new WeightMatrix[copies];
             for (int c = 0; c < copies; c++)
             {
-                rows[c] = new LinearBuffers(o, i, 8, DType.BF16);
+                rows[c] = new LinearBuffers(o, i, 8, dtype);
                 panels[c] = PanelPacking.Pack(rows[c].Matrix);
             }
             var times = new double[counts.Length, 2, 3];

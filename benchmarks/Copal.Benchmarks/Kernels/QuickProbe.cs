@@ -21,7 +21,7 @@ internal static unsafe class QuickProbe
         }
         if (args.Contains("panel"))
         {
-            PanelLayoutProbe.Run(threads);
+            PanelLayoutProbe.Run(threads, args.Contains("f32") ? DType.F32 : args.Contains("f16") ? DType.F16 : DType.BF16);
             return;
         }
         if (args.Contains("batch"))
