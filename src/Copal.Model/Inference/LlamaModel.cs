@@ -103,12 +103,12 @@ public sealed class LlamaModel : IDisposable
                 copyWeights = true;
             }
         }
-        WeightResidence where = copyWeights ? WeightResidence.Memory : checkpoint.Residence;
+        WeightResidence weightsResidence = copyWeights ? WeightResidence.Memory : checkpoint.Residence;
         SparseWeightSource? sparse = null;
         try
         {
             progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s), " +
-                $"{(copyWeights ? "copied into memory in the kernels' layout" : where == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}");
+                $"{(copyWeights ? "copied into memory in the kernels' layout" : weightsResidence == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}");
             if (!allowNonFinite)
             {
                 FiniteWeights.Require(checkpoint.Tensors, directory, cancellationToken);
@@ -129,7 +129,7 @@ public sealed class LlamaModel : IDisposable
                 progress?.Report($"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load " +
                     $"({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified");
             }
-            return new LlamaModel(backend, config, weights, new Storage(checkpoint, sparse, where), directory);
+            return new LlamaModel(backend, config, weights, new Storage(checkpoint, sparse, weightsResidence), directory);
         }
         catch
         {

@@ -14,14 +14,14 @@ namespace Copal.Tensors.Kernels;
 /// The weights are read once per call, in address order, with a software prefetch 128 lines ahead. In row-major
 /// order, eight input rows took 2.2–3.1× the time of one (their inputs had to be kept in L1 beside the weight
 /// stream, in 256-column passes with the accumulators spilled between them); over panels with the prefetch,
-/// 1.0–1.7× (`probe panel`, docs/serving.md).
+/// 1.27–1.32× (`probe panel` on TinyLlama's shapes, docs/serving.md).
 /// </para>
 /// </summary>
 internal static unsafe class PanelGemv
 {
     private const int PanelRows = WeightMatrix.PanelRows;
 
-    /// <summary>Lines the prefetch runs ahead of the line being multiplied (8 KiB of BF16): measured best of 8–128.</summary>
+    /// <summary>Lines the prefetch runs ahead of the line being multiplied (8 KiB of BF16): the best of 0, 8, 32, 64 and 128 measured.</summary>
     private const int PrefetchLines = 128;
 
     /// <summary>

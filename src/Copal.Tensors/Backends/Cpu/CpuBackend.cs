@@ -5,7 +5,7 @@ namespace Copal.Tensors.Backends.Cpu;
 /// <summary>
 /// The reference backend: SIMD kernels on the host, run synchronously (each op is complete when it returns, so
 /// <see cref="Synchronize"/> has nothing to wait for). Buffers are <see cref="CpuBuffer"/>, weights zero-copy
-/// <see cref="CpuWeight"/> views.
+/// <see cref="CpuWeight"/> views, or, for a model read into memory, copies in panels (<see cref="LoadWeightCopy"/>).
 /// </summary>
 public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
 {
