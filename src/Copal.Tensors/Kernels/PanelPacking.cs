@@ -51,25 +51,32 @@ public static unsafe class PanelPacking
         }
     }
 
-    /// <summary>Columns in blocks, so one block's writes (32 rows × 256 columns) stay in L1 while the 32 rows are read.</summary>
-    private const int ColumnBlock = 256;
-
+    /// <summary>
+    /// One panel, written in address order (each column's 32 elements are one line) while its 32 source rows are
+    /// read side by side, a line of each reused for the next columns.
+    /// </summary>
     private static void PackPanel<T>(in WeightMatrix source, in WeightMatrix panels, int p)
         where T : unmanaged
     {
         const int R = WeightMatrix.PanelRows;
         T* panel = (T*)panels.Panel(p);
         int cols = source.Cols, live = Math.Min(R, source.Rows - p * R);
-        for (int k0 = 0; k0 < cols; k0 += ColumnBlock)
+        T** rows = stackalloc T*[R];
+        for (int r = 0; r < live; r++)
         {
-            int k1 = Math.Min(cols, k0 + ColumnBlock);
-            for (int r = 0; r < R; r++)
+            rows[r] = (T*)source.Row(p * R + r);
+        }
+        for (int k = 0; k < cols; k++)
+        {
+            T* line = panel + (long)k * R;
+            int r = 0;
+            for (; r < live; r++)
             {
-                T* row = r < live ? (T*)source.Row(p * R + r) : null;
-                for (int k = k0; k < k1; k++)
-                {
-                    panel[(long)k * R + r] = row != null ? row[k] : default;
-                }
+                line[r] = rows[r][k];
+            }
+            for (; r < R; r++)
+            {
+                line[r] = default;
             }
         }
     }
