@@ -129,7 +129,13 @@ public sealed class LlamaModel : IDisposable
                 progress?.Report($"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load " +
                     $"({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified");
             }
-            return new LlamaModel(backend, config, weights, new Storage(checkpoint, sparse, weightsResidence), directory);
+            if (copyWeights)
+            {
+                // Nothing reads the mapping any more (dense weights and vectors are copies, converted sparse
+                // weights own their memory): unmapping it gives its pages back rather than leaving them counted.
+                checkpoint.Dispose();
+            }
+            return new LlamaModel(backend, config, weights, new Storage(copyWeights ? null : checkpoint, sparse, weightsResidence), directory);
         }
         catch
         {
@@ -481,17 +487,17 @@ public sealed class LlamaModel : IDisposable
     }
 
     /// <summary>
-    /// The checkpoint (mapped or read in) and the memory of densified weights: both back the loaded weights.
-    /// Residence says where the weights the kernels read live (copies in memory over a mapped checkpoint count as memory).
+    /// The checkpoint (mapped or read in; none once the backend holds copies of everything) and the memory of
+    /// densified weights: both back the loaded weights. Residence says where the weights the kernels read live.
     /// </summary>
-    private sealed class Storage(SafetensorsCheckpoint checkpoint, SparseWeightSource sparse, WeightResidence residence) : IDisposable
+    private sealed class Storage(SafetensorsCheckpoint? checkpoint, SparseWeightSource sparse, WeightResidence residence) : IDisposable
     {
         public WeightResidence Residence => residence;
 
         public void Dispose()
         {
             sparse.Dispose();
-            checkpoint.Dispose();
+            checkpoint?.Dispose();
         }
     }
 }

@@ -106,6 +106,36 @@ public sealed class Stories260KTests : IDisposable
         }
     }
 
+    [Fact]
+    public void A_model_read_into_memory_no_longer_reads_its_files()
+    {
+        // The CPU's copies replace the mapping, which is closed after the load: overwriting the file afterwards
+        // changes nothing (a kernel still reading the mapping would see the zeros).
+        string folder = Path.Combine(Path.GetTempPath(), $"copal-test-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            foreach (string file in Directory.GetFiles(TestData.Stories260K))
+            {
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            }
+            int[] ids = _tokenizer.Encode("Once upon a time");
+            using LlamaModel copy = LlamaModel.Load(folder, _backend, SparseLoadMode.Off, residence: WeightResidence.Memory);
+            float[] before = Logits(copy, ids);
+            string weights = Path.Combine(folder, "model.safetensors");
+            long length = new FileInfo(weights).Length;
+            using (FileStream stream = new(weights, FileMode.Open, FileAccess.Write))
+            {
+                stream.Write(new byte[length]);
+            }
+            Assert.Equal(before, Logits(copy, ids));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static int ArgMax(ReadOnlySpan<float> values) => System.Numerics.Tensors.TensorPrimitives.IndexOfMax(values);
 
     private static float[] Logits(LlamaModel model, int[] ids)
