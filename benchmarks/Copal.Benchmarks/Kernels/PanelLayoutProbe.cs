@@ -6,7 +6,7 @@ namespace Copal.Benchmarks.Kernels;
 
 /// <summary>
 /// `probe panel [f32|f16]`: <see cref="MatMul"/> over TinyLlama-1.1B's linear shapes (BF16 unless told) stored row-major and in panels
-/// (<see cref="WeightLayout.Panels"/>), at 1, 4 and 8 input rows, with the weights coming from DRAM as in a decode
+/// (<see cref="WeightLayout.Panels"/>), at 1, 2, 3, 4 and 8 input rows, with the weights coming from DRAM as in a decode
 /// step (each call takes the next of enough copies to fill 256 MiB); medians of each round, the median round of
 /// three, layouts alternated within a round.
 /// </summary>
@@ -14,7 +14,7 @@ internal static unsafe class PanelLayoutProbe
 {
     public static void Run(int threads, DType dtype)
     {
-        int[] counts = [1, 4, 8];
+        int[] counts = [1, 2, 3, 4, 8];
         Console.WriteLine("| shape out×in | n | row-major µs | panels µs | panels ÷ row-major |");
         Console.WriteLine("|---|---|---|---|---|");
         foreach (var (o, i) in new[] { (2048, 2048), (5632, 2048), (2048, 5632), (32000, 2048) })

@@ -74,6 +74,11 @@ internal static unsafe class PanelGemv
                 Four<TLoad>(panel, x + (nint)i * cols, cols, sums);
                 Scatter(sums, 4, yp + i * ldy, ldy, live);
             }
+            for (; i + 2 <= n; i += 2)
+            {
+                Two<TLoad>(panel, x + (nint)i * cols, cols, sums);
+                Scatter(sums, 2, yp + i * ldy, ldy, live);
+            }
             for (; i < n; i++)
             {
                 One<TLoad>(panel, x + (nint)i * cols, cols, sums);
@@ -156,6 +161,25 @@ internal static unsafe class PanelGemv
             b1 = Fma(hi, xk, b1);
         }
         a0.Store(sums);
+        b0.Store(sums + 16);
+        a1.Store(sums + 32);
+        b1.Store(sums + 48);
+    }
+
+    private static void Two<TLoad>(byte* panel, float* x, int cols, float* sums)
+        where TLoad : IWeightLoad
+    {
+        float* x0 = x, x1 = x + cols;
+        Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default;
+        for (nint k = 0; k < cols; k++)
+        {
+            Prefetch<TLoad>(panel, k);
+            Line<TLoad>(panel, k, out Vector512<float> lo, out Vector512<float> hi);
+            Vector512<float> xk;
+            xk = Vector512.Create(x0[k]); a0 = Fma(lo, xk, a0); b0 = Fma(hi, xk, b0);
+            xk = Vector512.Create(x1[k]); a1 = Fma(lo, xk, a1); b1 = Fma(hi, xk, b1);
+        }
+        a0.Store(sums + 0);
         b0.Store(sums + 16);
         a1.Store(sums + 32);
         b1.Store(sums + 48);
