@@ -93,7 +93,7 @@ public sealed class LlamaModel : IDisposable
         if (backend is IWeightCopier && residence != WeightResidence.Mapped &&
             WeightResidencePolicy.Resolve(residence, checkpoint.Files.Sum(f => new FileInfo(f.Path).Length)) == WeightResidence.Memory)
         {
-            if (checkpoint.Files.Any(f => f.Metadata.Keys.Any(k => k.StartsWith(SparseTensorCodec.MetadataPrefix, StringComparison.Ordinal))))
+            if (checkpoint.Files.Any(f => SparseTensorCodec.SparseNames(f.Metadata).Any()))
             {
                 checkpoint.Dispose();
                 checkpoint = SafetensorsCheckpoint.Open(directory, WeightResidence.Memory, cancellationToken);
