@@ -75,7 +75,7 @@ public sealed class CopalPruner : ILinearPruner
         {
             // 2'. SparseGPT on the dense parent with the accumulated Hessian: mask and OBS update in one sweep.
             float[] hessian = mixed
-                ? MixedHessian(target, statistics, statistics.DenseUpstream ?? statistics, step)
+                ? MixedHessian(target, statistics, step)
                 : HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options);
             ObsSweep(hessian, statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
             return MaskApplication.Result(original, weight, rows, cols, statistics, cancellationToken);
@@ -120,13 +120,19 @@ public sealed class CopalPruner : ILinearPruner
     /// </summary>
     internal static void ObsSweep(float[] hessian, int sequences, Span<float> weight, int rows, int cols, SparsityPattern pattern, CopalOptions options, CancellationToken cancellationToken)
     {
+        if ((long)cols * cols * sizeof(double) >= LayerwisePruner.LargeWorkspaceBytes)
+        {
+            // Statistics released on the way here (the dense side, an earlier group's) are large-object garbage that
+            // the GC would otherwise keep beside the sweep's two f64 copies of H (2 GB at LLaMA-7B's down_proj).
+            GC.Collect();
+        }
         var h = new double[(long)cols * cols];
         for (long i = 0; i < h.LongLength; i++)
         {
             h[i] = hessian[i];
         }
         var sparseGpt = new SparseGptPruner(new SparseGptOptions(PercentDamp: options.PercentDamp));
-        double[] w = sparseGpt.PruneToDouble(weight.ToArray(), rows, cols, InputStatistics.Adopt(h, cols, sequences), pattern, cancellationToken, out _);
+        double[] w = sparseGpt.PruneToDouble(weight.ToArray(), rows, cols, InputStatistics.Adopt(h, cols, sequences), pattern, cancellationToken, out _, consumeHessian: true);
         for (int i = 0; i < w.Length; i++)
         {
             weight[i] = (float)w[i];
@@ -141,8 +147,9 @@ public sealed class CopalPruner : ILinearPruner
     // Statistics are running means over sequences of per-sequence sums: × sequences/tokens gives per-token means.
     private static double PerToken(InputStatistics statistics) => statistics.Tokens > 0 ? statistics.Sequences / (double)statistics.Tokens : 1.0;
 
-    // The mixed Hessians of the layer being pruned, per input group leader (q/k/v and gate/up share theirs).
-    private readonly Dictionary<string, float[]> _mixed = new(StringComparer.Ordinal);
+    // The mixed Hessians of the layer being pruned, per input group leader (q/k/v and gate/up share theirs), with how
+    // many of the group's linears have yet to use it: the last one takes it out (at LLaMA-7B down_proj's is 485 MB).
+    private readonly Dictionary<string, (float[] Hessian, int Pending)> _mixed = new(StringComparer.Ordinal);
     private int _mixedLayer = -1;
 
     /// <summary>
@@ -154,19 +161,30 @@ public sealed class CopalPruner : ILinearPruner
     /// token-weighted fold, which is the fold of ½·(H_main + H_dense) with G. Both state matrices then fold in this
     /// dataset, each through its own upstream. Statistics without a dense side (a linear pruned on its own, outside the
     /// layer-sequential driver) count as the same through both upstreams; the result is then the pruned upstream's.
+    /// The dense side's statistics are released once folded (the state holds them from then on).
     /// </summary>
-    private float[] MixedHessian(LinearTarget target, InputStatistics statistics, InputStatistics denseSide, int step)
+    private float[] MixedHessian(LinearTarget target, InputStatistics statistics, int step)
     {
-        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
+        LinearId leaderId = target.Id.InputGroupLeader();
+        string leaderName = LlamaTensorNames.Linear(target.Layer, leaderId);
         if (_mixedLayer != target.Layer)
         {
             _mixed.Clear();
             _mixedLayer = target.Layer;
         }
-        if (_mixed.TryGetValue(leaderName, out float[]? cached))
+        if (_mixed.TryGetValue(leaderName, out (float[] Hessian, int Pending) cached))
         {
-            return cached;
+            if (cached.Pending <= 1)
+            {
+                _mixed.Remove(leaderName);
+            }
+            else
+            {
+                _mixed[leaderName] = (cached.Hessian, cached.Pending - 1);
+            }
+            return cached.Hessian;
         }
+        InputStatistics denseSide = statistics.DenseUpstream ?? statistics;
         int cols = target.Cols;
         double priorWeight = State.Options.Decay * State.PooledTokenWeight();
         float[]? densePast = step == 0 ? null : State.LoadHessian(State.Linears[leaderName], slot: CopalState.HessianSlot.DenseUpstream);
@@ -175,13 +193,13 @@ public sealed class CopalPruner : ILinearPruner
         float[] hessian = main;
         if (densePast is not null)
         {
-            // The dense side's estimate, folded with this dataset's Gram exactly as the main fold does.
-            var denseEstimate = (float[])densePast.Clone();
-            SensitivityAccumulator.FoldHessianPooled(denseEstimate, statistics.Hessian, PerToken(statistics), priorWeight, statistics.Tokens, first: false);
+            // The dense side's estimate, folded with this dataset's Gram exactly as the main fold does, then averaged
+            // with the main one in the same array.
             hessian = new float[main.LongLength];
+            SensitivityAccumulator.FoldHessianPooled(densePast, statistics.Hessian, PerToken(statistics), priorWeight, statistics.Tokens, first: false, hessian);
             for (long i = 0; i < hessian.LongLength; i++)
             {
-                hessian[i] = (float)(0.5 * ((double)main[i] + denseEstimate[i]));
+                hessian[i] = (float)(0.5 * ((double)main[i] + hessian[i]));
             }
         }
         float[] dense = densePast ?? new float[(long)cols * cols];
@@ -189,7 +207,12 @@ public sealed class CopalPruner : ILinearPruner
         PackedSymmetric.MirrorUpper(dense, cols);
         leader.DenseUpstreamHessian = dense;
         leader.HasDenseUpstreamHessian = true;
-        _mixed[leaderName] = hessian;
+        statistics.DenseUpstream = null;
+        int members = LinearIds.All.Count(id => id.InputGroupLeader() == leaderId);
+        if (members > 1)
+        {
+            _mixed[leaderName] = (hessian, members - 1);
+        }
         return hessian;
     }
 

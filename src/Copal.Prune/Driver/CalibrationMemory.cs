@@ -15,8 +15,8 @@ namespace Copal.Prune.Driver;
 /// <param name="SeqLen">Tokens per window.</param>
 /// <param name="Activations">samples × seqlen × hidden × 4: every sample's input to the current layer, kept in host memory.</param>
 /// <param name="Forward">The forward buffers of one layer pass over a window, its KV cache and the work buffers.</param>
-/// <param name="Statistics">The peak of the input statistics: per input group cols × 16 bytes, and cols² × 16 with a Hessian while collecting (f32 sums on the backend and host, f64 means).</param>
-/// <param name="Pruning">One layer's pruned copies plus the largest linear's workspace while the layer's statistics are held.</param>
+/// <param name="Statistics">The peak of the input statistics while collecting: per input group cols × 16 bytes, and cols² × 12 with a Hessian (f32 sums on the backend, f64 means) plus a piece of at most 4 MiB on the host.</param>
+/// <param name="Pruning">One layer's pruned copies plus the largest of any linear's workspace with the statistics still held while it is pruned.</param>
 /// <param name="State">COPAL's state across layers (column sensitivities; Hessians up to their cap); 0 for the other methods.</param>
 public sealed record CalibrationMemoryEstimate(int Samples, int SeqLen, long Activations, long Forward, long Statistics, long Pruning, long State)
 {
@@ -46,8 +46,8 @@ public static class CalibrationMemory
     /// <summary>
     /// Estimates a run of <paramref name="method"/> ("magnitude", "wanda", "sparsegpt", "copal"). COPAL's state holds
     /// every linear's column vector and one layer's accumulated Hessians in memory (the rest are on disk).
-    /// <see cref="StatisticsUpstream.Mixed"/> doubles the activations, the statistics and the state's Hessians: both
-    /// upstreams are kept.
+    /// <see cref="StatisticsUpstream.Mixed"/> doubles the activations, the statistics while collected and the state's
+    /// Hessians (both upstreams are kept), and adds the mixed Hessian a sweep runs on.
     /// </summary>
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options,
         StatisticsUpstream upstream = StatisticsUpstream.Pruned)
@@ -75,23 +75,37 @@ public static class CalibrationMemory
 
         // Input groups: q/k/v share hidden, o reads qDim, gate/up hidden, down intermediate.
         long[] groups = [hidden, config.QDim, hidden, config.IntermediateSize];
-        long Collect(long cols) => sides * ((cols * 16) + (needsHessian ? cols * cols * 16 : 0));
-        long Held(long cols) => sides * ((cols * F64) + (needsHessian ? cols * cols * F64 : 0));
+        // Collecting: column sums f32 on the backend and host, f64 means; the Gram f32 on the backend, f64 means, and
+        // one piece of it on the host at a time (StatisticsTap).
+        long Collect(long cols) => sides * ((cols * 16) + (needsHessian ? (cols * cols * 12) + (Math.Min(StatisticsTap.GramPiece, cols * cols) * F32) : 0));
+        long Held(long cols) => (cols * F64) + (needsHessian ? cols * cols * F64 : 0);
         long statistics = options.TrueSequential ? groups.Max(Collect) : groups.Sum(Collect);
-        long held = options.TrueSequential ? groups.Max(Held) : groups.Sum(Held);
         if (options.IncludeEmbeddings)
         {
             statistics = Math.Max(statistics, Collect(hidden));
         }
 
-        long pruned = 0, workspace = 0;
+        // While a linear is pruned the driver holds its own group's statistics and those of the groups after it (a
+        // group's are dropped after its last linear; with --true-sequential only its own group's exist); the dense
+        // side of mixed statistics only for the later groups (COPAL folds its own group's into the state first).
+        long pruned = 0, pruning = 0;
         foreach (LinearId id in LinearIds.All)
         {
             (int o, int i) = LlamaWeights.LinearShape(config, id);
             pruned += (long)o * i * dtype;
-            workspace = Math.Max(workspace, Workspace(method, needsHessian, o, i, dtype));
+            LinearId leader = id.InputGroupLeader();
+            long held = Held(i);
+            if (!options.TrueSequential)
+            {
+                foreach (LinearId later in LinearIds.All.Where(l => l == l.InputGroupLeader() && l > leader))
+                {
+                    held += sides * Held(LlamaWeights.LinearShape(config, later).In);
+                }
+            }
+            long mixedHessian = sides > 1 && needsHessian ? i * (long)i * F32 : 0;
+            pruning = Math.Max(pruning, held + mixedHessian + Workspace(method, needsHessian, o, i, dtype));
         }
-        long pruning = held + pruned + workspace;
+        pruning += pruned;
         if (options.IncludeEmbeddings)
         {
             // lm_head by the method, the untied embedding by magnitude, after the decoder layers.
@@ -153,7 +167,7 @@ public static class CalibrationMemory
     {
         long weights = rows * cols;
         long common = weights * (sizeof(float) + dtype);
-        long obs = (weights * (sizeof(float) + sizeof(double) + 1)) + (2 * cols * cols * sizeof(double)); // SparseGPT: f32 original, f64 W, mask; H copy and U
+        long obs = (weights * (sizeof(float) + sizeof(double) + 1)) + (2 * cols * cols * sizeof(double)); // SparseGPT: f32 original, f64 W, mask; H copy (factored in place) and U
         return common + method switch
         {
             "sparsegpt" => obs,

@@ -116,16 +116,26 @@ public sealed class LayerwisePruner
                 foreach (LinearId[] group in groups)
                 {
                     // 2. Statistics of this group's inputs, from the layer as pruned so far.
-                    IReadOnlyDictionary<LinearId, InputStatistics> stats = denseActivations is null
+                    var stats = new Dictionary<LinearId, InputStatistics>(denseActivations is null
                         ? CollectStatistics(layer, group, state, work, activations, progress, cancellationToken)
-                        : CollectPairedStatistics(layer, dense, group, state, work, activations, denseActivations, progress, cancellationToken);
+                        : CollectPairedStatistics(layer, dense, group, state, work, activations, denseActivations, progress, cancellationToken));
                     // 3. Prune the group's linears from the dense weights.
-                    foreach (LinearId id in group)
+                    for (int g = 0; g < group.Length; g++)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
+                        LinearId id = group[g];
+                        LinearId leader = id.InputGroupLeader();
                         string name = LlamaTensorNames.Linear(layer, id);
                         progress?.Report(new PruneProgress(layer, layers, "pruning", name));
-                        (NativeTensor tensor, LinearPruneResult result) = PruneLinear(layer, id, name, stats[id.InputGroupLeader()], cancellationToken);
+                        (NativeTensor tensor, LinearPruneResult result) = PruneLinear(layer, id, name, stats[leader], cancellationToken);
+                        if (!group.Skip(g + 1).Any(later => later.InputGroupLeader() == leader))
+                        {
+                            // The last linear that reads these statistics: without this, down_proj was pruned with
+                            // every other group's Hessians still held (0.4 GB at LLaMA-7B, twice with mixed upstreams).
+                            stats.Remove(leader);
+                        }
+                        (int rows, int cols) = LlamaWeights.LinearShape(_model.Config, id);
+                        ReleaseWorkspace(rows, cols);
                         pruned[id] = tensor;
                         linearReports.Add(new LinearReport(name, result.Zeros, result.Total, result.ReconstructionError));
                         zeros += result.Zeros;
@@ -358,7 +368,6 @@ public sealed class LayerwisePruner
             tensor.Dispose();
             throw;
         }
-        ReleaseWorkspace(rows, cols);
         return (tensor, result);
     }
 

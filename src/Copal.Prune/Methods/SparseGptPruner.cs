@@ -48,9 +48,13 @@ public sealed class SparseGptPruner : IPruningMethod
         return new LinearPruneResult(SparsityCheck.CountZeros(weight), (long)rows * cols, error);
     }
 
-    /// <summary>The whole algorithm in double; <paramref name="pruneMask"/> [rows, cols] says which entries it pruned.</summary>
+    /// <summary>
+    /// The whole algorithm in double; <paramref name="pruneMask"/> [rows, cols] says which entries it pruned. With
+    /// <paramref name="consumeHessian"/> the statistics' Hessian is a scratch copy of the caller's and is factored in
+    /// place (not copied first: at LLaMA-7B's down_proj each copy is 0.97 GB).
+    /// </summary>
     internal double[] PruneToDouble(float[] weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern,
-        CancellationToken cancellationToken, out bool[] pruneMask)
+        CancellationToken cancellationToken, out bool[] pruneMask, bool consumeHessian = false)
     {
         PruneArguments.Check(Name, weight.Length, rows, cols, stats, pattern, needsStats: true, needsHessian: true);
         PruneArguments.CheckFinite(Name, weight, cols);
@@ -64,7 +68,7 @@ public sealed class SparseGptPruner : IPruningMethod
         {
             w[i] = weight[i];
         }
-        double[] h = (double[])stats!.Hessian.Clone();
+        double[] h = consumeHessian ? stats!.Hessian : (double[])stats!.Hessian.Clone();
         for (int j = 0; j < cols; j++)
         {
             long jj = ((long)j * cols) + j;
