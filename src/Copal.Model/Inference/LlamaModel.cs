@@ -146,6 +146,22 @@ public sealed class LlamaModel : IDisposable
     }
 
     /// <summary>
+    /// A state for running one decoder layer at a time (<see cref="ForwardLayer"/>) over windows of up to
+    /// <paramref name="rows"/> tokens, each from position 0: the activation buffers and one layer's KV cache, which every
+    /// layer shares (a layer-sequential pass never reads a layer's cache after running another). The pruning driver's.
+    /// </summary>
+    public RunState CreateLayerState(int rows)
+    {
+        if (rows > Config.MaxPositionEmbeddings)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), rows,
+                $"the model's context is {Config.MaxPositionEmbeddings} positions (max_position_embeddings)");
+        }
+        EnsureRope(rows);
+        return new RunState(Backend, Config, rows, rows, allRowLogits: false, rows, oneLayerCache: true);
+    }
+
+    /// <summary>
     /// Activation buffers for up to <paramref name="maxRows"/> tokens per call and a KV cache for at most
     /// <paramref name="maxPositions"/> positions. Given, maxPositions is the run's known work: the cache (and the
     /// RoPE tables) are allocated for it at once. Left out, the limit is the model's context and the cache starts at

@@ -51,6 +51,7 @@ public sealed class CopalPruner : ILinearPruner
 
         // The other layers' accumulated Hessians leave memory: one layer's at a time.
         State.EnterLayer(target.Layer);
+        EnterLayer(target.Layer);
 
         // 1. This dataset's sensitivity (normalized; pooled: its per-token column moments), folded into the state.
         if (options.Accumulate == SensitivityAccumulation.Pooled)
@@ -78,6 +79,7 @@ public sealed class CopalPruner : ILinearPruner
                 ? MixedHessian(target, statistics, step)
                 : HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options);
             ObsSweep(hessian, statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
+            Pruned(target);
             return MaskApplication.Result(original, weight, rows, cols, statistics, cancellationToken);
         }
 
@@ -110,6 +112,7 @@ public sealed class CopalPruner : ILinearPruner
         {
             w.CopyTo(weight);
         }
+        Pruned(target);
         return MaskApplication.Result(statistics.HasHessian ? original : null, weight, rows, cols, statistics, cancellationToken);
     }
 
@@ -147,10 +150,43 @@ public sealed class CopalPruner : ILinearPruner
     // Statistics are running means over sequences of per-sequence sums: × sequences/tokens gives per-token means.
     private static double PerToken(InputStatistics statistics) => statistics.Tokens > 0 ? statistics.Sequences / (double)statistics.Tokens : 1.0;
 
-    // The mixed Hessians of the layer being pruned, per input group leader (q/k/v and gate/up share theirs), with how
-    // many of the group's linears have yet to use it: the last one takes it out (at LLaMA-7B down_proj's is 485 MB).
-    private readonly Dictionary<string, (float[] Hessian, int Pending)> _mixed = new(StringComparer.Ordinal);
-    private int _mixedLayer = -1;
+    // The mixed Hessians of the layer being pruned, per input group leader (q/k/v and gate/up share theirs).
+    private readonly Dictionary<string, float[]> _mixed = new(StringComparer.Ordinal);
+    // How many linears of each input group the layer being pruned has yet to prune.
+    private readonly Dictionary<string, int> _groupPending = new(StringComparer.Ordinal);
+    private int _layer = -1;
+
+    private void EnterLayer(int layer)
+    {
+        if (_layer != layer)
+        {
+            _mixed.Clear();
+            _groupPending.Clear();
+            _layer = layer;
+        }
+    }
+
+    /// <summary>
+    /// After each linear: once the last linear of its input group is pruned, the group's Hessians are not needed again
+    /// this step, so the mixed one is dropped and the state's go to its spill (<see cref="CopalState.Release"/>).
+    /// </summary>
+    private void Pruned(LinearTarget target)
+    {
+        LinearId leaderId = target.Id.InputGroupLeader();
+        string leaderName = LlamaTensorNames.Linear(target.Layer, leaderId);
+        int pending = _groupPending.TryGetValue(leaderName, out int p) ? p : LinearIds.All.Count(id => id.InputGroupLeader() == leaderId);
+        if (--pending > 0)
+        {
+            _groupPending[leaderName] = pending;
+            return;
+        }
+        _groupPending.Remove(leaderName);
+        _mixed.Remove(leaderName);
+        if (State.Linears.ContainsKey(leaderName))
+        {
+            State.Release(leaderName);
+        }
+    }
 
     /// <summary>
     /// <see cref="StatisticsUpstream.Mixed"/>: the earlier datasets' Gram through this step's pruned upstream is not
@@ -161,28 +197,14 @@ public sealed class CopalPruner : ILinearPruner
     /// token-weighted fold, which is the fold of ½·(H_main + H_dense) with G. Both state matrices then fold in this
     /// dataset, each through its own upstream. Statistics without a dense side (a linear pruned on its own, outside the
     /// layer-sequential driver) count as the same through both upstreams; the result is then the pruned upstream's.
-    /// The dense side's statistics are released once folded (the state holds them from then on).
+    /// The dense side's statistics are released once folded, and the folded matrix goes to the state's spill.
     /// </summary>
     private float[] MixedHessian(LinearTarget target, InputStatistics statistics, int step)
     {
-        LinearId leaderId = target.Id.InputGroupLeader();
-        string leaderName = LlamaTensorNames.Linear(target.Layer, leaderId);
-        if (_mixedLayer != target.Layer)
+        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
+        if (_mixed.TryGetValue(leaderName, out float[]? cached))
         {
-            _mixed.Clear();
-            _mixedLayer = target.Layer;
-        }
-        if (_mixed.TryGetValue(leaderName, out (float[] Hessian, int Pending) cached))
-        {
-            if (cached.Pending <= 1)
-            {
-                _mixed.Remove(leaderName);
-            }
-            else
-            {
-                _mixed[leaderName] = (cached.Hessian, cached.Pending - 1);
-            }
-            return cached.Hessian;
+            return cached;
         }
         InputStatistics denseSide = statistics.DenseUpstream ?? statistics;
         int cols = target.Cols;
@@ -207,12 +229,10 @@ public sealed class CopalPruner : ILinearPruner
         PackedSymmetric.MirrorUpper(dense, cols);
         leader.DenseUpstreamHessian = dense;
         leader.HasDenseUpstreamHessian = true;
+        // Neither the dense side's statistics nor its folded matrix is read again in this step.
         statistics.DenseUpstream = null;
-        int members = LinearIds.All.Count(id => id.InputGroupLeader() == leaderId);
-        if (members > 1)
-        {
-            _mixed[leaderName] = (hessian, members - 1);
-        }
+        State.Release(leaderName, CopalState.HessianSlot.DenseUpstream);
+        _mixed[leaderName] = hessian;
         return hessian;
     }
 

@@ -173,6 +173,36 @@ public sealed class CopalState
         }
     }
 
+    /// <summary>
+    /// Matrices at least this large go to the spill as soon as <see cref="Release"/> says they are done with (smaller
+    /// ones wait for the next layer: writing them early would save no memory worth a file).
+    /// </summary>
+    internal long EarlySpillBytes { get; set; } = DefaultEarlySpillBytes;
+
+    /// <summary>The default of <see cref="EarlySpillBytes"/>: 64 MiB.</summary>
+    internal const long DefaultEarlySpillBytes = 64L << 20;
+
+    /// <summary>
+    /// Called when every linear of <paramref name="name"/>'s input group has been pruned in this step: its Hessians
+    /// (both slots, or <paramref name="only"/> one) leave memory for the spill now rather than when the next layer starts (at LLaMA-7B a layer's
+    /// are 0.7 GB per slot, most of it down_proj's, held while down_proj was swept).
+    /// </summary>
+    internal void Release(string name, HessianSlot? only = null)
+    {
+        LinearState l = _linears[name];
+        if ((long)l.Cols * l.Cols * sizeof(float) < EarlySpillBytes)
+        {
+            return;
+        }
+        foreach (HessianSlot slot in s_slots)
+        {
+            if ((only is null || only == slot) && Held(l, slot) is not null)
+            {
+                Spill(l, slot);
+            }
+        }
+    }
+
     /// <summary>The accumulated Hessian of <paramref name="l"/> in memory, read from the spill or the state file if needed (and then held until its layer is done).</summary>
     internal float[] LoadHessian(LinearState l, bool keep = true, HessianSlot slot = HessianSlot.Main)
     {

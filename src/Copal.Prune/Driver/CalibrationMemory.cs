@@ -64,11 +64,12 @@ public static class CalibrationMemory
         long sides = upstream == StatisticsUpstream.Mixed ? 2 : 1;
         long activations = sides * samples * rows * hidden * F32;
 
-        // RunState(seqlen, seqlen): activations of one pass, one row of logits, the KV cache of every layer, RoPE
-        // tables; plus the driver's work buffer, and with the layer error a second one and its host copy.
+        // The layer state (LlamaModel.CreateLayerState): activations of one pass, one row of logits, one layer's KV
+        // cache (shared by all), RoPE tables; plus the driver's work buffer, and with the layer error a second one and
+        // its host copy.
         long runState = rows * ((3 * hidden) + (2L * config.QDim) + (2L * config.KvDim) + (2L * config.IntermediateSize)) * F32
             + (config.VocabSize * F32)
-            + (2L * config.NumLayers * rows * config.KvDim * F32)
+            + (2L * rows * config.KvDim * F32)
             + (rows * config.HeadDim * F32);
         long work = rows * hidden * F32 * (options.MeasureLayerError ? 3 : 1);
         long forward = runState + work;
@@ -115,17 +116,28 @@ public static class CalibrationMemory
         long state = 0;
         if (method == "copal")
         {
-            long columns = 0, hessians = 0;
+            // The accumulated Hessians of one layer at most; a large one (CopalState.EarlySpillBytes) leaves for the
+            // spill as soon as its group is pruned, its dense-upstream one as soon as it is folded, so of those only
+            // one main matrix is held at a time.
+            long columns = 0, small = 0, large = 0;
             foreach (LinearId id in LinearIds.All)
             {
                 (_, int i) = LlamaWeights.LinearShape(config, id);
                 columns += i * F64;
+                long matrix = i * (long)i * F32;
                 if (needsHessian && id == id.InputGroupLeader())
                 {
-                    hessians += sides * i * i * F32;
+                    if (matrix >= CopalState.DefaultEarlySpillBytes)
+                    {
+                        large = Math.Max(large, matrix);
+                    }
+                    else
+                    {
+                        small += sides * matrix;
+                    }
                 }
             }
-            state = (columns * config.NumLayers) + hessians;
+            state = (columns * config.NumLayers) + small + large;
         }
         return new CalibrationMemoryEstimate(samples, seqLen, activations, forward, statistics, pruning, state);
     }

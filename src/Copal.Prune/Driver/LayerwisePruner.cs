@@ -71,7 +71,7 @@ public sealed class LayerwisePruner
 
         // 1. Inputs of decoder layer 0 for every sample (host memory: nsamples × seqlen × hidden floats).
         progress?.Report(new PruneProgress(0, layers, "capturing layer-0 inputs"));
-        using RunState state = _model.CreateState(seqLen, seqLen);
+        using RunState state = _model.CreateLayerState(seqLen);
         using DeviceBuffer work = backend.Allocate((long)seqLen * hidden);
         using DeviceBuffer? denseWork = _options.MeasureLayerError ? backend.Allocate((long)seqLen * hidden) : null;
         var activations = new float[calibration.Samples.Count][];

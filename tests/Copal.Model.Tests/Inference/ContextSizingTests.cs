@@ -88,6 +88,33 @@ public sealed class ContextSizingTests : IDisposable
     }
 
     [Fact]
+    public void A_layer_state_holds_one_layers_cache_and_runs_layers_one_at_a_time_like_a_full_state()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(256), _backend);
+        LlamaConfig c = model.Config;
+        const int Rows = 6;
+        using RunState full = model.CreateState(Rows, Rows);
+        using RunState layer = model.CreateLayerState(Rows);
+        Assert.Equal(2L * Rows * c.KvDim * sizeof(float), layer.KvCacheBytes);
+        Assert.Equal(2L * c.NumLayers * Rows * c.KvDim * sizeof(float), full.KvCacheBytes);
+
+        // Every layer in turn over the same window from position 0, as the pruning driver runs them.
+        float[] RunLayers(RunState state)
+        {
+            using var hidden = _backend.Allocate((long)Rows * c.HiddenSize);
+            model.Embed([1, 17, 4242, 9, 3, 5], hidden);
+            for (int l = 0; l < c.NumLayers; l++)
+            {
+                model.ForwardLayer(state, l, hidden, Rows, 0);
+            }
+            var result = new float[(long)Rows * c.HiddenSize];
+            _backend.Download(hidden, result);
+            return result;
+        }
+        Assert.Equal(RunLayers(full), RunLayers(layer));
+    }
+
+    [Fact]
     public void The_KV_cache_never_grows_past_its_limit()
     {
         using LlamaModel model = LlamaModel.Load(Write(256), _backend);

@@ -336,13 +336,45 @@ public class CopalStateTests
     }
 
     [Fact]
+    public void A_groups_hessians_leave_memory_when_its_last_linear_is_pruned()
+    {
+        string spill = TempDir();
+        try
+        {
+            var state = new CopalState("parent-hash", "dense", new CopalOptions(Mask: CopalMaskRule.Obs)) { SpillDirectory = Path.Combine(spill, "s"), EarlySpillBytes = 0 };
+            var pruner = new CopalPruner(state);
+            InputStatistics stats = Random(1, 16, 5, true).Stats;
+            float[]? h = null;
+            foreach ((LinearId id, string module) in new[] { (LinearId.QProj, "q_proj"), (LinearId.KProj, "k_proj"), (LinearId.VProj, "v_proj") })
+            {
+                string q = "model.layers.0.self_attn.q_proj.weight";
+                // Held while q, k and v are pruned (they share it), spilled after v.
+                Assert.True(h is null || state.Linears[q].Hessian is not null);
+                pruner.Prune(new LinearTarget(0, id, $"model.layers.0.self_attn.{module}.weight", 8, 16), Random(8, 16, (int)id + 1, false).Weight, stats,
+                    new SparsityPattern.Unstructured(0.5), CancellationToken.None);
+                h ??= state.ReadHessian(q);
+            }
+            LinearState leader = state.Linears["model.layers.0.self_attn.q_proj.weight"];
+            Assert.Null(leader.Hessian);
+            Assert.Null(leader.DenseUpstreamHessian);
+            Assert.True(leader.HasHessian && leader.HasDenseUpstreamHessian);
+            Assert.Equal(h, state.ReadHessian(leader.Name));
+        }
+        finally
+        {
+            Directory.Delete(spill, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_hessians_live_on_disk_one_layer_at_a_time_as_upper_triangles()
     {
         string spill = TempDir(), dir = TempDir();
         try
         {
             var options = new CopalOptions(Mask: CopalMaskRule.Obs);
-            var state = new CopalState("parent-hash", "dense", options) { SpillDirectory = Path.Combine(spill, "s") };
+            // Every matrix counts as large enough to leave memory as soon as it is done with (at LLaMA-7B scale).
+            var state = new CopalState("parent-hash", "dense", options) { SpillDirectory = Path.Combine(spill, "s"), EarlySpillBytes = 0 };
             var pruner = new CopalPruner(state);
             var q0 = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16);
             var q1 = new LinearTarget(1, LinearId.QProj, "model.layers.1.self_attn.q_proj.weight", 8, 16);
@@ -354,9 +386,12 @@ public class CopalStateTests
             // Layer 0's Hessian left memory for the spill when layer 1 began; it reads back exactly.
             Assert.Null(state.Linears[q0.Name].Hessian);
             Assert.True(state.Linears[q0.Name].HasHessian);
-            // Two matrices: the main one and, with the default mixed upstream, the one through the dense upstream.
-            Assert.Equal(2, Directory.GetFiles(Path.Combine(spill, "s")).Length);
+            // Layer 0's two matrices (the main one and, with the default mixed upstream, the one through the dense
+            // upstream), and layer 1's dense-upstream one: it is not read again in a step, so it is spilled once folded.
+            Assert.Equal(3, Directory.GetFiles(Path.Combine(spill, "s")).Length);
             Assert.Null(state.Linears[q0.Name].DenseUpstreamHessian);
+            Assert.Null(state.Linears[q1.Name].DenseUpstreamHessian);
+            Assert.NotNull(state.Linears[q1.Name].Hessian);
             Assert.Equal(h0, state.ReadHessian(q0.Name));
             state.CompleteStep(new CalibrationReport(["d"], 4, 6, 0, "h"), new SparsityPattern.Unstructured(0.5));
             state.Save(dir);
