@@ -93,8 +93,11 @@ internal static class PruneCommand
                 Out.Info($"copal: pruning {modelDir} with {pruner.Name} to {target} on {backend.Info.Kind}; calibration {calibration.Samples.Count} × {window} tokens from {string.Join(", ", calibration.Sources)}");
             }
             using var line = new ProgressLine(quiet: asJson);
+            // With --layers, the share done (and the ETA) counts the selected layers: the others only run once, dense.
+            IReadOnlySet<int>? selected = options.Layers;
             PruneReport report = PruneJob.Run(request, backend,
-                new SyncProgress<PruneProgress>(pr => line.Update($"layer {pr.Layer + 1}/{pr.Layers}: {pr.Stage}{(pr.Linear is null ? "" : $" {pr.Linear}")}", pr.Layer, pr.Layers)), ct);
+                new SyncProgress<PruneProgress>(pr => line.Update($"layer {pr.Layer + 1}/{pr.Layers}: {pr.Stage}{(pr.Linear is null ? "" : $" {pr.Linear}")}",
+                    selected is null ? pr.Layer : selected.Count(l => l < pr.Layer), selected?.Count ?? pr.Layers)), ct);
             line.Done();
             if (copalState is not null && p.GetValue(copal.State) is string stateDir)
             {

@@ -178,9 +178,11 @@ public sealed class LayerwisePruner
                     t.Dispose();
                 }
                 // The layer's input statistics are garbage now too; without this the next layer's were allocated
-                // beside them (8.0 GB during layer 1's statistics at 7B scale, against 4.1 GB during layer 0's).
+                // beside them (8.0 GB during layer 1's statistics at 7B scale, against 4.1 GB during layer 0's). A
+                // plain collection still left the freed space committed for reuse (7.2 GiB during layer 1's statistics
+                // against 5.0 GiB during layer 0's, with mixed upstreams): between layers it is given back.
                 int widest = Math.Max(_model.Config.HiddenSize, _model.Config.IntermediateSize);
-                ReleaseWorkspace(widest, widest);
+                ReleaseWorkspace(widest, widest, giveBack: true);
             }
         }
 
@@ -380,11 +382,19 @@ public sealed class LayerwisePruner
     /// grows with the machine's memory. At LLaMA-7B scale the copies of a layer's seven linears piled up: 13.3 GB
     /// anonymous against an estimate of 6.4 GiB. Collecting after each large linear keeps memory to one linear's work.
     /// </summary>
-    private static void ReleaseWorkspace(int rows, int cols)
+    private static void ReleaseWorkspace(int rows, int cols, bool giveBack = false)
     {
         if (Math.Max((long)rows * cols, (long)cols * cols) * sizeof(double) >= LargeWorkspaceBytes)
         {
-            GC.Collect();
+            if (giveBack)
+            {
+                // Compacts and decommits the free space instead of keeping it for the next allocations.
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            }
+            else
+            {
+                GC.Collect();
+            }
         }
     }
 
