@@ -184,8 +184,8 @@ public sealed class CopalState
 
     /// <summary>
     /// Called when every linear of <paramref name="name"/>'s input group has been pruned in this step: its Hessians
-    /// (both slots, or <paramref name="only"/> one) leave memory for the spill now rather than when the next layer starts (at LLaMA-7B a layer's
-    /// are 0.7 GB per slot, most of it down_proj's, held while down_proj was swept).
+    /// (both slots, or <paramref name="only"/> one) leave memory for the spill now rather than when the next layer
+    /// starts (at LLaMA-7B a layer's are 0.7 GB per slot, most of it down_proj's, held while down_proj was swept).
     /// </summary>
     internal void Release(string name, HessianSlot? only = null)
     {

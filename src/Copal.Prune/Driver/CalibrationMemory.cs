@@ -17,7 +17,7 @@ namespace Copal.Prune.Driver;
 /// <param name="Forward">The forward buffers of one layer pass over a window, its KV cache and the work buffers.</param>
 /// <param name="Statistics">The peak of the input statistics while collecting: per input group cols × 16 bytes, and cols² × 12 with a Hessian (f32 sums on the backend, f64 means) plus a piece of at most 4 MiB on the host.</param>
 /// <param name="Pruning">One layer's pruned copies plus the largest of any linear's workspace with the statistics still held while it is pruned.</param>
-/// <param name="State">COPAL's state across layers (column sensitivities; Hessians up to their cap); 0 for the other methods.</param>
+/// <param name="State">COPAL's state in memory (every linear's column sensitivities; the accumulated Hessians held at once); 0 for the other methods.</param>
 public sealed record CalibrationMemoryEstimate(int Samples, int SeqLen, long Activations, long Forward, long Statistics, long Pruning, long State)
 {
     /// <summary>The estimated peak: activations, forward buffers and state always; statistics or pruning, whichever is larger.</summary>
@@ -45,7 +45,8 @@ public static class CalibrationMemory
 
     /// <summary>
     /// Estimates a run of <paramref name="method"/> ("magnitude", "wanda", "sparsegpt", "copal"). COPAL's state holds
-    /// every linear's column vector and one layer's accumulated Hessians in memory (the rest are on disk).
+    /// every linear's column vector in memory, and of the accumulated Hessians one large matrix or one layer's small
+    /// ones (the rest are on disk).
     /// <see cref="StatisticsUpstream.Mixed"/> doubles the activations, the statistics while collected and the state's
     /// Hessians (both upstreams are kept), and adds the mixed Hessian a sweep runs on.
     /// </summary>
