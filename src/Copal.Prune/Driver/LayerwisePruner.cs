@@ -180,7 +180,7 @@ public sealed class LayerwisePruner
                 // The layer's input statistics are garbage now too; without this the next layer's were allocated
                 // beside them (8.0 GB during layer 1's statistics at 7B scale, against 4.1 GB during layer 0's). A
                 // plain collection still left the freed space committed for reuse (7.2 GiB during layer 1's statistics
-                // against 5.0 GiB during layer 0's, with mixed upstreams): between layers it is given back.
+                // against 5.3 GiB during layer 0's, with mixed upstreams): between layers it is given back.
                 int widest = Math.Max(_model.Config.HiddenSize, _model.Config.IntermediateSize);
                 ReleaseWorkspace(widest, widest, giveBack: true);
             }
