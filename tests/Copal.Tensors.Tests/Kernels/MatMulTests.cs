@@ -157,14 +157,7 @@ public class MatMulTests
         const int rows = 301;
         using var w = new StoredMatrix(dtype, rows, cols, seed: 7);
         float[] x = Rand.Floats(n * cols, seed: 8);
-        var y = new float[n * rows];
-        MatMul.Compute(x, n, w.Matrix, y, threads: 2);
-        for (int i = 0; i < n; i++)
-        {
-            var single = new float[rows];
-            MatMul.Compute(x.AsSpan(i * cols, cols), 1, w.Matrix, single, threads: 1);
-            Assert.Equal(single, y.AsSpan(i * rows, rows).ToArray());
-        }
+        BatchedRows.AssertEachEqualsItsSingleRow(x, n, w.Matrix, batchThreads: 2, singleThreads: 1);
     }
 
     [Fact]

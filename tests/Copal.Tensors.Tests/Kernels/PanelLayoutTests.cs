@@ -83,14 +83,7 @@ public sealed unsafe class PanelLayoutTests
         using var w = new StoredMatrix(dtype, rows, cols, seed: 14);
         using Packed p = Pack(w);
         float[] x = Rand.Floats(n * cols, seed: 15);
-        var y = new float[n * rows];
-        MatMul.Compute(x, n, p.Matrix, y, threads: 2);
-        for (int i = 0; i < n; i++)
-        {
-            var single = new float[rows];
-            MatMul.Compute(x.AsSpan(i * cols, cols), 1, p.Matrix, single, threads: 3);
-            Assert.Equal(single, y.AsSpan(i * rows, rows).ToArray());
-        }
+        BatchedRows.AssertEachEqualsItsSingleRow(x, n, p.Matrix, batchThreads: 2, singleThreads: 3);
     }
 
     [Theory]
