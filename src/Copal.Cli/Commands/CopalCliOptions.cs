@@ -29,7 +29,7 @@ internal sealed class CopalCliOptions
     /// <summary>--upstream, for prune and continual.</summary>
     internal static Option<string?> UpstreamOption() => new Option<string?>("--upstream")
     {
-        Description = "COPAL: where the statistics come from. mixed (default with --accumulate pooled --mask obs: this dataset through the layers as pruned in this step; the earlier ones as the mean of their statistics through the dense layers and through the layers as pruned at their own step), pruned (every dataset through the layers as pruned at its own step) or dense (through the dense layers)",
+        Description = "COPAL: where the statistics come from. pruned (the default for unstructured sparsity: every dataset through the layers as pruned at its own step), dense-past (the default for N:M with --accumulate pooled --mask obs: this dataset through the layers as pruned in this step, the earlier ones through the dense layers), mixed (as dense-past, with the earlier ones as the mean of their statistics through the dense layers and through the layers as pruned at their own step) or dense (every dataset through the dense layers)",
     }.Accept(OptionRules.ByLibrary(v => CopalOptions.ParseUpstream(v)));
 
     /// <summary>--decay's range, for prune and continual.</summary>
@@ -61,7 +61,7 @@ internal sealed class CopalCliOptions
     }
 
     /// <summary>The COPAL state for this run (new or resumed), or null for the other methods (which reject the COPAL options).</summary>
-    public CopalState? StateFor(ParseResult p, string method, string modelDirectory, CancellationToken cancellationToken)
+    public CopalState? StateFor(ParseResult p, string method, string modelDirectory, SparsityPattern pattern, CancellationToken cancellationToken)
     {
         var given = new List<string>();
         void Note(bool present, string name)
@@ -95,6 +95,6 @@ internal sealed class CopalCliOptions
             p.GetValue(Update) ? true : null,
             p.GetValue(Mask) is string m ? CopalOptions.ParseMask(m) : null,
             p.GetValue(Upstream) is string u ? CopalOptions.ParseUpstream(u) : null);
-        return CopalRun.StartOrResume(modelDirectory, p.GetValue(Resume), choices, cancellationToken);
+        return CopalRun.StartOrResume(modelDirectory, p.GetValue(Resume), choices, pattern, cancellationToken);
     }
 }

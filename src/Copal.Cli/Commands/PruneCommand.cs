@@ -46,7 +46,7 @@ internal static class PruneCommand
             RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State));
             SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             bool asJson = p.GetValue(json);
-            CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, ct);
+            CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, target, ct);
             ILinearPruner pruner = PrunerFactory.Create(p.GetValue(method)!, copalState, m => Out.Info($"copal: {m}"));
             LlamaConfig config = LlamaConfig.Load(modelDir);
             // Checked against the model before any calibration work.

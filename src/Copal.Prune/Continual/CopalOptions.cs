@@ -69,17 +69,26 @@ public sealed record CopalOptions(
     public double PercentDamp { get; init; } = 0.01;
 
     /// <summary>
-    /// Where the statistics come from (<see cref="StatisticsUpstream"/>); null: the default for the other settings,
-    /// <see cref="ResolvedUpstream"/>.
+    /// Where the statistics come from (<see cref="StatisticsUpstream"/>); null: <see cref="StatisticsUpstream.Pruned"/>
+    /// (<see cref="ResolvedUpstream"/>). A new run fills it in with <see cref="DefaultUpstream"/> for its pattern.
     /// </summary>
     public StatisticsUpstream? Upstream { get; init; }
 
+    /// <summary>The upstream in effect: as given, else <see cref="StatisticsUpstream.Pruned"/>.</summary>
+    public StatisticsUpstream ResolvedUpstream => Upstream ?? StatisticsUpstream.Pruned;
+
     /// <summary>
-    /// The upstream in effect: as given, else <see cref="StatisticsUpstream.Mixed"/> where the state pools Gram
-    /// matrices (<c>--accumulate pooled --mask obs</c>, the defaults), else <see cref="StatisticsUpstream.Pruned"/>.
-    /// Mixed was chosen on the held-out halves of the calibration files (docs/copal.md).
+    /// The default upstream for a run at <paramref name="pattern"/>: <see cref="StatisticsUpstream.DensePast"/> for N:M
+    /// where the state pools Gram matrices (<c>--accumulate pooled --mask obs</c>, the defaults), else
+    /// <see cref="StatisticsUpstream.Pruned"/>. Chosen on the held-out halves of the calibration files, per kind of
+    /// pattern (docs/copal.md): N:M masks move most from step to step, so the earlier datasets' Gram as collected at
+    /// their own step is most stale there.
     /// </summary>
-    public StatisticsUpstream ResolvedUpstream => Upstream ?? (PoolsGram ? StatisticsUpstream.Mixed : StatisticsUpstream.Pruned);
+    public StatisticsUpstream DefaultUpstream(SparsityPattern pattern)
+        => PoolsGram && pattern is SparsityPattern.NM ? StatisticsUpstream.DensePast : StatisticsUpstream.Pruned;
+
+    /// <summary>These options with <see cref="Upstream"/> set: as given, else <see cref="DefaultUpstream"/> for <paramref name="pattern"/>.</summary>
+    public CopalOptions ForPattern(SparsityPattern pattern) => this with { Upstream = Upstream ?? DefaultUpstream(pattern) };
 
     private bool PoolsGram => Accumulate == SensitivityAccumulation.Pooled && Mask == CopalMaskRule.Obs;
 
@@ -104,9 +113,9 @@ public sealed record CopalOptions(
         {
             throw new PruningOptionException("sensitivity", "hessian with --accumulate pooled", "output with --accumulate pooled (it pools the column moments and Gram matrices themselves; the OBS saliency of the pooled Hessian is what --mask obs uses)");
         }
-        if (Upstream == StatisticsUpstream.Mixed && !PoolsGram)
+        if (Upstream is StatisticsUpstream upstream && upstream.CollectsBoth() && !PoolsGram)
         {
-            throw new PruningOptionException("upstream", "mixed", "--accumulate pooled with --mask obs (the mixed estimate is one of pooled Gram matrices), or --upstream pruned or dense");
+            throw new PruningOptionException("upstream", UpstreamName(upstream), $"--accumulate pooled with --mask obs (the {UpstreamName(upstream)} estimate is one of pooled Gram matrices), or --upstream pruned or dense");
         }
         if (Update && Mask == CopalMaskRule.Obs)
         {
@@ -126,15 +135,16 @@ public sealed record CopalOptions(
     };
 
     /// <summary>The upstream's name as on the command line and in the state manifest.</summary>
-    public static string UpstreamName(StatisticsUpstream upstream) => upstream.ToString().ToLowerInvariant();
+    public static string UpstreamName(StatisticsUpstream upstream) => upstream == StatisticsUpstream.DensePast ? "dense-past" : upstream.ToString().ToLowerInvariant();
 
-    /// <summary>Parses <c>--upstream</c>: pruned, dense or mixed.</summary>
+    /// <summary>Parses <c>--upstream</c>: pruned, dense, mixed or dense-past.</summary>
     public static StatisticsUpstream ParseUpstream(string text) => text.Trim().ToLowerInvariant() switch
     {
         "pruned" => StatisticsUpstream.Pruned,
         "dense" => StatisticsUpstream.Dense,
         "mixed" => StatisticsUpstream.Mixed,
-        _ => throw new PruningOptionException("upstream", text, "pruned, dense or mixed"),
+        "dense-past" => StatisticsUpstream.DensePast,
+        _ => throw new PruningOptionException("upstream", text, "pruned, dense, mixed or dense-past"),
     };
 
     /// <summary>Parses <c>--sensitivity</c>: output or hessian.</summary>

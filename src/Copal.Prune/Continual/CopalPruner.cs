@@ -47,8 +47,6 @@ public sealed class CopalPruner : ILinearPruner
             throw new InvalidOperationException($"COPAL state of '{target.Name}' has {linear.Steps} datasets folded in, expected {step}: each linear is pruned once per step");
         }
 
-        bool mixed = options.ResolvedUpstream == StatisticsUpstream.Mixed;
-
         // The other layers' accumulated Hessians leave memory: one layer's at a time.
         State.EnterLayer(target.Layer);
         EnterLayer(target.Layer);
@@ -75,9 +73,12 @@ public sealed class CopalPruner : ILinearPruner
         if (options.Mask == CopalMaskRule.Obs)
         {
             // 2'. SparseGPT on the dense parent with the accumulated Hessian: mask and OBS update in one sweep.
-            float[] hessian = mixed
-                ? MixedHessian(target, statistics, step)
-                : HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options);
+            float[] hessian = options.ResolvedUpstream switch
+            {
+                StatisticsUpstream.Mixed => MixedHessian(target, statistics, step),
+                StatisticsUpstream.DensePast => DensePastHessian(target, statistics, step),
+                _ => HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options),
+            };
             ObsSweep(hessian, statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
             Pruned(target);
             return MaskApplication.Result(original, weight, rows, cols, statistics, cancellationToken);
@@ -150,8 +151,8 @@ public sealed class CopalPruner : ILinearPruner
     // Statistics are running means over sequences of per-sequence sums: × sequences/tokens gives per-token means.
     private static double PerToken(InputStatistics statistics) => statistics.Tokens > 0 ? statistics.Sequences / (double)statistics.Tokens : 1.0;
 
-    // The mixed Hessians of the layer being pruned, per input group leader (q/k/v and gate/up share theirs).
-    private readonly Dictionary<string, float[]> _mixed = new(StringComparer.Ordinal);
+    // The mixed or dense-past Hessians of the layer being pruned, per input group leader (q/k/v and gate/up share theirs).
+    private readonly Dictionary<string, float[]> _groupHessians = new(StringComparer.Ordinal);
     // How many linears of each input group the layer being pruned has yet to prune.
     private readonly Dictionary<string, int> _groupPending = new(StringComparer.Ordinal);
     private int _layer = -1;
@@ -160,7 +161,7 @@ public sealed class CopalPruner : ILinearPruner
     {
         if (_layer != layer)
         {
-            _mixed.Clear();
+            _groupHessians.Clear();
             _groupPending.Clear();
             _layer = layer;
         }
@@ -181,7 +182,7 @@ public sealed class CopalPruner : ILinearPruner
             return;
         }
         _groupPending.Remove(leaderName);
-        _mixed.Remove(leaderName);
+        _groupHessians.Remove(leaderName);
         if (State.Linears.ContainsKey(leaderName))
         {
             State.Release(leaderName);
@@ -202,7 +203,7 @@ public sealed class CopalPruner : ILinearPruner
     private float[] MixedHessian(LinearTarget target, InputStatistics statistics, int step)
     {
         string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
-        if (_mixed.TryGetValue(leaderName, out float[]? cached))
+        if (_groupHessians.TryGetValue(leaderName, out float[]? cached))
         {
             return cached;
         }
@@ -232,7 +233,36 @@ public sealed class CopalPruner : ILinearPruner
         // Neither the dense side's statistics nor its folded matrix is read again in this step.
         statistics.DenseUpstream = null;
         State.Release(leaderName, CopalState.HessianSlot.DenseUpstream);
-        _mixed[leaderName] = hessian;
+        _groupHessians[leaderName] = hessian;
+        return hessian;
+    }
+
+    /// <summary>
+    /// <see cref="StatisticsUpstream.DensePast"/>: the earlier datasets' Gram through this step's pruned upstream is not
+    /// known without their data; their Gram through the dense upstream stands in for it (never stale: the dense model
+    /// does not change). The state accumulates each dataset's Gram through the dense upstream, H ← H ⊕ D_t, and the
+    /// Hessian pruned with is H ⊕ G_t, with G_t this dataset's Gram through this step's pruned upstream (⊕ the
+    /// token-weighted fold of <see cref="SensitivityAccumulation.Pooled"/>). At step 1 that is SparseGPT on D1 exactly.
+    /// Statistics without a dense side (a linear pruned on its own) count as the same through both upstreams.
+    /// </summary>
+    private float[] DensePastHessian(LinearTarget target, InputStatistics statistics, int step)
+    {
+        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
+        if (_groupHessians.TryGetValue(leaderName, out float[]? cached))
+        {
+            return cached;
+        }
+        InputStatistics denseSide = statistics.DenseUpstream ?? statistics;
+        int cols = target.Cols;
+        double priorWeight = State.Options.Decay * State.PooledTokenWeight();
+        float[]? past = step == 0 ? null : State.LoadHessian(State.Linears[leaderName]);
+        var hessian = new float[(long)cols * cols];
+        SensitivityAccumulator.FoldHessianPooled(past ?? hessian, statistics.Hessian, PerToken(statistics), priorWeight, statistics.Tokens, first: step == 0, hessian);
+        PackedSymmetric.MirrorUpper(hessian, cols);
+        // Then the state takes this dataset through the dense upstream (folded in place, after the line above read it).
+        AccumulatedHessian(target, denseSide, step);
+        statistics.DenseUpstream = null;
+        _groupHessians[leaderName] = hessian;
         return hessian;
     }
 

@@ -6,11 +6,15 @@ namespace Copal.Prune.Continual;
 public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null, SensitivityAccumulation? Accumulate = null, double? Decay = null, bool? Update = null,
     CopalMaskRule? Mask = null, Driver.StatisticsUpstream? Upstream = null)
 {
-    /// <summary>These choices with the defaults of <see cref="CopalOptions"/> where not given (<c>--update</c> alone implies <c>--mask fixed</c>).</summary>
-    public CopalOptions WithDefaults(CopalOptions? fallback = null)
+    /// <summary>
+    /// These choices with the defaults of <see cref="CopalOptions"/> where not given (<c>--update</c> alone implies
+    /// <c>--mask fixed</c>); a new run's upstream is <see cref="CopalOptions.DefaultUpstream"/> for
+    /// <paramref name="pattern"/> where one is given.
+    /// </summary>
+    public CopalOptions WithDefaults(CopalOptions? fallback = null, SparsityPattern? pattern = null)
     {
         CopalOptions d = fallback ?? new CopalOptions();
-        return d with
+        CopalOptions options = d with
         {
             Sensitivity = Sensitivity ?? d.Sensitivity,
             Accumulate = Accumulate ?? d.Accumulate,
@@ -18,9 +22,10 @@ public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null
             Update = Update ?? d.Update,
             // --update applies to the fixed mask: asking for it without --mask chooses that mask.
             Mask = Mask ?? (Update == true ? CopalMaskRule.Fixed : d.Mask),
-            // A resumed state keeps its own; a new run takes the default for its other settings.
+            // A resumed state keeps its own; a new run takes the default for its pattern and other settings.
             Upstream = Upstream ?? (fallback is null ? null : d.ResolvedUpstream),
         };
+        return fallback is null && pattern is not null ? options.ForPattern(pattern) : options;
     }
 }
 
@@ -32,13 +37,13 @@ public static class CopalRun
     /// the state saved there, checked against this parent (hash), the given options and the model's shapes.
     /// </summary>
     /// <exception cref="CopalStateException">The saved state is missing, malformed, or does not match.</exception>
-    public static CopalState StartOrResume(string modelDirectory, string? resumeDirectory, CopalOptionChoices choices, CancellationToken cancellationToken = default)
+    public static CopalState StartOrResume(string modelDirectory, string? resumeDirectory, CopalOptionChoices choices, SparsityPattern? pattern = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(choices);
         string hash = ParentHash.Compute(modelDirectory, cancellationToken);
         if (resumeDirectory is null)
         {
-            return new CopalState(hash, modelDirectory, choices.WithDefaults());
+            return new CopalState(hash, modelDirectory, choices.WithDefaults(pattern: pattern));
         }
         CopalState state = CopalState.Load(resumeDirectory);
         state.EnsureCompatible(hash, modelDirectory, choices.WithDefaults(state.Options), LlamaConfig.Load(modelDirectory));

@@ -48,7 +48,8 @@ public static class CalibrationMemory
     /// every linear's column vector in memory, and of the accumulated Hessians one large matrix or one layer's small
     /// ones (the rest are on disk).
     /// <see cref="StatisticsUpstream.Mixed"/> doubles the activations, the statistics while collected and the state's
-    /// Hessians (both upstreams are kept), and adds the mixed Hessian a sweep runs on.
+    /// Hessians (both upstreams are kept), and adds the mixed Hessian a sweep runs on;
+    /// <see cref="StatisticsUpstream.DensePast"/> the same, but its state keeps one Hessian per input group.
     /// </summary>
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options,
         StatisticsUpstream upstream = StatisticsUpstream.Pruned)
@@ -62,7 +63,8 @@ public static class CalibrationMemory
         long hidden = config.HiddenSize, rows = seqLen;
         long dtype = config.TorchDtype is "bfloat16" or "float16" ? 2 : 4;
 
-        long sides = upstream == StatisticsUpstream.Mixed ? 2 : 1;
+        long sides = upstream.CollectsBoth() ? 2 : 1;
+        long stateSides = upstream == StatisticsUpstream.Mixed ? 2 : 1;
         long activations = sides * samples * rows * hidden * F32;
 
         // The layer state (LlamaModel.CreateLayerState): activations of one pass, one row of logits, one layer's KV
@@ -134,7 +136,7 @@ public static class CalibrationMemory
                     }
                     else
                     {
-                        small += sides * matrix;
+                        small += stateSides * matrix;
                     }
                 }
             }

@@ -57,9 +57,9 @@ public sealed class LayerwisePruner
 
         ValidatePattern();
         StatisticsUpstream upstream = _options.DenseUpstream ? StatisticsUpstream.Dense : _pruner.Upstream;
-        if (upstream == StatisticsUpstream.Mixed && !_pruner.NeedsHessian)
+        if (upstream.CollectsBoth() && !_pruner.NeedsHessian)
         {
-            throw new PruningOptionException("upstream", "mixed", $"a method that uses the input Hessian; {_pruner.Name} here does not");
+            throw new PruningOptionException("upstream", Continual.CopalOptions.UpstreamName(upstream), $"a method that uses the input Hessian; {_pruner.Name} here does not");
         }
         if (_options.IncludeEmbeddings && _pruner is not MethodPruner)
         {
@@ -82,8 +82,8 @@ public sealed class LayerwisePruner
             activations[s] = new float[(long)seqLen * hidden];
             backend.Download(work, activations[s]);
         }
-        // Mixed statistics: the same samples through the dense upstream, kept beside them.
-        float[][]? denseActivations = upstream == StatisticsUpstream.Mixed ? [.. activations.Select(a => (float[])a.Clone())] : null;
+        // Statistics through both upstreams: the same samples through the dense upstream, kept beside them.
+        float[][]? denseActivations = upstream.CollectsBoth() ? [.. activations.Select(a => (float[])a.Clone())] : null;
 
         var layerReports = new List<LayerReport>(layers);
         long peakAnonymous = MemoryProbe.AnonymousBytes();

@@ -17,4 +17,17 @@ public enum StatisticsUpstream
     /// attached (<see cref="InputStatistics.DenseUpstream"/>). COPAL's mixed estimate of the earlier datasets needs both.
     /// </summary>
     Mixed,
+
+    /// <summary>
+    /// Both, as for <see cref="Mixed"/>; COPAL keeps only the dense side's (the earlier datasets through the dense
+    /// upstream) and prunes with it pooled with this dataset's statistics through the pruned upstream.
+    /// </summary>
+    DensePast,
+}
+
+/// <summary>What the layer-sequential driver collects for each <see cref="StatisticsUpstream"/>.</summary>
+public static class StatisticsUpstreamExtensions
+{
+    /// <summary>Whether the statistics come through both upstreams, with the dense side attached.</summary>
+    public static bool CollectsBoth(this StatisticsUpstream upstream) => upstream is StatisticsUpstream.Mixed or StatisticsUpstream.DensePast;
 }

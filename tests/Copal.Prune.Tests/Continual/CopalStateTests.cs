@@ -309,6 +309,7 @@ public class CopalStateTests
             new CopalOptions(), s_sumFixed, new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Sum, 0.9, Update: true, Mask: CopalMaskRule.Fixed),
             new CopalOptions(Mask: CopalMaskRule.Obs), new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.9, Mask: CopalMaskRule.Obs),
             new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Mask: CopalMaskRule.Obs), new CopalOptions(Accumulate: SensitivityAccumulation.Pooled, Decay: 0.8, Update: true, Mask: CopalMaskRule.Fixed),
+            new CopalOptions { Upstream = StatisticsUpstream.Mixed }, new CopalOptions(Decay: 0.8) { Upstream = StatisticsUpstream.DensePast },
         })
         {
             string a = TempDir(), dir = TempDir(), b = TempDir();
@@ -341,7 +342,7 @@ public class CopalStateTests
         string spill = TempDir();
         try
         {
-            var state = new CopalState("parent-hash", "dense", new CopalOptions(Mask: CopalMaskRule.Obs)) { SpillDirectory = Path.Combine(spill, "s"), EarlySpillBytes = 0 };
+            var state = new CopalState("parent-hash", "dense", new CopalOptions(Mask: CopalMaskRule.Obs) { Upstream = StatisticsUpstream.Mixed }) { SpillDirectory = Path.Combine(spill, "s"), EarlySpillBytes = 0 };
             var pruner = new CopalPruner(state);
             InputStatistics stats = Random(1, 16, 5, true).Stats;
             float[]? h = null;
@@ -372,7 +373,7 @@ public class CopalStateTests
         string spill = TempDir(), dir = TempDir();
         try
         {
-            var options = new CopalOptions(Mask: CopalMaskRule.Obs);
+            var options = new CopalOptions(Mask: CopalMaskRule.Obs) { Upstream = StatisticsUpstream.Mixed };
             // Every matrix counts as large enough to leave memory as soon as it is done with (at LLaMA-7B scale).
             var state = new CopalState("parent-hash", "dense", options) { SpillDirectory = Path.Combine(spill, "s"), EarlySpillBytes = 0 };
             var pruner = new CopalPruner(state);
@@ -386,8 +387,8 @@ public class CopalStateTests
             // Layer 0's Hessian left memory for the spill when layer 1 began; it reads back exactly.
             Assert.Null(state.Linears[q0.Name].Hessian);
             Assert.True(state.Linears[q0.Name].HasHessian);
-            // Layer 0's two matrices (the main one and, with the default mixed upstream, the one through the dense
-            // upstream), and layer 1's dense-upstream one: it is not read again in a step, so it is spilled once folded.
+            // Layer 0's two matrices (the main one and, with the mixed upstream, the one through the dense upstream),
+            // and layer 1's dense-upstream one: it is not read again in a step, so it is spilled once folded.
             Assert.Equal(3, Directory.GetFiles(Path.Combine(spill, "s")).Length);
             Assert.Null(state.Linears[q0.Name].DenseUpstreamHessian);
             Assert.Null(state.Linears[q1.Name].DenseUpstreamHessian);
@@ -601,7 +602,7 @@ public class CopalStateTests
                 [16] = Random(1, 16, 100 + step, true).Stats,
                 [8] = Random(1, 8, 200 + step, true).Stats,
             };
-            if (options.ResolvedUpstream == StatisticsUpstream.Mixed)
+            if (options.ResolvedUpstream.CollectsBoth())
             {
                 // Through the dense upstream the same tokens give other statistics.
                 stats[16].DenseUpstream = Random(1, 16, 300 + step, true, scale: 1.5f).Stats;

@@ -111,6 +111,12 @@ public sealed class CalibrationLimitTests
         // The peak is down_proj's sweep in both: by then the earlier groups' statistics are dropped and its own dense
         // side is folded into the state, so mixed adds only the mixed Hessian the sweep runs on.
         Assert.Equal(pruned.Pruning + (11008L * 11008 * 4), mixed.Pruning);
+        // Dense-past collects both sides and sweeps on its own Hessian like mixed, but keeps one state matrix per group.
+        CalibrationMemoryEstimate densePast = CalibrationMemory.Estimate(config, 64, 512, "copal", needsHessian: true, options, StatisticsUpstream.DensePast);
+        Assert.Equal(mixed.Activations, densePast.Activations);
+        Assert.Equal(mixed.Statistics, densePast.Statistics);
+        Assert.Equal(mixed.Pruning, densePast.Pruning);
+        Assert.Equal(tinyPruned.State, CalibrationMemory.Estimate(Config(), 64, 512, "copal", needsHessian: true, options, StatisticsUpstream.DensePast).State);
     }
 
     [Fact]

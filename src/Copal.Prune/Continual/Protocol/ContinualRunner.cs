@@ -79,6 +79,8 @@ public static class ContinualRunner
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(backend);
         request.Copal.Validate();
+        // The upstream not given is the pattern's default, fixed here so every state of the run records it.
+        request = request with { Copal = request.Copal.ForPattern(request.Pattern) };
         var clock = Stopwatch.StartNew();
         var variants = Variants(request);
         IReadOnlyList<ulong> seeds = request.Seeds;
@@ -368,6 +370,7 @@ public static class ContinualRunner
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(config);
+        request = request with { Copal = request.Copal.ForPattern(request.Pattern) };
         var options = new PruneOptions(request.Pattern) { MeasureLayerError = false };
         CalibrationMemoryEstimate? worst = null;
         foreach ((_, string method, string kind) in Variants(request))

@@ -10,21 +10,43 @@ using Copal.Testing;
 
 namespace Copal.Prune.Tests.Continual;
 
-/// <summary>COPAL's <c>--upstream mixed</c>: the two state matrices, the mean estimate, and the driver's paired statistics.</summary>
-public sealed class MixedUpstreamTests : IDisposable
+/// <summary>
+/// COPAL's estimates of the earlier datasets' statistics: <c>--upstream mixed</c> (two state matrices, their mean),
+/// <c>--upstream dense-past</c> (the dense side's matrix alone), the defaults per pattern, and the driver's paired statistics.
+/// </summary>
+public sealed class UpstreamEstimateTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-mixed-").FullName;
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-upstream-").FullName;
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
     [Fact]
-    public void Mixed_is_the_default_where_the_state_pools_gram_matrices_and_is_refused_elsewhere()
+    public void Dense_past_is_the_default_for_n_m_where_the_state_pools_gram_matrices_and_pruned_elsewhere()
     {
-        Assert.Equal(StatisticsUpstream.Mixed, new CopalOptions().ResolvedUpstream);
-        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptions(Accumulate: SensitivityAccumulation.Sum).ResolvedUpstream);
-        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptions(Mask: CopalMaskRule.Fixed).ResolvedUpstream);
-        var e = Assert.Throws<PruningOptionException>(() => (new CopalOptions(Accumulate: SensitivityAccumulation.Sum) { Upstream = StatisticsUpstream.Mixed }).Validate());
+        var twoFour = new SparsityPattern.NM(2, 4);
+        var half = new SparsityPattern.Unstructured(0.5);
+        Assert.Equal(StatisticsUpstream.DensePast, new CopalOptions().DefaultUpstream(twoFour));
+        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptions().DefaultUpstream(half));
+        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptions(Accumulate: SensitivityAccumulation.Sum).DefaultUpstream(twoFour));
+        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptions(Mask: CopalMaskRule.Fixed).DefaultUpstream(twoFour));
+        // A new run records the default it took; a given upstream and a resumed state's stay.
+        Assert.Equal(StatisticsUpstream.DensePast, new CopalOptionChoices().WithDefaults(pattern: twoFour).Upstream);
+        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptionChoices().WithDefaults(pattern: half).Upstream);
+        Assert.Equal(StatisticsUpstream.Mixed, new CopalOptionChoices(Upstream: StatisticsUpstream.Mixed).WithDefaults(pattern: twoFour).Upstream);
+        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptionChoices().WithDefaults(new CopalOptions { Upstream = StatisticsUpstream.Pruned }, twoFour).Upstream);
+        Assert.Equal(StatisticsUpstream.Pruned, new CopalOptions().ResolvedUpstream);
+    }
+
+    [Theory]
+    [InlineData("mixed")]
+    [InlineData("dense-past")]
+    public void Estimates_from_both_upstreams_are_refused_where_the_state_does_not_pool_gram_matrices(string name)
+    {
+        StatisticsUpstream upstream = CopalOptions.ParseUpstream(name);
+        Assert.Equal(name, CopalOptions.UpstreamName(upstream));
+        var e = Assert.Throws<PruningOptionException>(() => (new CopalOptions(Accumulate: SensitivityAccumulation.Sum) { Upstream = upstream }).Validate());
         Assert.Contains("--upstream", e.Message, StringComparison.Ordinal);
+        Assert.Contains(name, e.Message, StringComparison.Ordinal);
         Assert.Contains("pooled", e.Message, StringComparison.Ordinal);
         Assert.Throws<PruningOptionException>(() => CopalOptions.ParseUpstream("sideways"));
     }
@@ -35,7 +57,7 @@ public sealed class MixedUpstreamTests : IDisposable
         const int rows = 8, cols = 16;
         var target = new LinearTarget(0, LinearId.QProj, LlamaTensorNames.Linear(0, LinearId.QProj), rows, cols);
         float[] dense = Weight(rows, cols, 1);
-        var state = new CopalState("parent", "dense", new CopalOptions());
+        var state = new CopalState("parent", "dense", new CopalOptions { Upstream = StatisticsUpstream.Mixed });
         var pattern = new SparsityPattern.Unstructured(0.5);
         InputStatistics[] pruned = [Statistics(cols, 10, 1.0, sequences: 4), Statistics(cols, 11, 1.0, sequences: 3)];
         InputStatistics[] denseSide = [Statistics(cols, 20, 1.5, sequences: 4), Statistics(cols, 21, 1.5, sequences: 3)];
@@ -48,14 +70,6 @@ public sealed class MixedUpstreamTests : IDisposable
             state.CompleteStep(new CalibrationReport([$"d{step}"], pruned[step].Sequences, 6, 0, $"h{step}"), pattern);
         }
 
-        // The reference, from the fold's definition: per-token Gram matrices pooled by tokens.
-        static float[] Fold(float[]? prior, double priorTokens, InputStatistics s)
-        {
-            var h = prior is null ? new float[s.Hessian.Length] : (float[])prior.Clone();
-            SensitivityAccumulator.FoldHessianPooled(h, s.Hessian, s.Sequences / (double)s.Tokens, priorTokens, s.Tokens, first: prior is null);
-            PackedSymmetric.MirrorUpper(h, (int)Math.Sqrt(h.Length));
-            return h;
-        }
         double w = pruned[0].Tokens;
         float[] main1 = Fold(null, 0, pruned[0]), dense1 = Fold(null, 0, denseSide[0]);
         float[] main2 = Fold(main1, w, pruned[1]), dense2 = Fold(dense1, w, denseSide[1]);
@@ -80,6 +94,45 @@ public sealed class MixedUpstreamTests : IDisposable
     }
 
     [Fact]
+    public void Dense_past_prunes_with_the_earlier_datasets_through_the_dense_upstream_and_keeps_only_that_matrix()
+    {
+        const int rows = 8, cols = 16;
+        var target = new LinearTarget(0, LinearId.QProj, LlamaTensorNames.Linear(0, LinearId.QProj), rows, cols);
+        float[] dense = Weight(rows, cols, 1);
+        var state = new CopalState("parent", "dense", new CopalOptions { Upstream = StatisticsUpstream.DensePast });
+        var pattern = new SparsityPattern.NM(2, 4);
+        InputStatistics[] pruned = [Statistics(cols, 10, 1.0, sequences: 4), Statistics(cols, 11, 1.0, sequences: 3)];
+        InputStatistics[] denseSide = [Statistics(cols, 20, 1.5, sequences: 4), Statistics(cols, 21, 1.5, sequences: 3)];
+        var outputs = new float[2][];
+        for (int step = 0; step < 2; step++)
+        {
+            pruned[step].DenseUpstream = denseSide[step];
+            outputs[step] = (float[])dense.Clone();
+            new CopalPruner(state).Prune(target, outputs[step], pruned[step], pattern, CancellationToken.None);
+            state.CompleteStep(new CalibrationReport([$"d{step}"], pruned[step].Sequences, 6, 0, $"h{step}"), pattern);
+        }
+
+        // Step 1: SparseGPT on this dataset through the pruned upstream.
+        float[] first = (float[])dense.Clone();
+        CopalPruner.ObsSweep(Fold(null, 0, pruned[0]), pruned[0].Sequences, first, rows, cols, pattern, state.Options, CancellationToken.None);
+        Assert.Equal(first, outputs[0]);
+        // Step 2: the first dataset through the dense upstream, pooled with this one through the pruned upstream.
+        double w = pruned[0].Tokens;
+        float[] dense1 = Fold(null, 0, denseSide[0]);
+        float[] expected = (float[])dense.Clone();
+        CopalPruner.ObsSweep(Fold(dense1, w, pruned[1]), pruned[1].Sequences, expected, rows, cols, pattern, state.Options, CancellationToken.None);
+        Assert.Equal(expected, outputs[1]);
+        // The state keeps the dense side only: both datasets through the dense upstream.
+        LinearState leader = state.Linears[target.Name];
+        Assert.Equal(Fold(dense1, w, denseSide[1]), state.LoadHessian(leader, keep: false));
+        Assert.False(leader.HasDenseUpstreamHessian);
+        // Differs from pruning with the earlier dataset's Gram through the pruned upstream (the pruned estimate).
+        float[] prunedEstimate = (float[])dense.Clone();
+        CopalPruner.ObsSweep(Fold(Fold(null, 0, pruned[0]), w, pruned[1]), pruned[1].Sequences, prunedEstimate, rows, cols, pattern, state.Options, CancellationToken.None);
+        Assert.NotEqual(prunedEstimate, outputs[1]);
+    }
+
+    [Fact]
     public void The_driver_collects_the_pruned_side_as_the_reference_order_and_the_dense_side_as_the_dense_upstream()
     {
         CalibrationSet calibration = CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(TestData.Stories260K),
@@ -97,14 +150,24 @@ public sealed class MixedUpstreamTests : IDisposable
             return (outDir, CopalState.Load(outDir));
         }
         (string mixedDir, CopalState mixed) = Run(StatisticsUpstream.Mixed);
+        (string densePastDir, CopalState densePast) = Run(StatisticsUpstream.DensePast);
         (string prunedDir, CopalState pruned) = Run(StatisticsUpstream.Pruned);
         (_, CopalState denseRun) = Run(StatisticsUpstream.Dense);
         using var a = SafetensorsCheckpoint.Open(mixedDir);
         using var b = SafetensorsCheckpoint.Open(prunedDir);
+        using var c = SafetensorsCheckpoint.Open(densePastDir);
         foreach (TensorView t in b.Tensors)
         {
             // The first step prunes with this dataset alone, through the pruned upstream: the reference order's bytes.
             Assert.True(t.Bytes.SequenceEqual(a[t.Name].Bytes), t.Name);
+            Assert.True(t.Bytes.SequenceEqual(c[t.Name].Bytes), t.Name);
+        }
+        // Dense-past keeps one matrix per input group: the dense upstream's.
+        Assert.Contains(densePast.Linears.Values, l => l.HasHessian);
+        foreach ((string name, LinearState l) in densePast.Linears.Where(kv => kv.Value.HasHessian))
+        {
+            Assert.False(l.HasDenseUpstreamHessian, name);
+            Assert.Equal(denseRun.ReadHessian(name), densePast.ReadHessian(name));
         }
         int layers = 0;
         foreach ((string name, LinearState l) in mixed.Linears.Where(kv => kv.Value.HasHessian))
@@ -126,6 +189,15 @@ public sealed class MixedUpstreamTests : IDisposable
         }
         Assert.Equal(4, layers);
         Assert.DoesNotContain(pruned.Linears.Values, l => l.HasDenseUpstreamHessian);
+    }
+
+    // The reference, from the fold's definition: per-token Gram matrices pooled by tokens.
+    private static float[] Fold(float[]? prior, double priorTokens, InputStatistics s)
+    {
+        var h = prior is null ? new float[s.Hessian.Length] : (float[])prior.Clone();
+        SensitivityAccumulator.FoldHessianPooled(h, s.Hessian, s.Sequences / (double)s.Tokens, priorTokens, s.Tokens, first: prior is null);
+        PackedSymmetric.MirrorUpper(h, (int)Math.Sqrt(h.Length));
+        return h;
     }
 
     private static float[] Weight(int rows, int cols, int seed)
