@@ -111,5 +111,28 @@ public sealed class CommandTests : IDisposable
         kill.WaitForExit();
     }
 
+    [Fact]
+    public void A_copal_run_records_its_patterns_default_upstream_and_a_resumed_run_keeps_it()
+    {
+        string Upstream(string dir)
+        {
+            using JsonDocument manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "copal-state.json")));
+            return manifest.RootElement.GetProperty("options").GetProperty("upstream").GetString()!;
+        }
+        string Prune(string name, params string[] extra)
+        {
+            string outDir = Path.Combine(_temp, name);
+            CopalProcess.Result r = CopalProcess.Run([.. new[] { "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal",
+                "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu" }, .. extra]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return outDir;
+        }
+        string nm = Prune("copal-2of4", "--pattern", "2:4");
+        Assert.Equal("dense-past", Upstream(nm));
+        Assert.Equal("pruned", Upstream(Prune("copal-50", "--sparsity", "0.5")));
+        // A later step at another target keeps the upstream the state was made with.
+        Assert.Equal("dense-past", Upstream(Prune("copal-2of4-then-50", "--sparsity", "0.5", "--resume", nm)));
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }

@@ -73,12 +73,9 @@ public sealed class CopalPruner : ILinearPruner
         if (options.Mask == CopalMaskRule.Obs)
         {
             // 2'. SparseGPT on the dense parent with the accumulated Hessian: mask and OBS update in one sweep.
-            float[] hessian = options.ResolvedUpstream switch
-            {
-                StatisticsUpstream.Mixed => MixedHessian(target, statistics, step),
-                StatisticsUpstream.DensePast => DensePastHessian(target, statistics, step),
-                _ => HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options),
-            };
+            float[] hessian = options.ResolvedUpstream.CollectsBoth()
+                ? GroupHessian(target, statistics, step)
+                : HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options);
             ObsSweep(hessian, statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
             Pruned(target);
             return MaskApplication.Result(original, weight, rows, cols, statistics, cancellationToken);
@@ -189,6 +186,28 @@ public sealed class CopalPruner : ILinearPruner
         }
     }
 
+    // One input group's fold inputs: this dataset through this step's pruned upstream and through the dense one.
+    private readonly record struct GroupFold(string Leader, InputStatistics Pruned, InputStatistics Dense, int Cols, double PriorWeight, int Step);
+
+    /// <summary>
+    /// The Hessian an input group is pruned with under <see cref="StatisticsUpstream.Mixed"/> or
+    /// <see cref="StatisticsUpstream.DensePast"/>, made once per group and step (q/k/v and gate/up share theirs). The
+    /// dense side's statistics are not read again in this step, so they are released.
+    /// </summary>
+    private float[] GroupHessian(LinearTarget target, InputStatistics statistics, int step)
+    {
+        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
+        if (_groupHessians.TryGetValue(leaderName, out float[]? cached))
+        {
+            return cached;
+        }
+        var group = new GroupFold(leaderName, statistics, statistics.DenseUpstream ?? statistics, target.Cols, State.Options.Decay * State.PooledTokenWeight(), step);
+        float[] hessian = State.Options.ResolvedUpstream == StatisticsUpstream.Mixed ? MixedHessian(target, group) : DensePastHessian(target, group);
+        statistics.DenseUpstream = null;
+        _groupHessians[leaderName] = hessian;
+        return hessian;
+    }
+
     /// <summary>
     /// <see cref="StatisticsUpstream.Mixed"/>: the earlier datasets' Gram through this step's pruned upstream is not
     /// known without their data. The state holds two estimates of it: as collected through the upstream pruned at
@@ -198,18 +217,11 @@ public sealed class CopalPruner : ILinearPruner
     /// token-weighted fold, which is the fold of ½·(H_main + H_dense) with G. Both state matrices then fold in this
     /// dataset, each through its own upstream. Statistics without a dense side (a linear pruned on its own, outside the
     /// layer-sequential driver) count as the same through both upstreams; the result is then the pruned upstream's.
-    /// The dense side's statistics are released once folded, and the folded matrix goes to the state's spill.
+    /// The folded dense-side matrix goes to the state's spill.
     /// </summary>
-    private float[] MixedHessian(LinearTarget target, InputStatistics statistics, int step)
+    private float[] MixedHessian(LinearTarget target, GroupFold group)
     {
-        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
-        if (_groupHessians.TryGetValue(leaderName, out float[]? cached))
-        {
-            return cached;
-        }
-        InputStatistics denseSide = statistics.DenseUpstream ?? statistics;
-        int cols = target.Cols;
-        double priorWeight = State.Options.Decay * State.PooledTokenWeight();
+        (string leaderName, InputStatistics statistics, InputStatistics denseSide, int cols, double priorWeight, int step) = group;
         float[]? densePast = step == 0 ? null : State.LoadHessian(State.Linears[leaderName], slot: CopalState.HessianSlot.DenseUpstream);
         float[] main = AccumulatedHessian(target, statistics, step);
         LinearState leader = State.Linears[leaderName];
@@ -230,10 +242,8 @@ public sealed class CopalPruner : ILinearPruner
         PackedSymmetric.MirrorUpper(dense, cols);
         leader.DenseUpstreamHessian = dense;
         leader.HasDenseUpstreamHessian = true;
-        // Neither the dense side's statistics nor its folded matrix is read again in this step.
-        statistics.DenseUpstream = null;
+        // The folded dense-side matrix is not read again in this step.
         State.Release(leaderName, CopalState.HessianSlot.DenseUpstream);
-        _groupHessians[leaderName] = hessian;
         return hessian;
     }
 
@@ -245,24 +255,15 @@ public sealed class CopalPruner : ILinearPruner
     /// token-weighted fold of <see cref="SensitivityAccumulation.Pooled"/>). At step 1 that is SparseGPT on D1 exactly.
     /// Statistics without a dense side (a linear pruned on its own) count as the same through both upstreams.
     /// </summary>
-    private float[] DensePastHessian(LinearTarget target, InputStatistics statistics, int step)
+    private float[] DensePastHessian(LinearTarget target, GroupFold group)
     {
-        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
-        if (_groupHessians.TryGetValue(leaderName, out float[]? cached))
-        {
-            return cached;
-        }
-        InputStatistics denseSide = statistics.DenseUpstream ?? statistics;
-        int cols = target.Cols;
-        double priorWeight = State.Options.Decay * State.PooledTokenWeight();
+        (string leaderName, InputStatistics statistics, InputStatistics denseSide, int cols, double priorWeight, int step) = group;
         float[]? past = step == 0 ? null : State.LoadHessian(State.Linears[leaderName]);
         var hessian = new float[(long)cols * cols];
         SensitivityAccumulator.FoldHessianPooled(past ?? hessian, statistics.Hessian, PerToken(statistics), priorWeight, statistics.Tokens, first: step == 0, hessian);
         PackedSymmetric.MirrorUpper(hessian, cols);
         // Then the state takes this dataset through the dense upstream (folded in place, after the line above read it).
         AccumulatedHessian(target, denseSide, step);
-        statistics.DenseUpstream = null;
-        _groupHessians[leaderName] = hessian;
         return hessian;
     }
 

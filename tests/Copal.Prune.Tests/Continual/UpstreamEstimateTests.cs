@@ -54,21 +54,8 @@ public sealed class UpstreamEstimateTests : IDisposable
     [Fact]
     public void The_earlier_datasets_count_as_the_mean_of_both_state_matrices_and_each_side_folds_through_its_own_upstream()
     {
-        const int rows = 8, cols = 16;
-        var target = new LinearTarget(0, LinearId.QProj, LlamaTensorNames.Linear(0, LinearId.QProj), rows, cols);
-        float[] dense = Weight(rows, cols, 1);
-        var state = new CopalState("parent", "dense", new CopalOptions { Upstream = StatisticsUpstream.Mixed });
         var pattern = new SparsityPattern.Unstructured(0.5);
-        InputStatistics[] pruned = [Statistics(cols, 10, 1.0, sequences: 4), Statistics(cols, 11, 1.0, sequences: 3)];
-        InputStatistics[] denseSide = [Statistics(cols, 20, 1.5, sequences: 4), Statistics(cols, 21, 1.5, sequences: 3)];
-        float[] output = [];
-        for (int step = 0; step < 2; step++)
-        {
-            pruned[step].DenseUpstream = denseSide[step];
-            output = (float[])dense.Clone();
-            new CopalPruner(state).Prune(target, output, pruned[step], pattern, CancellationToken.None);
-            state.CompleteStep(new CalibrationReport([$"d{step}"], pruned[step].Sequences, 6, 0, $"h{step}"), pattern);
-        }
+        (float[][] outputs, CopalState state, InputStatistics[] pruned, InputStatistics[] denseSide) = TwoSteps(StatisticsUpstream.Mixed, pattern);
 
         double w = pruned[0].Tokens;
         float[] main1 = Fold(null, 0, pruned[0]), dense1 = Fold(null, 0, denseSide[0]);
@@ -80,56 +67,63 @@ public sealed class UpstreamEstimateTests : IDisposable
         {
             mixed[i] = (float)(0.5 * ((double)main2[i] + denseEstimate[i]));
         }
-        float[] expected = (float[])dense.Clone();
-        CopalPruner.ObsSweep(mixed, pruned[1].Sequences, expected, rows, cols, pattern, state.Options, CancellationToken.None);
-        Assert.Equal(expected, output);
+        Assert.Equal(Swept(mixed, pruned[1], pattern, state), outputs[1]);
 
-        LinearState leader = state.Linears[target.Name];
+        LinearState leader = state.Linears[s_target.Name];
         Assert.Equal(main2, state.LoadHessian(leader, keep: false));
         Assert.Equal(dense2, state.LoadHessian(leader, keep: false, CopalState.HessianSlot.DenseUpstream));
         // Differs from pruning with either state matrix alone.
-        float[] mainOnly = (float[])dense.Clone();
-        CopalPruner.ObsSweep(main2, pruned[1].Sequences, mainOnly, rows, cols, pattern, state.Options, CancellationToken.None);
-        Assert.NotEqual(mainOnly, output);
+        Assert.NotEqual(Swept(main2, pruned[1], pattern, state), outputs[1]);
     }
 
     [Fact]
     public void Dense_past_prunes_with_the_earlier_datasets_through_the_dense_upstream_and_keeps_only_that_matrix()
     {
-        const int rows = 8, cols = 16;
-        var target = new LinearTarget(0, LinearId.QProj, LlamaTensorNames.Linear(0, LinearId.QProj), rows, cols);
-        float[] dense = Weight(rows, cols, 1);
-        var state = new CopalState("parent", "dense", new CopalOptions { Upstream = StatisticsUpstream.DensePast });
         var pattern = new SparsityPattern.NM(2, 4);
-        InputStatistics[] pruned = [Statistics(cols, 10, 1.0, sequences: 4), Statistics(cols, 11, 1.0, sequences: 3)];
-        InputStatistics[] denseSide = [Statistics(cols, 20, 1.5, sequences: 4), Statistics(cols, 21, 1.5, sequences: 3)];
+        (float[][] outputs, CopalState state, InputStatistics[] pruned, InputStatistics[] denseSide) = TwoSteps(StatisticsUpstream.DensePast, pattern);
+
+        // Step 1: SparseGPT on this dataset through the pruned upstream.
+        Assert.Equal(Swept(Fold(null, 0, pruned[0]), pruned[0], pattern, state), outputs[0]);
+        // Step 2: the first dataset through the dense upstream, pooled with this one through the pruned upstream.
+        double w = pruned[0].Tokens;
+        float[] dense1 = Fold(null, 0, denseSide[0]);
+        Assert.Equal(Swept(Fold(dense1, w, pruned[1]), pruned[1], pattern, state), outputs[1]);
+        // The state keeps the dense side only: both datasets through the dense upstream.
+        LinearState leader = state.Linears[s_target.Name];
+        Assert.Equal(Fold(dense1, w, denseSide[1]), state.LoadHessian(leader, keep: false));
+        Assert.False(leader.HasDenseUpstreamHessian);
+        // Differs from pruning with the earlier dataset's Gram through the pruned upstream (the pruned estimate).
+        Assert.NotEqual(Swept(Fold(Fold(null, 0, pruned[0]), w, pruned[1]), pruned[1], pattern, state), outputs[1]);
+    }
+
+    private const int Rows = 8, Cols = 16;
+    private static readonly LinearTarget s_target = new(0, LinearId.QProj, LlamaTensorNames.Linear(0, LinearId.QProj), Rows, Cols);
+    private static readonly float[] s_dense = Weight(Rows, Cols, 1);
+
+    // Two COPAL steps of one linear: each dataset's statistics through the pruned upstream, with other statistics of
+    // the same tokens through the dense upstream attached (as the layer-sequential driver gives them).
+    private static (float[][] Outputs, CopalState State, InputStatistics[] Pruned, InputStatistics[] DenseSide) TwoSteps(StatisticsUpstream upstream, SparsityPattern pattern)
+    {
+        var state = new CopalState("parent", "dense", new CopalOptions { Upstream = upstream });
+        InputStatistics[] pruned = [Statistics(Cols, 10, 1.0, sequences: 4), Statistics(Cols, 11, 1.0, sequences: 3)];
+        InputStatistics[] denseSide = [Statistics(Cols, 20, 1.5, sequences: 4), Statistics(Cols, 21, 1.5, sequences: 3)];
         var outputs = new float[2][];
         for (int step = 0; step < 2; step++)
         {
             pruned[step].DenseUpstream = denseSide[step];
-            outputs[step] = (float[])dense.Clone();
-            new CopalPruner(state).Prune(target, outputs[step], pruned[step], pattern, CancellationToken.None);
+            outputs[step] = (float[])s_dense.Clone();
+            new CopalPruner(state).Prune(s_target, outputs[step], pruned[step], pattern, CancellationToken.None);
             state.CompleteStep(new CalibrationReport([$"d{step}"], pruned[step].Sequences, 6, 0, $"h{step}"), pattern);
         }
+        return (outputs, state, pruned, denseSide);
+    }
 
-        // Step 1: SparseGPT on this dataset through the pruned upstream.
-        float[] first = (float[])dense.Clone();
-        CopalPruner.ObsSweep(Fold(null, 0, pruned[0]), pruned[0].Sequences, first, rows, cols, pattern, state.Options, CancellationToken.None);
-        Assert.Equal(first, outputs[0]);
-        // Step 2: the first dataset through the dense upstream, pooled with this one through the pruned upstream.
-        double w = pruned[0].Tokens;
-        float[] dense1 = Fold(null, 0, denseSide[0]);
-        float[] expected = (float[])dense.Clone();
-        CopalPruner.ObsSweep(Fold(dense1, w, pruned[1]), pruned[1].Sequences, expected, rows, cols, pattern, state.Options, CancellationToken.None);
-        Assert.Equal(expected, outputs[1]);
-        // The state keeps the dense side only: both datasets through the dense upstream.
-        LinearState leader = state.Linears[target.Name];
-        Assert.Equal(Fold(dense1, w, denseSide[1]), state.LoadHessian(leader, keep: false));
-        Assert.False(leader.HasDenseUpstreamHessian);
-        // Differs from pruning with the earlier dataset's Gram through the pruned upstream (the pruned estimate).
-        float[] prunedEstimate = (float[])dense.Clone();
-        CopalPruner.ObsSweep(Fold(Fold(null, 0, pruned[0]), w, pruned[1]), pruned[1].Sequences, prunedEstimate, rows, cols, pattern, state.Options, CancellationToken.None);
-        Assert.NotEqual(prunedEstimate, outputs[1]);
+    // The dense weight after SparseGPT's sweep with the given Hessian.
+    private static float[] Swept(float[] hessian, InputStatistics statistics, SparsityPattern pattern, CopalState state)
+    {
+        float[] w = (float[])s_dense.Clone();
+        CopalPruner.ObsSweep(hessian, statistics.Sequences, w, Rows, Cols, pattern, state.Options, CancellationToken.None);
+        return w;
     }
 
     [Fact]
