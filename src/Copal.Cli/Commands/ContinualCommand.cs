@@ -77,7 +77,7 @@ internal static class ContinualCommand
             }
             IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed)];
             var copalOptions = new CopalOptionChoices(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
-                p.GetValue(mask) is string m ? CopalOptions.ParseMask(m) : null, p.GetValue(upstream) is string u ? CopalOptions.ParseUpstream(u) : null).WithDefaults(pattern: target);
+                p.GetValue(mask) is string m ? CopalOptions.ParseMask(m) : null, p.GetValue(upstream) is string u ? CopalOptions.ParseUpstream(u) : null).WithDefaults();
             copalOptions.Validate();
             var request = new ContinualRequest(modelDir, ContinualDataset.ParseList(p.GetValue(datasets)!),
                 p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), target,

@@ -135,7 +135,7 @@ public sealed record CopalOptions(
     };
 
     /// <summary>The upstream's name as on the command line and in the state manifest.</summary>
-    public static string UpstreamName(StatisticsUpstream upstream) => upstream == StatisticsUpstream.DensePast ? "dense-past" : upstream.ToString().ToLowerInvariant();
+    public static string UpstreamName(StatisticsUpstream upstream) => upstream.OptionName();
 
     /// <summary>Parses <c>--upstream</c>: pruned, dense, mixed or dense-past.</summary>
     public static StatisticsUpstream ParseUpstream(string text) => text.Trim().ToLowerInvariant() switch

@@ -59,7 +59,7 @@ public sealed class LayerwisePruner
         StatisticsUpstream upstream = _options.DenseUpstream ? StatisticsUpstream.Dense : _pruner.Upstream;
         if (upstream.CollectsBoth() && !_pruner.NeedsHessian)
         {
-            throw new PruningOptionException("upstream", Continual.CopalOptions.UpstreamName(upstream), $"a method that uses the input Hessian; {_pruner.Name} here does not");
+            throw new PruningOptionException("upstream", upstream.OptionName(), $"a method that uses the input Hessian; {_pruner.Name} here does not");
         }
         if (_options.IncludeEmbeddings && _pruner is not MethodPruner)
         {

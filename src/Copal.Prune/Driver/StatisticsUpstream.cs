@@ -30,4 +30,7 @@ public static class StatisticsUpstreamExtensions
 {
     /// <summary>Whether the statistics come through both upstreams, with the dense side attached.</summary>
     public static bool CollectsBoth(this StatisticsUpstream upstream) => upstream is StatisticsUpstream.Mixed or StatisticsUpstream.DensePast;
+
+    /// <summary>The name as on the command line (<c>--upstream</c>) and in COPAL's state manifest.</summary>
+    public static string OptionName(this StatisticsUpstream upstream) => upstream == StatisticsUpstream.DensePast ? "dense-past" : upstream.ToString().ToLowerInvariant();
 }
