@@ -148,7 +148,7 @@ public static unsafe class Gram
     }
 
     /// <summary>Columns [c0, c1) of X rows [pc, pc+kc) into slivers [kc][width], zero past c1.</summary>
-    private static void PackColumns(float* x, int cols, int pc, int kc, int c0, int c1, int width, float* dst)
+    internal static void PackColumns(float* x, int cols, int pc, int kc, int c0, int c1, int width, float* dst)
     {
         for (int s0 = c0; s0 < c1; s0 += width)
         {

@@ -116,6 +116,25 @@ internal static class Reference
         return g;
     }
 
+    /// <summary>initial + Aᵀ·B in double, each sum rounded once.</summary>
+    public static float[] Cross(float[] a, float[] b, int rows, int cols, float[] initial)
+    {
+        var g = (float[])initial.Clone();
+        for (int i = 0; i < cols; i++)
+        {
+            for (int j = 0; j < cols; j++)
+            {
+                double s = 0;
+                for (int r = 0; r < rows; r++)
+                {
+                    s += (double)a[r * cols + i] * b[r * cols + j];
+                }
+                g[i * cols + j] = (float)(g[i * cols + j] + s);
+            }
+        }
+        return g;
+    }
+
     public static float[] ColumnSquares(float[] x, int rows, int cols, float[] initial)
     {
         var s = (float[])initial.Clone();
