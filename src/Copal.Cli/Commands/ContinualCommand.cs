@@ -46,6 +46,7 @@ internal static class ContinualCommand
         var mask = new Option<string?>("--mask") { Description = "COPAL mask rule: obs (default: SparseGPT's sweep with the accumulated Hessian) or fixed (w²·S_j on the dense weights; the default with --update)" }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
         var upstream = CopalCliOptions.UpstreamOption();
+        var denseTarget = CopalCliOptions.DenseTargetOption();
         var outDir = new Option<string>("--out", "-o") { Description = "Report folder (must not exist or be empty, unless --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" };
@@ -53,7 +54,7 @@ internal static class ContinualCommand
         var json = CommonOptions.Json();
         var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and joint references, per calibration seed; log-space metrics, perplexity matrices R, figures")
         {
-            model, datasets, methods, sparsity, pattern, seed, seedList, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, upstream, outDir, force, temp, device, json,
+            model, datasets, methods, sparsity, pattern, seed, seedList, nsamples, seqlen, evalSeqLen, evalLimit, noJoint, sensitivity, accumulate, decay, update, mask, upstream, denseTarget, outDir, force, temp, device, json,
         };
         command.SetBody((p, ct) =>
         {
@@ -77,7 +78,8 @@ internal static class ContinualCommand
             }
             IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed)];
             var copalOptions = new CopalOptionChoices(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
-                p.GetValue(mask) is string m ? CopalOptions.ParseMask(m) : null, p.GetValue(upstream) is string u ? CopalOptions.ParseUpstream(u) : null).WithDefaults();
+                p.GetValue(mask) is string m ? CopalOptions.ParseMask(m) : null, p.GetValue(upstream) is string u ? CopalOptions.ParseUpstream(u) : null,
+                p.GetValue(denseTarget)).WithDefaults();
             copalOptions.Validate();
             var request = new ContinualRequest(modelDir, ContinualDataset.ParseList(p.GetValue(datasets)!),
                 p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), target,

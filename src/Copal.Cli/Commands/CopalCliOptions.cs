@@ -25,6 +25,18 @@ internal sealed class CopalCliOptions
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
 
     public Option<string?> Upstream { get; } = UpstreamOption();
+    public Option<double?> DenseTarget { get; } = DenseTargetOption();
+
+    /// <summary>--dense-target, for prune and continual.</summary>
+    internal static Option<double?> DenseTargetOption() => new Option<double?>("--dense-target")
+    {
+        Description = "COPAL --mask obs: the share α in [0, 1] of the dense model's output in each linear's reconstruction target (asymmetric calibration: 0 is SparseGPT's own-output target, 1 the dense model's); default 0",
+    }.Accept(DenseTargetIsValid, DenseTargetExpected);
+
+    /// <summary>--dense-target's range, for prune and continual.</summary>
+    internal static bool DenseTargetIsValid(double share) => share >= 0 && share <= 1;
+
+    internal const string DenseTargetExpected = "a share α with 0 ≤ α ≤ 1";
 
     /// <summary>--upstream, for prune and continual.</summary>
     internal static Option<string?> UpstreamOption() => new Option<string?>("--upstream")
@@ -58,6 +70,7 @@ internal sealed class CopalCliOptions
         command.Options.Add(Update);
         command.Options.Add(Mask);
         command.Options.Add(Upstream);
+        command.Options.Add(DenseTarget);
     }
 
     /// <summary>The COPAL state for this run (new or resumed), or null for the other methods (which reject the COPAL options).</summary>
@@ -79,6 +92,7 @@ internal sealed class CopalCliOptions
         Note(p.GetValue(Update), "--update");
         Note(p.GetValue(Mask) is not null, "--mask");
         Note(p.GetValue(Upstream) is not null, "--upstream");
+        Note(p.GetValue(DenseTarget) is not null, "--dense-target");
         if (!string.Equals(method, "copal", StringComparison.OrdinalIgnoreCase))
         {
             if (given.Count > 0)
@@ -94,7 +108,8 @@ internal sealed class CopalCliOptions
             p.GetValue(Decay),
             p.GetValue(Update) ? true : null,
             p.GetValue(Mask) is string m ? CopalOptions.ParseMask(m) : null,
-            p.GetValue(Upstream) is string u ? CopalOptions.ParseUpstream(u) : null);
+            p.GetValue(Upstream) is string u ? CopalOptions.ParseUpstream(u) : null,
+            p.GetValue(DenseTarget));
         return CopalRun.StartOrResume(modelDirectory, p.GetValue(Resume), choices, pattern, cancellationToken);
     }
 }

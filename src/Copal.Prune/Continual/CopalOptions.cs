@@ -74,6 +74,37 @@ public sealed record CopalOptions(
     /// </summary>
     public StatisticsUpstream? Upstream { get; init; }
 
+    /// <summary>
+    /// α in [0, 1]: the share of the dense model's output in each linear's reconstruction target (asymmetric
+    /// calibration). SparseGPT reconstructs a linear's own output on the inputs that reach it through the pruned
+    /// upstream, min ‖W·X − Ŵ·X‖, so each layer carries the error of the layers before it forward; α = 1 reconstructs
+    /// the dense model's output instead, min ‖W·X_dense − Ŵ·X‖. With the target (1 − α)·W·X + α·W·X_dense, the
+    /// optimum is SparseGPT's sweep over W + α·W·K·H⁻¹, K = Σ (x_dense − x)·xᵀ the cross term
+    /// (<see cref="InputStatistics.UpstreamShift"/>) and H the Hessian pruned with. The earlier datasets' K is not
+    /// known without their data; it is taken as zero, as <see cref="StatisticsUpstream.DensePast"/> takes their inputs
+    /// as the dense upstream's, so only this dataset's K counts, with its token weight in the pooled Hessian. 0 is
+    /// SparseGPT's objective. Needs the pooled Gram and OBS mask, and an upstream other than dense (where K is zero).
+    /// Null: <see cref="DefaultDenseTarget"/> for a new run's pattern (<see cref="ForPattern"/>), else 0.
+    /// </summary>
+    public double? DenseTarget { get; init; }
+
+    /// <summary>α in effect: as given, else 0.</summary>
+    public double ResolvedDenseTarget => DenseTarget ?? 0;
+
+    /// <summary>
+    /// The default α where the settings allow one (the pooled Gram with the OBS mask, an upstream other than dense),
+    /// else 0. Chosen on the held-out halves of the calibration files (docs/copal.md).
+    /// </summary>
+    public double DefaultDenseTarget(SparsityPattern pattern)
+    {
+        return PoolsGram && (Upstream ?? DefaultUpstream(pattern)) != StatisticsUpstream.Dense ? ChosenDenseTarget : 0;
+    }
+
+    private const double ChosenDenseTarget = 0;
+
+    /// <summary>Whether the pruner needs <see cref="InputStatistics.UpstreamShift"/>.</summary>
+    public bool NeedsUpstreamShift => ResolvedDenseTarget > 0;
+
     /// <summary>The upstream in effect: as given, else <see cref="StatisticsUpstream.Pruned"/>.</summary>
     public StatisticsUpstream ResolvedUpstream => Upstream ?? StatisticsUpstream.Pruned;
 
@@ -87,8 +118,8 @@ public sealed record CopalOptions(
     public StatisticsUpstream DefaultUpstream(SparsityPattern pattern)
         => PoolsGram && pattern is SparsityPattern.NM ? StatisticsUpstream.DensePast : StatisticsUpstream.Pruned;
 
-    /// <summary>These options with <see cref="Upstream"/> set: as given, else <see cref="DefaultUpstream"/> for <paramref name="pattern"/>.</summary>
-    public CopalOptions ForPattern(SparsityPattern pattern) => this with { Upstream = Upstream ?? DefaultUpstream(pattern) };
+    /// <summary>These options with <see cref="Upstream"/> and <see cref="DenseTarget"/> set: as given, else their defaults for <paramref name="pattern"/>.</summary>
+    public CopalOptions ForPattern(SparsityPattern pattern) => this with { Upstream = Upstream ?? DefaultUpstream(pattern), DenseTarget = DenseTarget ?? DefaultDenseTarget(pattern) };
 
     private bool PoolsGram => Accumulate == SensitivityAccumulation.Pooled && Mask == CopalMaskRule.Obs;
 
@@ -116,6 +147,19 @@ public sealed record CopalOptions(
         if (Upstream is StatisticsUpstream upstream && upstream.CollectsBoth() && !PoolsGram)
         {
             throw new PruningOptionException("upstream", UpstreamName(upstream), $"--accumulate pooled with --mask obs (the {UpstreamName(upstream)} estimate is one of pooled Gram matrices), or --upstream pruned or dense");
+        }
+        double alpha = ResolvedDenseTarget;
+        if (!(alpha >= 0 && alpha <= 1))
+        {
+            throw new PruningOptionException("dense-target", alpha.ToString("R", CultureInfo.InvariantCulture), "a share α with 0 ≤ α ≤ 1");
+        }
+        if (alpha > 0 && !PoolsGram)
+        {
+            throw new PruningOptionException("dense-target", alpha.ToString("R", CultureInfo.InvariantCulture), "0 unless --accumulate pooled with --mask obs (the target is reconstructed by the OBS sweep with the pooled Hessian)");
+        }
+        if (alpha > 0 && ResolvedUpstream == StatisticsUpstream.Dense)
+        {
+            throw new PruningOptionException("dense-target", alpha.ToString("R", CultureInfo.InvariantCulture), "0 with --upstream dense (through the dense upstream every input is the dense model's already)");
         }
         if (Update && Mask == CopalMaskRule.Obs)
         {

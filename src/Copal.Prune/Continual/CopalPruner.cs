@@ -33,6 +33,8 @@ public sealed class CopalPruner : ILinearPruner
 
     public StatisticsUpstream Upstream => State.Options.ResolvedUpstream;
 
+    public bool NeedsUpstreamShift => State.Options.NeedsUpstreamShift;
+
     public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(statistics);
@@ -76,6 +78,14 @@ public sealed class CopalPruner : ILinearPruner
             float[] hessian = options.ResolvedUpstream.CollectsBoth()
                 ? GroupHessian(target, statistics, step)
                 : HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options);
+            if (options.NeedsUpstreamShift && statistics.UpstreamShift is double[] shift)
+            {
+                // Asymmetric calibration: toward the dense output, with this dataset's share of the pooled Hessian
+                // (the earlier datasets' shift is not known without their data and counts as zero). Statistics
+                // without a shift (a linear pruned on its own, outside the layer-sequential driver) count as zero.
+                double share = SensitivityAccumulator.PooledStepScale(PerToken(statistics), options.Decay * State.PooledTokenWeight(), statistics.Tokens, first: step == 0);
+                DenseTargetShift.Apply(weight, rows, cols, hessian, shift, options.ResolvedDenseTarget * share, options.PercentDamp, cancellationToken);
+            }
             ObsSweep(hessian, statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
             Pruned(target);
             return MaskApplication.Result(original, weight, rows, cols, statistics, cancellationToken);

@@ -4,7 +4,7 @@ namespace Copal.Prune.Continual;
 
 /// <summary>Options given on the command line for a COPAL step; null means "not given" (on resume: take the state's).</summary>
 public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null, SensitivityAccumulation? Accumulate = null, double? Decay = null, bool? Update = null,
-    CopalMaskRule? Mask = null, Driver.StatisticsUpstream? Upstream = null)
+    CopalMaskRule? Mask = null, Driver.StatisticsUpstream? Upstream = null, double? DenseTarget = null)
 {
     /// <summary>
     /// These choices with the defaults of <see cref="CopalOptions"/> where not given (<c>--update</c> alone implies
@@ -24,6 +24,8 @@ public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null
             Mask = Mask ?? (Update == true ? CopalMaskRule.Fixed : d.Mask),
             // A resumed state keeps its own; a new run takes the default for its pattern and other settings.
             Upstream = Upstream ?? (fallback is null ? null : d.ResolvedUpstream),
+            // A resumed state keeps its α; a new run takes the default for its pattern (ForPattern).
+            DenseTarget = DenseTarget ?? (fallback is null ? null : d.ResolvedDenseTarget),
         };
         return fallback is null && pattern is not null ? options.ForPattern(pattern) : options;
     }

@@ -275,7 +275,7 @@ public sealed class CopalState
     public CopalStateManifest Manifest() => new(
         FormatName, FormatVersion, ParentHash, Continual.ParentHash.Scheme, ParentModel,
         new CopalManifestOptions(Options.Sensitivity.ToString().ToLowerInvariant(), Options.Accumulate.ToString().ToLowerInvariant(), Options.Decay, Options.Update, Options.PercentDamp,
-            CopalOptions.MaskName(Options.Mask), CopalOptions.UpstreamName(Options.ResolvedUpstream)),
+            CopalOptions.MaskName(Options.Mask), CopalOptions.UpstreamName(Options.ResolvedUpstream), Options.ResolvedDenseTarget),
         _datasets.ToList(), HessianStorage,
         _linears.Values.Select(l => new CopalLinearRecord(l.Name, l.Rows, l.Cols)).ToList(),
         CreatedUtc, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
@@ -427,6 +427,7 @@ public sealed class CopalState
         {
             PercentDamp = manifest.Options.PercentDamp,
             Upstream = CopalOptions.ParseUpstream(manifest.Options.Upstream ?? "pruned"),
+            DenseTarget = manifest.Options.DenseTarget,
         };
         var state = new CopalState(manifest.ParentHash, manifest.ParentModel, options) { CreatedUtc = manifest.CreatedUtc };
         state._datasets.AddRange(manifest.Datasets);
@@ -474,6 +475,7 @@ public sealed class CopalState
         Check("update", Options.Update ? "on" : "off", options.Update ? "on" : "off");
         Check("mask", CopalOptions.MaskName(Options.Mask), CopalOptions.MaskName(options.Mask));
         Check("upstream", CopalOptions.UpstreamName(Options.ResolvedUpstream), CopalOptions.UpstreamName(options.ResolvedUpstream));
+        Check("dense-target", Options.ResolvedDenseTarget.ToString("R", CultureInfo.InvariantCulture), options.ResolvedDenseTarget.ToString("R", CultureInfo.InvariantCulture));
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
             foreach (LinearId id in LinearIds.All)

@@ -26,8 +26,10 @@ public sealed record CopalStateManifest(
     string UpdatedUtc);
 
 /// <summary>The options as stored (names as on the command line). A manifest without <c>mask</c> or <c>upstream</c>
-/// (written before the option existed) is read as "fixed" or "pruned", the only choice there was then.</summary>
-public sealed record CopalManifestOptions(string Sensitivity, string Accumulate, double Decay, bool Update, double PercentDamp, string? Mask = "fixed", string? Upstream = "pruned");
+/// (written before the option existed) is read as "fixed" or "pruned", one without <c>dense_target</c> as 0: the only
+/// choice there was then.</summary>
+public sealed record CopalManifestOptions(string Sensitivity, string Accumulate, double Decay, bool Update, double PercentDamp, string? Mask = "fixed", string? Upstream = "pruned",
+    double DenseTarget = 0);
 
 /// <summary>One dataset folded into the state: its calibration sample identity and the pattern pruned to.</summary>
 public sealed record CopalStepRecord(int Step, IReadOnlyList<string> Sources, string CalibrationHash, int NSamples, int SeqLen, ulong Seed, string Pattern, string PrunedUtc);

@@ -97,11 +97,18 @@ public static class SensitivityAccumulator
         ArgumentNullException.ThrowIfNull(result);
         double total = priorWeight + stepWeight;
         bool fresh = first || total <= 0;
-        double a = fresh ? 0 : priorWeight / total, b = fresh ? perToken : stepWeight * perToken / total;
+        double a = fresh ? 0 : priorWeight / total, b = PooledStepScale(perToken, priorWeight, stepWeight, first);
         for (long i = 0; i < accumulated.LongLength; i++)
         {
             result[i] = (float)((a * accumulated[i]) + (b * stepHessian[i]));
         }
+    }
+
+    /// <summary>The factor a step's statistic (per sequence) carries in the pooled fold: its share of the tokens, per token.</summary>
+    public static double PooledStepScale(double perToken, double priorWeight, double stepWeight, bool first)
+    {
+        double total = priorWeight + stepWeight;
+        return first || total <= 0 ? perToken : stepWeight * perToken / total;
     }
 
     /// <summary>

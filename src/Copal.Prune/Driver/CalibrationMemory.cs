@@ -40,7 +40,8 @@ public static class CalibrationMemory
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options)
     {
         ArgumentNullException.ThrowIfNull(pruner);
-        return Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options, options.DenseUpstream ? StatisticsUpstream.Dense : pruner.Upstream);
+        return Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options, options.DenseUpstream ? StatisticsUpstream.Dense : pruner.Upstream,
+            pruner.NeedsUpstreamShift && !options.DenseUpstream);
     }
 
     /// <summary>
@@ -50,9 +51,11 @@ public static class CalibrationMemory
     /// <see cref="StatisticsUpstream.Mixed"/> doubles the activations, the statistics while collected and the state's
     /// Hessians (both upstreams are kept), and adds the mixed Hessian a sweep runs on;
     /// <see cref="StatisticsUpstream.DensePast"/> the same, but its state keeps one Hessian per input group.
+    /// <paramref name="upstreamShift"/> (<see cref="InputStatistics.UpstreamShift"/>) runs the dense upstream beside the
+    /// pruned one too, and adds one cross-term matrix per input group while collected and held.
     /// </summary>
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options,
-        StatisticsUpstream upstream = StatisticsUpstream.Pruned)
+        StatisticsUpstream upstream = StatisticsUpstream.Pruned, bool upstreamShift = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(method);
@@ -65,7 +68,8 @@ public static class CalibrationMemory
 
         long sides = upstream.CollectsBoth() ? 2 : 1;
         long stateSides = upstream == StatisticsUpstream.Mixed ? 2 : 1;
-        long activations = sides * samples * rows * hidden * F32;
+        long passes = upstreamShift ? 2 : sides;
+        long activations = passes * samples * rows * hidden * F32;
 
         // The layer state (LlamaModel.CreateLayerState): activations of one pass, one row of logits, one layer's KV
         // cache (shared by all), RoPE tables; plus the driver's work buffer, and with the layer error a second one and
@@ -81,8 +85,10 @@ public static class CalibrationMemory
         long[] groups = [hidden, config.QDim, hidden, config.IntermediateSize];
         // Collecting: column sums f32 on the backend and host, f64 means; the Gram f32 on the backend, f64 means, and
         // one piece of it on the host at a time (StatisticsTap).
-        long Collect(long cols) => sides * ((cols * 16) + (needsHessian ? (cols * cols * 12) + (Math.Min(StatisticsTap.GramPiece, cols * cols) * F32) : 0));
-        long Held(long cols) => (cols * F64) + (needsHessian ? cols * cols * F64 : 0);
+        // The shift: one sample's sums f32, their f64 total and mean, and both passes' inputs on the host.
+        long Shift(long cols) => upstreamShift ? (cols * cols * 20) + (2 * rows * cols * F32) : 0;
+        long Collect(long cols) => (passes * cols * 16) + (sides * (needsHessian ? (cols * cols * 12) + (Math.Min(StatisticsTap.GramPiece, cols * cols) * F32) : 0)) + Shift(cols);
+        long Held(long cols) => (cols * F64) + (needsHessian ? cols * cols * F64 : 0) + (upstreamShift ? cols * cols * F64 : 0);
         long statistics = options.TrueSequential ? groups.Max(Collect) : groups.Sum(Collect);
         if (options.IncludeEmbeddings)
         {

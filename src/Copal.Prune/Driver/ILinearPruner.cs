@@ -19,6 +19,12 @@ public interface ILinearPruner
     /// <summary>Which upstream the statistics passed to <see cref="Prune"/> must come through.</summary>
     StatisticsUpstream Upstream => StatisticsUpstream.Pruned;
 
+    /// <summary>
+    /// Whether <see cref="Prune"/> reads <see cref="InputStatistics.UpstreamShift"/>: the driver then also runs every
+    /// sample through the dense upstream (unless the upstream is dense already, where the shift is zero).
+    /// </summary>
+    bool NeedsUpstreamShift => false;
+
     /// <summary>Prunes <paramref name="weight"/> [Rows, Cols] in place to <paramref name="pattern"/>.</summary>
     LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken);
 }

@@ -61,6 +61,8 @@ public sealed class LayerwisePruner
         {
             throw new PruningOptionException("upstream", upstream.OptionName(), $"a method that uses the input Hessian; {_pruner.Name} here does not");
         }
+        // Through the dense upstream the shift is zero: nothing to collect.
+        bool shift = _pruner.NeedsUpstreamShift && upstream != StatisticsUpstream.Dense;
         if (_options.IncludeEmbeddings && _pruner is not MethodPruner)
         {
             throw new PruningOptionException("include-embeddings", "true", $"a baseline method (magnitude, wanda, sparsegpt); {_pruner.Name} keeps state only for the decoder layers' linears");
@@ -82,8 +84,8 @@ public sealed class LayerwisePruner
             activations[s] = new float[(long)seqLen * hidden];
             backend.Download(work, activations[s]);
         }
-        // Statistics through both upstreams: the same samples through the dense upstream, kept beside them.
-        float[][]? denseActivations = upstream.CollectsBoth() ? [.. activations.Select(a => (float[])a.Clone())] : null;
+        // Statistics through both upstreams (or the shift between them): the same samples through the dense upstream, kept beside them.
+        float[][]? denseActivations = upstream.CollectsBoth() || shift ? [.. activations.Select(a => (float[])a.Clone())] : null;
 
         var layerReports = new List<LayerReport>(layers);
         long peakAnonymous = MemoryProbe.AnonymousBytes();
@@ -118,7 +120,7 @@ public sealed class LayerwisePruner
                     // 2. Statistics of this group's inputs, from the layer as pruned so far.
                     var stats = new Dictionary<LinearId, InputStatistics>(denseActivations is null
                         ? CollectStatistics(layer, group, state, work, activations, progress, cancellationToken)
-                        : CollectPairedStatistics(layer, dense, group, state, work, activations, denseActivations, progress, cancellationToken));
+                        : CollectPairedStatistics(layer, dense, group, state, work, activations, denseActivations, upstream.CollectsBoth(), shift, progress, cancellationToken));
                     // 3. Prune the group's linears from the dense weights.
                     for (int g = 0; g < group.Length; g++)
                     {
@@ -327,9 +329,9 @@ public sealed class LayerwisePruner
     // pruned-upstream input (the layer is still dense unless --true-sequential swapped some linears in).
     private IReadOnlyDictionary<LinearId, InputStatistics> CollectPairedStatistics(
         int layer, DecoderLayerWeights dense, LinearId[] group, RunState state, DeviceBuffer work, float[][] activations, float[][] denseActivations,
-        IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
+        bool denseHessian, bool shift, IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
     {
-        using var tap = new PairedStatisticsTap(_model.Backend, layer, LeaderColumns(group));
+        using var tap = new PairedStatisticsTap(_model.Backend, layer, LeaderColumns(group), denseHessian, shift);
         int seqLen = state.MaxRows;
         for (int s = 0; s < activations.Length; s++)
         {

@@ -70,6 +70,14 @@ public sealed class InputStatistics
     /// </summary>
     public InputStatistics? DenseUpstream { get; internal set; }
 
+    /// <summary>
+    /// K = Σ_t (x_dense,t − x_t)·x_tᵀ [cols, cols] at the scale of <see cref="Hessian"/> (2/sequences), row index
+    /// over the shift, column index over this input: the cross term of asymmetric calibration, which reconstructs the
+    /// dense model's output from the pruned upstream's inputs (<c>--dense-target</c>). Collected through both
+    /// upstreams over the same tokens when the pruner asks for it; null otherwise.
+    /// </summary>
+    public double[]? UpstreamShift { get; internal set; }
+
     /// <summary>Whether <see cref="Hessian"/> is collected.</summary>
     public bool HasHessian => _hessian is not null;
 

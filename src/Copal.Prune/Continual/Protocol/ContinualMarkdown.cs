@@ -25,7 +25,7 @@ public static class ContinualMarkdown
         sb.AppendLine();
         sb.AppendLine(ci, $"Datasets in order: {string.Join(" → ", names)}. Calibration {report.NSamples} × {report.SeqLen} tokens per dataset and step; seeds {string.Join(", ", report.Seeds)}; " +
             $"perplexity windows of {report.EvalSeqLen}{(report.EvalLimitChunks is int l ? $", at most {l} per dataset" : "")}. Device: {report.Device}. " +
-            $"COPAL: sensitivity {report.CopalOptions.Sensitivity}, accumulate {report.CopalOptions.Accumulate}, decay {report.CopalOptions.Decay.ToString(ci)}, update {(report.CopalOptions.Update ? "on" : "off")}, mask {report.CopalOptions.Mask ?? "fixed"}, upstream {report.CopalUpstream}.");
+            $"COPAL: sensitivity {report.CopalOptions.Sensitivity}, accumulate {report.CopalOptions.Accumulate}, decay {report.CopalOptions.Decay.ToString(ci)}, update {(report.CopalOptions.Update ? "on" : "off")}, mask {report.CopalOptions.Mask ?? "fixed"}, upstream {report.CopalUpstream}, dense target {report.CopalOptions.DenseTarget.ToString(ci)}.");
         sb.AppendLine();
         sb.AppendLine("| dataset | calibration | evaluation | dense ppl |");
         sb.AppendLine("|---|---|---|---|");
