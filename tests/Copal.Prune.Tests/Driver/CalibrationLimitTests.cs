@@ -120,6 +120,22 @@ public sealed class CalibrationLimitTests
     }
 
     [Fact]
+    public void The_dense_target_shift_counts_the_dense_pass_and_one_cross_term_per_input_group()
+    {
+        var options = new PruneOptions(new SparsityPattern.Unstructured(0.5)) { MeasureLayerError = false };
+        LlamaConfig config = Config(4096, 11008);
+        CalibrationMemoryEstimate pruned = CalibrationMemory.Estimate(config, 64, 512, "copal", needsHessian: true, options);
+        CalibrationMemoryEstimate shifted = CalibrationMemory.Estimate(config, 64, 512, "copal", needsHessian: true, options, upstreamShift: true);
+        Assert.Equal(2 * pruned.Activations, shifted.Activations);
+        // Per input group: the dense pass's column sums, the cross term (one sample's f32 sums, their f64 total and
+        // mean) and both passes' inputs on the host; the dense side's Gram is not collected.
+        long[] groups = [4096, 4096, 4096, 11008];
+        Assert.Equal(pruned.Statistics + groups.Sum(c => (c * 16) + (c * c * 20) + (2L * 512 * c * 4)), shifted.Statistics);
+        Assert.True(shifted.Pruning > pruned.Pruning);
+        Assert.Equal(pruned.State, shifted.State);
+    }
+
+    [Fact]
     public void A_run_that_cannot_fit_is_refused_with_the_estimate_and_what_fits()
     {
         var options = new PruneOptions(new SparsityPattern.Unstructured(0.5));
