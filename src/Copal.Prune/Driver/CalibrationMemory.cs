@@ -85,8 +85,8 @@ public static class CalibrationMemory
         long[] groups = [hidden, config.QDim, hidden, config.IntermediateSize];
         // Collecting: column sums f32 on the backend and host, f64 means; the Gram f32 on the backend, f64 means, and
         // one piece of it on the host at a time (StatisticsTap).
-        // The shift: one sample's sums f32, their f64 total and mean, and both passes' inputs on the host.
-        long Shift(long cols) => upstreamShift ? (cols * cols * 20) + (2 * rows * cols * F32) : 0;
+        // The shift: one sample's sums f32 and their f64 total (made the mean in place), and both passes' inputs on the host.
+        long Shift(long cols) => upstreamShift ? (cols * cols * 12) + (2 * rows * cols * F32) : 0;
         long Collect(long cols) => (passes * cols * 16) + (sides * (needsHessian ? (cols * cols * 12) + (Math.Min(StatisticsTap.GramPiece, cols * cols) * F32) : 0)) + Shift(cols);
         long Held(long cols) => (cols * F64) + (needsHessian ? cols * cols * F64 : 0) + (upstreamShift ? cols * cols * F64 : 0);
         long statistics = options.TrueSequential ? groups.Max(Collect) : groups.Sum(Collect);

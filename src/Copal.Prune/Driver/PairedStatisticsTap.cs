@@ -109,16 +109,17 @@ internal sealed class PairedStatisticsTap(IBackend backend, int layer, IReadOnly
             Array.Clear(_sample);
         }
 
-        // The Hessian's scale: 2/sequences times the sum over samples.
+        // The Hessian's scale: 2/sequences times the sum over samples, in place (at LLaMA-7B's down_proj a copy is
+        // 0.97 GB), once all samples are in.
         public double[] Mean(int sequences)
         {
             double scale = sequences > 0 ? 2.0 / sequences : 0;
-            var mean = new double[_sum.LongLength];
-            for (long i = 0; i < mean.LongLength; i++)
+            for (long i = 0; i < _sum.LongLength; i++)
             {
-                mean[i] = _sum[i] * scale;
+                _sum[i] *= scale;
             }
-            return mean;
+            _sample = null;
+            return _sum;
         }
 
         private static float[] Fit(float[] buffer, long length) => buffer.LongLength >= length ? buffer : new float[length];
