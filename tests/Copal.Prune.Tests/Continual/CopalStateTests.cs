@@ -247,7 +247,7 @@ public class CopalStateTests
             Assert.Equal("fixed", (string?)json["options"]!["mask"]);
             json["options"]!.AsObject().Remove("mask");
             File.WriteAllText(path, json.ToJsonString());
-            Assert.Equal(state.Options with { Upstream = StatisticsUpstream.Pruned }, CopalState.Load(dir).Options);
+            Assert.Equal(state.Options with { Upstream = StatisticsUpstream.Pruned, DenseTarget = 0 }, CopalState.Load(dir).Options);
         }
         finally
         {
@@ -262,6 +262,7 @@ public class CopalStateTests
         {
             new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.75, Update: true, Mask: CopalMaskRule.Fixed),
             new CopalOptions(SensitivityEstimator.Output, SensitivityAccumulation.Sum, 0.5, Mask: CopalMaskRule.Obs),
+            new CopalOptions(Decay: 0.5) { DenseTarget = 0.25 },
         })
         {
             RoundTrip(options);
@@ -277,8 +278,8 @@ public class CopalStateTests
             state.Save(dir);
             CopalState loaded = CopalState.Load(dir);
             Assert.Equal(state.ParentHash, loaded.ParentHash);
-            // The upstream in effect is stored, so a later default cannot change a resumed run.
-            Assert.Equal(state.Options with { Upstream = state.Options.ResolvedUpstream }, loaded.Options);
+            // The upstream and dense target in effect are stored, so a later default cannot change a resumed run.
+            Assert.Equal(state.Options with { Upstream = state.Options.ResolvedUpstream, DenseTarget = state.Options.ResolvedDenseTarget }, loaded.Options);
             Assert.Equal(2, loaded.Datasets.Count);
             Assert.Equal(state.Datasets[1].CalibrationHash, loaded.Datasets[1].CalibrationHash);
             Assert.Equal(state.Linears.Keys.Order(), loaded.Linears.Keys.Order());
