@@ -134,5 +134,44 @@ public sealed class CommandTests : IDisposable
         Assert.Equal("dense-past", Upstream(Prune("copal-2of4-then-50", "--sparsity", "0.5", "--resume", nm)));
     }
 
+    [Fact]
+    public void A_copal_run_records_its_dense_target_and_refuses_a_resume_that_changes_it()
+    {
+        double DenseTarget(string dir)
+        {
+            using JsonDocument manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "copal-state.json")));
+            return manifest.RootElement.GetProperty("options").GetProperty("dense_target").GetDouble();
+        }
+        CopalProcess.Result Prune(string name, params string[] extra) => CopalProcess.Run([.. new[] { "prune", "-m", TestData.Stories260K,
+            "-o", Path.Combine(_temp, name), "--method", "copal", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2",
+            "--seqlen", "32", "--device", "cpu", "--sparsity", "0.5" }, .. extra]);
+        Assert.Equal(0, Prune("default").ExitCode);
+        Assert.Equal(1, DenseTarget(Path.Combine(_temp, "default")));
+        Assert.Equal(0, Prune("half", "--dense-target", "0.5").ExitCode);
+        Assert.Equal(0.5, DenseTarget(Path.Combine(_temp, "half")));
+        // The fixed mask takes no dense target: its default there is 0.
+        Assert.Equal(0, Prune("fixed", "--mask", "fixed").ExitCode);
+        Assert.Equal(0, DenseTarget(Path.Combine(_temp, "fixed")));
+        // Resuming keeps the state's; a different one is named with both values.
+        Assert.Equal(0, Prune("half-2", "--resume", Path.Combine(_temp, "half")).ExitCode);
+        Assert.Equal(0.5, DenseTarget(Path.Combine(_temp, "half-2")));
+        CopalProcess.Result changed = Prune("changed", "--resume", Path.Combine(_temp, "half"), "--dense-target", "1");
+        Assert.Equal(1, changed.ExitCode); // a state that does not match, as for every option the state keeps
+        Assert.Contains("--dense-target is '1', but the COPAL state was built with '0.5'", changed.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "changed")));
+        foreach ((string[] bad, string expected) in new[]
+        {
+            (new[] { "--dense-target", "2" }, "--dense-target: expected a share α with 0 ≤ α ≤ 1, got 2"),
+            (new[] { "--dense-target", "0.5", "--mask", "fixed" }, "--dense-target: expected 0 unless --accumulate pooled with --mask obs"),
+            (new[] { "--dense-target", "0.5", "--upstream", "dense" }, "--dense-target: expected 0 with --upstream dense"),
+        })
+        {
+            CopalProcess.Result r = Prune("bad", bad);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(Path.Combine(_temp, "bad")));
+        }
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }
