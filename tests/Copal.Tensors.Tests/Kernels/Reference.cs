@@ -98,23 +98,7 @@ internal static class Reference
         return o;
     }
 
-    public static float[] Gram(float[] x, int rows, int cols, float[] initial)
-    {
-        var g = (float[])initial.Clone();
-        for (int i = 0; i < cols; i++)
-        {
-            for (int j = 0; j < cols; j++)
-            {
-                double s = 0;
-                for (int r = 0; r < rows; r++)
-                {
-                    s += (double)x[r * cols + i] * x[r * cols + j];
-                }
-                g[i * cols + j] = (float)(g[i * cols + j] + s);
-            }
-        }
-        return g;
-    }
+    public static float[] Gram(float[] x, int rows, int cols, float[] initial) => Cross(x, x, rows, cols, initial);
 
     /// <summary>initial + Aᵀ·B in double, each sum rounded once.</summary>
     public static float[] Cross(float[] a, float[] b, int rows, int cols, float[] initial)
