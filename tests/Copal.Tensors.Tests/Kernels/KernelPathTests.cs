@@ -6,9 +6,11 @@ namespace Copal.Tensors.Tests.Kernels;
 
 /// <summary>
 /// Every SIMD width of the matrix kernels against the scalar reference: on an AVX-512 machine the default run
-/// only reaches the Vector512 paths, so these force the Vector256 ones too. The paths are switched within one
-/// test (never concurrently by two), and either path gives a correct result for any other test running meanwhile.
+/// only reaches the Vector512 paths, so these force the Vector256 ones too. The switch is process-wide, and other
+/// tests compare two kernel calls bit for bit (batched rows against single rows), which a switch between the two
+/// calls breaks: so these tests run in a collection of their own, never beside any other test.
 /// </summary>
+[Collection(KernelPathCollection.Name)]
 public class KernelPathTests
 {
     public static TheoryData<DType> DTypes => new(Rand.WeightDTypes);
@@ -181,4 +183,11 @@ public class KernelPathTests
     private static void AssertSameBits(float want, float got, string what) =>
         Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(got) || (float.IsNaN(want) && float.IsNaN(got)),
             $"{what}: got {got:R}, expected {want:R}");
+}
+
+/// <summary>The tests that switch <see cref="KernelPaths.UseVector512"/>: xUnit runs them after, not beside, all others.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class KernelPathCollection
+{
+    public const string Name = "kernel paths (process-wide switch)";
 }
