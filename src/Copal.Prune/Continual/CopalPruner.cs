@@ -1,5 +1,6 @@
 using Copal.Model.Weights;
 using Copal.Prune.Driver;
+using Copal.Prune.Numerics;
 
 namespace Copal.Prune.Continual;
 
@@ -78,15 +79,16 @@ public sealed class CopalPruner : ILinearPruner
             float[] hessian = options.ResolvedUpstream.CollectsBoth()
                 ? GroupHessian(target, statistics, step)
                 : HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options);
+            SweepFactor factor = GroupFactor(target, hessian, cancellationToken);
             if (options.NeedsUpstreamShift && statistics.UpstreamShift is double[] shift)
             {
                 // Asymmetric calibration: toward the dense output, with this dataset's share of the pooled Hessian
                 // (the earlier datasets' shift is not known without their data and counts as zero). Statistics
                 // without a shift (a linear pruned on its own, outside the layer-sequential driver) count as zero.
                 double share = SensitivityAccumulator.PooledStepScale(PerToken(statistics), options.Decay * State.PooledTokenWeight(), statistics.Tokens, first: step == 0);
-                DenseTargetShift.Apply(weight, rows, cols, hessian, shift, options.ResolvedDenseTarget * share, options.PercentDamp, cancellationToken);
+                DenseTargetShift.Apply(weight, rows, cols, factor, shift, options.ResolvedDenseTarget * share, cancellationToken);
             }
-            ObsSweep(hessian, statistics.Sequences, weight, rows, cols, pattern, options, cancellationToken);
+            ObsSweep(factor, weight, rows, cols, pattern, options, cancellationToken);
             Pruned(target);
             return MaskApplication.Result(original, weight, rows, cols, statistics, cancellationToken);
         }
@@ -125,25 +127,28 @@ public sealed class CopalPruner : ILinearPruner
     }
 
     /// <summary>
-    /// SparseGPT's whole algorithm (dead inputs, dampening, blocks, its mask rules, error propagation) on
-    /// <paramref name="weight"/> with <paramref name="hessian"/> (f32 as stored) in place of one dataset's Hessian;
-    /// <paramref name="sequences"/> is recorded in the statistics.
+    /// The factor SparseGPT's sweep needs of <paramref name="hessian"/> (f32 as stored), with SparseGPT's dead inputs
+    /// and COPAL's dampening.
     /// </summary>
-    internal static void ObsSweep(float[] hessian, int sequences, Span<float> weight, int rows, int cols, SparsityPattern pattern, CopalOptions options, CancellationToken cancellationToken)
+    internal static SweepFactor Factor(float[] hessian, int cols, CopalOptions options, CancellationToken cancellationToken)
     {
         if ((long)cols * cols * sizeof(double) >= LayerwisePruner.LargeWorkspaceBytes)
         {
             // Statistics released on the way here (the dense side, an earlier group's) are large-object garbage that
-            // the GC would otherwise keep beside the sweep's two f64 copies of H (2 GB at LLaMA-7B's down_proj).
+            // the GC would otherwise keep beside the factoring's two f64 [cols, cols] arrays (2 GB at LLaMA-7B's down_proj).
             GC.Collect();
         }
-        var h = new double[(long)cols * cols];
-        for (long i = 0; i < h.LongLength; i++)
-        {
-            h[i] = hessian[i];
-        }
+        return SweepFactor.Compute(hessian, cols, new SparseGptOptions(PercentDamp: options.PercentDamp), cancellationToken);
+    }
+
+    /// <summary>
+    /// SparseGPT's whole algorithm (dead inputs, blocks, its mask rules, error propagation) on <paramref name="weight"/>
+    /// with the factor of COPAL's Hessian in place of one dataset's.
+    /// </summary>
+    internal static void ObsSweep(SweepFactor factor, Span<float> weight, int rows, int cols, SparsityPattern pattern, CopalOptions options, CancellationToken cancellationToken)
+    {
         var sparseGpt = new SparseGptPruner(new SparseGptOptions(PercentDamp: options.PercentDamp));
-        double[] w = sparseGpt.PruneToDouble(weight.ToArray(), rows, cols, InputStatistics.Adopt(h, cols, sequences), pattern, cancellationToken, out _, consumeHessian: true);
+        double[] w = sparseGpt.PruneToDouble(weight.ToArray(), rows, cols, factor, pattern, cancellationToken, out _);
         for (int i = 0; i < w.Length; i++)
         {
             weight[i] = (float)w[i];
@@ -160,6 +165,10 @@ public sealed class CopalPruner : ILinearPruner
 
     // The mixed or dense-past Hessians of the layer being pruned, per input group leader (q/k/v and gate/up share theirs).
     private readonly Dictionary<string, float[]> _groupHessians = new(StringComparer.Ordinal);
+    // The sweep's factor of each input group's Hessian in the layer being pruned, with the array it factors: q/k/v
+    // (gate/up) share one Hessian, so it is factored once, not three (two) times. A linear pruned with another array
+    // (max accumulation gives each its own diagonal; a Hessian read again from the spill) is factored anew.
+    private readonly Dictionary<string, (float[] Hessian, SweepFactor Factor)> _groupFactors = new(StringComparer.Ordinal);
     // How many linears of each input group the layer being pruned has yet to prune.
     private readonly Dictionary<string, int> _groupPending = new(StringComparer.Ordinal);
     private int _layer = -1;
@@ -169,6 +178,7 @@ public sealed class CopalPruner : ILinearPruner
         if (_layer != layer)
         {
             _groupHessians.Clear();
+            _groupFactors.Clear();
             _groupPending.Clear();
             _layer = layer;
         }
@@ -190,10 +200,24 @@ public sealed class CopalPruner : ILinearPruner
         }
         _groupPending.Remove(leaderName);
         _groupHessians.Remove(leaderName);
+        _groupFactors.Remove(leaderName);
         if (State.Linears.ContainsKey(leaderName))
         {
             State.Release(leaderName);
         }
+    }
+
+    private SweepFactor GroupFactor(LinearTarget target, float[] hessian, CancellationToken cancellationToken)
+    {
+        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
+        if (_groupFactors.TryGetValue(leaderName, out (float[] Hessian, SweepFactor Factor) cached) && ReferenceEquals(cached.Hessian, hessian))
+        {
+            return cached.Factor;
+        }
+        _groupFactors.Remove(leaderName); // the previous factor may go before the new one is made
+        SweepFactor factor = Factor(hessian, target.Cols, State.Options, cancellationToken);
+        _groupFactors[leaderName] = (hessian, factor);
+        return factor;
     }
 
     // One input group's fold inputs: this dataset through this step's pruned upstream and through the dense one.

@@ -8,7 +8,7 @@ namespace Copal.Prune.Continual;
 /// W ← W + s·W·K·(H + λI)⁻¹, with K the cross term Σ (x_dense − x)·xᵀ of the inputs through both upstreams
 /// (<see cref="InputStatistics.UpstreamShift"/>), H the Hessian the sweep prunes with and s = α times this dataset's
 /// share of H. Then ‖W_target·X_dense − Ŵ·X‖² = ‖(W' − Ŵ)·X‖² + const, so the sweep over W' minimizes it.
-/// (H + λI)⁻¹ is the same as the sweep's: SparseGPT's dampening and dead inputs.
+/// (H + λI)⁻¹ is the sweep's own factor (<see cref="SweepFactor"/>): SparseGPT's dampening and dead inputs.
 /// </summary>
 internal static class DenseTargetShift
 {
@@ -16,32 +16,17 @@ internal static class DenseTargetShift
     /// <param name="weight">W [rows, cols], the dense weights (moved in place).</param>
     /// <param name="rows">Output rows of W.</param>
     /// <param name="cols">Input columns of W.</param>
-    /// <param name="hessian">H [cols, cols] (f32, both halves), as the sweep receives it.</param>
+    /// <param name="factor">The sweep's factor of H: (H + λI)⁻¹ = UᵀU, with its dampening and dead inputs.</param>
     /// <param name="shift">K [cols, cols] at the Hessian's per-dataset scale.</param>
     /// <param name="scale">s: α times this dataset's weight in the pooled H.</param>
-    /// <param name="percentDamp">SparseGPT's dampening, as a fraction of H's mean diagonal.</param>
     /// <param name="cancellationToken">Checked between rows.</param>
-    public static void Apply(Span<float> weight, int rows, int cols, float[] hessian, double[] shift, double scale, double percentDamp, CancellationToken cancellationToken)
+    public static void Apply(Span<float> weight, int rows, int cols, SweepFactor factor, double[] shift, double scale, CancellationToken cancellationToken)
     {
         if (scale == 0)
         {
             return;
         }
-        var h = new double[(long)cols * cols];
-        for (long i = 0; i < h.LongLength; i++)
-        {
-            h[i] = hessian[i];
-        }
-        for (int j = 0; j < cols; j++)
-        {
-            long jj = ((long)j * cols) + j;
-            if (h[jj] == 0)
-            {
-                h[jj] = 1; // a dead input, as SparseGPT fixes it (its weights are zeroed by the sweep)
-            }
-        }
-        // (H + λI)⁻¹ = UᵀU, U upper triangular.
-        (double[] u, _) = InverseHessianFactor.Compute(h, cols, new SparseGptOptions(PercentDamp: percentDamp), cancellationToken);
+        double[] u = factor.U;
         var w = new double[(long)rows * cols];
         for (long i = 0; i < w.LongLength; i++)
         {

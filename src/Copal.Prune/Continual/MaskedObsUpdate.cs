@@ -18,26 +18,13 @@ internal static class MaskedObsUpdate
         {
             throw new PruningShapeException($"the Hessian has {hessian.LongLength} entries, expected {cols}×{cols}", nameof(hessian));
         }
-        var h = new double[hessian.LongLength];
-        for (long i = 0; i < h.LongLength; i++)
-        {
-            h[i] = hessian[i];
-        }
         var w = new double[weight.Length];
         for (int i = 0; i < w.Length; i++)
         {
             w[i] = weight[i];
         }
-        for (int j = 0; j < cols; j++)
-        {
-            long jj = ((long)j * cols) + j;
-            if (h[jj] == 0)
-            {
-                // A dead input: its weights do not affect the output, so they are not worth keeping or compensating.
-                h[jj] = 1;
-            }
-        }
-        (double[] u, _) = InverseHessianFactor.Compute(h, cols, new SparseGptOptions(PercentDamp: percentDamp), cancellationToken);
+        // Dead inputs get the diagonal SparseGPT gives them: their weights do not affect the output.
+        double[] u = SweepFactor.Compute(hessian, cols, new SparseGptOptions(PercentDamp: percentDamp), cancellationToken).U;
         bool[] mask = pruneMask.ToArray();
         RowPartition.For(rows, 8, (r0, r1) =>
         {

@@ -57,18 +57,9 @@ internal static class StepSensitivity
     /// <summary>c_j = 1/[(H + λI)⁻¹]_jj, with [H⁻¹]_jj = Σ_k U_kj² from SparseGPT's factor U; dead inputs get 0.</summary>
     private static double[] ObsColumns(double[] hessian, int cols, double percentDamp, CancellationToken cancellationToken)
     {
-        double[] h = (double[])hessian.Clone();
-        var dead = new bool[cols];
-        for (int j = 0; j < cols; j++)
-        {
-            long jj = ((long)j * cols) + j;
-            if (h[jj] == 0)
-            {
-                dead[j] = true;
-                h[jj] = 1;
-            }
-        }
-        (double[] u, _) = InverseHessianFactor.Compute(h, cols, new SparseGptOptions(PercentDamp: percentDamp), cancellationToken);
+        SweepFactor factor = SweepFactor.Compute((double[])hessian.Clone(), cols, new SparseGptOptions(PercentDamp: percentDamp), cancellationToken);
+        double[] u = factor.U;
+        bool[] dead = factor.Dead;
         var c = new double[cols];
         for (int k = 0; k < cols; k++)
         {

@@ -57,36 +57,44 @@ public sealed class SparseGptPruner : IPruningMethod
         CancellationToken cancellationToken, out bool[] pruneMask, bool consumeHessian = false)
     {
         PruneArguments.Check(Name, weight.Length, rows, cols, stats, pattern, needsStats: true, needsHessian: true);
-        PruneArguments.CheckFinite(Name, weight, cols);
-        if (pattern is SparsityPattern.NM nm && Options.BlockSize % nm.M != 0)
+        CheckSweep(weight, cols, pattern);
+        double[] h = consumeHessian ? stats!.Hessian : (double[])stats!.Hessian.Clone();
+        return PruneToDouble(weight, rows, cols, SweepFactor.Compute(h, cols, Options, cancellationToken), pattern, cancellationToken, out pruneMask);
+    }
+
+    /// <summary>
+    /// The sweep with the Hessian already factored (its dampening is the factor's, not <see cref="Options"/>'):
+    /// COPAL factors an input group's Hessian once for all its linears.
+    /// </summary>
+    internal double[] PruneToDouble(float[] weight, int rows, int cols, SweepFactor factor, SparsityPattern pattern,
+        CancellationToken cancellationToken, out bool[] pruneMask)
+    {
+        CheckSweep(weight, cols, pattern);
+        if (factor.Dead.Length != cols || weight.Length != (long)rows * cols)
         {
-            throw new PruningOptionException("blocksize", Options.BlockSize.ToString(CultureInfo.InvariantCulture),
-                $"a multiple of M = {nm.M} so that no {pattern} group straddles two blocks");
+            throw new PruningShapeException($"the factor is for {factor.Dead.Length} inputs and the weight has {weight.Length} entries, expected {cols} inputs and {rows}×{cols}", nameof(factor));
         }
         var w = new double[weight.Length];
         for (int i = 0; i < w.Length; i++)
         {
             w[i] = weight[i];
         }
-        double[] h = consumeHessian ? stats!.Hessian : (double[])stats!.Hessian.Clone();
-        for (int j = 0; j < cols; j++)
-        {
-            long jj = ((long)j * cols) + j;
-            if (h[jj] == 0)
-            {
-                // An input that is always zero carries no information: the reference zeroes its weights.
-                h[jj] = 1;
-                for (int r = 0; r < rows; r++)
-                {
-                    w[((long)r * cols) + j] = 0;
-                }
-            }
-        }
-        (double[] u, double percent) = InverseHessianFactor.Compute(h, cols, Options, cancellationToken);
-        LastPercentDamp = percent;
+        // An input that is always zero carries no information: the reference zeroes its weights.
+        factor.ZeroDeadInputs(w, rows);
+        LastPercentDamp = factor.PercentDamp;
         pruneMask = new bool[w.Length];
-        PruneBlocks(w, rows, cols, u, pattern, Options.BlockSize, pruneMask, cancellationToken);
+        PruneBlocks(w, rows, cols, factor.U, pattern, Options.BlockSize, pruneMask, cancellationToken);
         return w;
+    }
+
+    private void CheckSweep(float[] weight, int cols, SparsityPattern pattern)
+    {
+        PruneArguments.CheckFinite(Name, weight, cols);
+        if (pattern is SparsityPattern.NM nm && Options.BlockSize % nm.M != 0)
+        {
+            throw new PruningOptionException("blocksize", Options.BlockSize.ToString(CultureInfo.InvariantCulture),
+                $"a multiple of M = {nm.M} so that no {pattern} group straddles two blocks");
+        }
     }
 
     /// <summary>Steps 5 of the algorithm on W [rows, cols] (double, in place) given U.</summary>

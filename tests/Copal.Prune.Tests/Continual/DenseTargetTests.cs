@@ -3,6 +3,7 @@ using Copal.Model.Weights;
 using Copal.Prune.Calibration;
 using Copal.Prune.Continual;
 using Copal.Prune.Driver;
+using Copal.Prune.Numerics;
 using Copal.Tensors;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
@@ -35,7 +36,8 @@ public sealed class DenseTargetTests : IDisposable
         }
         double[] h = Product(pruned, pruned), k = Product(Minus(dense, pruned), pruned);
         float[] moved = (float[])w.Clone();
-        DenseTargetShift.Apply(moved, Rows, Cols, [.. h.Select(v => (float)v)], k, alpha, percentDamp: 0, CancellationToken.None);
+        SweepFactor factor = SweepFactor.Compute([.. h.Select(v => (float)v)], Cols, new SparseGptOptions(PercentDamp: 0), CancellationToken.None);
+        DenseTargetShift.Apply(moved, Rows, Cols, factor, k, alpha, CancellationToken.None);
 
         // The normal equations of min ‖((1 − α)·W·X + α·W·X_dense) − Ŵ·X‖²: (target − Ŵ·X)·Xᵀ = 0.
         double[] residual = new double[Rows * Cols];
@@ -67,9 +69,10 @@ public sealed class DenseTargetTests : IDisposable
         float[] w = Random(Rows * Cols, 4), x = Random(Tokens * Cols, 5);
         float[] h = [.. Product(x, x).Select(v => (float)v)];
         float[] moved = (float[])w.Clone();
-        DenseTargetShift.Apply(moved, Rows, Cols, h, new double[Cols * Cols], 1.0, 0.01, CancellationToken.None);
+        SweepFactor factor = SweepFactor.Compute(h, Cols, new SparseGptOptions(PercentDamp: 0.01), CancellationToken.None);
+        DenseTargetShift.Apply(moved, Rows, Cols, factor, new double[Cols * Cols], 1.0, CancellationToken.None);
         Assert.Equal(w, moved);
-        DenseTargetShift.Apply(moved, Rows, Cols, h, Product(x, x), 0, 0.01, CancellationToken.None);
+        DenseTargetShift.Apply(moved, Rows, Cols, factor, Product(x, x), 0, CancellationToken.None);
         Assert.Equal(w, moved);
     }
 
@@ -79,16 +82,21 @@ public sealed class DenseTargetTests : IDisposable
         const double alpha = 0.5;
         var pattern = new SparsityPattern.NM(2, 4);
         var state = new CopalState("parent", "dense", new CopalOptions { Upstream = StatisticsUpstream.Pruned, DenseTarget = alpha });
-        var target = new LinearTarget(0, LinearId.QProj, LlamaTensorNames.Linear(0, LinearId.QProj), Rows, 12);
-        float[] dense = Random(Rows * 12, 6);
+        // q, k and v share their input, so one pruner factors their Hessian once; each must come out as if alone.
+        LinearId[] group = [LinearId.QProj, LinearId.KProj, LinearId.VProj];
+        float[][] dense = [.. group.Select((_, i) => Random(Rows * 12, 6 + (20 * i)))];
         InputStatistics[] stats = [Statistics(12, 10, sequences: 4), Statistics(12, 11, sequences: 3)];
         double[][] shifts = [[.. Random(144, 12).Select(v => 0.2 * v)], [.. Random(144, 13).Select(v => 0.2 * v)]];
         float[]? hessian = null;
         for (int step = 0; step < 2; step++)
         {
             stats[step].UpstreamShift = shifts[step];
-            float[] output = (float[])dense.Clone();
-            new CopalPruner(state).Prune(target, output, stats[step], pattern, CancellationToken.None);
+            float[][] outputs = [.. dense.Select(d => (float[])d.Clone())];
+            var pruner = new CopalPruner(state);
+            for (int i = 0; i < group.Length; i++)
+            {
+                pruner.Prune(new LinearTarget(0, group[i], LlamaTensorNames.Linear(0, group[i]), Rows, 12), outputs[i], stats[step], pattern, CancellationToken.None);
+            }
             state.CompleteStep(new CalibrationReport([$"d{step}"], stats[step].Sequences, 6, 0, $"h{step}"), pattern);
 
             // The reference: the pooled Hessian, the weights moved with α times this dataset's share, then the sweep.
@@ -97,14 +105,18 @@ public sealed class DenseTargetTests : IDisposable
             hessian ??= new float[144];
             SensitivityAccumulator.FoldHessianPooled(hessian, stats[step].Hessian, perToken, prior, stats[step].Tokens, first: step == 0);
             double share = step == 0 ? perToken : stats[step].Tokens * perToken / (prior + stats[step].Tokens);
-            float[] expected = (float[])dense.Clone();
-            DenseTargetShift.Apply(expected, Rows, 12, hessian, shifts[step], alpha * share, state.Options.PercentDamp, CancellationToken.None);
-            CopalPruner.ObsSweep(hessian, stats[step].Sequences, expected, Rows, 12, pattern, state.Options, CancellationToken.None);
-            Assert.Equal(expected, output);
+            for (int i = 0; i < group.Length; i++)
+            {
+                float[] expected = (float[])dense[i].Clone();
+                SweepFactor factor = CopalPruner.Factor(hessian, 12, state.Options, CancellationToken.None);
+                DenseTargetShift.Apply(expected, Rows, 12, factor, shifts[step], alpha * share, CancellationToken.None);
+                CopalPruner.ObsSweep(factor, expected, Rows, 12, pattern, state.Options, CancellationToken.None);
+                Assert.Equal(expected, outputs[i]);
 
-            float[] unmoved = (float[])dense.Clone();
-            CopalPruner.ObsSweep(hessian, stats[step].Sequences, unmoved, Rows, 12, pattern, state.Options, CancellationToken.None);
-            Assert.NotEqual(unmoved, output);
+                float[] unmoved = (float[])dense[i].Clone();
+                CopalPruner.ObsSweep(factor, unmoved, Rows, 12, pattern, state.Options, CancellationToken.None);
+                Assert.NotEqual(unmoved, outputs[i]);
+            }
         }
     }
 

@@ -122,7 +122,7 @@ public sealed class UpstreamEstimateTests : IDisposable
     private static float[] Swept(float[] hessian, InputStatistics statistics, SparsityPattern pattern, CopalState state)
     {
         float[] w = (float[])s_dense.Clone();
-        CopalPruner.ObsSweep(hessian, statistics.Sequences, w, Rows, Cols, pattern, state.Options, CancellationToken.None);
+        CopalPruner.ObsSweep(CopalPruner.Factor(hessian, Cols, state.Options, CancellationToken.None), w, Rows, Cols, pattern, state.Options, CancellationToken.None);
         return w;
     }
 
