@@ -80,10 +80,9 @@ public sealed record CopalOptions(
     /// upstream, min ‖W·X − Ŵ·X‖, so each layer carries the error of the layers before it forward; α = 1 reconstructs
     /// the dense model's output instead, min ‖W·X_dense − Ŵ·X‖. With the target (1 − α)·W·X + α·W·X_dense, the
     /// optimum is SparseGPT's sweep over W + α·W·K·H⁻¹, K = Σ (x_dense − x)·xᵀ the cross term
-    /// (<see cref="InputStatistics.UpstreamShift"/>) and H the Hessian pruned with. The earlier datasets' K is not
-    /// known without their data; it is taken as zero, as <see cref="StatisticsUpstream.DensePast"/> takes their inputs
-    /// as the dense upstream's, so only this dataset's K counts, with its token weight in the pooled Hessian. 0 is
-    /// SparseGPT's objective. Needs the pooled Gram and OBS mask, and an upstream other than dense (where K is zero).
+    /// (<see cref="InputStatistics.UpstreamShift"/>) and H the Hessian pruned with. K is pooled over the datasets like
+    /// the Gram, each dataset's collected at its own step (so it is stale like an earlier dataset's Gram) and kept in the
+    /// state. 0 is SparseGPT's objective. Needs the pooled Gram and OBS mask, and an upstream other than dense (where K is zero).
     /// Null: <see cref="DefaultDenseTarget"/> for a new run's pattern (<see cref="ForPattern"/>), else 0.
     /// </summary>
     public double? DenseTarget { get; init; }

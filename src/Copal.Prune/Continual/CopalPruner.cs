@@ -80,13 +80,12 @@ public sealed class CopalPruner : ILinearPruner
                 ? GroupHessian(target, statistics, step)
                 : HessianFor(AccumulatedHessian(target, statistics, step), linear.Columns, cols, options);
             SweepFactor factor = GroupFactor(target, hessian, cancellationToken);
-            if (options.NeedsUpstreamShift && statistics.UpstreamShift is double[] shift)
+            if (options.NeedsUpstreamShift && statistics.UpstreamShift is not null)
             {
-                // Asymmetric calibration: toward the dense output, with this dataset's share of the pooled Hessian
-                // (the earlier datasets' shift is not known without their data and counts as zero). Statistics
-                // without a shift (a linear pruned on its own, outside the layer-sequential driver) count as zero.
-                double share = SensitivityAccumulator.PooledStepScale(PerToken(statistics), options.Decay * State.PooledTokenWeight(), statistics.Tokens, first: step == 0);
-                DenseTargetShift.Apply(weight, rows, cols, factor, shift, options.ResolvedDenseTarget * share, cancellationToken);
+                // Asymmetric calibration: toward the dense output, with the cross term pooled over every dataset seen
+                // like the Hessian. Statistics without a cross term (a linear pruned on its own, outside the
+                // layer-sequential driver) count as zero.
+                DenseTargetShift.Apply(weight, rows, cols, factor, PooledCrossTerm(target, statistics, step), options.ResolvedDenseTarget, cancellationToken);
             }
             ObsSweep(factor, weight, rows, cols, pattern, options, cancellationToken);
             Pruned(target);
@@ -169,6 +168,8 @@ public sealed class CopalPruner : ILinearPruner
     // (gate/up) share one Hessian, so it is factored once, not three (two) times. A linear pruned with another array
     // (max accumulation gives each its own diagonal; a Hessian read again from the spill) is factored anew.
     private readonly Dictionary<string, (float[] Hessian, SweepFactor Factor)> _groupFactors = new(StringComparer.Ordinal);
+    // Each input group's pooled cross term in the layer being pruned (this dataset's statistics array, overwritten).
+    private readonly Dictionary<string, double[]> _groupCrossTerms = new(StringComparer.Ordinal);
     // How many linears of each input group the layer being pruned has yet to prune.
     private readonly Dictionary<string, int> _groupPending = new(StringComparer.Ordinal);
     private int _layer = -1;
@@ -179,6 +180,7 @@ public sealed class CopalPruner : ILinearPruner
         {
             _groupHessians.Clear();
             _groupFactors.Clear();
+            _groupCrossTerms.Clear();
             _groupPending.Clear();
             _layer = layer;
         }
@@ -201,6 +203,7 @@ public sealed class CopalPruner : ILinearPruner
         _groupPending.Remove(leaderName);
         _groupHessians.Remove(leaderName);
         _groupFactors.Remove(leaderName);
+        _groupCrossTerms.Remove(leaderName);
         if (State.Linears.ContainsKey(leaderName))
         {
             State.Release(leaderName);
@@ -218,6 +221,45 @@ public sealed class CopalPruner : ILinearPruner
         SweepFactor factor = Factor(hessian, target.Cols, State.Options, cancellationToken);
         _groupFactors[leaderName] = (hessian, factor);
         return factor;
+    }
+
+    /// <summary>
+    /// The cross term K the dense target moves the weights with: each dataset's, collected at its own step through that
+    /// step's two upstreams, folded like the Hessian (<see cref="SensitivityAccumulation.Pooled"/>, weighted by tokens).
+    /// Like the Gram, an earlier dataset's K is stale (through the upstream as pruned then); without it (a state written
+    /// before K was kept) the earlier datasets' K counts as zero. Folded once per input group and step; the pooled K
+    /// replaces this dataset's in <paramref name="statistics"/> (at LLaMA-7B's down_proj a second f64 copy is 0.97 GB).
+    /// </summary>
+    private double[] PooledCrossTerm(LinearTarget target, InputStatistics statistics, int step)
+    {
+        double[] shift = statistics.UpstreamShift!;
+        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
+        if (_groupCrossTerms.TryGetValue(leaderName, out double[]? pooled) && ReferenceEquals(pooled, shift))
+        {
+            return shift;
+        }
+        LinearState leader = State.Linears[leaderName];
+        if (leader.CrossTermSteps != step + 1)
+        {
+            if (step > 0 && leader.HasCrossTerm && leader.CrossTermSteps != step)
+            {
+                throw new InvalidOperationException($"COPAL state of '{leaderName}' has its cross term at step {leader.CrossTermSteps}, expected {step} or {step + 1}");
+            }
+            float[] k = step > 0 && leader.HasCrossTerm ? State.LoadHessian(leader, slot: CopalState.HessianSlot.CrossTerm) : new float[shift.LongLength];
+            SensitivityAccumulator.FoldHessianPooled(k, shift, PerToken(statistics), State.Options.Decay * State.PooledTokenWeight(), statistics.Tokens, first: step == 0);
+            leader.CrossTerm = k;
+            leader.HasCrossTerm = true;
+            leader.CrossTermSteps = step + 1;
+        }
+        float[] folded = State.LoadHessian(leader, slot: CopalState.HessianSlot.CrossTerm);
+        for (long i = 0; i < shift.LongLength; i++)
+        {
+            shift[i] = folded[i];
+        }
+        _groupCrossTerms[leaderName] = shift;
+        // The group's linears use the widened copy, so a large K may go to the spill before the sweep.
+        State.Release(leaderName, CopalState.HessianSlot.CrossTerm);
+        return shift;
     }
 
     // One input group's fold inputs: this dataset through this step's pruned upstream and through the dense one.

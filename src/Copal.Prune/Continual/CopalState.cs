@@ -17,7 +17,8 @@ namespace Copal.Prune.Continual;
 /// <c>{module}.copal_columns</c> F64 [cols]; with --update or --mask obs also <c>{module}.copal_hessian_upper</c> F32
 /// [cols·(cols+1)/2], the upper triangle row by row of the accumulated Hessian, on the first linear of each input
 /// group; with <c>--upstream mixed</c> also <c>{module}.copal_dense_hessian_upper</c>, the same through the dense
-/// upstream) plus the <c>copal-state.json</c> manifest. Every value is stored exactly as held in memory, so a resumed run
+/// upstream; with <c>--dense-target</c> above 0 also <c>{module}.copal_cross_term</c> F32 [cols·cols], the pooled cross
+/// term row by row) plus the <c>copal-state.json</c> manifest. Every value is stored exactly as held in memory, so a resumed run
 /// is bit-identical to an uninterrupted one.
 /// The Hessians are never all in memory: a loaded state reads each from its file when its layer is pruned, and the
 /// folded one is held only while its layer is pruned, then written to a spill folder (<see cref="SpillDirectory"/>)
@@ -27,10 +28,13 @@ namespace Copal.Prune.Continual;
 public sealed class CopalState
 {
     public const string FormatName = "copal-state";
-    public const int FormatVersion = 3;
+    public const int FormatVersion = 4;
 
-    /// <summary>Versions this build reads: 2 (before <c>--upstream</c>: read as "pruned") and <see cref="FormatVersion"/>.</summary>
-    private static readonly int[] s_readableVersions = [2, FormatVersion];
+    /// <summary>
+    /// Versions this build reads: 2 (before <c>--upstream</c>: read as "pruned"), 3 (before the cross term was kept:
+    /// the earlier datasets' cross term counts as zero, as it did then) and <see cref="FormatVersion"/>.
+    /// </summary>
+    private static readonly int[] s_readableVersions = [2, 3, FormatVersion];
     public const string TensorsFileName = "copal-state.safetensors";
     public const string ManifestFileName = "copal-state.json";
 
@@ -132,30 +136,81 @@ public sealed class CopalState
         return l.Hessian is not null ? (float[])l.Hessian.Clone() : LoadHessian(l, keep: false);
     }
 
-    /// <summary>Which of a linear's accumulated Gram matrices: the main one, or the one through the dense upstream.</summary>
+    /// <summary>
+    /// Which of a linear's accumulated [cols, cols] matrices: the main Gram, the one through the dense upstream, or the
+    /// cross term of the dense target. The two Grams are symmetric and stored as upper triangles; the cross term whole.
+    /// </summary>
     internal enum HessianSlot
     {
         Main,
         DenseUpstream,
+        CrossTerm,
     }
 
-    private static readonly HessianSlot[] s_slots = [HessianSlot.Main, HessianSlot.DenseUpstream];
+    private static readonly HessianSlot[] s_slots = [HessianSlot.Main, HessianSlot.DenseUpstream, HessianSlot.CrossTerm];
 
-    private static float[]? Held(LinearState l, HessianSlot slot) => slot == HessianSlot.Main ? l.Hessian : l.DenseUpstreamHessian;
-
-    private static void Hold(LinearState l, HessianSlot slot, float[]? hessian)
+    private static float[]? Held(LinearState l, HessianSlot slot) => slot switch
     {
-        if (slot == HessianSlot.Main)
+        HessianSlot.Main => l.Hessian,
+        HessianSlot.DenseUpstream => l.DenseUpstreamHessian,
+        _ => l.CrossTerm,
+    };
+
+    private static void Hold(LinearState l, HessianSlot slot, float[]? matrix)
+    {
+        switch (slot)
         {
-            l.Hessian = hessian;
+            case HessianSlot.Main:
+                l.Hessian = matrix;
+                break;
+            case HessianSlot.DenseUpstream:
+                l.DenseUpstreamHessian = matrix;
+                break;
+            default:
+                l.CrossTerm = matrix;
+                break;
+        }
+    }
+
+    private static bool Has(LinearState l, HessianSlot slot) => slot switch
+    {
+        HessianSlot.Main => l.HasHessian,
+        HessianSlot.DenseUpstream => l.HasDenseUpstreamHessian,
+        _ => l.HasCrossTerm,
+    };
+
+    // How a slot is stored: the symmetric Grams as upper triangles, the cross term whole.
+    private static long StoredLength(HessianSlot slot, int cols) => slot == HessianSlot.CrossTerm ? (long)cols * cols : PackedSymmetric.Length(cols);
+
+    private static float[] Packed(HessianSlot slot, float[] full, int cols)
+    {
+        if (slot == HessianSlot.CrossTerm)
+        {
+            return full;
+        }
+        var packed = new float[PackedSymmetric.Length(cols)];
+        PackedSymmetric.Pack(full, packed, cols);
+        return packed;
+    }
+
+    private static void Unpack(HessianSlot slot, ReadOnlySpan<float> stored, float[] full, int cols)
+    {
+        if (slot == HessianSlot.CrossTerm)
+        {
+            stored.CopyTo(full);
         }
         else
         {
-            l.DenseUpstreamHessian = hessian;
+            PackedSymmetric.Unpack(stored, full, cols);
         }
     }
 
-    private static bool Has(LinearState l, HessianSlot slot) => slot == HessianSlot.Main ? l.HasHessian : l.HasDenseUpstreamHessian;
+    private static string SlotDescription(HessianSlot slot) => slot switch
+    {
+        HessianSlot.Main => "Hessian",
+        HessianSlot.DenseUpstream => "dense-upstream Hessian",
+        _ => "dense-target cross term",
+    };
 
     /// <summary>Called when a linear of <paramref name="layer"/> is about to be pruned: the other layers' Hessians leave memory for the spill.</summary>
     internal void EnterLayer(int layer)
@@ -212,20 +267,22 @@ public sealed class CopalState
         }
         if (!Has(l, slot))
         {
-            throw new CopalStateException($"the COPAL state keeps no accumulated {(slot == HessianSlot.Main ? "" : "dense-upstream ")}Hessian for '{l.Name}'");
+            throw new CopalStateException($"the COPAL state keeps no accumulated {SlotDescription(slot)} for '{l.Name}'");
         }
         var full = new float[(long)l.Cols * l.Cols];
         if (_spilled.Contains(SpillKey(l.Name, slot)))
         {
-            byte[] bytes = File.ReadAllBytes(SpillPath(l.Name, slot));
-            PackedSymmetric.Unpack(MemoryMarshal.Cast<byte, float>(bytes), full, l.Cols);
+            using var f = new FileStream(SpillPath(l.Name, slot), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            var stored = new float[StoredLength(slot, l.Cols)];
+            f.ReadExactly(MemoryMarshal.AsBytes(stored.AsSpan()));
+            Unpack(slot, stored, full, l.Cols);
         }
         else
         {
-            string path = _source ?? throw new CopalStateException($"the COPAL state's Hessian of '{l.Name}' has no file to be read from");
+            string path = _source ?? throw new CopalStateException($"the COPAL state's {SlotDescription(slot)} of '{l.Name}' has no file to be read from");
             using SafetensorsFile file = SafetensorsFile.Open(path);
-            TensorView t = Require(file, path, HessianName(l.Name, slot), DType.F32, [PackedSymmetric.Length(l.Cols)]);
-            PackedSymmetric.Unpack(t.AsSpan<float>(), full, l.Cols);
+            TensorView t = Require(file, path, HessianName(l.Name, slot), DType.F32, [StoredLength(slot, l.Cols)]);
+            Unpack(slot, t.AsSpan<float>(), full, l.Cols);
         }
         if (keep)
         {
@@ -257,8 +314,7 @@ public sealed class CopalState
             _ownsSpillDirectory = true;
         }
         Directory.CreateDirectory(_spillDirectory);
-        var packed = new float[PackedSymmetric.Length(l.Cols)];
-        PackedSymmetric.Pack(Held(l, slot)!, packed, l.Cols);
+        float[] packed = Packed(slot, Held(l, slot)!, l.Cols);
         using (var f = new FileStream(SpillPath(l.Name, slot), FileMode.Create, FileAccess.Write, FileShare.None))
         {
             f.Write(MemoryMarshal.AsBytes(packed.AsSpan()));
@@ -267,7 +323,12 @@ public sealed class CopalState
         Hold(l, slot, null);
     }
 
-    private static string SpillKey(string name, HessianSlot slot) => slot == HessianSlot.Main ? Module(name) : Module(name) + ".dense_upstream";
+    private static string SpillKey(string name, HessianSlot slot) => slot switch
+    {
+        HessianSlot.Main => Module(name),
+        HessianSlot.DenseUpstream => Module(name) + ".dense_upstream",
+        _ => Module(name) + ".cross_term",
+    };
 
     private string SpillPath(string name, HessianSlot slot) => Path.Combine(_spillDirectory!, SpillKey(name, slot) + ".f32");
 
@@ -296,7 +357,7 @@ public sealed class CopalState
             specs.Add(new TensorSpec(ColumnsName(l.Name), DType.F64, [l.Cols]));
             foreach (HessianSlot slot in s_slots.Where(slot => Has(l, slot)))
             {
-                specs.Add(new TensorSpec(HessianName(l.Name, slot), DType.F32, [PackedSymmetric.Length(l.Cols)]));
+                specs.Add(new TensorSpec(HessianName(l.Name, slot), DType.F32, [StoredLength(slot, l.Cols)]));
             }
         }
         var meta = new Dictionary<string, string> { ["format"] = FormatName, ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture), ["parent_hash"] = ParentHash };
@@ -355,8 +416,7 @@ public sealed class CopalState
         const int chunk = 1 << 24;
         if (Held(l, slot) is float[] held)
         {
-            var packed = new float[PackedSymmetric.Length(l.Cols)];
-            PackedSymmetric.Pack(held, packed, l.Cols);
+            float[] packed = Packed(slot, held, l.Cols);
             ReadOnlySpan<byte> bytes = MemoryMarshal.AsBytes(packed.AsSpan());
             for (int i = 0; i < bytes.Length; i += chunk)
             {
@@ -375,7 +435,7 @@ public sealed class CopalState
         }
         else
         {
-            TensorView t = Require(source!, _source!, name, DType.F32, [PackedSymmetric.Length(l.Cols)]);
+            TensorView t = Require(source!, _source!, name, DType.F32, [StoredLength(slot, l.Cols)]);
             for (long i = 0; i < t.ByteLength; i += chunk)
             {
                 writer.Write(name, new ReadOnlySpan<byte>(t.Data + i, (int)Math.Min(chunk, t.ByteLength - i)));
@@ -416,7 +476,7 @@ public sealed class CopalState
         }
         if (!s_readableVersions.Contains(manifest.FormatVersion))
         {
-            throw new CopalStateException($"'{manifestPath}' has format version {manifest.FormatVersion}, this copal reads versions {string.Join(" and ", s_readableVersions)}");
+            throw new CopalStateException($"'{manifestPath}' has format version {manifest.FormatVersion}, this copal reads versions {string.Join(", ", s_readableVersions)}");
         }
         if (manifest.Datasets is null || manifest.Linears is null || manifest.Options is null || string.IsNullOrEmpty(manifest.ParentHash))
         {
@@ -450,6 +510,12 @@ public sealed class CopalState
             {
                 Require(file, tensorsPath, HessianName(rec.Name, HessianSlot.DenseUpstream), DType.F32, [PackedSymmetric.Length(rec.Cols)]);
                 l.HasDenseUpstreamHessian = true;
+            }
+            if (file.TryGet(HessianName(rec.Name, HessianSlot.CrossTerm), out _))
+            {
+                Require(file, tensorsPath, HessianName(rec.Name, HessianSlot.CrossTerm), DType.F32, [StoredLength(HessianSlot.CrossTerm, rec.Cols)]);
+                l.HasCrossTerm = true;
+                l.CrossTermSteps = steps;
             }
         }
         state._source = tensorsPath;
@@ -522,6 +588,10 @@ public sealed class CopalState
 
     private static string Module(string weightName) => weightName.EndsWith(".weight", StringComparison.Ordinal) ? weightName[..^".weight".Length] : weightName;
     private static string ColumnsName(string weightName) => Module(weightName) + ".copal_columns";
-    private static string HessianName(string weightName, HessianSlot slot)
-        => Module(weightName) + (slot == HessianSlot.Main ? ".copal_hessian_upper" : ".copal_dense_hessian_upper");
+    private static string HessianName(string weightName, HessianSlot slot) => Module(weightName) + slot switch
+    {
+        HessianSlot.Main => ".copal_hessian_upper",
+        HessianSlot.DenseUpstream => ".copal_dense_hessian_upper",
+        _ => ".copal_cross_term",
+    };
 }

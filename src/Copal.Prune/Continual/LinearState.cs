@@ -50,4 +50,16 @@ public sealed class LinearState
 
     /// <summary>Whether <see cref="DenseUpstreamHessian"/> exists (in memory or on disk); it has <see cref="HessianSteps"/> datasets too.</summary>
     public bool HasDenseUpstreamHessian { get; internal set; }
+
+    /// <summary>
+    /// With <c>--dense-target</c>: the pooled cross term K = Σ (x_dense − x)·xᵀ [Cols, Cols] f32 (not symmetric; stored
+    /// whole), each dataset's collected at its own step and weighted like the Hessian; held like it.
+    /// </summary>
+    internal float[]? CrossTerm { get; set; }
+
+    /// <summary>Whether <see cref="CrossTerm"/> exists (in memory or on disk).</summary>
+    public bool HasCrossTerm { get; internal set; }
+
+    /// <summary>Datasets folded into <see cref="CrossTerm"/>.</summary>
+    public int CrossTermSteps { get; internal set; }
 }

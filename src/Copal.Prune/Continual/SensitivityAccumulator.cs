@@ -105,7 +105,7 @@ public static class SensitivityAccumulator
     }
 
     /// <summary>The factor a step's statistic (per sequence) carries in the pooled fold: its share of the tokens, per token.</summary>
-    public static double PooledStepScale(double perToken, double priorWeight, double stepWeight, bool first)
+    private static double PooledStepScale(double perToken, double priorWeight, double stepWeight, bool first)
     {
         double total = priorWeight + stepWeight;
         return first || total <= 0 ? perToken : stepWeight * perToken / total;

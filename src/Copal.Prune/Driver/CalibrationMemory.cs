@@ -52,7 +52,7 @@ public static class CalibrationMemory
     /// Hessians (both upstreams are kept), and adds the mixed Hessian a sweep runs on;
     /// <see cref="StatisticsUpstream.DensePast"/> the same, but its state keeps one Hessian per input group.
     /// <paramref name="upstreamShift"/> (<see cref="InputStatistics.UpstreamShift"/>) runs the dense upstream beside the
-    /// pruned one too, and adds one cross-term matrix per input group while collected and held.
+    /// pruned one too, and adds one cross-term matrix per input group while collected and held, and to the state.
     /// </summary>
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options,
         StatisticsUpstream upstream = StatisticsUpstream.Pruned, bool upstreamShift = false)
@@ -127,8 +127,10 @@ public static class CalibrationMemory
         {
             // The accumulated Hessians of one layer at most; a large one (CopalState.EarlySpillBytes) leaves for the
             // spill as soon as its group is pruned, its dense-upstream one as soon as it is folded, so of those only
-            // one main matrix is held at a time.
+            // one main matrix is held at a time. The dense target's pooled cross term (not symmetric, as large as a
+            // whole Gram) is held beside its group's Gram while it is folded.
             long columns = 0, small = 0, large = 0;
+            long perGroup = stateSides + (upstreamShift ? 1 : 0);
             foreach (LinearId id in LinearIds.All)
             {
                 (_, int i) = LlamaWeights.LinearShape(config, id);
@@ -138,11 +140,11 @@ public static class CalibrationMemory
                 {
                     if (matrix >= CopalState.DefaultEarlySpillBytes)
                     {
-                        large = Math.Max(large, matrix);
+                        large = Math.Max(large, (upstreamShift ? 2 : 1) * matrix);
                     }
                     else
                     {
-                        small += stateSides * matrix;
+                        small += perGroup * matrix;
                     }
                 }
             }

@@ -292,6 +292,15 @@ public class CopalStateTests
                 {
                     Assert.Equal(state.ReadHessian(name), loaded.ReadHessian(name));
                 }
+                Assert.Equal(l.HasCrossTerm, m.HasCrossTerm);
+                Assert.Equal(l.HasCrossTerm, options.NeedsUpstreamShift && !name.Contains("k_proj", StringComparison.Ordinal)); // on the group leaders
+                if (l.HasCrossTerm)
+                {
+                    float[] crossTerm = state.LoadHessian(l, keep: false, slot: CopalState.HessianSlot.CrossTerm);
+                    Assert.Equal(crossTerm, loaded.LoadHessian(m, keep: false, slot: CopalState.HessianSlot.CrossTerm));
+                    // Not symmetric, so stored whole.
+                    Assert.NotEqual(crossTerm[1], crossTerm[16]);
+                }
                 Assert.Equal(l.Steps, m.Steps);
             }
             Assert.Equal("upper", loaded.HessianStorage);
@@ -608,6 +617,15 @@ public class CopalStateTests
                 // Through the dense upstream the same tokens give other statistics.
                 stats[16].DenseUpstream = Random(1, 16, 300 + step, true, scale: 1.5f).Stats;
                 stats[8].DenseUpstream = Random(1, 8, 400 + step, true, scale: 1.5f).Stats;
+            }
+            if (options.NeedsUpstreamShift)
+            {
+                // The dense target's cross term: a [cols, cols] matrix, not symmetric.
+                foreach ((int cols, InputStatistics s) in stats)
+                {
+                    var rng = new System.Random(500 + (10 * step) + cols);
+                    s.UpstreamShift = [.. Enumerable.Range(0, cols * cols).Select(_ => (rng.NextDouble() - 0.5) * 0.1)];
+                }
             }
             foreach ((LinearTarget t, float[] w) in targets.Zip(weights))
             {

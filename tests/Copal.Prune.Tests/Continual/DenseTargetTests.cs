@@ -77,7 +77,7 @@ public sealed class DenseTargetTests : IDisposable
     }
 
     [Fact]
-    public void Copal_moves_toward_the_dense_target_with_this_datasets_share_of_the_pooled_hessian()
+    public void Copal_moves_toward_the_dense_target_with_the_cross_term_pooled_like_the_hessian()
     {
         const double alpha = 0.5;
         var pattern = new SparsityPattern.NM(2, 4);
@@ -87,10 +87,10 @@ public sealed class DenseTargetTests : IDisposable
         float[][] dense = [.. group.Select((_, i) => Random(Rows * 12, 6 + (20 * i)))];
         InputStatistics[] stats = [Statistics(12, 10, sequences: 4), Statistics(12, 11, sequences: 3)];
         double[][] shifts = [[.. Random(144, 12).Select(v => 0.2 * v)], [.. Random(144, 13).Select(v => 0.2 * v)]];
-        float[]? hessian = null;
+        float[]? hessian = null, crossTerm = null;
         for (int step = 0; step < 2; step++)
         {
-            stats[step].UpstreamShift = shifts[step];
+            stats[step].UpstreamShift = (double[])shifts[step].Clone(); // the pruner pools it in place
             float[][] outputs = [.. dense.Select(d => (float[])d.Clone())];
             var pruner = new CopalPruner(state);
             for (int i = 0; i < group.Length; i++)
@@ -99,17 +99,23 @@ public sealed class DenseTargetTests : IDisposable
             }
             state.CompleteStep(new CalibrationReport([$"d{step}"], stats[step].Sequences, 6, 0, $"h{step}"), pattern);
 
-            // The reference: the pooled Hessian, the weights moved with α times this dataset's share, then the sweep.
+            // The reference: the pooled Hessian and the pooled cross term (each dataset's per token, weighted by its
+            // tokens), the weights moved with α times that, then the sweep.
             double perToken = stats[step].Sequences / (double)stats[step].Tokens;
             double prior = step == 0 ? 0 : stats[0].Tokens;
             hessian ??= new float[144];
+            crossTerm ??= new float[144];
             SensitivityAccumulator.FoldHessianPooled(hessian, stats[step].Hessian, perToken, prior, stats[step].Tokens, first: step == 0);
             double share = step == 0 ? perToken : stats[step].Tokens * perToken / (prior + stats[step].Tokens);
+            for (int j = 0; j < 144; j++)
+            {
+                crossTerm[j] = (float)((step == 0 ? 0 : prior / (prior + stats[step].Tokens) * crossTerm[j]) + (share * shifts[step][j]));
+            }
             for (int i = 0; i < group.Length; i++)
             {
                 float[] expected = (float[])dense[i].Clone();
                 SweepFactor factor = CopalPruner.Factor(hessian, 12, state.Options, CancellationToken.None);
-                DenseTargetShift.Apply(expected, Rows, 12, factor, shifts[step], alpha * share, CancellationToken.None);
+                DenseTargetShift.Apply(expected, Rows, 12, factor, [.. crossTerm.Select(v => (double)v)], alpha, CancellationToken.None);
                 CopalPruner.ObsSweep(factor, expected, Rows, 12, pattern, state.Options, CancellationToken.None);
                 Assert.Equal(expected, outputs[i]);
 
