@@ -146,18 +146,18 @@ public sealed class CommandTests : IDisposable
             "-o", Path.Combine(_temp, name), "--method", "copal", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2",
             "--seqlen", "32", "--device", "cpu", "--sparsity", "0.5" }, .. extra]);
         Assert.Equal(0, Prune("default").ExitCode);
-        Assert.Equal(1, DenseTarget(Path.Combine(_temp, "default")));
-        Assert.Equal(0, Prune("half", "--dense-target", "0.5").ExitCode);
-        Assert.Equal(0.5, DenseTarget(Path.Combine(_temp, "half")));
+        Assert.Equal(0.5, DenseTarget(Path.Combine(_temp, "default"))); // unstructured sparsity's default
+        Assert.Equal(0, Prune("quarter", "--dense-target", "0.25").ExitCode);
+        Assert.Equal(0.25, DenseTarget(Path.Combine(_temp, "quarter")));
         // The fixed mask takes no dense target: its default there is 0.
         Assert.Equal(0, Prune("fixed", "--mask", "fixed").ExitCode);
         Assert.Equal(0, DenseTarget(Path.Combine(_temp, "fixed")));
         // Resuming keeps the state's; a different one is named with both values.
-        Assert.Equal(0, Prune("half-2", "--resume", Path.Combine(_temp, "half")).ExitCode);
-        Assert.Equal(0.5, DenseTarget(Path.Combine(_temp, "half-2")));
-        CopalProcess.Result changed = Prune("changed", "--resume", Path.Combine(_temp, "half"), "--dense-target", "1");
+        Assert.Equal(0, Prune("quarter-2", "--resume", Path.Combine(_temp, "quarter")).ExitCode);
+        Assert.Equal(0.25, DenseTarget(Path.Combine(_temp, "quarter-2")));
+        CopalProcess.Result changed = Prune("changed", "--resume", Path.Combine(_temp, "quarter"), "--dense-target", "1");
         Assert.Equal(1, changed.ExitCode); // a state that does not match, as for every option the state keeps
-        Assert.Contains("--dense-target is '1', but the COPAL state was built with '0.5'", changed.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--dense-target is '1', but the COPAL state was built with '0.25'", changed.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_temp, "changed")));
         foreach ((string[] bad, string expected) in new[]
         {

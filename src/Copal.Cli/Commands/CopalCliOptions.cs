@@ -30,7 +30,7 @@ internal sealed class CopalCliOptions
     /// <summary>--dense-target, for prune and continual.</summary>
     internal static Option<double?> DenseTargetOption() => new Option<double?>("--dense-target")
     {
-        Description = "COPAL --mask obs: the share α in [0, 1] of the dense model's output in each linear's reconstruction target (asymmetric calibration: 0 is SparseGPT's own-output target, 1 the dense model's); default 1 with --accumulate pooled --mask obs and an upstream other than dense, else 0",
+        Description = "COPAL --mask obs: the share α in [0, 1] of the dense model's output in each linear's reconstruction target (asymmetric calibration: 0 is SparseGPT's own-output target, 1 the dense model's); default with --accumulate pooled --mask obs and an upstream other than dense 0.5 for unstructured sparsity and 0.75 for N:M, else 0",
     }.Accept(DenseTargetIsValid, DenseTargetExpected);
 
     /// <summary>--dense-target's range, for prune and continual.</summary>

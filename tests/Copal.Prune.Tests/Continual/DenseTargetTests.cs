@@ -143,8 +143,11 @@ public sealed class DenseTargetTests : IDisposable
             Assert.Contains("'dense-target'", e.Message, StringComparison.Ordinal);
         }
         new CopalOptions { DenseTarget = 1, Upstream = StatisticsUpstream.DensePast }.Validate();
-        // Where the settings allow no shift, the default is 0 and validates.
+        // The defaults chosen on the held-out halves: 0.5 for unstructured sparsity, 0.75 for N:M.
         var twoFour = new SparsityPattern.NM(2, 4);
+        Assert.Equal(0.5, new CopalOptions().ForPattern(new SparsityPattern.Unstructured(0.6)).ResolvedDenseTarget);
+        Assert.Equal(0.75, new CopalOptions().ForPattern(twoFour).ResolvedDenseTarget);
+        // Where the settings allow no shift, the default is 0 and validates.
         Assert.Equal(0, new CopalOptions(Accumulate: SensitivityAccumulation.Sum).ForPattern(twoFour).ResolvedDenseTarget);
         Assert.Equal(0, new CopalOptions { Upstream = StatisticsUpstream.Dense }.ForPattern(twoFour).ResolvedDenseTarget);
         new CopalOptions(Mask: CopalMaskRule.Fixed).ForPattern(twoFour).Validate();
