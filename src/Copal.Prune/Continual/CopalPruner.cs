@@ -131,13 +131,23 @@ public sealed class CopalPruner : ILinearPruner
     /// </summary>
     internal static SweepFactor Factor(float[] hessian, int cols, CopalOptions options, CancellationToken cancellationToken)
     {
+        // Statistics released on the way here (the dense side, an earlier group's) are garbage beside the factoring's
+        // two f64 [cols, cols] arrays, and afterwards the factored copy of H is.
+        CollectIfLarge(cols);
+        SweepFactor factor = SweepFactor.Compute(hessian, cols, new SparseGptOptions(PercentDamp: options.PercentDamp), cancellationToken);
+        CollectIfLarge(cols);
+        return factor;
+    }
+
+    // Large-object garbage is not collected before the next large allocation unless asked: at LLaMA-7B's down_proj an
+    // f64 [cols, cols] array is 0.97 GB, and the factored H, the state's cross term after its spill and the dense-target
+    // move's arrays (2 GB together) took a layer-0 step to 8.1 GiB where the live data were about 6.
+    private static void CollectIfLarge(int cols)
+    {
         if ((long)cols * cols * sizeof(double) >= LayerwisePruner.LargeWorkspaceBytes)
         {
-            // Statistics released on the way here (the dense side, an earlier group's) are large-object garbage that
-            // the GC would otherwise keep beside the factoring's two f64 [cols, cols] arrays (2 GB at LLaMA-7B's down_proj).
             GC.Collect();
         }
-        return SweepFactor.Compute(hessian, cols, new SparseGptOptions(PercentDamp: options.PercentDamp), cancellationToken);
     }
 
     /// <summary>
@@ -146,6 +156,7 @@ public sealed class CopalPruner : ILinearPruner
     /// </summary>
     internal static void ObsSweep(SweepFactor factor, Span<float> weight, int rows, int cols, SparsityPattern pattern, CopalOptions options, CancellationToken cancellationToken)
     {
+        CollectIfLarge(cols);
         var sparseGpt = new SparseGptPruner(new SparseGptOptions(PercentDamp: options.PercentDamp));
         double[] w = sparseGpt.PruneToDouble(weight.ToArray(), rows, cols, factor, pattern, cancellationToken, out _);
         for (int i = 0; i < w.Length; i++)

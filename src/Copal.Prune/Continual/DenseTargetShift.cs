@@ -12,6 +12,11 @@ namespace Copal.Prune.Continual;
 /// </summary>
 internal static class DenseTargetShift
 {
+    // Weight rows moved together: each row of K and U is read from memory once per block instead of once per row
+    // (at LLaMA-7B's down_proj K alone is 0.97 GB in f64), and a block's three work rows stay in L2. The arithmetic of
+    // each row is the same as one at a time.
+    private const int RowBlock = 8;
+
     /// <summary>Moves <paramref name="weight"/> in place; a scale of 0 leaves it as it is.</summary>
     /// <param name="weight">W [rows, cols], the dense weights (moved in place).</param>
     /// <param name="rows">Output rows of W.</param>
@@ -19,7 +24,7 @@ internal static class DenseTargetShift
     /// <param name="factor">The sweep's factor of H: (H + λI)⁻¹ = UᵀU, with its dampening and dead inputs.</param>
     /// <param name="shift">K [cols, cols] at the Hessian's per-dataset scale.</param>
     /// <param name="scale">s: α times this dataset's weight in the pooled H.</param>
-    /// <param name="cancellationToken">Checked between rows.</param>
+    /// <param name="cancellationToken">Checked between blocks of rows.</param>
     public static void Apply(Span<float> weight, int rows, int cols, SweepFactor factor, double[] shift, double scale, CancellationToken cancellationToken)
     {
         if (scale == 0)
@@ -33,41 +38,61 @@ internal static class DenseTargetShift
             w[i] = weight[(int)i];
         }
         var moved = new float[w.Length];
-        RowPartition.For(rows, 4, (r0, r1) =>
+        RowPartition.For(rows, RowBlock, (r0, r1) =>
         {
-            var m = new double[cols];
-            var y = new double[cols];
-            var x = new double[cols];
-            for (int r = r0; r < r1; r++)
+            var m = new double[RowBlock * cols];
+            var y = new double[RowBlock * cols];
+            var x = new double[RowBlock * cols];
+            for (int b0 = r0; b0 < r1; b0 += RowBlock)
             {
-                ReadOnlySpan<double> row = w.AsSpan(r * cols, cols);
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = Math.Min(RowBlock, r1 - b0);
                 // m = s·w·K
                 Array.Clear(m);
                 for (int k = 0; k < cols; k++)
                 {
-                    if (row[k] != 0)
+                    ReadOnlySpan<double> kRow = shift.AsSpan(k * cols, cols);
+                    for (int i = 0; i < n; i++)
                     {
-                        TensorPrimitives.MultiplyAdd(shift.AsSpan(k * cols, cols), scale * row[k], m, m);
+                        double v = w[((b0 + i) * cols) + k];
+                        if (v != 0)
+                        {
+                            Span<double> mi = m.AsSpan(i * cols, cols);
+                            TensorPrimitives.MultiplyAdd(kRow, scale * v, mi, mi);
+                        }
                     }
                 }
                 // y = m·Uᵀ: y_j = Σ_{k ≥ j} m_k·U_jk
                 for (int j = 0; j < cols; j++)
                 {
-                    y[j] = TensorPrimitives.Dot(m.AsSpan(j, cols - j), u.AsSpan((j * cols) + j, cols - j));
+                    ReadOnlySpan<double> uRow = u.AsSpan((j * cols) + j, cols - j);
+                    for (int i = 0; i < n; i++)
+                    {
+                        y[(i * cols) + j] = TensorPrimitives.Dot(m.AsSpan((i * cols) + j, cols - j), uRow);
+                    }
                 }
                 // x = y·U: row k of U, from its diagonal, scaled by y_k
                 Array.Clear(x);
                 for (int k = 0; k < cols; k++)
                 {
-                    if (y[k] != 0)
+                    ReadOnlySpan<double> uRow = u.AsSpan((k * cols) + k, cols - k);
+                    for (int i = 0; i < n; i++)
                     {
-                        Span<double> tail = x.AsSpan(k, cols - k);
-                        TensorPrimitives.MultiplyAdd(u.AsSpan((k * cols) + k, cols - k), y[k], tail, tail);
+                        double yk = y[(i * cols) + k];
+                        if (yk != 0)
+                        {
+                            Span<double> tail = x.AsSpan((i * cols) + k, cols - k);
+                            TensorPrimitives.MultiplyAdd(uRow, yk, tail, tail);
+                        }
                     }
                 }
-                for (int j = 0; j < cols; j++)
+                for (int i = 0; i < n; i++)
                 {
-                    moved[(r * cols) + j] = (float)(row[j] + x[j]);
+                    int r = b0 + i;
+                    for (int j = 0; j < cols; j++)
+                    {
+                        moved[(r * cols) + j] = (float)(w[(r * cols) + j] + x[(i * cols) + j]);
+                    }
                 }
             }
         }, cancellationToken);

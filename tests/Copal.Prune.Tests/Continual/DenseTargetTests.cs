@@ -127,6 +127,46 @@ public sealed class DenseTargetTests : IDisposable
     }
 
     [Fact]
+    public void A_version_3_state_resumes_with_the_earlier_datasets_cross_term_as_zero_as_it_ran()
+    {
+        // A version-3 state stored α but not the cross term: made here as a step without the target, then marked so.
+        var pattern = new SparsityPattern.NM(2, 4);
+        var target = new LinearTarget(0, LinearId.QProj, LlamaTensorNames.Linear(0, LinearId.QProj), Rows, 12);
+        float[] dense = Random(Rows * 12, 6);
+        InputStatistics[] stats = [Statistics(12, 10, sequences: 4), Statistics(12, 11, sequences: 3)];
+        double[] shift = [.. Random(144, 13).Select(v => 0.2 * v)];
+        var first = new CopalState("parent", "dense", new CopalOptions { Upstream = StatisticsUpstream.Pruned, DenseTarget = 0 });
+        new CopalPruner(first).Prune(target, (float[])dense.Clone(), stats[0], pattern, CancellationToken.None);
+        first.CompleteStep(new CalibrationReport(["d0"], stats[0].Sequences, 6, 0, "h0"), pattern);
+        string dir = Path.Combine(_temp, "version-3");
+        first.Save(dir);
+        string manifest = Path.Combine(dir, CopalState.ManifestFileName);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))!;
+        json["format_version"] = 3;
+        json["options"]!["dense_target"] = 0.5;
+        File.WriteAllText(manifest, json.ToJsonString());
+
+        CopalState resumed = CopalState.Load(dir);
+        Assert.False(resumed.Linears[target.Name].HasCrossTerm);
+        stats[1].UpstreamShift = (double[])shift.Clone();
+        float[] output = (float[])dense.Clone();
+        new CopalPruner(resumed).Prune(target, output, stats[1], pattern, CancellationToken.None);
+
+        // The reference: the pooled Hessian, and this dataset's cross term with its share only.
+        double prior = stats[0].Tokens, tokens = stats[1].Tokens;
+        float[] hessian = new float[144], crossTerm = new float[144];
+        SensitivityAccumulator.FoldHessianPooled(hessian, stats[0].Hessian, stats[0].Sequences / (double)stats[0].Tokens, 0, prior, first: true);
+        SensitivityAccumulator.FoldHessianPooled(hessian, stats[1].Hessian, stats[1].Sequences / tokens, prior, tokens, first: false);
+        SensitivityAccumulator.FoldHessianPooled(crossTerm, shift, stats[1].Sequences / tokens, prior, tokens, first: false);
+        float[] expected = (float[])dense.Clone();
+        SweepFactor factor = CopalPruner.Factor(hessian, 12, resumed.Options, CancellationToken.None);
+        DenseTargetShift.Apply(expected, Rows, 12, factor, [.. crossTerm.Select(v => (double)v)], 0.5, CancellationToken.None);
+        CopalPruner.ObsSweep(factor, expected, Rows, 12, pattern, resumed.Options, CancellationToken.None);
+        Assert.Equal(expected, output);
+        Assert.True(resumed.Linears[target.Name].HasCrossTerm);
+    }
+
+    [Fact]
     public void Options_refuse_a_share_outside_zero_to_one_and_settings_where_it_cannot_apply()
     {
         foreach (CopalOptions bad in new[]
