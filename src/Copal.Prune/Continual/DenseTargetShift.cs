@@ -6,8 +6,8 @@ namespace Copal.Prune.Continual;
 /// <summary>
 /// Moves a linear's dense weights to the least-squares optimum of asymmetric calibration before SparseGPT's sweep:
 /// W ← W + s·W·K·(H + λI)⁻¹, with K the cross term Σ (x_dense − x)·xᵀ of the inputs through both upstreams
-/// (<see cref="InputStatistics.UpstreamShift"/>), H the Hessian the sweep prunes with and s = α times this dataset's
-/// share of H. Then ‖W_target·X_dense − Ŵ·X‖² = ‖(W' − Ŵ)·X‖² + const, so the sweep over W' minimizes it.
+/// (<see cref="InputStatistics.UpstreamShift"/>; COPAL passes it pooled over the datasets like H), H the Hessian the
+/// sweep prunes with and s = α. Then ‖W_target·X_dense − Ŵ·X‖² = ‖(W' − Ŵ)·X‖² + const, so the sweep over W' minimizes it.
 /// (H + λI)⁻¹ is the sweep's own factor (<see cref="SweepFactor"/>): SparseGPT's dampening and dead inputs.
 /// </summary>
 internal static class DenseTargetShift
@@ -22,8 +22,8 @@ internal static class DenseTargetShift
     /// <param name="rows">Output rows of W.</param>
     /// <param name="cols">Input columns of W.</param>
     /// <param name="factor">The sweep's factor of H: (H + λI)⁻¹ = UᵀU, with its dampening and dead inputs.</param>
-    /// <param name="shift">K [cols, cols] at the Hessian's per-dataset scale.</param>
-    /// <param name="scale">s: α times this dataset's weight in the pooled H.</param>
+    /// <param name="shift">K [cols, cols] at the Hessian's scale.</param>
+    /// <param name="scale">s: α, the share of the dense output in the target.</param>
     /// <param name="cancellationToken">Checked between blocks of rows.</param>
     public static void Apply(Span<float> weight, int rows, int cols, SweepFactor factor, double[] shift, double scale, CancellationToken cancellationToken)
     {
