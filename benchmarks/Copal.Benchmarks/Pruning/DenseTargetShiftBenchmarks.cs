@@ -25,18 +25,8 @@ public class DenseTargetShiftBenchmarks
     {
         var rng = new Random(1);
         int n = Cols;
-        var h = new double[(long)n * n];
+        double[] h = TestHessian.Create(n, rng);
         _shift = new double[(long)n * n];
-        for (int i = 0; i < n; i++)
-        {
-            h[((long)i * n) + i] = n;
-            for (int j = 0; j < i; j++)
-            {
-                double v = rng.NextDouble() - 0.5;
-                h[((long)i * n) + j] = v;
-                h[((long)j * n) + i] = v;
-            }
-        }
         for (long i = 0; i < _shift.LongLength; i++)
         {
             _shift[i] = (rng.NextDouble() - 0.5) * 0.1;

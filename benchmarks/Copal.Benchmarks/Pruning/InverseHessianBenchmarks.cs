@@ -17,19 +17,7 @@ public class InverseHessianBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var rng = new Random(1);
-        int n = Cols;
-        _h = new double[(long)n * n];
-        for (int i = 0; i < n; i++)
-        {
-            _h[(long)i * n + i] = n;
-            for (int j = 0; j < i; j++)
-            {
-                double v = rng.NextDouble() - 0.5;
-                _h[(long)i * n + j] = v;
-                _h[(long)j * n + i] = v;
-            }
-        }
+        _h = TestHessian.Create(Cols, new Random(1));
         _work = new double[_h.Length];
     }
 

@@ -48,18 +48,14 @@ public sealed class SparseGptPruner : IPruningMethod
         return new LinearPruneResult(SparsityCheck.CountZeros(weight), (long)rows * cols, error);
     }
 
-    /// <summary>
-    /// The whole algorithm in double; <paramref name="pruneMask"/> [rows, cols] says which entries it pruned. With
-    /// <paramref name="consumeHessian"/> the statistics' Hessian is a scratch copy of the caller's and is factored in
-    /// place (not copied first: at LLaMA-7B's down_proj each copy is 0.97 GB).
-    /// </summary>
+    /// <summary>The whole algorithm in double; <paramref name="pruneMask"/> [rows, cols] says which entries it pruned.</summary>
     internal double[] PruneToDouble(float[] weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern,
-        CancellationToken cancellationToken, out bool[] pruneMask, bool consumeHessian = false)
+        CancellationToken cancellationToken, out bool[] pruneMask)
     {
         PruneArguments.Check(Name, weight.Length, rows, cols, stats, pattern, needsStats: true, needsHessian: true);
         CheckSweep(weight, cols, pattern);
-        double[] h = consumeHessian ? stats!.Hessian : (double[])stats!.Hessian.Clone();
-        return PruneToDouble(weight, rows, cols, SweepFactor.Compute(h, cols, Options, cancellationToken), pattern, cancellationToken, out pruneMask);
+        SweepFactor factor = SweepFactor.Compute((double[])stats!.Hessian.Clone(), cols, Options, cancellationToken);
+        return Sweep(weight, rows, factor, pattern, cancellationToken, out pruneMask);
     }
 
     /// <summary>
@@ -74,6 +70,13 @@ public sealed class SparseGptPruner : IPruningMethod
         {
             throw new PruningShapeException($"the factor is for {factor.Dead.Length} inputs and the weight has {weight.Length} entries, expected {cols} inputs and {rows}×{cols}", nameof(factor));
         }
+        return Sweep(weight, rows, factor, pattern, cancellationToken, out pruneMask);
+    }
+
+    // The checked weights swept with the factor, in double.
+    private double[] Sweep(float[] weight, int rows, SweepFactor factor, SparsityPattern pattern, CancellationToken cancellationToken, out bool[] pruneMask)
+    {
+        int cols = factor.Dead.Length;
         var w = new double[weight.Length];
         for (int i = 0; i < w.Length; i++)
         {
