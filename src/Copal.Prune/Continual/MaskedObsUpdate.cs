@@ -30,6 +30,8 @@ internal static class MaskedObsUpdate
         {
             for (int r = r0; r < r1; r++)
             {
+                // A row is O(cols²): at LLaMA-7B's down_proj a partition runs for minutes, so Ctrl-C is checked per row.
+                cancellationToken.ThrowIfCancellationRequested();
                 Span<double> wr = w.AsSpan(r * cols, cols);
                 ReadOnlySpan<bool> mr = mask.AsSpan(r * cols, cols);
                 for (int i = 0; i < cols; i++)

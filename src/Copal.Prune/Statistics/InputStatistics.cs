@@ -33,22 +33,18 @@ public sealed class InputStatistics
     /// statistics of 0 sequences); <see cref="Tokens"/> is 0.
     /// </summary>
     /// <exception cref="PruningShapeException">The Hessian is not [columns, columns].</exception>
-    public static InputStatistics FromHessian(ReadOnlySpan<double> hessian, int columns, int sequences = 1) => Adopt(hessian.ToArray(), columns, sequences);
-
-    /// <summary>As <see cref="FromHessian"/>, but takes <paramref name="hessian"/> itself (no copy of a possibly large matrix).</summary>
-    internal static InputStatistics Adopt(double[] hessian, int columns, int sequences)
+    public static InputStatistics FromHessian(ReadOnlySpan<double> hessian, int columns, int sequences = 1)
     {
-        ArgumentNullException.ThrowIfNull(hessian);
         ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
         if (columns <= 0)
         {
             throw new PruningShapeException($"input statistics need at least one column, got {columns}", nameof(columns));
         }
-        CheckLength(hessian.LongLength, (long)columns * columns, nameof(hessian));
-        var stats = new InputStatistics(columns, hessian) { Sequences = sequences };
+        CheckLength(hessian.Length, (long)columns * columns, nameof(hessian));
+        var stats = new InputStatistics(columns, hessian.ToArray()) { Sequences = sequences };
         for (int j = 0; j < columns; j++)
         {
-            stats._columnMeanSquares[j] = hessian[((long)j * columns) + j] / 2;
+            stats._columnMeanSquares[j] = hessian[(j * columns) + j] / 2;
         }
         return stats;
     }
