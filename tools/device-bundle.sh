@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares .device/ for tools/device-check.sh on a GPU machine that has no .NET SDK: a copy of this machine's .NET
-# runtime, copal published (framework-dependent), the three test assemblies with xunit's console runner, and the
-# few files of ../shared/data the GPU tests read, as two archives of about 50 MB; the folder is git-ignored and carried to the device.
+# runtime (with ASP.NET Core's), copal published (framework-dependent), the three test assemblies with xunit's console
+# runner, and the few files of ../shared/data the GPU tests read, as two xz archives of about 39 MB; the folder
+# is git-ignored and carried to the device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.device
@@ -28,14 +29,24 @@ dotnet restore "$runner/runner.csproj" --nologo -v q --packages "$runner/package
 cp -r "$runner/packages/xunit.runner.console/2.4.1/tools/netcoreapp2.0" "$out/xunit"
 
 root=$(dirname "$(readlink -f "$(command -v dotnet)")")
-version=$(dotnet --list-runtimes | awk '$1 == "Microsoft.NETCore.App" { v = $2 } END { print v }')
-tar czf "$out/dotnet.tgz" -C "$root" dotnet host "shared/Microsoft.NETCore.App/$version"
+# copal needs ASP.NET Core's shared framework too (`copal serve`); without it the host refuses to start copal at all.
+frameworks=()
+for f in Microsoft.NETCore.App Microsoft.AspNetCore.App; do
+  v=$(dotnet --list-runtimes | awk -v f="$f" '$1 == f { v = $2 } END { print v }')
+  [ -n "$v" ] || { echo "no $f runtime in this SDK" >&2; exit 1; }
+  frameworks+=("shared/$f/$v")
+done
+# xz, not gzip: the device tool carries at most 64 MiB together with the tracked tree (about 20 MB, the testbed
+# model), and gzip made 65 MB of this alone. xz's large window also stores the DLLs the test folders share once.
+tar cf - -C "$root" dotnet host "${frameworks[@]}" | xz -9 > "$out/dotnet.txz"
 
 data=../shared/data
 cp -r "$data/models/stories260K" "$out/data/models/"
 cp -r "$data/text/wikitext-2-raw-v1" "$data/text/tinystories" "$out/data/text/"
 cp -r "$data/tokenizers/llama2" "$out/data/tokenizers/"
-# One compressed payload: the device tool carries at most 64 MiB of working tree.
-tar czf "$out/payload.tgz" -C "$out" copal tests xunit data
+tar cf - -C "$out" copal tests xunit data | xz -9 > "$out/payload.txz"
 rm -rf "$out/copal" "$out/tests" "$out/xunit" "$out/data"
-du -sh "$out"
+bundle=$(du -sb "$out" | cut -f1)
+tracked=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+echo "$out: $((bundle / 1024 / 1024)) MiB; with the tracked tree $(((bundle + tracked) / 1024 / 1024)) MiB of the 64 MiB that travel"
+[ $((bundle + tracked)) -le $((64 * 1024 * 1024)) ] || { echo "too large for the device tool: $((bundle + tracked)) bytes" >&2; exit 1; }
