@@ -34,8 +34,8 @@ public sealed class IlgpuCpuFixture() : BackendFixture(() => IlgpuDevices.OpenCp
 /// </summary>
 public sealed class IlgpuCpuGroupsFixture() : BackendFixture(() => IlgpuDevices.OpenCpu(threadsPerGroup: 16));
 
-/// <summary>The first CUDA device ILGPU accepts.</summary>
-public sealed class CudaFixture() : BackendFixture(() => BackendFactory.Create(BackendFactory.FindUsable("cuda", out _)!));
+/// <summary>The first CUDA device ILGPU accepts (where none is but one is required, "cuda" fails with ILGPU's reason).</summary>
+public sealed class CudaFixture() : BackendFixture(() => BackendFactory.Create(BackendFactory.FindUsable("cuda", out _) ?? "cuda"));
 
-/// <summary>The first OpenCL device ILGPU accepts (OpenCL C 2.0 with a generic address space).</summary>
-public sealed class OpenCLFixture() : BackendFixture(() => BackendFactory.Create(BackendFactory.FindUsable("opencl", out _)!));
+/// <summary>The first OpenCL device ILGPU accepts (OpenCL C 2.0 with a generic address space), like <see cref="CudaFixture"/>.</summary>
+public sealed class OpenCLFixture() : BackendFixture(() => BackendFactory.Create(BackendFactory.FindUsable("opencl", out _) ?? "opencl"));
