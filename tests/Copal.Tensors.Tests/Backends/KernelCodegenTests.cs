@@ -1,0 +1,101 @@
+using System.Reflection;
+using Copal.Tensors.Backends.Ilgpu.Kernels;
+using ILGPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.OpenCL;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace Copal.Tensors.Tests.Backends;
+
+/// <summary>
+/// Every kernel through ILGPU's PTX (CUDA) and OpenCL C code generators, with no device. The op tests run the
+/// kernels on ILGPU's CPU accelerator, which executes IL and never meets these generators; a construct only the GPU
+/// backends reject (an unsupported intrinsic, say) would otherwise first fail on a lent GPU machine, where every
+/// minute counts. PTX is generated for Hopper (SM 9.0, the H100/H200 the device check runs on), OpenCL C for 2.0.
+/// </summary>
+public sealed class KernelCodegenTests
+{
+    private static readonly Assembly Kernels = typeof(MatMulKernels).Assembly;
+
+    /// <summary>Every kernel entry point: the public static void methods of the kernel classes, generic ones once per weight view.</summary>
+    public static TheoryData<string> EntryPoints()
+    {
+        var data = new TheoryData<string>();
+        foreach (string name in EntryPointMethods().Keys)
+        {
+            data.Add(name);
+        }
+        return data;
+    }
+
+    [Fact]
+    public void Every_kernel_the_backend_loads_is_covered()
+    {
+        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "Gram", "ColumnSquares", "NM", "Bitmask"];
+        string[] found = EntryPointMethods().Values.Select(m => m.Name).Distinct().ToArray();
+        Assert.Empty(expected.Except(found));
+        Assert.Equal(3, EntryPointMethods().Keys.Count(k => k.StartsWith("MatMulKernels.Gemv<", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [MemberData(nameof(EntryPoints))]
+    public void Kernel_compiles_to_ptx_for_hopper(string kernel)
+    {
+        using Context context = Context.Create(b => b.EnableAlgorithms());
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_83, nvvmAPI: null);
+        var compiled = (PTXCompiledKernel)backend.Compile(Entry(kernel), KernelSpecialization.Empty);
+        Assert.Contains(".entry", compiled.PTXAssembly, StringComparison.Ordinal);
+        // Local memory is per-thread stack in DRAM: a kernel that needs it spills or indexes a private array.
+        Assert.DoesNotContain(".local", compiled.PTXAssembly, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(EntryPoints))]
+    public void Kernel_compiles_to_opencl_c(string kernel)
+    {
+        using Context context = Context.Create(b => b.EnableAlgorithms());
+        var capabilities = new CLCapabilityContext(float16: false, float64: true, genericAddressSpace: true, int64_Atomics: true, subGroups: true);
+        using var backend = new CLBackend(context, capabilities, CLDeviceVendor.Nvidia, CLCVersion.CL20);
+        var compiled = (CLCompiledKernel)backend.Compile(Entry(kernel), KernelSpecialization.Empty);
+        Assert.Contains("kernel", compiled.Source, StringComparison.Ordinal);
+    }
+
+    private static EntryPointDescription Entry(string kernel)
+    {
+        MethodInfo method = EntryPointMethods()[kernel];
+        // Kernels whose first parameter is an index are launched implicitly grouped (LoadAutoGroupedStreamKernel).
+        return method.GetParameters()[0].ParameterType.Name.StartsWith("Index", StringComparison.Ordinal)
+            ? EntryPointDescription.FromImplicitlyGroupedKernel(method)
+            : EntryPointDescription.FromExplicitlyGroupedKernel(method);
+    }
+
+    private static Dictionary<string, MethodInfo> EntryPointMethods()
+    {
+        const string space = "Copal.Tensors.Backends.Ilgpu.Kernels";
+        Type[] types = Kernels.GetTypes().Where(t => t.Namespace == space).ToArray();
+        Type[] views = types.Where(t => t.IsValueType && typeof(IWeightView).IsAssignableFrom(t)).OrderBy(t => t.Name).ToArray();
+        var methods = new Dictionary<string, MethodInfo>();
+        foreach (Type type in types.Where(t => t.IsAbstract && t.IsSealed))
+        {
+            foreach (MethodInfo m in type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly).Where(m => m.ReturnType == typeof(void)))
+            {
+                if (m.IsGenericMethodDefinition)
+                {
+                    foreach (Type view in views)
+                    {
+                        methods[$"{type.Name}.{m.Name}<{view.Name}>"] = m.MakeGenericMethod(view);
+                    }
+                }
+                else
+                {
+                    methods[$"{type.Name}.{m.Name}"] = m;
+                }
+            }
+        }
+        return methods;
+    }
+}
