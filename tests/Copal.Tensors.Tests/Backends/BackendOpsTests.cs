@@ -24,6 +24,8 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             data.Add(dtype, 1, 1, 1);       // a single dot product
             data.Add(dtype, 1, 130, 300);   // GEMV: rows over a 256-thread group, cols not a multiple of it
             data.Add(dtype, 1, 7, 1031);    // GEMV: each thread several columns
+            data.Add(dtype, 1, 70, 1000);   // GEMV in 16-byte loads: four octets a lane per step, then a remainder
+            data.Add(dtype, 1, 9, 40);      // GEMV in 16-byte loads: fewer octets than one step takes
             data.Add(dtype, 3, 33, 65);     // GEMM: partial tiles everywhere
             data.Add(dtype, 17, 40, 129);   // GEMM: more than one row tile
         }

@@ -32,11 +32,12 @@ public sealed partial class IlgpuBackend
         {
             int teams = _plan.RowGroup < _accelerator.WarpSize ? _plan.RowGroup : _plan.RowGroup / _accelerator.WarpSize;
             var config = new KernelConfig(_plan.Groups(outs, teams), _plan.RowGroup);
+            ArrayView<Quad> x4 = xv.Cast<Quad>();
             switch (w.DType)
             {
-                case DType.F32: _kernels.GemvF32(config, xv, w.F32, yv, outs, cols); break;
-                case DType.BF16: _kernels.GemvBf16(config, xv, w.Bf16, yv, outs, cols); break;
-                default: _kernels.GemvF16(config, xv, w.F16, yv, outs, cols); break;
+                case DType.F32: _kernels.GemvF32(config, xv, x4, w.F32, yv, outs, cols); break;
+                case DType.BF16: _kernels.GemvBf16(config, xv, x4, w.Bf16, yv, outs, cols); break;
+                default: _kernels.GemvF16(config, xv, x4, w.F16, yv, outs, cols); break;
             }
             return;
         }

@@ -94,12 +94,10 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         if (dtype == DType.BF16)
         {
             MemoryBuffer1D<ushort, Stride1D.Dense> words = Upload(MemoryMarshal.Cast<byte, ushort>(bytes), owned);
-            ArrayView<ushort> view = words.View.AsContiguous();
-            return (words, new Bf16Weights(view, view.Cast<ulong>()), default);
+            return (words, Bf16Weights.Over(words.View.AsContiguous()), default);
         }
         MemoryBuffer1D<float, Stride1D.Dense> values = Upload(MemoryMarshal.Cast<byte, float>(bytes), owned);
-        ArrayView<float> f32 = values.View.AsContiguous();
-        return (values, default, new F32Weights(f32, f32.Cast<ulong>()));
+        return (values, default, F32Weights.Over(values.View.AsContiguous()));
     }
 
     /// <summary>Copies <paramref name="data"/> to a new device buffer (at least one element long).</summary>

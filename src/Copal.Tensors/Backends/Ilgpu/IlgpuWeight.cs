@@ -18,7 +18,7 @@ public sealed class IlgpuWeight : DeviceWeight
     {
         Owner = owner;
         _f32 = values;
-        F32 = new F32Weights(values.View.AsContiguous(), values.View.AsContiguous().Cast<ulong>());
+        F32 = F32Weights.Over(values.View.AsContiguous());
     }
 
     internal IlgpuWeight(IlgpuBackend owner, MemoryBuffer1D<ushort, Stride1D.Dense> words, string name, DType dtype, int rows, int cols)
@@ -27,8 +27,8 @@ public sealed class IlgpuWeight : DeviceWeight
         Owner = owner;
         _words = words;
         ArrayView<ushort> view = words.View.AsContiguous();
-        Bf16 = new Bf16Weights(view, view.Cast<ulong>());
-        F16 = new F16Weights(view, view.Cast<ulong>());
+        Bf16 = Bf16Weights.Over(view);
+        F16 = F16Weights.Over(view);
     }
 
     internal IlgpuBackend Owner { get; }

@@ -13,9 +13,9 @@ internal sealed class KernelSet
 {
     public KernelSet(Accelerator a)
     {
-        GemvF32 = Load(a, "Gemv<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
-        GemvBf16 = Load(a, "Gemv<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
-        GemvF16 = Load(a, "Gemv<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
+        GemvF32 = Load(a, "Gemv<F32>", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<Quad>, F32Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
+        GemvBf16 = Load(a, "Gemv<BF16>", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<Quad>, Bf16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
+        GemvF16 = Load(a, "Gemv<F16>", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<Quad>, F16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
         GemmF32 = Load(a, "Gemm<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmBf16 = Load(a, "Gemm<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmF16 = Load(a, "Gemm<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
@@ -37,9 +37,9 @@ internal sealed class KernelSet
         BitmaskBf16 = Load(a, "Bitmask<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
     }
 
-    public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int> GemvF32 { get; }
-    public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int> GemvBf16 { get; }
-    public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int> GemvF16 { get; }
+    public Action<KernelConfig, ArrayView<float>, ArrayView<Quad>, F32Weights, ArrayView<float>, int, int> GemvF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, ArrayView<Quad>, Bf16Weights, ArrayView<float>, int, int> GemvBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, ArrayView<Quad>, F16Weights, ArrayView<float>, int, int> GemvF16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int, int> GemmF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int> GemmBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int, int> GemmF16 { get; }

@@ -26,10 +26,14 @@ internal static class MatMulKernels
 
     /// <summary>
     /// rows = 1. A team of lanes (one warp on a GPU, one thread on the CPU accelerator) owns an output feature at a
-    /// time: its lanes stride over W's row together, so the row is read once and coalesced, 8 bytes per lane and
-    /// load, then the team sums its partial dot products with warp shuffles.
+    /// time: its lanes stride over W's row together, so the row is read once and coalesced, then the team sums its
+    /// partial dot products with warp shuffles. Decode is bound by memory, and a warp's throughput by the bytes it
+    /// keeps in flight: where cols is a multiple of 8 each lane takes eight weights in one 16-byte load
+    /// (<see cref="IWeightView.Load8"/>) and issues four such loads before it uses any, 2 KB in flight a warp for
+    /// BF16; the matching x is read as 16-byte <see cref="Quad"/>s, whole 128-byte lines across the warp.
+    /// <paramref name="x4"/> is <paramref name="x"/> as quads (the buffer starts 16-byte aligned).
     /// </summary>
-    public static void Gemv<TW>(ArrayView<float> x, TW w, ArrayView<float> y, int outs, int cols)
+    public static void Gemv<TW>(ArrayView<float> x, ArrayView<Quad> x4, TW w, ArrayView<float> y, int outs, int cols)
         where TW : struct, IWeightView
     {
         int groupSize = Group.DimX;
@@ -38,20 +42,32 @@ internal static class MatMulKernels
         int lane = thread % team;
         int teams = groupSize / team;
         int stride = Grid.DimX * teams;
-        bool quads = (cols & 3) == 0;
+        bool octets = (cols & 7) == 0;
         for (int o = (Grid.IdxX * teams) + (thread / team); o < outs; o += stride)
         {
             long rowBase = (long)o * cols;
             float acc = 0f;
-            if (quads)
+            if (octets)
             {
-                int count = cols >> 2;
-                for (int q = lane; q < count; q += team)
+                int count = cols >> 3;
+                float acc1 = 0f, acc2 = 0f, acc3 = 0f;
+                int e = lane;
+                for (; e + (3 * team) < count; e += 4 * team)
                 {
-                    Quad v = w.Load4(rowBase + (4L * q));
-                    int c = q << 2;
-                    acc += (x[c] * v.X) + (x[c + 1] * v.Y) + (x[c + 2] * v.Z) + (x[c + 3] * v.W);
+                    Octet w0 = w.Load8(rowBase + (8L * e));
+                    Octet w1 = w.Load8(rowBase + (8L * (e + team)));
+                    Octet w2 = w.Load8(rowBase + (8L * (e + (2 * team))));
+                    Octet w3 = w.Load8(rowBase + (8L * (e + (3 * team))));
+                    acc += Dot8(x4, e, w0);
+                    acc1 += Dot8(x4, e + team, w1);
+                    acc2 += Dot8(x4, e + (2 * team), w2);
+                    acc3 += Dot8(x4, e + (3 * team), w3);
                 }
+                for (; e < count; e += team)
+                {
+                    acc += Dot8(x4, e, w.Load8(rowBase + (8L * e)));
+                }
+                acc = (acc + acc1) + (acc2 + acc3);
             }
             else
             {
@@ -69,6 +85,14 @@ internal static class MatMulKernels
                 y[o] = acc;
             }
         }
+    }
+
+    /// <summary>x[8e … 8e + 7] · <paramref name="w"/>.</summary>
+    private static float Dot8(ArrayView<Quad> x4, int e, Octet w)
+    {
+        Quad a = x4[2 * e], b = x4[(2 * e) + 1];
+        return (a.X * w.Low.X) + (a.Y * w.Low.Y) + (a.Z * w.Low.Z) + (a.W * w.Low.W)
+            + (b.X * w.High.X) + (b.Y * w.High.Y) + (b.Z * w.High.Z) + (b.W * w.High.W);
     }
 
     /// <summary>

@@ -2,13 +2,32 @@ using ILGPU;
 
 namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 
-/// <summary>Four consecutive weights, converted to f32.</summary>
+/// <summary>
+/// Four consecutive f32 values. A view of these is loaded with one 16-byte vector instruction (ld.v4.f32 in PTX):
+/// ILGPU vectorizes a struct of four 32-bit fields.
+/// </summary>
 internal struct Quad
 {
     public float X;
     public float Y;
     public float Z;
     public float W;
+}
+
+/// <summary>Sixteen raw bytes of a weight row, loaded with one vector instruction like <see cref="Quad"/>.</summary>
+internal struct Words4
+{
+    public uint A;
+    public uint B;
+    public uint C;
+    public uint D;
+}
+
+/// <summary>Eight consecutive weights, converted to f32.</summary>
+internal struct Octet
+{
+    public Quad Low;
+    public Quad High;
 }
 
 /// <summary>
@@ -20,68 +39,75 @@ internal interface IWeightView
     /// <summary>Element <paramref name="index"/> as f32.</summary>
     float Load(long index);
 
-    /// <summary>Elements index … index + 3 as f32, read in 8-byte loads; <paramref name="index"/> is a multiple of 4.</summary>
-    Quad Load4(long index);
+    /// <summary>
+    /// Elements index … index + 7 as f32, read in 16-byte loads (one for 16-bit dtypes, two for f32).
+    /// <paramref name="index"/> is a multiple of 8, so the address is 16-byte aligned as the vector load requires.
+    /// </summary>
+    Octet Load8(long index);
 }
 
-internal readonly struct F32Weights(ArrayView<float> values, ArrayView<ulong> pairs) : IWeightView
+internal readonly struct F32Weights(ArrayView<float> values, ArrayView<Words4> vectors) : IWeightView
 {
     private readonly ArrayView<float> _values = values;
-    private readonly ArrayView<ulong> _pairs = pairs;
+    private readonly ArrayView<Words4> _vectors = vectors;
+
+    public static F32Weights Over(ArrayView<float> values) => new(values, values.Cast<Words4>());
 
     public float Load(long index) => _values[index];
 
-    public Quad Load4(long index)
+    public Octet Load8(long index)
     {
-        ulong a = _pairs[index >> 1], b = _pairs[(index >> 1) + 1];
-        return new Quad
-        {
-            X = Interop.IntAsFloat((uint)a),
-            Y = Interop.IntAsFloat((uint)(a >> 32)),
-            Z = Interop.IntAsFloat((uint)b),
-            W = Interop.IntAsFloat((uint)(b >> 32)),
-        };
+        Words4 a = _vectors[index >> 2], b = _vectors[(index >> 2) + 1];
+        return new Octet { Low = Floats(a), High = Floats(b) };
     }
+
+    private static Quad Floats(Words4 w) => new()
+    {
+        X = Interop.IntAsFloat(w.A),
+        Y = Interop.IntAsFloat(w.B),
+        Z = Interop.IntAsFloat(w.C),
+        W = Interop.IntAsFloat(w.D),
+    };
 }
 
 /// <summary>bfloat16 is the upper half of an IEEE single: a shift makes it one.</summary>
-internal readonly struct Bf16Weights(ArrayView<ushort> values, ArrayView<ulong> quads) : IWeightView
+internal readonly struct Bf16Weights(ArrayView<ushort> values, ArrayView<Words4> vectors) : IWeightView
 {
     private readonly ArrayView<ushort> _values = values;
-    private readonly ArrayView<ulong> _quads = quads;
+    private readonly ArrayView<Words4> _vectors = vectors;
+
+    public static Bf16Weights Over(ArrayView<ushort> values) => new(values, values.Cast<Words4>());
 
     public float Load(long index) => Interop.IntAsFloat((uint)_values[index] << 16);
 
-    public Quad Load4(long index)
+    public Octet Load8(long index)
     {
-        ulong q = _quads[index >> 2];
-        return new Quad
-        {
-            X = Interop.IntAsFloat((uint)q << 16),
-            Y = Interop.IntAsFloat((uint)(q >> 16) << 16),
-            Z = Interop.IntAsFloat((uint)(q >> 32) << 16),
-            W = Interop.IntAsFloat((uint)(q >> 48) << 16),
-        };
+        Words4 w = _vectors[index >> 3];
+        return new Octet { Low = new Quad { X = Low(w.A), Y = High(w.A), Z = Low(w.B), W = High(w.B) }, High = new Quad { X = Low(w.C), Y = High(w.C), Z = Low(w.D), W = High(w.D) } };
     }
+
+    private static float Low(uint pair) => Interop.IntAsFloat(pair << 16);
+
+    private static float High(uint pair) => Interop.IntAsFloat(pair & 0xFFFF0000u);
 }
 
 /// <summary>IEEE half, decoded with integer operations (exact for every value, subnormals included).</summary>
-internal readonly struct F16Weights(ArrayView<ushort> values, ArrayView<ulong> quads) : IWeightView
+internal readonly struct F16Weights(ArrayView<ushort> values, ArrayView<Words4> vectors) : IWeightView
 {
     private readonly ArrayView<ushort> _values = values;
-    private readonly ArrayView<ulong> _quads = quads;
+    private readonly ArrayView<Words4> _vectors = vectors;
+
+    public static F16Weights Over(ArrayView<ushort> values) => new(values, values.Cast<Words4>());
 
     public float Load(long index) => HalfBits.ToSingle(_values[index]);
 
-    public Quad Load4(long index)
+    public Octet Load8(long index)
     {
-        ulong q = _quads[index >> 2];
-        return new Quad
+        Words4 w = _vectors[index >> 3];
+        return new Octet
         {
-            X = HalfBits.ToSingle((uint)q & 0xFFFF),
-            Y = HalfBits.ToSingle((uint)(q >> 16) & 0xFFFF),
-            Z = HalfBits.ToSingle((uint)(q >> 32) & 0xFFFF),
-            W = HalfBits.ToSingle((uint)(q >> 48)),
+            Low = new Quad { X = HalfBits.ToSingle(w.A & 0xFFFFu), Y = HalfBits.ToSingle(w.A >> 16), Z = HalfBits.ToSingle(w.B & 0xFFFFu), W = HalfBits.ToSingle(w.B >> 16) },
+            High = new Quad { X = HalfBits.ToSingle(w.C & 0xFFFFu), Y = HalfBits.ToSingle(w.C >> 16), Z = HalfBits.ToSingle(w.D & 0xFFFFu), W = HalfBits.ToSingle(w.D >> 16) },
         };
     }
 }
