@@ -35,7 +35,7 @@ public sealed class KernelCodegenTests
     [Fact]
     public void Every_kernel_the_backend_loads_is_covered()
     {
-        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "Gram", "ColumnSquares", "NM", "Bitmask"];
+        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "Gram", "ColumnSquares", "NM", "TwoOfFour", "Bitmask"];
         string[] found = EntryPointMethods().Values.Select(m => m.Name).Distinct().ToArray();
         Assert.Empty(expected.Except(found));
         Assert.Equal(3, EntryPointMethods().Keys.Count(k => k.StartsWith("MatMulKernels.Gemv<", StringComparison.Ordinal)));
@@ -51,6 +51,22 @@ public sealed class KernelCodegenTests
         Assert.Contains(".entry", compiled.PTXAssembly, StringComparison.Ordinal);
         // Local memory is per-thread stack in DRAM: a kernel that needs it spills or indexes a private array.
         Assert.DoesNotContain(".local", compiled.PTXAssembly, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Decode's speed rests on the GEMV's and the 2:4 kernel's 16-byte loads, four weight loads a lane issued
+    /// together: ILGPU emits ld.v4 only for a struct of four 32-bit fields, which a refactoring could lose silently.
+    /// </summary>
+    [Theory]
+    [InlineData("MatMulKernels.Gemv<Bf16Weights>", 4)]
+    [InlineData("SparseKernels.TwoOfFour<Bf16Weights>", 8)]
+    public void Decode_kernels_keep_their_16_byte_loads(string kernel, int atLeast)
+    {
+        using Context context = Context.Create(b => b.EnableAlgorithms());
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_83, nvvmAPI: null);
+        string ptx = ((PTXCompiledKernel)backend.Compile(Entry(kernel), KernelSpecialization.Empty)).PTXAssembly;
+        int vectorLoads = ptx.Split('\n').Count(line => line.TrimStart().StartsWith("ld.v4.", StringComparison.Ordinal));
+        Assert.True(vectorLoads >= atLeast, $"{kernel}: {vectorLoads} ld.v4 loads in its PTX, expected at least {atLeast}");
     }
 
     [Theory]

@@ -30,8 +30,7 @@ public sealed partial class IlgpuBackend
         int outs = w.Rows, cols = w.Cols;
         if (rows == 1)
         {
-            int teams = _plan.RowGroup < _accelerator.WarpSize ? _plan.RowGroup : _plan.RowGroup / _accelerator.WarpSize;
-            var config = new KernelConfig(_plan.Groups(outs, teams), _plan.RowGroup);
+            KernelConfig config = TeamPerOutput(outs);
             ArrayView<Quad> x4 = xv.Cast<Quad>();
             switch (w.DType)
             {
@@ -228,6 +227,16 @@ public sealed partial class IlgpuBackend
             _kernels.ColumnSquares(cols, Own(x, "AccumulateColumnSquares", nameof(x)).View,
                 Own(sums, "AccumulateColumnSquares", nameof(sums)).View, rows, cols);
         }
+    }
+
+    /// <summary>
+    /// A launch with a team of lanes per output feature, as the GEMV and 2:4 kernels expect: a warp on a GPU, one
+    /// thread where groups are narrower than a warp (ILGPU's CPU accelerator).
+    /// </summary>
+    private KernelConfig TeamPerOutput(int outs)
+    {
+        int teams = _plan.RowGroup < _accelerator.WarpSize ? _plan.RowGroup : _plan.RowGroup / _accelerator.WarpSize;
+        return new KernelConfig(_plan.Groups(outs, teams), _plan.RowGroup);
     }
 
     // ---- checks --------------------------------------------------------------------------------------------

@@ -66,8 +66,24 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
             throw new ArgumentException($"MatMul: sparse weight '{weight.Name}' was not loaded by this {Info.Kind} backend", nameof(weight));
         }
         ObjectDisposedException.ThrowIf(weight.IsDisposed, weight);
-        var config = new KernelConfig(_plan.Groups(weight.Rows), _plan.RowGroup);
         bool bf16 = weight.DType == DType.BF16;
+        if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2)
+        {
+            // A warp per output feature (see SparseKernels.TwoOfFour); cols is a multiple of 4, so rows of x are
+            // 16-byte aligned quads.
+            KernelConfig warps = TeamPerOutput(weight.Rows);
+            ArrayView<Quad> x4 = x.Cast<Quad>();
+            if (bf16)
+            {
+                _kernels.TwoOfFourBf16(warps, x4, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
+            }
+            else
+            {
+                _kernels.TwoOfFourF32(warps, x4, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
+            }
+            return;
+        }
+        var config = new KernelConfig(_plan.Groups(weight.Rows), _plan.RowGroup);
         if (weight.Format == SparseFormat.NM)
         {
             if (bf16)

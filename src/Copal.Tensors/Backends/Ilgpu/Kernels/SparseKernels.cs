@@ -11,6 +11,9 @@ namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 /// </summary>
 internal static class SparseKernels
 {
+    /// <summary>Groups a lane takes per step of <see cref="TwoOfFour"/>.</summary>
+    private const int Unroll = 8;
+
     /// <summary>
     /// N:M: per row of W, cols/m groups of n stored values; value k's in-group column is the <paramref name="bits"/>-wide
     /// field at bit k·bits of the row's index stream (<paramref name="indexStride"/> bytes per row, little-endian).
@@ -55,6 +58,86 @@ internal static class SparseKernels
                 Group.Barrier();
             }
         }
+    }
+
+    /// <summary>
+    /// 2:4 with 2-bit fields, the common semi-structured pattern, laid out for decode's memory bound: a team of lanes
+    /// (a warp on a GPU) per output feature, and lane l of a step takes group g = base + l, so the warp's reads of x
+    /// (one 16-byte <see cref="Quad"/> per group, the group's four columns), of the values (two per group) and of the
+    /// index nibbles are each consecutive across lanes: whole cache lines, no gather. The two stored values pick
+    /// their columns from the quad in registers. Each lane issues the loads of <see cref="Unroll"/> groups before
+    /// it uses any, so a warp keeps about 1 KB in flight. Input rows are looped inside, W's row re-read from cache.
+    /// <paramref name="x4"/> is x as quads (cols is a multiple of 4, so every row starts 16-byte aligned).
+    /// </summary>
+    public static void TwoOfFour<TW>(ArrayView<Quad> x4, TW values, ArrayView<byte> index, ArrayView<float> y,
+        int rows, int outs, int cols, int indexStride)
+        where TW : struct, IWeightView
+    {
+        int groupSize = Group.DimX;
+        int team = groupSize < Warp.WarpSize ? 1 : Warp.WarpSize;
+        int thread = Group.IdxX;
+        int lane = thread % team;
+        int teams = groupSize / team;
+        int stride = Grid.DimX * teams;
+        int groups = cols >> 2;
+        for (int o = (Grid.IdxX * teams) + (thread / team); o < outs; o += stride)
+        {
+            long valueBase = (long)o * groups * 2;
+            long indexBase = (long)o * indexStride;
+            for (int r = 0; r < rows; r++)
+            {
+                long xRow = (long)r * groups;
+                float acc = 0f, acc1 = 0f;
+                int g = lane;
+                for (; g + ((Unroll - 1) * team) < groups; g += Unroll * team)
+                {
+                    // Loads first, all of them, then the arithmetic: the loads are independent, so they overlap.
+                    int g1 = g + team, g2 = g1 + team, g3 = g2 + team, g4 = g3 + team, g5 = g4 + team, g6 = g5 + team, g7 = g6 + team;
+                    uint n0 = Nibble(index, indexBase, g), n1 = Nibble(index, indexBase, g1), n2 = Nibble(index, indexBase, g2), n3 = Nibble(index, indexBase, g3);
+                    uint n4 = Nibble(index, indexBase, g4), n5 = Nibble(index, indexBase, g5), n6 = Nibble(index, indexBase, g6), n7 = Nibble(index, indexBase, g7);
+                    Quad x0 = x4[xRow + g], x1 = x4[xRow + g1], x2 = x4[xRow + g2], x3 = x4[xRow + g3];
+                    Quad x4v = x4[xRow + g4], x5 = x4[xRow + g5], x6 = x4[xRow + g6], x7 = x4[xRow + g7];
+                    acc += Group24(values, valueBase, g, x0, n0) + Group24(values, valueBase, g1, x1, n1)
+                        + Group24(values, valueBase, g2, x2, n2) + Group24(values, valueBase, g3, x3, n3);
+                    acc1 += Group24(values, valueBase, g4, x4v, n4) + Group24(values, valueBase, g5, x5, n5)
+                        + Group24(values, valueBase, g6, x6, n6) + Group24(values, valueBase, g7, x7, n7);
+                }
+                for (; g < groups; g += team)
+                {
+                    acc += Group24(values, valueBase, g, x4[xRow + g], Nibble(index, indexBase, g));
+                }
+                acc += acc1;
+                if (team > 1)
+                {
+                    acc = WarpExtensions.Reduce<float, AddFloat>(acc);
+                }
+                if (lane == 0)
+                {
+                    y[((long)r * outs) + o] = acc;
+                }
+            }
+        }
+    }
+
+    /// <summary>Group g's two 2-bit fields: nibble g of the row's index stream.</summary>
+    private static uint Nibble(ArrayView<byte> index, long indexBase, int g) =>
+        (uint)index[indexBase + (g >> 1)] >> ((g & 1) << 2);
+
+    /// <summary>Group g's two values times the columns their fields name.</summary>
+    private static float Group24<TW>(TW values, long valueBase, int g, Quad x, uint nibble)
+        where TW : struct, IWeightView =>
+        (values.Load(valueBase + (2L * g)) * Pick(x, nibble & 3u)) + (values.Load(valueBase + (2L * g) + 1) * Pick(x, (nibble >> 2) & 3u));
+
+    /// <summary>
+    /// Element i of the quad. Written as three flat selects because ILGPU turns these into PTX selp, with no
+    /// branch for lanes to diverge on; nested conditionals became branches (checked in the PTX), and an indexed
+    /// register array would go to local memory.
+    /// </summary>
+    private static float Pick(Quad x, uint i)
+    {
+        float low = (i & 1u) == 0u ? x.X : x.Y;
+        float high = (i & 1u) == 0u ? x.Z : x.W;
+        return (i & 2u) == 0u ? low : high;
     }
 
     /// <summary>
