@@ -67,23 +67,21 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         }
         ObjectDisposedException.ThrowIf(weight.IsDisposed, weight);
         bool bf16 = weight.DType == DType.BF16;
+        KernelConfig config = TeamPerOutput(weight.Rows);
         if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2)
         {
-            // A warp per output feature (see SparseKernels.TwoOfFour); cols is a multiple of 4, so rows of x are
-            // 16-byte aligned quads.
-            KernelConfig warps = TeamPerOutput(weight.Rows);
+            // cols is a multiple of 4, so every row of x starts 16-byte aligned: x is read as quads.
             ArrayView<Quad> x4 = x.Cast<Quad>();
             if (bf16)
             {
-                _kernels.TwoOfFourBf16(warps, x4, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
+                _kernels.TwoOfFourBf16(config, x4, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
             }
             else
             {
-                _kernels.TwoOfFourF32(warps, x4, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
+                _kernels.TwoOfFourF32(config, x4, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
             }
             return;
         }
-        var config = new KernelConfig(_plan.Groups(weight.Rows), _plan.RowGroup);
         if (weight.Format == SparseFormat.NM)
         {
             if (bf16)

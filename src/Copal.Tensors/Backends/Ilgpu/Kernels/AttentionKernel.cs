@@ -1,6 +1,5 @@
 using ILGPU;
 using ILGPU.Algorithms;
-using ILGPU.Algorithms.ScanReduceOperations;
 
 namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 
@@ -59,7 +58,7 @@ internal static class AttentionKernel
                 probs[jj] = score;
                 blockMax = XMath.Max(blockMax, score);
             }
-            float newMax = XMath.Max(runningMax, GroupExtensions.AllReduce<float, MaxFloat>(blockMax));
+            float newMax = XMath.Max(runningMax, GroupReductions.Max(blockMax, block));
             float partial = 0f;
             for (int jj = t; jj < count; jj += block)
             {
@@ -67,7 +66,7 @@ internal static class AttentionKernel
                 probs[jj] = p;
                 partial += p;
             }
-            float blockSum = GroupExtensions.AllReduce<float, AddFloat>(partial);
+            float blockSum = GroupReductions.Sum(partial, block);
             Group.Barrier();
             float rescale = XMath.Exp(runningMax - newMax);
             runningSum = (runningSum * rescale) + blockSum;

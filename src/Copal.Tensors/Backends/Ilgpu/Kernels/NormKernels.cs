@@ -1,10 +1,9 @@
 using ILGPU;
 using ILGPU.Algorithms;
-using ILGPU.Algorithms.ScanReduceOperations;
 
 namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 
-/// <summary>Row-wise reductions: a group per row (grid-stride over rows), summed with ILGPU.Algorithms' group reduction.</summary>
+/// <summary>Row-wise reductions: a group per row (grid-stride over rows), summed with a group reduction (<see cref="GroupReductions"/>).</summary>
 internal static class NormKernels
 {
     /// <summary>y = x / sqrt(mean(x²) + eps) · weight; y may alias x.</summary>
@@ -20,7 +19,7 @@ internal static class NormKernels
                 float v = x[rowBase + d];
                 squares += v * v;
             }
-            squares = GroupExtensions.AllReduce<float, AddFloat>(squares);
+            squares = GroupReductions.Sum(squares, groupSize);
             float inv = 1f / XMath.Sqrt((squares / dim) + eps);
             for (int d = thread; d < dim; d += groupSize)
             {
@@ -43,7 +42,7 @@ internal static class NormKernels
             {
                 max = XMath.Max(max, x[rowBase + c]);
             }
-            max = GroupExtensions.AllReduce<float, MaxFloat>(max);
+            max = GroupReductions.Max(max, groupSize);
             float sum = 0f;
             for (int c = thread; c < cols; c += groupSize)
             {
@@ -51,7 +50,7 @@ internal static class NormKernels
                 x[rowBase + c] = e;
                 sum += e;
             }
-            sum = GroupExtensions.AllReduce<float, AddFloat>(sum);
+            sum = GroupReductions.Sum(sum, groupSize);
             float inv = 1f / sum;
             for (int c = thread; c < cols; c += groupSize)
             {

@@ -6,8 +6,10 @@ namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 
 /// <summary>
 /// y[r, o] = Σ_c x[r, c]·W[o, c] for W stored N:M or as a bitmask (docs/sparse-formats.md), values in their stored
-/// dtype. A group per output feature (grid-stride): it loops over the input rows, so a row of W is fetched from
-/// memory once and re-read from cache for every further input row. That is the decode shape (rows = 1).
+/// dtype. A team of lanes (a warp on a GPU, one thread on ILGPU's CPU accelerator) per output feature, grid-stride,
+/// summed with warp shuffles: no group-wide reduction, shared memory or barrier. Input rows are looped inside, so a
+/// row of W is fetched from memory once and re-read from cache for every further input row. That is the decode
+/// shape (rows = 1).
 /// </summary>
 internal static class SparseKernels
 {
@@ -17,16 +19,16 @@ internal static class SparseKernels
     /// <summary>
     /// N:M: per row of W, cols/m groups of n stored values; value k's in-group column is the <paramref name="bits"/>-wide
     /// field at bit k·bits of the row's index stream (<paramref name="indexStride"/> bytes per row, little-endian).
-    /// Threads take whole groups.
+    /// A team of lanes per output feature (as in <see cref="TwoOfFour"/>); lanes take whole groups.
     /// </summary>
     public static void NM<TW>(ArrayView<float> x, TW values, ArrayView<byte> index, ArrayView<float> y,
         int rows, int outs, int cols, int n, int m, int bits, int indexStride)
         where TW : struct, IWeightView
     {
-        int thread = Group.IdxX, groupSize = Group.DimX;
+        (int team, int lane, int first, int stride) = Teams();
         int groups = cols / m;
         uint fieldMask = (1u << bits) - 1u;
-        for (int o = Grid.IdxX; o < outs; o += Grid.DimX)
+        for (int o = first; o < outs; o += stride)
         {
             long valueBase = (long)o * groups * n;
             long indexBase = (long)o * indexStride;
@@ -34,7 +36,7 @@ internal static class SparseKernels
             {
                 long xRow = (long)r * cols;
                 float acc = 0f;
-                for (int g = thread; g < groups; g += groupSize)
+                for (int g = lane; g < groups; g += team)
                 {
                     for (int j = 0; j < n; j++)
                     {
@@ -50,12 +52,7 @@ internal static class SparseKernels
                         acc += x[xRow + c] * values.Load(valueBase + k);
                     }
                 }
-                acc = GroupExtensions.AllReduce<float, AddFloat>(acc);
-                if (thread == 0)
-                {
-                    y[((long)r * outs) + o] = acc;
-                }
-                Group.Barrier();
+                Store(y, ((long)r * outs) + o, acc, team, lane);
             }
         }
     }
@@ -73,14 +70,9 @@ internal static class SparseKernels
         int rows, int outs, int cols, int indexStride)
         where TW : struct, IWeightView
     {
-        int groupSize = Group.DimX;
-        int team = groupSize < Warp.WarpSize ? 1 : Warp.WarpSize;
-        int thread = Group.IdxX;
-        int lane = thread % team;
-        int teams = groupSize / team;
-        int stride = Grid.DimX * teams;
+        (int team, int lane, int first, int stride) = Teams();
         int groups = cols >> 2;
-        for (int o = (Grid.IdxX * teams) + (thread / team); o < outs; o += stride)
+        for (int o = first; o < outs; o += stride)
         {
             long valueBase = (long)o * groups * 2;
             long indexBase = (long)o * indexStride;
@@ -106,15 +98,7 @@ internal static class SparseKernels
                 {
                     acc += Group24(values, valueBase, g, x4[xRow + g], Nibble(index, indexBase, g));
                 }
-                acc += acc1;
-                if (team > 1)
-                {
-                    acc = WarpExtensions.Reduce<float, AddFloat>(acc);
-                }
-                if (lane == 0)
-                {
-                    y[((long)r * outs) + o] = acc;
-                }
+                Store(y, ((long)r * outs) + o, acc + acc1, team, lane);
             }
         }
     }
@@ -142,22 +126,22 @@ internal static class SparseKernels
 
     /// <summary>
     /// Bitmask: per row of W, ceil(cols/32) mask words (bit j of word w marks column 32w + j) and, per word, the index
-    /// of its first stored value, so threads can take words independently.
+    /// of its first stored value, so lanes can take words independently. A team of lanes per output feature.
     /// </summary>
     public static void Bitmask<TW>(ArrayView<float> x, TW values, ArrayView<uint> mask, ArrayView<uint> starts, ArrayView<float> y,
         int rows, int outs, int cols)
         where TW : struct, IWeightView
     {
-        int thread = Group.IdxX, groupSize = Group.DimX;
+        (int team, int lane, int first, int stride) = Teams();
         int words = (cols + 31) / 32;
-        for (int o = Grid.IdxX; o < outs; o += Grid.DimX)
+        for (int o = first; o < outs; o += stride)
         {
             long wordBase = (long)o * words;
             for (int r = 0; r < rows; r++)
             {
                 long xRow = (long)r * cols;
                 float acc = 0f;
-                for (int w = thread; w < words; w += groupSize)
+                for (int w = lane; w < words; w += team)
                 {
                     uint left = mask[wordBase + w];
                     long v = starts[wordBase + w];
@@ -169,13 +153,33 @@ internal static class SparseKernels
                         left &= left - 1u;
                     }
                 }
-                acc = GroupExtensions.AllReduce<float, AddFloat>(acc);
-                if (thread == 0)
-                {
-                    y[((long)r * outs) + o] = acc;
-                }
-                Group.Barrier();
+                Store(y, ((long)r * outs) + o, acc, team, lane);
             }
+        }
+    }
+
+    /// <summary>
+    /// This thread's team of lanes (a warp; one thread where the group is narrower than a warp), its lane, the
+    /// first output feature the team owns and the stride to its next.
+    /// </summary>
+    private static (int Team, int Lane, int First, int Stride) Teams()
+    {
+        int groupSize = Group.DimX, thread = Group.IdxX;
+        int team = groupSize < Warp.WarpSize ? 1 : Warp.WarpSize;
+        int teams = groupSize / team;
+        return (team, thread % team, (Grid.IdxX * teams) + (thread / team), Grid.DimX * teams);
+    }
+
+    /// <summary>Sums the team's partial dot products (warp shuffles, no shared memory) and writes the total once.</summary>
+    private static void Store(ArrayView<float> y, long at, float partial, int team, int lane)
+    {
+        if (team > 1)
+        {
+            partial = WarpExtensions.Reduce<float, AddFloat>(partial);
+        }
+        if (lane == 0)
+        {
+            y[at] = partial;
         }
     }
 }
