@@ -82,6 +82,7 @@ hbm = 4.8e12 if "H200" in name else 3.35e12 if "H100" in name else None
 print(f"\n{name or 'GPU'}; HBM {hbm / 1e12 if hbm else '?'} TB/s nominal")
 print(f"| model | prefill {os.environ.get('COPAL_CHECK_PREFILL', '512')} tok/s | prefill TFLOP/s | decode tok/s | weight GB/token | decode GB/s | % of HBM ÷ weights |")
 print("|---|---|---|---|---|---|---|")
+profiles = []
 for preset in os.environ.get("COPAL_CHECK_PRESETS", "tinyllama-1.1b llama2-7b").split():
     for kind in ("dense", "2:4"):
         path = os.path.join(work, f"{preset}-{kind}.json")
@@ -95,5 +96,12 @@ for preset in os.environ.get("COPAL_CHECK_PRESETS", "tinyllama-1.1b llama2-7b").
         share = f"{100 * gbs * 1e9 / hbm:.0f} %" if hbm else "?"
         print(f"| {preset} {kind} | {r['prefill_tokens_per_second']:.0f} | {flops:.1f} | {r['decode_tokens_per_second']:.1f} | "
               f"{r['weight_bytes_per_token'] / 1e9:.2f} | {gbs:.0f} | {share} |")
+        profiles.append((f"{preset} {kind}", r.get("decode_profile") or []))
+# Where a decode token's time goes, op by op (bench times every op of one round, synchronized, apart from the
+# rates above): the first thing to read when a target is missed.
+for name, rows in profiles:
+    print(f"\ndecode profile, {name} (synchronized per op):")
+    for row in rows[:8]:
+        print(f"  {row['op']:<18} {row['milliseconds_per_token']:8.3f} ms/token {100 * row['share']:5.1f} %  {row['calls_per_token']} calls/token")
 PY
 echo "total $(( $(date +%s) - start )) s"

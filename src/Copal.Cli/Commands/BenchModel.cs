@@ -116,7 +116,6 @@ internal static class BenchModel
             t = Stopwatch.GetTimestamp();
             model.Forward(state, tokens.AsSpan(0, prefill), 0, LogitsMode.All);
             double a = Stopwatch.GetElapsedTime(t).TotalSeconds;
-            backend.Reset();
             t = Stopwatch.GetTimestamp();
             for (int i = 0; i < decode; i++)
             {
@@ -132,6 +131,15 @@ internal static class BenchModel
             }
             Say($"round {r}{(r == 0 ? " (warm-up)" : "")}: prefill {prefill / p:F1} tok/s, perplexity-mode {prefill / a:F1} tok/s, decode {decode / d:F2} tok/s");
         }
+        // One more decode round, op by op, for the profile: apart from the rates, because a timed op synchronizes.
+        backend.Reset();
+        backend.Timing = true;
+        for (int i = 0; i < decode; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last);
+        }
+        backend.Timing = false;
         // The GEMM ceiling on this model's own MLP weight, prefill-sized, measured once the weights are paged in.
         DeviceWeight gate = model.Weights.Layers[0][LinearId.GateProj];
         double gemm = GemmRate(raw, gate, prefill, repeat + 2);

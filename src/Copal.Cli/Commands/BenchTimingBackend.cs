@@ -5,9 +5,10 @@ using Copal.Tensors.Backends;
 namespace Copal.Cli.Commands;
 
 /// <summary>
-/// Wraps a backend and adds each op's wall time to a per-category total, so <c>copal bench --profile</c> can say
-/// where a forward pass goes (matmuls vs lm_head vs attention vs norms) without touching the model code. It
-/// synchronizes after every op, which is free on the CPU and makes device timings honest (and slower) elsewhere.
+/// Wraps a backend and, while <see cref="Timing"/> is on, adds each op's wall time to a per-category total, so
+/// <c>copal bench</c> can say where a decode step goes (matmuls vs lm_head vs attention vs norms) without touching
+/// the model code. A timed op synchronizes after it: free on the CPU, but on a GPU it costs the queue its
+/// pipelining (hundreds of round trips a token), so the rates are measured with timing off.
 /// </summary>
 internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IBackend, ISparseWeightLoader, IWeightCopier
 {
@@ -27,6 +28,9 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
     public IReadOnlyDictionary<string, (double Seconds, long Calls)> Totals => _totals;
 
     public void Reset() => _totals.Clear();
+
+    /// <summary>Whether ops are timed (and synchronized); off, the wrapper only passes calls on.</summary>
+    public bool Timing { get; set; }
 
     public BackendInfo Info => inner.Info;
 
@@ -59,10 +63,14 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
     public void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums) => inner.AccumulateColumnSquares(x, rows, cols, sums);
     public void Dispose() => inner.Dispose();
 
-    private static long Start() => Stopwatch.GetTimestamp();
+    private long Start() => Timing ? Stopwatch.GetTimestamp() : 0;
 
     private void Stop(string what, long start)
     {
+        if (!Timing)
+        {
+            return;
+        }
         inner.Synchronize();
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         _totals[what] = _totals.TryGetValue(what, out var v) ? (v.Seconds + seconds, v.Calls + 1) : (seconds, 1);
