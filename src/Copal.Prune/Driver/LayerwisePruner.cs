@@ -91,6 +91,8 @@ public sealed class LayerwisePruner
         long peakAnonymous = MemoryProbe.AnonymousBytes();
         long zeros = 0, total = 0;
         int lastSelected = _options.Layers?.Max() ?? layers - 1;
+        // Until a layer is pruned, both upstreams carry the same activations (skipped layers run dense on both).
+        bool pruningStarted = false;
         for (int layer = 0; layer < layers; layer++)
         {
             if (_options.Layers is not null && !_options.Layers.Contains(layer))
@@ -120,7 +122,8 @@ public sealed class LayerwisePruner
                     // 2. Statistics of this group's inputs, from the layer as pruned so far.
                     var stats = new Dictionary<LinearId, InputStatistics>(denseActivations is null
                         ? CollectStatistics(layer, group, state, work, activations, progress, cancellationToken)
-                        : CollectPairedStatistics(layer, dense, group, state, work, activations, denseActivations, upstream.CollectsBoth(), shift, progress, cancellationToken));
+                        : CollectPairedStatistics(layer, dense, group, state, work, activations, denseActivations, upstream.CollectsBoth(), shift,
+                            sameInputs: !pruningStarted && pruned.Count == 0, progress, cancellationToken));
                     // 3. Prune the group's linears from the dense weights.
                     for (int g = 0; g < group.Length; g++)
                     {
@@ -163,6 +166,7 @@ public sealed class LayerwisePruner
                     // The dense side moves on through the dense layer.
                     OnDenseLayer(layer, dense, () => Rerun(layer, dense, state, work, null, denseActivations, cancellationToken));
                 }
+                pruningStarted = true;
                 output.WriteLayer(layer, pruned.ToDictionary(kv => LlamaTensorNames.Linear(layer, kv.Key), kv => kv.Value.View));
                 peakAnonymous = Math.Max(peakAnonymous, MemoryProbe.AnonymousBytes());
                 layerReports.Add(new LayerReport(layer, linearReports, outputError, layerClock.Elapsed.TotalSeconds));
@@ -326,26 +330,31 @@ public sealed class LayerwisePruner
     }
 
     // Each sample through the dense layer on its dense-upstream input, then through the layer as pruned so far on its
-    // pruned-upstream input (the layer is still dense unless --true-sequential swapped some linears in).
+    // pruned-upstream input (the layer is still dense unless --true-sequential swapped some linears in). With
+    // sameInputs (no layer pruned yet, no linear of this one swapped in) the two passes would be one pass twice.
     private IReadOnlyDictionary<LinearId, InputStatistics> CollectPairedStatistics(
         int layer, DecoderLayerWeights dense, LinearId[] group, RunState state, DeviceBuffer work, float[][] activations, float[][] denseActivations,
-        bool denseHessian, bool shift, IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
+        bool denseHessian, bool shift, bool sameInputs, IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
     {
-        using var tap = new PairedStatisticsTap(_model.Backend, layer, LeaderColumns(group), denseHessian, shift);
+        using var tap = new PairedStatisticsTap(_model.Backend, layer, LeaderColumns(group), denseHessian, shift, sameInputs);
         int seqLen = state.MaxRows;
         for (int s = 0; s < activations.Length; s++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            progress?.Report(new PruneProgress(layer, _model.Config.NumLayers, $"statistics {s + 1}/{activations.Length} (dense and pruned upstream)"));
-            float[] denseInput = denseActivations[s];
-            tap.DensePass = true;
-            OnDenseLayer(layer, dense, () =>
+            progress?.Report(new PruneProgress(layer, _model.Config.NumLayers,
+                $"statistics {s + 1}/{activations.Length} ({(sameInputs ? "dense and pruned upstream alike" : "dense and pruned upstream")})"));
+            if (!sameInputs)
             {
-                _model.Backend.Upload(denseInput, work);
-                _model.ForwardLayer(state, layer, work, seqLen, 0, tap);
-                return 0;
-            });
-            tap.DensePass = false;
+                float[] denseInput = denseActivations[s];
+                tap.DensePass = true;
+                OnDenseLayer(layer, dense, () =>
+                {
+                    _model.Backend.Upload(denseInput, work);
+                    _model.ForwardLayer(state, layer, work, seqLen, 0, tap);
+                    return 0;
+                });
+                tap.DensePass = false;
+            }
             _model.Backend.Upload(activations[s], work);
             _model.ForwardLayer(state, layer, work, seqLen, 0, tap);
             tap.FoldSample();

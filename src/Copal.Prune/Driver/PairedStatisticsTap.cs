@@ -12,21 +12,27 @@ namespace Copal.Prune.Driver;
 /// <see cref="StatisticsUpstream.Mixed"/> and <see cref="StatisticsUpstream.DensePast"/>); with
 /// <paramref name="upstreamShift"/> the cross term K = Σ (x_dense − x)·xᵀ of asymmetric calibration is accumulated
 /// on the host from both passes' inputs (<see cref="InputStatistics.UpstreamShift"/>).
+/// With <paramref name="sameInputs"/> (no layer pruned yet: both upstreams give these inputs to the bit) only the
+/// pruned pass runs: the statistics carry no dense side, which counts as the same through both upstreams, and K is
+/// zero. The dense pass and the host's cross Gram of zeros cost the first pruned layer of a 7B model minutes a step.
 /// </summary>
-internal sealed class PairedStatisticsTap(IBackend backend, int layer, IReadOnlyDictionary<LinearId, int> leaderColumns, bool denseHessian, bool upstreamShift) : IForwardTap, IDisposable
+internal sealed class PairedStatisticsTap(IBackend backend, int layer, IReadOnlyDictionary<LinearId, int> leaderColumns, bool denseHessian, bool upstreamShift, bool sameInputs) : IForwardTap, IDisposable
 {
     private readonly StatisticsTap _pruned = new(backend, layer, leaderColumns, collectHessian: true);
-    private readonly StatisticsTap _dense = new(backend, layer, leaderColumns, collectHessian: denseHessian);
+    private readonly StatisticsTap _dense = new(backend, layer, leaderColumns, collectHessian: denseHessian && !sameInputs);
     private readonly Dictionary<LinearId, Shift> _shifts = upstreamShift ? leaderColumns.ToDictionary(kv => kv.Key, kv => new Shift(kv.Value)) : [];
     private int _sequences;
 
     /// <summary>Whether the pass now running is the dense upstream's (else the pruned upstream's).</summary>
     public bool DensePass { get; set; }
 
+    /// <summary>Whether both upstreams give this layer the same inputs, so that only the pruned pass runs.</summary>
+    public bool SameInputs => sameInputs;
+
     public void OnLinearInput(int inputLayer, LinearId linear, DeviceBuffer input, int rows)
     {
         (DensePass ? _dense : _pruned).OnLinearInput(inputLayer, linear, input, rows);
-        if (inputLayer == layer && _shifts.TryGetValue(linear, out Shift? shift))
+        if (!sameInputs && inputLayer == layer && _shifts.TryGetValue(linear, out Shift? shift))
         {
             shift.Add(backend, input, rows, DensePass);
         }
@@ -44,13 +50,16 @@ internal sealed class PairedStatisticsTap(IBackend backend, int layer, IReadOnly
         _sequences++;
     }
 
-    /// <summary>The statistics through the pruned upstream, per group leader, each with its dense side (where its Gram was kept) and its shift attached.</summary>
+    /// <summary>
+    /// The statistics through the pruned upstream, per group leader, each with its dense side (where its Gram was kept
+    /// and the inputs differ) and its shift (zero for the same inputs) attached.
+    /// </summary>
     public IReadOnlyDictionary<LinearId, InputStatistics> Statistics()
     {
         IReadOnlyDictionary<LinearId, InputStatistics> pruned = _pruned.Statistics, dense = _dense.Statistics;
         foreach ((LinearId leader, InputStatistics stats) in pruned)
         {
-            if (denseHessian)
+            if (denseHessian && !sameInputs)
             {
                 stats.DenseUpstream = dense[leader];
             }
