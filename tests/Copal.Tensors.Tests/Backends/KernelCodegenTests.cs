@@ -21,7 +21,10 @@ public sealed class KernelCodegenTests
 {
     private static readonly Assembly Kernels = typeof(MatMulKernels).Assembly;
 
-    /// <summary>Every kernel entry point: the public static void methods of the kernel classes, generic ones once per weight view.</summary>
+    /// <summary>
+    /// Every kernel entry point: the public static void methods of the kernel classes, generic ones once per weight
+    /// view (the helpers kernels call are internal or private).
+    /// </summary>
     public static TheoryData<string> EntryPoints()
     {
         var data = new TheoryData<string>();

@@ -14,9 +14,9 @@ namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 /// </summary>
 internal static class GroupReductions
 {
-    public static float Sum(float value, int groupSize) =>
+    internal static float Sum(float value, int groupSize) =>
         groupSize == 1 ? value : GroupExtensions.AllReduce<float, AddFloat>(value);
 
-    public static float Max(float value, int groupSize) =>
+    internal static float Max(float value, int groupSize) =>
         groupSize == 1 ? value : GroupExtensions.AllReduce<float, MaxFloat>(value);
 }

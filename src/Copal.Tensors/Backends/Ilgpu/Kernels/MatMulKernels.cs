@@ -1,6 +1,4 @@
 using ILGPU;
-using ILGPU.Algorithms;
-using ILGPU.Algorithms.ScanReduceOperations;
 
 namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 
@@ -29,7 +27,7 @@ internal static class MatMulKernels
 
     /// <summary>
     /// rows = 1. A team of lanes (one warp on a GPU, one thread on the CPU accelerator) owns an output feature at a
-    /// time: its lanes stride over W's row together, so the row is read once and coalesced, then the team sums its
+    /// time (<see cref="OutputTeams"/>): its lanes stride over W's row together, so the row is read once and coalesced, then the team sums its
     /// partial dot products with warp shuffles. Decode is bound by memory, and a warp's throughput by the bytes it
     /// keeps in flight: where cols is a multiple of 8 each lane takes eight weights in one 16-byte load
     /// (<see cref="IWeightView.Load8"/>) and issues four such loads before it uses any, 2 KB in flight a warp for
@@ -39,14 +37,9 @@ internal static class MatMulKernels
     public static void Gemv<TW>(ArrayView<float> x, ArrayView<Quad> x4, TW w, ArrayView<float> y, int outs, int cols)
         where TW : struct, IWeightView
     {
-        int groupSize = Group.DimX;
-        int team = groupSize < Warp.WarpSize ? 1 : Warp.WarpSize;
-        int thread = Group.IdxX;
-        int lane = thread % team;
-        int teams = groupSize / team;
-        int stride = Grid.DimX * teams;
+        (int team, int lane, int first, int stride) = OutputTeams.Assign();
         bool octets = (cols & 7) == 0;
-        for (int o = (Grid.IdxX * teams) + (thread / team); o < outs; o += stride)
+        for (int o = first; o < outs; o += stride)
         {
             long rowBase = (long)o * cols;
             float acc = 0f;
@@ -79,14 +72,7 @@ internal static class MatMulKernels
                     acc += x[c] * w.Load(rowBase + c);
                 }
             }
-            if (team > 1)
-            {
-                acc = WarpExtensions.Reduce<float, AddFloat>(acc);
-            }
-            if (lane == 0)
-            {
-                y[o] = acc;
-            }
+            OutputTeams.Store(y, o, acc, team, lane);
         }
     }
 

@@ -1,13 +1,12 @@
 using ILGPU;
 using ILGPU.Algorithms;
-using ILGPU.Algorithms.ScanReduceOperations;
 
 namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 
 /// <summary>
 /// y[r, o] = Σ_c x[r, c]·W[o, c] for W stored N:M or as a bitmask (docs/sparse-formats.md), values in their stored
-/// dtype. A team of lanes (a warp on a GPU, one thread on ILGPU's CPU accelerator) per output feature, grid-stride,
-/// summed with warp shuffles: no group-wide reduction, shared memory or barrier. Input rows are looped inside, so a
+/// dtype. A team of lanes per output feature (<see cref="OutputTeams"/>: a warp on a GPU, one thread on ILGPU's CPU
+/// accelerator), grid-stride, summed with warp shuffles: no group-wide reduction, shared memory or barrier. Input rows are looped inside, so a
 /// row of W is fetched from memory once and re-read from cache for every further input row. That is the decode
 /// shape (rows = 1).
 /// </summary>
@@ -25,7 +24,7 @@ internal static class SparseKernels
         int rows, int outs, int cols, int n, int m, int bits, int indexStride)
         where TW : struct, IWeightView
     {
-        (int team, int lane, int first, int stride) = Teams();
+        (int team, int lane, int first, int stride) = OutputTeams.Assign();
         int groups = cols / m;
         uint fieldMask = (1u << bits) - 1u;
         for (int o = first; o < outs; o += stride)
@@ -52,7 +51,7 @@ internal static class SparseKernels
                         acc += x[xRow + c] * values.Load(valueBase + k);
                     }
                 }
-                Store(y, ((long)r * outs) + o, acc, team, lane);
+                OutputTeams.Store(y, ((long)r * outs) + o, acc, team, lane);
             }
         }
     }
@@ -70,7 +69,7 @@ internal static class SparseKernels
         int rows, int outs, int cols, int indexStride)
         where TW : struct, IWeightView
     {
-        (int team, int lane, int first, int stride) = Teams();
+        (int team, int lane, int first, int stride) = OutputTeams.Assign();
         int groups = cols >> 2;
         for (int o = first; o < outs; o += stride)
         {
@@ -98,7 +97,7 @@ internal static class SparseKernels
                 {
                     acc += Group24(values, valueBase, g, x4[xRow + g], Nibble(index, indexBase, g));
                 }
-                Store(y, ((long)r * outs) + o, acc + acc1, team, lane);
+                OutputTeams.Store(y, ((long)r * outs) + o, acc + acc1, team, lane);
             }
         }
     }
@@ -132,7 +131,7 @@ internal static class SparseKernels
         int rows, int outs, int cols)
         where TW : struct, IWeightView
     {
-        (int team, int lane, int first, int stride) = Teams();
+        (int team, int lane, int first, int stride) = OutputTeams.Assign();
         int words = (cols + 31) / 32;
         for (int o = first; o < outs; o += stride)
         {
@@ -153,33 +152,8 @@ internal static class SparseKernels
                         left &= left - 1u;
                     }
                 }
-                Store(y, ((long)r * outs) + o, acc, team, lane);
+                OutputTeams.Store(y, ((long)r * outs) + o, acc, team, lane);
             }
-        }
-    }
-
-    /// <summary>
-    /// This thread's team of lanes (a warp; one thread where the group is narrower than a warp), its lane, the
-    /// first output feature the team owns and the stride to its next.
-    /// </summary>
-    private static (int Team, int Lane, int First, int Stride) Teams()
-    {
-        int groupSize = Group.DimX, thread = Group.IdxX;
-        int team = groupSize < Warp.WarpSize ? 1 : Warp.WarpSize;
-        int teams = groupSize / team;
-        return (team, thread % team, (Grid.IdxX * teams) + (thread / team), Grid.DimX * teams);
-    }
-
-    /// <summary>Sums the team's partial dot products (warp shuffles, no shared memory) and writes the total once.</summary>
-    private static void Store(ArrayView<float> y, long at, float partial, int team, int lane)
-    {
-        if (team > 1)
-        {
-            partial = WarpExtensions.Reduce<float, AddFloat>(partial);
-        }
-        if (lane == 0)
-        {
-            y[at] = partial;
         }
     }
 }
