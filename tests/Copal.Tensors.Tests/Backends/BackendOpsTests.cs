@@ -51,7 +51,9 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         { "2:4", DType.BF16, 1, 130, 300 },     // GEMV, one nibble per group
         { "2:4", DType.F32, 3, 33, 68 },        // several input rows
         { "2:4", DType.BF16, 1, 64, 1024 },     // the warp-per-feature 2:4 kernel: whole unrolled steps
-        { "2:4", DType.BF16, 4, 9, 1000 },      // … and a remainder, several input rows
+        { "2:4", DType.BF16, 1, 9, 1000 },      // … and a remainder
+        { "2:4", DType.BF16, 4, 9, 1000 },      // prefill: the GEMM over the decoding 2:4 view
+        { "2:4", DType.BF16, 17, 40, 136 },     // … more than one tile of rows and of outputs
         { "4:8", DType.BF16, 1, 7, 1032 },      // 3-bit fields that straddle bytes
         { "3:8", DType.F32, 2, 5, 264 },
         { "bitmask", DType.BF16, 1, 130, 301 }, // a partial last mask word

@@ -40,8 +40,7 @@ public sealed partial class IlgpuBackend
             }
             return;
         }
-        int threads = _plan.GemmThreads, tile = threads * MatMulKernels.PerThread;
-        var tiles = new KernelConfig(new Index2D(Blocks(outs, tile), Blocks(rows, tile)), new Index2D(threads, threads));
+        KernelConfig tiles = GemmTiles(rows, outs);
         switch (w.DType)
         {
             case DType.F32: _kernels.GemmF32(tiles, xv, w.F32, yv, rows, outs, cols); break;
@@ -227,6 +226,13 @@ public sealed partial class IlgpuBackend
             _kernels.ColumnSquares(cols, Own(x, "AccumulateColumnSquares", nameof(x)).View,
                 Own(sums, "AccumulateColumnSquares", nameof(sums)).View, rows, cols);
         }
+    }
+
+    /// <summary>The GEMM's launch: a group per output tile (<see cref="MatMulKernels.Gemm"/>).</summary>
+    private KernelConfig GemmTiles(int rows, int outs)
+    {
+        int threads = _plan.GemmThreads, tile = threads * MatMulKernels.PerThread;
+        return new KernelConfig(new Index2D(Blocks(outs, tile), Blocks(rows, tile)), new Index2D(threads, threads));
     }
 
     /// <summary>

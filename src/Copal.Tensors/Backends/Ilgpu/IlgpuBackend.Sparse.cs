@@ -68,9 +68,24 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         ObjectDisposedException.ThrowIf(weight.IsDisposed, weight);
         bool bf16 = weight.DType == DType.BF16;
         KernelConfig config = TeamPerOutput(weight.Rows);
+        if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2 && rows > 1)
+        {
+            // Prefill: the tiled GEMM, decoding the 2:4 weights as it stages them (TwoOfFourView). The per-feature
+            // kernel below re-reads every input row for every output feature, about ten times the GEMM's traffic.
+            KernelConfig tiles = GemmTiles(rows, weight.Rows);
+            if (bf16)
+            {
+                _kernels.GemmTwoOfFourBf16(tiles, x, new TwoOfFourView<Bf16Weights>(weight.Bf16, weight.NMIndex, weight.Cols, weight.IndexStride), y, rows, weight.Rows, weight.Cols);
+            }
+            else
+            {
+                _kernels.GemmTwoOfFourF32(tiles, x, new TwoOfFourView<F32Weights>(weight.F32, weight.NMIndex, weight.Cols, weight.IndexStride), y, rows, weight.Rows, weight.Cols);
+            }
+            return;
+        }
         if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2)
         {
-            // cols is a multiple of 4, so every row of x starts 16-byte aligned: x is read as quads.
+            // Decode: cols is a multiple of 4, so every row of x starts 16-byte aligned: x is read as quads.
             ArrayView<Quad> x4 = x.Cast<Quad>();
             if (bf16)
             {

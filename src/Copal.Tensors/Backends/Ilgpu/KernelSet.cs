@@ -33,6 +33,8 @@ internal sealed class KernelSet
         ColumnSquares = Load(a, "ColumnSquares", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(StatisticsKernels.ColumnSquares));
         SparseNMF32 = Load(a, "SparseNM<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
         SparseNMBf16 = Load(a, "SparseNM<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
+        GemmTwoOfFourF32 = Load(a, "Gemm<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourView<F32Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        GemmTwoOfFourBf16 = Load(a, "Gemm<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourView<Bf16Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         TwoOfFourF32 = Load(a, "TwoOfFour<F32>", () => a.LoadStreamKernel<ArrayView<Quad>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<Quad>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         BitmaskF32 = Load(a, "Bitmask<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
@@ -59,6 +61,8 @@ internal sealed class KernelSet
     public Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ColumnSquares { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourView<F32Weights>, ArrayView<float>, int, int, int> GemmTwoOfFourF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourView<Bf16Weights>, ArrayView<float>, int, int, int> GemmTwoOfFourBf16 { get; }
     public Action<KernelConfig, ArrayView<Quad>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<Quad>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskF32 { get; }

@@ -118,7 +118,7 @@ internal static class MatMulKernels
             {
                 int n = i / TileK, k = i - (n * TileK);
                 int o = n0 + n, c = k0 + k;
-                ws[(k * Pitch) + n] = o < outs && c < cols ? w.Load(((long)o * cols) + c) : 0f;
+                ws[(k * Pitch) + n] = o < outs && c < cols ? w.LoadAt(o, c, cols) : 0f;
             }
             Group.Barrier();
             for (int k = 0; k < TileK; k++)

@@ -39,6 +39,9 @@ internal interface IWeightView
     /// <summary>Element <paramref name="index"/> as f32.</summary>
     float Load(long index);
 
+    /// <summary>Element [row, col] of the matrix, whose rows are <paramref name="cols"/> wide, as f32.</summary>
+    float LoadAt(int row, int col, int cols);
+
     /// <summary>
     /// Elements index … index + 7 as f32, read in 16-byte loads (one for 16-bit dtypes, two for f32).
     /// <paramref name="index"/> is a multiple of 8, so the address is 16-byte aligned as the vector load requires.
@@ -54,6 +57,8 @@ internal readonly struct F32Weights(ArrayView<float> values, ArrayView<Words4> v
     public static F32Weights Over(ArrayView<float> values) => new(values, values.Cast<Words4>());
 
     public float Load(long index) => _values[index];
+
+    public float LoadAt(int row, int col, int cols) => Load(((long)row * cols) + col);
 
     public Octet Load8(long index)
     {
@@ -80,6 +85,8 @@ internal readonly struct Bf16Weights(ArrayView<ushort> values, ArrayView<Words4>
 
     public float Load(long index) => Interop.IntAsFloat((uint)_values[index] << 16);
 
+    public float LoadAt(int row, int col, int cols) => Load(((long)row * cols) + col);
+
     public Octet Load8(long index)
     {
         Words4 w = _vectors[index >> 3];
@@ -100,6 +107,8 @@ internal readonly struct F16Weights(ArrayView<ushort> values, ArrayView<Words4> 
     public static F16Weights Over(ArrayView<ushort> values) => new(values, values.Cast<Words4>());
 
     public float Load(long index) => HalfBits.ToSingle(_values[index]);
+
+    public float LoadAt(int row, int col, int cols) => Load(((long)row * cols) + col);
 
     public Octet Load8(long index)
     {
