@@ -16,6 +16,12 @@ public interface ILinearPruner
     /// <summary>Whether <see cref="Prune"/> needs the input Hessian (XᵀX) as well as the column norms.</summary>
     bool NeedsHessian { get; }
 
+    /// <summary>
+    /// Whether <see cref="Prune"/> reads the input statistics at all. Without them (magnitude) and without the
+    /// per-layer output error, the driver runs no forward pass: it prunes each linear from its weights alone.
+    /// </summary>
+    bool NeedsStatistics => true;
+
     /// <summary>Which upstream the statistics passed to <see cref="Prune"/> must come through.</summary>
     StatisticsUpstream Upstream => StatisticsUpstream.Pruned;
 
@@ -34,6 +40,7 @@ public sealed class MethodPruner(IPruningMethod method) : ILinearPruner
 {
     public string Name => method.Name;
     public bool NeedsHessian => method.NeedsHessian;
+    public bool NeedsStatistics => method.NeedsStatistics;
 
     public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken) =>
         method.Prune(weight, target.Rows, target.Cols, statistics, pattern, cancellationToken);

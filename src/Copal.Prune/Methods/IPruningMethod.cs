@@ -12,6 +12,9 @@ public interface IPruningMethod
     /// <summary>Whether <see cref="Prune"/> needs statistics with a Hessian (the driver then collects one).</summary>
     bool NeedsHessian { get; }
 
+    /// <summary>Whether <see cref="Prune"/> reads the input statistics at all (magnitude does not).</summary>
+    bool NeedsStatistics => true;
+
     /// <summary>
     /// Prunes <paramref name="weight"/> [rows = out, cols = in] row-major in place: pruned entries become exact
     /// zeros and, for methods that reconstruct (SparseGPT), the kept ones are updated.

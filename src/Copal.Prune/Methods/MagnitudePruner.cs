@@ -12,6 +12,8 @@ public sealed class MagnitudePruner : IPruningMethod
 
     public bool NeedsHessian => false;
 
+    public bool NeedsStatistics => false;
+
     public LinearPruneResult Prune(Span<float> weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern,
         CancellationToken cancellationToken = default)
     {

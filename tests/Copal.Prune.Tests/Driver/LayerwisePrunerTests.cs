@@ -94,6 +94,33 @@ public sealed class LayerwisePrunerTests : IDisposable
         Assert.Empty(Directory.GetDirectories(_temp));
     }
 
+    [Theory]
+    [InlineData("2:4")]
+    [InlineData("0.6")]
+    public void Magnitude_without_the_layer_error_runs_no_forward_pass_and_prunes_the_same(string patternText)
+    {
+        var pattern = SparsityPattern.Parse(patternText);
+        PruneReport Run(string name, bool layerError)
+        {
+            using var backend = new CpuBackend();
+            return PruneJob.Run(new PruneRequest(TestData.Stories260K, Path.Combine(_temp, name), PrunerFactory.Create("magnitude"),
+                new PruneOptions(pattern) { MeasureLayerError = layerError, Layers = PruneOptions.ParseLayers("0-1,3", 5) }, Calibration()), backend);
+        }
+        PruneReport withData = Run("magnitude-forward", layerError: true);
+        PruneReport dataFree = Run("magnitude-data-free", layerError: false);
+        // No activations were captured: the data-free path ran.
+        Assert.True(withData.ActivationBytes > 0);
+        Assert.Equal(0, dataFree.ActivationBytes);
+        Assert.Equal(withData.PrunedParameters, dataFree.PrunedParameters);
+        Assert.Equal(withData.Layers.Select(l => l.Layer), dataFree.Layers.Select(l => l.Layer));
+        using var a = SafetensorsCheckpoint.Open(Path.Combine(_temp, "magnitude-forward"));
+        using var b = SafetensorsCheckpoint.Open(Path.Combine(_temp, "magnitude-data-free"));
+        foreach (TensorView t in a.Tensors)
+        {
+            Assert.True(t.Bytes.SequenceEqual(b[t.Name].Bytes), t.Name);
+        }
+    }
+
     [Fact]
     public void Only_the_selected_layers_are_pruned()
     {
