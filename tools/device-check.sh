@@ -61,7 +61,7 @@ bench() {   # name, model folder
     || echo "$1: bench did not finish" >&2
 }
 # The 7B runs first: the targets are stated for it. On this project's 2-core machine a magnitude 2:4 prune with
-# --compact of TinyLlama took 112 s (synth 36 s), so the 7B's alone is minutes even on the GPU machine's 16 cores.
+# --compact of TinyLlama takes 49 s (synth 36 s), so the 7B's takes a minute or more on the GPU machine too.
 # A dry run of the script itself, table included, where there is no GPU: COPAL_REQUIRE_DEVICE= COPAL_DEVICE_BUNDLE=1
 # COPAL_CHECK_PRESETS=test-tiny COPAL_CHECK_DEVICE=ilgpu-cpu COPAL_CHECK_PREFILL=128 COPAL_CHECK_DECODE=16.
 for preset in ${COPAL_CHECK_PRESETS:-llama2-7b tinyllama-1.1b}; do
