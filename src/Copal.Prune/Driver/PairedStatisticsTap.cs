@@ -26,9 +26,6 @@ internal sealed class PairedStatisticsTap(IBackend backend, int layer, IReadOnly
     /// <summary>Whether the pass now running is the dense upstream's (else the pruned upstream's).</summary>
     public bool DensePass { get; set; }
 
-    /// <summary>Whether both upstreams give this layer the same inputs, so that only the pruned pass runs.</summary>
-    public bool SameInputs => sameInputs;
-
     public void OnLinearInput(int inputLayer, LinearId linear, DeviceBuffer input, int rows)
     {
         (DensePass ? _dense : _pruned).OnLinearInput(inputLayer, linear, input, rows);
