@@ -18,6 +18,29 @@ public sealed class Pcg32
         NextUInt();
     }
 
+    private Pcg32(ulong state, bool _) => _state = state;
+
+    /// <summary>
+    /// A generator whose first draw is the one this one would give after <paramref name="draws"/> draws (this one
+    /// does not move), in O(log draws): the LCG's step x ↦ a·x + c applied n times is x ↦ Aₙ·x + Cₙ, and A, C compose
+    /// by squaring. Lets a long stream be filled in parallel pieces with the same bytes as in one pass.
+    /// </summary>
+    public Pcg32 Ahead(ulong draws)
+    {
+        ulong accMultiplier = 1, accIncrement = 0, multiplier = Multiplier, increment = Increment;
+        for (ulong n = draws; n > 0; n >>= 1)
+        {
+            if ((n & 1) != 0)
+            {
+                accMultiplier *= multiplier;
+                accIncrement = (accIncrement * multiplier) + increment;
+            }
+            increment = (multiplier + 1) * increment;
+            multiplier *= multiplier;
+        }
+        return new Pcg32((accMultiplier * _state) + accIncrement, true);
+    }
+
     public uint NextUInt()
     {
         ulong old = _state;

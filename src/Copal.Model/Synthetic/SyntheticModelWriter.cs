@@ -60,30 +60,50 @@ public static class SyntheticModelWriter
         using (SafetensorsWriter writer = SafetensorsWriter.Create(output.File("model.safetensors"), tensors.Select(t => t.Spec).ToList(),
                    new Dictionary<string, string> { ["format"] = "pt", ["copal.synthetic.seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture) }))
         {
-            var rng = new Pcg32(seed);
-            var values = new float[ChunkElements];
-            var bytes = new byte[ChunkElements * dtype.SizeOf()];
+            // One seeded stream for the whole model, as it was drawn in one pass; its pieces are filled in parallel
+            // from generators moved ahead to each piece's first draw (Pcg32.Ahead), so the bytes stay the same.
+            var stream = new Pcg32(seed);
+            ulong drawn = 0;
+            int workers = Math.Max(1, Environment.ProcessorCount);
+            var values = new float[workers][];
+            var bytes = new byte[workers][];
             for (int t = 0; t < tensors.Count; t++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 (TensorSpec spec, bool isNorm) = tensors[t];
                 progress?.Report($"[{t + 1}/{tensors.Count}] {spec.Name}");
                 long count = spec.Shape.Aggregate(1L, (a, b) => a * b);
-                for (long done = 0; done < count; done += ChunkElements)
+                long chunks = (count + ChunkElements - 1) / ChunkElements;
+                for (long first = 0; first < chunks; first += workers)
                 {
-                    int n = (int)Math.Min(ChunkElements, count - done);
-                    Span<float> chunk = values.AsSpan(0, n);
-                    if (isNorm)
+                    int batch = (int)Math.Min(workers, chunks - first);
+                    ulong tensorStart = drawn;
+                    Parallel.For(0, batch, new ParallelOptions { CancellationToken = cancellationToken }, b =>
                     {
-                        chunk.Fill(1f);
-                    }
-                    else
+                        long done = (first + b) * ChunkElements;
+                        int n = (int)Math.Min(ChunkElements, count - done);
+                        Span<float> chunk = (values[b] ??= new float[ChunkElements]).AsSpan(0, n);
+                        if (isNorm)
+                        {
+                            chunk.Fill(1f);
+                        }
+                        else
+                        {
+                            // Every chunk but a tensor's last is even, and Box–Muller draws two per pair of values.
+                            FillNormal(stream.Ahead(tensorStart + (ulong)done), chunk, InitStd);
+                        }
+                        Encode(chunk, dtype, (bytes[b] ??= new byte[ChunkElements * dtype.SizeOf()]).AsSpan(0, n * dtype.SizeOf()));
+                    });
+                    for (int b = 0; b < batch; b++)
                     {
-                        FillNormal(rng, chunk, InitStd);
+                        long done = (first + b) * ChunkElements;
+                        int n = (int)Math.Min(ChunkElements, count - done);
+                        writer.Write(spec.Name, bytes[b].AsSpan(0, n * dtype.SizeOf()));
                     }
-                    int byteCount = n * dtype.SizeOf();
-                    Encode(chunk, dtype, bytes.AsSpan(0, byteCount));
-                    writer.Write(spec.Name, bytes.AsSpan(0, byteCount));
+                }
+                if (!isNorm)
+                {
+                    drawn += 2 * (ulong)((count + 1) / 2);
                 }
             }
             writer.Commit();
