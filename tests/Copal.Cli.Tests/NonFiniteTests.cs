@@ -69,6 +69,15 @@ public sealed class NonFiniteTests : IDisposable
         AssertError(CopalProcess.Run("prune", "-m", _model, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5",
             "--allow-nonfinite", "--device", "cpu"), $"'{Tensor}'", "NaN", "[3, 5]");
         Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+        // Without the layer error magnitude prunes a layer's linears in parallel, with no forward pass. With a second
+        // bad linear in the layer, either may fail first, and the error is still one line about one of them.
+        SetElement(Path.Combine(_model, "model.safetensors"), "model.layers.2.mlp.gate_proj.weight", 7, float.NegativeInfinity);
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", _model, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5",
+            "--no-layer-error", "--allow-nonfinite", "--device", "cpu");
+        AssertError(r, "model.layers.2.mlp.");
+        Assert.Matches(@"tensor 'model\.layers\.2\.mlp\.(up|gate)_proj\.weight' holds (NaN at \[3, 5\]|-Inf at \[0, 7\])", r.Stderr);
+        Assert.DoesNotContain("One or more errors", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
     }
 
     /// <summary>Overwrites element <paramref name="index"/> of an F32 tensor in place.</summary>
