@@ -61,7 +61,7 @@ bench() {   # name, model folder
     || echo "$1: bench did not finish" >&2
 }
 # The 7B runs first: the targets are stated for it. On this project's 2-core machine a magnitude 2:4 prune with
-# --compact of TinyLlama takes 51-57 s at about 1.2 cores (synth 36 s), so the 7B's takes minutes there too: it runs
+# --compact of TinyLlama takes 51-58 s at about 1.2 cores (synth 36 s), so the 7B's takes minutes there too: it runs
 # on the CPU while the GPU benches the dense model, off the critical path.
 # A dry run of the script itself, table included, where there is no GPU: COPAL_REQUIRE_DEVICE= COPAL_DEVICE_BUNDLE=1
 # COPAL_CHECK_PRESETS=test-tiny COPAL_CHECK_DEVICE=ilgpu-cpu COPAL_CHECK_PREFILL=128 COPAL_CHECK_DECODE=16.
