@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares .device/ for tools/device-check.sh on a GPU machine that has no .NET SDK: a copy of this machine's .NET
 # runtime (with ASP.NET Core's), copal published (framework-dependent), the three test assemblies with xunit's console
-# runner, and the few files of ../shared/data the GPU tests read, as two xz archives of about 39 MB; the folder
+# runner, and the few files of ../shared/data the GPU tests read, as two xz archives of about 36 MiB; the folder
 # is git-ignored and carried to the device.
 set -euo pipefail
 cd "$(dirname "$0")/.."

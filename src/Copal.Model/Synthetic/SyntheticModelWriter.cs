@@ -77,7 +77,6 @@ public static class SyntheticModelWriter
                 for (long first = 0; first < chunks; first += workers)
                 {
                     int batch = (int)Math.Min(workers, chunks - first);
-                    ulong tensorStart = drawn;
                     Parallel.For(0, batch, new ParallelOptions { CancellationToken = cancellationToken }, b =>
                     {
                         long done = (first + b) * ChunkElements;
@@ -90,7 +89,7 @@ public static class SyntheticModelWriter
                         else
                         {
                             // Every chunk but a tensor's last is even, and Box–Muller draws two per pair of values.
-                            FillNormal(stream.Ahead(tensorStart + (ulong)done), chunk, InitStd);
+                            FillNormal(stream.Ahead(drawn + (ulong)done), chunk, InitStd);
                         }
                         Encode(chunk, dtype, (bytes[b] ??= new byte[ChunkElements * dtype.SizeOf()]).AsSpan(0, n * dtype.SizeOf()));
                     });

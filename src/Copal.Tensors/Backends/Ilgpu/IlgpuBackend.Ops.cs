@@ -31,12 +31,11 @@ public sealed partial class IlgpuBackend
         if (rows == 1)
         {
             KernelConfig config = TeamPerOutput(outs);
-            ArrayView<Quad> x4 = xv.Cast<Quad>();
             switch (w.DType)
             {
-                case DType.F32: _kernels.GemvF32(config, xv, x4, w.F32, yv, outs, cols); break;
-                case DType.BF16: _kernels.GemvBf16(config, xv, x4, w.Bf16, yv, outs, cols); break;
-                default: _kernels.GemvF16(config, xv, x4, w.F16, yv, outs, cols); break;
+                case DType.F32: _kernels.GemvF32(config, xv, w.F32, yv, outs, cols); break;
+                case DType.BF16: _kernels.GemvBf16(config, xv, w.Bf16, yv, outs, cols); break;
+                default: _kernels.GemvF16(config, xv, w.F16, yv, outs, cols); break;
             }
             return;
         }

@@ -85,15 +85,14 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         }
         if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2)
         {
-            // Decode: cols is a multiple of 4, so every row of x starts 16-byte aligned: x is read as quads.
-            ArrayView<Quad> x4 = x.Cast<Quad>();
+            // Decode: a team of lanes per output feature, x read as quads.
             if (bf16)
             {
-                _kernels.TwoOfFourBf16(config, x4, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
+                _kernels.TwoOfFourBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
             }
             else
             {
-                _kernels.TwoOfFourF32(config, x4, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
+                _kernels.TwoOfFourF32(config, x, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
             }
             return;
         }

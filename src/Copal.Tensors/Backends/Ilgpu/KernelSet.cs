@@ -13,9 +13,9 @@ internal sealed class KernelSet
 {
     public KernelSet(Accelerator a)
     {
-        GemvF32 = Load(a, "Gemv<F32>", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<Quad>, F32Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
-        GemvBf16 = Load(a, "Gemv<BF16>", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<Quad>, Bf16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
-        GemvF16 = Load(a, "Gemv<F16>", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<Quad>, F16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
+        GemvF32 = Load(a, "Gemv<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
+        GemvBf16 = Load(a, "Gemv<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
+        GemvF16 = Load(a, "Gemv<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
         GemmF32 = Load(a, "Gemm<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmBf16 = Load(a, "Gemm<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmF16 = Load(a, "Gemm<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
@@ -35,15 +35,15 @@ internal sealed class KernelSet
         SparseNMBf16 = Load(a, "SparseNM<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
         GemmTwoOfFourF32 = Load(a, "Gemm<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourView<F32Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmTwoOfFourBf16 = Load(a, "Gemm<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourView<Bf16Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
-        TwoOfFourF32 = Load(a, "TwoOfFour<F32>", () => a.LoadStreamKernel<ArrayView<Quad>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
-        TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<Quad>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
+        TwoOfFourF32 = Load(a, "TwoOfFour<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
+        TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         BitmaskF32 = Load(a, "Bitmask<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
         BitmaskBf16 = Load(a, "Bitmask<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
     }
 
-    public Action<KernelConfig, ArrayView<float>, ArrayView<Quad>, F32Weights, ArrayView<float>, int, int> GemvF32 { get; }
-    public Action<KernelConfig, ArrayView<float>, ArrayView<Quad>, Bf16Weights, ArrayView<float>, int, int> GemvBf16 { get; }
-    public Action<KernelConfig, ArrayView<float>, ArrayView<Quad>, F16Weights, ArrayView<float>, int, int> GemvF16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int> GemvF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int> GemvBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int> GemvF16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int, int> GemmF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int> GemmBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int, int> GemmF16 { get; }
@@ -63,8 +63,8 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourView<F32Weights>, ArrayView<float>, int, int, int> GemmTwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourView<Bf16Weights>, ArrayView<float>, int, int, int> GemmTwoOfFourBf16 { get; }
-    public Action<KernelConfig, ArrayView<Quad>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourF32 { get; }
-    public Action<KernelConfig, ArrayView<Quad>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskBf16 { get; }
 

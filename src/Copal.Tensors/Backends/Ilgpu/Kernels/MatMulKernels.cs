@@ -31,12 +31,13 @@ internal static class MatMulKernels
     /// partial dot products with warp shuffles. Decode is bound by memory, and a warp's throughput by the bytes it
     /// keeps in flight: where cols is a multiple of 8 each lane takes eight weights in one 16-byte load
     /// (<see cref="IWeightView.Load8"/>) and issues four such loads before it uses any, 2 KB in flight a warp for
-    /// BF16; the matching x is read as 16-byte <see cref="Quad"/>s, whole 128-byte lines across the warp.
-    /// <paramref name="x4"/> is <paramref name="x"/> as quads (the buffer starts 16-byte aligned).
+    /// BF16; the matching x is read as 16-byte <see cref="Quad"/>s (the buffer starts 16-byte aligned), whole
+    /// 128-byte lines across the warp.
     /// </summary>
-    public static void Gemv<TW>(ArrayView<float> x, ArrayView<Quad> x4, TW w, ArrayView<float> y, int outs, int cols)
+    public static void Gemv<TW>(ArrayView<float> x, TW w, ArrayView<float> y, int outs, int cols)
         where TW : struct, IWeightView
     {
+        ArrayView<Quad> x4 = x.Cast<Quad>();
         (int team, int lane, int first, int stride) = OutputTeams.Assign();
         bool octets = (cols & 7) == 0;
         for (int o = first; o < outs; o += stride)

@@ -63,12 +63,13 @@ internal static class SparseKernels
     /// index nibbles are each consecutive across lanes: whole cache lines, no gather. The two stored values pick
     /// their columns from the quad in registers. Each lane issues the loads of <see cref="Unroll"/> groups before
     /// it uses any, so a warp keeps about 1 KB in flight. Input rows are looped inside, W's row re-read from cache.
-    /// <paramref name="x4"/> is x as quads (cols is a multiple of 4, so every row starts 16-byte aligned).
+    /// x is read as quads (cols is a multiple of 4, so every row starts 16-byte aligned).
     /// </summary>
-    public static void TwoOfFour<TW>(ArrayView<Quad> x4, TW values, ArrayView<byte> index, ArrayView<float> y,
+    public static void TwoOfFour<TW>(ArrayView<float> x, TW values, ArrayView<byte> index, ArrayView<float> y,
         int rows, int outs, int cols, int indexStride)
         where TW : struct, IWeightView
     {
+        ArrayView<Quad> x4 = x.Cast<Quad>();
         (int team, int lane, int first, int stride) = OutputTeams.Assign();
         int groups = cols >> 2;
         for (int o = first; o < outs; o += stride)
