@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Copal.Tensors.Sparse;
 
@@ -77,42 +78,54 @@ public sealed unsafe class BitmaskSparseMatrix : SparseMatrix
         return From(new DenseSource(view.Name, view.DType, view.Data, view.ByteLength, rows, cols));
     }
 
+    /// <summary>
+    /// Two parallel passes over the rows: the masks and their counts, then (after the offsets are summed) the values.
+    /// The second pass rebuilds each row's mask rather than reading the stored one, which has no zero bytes after it.
+    /// </summary>
     private static BitmaskSparseMatrix From(DenseSource src)
     {
-        int stride = (src.Cols + 7) >> 3;
+        int stride = NonzeroMask.Stride(src.Cols);
         var mask = NativeBlock.Allocate((long)src.Rows * stride);
         var offsets = NativeBlock.Allocate(((long)src.Rows + 1) * sizeof(long));
         long* off = (long*)offsets.Data;
-        long nnz = 0;
+        NonzeroMask.ForEachRow(src, (r, rowMask) =>
+        {
+            Buffer.MemoryCopy(rowMask, mask.Data + ((long)r * stride), stride, stride);
+            off[r + 1] = NonzeroMask.Count(rowMask, stride);
+        });
         for (int r = 0; r < src.Rows; r++)
         {
-            off[r] = nnz;
-            byte* m = mask.Data + (long)r * stride;
-            for (int c = 0; c < src.Cols; c++)
-            {
-                if (!src.IsZero(r, c))
-                {
-                    m[c >> 3] |= (byte)(1 << (c & 7));
-                    nnz++;
-                }
-            }
+            off[r + 1] += off[r];
         }
-        off[src.Rows] = nnz;
         int es = src.ElementSize;
-        var values = NativeBlock.Allocate(nnz * es);
-        byte* v = values.Data;
-        for (int r = 0; r < src.Rows; r++)
+        var values = NativeBlock.Allocate(off[src.Rows] * es);
+        NonzeroMask.ForEachRow(src, (r, rowMask) =>
         {
-            for (int c = 0; c < src.Cols; c++)
+            byte* row = src.Data + ((long)r * src.Cols * es);
+            if (es == 2)
             {
-                if (!src.IsZero(r, c))
-                {
-                    Buffer.MemoryCopy(src.Element(r, c), v, es, es);
-                    v += es;
-                }
+                Gather((ushort*)row, rowMask, stride, (ushort*)values.Data + off[r]);
+            }
+            else
+            {
+                Gather((uint*)row, rowMask, stride, (uint*)values.Data + off[r]);
+            }
+        });
+        return new BitmaskSparseMatrix(src.Name, src.DType, src.Rows, src.Cols, mask, values, offsets);
+    }
+
+    /// <summary>Copies the row's elements whose mask bits are set, in column order.</summary>
+    private static void Gather<T>(T* row, byte* mask, int stride, T* values) where T : unmanaged
+    {
+        for (int b = 0; b < stride; b += 8)
+        {
+            ulong bits = Unsafe.ReadUnaligned<ulong>(mask + b);
+            while (bits != 0)
+            {
+                *values++ = row[b * 8 + BitOperations.TrailingZeroCount(bits)];
+                bits &= bits - 1;
             }
         }
-        return new BitmaskSparseMatrix(src.Name, src.DType, src.Rows, src.Cols, mask, values, offsets);
     }
 
     /// <summary>

@@ -38,8 +38,6 @@ internal readonly unsafe struct DenseSource
         return DType == DType.F32 ? ((float*)Data)[i] == 0f : Bf16.IsZero(((ushort*)Data)[i]);
     }
 
-    public byte* Element(int row, int col) => Data + ((long)row * Cols + col) * ElementSize;
-
     /// <summary>The 2-D shape of a tensor view as (rows, cols), or a typed error naming it.</summary>
     public static (int Rows, int Cols) MatrixShape(TensorView view)
     {

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Copal.Tensors.Sparse;
 
@@ -140,92 +141,152 @@ public sealed unsafe class NMSparseMatrix : SparseMatrix
         return From(new DenseSource(view.Name, view.DType, view.Data, view.ByteLength, rows, cols), n, m);
     }
 
-    /// <summary>True when every group of <paramref name="m"/> columns of every row has at most <paramref name="n"/> nonzeros.</summary>
-    internal static bool IsValid(DenseSource src, int n, int m)
+    /// <summary>
+    /// 2:4 by a group's nonzero nibble: its two kept columns as one index nibble (first | second &lt;&lt; 2), or
+    /// <see cref="Breaks24"/> when the group has more than two nonzeros.
+    /// </summary>
+    private static readonly byte[] KeptOf24 = BuildKeptOf24();
+
+    private const byte Breaks24 = 0xFF;
+
+    private static NMSparseMatrix From(DenseSource src, int n, int m)
     {
-        if (src.Cols % m != 0)
+        CheckPattern(src.Name, src.Cols, n, m);
+        int es = src.ElementSize, perRow = src.Cols / m * n, stride = IndexStrideOf(src.Cols, n, m);
+        var values = NativeBlock.Allocate((long)src.Rows * perRow * es);
+        var index = NativeBlock.Allocate((long)src.Rows * stride);
+        // Rows run in parallel; the first bad row (the lowest) is the one reported, so the error does not depend on
+        // the schedule. Rows after a known bad one are skipped.
+        int firstBad = int.MaxValue;
+        NonzeroMask.ForEachRow(src, (r, mask) =>
         {
-            return false;
-        }
-        for (int r = 0; r < src.Rows; r++)
-        {
-            for (int g = 0; g < src.Cols; g += m)
+            if (r > Volatile.Read(ref firstBad))
             {
-                int nz = 0;
-                for (int j = 0; j < m; j++)
+                return;
+            }
+            byte* v = values.Data + ((long)r * perRow * es);
+            byte* idx = index.Data + ((long)r * stride);
+            byte* row = src.Data + ((long)r * src.Cols * es);
+            bool ok = n == 2 && m == 4
+                ? (es == 2 ? Encode24<ushort>(row, mask, v, idx, src.Cols) : Encode24<uint>(row, mask, v, idx, src.Cols))
+                : EncodeRow(row, mask, v, idx, src.Cols, n, m, es);
+            if (!ok)
+            {
+                int seen;
+                while (r < (seen = Volatile.Read(ref firstBad)) && Interlocked.CompareExchange(ref firstBad, r, seen) != seen)
                 {
-                    nz += src.IsZero(r, g + j) ? 0 : 1;
                 }
-                if (nz > n)
+            }
+        });
+        if (firstBad != int.MaxValue)
+        {
+            values.Dispose();
+            index.Dispose();
+            throw FirstBadGroup(src, firstBad, n, m);
+        }
+        return new NMSparseMatrix(src.Name, src.DType, src.Rows, src.Cols, n, m, values, index);
+    }
+
+    /// <summary>2:4 of one row, a group at a time through <see cref="KeptOf24"/>; false when a group breaks 2:4.</summary>
+    private static bool Encode24<T>(byte* row, byte* mask, byte* values, byte* index, int cols) where T : unmanaged
+    {
+        T* src = (T*)row, dst = (T*)values;
+        int groups = cols / 4;
+        for (int g = 0; g < groups; g++)
+        {
+            byte kept = KeptOf24[(mask[g >> 1] >> ((g & 1) << 2)) & 0xF];
+            if (kept == Breaks24)
+            {
+                return false;
+            }
+            dst[2 * g] = src[(4 * g) + (kept & 3)];
+            dst[(2 * g) + 1] = src[(4 * g) + (kept >> 2)];
+            index[g >> 1] |= (byte)(kept << ((g & 1) << 2));
+        }
+        return true;
+    }
+
+    /// <summary>Any N:M of one row, a field at a time; false when a group has more than N nonzeros.</summary>
+    private static bool EncodeRow(byte* row, byte* mask, byte* values, byte* index, int cols, int n, int m, int es)
+    {
+        int bits = IndexBits(m);
+        long bitPos = 0;
+        Span<int> kept = stackalloc int[16];
+        for (int g = 0; g < cols; g += m)
+        {
+            if (KeptColumns(GroupBits(mask, g, m), n, m, kept) < 0)
+            {
+                return false;
+            }
+            for (int j = 0; j < n; j++, bitPos += bits)
+            {
+                Buffer.MemoryCopy(row + ((long)(g + kept[j]) * es), values, es, es);
+                values += es;
+                uint field = (uint)kept[j] << (int)(bitPos & 7);
+                index[bitPos >> 3] |= (byte)field;
+                if (field > 0xFF)
                 {
-                    return false;
+                    index[(bitPos >> 3) + 1] |= (byte)(field >> 8);
                 }
             }
         }
         return true;
     }
 
-    private static NMSparseMatrix From(DenseSource src, int n, int m)
+    /// <summary>The nonzero bits of columns g .. g + m − 1 (m ≤ 16); the mask has zero bytes past its end.</summary>
+    private static uint GroupBits(byte* mask, int g, int m)
+        => (Unsafe.ReadUnaligned<uint>(mask + (g >> 3)) >> (g & 7)) & ((1u << m) - 1);
+
+    /// <summary>
+    /// The N columns a group keeps, in column order: every nonzero, padded with the leftmost zeros so the indices
+    /// stay increasing. Returns the group's nonzero count, or −1 when it exceeds N.
+    /// </summary>
+    private static int KeptColumns(uint nonzeros, int n, int m, Span<int> kept)
     {
-        CheckPattern(src.Name, src.Cols, n, m);
-        int es = src.ElementSize, bits = IndexBits(m), perRow = src.Cols / m * n, stride = IndexStrideOf(src.Cols, n, m);
-        var values = NativeBlock.Allocate((long)src.Rows * perRow * es);
-        var index = NativeBlock.Allocate((long)src.Rows * stride);
-        Span<int> kept = stackalloc int[16];
-        try
+        int nz = BitOperations.PopCount(nonzeros);
+        if (nz > n)
         {
-            for (int r = 0; r < src.Rows; r++)
+            return -1;
+        }
+        int fill = n - nz, k = 0;
+        for (int j = 0; j < m; j++)
+        {
+            bool zero = (nonzeros >> j & 1) == 0;
+            if (!zero || fill > 0)
             {
-                byte* v = values.Data + (long)r * perRow * es;
-                byte* idx = index.Data + (long)r * stride;
-                long bitPos = 0;
-                for (int g = 0; g < src.Cols; g += m)
-                {
-                    int nz = 0;
-                    for (int j = 0; j < m; j++)
-                    {
-                        nz += src.IsZero(r, g + j) ? 0 : 1;
-                    }
-                    if (nz > n)
-                    {
-                        throw new SparseFormatException(src.Name,
-                            $"row {r}, group {g / m} (columns {g}..{g + m - 1}) has {nz} nonzeros; {n}:{m} allows at most {n}");
-                    }
-                    // Keep every nonzero, then pad with the leftmost zeros so the N indices stay increasing.
-                    int fill = n - nz, k = 0;
-                    for (int j = 0; j < m; j++)
-                    {
-                        bool zero = src.IsZero(r, g + j);
-                        if (!zero || fill > 0)
-                        {
-                            if (zero)
-                            {
-                                fill--;
-                            }
-                            kept[k++] = j;
-                        }
-                    }
-                    for (int j = 0; j < n; j++, bitPos += bits)
-                    {
-                        Buffer.MemoryCopy(src.Element(r, g + kept[j]), v, es, es);
-                        v += es;
-                        uint field = (uint)kept[j] << (int)(bitPos & 7);
-                        idx[bitPos >> 3] |= (byte)field;
-                        if (field > 0xFF)
-                        {
-                            idx[(bitPos >> 3) + 1] |= (byte)(field >> 8);
-                        }
-                    }
-                }
+                fill -= zero ? 1 : 0;
+                kept[k++] = j;
             }
         }
-        catch
+        return nz;
+    }
+
+    private static byte[] BuildKeptOf24()
+    {
+        var table = new byte[16];
+        Span<int> kept = stackalloc int[2];
+        for (uint nibble = 0; nibble < 16; nibble++)
         {
-            values.Dispose();
-            index.Dispose();
-            throw;
+            table[nibble] = KeptColumns(nibble, 2, 4, kept) < 0 ? Breaks24 : (byte)(kept[0] | (kept[1] << 2));
         }
-        return new NMSparseMatrix(src.Name, src.DType, src.Rows, src.Cols, n, m, values, index);
+        return table;
+    }
+
+    /// <summary>The error for the first group of row <paramref name="r"/> with more than N nonzeros.</summary>
+    private static SparseFormatException FirstBadGroup(DenseSource src, int r, int n, int m)
+    {
+        fixed (byte* mask = new byte[NonzeroMask.Stride(src.Cols) + 8])
+        {
+            NonzeroMask.Row(src, r, mask);
+            int g = 0;
+            while (BitOperations.PopCount(GroupBits(mask, g, m)) <= n)
+            {
+                g += m;
+            }
+            int nz = BitOperations.PopCount(GroupBits(mask, g, m));
+            return new SparseFormatException(src.Name,
+                $"row {r}, group {g / m} (columns {g}..{g + m - 1}) has {nz} nonzeros; {n}:{m} allows at most {n}");
+        }
     }
 
     /// <summary>

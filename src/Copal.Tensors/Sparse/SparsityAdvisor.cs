@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Copal.Tensors.Sparse;
 
 /// <summary>What a dense weight looks like to the advisor: its fraction of zeros and which N:M patterns it satisfies.</summary>
@@ -32,20 +34,36 @@ public static class SparsityAdvisor
     /// <summary>Break-even sparsity of the bitmask GEMV against dense for <paramref name="dtype"/>.</summary>
     public static double BitmaskBreakEven(DType dtype) => dtype == DType.BF16 ? BitmaskBreakEvenBf16 : BitmaskBreakEvenF32;
 
-    /// <summary>Counts zeros and checks the 2:4 and 4:8 patterns of a dense 2-D F32 or BF16 tensor.</summary>
+    /// <summary>Counts zeros and checks the 2:4 and 4:8 patterns of a dense 2-D F32 or BF16 tensor, in one pass.</summary>
     public static unsafe SparsityStats Measure(TensorView dense)
     {
         var (rows, cols) = DenseSource.MatrixShape(dense);
         var src = new DenseSource(dense.Name, dense.DType, dense.Data, dense.ByteLength, rows, cols);
-        long zeros = 0;
-        for (int r = 0; r < rows; r++)
+        int stride = NonzeroMask.Stride(cols);
+        long nonzeros = 0;
+        // Groups line up with the mask's nibbles and bytes when M divides the width; its padding bits are zeros.
+        int breaks24 = cols % 4 == 0 ? 0 : 1, breaks48 = cols % 8 == 0 ? 0 : 1;
+        NonzeroMask.ForEachRow(src, (r, mask) =>
         {
-            for (int c = 0; c < cols; c++)
+            Interlocked.Add(ref nonzeros, NonzeroMask.Count(mask, stride));
+            bool over24 = false, over48 = false;
+            for (int b = 0; b < stride; b += 8)
             {
-                zeros += src.IsZero(r, c) ? 1 : 0;
+                ulong w = Unsafe.ReadUnaligned<ulong>(mask + b);
+                over24 |= NonzeroMask.AnyNibbleOverTwo(w);
+                over48 |= NonzeroMask.AnyByteOverFour(w);
             }
-        }
-        return new SparsityStats(zeros / ((double)rows * cols), NMSparseMatrix.IsValid(src, 2, 4), NMSparseMatrix.IsValid(src, 4, 8));
+            if (over24)
+            {
+                Volatile.Write(ref breaks24, 1);
+            }
+            if (over48)
+            {
+                Volatile.Write(ref breaks48, 1);
+            }
+        });
+        long total = (long)rows * cols;
+        return new SparsityStats((total - nonzeros) / (double)total, breaks24 == 0, breaks48 == 0);
     }
 
     /// <summary>The storage to use for a weight with these statistics and stored dtype.</summary>
