@@ -115,7 +115,9 @@ public abstract class BackendOpsTests(BackendFixture fixture)
 
     [BackendTheory]
     [InlineData(1, 0, 4, 4, 8)]      // first decode step
-    [InlineData(1, 130, 8, 2, 16)]   // decode over more keys than one block (64), grouped-query
+    [InlineData(1, 130, 8, 2, 16)]   // decode, grouped-query
+    [InlineData(1, 300, 4, 2, 64)]   // decode over more keys than one block (256)
+    [InlineData(3, 254, 2, 1, 32)]   // prefill rows on both sides of a block boundary
     [InlineData(5, 3, 6, 3, 33)]     // prefill after a short cache, odd head dim
     [InlineData(7, 70, 4, 1, 128)]   // chunked prefill, multi-query, head dim above the block size
     [InlineData(2, 1, 2, 2, 256)]    // the largest head dim the kernel holds

@@ -38,7 +38,7 @@ public sealed class KernelCodegenTests
     [Fact]
     public void Every_kernel_the_backend_loads_is_covered()
     {
-        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "Gram", "ColumnSquares", "NM", "TwoOfFour", "Bitmask"];
+        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "AttentionQuads", "Gram", "ColumnSquares", "NM", "TwoOfFour", "Bitmask"];
         string[] found = EntryPointMethods().Values.Select(m => m.Name).Distinct().ToArray();
         Assert.Empty(expected.Except(found));
         Assert.Contains("MatMulKernels.Gemm<TwoOfFourView<Bf16Weights>>", EntryPointMethods().Keys);
@@ -57,13 +57,15 @@ public sealed class KernelCodegenTests
 
     /// <summary>
     /// The matmul kernels' speed rests on 16-byte loads: the GEMV's and the 2:4 kernel's weight and x loads (four a
-    /// lane issued together), the GEMM's shared-memory reads in its inner loop. ILGPU emits ld.v4 only for a struct
+    /// lane issued together), the GEMM's shared-memory reads in its inner loop; so does decode attention's (four keys'
+    /// quads a thread). ILGPU emits ld.v4 only for a struct
     /// of four 32-bit fields, which a refactoring could lose without any result changing.
     /// </summary>
     [Theory]
     [InlineData("MatMulKernels.Gemv<Bf16Weights>", 4)]
     [InlineData("SparseKernels.TwoOfFour<Bf16Weights>", 8)]
     [InlineData("MatMulKernels.Gemm<Bf16Weights>", 2)]
+    [InlineData("AttentionKernel.AttentionQuads", 8)]
     public void Matmul_kernels_keep_their_16_byte_loads(string kernel, int atLeast)
     {
         int vectorLoads = Ptx(kernel).Split('\n').Select(line => line.TrimStart()).Count(line => line.StartsWith("ld.", StringComparison.Ordinal) && line.Contains(".v4.", StringComparison.Ordinal));

@@ -117,7 +117,8 @@ public sealed partial class IlgpuBackend
         }
         if (shape.Rows > 0)
         {
-            _kernels.Attention(new KernelConfig(new Index2D(shape.Heads, shape.Rows), new Index2D(_plan.AttentionGroup, 1)),
+            var attention = shape.HeadDim % 4 == 0 ? _kernels.AttentionQuads : _kernels.Attention;
+            attention(new KernelConfig(new Index2D(shape.Heads, shape.Rows), new Index2D(_plan.AttentionGroup, 1)),
                 Own(q, "Attention", nameof(q)).View, Own(kCache, "Attention", nameof(kCache)).View, Own(vCache, "Attention", nameof(vCache)).View,
                 Own(output, "Attention", nameof(output)).View, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale);
         }
