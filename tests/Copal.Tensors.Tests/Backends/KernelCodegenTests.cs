@@ -72,6 +72,18 @@ public sealed class KernelCodegenTests
         Assert.True(vectorLoads >= atLeast, $"{kernel}: {vectorLoads} 16-byte loads in its PTX, expected at least {atLeast}");
     }
 
+    /// <summary>
+    /// F16 weights decode with selects, not branches: the F16 GEMV's PTX may branch no more than the BF16 one's,
+    /// whose decode is a shift (per half, branches made it about 50 KB).
+    /// </summary>
+    [Fact]
+    public void F16_gemv_decodes_halves_without_branches()
+    {
+        static int Branches(string ptx) => ptx.Split('\n').Count(line => line.TrimStart().StartsWith("@", StringComparison.Ordinal) || line.TrimStart().StartsWith("bra", StringComparison.Ordinal));
+        int f16 = Branches(Ptx("MatMulKernels.Gemv<F16Weights>")), bf16 = Branches(Ptx("MatMulKernels.Gemv<Bf16Weights>"));
+        Assert.True(f16 <= bf16, $"F16 GEMV: {f16} branch instructions in its PTX, BF16 GEMV: {bf16}");
+    }
+
     [Theory]
     [MemberData(nameof(EntryPoints))]
     public void Kernel_compiles_to_opencl_c(string kernel)
