@@ -66,7 +66,7 @@ public sealed unsafe class SparseWeightSource : IDisposable
         var clock = Stopwatch.StartNew();
         try
         {
-            if (Mode == SparseLoadMode.Auto && SampledSparsity(view) < SparsityAdvisor.BitmaskBreakEven(view.DType) - 0.15)
+            if (Mode == SparseLoadMode.Auto && SampledSparsity(view) < SparsityAdvisor.BitmaskBreakEven(view.DType, SparsityAdvisor.CurrentPath) - 0.15)
             {
                 return null;
             }

@@ -8,31 +8,60 @@ public readonly record struct SparsityStats(double Sparsity, bool Valid24, bool 
 /// <summary>The storage the advisor picks at load: a format (N and M for <see cref="SparseFormat.NM"/>) and why.</summary>
 public sealed record SparsityChoice(SparseFormat Format, int N, int M, string Reason);
 
+/// <summary>The CPU sparse GEMV a process runs (<see cref="SparseMatMul"/>): the break-even points differ between them.</summary>
+public enum SparseGemvPath
+{
+    /// <summary>AVX-512 with VBMI and VBMI2 (<see cref="SparseGemv512"/>): below the memory bound, so a format wins what it saves in bytes.</summary>
+    Avx512,
+
+    /// <summary>The AVX2 kernels: about as much decode work per weight as the bytes saved.</summary>
+    Avx2,
+
+    /// <summary>Neither: scalar code, never faster than the dense GEMV.</summary>
+    Scalar,
+}
+
 /// <summary>
 /// Chooses, at load, the storage that decodes fastest on the CPU: dense, 2:4, or bitmask. The thresholds are
-/// break-even points measured with the AVX-512 GEMV against the production dense GEMV on shapes that stream from
-/// DRAM (docs/sparse-formats.md): decode is memory bound, so a format wins about as much as it saves bytes, less
-/// its decode work. 2:4 (1.125 B/weight in BF16, fixed work) won on every shape measured; the BF16 bitmask won on
-/// every shape at 50% (1.8–2.1×) and lost on down_proj at 40% (0.88×), so it is picked from 50%, and over valid 2:4
-/// only where it is clearly smaller (from 65%). The AVX2 kernels, measured the same way in a process without
-/// AVX-512, cross over at the same points (2:4 1.8–2.1×, bitmask at 50% 1.4–2.1×), so the choice ignores the ISA.
+/// break-even points measured against the production dense GEMV on shapes that stream from DRAM, separately for
+/// each <see cref="SparseGemvPath"/> (docs/sparse-formats.md). On the AVX-512 path decode is memory bound, so a
+/// format wins about as much as it saves bytes: 2:4 (1.125 B/weight in BF16, fixed work) won on every shape
+/// measured; the BF16 bitmask won on every shape at 50% (1.8–2.1×) and lost on down_proj at 40% (0.88×), so it is
+/// picked from 50%, and over valid 2:4 only where it is clearly smaller (from 65%). On the AVX2 path (measured in a
+/// process started with DOTNET_EnableAVX512=0, two runs) 2:4 decoded at 0.5–1.1× dense and the bitmask at 50% at
+/// 0.7–1.4×, so neither is chosen; the BF16 bitmask at 70% won on every shape (1.04–1.46×), F32's did not (0.82–1.47×).
 /// </summary>
 public static class SparsityAdvisor
 {
-    /// <summary>Sparsity from which the bitmask GEMV beats the dense BF16 GEMV.</summary>
+    /// <summary>Sparsity from which the AVX-512 bitmask GEMV beats the dense BF16 GEMV.</summary>
     public const double BitmaskBreakEvenBf16 = 0.50;
 
-    /// <summary>Sparsity from which the bitmask GEMV beats the dense F32 GEMV (dense F32 streams twice the bytes).</summary>
+    /// <summary>Sparsity from which the AVX-512 bitmask GEMV beats the dense F32 GEMV (dense F32 streams twice the bytes).</summary>
     public const double BitmaskBreakEvenF32 = 0.50;
+
+    /// <summary>Sparsity from which the AVX2 bitmask GEMV beats the dense BF16 GEMV on every shape measured.</summary>
+    public const double BitmaskBreakEvenBf16Avx2 = 0.70;
 
     /// <summary>Sparsity from which the bitmask (1/8 B + values) is preferred over a valid 2:4 layout.</summary>
     public const double BitmaskOverTwoFour = 0.65;
 
-    /// <summary>Whether the 2:4 GEMV beats the dense GEMV of the same dtype (measured: yes for BF16 and F32).</summary>
-    public static bool TwoFourBeatsDense(DType dtype) => dtype is DType.F32 or DType.BF16;
+    /// <summary>The sparse GEMV this process runs.</summary>
+    public static SparseGemvPath CurrentPath =>
+        SparseGemv512.IsSupported ? SparseGemvPath.Avx512 : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? SparseGemvPath.Avx2 : SparseGemvPath.Scalar;
 
-    /// <summary>Break-even sparsity of the bitmask GEMV against dense for <paramref name="dtype"/>.</summary>
-    public static double BitmaskBreakEven(DType dtype) => dtype == DType.BF16 ? BitmaskBreakEvenBf16 : BitmaskBreakEvenF32;
+    /// <summary>Whether the 2:4 GEMV beats the dense GEMV of the same dtype (measured: on the AVX-512 path, for BF16 and F32).</summary>
+    public static bool TwoFourBeatsDense(DType dtype, SparseGemvPath path) => path == SparseGemvPath.Avx512 && dtype is (DType.F32 or DType.BF16);
+
+    /// <summary>
+    /// Break-even sparsity of the bitmask GEMV against dense for <paramref name="dtype"/> on <paramref name="path"/>;
+    /// infinity where no sparsity was measured to pay.
+    /// </summary>
+    public static double BitmaskBreakEven(DType dtype, SparseGemvPath path) => path switch
+    {
+        SparseGemvPath.Avx512 => dtype == DType.BF16 ? BitmaskBreakEvenBf16 : BitmaskBreakEvenF32,
+        SparseGemvPath.Avx2 when dtype == DType.BF16 => BitmaskBreakEvenBf16Avx2,
+        _ => double.PositiveInfinity,
+    };
 
     /// <summary>Counts zeros and checks the 2:4 and 4:8 patterns of a dense 2-D F32 or BF16 tensor, in one pass.</summary>
     public static unsafe SparsityStats Measure(TensorView dense)
@@ -66,22 +95,29 @@ public static class SparsityAdvisor
         return new SparsityStats((total - nonzeros) / (double)total, breaks24 == 0, breaks48 == 0);
     }
 
-    /// <summary>The storage to use for a weight with these statistics and stored dtype.</summary>
-    public static SparsityChoice Choose(SparsityStats stats, DType dtype)
+    /// <summary>The storage to use for a weight with these statistics and stored dtype, on this process's path.</summary>
+    public static SparsityChoice Choose(SparsityStats stats, DType dtype) => Choose(stats, dtype, CurrentPath);
+
+    /// <summary>The storage to use for a weight with these statistics and stored dtype on <paramref name="path"/>.</summary>
+    public static SparsityChoice Choose(SparsityStats stats, DType dtype, SparseGemvPath path)
     {
         if (dtype is not (DType.F32 or DType.BF16))
         {
             return new SparsityChoice(SparseFormat.Dense, 0, 0, $"no sparse kernel reads {dtype}");
         }
-        double breakEven = BitmaskBreakEven(dtype);
+        double breakEven = BitmaskBreakEven(dtype, path);
         bool bitmaskPays = stats.Sparsity >= breakEven;
-        if (stats.Valid24 && TwoFourBeatsDense(dtype) && !(bitmaskPays && stats.Sparsity >= BitmaskOverTwoFour))
+        if (stats.Valid24 && TwoFourBeatsDense(dtype, path) && !(bitmaskPays && stats.Sparsity >= BitmaskOverTwoFour))
         {
             return new SparsityChoice(SparseFormat.NM, 2, 4, $"valid 2:4, and 2:4 decodes faster than dense {dtype}");
         }
         if (bitmaskPays)
         {
             return new SparsityChoice(SparseFormat.Bitmask, 0, 0, $"sparsity {stats.Sparsity:P0} ≥ bitmask break-even {breakEven:P0} for {dtype}");
+        }
+        if (double.IsPositiveInfinity(breakEven))
+        {
+            return new SparsityChoice(SparseFormat.Dense, 0, 0, $"no sparse {dtype} GEMV of the {path} path was measured faster than dense");
         }
         // 4:8 decodes through the generic index path, slower than the bitmask of the same matrix, so it is never
         // chosen for speed; it stays a storage format.

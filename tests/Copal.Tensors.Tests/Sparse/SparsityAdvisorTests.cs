@@ -33,22 +33,38 @@ public class SparsityAdvisorTests
     [InlineData(0.60, true, DType.BF16, SparseFormat.NM)]
     public void Choose_follows_the_measured_break_even_points(double sparsity, bool valid24, DType dtype, SparseFormat expected)
     {
-        var choice = SparsityAdvisor.Choose(new SparsityStats(sparsity, valid24, valid24), dtype);
+        var choice = SparsityAdvisor.Choose(new SparsityStats(sparsity, valid24, valid24), dtype, SparseGemvPath.Avx512);
         Assert.Equal(expected, choice.Format);
         Assert.False(string.IsNullOrEmpty(choice.Reason));
     }
 
     [Theory]
-    [InlineData(DType.BF16)]
-    [InlineData(DType.F32)]
-    public void Two_four_is_chosen_exactly_when_it_was_measured_faster_than_dense(DType dtype)
+    [InlineData(DType.BF16, SparseGemvPath.Avx512)]
+    [InlineData(DType.F32, SparseGemvPath.Avx512)]
+    [InlineData(DType.BF16, SparseGemvPath.Avx2)]
+    [InlineData(DType.F32, SparseGemvPath.Avx2)]
+    [InlineData(DType.BF16, SparseGemvPath.Scalar)]
+    public void Two_four_is_chosen_exactly_when_it_was_measured_faster_than_dense(DType dtype, SparseGemvPath path)
     {
-        var choice = SparsityAdvisor.Choose(new SparsityStats(0.5, true, true), dtype);
-        SparseFormat expected = SparsityAdvisor.TwoFourBeatsDense(dtype) ? SparseFormat.NM : SparseFormat.Dense;
+        var choice = SparsityAdvisor.Choose(new SparsityStats(0.5, true, true), dtype, path);
+        SparseFormat expected = path == SparseGemvPath.Avx512 ? SparseFormat.NM : SparseFormat.Dense;
         Assert.Equal(expected, choice.Format);
         if (expected == SparseFormat.NM)
         {
             Assert.Equal((2, 4), (choice.N, choice.M));
         }
+    }
+
+    /// <summary>The AVX2 kernels, measured without AVX-512: only the BF16 bitmask from 70% beat dense on every shape.</summary>
+    [Theory]
+    [InlineData(0.69, DType.BF16, SparseFormat.Dense)]
+    [InlineData(0.70, DType.BF16, SparseFormat.Bitmask)]
+    [InlineData(0.90, DType.F32, SparseFormat.Dense)]
+    public void On_the_avx2_path_only_a_very_sparse_bf16_weight_converts(double sparsity, DType dtype, SparseFormat expected)
+    {
+        var choice = SparsityAdvisor.Choose(new SparsityStats(sparsity, false, false), dtype, SparseGemvPath.Avx2);
+        Assert.Equal(expected, choice.Format);
+        Assert.DoesNotContain("∞", choice.Reason, StringComparison.Ordinal);
+        Assert.Equal(SparseFormat.Dense, SparsityAdvisor.Choose(new SparsityStats(0.95, true, true), dtype, SparseGemvPath.Scalar).Format);
     }
 }

@@ -42,7 +42,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
 
     public DeviceWeight LoadSparseWeight(Sparse.SparseMatrix matrix) => new Sparse.CpuSparseWeight(matrix);
 
-    /// <summary>True: the advisor's break-even points were measured with these kernels.</summary>
+    /// <summary>True: the advisor's break-even points were measured with these kernels, per ISA path.</summary>
     public bool ConvertsDenseWeights => true;
 
     public DeviceBuffer LoadVector(TensorView view)
