@@ -55,9 +55,11 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         { "2:4", DType.BF16, 4, 9, 1000 },      // prefill: the GEMM over the decoding 2:4 view
         { "2:4", DType.BF16, 17, 40, 136 },     // … more than one tile of rows and of outputs
         { "4:8", DType.BF16, 1, 7, 1032 },      // 3-bit fields that straddle bytes
-        { "3:8", DType.F32, 2, 5, 264 },
+        { "3:8", DType.F32, 2, 5, 264 },        // prefill: the GEMM over the decoding N:M view
+        { "4:8", DType.BF16, 19, 37, 136 },     // … more than one tile of rows and of outputs
         { "bitmask", DType.BF16, 1, 130, 301 }, // a partial last mask word
-        { "bitmask", DType.F32, 5, 17, 1031 },
+        { "bitmask", DType.F32, 5, 17, 1031 },  // prefill: the GEMM over the decoding bitmask view
+        { "bitmask", DType.BF16, 18, 70, 200 }, // … more than one tile of rows and of outputs
         { "bitmask", DType.BF16, 1, 3, 7 },     // less than one word per row
     };
 

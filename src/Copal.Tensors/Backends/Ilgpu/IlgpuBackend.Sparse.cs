@@ -67,25 +67,16 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         }
         ObjectDisposedException.ThrowIf(weight.IsDisposed, weight);
         bool bf16 = weight.DType == DType.BF16;
-        KernelConfig config = TeamPerOutput(weight.Rows);
-        if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2 && rows > 1)
+        if (rows > 1)
         {
-            // Prefill: the tiled GEMM, decoding the 2:4 weights as it stages them (TwoOfFourView). The per-feature
-            // kernel below re-reads every input row for every output feature, about ten times the GEMM's traffic.
-            KernelConfig tiles = GemmTiles(rows, weight.Rows);
-            if (bf16)
-            {
-                _kernels.GemmTwoOfFourBf16(tiles, x, new TwoOfFourView<Bf16Weights>(weight.Bf16, weight.NMIndex, weight.Cols, weight.IndexStride), y, rows, weight.Rows, weight.Cols);
-            }
-            else
-            {
-                _kernels.GemmTwoOfFourF32(tiles, x, new TwoOfFourView<F32Weights>(weight.F32, weight.NMIndex, weight.Cols, weight.IndexStride), y, rows, weight.Rows, weight.Cols);
-            }
+            GemmSparse(x, weight, y, rows, bf16);
             return;
         }
+        // Decode: a team of lanes per output feature.
+        KernelConfig config = TeamPerOutput(weight.Rows);
         if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2)
         {
-            // Decode: a team of lanes per output feature, x read as quads.
+            // x read as quads, eight groups' loads in flight a lane.
             if (bf16)
             {
                 _kernels.TwoOfFourBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
@@ -114,6 +105,47 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         else
         {
             _kernels.BitmaskF32(config, x, weight.F32, weight.MaskWords, weight.MaskStarts, y, rows, weight.Rows, weight.Cols);
+        }
+    }
+
+    /// <summary>
+    /// Prefill: the tiled GEMM, decoding the compressed weights as it stages them (a view per format that presents
+    /// the dense matrix it encodes). The per-feature kernels re-read every input row for every output feature:
+    /// about 34 GB of cache traffic for a 7B linear at 512 rows.
+    /// </summary>
+    private void GemmSparse(ArrayView<float> x, IlgpuSparseWeight weight, ArrayView<float> y, int rows, bool bf16)
+    {
+        KernelConfig tiles = GemmTiles(rows, weight.Rows);
+        int outs = weight.Rows, cols = weight.Cols;
+        if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2)
+        {
+            if (bf16)
+            {
+                _kernels.GemmTwoOfFourBf16(tiles, x, new TwoOfFourView<Bf16Weights>(weight.Bf16, weight.NMIndex, cols, weight.IndexStride), y, rows, outs, cols);
+            }
+            else
+            {
+                _kernels.GemmTwoOfFourF32(tiles, x, new TwoOfFourView<F32Weights>(weight.F32, weight.NMIndex, cols, weight.IndexStride), y, rows, outs, cols);
+            }
+        }
+        else if (weight.Format == SparseFormat.NM)
+        {
+            if (bf16)
+            {
+                _kernels.GemmNMBf16(tiles, x, new NMView<Bf16Weights>(weight.Bf16, weight.NMIndex, cols, weight.N, weight.M, weight.Bits, weight.IndexStride), y, rows, outs, cols);
+            }
+            else
+            {
+                _kernels.GemmNMF32(tiles, x, new NMView<F32Weights>(weight.F32, weight.NMIndex, cols, weight.N, weight.M, weight.Bits, weight.IndexStride), y, rows, outs, cols);
+            }
+        }
+        else if (bf16)
+        {
+            _kernels.GemmBitmaskBf16(tiles, x, new BitmaskView<Bf16Weights>(weight.Bf16, weight.MaskWords, weight.MaskStarts, cols), y, rows, outs, cols);
+        }
+        else
+        {
+            _kernels.GemmBitmaskF32(tiles, x, new BitmaskView<F32Weights>(weight.F32, weight.MaskWords, weight.MaskStarts, cols), y, rows, outs, cols);
         }
     }
 

@@ -36,6 +36,10 @@ internal sealed class KernelSet
         SparseNMBf16 = Load(a, "SparseNM<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
         GemmTwoOfFourF32 = Load(a, "Gemm<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourView<F32Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmTwoOfFourBf16 = Load(a, "Gemm<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourView<Bf16Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        GemmNMF32 = Load(a, "Gemm<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMView<F32Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        GemmNMBf16 = Load(a, "Gemm<N:M BF16>", () => a.LoadStreamKernel<ArrayView<float>, NMView<Bf16Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        GemmBitmaskF32 = Load(a, "Gemm<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskView<F32Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        GemmBitmaskBf16 = Load(a, "Gemm<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskView<Bf16Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         TwoOfFourF32 = Load(a, "TwoOfFour<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         BitmaskF32 = Load(a, "Bitmask<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
@@ -65,6 +69,10 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourView<F32Weights>, ArrayView<float>, int, int, int> GemmTwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourView<Bf16Weights>, ArrayView<float>, int, int, int> GemmTwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMView<F32Weights>, ArrayView<float>, int, int, int> GemmNMF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMView<Bf16Weights>, ArrayView<float>, int, int, int> GemmNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskView<F32Weights>, ArrayView<float>, int, int, int> GemmBitmaskF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskView<Bf16Weights>, ArrayView<float>, int, int, int> GemmBitmaskBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskF32 { get; }
