@@ -34,6 +34,7 @@ public class BackendFactoryTests
         IlgpuBackend ilgpu = Assert.IsType<IlgpuBackend>(backend);
         Assert.Equal("ilgpu-cpu", backend.Info.Kind);
         Assert.Equal(1, ilgpu.Plan.RowGroup);
+        Assert.Equal(1, ilgpu.Plan.AttentionSplits(heads: 1, keys: 100_000));
     }
 
     [Fact]

@@ -117,8 +117,9 @@ public abstract class BackendOpsTests(BackendFixture fixture)
 
     [BackendTheory]
     [InlineData(1, 0, 4, 4, 8)]      // first decode step
-    [InlineData(1, 130, 8, 2, 16)]   // decode, grouped-query
+    [InlineData(1, 130, 8, 2, 16)]   // decode, grouped-query (split over groups where the plan splits)
     [InlineData(1, 300, 4, 2, 64)]   // decode over more keys than one block (256)
+    [InlineData(1, 700, 2, 1, 128)]  // … over several blocks
     [InlineData(3, 254, 2, 1, 32)]   // prefill rows on both sides of a block boundary
     [InlineData(5, 3, 6, 3, 33)]     // prefill after a short cache, odd head dim
     [InlineData(7, 70, 4, 1, 128)]   // chunked prefill, multi-query, head dim above the block size
@@ -305,6 +306,11 @@ public sealed class IlgpuCpuGroupsBackendOpsTests(IlgpuCpuGroupsFixture fixture)
         Assert.Equal(16, plan.RowGroup);
         Assert.Equal(4, plan.GemmThreads);
         Assert.Equal(16, plan.AttentionGroup);
+        // The decode cases of Attention_matches_cpu over 131, 301 and 701 keys split over groups here.
+        Assert.Equal(3, plan.AttentionSplits(heads: 8, keys: 131));
+        Assert.Equal(5, plan.AttentionSplits(heads: 4, keys: 301));
+        Assert.Equal(11, plan.AttentionSplits(heads: 2, keys: 701));
+        Assert.Equal(1, plan.AttentionSplits(heads: 4, keys: 64));
     }
 }
 

@@ -38,7 +38,7 @@ public sealed class KernelCodegenTests
     [Fact]
     public void Every_kernel_the_backend_loads_is_covered()
     {
-        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "AttentionQuads", "Gram", "ColumnSquares", "NM", "TwoOfFour", "Bitmask"];
+        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "AttentionSplit", "AttentionCombine", "Gram", "ColumnSquares", "NM", "TwoOfFour", "Bitmask"];
         string[] found = EntryPointMethods().Values.Select(m => m.Name).Distinct().ToArray();
         Assert.Empty(expected.Except(found));
         Assert.Contains("MatMulKernels.Gemm<TwoOfFourView<Bf16Weights>>", EntryPointMethods().Keys);
@@ -68,7 +68,8 @@ public sealed class KernelCodegenTests
     [InlineData("MatMulKernels.Gemv<Bf16Weights>", 4)]
     [InlineData("SparseKernels.TwoOfFour<Bf16Weights>", 8)]
     [InlineData("MatMulKernels.Gemm<Bf16Weights>", 2)]
-    [InlineData("AttentionKernel.AttentionQuads", 8)]
+    [InlineData("AttentionQuadsKernels.Attention", 8)]
+    [InlineData("AttentionQuadsKernels.AttentionSplit", 8)]
     public void Matmul_kernels_keep_their_16_byte_loads(string kernel, int atLeast)
     {
         int vectorLoads = Ptx(kernel).Split('\n').Select(line => line.TrimStart()).Count(line => line.StartsWith("ld.", StringComparison.Ordinal) && line.Contains(".v4.", StringComparison.Ordinal));

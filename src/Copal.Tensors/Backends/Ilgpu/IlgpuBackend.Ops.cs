@@ -115,13 +115,29 @@ public sealed partial class IlgpuBackend
             // The row is the second grid dimension, which CUDA limits to 65535 groups.
             throw new NotSupportedException($"Attention: {shape.Rows} query rows in one call; at most 65535");
         }
-        if (shape.Rows > 0)
+        if (shape.Rows == 0)
         {
-            var attention = shape.HeadDim % 4 == 0 ? _kernels.AttentionQuads : _kernels.Attention;
-            attention(new KernelConfig(new Index2D(shape.Heads, shape.Rows), new Index2D(_plan.AttentionGroup, 1)),
-                Own(q, "Attention", nameof(q)).View, Own(kCache, "Attention", nameof(kCache)).View, Own(vCache, "Attention", nameof(vCache)).View,
-                Own(output, "Attention", nameof(output)).View, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale);
+            return;
         }
+        ArrayView<float> qv = Own(q, "Attention", nameof(q)).View, kv = Own(kCache, "Attention", nameof(kCache)).View,
+            vv = Own(vCache, "Attention", nameof(vCache)).View, ov = Own(output, "Attention", nameof(output)).View;
+        bool quads = shape.HeadDim % 4 == 0;
+        int keys = shape.StartPos + 1;
+        int splits = quads && shape.Rows == 1 ? _plan.AttentionSplits(shape.Heads, keys) : 1;
+        if (splits > 1)
+        {
+            // Decode over many keys: each head's keys shared by several groups, then their partial softmaxes combined.
+            int keysPerSplit = (keys + splits - 1) / splits;
+            splits = (keys + keysPerSplit - 1) / keysPerSplit;
+            ArrayView<float> partials = AttentionScratch((long)shape.Heads * splits * AttentionQuadsKernels.PartialStride(shape.HeadDim));
+            _kernels.AttentionSplit(new KernelConfig(new Index2D(shape.Heads, splits), new Index2D(_plan.AttentionGroup, 1)),
+                qv, kv, vv, partials, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale, keysPerSplit);
+            _kernels.AttentionCombine(shape.Heads * shape.HeadDim, partials, ov, shape.HeadDim, splits);
+            return;
+        }
+        var attention = quads ? _kernels.AttentionQuads : _kernels.Attention;
+        attention(new KernelConfig(new Index2D(shape.Heads, shape.Rows), new Index2D(_plan.AttentionGroup, 1)),
+            qv, kv, vv, ov, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale);
     }
 
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count)

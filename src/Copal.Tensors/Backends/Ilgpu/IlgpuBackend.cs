@@ -19,6 +19,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
     private readonly LaunchPlan _plan;
     private readonly HashSet<BackendOp> _disabled = [];
     private MemoryBuffer1D<int, Stride1D.Dense>? _tokens;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _attentionScratch;
     private bool _disposed;
 
     /// <summary>Takes ownership of <paramref name="context"/> and creates an accelerator on <paramref name="device"/>.</summary>
@@ -140,6 +141,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
         }
         _disposed = true;
         _tokens?.Dispose();
+        _attentionScratch?.Dispose();
         _accelerator.Dispose();
         _context.Dispose();
     }
@@ -157,6 +159,19 @@ public sealed partial class IlgpuBackend : IPartialBackend
         ArrayView<int> view = _tokens.View.AsContiguous().SubView(0, tokens.Length);
         view.CopyFromCPU(_stream, tokens);
         return view;
+    }
+
+    /// <summary>Device scratch for split attention's partial results, grown to the largest request (kilobytes).</summary>
+    private ArrayView<float> AttentionScratch(long length)
+    {
+        if (_attentionScratch is null || _attentionScratch.Length < length)
+        {
+            // Kernels queued earlier may still read the old scratch: wait before freeing it.
+            _stream.Synchronize();
+            _attentionScratch?.Dispose();
+            _attentionScratch = _accelerator.Allocate1D<float>(length);
+        }
+        return _attentionScratch.View.AsContiguous().SubView(0, length);
     }
 
     private IlgpuBuffer Own(DeviceBuffer buffer, string op, string name)

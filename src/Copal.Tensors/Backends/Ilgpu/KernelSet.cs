@@ -29,7 +29,9 @@ internal sealed class KernelSet
         RmsNorm = Load(a, "RmsNorm", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(NormKernels.RmsNorm));
         Softmax = Load(a, "Softmax", () => a.LoadStreamKernel<ArrayView<float>, int, int>(NormKernels.Softmax));
         Attention = Load(a, "Attention", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>(AttentionKernel.Attention));
-        AttentionQuads = Load(a, "AttentionQuads", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>(AttentionKernel.AttentionQuads));
+        AttentionQuads = Load(a, "AttentionQuads", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>(AttentionQuadsKernels.Attention));
+        AttentionSplit = Load(a, "AttentionSplit", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float, int>(AttentionQuadsKernels.AttentionSplit));
+        AttentionCombine = Load(a, "AttentionCombine", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(AttentionQuadsKernels.AttentionCombine));
         Gram = Load(a, "Gram", () => a.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, int, int>(StatisticsKernels.Gram));
         ColumnSquares = Load(a, "ColumnSquares", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(StatisticsKernels.ColumnSquares));
         SparseNMF32 = Load(a, "SparseNM<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
@@ -63,6 +65,8 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, int, int> Softmax { get; }
     public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float> Attention { get; }
     public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float> AttentionQuads { get; }
+    public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float, int> AttentionSplit { get; }
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> AttentionCombine { get; }
     public Action<Index2D, ArrayView<float>, ArrayView<float>, int, int> Gram { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ColumnSquares { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMF32 { get; }

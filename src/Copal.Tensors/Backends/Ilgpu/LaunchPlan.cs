@@ -6,12 +6,30 @@ namespace Copal.Tensors.Backends.Ilgpu;
 /// <summary>
 /// Group and grid sizes for one accelerator. The kernels are correct for any power-of-two group; the plan picks
 /// sizes that are fast where they run. On a GPU: 256-thread groups for row reductions and GEMV (8 warps, a warp
-/// per output feature), 16 × 16 threads for 64 × 64 GEMM tiles, 64-key attention blocks. On ILGPU's CPU
+/// per output feature), 16 × 16 threads for 64 × 64 GEMM tiles, 256-key attention blocks. On ILGPU's CPU
 /// accelerator every group thread is an OS thread and every barrier a rendezvous of them, which costs about a
 /// millisecond on two cores, so the plan uses one-thread groups there unless a test asks for more.
+/// A decode step's attention splits its keys over several groups per head when a head has more than
+/// <see cref="AttentionSplitKeys"/> keys, up to about <see cref="AttentionGroups"/> groups in all: on a GPU two per
+/// multiprocessor with at least two key blocks each; on the tests' CPU "groups" accelerator small enough that the
+/// tests split; never on <c>ilgpu-cpu</c>, where more groups gain nothing.
 /// </summary>
-internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGroup, int MaxGroups)
+internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGroup, int MaxGroups, int AttentionSplitKeys, int AttentionGroups)
 {
+    /// <summary>Key splits for one decode row of <paramref name="heads"/> heads over <paramref name="keys"/> keys (1: no split).</summary>
+    public int AttentionSplits(int heads, int keys)
+    {
+        if (keys <= AttentionSplitKeys)
+        {
+            return 1;
+        }
+        int byKeys = (keys + AttentionSplitKeys - 1) / AttentionSplitKeys;
+        return Math.Clamp(Math.Min(byKeys, AttentionGroups / heads), 1, MaxAttentionSplits);
+    }
+
+    /// <summary>Splits at most, which bounds the partial results' scratch memory.</summary>
+    public const int MaxAttentionSplits = 64;
+
     public static LaunchPlan For(Accelerator accelerator, int? cpuThreadsPerGroup)
     {
         if (accelerator.AcceleratorType == AcceleratorType.CPU)
@@ -23,11 +41,13 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
                 throw new ArgumentOutOfRangeException(nameof(cpuThreadsPerGroup),
                     $"ILGPU CPU groups must be 1 or a power-of-two multiple of the warp ({accelerator.WarpSize}) up to {accelerator.MaxNumThreadsPerGroup}, got {group}");
             }
-            return new LaunchPlan(group, FloorSqrtPowerOfTwo(group), Math.Min(group, AttentionKernel.KeyBlock), 4 * accelerator.NumMultiprocessors);
+            return new LaunchPlan(group, FloorSqrtPowerOfTwo(group), Math.Min(group, AttentionKernel.KeyBlock), 4 * accelerator.NumMultiprocessors,
+                group == 1 ? int.MaxValue : 64, 64);
         }
         int rowGroup = FloorPowerOfTwo(Math.Min(256, accelerator.MaxNumThreadsPerGroup));
         int gemm = Math.Min(MatMulKernels.MaxTile / MatMulKernels.PerThread, FloorSqrtPowerOfTwo(rowGroup));
-        return new LaunchPlan(rowGroup, gemm, Math.Min(AttentionKernel.KeyBlock, rowGroup), 64 * accelerator.NumMultiprocessors);
+        return new LaunchPlan(rowGroup, gemm, Math.Min(AttentionKernel.KeyBlock, rowGroup), 64 * accelerator.NumMultiprocessors,
+            2 * AttentionKernel.KeyBlock, 2 * accelerator.NumMultiprocessors);
     }
 
     /// <summary>Groups for a grid-stride loop over <paramref name="items"/> work items, <paramref name="perGroup"/> at a time.</summary>

@@ -1,0 +1,238 @@
+using ILGPU;
+using ILGPU.Algorithms;
+
+namespace Copal.Tensors.Backends.Ilgpu.Kernels;
+
+/// <summary>
+/// Attention for head dimensions that are a multiple of 4, laid out for a GPU's memory. Decode has one group per
+/// head (32 groups on a GPU with 132 multiprocessors), so its time is load latency, and the kernels keep many
+/// independent 16-byte loads in flight. Per block of <see cref="AttentionKernel.KeyBlock"/> keys:
+/// <list type="bullet">
+/// <item>scores: a thread per key reads the key as quads and issues four before it uses any;</item>
+/// <item>values: thread t owns quad u of the head and a subset s of the block's keys (t = s · quads + u), so a
+/// warp reads whole value rows, coalesced, and each thread loads <see cref="KeysInFlight"/> keys' quads before it
+/// adds them. The subsets' partial sums meet in shared memory at the end.</item>
+/// </list>
+/// A long decode also splits its keys over several groups per head (<see cref="AttentionSplit"/>, then
+/// <see cref="AttentionCombine"/>), so more multiprocessors share the cache's latency: the partial softmaxes
+/// combine exactly, each rescaled by exp(its max − the overall max).
+/// </summary>
+internal static class AttentionQuadsKernels
+{
+    /// <summary>Keys whose values a thread loads before it uses any.</summary>
+    private const int KeysInFlight = 4;
+
+    /// <summary>Floats of one split's partial result: the head's unnormalized output, then its maximum and sum (padded to a quad).</summary>
+    public static int PartialStride(int headDim) => headDim + 4;
+
+    /// <summary>Grid (heads, rows): every key of each query row.</summary>
+    public static void Attention(ArrayView<float> q, ArrayView<float> kCache, ArrayView<float> vCache, ArrayView<float> output,
+        int startPos, int heads, int kvHeads, int headDim, float scale)
+    {
+        ArrayView<Quad> qs = SharedMemory.Allocate<Quad>(AttentionKernel.MaxHeadDim / 4);
+        ArrayView<Quad> acc = SharedMemory.Allocate<Quad>(AttentionKernel.KeyBlock);
+        ArrayView<float> probs = SharedMemory.Allocate<float>(AttentionKernel.KeyBlock);
+        int head = Grid.IdxX, row = Grid.IdxY;
+        var layout = new Layout(head, heads, kvHeads, headDim, Group.DimX);
+        long qBase = (((long)row * heads) + head) * layout.Quads;
+        Begin(q.Cast<Quad>(), qBase, qs, acc, layout);
+        Softmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), 0, startPos + row + 1, scale, layout);
+        ArrayView<Quad> out4 = output.Cast<Quad>();
+        float inv = 1f / state.Sum;
+        for (int u = Group.IdxX; u < layout.Quads; u += layout.Block)
+        {
+            out4[qBase + u] = Scale(SumSubsets(acc, u, layout), inv);
+        }
+    }
+
+    /// <summary>
+    /// One decode row, grid (heads, splits): split s takes keys [s · keysPerSplit, (s + 1) · keysPerSplit) and
+    /// writes its unnormalized output, maximum and sum to <paramref name="partials"/> (<see cref="PartialStride"/>
+    /// floats per head and split).
+    /// </summary>
+    public static void AttentionSplit(ArrayView<float> q, ArrayView<float> kCache, ArrayView<float> vCache, ArrayView<float> partials,
+        int startPos, int heads, int kvHeads, int headDim, float scale, int keysPerSplit)
+    {
+        ArrayView<Quad> qs = SharedMemory.Allocate<Quad>(AttentionKernel.MaxHeadDim / 4);
+        ArrayView<Quad> acc = SharedMemory.Allocate<Quad>(AttentionKernel.KeyBlock);
+        ArrayView<float> probs = SharedMemory.Allocate<float>(AttentionKernel.KeyBlock);
+        int head = Grid.IdxX, split = Grid.IdxY, splits = Grid.DimY;
+        var layout = new Layout(head, heads, kvHeads, headDim, Group.DimX);
+        Begin(q.Cast<Quad>(), (long)head * layout.Quads, qs, acc, layout);
+        int first = split * keysPerSplit;
+        Softmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), first,
+            IntrinsicMath.Min(startPos + 1, first + keysPerSplit), scale, layout);
+        long at = (((long)head * splits) + split) * PartialStride(headDim);
+        ArrayView<Quad> partial4 = partials.Cast<Quad>();
+        for (int u = Group.IdxX; u < layout.Quads; u += layout.Block)
+        {
+            partial4[(at >> 2) + u] = SumSubsets(acc, u, layout);
+        }
+        if (Group.IdxX == 0)
+        {
+            partials[at + headDim] = state.Max;
+            partials[at + headDim + 1] = state.Sum;
+        }
+    }
+
+    /// <summary>Element i = head · headDim + d of the output: the splits' partial results, each rescaled to the overall maximum.</summary>
+    public static void AttentionCombine(Index1D i, ArrayView<float> partials, ArrayView<float> output, int headDim, int splits)
+    {
+        int head = i / headDim, d = i - (head * headDim), stride = PartialStride(headDim);
+        long first = (long)head * splits * stride;
+        float max = float.MinValue;
+        for (int s = 0; s < splits; s++)
+        {
+            max = XMath.Max(max, partials[first + (s * stride) + headDim]);
+        }
+        float sum = 0f, value = 0f;
+        for (int s = 0; s < splits; s++)
+        {
+            long at = first + (s * stride);
+            float weight = XMath.Exp(partials[at + headDim] - max);
+            sum += weight * partials[at + headDim + 1];
+            value += weight * partials[at + d];
+        }
+        output[i] = value / sum;
+    }
+
+    /// <summary>How a group shares out one head: quads, the value pass's key subsets and its (quad, subset) slots.</summary>
+    private readonly struct Layout
+    {
+        public Layout(int head, int heads, int kvHeads, int headDim, int block)
+        {
+            Block = block;
+            Quads = headDim >> 2;
+            // As many subsets as the group holds whole heads of quads, at least one: a group narrower than a head
+            // (the CPU accelerator's one thread) walks several quads per thread instead.
+            Subsets = IntrinsicMath.Max(1, block / Quads);
+            Slots = Subsets * Quads;
+            KvStride = (kvHeads * headDim) >> 2;
+            KvOffset = (long)(head / (heads / kvHeads)) * Quads;
+        }
+
+        public int Block { get; }
+        public int Quads { get; }
+        public int Subsets { get; }
+        public int Slots { get; }
+        public int KvStride { get; }
+        public long KvOffset { get; }
+    }
+
+    /// <summary>The running maximum and sum of an online softmax.</summary>
+    private struct Softmax
+    {
+        public float Max;
+        public float Sum;
+    }
+
+    /// <summary>Loads the query into shared memory and clears the accumulators.</summary>
+    private static void Begin(ArrayView<Quad> q4, long qBase, ArrayView<Quad> qs, ArrayView<Quad> acc, Layout layout)
+    {
+        for (int u = Group.IdxX; u < layout.Quads; u += layout.Block)
+        {
+            qs[u] = q4[qBase + u];
+        }
+        for (int p = Group.IdxX; p < layout.Slots; p += layout.Block)
+        {
+            acc[p] = default;
+        }
+        Group.Barrier();
+    }
+
+    /// <summary>Keys [first, end) into the accumulators, a block at a time, with an online softmax.</summary>
+    private static Softmax Accumulate(ArrayView<Quad> qs, ArrayView<Quad> acc, ArrayView<float> probs, ArrayView<Quad> k4, ArrayView<Quad> v4,
+        int first, int end, float scale, Layout layout)
+    {
+        int t = Group.IdxX, block = layout.Block, subsets = layout.Subsets, kvStride = layout.KvStride;
+        var state = new Softmax { Max = float.MinValue, Sum = 0f };
+        for (int j0 = first; j0 < end; j0 += AttentionKernel.KeyBlock)
+        {
+            int count = IntrinsicMath.Min(AttentionKernel.KeyBlock, end - j0);
+            float blockMax = float.MinValue;
+            for (int jj = t; jj < count; jj += block)
+            {
+                float score = Dot(qs, k4, ((long)(j0 + jj) * kvStride) + layout.KvOffset, layout.Quads) * scale;
+                probs[jj] = score;
+                blockMax = XMath.Max(blockMax, score);
+            }
+            float newMax = XMath.Max(state.Max, GroupReductions.Max(blockMax, block));
+            float partial = 0f;
+            for (int jj = t; jj < count; jj += block)
+            {
+                float p = XMath.Exp(probs[jj] - newMax);
+                probs[jj] = p;
+                partial += p;
+            }
+            float blockSum = GroupReductions.Sum(partial, block);
+            Group.Barrier();
+            float rescale = XMath.Exp(state.Max - newMax);
+            state.Sum = (state.Sum * rescale) + blockSum;
+            state.Max = newMax;
+
+            for (int p = t; p < layout.Slots; p += block)
+            {
+                int u = p % layout.Quads, s = p / layout.Quads;
+                long at = ((long)j0 * kvStride) + layout.KvOffset + u;
+                Quad a = Scale(acc[p], rescale);
+                int jj = s;
+                for (; jj + ((KeysInFlight - 1) * subsets) < count; jj += KeysInFlight * subsets)
+                {
+                    Quad v0 = v4[at + ((long)jj * kvStride)];
+                    Quad v1 = v4[at + ((long)(jj + subsets) * kvStride)];
+                    Quad v2 = v4[at + ((long)(jj + (2 * subsets)) * kvStride)];
+                    Quad v3 = v4[at + ((long)(jj + (3 * subsets)) * kvStride)];
+                    a = Axpy(a, probs[jj], v0);
+                    a = Axpy(a, probs[jj + subsets], v1);
+                    a = Axpy(a, probs[jj + (2 * subsets)], v2);
+                    a = Axpy(a, probs[jj + (3 * subsets)], v3);
+                }
+                for (; jj < count; jj += subsets)
+                {
+                    a = Axpy(a, probs[jj], v4[at + ((long)jj * kvStride)]);
+                }
+                acc[p] = a;
+            }
+            Group.Barrier();
+        }
+        return state;
+    }
+
+    /// <summary>Quad u of the head: the value pass's subsets added up.</summary>
+    private static Quad SumSubsets(ArrayView<Quad> acc, int u, Layout layout)
+    {
+        Quad sum = acc[u];
+        for (int s = 1; s < layout.Subsets; s++)
+        {
+            sum = Axpy(sum, 1f, acc[(s * layout.Quads) + u]);
+        }
+        return sum;
+    }
+
+    /// <summary>qs · key, the key's quads from <paramref name="at"/>, four loads issued before the first is used.</summary>
+    private static float Dot(ArrayView<Quad> qs, ArrayView<Quad> k4, long at, int quads)
+    {
+        float d0 = 0f, d1 = 0f, d2 = 0f, d3 = 0f;
+        int u = 0;
+        for (; u + 3 < quads; u += 4)
+        {
+            Quad k0 = k4[at + u], k1 = k4[at + u + 1], k2 = k4[at + u + 2], k3 = k4[at + u + 3];
+            d0 += Dot(qs[u], k0);
+            d1 += Dot(qs[u + 1], k1);
+            d2 += Dot(qs[u + 2], k2);
+            d3 += Dot(qs[u + 3], k3);
+        }
+        for (; u < quads; u++)
+        {
+            d0 += Dot(qs[u], k4[at + u]);
+        }
+        return (d0 + d1) + (d2 + d3);
+    }
+
+    private static float Dot(Quad a, Quad b) => (a.X * b.X) + (a.Y * b.Y) + (a.Z * b.Z) + (a.W * b.W);
+
+    private static Quad Axpy(Quad a, float p, Quad v) =>
+        new() { X = a.X + (p * v.X), Y = a.Y + (p * v.Y), Z = a.Z + (p * v.Z), W = a.W + (p * v.W) };
+
+    private static Quad Scale(Quad a, float s) => new() { X = a.X * s, Y = a.Y * s, Z = a.Z * s, W = a.W * s };
+}
