@@ -18,8 +18,8 @@ internal static class AttentionKernel
     /// are visited in blocks of <see cref="KeyBlock"/>:
     /// the group's threads score them (one each on a GPU, all of them on a one-thread CPU group, so the group
     /// reductions run once per block either way), the group finds the block maximum and the sum of exponentials,
-    /// and the running (online) softmax rescales the accumulated output by exp(oldMax − newMax), so memory does not
-    /// grow with the sequence. The query, the block's probabilities and the output accumulator live in shared memory.
+    /// and the running (online) softmax (<see cref="OnlineSoftmax"/>) rescales the accumulated output, so memory does
+    /// not grow with the sequence. The query, the block's probabilities and the output accumulator live in shared memory.
     /// </summary>
     public static void Attention(ArrayView<float> q, ArrayView<float> kCache, ArrayView<float> vCache, ArrayView<float> output,
         int startPos, int heads, int kvHeads, int headDim, float scale)
@@ -42,8 +42,7 @@ internal static class AttentionKernel
         }
         Group.Barrier();
 
-        float runningMax = float.MinValue;
-        float runningSum = 0f;
+        OnlineSoftmax state = OnlineSoftmax.Start();
         for (int j0 = 0; j0 < keys; j0 += KeyBlock)
         {
             int count = IntrinsicMath.Min(KeyBlock, keys - j0);
@@ -60,23 +59,11 @@ internal static class AttentionKernel
                 probs[jj] = score;
                 blockMax = XMath.Max(blockMax, score);
             }
-            float newMax = XMath.Max(runningMax, GroupReductions.Max(blockMax, block));
-            float partial = 0f;
-            for (int jj = t; jj < count; jj += block)
-            {
-                float p = XMath.Exp(probs[jj] - newMax);
-                probs[jj] = p;
-                partial += p;
-            }
-            float blockSum = GroupReductions.Sum(partial, block);
-            Group.Barrier();
-            float rescale = XMath.Exp(runningMax - newMax);
-            runningSum = (runningSum * rescale) + blockSum;
-            runningMax = newMax;
+            state = OnlineSoftmax.AddBlock(state, probs, count, blockMax, t, block);
 
             for (int d = t; d < headDim; d += block)
             {
-                float a = acc[d] * rescale;
+                float a = acc[d] * state.Rescale;
                 long v = ((long)j0 * kvStride) + kvOffset + d;
                 for (int jj = 0; jj < count; jj++)
                 {
@@ -87,7 +74,7 @@ internal static class AttentionKernel
             Group.Barrier();
         }
 
-        float inv = 1f / runningSum;
+        float inv = 1f / state.Sum;
         for (int d = t; d < headDim; d += block)
         {
             output[qBase + d] = acc[d] * inv;

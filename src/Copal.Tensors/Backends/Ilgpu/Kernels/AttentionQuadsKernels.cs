@@ -36,7 +36,7 @@ internal static class AttentionQuadsKernels
         var layout = new Layout(head, heads, kvHeads, headDim, Group.DimX);
         long qBase = (((long)row * heads) + head) * layout.Quads;
         Begin(q.Cast<Quad>(), qBase, qs, acc, layout);
-        Softmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), 0, startPos + row + 1, scale, layout);
+        OnlineSoftmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), 0, startPos + row + 1, scale, layout);
         ArrayView<Quad> out4 = output.Cast<Quad>();
         float inv = 1f / state.Sum;
         for (int u = Group.IdxX; u < layout.Quads; u += layout.Block)
@@ -60,7 +60,7 @@ internal static class AttentionQuadsKernels
         var layout = new Layout(head, heads, kvHeads, headDim, Group.DimX);
         Begin(q.Cast<Quad>(), (long)head * layout.Quads, qs, acc, layout);
         int first = split * keysPerSplit;
-        Softmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), first,
+        OnlineSoftmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), first,
             IntrinsicMath.Min(startPos + 1, first + keysPerSplit), scale, layout);
         long at = (((long)head * splits) + split) * PartialStride(headDim);
         ArrayView<Quad> partial4 = partials.Cast<Quad>();
@@ -119,13 +119,6 @@ internal static class AttentionQuadsKernels
         public long KvOffset { get; }
     }
 
-    /// <summary>The running maximum and sum of an online softmax.</summary>
-    private struct Softmax
-    {
-        public float Max;
-        public float Sum;
-    }
-
     /// <summary>Loads the query into shared memory and clears the accumulators.</summary>
     private static void Begin(ArrayView<Quad> q4, long qBase, ArrayView<Quad> qs, ArrayView<Quad> acc, Layout layout)
     {
@@ -141,11 +134,11 @@ internal static class AttentionQuadsKernels
     }
 
     /// <summary>Keys [first, end) into the accumulators, a block at a time, with an online softmax.</summary>
-    private static Softmax Accumulate(ArrayView<Quad> qs, ArrayView<Quad> acc, ArrayView<float> probs, ArrayView<Quad> k4, ArrayView<Quad> v4,
+    private static OnlineSoftmax Accumulate(ArrayView<Quad> qs, ArrayView<Quad> acc, ArrayView<float> probs, ArrayView<Quad> k4, ArrayView<Quad> v4,
         int first, int end, float scale, Layout layout)
     {
         int t = Group.IdxX, block = layout.Block, subsets = layout.Subsets, kvStride = layout.KvStride;
-        var state = new Softmax { Max = float.MinValue, Sum = 0f };
+        OnlineSoftmax state = OnlineSoftmax.Start();
         for (int j0 = first; j0 < end; j0 += AttentionKernel.KeyBlock)
         {
             int count = IntrinsicMath.Min(AttentionKernel.KeyBlock, end - j0);
@@ -156,25 +149,13 @@ internal static class AttentionQuadsKernels
                 probs[jj] = score;
                 blockMax = XMath.Max(blockMax, score);
             }
-            float newMax = XMath.Max(state.Max, GroupReductions.Max(blockMax, block));
-            float partial = 0f;
-            for (int jj = t; jj < count; jj += block)
-            {
-                float p = XMath.Exp(probs[jj] - newMax);
-                probs[jj] = p;
-                partial += p;
-            }
-            float blockSum = GroupReductions.Sum(partial, block);
-            Group.Barrier();
-            float rescale = XMath.Exp(state.Max - newMax);
-            state.Sum = (state.Sum * rescale) + blockSum;
-            state.Max = newMax;
+            state = OnlineSoftmax.AddBlock(state, probs, count, blockMax, t, block);
 
             for (int p = t; p < layout.Slots; p += block)
             {
                 int u = p % layout.Quads, s = p / layout.Quads;
                 long at = ((long)j0 * kvStride) + layout.KvOffset + u;
-                Quad a = Scale(acc[p], rescale);
+                Quad a = Scale(acc[p], state.Rescale);
                 int jj = s;
                 for (; jj + ((KeysInFlight - 1) * subsets) < count; jj += KeysInFlight * subsets)
                 {
