@@ -14,7 +14,7 @@ public enum SparseGemvPath
     /// <summary>AVX-512 with VBMI and VBMI2 (<see cref="SparseGemv512"/>): below the memory bound, so a format wins what it saves in bytes.</summary>
     Avx512,
 
-    /// <summary>The AVX2 kernels: about as much decode work per weight as the bytes saved.</summary>
+    /// <summary>The AVX2 + FMA kernels (<see cref="SparseRowKernels"/>): about as much decode work per weight as the bytes saved.</summary>
     Avx2,
 
     /// <summary>Neither: scalar code, never faster than the dense GEMV.</summary>
@@ -47,7 +47,7 @@ public static class SparsityAdvisor
 
     /// <summary>The sparse GEMV this process runs.</summary>
     public static SparseGemvPath CurrentPath =>
-        SparseGemv512.IsSupported ? SparseGemvPath.Avx512 : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? SparseGemvPath.Avx2 : SparseGemvPath.Scalar;
+        SparseGemv512.IsSupported ? SparseGemvPath.Avx512 : SparseRowKernels.Vectorized ? SparseGemvPath.Avx2 : SparseGemvPath.Scalar;
 
     /// <summary>Whether the 2:4 GEMV beats the dense GEMV of the same dtype (measured: on the AVX-512 path, for BF16 and F32).</summary>
     public static bool TwoFourBeatsDense(DType dtype, SparseGemvPath path) => path == SparseGemvPath.Avx512 && dtype is (DType.F32 or DType.BF16);
