@@ -18,7 +18,10 @@ public static unsafe class CheckpointCompactor
 
     /// <summary>
     /// Writes <paramref name="input"/> to <paramref name="output"/> with sparse linears compact. Cancellation is
-    /// checked between tensors; a cancelled run leaves no output folder.
+    /// checked between tensors; a cancelled run leaves no output folder. Memory holds one weight's encoding at a
+    /// time, not the model's: the header needs every part's shape first, so a first pass encodes each weight for its
+    /// parts and drops it, and the write encodes it again (the same bytes: encoding is deterministic, and the writer
+    /// rejects a part whose length differs from its header entry).
     /// </summary>
     public static CompactReport Compact(string input, string output, CompactFormat format, bool overwrite, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
@@ -37,54 +40,43 @@ public static unsafe class CheckpointCompactor
         {
             throw new ModelLoadException($"{input}: the checkpoint is already compact; densify it first");
         }
-        var encoded = new Dictionary<string, (SparseMatrix Matrix, SparseEncoding Encoding)>(StringComparer.Ordinal);
-        try
+        var layouts = new Dictionary<string, SparseLayout>(StringComparer.Ordinal);
+        var specs = new List<TensorSpec>();
+        foreach (TensorView t in source.Tensors)
         {
-            var specs = new List<TensorSpec>();
+            cancellationToken.ThrowIfCancellationRequested();
+            if ((linears.Contains(t.Name) ? Choose(t, format) : null) is not SparseLayout layout)
+            {
+                specs.Add(new TensorSpec(t.Name, t.DType, t.Shape));
+                continue;
+            }
+            using SparseMatrix m = Build(t, layout);
+            SparseEncoding enc = SparseTensorCodec.Encode(m);
+            layouts[t.Name] = layout;
+            specs.AddRange(enc.Parts.Select(p => new TensorSpec(p.Name, p.DType, p.Shape)));
+            foreach (var (k, v) in enc.Metadata)
+            {
+                metadata[k] = v;
+            }
+            log?.Invoke($"{t.Name}: {m.Format}{(m is NMSparseMatrix nm ? $" {nm.N}:{nm.M}" : "")} {m.BytesPerWeight:F3} B/weight");
+        }
+        return Write(input, output, overwrite, specs, metadata, source, layouts.Count, writer =>
+        {
             foreach (TensorView t in source.Tensors)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                SparseMatrix? m = linears.Contains(t.Name) ? Encode(t, format) : null;
-                if (m is null)
+                if (!layouts.TryGetValue(t.Name, out SparseLayout layout))
                 {
-                    specs.Add(new TensorSpec(t.Name, t.DType, t.Shape));
+                    writer.Write(t.Name, Bytes(t));
                     continue;
                 }
-                var enc = SparseTensorCodec.Encode(m);
-                encoded[t.Name] = (m, enc);
-                specs.AddRange(enc.Parts.Select(p => new TensorSpec(p.Name, p.DType, p.Shape)));
-                foreach (var (k, v) in enc.Metadata)
+                using SparseMatrix m = Build(t, layout);
+                foreach (SparsePart p in SparseTensorCodec.Encode(m).Parts)
                 {
-                    metadata[k] = v;
+                    writer.Write(p.Name, p.Data.Span);
                 }
-                log?.Invoke($"{t.Name}: {m.Format}{(m is NMSparseMatrix nm ? $" {nm.N}:{nm.M}" : "")} {m.BytesPerWeight:F3} B/weight");
             }
-            return Write(input, output, overwrite, specs, metadata, source, encoded.Count, writer =>
-            {
-                foreach (TensorView t in source.Tensors)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    if (encoded.TryGetValue(t.Name, out var e))
-                    {
-                        foreach (SparsePart p in e.Encoding.Parts)
-                        {
-                            writer.Write(p.Name, p.Data.Span);
-                        }
-                    }
-                    else
-                    {
-                        writer.Write(t.Name, Bytes(t));
-                    }
-                }
-            });
-        }
-        finally
-        {
-            foreach (var e in encoded.Values)
-            {
-                e.Matrix.Dispose();
-            }
-        }
+        });
     }
 
     /// <summary>
@@ -167,7 +159,11 @@ public static unsafe class CheckpointCompactor
         }
     }
 
-    private static SparseMatrix? Encode(TensorView t, CompactFormat format)
+    /// <summary>How a sparse weight is stored: N:M with its N and M, or the bitmask (N = M = 0).</summary>
+    private readonly record struct SparseLayout(SparseFormat Format, int N, int M);
+
+    /// <summary>The layout <paramref name="format"/> asks for this weight, or null to keep it dense.</summary>
+    private static SparseLayout? Choose(TensorView t, CompactFormat format)
     {
         if (t.Rank != 2 || t.DType is not (DType.F32 or DType.BF16))
         {
@@ -179,15 +175,21 @@ public static unsafe class CheckpointCompactor
             return null;
         }
         bool twoFour = stats.Valid24 && t.Shape[1] % 4 == 0;
+        var nm = new SparseLayout(SparseFormat.NM, 2, 4);
+        var bitmask = new SparseLayout(SparseFormat.Bitmask, 0, 0);
         return format switch
         {
-            CompactFormat.NM => twoFour ? NMSparseMatrix.FromTensor(t, 2, 4) : null,
-            CompactFormat.Bitmask => BitmaskSparseMatrix.FromTensor(t),
-            _ when twoFour && stats.Sparsity < SparsityAdvisor.BitmaskOverTwoFour => NMSparseMatrix.FromTensor(t, 2, 4),
-            _ when stats.Sparsity >= MinBitmaskSparsity => BitmaskSparseMatrix.FromTensor(t),
+            CompactFormat.NM => twoFour ? nm : null,
+            CompactFormat.Bitmask => bitmask,
+            _ when twoFour && stats.Sparsity < SparsityAdvisor.BitmaskOverTwoFour => nm,
+            _ when stats.Sparsity >= MinBitmaskSparsity => bitmask,
             _ => null,
         };
     }
+
+    private static SparseMatrix Build(TensorView t, SparseLayout layout) => layout.Format == SparseFormat.NM
+        ? NMSparseMatrix.FromTensor(t, layout.N, layout.M)
+        : BitmaskSparseMatrix.FromTensor(t);
 
     private static IEnumerable<KeyValuePair<string, string>> SparseEntries(SafetensorsCheckpoint source, string name)
     {
