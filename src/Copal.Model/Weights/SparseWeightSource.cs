@@ -22,15 +22,24 @@ public sealed unsafe class SparseWeightSource : IDisposable
     private readonly Action<string>? _log;
     private readonly List<nint> _owned = [];
     private bool _loggedDensify;
+    private bool _loggedSlowCompact;
 
-    public SparseWeightSource(IReadOnlyDictionary<string, string> metadata, SparseLoadMode mode, Action<string>? log = null)
+    /// <param name="metadata">The checkpoint's merged safetensors metadata.</param>
+    /// <param name="mode">How sparse weights load.</param>
+    /// <param name="log">One-line notes for the user.</param>
+    /// <param name="path">The CPU sparse GEMV whose break-even points apply; this process's by default (tests pass others).</param>
+    public SparseWeightSource(IReadOnlyDictionary<string, string> metadata, SparseLoadMode mode, Action<string>? log = null, SparseGemvPath? path = null)
     {
         _metadata = metadata ?? throw new ArgumentNullException(nameof(metadata));
         Mode = mode;
         _log = log;
+        Path = path ?? SparsityAdvisor.CurrentPath;
     }
 
     public SparseLoadMode Mode { get; }
+
+    /// <summary>The CPU sparse GEMV whose break-even points the advisor applies.</summary>
+    public SparseGemvPath Path { get; }
 
     /// <summary>Linears stored compact and loaded compact.</summary>
     public int LoadedCompact { get; private set; }
@@ -66,14 +75,14 @@ public sealed unsafe class SparseWeightSource : IDisposable
         var clock = Stopwatch.StartNew();
         try
         {
-            if (Mode == SparseLoadMode.Auto && SampledSparsity(view) < SparsityAdvisor.BitmaskBreakEven(view.DType, SparsityAdvisor.CurrentPath) - 0.15)
+            if (Mode == SparseLoadMode.Auto && SampledSparsity(view) < SparsityAdvisor.BitmaskBreakEven(view.DType, Path) - 0.15)
             {
                 return null;
             }
             SparsityStats stats = SparsityAdvisor.Measure(view);
             SparsityChoice choice = Mode == SparseLoadMode.Force
                 ? (stats.Valid24 ? new SparsityChoice(SparseFormat.NM, 2, 4, "forced") : new SparsityChoice(SparseFormat.Bitmask, 0, 0, "forced"))
-                : SparsityAdvisor.Choose(stats, view.DType);
+                : SparsityAdvisor.Choose(stats, view.DType, Path);
             SparseMatrix? matrix = choice.Format switch
             {
                 SparseFormat.NM => NMSparseMatrix.FromTensor(view, choice.N, choice.M),
@@ -112,6 +121,10 @@ public sealed unsafe class SparseWeightSource : IDisposable
         if (Mode != SparseLoadMode.Off && backend is ISparseWeightLoader sparse)
         {
             LoadedCompact++;
+            if (Mode == SparseLoadMode.Auto && sparse.ConvertsDenseWeights)
+            {
+                NoteSlowCompact(matrix);
+            }
             return sparse.LoadSparseWeight(matrix);
         }
         if (!_loggedDensify)
@@ -129,6 +142,29 @@ public sealed unsafe class SparseWeightSource : IDisposable
             matrix.ToDenseRaw(new Span<byte>(data, checked((int)bytes)));
             Densified++;
             return backend.LoadWeight(new TensorView(name, matrix.DType, [rows, cols], data, bytes));
+        }
+    }
+
+    /// <summary>
+    /// Says once when a compact weight's format decodes slower than dense on this CPU's kernels (measured: 2:4 on the
+    /// AVX2 path), with the option that trades its memory for speed. Compact weights still load compact: that is
+    /// what the checkpoint asked for.
+    /// </summary>
+    private void NoteSlowCompact(SparseMatrix matrix)
+    {
+        if (_loggedSlowCompact)
+        {
+            return;
+        }
+        bool twoFour = matrix is NMSparseMatrix { N: 2, M: 4 };
+        double sparsity = 1 - (matrix.StoredValues / ((double)matrix.Rows * matrix.Cols));
+        SparsityChoice choice = SparsityAdvisor.Choose(new SparsityStats(sparsity, twoFour, false), matrix.DType, Path);
+        if (choice.Format == SparseFormat.Dense)
+        {
+            _loggedSlowCompact = true;
+            string kernels = Path switch { SparseGemvPath.Avx512 => "AVX-512", SparseGemvPath.Avx2 => "AVX2", _ => "scalar" };
+            _log?.Invoke($"sparse: compact {matrix.DType} {(twoFour ? "2:4" : matrix.Format.ToString().ToLowerInvariant())} weights decode " +
+                $"slower than dense on this CPU's {kernels} sparse kernels (docs/sparse-formats.md); --sparse off loads them dense: faster, in more memory");
         }
     }
 

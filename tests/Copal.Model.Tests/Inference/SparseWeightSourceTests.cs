@@ -1,0 +1,109 @@
+using System.Runtime.InteropServices;
+using Copal.Model.Weights;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>
+/// What <c>--sparse auto</c> does with a weight on each CPU sparse path, whatever this machine runs: the break-even
+/// points of the AVX-512 and AVX2 kernels differ (docs/sparse-formats.md), and a compact checkpoint whose format
+/// decodes slower than dense says so once.
+/// </summary>
+public sealed unsafe class SparseWeightSourceTests : IDisposable
+{
+    private const int Rows = 64, Cols = 256;
+    private readonly List<nint> _native = [];
+    private readonly CpuBackend _backend = new(threads: 1);
+
+    [Theory]
+    [InlineData(SparseGemvPath.Avx512, true)]
+    [InlineData(SparseGemvPath.Avx2, false)]
+    [InlineData(SparseGemvPath.Scalar, false)]
+    public void A_dense_2_4_weight_converts_only_where_2_4_was_measured_faster(SparseGemvPath path, bool converts)
+    {
+        TensorView dense = Dense(TwoFour(new Random(1)));
+        using var source = new SparseWeightSource(new Dictionary<string, string>(), SparseLoadMode.Auto, path: path);
+        using DeviceWeight? weight = source.TryLoad(_backend, "w", Rows, Cols, dense, _ => null, "test");
+        Assert.Equal(converts, weight is CpuSparseWeight);
+    }
+
+    [Theory]
+    [InlineData(SparseGemvPath.Avx2, 0.80, true)]
+    [InlineData(SparseGemvPath.Avx2, 0.55, false)]
+    [InlineData(SparseGemvPath.Avx512, 0.55, true)]
+    public void A_sparse_bf16_weight_converts_to_the_bitmask_above_the_paths_break_even(SparseGemvPath path, double sparsity, bool converts)
+    {
+        var rnd = new Random(2);
+        ushort[] bits = Enumerable.Range(0, Rows * Cols).Select(_ => rnd.NextDouble() < sparsity ? (ushort)0 : (ushort)0x3F80).ToArray();
+        using var source = new SparseWeightSource(new Dictionary<string, string>(), SparseLoadMode.Auto, path: path);
+        using DeviceWeight? weight = source.TryLoad(_backend, "w", Rows, Cols, Dense(bits), _ => null, "test");
+        Assert.Equal(converts, weight is CpuSparseWeight { Matrix: BitmaskSparseMatrix });
+    }
+
+    [Theory]
+    [InlineData(SparseGemvPath.Avx2, true)]
+    [InlineData(SparseGemvPath.Avx512, false)]
+    public void A_compact_2_4_checkpoint_loads_compact_and_says_once_where_dense_decodes_faster(SparseGemvPath path, bool notes)
+    {
+        using NMSparseMatrix matrix = NMSparseMatrix.FromDenseBf16("a", TwoFour(new Random(3)), Rows, Cols, 2, 4);
+        using NMSparseMatrix other = NMSparseMatrix.FromDenseBf16("b", TwoFour(new Random(4)), Rows, Cols, 2, 4);
+        var metadata = new Dictionary<string, string>();
+        var parts = new Dictionary<string, TensorView>();
+        foreach (SparseMatrix m in new SparseMatrix[] { matrix, other })
+        {
+            SparseEncoding encoding = SparseTensorCodec.Encode(m);
+            foreach (var (k, v) in encoding.Metadata)
+            {
+                metadata[k] = v;
+            }
+            foreach (SparsePart p in encoding.Parts)
+            {
+                parts[p.Name] = View(p.Name, p.DType, p.Shape, p.Data.Span);
+            }
+        }
+        var log = new List<string>();
+        using var source = new SparseWeightSource(metadata, SparseLoadMode.Auto, log.Add, path);
+        using DeviceWeight? a = source.TryLoad(_backend, "a", Rows, Cols, null, name => parts.TryGetValue(name, out var v) ? v : null, "test");
+        using DeviceWeight? b = source.TryLoad(_backend, "b", Rows, Cols, null, name => parts.TryGetValue(name, out var v) ? v : null, "test");
+        Assert.IsType<CpuSparseWeight>(a);
+        Assert.IsType<CpuSparseWeight>(b);
+        Assert.Equal(notes ? 1 : 0, log.Count);
+        if (notes)
+        {
+            Assert.Contains("2:4", log[0], StringComparison.Ordinal);
+            Assert.Contains("--sparse off", log[0], StringComparison.Ordinal);
+        }
+    }
+
+    public void Dispose()
+    {
+        _backend.Dispose();
+        _native.ForEach(p => NativeMemory.Free((void*)p));
+    }
+
+    /// <summary>BF16 bits where every group of four columns keeps two nonzeros.</summary>
+    private static ushort[] TwoFour(Random rnd)
+    {
+        ushort[] bits = new ushort[Rows * Cols];
+        for (int g = 0; g < bits.Length; g += 4)
+        {
+            int a = rnd.Next(4), b = (a + 1 + rnd.Next(3)) % 4;
+            bits[g + a] = 0x3F80;
+            bits[g + b] = 0xBF00;
+        }
+        return bits;
+    }
+
+    private TensorView Dense(ushort[] bits) => View("w", DType.BF16, [Rows, Cols], MemoryMarshal.AsBytes(bits.AsSpan()));
+
+    private TensorView View(string name, DType dtype, long[] shape, ReadOnlySpan<byte> bytes)
+    {
+        byte* p = (byte*)NativeMemory.Alloc((nuint)Math.Max(bytes.Length, 1));
+        _native.Add((nint)p);
+        bytes.CopyTo(new Span<byte>(p, bytes.Length));
+        return new TensorView(name, dtype, shape, p, bytes.Length);
+    }
+}
