@@ -64,7 +64,7 @@ public abstract unsafe class SparseMatrix : IDisposable
     /// <summary>One past the last value byte: kernels that load 8 values at once must not read beyond it.</summary>
     internal abstract byte* ValuesEnd { get; }
 
-    /// <summary>Writes the dense matrix [Rows, Cols] as f32 (the values exactly, BF16 widened).</summary>
+    /// <summary>Writes the dense matrix [Rows, Cols] as f32 (the values exactly, BF16 widened). Rows run in parallel.</summary>
     public void ToDense(Span<float> destination)
     {
         long count = (long)Rows * Cols;
@@ -73,28 +73,28 @@ public abstract unsafe class SparseMatrix : IDisposable
             throw new ArgumentException($"tensor '{Name}': dense destination has {destination.Length} elements, expected {count}", nameof(destination));
         }
         destination.Clear();
-        byte[] maskScratch = new byte[MaskStride];
-        fixed (byte* ms = maskScratch)
+        fixed (float* dst = destination)
         {
-            for (int r = 0; r < Rows; r++)
+            nint at = (nint)dst;
+            ForEachRow((row, mask, values) =>
             {
-                byte* mask = RowMask(r, ms);
-                byte* values = RowValues(r, out _);
-                Span<float> row = destination.Slice(r * Cols, Cols);
-                int k = 0;
-                for (int c = 0; c < Cols; c++)
+                float* to = (float*)at + ((long)row * Cols);
+                if (DType == DType.F32)
                 {
-                    if ((mask[c >> 3] >> (c & 7) & 1) != 0)
-                    {
-                        row[c] = DType == DType.F32 ? ((float*)values)[k] : Bf16.ToFloat(((ushort*)values)[k]);
-                        k++;
-                    }
+                    Scatter(mask, MaskStride, (float*)values, to);
                 }
-            }
+                else
+                {
+                    ScatterWidened(mask, MaskStride, (ushort*)values, to);
+                }
+            });
         }
     }
 
-    /// <summary>Writes the dense matrix [Rows, Cols] in the stored dtype (raw little-endian bytes), for densify.</summary>
+    /// <summary>
+    /// Writes the dense matrix [Rows, Cols] in the stored dtype (raw little-endian bytes), for densify and for
+    /// loading a compact checkpoint dense. Rows run in parallel.
+    /// </summary>
     public void ToDenseRaw(Span<byte> destination)
     {
         long bytes = (long)Rows * Cols * ValueSize;
@@ -103,25 +103,84 @@ public abstract unsafe class SparseMatrix : IDisposable
             throw new ArgumentException($"tensor '{Name}': dense destination has {destination.Length} bytes, expected {bytes}", nameof(destination));
         }
         destination.Clear();
-        byte[] maskScratch = new byte[MaskStride];
-        int es = ValueSize;
-        fixed (byte* ms = maskScratch)
         fixed (byte* dst = destination)
         {
-            for (int r = 0; r < Rows; r++)
+            nint at = (nint)dst;
+            ForEachRow((row, mask, values) =>
             {
-                byte* mask = RowMask(r, ms);
-                byte* values = RowValues(r, out _);
-                byte* row = dst + (long)r * Cols * es;
-                int k = 0;
-                for (int c = 0; c < Cols; c++)
+                byte* to = (byte*)at + ((long)row * Cols * ValueSize);
+                if (DType == DType.F32)
                 {
-                    if ((mask[c >> 3] >> (c & 7) & 1) != 0)
-                    {
-                        Buffer.MemoryCopy(values + (long)k * es, row + (long)c * es, es, es);
-                        k++;
-                    }
+                    Scatter(mask, MaskStride, (uint*)values, (uint*)to);
                 }
+                else
+                {
+                    Scatter(mask, MaskStride, (ushort*)values, (ushort*)to);
+                }
+            });
+        }
+    }
+
+    private delegate void RowAction(int row, byte* mask, byte* values);
+
+    /// <summary>Runs <paramref name="body"/> on every row with its mask and values, blocks of rows on the thread pool.</summary>
+    private void ForEachRow(RowAction body)
+    {
+        int rowsPerBlock = Math.Max(1, (1 << 18) / Cols);
+        int blocks = (Rows + rowsPerBlock - 1) / rowsPerBlock;
+        Parallel.For(0, blocks, block =>
+        {
+            byte[] scratch = new byte[MaskStride];
+            fixed (byte* ms = scratch)
+            {
+                int end = Math.Min(Rows, (block + 1) * rowsPerBlock);
+                for (int r = block * rowsPerBlock; r < end; r++)
+                {
+                    body(r, RowMask(r, ms), RowValues(r, out _));
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Puts the row's packed values at the columns whose mask bits are set. The mask may be the stored one, so no
+    /// read goes past its <paramref name="stride"/> bytes (its padding bits are zero).
+    /// </summary>
+    private static void Scatter<T>(byte* mask, int stride, T* values, T* row) where T : unmanaged
+    {
+        int b = 0;
+        for (; b + 8 <= stride; b += 8)
+        {
+            for (ulong bits = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ulong>(mask + b); bits != 0; bits &= bits - 1)
+            {
+                row[(b * 8) + System.Numerics.BitOperations.TrailingZeroCount(bits)] = *values++;
+            }
+        }
+        for (; b < stride; b++)
+        {
+            for (uint bits = mask[b]; bits != 0; bits &= bits - 1)
+            {
+                row[(b * 8) + System.Numerics.BitOperations.TrailingZeroCount(bits)] = *values++;
+            }
+        }
+    }
+
+    /// <summary>As <see cref="Scatter{T}"/> for BF16 values written as f32.</summary>
+    private static void ScatterWidened(byte* mask, int stride, ushort* values, float* row)
+    {
+        int b = 0;
+        for (; b + 8 <= stride; b += 8)
+        {
+            for (ulong bits = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ulong>(mask + b); bits != 0; bits &= bits - 1)
+            {
+                row[(b * 8) + System.Numerics.BitOperations.TrailingZeroCount(bits)] = Bf16.ToFloat(*values++);
+            }
+        }
+        for (; b < stride; b++)
+        {
+            for (uint bits = mask[b]; bits != 0; bits &= bits - 1)
+            {
+                row[(b * 8) + System.Numerics.BitOperations.TrailingZeroCount(bits)] = Bf16.ToFloat(*values++);
             }
         }
     }

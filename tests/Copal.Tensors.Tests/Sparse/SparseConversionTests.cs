@@ -3,9 +3,10 @@ using Copal.Tensors.Sparse;
 namespace Copal.Tensors.Tests.Sparse;
 
 /// <summary>
-/// The vector, row-parallel conversions against a scalar reference that follows docs/sparse-formats.md element by
-/// element: the stored parts must be the same bytes, on widths that end inside a 64-column mask word, on matrices
-/// large enough to be shared out in several row blocks, and with −0 (a zero) and NaN (a nonzero) among the values.
+/// The vector, row-parallel conversions, and the way back to dense, against a scalar reference that follows
+/// docs/sparse-formats.md element by element: the same bytes, on widths that end inside a 64-column mask word, on
+/// matrices large enough to be shared out in several row blocks, and with −0 (a zero) and NaN (a nonzero) among the
+/// values.
 /// </summary>
 public class SparseConversionTests
 {
@@ -33,9 +34,10 @@ public class SparseConversionTests
         byte[] raw = WithSignedZerosAndNaNs(SparseTestMatrices.NM(new Random(rows + cols + n), dtype, rows, cols, n, m), dtype, new Random(5));
         using var pinned = new PinnedTensor("w", dtype, [rows, cols], raw);
         using var matrix = NMSparseMatrix.FromTensor(pinned.View, n, m);
-        var (values, index) = ReferenceNM(raw, dtype, rows, cols, n, m);
+        var (values, index, dense) = ReferenceNM(raw, dtype, rows, cols, n, m);
         Assert.Equal(values, matrix.ValueBytes.ToArray());
         Assert.Equal(index, matrix.Index.ToArray());
+        AssertDensifies(matrix, dense, dtype);
     }
 
     [Theory]
@@ -51,10 +53,22 @@ public class SparseConversionTests
         byte[] raw = WithSignedZerosAndNaNs(SparseTestMatrices.Unstructured(new Random(rows * cols), dtype, rows, cols, sparsity), dtype, new Random(6));
         using var pinned = new PinnedTensor("w", dtype, [rows, cols], raw);
         using var matrix = BitmaskSparseMatrix.FromTensor(pinned.View);
-        var (mask, offsets, values) = ReferenceBitmask(raw, dtype, rows, cols);
+        var (mask, offsets, values, dense) = ReferenceBitmask(raw, dtype, rows, cols);
         Assert.Equal(mask, matrix.Mask.ToArray());
         Assert.Equal(offsets, matrix.Offsets.ToArray());
         Assert.Equal(values, matrix.ValueBytes.ToArray());
+        AssertDensifies(matrix, dense, dtype);
+    }
+
+    /// <summary>Back to dense, raw and as f32: the stored values at their columns, +0 everywhere else.</summary>
+    private static void AssertDensifies(SparseMatrix matrix, byte[] dense, DType dtype)
+    {
+        byte[] raw = new byte[dense.Length];
+        matrix.ToDenseRaw(raw);
+        Assert.Equal(dense, raw);
+        float[] widened = new float[matrix.Rows * matrix.Cols];
+        matrix.ToDense(widened);
+        Assert.Equal(SparseTestMatrices.Widen(dense, dtype).Select(BitConverter.SingleToUInt32Bits), widened.Select(BitConverter.SingleToUInt32Bits));
     }
 
     [Theory]
@@ -159,12 +173,13 @@ public class SparseConversionTests
     }
 
     /// <summary>N:M as the format defines it: every nonzero, then the leftmost zeros, in column order; fields LSB first.</summary>
-    private static (byte[] Values, byte[] Index) ReferenceNM(byte[] raw, DType dtype, int rows, int cols, int n, int m)
+    private static (byte[] Values, byte[] Index, byte[] Dense) ReferenceNM(byte[] raw, DType dtype, int rows, int cols, int n, int m)
     {
         int size = dtype.SizeOf(), bits = 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)(m - 1));
         int stride = ((cols / m * n * bits) + 7) / 8;
         var values = new List<byte>();
         byte[] index = new byte[rows * stride];
+        byte[] dense = new byte[raw.Length];
         for (int r = 0; r < rows; r++)
         {
             int bit = 0;
@@ -174,6 +189,7 @@ public class SparseConversionTests
                 var zeros = Enumerable.Range(0, m).Except(nonzeros).Take(n - nonzeros.Count);
                 foreach (int j in nonzeros.Concat(zeros).Order())
                 {
+                    raw.AsSpan(((r * cols) + g + j) * size, size).CopyTo(dense.AsSpan(((r * cols) + g + j) * size));
                     values.AddRange(raw.AsSpan((((r * cols) + g + j) * size), size).ToArray());
                     for (int b = 0; b < bits; b++, bit++)
                     {
@@ -182,13 +198,14 @@ public class SparseConversionTests
                 }
             }
         }
-        return (values.ToArray(), index);
+        return (values.ToArray(), index, dense);
     }
 
-    private static (byte[] Mask, long[] Offsets, byte[] Values) ReferenceBitmask(byte[] raw, DType dtype, int rows, int cols)
+    private static (byte[] Mask, long[] Offsets, byte[] Values, byte[] Dense) ReferenceBitmask(byte[] raw, DType dtype, int rows, int cols)
     {
         int size = dtype.SizeOf(), stride = (cols + 7) / 8;
         byte[] mask = new byte[rows * stride];
+        byte[] dense = new byte[raw.Length];
         long[] offsets = new long[rows + 1];
         var values = new List<byte>();
         for (int r = 0; r < rows; r++)
@@ -198,11 +215,12 @@ public class SparseConversionTests
                 if (!IsZero(raw, dtype, ((long)r * cols) + c))
                 {
                     mask[(r * stride) + (c / 8)] |= (byte)(1 << (c % 8));
+                    raw.AsSpan(((r * cols) + c) * size, size).CopyTo(dense.AsSpan(((r * cols) + c) * size));
                     values.AddRange(raw.AsSpan(((r * cols) + c) * size, size).ToArray());
                 }
             }
             offsets[r + 1] = values.Count / size;
         }
-        return (mask, offsets, values.ToArray());
+        return (mask, offsets, values.ToArray(), dense);
     }
 }
