@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Copal.Tensors.Kernels;
 
 namespace Copal.Tensors.Sparse;
 
@@ -11,12 +12,12 @@ internal unsafe delegate void MaskedRowAction(int row, byte* mask);
 /// A row's nonzero pattern as bits, in the bitmask format's layout: bit c % 8 of byte c / 8 is set when column c is
 /// nonzero (−0 counts as zero), and the padding bits are zero. Measuring a weight and every sparse conversion start
 /// from it: one vector pass over the dense values, 64 at a time, instead of one test per element in each of several
-/// passes. Rows are independent, so <see cref="ForEachRow"/> shares them out to the thread pool.
+/// passes. Rows are independent, so <see cref="ForEachRow"/> shares them out (<see cref="RowPartition"/>).
 /// </summary>
 internal static unsafe class NonzeroMask
 {
-    /// <summary>Elements per block of rows handed to one thread.</summary>
-    private const int ElementsPerBlock = 1 << 18;
+    /// <summary>Fewest elements worth a thread of their own: a small weight stays on the calling thread.</summary>
+    internal const int MinElementsPerThread = 1 << 18;
 
     /// <summary>Bytes of one row's mask.</summary>
     public static int Stride(int cols) => (cols + 7) >> 3;
@@ -28,15 +29,11 @@ internal static unsafe class NonzeroMask
     public static void ForEachRow(DenseSource src, MaskedRowAction body)
     {
         int stride = Stride(src.Cols);
-        int rowsPerBlock = Math.Max(1, ElementsPerBlock / src.Cols);
-        int blocks = (src.Rows + rowsPerBlock - 1) / rowsPerBlock;
-        Parallel.For(0, blocks, block =>
+        RowPartition.For(src.Rows, threads: 0, align: 1, Math.Max(1, MinElementsPerThread / src.Cols), (start, end) =>
         {
-            byte[] buffer = new byte[stride + 16];
-            fixed (byte* mask = buffer)
+            fixed (byte* mask = new byte[stride + 16])
             {
-                int end = Math.Min(src.Rows, (block + 1) * rowsPerBlock);
-                for (int r = block * rowsPerBlock; r < end; r++)
+                for (int r = start; r < end; r++)
                 {
                     Row(src, r, mask);
                     body(r, mask);

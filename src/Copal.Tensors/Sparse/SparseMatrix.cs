@@ -1,3 +1,7 @@
+using System.Runtime.InteropServices;
+using Copal.Tensors.Kernels;
+using Copal.Tensors.Numerics;
+
 namespace Copal.Tensors.Sparse;
 
 /// <summary>
@@ -64,7 +68,7 @@ public abstract unsafe class SparseMatrix : IDisposable
     /// <summary>One past the last value byte: kernels that load 8 values at once must not read beyond it.</summary>
     internal abstract byte* ValuesEnd { get; }
 
-    /// <summary>Writes the dense matrix [Rows, Cols] as f32 (the values exactly, BF16 widened). Rows run in parallel.</summary>
+    /// <summary>Writes the dense matrix [Rows, Cols] as f32 (the values exactly, BF16 widened).</summary>
     public void ToDense(Span<float> destination)
     {
         long count = (long)Rows * Cols;
@@ -72,23 +76,14 @@ public abstract unsafe class SparseMatrix : IDisposable
         {
             throw new ArgumentException($"tensor '{Name}': dense destination has {destination.Length} elements, expected {count}", nameof(destination));
         }
-        destination.Clear();
-        fixed (float* dst = destination)
+        if (DType == DType.F32)
         {
-            nint at = (nint)dst;
-            ForEachRow((row, mask, values) =>
-            {
-                float* to = (float*)at + ((long)row * Cols);
-                if (DType == DType.F32)
-                {
-                    Scatter(mask, MaskStride, (float*)values, to);
-                }
-                else
-                {
-                    ScatterWidened(mask, MaskStride, (ushort*)values, to);
-                }
-            });
+            ToDenseRaw(MemoryMarshal.AsBytes(destination));
+            return;
         }
+        ushort[] bf16 = new ushort[count];
+        ToDenseRaw(MemoryMarshal.AsBytes(bf16.AsSpan()));
+        FloatConvert.ToSingle(bf16, destination);
     }
 
     /// <summary>
@@ -123,24 +118,18 @@ public abstract unsafe class SparseMatrix : IDisposable
 
     private delegate void RowAction(int row, byte* mask, byte* values);
 
-    /// <summary>Runs <paramref name="body"/> on every row with its mask and values, blocks of rows on the thread pool.</summary>
-    private void ForEachRow(RowAction body)
-    {
-        int rowsPerBlock = Math.Max(1, (1 << 18) / Cols);
-        int blocks = (Rows + rowsPerBlock - 1) / rowsPerBlock;
-        Parallel.For(0, blocks, block =>
+    /// <summary>Runs <paramref name="body"/> on every row with its mask and values, ranges of rows on the kernels' threads.</summary>
+    private void ForEachRow(RowAction body) =>
+        RowPartition.For(Rows, threads: 0, align: 1, Math.Max(1, NonzeroMask.MinElementsPerThread / Cols), (start, end) =>
         {
-            byte[] scratch = new byte[MaskStride];
-            fixed (byte* ms = scratch)
+            fixed (byte* scratch = new byte[MaskStride])
             {
-                int end = Math.Min(Rows, (block + 1) * rowsPerBlock);
-                for (int r = block * rowsPerBlock; r < end; r++)
+                for (int r = start; r < end; r++)
                 {
-                    body(r, RowMask(r, ms), RowValues(r, out _));
+                    body(r, RowMask(r, scratch), RowValues(r, out _));
                 }
             }
         });
-    }
 
     /// <summary>
     /// Puts the row's packed values at the columns whose mask bits are set. The mask may be the stored one, so no
@@ -161,26 +150,6 @@ public abstract unsafe class SparseMatrix : IDisposable
             for (uint bits = mask[b]; bits != 0; bits &= bits - 1)
             {
                 row[(b * 8) + System.Numerics.BitOperations.TrailingZeroCount(bits)] = *values++;
-            }
-        }
-    }
-
-    /// <summary>As <see cref="Scatter{T}"/> for BF16 values written as f32.</summary>
-    private static void ScatterWidened(byte* mask, int stride, ushort* values, float* row)
-    {
-        int b = 0;
-        for (; b + 8 <= stride; b += 8)
-        {
-            for (ulong bits = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ulong>(mask + b); bits != 0; bits &= bits - 1)
-            {
-                row[(b * 8) + System.Numerics.BitOperations.TrailingZeroCount(bits)] = Bf16.ToFloat(*values++);
-            }
-        }
-        for (; b < stride; b++)
-        {
-            for (uint bits = mask[b]; bits != 0; bits &= bits - 1)
-            {
-                row[(b * 8) + System.Numerics.BitOperations.TrailingZeroCount(bits)] = Bf16.ToFloat(*values++);
             }
         }
     }

@@ -43,9 +43,5 @@ internal readonly struct NMView<TV>(TV values, ArrayView<byte> index, int cols, 
 
     public float Load(long index) => LoadAt((int)(index / _cols), (int)(index % _cols), _cols);
 
-    public Octet Load8(long index) => new()
-    {
-        Low = new Quad { X = Load(index), Y = Load(index + 1), Z = Load(index + 2), W = Load(index + 3) },
-        High = new Quad { X = Load(index + 4), Y = Load(index + 5), Z = Load(index + 6), W = Load(index + 7) },
-    };
+    public Octet Load8(long index) => ElementwiseOctets.Load8(this, index);
 }

@@ -49,6 +49,20 @@ internal interface IWeightView
     Octet Load8(long index);
 }
 
+/// <summary>
+/// <see cref="IWeightView.Load8"/> for views that decode one element at a time (the compressed matrices seen as
+/// dense): eight loads. Only the GEMM's staging reads them, through LoadAt, so this serves the interface.
+/// </summary>
+internal static class ElementwiseOctets
+{
+    public static Octet Load8<TW>(TW view, long index)
+        where TW : struct, IWeightView => new()
+        {
+            Low = new Quad { X = view.Load(index), Y = view.Load(index + 1), Z = view.Load(index + 2), W = view.Load(index + 3) },
+            High = new Quad { X = view.Load(index + 4), Y = view.Load(index + 5), Z = view.Load(index + 6), W = view.Load(index + 7) },
+        };
+}
+
 internal readonly struct F32Weights(ArrayView<float> values, ArrayView<Words4> vectors) : IWeightView
 {
     private readonly ArrayView<float> _values = values;
