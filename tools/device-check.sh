@@ -101,12 +101,22 @@ for preset in os.environ.get("COPAL_CHECK_PRESETS", "llama2-7b tinyllama-1.1b").
         share = f"{100 * gbs * 1e9 / hbm:.0f} %" if hbm else "?"
         print(f"| {preset} {kind} | {r['prefill_tokens_per_second']:.0f} | {flops:.1f} | {r['decode_tokens_per_second']:.1f} | "
               f"{r['weight_bytes_per_token'] / 1e9:.2f} | {gbs:.0f} | {share} |")
-        profiles.append((f"{preset} {kind}", r.get("decode_profile") or []))
-# Where a decode token's time goes, op by op (bench times every op of one round, synchronized, apart from the
-# rates above): the first thing to read when a target is missed.
-for name, rows in profiles:
-    print(f"\ndecode profile, {name} (synchronized per op):")
-    for row in rows[:8]:
-        print(f"  {row['op']:<18} {row['milliseconds_per_token']:8.3f} ms/token {100 * row['share']:5.1f} %  {row['calls_per_token']} calls/token")
+        profiles.append((f"{preset} {kind}", r))
+# Where a decode token's time goes, op by op: bench times every op of a few more tokens apart from the rates above,
+# on the GPU between queue markers with each op queued behind a hold, so the device's time and the host's time
+# issuing the launches are apart. Busy far below 100 % with issue time near the token time: launch-bound. A matmul's
+# GB/s against the HBM rate shows how near the GEMV is to the bandwidth. The first thing to read when a target is missed.
+for name, r in profiles:
+    print(f"\ndecode profile, {name} ({r.get('profile_clock', '?')} clock):")
+    for row in (r.get("decode_profile") or [])[:10]:
+        issue = row.get("issue_milliseconds_per_token")
+        rate = row.get("gb_per_second")
+        print(f"  {row['op']:<18} {row['milliseconds_per_token']:8.3f} ms/token {100 * row['share']:5.1f} %  {row['calls_per_token']:3} calls/token"
+              + (f"  issue {issue:7.3f} ms" if issue is not None else "") + (f"  {rate:7.0f} GB/s" if rate is not None else ""))
+    busy, issued = r.get("device_busy_share"), r.get("issue_milliseconds_per_token")
+    if busy is not None and issued is not None:
+        token = 1e3 / r["decode_tokens_per_second"]
+        print(f"  a token {token:.3f} ms: device busy {100 * busy:.0f} % of it; issuing its launches {issued:.3f} ms on the host"
+              + (f"; {r['profile_uncovered_calls']} calls outlasted the hold" if r.get("profile_uncovered_calls") else ""))
 PY
 echo "total $(( $(date +%s) - start )) s"

@@ -50,11 +50,7 @@ internal static class BenchCommand
             Out.Line(double.IsFinite(result.DecodeRatioMapped)
                 ? $"| {mappedRow} | {result.DecodeTokensPerSecond:F2} | {result.DecodeTokensPerSecond / result.DecodeRatioMapped:F2} ({result.MappedBandwidthGBs:F1} GB/s ÷ weight bytes) | {result.DecodeRatioMapped:P0} |"
                 : $"| {mappedRow} | {result.DecodeTokensPerSecond:F2} | not measured: {result.NotMeasured?.Values.First() ?? "no mapped read"} | — |");
-            Out.Line("decode profile (one more round, each op synchronized):");
-            foreach (ProfileRow row in result.DecodeProfile)
-            {
-                Out.Line($"  {row.Op,-18} {row.MillisecondsPerToken,8:F2} ms/token {row.Share,6:P1}  {row.CallsPerToken} calls/token");
-            }
+            BenchProfileReport.Write(result);
             return CliErrors.Ok;
         });
         return command;

@@ -44,10 +44,36 @@ internal sealed record ModelBenchResult(
 
     /// <summary>Bytes of the run's KV cache (f32 keys and values of every layer for <see cref="ContextPositions"/>).</summary>
     public long KvCacheBytes { get; init; }
+
+    /// <summary>How the decode profile was timed: "device" (queue markers, issue time apart) or "wall" (each op synchronized).</summary>
+    public string ProfileClock { get; init; } = "wall";
+
+    /// <summary>Tokens decoded in the profiled round.</summary>
+    public int ProfileTokens { get; init; }
+
+    /// <summary>
+    /// Device clock only: the ops' device time per token over the decode rounds' time per token, that is how busy
+    /// the device kept in a pipelined decode. Far below 1 with issue time near the token time: decode waits on the
+    /// host issuing launches, not on the kernels. Null with the wall clock.
+    /// </summary>
+    public double? DeviceBusyShare { get; init; }
+
+    /// <summary>Device clock only: the host's time issuing a token's ops (ms); null with the wall clock.</summary>
+    public double? IssueMillisecondsPerToken { get; init; }
+
+    /// <summary>Device clock only: timed calls whose issuing outlasted the hold, so their device time includes some issue time.</summary>
+    public long ProfileUncoveredCalls { get; init; }
 }
 
 /// <summary>One op category's share of a profiled decode step.</summary>
-internal sealed record ProfileRow(string Op, double MillisecondsPerToken, double Share, long CallsPerToken);
+/// <param name="Op">The category: "matmul q_proj", "lm_head", "attention", "rmsnorm" and so on.</param>
+/// <param name="MillisecondsPerToken">Device time with the device clock, else synchronized wall time.</param>
+/// <param name="IssueMillisecondsPerToken">With the device clock: the host's time issuing the op's launches; else null.</param>
+/// <param name="Share">Its share of the profiled ops' time.</param>
+/// <param name="CallsPerToken">Its calls per decoded token.</param>
+/// <param name="GBPerSecond">Weight bytes the op streams ÷ its time (matmuls); else null.</param>
+internal sealed record ProfileRow(string Op, double MillisecondsPerToken, double Share, long CallsPerToken,
+    double? IssueMillisecondsPerToken = null, double? GBPerSecond = null);
 
 /// <summary>
 /// Whole-model throughput against the machine's own ceilings measured in the same run: decode against streaming
@@ -131,10 +157,13 @@ internal static class BenchModel
             }
             Say($"round {r}{(r == 0 ? " (warm-up)" : "")}: prefill {prefill / p:F1} tok/s, perplexity-mode {prefill / a:F1} tok/s, decode {decode / d:F2} tok/s");
         }
-        // One more decode round, op by op, for the profile: apart from the rates, because a timed op synchronizes.
+        // One more decode round, op by op, for the profile: apart from the rates, because a timed op waits for the
+        // queue. Timed on the device, each op sits behind a hold of a fraction of a millisecond, so that round is
+        // short (a 7B token has about 550 ops).
+        int profiled = backend.TimesTheDevice ? Math.Min(decode, 8) : decode;
         backend.Reset();
         backend.Timing = true;
-        for (int i = 0; i < decode; i++)
+        for (int i = 0; i < profiled; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last);
@@ -146,9 +175,12 @@ internal static class BenchModel
         Say($"GEMM {prefill}×{gate.Cols}→{gate.Rows} ({gate.DType}) {gemm:F1} GFLOP/s");
         double decodeSeconds = Median(decodeTimes);
         double totalProfiled = backend.Totals.Values.Sum(v => v.Seconds);
+        bool deviceClock = backend.TimesTheDevice;
         var profile = backend.Totals
             .OrderByDescending(kv => kv.Value.Seconds)
-            .Select(kv => new ProfileRow(kv.Key, kv.Value.Seconds * 1e3 / decode, kv.Value.Seconds / totalProfiled, kv.Value.Calls / decode))
+            .Select(kv => new ProfileRow(kv.Key, kv.Value.Seconds * 1e3 / profiled, kv.Value.Seconds / totalProfiled, kv.Value.Calls / profiled,
+                deviceClock ? kv.Value.IssueSeconds * 1e3 / profiled : null,
+                kv.Value.Bytes > 0 && kv.Value.Seconds > 0 ? kv.Value.Bytes / kv.Value.Seconds / 1e9 : null))
             .ToList();
         double flopsPrefillToken = 2.0 * (linearParams + (double)headParams / prefill);
         double flopsPplToken = 2.0 * (linearParams + headParams);
@@ -164,6 +196,11 @@ internal static class BenchModel
             SparseLinears = sparseLinears,
             ContextPositions = prefill + decode,
             KvCacheBytes = state.KvCacheBytes,
+            ProfileClock = deviceClock ? "device" : "wall",
+            ProfileTokens = profiled,
+            DeviceBusyShare = deviceClock ? totalProfiled / profiled / (decodeSeconds / decode) : null,
+            IssueMillisecondsPerToken = deviceClock ? backend.Totals.Values.Sum(v => v.IssueSeconds) * 1e3 / profiled : null,
+            ProfileUncoveredCalls = backend.Totals.Values.Sum(v => v.Uncovered),
             DecodeRatioMapped = decode / decodeSeconds / (mappedBandwidth * 1e9 / weightBytes),
             NotMeasured = unmeasured is null ? null : new Dictionary<string, string>
             {

@@ -5,10 +5,12 @@ using Copal.Tensors.Backends;
 namespace Copal.Cli.Commands;
 
 /// <summary>
-/// Wraps a backend and, while <see cref="Timing"/> is on, adds each op's wall time to a per-category total, so
+/// Wraps a backend and, while <see cref="Timing"/> is on, adds up each op's time per category, so
 /// <c>copal bench</c> can say where a decode step goes (matmuls vs lm_head vs attention vs norms) without touching
-/// the model code. A timed op synchronizes after it: free on the CPU, but on a GPU it costs the queue its
-/// pipelining (hundreds of round trips a token), so the rates are measured with timing off.
+/// the model code. On a backend that times its own queue (<see cref="IDeviceTimer"/>: a GPU, or ILGPU's CPU
+/// accelerator) an op's time is the device's, between queue markers, and the host's time issuing it is kept apart;
+/// elsewhere it is the wall time of the op, synchronized. Either way a timed op waits for the queue, which on a GPU
+/// costs it its pipelining, so the rates are measured with timing off.
 /// </summary>
 internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IBackend, ISparseWeightLoader, IWeightCopier
 {
@@ -23,9 +25,13 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
 
     public bool ConvertsDenseWeights => inner is ISparseWeightLoader loader && loader.ConvertsDenseWeights;
 
-    private readonly Dictionary<string, (double Seconds, long Calls)> _totals = [];
+    private readonly Dictionary<string, OpTotal> _totals = [];
+    private readonly IDeviceTimer? _device = inner as IDeviceTimer;
 
-    public IReadOnlyDictionary<string, (double Seconds, long Calls)> Totals => _totals;
+    public IReadOnlyDictionary<string, OpTotal> Totals => _totals;
+
+    /// <summary>Whether op times are the device's (queue markers) rather than synchronized wall times.</summary>
+    public bool TimesTheDevice => _device is not null;
 
     public void Reset() => _totals.Clear();
 
@@ -47,7 +53,7 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
     {
         long t = Start();
         inner.MatMul(x, weight, y, rows);
-        Stop(weight.Name == lmHeadName ? "lm_head" : "matmul " + ShortName(weight.Name), t);
+        Stop(weight.Name == lmHeadName ? "lm_head" : "matmul " + ShortName(weight.Name), t, weight.StoredBytes);
     }
 
     public void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols) { long t = Start(); inner.AddBias(y, bias, rows, cols); Stop("bias", t); }
@@ -63,17 +69,40 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
     public void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums) => inner.AccumulateColumnSquares(x, rows, cols, sums);
     public void Dispose() => inner.Dispose();
 
-    private long Start() => Timing ? Stopwatch.GetTimestamp() : 0;
+    private long Start()
+    {
+        if (!Timing)
+        {
+            return 0;
+        }
+        _device?.Begin();
+        return Stopwatch.GetTimestamp();
+    }
 
-    private void Stop(string what, long start)
+    /// <param name="what">The op's category in the profile.</param>
+    /// <param name="start">What <see cref="Start"/> returned.</param>
+    /// <param name="bytes">Weight bytes the op streams (a matmul's), so the profile can give its rate.</param>
+    private void Stop(string what, long start, long bytes = 0)
     {
         if (!Timing)
         {
             return;
         }
-        inner.Synchronize();
-        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        _totals[what] = _totals.TryGetValue(what, out var v) ? (v.Seconds + seconds, v.Calls + 1) : (seconds, 1);
+        double issue = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        double seconds;
+        bool covered = true;
+        if (_device is null)
+        {
+            inner.Synchronize();
+            seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        else
+        {
+            (seconds, covered) = _device.End();
+        }
+        OpTotal total = _totals.GetValueOrDefault(what);
+        _totals[what] = new OpTotal(total.Seconds + seconds, total.IssueSeconds + issue, total.Calls + 1, total.Bytes + bytes,
+            total.Uncovered + (covered ? 0 : 1));
     }
 
     /// <summary>model.layers.3.mlp.up_proj.weight → up_proj.</summary>
@@ -83,3 +112,11 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
         return parts.Length >= 2 ? parts[^2] : name;
     }
 }
+
+/// <summary>One op category's timed calls.</summary>
+/// <param name="Seconds">Device time (queue markers), or synchronized wall time where the backend has no device timer.</param>
+/// <param name="IssueSeconds">The host's time in the op's call, before any wait for the queue.</param>
+/// <param name="Calls">Timed calls.</param>
+/// <param name="Bytes">Weight bytes streamed (matmuls).</param>
+/// <param name="Uncovered">Calls whose issuing outlasted the device timer's hold (their device time includes some issue time).</param>
+internal readonly record struct OpTotal(double Seconds, double IssueSeconds, long Calls, long Bytes, long Uncovered);

@@ -256,6 +256,28 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         Assert.Throws<ArgumentException>(() => Backend.Add(foreign, own, own, 4));
     }
 
+    [BackendFact]
+    public void The_device_timer_times_queued_ops_and_leaves_their_results_alone()
+    {
+        var timer = Assert.IsAssignableFrom<IDeviceTimer>(Backend);
+        Assert.Throws<InvalidOperationException>(() => timer.End());
+        float[] a = Rand.Floats(1000, 1), b = Rand.Floats(1000, 2);
+        using DeviceBuffer x = Backend.Allocate(a.Length), y = Backend.Allocate(b.Length);
+        Backend.Upload(a, x);
+        Backend.Upload(b, y);
+        for (int span = 0; span < 3; span++) // the first span calibrates the hold on a GPU
+        {
+            timer.Begin();
+            Assert.Throws<InvalidOperationException>(timer.Begin);
+            Backend.Add(x, y, x, a.Length);
+            DeviceTiming timing = timer.End();
+            Assert.True(timing.DeviceSeconds > 0 && double.IsFinite(timing.DeviceSeconds), $"span {span}: {timing.DeviceSeconds} s");
+        }
+        var sum = new float[a.Length];
+        Backend.Download(x, sum);
+        Assert.Equal(a.Select((v, i) => v + b[i] + b[i] + b[i]), sum);
+    }
+
     /// <summary>
     /// Runs <paramref name="op"/> on the CPU and on the backend from the same inputs and compares buffer
     /// <paramref name="output"/>. Also checks that the op changed that buffer, so a kernel that writes nothing fails.

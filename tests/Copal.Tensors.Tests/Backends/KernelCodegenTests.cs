@@ -38,7 +38,7 @@ public sealed class KernelCodegenTests
     [Fact]
     public void Every_kernel_the_backend_loads_is_covered()
     {
-        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "AttentionSplit", "AttentionCombine", "Gram", "ColumnSquares", "NM", "TwoOfFour", "Bitmask"];
+        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "AttentionSplit", "AttentionCombine", "Gram", "ColumnSquares", "NM", "TwoOfFour", "Bitmask", "Hold"];
         string[] found = EntryPointMethods().Values.Select(m => m.Name).Distinct().ToArray();
         Assert.Empty(expected.Except(found));
         Assert.Contains("MatMulKernels.Gemm<TwoOfFourView<Bf16Weights>>", EntryPointMethods().Keys);
@@ -86,6 +86,18 @@ public sealed class KernelCodegenTests
         static int Branches(string ptx) => ptx.Split('\n').Count(line => line.TrimStart().StartsWith("@", StringComparison.Ordinal) || line.TrimStart().StartsWith("bra", StringComparison.Ordinal));
         int f16 = Branches(Ptx("MatMulKernels.Gemv<F16Weights>")), bf16 = Branches(Ptx("MatMulKernels.Gemv<Bf16Weights>"));
         Assert.True(f16 <= bf16, $"F16 GEMV: {f16} branch instructions in its PTX, BF16 GEMV: {bf16}");
+    }
+
+    /// <summary>
+    /// The device timer's hold must keep the device busy for as many steps as it is asked: its loop of dependent
+    /// multiply-adds has to survive into the PTX (ptxas gets a loop it cannot close: the coefficients are arguments).
+    /// </summary>
+    [Fact]
+    public void The_hold_kernel_keeps_its_loop()
+    {
+        string ptx = Ptx("HoldKernel.Hold");
+        Assert.Contains("bra", ptx, StringComparison.Ordinal);
+        Assert.True(ptx.Contains("fma.rn.f32", StringComparison.Ordinal) || ptx.Contains("mul.f32", StringComparison.Ordinal), ptx);
     }
 
     [Theory]

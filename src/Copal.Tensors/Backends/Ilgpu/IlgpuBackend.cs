@@ -142,6 +142,8 @@ public sealed partial class IlgpuBackend : IPartialBackend
         _disposed = true;
         _tokens?.Dispose();
         _attentionScratch?.Dispose();
+        _timedStart?.Dispose();
+        _holdSink?.Dispose();
         _accelerator.Dispose();
         _context.Dispose();
     }

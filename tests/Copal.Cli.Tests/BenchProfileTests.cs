@@ -1,0 +1,49 @@
+using System.Text.Json;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>
+/// <c>copal bench</c>'s decode profile: on a backend that times its own queue (a GPU, or ILGPU's CPU accelerator
+/// here) each op's device time, the host's issue time beside it and the device's busy share; on the CPU backend the
+/// synchronized wall time alone. Either way a matmul's row gives its weight stream rate.
+/// </summary>
+public sealed class BenchProfileTests
+{
+    private static JsonElement Bench(string device)
+    {
+        CopalProcess.Result run = CopalProcess.Run(["bench", "-m", TestData.Stories260K, "--device", device, "--repeat", "1", "--prefill", "8", "--decode", "3", "--json"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(run.Stdout);
+        return doc.RootElement.Clone();
+    }
+
+    [Fact]
+    public void On_ilgpu_cpu_the_profile_keeps_device_and_issue_time_apart()
+    {
+        JsonElement r = Bench("ilgpu-cpu");
+        Assert.Equal("device", r.GetProperty("profile_clock").GetString());
+        Assert.Equal(3, r.GetProperty("profile_tokens").GetInt32());
+        Assert.Equal(0, r.GetProperty("profile_uncovered_calls").GetInt64());
+        Assert.True(r.GetProperty("device_busy_share").GetDouble() > 0);
+        Assert.True(r.GetProperty("issue_milliseconds_per_token").GetDouble() > 0);
+        JsonElement[] rows = [.. r.GetProperty("decode_profile").EnumerateArray()];
+        // stories260K has 5 layers: a token is 5 × 7 matmuls and the head.
+        Assert.Equal(5, rows.Single(x => x.GetProperty("op").GetString() == "matmul q_proj").GetProperty("calls_per_token").GetInt64());
+        Assert.All(rows, x => Assert.True(x.GetProperty("issue_milliseconds_per_token").GetDouble() >= 0, x.ToString()));
+        Assert.All(rows.Where(x => x.GetProperty("op").GetString()!.StartsWith("matmul", StringComparison.Ordinal) || x.GetProperty("op").GetString() == "lm_head"),
+            x => Assert.True(x.GetProperty("gb_per_second").GetDouble() > 0, x.ToString()));
+        Assert.All(rows.Where(x => x.GetProperty("op").GetString() is "rmsnorm" or "attention"), x => Assert.False(x.TryGetProperty("gb_per_second", out _), x.ToString()));
+    }
+
+    [Fact]
+    public void On_the_cpu_the_profile_is_wall_time_with_no_issue_column()
+    {
+        JsonElement r = Bench("cpu");
+        Assert.Equal("wall", r.GetProperty("profile_clock").GetString());
+        Assert.False(r.TryGetProperty("device_busy_share", out _));
+        JsonElement[] rows = [.. r.GetProperty("decode_profile").EnumerateArray()];
+        Assert.All(rows, x => Assert.False(x.TryGetProperty("issue_milliseconds_per_token", out _), x.ToString()));
+        Assert.True(rows.Single(x => x.GetProperty("op").GetString() == "lm_head").GetProperty("gb_per_second").GetDouble() > 0);
+    }
+}
