@@ -273,11 +273,8 @@ public sealed class LlamaModel : IDisposable
         Linear(state.Normed, w, LinearId.QProj, state.Q, rows, layer, tap);
         Linear(state.Normed, w, LinearId.KProj, state.K, rows, layer, tap);
         Linear(state.Normed, w, LinearId.VProj, state.V, rows, layer, tap);
-        b.Rope(state.Q, _ropeCos!, _ropeSin!, rows, c.NumHeads, c.HeadDim, startPos);
-        b.Rope(state.K, _ropeCos!, _ropeSin!, rows, c.NumKvHeads, c.HeadDim, startPos);
-        b.Copy(state.K, 0, state.KCache[layer], (long)startPos * c.KvDim, (long)rows * c.KvDim);
-        b.Copy(state.V, 0, state.VCache[layer], (long)startPos * c.KvDim, (long)rows * c.KvDim);
         var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
+        b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
         OutputAndMlp(w, layer, hidden, state.AttentionOut, state.Normed, state.Gate, state.Up, state.Projected, rows, tap);
 
@@ -295,8 +292,7 @@ public sealed class LlamaModel : IDisposable
         LlamaConfig c = Config;
         long hiddenCount = (long)rows * c.HiddenSize;
         Linear(attentionOut, w, LinearId.OProj, projected, rows, layer, tap);
-        b.Add(hidden, projected, hidden, hiddenCount);
-        b.RmsNorm(hidden, w.PostAttentionNorm, normed, rows, c.HiddenSize, (float)c.RmsNormEps);
+        b.AddRmsNorm(hidden, projected, w.PostAttentionNorm, normed, rows, c.HiddenSize, (float)c.RmsNormEps);
         Linear(normed, w, LinearId.GateProj, gate, rows, layer, tap);
         Linear(normed, w, LinearId.UpProj, up, rows, layer, tap);
         b.SiluMul(gate, up, gate, (long)rows * c.IntermediateSize);

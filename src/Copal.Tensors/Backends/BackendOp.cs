@@ -15,6 +15,8 @@ public enum BackendOp
     Softmax,
     AccumulateGram,
     AccumulateColumnSquares,
+    AddRmsNorm,
+    RopeAndStore,
 }
 
 /// <summary>

@@ -113,6 +113,28 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(y);
     }
 
+    /// <summary>The device's fused op, or the plain ops it stands for, each on the device or the CPU as it has them.</summary>
+    public void AddRmsNorm(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
+    {
+        if (_primary.Supports(BackendOp.AddRmsNorm))
+        {
+            _primary.AddRmsNorm(x, delta, weight, y, rows, dim, eps);
+            return;
+        }
+        FusedOps.AddRmsNorm(this, x, delta, weight, y, rows, dim, eps);
+    }
+
+    /// <summary>The device's fused op, or the plain ops it stands for, each on the device or the CPU as it has them.</summary>
+    public void RopeAndStore(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin, DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape)
+    {
+        if (_primary.Supports(BackendOp.RopeAndStore))
+        {
+            _primary.RopeAndStore(q, k, v, cos, sin, kCache, vCache, shape);
+            return;
+        }
+        FusedOps.RopeAndStore(this, q, k, v, cos, sin, kCache, vCache, shape);
+    }
+
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
     {
         if (_primary.Supports(BackendOp.Rope))

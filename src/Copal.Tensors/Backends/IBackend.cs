@@ -77,6 +77,24 @@ public interface IBackend : IDisposable
     /// <summary>Numerically stable softmax in place over each of <paramref name="rows"/> rows of <paramref name="cols"/>.</summary>
     void Softmax(DeviceBuffer x, int rows, int cols);
 
+    // ---- fused ops: each is exactly a short sequence of the ops above, which is what a backend that does not fuse
+    // runs (the default bodies). A GPU runs each in one launch; decode issues hundreds of launches a token.
+
+    /// <summary>
+    /// x[r, :] += delta[r, :] (the residual add), then y = RmsNorm(x) as <see cref="RmsNorm"/>. y must not alias x or
+    /// delta.
+    /// </summary>
+    void AddRmsNorm(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps) =>
+        FusedOps.AddRmsNorm(this, x, delta, weight, y, rows, dim, eps);
+
+    /// <summary>
+    /// A layer's attention inputs: <see cref="Rope"/> on q [rows, heads·headDim] and k [rows, kvHeads·headDim] in place,
+    /// then k and v [rows, kvHeads·headDim] copied into kCache and vCache at rows startPos.. (see <see cref="Attention"/>
+    /// for the layouts).
+    /// </summary>
+    void RopeAndStore(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin, DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape) =>
+        FusedOps.RopeAndStore(this, q, k, v, cos, sin, kCache, vCache, shape);
+
     /// <summary>gram[cols, cols] += x[rows, cols]ᵀ · x (f32; callers fold it into double on the host per batch).</summary>
     void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram);
 

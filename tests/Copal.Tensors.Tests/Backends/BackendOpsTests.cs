@@ -102,6 +102,45 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             (b, d) => b.RmsNorm(d[0], d[1], d[0], 3, 65, 1e-6f));
 
     [BackendTheory]
+    [InlineData(1, 64)]
+    [InlineData(3, 257)]
+    [InlineData(2, 1000)]
+    public void AddRmsNorm_matches_cpu_in_both_outputs(int rows, int dim)
+    {
+        float[][] inputs = [Rand.Floats(rows * dim, 1, 3f), Rand.Floats(rows * dim, 3), Rand.Floats(dim, 2), new float[rows * dim]];
+        foreach (int output in (int[])[0, 3]) // the sum left in x, and the normalized y
+        {
+            AssertMatchesCpu($"AddRmsNorm buffer {output}", inputs, output, (b, d) => b.AddRmsNorm(d[0], d[1], d[2], d[3], rows, dim, 1e-5f));
+        }
+    }
+
+    [BackendFact]
+    public void AddRmsNorm_refuses_an_output_that_aliases_the_sum()
+    {
+        using DeviceBuffer x = Backend.Allocate(8), w = Backend.Allocate(8);
+        Assert.Throws<ArgumentException>(() => Backend.AddRmsNorm(x, w, w, x, 1, 8, 1e-5f));
+    }
+
+    [BackendTheory]
+    [InlineData(1, 4, 2, 8, 5)]    // a decode step, grouped-query
+    [InlineData(3, 4, 4, 64, 0)]   // a prompt from the start
+    [InlineData(5, 6, 3, 16, 11)]  // a chunk after a short cache
+    [InlineData(2, 8, 1, 128, 3)]  // multi-query, a head dim of 128
+    public void RopeAndStore_matches_cpu_in_every_buffer_it_writes(int rows, int heads, int kvHeads, int headDim, int startPos)
+    {
+        int positions = startPos + rows + 3, half = headDim / 2, kvDim = kvHeads * headDim;
+        float[] angles = Rand.Floats(positions * half, 7, 3f);
+        // The caches start full of other values, so rows outside startPos.. must come through unchanged.
+        float[][] inputs = [Rand.Floats(rows * heads * headDim, 1), Rand.Floats(rows * kvDim, 2), Rand.Floats(rows * kvDim, 3),
+            angles.Select(MathF.Cos).ToArray(), angles.Select(MathF.Sin).ToArray(), Rand.Floats(positions * kvDim, 4), Rand.Floats(positions * kvDim, 5)];
+        var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f);
+        foreach (int output in (int[])[0, 1, 5, 6]) // q and k rotated in place, the key and value caches
+        {
+            AssertMatchesCpu($"RopeAndStore buffer {output}", inputs, output, (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
+        }
+    }
+
+    [BackendTheory]
     [InlineData(1, 1, 2, 0)]
     [InlineData(3, 4, 8, 5)]
     [InlineData(5, 3, 64, 11)]

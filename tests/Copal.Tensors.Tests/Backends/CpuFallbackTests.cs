@@ -73,6 +73,39 @@ public class CpuFallbackTests
         Assert.Contains("MatMul", log[0], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_device_without_a_fused_op_runs_the_ops_it_stands_for_each_where_it_can()
+    {
+        var log = new List<string>();
+        IlgpuBackend device = IlgpuDevices.OpenCpu();
+        device.Disable(BackendOp.RopeAndStore);
+        device.Disable(BackendOp.Rope);
+        using IBackend backend = CpuFallbackBackend.Wrap(device, () => new CpuBackend(1));
+        backend.Log = log.Add;
+        var cpu = new CpuBackend(1);
+        float[] Run(IBackend b)
+        {
+            var shape = new AttentionShape(Rows: 2, StartPos: 1, Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 1f);
+            float[] angles = Rand.Floats(4 * 4, 7, 3f);
+            using DeviceBuffer q = b.Allocate(2 * 32), k = b.Allocate(2 * 16), v = b.Allocate(2 * 16), cos = b.Allocate(16), sin = b.Allocate(16),
+                kCache = b.Allocate(3 * 16), vCache = b.Allocate(3 * 16);
+            b.Upload(Rand.Floats(64, 1), q);
+            b.Upload(Rand.Floats(32, 2), k);
+            b.Upload(Rand.Floats(32, 3), v);
+            b.Upload(angles.Select(MathF.Cos).ToArray(), cos);
+            b.Upload(angles.Select(MathF.Sin).ToArray(), sin);
+            b.RopeAndStore(q, k, v, cos, sin, kCache, vCache, shape);
+            var result = new float[64 + 48 + 48];
+            b.Download(q, result.AsSpan(0, 64));
+            b.Download(kCache, result.AsSpan(64, 48));
+            b.Download(vCache, result.AsSpan(112, 48));
+            return result;
+        }
+        Tolerances.AssertNmse(Run(backend), Run(cpu), what: "RopeAndStore with Rope on the CPU and the copies on the device");
+        Assert.Single(log);
+        Assert.Contains("Rope", log[0], StringComparison.Ordinal);
+    }
+
     private static float[] SoftmaxOn(IBackend backend, float[] input)
     {
         using DeviceBuffer buffer = backend.Allocate(input.Length);

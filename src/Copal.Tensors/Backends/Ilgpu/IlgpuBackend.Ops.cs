@@ -74,6 +74,53 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    public void AddRmsNorm(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
+    {
+        Require(BackendOp.AddRmsNorm);
+        Count((long)rows * dim, "AddRmsNorm");
+        Need(x, (long)rows * dim, "AddRmsNorm", nameof(x));
+        Need(delta, (long)rows * dim, "AddRmsNorm", nameof(delta));
+        Need(y, (long)rows * dim, "AddRmsNorm", nameof(y));
+        Need(weight, dim, "AddRmsNorm", nameof(weight));
+        if (ReferenceEquals(y, x) || ReferenceEquals(y, delta))
+        {
+            throw new ArgumentException("AddRmsNorm: y must not alias x or delta (x keeps the sum)", nameof(y));
+        }
+        if (rows > 0 && dim > 0)
+        {
+            _kernels.AddRmsNorm(new KernelConfig(_plan.Groups(rows), _plan.RowGroup), Own(x, "AddRmsNorm", nameof(x)).View,
+                Own(delta, "AddRmsNorm", nameof(delta)).View, Own(weight, "AddRmsNorm", nameof(weight)).View, Own(y, "AddRmsNorm", nameof(y)).View, rows, dim, eps);
+        }
+    }
+
+    public void RopeAndStore(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin, DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape)
+    {
+        Require(BackendOp.RopeAndStore);
+        (int rows, int startPos, int heads, int kvHeads, int headDim) = (shape.Rows, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim);
+        if (headDim % 2 != 0 || headDim <= 0 || startPos < 0 || rows < 0 || heads <= 0 || kvHeads <= 0)
+        {
+            throw new ArgumentException(
+                $"RopeAndStore: headDim must be even and positive, heads and kvHeads positive, rows and startPos ≥ 0; got headDim {headDim}, heads {heads}, kvHeads {kvHeads}, rows {rows}, startPos {startPos}");
+        }
+        long half = headDim / 2, kvDim = (long)kvHeads * headDim, table = (startPos + rows) * half;
+        int qPairs = Count(rows * heads * half, "RopeAndStore"), kPairs = Count(rows * kvHeads * half, "RopeAndStore");
+        int count = Count(qPairs + kPairs + (rows * kvDim), "RopeAndStore");
+        Need(q, rows * (long)heads * headDim, "RopeAndStore", nameof(q));
+        Need(k, rows * kvDim, "RopeAndStore", nameof(k));
+        Need(v, rows * kvDim, "RopeAndStore", nameof(v));
+        Need(cos, table, "RopeAndStore", nameof(cos));
+        Need(sin, table, "RopeAndStore", nameof(sin));
+        Need(kCache, (startPos + rows) * kvDim, "RopeAndStore", nameof(kCache));
+        Need(vCache, (startPos + rows) * kvDim, "RopeAndStore", nameof(vCache));
+        if (count > 0)
+        {
+            _kernels.RopeAndStore(count, Own(q, "RopeAndStore", nameof(q)).View, Own(k, "RopeAndStore", nameof(k)).View, Own(v, "RopeAndStore", nameof(v)).View,
+                Own(cos, "RopeAndStore", nameof(cos)).View, Own(sin, "RopeAndStore", nameof(sin)).View,
+                Own(kCache, "RopeAndStore", nameof(kCache)).View, Own(vCache, "RopeAndStore", nameof(vCache)).View,
+                qPairs, kPairs, heads, kvHeads, headDim, startPos);
+        }
+    }
+
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
     {
         Require(BackendOp.Rope);

@@ -30,17 +30,48 @@ internal static class ElementwiseKernels
     /// Rotary embedding in place, Hugging Face rotate-half layout: element p of a head pairs with p + headDim/2,
     /// (a, b) → (a·cos − b·sin, b·cos + a·sin) at position startPos + row. One thread per pair.
     /// </summary>
-    public static void Rope(Index1D i, ArrayView<float> x, ArrayView<float> cos, ArrayView<float> sin, int heads, int headDim, int startPos)
+    public static void Rope(Index1D i, ArrayView<float> x, ArrayView<float> cos, ArrayView<float> sin, int heads, int headDim, int startPos) =>
+        RotatePair(i, x, cos, sin, heads, headDim, startPos);
+
+    /// <summary>
+    /// A layer's attention inputs in one launch (<see cref="IBackend.RopeAndStore"/>). Threads [0, qPairs) rotate q's
+    /// pairs, the next kPairs threads rotate k's and write both elements to kCache too, and the rest copy v's elements
+    /// into vCache; the cache row of k or v element e is startPos · kvDim + e.
+    /// </summary>
+    public static void RopeAndStore(Index1D i, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> cos, ArrayView<float> sin,
+        ArrayView<float> kCache, ArrayView<float> vCache, int qPairs, int kPairs, int heads, int kvHeads, int headDim, int startPos)
+    {
+        long cacheBase = (long)startPos * kvHeads * headDim;
+        if (i < qPairs)
+        {
+            RotatePair(i, q, cos, sin, heads, headDim, startPos);
+        }
+        else if (i < qPairs + kPairs)
+        {
+            long a = RotatePair(i - qPairs, k, cos, sin, kvHeads, headDim, startPos), b = a + (headDim / 2);
+            kCache[cacheBase + a] = k[a];
+            kCache[cacheBase + b] = k[b];
+        }
+        else
+        {
+            int e = i - qPairs - kPairs;
+            vCache[cacheBase + e] = v[e];
+        }
+    }
+
+    /// <summary>Rotates pair <paramref name="pairIndex"/> of x (rows × heads × headDim/2 pairs) in place; returns its first element's index.</summary>
+    private static long RotatePair(int pairIndex, ArrayView<float> x, ArrayView<float> cos, ArrayView<float> sin, int heads, int headDim, int startPos)
     {
         int half = headDim / 2;
-        int pair = i % half;
-        int rowHead = i / half;
+        int pair = pairIndex % half;
+        int rowHead = pairIndex / half;
         int row = rowHead / heads;
-        long head = (long)rowHead * headDim;
+        long first = ((long)rowHead * headDim) + pair;
         long table = ((long)(startPos + row) * half) + pair;
         float c = cos[table], s = sin[table];
-        float a = x[head + pair], b = x[head + pair + half];
-        x[head + pair] = (a * c) - (b * s);
-        x[head + pair + half] = (b * c) + (a * s);
+        float a = x[first], b = x[first + half];
+        x[first] = (a * c) - (b * s);
+        x[first + half] = (b * c) + (a * s);
+        return first;
     }
 }

@@ -7,7 +7,17 @@ namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 internal static class NormKernels
 {
     /// <summary>y = x / sqrt(mean(x²) + eps) · weight; y may alias x.</summary>
-    public static void RmsNorm(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> y, int rows, int dim, float eps)
+    public static void RmsNorm(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> y, int rows, int dim, float eps) =>
+        Norm(x, default, addDelta: false, weight, y, rows, dim, eps);
+
+    /// <summary>
+    /// x += delta, then y = RmsNorm(x) (<see cref="IBackend.AddRmsNorm"/>): the residual add's result is normalized as
+    /// it is written, one launch where there were two. y aliases neither x nor delta (checked on the host).
+    /// </summary>
+    public static void AddRmsNorm(ArrayView<float> x, ArrayView<float> delta, ArrayView<float> weight, ArrayView<float> y, int rows, int dim, float eps) =>
+        Norm(x, delta, addDelta: true, weight, y, rows, dim, eps);
+
+    private static void Norm(ArrayView<float> x, ArrayView<float> delta, bool addDelta, ArrayView<float> weight, ArrayView<float> y, int rows, int dim, float eps)
     {
         int thread = Group.IdxX, groupSize = Group.DimX;
         for (int row = Grid.IdxX; row < rows; row += Grid.DimX)
@@ -17,10 +27,16 @@ internal static class NormKernels
             for (int d = thread; d < dim; d += groupSize)
             {
                 float v = x[rowBase + d];
+                if (addDelta)
+                {
+                    v += delta[rowBase + d];
+                    x[rowBase + d] = v;
+                }
                 squares += v * v;
             }
             squares = GroupReductions.Sum(squares, groupSize);
             float inv = 1f / XMath.Sqrt((squares / dim) + eps);
+            // Each thread reads back only the elements it wrote above.
             for (int d = thread; d < dim; d += groupSize)
             {
                 y[rowBase + d] = x[rowBase + d] * inv * weight[d];

@@ -1,0 +1,30 @@
+namespace Copal.Tensors.Backends;
+
+/// <summary>
+/// The fused ops of <see cref="IBackend"/> as the sequences of plain ops they stand for: the default bodies, and what
+/// a wrapper runs when its device lacks the fused op.
+/// </summary>
+public static class FusedOps
+{
+    public static void AddRmsNorm(IBackend b, DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        if (ReferenceEquals(y, x) || ReferenceEquals(y, delta))
+        {
+            throw new ArgumentException("AddRmsNorm: y must not alias x or delta (x keeps the sum)", nameof(y));
+        }
+        b.Add(x, delta, x, (long)rows * dim);
+        b.RmsNorm(x, weight, y, rows, dim, eps);
+    }
+
+    public static void RopeAndStore(IBackend b, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin,
+        DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        b.Rope(q, cos, sin, shape.Rows, shape.Heads, shape.HeadDim, shape.StartPos);
+        b.Rope(k, cos, sin, shape.Rows, shape.KvHeads, shape.HeadDim, shape.StartPos);
+        long kvDim = (long)shape.KvHeads * shape.HeadDim;
+        b.Copy(k, 0, kCache, shape.StartPos * kvDim, shape.Rows * kvDim);
+        b.Copy(v, 0, vCache, shape.StartPos * kvDim, shape.Rows * kvDim);
+    }
+}
