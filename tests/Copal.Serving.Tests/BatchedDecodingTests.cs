@@ -50,15 +50,18 @@ public sealed class BatchedDecodingTests : IDisposable
         return compact;
     }
 
+    /// <remarks>Also on <c>ilgpu-cpu</c>: the GPU kernels' batched step (GEMM linears, per-row RoPE, cache store and attention).</remarks>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void A_batch_row_has_the_logits_of_its_sequence_decoded_alone(bool sparse)
+    [InlineData(false, "cpu")]
+    [InlineData(true, "cpu")]
+    [InlineData(false, "ilgpu-cpu")]
+    [InlineData(true, "ilgpu-cpu")]
+    public void A_batch_row_has_the_logits_of_its_sequence_decoded_alone(bool sparse, string device)
     {
         string dir = sparse ? CompactModel() : TestData.Stories260K;
-        using var backend = new CpuBackend();
+        using IBackend backend = BackendFactory.Create(device);
         using LlamaModel model = LlamaModel.Load(dir, backend, SparseLoadMode.Auto);
-        Assert.Equal(sparse, model.Weights.Layers[0][LinearId.QProj] is CpuSparseWeight);
+        Assert.Equal(sparse, model.Weights.Layers[0][LinearId.QProj] is CpuSparseWeight or Copal.Tensors.Backends.Ilgpu.IlgpuSparseWeight);
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(dir);
         int k = 5;
         var alone = new RunState[k];

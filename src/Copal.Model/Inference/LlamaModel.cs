@@ -358,11 +358,9 @@ public sealed class LlamaModel : IDisposable
                 int pos = positions[i];
                 b.Copy(batch.Q, (long)i * c.QDim, s.Q, 0, c.QDim);
                 b.Copy(batch.K, (long)i * c.KvDim, s.K, 0, c.KvDim);
-                b.Rope(s.Q, _ropeCos!, _ropeSin!, 1, c.NumHeads, c.HeadDim, pos);
-                b.Rope(s.K, _ropeCos!, _ropeSin!, 1, c.NumKvHeads, c.HeadDim, pos);
-                b.Copy(s.K, 0, s.KCache[layer], (long)pos * c.KvDim, c.KvDim);
-                b.Copy(batch.V, (long)i * c.KvDim, s.VCache[layer], (long)pos * c.KvDim, c.KvDim);
+                b.Copy(batch.V, (long)i * c.KvDim, s.V, 0, c.KvDim);
                 var shape = new AttentionShape(1, pos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
+                b.RopeAndStore(s.Q, s.K, s.V, _ropeCos!, _ropeSin!, s.KCache[layer], s.VCache[layer], shape);
                 b.Attention(s.Q, s.KCache[layer], s.VCache[layer], s.AttentionOut, shape);
                 b.Copy(s.AttentionOut, 0, batch.AttentionOut, (long)i * c.QDim, c.QDim);
             }
