@@ -111,7 +111,7 @@ for name, r in profiles:
     for row in (r.get("decode_profile") or [])[:10]:
         issue = row.get("issue_milliseconds_per_token")
         rate = row.get("gb_per_second")
-        print(f"  {row['op']:<18} {row['milliseconds_per_token']:8.3f} ms/token {100 * row['share']:5.1f} %  {row['calls_per_token']:3} calls/token"
+        print(f"  {row['op']:<36} {row['milliseconds_per_token']:8.3f} ms/token {100 * row['share']:5.1f} %  {row['calls_per_token']:3} calls/token"
               + (f"  issue {issue:7.3f} ms" if issue is not None else "") + (f"  {rate:7.0f} GB/s" if rate is not None else ""))
     busy, issued = r.get("device_busy_share"), r.get("issue_milliseconds_per_token")
     if busy is not None and issued is not None:

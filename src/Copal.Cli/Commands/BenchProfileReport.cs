@@ -15,7 +15,7 @@ internal static class BenchProfileReport
         {
             string issue = row.IssueMillisecondsPerToken is double i ? $"  issue {i,7:F3} ms/token" : "";
             string rate = row.GBPerSecond is double g ? $"  {g,7:F1} GB/s" : "";
-            Out.Line($"  {row.Op,-18} {row.MillisecondsPerToken,8:F3} ms/token {row.Share,6:P1}  {row.CallsPerToken,3} calls/token{issue}{rate}");
+            Out.Line($"  {row.Op,-36} {row.MillisecondsPerToken,8:F3} ms/token {row.Share,6:P1}  {row.CallsPerToken,3} calls/token{issue}{rate}");
         }
         if (device && result.DeviceBusyShare is double busy && result.IssueMillisecondsPerToken is double issued)
         {

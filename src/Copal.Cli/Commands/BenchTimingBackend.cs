@@ -59,8 +59,58 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
     public void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols) { long t = Start(); inner.AddBias(y, bias, rows, cols); Stop("bias", t); }
     public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps) { long t = Start(); inner.RmsNorm(x, weight, y, rows, dim, eps); Stop("rmsnorm", t); }
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos) { long t = Start(); inner.Rope(x, cos, sin, rows, heads, headDim, startPos); Stop("rope", t); }
-    public void AddRmsNorm(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps) { long t = Start(); inner.AddRmsNorm(x, delta, weight, y, rows, dim, eps); Stop("residual add + rmsnorm", t); }
-    public void RopeAndStore(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin, DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape) { long t = Start(); inner.RopeAndStore(q, k, v, cos, sin, kCache, vCache, shape); Stop("rope + kv store", t); }
+
+    // A fused op the inner backend runs fused is timed as one; one it would run as plain ops is run as them here, so
+    // the profile shows each of those ops (the CPU's profile keeps q_proj, k_proj, … apart).
+
+    public void MatMulTriple(DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
+    {
+        if (!Fuses(BackendOp.MatMulTriple))
+        {
+            FusedOps.MatMulTriple(this, x, w0, y0, w1, y1, w2, y2, rows);
+            return;
+        }
+        long t = Start();
+        inner.MatMulTriple(x, w0, y0, w1, y1, w2, y2, rows);
+        Stop($"matmul {ShortName(w0.Name)}+{ShortName(w1.Name)}+{ShortName(w2.Name)}", t, w0.StoredBytes + w1.StoredBytes + w2.StoredBytes);
+    }
+
+    public void MatMulSiluGate(DeviceBuffer x, DeviceWeight gate, DeviceWeight up, DeviceBuffer output, DeviceBuffer upScratch, int rows)
+    {
+        if (!Fuses(BackendOp.MatMulSiluGate))
+        {
+            FusedOps.MatMulSiluGate(this, x, gate, up, output, upScratch, rows);
+            return;
+        }
+        long t = Start();
+        inner.MatMulSiluGate(x, gate, up, output, upScratch, rows);
+        Stop($"matmul {ShortName(gate.Name)}+{ShortName(up.Name)}, silu·mul", t, gate.StoredBytes + up.StoredBytes);
+    }
+
+    public void AddRmsNorm(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
+    {
+        if (!Fuses(BackendOp.AddRmsNorm))
+        {
+            FusedOps.AddRmsNorm(this, x, delta, weight, y, rows, dim, eps);
+            return;
+        }
+        long t = Start();
+        inner.AddRmsNorm(x, delta, weight, y, rows, dim, eps);
+        Stop("residual add + rmsnorm", t);
+    }
+
+    public void RopeAndStore(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin, DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape)
+    {
+        if (!Fuses(BackendOp.RopeAndStore))
+        {
+            FusedOps.RopeAndStore(this, q, k, v, cos, sin, kCache, vCache, shape);
+            return;
+        }
+        long t = Start();
+        inner.RopeAndStore(q, k, v, cos, sin, kCache, vCache, shape);
+        Stop("rope + kv store", t);
+    }
+
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape) { long t = Start(); inner.Attention(q, kCache, vCache, output, shape); Stop("attention", t); }
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count) { long t = Start(); inner.Copy(source, sourceOffset, destination, destinationOffset, count); Stop("copy (kv cache)", t); }
     public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count) { long t = Start(); inner.SiluMul(gate, up, output, count); Stop("silu·mul", t); }
@@ -70,6 +120,8 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
     public void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram) => inner.AccumulateGram(x, rows, cols, gram);
     public void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums) => inner.AccumulateColumnSquares(x, rows, cols, sums);
     public void Dispose() => inner.Dispose();
+
+    private bool Fuses(BackendOp op) => inner is IPartialBackend partial && partial.Supports(op);
 
     private long Start()
     {

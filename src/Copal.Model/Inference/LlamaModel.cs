@@ -270,9 +270,7 @@ public sealed class LlamaModel : IDisposable
 
         // Attention block.
         b.RmsNorm(hidden, w.InputNorm, state.Normed, rows, hiddenSize, (float)c.RmsNormEps);
-        Linear(state.Normed, w, LinearId.QProj, state.Q, rows, layer, tap);
-        Linear(state.Normed, w, LinearId.KProj, state.K, rows, layer, tap);
-        Linear(state.Normed, w, LinearId.VProj, state.V, rows, layer, tap);
+        Projections(state.Normed, w, state.Q, state.K, state.V, rows, layer, tap);
         var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
         b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
@@ -293,9 +291,18 @@ public sealed class LlamaModel : IDisposable
         long hiddenCount = (long)rows * c.HiddenSize;
         Linear(attentionOut, w, LinearId.OProj, projected, rows, layer, tap);
         b.AddRmsNorm(hidden, projected, w.PostAttentionNorm, normed, rows, c.HiddenSize, (float)c.RmsNormEps);
-        Linear(normed, w, LinearId.GateProj, gate, rows, layer, tap);
-        Linear(normed, w, LinearId.UpProj, up, rows, layer, tap);
-        b.SiluMul(gate, up, gate, (long)rows * c.IntermediateSize);
+        if (w.Biases[(int)LinearId.GateProj] is null && w.Biases[(int)LinearId.UpProj] is null)
+        {
+            tap?.OnLinearInput(layer, LinearId.GateProj, normed, rows);
+            tap?.OnLinearInput(layer, LinearId.UpProj, normed, rows);
+            b.MatMulSiluGate(normed, w[LinearId.GateProj], w[LinearId.UpProj], gate, up, rows);
+        }
+        else
+        {
+            Linear(normed, w, LinearId.GateProj, gate, rows, layer, tap);
+            Linear(normed, w, LinearId.UpProj, up, rows, layer, tap);
+            b.SiluMul(gate, up, gate, (long)rows * c.IntermediateSize);
+        }
         Linear(gate, w, LinearId.DownProj, projected, rows, layer, tap);
         b.Add(hidden, projected, hidden, hiddenCount);
     }
@@ -349,9 +356,7 @@ public sealed class LlamaModel : IDisposable
         {
             DecoderLayerWeights w = Weights.Layers[layer];
             b.RmsNorm(hidden, w.InputNorm, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
-            Linear(batch.Normed, w, LinearId.QProj, batch.Q, rows, layer, null);
-            Linear(batch.Normed, w, LinearId.KProj, batch.K, rows, layer, null);
-            Linear(batch.Normed, w, LinearId.VProj, batch.V, rows, layer, null);
+            Projections(batch.Normed, w, batch.Q, batch.K, batch.V, rows, layer, null);
             for (int i = 0; i < rows; i++)
             {
                 RunState s = sequences[i];
@@ -464,6 +469,22 @@ public sealed class LlamaModel : IDisposable
                 Head(state, state.Projected, 1);
                 break;
         }
+    }
+
+    /// <summary>q, k and v of one input: one fused op (<see cref="IBackend.MatMulTriple"/>) unless a projection has a bias.</summary>
+    private void Projections(DeviceBuffer x, DecoderLayerWeights w, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int rows, int layer, IForwardTap? tap)
+    {
+        if (w.Biases[(int)LinearId.QProj] is not null || w.Biases[(int)LinearId.KProj] is not null || w.Biases[(int)LinearId.VProj] is not null)
+        {
+            Linear(x, w, LinearId.QProj, q, rows, layer, tap);
+            Linear(x, w, LinearId.KProj, k, rows, layer, tap);
+            Linear(x, w, LinearId.VProj, v, rows, layer, tap);
+            return;
+        }
+        tap?.OnLinearInput(layer, LinearId.QProj, x, rows);
+        tap?.OnLinearInput(layer, LinearId.KProj, x, rows);
+        tap?.OnLinearInput(layer, LinearId.VProj, x, rows);
+        Backend.MatMulTriple(x, w[LinearId.QProj], q, w[LinearId.KProj], k, w[LinearId.VProj], v, rows);
     }
 
     private void Linear(DeviceBuffer x, DecoderLayerWeights w, LinearId id, DeviceBuffer y, int rows, int layer, IForwardTap? tap)

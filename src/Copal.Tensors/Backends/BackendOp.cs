@@ -17,6 +17,8 @@ public enum BackendOp
     AccumulateColumnSquares,
     AddRmsNorm,
     RopeAndStore,
+    MatMulTriple,
+    MatMulSiluGate,
 }
 
 /// <summary>

@@ -114,6 +114,28 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
     }
 
     /// <summary>The device's fused op, or the plain ops it stands for, each on the device or the CPU as it has them.</summary>
+    public void MatMulTriple(DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
+    {
+        if (_primary.Supports(BackendOp.MatMulTriple) && _primary.Supports(BackendOp.MatMul))
+        {
+            _primary.MatMulTriple(x, DeviceOf(w0), y0, DeviceOf(w1), y1, DeviceOf(w2), y2, rows);
+            return;
+        }
+        FusedOps.MatMulTriple(this, x, w0, y0, w1, y1, w2, y2, rows);
+    }
+
+    /// <summary>The device's fused op, or the plain ops it stands for, each on the device or the CPU as it has them.</summary>
+    public void MatMulSiluGate(DeviceBuffer x, DeviceWeight gate, DeviceWeight up, DeviceBuffer output, DeviceBuffer upScratch, int rows)
+    {
+        if (_primary.Supports(BackendOp.MatMulSiluGate) && _primary.Supports(BackendOp.MatMul) && _primary.Supports(BackendOp.SiluMul))
+        {
+            _primary.MatMulSiluGate(x, DeviceOf(gate), DeviceOf(up), output, upScratch, rows);
+            return;
+        }
+        FusedOps.MatMulSiluGate(this, x, gate, up, output, upScratch, rows);
+    }
+
+    /// <summary>The device's fused op, or the plain ops it stands for, each on the device or the CPU as it has them.</summary>
     public void AddRmsNorm(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
     {
         if (_primary.Supports(BackendOp.AddRmsNorm))

@@ -6,6 +6,27 @@ namespace Copal.Tensors.Backends;
 /// </summary>
 public static class FusedOps
 {
+    public static void MatMulTriple(IBackend b, DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        b.MatMul(x, w0, y0, rows);
+        b.MatMul(x, w1, y1, rows);
+        b.MatMul(x, w2, y2, rows);
+    }
+
+    public static void MatMulSiluGate(IBackend b, DeviceBuffer x, DeviceWeight gate, DeviceWeight up, DeviceBuffer output, DeviceBuffer upScratch, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(gate);
+        if (ReferenceEquals(output, x) || ReferenceEquals(upScratch, x) || ReferenceEquals(output, upScratch))
+        {
+            throw new ArgumentException("MatMulSiluGate: x, output and upScratch must be three buffers", nameof(output));
+        }
+        b.MatMul(x, gate, output, rows);
+        b.MatMul(x, up, upScratch, rows);
+        b.SiluMul(output, upScratch, output, (long)rows * gate.Rows);
+    }
+
     public static void AddRmsNorm(IBackend b, DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
     {
         ArgumentNullException.ThrowIfNull(b);

@@ -81,6 +81,20 @@ public interface IBackend : IDisposable
     // runs (the default bodies). A GPU runs each in one launch; decode issues hundreds of launches a token.
 
     /// <summary>
+    /// Three matmuls of one input (a layer's q, k and v projections): y0 = x · w0ᵀ, y1 = x · w1ᵀ, y2 = x · w2ᵀ, as
+    /// <see cref="MatMul"/> each.
+    /// </summary>
+    void MatMulTriple(DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows) =>
+        FusedOps.MatMulTriple(this, x, w0, y0, w1, y1, w2, y2, rows);
+
+    /// <summary>
+    /// An MLP's gated input: output = silu(x · gateᵀ) · (x · upᵀ), that is <see cref="MatMul"/> into output and into
+    /// <paramref name="upScratch"/>, then <see cref="SiluMul"/>. upScratch [rows, up.Rows] may be left unwritten.
+    /// </summary>
+    void MatMulSiluGate(DeviceBuffer x, DeviceWeight gate, DeviceWeight up, DeviceBuffer output, DeviceBuffer upScratch, int rows) =>
+        FusedOps.MatMulSiluGate(this, x, gate, up, output, upScratch, rows);
+
+    /// <summary>
     /// x[r, :] += delta[r, :] (the residual add), then y = RmsNorm(x) as <see cref="RmsNorm"/>. y must not alias x or
     /// delta.
     /// </summary>

@@ -46,6 +46,75 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         });
     }
 
+    public static TheoryData<DType, int, int> FusedMatMulCases()
+    {
+        var data = new TheoryData<DType, int, int>();
+        foreach (DType dtype in Rand.WeightDTypes)
+        {
+            data.Add(dtype, 1, 1000);  // decode: the fused GEMV in 16-byte loads, then a remainder
+            data.Add(dtype, 1, 37);    // decode, a width that is not a multiple of 8
+            data.Add(dtype, 3, 40);    // prefill: the plain ops
+        }
+        return data;
+    }
+
+    [BackendTheory]
+    [MemberData(nameof(FusedMatMulCases))]
+    public unsafe void MatMulTriple_matches_cpu_in_all_three_outputs(DType dtype, int rows, int cols)
+    {
+        int[] outs = [13, 5, 70]; // q, k and v of different widths, so a team's feature can sit in any of them
+        using var w0 = new StoredMatrix(dtype, outs[0], cols, seed: 1);
+        using var w1 = new StoredMatrix(dtype, outs[1], cols, seed: 2);
+        using var w2 = new StoredMatrix(dtype, outs[2], cols, seed: 3);
+        StoredMatrix[] stored = [w0, w1, w2];
+        float[][] inputs = [Rand.Floats(rows * cols, 1), new float[rows * outs[0]], new float[rows * outs[1]], new float[rows * outs[2]]];
+        foreach (int output in (int[])[1, 2, 3])
+        {
+            AssertMatchesCpu($"MatMulTriple {dtype} [{rows}x{cols}] output {output}", inputs, output, (b, d) =>
+            {
+                DeviceWeight[] w = [.. stored.Select((m, i) => b.LoadWeight(new TensorView($"w{i}", dtype, [outs[i], cols], m.Data, (long)outs[i] * cols * dtype.SizeOf())))];
+                try
+                {
+                    b.MatMulTriple(d[0], w[0], d[1], w[1], d[2], w[2], d[3], rows);
+                }
+                finally
+                {
+                    Array.ForEach(w, x => x.Dispose());
+                }
+            });
+        }
+    }
+
+    [BackendTheory]
+    [MemberData(nameof(FusedMatMulCases))]
+    public unsafe void MatMulSiluGate_matches_cpu(DType dtype, int rows, int cols)
+    {
+        const int Outs = 70;
+        using var gate = new StoredMatrix(dtype, Outs, cols, seed: 4);
+        using var up = new StoredMatrix(dtype, Outs, cols, seed: 5);
+        AssertMatchesCpu($"MatMulSiluGate {dtype} [{rows}x{cols}]", [Rand.Floats(rows * cols, 1), new float[rows * Outs], new float[rows * Outs]], 1, (b, d) =>
+        {
+            using DeviceWeight g = b.LoadWeight(new TensorView("gate", dtype, [Outs, cols], gate.Data, (long)Outs * cols * dtype.SizeOf()));
+            using DeviceWeight u = b.LoadWeight(new TensorView("up", dtype, [Outs, cols], up.Data, (long)Outs * cols * dtype.SizeOf()));
+            b.MatMulSiluGate(d[0], g, u, d[1], d[2], rows);
+        });
+    }
+
+    [BackendFact]
+    public unsafe void Fused_matmuls_over_compressed_weights_run_the_plain_ops()
+    {
+        var rnd = new Random(3);
+        const int Outs = 9, Cols = 64;
+        byte[] raw = Sparse.SparseTestMatrices.NM(rnd, DType.BF16, Outs, Cols, 2, 4);
+        using var dense = new StoredMatrix(DType.BF16, Outs, Cols, seed: 6);
+        AssertMatchesCpu("MatMulSiluGate, a 2:4 gate and a dense up", [Rand.Floats(Cols, 1), new float[Outs], new float[Outs]], 1, (b, d) =>
+        {
+            using DeviceWeight g = ((ISparseWeightLoader)b).LoadSparseWeight(Sparse.SparseMatMulTests.Make("gate", raw, DType.BF16, Outs, Cols, 2, 4));
+            using DeviceWeight u = b.LoadWeight(new TensorView("up", DType.BF16, [Outs, Cols], dense.Data, (long)Outs * Cols * 2));
+            b.MatMulSiluGate(d[0], g, u, d[1], d[2], 1);
+        });
+    }
+
     public static TheoryData<string, DType, int, int, int> SparseMatMulCases() => new()
     {
         { "2:4", DType.BF16, 1, 130, 300 },     // GEMV, one nibble per group

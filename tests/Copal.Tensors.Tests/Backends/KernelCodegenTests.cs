@@ -38,7 +38,7 @@ public sealed class KernelCodegenTests
     [Fact]
     public void Every_kernel_the_backend_loads_is_covered()
     {
-        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "AttentionSplit", "AttentionCombine", "Gram", "ColumnSquares", "NM", "TwoOfFour", "Bitmask", "Hold", "AddRmsNorm", "RopeAndStore"];
+        string[] expected = ["Gemv", "Gemm", "Embedding", "AddBias", "SiluMul", "Add", "Rope", "RmsNorm", "Softmax", "Attention", "AttentionSplit", "AttentionCombine", "Gram", "ColumnSquares", "NM", "TwoOfFour", "Bitmask", "Hold", "AddRmsNorm", "RopeAndStore", "GemvTriple", "GemvSiluGate"];
         string[] found = EntryPointMethods().Values.Select(m => m.Name).Distinct().ToArray();
         Assert.Empty(expected.Except(found));
         Assert.Contains("MatMulKernels.Gemm<TwoOfFourView<Bf16Weights>>", EntryPointMethods().Keys);
@@ -66,6 +66,8 @@ public sealed class KernelCodegenTests
     /// </summary>
     [Theory]
     [InlineData("MatMulKernels.Gemv<Bf16Weights>", 4)]
+    [InlineData("MatMulKernels.GemvTriple<Bf16Weights>", 12)]  // three weights' GEMVs
+    [InlineData("MatMulKernels.GemvSiluGate<Bf16Weights>", 8)]
     [InlineData("SparseKernels.TwoOfFour<Bf16Weights>", 8)]
     [InlineData("MatMulKernels.Gemm<Bf16Weights>", 2)]
     [InlineData("AttentionQuadsKernels.Attention", 8)]

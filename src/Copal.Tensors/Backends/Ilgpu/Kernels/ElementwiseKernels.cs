@@ -9,11 +9,11 @@ internal static class ElementwiseKernels
     public static void AddBias(Index1D i, ArrayView<float> y, ArrayView<float> bias, int cols) => y[i] += bias[i % cols];
 
     /// <summary>silu(g)·u = g / (1 + e^-g) · u; out may alias gate or up (each thread reads its element first).</summary>
-    public static void SiluMul(Index1D i, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> output)
-    {
-        float g = gate[i];
-        output[i] = g / (1f + XMath.Exp(-g)) * up[i];
-    }
+    public static void SiluMul(Index1D i, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> output) =>
+        output[i] = SiluTimes(gate[i], up[i]);
+
+    /// <summary>silu(g) · u, the one formula of <see cref="SiluMul"/> and the fused gate GEMV.</summary>
+    internal static float SiluTimes(float g, float u) => g / (1f + XMath.Exp(-g)) * u;
 
     public static void Add(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> output) => output[i] = a[i] + b[i];
 

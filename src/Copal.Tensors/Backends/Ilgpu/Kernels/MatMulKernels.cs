@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 
 namespace Copal.Tensors.Backends.Ilgpu.Kernels;
@@ -39,42 +40,99 @@ internal static class MatMulKernels
     {
         ArrayView<Quad> x4 = x.Cast<Quad>();
         (int team, int lane, int first, int stride) = OutputTeams.Assign();
-        bool octets = (cols & 7) == 0;
         for (int o = first; o < outs; o += stride)
         {
-            long rowBase = (long)o * cols;
-            float acc = 0f;
-            if (octets)
+            OutputTeams.Store(y, o, RowDot(x, x4, w, (long)o * cols, cols, team, lane), team, lane);
+        }
+    }
+
+    /// <summary>
+    /// rows = 1, three weights of one input (a layer's q, k and v projections, <see cref="IBackend.MatMulTriple"/>) in
+    /// one launch: the output features are w0's, then w1's, then w2's, a team each as in <see cref="Gemv"/>. A team's
+    /// features all lie in one weight, so the branch never splits a warp.
+    /// </summary>
+    public static void GemvTriple<TW>(ArrayView<float> x, TW w0, TW w1, TW w2, ArrayView<float> y0, ArrayView<float> y1, ArrayView<float> y2,
+        int outs0, int outs1, int outs2, int cols)
+        where TW : struct, IWeightView
+    {
+        ArrayView<Quad> x4 = x.Cast<Quad>();
+        (int team, int lane, int first, int stride) = OutputTeams.Assign();
+        int end1 = outs0 + outs1, outs = end1 + outs2;
+        for (int o = first; o < outs; o += stride)
+        {
+            if (o < outs0)
             {
-                int count = cols >> 3;
-                float acc1 = 0f, acc2 = 0f, acc3 = 0f;
-                int e = lane;
-                for (; e + (3 * team) < count; e += 4 * team)
-                {
-                    Octet w0 = w.Load8(rowBase + (8L * e));
-                    Octet w1 = w.Load8(rowBase + (8L * (e + team)));
-                    Octet w2 = w.Load8(rowBase + (8L * (e + (2 * team))));
-                    Octet w3 = w.Load8(rowBase + (8L * (e + (3 * team))));
-                    acc += Dot8(x4, e, w0);
-                    acc1 += Dot8(x4, e + team, w1);
-                    acc2 += Dot8(x4, e + (2 * team), w2);
-                    acc3 += Dot8(x4, e + (3 * team), w3);
-                }
-                for (; e < count; e += team)
-                {
-                    acc += Dot8(x4, e, w.Load8(rowBase + (8L * e)));
-                }
-                acc = (acc + acc1) + (acc2 + acc3);
+                OutputTeams.Store(y0, o, RowDot(x, x4, w0, (long)o * cols, cols, team, lane), team, lane);
+            }
+            else if (o < end1)
+            {
+                OutputTeams.Store(y1, o - outs0, RowDot(x, x4, w1, (long)(o - outs0) * cols, cols, team, lane), team, lane);
             }
             else
             {
-                for (int c = lane; c < cols; c += team)
-                {
-                    acc += x[c] * w.Load(rowBase + c);
-                }
+                OutputTeams.Store(y2, o - end1, RowDot(x, x4, w2, (long)(o - end1) * cols, cols, team, lane), team, lane);
             }
-            OutputTeams.Store(y, o, acc, team, lane);
         }
+    }
+
+    /// <summary>
+    /// rows = 1, an MLP's gate and up projections and SiLU·mul in one launch (<see cref="IBackend.MatMulSiluGate"/>):
+    /// a team computes feature o of both, then writes silu(gate) · up, the value <see cref="ElementwiseKernels.SiluMul"/>
+    /// gives the two outputs.
+    /// </summary>
+    public static void GemvSiluGate<TW>(ArrayView<float> x, TW gate, TW up, ArrayView<float> y, int outs, int cols)
+        where TW : struct, IWeightView
+    {
+        ArrayView<Quad> x4 = x.Cast<Quad>();
+        (int team, int lane, int first, int stride) = OutputTeams.Assign();
+        for (int o = first; o < outs; o += stride)
+        {
+            long rowBase = (long)o * cols;
+            float g = OutputTeams.Sum(RowDot(x, x4, gate, rowBase, cols, team, lane), team);
+            float u = OutputTeams.Sum(RowDot(x, x4, up, rowBase, cols, team, lane), team);
+            if (lane == 0)
+            {
+                y[o] = ElementwiseKernels.SiluTimes(g, u);
+            }
+        }
+    }
+
+    /// <summary>
+    /// This lane's share of x · W[row]: the team's lanes stride over the row together. Where cols is a multiple of 8
+    /// each lane takes eight weights in one 16-byte load and issues four such loads before it uses any.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float RowDot<TW>(ArrayView<float> x, ArrayView<Quad> x4, TW w, long rowBase, int cols, int team, int lane)
+        where TW : struct, IWeightView
+    {
+        float acc = 0f;
+        if ((cols & 7) == 0)
+        {
+            int count = cols >> 3;
+            float acc1 = 0f, acc2 = 0f, acc3 = 0f;
+            int e = lane;
+            for (; e + (3 * team) < count; e += 4 * team)
+            {
+                Octet w0 = w.Load8(rowBase + (8L * e));
+                Octet w1 = w.Load8(rowBase + (8L * (e + team)));
+                Octet w2 = w.Load8(rowBase + (8L * (e + (2 * team))));
+                Octet w3 = w.Load8(rowBase + (8L * (e + (3 * team))));
+                acc += Dot8(x4, e, w0);
+                acc1 += Dot8(x4, e + team, w1);
+                acc2 += Dot8(x4, e + (2 * team), w2);
+                acc3 += Dot8(x4, e + (3 * team), w3);
+            }
+            for (; e < count; e += team)
+            {
+                acc += Dot8(x4, e, w.Load8(rowBase + (8L * e)));
+            }
+            return (acc + acc1) + (acc2 + acc3);
+        }
+        for (int c = lane; c < cols; c += team)
+        {
+            acc += x[c] * w.Load(rowBase + c);
+        }
+        return acc;
     }
 
     /// <summary>x[8e … 8e + 7] · <paramref name="w"/>.</summary>

@@ -20,13 +20,13 @@ internal static class OutputTeams
         return (team, thread % team, (Grid.IdxX * teams) + (thread / team), Grid.DimX * teams);
     }
 
+    /// <summary>The team's total of <paramref name="partial"/>, valid in its first lane.</summary>
+    internal static float Sum(float partial, int team) => team > 1 ? WarpExtensions.Reduce<float, AddFloat>(partial) : partial;
+
     /// <summary>Sums the team's partial dot products and has its first lane write the total.</summary>
     internal static void Store(ArrayView<float> y, long at, float partial, int team, int lane)
     {
-        if (team > 1)
-        {
-            partial = WarpExtensions.Reduce<float, AddFloat>(partial);
-        }
+        partial = Sum(partial, team);
         if (lane == 0)
         {
             y[at] = partial;
