@@ -18,10 +18,7 @@ public static class FusedOps
     {
         ArgumentNullException.ThrowIfNull(b);
         ArgumentNullException.ThrowIfNull(gate);
-        if (ReferenceEquals(output, x) || ReferenceEquals(upScratch, x) || ReferenceEquals(output, upScratch))
-        {
-            throw new ArgumentException("MatMulSiluGate: x, output and upScratch must be three buffers", nameof(output));
-        }
+        CheckSiluGateBuffers(x, output, upScratch);
         b.MatMul(x, gate, output, rows);
         b.MatMul(x, up, upScratch, rows);
         b.SiluMul(output, upScratch, output, (long)rows * gate.Rows);
@@ -30,10 +27,7 @@ public static class FusedOps
     public static void AddRmsNorm(IBackend b, DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
     {
         ArgumentNullException.ThrowIfNull(b);
-        if (ReferenceEquals(y, x) || ReferenceEquals(y, delta))
-        {
-            throw new ArgumentException("AddRmsNorm: y must not alias x or delta (x keeps the sum)", nameof(y));
-        }
+        CheckAddRmsNormBuffers(x, delta, y);
         b.Add(x, delta, x, (long)rows * dim);
         b.RmsNorm(x, weight, y, rows, dim, eps);
     }
@@ -47,5 +41,23 @@ public static class FusedOps
         long kvDim = (long)shape.KvHeads * shape.HeadDim;
         b.Copy(k, 0, kCache, shape.StartPos * kvDim, shape.Rows * kvDim);
         b.Copy(v, 0, vCache, shape.StartPos * kvDim, shape.Rows * kvDim);
+    }
+
+    /// <summary>MatMulSiluGate's three buffers must be apart: the plain ops read x after writing the other two.</summary>
+    public static void CheckSiluGateBuffers(DeviceBuffer x, DeviceBuffer output, DeviceBuffer upScratch)
+    {
+        if (ReferenceEquals(output, x) || ReferenceEquals(upScratch, x) || ReferenceEquals(output, upScratch))
+        {
+            throw new ArgumentException("MatMulSiluGate: x, output and upScratch must be three buffers", nameof(output));
+        }
+    }
+
+    /// <summary>AddRmsNorm's output must be apart from x, which keeps the sum, and from delta.</summary>
+    public static void CheckAddRmsNormBuffers(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer y)
+    {
+        if (ReferenceEquals(y, x) || ReferenceEquals(y, delta))
+        {
+            throw new ArgumentException("AddRmsNorm: y must not alias x or delta (x keeps the sum)", nameof(y));
+        }
     }
 }

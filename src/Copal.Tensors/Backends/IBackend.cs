@@ -77,6 +77,12 @@ public interface IBackend : IDisposable
     /// <summary>Numerically stable softmax in place over each of <paramref name="rows"/> rows of <paramref name="cols"/>.</summary>
     void Softmax(DeviceBuffer x, int rows, int cols);
 
+    /// <summary>gram[cols, cols] += x[rows, cols]ᵀ · x (f32; callers fold it into double on the host per batch).</summary>
+    void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram);
+
+    /// <summary>sums[c] += Σ_r x[r, c]², the squared column norms Wanda needs.</summary>
+    void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums);
+
     // ---- fused ops: each is exactly a short sequence of the ops above, which is what a backend that does not fuse
     // runs (the default bodies). A GPU runs each in one launch; decode issues hundreds of launches a token.
 
@@ -108,12 +114,6 @@ public interface IBackend : IDisposable
     /// </summary>
     void RopeAndStore(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin, DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape) =>
         FusedOps.RopeAndStore(this, q, k, v, cos, sin, kCache, vCache, shape);
-
-    /// <summary>gram[cols, cols] += x[rows, cols]ᵀ · x (f32; callers fold it into double on the host per batch).</summary>
-    void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram);
-
-    /// <summary>sums[c] += Σ_r x[r, c]², the squared column norms Wanda needs.</summary>
-    void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums);
 }
 
 /// <summary>Arguments of <see cref="IBackend.Attention"/>.</summary>

@@ -45,10 +45,7 @@ public sealed partial class IlgpuBackend
             return;
         }
         const string Op = "MatMulSiluGate";
-        if (ReferenceEquals(output, x) || ReferenceEquals(upScratch, x) || ReferenceEquals(output, upScratch))
-        {
-            throw new ArgumentException($"{Op}: x, output and upScratch must be three buffers", nameof(output));
-        }
+        FusedOps.CheckSiluGateBuffers(x, output, upScratch);
         IlgpuWeight g = OwnWeight(gate, Op), u = OwnWeight(up, Op);
         Need(x, g.Cols, Op, nameof(x));
         Need(output, g.Rows, Op, nameof(output));

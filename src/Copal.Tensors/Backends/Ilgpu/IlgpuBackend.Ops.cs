@@ -82,10 +82,7 @@ public sealed partial class IlgpuBackend
         Need(delta, (long)rows * dim, "AddRmsNorm", nameof(delta));
         Need(y, (long)rows * dim, "AddRmsNorm", nameof(y));
         Need(weight, dim, "AddRmsNorm", nameof(weight));
-        if (ReferenceEquals(y, x) || ReferenceEquals(y, delta))
-        {
-            throw new ArgumentException("AddRmsNorm: y must not alias x or delta (x keeps the sum)", nameof(y));
-        }
+        FusedOps.CheckAddRmsNormBuffers(x, delta, y);
         if (rows > 0 && dim > 0)
         {
             _kernels.AddRmsNorm(new KernelConfig(_plan.Groups(rows), _plan.RowGroup), Own(x, "AddRmsNorm", nameof(x)).View,
