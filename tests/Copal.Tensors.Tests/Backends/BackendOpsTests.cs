@@ -46,58 +46,74 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         });
     }
 
-    public static TheoryData<DType, int, int> FusedMatMulCases()
+    public static TheoryData<string, DType, int, int> FusedMatMulCases()
     {
-        var data = new TheoryData<DType, int, int>();
+        var data = new TheoryData<string, DType, int, int>();
         foreach (DType dtype in Rand.WeightDTypes)
         {
-            data.Add(dtype, 1, 1000);  // decode: the fused GEMV in 16-byte loads, then a remainder
-            data.Add(dtype, 1, 37);    // decode, a width that is not a multiple of 8
-            data.Add(dtype, 3, 40);    // prefill: the plain ops
+            data.Add("dense", dtype, 1, 1000);  // decode: the fused GEMV in 16-byte loads, then a remainder
+            data.Add("dense", dtype, 1, 37);    // decode, a width that is not a multiple of 8
+            data.Add("dense", dtype, 3, 40);    // prefill: the plain ops
+        }
+        foreach (DType dtype in (DType[])[DType.F32, DType.BF16])
+        {
+            data.Add("2:4", dtype, 1, 1024);    // decode: the fused 2:4 reader, whole unrolled steps
+            data.Add("2:4", dtype, 1, 44);      // … fewer groups than one step takes
+            data.Add("2:4", dtype, 3, 64);      // prefill: the plain ops
         }
         return data;
     }
 
     [BackendTheory]
     [MemberData(nameof(FusedMatMulCases))]
-    public unsafe void MatMulTriple_matches_cpu_in_all_three_outputs(DType dtype, int rows, int cols)
+    public void MatMulTriple_matches_cpu_in_all_three_outputs(string format, DType dtype, int rows, int cols)
     {
         int[] outs = [13, 5, 70]; // q, k and v of different widths, so a team's feature can sit in any of them
-        using var w0 = new StoredMatrix(dtype, outs[0], cols, seed: 1);
-        using var w1 = new StoredMatrix(dtype, outs[1], cols, seed: 2);
-        using var w2 = new StoredMatrix(dtype, outs[2], cols, seed: 3);
-        StoredMatrix[] stored = [w0, w1, w2];
+        using var keep = new TestWeights();
+        Func<IBackend, DeviceWeight>[] make = [.. outs.Select((o, i) => keep.Maker(format, dtype, o, cols, seed: i + 1))];
         float[][] inputs = [Rand.Floats(rows * cols, 1), new float[rows * outs[0]], new float[rows * outs[1]], new float[rows * outs[2]]];
         foreach (int output in (int[])[1, 2, 3])
         {
-            AssertMatchesCpu($"MatMulTriple {dtype} [{rows}x{cols}] output {output}", inputs, output, (b, d) =>
+            AssertMatchesCpu($"MatMulTriple {format} {dtype} [{rows}x{cols}] output {output}", inputs, output, (b, d) =>
             {
-                DeviceWeight[] w = [.. stored.Select((m, i) => b.LoadWeight(new TensorView($"w{i}", dtype, [outs[i], cols], m.Data, (long)outs[i] * cols * dtype.SizeOf())))];
-                try
-                {
-                    b.MatMulTriple(d[0], w[0], d[1], w[1], d[2], w[2], d[3], rows);
-                }
-                finally
-                {
-                    Array.ForEach(w, x => x.Dispose());
-                }
+                using DeviceWeight w0 = make[0](b), w1 = make[1](b), w2 = make[2](b);
+                b.MatMulTriple(d[0], w0, d[1], w1, d[2], w2, d[3], rows);
             });
         }
     }
 
     [BackendTheory]
     [MemberData(nameof(FusedMatMulCases))]
-    public unsafe void MatMulSiluGate_matches_cpu(DType dtype, int rows, int cols)
+    public void MatMulSiluGate_matches_cpu(string format, DType dtype, int rows, int cols)
     {
         const int Outs = 70;
-        using var gate = new StoredMatrix(dtype, Outs, cols, seed: 4);
-        using var up = new StoredMatrix(dtype, Outs, cols, seed: 5);
-        AssertMatchesCpu($"MatMulSiluGate {dtype} [{rows}x{cols}]", [Rand.Floats(rows * cols, 1), new float[rows * Outs], new float[rows * Outs]], 1, (b, d) =>
+        using var keep = new TestWeights();
+        Func<IBackend, DeviceWeight> gate = keep.Maker(format, dtype, Outs, cols, seed: 4), up = keep.Maker(format, dtype, Outs, cols, seed: 5);
+        AssertMatchesCpu($"MatMulSiluGate {format} {dtype} [{rows}x{cols}]", [Rand.Floats(rows * cols, 1), new float[rows * Outs], new float[rows * Outs]], 1, (b, d) =>
         {
-            using DeviceWeight g = b.LoadWeight(new TensorView("gate", dtype, [Outs, cols], gate.Data, (long)Outs * cols * dtype.SizeOf()));
-            using DeviceWeight u = b.LoadWeight(new TensorView("up", dtype, [Outs, cols], up.Data, (long)Outs * cols * dtype.SizeOf()));
+            using DeviceWeight g = gate(b), u = up(b);
             b.MatMulSiluGate(d[0], g, u, d[1], d[2], rows);
         });
+    }
+
+    /// <summary>Weights for the fused matmul tests: dense ones as views of memory this holds, 2:4 ones as fresh copies per backend.</summary>
+    private sealed class TestWeights : IDisposable
+    {
+        private readonly List<StoredMatrix> _stored = [];
+
+        public unsafe Func<IBackend, DeviceWeight> Maker(string format, DType dtype, int outs, int cols, int seed)
+        {
+            if (format == "2:4")
+            {
+                byte[] raw = Sparse.SparseTestMatrices.NM(new Random(seed), dtype, outs, cols, 2, 4);
+                return b => ((ISparseWeightLoader)b).LoadSparseWeight(Sparse.SparseMatMulTests.Make($"w{seed}", raw, dtype, outs, cols, 2, 4));
+            }
+            var m = new StoredMatrix(dtype, outs, cols, seed);
+            _stored.Add(m);
+            return b => b.LoadWeight(new TensorView($"w{seed}", dtype, [outs, cols], m.Data, (long)outs * cols * dtype.SizeOf()));
+        }
+
+        public void Dispose() => _stored.ForEach(m => m.Dispose());
     }
 
     [BackendFact]

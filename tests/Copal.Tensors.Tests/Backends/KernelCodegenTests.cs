@@ -44,6 +44,8 @@ public sealed class KernelCodegenTests
         Assert.Contains("MatMulKernels.Gemm<TwoOfFourView<Bf16Weights>>", EntryPointMethods().Keys);
         Assert.Contains("MatMulKernels.Gemm<NMView<Bf16Weights>>", EntryPointMethods().Keys);
         Assert.Contains("MatMulKernels.Gemm<BitmaskView<F32Weights>>", EntryPointMethods().Keys);
+        Assert.Contains("MatMulKernels.GemvTriple<TwoOfFourRows<Bf16Weights>>", EntryPointMethods().Keys);
+        Assert.Contains("MatMulKernels.GemvSiluGate<DenseRows<F16Weights>>", EntryPointMethods().Keys);
         // One GEMV per plain dtype view (F32, BF16, F16); the sparse views over them add their own.
         Assert.Equal(3, EntryPointMethods().Keys.Count(k => k.StartsWith("MatMulKernels.Gemv<", StringComparison.Ordinal) && !k.Contains("View<", StringComparison.Ordinal)));
     }
@@ -66,8 +68,10 @@ public sealed class KernelCodegenTests
     /// </summary>
     [Theory]
     [InlineData("MatMulKernels.Gemv<Bf16Weights>", 4)]
-    [InlineData("MatMulKernels.GemvTriple<Bf16Weights>", 12)]  // three weights' GEMVs
-    [InlineData("MatMulKernels.GemvSiluGate<Bf16Weights>", 8)]
+    [InlineData("MatMulKernels.GemvTriple<DenseRows<Bf16Weights>>", 12)]  // three weights' GEMVs
+    [InlineData("MatMulKernels.GemvSiluGate<DenseRows<Bf16Weights>>", 8)]
+    [InlineData("MatMulKernels.GemvTriple<TwoOfFourRows<Bf16Weights>>", 24)]
+    [InlineData("MatMulKernels.GemvSiluGate<TwoOfFourRows<Bf16Weights>>", 16)]
     [InlineData("SparseKernels.TwoOfFour<Bf16Weights>", 8)]
     [InlineData("MatMulKernels.Gemm<Bf16Weights>", 2)]
     [InlineData("AttentionQuadsKernels.Attention", 8)]
@@ -138,6 +142,9 @@ public sealed class KernelCodegenTests
         // Views over views (the 2:4 view over its value dtype) close over every plain view.
         Type[] views = [.. dense, .. types.Where(t => t.IsValueType && t.IsGenericTypeDefinition && t.GetInterfaces().Any(i => i == typeof(IWeightView)))
             .SelectMany(g => dense.Select(v => g.MakeGenericType(v)))];
+        // The fused decode kernels are generic over a row reader (IRowDot) instead: each reader over every plain view.
+        Type[] rowDots = [.. types.Where(t => t.IsValueType && t.IsGenericTypeDefinition && t.GetInterfaces().Any(i => i == typeof(IRowDot)))
+            .SelectMany(g => dense.Select(v => g.MakeGenericType(v)))];
         var methods = new Dictionary<string, MethodInfo>();
         foreach (Type type in types.Where(t => t.IsAbstract && t.IsSealed))
         {
@@ -145,7 +152,8 @@ public sealed class KernelCodegenTests
             {
                 if (m.IsGenericMethodDefinition)
                 {
-                    foreach (Type view in views)
+                    bool readsRows = m.GetGenericArguments()[0].GetGenericParameterConstraints().Contains(typeof(IRowDot));
+                    foreach (Type view in readsRows ? rowDots : views)
                     {
                         methods[$"{type.Name}.{m.Name}<{ViewName(view)}>"] = m.MakeGenericMethod(view);
                     }

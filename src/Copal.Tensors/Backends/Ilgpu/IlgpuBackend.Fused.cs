@@ -1,65 +1,89 @@
 using ILGPU;
 using ILGPU.Runtime;
 using Copal.Tensors.Backends.Ilgpu.Kernels;
+using Copal.Tensors.Sparse;
 
 namespace Copal.Tensors.Backends.Ilgpu;
 
 /// <summary>
-/// The fused matmuls of a decode step (rows = 1, dense weights of one dtype): q, k and v in one launch, gate, up and
-/// SiLU·mul in another. Other cases (prefill's GEMM, compressed weights, mixed dtypes) run the plain ops they stand
-/// for (<see cref="FusedOps"/>), which is what the fused kernels compute.
+/// The fused matmuls of a decode step (rows = 1): q, k and v in one launch; gate, up and SiLU·mul in another. They
+/// fuse weights of one kind: dense of one dtype, or 2:4 of one dtype (<see cref="IRowDot"/>). Other cases (prefill's
+/// GEMM, other compressed formats, mixed kinds) run the plain ops they stand for (<see cref="FusedOps"/>), which is
+/// what the fused kernels compute.
 /// </summary>
 public sealed partial class IlgpuBackend
 {
+    /// <summary>What one fused decode launch can read: weights of one of these kinds, all the same.</summary>
+    private enum FusedKind { None, F32, Bf16, F16, TwoOfFourF32, TwoOfFourBf16 }
+
     public void MatMulTriple(DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
     {
         Require(BackendOp.MatMulTriple);
-        if (rows != 1 || !SameDense(w0, w1) || !SameDense(w0, w2))
+        FusedKind kind = FusedKindOf(w0);
+        if (rows != 1 || kind == FusedKind.None || FusedKindOf(w1) != kind || FusedKindOf(w2) != kind || w1.Cols != w0.Cols || w2.Cols != w0.Cols)
         {
             FusedOps.MatMulTriple(this, x, w0, y0, w1, y1, w2, y2, rows);
             return;
         }
         const string Op = "MatMulTriple";
-        IlgpuWeight a = OwnWeight(w0, Op), b = OwnWeight(w1, Op), c = OwnWeight(w2, Op);
-        int cols = a.Cols;
-        Need(x, cols, Op, nameof(x));
-        Need(y0, a.Rows, Op, nameof(y0));
-        Need(y1, b.Rows, Op, nameof(y1));
-        Need(y2, c.Rows, Op, nameof(y2));
-        KernelConfig config = TeamPerOutput(Count((long)a.Rows + b.Rows + c.Rows, Op));
+        Need(x, w0.Cols, Op, nameof(x));
+        Need(y0, w0.Rows, Op, nameof(y0));
+        Need(y1, w1.Rows, Op, nameof(y1));
+        Need(y2, w2.Rows, Op, nameof(y2));
+        KernelConfig config = TeamPerOutput(Count((long)w0.Rows + w1.Rows + w2.Rows, Op));
         ArrayView<float> xv = Own(x, Op, nameof(x)).View, v0 = Own(y0, Op, nameof(y0)).View, v1 = Own(y1, Op, nameof(y1)).View, v2 = Own(y2, Op, nameof(y2)).View;
-        switch (a.DType)
+        (int o0, int o1, int o2) = (w0.Rows, w1.Rows, w2.Rows);
+        switch (kind)
         {
-            case DType.F32: _kernels.GemvTripleF32(config, xv, a.F32, b.F32, c.F32, v0, v1, v2, a.Rows, b.Rows, c.Rows, cols); break;
-            case DType.BF16: _kernels.GemvTripleBf16(config, xv, a.Bf16, b.Bf16, c.Bf16, v0, v1, v2, a.Rows, b.Rows, c.Rows, cols); break;
-            default: _kernels.GemvTripleF16(config, xv, a.F16, b.F16, c.F16, v0, v1, v2, a.Rows, b.Rows, c.Rows, cols); break;
+            case FusedKind.F32: _kernels.GemvTripleF32(config, xv, Dense(w0).F32Rows, Dense(w1).F32Rows, Dense(w2).F32Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.Bf16: _kernels.GemvTripleBf16(config, xv, Dense(w0).Bf16Rows, Dense(w1).Bf16Rows, Dense(w2).Bf16Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.F16: _kernels.GemvTripleF16(config, xv, Dense(w0).F16Rows, Dense(w1).F16Rows, Dense(w2).F16Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.TwoOfFourF32: _kernels.GemvTripleTwoOfFourF32(config, xv, Sparse(w0).F32Rows, Sparse(w1).F32Rows, Sparse(w2).F32Rows, v0, v1, v2, o0, o1, o2); break;
+            default: _kernels.GemvTripleTwoOfFourBf16(config, xv, Sparse(w0).Bf16Rows, Sparse(w1).Bf16Rows, Sparse(w2).Bf16Rows, v0, v1, v2, o0, o1, o2); break;
         }
     }
 
     public void MatMulSiluGate(DeviceBuffer x, DeviceWeight gate, DeviceWeight up, DeviceBuffer output, DeviceBuffer upScratch, int rows)
     {
         Require(BackendOp.MatMulSiluGate);
-        if (rows != 1 || !SameDense(gate, up) || gate.Rows != up.Rows)
+        FusedKind kind = FusedKindOf(gate);
+        if (rows != 1 || kind == FusedKind.None || FusedKindOf(up) != kind || gate.Rows != up.Rows || gate.Cols != up.Cols)
         {
             FusedOps.MatMulSiluGate(this, x, gate, up, output, upScratch, rows);
             return;
         }
         const string Op = "MatMulSiluGate";
         FusedOps.CheckSiluGateBuffers(x, output, upScratch);
-        IlgpuWeight g = OwnWeight(gate, Op), u = OwnWeight(up, Op);
-        Need(x, g.Cols, Op, nameof(x));
-        Need(output, g.Rows, Op, nameof(output));
-        KernelConfig config = TeamPerOutput(g.Rows);
+        Need(x, gate.Cols, Op, nameof(x));
+        Need(output, gate.Rows, Op, nameof(output));
+        KernelConfig config = TeamPerOutput(gate.Rows);
         ArrayView<float> xv = Own(x, Op, nameof(x)).View, yv = Own(output, Op, nameof(output)).View;
-        switch (g.DType)
+        int outs = gate.Rows;
+        switch (kind)
         {
-            case DType.F32: _kernels.GemvSiluGateF32(config, xv, g.F32, u.F32, yv, g.Rows, g.Cols); break;
-            case DType.BF16: _kernels.GemvSiluGateBf16(config, xv, g.Bf16, u.Bf16, yv, g.Rows, g.Cols); break;
-            default: _kernels.GemvSiluGateF16(config, xv, g.F16, u.F16, yv, g.Rows, g.Cols); break;
+            case FusedKind.F32: _kernels.GemvSiluGateF32(config, xv, Dense(gate).F32Rows, Dense(up).F32Rows, yv, outs); break;
+            case FusedKind.Bf16: _kernels.GemvSiluGateBf16(config, xv, Dense(gate).Bf16Rows, Dense(up).Bf16Rows, yv, outs); break;
+            case FusedKind.F16: _kernels.GemvSiluGateF16(config, xv, Dense(gate).F16Rows, Dense(up).F16Rows, yv, outs); break;
+            case FusedKind.TwoOfFourF32: _kernels.GemvSiluGateTwoOfFourF32(config, xv, Sparse(gate).F32Rows, Sparse(up).F32Rows, yv, outs); break;
+            default: _kernels.GemvSiluGateTwoOfFourBf16(config, xv, Sparse(gate).Bf16Rows, Sparse(up).Bf16Rows, yv, outs); break;
         }
     }
 
-    /// <summary>Both dense device weights of one dtype and input width: what one fused GEMV launch can read.</summary>
-    private static bool SameDense(DeviceWeight a, DeviceWeight b) =>
-        a is IlgpuWeight && b is IlgpuWeight && a.DType == b.DType && a.Cols == b.Cols;
+    /// <summary>The kind of a live weight of this backend that a fused launch can read; None for anything else.</summary>
+    private FusedKind FusedKindOf(DeviceWeight weight) => weight switch
+    {
+        IlgpuWeight d when d.Owner == this && !d.IsDisposed => d.DType switch
+        {
+            DType.F32 => FusedKind.F32,
+            DType.BF16 => FusedKind.Bf16,
+            _ => FusedKind.F16,
+        },
+        IlgpuSparseWeight s when s.Owner == this && !s.IsDisposed && s.Format == SparseFormat.NM && s.N == 2 && s.M == 4 && s.Bits == 2 =>
+            s.DType == DType.BF16 ? FusedKind.TwoOfFourBf16 : FusedKind.TwoOfFourF32,
+        _ => FusedKind.None,
+    };
+
+    private static IlgpuWeight Dense(DeviceWeight weight) => (IlgpuWeight)weight;
+
+    private static IlgpuSparseWeight Sparse(DeviceWeight weight) => (IlgpuSparseWeight)weight;
 }

@@ -54,6 +54,11 @@ public sealed class IlgpuSparseWeight : DeviceWeight
 
     internal ArrayView<byte> NMIndex { get; }
 
+    /// <summary>A 2:4 weight as the fused decode kernels read it (<see cref="IRowDot"/>), per dtype.</summary>
+    internal TwoOfFourRows<F32Weights> F32Rows => new(F32, NMIndex, Cols, IndexStride);
+
+    internal TwoOfFourRows<Bf16Weights> Bf16Rows => new(Bf16, NMIndex, Cols, IndexStride);
+
     internal ArrayView<uint> MaskWords { get; }
 
     internal ArrayView<uint> MaskStarts { get; }

@@ -39,6 +39,13 @@ public sealed class IlgpuWeight : DeviceWeight
 
     internal F16Weights F16 { get; }
 
+    /// <summary>The weight as the fused decode kernels read it (<see cref="IRowDot"/>), per dtype.</summary>
+    internal DenseRows<F32Weights> F32Rows => new(F32, Cols);
+
+    internal DenseRows<Bf16Weights> Bf16Rows => new(Bf16, Cols);
+
+    internal DenseRows<F16Weights> F16Rows => new(F16, Cols);
+
     protected override void Release()
     {
         _f32?.Dispose();

@@ -16,12 +16,16 @@ internal sealed class KernelSet
         GemvF32 = Load(a, "Gemv<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
         GemvBf16 = Load(a, "Gemv<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
         GemvF16 = Load(a, "Gemv<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
-        GemvTripleF32 = Load(a, "GemvTriple<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, F32Weights, F32Weights, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(MatMulKernels.GemvTriple));
-        GemvSiluGateF32 = Load(a, "GemvSiluGate<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, F32Weights, ArrayView<float>, int, int>(MatMulKernels.GemvSiluGate));
-        GemvTripleBf16 = Load(a, "GemvTriple<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, Bf16Weights, Bf16Weights, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(MatMulKernels.GemvTriple));
-        GemvSiluGateBf16 = Load(a, "GemvSiluGate<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, Bf16Weights, ArrayView<float>, int, int>(MatMulKernels.GemvSiluGate));
-        GemvTripleF16 = Load(a, "GemvTriple<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, F16Weights, F16Weights, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(MatMulKernels.GemvTriple));
-        GemvSiluGateF16 = Load(a, "GemvSiluGate<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, F16Weights, ArrayView<float>, int, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleF32 = Load(a, "GemvTriple<F32>", () => a.LoadStreamKernel<ArrayView<float>, DenseRows<F32Weights>, DenseRows<F32Weights>, DenseRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvSiluGateF32 = Load(a, "GemvSiluGate<F32>", () => a.LoadStreamKernel<ArrayView<float>, DenseRows<F32Weights>, DenseRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleBf16 = Load(a, "GemvTriple<BF16>", () => a.LoadStreamKernel<ArrayView<float>, DenseRows<Bf16Weights>, DenseRows<Bf16Weights>, DenseRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvSiluGateBf16 = Load(a, "GemvSiluGate<BF16>", () => a.LoadStreamKernel<ArrayView<float>, DenseRows<Bf16Weights>, DenseRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleF16 = Load(a, "GemvTriple<F16>", () => a.LoadStreamKernel<ArrayView<float>, DenseRows<F16Weights>, DenseRows<F16Weights>, DenseRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvSiluGateF16 = Load(a, "GemvSiluGate<F16>", () => a.LoadStreamKernel<ArrayView<float>, DenseRows<F16Weights>, DenseRows<F16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleTwoOfFourF32 = Load(a, "GemvTriple<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvSiluGateTwoOfFourF32 = Load(a, "GemvSiluGate<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleTwoOfFourBf16 = Load(a, "GemvTriple<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvSiluGateTwoOfFourBf16 = Load(a, "GemvSiluGate<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemmF32 = Load(a, "Gemm<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmBf16 = Load(a, "Gemm<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmF16 = Load(a, "Gemm<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
@@ -60,12 +64,16 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int> GemvF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int> GemvBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int> GemvF16 { get; }
-    public Action<KernelConfig, ArrayView<float>, F32Weights, F32Weights, F32Weights, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> GemvTripleF32 { get; }
-    public Action<KernelConfig, ArrayView<float>, F32Weights, F32Weights, ArrayView<float>, int, int> GemvSiluGateF32 { get; }
-    public Action<KernelConfig, ArrayView<float>, Bf16Weights, Bf16Weights, Bf16Weights, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> GemvTripleBf16 { get; }
-    public Action<KernelConfig, ArrayView<float>, Bf16Weights, Bf16Weights, ArrayView<float>, int, int> GemvSiluGateBf16 { get; }
-    public Action<KernelConfig, ArrayView<float>, F16Weights, F16Weights, F16Weights, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> GemvTripleF16 { get; }
-    public Action<KernelConfig, ArrayView<float>, F16Weights, F16Weights, ArrayView<float>, int, int> GemvSiluGateF16 { get; }
+    public Action<KernelConfig, ArrayView<float>, DenseRows<F32Weights>, DenseRows<F32Weights>, DenseRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, DenseRows<F32Weights>, DenseRows<F32Weights>, ArrayView<float>, int> GemvSiluGateF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, DenseRows<Bf16Weights>, DenseRows<Bf16Weights>, DenseRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, DenseRows<Bf16Weights>, DenseRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, DenseRows<F16Weights>, DenseRows<F16Weights>, DenseRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleF16 { get; }
+    public Action<KernelConfig, ArrayView<float>, DenseRows<F16Weights>, DenseRows<F16Weights>, ArrayView<float>, int> GemvSiluGateF16 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleTwoOfFourF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleTwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int, int> GemmF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int> GemmBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int, int> GemmF16 { get; }

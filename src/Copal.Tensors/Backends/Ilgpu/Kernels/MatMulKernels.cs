@@ -49,28 +49,27 @@ internal static class MatMulKernels
     /// <summary>
     /// rows = 1, three weights of one input (a layer's q, k and v projections, <see cref="IBackend.MatMulTriple"/>) in
     /// one launch: the output features are w0's, then w1's, then w2's, a team each as in <see cref="Gemv"/>. A team's
-    /// features all lie in one weight, so the branch never splits a warp.
+    /// features all lie in one weight, so the branch never splits a warp. Dense and 2:4 weights (<see cref="IRowDot"/>).
     /// </summary>
-    public static void GemvTriple<TW>(ArrayView<float> x, TW w0, TW w1, TW w2, ArrayView<float> y0, ArrayView<float> y1, ArrayView<float> y2,
-        int outs0, int outs1, int outs2, int cols)
-        where TW : struct, IWeightView
+    public static void GemvTriple<TR>(ArrayView<float> x, TR w0, TR w1, TR w2, ArrayView<float> y0, ArrayView<float> y1, ArrayView<float> y2,
+        int outs0, int outs1, int outs2)
+        where TR : struct, IRowDot
     {
-        ArrayView<Quad> x4 = x.Cast<Quad>();
         (int team, int lane, int first, int stride) = OutputTeams.Assign();
         int end1 = outs0 + outs1, outs = end1 + outs2;
         for (int o = first; o < outs; o += stride)
         {
             if (o < outs0)
             {
-                OutputTeams.Store(y0, o, RowDot(x, x4, w0, (long)o * cols, cols, team, lane), team, lane);
+                OutputTeams.Store(y0, o, w0.Dot(x, o, team, lane), team, lane);
             }
             else if (o < end1)
             {
-                OutputTeams.Store(y1, o - outs0, RowDot(x, x4, w1, (long)(o - outs0) * cols, cols, team, lane), team, lane);
+                OutputTeams.Store(y1, o - outs0, w1.Dot(x, o - outs0, team, lane), team, lane);
             }
             else
             {
-                OutputTeams.Store(y2, o - end1, RowDot(x, x4, w2, (long)(o - end1) * cols, cols, team, lane), team, lane);
+                OutputTeams.Store(y2, o - end1, w2.Dot(x, o - end1, team, lane), team, lane);
             }
         }
     }
@@ -78,18 +77,16 @@ internal static class MatMulKernels
     /// <summary>
     /// rows = 1, an MLP's gate and up projections and SiLU·mul in one launch (<see cref="IBackend.MatMulSiluGate"/>):
     /// a team computes feature o of both, then writes silu(gate) · up, the value <see cref="ElementwiseKernels.SiluMul"/>
-    /// gives the two outputs.
+    /// gives the two outputs. Dense and 2:4 weights (<see cref="IRowDot"/>).
     /// </summary>
-    public static void GemvSiluGate<TW>(ArrayView<float> x, TW gate, TW up, ArrayView<float> y, int outs, int cols)
-        where TW : struct, IWeightView
+    public static void GemvSiluGate<TR>(ArrayView<float> x, TR gate, TR up, ArrayView<float> y, int outs)
+        where TR : struct, IRowDot
     {
-        ArrayView<Quad> x4 = x.Cast<Quad>();
         (int team, int lane, int first, int stride) = OutputTeams.Assign();
         for (int o = first; o < outs; o += stride)
         {
-            long rowBase = (long)o * cols;
-            float g = OutputTeams.Sum(RowDot(x, x4, gate, rowBase, cols, team, lane), team);
-            float u = OutputTeams.Sum(RowDot(x, x4, up, rowBase, cols, team, lane), team);
+            float g = OutputTeams.Sum(gate.Dot(x, o, team, lane), team);
+            float u = OutputTeams.Sum(up.Dot(x, o, team, lane), team);
             if (lane == 0)
             {
                 y[o] = ElementwiseKernels.SiluTimes(g, u);
@@ -102,7 +99,7 @@ internal static class MatMulKernels
     /// each lane takes eight weights in one 16-byte load and issues four such loads before it uses any.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float RowDot<TW>(ArrayView<float> x, ArrayView<Quad> x4, TW w, long rowBase, int cols, int team, int lane)
+    internal static float RowDot<TW>(ArrayView<float> x, ArrayView<Quad> x4, TW w, long rowBase, int cols, int team, int lane)
         where TW : struct, IWeightView
     {
         float acc = 0f;

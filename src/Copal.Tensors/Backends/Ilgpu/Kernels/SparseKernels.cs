@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Algorithms;
 
@@ -78,29 +79,41 @@ internal static class SparseKernels
             long indexBase = (long)o * indexStride;
             for (int r = 0; r < rows; r++)
             {
-                long xRow = (long)r * groups;
-                float acc = 0f, acc1 = 0f;
-                int g = lane;
-                for (; g + ((Unroll - 1) * team) < groups; g += Unroll * team)
-                {
-                    // Loads first, all of them, then the arithmetic: the loads are independent, so they overlap.
-                    int g1 = g + team, g2 = g1 + team, g3 = g2 + team, g4 = g3 + team, g5 = g4 + team, g6 = g5 + team, g7 = g6 + team;
-                    uint n0 = Nibble(index, indexBase, g), n1 = Nibble(index, indexBase, g1), n2 = Nibble(index, indexBase, g2), n3 = Nibble(index, indexBase, g3);
-                    uint n4 = Nibble(index, indexBase, g4), n5 = Nibble(index, indexBase, g5), n6 = Nibble(index, indexBase, g6), n7 = Nibble(index, indexBase, g7);
-                    Quad x0 = x4[xRow + g], x1 = x4[xRow + g1], x2 = x4[xRow + g2], x3 = x4[xRow + g3];
-                    Quad x4v = x4[xRow + g4], x5 = x4[xRow + g5], x6 = x4[xRow + g6], x7 = x4[xRow + g7];
-                    acc += Group24(values, valueBase, g, x0, n0) + Group24(values, valueBase, g1, x1, n1)
-                        + Group24(values, valueBase, g2, x2, n2) + Group24(values, valueBase, g3, x3, n3);
-                    acc1 += Group24(values, valueBase, g4, x4v, n4) + Group24(values, valueBase, g5, x5, n5)
-                        + Group24(values, valueBase, g6, x6, n6) + Group24(values, valueBase, g7, x7, n7);
-                }
-                for (; g < groups; g += team)
-                {
-                    acc += Group24(values, valueBase, g, x4[xRow + g], Nibble(index, indexBase, g));
-                }
-                OutputTeams.Store(y, ((long)r * outs) + o, acc + acc1, team, lane);
+                float acc = TwoOfFourDot(x4, (long)r * groups, values, valueBase, index, indexBase, groups, team, lane);
+                OutputTeams.Store(y, ((long)r * outs) + o, acc, team, lane);
             }
         }
+    }
+
+    /// <summary>
+    /// This lane's share of one 2:4 row times the input row whose quads start at <paramref name="xRow"/>: lane l of a
+    /// step takes group base + l, and issues the loads of <see cref="Unroll"/> groups before it uses any.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float TwoOfFourDot<TW>(ArrayView<Quad> x4, long xRow, TW values, long valueBase, ArrayView<byte> index, long indexBase,
+        int groups, int team, int lane)
+        where TW : struct, IWeightView
+    {
+        float acc = 0f, acc1 = 0f;
+        int g = lane;
+        for (; g + ((Unroll - 1) * team) < groups; g += Unroll * team)
+        {
+            // Loads first, all of them, then the arithmetic: the loads are independent, so they overlap.
+            int g1 = g + team, g2 = g1 + team, g3 = g2 + team, g4 = g3 + team, g5 = g4 + team, g6 = g5 + team, g7 = g6 + team;
+            uint n0 = Nibble(index, indexBase, g), n1 = Nibble(index, indexBase, g1), n2 = Nibble(index, indexBase, g2), n3 = Nibble(index, indexBase, g3);
+            uint n4 = Nibble(index, indexBase, g4), n5 = Nibble(index, indexBase, g5), n6 = Nibble(index, indexBase, g6), n7 = Nibble(index, indexBase, g7);
+            Quad x0 = x4[xRow + g], x1 = x4[xRow + g1], x2 = x4[xRow + g2], x3 = x4[xRow + g3];
+            Quad x4v = x4[xRow + g4], x5 = x4[xRow + g5], x6 = x4[xRow + g6], x7 = x4[xRow + g7];
+            acc += Group24(values, valueBase, g, x0, n0) + Group24(values, valueBase, g1, x1, n1)
+                + Group24(values, valueBase, g2, x2, n2) + Group24(values, valueBase, g3, x3, n3);
+            acc1 += Group24(values, valueBase, g4, x4v, n4) + Group24(values, valueBase, g5, x5, n5)
+                + Group24(values, valueBase, g6, x6, n6) + Group24(values, valueBase, g7, x7, n7);
+        }
+        for (; g < groups; g += team)
+        {
+            acc += Group24(values, valueBase, g, x4[xRow + g], Nibble(index, indexBase, g));
+        }
+        return acc + acc1;
     }
 
     /// <summary>Group g's two 2-bit fields: nibble g of the row's index stream.</summary>

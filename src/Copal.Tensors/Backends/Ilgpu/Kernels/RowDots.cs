@@ -1,0 +1,38 @@
+using ILGPU;
+
+namespace Copal.Tensors.Backends.Ilgpu.Kernels;
+
+/// <summary>
+/// A weight as the decode kernels read it, one output feature at a time: lane <c>lane</c> of a team of
+/// <c>team</c> lanes returns its share of W[o] · x for one input row x (<see cref="OutputTeams"/> sums the shares).
+/// The fused GEMVs (<see cref="MatMulKernels.GemvTriple"/>, <see cref="MatMulKernels.GemvSiluGate"/>) are generic over
+/// it, so one kernel source fuses dense and 2:4 weights alike.
+/// </summary>
+internal interface IRowDot
+{
+    float Dot(ArrayView<float> x, int o, int team, int lane);
+}
+
+/// <summary>A dense weight [outs, cols] in its stored dtype: <see cref="MatMulKernels.RowDot"/>, the GEMV's row loop.</summary>
+internal readonly struct DenseRows<TW>(TW weights, int cols) : IRowDot
+    where TW : struct, IWeightView
+{
+    private readonly TW _weights = weights;
+    private readonly int _cols = cols;
+
+    public float Dot(ArrayView<float> x, int o, int team, int lane) =>
+        MatMulKernels.RowDot(x, x.Cast<Quad>(), _weights, (long)o * _cols, _cols, team, lane);
+}
+
+/// <summary>A 2:4 weight (two values and a nibble of 2-bit fields per group of four): <see cref="SparseKernels.TwoOfFourDot"/>.</summary>
+internal readonly struct TwoOfFourRows<TV>(TV values, ArrayView<byte> index, int cols, int indexStride) : IRowDot
+    where TV : struct, IWeightView
+{
+    private readonly TV _values = values;
+    private readonly ArrayView<byte> _index = index;
+    private readonly int _groups = cols >> 2;
+    private readonly int _indexStride = indexStride;
+
+    public float Dot(ArrayView<float> x, int o, int team, int lane) =>
+        SparseKernels.TwoOfFourDot(x.Cast<Quad>(), 0, _values, (long)o * _groups * 2, _index, (long)o * _indexStride, _groups, team, lane);
+}
