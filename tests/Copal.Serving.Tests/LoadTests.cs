@@ -8,8 +8,10 @@ namespace Copal.Serving.Tests;
 /// <summary>
 /// 16 concurrent streaming clients × 20 requests each against a server with 8 slots: every request completes with
 /// the text it gets alone (greedy, fixed seed), no error, and memory stays bounded. Fixed work (320 requests of at
-/// most 32 tokens), so it ends by itself.
+/// most 32 tokens), so it ends by itself. It runs alone: its memory bound reads the process's managed heap, which
+/// other test classes running beside it fill and empty (once by 20 MB, failing a CI run).
 /// </summary>
+[Collection(LoadTestsCollection.Name)]
 public sealed class LoadTests(ITestOutputHelper output) : IAsyncLifetime, IDisposable
 {
     private const int Clients = 16;
@@ -91,4 +93,11 @@ public sealed class LoadTests(ITestOutputHelper output) : IAsyncLifetime, IDispo
         }
         return requests;
     }
+}
+
+/// <summary>Runs <see cref="LoadTests"/> with no other test class beside it (xunit runs such a collection alone).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class LoadTestsCollection
+{
+    public const string Name = "load, alone";
 }

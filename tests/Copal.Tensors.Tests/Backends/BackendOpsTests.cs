@@ -117,7 +117,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     }
 
     [BackendFact]
-    public unsafe void Fused_matmuls_over_compressed_weights_run_the_plain_ops()
+    public unsafe void Fused_matmuls_over_weights_of_mixed_kinds_run_the_plain_ops()
     {
         var rnd = new Random(3);
         const int Outs = 9, Cols = 64;
