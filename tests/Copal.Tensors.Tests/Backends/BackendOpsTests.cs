@@ -60,6 +60,9 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             data.Add("2:4", dtype, 1, 1024);    // decode: the fused 2:4 reader, whole unrolled steps
             data.Add("2:4", dtype, 1, 44);      // … fewer groups than one step takes
             data.Add("2:4", dtype, 3, 64);      // prefill: the plain ops
+            data.Add("4:8", dtype, 1, 264);     // the general N:M reader, 3-bit fields across bytes
+            data.Add("bitmask", dtype, 1, 301); // the bitmask reader, a partial last mask word
+            data.Add("bitmask", dtype, 2, 64);  // prefill: the plain ops
         }
         return data;
     }
@@ -96,21 +99,24 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         });
     }
 
-    /// <summary>Weights for the fused matmul tests: dense ones as views of memory this holds, 2:4 ones as fresh copies per backend.</summary>
+    /// <summary>Weights for the fused matmul tests: dense ones as views of memory this holds, compressed ones as fresh copies per backend.</summary>
     private sealed class TestWeights : IDisposable
     {
         private readonly List<StoredMatrix> _stored = [];
 
         public unsafe Func<IBackend, DeviceWeight> Maker(string format, DType dtype, int outs, int cols, int seed)
         {
-            if (format == "2:4")
+            if (format != "dense")
             {
-                byte[] raw = Sparse.SparseTestMatrices.NM(new Random(seed), dtype, outs, cols, 2, 4);
-                return b => ((ISparseWeightLoader)b).LoadSparseWeight(Sparse.SparseMatMulTests.Make($"w{seed}", raw, dtype, outs, cols, 2, 4));
+                int n = format == "bitmask" ? 0 : format[0] - '0', m = format == "bitmask" ? 0 : format[2] - '0';
+                byte[] raw = n == 0
+                    ? Sparse.SparseTestMatrices.Unstructured(new Random(seed), dtype, outs, cols, 0.7)
+                    : Sparse.SparseTestMatrices.NM(new Random(seed), dtype, outs, cols, n, m);
+                return b => ((ISparseWeightLoader)b).LoadSparseWeight(Sparse.SparseMatMulTests.Make($"w{seed}", raw, dtype, outs, cols, n, m));
             }
-            var m = new StoredMatrix(dtype, outs, cols, seed);
-            _stored.Add(m);
-            return b => b.LoadWeight(new TensorView($"w{seed}", dtype, [outs, cols], m.Data, (long)outs * cols * dtype.SizeOf()));
+            var stored = new StoredMatrix(dtype, outs, cols, seed);
+            _stored.Add(stored);
+            return b => b.LoadWeight(new TensorView($"w{seed}", dtype, [outs, cols], stored.Data, (long)outs * cols * dtype.SizeOf()));
         }
 
         public void Dispose() => _stored.ForEach(m => m.Dispose());

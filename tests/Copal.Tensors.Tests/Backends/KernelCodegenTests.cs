@@ -46,6 +46,8 @@ public sealed class KernelCodegenTests
         Assert.Contains("MatMulKernels.Gemm<BitmaskView<F32Weights>>", EntryPointMethods().Keys);
         Assert.Contains("MatMulKernels.GemvTriple<TwoOfFourRows<Bf16Weights>>", EntryPointMethods().Keys);
         Assert.Contains("MatMulKernels.GemvSiluGate<DenseRows<F16Weights>>", EntryPointMethods().Keys);
+        Assert.Contains("MatMulKernels.GemvTriple<NMRows<Bf16Weights>>", EntryPointMethods().Keys);
+        Assert.Contains("MatMulKernels.GemvSiluGate<BitmaskRows<F32Weights>>", EntryPointMethods().Keys);
         // One GEMV per plain dtype view (F32, BF16, F16); the sparse views over them add their own.
         Assert.Equal(3, EntryPointMethods().Keys.Count(k => k.StartsWith("MatMulKernels.Gemv<", StringComparison.Ordinal) && !k.Contains("View<", StringComparison.Ordinal)));
     }

@@ -7,14 +7,14 @@ namespace Copal.Tensors.Backends.Ilgpu;
 
 /// <summary>
 /// The fused matmuls of a decode step (rows = 1): q, k and v in one launch; gate, up and SiLU·mul in another. They
-/// fuse weights of one kind: dense of one dtype, or 2:4 of one dtype (<see cref="IRowDot"/>). Other cases (prefill's
-/// GEMM, other compressed formats, mixed kinds) run the plain ops they stand for (<see cref="FusedOps"/>), which is
-/// what the fused kernels compute.
+/// fuse weights of one kind: dense of one dtype, or one compressed format (2:4, other N:M, bitmask) of one dtype,
+/// each read by its <see cref="IRowDot"/>. Other cases (prefill's GEMM, mixed kinds) run the plain ops they stand
+/// for (<see cref="FusedOps"/>), which is what the fused kernels compute.
 /// </summary>
 public sealed partial class IlgpuBackend
 {
     /// <summary>What one fused decode launch can read: weights of one of these kinds, all the same.</summary>
-    private enum FusedKind { None, F32, Bf16, F16, TwoOfFourF32, TwoOfFourBf16 }
+    private enum FusedKind { None, F32, Bf16, F16, TwoOfFourF32, TwoOfFourBf16, NMF32, NMBf16, BitmaskF32, BitmaskBf16 }
 
     public void MatMulTriple(DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
     {
@@ -38,8 +38,12 @@ public sealed partial class IlgpuBackend
             case FusedKind.F32: _kernels.GemvTripleF32(config, xv, Dense(w0).F32Rows, Dense(w1).F32Rows, Dense(w2).F32Rows, v0, v1, v2, o0, o1, o2); break;
             case FusedKind.Bf16: _kernels.GemvTripleBf16(config, xv, Dense(w0).Bf16Rows, Dense(w1).Bf16Rows, Dense(w2).Bf16Rows, v0, v1, v2, o0, o1, o2); break;
             case FusedKind.F16: _kernels.GemvTripleF16(config, xv, Dense(w0).F16Rows, Dense(w1).F16Rows, Dense(w2).F16Rows, v0, v1, v2, o0, o1, o2); break;
-            case FusedKind.TwoOfFourF32: _kernels.GemvTripleTwoOfFourF32(config, xv, Sparse(w0).F32Rows, Sparse(w1).F32Rows, Sparse(w2).F32Rows, v0, v1, v2, o0, o1, o2); break;
-            default: _kernels.GemvTripleTwoOfFourBf16(config, xv, Sparse(w0).Bf16Rows, Sparse(w1).Bf16Rows, Sparse(w2).Bf16Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.TwoOfFourF32: _kernels.GemvTripleTwoOfFourF32(config, xv, Sparse(w0).TwoOfFourF32Rows, Sparse(w1).TwoOfFourF32Rows, Sparse(w2).TwoOfFourF32Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.TwoOfFourBf16: _kernels.GemvTripleTwoOfFourBf16(config, xv, Sparse(w0).TwoOfFourBf16Rows, Sparse(w1).TwoOfFourBf16Rows, Sparse(w2).TwoOfFourBf16Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.NMF32: _kernels.GemvTripleNMF32(config, xv, Sparse(w0).NMF32Rows, Sparse(w1).NMF32Rows, Sparse(w2).NMF32Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.NMBf16: _kernels.GemvTripleNMBf16(config, xv, Sparse(w0).NMBf16Rows, Sparse(w1).NMBf16Rows, Sparse(w2).NMBf16Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.BitmaskF32: _kernels.GemvTripleBitmaskF32(config, xv, Sparse(w0).BitmaskF32Rows, Sparse(w1).BitmaskF32Rows, Sparse(w2).BitmaskF32Rows, v0, v1, v2, o0, o1, o2); break;
+            default: _kernels.GemvTripleBitmaskBf16(config, xv, Sparse(w0).BitmaskBf16Rows, Sparse(w1).BitmaskBf16Rows, Sparse(w2).BitmaskBf16Rows, v0, v1, v2, o0, o1, o2); break;
         }
     }
 
@@ -64,8 +68,12 @@ public sealed partial class IlgpuBackend
             case FusedKind.F32: _kernels.GemvSiluGateF32(config, xv, Dense(gate).F32Rows, Dense(up).F32Rows, yv, outs); break;
             case FusedKind.Bf16: _kernels.GemvSiluGateBf16(config, xv, Dense(gate).Bf16Rows, Dense(up).Bf16Rows, yv, outs); break;
             case FusedKind.F16: _kernels.GemvSiluGateF16(config, xv, Dense(gate).F16Rows, Dense(up).F16Rows, yv, outs); break;
-            case FusedKind.TwoOfFourF32: _kernels.GemvSiluGateTwoOfFourF32(config, xv, Sparse(gate).F32Rows, Sparse(up).F32Rows, yv, outs); break;
-            default: _kernels.GemvSiluGateTwoOfFourBf16(config, xv, Sparse(gate).Bf16Rows, Sparse(up).Bf16Rows, yv, outs); break;
+            case FusedKind.TwoOfFourF32: _kernels.GemvSiluGateTwoOfFourF32(config, xv, Sparse(gate).TwoOfFourF32Rows, Sparse(up).TwoOfFourF32Rows, yv, outs); break;
+            case FusedKind.TwoOfFourBf16: _kernels.GemvSiluGateTwoOfFourBf16(config, xv, Sparse(gate).TwoOfFourBf16Rows, Sparse(up).TwoOfFourBf16Rows, yv, outs); break;
+            case FusedKind.NMF32: _kernels.GemvSiluGateNMF32(config, xv, Sparse(gate).NMF32Rows, Sparse(up).NMF32Rows, yv, outs); break;
+            case FusedKind.NMBf16: _kernels.GemvSiluGateNMBf16(config, xv, Sparse(gate).NMBf16Rows, Sparse(up).NMBf16Rows, yv, outs); break;
+            case FusedKind.BitmaskF32: _kernels.GemvSiluGateBitmaskF32(config, xv, Sparse(gate).BitmaskF32Rows, Sparse(up).BitmaskF32Rows, yv, outs); break;
+            default: _kernels.GemvSiluGateBitmaskBf16(config, xv, Sparse(gate).BitmaskBf16Rows, Sparse(up).BitmaskBf16Rows, yv, outs); break;
         }
     }
 
@@ -78,8 +86,13 @@ public sealed partial class IlgpuBackend
             DType.BF16 => FusedKind.Bf16,
             _ => FusedKind.F16,
         },
-        IlgpuSparseWeight s when s.Owner == this && !s.IsDisposed && s.Format == SparseFormat.NM && s.N == 2 && s.M == 4 && s.Bits == 2 =>
-            s.DType == DType.BF16 ? FusedKind.TwoOfFourBf16 : FusedKind.TwoOfFourF32,
+        IlgpuSparseWeight s when s.Owner == this && !s.IsDisposed => (s.Format, s.DType == DType.BF16) switch
+        {
+            // The 2:4 reader is the one the single 2:4 kernel uses: x as quads, eight groups' loads in flight.
+            (SparseFormat.NM, bool bf16) when s.N == 2 && s.M == 4 && s.Bits == 2 => bf16 ? FusedKind.TwoOfFourBf16 : FusedKind.TwoOfFourF32,
+            (SparseFormat.NM, bool bf16) => bf16 ? FusedKind.NMBf16 : FusedKind.NMF32,
+            (_, bool bf16) => bf16 ? FusedKind.BitmaskBf16 : FusedKind.BitmaskF32,
+        },
         _ => FusedKind.None,
     };
 

@@ -54,10 +54,18 @@ public sealed class IlgpuSparseWeight : DeviceWeight
 
     internal ArrayView<byte> NMIndex { get; }
 
-    /// <summary>A 2:4 weight as the fused decode kernels read it (<see cref="IRowDot"/>), per dtype.</summary>
-    internal TwoOfFourRows<F32Weights> F32Rows => new(F32, NMIndex, Cols, IndexStride);
+    /// <summary>The weight as the fused decode kernels read it (<see cref="IRowDot"/>), per format and dtype.</summary>
+    internal TwoOfFourRows<F32Weights> TwoOfFourF32Rows => new(F32, NMIndex, Cols, IndexStride);
 
-    internal TwoOfFourRows<Bf16Weights> Bf16Rows => new(Bf16, NMIndex, Cols, IndexStride);
+    internal TwoOfFourRows<Bf16Weights> TwoOfFourBf16Rows => new(Bf16, NMIndex, Cols, IndexStride);
+
+    internal NMRows<F32Weights> NMF32Rows => new(F32, NMIndex, Cols, N, M, Bits, IndexStride);
+
+    internal NMRows<Bf16Weights> NMBf16Rows => new(Bf16, NMIndex, Cols, N, M, Bits, IndexStride);
+
+    internal BitmaskRows<F32Weights> BitmaskF32Rows => new(F32, MaskWords, MaskStarts, Cols);
+
+    internal BitmaskRows<Bf16Weights> BitmaskBf16Rows => new(Bf16, MaskWords, MaskStarts, Cols);
 
     internal ArrayView<uint> MaskWords { get; }
 

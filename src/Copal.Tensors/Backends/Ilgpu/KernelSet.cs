@@ -26,6 +26,14 @@ internal sealed class KernelSet
         GemvSiluGateTwoOfFourF32 = Load(a, "GemvSiluGate<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleTwoOfFourBf16 = Load(a, "GemvTriple<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateTwoOfFourBf16 = Load(a, "GemvSiluGate<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleNMF32 = Load(a, "GemvTriple<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvSiluGateNMF32 = Load(a, "GemvSiluGate<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleNMBf16 = Load(a, "GemvTriple<N:M BF16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvSiluGateNMBf16 = Load(a, "GemvSiluGate<N:M BF16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleBitmaskF32 = Load(a, "GemvTriple<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvSiluGateBitmaskF32 = Load(a, "GemvSiluGate<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleBitmaskBf16 = Load(a, "GemvTriple<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvSiluGateBitmaskBf16 = Load(a, "GemvSiluGate<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemmF32 = Load(a, "Gemm<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmBf16 = Load(a, "Gemm<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
         GemmF16 = Load(a, "Gemm<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
@@ -74,6 +82,14 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleTwoOfFourBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleNMF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, int> GemvSiluGateNMF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleBitmaskF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, int> GemvSiluGateBitmaskF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleBitmaskBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateBitmaskBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int, int> GemmF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int> GemmBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int, int> GemmF16 { get; }

@@ -27,34 +27,43 @@ internal static class SparseKernels
     {
         (int team, int lane, int first, int stride) = OutputTeams.Assign();
         int groups = cols / m;
-        uint fieldMask = (1u << bits) - 1u;
         for (int o = first; o < outs; o += stride)
         {
             long valueBase = (long)o * groups * n;
             long indexBase = (long)o * indexStride;
             for (int r = 0; r < rows; r++)
             {
-                long xRow = (long)r * cols;
-                float acc = 0f;
-                for (int g = lane; g < groups; g += team)
-                {
-                    for (int j = 0; j < n; j++)
-                    {
-                        int k = (g * n) + j;
-                        int bit = k * bits;
-                        int b = bit >> 3;
-                        uint word = index[indexBase + b];
-                        if (b + 1 < indexStride)
-                        {
-                            word |= (uint)index[indexBase + b + 1] << 8;
-                        }
-                        int c = (g * m) + (int)((word >> (bit & 7)) & fieldMask);
-                        acc += x[xRow + c] * values.Load(valueBase + k);
-                    }
-                }
+                float acc = NMDot(x, (long)r * cols, values, valueBase, index, indexBase, groups, n, m, bits, indexStride, team, lane);
                 OutputTeams.Store(y, ((long)r * outs) + o, acc, team, lane);
             }
         }
+    }
+
+    /// <summary>This lane's share of one N:M row times the input row at <paramref name="xRow"/>: lanes take whole groups.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float NMDot<TW>(ArrayView<float> x, long xRow, TW values, long valueBase, ArrayView<byte> index, long indexBase,
+        int groups, int n, int m, int bits, int indexStride, int team, int lane)
+        where TW : struct, IWeightView
+    {
+        uint fieldMask = (1u << bits) - 1u;
+        float acc = 0f;
+        for (int g = lane; g < groups; g += team)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                int k = (g * n) + j;
+                int bit = k * bits;
+                int b = bit >> 3;
+                uint word = index[indexBase + b];
+                if (b + 1 < indexStride)
+                {
+                    word |= (uint)index[indexBase + b + 1] << 8;
+                }
+                int c = (g * m) + (int)((word >> (bit & 7)) & fieldMask);
+                acc += x[xRow + c] * values.Load(valueBase + k);
+            }
+        }
+        return acc;
     }
 
     /// <summary>
@@ -152,22 +161,31 @@ internal static class SparseKernels
             long wordBase = (long)o * words;
             for (int r = 0; r < rows; r++)
             {
-                long xRow = (long)r * cols;
-                float acc = 0f;
-                for (int w = lane; w < words; w += team)
-                {
-                    uint left = mask[wordBase + w];
-                    long v = starts[wordBase + w];
-                    while (left != 0u)
-                    {
-                        int j = IntrinsicMath.BitOperations.TrailingZeroCount(left);
-                        acc += x[xRow + (w * 32) + j] * values.Load(v);
-                        v++;
-                        left &= left - 1u;
-                    }
-                }
+                float acc = BitmaskDot(x, (long)r * cols, values, mask, starts, wordBase, words, team, lane);
                 OutputTeams.Store(y, ((long)r * outs) + o, acc, team, lane);
             }
         }
+    }
+
+    /// <summary>This lane's share of one bitmask row times the input row at <paramref name="xRow"/>: lanes take whole mask words.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float BitmaskDot<TW>(ArrayView<float> x, long xRow, TW values, ArrayView<uint> mask, ArrayView<uint> starts, long wordBase,
+        int words, int team, int lane)
+        where TW : struct, IWeightView
+    {
+        float acc = 0f;
+        for (int w = lane; w < words; w += team)
+        {
+            uint left = mask[wordBase + w];
+            long v = starts[wordBase + w];
+            while (left != 0u)
+            {
+                int j = IntrinsicMath.BitOperations.TrailingZeroCount(left);
+                acc += x[xRow + (w * 32) + j] * values.Load(v);
+                v++;
+                left &= left - 1u;
+            }
+        }
+        return acc;
     }
 }
