@@ -159,7 +159,7 @@ internal static class BenchModel
         }
         // One more decode round, op by op, for the profile: apart from the rates, because a timed op waits for the
         // queue. Timed on the device, each op sits behind a hold of a fraction of a millisecond, so that round is
-        // short (a dense 7B token has about 290 ops).
+        // short (a 7B token has about 260 ops).
         int profiled = backend.TimesTheDevice ? Math.Min(decode, 8) : decode;
         backend.Reset();
         backend.Timing = true;

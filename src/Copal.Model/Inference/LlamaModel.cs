@@ -253,7 +253,16 @@ public sealed class LlamaModel : IDisposable
     /// startPos.., using <paramref name="state"/> for scratch and the layer's KV cache. The pruning driver uses
     /// this to push calibration activations through one layer at a time.
     /// </summary>
-    public void ForwardLayer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap = null)
+    public void ForwardLayer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap = null) =>
+        Layer(state, layer, hidden, rows, startPos, tap, inputNormed: false, nextNorm: null);
+
+    /// <summary>
+    /// Decoder layer <paramref name="layer"/> as <see cref="ForwardLayer"/> runs it, with the seams between layers
+    /// fused when a whole stack runs: <paramref name="inputNormed"/> says state.Normed already holds this layer's
+    /// normed input, and a non-null <paramref name="nextNorm"/> (the next layer's input norm) makes the layer's last
+    /// residual add also write that normed input (<see cref="IBackend.AddRmsNorm"/>): one launch a layer fewer on a GPU.
+    /// </summary>
+    private void Layer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap, bool inputNormed, DeviceBuffer? nextNorm)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(hidden);
@@ -264,17 +273,19 @@ public sealed class LlamaModel : IDisposable
         DecoderLayerWeights w = Weights.Layers[layer];
         IBackend b = Backend;
         LlamaConfig c = Config;
-        int hiddenSize = c.HiddenSize;
 
         tap?.OnLayerInput(layer, hidden, rows);
 
         // Attention block.
-        b.RmsNorm(hidden, w.InputNorm, state.Normed, rows, hiddenSize, (float)c.RmsNormEps);
+        if (!inputNormed)
+        {
+            b.RmsNorm(hidden, w.InputNorm, state.Normed, rows, c.HiddenSize, (float)c.RmsNormEps);
+        }
         Projections(state.Normed, w, state.Q, state.K, state.V, rows, layer, tap);
         var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
         b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
-        OutputAndMlp(w, layer, hidden, state.AttentionOut, state.Normed, state.Gate, state.Up, state.Projected, rows, tap);
+        OutputAndMlp(w, layer, hidden, state.AttentionOut, state.Normed, state.Gate, state.Up, state.Projected, rows, tap, nextNorm);
 
         tap?.OnLayerOutput(layer, hidden, rows);
     }
@@ -282,9 +293,11 @@ public sealed class LlamaModel : IDisposable
     /// <summary>
     /// The rest of a decoder layer after attention, shared by <see cref="ForwardLayer"/> and the batched step:
     /// o_proj and its residual, then the MLP block down(silu(gate(x)) · up(x)) and its residual, on [rows, hidden].
+    /// With <paramref name="nextNorm"/> the last residual add also writes the next layer's normed input to
+    /// <paramref name="normed"/>.
     /// </summary>
     private void OutputAndMlp(DecoderLayerWeights w, int layer, DeviceBuffer hidden, DeviceBuffer attentionOut, DeviceBuffer normed,
-        DeviceBuffer gate, DeviceBuffer up, DeviceBuffer projected, int rows, IForwardTap? tap)
+        DeviceBuffer gate, DeviceBuffer up, DeviceBuffer projected, int rows, IForwardTap? tap, DeviceBuffer? nextNorm)
     {
         IBackend b = Backend;
         LlamaConfig c = Config;
@@ -304,7 +317,14 @@ public sealed class LlamaModel : IDisposable
             b.SiluMul(gate, up, gate, (long)rows * c.IntermediateSize);
         }
         Linear(gate, w, LinearId.DownProj, projected, rows, layer, tap);
-        b.Add(hidden, projected, hidden, hiddenCount);
+        if (nextNorm is null)
+        {
+            b.Add(hidden, projected, hidden, hiddenCount);
+        }
+        else
+        {
+            b.AddRmsNorm(hidden, projected, nextNorm, normed, rows, c.HiddenSize, (float)c.RmsNormEps);
+        }
     }
 
     /// <summary>
@@ -355,7 +375,11 @@ public sealed class LlamaModel : IDisposable
         for (int layer = 0; layer < c.NumLayers; layer++)
         {
             DecoderLayerWeights w = Weights.Layers[layer];
-            b.RmsNorm(hidden, w.InputNorm, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
+            if (layer == 0)
+            {
+                // Later layers' normed inputs come from the previous layer's last residual add.
+                b.RmsNorm(hidden, w.InputNorm, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
+            }
             Projections(batch.Normed, w, batch.Q, batch.K, batch.V, rows, layer, null);
             for (int i = 0; i < rows; i++)
             {
@@ -369,7 +393,8 @@ public sealed class LlamaModel : IDisposable
                 b.Attention(s.Q, s.KCache[layer], s.VCache[layer], s.AttentionOut, shape);
                 b.Copy(s.AttentionOut, 0, batch.AttentionOut, (long)i * c.QDim, c.QDim);
             }
-            OutputAndMlp(w, layer, hidden, batch.AttentionOut, batch.Normed, batch.Gate, batch.Up, batch.Projected, rows, null);
+            OutputAndMlp(w, layer, hidden, batch.AttentionOut, batch.Normed, batch.Gate, batch.Up, batch.Projected, rows, null,
+                layer + 1 < c.NumLayers ? Weights.Layers[layer + 1].InputNorm : null);
         }
         Head(batch, hidden, rows);
     }
@@ -454,9 +479,11 @@ public sealed class LlamaModel : IDisposable
     {
         int rows = tokens.Length;
         Backend.Embedding(Weights.Embedding, tokens, state.Hidden);
-        for (int layer = 0; layer < Config.NumLayers; layer++)
+        int layers = Config.NumLayers;
+        for (int layer = 0; layer < layers; layer++)
         {
-            ForwardLayer(state, layer, state.Hidden, rows, startPos, tap);
+            Layer(state, layer, state.Hidden, rows, startPos, tap, inputNormed: layer > 0,
+                nextNorm: layer + 1 < layers ? Weights.Layers[layer + 1].InputNorm : null);
         }
         switch (mode)
         {
