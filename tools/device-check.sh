@@ -108,6 +108,8 @@ for preset in os.environ.get("COPAL_CHECK_PRESETS", "llama2-7b tinyllama-1.1b").
 # GB/s against the HBM rate shows how near the GEMV is to the bandwidth. The first thing to read when a target is missed.
 for name, r in profiles:
     print(f"\ndecode profile, {name} ({r.get('profile_clock', '?')} clock):")
+    if r.get("profile_note"):
+        print(f"  ({r['profile_note']})")
     for row in (r.get("decode_profile") or [])[:10]:
         issue = row.get("issue_milliseconds_per_token")
         rate = row.get("gb_per_second")

@@ -1,4 +1,7 @@
 using System.Text.Json;
+using Copal.Cli.Commands;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 
 namespace Copal.Cli.Tests;
@@ -50,5 +53,25 @@ public sealed class BenchProfileTests
         // The CPU runs the fused ops as their plain ops, and the profile shows each.
         Assert.Equal(5, rows.Single(x => x.GetProperty("op").GetString() == "matmul q_proj").GetProperty("calls_per_token").GetInt64());
         Assert.Equal(10, rows.Single(x => x.GetProperty("op").GetString() == "rope").GetProperty("calls_per_token").GetInt64());
+    }
+
+    [Fact]
+    public void A_device_clock_that_fails_leaves_the_rates_and_a_wall_clock_profile_that_says_why()
+    {
+        ModelBenchResult r = BenchModel.Run(TestData.Stories260K, new RefusingTimerBackend(), prefill: 8, decode: 3, repeat: 1, quiet: true);
+        Assert.True(r.DecodeTokensPerSecond > 0 && r.PrefillTokensPerSecond > 0);
+        Assert.Equal("wall", r.ProfileClock);
+        Assert.Contains("markers are not supported here", r.ProfileNote, StringComparison.Ordinal);
+        Assert.Null(r.DeviceBusyShare);
+        Assert.Equal(3, r.ProfileTokens);
+        Assert.Contains(r.DecodeProfile, row => row.Op == "lm_head" && row.CallsPerToken == 1);
+    }
+
+    /// <summary>A backend that says it times its queue, whose timer the driver refuses.</summary>
+    private sealed class RefusingTimerBackend() : CpuBackend(1), IDeviceTimer
+    {
+        public void Begin() => throw new NotSupportedException("markers are not supported here");
+
+        public DeviceTiming End() => throw new InvalidOperationException("no timed span is open");
     }
 }

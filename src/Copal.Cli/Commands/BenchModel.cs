@@ -63,6 +63,9 @@ internal sealed record ModelBenchResult(
 
     /// <summary>Device clock only: timed calls whose issuing outlasted the hold, so their device time includes some issue time.</summary>
     public long ProfileUncoveredCalls { get; init; }
+
+    /// <summary>Why the profile is not what the device would give (its clock failed, and the wall clock stood in); null when it is.</summary>
+    public string? ProfileNote { get; init; }
 }
 
 /// <summary>One op category's share of a profiled decode step.</summary>
@@ -83,9 +86,13 @@ internal sealed record ProfileRow(string Op, double MillisecondsPerToken, double
 internal static class BenchModel
 {
     public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto, int? ctxSize = null,
+        WeightResidence residence = WeightResidence.Auto, CancellationToken cancellationToken = default) =>
+        Run(directory, CommonOptions.CreateBackend(device), prefill, decode, repeat, quiet, sparse, ctxSize, residence, cancellationToken);
+
+    /// <summary>The bench on <paramref name="raw"/>, which it takes over (tests pass a backend of their own).</summary>
+    internal static ModelBenchResult Run(string directory, IBackend raw, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto, int? ctxSize = null,
         WeightResidence residence = WeightResidence.Auto, CancellationToken cancellationToken = default)
     {
-        IBackend raw = CommonOptions.CreateBackend(device);
         // A tied head is the embedding tensor; either way the wrapper recognises it by the head's tensor name.
         string headName = File.Exists(Path.Combine(directory, "config.json")) && Copal.Model.Config.LlamaConfig.Load(directory).TieWordEmbeddings
             ? "model.embed_tokens.weight" : "lm_head.weight";
@@ -161,14 +168,38 @@ internal static class BenchModel
         // queue. Timed on the device, each op sits behind a hold of a fraction of a millisecond, so that round is
         // short (a 7B token has about 260 ops).
         int profiled = backend.TimesTheDevice ? Math.Min(decode, 8) : decode;
-        backend.Reset();
-        backend.Timing = true;
-        for (int i = 0; i < profiled; i++)
+        string? profileNote = null;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last);
+            ProfileRound(profiled);
         }
-        backend.Timing = false;
+        catch (Exception e) when (backend.TimesTheDevice && e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // The rates above are the results; a device clock the driver refuses must not lose them.
+            profileNote = $"the device clock failed ({e.GetType().Name}: {e.Message}), so the profile is synchronized wall time";
+            Say(profileNote);
+            backend.UseWallClock();
+            profiled = decode;
+            ProfileRound(profiled);
+        }
+
+        void ProfileRound(int tokenCount)
+        {
+            backend.Reset();
+            backend.Timing = true;
+            try
+            {
+                for (int i = 0; i < tokenCount; i++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last);
+                }
+            }
+            finally
+            {
+                backend.Timing = false;
+            }
+        }
         // The GEMM ceiling on this model's own MLP weight, prefill-sized, measured once the weights are paged in.
         DeviceWeight gate = model.Weights.Layers[0][LinearId.GateProj];
         double gemm = GemmRate(raw, gate, prefill, repeat + 2);
@@ -201,6 +232,7 @@ internal static class BenchModel
             DeviceBusyShare = deviceClock ? totalProfiled / profiled / (decodeSeconds / decode) : null,
             IssueMillisecondsPerToken = deviceClock ? backend.Totals.Values.Sum(v => v.IssueSeconds) * 1e3 / profiled : null,
             ProfileUncoveredCalls = backend.Totals.Values.Sum(v => v.Uncovered),
+            ProfileNote = profileNote,
             DecodeRatioMapped = decode / decodeSeconds / (mappedBandwidth * 1e9 / weightBytes),
             NotMeasured = unmeasured is null ? null : new Dictionary<string, string>
             {

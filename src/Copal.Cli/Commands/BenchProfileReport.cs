@@ -11,6 +11,10 @@ internal static class BenchProfileReport
         Out.Line(device
             ? $"decode profile ({result.ProfileTokens} more tokens; each op's device time between queue markers, the op queued behind a hold so the host's issuing is not in it; issue: the host's time launching it):"
             : $"decode profile ({result.ProfileTokens} more tokens, each op synchronized):");
+        if (result.ProfileNote is not null)
+        {
+            Out.Line($"  ({result.ProfileNote})");
+        }
         foreach (ProfileRow row in result.DecodeProfile)
         {
             string issue = row.IssueMillisecondsPerToken is double i ? $"  issue {i,7:F3} ms/token" : "";

@@ -26,12 +26,15 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
     public bool ConvertsDenseWeights => inner is ISparseWeightLoader loader && loader.ConvertsDenseWeights;
 
     private readonly Dictionary<string, OpTotal> _totals = [];
-    private readonly IDeviceTimer? _device = inner as IDeviceTimer;
+    private IDeviceTimer? _device = inner as IDeviceTimer;
 
     public IReadOnlyDictionary<string, OpTotal> Totals => _totals;
 
     /// <summary>Whether op times are the device's (queue markers) rather than synchronized wall times.</summary>
     public bool TimesTheDevice => _device is not null;
+
+    /// <summary>Times ops by the synchronized wall clock from now on, as where the backend has no device timer.</summary>
+    public void UseWallClock() => _device = null;
 
     public void Reset() => _totals.Clear();
 
