@@ -92,44 +92,28 @@ public sealed partial class IlgpuBackend
 
     public void RopeAndStore(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin, DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape)
     {
+        const string Op = "RopeAndStore";
         Require(BackendOp.RopeAndStore);
-        (int rows, int startPos, int heads, int kvHeads, int headDim) = (shape.Rows, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim);
-        if (headDim % 2 != 0 || headDim <= 0 || startPos < 0 || rows < 0 || heads <= 0 || kvHeads <= 0)
-        {
-            throw new ArgumentException(
-                $"RopeAndStore: headDim must be even and positive, heads and kvHeads positive, rows and startPos ≥ 0; got headDim {headDim}, heads {heads}, kvHeads {kvHeads}, rows {rows}, startPos {startPos}");
-        }
-        long half = headDim / 2, kvDim = (long)kvHeads * headDim, table = (startPos + rows) * half;
-        int qPairs = Count(rows * heads * half, "RopeAndStore"), kPairs = Count(rows * kvHeads * half, "RopeAndStore");
-        int count = Count(qPairs + kPairs + (rows * kvDim), "RopeAndStore");
-        Need(q, rows * (long)heads * headDim, "RopeAndStore", nameof(q));
-        Need(k, rows * kvDim, "RopeAndStore", nameof(k));
-        Need(v, rows * kvDim, "RopeAndStore", nameof(v));
-        Need(cos, table, "RopeAndStore", nameof(cos));
-        Need(sin, table, "RopeAndStore", nameof(sin));
-        Need(kCache, (startPos + rows) * kvDim, "RopeAndStore", nameof(kCache));
-        Need(vCache, (startPos + rows) * kvDim, "RopeAndStore", nameof(vCache));
+        (int rows, int startPos, int headDim) = (shape.Rows, shape.StartPos, shape.HeadDim);
+        int qPairs = RopePairs(Op, q, nameof(q), cos, sin, rows, shape.Heads, headDim, startPos);
+        int kPairs = RopePairs(Op, k, nameof(k), cos, sin, rows, shape.KvHeads, headDim, startPos);
+        long kvDim = (long)shape.KvHeads * headDim;
+        int count = Count(qPairs + kPairs + (rows * kvDim), Op);
+        Need(v, rows * kvDim, Op, nameof(v));
+        Need(kCache, (startPos + rows) * kvDim, Op, nameof(kCache));
+        Need(vCache, (startPos + rows) * kvDim, Op, nameof(vCache));
         if (count > 0)
         {
-            _kernels.RopeAndStore(count, Own(q, "RopeAndStore", nameof(q)).View, Own(k, "RopeAndStore", nameof(k)).View, Own(v, "RopeAndStore", nameof(v)).View,
-                Own(cos, "RopeAndStore", nameof(cos)).View, Own(sin, "RopeAndStore", nameof(sin)).View,
-                Own(kCache, "RopeAndStore", nameof(kCache)).View, Own(vCache, "RopeAndStore", nameof(vCache)).View,
-                qPairs, kPairs, heads, kvHeads, headDim, startPos);
+            _kernels.RopeAndStore(count, Own(q, Op, nameof(q)).View, Own(k, Op, nameof(k)).View, Own(v, Op, nameof(v)).View,
+                Own(cos, Op, nameof(cos)).View, Own(sin, Op, nameof(sin)).View, Own(kCache, Op, nameof(kCache)).View, Own(vCache, Op, nameof(vCache)).View,
+                qPairs, kPairs, shape.Heads, shape.KvHeads, headDim, startPos);
         }
     }
 
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
     {
         Require(BackendOp.Rope);
-        if (headDim % 2 != 0 || headDim <= 0 || startPos < 0)
-        {
-            throw new ArgumentException($"Rope: headDim must be even and positive and startPos ≥ 0, got headDim {headDim}, startPos {startPos}");
-        }
-        int count = Count((long)rows * heads * (headDim / 2), "Rope");
-        long table = (long)(startPos + rows) * (headDim / 2);
-        Need(x, (long)rows * heads * headDim, "Rope", nameof(x));
-        Need(cos, table, "Rope", nameof(cos));
-        Need(sin, table, "Rope", nameof(sin));
+        int count = RopePairs("Rope", x, nameof(x), cos, sin, rows, heads, headDim, startPos);
         if (count > 0)
         {
             _kernels.Rope(count, Own(x, "Rope", nameof(x)).View, Own(cos, "Rope", nameof(cos)).View, Own(sin, "Rope", nameof(sin)).View,
@@ -306,6 +290,21 @@ public sealed partial class IlgpuBackend
     }
 
     // ---- checks --------------------------------------------------------------------------------------------
+
+    /// <summary>Checks a RoPE over x [rows, heads·headDim] (named <paramref name="xName"/> in messages) and the tables it reads; returns its rotation pairs.</summary>
+    private static int RopePairs(string op, DeviceBuffer x, string xName, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
+    {
+        if (headDim % 2 != 0 || headDim <= 0 || startPos < 0)
+        {
+            throw new ArgumentException($"{op}: headDim must be even and positive and startPos ≥ 0, got headDim {headDim}, startPos {startPos}");
+        }
+        int pairs = Count((long)rows * heads * (headDim / 2), op);
+        long table = (long)(startPos + rows) * (headDim / 2);
+        Need(x, (long)rows * heads * headDim, op, xName);
+        Need(cos, table, op, nameof(cos));
+        Need(sin, table, op, nameof(sin));
+        return pairs;
+    }
 
     private (ArrayView<float> A, ArrayView<float> B, ArrayView<float> Output, int Count) Elementwise(
         BackendOp op, DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)

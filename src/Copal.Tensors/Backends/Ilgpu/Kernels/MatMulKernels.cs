@@ -49,7 +49,7 @@ internal static class MatMulKernels
     /// <summary>
     /// rows = 1, three weights of one input (a layer's q, k and v projections, <see cref="IBackend.MatMulTriple"/>) in
     /// one launch: the output features are w0's, then w1's, then w2's, a team each as in <see cref="Gemv"/>. A team's
-    /// features all lie in one weight, so the branch never splits a warp. Dense and 2:4 weights (<see cref="IRowDot"/>).
+    /// features all lie in one weight, so the branch never splits a warp. Dense and compressed weights (<see cref="IRowDot"/>).
     /// </summary>
     public static void GemvTriple<TR>(ArrayView<float> x, TR w0, TR w1, TR w2, ArrayView<float> y0, ArrayView<float> y1, ArrayView<float> y2,
         int outs0, int outs1, int outs2)
@@ -77,7 +77,7 @@ internal static class MatMulKernels
     /// <summary>
     /// rows = 1, an MLP's gate and up projections and SiLU·mul in one launch (<see cref="IBackend.MatMulSiluGate"/>):
     /// a team computes feature o of both, then writes silu(gate) · up, the value <see cref="ElementwiseKernels.SiluMul"/>
-    /// gives the two outputs. Dense and 2:4 weights (<see cref="IRowDot"/>).
+    /// gives the two outputs. Dense and compressed weights (<see cref="IRowDot"/>).
     /// </summary>
     public static void GemvSiluGate<TR>(ArrayView<float> x, TR gate, TR up, ArrayView<float> y, int outs)
         where TR : struct, IRowDot
