@@ -120,10 +120,13 @@ public sealed class KernelCodegenTests
     }
 
     /// <summary>The kernel's PTX for Hopper, from a context of its own (a failed compile spoils its context).</summary>
-    private static string Ptx(string kernel)
+    private static string Ptx(string kernel) => Ptx(kernel, CudaInstructionSet.ISA_83);
+
+    /// <summary>The kernel's PTX for Hopper in PTX ISA <paramref name="isa"/>.</summary>
+    internal static string Ptx(string kernel, CudaInstructionSet isa)
     {
         using Context context = Context.Create(b => b.EnableAlgorithms());
-        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_83, nvvmAPI: null);
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, isa, nvvmAPI: null);
         return ((PTXCompiledKernel)backend.Compile(Entry(kernel), KernelSpecialization.Empty)).PTXAssembly;
     }
 
