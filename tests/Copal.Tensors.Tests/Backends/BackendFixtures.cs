@@ -39,3 +39,10 @@ public sealed class CudaFixture() : BackendFixture(() => BackendFactory.Create(B
 
 /// <summary>The first OpenCL device ILGPU accepts (OpenCL C 2.0 with a generic address space), like <see cref="CudaFixture"/>.</summary>
 public sealed class OpenCLFixture() : BackendFixture(() => BackendFactory.Create(BackendFactory.FindUsable("opencl", out _) ?? "opencl"));
+
+/// <summary>
+/// ILGPU's CPU accelerator with a GPU's 256-thread groups (64 warps of 4 lanes), for the kernels whose work per
+/// thread depends on the group's size: the GEMM's 16 × 16 threads stage exactly one quad of each operand a thread, a
+/// path smaller groups never take. Every group thread is an OS thread, so only those kernels' tests use it.
+/// </summary>
+public sealed class IlgpuCpuGpuGroupsFixture() : BackendFixture(() => IlgpuDevices.OpenCpu(threadsPerGroup: 256));

@@ -34,12 +34,14 @@ public abstract class BackendOpsTests(BackendFixture fixture)
 
     [BackendTheory]
     [MemberData(nameof(MatMulCases))]
-    public unsafe void MatMul_matches_cpu(DType dtype, int rows, int outs, int cols)
+    public void MatMul_matches_cpu(DType dtype, int rows, int outs, int cols) => CheckMatMul(Backend, dtype, rows, outs, cols);
+
+    internal static unsafe void CheckMatMul(IBackend backend, DType dtype, int rows, int outs, int cols)
     {
         using var w = new StoredMatrix(dtype, outs, cols, seed: outs * 31 + cols);
         var view = new TensorView("w", dtype, [outs, cols], w.Data, (long)outs * cols * dtype.SizeOf());
         float[] x = Rand.Floats(rows * cols, 1);
-        AssertMatchesCpu($"MatMul {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
+        AssertMatchesCpu(backend, $"MatMul {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
         {
             using DeviceWeight weight = b.LoadWeight(view);
             b.MatMul(d[0], weight, d[1], rows);
@@ -156,7 +158,9 @@ public abstract class BackendOpsTests(BackendFixture fixture)
 
     [BackendTheory]
     [MemberData(nameof(SparseMatMulCases))]
-    public void Sparse_MatMul_matches_cpu(string format, DType dtype, int rows, int outs, int cols)
+    public void Sparse_MatMul_matches_cpu(string format, DType dtype, int rows, int outs, int cols) => CheckSparseMatMul(Backend, format, dtype, rows, outs, cols);
+
+    internal static void CheckSparseMatMul(IBackend backend, string format, DType dtype, int rows, int outs, int cols)
     {
         var rnd = new Random(outs * 7 + cols);
         int n = format == "bitmask" ? 0 : format[0] - '0', m = format == "bitmask" ? 0 : format[2] - '0';
@@ -164,7 +168,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             ? Sparse.SparseTestMatrices.Unstructured(rnd, dtype, outs, cols, 0.7)
             : Sparse.SparseTestMatrices.NM(rnd, dtype, outs, cols, n, m);
         float[] x = Rand.Floats(rows * cols, 1);
-        AssertMatchesCpu($"sparse MatMul {format} {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
+        AssertMatchesCpu(backend, $"sparse MatMul {format} {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
         {
             // Each backend takes ownership of its own copy of the matrix.
             using DeviceWeight weight = ((ISparseWeightLoader)b).LoadSparseWeight(Sparse.SparseMatMulTests.Make("w", raw, dtype, outs, cols, n, m));
@@ -412,10 +416,14 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     /// Runs <paramref name="op"/> on the CPU and on the backend from the same inputs and compares buffer
     /// <paramref name="output"/>. Also checks that the op changed that buffer, so a kernel that writes nothing fails.
     /// </summary>
-    private void AssertMatchesCpu(string what, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op)
+    private void AssertMatchesCpu(string what, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op) =>
+        AssertMatchesCpu(Backend, what, inputs, output, op);
+
+    /// <summary>Runs <paramref name="op"/> on the CPU and on <paramref name="backend"/> and compares buffer <paramref name="output"/>.</summary>
+    internal static void AssertMatchesCpu(IBackend backend, string what, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op)
     {
         float[] expected = Run(s_cpu, inputs, output, op);
-        float[] actual = Run(Backend, inputs, output, op);
+        float[] actual = Run(backend, inputs, output, op);
         Assert.False(expected.AsSpan().SequenceEqual(inputs[output]), $"{what}: the CPU reference left the output unchanged");
         Tolerances.AssertNmse(actual, expected, what: what);
     }

@@ -146,6 +146,14 @@ internal static class MatMulKernels
     /// along the inner dimension, are staged in shared memory transposed to [k][m] and [k][n], so each step of the
     /// inner loop reads a thread's four x values and four W values as two 16-byte vector loads (ld.shared.v4) for
     /// sixteen multiply-adds; with scalar loads the loop was bound by shared-memory bandwidth, 8 loads per 16.
+    /// <para>
+    /// Staging is software-pipelined. A thread stages a quad of a tile at a time: four consecutive depths of one row of
+    /// x or one feature of W, so its four loads share one address. It holds its first quad of each operand for the
+    /// next tile in registers, loaded right after the barrier that publishes the current tile, so their memory
+    /// latency passes under the current tile's multiply-adds instead of stalling the group before every tile. A
+    /// 16 × 16 group's tile is exactly one quad of each operand a thread; smaller groups (the CPU accelerator's) stage
+    /// the rest of a tile in further rounds.
+    /// </para>
     /// </summary>
     public static void Gemm<TW>(ArrayView<float> x, TW w, ArrayView<float> y, int rows, int outs, int cols)
         where TW : struct, IWeightView
@@ -157,6 +165,12 @@ internal static class MatMulKernels
         int tileN = dx * PerThread, tileM = dy * PerThread;
         int n0 = Grid.IdxX * tileN, m0 = Grid.IdxY * tileM;
         int thread = (ty * dx) + tx, threads = dx * dy;
+        var xTile = new StagedTile(m0, rows, tileM);
+        var wTile = new StagedTile(n0, outs, tileN);
+        int quads = Math.Max(xTile.Quads, wTile.Quads);
+
+        // The first tile's first quads; every later tile's are loaded during the tile before it.
+        Quad xq = xTile.Load(x, thread, 0, cols), wq = wTile.Load(w, thread, 0, cols);
 
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
         float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
@@ -164,19 +178,20 @@ internal static class MatMulKernels
         float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
         for (int k0 = 0; k0 < cols; k0 += TileK)
         {
-            for (int i = thread; i < tileM * TileK; i += threads)
+            xTile.Store(xs, thread, xq);
+            wTile.Store(ws, thread, wq);
+            for (int q = thread + threads; q < quads; q += threads)
             {
-                int m = i / TileK, k = i - (m * TileK);
-                int r = m0 + m, c = k0 + k;
-                xs[(k * Pitch) + m] = r < rows && c < cols ? x[((long)r * cols) + c] : 0f;
-            }
-            for (int i = thread; i < tileN * TileK; i += threads)
-            {
-                int n = i / TileK, k = i - (n * TileK);
-                int o = n0 + n, c = k0 + k;
-                ws[(k * Pitch) + n] = o < outs && c < cols ? w.LoadAt(o, c, cols) : 0f;
+                Quad a = xTile.Load(x, q, k0, cols), b = wTile.Load(w, q, k0, cols);
+                xTile.Store(xs, q, a);
+                wTile.Store(ws, q, b);
             }
             Group.Barrier();
+
+            // The next tile's first quads (zeros past the last tile: Load checks cols).
+            xq = xTile.Load(x, thread, k0 + TileK, cols);
+            wq = wTile.Load(w, thread, k0 + TileK, cols);
+
             for (int k = 0; k < TileK; k++)
             {
                 Quad a = xs4[(k * PitchQuads) + ty], b = ws4[(k * PitchQuads) + tx];
@@ -192,6 +207,70 @@ internal static class MatMulKernels
         StoreRow(y, r0 + 1, o0, rows, outs, c10, c11, c12, c13);
         StoreRow(y, r0 + 2, o0, rows, outs, c20, c21, c22, c23);
         StoreRow(y, r0 + 3, o0, rows, outs, c30, c31, c32, c33);
+    }
+
+    /// <summary>
+    /// One operand's GEMM tile as its staging sees it: <paramref name="tileLines"/> lines (rows of x or features of W)
+    /// from <paramref name="firstLine"/>, each TileK deep, in quads of four consecutive depths; quad q is line
+    /// q / 4 at depths 4·(q % 4) … + 3, so consecutive threads read consecutive 16-element spans of a line.
+    /// </summary>
+    private readonly struct StagedTile(int firstLine, int lines, int tileLines)
+    {
+        private const int QuadsPerLine = TileK / 4;
+
+        public int Quads => tileLines * QuadsPerLine;
+
+        /// <summary>Quad q of the tile at depth k0; an element past the tile, the matrix's lines or its columns is 0.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Quad Load(ArrayView<float> x, int q, int k0, int cols)
+        {
+            int line = q / QuadsPerLine, c = k0 + (4 * (q - (line * QuadsPerLine))), r = firstLine + line;
+            if (q >= Quads || r >= lines)
+            {
+                return default;
+            }
+            long at = ((long)r * cols) + c;
+            return new Quad
+            {
+                X = c < cols ? x[at] : 0f,
+                Y = c + 1 < cols ? x[at + 1] : 0f,
+                Z = c + 2 < cols ? x[at + 2] : 0f,
+                W = c + 3 < cols ? x[at + 3] : 0f,
+            };
+        }
+
+        /// <inheritdoc cref="Load(ArrayView{float}, int, int, int)"/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Quad Load<TW>(TW w, int q, int k0, int cols)
+            where TW : struct, IWeightView
+        {
+            int line = q / QuadsPerLine, c = k0 + (4 * (q - (line * QuadsPerLine))), o = firstLine + line;
+            if (q >= Quads || o >= lines)
+            {
+                return default;
+            }
+            return new Quad
+            {
+                X = c < cols ? w.LoadAt(o, c, cols) : 0f,
+                Y = c + 1 < cols ? w.LoadAt(o, c + 1, cols) : 0f,
+                Z = c + 2 < cols ? w.LoadAt(o, c + 2, cols) : 0f,
+                W = c + 3 < cols ? w.LoadAt(o, c + 3, cols) : 0f,
+            };
+        }
+
+        /// <summary>Quad q into the shared tile, transposed to [depth][line].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Store(ArrayView<float> shared, int q, Quad v)
+        {
+            if (q < Quads)
+            {
+                int line = q / QuadsPerLine, at = (4 * (q - (line * QuadsPerLine)) * Pitch) + line;
+                shared[at] = v.X;
+                shared[at + Pitch] = v.Y;
+                shared[at + (2 * Pitch)] = v.Z;
+                shared[at + (3 * Pitch)] = v.W;
+            }
+        }
     }
 
     private static void StoreRow(ArrayView<float> y, int r, int o, int rows, int outs, float v0, float v1, float v2, float v3)
