@@ -28,6 +28,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             data.Add(dtype, 1, 9, 40);      // GEMV in 16-byte loads: fewer octets than one step takes
             data.Add(dtype, 3, 33, 65);     // GEMM: partial tiles everywhere
             data.Add(dtype, 17, 40, 129);   // GEMM: more than one row tile
+            data.Add(dtype, 18, 37, 68);    // GEMM: a width that is a multiple of 4 stages each quad in one vector load
         }
         return data;
     }

@@ -225,11 +225,16 @@ internal static class MatMulKernels
         public Quad Load(ArrayView<float> x, int q, int k0, int cols)
         {
             int line = q / QuadsPerLine, c = k0 + (4 * (q - (line * QuadsPerLine))), r = firstLine + line;
-            if (q >= Quads || r >= lines)
+            if (q >= Quads || r >= lines || c >= cols)
             {
                 return default;
             }
             long at = ((long)r * cols) + c;
+            if ((cols & 3) == 0)
+            {
+                // Every LLaMA width: the quad is whole and 16-byte aligned, one vector load.
+                return x.Cast<Quad>()[at >> 2];
+            }
             return new Quad
             {
                 X = c < cols ? x[at] : 0f,
@@ -245,9 +250,13 @@ internal static class MatMulKernels
             where TW : struct, IWeightView
         {
             int line = q / QuadsPerLine, c = k0 + (4 * (q - (line * QuadsPerLine))), o = firstLine + line;
-            if (q >= Quads || o >= lines)
+            if (q >= Quads || o >= lines || c >= cols)
             {
                 return default;
+            }
+            if ((cols & 3) == 0 && w.LoadsVectors)
+            {
+                return w.Load4(((long)o * cols) + c);
             }
             return new Quad
             {

@@ -32,5 +32,9 @@ internal readonly struct TwoOfFourView<TV>(TV values, ArrayView<byte> index, int
 
     public float Load(long index) => LoadAt((int)(index / _cols), (int)(index % _cols), _cols);
 
-    public Octet Load8(long index) => ElementwiseOctets.Load8(this, index);
+    public Octet Load8(long index) => ElementwiseVectors.Load8(this, index);
+
+    public Quad Load4(long index) => ElementwiseVectors.Load4(this, index);
+
+    public bool LoadsVectors => false;
 }

@@ -23,6 +23,13 @@ internal struct Words4
     public uint D;
 }
 
+/// <summary>Eight raw bytes of a weight row (four 16-bit weights), loaded with one vector instruction (ld.v2.u32).</summary>
+internal struct Words2
+{
+    public uint A;
+    public uint B;
+}
+
 /// <summary>Eight consecutive weights, converted to f32.</summary>
 internal struct Octet
 {
@@ -47,20 +54,33 @@ internal interface IWeightView
     /// <paramref name="index"/> is a multiple of 8, so the address is 16-byte aligned as the vector load requires.
     /// </summary>
     Octet Load8(long index);
+
+    /// <summary>
+    /// Elements index … index + 3 as f32 in one vector load (8 bytes for 16-bit dtypes, 16 for f32).
+    /// <paramref name="index"/> is a multiple of 4, so the address is aligned as the vector load requires.
+    /// </summary>
+    Quad Load4(long index);
+
+    /// <summary>
+    /// Whether <see cref="Load4"/> is one vector load (the plain dtypes) rather than four decodes (the compressed
+    /// views). The GEMM's staging takes its vector path only then: for a compressed view it would add a second copy
+    /// of the decoding, and registers, for nothing. A constant per view, so ILGPU drops the untaken branch.
+    /// </summary>
+    bool LoadsVectors { get; }
 }
 
 /// <summary>
-/// <see cref="IWeightView.Load8"/> for views that decode one element at a time (the compressed matrices seen as
-/// dense): eight loads. Only the GEMM's staging reads them, through LoadAt, so this serves the interface.
+/// <see cref="IWeightView.Load8"/> and <see cref="IWeightView.Load4"/> for views that decode one element at a time
+/// (the compressed matrices seen as dense): one load an element. Only the GEMM's staging reads those views.
 /// </summary>
-internal static class ElementwiseOctets
+internal static class ElementwiseVectors
 {
     public static Octet Load8<TW>(TW view, long index)
-        where TW : struct, IWeightView => new()
-        {
-            Low = new Quad { X = view.Load(index), Y = view.Load(index + 1), Z = view.Load(index + 2), W = view.Load(index + 3) },
-            High = new Quad { X = view.Load(index + 4), Y = view.Load(index + 5), Z = view.Load(index + 6), W = view.Load(index + 7) },
-        };
+        where TW : struct, IWeightView => new() { Low = Load4(view, index), High = Load4(view, index + 4) };
+
+    public static Quad Load4<TW>(TW view, long index)
+        where TW : struct, IWeightView =>
+        new() { X = view.Load(index), Y = view.Load(index + 1), Z = view.Load(index + 2), W = view.Load(index + 3) };
 }
 
 internal readonly struct F32Weights(ArrayView<float> values, ArrayView<Words4> vectors) : IWeightView
@@ -69,6 +89,8 @@ internal readonly struct F32Weights(ArrayView<float> values, ArrayView<Words4> v
     private readonly ArrayView<Words4> _vectors = vectors;
 
     public static F32Weights Over(ArrayView<float> values) => new(values, values.Cast<Words4>());
+
+    public bool LoadsVectors => true;
 
     public float Load(long index) => _values[index];
 
@@ -80,6 +102,8 @@ internal readonly struct F32Weights(ArrayView<float> values, ArrayView<Words4> v
         return new Octet { Low = Floats(a), High = Floats(b) };
     }
 
+    public Quad Load4(long index) => Floats(_vectors[index >> 2]);
+
     private static Quad Floats(Words4 w) => new()
     {
         X = Interop.IntAsFloat(w.A),
@@ -90,12 +114,15 @@ internal readonly struct F32Weights(ArrayView<float> values, ArrayView<Words4> v
 }
 
 /// <summary>bfloat16 is the upper half of an IEEE single: a shift makes it one.</summary>
-internal readonly struct Bf16Weights(ArrayView<ushort> values, ArrayView<Words4> vectors) : IWeightView
+internal readonly struct Bf16Weights(ArrayView<ushort> values, ArrayView<Words4> vectors, ArrayView<Words2> pairs) : IWeightView
 {
     private readonly ArrayView<ushort> _values = values;
     private readonly ArrayView<Words4> _vectors = vectors;
+    private readonly ArrayView<Words2> _pairs = pairs;
 
-    public static Bf16Weights Over(ArrayView<ushort> values) => new(values, values.Cast<Words4>());
+    public static Bf16Weights Over(ArrayView<ushort> values) => new(values, values.Cast<Words4>(), values.Cast<Words2>());
+
+    public bool LoadsVectors => true;
 
     public float Load(long index) => Interop.IntAsFloat((uint)_values[index] << 16);
 
@@ -107,18 +134,27 @@ internal readonly struct Bf16Weights(ArrayView<ushort> values, ArrayView<Words4>
         return new Octet { Low = new Quad { X = Low(w.A), Y = High(w.A), Z = Low(w.B), W = High(w.B) }, High = new Quad { X = Low(w.C), Y = High(w.C), Z = Low(w.D), W = High(w.D) } };
     }
 
+    public Quad Load4(long index)
+    {
+        Words2 w = _pairs[index >> 2];
+        return new Quad { X = Low(w.A), Y = High(w.A), Z = Low(w.B), W = High(w.B) };
+    }
+
     private static float Low(uint pair) => Interop.IntAsFloat(pair << 16);
 
     private static float High(uint pair) => Interop.IntAsFloat(pair & 0xFFFF0000u);
 }
 
 /// <summary>IEEE half, decoded with integer operations (exact for every value, subnormals included).</summary>
-internal readonly struct F16Weights(ArrayView<ushort> values, ArrayView<Words4> vectors) : IWeightView
+internal readonly struct F16Weights(ArrayView<ushort> values, ArrayView<Words4> vectors, ArrayView<Words2> pairs) : IWeightView
 {
     private readonly ArrayView<ushort> _values = values;
     private readonly ArrayView<Words4> _vectors = vectors;
+    private readonly ArrayView<Words2> _pairs = pairs;
 
-    public static F16Weights Over(ArrayView<ushort> values) => new(values, values.Cast<Words4>());
+    public static F16Weights Over(ArrayView<ushort> values) => new(values, values.Cast<Words4>(), values.Cast<Words2>());
+
+    public bool LoadsVectors => true;
 
     public float Load(long index) => HalfBits.ToSingle(_values[index]);
 
@@ -132,6 +168,12 @@ internal readonly struct F16Weights(ArrayView<ushort> values, ArrayView<Words4> 
             Low = new Quad { X = HalfBits.ToSingle(w.A & 0xFFFFu), Y = HalfBits.ToSingle(w.A >> 16), Z = HalfBits.ToSingle(w.B & 0xFFFFu), W = HalfBits.ToSingle(w.B >> 16) },
             High = new Quad { X = HalfBits.ToSingle(w.C & 0xFFFFu), Y = HalfBits.ToSingle(w.C >> 16), Z = HalfBits.ToSingle(w.D & 0xFFFFu), W = HalfBits.ToSingle(w.D >> 16) },
         };
+    }
+
+    public Quad Load4(long index)
+    {
+        Words2 w = _pairs[index >> 2];
+        return new Quad { X = HalfBits.ToSingle(w.A & 0xFFFFu), Y = HalfBits.ToSingle(w.A >> 16), Z = HalfBits.ToSingle(w.B & 0xFFFFu), W = HalfBits.ToSingle(w.B >> 16) };
     }
 }
 
