@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace Copal.Tensors.Tests.Backends;
@@ -24,7 +23,7 @@ internal static partial class NvidiaTools
         {
             string source = Path.Combine(dir, "kernel.ptx"), cubin = Path.Combine(dir, "kernel.cubin");
             File.WriteAllText(source, ptx);
-            (int exit, string output) = Run(Ptxas ?? throw new InvalidOperationException(Missing), "-v", $"-arch={arch}", source, "-o", cubin);
+            (int exit, string output) = ExternalTools.Run(Ptxas ?? throw new InvalidOperationException(Missing), "-v", $"-arch={arch}", source, "-o", cubin);
             byte[] machineCode = exit == 0 ? File.ReadAllBytes(cubin) : [];
             return new Assembled(exit, output, machineCode);
         }
@@ -42,7 +41,7 @@ internal static partial class NvidiaTools
         {
             string cubin = Path.Combine(dir, "kernel.cubin");
             File.WriteAllBytes(cubin, assembled.MachineCode);
-            (int exit, string output) = Run(Nvdisasm ?? throw new InvalidOperationException(Missing), "-c", cubin);
+            (int exit, string output) = ExternalTools.Run(Nvdisasm ?? throw new InvalidOperationException(Missing), "-c", cubin);
             return exit == 0 ? output : throw new InvalidOperationException($"nvdisasm failed ({exit}): {output}");
         }
         finally
@@ -55,27 +54,7 @@ internal static partial class NvidiaTools
     public static int Count(string sass, string opcode) =>
         sass.Split('\n').Count(line => Instruction().Match(line) is { Success: true } m && m.Groups[1].Value.StartsWith(opcode, StringComparison.Ordinal));
 
-    private static string? Find(string tool)
-    {
-        string? folder = Environment.GetEnvironmentVariable("COPAL_CUDA_TOOLS");
-        IEnumerable<string> folders = (folder is null ? [] : new[] { folder })
-            .Concat((Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
-        return folders.Select(f => Path.Combine(f, tool)).FirstOrDefault(File.Exists);
-    }
-
-    private static (int Exit, string Output) Run(string tool, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using Process process = Process.Start(start) ?? throw new InvalidOperationException($"{tool} did not start");
-        Task<string> error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output + error.Result);
-    }
+    private static string? Find(string tool) => ExternalTools.Find(tool, Environment.GetEnvironmentVariable("COPAL_CUDA_TOOLS"));
 
     // "/*0040*/  @!P0 LDG.E.128 R4, desc[UR4][R2.64] ;" → "LDG.E.128"
     [GeneratedRegex(@"^\s*/\*[0-9a-f]+\*/\s+(?:@!?U?P[0-9T]+\s+)?([A-Z][A-Z0-9_.]*)")]
