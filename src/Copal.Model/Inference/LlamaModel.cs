@@ -490,6 +490,10 @@ public sealed class LlamaModel : IDisposable
             case LogitsMode.All:
                 Head(state, state.Hidden, rows);
                 break;
+            case LogitsMode.Last when rows == 1:
+                // Decode: the one row is the last; no copy (a launch a token on a GPU).
+                Head(state, state.Hidden, 1);
+                break;
             case LogitsMode.Last:
                 // Only the last row is needed: move it to row 0 of the scratch buffer, then norm and project one row.
                 Backend.Copy(state.Hidden, (long)(rows - 1) * Config.HiddenSize, state.Projected, 0, Config.HiddenSize);
