@@ -41,8 +41,9 @@ public sealed class CudaFixture() : BackendFixture(() => BackendFactory.Create(B
 public sealed class OpenCLFixture() : BackendFixture(() => BackendFactory.Create(BackendFactory.FindUsable("opencl", out _) ?? "opencl"));
 
 /// <summary>
-/// ILGPU's CPU accelerator with a GPU's 256-thread groups (64 warps of 4 lanes), for the kernels whose work per
-/// thread depends on the group's size: the GEMM's 16 × 16 threads stage exactly one quad of each operand a thread, a
-/// path smaller groups never take. Every group thread is an OS thread, so only those kernels' tests use it.
+/// ILGPU's CPU accelerator with a GPU's geometry: 256-thread groups of 32-lane warps, as <c>LaunchPlan</c>
+/// launches on CUDA. Whatever depends on the group or warp size runs as on a GPU: a warp (32 lanes) per output
+/// feature in the GEMV and sparse kernels, 16 × 16 GEMM threads that each stage one quad a tile, 256-key attention
+/// blocks, 32-lane shuffles and group reductions of eight warps. Every group thread is an OS thread.
 /// </summary>
-public sealed class IlgpuCpuGpuGroupsFixture() : BackendFixture(() => IlgpuDevices.OpenCpu(threadsPerGroup: 256));
+public sealed class IlgpuCpuGpuGroupsFixture() : BackendFixture(() => IlgpuDevices.OpenCpu(threadsPerGroup: 256, threadsPerWarp: 32));

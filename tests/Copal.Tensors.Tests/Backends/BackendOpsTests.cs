@@ -29,20 +29,20 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             data.Add(dtype, 3, 33, 65);     // GEMM: partial tiles everywhere
             data.Add(dtype, 17, 40, 129);   // GEMM: more than one row tile
             data.Add(dtype, 18, 37, 68);    // GEMM: a width that is a multiple of 4 stages each quad in one vector load
+            data.Add(dtype, 70, 130, 40);   // GEMM: two row tiles and three output tiles of a GPU's 64 × 64, three depth steps
+            data.Add(dtype, 65, 64, 16);    // GEMM: one depth step, only the first quads (no prefetch used)
         }
         return data;
     }
 
     [BackendTheory]
     [MemberData(nameof(MatMulCases))]
-    public void MatMul_matches_cpu(DType dtype, int rows, int outs, int cols) => CheckMatMul(Backend, dtype, rows, outs, cols);
-
-    internal static unsafe void CheckMatMul(IBackend backend, DType dtype, int rows, int outs, int cols)
+    public unsafe void MatMul_matches_cpu(DType dtype, int rows, int outs, int cols)
     {
         using var w = new StoredMatrix(dtype, outs, cols, seed: outs * 31 + cols);
         var view = new TensorView("w", dtype, [outs, cols], w.Data, (long)outs * cols * dtype.SizeOf());
         float[] x = Rand.Floats(rows * cols, 1);
-        AssertMatchesCpu(backend, $"MatMul {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
+        AssertMatchesCpu($"MatMul {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
         {
             using DeviceWeight weight = b.LoadWeight(view);
             b.MatMul(d[0], weight, d[1], rows);
@@ -159,9 +159,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
 
     [BackendTheory]
     [MemberData(nameof(SparseMatMulCases))]
-    public void Sparse_MatMul_matches_cpu(string format, DType dtype, int rows, int outs, int cols) => CheckSparseMatMul(Backend, format, dtype, rows, outs, cols);
-
-    internal static void CheckSparseMatMul(IBackend backend, string format, DType dtype, int rows, int outs, int cols)
+    public void Sparse_MatMul_matches_cpu(string format, DType dtype, int rows, int outs, int cols)
     {
         var rnd = new Random(outs * 7 + cols);
         int n = format == "bitmask" ? 0 : format[0] - '0', m = format == "bitmask" ? 0 : format[2] - '0';
@@ -169,7 +167,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             ? Sparse.SparseTestMatrices.Unstructured(rnd, dtype, outs, cols, 0.7)
             : Sparse.SparseTestMatrices.NM(rnd, dtype, outs, cols, n, m);
         float[] x = Rand.Floats(rows * cols, 1);
-        AssertMatchesCpu(backend, $"sparse MatMul {format} {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
+        AssertMatchesCpu($"sparse MatMul {format} {dtype} [{rows}x{cols}]·[{outs}x{cols}]ᵀ", [x, new float[rows * outs]], 1, (b, d) =>
         {
             // Each backend takes ownership of its own copy of the matrix.
             using DeviceWeight weight = ((ISparseWeightLoader)b).LoadSparseWeight(Sparse.SparseMatMulTests.Make("w", raw, dtype, outs, cols, n, m));
@@ -417,14 +415,10 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     /// Runs <paramref name="op"/> on the CPU and on the backend from the same inputs and compares buffer
     /// <paramref name="output"/>. Also checks that the op changed that buffer, so a kernel that writes nothing fails.
     /// </summary>
-    private void AssertMatchesCpu(string what, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op) =>
-        AssertMatchesCpu(Backend, what, inputs, output, op);
-
-    /// <summary>Runs <paramref name="op"/> on the CPU and on <paramref name="backend"/> and compares buffer <paramref name="output"/>.</summary>
-    internal static void AssertMatchesCpu(IBackend backend, string what, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op)
+    private void AssertMatchesCpu(string what, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op)
     {
         float[] expected = Run(s_cpu, inputs, output, op);
-        float[] actual = Run(backend, inputs, output, op);
+        float[] actual = Run(Backend, inputs, output, op);
         Assert.False(expected.AsSpan().SequenceEqual(inputs[output]), $"{what}: the CPU reference left the output unchanged");
         Tolerances.AssertNmse(actual, expected, what: what);
     }
@@ -472,6 +466,25 @@ public sealed class IlgpuCpuGroupsBackendOpsTests(IlgpuCpuGroupsFixture fixture)
         Assert.Equal(5, plan.AttentionSplits(heads: 4, keys: 301));
         Assert.Equal(11, plan.AttentionSplits(heads: 2, keys: 701));
         Assert.Equal(1, plan.AttentionSplits(heads: 4, keys: 64));
+    }
+}
+
+/// <summary>
+/// The ILGPU kernels on the CPU accelerator with a GPU's geometry: 256-thread groups of 32-lane warps, the groups
+/// and warps <c>LaunchPlan</c> gives CUDA, so no kernel meets its GPU group and warp sizes first on a GPU.
+/// </summary>
+public sealed class IlgpuCpuGpuGroupsBackendOpsTests(IlgpuCpuGpuGroupsFixture fixture) : BackendOpsTests(fixture), IClassFixture<IlgpuCpuGpuGroupsFixture>
+{
+    [Fact]
+    public void The_groups_and_warps_are_a_gpus()
+    {
+        var backend = (Copal.Tensors.Backends.Ilgpu.IlgpuBackend)fixture.Backend;
+        Assert.Equal(32, backend.WarpSize);
+        Assert.Equal(256, backend.Plan.RowGroup);
+        Assert.Equal(16, backend.Plan.GemmThreads);
+        Assert.Equal(256, backend.Plan.AttentionGroup);
+        // Decode attention splits here from 64 keys, as in the 16-thread class.
+        Assert.Equal(3, backend.Plan.AttentionSplits(heads: 8, keys: 131));
     }
 }
 

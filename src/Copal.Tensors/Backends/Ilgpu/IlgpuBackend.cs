@@ -49,6 +49,9 @@ public sealed partial class IlgpuBackend : IPartialBackend
     /// <summary>The group sizes this backend launches with (tests check both the GPU and the CPU shapes).</summary>
     internal LaunchPlan Plan => _plan;
 
+    /// <summary>The accelerator's warp (lanes that shuffle together); tests check the GPU-shaped CPU one.</summary>
+    internal int WarpSize => _accelerator.WarpSize;
+
     /// <summary>
     /// Makes this backend report <paramref name="op"/> as missing, so the CPU fallback runs it: tests use it to
     /// exercise <see cref="CpuFallbackBackend"/> on a real accelerator.

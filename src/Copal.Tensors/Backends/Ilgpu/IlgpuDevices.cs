@@ -39,9 +39,9 @@ internal static class IlgpuDevices
     /// The CPU accelerator users get with <c>--device ilgpu-cpu</c>: one-thread groups over as many "multiprocessors"
     /// as there are cores (see <see cref="LaunchPlan"/> for why).
     /// </summary>
-    private static CPUDevice CpuDevice(int threadsPerGroup) => threadsPerGroup == 1
+    private static CPUDevice CpuDevice(int threadsPerGroup, int threadsPerWarp) => threadsPerGroup == 1
         ? new CPUDevice(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 1, numMultiprocessors: Environment.ProcessorCount)
-        : new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: Math.Max(1, threadsPerGroup / 4), numMultiprocessors: 1);
+        : new CPUDevice(numThreadsPerWarp: threadsPerWarp, numWarpsPerMultiprocessor: Math.Max(1, threadsPerGroup / threadsPerWarp), numMultiprocessors: 1);
 
     /// <summary>A context holding every device of <paramref name="kind"/> ("cuda" or "opencl").</summary>
     public static Context CreateContext(string kind)
@@ -116,11 +116,14 @@ internal static class IlgpuDevices
         }
     }
 
-    /// <summary>ILGPU's CPU accelerator, with <paramref name="threadsPerGroup"/> threads per group (1 for users; tests also use more).</summary>
-    public static IlgpuBackend OpenCpu(int threadsPerGroup = 1)
+    /// <summary>
+    /// ILGPU's CPU accelerator, with <paramref name="threadsPerGroup"/> threads per group (1 for users; tests also use
+    /// more) in warps of <paramref name="threadsPerWarp"/> lanes (tests use 4, and a GPU's 32).
+    /// </summary>
+    public static IlgpuBackend OpenCpu(int threadsPerGroup = 1, int threadsPerWarp = 4)
     {
         NativeLibraries.Install();
-        CPUDevice device = CpuDevice(threadsPerGroup);
+        CPUDevice device = CpuDevice(threadsPerGroup, threadsPerWarp);
         Context context = Context.Create(b => b.CPU(device).EnableAlgorithms().Profiling());
         return new IlgpuBackend(context, context.Devices.First(d => d is CPUDevice), "ilgpu-cpu", threadsPerGroup);
     }
