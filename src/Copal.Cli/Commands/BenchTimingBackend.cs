@@ -114,6 +114,19 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
         Stop("rope + kv store", t);
     }
 
+    public void BatchRowAttention(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int row, DeviceBuffer cos, DeviceBuffer sin,
+        DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in RowScratch scratch, in AttentionShape shape)
+    {
+        if (!Fuses(BackendOp.BatchRowAttention))
+        {
+            FusedOps.BatchRowAttention(this, q, k, v, row, cos, sin, kCache, vCache, output, scratch, shape);
+            return;
+        }
+        long t = Start();
+        inner.BatchRowAttention(q, k, v, row, cos, sin, kCache, vCache, output, scratch, shape);
+        Stop("batch row: rope + kv store + attention", t);
+    }
+
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape) { long t = Start(); inner.Attention(q, kCache, vCache, output, shape); Stop("attention", t); }
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count) { long t = Start(); inner.Copy(source, sourceOffset, destination, destinationOffset, count); Stop("copy", t); }
     public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count) { long t = Start(); inner.SiluMul(gate, up, output, count); Stop("silu·mul", t); }

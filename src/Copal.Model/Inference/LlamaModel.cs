@@ -383,15 +383,12 @@ public sealed class LlamaModel : IDisposable
             Projections(batch.Normed, w, batch.Q, batch.K, batch.V, rows, layer, null);
             for (int i = 0; i < rows; i++)
             {
+                // Each row attends over its own sequence's cache: one fused op a row (two launches on a GPU, the
+                // row worked on in place; the plain sequence goes through the sequence's one-row buffers).
                 RunState s = sequences[i];
-                int pos = positions[i];
-                b.Copy(batch.Q, (long)i * c.QDim, s.Q, 0, c.QDim);
-                b.Copy(batch.K, (long)i * c.KvDim, s.K, 0, c.KvDim);
-                b.Copy(batch.V, (long)i * c.KvDim, s.V, 0, c.KvDim);
-                var shape = new AttentionShape(1, pos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
-                b.RopeAndStore(s.Q, s.K, s.V, _ropeCos!, _ropeSin!, s.KCache[layer], s.VCache[layer], shape);
-                b.Attention(s.Q, s.KCache[layer], s.VCache[layer], s.AttentionOut, shape);
-                b.Copy(s.AttentionOut, 0, batch.AttentionOut, (long)i * c.QDim, c.QDim);
+                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
+                b.BatchRowAttention(batch.Q, batch.K, batch.V, i, _ropeCos!, _ropeSin!, s.KCache[layer], s.VCache[layer], batch.AttentionOut,
+                    new RowScratch(s.Q, s.K, s.V, s.AttentionOut), shape);
             }
             OutputAndMlp(w, layer, hidden, batch.AttentionOut, batch.Normed, batch.Gate, batch.Up, batch.Projected, rows, null,
                 layer + 1 < c.NumLayers ? Weights.Layers[layer + 1].InputNorm : null);

@@ -19,6 +19,7 @@ public enum BackendOp
     RopeAndStore,
     MatMulTriple,
     MatMulSiluGate,
+    BatchRowAttention,
 }
 
 /// <summary>

@@ -157,6 +157,18 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         FusedOps.RopeAndStore(this, q, k, v, cos, sin, kCache, vCache, shape);
     }
 
+    /// <inheritdoc cref="RopeAndStore"/>
+    public void BatchRowAttention(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int row, DeviceBuffer cos, DeviceBuffer sin,
+        DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in RowScratch scratch, in AttentionShape shape)
+    {
+        if (_primary.Supports(BackendOp.BatchRowAttention))
+        {
+            _primary.BatchRowAttention(q, k, v, row, cos, sin, kCache, vCache, output, scratch, shape);
+            return;
+        }
+        FusedOps.BatchRowAttention(this, q, k, v, row, cos, sin, kCache, vCache, output, scratch, shape);
+    }
+
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
     {
         if (_primary.Supports(BackendOp.Rope))

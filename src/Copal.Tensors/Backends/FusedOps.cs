@@ -43,6 +43,29 @@ public static class FusedOps
         b.Copy(v, 0, vCache, shape.StartPos * kvDim, shape.Rows * kvDim);
     }
 
+    public static void BatchRowAttention(IBackend b, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int row, DeviceBuffer cos, DeviceBuffer sin,
+        DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in RowScratch scratch, in AttentionShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        CheckBatchRow(row, shape);
+        long qDim = (long)shape.Heads * shape.HeadDim, kvDim = (long)shape.KvHeads * shape.HeadDim;
+        b.Copy(q, row * qDim, scratch.Q, 0, qDim);
+        b.Copy(k, row * kvDim, scratch.K, 0, kvDim);
+        b.Copy(v, row * kvDim, scratch.V, 0, kvDim);
+        b.RopeAndStore(scratch.Q, scratch.K, scratch.V, cos, sin, kCache, vCache, shape);
+        b.Attention(scratch.Q, kCache, vCache, scratch.Output, shape);
+        b.Copy(scratch.Output, 0, output, row * qDim, qDim);
+    }
+
+    /// <summary>BatchRowAttention works on one decode row: shape.Rows is 1 and the row index is not negative.</summary>
+    public static void CheckBatchRow(int row, in AttentionShape shape)
+    {
+        if (shape.Rows != 1 || row < 0)
+        {
+            throw new ArgumentException($"BatchRowAttention: one row a call (shape.Rows = 1) at a row index ≥ 0, got {shape.Rows} rows at row {row}", nameof(row));
+        }
+    }
+
     /// <summary>MatMulSiluGate's three buffers must be apart: the plain ops read x after writing the other two.</summary>
     public static void CheckSiluGateBuffers(DeviceBuffer x, DeviceBuffer output, DeviceBuffer upScratch)
     {

@@ -114,7 +114,22 @@ public interface IBackend : IDisposable
     /// </summary>
     void RopeAndStore(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin, DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape) =>
         FusedOps.RopeAndStore(this, q, k, v, cos, sin, kCache, vCache, shape);
+
+    /// <summary>
+    /// One row of a batched decode step, whose rows belong to different sequences: row <paramref name="row"/> of q,
+    /// k and v (each [batch rows, ·]) copied into that sequence's one-row buffers in <paramref name="scratch"/>, then
+    /// <see cref="RopeAndStore"/> into the sequence's caches at position shape.StartPos, <see cref="Attention"/> of
+    /// the row over them, and its result copied into row <paramref name="row"/> of <paramref name="output"/>.
+    /// shape.Rows is 1. A backend that fuses it may work on the batch rows in place instead of the copies, so
+    /// afterwards the q and k rows and the scratch buffers hold no particular value.
+    /// </summary>
+    void BatchRowAttention(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int row, DeviceBuffer cos, DeviceBuffer sin,
+        DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in RowScratch scratch, in AttentionShape shape) =>
+        FusedOps.BatchRowAttention(this, q, k, v, row, cos, sin, kCache, vCache, output, scratch, shape);
 }
+
+/// <summary>A sequence's one-row buffers that <see cref="IBackend.BatchRowAttention"/>'s plain sequence copies through.</summary>
+public readonly record struct RowScratch(DeviceBuffer Q, DeviceBuffer K, DeviceBuffer V, DeviceBuffer Output);
 
 /// <summary>Arguments of <see cref="IBackend.Attention"/>.</summary>
 public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale);

@@ -235,6 +235,35 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     }
 
     [BackendTheory]
+    [InlineData(1, 0, 4, 4, 8, 0)]      // a batch of one, the first position
+    [InlineData(3, 1, 4, 2, 8, 5)]      // a middle row, grouped-query
+    [InlineData(3, 2, 8, 2, 16, 130)]   // the last row over many keys (split over groups where the plan splits)
+    [InlineData(2, 1, 2, 1, 128, 300)]  // multi-query, a head dim of 128, more keys than a block
+    public void BatchRowAttention_matches_cpu_in_the_caches_and_the_output(int batchRows, int row, int heads, int kvHeads, int headDim, int startPos)
+    {
+        int positions = startPos + 4, half = headDim / 2, qDim = heads * headDim, kvDim = kvHeads * headDim;
+        float[] angles = Rand.Floats(positions * half, 7, 3f);
+        // The caches and the output start full of other values: only the row's cache rows and output row may change.
+        float[][] inputs = [Rand.Floats(batchRows * qDim, 1, 2f), Rand.Floats(batchRows * kvDim, 2, 2f), Rand.Floats(batchRows * kvDim, 3),
+            angles.Select(MathF.Cos).ToArray(), angles.Select(MathF.Sin).ToArray(), Rand.Floats(positions * kvDim, 4, 2f), Rand.Floats(positions * kvDim, 5),
+            Rand.Floats(batchRows * qDim, 6), new float[qDim], new float[kvDim], new float[kvDim], new float[qDim]];
+        var shape = new AttentionShape(1, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
+        foreach (int output in (int[])[5, 6, 7]) // the key and value caches, the batch's attention output
+        {
+            AssertMatchesCpu($"BatchRowAttention buffer {output}", inputs, output, (b, d) =>
+                b.BatchRowAttention(d[0], d[1], d[2], row, d[3], d[4], d[5], d[6], d[7], new RowScratch(d[8], d[9], d[10], d[11]), shape));
+        }
+    }
+
+    [BackendFact]
+    public void BatchRowAttention_refuses_more_than_one_row()
+    {
+        using DeviceBuffer a = Backend.Allocate(64), b = Backend.Allocate(64), c = Backend.Allocate(64);
+        var scratch = new RowScratch(a, b, c, a);
+        Assert.Throws<ArgumentException>(() => Backend.BatchRowAttention(a, b, c, 0, a, b, b, c, a, scratch, new AttentionShape(2, 0, 2, 2, 4, 1f)));
+    }
+
+    [BackendTheory]
     [InlineData(1, 1, 2, 0)]
     [InlineData(3, 4, 8, 5)]
     [InlineData(5, 3, 64, 11)]

@@ -106,6 +106,40 @@ public class CpuFallbackTests
         Assert.Contains("Rope", log[0], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_device_without_the_batch_row_op_composes_it_from_its_copies_and_fused_ops()
+    {
+        var log = new List<string>();
+        IlgpuBackend device = IlgpuDevices.OpenCpu();
+        device.Disable(BackendOp.BatchRowAttention);
+        using IBackend backend = CpuFallbackBackend.Wrap(device, () => new CpuBackend(1));
+        backend.Log = log.Add;
+        var cpu = new CpuBackend(1);
+        float[] Run(IBackend b)
+        {
+            var shape = new AttentionShape(Rows: 1, StartPos: 2, Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 0.5f);
+            float[] angles = Rand.Floats(4 * 4, 7, 3f);
+            using DeviceBuffer q = b.Allocate(2 * 32), k = b.Allocate(2 * 16), v = b.Allocate(2 * 16), cos = b.Allocate(16), sin = b.Allocate(16),
+                kCache = b.Allocate(3 * 16), vCache = b.Allocate(3 * 16), output = b.Allocate(2 * 32),
+                sq = b.Allocate(32), sk = b.Allocate(16), sv = b.Allocate(16), so = b.Allocate(32);
+            b.Upload(Rand.Floats(64, 1), q);
+            b.Upload(Rand.Floats(32, 2), k);
+            b.Upload(Rand.Floats(32, 3), v);
+            b.Upload(angles.Select(MathF.Cos).ToArray(), cos);
+            b.Upload(angles.Select(MathF.Sin).ToArray(), sin);
+            b.Upload(Rand.Floats(48, 4), kCache);
+            b.Upload(Rand.Floats(48, 5), vCache);
+            b.BatchRowAttention(q, k, v, 1, cos, sin, kCache, vCache, output, new RowScratch(sq, sk, sv, so), shape);
+            var result = new float[64 + 48 + 48];
+            b.Download(output, result.AsSpan(0, 64));
+            b.Download(kCache, result.AsSpan(64, 48));
+            b.Download(vCache, result.AsSpan(112, 48));
+            return result;
+        }
+        Tolerances.AssertNmse(Run(backend), Run(cpu), what: "BatchRowAttention composed on the device");
+        Assert.Empty(log); // every op it stands for ran on the device
+    }
+
     private static float[] SoftmaxOn(IBackend backend, float[] input)
     {
         using DeviceBuffer buffer = backend.Allocate(input.Length);

@@ -110,6 +110,35 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <summary>
+    /// <see cref="RopeAndStore"/> and <see cref="Attention"/> on row <paramref name="row"/> of the batch buffers in
+    /// place, as sub-views: two launches where the plain sequence takes six (four of them copies).
+    /// </summary>
+    public void BatchRowAttention(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int row, DeviceBuffer cos, DeviceBuffer sin,
+        DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in RowScratch scratch, in AttentionShape shape)
+    {
+        const string Op = "BatchRowAttention";
+        Require(BackendOp.BatchRowAttention);
+        FusedOps.CheckBatchRow(row, shape);
+        CheckAttentionShape(Op, shape);
+        int headDim = shape.HeadDim;
+        int qPairs = RopePairs(Op, q, nameof(q), cos, sin, 1, shape.Heads, headDim, shape.StartPos);
+        int kPairs = RopePairs(Op, k, nameof(k), cos, sin, 1, shape.KvHeads, headDim, shape.StartPos);
+        long qDim = (long)shape.Heads * headDim, kvDim = (long)shape.KvHeads * headDim;
+        Need(q, (row + 1) * qDim, Op, nameof(q));
+        Need(k, (row + 1) * kvDim, Op, nameof(k));
+        Need(v, (row + 1) * kvDim, Op, nameof(v));
+        Need(output, (row + 1) * qDim, Op, nameof(output));
+        Need(kCache, (shape.StartPos + 1) * kvDim, Op, nameof(kCache));
+        Need(vCache, (shape.StartPos + 1) * kvDim, Op, nameof(vCache));
+        ArrayView<float> qRow = Own(q, Op, nameof(q)).View.SubView(row * qDim, qDim);
+        ArrayView<float> kv = Own(kCache, Op, nameof(kCache)).View, vv = Own(vCache, Op, nameof(vCache)).View;
+        _kernels.RopeAndStore(Count(qPairs + kPairs + kvDim, Op), qRow, Own(k, Op, nameof(k)).View.SubView(row * kvDim, kvDim),
+            Own(v, Op, nameof(v)).View.SubView(row * kvDim, kvDim), Own(cos, Op, nameof(cos)).View, Own(sin, Op, nameof(sin)).View, kv, vv,
+            qPairs, kPairs, shape.Heads, shape.KvHeads, headDim, shape.StartPos);
+        LaunchAttention(qRow, kv, vv, Own(output, Op, nameof(output)).View.SubView(row * qDim, qDim), shape);
+    }
+
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
     {
         Require(BackendOp.Rope);
@@ -124,14 +153,7 @@ public sealed partial class IlgpuBackend
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape)
     {
         Require(BackendOp.Attention);
-        if (shape.Heads <= 0 || shape.KvHeads <= 0 || shape.Heads % shape.KvHeads != 0 || shape.StartPos < 0 || shape.HeadDim <= 0 || shape.Rows < 0)
-        {
-            throw new ArgumentException($"Attention: invalid shape {shape}; heads must be a positive multiple of kvHeads");
-        }
-        if (shape.HeadDim > MaxAttentionHeadDim)
-        {
-            throw new NotSupportedException($"Attention: headDim {shape.HeadDim} exceeds the kernel's limit of {MaxAttentionHeadDim}");
-        }
+        CheckAttentionShape("Attention", shape);
         long qElements = (long)shape.Rows * shape.Heads * shape.HeadDim;
         long cacheElements = (long)(shape.StartPos + shape.Rows) * shape.KvHeads * shape.HeadDim;
         Need(q, qElements, "Attention", nameof(q));
@@ -147,8 +169,25 @@ public sealed partial class IlgpuBackend
         {
             return;
         }
-        ArrayView<float> qv = Own(q, "Attention", nameof(q)).View, kv = Own(kCache, "Attention", nameof(kCache)).View,
-            vv = Own(vCache, "Attention", nameof(vCache)).View, ov = Own(output, "Attention", nameof(output)).View;
+        LaunchAttention(Own(q, "Attention", nameof(q)).View, Own(kCache, "Attention", nameof(kCache)).View,
+            Own(vCache, "Attention", nameof(vCache)).View, Own(output, "Attention", nameof(output)).View, shape);
+    }
+
+    private static void CheckAttentionShape(string op, in AttentionShape shape)
+    {
+        if (shape.Heads <= 0 || shape.KvHeads <= 0 || shape.Heads % shape.KvHeads != 0 || shape.StartPos < 0 || shape.HeadDim <= 0 || shape.Rows < 0)
+        {
+            throw new ArgumentException($"{op}: invalid shape {shape}; heads must be a positive multiple of kvHeads");
+        }
+        if (shape.HeadDim > MaxAttentionHeadDim)
+        {
+            throw new NotSupportedException($"{op}: headDim {shape.HeadDim} exceeds the kernel's limit of {MaxAttentionHeadDim}");
+        }
+    }
+
+    /// <summary>The attention launches over checked views: split decode over many keys, else one kernel.</summary>
+    private void LaunchAttention(ArrayView<float> qv, ArrayView<float> kv, ArrayView<float> vv, ArrayView<float> ov, in AttentionShape shape)
+    {
         bool quads = shape.HeadDim % 4 == 0;
         int keys = shape.StartPos + 1;
         int splits = quads && shape.Rows == 1 ? _plan.AttentionSplits(shape.Heads, keys) : 1;
