@@ -237,7 +237,7 @@ internal static class MatMulKernels
             }
             return new Quad
             {
-                X = c < cols ? x[at] : 0f,
+                X = x[at],
                 Y = c + 1 < cols ? x[at + 1] : 0f,
                 Z = c + 2 < cols ? x[at + 2] : 0f,
                 W = c + 3 < cols ? x[at + 3] : 0f,
@@ -260,7 +260,7 @@ internal static class MatMulKernels
             }
             return new Quad
             {
-                X = c < cols ? w.LoadAt(o, c, cols) : 0f,
+                X = w.LoadAt(o, c, cols),
                 Y = c + 1 < cols ? w.LoadAt(o, c + 1, cols) : 0f,
                 Z = c + 2 < cols ? w.LoadAt(o, c + 2, cols) : 0f,
                 W = c + 3 < cols ? w.LoadAt(o, c + 3, cols) : 0f,
