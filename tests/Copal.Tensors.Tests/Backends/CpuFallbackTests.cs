@@ -77,29 +77,13 @@ public class CpuFallbackTests
     public void A_device_without_a_fused_op_runs_the_ops_it_stands_for_each_where_it_can()
     {
         var log = new List<string>();
-        IlgpuBackend device = IlgpuDevices.OpenCpu();
-        device.Disable(BackendOp.RopeAndStore);
-        device.Disable(BackendOp.Rope);
-        using IBackend backend = CpuFallbackBackend.Wrap(device, () => new CpuBackend(1));
-        backend.Log = log.Add;
+        using IBackend backend = IlgpuCpuWithout(log, BackendOp.RopeAndStore, BackendOp.Rope);
         var cpu = new CpuBackend(1);
         float[] Run(IBackend b)
         {
-            var shape = new AttentionShape(Rows: 2, StartPos: 1, Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 1f);
-            float[] angles = Rand.Floats(4 * 4, 7, 3f);
-            using DeviceBuffer q = b.Allocate(2 * 32), k = b.Allocate(2 * 16), v = b.Allocate(2 * 16), cos = b.Allocate(16), sin = b.Allocate(16),
-                kCache = b.Allocate(3 * 16), vCache = b.Allocate(3 * 16);
-            b.Upload(Rand.Floats(64, 1), q);
-            b.Upload(Rand.Floats(32, 2), k);
-            b.Upload(Rand.Floats(32, 3), v);
-            b.Upload(angles.Select(MathF.Cos).ToArray(), cos);
-            b.Upload(angles.Select(MathF.Sin).ToArray(), sin);
-            b.RopeAndStore(q, k, v, cos, sin, kCache, vCache, shape);
-            var result = new float[64 + 48 + 48];
-            b.Download(q, result.AsSpan(0, 64));
-            b.Download(kCache, result.AsSpan(64, 48));
-            b.Download(vCache, result.AsSpan(112, 48));
-            return result;
+            using var t = new AttentionInputs(b);
+            t.Backend.RopeAndStore(t.Q, t.K, t.V, t.Cos, t.Sin, t.KCache, t.VCache, new AttentionShape(Rows: 2, StartPos: 1, Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 1f));
+            return t.Read(t.Q);
         }
         Tolerances.AssertNmse(Run(backend), Run(cpu), what: "RopeAndStore with Rope on the CPU and the copies on the device");
         Assert.Single(log);
@@ -110,34 +94,81 @@ public class CpuFallbackTests
     public void A_device_without_the_batch_row_op_composes_it_from_its_copies_and_fused_ops()
     {
         var log = new List<string>();
-        IlgpuBackend device = IlgpuDevices.OpenCpu();
-        device.Disable(BackendOp.BatchRowAttention);
-        using IBackend backend = CpuFallbackBackend.Wrap(device, () => new CpuBackend(1));
-        backend.Log = log.Add;
+        using IBackend backend = IlgpuCpuWithout(log, BackendOp.BatchRowAttention);
         var cpu = new CpuBackend(1);
         float[] Run(IBackend b)
         {
-            var shape = new AttentionShape(Rows: 1, StartPos: 2, Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 0.5f);
-            float[] angles = Rand.Floats(4 * 4, 7, 3f);
-            using DeviceBuffer q = b.Allocate(2 * 32), k = b.Allocate(2 * 16), v = b.Allocate(2 * 16), cos = b.Allocate(16), sin = b.Allocate(16),
-                kCache = b.Allocate(3 * 16), vCache = b.Allocate(3 * 16), output = b.Allocate(2 * 32),
-                sq = b.Allocate(32), sk = b.Allocate(16), sv = b.Allocate(16), so = b.Allocate(32);
-            b.Upload(Rand.Floats(64, 1), q);
-            b.Upload(Rand.Floats(32, 2), k);
-            b.Upload(Rand.Floats(32, 3), v);
-            b.Upload(angles.Select(MathF.Cos).ToArray(), cos);
-            b.Upload(angles.Select(MathF.Sin).ToArray(), sin);
-            b.Upload(Rand.Floats(48, 4), kCache);
-            b.Upload(Rand.Floats(48, 5), vCache);
-            b.BatchRowAttention(q, k, v, 1, cos, sin, kCache, vCache, output, new RowScratch(sq, sk, sv, so), shape);
-            var result = new float[64 + 48 + 48];
-            b.Download(output, result.AsSpan(0, 64));
-            b.Download(kCache, result.AsSpan(64, 48));
-            b.Download(vCache, result.AsSpan(112, 48));
-            return result;
+            using var t = new AttentionInputs(b);
+            using DeviceBuffer output = b.Allocate(2 * 32), sq = b.Allocate(32), sk = b.Allocate(16), sv = b.Allocate(16), so = b.Allocate(32);
+            b.BatchRowAttention(t.Q, t.K, t.V, 1, t.Cos, t.Sin, t.KCache, t.VCache, output, new RowScratch(sq, sk, sv, so),
+                new AttentionShape(Rows: 1, StartPos: 2, Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 0.5f));
+            return t.Read(output);
         }
         Tolerances.AssertNmse(Run(backend), Run(cpu), what: "BatchRowAttention composed on the device");
         Assert.Empty(log); // every op it stands for ran on the device
+    }
+
+    /// <summary>ILGPU's CPU accelerator lacking <paramref name="disabled"/>, wrapped in the CPU fallback, logging into <paramref name="log"/>.</summary>
+    private static IBackend IlgpuCpuWithout(List<string> log, params BackendOp[] disabled)
+    {
+        IlgpuBackend device = IlgpuDevices.OpenCpu();
+        foreach (BackendOp op in disabled)
+        {
+            device.Disable(op);
+        }
+        IBackend backend = CpuFallbackBackend.Wrap(device, () => new CpuBackend(1));
+        backend.Log = log.Add;
+        return backend;
+    }
+
+    /// <summary>
+    /// A batch of two rows of q [2, 4 heads × 8], k and v [2, 2 kv heads × 8], RoPE tables for four positions and
+    /// three-position caches, filled with fixed random values on one backend.
+    /// </summary>
+    private sealed class AttentionInputs : IDisposable
+    {
+        public AttentionInputs(IBackend backend)
+        {
+            Backend = backend;
+            float[] angles = Rand.Floats(4 * 4, 7, 3f);
+            (Q, K, V, Cos, Sin, KCache, VCache) = (Put(Rand.Floats(64, 1)), Put(Rand.Floats(32, 2)), Put(Rand.Floats(32, 3)),
+                Put(angles.Select(MathF.Cos).ToArray()), Put(angles.Select(MathF.Sin).ToArray()), Put(Rand.Floats(48, 4)), Put(Rand.Floats(48, 5)));
+        }
+
+        public IBackend Backend { get; }
+
+        public DeviceBuffer Q { get; }
+        public DeviceBuffer K { get; }
+        public DeviceBuffer V { get; }
+        public DeviceBuffer Cos { get; }
+        public DeviceBuffer Sin { get; }
+        public DeviceBuffer KCache { get; }
+        public DeviceBuffer VCache { get; }
+
+        /// <summary><paramref name="first"/> (64 floats), then the key cache and the value cache.</summary>
+        public float[] Read(DeviceBuffer first)
+        {
+            var result = new float[64 + 48 + 48];
+            Backend.Download(first, result.AsSpan(0, 64));
+            Backend.Download(KCache, result.AsSpan(64, 48));
+            Backend.Download(VCache, result.AsSpan(112, 48));
+            return result;
+        }
+
+        public void Dispose()
+        {
+            foreach (DeviceBuffer buffer in (DeviceBuffer[])[Q, K, V, Cos, Sin, KCache, VCache])
+            {
+                buffer.Dispose();
+            }
+        }
+
+        private DeviceBuffer Put(float[] values)
+        {
+            DeviceBuffer buffer = Backend.Allocate(values.Length);
+            Backend.Upload(values, buffer);
+            return buffer;
+        }
     }
 
     private static float[] SoftmaxOn(IBackend backend, float[] input)
