@@ -62,6 +62,16 @@ public sealed class OptionParsingTests
     }
 
     [Fact]
+    public void A_device_out_of_memory_exits_1_with_its_message_and_what_needs_less()
+    {
+        using var stderr = new StringWriter();
+        int code = CliErrors.Report(new DeviceOutOfMemoryException("cuda device 'H200' is out of memory: 2.00 GiB for weight 'w' did not fit"), stderr);
+        Assert.Equal(1, code);
+        Assert.Equal("copal: error: cuda device 'H200' is out of memory: 2.00 GiB for weight 'w' did not fit; a compact (pruned) checkpoint, "
+            + "a shorter context or --device cpu needs less" + Environment.NewLine, stderr.ToString());
+    }
+
+    [Fact]
     public void A_real_bug_is_an_internal_error_that_asks_for_a_report()
     {
         using var stderr = new StringWriter();

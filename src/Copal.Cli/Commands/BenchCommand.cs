@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 

@@ -9,6 +9,7 @@ using Copal.Prune.Continual.Protocol;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
 using Copal.Tensors.IO;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 
@@ -114,7 +115,7 @@ internal static class ContinualCommand
                         int tokens = data.CalibrationTokens[i].Length;
                         Out.Info($"copal: calibration '{request.Datasets[i].Name}': {tokens:N0} tokens give at most {CalibrationSet.WindowsIn(tokens, window)} non-overlapping windows of {window}; {request.NSamples} per step");
                     }
-                    Out.Info($"copal: estimated memory of the largest calibration ({estimate.Samples} × {window} tokens): {estimate} of {CalibrationMemory.Format(available)} available");
+                    Out.Info($"copal: estimated memory of the largest calibration ({estimate.Samples} × {window} tokens): {estimate} of {ByteSize.Format(available)} available");
                 }
                 CalibrationMemory.Require(estimate, available);
             }

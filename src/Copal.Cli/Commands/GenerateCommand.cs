@@ -2,6 +2,7 @@ using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Generation;
 using Copal.Prune.Driver;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 

@@ -7,6 +7,7 @@ using Copal.Prune.Continual;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
 using Copal.Tensors.IO;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 
@@ -71,7 +72,7 @@ internal static class PruneCommand
             if (!asJson)
             {
                 Out.Info($"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {calibration.MaxSamples} non-overlapping windows of {window}; " +
-                    $"estimated memory {estimate} of {CalibrationMemory.Format(available)} available");
+                    $"estimated memory {estimate} of {ByteSize.Format(available)} available");
             }
             try
             {

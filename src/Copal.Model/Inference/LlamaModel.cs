@@ -107,6 +107,7 @@ public sealed class LlamaModel : IDisposable
         SparseWeightSource? sparse = null;
         try
         {
+            DeviceFit.Require(backend, checkpoint.Tensors, directory);
             progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s), " +
                 $"{(copyWeights ? "copied into memory in the kernels' layout" : weightsResidence == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}");
             if (!allowNonFinite)

@@ -2,6 +2,7 @@ using System.Globalization;
 using Copal.Model.Config;
 using Copal.Model.Weights;
 using Copal.Prune.Continual;
+using Copal.Tensors;
 
 namespace Copal.Prune.Driver;
 
@@ -25,9 +26,9 @@ public sealed record CalibrationMemoryEstimate(int Samples, int SeqLen, long Act
 
     /// <summary>One line: the total and its parts, in binary units.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{CalibrationMemory.Format(Total)} (activations {CalibrationMemory.Format(Activations)} for {Samples} × {SeqLen} tokens, " +
-        $"forward buffers {CalibrationMemory.Format(Forward)}, statistics {CalibrationMemory.Format(Statistics)}, " +
-        $"pruning {CalibrationMemory.Format(Pruning)}{(State > 0 ? $", COPAL state {CalibrationMemory.Format(State)}" : "")})");
+        $"{ByteSize.Format(Total)} (activations {ByteSize.Format(Activations)} for {Samples} × {SeqLen} tokens, " +
+        $"forward buffers {ByteSize.Format(Forward)}, statistics {ByteSize.Format(Statistics)}, " +
+        $"pruning {ByteSize.Format(Pruning)}{(State > 0 ? $", COPAL state {ByteSize.Format(State)}" : "")})");
 }
 
 /// <summary>Estimates a pruning run's memory up front (<see cref="CalibrationMemoryEstimate"/>) and refuses runs that cannot fit.</summary>
@@ -173,17 +174,8 @@ public static class CalibrationMemory
             ? string.Create(CultureInfo.InvariantCulture, $"use --nsamples ≤ {Math.Min(fitting, int.MaxValue)} or a shorter --seqlen")
             : "use a shorter --seqlen or a machine with more memory";
         throw new CalibrationLimitException(string.Create(CultureInfo.InvariantCulture,
-            $"--nsamples {estimate.Samples} × --seqlen {estimate.SeqLen} needs an estimated {estimate}, more than the {Format(available)} of memory available: {remedy}"));
+            $"--nsamples {estimate.Samples} × --seqlen {estimate.SeqLen} needs an estimated {estimate}, more than the {ByteSize.Format(available)} of memory available: {remedy}"));
     }
-
-    /// <summary>Bytes in binary units: "1.50 GiB", "36.0 MiB".</summary>
-    public static string Format(long bytes) => bytes switch
-    {
-        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB"),
-        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):F1} MiB"),
-        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:F1} KiB"),
-        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
-    };
 
     // One linear [rows, cols] being pruned: the f32 weight and its encoded copy, plus the method's own arrays.
     private static long Workspace(string method, bool needsHessian, long rows, long cols, long dtype)

@@ -1,6 +1,7 @@
 using Copal.Model.Config;
 using Copal.Prune.Calibration;
 using Copal.Prune.Driver;
+using Copal.Tensors;
 
 namespace Copal.Prune.Tests.Driver;
 
@@ -144,7 +145,7 @@ public sealed class CalibrationLimitTests
         CalibrationMemory.Require(e, e.Total);
         long perSample = e.Activations / 128;
         CalibrationLimitException refused = Assert.Throws<CalibrationLimitException>(() => CalibrationMemory.Require(e, e.Total - (10 * perSample)));
-        Assert.Contains("--nsamples 128 × --seqlen 2048 needs an estimated " + CalibrationMemory.Format(e.Total), refused.Message, StringComparison.Ordinal);
+        Assert.Contains("--nsamples 128 × --seqlen 2048 needs an estimated " + ByteSize.Format(e.Total), refused.Message, StringComparison.Ordinal);
         Assert.Contains("--nsamples ≤ 118", refused.Message, StringComparison.Ordinal);
     }
 }

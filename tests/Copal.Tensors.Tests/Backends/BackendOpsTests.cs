@@ -256,6 +256,16 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     }
 
     [BackendFact]
+    public void An_allocation_the_device_cannot_hold_names_its_size_and_the_device()
+    {
+        // 2^46 floats: 256 TiB, beyond any device and any x86-64 address space (so no overcommit setting allows it).
+        var e = Assert.Throws<DeviceOutOfMemoryException>(() => Backend.Allocate(1L << 46));
+        Assert.Contains($"{Backend.Info.Kind} device '{Backend.Info.DeviceName}' is out of memory", e.Message, StringComparison.Ordinal);
+        Assert.Contains("262144.00 GiB for a buffer of 70368744177664 floats did not fit", e.Message, StringComparison.Ordinal);
+        using DeviceBuffer after = Backend.Allocate(16); // the backend goes on working
+    }
+
+    [BackendFact]
     public void BatchRowAttention_refuses_more_than_one_row()
     {
         using DeviceBuffer a = Backend.Allocate(64), b = Backend.Allocate(64), c = Backend.Allocate(64);

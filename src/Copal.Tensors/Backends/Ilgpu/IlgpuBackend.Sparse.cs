@@ -34,16 +34,17 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
                     BitmaskSparseMatrix bm => bm.ValueBytes,
                     _ => throw new ArgumentException($"LoadSparseWeight: tensor '{matrix.Name}' has format {matrix.Format}, which has no device kernel", nameof(matrix)),
                 };
-                (MemoryBuffer values, Bf16Weights bf16, F32Weights f32) = UploadValues(matrix.DType, valueBytes, owned);
+                string what = $"compressed weight '{matrix.Name}'";
+                (MemoryBuffer values, Bf16Weights bf16, F32Weights f32) = UploadValues(matrix.DType, valueBytes, owned, what);
                 switch (matrix)
                 {
                     case NMSparseMatrix nm:
-                        MemoryBuffer1D<byte, Stride1D.Dense> index = Upload(nm.Index, owned);
+                        MemoryBuffer1D<byte, Stride1D.Dense> index = Upload(nm.Index, owned, what);
                         _stream.Synchronize();
                         return new IlgpuSparseWeight(this, nm, values, index, null, bf16, f32, index.View.AsContiguous(), default, default);
                     case BitmaskSparseMatrix bm:
                         (uint[] words, uint[] starts) = MaskWords(bm);
-                        MemoryBuffer1D<uint, Stride1D.Dense> wordBuffer = Upload<uint>(words, owned), startBuffer = Upload<uint>(starts, owned);
+                        MemoryBuffer1D<uint, Stride1D.Dense> wordBuffer = Upload<uint>(words, owned, what), startBuffer = Upload<uint>(starts, owned, what);
                         _stream.Synchronize();
                         return new IlgpuSparseWeight(this, bm, values, wordBuffer, startBuffer, bf16, f32, default,
                             wordBuffer.View.AsContiguous(), startBuffer.View.AsContiguous());
@@ -149,22 +150,22 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         }
     }
 
-    private (MemoryBuffer Buffer, Bf16Weights Bf16, F32Weights F32) UploadValues(DType dtype, ReadOnlySpan<byte> bytes, List<MemoryBuffer> owned)
+    private (MemoryBuffer Buffer, Bf16Weights Bf16, F32Weights F32) UploadValues(DType dtype, ReadOnlySpan<byte> bytes, List<MemoryBuffer> owned, string what)
     {
         if (dtype == DType.BF16)
         {
-            MemoryBuffer1D<ushort, Stride1D.Dense> words = Upload(MemoryMarshal.Cast<byte, ushort>(bytes), owned);
+            MemoryBuffer1D<ushort, Stride1D.Dense> words = Upload(MemoryMarshal.Cast<byte, ushort>(bytes), owned, what);
             return (words, Bf16Weights.Over(words.View.AsContiguous()), default);
         }
-        MemoryBuffer1D<float, Stride1D.Dense> values = Upload(MemoryMarshal.Cast<byte, float>(bytes), owned);
+        MemoryBuffer1D<float, Stride1D.Dense> values = Upload(MemoryMarshal.Cast<byte, float>(bytes), owned, what);
         return (values, default, F32Weights.Over(values.View.AsContiguous()));
     }
 
-    /// <summary>Copies <paramref name="data"/> to a new device buffer (at least one element long).</summary>
-    private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> data, List<MemoryBuffer> owned)
+    /// <summary>Copies <paramref name="data"/> (part of <paramref name="what"/>) to a new device buffer (at least one element long).</summary>
+    private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> data, List<MemoryBuffer> owned, string what)
         where T : unmanaged
     {
-        MemoryBuffer1D<T, Stride1D.Dense> buffer = _accelerator.Allocate1D<T>(Math.Max(data.Length, 1));
+        MemoryBuffer1D<T, Stride1D.Dense> buffer = AllocateOnDevice<T>(Math.Max(data.Length, 1), what);
         owned.Add(buffer);
         if (!data.IsEmpty)
         {

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
 
 namespace Copal.Tensors.Backends.Ilgpu;
 
@@ -64,7 +66,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        MemoryBuffer1D<float, Stride1D.Dense> memory = _accelerator.Allocate1D<float>(Math.Max(length, 1));
+        MemoryBuffer1D<float, Stride1D.Dense> memory = AllocateOnDevice<float>(Math.Max(length, 1), $"a buffer of {length} floats");
         memory.View.MemSetToZero(_stream);
         return new IlgpuBuffer(this, memory, length);
     }
@@ -108,13 +110,13 @@ public sealed partial class IlgpuBackend : IPartialBackend
         IlgpuWeight weight;
         if (view.DType == DType.F32)
         {
-            MemoryBuffer1D<float, Stride1D.Dense> values = _accelerator.Allocate1D<float>(Math.Max(view.ElementCount, 1));
+            MemoryBuffer1D<float, Stride1D.Dense> values = AllocateOnDevice<float>(Math.Max(view.ElementCount, 1), $"weight '{view.Name}'");
             values.View.AsContiguous().SubView(0, view.ElementCount).CopyFromCPU(_stream, ref Unsafe.AsRef<float>(view.Data), view.ElementCount);
             weight = new IlgpuWeight(this, values, view.Name, rows, cols);
         }
         else
         {
-            MemoryBuffer1D<ushort, Stride1D.Dense> words = _accelerator.Allocate1D<ushort>(Math.Max(view.ElementCount, 1));
+            MemoryBuffer1D<ushort, Stride1D.Dense> words = AllocateOnDevice<ushort>(Math.Max(view.ElementCount, 1), $"weight '{view.Name}'");
             words.View.AsContiguous().SubView(0, view.ElementCount).CopyFromCPU(_stream, ref Unsafe.AsRef<ushort>(view.Data), view.ElementCount);
             weight = new IlgpuWeight(this, words, view.Name, view.DType, rows, cols);
         }
@@ -159,7 +161,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
             // Kernels queued earlier may still read the old scratch: wait before freeing it.
             _stream.Synchronize();
             _tokens?.Dispose();
-            _tokens = _accelerator.Allocate1D<int>(Math.Max(64, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)tokens.Length)));
+            _tokens = AllocateOnDevice<int>(Math.Max(64, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)tokens.Length)), "token ids");
         }
         ArrayView<int> view = _tokens.View.AsContiguous().SubView(0, tokens.Length);
         view.CopyFromCPU(_stream, tokens);
@@ -174,10 +176,39 @@ public sealed partial class IlgpuBackend : IPartialBackend
             // Kernels queued earlier may still read the old scratch: wait before freeing it.
             _stream.Synchronize();
             _attentionScratch?.Dispose();
-            _attentionScratch = _accelerator.Allocate1D<float>(length);
+            _attentionScratch = AllocateOnDevice<float>(length, "split attention's partial results");
         }
         return _attentionScratch.View.AsContiguous().SubView(0, length);
     }
+
+    /// <summary>
+    /// <paramref name="length"/> elements of device memory for <paramref name="what"/>. The device's out-of-memory
+    /// error (CUDA's, OpenCL's, or the host's on the CPU accelerator) becomes a <see cref="DeviceOutOfMemoryException"/>
+    /// that names the size, the purpose and the device's memory, instead of a driver error code.
+    /// </summary>
+    private MemoryBuffer1D<T, Stride1D.Dense> AllocateOnDevice<T>(long length, string what)
+        where T : unmanaged
+    {
+        try
+        {
+            return _accelerator.Allocate1D<T>(length);
+        }
+        catch (Exception e) when (IsOutOfMemory(e))
+        {
+            long bytes = length * Unsafe.SizeOf<T>();
+            string free = _accelerator is CudaAccelerator cuda ? $", {ByteSize.Format(cuda.GetFreeMemory())} of it free now" : "";
+            throw new DeviceOutOfMemoryException(
+                $"{Info.Kind} device '{Info.DeviceName}' is out of memory: {ByteSize.Format(bytes)} for {what} did not fit (the device has {ByteSize.Format(Info.MemoryBytes)}{free})", e);
+        }
+    }
+
+    private static bool IsOutOfMemory(Exception e) => e switch
+    {
+        OutOfMemoryException => true,
+        CudaException cuda => cuda.Error.Contains("OUT_OF_MEMORY", StringComparison.Ordinal),
+        CLException cl => cl.Error is CLError.CL_MEM_OBJECT_ALLOCATION_FAILURE or CLError.CL_OUT_OF_RESOURCES or CLError.CL_OUT_OF_HOST_MEMORY,
+        _ => false,
+    };
 
     private IlgpuBuffer Own(DeviceBuffer buffer, string op, string name)
     {

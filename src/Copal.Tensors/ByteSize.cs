@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Copal.Cli.Infrastructure;
+namespace Copal.Tensors;
 
 /// <summary>Byte counts as a person reads them, in binary units: "36.0 MiB".</summary>
-internal static class ByteSize
+public static class ByteSize
 {
     public static string Format(long bytes) => bytes switch
     {
