@@ -157,7 +157,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         FusedOps.RopeAndStore(this, q, k, v, cos, sin, kCache, vCache, shape);
     }
 
-    /// <inheritdoc cref="RopeAndStore"/>
+    /// <summary>The device's fused op, or the plain ops it stands for, each on the device or the CPU as it has them.</summary>
     public void BatchRowAttention(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int row, DeviceBuffer cos, DeviceBuffer sin,
         DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in RowScratch scratch, in AttentionShape shape)
     {
