@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Copal.Cli.Infrastructure;
 using Copal.Tensors.Backends;
 
@@ -26,7 +27,9 @@ internal static class DevicesCommand
                     Out.Line($"{d.Kind,-7} (none)  {d.Error}");
                     continue;
                 }
-                string status = d.KernelsCompiled ? "kernels ok" : $"unusable: {d.Error}";
+                string status = d.KernelsCompiled
+                    ? d.CompileSeconds is double seconds ? string.Create(CultureInfo.InvariantCulture, $"kernels ok (compiled in {seconds:F1} s)") : "kernels ok"
+                    : $"unusable: {d.Error}";
                 Out.Line($"{d.Spec,-9} {d.Name} [{d.Type}], {d.MemoryBytes / 1073741824.0:F1} GiB, {d.ComputeUnits} compute units, driver {d.DriverVersion}; {status}");
             }
             return CliErrors.Ok;

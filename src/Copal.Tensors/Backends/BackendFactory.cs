@@ -51,14 +51,14 @@ public static class BackendFactory
             }
             foreach (IlgpuDevice d in devices)
             {
-                string? error = d.Refusal ?? TryCompile(() => IlgpuDevices.Open(kind, d.Index));
+                (string? error, double? seconds) = d.Refusal is null ? TryCompile(() => IlgpuDevices.Open(kind, d.Index)) : (d.Refusal, null);
                 rows.Add(new DeviceDescription(kind, d.Index, d.Device.Name, d.TypeName, d.Device.MemorySize, d.Device.NumMultiprocessors,
-                    d.DriverVersion, error is null, error));
+                    d.DriverVersion, error is null, error, seconds));
             }
         }
-        string? cpuError = TryCompile(() => IlgpuDevices.OpenCpu());
+        (string? cpuError, double? cpuSeconds) = TryCompile(() => IlgpuDevices.OpenCpu());
         rows.Add(new DeviceDescription("ilgpu-cpu", 0, "ILGPU CPU accelerator (debugging and tests; slow)", "CPU", 0, Environment.ProcessorCount,
-            typeof(ILGPU.Context).Assembly.GetName().Version?.ToString(3) ?? "", cpuError is null, cpuError));
+            typeof(ILGPU.Context).Assembly.GetName().Version?.ToString(3) ?? "", cpuError is null, cpuError, cpuSeconds));
         using var cpu = new CpuBackend();
         rows.Add(new DeviceDescription("cpu", 0, cpu.Info.DeviceName, "CPU", cpu.Info.MemoryBytes, cpu.Info.ComputeUnits,
             Environment.Version.ToString(), true, null));
@@ -131,16 +131,18 @@ public static class BackendFactory
         return new CpuBackend();
     }
 
-    private static string? TryCompile(Func<IlgpuBackend> create)
+    /// <summary>Creates a backend (compiling every kernel) and disposes it: null and the seconds it took, or the reason it failed.</summary>
+    private static (string? Error, double? Seconds) TryCompile(Func<IlgpuBackend> create)
     {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             create().Dispose();
-            return null;
+            return (null, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
         catch (DeviceUnavailableException e)
         {
-            return e.Message;
+            return (e.Message, null);
         }
     }
 

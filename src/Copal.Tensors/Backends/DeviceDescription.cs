@@ -13,9 +13,13 @@ namespace Copal.Tensors.Backends;
 /// <param name="DriverVersion">The driver's version string.</param>
 /// <param name="KernelsCompiled">True when Copal's kernels built for the device.</param>
 /// <param name="Error">Why the device (or the whole kind) is unusable; null when it is usable.</param>
+/// <param name="CompileSeconds">
+/// How long creating a backend on the device took, compiling every kernel (ILGPU's code generation and, on a GPU, the
+/// driver's JIT): what each run of a command on the device pays at its start. Null where nothing was compiled.
+/// </param>
 public sealed record DeviceDescription(
     string Kind, int Index, string Name, string Type, long MemoryBytes, int ComputeUnits, string DriverVersion,
-    bool KernelsCompiled, string? Error)
+    bool KernelsCompiled, string? Error, double? CompileSeconds = null)
 {
     /// <summary>The spec that selects this device, such as "opencl:1".</summary>
     public string Spec => Kind is "cpu" or "ilgpu-cpu" ? Kind : $"{Kind}:{Index}";

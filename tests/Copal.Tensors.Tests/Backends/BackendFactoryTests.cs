@@ -76,6 +76,9 @@ public class BackendFactoryTests
         DeviceDescription ilgpuCpu = Assert.Single(rows, r => r.Kind == "ilgpu-cpu");
         Assert.True(ilgpuCpu.KernelsCompiled, ilgpuCpu.Error);
         Assert.Equal("ilgpu-cpu", ilgpuCpu.Spec);
+        // Compiling is what a run on the device pays at its start; only a device that compiled has a time.
+        Assert.True(ilgpuCpu.CompileSeconds > 0, $"ilgpu-cpu compile seconds {ilgpuCpu.CompileSeconds}");
+        Assert.All(rows, r => Assert.Equal(r.Kind != "cpu" && r.KernelsCompiled, r.CompileSeconds is not null));
         Assert.Contains(rows, r => r.Kind == "cuda");
         Assert.Contains(rows, r => r.Kind == "opencl");
         // A row is usable, or says why not: no driver, no platform, or ILGPU's reason for refusing the device.
