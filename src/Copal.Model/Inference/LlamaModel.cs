@@ -107,7 +107,12 @@ public sealed class LlamaModel : IDisposable
         SparseWeightSource? sparse = null;
         try
         {
-            DeviceFit.Require(backend, checkpoint.Tensors, directory);
+            if (sparseMode != SparseLoadMode.Force)
+            {
+                // Force converts dense linears to sparse at load, so the device may hold less than the files: only
+                // the allocations themselves can tell.
+                DeviceFit.Require(backend, checkpoint.Tensors, directory);
+            }
             progress?.Report($"weights: {checkpoint.Tensors.Count} tensors in {checkpoint.Files.Count} file(s), " +
                 $"{(copyWeights ? "copied into memory in the kernels' layout" : weightsResidence == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}");
             if (!allowNonFinite)

@@ -12,7 +12,8 @@ public static class DeviceFit
     /// <summary>
     /// Throws <see cref="DeviceOutOfMemoryException"/> when the tensors' stored bytes (what a device backend holds:
     /// weights in their stored dtype, compact ones compressed) exceed the device's memory. The CPU maps or copies
-    /// weights into host memory, which its own policy governs, so it is not asked.
+    /// weights into host memory, which its own policy governs, so it is not asked. A load that converts dense weights
+    /// to sparse (<c>--sparse force</c>) may hold less than the files, so the model loader does not ask then.
     /// </summary>
     public static void Require(IBackend backend, IEnumerable<TensorView> tensors, string source)
     {

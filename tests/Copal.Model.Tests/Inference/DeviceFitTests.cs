@@ -3,6 +3,7 @@ using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Sparse;
 using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
@@ -20,6 +21,14 @@ public sealed class DeviceFitTests
         Assert.EndsWith($", more than the {ByteSize.Format(100_000)} of cuda device 'a small test device'", e.Message, StringComparison.Ordinal);
         Assert.True(bytes > 100_000, $"stories260K's files are {bytes} bytes");
         Assert.Equal(0, device.WeightsLoaded);
+    }
+
+    [Fact]
+    public void A_load_that_converts_to_sparse_is_not_refused_up_front()
+    {
+        // The converted weights may be smaller than the files; only the allocations can tell.
+        using var device = new SmallDevice(memoryBytes: 100_000);
+        Assert.Null(Record.Exception(() => LlamaModel.Load(TestData.Stories260K, device, SparseLoadMode.Force).Dispose()));
     }
 
     [Fact]
