@@ -89,19 +89,7 @@ internal static partial class NvidiaTools
     }
 }
 
-/// <summary>A fact that needs <see cref="NvidiaTools"/>: skipped, with the reason, where they are not installed.</summary>
-public sealed class NvidiaToolsFactAttribute : FactAttribute
-{
-    public NvidiaToolsFactAttribute()
-    {
-        if (NvidiaTools.Ptxas is null || NvidiaTools.Nvdisasm is null)
-        {
-            Skip = NvidiaTools.Missing;
-        }
-    }
-}
-
-/// <summary>The theory counterpart of <see cref="NvidiaToolsFactAttribute"/>.</summary>
+/// <summary>A theory that needs <see cref="NvidiaTools"/>: skipped, with the reason, where they are not installed.</summary>
 public sealed class NvidiaToolsTheoryAttribute : TheoryAttribute
 {
     public NvidiaToolsTheoryAttribute()
