@@ -38,19 +38,29 @@ internal static class BenchCommand
                 Out.Json(result);
                 return CliErrors.Ok;
             }
-            Out.Line($"device {result.Device} ({result.Threads} threads); streaming read {result.BandwidthGBs:F1} GB/s; GEMM {result.GemmShape}: {result.GemmGflops:F1} GFLOP/s");
-            Out.Line($"weights streamed per token: {result.WeightBytesPerToken / 1e9:F3} GB ({result.LinearParams / 1e6:F0} M linear + {result.LmHeadParams / 1e6:F0} M lm_head params{(result.SparseLinears > 0 ? $"; {result.SparseLinears} linears compressed" : "")}), {(result.Weights == "memory" ? "read into memory" : "mapped")} (--mmap)");
+            bool onDevice = result.BandwidthSource == "device";
+            string nominal = result.NominalBandwidthGBs is double rate ? $" ({rate:F0} GB/s nominal)" : "";
+            Out.Line($"device {result.Device} ({result.Threads} {(result.Device == "cpu" ? "threads" : "compute units")}); {(onDevice ? "device " : "")}streaming read {result.BandwidthGBs:F1} GB/s{nominal}; GEMM {result.GemmShape}: {result.GemmGflops:F1} GFLOP/s");
+            string residence = result.Weights switch { "memory" => "read into memory (--mmap)", "device" => "in the device's memory", _ => "mapped (--mmap)" };
+            Out.Line($"weights streamed per token: {result.WeightBytesPerToken / 1e9:F3} GB ({result.LinearParams / 1e6:F0} M linear + {result.LmHeadParams / 1e6:F0} M lm_head params{(result.SparseLinears > 0 ? $"; {result.SparseLinears} linears compressed" : "")}), {residence}");
             Out.Line($"KV cache: {result.KvCacheBytes} bytes ({ByteSize.Format(result.KvCacheBytes)}) for {result.ContextPositions} positions");
             Out.Line($"| phase | tokens/s | ceiling tokens/s | ratio |");
             Out.Line($"|---|---|---|---|");
             Out.Line($"| prefill {n} | {result.PrefillTokensPerSecond:F1} | {result.PrefillLimitTokensPerSecond:F1} (GEMM rate ÷ 2·params) | {result.PrefillRatio:P0} |");
             Out.Line($"| perplexity-mode {n} (all logits) | {result.PerplexityTokensPerSecond:F1} | {result.PerplexityLimitTokensPerSecond:F1} (GEMM rate ÷ 2·params) | {result.PerplexityRatio:P0} |");
-            Out.Line($"| decode {m} | {result.DecodeTokensPerSecond:F2} | {result.DecodeLimitTokensPerSecond:F2} (bandwidth ÷ weight bytes) | {result.DecodeRatio:P0} |");
-            // With the weights read into memory, the mapping's rate is what --mmap on could reach, not decode's ceiling.
-            string mappedRow = result.Weights == "memory" ? $"decode {m}, vs a mapping's bandwidth (--mmap on; this run read the weights in)" : $"decode {m}, vs the mapped checkpoint's bandwidth";
-            Out.Line(double.IsFinite(result.DecodeRatioMapped)
-                ? $"| {mappedRow} | {result.DecodeTokensPerSecond:F2} | {result.DecodeTokensPerSecond / result.DecodeRatioMapped:F2} ({result.MappedBandwidthGBs:F1} GB/s ÷ weight bytes) | {result.DecodeRatioMapped:P0} |"
-                : $"| {mappedRow} | {result.DecodeTokensPerSecond:F2} | not measured: {result.NotMeasured?.Values.First() ?? "no mapped read"} | — |");
+            Out.Line($"| decode {m} | {result.DecodeTokensPerSecond:F2} | {result.DecodeLimitTokensPerSecond:F2} ({(onDevice ? "device " : "")}bandwidth ÷ weight bytes) | {result.DecodeRatio:P0} |");
+            if (result.NominalBandwidthGBs is double nominalGBs && result.DecodeRatioNominal is double ofNominal)
+            {
+                Out.Line($"| decode {m}, vs the memory's nominal rate | {result.DecodeTokensPerSecond:F2} | {result.DecodeTokensPerSecond / ofNominal:F2} ({nominalGBs:F0} GB/s ÷ weight bytes) | {ofNominal:P0} |");
+            }
+            if (!onDevice)
+            {
+                // With the weights read into memory, the mapping's rate is what --mmap on could reach, not decode's ceiling.
+                string mappedRow = result.Weights == "memory" ? $"decode {m}, vs a mapping's bandwidth (--mmap on; this run read the weights in)" : $"decode {m}, vs the mapped checkpoint's bandwidth";
+                Out.Line(double.IsFinite(result.DecodeRatioMapped)
+                    ? $"| {mappedRow} | {result.DecodeTokensPerSecond:F2} | {result.DecodeTokensPerSecond / result.DecodeRatioMapped:F2} ({result.MappedBandwidthGBs:F1} GB/s ÷ weight bytes) | {result.DecodeRatioMapped:P0} |"
+                    : $"| {mappedRow} | {result.DecodeTokensPerSecond:F2} | not measured: {result.NotMeasured?.Values.First() ?? "no mapped read"} | — |");
+            }
             BenchProfileReport.Write(result);
             return CliErrors.Ok;
         });

@@ -24,8 +24,23 @@ internal sealed record ModelBenchResult(
     public double PrefillRatio => PrefillTokensPerSecond / PrefillLimitTokensPerSecond;
     public double PerplexityRatio => PerplexityTokensPerSecond / PerplexityLimitTokensPerSecond;
 
-    /// <summary>Where the CPU read the weights from: "memory" (a copy read at load) or "mapped" (the files' mapping); see --mmap.</summary>
+    /// <summary>
+    /// Where decode reads the weights from: on the CPU "memory" (a copy read at load) or "mapped" (the files'
+    /// mapping), see --mmap; "device" on a GPU or ILGPU's CPU accelerator (uploaded to its memory).
+    /// </summary>
     public string Weights { get; init; } = "mapped";
+
+    /// <summary>
+    /// Whose streaming read <see cref="ModelBenchResult.BandwidthGBs"/> is: "host" (the CPU's, by its SIMD probe) or
+    /// "device" (a read kernel on the device, timed on it), where decode reads the weights from.
+    /// </summary>
+    public string BandwidthSource { get; init; } = "host";
+
+    /// <summary>The device memory's specified rate (GB/s) where the driver reports it (CUDA); else null.</summary>
+    public double? NominalBandwidthGBs { get; init; }
+
+    /// <summary>Decode tokens/s over (<see cref="NominalBandwidthGBs"/> ÷ weight bytes per token); null where there is no nominal rate.</summary>
+    public double? DecodeRatioNominal { get; init; }
 
     /// <summary>Streaming rate of a mapping of the checkpoint (the pages decode reads with --mmap on); NaN (null in JSON) when not measured.</summary>
     public double MappedBandwidthGBs { get; init; }
@@ -97,6 +112,9 @@ internal static class BenchModel
         string headName = File.Exists(Path.Combine(directory, "config.json")) && Copal.Model.Config.LlamaConfig.Load(directory).TieWordEmbeddings
             ? "model.embed_tokens.weight" : "lm_head.weight";
         using var backend = new BenchTimingBackend(raw, headName);
+        // A device's own read rate is measured before the weights take its memory; on the CPU it is measured below.
+        IDeviceMemoryProbe? deviceProbe = (raw is CpuFallbackBackend fallback ? fallback.Primary : raw) as IDeviceMemoryProbe;
+        double deviceBandwidth = deviceProbe is null ? double.NaN : deviceProbe.MeasureReadBytesPerSecond(DeviceProbeBytes(raw.Info), 5, cancellationToken) / 1e9;
         using LlamaModel model = LlamaModel.Load(directory, backend, sparse, residence: residence, cancellationToken: cancellationToken);
         var c = model.Config;
         long positions = (long)prefill + decode;
@@ -127,10 +145,25 @@ internal static class BenchModel
         }
 
         Say($"{c}; {weightBytes / 1e9:F2} GB of weights streamed per decoded token{(sparseLinears > 0 ? $" ({sparseLinears} linears compressed)" : "")}");
-        double bandwidth = MemoryBandwidth.MeasureRead(512L << 20, raw.Info.ComputeUnits, 5);
-        Say($"streaming read {bandwidth:F1} GB/s");
-        (double mappedBandwidth, string? unmeasured) = MappedBandwidth(directory, raw.Info.ComputeUnits);
-        Say(unmeasured is null ? $"streaming read of the mapped checkpoint {mappedBandwidth:F1} GB/s" : $"streaming read of the mapped checkpoint not measured: {unmeasured}");
+        double? nominal = raw.Info.NominalMemoryBytesPerSecond / 1e9;
+        double bandwidth;
+        double mappedBandwidth;
+        string? unmeasured;
+        if (deviceProbe is null)
+        {
+            bandwidth = MemoryBandwidth.MeasureRead(512L << 20, raw.Info.ComputeUnits, 5);
+            Say($"streaming read {bandwidth:F1} GB/s");
+            (mappedBandwidth, unmeasured) = MappedBandwidth(directory, raw.Info.ComputeUnits);
+            Say(unmeasured is null ? $"streaming read of the mapped checkpoint {mappedBandwidth:F1} GB/s" : $"streaming read of the mapped checkpoint not measured: {unmeasured}");
+        }
+        else
+        {
+            // Decode reads the weights from the device's memory: the host's rates are not its ceiling.
+            bandwidth = deviceBandwidth;
+            Say($"device streaming read {bandwidth:F1} GB/s{(nominal is double n ? $" ({n:F0} GB/s nominal)" : "")}");
+            mappedBandwidth = double.NaN;
+            unmeasured = $"the weights are in the {raw.Info.Kind} device's memory, not mapped";
+        }
 
 
         var random = new Random(1234);
@@ -223,7 +256,10 @@ internal static class BenchModel
             profile)
         {
             MappedBandwidthGBs = mappedBandwidth,
-            Weights = model.WeightResidence == WeightResidence.Memory ? "memory" : "mapped",
+            Weights = deviceProbe is not null ? "device" : model.WeightResidence == WeightResidence.Memory ? "memory" : "mapped",
+            BandwidthSource = deviceProbe is null ? "host" : "device",
+            NominalBandwidthGBs = nominal,
+            DecodeRatioNominal = nominal is double rate ? decode / decodeSeconds / (rate * 1e9 / weightBytes) : null,
             SparseLinears = sparseLinears,
             ContextPositions = prefill + decode,
             KvCacheBytes = state.KvCacheBytes,
@@ -241,6 +277,13 @@ internal static class BenchModel
             },
         };
     }
+
+    /// <summary>
+    /// Bytes for the device's read probe: 1 GiB, far above any L2 cache, and at most an eighth of the device's memory.
+    /// ILGPU's CPU accelerator reads 256 MiB: it is slow, and its memory is the host's.
+    /// </summary>
+    private static long DeviceProbeBytes(BackendInfo info) =>
+        info.Kind == "ilgpu-cpu" ? 256L << 20 : Math.Clamp(info.MemoryBytes / 8, 16, 1L << 30);
 
     /// <summary>
     /// The streaming rate of the checkpoint's own memory mapping (its largest file's data section): the pages a CPU

@@ -135,4 +135,12 @@ public readonly record struct RowScratch(DeviceBuffer Q, DeviceBuffer K, DeviceB
 public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale);
 
 /// <summary>What a backend runs on.</summary>
-public sealed record BackendInfo(string Kind, string DeviceName, long MemoryBytes, int ComputeUnits);
+/// <param name="Kind">"cpu", "ilgpu-cpu", "cuda" or "opencl".</param>
+/// <param name="DeviceName">The device's name.</param>
+/// <param name="MemoryBytes">The device's memory.</param>
+/// <param name="ComputeUnits">Threads (CPU), multiprocessors (CUDA) or compute units (OpenCL).</param>
+/// <param name="NominalMemoryBytesPerSecond">
+/// The rate the device's memory is specified for, from what the driver reports (CUDA: memory clock and bus width);
+/// null where it reports nothing (OpenCL, CPUs).
+/// </param>
+public sealed record BackendInfo(string Kind, string DeviceName, long MemoryBytes, int ComputeUnits, double? NominalMemoryBytesPerSecond = null);

@@ -1,5 +1,6 @@
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Backends.Ilgpu;
 using Copal.Tensors.Tests.Kernels;
 using Copal.Testing;
 
@@ -448,6 +449,29 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         var sum = new float[a.Length];
         Backend.Download(x, sum);
         Assert.Equal(a.Select((v, i) => v + b[i] + b[i] + b[i]), sum);
+    }
+
+    [BackendTheory]
+    [InlineData(1)]       // one quad: every other thread reads nothing
+    [InlineData(1000)]    // fewer quads than four per thread of a GPU-sized launch: the tail loop only
+    [InlineData(70_001)]  // the four-load body several times a thread, then a tail
+    public void The_streaming_read_kernel_reads_every_quad_exactly_once(int quads)
+    {
+        IlgpuBackend ilgpu = Assert.IsType<IlgpuBackend>(Backend);
+        var random = new Random(quads);
+        uint[] words = [.. Enumerable.Range(0, 4 * quads).Select(_ => (uint)random.NextInt64(1L << 32))];
+        // A quad read twice cancels out of the XOR and a quad skipped is missing from it.
+        Assert.Equal(words.Aggregate(0u, (a, b) => a ^ b), ilgpu.StreamReadChecksum(words));
+    }
+
+    [BackendFact]
+    public void The_memory_probe_gives_a_finite_read_rate_and_refuses_an_empty_buffer()
+    {
+        var probe = Assert.IsAssignableFrom<IDeviceMemoryProbe>(Backend);
+        double rate = probe.MeasureReadBytesPerSecond(1L << 20, rounds: 2);
+        Assert.True(rate > 0 && double.IsFinite(rate), $"{rate} bytes/s");
+        Assert.Throws<ArgumentOutOfRangeException>(() => probe.MeasureReadBytesPerSecond(8, rounds: 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => probe.MeasureReadBytesPerSecond(1L << 20, rounds: 0));
     }
 
     /// <summary>

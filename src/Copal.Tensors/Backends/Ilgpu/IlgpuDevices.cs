@@ -27,6 +27,22 @@ internal sealed record IlgpuDevice(string Kind, int Index, Device Device, string
         CLDevice cl => $"{cl.PlatformName}, {cl.DeviceVersion}, OpenCL C {cl.CLStdVersion}",
         _ => "",
     };
+
+    /// <summary>The memory's specified rate in bytes/s where the driver reports clock and bus width (CUDA); else null.</summary>
+    public double? NominalMemoryBytesPerSecond => NominalMemoryRate(Device);
+
+    /// <inheritdoc cref="NominalMemoryBytesPerSecond"/>
+    public static double? NominalMemoryRate(Device device) => device is CudaDevice cuda
+        ? DoubleDataRate(cuda.MemoryClockRate, cuda.MemoryBusWidth)
+        : null;
+
+    /// <summary>
+    /// Bytes/s of a memory that moves a bus width of bits twice per clock, from the clock (MHz) and bus width (bits)
+    /// CUDA reports; null when either is unknown (0). NVIDIA's figures follow this rule (H100 SXM: 2,619 MHz over
+    /// 5,120 bits, 3.35 TB/s).
+    /// </summary>
+    public static double? DoubleDataRate(int memoryClockMHz, int busWidthBits) =>
+        memoryClockMHz > 0 && busWidthBits > 0 ? memoryClockMHz * 1e6 * 2 * busWidthBits / 8 : null;
 }
 
 /// <summary>

@@ -66,6 +66,7 @@ internal sealed class KernelSet
         TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         BitmaskF32 = Load(a, "Bitmask<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
         Hold = Load(a, "Hold", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, float, float>(HoldKernel.Hold));
+        StreamRead = Load(a, "StreamRead", () => a.LoadStreamKernel<ArrayView<Words4>, ArrayView<uint>>(MemoryReadKernel.StreamRead));
         BitmaskBf16 = Load(a, "Bitmask<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
     }
 
@@ -123,6 +124,7 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskBf16 { get; }
     public Action<Index1D, ArrayView<float>, int, float, float> Hold { get; }
+    public Action<KernelConfig, ArrayView<Words4>, ArrayView<uint>> StreamRead { get; }
 
     private static T Load<T>(Accelerator accelerator, string kernel, Func<T> load)
     {
