@@ -30,7 +30,8 @@ internal static class DevicesCommand
                 string status = d.KernelsCompiled
                     ? d.CompileSeconds is double seconds ? string.Create(CultureInfo.InvariantCulture, $"kernels ok (compiled in {seconds:F1} s)") : "kernels ok"
                     : $"unusable: {d.Error}";
-                Out.Line($"{d.Spec,-9} {d.Name} [{d.Type}], {d.MemoryBytes / 1073741824.0:F1} GiB, {d.ComputeUnits} compute units, driver {d.DriverVersion}; {status}");
+                string rate = d.NominalMemoryBytesPerSecond is double r ? string.Create(CultureInfo.InvariantCulture, $" ({r / 1e9:F0} GB/s nominal)") : "";
+                Out.Line($"{d.Spec,-9} {d.Name} [{d.Type}], {d.MemoryBytes / 1073741824.0:F1} GiB{rate}, {d.ComputeUnits} compute units, driver {d.DriverVersion}; {status}");
             }
             return CliErrors.Ok;
         });

@@ -53,7 +53,7 @@ public static class BackendFactory
             {
                 (string? error, double? seconds) = d.Refusal is null ? TryCompile(() => IlgpuDevices.Open(kind, d.Index)) : (d.Refusal, null);
                 rows.Add(new DeviceDescription(kind, d.Index, d.Device.Name, d.TypeName, d.Device.MemorySize, d.Device.NumMultiprocessors,
-                    d.DriverVersion, error is null, error, seconds));
+                    d.DriverVersion, error is null, error, seconds, d.NominalMemoryBytesPerSecond));
             }
         }
         (string? cpuError, double? cpuSeconds) = TryCompile(() => IlgpuDevices.OpenCpu());

@@ -17,9 +17,10 @@ namespace Copal.Tensors.Backends;
 /// How long creating a backend on the device took, compiling every kernel (ILGPU's code generation and, on a GPU, the
 /// driver's JIT): what each run of a command on the device pays at its start. Null where nothing was compiled.
 /// </param>
+/// <param name="NominalMemoryBytesPerSecond">The memory's specified rate where the driver reports it (CUDA); else null.</param>
 public sealed record DeviceDescription(
     string Kind, int Index, string Name, string Type, long MemoryBytes, int ComputeUnits, string DriverVersion,
-    bool KernelsCompiled, string? Error, double? CompileSeconds = null)
+    bool KernelsCompiled, string? Error, double? CompileSeconds = null, double? NominalMemoryBytesPerSecond = null)
 {
     /// <summary>The spec that selects this device, such as "opencl:1".</summary>
     public string Spec => Kind is "cpu" or "ilgpu-cpu" ? Kind : $"{Kind}:{Index}";
