@@ -24,6 +24,31 @@ public static class Tolerances
     /// <summary>An elementary function's SIMD approximation (the softmax exp) against the same function in double: units in the last place.</summary>
     public const int ElementaryUlps = 2;
 
+    /// <summary>
+    /// The margin a reference's greedy choice must win by for greedy text to be compared for identity: ten times
+    /// <see cref="LogitsAbsolute"/>. A run whose logits are within that bound of the reference's (another backend,
+    /// another summation order) must then choose the same token, so identical text is a property, not luck.
+    /// </summary>
+    public const double GreedyMargin = 10 * LogitsAbsolute;
+
+    /// <summary>Asserts that <paramref name="chosen"/> is the top logit by more than <see cref="GreedyMargin"/>.</summary>
+    public static void AssertDecisive(ReadOnlySpan<float> logits, int chosen, string what)
+    {
+        float best = logits[chosen];
+        float second = float.NegativeInfinity;
+        for (int id = 0; id < logits.Length; id++)
+        {
+            if (id != chosen)
+            {
+                second = Math.Max(second, logits[id]);
+            }
+        }
+        if (!(best - second > GreedyMargin))
+        {
+            throw new Xunit.Sdk.XunitException($"{what} is a near tie: token {chosen} at {best:R}, the runner-up at {second:R} (margin ≤ {GreedyMargin:E1})");
+        }
+    }
+
     /// <summary>Normalized mean squared error: Σ(a−b)² / Σb².</summary>
     public static double Nmse(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
     {
