@@ -9,6 +9,7 @@ public static class FusedOps
     public static void MatMulTriple(IBackend b, DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
     {
         ArgumentNullException.ThrowIfNull(b);
+        CheckTripleBuffers(x, y0, y1, y2);
         b.MatMul(x, w0, y0, rows);
         b.MatMul(x, w1, y1, rows);
         b.MatMul(x, w2, y2, rows);
@@ -63,6 +64,28 @@ public static class FusedOps
         if (shape.Rows != 1 || row < 0)
         {
             throw new ArgumentException($"BatchRowAttention: one row a call (shape.Rows = 1) at a row index ≥ 0, got {shape.Rows} rows at row {row}", nameof(row));
+        }
+    }
+
+    /// <summary>
+    /// A matmul's output must be apart from its input: each output row reads its whole input row, and on a GPU the
+    /// groups writing y run at the same time as those still reading x.
+    /// </summary>
+    public static void CheckMatMulBuffers(DeviceBuffer x, DeviceBuffer y)
+    {
+        if (ReferenceEquals(x, y))
+        {
+            throw new ArgumentException("MatMul: the output y must be a buffer apart from the input x", nameof(y));
+        }
+    }
+
+    /// <summary>MatMulTriple's four buffers must be apart: x as for <see cref="CheckMatMulBuffers"/>, and the fused kernel writes all three outputs at once.</summary>
+    public static void CheckTripleBuffers(DeviceBuffer x, DeviceBuffer y0, DeviceBuffer y1, DeviceBuffer y2)
+    {
+        if (ReferenceEquals(y0, x) || ReferenceEquals(y1, x) || ReferenceEquals(y2, x)
+            || ReferenceEquals(y0, y1) || ReferenceEquals(y0, y2) || ReferenceEquals(y1, y2))
+        {
+            throw new ArgumentException("MatMulTriple: x, y0, y1 and y2 must be four buffers", nameof(y0));
         }
     }
 

@@ -38,7 +38,7 @@ public interface IBackend : IDisposable
 
     // ---- ops -----------------------------------------------------------------------------------------------
 
-    /// <summary>y[rows, out] = x[rows, in] · Wᵀ with W = <paramref name="weight"/> [out, in].</summary>
+    /// <summary>y[rows, out] = x[rows, in] · Wᵀ with W = <paramref name="weight"/> [out, in]; y is a buffer apart from x.</summary>
     void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows);
 
     /// <summary>y[r, c] += bias[c] for r &lt; rows, c &lt; cols.</summary>

@@ -66,6 +66,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     /// </summary>
     public virtual void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows)
     {
+        FusedOps.CheckMatMulBuffers(x, y);
         switch (weight)
         {
             case CpuWeight dense:

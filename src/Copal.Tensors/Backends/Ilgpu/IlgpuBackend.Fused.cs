@@ -19,6 +19,7 @@ public sealed partial class IlgpuBackend
     public void MatMulTriple(DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
     {
         Require(BackendOp.MatMulTriple);
+        FusedOps.CheckTripleBuffers(x, y0, y1, y2);
         FusedKind kind = FusedKindOf(w0);
         if (rows != 1 || kind == FusedKind.None || FusedKindOf(w1) != kind || FusedKindOf(w2) != kind || w1.Cols != w0.Cols || w2.Cols != w0.Cols)
         {

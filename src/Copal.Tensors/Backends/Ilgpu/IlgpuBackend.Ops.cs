@@ -16,6 +16,7 @@ public sealed partial class IlgpuBackend
     public void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows)
     {
         Require(BackendOp.MatMul);
+        FusedOps.CheckMatMulBuffers(x, y);
         Positive(rows, "MatMul", nameof(rows));
         Need(x, (long)rows * weight.Cols, "MatMul", nameof(x));
         Need(y, (long)rows * weight.Rows, "MatMul", nameof(y));
