@@ -189,7 +189,10 @@ public sealed partial class IlgpuBackend
     /// <summary>The attention launches over checked views: split decode over many keys, else one kernel.</summary>
     private void LaunchAttention(ArrayView<float> qv, ArrayView<float> kv, ArrayView<float> vv, ArrayView<float> ov, in AttentionShape shape)
     {
-        bool quads = shape.HeadDim % 4 == 0;
+        // A quad is a 16-byte load: on CUDA a view that does not start on 16 bytes faults (misaligned address), and
+        // the CPU accelerator would read shifted data. Whole buffers and BatchRowAttention's rows always qualify when
+        // the head dimension is a multiple of 4; any other view takes the scalar kernel.
+        bool quads = shape.HeadDim % 4 == 0 && StartsOnQuad(qv) && StartsOnQuad(kv) && StartsOnQuad(vv) && StartsOnQuad(ov);
         int keys = shape.StartPos + 1;
         int splits = quads && shape.Rows == 1 ? _plan.AttentionSplits(shape.Heads, keys) : 1;
         if (splits > 1)
@@ -207,6 +210,9 @@ public sealed partial class IlgpuBackend
         attention(new KernelConfig(new Index2D(shape.Heads, shape.Rows), new Index2D(_plan.AttentionGroup, 1)),
             qv, kv, vv, ov, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale);
     }
+
+    /// <summary>Whether the view's first element is 16-byte aligned (a constrained call: no boxing on the decode path).</summary>
+    private static bool StartsOnQuad<TView>(TView view) where TView : IContiguousArrayView => view.IndexInBytes % 16 == 0;
 
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count)
     {

@@ -73,7 +73,11 @@ public sealed partial class IlgpuBackend : IDeviceTimer
     /// <summary>Times holds of growing length until one lasts at least 100 µs, and keeps its time per step.</summary>
     private void CalibrateHold()
     {
-        _holdSink ??= _accelerator.Allocate1D<float>(1);
+        if (_holdSink is null)
+        {
+            _holdSink = _accelerator.Allocate1D<float>(1);
+            _holdSink.View.MemSetToZero(_stream); // the hold reads it: a defined start, though only its time matters
+        }
         for (int steps = 1 << 12; ; steps *= 4)
         {
             _stream.Synchronize();

@@ -44,6 +44,10 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
             return new LaunchPlan(group, FloorSqrtPowerOfTwo(group), Math.Min(group, AttentionKernel.KeyBlock), 4 * accelerator.NumMultiprocessors,
                 group == 1 ? int.MaxValue : 64, 64);
         }
+        // 256 and no more also keeps the row sums deterministic: on CUDA, ILGPU.Algorithms' group reduction adds each
+        // warp's partial sum into four shared slots atomically; eight warps give each slot two adds onto zero, whose
+        // order cannot change the result (a + b = b + a), while a third add would make RMSNorm's and softmax's sums
+        // depend on which warp came first.
         int rowGroup = FloorPowerOfTwo(Math.Min(256, accelerator.MaxNumThreadsPerGroup));
         int gemm = Math.Min(MatMulKernels.MaxTile / MatMulKernels.PerThread, FloorSqrtPowerOfTwo(rowGroup));
         return new LaunchPlan(rowGroup, gemm, Math.Min(AttentionKernel.KeyBlock, rowGroup), 64 * accelerator.NumMultiprocessors,
