@@ -30,7 +30,7 @@ public sealed class BenchCeilingTests
     [Fact]
     public void On_ilgpu_cpu_the_json_gives_the_device_read_and_no_mapped_rate()
     {
-        JsonElement r = Bench("ilgpu-cpu");
+        JsonElement r = BenchRuns.Json("ilgpu-cpu");
         Assert.Equal("device", r.GetProperty("bandwidth_source").GetString());
         Assert.Equal("device", r.GetProperty("weights").GetString());
         Assert.True(r.GetProperty("bandwidth_g_bs").GetDouble() > 0);
@@ -42,20 +42,13 @@ public sealed class BenchCeilingTests
     [Fact]
     public void On_the_cpu_the_ceiling_is_the_hosts_streaming_read()
     {
-        JsonElement r = Bench("cpu");
+        JsonElement r = BenchRuns.Json("cpu");
         Assert.Equal("host", r.GetProperty("bandwidth_source").GetString());
         Assert.NotEqual("device", r.GetProperty("weights").GetString());
         Assert.True(r.GetProperty("bandwidth_g_bs").GetDouble() > 0);
         Assert.False(r.TryGetProperty("nominal_bandwidth_g_bs", out _));
     }
 
-    private static JsonElement Bench(string device)
-    {
-        CopalProcess.Result run = CopalProcess.Run(["bench", "-m", TestData.Stories260K, "--device", device, "--repeat", "1", "--prefill", "8", "--decode", "3", "--json"]);
-        Assert.True(run.ExitCode == 0, run.Stderr);
-        using JsonDocument doc = JsonDocument.Parse(run.Stdout);
-        return doc.RootElement.Clone();
-    }
 
     /// <summary>The CPU backend presented as a device with a memory probe and a nominal rate.</summary>
     private sealed class FakeDevice() : CpuBackend(1), IBackend, IDeviceMemoryProbe

@@ -13,18 +13,11 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class BenchProfileTests
 {
-    private static JsonElement Bench(string device)
-    {
-        CopalProcess.Result run = CopalProcess.Run(["bench", "-m", TestData.Stories260K, "--device", device, "--repeat", "1", "--prefill", "8", "--decode", "3", "--json"]);
-        Assert.True(run.ExitCode == 0, run.Stderr);
-        using JsonDocument doc = JsonDocument.Parse(run.Stdout);
-        return doc.RootElement.Clone();
-    }
 
     [Fact]
     public void On_ilgpu_cpu_the_profile_keeps_device_and_issue_time_apart()
     {
-        JsonElement r = Bench("ilgpu-cpu");
+        JsonElement r = BenchRuns.Json("ilgpu-cpu");
         Assert.Equal("device", r.GetProperty("profile_clock").GetString());
         Assert.Equal(3, r.GetProperty("profile_tokens").GetInt32());
         Assert.Equal(0, r.GetProperty("profile_uncovered_calls").GetInt64());
@@ -44,7 +37,7 @@ public sealed class BenchProfileTests
     [Fact]
     public void On_the_cpu_the_profile_is_wall_time_with_no_issue_column()
     {
-        JsonElement r = Bench("cpu");
+        JsonElement r = BenchRuns.Json("cpu");
         Assert.Equal("wall", r.GetProperty("profile_clock").GetString());
         Assert.False(r.TryGetProperty("device_busy_share", out _));
         JsonElement[] rows = [.. r.GetProperty("decode_profile").EnumerateArray()];
