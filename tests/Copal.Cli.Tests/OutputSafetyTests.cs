@@ -90,6 +90,40 @@ public sealed class OutputSafetyTests : IDisposable
             "prune", "-m", real, "-o", Path.Combine(link, "pruned"), "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
     }
 
+    /// <summary>
+    /// A Hugging Face cache's snapshot folder holds links to blobs elsewhere: the input folder is apart from the
+    /// output, but its files are not. Replacing the folder the blobs are in would destroy the input's weights.
+    /// </summary>
+    [Fact]
+    public void Output_holding_the_files_the_input_links_to_is_refused()
+    {
+        string blobs = CopyModel("blobs");
+        string snapshot = Path.Combine(_temp, "snapshot");
+        Directory.CreateDirectory(snapshot);
+        foreach (string f in Directory.GetFiles(blobs))
+        {
+            File.CreateSymbolicLink(Path.Combine(snapshot, Path.GetFileName(f)), f);
+        }
+        AssertRefused(blobs, "which the input folder",
+            "prune", "-m", snapshot, "-o", blobs, "--force", "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+        AssertRefused(blobs, "which the input folder", "compact", snapshot, "-o", blobs, "--force");
+    }
+
+    [Fact]
+    public void Output_inside_a_folder_the_input_links_to_is_refused()
+    {
+        string real = CopyModel("real");
+        string holder = Path.Combine(_temp, "holder");
+        Directory.CreateDirectory(holder);
+        foreach (string f in Directory.GetFiles(real))
+        {
+            File.CreateSymbolicLink(Path.Combine(holder, Path.GetFileName(f)), f);
+        }
+        Link(Path.Combine("holder", "more"), real); // a link to a folder inside the input folder
+        AssertRefused(real, "which the input folder",
+            "prune", "-m", holder, "-o", Path.Combine(real, "pruned"), "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+    }
+
     [Fact]
     public void Output_containing_the_input_is_refused()
     {

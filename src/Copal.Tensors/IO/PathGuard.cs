@@ -41,6 +41,41 @@ public static class PathGuard
         {
             throw new IOException($"{outputName} '{output}' is inside {inputName} '{input}'{where}; inputs are never written into: choose a place outside it");
         }
+        if (Directory.Exists(realInput))
+        {
+            RequireApartFromLinks(output, outputName, realOutput, input, inputName, realInput, input, outputIsReplaced);
+        }
+    }
+
+    /// <summary>
+    /// An input folder's files may be links to files elsewhere (a Hugging Face cache's snapshot links every file to a
+    /// blob): the output must be apart from where they really are, or replacing it would destroy the input's data.
+    /// Links to folders are checked as links, not followed, so a loop cannot trap the walk. shownFolder is the folder
+    /// walked as the user would spell it, for the message.
+    /// </summary>
+    private static void RequireApartFromLinks(string output, string outputName, string realOutput, string input, string inputName, string folder, string shownFolder, bool outputIsReplaced)
+    {
+        foreach (FileSystemInfo entry in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+        {
+            if (entry.LinkTarget is null)
+            {
+                if (entry is DirectoryInfo sub)
+                {
+                    RequireApartFromLinks(output, outputName, realOutput, input, inputName, sub.FullName, Path.Join(shownFolder, sub.Name), outputIsReplaced);
+                }
+                continue;
+            }
+            string realEntry = RealPath.Resolve(entry.FullName);
+            string shown = Path.Join(shownFolder, entry.Name);
+            if (outputIsReplaced && RealPath.IsSameOrInside(realEntry, realOutput))
+            {
+                throw new IOException($"{outputName} '{output}' holds '{realEntry}', which {inputName} '{input}' links to as '{shown}'; writing it would replace the input: choose another {outputName}");
+            }
+            if (RealPath.IsSameOrInside(realOutput, realEntry))
+            {
+                throw new IOException($"{outputName} '{output}' is inside '{realEntry}', which {inputName} '{input}' links to as '{shown}'; inputs are never written into: choose a place outside it");
+            }
+        }
     }
 
     // Names the physical paths when links made the spelled ones look unrelated.
