@@ -177,5 +177,41 @@ public sealed class OutputSafetyTests : IDisposable
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
     }
 
+    /// <summary>The state a run continues from is an input: the step it belongs to keeps it as it was.</summary>
+    [Fact]
+    public void Prune_state_into_the_resume_folder_is_refused_and_an_existing_state_needs_force()
+    {
+        string model = CopyModel("model");
+        string step1 = Path.Combine(_temp, "step1");
+        string[] copal = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu"];
+        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", step1, .. copal]).ExitCode);
+
+        AssertRefused(step1, "is the --resume folder",
+            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", step1, .. copal]);
+
+        // A folder that already holds a state: refused before any work, replaced with --force.
+        string kept = Path.Combine(_temp, "kept");
+        Directory.CreateDirectory(kept);
+        File.WriteAllText(Path.Combine(kept, "copal-state.json"), "{}");
+        File.WriteAllText(Path.Combine(kept, "notes.txt"), "mine");
+        AssertRefused(kept, "already holds a COPAL state",
+            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", kept, .. copal]);
+        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", kept, "--force", .. copal]).ExitCode);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_temp, "step2", "copal-state.json")), File.ReadAllBytes(Path.Combine(kept, "copal-state.json")));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(kept, "notes.txt")));
+    }
+
+    [Fact]
+    public void Prune_state_onto_a_file_is_refused_before_any_output()
+    {
+        string model = CopyModel("model");
+        string file = Path.Combine(_temp, "state.txt");
+        File.WriteAllText(file, "x");
+        AssertRefused(model, "--state '" + file + "' is an existing file",
+            "prune", "-m", model, "-o", Path.Combine(_temp, "out"), "--method", "copal", "--sparsity", "0.5", "--state", file,
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
+        Assert.Equal("x", File.ReadAllText(file));
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }

@@ -30,7 +30,7 @@ internal static class PruneCommand
         var noLayerError = new Option<bool>("--no-layer-error") { Description = "Skip measuring each layer's output error (saves one layer pass)" };
         var includeEmbeddings = new Option<bool>("--include-embeddings") { Description = "Also prune lm_head (by the method) and an untied embed_tokens (by magnitude); the literature leaves them dense" };
         var layerSet = new Option<string?>("--layers") { Description = "Prune only these decoder layers, e.g. 0-3,7 (default: all); the rest are copied" };
-        var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
+        var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder (and a COPAL state already in --state)" };
         CopalCliOptions copal = CopalCliOptions.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
@@ -44,7 +44,7 @@ internal static class PruneCommand
         command.SetBody((p, ct) =>
         {
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
-            RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State));
+            RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
             SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             bool asJson = p.GetValue(json);
             CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, target, ct);
@@ -132,9 +132,10 @@ internal static class PruneCommand
 
     /// <summary>
     /// Neither output may touch an input: --out replaces its folder, so it must be apart from every input;
-    /// --state is written into, so it must not be the model folder or lie inside it (it may be the --resume folder).
+    /// --state is written into, so it must be apart from the model folder and the --resume folder (the state a run
+    /// continues from stays as it was, beside the model it belongs to). Checked before any work starts.
     /// </summary>
-    private static void RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state)
+    private static void RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
     {
         PathGuard.RequireApart(outDir, "--out", modelDir, "the input folder");
         foreach (string f in CalibrationFiles(calib))
@@ -148,6 +149,25 @@ internal static class PruneCommand
         if (state is not null)
         {
             PathGuard.RequireOutside(state, "--state", modelDir, "the input folder");
+            if (resume is not null)
+            {
+                PathGuard.RequireOutside(state, "--state", resume, "the --resume folder");
+            }
+            RequireStateFolder(state, force);
+        }
+    }
+
+    /// <summary>--state names a folder; one that already holds a COPAL state is replaced only with --force.</summary>
+    private static void RequireStateFolder(string state, bool force)
+    {
+        string real = RealPath.Resolve(state);
+        if (File.Exists(real))
+        {
+            throw new IOException($"--state '{state}' is an existing file; expected a folder (it receives {CopalState.TensorsFileName} and {CopalState.ManifestFileName})");
+        }
+        if (!force && Directory.Exists(real) && CopalState.IsIn(real))
+        {
+            throw new IOException($"--state '{state}' already holds a COPAL state ({CopalState.ManifestFileName}); pass --force to replace it, or choose another folder");
         }
     }
 

@@ -390,25 +390,39 @@ public sealed class CopalState
         }
     }
 
-    /// <summary>Copies both state files from <paramref name="fromDirectory"/> to <paramref name="toDirectory"/> (created if needed), each replaced atomically.</summary>
+    /// <summary>
+    /// Copies both state files from <paramref name="fromDirectory"/> to <paramref name="toDirectory"/> (created if
+    /// needed). Both are copied under temporary names first and renamed only when both are complete, so a failure
+    /// (a full disk) leaves the folder's previous state whole, never a new tensor file beside an old manifest.
+    /// </summary>
     public static void Copy(string fromDirectory, string toDirectory)
     {
         Directory.CreateDirectory(toDirectory);
-        foreach (string name in new[] { TensorsFileName, ManifestFileName })
+        string[] names = [TensorsFileName, ManifestFileName];
+        string[] temps = [.. names.Select(n => TemporaryNames.Sibling(Path.Combine(toDirectory, n), "tmp"))];
+        try
         {
-            string target = Path.Combine(toDirectory, name);
-            string temp = TemporaryNames.Sibling(target, "tmp");
-            try
+            for (int i = 0; i < names.Length; i++)
             {
-                File.Copy(Path.Combine(fromDirectory, name), temp, overwrite: true);
-                File.Move(temp, target, overwrite: true);
+                File.Copy(Path.Combine(fromDirectory, names[i]), temps[i], overwrite: true);
             }
-            finally
+            for (int i = 0; i < names.Length; i++)
+            {
+                File.Move(temps[i], Path.Combine(toDirectory, names[i]), overwrite: true);
+            }
+        }
+        finally
+        {
+            foreach (string temp in temps)
             {
                 File.Delete(temp);
             }
         }
     }
+
+    /// <summary>Whether <paramref name="directory"/> holds either state file.</summary>
+    public static bool IsIn(string directory) =>
+        File.Exists(Path.Combine(directory, TensorsFileName)) || File.Exists(Path.Combine(directory, ManifestFileName));
 
     private unsafe void WriteHessian(SafetensorsWriter writer, LinearState l, HessianSlot slot, SafetensorsFile? source)
     {
