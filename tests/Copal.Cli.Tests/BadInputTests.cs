@@ -196,6 +196,39 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("16", r.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void An_output_file_that_is_a_folder_is_refused_before_the_model_runs()
+    {
+        string folder = Path.Combine(_temp, "a-folder");
+        Directory.CreateDirectory(folder);
+        CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "-o", folder);
+        AssertError(r, 1, $"--out '{folder}' is a folder; expected a file");
+        Assert.DoesNotContain("loading", r.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Where nothing can be created (Linux's /proc), the message names the output as given and the system's reason,
+    /// never the hidden temporary name the output is first written under, and comes before any work.
+    /// </summary>
+    [ProcFsTheory]
+    [InlineData("logits", "cannot write there")]
+    [InlineData("prune", "cannot create a folder there")]
+    [InlineData("compact", "cannot create a folder there")]
+    public void An_output_where_nothing_can_be_created_names_the_output_and_the_reason(string command, string expected)
+    {
+        string output = "/proc/copal-test-output";
+        string[] args = command switch
+        {
+            "logits" => ["logits", "-m", Model, "-t", "hi", "-o", output + ".json"],
+            "prune" => ["prune", "-m", Model, "-o", output, "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error"],
+            _ => ["compact", "-m", Model, "-o", output],
+        };
+        CopalProcess.Result r = CopalProcess.Run(args);
+        AssertError(r, 1, $"--out '{args[Array.IndexOf(args, "-o") + 1]}': {expected}");
+        Assert.DoesNotContain(".tmp-", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("layer", r.Stderr, StringComparison.Ordinal);
+    }
+
     internal static string Hash(string dir) => string.Join(";", Directory.GetFiles(dir).Order(StringComparer.Ordinal)
         .Select(f => Path.GetFileName(f) + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))));
 

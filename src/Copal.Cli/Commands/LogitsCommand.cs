@@ -29,6 +29,7 @@ internal static class LogitsCommand
             if (!Inputs.IsStdio(path))
             {
                 PathGuard.RequireApart(path, "--out", modelDir, "the input folder");
+                AtomicFile.Prepare(path, "--out");
             }
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, allowNonFinite: p.GetValue(allowNonFinite),
                 residence: CommonOptions.ParseMmap(p.GetValue(mmap)!), cancellationToken: ct);
@@ -66,16 +67,7 @@ internal static class LogitsCommand
                 Out.Info($"copal: wrote {ids.Length} positions to standard output");
                 return CliErrors.Ok;
             }
-            string temp = TemporaryNames.Sibling(path, "tmp");
-            try
-            {
-                File.WriteAllText(temp, document);
-                File.Move(temp, path, overwrite: true);
-            }
-            finally
-            {
-                File.Delete(temp);
-            }
+            AtomicFile.WriteAllText(path, "--out", document);
             Out.Info($"copal: wrote {ids.Length} positions to {path}");
             return CliErrors.Ok;
         });

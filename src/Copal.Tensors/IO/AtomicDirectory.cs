@@ -45,9 +45,16 @@ public sealed class AtomicDirectory : IDisposable
         {
             throw new IOException($"--out '{path}' exists and is not empty; pass --force to replace it");
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(full) ?? ".");
         string temp = TemporaryNames.Sibling(full, "tmp");
-        Directory.CreateDirectory(temp);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full) ?? ".");
+            Directory.CreateDirectory(temp);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"--out '{path}': cannot create a folder there: {Reason(e)}", e);
+        }
         return new AtomicDirectory(full, temp, exists);
     }
 
@@ -67,10 +74,23 @@ public sealed class AtomicDirectory : IDisposable
         }
     }
 
-    /// <summary>The operating system's reason without the path .NET appends (" : 'path'"), for messages that name the file themselves.</summary>
-    public static string Reason(IOException e)
+    /// <summary>
+    /// The operating system's reason, for messages that name the file themselves: without the path .NET appends
+    /// (" : 'path'", which for an output is its hidden temporary name), and in plain words where .NET's message is
+    /// only a path.
+    /// </summary>
+    public static string Reason(Exception e)
     {
         ArgumentNullException.ThrowIfNull(e);
+        switch (e)
+        {
+            case UnauthorizedAccessException:
+                return "permission denied";
+            case DirectoryNotFoundException:
+                return "a folder on its path does not exist or cannot hold folders";
+            case FileNotFoundException:
+                return "the file system there does not allow it";
+        }
         int cut = e.Message.IndexOf(" : '", StringComparison.Ordinal);
         return cut > 0 ? e.Message[..cut] : e.Message;
     }
