@@ -141,7 +141,7 @@ public sealed class SparseExecutionTests : IDisposable
         string pruned = Prune("2:4");
         string compact = Path.Combine(_root, "compact");
         string back = Path.Combine(_root, "dense");
-        CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
+        Assert.Equal(0, CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false).NegativeZeros);
         CheckpointCompactor.Densify(compact, back, overwrite: false);
         using (var a = SafetensorsCheckpoint.Open(pruned))
         using (var b = SafetensorsCheckpoint.Open(back))
@@ -168,6 +168,42 @@ public sealed class SparseExecutionTests : IDisposable
         }
         using LlamaModel off = LlamaModel.Load(compact, backend, SparseLoadMode.Off);
         Assert.IsNotType<CpuSparseWeight>(off.Weights.Layers[0][LinearId.QProj]);
+    }
+
+    /// <summary>
+    /// A mask multiplied into negative weights leaves −0 where they were removed. The compact formats keep only the
+    /// kept weights, so those come back as +0: compaction counts them, and every other byte comes back exactly.
+    /// </summary>
+    [Fact]
+    public void Compaction_counts_removed_negative_zeros_which_densify_gives_back_as_positive_zeros()
+    {
+        string pruned = Prune("0.5");
+        const string Name = "model.layers.0.mlp.gate_proj.weight";
+        string file = Path.Combine(pruned, "model.safetensors");
+        byte[] bytes = File.ReadAllBytes(file);
+        long headerLength = BitConverter.ToInt64(bytes, 0);
+        using var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+        Assert.Equal("F32", header.RootElement.GetProperty(Name).GetProperty("dtype").GetString());
+        long start = 8 + headerLength + header.RootElement.GetProperty(Name).GetProperty("data_offsets")[0].GetInt64();
+        var flipped = new List<long>();
+        for (long at = start; flipped.Count < 3; at += 4)
+        {
+            if (BitConverter.ToUInt32(bytes, (int)at) == 0)
+            {
+                bytes[at + 3] = 0x80; // −0
+                flipped.Add(at);
+            }
+        }
+        File.WriteAllBytes(file, bytes);
+
+        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        Assert.Equal(3, CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false).NegativeZeros);
+        CheckpointCompactor.Densify(compact, back, overwrite: false);
+        byte[] restored = File.ReadAllBytes(Path.Combine(back, "model.safetensors"));
+        Assert.Equal(bytes.Length, restored.Length);
+        long[] differing = [.. Enumerable.Range(0, bytes.Length).Where(i => bytes[i] != restored[i]).Select(i => (long)i)];
+        Assert.Equal(flipped.Select(at => at + 3), differing);
+        Assert.All(flipped, at => Assert.Equal(0u, BitConverter.ToUInt32(restored, (int)at)));
     }
 
     private static unsafe ReadOnlySpan<byte> Bytes(Copal.Tensors.TensorView t) => new(t.Data, checked((int)t.ByteLength));

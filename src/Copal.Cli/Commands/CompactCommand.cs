@@ -41,7 +41,7 @@ internal static class CompactCommand
         var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var json = CommonOptions.Json();
-        var command = new Command("densify", "Write a compact model back as a plain dense Hugging Face checkpoint (the exact weights)")
+        var command = new Command("densify", "Write a compact model back as a plain dense Hugging Face checkpoint (the exact weights; a removed −0 comes back as +0)")
         {
             model, positional, outDir, force, json,
         };
@@ -80,5 +80,9 @@ internal static class CompactCommand
             ? $"the compact file was {share * 100:F1} % of the dense size"
             : $"{share * 100:F1} % of the dense size ({Math.Abs(1 - share) * 100:F1} % {(share <= 1 ? "smaller" : "larger")})";
         Out.Line($"copal {verb}: {report.SparseLinears} sparse linears, {report.InputBytes / 1048576.0:F1} MiB → {report.OutputBytes / 1048576.0:F1} MiB: {sizes}; wrote {outDir}");
+        if (report.NegativeZeros > 0)
+        {
+            Out.Line($"copal {verb}: {report.NegativeZeros} removed weights were −0; densify gives them back as +0 (the same value, another sign bit), every other byte exactly");
+        }
     }
 }

@@ -42,6 +42,7 @@ public static unsafe class CheckpointCompactor
         }
         var layouts = new Dictionary<string, SparseLayout>(StringComparer.Ordinal);
         var specs = new List<TensorSpec>();
+        long negativeZeros = 0;
         foreach (TensorView t in source.Tensors)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -52,6 +53,7 @@ public static unsafe class CheckpointCompactor
             }
             using SparseMatrix m = Build(t, layout);
             SparseEncoding enc = SparseTensorCodec.Encode(m);
+            negativeZeros += SignsNotRestored(t, m);
             layouts[t.Name] = layout;
             specs.AddRange(enc.Parts.Select(p => new TensorSpec(p.Name, p.DType, p.Shape)));
             foreach (var (k, v) in enc.Metadata)
@@ -60,7 +62,11 @@ public static unsafe class CheckpointCompactor
             }
             log?.Invoke($"{t.Name}: {m.Format}{(m is NMSparseMatrix nm ? $" {nm.N}:{nm.M}" : "")} {m.BytesPerWeight:F3} B/weight");
         }
-        return Write(input, output, overwrite, specs, metadata, source, layouts.Count, writer =>
+        if (negativeZeros > 0)
+        {
+            log?.Invoke($"{negativeZeros} removed weights are −0; densify will give them back as +0 (the same value)");
+        }
+        CompactReport report = Write(input, output, overwrite, specs, metadata, source, layouts.Count, writer =>
         {
             foreach (TensorView t in source.Tensors)
             {
@@ -77,6 +83,7 @@ public static unsafe class CheckpointCompactor
                 }
             }
         });
+        return report with { NegativeZeros = negativeZeros };
     }
 
     /// <summary>
@@ -185,6 +192,38 @@ public static unsafe class CheckpointCompactor
             _ when stats.Sparsity >= MinBitmaskSparsity => bitmask,
             _ => null,
         };
+    }
+
+    /// <summary>
+    /// Weights of <paramref name="t"/> whose bytes densifying <paramref name="m"/> would not give back: only −0 in a
+    /// removed position can be among them (the formats keep every other weight's bits), so the dense expansion is
+    /// compared only when the tensor holds a −0 at all.
+    /// </summary>
+    private static long SignsNotRestored(TensorView t, SparseMatrix m)
+    {
+        int size = t.DType.SizeOf();
+        var bytes = new ReadOnlySpan<byte>(t.Data, checked((int)t.ByteLength));
+        bool any = size == 4
+            ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(bytes).Contains(0x8000_0000u)
+            : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bytes).Contains((ushort)0x8000);
+        if (!any)
+        {
+            return 0;
+        }
+        byte[] dense = new byte[bytes.Length];
+        m.ToDenseRaw(dense);
+        return size == 4 ? Differing<uint>(bytes, dense) : Differing<ushort>(bytes, dense);
+    }
+
+    private static long Differing<T>(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) where T : unmanaged, IEquatable<T>
+    {
+        ReadOnlySpan<T> x = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(a), y = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(b);
+        long differing = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            differing += x[i].Equals(y[i]) ? 0 : 1;
+        }
+        return differing;
     }
 
     private static SparseMatrix Build(TensorView t, SparseLayout layout) => layout.Format == SparseFormat.NM

@@ -14,4 +14,12 @@ public enum CompactFormat
 }
 
 /// <summary>What a compaction or densification wrote.</summary>
-public sealed record CompactReport(int Tensors, int SparseLinears, long InputBytes, long OutputBytes);
+public sealed record CompactReport(int Tensors, int SparseLinears, long InputBytes, long OutputBytes)
+{
+    /// <summary>
+    /// Compaction only: removed weights that were −0 rather than +0 (a mask multiplied into negative weights makes
+    /// them). The compact formats store the kept weights and their positions, so <c>densify</c> gives these back as
+    /// +0: the same number, another sign bit. Every other byte comes back exactly.
+    /// </summary>
+    public long NegativeZeros { get; init; }
+}
