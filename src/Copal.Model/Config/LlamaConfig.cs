@@ -118,6 +118,17 @@ public sealed record LlamaConfig
         bool qwen2 = architecture == "Qwen2ForCausalLM";
         bool useSliding = r.OptionalBool("use_sliding_window") ?? !qwen2;
         int? slidingWindow = useSliding ? r.OptionalInt("sliding_window", min: 1) : null;
+        int vocab = r.RequiredInt("vocab_size", min: 1);
+        int? bos = r.OptionalInt("bos_token_id", min: 0);
+        IReadOnlyList<int> eos = r.IntOrIntList("eos_token_id");
+        // An id the embedding does not have: generation could never stop on it, or would index past the table.
+        foreach (var (name, id) in eos.Select(id => ("eos_token_id", id)).Prepend(("bos_token_id", bos ?? 0)))
+        {
+            if (id < 0 || id >= vocab)
+            {
+                throw r.Error($"field '{name}' must be a token id in 0..{vocab - 1} (vocab_size {vocab}), found {id}");
+            }
+        }
         return new LlamaConfig
         {
             Architecture = architecture,
@@ -127,7 +138,7 @@ public sealed record LlamaConfig
             NumHeads = heads,
             NumKvHeads = kvHeads,
             HeadDim = headDim,
-            VocabSize = r.RequiredInt("vocab_size", min: 1),
+            VocabSize = vocab,
             MaxPositionEmbeddings = r.RequiredInt("max_position_embeddings", min: 1),
             RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? 1e-6,
             RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
@@ -135,8 +146,8 @@ public sealed record LlamaConfig
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
             AttentionBias = qwen2 || (r.OptionalBool("attention_bias") ?? false),
             TorchDtype = r.OptionalString("torch_dtype"),
-            BosTokenId = r.OptionalInt("bos_token_id", min: 0),
-            EosTokenIds = r.IntOrIntList("eos_token_id"),
+            BosTokenId = bos,
+            EosTokenIds = eos,
             SlidingWindow = slidingWindow,
         };
     }

@@ -24,6 +24,16 @@ public class LlamaConfigTests
         Assert.Equal([2], c.EosTokenIds);
     }
 
+    [Theory]
+    [InlineData("\"eos_token_id\": 512", "field 'eos_token_id' must be a token id in 0..511 (vocab_size 512), found 512")]
+    [InlineData("\"eos_token_id\": [2, 9999]", "field 'eos_token_id' must be a token id in 0..511 (vocab_size 512), found 9999")]
+    [InlineData("\"bos_token_id\": 600", "field 'bos_token_id' must be a token id in 0..511 (vocab_size 512), found 600")]
+    public void A_special_token_outside_the_vocabulary_is_refused(string field, string expected)
+    {
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", " + field + "}", "m/config.json"));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Defaults_follow_hf()
     {
@@ -36,7 +46,7 @@ public class LlamaConfigTests
     [Fact]
     public void Qwen2_has_qkv_bias_and_llama3_scaling_is_read()
     {
-        string json = Minimal.Replace("LlamaForCausalLM", "Qwen2ForCausalLM", StringComparison.Ordinal).TrimEnd().TrimEnd('}')
+        string json = Minimal.Replace("LlamaForCausalLM", "Qwen2ForCausalLM", StringComparison.Ordinal).Replace("\"vocab_size\": 512", "\"vocab_size\": 128256", StringComparison.Ordinal).TrimEnd().TrimEnd('}')
             + """, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}, "eos_token_id": [128001, 128009]}""";
         LlamaConfig c = LlamaConfig.Parse(json, "config.json");
         Assert.True(c.AttentionBias);

@@ -1,0 +1,47 @@
+using System.Globalization;
+using Copal.Model.Config;
+
+namespace Copal.Model.Weights;
+
+/// <summary>
+/// The checkpoint's decoder layers against config.json's num_hidden_layers. Fewer layers fail as missing tensors;
+/// more would be ignored without a word, running a different model than the files hold, so they are refused.
+/// </summary>
+public static class LayerCount
+{
+    private const string Prefix = "model.layers.";
+
+    /// <exception cref="ModelLoadException">A tensor belongs to a layer at or beyond num_hidden_layers.</exception>
+    public static void Require(IEnumerable<string> tensorNames, LlamaConfig config, string source)
+    {
+        ArgumentNullException.ThrowIfNull(tensorNames);
+        ArgumentNullException.ThrowIfNull(config);
+        int highest = -1;
+        string? example = null;
+        foreach (string name in tensorNames)
+        {
+            if (Layer(name) is int layer && layer > highest)
+            {
+                highest = layer;
+                example = name;
+            }
+        }
+        if (highest >= config.NumLayers)
+        {
+            throw new ModelLoadException(
+                $"{source}: the checkpoint has layer {highest} ('{example}'), but config.json says num_hidden_layers {config.NumLayers}; " +
+                $"expected {highest + 1}, or the layers beyond the config would be ignored");
+        }
+    }
+
+    private static int? Layer(string name)
+    {
+        if (!name.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        int end = name.IndexOf('.', Prefix.Length);
+        return end > Prefix.Length && int.TryParse(name.AsSpan(Prefix.Length, end - Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int layer)
+            ? layer : null;
+    }
+}

@@ -1,0 +1,40 @@
+using Copal.Model.Config;
+using Copal.Model.Inference;
+using Copal.Model.Weights;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>A checkpoint with more decoder layers than config.json says is refused, not run as a shorter model.</summary>
+public sealed class LayerCountTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-layers-").FullName;
+
+    [Fact]
+    public void Stories260K_with_a_config_of_four_layers_is_refused_naming_the_fifth()
+    {
+        foreach (string f in Directory.GetFiles(TestData.Stories260K))
+        {
+            File.Copy(f, Path.Combine(_temp, Path.GetFileName(f)));
+        }
+        string config = Path.Combine(_temp, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"num_hidden_layers\": 5", "\"num_hidden_layers\": 4", StringComparison.Ordinal));
+        Assert.Equal(4, LlamaConfig.Load(_temp).NumLayers);
+        using var cpu = new CpuBackend(1);
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp, cpu));
+        Assert.Contains("the checkpoint has layer 4 ('model.layers.4.", e.Message, StringComparison.Ordinal);
+        Assert.Contains("config.json says num_hidden_layers 4; expected 5", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Names_outside_the_layers_and_compact_parts_are_read_right()
+    {
+        LlamaConfig two = LlamaConfig.Load(TestData.Stories260K) with { NumLayers = 2 };
+        LayerCount.Require(["model.embed_tokens.weight", "model.layers.1.mlp.down_proj.weight.nm_values", "model.layers.x.weight", "lm_head.weight"], two, "m");
+        var e = Assert.Throws<ModelLoadException>(() => LayerCount.Require(["model.layers.0.a", "model.layers.12.mlp.up_proj.weight.mask", "model.layers.3.b"], two, "m"));
+        Assert.Contains("layer 12 ('model.layers.12.mlp.up_proj.weight.mask')", e.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}
