@@ -229,6 +229,15 @@ public sealed class BadInputTests : IDisposable
         Assert.DoesNotContain("layer", r.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Compact_format_nm_of_an_unstructured_model_is_a_usage_error()
+    {
+        string pruned = Path.Combine(_temp, "pruned");
+        Assert.Equal(0, CopalProcess.Run("prune", "-m", Model, "-o", pruned, "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error").ExitCode);
+        AssertError(CopalProcess.Run("compact", "-m", pruned, "-o", Path.Combine(_temp, "nm"), "--format", "nm"), 2, "is 50.0 % zeros but not 2:4");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "nm")));
+    }
+
     internal static string Hash(string dir) => string.Join(";", Directory.GetFiles(dir).Order(StringComparer.Ordinal)
         .Select(f => Path.GetFileName(f) + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))));
 

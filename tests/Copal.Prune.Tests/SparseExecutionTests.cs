@@ -170,6 +170,17 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.IsNotType<CpuSparseWeight>(off.Weights.Layers[0][LinearId.QProj]);
     }
 
+    [Fact]
+    public void Format_nm_refuses_an_unstructured_model_before_writing_anything()
+    {
+        string pruned = Prune("0.5");
+        string compact = Path.Combine(_root, "compact");
+        var e = Assert.Throws<CompactFormatException>(() => CheckpointCompactor.Compact(pruned, compact, CompactFormat.NM, overwrite: false));
+        Assert.Contains("--format nm: 'model.layers.0.self_attn.q_proj.weight' is 50.0 % zeros but not 2:4", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(compact));
+        Assert.Equal(["pruned"], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName));
+    }
+
     /// <summary>
     /// A mask multiplied into negative weights leaves −0 where they were removed. The compact formats keep only the
     /// kept weights, so those come back as +0: compaction counts them, and every other byte comes back exactly.

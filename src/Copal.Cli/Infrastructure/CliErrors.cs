@@ -31,6 +31,7 @@ internal static class CliErrors
         (string message, int code) = e switch
         {
             UsageException => (e.Message, Usage),
+            Copal.Model.Weights.CompactFormatException => (e.Message, Usage),
             // The library names its options without dashes ("layers"); on the command line they are --layers.
             PruningOptionException p => ($"--{p.Option}: expected {p.Expected}, got {OptionRules.Shown(p.Value)}", Usage),
             DeviceUnavailableException => ($"{e.Message} (`copal devices` lists this machine's devices and why any is refused)", Failure),

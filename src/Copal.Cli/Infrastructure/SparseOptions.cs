@@ -15,7 +15,7 @@ internal static class SparseOptions
 
     public static Option<string> Format() => new Option<string>("--format")
     {
-        Description = "auto (2:4 where valid, else bitmask), nm (2:4 only) or bitmask",
+        Description = "auto (2:4 where valid, else bitmask), nm (2:4 only: a sparse linear that is not 2:4 is refused) or bitmask",
         DefaultValueFactory = _ => "auto",
     }.Accept(v => v.Trim().ToLowerInvariant() is "auto" or "nm" or "2:4" or "bitmask" ? null : "auto, nm or bitmask");
 

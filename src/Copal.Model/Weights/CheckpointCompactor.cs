@@ -184,9 +184,15 @@ public static unsafe class CheckpointCompactor
         bool twoFour = stats.Valid24 && t.Shape[1] % 4 == 0;
         var nm = new SparseLayout(SparseFormat.NM, 2, 4);
         var bitmask = new SparseLayout(SparseFormat.Bitmask, 0, 0);
+        if (format == CompactFormat.NM && !twoFour)
+        {
+            // Kept dense, the weight would make "nm" quietly write a partly or wholly dense copy.
+            throw new CompactFormatException(
+                $"--format nm: '{t.Name}' is {stats.Sparsity:P1} zeros but not 2:4 (two zeros in every group of four along a row{(t.Shape[1] % 4 == 0 ? "" : $", with {t.Shape[1]} columns a multiple of 4")}); --format bitmask or auto stores it");
+        }
         return format switch
         {
-            CompactFormat.NM => twoFour ? nm : null,
+            CompactFormat.NM => nm,
             CompactFormat.Bitmask => bitmask,
             _ when twoFour && stats.Sparsity < SparsityAdvisor.BitmaskOverTwoFour => nm,
             _ when stats.Sparsity >= MinBitmaskSparsity => bitmask,
