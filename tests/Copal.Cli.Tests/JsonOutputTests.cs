@@ -38,6 +38,58 @@ public sealed class JsonOutputTests
         Assert.Contains("not measured", text.Stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>Every property path of a document (array elements as "[]"), so two documents' field sets compare.</summary>
+    private static SortedSet<string> Paths(JsonElement e, string at = "")
+    {
+        var paths = new SortedSet<string>(StringComparer.Ordinal);
+        if (e.ValueKind == JsonValueKind.Object)
+        {
+            foreach (JsonProperty p in e.EnumerateObject())
+            {
+                paths.Add(at + "." + p.Name);
+                paths.UnionWith(Paths(p.Value, at + "." + p.Name));
+            }
+        }
+        else if (e.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement item in e.EnumerateArray())
+            {
+                paths.UnionWith(Paths(item, at + "[]"));
+            }
+        }
+        return paths;
+    }
+
+    /// <summary>
+    /// A value that does not exist is null, not left out: magnitude without --calib has no calibration and no layer
+    /// errors, and <c>--json</c> on stdout names the same fields as the prune-report.json it writes.
+    /// </summary>
+    [Fact]
+    public void Prune_json_has_the_fields_of_its_report_file_with_nulls_where_nothing_was_measured()
+    {
+        string outDir = Path.Combine(Path.GetTempPath(), "copal-json-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            CopalProcess.Result r = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5", "--json");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            using JsonDocument stdout = JsonDocument.Parse(r.Stdout);
+            using JsonDocument file = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "prune-report.json")));
+            Assert.Equal(Paths(file.RootElement), Paths(stdout.RootElement));
+            Assert.Equal(JsonValueKind.Null, file.RootElement.GetProperty("calibration").ValueKind);
+            Assert.All(file.RootElement.GetProperty("layers").EnumerateArray(),
+                l => Assert.Equal(JsonValueKind.Null, l.GetProperty("output_relative_error").ValueKind));
+            Assert.All(file.RootElement.GetProperty("layers").EnumerateArray().SelectMany(l => l.GetProperty("linears").EnumerateArray()),
+                l => Assert.Equal(JsonValueKind.Null, l.GetProperty("reconstruction_error").ValueKind));
+        }
+        finally
+        {
+            if (Directory.Exists(outDir))
+            {
+                Directory.Delete(outDir, recursive: true);
+            }
+        }
+    }
+
     [Fact]
     public void Every_serializer_setting_comes_from_the_one_that_writes_non_finite_as_null()
     {

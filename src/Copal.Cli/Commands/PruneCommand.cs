@@ -62,17 +62,20 @@ internal static class PruneCommand
             var options = new PruneOptions(target)
             {
                 TrueSequential = p.GetValue(trueSequential),
-                MeasureLayerError = !p.GetValue(noLayerError),
+                // Measured on the calibration data: without any, the error of a placeholder window would mean nothing.
+                MeasureLayerError = !p.GetValue(noLayerError) && calibration.HasData,
                 IncludeEmbeddings = p.GetValue(includeEmbeddings),
                 Layers = layers,
             };
             // What the calibration will cost, said (and refused when it cannot fit) before the model is loaded.
-            CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, window, pruner, options);
+            CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, calibration.SeqLen, pruner, options);
             long available = CalibrationMemory.AvailableBytes();
             if (!asJson)
             {
-                Out.Info($"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {calibration.MaxSamples} non-overlapping windows of {window}; " +
-                    $"estimated memory {estimate} of {ByteSize.Format(available)} available");
+                Out.Info(calibration.HasData
+                    ? $"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {calibration.MaxSamples} non-overlapping windows of {window}; " +
+                        $"estimated memory {estimate} of {ByteSize.Format(available)} available"
+                    : $"copal: no calibration data ({pruner.Name} needs none; layer output errors are measured only with --calib); estimated memory {estimate} of {ByteSize.Format(available)} available");
             }
             try
             {
@@ -91,7 +94,8 @@ internal static class PruneCommand
             };
             if (!asJson)
             {
-                Out.Info($"copal: pruning {modelDir} with {pruner.Name} to {target} on {backend.Info.Kind}; calibration {calibration.Samples.Count} × {window} tokens from {string.Join(", ", calibration.Sources)}");
+                Out.Info($"copal: pruning {modelDir} with {pruner.Name} to {target} on {backend.Info.Kind}; " +
+                    (calibration.HasData ? $"calibration {calibration.Samples.Count} × {window} tokens from {string.Join(", ", calibration.Sources)}" : "no calibration data"));
             }
             using var line = new ProgressLine(quiet: asJson);
             // With --layers, the share done (and the ETA) counts the selected layers: the others only run once, dense.
@@ -212,8 +216,8 @@ internal static class PruneCommand
             {
                 throw new UsageException($"--calib is required for --method {pruner.Name} (it needs the inputs of each layer)");
             }
-            // Magnitude needs no data; one short window still drives the driver's layer loop.
-            return CalibrationSet.FromTokens([("(none)", Enumerable.Repeat(1, seqLen + 1).ToArray())], 1, seqLen, seed);
+            // Magnitude needs no data; a two-token placeholder still drives the driver's layer loop.
+            return CalibrationSet.None(LlamaConfig.Load(modelDir).BosTokenId ?? 1);
         }
         string[] files = CalibrationFiles(calib);
         foreach (string f in files)

@@ -10,8 +10,9 @@ namespace Copal.Cli.Infrastructure;
 /// </summary>
 internal static class Out
 {
-    // NaN and ±Inf become null (CopalJson), never "NaN".
-    private static readonly JsonSerializerOptions s_json = CopalJson.Create(indented: true, omitNulls: true, enumsAsStrings: true);
+    // NaN and ±Inf become null (CopalJson), never "NaN". A value that does not exist is written as null, not left out,
+    // so a command's document has the same fields every time (and the same as the files it writes).
+    private static readonly JsonSerializerOptions s_json = CopalJson.Create(indented: true, enumsAsStrings: true);
 
     private static readonly JsonSerializerOptions s_compactJson = CopalJson.Create(indented: false, snakeCase: false);
 

@@ -24,6 +24,16 @@ public sealed class CalibrationSet
         MaxSamples = maxSamples;
     }
 
+    /// <summary>
+    /// No calibration data, for a pruner that needs none (magnitude): one two-token window of BOS ids, only to drive
+    /// the layer loop. Reports show no calibration for it, and layer output errors, which would be measured on it,
+    /// are not measured.
+    /// </summary>
+    public static CalibrationSet None(int bosId = 1) => new([[bosId, bosId]], [], 2, 0, "none", 1) { HasData = false };
+
+    /// <summary>False for <see cref="None"/>: the samples are not data and say nothing about the model.</summary>
+    public bool HasData { get; private init; } = true;
+
     /// <summary>Each sample's token ids. // nsamples × [seqlen]</summary>
     public IReadOnlyList<int[]> Samples { get; }
     public IReadOnlyList<string> Sources { get; }

@@ -281,7 +281,7 @@ public sealed class LayerwisePruner
             _options.Pattern.ToString(),
             _options.Pattern.TargetSparsity,
             _options.TrueSequential,
-            new CalibrationReport(calibration.Sources, calibration.Samples.Count, calibration.SeqLen, calibration.Seed, calibration.Hash),
+            calibration.HasData ? new CalibrationReport(calibration.Sources, calibration.Samples.Count, calibration.SeqLen, calibration.Seed, calibration.Hash) : null,
             layerReports,
             total == 0 ? 0 : (double)zeros / total,
             zeros,

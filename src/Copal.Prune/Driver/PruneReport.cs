@@ -9,7 +9,7 @@ public sealed record LinearReport(string Name, long Zeros, long Total, double? R
 /// <summary>One decoder layer: its linears, its output error against the dense layer, and the time it took.</summary>
 public sealed record LayerReport(int Layer, IReadOnlyList<LinearReport> Linears, double? OutputRelativeError, double Seconds);
 
-/// <summary>Calibration data identity in a report.</summary>
+/// <summary>Calibration data identity in a report; a report without calibration data (magnitude without --calib) has none.</summary>
 public sealed record CalibrationReport(IReadOnlyList<string> Sources, int NSamples, int SeqLen, ulong Seed, string Hash);
 
 /// <summary>
@@ -22,7 +22,7 @@ public sealed record PruneReport(
     string Pattern,
     double TargetSparsity,
     bool TrueSequential,
-    CalibrationReport Calibration,
+    CalibrationReport? Calibration,
     IReadOnlyList<LayerReport> Layers,
     double TotalSparsity,
     long PrunedParameters,
