@@ -21,8 +21,9 @@ internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, 
 /// <summary>
 /// Reads OpenAI request bodies. Each field is checked for its JSON type and range before it is read (null counts as
 /// absent), and an error names the field with what it expects and what it got.
-/// Fields that would change the result but are not implemented (n &gt; 1, logprobs, echo, penalties, tools) are refused,
-/// never ignored; fields without effect here (user, metadata, …) are accepted.
+/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logprobs, logit_bias, echo, penalties,
+/// tools) are refused, never ignored; fields without effect here (user, metadata, …) are accepted. top_k and
+/// repetition_penalty are taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>
 internal static class OpenAiRequests
 {
@@ -50,6 +51,10 @@ internal static class OpenAiRequests
     {
         CheckModel(body, engine);
         CompletionRequest request = Sampling(body, CompletionDefaultMaxTokens, "max_tokens");
+        if (Integer(body, "best_of", 1) is int bestOf && bestOf != 1)
+        {
+            throw Unsupported("best_of", $"best_of must be 1 (one candidate per request, as n), got {bestOf}");
+        }
         if (Boolean(body, "echo") == true)
         {
             throw Unsupported("echo", "echo is not supported; give echo false or leave it out");
@@ -81,10 +86,49 @@ internal static class OpenAiRequests
         {
             throw OpenAiException.BadRequest("max_tokens", $"max_tokens {mt} and max_completion_tokens {mc} disagree; give one of the two");
         }
+        if (Field(body, "top_logprobs") is not null)
+        {
+            int top = Integer(body, "top_logprobs", 0, 20)!.Value;
+            // OpenAI's rule: top_logprobs needs logprobs true (then Sampling refuses logprobs).
+            if (Boolean(body, "logprobs") != true)
+            {
+                throw OpenAiException.BadRequest("top_logprobs", $"top_logprobs needs logprobs true, got top_logprobs {top} without it");
+            }
+        }
         CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens");
         if (Array(body, "tools") is { } tools && tools.GetArrayLength() > 0)
         {
             throw Unsupported("tools", "tools are not supported; leave tools out");
+        }
+        if (Array(body, "functions") is { } functions && functions.GetArrayLength() > 0)
+        {
+            throw Unsupported("functions", "functions are not supported; leave functions out");
+        }
+        foreach (string choice in new[] { "tool_choice", "function_call" })
+        {
+            // "none" and "auto" choose nothing when there are no tools; anything that forces a call cannot be honoured.
+            if (Field(body, choice) is JsonElement c && !(c.ValueKind == JsonValueKind.String && c.GetString() is "none" or "auto"))
+            {
+                throw c.ValueKind is JsonValueKind.String or JsonValueKind.Object ? Unsupported(choice, $"{choice} {Actual(c)} is not supported: copal does not call tools; give \"none\" or leave it out")
+                    : OpenAiException.BadRequest(choice, $"{choice} must be a string or an object, got {Actual(c)}");
+            }
+        }
+        if (Array(body, "modalities") is { } modalities)
+        {
+            foreach (JsonElement m in modalities.EnumerateArray())
+            {
+                if (!(m.ValueKind == JsonValueKind.String && m.GetString() == "text"))
+                {
+                    throw Unsupported("modalities", $"modalities {Actual(m)} is not supported; only \"text\"");
+                }
+            }
+        }
+        foreach (string output in new[] { "audio", "web_search_options" })
+        {
+            if (Field(body, output) is not null)
+            {
+                throw Unsupported(output, $"{output} is not supported; leave it out");
+            }
         }
         if (Field(body, "response_format") is JsonElement format)
         {
@@ -205,6 +249,17 @@ internal static class OpenAiRequests
             throw lp.ValueKind is JsonValueKind.True or JsonValueKind.Number ? Unsupported("logprobs", "logprobs are not supported; leave logprobs out")
                 : OpenAiException.BadRequest("logprobs", $"logprobs must be true, false or an integer, got {Actual(lp)}");
         }
+        if (Field(body, "logit_bias") is JsonElement bias)
+        {
+            if (bias.ValueKind != JsonValueKind.Object)
+            {
+                throw OpenAiException.BadRequest("logit_bias", $"logit_bias must be an object of token ids and biases, got {Actual(bias)}");
+            }
+            if (bias.EnumerateObject().Any())
+            {
+                throw Unsupported("logit_bias", "logit_bias is not supported; give {} or leave it out");
+            }
+        }
         foreach (string penalty in new[] { "presence_penalty", "frequency_penalty" })
         {
             if (Number(body, penalty, -2, 2) is double p && p != 0)
@@ -213,10 +268,15 @@ internal static class OpenAiRequests
             }
         }
         double temperature = Number(body, "temperature", 0, 2) ?? 1.0;
-        double topP = Number(body, "top_p", 0, 1) ?? 1.0;
-        if (topP == 0)
+        double topP = Number(body, "top_p", 0, 1, minExcluded: true) ?? 1.0;
+        // Extensions, as vLLM's and llama.cpp's servers take them: top_k (0, or vLLM's -1, keeps every token) and HF's
+        // repetition penalty (1 is off).
+        int topK = Math.Max(0, Integer(body, "top_k", -1) ?? 0);
+        float repetition = (float)(Number(body, "repetition_penalty", 0, float.MaxValue, minExcluded: true) ?? 1.0);
+        if (repetition == 0)
         {
-            throw OpenAiException.BadRequest("top_p", "top_p must be in (0, 1], got 0");
+            // A positive number below float's smallest: it would divide by 0.
+            throw OpenAiException.BadRequest("repetition_penalty", $"repetition_penalty must be a number > 0, got {Actual(body.GetProperty("repetition_penalty"))}");
         }
         int maxTokens = Integer(body, maxName, 0) ?? defaultMax ?? -1;
         ulong seed = Integer64(body, "seed", 0) is long s ? (ulong)s : 0;
@@ -225,6 +285,8 @@ internal static class OpenAiRequests
             MaxTokens = maxTokens,
             Temperature = (float)temperature,
             TopP = (float)topP,
+            TopK = topK,
+            RepetitionPenalty = repetition,
             Seed = seed,
             Stop = Stops(body),
         };
@@ -266,30 +328,38 @@ internal static class OpenAiRequests
         return new OpenAiRequest(request, stream, includeUsage);
     }
 
-    /// <summary>A number field in [min, max]; null when absent or null.</summary>
-    private static double? Number(JsonElement body, string name, double min, double max)
+    /// <summary>
+    /// A number field in [min, max], or (min, max] when <paramref name="minExcluded"/>; null when absent or null. A
+    /// <paramref name="max"/> of float.MaxValue means no upper bound worth saying.
+    /// </summary>
+    private static double? Number(JsonElement body, string name, double min, double max, bool minExcluded = false)
     {
         if (Field(body, name) is not JsonElement e)
         {
             return null;
         }
-        return e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && v >= min && v <= max ? v
-            : throw OpenAiException.BadRequest(name, $"{name} must be a number in [{min}, {max}], got {Actual(e)}");
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && (minExcluded ? v > min : v >= min) && v <= max)
+        {
+            return v;
+        }
+        string range = max == float.MaxValue ? $"{(minExcluded ? ">" : "≥")} {min}" : $"in {(minExcluded ? "(" : "[")}{min}, {max}]";
+        throw OpenAiException.BadRequest(name, $"{name} must be a number {range}, got {Actual(e)}");
     }
 
-    /// <summary>An integer field ≥ <paramref name="min"/> that fits an int; null when absent or null.</summary>
-    private static int? Integer(JsonElement body, string name, int min)
+    /// <summary>An integer field in [min, max]; null when absent or null.</summary>
+    private static int? Integer(JsonElement body, string name, int min, int max = int.MaxValue)
     {
         if (Field(body, name) is not JsonElement e)
         {
             return null;
         }
-        if (e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= min)
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= min && v <= max)
         {
-            return v <= int.MaxValue ? (int)v
-                : throw OpenAiException.BadRequest(name, $"{name} must be an integer in [{min}, {int.MaxValue}], got {v}");
+            return (int)v;
         }
-        throw OpenAiException.BadRequest(name, $"{name} must be an integer ≥ {min}, got {Actual(e)}");
+        string range = max == int.MaxValue && !(e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long big) && big > max)
+            ? $"≥ {min}" : $"in [{min}, {max}]";
+        throw OpenAiException.BadRequest(name, $"{name} must be an integer {range}, got {Actual(e)}");
     }
 
     /// <summary>A 64-bit integer field ≥ <paramref name="min"/>; null when absent or null.</summary>
