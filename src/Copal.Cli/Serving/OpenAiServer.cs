@@ -18,7 +18,9 @@ namespace Copal.Cli.Serving;
 /// The OpenAI-compatible HTTP API over an <see cref="InferenceEngine"/> on ASP.NET Core (Kestrel):
 /// POST /v1/completions and /v1/chat/completions (server-sent events with "stream": true), GET /v1/models and
 /// /health. Errors use OpenAI's JSON shape and HTTP status. A client that disconnects cancels its generation
-/// (RequestAborted reaches the engine, which drops the sequence at its next step).
+/// (RequestAborted reaches the engine, which drops the sequence at its next step). So does stopping the server
+/// (Ctrl-C, SIGTERM, <see cref="DisposeAsync"/>): every generation in flight ends at its next step and its client gets
+/// a 503, or an error event on a stream, instead of waiting for the host's shutdown timeout.
 /// </summary>
 internal sealed class OpenAiServer : IAsyncDisposable
 {
@@ -143,20 +145,41 @@ internal sealed class OpenAiServer : IAsyncDisposable
         OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter) : OpenAiRequests.Completion(json, _engine);
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        IAsyncEnumerator<CompletionChunk> chunks = _engine.StreamAsync(request.Completion, aborted).GetAsyncEnumerator(aborted);
+        // The generation ends when the client goes away or the server stops. Kestrel only aborts the requests still
+        // running when the host's shutdown timeout (30 s) is over, so stopping has to reach the engine itself.
+        CancellationToken stopping = _app.Lifetime.ApplicationStopping;
+        using var generation = CancellationTokenSource.CreateLinkedTokenSource(aborted, stopping);
+        IAsyncEnumerator<CompletionChunk> chunks = _engine.StreamAsync(request.Completion, generation.Token).GetAsyncEnumerator(generation.Token);
+        // Cancelled by the stop, not by the client: the client is still there to be told.
+        bool Stopped(Exception e) => e is OperationCanceledException && stopping.IsCancellationRequested && !aborted.IsCancellationRequested;
         await using (chunks.ConfigureAwait(false))
         {
             // The first chunk comes after the prefill: request errors (a prompt too long) surface here, before any byte is sent.
-            bool any = await chunks.MoveNextAsync().ConfigureAwait(false);
+            bool any;
+            try
+            {
+                any = await chunks.MoveNextAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (Stopped(e))
+            {
+                throw ServerStopping();
+            }
             if (!request.Stream)
             {
                 var text = new System.Text.StringBuilder();
                 CompletionChunk last = chunks.Current;
-                while (any)
+                try
                 {
-                    last = chunks.Current;
-                    text.Append(last.Text);
-                    any = last.FinishReason is null && await chunks.MoveNextAsync().ConfigureAwait(false);
+                    while (any)
+                    {
+                        last = chunks.Current;
+                        text.Append(last.Text);
+                        any = last.FinishReason is null && await chunks.MoveNextAsync().ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e) when (Stopped(e))
+                {
+                    throw ServerStopping();
                 }
                 JsonObject choice = chat
                     ? new JsonObject { ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = text.ToString() }, ["logprobs"] = null, ["finish_reason"] = Finish(last) }
@@ -197,16 +220,20 @@ internal sealed class OpenAiServer : IAsyncDisposable
                     any = await chunks.MoveNextAsync().ConfigureAwait(false);
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (e is not OperationCanceledException || Stopped(e))
             {
                 // Headers are sent: the error goes out as an event, in the same shape.
                 Interlocked.Increment(ref _errors);
-                await SendAsync(context, ErrorObject(e).Body, aborted).ConfigureAwait(false);
+                await SendAsync(context, ErrorObject(Stopped(e) ? ServerStopping() : e).Body, aborted).ConfigureAwait(false);
             }
             await context.Response.WriteAsync("data: [DONE]\n\n", aborted).ConfigureAwait(false);
             await context.Response.Body.FlushAsync(aborted).ConfigureAwait(false);
         }
     }
+
+    /// <summary>What a request in flight gets when the server stops under it: 503, the status of a server that cannot serve now.</summary>
+    private static OpenAiException ServerStopping() =>
+        new(503, "the server is stopping; the generation was cancelled before it finished", type: "server_error");
 
     private static string? Finish(CompletionChunk c) => c.FinishReason switch
     {
