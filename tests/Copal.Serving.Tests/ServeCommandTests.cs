@@ -204,6 +204,53 @@ public sealed partial class ServeCommandTests
         }
     }
 
+    [Fact]
+    public async Task Localhost_with_port_0_listens_on_one_free_port_of_each_loopback()
+    {
+        using Process p = Start("serve", "-m", TestData.Stories260K, "--host", "localhost", "--port", "0");
+        try
+        {
+            (Uri address, Task<string> stderr) = ReadAddress(p);
+            Assert.Equal("localhost", address.Host);
+            Assert.NotEqual(0, address.Port);
+            using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(1) };
+            var loopbacks = new List<string> { "127.0.0.1" };
+            if (HasIpv6Loopback())
+            {
+                loopbacks.Add("[::1]");
+            }
+            foreach (string loopback in loopbacks)
+            {
+                string health = await http.GetStringAsync(new Uri($"http://{loopback}:{address.Port}/health"));
+                Assert.Equal("ok", JsonDocument.Parse(health).RootElement.GetProperty("status").GetString());
+            }
+            Signal(p, "TERM");
+            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), await stderr);
+            Assert.Equal(143, p.ExitCode);
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static bool HasIpv6Loopback()
+    {
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetworkV6, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 0));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The address the server prints once it listens; the rest of stderr is read on in the background.</summary>
     private static (Uri Address, Task<string> Stderr) ReadAddress(Process p)
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Copal.Model.Chat;
@@ -52,31 +53,80 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     private long _errors;
 
-    /// <summary>Starts listening on <paramref name="host"/>:<paramref name="port"/> (0: a free port). <paramref name="host"/> is an IP address or localhost.</summary>
+    /// <summary>
+    /// Starts listening on <paramref name="host"/>:<paramref name="port"/> (0: a free port). <paramref name="host"/> is
+    /// an IP address or localhost, which listens on the IPv4 and (where the machine has it) the IPv6 loopback.
+    /// </summary>
     public static async Task<OpenAiServer> StartAsync(InferenceEngine engine, string host, int port, IChatFormatter? formatter = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "copal" });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k =>
+        // Kestrel refuses localhost with port 0, since each loopback would get its own free port. Copal picks one port
+        // free on both instead; if another process takes it before Kestrel binds it, it picks again.
+        bool pickPort = host == "localhost" && port == 0;
+        for (int attempt = 1; ; attempt++)
         {
-            k.AddServerHeader = false;
-            if (host == "localhost")
+            int listenPort = pickPort ? FreeLocalhostPort() : port;
+            WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "copal" });
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(k =>
             {
-                k.ListenLocalhost(port);
-            }
-            else
+                k.AddServerHeader = false;
+                if (host == "localhost")
+                {
+                    k.ListenLocalhost(listenPort);
+                }
+                else
+                {
+                    k.Listen(IPAddress.Parse(host), listenPort);
+                }
+            });
+            WebApplication app = builder.Build();
+            var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance);
+            server.Map();
+            try
             {
-                k.Listen(IPAddress.Parse(host), port);
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
             }
-        });
-        WebApplication app = builder.Build();
-        var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance);
-        server.Map();
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.Address = new Uri(address.Replace("[::]", "localhost", StringComparison.Ordinal));
-        return server;
+            catch (IOException) when (pickPort && attempt < 3)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+                continue;
+            }
+            string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            server.Address = new Uri(address.Replace("[::]", "localhost", StringComparison.Ordinal));
+            return server;
+        }
+    }
+
+    /// <summary>A port free on 127.0.0.1 and, where the machine has an IPv6 loopback, on [::1] as well.</summary>
+    private static int FreeLocalhostPort()
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            using var v4 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            v4.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            int port = ((IPEndPoint)v4.LocalEndPoint!).Port;
+            if (!Socket.OSSupportsIPv6)
+            {
+                return port;
+            }
+            try
+            {
+                using var v6 = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+                v6.Bind(new IPEndPoint(IPAddress.IPv6Loopback, port));
+                return port;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse && attempt < 20)
+            {
+                // Free on IPv4 only: try another.
+            }
+            catch (SocketException)
+            {
+                // No IPv6 loopback here (Kestrel then listens on IPv4 alone, as for a fixed port), or no port free on
+                // both after many tries (Kestrel's bind then fails and says so).
+                return port;
+            }
+        }
     }
 
     /// <summary>Waits until the server stops (<paramref name="cancellationToken"/> stops it).</summary>
