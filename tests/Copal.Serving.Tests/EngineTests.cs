@@ -41,6 +41,10 @@ public sealed class EngineTests
         Assert.Contains("context of 64", e.Message);
         e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a", TopP = 0, Temperature = 1 }));
         Assert.Equal("top_p", e.Parameter);
+        e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a", TopK = -1, Temperature = 1 }));
+        Assert.Equal("top_k", e.Parameter);
+        e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a", RepetitionPenalty = 0 }));
+        Assert.Equal("repetition_penalty", e.Parameter);
         CompletionResult none = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 0 });
         Assert.Equal("", none.Text);
         Assert.Equal(FinishReason.Length, none.FinishReason);

@@ -125,6 +125,157 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact]
+    public async Task Sigterm_cancels_the_generations_in_flight_answers_their_clients_and_exits_143()
+    {
+        // A model whose context is long enough that a greedy completion of "Once" runs on for minutes (stories260K
+        // meets no end-of-sequence token in its first thousands of greedy tokens), so both requests are still
+        // generating when the signal comes, whatever the machine's speed.
+        string dir = Directory.CreateTempSubdirectory("copal-serve-term-").FullName;
+        try
+        {
+            foreach (string file in Directory.GetFiles(TestData.Stories260K))
+            {
+                File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+            }
+            string config = Path.Combine(dir, "config.json");
+            File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 131072", StringComparison.Ordinal));
+            Assert.Contains("131072", File.ReadAllText(config));
+            await SignalDuringGenerationAsync(dir);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task SignalDuringGenerationAsync(string model)
+    {
+        using Process p = Start("serve", "-m", model, "--port", "0", "--parallel", "2");
+        try
+        {
+            (Uri address, Task<string> stderr) = ReadAddress(p);
+            string name = Path.GetFileName(model);
+            string Body(bool stream) => JsonSerializer.Serialize(new { model = name, prompt = "Once", max_tokens = 100_000, temperature = 0, stream });
+            using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+            using var streamContent = new StringContent(Body(stream: true), System.Text.Encoding.UTF8, "application/json");
+            using var streamRequest = new HttpRequestMessage(HttpMethod.Post, new Uri(address, "/v1/completions")) { Content = streamContent };
+            using HttpResponseMessage streamed = await http.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(200, (int)streamed.StatusCode);
+            using var events = new StreamReader(await streamed.Content.ReadAsStreamAsync());
+            Assert.StartsWith("data: {", await events.ReadLineAsync());
+            using var whole = new StringContent(Body(stream: false), System.Text.Encoding.UTF8, "application/json");
+            Task<HttpResponseMessage> waiting = http.PostAsync(new Uri(address, "/v1/completions"), whole);
+            // Both requests generating (a bounded wait for the second to be admitted, not a timing assertion).
+            var admitted = Stopwatch.StartNew();
+            while (JsonDocument.Parse(await http.GetStringAsync(new Uri(address, "/health"))).RootElement.GetProperty("active").GetInt32() < 2)
+            {
+                Assert.True(admitted.Elapsed < TimeSpan.FromMinutes(1), "the second request never started generating");
+                Assert.False(waiting.IsCompleted, "the non-streaming request ended before the signal");
+                await Task.Delay(50);
+            }
+
+            Signal(p, "TERM");
+
+            // Stopping is functional, not a speed figure: well inside the host's 30 s shutdown timeout, which is what a
+            // server that waits for its generations to end would take.
+            Assert.True(p.WaitForExit(TimeSpan.FromSeconds(15)), "copal serve did not stop on SIGTERM while generating");
+            Assert.Equal(143, p.ExitCode);
+            Assert.Contains("server stopped after 2 requests", await stderr);
+
+            // The non-streaming client got an error in OpenAI's shape, the streaming one an error event and the end.
+            using HttpResponseMessage stopped = await waiting;
+            Assert.Equal(503, (int)stopped.StatusCode);
+            JsonElement error = JsonDocument.Parse(await stopped.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+            Assert.Equal("server_error", error.GetProperty("type").GetString());
+            Assert.Contains("stopping", error.GetProperty("message").GetString());
+            string rest = await events.ReadToEndAsync();
+            string[] data = [.. rest.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+            Assert.Equal("data: [DONE]", data[^1]);
+            JsonElement last = JsonDocument.Parse(data[^2]["data: ".Length..]).RootElement;
+            Assert.Equal("server_error", last.GetProperty("error").GetProperty("type").GetString());
+            Assert.DoesNotContain("\"finish_reason\":\"", rest);
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Localhost_with_port_0_listens_on_one_free_port_of_each_loopback()
+    {
+        using Process p = Start("serve", "-m", TestData.Stories260K, "--host", "localhost", "--port", "0");
+        try
+        {
+            (Uri address, Task<string> stderr) = ReadAddress(p);
+            Assert.Equal("localhost", address.Host);
+            Assert.NotEqual(0, address.Port);
+            using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(1) };
+            var loopbacks = new List<string> { "127.0.0.1" };
+            if (HasIpv6Loopback())
+            {
+                loopbacks.Add("[::1]");
+            }
+            foreach (string loopback in loopbacks)
+            {
+                string health = await http.GetStringAsync(new Uri($"http://{loopback}:{address.Port}/health"));
+                Assert.Equal("ok", JsonDocument.Parse(health).RootElement.GetProperty("status").GetString());
+            }
+            Signal(p, "TERM");
+            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), await stderr);
+            Assert.Equal(143, p.ExitCode);
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static bool HasIpv6Loopback()
+    {
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetworkV6, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 0));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The address the server prints once it listens; the rest of stderr is read on in the background.</summary>
+    private static (Uri Address, Task<string> Stderr) ReadAddress(Process p)
+    {
+        var head = new System.Text.StringBuilder();
+        while (p.StandardError.ReadLine() is string line)
+        {
+            head.AppendLine(line);
+            Match m = ServedAddress().Match(line);
+            if (m.Success)
+            {
+                async Task<string> Rest() => head + await p.StandardError.ReadToEndAsync();
+                return (new Uri(m.Groups[1].Value), Rest());
+            }
+        }
+        throw new Xunit.Sdk.XunitException($"copal serve printed no address:\n{head}");
+    }
+
+    private static void Signal(Process p, string signal)
+    {
+        using Process kill = Process.Start("kill", [$"-{signal}", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    [Fact]
     public void Bench_serve_reports_single_and_concurrent_decode_rates_and_first_token_times()
     {
         using Process p = Start("bench", "serve", "-m", TestData.Stories260K, "--streams", "3", "--prompt-tokens", "8", "--decode", "16", "--repeat", "2", "--device", "cpu", "--json");
@@ -148,4 +299,7 @@ public sealed partial class ServeCommandTests
 
     [GeneratedRegex(@"http://127\.0\.0\.1:\d+/")]
     private static partial Regex Address();
+
+    [GeneratedRegex(@"serving '[^']*' on (http://\S+/) ")]
+    private static partial Regex ServedAddress();
 }

@@ -19,9 +19,11 @@ internal sealed class OpenAiException(int status, string message, string? param 
 internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, bool IncludeUsage);
 
 /// <summary>
-/// Reads OpenAI request bodies. Each field is checked for its JSON type and range, and an error names the field.
-/// Fields that would change the result but are not implemented (n &gt; 1, logprobs, echo, penalties, tools) are refused,
-/// never ignored; fields without effect here (user, metadata, …) are accepted.
+/// Reads OpenAI request bodies. Each field is checked for its JSON type and range before it is read (null counts as
+/// absent), and an error names the field with what it expects and what it got.
+/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logprobs, logit_bias, echo, penalties,
+/// tools) are refused, never ignored; fields without effect here (user, metadata, …) are accepted. top_k and
+/// repetition_penalty are taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>
 internal static class OpenAiRequests
 {
@@ -35,7 +37,7 @@ internal static class OpenAiRequests
             using JsonDocument doc = JsonDocument.Parse(body);
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
             {
-                throw OpenAiException.BadRequest("", $"the request body must be a JSON object, got {Kind(doc.RootElement)}");
+                throw OpenAiException.BadRequest("", $"the request body must be a JSON object, got {Actual(doc.RootElement)}");
             }
             return doc.RootElement.Clone();
         }
@@ -49,15 +51,20 @@ internal static class OpenAiRequests
     {
         CheckModel(body, engine);
         CompletionRequest request = Sampling(body, CompletionDefaultMaxTokens, "max_tokens");
-        if (Get(body, "echo") is JsonElement echo && echo.ValueKind == JsonValueKind.True)
+        if (Integer(body, "best_of", 1) is int bestOf && bestOf != 1)
+        {
+            throw Unsupported("best_of", $"best_of must be 1 (one candidate per request, as n), got {bestOf}");
+        }
+        if (Boolean(body, "echo") == true)
         {
             throw Unsupported("echo", "echo is not supported; give echo false or leave it out");
         }
-        if (Get(body, "suffix") is JsonElement suffix && suffix.ValueKind != JsonValueKind.Null)
+        if (Field(body, "suffix") is JsonElement suffix)
         {
-            throw Unsupported("suffix", "suffix is not supported; leave it out");
+            throw suffix.ValueKind == JsonValueKind.String ? Unsupported("suffix", "suffix is not supported; leave it out")
+                : OpenAiException.BadRequest("suffix", $"suffix must be a string, got {Actual(suffix)}");
         }
-        JsonElement prompt = Get(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
+        JsonElement prompt = Field(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
         request = prompt.ValueKind switch
         {
             JsonValueKind.String => request with { Prompt = prompt.GetString() },
@@ -65,7 +72,7 @@ internal static class OpenAiRequests
             JsonValueKind.Array when prompt.GetArrayLength() > 0 && prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number) =>
                 request with { PromptIds = [.. prompt.EnumerateArray().Select(e => e.TryGetInt32(out int id) ? id : throw OpenAiException.BadRequest("prompt", $"token id {e.GetRawText()} is not an integer"))] },
             JsonValueKind.Array when prompt.GetArrayLength() > 1 => throw Unsupported("prompt", $"one prompt per request; got an array of {prompt.GetArrayLength()} prompts"),
-            _ => throw OpenAiException.BadRequest("prompt", $"prompt must be a string, an array of one string or an array of token ids, got {Kind(prompt)}"),
+            _ => throw OpenAiException.BadRequest("prompt", $"prompt must be a string, an array of one string or an array of token ids, got {Actual(prompt)}"),
         };
         return Finish(body, request);
     }
@@ -74,21 +81,70 @@ internal static class OpenAiRequests
     {
         CheckModel(body, engine);
         // max_completion_tokens is the current name (what the OpenAI .NET client sends); max_tokens the older one.
-        string maxName = Get(body, "max_completion_tokens") is JsonElement m && m.ValueKind != JsonValueKind.Null ? "max_completion_tokens" : "max_tokens";
-        CompletionRequest request = Sampling(body, null, maxName);
-        if (Get(body, "tools") is JsonElement tools && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0)
+        int? maxCompletion = Integer(body, "max_completion_tokens", 0);
+        if (maxCompletion is int mc && Integer(body, "max_tokens", 0) is int mt && mt != mc)
+        {
+            throw OpenAiException.BadRequest("max_tokens", $"max_tokens {mt} and max_completion_tokens {mc} disagree; give one of the two");
+        }
+        if (Field(body, "top_logprobs") is not null)
+        {
+            int top = Integer(body, "top_logprobs", 0, 20)!.Value;
+            // OpenAI's rule: top_logprobs needs logprobs true (then Sampling refuses logprobs).
+            if (Boolean(body, "logprobs") != true)
+            {
+                throw OpenAiException.BadRequest("top_logprobs", $"top_logprobs needs logprobs true, got top_logprobs {top} without it");
+            }
+        }
+        CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens");
+        if (Array(body, "tools") is { } tools && tools.GetArrayLength() > 0)
         {
             throw Unsupported("tools", "tools are not supported; leave tools out");
         }
-        if (Get(body, "response_format") is JsonElement format && format.ValueKind == JsonValueKind.Object
-            && format.TryGetProperty("type", out JsonElement type) && type.GetString() != "text")
+        if (Array(body, "functions") is { } functions && functions.GetArrayLength() > 0)
         {
-            throw Unsupported("response_format", $"response_format {type.GetRawText()} is not supported; only text");
+            throw Unsupported("functions", "functions are not supported; leave functions out");
         }
-        JsonElement messages = Get(body, "messages") ?? throw OpenAiException.BadRequest("messages", "messages is required");
+        foreach (string choice in new[] { "tool_choice", "function_call" })
+        {
+            // "none" and "auto" choose nothing when there are no tools; anything that forces a call cannot be honoured.
+            if (Field(body, choice) is JsonElement c && !(c.ValueKind == JsonValueKind.String && c.GetString() is "none" or "auto"))
+            {
+                throw c.ValueKind is JsonValueKind.String or JsonValueKind.Object ? Unsupported(choice, $"{choice} {Actual(c)} is not supported: copal does not call tools; give \"none\" or leave it out")
+                    : OpenAiException.BadRequest(choice, $"{choice} must be a string or an object, got {Actual(c)}");
+            }
+        }
+        if (Array(body, "modalities") is { } modalities)
+        {
+            foreach (JsonElement m in modalities.EnumerateArray())
+            {
+                if (!(m.ValueKind == JsonValueKind.String && m.GetString() == "text"))
+                {
+                    throw Unsupported("modalities", $"modalities {Actual(m)} is not supported; only \"text\"");
+                }
+            }
+        }
+        foreach (string output in new[] { "audio", "web_search_options" })
+        {
+            if (Field(body, output) is not null)
+            {
+                throw Unsupported(output, $"{output} is not supported; leave it out");
+            }
+        }
+        if (Field(body, "response_format") is JsonElement format)
+        {
+            if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out JsonElement type) || type.ValueKind != JsonValueKind.String)
+            {
+                throw OpenAiException.BadRequest("response_format", $"response_format must be an object with a string type, e.g. {{\"type\": \"text\"}}, got {Actual(format)}");
+            }
+            if (type.GetString() != "text")
+            {
+                throw Unsupported("response_format", $"response_format {type.GetRawText()} is not supported; only text");
+            }
+        }
+        JsonElement messages = Field(body, "messages") ?? throw OpenAiException.BadRequest("messages", "messages is required");
         if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
         {
-            throw OpenAiException.BadRequest("messages", $"messages must be a non-empty array, got {Kind(messages)}");
+            throw OpenAiException.BadRequest("messages", $"messages must be a non-empty array, got {Actual(messages)}");
         }
         var turns = new List<ChatTurn>();
         int index = 0;
@@ -97,15 +153,20 @@ internal static class OpenAiRequests
             string at = $"messages[{index++}]";
             if (message.ValueKind != JsonValueKind.Object)
             {
-                throw OpenAiException.BadRequest(at, $"{at} must be an object, got {Kind(message)}");
+                throw OpenAiException.BadRequest(at, $"{at} must be an object, got {Actual(message)}");
             }
-            string role = message.TryGetProperty("role", out JsonElement r) && r.ValueKind == JsonValueKind.String ? r.GetString()!
-                : throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be a string");
+            JsonElement r = Field(message, "role") ?? throw OpenAiException.BadRequest($"{at}.role", $"{at}.role is required");
+            string role = r.ValueKind == JsonValueKind.String ? r.GetString()!
+                : throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be a string, got {Actual(r)}");
+            if (role is "tool" or "function")
+            {
+                throw Unsupported($"{at}.role", $"{at}.role '{role}' is not supported: copal does not call tools");
+            }
             if (role is not ("system" or "developer" or "user" or "assistant"))
             {
                 throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be system, developer, user or assistant, got '{role}'");
             }
-            turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(message, at)));
+            turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(message, role, at)));
         }
         ChatPrompt prompt = formatter.Format(turns);
         request = request with
@@ -119,11 +180,22 @@ internal static class OpenAiRequests
         return Finish(body, request);
     }
 
-    private static string Content(JsonElement message, string at)
+    /// <summary>
+    /// A message's text. Content is required, as in OpenAI's API; an assistant message may leave it out only beside
+    /// tool calls, which copal does not support.
+    /// </summary>
+    private static string Content(JsonElement message, string role, string at)
     {
-        if (!message.TryGetProperty("content", out JsonElement content) || content.ValueKind == JsonValueKind.Null)
+        foreach (string calls in new[] { "tool_calls", "function_call" })
         {
-            return "";
+            if (Field(message, calls) is JsonElement c && !(c.ValueKind == JsonValueKind.Array && c.GetArrayLength() == 0))
+            {
+                throw Unsupported($"{at}.{calls}", $"{at}.{calls}: tool calls are not supported; leave {calls} out");
+            }
+        }
+        if (Field(message, "content") is not JsonElement content)
+        {
+            throw OpenAiException.BadRequest($"{at}.content", $"{at}.content is required for a {role} message: a string or an array of text parts");
         }
         if (content.ValueKind == JsonValueKind.String)
         {
@@ -131,27 +203,33 @@ internal static class OpenAiRequests
         }
         if (content.ValueKind != JsonValueKind.Array)
         {
-            throw OpenAiException.BadRequest($"{at}.content", $"{at}.content must be a string or an array of text parts, got {Kind(content)}");
+            throw OpenAiException.BadRequest($"{at}.content", $"{at}.content must be a string or an array of text parts, got {Actual(content)}");
         }
         var text = new System.Text.StringBuilder();
+        int index = 0;
         foreach (JsonElement part in content.EnumerateArray())
         {
-            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out JsonElement type) || type.GetString() != "text"
-                || !part.TryGetProperty("text", out JsonElement t) || t.ValueKind != JsonValueKind.String)
+            string partAt = $"{at}.content[{index++}]";
+            if (part.ValueKind != JsonValueKind.Object || Field(part, "type") is not JsonElement type || type.ValueKind != JsonValueKind.String)
             {
-                throw Unsupported($"{at}.content", $"{at}.content: only text parts ({{\"type\": \"text\", \"text\": ...}}) are supported");
+                throw OpenAiException.BadRequest(partAt, $"{partAt} must be an object with a string type, e.g. {{\"type\": \"text\", \"text\": \"...\"}}, got {Actual(part)}");
             }
-            text.Append(t.GetString());
+            if (type.GetString() != "text")
+            {
+                throw Unsupported(partAt, $"{partAt}: {type.GetRawText()} parts are not supported; only text parts ({{\"type\": \"text\", \"text\": ...}})");
+            }
+            text.Append(Field(part, "text") is JsonElement t && t.ValueKind == JsonValueKind.String ? t.GetString()
+                : throw OpenAiException.BadRequest($"{partAt}.text", $"{partAt}.text must be a string, got {(Field(part, "text") is JsonElement x ? Actual(x) : "nothing")}"));
         }
         return text.ToString();
     }
 
     private static void CheckModel(JsonElement body, InferenceEngine engine)
     {
-        JsonElement model = Get(body, "model") ?? throw OpenAiException.BadRequest("model", $"model is required; this server serves '{engine.ModelId}'");
+        JsonElement model = Field(body, "model") ?? throw OpenAiException.BadRequest("model", $"model is required; this server serves '{engine.ModelId}'");
         if (model.ValueKind != JsonValueKind.String)
         {
-            throw OpenAiException.BadRequest("model", $"model must be a string, got {Kind(model)}");
+            throw OpenAiException.BadRequest("model", $"model must be a string, got {Actual(model)}");
         }
         if (model.GetString() != engine.ModelId)
         {
@@ -162,13 +240,25 @@ internal static class OpenAiRequests
     /// <summary>The sampling fields; MaxTokens is -1 when absent and <paramref name="defaultMax"/> is null.</summary>
     private static CompletionRequest Sampling(JsonElement body, int? defaultMax, string maxName)
     {
-        if (Get(body, "n") is JsonElement n && n.ValueKind != JsonValueKind.Null && !(n.TryGetInt32(out int count) && count == 1))
+        if (Integer(body, "n", 1) is int n && n != 1)
         {
-            throw Unsupported("n", $"n must be 1 (one choice per request), got {n.GetRawText()}");
+            throw Unsupported("n", $"n must be 1 (one choice per request), got {n}");
         }
-        if (Get(body, "logprobs") is JsonElement lp && lp.ValueKind is not (JsonValueKind.Null or JsonValueKind.False))
+        if (Field(body, "logprobs") is JsonElement lp && lp.ValueKind != JsonValueKind.False)
         {
-            throw Unsupported("logprobs", "logprobs are not supported; leave logprobs out");
+            throw lp.ValueKind is JsonValueKind.True or JsonValueKind.Number ? Unsupported("logprobs", "logprobs are not supported; leave logprobs out")
+                : OpenAiException.BadRequest("logprobs", $"logprobs must be true, false or an integer, got {Actual(lp)}");
+        }
+        if (Field(body, "logit_bias") is JsonElement bias)
+        {
+            if (bias.ValueKind != JsonValueKind.Object)
+            {
+                throw OpenAiException.BadRequest("logit_bias", $"logit_bias must be an object of token ids and biases, got {Actual(bias)}");
+            }
+            if (bias.EnumerateObject().Any())
+            {
+                throw Unsupported("logit_bias", "logit_bias is not supported; give {} or leave it out");
+            }
         }
         foreach (string penalty in new[] { "presence_penalty", "frequency_penalty" })
         {
@@ -178,28 +268,25 @@ internal static class OpenAiRequests
             }
         }
         double temperature = Number(body, "temperature", 0, 2) ?? 1.0;
-        double topP = Number(body, "top_p", 0, 1) ?? 1.0;
-        if (topP == 0)
+        double topP = Number(body, "top_p", 0, 1, minExcluded: true) ?? 1.0;
+        // Extensions, as vLLM's and llama.cpp's servers take them: top_k (0, or vLLM's -1, keeps every token) and HF's
+        // repetition penalty (1 is off).
+        int topK = Math.Max(0, Integer(body, "top_k", -1) ?? 0);
+        float repetition = (float)(Number(body, "repetition_penalty", 0, float.MaxValue, minExcluded: true) ?? 1.0);
+        if (repetition == 0)
         {
-            throw OpenAiException.BadRequest("top_p", "top_p must be in (0, 1], got 0");
+            // A positive number below float's smallest: it would divide by 0.
+            throw OpenAiException.BadRequest("repetition_penalty", $"repetition_penalty must be a number > 0, got {Actual(body.GetProperty("repetition_penalty"))}");
         }
-        int maxTokens = defaultMax ?? -1;
-        if (Get(body, maxName) is JsonElement max && max.ValueKind != JsonValueKind.Null)
-        {
-            maxTokens = max.TryGetInt32(out int v) && v >= 0 ? v
-                : throw OpenAiException.BadRequest(maxName, $"{maxName} must be an integer ≥ 0, got {max.GetRawText()}");
-        }
-        ulong seed = 0;
-        if (Get(body, "seed") is JsonElement s && s.ValueKind != JsonValueKind.Null)
-        {
-            seed = s.TryGetInt64(out long v) && v >= 0 ? (ulong)v
-                : throw OpenAiException.BadRequest("seed", $"seed must be an integer ≥ 0, got {s.GetRawText()}");
-        }
+        int maxTokens = Integer(body, maxName, 0) ?? defaultMax ?? -1;
+        ulong seed = Integer64(body, "seed", 0) is long s ? (ulong)s : 0;
         return new CompletionRequest
         {
             MaxTokens = maxTokens,
             Temperature = (float)temperature,
             TopP = (float)topP,
+            TopK = topK,
+            RepetitionPenalty = repetition,
             Seed = seed,
             Stop = Stops(body),
         };
@@ -207,7 +294,7 @@ internal static class OpenAiRequests
 
     private static string[] Stops(JsonElement body)
     {
-        if (Get(body, "stop") is not JsonElement stop || stop.ValueKind == JsonValueKind.Null)
+        if (Field(body, "stop") is not JsonElement stop)
         {
             return [];
         }
@@ -215,7 +302,7 @@ internal static class OpenAiRequests
         {
             JsonValueKind.String => [stop.GetString()!],
             JsonValueKind.Array when stop.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) => [.. stop.EnumerateArray().Select(e => e.GetString()!)],
-            _ => throw OpenAiException.BadRequest("stop", $"stop must be a string or an array of strings, got {Kind(stop)}"),
+            _ => throw OpenAiException.BadRequest("stop", $"stop must be a string or an array of strings, got {Actual(stop)}"),
         };
         if (stops.Length > 4)
         {
@@ -230,38 +317,100 @@ internal static class OpenAiRequests
 
     private static OpenAiRequest Finish(JsonElement body, CompletionRequest request)
     {
-        bool stream = false;
-        if (Get(body, "stream") is JsonElement s && s.ValueKind != JsonValueKind.Null)
+        bool stream = Boolean(body, "stream") ?? false;
+        bool includeUsage = false;
+        if (Field(body, "stream_options") is JsonElement o)
         {
-            stream = s.ValueKind is JsonValueKind.True or JsonValueKind.False ? s.GetBoolean()
-                : throw OpenAiException.BadRequest("stream", $"stream must be true or false, got {s.GetRawText()}");
+            includeUsage = o.ValueKind == JsonValueKind.Object
+                ? Boolean(o, "include_usage", "stream_options.include_usage") ?? false
+                : throw OpenAiException.BadRequest("stream_options", $"stream_options must be an object, got {Actual(o)}");
         }
-        bool includeUsage = Get(body, "stream_options") is JsonElement o && o.ValueKind == JsonValueKind.Object
-            && o.TryGetProperty("include_usage", out JsonElement u) && u.ValueKind == JsonValueKind.True;
         return new OpenAiRequest(request, stream, includeUsage);
     }
 
-    private static double? Number(JsonElement body, string name, double min, double max)
+    /// <summary>
+    /// A number field in [min, max], or (min, max] when <paramref name="minExcluded"/>; null when absent or null. A
+    /// <paramref name="max"/> of float.MaxValue means no upper bound worth saying.
+    /// </summary>
+    private static double? Number(JsonElement body, string name, double min, double max, bool minExcluded = false)
     {
-        if (Get(body, name) is not JsonElement e || e.ValueKind == JsonValueKind.Null)
+        if (Field(body, name) is not JsonElement e)
         {
             return null;
         }
-        return e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && v >= min && v <= max ? v
-            : throw OpenAiException.BadRequest(name, $"{name} must be a number in [{min}, {max}], got {e.GetRawText()}");
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && (minExcluded ? v > min : v >= min) && v <= max)
+        {
+            return v;
+        }
+        string range = max == float.MaxValue ? $"{(minExcluded ? ">" : "≥")} {min}" : $"in {(minExcluded ? "(" : "[")}{min}, {max}]";
+        throw OpenAiException.BadRequest(name, $"{name} must be a number {range}, got {Actual(e)}");
     }
 
-    private static JsonElement? Get(JsonElement body, string name) => body.TryGetProperty(name, out JsonElement e) ? e : null;
+    /// <summary>An integer field in [min, max]; null when absent or null.</summary>
+    private static int? Integer(JsonElement body, string name, int min, int max = int.MaxValue)
+    {
+        if (Field(body, name) is not JsonElement e)
+        {
+            return null;
+        }
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= min && v <= max)
+        {
+            return (int)v;
+        }
+        string range = max == int.MaxValue && !(e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long big) && big > max)
+            ? $"≥ {min}" : $"in [{min}, {max}]";
+        throw OpenAiException.BadRequest(name, $"{name} must be an integer {range}, got {Actual(e)}");
+    }
+
+    /// <summary>A 64-bit integer field ≥ <paramref name="min"/>; null when absent or null.</summary>
+    private static long? Integer64(JsonElement body, string name, long min)
+    {
+        if (Field(body, name) is not JsonElement e)
+        {
+            return null;
+        }
+        return e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= min ? v
+            : throw OpenAiException.BadRequest(name, $"{name} must be an integer ≥ {min}, got {Actual(e)}");
+    }
+
+    /// <summary>A true/false field; null when absent or null. <paramref name="param"/> is how an error names it (default: <paramref name="name"/>).</summary>
+    private static bool? Boolean(JsonElement obj, string name, string? param = null)
+    {
+        if (Field(obj, name) is not JsonElement e)
+        {
+            return null;
+        }
+        return e.ValueKind is JsonValueKind.True or JsonValueKind.False ? e.GetBoolean()
+            : throw OpenAiException.BadRequest(param ?? name, $"{param ?? name} must be true or false, got {Actual(e)}");
+    }
+
+    /// <summary>An array field; null when absent or null.</summary>
+    private static JsonElement? Array(JsonElement body, string name)
+    {
+        if (Field(body, name) is not JsonElement e)
+        {
+            return null;
+        }
+        return e.ValueKind == JsonValueKind.Array ? e
+            : throw OpenAiException.BadRequest(name, $"{name} must be an array, got {Actual(e)}");
+    }
+
+    /// <summary>A field of an object, or null when it is absent or JSON null (OpenAI's "not given").</summary>
+    private static JsonElement? Field(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out JsonElement e) && e.ValueKind != JsonValueKind.Null ? e : null;
 
     private static OpenAiException Unsupported(string param, string message) => OpenAiException.BadRequest(param, message, "unsupported_parameter");
 
-    private static string Kind(JsonElement e) => e.ValueKind switch
+    /// <summary>A value as an error message quotes it: numbers and strings as written (cut at 40 characters), else its kind.</summary>
+    private static string Actual(JsonElement e) => e.ValueKind switch
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => $"the number {e.GetRawText()}",
+        JsonValueKind.String => $"the string {Cut(e.GetRawText())}",
+        JsonValueKind.Number => Cut(e.GetRawText()),
         JsonValueKind.True or JsonValueKind.False => e.GetRawText(),
         _ => "null",
     };
+
+    private static string Cut(string raw) => raw.Length <= 40 ? raw : raw[..37] + "...";
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Copal.Model.Chat;
@@ -18,7 +19,9 @@ namespace Copal.Cli.Serving;
 /// The OpenAI-compatible HTTP API over an <see cref="InferenceEngine"/> on ASP.NET Core (Kestrel):
 /// POST /v1/completions and /v1/chat/completions (server-sent events with "stream": true), GET /v1/models and
 /// /health. Errors use OpenAI's JSON shape and HTTP status. A client that disconnects cancels its generation
-/// (RequestAborted reaches the engine, which drops the sequence at its next step).
+/// (RequestAborted reaches the engine, which drops the sequence at its next step). So does stopping the server
+/// (Ctrl-C, SIGTERM, <see cref="DisposeAsync"/>): every generation in flight ends at its next step and its client gets
+/// a 503, or an error event on a stream, instead of waiting for the host's shutdown timeout.
 /// </summary>
 internal sealed class OpenAiServer : IAsyncDisposable
 {
@@ -50,31 +53,80 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     private long _errors;
 
-    /// <summary>Starts listening on <paramref name="host"/>:<paramref name="port"/> (0: a free port). <paramref name="host"/> is an IP address or localhost.</summary>
+    /// <summary>
+    /// Starts listening on <paramref name="host"/>:<paramref name="port"/> (0: a free port). <paramref name="host"/> is
+    /// an IP address or localhost, which listens on the IPv4 and (where the machine has it) the IPv6 loopback.
+    /// </summary>
     public static async Task<OpenAiServer> StartAsync(InferenceEngine engine, string host, int port, IChatFormatter? formatter = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "copal" });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k =>
+        // Kestrel refuses localhost with port 0, since each loopback would get its own free port. Copal picks one port
+        // free on both instead; if another process takes it before Kestrel binds it, it picks again.
+        bool pickPort = host == "localhost" && port == 0;
+        for (int attempt = 1; ; attempt++)
         {
-            k.AddServerHeader = false;
-            if (host == "localhost")
+            int listenPort = pickPort ? FreeLocalhostPort() : port;
+            WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "copal" });
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(k =>
             {
-                k.ListenLocalhost(port);
-            }
-            else
+                k.AddServerHeader = false;
+                if (host == "localhost")
+                {
+                    k.ListenLocalhost(listenPort);
+                }
+                else
+                {
+                    k.Listen(IPAddress.Parse(host), listenPort);
+                }
+            });
+            WebApplication app = builder.Build();
+            var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance);
+            server.Map();
+            try
             {
-                k.Listen(IPAddress.Parse(host), port);
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
             }
-        });
-        WebApplication app = builder.Build();
-        var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance);
-        server.Map();
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.Address = new Uri(address.Replace("[::]", "localhost", StringComparison.Ordinal));
-        return server;
+            catch (IOException) when (pickPort && attempt < 3)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+                continue;
+            }
+            string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            server.Address = new Uri(address.Replace("[::]", "localhost", StringComparison.Ordinal));
+            return server;
+        }
+    }
+
+    /// <summary>A port free on 127.0.0.1 and, where the machine has an IPv6 loopback, on [::1] as well.</summary>
+    private static int FreeLocalhostPort()
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            using var v4 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            v4.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            int port = ((IPEndPoint)v4.LocalEndPoint!).Port;
+            if (!Socket.OSSupportsIPv6)
+            {
+                return port;
+            }
+            try
+            {
+                using var v6 = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+                v6.Bind(new IPEndPoint(IPAddress.IPv6Loopback, port));
+                return port;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse && attempt < 20)
+            {
+                // Free on IPv4 only: try another.
+            }
+            catch (SocketException)
+            {
+                // No IPv6 loopback here (Kestrel then listens on IPv4 alone, as for a fixed port), or no port free on
+                // both after many tries (Kestrel's bind then fails and says so).
+                return port;
+            }
+        }
     }
 
     /// <summary>Waits until the server stops (<paramref name="cancellationToken"/> stops it).</summary>
@@ -143,20 +195,41 @@ internal sealed class OpenAiServer : IAsyncDisposable
         OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter) : OpenAiRequests.Completion(json, _engine);
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        IAsyncEnumerator<CompletionChunk> chunks = _engine.StreamAsync(request.Completion, aborted).GetAsyncEnumerator(aborted);
+        // The generation ends when the client goes away or the server stops. Kestrel only aborts the requests still
+        // running when the host's shutdown timeout (30 s) is over, so stopping has to reach the engine itself.
+        CancellationToken stopping = _app.Lifetime.ApplicationStopping;
+        using var generation = CancellationTokenSource.CreateLinkedTokenSource(aborted, stopping);
+        IAsyncEnumerator<CompletionChunk> chunks = _engine.StreamAsync(request.Completion, generation.Token).GetAsyncEnumerator(generation.Token);
+        // Cancelled by the stop, not by the client: the client is still there to be told.
+        bool Stopped(Exception e) => e is OperationCanceledException && stopping.IsCancellationRequested && !aborted.IsCancellationRequested;
         await using (chunks.ConfigureAwait(false))
         {
             // The first chunk comes after the prefill: request errors (a prompt too long) surface here, before any byte is sent.
-            bool any = await chunks.MoveNextAsync().ConfigureAwait(false);
+            bool any;
+            try
+            {
+                any = await chunks.MoveNextAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (Stopped(e))
+            {
+                throw ServerStopping();
+            }
             if (!request.Stream)
             {
                 var text = new System.Text.StringBuilder();
                 CompletionChunk last = chunks.Current;
-                while (any)
+                try
                 {
-                    last = chunks.Current;
-                    text.Append(last.Text);
-                    any = last.FinishReason is null && await chunks.MoveNextAsync().ConfigureAwait(false);
+                    while (any)
+                    {
+                        last = chunks.Current;
+                        text.Append(last.Text);
+                        any = last.FinishReason is null && await chunks.MoveNextAsync().ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e) when (Stopped(e))
+                {
+                    throw ServerStopping();
                 }
                 JsonObject choice = chat
                     ? new JsonObject { ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = text.ToString() }, ["logprobs"] = null, ["finish_reason"] = Finish(last) }
@@ -197,16 +270,20 @@ internal sealed class OpenAiServer : IAsyncDisposable
                     any = await chunks.MoveNextAsync().ConfigureAwait(false);
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (e is not OperationCanceledException || Stopped(e))
             {
                 // Headers are sent: the error goes out as an event, in the same shape.
                 Interlocked.Increment(ref _errors);
-                await SendAsync(context, ErrorObject(e).Body, aborted).ConfigureAwait(false);
+                await SendAsync(context, ErrorObject(Stopped(e) ? ServerStopping() : e).Body, aborted).ConfigureAwait(false);
             }
             await context.Response.WriteAsync("data: [DONE]\n\n", aborted).ConfigureAwait(false);
             await context.Response.Body.FlushAsync(aborted).ConfigureAwait(false);
         }
     }
+
+    /// <summary>What a request in flight gets when the server stops under it: 503, the status of a server that cannot serve now.</summary>
+    private static OpenAiException ServerStopping() =>
+        new(503, "the server is stopping; the generation was cancelled before it finished", type: "server_error");
 
     private static string? Finish(CompletionChunk c) => c.FinishReason switch
     {

@@ -154,19 +154,26 @@ internal sealed class BatchScheduler : IDisposable
         // Cancelled sequences leave before the step, so they cost no more compute.
         for (int i = active.Count - 1; i >= 0; i--)
         {
-            SequenceJob job = active[i].Job!;
+            Slot slot = active[i];
+            SequenceJob job = slot.Job!;
+            if (!job.StopRequested && !job.CancellationToken.IsCancellationRequested)
+            {
+                continue;
+            }
+            // The slot is counted free before the request is counted ended, so a reader of the statistics never
+            // sees a request ended whose slot is still active.
+            active.RemoveAt(i);
+            _statistics.ActiveSequences = active.Count;
             if (job.StopRequested)
             {
                 // The reader found a stop text: the sequence ended by itself.
-                End(active[i], StopReason.EndOfSequence);
-                active.RemoveAt(i);
+                End(slot, StopReason.EndOfSequence);
             }
-            else if (job.CancellationToken.IsCancellationRequested)
+            else
             {
                 Interlocked.Increment(ref _statistics.RequestsCancelled);
                 job.Finish(StopReason.Cancelled);
-                active[i].Job = null;
-                active.RemoveAt(i);
+                slot.Job = null;
             }
         }
         int rows = active.Count;

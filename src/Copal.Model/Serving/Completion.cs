@@ -2,7 +2,7 @@ namespace Copal.Model.Serving;
 
 /// <summary>
 /// A plain completion: a prompt (text, or token ids) and how to continue it. Sampling as OpenAI names it: temperature
-/// 0 is greedy; with temperature &gt; 0 top_p and the seed apply. The library's defaults are greedy decoding and seed 0,
+/// 0 is greedy; with temperature &gt; 0 top_p, top_k and the seed apply. The library's defaults are greedy decoding and seed 0,
 /// so the same request gives the same text.
 /// </summary>
 public sealed record CompletionRequest
@@ -22,6 +22,12 @@ public sealed record CompletionRequest
     public float Temperature { get; init; }
 
     public float TopP { get; init; } = 1f;
+
+    /// <summary>Sample from the k most likely tokens only; 0 keeps all. Applies when <see cref="Temperature"/> &gt; 0, as <see cref="TopP"/> does.</summary>
+    public int TopK { get; init; }
+
+    /// <summary>HF's penalty on tokens already in the prompt or the reply (a positive logit divided by it, a negative one multiplied); 1 is off. Applies to greedy decoding too.</summary>
+    public float RepetitionPenalty { get; init; } = 1f;
 
     public ulong Seed { get; init; }
 

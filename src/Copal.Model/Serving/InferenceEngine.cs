@@ -187,6 +187,14 @@ public sealed class InferenceEngine : IDisposable
         {
             throw new CompletionRequestException("top_p", $"top_p must be in (0, 1], got {request.TopP}");
         }
+        if (request.TopK < 0)
+        {
+            throw new CompletionRequestException("top_k", $"top_k must be ≥ 0 (0 keeps every token), got {request.TopK}");
+        }
+        if (!(request.RepetitionPenalty > 0) || float.IsInfinity(request.RepetitionPenalty))
+        {
+            throw new CompletionRequestException("repetition_penalty", $"repetition_penalty must be a finite number > 0 (1 is off), got {request.RepetitionPenalty}");
+        }
         foreach (string s in request.Stop)
         {
             if (string.IsNullOrEmpty(s))
@@ -215,11 +223,14 @@ public sealed class InferenceEngine : IDisposable
                 ContextLengthExceeded = true,
             };
         }
-        // Greedy ignores top_p (OpenAI accepts both together), so the sampler only sees it when it draws.
+        // Greedy ignores top_p and top_k (OpenAI accepts top_p with temperature 0), so the sampler only sees them when
+        // it draws. The repetition penalty changes the logits, so it applies to greedy decoding too.
         var sampling = new SamplingOptions
         {
             Temperature = request.Temperature,
             TopP = request.Temperature > 0 ? request.TopP : 1f,
+            TopK = request.Temperature > 0 ? request.TopK : 0,
+            RepetitionPenalty = request.RepetitionPenalty,
             Seed = request.Seed,
         };
         return (ids, sampling);

@@ -1,0 +1,221 @@
+using System.Text.Json;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// Every field a request body may hold, of the wrong JSON type, out of range or missing: a 400 in OpenAI's shape
+/// whose param names the field and whose message is copal's own one line, never a 500 or a silent default.
+/// </summary>
+public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private const string Completions = "/v1/completions";
+    private const string Chat = "/v1/chat/completions";
+    private const string Prompt = "\"model\":\"stories260K\",\"prompt\":\"Once\"";
+    private const string User = "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]";
+
+    private async Task<(int Status, JsonElement Body)> PostAsync(string path, string body)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Server.Address, path), content);
+        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    private static void AssertError(JsonElement body, string param, string? code)
+    {
+        JsonElement error = body.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        string message = error.GetProperty("message").GetString()!;
+        Assert.Contains(param, message);
+        Assert.DoesNotContain('\n', message);
+        foreach (string dotnet in new[] { "internal error", "element of type", "JsonElement", "System.", "Exception" })
+        {
+            Assert.DoesNotContain(dotnet, message);
+        }
+    }
+
+    [Theory]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":\"5\"", "max_tokens")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":true", "max_tokens")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":1.5", "max_tokens")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":10000000000", "max_tokens")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":[5]", "max_tokens")]
+    [InlineData(Completions, Prompt + ",\"seed\":\"1\"", "seed")]
+    [InlineData(Completions, Prompt + ",\"seed\":-1", "seed")]
+    [InlineData(Completions, Prompt + ",\"seed\":{}", "seed")]
+    [InlineData(Completions, Prompt + ",\"n\":\"2\"", "n")]
+    [InlineData(Completions, Prompt + ",\"n\":0", "n")]
+    [InlineData(Completions, Prompt + ",\"echo\":\"no\"", "echo")]
+    [InlineData(Completions, Prompt + ",\"echo\":0", "echo")]
+    [InlineData(Completions, Prompt + ",\"stream\":\"yes\"", "stream")]
+    [InlineData(Completions, Prompt + ",\"stream_options\":\"usage\"", "stream_options")]
+    [InlineData(Completions, Prompt + ",\"stream_options\":{\"include_usage\":\"yes\"}", "stream_options.include_usage")]
+    [InlineData(Completions, Prompt + ",\"temperature\":\"1\"", "temperature")]
+    [InlineData(Completions, Prompt + ",\"presence_penalty\":\"0\"", "presence_penalty")]
+    [InlineData(Completions, Prompt + ",\"suffix\":5", "suffix")]
+    [InlineData(Completions, Prompt + ",\"logprobs\":\"2\"", "logprobs")]
+    [InlineData(Completions, Prompt + ",\"stop\":5", "stop")]
+    [InlineData(Completions, "\"model\":5,\"prompt\":\"Once\"", "model")]
+    [InlineData(Completions, "\"model\":\"stories260K\",\"prompt\":{}", "prompt")]
+    [InlineData(Completions, "\"model\":\"stories260K\",\"prompt\":null", "prompt")]
+    [InlineData(Chat, User + ",\"max_completion_tokens\":\"5\"", "max_completion_tokens")]
+    [InlineData(Chat, User + ",\"max_tokens\":\"5\"", "max_tokens")]
+    [InlineData(Chat, User + ",\"max_tokens\":false", "max_tokens")]
+    [InlineData(Chat, User + ",\"max_completion_tokens\":5,\"max_tokens\":\"5\"", "max_tokens")]
+    [InlineData(Chat, User + ",\"max_completion_tokens\":5,\"max_tokens\":6", "max_tokens")]
+    [InlineData(Chat, User + ",\"seed\":\"1\"", "seed")]
+    [InlineData(Chat, User + ",\"tools\":\"none\"", "tools")]
+    [InlineData(Chat, User + ",\"response_format\":\"json\"", "response_format")]
+    [InlineData(Chat, User + ",\"response_format\":{\"type\":5}", "response_format")]
+    [InlineData(Chat, User + ",\"response_format\":{}", "response_format")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\"}]", "messages[0].content")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":null}]", "messages[0].content")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"system\",\"content\":null},{\"role\":\"user\",\"content\":\"Hi\"}]", "messages[0].content")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":null}]", "messages[1].content")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":5}]", "messages[0].content")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":5}]}]", "messages[0].content[0]")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":[\"Hi\"]}]", "messages[0].content[0]")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":5}]}]", "messages[0].content[0].text")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]", "messages[0].content[0].text")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":5,\"content\":\"Hi\"}]", "messages[0].role")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"content\":\"Hi\"}]", "messages[0].role")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"narrator\",\"content\":\"Hi\"}]", "messages[0].role")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":\"Hi\"", "messages")]
+    public async Task A_field_of_the_wrong_type_or_out_of_range_is_a_400_naming_it(string path, string fields, string param)
+    {
+        var (status, body) = await PostAsync(path, "{" + fields + "}");
+        Assert.Equal(400, status);
+        AssertError(body, param, null);
+    }
+
+    [Theory]
+    [InlineData("\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}]", "messages[1].tool_calls")]
+    [InlineData("\"model\":\"stories260K\",\"messages\":[{\"role\":\"tool\",\"content\":\"42\",\"tool_call_id\":\"a\"}]", "messages[0].role")]
+    [InlineData("\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}}]}]", "messages[0].content[0]")]
+    public async Task A_message_copal_cannot_render_is_an_unsupported_parameter(string fields, string param)
+    {
+        var (status, body) = await PostAsync(Chat, "{" + fields + "}");
+        Assert.Equal(400, status);
+        AssertError(body, param, "unsupported_parameter");
+    }
+
+    [Theory]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"seed\":null,\"n\":null,\"echo\":false,\"logprobs\":null,\"suffix\":null,\"stream\":null,\"stop\":null,\"temperature\":null")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"n\":1,\"logprobs\":false,\"stream_options\":{\"include_usage\":false}")]
+    [InlineData(Chat, User + ",\"max_tokens\":2,\"max_completion_tokens\":null,\"tools\":[],\"response_format\":{\"type\":\"text\"}")]
+    [InlineData(Chat, User + ",\"max_completion_tokens\":2,\"max_tokens\":2")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"developer\",\"content\":[]},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]},{\"role\":\"assistant\",\"content\":\"Hello\",\"tool_calls\":[]},{\"role\":\"user\",\"content\":\"\"}]")]
+    public async Task Fields_given_as_null_or_in_their_other_valid_forms_are_accepted(string path, string fields)
+    {
+        var (status, body) = await PostAsync(path, "{" + fields + "}");
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal(2, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Theory]
+    [InlineData(Completions, Prompt + ",\"logit_bias\":{\"403\":100}", "logit_bias")]
+    [InlineData(Completions, Prompt + ",\"best_of\":3", "best_of")]
+    [InlineData(Completions, Prompt + ",\"logprobs\":2", "logprobs")]
+    [InlineData(Chat, User + ",\"logit_bias\":{\"403\":100}", "logit_bias")]
+    [InlineData(Chat, User + ",\"logprobs\":true,\"top_logprobs\":3", "logprobs")]
+    [InlineData(Chat, User + ",\"functions\":[{\"name\":\"f\",\"parameters\":{}}]", "functions")]
+    [InlineData(Chat, User + ",\"tool_choice\":\"required\"", "tool_choice")]
+    [InlineData(Chat, User + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", "tool_choice")]
+    [InlineData(Chat, User + ",\"function_call\":{\"name\":\"f\"}", "function_call")]
+    [InlineData(Chat, User + ",\"modalities\":[\"text\",\"audio\"]", "modalities")]
+    [InlineData(Chat, User + ",\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}", "audio")]
+    [InlineData(Chat, User + ",\"web_search_options\":{}", "web_search_options")]
+    public async Task A_field_that_would_change_the_result_but_is_not_implemented_is_refused_naming_it(string path, string fields, string param)
+    {
+        var (status, body) = await PostAsync(path, "{" + fields + "}");
+        Assert.Equal(400, status);
+        AssertError(body, param, "unsupported_parameter");
+    }
+
+    [Theory]
+    [InlineData(Chat, User + ",\"logprobs\":false,\"top_logprobs\":3", "top_logprobs")]
+    [InlineData(Chat, User + ",\"top_logprobs\":0", "top_logprobs")]
+    [InlineData(Chat, User + ",\"logprobs\":true,\"top_logprobs\":21", "top_logprobs")]
+    [InlineData(Chat, User + ",\"top_logprobs\":\"3\"", "top_logprobs")]
+    [InlineData(Completions, Prompt + ",\"logit_bias\":[]", "logit_bias")]
+    [InlineData(Completions, Prompt + ",\"best_of\":0", "best_of")]
+    [InlineData(Completions, Prompt + ",\"best_of\":\"1\"", "best_of")]
+    [InlineData(Completions, Prompt + ",\"top_k\":\"5\"", "top_k")]
+    [InlineData(Completions, Prompt + ",\"top_k\":-2", "top_k")]
+    [InlineData(Completions, Prompt + ",\"top_k\":2.5", "top_k")]
+    [InlineData(Chat, User + ",\"repetition_penalty\":0", "repetition_penalty")]
+    [InlineData(Chat, User + ",\"repetition_penalty\":-1", "repetition_penalty")]
+    [InlineData(Chat, User + ",\"repetition_penalty\":1e-50", "repetition_penalty")]
+    [InlineData(Chat, User + ",\"repetition_penalty\":1e39", "repetition_penalty")]
+    [InlineData(Chat, User + ",\"repetition_penalty\":\"1.5\"", "repetition_penalty")]
+    [InlineData(Chat, User + ",\"tool_choice\":5", "tool_choice")]
+    [InlineData(Chat, User + ",\"modalities\":\"text\"", "modalities")]
+    [InlineData(Chat, User + ",\"functions\":{}", "functions")]
+    public async Task A_result_field_out_of_range_or_without_what_it_needs_is_a_400_naming_it(string path, string fields, string param)
+    {
+        var (status, body) = await PostAsync(path, "{" + fields + "}");
+        Assert.Equal(400, status);
+        AssertError(body, param, null);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1.01")]
+    [InlineData("-0.5")]
+    public async Task Every_top_p_out_of_range_gets_the_same_range_in_its_message(string topP)
+    {
+        var (status, body) = await PostAsync(Completions, "{" + Prompt + ",\"top_p\":" + topP + "}");
+        Assert.Equal(400, status);
+        AssertError(body, "top_p", null);
+        Assert.Equal($"top_p must be a number in (0, 1], got {topP}", body.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Theory]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"logit_bias\":{},\"best_of\":1,\"top_k\":0,\"repetition_penalty\":1,\"top_p\":1")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"logit_bias\":null,\"best_of\":null,\"top_k\":-1,\"repetition_penalty\":null")]
+    [InlineData(Chat, User + ",\"max_tokens\":2,\"logprobs\":false,\"top_logprobs\":null,\"tool_choice\":\"none\",\"function_call\":\"auto\",\"functions\":[],\"modalities\":[\"text\"],\"audio\":null")]
+    public async Task Result_fields_at_their_neutral_values_are_accepted(string path, string fields)
+    {
+        var (status, body) = await PostAsync(path, "{" + fields + "}");
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal(2, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Top_k_is_applied_top_k_1_samples_the_greedy_text()
+    {
+        const string Sampled = Prompt + ",\"max_tokens\":40,\"temperature\":1,\"seed\":7";
+        string greedy = await TextAsync(Completions, "{" + Prompt + ",\"max_tokens\":40,\"temperature\":0}");
+        // Without top_k this seed draws another text than greedy decoding, so top_k 1 changing it back is its effect.
+        Assert.NotEqual(greedy, await TextAsync(Completions, "{" + Sampled + "}"));
+        Assert.Equal(greedy, await TextAsync(Completions, "{" + Sampled + ",\"top_k\":1}"));
+        // top_k 0 (and vLLM's -1) keep every token: the plain sampled text.
+        Assert.Equal(await TextAsync(Completions, "{" + Sampled + "}"), await TextAsync(Completions, "{" + Sampled + ",\"top_k\":-1}"));
+    }
+
+    [Fact]
+    public async Task Repetition_penalty_is_applied_as_the_engine_applies_it()
+    {
+        const string Greedy = "\"model\":\"stories260K\",\"prompt\":\"Once upon a time\",\"max_tokens\":60,\"temperature\":0";
+        string plain = await TextAsync(Completions, "{" + Greedy + "}");
+        string penalized = await TextAsync(Completions, "{" + Greedy + ",\"repetition_penalty\":1.5}");
+        Assert.NotEqual(plain, penalized);
+        Copal.Model.Serving.CompletionResult expected = await server.Engine.CompleteAsync(new Copal.Model.Serving.CompletionRequest
+        {
+            Prompt = "Once upon a time",
+            MaxTokens = 60,
+            RepetitionPenalty = 1.5f,
+        });
+        Assert.Equal(expected.Text, penalized);
+        Assert.Equal(plain, await TextAsync(Completions, "{" + Greedy + ",\"repetition_penalty\":1}"));
+    }
+
+    private async Task<string> TextAsync(string path, string body)
+    {
+        var (status, json) = await PostAsync(path, body);
+        Assert.True(status == 200, json.ToString());
+        return json.GetProperty("choices")[0].GetProperty("text").GetString()!;
+    }
+}
