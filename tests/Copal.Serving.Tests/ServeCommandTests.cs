@@ -80,6 +80,17 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact]
+    public void An_internal_error_gives_the_client_no_dotnet_text()
+    {
+        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiServer.ErrorObject(new InvalidCastException("Unable to cast object of type 'System.String'"));
+        Assert.Equal(500, status);
+        string message = (string)body["error"]!["message"]!;
+        Assert.StartsWith("internal error", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", message, StringComparison.Ordinal);
+        Assert.Equal("server_error", (string?)body["error"]!["type"]);
+    }
+
+    [Fact]
     public void A_conversation_the_chat_template_refuses_is_a_bad_request()
     {
         var template = new Copal.Model.ChatTemplates.ChatTemplate("{{ raise_exception('Conversation roles must alternate') }}");

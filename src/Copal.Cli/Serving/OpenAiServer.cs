@@ -274,7 +274,9 @@ internal sealed class OpenAiServer : IAsyncDisposable
             {
                 // Headers are sent: the error goes out as an event, in the same shape.
                 Interlocked.Increment(ref _errors);
-                await SendAsync(context, ErrorObject(Stopped(e) ? ServerStopping() : e).Body, aborted).ConfigureAwait(false);
+                (int status, JsonObject error) = ErrorObject(Stopped(e) ? ServerStopping() : e);
+                ReportBug(context, status, e);
+                await SendAsync(context, error, aborted).ConfigureAwait(false);
             }
             await context.Response.WriteAsync("data: [DONE]\n\n", aborted).ConfigureAwait(false);
             await context.Response.Body.FlushAsync(aborted).ConfigureAwait(false);
@@ -340,8 +342,18 @@ internal sealed class OpenAiServer : IAsyncDisposable
             return;
         }
         (int status, JsonObject body) = ErrorObject(e);
+        ReportBug(context, status, e);
         context.Response.Clear();
         await WriteJsonAsync(context, status, body).ConfigureAwait(false);
+    }
+
+    /// <summary>A 500 is a bug of ours: the server's log (standard error) gets what a bug report needs.</summary>
+    private static void ReportBug(HttpContext context, int status, Exception e)
+    {
+        if (status == 500)
+        {
+            Infrastructure.Out.Info($"copal serve: internal error on {context.Request.Method} {context.Request.Path}, please report it: {e}");
+        }
     }
 
     /// <summary>OpenAI's error object for <paramref name="e"/> and its status: a request's fault is 4xx, ours 500.</summary>
@@ -355,7 +367,8 @@ internal sealed class OpenAiServer : IAsyncDisposable
             NotSupportedException n => (400, n.Message, "invalid_request_error", null, "unsupported_parameter"),
             // The model's chat template refused the conversation (e.g. "roles must alternate"): the request's fault.
             Copal.Model.ChatTemplates.ChatTemplateRaisedException t => (400, t.TemplateMessage, "invalid_request_error", "messages", null),
-            _ => (500, $"internal error: {e.Message}", "server_error", null, null),
+            // A bug of ours: the client gets no .NET text, the server's standard error gets the details (ReportBug).
+            _ => (500, "internal error: the server failed on this request; its standard error has the details", "server_error", null, null),
         };
         var error = new JsonObject { ["message"] = message, ["type"] = type, ["param"] = param, ["code"] = code };
         return (status, new JsonObject { ["error"] = error });
