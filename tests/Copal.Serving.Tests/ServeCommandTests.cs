@@ -88,6 +88,11 @@ public sealed partial class ServeCommandTests
         Assert.StartsWith("internal error", message, StringComparison.Ordinal);
         Assert.DoesNotContain("System.", message, StringComparison.Ordinal);
         Assert.Equal("server_error", (string?)body["error"]!["type"]);
+        // Non-finite logits are the model's failure, not ours: the client is told which step.
+        var nonFinite = Assert.Throws<Copal.Model.Inference.NonFiniteLogitsException>(
+            () => Copal.Model.Inference.NonFiniteLogitsException.ThrowIfAny([1f, float.NaN], 2, _ => "at step 3"));
+        Assert.Equal(nonFinite.Message, (string?)Copal.Cli.Serving.OpenAiServer.ErrorObject(nonFinite).Body["error"]!["message"]);
+        Assert.Contains("step 3", nonFinite.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -350,7 +350,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
     /// <summary>A 500 is a bug of ours: the server's log (standard error) gets what a bug report needs.</summary>
     private static void ReportBug(HttpContext context, int status, Exception e)
     {
-        if (status == 500)
+        if (status == 500 && e is not Copal.Model.Inference.NonFiniteLogitsException)
         {
             Infrastructure.Out.Info($"copal serve: internal error on {context.Request.Method} {context.Request.Path}, please report it: {e}");
         }
@@ -367,6 +367,8 @@ internal sealed class OpenAiServer : IAsyncDisposable
             NotSupportedException n => (400, n.Message, "invalid_request_error", null, "unsupported_parameter"),
             // The model's chat template refused the conversation (e.g. "roles must alternate"): the request's fault.
             Copal.Model.ChatTemplates.ChatTemplateRaisedException t => (400, t.TemplateMessage, "invalid_request_error", "messages", null),
+            // The model's weights gave NaN or ±Inf: the server's failure, with a message that names the step.
+            Copal.Model.Inference.NonFiniteLogitsException f => (500, f.Message, "server_error", null, null),
             // A bug of ours: the client gets no .NET text, the server's standard error gets the details (ReportBug).
             _ => (500, "internal error: the server failed on this request; its standard error has the details", "server_error", null, null),
         };
