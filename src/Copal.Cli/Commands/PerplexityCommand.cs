@@ -56,7 +56,7 @@ internal static class PerplexityCommand
             }
             ContextSizeOption.Resolve(p.GetValue(ctxSize), window, window, max, bound => $"--seqlen {window} exceeds {bound}");
             int[] tokens = Inputs.IsStdio(dataPath)
-                ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data)), "standard input", p.GetValue(layout)), p.GetValue(layout))
+                ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data), ct), "standard input", p.GetValue(layout)), p.GetValue(layout))
                 : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout));
             if (!asJson)
             {

@@ -53,17 +53,30 @@ internal static class Inputs
         return path;
     }
 
-    /// <summary>The bytes of a text file, or of standard input for <c>-</c>.</summary>
-    public static byte[] ReadBytes(string path, string typed)
+    /// <summary>
+    /// The bytes of a text file, or of standard input for <c>-</c>. Reading standard input ends with
+    /// <see cref="OperationCanceledException"/> as soon as <paramref name="cancellationToken"/> is cancelled (Ctrl-C,
+    /// SIGTERM), even while the input stays open and nothing arrives: a blocked read cannot be cancelled, so it runs
+    /// on a pool thread that is left behind (it ends with the process).
+    /// </summary>
+    public static byte[] ReadBytes(string path, string typed, CancellationToken cancellationToken)
     {
         if (!IsStdio(path))
         {
             return File.ReadAllBytes(TextFile(path, typed));
         }
-        using Stream stdin = Console.OpenStandardInput();
-        using var buffer = new MemoryStream();
-        stdin.CopyTo(buffer);
-        return buffer.ToArray();
+        cancellationToken.ThrowIfCancellationRequested();
+        Task<byte[]> read = Task.Run(() =>
+        {
+            using Stream stdin = Console.OpenStandardInput();
+            using var buffer = new MemoryStream();
+            stdin.CopyTo(buffer);
+            return buffer.ToArray();
+        }, CancellationToken.None);
+        byte[] bytes = read.WaitAsync(cancellationToken).GetAwaiter().GetResult();
+        // A signal that came as the input ended still means no output.
+        cancellationToken.ThrowIfCancellationRequested();
+        return bytes;
     }
 
     /// <summary>How a message names an input that may be standard input.</summary>
