@@ -34,7 +34,7 @@ public sealed class BadInputTests : IDisposable
         AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--mask", "obs", "--update", "-o", Path.Combine(_temp, "c")), 2,
             "--update applies to --mask fixed");
         AssertError(CopalProcess.Run("prune", "-m", Model, "--method", "wanda", "--calib", calib, "--sparsity", "0.5", "--mask", "obs", "-o", Path.Combine(_temp, "o")), 2,
-            "--mask only apply to --method copal");
+            "--mask applies only to --method copal");
         Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
     }
 

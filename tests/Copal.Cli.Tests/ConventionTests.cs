@@ -117,6 +117,62 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, string, string[]> UsageErrors
+    {
+        get
+        {
+            string model = TestData.Stories260K;
+            string calib = TestData.Path("text", "tinystories", "calib.txt");
+            string outDir = Path.Combine(Path.GetTempPath(), "copal-never-written");
+            return new()
+            {
+                { "copal generate", "--top-k 5 filters the tokens", ["generate", "-m", model, "--top-k", "5"] },
+                { "copal prune", "give exactly one of --sparsity", ["prune", "-m", model, "-o", outDir, "--method", "magnitude"] },
+                { "copal tokenize", "give exactly one of --text or --file", ["tokenize", "-m", model] },
+                { "copal tokenize", "give exactly one of --text or --file", ["tokenize", "-m", model, "-t", "a", "-f", calib] },
+                { "copal inspect", "give the model with -m/--model", ["inspect"] },
+                { "copal prune", "--update applies only to --method copal (got --method wanda)",
+                    ["prune", "-m", model, "-o", outDir, "--calib", calib, "--sparsity", "0.5", "--update"] },
+                { "copal prune", "--decay, --mask apply only to --method copal (got --method sparsegpt)",
+                    ["prune", "-m", model, "-o", outDir, "--method", "sparsegpt", "--calib", calib, "--sparsity", "0.5", "--decay", "0.5", "--mask", "fixed"] },
+                { "copal", "unknown command 'foo'; the commands are inspect, tokenize", ["foo"] },
+                { "copal prune", "the options -m/--model and -o/--out are required", ["prune"] },
+                { "copal prune", "--sparsity: expected", ["prune", "--sparsity", "2"] },
+                { "copal prune", "unknown option '--bogus'", ["prune", "--sparsity", "2", "--bogus"] },
+            };
+        }
+    }
+
+    // Every usage error is one line and the pointer at the help of the command reached (docs/cli.md).
+    [Theory]
+    [MemberData(nameof(UsageErrors))]
+    public void A_usage_error_is_one_line_and_the_help_pointer(string command, string expected, string[] args)
+    {
+        CopalProcess.Result r = CopalProcess.Run(args);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        string[] lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 2, r.Stderr);
+        Assert.StartsWith("copal: error: ", lines[0], StringComparison.Ordinal);
+        Assert.Contains(expected, lines[0], StringComparison.Ordinal);
+        Assert.Equal($"Run '{command} --help' for the options.", lines[1]);
+        Assert.Equal("", r.Stdout);
+    }
+
+    // Usage errors come before any check of a path: --out inside --resume is not reached when --resume cannot apply.
+    [Fact]
+    public void A_usage_error_comes_before_the_path_checks()
+    {
+        string outDir = Path.Combine(_temp, "o");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", outDir, "--method", "wanda", "--sparsity", "0.5",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--resume", _temp);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains("--resume applies only to --method copal", r.Stderr, StringComparison.Ordinal);
+        CopalProcess.Result nothing = CopalProcess.Run("prune", "-m", Path.Combine(_temp, "absent"), "-o", outDir, "--method", "magnitude");
+        Assert.True(nothing.ExitCode == 2, $"exit {nothing.ExitCode}; stderr: {nothing.Stderr}");
+        Assert.Contains("give exactly one of --sparsity", nothing.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
     // Item 15: '-' is stdin or stdout.
     [Fact]
     public void Tokenize_reads_stdin_for_a_dash()

@@ -59,9 +59,15 @@ internal static class ContinualCommand
         };
         command.SetBody((p, ct) =>
         {
+            // Usage errors first, before any path is looked at.
+            SparsityPattern target = PruneCommand.ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
+            CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
+            if (p.GetResult(seed) is { Implicit: false } && p.GetValue(seedList) is string several)
+            {
+                throw new UsageException($"--seed {p.GetValue(seed)} and --seeds {several}: expected one of them");
+            }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             bool asJson = p.GetValue(json);
-            SparsityPattern target = PruneCommand.ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             LlamaConfig config = LlamaConfig.Load(modelDir);
             int window = p.GetValue(seqlen) ?? Math.Min(2048, config.MaxPositionEmbeddings);
             int evalWindow = p.GetValue(evalSeqLen) ?? window;
@@ -71,11 +77,6 @@ internal static class ContinualCommand
                 {
                     throw new UsageException($"{name}: expected at most the model's context of {config.MaxPositionEmbeddings} tokens, got {value}");
                 }
-            }
-            CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
-            if (p.GetResult(seed) is { Implicit: false } && p.GetValue(seedList) is string several)
-            {
-                throw new UsageException($"--seed {p.GetValue(seed)} and --seeds {several}: expected one of them");
             }
             IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed)];
             var copalOptions = new CopalOptionChoices(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),

@@ -43,9 +43,12 @@ internal static class PruneCommand
         copal.AddTo(command);
         command.SetBody((p, ct) =>
         {
+            // Usage errors first, before any path is looked at.
+            SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
+            copal.Check(p, p.GetValue(method)!);
+            RequireCalibration(p.GetValue(method)!, p.GetValue(calib));
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State));
-            SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             bool asJson = p.GetValue(json);
             CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, target, ct);
             ILinearPruner pruner = PrunerFactory.Create(p.GetValue(method)!, copalState, m => Out.Info($"copal: {m}"));
@@ -184,14 +187,20 @@ internal static class PruneCommand
         return SparsityPattern.Parse(sparsity ?? pattern!);
     }
 
+    /// <summary>Every method but magnitude calibrates: --calib is required for it.</summary>
+    internal static void RequireCalibration(string method, string? calib)
+    {
+        if (calib is null && !string.Equals(method, "magnitude", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new UsageException($"--calib is required for --method {method} (it needs the inputs of each layer)");
+        }
+    }
+
     internal static CalibrationSet LoadCalibration(string modelDir, string? calib, ILinearPruner pruner, int nsamples, int seqLen, ulong seed)
     {
         if (calib is null)
         {
-            if (pruner.Name != "magnitude")
-            {
-                throw new UsageException($"--calib is required for --method {pruner.Name} (it needs the inputs of each layer)");
-            }
+            RequireCalibration(pruner.Name, calib);
             // Magnitude needs no data; one short window still drives the driver's layer loop.
             return CalibrationSet.FromTokens([("(none)", Enumerable.Repeat(1, seqLen + 1).ToArray())], 1, seqLen, seed);
         }

@@ -18,6 +18,10 @@ internal static class TokenizeCommand
         var command = new Command("tokenize", "Turn text into token ids with the model's tokenizer.json") { model, text, file, noSpecial, verbose, json };
         command.SetBody((p, ct) =>
         {
+            if ((p.GetValue(text) is null) == (p.GetValue(file) is null))
+            {
+                throw new UsageException("give exactly one of --text or --file");
+            }
             string directory = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             string input = ReadInput(p.GetValue(text), p.GetValue(file), p.Typed(file), ct);
             CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(directory);
@@ -79,10 +83,6 @@ internal static class TokenizeCommand
 
     private static string ReadInput(string? text, string? file, string typedFile, CancellationToken cancellationToken)
     {
-        if ((text is null) == (file is null))
-        {
-            throw new UsageException("give exactly one of --text or --file");
-        }
         if (text is not null)
         {
             return text;

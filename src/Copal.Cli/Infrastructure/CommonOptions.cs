@@ -88,7 +88,10 @@ internal static class CommonOptions
     /// <summary>Creates the backend named by --device, with one-time notices on stderr.</summary>
     public static IBackend CreateBackend(string spec) => BackendFactory.Create(spec, message => Out.Info($"copal: {message}"));
 
-    /// <summary>Runs <paramref name="body"/> with Ctrl-C cancellation and turns exceptions into one line and an exit code.</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/> with Ctrl-C cancellation and turns exceptions into one line and an exit code; a
+    /// usage error adds the pointer at the command's help, as a parse error does.
+    /// </summary>
     public static void SetBody(this Command command, Func<ParseResult, CancellationToken, int> body)
     {
         command.SetAction((parseResult, _) =>
@@ -100,7 +103,12 @@ internal static class CommonOptions
             }
             catch (Exception e)
             {
-                return Task.FromResult(CliErrors.Report(e, Console.Error));
+                int code = CliErrors.Report(e, Console.Error);
+                if (code == CliErrors.Usage)
+                {
+                    Console.Error.WriteLine(CliErrors.HelpPointer(parseResult.CommandResult));
+                }
+                return Task.FromResult(code);
             }
         });
     }
