@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
+using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
 
@@ -41,20 +42,21 @@ internal static class PerplexityCommand
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             string? basePath = p.GetValue(compare) is string given ? Inputs.ModelFolder(given, p.Typed(compare)) : null;
+            // The window and the context are checked against config.json alone, before the weights are loaded.
+            int max = LlamaConfig.Load(modelDir).MaxPositionEmbeddings;
+            // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.
+            int window = p.GetValue(seqLen) ?? Math.Min(2048, Math.Min(p.GetValue(ctxSize) ?? max, max));
+            if (p.GetValue(stride) is int step && step > window)
+            {
+                throw new UsageException($"--stride: expected at most --seqlen ({window}), got {step}");
+            }
+            ContextSizeOption.Resolve(p.GetValue(ctxSize), window, window, max, bound => $"--seqlen {window} exceeds {bound}", p.Typed(ctxSize));
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
                 CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             using ModelSession? baseSession = basePath is not null
                 ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
                     CommonOptions.ParseMmap(p.GetValue(mmap)!), ct)
                 : null;
-            int max = session.Model.Config.MaxPositionEmbeddings;
-            // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.
-            int window = p.GetValue(seqLen) ?? Math.Min(2048, p.GetValue(ctxSize) ?? max);
-            if (p.GetValue(stride) is int step && step > window)
-            {
-                throw new UsageException($"--stride: expected at most --seqlen ({window}), got {step}");
-            }
-            ContextSizeOption.Resolve(p.GetValue(ctxSize), window, window, max, bound => $"--seqlen {window} exceeds {bound}");
             int[] tokens = Inputs.IsStdio(dataPath)
                 ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data), ct), "standard input", p.GetValue(layout)), p.GetValue(layout))
                 : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout));
