@@ -72,6 +72,22 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Contains("-m/--model", none.Stderr, StringComparison.Ordinal);
     }
 
+    // The same folder however spelled: a trailing separator, "..", a symbolic link.
+    [Fact]
+    public void The_model_given_twice_as_the_same_folder_however_spelled_is_accepted()
+    {
+        string link = Path.Combine(_temp, "link");
+        Directory.CreateSymbolicLink(link, Model);
+        string[] spellings = [Model + Path.DirectorySeparatorChar, Path.Combine(Model, "..", Path.GetFileName(Model)), link, Path.Combine(Model, ".")];
+        foreach (string other in spellings)
+        {
+            CopalProcess.Result r = CopalProcess.Run("inspect", Model, "-m", other, "--json");
+            Assert.True(r.ExitCode == 0, $"{other}: exit {r.ExitCode}; stderr: {r.Stderr}");
+        }
+        CopalProcess.Result c = CopalProcess.Run("compact", link, "-m", Model + Path.DirectorySeparatorChar, "-o", Path.Combine(_temp, "c"), "--json");
+        Assert.True(c.ExitCode == 0, c.Stderr);
+    }
+
     // Item 14: help.
     [Theory]
     [InlineData]
