@@ -120,6 +120,35 @@ public sealed class BadInputTests : IDisposable
         AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", empty, "--device", "cpu"), 1, $"data file '{empty}' is empty");
     }
 
+    // Text shorter than one window of --seqlen is a value checked against the data: a usage error naming the file
+    // and the option, the same for perplexity as for prune's calibration text (below).
+    [Fact]
+    public void Perplexity_text_shorter_than_one_window_is_a_usage_error_naming_the_file()
+    {
+        string shortText = Path.Combine(_temp, "short.txt");
+        File.WriteAllText(shortText, "Once upon a time.\n");
+        CopalProcess.Result r = CopalProcess.Run("perplexity", "-m", Model, "-d", shortText, "--device", "cpu");
+        AssertError(r, 2, $"-d: text '{shortText}' has 7 tokens; one window of --seqlen 512 (the default) needs at least 512");
+        Assert.EndsWith("Run 'copal perplexity --help' for the options.\n", r.Stderr, StringComparison.Ordinal);
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", shortText, "--seqlen", "16", "--device", "cpu"), 2,
+            $"--data: text '{shortText}' has 7 tokens; one window of --seqlen 16 needs at least 16");
+        AssertError(CopalProcess.RunWithInput("Once upon a time.\n", "perplexity", "-m", Model, "--data", "-", "--seqlen", "16", "--device", "cpu"), 2,
+            "--data: standard input has 7 tokens; one window of --seqlen 16 needs at least 16");
+    }
+
+    [Fact]
+    public void Continual_evaluation_text_shorter_than_one_window_is_a_usage_error_before_any_evaluation()
+    {
+        string shortText = Path.Combine(_temp, "short.txt");
+        File.WriteAllText(shortText, "Once upon a time.\n");
+        string calib = TestData.Path("text", "tinystories", "calib.txt");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}:{shortText}", "--methods", "magnitude",
+            "--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--no-joint", "--device", "cpu", "-o", Path.Combine(_temp, "c"));
+        AssertError(r, 2, $"--datasets: evaluation text '{shortText}' of 'a' has 7 tokens; one window of --eval-seqlen 32 (the default: --seqlen) needs at least 32");
+        Assert.DoesNotContain("perplexity", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+    }
+
     [Fact]
     public void Seqlen_beyond_the_model()
     {

@@ -109,6 +109,7 @@ internal static class ContinualCommand
             try
             {
                 data = ContinualRunner.Prepare(request);
+                RequireEvaluationWindows(request, data, p.GetValue(evalSeqLen) is null);
                 if (!asJson)
                 {
                     for (int i = 0; i < request.Datasets.Count; i++)
@@ -163,6 +164,25 @@ internal static class ContinualCommand
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Every evaluation text holds one window of --eval-seqlen: a usage error naming the text otherwise, before the
+    /// dense model is evaluated (as a calibration text too short for --seqlen is).
+    /// </summary>
+    private static void RequireEvaluationWindows(ContinualRequest request, ContinualData data, bool defaulted)
+    {
+        for (int i = 0; i < request.Datasets.Count; i++)
+        {
+            int tokens = data.EvaluationTokens[i].Length;
+            if (tokens < request.EvalSeqLen)
+            {
+                DataSplit split = request.Datasets[i].Evaluation;
+                string part = split.Part switch { FilePart.FirstHalf => " (first half)", FilePart.SecondHalf => " (second half)", _ => "" };
+                throw new UsageException($"--datasets: evaluation text '{split.Path}'{part} of '{request.Datasets[i].Name}' has {tokens} tokens; "
+                    + $"one window of --eval-seqlen {request.EvalSeqLen}{(defaulted ? " (the default: --seqlen)" : "")} needs at least {request.EvalSeqLen}");
+            }
+        }
     }
 
     /// <summary>The seeds of <c>--seeds</c>, or null when the text is not a list of distinct non-negative integers.</summary>

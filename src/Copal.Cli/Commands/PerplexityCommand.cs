@@ -60,6 +60,13 @@ internal static class PerplexityCommand
             int[] tokens = Inputs.IsStdio(dataPath)
                 ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data), ct), "standard input", p.GetValue(layout)), p.GetValue(layout))
                 : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout));
+            if (tokens.Length < window)
+            {
+                // A value checked against the data, as prune's calibration text: a usage error naming the text and --seqlen.
+                string source = Inputs.IsStdio(dataPath) ? "standard input" : $"text '{dataPath}'";
+                throw new UsageException($"{p.Typed(data)}: {source} has {tokens.Length} tokens; one window of --seqlen {window}"
+                    + $"{(p.GetValue(seqLen) is null ? " (the default)" : "")} needs at least {window}");
+            }
             if (!asJson)
             {
                 Out.Info($"copal: {tokens.Length:N0} tokens, windows of {window}");
