@@ -74,6 +74,39 @@ public sealed class BadInputTests : IDisposable
         AssertError(CopalProcess.Run("generate", "-m", m, "-n", "1", "--device", "cpu"), 1, "config.json: is not valid JSON");
     }
 
+    // A folder where a model file is expected is said to be one, not reported as missing (docs/cli.md).
+    [Theory]
+    [InlineData("config.json", "generate", "-n", "1", "--device", "cpu")]
+    [InlineData("config.json", "prune", "-o", "OUT", "--method", "magnitude", "--sparsity", "0.5")]
+    [InlineData("tokenizer.json", "generate", "-n", "1", "--device", "cpu")]
+    [InlineData("tokenizer.json", "tokenize", "-t", "Once")]
+    [InlineData("tokenizer_config.json", "tokenize", "-t", "Once")]
+    [InlineData("model.safetensors", "generate", "-n", "1", "--device", "cpu")]
+    [InlineData("model.safetensors", "inspect")]
+    public void A_folder_in_place_of_a_model_file_is_said_to_be_a_folder(string file, string command, params string[] rest)
+    {
+        string m = CopyModel();
+        File.Delete(Path.Combine(m, file));
+        Directory.CreateDirectory(Path.Combine(m, file));
+        string[] args = [command, "-m", m, .. rest.Select(a => a == "OUT" ? Path.Combine(_temp, "out") : a)];
+        CopalProcess.Result r = CopalProcess.Run(args);
+        AssertError(r, 1, $"{Path.Combine(m, file)}: is a directory, expected a file");
+        Assert.DoesNotContain("not found", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("no " + file, r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+    }
+
+    [Fact]
+    public void Inspect_says_config_json_is_a_folder()
+    {
+        string m = CopyModel();
+        File.Delete(Path.Combine(m, "config.json"));
+        Directory.CreateDirectory(Path.Combine(m, "config.json"));
+        CopalProcess.Result r = CopalProcess.Run("inspect", "-m", m);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"config: {Path.Combine(m, "config.json")}: is a directory, expected a file", r.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Not_llama_family()
     {
