@@ -74,6 +74,31 @@ public sealed class CommandTests : IDisposable
         Assert.InRange(p.RootElement.GetProperty("compare").GetProperty("top1_agreement").GetDouble(), 0.05, 0.999);
     }
 
+    // --config takes a config file of any name, or a model folder holding config.json.
+    [Fact]
+    public void Synth_takes_a_config_file_of_any_name_or_a_model_folder()
+    {
+        string copy = Path.Combine(_temp, "cfgcopy.txt");
+        File.Copy(Path.Combine(TestData.Stories260K, "config.json"), copy);
+        foreach ((string config, string name) in new[] { (copy, "from-file"), (TestData.Stories260K, "from-folder") })
+        {
+            string outDir = Path.Combine(_temp, name);
+            CopalProcess.Result r = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", "f32");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            Assert.Contains("\"vocab_size\": 512", File.ReadAllText(Path.Combine(outDir, "config.json")), StringComparison.Ordinal);
+        }
+        string absent = Path.Combine(_temp, "absent.json");
+        CopalProcess.Result missing = CopalProcess.Run("synth", "--config", absent, "-o", Path.Combine(_temp, "x"));
+        Assert.True(missing.ExitCode == 1, missing.Stderr);
+        Assert.Equal($"copal: error: --config: '{absent}' does not exist; expected a config.json file or a model folder holding one\n", missing.Stderr);
+        string empty = Path.Combine(_temp, "empty");
+        Directory.CreateDirectory(empty);
+        CopalProcess.Result none = CopalProcess.Run("synth", "--config", empty, "-o", Path.Combine(_temp, "x"));
+        Assert.True(none.ExitCode == 1, none.Stderr);
+        Assert.Equal($"copal: error: --config: folder '{empty}' has no config.json; expected a config.json file or a model folder holding one\n", none.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "x")));
+    }
+
     [InterruptFact]
     public void Ctrl_c_during_prune_leaves_no_output()
     {

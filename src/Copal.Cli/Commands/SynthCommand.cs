@@ -12,7 +12,7 @@ internal static class SynthCommand
 {
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "A config.json whose shapes to use" };
+        var config = new Option<string?>("--config") { Description = "A config.json whose shapes to use: the file (any name) or a model folder holding it" };
         var preset = new Option<string?>("--preset") { Description = $"A named shape: {string.Join(", ", SyntheticPresets.All.Keys)}" }
             .Accept(v => SyntheticPresets.All.ContainsKey(v) ? null : OptionRules.Alternatives([.. SyntheticPresets.All.Keys]));
         var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
@@ -30,7 +30,7 @@ internal static class SynthCommand
             {
                 throw new UsageException("give exactly one of --config or --preset");
             }
-            LlamaConfig c = configPath is not null ? LlamaConfig.Load(configPath) : SyntheticPresets.Get(presetName!);
+            LlamaConfig c = configPath is not null ? LoadConfig(configPath, p.Typed(config)) : SyntheticPresets.Get(presetName!);
             DType type = ParseDType(p.GetValue(dtype)!)!.Value;
             string? tok = p.GetValue(tokenizer) ?? DefaultTokenizer(c.VocabSize);
             if (tok is not null)
@@ -40,7 +40,7 @@ internal static class SynthCommand
             string outPath = p.GetValue(outDir)!;
             if (configPath is not null)
             {
-                PathGuard.RequireApart(outPath, "--out", configPath, "the --config file");
+                PathGuard.RequireApart(outPath, "--out", configPath, Directory.Exists(configPath) ? "the --config folder" : "the --config file");
             }
             if (tok is not null)
             {
@@ -54,6 +54,25 @@ internal static class SynthCommand
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>The config of --config: a file of any name, or a model folder's config.json.</summary>
+    private static LlamaConfig LoadConfig(string path, string typed)
+    {
+        const string Expected = "expected a config.json file or a model folder holding one";
+        if (File.Exists(path))
+        {
+            return LlamaConfig.LoadFile(path);
+        }
+        if (!Directory.Exists(path))
+        {
+            throw new FileNotFoundException($"{typed}: '{path}' does not exist; {Expected}", path);
+        }
+        if (!Path.Exists(Path.Combine(path, "config.json")))
+        {
+            throw new FileNotFoundException($"{typed}: folder '{path}' has no config.json; {Expected}", path);
+        }
+        return LlamaConfig.Load(path);
     }
 
     private static DType? ParseDType(string value) => value.Trim().ToLowerInvariant() switch
