@@ -2,6 +2,7 @@ using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Synthetic;
+using Copal.Model.Tokenization;
 using Copal.Tensors;
 using Copal.Tensors.IO;
 
@@ -19,7 +20,7 @@ internal static class SynthCommand
         var dtype = new Option<string>("--dtype") { Description = "bf16, f16 or f32", DefaultValueFactory = _ => "bf16" }
             .Accept(v => ParseDType(v) is null ? "bf16, f16 or f32" : null);
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy (default: ../shared/data/tokenizers/llama2 or llama3 by vocabulary size, when present)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy, of exactly the model's vocab_size tokens (default: ../shared/data/tokenizers/llama2 or llama3 by vocabulary size, when present)" };
         var force = new Option<bool>("--force") { Description = "Replace an existing non-empty output folder" };
         var command = new Command("synth", "Write a LLaMA model with random weights in real shapes") { config, preset, outDir, dtype, seed, tokenizer, force };
         command.SetBody((p, ct) =>
@@ -36,6 +37,7 @@ internal static class SynthCommand
             if (tok is not null)
             {
                 Inputs.Folder(tok, p.Typed(tokenizer), "a folder with tokenizer.json");
+                RequireVocabulary(tok, p.GetValue(tokenizer) is null ? "the default tokenizer" : p.Typed(tokenizer), c.VocabSize);
             }
             string outPath = p.GetValue(outDir)!;
             if (configPath is not null)
@@ -54,6 +56,25 @@ internal static class SynthCommand
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The tokenizer in <paramref name="directory"/> has exactly <paramref name="vocabSize"/> tokens. More cannot be
+    /// embedded; fewer (a real model's padded vocabulary) leave ids that random weights sample as often as any other
+    /// but that no token prints, so `generate` would stop at the first. Refused as a usage error naming both sizes.
+    /// </summary>
+    private static void RequireVocabulary(string directory, string typed, int vocabSize)
+    {
+        int tokens = CopalTokenizer.FromDirectory(directory).VocabSize;
+        if (tokens == vocabSize)
+        {
+            return;
+        }
+        string why = tokens > vocabSize
+            ? $"ids from {vocabSize} up would have no embedding"
+            : $"random weights sample every id below vocab_size, and ids from {tokens} up have no token";
+        throw new UsageException($"{typed}: '{directory}' has {tokens} tokens, but the model's vocab_size is {vocabSize}; "
+            + $"expected a tokenizer of exactly {vocabSize} tokens ({why})");
     }
 
     /// <summary>The config of --config: a file of any name, or a model folder's config.json.</summary>
@@ -86,8 +107,11 @@ internal static class SynthCommand
     // The Llama-2 tokenizer has 32000 tokens, which most presets use; the Llama-3 one 128256 (llama3-8b).
     private static string? DefaultTokenizer(int vocab)
     {
-        string? name = vocab switch { 32000 => "llama2", 128256 => "llama3", _ => null };
+        string? name = DefaultTokenizerName(vocab);
         string? candidate = name is null ? null : Path.Combine("..", "shared", "data", "tokenizers", name);
         return candidate is not null && Directory.Exists(candidate) ? candidate : null;
     }
+
+    /// <summary>The bundled tokenizer (shared/data/tokenizers/NAME) of exactly <paramref name="vocab"/> tokens, if any.</summary>
+    internal static string? DefaultTokenizerName(int vocab) => vocab switch { 32000 => "llama2", 128256 => "llama3", _ => null };
 }
