@@ -241,6 +241,44 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Equal(a.RootElement.GetProperty("ppl").GetDouble(), b.RootElement.GetProperty("ppl").GetDouble());
     }
 
+    [Fact]
+    public void Prune_reads_the_calibration_text_from_stdin_for_a_dash()
+    {
+        string calib = TestData.Path("text", "tinystories", "calib.txt");
+        string Prune(string name, string calibArg, string? stdin)
+        {
+            string outDir = Path.Combine(_temp, name);
+            string[] args = ["prune", "-m", Model, "-o", outDir, "--method", "wanda", "--sparsity", "0.5", "--calib", calibArg,
+                "--nsamples", "4", "--seqlen", "64", "--no-layer-error", "--device", "cpu", "--json"];
+            CopalProcess.Result r = stdin is null ? CopalProcess.Run(args) : CopalProcess.RunWithInput(stdin, args);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return outDir;
+        }
+        string fromFile = Prune("file", calib, null);
+        string fromStdin = Prune("stdin", "-", File.ReadAllText(calib));
+        string Weights(string dir) => BadInputTests.Hash(dir).Split(';').Single(x => x.StartsWith("model.safetensors", StringComparison.Ordinal));
+        Assert.Equal(Weights(fromFile), Weights(fromStdin));
+        using JsonDocument report = JsonDocument.Parse(File.ReadAllText(Path.Combine(fromStdin, "prune-report.json")));
+        Assert.Contains("standard input", report.RootElement.GetRawText(), StringComparison.Ordinal);
+    }
+
+    // Where '-' is not one of the places above, it is refused in one line rather than looked for as a file named '-'.
+    [Theory]
+    [InlineData("--calib: standard input ('-') can be given once", "prune", "-m", "MODEL", "-o", "OUT", "--sparsity", "0.5", "--calib", "-,-")]
+    [InlineData("--datasets: standard input ('-') is not accepted here; give files", "continual", "-m", "MODEL", "-o", "OUT", "--sparsity", "0.5", "--datasets", "a=-")]
+    [InlineData("--config: standard input ('-') is not accepted here; give a file", "synth", "--config", "-", "-o", "OUT")]
+    [InlineData("-m: standard input ('-') is not accepted here; give a model folder", "generate", "-m", "-")]
+    [InlineData("--compare: standard input ('-') is not accepted here; give a model folder", "perplexity", "-m", "MODEL", "--data", "-", "--compare", "-")]
+    public void A_dash_where_standard_input_is_not_read_is_refused(string expected, params string[] args)
+    {
+        string outDir = Path.Combine(_temp, "o");
+        CopalProcess.Result r = CopalProcess.RunWithInput("Once upon a time.\n", [.. args.Select(a => a == "MODEL" ? Model : a == "OUT" ? outDir : a)]);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Equal(2, r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.StartsWith($"copal: error: {expected}", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
     // Item 16: tokens as text, not \uXXXX escapes.
     [Fact]
     public void Tokenize_verbose_prints_tokens_as_text()

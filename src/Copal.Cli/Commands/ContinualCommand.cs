@@ -61,6 +61,11 @@ internal static class ContinualCommand
         {
             // Usage errors first, before any path is looked at.
             SparsityPattern target = PruneCommand.ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
+            foreach (ContinualDataset d in ContinualDataset.ParseList(p.GetValue(datasets)!))
+            {
+                Inputs.RefuseStdio(d.Calibration.Path, p.Typed(datasets), "files");
+                Inputs.RefuseStdio(d.Evaluation.Path, p.Typed(datasets), "files");
+            }
             CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
             if (p.GetResult(seed) is { Implicit: false } && p.GetValue(seedList) is string several)
             {

@@ -81,6 +81,7 @@ internal static class SynthCommand
     private static LlamaConfig LoadConfig(string path, string typed)
     {
         const string Expected = "expected a config.json file or a model folder holding one";
+        Inputs.RefuseStdio(path, typed, "a file");
         if (File.Exists(path))
         {
             return LlamaConfig.LoadFile(path);

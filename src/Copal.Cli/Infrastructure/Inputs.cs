@@ -11,9 +11,22 @@ internal static class Inputs
 
     public static bool IsStdio(string? path) => path == Stdio;
 
+    /// <summary>
+    /// Refuses <c>-</c> where standard input is not read (docs/cli.md lists where it is), rather than looking for a
+    /// file named '-'. <paramref name="instead"/> says what to give, e.g. "a file".
+    /// </summary>
+    public static void RefuseStdio(string path, string typed, string instead)
+    {
+        if (IsStdio(path))
+        {
+            throw new UsageException($"{typed}: standard input ('-') is not accepted here; give {instead}");
+        }
+    }
+
     /// <summary>A model folder: it exists and is a folder. <paramref name="typed"/> is the option as typed, e.g. <c>-m</c>.</summary>
     public static string ModelFolder(string path, string typed)
     {
+        RefuseStdio(path, typed, "a model folder");
         if (File.Exists(path))
         {
             throw new IOException($"{typed}: '{path}' is a file, expected a model folder (config.json, *.safetensors, tokenizer.json)");
@@ -28,6 +41,7 @@ internal static class Inputs
     /// <summary>A folder other than a model's (a tokenizer's, a state's): it exists and is a folder.</summary>
     public static string Folder(string path, string typed, string what)
     {
+        RefuseStdio(path, typed, what);
         if (File.Exists(path))
         {
             throw new IOException($"{typed}: '{path}' is a file, expected {what}");
@@ -39,9 +53,10 @@ internal static class Inputs
         return path;
     }
 
-    /// <summary>An input text file: it exists and is a file.</summary>
+    /// <summary>An input text file: it exists and is a file (callers that read standard input for <c>-</c> check that first).</summary>
     public static string TextFile(string path, string typed)
     {
+        RefuseStdio(path, typed, "a file");
         if (Directory.Exists(path))
         {
             throw new IOException($"{typed}: '{path}' is a folder, expected a text file");
