@@ -16,11 +16,8 @@ internal static class Program
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
         {
             // Usage errors exit with 2, after the one-line reason and where to find the command's options.
-            foreach (ParseError error in parsed.Errors)
-            {
-                Console.Error.WriteLine($"copal: error: {error.Message}");
-            }
-            Console.Error.WriteLine($"Run '{CommandLine(parsed.CommandResult)} --help' for the options.");
+            Console.Error.WriteLine($"copal: error: {FirstUsageError(parsed)}");
+            Console.Error.WriteLine(CliErrors.HelpPointer(parsed.CommandResult));
             return CliErrors.Usage;
         }
         // Ctrl-C is handled by Cancellation (cooperative cleanup), not by forced termination.
@@ -69,6 +66,7 @@ internal static class Program
                 {
                     Console.Error.WriteLine($"copal: error: copal help: unknown command '{string.Join(' ', path)}'; the commands are "
                         + OptionRules.Alternatives(root.Subcommands.Select(c => c.Name).ToList()));
+                    Console.Error.WriteLine(CliErrors.HelpPointer(null));
                     return CliErrors.Usage;
                 }
                 current = next;
@@ -78,14 +76,40 @@ internal static class Program
         return help;
     }
 
-    /// <summary>"copal bench kernels" for the command a parse reached ("copal" for the root).</summary>
-    private static string CommandLine(CommandResult? command)
+    /// <summary>
+    /// The one line a command line's problems are reported as: a word that is not a command or option of the command
+    /// reached, else the first bad value, else every required option not given, together.
+    /// </summary>
+    internal static string FirstUsageError(ParseResult parsed)
     {
-        var names = new List<string>();
-        for (CommandResult? c = command; c is not null && c.Command is not RootCommand; c = c.Parent as CommandResult)
+        Command reached = parsed.CommandResult.Command;
+        if (parsed.UnmatchedTokens.Count > 0)
         {
-            names.Insert(0, c.Command.Name);
+            string token = parsed.UnmatchedTokens[0];
+            var commands = reached.Subcommands.Where(c => !c.Hidden).Select(c => c.Name).ToList();
+            return token.StartsWith('-') ? $"unknown option '{token}'"
+                : commands.Count > 0 ? $"unknown command '{token}'; the commands are {OptionRules.Alternatives(commands)}"
+                : $"unexpected argument '{token}'";
         }
-        return string.Join(' ', ["copal", .. names]);
+        // A required option that was not given has a result too, with no identifier typed.
+        static bool Typed(SymbolResult? r) => r switch
+        {
+            OptionResult o => o.IdentifierToken is not null,
+            ArgumentResult a => a.Parent is not OptionResult || Typed(a.Parent),
+            _ => false,
+        };
+        if (parsed.Errors.FirstOrDefault(e => Typed(e.SymbolResult)) is ParseError value)
+        {
+            return value.Message;
+        }
+        var missing = reached.Options.Where(o => o.Required && !Typed(parsed.GetResult(o)))
+            .Select(o => string.Join('/', new[] { o.Name }.Concat(o.Aliases).Distinct().OrderBy(a => a.Length).ThenBy(a => a, StringComparer.Ordinal)))
+            .ToList();
+        if (missing.Count > 0)
+        {
+            return missing.Count == 1 ? $"the option {missing[0]} is required"
+                : $"the options {string.Join(", ", missing.Take(missing.Count - 1))} and {missing[^1]} are required";
+        }
+        return parsed.Errors[0].Message;
     }
 }

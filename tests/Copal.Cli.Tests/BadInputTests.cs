@@ -34,7 +34,7 @@ public sealed class BadInputTests : IDisposable
         AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--mask", "obs", "--update", "-o", Path.Combine(_temp, "c")), 2,
             "--update applies to --mask fixed");
         AssertError(CopalProcess.Run("prune", "-m", Model, "--method", "wanda", "--calib", calib, "--sparsity", "0.5", "--mask", "obs", "-o", Path.Combine(_temp, "o")), 2,
-            "--mask only apply to --method copal");
+            "--mask applies only to --method copal");
         Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
     }
 
@@ -72,6 +72,39 @@ public sealed class BadInputTests : IDisposable
         string m = CopyModel();
         File.WriteAllText(Path.Combine(m, "config.json"), "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64");
         AssertError(CopalProcess.Run("generate", "-m", m, "-n", "1", "--device", "cpu"), 1, "config.json: is not valid JSON");
+    }
+
+    // A folder where a model file is expected is said to be one, not reported as missing (docs/cli.md).
+    [Theory]
+    [InlineData("config.json", "generate", "-n", "1", "--device", "cpu")]
+    [InlineData("config.json", "prune", "-o", "OUT", "--method", "magnitude", "--sparsity", "0.5")]
+    [InlineData("tokenizer.json", "generate", "-n", "1", "--device", "cpu")]
+    [InlineData("tokenizer.json", "tokenize", "-t", "Once")]
+    [InlineData("tokenizer_config.json", "tokenize", "-t", "Once")]
+    [InlineData("model.safetensors", "generate", "-n", "1", "--device", "cpu")]
+    [InlineData("model.safetensors", "inspect")]
+    public void A_folder_in_place_of_a_model_file_is_said_to_be_a_folder(string file, string command, params string[] rest)
+    {
+        string m = CopyModel();
+        File.Delete(Path.Combine(m, file));
+        Directory.CreateDirectory(Path.Combine(m, file));
+        string[] args = [command, "-m", m, .. rest.Select(a => a == "OUT" ? Path.Combine(_temp, "out") : a)];
+        CopalProcess.Result r = CopalProcess.Run(args);
+        AssertError(r, 1, $"{Path.Combine(m, file)}: is a directory, expected a file");
+        Assert.DoesNotContain("not found", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("no " + file, r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+    }
+
+    [Fact]
+    public void Inspect_says_config_json_is_a_folder()
+    {
+        string m = CopyModel();
+        File.Delete(Path.Combine(m, "config.json"));
+        Directory.CreateDirectory(Path.Combine(m, "config.json"));
+        CopalProcess.Result r = CopalProcess.Run("inspect", "-m", m);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"config: {Path.Combine(m, "config.json")}: is a directory, expected a file", r.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -118,6 +151,35 @@ public sealed class BadInputTests : IDisposable
         string empty = Path.Combine(_temp, "empty.txt");
         File.WriteAllText(empty, "  \n");
         AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", empty, "--device", "cpu"), 1, $"data file '{empty}' is empty");
+    }
+
+    // Text shorter than one window of --seqlen is a value checked against the data: a usage error naming the file
+    // and the option, the same for perplexity as for prune's calibration text (below).
+    [Fact]
+    public void Perplexity_text_shorter_than_one_window_is_a_usage_error_naming_the_file()
+    {
+        string shortText = Path.Combine(_temp, "short.txt");
+        File.WriteAllText(shortText, "Once upon a time.\n");
+        CopalProcess.Result r = CopalProcess.Run("perplexity", "-m", Model, "-d", shortText, "--device", "cpu");
+        AssertError(r, 2, $"-d: text '{shortText}' has 7 tokens; one window of --seqlen 512 (the default) needs at least 512");
+        Assert.EndsWith("Run 'copal perplexity --help' for the options.\n", r.Stderr, StringComparison.Ordinal);
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", shortText, "--seqlen", "16", "--device", "cpu"), 2,
+            $"--data: text '{shortText}' has 7 tokens; one window of --seqlen 16 needs at least 16");
+        AssertError(CopalProcess.RunWithInput("Once upon a time.\n", "perplexity", "-m", Model, "--data", "-", "--seqlen", "16", "--device", "cpu"), 2,
+            "--data: standard input has 7 tokens; one window of --seqlen 16 needs at least 16");
+    }
+
+    [Fact]
+    public void Continual_evaluation_text_shorter_than_one_window_is_a_usage_error_before_any_evaluation()
+    {
+        string shortText = Path.Combine(_temp, "short.txt");
+        File.WriteAllText(shortText, "Once upon a time.\n");
+        string calib = TestData.Path("text", "tinystories", "calib.txt");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}:{shortText}", "--methods", "magnitude",
+            "--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--no-joint", "--device", "cpu", "-o", Path.Combine(_temp, "c"));
+        AssertError(r, 2, $"--datasets: evaluation text '{shortText}' of 'a' has 7 tokens; one window of --eval-seqlen 32 (the default: --seqlen) needs at least 32");
+        Assert.DoesNotContain("perplexity", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Copal.Cli.Commands;
 using Copal.Testing;
 
 namespace Copal.Cli.Tests;
@@ -72,6 +73,70 @@ public sealed class CommandTests : IDisposable
         double dense = p.RootElement.GetProperty("compare").GetProperty("base_ppl").GetDouble();
         Assert.True(pruned > dense, $"pruned ppl {pruned} should exceed dense {dense}");
         Assert.InRange(p.RootElement.GetProperty("compare").GetProperty("top1_agreement").GetDouble(), 0.05, 0.999);
+    }
+
+    // --config takes a config file of any name, or a model folder holding config.json.
+    [Fact]
+    public void Synth_takes_a_config_file_of_any_name_or_a_model_folder()
+    {
+        string copy = Path.Combine(_temp, "cfgcopy.txt");
+        File.Copy(Path.Combine(TestData.Stories260K, "config.json"), copy);
+        foreach ((string config, string name) in new[] { (copy, "from-file"), (TestData.Stories260K, "from-folder") })
+        {
+            string outDir = Path.Combine(_temp, name);
+            CopalProcess.Result r = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", "f32");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            Assert.Contains("\"vocab_size\": 512", File.ReadAllText(Path.Combine(outDir, "config.json")), StringComparison.Ordinal);
+        }
+        string absent = Path.Combine(_temp, "absent.json");
+        CopalProcess.Result missing = CopalProcess.Run("synth", "--config", absent, "-o", Path.Combine(_temp, "x"));
+        Assert.True(missing.ExitCode == 1, missing.Stderr);
+        Assert.Equal($"copal: error: --config: '{absent}' does not exist; expected a config.json file or a model folder holding one\n", missing.Stderr);
+        string empty = Path.Combine(_temp, "empty");
+        Directory.CreateDirectory(empty);
+        CopalProcess.Result none = CopalProcess.Run("synth", "--config", empty, "-o", Path.Combine(_temp, "x"));
+        Assert.True(none.ExitCode == 1, none.Stderr);
+        Assert.Equal($"copal: error: --config: folder '{empty}' has no config.json; expected a config.json file or a model folder holding one\n", none.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "x")));
+    }
+
+    // A synthetic model samples every id of its vocabulary: a tokenizer of another size is refused, naming both sizes.
+    [Theory]
+    [InlineData("--preset", "test-tiny", "MODEL", 512, 32000)]
+    [InlineData("--config", "MODEL", "llama2", 32000, 512)]
+    public void Synth_refuses_a_tokenizer_whose_vocabulary_is_not_the_models(string source, string value, string tokenizer, int tokens, int vocab)
+    {
+        string Resolve(string v) => v == "MODEL" ? TestData.Stories260K : v == "llama2" ? TestData.Path("tokenizers", "llama2") : v;
+        string outDir = Path.Combine(_temp, "s");
+        CopalProcess.Result r = CopalProcess.Run("synth", source, Resolve(value), "-o", outDir, "--tokenizer", Resolve(tokenizer));
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        string[] lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith($"copal: error: --tokenizer: '{Resolve(tokenizer)}' has {tokens} tokens, but the model's vocab_size is {vocab}", lines[0], StringComparison.Ordinal);
+        Assert.Equal("Run 'copal synth --help' for the options.", lines[1]);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void Synth_with_a_matching_tokenizer_makes_a_model_that_generates()
+    {
+        string outDir = Path.Combine(_temp, "tiny");
+        CopalProcess.Result s = CopalProcess.Run("synth", "--preset", "test-tiny", "-o", outDir, "--dtype", "f32", "--tokenizer", TestData.Path("tokenizers", "llama2"));
+        Assert.True(s.ExitCode == 0, s.Stderr);
+        CopalProcess.Result g = CopalProcess.Run("generate", "-m", outDir, "-n", "16", "--temperature", "1", "--device", "cpu", "--json");
+        Assert.True(g.ExitCode == 0, g.Stderr);
+    }
+
+    // What the device check and the docs run: every preset has a bundled tokenizer of its vocabulary, the default one.
+    [Fact]
+    public void Every_preset_has_a_bundled_default_tokenizer_of_its_vocabulary()
+    {
+        foreach ((string name, Copal.Model.Config.LlamaConfig config) in Copal.Model.Synthetic.SyntheticPresets.All)
+        {
+            string? tokenizer = SynthCommand.DefaultTokenizerName(config.VocabSize);
+            Assert.True(tokenizer is not null, $"{name}: no bundled tokenizer for vocab_size {config.VocabSize}");
+            Assert.Equal(config.VocabSize, Copal.Model.Tokenization.CopalTokenizer.FromDirectory(TestData.Path("tokenizers", tokenizer)).VocabSize);
+        }
     }
 
     [InterruptFact]

@@ -72,6 +72,22 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Contains("-m/--model", none.Stderr, StringComparison.Ordinal);
     }
 
+    // The same folder however spelled: a trailing separator, "..", a symbolic link.
+    [Fact]
+    public void The_model_given_twice_as_the_same_folder_however_spelled_is_accepted()
+    {
+        string link = Path.Combine(_temp, "link");
+        Directory.CreateSymbolicLink(link, Model);
+        string[] spellings = [Model + Path.DirectorySeparatorChar, Path.Combine(Model, "..", Path.GetFileName(Model)), link, Path.Combine(Model, ".")];
+        foreach (string other in spellings)
+        {
+            CopalProcess.Result r = CopalProcess.Run("inspect", Model, "-m", other, "--json");
+            Assert.True(r.ExitCode == 0, $"{other}: exit {r.ExitCode}; stderr: {r.Stderr}");
+        }
+        CopalProcess.Result c = CopalProcess.Run("compact", link, "-m", Model + Path.DirectorySeparatorChar, "-o", Path.Combine(_temp, "c"), "--json");
+        Assert.True(c.ExitCode == 0, c.Stderr);
+    }
+
     // Item 14: help.
     [Theory]
     [InlineData]
@@ -115,6 +131,62 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Equal(2, r.ExitCode);
         Assert.DoesNotContain("copal  ", r.Stderr, StringComparison.Ordinal);
         Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string, string[]> UsageErrors
+    {
+        get
+        {
+            string model = TestData.Stories260K;
+            string calib = TestData.Path("text", "tinystories", "calib.txt");
+            string outDir = Path.Combine(Path.GetTempPath(), "copal-never-written");
+            return new()
+            {
+                { "copal generate", "--top-k 5 filters the tokens", ["generate", "-m", model, "--top-k", "5"] },
+                { "copal prune", "give exactly one of --sparsity", ["prune", "-m", model, "-o", outDir, "--method", "magnitude"] },
+                { "copal tokenize", "give exactly one of --text or --file", ["tokenize", "-m", model] },
+                { "copal tokenize", "give exactly one of --text or --file", ["tokenize", "-m", model, "-t", "a", "-f", calib] },
+                { "copal inspect", "give the model with -m/--model", ["inspect"] },
+                { "copal prune", "--update applies only to --method copal (got --method wanda)",
+                    ["prune", "-m", model, "-o", outDir, "--calib", calib, "--sparsity", "0.5", "--update"] },
+                { "copal prune", "--decay, --mask apply only to --method copal (got --method sparsegpt)",
+                    ["prune", "-m", model, "-o", outDir, "--method", "sparsegpt", "--calib", calib, "--sparsity", "0.5", "--decay", "0.5", "--mask", "fixed"] },
+                { "copal", "unknown command 'foo'; the commands are inspect, tokenize", ["foo"] },
+                { "copal prune", "the options -m/--model and -o/--out are required", ["prune"] },
+                { "copal prune", "--sparsity: expected", ["prune", "--sparsity", "2"] },
+                { "copal prune", "unknown option '--bogus'", ["prune", "--sparsity", "2", "--bogus"] },
+            };
+        }
+    }
+
+    // Every usage error is one line and the pointer at the help of the command reached (docs/cli.md).
+    [Theory]
+    [MemberData(nameof(UsageErrors))]
+    public void A_usage_error_is_one_line_and_the_help_pointer(string command, string expected, string[] args)
+    {
+        CopalProcess.Result r = CopalProcess.Run(args);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        string[] lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 2, r.Stderr);
+        Assert.StartsWith("copal: error: ", lines[0], StringComparison.Ordinal);
+        Assert.Contains(expected, lines[0], StringComparison.Ordinal);
+        Assert.Equal($"Run '{command} --help' for the options.", lines[1]);
+        Assert.Equal("", r.Stdout);
+    }
+
+    // Usage errors come before any check of a path: --out inside --resume is not reached when --resume cannot apply.
+    [Fact]
+    public void A_usage_error_comes_before_the_path_checks()
+    {
+        string outDir = Path.Combine(_temp, "o");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", outDir, "--method", "wanda", "--sparsity", "0.5",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--resume", _temp);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains("--resume applies only to --method copal", r.Stderr, StringComparison.Ordinal);
+        CopalProcess.Result nothing = CopalProcess.Run("prune", "-m", Path.Combine(_temp, "absent"), "-o", outDir, "--method", "magnitude");
+        Assert.True(nothing.ExitCode == 2, $"exit {nothing.ExitCode}; stderr: {nothing.Stderr}");
+        Assert.Contains("give exactly one of --sparsity", nothing.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
     }
 
     // Item 15: '-' is stdin or stdout.
@@ -167,6 +239,44 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         using JsonDocument a = JsonDocument.Parse(file.Stdout);
         using JsonDocument b = JsonDocument.Parse(stdin.Stdout);
         Assert.Equal(a.RootElement.GetProperty("ppl").GetDouble(), b.RootElement.GetProperty("ppl").GetDouble());
+    }
+
+    [Fact]
+    public void Prune_reads_the_calibration_text_from_stdin_for_a_dash()
+    {
+        string calib = TestData.Path("text", "tinystories", "calib.txt");
+        string Prune(string name, string calibArg, string? stdin)
+        {
+            string outDir = Path.Combine(_temp, name);
+            string[] args = ["prune", "-m", Model, "-o", outDir, "--method", "wanda", "--sparsity", "0.5", "--calib", calibArg,
+                "--nsamples", "4", "--seqlen", "64", "--no-layer-error", "--device", "cpu", "--json"];
+            CopalProcess.Result r = stdin is null ? CopalProcess.Run(args) : CopalProcess.RunWithInput(stdin, args);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return outDir;
+        }
+        string fromFile = Prune("file", calib, null);
+        string fromStdin = Prune("stdin", "-", File.ReadAllText(calib));
+        string Weights(string dir) => BadInputTests.Hash(dir).Split(';').Single(x => x.StartsWith("model.safetensors", StringComparison.Ordinal));
+        Assert.Equal(Weights(fromFile), Weights(fromStdin));
+        using JsonDocument report = JsonDocument.Parse(File.ReadAllText(Path.Combine(fromStdin, "prune-report.json")));
+        Assert.Contains("standard input", report.RootElement.GetRawText(), StringComparison.Ordinal);
+    }
+
+    // Where '-' is not one of the places above, it is refused in one line rather than looked for as a file named '-'.
+    [Theory]
+    [InlineData("--calib: standard input ('-') can be given once", "prune", "-m", "MODEL", "-o", "OUT", "--sparsity", "0.5", "--calib", "-,-")]
+    [InlineData("--datasets: standard input ('-') is not accepted here; give files", "continual", "-m", "MODEL", "-o", "OUT", "--sparsity", "0.5", "--datasets", "a=-")]
+    [InlineData("--config: standard input ('-') is not accepted here; give a file", "synth", "--config", "-", "-o", "OUT")]
+    [InlineData("-m: standard input ('-') is not accepted here; give a model folder", "generate", "-m", "-")]
+    [InlineData("--compare: standard input ('-') is not accepted here; give a model folder", "perplexity", "-m", "MODEL", "--data", "-", "--compare", "-")]
+    public void A_dash_where_standard_input_is_not_read_is_refused(string expected, params string[] args)
+    {
+        string outDir = Path.Combine(_temp, "o");
+        CopalProcess.Result r = CopalProcess.RunWithInput("Once upon a time.\n", [.. args.Select(a => a == "MODEL" ? Model : a == "OUT" ? outDir : a)]);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Equal(2, r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.StartsWith($"copal: error: {expected}", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
     }
 
     // Item 16: tokens as text, not \uXXXX escapes.

@@ -15,12 +15,18 @@ internal static class CopalProcess
     public static Result RunWithInput(string stdin, params string[] args) => Start(null, null, stdin, args);
 
     /// <summary>
+    /// Runs with standard input held open, as a terminal or an idle pipe leaves it, while <paramref name="whileRunning"/>
+    /// acts; only then is <paramref name="stdin"/> written to a child still running and its input closed.
+    /// </summary>
+    public static Result RunHoldingInput(Action<Process> whileRunning, string stdin, params string[] args) => Start(whileRunning, null, stdin, args, holdInput: true);
+
+    /// <summary>
     /// Runs copal from <c>bash -c</c> after <paramref name="shellSetup"/> (e.g. <c>ulimit</c>, <c>trap</c>), so limits
     /// and ignored signals apply to copal itself.
     /// </summary>
     public static Result RunInShell(string shellSetup, params string[] args) => Start(null, shellSetup, null, args);
 
-    private static Result Start(Action<Process>? whileRunning, string? shellSetup, string? stdin, string[] args)
+    private static Result Start(Action<Process>? whileRunning, string? shellSetup, string? stdin, string[] args, bool holdInput = false)
     {
         var psi = new ProcessStartInfo(shellSetup is null ? "dotnet" : "bash")
         {
@@ -47,17 +53,66 @@ internal static class CopalProcess
         using Process p = Process.Start(psi)!;
         Task<string> stdout = p.StandardOutput.ReadToEndAsync();
         Task<string> stderr = p.StandardError.ReadToEndAsync();
-        if (stdin is not null)
+        if (holdInput)
         {
-            p.StandardInput.Write(stdin);
+            whileRunning?.Invoke(p);
+            CloseInput(p, stdin);
         }
-        p.StandardInput.Close();
-        whileRunning?.Invoke(p);
+        else
+        {
+            CloseInput(p, stdin);
+            whileRunning?.Invoke(p);
+        }
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {
             p.Kill(entireProcessTree: true);
             throw new TimeoutException($"copal {string.Join(' ', args)} did not finish");
         }
         return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static void CloseInput(Process p, string? stdin)
+    {
+        try
+        {
+            if (stdin is not null && !p.HasExited)
+            {
+                p.StandardInput.Write(stdin);
+            }
+            p.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The child has gone and closed its end of the pipe.
+        }
+    }
+
+    /// <summary>
+    /// Waits until copal's signal handlers are in place: SIGHUP, the last one it registers, is caught
+    /// (/proc/PID/status SigCgt). A signal sent earlier would meet the runtime's defaults instead. False when the
+    /// child ended first or the state cannot be read.
+    /// </summary>
+    public static bool WaitForSignalHandlers(Process p)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            string? line;
+            try
+            {
+                line = File.ReadLines($"/proc/{p.Id}/status").FirstOrDefault(l => l.StartsWith("SigCgt:", StringComparison.Ordinal));
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+            if (line is not null && ulong.TryParse(line["SigCgt:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, null, out ulong caught)
+                && (caught & 1UL) != 0)
+            {
+                return true;
+            }
+            Thread.Sleep(20);
+        }
+        return false;
     }
 }

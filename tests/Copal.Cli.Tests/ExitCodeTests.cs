@@ -110,6 +110,38 @@ public sealed class ExitCodeTests : IDisposable
         AssertClean(r);
     }
 
+    // -c/--ctx-size is checked while the command line is read, as serve's is: before the model is looked at.
+    [Theory]
+    [InlineData("-c", "0", "generate")]
+    [InlineData("--ctx-size", "-5", "generate")]
+    [InlineData("-c", "0", "perplexity", "--data", "x.txt")]
+    [InlineData("-c", "0", "bench")]
+    [InlineData("-c", "0", "serve")]
+    public void A_ctx_size_below_1_is_a_usage_error_before_the_model_is_read(string option, string value, string command, params string[] extra)
+    {
+        CopalProcess.Result r = CopalProcess.Run([command, "-m", Path.Combine(_temp, "absent"), .. extra, option, value]);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Equal([$"copal: error: {option}: expected an integer ≥ 1, got {value}", $"Run 'copal {command} --help' for the options."],
+            r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    // Beyond the model's context: a usage error once config.json is read, naming the option as typed, before the weights load.
+    [Theory]
+    [InlineData("-c", "generate", "-n", "1")]
+    [InlineData("--ctx-size", "generate", "-n", "1")]
+    [InlineData("-c", "perplexity", "--data", "EVAL", "--seqlen", "128")]
+    [InlineData("--ctx-size", "perplexity", "--data", "EVAL", "--seqlen", "128")]
+    [InlineData("-c", "bench", "--prefill", "8", "--decode", "2")]
+    public void A_ctx_size_beyond_the_model_is_a_usage_error_naming_the_option_as_typed(string option, string command, params string[] extra)
+    {
+        string[] rest = extra.Select(a => a == "EVAL" ? EvalText : a).ToArray();
+        CopalProcess.Result r = CopalProcess.Run([command, "-m", Model, "--device", "cpu", .. rest, option, "1000"]);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Equal([$"copal: error: {option} 1000 exceeds the model's context of 512 positions (max_position_embeddings)", $"Run 'copal {command} --help' for the options."],
+            r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("", r.Stdout);
+    }
+
     [Theory]
     [InlineData("cuda:99")]
     [InlineData("opencl:99")]

@@ -71,7 +71,7 @@ public sealed partial class MemoryTests : IDisposable
             "--ctx-size 600 exceeds the model's context of 512 positions");
         AssertUsage(CopalProcess.Run("generate", "-m", TestData.Stories260K, "-p", "Once upon a time there was a dog", "--ctx-size", "4", "--device", "cpu"),
             "longer than --ctx-size 4");
-        AssertUsage(CopalProcess.Run("generate", "-m", TestData.Stories260K, "--ctx-size", "0", "--device", "cpu"), "--ctx-size must be ≥ 1, got 0");
+        AssertUsage(CopalProcess.Run("generate", "-m", TestData.Stories260K, "--ctx-size", "0", "--device", "cpu"), "--ctx-size: expected an integer ≥ 1, got 0");
         AssertUsage(CopalProcess.Run("perplexity", "-m", TestData.Stories260K, "--data", TestData.Path("text", "tinystories", "eval.txt"), "--seqlen", "256", "--ctx-size", "128", "--device", "cpu"),
             "--seqlen 256 exceeds --ctx-size 128");
     }

@@ -17,7 +17,7 @@ public class SignalFactAttribute : FactAttribute
     }
 
     /// <summary>Bit signal − 1 of the SigIgn mask in /proc/self/status.</summary>
-    private static bool Ignored(int signal)
+    internal static bool Ignored(int signal)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -35,3 +35,23 @@ public sealed class InterruptFactAttribute() : SignalFactAttribute(2, "SIGINT");
 
 /// <summary>A fact that sends SIGHUP to a child copal; skipped where SIGHUP is ignored (a run under nohup).</summary>
 public sealed class HangupFactAttribute() : SignalFactAttribute(1, "SIGHUP");
+
+/// <summary>
+/// A fact that sends <c>signal</c> to a child copal once its handlers are in place, which it sees by copal catching
+/// SIGHUP (<see cref="CopalProcess.WaitForSignalHandlers"/>): skipped where either signal is ignored, or off Linux.
+/// </summary>
+public sealed class SignalWhenReadyFactAttribute : SignalFactAttribute
+{
+    public SignalWhenReadyFactAttribute(int signal, string name)
+        : base(signal, name)
+    {
+        if (Skip is null && !OperatingSystem.IsLinux())
+        {
+            Skip = "readiness is read from /proc, which only Linux has";
+        }
+        else if (Skip is null && Ignored(1))
+        {
+            Skip = "SIGHUP is ignored in this test process, so a child's readiness cannot be seen by its SIGHUP handler";
+        }
+    }
+}

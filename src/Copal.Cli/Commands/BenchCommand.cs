@@ -31,8 +31,14 @@ internal static class BenchCommand
         {
             int n = p.GetValue(prefill), m = p.GetValue(decode), r = p.GetValue(repeat);
             bool asJson = p.GetValue(json);
-            ModelBenchResult result = BenchModel.Run(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, n, m, r, quiet: asJson,
-                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(ctxSize), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
+            string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            if (p.GetValue(ctxSize) is int given && File.Exists(Path.Combine(modelDir, "config.json")))
+            {
+                // Against config.json alone, before the bench measures anything or loads the weights.
+                ContextSizeOption.CheckAgainstModel(given, p.Typed(ctxSize), Copal.Model.Config.LlamaConfig.Load(modelDir).MaxPositionEmbeddings);
+            }
+            ModelBenchResult result = BenchModel.Run(modelDir, p.GetValue(device)!, n, m, r, quiet: asJson,
+                SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(ctxSize), CommonOptions.ParseMmap(p.GetValue(mmap)!), p.Typed(ctxSize), ct);
             if (asJson)
             {
                 Out.Json(result);

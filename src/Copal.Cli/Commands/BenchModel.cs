@@ -101,12 +101,12 @@ internal sealed record ProfileRow(string Op, double MillisecondsPerToken, double
 internal static class BenchModel
 {
     public static ModelBenchResult Run(string directory, string device, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto, int? ctxSize = null,
-        WeightResidence residence = WeightResidence.Auto, CancellationToken cancellationToken = default) =>
-        Run(directory, CommonOptions.CreateBackend(device), prefill, decode, repeat, quiet, sparse, ctxSize, residence, cancellationToken);
+        WeightResidence residence = WeightResidence.Auto, string ctxSizeTyped = "--ctx-size", CancellationToken cancellationToken = default) =>
+        Run(directory, CommonOptions.CreateBackend(device), prefill, decode, repeat, quiet, sparse, ctxSize, residence, ctxSizeTyped, cancellationToken);
 
     /// <summary>The bench on <paramref name="raw"/>, which it takes over (tests pass a backend of their own).</summary>
     internal static ModelBenchResult Run(string directory, IBackend raw, int prefill, int decode, int repeat, bool quiet, SparseLoadMode sparse = SparseLoadMode.Auto, int? ctxSize = null,
-        WeightResidence residence = WeightResidence.Auto, CancellationToken cancellationToken = default)
+        WeightResidence residence = WeightResidence.Auto, string ctxSizeTyped = "--ctx-size", CancellationToken cancellationToken = default)
     {
         // A tied head is the embedding tensor; either way the wrapper recognises it by the head's tensor name.
         string headName = File.Exists(Path.Combine(directory, "config.json")) && Copal.Model.Config.LlamaConfig.Load(directory).TieWordEmbeddings
@@ -119,7 +119,7 @@ internal static class BenchModel
         var c = model.Config;
         long positions = (long)prefill + decode;
         ContextSizeOption.Resolve(ctxSize, positions, positions, c.MaxPositionEmbeddings,
-            bound => $"--prefill {prefill} + --decode {decode} = {positions} positions exceed {bound}");
+            bound => $"--prefill {prefill} + --decode {decode} = {positions} positions exceed {bound}", ctxSizeTyped);
         long linearParams = 0, weightBytes = 0;
         int sparseLinears = 0;
         foreach (DecoderLayerWeights layer in model.Weights.Layers)

@@ -59,9 +59,20 @@ internal static class ContinualCommand
         };
         command.SetBody((p, ct) =>
         {
+            // Usage errors first, before any path is looked at.
+            SparsityPattern target = PruneCommand.ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
+            foreach (ContinualDataset d in ContinualDataset.ParseList(p.GetValue(datasets)!))
+            {
+                Inputs.RefuseStdio(d.Calibration.Path, p.Typed(datasets), "files");
+                Inputs.RefuseStdio(d.Evaluation.Path, p.Typed(datasets), "files");
+            }
+            CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
+            if (p.GetResult(seed) is { Implicit: false } && p.GetValue(seedList) is string several)
+            {
+                throw new UsageException($"--seed {p.GetValue(seed)} and --seeds {several}: expected one of them");
+            }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             bool asJson = p.GetValue(json);
-            SparsityPattern target = PruneCommand.ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             LlamaConfig config = LlamaConfig.Load(modelDir);
             int window = p.GetValue(seqlen) ?? Math.Min(2048, config.MaxPositionEmbeddings);
             int evalWindow = p.GetValue(evalSeqLen) ?? window;
@@ -71,11 +82,6 @@ internal static class ContinualCommand
                 {
                     throw new UsageException($"{name}: expected at most the model's context of {config.MaxPositionEmbeddings} tokens, got {value}");
                 }
-            }
-            CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
-            if (p.GetResult(seed) is { Implicit: false } && p.GetValue(seedList) is string several)
-            {
-                throw new UsageException($"--seed {p.GetValue(seed)} and --seeds {several}: expected one of them");
             }
             IReadOnlyList<ulong> seeds = p.GetValue(seedList) is string list ? ParseSeeds(list)! : [p.GetValue(seed)];
             var copalOptions = new CopalOptionChoices(CopalOptions.ParseSensitivity(p.GetValue(sensitivity)!), CopalOptions.ParseAccumulation(p.GetValue(accumulate)!), p.GetValue(decay), p.GetValue(update),
@@ -108,6 +114,7 @@ internal static class ContinualCommand
             try
             {
                 data = ContinualRunner.Prepare(request);
+                RequireEvaluationWindows(request, data, p.GetValue(evalSeqLen) is null);
                 if (!asJson)
                 {
                     for (int i = 0; i < request.Datasets.Count; i++)
@@ -162,6 +169,25 @@ internal static class ContinualCommand
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Every evaluation text holds one window of --eval-seqlen: a usage error naming the text otherwise, before the
+    /// dense model is evaluated (as a calibration text too short for --seqlen is).
+    /// </summary>
+    private static void RequireEvaluationWindows(ContinualRequest request, ContinualData data, bool defaulted)
+    {
+        for (int i = 0; i < request.Datasets.Count; i++)
+        {
+            int tokens = data.EvaluationTokens[i].Length;
+            if (tokens < request.EvalSeqLen)
+            {
+                DataSplit split = request.Datasets[i].Evaluation;
+                string part = split.Part switch { FilePart.FirstHalf => " (first half)", FilePart.SecondHalf => " (second half)", _ => "" };
+                throw new UsageException($"--datasets: evaluation text '{split.Path}'{part} of '{request.Datasets[i].Name}' has {tokens} tokens; "
+                    + $"one window of --eval-seqlen {request.EvalSeqLen}{(defaulted ? " (the default: --seqlen)" : "")} needs at least {request.EvalSeqLen}");
+            }
+        }
     }
 
     /// <summary>The seeds of <c>--seeds</c>, or null when the text is not a list of distinct non-negative integers.</summary>

@@ -60,6 +60,8 @@ internal sealed class CopalCliOptions
 
     public static CopalCliOptions Create() => new();
 
+    private static bool IsCopal(string method) => string.Equals(method, "copal", StringComparison.OrdinalIgnoreCase);
+
     public void AddTo(Command command)
     {
         command.Options.Add(State);
@@ -73,8 +75,11 @@ internal sealed class CopalCliOptions
         command.Options.Add(DenseTarget);
     }
 
-    /// <summary>The COPAL state for this run (new or resumed), or null for the other methods (which reject the COPAL options).</summary>
-    public CopalState? StateFor(ParseResult p, string method, string modelDirectory, SparsityPattern pattern, CancellationToken cancellationToken)
+    /// <summary>
+    /// The usage errors of the COPAL options, checked before any path is: a COPAL option with another --method, and
+    /// --update with --mask obs.
+    /// </summary>
+    public void Check(ParseResult p, string method)
     {
         var given = new List<string>();
         void Note(bool present, string name)
@@ -93,15 +98,25 @@ internal sealed class CopalCliOptions
         Note(p.GetValue(Mask) is not null, "--mask");
         Note(p.GetValue(Upstream) is not null, "--upstream");
         Note(p.GetValue(DenseTarget) is not null, "--dense-target");
-        if (!string.Equals(method, "copal", StringComparison.OrdinalIgnoreCase))
+        if (!IsCopal(method))
         {
             if (given.Count > 0)
             {
-                throw new UsageException($"{string.Join(", ", given)} only apply to --method copal (got --method {method})");
+                throw new UsageException($"{string.Join(", ", given)} {(given.Count == 1 ? "applies" : "apply")} only to --method copal (got --method {method})");
             }
-            return null;
+            return;
         }
         CheckUpdateWithMask(p.GetValue(Update), p.GetValue(Mask));
+    }
+
+    /// <summary>The COPAL state for this run (new or resumed), or null for the other methods (which reject the COPAL options).</summary>
+    public CopalState? StateFor(ParseResult p, string method, string modelDirectory, SparsityPattern pattern, CancellationToken cancellationToken)
+    {
+        Check(p, method);
+        if (!IsCopal(method))
+        {
+            return null;
+        }
         var choices = new CopalOptionChoices(
             p.GetValue(Sensitivity) is string s ? CopalOptions.ParseSensitivity(s) : null,
             p.GetValue(Accumulate) is string a ? CopalOptions.ParseAccumulation(a) : null,

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
+using Copal.Model.Config;
 using Copal.Model.Generation;
 using Copal.Prune.Driver;
 using Copal.Tensors;
@@ -58,7 +59,13 @@ internal static class GenerateCommand
                 Seed = p.GetValue(seed),
             };
             bool asJson = p.GetValue(json);
-            using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: asJson,
+            string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            if (p.GetValue(ctxSize) is int ctx)
+            {
+                // Against config.json alone, before the weights are loaded.
+                ContextSizeOption.CheckAgainstModel(ctx, p.Typed(ctxSize), LlamaConfig.Load(modelDir).MaxPositionEmbeddings);
+            }
+            using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson,
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             int[] promptIds = session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);
             if (promptIds.Length == 0)
@@ -68,7 +75,7 @@ internal static class GenerateCommand
             }
             // The prompt must fit; -n is an upper bound, so generation stops (ContextFull) where the context ends.
             int context = ContextSizeOption.Resolve(p.GetValue(ctxSize), promptIds.Length, (long)promptIds.Length + n,
-                session.Model.Config.MaxPositionEmbeddings, bound => $"the prompt is {promptIds.Length} tokens, longer than {bound}");
+                session.Model.Config.MaxPositionEmbeddings, bound => $"the prompt is {promptIds.Length} tokens, longer than {bound}", p.Typed(ctxSize));
             var stops = new HashSet<int>(session.Model.Config.EosTokenIds);
             if (session.Tokenizer.EosId is int eos)
             {

@@ -23,7 +23,8 @@ internal static class InspectCommand
             LlamaConfig? config = null;
             string? configError = null;
             string? dir = Directory.Exists(target) ? target : Path.GetDirectoryName(Path.GetFullPath(target));
-            if (dir is not null && File.Exists(Path.Combine(dir, "config.json")))
+            // A config.json that is a folder is said to be one (LlamaConfig's message), not taken for an absent one.
+            if (dir is not null && Path.Exists(Path.Combine(dir, "config.json")))
             {
                 try
                 {

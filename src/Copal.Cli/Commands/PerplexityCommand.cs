@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
+using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
 
@@ -41,23 +42,31 @@ internal static class PerplexityCommand
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             string? basePath = p.GetValue(compare) is string given ? Inputs.ModelFolder(given, p.Typed(compare)) : null;
+            // The window and the context are checked against config.json alone, before the weights are loaded.
+            int max = LlamaConfig.Load(modelDir).MaxPositionEmbeddings;
+            // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.
+            int window = p.GetValue(seqLen) ?? Math.Min(2048, Math.Min(p.GetValue(ctxSize) ?? max, max));
+            if (p.GetValue(stride) is int step && step > window)
+            {
+                throw new UsageException($"--stride: expected at most --seqlen ({window}), got {step}");
+            }
+            ContextSizeOption.Resolve(p.GetValue(ctxSize), window, window, max, bound => $"--seqlen {window} exceeds {bound}", p.Typed(ctxSize));
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
                 CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             using ModelSession? baseSession = basePath is not null
                 ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
                     CommonOptions.ParseMmap(p.GetValue(mmap)!), ct)
                 : null;
-            int max = session.Model.Config.MaxPositionEmbeddings;
-            // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.
-            int window = p.GetValue(seqLen) ?? Math.Min(2048, p.GetValue(ctxSize) ?? max);
-            if (p.GetValue(stride) is int step && step > window)
-            {
-                throw new UsageException($"--stride: expected at most --seqlen ({window}), got {step}");
-            }
-            ContextSizeOption.Resolve(p.GetValue(ctxSize), window, window, max, bound => $"--seqlen {window} exceeds {bound}");
             int[] tokens = Inputs.IsStdio(dataPath)
-                ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data)), "standard input", p.GetValue(layout)), p.GetValue(layout))
+                ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data), ct), "standard input", p.GetValue(layout)), p.GetValue(layout))
                 : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout));
+            if (tokens.Length < window)
+            {
+                // A value checked against the data, as prune's calibration text: a usage error naming the text and --seqlen.
+                string source = Inputs.IsStdio(dataPath) ? "standard input" : $"text '{dataPath}'";
+                throw new UsageException($"{p.Typed(data)}: {source} has {tokens.Length} tokens; one window of --seqlen {window}"
+                    + $"{(p.GetValue(seqLen) is null ? " (the default)" : "")} needs at least {window}");
+            }
             if (!asJson)
             {
                 Out.Info($"copal: {tokens.Length:N0} tokens, windows of {window}");

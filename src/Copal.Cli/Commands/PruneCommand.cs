@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
+using Copal.Model.Evaluation;
+using Copal.Model.Tokenization;
 using Copal.Prune;
 using Copal.Prune.Calibration;
 using Copal.Prune.Continual;
@@ -22,7 +24,7 @@ internal static class PruneCommand
             .OneOf([.. PrunerFactory.Methods]);
         var sparsity = SparsityOption();
         var pattern = PatternOption();
-        var calib = new Option<string?>("--calib") { Description = "Calibration text file(s), comma-separated (not needed for magnitude)" };
+        var calib = new Option<string?>("--calib") { Description = "Calibration text file(s), comma-separated; - reads standard input (not needed for magnitude)" };
         var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" }.AtLeast(2);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
@@ -43,9 +45,16 @@ internal static class PruneCommand
         copal.AddTo(command);
         command.SetBody((p, ct) =>
         {
+            // Usage errors first, before any path is looked at.
+            SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
+            copal.Check(p, p.GetValue(method)!);
+            RequireCalibration(p.GetValue(method)!, p.GetValue(calib));
+            if (CalibrationFiles(p.GetValue(calib)).Count(Inputs.IsStdio) > 1)
+            {
+                throw new UsageException("--calib: standard input ('-') can be given once");
+            }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
-            SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             bool asJson = p.GetValue(json);
             CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, target, ct);
             ILinearPruner pruner = PrunerFactory.Create(p.GetValue(method)!, copalState, m => Out.Info($"copal: {m}"));
@@ -58,7 +67,7 @@ internal static class PruneCommand
                 throw new UsageException($"--seqlen: expected at most the model's context of {config.MaxPositionEmbeddings} tokens, got {window}");
             }
             int n = p.GetValue(nsamples);
-            CalibrationSet calibration = LoadCalibration(modelDir, p.GetValue(calib), pruner, n, window, p.GetValue(seed));
+            CalibrationSet calibration = LoadCalibration(modelDir, p.GetValue(calib), pruner, n, window, p.GetValue(seed), ct);
             var options = new PruneOptions(target)
             {
                 TrueSequential = p.GetValue(trueSequential),
@@ -142,7 +151,7 @@ internal static class PruneCommand
     private static void RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
     {
         PathGuard.RequireApart(outDir, "--out", modelDir, "the input folder");
-        foreach (string f in CalibrationFiles(calib))
+        foreach (string f in CalibrationFiles(calib).Where(f => !Inputs.IsStdio(f)))
         {
             PathGuard.RequireApart(outDir, "--out", f, "the --calib file");
         }
@@ -208,25 +217,41 @@ internal static class PruneCommand
         return SparsityPattern.Parse(sparsity ?? pattern!);
     }
 
-    internal static CalibrationSet LoadCalibration(string modelDir, string? calib, ILinearPruner pruner, int nsamples, int seqLen, ulong seed)
+    /// <summary>Every method but magnitude calibrates: --calib is required for it.</summary>
+    internal static void RequireCalibration(string method, string? calib)
+    {
+        if (calib is null && !string.Equals(method, "magnitude", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new UsageException($"--calib is required for --method {method} (it needs the inputs of each layer)");
+        }
+    }
+
+    /// <summary>
+    /// The calibration windows from the --calib texts, a <c>-</c> among them read from standard input (once, as the
+    /// files are).
+    /// </summary>
+    internal static CalibrationSet LoadCalibration(string modelDir, string? calib, ILinearPruner pruner, int nsamples, int seqLen, ulong seed,
+        CancellationToken cancellationToken)
     {
         if (calib is null)
         {
-            if (pruner.Name != "magnitude")
-            {
-                throw new UsageException($"--calib is required for --method {pruner.Name} (it needs the inputs of each layer)");
-            }
+            RequireCalibration(pruner.Name, calib);
             // Magnitude needs no data; a two-token placeholder still drives the driver's layer loop.
             return CalibrationSet.None(LlamaConfig.Load(modelDir).BosTokenId ?? 1);
         }
         string[] files = CalibrationFiles(calib);
-        foreach (string f in files)
+        foreach (string f in files.Where(f => !Inputs.IsStdio(f)))
         {
             Inputs.TextFile(f, "--calib");
         }
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(modelDir);
+        var sources = files.Select(f => Inputs.IsStdio(f)
+            ? (Name: Inputs.Describe(f), Ids: TextDataset.TokenizeText(tokenizer,
+                TextDataset.Decode(Inputs.ReadBytes(f, "--calib", cancellationToken), Inputs.Describe(f)), TextLayout.Raw))
+            : (Name: f, Ids: TextDataset.Tokenize(tokenizer, f, TextLayout.Raw))).ToList();
         try
         {
-            return PruneJob.Calibrate(modelDir, files, nsamples, seqLen, seed);
+            return CalibrationSet.FromTokens(sources, nsamples, seqLen, seed);
         }
         catch (CalibrationLimitException e)
         {

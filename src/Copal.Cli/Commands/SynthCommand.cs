@@ -2,6 +2,7 @@ using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Synthetic;
+using Copal.Model.Tokenization;
 using Copal.Tensors;
 using Copal.Tensors.IO;
 
@@ -12,14 +13,14 @@ internal static class SynthCommand
 {
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "A config.json whose shapes to use" };
+        var config = new Option<string?>("--config") { Description = "A config.json whose shapes to use: the file (any name) or a model folder holding it" };
         var preset = new Option<string?>("--preset") { Description = $"A named shape: {string.Join(", ", SyntheticPresets.All.Keys)}" }
             .Accept(v => SyntheticPresets.All.ContainsKey(v) ? null : OptionRules.Alternatives([.. SyntheticPresets.All.Keys]));
         var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "bf16, f16 or f32", DefaultValueFactory = _ => "bf16" }
             .Accept(v => ParseDType(v) is null ? "bf16, f16 or f32" : null);
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy (default: ../shared/data/tokenizers/llama2 or llama3 by vocabulary size, when present)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy, of exactly the model's vocab_size tokens (default: ../shared/data/tokenizers/llama2 or llama3 by vocabulary size, when present)" };
         var force = new Option<bool>("--force") { Description = "Replace an existing non-empty output folder" };
         var command = new Command("synth", "Write a LLaMA model with random weights in real shapes") { config, preset, outDir, dtype, seed, tokenizer, force };
         command.SetBody((p, ct) =>
@@ -30,17 +31,18 @@ internal static class SynthCommand
             {
                 throw new UsageException("give exactly one of --config or --preset");
             }
-            LlamaConfig c = configPath is not null ? LlamaConfig.Load(configPath) : SyntheticPresets.Get(presetName!);
+            LlamaConfig c = configPath is not null ? LoadConfig(configPath, p.Typed(config)) : SyntheticPresets.Get(presetName!);
             DType type = ParseDType(p.GetValue(dtype)!)!.Value;
             string? tok = p.GetValue(tokenizer) ?? DefaultTokenizer(c.VocabSize);
             if (tok is not null)
             {
                 Inputs.Folder(tok, p.Typed(tokenizer), "a folder with tokenizer.json");
+                RequireVocabulary(tok, p.GetValue(tokenizer) is null ? "the default tokenizer" : p.Typed(tokenizer), c.VocabSize);
             }
             string outPath = p.GetValue(outDir)!;
             if (configPath is not null)
             {
-                PathGuard.RequireApart(outPath, "--out", configPath, "the --config file");
+                PathGuard.RequireApart(outPath, "--out", configPath, Directory.Exists(configPath) ? "the --config folder" : "the --config file");
             }
             if (tok is not null)
             {
@@ -56,6 +58,45 @@ internal static class SynthCommand
         return command;
     }
 
+    /// <summary>
+    /// The tokenizer in <paramref name="directory"/> has exactly <paramref name="vocabSize"/> tokens. More cannot be
+    /// embedded; fewer (a real model's padded vocabulary) leave ids that random weights sample as often as any other
+    /// but that no token prints, so `generate` would stop at the first. Refused as a usage error naming both sizes.
+    /// </summary>
+    private static void RequireVocabulary(string directory, string typed, int vocabSize)
+    {
+        int tokens = CopalTokenizer.FromDirectory(directory).VocabSize;
+        if (tokens == vocabSize)
+        {
+            return;
+        }
+        string why = tokens > vocabSize
+            ? $"ids from {vocabSize} up would have no embedding"
+            : $"random weights sample every id below vocab_size, and ids from {tokens} up have no token";
+        throw new UsageException($"{typed}: '{directory}' has {tokens} tokens, but the model's vocab_size is {vocabSize}; "
+            + $"expected a tokenizer of exactly {vocabSize} tokens ({why})");
+    }
+
+    /// <summary>The config of --config: a file of any name, or a model folder's config.json.</summary>
+    private static LlamaConfig LoadConfig(string path, string typed)
+    {
+        const string Expected = "expected a config.json file or a model folder holding one";
+        Inputs.RefuseStdio(path, typed, "a file");
+        if (File.Exists(path))
+        {
+            return LlamaConfig.LoadFile(path);
+        }
+        if (!Directory.Exists(path))
+        {
+            throw new FileNotFoundException($"{typed}: '{path}' does not exist; {Expected}", path);
+        }
+        if (!Path.Exists(Path.Combine(path, "config.json")))
+        {
+            throw new FileNotFoundException($"{typed}: folder '{path}' has no config.json; {Expected}", path);
+        }
+        return LlamaConfig.Load(path);
+    }
+
     private static DType? ParseDType(string value) => value.Trim().ToLowerInvariant() switch
     {
         "bf16" or "bfloat16" => DType.BF16,
@@ -67,8 +108,11 @@ internal static class SynthCommand
     // The Llama-2 tokenizer has 32000 tokens, which most presets use; the Llama-3 one 128256 (llama3-8b).
     private static string? DefaultTokenizer(int vocab)
     {
-        string? name = vocab switch { 32000 => "llama2", 128256 => "llama3", _ => null };
+        string? name = DefaultTokenizerName(vocab);
         string? candidate = name is null ? null : Path.Combine("..", "shared", "data", "tokenizers", name);
         return candidate is not null && Directory.Exists(candidate) ? candidate : null;
     }
+
+    /// <summary>The bundled tokenizer (shared/data/tokenizers/NAME) of exactly <paramref name="vocab"/> tokens, if any.</summary>
+    internal static string? DefaultTokenizerName(int vocab) => vocab switch { 32000 => "llama2", 128256 => "llama3", _ => null };
 }

@@ -16,12 +16,18 @@ internal static class TokenizeCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also print each token's string" };
         var json = CommonOptions.Json();
         var command = new Command("tokenize", "Turn text into token ids with the model's tokenizer.json") { model, text, file, noSpecial, verbose, json };
-        command.SetBody((p, _) =>
+        command.SetBody((p, ct) =>
         {
+            if ((p.GetValue(text) is null) == (p.GetValue(file) is null))
+            {
+                throw new UsageException("give exactly one of --text or --file");
+            }
             string directory = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
-            string input = ReadInput(p.GetValue(text), p.GetValue(file), p.Typed(file));
+            string input = ReadInput(p.GetValue(text), p.GetValue(file), p.Typed(file), ct);
             CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(directory);
             int[] ids = tokenizer.Encode(input, addSpecialTokens: !p.GetValue(noSpecial));
+            // Cancelled while the text was read or tokenized: no output (the signal's exit code instead).
+            ct.ThrowIfCancellationRequested();
             if (p.GetValue(json))
             {
                 Out.Json(new { count = ids.Length, ids, tokens = p.GetValue(verbose) ? ids.Select(tokenizer.IdToToken).ToArray() : null });
@@ -51,16 +57,17 @@ internal static class TokenizeCommand
         var keepSpecial = new Option<bool>("--keep-special") { Description = "Keep special tokens such as <s> in the text" };
         var json = CommonOptions.Json();
         var command = new Command("detokenize", "Turn token ids back into text") { model, ids, keepSpecial, json };
-        command.SetBody((p, _) =>
+        command.SetBody((p, ct) =>
         {
             CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)));
             string idText = p.GetValue(ids)!;
             if (Inputs.IsStdio(idText))
             {
-                idText = Utf8Text.DecodeStrict(Inputs.ReadBytes(idText, "--ids"), "standard input");
+                idText = Utf8Text.DecodeStrict(Inputs.ReadBytes(idText, p.Typed(ids), ct), "standard input");
             }
             int[] parsed = ParseIds(idText, tokenizer.VocabSize);
             string text = tokenizer.Decode(parsed, skipSpecialTokens: !p.GetValue(keepSpecial));
+            ct.ThrowIfCancellationRequested();
             if (p.GetValue(json))
             {
                 Out.Json(new { text });
@@ -74,17 +81,13 @@ internal static class TokenizeCommand
         return command;
     }
 
-    private static string ReadInput(string? text, string? file, string typedFile)
+    private static string ReadInput(string? text, string? file, string typedFile, CancellationToken cancellationToken)
     {
-        if ((text is null) == (file is null))
-        {
-            throw new UsageException("give exactly one of --text or --file");
-        }
         if (text is not null)
         {
             return text;
         }
-        return Utf8Text.DecodeStrict(Inputs.ReadBytes(file!, typedFile), Inputs.Describe(file!));
+        return Utf8Text.DecodeStrict(Inputs.ReadBytes(file!, typedFile, cancellationToken), Inputs.Describe(file!));
     }
 
     internal static int[] ParseIds(string text, int vocab)

@@ -53,6 +53,20 @@ internal static class CliErrors
         return code;
     }
 
+    /// <summary>
+    /// The line that ends every usage error: where the options of the command reached are, e.g.
+    /// <c>Run 'copal bench kernels --help' for the options.</c> (<c>copal --help</c> for the root or none).
+    /// </summary>
+    public static string HelpPointer(System.CommandLine.Parsing.CommandResult? command)
+    {
+        var names = new List<string>();
+        for (var c = command; c is not null && c.Command is not System.CommandLine.RootCommand; c = c.Parent as System.CommandLine.Parsing.CommandResult)
+        {
+            names.Insert(0, c.Command.Name);
+        }
+        return $"Run '{string.Join(' ', ["copal", .. names])} --help' for the options.";
+    }
+
     // A bug of ours, not a bad input: say so and ask for a report.
     private static string Internal(Exception e) =>
         $"internal error ({e.GetType().Name}): {e.Message} — this is a bug in copal; please report it with the command line and the output of COPAL_DEBUG=1";

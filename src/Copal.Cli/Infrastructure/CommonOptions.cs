@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Copal.Tensors.Backends;
+using Copal.Tensors.IO;
 using Copal.Tensors.Safetensors;
 
 namespace Copal.Cli.Infrastructure;
@@ -67,7 +68,7 @@ internal static class CommonOptions
 
     /// <summary>
     /// The model of a command that also takes it positionally (the older form, kept as an alias): exactly one of the
-    /// two, or both naming the same path. Also how a message names it: the option as typed, or "model".
+    /// two, or both naming the same folder or file once links, "." and ".." are resolved. Also how a message names it: the option as typed, or "model".
     /// </summary>
     public static (string Path, string Typed) ModelOrArgument(ParseResult p, Option<string> option, Argument<string?> argument)
     {
@@ -77,8 +78,9 @@ internal static class CommonOptions
         {
             throw new UsageException("give the model with -m/--model PATH");
         }
+        // The same folder however spelled (a trailing separator, "..", a symbolic link anywhere in the path) is one model.
         if (fromOption is not null && positional is not null
-            && !string.Equals(Path.GetFullPath(fromOption), Path.GetFullPath(positional), StringComparison.Ordinal))
+            && !string.Equals(RealPath.Resolve(fromOption), RealPath.Resolve(positional), RealPath.Comparison))
         {
             throw new UsageException($"the model is given twice, as '{positional}' and as {p.Typed(option)} '{fromOption}'; give it once, with -m/--model");
         }
@@ -88,7 +90,10 @@ internal static class CommonOptions
     /// <summary>Creates the backend named by --device, with one-time notices on stderr.</summary>
     public static IBackend CreateBackend(string spec) => BackendFactory.Create(spec, message => Out.Info($"copal: {message}"));
 
-    /// <summary>Runs <paramref name="body"/> with Ctrl-C cancellation and turns exceptions into one line and an exit code.</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/> with Ctrl-C cancellation and turns exceptions into one line and an exit code; a
+    /// usage error adds the pointer at the command's help, as a parse error does.
+    /// </summary>
     public static void SetBody(this Command command, Func<ParseResult, CancellationToken, int> body)
     {
         command.SetAction((parseResult, _) =>
@@ -100,7 +105,12 @@ internal static class CommonOptions
             }
             catch (Exception e)
             {
-                return Task.FromResult(CliErrors.Report(e, Console.Error));
+                int code = CliErrors.Report(e, Console.Error);
+                if (code == CliErrors.Usage)
+                {
+                    Console.Error.WriteLine(CliErrors.HelpPointer(parseResult.CommandResult));
+                }
+                return Task.FromResult(code);
             }
         });
     }

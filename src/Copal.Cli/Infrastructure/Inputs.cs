@@ -11,9 +11,22 @@ internal static class Inputs
 
     public static bool IsStdio(string? path) => path == Stdio;
 
+    /// <summary>
+    /// Refuses <c>-</c> where standard input is not read (docs/cli.md lists where it is), rather than looking for a
+    /// file named '-'. <paramref name="instead"/> says what to give, e.g. "a file".
+    /// </summary>
+    public static void RefuseStdio(string path, string typed, string instead)
+    {
+        if (IsStdio(path))
+        {
+            throw new UsageException($"{typed}: standard input ('-') is not accepted here; give {instead}");
+        }
+    }
+
     /// <summary>A model folder: it exists and is a folder. <paramref name="typed"/> is the option as typed, e.g. <c>-m</c>.</summary>
     public static string ModelFolder(string path, string typed)
     {
+        RefuseStdio(path, typed, "a model folder");
         if (File.Exists(path))
         {
             throw new IOException($"{typed}: '{path}' is a file, expected a model folder (config.json, *.safetensors, tokenizer.json)");
@@ -28,6 +41,7 @@ internal static class Inputs
     /// <summary>A folder other than a model's (a tokenizer's, a state's): it exists and is a folder.</summary>
     public static string Folder(string path, string typed, string what)
     {
+        RefuseStdio(path, typed, what);
         if (File.Exists(path))
         {
             throw new IOException($"{typed}: '{path}' is a file, expected {what}");
@@ -39,9 +53,10 @@ internal static class Inputs
         return path;
     }
 
-    /// <summary>An input text file: it exists and is a file.</summary>
+    /// <summary>An input text file: it exists and is a file (callers that read standard input for <c>-</c> check that first).</summary>
     public static string TextFile(string path, string typed)
     {
+        RefuseStdio(path, typed, "a file");
         if (Directory.Exists(path))
         {
             throw new IOException($"{typed}: '{path}' is a folder, expected a text file");
@@ -53,17 +68,30 @@ internal static class Inputs
         return path;
     }
 
-    /// <summary>The bytes of a text file, or of standard input for <c>-</c>.</summary>
-    public static byte[] ReadBytes(string path, string typed)
+    /// <summary>
+    /// The bytes of a text file, or of standard input for <c>-</c>. Reading standard input ends with
+    /// <see cref="OperationCanceledException"/> as soon as <paramref name="cancellationToken"/> is cancelled (Ctrl-C,
+    /// SIGTERM), even while the input stays open and nothing arrives: a blocked read cannot be cancelled, so it runs
+    /// on a pool thread that is left behind (it ends with the process).
+    /// </summary>
+    public static byte[] ReadBytes(string path, string typed, CancellationToken cancellationToken)
     {
         if (!IsStdio(path))
         {
             return File.ReadAllBytes(TextFile(path, typed));
         }
-        using Stream stdin = Console.OpenStandardInput();
-        using var buffer = new MemoryStream();
-        stdin.CopyTo(buffer);
-        return buffer.ToArray();
+        cancellationToken.ThrowIfCancellationRequested();
+        Task<byte[]> read = Task.Run(() =>
+        {
+            using Stream stdin = Console.OpenStandardInput();
+            using var buffer = new MemoryStream();
+            stdin.CopyTo(buffer);
+            return buffer.ToArray();
+        }, CancellationToken.None);
+        byte[] bytes = read.WaitAsync(cancellationToken).GetAwaiter().GetResult();
+        // A signal that came as the input ended still means no output.
+        cancellationToken.ThrowIfCancellationRequested();
+        return bytes;
     }
 
     /// <summary>How a message names an input that may be standard input.</summary>

@@ -34,7 +34,12 @@ internal sealed class ModelSession : IDisposable
             {
                 Out.Info($"copal: loading {directory} on {backend.Info.Kind} ({backend.Info.DeviceName})");
             }
-            if (!File.Exists(Path.Combine(directory, "tokenizer.json")) && Directory.Exists(directory))
+            string tokenizerJson = Path.Combine(directory, "tokenizer.json");
+            if (Directory.Exists(tokenizerJson))
+            {
+                throw new IOException($"{tokenizerJson}: is a directory, expected a file");
+            }
+            if (!File.Exists(tokenizerJson) && Directory.Exists(directory))
             {
                 throw new FileNotFoundException($"model folder '{directory}' has no tokenizer.json");
             }

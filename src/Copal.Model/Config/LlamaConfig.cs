@@ -47,7 +47,19 @@ public sealed record LlamaConfig
     /// <summary>Reads <paramref name="path"/> (a config.json, or a folder holding one).</summary>
     public static LlamaConfig Load(string path)
     {
-        string file = path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? path : Path.Combine(path, "config.json");
+        ArgumentNullException.ThrowIfNull(path);
+        bool folder = Directory.Exists(path) || !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+        return LoadFile(folder ? Path.Combine(path, "config.json") : path);
+    }
+
+    /// <summary>Reads the config file <paramref name="file"/>, whatever its name.</summary>
+    public static LlamaConfig LoadFile(string file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        if (Directory.Exists(file))
+        {
+            throw new ModelConfigException(file, "is a directory, expected a file (a model folder needs a Hugging Face config.json)");
+        }
         if (!File.Exists(file))
         {
             throw new ModelConfigException(file, "file not found (a model folder needs a Hugging Face config.json)");

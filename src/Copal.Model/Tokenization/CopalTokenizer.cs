@@ -94,11 +94,18 @@ public sealed class CopalTokenizer : Tokenizer
     public static CopalTokenizer FromDirectory(string modelDirectory)
     {
         string json = Path.Combine(modelDirectory, "tokenizer.json");
+        string config = Path.Combine(modelDirectory, "tokenizer_config.json");
+        foreach (string file in new[] { json, config })
+        {
+            if (Directory.Exists(file))
+            {
+                throw new TokenizerException($"{file}: is a directory, expected a file");
+            }
+        }
         if (!File.Exists(json))
         {
             throw new TokenizerException($"{modelDirectory}: no tokenizer.json in the model folder");
         }
-        string config = Path.Combine(modelDirectory, "tokenizer_config.json");
         return FromFile(json, File.Exists(config) ? config : null);
     }
 

@@ -68,11 +68,18 @@ public sealed class SafetensorsCheckpoint : IDisposable
     private static SafetensorsCheckpoint OpenDirectory(string directory, WeightResidence residence, CancellationToken cancellationToken)
     {
         string single = System.IO.Path.Combine(directory, SingleFileName);
+        string index = System.IO.Path.Combine(directory, IndexFileName);
+        foreach (string named in new[] { single, index })
+        {
+            if (Directory.Exists(named))
+            {
+                throw new SafetensorsException(named, "is a directory, expected a file");
+            }
+        }
         if (File.Exists(single))
         {
             return OpenSingle(single, residence, cancellationToken);
         }
-        string index = System.IO.Path.Combine(directory, IndexFileName);
         if (File.Exists(index))
         {
             return OpenSharded(index, residence, cancellationToken);

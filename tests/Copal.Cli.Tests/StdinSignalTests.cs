@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using System.Globalization;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>
+/// Ctrl-C and SIGTERM stop a command that waits on standard input (docs/cli.md): exit 130 or 143 and nothing on
+/// stdout, while the input is still open, rather than after its end.
+/// </summary>
+public sealed class StdinSignalTests
+{
+    private static string Model => TestData.Stories260K;
+
+    [SignalWhenReadyFact(2, "SIGINT")]
+    public void Ctrl_c_while_tokenize_reads_stdin_exits_130_with_no_output() =>
+        SignalWhileReading("INT", 130, "Lily saw a big red ball.", "tokenize", "-m", Model, "-f", "-");
+
+    [SignalWhenReadyFact(2, "SIGINT")]
+    public void Ctrl_c_while_detokenize_reads_stdin_exits_130_with_no_output() =>
+        SignalWhileReading("INT", 130, "1 317 394 261 370", "detokenize", "-m", Model, "--ids", "-");
+
+    [SignalWhenReadyFact(15, "SIGTERM")]
+    public void SIGTERM_while_tokenize_reads_stdin_exits_143_with_no_output() =>
+        SignalWhileReading("TERM", 143, "Lily saw a big red ball.", "tokenize", "-m", Model, "-f", "-");
+
+    [SignalWhenReadyFact(2, "SIGINT")]
+    public void Ctrl_c_while_perplexity_reads_stdin_exits_130_with_no_output() =>
+        SignalWhileReading("INT", 130, File.ReadAllText(TestData.Path("text", "tinystories", "eval.txt")),
+            "perplexity", "-m", Model, "--data", "-", "--seqlen", "128", "--limit-chunks", "1", "--device", "cpu");
+
+    /// <summary>
+    /// Sends the signal while the child waits on an open, empty standard input, and gives it a minute to end on its own;
+    /// only then is <paramref name="input"/> written and the input closed, which a run that ignored the signal would
+    /// go on to process.
+    /// </summary>
+    private static void SignalWhileReading(string signal, int exitCode, string input, params string[] args)
+    {
+        bool ready = false;
+        bool endedWhileInputOpen = false;
+        CopalProcess.Result r = CopalProcess.RunHoldingInput(p =>
+        {
+            ready = CopalProcess.WaitForSignalHandlers(p);
+            if (ready)
+            {
+                using (Process kill = Process.Start("kill", [$"-{signal}", p.Id.ToString(CultureInfo.InvariantCulture)]))
+                {
+                    kill.WaitForExit();
+                }
+                endedWhileInputOpen = p.WaitForExit(TimeSpan.FromMinutes(1));
+            }
+        }, input, args);
+        Assert.True(ready, $"copal ended before its signal handlers were in place; exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.True(r.ExitCode == exitCode, $"exit code {r.ExitCode}, expected {exitCode}; stdout: {r.Stdout}; stderr: {r.Stderr}");
+        Assert.Equal("", r.Stdout);
+        Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
+        Assert.True(endedWhileInputOpen, "copal went on reading standard input after the signal");
+    }
+}
