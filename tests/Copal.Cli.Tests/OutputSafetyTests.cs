@@ -28,6 +28,18 @@ public sealed class OutputSafetyTests : IDisposable
         return link;
     }
 
+    /// <summary>A folder <paramref name="name"/> holding a link to each file of <paramref name="target"/>, as a Hugging Face cache's snapshot does.</summary>
+    private string LinkFiles(string name, string target)
+    {
+        string folder = Path.Combine(_temp, name);
+        Directory.CreateDirectory(folder);
+        foreach (string f in Directory.GetFiles(target))
+        {
+            File.CreateSymbolicLink(Path.Combine(folder, Path.GetFileName(f)), f);
+        }
+        return folder;
+    }
+
     /// <summary>Runs copal, expects a refusal naming <paramref name="expected"/>, and checks that the input is byte-identical and nothing else appeared.</summary>
     private void AssertRefused(string model, string expected, params string[] args)
     {
@@ -98,12 +110,7 @@ public sealed class OutputSafetyTests : IDisposable
     public void Output_holding_the_files_the_input_links_to_is_refused()
     {
         string blobs = CopyModel("blobs");
-        string snapshot = Path.Combine(_temp, "snapshot");
-        Directory.CreateDirectory(snapshot);
-        foreach (string f in Directory.GetFiles(blobs))
-        {
-            File.CreateSymbolicLink(Path.Combine(snapshot, Path.GetFileName(f)), f);
-        }
+        string snapshot = LinkFiles("snapshot", blobs);
         AssertRefused(blobs, "which the input folder",
             "prune", "-m", snapshot, "-o", blobs, "--force", "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
         AssertRefused(blobs, "which the input folder", "compact", snapshot, "-o", blobs, "--force");
@@ -113,12 +120,7 @@ public sealed class OutputSafetyTests : IDisposable
     public void Output_inside_a_folder_the_input_links_to_is_refused()
     {
         string real = CopyModel("real");
-        string holder = Path.Combine(_temp, "holder");
-        Directory.CreateDirectory(holder);
-        foreach (string f in Directory.GetFiles(real))
-        {
-            File.CreateSymbolicLink(Path.Combine(holder, Path.GetFileName(f)), f);
-        }
+        string holder = LinkFiles("holder", real);
         Link(Path.Combine("holder", "more"), real); // a link to a folder inside the input folder
         AssertRefused(real, "which the input folder",
             "prune", "-m", holder, "-o", Path.Combine(real, "pruned"), "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
