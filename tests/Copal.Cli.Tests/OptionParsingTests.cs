@@ -51,6 +51,21 @@ public sealed class OptionParsingTests
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
 
+    /// <summary>'-' is standard output where a file is written; no option that names a folder takes it.</summary>
+    [Theory]
+    [InlineData("prune", "-o")]
+    [InlineData("prune", "--state")]
+    [InlineData("compact", "-o")]
+    [InlineData("densify", "-o")]
+    [InlineData("synth", "-o")]
+    [InlineData("continual", "-o")]
+    [InlineData("continual", "--temp")]
+    public void A_folder_option_refuses_standard_output(string command, string option)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse([command, option, "-"]);
+        Assert.Contains(parsed.Errors, e => e.Message.StartsWith(option + ": expected a folder (standard output ('-') cannot take one), got '-'", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_missing_device_exits_1_with_its_message()
     {

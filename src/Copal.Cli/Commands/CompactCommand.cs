@@ -12,7 +12,7 @@ internal static class CompactCommand
         var model = CommonOptions.Model(required: false);
         model.Description = "Model folder to compact (a pruned dense checkpoint)";
         var positional = PositionalModel();
-        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true }.Folder();
         var format = SparseOptions.Format();
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var json = CommonOptions.Json();
@@ -38,7 +38,7 @@ internal static class CompactCommand
         var model = CommonOptions.Model(required: false);
         model.Description = "Compact model folder";
         var positional = PositionalModel();
-        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true }.Folder();
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
         var json = CommonOptions.Json();
         var command = new Command("densify", "Write a compact model back as a plain dense Hugging Face checkpoint (the exact weights; a removed −0 comes back as +0)")

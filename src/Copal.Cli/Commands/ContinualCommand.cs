@@ -48,9 +48,9 @@ internal static class ContinualCommand
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
         var upstream = CopalCliOptions.UpstreamOption();
         var denseTarget = CopalCliOptions.DenseTargetOption();
-        var outDir = new Option<string>("--out", "-o") { Description = "Report folder (must not exist or be empty, unless --force)", Required = true };
+        var outDir = new Option<string>("--out", "-o") { Description = "Report folder (must not exist or be empty, unless --force)", Required = true }.Folder();
         var force = new Option<bool>("--force") { Description = "Replace a non-empty --out folder" };
-        var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" };
+        var temp = new Option<string?>("--temp") { Description = "Folder for the intermediate pruned models (default: the system temp folder); they are deleted at the end" }.Folder();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("continual", "Continual pruning protocol: datasets arrive in order; COPAL vs reset/cumulative baselines and joint references, per calibration seed; log-space metrics, perplexity matrices R, figures")

@@ -12,7 +12,7 @@ internal sealed class CopalCliOptions
     {
     }
 
-    public Option<string?> State { get; } = new("--state") { Description = "COPAL: also write the continual state (copal-state.safetensors + copal-state.json) to this folder" };
+    public Option<string?> State { get; } = new Option<string?>("--state") { Description = "COPAL: also write the continual state (copal-state.safetensors + copal-state.json) to this folder" }.Folder();
     public Option<string?> Resume { get; } = new("--resume") { Description = "COPAL: continue the run whose state is in this folder (a previous --out or --state); --model must be the same dense parent" };
     public Option<string?> Sensitivity { get; } = new Option<string?>("--sensitivity") { Description = "COPAL: output (w²·E[x²], default) or hessian (w²/[H⁻¹]_jj)" }
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));

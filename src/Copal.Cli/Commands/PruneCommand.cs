@@ -19,7 +19,7 @@ internal static class PruneCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder (must not exist or be empty, unless --force)", Required = true };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder (must not exist or be empty, unless --force)", Required = true }.Folder();
         var method = new Option<string>("--method") { Description = "magnitude, wanda, sparsegpt or copal (continual; see --resume, --state)", DefaultValueFactory = _ => "wanda" }
             .OneOf([.. PrunerFactory.Methods]);
         var sparsity = SparsityOption();

@@ -16,7 +16,7 @@ internal static class SynthCommand
         var config = new Option<string?>("--config") { Description = "A config.json whose shapes to use: the file (any name) or a model folder holding it" };
         var preset = new Option<string?>("--preset") { Description = $"A named shape: {string.Join(", ", SyntheticPresets.All.Keys)}" }
             .Accept(v => SyntheticPresets.All.ContainsKey(v) ? null : OptionRules.Alternatives([.. SyntheticPresets.All.Keys]));
-        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output model folder", Required = true }.Folder();
         var dtype = new Option<string>("--dtype") { Description = "bf16, f16 or f32", DefaultValueFactory = _ => "bf16" }
             .Accept(v => ParseDType(v) is null ? "bf16, f16 or f32" : null);
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };

@@ -68,6 +68,13 @@ internal static class OptionRules
         return option;
     }
 
+    /// <summary>
+    /// A folder a command writes (--out of prune, compact, densify, synth and continual; --state; --temp): '-' names
+    /// standard output elsewhere, which cannot take a folder, so it is refused rather than made a folder named '-'.
+    /// </summary>
+    public static Option<T> Folder<T>(this Option<T> option) where T : class? =>
+        option.Accept(v => v == "-" ? "a folder (standard output ('-') cannot take one)" : null);
+
     /// <summary>One of <paramref name="values"/>, case-insensitive; the value comes back as listed.</summary>
     public static Option<T> OneOf<T>(this Option<T> option, params string[] values) where T : class?
     {
