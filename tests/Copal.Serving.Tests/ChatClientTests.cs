@@ -43,6 +43,33 @@ public sealed class ChatClientTests
         Assert.Same(engine, client.GetService<InferenceEngine>());
     }
 
+    /// <summary>
+    /// ChatOptions that the engine has map onto it (TopK; HF's repetition penalty through AdditionalProperties, as
+    /// vLLM takes it); those it has no counterpart for are refused, never ignored.
+    /// </summary>
+    [Fact]
+    public async Task Options_map_onto_the_engine_or_are_refused()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
+        IChatClient client = new CopalChatClient(engine);
+        ChatMessage[] chat = [new ChatMessage(ChatRole.User, "The little dog")];
+        string greedy = (await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 30 })).Text;
+        string topOne = (await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 30, Temperature = 1f, Seed = 7, TopK = 1 })).Text;
+        string sampled = (await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 30, Temperature = 1f, Seed = 7 })).Text;
+        Assert.Equal(greedy, topOne);
+        Assert.NotEqual(greedy, sampled);
+
+        var penalized = new ChatOptions { MaxOutputTokens = 30, AdditionalProperties = new() { ["repetition_penalty"] = 1.5 } };
+        Assert.Equal(1.5f, ((CopalChatClient)client).ToRequest(chat, penalized).RepetitionPenalty);
+        Assert.NotEqual(greedy, (await client.GetResponseAsync(chat, penalized)).Text);
+
+        await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { FrequencyPenalty = 0.5f }));
+        await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { PresencePenalty = 0.5f }));
+        await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
+        Assert.Equal(greedy, (await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 30, FrequencyPenalty = 0, ResponseFormat = ChatResponseFormat.Text })).Text);
+    }
+
     [Fact]
     public async Task Cancelling_a_chat_ends_its_generation()
     {

@@ -100,6 +100,16 @@ public sealed class CopalChatClient : IChatClient
         {
             throw new NotSupportedException("copal's chat client does not call tools; leave ChatOptions.Tools empty");
         }
+        // Options that would change the reply but have no counterpart in the engine are refused, never ignored.
+        if (options?.FrequencyPenalty is float f && f != 0 || options?.PresencePenalty is float p && p != 0)
+        {
+            throw new NotSupportedException("copal's chat client has no frequency or presence penalty (OpenAI's additive ones); " +
+                "leave them unset, or set AdditionalProperties[\"repetition_penalty\"] for HF's multiplicative penalty");
+        }
+        if (options?.ResponseFormat is not null and not ChatResponseFormatText)
+        {
+            throw new NotSupportedException("copal's chat client writes text only; leave ChatOptions.ResponseFormat unset or Text");
+        }
         var turns = new List<ChatTurn>();
         if (!string.IsNullOrEmpty(options?.Instructions))
         {
@@ -121,10 +131,24 @@ public sealed class CopalChatClient : IChatClient
             MaxTokens = options?.MaxOutputTokens ?? 256,
             Temperature = options?.Temperature ?? 0f,
             TopP = options?.TopP ?? 1f,
+            TopK = options?.TopK ?? 0,
+            RepetitionPenalty = RepetitionPenalty(options),
             Seed = (ulong)(options?.Seed ?? 0),
             Stop = [.. prompt.StopTexts, .. options?.StopSequences ?? []],
         };
     }
+
+    /// <summary>HF's repetition penalty, which ChatOptions has no property for: AdditionalProperties["repetition_penalty"], as vLLM and copal's server take it.</summary>
+    private static float RepetitionPenalty(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue("repetition_penalty", out object? value) != true ? 1f : value switch
+        {
+            float x => x,
+            double x => (float)x,
+            int x => x,
+            long x => x,
+            decimal x => (float)x,
+            _ => throw new CompletionRequestException("repetition_penalty", $"repetition_penalty must be a number, got {value?.GetType().Name ?? "null"}"),
+        };
 
     private static ChatFinishReason ToFinish(FinishReason f) => f == FinishReason.Stop ? ChatFinishReason.Stop : ChatFinishReason.Length;
 
