@@ -132,6 +132,7 @@ public sealed class ExitCodeTests : IDisposable
     [InlineData("-c", "perplexity", "--data", "EVAL", "--seqlen", "128")]
     [InlineData("--ctx-size", "perplexity", "--data", "EVAL", "--seqlen", "128")]
     [InlineData("-c", "bench", "--prefill", "8", "--decode", "2")]
+    [InlineData("-c", "serve", "--port", "0")]
     public void A_ctx_size_beyond_the_model_is_a_usage_error_naming_the_option_as_typed(string option, string command, params string[] extra)
     {
         string[] rest = extra.Select(a => a == "EVAL" ? EvalText : a).ToArray();

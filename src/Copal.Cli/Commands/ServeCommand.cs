@@ -21,7 +21,8 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "TCP port (0: any free port; the address is printed)", DefaultValueFactory = _ => 8080 }
             .Accept(p => p is >= 0 and <= 65535, "a port in 0..65535");
         var parallel = new Option<int>("--parallel", "-np") { Description = "Requests decoded together (slots); each step is one pass over the weights for all of them", DefaultValueFactory = _ => 4 }.AtLeast(1);
-        var ctxSize = new Option<int?>("--ctx-size", "-c") { Description = "Most positions one request may hold (prompt + generated); each slot's KV cache grows up to this (default: the model's context)" }.AtLeast(1);
+        var ctxSize = ContextSizeOption.Create();
+        ctxSize.Description = "Most positions one request may hold (prompt + generated); each slot's KV cache grows up to this (default: the model's context)";
         var device = CommonOptions.Device();
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
@@ -32,13 +33,11 @@ internal static class ServeCommand
         };
         command.SetBody((p, ct) =>
         {
-            using ModelSession session = ModelSession.Open(Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model)), p.GetValue(device)!, quiet: false,
+            string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            // Checked against config.json before the weights load: a usage error should not wait for gigabytes.
+            ContextSizeOption.CheckAgainstModel(p.GetValue(ctxSize), p.Typed(ctxSize), Copal.Model.Config.LlamaConfig.Load(modelDir).MaxPositionEmbeddings);
+            using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: false,
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
-            int modelContext = session.Model.Config.MaxPositionEmbeddings;
-            if (p.GetValue(ctxSize) is int c && c > modelContext)
-            {
-                throw new UsageException($"{p.Typed(ctxSize)} {c} exceeds the model's context of {modelContext} positions (max_position_embeddings)");
-            }
             var options = new EngineOptions { Parallel = p.GetValue(parallel), ContextSize = p.GetValue(ctxSize) };
             using var engine = new InferenceEngine(session.Model, session.Tokenizer, options);
             OpenAiServer server;
