@@ -25,6 +25,9 @@ internal sealed class BatchScheduler : IDisposable
     private readonly EngineStatistics _statistics;
     private RunState? _batch;
 
+    /// <summary>The sequences a step ended, kept between steps so a step allocates no list.</summary>
+    private readonly List<(Slot Slot, StopReason Reason)> _ended = [];
+
     public BatchScheduler(LlamaModel model, EngineOptions options, EngineStatistics statistics)
     {
         _model = model;
@@ -203,39 +206,49 @@ internal sealed class BatchScheduler : IDisposable
         Interlocked.Increment(ref _statistics.DecodeSteps);
         Interlocked.Add(ref _statistics.BatchedRows, rows);
         _statistics.PeakBatchRows = Math.Max(_statistics.PeakBatchRows, rows);
+        _ended.Clear();
         for (int i = 0; i < rows; i++)
         {
             Slot s = active[i];
             Span<float> row = logits.AsSpan(i * vocab, vocab);
             NonFiniteLogitsException.ThrowIfAny(row, vocab, _ => $"at decode step {s.Generated} (position {s.Context.Count - 1})");
-            Sample(s, row);
+            if (Sample(s, row) is StopReason reason)
+            {
+                _ended.Add((s, reason));
+            }
         }
-        active.RemoveAll(s => s.Job is null);
+        // As for the cancelled ones above: the slots are counted free before their requests are counted ended, so a
+        // reader of the statistics never sees a request ended whose slot is still active.
+        foreach ((Slot slot, _) in _ended)
+        {
+            active.Remove(slot);
+        }
         _statistics.ActiveSequences = active.Count;
+        foreach ((Slot slot, StopReason reason) in _ended)
+        {
+            End(slot, reason);
+        }
     }
 
-    /// <summary>Chooses the slot's next token as <see cref="Generator.Generate"/> does, and ends the job where it would.</summary>
-    private void Sample(Slot slot, Span<float> logits)
+    /// <summary>
+    /// Chooses the slot's next token as <see cref="Generator.Generate"/> does; returns why the job ends there, or null
+    /// when it goes on (the caller ends it once its slot is counted free).
+    /// </summary>
+    private StopReason? Sample(Slot slot, Span<float> logits)
     {
         SequenceJob job = slot.Job!;
         int next = slot.Sampler!.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
         if (job.StopIds.Contains(next))
         {
-            End(slot, StopReason.EndOfSequence);
-            return;
+            return StopReason.EndOfSequence;
         }
         slot.Context.Add(next);
         slot.Generated++;
         Interlocked.Increment(ref _statistics.TokensGenerated);
         job.Tokens.Writer.TryWrite(next);
-        if (slot.Generated == job.MaxNewTokens)
-        {
-            End(slot, StopReason.MaxTokens);
-        }
-        else if (slot.Context.Count >= job.ContextLimit)
-        {
-            End(slot, StopReason.ContextFull);
-        }
+        return slot.Generated == job.MaxNewTokens ? StopReason.MaxTokens
+            : slot.Context.Count >= job.ContextLimit ? StopReason.ContextFull
+            : null;
     }
 
     private void End(Slot slot, StopReason reason)
