@@ -43,7 +43,9 @@ internal static class OpenAiRequests
         }
         catch (JsonException e)
         {
-            throw OpenAiException.BadRequest("", $"the request body is not valid JSON: {e.Message}", "invalid_json");
+            // Where, in the reader's own terms (System.Text.Json's message names its types and counts from 0).
+            string at = e.LineNumber is long line && e.BytePositionInLine is long column ? $" at line {line + 1}, byte {column + 1}" : "";
+            throw OpenAiException.BadRequest("", $"the request body is not valid JSON{at}", "invalid_json");
         }
     }
 
