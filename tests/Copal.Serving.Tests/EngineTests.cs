@@ -50,6 +50,11 @@ public sealed class EngineTests
         Assert.Equal(FinishReason.Length, none.FinishReason);
         Assert.Equal(0, none.Usage.CompletionTokens);
         Assert.Equal(engine.Tokenizer.Encode("Once").Length, none.Usage.PromptTokens);
+        // The prefill's token can end a request: max_tokens 1 is that one token, then length.
+        CompletionResult one = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 1 });
+        Assert.Equal(1, one.Usage.CompletionTokens);
+        Assert.Equal(FinishReason.Length, one.FinishReason);
+        Assert.Equal(0, engine.Statistics.Active);
         // A request that reaches the context ends with length.
         CompletionResult full = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 1000 });
         Assert.Equal(FinishReason.Length, full.FinishReason);

@@ -142,10 +142,12 @@ internal sealed class BatchScheduler : IDisposable
                 continue;
             }
             active.Add(slot);
-            Sample(slot, slot.Logits);
-            if (slot.Job is null)
+            if (Sample(slot, slot.Logits) is StopReason reason)
             {
+                // The prefill's token ended it (an end-of-sequence token, max_tokens 1): its slot is free first.
                 active.Remove(slot);
+                _statistics.ActiveSequences = active.Count;
+                End(slot, reason);
             }
         }
         _statistics.ActiveSequences = active.Count;
