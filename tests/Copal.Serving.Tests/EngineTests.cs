@@ -30,6 +30,20 @@ public sealed class EngineTests
         Assert.Equal(1, engine.Statistics.Tokens);
     }
 
+    /// <summary>The engine, like the generator, never chooses an id past the tokenizer (a padded vocabulary's rows).</summary>
+    [Fact]
+    public async Task The_engine_samples_only_ids_the_tokenizer_has()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { DecodableTokens = 100 });
+        Assert.Equal(100, engine.Options.DecodableTokens);
+        CompletionResult r = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 200, Temperature = 2f, Seed = 3 });
+        Assert.True(r.TokenIds.Count > 20, $"{r.TokenIds.Count} tokens");
+        Assert.All(r.TokenIds, id => Assert.InRange(id, 0, 99));
+        using InferenceEngine whole = InferenceEngine.Load(TestData.Stories260K, backend);
+        Assert.Equal(whole.Tokenizer.VocabSize, whole.Options.DecodableTokens);
+    }
+
     [Fact]
     public async Task Requests_out_of_range_name_the_field_and_max_tokens_0_gives_usage_only()
     {

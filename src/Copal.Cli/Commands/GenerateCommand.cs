@@ -98,7 +98,7 @@ internal static class GenerateCommand
             TimeSpan? jitAtFirstToken = null;
             bool beVerbose = p.GetValue(verbose);
             long peakAnonymous = 0;
-            GenerationResult result = new Generator(session.Model) { ContextSize = context }.Generate(promptIds, n, sampling, stops, id =>
+            GenerationResult result = new Generator(session.Model) { ContextSize = context, DecodableTokens = session.Tokenizer.VocabSize }.Generate(promptIds, n, sampling, stops, id =>
             {
                 jitAtFirstToken ??= System.Runtime.JitInfo.GetCompilationTime();
                 if (beVerbose)

@@ -39,6 +39,10 @@ public sealed record GenerationResult(
 /// </summary>
 public sealed class Generator
 {
+    /// <summary>The logits of the ids a tokenizer of <paramref name="decodable"/> tokens can turn into text: the padded rows past it are left out.</summary>
+    internal static Span<float> Decodable(Span<float> logits, int? decodable) =>
+        decodable is int n && n > 0 && n < logits.Length ? logits[..n] : logits;
+
     private readonly LlamaModel _model;
 
     public Generator(LlamaModel model) => _model = model ?? throw new ArgumentNullException(nameof(model));
@@ -49,6 +53,13 @@ public sealed class Generator
     /// min(this, prompt + tokens asked for) positions, never the model's whole context for its own sake.
     /// </summary>
     public int? ContextSize { get; init; }
+
+    /// <summary>
+    /// Ids at or beyond this are never chosen: the tokenizer's size, where the model's vocabulary is padded beyond it
+    /// (Qwen2's 151,936 embedding rows for 151,665 tokens). Those rows map to no text, and sampling could pick one.
+    /// Null (default): every id of the model's vocabulary.
+    /// </summary>
+    public int? DecodableTokens { get; init; }
 
     /// <summary>
     /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/>, stopping early at any
@@ -104,7 +115,7 @@ public sealed class Generator
                 reason = StopReason.Cancelled;
                 break;
             }
-            int next = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(all));
+            int next = sampler.Sample(Decodable(logits, DecodableTokens), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(all));
             if (stopIds.Contains(next))
             {
                 reason = StopReason.EndOfSequence;

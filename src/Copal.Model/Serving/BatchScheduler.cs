@@ -239,7 +239,7 @@ internal sealed class BatchScheduler : IDisposable
     private StopReason? Sample(Slot slot, Span<float> logits)
     {
         SequenceJob job = slot.Job!;
-        int next = slot.Sampler!.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
+        int next = slot.Sampler!.Sample(Generator.Decodable(logits, _options.DecodableTokens), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
         if (job.StopIds.Contains(next))
         {
             return StopReason.EndOfSequence;

@@ -9,6 +9,12 @@ public sealed record EngineOptions
     /// <summary>Positions one sequence may hold (prompt plus generated); null: the model's context. Each slot's KV cache grows up to this.</summary>
     public int? ContextSize { get; init; }
 
+    /// <summary>
+    /// Ids at or beyond this are never chosen (<see cref="Generation.Generator.DecodableTokens"/>); null: the
+    /// tokenizer's size, so a vocabulary padded beyond it never yields an id without text.
+    /// </summary>
+    public int? DecodableTokens { get; init; }
+
     /// <summary>Test hook: runs on the scheduler thread before every decode step.</summary>
     internal Action? BeforeDecodeStep { get; init; }
 }

@@ -38,7 +38,7 @@ public sealed class InferenceEngine : IDisposable
         Model = model;
         Tokenizer = tokenizer;
         ContextSize = options.ContextSize ?? modelContext;
-        Options = options with { ContextSize = ContextSize };
+        Options = options with { ContextSize = ContextSize, DecodableTokens = options.DecodableTokens ?? tokenizer.VocabSize };
         _ownsModel = ownsModel;
         _stopIds = [.. model.Config.EosTokenIds];
         if (tokenizer.EosId is int eos)
