@@ -268,6 +268,17 @@ public sealed class BadInputTests : IDisposable
         Assert.DoesNotContain("loading", r.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void An_output_file_under_a_file_is_refused_naming_the_output()
+    {
+        string file = Path.Combine(_temp, "a-file");
+        File.WriteAllText(file, "x");
+        string output = Path.Combine(file, "out.json");
+        CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "-o", output);
+        AssertError(r, 1, $"--out '{output}': cannot write there");
+        Assert.DoesNotContain(".tmp-", r.Stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Where nothing can be created (Linux's /proc), the message names the output as given and the system's reason,
     /// never the hidden temporary name the output is first written under, and comes before any work.

@@ -29,10 +29,8 @@ public static class AtomicFile
         {
             throw new IOException($"{outputName} '{path}': cannot write there: {AtomicDirectory.Reason(e)}", e);
         }
-        finally
-        {
-            File.Delete(probe);
-        }
+        // Only a probe that was created is deleted: deleting one that never was could fail in its own words.
+        File.Delete(probe);
     }
 
     /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> through a temporary file; a failure names the output, not the temporary file.</summary>
