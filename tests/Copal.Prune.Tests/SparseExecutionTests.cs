@@ -181,6 +181,24 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.Equal(["pruned"], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName));
     }
 
+    /// <summary>Layers a 2:4 run left dense (--layers) stay dense under nm; only pruned linears must be 2:4.</summary>
+    [Fact]
+    public void Format_nm_keeps_unpruned_layers_dense()
+    {
+        string outDir = Path.Combine(_root, "two-layers");
+        var request = new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"),
+            new PruneOptions(SparsityPattern.Parse("2:4")) { MeasureLayerError = false, Layers = new HashSet<int> { 0, 1 } },
+            CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0));
+        using (var backend = new CpuBackend(threads: 1))
+        {
+            PruneJob.Run(request, backend);
+        }
+        // A stray exact zero in a layer left dense does not make it a sparse linear that must be 2:4.
+        EditF32Tensor(outDir, "model.layers.3.self_attn.q_proj.weight", (data, start) => BitConverter.GetBytes(0f).CopyTo(data, start));
+        CompactReport report = CheckpointCompactor.Compact(outDir, Path.Combine(_root, "nm"), CompactFormat.NM, overwrite: false);
+        Assert.Equal(2 * 7, report.SparseLinears);
+    }
+
     /// <summary>
     /// A mask multiplied into negative weights leaves −0 where they were removed. The compact formats keep only the
     /// kept weights, so those come back as +0: compaction counts them, and every other byte comes back exactly.
@@ -189,23 +207,18 @@ public sealed class SparseExecutionTests : IDisposable
     public void Compaction_counts_removed_negative_zeros_which_densify_gives_back_as_positive_zeros()
     {
         string pruned = Prune("0.5");
-        const string Name = "model.layers.0.mlp.gate_proj.weight";
-        string file = Path.Combine(pruned, "model.safetensors");
-        byte[] bytes = File.ReadAllBytes(file);
-        long headerLength = BitConverter.ToInt64(bytes, 0);
-        using var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
-        Assert.Equal("F32", header.RootElement.GetProperty(Name).GetProperty("dtype").GetString());
-        long start = 8 + headerLength + header.RootElement.GetProperty(Name).GetProperty("data_offsets")[0].GetInt64();
         var flipped = new List<long>();
-        for (long at = start; flipped.Count < 3; at += 4)
+        byte[] bytes = EditF32Tensor(pruned, "model.layers.0.mlp.gate_proj.weight", (data, start) =>
         {
-            if (BitConverter.ToUInt32(bytes, (int)at) == 0)
+            for (long at = start; flipped.Count < 3; at += 4)
             {
-                bytes[at + 3] = 0x80; // −0
-                flipped.Add(at);
+                if (BitConverter.ToUInt32(data, (int)at) == 0)
+                {
+                    data[at + 3] = 0x80; // −0
+                    flipped.Add(at);
+                }
             }
-        }
-        File.WriteAllBytes(file, bytes);
+        });
 
         string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
         Assert.Equal(3, CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false).NegativeZeros);
@@ -215,6 +228,19 @@ public sealed class SparseExecutionTests : IDisposable
         long[] differing = [.. Enumerable.Range(0, bytes.Length).Where(i => bytes[i] != restored[i]).Select(i => (long)i)];
         Assert.Equal(flipped.Select(at => at + 3), differing);
         Assert.All(flipped, at => Assert.Equal(0u, BitConverter.ToUInt32(restored, (int)at)));
+    }
+
+    /// <summary>Rewrites the single-file checkpoint in <paramref name="dir"/> after <paramref name="edit"/> changed the bytes of F32 tensor <paramref name="name"/> (given the file's bytes and the tensor's first byte); returns the new bytes.</summary>
+    private static byte[] EditF32Tensor(string dir, string name, Action<byte[], long> edit)
+    {
+        string file = Path.Combine(dir, "model.safetensors");
+        byte[] bytes = File.ReadAllBytes(file);
+        long headerLength = BitConverter.ToInt64(bytes, 0);
+        using var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+        Assert.Equal("F32", header.RootElement.GetProperty(name).GetProperty("dtype").GetString());
+        edit(bytes, 8 + headerLength + header.RootElement.GetProperty(name).GetProperty("data_offsets")[0].GetInt64());
+        File.WriteAllBytes(file, bytes);
+        return bytes;
     }
 
     private static unsafe ReadOnlySpan<byte> Bytes(Copal.Tensors.TensorView t) => new(t.Data, checked((int)t.ByteLength));

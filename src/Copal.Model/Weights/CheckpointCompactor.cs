@@ -186,9 +186,16 @@ public static unsafe class CheckpointCompactor
         var bitmask = new SparseLayout(SparseFormat.Bitmask, 0, 0);
         if (format == CompactFormat.NM && !twoFour)
         {
-            // Kept dense, the weight would make "nm" quietly write a partly or wholly dense copy.
-            throw new CompactFormatException(
-                $"--format nm: '{t.Name}' is {stats.Sparsity:P1} zeros but not 2:4 (two zeros in every group of four along a row{(t.Shape[1] % 4 == 0 ? "" : $", with {t.Shape[1]} columns a multiple of 4")}); --format bitmask or auto stores it");
+            if (stats.Sparsity < MinBitmaskSparsity)
+            {
+                return null; // a linear left unpruned (a stray zero or a few): dense, as auto keeps it
+            }
+            // A pruned linear kept dense would make "nm" quietly write a partly or wholly dense copy.
+            string why = t.Shape[1] % 4 == 0
+                ? "two zeros in every group of four along a row"
+                : $"its {t.Shape[1]} columns are not a multiple of 4";
+            throw new CompactFormatException(FormattableString.Invariant(
+                $"--format nm: '{t.Name}' is {stats.Sparsity * 100:F1} % zeros but not 2:4 ({why}); --format bitmask or auto stores it"));
         }
         return format switch
         {
