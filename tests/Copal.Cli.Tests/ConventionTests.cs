@@ -269,6 +269,9 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [InlineData("--config: standard input ('-') is not accepted here; give a file", "synth", "--config", "-", "-o", "OUT")]
     [InlineData("-m: standard input ('-') is not accepted here; give a model folder", "generate", "-m", "-")]
     [InlineData("--compare: standard input ('-') is not accepted here; give a model folder", "perplexity", "-m", "MODEL", "--data", "-", "--compare", "-")]
+    [InlineData("model: standard input ('-') is not accepted here; give a model folder", "inspect", "-")]
+    [InlineData("-m: standard input ('-') is not accepted here; give a model folder", "inspect", "-m", "-")]
+    [InlineData("--resume: standard input ('-') is not accepted here; give the folder of the step to resume", "prune", "-m", "MODEL", "-o", "OUT", "--method", "copal", "--sparsity", "0.5", "--calib", "CALIB", "--resume", "-")]
     public void A_dash_where_standard_input_is_not_read_is_refused(string expected, params string[] args)
     {
         string outDir = Path.Combine(_temp, "o");

@@ -62,6 +62,8 @@ public sealed class ChatClientTests
 
         var penalized = new ChatOptions { MaxOutputTokens = 30, AdditionalProperties = new() { ["repetition_penalty"] = 1.5 } };
         Assert.Equal(1.5f, ((CopalChatClient)client).ToRequest(chat, penalized).RepetitionPenalty);
+        var fromJson = new ChatOptions { AdditionalProperties = new() { ["repetition_penalty"] = System.Text.Json.JsonDocument.Parse("1.5").RootElement } };
+        Assert.Equal(1.5f, ((CopalChatClient)client).ToRequest(chat, fromJson).RepetitionPenalty);
         Assert.NotEqual(greedy, (await client.GetResponseAsync(chat, penalized)).Text);
 
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { FrequencyPenalty = 0.5f }));

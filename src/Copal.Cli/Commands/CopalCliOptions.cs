@@ -107,6 +107,10 @@ internal sealed class CopalCliOptions
             return;
         }
         CheckUpdateWithMask(p.GetValue(Update), p.GetValue(Mask));
+        if (p.GetValue(Resume) is string resume)
+        {
+            Inputs.RefuseStdio(resume, p.Typed(Resume), "the folder of the step to resume");
+        }
     }
 
     /// <summary>The COPAL state for this run (new or resumed), or null for the other methods (which reject the COPAL options).</summary>

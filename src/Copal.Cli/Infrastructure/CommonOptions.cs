@@ -84,7 +84,9 @@ internal static class CommonOptions
         {
             throw new UsageException($"the model is given twice, as '{positional}' and as {p.Typed(option)} '{fromOption}'; give it once, with -m/--model");
         }
-        return fromOption is not null ? (fromOption, p.Typed(option)) : (positional!, "model");
+        (string path, string typed) = fromOption is not null ? (fromOption, p.Typed(option)) : (positional!, "model");
+        Inputs.RefuseStdio(path, typed, "a model folder"); // inspect also takes a .safetensors file, but never '-'
+        return (path, typed);
     }
 
     /// <summary>Creates the backend named by --device, with one-time notices on stderr.</summary>

@@ -147,6 +147,8 @@ public sealed class CopalChatClient : IChatClient
             int x => x,
             long x => x,
             decimal x => (float)x,
+            // What ChatOptions hold when they were read from JSON.
+            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } x => x.GetSingle(),
             _ => throw new CompletionRequestException("repetition_penalty", $"repetition_penalty must be a number, got {value?.GetType().Name ?? "null"}"),
         };
 

@@ -9,8 +9,9 @@ public interface IDeviceMemoryProbe
 {
     /// <summary>
     /// Reads a device buffer of about <paramref name="bytes"/> bytes once per round with a streaming kernel, timed on
-    /// the device (<see cref="IDeviceTimer"/>), and returns bytes per second: the median of <paramref name="rounds"/>
-    /// rounds after one warm-up round.
+    /// the device (<see cref="IDeviceTimer"/>; by the wall clock around a synchronized launch where the driver refuses
+    /// its markers), and returns bytes per second: the median of <paramref name="rounds"/> rounds after one warm-up
+    /// round.
     /// </summary>
     double MeasureReadBytesPerSecond(long bytes, int rounds, CancellationToken cancellationToken = default);
 }

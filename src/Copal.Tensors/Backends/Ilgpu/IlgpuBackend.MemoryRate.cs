@@ -31,7 +31,8 @@ public sealed partial class IlgpuBackend : IDeviceMemoryProbe
             catch (Exception e) when (markers && e is not OutOfMemoryException and not DeviceOutOfMemoryException)
             {
                 // Markers the driver refuses must not cost the rate: the wall clock around a synchronized launch of
-                // a gigabyte's read is off by the launch and the round trip, a few microseconds of milliseconds.
+                // a gigabyte's read is off only by the launch and the round trip, microseconds against a read of
+                // a fraction of a millisecond or more.
                 _timedStart?.Dispose();
                 _timedStart = null;
                 markers = false;
