@@ -100,11 +100,10 @@ public sealed class CommandTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_temp, "x")));
     }
 
-    // A synthetic model samples every id of its vocabulary: a tokenizer of another size is refused, naming both sizes.
+    // A tokenizer with more tokens than the model's vocabulary has ids without an embedding: refused, naming both sizes.
     [Theory]
-    [InlineData("--preset", "test-tiny", "MODEL", 512, 32000)]
     [InlineData("--config", "MODEL", "llama2", 32000, 512)]
-    public void Synth_refuses_a_tokenizer_whose_vocabulary_is_not_the_models(string source, string value, string tokenizer, int tokens, int vocab)
+    public void Synth_refuses_a_tokenizer_larger_than_the_models_vocabulary(string source, string value, string tokenizer, int tokens, int vocab)
     {
         string Resolve(string v) => v == "MODEL" ? TestData.Stories260K : v == "llama2" ? TestData.Path("tokenizers", "llama2") : v;
         string outDir = Path.Combine(_temp, "s");
@@ -112,9 +111,26 @@ public sealed class CommandTests : IDisposable
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
         string[] lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
-        Assert.StartsWith($"copal: error: --tokenizer: '{Resolve(tokenizer)}' has {tokens} tokens, but the model's vocab_size is {vocab}", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith($"copal: error: --tokenizer: '{Resolve(tokenizer)}' has {tokens} tokens, but the model's vocab_size is {vocab}; expected at most {vocab}", lines[0], StringComparison.Ordinal);
         Assert.Equal("Run 'copal synth --help' for the options.", lines[1]);
         Assert.False(Directory.Exists(outDir));
+    }
+
+    /// <summary>
+    /// A smaller tokenizer is a padded vocabulary (as real models have): synth says so, and sampling from the random
+    /// weights never picks an id past the tokenizer (before, generate stopped at the first with an error).
+    /// </summary>
+    [Fact]
+    public void Synth_with_a_smaller_tokenizer_makes_a_padded_model_that_generates()
+    {
+        string outDir = Path.Combine(_temp, "padded");
+        CopalProcess.Result s = CopalProcess.Run("synth", "--preset", "test-tiny", "-o", outDir, "--dtype", "f32", "--tokenizer", TestData.Stories260K);
+        Assert.True(s.ExitCode == 0, s.Stderr);
+        Assert.Contains("vocab_size 32000 is padded beyond the tokenizer's 512 tokens", s.Stderr, StringComparison.Ordinal);
+        CopalProcess.Result g = CopalProcess.Run("generate", "-m", outDir, "-n", "64", "--temperature", "1", "--seed", "5", "--device", "cpu", "--json");
+        Assert.True(g.ExitCode == 0, g.Stderr);
+        using var doc = System.Text.Json.JsonDocument.Parse(g.Stdout);
+        Assert.All(doc.RootElement.GetProperty("ids").EnumerateArray(), id => Assert.InRange(id.GetInt32(), 0, 511));
     }
 
     [Fact]
