@@ -41,6 +41,19 @@ public sealed class SparseExecutionTests : IDisposable
         return outDir;
     }
 
+    /// <summary>Without calibration data (magnitude needs none) the report has no calibration and measures no layer error.</summary>
+    [Fact]
+    public void Pruning_without_calibration_data_reports_none_and_measures_no_layer_error()
+    {
+        var request = new PruneRequest(TestData.Stories260K, Path.Combine(_root, "none"), PrunerFactory.Create("magnitude"),
+            new PruneOptions(SparsityPattern.Parse("0.5")), CalibrationSet.None()); // MeasureLayerError left at its default, true
+        using var backend = new CpuBackend(threads: 1);
+        PruneReport report = PruneJob.Run(request, backend);
+        Assert.Null(report.Calibration);
+        Assert.All(report.Layers, l => Assert.Null(l.OutputRelativeError));
+        Assert.Equal(0.5, report.TotalSparsity, 3);
+    }
+
     [Fact]
     public void Pruning_a_compact_checkpoint_is_refused_naming_densify_and_writes_nothing()
     {

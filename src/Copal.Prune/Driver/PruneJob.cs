@@ -58,7 +58,9 @@ public static class PruneJob
             // saving the state (an extra file) streams them into the state file and deletes them.
             copal.State.SpillDirectory = Path.Combine(writer.TempDirectory, ".copal-spill");
         }
-        PruneReport report = new LayerwisePruner(model, source, request.Pruner, request.Options).Run(request.Calibration, writer, progress, cancellationToken);
+        // Layer errors are measured on the calibration data; CalibrationSet.None's placeholder window is none.
+        PruneOptions options = request.Calibration.HasData ? request.Options : request.Options with { MeasureLayerError = false };
+        PruneReport report = new LayerwisePruner(model, source, request.Pruner, options).Run(request.Calibration, writer, progress, cancellationToken);
         writer.Commit(temp =>
         {
             File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions));
