@@ -32,11 +32,8 @@ internal static class BenchCommand
             int n = p.GetValue(prefill), m = p.GetValue(decode), r = p.GetValue(repeat);
             bool asJson = p.GetValue(json);
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
-            if (p.GetValue(ctxSize) is int given && File.Exists(Path.Combine(modelDir, "config.json")))
-            {
-                // Against config.json alone, before the bench measures anything or loads the weights.
-                ContextSizeOption.CheckAgainstModel(given, p.Typed(ctxSize), Copal.Model.Config.LlamaConfig.Load(modelDir).MaxPositionEmbeddings);
-            }
+            // Against config.json alone, before the bench measures anything or loads the weights.
+            ContextSizeOption.CheckAgainstModel(p.GetValue(ctxSize), p.Typed(ctxSize), modelDir);
             ModelBenchResult result = BenchModel.Run(modelDir, p.GetValue(device)!, n, m, r, quiet: asJson,
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(ctxSize), CommonOptions.ParseMmap(p.GetValue(mmap)!), p.Typed(ctxSize), ct);
             if (asJson)

@@ -60,11 +60,8 @@ internal static class GenerateCommand
             };
             bool asJson = p.GetValue(json);
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
-            if (p.GetValue(ctxSize) is int ctx)
-            {
-                // Against config.json alone, before the weights are loaded.
-                ContextSizeOption.CheckAgainstModel(ctx, p.Typed(ctxSize), LlamaConfig.Load(modelDir).MaxPositionEmbeddings);
-            }
+            // Against config.json alone, before the weights are loaded.
+            ContextSizeOption.CheckAgainstModel(p.GetValue(ctxSize), p.Typed(ctxSize), modelDir);
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson,
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             int[] promptIds = session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);

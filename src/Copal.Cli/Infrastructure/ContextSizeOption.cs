@@ -31,6 +31,18 @@ internal static class ContextSizeOption
     }
 
     /// <summary>
+    /// <see cref="CheckAgainstModel(int?, string, int)"/> against the config.json of <paramref name="modelDirectory"/>,
+    /// read only when a size was given and the file is there (its absence is the loader's error to report).
+    /// </summary>
+    public static void CheckAgainstModel(int? ctxSize, string typed, string modelDirectory)
+    {
+        if (ctxSize is not null && File.Exists(Path.Combine(modelDirectory, "config.json")))
+        {
+            CheckAgainstModel(ctxSize, typed, Copal.Model.Config.LlamaConfig.Load(modelDirectory).MaxPositionEmbeddings);
+        }
+    }
+
+    /// <summary>
     /// The run's context: <paramref name="ctxSize"/> or else min(<paramref name="wanted"/>, the model's context).
     /// Exit 2 when --ctx-size exceeds the model's context or the <paramref name="needed"/> positions (what the run
     /// cannot do without) do not fit; <paramref name="tooLong"/> words that error given the limit ("-c 64", "the
