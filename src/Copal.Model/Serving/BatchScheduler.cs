@@ -28,6 +28,9 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>The sequences a step ended, kept between steps so a step allocates no list.</summary>
     private readonly List<(Slot Slot, StopReason Reason)> _ended = [];
 
+    /// <summary>The sequences a step failed (non-finite logits in their row), likewise kept.</summary>
+    private readonly List<(Slot Slot, Exception Error)> _failed = [];
+
     public BatchScheduler(LlamaModel model, EngineOptions options, EngineStatistics statistics)
     {
         _model = model;
@@ -209,11 +212,21 @@ internal sealed class BatchScheduler : IDisposable
         Interlocked.Add(ref _statistics.BatchedRows, rows);
         _statistics.PeakBatchRows = Math.Max(_statistics.PeakBatchRows, rows);
         _ended.Clear();
+        _failed.Clear();
         for (int i = 0; i < rows; i++)
         {
             Slot s = active[i];
             Span<float> row = logits.AsSpan(i * vocab, vocab);
-            NonFiniteLogitsException.ThrowIfAny(row, vocab, _ => $"at decode step {s.Generated} (position {s.Context.Count - 1})");
+            try
+            {
+                NonFiniteLogitsException.ThrowIfAny(row, vocab, _ => $"at decode step {s.Generated} (position {s.Context.Count - 1})");
+            }
+            catch (NonFiniteLogitsException e)
+            {
+                // That sequence's own failure: the batch's other rows do not depend on it and go on, as does the engine.
+                _failed.Add((s, e));
+                continue;
+            }
             if (Sample(s, row) is StopReason reason)
             {
                 _ended.Add((s, reason));
@@ -225,10 +238,19 @@ internal sealed class BatchScheduler : IDisposable
         {
             active.Remove(slot);
         }
+        foreach ((Slot slot, _) in _failed)
+        {
+            active.Remove(slot);
+        }
         _statistics.ActiveSequences = active.Count;
         foreach ((Slot slot, StopReason reason) in _ended)
         {
             End(slot, reason);
+        }
+        foreach ((Slot slot, Exception e) in _failed)
+        {
+            slot.Job!.Fail(e);
+            slot.Job = null;
         }
     }
 

@@ -1,0 +1,69 @@
+using Copal.Model.Config;
+using Copal.Model.Generation;
+using Copal.Model.Inference;
+using Copal.Model.Serving;
+using Copal.Model.Synthetic;
+using Copal.Model.Tokenization;
+using Copal.Tensors;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Sparse;
+using Copal.Testing;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// Non-finite logits in one row of a batched decode step fail that request alone: the batch's other rows do not
+/// depend on it, so they finish as they would alone, and the engine goes on serving. A synthetic model (untied
+/// embeddings) has the embedding row of a token that one request's greedy path feeds back set to NaN.
+/// </summary>
+public sealed class NonFiniteRowTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-nan-row-").FullName;
+
+    [Fact]
+    public async Task A_row_with_non_finite_logits_fails_its_request_alone()
+    {
+        LlamaConfig config = SyntheticPresets.Get("test-tiny");
+        Assert.False(config.TieWordEmbeddings); // else a NaN row of the embedding would be a NaN logit in every row
+        string dir = Path.Combine(_temp, "model");
+        SyntheticModelWriter.Write(config, dir, DType.F32, seed: 7, tokenizerDirectory: TestData.Path("tokenizers", "llama2"));
+        int[] a = [1, 100, 200], b = [1, 300, 400];
+        using var cpu = new CpuBackend(1);
+        IReadOnlyList<int> greedyA, greedyB;
+        using (LlamaModel clean = LlamaModel.Load(dir, cpu))
+        {
+            greedyA = new Generator(clean).Generate(a, 6, SamplingOptions.Greedy, new HashSet<int>()).GeneratedIds;
+            greedyB = new Generator(clean).Generate(b, 6, SamplingOptions.Greedy, new HashSet<int>()).GeneratedIds;
+        }
+        int poisoned = greedyA[2]; // fed back as A's input at its fourth step
+        Assert.DoesNotContain(poisoned, b.Concat(greedyB).Concat(a).Concat(greedyA.Take(2)));
+        PoisonEmbeddingRow(dir, config.HiddenSize, poisoned);
+
+        using var engine = new InferenceEngine(LlamaModel.Load(dir, cpu, SparseLoadMode.Off, allowNonFinite: true),
+            CopalTokenizer.FromDirectory(dir), new EngineOptions { Parallel = 2, DecodableTokens = config.VocabSize }, ownsModel: true);
+        Task<CompletionResult> first = engine.CompleteAsync(new CompletionRequest { PromptIds = a, MaxTokens = 6 });
+        Task<CompletionResult> second = engine.CompleteAsync(new CompletionRequest { PromptIds = b, MaxTokens = 6 });
+        await Assert.ThrowsAsync<NonFiniteLogitsException>(() => first);
+        Assert.Equal(greedyB, (await second).TokenIds);
+        Assert.Equal(greedyB, (await engine.CompleteAsync(new CompletionRequest { PromptIds = b, MaxTokens = 6 })).TokenIds);
+        Assert.Equal(0, engine.Statistics.Active);
+    }
+
+    private static void PoisonEmbeddingRow(string dir, int hidden, int token)
+    {
+        string file = Path.Combine(dir, "model.safetensors");
+        byte[] bytes = File.ReadAllBytes(file);
+        long headerLength = BitConverter.ToInt64(bytes, 0);
+        using var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+        System.Text.Json.JsonElement entry = header.RootElement.GetProperty("model.embed_tokens.weight");
+        Assert.Equal("F32", entry.GetProperty("dtype").GetString());
+        long row = 8 + headerLength + entry.GetProperty("data_offsets")[0].GetInt64() + ((long)token * hidden * sizeof(float));
+        for (int i = 0; i < hidden; i++)
+        {
+            BitConverter.GetBytes(float.NaN).CopyTo(bytes, row + (i * sizeof(float)));
+        }
+        File.WriteAllBytes(file, bytes);
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}
