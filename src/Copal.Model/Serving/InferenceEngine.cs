@@ -181,11 +181,11 @@ public sealed class InferenceEngine : IDisposable
         }
         if (!(request.Temperature >= 0) || float.IsInfinity(request.Temperature))
         {
-            throw new CompletionRequestException("temperature", $"temperature must be a finite number ≥ 0, got {request.Temperature}");
+            throw new CompletionRequestException("temperature", FormattableString.Invariant($"temperature must be a finite number ≥ 0, got {request.Temperature}"));
         }
         if (!(request.TopP > 0 && request.TopP <= 1))
         {
-            throw new CompletionRequestException("top_p", $"top_p must be in (0, 1], got {request.TopP}");
+            throw new CompletionRequestException("top_p", FormattableString.Invariant($"top_p must be in (0, 1], got {request.TopP}"));
         }
         if (request.TopK < 0)
         {
@@ -193,7 +193,7 @@ public sealed class InferenceEngine : IDisposable
         }
         if (!(request.RepetitionPenalty > 0) || float.IsInfinity(request.RepetitionPenalty))
         {
-            throw new CompletionRequestException("repetition_penalty", $"repetition_penalty must be a finite number > 0 (1 is off), got {request.RepetitionPenalty}");
+            throw new CompletionRequestException("repetition_penalty", FormattableString.Invariant($"repetition_penalty must be a finite number > 0 (1 is off), got {request.RepetitionPenalty}"));
         }
         foreach (string s in request.Stop)
         {

@@ -377,17 +377,7 @@ public sealed class CopalState
         }
         DiscardSpill();
         _source = tensorsPath;
-        string manifestPath = Path.Combine(directory, ManifestFileName);
-        string temp = TemporaryNames.Sibling(manifestPath, "tmp");
-        try
-        {
-            File.WriteAllText(temp, JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
-            File.Move(temp, manifestPath, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+        AtomicFile.WriteAllText(Path.Combine(directory, ManifestFileName), "the COPAL state", JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
     }
 
     /// <summary>
