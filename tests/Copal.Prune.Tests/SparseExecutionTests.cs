@@ -207,7 +207,7 @@ public sealed class SparseExecutionTests : IDisposable
             PruneJob.Run(request, backend);
         }
         // A stray exact zero in a layer left dense does not make it a sparse linear that must be 2:4.
-        EditF32Tensor(outDir, "model.layers.3.self_attn.q_proj.weight", (data, start) => BitConverter.GetBytes(0f).CopyTo(data, start));
+        CheckpointBytes.EditF32Tensor(outDir, "model.layers.3.self_attn.q_proj.weight", (data, start) => BitConverter.GetBytes(0f).CopyTo(data, start));
         CompactReport report = CheckpointCompactor.Compact(outDir, Path.Combine(_root, "nm"), CompactFormat.NM, overwrite: false);
         Assert.Equal(2 * 7, report.SparseLinears);
     }
@@ -221,7 +221,7 @@ public sealed class SparseExecutionTests : IDisposable
     {
         string pruned = Prune("0.5");
         var flipped = new List<long>();
-        byte[] bytes = EditF32Tensor(pruned, "model.layers.0.mlp.gate_proj.weight", (data, start) =>
+        byte[] bytes = CheckpointBytes.EditF32Tensor(pruned, "model.layers.0.mlp.gate_proj.weight", (data, start) =>
         {
             for (long at = start; flipped.Count < 3; at += 4)
             {
@@ -241,19 +241,6 @@ public sealed class SparseExecutionTests : IDisposable
         long[] differing = [.. Enumerable.Range(0, bytes.Length).Where(i => bytes[i] != restored[i]).Select(i => (long)i)];
         Assert.Equal(flipped.Select(at => at + 3), differing);
         Assert.All(flipped, at => Assert.Equal(0u, BitConverter.ToUInt32(restored, (int)at)));
-    }
-
-    /// <summary>Rewrites the single-file checkpoint in <paramref name="dir"/> after <paramref name="edit"/> changed the bytes of F32 tensor <paramref name="name"/> (given the file's bytes and the tensor's first byte); returns the new bytes.</summary>
-    private static byte[] EditF32Tensor(string dir, string name, Action<byte[], long> edit)
-    {
-        string file = Path.Combine(dir, "model.safetensors");
-        byte[] bytes = File.ReadAllBytes(file);
-        long headerLength = BitConverter.ToInt64(bytes, 0);
-        using var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
-        Assert.Equal("F32", header.RootElement.GetProperty(name).GetProperty("dtype").GetString());
-        edit(bytes, 8 + headerLength + header.RootElement.GetProperty(name).GetProperty("data_offsets")[0].GetInt64());
-        File.WriteAllBytes(file, bytes);
-        return bytes;
     }
 
     private static unsafe ReadOnlySpan<byte> Bytes(Copal.Tensors.TensorView t) => new(t.Data, checked((int)t.ByteLength));

@@ -37,7 +37,13 @@ public sealed class NonFiniteRowTests : IDisposable
         }
         int poisoned = greedyA[2]; // fed back as A's input at its fourth step
         Assert.DoesNotContain(poisoned, b.Concat(greedyB).Concat(a).Concat(greedyA.Take(2)));
-        PoisonEmbeddingRow(dir, config.HiddenSize, poisoned);
+        CheckpointBytes.EditF32Tensor(dir, "model.embed_tokens.weight", (bytes, start) =>
+        {
+            for (int i = 0; i < config.HiddenSize; i++)
+            {
+                BitConverter.GetBytes(float.NaN).CopyTo(bytes, start + (((long)poisoned * config.HiddenSize) + i) * sizeof(float));
+            }
+        });
 
         using var engine = new InferenceEngine(LlamaModel.Load(dir, cpu, SparseLoadMode.Off, allowNonFinite: true),
             CopalTokenizer.FromDirectory(dir), new EngineOptions { Parallel = 2, DecodableTokens = config.VocabSize }, ownsModel: true);
@@ -47,22 +53,6 @@ public sealed class NonFiniteRowTests : IDisposable
         Assert.Equal(greedyB, (await second).TokenIds);
         Assert.Equal(greedyB, (await engine.CompleteAsync(new CompletionRequest { PromptIds = b, MaxTokens = 6 })).TokenIds);
         Assert.Equal(0, engine.Statistics.Active);
-    }
-
-    private static void PoisonEmbeddingRow(string dir, int hidden, int token)
-    {
-        string file = Path.Combine(dir, "model.safetensors");
-        byte[] bytes = File.ReadAllBytes(file);
-        long headerLength = BitConverter.ToInt64(bytes, 0);
-        using var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
-        System.Text.Json.JsonElement entry = header.RootElement.GetProperty("model.embed_tokens.weight");
-        Assert.Equal("F32", entry.GetProperty("dtype").GetString());
-        long row = 8 + headerLength + entry.GetProperty("data_offsets")[0].GetInt64() + ((long)token * hidden * sizeof(float));
-        for (int i = 0; i < hidden; i++)
-        {
-            BitConverter.GetBytes(float.NaN).CopyTo(bytes, row + (i * sizeof(float)));
-        }
-        File.WriteAllBytes(file, bytes);
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);

@@ -215,7 +215,7 @@ public static unsafe class CheckpointCompactor
     private static long SignsNotRestored(TensorView t, SparseMatrix m)
     {
         int size = t.DType.SizeOf();
-        var bytes = new ReadOnlySpan<byte>(t.Data, checked((int)t.ByteLength));
+        ReadOnlySpan<byte> bytes = Bytes(t);
         bool any = size == 4
             ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(bytes).Contains(0x8000_0000u)
             : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bytes).Contains((ushort)0x8000);
