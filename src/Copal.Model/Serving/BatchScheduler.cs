@@ -25,7 +25,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly EngineStatistics _statistics;
     private RunState? _batch;
 
-    /// <summary>The sequences a step ended, kept between steps so a step allocates no list.</summary>
+    /// <summary>The sequences a step (or admission) ended, kept between steps so a step allocates no list.</summary>
     private readonly List<(Slot Slot, StopReason Reason)> _ended = [];
 
     /// <summary>The sequences a step failed (non-finite logits in their row), likewise kept.</summary>
@@ -121,6 +121,8 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Moves waiting requests into free slots: prefill, first token.</summary>
     private void Admit(List<Slot> active)
     {
+        _ended.Clear();
+        _failed.Clear();
         while (active.Count < _slots.Length && _pending.Reader.TryRead(out SequenceJob? job))
         {
             if (job.CancellationToken.IsCancellationRequested)
@@ -147,13 +149,10 @@ internal sealed class BatchScheduler : IDisposable
             active.Add(slot);
             if (Sample(slot, slot.Logits) is StopReason reason)
             {
-                // The prefill's token ended it (an end-of-sequence token, max_tokens 1): its slot is free first.
-                active.Remove(slot);
-                _statistics.ActiveSequences = active.Count;
-                End(slot, reason);
+                _ended.Add((slot, reason)); // the prefill's token ended it (an end-of-sequence token, max_tokens 1)
             }
         }
-        _statistics.ActiveSequences = active.Count;
+        Retire(active);
     }
 
     /// <summary>One forward pass over every active sequence's last token, then a token for each.</summary>
@@ -232,8 +231,16 @@ internal sealed class BatchScheduler : IDisposable
                 _ended.Add((s, reason));
             }
         }
-        // As for the cancelled ones above: the slots are counted free before their requests are counted ended, so a
-        // reader of the statistics never sees a request ended whose slot is still active.
+        Retire(active);
+    }
+
+    /// <summary>
+    /// Ends the sequences in <see cref="_ended"/> and fails those in <see cref="_failed"/>. As for the cancelled ones in
+    /// <see cref="Step"/>, their slots are counted free before their requests are answered, so a reader of the
+    /// statistics never sees a request ended whose slot is still active.
+    /// </summary>
+    private void Retire(List<Slot> active)
+    {
         foreach ((Slot slot, _) in _ended)
         {
             active.Remove(slot);
