@@ -42,6 +42,20 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         Assert.Equal(prompt.Length + ids.Length, usage.GetProperty("total_tokens").GetInt32());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_prompt_of_token_ids_alone_or_in_a_list_of_one_completes_as_its_text(bool inAList)
+    {
+        int[] prompt = server.Tokenizer.Encode("Once upon a time");
+        var (text, _) = Reference.Greedy(server.Model, server.Tokenizer, prompt, 20);
+        object ids = inAList ? new[] { prompt } : prompt;
+        var (status, body) = await PostCompletionAsync(new { model = Model, prompt = ids, max_tokens = 20, temperature = 0 });
+        Assert.Equal(200, status);
+        Assert.Equal(text, body.GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Equal(prompt.Length, body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+    }
+
     [Fact]
     public async Task A_stop_text_ends_the_completion_before_it_with_finish_reason_stop()
     {
@@ -131,8 +145,13 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
     [InlineData("{\"model\":\"stories260K\"}", 400, "prompt", null)]
     [InlineData("{\"model\":\"gpt-4\",\"prompt\":\"a\"}", 404, "model", "model_not_found")]
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[1,2,99999]}", 400, "prompt", null)]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":[[1,2],[3]]}", 400, "prompt", "unsupported_parameter", "got an array of 2 prompts")]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":[\"a\",\"b\"]}", 400, "prompt", "unsupported_parameter")]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":[1,\"a\"]}", 400, "prompt", null, "got an array of numbers and strings")]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":[]}", 400, "prompt", null, "got an empty array")]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":[[]]}", 400, "prompt", null, "got an array of arrays")]
     [InlineData("not json", 400, "", "invalid_json")]
-    public async Task A_bad_request_gets_an_openai_error_naming_the_field(string body, int status, string param, string? code)
+    public async Task A_bad_request_gets_an_openai_error_naming_the_field(string body, int status, string param, string? code, string? says = null)
     {
         using var http = new HttpClient();
         using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
@@ -145,6 +164,10 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         string message = error.GetProperty("message").GetString()!;
         Assert.False(string.IsNullOrEmpty(message));
         Assert.DoesNotContain("LineNumber", message, StringComparison.Ordinal); // the JSON reader's own wording
+        if (says is not null)
+        {
+            Assert.EndsWith(says, message);
+        }
         if (code == "invalid_json")
         {
             Assert.Equal("the request body is not valid JSON at line 1, byte 2", message); // "n" could start null; "o" cannot follow

@@ -67,16 +67,50 @@ internal static class OpenAiRequests
                 : OpenAiException.BadRequest("suffix", $"suffix must be a string, got {Actual(suffix)}");
         }
         JsonElement prompt = Field(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
+        // OpenAI's four prompt shapes: a string, an array of strings, an array of token ids, an array of such arrays.
+        // The arrays of prompts are taken when they hold one.
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.Array
+            && prompt[0].GetArrayLength() > 0 && prompt[0].EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
+        {
+            prompt = prompt[0];
+        }
         request = prompt.ValueKind switch
         {
             JsonValueKind.String => request with { Prompt = prompt.GetString() },
             JsonValueKind.Array when prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String => request with { Prompt = prompt[0].GetString() },
             JsonValueKind.Array when prompt.GetArrayLength() > 0 && prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number) =>
-                request with { PromptIds = [.. prompt.EnumerateArray().Select(e => e.TryGetInt32(out int id) ? id : throw OpenAiException.BadRequest("prompt", $"token id {e.GetRawText()} is not an integer"))] },
-            JsonValueKind.Array when prompt.GetArrayLength() > 1 => throw Unsupported("prompt", $"one prompt per request; got an array of {prompt.GetArrayLength()} prompts"),
-            _ => throw OpenAiException.BadRequest("prompt", $"prompt must be a string, an array of one string or an array of token ids, got {Actual(prompt)}"),
+                request with { PromptIds = [.. prompt.EnumerateArray().Select(TokenId)] },
+            JsonValueKind.Array when prompt.GetArrayLength() > 1 && prompt.EnumerateArray().All(e => e.ValueKind is JsonValueKind.String or JsonValueKind.Array) =>
+                throw Unsupported("prompt", $"one prompt per request; got an array of {prompt.GetArrayLength()} prompts"),
+            _ => throw OpenAiException.BadRequest("prompt", $"prompt must be a string, an array of one string, an array of token ids or an array of one such array, got {PromptShape(prompt)}"),
         };
         return Finish(body, request);
+    }
+
+    private static int TokenId(JsonElement e) =>
+        e.TryGetInt32(out int id) ? id : throw OpenAiException.BadRequest("prompt", $"token id {e.GetRawText()} is not an integer");
+
+    /// <summary>What a prompt that fits none of OpenAI's shapes is, e.g. "an array of numbers and strings".</summary>
+    private static string PromptShape(JsonElement prompt)
+    {
+        if (prompt.ValueKind != JsonValueKind.Array)
+        {
+            return Actual(prompt);
+        }
+        if (prompt.GetArrayLength() == 0)
+        {
+            return "an empty array";
+        }
+        string[] kinds = [.. prompt.EnumerateArray().Select(e => e.ValueKind switch
+        {
+            JsonValueKind.Object => "objects",
+            JsonValueKind.Array => "arrays",
+            JsonValueKind.String => "strings",
+            JsonValueKind.Number => "numbers",
+            JsonValueKind.True or JsonValueKind.False => "booleans",
+            _ => "nulls",
+        }).Distinct()];
+        return $"an array of {string.Join(" and ", kinds)}";
     }
 
     public static OpenAiRequest Chat(JsonElement body, InferenceEngine engine, IChatFormatter formatter)
