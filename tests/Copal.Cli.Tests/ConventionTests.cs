@@ -49,6 +49,21 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     }
 
     [Fact]
+    public void Inspect_counts_a_compact_models_parameters_by_their_dense_shapes()
+    {
+        CopalProcess.Result r = CopalProcess.Run("inspect", "-m", models.Compact, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+        // The model's parameters, as dense: not the elements of the values, index bytes and masks that store them.
+        Assert.Equal(260_032, doc.RootElement.GetProperty("parameters").GetInt64());
+        Assert.Equal(35, doc.RootElement.GetProperty("sparse_weights").GetInt32());
+        Assert.Equal(226_560 / 2, doc.RootElement.GetProperty("sparse_stored_values").GetInt64()); // 2:4 keeps half of 5 × 45,312 linear weights
+        CopalProcess.Result text = CopalProcess.Run("inspect", "-m", models.Compact);
+        Assert.Contains("260,032 parameters", text.Stdout);
+        Assert.Contains("compact: 35 sparse linears store 113,280 values", text.Stdout);
+    }
+
+    [Fact]
     public void Compact_and_densify_take_the_model_option()
     {
         string compact = Path.Combine(_temp, "c");

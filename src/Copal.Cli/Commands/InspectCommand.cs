@@ -39,7 +39,8 @@ internal static class InspectCommand
             var tensors = summary.Tensors.Select(t => new TensorInfo(t.Name, t.DType.ToSafetensorsName(), t.Shape, t.ElementCount, t.ByteLength)).ToList();
             long parameters = summary.ParameterCount;
             var bytesByDtype = summary.ByDType.ToDictionary(kv => kv.Key.ToSafetensorsName(), kv => kv.Value.Bytes);
-            var result = new InspectResult(target, checkpoint.Files.Count, tensors.Count, parameters, bytesByDtype, checkpoint.Metadata, config?.ToString(), configError, tensors);
+            var result = new InspectResult(target, checkpoint.Files.Count, tensors.Count, parameters, summary.SparseWeights, summary.SparseWeights > 0 ? summary.SparseStoredValues : null,
+                bytesByDtype, checkpoint.Metadata, config?.ToString(), configError, tensors);
             if (p.GetValue(json))
             {
                 Out.Json(result);
@@ -52,6 +53,11 @@ internal static class InspectCommand
             }
             Out.Line("");
             Out.Line($"{tensors.Count} tensors in {checkpoint.Files.Count} file(s), {parameters:N0} parameters ({FormatCount(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {kv.Value / 1048576.0:F1} MiB"))}");
+            if (summary.SparseWeights > 0)
+            {
+                // The parameter count is the dense model's; say what the compact linears keep of theirs.
+                Out.Line($"compact: {summary.SparseWeights} sparse linears store {summary.SparseStoredValues:N0} values (and their indices or masks) for their dense shapes' parameters");
+            }
             if (checkpoint.Metadata.Count > 0)
             {
                 Out.Line($"metadata: {SummarizeMetadata(checkpoint.Metadata)}");
@@ -107,6 +113,6 @@ internal static class InspectCommand
     private sealed record TensorInfo(string Name, string Dtype, long[] Shape, long Elements, long Bytes);
 
     private sealed record InspectResult(
-        string Path, int Files, int TensorCount, long Parameters, Dictionary<string, long> BytesByDtype,
+        string Path, int Files, int TensorCount, long Parameters, int SparseWeights, long? SparseStoredValues, Dictionary<string, long> BytesByDtype,
         IReadOnlyDictionary<string, string> Metadata, string? Config, string? ConfigError, List<TensorInfo> Tensors);
 }

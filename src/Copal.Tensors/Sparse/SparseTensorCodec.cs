@@ -80,6 +80,40 @@ public static class SparseTensorCodec
         => metadata is not null && metadata.ContainsKey(MetadataPrefix + name);
 
     /// <summary>
+    /// The dense shape [rows, cols] of sparse weight <paramref name="name"/>, from its metadata entry alone (no part is
+    /// read): the parameters the weight stands for, whatever its parts hold.
+    /// </summary>
+    public static (int Rows, int Cols) DenseShape(string name, IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (!metadata.TryGetValue(MetadataPrefix + name, out string? entry))
+        {
+            throw new SparseFormatException(name, $"no metadata entry '{MetadataPrefix + name}'");
+        }
+        var fields = Parse(name, entry);
+        return (IntField(name, fields, "rows"), IntField(name, fields, "cols"));
+    }
+
+    /// <summary>The sparse weight whose stored part <paramref name="partName"/> is, and whether it holds its values.</summary>
+    public static bool IsPartOf(string partName, IReadOnlyDictionary<string, string> metadata, out string weight, out bool values)
+    {
+        ArgumentNullException.ThrowIfNull(partName);
+        ArgumentNullException.ThrowIfNull(metadata);
+        foreach (string suffix in (string[])[NMValuesSuffix, NMIndexSuffix, MaskSuffix, OffsetsSuffix, BitmaskValuesSuffix])
+        {
+            if (partName.EndsWith(suffix, StringComparison.Ordinal) && IsSparse(partName[..^suffix.Length], metadata))
+            {
+                weight = partName[..^suffix.Length];
+                values = suffix is NMValuesSuffix or BitmaskValuesSuffix;
+                return true;
+            }
+        }
+        weight = "";
+        values = false;
+        return false;
+    }
+
+    /// <summary>
     /// Wraps the stored parts of sparse weight <paramref name="name"/> without copying, after validating shapes,
     /// byte lengths and indices. The views' memory (a mapped file) must outlive the returned matrix.
     /// </summary>
