@@ -39,6 +39,17 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void Continual_refuses_copal_options_when_no_copal_variant_runs()
+    {
+        string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "wanda", "--sparsity", "0.5", "--update", "-o", Path.Combine(_temp, "c")), 2,
+            "--update applies only when --methods includes copal (got --methods wanda)");
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "magnitude,wanda", "--sparsity", "0.5", "--upstream", "dense", "--dense-target", "0.3", "-o", Path.Combine(_temp, "c")), 2,
+            "--upstream, --dense-target apply only when --methods includes copal (got --methods magnitude,wanda)");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+    }
+
+    [Fact]
     public void Continual_refuses_a_pattern_the_model_cannot_take_before_any_evaluation()
     {
         // stories260K's down_proj has 172 inputs: 4:8 cannot tile it. The refusal comes before the dense evaluation.

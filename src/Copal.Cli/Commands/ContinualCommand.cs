@@ -67,6 +67,17 @@ internal static class ContinualCommand
                 Inputs.RefuseStdio(d.Evaluation.Path, p.Typed(datasets), "files");
             }
             CopalCliOptions.CheckUpdateWithMask(p.GetValue(update), p.GetValue(mask));
+            string[] methodList = p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (!methodList.Contains("copal"))
+            {
+                // As prune refuses them without --method copal: a COPAL option with no COPAL variant would change nothing.
+                string[] given = [.. new Option[] { sensitivity, accumulate, decay, update, mask, upstream, denseTarget }
+                    .Where(o => p.GetResult(o) is { Implicit: false }).Select(o => o.Name)];
+                if (given.Length > 0)
+                {
+                    throw new UsageException($"{string.Join(", ", given)} {(given.Length == 1 ? "applies" : "apply")} only when --methods includes copal (got --methods {string.Join(",", methodList)})");
+                }
+            }
             if (p.GetResult(seed) is { Implicit: false } && p.GetValue(seedList) is string several)
             {
                 throw new UsageException($"--seed {p.GetValue(seed)} and --seeds {several}: expected one of them");
@@ -89,7 +100,7 @@ internal static class ContinualCommand
                 p.GetValue(denseTarget)).WithDefaults();
             copalOptions.Validate();
             var request = new ContinualRequest(modelDir, ContinualDataset.ParseList(p.GetValue(datasets)!),
-                p.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), target,
+                methodList, target,
                 p.GetValue(nsamples), window, evalWindow, seeds, copalOptions)
             {
                 EvalLimitChunks = p.GetValue(evalLimit),

@@ -196,6 +196,20 @@ public class ContinualProtocolTests
     }
 
     [Fact]
+    public void A_run_without_copal_reports_no_copal_options()
+    {
+        string text(string a, string b) => Copal.Testing.TestData.Path("text", a, b);
+        var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")}");
+        var request = new ContinualRequest(Copal.Testing.TestData.Stories260K, datasets, ["magnitude"], new SparsityPattern.Unstructured(0.5), 1, 32, 32, [0UL],
+            new Copal.Prune.Continual.CopalOptions()) { EvalLimitChunks = 1 };
+        using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
+        ContinualReport report = ContinualRunner.Run(request, backend);
+        Assert.Null(report.CopalOptions);
+        Assert.Null(report.CopalUpstream);
+        Assert.DoesNotContain("COPAL:", ContinualMarkdown.Render(report), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_run_shares_identical_models_across_variants_and_seeds_and_leaves_no_temporary_files()
     {
         string temp = Directory.CreateTempSubdirectory("copal-continual-test-").FullName;
@@ -234,6 +248,8 @@ public class ContinualProtocolTests
             Assert.Equal(reset.Seeds[0].R, reset.Seeds[1].R);
             Assert.Equal(2, copal.Seeds.Count);
             Assert.Equal([0UL, 1UL], report.Seeds);
+            Assert.Equal("Obs", report.CopalOptions?.Mask, ignoreCase: true);
+            Assert.Contains("COPAL: sensitivity", ContinualMarkdown.Render(report), StringComparison.Ordinal);
             Assert.Empty(Directory.GetFileSystemEntries(temp));
         }
         finally

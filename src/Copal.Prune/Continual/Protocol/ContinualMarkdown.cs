@@ -23,9 +23,11 @@ public static class ContinualMarkdown
         }
         sb.AppendLine(ci, $"# Continual pruning: {Path.GetFileName(report.Model.TrimEnd('/', '\\'))}, {report.Pattern}");
         sb.AppendLine();
+        string copal = report.CopalOptions is CopalManifestOptions o
+            ? string.Create(ci, $" COPAL: sensitivity {o.Sensitivity}, accumulate {o.Accumulate}, decay {o.Decay}, update {(o.Update ? "on" : "off")}, mask {o.Mask ?? "fixed"}, upstream {report.CopalUpstream}, dense target {o.DenseTarget}.")
+            : "";
         sb.AppendLine(ci, $"Datasets in order: {string.Join(" → ", names)}. Calibration {report.NSamples} × {report.SeqLen} tokens per dataset and step; seeds {string.Join(", ", report.Seeds)}; " +
-            $"perplexity windows of {report.EvalSeqLen}{(report.EvalLimitChunks is int l ? $", at most {l} per dataset" : "")}. Device: {report.Device}. " +
-            $"COPAL: sensitivity {report.CopalOptions.Sensitivity}, accumulate {report.CopalOptions.Accumulate}, decay {report.CopalOptions.Decay.ToString(ci)}, update {(report.CopalOptions.Update ? "on" : "off")}, mask {report.CopalOptions.Mask ?? "fixed"}, upstream {report.CopalUpstream}, dense target {report.CopalOptions.DenseTarget.ToString(ci)}.");
+            $"perplexity windows of {report.EvalSeqLen}{(report.EvalLimitChunks is int l ? $", at most {l} per dataset" : "")}. Device: {report.Device}.{copal}");
         sb.AppendLine();
         sb.AppendLine("| dataset | calibration | evaluation | dense ppl |");
         sb.AppendLine("|---|---|---|---|");

@@ -4,7 +4,8 @@ namespace Copal.Prune.Continual.Protocol;
 /// The content of report.json of <c>copal continual</c>. Seeds: the calibration seeds, one protocol run each, in the
 /// order of every variant's <see cref="VariantReport.Seeds"/>. PreconditionWarning: one line when a data-dependent
 /// reset baseline's precondition fails on some seed, null otherwise; Preconditions: per reset baseline and seed, the
-/// datasets where calibrating on them did not help them.
+/// datasets where calibrating on them did not help them. CopalOptions: the options of the COPAL variants, null when
+/// none ran (no copal in the methods).
 /// </summary>
 public sealed record ContinualReport(
     string Model,
@@ -15,7 +16,7 @@ public sealed record ContinualReport(
     int? EvalLimitChunks,
     IReadOnlyList<ulong> Seeds,
     string Device,
-    CopalManifestOptions CopalOptions,
+    CopalManifestOptions? CopalOptions,
     string Joint,
     string Metrics,
     string BwtConvention,
@@ -28,8 +29,8 @@ public sealed record ContinualReport(
 {
     public string Tool { get; init; } = "copal continual";
 
-    /// <summary>Where the COPAL variant's statistics come from: "mixed" (the default with pooled Gram matrices), "pruned" or "dense" (<see cref="Driver.StatisticsUpstream"/>).</summary>
-    public string CopalUpstream { get; init; } = "pruned";
+    /// <summary>Where the COPAL variant's statistics come from: "pruned", "dense-past", "mixed" or "dense" (<see cref="Driver.StatisticsUpstream"/>); null, as <see cref="CopalOptions"/>, when no COPAL variant ran.</summary>
+    public string? CopalUpstream { get; init; }
 }
 
 /// <summary>One dataset: its splits, token counts and the dense model's perplexity on its evaluation split.</summary>

@@ -193,16 +193,18 @@ public static class ContinualRunner
         {
             DeleteQuietly(temp);
         }
-        CopalStateManifest m = new CopalState(parentHash, request.ModelDirectory, request.Copal).Manifest();
+        // The COPAL options go into the report only where a COPAL variant (COPAL or its joint) used them.
+        bool copalRan = variants.Any(v => v.Method == "copal");
+        CopalManifestOptions? copalOptions = copalRan ? new CopalState(parentHash, request.ModelDirectory, request.Copal).Manifest().Options : null;
         IReadOnlyList<VariantReport> reports = Summarize(variants, seeds, dense, (v, s) => runs[v, s]);
         IReadOnlyList<PreconditionReport> preconditions = Preconditions(reports, request.Datasets.Select(d => d.Name).ToList());
         return new ContinualReport(
             request.ModelDirectory, request.Pattern.ToString(), request.NSamples, request.SeqLen, request.EvalSeqLen, request.EvalLimitChunks, seeds,
-            $"{backend.Info.Kind} ({backend.Info.DeviceName})", m.Options, JointDescription, MetricsDescription, BwtConvention,
+            $"{backend.Info.Kind} ({backend.Info.DeviceName})", copalOptions, JointDescription, MetricsDescription, BwtConvention,
             PreconditionWarning(preconditions), preconditions, datasetReports, reports,
             clock.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64)
         {
-            CopalUpstream = CopalOptions.UpstreamName(request.Copal.ResolvedUpstream),
+            CopalUpstream = copalRan ? CopalOptions.UpstreamName(request.Copal.ResolvedUpstream) : null,
         };
     }
 
