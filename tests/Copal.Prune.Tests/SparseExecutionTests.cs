@@ -3,6 +3,7 @@ using Copal.Model.Inference;
 using Copal.Model.Weights;
 using Copal.Prune;
 using Copal.Prune.Calibration;
+using Copal.Prune.Continual.Protocol;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
@@ -68,6 +69,27 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.Contains("compact sparse checkpoint", e.Message);
         Assert.Contains($"copal densify {compact}", e.Message);
         Assert.False(Directory.Exists(again));
+    }
+
+    [Fact]
+    public void A_continual_run_on_a_compact_checkpoint_is_refused_before_the_dense_evaluation()
+    {
+        string compact = Path.Combine(_root, "compact-continual");
+        CheckpointCompactor.Compact(Prune("0.5"), compact, CompactFormat.Auto, overwrite: false);
+        string text = TestData.Path("text", "tinystories", "eval.txt");
+        var request = new ContinualRequest(compact, ContinualDataset.ParseList($"tiny={text}"), ["magnitude"], SparsityPattern.Parse("0.5"), 1, 16, 16, [0UL],
+            new Copal.Prune.Continual.CopalOptions()) { EvalLimitChunks = 1 };
+        var stages = new List<string>();
+        using var backend = new CpuBackend(threads: 1);
+        var e = Assert.Throws<ModelLoadException>(() => ContinualRunner.Run(request, backend, new SyncProgress(stages)));
+        Assert.Contains($"copal densify {compact}", e.Message);
+        Assert.Empty(stages); // nothing was evaluated or tokenized
+    }
+
+    /// <summary>Records progress on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SyncProgress(List<string> stages) : IProgress<ContinualProgress>
+    {
+        public void Report(ContinualProgress value) => stages.Add(value.Stage);
     }
 
     [Theory]

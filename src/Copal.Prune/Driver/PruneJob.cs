@@ -76,7 +76,7 @@ public static class PruneJob
     /// Pruning reads and rewrites dense weights; a compact checkpoint (`copal compact`) stores its linears as
     /// values plus indices, so it is refused before any work with the command that turns it back.
     /// </summary>
-    private static void RequireDenseLinears(string modelDirectory, SafetensorsCheckpoint source)
+    internal static void RequireDenseLinears(string modelDirectory, SafetensorsCheckpoint source)
     {
         if (SparseTensorCodec.SparseNames(source.Metadata).FirstOrDefault() is string compact)
         {
@@ -84,6 +84,13 @@ public static class PruneJob
                 $"{modelDirectory} is a compact sparse checkpoint ('{compact}' is stored compressed); pruning needs dense " +
                 $"weights: run `copal densify {modelDirectory} --out DIR` and prune DIR");
         }
+    }
+
+    /// <summary>Refuses a compact checkpoint in <paramref name="modelDirectory"/> (see above), reading only its header.</summary>
+    internal static void RequireDenseLinears(string modelDirectory)
+    {
+        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(modelDirectory);
+        RequireDenseLinears(modelDirectory, source);
     }
 
     /// <summary>Tokenizes the calibration files with the model's tokenizer and draws the samples.</summary>

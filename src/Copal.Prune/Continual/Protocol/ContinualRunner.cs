@@ -51,6 +51,7 @@ public static class ContinualRunner
     {
         ArgumentNullException.ThrowIfNull(request);
         LayerwisePruner.ValidatePattern(LlamaConfig.Load(request.ModelDirectory), request.Pattern);
+        PruneJob.RequireDenseLinears(request.ModelDirectory);
         int variants = Variants(request).Count;
         int steps = request.Datasets.Count;
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(request.ModelDirectory);
@@ -79,6 +80,8 @@ public static class ContinualRunner
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(backend);
         request.Copal.Validate();
+        // A compact model cannot be pruned: refused before the dense evaluation, not at the first prune after it.
+        PruneJob.RequireDenseLinears(request.ModelDirectory);
         // The upstream not given is the pattern's default, fixed here so every state of the run records it.
         request = request with { Copal = request.Copal.ForPattern(request.Pattern) };
         var clock = Stopwatch.StartNew();
