@@ -67,4 +67,24 @@ public class MaskSelectionTests
         Assert.Equal([4, 3], perRow);
         Assert.Equal(0, Assert.Throws<SparsityViolationException>(() => SparsityCheck.ValidatePerRow(w, 2, 8, 5)).Row);
     }
+
+    [Theory]
+    [InlineData(Copal.Tensors.DType.F32)]
+    [InlineData(Copal.Tensors.DType.BF16)]
+    [InlineData(Copal.Tensors.DType.F16)]
+    public void Stored_zeros_are_counted_in_the_tensors_dtype_with_both_signs(Copal.Tensors.DType dtype)
+    {
+        // Long enough for whole vectors and a tail; every seventh value +0, every eleventh −0, the rest tiny but not zero.
+        const int N = 1000;
+        var values = new float[N];
+        long expected = 0;
+        for (int i = 0; i < N; i++)
+        {
+            values[i] = i % 7 == 0 ? 0f : i % 11 == 0 ? -0f : (i % 2 == 0 ? 1e-3f : -2.5f);
+            expected += i % 7 == 0 || i % 11 == 0 ? 1 : 0;
+        }
+        using var tensor = new Copal.Tensors.NativeTensor("w", dtype, [N]);
+        Copal.Prune.Driver.WeightEncoding.Encode(values, dtype, tensor.Bytes);
+        Assert.Equal(expected, SparsityCheck.CountZeros(tensor.View));
+    }
 }

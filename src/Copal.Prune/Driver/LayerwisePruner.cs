@@ -96,6 +96,7 @@ public sealed class LayerwisePruner
         var layerReports = new List<LayerReport>(layers);
         long peakAnonymous = MemoryProbe.AnonymousBytes();
         long zeros = 0, total = 0;
+        (long Zeros, long Total) copied = default;
         int lastSelected = _options.Layers?.Max() ?? layers - 1;
         // Until a layer is pruned, both upstreams carry the same activations (skipped layers run dense on both).
         bool pruningStarted = false;
@@ -114,6 +115,8 @@ public sealed class LayerwisePruner
                     }
                 }
                 output.WriteLayer(layer, new Dictionary<string, TensorView>());
+                var (z, t) = CopiedLinears(layer);
+                copied = (copied.Zeros + z, copied.Total + t);
                 continue;
             }
             var layerClock = Stopwatch.StartNew();
@@ -207,7 +210,7 @@ public sealed class LayerwisePruner
         }
 
         long activationBytes = (long)activations.Length * seqLen * hidden * sizeof(float);
-        return Report(calibration, layerReports, zeros, total, clock, activationBytes, peakAnonymous);
+        return Report(calibration, layerReports, zeros, total, copied, clock, activationBytes, peakAnonymous);
     }
 
     /// <summary>Each selected layer's linears pruned from their weights alone, streamed out layer by layer.</summary>
@@ -218,11 +221,14 @@ public sealed class LayerwisePruner
         var layerReports = new List<LayerReport>(layers);
         long peakAnonymous = MemoryProbe.AnonymousBytes();
         long zeros = 0, total = 0;
+        (long Zeros, long Total) copied = default;
         for (int layer = 0; layer < layers; layer++)
         {
             if (_options.Layers is not null && !_options.Layers.Contains(layer))
             {
                 output.WriteLayer(layer, new Dictionary<string, TensorView>());
+                var (z, t) = CopiedLinears(layer);
+                copied = (copied.Zeros + z, copied.Total + t);
                 continue;
             }
             var layerClock = Stopwatch.StartNew();
@@ -259,7 +265,7 @@ public sealed class LayerwisePruner
                 }
             }
         }
-        return Report(calibration, layerReports, zeros, total, clock, activationBytes: 0, peakAnonymous);
+        return Report(calibration, layerReports, zeros, total, copied, clock, activationBytes: 0, peakAnonymous);
     }
 
     /// <summary>Runs <paramref name="body"/> for 0 … count − 1 in parallel; the first failure is rethrown as itself, not wrapped.</summary>
@@ -275,7 +281,23 @@ public sealed class LayerwisePruner
         }
     }
 
-    private PruneReport Report(CalibrationSet calibration, List<LayerReport> layerReports, long zeros, long total, Stopwatch clock,
+    /// <summary>
+    /// The zeros and weights of layer <paramref name="layer"/>'s linears as the input stores them: a layer --layers
+    /// leaves out is copied, and its zeros are the output model's too.
+    /// </summary>
+    private (long Zeros, long Total) CopiedLinears(int layer)
+    {
+        long zeros = 0, total = 0;
+        foreach (LinearId id in LinearIds.All)
+        {
+            TensorView view = _source[LlamaTensorNames.Linear(layer, id)];
+            zeros += SparsityCheck.CountZeros(view);
+            total += view.ElementCount;
+        }
+        return (zeros, total);
+    }
+
+    private PruneReport Report(CalibrationSet calibration, List<LayerReport> layerReports, long zeros, long total, (long Zeros, long Total) copied, Stopwatch clock,
         long activationBytes, long peakAnonymous) => new(
             _pruner.Name,
             _options.Pattern.ToString(),
@@ -291,7 +313,11 @@ public sealed class LayerwisePruner
             activationBytes,
             peakAnonymous,
             $"{_model.Backend.Info.Kind} ({_model.Backend.Info.DeviceName})",
-            _model.Source);
+            _model.Source)
+        {
+            LinearSparsity = total + copied.Total == 0 ? 0 : (double)(zeros + copied.Zeros) / (total + copied.Total),
+            LinearParameters = total + copied.Total,
+        };
 
     /// <summary>
     /// lm_head is pruned by the method from the statistics of its real input: the final RMSNorm of the last layer's

@@ -1,3 +1,5 @@
+using Copal.Tensors;
+
 namespace Copal.Prune;
 
 /// <summary>Counts and validates the zeros of a pruned weight matrix [rows, cols] row-major.</summary>
@@ -24,6 +26,44 @@ public static class SparsityCheck
         foreach (float v in values)
         {
             if (v == 0f)
+            {
+                zeros++;
+            }
+        }
+        return zeros;
+    }
+
+    /// <summary>
+    /// Exact zeros (±0) of a stored F32, BF16 or F16 tensor, read in its dtype (no conversion): what a layer copied
+    /// unpruned contributes to a model's sparsity.
+    /// </summary>
+    public static long CountZeros(TensorView view)
+    {
+        return view.DType switch
+        {
+            // The sign bit aside, a zero is all zero bits.
+            DType.F32 => CountZeroBits(view.AsSpan<uint>(), 0x7FFF_FFFFu),
+            DType.BF16 or DType.F16 => CountZeroBits(view.AsSpan<ushort>(), (ushort)0x7FFF),
+            _ => throw new PruningShapeException($"tensor '{view.Name}' is {view.DType}; zeros are counted in F32, BF16 or F16 weights", nameof(view)),
+        };
+    }
+
+    private static long CountZeroBits<T>(ReadOnlySpan<T> bits, T magnitude) where T : unmanaged, System.Numerics.IBinaryInteger<T>
+    {
+        long zeros = 0;
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var mask = new System.Numerics.Vector<T>(magnitude);
+            for (; i <= bits.Length - System.Numerics.Vector<T>.Count; i += System.Numerics.Vector<T>.Count)
+            {
+                var v = new System.Numerics.Vector<T>(bits[i..]);
+                zeros += System.Numerics.Vector.CountWhereAllBitsSet(System.Numerics.Vector.Equals(v & mask, System.Numerics.Vector<T>.Zero));
+            }
+        }
+        for (; i < bits.Length; i++)
+        {
+            if ((bits[i] & magnitude) == T.Zero)
             {
                 zeros++;
             }

@@ -125,11 +125,18 @@ public sealed class LayerwisePrunerTests : IDisposable
     public void Only_the_selected_layers_are_pruned()
     {
         string outDir = Path.Combine(_temp, "layers-1-2");
+        PruneReport report;
         using (var backend = new CpuBackend())
         {
-            PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("wanda"),
+            report = PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("wanda"),
                 new PruneOptions(SparsityPattern.Parse("0.5")) { Layers = PruneOptions.ParseLayers("1-2", 5) }, Calibration()), backend);
         }
+        // The totals cover the two pruned layers; the linear sparsity is the whole model's (stories260K has no zeros).
+        const long LayerLinears = 45_312;
+        Assert.Equal(2 * LayerLinears, report.PrunableParameters);
+        Assert.Equal(0.5, report.TotalSparsity);
+        Assert.Equal(5 * LayerLinears, report.LinearParameters);
+        Assert.Equal(0.2, report.LinearSparsity, 12);
         using var pruned = SafetensorsCheckpoint.Open(outDir);
         using var dense = SafetensorsCheckpoint.Open(TestData.Stories260K);
         for (int layer = 0; layer < 5; layer++)
