@@ -21,7 +21,7 @@ internal sealed class CopalCliOptions
     public Option<double?> Decay { get; } = new Option<double?>("--decay") { Description = "COPAL: γ in (0, 1], S_t = γ·S_{t−1} + ŝ_t (default 1)" }
         .Accept(DecayIsValid, DecayExpected);
     public Option<bool> Update { get; } = new("--update") { Description = "COPAL --mask fixed: reconstruct kept weights (OBS with the COPAL mask and the accumulated Hessian)" };
-    public Option<string?> Mask { get; } = new Option<string?>("--mask") { Description = "COPAL: obs (default: SparseGPT's sweep with the accumulated Hessian, mask chosen on the updated weights) or fixed (mask from w²·S_j on the dense weights)" }
+    public Option<string?> Mask { get; } = new Option<string?>("--mask") { Description = "COPAL: obs (default: SparseGPT's sweep with the accumulated Hessian, mask chosen on the updated weights) or fixed (mask from w²·S_j on the dense weights; the default with --update)" }
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseMask(v)));
 
     public Option<string?> Upstream { get; } = UpstreamOption();

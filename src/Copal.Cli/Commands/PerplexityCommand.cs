@@ -17,7 +17,7 @@ internal static class PerplexityCommand
         var model = CommonOptions.Model();
         var data = new Option<string>("--data", "-d") { Description = "Text file to evaluate on (- reads standard input)", Required = true };
         var seqLen = new Option<int?>("--seqlen") { Description = "Window length in tokens (default: min(2048, the model's context))" }.AtLeast(2);
-        var stride = new Option<int?>("--stride") { Description = "Window step (default: --seqlen, non-overlapping)" }.AtLeast(1);
+        var stride = new Option<int?>("--stride") { Description = "Window step in tokens, at most --seqlen (default: --seqlen, non-overlapping); with a smaller step each window after the first scores only its last --stride tokens, the ones no earlier window scored" }.AtLeast(1);
         var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" }.AtLeast(1);
         var layout = new Option<TextLayout>("--layout") { Description = "Raw: the file as is; JoinedLines: stripped lines joined by spaces (PTB); Documents: <|endoftext|>-separated stories, each with BOS (TinyStories)", DefaultValueFactory = _ => TextLayout.Raw }
             .Names();

@@ -193,7 +193,7 @@ internal static class PruneCommand
         .Accept(v => TryPattern(v) is SparsityPattern.Unstructured ? null : $"a ratio between 0 and {SparsityPattern.MaxRatio} (e.g. 0.5; use --pattern for N:M)");
 
     /// <summary>--pattern: an N:M pattern, checked while parsing.</summary>
-    internal static Option<string?> PatternOption() => new Option<string?>("--pattern") { Description = "N:M semi-structured pattern, e.g. 2:4 or 4:8" }
+    internal static Option<string?> PatternOption() => new Option<string?>("--pattern") { Description = "N:M semi-structured pattern: N of every M consecutive weights of a row are zeroed (1:4 is 25 % sparse, 2:4 and 4:8 are 50 %); the compact format's n counts the values kept instead" }
         .Accept(v => TryPattern(v) is SparsityPattern.NM ? null : "N:M with whole numbers 0 < N < M (e.g. 2:4; use --sparsity for a ratio)");
 
     private static SparsityPattern? TryPattern(string text)

@@ -8,7 +8,7 @@ namespace Copal.Prune.Continual;
 /// <param name="ParentModel">The parent folder as it was given when the state was last written (informational).</param>
 /// <param name="Options">The COPAL options; fixed for the whole run.</param>
 /// <param name="Datasets">The datasets seen, in order.</param>
-/// <param name="Hessian">"none", "full" or "diagonal": what the tensors file holds besides the column sensitivities.</param>
+/// <param name="Hessian">"none" or "upper" (full Hessians stored as upper triangles, f32): what the tensors file holds besides the column sensitivities.</param>
 /// <param name="Linears">Every linear in the state with its weight shape.</param>
 /// <param name="CreatedUtc">When the run started (ISO 8601).</param>
 /// <param name="UpdatedUtc">When this file was written (ISO 8601).</param>
