@@ -61,6 +61,9 @@ public sealed class Generator
     /// </summary>
     public int? DecodableTokens { get; init; }
 
+    /// <summary>New tokens the KV cache has room for at the start of a generation; it doubles as the text grows past them.</summary>
+    internal const int InitialNewTokens = 256;
+
     /// <summary>
     /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/>, stopping early at any
     /// of <paramref name="stopIds"/> (which are not emitted) or when the context is full.
@@ -92,12 +95,15 @@ public sealed class Generator
                 ? $"the prompt has {prompt.Count} tokens, more than the model's context of {limit} (max_position_embeddings)"
                 : $"the prompt has {prompt.Count} tokens, more than the context size of {limit}", nameof(prompt));
         }
-        // The run never holds more than the prompt and the tokens asked for, whatever the limit.
+        // The run never holds more than the prompt and the tokens asked for, whatever the limit. maxNewTokens is a
+        // bound, not a forecast (int.MaxValue reads "until end of text"): the cache starts at the prompt and a few
+        // hundred tokens and grows with the tokens generated, not with what might be.
         int context = (int)Math.Min(limit, (long)prompt.Count + maxNewTokens);
+        int reserve = (int)Math.Min(context, (long)prompt.Count + Math.Min(maxNewTokens, InitialNewTokens));
         var sampler = new Sampler(sampling);
         var all = new List<int>(prompt);
         var generated = new List<int>();
-        using RunState state = _model.CreateState(maxRows: Math.Min(prompt.Count, 512), maxPositions: context);
+        using RunState state = _model.CreateState(maxRows: Math.Min(prompt.Count, 512), maxPositions: context, reservePositions: reserve);
 
         var clock = Stopwatch.StartNew();
         _model.Forward(state, all.ToArray(), 0, LogitsMode.Last);

@@ -20,6 +20,10 @@ public sealed class LlamaModel : IDisposable
     private DeviceBuffer? _ropeCos; // [RopePositions, headDim/2]
     private DeviceBuffer? _ropeSin; // [RopePositions, headDim/2]
 
+    // Forward passes run one at a time: growing the RoPE tables replaces buffers a pass in flight on another thread
+    // would read (each caller has its own RunState, but the tables are the model's). Re-entered by nested calls.
+    private readonly Lock _run = new();
+
     public LlamaModel(IBackend backend, LlamaConfig config, LlamaWeights weights, IDisposable? storage = null, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -170,11 +174,13 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>
     /// Activation buffers for up to <paramref name="maxRows"/> tokens per call and a KV cache for at most
-    /// <paramref name="maxPositions"/> positions. Given, maxPositions is the run's known work: the cache (and the
-    /// RoPE tables) are allocated for it at once. Left out, the limit is the model's context and the cache starts at
-    /// maxRows positions and grows geometrically as forward calls reach further.
+    /// <paramref name="maxPositions"/> positions (left out: the model's context). The cache (and the RoPE tables) are
+    /// allocated at once for <paramref name="reservePositions"/> positions and grow geometrically, up to the limit, as
+    /// forward calls reach further. Left out, the reserve is maxPositions when that is given (the run's known work)
+    /// and maxRows when not; a limit that is only a bound ("up to 100k new tokens, or until end of text") should come
+    /// with a small reserve, so memory follows the tokens the run reaches.
     /// </summary>
-    public RunState CreateState(int maxRows, int? maxPositions = null, bool allRowLogits = false)
+    public RunState CreateState(int maxRows, int? maxPositions = null, bool allRowLogits = false, int? reservePositions = null)
     {
         int positions = maxPositions ?? Config.MaxPositionEmbeddings;
         if (positions > Config.MaxPositionEmbeddings)
@@ -183,7 +189,11 @@ public sealed class LlamaModel : IDisposable
                 $"the model's context is {Config.MaxPositionEmbeddings} positions (max_position_embeddings)");
         }
         int rows = Math.Min(maxRows, positions);
-        int reserved = maxPositions ?? rows;
+        if (reservePositions is int r && (r < 1 || r > positions))
+        {
+            throw new ArgumentOutOfRangeException(nameof(reservePositions), r, $"the reserve must be between 1 and the state's limit of {positions} positions");
+        }
+        int reserved = Math.Max(reservePositions ?? maxPositions ?? rows, rows);
         EnsureRope(reserved);
         return new RunState(Backend, Config, rows, positions, allRowLogits, reserved);
     }
@@ -196,6 +206,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public void Forward(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap = null)
     {
+        using Lock.Scope run = _run.EnterScope();
         ArgumentNullException.ThrowIfNull(state);
         if (tokens.IsEmpty)
         {
@@ -251,6 +262,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Writes the embeddings of <paramref name="tokens"/> into <paramref name="hidden"/>. // [tokens, hidden]</summary>
     public void Embed(ReadOnlySpan<int> tokens, DeviceBuffer hidden)
     {
+        using Lock.Scope run = _run.EnterScope();
         ValidateTokens(tokens);
         Backend.Embedding(Weights.Embedding, tokens, hidden);
     }
@@ -260,8 +272,11 @@ public sealed class LlamaModel : IDisposable
     /// startPos.., using <paramref name="state"/> for scratch and the layer's KV cache. The pruning driver uses
     /// this to push calibration activations through one layer at a time.
     /// </summary>
-    public void ForwardLayer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap = null) =>
+    public void ForwardLayer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap = null)
+    {
+        using Lock.Scope run = _run.EnterScope();
         Layer(state, layer, hidden, rows, startPos, tap, inputNormed: false, nextNorm: null);
+    }
 
     /// <summary>
     /// Decoder layer <paramref name="layer"/> as <see cref="ForwardLayer"/> runs it, with the seams between layers
@@ -349,6 +364,7 @@ public sealed class LlamaModel : IDisposable
     /// <param name="positions">Each row's position in its sequence.</param>
     public void ForwardBatch(RunState batch, IReadOnlyList<RunState> sequences, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions)
     {
+        using Lock.Scope run = _run.EnterScope();
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(sequences);
         int rows = tokens.Length;
@@ -406,6 +422,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>
     public void Head(RunState state, DeviceBuffer hidden, int rows)
     {
+        using Lock.Scope run = _run.EnterScope();
         ArgumentNullException.ThrowIfNull(state);
         Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
         Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
@@ -418,6 +435,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     internal void EnsureRope(int positions)
     {
+        using Lock.Scope run = _run.EnterScope();
         if (positions <= RopePositions)
         {
             return;

@@ -51,6 +51,36 @@ public sealed class ContextSizingTests : IDisposable
     }
 
     [Fact]
+    public void Generating_until_cancelled_or_end_of_text_holds_what_was_generated_not_max_new_tokens()
+    {
+        int[] prompt = [1, 17, 4242, 9];
+        using LlamaModel model = LlamaModel.Load(Write(1 << 16), _backend);
+        LlamaConfig c = model.Config;
+        long PositionBytes(long positions) => 2L * c.NumLayers * positions * c.KvDim * sizeof(float);
+
+        // int.MaxValue new tokens ("until end of text"), stopped after 30: the cache holds the prompt and the first
+        // reserve of new tokens, not the 65,536 positions the bound allows.
+        using var cts = new CancellationTokenSource();
+        int seen = 0;
+        GenerationResult stopped = new Generator(model).Generate(prompt, int.MaxValue, SamplingOptions.Greedy, new HashSet<int>(),
+            _ => { if (++seen == 30) { cts.Cancel(); } }, cts.Token);
+        Assert.Equal(30, stopped.GeneratedIds.Count);
+        Assert.Equal(PositionBytes(prompt.Length + Generator.InitialNewTokens), stopped.KvCacheBytes);
+        Assert.Equal(prompt.Length + Generator.InitialNewTokens, model.RopePositions);
+
+        // Past the reserve the cache grows, and the text is what a run sized for it from the start gives.
+        const int Long = Generator.InitialNewTokens + 44;
+        using var later = new CancellationTokenSource();
+        int count = 0;
+        GenerationResult grown = new Generator(model).Generate(prompt, int.MaxValue, SamplingOptions.Greedy, new HashSet<int>(),
+            _ => { if (++count == Long) { later.Cancel(); } }, later.Token);
+        using LlamaModel exact = LlamaModel.Load(Write(prompt.Length + Long), _backend);
+        GenerationResult sized = new Generator(exact).Generate(prompt, Long, SamplingOptions.Greedy, new HashSet<int>());
+        Assert.Equal(sized.GeneratedIds, grown.GeneratedIds);
+        Assert.InRange(grown.KvCacheBytes, PositionBytes(prompt.Length + Long), PositionBytes(2L * (prompt.Length + Long)));
+    }
+
+    [Fact]
     public void A_context_size_caps_generation_and_the_cache()
     {
         using LlamaModel model = LlamaModel.Load(Write(1 << 24), _backend);
