@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Copal.Model.Config;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Model.Weights;
@@ -42,6 +43,13 @@ public static class PruneJob
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
+        // Checked before the model loads: a wrong layer set or a missing calibration would otherwise surface as a
+        // dense copy reported as pruned, or as a model pruned on a placeholder window.
+        request.Options.CheckLayers(LlamaConfig.Load(request.ModelDirectory).NumLayers);
+        if (request.Pruner.NeedsStatistics && !request.Calibration.HasData)
+        {
+            throw new PruningOptionException("calibration", "none", $"calibration data: {request.Pruner.Name} weighs the weights by their inputs' statistics (only magnitude prunes without data)");
+        }
         using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend, SparseLoadMode.Off, allowNonFinite: request.AllowNonFinite, cancellationToken: cancellationToken);
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(request.ModelDirectory, cancellationToken: cancellationToken);
         RequireDenseLinears(request.ModelDirectory, source);

@@ -47,6 +47,23 @@ public sealed record PruneOptions(SparsityPattern Pattern)
     }
 
     /// <summary>
+    /// Refuses a <see cref="Layers"/> set that is empty or names a layer outside 0..layerCount − 1, as
+    /// <see cref="ParseLayers"/> refuses the same text: such a run would copy the model and report it pruned.
+    /// </summary>
+    public void CheckLayers(int layerCount)
+    {
+        if (Layers is null)
+        {
+            return;
+        }
+        string given = Layers.Count == 0 ? "(none)" : string.Join(",", Layers.Order());
+        if (Layers.Count == 0 || Layers.Any(l => l < 0 || l >= layerCount))
+        {
+            throw new PruningOptionException("layers", given, $"at least one layer, each within 0..{layerCount - 1}");
+        }
+    }
+
+    /// <summary>
     /// Also prune lm_head (with the method, from the statistics of its input: the final RMSNorm of the last layer's
     /// output) and an untied embed_tokens (by magnitude: its input is a one-hot row choice, with no statistics).
     /// Off by default, as in the literature.

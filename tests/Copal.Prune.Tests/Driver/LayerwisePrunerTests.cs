@@ -121,6 +121,36 @@ public sealed class LayerwisePrunerTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(new int[0], "(none)")]
+    [InlineData(new[] { 99 }, "99")]
+    [InlineData(new[] { 0, 99 }, "0,99")]
+    [InlineData(new[] { -1 }, "-1")]
+    public void A_layer_set_outside_the_model_is_refused_before_any_work(int[] layers, string given)
+    {
+        string outDir = Path.Combine(_temp, "bad-layers");
+        using var backend = new CpuBackend();
+        var e = Assert.Throws<PruningOptionException>(() => PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"),
+            new PruneOptions(SparsityPattern.Parse("0.5")) { Layers = new HashSet<int>(layers) }, Calibration()), backend));
+        Assert.Equal(("layers", given), (e.Option, e.Value));
+        Assert.Contains("within 0..4", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Theory]
+    [InlineData("wanda")]
+    [InlineData("sparsegpt")]
+    public void A_method_that_weighs_by_the_inputs_refuses_to_prune_without_calibration_data(string method)
+    {
+        string outDir = Path.Combine(_temp, "no-data");
+        using var backend = new CpuBackend();
+        var e = Assert.Throws<PruningOptionException>(() => PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create(method),
+            new PruneOptions(SparsityPattern.Parse("0.5")), CalibrationSet.None()), backend));
+        Assert.Equal("calibration", e.Option);
+        Assert.Contains(method, e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
     [Fact]
     public void Only_the_selected_layers_are_pruned()
     {
