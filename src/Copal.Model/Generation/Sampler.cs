@@ -36,16 +36,21 @@ public sealed class Sampler
             _probs = new float[n];
             _order = new int[n];
         }
+        // The maximum comes off before the division: logit / T overflows to ±Inf for a tiny T (1e-38), and Inf − Inf
+        // made every probability NaN. (l − max) / T is ≤ 0, so a tiny T sends all but the maxima to −Inf: greedy.
         float max = float.NegativeInfinity;
         for (int i = 0; i < n; i++)
         {
-            logits[i] /= _options.Temperature;
             max = MathF.Max(max, logits[i]);
+        }
+        for (int i = 0; i < n; i++)
+        {
+            logits[i] = (logits[i] - max) / _options.Temperature;
         }
         double sum = 0;
         for (int i = 0; i < n; i++)
         {
-            _probs[i] = MathF.Exp(logits[i] - max);
+            _probs[i] = MathF.Exp(logits[i]);
             sum += _probs[i];
             _order[i] = i;
         }

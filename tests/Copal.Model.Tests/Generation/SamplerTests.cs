@@ -82,4 +82,19 @@ public class SamplerTests
     [InlineData(1f, 0, 1f, 0f)]
     public void Invalid_options_are_rejected(float t, int k, float p, float penalty) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(new SamplingOptions { Temperature = t, TopK = k, TopP = p, RepetitionPenalty = penalty }));
+
+    [Theory]
+    [InlineData(1e-38f)]
+    [InlineData(float.Epsilon)]
+    [InlineData(1e-30f)]
+    public void A_tiny_temperature_samples_the_largest_logit(float temperature)
+    {
+        // logit / T overflowed to ±Inf for such T, Inf − Inf made every probability NaN, and the draw fell to the last id.
+        float[] row = [0.5f, 3.25f, -4f, 3f, 1f];
+        for (ulong seed = 0; seed < 20; seed++)
+        {
+            var sampler = new Sampler(new SamplingOptions { Temperature = temperature, Seed = seed });
+            Assert.Equal(1, sampler.Sample([.. row], []));
+        }
+    }
 }
