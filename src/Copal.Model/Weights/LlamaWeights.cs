@@ -58,8 +58,10 @@ public sealed class LlamaWeights : IDisposable
                 layers[i] = loader.Layer(i, disposables);
             }
             DeviceBuffer finalNorm = loader.Vector(LlamaTensorNames.FinalNorm, config.HiddenSize, disposables);
-            bool tied = lookup(LlamaTensorNames.LmHead) is null;
-            if (tied && !config.TieWordEmbeddings)
+            // tie_word_embeddings decides, as Hugging Face's tie_weights() does: a stored lm_head.weight beside it (some
+            // exports write the copy) is not read, and the head is the embedding.
+            bool tied = config.TieWordEmbeddings;
+            if (!tied && lookup(LlamaTensorNames.LmHead) is null)
             {
                 throw new ModelLoadException($"{source}: tensor '{LlamaTensorNames.LmHead}' is missing and the config does not set tie_word_embeddings");
             }

@@ -1,0 +1,53 @@
+using Copal.Model.Inference;
+using Copal.Tensors;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Safetensors;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>
+/// tie_word_embeddings decides whether lm_head is the embedding, as in Hugging Face: a stored lm_head.weight beside a
+/// tied config (some exports write one) is not what the model computes with.
+/// </summary>
+public sealed class TiedHeadTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-tied-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    [Fact]
+    public void A_stored_lm_head_beside_a_tied_config_is_not_used()
+    {
+        // stories260K ties its embeddings and stores no lm_head; the copy adds an all-zero one.
+        foreach (string f in Directory.GetFiles(TestData.Stories260K).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
+        {
+            File.Copy(f, Path.Combine(_temp, Path.GetFileName(f)));
+        }
+        using (var source = SafetensorsCheckpoint.Open(TestData.Stories260K))
+        {
+            var specs = source.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).Append(new TensorSpec("lm_head.weight", DType.F32, [512, 64])).ToList();
+            using var writer = SafetensorsWriter.Create(Path.Combine(_temp, "model.safetensors"), specs);
+            foreach (TensorView t in source.Tensors)
+            {
+                writer.Write(t.Name, t.Bytes);
+            }
+            writer.Write("lm_head.weight", new byte[512 * 64 * sizeof(float)]);
+            writer.Commit();
+        }
+        using var cpu = new CpuBackend(1);
+        using LlamaModel original = LlamaModel.Load(TestData.Stories260K, cpu);
+        using LlamaModel copy = LlamaModel.Load(_temp, cpu);
+        Assert.True(copy.Weights.Tied);
+        int[] tokens = [1, 403, 407, 261, 378];
+        float[] Logits(LlamaModel m)
+        {
+            using RunState state = m.CreateState(tokens.Length, tokens.Length);
+            m.Forward(state, tokens, 0, LogitsMode.Last);
+            return m.ReadLogits(state);
+        }
+        float[] expected = Logits(original);
+        Assert.Equal(expected, Logits(copy));
+        Assert.Contains(expected, x => x != 0f); // the zero head would give all zeros
+    }
+}
