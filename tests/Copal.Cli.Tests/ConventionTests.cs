@@ -99,8 +99,37 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
             CopalProcess.Result r = CopalProcess.Run("inspect", Model, "-m", other, "--json");
             Assert.True(r.ExitCode == 0, $"{other}: exit {r.ExitCode}; stderr: {r.Stderr}");
         }
-        CopalProcess.Result c = CopalProcess.Run("compact", link, "-m", Model + Path.DirectorySeparatorChar, "-o", Path.Combine(_temp, "c"), "--json");
+        string prunedLink = Path.Combine(_temp, "pruned-link");
+        Directory.CreateSymbolicLink(prunedLink, models.Pruned);
+        CopalProcess.Result c = CopalProcess.Run("compact", prunedLink, "-m", models.Pruned + Path.DirectorySeparatorChar, "-o", Path.Combine(_temp, "c"), "--json");
         Assert.True(c.ExitCode == 0, c.Stderr);
+    }
+
+    [Fact]
+    public void Compact_of_a_model_with_no_sparse_linear_and_densify_of_a_dense_one_are_refused()
+    {
+        // Each would write a copy of its input under a name that says it was converted.
+        CopalProcess.Result c = CopalProcess.Run("compact", "-m", Model, "-o", Path.Combine(_temp, "c"));
+        Assert.Equal(2, c.ExitCode);
+        Assert.Contains("no linear would be stored compact: each is dense, or under 25 % zeros", c.Stderr, StringComparison.Ordinal);
+        CopalProcess.Result d = CopalProcess.Run("densify", "-m", models.Pruned, "-o", Path.Combine(_temp, "d"));
+        Assert.Equal(2, d.ExitCode);
+        Assert.Contains("the checkpoint is not compact (no copal.sparse.* entry): there is nothing to densify", d.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+        Assert.False(Directory.Exists(Path.Combine(_temp, "d")));
+    }
+
+    [Fact]
+    public void Prune_compact_with_too_little_sparsity_to_compact_writes_the_pruned_model_dense_and_says_so()
+    {
+        string o = Path.Combine(_temp, "p20");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "--method", "magnitude", "--sparsity", "0.2", "--compact", "-o", o);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("copal prune --compact: every linear stays dense", r.Stderr, StringComparison.Ordinal);
+        using var checkpoint = Copal.Tensors.Safetensors.SafetensorsCheckpoint.Open(o);
+        Assert.Empty(Copal.Tensors.Sparse.SparseTensorCodec.SparseNames(checkpoint.Metadata));
+        Assert.True(File.Exists(Path.Combine(o, "prune-report.json")));
+        Assert.Empty(Directory.GetDirectories(_temp, ".p20*"));
     }
 
     // Item 14: help.

@@ -21,6 +21,17 @@ internal static class PrunedModelCompaction
                 CompactCommand.Report(report, "prune --compact", outDirectory, asJson: false);
             }
         }
+        catch (CompactFormatException)
+        {
+            // Too little sparsity for any linear to be smaller compact (say --sparsity 0.2): the pruned model stays
+            // dense, which is what was written, and the run succeeds.
+            Directory.Move(dense, full);
+            dense = "";
+            if (!quiet)
+            {
+                Out.Info(FormattableString.Invariant($"copal prune --compact: every linear stays dense (compact, a linear needs {CheckpointCompactor.MinBitmaskSparsity * 100:F0} % zeros or 2:4 to be smaller); wrote {outDirectory}"));
+            }
+        }
         catch
         {
             if (!Directory.Exists(full))

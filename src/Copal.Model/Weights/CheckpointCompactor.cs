@@ -66,7 +66,10 @@ public static unsafe class CheckpointCompactor
         {
             log?.Invoke($"{negativeZeros} removed weights are −0; densify will give them back as +0 (the same value)");
         }
-        CompactReport report = Write(input, output, overwrite, specs, metadata, source, layouts.Count, writer =>
+        // With nothing to compact the output would be a copy under a name that says compact.
+        string nothing = FormattableString.Invariant(
+            $"{input}: no linear would be stored compact: each is dense, or under {MinBitmaskSparsity * 100:F0} % zeros (where a bitmask is no smaller than dense){(format == CompactFormat.NM ? ", or not 2:4" : "")}; prune the model first");
+        CompactReport report = Write(input, output, overwrite, specs, metadata, source, layouts.Count, nothing, writer =>
         {
             foreach (TensorView t in source.Tensors)
             {
@@ -87,7 +90,7 @@ public static unsafe class CheckpointCompactor
     }
 
     /// <summary>
-    /// Writes <paramref name="input"/> (compact or not) to <paramref name="output"/> with every weight dense,
+    /// Writes compact <paramref name="input"/> to <paramref name="output"/> with every weight dense (an input that is not compact is refused),
     /// byte-identical to the weights before compaction. Cancellation is checked between tensors.
     /// </summary>
     public static CompactReport Densify(string input, string output, bool overwrite, CancellationToken cancellationToken = default)
@@ -135,7 +138,8 @@ public static unsafe class CheckpointCompactor
                     order.Add((owner, null));
                 }
             }
-            return Write(input, output, overwrite, specs, metadata, source, matrices.Count, writer =>
+            return Write(input, output, overwrite, specs, metadata, source, matrices.Count,
+                $"{input}: the checkpoint is not compact (no {SparseTensorCodec.MetadataPrefix}* entry): there is nothing to densify", writer =>
             {
                 byte[]? buffer = null;
                 foreach (var (name, dense) in order)
@@ -271,9 +275,14 @@ public static unsafe class CheckpointCompactor
     private static ReadOnlySpan<byte> Bytes(TensorView t) => new(t.Data, checked((int)t.ByteLength));
 
     private static CompactReport Write(string input, string output, bool overwrite, List<TensorSpec> specs, Dictionary<string, string> metadata,
-        SafetensorsCheckpoint source, int sparse, Action<SafetensorsWriter> body)
+        SafetensorsCheckpoint source, int sparse, string nothingToDo, Action<SafetensorsWriter> body)
     {
         using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);
+        // After the output is claimed, so a bad output is named first, as for any other input.
+        if (sparse == 0)
+        {
+            throw new CompactFormatException(nothingToDo);
+        }
         // Every other top-level file (config, tokenizer, a prune report) travels with the weights.
         foreach (string from in Directory.EnumerateFiles(input))
         {
