@@ -106,6 +106,14 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     }
 
     [Fact]
+    public void Inspect_of_a_config_json_says_what_it_expected()
+    {
+        CopalProcess.Result r = CopalProcess.Run("inspect", "-m", Path.Combine(Model, "config.json"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("config.json: is not a shard index: it has no 'weight_map' (expected a model folder, a .safetensors file or a model.safetensors.index.json)", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Compact_of_a_model_with_no_sparse_linear_and_densify_of_a_dense_one_are_refused()
     {
         // Each would write a copy of its input under a name that says it was converted.

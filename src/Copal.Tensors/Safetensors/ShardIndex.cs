@@ -78,6 +78,6 @@ internal static class ShardIndex
                 map.Add(new(tensor, shard));
             }
         }
-        return map ?? throw new SafetensorsException(indexPath, "shard index has no 'weight_map'");
+        return map ?? throw new SafetensorsException(indexPath, "is not a shard index: it has no 'weight_map' (expected a model folder, a .safetensors file or a model.safetensors.index.json)");
     }
 }
