@@ -200,19 +200,27 @@ public sealed class CommandTests : IDisposable
             using JsonDocument manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "copal-state.json")));
             return manifest.RootElement.GetProperty("options").GetProperty("upstream").GetString()!;
         }
+        string stderr = "";
         string Prune(string name, params string[] extra)
         {
             string outDir = Path.Combine(_temp, name);
             CopalProcess.Result r = CopalProcess.Run([.. new[] { "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal",
                 "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu" }, .. extra]);
             Assert.True(r.ExitCode == 0, r.Stderr);
+            stderr = r.Stderr;
             return outDir;
         }
         string nm = Prune("copal-2of4", "--pattern", "2:4");
         Assert.Equal("dense-past", Upstream(nm));
         Assert.Equal("pruned", Upstream(Prune("copal-50", "--sparsity", "0.5")));
-        // A later step at another target keeps the upstream the state was made with.
+        Assert.DoesNotContain("resumed state", stderr, StringComparison.Ordinal);
+        // A later step at another target keeps the upstream the state was made with, and says so where the kind of
+        // sparsity changed and a new state would have taken other defaults.
         Assert.Equal("dense-past", Upstream(Prune("copal-2of4-then-50", "--sparsity", "0.5", "--resume", nm)));
+        Assert.Contains("copal: the resumed state's last step was pruned to 2:4 and this one to 0.5: the state keeps its upstream dense-past and dense target 0.75, where a new state for 0.5 would take pruned and 0.5",
+            stderr, StringComparison.Ordinal);
+        Prune("copal-50-then-60", "--sparsity", "0.6", "--resume", Path.Combine(_temp, "copal-50"));
+        Assert.DoesNotContain("resumed state", stderr, StringComparison.Ordinal); // the same kind: nothing to say
     }
 
     [Fact]

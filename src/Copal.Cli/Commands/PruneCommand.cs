@@ -57,6 +57,10 @@ internal static class PruneCommand
             RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
             bool asJson = p.GetValue(json);
             CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, target, ct);
+            if (!asJson && copalState is not null && ResumedAcrossKinds(copalState, target) is string notice)
+            {
+                Out.Info(notice);
+            }
             ILinearPruner pruner = PrunerFactory.Create(p.GetValue(method)!, copalState, m => Out.Info($"copal: {m}"));
             LlamaConfig config = LlamaConfig.Load(modelDir);
             // Checked against the model before any calibration work.
@@ -142,6 +146,27 @@ internal static class PruneCommand
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A notice where a resumed state's last step was of another kind of sparsity (unstructured, N:M) than this one and
+    /// the state's upstream or dense target differ from what a new state for this pattern would take: the state keeps
+    /// its options (they describe its statistics), and the user should know this step does not get the new kind's.
+    /// </summary>
+    internal static string? ResumedAcrossKinds(CopalState state, SparsityPattern target)
+    {
+        if (state.Datasets.Count == 0 || SparsityPattern.Parse(state.Datasets[^1].Pattern) is not SparsityPattern last
+            || (last is SparsityPattern.NM) == (target is SparsityPattern.NM))
+        {
+            return null;
+        }
+        CopalOptions kept = state.Options;
+        CopalOptions fresh = (kept with { Upstream = null, DenseTarget = null }).ForPattern(target);
+        if (fresh.ResolvedUpstream == kept.ResolvedUpstream && fresh.ResolvedDenseTarget == kept.ResolvedDenseTarget)
+        {
+            return null;
+        }
+        return FormattableString.Invariant($"copal: the resumed state's last step was pruned to {last} and this one to {target}: the state keeps its upstream {CopalOptions.UpstreamName(kept.ResolvedUpstream)} and dense target {kept.ResolvedDenseTarget}, where a new state for {target} would take {CopalOptions.UpstreamName(fresh.ResolvedUpstream)} and {fresh.ResolvedDenseTarget}");
     }
 
     /// <summary>
