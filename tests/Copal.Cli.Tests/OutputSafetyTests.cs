@@ -54,6 +54,45 @@ public sealed class OutputSafetyTests : IDisposable
         Assert.Equal(entriesBefore, Entries());
     }
 
+    [Fact]
+    public void Force_replaces_a_model_folder_but_not_a_folder_of_other_files()
+    {
+        // A person's folder: a note and a subfolder. --force must not delete them.
+        string documents = Path.Combine(_temp, "documents");
+        Directory.CreateDirectory(Path.Combine(documents, "sub"));
+        File.WriteAllText(Path.Combine(documents, "notes.txt"), "mine");
+        AssertRefused(documents, "--out '" + documents + "' holds the folder 'sub', so it does not look like a model or report copal wrote",
+            "prune", "-m", TestData.Stories260K, "-o", documents, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
+        Directory.Delete(Path.Combine(documents, "sub"));
+        AssertRefused(documents, "holds no config.json, *.safetensors or report",
+            "prune", "-m", TestData.Stories260K, "-o", documents, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
+
+        // A model folder written before is replaced.
+        string model = Path.Combine(_temp, "model");
+        Assert.Equal(0, CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", model, "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error").ExitCode);
+        CopalProcess.Result again = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", model, "--force", "--method", "magnitude", "--sparsity", "0.6", "--no-layer-error");
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Contains("\"pattern\": \"0.6\"", File.ReadAllText(Path.Combine(model, "prune-report.json")), StringComparison.Ordinal);
+    }
+
+    [LinuxFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Files_copied_from_a_read_only_input_are_writable_in_the_output()
+    {
+        string input = CopyModel("read-only");
+        foreach (string f in Directory.GetFiles(input))
+        {
+            File.SetUnixFileMode(f, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+        string output = Path.Combine(_temp, "out");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", input, "-o", output, "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        foreach (string name in new[] { "config.json", "tokenizer.json" })
+        {
+            Assert.True(File.GetUnixFileMode(Path.Combine(output, name)).HasFlag(UnixFileMode.UserWrite), name);
+        }
+    }
+
     private string[] Entries() => Directory.EnumerateFileSystemEntries(_temp, "*", SearchOption.AllDirectories)
         .Order(StringComparer.Ordinal).ToArray();
 

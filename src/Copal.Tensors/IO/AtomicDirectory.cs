@@ -41,9 +41,13 @@ public sealed class AtomicDirectory : IDisposable
             throw new IOException($"--out '{path}' is an existing file, not a folder");
         }
         bool exists = Directory.Exists(full);
-        if (exists && Directory.EnumerateFileSystemEntries(full).Any() && !overwrite)
+        if (exists && Directory.EnumerateFileSystemEntries(full).Any())
         {
-            throw new IOException($"--out '{path}' exists and is not empty; pass --force to replace it");
+            if (!overwrite)
+            {
+                throw new IOException($"--out '{path}' exists and is not empty; pass --force to replace it");
+            }
+            RequireReplaceable(path, full);
         }
         string temp = TemporaryNames.Sibling(full, "tmp");
         try
@@ -58,19 +62,46 @@ public sealed class AtomicDirectory : IDisposable
         return new AtomicDirectory(full, temp, exists);
     }
 
+    /// <summary>What marks a folder as a model or a report, the outputs --force may replace.</summary>
+    private static readonly string[] s_outputMarkers = ["config.json", "report.json", "prune-report.json", "copal-state.json"];
+
+    /// <summary>
+    /// --force replaces a folder wholesale, so it takes only one that looks like an output copal writes (a model folder
+    /// or a report folder: config.json, *.safetensors or a report, and no subfolder); `-o ~/Documents --force` must not
+    /// delete a person's files.
+    /// </summary>
+    private static void RequireReplaceable(string path, string full)
+    {
+        string? folder = Directory.EnumerateDirectories(full).Select(Path.GetFileName).FirstOrDefault();
+        bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)))
+            || Directory.EnumerateFiles(full, "*.safetensors").Any();
+        if (folder is not null || !marked)
+        {
+            string what = folder is not null ? $"holds the folder '{folder}'" : "holds no config.json, *.safetensors or report";
+            throw new IOException($"--out '{path}' {what}, so it does not look like a model or report copal wrote; --force replaces only those: "
+                + "empty it or choose another folder");
+        }
+    }
+
     /// <summary>A path inside the temporary folder.</summary>
     public string File(string name) => Path.Combine(TempPath, name);
 
     /// <summary>Copies <paramref name="source"/> into the temporary folder as <paramref name="name"/>; a failure (a full disk) names both.</summary>
     public void CopyIn(string source, string name)
     {
+        string target = File(name);
         try
         {
-            System.IO.File.Copy(source, File(name));
+            System.IO.File.Copy(source, target);
         }
         catch (IOException e)
         {
             throw new IOException($"cannot copy '{source}' into the output '{FinalPath}': {Reason(e)}", e);
+        }
+        // File.Copy keeps the source's mode: a read-only input (a cache, a shared model) made read-only outputs.
+        if (!OperatingSystem.IsWindows())
+        {
+            System.IO.File.SetUnixFileMode(target, System.IO.File.GetUnixFileMode(target) | UnixFileMode.UserWrite);
         }
     }
 
