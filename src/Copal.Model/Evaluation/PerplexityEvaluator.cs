@@ -65,12 +65,12 @@ public static class PerplexityEvaluator
         {
             cancellationToken.ThrowIfCancellationRequested();
             ReadOnlySpan<int> window = tokens.Slice(c * stride, seqLen);
-            model.Forward(state, window, 0, LogitsMode.All);
+            model.Forward(state, window, 0, LogitsMode.All, cancellationToken: cancellationToken);
             model.Backend.Download(state.Logits, logits);
             NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"in window {c + 1} of {chunks} (position {row})");
             if (baseModel is not null)
             {
-                baseModel.Forward(baseState!, window, 0, LogitsMode.All);
+                baseModel.Forward(baseState!, window, 0, LogitsMode.All, cancellationToken: cancellationToken);
                 baseModel.Backend.Download(baseState!.Logits, baseLogits);
                 NonFiniteLogitsException.ThrowIfAny(baseLogits, vocab, row => $"of the base model in window {c + 1} of {chunks} (position {row})");
             }

@@ -159,7 +159,7 @@ public sealed class InferenceEngine : IDisposable
                 await linked.CancelAsync().ConfigureAwait(false);
             }
         }
-        if (job.StopReason == StopReason.Cancelled)
+        if (job.Cancelled)
         {
             cancellationToken.ThrowIfCancellationRequested();
             throw new OperationCanceledException("the generation was cancelled");
