@@ -136,9 +136,18 @@ internal sealed class BatchScheduler : IDisposable
             slot.Start(job);
             try
             {
-                _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last);
+                // The prompt runs in chunks of PrefillRows with the request's token checked between them: a request
+                // cancelled during its prefill stops within one chunk, and the requests behind it wait no longer.
+                _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last, cancellationToken: job.CancellationToken);
                 _model.ReadLogits(slot.State, slot.Logits);
                 NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {job.PromptIds.Length} prompt tokens");
+            }
+            catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _statistics.RequestsCancelled);
+                job.Cancel();
+                slot.Job = null;
+                continue;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
