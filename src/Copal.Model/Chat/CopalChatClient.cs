@@ -138,7 +138,7 @@ public sealed class CopalChatClient : IChatClient
         }
         if (options?.Seed < 0)
         {
-            throw new CompletionRequestException("seed", $"the seed must be ≥ 0, got {options.Seed}");
+            throw new CompletionRequestException("seed", FormattableString.Invariant($"the seed must be ≥ 0, got {options.Seed}"));
         }
         ChatPrompt prompt = _formatter.Format(turns);
         return new CompletionRequest

@@ -28,12 +28,12 @@ public static class PerplexityEvaluator
         int max = model.Config.MaxPositionEmbeddings;
         if (seqLen < 2 || seqLen > max)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), seqLen, $"--seqlen must be between 2 and the model's context of {max} tokens, got {seqLen}");
+            throw new ArgumentOutOfRangeException(nameof(options), seqLen, FormattableString.Invariant($"--seqlen must be between 2 and the model's context of {max} tokens, got {seqLen}"));
         }
         int stride = options.Stride ?? seqLen;
         if (stride < 1 || stride > seqLen)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), stride, $"--stride must be between 1 and --seqlen ({seqLen}), got {stride}");
+            throw new ArgumentOutOfRangeException(nameof(options), stride, FormattableString.Invariant($"--stride must be between 1 and --seqlen ({seqLen}), got {stride}"));
         }
         if (baseModel is not null && baseModel.Config.VocabSize != model.Config.VocabSize)
         {

@@ -133,8 +133,8 @@ public sealed class LlamaModel : IDisposable
                 backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory, sparse, copyWeights, cancellationToken);
             if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)
             {
-                progress?.Report($"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load " +
-                    $"({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified");
+                progress?.Report(FormattableString.Invariant(
+                    $"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load ({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified"));
             }
             if (copyWeights)
             {
