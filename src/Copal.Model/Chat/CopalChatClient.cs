@@ -6,7 +6,8 @@ namespace Copal.Model.Chat;
 
 /// <summary>
 /// <see cref="IChatClient"/> over an <see cref="InferenceEngine"/>, in process, no server: the conversation is
-/// rendered by an <see cref="IChatFormatter"/> and completed by the engine (batched with every other caller).
+/// rendered by an <see cref="IChatFormatter"/> and completed by the engine (batched with other callers when its
+/// <see cref="EngineOptions.Parallel"/> is above 1).
 /// ChatOptions map as OpenAI's fields do: Temperature (default 0, greedy), TopP, MaxOutputTokens (default 256),
 /// StopSequences, Seed; Instructions become a leading system message. What the model cannot take is refused, never
 /// ignored, by the rules of copal serve's chat endpoint: tools, non-text content, the tool role, a ModelId other than
