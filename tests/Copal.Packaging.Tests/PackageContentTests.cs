@@ -108,6 +108,36 @@ public sealed partial class PackageContentTests(PackedPackages packed)
         Assert.Equal(expected, actual);
     }
 
+    /// <summary>
+    /// docs/packaging.md's table names each package's dependencies as its nuspec does: every id, and the version
+    /// where one is written ("Id VERSION"; "Id (same version)" for another Copal package).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Ids))]
+    public void The_dependency_table_of_the_packaging_doc_is_the_nuspec(string id)
+    {
+        string row = Assert.Single(File.ReadAllLines(TestData.RepoPath("docs", "packaging.md")), l => l.StartsWith($"| {id} |", StringComparison.Ordinal));
+        string[] cells = row.Split('|', StringSplitOptions.TrimEntries);
+        Assert.Equal(5, cells.Length); // "", package, what it holds, depends on, ""
+        var documented = new SortedDictionary<string, string?>(StringComparer.Ordinal);
+        foreach (string item in cells[3].Split(',', StringSplitOptions.TrimEntries))
+        {
+            string[] words = item.Split(' ', 2);
+            documented[words[0]] = words.Length == 1 ? null : words[1] == "(same version)" ? packed.Version : words[1];
+        }
+        XElement group = Assert.Single(Child(Nuspec(id), "dependencies").Elements(), e => e.Name.LocalName == "group");
+        var actual = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (XElement dependency in group.Elements())
+        {
+            actual[(string)dependency.Attribute("id")!] = (string)dependency.Attribute("version")!;
+        }
+        Assert.Equal([.. actual.Keys], [.. documented.Keys]);
+        foreach ((string dependency, string? version) in documented)
+        {
+            Assert.True(version is null || version == actual[dependency], $"docs/packaging.md: {id} depends on {dependency} {actual[dependency]}, not {version}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Ids))]
     public void The_package_readme_shows_the_tested_quick_start_of_the_repository_readme(string id)

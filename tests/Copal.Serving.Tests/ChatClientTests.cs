@@ -72,6 +72,58 @@ public sealed class ChatClientTests
         Assert.Equal(greedy, (await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 30, FrequencyPenalty = 0, ResponseFormat = ChatResponseFormat.Text })).Text);
     }
 
+    /// <summary>
+    /// What a message holds is refused, never ignored, when the model cannot take it, as the server refuses it with 400:
+    /// non-text content (an image, a function call or result, reasoning), the tool role, an unknown role, and a model
+    /// id other than the one served. Text, the system, developer, user and assistant roles and the served id are taken.
+    /// </summary>
+    [Fact]
+    public async Task Contents_roles_and_model_ids_the_engine_cannot_take_are_refused()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        var client = new CopalChatClient(engine);
+        ChatMessage user = new(ChatRole.User, "The little dog");
+
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => client.ToRequest(
+            [new ChatMessage(ChatRole.User, [new TextContent("What is this?"), new DataContent(new byte[] { 1, 2, 3 }, "image/png")])], null));
+        Assert.Contains("DataContent", e.Message);
+        Assert.Contains("messages[0]", e.Message);
+        e = Assert.Throws<NotSupportedException>(() => client.ToRequest(
+            [user, new ChatMessage(ChatRole.Assistant, [new FunctionCallContent("call-1", "get_weather")])], null));
+        Assert.Contains("FunctionCallContent", e.Message);
+        Assert.Contains("messages[1]", e.Message);
+        e = Assert.Throws<NotSupportedException>(() => client.ToRequest(
+            [user, new ChatMessage(ChatRole.User, [new FunctionResultContent("call-1", "sunny")])], null));
+        Assert.Contains("FunctionResultContent", e.Message);
+        e = Assert.Throws<NotSupportedException>(() => client.ToRequest(
+            [user, new ChatMessage(ChatRole.Assistant, [new TextReasoningContent("thinking"), new TextContent("Woof")])], null));
+        Assert.Contains("TextReasoningContent", e.Message);
+        e = Assert.Throws<NotSupportedException>(() => client.ToRequest([user, new ChatMessage(ChatRole.Tool, "sunny")], null));
+        Assert.Contains("'tool'", e.Message);
+        ArgumentException a = Assert.Throws<ArgumentException>(() => client.ToRequest([new ChatMessage(new ChatRole("narrator"), "Once")], null));
+        Assert.Contains("'narrator'", a.Message);
+        a = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync([user], new ChatOptions { ModelId = "gpt-4o" }));
+        Assert.Contains("'gpt-4o'", a.Message);
+        Assert.Contains("'stories260K'", a.Message);
+        await Assert.ThrowsAsync<NotSupportedException>(async () =>
+        {
+            await foreach (ChatResponseUpdate _ in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, [new UriContent("https://example.com/a.png", "image/png")])]))
+            {
+            }
+        });
+
+        // Taken: the served model's id, text in several parts (joined as ChatMessage.Text joins them), and developer
+        // as system (as the server takes it).
+        CompletionRequest plain = client.ToRequest([new ChatMessage(ChatRole.System, "Be kind."), user], null);
+        CompletionRequest same = client.ToRequest([new ChatMessage(new ChatRole("developer"), "Be kind."),
+            new ChatMessage(ChatRole.User, [new TextContent("The little "), new TextContent("dog")])], new ChatOptions { ModelId = "stories260K" });
+        Assert.Equal("system: Be kind.\n\nuser: The little dog\n\nassistant:", plain.Prompt);
+        Assert.Equal(plain.Prompt, same.Prompt);
+        Assert.Equal(plain.Stop, same.Stop);
+        Assert.Equal(0, engine.Statistics.Started);
+    }
+
     [Fact]
     public async Task Cancelling_a_chat_ends_its_generation()
     {

@@ -30,6 +30,39 @@ public sealed class EngineTests
         Assert.Equal(1, engine.Statistics.Tokens);
     }
 
+    /// <summary>
+    /// A request cancelled during its prefill stops it after the chunk in flight (128 prompt tokens), so a request
+    /// behind it waits no longer for a prefill nobody wants. Counted by the backend's embedding lookups (one per
+    /// forward chunk), not timed.
+    /// </summary>
+    [Fact]
+    public async Task A_request_cancelled_during_its_prefill_stops_it_within_one_chunk()
+    {
+        using var backend = new EmbeddingCountingBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        using var cancel = new CancellationTokenSource();
+        // 500 prompt tokens: chunks of 128, 128, 128 and 116. The first lookup of a full chunk cancels the request.
+        backend.OnEmbedding = rows =>
+        {
+            if (rows == BatchScheduler.PrefillRows)
+            {
+                cancel.Cancel();
+            }
+        };
+        int[] longPrompt = [1, .. Enumerable.Range(0, 499).Select(i => 3 + (i * 7 % 500))];
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            engine.CompleteAsync(new CompletionRequest { PromptIds = longPrompt, MaxTokens = 5 }, cancel.Token));
+        backend.OnEmbedding = null;
+        // The scheduler runs one request at a time: when this one is answered, the cancelled prefill is behind it.
+        CompletionResult next = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 3 });
+        Assert.Equal(3, next.Usage.CompletionTokens);
+        Assert.Equal(1, backend.Rows.Count(r => r == BatchScheduler.PrefillRows));
+        Assert.DoesNotContain(116, backend.Rows);
+        Assert.Equal(1, engine.Statistics.Cancelled);
+        Assert.Equal(1, engine.Statistics.Completed);
+        Assert.Equal(3, engine.Statistics.Tokens); // the cancelled request chose no token
+    }
+
     /// <summary>The engine, like the generator, never chooses an id past the tokenizer (a padded vocabulary's rows).</summary>
     [Fact]
     public async Task The_engine_samples_only_ids_the_tokenizer_has()

@@ -177,16 +177,16 @@ internal static class BenchModel
         {
             cancellationToken.ThrowIfCancellationRequested();
             long t = Stopwatch.GetTimestamp();
-            model.Forward(state, tokens.AsSpan(0, prefill), 0, LogitsMode.Last);
+            model.Forward(state, tokens.AsSpan(0, prefill), 0, LogitsMode.Last, cancellationToken: cancellationToken);
             double p = Stopwatch.GetElapsedTime(t).TotalSeconds;
             t = Stopwatch.GetTimestamp();
-            model.Forward(state, tokens.AsSpan(0, prefill), 0, LogitsMode.All);
+            model.Forward(state, tokens.AsSpan(0, prefill), 0, LogitsMode.All, cancellationToken: cancellationToken);
             double a = Stopwatch.GetElapsedTime(t).TotalSeconds;
             t = Stopwatch.GetTimestamp();
             for (int i = 0; i < decode; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last);
+                model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last, cancellationToken: cancellationToken);
             }
             double d = Stopwatch.GetElapsedTime(t).TotalSeconds;
             if (r > 0)
@@ -225,7 +225,7 @@ internal static class BenchModel
                 for (int i = 0; i < tokenCount; i++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last);
+                    model.Forward(state, tokens.AsSpan(prefill + i, 1), prefill + i, LogitsMode.Last, cancellationToken: cancellationToken);
                 }
             }
             finally

@@ -108,11 +108,7 @@ internal static class GenerateCommand
                     Console.Out.Write(stream.Push(id));
                     Console.Out.Flush();
                 }
-            }, ct);
-            if (result.StopReason == StopReason.Cancelled)
-            {
-                ct.ThrowIfCancellationRequested();
-            }
+            }, ct); // a cancellation throws OperationCanceledException (exit 130 or 143), with the streamed text already out
             string text = session.Tokenizer.Decode(result.GeneratedIds.ToArray());
             double prefillJit = ((jitAtFirstToken ?? System.Runtime.JitInfo.GetCompilationTime()) - jitBefore).TotalSeconds;
             if (asJson)

@@ -41,7 +41,7 @@ internal static class LogitsCommand
             }
             int vocab = session.Model.Config.VocabSize;
             using RunState state = session.Model.CreateState(ids.Length, ids.Length, allRowLogits: true);
-            session.Model.Forward(state, ids, 0, LogitsMode.All);
+            session.Model.Forward(state, ids, 0, LogitsMode.All, cancellationToken: ct);
             float[] logits = session.Model.ReadLogits(state, ids.Length);
             NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"at position {row}");
             var positions = new List<object>(ids.Length);

@@ -6,9 +6,12 @@ namespace Copal.Model.Chat;
 
 /// <summary>
 /// <see cref="IChatClient"/> over an <see cref="InferenceEngine"/>, in process, no server: the conversation is
-/// rendered by an <see cref="IChatFormatter"/> and completed by the engine (batched with every other caller).
+/// rendered by an <see cref="IChatFormatter"/> and completed by the engine (batched with other callers when its
+/// <see cref="EngineOptions.Parallel"/> is above 1).
 /// ChatOptions map as OpenAI's fields do: Temperature (default 0, greedy), TopP, MaxOutputTokens (default 256),
-/// StopSequences, Seed; Instructions become a leading system message. Tools are refused.
+/// StopSequences, Seed; Instructions become a leading system message. What the model cannot take is refused, never
+/// ignored, by the rules of copal serve's chat endpoint: tools, non-text content, the tool role, a ModelId other than
+/// the engine's (see <see cref="ToRequest"/>).
 /// </summary>
 public sealed class CopalChatClient : IChatClient
 {
@@ -93,9 +96,23 @@ public sealed class CopalChatClient : IChatClient
     }
 
     /// <summary>The completion request a conversation and its options make (what the server's chat endpoint runs too).</summary>
+    /// <remarks>
+    /// Each message's text is its <see cref="TextContent"/> parts, joined as <see cref="ChatMessage.Text"/> joins them;
+    /// <see cref="UsageContent"/> (a reply's token counts, no text) is passed over. The roles are system, developer
+    /// (taken as system), user and assistant, as the server's.
+    /// </remarks>
+    /// <exception cref="NotSupportedException">Tools, any other content (an image or other data, a function call or
+    /// result, reasoning text, …), a message of the tool role, frequency or presence penalties, or a non-text response
+    /// format: the server answers 400 unsupported_parameter for the same.</exception>
+    /// <exception cref="ArgumentException">A message of another role, or <see cref="ChatOptions.ModelId"/> naming a
+    /// model other than the engine's (the server's 404 model_not_found).</exception>
     public CompletionRequest ToRequest(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        if (options?.ModelId is string model && model != _engine.ModelId)
+        {
+            throw new ArgumentException($"ChatOptions.ModelId '{model}' is not the model this client serves ('{_engine.ModelId}'); leave it null or give '{_engine.ModelId}'", nameof(options));
+        }
         if (options?.Tools is { Count: > 0 })
         {
             throw new NotSupportedException("copal's chat client does not call tools; leave ChatOptions.Tools empty");
@@ -115,13 +132,14 @@ public sealed class CopalChatClient : IChatClient
         {
             turns.Add(new ChatTurn("system", options.Instructions));
         }
+        int index = 0;
         foreach (ChatMessage m in messages)
         {
-            turns.Add(new ChatTurn(m.Role.Value, m.Text));
+            turns.Add(Turn(m, $"messages[{index++}]"));
         }
         if (options?.Seed < 0)
         {
-            throw new CompletionRequestException("seed", $"the seed must be ≥ 0, got {options.Seed}");
+            throw new CompletionRequestException("seed", FormattableString.Invariant($"the seed must be ≥ 0, got {options.Seed}"));
         }
         ChatPrompt prompt = _formatter.Format(turns);
         return new CompletionRequest
@@ -136,6 +154,31 @@ public sealed class CopalChatClient : IChatClient
             Seed = (ulong)(options?.Seed ?? 0),
             Stop = [.. prompt.StopTexts, .. options?.StopSequences ?? []],
         };
+    }
+
+    /// <summary>One message as a turn, by the server's rules: its text parts only, and a role the formatters know.</summary>
+    private static ChatTurn Turn(ChatMessage message, string at)
+    {
+        ArgumentNullException.ThrowIfNull(message, at);
+        string role = message.Role.Value;
+        if (message.Role == ChatRole.Tool)
+        {
+            throw new NotSupportedException($"{at}: the role '{role}' is not supported: copal's chat client does not call tools");
+        }
+        if (!(message.Role == ChatRole.System || message.Role == ChatRole.User || message.Role == ChatRole.Assistant || string.Equals(role, "developer", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new ArgumentException($"{at}: the role '{role}' is not one of system, developer, user or assistant", "messages");
+        }
+        foreach (AIContent content in message.Contents)
+        {
+            if (content is not (TextContent or UsageContent))
+            {
+                throw new NotSupportedException($"{at}: {content.GetType().Name} is not supported; copal's chat client takes text only (TextContent)");
+            }
+        }
+        // ChatRole compares its value ignoring case; the formatters get the lower-case names the server gives them.
+        string name = message.Role == ChatRole.User ? "user" : message.Role == ChatRole.Assistant ? "assistant" : "system";
+        return new ChatTurn(name, message.Text);
     }
 
     /// <summary>HF's repetition penalty, which ChatOptions has no property for: AdditionalProperties["repetition_penalty"], as vLLM and copal's server take it.</summary>

@@ -44,7 +44,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         }
         if (v < min)
         {
-            throw Error($"field '{name}' must be ≥ {min}, found {v}");
+            throw Error(FormattableString.Invariant($"field '{name}' must be ≥ {min}, found {v}"));
         }
         return v;
     }
@@ -64,7 +64,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         double v = e.GetDouble();
         if (!double.IsFinite(v) || v <= 0)
         {
-            throw Error($"field '{name}' must be a positive finite number, found {v}");
+            throw Error(FormattableString.Invariant($"field '{name}' must be a positive finite number, found {v}"));
         }
         return v;
     }

@@ -116,7 +116,7 @@ public sealed record LlamaConfig
         int headDim = headDimField ?? hidden / heads;
         if (headDim % 2 != 0)
         {
-            throw r.Error($"head_dim must be even for rotary embeddings, got {headDim}");
+            throw r.Error(FormattableString.Invariant($"head_dim must be even for rotary embeddings, got {headDim}"));
         }
         string act = r.OptionalString("hidden_act") ?? "silu";
         if (act != "silu")
@@ -138,7 +138,7 @@ public sealed record LlamaConfig
         {
             if (id < 0 || id >= vocab)
             {
-                throw r.Error($"field '{name}' must be a token id in 0..{vocab - 1} (vocab_size {vocab}), found {id}");
+                throw r.Error(FormattableString.Invariant($"field '{name}' must be a token id in 0..{vocab - 1} (vocab_size {vocab}), found {id}"));
             }
         }
         return new LlamaConfig
@@ -166,5 +166,5 @@ public sealed record LlamaConfig
 
     /// <summary>A short human summary for <c>copal inspect</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : $" ({RopeScaling.Kind} ×{RopeScaling.Factor})")}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(AttentionBias ? ", qkv bias" : "")}");
+        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(AttentionBias ? ", qkv bias" : "")}");
 }

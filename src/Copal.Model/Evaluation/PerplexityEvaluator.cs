@@ -28,12 +28,12 @@ public static class PerplexityEvaluator
         int max = model.Config.MaxPositionEmbeddings;
         if (seqLen < 2 || seqLen > max)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), seqLen, $"--seqlen must be between 2 and the model's context of {max} tokens, got {seqLen}");
+            throw new ArgumentOutOfRangeException(nameof(options), seqLen, FormattableString.Invariant($"--seqlen must be between 2 and the model's context of {max} tokens, got {seqLen}"));
         }
         int stride = options.Stride ?? seqLen;
         if (stride < 1 || stride > seqLen)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), stride, $"--stride must be between 1 and --seqlen ({seqLen}), got {stride}");
+            throw new ArgumentOutOfRangeException(nameof(options), stride, FormattableString.Invariant($"--stride must be between 1 and --seqlen ({seqLen}), got {stride}"));
         }
         if (baseModel is not null && baseModel.Config.VocabSize != model.Config.VocabSize)
         {
@@ -65,12 +65,12 @@ public static class PerplexityEvaluator
         {
             cancellationToken.ThrowIfCancellationRequested();
             ReadOnlySpan<int> window = tokens.Slice(c * stride, seqLen);
-            model.Forward(state, window, 0, LogitsMode.All);
+            model.Forward(state, window, 0, LogitsMode.All, cancellationToken: cancellationToken);
             model.Backend.Download(state.Logits, logits);
             NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"in window {c + 1} of {chunks} (position {row})");
             if (baseModel is not null)
             {
-                baseModel.Forward(baseState!, window, 0, LogitsMode.All);
+                baseModel.Forward(baseState!, window, 0, LogitsMode.All, cancellationToken: cancellationToken);
                 baseModel.Backend.Download(baseState!.Logits, baseLogits);
                 NonFiniteLogitsException.ThrowIfAny(baseLogits, vocab, row => $"of the base model in window {c + 1} of {chunks} (position {row})");
             }

@@ -9,6 +9,14 @@ public enum StopReason
     EndOfSequence,
     MaxTokens,
     ContextFull,
+
+    /// <summary>
+    /// Never returned: <see cref="Generator.Generate"/> throws <see cref="OperationCanceledException"/> when its token
+    /// is cancelled (before, during or after the prefill), as every other Copal API does. The tokens chosen before
+    /// the cancellation have already reached its onToken callback. Kept, with its value, so that code naming it
+    /// still compiles and is told why.
+    /// </summary>
+    [Obsolete("Generator.Generate throws OperationCanceledException when cancelled and never returns StopReason.Cancelled; catch the exception instead.")]
     Cancelled,
 }
 
@@ -43,6 +51,9 @@ public sealed class Generator
     internal static Span<float> Decodable(Span<float> logits, int? decodable) =>
         decodable is int n && n > 0 && n < logits.Length ? logits[..n] : logits;
 
+    /// <summary>Prompt tokens per prefill chunk (the run's activation rows): a cancellation stops the prefill within one chunk.</summary>
+    internal const int PrefillRows = 512;
+
     private readonly LlamaModel _model;
 
     public Generator(LlamaModel model) => _model = model ?? throw new ArgumentNullException(nameof(model));
@@ -68,6 +79,12 @@ public sealed class Generator
     /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/>, stopping early at any
     /// of <paramref name="stopIds"/> (which are not emitted) or when the context is full.
     /// </summary>
+    /// <remarks>
+    /// Cancelling <paramref name="cancellationToken"/> throws <see cref="OperationCanceledException"/>: checked before
+    /// any work, between the prefill's chunks of up to 512 prompt tokens and before every decode step, so a cancelled
+    /// run stops within one chunk or one token. Tokens already chosen have reached <paramref name="onToken"/>; that
+    /// callback is the way to keep a partial reply.
+    /// </remarks>
     public GenerationResult Generate(
         IReadOnlyList<int> prompt,
         int maxNewTokens,
@@ -100,13 +117,15 @@ public sealed class Generator
         // hundred tokens and grows with the tokens generated, not with what might be.
         int context = (int)Math.Min(limit, (long)prompt.Count + maxNewTokens);
         int reserve = (int)Math.Min(context, (long)prompt.Count + Math.Min(maxNewTokens, InitialNewTokens));
+        cancellationToken.ThrowIfCancellationRequested();
         var sampler = new Sampler(sampling);
         var all = new List<int>(prompt);
         var generated = new List<int>();
-        using RunState state = _model.CreateState(maxRows: Math.Min(prompt.Count, 512), maxPositions: context, reservePositions: reserve);
+        using RunState state = _model.CreateState(maxRows: Math.Min(prompt.Count, PrefillRows), maxPositions: context, reservePositions: reserve);
 
         var clock = Stopwatch.StartNew();
-        _model.Forward(state, all.ToArray(), 0, LogitsMode.Last);
+        // The prompt runs in chunks of PrefillRows; the token is checked between them.
+        _model.Forward(state, all.ToArray(), 0, LogitsMode.Last, cancellationToken: cancellationToken);
         float[] logits = _model.ReadLogits(state);
         NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"after the prefill of {prompt.Count} prompt tokens");
         TimeSpan prefill = clock.Elapsed;
@@ -116,11 +135,7 @@ public sealed class Generator
         int[] one = new int[1];
         while (generated.Count < maxNewTokens)
         {
-            if (cancellationToken.IsCancellationRequested)
-            {
-                reason = StopReason.Cancelled;
-                break;
-            }
+            cancellationToken.ThrowIfCancellationRequested();
             int next = sampler.Sample(Decodable(logits, DecodableTokens), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(all));
             if (stopIds.Contains(next))
             {
@@ -140,7 +155,7 @@ public sealed class Generator
                 break;
             }
             one[0] = next;
-            _model.Forward(state, one, all.Count - 1, LogitsMode.Last);
+            _model.Forward(state, one, all.Count - 1, LogitsMode.Last, cancellationToken: cancellationToken);
             _model.ReadLogits(state, logits);
             NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"at decode step {generated.Count} (position {all.Count - 1})");
         }

@@ -137,8 +137,8 @@ public sealed class LlamaModel : IDisposable
                 backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory, sparse, copyWeights, cancellationToken);
             if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)
             {
-                progress?.Report($"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load " +
-                    $"({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified");
+                progress?.Report(FormattableString.Invariant(
+                    $"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load ({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified"));
             }
             if (copyWeights)
             {
@@ -203,8 +203,11 @@ public sealed class LlamaModel : IDisposable
     /// <see cref="LogitsMode.Last"/> the last token's logits land in row 0 of <c>state.Logits</c>; with
     /// <see cref="LogitsMode.All"/> every token's (then tokens must fit in one call of MaxRows).
     /// Longer inputs are processed in chunks of MaxRows, which the KV cache makes exact.
+    /// <paramref name="cancellationToken"/> is checked before the first chunk and between chunks, so a cancelled call
+    /// stops within one chunk and throws <see cref="OperationCanceledException"/>; the KV cache then holds only the
+    /// chunks that ran, and no logits were written.
     /// </summary>
-    public void Forward(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap = null)
+    public void Forward(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap = null, CancellationToken cancellationToken = default)
     {
         using Lock.Scope run = _run.EnterScope();
         ArgumentNullException.ThrowIfNull(state);
@@ -228,6 +231,7 @@ public sealed class LlamaModel : IDisposable
         int done = 0;
         while (done < tokens.Length)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             int rows = Math.Min(state.MaxRows, tokens.Length - done);
             bool last = done + rows == tokens.Length;
             ForwardChunk(state, tokens.Slice(done, rows), startPos + done, last ? mode : LogitsMode.None, tap);

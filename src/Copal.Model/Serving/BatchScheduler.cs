@@ -128,7 +128,7 @@ internal sealed class BatchScheduler : IDisposable
             if (job.CancellationToken.IsCancellationRequested)
             {
                 Interlocked.Increment(ref _statistics.RequestsCancelled);
-                job.Finish(StopReason.Cancelled);
+                job.Cancel();
                 continue;
             }
             int index = Array.FindIndex(_slots, s => s is null || s.Job is null);
@@ -136,9 +136,18 @@ internal sealed class BatchScheduler : IDisposable
             slot.Start(job);
             try
             {
-                _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last);
+                // The prompt runs in chunks of PrefillRows with the request's token checked between them: a request
+                // cancelled during its prefill stops within one chunk, and the requests behind it wait no longer.
+                _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last, cancellationToken: job.CancellationToken);
                 _model.ReadLogits(slot.State, slot.Logits);
                 NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {job.PromptIds.Length} prompt tokens");
+            }
+            catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _statistics.RequestsCancelled);
+                job.Cancel();
+                slot.Job = null;
+                continue;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -179,7 +188,7 @@ internal sealed class BatchScheduler : IDisposable
             else
             {
                 Interlocked.Increment(ref _statistics.RequestsCancelled);
-                job.Finish(StopReason.Cancelled);
+                job.Cancel();
                 slot.Job = null;
             }
         }
@@ -351,12 +360,21 @@ internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int context
     public IReadOnlySet<int> StopIds { get; } = stopIds;
     public CancellationToken CancellationToken { get; } = cancellationToken;
     public Channel<int> Tokens { get; } = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-    /// <summary>Why it ended; set before <see cref="Tokens"/> completes.</summary>
+    /// <summary>Why it ended by itself; set before <see cref="Tokens"/> completes.</summary>
     public StopReason StopReason { get; private set; }
+
+    /// <summary>Its caller's token ended it before it finished; set before <see cref="Tokens"/> completes.</summary>
+    public bool Cancelled { get; private set; }
 
     public void Finish(StopReason reason)
     {
         StopReason = reason;
+        Tokens.Writer.TryComplete();
+    }
+
+    public void Cancel()
+    {
+        Cancelled = true;
         Tokens.Writer.TryComplete();
     }
 

@@ -3,7 +3,11 @@ namespace Copal.Model.Serving;
 /// <summary>How an <see cref="InferenceEngine"/> runs.</summary>
 public sealed record EngineOptions
 {
-    /// <summary>Sequences decoded together (slots): each step is one pass over the weights for up to this many tokens.</summary>
+    /// <summary>
+    /// Sequences decoded together (slots): each step is one pass over the weights for up to this many tokens; more
+    /// requests wait in the queue. Default 1: no batching, one sequence at a time (copal serve passes its --parallel,
+    /// default 4). Each slot holds its own KV cache, which grows up to <see cref="ContextSize"/>.
+    /// </summary>
     public int Parallel { get; init; } = 1;
 
     /// <summary>Positions one sequence may hold (prompt plus generated); null: the model's context. Each slot's KV cache grows up to this.</summary>

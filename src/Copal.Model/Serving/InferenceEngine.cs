@@ -29,7 +29,7 @@ public sealed class InferenceEngine : IDisposable
         int modelContext = model.Config.MaxPositionEmbeddings;
         if (options.Parallel < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Parallel, $"parallel must be ≥ 1, got {options.Parallel}");
+            throw new ArgumentOutOfRangeException(nameof(options), options.Parallel, FormattableString.Invariant($"parallel must be ≥ 1, got {options.Parallel}"));
         }
         if (options.ContextSize is int c && (c < 1 || c > modelContext))
         {
@@ -159,7 +159,7 @@ public sealed class InferenceEngine : IDisposable
                 await linked.CancelAsync().ConfigureAwait(false);
             }
         }
-        if (job.StopReason == StopReason.Cancelled)
+        if (job.Cancelled)
         {
             cancellationToken.ThrowIfCancellationRequested();
             throw new OperationCanceledException("the generation was cancelled");
@@ -177,7 +177,7 @@ public sealed class InferenceEngine : IDisposable
         }
         if (request.MaxTokens < 0)
         {
-            throw new CompletionRequestException("max_tokens", $"max_tokens must be ≥ 0, got {request.MaxTokens}");
+            throw new CompletionRequestException("max_tokens", FormattableString.Invariant($"max_tokens must be ≥ 0, got {request.MaxTokens}"));
         }
         if (!(request.Temperature >= 0) || float.IsInfinity(request.Temperature))
         {
@@ -189,7 +189,7 @@ public sealed class InferenceEngine : IDisposable
         }
         if (request.TopK < 0)
         {
-            throw new CompletionRequestException("top_k", $"top_k must be ≥ 0 (0 keeps every token), got {request.TopK}");
+            throw new CompletionRequestException("top_k", FormattableString.Invariant($"top_k must be ≥ 0 (0 keeps every token), got {request.TopK}"));
         }
         if (!(request.RepetitionPenalty > 0) || float.IsInfinity(request.RepetitionPenalty))
         {

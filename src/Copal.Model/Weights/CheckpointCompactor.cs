@@ -60,7 +60,7 @@ public static unsafe class CheckpointCompactor
             {
                 metadata[k] = v;
             }
-            log?.Invoke($"{t.Name}: {m.Format}{(m is NMSparseMatrix nm ? $" {nm.N}:{nm.M}" : "")} {m.BytesPerWeight:F3} B/weight");
+            log?.Invoke(FormattableString.Invariant($"{t.Name}: {m.Format}{(m is NMSparseMatrix nm ? $" {nm.N}:{nm.M}" : "")} {m.BytesPerWeight:F3} B/weight"));
         }
         if (negativeZeros > 0)
         {

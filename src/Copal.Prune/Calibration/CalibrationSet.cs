@@ -94,10 +94,9 @@ public sealed class CalibrationSet
                 int maxSamples = MaxSamplesFrom(sources.Select(s => s.Tokens).ToList(), seqLen);
                 long longestSeqLen = (tokens - 1) / asked;
                 string share = count > 1 ? $" (its share of {count} texts)" : "";
-                throw new CalibrationLimitException(
-                    $"--nsamples {nsamples} × --seqlen {seqLen} asks calibration text '{name}' for {asked} windows{share}, {(long)asked * seqLen:N0} tokens, " +
-                    $"but its {tokens:N0} tokens give at most {windows} non-overlapping windows of {seqLen}: use --nsamples ≤ {maxSamples}" +
-                    (longestSeqLen >= 2 ? $" or --seqlen ≤ {longestSeqLen}" : "") + ", or more text");
+                string orSeqLen = longestSeqLen >= 2 ? FormattableString.Invariant($" or --seqlen ≤ {longestSeqLen}") : "";
+                throw new CalibrationLimitException(FormattableString.Invariant(
+                    $"--nsamples {nsamples} × --seqlen {seqLen} asks calibration text '{name}' for {asked} windows{share}, {(long)asked * seqLen:N0} tokens, but its {tokens:N0} tokens give at most {windows} non-overlapping windows of {seqLen}: use --nsamples ≤ {maxSamples}{orSeqLen}, or more text"));
             }
         }
     }

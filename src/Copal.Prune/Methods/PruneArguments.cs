@@ -8,7 +8,7 @@ internal static class PruneArguments
         ArgumentNullException.ThrowIfNull(pattern);
         if (rows <= 0 || cols <= 0)
         {
-            throw new PruningShapeException($"{method}: weight shape [{rows}, {cols}] must be positive", nameof(rows));
+            throw new PruningShapeException(FormattableString.Invariant($"{method}: weight shape [{rows}, {cols}] must be positive"), nameof(rows));
         }
         if (weightLength != (long)rows * cols)
         {
@@ -49,7 +49,7 @@ internal static class PruneArguments
         {
             if (!float.IsFinite(weight[i]))
             {
-                throw new ArgumentException($"{method}: weight[{i / cols}, {i % cols}] is {weight[i]}, expected a finite value", nameof(weight));
+                throw new ArgumentException(FormattableString.Invariant($"{method}: weight[{i / cols}, {i % cols}] is {weight[i]}, expected a finite value"), nameof(weight));
             }
         }
     }

@@ -18,7 +18,7 @@ public sealed class InputStatistics
     {
         if (columns <= 0)
         {
-            throw new PruningShapeException($"input statistics need at least one column, got {columns}", nameof(columns));
+            throw new PruningShapeException(FormattableString.Invariant($"input statistics need at least one column, got {columns}"), nameof(columns));
         }
         Columns = columns;
         _columnMeanSquares = new double[columns];
@@ -38,7 +38,7 @@ public sealed class InputStatistics
         ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
         if (columns <= 0)
         {
-            throw new PruningShapeException($"input statistics need at least one column, got {columns}", nameof(columns));
+            throw new PruningShapeException(FormattableString.Invariant($"input statistics need at least one column, got {columns}"), nameof(columns));
         }
         CheckLength(hessian.Length, (long)columns * columns, nameof(hessian));
         var stats = new InputStatistics(columns, hessian.ToArray()) { Sequences = sequences };

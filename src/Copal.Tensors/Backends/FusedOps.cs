@@ -63,7 +63,7 @@ public static class FusedOps
     {
         if (shape.Rows != 1 || row < 0)
         {
-            throw new ArgumentException($"BatchRowAttention: one row a call (shape.Rows = 1) at a row index ≥ 0, got {shape.Rows} rows at row {row}", nameof(row));
+            throw new ArgumentException(FormattableString.Invariant($"BatchRowAttention: one row a call (shape.Rows = 1) at a row index ≥ 0, got {shape.Rows} rows at row {row}"), nameof(row));
         }
     }
 

@@ -48,7 +48,7 @@ public static unsafe class Gemm
     {
         if (w.IsPanels && rowStart % GemmMicroKernel.NR != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(rowStart), $"a panel matrix's row range starts at a multiple of {GemmMicroKernel.NR}, got {rowStart}");
+            throw new ArgumentOutOfRangeException(nameof(rowStart), FormattableString.Invariant($"a panel matrix's row range starts at a multiple of {GemmMicroKernel.NR}, got {rowStart}"));
         }
         switch (w.DType)
         {

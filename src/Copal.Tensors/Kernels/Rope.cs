@@ -16,7 +16,7 @@ public static class Rope
     {
         if (headDim <= 0 || headDim % 2 != 0)
         {
-            throw new ArgumentException($"headDim must be even and positive, got {headDim}", nameof(headDim));
+            throw new ArgumentException(FormattableString.Invariant($"headDim must be even and positive, got {headDim}"), nameof(headDim));
         }
         if (x.Length < heads * headDim)
         {

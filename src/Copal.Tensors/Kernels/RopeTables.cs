@@ -50,7 +50,7 @@ public sealed class RopeTables
         }
         if (headDim <= 0 || headDim % 2 != 0)
         {
-            throw new ArgumentException($"headDim must be even and positive, got {headDim}", nameof(headDim));
+            throw new ArgumentException(FormattableString.Invariant($"headDim must be even and positive, got {headDim}"), nameof(headDim));
         }
         if (!(theta > 0))
         {
@@ -91,7 +91,7 @@ public sealed class RopeTables
         }
         if (!(scaling.Factor > 0))
         {
-            throw new ArgumentException($"rope_scaling factor must be positive, got {scaling.Factor}", nameof(scaling));
+            throw new ArgumentException(FormattableString.Invariant($"rope_scaling factor must be positive, got {scaling.Factor}"), nameof(scaling));
         }
         float factor = (float)scaling.Factor;
         switch (scaling.Type)

@@ -11,12 +11,12 @@ internal readonly unsafe struct DenseSource
         }
         if (rows <= 0 || cols <= 0)
         {
-            throw new SparseFormatException(name, $"shape [{rows}, {cols}] must be positive");
+            throw new SparseFormatException(name, FormattableString.Invariant($"shape [{rows}, {cols}] must be positive"));
         }
         long expected = (long)rows * cols * dtype.SizeOf();
         if (byteLength != expected)
         {
-            throw new SparseFormatException(name, $"dense [{rows}, {cols}] {dtype} needs {expected} bytes, got {byteLength}");
+            throw new SparseFormatException(name, FormattableString.Invariant($"dense [{rows}, {cols}] {dtype} needs {expected} bytes, got {byteLength}"));
         }
         Name = name;
         DType = dtype;

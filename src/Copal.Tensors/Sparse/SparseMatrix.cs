@@ -20,7 +20,7 @@ public abstract unsafe class SparseMatrix : IDisposable
         }
         if (rows <= 0 || cols <= 0)
         {
-            throw new SparseFormatException(name, $"shape [{rows}, {cols}] must be positive");
+            throw new SparseFormatException(name, FormattableString.Invariant($"shape [{rows}, {cols}] must be positive"));
         }
         Name = name;
         DType = dtype;
@@ -163,5 +163,5 @@ public abstract unsafe class SparseMatrix : IDisposable
     /// <summary>Frees owned memory; borrowed memory is left to its owner.</summary>
     protected abstract void Release();
 
-    public override string ToString() => $"{Name} {Format} {DType} [{Rows}, {Cols}] {BytesPerWeight:F3} B/weight";
+    public override string ToString() => FormattableString.Invariant($"{Name} {Format} {DType} [{Rows}, {Cols}] {BytesPerWeight:F3} B/weight");
 }

@@ -134,7 +134,7 @@ public static class SparseTensorCodec
         }
         if (rows <= 0 || cols <= 0)
         {
-            throw new SparseFormatException(name, $"metadata shape [{rows}, {cols}] must be positive");
+            throw new SparseFormatException(name, FormattableString.Invariant($"metadata shape [{rows}, {cols}] must be positive"));
         }
         TensorView Part(string suffix) => lookup(name + suffix) ?? throw new SparseFormatException(name, $"missing part '{name + suffix}'");
         return format switch

@@ -113,7 +113,7 @@ public static class SparsityAdvisor
         }
         if (bitmaskPays)
         {
-            return new SparsityChoice(SparseFormat.Bitmask, 0, 0, $"sparsity {stats.Sparsity:P0} ≥ bitmask break-even {breakEven:P0} for {dtype}");
+            return new SparsityChoice(SparseFormat.Bitmask, 0, 0, FormattableString.Invariant($"sparsity {stats.Sparsity:P0} ≥ bitmask break-even {breakEven:P0} for {dtype}"));
         }
         if (double.IsPositiveInfinity(breakEven))
         {
@@ -121,6 +121,6 @@ public static class SparsityAdvisor
         }
         // 4:8 decodes through the generic index path, slower than the bitmask of the same matrix, so it is never
         // chosen for speed; it stays a storage format.
-        return new SparsityChoice(SparseFormat.Dense, 0, 0, $"sparsity {stats.Sparsity:P0} is below the break-even {breakEven:P0} for {dtype}");
+        return new SparsityChoice(SparseFormat.Dense, 0, 0, FormattableString.Invariant($"sparsity {stats.Sparsity:P0} is below the break-even {breakEven:P0} for {dtype}"));
     }
 }

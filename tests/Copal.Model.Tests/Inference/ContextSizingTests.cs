@@ -55,29 +55,30 @@ public sealed class ContextSizingTests : IDisposable
     {
         int[] prompt = [1, 17, 4242, 9];
         using LlamaModel model = LlamaModel.Load(Write(1 << 16), _backend);
-        LlamaConfig c = model.Config;
-        long PositionBytes(long positions) => 2L * c.NumLayers * positions * c.KvDim * sizeof(float);
 
-        // int.MaxValue new tokens ("until end of text"), stopped after 30: the cache holds the prompt and the first
-        // reserve of new tokens, not the 65,536 positions the bound allows.
-        using var cts = new CancellationTokenSource();
-        int seen = 0;
-        GenerationResult stopped = new Generator(model).Generate(prompt, int.MaxValue, SamplingOptions.Greedy, new HashSet<int>(),
-            _ => { if (++seen == 30) { cts.Cancel(); } }, cts.Token);
-        Assert.Equal(30, stopped.GeneratedIds.Count);
-        Assert.Equal(PositionBytes(prompt.Length + Generator.InitialNewTokens), stopped.KvCacheBytes);
+        // int.MaxValue new tokens ("until end of text"), cancelled after 30: the cache and the RoPE tables were
+        // reserved for the prompt and the first 256 new tokens, not for the 65,536 positions the bound allows.
+        var ids = new List<int>();
+        using (var cts = new CancellationTokenSource())
+        {
+            Assert.Throws<OperationCanceledException>(() => new Generator(model).Generate(prompt, int.MaxValue, SamplingOptions.Greedy, new HashSet<int>(),
+                id => { ids.Add(id); if (ids.Count == 30) { cts.Cancel(); } }, cts.Token));
+        }
+        Assert.Equal(30, ids.Count);
         Assert.Equal(prompt.Length + Generator.InitialNewTokens, model.RopePositions);
 
-        // Past the reserve the cache grows, and the text is what a run sized for it from the start gives.
+        // Past the reserve the cache and the tables grow (doubling), and the text is what a run sized for it gives.
         const int Long = Generator.InitialNewTokens + 44;
-        using var later = new CancellationTokenSource();
-        int count = 0;
-        GenerationResult grown = new Generator(model).Generate(prompt, int.MaxValue, SamplingOptions.Greedy, new HashSet<int>(),
-            _ => { if (++count == Long) { later.Cancel(); } }, later.Token);
+        ids.Clear();
+        using (var later = new CancellationTokenSource())
+        {
+            Assert.Throws<OperationCanceledException>(() => new Generator(model).Generate(prompt, int.MaxValue, SamplingOptions.Greedy, new HashSet<int>(),
+                id => { ids.Add(id); if (ids.Count == Long) { later.Cancel(); } }, later.Token));
+        }
         using LlamaModel exact = LlamaModel.Load(Write(prompt.Length + Long), _backend);
         GenerationResult sized = new Generator(exact).Generate(prompt, Long, SamplingOptions.Greedy, new HashSet<int>());
-        Assert.Equal(sized.GeneratedIds, grown.GeneratedIds);
-        Assert.InRange(grown.KvCacheBytes, PositionBytes(prompt.Length + Long), PositionBytes(2L * (prompt.Length + Long)));
+        Assert.Equal(sized.GeneratedIds, ids);
+        Assert.Equal(2 * (prompt.Length + Generator.InitialNewTokens), model.RopePositions);
     }
 
     [Fact]

@@ -72,7 +72,7 @@ public sealed partial class IlgpuBackend : IDeviceMemoryProbe
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (words.Length == 0 || words.Length % 4 != 0)
         {
-            throw new ArgumentException($"StreamReadChecksum: expected a positive multiple of 4 words, got {words.Length}", nameof(words));
+            throw new ArgumentException(FormattableString.Invariant($"StreamReadChecksum: expected a positive multiple of 4 words, got {words.Length}"), nameof(words));
         }
         long quads = words.Length / 4;
         using MemoryBuffer1D<uint, Stride1D.Dense> data = AllocateOnDevice<uint>(words.Length, "the memory-rate probe");

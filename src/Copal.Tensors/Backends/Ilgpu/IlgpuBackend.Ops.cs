@@ -219,7 +219,7 @@ public sealed partial class IlgpuBackend
         Require(BackendOp.Copy);
         if (sourceOffset < 0 || destinationOffset < 0 || count < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(count), $"Copy: offsets and count must be ≥ 0, got {sourceOffset}, {destinationOffset}, {count}");
+            throw new ArgumentOutOfRangeException(nameof(count), FormattableString.Invariant($"Copy: offsets and count must be ≥ 0, got {sourceOffset}, {destinationOffset}, {count}"));
         }
         Need(source, sourceOffset + count, "Copy", nameof(source));
         Need(destination, destinationOffset + count, "Copy", nameof(destination));
@@ -342,7 +342,7 @@ public sealed partial class IlgpuBackend
     {
         if (headDim % 2 != 0 || headDim <= 0 || startPos < 0)
         {
-            throw new ArgumentException($"{op}: headDim must be even and positive and startPos ≥ 0, got headDim {headDim}, startPos {startPos}");
+            throw new ArgumentException(FormattableString.Invariant($"{op}: headDim must be even and positive and startPos ≥ 0, got headDim {headDim}, startPos {startPos}"));
         }
         int pairs = Count((long)rows * heads * (headDim / 2), op);
         long table = (long)(startPos + rows) * (headDim / 2);
@@ -396,7 +396,7 @@ public sealed partial class IlgpuBackend
     {
         if (value <= 0)
         {
-            throw new ArgumentOutOfRangeException(name, $"{op}: {name} must be positive, got {value}");
+            throw new ArgumentOutOfRangeException(name, FormattableString.Invariant($"{op}: {name} must be positive, got {value}"));
         }
     }
 

@@ -39,7 +39,7 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
                 || (group > 1 && group % accelerator.WarpSize != 0))
             {
                 throw new ArgumentOutOfRangeException(nameof(cpuThreadsPerGroup),
-                    $"ILGPU CPU groups must be 1 or a power-of-two multiple of the warp ({accelerator.WarpSize}) up to {accelerator.MaxNumThreadsPerGroup}, got {group}");
+                    FormattableString.Invariant($"ILGPU CPU groups must be 1 or a power-of-two multiple of the warp ({accelerator.WarpSize}) up to {accelerator.MaxNumThreadsPerGroup}, got {group}"));
             }
             return new LaunchPlan(group, FloorSqrtPowerOfTwo(group), Math.Min(group, AttentionKernel.KeyBlock), 4 * accelerator.NumMultiprocessors,
                 group == 1 ? int.MaxValue : 64, 64);

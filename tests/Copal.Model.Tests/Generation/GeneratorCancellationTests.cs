@@ -1,0 +1,98 @@
+using Copal.Model.Config;
+using Copal.Model.Generation;
+using Copal.Model.Inference;
+using Copal.Model.Synthetic;
+using Copal.Tensors;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Generation;
+
+/// <summary>
+/// <see cref="Generator.Generate"/> stops when its token is cancelled, as every Copal API does, with
+/// <see cref="OperationCanceledException"/>: before any work, between the prefill's chunks, between decode steps.
+/// The work done is counted by the backend's embedding lookups (one per forward chunk), not timed.
+/// </summary>
+public sealed class GeneratorCancellationTests : IDisposable
+{
+    // Four prefill chunks: 512, 512, 512 and 464 prompt tokens.
+    private const int PromptTokens = 2000;
+
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-cancel-").FullName;
+    private readonly EmbeddingCountingBackend _backend = new(1);
+    private readonly LlamaModel _model;
+    private readonly int[] _prompt = [.. Enumerable.Range(0, PromptTokens).Select(i => 1 + (i * 37 % 1000))];
+
+    public GeneratorCancellationTests()
+    {
+        string dir = Path.Combine(_temp, "model");
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = 4096 };
+        SyntheticModelWriter.Write(config, dir, DType.F32, seed: 7, tokenizerDirectory: null);
+        _model = LlamaModel.Load(dir, _backend);
+    }
+
+    public void Dispose()
+    {
+        _model.Dispose();
+        _backend.Dispose();
+        Directory.Delete(_temp, recursive: true);
+    }
+
+    [Fact]
+    public void The_prefill_runs_in_chunks_when_nothing_cancels_it()
+    {
+        _backend.Reset();
+        GenerationResult r = new Generator(_model).Generate(_prompt, 2, SamplingOptions.Greedy, new HashSet<int>());
+        Assert.Equal(2, r.GeneratedIds.Count);
+        Assert.Equal([512, 512, 512, 464, 1], _backend.Rows);
+    }
+
+    [Fact]
+    public void An_already_cancelled_token_throws_before_any_forward_pass()
+    {
+        _backend.Reset();
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            new Generator(_model).Generate(_prompt, 5, SamplingOptions.Greedy, new HashSet<int>(), cancellationToken: cancel.Token));
+        Assert.Empty(_backend.Rows);
+    }
+
+    [Fact]
+    public void Cancelling_during_the_prefill_stops_it_after_the_chunk_in_flight()
+    {
+        _backend.Reset();
+        using var cancel = new CancellationTokenSource();
+        _backend.OnEmbedding = _ => cancel.Cancel(); // during the first chunk
+        var tokens = new List<int>();
+        try
+        {
+            Assert.ThrowsAny<OperationCanceledException>(() =>
+                new Generator(_model).Generate(_prompt, 5, SamplingOptions.Greedy, new HashSet<int>(), tokens.Add, cancel.Token));
+        }
+        finally
+        {
+            _backend.OnEmbedding = null;
+        }
+        Assert.Equal([512], _backend.Rows);
+        Assert.Empty(tokens);
+    }
+
+    [Fact]
+    public void Cancelling_during_decode_throws_with_the_tokens_so_far_given_to_the_callback()
+    {
+        using var cancel = new CancellationTokenSource();
+        var tokens = new List<int>();
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            new Generator(_model).Generate([1, 2, 3], 50, SamplingOptions.Greedy, new HashSet<int>(), id =>
+            {
+                tokens.Add(id);
+                if (tokens.Count == 3)
+                {
+                    cancel.Cancel();
+                }
+            }, cancel.Token));
+        Assert.Equal(3, tokens.Count);
+        IReadOnlyList<int> whole = new Generator(_model).Generate([1, 2, 3], 3, SamplingOptions.Greedy, new HashSet<int>()).GeneratedIds;
+        Assert.Equal(whole, tokens);
+    }
+}
