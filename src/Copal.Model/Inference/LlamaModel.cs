@@ -19,6 +19,7 @@ public sealed class LlamaModel : IDisposable
     private readonly RopeScaling? _ropeScaling;
     private DeviceBuffer? _ropeCos; // [RopePositions, headDim/2]
     private DeviceBuffer? _ropeSin; // [RopePositions, headDim/2]
+    private bool _disposed;
 
     public LlamaModel(IBackend backend, LlamaConfig config, LlamaWeights weights, IDisposable? storage = null, string? source = null)
     {
@@ -159,6 +160,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public RunState CreateLayerState(int rows)
     {
+        ThrowIfDisposed();
         if (rows > Config.MaxPositionEmbeddings)
         {
             throw new ArgumentOutOfRangeException(nameof(rows), rows,
@@ -176,6 +178,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public RunState CreateState(int maxRows, int? maxPositions = null, bool allRowLogits = false)
     {
+        ThrowIfDisposed();
         int positions = maxPositions ?? Config.MaxPositionEmbeddings;
         if (positions > Config.MaxPositionEmbeddings)
         {
@@ -196,6 +199,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public void Forward(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap = null)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         if (tokens.IsEmpty)
         {
@@ -227,6 +231,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Copies the first <paramref name="rows"/> rows of logits to the host. // [rows, vocab]</summary>
     public float[] ReadLogits(RunState state, int rows = 1)
     {
+        ThrowIfDisposed();
         var logits = new float[(long)rows * Config.VocabSize];
         ReadLogits(state, logits);
         return logits;
@@ -239,6 +244,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public void ReadLogits(RunState state, Span<float> destination)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         int vocab = Config.VocabSize;
         if (destination.Length == 0 || destination.Length % vocab != 0)
@@ -251,6 +257,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Writes the embeddings of <paramref name="tokens"/> into <paramref name="hidden"/>. // [tokens, hidden]</summary>
     public void Embed(ReadOnlySpan<int> tokens, DeviceBuffer hidden)
     {
+        ThrowIfDisposed();
         ValidateTokens(tokens);
         Backend.Embedding(Weights.Embedding, tokens, hidden);
     }
@@ -271,6 +278,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     private void Layer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap, bool inputNormed, DeviceBuffer? nextNorm)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(hidden);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, state.MaxRows);
@@ -349,6 +357,7 @@ public sealed class LlamaModel : IDisposable
     /// <param name="positions">Each row's position in its sequence.</param>
     public void ForwardBatch(RunState batch, IReadOnlyList<RunState> sequences, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(sequences);
         int rows = tokens.Length;
@@ -406,6 +415,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>
     public void Head(RunState state, DeviceBuffer hidden, int rows)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
         Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
@@ -418,6 +428,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     internal void EnsureRope(int positions)
     {
+        ThrowIfDisposed();
         if (positions <= RopePositions)
         {
             return;
@@ -461,6 +472,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>The RoPE tables as they are now, read back (for tests). // 2 × [RopePositions, headDim/2]</summary>
     internal (float[] Cos, float[] Sin) ReadRopeTables()
     {
+        ThrowIfDisposed();
         var cos = new float[(long)RopePositions * (Config.HeadDim / 2)];
         var sin = new float[cos.Length];
         if (cos.Length > 0)
@@ -544,8 +556,20 @@ public sealed class LlamaModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Every entry point that reads the weights or the tables checks this first: after Dispose they are freed (or
+    /// unmapped), and reading them would be an access violation, which no caller can catch.
+    /// </summary>
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Frees the weights, the tables and the checkpoint; the model's methods then throw <see cref="ObjectDisposedException"/>. Disposing again does nothing.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         _ropeCos?.Dispose();
         _ropeSin?.Dispose();
         Weights.Dispose();
