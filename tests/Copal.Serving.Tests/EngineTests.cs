@@ -77,6 +77,17 @@ public sealed class EngineTests
         Assert.Equal(64, full.Usage.TotalTokens);
     }
 
+    [Fact]
+    public async Task A_null_stop_list_is_an_ArgumentNullException_naming_the_field()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        var e = await Assert.ThrowsAsync<ArgumentNullException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a", Stop = null! }));
+        Assert.Equal("request", e.ParamName);
+        Assert.Contains("CompletionRequest.Stop is null", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
     /// <summary>The engine is what the caller holds: a request after Dispose names it, not its internal scheduler.</summary>
     [Fact]
     public async Task A_disposed_engine_names_itself_and_Dispose_again_is_harmless()

@@ -197,6 +197,10 @@ public sealed class InferenceEngine : IDisposable
         {
             throw new CompletionRequestException("repetition_penalty", FormattableString.Invariant($"repetition_penalty must be a finite number > 0 (1 is off), got {request.RepetitionPenalty}"));
         }
+        if (request.Stop is null)
+        {
+            throw new ArgumentNullException(nameof(request), $"{nameof(CompletionRequest)}.{nameof(CompletionRequest.Stop)} is null; expected a list of stop texts (empty for none)");
+        }
         foreach (string s in request.Stop)
         {
             if (string.IsNullOrEmpty(s))
