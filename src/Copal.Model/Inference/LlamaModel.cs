@@ -75,7 +75,12 @@ public sealed class LlamaModel : IDisposable
     public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
         bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(backend);
+        if (File.Exists(directory))
+        {
+            throw new ModelLoadException($"model folder '{directory}' is a file; expected a model folder (config.json, *.safetensors)");
+        }
         if (!Directory.Exists(directory))
         {
             throw new ModelLoadException($"model folder '{directory}' does not exist");

@@ -64,10 +64,13 @@ public sealed class NullArgumentTests : IDisposable
     }
 
     [Fact]
-    public void Calibrate_refuses_nulls_naming_them()
+    public void Calibrate_refuses_nulls_and_says_a_folder_is_not_a_text_file()
     {
         Assert.Equal("modelDirectory", Assert.Throws<ArgumentNullException>(() => PruneJob.Calibrate(null!, [_temp], 1, 8, 0)).ParamName);
         Assert.Equal("files", Assert.Throws<ArgumentNullException>(() => PruneJob.Calibrate(TestData.Stories260K, null!, 1, 8, 0)).ParamName);
+        var e = Assert.Throws<IOException>(() => PruneJob.Calibrate(TestData.Stories260K, [_temp], 1, 8, 0));
+        Assert.IsNotType<FileNotFoundException>(e);
+        Assert.Contains($"'{_temp}' is a folder; expected a text file", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,75 @@
+using Copal.Model.Evaluation;
+using Copal.Model.Inference;
+using Copal.Model.Tokenization;
+using Copal.Model.Weights;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>
+/// Wrong arguments and wrong kinds of path: the error names the caller's own parameter, and says what the path is
+/// (a file where a folder is expected, or the other way round) instead of that it does not exist.
+/// </summary>
+public sealed class ModelArgumentTests : IDisposable
+{
+    private readonly CpuBackend _backend = new();
+    private readonly LlamaModel _model;
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-args-").FullName;
+
+    public ModelArgumentTests() => _model = LlamaModel.Load(TestData.Stories260K, _backend);
+
+    public void Dispose()
+    {
+        _model.Dispose();
+        _backend.Dispose();
+        Directory.Delete(_temp, recursive: true);
+    }
+
+    private static void AssertOneLine(Exception e) => Assert.DoesNotContain('\n', e.Message);
+
+    [Fact]
+    public void Loading_a_file_as_a_model_folder_says_it_is_a_file()
+    {
+        string config = Path.Combine(TestData.Stories260K, "config.json");
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(config, _backend));
+        Assert.Contains($"'{config}' is a file", e.Message, StringComparison.Ordinal);
+        Assert.Contains("expected a model folder", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("does not exist", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+    }
+
+    [Fact]
+    public void Null_paths_throw_ArgumentNullException_naming_the_callers_parameter()
+    {
+        Assert.Equal("directory", Assert.Throws<ArgumentNullException>(() => LlamaModel.Load(null!, _backend)).ParamName);
+        Assert.Equal("modelDirectory", Assert.Throws<ArgumentNullException>(() => CopalTokenizer.FromDirectory(null!)).ParamName);
+        Assert.Equal("tokenizerJsonPath", Assert.Throws<ArgumentNullException>(() => CopalTokenizer.FromFile(null!)).ParamName);
+        Assert.Equal("path", Assert.Throws<ArgumentNullException>(() => TextDataset.Load(null!)).ParamName);
+    }
+
+    [Fact]
+    public void A_folder_given_as_a_text_file_says_it_is_a_folder()
+    {
+        var e = Assert.Throws<IOException>(() => TextDataset.Load(_temp));
+        Assert.IsNotType<FileNotFoundException>(e);
+        Assert.Contains($"'{_temp}' is a folder; expected a text file", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+    }
+
+    [Fact]
+    public void A_folder_given_as_a_tokenizer_file_is_a_TokenizerException_saying_so()
+    {
+        var e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(_temp));
+        Assert.Contains($"{_temp}: is a directory, expected a file", e.Message, StringComparison.Ordinal);
+        string json = Path.Combine(TestData.Stories260K, "tokenizer.json");
+        e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(json, _temp));
+        Assert.Contains($"{_temp}: is a directory, expected a file", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+        // A tokenizer_config.json that is absent is the project's error too, not the runtime's.
+        string absent = Path.Combine(_temp, "tokenizer_config.json");
+        e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(json, absent));
+        Assert.Contains(absent, e.Message, StringComparison.Ordinal);
+    }
+}
