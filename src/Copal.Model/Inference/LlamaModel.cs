@@ -166,6 +166,10 @@ public sealed class LlamaModel : IDisposable
     public RunState CreateLayerState(int rows)
     {
         ThrowIfDisposed();
+        if (rows < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"a layer state needs rows ≥ 1, got {rows}");
+        }
         if (rows > Config.MaxPositionEmbeddings)
         {
             throw new ArgumentOutOfRangeException(nameof(rows), rows,
@@ -184,6 +188,14 @@ public sealed class LlamaModel : IDisposable
     public RunState CreateState(int maxRows, int? maxPositions = null, bool allRowLogits = false)
     {
         ThrowIfDisposed();
+        if (maxRows < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxRows), $"a state needs maxRows ≥ 1, got {maxRows}");
+        }
+        if (maxPositions < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxPositions), $"a state needs maxPositions ≥ 1 (or null for the model's context), got {maxPositions}");
+        }
         int positions = maxPositions ?? Config.MaxPositionEmbeddings;
         if (positions > Config.MaxPositionEmbeddings)
         {
@@ -210,7 +222,11 @@ public sealed class LlamaModel : IDisposable
         {
             throw new ArgumentException("no tokens to run", nameof(tokens));
         }
-        if (startPos < 0 || (long)startPos + tokens.Length > state.MaxPositions)
+        if (startPos < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(startPos), $"startPos must be ≥ 0, got {startPos}");
+        }
+        if ((long)startPos + tokens.Length > state.MaxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(tokens),
                 $"positions {startPos}..{startPos + tokens.Length - 1} exceed the context of {state.MaxPositions} positions");
@@ -237,6 +253,11 @@ public sealed class LlamaModel : IDisposable
     public float[] ReadLogits(RunState state, int rows = 1)
     {
         ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(state);
+        if (rows < 1 || rows > state.LogitRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"rows {rows} outside the state's logit rows: expected 1 to {state.LogitRows}");
+        }
         var logits = new float[(long)rows * Config.VocabSize];
         ReadLogits(state, logits);
         return logits;
@@ -255,6 +276,10 @@ public sealed class LlamaModel : IDisposable
         if (destination.Length == 0 || destination.Length % vocab != 0)
         {
             throw new ArgumentException($"a logits destination holds whole rows of {vocab}, got {destination.Length} elements", nameof(destination));
+        }
+        if (destination.Length / vocab > state.LogitRows)
+        {
+            throw new ArgumentException($"a logits destination of {destination.Length / vocab} rows of {vocab} exceeds the state's {state.LogitRows} logit rows", nameof(destination));
         }
         Backend.Download(state.Logits, destination);
     }
@@ -286,8 +311,18 @@ public sealed class LlamaModel : IDisposable
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(hidden);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, state.MaxRows);
-        ArgumentOutOfRangeException.ThrowIfNegative(startPos);
+        if ((uint)layer >= (uint)Config.NumLayers)
+        {
+            throw new ArgumentOutOfRangeException(nameof(layer), $"layer {layer} outside the model's layers: expected 0 to {Config.NumLayers - 1}");
+        }
+        if (rows < 1 || rows > state.MaxRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"rows {rows} outside the state's rows: expected 1 to {state.MaxRows}");
+        }
+        if (startPos < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(startPos), $"startPos must be ≥ 0, got {startPos}");
+        }
         state.EnsurePositions(startPos + rows);
         EnsureRope(startPos + rows);
         DecoderLayerWeights w = Weights.Layers[layer];

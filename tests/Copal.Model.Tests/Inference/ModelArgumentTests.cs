@@ -30,6 +30,61 @@ public sealed class ModelArgumentTests : IDisposable
     private static void AssertOneLine(Exception e) => Assert.DoesNotContain('\n', e.Message);
 
     [Fact]
+    public void CreateState_names_maxRows_and_maxPositions()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateState(4, maxPositions: 0));
+        Assert.Equal("maxPositions", e.ParamName);
+        Assert.Contains("got 0", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateState(0));
+        Assert.Equal("maxRows", e.ParamName);
+        AssertOneLine(e);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateLayerState(0));
+        Assert.Equal("rows", e.ParamName);
+        AssertOneLine(e);
+    }
+
+    [Fact]
+    public void Forward_names_startPos_when_it_is_negative()
+    {
+        using RunState state = _model.CreateState(4);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.Forward(state, [1], -1, LogitsMode.Last));
+        Assert.Equal("startPos", e.ParamName);
+        Assert.Contains("-1", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+    }
+
+    [Fact]
+    public void ReadLogits_beyond_the_states_logit_rows_says_so()
+    {
+        using RunState state = _model.CreateState(4);
+        _model.Forward(state, [1, 403], 0, LogitsMode.Last);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.ReadLogits(state, 1000));
+        Assert.Equal("rows", e.ParamName);
+        Assert.Contains("rows 1000", e.Message, StringComparison.Ordinal);
+        Assert.Contains("logit rows", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.ReadLogits(state, 0));
+        Assert.Equal("rows", e.ParamName);
+        var d = Assert.Throws<ArgumentException>(() => _model.ReadLogits(state, new float[2 * _model.Config.VocabSize]));
+        Assert.Equal("destination", d.ParamName);
+        Assert.Contains("logit rows", d.Message, StringComparison.Ordinal);
+        AssertOneLine(d);
+    }
+
+    [Fact]
+    public void ForwardLayer_names_a_layer_outside_the_model()
+    {
+        using RunState state = _model.CreateLayerState(2);
+        using DeviceBuffer hidden = _backend.Allocate(2L * _model.Config.HiddenSize);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(state, _model.Config.NumLayers, hidden, 2, 0));
+        Assert.Equal("layer", e.ParamName);
+        AssertOneLine(e);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(state, 0, hidden, 2, -1));
+        Assert.Equal("startPos", e.ParamName);
+    }
+
+    [Fact]
     public void Loading_a_file_as_a_model_folder_says_it_is_a_file()
     {
         string config = Path.Combine(TestData.Stories260K, "config.json");
