@@ -168,7 +168,7 @@ public sealed class LlamaModel : IDisposable
         ThrowIfDisposed();
         if (rows < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(rows), $"a layer state needs rows ≥ 1, got {rows}");
+            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"a layer state needs rows ≥ 1, got {rows}"));
         }
         if (rows > Config.MaxPositionEmbeddings)
         {
@@ -190,11 +190,11 @@ public sealed class LlamaModel : IDisposable
         ThrowIfDisposed();
         if (maxRows < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(maxRows), $"a state needs maxRows ≥ 1, got {maxRows}");
+            throw new ArgumentOutOfRangeException(nameof(maxRows), FormattableString.Invariant($"a state needs maxRows ≥ 1, got {maxRows}"));
         }
         if (maxPositions < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(maxPositions), $"a state needs maxPositions ≥ 1 (or null for the model's context), got {maxPositions}");
+            throw new ArgumentOutOfRangeException(nameof(maxPositions), FormattableString.Invariant($"a state needs maxPositions ≥ 1 (or null for the model's context), got {maxPositions}"));
         }
         int positions = maxPositions ?? Config.MaxPositionEmbeddings;
         if (positions > Config.MaxPositionEmbeddings)
@@ -224,7 +224,7 @@ public sealed class LlamaModel : IDisposable
         }
         if (startPos < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(startPos), $"startPos must be ≥ 0, got {startPos}");
+            throw new ArgumentOutOfRangeException(nameof(startPos), FormattableString.Invariant($"startPos must be ≥ 0, got {startPos}"));
         }
         if ((long)startPos + tokens.Length > state.MaxPositions)
         {
@@ -256,7 +256,7 @@ public sealed class LlamaModel : IDisposable
         ArgumentNullException.ThrowIfNull(state);
         if (rows < 1 || rows > state.LogitRows)
         {
-            throw new ArgumentOutOfRangeException(nameof(rows), $"rows {rows} outside the state's logit rows: expected 1 to {state.LogitRows}");
+            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"rows {rows} outside the state's logit rows: expected 1 to {state.LogitRows}"));
         }
         var logits = new float[(long)rows * Config.VocabSize];
         ReadLogits(state, logits);
@@ -313,15 +313,15 @@ public sealed class LlamaModel : IDisposable
         ArgumentNullException.ThrowIfNull(hidden);
         if ((uint)layer >= (uint)Config.NumLayers)
         {
-            throw new ArgumentOutOfRangeException(nameof(layer), $"layer {layer} outside the model's layers: expected 0 to {Config.NumLayers - 1}");
+            throw new ArgumentOutOfRangeException(nameof(layer), FormattableString.Invariant($"layer {layer} outside the model's layers: expected 0 to {Config.NumLayers - 1}"));
         }
         if (rows < 1 || rows > state.MaxRows)
         {
-            throw new ArgumentOutOfRangeException(nameof(rows), $"rows {rows} outside the state's rows: expected 1 to {state.MaxRows}");
+            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"rows {rows} outside the state's rows: expected 1 to {state.MaxRows}"));
         }
         if (startPos < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(startPos), $"startPos must be ≥ 0, got {startPos}");
+            throw new ArgumentOutOfRangeException(nameof(startPos), FormattableString.Invariant($"startPos must be ≥ 0, got {startPos}"));
         }
         state.EnsurePositions(startPos + rows);
         EnsureRope(startPos + rows);

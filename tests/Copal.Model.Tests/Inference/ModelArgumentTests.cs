@@ -54,6 +54,34 @@ public sealed class ModelArgumentTests : IDisposable
         AssertOneLine(e);
     }
 
+    /// <summary>The numbers in these messages read the same under any culture: a negative value keeps its ASCII minus.</summary>
+    [Fact]
+    public void Argument_messages_are_culture_invariant()
+    {
+        using RunState state = _model.CreateState(4);
+        using RunState layerState = _model.CreateLayerState(2);
+        using DeviceBuffer hidden = _backend.Allocate(2L * _model.Config.HiddenSize);
+        var culture = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+        culture.NumberFormat.NegativeSign = "~";
+        System.Globalization.CultureInfo saved = System.Globalization.CultureInfo.CurrentCulture;
+        System.Globalization.CultureInfo.CurrentCulture = culture;
+        try
+        {
+            Assert.Contains("got -1", Assert.Throws<ArgumentOutOfRangeException>(() => _model.Forward(state, [1], -1, LogitsMode.Last)).Message, StringComparison.Ordinal);
+            Assert.Contains("got -2", Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateState(-2)).Message, StringComparison.Ordinal);
+            Assert.Contains("got -3", Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateState(4, maxPositions: -3)).Message, StringComparison.Ordinal);
+            Assert.Contains("got -4", Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateLayerState(-4)).Message, StringComparison.Ordinal);
+            Assert.Contains("rows -5", Assert.Throws<ArgumentOutOfRangeException>(() => _model.ReadLogits(state, -5)).Message, StringComparison.Ordinal);
+            Assert.Contains("layer -6", Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(layerState, -6, hidden, 2, 0)).Message, StringComparison.Ordinal);
+            Assert.Contains("rows -7", Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(layerState, 0, hidden, -7, 0)).Message, StringComparison.Ordinal);
+            Assert.Contains("got -8", Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(layerState, 0, hidden, 2, -8)).Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = saved;
+        }
+    }
+
     [Fact]
     public void ReadLogits_beyond_the_states_logit_rows_says_so()
     {
