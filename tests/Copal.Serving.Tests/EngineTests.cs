@@ -1,4 +1,6 @@
+using Copal.Model.Inference;
 using Copal.Model.Serving;
+using Copal.Model.Tokenization;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 
@@ -106,5 +108,66 @@ public sealed class EngineTests
         CompletionResult full = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 1000 });
         Assert.Equal(FinishReason.Length, full.FinishReason);
         Assert.Equal(64, full.Usage.TotalTokens);
+    }
+
+    [Fact]
+    public async Task A_null_stop_list_is_an_ArgumentNullException_naming_the_field()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        var e = await Assert.ThrowsAsync<ArgumentNullException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a", Stop = null! }));
+        Assert.Equal("request", e.ParamName);
+        Assert.Contains("CompletionRequest.Stop is null", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    /// <summary>The engine is what the caller holds: a request after Dispose names it, not its internal scheduler.</summary>
+    [Fact]
+    public async Task A_disposed_engine_names_itself_and_Dispose_again_is_harmless()
+    {
+        using var backend = new CpuBackend();
+        InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        engine.Dispose();
+        engine.Dispose();
+        var e = await Assert.ThrowsAsync<ObjectDisposedException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a" }));
+        Assert.Equal(typeof(InferenceEngine).FullName, e.ObjectName);
+    }
+
+    /// <summary>
+    /// A model the caller disposed under an engine that does not own it: the request fails with the model's
+    /// ObjectDisposedException (not an access violation on the decoding thread, which would end the process), and
+    /// the engine goes on answering.
+    /// </summary>
+    [Fact]
+    public async Task An_engine_whose_model_was_disposed_fails_its_requests_and_stays_up()
+    {
+        using var backend = new CpuBackend();
+        LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        using var engine = new InferenceEngine(model, CopalTokenizer.FromDirectory(TestData.Stories260K), ownsModel: false);
+        model.Dispose();
+        for (int i = 0; i < 2; i++)
+        {
+            var e = await Assert.ThrowsAsync<ObjectDisposedException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 4 }));
+            Assert.Equal(typeof(LlamaModel).FullName, e.ObjectName);
+        }
+    }
+
+    /// <summary>
+    /// The model disposed between decode steps fails the sequence in flight with the model's ObjectDisposedException;
+    /// the decoding loop has ended, and a later request says so with that failure rather than that the engine was disposed.
+    /// </summary>
+    [Fact]
+    public async Task A_model_disposed_between_decode_steps_fails_the_sequence_and_later_requests_name_the_failure()
+    {
+        using var backend = new CpuBackend();
+        LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        using var engine = new InferenceEngine(model, CopalTokenizer.FromDirectory(TestData.Stories260K),
+            new EngineOptions { BeforeDecodeStep = model.Dispose }, ownsModel: false);
+        var e = await Assert.ThrowsAsync<ObjectDisposedException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 8 }));
+        Assert.Equal(typeof(LlamaModel).FullName, e.ObjectName);
+        var later = await Assert.ThrowsAsync<InvalidOperationException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 8 }));
+        Assert.IsType<ObjectDisposedException>(later.InnerException);
+        Assert.Contains("stopped decoding after an error", later.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', later.Message);
     }
 }

@@ -19,6 +19,11 @@ public static class TextDataset
 {
     public static string Load(string path, TextLayout layout = TextLayout.Raw)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+        {
+            throw new IOException($"data file '{path}' is a folder; expected a text file");
+        }
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"data file '{path}' does not exist", path);

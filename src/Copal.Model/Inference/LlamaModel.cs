@@ -19,6 +19,7 @@ public sealed class LlamaModel : IDisposable
     private readonly RopeScaling? _ropeScaling;
     private DeviceBuffer? _ropeCos; // [RopePositions, headDim/2]
     private DeviceBuffer? _ropeSin; // [RopePositions, headDim/2]
+    private bool _disposed;
 
     // Forward passes run one at a time: growing the RoPE tables replaces buffers a pass in flight on another thread
     // would read (each caller has its own RunState, but the tables are the model's). Re-entered by nested calls.
@@ -78,7 +79,12 @@ public sealed class LlamaModel : IDisposable
     public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
         bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(backend);
+        if (File.Exists(directory))
+        {
+            throw new ModelLoadException($"model folder '{directory}' is a file; expected a model folder (config.json, *.safetensors)");
+        }
         if (!Directory.Exists(directory))
         {
             throw new ModelLoadException($"model folder '{directory}' does not exist");
@@ -163,6 +169,11 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public RunState CreateLayerState(int rows)
     {
+        ThrowIfDisposed();
+        if (rows < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"a layer state needs rows ≥ 1, got {rows}"));
+        }
         if (rows > Config.MaxPositionEmbeddings)
         {
             throw new ArgumentOutOfRangeException(nameof(rows), rows,
@@ -182,6 +193,15 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public RunState CreateState(int maxRows, int? maxPositions = null, bool allRowLogits = false, int? reservePositions = null)
     {
+        ThrowIfDisposed();
+        if (maxRows < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxRows), FormattableString.Invariant($"a state needs maxRows ≥ 1, got {maxRows}"));
+        }
+        if (maxPositions < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxPositions), FormattableString.Invariant($"a state needs maxPositions ≥ 1 (or null for the model's context), got {maxPositions}"));
+        }
         int positions = maxPositions ?? Config.MaxPositionEmbeddings;
         if (positions > Config.MaxPositionEmbeddings)
         {
@@ -209,13 +229,18 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public void Forward(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap = null, CancellationToken cancellationToken = default)
     {
+        ThrowIfDisposed();
         using Lock.Scope run = _run.EnterScope();
         ArgumentNullException.ThrowIfNull(state);
         if (tokens.IsEmpty)
         {
             throw new ArgumentException("no tokens to run", nameof(tokens));
         }
-        if (startPos < 0 || (long)startPos + tokens.Length > state.MaxPositions)
+        if (startPos < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(startPos), FormattableString.Invariant($"startPos must be ≥ 0, got {startPos}"));
+        }
+        if ((long)startPos + tokens.Length > state.MaxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(tokens),
                 $"positions {startPos}..{startPos + tokens.Length - 1} exceed the context of {state.MaxPositions} positions");
@@ -242,6 +267,12 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Copies the first <paramref name="rows"/> rows of logits to the host. // [rows, vocab]</summary>
     public float[] ReadLogits(RunState state, int rows = 1)
     {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(state);
+        if (rows < 1 || rows > state.LogitRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"rows {rows} outside the state's logit rows: expected 1 to {state.LogitRows}"));
+        }
         var logits = new float[(long)rows * Config.VocabSize];
         ReadLogits(state, logits);
         return logits;
@@ -254,11 +285,16 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public void ReadLogits(RunState state, Span<float> destination)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         int vocab = Config.VocabSize;
         if (destination.Length == 0 || destination.Length % vocab != 0)
         {
             throw new ArgumentException($"a logits destination holds whole rows of {vocab}, got {destination.Length} elements", nameof(destination));
+        }
+        if (destination.Length / vocab > state.LogitRows)
+        {
+            throw new ArgumentException($"a logits destination of {destination.Length / vocab} rows of {vocab} exceeds the state's {state.LogitRows} logit rows", nameof(destination));
         }
         Backend.Download(state.Logits, destination);
     }
@@ -266,6 +302,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Writes the embeddings of <paramref name="tokens"/> into <paramref name="hidden"/>. // [tokens, hidden]</summary>
     public void Embed(ReadOnlySpan<int> tokens, DeviceBuffer hidden)
     {
+        ThrowIfDisposed();
         using Lock.Scope run = _run.EnterScope();
         ValidateTokens(tokens);
         Backend.Embedding(Weights.Embedding, tokens, hidden);
@@ -290,10 +327,21 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     private void Layer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap, bool inputNormed, DeviceBuffer? nextNorm)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(hidden);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, state.MaxRows);
-        ArgumentOutOfRangeException.ThrowIfNegative(startPos);
+        if ((uint)layer >= (uint)Config.NumLayers)
+        {
+            throw new ArgumentOutOfRangeException(nameof(layer), FormattableString.Invariant($"layer {layer} outside the model's layers: expected 0 to {Config.NumLayers - 1}"));
+        }
+        if (rows < 1 || rows > state.MaxRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"rows {rows} outside the state's rows: expected 1 to {state.MaxRows}"));
+        }
+        if (startPos < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(startPos), FormattableString.Invariant($"startPos must be ≥ 0, got {startPos}"));
+        }
         state.EnsurePositions(startPos + rows);
         EnsureRope(startPos + rows);
         DecoderLayerWeights w = Weights.Layers[layer];
@@ -368,6 +416,7 @@ public sealed class LlamaModel : IDisposable
     /// <param name="positions">Each row's position in its sequence.</param>
     public void ForwardBatch(RunState batch, IReadOnlyList<RunState> sequences, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions)
     {
+        ThrowIfDisposed();
         using Lock.Scope run = _run.EnterScope();
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(sequences);
@@ -426,6 +475,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>
     public void Head(RunState state, DeviceBuffer hidden, int rows)
     {
+        ThrowIfDisposed();
         using Lock.Scope run = _run.EnterScope();
         ArgumentNullException.ThrowIfNull(state);
         Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
@@ -439,6 +489,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     internal void EnsureRope(int positions)
     {
+        ThrowIfDisposed();
         using Lock.Scope run = _run.EnterScope();
         if (positions <= RopePositions)
         {
@@ -483,6 +534,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>The RoPE tables as they are now, read back (for tests). // 2 × [RopePositions, headDim/2]</summary>
     internal (float[] Cos, float[] Sin) ReadRopeTables()
     {
+        ThrowIfDisposed();
         var cos = new float[(long)RopePositions * (Config.HeadDim / 2)];
         var sin = new float[cos.Length];
         if (cos.Length > 0)
@@ -566,8 +618,22 @@ public sealed class LlamaModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Every entry point that reads the weights or the tables checks this first: after Dispose they are freed (or
+    /// unmapped), and reading them would be an access violation, which no caller can catch.
+    /// </summary>
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Frees the weights, the tables and the checkpoint; the model's methods then throw <see cref="ObjectDisposedException"/>. Disposing again does nothing.</summary>
     public void Dispose()
     {
+        // After a pass in flight on another thread, not under it.
+        using Lock.Scope run = _run.EnterScope();
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         _ropeCos?.Dispose();
         _ropeSin?.Dispose();
         Weights.Dispose();

@@ -25,6 +25,9 @@ internal sealed class BatchScheduler : IDisposable
     private readonly EngineStatistics _statistics;
     private RunState? _batch;
 
+    /// <summary>The failure that ended the decoding loop, if one did.</summary>
+    private volatile Exception? _fault;
+
     /// <summary>The sequences a step (or admission) ended, kept between steps so a step allocates no list.</summary>
     private readonly List<(Slot Slot, StopReason Reason)> _ended = [];
 
@@ -42,12 +45,26 @@ internal sealed class BatchScheduler : IDisposable
     }
 
     /// <summary>Queues a sequence; its tokens arrive on <see cref="SequenceJob.Tokens"/>.</summary>
+    /// <remarks>
+    /// The scheduler is the engine's inside: a refusal names <see cref="InferenceEngine"/>, the object the caller
+    /// holds. A loop that a failed forward pass ended takes no more requests, and says so with that failure.
+    /// </remarks>
     public void Submit(SequenceJob job)
     {
-        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        if (_stopping.IsCancellationRequested)
+        {
+            throw EngineDisposed();
+        }
         Interlocked.Increment(ref _statistics.RequestsStarted);
-        ObjectDisposedException.ThrowIf(!_pending.Writer.TryWrite(job), this);
+        if (!_pending.Writer.TryWrite(job))
+        {
+            throw _fault is Exception fault
+                ? new InvalidOperationException($"the engine stopped decoding after an error and takes no more requests: {fault.GetType().Name}: {fault.Message.ReplaceLineEndings(" ")}", fault)
+                : EngineDisposed();
+        }
     }
+
+    private static ObjectDisposedException EngineDisposed() => new(typeof(InferenceEngine).FullName, "the engine was disposed");
 
     /// <summary>Bytes of the KV caches of the slots that exist now.</summary>
     public long KvCacheBytes
@@ -93,7 +110,10 @@ internal sealed class BatchScheduler : IDisposable
         }
         catch (Exception e)
         {
-            // A failure of the forward pass fails every sequence in flight and every waiting one.
+            // A failure of the forward pass fails every sequence in flight and every waiting one. The queue is closed
+            // first, so a request sent once a caller has seen its sequence fail is refused with this failure.
+            _fault = e;
+            _pending.Writer.TryComplete();
             foreach (Slot s in active)
             {
                 s.Job!.Fail(e);
@@ -101,7 +121,7 @@ internal sealed class BatchScheduler : IDisposable
             FailPending(e);
             return;
         }
-        var stopped = new ObjectDisposedException(nameof(BatchScheduler), "the engine was disposed");
+        ObjectDisposedException stopped = EngineDisposed();
         foreach (Slot s in active)
         {
             s.Job!.Fail(stopped);

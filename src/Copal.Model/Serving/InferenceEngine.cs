@@ -19,6 +19,7 @@ public sealed class InferenceEngine : IDisposable
     private readonly BatchScheduler _scheduler;
     private readonly bool _ownsModel;
     private readonly HashSet<int> _stopIds;
+    private volatile bool _disposed;
 
     /// <summary>Serves <paramref name="model"/>; the engine disposes it only if <paramref name="ownsModel"/>.</summary>
     public InferenceEngine(LlamaModel model, CopalTokenizer tokenizer, EngineOptions? options = null, bool ownsModel = false)
@@ -117,6 +118,7 @@ public sealed class InferenceEngine : IDisposable
     public async IAsyncEnumerable<CompletionChunk> StreamAsync(CompletionRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         (int[] promptIds, SamplingOptions sampling) = Prepare(request);
         var usage = (int generated) => new CompletionUsage(promptIds.Length, generated);
         if (request.MaxTokens == 0)
@@ -195,6 +197,10 @@ public sealed class InferenceEngine : IDisposable
         {
             throw new CompletionRequestException("repetition_penalty", FormattableString.Invariant($"repetition_penalty must be a finite number > 0 (1 is off), got {request.RepetitionPenalty}"));
         }
+        if (request.Stop is null)
+        {
+            throw new ArgumentNullException(nameof(request), $"{nameof(CompletionRequest)}.{nameof(CompletionRequest.Stop)} is null; expected a list of stop texts (empty for none)");
+        }
         foreach (string s in request.Stop)
         {
             if (string.IsNullOrEmpty(s))
@@ -236,8 +242,14 @@ public sealed class InferenceEngine : IDisposable
         return (ids, sampling);
     }
 
+    /// <summary>Stops the decoding thread (requests in flight fail with <see cref="ObjectDisposedException"/>) and disposes the model if the engine owns it. Disposing again does nothing.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         _scheduler.Dispose();
         if (_ownsModel)
         {

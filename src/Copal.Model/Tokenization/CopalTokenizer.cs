@@ -76,13 +76,21 @@ public sealed class CopalTokenizer : Tokenizer
     /// <summary>Loads tokenizer.json (and optionally tokenizer_config.json).</summary>
     public static CopalTokenizer FromFile(string tokenizerJsonPath, string? tokenizerConfigPath = null)
     {
+        ArgumentNullException.ThrowIfNull(tokenizerJsonPath);
+        foreach (string? given in new[] { tokenizerJsonPath, tokenizerConfigPath })
+        {
+            if (given is not null && Directory.Exists(given))
+            {
+                throw new TokenizerException($"{given}: is a directory, expected a file");
+            }
+        }
         TokenizerConfig config = tokenizerConfigPath is null ? TokenizerConfig.Empty : TokenizerConfig.Load(tokenizerConfigPath);
         byte[] bytes;
         try
         {
             bytes = File.ReadAllBytes(tokenizerJsonPath);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new TokenizerException($"{tokenizerJsonPath}: cannot read tokenizer file: {e.Message}", e);
         }
@@ -93,6 +101,7 @@ public sealed class CopalTokenizer : Tokenizer
     /// <summary>Loads tokenizer.json and, when present, tokenizer_config.json from a model folder.</summary>
     public static CopalTokenizer FromDirectory(string modelDirectory)
     {
+        ArgumentNullException.ThrowIfNull(modelDirectory);
         string json = Path.Combine(modelDirectory, "tokenizer.json");
         string config = Path.Combine(modelDirectory, "tokenizer_config.json");
         foreach (string file in new[] { json, config })

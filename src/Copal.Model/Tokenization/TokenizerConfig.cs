@@ -18,10 +18,19 @@ internal sealed record TokenizerConfig(string? TokenizerClass, bool? AddBosToken
 
     public static TokenizerConfig Load(string path)
     {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TokenizerException($"{path}: cannot read tokenizer config file: {e.Message}", e);
+        }
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true });
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {

@@ -28,6 +28,33 @@ public sealed record PruneRequest(
 
     /// <summary>Extra files to write into the output folder before it is moved into place (name → writer of that file's path).</summary>
     public IReadOnlyDictionary<string, Action<string>> ExtraFiles { get; init; } = new Dictionary<string, Action<string>>();
+
+    /// <summary>
+    /// Refuses a request with a null field (a record's positional fields and <c>with</c> take null at run time) before
+    /// any work, naming the field, rather than failing on it halfway through.
+    /// </summary>
+    internal void RequireFields(string parameter)
+    {
+        Require(ModelDirectory, nameof(ModelDirectory), "the dense model folder");
+        Require(OutDirectory, nameof(OutDirectory), "the output folder");
+        Require(Pruner, nameof(Pruner), "a pruner (PrunerFactory.Create)");
+        Require(Options, nameof(Options), "the prune options");
+        Require(Options.Pattern, "Options.Pattern", "a sparsity pattern");
+        Require(Calibration, nameof(Calibration), "a calibration set (CalibrationSet.None for a data-free method)");
+        Require(ExtraFiles, nameof(ExtraFiles), "a dictionary of extra files (empty for none)");
+        foreach ((string name, Action<string> write) in ExtraFiles)
+        {
+            Require(write, $"ExtraFiles['{name}']", "a writer of the file");
+        }
+
+        void Require(object? value, string field, string expected)
+        {
+            if (value is null)
+            {
+                throw new ArgumentNullException(parameter, $"{nameof(PruneRequest)}.{field} is null; expected {expected}");
+            }
+        }
+    }
 }
 
 /// <summary>Runs a <see cref="PruneRequest"/>: the input folder is never modified; the output appears whole or not at all.</summary>
@@ -43,6 +70,7 @@ public static class PruneJob
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
+        request.RequireFields(nameof(request));
         // Checked before the model loads: a wrong layer set or a missing calibration would otherwise surface as a
         // dense copy reported as pruned, or as a model pruned on a placeholder window.
         request.Options.CheckLayers(LlamaConfig.Load(request.ModelDirectory).NumLayers);
@@ -102,6 +130,10 @@ public static class PruneJob
     }
 
     /// <summary>Tokenizes the calibration files with the model's tokenizer and draws the samples.</summary>
-    public static CalibrationSet Calibrate(string modelDirectory, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed) =>
-        CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(modelDirectory), files, nsamples, seqLen, seed);
+    public static CalibrationSet Calibrate(string modelDirectory, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(modelDirectory);
+        ArgumentNullException.ThrowIfNull(files);
+        return CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(modelDirectory), files, nsamples, seqLen, seed);
+    }
 }

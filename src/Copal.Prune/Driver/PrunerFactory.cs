@@ -8,7 +8,8 @@ public static class PrunerFactory
     public static IReadOnlyList<string> Methods { get; } = ["magnitude", "wanda", "sparsegpt", "copal"];
 
     /// <summary>The pruner for <paramref name="method"/>; COPAL needs its continual <paramref name="copalState"/> (new or resumed).</summary>
-    public static ILinearPruner Create(string method, CopalState? copalState = null, Action<string>? notice = null) => method.ToLowerInvariant() switch
+    public static ILinearPruner Create(string method, CopalState? copalState = null, Action<string>? notice = null) =>
+        (method ?? throw new ArgumentNullException(nameof(method), $"no pruning method; expected one of {string.Join(", ", Methods)}")).ToLowerInvariant() switch
     {
         "magnitude" => new MethodPruner(new MagnitudePruner()),
         "wanda" => new MethodPruner(new WandaPruner()),

@@ -22,6 +22,10 @@ public sealed record DeviceDescription(
     string Kind, int Index, string Name, string Type, long MemoryBytes, int ComputeUnits, string DriverVersion,
     bool KernelsCompiled, string? Error, double? CompileSeconds = null, double? NominalMemoryBytesPerSecond = null)
 {
-    /// <summary>The spec that selects this device, such as "opencl:1".</summary>
-    public string Spec => Kind is "cpu" or "ilgpu-cpu" ? Kind : $"{Kind}:{Index}";
+    /// <summary>
+    /// The spec that selects this device, such as "opencl:1", as <see cref="BackendFactory.Create"/> takes it (a
+    /// refused device's spec is one Create parses and refuses with ILGPU's reason); null for a row with
+    /// <see cref="Index"/> −1, which stands for no device.
+    /// </summary>
+    public string? Spec => Kind is "cpu" or "ilgpu-cpu" ? Kind : Index >= 0 ? $"{Kind}:{Index}" : null;
 }

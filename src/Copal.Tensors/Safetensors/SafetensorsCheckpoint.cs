@@ -16,6 +16,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
     private readonly SafetensorsFile[] _files;
     private readonly TensorView[] _tensors;
     private readonly Dictionary<string, int> _index;
+    private bool _disposed;
 
     private SafetensorsCheckpoint(string path, SafetensorsFile[] files, TensorView[] tensors)
     {
@@ -36,10 +37,24 @@ public sealed class SafetensorsCheckpoint : IDisposable
     public WeightResidence Residence => _files[0].Residence;
 
     /// <summary>The opened files, shards in file-name order.</summary>
-    public IReadOnlyList<SafetensorsFile> Files => _files;
+    public IReadOnlyList<SafetensorsFile> Files
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _files;
+        }
+    }
 
-    /// <summary>Every tensor: file by file, each file's in data order.</summary>
-    public IReadOnlyList<TensorView> Tensors => _tensors;
+    /// <summary>Every tensor: file by file, each file's in data order. The views are valid until Dispose.</summary>
+    public IReadOnlyList<TensorView> Tensors
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _tensors;
+        }
+    }
 
     /// <summary>The metadata of the first file.</summary>
     public IReadOnlyDictionary<string, string> Metadata => _files[0].Metadata;
@@ -172,6 +187,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
     /// <summary>Looks a tensor up by its exact name in any file.</summary>
     public bool TryGet(string name, out TensorView view)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_index.TryGetValue(name, out int i))
         {
             view = _tensors[i];
@@ -186,9 +202,14 @@ public sealed class SafetensorsCheckpoint : IDisposable
         ? view
         : throw new SafetensorsException(Path, $"no tensor '{name}': " + NameSuggestions.Describe(name, _index.Keys, _tensors.Length));
 
-    /// <summary>Unmaps every file.</summary>
+    /// <summary>Unmaps every file; the tensors, files and lookups then throw <see cref="ObjectDisposedException"/>. Disposing again does nothing.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         foreach (SafetensorsFile file in _files)
         {
             file.Dispose();

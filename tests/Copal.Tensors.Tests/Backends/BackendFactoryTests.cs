@@ -85,6 +85,32 @@ public class BackendFactoryTests
         Assert.All(rows, r => Assert.True(r.KernelsCompiled || !string.IsNullOrEmpty(r.Error), $"{r.Spec}: neither compiled nor explained"));
     }
 
+    /// <summary>
+    /// A row for a kind with no device (no driver, no platform) selects nothing: its spec is null, not "cuda:-1",
+    /// which Create refuses as a malformed spec. Every other row's spec is one Create takes: it opens the device, or
+    /// refuses it with the device's own reason.
+    /// </summary>
+    [Fact]
+    public void Every_spec_Discover_lists_is_null_or_one_Create_takes()
+    {
+        foreach (DeviceDescription r in BackendFactory.Discover())
+        {
+            if (r.Index < 0)
+            {
+                Assert.Null(r.Spec);
+                Assert.False(r.KernelsCompiled);
+                continue;
+            }
+            Assert.NotNull(r.Spec);
+            if (!r.KernelsCompiled)
+            {
+                // Refused for the device, never for the form of the spec.
+                var e = Assert.Throws<DeviceUnavailableException>(() => BackendFactory.Create(r.Spec));
+                Assert.Contains(r.Spec, e.Message, StringComparison.Ordinal);
+            }
+        }
+    }
+
     [Fact]
     public void An_opencl_device_without_a_generic_address_space_is_listed_with_ilgpus_reason()
     {
@@ -94,8 +120,8 @@ public class BackendFactoryTests
         Assert.All(refused, r => Assert.Matches("generic address space|OpenCL C", r.Error!));
         foreach (DeviceDescription r in refused)
         {
-            var e = Assert.Throws<DeviceUnavailableException>(() => BackendFactory.Create(r.Spec));
-            Assert.Contains(r.Spec, e.Message, StringComparison.Ordinal);
+            var e = Assert.Throws<DeviceUnavailableException>(() => BackendFactory.Create(r.Spec!));
+            Assert.Contains(r.Spec!, e.Message, StringComparison.Ordinal);
         }
     }
 }

@@ -22,6 +22,22 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         Assert.Contains("no tensor 'lm_head.weight'", e.Message);
     }
 
+    /// <summary>After Dispose the views would point into unmapped memory: every accessor refuses instead.</summary>
+    [Theory]
+    [InlineData(WeightResidence.Mapped)]
+    [InlineData(WeightResidence.Memory)]
+    public void A_disposed_checkpoint_hands_out_no_views_and_Dispose_again_is_harmless(WeightResidence residence)
+    {
+        var checkpoint = SafetensorsCheckpoint.Open(TestData.Stories260K, residence);
+        checkpoint.Dispose();
+        checkpoint.Dispose();
+        static void Names(ObjectDisposedException e) => Assert.Equal(typeof(SafetensorsCheckpoint).FullName, e.ObjectName);
+        Names(Assert.Throws<ObjectDisposedException>(() => checkpoint.Tensors));
+        Names(Assert.Throws<ObjectDisposedException>(() => checkpoint.TryGet("model.norm.weight", out _)));
+        Names(Assert.Throws<ObjectDisposedException>(() => checkpoint["model.norm.weight"]));
+        Names(Assert.Throws<ObjectDisposedException>(() => checkpoint.Files));
+    }
+
     [Fact]
     public void A_single_file_or_the_only_safetensors_file_in_a_folder_opens()
     {

@@ -29,6 +29,36 @@ public sealed record ContinualRequest(
 
     /// <summary>Where the intermediate pruned models go (a fresh subfolder, deleted at the end); null: the system temp folder.</summary>
     public string? TempDirectory { get; init; }
+
+    /// <summary>
+    /// Refuses a request with a null field or list entry (a record's positional fields and <c>with</c> take null at
+    /// run time) before any work, naming the field.
+    /// </summary>
+    internal void RequireFields(string parameter)
+    {
+        Require(ModelDirectory, nameof(ModelDirectory), "the dense model folder");
+        Require(Datasets, nameof(Datasets), "the datasets in arrival order");
+        Require(Methods, nameof(Methods), "the method names");
+        Require(Pattern, nameof(Pattern), "a sparsity pattern");
+        Require(Seeds, nameof(Seeds), "the seeds");
+        Require(Copal, nameof(Copal), "the COPAL options (new CopalOptions() for the defaults)");
+        for (int i = 0; i < Datasets.Count; i++)
+        {
+            Require(Datasets[i], $"Datasets[{i}]", "a dataset");
+        }
+        for (int i = 0; i < Methods.Count; i++)
+        {
+            Require(Methods[i], $"Methods[{i}]", "a method name");
+        }
+
+        void Require(object? value, string field, string expected)
+        {
+            if (value is null)
+            {
+                throw new ArgumentNullException(parameter, $"{nameof(ContinualRequest)}.{field} is null; expected {expected}");
+            }
+        }
+    }
 }
 
 /// <summary>One variant's protocol run on one seed, before the metrics: R[step][dataset] and per-step costs.</summary>

@@ -39,7 +39,11 @@ public static class ContinualRunner
 
     /// <summary>Runs <paramref name="request"/> on <paramref name="backend"/>.</summary>
     public static ContinualReport Run(ContinualRequest request, IBackend backend, IProgress<ContinualProgress>? progress = null, CancellationToken cancellationToken = default)
-        => Run(request, Prepare(request, progress), backend, progress, cancellationToken);
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(backend);
+        return Run(request, Prepare(request, progress), backend, progress, cancellationToken);
+    }
 
     /// <summary>
     /// Tokenizes every dataset's splits with the model's tokenizer and refuses, before any work, a pattern the model's
@@ -50,6 +54,7 @@ public static class ContinualRunner
     public static ContinualData Prepare(ContinualRequest request, IProgress<ContinualProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(request);
+        request.RequireFields(nameof(request));
         LayerwisePruner.ValidatePattern(LlamaConfig.Load(request.ModelDirectory), request.Pattern);
         PruneJob.RequireDenseLinears(request.ModelDirectory);
         int variants = Variants(request).Count;
@@ -79,6 +84,15 @@ public static class ContinualRunner
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(backend);
+        request.RequireFields(nameof(request));
+        if (data.CalibrationTokens is null || data.EvaluationTokens is null)
+        {
+            throw new ArgumentNullException(nameof(data), $"{nameof(ContinualData)}.{(data.CalibrationTokens is null ? nameof(data.CalibrationTokens) : nameof(data.EvaluationTokens))} is null; expected the tokens of ContinualRunner.Prepare");
+        }
+        if (data.CalibrationTokens.Count != request.Datasets.Count || data.EvaluationTokens.Count != request.Datasets.Count)
+        {
+            throw new ArgumentException($"the data holds {data.CalibrationTokens.Count} calibration and {data.EvaluationTokens.Count} evaluation token lists for {request.Datasets.Count} datasets; expected one of each per dataset (ContinualRunner.Prepare of the same request)", nameof(data));
+        }
         request.Copal.Validate();
         // A compact model cannot be pruned: refused before the dense evaluation, not at the first prune after it.
         PruneJob.RequireDenseLinears(request.ModelDirectory);
@@ -301,6 +315,7 @@ public static class ContinualRunner
     public static IReadOnlyList<(string Name, string Method, string Kind)> Variants(ContinualRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        request.RequireFields(nameof(request));
         var list = new List<(string, string, string)>();
         foreach (string raw in request.Methods)
         {
@@ -375,6 +390,7 @@ public static class ContinualRunner
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(config);
+        request.RequireFields(nameof(request));
         request = request with { Copal = request.Copal.ForPattern(request.Pattern) };
         var options = new PruneOptions(request.Pattern) { MeasureLayerError = false };
         CalibrationMemoryEstimate? worst = null;

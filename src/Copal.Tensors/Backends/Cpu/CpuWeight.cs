@@ -17,12 +17,13 @@ public unsafe class CpuWeight : DeviceWeight
 
     /// <summary>Wraps a matrix already described by pointer and dtype.</summary>
     public CpuWeight(string name, WeightMatrix matrix)
-        : base(name, matrix.DType, matrix.Rows, matrix.Cols) => Matrix = matrix;
+        : base(name, matrix.DType, matrix.Rows, matrix.Cols) => _matrix = matrix;
 
     private CpuWeight(string name, WeightMatrix matrix, bool owned)
         : this(name, matrix) => _owned = owned;
 
     private readonly bool _owned;
+    private readonly WeightMatrix _matrix;
 
     /// <summary>
     /// A copy of <paramref name="view"/> in this process's memory, which the weight owns: in panels
@@ -41,15 +42,25 @@ public unsafe class CpuWeight : DeviceWeight
         return new CpuWeight(view.Name, new WeightMatrix(copy, source.DType, source.Rows, source.Cols), owned: true);
     }
 
-    /// <summary>The pointer, dtype, shape and layout the kernels take.</summary>
-    public WeightMatrix Matrix { get; }
+    /// <summary>
+    /// The pointer, dtype, shape and layout the kernels take; valid until Dispose (a view's, until its owner is
+    /// disposed). Read once per op: after Dispose it throws rather than hand out freed memory.
+    /// </summary>
+    public WeightMatrix Matrix
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
+            return _matrix;
+        }
+    }
 
     /// <summary>A copy's memory is freed here; a view's belongs to the view's owner.</summary>
     protected override void Release()
     {
         if (_owned)
         {
-            NativeMemory.AlignedFree(Matrix.Data);
+            NativeMemory.AlignedFree(_matrix.Data);
         }
     }
 }

@@ -1,0 +1,158 @@
+using Copal.Model.Evaluation;
+using Copal.Model.Inference;
+using Copal.Model.Tokenization;
+using Copal.Model.Weights;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>
+/// Wrong arguments and wrong kinds of path: the error names the caller's own parameter, and says what the path is
+/// (a file where a folder is expected, or the other way round) instead of that it does not exist.
+/// </summary>
+public sealed class ModelArgumentTests : IDisposable
+{
+    private readonly CpuBackend _backend = new();
+    private readonly LlamaModel _model;
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-args-").FullName;
+
+    public ModelArgumentTests() => _model = LlamaModel.Load(TestData.Stories260K, _backend);
+
+    public void Dispose()
+    {
+        _model.Dispose();
+        _backend.Dispose();
+        Directory.Delete(_temp, recursive: true);
+    }
+
+    private static void AssertOneLine(Exception e) => Assert.DoesNotContain('\n', e.Message);
+
+    [Fact]
+    public void CreateState_names_maxRows_and_maxPositions()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateState(4, maxPositions: 0));
+        Assert.Equal("maxPositions", e.ParamName);
+        Assert.Contains("got 0", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateState(0));
+        Assert.Equal("maxRows", e.ParamName);
+        AssertOneLine(e);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateLayerState(0));
+        Assert.Equal("rows", e.ParamName);
+        AssertOneLine(e);
+    }
+
+    [Fact]
+    public void Forward_names_startPos_when_it_is_negative()
+    {
+        using RunState state = _model.CreateState(4);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.Forward(state, [1], -1, LogitsMode.Last));
+        Assert.Equal("startPos", e.ParamName);
+        Assert.Contains("-1", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+    }
+
+    /// <summary>The numbers in these messages read the same under any culture: a negative value keeps its ASCII minus.</summary>
+    [Fact]
+    public void Argument_messages_are_culture_invariant()
+    {
+        using RunState state = _model.CreateState(4);
+        using RunState layerState = _model.CreateLayerState(2);
+        using DeviceBuffer hidden = _backend.Allocate(2L * _model.Config.HiddenSize);
+        var culture = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+        culture.NumberFormat.NegativeSign = "~";
+        System.Globalization.CultureInfo saved = System.Globalization.CultureInfo.CurrentCulture;
+        System.Globalization.CultureInfo.CurrentCulture = culture;
+        try
+        {
+            Assert.Contains("got -1", Assert.Throws<ArgumentOutOfRangeException>(() => _model.Forward(state, [1], -1, LogitsMode.Last)).Message, StringComparison.Ordinal);
+            Assert.Contains("got -2", Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateState(-2)).Message, StringComparison.Ordinal);
+            Assert.Contains("got -3", Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateState(4, maxPositions: -3)).Message, StringComparison.Ordinal);
+            Assert.Contains("got -4", Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateLayerState(-4)).Message, StringComparison.Ordinal);
+            Assert.Contains("rows -5", Assert.Throws<ArgumentOutOfRangeException>(() => _model.ReadLogits(state, -5)).Message, StringComparison.Ordinal);
+            Assert.Contains("layer -6", Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(layerState, -6, hidden, 2, 0)).Message, StringComparison.Ordinal);
+            Assert.Contains("rows -7", Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(layerState, 0, hidden, -7, 0)).Message, StringComparison.Ordinal);
+            Assert.Contains("got -8", Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(layerState, 0, hidden, 2, -8)).Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = saved;
+        }
+    }
+
+    [Fact]
+    public void ReadLogits_beyond_the_states_logit_rows_says_so()
+    {
+        using RunState state = _model.CreateState(4);
+        _model.Forward(state, [1, 403], 0, LogitsMode.Last);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.ReadLogits(state, 1000));
+        Assert.Equal("rows", e.ParamName);
+        Assert.Contains("rows 1000", e.Message, StringComparison.Ordinal);
+        Assert.Contains("logit rows", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.ReadLogits(state, 0));
+        Assert.Equal("rows", e.ParamName);
+        var d = Assert.Throws<ArgumentException>(() => _model.ReadLogits(state, new float[2 * _model.Config.VocabSize]));
+        Assert.Equal("destination", d.ParamName);
+        Assert.Contains("logit rows", d.Message, StringComparison.Ordinal);
+        AssertOneLine(d);
+    }
+
+    [Fact]
+    public void ForwardLayer_names_a_layer_outside_the_model()
+    {
+        using RunState state = _model.CreateLayerState(2);
+        using DeviceBuffer hidden = _backend.Allocate(2L * _model.Config.HiddenSize);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(state, _model.Config.NumLayers, hidden, 2, 0));
+        Assert.Equal("layer", e.ParamName);
+        AssertOneLine(e);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardLayer(state, 0, hidden, 2, -1));
+        Assert.Equal("startPos", e.ParamName);
+    }
+
+    [Fact]
+    public void Loading_a_file_as_a_model_folder_says_it_is_a_file()
+    {
+        string config = Path.Combine(TestData.Stories260K, "config.json");
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(config, _backend));
+        Assert.Contains($"'{config}' is a file", e.Message, StringComparison.Ordinal);
+        Assert.Contains("expected a model folder", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("does not exist", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+    }
+
+    [Fact]
+    public void Null_paths_throw_ArgumentNullException_naming_the_callers_parameter()
+    {
+        Assert.Equal("directory", Assert.Throws<ArgumentNullException>(() => LlamaModel.Load(null!, _backend)).ParamName);
+        Assert.Equal("modelDirectory", Assert.Throws<ArgumentNullException>(() => CopalTokenizer.FromDirectory(null!)).ParamName);
+        Assert.Equal("tokenizerJsonPath", Assert.Throws<ArgumentNullException>(() => CopalTokenizer.FromFile(null!)).ParamName);
+        Assert.Equal("path", Assert.Throws<ArgumentNullException>(() => TextDataset.Load(null!)).ParamName);
+    }
+
+    [Fact]
+    public void A_folder_given_as_a_text_file_says_it_is_a_folder()
+    {
+        var e = Assert.Throws<IOException>(() => TextDataset.Load(_temp));
+        Assert.IsNotType<FileNotFoundException>(e);
+        Assert.Contains($"'{_temp}' is a folder; expected a text file", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+    }
+
+    [Fact]
+    public void A_folder_given_as_a_tokenizer_file_is_a_TokenizerException_saying_so()
+    {
+        var e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(_temp));
+        Assert.Contains($"{_temp}: is a directory, expected a file", e.Message, StringComparison.Ordinal);
+        string json = Path.Combine(TestData.Stories260K, "tokenizer.json");
+        e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(json, _temp));
+        Assert.Contains($"{_temp}: is a directory, expected a file", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+        // A tokenizer_config.json that is absent is the project's error too, not the runtime's.
+        string absent = Path.Combine(_temp, "tokenizer_config.json");
+        e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(json, absent));
+        Assert.Contains(absent, e.Message, StringComparison.Ordinal);
+    }
+}
