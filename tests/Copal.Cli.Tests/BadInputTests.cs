@@ -228,6 +228,21 @@ public sealed class BadInputTests : IDisposable
             "one window of --seqlen 64 needs at least 65");
     }
 
+    // An empty entry names no text: refused while the command line is read (an empty list once divided by zero).
+    [Theory]
+    [InlineData("")]
+    [InlineData(",")]
+    [InlineData("CALIB,")]
+    public void An_empty_calibration_entry_is_a_usage_error_naming_calib(string list)
+    {
+        string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
+        string value = list.Replace("CALIB", calib, StringComparison.Ordinal);
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "wanda", "--sparsity", "0.5", "--calib", value);
+        AssertError(r, 2, $"--calib: expected text files separated by commas, none of them empty (- reads standard input), got {(value.Length == 0 ? "an empty string" : $"'{value}'")}");
+        Assert.DoesNotContain("internal error", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "o")));
+    }
+
     [Fact]
     public void Wanda_without_calibration_is_a_usage_error()
     {

@@ -66,6 +66,17 @@ public sealed class OptionParsingTests
         Assert.Contains(parsed.Errors, e => e.Message.StartsWith(option + ": expected a folder (standard output ('-') cannot take one), got '-'", StringComparison.Ordinal));
     }
 
+    /// <summary>An empty entry in continual's --datasets names no dataset; it is refused, not skipped.</summary>
+    [Theory]
+    [InlineData("a=x.txt,")]
+    [InlineData("a=x.txt,,b=y.txt")]
+    public void An_empty_dataset_entry_is_refused(string datasets)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(["continual", "--datasets", datasets]);
+        Assert.Contains(parsed.Errors, e => e.Message.StartsWith("--datasets: expected ", StringComparison.Ordinal)
+            && e.Message.EndsWith($"none of them empty, got '{datasets}'", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_missing_device_exits_1_with_its_message()
     {

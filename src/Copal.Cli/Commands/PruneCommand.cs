@@ -24,7 +24,8 @@ internal static class PruneCommand
             .OneOf([.. PrunerFactory.Methods]);
         var sparsity = SparsityOption();
         var pattern = PatternOption();
-        var calib = new Option<string?>("--calib") { Description = "Calibration text file(s), comma-separated; - reads standard input (not needed for magnitude)" };
+        var calib = new Option<string?>("--calib") { Description = "Calibration text file(s), comma-separated; - reads standard input (not needed for magnitude)" }
+            .Accept(v => v.Split(',', StringSplitOptions.TrimEntries).Any(f => f.Length == 0) ? CalibrationExpected : null);
         var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" }.AtLeast(2);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
@@ -184,8 +185,12 @@ internal static class PruneCommand
         }
     }
 
+    /// <summary>What --calib takes: an empty entry names no text (and an empty list left nothing to calibrate on).</summary>
+    internal const string CalibrationExpected = "text files separated by commas, none of them empty (- reads standard input)";
+
+    /// <summary>The --calib texts (none empty: checked while parsing).</summary>
     internal static string[] CalibrationFiles(string? calib) =>
-        calib?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+        calib?.Split(',', StringSplitOptions.TrimEntries) ?? [];
 
     /// <summary>--sparsity: an unstructured ratio, checked while parsing.</summary>
     internal static Option<string?> SparsityOption() => new Option<string?>("--sparsity") { Description = $"Unstructured ratio in [0, {SparsityPattern.MaxRatio}], e.g. 0.5" }

@@ -136,9 +136,10 @@ internal static class OptionRules
     /// <summary>The option as typed on this command line, for messages of checks made after parsing.</summary>
     public static string Typed(this ParseResult parsed, Option option) => Typed(parsed.GetResult(option), option);
 
-    /// <summary>A value as a message shows it: numbers bare, text in quotes.</summary>
+    /// <summary>A value as a message shows it: numbers bare, text in quotes, nothing said in words.</summary>
     public static string Shown(string raw) =>
-        double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? raw : $"'{raw}'";
+        raw.Length == 0 ? "an empty string"
+        : double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? raw : $"'{raw}'";
 
     private static void Fail(ArgumentResult r, string expected, string raw)
     {

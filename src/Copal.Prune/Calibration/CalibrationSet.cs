@@ -119,6 +119,11 @@ public sealed class CalibrationSet
     public static CalibrationSet FromTokens(IReadOnlyList<(string Name, int[] Ids)> sources, int nsamples, int seqLen, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(sources);
+        if (sources.Count == 0)
+        {
+            // Sample i comes from source i mod F: there must be one.
+            throw new ArgumentException("expected at least one calibration source, got none", nameof(sources));
+        }
         ArgumentOutOfRangeException.ThrowIfLessThan(nsamples, 1, "--nsamples");
         ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 2, "--seqlen");
         RequireWindows(sources.Select(s => (s.Name, (long)s.Ids.Length)).ToList(), nsamples, seqLen);

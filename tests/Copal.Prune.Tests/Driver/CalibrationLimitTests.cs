@@ -40,6 +40,14 @@ public sealed class CalibrationLimitTests
         Assert.Equal(7, CalibrationSet.FromTokens(sources, 7, 64, seed: 0).Samples.Count);
     }
 
+    [Fact]
+    public void No_sources_are_an_argument_error_naming_the_parameter()
+    {
+        // Sample i comes from source i mod F: with F = 0 that was a division by zero.
+        ArgumentException e = Assert.Throws<ArgumentException>(() => CalibrationSet.FromTokens([], 4, 64, seed: 0));
+        Assert.Equal("sources", e.ParamName);
+    }
+
     [Theory]
     [InlineData(64, 64, 0)]
     [InlineData(65, 64, 1)]
