@@ -228,6 +228,18 @@ public sealed class BadInputTests : IDisposable
             "one window of --seqlen 64 needs at least 65");
     }
 
+    // An empty path (a shell variable that was not set) is a usage error naming the option, before any path is used.
+    [Fact]
+    public void An_empty_output_path_is_a_usage_error_naming_the_option()
+    {
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "--method", "magnitude", "--sparsity", "0.5", "-o", "");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("copal: error: -o: expected a path, got an empty string\nRun 'copal prune --help' for the options.\n", r.Stderr);
+        r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "--out", "");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("copal: error: --out: expected a path, got an empty string\n", r.Stderr, StringComparison.Ordinal);
+    }
+
     // An empty entry names no text: refused while the command line is read (an empty list once divided by zero).
     [Theory]
     [InlineData("")]

@@ -66,6 +66,79 @@ public sealed class OptionParsingTests
         Assert.Contains(parsed.Errors, e => e.Message.StartsWith(option + ": expected a folder (standard output ('-') cannot take one), got '-'", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Text options that take any text, the empty text included (--layers is checked against the model: an empty list
+    /// is refused, naming it, once config.json is read). Every other text option names a file, a folder, a list or a
+    /// word, which an empty value cannot be.
+    /// </summary>
+    private static readonly string[] s_anyText = ["--text", "--prompt", "--ids", "--layers"];
+
+    /// <summary>An empty value (an unset shell variable in quotes) is refused while parsing, naming the option.</summary>
+    [Fact]
+    public void Every_path_or_word_option_refuses_an_empty_value_naming_the_option()
+    {
+        RootCommand root = Program.CreateRoot();
+        var failures = new List<string>();
+        foreach ((string[] path, Command command) in Commands(root, []))
+        {
+            foreach (Option option in command.Options.Where(o => o.ValueType == typeof(string) && !s_anyText.Contains(o.Name)))
+            {
+                ParseResult parsed = root.Parse([.. path, option.Name, ""]);
+                if (!parsed.Errors.Any(e => e.Message.StartsWith(option.Name + ": expected ", StringComparison.Ordinal)
+                    && e.Message.EndsWith(", got an empty string", StringComparison.Ordinal)))
+                {
+                    failures.Add($"copal {string.Join(' ', path)} {option.Name} '': {string.Join(" | ", parsed.Errors.Select(e => e.Message))}");
+                }
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    [Theory]
+    [InlineData("prune", "-o")]
+    [InlineData("prune", "--state")]
+    [InlineData("prune", "--resume")]
+    [InlineData("prune", "-m")]
+    [InlineData("compact", "-o")]
+    [InlineData("compact", "--model")]
+    [InlineData("densify", "-o")]
+    [InlineData("synth", "-o")]
+    [InlineData("synth", "--config")]
+    [InlineData("synth", "--tokenizer")]
+    [InlineData("logits", "-o")]
+    [InlineData("continual", "-o")]
+    [InlineData("continual", "--temp")]
+    [InlineData("perplexity", "--data")]
+    [InlineData("perplexity", "--compare")]
+    [InlineData("tokenize", "-f")]
+    [InlineData("generate", "-m")]
+    public void An_empty_path_is_refused_as_a_path(string command, string option)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse([command, option, ""]);
+        Assert.Contains(parsed.Errors, e => e.Message == $"{option}: expected a path, got an empty string");
+    }
+
+    /// <summary>A folder to write cannot be named by blanks alone either (no folder of that name is made).</summary>
+    [Theory]
+    [InlineData("prune", "-o")]
+    [InlineData("continual", "--temp")]
+    public void A_blank_output_folder_is_refused_as_a_path(string command, string option)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse([command, option, " "]);
+        Assert.Contains(parsed.Errors, e => e.Message == $"{option}: expected a path, got ' '");
+    }
+
+    /// <summary>The older positional form of the model names a path too.</summary>
+    [Theory]
+    [InlineData("inspect")]
+    [InlineData("compact")]
+    [InlineData("densify")]
+    public void An_empty_positional_model_is_refused_as_a_path(string command)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse([command, ""]);
+        Assert.Equal("model: expected a path, got an empty string", Program.FirstUsageError(parsed));
+    }
+
     /// <summary>An empty entry in continual's --datasets names no dataset; it is refused, not skipped.</summary>
     [Theory]
     [InlineData("a=x.txt,")]

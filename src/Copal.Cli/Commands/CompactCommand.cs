@@ -57,12 +57,7 @@ internal static class CompactCommand
     }
 
     /// <summary>The older positional form of the model (an alias of -m/--model).</summary>
-    private static Argument<string?> PositionalModel() => new("model")
-    {
-        Description = "The model folder, as -m/--model (the older form)",
-        Arity = ArgumentArity.ZeroOrOne,
-        Hidden = true,
-    };
+    private static Argument<string?> PositionalModel() => CommonOptions.PositionalModel("The model folder, as -m/--model (the older form)");
 
     internal static void Report(CompactReport report, string verb, string outDir, bool asJson)
     {

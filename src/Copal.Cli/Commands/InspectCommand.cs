@@ -13,7 +13,7 @@ internal static class InspectCommand
     {
         var model = CommonOptions.Model(required: false);
         model.Description = "A model folder or a .safetensors file";
-        var path = new Argument<string?>("path") { Description = "The model, as -m/--model (the older form)", Arity = ArgumentArity.ZeroOrOne, Hidden = true };
+        var path = CommonOptions.PositionalModel("The model, as -m/--model (the older form)");
         var json = CommonOptions.Json();
         var command = new Command("inspect", "List a checkpoint's tensors, parameter count and config (--json for all of its metadata)") { model, path, json };
         command.SetBody((p, ct) =>

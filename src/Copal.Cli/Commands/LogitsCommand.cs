@@ -15,7 +15,7 @@ internal static class LogitsCommand
     {
         var model = CommonOptions.Model();
         var text = new Option<string>("--text", "-t") { Description = "Text to run (BOS is added as the tokenizer does)", Required = true };
-        var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write (- writes standard output)", Required = true };
+        var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write (- writes standard output)", Required = true }.Path();
         var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var device = CommonOptions.Device();
         var allowNonFinite = CommonOptions.AllowNonFinite();

@@ -15,13 +15,13 @@ internal static class PerplexityCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var data = new Option<string>("--data", "-d") { Description = "Text file to evaluate on (- reads standard input)", Required = true };
+        var data = new Option<string>("--data", "-d") { Description = "Text file to evaluate on (- reads standard input)", Required = true }.Path();
         var seqLen = new Option<int?>("--seqlen") { Description = "Window length in tokens (default: min(2048, the model's context))" }.AtLeast(2);
         var stride = new Option<int?>("--stride") { Description = "Window step (default: --seqlen, non-overlapping)" }.AtLeast(1);
         var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" }.AtLeast(1);
         var layout = new Option<TextLayout>("--layout") { Description = "Raw: the file as is; JoinedLines: stripped lines joined by spaces (PTB); Documents: <|endoftext|>-separated stories, each with BOS (TinyStories)", DefaultValueFactory = _ => TextLayout.Raw }
             .Names();
-        var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" };
+        var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" }.Path();
         var ctxSize = ContextSizeOption.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();

@@ -11,7 +11,7 @@ internal static class TokenizeCommand
     {
         var model = CommonOptions.Model();
         var text = new Option<string>("--text", "-t") { Description = "Text to tokenize" };
-        var file = new Option<string>("--file", "-f") { Description = "UTF-8 file to tokenize (- reads standard input)" };
+        var file = new Option<string>("--file", "-f") { Description = "UTF-8 file to tokenize (- reads standard input)" }.Path();
         var noSpecial = new Option<bool>("--no-special") { Description = "Do not add BOS/EOS (the post-processor's special tokens)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also print each token's string" };
         var json = CommonOptions.Json();

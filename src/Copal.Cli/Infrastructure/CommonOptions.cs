@@ -60,11 +60,28 @@ internal static class CommonOptions
         Description = "Load weights that hold NaN or Inf (refused by default); a run still stops at the first non-finite logits",
     };
 
-    public static Option<string> Model(bool required = true) => new("--model", "-m")
+    public static Option<string> Model(bool required = true) => new Option<string>("--model", "-m")
     {
         Description = "Model folder (config.json, *.safetensors, tokenizer.json)",
         Required = required,
-    };
+    }.Path();
+
+    /// <summary>
+    /// The model as the first argument, the older form <c>inspect</c>, <c>compact</c> and <c>densify</c> keep beside
+    /// -m/--model. Named "model" in messages; an empty value names no path, as for -m.
+    /// </summary>
+    public static Argument<string?> PositionalModel(string description)
+    {
+        var argument = new Argument<string?>("model") { Description = description, Arity = ArgumentArity.ZeroOrOne, Hidden = true };
+        argument.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && r.Tokens[0].Value.Length == 0)
+            {
+                r.AddError($"model: expected {OptionRules.PathExpected}, got {OptionRules.Shown("")}");
+            }
+        });
+        return argument;
+    }
 
     /// <summary>
     /// The model of a command that also takes it positionally (the older form, kept as an alias): exactly one of the

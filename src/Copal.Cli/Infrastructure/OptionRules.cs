@@ -68,12 +68,23 @@ internal static class OptionRules
         return option;
     }
 
+    /// <summary>What a path option expects, when given an empty value.</summary>
+    public const string PathExpected = "a path";
+
     /// <summary>
-    /// A folder a command writes (--out of prune, compact, densify, synth and continual; --state; --temp): '-' names
-    /// standard output elsewhere, which cannot take a folder, so it is refused rather than made a folder named '-'.
+    /// A file or folder the command reads, or a file it writes: an empty value (an unset shell variable in quotes)
+    /// names none, so it is refused while parsing, naming the option, rather than looked for or written.
+    /// </summary>
+    public static Option<T> Path<T>(this Option<T> option) where T : class? =>
+        option.Accept(v => v.Length == 0 ? PathExpected : null);
+
+    /// <summary>
+    /// A folder a command writes (--out of prune, compact, densify, synth and continual; --state; --temp): an empty or
+    /// blank value names no folder (none of that name is made); '-' names standard output elsewhere, which cannot take
+    /// a folder, so it is refused rather than made a folder named '-'.
     /// </summary>
     public static Option<T> Folder<T>(this Option<T> option) where T : class? =>
-        option.Accept(v => v == "-" ? "a folder (standard output ('-') cannot take one)" : null);
+        option.Accept(v => string.IsNullOrWhiteSpace(v) ? PathExpected : v == "-" ? "a folder (standard output ('-') cannot take one)" : null);
 
     /// <summary>One of <paramref name="values"/>, case-insensitive; the value comes back as listed.</summary>
     public static Option<T> OneOf<T>(this Option<T> option, params string[] values) where T : class?
