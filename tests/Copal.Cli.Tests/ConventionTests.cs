@@ -155,6 +155,12 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
                 { "copal prune", "the options -m/--model and -o/--out are required", ["prune"] },
                 { "copal prune", "--sparsity: expected", ["prune", "--sparsity", "2"] },
                 { "copal prune", "unknown option '--bogus'", ["prune", "--sparsity", "2", "--bogus"] },
+                // inspect, compact and densify also take the model positionally: a misspelled option is not taken for it.
+                { "copal compact", "unknown option '--frmat'", ["compact", "-m", model, "-o", outDir, "--frmat", "nm"] },
+                { "copal compact", "unknown option '--jsn'", ["compact", "--jsn", "-o", outDir] },
+                { "copal densify", "unknown option '--jsn'", ["densify", "-m", model, "-o", outDir, "--jsn"] },
+                { "copal inspect", "unknown option '--foo'", ["inspect", "-m", model, "--json", "--foo"] },
+                { "copal inspect", "unknown option '-j'", ["inspect", "-j", model] },
             };
         }
     }
