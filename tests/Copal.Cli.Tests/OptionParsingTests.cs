@@ -66,6 +66,43 @@ public sealed class OptionParsingTests
         Assert.Contains(parsed.Errors, e => e.Message.StartsWith(option + ": expected a folder (standard output ('-') cannot take one), got '-'", StringComparison.Ordinal));
     }
 
+    /// <summary>A whole number beyond the option's type is out of range, and the message gives the range.</summary>
+    [Theory]
+    [InlineData("prune", "--nsamples", "99999999999", "--nsamples: expected an integer from 1 to 2147483647, got 99999999999")]
+    [InlineData("prune", "--nsamples", "-99999999999", "--nsamples: expected an integer from 1 to 2147483647, got -99999999999")]
+    [InlineData("bench", "--prefill", "99999999999", "--prefill: expected an integer from 1 to 2147483647, got 99999999999")]
+    [InlineData("perplexity", "--seqlen", "99999999999", "--seqlen: expected an integer from 2 to 2147483647, got 99999999999")]
+    [InlineData("serve", "--port", "99999999999", "--port: expected a port in 0..65535, got 99999999999")]
+    [InlineData("prune", "--seed", "99999999999999999999999", "--seed: expected a non-negative integer up to 18446744073709551615, got 99999999999999999999999")]
+    [InlineData("prune", "--seed", "-1", "--seed: expected a non-negative integer, got -1")]
+    [InlineData("prune", "--nsamples", "x", "--nsamples: expected an integer, got 'x'")]
+    public void An_integer_beyond_its_type_is_refused_with_the_range(string command, string option, string value, string expected)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse([command, option, value]);
+        Assert.Contains(expected, parsed.Errors.Select(e => e.Message));
+    }
+
+    [Fact]
+    public void Every_integer_option_gives_its_range_for_a_value_beyond_it()
+    {
+        RootCommand root = Program.CreateRoot();
+        var failures = new List<string>();
+        foreach ((string[] path, Command command) in Commands(root, []))
+        {
+            foreach (Option option in command.Options.Where(o => o.ValueType == typeof(int) || o.ValueType == typeof(int?)))
+            {
+                ParseResult parsed = root.Parse([.. path, option.Name, "99999999999"]);
+                string? m = parsed.Errors.Select(e => e.Message).FirstOrDefault(m => m.StartsWith(option.Name + ": expected ", StringComparison.Ordinal));
+                // The expected part names a bound: "from 1 to 2147483647", "in 0..65535".
+                if (m is null || !m[..m.LastIndexOf(", got", StringComparison.Ordinal)].Any(char.IsAsciiDigit))
+                {
+                    failures.Add($"copal {string.Join(' ', path)} {option.Name} 99999999999: {m}");
+                }
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
     /// <summary>
     /// Text options that take any text, the empty text included (--layers is checked against the model: an empty list
     /// is refused, naming it, once config.json is read). Every other text option names a file, a folder, a list or a
