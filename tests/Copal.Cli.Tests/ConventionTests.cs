@@ -151,6 +151,8 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
                     ["prune", "-m", model, "-o", outDir, "--calib", calib, "--sparsity", "0.5", "--update"] },
                 { "copal prune", "--decay, --mask apply only to --method copal (got --method sparsegpt)",
                     ["prune", "-m", model, "-o", outDir, "--method", "sparsegpt", "--calib", calib, "--sparsity", "0.5", "--decay", "0.5", "--mask", "fixed"] },
+                { "copal prune", "--include-embeddings applies only to --method magnitude, wanda or sparsegpt (got --method copal): COPAL keeps its state only for the decoder layers' linears",
+                    ["prune", "-m", model, "-o", outDir, "--method", "copal", "--calib", calib, "--sparsity", "0.5", "--include-embeddings"] },
                 { "copal", "unknown command 'foo'; the commands are inspect, tokenize", ["foo"] },
                 { "copal prune", "the options -m/--model and -o/--out are required", ["prune"] },
                 { "copal prune", "--sparsity: expected", ["prune", "--sparsity", "2"] },

@@ -49,6 +49,12 @@ internal static class PruneCommand
             // Usage errors first, before any path is looked at.
             SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             copal.Check(p, p.GetValue(method)!);
+            if (p.GetValue(includeEmbeddings) && IsMethod(p.GetValue(method)!, "copal"))
+            {
+                // The library refuses it too, but only once the model is loaded and in its own words.
+                throw new UsageException($"{p.Typed(includeEmbeddings)} applies only to --method magnitude, wanda or sparsegpt (got --method {p.GetValue(method)}): "
+                    + "COPAL keeps its state only for the decoder layers' linears");
+            }
             RequireCalibration(p.GetValue(method)!, p.GetValue(calib));
             if (CalibrationFiles(p.GetValue(calib)).Count(Inputs.IsStdio) > 1)
             {
@@ -221,6 +227,8 @@ internal static class PruneCommand
         }
         return SparsityPattern.Parse(sparsity ?? pattern!);
     }
+
+    private static bool IsMethod(string method, string name) => string.Equals(method, name, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Every method but magnitude calibrates: --calib is required for it.</summary>
     internal static void RequireCalibration(string method, string? calib)
