@@ -285,6 +285,17 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("16", r.Stderr, StringComparison.Ordinal);
     }
 
+    // More best entries than the vocabulary has cannot be written: refused from config.json, before the model loads.
+    [Fact]
+    public void Logits_top_k_beyond_the_vocabulary_is_a_usage_error_before_the_model_runs()
+    {
+        string output = Path.Combine(_temp, "logits.json");
+        CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "-o", output, "--top-k", "600");
+        AssertError(r, 2, "--top-k: expected at most the model's vocabulary of 512 tokens, got 600");
+        Assert.DoesNotContain("loading", r.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
     [Fact]
     public void An_output_file_that_is_a_folder_is_refused_before_the_model_runs()
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Copal.Cli.Infrastructure;
+using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
 using Copal.Tensors.IO;
@@ -26,6 +27,12 @@ internal static class LogitsCommand
             int k = p.GetValue(topK);
             string path = p.GetValue(outFile)!;
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            // A row has vocab_size logits: more best entries than that cannot be written (config.json says, before the weights load).
+            int vocabSize = LlamaConfig.Load(modelDir).VocabSize;
+            if (k > vocabSize)
+            {
+                throw new UsageException($"{p.Typed(topK)}: expected at most the model's vocabulary of {vocabSize} tokens, got {k}");
+            }
             if (!Inputs.IsStdio(path))
             {
                 PathGuard.RequireApart(path, "--out", modelDir, "the input folder");
