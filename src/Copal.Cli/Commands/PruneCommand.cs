@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Evaluation;
@@ -56,6 +57,7 @@ internal static class PruneCommand
                     + "COPAL keeps its state only for the decoder layers' linears");
             }
             RequireCalibration(p.GetValue(method)!, p.GetValue(calib));
+            RefuseIgnoredOptions(p, p.GetValue(method)!, calib, [seed, nsamples, seqlen], trueSequential, noLayerError);
             if (CalibrationFiles(p.GetValue(calib)).Count(Inputs.IsStdio) > 1)
             {
                 throw new UsageException("--calib: standard input ('-') can be given once");
@@ -88,10 +90,11 @@ internal static class PruneCommand
             long available = CalibrationMemory.AvailableBytes();
             if (!asJson)
             {
+                // Without a forward pass (magnitude alone) no activations are held: an estimate of them would mean nothing.
+                string memory = LayerwisePruner.RunsForwardPasses(pruner, options) ? $"; estimated memory {estimate} of {ByteSize.Format(available)} available" : "";
                 Out.Info(calibration.HasData
-                    ? $"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {calibration.MaxSamples} non-overlapping windows of {window}; " +
-                        $"estimated memory {estimate} of {ByteSize.Format(available)} available"
-                    : $"copal: no calibration data ({pruner.Name} needs none; layer output errors are measured only with --calib); estimated memory {estimate} of {ByteSize.Format(available)} available");
+                    ? $"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {calibration.MaxSamples} non-overlapping windows of {window}{memory}"
+                    : $"copal: no calibration data ({pruner.Name} needs none; layer output errors are measured only with --calib){memory}");
             }
             try
             {
@@ -229,6 +232,37 @@ internal static class PruneCommand
     }
 
     private static bool IsMethod(string method, string name) => string.Equals(method, name, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Options that would do nothing for the chosen method are usage errors naming them and the method, as the COPAL
+    /// options are with another method. Magnitude scores weights by size alone: the order of a layer's linears
+    /// (--true-sequential) cannot change its masks; without --calib it draws no windows (--seed, --nsamples,
+    /// --seqlen), and its only use of --calib is measuring the layers' output errors.
+    /// </summary>
+    private static void RefuseIgnoredOptions(ParseResult p, string method, Option<string?> calib, Option[] sampling, Option<bool> trueSequential, Option<bool> noLayerError)
+    {
+        if (!IsMethod(method, "magnitude"))
+        {
+            return;
+        }
+        if (p.GetValue(trueSequential))
+        {
+            throw new UsageException($"{p.Typed(trueSequential)} applies only to --method wanda, sparsegpt or copal (got --method {method}): "
+                + "magnitude uses no input statistics, so the order in which a layer's linears are pruned does not change them");
+        }
+        if (p.GetValue(calib) is null)
+        {
+            var given = sampling.Where(o => p.GetResult(o) is { Implicit: false }).Select(o => p.Typed(o)).ToList();
+            if (given.Count > 0)
+            {
+                throw new UsageException($"{string.Join(", ", given)} {(given.Count == 1 ? "applies" : "apply")} only with --calib (--method {method} without it draws no calibration windows)");
+            }
+        }
+        else if (p.GetValue(noLayerError))
+        {
+            throw new UsageException($"--calib with --method {method} only measures the layers' output errors, which {p.Typed(noLayerError)} skips; give one of them");
+        }
+    }
 
     /// <summary>Every method but magnitude calibrates: --calib is required for it.</summary>
     internal static void RequireCalibration(string method, string? calib)
