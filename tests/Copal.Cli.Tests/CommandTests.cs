@@ -49,6 +49,25 @@ public sealed class CommandTests : IDisposable
         Assert.Equal("Lily saw a big red ball.", d.Stdout.TrimEnd('\n'));
     }
 
+    /// <summary>A count of one reads "1 window", "1 position", not "1 windows".</summary>
+    [Fact]
+    public void A_count_of_one_is_singular()
+    {
+        CopalProcess.Result ppl = CopalProcess.Run("perplexity", "-m", TestData.Stories260K, "--data", TestData.Path("text", "tinystories", "eval.txt"),
+            "--limit-chunks", "1", "--device", "cpu");
+        Assert.True(ppl.ExitCode == 0, ppl.Stderr);
+        Assert.Contains("(1 window of 512)", ppl.Stdout, StringComparison.Ordinal);
+        // An empty text is BOS alone: one position.
+        CopalProcess.Result logits = CopalProcess.Run("logits", "-m", TestData.Stories260K, "-t", "", "-o", "-", "--device", "cpu");
+        Assert.True(logits.ExitCode == 0, logits.Stderr);
+        Assert.Contains("copal: wrote 1 position to standard output", logits.Stderr, StringComparison.Ordinal);
+        CopalProcess.Result tokens = CopalProcess.Run("tokenize", "-m", TestData.Stories260K, "-t", "");
+        Assert.True(tokens.ExitCode == 0, tokens.Stderr);
+        Assert.Equal("1 token\n", tokens.Stderr);
+        CopalProcess.Result inspect = CopalProcess.Run("inspect", "-m", TestData.Stories260K);
+        Assert.Contains("47 tensors in 1 file,", inspect.Stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Magnitude without --calib runs no forward pass: no calibration memory is estimated for it (there was one, of
     /// "activations 512 B for 1 × 2 tokens"). With --calib it measures the layer errors on windows --seed draws.

@@ -51,7 +51,7 @@ internal static class InspectCommand
                 Out.Line($"{t.Name.PadRight(nameWidth)}  {t.Dtype,-5} [{string.Join(", ", t.Shape)}]");
             }
             Out.Line("");
-            Out.Line($"{tensors.Count} tensors in {checkpoint.Files.Count} file(s), {parameters:N0} parameters ({FormatCount(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {kv.Value / 1048576.0:F1} MiB"))}");
+            Out.Line($"{Plural.Of(tensors.Count, "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, {parameters:N0} parameters ({FormatCount(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {kv.Value / 1048576.0:F1} MiB"))}");
             if (checkpoint.Metadata.Count > 0)
             {
                 Out.Line($"metadata: {SummarizeMetadata(checkpoint.Metadata)}");

@@ -5,6 +5,7 @@ using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
 using Copal.Tensors.IO;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 
@@ -71,11 +72,11 @@ internal static class LogitsCommand
             if (Inputs.IsStdio(path))
             {
                 Out.Line(document);
-                Out.Info($"copal: wrote {ids.Length} positions to standard output");
+                Out.Info($"copal: wrote {Plural.Of(ids.Length, "position")} to standard output");
                 return CliErrors.Ok;
             }
             AtomicFile.WriteAllText(path, "--out", document);
-            Out.Info($"copal: wrote {ids.Length} positions to {path}");
+            Out.Info($"copal: wrote {Plural.Of(ids.Length, "position")} to {path}");
             return CliErrors.Ok;
         });
         return command;

@@ -93,7 +93,7 @@ internal static class PruneCommand
                 // Without a forward pass (magnitude alone) no activations are held: an estimate of them would mean nothing.
                 string memory = LayerwisePruner.RunsForwardPasses(pruner, options) ? $"; estimated memory {estimate} of {ByteSize.Format(available)} available" : "";
                 Out.Info(calibration.HasData
-                    ? $"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {calibration.MaxSamples} non-overlapping windows of {window}{memory}"
+                    ? $"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {Plural.Of(calibration.MaxSamples, "non-overlapping window")} of {window}{memory}"
                     : $"copal: no calibration data ({pruner.Name} needs none; layer output errors are measured only with --calib){memory}");
             }
             try
@@ -144,7 +144,7 @@ internal static class PruneCommand
                 }
                 if (copalState is not null)
                 {
-                    Out.Line($"COPAL state: {copalState.Datasets.Count} dataset(s) seen; written to {request.OutDirectory}{(p.GetValue(copal.State) is string sd ? $" and {sd}" : "")}");
+                    Out.Line($"COPAL state: {Plural.Of(copalState.Datasets.Count, "dataset")} seen; written to {request.OutDirectory}{(p.GetValue(copal.State) is string sd ? $" and {sd}" : "")}");
                 }
                 Out.Line($"pruned {report.PrunedParameters:N0} of {report.PrunableParameters:N0} weights ({report.TotalSparsity:P2}) in {report.Seconds:F1} s; peak memory {report.PeakAnonymousBytes / 1048576.0:F0} MiB (plus mapped input pages: working set {report.PeakWorkingSetBytes / 1048576.0:F0} MiB); wrote {request.OutDirectory}");
             }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Tokenization;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 
@@ -44,7 +45,7 @@ internal static class TokenizeCommand
             {
                 Out.Line(string.Join(' ', ids));
             }
-            Out.Info($"{ids.Length} tokens");
+            Out.Info(Plural.Of(ids.Length, "token"));
             return CliErrors.Ok;
         });
         return command;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Copal.Model.Evaluation;
 using Copal.Model.Generation;
 using Copal.Model.Tokenization;
+using Copal.Tensors;
 
 namespace Copal.Prune.Calibration;
 
@@ -85,7 +86,7 @@ public sealed class CalibrationSet
             (string name, long tokens) = sources[f];
             if (tokens <= seqLen)
             {
-                throw new CalibrationLimitException($"calibration text '{name}' has {tokens} tokens; one window of --seqlen {seqLen} needs at least {seqLen + 1}");
+                throw new CalibrationLimitException($"calibration text '{name}' has {Plural.Of(tokens, "token")}; one window of --seqlen {seqLen} needs at least {seqLen + 1}");
             }
             int asked = (nsamples / count) + (f < nsamples % count ? 1 : 0);
             int windows = WindowsIn(tokens, seqLen);
@@ -95,8 +96,8 @@ public sealed class CalibrationSet
                 long longestSeqLen = (tokens - 1) / asked;
                 string share = count > 1 ? $" (its share of {count} texts)" : "";
                 throw new CalibrationLimitException(
-                    $"--nsamples {nsamples} × --seqlen {seqLen} asks calibration text '{name}' for {asked} windows{share}, {(long)asked * seqLen:N0} tokens, " +
-                    $"but its {tokens:N0} tokens give at most {windows} non-overlapping windows of {seqLen}: use --nsamples ≤ {maxSamples}" +
+                    $"--nsamples {nsamples} × --seqlen {seqLen} asks calibration text '{name}' for {Plural.Of(asked, "window")}{share}, {(long)asked * seqLen:N0} tokens, " +
+                    $"but its {tokens:N0} tokens give at most {Plural.Of(windows, "non-overlapping window")} of {seqLen}: use --nsamples ≤ {maxSamples}" +
                     (longestSeqLen >= 2 ? $" or --seqlen ≤ {longestSeqLen}" : "") + ", or more text");
             }
         }

@@ -29,6 +29,18 @@ public sealed class CalibrationLimitTests
     }
 
     [Fact]
+    public void One_window_is_said_in_the_singular()
+    {
+        // 100 tokens hold ⌊99 / 64⌋ = 1 window of 64.
+        CalibrationLimitException e = Assert.Throws<CalibrationLimitException>(() => CalibrationSet.FromTokens([Text("t.txt", 100)], 2, 64, seed: 0));
+        Assert.Contains("asks calibration text 't.txt' for 2 windows, 128 tokens, but its 100 tokens give at most 1 non-overlapping window of 64: use --nsamples ≤ 1",
+            e.Message, StringComparison.Ordinal);
+        CalibrationLimitException one = Assert.Throws<CalibrationLimitException>(() => CalibrationSet.FromTokens([Text("a", 1000), Text("b", 100)], 4, 64, seed: 0));
+        Assert.Contains("'b' for 2 windows (its share of 2 texts)", one.Message, StringComparison.Ordinal);
+        Assert.Contains("at most 1 non-overlapping window of 64", one.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void With_several_texts_each_share_must_fit()
     {
         // Sample i comes from text i mod 2: 9 samples ask 5 of a (15 windows) and 4 of b (3 windows).
