@@ -49,6 +49,19 @@ public sealed class CommandTests : IDisposable
         Assert.Equal("Lily saw a big red ball.", d.Stdout.TrimEnd('\n'));
     }
 
+    /// <summary>
+    /// A tiny model's figures show: stories260K streams 226,560 linear and 32,768 lm_head weights, 1,037,312 bytes, per
+    /// token (it read "0 M linear + 0 M lm_head params" and "0.00 GB").
+    /// </summary>
+    [Fact]
+    public void Bench_gives_a_tiny_models_parameters_and_bytes_in_units_that_show_them()
+    {
+        CopalProcess.Result r = CopalProcess.Run("bench", "-m", TestData.Stories260K, "--device", "cpu", "--repeat", "1", "--prefill", "8", "--decode", "3");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("weights streamed per token: 1.0 MB (226.6K linear + 32.8K lm_head params)", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("; 1.0 MB of weights streamed per decoded token", r.Stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>A count of one reads "1 window", "1 position", not "1 windows".</summary>
     [Fact]
     public void A_count_of_one_is_singular()

@@ -187,6 +187,21 @@ public sealed class OptionParsingTests
             && e.Message.EndsWith($"none of them empty, got '{datasets}'", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(512, "512")]
+    [InlineData(260_032, "260.0K")]
+    [InlineData(1_100_048_384, "1.10B")]
+    [InlineData(6_738_415_616, "6.74B")]
+    [InlineData(124_439_808, "124.4M")]
+    public void Parameter_counts_keep_their_figures(long count, string expected) => Assert.Equal(expected, Quantities.Count(count));
+
+    [Theory]
+    [InlineData(999, "999 B")]
+    [InlineData(1_037_312, "1.0 MB")]
+    [InlineData(2_200_000_000, "2.20 GB")]
+    [InlineData(45_312, "45.3 kB")]
+    public void Decimal_sizes_keep_their_figures(long bytes, string expected) => Assert.Equal(expected, Quantities.DecimalBytes(bytes));
+
     [Fact]
     public void A_missing_device_exits_1_with_its_message()
     {

@@ -51,7 +51,7 @@ internal static class InspectCommand
                 Out.Line($"{t.Name.PadRight(nameWidth)}  {t.Dtype,-5} [{string.Join(", ", t.Shape)}]");
             }
             Out.Line("");
-            Out.Line($"{Plural.Of(tensors.Count, "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, {parameters:N0} parameters ({FormatCount(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {kv.Value / 1048576.0:F1} MiB"))}");
+            Out.Line($"{Plural.Of(tensors.Count, "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, {parameters:N0} parameters ({Quantities.Count(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {kv.Value / 1048576.0:F1} MiB"))}");
             if (checkpoint.Metadata.Count > 0)
             {
                 Out.Line($"metadata: {SummarizeMetadata(checkpoint.Metadata)}");
@@ -95,14 +95,6 @@ internal static class InspectCommand
         string format = fields.GetValueOrDefault("format", "unknown");
         return format == "nm" && fields.TryGetValue("n", out string? n) && fields.TryGetValue("m", out string? m) ? $"{n}:{m}" : format;
     }
-
-    private static string FormatCount(long n) => n switch
-    {
-        >= 1_000_000_000 => $"{n / 1e9:F2}B",
-        >= 1_000_000 => $"{n / 1e6:F1}M",
-        >= 1_000 => $"{n / 1e3:F1}K",
-        _ => n.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
 
     private sealed record TensorInfo(string Name, string Dtype, long[] Shape, long Elements, long Bytes);
 
