@@ -79,6 +79,7 @@ public sealed class CommandTests : IDisposable
         Assert.Equal("1 token\n", tokens.Stderr);
         CopalProcess.Result inspect = CopalProcess.Run("inspect", "-m", TestData.Stories260K);
         Assert.Contains("47 tensors in 1 file,", inspect.Stdout, StringComparison.Ordinal);
+        Assert.Contains("metadata: format=pt; 1 entry with --json", inspect.Stdout, StringComparison.Ordinal);
     }
 
     /// <summary>

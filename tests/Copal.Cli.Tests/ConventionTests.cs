@@ -318,6 +318,8 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     public void Compact_says_the_size_plainly()
     {
         Assert.Matches(@"\d+\.\d % of the dense size \(\d+\.\d % smaller\)", models.CompactOutput);
+        // A size under 1 MiB is in KiB (stories260K's checkpoint is 1015.8 KiB), not rounded to "1.0 MiB" or "0.0 MiB".
+        Assert.Matches(@"\d+\.\d KiB → \d+\.\d KiB", models.CompactOutput);
     }
 
     [Fact]
@@ -329,6 +331,10 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.True(metadata.Length < 400, metadata);
         Assert.Contains("35 compact linears", metadata, StringComparison.Ordinal);
         Assert.Contains("--json", metadata, StringComparison.Ordinal);
+        // The small U8 tensors (the 2:4 masks) show their size: in KiB, not "U8: 0.0 MiB".
+        string totals = r.Stdout.Split('\n').Single(l => l.Contains(" parameters (", StringComparison.Ordinal));
+        Assert.Matches(@"U8: \d+\.\d KiB", totals);
+        Assert.DoesNotContain(" 0.0 MiB", totals, StringComparison.Ordinal);
         CopalProcess.Result json = CopalProcess.Run("inspect", "-m", models.Compact, "--json");
         using JsonDocument doc = JsonDocument.Parse(json.Stdout);
         Assert.Equal(39, doc.RootElement.GetProperty("metadata").EnumerateObject().Count());

@@ -51,7 +51,7 @@ internal static class InspectCommand
                 Out.Line($"{t.Name.PadRight(nameWidth)}  {t.Dtype,-5} [{string.Join(", ", t.Shape)}]");
             }
             Out.Line("");
-            Out.Line($"{Plural.Of(tensors.Count, "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, {parameters:N0} parameters ({Quantities.Count(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {kv.Value / 1048576.0:F1} MiB"))}");
+            Out.Line($"{Plural.Of(tensors.Count, "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, {parameters:N0} parameters ({Quantities.Count(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {ByteSize.Format(kv.Value)}"))}");
             if (checkpoint.Metadata.Count > 0)
             {
                 Out.Line($"metadata: {SummarizeMetadata(checkpoint.Metadata)}");
@@ -82,7 +82,7 @@ internal static class InspectCommand
             var byFormat = layouts.GroupBy(v => LayoutFormat(v)).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} {g.Key}");
             parts.Add($"{layouts.Count} compact linears ({string.Join(", ", byFormat)})");
         }
-        return $"{string.Join(", ", parts)}; all {metadata.Count} entries with --json";
+        return $"{string.Join(", ", parts)}; {(metadata.Count == 1 ? "1 entry" : $"all {metadata.Count} entries")} with --json";
     }
 
     private static string LayoutFormat(string layout)
