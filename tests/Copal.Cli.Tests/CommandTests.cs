@@ -154,6 +154,20 @@ public sealed class CommandTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_temp, "x")));
     }
 
+    /// <summary>
+    /// A progress line ends on the finished state: synth's, rate-limited, stopped at "[1/21] model.embed_tokens.weight"
+    /// when the rest came within the limit, so a finished run looked stuck at its first tensor.
+    /// </summary>
+    [Fact]
+    public void Synth_progress_ends_on_the_last_tensor()
+    {
+        CopalProcess.Result r = CopalProcess.Run("synth", "--preset", "test-tiny", "-o", Path.Combine(_temp, "s"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string[] lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("copal: wrote ", lines[^1], StringComparison.Ordinal);
+        Assert.Matches(@"^\[(\d+)/\1\] ", lines[^2]);
+    }
+
     // A tokenizer with more tokens than the model's vocabulary has ids without an embedding: refused, naming both sizes.
     [Theory]
     [InlineData("--config", "MODEL", "llama2", 32000, 512)]
