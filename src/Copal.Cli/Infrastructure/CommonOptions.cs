@@ -190,7 +190,7 @@ internal static class Cancellation
             return false;
         }
         Volatile.Write(ref s_exitCode, exitCode);
-        Console.Error.WriteLine();
+        ProgressLine.BreakForNotice();
         Console.Error.WriteLine(notice);
         s_source.Cancel();
         return true;

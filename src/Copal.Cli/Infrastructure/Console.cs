@@ -67,6 +67,10 @@ internal sealed class ProgressLine : IDisposable
     private string? _held;
     private readonly bool _quiet;
 
+    // The line drawn in place on the terminal and not yet ended, which a notice must first end (BreakForNotice).
+    private static readonly Lock s_gate = new();
+    private static ProgressLine? s_drawn;
+
     public ProgressLine(bool quiet = false) => _quiet = quiet;
 
     /// <summary>Shows <paramref name="text"/>; with done/total also a percentage and an ETA.</summary>
@@ -110,14 +114,42 @@ internal sealed class ProgressLine : IDisposable
     /// <summary>Ends the in-place line only: a run that failed or was cancelled is not shown as further along.</summary>
     public void Dispose() => EndLine();
 
+    /// <summary>
+    /// Starts a fresh line on stderr for a notice that interrupts a run (the signal handler's "cancelling"). On a
+    /// terminal the cursor may be after a progress line drawn in place or an echoed ^C: a line break ends it, and the
+    /// progress line counts as ended (its own end would leave an empty line). Redirected, every line is already ended,
+    /// and a break would only leave an empty line.
+    /// </summary>
+    public static void BreakForNotice()
+    {
+        if (Console.IsErrorRedirected)
+        {
+            return;
+        }
+        lock (s_gate)
+        {
+            Console.Error.WriteLine();
+            if (s_drawn is ProgressLine drawn)
+            {
+                drawn._dirty = false;
+                drawn._lastLength = 0;
+                s_drawn = null;
+            }
+        }
+    }
+
     private void Show(string line)
     {
         _held = null;
         if (_tty)
         {
-            Console.Error.Write("\r" + line.PadRight(_lastLength));
-            _lastLength = line.Length;
-            _dirty = true;
+            lock (s_gate)
+            {
+                Console.Error.Write("\r" + line.PadRight(_lastLength));
+                _lastLength = line.Length;
+                _dirty = true;
+                s_drawn = this;
+            }
         }
         else
         {
@@ -128,11 +160,18 @@ internal sealed class ProgressLine : IDisposable
     private void EndLine()
     {
         _held = null;
-        if (_dirty)
+        lock (s_gate)
         {
-            Console.Error.WriteLine();
-            _dirty = false;
-            _lastLength = 0;
+            if (_dirty)
+            {
+                Console.Error.WriteLine();
+                _dirty = false;
+                _lastLength = 0;
+            }
+            if (s_drawn == this)
+            {
+                s_drawn = null;
+            }
         }
     }
 
