@@ -83,11 +83,17 @@ internal static class Program
     internal static string FirstUsageError(ParseResult parsed)
     {
         Command reached = parsed.CommandResult.Command;
+        // A word like an option that a positional argument took (the model of inspect, compact and densify): an unknown
+        // option, named before the words after it (its value, left unmatched).
+        if (parsed.CommandResult.Children.OfType<ArgumentResult>().SelectMany(a => a.Tokens).FirstOrDefault(t => CommonOptions.IsOptionLike(t.Value)) is Token optionLike)
+        {
+            return CommonOptions.UnknownOption(optionLike.Value);
+        }
         if (parsed.UnmatchedTokens.Count > 0)
         {
             string token = parsed.UnmatchedTokens[0];
             var commands = reached.Subcommands.Where(c => !c.Hidden).Select(c => c.Name).ToList();
-            return token.StartsWith('-') ? $"unknown option '{token}'"
+            return token.StartsWith('-') ? CommonOptions.UnknownOption(token)
                 : commands.Count > 0 ? $"unknown command '{token}'; the commands are {OptionRules.Alternatives(commands)}"
                 : $"unexpected argument '{token}'";
         }

@@ -239,6 +239,33 @@ public sealed class BadInputTests : IDisposable
             "one window of --seqlen 64 needs at least 65");
     }
 
+    // An empty path (a shell variable that was not set) is a usage error naming the option, before any path is used.
+    [Fact]
+    public void An_empty_output_path_is_a_usage_error_naming_the_option()
+    {
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "--method", "magnitude", "--sparsity", "0.5", "-o", "");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("copal: error: -o: expected a path, got an empty string\nRun 'copal prune --help' for the options.\n", r.Stderr);
+        r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "--out", "");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("copal: error: --out: expected a path, got an empty string\n", r.Stderr, StringComparison.Ordinal);
+    }
+
+    // An empty entry names no text: refused while the command line is read (an empty list once divided by zero).
+    [Theory]
+    [InlineData("")]
+    [InlineData(",")]
+    [InlineData("CALIB,")]
+    public void An_empty_calibration_entry_is_a_usage_error_naming_calib(string list)
+    {
+        string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
+        string value = list.Replace("CALIB", calib, StringComparison.Ordinal);
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "wanda", "--sparsity", "0.5", "--calib", value);
+        AssertError(r, 2, $"--calib: expected text files separated by commas, none of them empty (- reads standard input), got {(value.Length == 0 ? "an empty string" : $"'{value}'")}");
+        Assert.DoesNotContain("internal error", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "o")));
+    }
+
     [Fact]
     public void Wanda_without_calibration_is_a_usage_error()
     {
@@ -267,6 +294,17 @@ public sealed class BadInputTests : IDisposable
         CopalProcess.Result r = CopalProcess.Run("perplexity", "-m", Model, "--data", bad, "--device", "cpu");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("16", r.Stderr, StringComparison.Ordinal);
+    }
+
+    // More best entries than the vocabulary has cannot be written: refused from config.json, before the model loads.
+    [Fact]
+    public void Logits_top_k_beyond_the_vocabulary_is_a_usage_error_before_the_model_runs()
+    {
+        string output = Path.Combine(_temp, "logits.json");
+        CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "-o", output, "--top-k", "600");
+        AssertError(r, 2, "--top-k: expected at most the model's vocabulary of 512 tokens, got 600");
+        Assert.DoesNotContain("loading", r.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
     }
 
     [Fact]

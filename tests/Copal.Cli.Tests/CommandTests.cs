@@ -49,6 +49,60 @@ public sealed class CommandTests : IDisposable
         Assert.Equal("Lily saw a big red ball.", d.Stdout.TrimEnd('\n'));
     }
 
+    /// <summary>
+    /// A tiny model's figures show: stories260K streams 226,560 linear and 32,768 lm_head weights, 1,037,312 bytes, per
+    /// token (it read "0 M linear + 0 M lm_head params" and "0.00 GB").
+    /// </summary>
+    [Fact]
+    public void Bench_gives_a_tiny_models_parameters_and_bytes_in_units_that_show_them()
+    {
+        CopalProcess.Result r = CopalProcess.Run("bench", "-m", TestData.Stories260K, "--device", "cpu", "--repeat", "1", "--prefill", "8", "--decode", "3");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("weights streamed per token: 1.0 MB (226.6K linear + 32.8K lm_head params)", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("; 1.0 MB of weights streamed per decoded token", r.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>A count of one reads "1 window", "1 position", not "1 windows".</summary>
+    [Fact]
+    public void A_count_of_one_is_singular()
+    {
+        CopalProcess.Result ppl = CopalProcess.Run("perplexity", "-m", TestData.Stories260K, "--data", TestData.Path("text", "tinystories", "eval.txt"),
+            "--limit-chunks", "1", "--device", "cpu");
+        Assert.True(ppl.ExitCode == 0, ppl.Stderr);
+        Assert.Contains("(1 window of 512)", ppl.Stdout, StringComparison.Ordinal);
+        // An empty text is BOS alone: one position.
+        CopalProcess.Result logits = CopalProcess.Run("logits", "-m", TestData.Stories260K, "-t", "", "-o", "-", "--device", "cpu");
+        Assert.True(logits.ExitCode == 0, logits.Stderr);
+        Assert.Contains("copal: wrote 1 position to standard output", logits.Stderr, StringComparison.Ordinal);
+        CopalProcess.Result tokens = CopalProcess.Run("tokenize", "-m", TestData.Stories260K, "-t", "");
+        Assert.True(tokens.ExitCode == 0, tokens.Stderr);
+        Assert.Equal("1 token\n", tokens.Stderr);
+        CopalProcess.Result inspect = CopalProcess.Run("inspect", "-m", TestData.Stories260K);
+        Assert.Contains("47 tensors in 1 file,", inspect.Stdout, StringComparison.Ordinal);
+        Assert.Contains("metadata: format=pt; 1 entry with --json", inspect.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Magnitude without --calib runs no forward pass: no calibration memory is estimated for it (there was one, of
+    /// "activations 512 B for 1 × 2 tokens"). With --calib it measures the layer errors on windows --seed draws.
+    /// </summary>
+    [Fact]
+    public void Magnitude_prunes_without_a_calibration_estimate_and_measures_errors_on_seeded_windows()
+    {
+        CopalProcess.Result bare = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", Path.Combine(_temp, "bare"), "--method", "magnitude",
+            "--sparsity", "0.5", "--device", "cpu");
+        Assert.True(bare.ExitCode == 0, bare.Stderr);
+        Assert.Contains("no calibration data", bare.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("activations", bare.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("estimated memory", bare.Stderr, StringComparison.Ordinal);
+
+        CopalProcess.Result measured = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", Path.Combine(_temp, "measured"), "--method", "magnitude",
+            "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--seed", "3", "--device", "cpu");
+        Assert.True(measured.ExitCode == 0, measured.Stderr);
+        Assert.Contains("activations", measured.Stderr, StringComparison.Ordinal);
+        Assert.Contains("output error", measured.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Prune_writes_a_loadable_model_with_a_report_and_leaves_the_input_alone()
     {
@@ -98,6 +152,20 @@ public sealed class CommandTests : IDisposable
         Assert.True(none.ExitCode == 1, none.Stderr);
         Assert.Equal($"copal: error: --config: folder '{empty}' has no config.json; expected a config.json file or a model folder holding one\n", none.Stderr);
         Assert.False(Directory.Exists(Path.Combine(_temp, "x")));
+    }
+
+    /// <summary>
+    /// A progress line ends on the finished state: synth's, rate-limited, stopped at "[1/21] model.embed_tokens.weight"
+    /// when the rest came within the limit, so a finished run looked stuck at its first tensor.
+    /// </summary>
+    [Fact]
+    public void Synth_progress_ends_on_the_last_tensor()
+    {
+        CopalProcess.Result r = CopalProcess.Run("synth", "--preset", "test-tiny", "-o", Path.Combine(_temp, "s"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string[] lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("copal: wrote ", lines[^1], StringComparison.Ordinal);
+        Assert.Matches(@"^\[(\d+)/\1\] ", lines[^2]);
     }
 
     // A tokenizer with more tokens than the model's vocabulary has ids without an embedding: refused, naming both sizes.

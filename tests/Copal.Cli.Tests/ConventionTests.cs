@@ -203,10 +203,27 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
                     ["prune", "-m", model, "-o", outDir, "--calib", calib, "--sparsity", "0.5", "--update"] },
                 { "copal prune", "--decay, --mask apply only to --method copal (got --method sparsegpt)",
                     ["prune", "-m", model, "-o", outDir, "--method", "sparsegpt", "--calib", calib, "--sparsity", "0.5", "--decay", "0.5", "--mask", "fixed"] },
+                { "copal prune", "--include-embeddings applies only to --method magnitude, wanda or sparsegpt (got --method copal): COPAL keeps its state only for the decoder layers' linears",
+                    ["prune", "-m", model, "-o", outDir, "--method", "copal", "--calib", calib, "--sparsity", "0.5", "--include-embeddings"] },
+                // Options the method would ignore are refused, as the COPAL options are with another method.
+                { "copal prune", "--true-sequential applies only to --method wanda, sparsegpt or copal (got --method magnitude)",
+                    ["prune", "-m", model, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5", "--true-sequential"] },
+                { "copal prune", "--seed applies only with --calib (--method magnitude without it draws no calibration windows)",
+                    ["prune", "-m", model, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5", "--seed", "3"] },
+                { "copal prune", "--nsamples, --seqlen apply only with --calib (--method magnitude without it draws no calibration windows)",
+                    ["prune", "-m", model, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5", "--nsamples", "4", "--seqlen", "8"] },
+                { "copal prune", "--calib with --method magnitude only measures the layers' output errors, which --no-layer-error skips; give one of them",
+                    ["prune", "-m", model, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5", "--calib", calib, "--no-layer-error"] },
                 { "copal", "unknown command 'foo'; the commands are inspect, tokenize", ["foo"] },
                 { "copal prune", "the options -m/--model and -o/--out are required", ["prune"] },
                 { "copal prune", "--sparsity: expected", ["prune", "--sparsity", "2"] },
                 { "copal prune", "unknown option '--bogus'", ["prune", "--sparsity", "2", "--bogus"] },
+                // inspect, compact and densify also take the model positionally: a misspelled option is not taken for it.
+                { "copal compact", "unknown option '--frmat'", ["compact", "-m", model, "-o", outDir, "--frmat", "nm"] },
+                { "copal compact", "unknown option '--jsn'", ["compact", "--jsn", "-o", outDir] },
+                { "copal densify", "unknown option '--jsn'", ["densify", "-m", model, "-o", outDir, "--jsn"] },
+                { "copal inspect", "unknown option '--foo'", ["inspect", "-m", model, "--json", "--foo"] },
+                { "copal inspect", "unknown option '-j'", ["inspect", "-j", model] },
             };
         }
     }
@@ -353,6 +370,8 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     public void Compact_says_the_size_plainly()
     {
         Assert.Matches(@"\d+\.\d % of the dense size \(\d+\.\d % smaller\)", models.CompactOutput);
+        // A size under 1 MiB is in KiB (stories260K's checkpoint is 1015.8 KiB), not rounded to "1.0 MiB" or "0.0 MiB".
+        Assert.Matches(@"\d+\.\d KiB → \d+\.\d KiB", models.CompactOutput);
     }
 
     [Fact]
@@ -364,6 +383,10 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.True(metadata.Length < 400, metadata);
         Assert.Contains("35 compact linears", metadata, StringComparison.Ordinal);
         Assert.Contains("--json", metadata, StringComparison.Ordinal);
+        // The small U8 tensors (the 2:4 masks) show their size: in KiB, not "U8: 0.0 MiB".
+        string totals = r.Stdout.Split('\n').Single(l => l.Contains(" parameters (", StringComparison.Ordinal));
+        Assert.Matches(@"U8: \d+\.\d KiB", totals);
+        Assert.DoesNotContain(" 0.0 MiB", totals, StringComparison.Ordinal);
         CopalProcess.Result json = CopalProcess.Run("inspect", "-m", models.Compact, "--json");
         using JsonDocument doc = JsonDocument.Parse(json.Stdout);
         Assert.Equal(39, doc.RootElement.GetProperty("metadata").EnumerateObject().Count());

@@ -66,6 +66,142 @@ public sealed class OptionParsingTests
         Assert.Contains(parsed.Errors, e => e.Message.StartsWith(option + ": expected a folder (standard output ('-') cannot take one), got '-'", StringComparison.Ordinal));
     }
 
+    /// <summary>A whole number beyond the option's type is out of range, and the message gives the range.</summary>
+    [Theory]
+    [InlineData("prune", "--nsamples", "99999999999", "--nsamples: expected an integer from 1 to 2147483647, got 99999999999")]
+    [InlineData("prune", "--nsamples", "-99999999999", "--nsamples: expected an integer from 1 to 2147483647, got -99999999999")]
+    [InlineData("bench", "--prefill", "99999999999", "--prefill: expected an integer from 1 to 2147483647, got 99999999999")]
+    [InlineData("perplexity", "--seqlen", "99999999999", "--seqlen: expected an integer from 2 to 2147483647, got 99999999999")]
+    [InlineData("serve", "--port", "99999999999", "--port: expected a port in 0..65535, got 99999999999")]
+    [InlineData("prune", "--seed", "99999999999999999999999", "--seed: expected a non-negative integer up to 18446744073709551615, got 99999999999999999999999")]
+    [InlineData("prune", "--seed", "-1", "--seed: expected a non-negative integer, got -1")]
+    [InlineData("prune", "--nsamples", "x", "--nsamples: expected an integer, got 'x'")]
+    public void An_integer_beyond_its_type_is_refused_with_the_range(string command, string option, string value, string expected)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse([command, option, value]);
+        Assert.Contains(expected, parsed.Errors.Select(e => e.Message));
+    }
+
+    [Fact]
+    public void Every_integer_option_gives_its_range_for_a_value_beyond_it()
+    {
+        RootCommand root = Program.CreateRoot();
+        var failures = new List<string>();
+        foreach ((string[] path, Command command) in Commands(root, []))
+        {
+            foreach (Option option in command.Options.Where(o => o.ValueType == typeof(int) || o.ValueType == typeof(int?)))
+            {
+                ParseResult parsed = root.Parse([.. path, option.Name, "99999999999"]);
+                string? m = parsed.Errors.Select(e => e.Message).FirstOrDefault(m => m.StartsWith(option.Name + ": expected ", StringComparison.Ordinal));
+                // The expected part names a bound: "from 1 to 2147483647", "in 0..65535".
+                if (m is null || !m[..m.LastIndexOf(", got", StringComparison.Ordinal)].Any(char.IsAsciiDigit))
+                {
+                    failures.Add($"copal {string.Join(' ', path)} {option.Name} 99999999999: {m}");
+                }
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    /// <summary>
+    /// Text options that take any text, the empty text included (--layers is checked against the model: an empty list
+    /// is refused, naming it, once config.json is read). Every other text option names a file, a folder, a list or a
+    /// word, which an empty value cannot be.
+    /// </summary>
+    private static readonly string[] s_anyText = ["--text", "--prompt", "--ids", "--layers"];
+
+    /// <summary>An empty value (an unset shell variable in quotes) is refused while parsing, naming the option.</summary>
+    [Fact]
+    public void Every_path_or_word_option_refuses_an_empty_value_naming_the_option()
+    {
+        RootCommand root = Program.CreateRoot();
+        var failures = new List<string>();
+        foreach ((string[] path, Command command) in Commands(root, []))
+        {
+            foreach (Option option in command.Options.Where(o => o.ValueType == typeof(string) && !s_anyText.Contains(o.Name)))
+            {
+                ParseResult parsed = root.Parse([.. path, option.Name, ""]);
+                if (!parsed.Errors.Any(e => e.Message.StartsWith(option.Name + ": expected ", StringComparison.Ordinal)
+                    && e.Message.EndsWith(", got an empty string", StringComparison.Ordinal)))
+                {
+                    failures.Add($"copal {string.Join(' ', path)} {option.Name} '': {string.Join(" | ", parsed.Errors.Select(e => e.Message))}");
+                }
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    [Theory]
+    [InlineData("prune", "-o")]
+    [InlineData("prune", "--state")]
+    [InlineData("prune", "--resume")]
+    [InlineData("prune", "-m")]
+    [InlineData("compact", "-o")]
+    [InlineData("compact", "--model")]
+    [InlineData("densify", "-o")]
+    [InlineData("synth", "-o")]
+    [InlineData("synth", "--config")]
+    [InlineData("synth", "--tokenizer")]
+    [InlineData("logits", "-o")]
+    [InlineData("continual", "-o")]
+    [InlineData("continual", "--temp")]
+    [InlineData("perplexity", "--data")]
+    [InlineData("perplexity", "--compare")]
+    [InlineData("tokenize", "-f")]
+    [InlineData("generate", "-m")]
+    public void An_empty_path_is_refused_as_a_path(string command, string option)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse([command, option, ""]);
+        Assert.Contains(parsed.Errors, e => e.Message == $"{option}: expected a path, got an empty string");
+    }
+
+    /// <summary>A folder to write cannot be named by blanks alone either (no folder of that name is made).</summary>
+    [Theory]
+    [InlineData("prune", "-o")]
+    [InlineData("continual", "--temp")]
+    public void A_blank_output_folder_is_refused_as_a_path(string command, string option)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse([command, option, " "]);
+        Assert.Contains(parsed.Errors, e => e.Message == $"{option}: expected a path, got ' '");
+    }
+
+    /// <summary>The older positional form of the model names a path too.</summary>
+    [Theory]
+    [InlineData("inspect")]
+    [InlineData("compact")]
+    [InlineData("densify")]
+    public void An_empty_positional_model_is_refused_as_a_path(string command)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse([command, ""]);
+        Assert.Equal("model: expected a path, got an empty string", Program.FirstUsageError(parsed));
+    }
+
+    /// <summary>An empty entry in continual's --datasets names no dataset; it is refused, not skipped.</summary>
+    [Theory]
+    [InlineData("a=x.txt,")]
+    [InlineData("a=x.txt,,b=y.txt")]
+    public void An_empty_dataset_entry_is_refused(string datasets)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(["continual", "--datasets", datasets]);
+        Assert.Contains(parsed.Errors, e => e.Message.StartsWith("--datasets: expected ", StringComparison.Ordinal)
+            && e.Message.EndsWith($"none of them empty, got '{datasets}'", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(512, "512")]
+    [InlineData(260_032, "260.0K")]
+    [InlineData(1_100_048_384, "1.10B")]
+    [InlineData(6_738_415_616, "6.74B")]
+    [InlineData(124_439_808, "124.4M")]
+    public void Parameter_counts_keep_their_figures(long count, string expected) => Assert.Equal(expected, Quantities.Count(count));
+
+    [Theory]
+    [InlineData(999, "999 B")]
+    [InlineData(1_037_312, "1.0 MB")]
+    [InlineData(2_200_000_000, "2.20 GB")]
+    [InlineData(45_312, "45.3 kB")]
+    public void Decimal_sizes_keep_their_figures(long bytes, string expected) => Assert.Equal(expected, Quantities.DecimalBytes(bytes));
+
     [Fact]
     public void A_missing_device_exits_1_with_its_message()
     {

@@ -14,27 +14,38 @@ public sealed class StdinSignalTests
 
     [SignalWhenReadyFact(2, "SIGINT")]
     public void Ctrl_c_while_tokenize_reads_stdin_exits_130_with_no_output() =>
-        SignalWhileReading("INT", 130, "Lily saw a big red ball.", "tokenize", "-m", Model, "-f", "-");
+        _ = SignalWhileReading("INT", 130, "Lily saw a big red ball.", "tokenize", "-m", Model, "-f", "-");
 
     [SignalWhenReadyFact(2, "SIGINT")]
     public void Ctrl_c_while_detokenize_reads_stdin_exits_130_with_no_output() =>
-        SignalWhileReading("INT", 130, "1 317 394 261 370", "detokenize", "-m", Model, "--ids", "-");
+        _ = SignalWhileReading("INT", 130, "1 317 394 261 370", "detokenize", "-m", Model, "--ids", "-");
 
     [SignalWhenReadyFact(15, "SIGTERM")]
     public void SIGTERM_while_tokenize_reads_stdin_exits_143_with_no_output() =>
-        SignalWhileReading("TERM", 143, "Lily saw a big red ball.", "tokenize", "-m", Model, "-f", "-");
+        _ = SignalWhileReading("TERM", 143, "Lily saw a big red ball.", "tokenize", "-m", Model, "-f", "-");
 
     [SignalWhenReadyFact(2, "SIGINT")]
     public void Ctrl_c_while_perplexity_reads_stdin_exits_130_with_no_output() =>
-        SignalWhileReading("INT", 130, File.ReadAllText(TestData.Path("text", "tinystories", "eval.txt")),
+        _ = SignalWhileReading("INT", 130, File.ReadAllText(TestData.Path("text", "tinystories", "eval.txt")),
             "perplexity", "-m", Model, "--data", "-", "--seqlen", "128", "--limit-chunks", "1", "--device", "cpu");
+
+    /// <summary>
+    /// The notice and the outcome are one line each: with stderr redirected no progress line is drawn in place and no
+    /// ^C is echoed, so no empty line comes before the notice (there was one).
+    /// </summary>
+    [SignalWhenReadyFact(15, "SIGTERM")]
+    public void SIGTERM_notice_and_outcome_are_one_line_each()
+    {
+        CopalProcess.Result r = SignalWhileReading("TERM", 143, "Lily saw a big red ball.", "tokenize", "-m", Model, "-f", "-");
+        Assert.Equal("copal: cancelling on SIGTERM (send it again to stop at once)...\ncopal: cancelled; no partial output was left behind\n", r.Stderr);
+    }
 
     /// <summary>
     /// Sends the signal while the child waits on an open, empty standard input, and gives it a minute to end on its own;
     /// only then is <paramref name="input"/> written and the input closed, which a run that ignored the signal would
     /// go on to process.
     /// </summary>
-    private static void SignalWhileReading(string signal, int exitCode, string input, params string[] args)
+    private static CopalProcess.Result SignalWhileReading(string signal, int exitCode, string input, params string[] args)
     {
         bool ready = false;
         bool endedWhileInputOpen = false;
@@ -55,5 +66,6 @@ public sealed class StdinSignalTests
         Assert.Equal("", r.Stdout);
         Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
         Assert.True(endedWhileInputOpen, "copal went on reading standard input after the signal");
+        return r;
     }
 }

@@ -45,7 +45,7 @@ internal static class BenchCommand
             string nominal = result.NominalBandwidthGBs is double rate ? $" ({rate:F0} GB/s nominal)" : "";
             Out.Line($"device {result.Device} ({result.Threads} {(result.Device == "cpu" ? "threads" : "compute units")}); {(onDevice ? "device " : "")}streaming read {result.BandwidthGBs:F1} GB/s{nominal}; GEMM {result.GemmShape}: {result.GemmGflops:F1} GFLOP/s");
             string residence = result.Weights switch { "memory" => "read into memory (--mmap)", "device" => "in the device's memory", _ => "mapped (--mmap)" };
-            Out.Line($"weights streamed per token: {result.WeightBytesPerToken / 1e9:F3} GB ({result.LinearParams / 1e6:F0} M linear + {result.LmHeadParams / 1e6:F0} M lm_head params{(result.SparseLinears > 0 ? $"; {result.SparseLinears} linears compressed" : "")}), {residence}");
+            Out.Line($"weights streamed per token: {Quantities.DecimalBytes(result.WeightBytesPerToken)} ({Quantities.Count(result.LinearParams)} linear + {Quantities.Count(result.LmHeadParams)} lm_head params{(result.SparseLinears > 0 ? $"; {Plural.Of(result.SparseLinears, "linear")} compressed" : "")}), {residence}");
             Out.Line($"KV cache: {result.KvCacheBytes} bytes ({ByteSize.Format(result.KvCacheBytes)}) for {result.ContextPositions} positions");
             Out.Line($"| phase | tokens/s | ceiling tokens/s | ratio |");
             Out.Line($"|---|---|---|---|");

@@ -144,7 +144,7 @@ internal static class BenchModel
             }
         }
 
-        Say($"{c}; {weightBytes / 1e9:F2} GB of weights streamed per decoded token{(sparseLinears > 0 ? $" ({sparseLinears} linears compressed)" : "")}");
+        Say($"{c}; {Quantities.DecimalBytes(weightBytes)} of weights streamed per decoded token{(sparseLinears > 0 ? $" ({Plural.Of(sparseLinears, "linear")} compressed)" : "")}");
         double? nominal = raw.Info.NominalMemoryBytesPerSecond / 1e9;
         double bandwidth;
         double mappedBandwidth;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Weights;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 
@@ -57,12 +58,7 @@ internal static class CompactCommand
     }
 
     /// <summary>The older positional form of the model (an alias of -m/--model).</summary>
-    private static Argument<string?> PositionalModel() => new("model")
-    {
-        Description = "The model folder, as -m/--model (the older form)",
-        Arity = ArgumentArity.ZeroOrOne,
-        Hidden = true,
-    };
+    private static Argument<string?> PositionalModel() => CommonOptions.PositionalModel("The model folder, as -m/--model (the older form)");
 
     internal static void Report(CompactReport report, string verb, string outDir, bool asJson)
     {
@@ -79,7 +75,7 @@ internal static class CompactCommand
         string sizes = toDense
             ? $"the compact file was {share * 100:F1} % of the dense size"
             : $"{share * 100:F1} % of the dense size ({Math.Abs(1 - share) * 100:F1} % {(share <= 1 ? "smaller" : "larger")})";
-        Out.Line($"copal {verb}: {report.SparseLinears} sparse linears, {report.InputBytes / 1048576.0:F1} MiB → {report.OutputBytes / 1048576.0:F1} MiB: {sizes}; wrote {outDir}");
+        Out.Line($"copal {verb}: {report.SparseLinears} sparse linears, {ByteSize.Format(report.InputBytes)} → {ByteSize.Format(report.OutputBytes)}: {sizes}; wrote {outDir}");
         if (report.NegativeZeros > 0)
         {
             Out.Line($"copal {verb}: {report.NegativeZeros} removed weights were −0; densify gives them back as +0 (the same value, another sign bit), every other byte exactly");

@@ -131,7 +131,7 @@ internal static class ContinualCommand
                     for (int i = 0; i < request.Datasets.Count; i++)
                     {
                         int tokens = data.CalibrationTokens[i].Length;
-                        Out.Info($"copal: calibration '{request.Datasets[i].Name}': {tokens:N0} tokens give at most {CalibrationSet.WindowsIn(tokens, window)} non-overlapping windows of {window}; {request.NSamples} per step");
+                        Out.Info($"copal: calibration '{request.Datasets[i].Name}': {tokens:N0} tokens give at most {Plural.Of(CalibrationSet.WindowsIn(tokens, window), "non-overlapping window")} of {window}; {request.NSamples} per step");
                     }
                     Out.Info($"copal: estimated memory of the largest calibration ({estimate.Samples} × {window} tokens): {estimate} of {ByteSize.Format(available)} available");
                 }
@@ -195,7 +195,7 @@ internal static class ContinualCommand
             {
                 DataSplit split = request.Datasets[i].Evaluation;
                 string part = split.Part switch { FilePart.FirstHalf => " (first half)", FilePart.SecondHalf => " (second half)", _ => "" };
-                throw new UsageException($"--datasets: evaluation text '{split.Path}'{part} of '{request.Datasets[i].Name}' has {tokens} tokens; "
+                throw new UsageException($"--datasets: evaluation text '{split.Path}'{part} of '{request.Datasets[i].Name}' has {Plural.Of(tokens, "token")}; "
                     + $"one window of --eval-seqlen {request.EvalSeqLen}{(defaulted ? " (the default: --seqlen)" : "")} needs at least {request.EvalSeqLen}");
             }
         }

@@ -13,7 +13,7 @@ internal sealed class CopalCliOptions
     }
 
     public Option<string?> State { get; } = new Option<string?>("--state") { Description = "COPAL: also write the continual state (copal-state.safetensors + copal-state.json) to this folder" }.Folder();
-    public Option<string?> Resume { get; } = new("--resume") { Description = "COPAL: continue the run whose state is in this folder (a previous --out or --state); --model must be the same dense parent" };
+    public Option<string?> Resume { get; } = new Option<string?>("--resume") { Description = "COPAL: continue the run whose state is in this folder (a previous --out or --state); --model must be the same dense parent" }.Path();
     public Option<string?> Sensitivity { get; } = new Option<string?>("--sensitivity") { Description = "COPAL: output (w²·E[x²], default) or hessian (w²/[H⁻¹]_jj)" }
         .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));
     public Option<string?> Accumulate { get; } = new Option<string?>("--accumulate") { Description = "COPAL: pooled (default: token-weighted column moments and Gram matrices, pooled calibration without stored data), or sum or max of the per-dataset normalized sensitivities" }

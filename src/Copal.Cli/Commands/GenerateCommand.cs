@@ -143,7 +143,7 @@ internal static class GenerateCommand
                         Out.Info($"copal: anonymous memory (RssAnon, without mapped weights) at most {ByteSize.Format(peakAnonymous)} while generating");
                     }
                 }
-                Out.Info($"copal: {result.GeneratedIds.Count} tokens ({result.StopReason}); prefill {result.PromptIds.Count} {(result.PromptIds.Count == 1 ? "token" : "tokens")} at {result.PrefillTokensPerSecond:F1} tok/s (first call, includes {prefillJit:F2} s of JIT compilation), decode {result.DecodeTokensPerSecond:F1} tok/s on {session.Backend.Info.Kind}");
+                Out.Info($"copal: {Plural.Of(result.GeneratedIds.Count, "token")} ({result.StopReason}); prefill {Plural.Of(result.PromptIds.Count, "token")} at {result.PrefillTokensPerSecond:F1} tok/s (first call, includes {prefillJit:F2} s of JIT compilation), decode {result.DecodeTokensPerSecond:F1} tok/s on {session.Backend.Info.Kind}");
             }
             return CliErrors.Ok;
         });

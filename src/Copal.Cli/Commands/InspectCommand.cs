@@ -13,7 +13,7 @@ internal static class InspectCommand
     {
         var model = CommonOptions.Model(required: false);
         model.Description = "A model folder or a .safetensors file";
-        var path = new Argument<string?>("path") { Description = "The model, as -m/--model (the older form)", Arity = ArgumentArity.ZeroOrOne, Hidden = true };
+        var path = CommonOptions.PositionalModel("The model, as -m/--model (the older form)");
         var json = CommonOptions.Json();
         var command = new Command("inspect", "List a checkpoint's tensors, parameter count and config (--json for all of its metadata)") { model, path, json };
         command.SetBody((p, ct) =>
@@ -52,7 +52,7 @@ internal static class InspectCommand
                 Out.Line($"{t.Name.PadRight(nameWidth)}  {t.Dtype,-5} [{string.Join(", ", t.Shape)}]");
             }
             Out.Line("");
-            Out.Line($"{tensors.Count} tensors in {checkpoint.Files.Count} file(s), {parameters:N0} parameters ({FormatCount(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {kv.Value / 1048576.0:F1} MiB"))}");
+            Out.Line($"{Plural.Of(tensors.Count, "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, {parameters:N0} parameters ({Quantities.Count(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {ByteSize.Format(kv.Value)}"))}");
             if (summary.SparseWeights > 0)
             {
                 // The parameter count is the dense model's; say what the compact linears keep of theirs.
@@ -88,7 +88,7 @@ internal static class InspectCommand
             var byFormat = layouts.GroupBy(v => LayoutFormat(v)).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} {g.Key}");
             parts.Add($"{layouts.Count} compact linears ({string.Join(", ", byFormat)})");
         }
-        return $"{string.Join(", ", parts)}; all {metadata.Count} entries with --json";
+        return $"{string.Join(", ", parts)}; {(metadata.Count == 1 ? "1 entry" : $"all {metadata.Count} entries")} with --json";
     }
 
     private static string LayoutFormat(string layout)
@@ -101,14 +101,6 @@ internal static class InspectCommand
         string format = fields.GetValueOrDefault("format", "unknown");
         return format == "nm" && fields.TryGetValue("n", out string? n) && fields.TryGetValue("m", out string? m) ? $"{n}:{m}" : format;
     }
-
-    private static string FormatCount(long n) => n switch
-    {
-        >= 1_000_000_000 => $"{n / 1e9:F2}B",
-        >= 1_000_000 => $"{n / 1e6:F1}M",
-        >= 1_000 => $"{n / 1e3:F1}K",
-        _ => n.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
 
     private sealed record TensorInfo(string Name, string Dtype, long[] Shape, long Elements, long Bytes);
 

@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Text.Json;
 using Copal.Cli.Infrastructure;
+using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
 using Copal.Tensors.IO;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 
@@ -15,7 +17,7 @@ internal static class LogitsCommand
     {
         var model = CommonOptions.Model();
         var text = new Option<string>("--text", "-t") { Description = "Text to run (BOS is added as the tokenizer does)", Required = true };
-        var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write (- writes standard output)", Required = true };
+        var outFile = new Option<string>("--out", "-o") { Description = "JSON file to write (- writes standard output)", Required = true }.Path();
         var topK = new Option<int>("--top-k") { Description = "Write only the k best log-probabilities per position (0 = full logits)", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var device = CommonOptions.Device();
         var allowNonFinite = CommonOptions.AllowNonFinite();
@@ -26,6 +28,12 @@ internal static class LogitsCommand
             int k = p.GetValue(topK);
             string path = p.GetValue(outFile)!;
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            // A row has vocab_size logits: more best entries than that cannot be written (config.json says, before the weights load).
+            int vocabSize = LlamaConfig.Load(modelDir).VocabSize;
+            if (k > vocabSize)
+            {
+                throw new UsageException($"{p.Typed(topK)}: expected at most the model's vocabulary of {vocabSize} tokens, got {k}");
+            }
             if (!Inputs.IsStdio(path))
             {
                 PathGuard.RequireApart(path, "--out", modelDir, "the input folder");
@@ -64,11 +72,11 @@ internal static class LogitsCommand
             if (Inputs.IsStdio(path))
             {
                 Out.Line(document);
-                Out.Info($"copal: wrote {ids.Length} positions to standard output");
+                Out.Info($"copal: wrote {Plural.Of(ids.Length, "position")} to standard output");
                 return CliErrors.Ok;
             }
             AtomicFile.WriteAllText(path, "--out", document);
-            Out.Info($"copal: wrote {ids.Length} positions to {path}");
+            Out.Info($"copal: wrote {Plural.Of(ids.Length, "position")} to {path}");
             return CliErrors.Ok;
         });
         return command;

@@ -3,6 +3,7 @@ using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 
@@ -15,13 +16,13 @@ internal static class PerplexityCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var data = new Option<string>("--data", "-d") { Description = "Text file to evaluate on (- reads standard input)", Required = true };
+        var data = new Option<string>("--data", "-d") { Description = "Text file to evaluate on (- reads standard input)", Required = true }.Path();
         var seqLen = new Option<int?>("--seqlen") { Description = "Window length in tokens (default: min(2048, the model's context))" }.AtLeast(2);
         var stride = new Option<int?>("--stride") { Description = "Window step in tokens, at most --seqlen (default: --seqlen, non-overlapping); with a smaller step each window after the first scores only its last --stride tokens, the ones no earlier window scored" }.AtLeast(1);
         var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" }.AtLeast(1);
         var layout = new Option<TextLayout>("--layout") { Description = "Raw: the file as is; JoinedLines: stripped lines joined by spaces (PTB); Documents: <|endoftext|>-separated stories, each with BOS (TinyStories)", DefaultValueFactory = _ => TextLayout.Raw }
             .Names();
-        var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" };
+        var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" }.Path();
         var ctxSize = ContextSizeOption.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
@@ -64,7 +65,7 @@ internal static class PerplexityCommand
             {
                 // A value checked against the data, as prune's calibration text: a usage error naming the text and --seqlen.
                 string source = Inputs.IsStdio(dataPath) ? "standard input" : $"text '{dataPath}'";
-                throw new UsageException($"{p.Typed(data)}: {source} has {tokens.Length} tokens; one window of --seqlen {window}"
+                throw new UsageException($"{p.Typed(data)}: {source} has {Plural.Of(tokens.Length, "token")}; one window of --seqlen {window}"
                     + $"{(p.GetValue(seqLen) is null ? " (the default)" : "")} needs at least {window}");
             }
             if (!asJson)
@@ -104,7 +105,7 @@ internal static class PerplexityCommand
             }
             else
             {
-                Out.Line($"perplexity {result.Perplexity:F4} over {result.PredictedTokens:N0} predicted tokens ({result.Chunks} windows of {result.SeqLen}) in {result.Elapsed.TotalSeconds:F1} s");
+                Out.Line($"perplexity {result.Perplexity:F4} over {result.PredictedTokens:N0} predicted tokens ({Plural.Of(result.Chunks, "window")} of {result.SeqLen}) in {result.Elapsed.TotalSeconds:F1} s");
                 if (result.Comparison is ComparisonResult c)
                 {
                     Out.Line($"vs base: base perplexity {c.BasePerplexity:F4} (ratio {result.Perplexity / c.BasePerplexity:F4}), mean KL {c.MeanKl:F6}, KL p99 {c.KlP99:F6}, max KL {c.MaxKl:F6}, top-1 agreement {c.Top1Agreement:P2}");

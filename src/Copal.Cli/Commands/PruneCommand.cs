@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Evaluation;
@@ -24,7 +25,8 @@ internal static class PruneCommand
             .OneOf([.. PrunerFactory.Methods]);
         var sparsity = SparsityOption();
         var pattern = PatternOption();
-        var calib = new Option<string?>("--calib") { Description = "Calibration text file(s), comma-separated; - reads standard input (not needed for magnitude)" };
+        var calib = new Option<string?>("--calib") { Description = "Calibration text file(s), comma-separated; - reads standard input (not needed for magnitude)" }
+            .Accept(v => v.Split(',', StringSplitOptions.TrimEntries).Any(f => f.Length == 0) ? CalibrationExpected : null);
         var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" }.AtLeast(2);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets", DefaultValueFactory = _ => 0UL };
@@ -48,7 +50,14 @@ internal static class PruneCommand
             // Usage errors first, before any path is looked at.
             SparsityPattern target = ParsePattern(p.GetValue(sparsity), p.GetValue(pattern));
             copal.Check(p, p.GetValue(method)!);
+            if (p.GetValue(includeEmbeddings) && IsMethod(p.GetValue(method)!, "copal"))
+            {
+                // The library refuses it too, but only once the model is loaded and in its own words.
+                throw new UsageException($"{p.Typed(includeEmbeddings)} applies only to --method magnitude, wanda or sparsegpt (got --method {p.GetValue(method)}): "
+                    + "COPAL keeps its state only for the decoder layers' linears");
+            }
             RequireCalibration(p.GetValue(method)!, p.GetValue(calib));
+            RefuseIgnoredOptions(p, p.GetValue(method)!, calib, [seed, nsamples, seqlen], trueSequential, noLayerError);
             if (CalibrationFiles(p.GetValue(calib)).Count(Inputs.IsStdio) > 1)
             {
                 throw new UsageException("--calib: standard input ('-') can be given once");
@@ -85,10 +94,11 @@ internal static class PruneCommand
             long available = CalibrationMemory.AvailableBytes();
             if (!asJson)
             {
+                // Without a forward pass (magnitude alone) no activations are held: an estimate of them would mean nothing.
+                string memory = LayerwisePruner.RunsForwardPasses(pruner, options) ? $"; estimated memory {estimate} of {ByteSize.Format(available)} available" : "";
                 Out.Info(calibration.HasData
-                    ? $"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {calibration.MaxSamples} non-overlapping windows of {window}; " +
-                        $"estimated memory {estimate} of {ByteSize.Format(available)} available"
-                    : $"copal: no calibration data ({pruner.Name} needs none; layer output errors are measured only with --calib); estimated memory {estimate} of {ByteSize.Format(available)} available");
+                    ? $"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {Plural.Of(calibration.MaxSamples, "non-overlapping window")} of {window}{memory}"
+                    : $"copal: no calibration data ({pruner.Name} needs none; layer output errors are measured only with --calib){memory}");
             }
             try
             {
@@ -138,7 +148,7 @@ internal static class PruneCommand
                 }
                 if (copalState is not null)
                 {
-                    Out.Line($"COPAL state: {copalState.Datasets.Count} dataset(s) seen; written to {request.OutDirectory}{(p.GetValue(copal.State) is string sd ? $" and {sd}" : "")}");
+                    Out.Line($"COPAL state: {Plural.Of(copalState.Datasets.Count, "dataset")} seen; written to {request.OutDirectory}{(p.GetValue(copal.State) is string sd ? $" and {sd}" : "")}");
                 }
                 string model = report.LinearParameters != report.PrunableParameters ? $"; the model's decoder linears are {report.LinearSparsity:P2} zeros" : "";
                 Out.Line($"pruned {report.PrunedParameters:N0} of {report.PrunableParameters:N0} weights ({report.TotalSparsity:P2}) in {report.Seconds:F1} s{model}; peak memory {report.PeakAnonymousBytes / 1048576.0:F0} MiB (plus mapped input pages: working set {report.PeakWorkingSetBytes / 1048576.0:F0} MiB); wrote {request.OutDirectory}");
@@ -210,8 +220,12 @@ internal static class PruneCommand
         }
     }
 
+    /// <summary>What --calib takes: an empty entry names no text (and an empty list left nothing to calibrate on).</summary>
+    internal const string CalibrationExpected = "text files separated by commas, none of them empty (- reads standard input)";
+
+    /// <summary>The --calib texts (none empty: checked while parsing).</summary>
     internal static string[] CalibrationFiles(string? calib) =>
-        calib?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+        calib?.Split(',', StringSplitOptions.TrimEntries) ?? [];
 
     /// <summary>--sparsity: an unstructured ratio, checked while parsing.</summary>
     internal static Option<string?> SparsityOption() => new Option<string?>("--sparsity") { Description = $"Unstructured ratio in [0, {SparsityPattern.MaxRatio}], e.g. 0.5" }
@@ -241,6 +255,39 @@ internal static class PruneCommand
             throw new UsageException("give exactly one of --sparsity (e.g. 0.5) or --pattern (e.g. 2:4)");
         }
         return SparsityPattern.Parse(sparsity ?? pattern!);
+    }
+
+    private static bool IsMethod(string method, string name) => string.Equals(method, name, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Options that would do nothing for the chosen method are usage errors naming them and the method, as the COPAL
+    /// options are with another method. Magnitude scores weights by size alone: the order of a layer's linears
+    /// (--true-sequential) cannot change its masks; without --calib it draws no windows (--seed, --nsamples,
+    /// --seqlen), and its only use of --calib is measuring the layers' output errors.
+    /// </summary>
+    private static void RefuseIgnoredOptions(ParseResult p, string method, Option<string?> calib, Option[] sampling, Option<bool> trueSequential, Option<bool> noLayerError)
+    {
+        if (!IsMethod(method, "magnitude"))
+        {
+            return;
+        }
+        if (p.GetValue(trueSequential))
+        {
+            throw new UsageException($"{p.Typed(trueSequential)} applies only to --method wanda, sparsegpt or copal (got --method {method}): "
+                + "magnitude uses no input statistics, so the order in which a layer's linears are pruned does not change them");
+        }
+        if (p.GetValue(calib) is null)
+        {
+            var given = sampling.Where(o => p.GetResult(o) is { Implicit: false }).Select(o => p.Typed(o)).ToList();
+            if (given.Count > 0)
+            {
+                throw new UsageException($"{string.Join(", ", given)} {(given.Count == 1 ? "applies" : "apply")} only with --calib (--method {method} without it draws no calibration windows)");
+            }
+        }
+        else if (p.GetValue(noLayerError))
+        {
+            throw new UsageException($"--calib with --method {method} only measures the layers' output errors, which {p.Typed(noLayerError)} skips; give one of them");
+        }
     }
 
     /// <summary>Every method but magnitude calibrates: --calib is required for it.</summary>

@@ -4,6 +4,7 @@ using Copal.Cli.Infrastructure;
 using Copal.Cli.Serving;
 using Copal.Model.Chat;
 using Copal.Model.Serving;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 
@@ -65,7 +66,7 @@ internal static class ServeCommand
             {
                 server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
-            Out.Info($"copal: server stopped after {engine.Statistics.Started} requests");
+            Out.Info($"copal: server stopped after {Plural.Of(engine.Statistics.Started, "request")}");
             return Cancellation.ExitCode;
         });
         return command;

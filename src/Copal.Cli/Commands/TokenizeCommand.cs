@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Tokenization;
+using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
 
@@ -11,7 +12,7 @@ internal static class TokenizeCommand
     {
         var model = CommonOptions.Model();
         var text = new Option<string>("--text", "-t") { Description = "Text to tokenize" };
-        var file = new Option<string>("--file", "-f") { Description = "UTF-8 file to tokenize (- reads standard input)" };
+        var file = new Option<string>("--file", "-f") { Description = "UTF-8 file to tokenize (- reads standard input)" }.Path();
         var noSpecial = new Option<bool>("--no-special") { Description = "Do not add BOS/EOS (the post-processor's special tokens)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also print each token's string" };
         var json = CommonOptions.Json();
@@ -44,7 +45,7 @@ internal static class TokenizeCommand
             {
                 Out.Line(string.Join(' ', ids));
             }
-            Out.Info($"{ids.Length} tokens");
+            Out.Info(Plural.Of(ids.Length, "token"));
             return CliErrors.Ok;
         });
         return command;

@@ -60,11 +60,41 @@ internal static class CommonOptions
         Description = "Load weights that hold NaN or Inf (refused by default); a run still stops at the first non-finite logits",
     };
 
-    public static Option<string> Model(bool required = true) => new("--model", "-m")
+    public static Option<string> Model(bool required = true) => new Option<string>("--model", "-m")
     {
         Description = "Model folder (config.json, *.safetensors, tokenizer.json)",
         Required = required,
-    };
+    }.Path();
+
+    /// <summary>
+    /// The model as the first argument, the older form <c>inspect</c>, <c>compact</c> and <c>densify</c> keep beside
+    /// -m/--model. Named "model" in messages; an empty value names no path, as for -m. A word that starts with '-'
+    /// (other than '-' itself, refused later as standard input) is a misspelled or unknown option, reported as the
+    /// other commands report one, not taken for the model (Program.FirstUsageError names it first).
+    /// </summary>
+    public static Argument<string?> PositionalModel(string description)
+    {
+        var argument = new Argument<string?>("model") { Description = description, Arity = ArgumentArity.ZeroOrOne, Hidden = true };
+        argument.Validators.Add(r =>
+        {
+            string? token = r.Tokens.Count > 0 ? r.Tokens[0].Value : null;
+            if (token is not null && IsOptionLike(token))
+            {
+                r.AddError(UnknownOption(token));
+            }
+            else if (token is { Length: 0 })
+            {
+                r.AddError($"model: expected {OptionRules.PathExpected}, got {OptionRules.Shown("")}");
+            }
+        });
+        return argument;
+    }
+
+    /// <summary>A word the way an option is written: '-' and more ('-' alone means standard input).</summary>
+    public static bool IsOptionLike(string token) => token.Length > 1 && token[0] == '-';
+
+    /// <summary>How a word that is no option of the command is reported.</summary>
+    public static string UnknownOption(string token) => $"unknown option '{token}'";
 
     /// <summary>
     /// The model of a command that also takes it positionally (the older form, kept as an alias): exactly one of the
@@ -160,7 +190,7 @@ internal static class Cancellation
             return false;
         }
         Volatile.Write(ref s_exitCode, exitCode);
-        Console.Error.WriteLine();
+        ProgressLine.BreakForNotice();
         Console.Error.WriteLine(notice);
         s_source.Cancel();
         return true;

@@ -53,7 +53,8 @@ internal static class Out
 
 /// <summary>
 /// A progress line on stderr: redrawn in place on a terminal, one line per update (rate-limited) otherwise, so logs
-/// stay readable.
+/// stay readable. A finished run's line ends on its last update (<see cref="Done"/>), never on one the rate limit
+/// happened to let through earlier.
 /// </summary>
 internal sealed class ProgressLine : IDisposable
 {
@@ -62,7 +63,13 @@ internal sealed class ProgressLine : IDisposable
     private TimeSpan _lastPrint = TimeSpan.FromSeconds(-10);
     private int _lastLength;
     private bool _dirty;
+    // The latest update the rate limit held back, shown by Done.
+    private string? _held;
     private readonly bool _quiet;
+
+    // The line drawn in place on the terminal and not yet ended, which a notice must first end (BreakForNotice).
+    private static readonly Lock s_gate = new();
+    private static ProgressLine? s_drawn;
 
     public ProgressLine(bool quiet = false) => _quiet = quiet;
 
@@ -75,11 +82,6 @@ internal sealed class ProgressLine : IDisposable
         }
         TimeSpan now = _clock.Elapsed;
         bool last = total > 0 && done >= total;
-        if (!force && !last && now - _lastPrint < (_tty ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(2)))
-        {
-            return;
-        }
-        _lastPrint = now;
         string line = text;
         if (total > 0 && done >= 0)
         {
@@ -87,11 +89,67 @@ internal sealed class ProgressLine : IDisposable
             string eta = done > 0 && !last ? $", ETA {Format(TimeSpan.FromSeconds(now.TotalSeconds / fraction - now.TotalSeconds))}" : "";
             line = $"{text} [{done}/{total}, {fraction:P0}, {Format(now)}{eta}]";
         }
+        if (!force && !last && now - _lastPrint < (_tty ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(2)))
+        {
+            _held = line;
+            return;
+        }
+        _lastPrint = now;
+        Show(line);
+    }
+
+    /// <summary>
+    /// Ends the line of a finished run: shows the last update if the rate limit held it back, then ends the in-place
+    /// line so the next output starts on a fresh line.
+    /// </summary>
+    public void Done()
+    {
+        if (_held is string held)
+        {
+            Show(held);
+        }
+        EndLine();
+    }
+
+    /// <summary>Ends the in-place line only: a run that failed or was cancelled is not shown as further along.</summary>
+    public void Dispose() => EndLine();
+
+    /// <summary>
+    /// Starts a fresh line on stderr for a notice that interrupts a run (the signal handler's "cancelling"). On a
+    /// terminal the cursor may be after a progress line drawn in place or an echoed ^C: a line break ends it, and the
+    /// progress line counts as ended (its own end would leave an empty line). Redirected, every line is already ended,
+    /// and a break would only leave an empty line.
+    /// </summary>
+    public static void BreakForNotice()
+    {
+        if (Console.IsErrorRedirected)
+        {
+            return;
+        }
+        lock (s_gate)
+        {
+            Console.Error.WriteLine();
+            if (s_drawn is ProgressLine drawn)
+            {
+                drawn._dirty = false;
+                drawn._lastLength = 0;
+                s_drawn = null;
+            }
+        }
+    }
+
+    private void Show(string line)
+    {
+        _held = null;
         if (_tty)
         {
-            Console.Error.Write("\r" + line.PadRight(_lastLength));
-            _lastLength = line.Length;
-            _dirty = true;
+            lock (s_gate)
+            {
+                Console.Error.Write("\r" + line.PadRight(_lastLength));
+                _lastLength = line.Length;
+                _dirty = true;
+                s_drawn = this;
+            }
         }
         else
         {
@@ -99,18 +157,23 @@ internal sealed class ProgressLine : IDisposable
         }
     }
 
-    /// <summary>Ends the in-place line so the next output starts on a fresh line.</summary>
-    public void Done()
+    private void EndLine()
     {
-        if (_dirty)
+        _held = null;
+        lock (s_gate)
         {
-            Console.Error.WriteLine();
-            _dirty = false;
-            _lastLength = 0;
+            if (_dirty)
+            {
+                Console.Error.WriteLine();
+                _dirty = false;
+                _lastLength = 0;
+            }
+            if (s_drawn == this)
+            {
+                s_drawn = null;
+            }
         }
     }
-
-    public void Dispose() => Done();
 
     private static string Format(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss") : t.ToString(@"m\:ss");
 }

@@ -19,13 +19,13 @@ internal static class OptionRules
         {
             switch (option)
             {
-                case Option<int> o: o.CustomParser ??= Parser(o, null, null); break;
-                case Option<int?> o: o.CustomParser ??= NullableParser(o, null, null); break;
-                case Option<long> o: o.CustomParser ??= Parser(o, null, null); break;
-                case Option<ulong> o: o.CustomParser ??= Parser(o, null, null); break;
-                case Option<float> o: o.CustomParser ??= Parser(o, null, null); break;
-                case Option<double> o: o.CustomParser ??= Parser(o, null, null); break;
-                case Option<double?> o: o.CustomParser ??= NullableParser(o, null, null); break;
+                case Option<int> o: o.CustomParser ??= Parser(o, null, null, null); break;
+                case Option<int?> o: o.CustomParser ??= NullableParser(o, null, null, null); break;
+                case Option<long> o: o.CustomParser ??= Parser(o, null, null, null); break;
+                case Option<ulong> o: o.CustomParser ??= Parser(o, null, null, null); break;
+                case Option<float> o: o.CustomParser ??= Parser(o, null, null, null); break;
+                case Option<double> o: o.CustomParser ??= Parser(o, null, null, null); break;
+                case Option<double?> o: o.CustomParser ??= NullableParser(o, null, null, null); break;
                 default:
                     // Text keeps its value as given (commands check it, or give it a rule with Accept/OneOf); an enum
                     // gets its rule where it is made (Names), since its type is not known here.
@@ -38,25 +38,36 @@ internal static class OptionRules
         }
     }
 
-    /// <summary>A number that must satisfy <paramref name="ok"/>, described by <paramref name="expected"/> when not.</summary>
-    public static Option<T> Accept<T>(this Option<T> option, Func<T, bool> ok, string expected) where T : struct, INumber<T>
+    /// <summary>
+    /// A number that must satisfy <paramref name="ok"/>, described by <paramref name="expected"/> when not (also for a
+    /// whole number beyond the type, so <paramref name="expected"/> should give the range).
+    /// </summary>
+    public static Option<T> Accept<T>(this Option<T> option, Func<T, bool> ok, string expected) where T : struct, INumber<T>, IMinMaxValue<T>
     {
-        option.CustomParser = Parser(option, ok, expected);
+        option.CustomParser = Parser(option, ok, expected, null);
         return option;
     }
 
     /// <summary>An optional number that, when given, must satisfy <paramref name="ok"/>.</summary>
-    public static Option<T?> Accept<T>(this Option<T?> option, Func<T, bool> ok, string expected) where T : struct, INumber<T>
+    public static Option<T?> Accept<T>(this Option<T?> option, Func<T, bool> ok, string expected) where T : struct, INumber<T>, IMinMaxValue<T>
     {
-        option.CustomParser = NullableParser(option, ok, expected);
+        option.CustomParser = NullableParser(option, ok, expected, null);
         return option;
     }
 
-    /// <summary>An integer ≥ <paramref name="min"/>.</summary>
-    public static Option<int> AtLeast(this Option<int> option, int min) => option.Accept(v => v >= min, $"an integer ≥ {min}");
+    /// <summary>An integer ≥ <paramref name="min"/> (a whole number beyond int is told the range up to int's largest).</summary>
+    public static Option<int> AtLeast(this Option<int> option, int min)
+    {
+        option.CustomParser = Parser(option, v => v >= min, $"an integer ≥ {min}", min);
+        return option;
+    }
 
     /// <summary>An optional integer ≥ <paramref name="min"/>.</summary>
-    public static Option<int?> AtLeast(this Option<int?> option, int min) => option.Accept(v => v >= min, $"an integer ≥ {min}");
+    public static Option<int?> AtLeast(this Option<int?> option, int min)
+    {
+        option.CustomParser = NullableParser(option, v => v >= min, $"an integer ≥ {min}", min);
+        return option;
+    }
 
     /// <summary>
     /// Text checked by <paramref name="problem"/>, which returns null when the value is fine and otherwise what is
@@ -68,12 +79,23 @@ internal static class OptionRules
         return option;
     }
 
+    /// <summary>What a path option expects, when given an empty value.</summary>
+    public const string PathExpected = "a path";
+
     /// <summary>
-    /// A folder a command writes (--out of prune, compact, densify, synth and continual; --state; --temp): '-' names
-    /// standard output elsewhere, which cannot take a folder, so it is refused rather than made a folder named '-'.
+    /// A file or folder the command reads, or a file it writes: an empty value (an unset shell variable in quotes)
+    /// names none, so it is refused while parsing, naming the option, rather than looked for or written.
+    /// </summary>
+    public static Option<T> Path<T>(this Option<T> option) where T : class? =>
+        option.Accept(v => v.Length == 0 ? PathExpected : null);
+
+    /// <summary>
+    /// A folder a command writes (--out of prune, compact, densify, synth and continual; --state; --temp): an empty or
+    /// blank value names no folder (none of that name is made); '-' names standard output elsewhere, which cannot take
+    /// a folder, so it is refused rather than made a folder named '-'.
     /// </summary>
     public static Option<T> Folder<T>(this Option<T> option) where T : class? =>
-        option.Accept(v => v == "-" ? "a folder (standard output ('-') cannot take one)" : null);
+        option.Accept(v => string.IsNullOrWhiteSpace(v) ? PathExpected : v == "-" ? "a folder (standard output ('-') cannot take one)" : null);
 
     /// <summary>One of <paramref name="values"/>, case-insensitive; the value comes back as listed.</summary>
     public static Option<T> OneOf<T>(this Option<T> option, params string[] values) where T : class?
@@ -136,9 +158,18 @@ internal static class OptionRules
     /// <summary>The option as typed on this command line, for messages of checks made after parsing.</summary>
     public static string Typed(this ParseResult parsed, Option option) => Typed(parsed.GetResult(option), option);
 
-    /// <summary>A value as a message shows it: numbers bare, text in quotes.</summary>
+    /// <summary>A value as a message shows it: numbers bare, text in quotes, nothing said in words.</summary>
     public static string Shown(string raw) =>
-        double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? raw : $"'{raw}'";
+        raw.Length == 0 ? "an empty string"
+        : double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? raw : $"'{raw}'";
+
+    // The range of an integer option, for a value beyond its type: from the option's least value (or the type's) to
+    // the type's largest; an option's own wording (e.g. "a port in 0..65535") already gives it.
+    private static string Range<T>(string kind, string? expected, T? min, bool unsigned) where T : struct, INumber<T>, IMinMaxValue<T> =>
+        min is T least ? string.Create(CultureInfo.InvariantCulture, $"an integer from {least} to {T.MaxValue}")
+        : expected is not null ? expected
+        : unsigned ? string.Create(CultureInfo.InvariantCulture, $"{kind} up to {T.MaxValue}")
+        : string.Create(CultureInfo.InvariantCulture, $"{kind} from {T.MinValue} to {T.MaxValue}");
 
     private static void Fail(ArgumentResult r, string expected, string raw)
     {
@@ -165,26 +196,30 @@ internal static class OptionRules
         };
     }
 
-    private static Func<ArgumentResult, T> Parser<T>(Option<T> option, Func<T, bool>? ok, string? expected) where T : struct, INumber<T>
+    private static Func<ArgumentResult, T> Parser<T>(Option<T> option, Func<T, bool>? ok, string? expected, T? min) where T : struct, INumber<T>, IMinMaxValue<T>
     {
         Func<ArgumentResult, T>? fallback = option.DefaultValueFactory;
-        return r => r.Tokens.Count == 0 ? (fallback is null ? default : fallback(r)) : Convert(r, ok, expected) ?? default;
+        return r => r.Tokens.Count == 0 ? (fallback is null ? default : fallback(r)) : Convert(r, ok, expected, min) ?? default;
     }
 
-    private static Func<ArgumentResult, T?> NullableParser<T>(Option<T?> option, Func<T, bool>? ok, string? expected) where T : struct, INumber<T>
+    private static Func<ArgumentResult, T?> NullableParser<T>(Option<T?> option, Func<T, bool>? ok, string? expected, T? min) where T : struct, INumber<T>, IMinMaxValue<T>
     {
         Func<ArgumentResult, T?>? fallback = option.DefaultValueFactory;
-        return r => r.Tokens.Count == 0 ? fallback?.Invoke(r) : Convert(r, ok, expected);
+        return r => r.Tokens.Count == 0 ? fallback?.Invoke(r) : Convert(r, ok, expected, min);
     }
 
-    private static T? Convert<T>(ArgumentResult r, Func<T, bool>? ok, string? expected) where T : struct, INumber<T>
+    private static T? Convert<T>(ArgumentResult r, Func<T, bool>? ok, string? expected, T? min) where T : struct, INumber<T>, IMinMaxValue<T>
     {
         string raw = r.Tokens[^1].Value;
         bool integer = typeof(T) != typeof(float) && typeof(T) != typeof(double);
-        string kind = !integer ? "a number" : typeof(T) == typeof(ulong) || typeof(T) == typeof(uint) ? "a non-negative integer" : "an integer";
+        bool unsigned = T.IsZero(T.MinValue);
+        string kind = !integer ? "a number" : unsigned ? "a non-negative integer" : "an integer";
         if (!T.TryParse(raw, integer ? NumberStyles.Integer : NumberStyles.Float, CultureInfo.InvariantCulture, out T value))
         {
-            Fail(r, kind, raw);
+            // A whole number the type cannot hold is out of range, not malformed: say which range.
+            bool outOfRange = integer && BigInteger.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out BigInteger whole)
+                && !(unsigned && whole.Sign < 0 && min is null);
+            Fail(r, outOfRange ? Range(kind, expected, min, unsigned) : kind, raw);
             return null;
         }
         if (!integer && !double.IsFinite(double.CreateTruncating(value)))

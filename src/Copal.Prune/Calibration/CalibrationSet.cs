@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Copal.Model.Evaluation;
 using Copal.Model.Generation;
 using Copal.Model.Tokenization;
+using Copal.Tensors;
 
 namespace Copal.Prune.Calibration;
 
@@ -85,7 +86,7 @@ public sealed class CalibrationSet
             (string name, long tokens) = sources[f];
             if (tokens <= seqLen)
             {
-                throw new CalibrationLimitException($"calibration text '{name}' has {tokens} tokens; one window of --seqlen {seqLen} needs at least {seqLen + 1}");
+                throw new CalibrationLimitException($"calibration text '{name}' has {Plural.Of(tokens, "token")}; one window of --seqlen {seqLen} needs at least {seqLen + 1}");
             }
             int asked = (nsamples / count) + (f < nsamples % count ? 1 : 0);
             int windows = WindowsIn(tokens, seqLen);
@@ -96,7 +97,7 @@ public sealed class CalibrationSet
                 string share = count > 1 ? $" (its share of {count} texts)" : "";
                 string orSeqLen = longestSeqLen >= 2 ? FormattableString.Invariant($" or --seqlen ≤ {longestSeqLen}") : "";
                 throw new CalibrationLimitException(FormattableString.Invariant(
-                    $"--nsamples {nsamples} × --seqlen {seqLen} asks calibration text '{name}' for {asked} windows{share}, {(long)asked * seqLen:N0} tokens, but its {tokens:N0} tokens give at most {windows} non-overlapping windows of {seqLen}: use --nsamples ≤ {maxSamples}{orSeqLen}, or more text"));
+                    $"--nsamples {nsamples} × --seqlen {seqLen} asks calibration text '{name}' for {Plural.Of(asked, "window")}{share}, {(long)asked * seqLen:N0} tokens, but its {tokens:N0} tokens give at most {Plural.Of(windows, "non-overlapping window")} of {seqLen}: use --nsamples ≤ {maxSamples}{orSeqLen}, or more text"));
             }
         }
     }
@@ -118,6 +119,11 @@ public sealed class CalibrationSet
     public static CalibrationSet FromTokens(IReadOnlyList<(string Name, int[] Ids)> sources, int nsamples, int seqLen, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(sources);
+        if (sources.Count == 0)
+        {
+            // Sample i comes from source i mod F: there must be one.
+            throw new ArgumentException("expected at least one calibration source, got none", nameof(sources));
+        }
         ArgumentOutOfRangeException.ThrowIfLessThan(nsamples, 1, "--nsamples");
         ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 2, "--seqlen");
         RequireWindows(sources.Select(s => (s.Name, (long)s.Ids.Length)).ToList(), nsamples, seqLen);

@@ -31,6 +31,18 @@ public sealed class LayerwisePruner
     private readonly ILinearPruner _pruner;
     private readonly PruneOptions _options;
 
+    /// <summary>
+    /// Whether a run of <paramref name="pruner"/> under <paramref name="options"/> passes the calibration windows
+    /// through the layers. Without statistics, the layer error or the embeddings to prune (magnitude alone), each
+    /// layer's linears are pruned from their weights: no activations are held and no calibration memory is used.
+    /// </summary>
+    public static bool RunsForwardPasses(ILinearPruner pruner, PruneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(pruner);
+        ArgumentNullException.ThrowIfNull(options);
+        return pruner.NeedsStatistics || options.MeasureLayerError || options.IncludeEmbeddings;
+    }
+
     /// <summary>Prunes <paramref name="model"/> (dense, loaded from <paramref name="source"/>) with <paramref name="pruner"/> under <paramref name="options"/>.</summary>
     public LayerwisePruner(LlamaModel model, SafetensorsCheckpoint source, ILinearPruner pruner, PruneOptions options)
     {
@@ -70,7 +82,7 @@ public sealed class LayerwisePruner
 
         // Refuse a run that cannot fit before any memory grows (the CLI says so earlier, with the estimate).
         CalibrationMemory.Require(CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options));
-        if (!_pruner.NeedsStatistics && !_options.MeasureLayerError && !_options.IncludeEmbeddings)
+        if (!RunsForwardPasses(_pruner, _options))
         {
             // Magnitude without the layer error: the forward passes below would feed nothing. At the 2048-token
             // window the CLI makes up for them, TinyLlama's 2:4 prune with --compact took 106 s on two cores, 49 s without.

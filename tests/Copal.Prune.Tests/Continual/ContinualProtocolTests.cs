@@ -16,7 +16,7 @@ public class ContinualProtocolTests
         Assert.Equal(new DataSplit("w.txt", FilePart.SecondHalf, TextLayout.Raw), list[1].Evaluation);
         Assert.Equal(TextLayout.JoinedLines, list[2].Calibration.Layout);
         Assert.Equal(TextLayout.JoinedLines, list[2].Evaluation.Layout);
-        foreach (string bad in new[] { "noequals", "=a.txt", "x=", "x=a:b:c", "x=a@words", "x=a,x=b" })
+        foreach (string bad in new[] { "noequals", "=a.txt", "x=", "x=a:b:c", "x=a@words", "x=a,x=b", "", ",", "x=a,", ",x=a", "x=a,,y=b" })
         {
             Assert.Throws<PruningOptionException>(() => ContinualDataset.ParseList(bad));
         }

@@ -29,6 +29,18 @@ public sealed class CalibrationLimitTests
     }
 
     [Fact]
+    public void One_window_is_said_in_the_singular()
+    {
+        // 100 tokens hold ⌊99 / 64⌋ = 1 window of 64.
+        CalibrationLimitException e = Assert.Throws<CalibrationLimitException>(() => CalibrationSet.FromTokens([Text("t.txt", 100)], 2, 64, seed: 0));
+        Assert.Contains("asks calibration text 't.txt' for 2 windows, 128 tokens, but its 100 tokens give at most 1 non-overlapping window of 64: use --nsamples ≤ 1",
+            e.Message, StringComparison.Ordinal);
+        CalibrationLimitException one = Assert.Throws<CalibrationLimitException>(() => CalibrationSet.FromTokens([Text("a", 1000), Text("b", 100)], 4, 64, seed: 0));
+        Assert.Contains("'b' for 2 windows (its share of 2 texts)", one.Message, StringComparison.Ordinal);
+        Assert.Contains("at most 1 non-overlapping window of 64", one.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void With_several_texts_each_share_must_fit()
     {
         // Sample i comes from text i mod 2: 9 samples ask 5 of a (15 windows) and 4 of b (3 windows).
@@ -38,6 +50,14 @@ public sealed class CalibrationLimitTests
         Assert.Contains("'b' for 4 windows (its share of 2 texts)", e.Message, StringComparison.Ordinal);
         Assert.Contains("--nsamples ≤ 7", e.Message, StringComparison.Ordinal);
         Assert.Equal(7, CalibrationSet.FromTokens(sources, 7, 64, seed: 0).Samples.Count);
+    }
+
+    [Fact]
+    public void No_sources_are_an_argument_error_naming_the_parameter()
+    {
+        // Sample i comes from source i mod F: with F = 0 that was a division by zero.
+        ArgumentException e = Assert.Throws<ArgumentException>(() => CalibrationSet.FromTokens([], 4, 64, seed: 0));
+        Assert.Equal("sources", e.ParamName);
     }
 
     [Theory]

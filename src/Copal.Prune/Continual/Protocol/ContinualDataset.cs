@@ -89,15 +89,17 @@ public sealed record ContinualDataset(string Name, DataSplit Calibration, DataSp
             : new ContinualDataset(name, new DataSplit(files[0], FilePart.Whole, layout), new DataSplit(files[1], FilePart.Whole, layout));
     }
 
-    /// <summary>Parses a comma-separated list of specs; names must be unique.</summary>
+    /// <summary>Parses a comma-separated list of specs, none of them empty; names must be unique.</summary>
     public static IReadOnlyList<ContinualDataset> ParseList(string specs)
     {
         ArgumentNullException.ThrowIfNull(specs);
-        var list = specs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Parse).ToList();
-        if (list.Count == 0)
+        string[] entries = specs.Split(',', StringSplitOptions.TrimEntries);
+        // An empty entry ("a=x.txt," or "a=x.txt,,b=y.txt") names no dataset: a slip, refused rather than skipped.
+        if (entries.Any(e => e.Length == 0))
         {
-            throw new PruningOptionException("datasets", specs, Grammar);
+            throw new PruningOptionException("datasets", specs, $"{Grammar}, none of them empty");
         }
+        var list = entries.Select(Parse).ToList();
         string? duplicate = list.GroupBy(d => d.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
         if (duplicate is not null)
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Copal.Tensors;
 
 namespace Copal.Prune.Continual.Protocol;
 
@@ -128,7 +129,7 @@ public static class ContinualSvg
         int k = report.Variants.Count;
         int width = label + (panels.Length * (panelW + gap)), height = top + (k * (barH + 4)) + 30;
         var sb = Begin(width, height);
-        Text(sb, width / 2.0, 20, $"Continual metrics ({report.Pattern}), mean over {report.Seeds.Count} seed(s); lower is better", 14, "middle");
+        Text(sb, width / 2.0, 20, $"Continual metrics ({report.Pattern}), mean over {Plural.Of(report.Seeds.Count, "seed")}; lower is better", 14, "middle");
         for (int v = 0; v < k; v++)
         {
             Text(sb, label - 6, top + (v * (barH + 4)) + 12, report.Variants[v].Name, 11, "end");
