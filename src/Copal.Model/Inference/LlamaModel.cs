@@ -61,11 +61,11 @@ public sealed class LlamaModel : IDisposable
     /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights are used
     /// in their stored dtype, mapped (see the overload with a <see cref="WeightResidence"/>).
     /// </summary>
-    public static LlamaModel Load(string directory, IBackend backend, IProgress<string>? progress = null)
-        => Load(directory, backend, SparseLoadMode.Off, progress);
+    public static LlamaModel Load(string directory, IBackend backend, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+        => Load(directory, backend, SparseLoadMode.Off, progress, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// As <see cref="Load(string, IBackend, IProgress{string}?)"/> (which uses <see cref="SparseLoadMode.Off"/>: every
+    /// As <see cref="Load(string, IBackend, IProgress{string}?, CancellationToken)"/> (which uses <see cref="SparseLoadMode.Off"/>: every
     /// weight dense, what pruning needs), choosing how linears may load sparse.
     /// </summary>
     /// <remarks>

@@ -130,10 +130,10 @@ public static class PruneJob
     }
 
     /// <summary>Tokenizes the calibration files with the model's tokenizer and draws the samples.</summary>
-    public static CalibrationSet Calibrate(string modelDirectory, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed)
+    public static CalibrationSet Calibrate(string modelDirectory, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
         ArgumentNullException.ThrowIfNull(files);
-        return CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(modelDirectory), files, nsamples, seqLen, seed);
+        return CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(modelDirectory), files, nsamples, seqLen, seed, cancellationToken: cancellationToken);
     }
 }

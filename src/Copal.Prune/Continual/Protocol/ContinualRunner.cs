@@ -352,7 +352,7 @@ public static class ContinualRunner
     private static double[] Evaluate(string modelDirectory, IBackend backend, IReadOnlyList<int[]> evalTokens, PerplexityOptions options, ContinualRequest request,
         Action<ContinualProgress> report, int step, CancellationToken cancellationToken)
     {
-        using LlamaModel model = LlamaModel.Load(modelDirectory, backend);
+        using LlamaModel model = LlamaModel.Load(modelDirectory, backend, cancellationToken: cancellationToken);
         var ppl = new double[evalTokens.Count];
         for (int i = 0; i < evalTokens.Count; i++)
         {

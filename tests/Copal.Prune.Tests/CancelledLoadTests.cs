@@ -1,0 +1,35 @@
+using Copal.Model.Inference;
+using Copal.Model.Serving;
+using Copal.Prune.Calibration;
+using Copal.Prune.Driver;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Prune.Tests;
+
+/// <summary>The library's loading calls take a CancellationToken and stop on it (here: one cancelled before the call).</summary>
+public sealed class CancelledLoadTests
+{
+    private static CancellationToken Cancelled()
+    {
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        return cts.Token;
+    }
+
+    [Fact]
+    public void Loading_a_model_or_an_engine_stops_on_a_cancelled_token()
+    {
+        using var cpu = new CpuBackend(1);
+        Assert.ThrowsAny<OperationCanceledException>(() => LlamaModel.Load(TestData.Stories260K, cpu, cancellationToken: Cancelled()));
+        Assert.ThrowsAny<OperationCanceledException>(() => InferenceEngine.Load(TestData.Stories260K, cpu, cancellationToken: Cancelled()));
+    }
+
+    [Fact]
+    public void Tokenizing_calibration_files_stops_on_a_cancelled_token()
+    {
+        string[] files = [TestData.Path("text", "tinystories", "calib.txt")];
+        Assert.ThrowsAny<OperationCanceledException>(() => PruneJob.Calibrate(TestData.Stories260K, files, 4, 64, 0, Cancelled()));
+        Assert.Equal(4, PruneJob.Calibrate(TestData.Stories260K, files, 4, 64, 0).Samples.Count);
+    }
+}
