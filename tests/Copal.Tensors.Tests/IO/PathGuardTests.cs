@@ -83,7 +83,7 @@ public sealed class PathGuardTests : IDisposable
         string model = Dir("model");
         File.WriteAllText(Path.Combine(model, "in.txt"), "input");
         string target = Dir("target");
-        File.WriteAllText(Path.Combine(target, "old.txt"), "old");
+        File.WriteAllText(Path.Combine(target, "config.json"), "old"); // a model folder: --force replaces only such
         string link = Link("out", target);
         using (AtomicDirectory dir = AtomicDirectory.Create(link, overwrite: true, model))
         {
