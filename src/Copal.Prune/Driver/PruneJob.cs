@@ -97,6 +97,7 @@ public static class PruneJob
         // Layer errors are measured on the calibration data; CalibrationSet.None's placeholder window is none.
         PruneOptions options = request.Calibration.HasData ? request.Options : request.Options with { MeasureLayerError = false };
         PruneReport report = new LayerwisePruner(model, source, request.Pruner, options).Run(request.Calibration, writer, progress, cancellationToken);
+        progress?.Report(new PruneProgress(model.Config.NumLayers, model.Config.NumLayers, "writing the pruned model"));
         writer.Commit(temp =>
         {
             File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions));

@@ -74,5 +74,8 @@ public sealed record PruneOptions(SparsityPattern Pattern)
     public bool MeasureLayerError { get; init; } = true;
 }
 
-/// <summary>Where a pruning run is: layer, stage and the linear being pruned.</summary>
+/// <summary>
+/// Where a pruning run is: layer, stage and the linear being pruned. The last report has Layer = Layers: every layer is
+/// done and the output is being written.
+/// </summary>
 public readonly record struct PruneProgress(int Layer, int Layers, string Stage, string? Linear = null);

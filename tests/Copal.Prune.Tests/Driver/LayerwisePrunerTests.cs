@@ -322,6 +322,18 @@ public sealed class LayerwisePrunerTests : IDisposable
             throw new InvalidOperationException("not reached: the option is refused first");
     }
 
+    [Fact]
+    public void Progress_goes_through_every_layer_in_order_and_ends_at_the_total()
+    {
+        var seen = new List<PruneProgress>();
+        using var backend = new CpuBackend();
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, Path.Combine(_temp, "progress"), PrunerFactory.Create("magnitude"),
+            new PruneOptions(SparsityPattern.Parse("0.5")) { MeasureLayerError = false }, CalibrationSet.None()), backend, new ActionProgress(seen.Add));
+        Assert.Equal([0, 1, 2, 3, 4, 5], seen.Select(p => p.Layer).Distinct());
+        Assert.True(seen.Zip(seen.Skip(1)).All(pair => pair.First.Layer <= pair.Second.Layer), "progress went back");
+        Assert.Equal(new PruneProgress(5, 5, "writing the pruned model"), seen[^1]);
+    }
+
     private sealed class ActionProgress(Action<PruneProgress> report) : IProgress<PruneProgress>
     {
         public void Report(PruneProgress value) => report(value);
