@@ -46,7 +46,7 @@ public static class PerplexityEvaluator
         }
         if (options.LimitChunks is int limit)
         {
-            ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1, "--limit-chunks");
+            ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1, "options.LimitChunks");
             chunks = Math.Min(chunks, limit);
         }
 

@@ -131,8 +131,8 @@ public sealed class CalibrationSet
             // Sample i comes from source i mod F: there must be one.
             throw new ArgumentException("expected at least one calibration source, got none", nameof(sources));
         }
-        ArgumentOutOfRangeException.ThrowIfLessThan(nsamples, 1, "--nsamples");
-        ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 2, "--seqlen");
+        ArgumentOutOfRangeException.ThrowIfLessThan(nsamples, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 2);
         RequireWindows(sources.Select(s => (s.Name, (long)s.Ids.Length)).ToList(), nsamples, seqLen);
         var rng = new Pcg32(seed);
         var samples = new List<int[]>(nsamples);
