@@ -147,7 +147,15 @@ public sealed class AtomicDirectory : IDisposable
         }
         else
         {
-            Directory.Move(TempPath, FinalPath);
+            try
+            {
+                Directory.Move(TempPath, FinalPath);
+            }
+            catch (IOException e) when (Directory.Exists(FinalPath) || System.IO.File.Exists(FinalPath))
+            {
+                // Absent (or empty) when this run claimed it: another run, or a person, made it meanwhile.
+                throw new IOException($"--out '{FinalPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: run again, with --force to replace it", e);
+            }
             _committed = true;
         }
     }
