@@ -50,6 +50,20 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void Continual_refuses_a_method_given_twice_and_a_temp_folder_that_is_a_file()
+    {
+        string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "wanda,magnitude,wanda", "--sparsity", "0.5", "-o", Path.Combine(_temp, "c")), 2,
+            "--methods: expected each method at most once, got 'wanda,magnitude,wanda'");
+        string file = Path.Combine(_temp, "not-a-folder");
+        File.WriteAllText(file, "x");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "magnitude", "--no-joint", "--sparsity", "0.5",
+            "--nsamples", "1", "--seqlen", "32", "--eval-limit-chunks", "1", "--temp", file, "-o", Path.Combine(_temp, "c"));
+        AssertError(r, 1, $"--temp '{file}' is an existing file; expected a folder");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+    }
+
+    [Fact]
     public void Continual_refuses_a_pattern_the_model_cannot_take_before_any_evaluation()
     {
         // stories260K's down_proj has 172 inputs: 4:8 cannot tile it. The refusal comes before the dense evaluation.

@@ -25,8 +25,9 @@ internal static class ContinualCommand
         var datasets = new Option<string>("--datasets") { Description = "The datasets in arrival order: " + ContinualDataset.Grammar, Required = true }
             .Accept(OptionRules.ByLibrary(v => ContinualDataset.ParseList(v)));
         var methods = new Option<string>("--methods") { Description = "Comma-separated: copal, wanda, sparsegpt, magnitude (each baseline runs as reset and cumulative)", DefaultValueFactory = _ => "copal,wanda,sparsegpt,magnitude" }
-            .Accept(v => v.Split(',', StringSplitOptions.TrimEntries).All(m => m is "copal" or "wanda" or "sparsegpt" or "magnitude")
-                ? null : "a comma-separated list of copal, wanda, sparsegpt, magnitude");
+            .Accept(v => v.Split(',', StringSplitOptions.TrimEntries) is var list && !list.All(m => m is "copal" or "wanda" or "sparsegpt" or "magnitude")
+                ? "a comma-separated list of copal, wanda, sparsegpt, magnitude"
+                : list.Distinct().Count() != list.Length ? "each method at most once" : null);
         var sparsity = PruneCommand.SparsityOption();
         var pattern = PruneCommand.PatternOption();
         var seed = new Option<ulong>("--seed") { Description = "Seed of the calibration window offsets (--seeds runs several)", DefaultValueFactory = _ => 0UL };
@@ -114,6 +115,10 @@ internal static class ContinualCommand
             }
             if (request.TempDirectory is not null)
             {
+                if (File.Exists(RealPath.Resolve(request.TempDirectory)))
+                {
+                    throw new IOException($"--temp '{request.TempDirectory}' is an existing file; expected a folder (the intermediate models go into a new subfolder of it)");
+                }
                 PathGuard.RequireOutside(request.TempDirectory, "--temp", modelDir, "the input folder");
             }
             // Claim the output folder first, so a bad --out fails before hours of work.

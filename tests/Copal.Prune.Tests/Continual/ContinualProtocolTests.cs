@@ -195,6 +195,73 @@ public class ContinualProtocolTests
         Assert.Contains("<svg", ContinualSvg.MetricsPlot(holding), StringComparison.Ordinal);
     }
 
+    private static ContinualRequest SmallRequest()
+    {
+        string text(string a, string b) => Copal.Testing.TestData.Path("text", a, b);
+        var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")},ptb={text("ptb", "ptb.valid.txt")}:{text("ptb", "ptb.test.txt")}@lines");
+        return new ContinualRequest(Copal.Testing.TestData.Stories260K, datasets, ["magnitude"], new SparsityPattern.Unstructured(0.5), 1, 32, 32, [0UL],
+            new Copal.Prune.Continual.CopalOptions()) { EvalLimitChunks = 1 };
+    }
+
+    private sealed class Collect(List<ContinualProgress> reports) : IProgress<ContinualProgress>
+    {
+        public void Report(ContinualProgress value) => reports.Add(value);
+    }
+
+    [Fact]
+    public void A_request_the_protocol_cannot_run_is_refused_before_any_work_naming_the_field_the_expected_and_the_actual_value()
+    {
+        ContinualRequest good = SmallRequest();
+        string file = Path.GetTempFileName();
+        try
+        {
+            var cases = new (ContinualRequest Request, string Field, string Got)[]
+            {
+                (good with { Datasets = [] }, "Datasets", "got none"),
+                (good with { Datasets = [good.Datasets[0], good.Datasets[1], good.Datasets[0] with { Calibration = good.Datasets[1].Calibration }] }, "Datasets[2].Name", "'tiny'"),
+                (good with { Datasets = [good.Datasets[0] with { Name = "" }] }, "Datasets[0].Name", "an empty string"),
+                (good with { Methods = [] }, "Methods", "got none"),
+                (good with { Methods = ["magnitude", "obs"] }, "Methods[1]", "'obs'"),
+                (good with { Methods = ["wanda", "Wanda"] }, "Methods[1]", "'Wanda'"),
+                (good with { Seeds = [] }, "Seeds", "got none"),
+                (good with { Seeds = [1UL, 2UL, 1UL] }, "Seeds[2]", "got 1"),
+                (good with { NSamples = 0 }, "NSamples", "got 0"),
+                (good with { SeqLen = 1 }, "SeqLen", "got 1"),
+                (good with { SeqLen = 1024 }, "SeqLen", "got 1024"),
+                (good with { EvalSeqLen = 1024 }, "EvalSeqLen", "got 1024"),
+                (good with { EvalSeqLen = 1 }, "EvalSeqLen", "got 1"),
+                (good with { EvalLimitChunks = 0 }, "EvalLimitChunks", "got 0"),
+                (good with { TempDirectory = file }, "TempDirectory", $"'{file}'"),
+                (good with { TempDirectory = "" }, "TempDirectory", "an empty string"),
+            };
+            using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
+            foreach ((ContinualRequest request, string field, string got) in cases)
+            {
+                var reports = new List<ContinualProgress>();
+                ArgumentException prepare = Assert.Throws<ArgumentException>(() => ContinualRunner.Prepare(request, new Collect(reports)));
+                ArgumentException run = Assert.Throws<ArgumentException>(() => ContinualRunner.Run(request,
+                    new ContinualData([.. request.Datasets.Select(_ => new int[64])], [.. request.Datasets.Select(_ => new int[64])]), backend, new Collect(reports)));
+                foreach (ArgumentException e in new[] { prepare, run })
+                {
+                    Assert.Equal("request", e.ParamName);
+                    Assert.StartsWith($"ContinualRequest.{field}: expected ", e.Message, StringComparison.Ordinal);
+                    Assert.Contains(got, e.Message, StringComparison.Ordinal);
+                }
+                // Nothing was tokenized, evaluated or pruned.
+                Assert.Empty(reports);
+            }
+            // The intermediate models would be written into the dense model's folder.
+            IOException inside = Assert.Throws<IOException>(() => ContinualRunner.Prepare(good with { TempDirectory = Path.Combine(good.ModelDirectory, "tmp") }));
+            Assert.Contains("ContinualRequest.TempDirectory", inside.Message, StringComparison.Ordinal);
+            // The variants are named by the same checks.
+            Assert.StartsWith("ContinualRequest.Methods[1]: expected ", Assert.Throws<ArgumentException>(() => ContinualRunner.Variants(good with { Methods = ["copal", "obs"] })).Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public void A_run_without_copal_reports_no_copal_options()
     {

@@ -1,3 +1,6 @@
+using Copal.Model.Config;
+using Copal.Tensors.IO;
+
 namespace Copal.Prune.Continual.Protocol;
 
 /// <summary>A run of the continual evaluation protocol (see docs/copal.md).</summary>
@@ -46,6 +49,12 @@ public sealed record ContinualRequest(
         {
             Require(Datasets[i], $"Datasets[{i}]", "a dataset");
         }
+        for (int i = 0; i < Datasets.Count; i++)
+        {
+            Require(Datasets[i].Name, $"Datasets[{i}].Name", "the dataset's name");
+            Require(Datasets[i].Calibration, $"Datasets[{i}].Calibration", "the calibration split");
+            Require(Datasets[i].Evaluation, $"Datasets[{i}].Evaluation", "the evaluation split");
+        }
         for (int i = 0; i < Methods.Count; i++)
         {
             Require(Methods[i], $"Methods[{i}]", "a method name");
@@ -59,6 +68,118 @@ public sealed record ContinualRequest(
             }
         }
     }
+
+    /// <summary>The methods <see cref="Methods"/> may name (any case, surrounding spaces ignored).</summary>
+    internal static IReadOnlyList<string> MethodNames { get; } = ["copal", "magnitude", "wanda", "sparsegpt"];
+
+    /// <summary>
+    /// <see cref="Methods"/> as lower-case names: at least one, each known and given once; otherwise an
+    /// <see cref="ArgumentException"/> naming the entry, what it expects and what it got.
+    /// </summary>
+    internal IReadOnlyList<string> RequireMethods(string parameter)
+    {
+        RequireFields(parameter);
+        string known = string.Join(", ", MethodNames);
+        if (Methods.Count == 0)
+        {
+            throw Invalid(parameter, nameof(Methods), $"at least one of {known}", "none");
+        }
+        var names = new List<string>(Methods.Count);
+        for (int i = 0; i < Methods.Count; i++)
+        {
+            string name = Methods[i].Trim().ToLowerInvariant();
+            if (!MethodNames.Contains(name))
+            {
+                throw Invalid(parameter, $"Methods[{i}]", $"one of {known}", Quoted(Methods[i]));
+            }
+            int first = names.IndexOf(name);
+            if (first >= 0)
+            {
+                throw Invalid(parameter, $"Methods[{i}]", "each method at most once", $"{Quoted(Methods[i])} again (Methods[{first}] is {Quoted(Methods[first])})");
+            }
+            names.Add(name);
+        }
+        return names;
+    }
+
+    /// <summary>
+    /// Refuses, before any work, a request the protocol cannot run on the model of <paramref name="config"/>: no
+    /// dataset, method or seed; a dataset name that is empty or repeated; an unknown or repeated method; a repeated
+    /// seed; a window count or length the model cannot take; a temporary folder that is a file or lies in the model
+    /// folder. An <see cref="ArgumentException"/> names the field, what it expects and what it got (an
+    /// <see cref="IOException"/> from <see cref="PathGuard"/> the temporary folder inside the model's).
+    /// </summary>
+    internal void RequireRunnable(string parameter, LlamaConfig config)
+    {
+        RequireFields(parameter);
+        if (Datasets.Count == 0)
+        {
+            throw Invalid(parameter, nameof(Datasets), "at least one dataset (D1..DT in arrival order)", "none");
+        }
+        for (int i = 0; i < Datasets.Count; i++)
+        {
+            string name = Datasets[i].Name;
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                throw Invalid(parameter, $"Datasets[{i}].Name", "a name for the reports", Quoted(name));
+            }
+            for (int j = 0; j < i; j++)
+            {
+                if (string.Equals(Datasets[j].Name, name, StringComparison.Ordinal))
+                {
+                    throw Invalid(parameter, $"Datasets[{i}].Name", "a name no other dataset has", $"{Quoted(name)}, the name of Datasets[{j}]");
+                }
+            }
+        }
+        RequireMethods(parameter);
+        if (Seeds.Count == 0)
+        {
+            throw Invalid(parameter, nameof(Seeds), "at least one seed", "none");
+        }
+        for (int i = 0; i < Seeds.Count; i++)
+        {
+            for (int j = 0; j < i; j++)
+            {
+                if (Seeds[j] == Seeds[i])
+                {
+                    throw Invalid(parameter, $"Seeds[{i}]", "distinct seeds", FormattableString.Invariant($"{Seeds[i]} again (Seeds[{j}])"));
+                }
+            }
+        }
+        if (NSamples < 1)
+        {
+            throw Invalid(parameter, nameof(NSamples), "at least 1 calibration window per dataset and step", FormattableString.Invariant($"{NSamples}"));
+        }
+        int context = config.MaxPositionEmbeddings;
+        foreach ((string field, int value, string what) in new[] { (nameof(SeqLen), SeqLen, "calibration window"), (nameof(EvalSeqLen), EvalSeqLen, "perplexity window") })
+        {
+            if (value < 2 || value > context)
+            {
+                throw Invalid(parameter, field, FormattableString.Invariant($"a {what} of 2 to {context} tokens (the model's context)"), FormattableString.Invariant($"{value}"));
+            }
+        }
+        if (EvalLimitChunks is int limit && limit < 1)
+        {
+            throw Invalid(parameter, nameof(EvalLimitChunks), "at least 1 window per dataset, or null for all", FormattableString.Invariant($"{limit}"));
+        }
+        if (TempDirectory is string temp)
+        {
+            if (string.IsNullOrWhiteSpace(temp))
+            {
+                throw Invalid(parameter, nameof(TempDirectory), "a folder, or null for the system temp folder", Quoted(temp));
+            }
+            if (File.Exists(RealPath.Resolve(temp)))
+            {
+                throw Invalid(parameter, nameof(TempDirectory), "a folder, or null for the system temp folder", $"the file '{temp}'");
+            }
+            PathGuard.RequireOutside(temp, $"{nameof(ContinualRequest)}.{nameof(TempDirectory)}", ModelDirectory, "the dense model folder");
+        }
+    }
+
+    private static ArgumentException Invalid(string parameter, string field, string expected, string got) =>
+        new($"{nameof(ContinualRequest)}.{field}: expected {expected}, got {got}", parameter);
+
+    private static string Quoted(string text) => text.Length == 0 ? "an empty string" : $"'{text}'";
 }
 
 /// <summary>One variant's protocol run on one seed, before the metrics: R[step][dataset] and per-step costs.</summary>

@@ -46,16 +46,21 @@ public static class ContinualRunner
     }
 
     /// <summary>
-    /// Tokenizes every dataset's splits with the model's tokenizer and refuses, before any work, a pattern the model's
-    /// linears cannot take and a calibration that a dataset cannot give (--nsamples windows of --seqlen each, see <see cref="CalibrationSet.RequireWindows"/>).
+    /// Tokenizes every dataset's splits with the model's tokenizer and refuses, before any work, a request the
+    /// protocol cannot run (no dataset, method or seed, a repeated name, an unknown method, a window beyond the
+    /// model's context, a temporary folder that is a file), a pattern the model's linears cannot take and a
+    /// calibration that a dataset cannot give (--nsamples windows of --seqlen each, see <see cref="CalibrationSet.RequireWindows"/>).
     /// </summary>
+    /// <exception cref="ArgumentException">A field of <paramref name="request"/> the protocol cannot run with; the message names it, what it expects and what it got.</exception>
     /// <exception cref="CalibrationLimitException">A dataset's calibration text is too short for the request.</exception>
     /// <exception cref="PruningOptionException">An N:M pattern does not fit the model's linears.</exception>
     public static ContinualData Prepare(ContinualRequest request, IProgress<ContinualProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         request.RequireFields(nameof(request));
-        LayerwisePruner.ValidatePattern(LlamaConfig.Load(request.ModelDirectory), request.Pattern);
+        LlamaConfig config = LlamaConfig.Load(request.ModelDirectory);
+        request.RequireRunnable(nameof(request), config);
+        LayerwisePruner.ValidatePattern(config, request.Pattern);
         PruneJob.RequireDenseLinears(request.ModelDirectory);
         int variants = Variants(request).Count;
         int steps = request.Datasets.Count;
@@ -89,6 +94,8 @@ public static class ContinualRunner
         {
             throw new ArgumentNullException(nameof(data), $"{nameof(ContinualData)}.{(data.CalibrationTokens is null ? nameof(data.CalibrationTokens) : nameof(data.EvaluationTokens))} is null; expected the tokens of ContinualRunner.Prepare");
         }
+        // The same checks as Prepare's, for data made from another request, before the dense model is evaluated.
+        request.RequireRunnable(nameof(request), LlamaConfig.Load(request.ModelDirectory));
         if (data.CalibrationTokens.Count != request.Datasets.Count || data.EvaluationTokens.Count != request.Datasets.Count)
         {
             throw new ArgumentException($"the data holds {data.CalibrationTokens.Count} calibration and {data.EvaluationTokens.Count} evaluation token lists for {request.Datasets.Count} datasets; expected one of each per dataset (ContinualRunner.Prepare of the same request)", nameof(data));
@@ -312,31 +319,22 @@ public static class ContinualRunner
     }
 
     /// <summary>The variants a request runs, in report order: (name, method, kind).</summary>
+    /// <exception cref="ArgumentException">No method, an unknown one or one given twice; the message names the entry of <see cref="ContinualRequest.Methods"/>.</exception>
     public static IReadOnlyList<(string Name, string Method, string Kind)> Variants(ContinualRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        request.RequireFields(nameof(request));
         var list = new List<(string, string, string)>();
-        foreach (string raw in request.Methods)
+        foreach (string m in request.RequireMethods(nameof(request)))
         {
-            string m = raw.Trim().ToLowerInvariant();
             if (m == "copal")
             {
                 list.Add(("copal", "copal", "copal"));
             }
-            else if (m is "magnitude" or "wanda" or "sparsegpt")
+            else
             {
                 list.Add(($"{m}-reset", m, "reset"));
                 list.Add(($"{m}-cumulative", m, "cumulative"));
             }
-            else
-            {
-                throw new PruningOptionException("methods", raw, "a comma-separated list of copal, magnitude, wanda, sparsegpt");
-            }
-        }
-        if (list.Select(x => x.Item1).Distinct().Count() != list.Count)
-        {
-            throw new PruningOptionException("methods", string.Join(",", request.Methods), "each method at most once");
         }
         if (request.Joint)
         {
@@ -390,7 +388,7 @@ public static class ContinualRunner
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(config);
-        request.RequireFields(nameof(request));
+        request.RequireRunnable(nameof(request), config);
         request = request with { Copal = request.Copal.ForPattern(request.Pattern) };
         var options = new PruneOptions(request.Pattern) { MeasureLayerError = false };
         CalibrationMemoryEstimate? worst = null;
