@@ -26,7 +26,11 @@ public sealed record PruneRequest(
     /// <summary>Load weights that hold NaN or Inf (refused by default); pruning then refuses the first such linear by name.</summary>
     public bool AllowNonFinite { get; init; }
 
-    /// <summary>Extra files to write into the output folder before it is moved into place (name → writer of that file's path).</summary>
+    /// <summary>
+    /// Extra files to write into the output folder before it is moved into place (name → writer of that file's path).
+    /// A name is a plain file name: not empty, "." or "..", without '/' or '\\' (so the file stays inside the output on
+    /// every system), and not one of the files the job writes itself (<see cref="PruneJob.OwnFiles"/>).
+    /// </summary>
     public IReadOnlyDictionary<string, Action<string>> ExtraFiles { get; init; } = new Dictionary<string, Action<string>>();
 
     /// <summary>
@@ -45,6 +49,19 @@ public sealed record PruneRequest(
         foreach ((string name, Action<string> write) in ExtraFiles)
         {
             Require(write, $"ExtraFiles['{name}']", "a writer of the file");
+            // Written as Path.Combine(temp, name): a path would land outside the output, not atomically, and stay after a failed run.
+            string? got = name.Length == 0 ? "an empty name"
+                : name is "." or ".." ? "a folder"
+                : name.IndexOfAny(['/', '\\']) >= 0 || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 ? "a path"
+                : PruneJob.OwnFiles.Contains(name, StringComparer.OrdinalIgnoreCase) ? "a file the job writes itself"
+                : null;
+            if (got is not null)
+            {
+                throw new ArgumentException(
+                    $"{nameof(PruneRequest)}.{nameof(ExtraFiles)} key '{name}': expected a plain file name written into the output folder " +
+                    $"(not empty, '.' or '..', without '/' or '\\', not {string.Join(" or ", PruneJob.OwnFiles)}), got {got}",
+                    parameter);
+            }
         }
 
         void Require(object? value, string field, string expected)
@@ -61,6 +78,9 @@ public sealed record PruneRequest(
 public static class PruneJob
 {
     public const string ReportFileName = "prune-report.json";
+
+    /// <summary>The files the job writes into the output itself, besides the input's side files it copies; <see cref="PruneRequest.ExtraFiles"/> cannot replace them.</summary>
+    public static IReadOnlyList<string> OwnFiles { get; } = ["model.safetensors", ReportFileName];
 
     /// <summary>Settings of prune-report.json and the COPAL state manifest: snake_case, NaN and ±Inf as null (<see cref="CopalJson"/>).</summary>
     public static JsonSerializerOptions ReportJsonOptions { get; } = CopalJson.Create(indented: true);
