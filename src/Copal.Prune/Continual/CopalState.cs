@@ -62,6 +62,9 @@ public sealed class CopalState
     public CopalOptions Options { get; }
     public string CreatedUtc { get; private set; }
 
+    /// <summary>The folder the state reads its saved Hessians from: where it was loaded from or last saved to; null for a new state never saved.</summary>
+    internal string? SourceDirectory => _source is null ? null : Path.GetDirectoryName(_source);
+
     /// <summary>The datasets folded in so far, in order.</summary>
     public IReadOnlyList<CopalStepRecord> Datasets => _datasets;
 
@@ -522,7 +525,7 @@ public sealed class CopalState
                 l.CrossTermSteps = steps;
             }
         }
-        state._source = tensorsPath;
+        state._source = Path.GetFullPath(tensorsPath);
         return state;
     }
 

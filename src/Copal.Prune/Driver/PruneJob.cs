@@ -91,6 +91,12 @@ public static class PruneJob
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
         request.RequireFields(nameof(request));
+        // A COPAL state reads its Hessians from its folder (a resumed step's): replacing it or writing into it would
+        // change this run's input, and the step it belongs to could not be resumed again.
+        if (request.Pruner is CopalPruner { State.SourceDirectory: string stateFolder })
+        {
+            PathGuard.RequireApart(request.OutDirectory, $"{nameof(PruneRequest)}.{nameof(PruneRequest.OutDirectory)}", stateFolder, "the folder the COPAL state reads from");
+        }
         // Checked before the model loads: a wrong layer set or a missing calibration would otherwise surface as a
         // dense copy reported as pruned, or as a model pruned on a placeholder window.
         request.Options.CheckLayers(LlamaConfig.Load(request.ModelDirectory).NumLayers);

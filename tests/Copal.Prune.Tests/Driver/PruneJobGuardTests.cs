@@ -1,16 +1,21 @@
+using Copal.Model.Tokenization;
 using Copal.Prune.Calibration;
+using Copal.Prune.Continual;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 
 namespace Copal.Prune.Tests.Driver;
 
-/// <summary>What PruneJob refuses before any work.</summary>
+/// <summary>What PruneJob refuses before any work: extra files outside the output, an output over a COPAL state's folder.</summary>
 public sealed class PruneJobGuardTests : IDisposable
 {
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-prune-guard-").FullName;
 
     private static readonly SparsityPattern s_half = new SparsityPattern.Unstructured(0.5);
+
+    private static CalibrationSet Calibration(ulong seed = 0) =>
+        CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(TestData.Stories260K), [TestData.Path("text", "tinystories", "calib.txt")], 2, 32, seed);
 
     [Theory]
     [InlineData("../escaped.txt")]
@@ -50,6 +55,36 @@ public sealed class PruneJobGuardTests : IDisposable
         PruneJob.Run(request, backend);
         Assert.Equal("x", File.ReadAllText(Path.Combine(outDir, "notes.txt")));
         Assert.Equal("y", File.ReadAllText(Path.Combine(outDir, ".hidden")));
+    }
+
+    [Fact]
+    public void An_output_over_the_folder_a_copal_state_was_loaded_from_is_refused_before_any_work_even_with_force()
+    {
+        using var backend = new CpuBackend(threads: 1);
+        string step1 = Path.Combine(_temp, "step1");
+        CalibrationSet first = Calibration(0);
+        CopalState state = CopalRun.StartOrResume(TestData.Stories260K, null, new CopalOptionChoices(), s_half);
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, step1, new CopalPruner(state), new PruneOptions(s_half), first)
+        {
+            ExtraFiles = CopalRun.StateFiles(state, first, s_half),
+        }, backend);
+        byte[] saved = File.ReadAllBytes(Path.Combine(step1, CopalState.TensorsFileName));
+
+        CopalState resumed = CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half);
+        CalibrationSet second = Calibration(1);
+        foreach ((string outDir, string relation) in new[] { (step1, "is"), (_temp, "contains"), (Path.Combine(step1, "next"), "is inside") })
+        {
+            var request = new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(resumed), new PruneOptions(s_half), second)
+            {
+                Force = true,
+                ExtraFiles = CopalRun.StateFiles(resumed, second, s_half),
+            };
+            IOException e = Assert.Throws<IOException>(() => PruneJob.Run(request, backend));
+            Assert.StartsWith($"PruneRequest.OutDirectory '{outDir}' {relation} the folder the COPAL state reads from '{step1}'", e.Message, StringComparison.Ordinal);
+            Assert.Equal(saved, File.ReadAllBytes(Path.Combine(step1, CopalState.TensorsFileName)));
+            Assert.False(Directory.Exists(Path.Combine(step1, "next")));
+            Assert.Single(resumed.Datasets);
+        }
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
