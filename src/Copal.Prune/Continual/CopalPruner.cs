@@ -36,8 +36,10 @@ public sealed class CopalPruner : ILinearPruner
 
     public bool NeedsUpstreamShift => State.Options.NeedsUpstreamShift;
 
+    /// <exception cref="InvalidOperationException">The state cannot be used again (<see cref="CopalState"/> says when).</exception>
     public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken)
     {
+        State.ThrowIfSpent();
         ArgumentNullException.ThrowIfNull(statistics);
         ArgumentNullException.ThrowIfNull(pattern);
         PruneArguments.Check(Name, weight.Length, target.Rows, target.Cols, statistics, pattern, needsStats: true, needsHessian: NeedsHessian);
@@ -50,6 +52,8 @@ public sealed class CopalPruner : ILinearPruner
             throw new InvalidOperationException($"COPAL state of '{target.Name}' has {linear.Steps} datasets folded in, expected {step}: each linear is pruned once per step");
         }
 
+        // From here on the state holds this step's fold, unsaved until Save.
+        State.MarkFolding();
         // The other layers' accumulated Hessians leave memory: one layer's at a time.
         State.EnterLayer(target.Layer);
         EnterLayer(target.Layer);

@@ -24,6 +24,17 @@ namespace Copal.Prune.Continual;
 /// folded one is held only while its layer is pruned, then written to a spill folder (<see cref="SpillDirectory"/>)
 /// until <see cref="Save"/> streams everything into the new file. Memory: one layer's Hessians; disk: the state file
 /// being read, the spill and the file being written.
+/// <para>
+/// One object across <see cref="PruneJob"/> runs: a run folds its step into the state in place, and
+/// <see cref="CopalRun.StateFiles"/> (the run's <see cref="PruneRequest.ExtraFiles"/>) records the step and saves the
+/// state beside the pruned model. After a completed run that saved it, the object reads from that output folder and
+/// can take the next step, exactly as <c>CopalRun.StartOrResume(model, thatFolder, choices)</c> would (that folder
+/// is then its input: a later output may not be, contain or lie inside it). A run that failed or was cancelled after
+/// its first fold, or that completed without saving the state, leaves the object spent: its step is partly folded
+/// or lost, and every further use (<see cref="PruneJob.Run"/>, <see cref="CopalPruner.Prune"/>, <see cref="Save"/>)
+/// throws an <see cref="InvalidOperationException"/> that says so; continue from the last saved step with
+/// <see cref="CopalRun.StartOrResume"/>. An object serves one run at a time.
+/// </para>
 /// </summary>
 public sealed class CopalState
 {
@@ -44,6 +55,13 @@ public sealed class CopalState
     private string? _source;
     private string? _spillDirectory;
     private bool _ownsSpillDirectory;
+    // The temporary output folder of the PruneJob run in progress, and the steps recorded when it began.
+    private string? _runOutput;
+    private int _runStartSteps;
+    // A fold since the last Save or Load: the state in memory is ahead of every file.
+    private bool _unsaved;
+    // Why the state cannot be used again (null while it can).
+    private string? _spent;
 
     /// <summary>A new, empty state for a run from the dense parent with hash <paramref name="parentHash"/>.</summary>
     public CopalState(string parentHash, string parentModel, CopalOptions options)
@@ -62,8 +80,79 @@ public sealed class CopalState
     public CopalOptions Options { get; }
     public string CreatedUtc { get; private set; }
 
-    /// <summary>The folder the state reads its saved Hessians from: where it was loaded from or last saved to; null for a new state never saved.</summary>
+    /// <summary>
+    /// The folder the state reads its saved Hessians from: where it was loaded from or last saved to (after a completed
+    /// <see cref="PruneJob"/> run, that run's output); null for a new state never saved.
+    /// </summary>
     internal string? SourceDirectory => _source is null ? null : Path.GetDirectoryName(_source);
+
+    /// <summary>Throws, naming the way on, when a run left this state unusable (see the class remarks).</summary>
+    internal void ThrowIfSpent()
+    {
+        if (_spent is not null)
+        {
+            throw new InvalidOperationException(_spent);
+        }
+    }
+
+    /// <summary>Called by <see cref="CopalPruner.Prune"/> before it changes the state: it is now ahead of its files.</summary>
+    internal void MarkFolding() => _unsaved = true;
+
+    /// <summary>Called by <see cref="PruneJob"/> once its temporary output folder exists: the spill goes there.</summary>
+    internal void BeginRun(string outputTemp)
+    {
+        ThrowIfSpent();
+        SpillDirectory = Path.Combine(outputTemp, ".copal-spill");
+        _runOutput = Path.GetFullPath(outputTemp);
+        _runStartSteps = _datasets.Count;
+    }
+
+    /// <summary>
+    /// Called by <see cref="PruneJob"/> after the extra files, before the output is moved into place: a step they did
+    /// not save is lost (its Hessians are in the spill, which must not land in the output), so the state is spent.
+    /// </summary>
+    internal void BeforeCommit()
+    {
+        if (_unsaved)
+        {
+            DiscardSpill();
+            _spent = "this CopalState's PruneJob run did not save its step (its PruneRequest.ExtraFiles held no CopalRun.StateFiles), so its folded sensitivities "
+                + "are in no file and it cannot be used again; save every step with CopalRun.StateFiles, and continue from a saved step with "
+                + "CopalRun.StartOrResume(model, resumeFolder, choices)";
+        }
+    }
+
+    /// <summary>
+    /// Called by <see cref="PruneJob"/> when its run ends. Completed: a state saved into the output now reads from
+    /// <paramref name="outDirectory"/>, where the output was moved. Otherwise a state that was changed (a fold, a
+    /// recorded step or a save into the discarded output) is spent.
+    /// </summary>
+    internal void EndRun(string outDirectory, bool completed)
+    {
+        string temp = _runOutput!;
+        _runOutput = null;
+        bool savedInOutput = _source is not null && string.Equals(Path.GetDirectoryName(_source), temp, StringComparison.Ordinal);
+        if (completed)
+        {
+            if (savedInOutput)
+            {
+                _source = Path.Combine(outDirectory, TensorsFileName);
+            }
+        }
+        else
+        {
+            if (_unsaved || savedInOutput || _datasets.Count != _runStartSteps)
+            {
+                _spent = "this CopalState's PruneJob run did not complete (failed or cancelled), so its step is partly folded in and it cannot be used again: "
+                    + "a CopalState serves one PruneJob run at a time and goes on only after a completed one; continue from the last saved step with "
+                    + "CopalRun.StartOrResume(model, resumeFolder, choices)";
+            }
+            DiscardSpill();
+        }
+        // The spill was in the run's temporary folder, gone now; a later spill goes where the next run says.
+        _spillDirectory = null;
+        _ownsSpillDirectory = false;
+    }
 
     /// <summary>The datasets folded in so far, in order.</summary>
     public IReadOnlyList<CopalStepRecord> Datasets => _datasets;
@@ -349,8 +438,10 @@ public sealed class CopalState
     /// atomically. The Hessians are streamed one at a time from memory, the spill or the state file they were loaded
     /// from; afterwards the spill is deleted and the state reads its Hessians from the new file.
     /// </summary>
+    /// <exception cref="InvalidOperationException">A run left the state spent (see the class remarks).</exception>
     public void Save(string directory)
     {
+        ThrowIfSpent();
         Directory.CreateDirectory(directory);
         string tensorsPath = Path.Combine(directory, TensorsFileName);
         var ordered = _linears.Values.OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
@@ -379,8 +470,9 @@ public sealed class CopalState
             writer.Commit();
         }
         DiscardSpill();
-        _source = tensorsPath;
+        _source = Path.GetFullPath(tensorsPath);
         AtomicFile.WriteAllText(Path.Combine(directory, ManifestFileName), "the COPAL state", JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
+        _unsaved = false;
     }
 
     /// <summary>

@@ -91,11 +91,16 @@ public static class PruneJob
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
         request.RequireFields(nameof(request));
-        // A COPAL state reads its Hessians from its folder (a resumed step's): replacing it or writing into it would
-        // change this run's input, and the step it belongs to could not be resumed again.
-        if (request.Pruner is CopalPruner { State.SourceDirectory: string stateFolder })
+        CopalState? copalState = (request.Pruner as CopalPruner)?.State;
+        if (copalState is not null)
         {
-            PathGuard.RequireApart(request.OutDirectory, $"{nameof(PruneRequest)}.{nameof(PruneRequest.OutDirectory)}", stateFolder, "the folder the COPAL state reads from");
+            copalState.ThrowIfSpent();
+            // The state reads its Hessians from there (a resumed step's folder): replacing it or writing into it would
+            // change the input of this run, and the step it belongs to could not be resumed again.
+            if (copalState.SourceDirectory is string stateFolder)
+            {
+                PathGuard.RequireApart(request.OutDirectory, $"{nameof(PruneRequest)}.{nameof(PruneRequest.OutDirectory)}", stateFolder, "the folder the COPAL state reads from");
+            }
         }
         // Checked before the model loads: a wrong layer set or a missing calibration would otherwise surface as a
         // dense copy reported as pruned, or as a model pruned on a placeholder window.
@@ -114,25 +119,34 @@ public static class PruneJob
             ["copal.pruned.calibration"] = request.Calibration.Hash,
         };
         using var writer = new PrunedModelWriter(request.ModelDirectory, source, request.OutDirectory, request.Force, model.Config.NumLayers, metadata);
-        if (request.Pruner is CopalPruner copal)
+        // COPAL's folded Hessians wait in the output's temporary folder, so a failed run leaves nothing behind;
+        // saving the state (an extra file, CopalRun.StateFiles) streams them into the state file and deletes them.
+        copalState?.BeginRun(writer.TempDirectory);
+        bool committed = false;
+        try
         {
-            // COPAL's folded Hessians wait in the output's temporary folder, so a failed run leaves nothing behind;
-            // saving the state (an extra file) streams them into the state file and deletes them.
-            copal.State.SpillDirectory = Path.Combine(writer.TempDirectory, ".copal-spill");
-        }
-        // Layer errors are measured on the calibration data; CalibrationSet.None's placeholder window is none.
-        PruneOptions options = request.Calibration.HasData ? request.Options : request.Options with { MeasureLayerError = false };
-        PruneReport report = new LayerwisePruner(model, source, request.Pruner, options).Run(request.Calibration, writer, progress, cancellationToken);
-        progress?.Report(new PruneProgress(model.Config.NumLayers, model.Config.NumLayers, "writing the pruned model"));
-        writer.Commit(temp =>
-        {
-            File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions));
-            foreach ((string name, Action<string> write) in request.ExtraFiles)
+            // Layer errors are measured on the calibration data; CalibrationSet.None's placeholder window is none.
+            PruneOptions options = request.Calibration.HasData ? request.Options : request.Options with { MeasureLayerError = false };
+            PruneReport report = new LayerwisePruner(model, source, request.Pruner, options).Run(request.Calibration, writer, progress, cancellationToken);
+            progress?.Report(new PruneProgress(model.Config.NumLayers, model.Config.NumLayers, "writing the pruned model"));
+            writer.Commit(temp =>
             {
-                write(Path.Combine(temp, name));
-            }
-        });
-        return report;
+                File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions));
+                foreach ((string name, Action<string> write) in request.ExtraFiles)
+                {
+                    write(Path.Combine(temp, name));
+                }
+                // A state the extra files did not save has its spill deleted here, so it does not land in the output.
+                copalState?.BeforeCommit();
+            });
+            committed = true;
+            return report;
+        }
+        finally
+        {
+            // After a completed run the state reads from the committed output; after any other it is spent unless untouched.
+            copalState?.EndRun(writer.OutDirectory, committed);
+        }
     }
 
     /// <summary>

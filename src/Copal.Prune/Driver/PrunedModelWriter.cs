@@ -61,6 +61,9 @@ public sealed class PrunedModelWriter : IDisposable
     /// <summary>The temporary folder (for extra files such as the report).</summary>
     public string TempDirectory => _output.TempPath;
 
+    /// <summary>Where the output will be once committed (links resolved).</summary>
+    public string OutDirectory => _output.FinalPath;
+
     /// <summary>Writes every tensor of <paramref name="layer"/>: replacements where given (same dtype and shape), the input's bytes otherwise.</summary>
     public void WriteLayer(int layer, IReadOnlyDictionary<string, TensorView> replacements)
     {

@@ -1,0 +1,104 @@
+using Copal.Model.Tokenization;
+using Copal.Model.Weights;
+using Copal.Prune.Calibration;
+using Copal.Prune.Continual;
+using Copal.Prune.Driver;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Prune.Tests.Continual;
+
+/// <summary>A CopalState across PruneJob runs: continued after a completed step, refused after one that did not complete.</summary>
+public sealed class CopalStateRunTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-state-run-").FullName;
+
+    private static readonly SparsityPattern s_half = new SparsityPattern.Unstructured(0.5);
+
+    private static CalibrationSet Calibration(ulong seed) =>
+        CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(TestData.Stories260K), [TestData.Path("text", "tinystories", "calib.txt")], 2, 32, seed);
+
+    private static CopalState Start() => CopalRun.StartOrResume(TestData.Stories260K, null, new CopalOptionChoices(), s_half);
+
+    private string Run(string name, CopalState state, CalibrationSet calibration, bool saveState = true, IProgress<PruneProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        string outDir = Path.Combine(_temp, name);
+        using var backend = new CpuBackend(threads: 1);
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(s_half), calibration)
+        {
+            ExtraFiles = saveState ? CopalRun.StateFiles(state, calibration, s_half) : new Dictionary<string, Action<string>>(),
+        }, backend, progress, cancellationToken);
+        return outDir;
+    }
+
+    private sealed class ActionProgress(Action<PruneProgress> report) : IProgress<PruneProgress>
+    {
+        public void Report(PruneProgress value) => report(value);
+    }
+
+    [Fact]
+    public void After_a_completed_run_the_same_state_takes_the_next_step_as_the_saved_one_would()
+    {
+        CopalState state = Start();
+        string step1 = Run("step1", state, Calibration(0));
+        string step2 = Run("step2", state, Calibration(1));
+        string resumedStep2 = Run("resumed-step2", CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half), Calibration(1));
+        Assert.Equal(2, state.Datasets.Count);
+        foreach (string file in new[] { "model.safetensors", CopalState.TensorsFileName })
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(resumedStep2, file)), File.ReadAllBytes(Path.Combine(step2, file)));
+        }
+        // It now reads from the step it saved: that folder is its input.
+        Assert.Throws<IOException>(() => Run("step2", state, Calibration(2)));
+    }
+
+    [Fact]
+    public void A_state_whose_run_did_not_complete_refuses_every_further_use_naming_the_way_on()
+    {
+        CopalState state = Start();
+        using var cancel = new CancellationTokenSource();
+        var progress = new ActionProgress(p =>
+        {
+            if (p.Layer >= 2)
+            {
+                cancel.Cancel();
+            }
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => Run("cancelled", state, Calibration(0), progress: progress, cancellationToken: cancel.Token));
+        Assert.False(Directory.Exists(Path.Combine(_temp, "cancelled")));
+        var uses = new Action[]
+        {
+            () => Run("again", state, Calibration(0)),
+            () => state.Save(Path.Combine(_temp, "state")),
+            () => new CopalPruner(state).Prune(new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 64, 64), new float[64 * 64],
+                new InputStatistics(64, collectHessian: true), s_half, CancellationToken.None),
+            () =>
+            {
+                state.DiscardSpill();
+                Run("after-discard", state, Calibration(0));
+            },
+        };
+        foreach (Action use in uses)
+        {
+            InvalidOperationException e = Assert.Throws<InvalidOperationException>(use);
+            Assert.StartsWith("this CopalState's PruneJob run did not complete (failed or cancelled)", e.Message, StringComparison.Ordinal);
+            Assert.Contains("CopalRun.StartOrResume(model, resumeFolder, choices)", e.Message, StringComparison.Ordinal);
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
+    [Fact]
+    public void A_run_that_does_not_save_its_state_leaves_no_spill_in_the_output_and_the_state_is_not_used_again()
+    {
+        CopalState state = Start();
+        string outDir = Run("unsaved", state, Calibration(0), saveState: false);
+        Assert.Equal(["config.json", "generation_config.json", "model.safetensors", PruneJob.ReportFileName, "tokenizer.json", "tokenizer_config.json"],
+            Directory.GetFileSystemEntries(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => Run("next", state, Calibration(1)));
+        Assert.StartsWith("this CopalState's PruneJob run did not save its step", e.Message, StringComparison.Ordinal);
+        Assert.Contains("CopalRun.StateFiles", e.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}
