@@ -434,16 +434,67 @@ public sealed class CopalState
         CreatedUtc, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
 
     /// <summary>
-    /// Writes both state files into <paramref name="directory"/> (created if needed); each file is replaced
-    /// atomically. The Hessians are streamed one at a time from memory, the spill or the state file they were loaded
-    /// from; afterwards the spill is deleted and the state reads its Hessians from the new file.
+    /// Writes both state files into <paramref name="directory"/> (created if needed): both are written under temporary
+    /// names and renamed only when both are complete, so a failure (a full disk) leaves the folder's previous state
+    /// whole, never a new tensor file beside an old manifest. The Hessians are streamed one at a time from memory, the
+    /// spill or the state file they were loaded from; afterwards the spill is deleted and the state reads its Hessians
+    /// from the new file.
     /// </summary>
+    /// <remarks>
+    /// The folder must be apart from the state's inputs: not the dense parent model (<see cref="ParentModel"/>) nor the
+    /// folder the state reads from, nor inside either; and it must not hold a model (config.json or a *.safetensors
+    /// other than <see cref="TensorsFileName"/>), except the output of the <see cref="PruneJob"/> run the state is in,
+    /// where <see cref="CopalRun.StateFiles"/> saves it beside the pruned model it belongs to.
+    /// </remarks>
+    /// <exception cref="IOException">The folder is one of those, or a file.</exception>
     /// <exception cref="InvalidOperationException">A run left the state spent (see the class remarks).</exception>
     public void Save(string directory)
     {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
         ThrowIfSpent();
-        Directory.CreateDirectory(directory);
-        string tensorsPath = Path.Combine(directory, TensorsFileName);
+        RequireSaveFolder(directory);
+        WriteBoth(directory, (tensorsPath, manifestPath) =>
+        {
+            WriteTensors(tensorsPath);
+            File.WriteAllText(manifestPath, JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
+        });
+        DiscardSpill();
+        _source = Path.GetFullPath(Path.Combine(directory, TensorsFileName));
+        _unsaved = false;
+    }
+
+    private const string SaveDirectoryName = "CopalState.Save directory";
+
+    private void RequireSaveFolder(string directory)
+    {
+        string real = RealPath.Resolve(directory);
+        if (File.Exists(real))
+        {
+            throw new IOException($"{SaveDirectoryName} '{directory}' is a file; expected a folder (it receives {TensorsFileName} and {ManifestFileName})");
+        }
+        if (!string.IsNullOrEmpty(ParentModel))
+        {
+            PathGuard.RequireOutside(directory, SaveDirectoryName, ParentModel, "the state's dense parent model");
+        }
+        if (SourceDirectory is string source)
+        {
+            PathGuard.RequireOutside(directory, SaveDirectoryName, source, "the folder the COPAL state reads from");
+        }
+        bool runOutput = _runOutput is not null && string.Equals(RealPath.Resolve(_runOutput), real, RealPath.Comparison);
+        if (!runOutput && Directory.Exists(real))
+        {
+            string? model = File.Exists(Path.Combine(real, "config.json")) ? "config.json"
+                : Directory.EnumerateFiles(real, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault(f => f != TensorsFileName);
+            if (model is not null)
+            {
+                throw new IOException($"{SaveDirectoryName} '{directory}' holds a model ({model}); expected a folder of the state's own "
+                    + "(a state is saved beside a pruned model only by the PruneJob run that made it, through CopalRun.StateFiles)");
+            }
+        }
+    }
+
+    private void WriteTensors(string tensorsPath)
+    {
         var ordered = _linears.Values.OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         var specs = new List<TensorSpec>();
         foreach (LinearState l in ordered)
@@ -456,23 +507,17 @@ public sealed class CopalState
         }
         var meta = new Dictionary<string, string> { ["format"] = FormatName, ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture), ["parent_hash"] = ParentHash };
         bool readsSource = ordered.Any(l => s_slots.Any(slot => Has(l, slot) && Held(l, slot) is null && !_spilled.Contains(SpillKey(l.Name, slot))));
-        using (SafetensorsFile? source = _source is not null && readsSource ? SafetensorsFile.Open(_source) : null)
-        using (SafetensorsWriter writer = SafetensorsWriter.Create(tensorsPath, specs, meta))
+        using SafetensorsFile? source = _source is not null && readsSource ? SafetensorsFile.Open(_source) : null;
+        using SafetensorsWriter writer = SafetensorsWriter.Create(tensorsPath, specs, meta);
+        foreach (LinearState l in ordered)
         {
-            foreach (LinearState l in ordered)
+            writer.Write(ColumnsName(l.Name), MemoryMarshal.AsBytes(l.Columns.AsSpan()));
+            foreach (HessianSlot slot in s_slots.Where(slot => Has(l, slot)))
             {
-                writer.Write(ColumnsName(l.Name), MemoryMarshal.AsBytes(l.Columns.AsSpan()));
-                foreach (HessianSlot slot in s_slots.Where(slot => Has(l, slot)))
-                {
-                    WriteHessian(writer, l, slot, source);
-                }
+                WriteHessian(writer, l, slot, source);
             }
-            writer.Commit();
         }
-        DiscardSpill();
-        _source = Path.GetFullPath(tensorsPath);
-        AtomicFile.WriteAllText(Path.Combine(directory, ManifestFileName), "the COPAL state", JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
-        _unsaved = false;
+        writer.Commit();
     }
 
     /// <summary>
@@ -482,18 +527,31 @@ public sealed class CopalState
     /// </summary>
     public static void Copy(string fromDirectory, string toDirectory)
     {
-        Directory.CreateDirectory(toDirectory);
+        ArgumentException.ThrowIfNullOrEmpty(fromDirectory);
+        WriteBoth(toDirectory, (tensorsPath, manifestPath) =>
+        {
+            File.Copy(Path.Combine(fromDirectory, TensorsFileName), tensorsPath, overwrite: true);
+            File.Copy(Path.Combine(fromDirectory, ManifestFileName), manifestPath, overwrite: true);
+        });
+    }
+
+    /// <summary>
+    /// Writes both state files into <paramref name="directory"/> (created if needed) as <paramref name="write"/> makes
+    /// them under temporary names (tensors, manifest), then renames both into place; a failure on the way deletes the
+    /// temporary files and leaves the folder's previous state as it was. Save and Copy both write this way.
+    /// </summary>
+    private static void WriteBoth(string directory, Action<string, string> write)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory.CreateDirectory(directory);
         string[] names = [TensorsFileName, ManifestFileName];
-        string[] temps = [.. names.Select(n => TemporaryNames.Sibling(Path.Combine(toDirectory, n), "tmp"))];
+        string[] temps = [.. names.Select(n => TemporaryNames.Sibling(Path.Combine(directory, n), "tmp"))];
         try
         {
+            write(temps[0], temps[1]);
             for (int i = 0; i < names.Length; i++)
             {
-                File.Copy(Path.Combine(fromDirectory, names[i]), temps[i], overwrite: true);
-            }
-            for (int i = 0; i < names.Length; i++)
-            {
-                File.Move(temps[i], Path.Combine(toDirectory, names[i]), overwrite: true);
+                File.Move(temps[i], Path.Combine(directory, names[i]), overwrite: true);
             }
         }
         finally

@@ -347,6 +347,88 @@ public class CopalStateTests
     }
 
     [Fact]
+    public void Save_replaces_both_files_or_neither()
+    {
+        string dir = TempDir();
+        try
+        {
+            TwoSteps(s_sumFixed, resumeAfterFirst: null, out _).Save(dir);
+            byte[] tensors = File.ReadAllBytes(Path.Combine(dir, CopalState.TensorsFileName));
+            byte[] manifest = File.ReadAllBytes(Path.Combine(dir, CopalState.ManifestFileName));
+            // A third step whose manifest cannot be written (its sources fail when read), standing for any failure after
+            // the tensors are written (a full disk): the folder keeps the previous state whole, and no temporary file.
+            CopalState next = TwoSteps(new CopalOptions(Mask: CopalMaskRule.Obs), resumeAfterFirst: null, out _);
+            next.CompleteStep(new CalibrationReport(new FailingList(), 4, 6, 0, "hash2"), new SparsityPattern.Unstructured(0.5));
+            Assert.Throws<IOException>(() => next.Save(dir));
+            Assert.Equal(tensors, File.ReadAllBytes(Path.Combine(dir, CopalState.TensorsFileName)));
+            Assert.Equal(manifest, File.ReadAllBytes(Path.Combine(dir, CopalState.ManifestFileName)));
+            Assert.Equal([CopalState.ManifestFileName, CopalState.TensorsFileName], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    // A list that fails when read, as a disk fails when written.
+    private sealed class FailingList : IReadOnlyList<string>
+    {
+        public string this[int index] => throw new IOException("the sources cannot be read");
+
+        public int Count => 1;
+
+        public IEnumerator<string> GetEnumerator() => throw new IOException("the sources cannot be read");
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    [Fact]
+    public void Save_refuses_the_parent_model_a_model_folder_and_the_folder_the_state_reads_from()
+    {
+        string root = TempDir();
+        try
+        {
+            string dense = Path.Combine(root, "dense"), other = Path.Combine(root, "other"), own = Path.Combine(root, "own");
+            Directory.CreateDirectory(dense);
+            File.WriteAllText(Path.Combine(dense, "config.json"), "{}");
+            File.WriteAllText(Path.Combine(dense, "model.safetensors"), "");
+            Directory.CreateDirectory(other);
+            File.WriteAllText(Path.Combine(other, "model-00001-of-00002.safetensors"), "");
+            CopalState state = TwoSteps(new CopalOptions(Mask: CopalMaskRule.Obs), resumeAfterFirst: null, out _, parentModel: dense);
+            foreach ((string folder, string says) in new[]
+            {
+                (dense, $"CopalState.Save directory '{dense}' is the state's dense parent model '{dense}'"),
+                (Path.Combine(dense, "state"), $"CopalState.Save directory '{Path.Combine(dense, "state")}' is inside the state's dense parent model '{dense}'"),
+                (other, $"CopalState.Save directory '{other}' holds a model (model-00001-of-00002.safetensors)"),
+            })
+            {
+                IOException e = Assert.Throws<IOException>(() => state.Save(folder));
+                Assert.StartsWith(says, e.Message, StringComparison.Ordinal);
+                Assert.False(CopalState.IsIn(folder));
+            }
+            Assert.False(Directory.Exists(Path.Combine(dense, "state")));
+            // A folder of its own, and one that holds another state, take it.
+            state.Save(own);
+            CopalState loaded = CopalState.Load(own);
+            string another = Path.Combine(root, "another");
+            TwoSteps(s_sumFixed, resumeAfterFirst: null, out _).Save(another);
+            loaded.Save(another);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(own, CopalState.TensorsFileName)), File.ReadAllBytes(Path.Combine(another, CopalState.TensorsFileName)));
+            // The folder a state reads its Hessians from is its input.
+            CopalState reloaded = CopalState.Load(own);
+            foreach ((string folder, string relation) in new[] { (own, "is"), (Path.Combine(own, "sub"), "is inside") })
+            {
+                IOException e = Assert.Throws<IOException>(() => reloaded.Save(folder));
+                Assert.StartsWith($"CopalState.Save directory '{folder}' {relation} the folder the COPAL state reads from '{own}'", e.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_groups_hessians_leave_memory_when_its_last_linear_is_pruned()
     {
         string spill = TempDir();
@@ -587,7 +669,7 @@ public class CopalStateTests
 
     // Two steps on four linears (q, k sharing an input; o; layer 1's q) with random weights and statistics; optionally saved
     // and reloaded between the steps. Returns the state and every pruned weight matrix of both steps.
-    private static CopalState TwoSteps(CopalOptions options, string? resumeAfterFirst, out float[][] outputs)
+    private static CopalState TwoSteps(CopalOptions options, string? resumeAfterFirst, out float[][] outputs, string parentModel = "dense")
     {
         var targets = new[]
         {
@@ -597,7 +679,7 @@ public class CopalStateTests
             new LinearTarget(1, LinearId.QProj, "model.layers.1.self_attn.q_proj.weight", 8, 16),
         };
         var weights = targets.Select((t, i) => Random(t.Rows, t.Cols, 10 + i, false).Weight).ToArray();
-        var state = new CopalState("parent-hash", "dense", options);
+        var state = new CopalState("parent-hash", parentModel, options);
         var results = new List<float[]>();
         for (int step = 0; step < 2; step++)
         {
