@@ -32,4 +32,14 @@ public sealed class CancelledLoadTests
         Assert.ThrowsAny<OperationCanceledException>(() => PruneJob.Calibrate(TestData.Stories260K, files, 4, 64, 0, Cancelled()));
         Assert.Equal(4, PruneJob.Calibrate(TestData.Stories260K, files, 4, 64, 0).Samples.Count);
     }
+
+    [Fact]
+    public void Preparing_a_continual_run_stops_on_a_cancelled_token()
+    {
+        string text = TestData.Path("text", "tinystories", "eval.txt");
+        var request = new Copal.Prune.Continual.Protocol.ContinualRequest(TestData.Stories260K,
+            Copal.Prune.Continual.Protocol.ContinualDataset.ParseList($"tiny={text}"), ["magnitude"], SparsityPattern.Parse("0.5"), 1, 16, 16, [0UL],
+            new Copal.Prune.Continual.CopalOptions());
+        Assert.ThrowsAny<OperationCanceledException>(() => Copal.Prune.Continual.Protocol.ContinualRunner.Prepare(request, cancellationToken: Cancelled()));
+    }
 }

@@ -129,7 +129,7 @@ internal static class ContinualCommand
             ContinualData data;
             try
             {
-                data = ContinualRunner.Prepare(request);
+                data = ContinualRunner.Prepare(request, cancellationToken: ct);
                 RequireEvaluationWindows(request, data, p.GetValue(evalSeqLen) is null);
                 if (!asJson)
                 {

@@ -42,7 +42,7 @@ public static class ContinualRunner
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
-        return Run(request, Prepare(request, progress), backend, progress, cancellationToken);
+        return Run(request, Prepare(request, progress, cancellationToken), backend, progress, cancellationToken);
     }
 
     /// <summary>
@@ -54,7 +54,7 @@ public static class ContinualRunner
     /// <exception cref="ArgumentException">A field of <paramref name="request"/> the protocol cannot run with; the message names it, what it expects and what it got.</exception>
     /// <exception cref="CalibrationLimitException">A dataset's calibration text is too short for the request.</exception>
     /// <exception cref="PruningOptionException">An N:M pattern does not fit the model's linears.</exception>
-    public static ContinualData Prepare(ContinualRequest request, IProgress<ContinualProgress>? progress = null)
+    public static ContinualData Prepare(ContinualRequest request, IProgress<ContinualProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         request.RequireFields(nameof(request));
@@ -69,8 +69,11 @@ public static class ContinualRunner
         var evalTokens = new List<int[]>();
         foreach (ContinualDataset d in request.Datasets)
         {
+            // A text is tokenized whole; the token is checked between texts.
+            cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new ContinualProgress("dense", 0, variants, 0, steps, $"tokenizing {d.Name}"));
             calibTokens.Add(tokenizer.Encode(d.Calibration.LoadText(), addSpecialTokens: true));
+            cancellationToken.ThrowIfCancellationRequested();
             evalTokens.Add(tokenizer.Encode(d.Evaluation.LoadText(), addSpecialTokens: true));
             CalibrationSet.RequireWindows([(d.Name, calibTokens[^1].Length)], request.NSamples, request.SeqLen);
         }
