@@ -1,17 +1,23 @@
 namespace Copal.Model.Chat;
 
 /// <summary>One message of a conversation: a role (system, user, assistant, …) and its text.</summary>
+/// <param name="Role">The speaker, lower case: "system", "user" or "assistant" from <see cref="CopalChatClient"/>.</param>
+/// <param name="Content">The message's text.</param>
 public sealed record ChatTurn(string Role, string Content);
 
 /// <summary>
 /// A conversation rendered as the model's prompt: the text, whether the tokenizer should add its special tokens
 /// (BOS) — a chat template writes them itself — and texts that end the assistant's turn.
 /// </summary>
+/// <param name="Text">The prompt text, ending where the assistant's reply starts.</param>
+/// <param name="AddSpecialTokens">Whether the tokenizer's post-processor runs on <paramref name="Text"/> (<see cref="Serving.CompletionRequest.AddSpecialTokens"/>).</param>
+/// <param name="StopTexts">Texts at which the reply ends, beside the model's EOS ids; empty for none.</param>
 public sealed record ChatPrompt(string Text, bool AddSpecialTokens, IReadOnlyList<string> StopTexts);
 
 /// <summary>Turns a conversation into a prompt that asks the model for the assistant's next message.</summary>
 public interface IChatFormatter
 {
+    /// <summary>The prompt for <paramref name="messages"/>, in order, followed by the start of the assistant's turn.</summary>
     ChatPrompt Format(IReadOnlyList<ChatTurn> messages);
 }
 
@@ -22,8 +28,10 @@ public interface IChatFormatter
 /// </summary>
 public sealed class PlainChatFormatter : IChatFormatter
 {
+    /// <summary>The one instance needed: the formatter holds no state.</summary>
     public static PlainChatFormatter Instance { get; } = new();
 
+    /// <summary>"role: text" paragraphs separated by a blank line, then "assistant:"; stops at "\n\nuser:" and "\n\nsystem:".</summary>
     public ChatPrompt Format(IReadOnlyList<ChatTurn> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);

@@ -18,6 +18,11 @@ public sealed class CopalChatClient : IChatClient
     private readonly InferenceEngine _engine;
     private readonly IChatFormatter _formatter;
 
+    /// <summary>
+    /// A client over <paramref name="engine"/>, which stays the caller's (disposing the client leaves it running).
+    /// Without <paramref name="formatter"/>: the model's chat template when its folder has one, else
+    /// <see cref="PlainChatFormatter"/>.
+    /// </summary>
     public CopalChatClient(InferenceEngine engine, IChatFormatter? formatter = null)
     {
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
@@ -26,8 +31,13 @@ public sealed class CopalChatClient : IChatClient
         Metadata = new ChatClientMetadata("copal", null, engine.ModelId);
     }
 
+    /// <summary>Provider "copal" and the engine's <see cref="InferenceEngine.ModelId"/>.</summary>
     public ChatClientMetadata Metadata { get; }
 
+    /// <summary>
+    /// The assistant's whole reply to <paramref name="messages"/>, with finish reason and token usage.
+    /// Options are mapped and refused as <see cref="ToRequest"/> says.
+    /// </summary>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         CompletionRequest request = ToRequest(messages, options);
@@ -42,6 +52,10 @@ public sealed class CopalChatClient : IChatClient
         };
     }
 
+    /// <summary>
+    /// The reply as it is generated: one update per piece of text; the last carries the finish reason and a
+    /// <see cref="UsageContent"/>. Cancelling, or leaving the enumeration early, ends the generation at the next decode step.
+    /// </summary>
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         CompletionRequest request = ToRequest(messages, options);
@@ -73,6 +87,10 @@ public sealed class CopalChatClient : IChatClient
         }
     }
 
+    /// <summary>
+    /// The <see cref="ChatClientMetadata"/>, this client, its <see cref="InferenceEngine"/> or its tokenizer, whichever is of
+    /// <paramref name="serviceType"/>; null for anything else or for any <paramref name="serviceKey"/>.
+    /// </summary>
     public object? GetService(Type serviceType, object? serviceKey = null)
     {
         ArgumentNullException.ThrowIfNull(serviceType);
@@ -206,6 +224,7 @@ public sealed class CopalChatClient : IChatClient
 
     private static string NewId() => "chatcmpl-" + Guid.NewGuid().ToString("N");
 
+    /// <summary>Does nothing: the engine belongs to the caller, who disposes it.</summary>
     public void Dispose()
     {
         // The engine belongs to the caller.

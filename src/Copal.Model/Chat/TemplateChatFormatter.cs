@@ -10,8 +10,11 @@ namespace Copal.Model.Chat;
 /// </summary>
 public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatter
 {
+    /// <summary>The model's parsed chat template.</summary>
     public ChatTemplate Template { get; } = template ?? throw new ArgumentNullException(nameof(template));
 
+    /// <summary>The template rendered over <paramref name="messages"/> with add_generation_prompt; no special tokens added, no stop texts.</summary>
+    /// <exception cref="ChatTemplateException">The template fails to render, or raises an error itself (<see cref="ChatTemplateRaisedException"/>).</exception>
     public ChatPrompt Format(IReadOnlyList<ChatTurn> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);

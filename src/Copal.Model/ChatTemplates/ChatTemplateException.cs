@@ -7,8 +7,10 @@ namespace Copal.Model.ChatTemplates;
 /// </summary>
 public class ChatTemplateException : Exception
 {
+    /// <summary>A template error; <paramref name="message"/> names the construct and its line and column.</summary>
     public ChatTemplateException(string message) : base(message) { }
 
+    /// <summary>A template error caused by <paramref name="inner"/>; <paramref name="message"/> names the construct and its line and column.</summary>
     public ChatTemplateException(string message, Exception inner) : base(message, inner) { }
 }
 
@@ -18,8 +20,10 @@ public class ChatTemplateException : Exception
 /// </summary>
 public sealed class ChatTemplateRaisedException : ChatTemplateException
 {
+    /// <summary>The template raised <paramref name="templateMessage"/> at <paramref name="where"/> (its line and column).</summary>
     public ChatTemplateRaisedException(string templateMessage, string where)
         : base($"chat template {where}: raise_exception(\"{templateMessage}\")") => TemplateMessage = templateMessage;
 
+    /// <summary>The text the template passed to raise_exception, as it wrote it.</summary>
     public string TemplateMessage { get; }
 }

@@ -14,27 +14,42 @@ public sealed record LlamaConfig
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
         ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
 
+    /// <summary>
+    /// The HF architecture, one of <see cref="SupportedArchitectures"/>: <c>architectures[0]</c>, or derived from
+    /// <c>model_type</c> when that list is missing.
+    /// </summary>
     public required string Architecture { get; init; }
     /// <summary>Model width (HF <c>hidden_size</c>).</summary>
     public required int HiddenSize { get; init; }
     /// <summary>MLP width (HF <c>intermediate_size</c>).</summary>
     public required int IntermediateSize { get; init; }
+    /// <summary>Decoder layers (HF <c>num_hidden_layers</c>).</summary>
     public required int NumLayers { get; init; }
+    /// <summary>Query heads (HF <c>num_attention_heads</c>); a multiple of <see cref="NumKvHeads"/>.</summary>
     public required int NumHeads { get; init; }
     /// <summary>Key/value heads; fewer than <see cref="NumHeads"/> means grouped-query attention.</summary>
     public required int NumKvHeads { get; init; }
+    /// <summary>Width of one attention head, even (HF <c>head_dim</c>; when absent, <see cref="HiddenSize"/> / <see cref="NumHeads"/>).</summary>
     public required int HeadDim { get; init; }
+    /// <summary>Tokens in the embedding and lm_head (HF <c>vocab_size</c>).</summary>
     public required int VocabSize { get; init; }
+    /// <summary>The model's context in positions (HF <c>max_position_embeddings</c>): no run goes beyond it.</summary>
     public required int MaxPositionEmbeddings { get; init; }
+    /// <summary>The ε added to the mean square in every RMSNorm (HF <c>rms_norm_eps</c>; default 1e-6).</summary>
     public required double RmsNormEps { get; init; }
+    /// <summary>RoPE base frequency θ (HF <c>rope_theta</c>; default 10000).</summary>
     public required double RopeTheta { get; init; }
+    /// <summary>RoPE frequency scaling (HF <c>rope_scaling</c>); <see cref="RopeScalingKind.None"/> when absent or "default".</summary>
     public required RopeScalingConfig RopeScaling { get; init; }
+    /// <summary>lm_head reuses the embedding matrix (HF <c>tie_word_embeddings</c>; default false).</summary>
     public required bool TieWordEmbeddings { get; init; }
     /// <summary>q/k/v projections carry biases (Qwen2, or <c>attention_bias: true</c>).</summary>
     public required bool AttentionBias { get; init; }
     /// <summary>HF <c>torch_dtype</c> ("float32", "bfloat16", "float16"), or null when absent.</summary>
     public string? TorchDtype { get; init; }
+    /// <summary>HF <c>bos_token_id</c>, or null when absent.</summary>
     public int? BosTokenId { get; init; }
+    /// <summary>HF <c>eos_token_id</c> (one id or a list), empty when absent: the tokens a generation stops at.</summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     /// <summary>Sliding-window attention size when the model uses one (Mistral); null for full attention.</summary>
     public int? SlidingWindow { get; init; }

@@ -7,6 +7,10 @@ namespace Copal.Model.Config;
 /// <summary>Writes a <see cref="LlamaConfig"/> as a Hugging Face config.json that transformers and Copal both load.</summary>
 public static class LlamaConfigWriter
 {
+    /// <summary>
+    /// The config.json text of <paramref name="c"/>, indented. <paramref name="torchDtype"/> overrides
+    /// <see cref="LlamaConfig.TorchDtype"/> (for weights written in another dtype); with neither, "float32".
+    /// </summary>
     public static string ToJson(LlamaConfig c, string? torchDtype = null)
     {
         ArgumentNullException.ThrowIfNull(c);

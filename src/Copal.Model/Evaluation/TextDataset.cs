@@ -17,6 +17,14 @@ public enum TextLayout
 /// <summary>Reads evaluation and calibration text with strict UTF-8 and clear errors.</summary>
 public static class TextDataset
 {
+    /// <summary>
+    /// The text of the file <paramref name="path"/>, laid out as <paramref name="layout"/> says (<see cref="TextLayout.Documents"/>
+    /// keeps the separators for <see cref="TokenizeText"/>).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a folder.</exception>
+    /// <exception cref="Tokenization.TokenizerException">The file is not valid UTF-8; the message gives the byte offset.</exception>
+    /// <exception cref="InvalidDataException">The file is empty or only white space.</exception>
     public static string Load(string path, TextLayout layout = TextLayout.Raw)
     {
         ArgumentNullException.ThrowIfNull(path);

@@ -6,8 +6,11 @@ namespace Copal.Model.Generation;
 /// <summary>Why generation stopped.</summary>
 public enum StopReason
 {
+    /// <summary>The model chose one of the stop ids (end of sequence); that token is not in the result.</summary>
     EndOfSequence,
+    /// <summary>The requested number of new tokens was generated.</summary>
     MaxTokens,
+    /// <summary>The prompt and generated tokens reached <see cref="Generator.ContextSize"/> or the model's context.</summary>
     ContextFull,
 
     /// <summary>
@@ -21,6 +24,11 @@ public enum StopReason
 }
 
 /// <summary>What a generation produced and how fast.</summary>
+/// <param name="PromptIds">The prompt's token ids, as given.</param>
+/// <param name="GeneratedIds">The tokens generated, without the prompt and without a stop token.</param>
+/// <param name="StopReason">Why generation ended.</param>
+/// <param name="PrefillTime">Wall time of the prompt's forward pass and its first logits.</param>
+/// <param name="DecodeTime">Wall time from the prefill's end to the last token, sampling included.</param>
 public sealed record GenerationResult(
     IReadOnlyList<int> PromptIds,
     IReadOnlyList<int> GeneratedIds,
@@ -56,6 +64,7 @@ public sealed class Generator
 
     private readonly LlamaModel _model;
 
+    /// <summary>A generator over <paramref name="model"/>, which stays the caller's; each <see cref="Generate"/> allocates and frees its own KV cache.</summary>
     public Generator(LlamaModel model) => _model = model ?? throw new ArgumentNullException(nameof(model));
 
     /// <summary>

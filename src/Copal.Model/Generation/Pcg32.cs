@@ -10,6 +10,7 @@ public sealed class Pcg32
     private const ulong Increment = 1442695040888963407UL;
     private ulong _state;
 
+    /// <summary>A generator seeded with <paramref name="seed"/> (PCG's reference seeding, fixed increment).</summary>
     public Pcg32(ulong seed)
     {
         _state = 0;
@@ -41,6 +42,7 @@ public sealed class Pcg32
         return new Pcg32((accMultiplier * _state) + accIncrement, true);
     }
 
+    /// <summary>The next 32 uniformly distributed bits; advances the generator by one draw.</summary>
     public uint NextUInt()
     {
         ulong old = _state;

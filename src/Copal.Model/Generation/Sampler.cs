@@ -8,6 +8,11 @@ public sealed class Sampler
     private int[] _order = [];
     private float[] _probs = [];
 
+    /// <summary>
+    /// A sampler whose generator starts at <see cref="SamplingOptions.Seed"/>; it advances with every draw, so one
+    /// sampler per sequence, and not shared between threads.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (<see cref="SamplingOptions.Validate"/>).</exception>
     public Sampler(SamplingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -6,6 +6,11 @@ namespace Copal.Model.Generation;
 /// </summary>
 public sealed record SamplingOptions
 {
+    /// <summary>
+    /// Divides the logits before the softmax: below 1 sharper, above 1 flatter. 0 (default) is greedy: the argmax,
+    /// ignoring <see cref="TopK"/>, <see cref="TopP"/> and <see cref="Seed"/> (the repetition penalty still applies).
+    /// Finite, ≥ 0.
+    /// </summary>
     public float Temperature { get; init; }
     /// <summary>Keep only the k most likely tokens; 0 keeps all.</summary>
     public int TopK { get; init; }
@@ -13,8 +18,10 @@ public sealed record SamplingOptions
     public float TopP { get; init; } = 1f;
     /// <summary>HF's CTRL-style penalty on tokens already in the context; 1 disables it.</summary>
     public float RepetitionPenalty { get; init; } = 1f;
+    /// <summary>Seed of the draws (<see cref="Pcg32"/>): the same seed, options and logits choose the same tokens on every run. Default 0.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>The defaults: temperature 0, so always the most likely token, with no repetition penalty.</summary>
     public static SamplingOptions Greedy { get; } = new();
 
     /// <summary>Throws naming the option when a value is out of range.</summary>

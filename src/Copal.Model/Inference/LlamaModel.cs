@@ -25,6 +25,16 @@ public sealed class LlamaModel : IDisposable
     // would read (each caller has its own RunState, but the tables are the model's). Re-entered by nested calls.
     private readonly Lock _run = new();
 
+    /// <summary>
+    /// A model over weights already on <paramref name="backend"/>; <see cref="Load(string, IBackend, IProgress{string}?, CancellationToken)"/>
+    /// builds one from a folder. The model owns <paramref name="weights"/> and <paramref name="storage"/> and frees them
+    /// in <see cref="Dispose"/>; the backend stays the caller's, and must outlive the model.
+    /// </summary>
+    /// <param name="backend">The backend the weights were loaded on, and the forward pass runs on.</param>
+    /// <param name="config">The model's shapes and hyperparameters.</param>
+    /// <param name="weights">Every weight, on <paramref name="backend"/>.</param>
+    /// <param name="storage">What backs the weights' memory (a mapped checkpoint), disposed with the model; null for none.</param>
+    /// <param name="source">Where the model came from, for messages (<see cref="Source"/>); null for "(in memory)".</param>
     public LlamaModel(IBackend backend, LlamaConfig config, LlamaWeights weights, IDisposable? storage = null, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -39,9 +49,15 @@ public sealed class LlamaModel : IDisposable
         _ropeScaling = RopeScalingOf(config.RopeScaling);
     }
 
+    /// <summary>The backend the weights live on and the forward pass runs on; the caller's, not disposed with the model.</summary>
     public IBackend Backend { get; }
+
+    /// <summary>The model's shapes and hyperparameters, from config.json.</summary>
     public LlamaConfig Config { get; }
+
+    /// <summary>Every weight on <see cref="Backend"/>; owned by the model and freed by <see cref="Dispose"/>.</summary>
     public LlamaWeights Weights { get; }
+
     /// <summary>Where the model came from (its folder), for messages.</summary>
     public string Source { get; }
 

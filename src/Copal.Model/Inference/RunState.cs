@@ -71,6 +71,7 @@ public sealed class RunState : IDisposable
         }
     }
 
+    /// <summary>Tokens one forward call takes at most; longer inputs run in chunks of this many.</summary>
     public int MaxRows { get; }
 
     /// <summary>The most positions this state holds: forward calls beyond it are refused.</summary>
@@ -88,17 +89,25 @@ public sealed class RunState : IDisposable
     public DeviceBuffer Hidden { get; } = null!;
     /// <summary>RMSNorm output, the input of q/k/v and of gate/up. // [rows, hidden]</summary>
     public DeviceBuffer Normed { get; } = null!;
-    public DeviceBuffer Q { get; } = null!;            // [rows, heads·headDim]
-    public DeviceBuffer K { get; } = null!;            // [rows, kvHeads·headDim]
-    public DeviceBuffer V { get; } = null!;            // [rows, kvHeads·headDim]
-    public DeviceBuffer AttentionOut { get; } = null!; // [rows, heads·headDim]
+    /// <summary>q_proj output, the queries. // [rows, heads·headDim]</summary>
+    public DeviceBuffer Q { get; } = null!;
+    /// <summary>k_proj output, the keys before they are rotated into the cache. // [rows, kvHeads·headDim]</summary>
+    public DeviceBuffer K { get; } = null!;
+    /// <summary>v_proj output, the values before they are copied into the cache. // [rows, kvHeads·headDim]</summary>
+    public DeviceBuffer V { get; } = null!;
+    /// <summary>Attention output, the input of o_proj. // [rows, heads·headDim]</summary>
+    public DeviceBuffer AttentionOut { get; } = null!;
     /// <summary>o_proj and down_proj outputs before the residual add. // [rows, hidden]</summary>
     public DeviceBuffer Projected { get; } = null!;
-    public DeviceBuffer Gate { get; } = null!;         // [rows, intermediate]
-    public DeviceBuffer Up { get; } = null!;           // [rows, intermediate]
-    public DeviceBuffer Logits { get; } = null!;       // [LogitRows, vocab]
+    /// <summary>gate_proj output, then silu(gate) · up: the input of down_proj. // [rows, intermediate]</summary>
+    public DeviceBuffer Gate { get; } = null!;
+    /// <summary>up_proj output; may be left unwritten where the backend fuses gate and up (<see cref="IBackend.MatMulSiluGate"/>). // [rows, intermediate]</summary>
+    public DeviceBuffer Up { get; } = null!;
+    /// <summary>Logits of the last row, or of every row (<see cref="LogitRows"/>). // [LogitRows, vocab]</summary>
+    public DeviceBuffer Logits { get; } = null!;
     /// <summary>Per layer; replaced by larger buffers when the cache grows. // [KvCapacity, kvHeads·headDim]</summary>
     public DeviceBuffer[] KCache { get; } = null!;
+    /// <summary>The values, as <see cref="KCache"/> holds the keys. // [KvCapacity, kvHeads·headDim]</summary>
     public DeviceBuffer[] VCache { get; } = null!;
 
     /// <summary>
@@ -166,6 +175,7 @@ public sealed class RunState : IDisposable
         return b;
     }
 
+    /// <summary>Frees every buffer and the KV cache; the backend stays. Disposing again does nothing.</summary>
     public void Dispose()
     {
         foreach (DeviceBuffer b in _owned)

@@ -19,8 +19,13 @@ public sealed record CompletionRequest
     /// <summary>Tokens to generate at most (OpenAI's max_tokens).</summary>
     public int MaxTokens { get; init; } = 256;
 
+    /// <summary>
+    /// Sampling temperature, finite and ≥ 0 (OpenAI's temperature). 0 (default) is greedy: the most likely token, with
+    /// <see cref="TopP"/>, <see cref="TopK"/> and <see cref="Seed"/> ignored.
+    /// </summary>
     public float Temperature { get; init; }
 
+    /// <summary>Nucleus sampling: draw from the smallest set of tokens whose probability reaches this, in (0, 1]; 1 (default) keeps all. Applies when <see cref="Temperature"/> &gt; 0.</summary>
     public float TopP { get; init; } = 1f;
 
     /// <summary>Sample from the k most likely tokens only; 0 keeps all. Applies when <see cref="Temperature"/> &gt; 0, as <see cref="TopP"/> does.</summary>
@@ -29,6 +34,7 @@ public sealed record CompletionRequest
     /// <summary>HF's penalty on tokens already in the prompt or the reply (a positive logit divided by it, a negative one multiplied); 1 is off. Applies to greedy decoding too.</summary>
     public float RepetitionPenalty { get; init; } = 1f;
 
+    /// <summary>Seed of this request's own sampler (default 0): with <see cref="Temperature"/> &gt; 0, the same seed draws the same way from the same logits.</summary>
     public ulong Seed { get; init; }
 
     /// <summary>Text at which generation stops; the stop text itself is not returned (OpenAI's stop).</summary>
@@ -38,13 +44,18 @@ public sealed record CompletionRequest
 /// <summary>Why a completion ended, in OpenAI's words: <c>stop</c> (end of sequence or a stop text) or <c>length</c> (max_tokens or the context).</summary>
 public enum FinishReason
 {
+    /// <summary>The model chose an end-of-sequence token, or the text reached one of <see cref="CompletionRequest.Stop"/>.</summary>
     Stop,
+    /// <summary><see cref="CompletionRequest.MaxTokens"/> tokens were generated, or the sequence filled the context.</summary>
     Length,
 }
 
 /// <summary>Token counts of one completion, as OpenAI's usage object.</summary>
+/// <param name="PromptTokens">Tokens of the prompt, after encoding (BOS included when added).</param>
+/// <param name="CompletionTokens">Tokens generated, a token that completed a stop text included; an end-of-sequence token is not.</param>
 public sealed record CompletionUsage(int PromptTokens, int CompletionTokens)
 {
+    /// <summary><see cref="PromptTokens"/> + <see cref="CompletionTokens"/>.</summary>
     public int TotalTokens => PromptTokens + CompletionTokens;
 }
 
@@ -52,18 +63,27 @@ public sealed record CompletionUsage(int PromptTokens, int CompletionTokens)
 /// A piece of a streamed completion: the text the new token(s) completed (may be empty while a character or a
 /// possible stop text is incomplete). The last chunk carries <see cref="FinishReason"/> and <see cref="Usage"/>.
 /// </summary>
+/// <param name="Text">The text this chunk adds; a stop text and anything after it are left out.</param>
+/// <param name="TokenIds">The token this chunk's text came from; empty in a last chunk that only flushes held-back text.</param>
 public sealed record CompletionChunk(string Text, IReadOnlyList<int> TokenIds)
 {
+    /// <summary>Why the completion ended: set on the last chunk only, null before it.</summary>
     public FinishReason? FinishReason { get; init; }
+    /// <summary>The completion's token counts: set on the last chunk only, null before it.</summary>
     public CompletionUsage? Usage { get; init; }
 }
 
 /// <summary>A whole completion: its text, the generated ids, why it ended and the token counts.</summary>
+/// <param name="Text">The generated text, without the prompt and without a stop text.</param>
+/// <param name="TokenIds">The generated token ids, as <see cref="CompletionUsage.CompletionTokens"/> counts them.</param>
+/// <param name="FinishReason">Why it ended.</param>
+/// <param name="Usage">Prompt and completion token counts.</param>
 public sealed record CompletionResult(string Text, IReadOnlyList<int> TokenIds, FinishReason FinishReason, CompletionUsage Usage);
 
 /// <summary>A request the engine cannot run: names the field (OpenAI's parameter name) with the expected and actual value.</summary>
 public sealed class CompletionRequestException : ArgumentException
 {
+    /// <summary>A refusal of request field <paramref name="parameter"/> (OpenAI's name, e.g. <c>max_tokens</c>).</summary>
     public CompletionRequestException(string parameter, string message) : base(message)
     {
         Parameter = parameter;

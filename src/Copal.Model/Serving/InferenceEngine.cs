@@ -71,6 +71,7 @@ public sealed class InferenceEngine : IDisposable
         }
     }
 
+    /// <summary>The model served; disposed with the engine only when the engine owns it (<see cref="Load"/>, or ownsModel).</summary>
     public LlamaModel Model { get; }
 
     /// <summary>The model's tokenizer (encode, decode, special ids).</summary>
@@ -88,6 +89,7 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>Token ids that end a sequence (config.json's eos_token_id and the tokenizer's EOS).</summary>
     public IReadOnlySet<int> StopTokenIds => _stopIds;
 
+    /// <summary>Live counters of requests, decode steps and tokens, safe to read from any thread.</summary>
     public EngineStatistics Statistics { get; } = new();
 
     /// <summary>Bytes of the KV caches the slots hold now (each grows with its sequences, up to <see cref="ContextSize"/> positions).</summary>

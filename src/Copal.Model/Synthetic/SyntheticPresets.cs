@@ -26,6 +26,7 @@ public static class SyntheticPresets
         ["test-tiny"] = Make(hidden: 64, intermediate: 160, layers: 2, heads: 4, kvHeads: 2, vocab: 32000, context: 256),
     };
 
+    /// <summary>The config of preset <paramref name="name"/> (case-insensitive); an <see cref="ArgumentException"/> listing the presets when there is none.</summary>
     public static LlamaConfig Get(string name) =>
         All.TryGetValue(name, out LlamaConfig? c)
             ? c

@@ -253,6 +253,10 @@ public sealed class CopalTokenizer : Tokenizer
     /// <summary>Exposed for tests: the model stage.</summary>
     internal IModelStage Stage => _stage;
 
+    /// <summary>
+    /// The ids of <paramref name="text"/> (or <paramref name="textSpan"/> when text is null), post-processor applied; a
+    /// MaxTokenCount keeps the leading tokens that fit without splitting a character.
+    /// </summary>
     protected override EncodeResults<int> EncodeToIds(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings)
     {
         if (settings.MaxTokenCount < int.MaxValue)
@@ -271,6 +275,10 @@ public sealed class CopalTokenizer : Tokenizer
         return new EncodeResults<int> { Tokens = ids, NormalizedText = normalized, CharsConsumed = (normalized ?? input).Length };
     }
 
+    /// <summary>
+    /// As <see cref="EncodeToIds(string?, ReadOnlySpan{char}, EncodeSettings)"/>, with each token's string and its
+    /// offsets (into the normalized text when one is returned).
+    /// </summary>
     protected override EncodeResults<EncodedToken> EncodeToTokens(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings)
     {
         string input = text ?? textSpan.ToString();
@@ -288,6 +296,7 @@ public sealed class CopalTokenizer : Tokenizer
         };
     }
 
+    /// <summary>The number of ids <see cref="EncodeToIds(string?, ReadOnlySpan{char}, EncodeSettings)"/> gives.</summary>
     protected override int CountTokens(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings) =>
         EncodeToIds(text, textSpan, settings).Tokens.Count;
 

@@ -6,7 +6,9 @@ namespace Copal.Model.Tokenization;
 /// </summary>
 public class TokenizerException : Exception
 {
+    /// <summary>A tokenizer error; <paramref name="message"/> names the file or input and the component.</summary>
     public TokenizerException(string message) : base(message) { }
 
+    /// <summary>A tokenizer error caused by <paramref name="inner"/>; <paramref name="message"/> names the file or input and the component.</summary>
     public TokenizerException(string message, Exception inner) : base(message, inner) { }
 }

@@ -14,6 +14,10 @@ public enum CompactFormat
 }
 
 /// <summary>What a compaction or densification wrote.</summary>
+/// <param name="Tensors">Tensors in the output file, each part of a compact weight counted.</param>
+/// <param name="SparseLinears">Linears stored compact (compaction) or expanded to dense (densification).</param>
+/// <param name="InputBytes">Bytes of the input's safetensors files.</param>
+/// <param name="OutputBytes">Bytes of the output's single safetensors file.</param>
 public sealed record CompactReport(int Tensors, int SparseLinears, long InputBytes, long OutputBytes)
 {
     /// <summary>

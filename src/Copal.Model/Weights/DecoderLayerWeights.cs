@@ -9,6 +9,12 @@ public sealed class DecoderLayerWeights : IDisposable
     // What Dispose frees: everything, or only the replacements of a layer built by WithLinears.
     private readonly IReadOnlyList<IDisposable>? _owned;
 
+    /// <summary>A layer that owns every buffer and weight it is given: <see cref="Dispose"/> frees them all.</summary>
+    /// <param name="inputNorm">RMSNorm weight before attention. // [hidden]</param>
+    /// <param name="postAttentionNorm">RMSNorm weight before the MLP. // [hidden]</param>
+    /// <param name="linears">The seven linear weights, indexed by <see cref="LinearId"/>.</param>
+    /// <param name="biases">Per-linear biases indexed by <see cref="LinearId"/>, null where absent; null for none.</param>
+    /// <exception cref="ArgumentException"><paramref name="linears"/> does not hold exactly seven weights.</exception>
     public DecoderLayerWeights(DeviceBuffer inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases = null)
         : this(inputNorm, postAttentionNorm, linears, biases, owned: null)
     {
@@ -59,6 +65,10 @@ public sealed class DecoderLayerWeights : IDisposable
         return new DecoderLayerWeights(InputNorm, PostAttentionNorm, linears, Biases.ToArray(), replacements.Values.ToList());
     }
 
+    /// <summary>
+    /// Frees what the layer owns: everything it was built with, or, for a layer made by <see cref="WithLinears"/>,
+    /// only the replacements.
+    /// </summary>
     public void Dispose()
     {
         if (_owned is not null)

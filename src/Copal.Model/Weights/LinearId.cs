@@ -3,12 +3,19 @@ namespace Copal.Model.Weights;
 /// <summary>The seven linear layers of a LLaMA decoder layer, in the order data flows through them.</summary>
 public enum LinearId
 {
+    /// <summary>self_attn.q_proj: hidden → queries. // [heads·headDim, hidden]</summary>
     QProj,
+    /// <summary>self_attn.k_proj: hidden → keys. // [kvHeads·headDim, hidden]</summary>
     KProj,
+    /// <summary>self_attn.v_proj: hidden → values. // [kvHeads·headDim, hidden]</summary>
     VProj,
+    /// <summary>self_attn.o_proj: attention output → hidden. // [hidden, heads·headDim]</summary>
     OProj,
+    /// <summary>mlp.gate_proj: hidden → the SiLU-gated half of the MLP. // [intermediate, hidden]</summary>
     GateProj,
+    /// <summary>mlp.up_proj: hidden → the linear half of the MLP. // [intermediate, hidden]</summary>
     UpProj,
+    /// <summary>mlp.down_proj: silu(gate) · up → hidden. // [hidden, intermediate]</summary>
     DownProj,
 }
 

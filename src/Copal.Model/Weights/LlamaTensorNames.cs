@@ -3,11 +3,16 @@ namespace Copal.Model.Weights;
 /// <summary>The one place that knows Hugging Face's tensor names for LLaMA-family checkpoints.</summary>
 public static class LlamaTensorNames
 {
+    /// <summary>The token embedding. // [vocab, hidden]</summary>
     public const string Embedding = "model.embed_tokens.weight";
+    /// <summary>The final RMSNorm weight. // [hidden]</summary>
     public const string FinalNorm = "model.norm.weight";
+    /// <summary>The output projection, absent when tied to the embedding. // [vocab, hidden]</summary>
     public const string LmHead = "lm_head.weight";
 
+    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight before attention, e.g. <c>model.layers.3.input_layernorm.weight</c>.</summary>
     public static string InputNorm(int layer) => $"model.layers.{layer}.input_layernorm.weight";
+    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight before the MLP, e.g. <c>model.layers.3.post_attention_layernorm.weight</c>.</summary>
     public static string PostAttentionNorm(int layer) => $"model.layers.{layer}.post_attention_layernorm.weight";
 
     /// <summary>e.g. <c>model.layers.3.mlp.up_proj.weight</c>.</summary>

@@ -30,6 +30,7 @@ public sealed class LlamaWeights : IDisposable
     /// <summary>lm_head is the embedding matrix (tie_word_embeddings).</summary>
     public bool Tied { get; }
 
+    /// <summary>The decoder layers, <see cref="LlamaConfig.NumLayers"/> of them, in order.</summary>
     public IReadOnlyList<DecoderLayerWeights> Layers => _layers;
 
     /// <summary>
@@ -86,6 +87,10 @@ public sealed class LlamaWeights : IDisposable
         return old;
     }
 
+    /// <summary>
+    /// Frees the embedding, every layer now in <see cref="Layers"/>, the final norm and an untied lm_head. A layer
+    /// swapped out by <see cref="ReplaceLayer"/> is not among them: its caller disposes it.
+    /// </summary>
     public void Dispose()
     {
         Embedding.Dispose();

@@ -36,6 +36,7 @@ public sealed unsafe class SparseWeightSource : IDisposable
         Path = path ?? SparsityAdvisor.CurrentPath;
     }
 
+    /// <summary>How sparse weights load, as given.</summary>
     public SparseLoadMode Mode { get; }
 
     /// <summary>The CPU sparse GEMV whose break-even points the advisor applies.</summary>
@@ -182,6 +183,7 @@ public sealed unsafe class SparseWeightSource : IDisposable
         return seen == 0 ? 0 : zeros / (double)seen;
     }
 
+    /// <summary>Frees the memory of the densified weights: only once no weight loaded through this source is used.</summary>
     public void Dispose()
     {
         foreach (nint p in _owned)
