@@ -5,6 +5,10 @@ namespace Copal.Tensors;
 /// <summary>Byte counts as a person reads them, in binary units: "36.0 MiB".</summary>
 public static class ByteSize
 {
+    /// <summary>
+    /// <paramref name="bytes"/> in the largest unit it reaches: "512 B", "1.5 KiB", "36.0 MiB", "1.25 GiB" (invariant
+    /// culture; GiB is the largest unit).
+    /// </summary>
     public static string Format(long bytes) => bytes switch
     {
         >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB"),

@@ -3,15 +3,25 @@ namespace Copal.Tensors;
 /// <summary>Element types Copal stores. Names follow the safetensors dtype strings.</summary>
 public enum DType
 {
+    /// <summary>IEEE 754 single precision, 4 bytes.</summary>
     F32,
+    /// <summary>IEEE 754 half precision, 2 bytes.</summary>
     F16,
+    /// <summary>bfloat16: the upper half of an F32 (8-bit exponent, 7-bit mantissa), 2 bytes.</summary>
     BF16,
+    /// <summary>IEEE 754 double precision, 8 bytes.</summary>
     F64,
+    /// <summary>Signed 8-bit integer.</summary>
     I8,
+    /// <summary>Unsigned 8-bit integer (also the sparse formats' index and bitmask bytes).</summary>
     U8,
+    /// <summary>Signed 16-bit integer.</summary>
     I16,
+    /// <summary>Signed 32-bit integer.</summary>
     I32,
+    /// <summary>Signed 64-bit integer.</summary>
     I64,
+    /// <summary>Boolean, one byte per element (safetensors "BOOL").</summary>
     Bool,
 }
 

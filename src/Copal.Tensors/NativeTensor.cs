@@ -10,6 +10,7 @@ public sealed unsafe class NativeTensor : IDisposable
 {
     private byte* _data;
 
+    /// <summary>A zero-filled tensor of <paramref name="dtype"/> and <paramref name="shape"/>, aligned to 64 bytes.</summary>
     public NativeTensor(string name, DType dtype, long[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
@@ -20,12 +21,15 @@ public sealed unsafe class NativeTensor : IDisposable
         View = new TensorView(name, dtype, shape, _data, ByteLength);
     }
 
+    /// <summary>A view of the memory; valid only until <see cref="Dispose"/>.</summary>
     public TensorView View { get; }
+    /// <summary>Bytes of the tensor: elements · the dtype's size.</summary>
     public long ByteLength { get; }
 
     /// <summary>The raw bytes, for tensors under 2 GiB.</summary>
     public Span<byte> Bytes => new(_data, checked((int)ByteLength));
 
+    /// <summary>Frees the memory; <see cref="View"/> and <see cref="Bytes"/> must not be used after. Disposing again does nothing.</summary>
     public void Dispose()
     {
         if (_data is not null)

@@ -7,6 +7,11 @@ namespace Copal.Tensors;
 /// </summary>
 public readonly unsafe struct TensorView
 {
+    /// <summary>
+    /// A view of <paramref name="byteLength"/> bytes at <paramref name="data"/>, which the caller keeps alive and
+    /// unchanged for as long as the view is used; <paramref name="shape"/> is kept, not copied.
+    /// </summary>
+    /// <exception cref="ArgumentException">A dimension is negative, or the shape and dtype need another byte length.</exception>
     public TensorView(string name, DType dtype, long[] shape, byte* data, long byteLength)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -34,12 +39,19 @@ public readonly unsafe struct TensorView
         ElementCount = count;
     }
 
+    /// <summary>The tensor's name, e.g. <c>model.layers.0.mlp.up_proj.weight</c>.</summary>
     public string Name { get; }
+    /// <summary>The element type, as stored.</summary>
     public DType DType { get; }
+    /// <summary>Dimensions, outermost first (row-major); empty for a scalar. Not a copy: do not change it.</summary>
     public long[] Shape { get; }
+    /// <summary>Address of the first byte; the memory belongs to the view's creator.</summary>
     public byte* Data { get; }
+    /// <summary>Bytes of the data: <see cref="ElementCount"/> · the dtype's size.</summary>
     public long ByteLength { get; }
+    /// <summary>Elements: the product of <see cref="Shape"/> (1 for a scalar).</summary>
     public long ElementCount { get; }
+    /// <summary>Number of dimensions.</summary>
     public int Rank => Shape.Length;
 
     /// <summary>The bytes, when the tensor is under 2 GiB.</summary>
@@ -55,7 +67,9 @@ public readonly unsafe struct TensorView
         return new ReadOnlySpan<T>(Data, checked((int)ElementCount));
     }
 
+    /// <summary>The shape as text, e.g. "[4096, 11008]".</summary>
     public string ShapeString => "[" + string.Join(", ", Shape) + "]";
 
+    /// <summary>Name, dtype and shape, e.g. "lm_head.weight BF16 [32000, 4096]".</summary>
     public override string ToString() => $"{Name} {DType} {ShapeString}";
 }

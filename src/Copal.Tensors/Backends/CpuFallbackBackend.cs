@@ -29,24 +29,31 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
     /// <summary>The wrapped device backend.</summary>
     public IPartialBackend Primary => _primary;
 
+    /// <inheritdoc/>
     public BackendInfo Info => _primary.Info;
 
+    /// <inheritdoc/>
     public Action<string>? Log
     {
         get => _primary.Log;
         set => _primary.Log = value;
     }
 
+    /// <inheritdoc/>
     public DeviceBuffer Allocate(long length) => _primary.Allocate(length);
 
+    /// <inheritdoc/>
     public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long destinationOffset = 0) =>
         _primary.Upload(source, destination, destinationOffset);
 
+    /// <inheritdoc/>
     public void Download(DeviceBuffer source, Span<float> destination, long sourceOffset = 0) =>
         _primary.Download(source, destination, sourceOffset);
 
+    /// <inheritdoc/>
     public void Synchronize() => _primary.Synchronize();
 
+    /// <inheritdoc/>
     public DeviceBuffer LoadVector(TensorView view) => _primary.LoadVector(view);
 
     /// <summary>
@@ -75,8 +82,10 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         return new FallbackWeight(cpu, cpu);
     }
 
+    /// <inheritdoc/>
     public bool ConvertsDenseWeights => _primary is ISparseWeightLoader device && device.ConvertsDenseWeights;
 
+    /// <inheritdoc/>
     public void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows)
     {
         if (_primary.Supports(BackendOp.MatMul))
@@ -89,6 +98,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(y);
     }
 
+    /// <inheritdoc/>
     public void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols)
     {
         if (_primary.Supports(BackendOp.AddBias))
@@ -101,6 +111,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(y);
     }
 
+    /// <inheritdoc/>
     public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
     {
         if (_primary.Supports(BackendOp.RmsNorm))
@@ -169,6 +180,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         FusedOps.BatchRowAttention(this, q, k, v, row, cos, sin, kCache, vCache, output, scratch, shape);
     }
 
+    /// <inheritdoc/>
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
     {
         if (_primary.Supports(BackendOp.Rope))
@@ -181,6 +193,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(x);
     }
 
+    /// <inheritdoc/>
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape)
     {
         if (_primary.Supports(BackendOp.Attention))
@@ -193,6 +206,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(output);
     }
 
+    /// <inheritdoc/>
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count)
     {
         if (_primary.Supports(BackendOp.Copy))
@@ -205,6 +219,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(destination);
     }
 
+    /// <inheritdoc/>
     public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count)
     {
         if (_primary.Supports(BackendOp.SiluMul))
@@ -217,6 +232,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(output);
     }
 
+    /// <inheritdoc/>
     public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
     {
         if (_primary.Supports(BackendOp.Add))
@@ -229,6 +245,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(output);
     }
 
+    /// <inheritdoc/>
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
     {
         if (_primary.Supports(BackendOp.Embedding))
@@ -241,6 +258,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(output);
     }
 
+    /// <inheritdoc/>
     public void Softmax(DeviceBuffer x, int rows, int cols)
     {
         if (_primary.Supports(BackendOp.Softmax))
@@ -253,6 +271,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(x);
     }
 
+    /// <inheritdoc/>
     public void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram)
     {
         if (_primary.Supports(BackendOp.AccumulateGram))
@@ -265,6 +284,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(gram);
     }
 
+    /// <inheritdoc/>
     public void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums)
     {
         if (_primary.Supports(BackendOp.AccumulateColumnSquares))
@@ -277,6 +297,7 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
         s.Out(sums);
     }
 
+    /// <summary>Disposes the device backend and, if a fallback created it, the CPU backend.</summary>
     public void Dispose()
     {
         _primary.Dispose();

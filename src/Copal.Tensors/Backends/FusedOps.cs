@@ -6,6 +6,7 @@ namespace Copal.Tensors.Backends;
 /// </summary>
 public static class FusedOps
 {
+    /// <summary><see cref="IBackend.MatMulTriple"/> as three <see cref="IBackend.MatMul"/> calls on <paramref name="b"/>.</summary>
     public static void MatMulTriple(IBackend b, DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
     {
         ArgumentNullException.ThrowIfNull(b);
@@ -15,6 +16,7 @@ public static class FusedOps
         b.MatMul(x, w2, y2, rows);
     }
 
+    /// <summary><see cref="IBackend.MatMulSiluGate"/> as two <see cref="IBackend.MatMul"/> calls and a <see cref="IBackend.SiluMul"/> on <paramref name="b"/>.</summary>
     public static void MatMulSiluGate(IBackend b, DeviceBuffer x, DeviceWeight gate, DeviceWeight up, DeviceBuffer output, DeviceBuffer upScratch, int rows)
     {
         ArgumentNullException.ThrowIfNull(b);
@@ -25,6 +27,7 @@ public static class FusedOps
         b.SiluMul(output, upScratch, output, (long)rows * gate.Rows);
     }
 
+    /// <summary><see cref="IBackend.AddRmsNorm"/> as <see cref="IBackend.Add"/> into x, then <see cref="IBackend.RmsNorm"/>, on <paramref name="b"/>.</summary>
     public static void AddRmsNorm(IBackend b, DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
     {
         ArgumentNullException.ThrowIfNull(b);
@@ -33,6 +36,7 @@ public static class FusedOps
         b.RmsNorm(x, weight, y, rows, dim, eps);
     }
 
+    /// <summary><see cref="IBackend.RopeAndStore"/> as two <see cref="IBackend.Rope"/> and two <see cref="IBackend.Copy"/> calls on <paramref name="b"/>.</summary>
     public static void RopeAndStore(IBackend b, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin,
         DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape)
     {
@@ -44,6 +48,10 @@ public static class FusedOps
         b.Copy(v, 0, vCache, shape.StartPos * kvDim, shape.Rows * kvDim);
     }
 
+    /// <summary>
+    /// <see cref="IBackend.BatchRowAttention"/> as row copies into <paramref name="scratch"/>, <see cref="IBackend.RopeAndStore"/>,
+    /// <see cref="IBackend.Attention"/> and a copy back, on <paramref name="b"/>.
+    /// </summary>
     public static void BatchRowAttention(IBackend b, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int row, DeviceBuffer cos, DeviceBuffer sin,
         DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in RowScratch scratch, in AttentionShape shape)
     {

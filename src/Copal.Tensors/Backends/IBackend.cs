@@ -129,9 +129,19 @@ public interface IBackend : IDisposable
 }
 
 /// <summary>A sequence's one-row buffers that <see cref="IBackend.BatchRowAttention"/>'s plain sequence copies through.</summary>
+/// <param name="Q">One query row. // [1, heads·headDim]</param>
+/// <param name="K">One key row. // [1, kvHeads·headDim]</param>
+/// <param name="V">One value row. // [1, kvHeads·headDim]</param>
+/// <param name="Output">One attention output row. // [1, heads·headDim]</param>
 public readonly record struct RowScratch(DeviceBuffer Q, DeviceBuffer K, DeviceBuffer V, DeviceBuffer Output);
 
 /// <summary>Arguments of <see cref="IBackend.Attention"/>.</summary>
+/// <param name="Rows">Query rows (tokens) of the call.</param>
+/// <param name="StartPos">Position of the first row; row r is at StartPos + r.</param>
+/// <param name="Heads">Query heads.</param>
+/// <param name="KvHeads">Key/value heads; Heads is a multiple of it.</param>
+/// <param name="HeadDim">Width of one head.</param>
+/// <param name="Scale">Multiplier of the q·k scores before the softmax, usually 1/√HeadDim.</param>
 public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale);
 
 /// <summary>What a backend runs on.</summary>

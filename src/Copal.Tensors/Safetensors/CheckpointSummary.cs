@@ -3,12 +3,22 @@ using Copal.Tensors.Sparse;
 namespace Copal.Tensors.Safetensors;
 
 /// <summary>One tensor of a checkpoint as <c>copal inspect</c> lists it.</summary>
+/// <param name="Name">The stored tensor's name (a compact weight's parts are listed one by one).</param>
+/// <param name="DType">Its stored dtype.</param>
+/// <param name="Shape">Its stored shape.</param>
+/// <param name="ElementCount">Its elements.</param>
+/// <param name="ByteLength">Its bytes in the file.</param>
+/// <param name="File">The name (not the path) of the safetensors file holding it.</param>
 public sealed record TensorSummary(string Name, DType DType, long[] Shape, long ElementCount, long ByteLength, string File)
 {
+    /// <summary>The shape as text, e.g. "[4096, 11008]".</summary>
     public string ShapeString => "[" + string.Join(", ", Shape) + "]";
 }
 
 /// <summary>Tensors, stored elements and bytes of one dtype across a checkpoint (a compact weight's parts as stored).</summary>
+/// <param name="Tensors">Stored tensors of the dtype.</param>
+/// <param name="Elements">Their elements.</param>
+/// <param name="Bytes">Their bytes.</param>
 public readonly record struct DTypeTotals(int Tensors, long Elements, long Bytes);
 
 /// <summary>
@@ -18,6 +28,13 @@ public readonly record struct DTypeTotals(int Tensors, long Elements, long Bytes
 /// and compacted has as many parameters as before, <see cref="SparseWeights"/> of them stored as
 /// <see cref="SparseStoredValues"/> values.
 /// </summary>
+/// <param name="Tensors">Every stored tensor, in the checkpoint's order.</param>
+/// <param name="ParameterCount">The model's parameters: dense tensors' elements plus the dense shapes of compact weights.</param>
+/// <param name="ByteCount">Bytes of every stored tensor (headers not counted).</param>
+/// <param name="ByDType">Stored totals per dtype, in <see cref="DType"/> order.</param>
+/// <param name="Metadata">The safetensors metadata (<c>__metadata__</c>) of the checkpoint's first file (<see cref="SafetensorsCheckpoint.Metadata"/>).</param>
+/// <param name="SparseWeights">Weights stored compact.</param>
+/// <param name="SparseStoredValues">Values the compact weights keep (their value parts' elements).</param>
 public sealed record CheckpointSummary(
     IReadOnlyList<TensorSummary> Tensors,
     long ParameterCount,

@@ -6,6 +6,10 @@ namespace Copal.Tensors.Safetensors;
 /// </summary>
 public class SafetensorsException : Exception
 {
+    /// <summary>
+    /// A problem in <paramref name="path"/>; the message reads "path: message", with " (at byte offset)" when
+    /// <paramref name="offset"/> is given.
+    /// </summary>
     public SafetensorsException(string path, string message, long? offset = null, Exception? inner = null)
         : base(Format(path, message, offset), inner)
     {

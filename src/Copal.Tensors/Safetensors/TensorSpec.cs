@@ -1,6 +1,9 @@
 namespace Copal.Tensors.Safetensors;
 
 /// <summary>A tensor to be written: name, dtype and shape; its byte length follows from them.</summary>
+/// <param name="Name">The tensor's name in the header.</param>
+/// <param name="DType">Its element type.</param>
+/// <param name="Shape">Its dimensions, outermost first; empty for a scalar.</param>
 public readonly record struct TensorSpec(string Name, DType DType, long[] Shape)
 {
     /// <summary>Product of the dimensions (1 for a scalar of shape []).</summary>

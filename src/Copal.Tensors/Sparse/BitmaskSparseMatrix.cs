@@ -23,10 +23,13 @@ public sealed unsafe class BitmaskSparseMatrix : SparseMatrix
         _offsets = offsets;
     }
 
+    /// <summary><see cref="SparseFormat.Bitmask"/>.</summary>
     public override SparseFormat Format => SparseFormat.Bitmask;
 
+    /// <summary>The nonzeros stored.</summary>
     public override long StoredValues => _values.Length / ValueSize;
 
+    /// <summary>Bytes of the bitmask, the values and the row offsets.</summary>
     public override long CompressedBytes => _mask.Length + _values.Length + _offsets.Length;
 
     /// <summary>The bitmask bytes [Rows, MaskStride].</summary>
@@ -170,6 +173,7 @@ public sealed unsafe class BitmaskSparseMatrix : SparseMatrix
         return new BitmaskSparseMatrix(name, dtype, rows, cols, NativeBlock.Borrow(mask), NativeBlock.Borrow(values), NativeBlock.Borrow(offsets));
     }
 
+    /// <inheritdoc/>
     protected override void Release()
     {
         _mask.Dispose();

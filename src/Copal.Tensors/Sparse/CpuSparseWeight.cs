@@ -19,8 +19,10 @@ public sealed class CpuSparseWeight : DeviceWeight
     /// <summary>The compressed matrix.</summary>
     public SparseMatrix Matrix { get; }
 
+    /// <summary>The matrix's <see cref="SparseMatrix.CompressedBytes"/>.</summary>
     public override long StoredBytes => Matrix.CompressedBytes;
 
+    /// <summary>Disposes the matrix when the weight owns it (ownsMatrix), else leaves it to its owner.</summary>
     protected override void Release()
     {
         if (_ownsMatrix)

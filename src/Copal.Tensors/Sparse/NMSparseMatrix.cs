@@ -32,15 +32,19 @@ public sealed unsafe class NMSparseMatrix : SparseMatrix
     /// <summary>Bits of one in-group index: ⌈log2 M⌉.</summary>
     public int Bits => IndexBits(M);
 
+    /// <summary>Values stored per row, zeros kept in groups included: Cols / M · N.</summary>
     public int ValuesPerRow => Cols / M * N;
 
     /// <summary>Bytes of one row's packed indices.</summary>
     public int IndexStride => IndexStrideOf(Cols, N, M);
 
+    /// <summary><see cref="SparseFormat.NM"/>.</summary>
     public override SparseFormat Format => SparseFormat.NM;
 
+    /// <summary>Rows · <see cref="ValuesPerRow"/>, zeros kept in groups included.</summary>
     public override long StoredValues => (long)Rows * ValuesPerRow;
 
+    /// <summary>Bytes of the values and the packed indices.</summary>
     public override long CompressedBytes => _values.Length + _index.Length;
 
     /// <summary>Stored values [Rows, ValuesPerRow] as raw bytes of the stored dtype.</summary>
@@ -343,6 +347,7 @@ public sealed unsafe class NMSparseMatrix : SparseMatrix
         return new NMSparseMatrix(name, dtype, rows, cols, n, m, NativeBlock.Borrow(values), index);
     }
 
+    /// <inheritdoc/>
     protected override void Release()
     {
         _values.Dispose();

@@ -6,6 +6,7 @@ namespace Copal.Tensors.Sparse;
 /// </summary>
 public sealed class SparseFormatException : Exception
 {
+    /// <summary>An error about tensor <paramref name="tensorName"/>; the message reads "tensor 'name': message".</summary>
     public SparseFormatException(string tensorName, string message)
         : base($"tensor '{tensorName}': {message}") => TensorName = tensorName;
 

@@ -40,6 +40,7 @@ public abstract unsafe class SparseMatrix : IDisposable
     /// <summary>Input features.</summary>
     public int Cols { get; }
 
+    /// <summary>The storage format: <see cref="SparseFormat.NM"/> or <see cref="SparseFormat.Bitmask"/>.</summary>
     public abstract SparseFormat Format { get; }
 
     /// <summary>Bytes the kernels stream per product: values plus index metadata.</summary>
@@ -154,6 +155,7 @@ public abstract unsafe class SparseMatrix : IDisposable
         }
     }
 
+    /// <summary>Frees the memory the matrix owns (borrowed memory stays its owner's); the matrix must not be used after.</summary>
     public void Dispose()
     {
         Release();
@@ -163,5 +165,6 @@ public abstract unsafe class SparseMatrix : IDisposable
     /// <summary>Frees owned memory; borrowed memory is left to its owner.</summary>
     protected abstract void Release();
 
+    /// <summary>Name, format, dtype, shape and bytes per weight, e.g. "w Bitmask BF16 [64, 172] 1.125 B/weight".</summary>
     public override string ToString() => FormattableString.Invariant($"{Name} {Format} {DType} [{Rows}, {Cols}] {BytesPerWeight:F3} B/weight");
 }

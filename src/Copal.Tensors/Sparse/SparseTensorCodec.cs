@@ -4,9 +4,15 @@ namespace Copal.Tensors.Sparse;
 
 /// <summary>One stored tensor of a sparse weight: its safetensors name, dtype, shape and bytes.</summary>
 /// <remarks><see cref="Data"/> points into the matrix's memory and is valid while the matrix lives.</remarks>
+/// <param name="Name">The part's tensor name: the weight's name and a suffix such as <see cref="SparseTensorCodec.NMValuesSuffix"/>.</param>
+/// <param name="DType">The part's stored dtype.</param>
+/// <param name="Shape">The part's stored shape.</param>
+/// <param name="Data">The part's bytes.</param>
 public sealed record SparsePart(string Name, DType DType, long[] Shape, ReadOnlyMemory<byte> Data);
 
 /// <summary>What a sparse weight stores: its tensors and the file metadata entry that describes them.</summary>
+/// <param name="Parts">The tensors to store, in the order to write them.</param>
+/// <param name="Metadata">The file metadata entry: key <see cref="SparseTensorCodec.MetadataPrefix"/> + the weight's name.</param>
 public sealed record SparseEncoding(IReadOnlyList<SparsePart> Parts, IReadOnlyDictionary<string, string> Metadata);
 
 /// <summary>
@@ -22,10 +28,15 @@ public static class SparseTensorCodec
     /// <summary>Prefix of the metadata key naming a sparse weight.</summary>
     public const string MetadataPrefix = "copal.sparse.";
 
+    /// <summary>Suffix of an N:M weight's values part [rows, cols/M·N].</summary>
     public const string NMValuesSuffix = ".nm_values";
+    /// <summary>Suffix of an N:M weight's index part (U8).</summary>
     public const string NMIndexSuffix = ".nm_index";
+    /// <summary>Suffix of a bitmask weight's mask part, U8 [rows, ⌈cols/8⌉].</summary>
     public const string MaskSuffix = ".bm_mask";
+    /// <summary>Suffix of a bitmask weight's row offsets part, I64 [rows + 1].</summary>
     public const string OffsetsSuffix = ".bm_offsets";
+    /// <summary>Suffix of a bitmask weight's values part [nnz].</summary>
     public const string BitmaskValuesSuffix = ".bm_values";
 
     /// <summary>Metadata value <c>index=fields</c>: N:M indices stored as the in-memory bit fields (also assumed when absent).</summary>

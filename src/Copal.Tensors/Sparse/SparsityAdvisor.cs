@@ -3,9 +3,16 @@ using System.Runtime.CompilerServices;
 namespace Copal.Tensors.Sparse;
 
 /// <summary>What a dense weight looks like to the advisor: its fraction of zeros and which N:M patterns it satisfies.</summary>
+/// <param name="Sparsity">Fraction of elements that are zero, 0 to 1.</param>
+/// <param name="Valid24">Every group of 4 columns has at most 2 nonzeros (and the width is a multiple of 4).</param>
+/// <param name="Valid48">Every group of 8 columns has at most 4 nonzeros (and the width is a multiple of 8).</param>
 public readonly record struct SparsityStats(double Sparsity, bool Valid24, bool Valid48);
 
 /// <summary>The storage the advisor picks at load: a format (N and M for <see cref="SparseFormat.NM"/>) and why.</summary>
+/// <param name="Format">The format picked; <see cref="SparseFormat.Dense"/> to keep the weight dense.</param>
+/// <param name="N">Values kept per group for <see cref="SparseFormat.NM"/>; 0 otherwise.</param>
+/// <param name="M">Group width for <see cref="SparseFormat.NM"/>; 0 otherwise.</param>
+/// <param name="Reason">Why, in words, for the load log.</param>
 public sealed record SparsityChoice(SparseFormat Format, int N, int M, string Reason);
 
 /// <summary>The CPU sparse GEMV a process runs (<see cref="SparseMatMul"/>): the break-even points differ between them.</summary>

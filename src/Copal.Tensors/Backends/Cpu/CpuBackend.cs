@@ -23,28 +23,36 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     /// <summary>Threads each op may use.</summary>
     public int Threads { get; }
 
+    /// <inheritdoc/>
     public BackendInfo Info { get; }
 
+    /// <inheritdoc/>
     public Action<string>? Log { get; set; }
 
+    /// <inheritdoc/>
     public DeviceBuffer Allocate(long length) => new CpuBuffer(length);
 
+    /// <inheritdoc/>
     public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long destinationOffset = 0) =>
         source.CopyTo(Cpu(destination).Slice(destinationOffset, source.Length));
 
+    /// <inheritdoc/>
     public void Download(DeviceBuffer source, Span<float> destination, long sourceOffset = 0) =>
         Cpu(source).Slice(sourceOffset, destination.Length).CopyTo(destination);
 
+    /// <inheritdoc/>
     public DeviceWeight LoadWeight(TensorView view) => new CpuWeight(view);
 
     /// <summary>The weight in this process's memory, in panels where the decode kernels gain from them (<see cref="CpuWeight.Copy"/>).</summary>
     public DeviceWeight LoadWeightCopy(TensorView view, CancellationToken cancellationToken = default) => CpuWeight.Copy(view, cancellationToken);
 
+    /// <inheritdoc/>
     public DeviceWeight LoadSparseWeight(Sparse.SparseMatrix matrix) => new Sparse.CpuSparseWeight(matrix);
 
     /// <summary>True: the advisor's break-even points were measured with these kernels, per ISA path.</summary>
     public bool ConvertsDenseWeights => true;
 
+    /// <inheritdoc/>
     public DeviceBuffer LoadVector(TensorView view)
     {
         if (view.Rank != 1 || !view.DType.IsWeightFloat())
@@ -57,6 +65,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         return buffer;
     }
 
+    /// <inheritdoc/>
     public void Synchronize()
     {
     }
@@ -89,6 +98,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         Kernels.MatMul.Run(Cpu(x).Pointer, rows, weight.Matrix, Cpu(y).Pointer, Threads);
     }
 
+    /// <inheritdoc/>
     public void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols)
     {
         Need(y, (long)rows * cols, "bias y");
@@ -97,6 +107,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, cols)), new CpuOps.Bias((float*)py, (float*)pb, rows, cols));
     }
 
+    /// <inheritdoc/>
     public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
     {
         Need(x, (long)rows * dim, "rmsnorm x");
@@ -107,6 +118,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, dim)), new CpuOps.Norm((float*)px, (float*)pw, (float*)py, count, dim, eps));
     }
 
+    /// <inheritdoc/>
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
     {
         int width = heads * headDim;
@@ -121,6 +133,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
             new CpuOps.Rotary((float*)px, (float*)pc, (float*)ps, rows * width, table, heads, headDim, startPos));
     }
 
+    /// <inheritdoc/>
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape)
     {
         Kernels.Attention.Validate(checked((int)q.Length), checked((int)kCache.Length), checked((int)vCache.Length), checked((int)output.Length), shape);
@@ -141,9 +154,11 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
             new CpuOps.Attend((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s));
     }
 
+    /// <inheritdoc/>
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count) =>
         Cpu(source).Slice(sourceOffset, count).CopyTo(Cpu(destination).Slice(destinationOffset, count));
 
+    /// <inheritdoc/>
     public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count)
     {
         Need(gate, count, "silu gate");
@@ -153,6 +168,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, new CpuOps.Swiglu((float*)pg, (float*)pu, (float*)po));
     }
 
+    /// <inheritdoc/>
     public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
     {
         Need(a, count, "add a");
@@ -162,6 +178,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, new CpuOps.Sum((float*)pa, (float*)pb, (float*)po));
     }
 
+    /// <inheritdoc/>
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
     {
         if (table is not CpuWeight dense)
@@ -172,6 +189,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         Kernels.Embedding.Lookup(dense.Matrix, tokens, new Span<float>(Cpu(output).Pointer, tokens.Length * dense.Cols));
     }
 
+    /// <inheritdoc/>
     public void Softmax(DeviceBuffer x, int rows, int cols)
     {
         Need(x, (long)rows * cols, "softmax x");
@@ -179,6 +197,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, cols)), new CpuOps.Normalize((float*)px, rows, cols));
     }
 
+    /// <inheritdoc/>
     public void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram)
     {
         Need(x, (long)rows * cols, "gram x");
@@ -186,6 +205,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         Gram.Accumulate(new ReadOnlySpan<float>(Cpu(x).Pointer, rows * cols), rows, cols, new Span<float>(Cpu(gram).Pointer, cols * cols), Threads);
     }
 
+    /// <inheritdoc/>
     public void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums)
     {
         Need(x, (long)rows * cols, "column squares x");
@@ -194,6 +214,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         RowPartition.For(cols, Threads, 16, Math.Max(16, MinElementsPerThread / Math.Max(1, rows)), new CpuOps.Squares((float*)px, (float*)ps, rows, cols));
     }
 
+    /// <summary>Nothing to free: the backend holds no memory; buffers and weights free their own.</summary>
     public void Dispose() => GC.SuppressFinalize(this);
 
     private static CpuBuffer Cpu(DeviceBuffer buffer)

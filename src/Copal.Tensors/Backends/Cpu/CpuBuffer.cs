@@ -16,6 +16,7 @@ public sealed unsafe class CpuBuffer : DeviceBuffer
         NativeMemory.Clear(_pointer, bytes);
     }
 
+    /// <summary>Frees the memory of a buffer that was never disposed.</summary>
     ~CpuBuffer() => Release();
 
     /// <summary>The first element; valid until Dispose.</summary>
@@ -41,6 +42,7 @@ public sealed unsafe class CpuBuffer : DeviceBuffer
         return new Span<float>(Pointer + offset, checked((int)count));
     }
 
+    /// <inheritdoc/>
     protected override void Release()
     {
         if (_pointer != null)

@@ -16,6 +16,7 @@ public sealed partial class IlgpuBackend
     /// <summary>What one fused decode launch can read: weights of one of these kinds, all the same.</summary>
     private enum FusedKind { None, F32, Bf16, F16, TwoOfFourF32, TwoOfFourBf16, NMF32, NMBf16, BitmaskF32, BitmaskBf16 }
 
+    /// <inheritdoc/>
     public void MatMulTriple(DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
     {
         Require(BackendOp.MatMulTriple);
@@ -48,6 +49,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void MatMulSiluGate(DeviceBuffer x, DeviceWeight gate, DeviceWeight up, DeviceBuffer output, DeviceBuffer upScratch, int rows)
     {
         Require(BackendOp.MatMulSiluGate);

@@ -7,6 +7,7 @@ namespace Copal.Tensors.Backends.Ilgpu;
 /// <summary>The device's own read rate (<see cref="IDeviceMemoryProbe"/>), by <see cref="MemoryReadKernel"/>.</summary>
 public sealed partial class IlgpuBackend : IDeviceMemoryProbe
 {
+    /// <inheritdoc/>
     public double MeasureReadBytesPerSecond(long bytes, int rounds, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -13,6 +13,7 @@ public sealed partial class IlgpuBackend
     /// <summary>Largest head dimension the attention kernel holds in shared memory.</summary>
     public const int MaxAttentionHeadDim = AttentionKernel.MaxHeadDim;
 
+    /// <inheritdoc/>
     public void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceBuffer y, int rows)
     {
         Require(BackendOp.MatMul);
@@ -49,6 +50,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols)
     {
         Require(BackendOp.AddBias);
@@ -61,6 +63,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
     {
         Require(BackendOp.RmsNorm);
@@ -75,6 +78,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void AddRmsNorm(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps)
     {
         Require(BackendOp.AddRmsNorm);
@@ -91,6 +95,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void RopeAndStore(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer cos, DeviceBuffer sin, DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape)
     {
         const string Op = "RopeAndStore";
@@ -140,6 +145,7 @@ public sealed partial class IlgpuBackend
         LaunchAttention(qRow, kv, vv, Own(output, Op, nameof(output)).View.SubView(row * qDim, qDim), shape);
     }
 
+    /// <inheritdoc/>
     public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
     {
         Require(BackendOp.Rope);
@@ -151,6 +157,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape)
     {
         Require(BackendOp.Attention);
@@ -214,6 +221,7 @@ public sealed partial class IlgpuBackend
     /// <summary>Whether the view's first element is 16-byte aligned (a constrained call: no boxing on the decode path).</summary>
     private static bool StartsOnQuad<TView>(TView view) where TView : IContiguousArrayView => view.IndexInBytes % 16 == 0;
 
+    /// <inheritdoc/>
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count)
     {
         Require(BackendOp.Copy);
@@ -235,6 +243,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count)
     {
         (ArrayView<float> a, ArrayView<float> b, ArrayView<float> o, int n) = Elementwise(BackendOp.SiluMul, gate, up, output, count);
@@ -244,6 +253,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
     {
         (ArrayView<float> av, ArrayView<float> bv, ArrayView<float> o, int n) = Elementwise(BackendOp.Add, a, b, output, count);
@@ -253,6 +263,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
     {
         Require(BackendOp.Embedding);
@@ -281,6 +292,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Softmax(DeviceBuffer x, int rows, int cols)
     {
         Require(BackendOp.Softmax);
@@ -292,6 +304,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void AccumulateGram(DeviceBuffer x, int rows, int cols, DeviceBuffer gram)
     {
         Require(BackendOp.AccumulateGram);
@@ -305,6 +318,7 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    /// <inheritdoc/>
     public void AccumulateColumnSquares(DeviceBuffer x, int rows, int cols, DeviceBuffer sums)
     {
         Require(BackendOp.AccumulateColumnSquares);

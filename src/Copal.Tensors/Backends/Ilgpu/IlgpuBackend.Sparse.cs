@@ -15,6 +15,7 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
     /// </summary>
     public bool ConvertsDenseWeights => false;
 
+    /// <inheritdoc/>
     public DeviceWeight LoadSparseWeight(SparseMatrix matrix)
     {
         ArgumentNullException.ThrowIfNull(matrix);

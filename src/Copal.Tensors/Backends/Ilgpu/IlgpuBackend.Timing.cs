@@ -22,6 +22,7 @@ public sealed partial class IlgpuBackend : IDeviceTimer
     /// <summary>Whether launches are queued (a GPU) rather than run to their end as they are issued (the CPU accelerator).</summary>
     private bool LaunchesAreQueued => _accelerator.AcceleratorType != AcceleratorType.CPU;
 
+    /// <inheritdoc/>
     public void Begin()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -38,6 +39,7 @@ public sealed partial class IlgpuBackend : IDeviceTimer
         _timedStart = _stream.AddProfilingMarker();
     }
 
+    /// <inheritdoc/>
     public DeviceTiming End()
     {
         ProfilingMarker start = _timedStart ?? throw new InvalidOperationException("End: no timed span is open; call Begin first");

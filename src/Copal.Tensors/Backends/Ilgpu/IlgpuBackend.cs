@@ -44,8 +44,10 @@ public sealed partial class IlgpuBackend : IPartialBackend
         Info = new BackendInfo(kind, device.Name, device.MemorySize, device.NumMultiprocessors, IlgpuDevice.NominalMemoryRate(device));
     }
 
+    /// <inheritdoc/>
     public BackendInfo Info { get; }
 
+    /// <inheritdoc/>
     public Action<string>? Log { get; set; }
 
     /// <summary>The group sizes this backend launches with (tests check both the GPU and the CPU shapes).</summary>
@@ -60,8 +62,10 @@ public sealed partial class IlgpuBackend : IPartialBackend
     /// </summary>
     internal void Disable(BackendOp op) => _disabled.Add(op);
 
+    /// <inheritdoc/>
     public bool Supports(BackendOp op) => !_disabled.Contains(op);
 
+    /// <inheritdoc/>
     public DeviceBuffer Allocate(long length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
@@ -71,6 +75,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
         return new IlgpuBuffer(this, memory, length);
     }
 
+    /// <inheritdoc/>
     public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long destinationOffset = 0)
     {
         IlgpuBuffer buffer = Own(destination, "Upload", nameof(destination));
@@ -81,6 +86,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Download(DeviceBuffer source, Span<float> destination, long sourceOffset = 0)
     {
         IlgpuBuffer buffer = Own(source, "Download", nameof(source));
@@ -92,12 +98,14 @@ public sealed partial class IlgpuBackend : IPartialBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Synchronize()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _stream.Synchronize();
     }
 
+    /// <inheritdoc/>
     public unsafe DeviceWeight LoadWeight(TensorView view)
     {
         if (view.Rank != 2 || !view.DType.IsWeightFloat())
@@ -125,6 +133,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
         return weight;
     }
 
+    /// <inheritdoc/>
     public DeviceBuffer LoadVector(TensorView view)
     {
         if (!view.DType.IsWeightFloat())
@@ -138,6 +147,10 @@ public sealed partial class IlgpuBackend : IPartialBackend
         return buffer;
     }
 
+    /// <summary>
+    /// Frees the backend's scratch memory and releases the device (accelerator and context); buffers and weights
+    /// allocated on it must not be used after. Disposing again does nothing.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)

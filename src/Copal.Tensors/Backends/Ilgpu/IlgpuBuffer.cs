@@ -20,5 +20,6 @@ public sealed class IlgpuBuffer : DeviceBuffer
     /// <summary>The whole buffer as a kernel argument.</summary>
     internal ArrayView<float> View => Memory.View.AsContiguous();
 
+    /// <inheritdoc/>
     protected override void Release() => Memory.Dispose();
 }

@@ -37,15 +37,19 @@ public sealed class IlgpuSparseWeight : DeviceWeight
 
     internal IlgpuBackend Owner { get; }
 
+    /// <summary>The storage format: <see cref="SparseFormat.NM"/> or <see cref="SparseFormat.Bitmask"/>.</summary>
     public SparseFormat Format { get; }
 
     /// <summary>N:M only: stored values per group, group width, index bits per value, index bytes per row.</summary>
     public int N { get; }
 
+    /// <summary>N:M only: the group width in columns; 0 for the bitmask.</summary>
     public int M { get; }
 
+    /// <summary>N:M only: bits of one in-group index; 0 for the bitmask.</summary>
     public int Bits { get; }
 
+    /// <summary>N:M only: bytes of one row's packed indices; 0 for the bitmask.</summary>
     public int IndexStride { get; }
 
     internal Bf16Weights Bf16 { get; }
@@ -71,8 +75,10 @@ public sealed class IlgpuSparseWeight : DeviceWeight
 
     internal ArrayView<uint> MaskStarts { get; }
 
+    /// <summary>Bytes of the device buffers: values, index or mask words, and mask starts.</summary>
     public override long StoredBytes => _buffers.Sum(b => b.LengthInBytes);
 
+    /// <inheritdoc/>
     protected override void Release()
     {
         foreach (MemoryBuffer buffer in _buffers)

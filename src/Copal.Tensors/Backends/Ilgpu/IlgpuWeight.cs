@@ -46,6 +46,7 @@ public sealed class IlgpuWeight : DeviceWeight
 
     internal DenseRows<F16Weights> F16Rows => new(F16, Cols);
 
+    /// <inheritdoc/>
     protected override void Release()
     {
         _f32?.Dispose();
