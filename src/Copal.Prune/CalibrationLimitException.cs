@@ -6,6 +6,7 @@ namespace Copal.Prune;
 /// </summary>
 public sealed class CalibrationLimitException : Exception
 {
+    /// <summary>A refusal; <paramref name="message"/> names the options, the numbers and what fits.</summary>
     public CalibrationLimitException(string message) : base(message)
     {
     }

@@ -7,6 +7,7 @@ namespace Copal.Prune;
 /// </summary>
 public sealed class HessianFactorizationException : InvalidOperationException
 {
+    /// <summary>A failed factorization; <paramref name="message"/> names the size, the attempts, the dampening and the pivot.</summary>
     public HessianFactorizationException(string message) : base(message)
     {
     }

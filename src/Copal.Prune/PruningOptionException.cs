@@ -6,6 +6,7 @@ namespace Copal.Prune;
 /// </summary>
 public sealed class PruningOptionException : ArgumentException
 {
+    /// <summary>Option <paramref name="option"/> refused <paramref name="value"/>; the message reads "option 'o' has value 'v', expected e".</summary>
     public PruningOptionException(string option, string value, string expected)
         : base($"option '{option}' has value '{value}', expected {expected}")
     {

@@ -7,6 +7,7 @@ namespace Copal.Prune;
 /// </summary>
 public sealed class PruningShapeException : ArgumentException
 {
+    /// <summary>A shape mismatch of argument <paramref name="paramName"/>; <paramref name="message"/> gives the expected and actual value.</summary>
     public PruningShapeException(string message, string paramName) : base(message, paramName)
     {
     }

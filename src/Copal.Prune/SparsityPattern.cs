@@ -41,11 +41,13 @@ public abstract record SparsityPattern
             }
         }
 
+        /// <summary><see cref="Ratio"/>.</summary>
         public override double TargetSparsity => Ratio;
 
         /// <summary>The number pruned in a comparison group of <paramref name="groupSize"/> entries: ⌊size·ratio⌋.</summary>
         public long CountFor(long groupSize) => (long)Math.Floor(groupSize * Ratio);
 
+        /// <summary>The ratio as <see cref="Parse"/> reads it back, e.g. "0.5".</summary>
         public override string ToString() => Ratio.ToString("R", CultureInfo.InvariantCulture);
     }
 
@@ -69,6 +71,7 @@ public abstract record SparsityPattern
         /// <summary>Group length, in consecutive input columns.</summary>
         public int M { get; }
 
+        /// <summary>N / M.</summary>
         public override double TargetSparsity => (double)N / M;
 
         /// <summary>Throws unless <paramref name="cols"/> splits into whole groups of M.</summary>
@@ -82,6 +85,7 @@ public abstract record SparsityPattern
             }
         }
 
+        /// <summary>"N:M", e.g. "2:4", as <see cref="Parse"/> reads it back.</summary>
         public override string ToString() => $"{N}:{M}";
     }
 

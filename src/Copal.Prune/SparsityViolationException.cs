@@ -6,6 +6,7 @@ namespace Copal.Prune;
 /// </summary>
 public sealed class SparsityViolationException : InvalidOperationException
 {
+    /// <summary>A violation found at <paramref name="row"/> and N:M <paramref name="group"/> (−1 for a row-level check).</summary>
     public SparsityViolationException(string message, int row, int group) : base(message)
     {
         Row = row;

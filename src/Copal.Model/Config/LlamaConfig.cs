@@ -49,7 +49,10 @@ public sealed record LlamaConfig
     public string? TorchDtype { get; init; }
     /// <summary>HF <c>bos_token_id</c>, or null when absent.</summary>
     public int? BosTokenId { get; init; }
-    /// <summary>HF <c>eos_token_id</c> (one id or a list), empty when absent: the tokens a generation stops at.</summary>
+    /// <summary>
+    /// HF <c>eos_token_id</c> (one id or a list), empty when absent: the stop ids to pass to <see cref="Generation.Generator.Generate"/>;
+    /// <see cref="Serving.InferenceEngine"/> stops at them and at the tokenizer's EOS.
+    /// </summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     /// <summary>Sliding-window attention size when the model uses one (Mistral); null for full attention.</summary>
     public int? SlidingWindow { get; init; }

@@ -7,7 +7,7 @@ public static class LlamaTensorNames
     public const string Embedding = "model.embed_tokens.weight";
     /// <summary>The final RMSNorm weight. // [hidden]</summary>
     public const string FinalNorm = "model.norm.weight";
-    /// <summary>The output projection, absent when tied to the embedding. // [vocab, hidden]</summary>
+    /// <summary>The output projection; not read when tie_word_embeddings is set (the embedding is the head then). // [vocab, hidden]</summary>
     public const string LmHead = "lm_head.weight";
 
     /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight before attention, e.g. <c>model.layers.3.input_layernorm.weight</c>.</summary>

@@ -37,11 +37,15 @@ public sealed class CalibrationSet
 
     /// <summary>Each sample's token ids. // nsamples × [seqlen]</summary>
     public IReadOnlyList<int[]> Samples { get; }
+    /// <summary>Where the samples came from: the text files as given (<see cref="FromFiles"/>) or the source names (<see cref="FromTokens"/>); empty for <see cref="None"/>.</summary>
     public IReadOnlyList<string> Sources { get; }
+    /// <summary>Tokens per sample (window), ≥ 2.</summary>
     public int SeqLen { get; }
+    /// <summary>The seed the window offsets were drawn with (<see cref="Pcg32"/>): the same sources, counts and seed give the same samples.</summary>
     public ulong Seed { get; }
     /// <summary>SHA-256 of the sampled token ids: identifies the exact calibration data in reports and states.</summary>
     public string Hash { get; }
+    /// <summary>Tokens over all samples: samples × <see cref="SeqLen"/>.</summary>
     public long Tokens => (long)Samples.Count * SeqLen;
 
     /// <summary>The most samples of <see cref="SeqLen"/> the sources can give (see <see cref="MaxSamplesFrom"/>).</summary>

@@ -28,14 +28,19 @@ public sealed class CopalPruner : ILinearPruner
     /// <summary>The state this pruner folds every dataset into.</summary>
     public CopalState State { get; }
 
+    /// <inheritdoc/>
     public string Name => "copal";
 
+    /// <inheritdoc/>
     public bool NeedsHessian => State.Options.NeedsHessian;
 
+    /// <inheritdoc/>
     public StatisticsUpstream Upstream => State.Options.ResolvedUpstream;
 
+    /// <inheritdoc/>
     public bool NeedsUpstreamShift => State.Options.NeedsUpstreamShift;
 
+    /// <inheritdoc/>
     /// <exception cref="InvalidOperationException">The state cannot be used again (<see cref="CopalState"/> says when).</exception>
     public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken)
     {

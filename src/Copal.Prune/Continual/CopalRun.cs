@@ -3,6 +3,13 @@ using Copal.Model.Config;
 namespace Copal.Prune.Continual;
 
 /// <summary>Options given on the command line for a COPAL step; null means "not given" (on resume: take the state's).</summary>
+/// <param name="Sensitivity">The per-dataset estimator (<see cref="CopalOptions.Sensitivity"/>).</param>
+/// <param name="Accumulate">How datasets are combined (<see cref="CopalOptions.Accumulate"/>).</param>
+/// <param name="Decay">γ in (0, 1] (<see cref="CopalOptions.Decay"/>).</param>
+/// <param name="Update">Reconstruct the kept weights (<see cref="CopalOptions.Update"/>); true alone implies the fixed mask.</param>
+/// <param name="Mask">The mask rule (<see cref="CopalOptions.Mask"/>).</param>
+/// <param name="Upstream">Where the statistics come from (<see cref="CopalOptions.Upstream"/>).</param>
+/// <param name="DenseTarget">α in [0, 1] (<see cref="CopalOptions.DenseTarget"/>).</param>
 public sealed record CopalOptionChoices(SensitivityEstimator? Sensitivity = null, SensitivityAccumulation? Accumulate = null, double? Decay = null, bool? Update = null,
     CopalMaskRule? Mask = null, Driver.StatisticsUpstream? Upstream = null, double? DenseTarget = null)
 {

@@ -38,7 +38,9 @@ namespace Copal.Prune.Continual;
 /// </summary>
 public sealed class CopalState
 {
+    /// <summary>The manifest's <c>format</c> value.</summary>
     public const string FormatName = "copal-state";
+    /// <summary>The manifest version this build writes; it also reads versions 2 and 3.</summary>
     public const int FormatVersion = 4;
 
     /// <summary>
@@ -46,7 +48,9 @@ public sealed class CopalState
     /// the earlier datasets' cross term counts as zero, as it did then) and <see cref="FormatVersion"/>.
     /// </summary>
     private static readonly int[] s_readableVersions = [2, 3, FormatVersion];
+    /// <summary>The state's tensors file in a pruned model's folder.</summary>
     public const string TensorsFileName = "copal-state.safetensors";
+    /// <summary>The state's manifest in a pruned model's folder.</summary>
     public const string ManifestFileName = "copal-state.json";
 
     private readonly Dictionary<string, LinearState> _linears = new(StringComparer.Ordinal);
@@ -75,9 +79,13 @@ public sealed class CopalState
         CreatedUtc = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
     }
 
+    /// <summary>The dense parent's <see cref="Continual.ParentHash"/> (lower-case hex): a resumed run must prune a model with the same hash.</summary>
     public string ParentHash { get; }
+    /// <summary>The parent folder as last given (informational: the hash, not the path, identifies the parent).</summary>
     public string ParentModel { get; private set; }
+    /// <summary>The run's options, fixed for the whole run: a resume with other options is refused.</summary>
     public CopalOptions Options { get; }
+    /// <summary>When the run started, UTC, ISO 8601 (kept across resumes).</summary>
     public string CreatedUtc { get; private set; }
 
     /// <summary>

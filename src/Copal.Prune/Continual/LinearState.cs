@@ -20,7 +20,9 @@ public sealed class LinearState
 
     /// <summary>The checkpoint name of the weight ("model.layers.0.self_attn.q_proj.weight").</summary>
     public string Name { get; }
+    /// <summary>The weight's output features.</summary>
     public int Rows { get; }
+    /// <summary>The weight's input features: the length of the column sensitivity.</summary>
     public int Cols { get; }
 
     /// <summary>S_j: accumulated column sensitivity; the weight's score is w_ij²·S_j.</summary>

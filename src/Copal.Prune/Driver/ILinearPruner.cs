@@ -3,6 +3,11 @@ using Copal.Model.Weights;
 namespace Copal.Prune.Driver;
 
 /// <summary>Which linear layer is being pruned: its place in the model, checkpoint name and shape [Rows = out, Cols = in].</summary>
+/// <param name="Layer">The decoder layer, from 0 (the number of layers for lm_head and the embedding).</param>
+/// <param name="Id">Which of the layer's seven linears.</param>
+/// <param name="Name">The weight's tensor name in the checkpoint.</param>
+/// <param name="Rows">Output features.</param>
+/// <param name="Cols">Input features.</param>
 public readonly record struct LinearTarget(int Layer, LinearId Id, string Name, int Rows, int Cols);
 
 /// <summary>
@@ -11,6 +16,7 @@ public readonly record struct LinearTarget(int Layer, LinearId Id, string Name, 
 /// </summary>
 public interface ILinearPruner
 {
+    /// <summary>The method's name, as <see cref="PrunerFactory.Create"/> takes it and the report records it.</summary>
     string Name { get; }
 
     /// <summary>Whether <see cref="Prune"/> needs the input Hessian (XᵀX) as well as the column norms.</summary>
@@ -38,10 +44,14 @@ public interface ILinearPruner
 /// <summary>Runs a stateless baseline method (magnitude, Wanda, SparseGPT) as a linear pruner.</summary>
 public sealed class MethodPruner(IPruningMethod method) : ILinearPruner
 {
+    /// <inheritdoc/>
     public string Name => method.Name;
+    /// <inheritdoc/>
     public bool NeedsHessian => method.NeedsHessian;
+    /// <inheritdoc/>
     public bool NeedsStatistics => method.NeedsStatistics;
 
+    /// <summary>The method's <see cref="IPruningMethod.Prune"/> on the target's [Rows, Cols].</summary>
     public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken) =>
         method.Prune(weight, target.Rows, target.Cols, statistics, pattern, cancellationToken);
 }

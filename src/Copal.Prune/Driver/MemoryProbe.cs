@@ -10,6 +10,7 @@ namespace Copal.Prune.Driver;
 /// </summary>
 public static class MemoryProbe
 {
+    /// <summary>Bytes of anonymous resident memory now (RssAnon on Linux; the working set elsewhere).</summary>
     public static long AnonymousBytes()
     {
         const string path = "/proc/self/status";

@@ -13,6 +13,11 @@ using Copal.Tensors.Sparse;
 namespace Copal.Prune.Driver;
 
 /// <summary>A complete pruning run: a dense model folder in, a pruned model folder (with prune-report.json) out.</summary>
+/// <param name="ModelDirectory">The dense HF model folder; read, never modified. A compact checkpoint is refused.</param>
+/// <param name="OutDirectory">The output folder: must not exist or be empty unless <see cref="Force"/>, and must not be or lie inside the input.</param>
+/// <param name="Pruner">The method (<see cref="PrunerFactory.Create"/>).</param>
+/// <param name="Options">The sparsity pattern and how the layer-sequential run goes.</param>
+/// <param name="Calibration">The calibration samples (<see cref="PruneJob.Calibrate"/>), or <see cref="CalibrationSet.None"/> for magnitude.</param>
 public sealed record PruneRequest(
     string ModelDirectory,
     string OutDirectory,
@@ -77,6 +82,7 @@ public sealed record PruneRequest(
 /// <summary>Runs a <see cref="PruneRequest"/>: the input folder is never modified; the output appears whole or not at all.</summary>
 public static class PruneJob
 {
+    /// <summary>The report's file name in the output folder.</summary>
     public const string ReportFileName = "prune-report.json";
 
     /// <summary>The files the job writes into the output itself, besides the input's side files it copies; <see cref="PruneRequest.ExtraFiles"/> cannot replace them.</summary>

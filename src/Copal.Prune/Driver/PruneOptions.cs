@@ -1,6 +1,7 @@
 namespace Copal.Prune.Driver;
 
 /// <summary>Options of one layer-sequential pruning run.</summary>
+/// <param name="Pattern">The sparsity to reach in every pruned linear: a ratio per row, or N:M.</param>
 public sealed record PruneOptions(SparsityPattern Pattern)
 {
     /// <summary>
@@ -78,4 +79,8 @@ public sealed record PruneOptions(SparsityPattern Pattern)
 /// Where a pruning run is: layer, stage and the linear being pruned. The last report has Layer = Layers: every layer is
 /// done and the output is being written.
 /// </summary>
+/// <param name="Layer">The decoder layer being worked on, from 0; <paramref name="Layers"/> in the last report.</param>
+/// <param name="Layers">The model's decoder layers.</param>
+/// <param name="Stage">What is happening, in words (e.g. "pruning", "rerunning the pruned layer").</param>
+/// <param name="Linear">The tensor being pruned during the "pruning" stage; null otherwise.</param>
 public readonly record struct PruneProgress(int Layer, int Layers, string Stage, string? Linear = null);

@@ -25,6 +25,17 @@ public sealed class PrunedModelWriter : IDisposable
     private int _nextLayer;
     private readonly Dictionary<string, NativeTensor> _otherReplacements = [];
 
+    /// <summary>
+    /// Claims <paramref name="outDirectory"/> (empty or absent unless <paramref name="overwrite"/>, never the input),
+    /// copies the <see cref="SideFiles"/> and writes the header of every tensor of <paramref name="source"/>.
+    /// <paramref name="source"/> stays the caller's and must stay open until <see cref="Commit"/>.
+    /// </summary>
+    /// <param name="inputDirectory">The dense model folder the side files are copied from.</param>
+    /// <param name="source">The dense checkpoint: the tensors' shapes, and the bytes of those not replaced.</param>
+    /// <param name="outDirectory">The output folder.</param>
+    /// <param name="overwrite">Replace a non-empty output folder.</param>
+    /// <param name="layers">The model's decoder layers.</param>
+    /// <param name="metadata">Entries for the safetensors <c>__metadata__</c>, beside "format": "pt".</param>
     public PrunedModelWriter(string inputDirectory, SafetensorsCheckpoint source, string outDirectory, bool overwrite, int layers, IReadOnlyDictionary<string, string> metadata)
     {
         ArgumentNullException.ThrowIfNull(source);

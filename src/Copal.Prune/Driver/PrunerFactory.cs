@@ -5,6 +5,7 @@ namespace Copal.Prune.Driver;
 /// <summary>Maps a method name to its pruner.</summary>
 public static class PrunerFactory
 {
+    /// <summary>The method names <see cref="Create"/> takes: magnitude, wanda, sparsegpt, copal.</summary>
     public static IReadOnlyList<string> Methods { get; } = ["magnitude", "wanda", "sparsegpt", "copal"];
 
     /// <summary>The pruner for <paramref name="method"/>; COPAL needs its continual <paramref name="copalState"/> (new or resumed).</summary>

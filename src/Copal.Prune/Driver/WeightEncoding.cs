@@ -7,6 +7,11 @@ namespace Copal.Prune.Driver;
 /// <summary>Turns f32 working weights back into the checkpoint's stored dtype (exact zeros stay exact zeros).</summary>
 public static class WeightEncoding
 {
+    /// <summary>
+    /// Writes <paramref name="weight"/> into <paramref name="destination"/> as <paramref name="dtype"/> (F32 copied, BF16
+    /// and F16 rounded to nearest); destination holds weight.Length elements of that dtype.
+    /// </summary>
+    /// <exception cref="NotSupportedException"><paramref name="dtype"/> is not F32, F16 or BF16.</exception>
     public static void Encode(ReadOnlySpan<float> weight, DType dtype, Span<byte> destination)
     {
         switch (dtype)

@@ -8,12 +8,16 @@ namespace Copal.Prune;
 /// </summary>
 public sealed class MagnitudePruner : IPruningMethod
 {
+    /// <inheritdoc/>
     public string Name => "magnitude";
 
+    /// <inheritdoc/>
     public bool NeedsHessian => false;
 
+    /// <inheritdoc/>
     public bool NeedsStatistics => false;
 
+    /// <inheritdoc/>
     public LinearPruneResult Prune(Span<float> weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern,
         CancellationToken cancellationToken = default)
     {

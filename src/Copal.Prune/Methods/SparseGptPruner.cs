@@ -26,15 +26,19 @@ public sealed class SparseGptPruner : IPruningMethod
         Options.Validate();
     }
 
+    /// <summary>The settings in force (the reference's defaults when none were given).</summary>
     public SparseGptOptions Options { get; }
 
+    /// <inheritdoc/>
     public string Name => "sparsegpt";
 
+    /// <inheritdoc/>
     public bool NeedsHessian => true;
 
     /// <summary>The dampening fraction that succeeded in the last call (more than PercentDamp when retries were needed).</summary>
     public double LastPercentDamp { get; private set; }
 
+    /// <inheritdoc/>
     public LinearPruneResult Prune(Span<float> weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern,
         CancellationToken cancellationToken = default)
     {

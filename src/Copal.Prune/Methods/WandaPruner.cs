@@ -7,10 +7,13 @@ namespace Copal.Prune;
 /// </summary>
 public sealed class WandaPruner : IPruningMethod
 {
+    /// <inheritdoc/>
     public string Name => "wanda";
 
+    /// <inheritdoc/>
     public bool NeedsHessian => false;
 
+    /// <inheritdoc/>
     public LinearPruneResult Prune(Span<float> weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern,
         CancellationToken cancellationToken = default)
     {

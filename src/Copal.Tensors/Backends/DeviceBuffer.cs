@@ -3,7 +3,7 @@ namespace Copal.Tensors.Backends;
 /// <summary>A buffer of f32 elements owned by one backend. Dispose frees it.</summary>
 public abstract class DeviceBuffer : IDisposable
 {
-    /// <summary>A buffer of <paramref name="length"/> f32 elements; the backend that allocates it owns the memory.</summary>
+    /// <summary>A buffer of <paramref name="length"/> f32 elements; backends make them (<see cref="IBackend.Allocate"/>).</summary>
     protected DeviceBuffer(long length) => Length = length;
 
     /// <summary>Number of f32 elements.</summary>

@@ -14,6 +14,9 @@ public enum FilePart
 }
 
 /// <summary>One split of a dataset: a file, the part of it used and how its lines become text.</summary>
+/// <param name="Path">The text file, as given.</param>
+/// <param name="Part">The whole file or one of its halves.</param>
+/// <param name="Layout">How the text is laid out before tokenizing: <see cref="TextLayout.Raw"/> or <see cref="TextLayout.JoinedLines"/> (@lines).</param>
 public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
 {
     /// <summary>The text to tokenize. Halves are cut on the raw file at a line boundary, then the layout applies.</summary>
@@ -36,6 +39,7 @@ public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
             : raw;
     }
 
+    /// <summary>The file's name with the part and layout, e.g. "ptb.valid.txt (first half) @lines", for reports.</summary>
     public override string ToString() => System.IO.Path.GetFileName(Path) + Part switch
     {
         FilePart.FirstHalf => " (first half)",
@@ -45,6 +49,9 @@ public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
 }
 
 /// <summary>A dataset of the continual protocol: a name, its calibration split and its evaluation split.</summary>
+/// <param name="Name">The dataset's name in reports; <see cref="Parse"/> refuses white space, ',' and ':' in it, <see cref="ParseList"/> a name given twice.</param>
+/// <param name="Calibration">The split the calibration windows are drawn from.</param>
+/// <param name="Evaluation">The split perplexity is measured on.</param>
 public sealed record ContinualDataset(string Name, DataSplit Calibration, DataSplit Evaluation)
 {
     /// <summary>The grammar, for --help and errors.</summary>

@@ -10,6 +10,7 @@ namespace Copal.Prune.Continual.Protocol;
 /// </summary>
 public static class ContinualMarkdown
 {
+    /// <summary>The Markdown text of report.md for <paramref name="report"/>.</summary>
     public static string Render(ContinualReport report)
     {
         ArgumentNullException.ThrowIfNull(report);

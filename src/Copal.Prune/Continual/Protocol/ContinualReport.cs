@@ -7,6 +7,24 @@ namespace Copal.Prune.Continual.Protocol;
 /// datasets where calibrating on them did not help them. CopalOptions: the options of the COPAL variants, null when
 /// none ran (no copal in the methods).
 /// </summary>
+/// <param name="Model">The dense model folder, as given.</param>
+/// <param name="Pattern">The sparsity pattern of every step, as text ("0.5", "2:4").</param>
+/// <param name="NSamples">Calibration windows per dataset and step.</param>
+/// <param name="SeqLen">Tokens per calibration window.</param>
+/// <param name="EvalSeqLen">Tokens per perplexity window.</param>
+/// <param name="EvalLimitChunks">Perplexity windows per dataset at most; null for all.</param>
+/// <param name="Seeds">The calibration seeds, one protocol run each.</param>
+/// <param name="Device">Where it ran: the backend's kind and device name.</param>
+/// <param name="CopalOptions">The COPAL variants' options as stored in their state; null when none ran.</param>
+/// <param name="Joint">How the joint references are pruned, in words (<see cref="ContinualRunner.JointDescription"/>).</param>
+/// <param name="Metrics">What the metrics mean, in words (<see cref="ContinualRunner.MetricsDescription"/>).</param>
+/// <param name="BwtConvention">BWT's sign convention, in words (<see cref="ContinualRunner.BwtConvention"/>).</param>
+/// <param name="PreconditionWarning">One line when a reset baseline's precondition fails on some seed; null otherwise.</param>
+/// <param name="Preconditions">Per data-dependent reset baseline and seed, whether its precondition holds.</param>
+/// <param name="Datasets">The datasets, in arrival order.</param>
+/// <param name="Variants">Every method variant's runs and metrics.</param>
+/// <param name="Seconds">Wall time of the whole protocol, from the dense evaluation on; tokenizing (<see cref="ContinualRunner.Prepare"/>) not included.</param>
+/// <param name="PeakWorkingSetBytes">The process's peak resident memory at the end.</param>
 public sealed record ContinualReport(
     string Model,
     string Pattern,
@@ -27,6 +45,7 @@ public sealed record ContinualReport(
     double Seconds,
     long PeakWorkingSetBytes)
 {
+    /// <summary>The tool that wrote the report: "copal continual".</summary>
     public string Tool { get; init; } = "copal continual";
 
     /// <summary>Where the COPAL variant's statistics come from: "pruned", "dense-past", "mixed" or "dense" (<see cref="Driver.StatisticsUpstream"/>); null, as <see cref="CopalOptions"/>, when no COPAL variant ran.</summary>
@@ -34,6 +53,12 @@ public sealed record ContinualReport(
 }
 
 /// <summary>One dataset: its splits, token counts and the dense model's perplexity on its evaluation split.</summary>
+/// <param name="Name">The dataset's name.</param>
+/// <param name="Calibration">The calibration split, as <see cref="DataSplit.ToString"/> writes it.</param>
+/// <param name="Evaluation">The evaluation split, likewise.</param>
+/// <param name="CalibrationTokens">Tokens of the calibration split.</param>
+/// <param name="EvaluationTokens">Tokens of the evaluation split.</param>
+/// <param name="DensePerplexity">The dense model's perplexity on the evaluation split.</param>
 public sealed record ContinualDatasetReport(string Name, string Calibration, string Evaluation, int CalibrationTokens, int EvaluationTokens, double DensePerplexity);
 
 /// <summary>The precondition of one data-dependent reset baseline on one seed: R_reset[i, i] &lt; R_reset[1, i] for every i &gt; 1.</summary>
@@ -61,6 +86,11 @@ public sealed record VariantReport(
     int? SeedsCopalLower);
 
 /// <summary>The metrics of one run (or their means over seeds). See <see cref="ContinualMetrics"/>.</summary>
+/// <param name="FinalGmRatio">exp(mean_i log(R[T, i] / dense_i)): the primary metric, lower is better.</param>
+/// <param name="AiaGmRatio">exp(mean_t mean_{i≤t} log(R[t, i] / dense_i)).</param>
+/// <param name="ForgettingLog">mean_{i&lt;T}(log R[T, i] − min_{l&lt;T} log R[l, i]); null when T = 1.</param>
+/// <param name="IntransigenceLog">mean_i(log R[i, i] − log R_joint[i, i]); null without the joint reference.</param>
+/// <param name="Bwt">The classic BWT in perplexity; null when T = 1.</param>
 public sealed record MetricSummary(double? FinalGmRatio, double? AiaGmRatio, double? ForgettingLog, double? IntransigenceLog, double? Bwt);
 
 /// <summary>

@@ -191,6 +191,8 @@ public sealed record ContinualRequest(
 public sealed record VariantRun(double[][] R, double[] PruneSeconds, double[] EvalSeconds, double?[] MaskChange, long[] PeakWorkingSetBytes);
 
 /// <summary>A request's datasets tokenized with the model's tokenizer (<see cref="ContinualRunner.Prepare"/>), in arrival order.</summary>
+/// <param name="CalibrationTokens">Each dataset's calibration split, tokenized with BOS as the tokenizer adds it.</param>
+/// <param name="EvaluationTokens">Each dataset's evaluation split, likewise.</param>
 public sealed record ContinualData(IReadOnlyList<int[]> CalibrationTokens, IReadOnlyList<int[]> EvaluationTokens);
 
 /// <summary>Where a continual run is.</summary>
