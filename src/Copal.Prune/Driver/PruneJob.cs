@@ -14,7 +14,10 @@ namespace Copal.Prune.Driver;
 
 /// <summary>A complete pruning run: a dense model folder in, a pruned model folder (with prune-report.json) out.</summary>
 /// <param name="ModelDirectory">The dense HF model folder; read, never modified. A compact checkpoint is refused.</param>
-/// <param name="OutDirectory">The output folder: must not exist or be empty unless <see cref="Force"/>, and must not be or lie inside the input.</param>
+/// <param name="OutDirectory">
+/// The output folder: must not exist or be empty unless <see cref="Force"/>, and must not be, contain or lie inside the
+/// input (nor the folder a COPAL state reads from).
+/// </param>
 /// <param name="Pruner">The method (<see cref="PrunerFactory.Create"/>).</param>
 /// <param name="Options">The sparsity pattern and how the layer-sequential run goes.</param>
 /// <param name="Calibration">The calibration samples (<see cref="PruneJob.Calibrate"/>), or <see cref="CalibrationSet.None"/> for magnitude.</param>
