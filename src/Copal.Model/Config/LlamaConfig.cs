@@ -54,7 +54,11 @@ public sealed record LlamaConfig
     /// <see cref="Serving.InferenceEngine"/> stops at them and at the tokenizer's EOS.
     /// </summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
-    /// <summary>Sliding-window attention size when the model uses one (Mistral); null for full attention.</summary>
+    /// <summary>
+    /// HF <c>sliding_window</c> where the model declares one (Mistral 7B v0.1: 4,096; Qwen2 only with
+    /// <c>use_sliding_window</c>), else null. Read, not applied: attention is full causal, which equals the sliding
+    /// window up to this many positions and differs beyond it.
+    /// </summary>
     public int? SlidingWindow { get; init; }
 
     /// <summary>Width of the query projection output: heads × head_dim.</summary>

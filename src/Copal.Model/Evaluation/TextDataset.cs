@@ -8,7 +8,8 @@ public enum TextLayout
     /// <summary>One sentence per line, each stripped, joined with a single space (PTB, as pruning papers evaluate it).</summary>
     JoinedLines,
     /// <summary>
-    /// Documents separated by lines reading <c>&lt;|endoftext|&gt;</c> (the TinyStories files): each document is
+    /// Documents separated by <c>&lt;|endoftext|&gt;</c> (on lines of their own in the TinyStories files; the text is
+    /// split wherever the marker stands, with the newlines around it trimmed): each document is
     /// tokenized on its own with BOS, as llama2.c's training and validation data are, and the ids are concatenated.
     /// </summary>
     Documents,

@@ -91,7 +91,8 @@ public static unsafe class CheckpointCompactor
 
     /// <summary>
     /// Writes compact <paramref name="input"/> to <paramref name="output"/> with every weight dense (an input that is not compact is refused),
-    /// byte-identical to the weights before compaction. Cancellation is checked between tensors.
+    /// byte-identical to the weights before compaction except that a removed weight stored as −0 comes back as +0
+    /// (<see cref="CompactReport.NegativeZeros"/> counts them). Cancellation is checked between tensors.
     /// </summary>
     public static CompactReport Densify(string input, string output, bool overwrite, CancellationToken cancellationToken = default)
     {
