@@ -40,7 +40,7 @@ internal static class InspectCommand
             long parameters = summary.ParameterCount;
             var bytesByDtype = summary.ByDType.ToDictionary(kv => kv.Key.ToSafetensorsName(), kv => kv.Value.Bytes);
             var result = new InspectResult(target, checkpoint.Files.Count, tensors.Count, parameters, summary.SparseWeights, summary.SparseWeights > 0 ? summary.SparseStoredValues : null,
-                bytesByDtype, checkpoint.Metadata, config?.ToString(), configError, tensors);
+                bytesByDtype, summary.Metadata, config?.ToString(), configError, tensors);
             if (p.GetValue(json))
             {
                 Out.Json(result);
@@ -58,9 +58,9 @@ internal static class InspectCommand
                 // The parameter count is the dense model's; say what the compact linears keep of theirs.
                 Out.Line($"compact: {summary.SparseWeights} sparse linears store {summary.SparseStoredValues:N0} values (and their indices or masks) for their dense shapes' parameters");
             }
-            if (checkpoint.Metadata.Count > 0)
+            if (summary.Metadata.Count > 0)
             {
-                Out.Line($"metadata: {SummarizeMetadata(checkpoint.Metadata)}");
+                Out.Line($"metadata: {SummarizeMetadata(summary.Metadata)}");
             }
             Out.Line(config is not null ? $"config: {config}" : configError is not null ? $"config: {configError}" : "config: (no config.json beside the weights)");
             return CliErrors.Ok;

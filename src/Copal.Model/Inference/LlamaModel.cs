@@ -146,15 +146,7 @@ public sealed class LlamaModel : IDisposable
             {
                 FiniteWeights.Require(checkpoint.Tensors, directory, cancellationToken);
             }
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (SafetensorsFile file in checkpoint.Files)
-            {
-                foreach (var (key, value) in file.Metadata)
-                {
-                    metadata[key] = value;
-                }
-            }
-            sparse = new SparseWeightSource(metadata, sparseMode, m => progress?.Report(m));
+            sparse = new SparseWeightSource(checkpoint.MergedMetadata(), sparseMode, m => progress?.Report(m));
             LlamaWeights weights = LlamaWeights.Load(
                 backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory, sparse, copyWeights, cancellationToken);
             if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)

@@ -35,7 +35,7 @@ public static unsafe class CheckpointCompactor
             }
         }
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
-        var metadata = MergedMetadata(source);
+        var metadata = source.MergedMetadata();
         if (SparseTensorCodec.SparseNames(metadata).Any())
         {
             throw new ModelLoadException($"{input}: the checkpoint is already compact; densify it first");
@@ -97,7 +97,7 @@ public static unsafe class CheckpointCompactor
     public static CompactReport Densify(string input, string output, bool overwrite, CancellationToken cancellationToken = default)
     {
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
-        var metadata = MergedMetadata(source);
+        var metadata = source.MergedMetadata();
         var sparseNames = SparseTensorCodec.SparseNames(metadata).ToList();
         Func<string, TensorView?> lookup = name => source.TryGet(name, out TensorView v) ? v : null;
         // A sparse weight takes the place of its first stored part, so tensor order follows the compact file.
@@ -258,19 +258,6 @@ public static unsafe class CheckpointCompactor
                 yield return new(key, v);
             }
         }
-    }
-
-    private static Dictionary<string, string> MergedMetadata(SafetensorsCheckpoint source)
-    {
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (SafetensorsFile f in source.Files)
-        {
-            foreach (var (k, v) in f.Metadata)
-            {
-                metadata[k] = v;
-            }
-        }
-        return metadata;
     }
 
     private static ReadOnlySpan<byte> Bytes(TensorView t) => new(t.Data, checked((int)t.ByteLength));

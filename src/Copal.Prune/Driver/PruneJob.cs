@@ -164,7 +164,7 @@ public static class PruneJob
     /// </summary>
     internal static void RequireDenseLinears(string modelDirectory, SafetensorsCheckpoint source)
     {
-        if (SparseTensorCodec.SparseNames(source.Metadata).FirstOrDefault() is string compact)
+        if (SparseTensorCodec.SparseNames(source.MergedMetadata()).FirstOrDefault() is string compact)
         {
             throw new ModelLoadException(
                 $"{modelDirectory} is a compact sparse checkpoint ('{compact}' is stored compressed); pruning needs dense " +

@@ -32,7 +32,7 @@ public readonly record struct DTypeTotals(int Tensors, long Elements, long Bytes
 /// <param name="ParameterCount">The model's parameters: dense tensors' elements plus the dense shapes of compact weights.</param>
 /// <param name="ByteCount">Bytes of every stored tensor (headers not counted).</param>
 /// <param name="ByDType">Stored totals per dtype, in <see cref="DType"/> order.</param>
-/// <param name="Metadata">The safetensors metadata (<c>__metadata__</c>) of the checkpoint's first file (<see cref="SafetensorsCheckpoint.Metadata"/>).</param>
+/// <param name="Metadata">The safetensors metadata (<c>__metadata__</c>) of every file of the checkpoint (<see cref="SafetensorsCheckpoint.MergedMetadata"/>).</param>
 /// <param name="SparseWeights">Weights stored compact.</param>
 /// <param name="SparseStoredValues">Values the compact weights keep (their value parts' elements).</param>
 public sealed record CheckpointSummary(
@@ -60,10 +60,11 @@ public sealed record CheckpointSummary(
         var byDType = new SortedDictionary<DType, DTypeTotals>();
         long parameters = 0, bytes = 0;
         long storedValues = 0;
+        Dictionary<string, string> metadata = checkpoint.MergedMetadata();
         foreach (TensorView view in checkpoint.Tensors)
         {
             tensors.Add(new TensorSummary(view.Name, view.DType, view.Shape, view.ElementCount, view.ByteLength, fileOf[view.Name]));
-            if (SparseTensorCodec.IsPartOf(view.Name, checkpoint.Metadata, out _, out bool values))
+            if (SparseTensorCodec.IsPartOf(view.Name, metadata, out _, out bool values))
             {
                 storedValues += values ? view.ElementCount : 0;
             }
@@ -76,12 +77,12 @@ public sealed record CheckpointSummary(
             byDType[view.DType] = new DTypeTotals(t.Tensors + 1, t.Elements + view.ElementCount, t.Bytes + view.ByteLength);
         }
         int sparseWeights = 0;
-        foreach (string name in SparseTensorCodec.SparseNames(checkpoint.Metadata))
+        foreach (string name in SparseTensorCodec.SparseNames(metadata))
         {
-            var (rows, cols) = SparseTensorCodec.DenseShape(name, checkpoint.Metadata);
+            var (rows, cols) = SparseTensorCodec.DenseShape(name, metadata);
             parameters += (long)rows * cols;
             sparseWeights++;
         }
-        return new CheckpointSummary(tensors, parameters, bytes, byDType, checkpoint.Metadata, sparseWeights, storedValues);
+        return new CheckpointSummary(tensors, parameters, bytes, byDType, metadata, sparseWeights, storedValues);
     }
 }

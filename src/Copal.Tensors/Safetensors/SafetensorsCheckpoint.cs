@@ -56,8 +56,25 @@ public sealed class SafetensorsCheckpoint : IDisposable
         }
     }
 
-    /// <summary>The metadata of the first file.</summary>
+    /// <summary>The metadata of the first file (a sharded checkpoint's files may each hold their own: see <see cref="MergedMetadata"/>).</summary>
     public IReadOnlyDictionary<string, string> Metadata => _files[0].Metadata;
+
+    /// <summary>
+    /// Every file's metadata in one dictionary (a later file's entry wins a repeated key): what describes the whole
+    /// checkpoint, e.g. the <c>copal.sparse.*</c> entries of compact weights in whichever shard holds them.
+    /// </summary>
+    public Dictionary<string, string> MergedMetadata()
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (SafetensorsFile file in Files)
+        {
+            foreach (var (key, value) in file.Metadata)
+            {
+                metadata[key] = value;
+            }
+        }
+        return metadata;
+    }
 
     /// <summary>
     /// Opens a <c>.safetensors</c> file, a <c>.index.json</c> shard index, or a folder holding

@@ -82,6 +82,24 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void A_sharded_checkpoints_metadata_is_every_shards_for_the_summary()
+    {
+        // A copal.sparse.* entry describes a weight in whichever shard holds it; the summary must see it there.
+        const string shard1 = "model-00001-of-00002.safetensors", shard2 = "model-00002-of-00002.safetensors";
+        using (SafetensorsFile original = SafetensorsFile.Open(Stories.ModelPath))
+        {
+            SafetensorsSaver.Save(_dir.File(shard1), original.Tensors.Take(20).ToList(), new Dictionary<string, string> { ["format"] = "pt" });
+            SafetensorsSaver.Save(_dir.File(shard2), original.Tensors.Skip(20).ToList(), new Dictionary<string, string> { ["format"] = "pt", ["later"] = "shard 2" });
+            string map = string.Join(",", original.Tensors.Select((t, i) => $"\"{t.Name}\": \"{(i < 20 ? shard1 : shard2)}\""));
+            File.WriteAllText(_dir.File(SafetensorsCheckpoint.IndexFileName), $"{{\"weight_map\": {{{map}}}}}");
+        }
+        using var sharded = SafetensorsCheckpoint.Open(_dir.Path);
+        Assert.False(sharded.Metadata.ContainsKey("later")); // the first file's alone
+        Assert.Equal("shard 2", sharded.MergedMetadata()["later"]);
+        Assert.Equal("shard 2", CheckpointSummary.From(sharded).Metadata["later"]);
+    }
+
+    [Fact]
     public void Sharded_checkpoint_reads_every_tensor_from_its_shard()
     {
         WriteSharded();
