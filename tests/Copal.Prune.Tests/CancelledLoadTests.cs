@@ -10,12 +10,7 @@ namespace Copal.Prune.Tests;
 /// <summary>The library's loading calls take a CancellationToken and stop on it (here: one cancelled before the call).</summary>
 public sealed class CancelledLoadTests
 {
-    private static CancellationToken Cancelled()
-    {
-        using var cts = new CancellationTokenSource();
-        cts.Cancel();
-        return cts.Token;
-    }
+    private static CancellationToken Cancelled() => new(canceled: true);
 
     [Fact]
     public void Loading_a_model_or_an_engine_stops_on_a_cancelled_token()

@@ -25,6 +25,9 @@ public sealed class LlamaModel : IDisposable
     // would read (each caller has its own RunState, but the tables are the model's). Re-entered by nested calls.
     private readonly Lock _run = new();
 
+    /// <summary>Whether this thread holds the run lock now (for tests: a tap inside a pass sees true).</summary>
+    internal bool RunLockHeldHere => _run.IsHeldByCurrentThread;
+
     /// <summary>
     /// A model over weights already on <paramref name="backend"/>; <see cref="Load(string, IBackend, IProgress{string}?, CancellationToken)"/>
     /// builds one from a folder. The model owns <paramref name="weights"/> and <paramref name="storage"/> and frees them
@@ -219,7 +222,7 @@ public sealed class LlamaModel : IDisposable
         int rows = Math.Min(maxRows, positions);
         if (reservePositions is int r && (r < 1 || r > positions))
         {
-            throw new ArgumentOutOfRangeException(nameof(reservePositions), r, $"the reserve must be between 1 and the state's limit of {positions} positions");
+            throw new ArgumentOutOfRangeException(nameof(reservePositions), FormattableString.Invariant($"reservePositions must be between 1 and the state's limit of {positions} positions, got {r}"));
         }
         int reserved = Math.Max(reservePositions ?? maxPositions ?? rows, rows);
         EnsureRope(reserved);
@@ -238,7 +241,6 @@ public sealed class LlamaModel : IDisposable
     public void Forward(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        using Lock.Scope run = _run.EnterScope();
         ArgumentNullException.ThrowIfNull(state);
         if (tokens.IsEmpty)
         {
@@ -259,12 +261,20 @@ public sealed class LlamaModel : IDisposable
         }
         ValidateTokens(tokens);
         // Grow the cache and the tables once for the whole call, not chunk by chunk.
-        state.EnsurePositions(startPos + tokens.Length);
-        EnsureRope(startPos + tokens.Length);
+        using (_run.EnterScope())
+        {
+            ThrowIfDisposed();
+            state.EnsurePositions(startPos + tokens.Length);
+            EnsureRope(startPos + tokens.Length);
+        }
         int done = 0;
         while (done < tokens.Length)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            // The lock a chunk at a time: a long prefill on one thread lets another thread's decode steps in between.
+            // The lock first, then the check: a Dispose waiting behind a chunk in flight runs before this one.
+            using Lock.Scope chunk = _run.EnterScope();
+            ThrowIfDisposed();
             int rows = Math.Min(state.MaxRows, tokens.Length - done);
             bool last = done + rows == tokens.Length;
             ForwardChunk(state, tokens.Slice(done, rows), startPos + done, last ? mode : LogitsMode.None, tap);
@@ -310,8 +320,9 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Writes the embeddings of <paramref name="tokens"/> into <paramref name="hidden"/>. // [tokens, hidden]</summary>
     public void Embed(ReadOnlySpan<int> tokens, DeviceBuffer hidden)
     {
-        ThrowIfDisposed();
+        // The lock first: a Dispose waiting behind a pass in flight runs before this call goes on.
         using Lock.Scope run = _run.EnterScope();
+        ThrowIfDisposed();
         ValidateTokens(tokens);
         Backend.Embedding(Weights.Embedding, tokens, hidden);
     }
@@ -424,8 +435,9 @@ public sealed class LlamaModel : IDisposable
     /// <param name="positions">Each row's position in its sequence.</param>
     public void ForwardBatch(RunState batch, IReadOnlyList<RunState> sequences, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions)
     {
-        ThrowIfDisposed();
+        // The lock first: a Dispose waiting behind a pass in flight runs before this call goes on.
         using Lock.Scope run = _run.EnterScope();
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(sequences);
         int rows = tokens.Length;
@@ -483,8 +495,9 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>
     public void Head(RunState state, DeviceBuffer hidden, int rows)
     {
-        ThrowIfDisposed();
+        // The lock first: a Dispose waiting behind a pass in flight runs before this call goes on.
         using Lock.Scope run = _run.EnterScope();
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
         Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
@@ -497,8 +510,9 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     internal void EnsureRope(int positions)
     {
-        ThrowIfDisposed();
+        // The lock first: a Dispose waiting behind a pass in flight runs before this call goes on.
         using Lock.Scope run = _run.EnterScope();
+        ThrowIfDisposed();
         if (positions <= RopePositions)
         {
             return;
@@ -542,6 +556,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>The RoPE tables as they are now, read back (for tests). // 2 × [RopePositions, headDim/2]</summary>
     internal (float[] Cos, float[] Sin) ReadRopeTables()
     {
+        using Lock.Scope run = _run.EnterScope();
         ThrowIfDisposed();
         var cos = new float[(long)RopePositions * (Config.HeadDim / 2)];
         var sin = new float[cos.Length];

@@ -42,6 +42,13 @@ public sealed class ModelArgumentTests : IDisposable
         e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateLayerState(0));
         Assert.Equal("rows", e.ParamName);
         AssertOneLine(e);
+        foreach (int reserve in new[] { 0, 65 })
+        {
+            e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.CreateState(4, maxPositions: 64, reservePositions: reserve));
+            Assert.Equal("reservePositions", e.ParamName);
+            Assert.Contains($"reservePositions must be between 1 and the state's limit of 64 positions, got {reserve}", e.Message, StringComparison.Ordinal);
+            AssertOneLine(e);
+        }
     }
 
     [Fact]

@@ -24,9 +24,12 @@ public sealed class ModelSharingTests : IDisposable
     }
 
     /// <summary>Holds the pass at its first layer until told to go on, and says when it is there.</summary>
-    private sealed class Holder : IForwardTap, IDisposable
+    private sealed class Holder(LlamaModel model) : IForwardTap, IDisposable
     {
         public readonly ManualResetEventSlim Inside = new(), Go = new();
+
+        /// <summary>Whether the pass held the model's run lock at its first layer.</summary>
+        public bool HeldTheLock { get; private set; }
 
         public void Dispose()
         {
@@ -38,6 +41,7 @@ public sealed class ModelSharingTests : IDisposable
         {
             if (layer == 0)
             {
+                HeldTheLock = model.RunLockHeldHere;
                 Inside.Set();
                 Go.Wait();
             }
@@ -58,7 +62,7 @@ public sealed class ModelSharingTests : IDisposable
             alone = model.ReadLogits(first);
         }
 
-        using var holder = new Holder();
+        using var holder = new Holder(model);
         using RunState state = model.CreateState(tokens.Length, tokens.Length);
         Task pass = Task.Run(() => model.Forward(state, tokens, 0, LogitsMode.Last, holder));
         Assert.True(holder.Inside.Wait(TimeSpan.FromMinutes(1)), "the pass never reached its first layer");
@@ -68,8 +72,37 @@ public sealed class ModelSharingTests : IDisposable
         holder.Go.Set();
         await pass;
         await grow;
+        Assert.True(holder.HeldTheLock, "the pass ran without the model's run lock");
         Assert.False(grewDuringThePass, "the RoPE tables were replaced while a forward pass was in flight");
         Assert.Equal(alone, model.ReadLogits(state));
         Assert.Equal(1 << 12, model.RopePositions);
+    }
+
+    [Fact]
+    public async Task A_dispose_behind_a_pass_in_flight_leaves_later_calls_an_ObjectDisposedException_naming_the_model()
+    {
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = 64 };
+        SyntheticModelWriter.Write(config, _temp, DType.F32, seed: 3, tokenizerDirectory: null);
+        LlamaModel model = LlamaModel.Load(_temp, _backend);
+        using RunState state = model.CreateState(4, 4);
+        using RunState other = model.CreateState(4, 4);
+        using var holder = new Holder(model);
+        Task pass = Task.Run(() => model.Forward(state, [1, 2, 3, 4], 0, LogitsMode.Last, holder));
+        Assert.True(holder.Inside.Wait(TimeSpan.FromMinutes(1)), "the pass never reached its first layer");
+        // Both wait behind the held pass; whichever runs first, the weights are never read after they are freed.
+        Task head = Task.Run(() => model.Head(other, other.Hidden, 1));
+        Task dispose = Task.Run(model.Dispose);
+        holder.Go.Set();
+        await pass;
+        await dispose;
+        try
+        {
+            await head;
+        }
+        catch (ObjectDisposedException e)
+        {
+            Assert.Equal(typeof(LlamaModel).FullName, e.ObjectName);
+        }
+        Assert.Equal(typeof(LlamaModel).FullName, Assert.Throws<ObjectDisposedException>(() => model.Head(other, other.Hidden, 1)).ObjectName);
     }
 }
