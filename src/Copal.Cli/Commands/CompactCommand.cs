@@ -75,7 +75,7 @@ internal static class CompactCommand
         string sizes = toDense
             ? $"the compact file was {share * 100:F1} % of the dense size"
             : $"{share * 100:F1} % of the dense size ({Math.Abs(1 - share) * 100:F1} % {(share <= 1 ? "smaller" : "larger")})";
-        Out.Line($"copal {verb}: {report.SparseLinears} sparse linears, {ByteSize.Format(report.InputBytes)} → {ByteSize.Format(report.OutputBytes)}: {sizes}; wrote {outDir}");
+        Out.Line($"copal {verb}: {Plural.Of(report.SparseLinears, "sparse linear")}, {ByteSize.Format(report.InputBytes)} → {ByteSize.Format(report.OutputBytes)}: {sizes}; wrote {outDir}");
         if (report.NegativeZeros > 0)
         {
             Out.Line($"copal {verb}: {report.NegativeZeros} removed weights were −0; densify gives them back as +0 (the same value, another sign bit), every other byte exactly");

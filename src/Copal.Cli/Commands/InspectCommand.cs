@@ -56,7 +56,7 @@ internal static class InspectCommand
             if (summary.SparseWeights > 0)
             {
                 // The parameter count is the dense model's; say what the compact linears keep of theirs.
-                Out.Line($"compact: {summary.SparseWeights} sparse linears store {summary.SparseStoredValues:N0} values (and their indices or masks) for their dense shapes' parameters");
+                Out.Line($"compact: {Plural.Of(summary.SparseWeights, "sparse linear")}, {summary.SparseStoredValues:N0} values kept (with their indices or masks) of their dense shapes' parameters");
             }
             if (summary.Metadata.Count > 0)
             {

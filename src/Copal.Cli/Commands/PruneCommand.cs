@@ -150,7 +150,7 @@ internal static class PruneCommand
                 {
                     Out.Line($"COPAL state: {Plural.Of(copalState.Datasets.Count, "dataset")} seen; written to {request.OutDirectory}{(p.GetValue(copal.State) is string sd ? $" and {sd}" : "")}");
                 }
-                string model = report.LinearParameters != report.PrunableParameters ? $"; the model's decoder linears are {report.LinearSparsity:P2} zeros" : "";
+                string model = report.LinearParameters != report.PrunableParameters ? $"; the model's {(options.IncludeEmbeddings ? "linears and embeddings" : "decoder linears")} are {report.LinearSparsity:P2} zeros" : "";
                 Out.Line($"pruned {report.PrunedParameters:N0} of {report.PrunableParameters:N0} weights ({report.TotalSparsity:P2}) in {report.Seconds:F1} s{model}; peak memory {report.PeakAnonymousBytes / 1048576.0:F0} MiB (plus mapped input pages: working set {report.PeakWorkingSetBytes / 1048576.0:F0} MiB); wrote {request.OutDirectory}");
             }
             return CliErrors.Ok;

@@ -21,7 +21,7 @@ internal static class PrunedModelCompaction
                 CompactCommand.Report(report, "prune --compact", outDirectory, asJson: false);
             }
         }
-        catch (CompactFormatException)
+        catch (NothingToConvertException)
         {
             // Too little sparsity for any linear to be smaller compact (say --sparsity 0.2): the pruned model stays
             // dense, which is what was written, and the run succeeds.

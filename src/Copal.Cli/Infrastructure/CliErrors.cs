@@ -38,6 +38,7 @@ internal static class CliErrors
             DeviceOutOfMemoryException => ($"{e.Message}; a compact (pruned) checkpoint, a shorter context or --device cpu needs less", Failure),
             Copal.Prune.Continual.CopalStateException => (e.Message, Failure),
             ModelConfigException or ModelLoadException or SafetensorsException or TokenizerException => (e.Message, Failure),
+            Copal.Model.Weights.NothingToConvertException => (e.Message, Failure),
             Copal.Model.ChatTemplates.ChatTemplateException => (e.Message, Failure),
             FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (e.Message, Failure),
             ArgumentNullException => (Internal(e), Failure),

@@ -269,7 +269,7 @@ public static unsafe class CheckpointCompactor
         // After the output is claimed, so a bad output is named first, as for any other input.
         if (sparse == 0)
         {
-            throw new CompactFormatException(nothingToDo);
+            throw new NothingToConvertException(nothingToDo);
         }
         // Every other top-level file (config, tokenizer, a prune report) travels with the weights.
         foreach (string from in Directory.EnumerateFiles(input))

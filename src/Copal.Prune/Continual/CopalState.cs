@@ -443,8 +443,8 @@ public sealed class CopalState
 
     /// <summary>
     /// Writes both state files into <paramref name="directory"/> (created if needed): both are written under temporary
-    /// names and renamed only when both are complete, so a failure (a full disk) leaves the folder's previous state
-    /// whole, never a new tensor file beside an old manifest. The Hessians are streamed one at a time from memory, the
+    /// names and renamed only when both are complete, so a failure while writing (a full disk) leaves the folder's
+    /// previous state whole; only a kill between the two renames could pair a new tensor file with an old manifest. The Hessians are streamed one at a time from memory, the
     /// spill or the state file they were loaded from; afterwards the spill is deleted and the state reads its Hessians
     /// from the new file.
     /// </summary>
@@ -531,7 +531,8 @@ public sealed class CopalState
     /// <summary>
     /// Copies both state files from <paramref name="fromDirectory"/> to <paramref name="toDirectory"/> (created if
     /// needed). Both are copied under temporary names first and renamed only when both are complete, so a failure
-    /// (a full disk) leaves the folder's previous state whole, never a new tensor file beside an old manifest.
+    /// (a full disk) leaves the folder's previous state whole; only a kill between the two renames could pair a new
+    /// tensor file with an old manifest.
     /// </summary>
     public static void Copy(string fromDirectory, string toDirectory)
     {

@@ -98,10 +98,22 @@ public sealed class AtomicDirectory : IDisposable
         {
             throw new IOException($"cannot copy '{source}' into the output '{FinalPath}': {Reason(e)}", e);
         }
-        // File.Copy keeps the source's mode: a read-only input (a cache, a shared model) made read-only outputs.
+        // File.Copy keeps the source's mode: a read-only input (a cache, a shared model) made read-only outputs. Best
+        // effort, and only where needed: some file systems (vfat, some FUSE mounts) refuse chmod on every file.
         if (!OperatingSystem.IsWindows())
         {
-            System.IO.File.SetUnixFileMode(target, System.IO.File.GetUnixFileMode(target) | UnixFileMode.UserWrite);
+            try
+            {
+                UnixFileMode mode = System.IO.File.GetUnixFileMode(target);
+                if (!mode.HasFlag(UnixFileMode.UserWrite))
+                {
+                    System.IO.File.SetUnixFileMode(target, mode | UnixFileMode.UserWrite);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The copy stands as the file system made it.
+            }
         }
     }
 
