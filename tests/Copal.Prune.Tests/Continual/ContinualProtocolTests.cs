@@ -250,6 +250,14 @@ public class ContinualProtocolTests
                 // Nothing was tokenized, evaluated or pruned.
                 Assert.Empty(reports);
             }
+            // Data prepared for another request: too little calibration text, or a pattern the model cannot take, is
+            // refused by Run as by Prepare, before the dense evaluation.
+            var none = new List<ContinualProgress>();
+            ContinualData shortData = new([.. good.Datasets.Select(_ => new int[10])], [.. good.Datasets.Select(_ => new int[64])]);
+            Assert.Throws<CalibrationLimitException>(() => ContinualRunner.Run(good, shortData, backend, new Collect(none)));
+            ContinualData enough = new([.. good.Datasets.Select(_ => new int[64])], [.. good.Datasets.Select(_ => new int[64])]);
+            Assert.Equal("pattern", Assert.Throws<PruningOptionException>(() => ContinualRunner.Run(good with { Pattern = new SparsityPattern.NM(4, 8) }, enough, backend, new Collect(none))).Option);
+            Assert.Empty(none);
             // The intermediate models would be written into the dense model's folder.
             IOException inside = Assert.Throws<IOException>(() => ContinualRunner.Prepare(good with { TempDirectory = Path.Combine(good.ModelDirectory, "tmp") }));
             Assert.Contains("ContinualRequest.TempDirectory", inside.Message, StringComparison.Ordinal);

@@ -98,10 +98,20 @@ public static class ContinualRunner
             throw new ArgumentNullException(nameof(data), $"{nameof(ContinualData)}.{(data.CalibrationTokens is null ? nameof(data.CalibrationTokens) : nameof(data.EvaluationTokens))} is null; expected the tokens of ContinualRunner.Prepare");
         }
         // The same checks as Prepare's, for data made from another request, before the dense model is evaluated.
-        request.RequireRunnable(nameof(request), LlamaConfig.Load(request.ModelDirectory));
+        LlamaConfig config = LlamaConfig.Load(request.ModelDirectory);
+        request.RequireRunnable(nameof(request), config);
+        LayerwisePruner.ValidatePattern(config, request.Pattern);
         if (data.CalibrationTokens.Count != request.Datasets.Count || data.EvaluationTokens.Count != request.Datasets.Count)
         {
             throw new ArgumentException($"the data holds {data.CalibrationTokens.Count} calibration and {data.EvaluationTokens.Count} evaluation token lists for {request.Datasets.Count} datasets; expected one of each per dataset (ContinualRunner.Prepare of the same request)", nameof(data));
+        }
+        for (int i = 0; i < request.Datasets.Count; i++)
+        {
+            if (data.CalibrationTokens[i] is null || data.EvaluationTokens[i] is null)
+            {
+                throw new ArgumentNullException(nameof(data), FormattableString.Invariant($"the data's token list of dataset {i} ('{request.Datasets[i].Name}') is null; expected the tokens of ContinualRunner.Prepare"));
+            }
+            CalibrationSet.RequireWindows([(request.Datasets[i].Name, data.CalibrationTokens[i].Length)], request.NSamples, request.SeqLen);
         }
         request.Copal.Validate();
         // A compact model cannot be pruned: refused before the dense evaluation, not at the first prune after it.
