@@ -165,8 +165,11 @@ public sealed class EngineTests
             new EngineOptions { BeforeDecodeStep = model.Dispose }, ownsModel: false);
         var e = await Assert.ThrowsAsync<ObjectDisposedException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 8 }));
         Assert.Equal(typeof(LlamaModel).FullName, e.ObjectName);
+        long started = engine.Statistics.Started;
         var later = await Assert.ThrowsAsync<InvalidOperationException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 8 }));
         Assert.IsType<ObjectDisposedException>(later.InnerException);
+        Assert.IsType<ObjectDisposedException>(engine.Fault);
+        Assert.Equal(started, engine.Statistics.Started); // a refused request was never started
         Assert.Contains("stopped decoding after an error", later.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', later.Message);
     }

@@ -159,13 +159,21 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 await WriteErrorAsync(context, e).ConfigureAwait(false);
             }
         });
-        _app.MapGet("/health", (HttpContext c) => WriteJsonAsync(c, 200, new JsonObject
-        {
-            ["status"] = "ok",
-            ["model"] = _engine.ModelId,
-            ["parallel"] = _engine.Options.Parallel,
-            ["active"] = _engine.Statistics.Active,
-        }));
+        // 503 once a failed forward pass has ended the engine's decoding: it refuses every request from then on.
+        _app.MapGet("/health", (HttpContext c) => _engine.Fault is not null
+            ? WriteJsonAsync(c, 503, new JsonObject
+            {
+                ["status"] = "error",
+                ["model"] = _engine.ModelId,
+                ["error"] = "the engine stopped decoding after an internal error and takes no more requests; see the server's log",
+            })
+            : WriteJsonAsync(c, 200, new JsonObject
+            {
+                ["status"] = "ok",
+                ["model"] = _engine.ModelId,
+                ["parallel"] = _engine.Options.Parallel,
+                ["active"] = _engine.Statistics.Active,
+            }));
         _app.MapGet("/v1/models", (HttpContext c) => WriteJsonAsync(c, 200, new JsonObject
         {
             ["object"] = "list",

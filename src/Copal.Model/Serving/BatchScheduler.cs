@@ -55,14 +55,18 @@ internal sealed class BatchScheduler : IDisposable
         {
             throw EngineDisposed();
         }
-        Interlocked.Increment(ref _statistics.RequestsStarted);
         if (!_pending.Writer.TryWrite(job))
         {
             throw _fault is Exception fault
                 ? new InvalidOperationException($"the engine stopped decoding after an error and takes no more requests: {fault.GetType().Name}: {fault.Message.ReplaceLineEndings(" ")}", fault)
                 : EngineDisposed();
         }
+        // Counted once queued: a refused request was never started.
+        Interlocked.Increment(ref _statistics.RequestsStarted);
     }
+
+    /// <summary>The failure that ended the decoding loop, or null while it runs (or after a plain Dispose).</summary>
+    public Exception? Fault => _fault;
 
     private static ObjectDisposedException EngineDisposed() => new(typeof(InferenceEngine).FullName, "the engine was disposed");
 

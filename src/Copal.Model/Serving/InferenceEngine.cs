@@ -95,6 +95,12 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>Bytes of the KV caches the slots hold now (each grows with its sequences, up to <see cref="ContextSize"/> positions).</summary>
     public long KvCacheBytes => _scheduler.KvCacheBytes;
 
+    /// <summary>
+    /// The failure that ended the engine's decoding (a forward pass that threw), after which every request is
+    /// refused with it; null while the engine decodes. A server's health check reports it.
+    /// </summary>
+    public Exception? Fault => _scheduler.Fault;
+
     /// <summary>Generates the whole completion.</summary>
     public async Task<CompletionResult> CompleteAsync(CompletionRequest request, CancellationToken cancellationToken = default)
     {
