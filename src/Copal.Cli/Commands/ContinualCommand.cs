@@ -25,8 +25,8 @@ internal static class ContinualCommand
         var datasets = new Option<string>("--datasets") { Description = "The datasets in arrival order: " + ContinualDataset.Grammar, Required = true }
             .Accept(OptionRules.ByLibrary(v => ContinualDataset.ParseList(v)));
         var methods = new Option<string>("--methods") { Description = "Comma-separated: copal, wanda, sparsegpt, magnitude (each baseline runs as reset and cumulative)", DefaultValueFactory = _ => "copal,wanda,sparsegpt,magnitude" }
-            .Accept(v => v.Split(',', StringSplitOptions.TrimEntries) is var list && !list.All(m => m is "copal" or "wanda" or "sparsegpt" or "magnitude")
-                ? "a comma-separated list of copal, wanda, sparsegpt, magnitude"
+            .Accept(v => v.Split(',', StringSplitOptions.TrimEntries) is var list && !list.All(ContinualRequest.MethodNames.Contains)
+                ? $"a comma-separated list of {string.Join(", ", ContinualRequest.MethodNames)}"
                 : list.Distinct().Count() != list.Length ? "each method at most once" : null);
         var sparsity = PruneCommand.SparsityOption();
         var pattern = PruneCommand.PatternOption();
@@ -76,7 +76,7 @@ internal static class ContinualCommand
                     .Where(o => p.GetResult(o) is { Implicit: false }).Select(o => o.Name)];
                 if (given.Length > 0)
                 {
-                    throw new UsageException($"{string.Join(", ", given)} {(given.Length == 1 ? "applies" : "apply")} only when --methods includes copal (got --methods {string.Join(",", methodList)})");
+                    throw UsageException.ApplyOnly(given, $"when --methods includes copal (got --methods {string.Join(",", methodList)})");
                 }
             }
             if (p.GetResult(seed) is { Implicit: false } && p.GetValue(seedList) is string several)

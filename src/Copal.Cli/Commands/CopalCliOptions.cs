@@ -102,7 +102,7 @@ internal sealed class CopalCliOptions
         {
             if (given.Count > 0)
             {
-                throw new UsageException($"{string.Join(", ", given)} {(given.Count == 1 ? "applies" : "apply")} only to --method copal (got --method {method})");
+                throw UsageException.ApplyOnly(given, $"to --method copal (got --method {method})");
             }
             return;
         }

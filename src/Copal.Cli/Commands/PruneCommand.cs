@@ -124,7 +124,7 @@ internal static class PruneCommand
             // With --layers, the share done (and the ETA) counts the selected layers: the others only run once, dense.
             IReadOnlySet<int>? selected = options.Layers;
             PruneReport report = PruneJob.Run(request, backend,
-                new SyncProgress<PruneProgress>(pr => line.Update(pr.Layer >= pr.Layers ? pr.Stage : $"layer {pr.Layer + 1}/{pr.Layers}: {pr.Stage}{(pr.Linear is null ? "" : $" {pr.Linear}")}",
+                new SyncProgress<PruneProgress>(pr => line.Update(pr.Describe(),
                     selected is null ? pr.Layer : selected.Count(l => l < pr.Layer), selected?.Count ?? pr.Layers)), ct);
             line.Done();
             if (copalState is not null && p.GetValue(copal.State) is string stateDir)
@@ -281,7 +281,7 @@ internal static class PruneCommand
             var given = sampling.Where(o => p.GetResult(o) is { Implicit: false }).Select(o => p.Typed(o)).ToList();
             if (given.Count > 0)
             {
-                throw new UsageException($"{string.Join(", ", given)} {(given.Count == 1 ? "applies" : "apply")} only with --calib (--method {method} without it draws no calibration windows)");
+                throw UsageException.ApplyOnly(given, $"with --calib (--method {method} without it draws no calibration windows)");
             }
         }
         else if (p.GetValue(noLayerError))

@@ -83,4 +83,9 @@ internal static class CliErrors
 }
 
 /// <summary>A bad option value or combination: exit code 2.</summary>
-internal sealed class UsageException(string message) : Exception(message);
+internal sealed class UsageException(string message) : Exception(message)
+{
+    /// <summary>"--a, --b apply only WHEN (got …)": options given where they would change nothing.</summary>
+    public static UsageException ApplyOnly(IReadOnlyCollection<string> given, string when) =>
+        new($"{string.Join(", ", given)} {(given.Count == 1 ? "applies" : "apply")} only {when}");
+}

@@ -83,4 +83,8 @@ public sealed record PruneOptions(SparsityPattern Pattern)
 /// <param name="Layers">The model's decoder layers.</param>
 /// <param name="Stage">What is happening, in words (e.g. "pruning", "rerunning the pruned layer").</param>
 /// <param name="Linear">The tensor being pruned during the "pruning" stage; null otherwise.</param>
-public readonly record struct PruneProgress(int Layer, int Layers, string Stage, string? Linear = null);
+public readonly record struct PruneProgress(int Layer, int Layers, string Stage, string? Linear = null)
+{
+    /// <summary>One line for a progress display: "layer 3/22: pruning model.layers.2.mlp.up_proj.weight", or the stage alone at the end.</summary>
+    public string Describe() => Layer >= Layers ? Stage : $"layer {Layer + 1}/{Layers}: {Stage}{(Linear is null ? "" : $" {Linear}")}";
+}

@@ -70,7 +70,7 @@ public sealed record ContinualRequest(
     }
 
     /// <summary>The methods <see cref="Methods"/> may name (any case, surrounding spaces ignored).</summary>
-    internal static IReadOnlyList<string> MethodNames { get; } = ["copal", "magnitude", "wanda", "sparsegpt"];
+    public static IReadOnlyList<string> MethodNames { get; } = ["copal", "magnitude", "wanda", "sparsegpt"];
 
     /// <summary>
     /// <see cref="Methods"/> as lower-case names: at least one, each known and given once; otherwise an

@@ -188,7 +188,7 @@ public static class ContinualRunner
                                 ExtraFiles = stepState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(stepState, calibration, request.Pattern),
                             };
                             var pruneClock = Stopwatch.StartNew();
-                            PruneJob.Run(pruneRequest, backend, new Relay<PruneProgress>(p => Report(p.Layer >= p.Layers ? p.Stage : $"pruning layer {p.Layer + 1}/{p.Layers}: {p.Stage}")), cancellationToken);
+                            PruneJob.Run(pruneRequest, backend, new Relay<PruneProgress>(p => Report(p.Describe())), cancellationToken);
                             pruneSeconds[t] = pruneClock.Elapsed.TotalSeconds;
                             // A model with the same weights as one already evaluated (e.g. a cumulative step whose mask froze) is not evaluated again.
                             Report("hashing the pruned weights");
