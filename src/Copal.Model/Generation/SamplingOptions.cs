@@ -27,21 +27,23 @@ public sealed record SamplingOptions
     /// <summary>Throws naming the option when a value is out of range.</summary>
     public void Validate()
     {
+        // One line each, in the library's names (CopalChatClient's and the engine's callers meet these; the CLI and the
+        // server check their own options first).
         if (!(Temperature >= 0) || float.IsInfinity(Temperature))
         {
-            throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "--temperature must be a finite number ≥ 0");
+            throw new ArgumentOutOfRangeException(nameof(Temperature), FormattableString.Invariant($"SamplingOptions.Temperature must be a finite number ≥ 0 (0 is greedy), got {Temperature}"));
         }
         if (TopK < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "--top-k must be ≥ 0 (0 disables it)");
+            throw new ArgumentOutOfRangeException(nameof(TopK), FormattableString.Invariant($"SamplingOptions.TopK must be ≥ 0 (0 disables it), got {TopK}"));
         }
         if (!(TopP > 0 && TopP <= 1))
         {
-            throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "--top-p must be in (0, 1]");
+            throw new ArgumentOutOfRangeException(nameof(TopP), FormattableString.Invariant($"SamplingOptions.TopP must be in (0, 1], got {TopP}"));
         }
         if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty))
         {
-            throw new ArgumentOutOfRangeException(nameof(RepetitionPenalty), RepetitionPenalty, "--repetition-penalty must be a finite number > 0");
+            throw new ArgumentOutOfRangeException(nameof(RepetitionPenalty), FormattableString.Invariant($"SamplingOptions.RepetitionPenalty must be a finite number > 0 (1 is none), got {RepetitionPenalty}"));
         }
     }
 }

@@ -80,8 +80,14 @@ public class SamplerTests
     [InlineData(1f, 0, 0f, 1f)]
     [InlineData(1f, 0, 1.5f, 1f)]
     [InlineData(1f, 0, 1f, 0f)]
-    public void Invalid_options_are_rejected(float t, int k, float p, float penalty) =>
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(new SamplingOptions { Temperature = t, TopK = k, TopP = p, RepetitionPenalty = penalty }));
+    public void Invalid_options_are_rejected(float t, int k, float p, float penalty)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(new SamplingOptions { Temperature = t, TopK = k, TopP = p, RepetitionPenalty = penalty }));
+        // One line in the library's names, the value given at its end.
+        Assert.StartsWith($"SamplingOptions.{e.ParamName} must be ", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.DoesNotContain("--", e.Message, StringComparison.Ordinal);
+    }
 
     [Theory]
     [InlineData(1e-38f)]
