@@ -260,13 +260,6 @@ public sealed class LlamaModel : IDisposable
             throw new ArgumentException($"all-row logits for {tokens.Length} tokens need a state with all-row logits and MaxRows ≥ {tokens.Length} (has {state.MaxRows}, logit rows {state.LogitRows})");
         }
         ValidateTokens(tokens);
-        // Grow the cache and the tables once for the whole call, not chunk by chunk.
-        using (_run.EnterScope())
-        {
-            ThrowIfDisposed();
-            state.EnsurePositions(startPos + tokens.Length);
-            EnsureRope(startPos + tokens.Length);
-        }
         int done = 0;
         while (done < tokens.Length)
         {
@@ -275,6 +268,13 @@ public sealed class LlamaModel : IDisposable
             // The lock first, then the check: a Dispose waiting behind a chunk in flight runs before this one.
             using Lock.Scope chunk = _run.EnterScope();
             ThrowIfDisposed();
+            if (done == 0)
+            {
+                // Grow the cache and the tables once for the whole call, not chunk by chunk (a decode step takes
+                // the lock once).
+                state.EnsurePositions(startPos + tokens.Length);
+                EnsureRope(startPos + tokens.Length);
+            }
             int rows = Math.Min(state.MaxRows, tokens.Length - done);
             bool last = done + rows == tokens.Length;
             ForwardChunk(state, tokens.Slice(done, rows), startPos + done, last ? mode : LogitsMode.None, tap);
