@@ -142,7 +142,15 @@ public readonly record struct RowScratch(DeviceBuffer Q, DeviceBuffer K, DeviceB
 /// <param name="KvHeads">Key/value heads; Heads is a multiple of it.</param>
 /// <param name="HeadDim">Width of one head.</param>
 /// <param name="Scale">Multiplier of the q·k scores before the softmax, usually 1/√HeadDim.</param>
-public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale);
+/// <param name="Window">
+/// Sliding-window attention (HF <c>sliding_window</c>): a row at position p attends keys p − Window + 1 … p, the
+/// Window most recent positions including its own, as Hugging Face masks them. 0 attends every earlier position.
+/// </param>
+public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale, int Window = 0)
+{
+    /// <summary>The first key row <paramref name="row"/> attends: 0, or the start of its window.</summary>
+    public int FirstKey(int row) => Window > 0 ? Math.Max(0, StartPos + row + 1 - Window) : 0;
+}
 
 /// <summary>What a backend runs on.</summary>
 /// <param name="Kind">"cpu", "ilgpu-cpu", "cuda" or "opencl".</param>

@@ -9,8 +9,9 @@ namespace Copal.Tensors.Kernels;
 /// </summary>
 public static class Attention
 {
-    /// <summary>Scratch floats one worker needs: one score per attended position.</summary>
-    public static int ScratchLength(in AttentionShape shape) => shape.StartPos + shape.Rows;
+    /// <summary>Scratch floats one worker needs: one score per attended position (at most a window's).</summary>
+    public static int ScratchLength(in AttentionShape shape) =>
+        shape.Window > 0 ? Math.Min(shape.StartPos + shape.Rows, shape.Window) : shape.StartPos + shape.Rows;
 
     /// <summary>Throws unless the spans hold the tensors <paramref name="shape"/> describes.</summary>
     public static void Validate(int qLength, int kLength, int vLength, int outputLength, in AttentionShape shape)
@@ -18,6 +19,10 @@ public static class Attention
         if (shape.Rows < 0 || shape.StartPos < 0 || shape.Heads <= 0 || shape.KvHeads <= 0 || shape.HeadDim <= 0)
         {
             throw new ArgumentException($"attention shape {shape} has a non-positive dimension");
+        }
+        if (shape.Window < 0)
+        {
+            throw new ArgumentException($"attention shape {shape} has a negative window (0 attends every earlier position)");
         }
         if (shape.Heads % shape.KvHeads != 0)
         {
@@ -36,8 +41,8 @@ public static class Attention
     }
 
     /// <summary>
-    /// output[r, h, :] = Σ_t softmax_t(scale · q[r, h]·k[t, g]) · v[t, g] for items [itemStart, itemEnd), t ≤ startPos + r,
-    /// g = h / (heads / kvHeads). <paramref name="scores"/> holds at least <see cref="ScratchLength"/> floats.
+    /// output[r, h, :] = Σ_t softmax_t(scale · q[r, h]·k[t, g]) · v[t, g] for items [itemStart, itemEnd), t ≤ startPos + r
+    /// (and t ≥ <see cref="AttentionShape.FirstKey"/>(r) under a sliding window), g = h / (heads / kvHeads). <paramref name="scores"/> holds at least <see cref="ScratchLength"/> floats.
     /// </summary>
     public static void Compute(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, in AttentionShape shape,
         int itemStart, int itemEnd, Span<float> scores, Span<float> output)
@@ -55,25 +60,28 @@ public static class Attention
         {
             int r = item / shape.Heads, h = item % shape.Heads;
             int kvOffset = (h / group) * d;
-            int length = shape.StartPos + r + 1;
+            // The row's keys first .. startPos + r: the caches from its first key on, so t counts from there.
+            int first = shape.FirstKey(r);
+            int length = shape.StartPos + r + 1 - first;
+            ReadOnlySpan<float> keys = kCache[(first * kvWidth)..], values = vCache[(first * kvWidth)..];
             ReadOnlySpan<float> qh = q.Slice(r * qWidth + h * d, d);
             Span<float> s = scores[..length];
             Span<float> o = output.Slice(r * qWidth + h * d, d);
             if (d < SmallHeadDim)
             {
-                SmallHead(qh, kCache, vCache, kvWidth, kvOffset, shape.Scale, s, o);
+                SmallHead(qh, keys, values, kvWidth, kvOffset, shape.Scale, s, o);
                 continue;
             }
             for (int t = 0; t < length; t++)
             {
                 // HF eager attention: (q·k) then · scale.
-                s[t] = TensorPrimitives.Dot(qh, kCache.Slice(t * kvWidth + kvOffset, d)) * shape.Scale;
+                s[t] = TensorPrimitives.Dot(qh, keys.Slice(t * kvWidth + kvOffset, d)) * shape.Scale;
             }
             Softmax.Compute(s, s);
             o.Clear();
             for (int t = 0; t < length; t++)
             {
-                TensorPrimitives.MultiplyAdd(vCache.Slice(t * kvWidth + kvOffset, d), s[t], o, o);
+                TensorPrimitives.MultiplyAdd(values.Slice(t * kvWidth + kvOffset, d), s[t], o, o);
             }
         }
     }

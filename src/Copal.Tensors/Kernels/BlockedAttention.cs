@@ -12,8 +12,9 @@ namespace Copal.Tensors.Kernels;
 /// <remarks>
 /// A work item is one KV head and a block of <see cref="BlockRows"/> query rows: the query rows of every head that
 /// shares the KV head are stacked (head-major) into one X, so the group's K and V are copied once per item. Keys
-/// past the block's last row are never computed; keys past a row's own position inside the block are zeroed after
-/// the softmax of the visible ones, so each row's result is that of <see cref="Attention"/> up to summation order.
+/// past the block's last row are never computed, nor keys before the block's first row's window (a sliding window,
+/// <see cref="AttentionShape.Window"/>); keys outside a row's own range inside the block are zeroed after the softmax
+/// of the visible ones, so each row's result is that of <see cref="Attention"/> up to summation order.
 /// Head dims below <see cref="SmallHeadDim"/> skip both GEMMs: each row's scores, softmax and weighted sum of V are
 /// computed directly (see <c>RunSmallHeadItem</c>).
 /// </remarks>
@@ -43,7 +44,7 @@ public static unsafe class BlockedAttention
     /// <summary>Scratch floats one worker needs for any item of <paramref name="shape"/>.</summary>
     public static long ScratchLength(in AttentionShape shape)
     {
-        long group = shape.Heads / shape.KvHeads, d = shape.HeadDim, keys = shape.StartPos + shape.Rows;
+        long group = shape.Heads / shape.KvHeads, d = shape.HeadDim, keys = MaxItemKeys(shape);
         long stacked = group * BlockRows;
         if (d < SmallHeadDim)
         {
@@ -86,6 +87,13 @@ public static unsafe class BlockedAttention
 
     private static int RowBlocks(in AttentionShape shape) => (shape.Rows + BlockRows - 1) / BlockRows;
 
+    /// <summary>Most keys one item attends: every position up to the last row, or a block's rows plus a window.</summary>
+    private static long MaxItemKeys(in AttentionShape shape)
+    {
+        long all = (long)shape.StartPos + shape.Rows;
+        return shape.Window > 0 ? Math.Min(all, (long)shape.Window + BlockRows - 1) : all;
+    }
+
     private static void RunItem(float* q, float* kCache, float* vCache, in AttentionShape shape, int item, float* scratch, float* output)
     {
         int blocks = RowBlocks(shape);
@@ -98,7 +106,9 @@ public static unsafe class BlockedAttention
         }
         int d = shape.HeadDim, group = shape.Heads / shape.KvHeads;
         int qWidth = shape.Heads * d, kvWidth = shape.KvHeads * d;
-        int keys = shape.StartPos + r0 + rows; // the block's last row sees this many
+        // The block's keys: from its first row's first key to its last row's position; key t below is kFirst + t.
+        int kFirst = shape.FirstKey(r0);
+        int keys = shape.StartPos + r0 + rows - kFirst;
         int stacked = group * rows;
 
         float* qBlock = scratch;
@@ -116,7 +126,7 @@ public static unsafe class BlockedAttention
                 new ReadOnlySpan<float>(q + (nint)(r0 + i) * qWidth + h * d, d).CopyTo(new Span<float>(qBlock + (nint)(hh * rows + i) * d, d));
             }
         }
-        float* kHead = kCache + g * d, vHead = vCache + g * d;
+        float* kHead = kCache + (nint)kFirst * kvWidth + g * d, vHead = vCache + (nint)kFirst * kvWidth + g * d;
         for (int t = 0; t < keys; t++)
         {
             new ReadOnlySpan<float>(kHead + (nint)t * kvWidth, d).CopyTo(new Span<float>(kCopy + (nint)t * d, d));
@@ -131,11 +141,14 @@ public static unsafe class BlockedAttention
         Gemm.Run(qBlock, stacked, new WeightMatrix(kCopy, DType.F32, keys, d), 0, keys, scores);
         for (int row = 0; row < stacked; row++)
         {
-            int visible = shape.StartPos + r0 + row % rows + 1;
+            // The row sees keys [lo, end) of the block's.
+            int i = row % rows;
+            int lo = shape.FirstKey(r0 + i) - kFirst, end = shape.StartPos + r0 + i + 1 - kFirst;
             float* s = scores + (nint)row * keys;
-            float sum = Softmax.ScaledExp(s, visible, shape.Scale, s);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(new Span<float>(s, visible), 1f / sum, new Span<float>(s, visible));
-            new Span<float>(s + visible, keys - visible).Clear();
+            float sum = Softmax.ScaledExp(s + lo, end - lo, shape.Scale, s + lo);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(new Span<float>(s + lo, end - lo), 1f / sum, new Span<float>(s + lo, end - lo));
+            new Span<float>(s, lo).Clear();
+            new Span<float>(s + end, keys - end).Clear();
         }
         // O[stacked, d] = S · V, with Vᵀ as the weight (d output features over keys).
         Gemm.Run(scores, stacked, new WeightMatrix(vCopy, DType.F32, d, keys), 0, d, oBlock);
@@ -160,7 +173,9 @@ public static unsafe class BlockedAttention
     {
         int d = shape.HeadDim, group = shape.Heads / shape.KvHeads;
         int qWidth = shape.Heads * d, kvWidth = shape.KvHeads * d;
-        int keys = shape.StartPos + r0 + rows; // the block's last row sees this many
+        // The block's keys: from its first row's first key to its last row's position; key t below is kFirst + t.
+        int kFirst = shape.FirstKey(r0);
+        int keys = shape.StartPos + r0 + rows - kFirst;
         // With Vector512 every row is computed in whole steps of keys (padding: zero keys and values), so no
         // row ends in a scalar tail; a tail of 15 keys cost as much as a hundred keys in vectors.
         bool wide = KernelPaths.UseVector512;
@@ -168,7 +183,7 @@ public static unsafe class BlockedAttention
         float* kT = scratch; // Kᵀ [d, ld]
         float* vRows = kT + (nint)d * ld; // V [ld, d]
         float* s = vRows + (nint)ld * d; // one row's scores [ld]
-        float* kHead = kCache + g * d, vHead = vCache + g * d;
+        float* kHead = kCache + (nint)kFirst * kvWidth + g * d, vHead = vCache + (nint)kFirst * kvWidth + g * d;
         for (int t = 0; t < keys; t++)
         {
             float* kRow = kHead + (nint)t * kvWidth;
@@ -188,15 +203,18 @@ public static unsafe class BlockedAttention
             int h = g * group + hh;
             for (int i = 0; i < rows; i++)
             {
-                int visible = shape.StartPos + r0 + i + 1;
+                // The row sees keys [lo, end) of the block's. It is scored from `from` on: lo itself, or with
+                // Vector512 the whole score step lo falls in, the keys before lo masked like those past end.
+                int lo = shape.FirstKey(r0 + i) - kFirst, end = shape.StartPos + r0 + i + 1 - kFirst;
+                int from = wide ? lo / SmallHeadStep * SmallHeadStep : lo;
                 nint at = (nint)(r0 + i) * qWidth + h * d;
-                float max = wide ? Scores512(q + at, kT, ld, visible, d, s) : Scores(q + at, kT, ld, visible, d, s);
-                // Past `visible` the scores are −∞: their numerators are 0 and add nothing below.
-                int n = wide ? RoundUp(visible, Vector512<float>.Count) : visible;
+                float max = wide ? Scores512(q + at, kT + from, ld, lo - from, end - from, d, s) : Scores(q + at, kT + lo, ld, end - lo, d, s);
+                // Outside [lo, end) the scores are −∞: their numerators are 0 and add nothing below.
+                int n = wide ? RoundUp(end - from, Vector512<float>.Count) : end - lo;
                 // HF eager order: (q·k) · scale, then softmax; O = (Σ_t e_t · v_t) / Σ_t e_t, the normalization
                 // folded into the sum so the row is read once more, not twice.
                 float sum = Softmax.ScaledExp(s, n, shape.Scale, max * shape.Scale, s);
-                WeightedSumOfRows(s, vRows, n, d, output + at, 1f / sum);
+                WeightedSumOfRows(s, vRows + (nint)from * d, n, d, output + at, 1f / sum);
             }
         }
     }
@@ -204,10 +222,11 @@ public static unsafe class BlockedAttention
     private static int RoundUp(int value, int step) => (value + step - 1) / step * step;
 
     /// <summary>
-    /// s[t] = Σ_{j &lt; d} q[j] · kT[j, t] (FMAs in j order from zero) for t &lt; n, and −∞ for t up to the next
-    /// multiple of <see cref="SmallHeadStep"/> (kT's stride <paramref name="ld"/> covers it); returns max_{t &lt; n} s[t].
+    /// s[t] = Σ_{j &lt; d} q[j] · kT[j, t] (FMAs in j order from zero) for <paramref name="lo"/> ≤ t &lt; n, and −∞
+    /// for t below lo (lo &lt; <see cref="SmallHeadStep"/>) and up to the next multiple of SmallHeadStep (kT's stride
+    /// <paramref name="ld"/> covers it); returns max_{lo ≤ t &lt; n} s[t].
     /// </summary>
-    private static float Scores512(float* q, float* kT, int ld, int n, int d, float* s)
+    private static float Scores512(float* q, float* kT, int ld, int lo, int n, int d, float* s)
     {
         Vector512<float> vmax = Vector512.Create(float.NegativeInfinity);
         Vector512<int> lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -224,14 +243,15 @@ public static unsafe class BlockedAttention
                 a2 = Vector512.FusedMultiplyAdd(qj, Vector512.Load(k + 32), a2);
                 a3 = Vector512.FusedMultiplyAdd(qj, Vector512.Load(k + 48), a3);
             }
-            if (t + SmallHeadStep > n)
+            if (t + SmallHeadStep > n || t < lo)
             {
+                // Keys t + lane outside [lo, n) are hidden.
                 Vector512<float> hidden = Vector512.Create(float.NegativeInfinity);
-                Vector512<int> last = Vector512.Create(n - t);
-                a0 = Vector512.ConditionalSelect(Vector512.LessThan(lane, last).AsSingle(), a0, hidden);
-                a1 = Vector512.ConditionalSelect(Vector512.LessThan(lane + Vector512.Create(16), last).AsSingle(), a1, hidden);
-                a2 = Vector512.ConditionalSelect(Vector512.LessThan(lane + Vector512.Create(32), last).AsSingle(), a2, hidden);
-                a3 = Vector512.ConditionalSelect(Vector512.LessThan(lane + Vector512.Create(48), last).AsSingle(), a3, hidden);
+                Vector512<int> first = Vector512.Create(lo - t), last = Vector512.Create(n - t);
+                a0 = Vector512.ConditionalSelect(Visible(lane, first, last), a0, hidden);
+                a1 = Vector512.ConditionalSelect(Visible(lane + Vector512.Create(16), first, last), a1, hidden);
+                a2 = Vector512.ConditionalSelect(Visible(lane + Vector512.Create(32), first, last), a2, hidden);
+                a3 = Vector512.ConditionalSelect(Visible(lane + Vector512.Create(48), first, last), a3, hidden);
             }
             a0.Store(s + t);
             a1.Store(s + t + 16);
@@ -241,6 +261,10 @@ public static unsafe class BlockedAttention
         }
         return MaxOf(Vector256.Max(vmax.GetLower(), vmax.GetUpper()));
     }
+
+    /// <summary>Lanes with first ≤ lane &lt; last, as a float mask.</summary>
+    private static Vector512<float> Visible(Vector512<int> lane, Vector512<int> first, Vector512<int> last) =>
+        (Vector512.GreaterThanOrEqual(lane, first) & Vector512.LessThan(lane, last)).AsSingle();
 
     /// <summary>s[t] = Σ_{j &lt; d} q[j] · kT[j, t] for t &lt; n (FMAs in j order from zero); returns max_t s[t].</summary>
     private static float Scores(float* q, float* kT, int ld, int n, int d, float* s)

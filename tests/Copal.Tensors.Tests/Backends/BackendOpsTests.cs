@@ -307,6 +307,22 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             (b, d) => b.Attention(d[0], d[1], d[2], d[3], shape));
     }
 
+    [BackendTheory]
+    [InlineData(1, 130, 8, 2, 16, 100)]  // decode under a window (split over groups where the plan splits)
+    [InlineData(1, 700, 2, 1, 128, 300)] // decode, a window over more keys than a block
+    [InlineData(1, 40, 4, 4, 8, 9)]      // decode, a window shorter than a block
+    [InlineData(7, 70, 4, 1, 128, 20)]   // chunked prefill: each row's window starts one key later
+    [InlineData(5, 3, 6, 3, 33, 4)]      // prefill after a short cache, odd head dim (the scalar kernel)
+    public void Attention_under_a_sliding_window_matches_cpu(int rows, int startPos, int heads, int kvHeads, int headDim, int window)
+    {
+        int positions = startPos + rows;
+        var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim), window);
+        AssertMatchesCpu($"Attention {shape}",
+            [Rand.Floats(rows * heads * headDim, 1, 2f), Rand.Floats(positions * kvHeads * headDim, 2, 2f),
+             Rand.Floats(positions * kvHeads * headDim, 3), new float[rows * heads * headDim]], 3,
+            (b, d) => b.Attention(d[0], d[1], d[2], d[3], shape));
+    }
+
     [BackendFact]
     public void Copy_between_buffers_matches_cpu() =>
         AssertMatchesCpu("Copy", [Rand.Floats(300, 1), Rand.Floats(500, 2)], 1, (b, d) => b.Copy(d[0], 17, d[1], 101, 263));

@@ -52,4 +52,41 @@ public class AttentionTests
         BlockedAttention.Compute(q, k, v, shape, mid, items, scratch, output);
         Tolerances.AssertClose(output, expected, what: "blocked attention");
     }
+
+    [Theory]
+    [InlineData(1, 40, 8, 2, 16, 9)]     // decode: the row sees its window, not the cache before it
+    [InlineData(7, 11, 4, 1, 64, 5)]     // chunked prefill: each row's window starts one key later
+    [InlineData(5, 0, 6, 3, 8, 3)]       // small heads, a window smaller than the prompt
+    [InlineData(3, 2, 4, 2, 16, 100)]    // a window wider than every position: full causal
+    public void Attention_under_a_sliding_window_matches_reference(int rows, int startPos, int heads, int kvHeads, int headDim, int window)
+    {
+        var (q, k, v, shape) = Inputs(rows, startPos, heads, kvHeads, headDim, window);
+        float[] expected = Reference.Attention(q, k, v, rows, startPos, heads, kvHeads, headDim, shape.Scale, window);
+        var output = new float[q.Length];
+        Attention.Compute(q, k, v, shape, 0, rows * heads, new float[Attention.ScratchLength(shape)], output);
+        Tolerances.AssertClose(output, expected, what: $"attention under a window of {window}");
+    }
+
+    [Theory]
+    [InlineData(61, 0, 8, 2, 64, 20)]    // rows of one block start their windows at different keys
+    [InlineData(50, 37, 6, 3, 33, 7)]    // after a cache, a window narrower than a block
+    [InlineData(100, 5, 4, 1, 64, 64)]   // three row blocks
+    [InlineData(70, 0, 8, 4, 8, 10)]     // small heads, vectorized: windows starting inside a score step
+    [InlineData(150, 90, 4, 2, 8, 100)]  // small heads: windows starting past the first score step
+    [InlineData(33, 9, 4, 2, 6, 4)]      // small odd heads
+    public void Blocked_attention_under_a_sliding_window_matches_reference(int rows, int startPos, int heads, int kvHeads, int headDim, int window)
+    {
+        var (q, k, v, shape) = Inputs(rows, startPos, heads, kvHeads, headDim, window);
+        float[] expected = Reference.Attention(q, k, v, rows, startPos, heads, kvHeads, headDim, shape.Scale, window);
+        var output = new float[q.Length];
+        BlockedAttention.Compute(q, k, v, shape, 0, BlockedAttention.Items(shape), new float[BlockedAttention.ScratchLength(shape)], output);
+        Tolerances.AssertClose(output, expected, what: $"blocked attention under a window of {window}");
+    }
+
+    private static (float[] Q, float[] K, float[] V, AttentionShape Shape) Inputs(int rows, int startPos, int heads, int kvHeads, int headDim, int window)
+    {
+        int positions = startPos + rows;
+        return (Rand.Floats(rows * heads * headDim, 1, 2f), Rand.Floats(positions * kvHeads * headDim, 2, 2f),
+            Rand.Floats(positions * kvHeads * headDim, 3), new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim), window));
+    }
 }

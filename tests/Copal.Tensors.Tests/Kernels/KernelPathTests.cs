@@ -105,18 +105,20 @@ public class KernelPathTests
         OnEachPath(path =>
         {
             // Head dim 8 (stories260K) across the 64-key score steps: rows whose keys end inside a step, on a step's
-            // edge and past two steps; and an odd small head on the plain loops.
-            foreach (var (rows, startPos, heads, kvHeads, headDim) in new[] { (70, 0, 8, 4, 8), (130, 63, 8, 4, 8), (48, 16, 4, 2, 8), (33, 9, 4, 2, 6) })
+            // edge and past two steps; and an odd small head on the plain loops. Windows (the last number, 0: none)
+            // start inside a step, on a step's edge and past several steps.
+            foreach (var (rows, startPos, heads, kvHeads, headDim, window) in new[] { (70, 0, 8, 4, 8, 0), (130, 63, 8, 4, 8, 0), (48, 16, 4, 2, 8, 0),
+                (33, 9, 4, 2, 6, 0), (130, 63, 8, 4, 8, 37), (100, 100, 4, 2, 8, 64), (200, 10, 4, 2, 8, 129), (33, 9, 4, 2, 6, 5) })
             {
                 float[] q = Rand.Floats(rows * heads * headDim, 1, 2f);
                 float[] k = Rand.Floats((startPos + rows) * kvHeads * headDim, 2, 2f);
                 float[] v = Rand.Floats((startPos + rows) * kvHeads * headDim, 3);
-                var shape = new Copal.Tensors.Backends.AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
-                float[] expected = Reference.Attention(q, k, v, rows, startPos, heads, kvHeads, headDim, shape.Scale);
+                var shape = new Copal.Tensors.Backends.AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim), window);
+                float[] expected = Reference.Attention(q, k, v, rows, startPos, heads, kvHeads, headDim, shape.Scale, window);
                 var output = new float[q.Length];
                 var scratch = new float[BlockedAttention.ScratchLength(shape)];
                 BlockedAttention.Compute(q, k, v, shape, 0, BlockedAttention.Items(shape), scratch, output);
-                Tolerances.AssertClose(output, expected, what: $"blocked attention {path} rows={rows} start={startPos} d={headDim}");
+                Tolerances.AssertClose(output, expected, what: $"blocked attention {path} rows={rows} start={startPos} d={headDim} window={window}");
             }
         });
     }

@@ -59,27 +59,33 @@ internal static class Reference
         }
     }
 
-    public static float[] Attention(float[] q, float[] k, float[] v, int rows, int startPos, int heads, int kvHeads, int d, float scale)
+    /// <summary>
+    /// Causal attention in double precision with Hugging Face's mask written out: query position p sees key t when
+    /// t ≤ p and, with a window W above 0, t &gt; p − W (transformers' sliding_window_overlay); other scores are −∞.
+    /// </summary>
+    public static float[] Attention(float[] q, float[] k, float[] v, int rows, int startPos, int heads, int kvHeads, int d, float scale, int window = 0)
     {
         var o = new float[rows * heads * d];
-        int group = heads / kvHeads;
+        int group = heads / kvHeads, keys = startPos + rows;
         for (int r = 0; r < rows; r++)
         {
+            int p = startPos + r;
             for (int h = 0; h < heads; h++)
             {
-                int g = h / group, len = startPos + r + 1;
-                var s = new double[len];
-                for (int t = 0; t < len; t++)
+                int g = h / group;
+                var s = new double[keys];
+                for (int t = 0; t < keys; t++)
                 {
+                    bool visible = t <= p && (window == 0 || t > p - window);
                     double dot = 0;
                     for (int i = 0; i < d; i++)
                     {
                         dot += (double)q[(r * heads + h) * d + i] * k[(t * kvHeads + g) * d + i];
                     }
-                    s[t] = dot * scale;
+                    s[t] = visible ? dot * scale : double.NegativeInfinity;
                 }
                 double max = s.Max(), sum = 0;
-                for (int t = 0; t < len; t++)
+                for (int t = 0; t < keys; t++)
                 {
                     s[t] = Math.Exp(s[t] - max);
                     sum += s[t];
@@ -87,7 +93,7 @@ internal static class Reference
                 for (int i = 0; i < d; i++)
                 {
                     double acc = 0;
-                    for (int t = 0; t < len; t++)
+                    for (int t = 0; t < keys; t++)
                     {
                         acc += s[t] / sum * v[(t * kvHeads + g) * d + i];
                     }

@@ -187,6 +187,10 @@ public sealed partial class IlgpuBackend
         {
             throw new ArgumentException($"{op}: invalid shape {shape}; heads must be a positive multiple of kvHeads");
         }
+        if (shape.Window < 0)
+        {
+            throw new ArgumentException($"{op}: invalid shape {shape}; the window must be ≥ 0 (0 attends every earlier position)");
+        }
         if (shape.HeadDim > MaxAttentionHeadDim)
         {
             throw new NotSupportedException($"{op}: headDim {shape.HeadDim} exceeds the kernel's limit of {MaxAttentionHeadDim}");
@@ -200,7 +204,7 @@ public sealed partial class IlgpuBackend
         // the CPU accelerator would read shifted data. Whole buffers and BatchRowAttention's rows always qualify when
         // the head dimension is a multiple of 4; any other view takes the scalar kernel.
         bool quads = shape.HeadDim % 4 == 0 && StartsOnQuad(qv) && StartsOnQuad(kv) && StartsOnQuad(vv) && StartsOnQuad(ov);
-        int keys = shape.StartPos + 1;
+        int keys = shape.StartPos + 1 - shape.FirstKey(0);
         int splits = quads && shape.Rows == 1 ? _plan.AttentionSplits(shape.Heads, keys) : 1;
         if (splits > 1)
         {
@@ -209,13 +213,13 @@ public sealed partial class IlgpuBackend
             splits = (keys + keysPerSplit - 1) / keysPerSplit;
             ArrayView<float> partials = AttentionScratch((long)shape.Heads * splits * AttentionQuadsKernels.PartialStride(shape.HeadDim));
             _kernels.AttentionSplit(new KernelConfig(new Index2D(shape.Heads, splits), new Index2D(_plan.AttentionGroup, 1)),
-                qv, kv, vv, partials, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale, keysPerSplit);
+                qv, kv, vv, partials, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale, shape.Window, keysPerSplit);
             _kernels.AttentionCombine(shape.Heads * shape.HeadDim, partials, ov, shape.HeadDim, splits);
             return;
         }
         var attention = quads ? _kernels.AttentionQuads : _kernels.Attention;
         attention(new KernelConfig(new Index2D(shape.Heads, shape.Rows), new Index2D(_plan.AttentionGroup, 1)),
-            qv, kv, vv, ov, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale);
+            qv, kv, vv, ov, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale, shape.Window);
     }
 
     /// <summary>Whether the view's first element is 16-byte aligned (a constrained call: no boxing on the decode path).</summary>

@@ -20,9 +20,10 @@ internal static class AttentionKernel
     /// reductions run once per block either way), the group finds the block maximum and the sum of exponentials,
     /// and the running (online) softmax (<see cref="OnlineSoftmax"/>) rescales the accumulated output, so memory does
     /// not grow with the sequence. The query, the block's probabilities and the output accumulator live in shared memory.
+    /// A <paramref name="window"/> above 0 starts each row's keys at its sliding window (<see cref="AttentionShape.Window"/>).
     /// </summary>
     public static void Attention(ArrayView<float> q, ArrayView<float> kCache, ArrayView<float> vCache, ArrayView<float> output,
-        int startPos, int heads, int kvHeads, int headDim, float scale)
+        int startPos, int heads, int kvHeads, int headDim, float scale, int window)
     {
         ArrayView<float> qs = SharedMemory.Allocate<float>(MaxHeadDim);
         ArrayView<float> acc = SharedMemory.Allocate<float>(MaxHeadDim);
@@ -34,6 +35,7 @@ internal static class AttentionKernel
         long kvOffset = (long)kvHead * headDim;
         long qBase = ((long)row * heads * headDim) + ((long)head * headDim);
         int keys = startPos + row + 1;
+        int firstKey = FirstKey(keys, window);
 
         for (int d = t; d < headDim; d += block)
         {
@@ -43,7 +45,7 @@ internal static class AttentionKernel
         Group.Barrier();
 
         OnlineSoftmax state = OnlineSoftmax.Start();
-        for (int j0 = 0; j0 < keys; j0 += KeyBlock)
+        for (int j0 = firstKey; j0 < keys; j0 += KeyBlock)
         {
             int count = IntrinsicMath.Min(KeyBlock, keys - j0);
             float blockMax = float.MinValue;
@@ -80,4 +82,7 @@ internal static class AttentionKernel
             output[qBase + d] = acc[d] * inv;
         }
     }
+
+    /// <summary>The first of a row's <paramref name="keys"/> keys it attends: 0, or the start of its window (0: none).</summary>
+    public static int FirstKey(int keys, int window) => window > 0 ? IntrinsicMath.Max(0, keys - window) : 0;
 }

@@ -25,9 +25,9 @@ internal static class AttentionQuadsKernels
     /// <summary>Floats of one split's partial result: the head's unnormalized output, then its maximum and sum (padded to a quad).</summary>
     public static int PartialStride(int headDim) => headDim + 4;
 
-    /// <summary>Grid (heads, rows): every key of each query row.</summary>
+    /// <summary>Grid (heads, rows): every key of each query row (its window's, with a <paramref name="window"/> above 0).</summary>
     public static void Attention(ArrayView<float> q, ArrayView<float> kCache, ArrayView<float> vCache, ArrayView<float> output,
-        int startPos, int heads, int kvHeads, int headDim, float scale)
+        int startPos, int heads, int kvHeads, int headDim, float scale, int window)
     {
         ArrayView<Quad> qs = SharedMemory.Allocate<Quad>(AttentionKernel.MaxHeadDim / 4);
         ArrayView<Quad> acc = SharedMemory.Allocate<Quad>(AttentionKernel.KeyBlock);
@@ -36,7 +36,8 @@ internal static class AttentionQuadsKernels
         var layout = new Layout(head, heads, kvHeads, headDim, Group.DimX);
         long qBase = (((long)row * heads) + head) * layout.Quads;
         Begin(q.Cast<Quad>(), qBase, qs, acc, layout);
-        OnlineSoftmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), 0, startPos + row + 1, scale, layout);
+        int keys = startPos + row + 1;
+        OnlineSoftmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), AttentionKernel.FirstKey(keys, window), keys, scale, layout);
         ArrayView<Quad> out4 = output.Cast<Quad>();
         float inv = 1f / state.Sum;
         for (int u = Group.IdxX; u < layout.Quads; u += layout.Block)
@@ -46,12 +47,12 @@ internal static class AttentionQuadsKernels
     }
 
     /// <summary>
-    /// One decode row, grid (heads, splits): split s takes keys [s · keysPerSplit, (s + 1) · keysPerSplit) and
-    /// writes its unnormalized output, maximum and sum to <paramref name="partials"/> (<see cref="PartialStride"/>
-    /// floats per head and split).
+    /// One decode row, grid (heads, splits): split s takes keys [f + s · keysPerSplit, f + (s + 1) · keysPerSplit),
+    /// f the row's first key (0, or its window's start), and writes its unnormalized output, maximum and sum to
+    /// <paramref name="partials"/> (<see cref="PartialStride"/> floats per head and split).
     /// </summary>
     public static void AttentionSplit(ArrayView<float> q, ArrayView<float> kCache, ArrayView<float> vCache, ArrayView<float> partials,
-        int startPos, int heads, int kvHeads, int headDim, float scale, int keysPerSplit)
+        int startPos, int heads, int kvHeads, int headDim, float scale, int window, int keysPerSplit)
     {
         ArrayView<Quad> qs = SharedMemory.Allocate<Quad>(AttentionKernel.MaxHeadDim / 4);
         ArrayView<Quad> acc = SharedMemory.Allocate<Quad>(AttentionKernel.KeyBlock);
@@ -59,7 +60,7 @@ internal static class AttentionQuadsKernels
         int head = Grid.IdxX, split = Grid.IdxY, splits = Grid.DimY;
         var layout = new Layout(head, heads, kvHeads, headDim, Group.DimX);
         Begin(q.Cast<Quad>(), (long)head * layout.Quads, qs, acc, layout);
-        int first = split * keysPerSplit;
+        int first = AttentionKernel.FirstKey(startPos + 1, window) + (split * keysPerSplit);
         OnlineSoftmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), first,
             IntrinsicMath.Min(startPos + 1, first + keysPerSplit), scale, layout);
         long at = (((long)head * splits) + split) * PartialStride(headDim);
