@@ -7,6 +7,7 @@ Subcommands (run with the system python3; see tools/reference/README.md):
   logits    --model DIR --text TEXT                 print ids and the argmax/logsumexp of each position
   bench     --model DIR --prefill N --decode M      PyTorch eager speed (stored dtype, 2 threads)
   selftest                                          KV cache vs full forward, bf16 reader, RoPE variants
+  window-goldens --model DIR --text FILE --out FILE   a model's weights under a Mistral sliding window: logits, ppl
 
 Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention):
   h = embed[ids]
@@ -15,6 +16,7 @@ Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention
   rmsnorm(x) = w * (x * rsqrt(mean(x^2) + eps)), computed in f32 (or f64 when the model runs in f64)
   RoPE: rotate-half layout, inv_freq[i] = 1 / theta^(2i/head_dim), rope_scaling none / linear / llama3
   GQA: kv heads repeated num_heads / num_kv_heads times (repeat_kv), causal softmax(q k^T / sqrt(head_dim)).
+  Sliding window (Mistral; Qwen2 with use_sliding_window): a sliding layer's query at p sees keys t > p - window.
 """
 
 import argparse
@@ -129,13 +131,35 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def sliding_windows(cfg, n_layers):
+    """Each layer's attention window (0: none), with the defaults of the HF config classes: MistralConfig's
+    sliding_window is 4096 when absent (null: none); Qwen2Config's applies only with use_sliding_window, to the
+    layers from max_window_layers (28) on, or to those layer_types names "sliding_attention"; LlamaConfig has none."""
+    arch = (cfg.get("architectures") or [None])[0] or {"mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}.get(cfg.get("model_type"))
+    if arch == "MistralForCausalLM":
+        window = cfg["sliding_window"] if "sliding_window" in cfg else 4096
+        first = 0
+    elif arch == "Qwen2ForCausalLM" and cfg.get("use_sliding_window"):
+        window = cfg["sliding_window"] if "sliding_window" in cfg else 4096
+        first = cfg.get("max_window_layers", 28)
+    else:
+        return [0] * n_layers
+    if not window:
+        return [0] * n_layers
+    types = cfg.get("layer_types")
+    if types is not None:
+        return [window if types[i] == "sliding_attention" else 0 for i in range(n_layers)]
+    return [window if i >= first else 0 for i in range(n_layers)]
+
+
 class Llama:
-    def __init__(self, model_dir, dtype=None, rope_dtype=None):
+    def __init__(self, model_dir, dtype=None, rope_dtype=None, config_changes=None):
         """dtype: torch dtype for all weights and activations, or None = the stored dtype.
         rope_dtype: dtype of inv_freq and the angle product (HF: float32); default = compute dtype,
-        but never below float32."""
+        but never below float32. config_changes: fields that replace config.json's."""
         with open(os.path.join(model_dir, "config.json")) as f:
             self.cfg = cfg = json.load(f)
+        cfg.update(config_changes or {})
         self.tensors, self.stored = load_model_tensors(model_dir, dtype)
         t = self.tensors
         self.dtype = t["model.embed_tokens.weight"].dtype
@@ -169,6 +193,7 @@ class Llama:
                 "gateb": g("mlp.gate_proj.bias"), "upb": g("mlp.up_proj.bias"), "downb": g("mlp.down_proj.bias"),
             })
         self.norm = t["model.norm.weight"]
+        self.windows = sliding_windows(cfg, self.n_layers)
 
     # HF LlamaRMSNorm: in float32 (or wider), then weight * x.to(input dtype)
     def rmsnorm(self, x, w):
@@ -221,7 +246,10 @@ class Llama:
             scores = (q @ k.transpose(1, 2)) / math.sqrt(hd)                      # [nh, T, S]
             qpos = torch.arange(S - T, S)[:, None]
             kpos = torch.arange(S)[None, :]
-            scores = scores.masked_fill(kpos > qpos, float("-inf"))
+            hidden = kpos > qpos
+            if self.windows[li]:
+                hidden = hidden | (kpos <= qpos - self.windows[li])
+            scores = scores.masked_fill(hidden, float("-inf"))
             # HF eager: softmax in float32, then back to the activation dtype
             sdt = torch.float64 if scores.dtype == torch.float64 else torch.float32
             probs = torch.softmax(scores.to(sdt), dim=-1).to(q.dtype)
@@ -557,6 +585,41 @@ def write_json(path, obj):
     print(f"wrote {path}: {len(s.encode('utf-8'))} bytes")
 
 
+WINDOW_TOP = 8  # the window goldens store each position's 8 largest logits
+
+
+def cmd_window_goldens(args):
+    """The testbed model's weights under a Mistral config with a sliding window: float64 logits of a passage
+    (argmax, logsumexp, top logits) and the perplexity of an eval text, with the window and without it."""
+    tok = SpBpe(os.path.join(args.model, "tokenizer.json"))
+    changes = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": args.window}
+    model = Llama(args.model, dtype=torch.float64, config_changes=changes)
+    full = Llama(args.model, dtype=torch.float64, config_changes=dict(changes, sliding_window=None))
+    with open(args.text, encoding="utf-8") as f:
+        text = f.read()[: args.chars]
+    ids = tok.encode(text)
+    case = ids[: args.case_tokens]
+    with torch.no_grad():
+        logits = model.forward(torch.tensor(case))
+        r = perplexity(model, ids, args.seqlen)
+        r_full = perplexity(full, ids, args.seqlen)
+    rows = []
+    for row in logits:
+        top = torch.topk(row, WINDOW_TOP).indices.tolist()
+        rows.append({"ids": top, "values": [fmt(float(row[i])) for i in top]})
+    write_json(args.out, {
+        "model": os.path.basename(os.path.normpath(args.model)), "config_changes": changes, "dtype": "float64",
+        "computation": "independent torch forward (tools/reference/llama_reference.py), the model's BF16 weights "
+                       "widened to float64, each layer's query at p masked from keys t <= p - sliding_window",
+        "text": os.path.basename(args.text), "characters": len(text), "tokens": len(ids),
+        "first_16_ids": ids[:16], "last_16_ids": ids[-16:],
+        "case": {"ids": case, "argmax": [int(a) for a in logits.argmax(-1)],
+                 "logsumexp": [fmt(v) for v in torch.logsumexp(logits, -1).tolist()], "logits": rows},
+        "perplexity": r, "perplexity_without_window": r_full})
+    print(f"window {args.window}: ppl {r['ppl']:.6f}, without the window {r_full['ppl']:.6f}")
+    return 0
+
+
 def cmd_logits(args):
     tok = SpBpe(os.path.join(args.model, "tokenizer.json"))
     model = Llama(args.model, dtype=torch.float64)
@@ -670,8 +733,17 @@ def main(argv=None):
     p.add_argument("--decode", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     sub.add_parser("selftest")
+    p = sub.add_parser("window-goldens")
+    p.add_argument("--model", required=True, help="the testbed model folder")
+    p.add_argument("--text", required=True, help="a UTF-8 text file")
+    p.add_argument("--out", required=True)
+    p.add_argument("--window", type=int, default=32)
+    p.add_argument("--chars", type=int, default=8000)
+    p.add_argument("--seqlen", type=int, default=256)
+    p.add_argument("--case-tokens", type=int, default=200)
     args = ap.parse_args(argv)
-    return {"selftest": cmd_selftest, "tokcheck": cmd_tokcheck, "goldens": cmd_goldens, "logits": cmd_logits, "bench": cmd_bench}[args.cmd](args)
+    return {"selftest": cmd_selftest, "tokcheck": cmd_tokcheck, "goldens": cmd_goldens, "logits": cmd_logits, "bench": cmd_bench,
+            "window-goldens": cmd_window_goldens}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ internal readonly struct ConfigReader(JsonElement root, string source)
     public int RequiredInt(string name, int min) =>
         OptionalInt(name, min) ?? throw Error($"missing required field '{name}' (an integer ≥ {min})");
 
+    /// <summary>Whether the config has the field at all (null included): HF keeps a default only for absent fields.</summary>
+    public bool Has(string name) => root.TryGetProperty(name, out _);
+
     public int? OptionalInt(string name, int min)
     {
         if (!root.TryGetProperty(name, out JsonElement e) || e.ValueKind == JsonValueKind.Null)
@@ -85,6 +88,20 @@ internal readonly struct ConfigReader(JsonElement root, string source)
 
     public string? OptionalString(string name) =>
         root.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+
+    /// <summary>A list of strings, or null when the field is absent or null.</summary>
+    public IReadOnlyList<string>? OptionalStringList(string name)
+    {
+        if (!root.TryGetProperty(name, out JsonElement e) || e.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        if (e.ValueKind != JsonValueKind.Array || e.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
+        {
+            throw Error($"field '{name}' must be a list of strings, found {Describe(e)}");
+        }
+        return [.. e.EnumerateArray().Select(item => item.GetString()!)];
+    }
 
     public IReadOnlyList<int> IntOrIntList(string name)
     {

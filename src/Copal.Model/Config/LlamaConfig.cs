@@ -55,11 +55,23 @@ public sealed record LlamaConfig
     /// </summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     /// <summary>
-    /// HF <c>sliding_window</c> where the model declares one (Mistral 7B v0.1: 4,096; Qwen2 only with
-    /// <c>use_sliding_window</c>), else null. Read, not applied: attention is full causal, which equals the sliding
-    /// window up to this many positions and differs beyond it.
+    /// HF <c>sliding_window</c> where the model attends through one (Mistral 7B v0.1: 4,096; Qwen2 only with
+    /// <c>use_sliding_window</c>; never LLaMA, whose HF class has no such field), else null. The layers of
+    /// <see cref="SlidingWindowLayers"/> attend the last this many positions; see <see cref="AttentionWindow"/>.
     /// </summary>
     public int? SlidingWindow { get; init; }
+    /// <summary>
+    /// The layers, ascending, that attend through <see cref="SlidingWindow"/>, as Hugging Face picks them: every layer
+    /// of a Mistral; a Qwen2's from <c>max_window_layers</c> (default 28) on; or, where the config lists
+    /// <c>layer_types</c>, those it names "sliding_attention". Empty without a window.
+    /// </summary>
+    public IReadOnlyList<int> SlidingWindowLayers { get; init; } = [];
+
+    /// <summary>
+    /// The attention window of <paramref name="layer"/> for <see cref="Copal.Tensors.Backends.AttentionShape.Window"/>: the
+    /// sliding window where the layer has one, else 0 (every earlier position).
+    /// </summary>
+    public int AttentionWindow(int layer) => SlidingWindow is int window && SlidingWindowLayers.Contains(layer) ? window : 0;
 
     /// <summary>Width of the query projection output: heads × head_dim.</summary>
     public int QDim => NumHeads * HeadDim;
@@ -150,8 +162,8 @@ public sealed record LlamaConfig
             throw r.Error("mlp_bias: true is not supported (LLaMA-family MLPs have no biases)");
         }
         bool qwen2 = architecture == "Qwen2ForCausalLM";
-        bool useSliding = r.OptionalBool("use_sliding_window") ?? !qwen2;
-        int? slidingWindow = useSliding ? r.OptionalInt("sliding_window", min: 1) : null;
+        int layers = r.RequiredInt("num_hidden_layers", min: 1);
+        (int? slidingWindow, IReadOnlyList<int> slidingLayers) = ReadSlidingWindow(r, architecture, layers);
         int vocab = r.RequiredInt("vocab_size", min: 1);
         int? bos = r.OptionalInt("bos_token_id", min: 0);
         IReadOnlyList<int> eos = r.IntOrIntList("eos_token_id");
@@ -168,7 +180,7 @@ public sealed record LlamaConfig
             Architecture = architecture,
             HiddenSize = hidden,
             IntermediateSize = r.RequiredInt("intermediate_size", min: 1),
-            NumLayers = r.RequiredInt("num_hidden_layers", min: 1),
+            NumLayers = layers,
             NumHeads = heads,
             NumKvHeads = kvHeads,
             HeadDim = headDim,
@@ -183,10 +195,49 @@ public sealed record LlamaConfig
             BosTokenId = bos,
             EosTokenIds = eos,
             SlidingWindow = slidingWindow,
+            SlidingWindowLayers = slidingLayers,
         };
+    }
+
+    /// <summary>
+    /// The window and the layers it applies to, with Hugging Face's defaults: MistralConfig's sliding_window is 4,096
+    /// when the field is absent (null turns it off); Qwen2Config's applies only with use_sliding_window, to layers from
+    /// max_window_layers (28) on; LlamaConfig has none.
+    /// </summary>
+    private static (int? Window, IReadOnlyList<int> Layers) ReadSlidingWindow(ConfigReader r, string architecture, int layers)
+    {
+        int? window = architecture switch
+        {
+            "MistralForCausalLM" => r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096,
+            "Qwen2ForCausalLM" when r.OptionalBool("use_sliding_window") == true => r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096,
+            _ => null,
+        };
+        IReadOnlyList<string>? types = r.OptionalStringList("layer_types");
+        if (types is not null && types.Count != layers)
+        {
+            throw r.Error(FormattableString.Invariant($"field 'layer_types' must name one attention type per layer ({layers}), found {types.Count}"));
+        }
+        foreach (string type in types ?? [])
+        {
+            if (type is not ("full_attention" or "sliding_attention"))
+            {
+                throw r.Error($"field 'layer_types' holds '{type}'; supported: full_attention, sliding_attention");
+            }
+        }
+        if (window is null)
+        {
+            return (null, []);
+        }
+        int from = architecture == "Qwen2ForCausalLM" ? r.OptionalInt("max_window_layers", min: 0) ?? 28 : 0;
+        int[] sliding = [.. Enumerable.Range(0, layers).Where(i => types is null ? i >= from : types[i] == "sliding_attention")];
+        return sliding.Length == 0 ? (null, []) : (window, sliding);
     }
 
     /// <summary>A short human summary for <c>copal inspect</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(AttentionBias ? ", qkv bias" : "")}");
+        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(AttentionBias ? ", qkv bias" : "")}{SlidingWindowSummary()}");
+
+    private string SlidingWindowSummary() => SlidingWindow is not int window ? ""
+        : SlidingWindowLayers.Count == NumLayers ? string.Create(CultureInfo.InvariantCulture, $", sliding window {window}")
+        : string.Create(CultureInfo.InvariantCulture, $", sliding window {window} on {SlidingWindowLayers.Count} of {NumLayers} layers");
 }

@@ -48,6 +48,29 @@ public static class LlamaConfigWriter
             ["bos_token_id"] = c.BosTokenId,
             ["eos_token_id"] = c.EosTokenIds.Count == 1 ? c.EosTokenIds[0] : new JsonArray(c.EosTokenIds.Select(i => (JsonNode?)i).ToArray()),
         };
+        WriteSlidingWindow(o, c);
         return o.ToJsonString(CopalJson.Create(indented: true, snakeCase: false));
+    }
+
+    /// <summary>
+    /// The sliding window in the fields the architecture's HF class reads: Mistral's sliding_window (null says none:
+    /// an absent field means HF's 4,096); Qwen2's use_sliding_window, sliding_window and layer_types. LLaMA has none.
+    /// </summary>
+    private static void WriteSlidingWindow(JsonObject o, LlamaConfig c)
+    {
+        if (c.Architecture == "MistralForCausalLM")
+        {
+            o["sliding_window"] = c.SlidingWindow;
+        }
+        else if (c.Architecture == "Qwen2ForCausalLM")
+        {
+            o["use_sliding_window"] = c.SlidingWindow is not null;
+            o["sliding_window"] = c.SlidingWindow;
+            if (c.SlidingWindow is not null)
+            {
+                o["layer_types"] = new JsonArray([.. Enumerable.Range(0, c.NumLayers)
+                    .Select(l => (JsonNode?)(c.SlidingWindowLayers.Contains(l) ? "sliding_attention" : "full_attention"))]);
+            }
+        }
     }
 }

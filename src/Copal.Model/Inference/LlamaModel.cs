@@ -375,7 +375,7 @@ public sealed class LlamaModel : IDisposable
             b.RmsNorm(hidden, w.InputNorm, state.Normed, rows, c.HiddenSize, (float)c.RmsNormEps);
         }
         Projections(state.Normed, w, state.Q, state.K, state.V, rows, layer, tap);
-        var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
+        var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), c.AttentionWindow(layer));
         b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
         OutputAndMlp(w, layer, hidden, state.AttentionOut, state.Normed, state.Gate, state.Up, state.Projected, rows, tap, nextNorm);
@@ -477,12 +477,13 @@ public sealed class LlamaModel : IDisposable
                 b.RmsNorm(hidden, w.InputNorm, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
             }
             Projections(batch.Normed, w, batch.Q, batch.K, batch.V, rows, layer, null);
+            int window = c.AttentionWindow(layer);
             for (int i = 0; i < rows; i++)
             {
                 // Each row attends over its own sequence's cache: one fused op a row (two launches on a GPU, the
                 // row worked on in place; the plain sequence goes through the sequence's one-row buffers).
                 RunState s = sequences[i];
-                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim));
+                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), window);
                 b.BatchRowAttention(batch.Q, batch.K, batch.V, i, _ropeCos!, _ropeSin!, s.KCache[layer], s.VCache[layer], batch.AttentionOut,
                     new RowScratch(s.Q, s.K, s.V, s.AttentionOut), shape);
             }

@@ -56,6 +56,40 @@ public class LlamaConfigTests
     }
 
     [Theory]
+    // Mistral: every layer, HF's 4,096 when the field is absent, none when it is null (v0.2 and later).
+    [InlineData("MistralForCausalLM", "\"sliding_window\": 16", 16, "0,1,2,3,4")]
+    [InlineData("MistralForCausalLM", "\"rope_theta\": 10000.0", 4096, "0,1,2,3,4")]
+    [InlineData("MistralForCausalLM", "\"sliding_window\": null", null, "")]
+    // Qwen2: only with use_sliding_window, from max_window_layers (HF default 28) on.
+    [InlineData("Qwen2ForCausalLM", "\"sliding_window\": 16", null, "")]
+    [InlineData("Qwen2ForCausalLM", "\"use_sliding_window\": true, \"sliding_window\": 16, \"max_window_layers\": 3", 16, "3,4")]
+    [InlineData("Qwen2ForCausalLM", "\"use_sliding_window\": true, \"sliding_window\": 16", null, "")]
+    // layer_types, as transformers writes it now, names the layers.
+    [InlineData("Qwen2ForCausalLM", "\"use_sliding_window\": true, \"sliding_window\": 16, \"layer_types\": [\"sliding_attention\", \"full_attention\", \"sliding_attention\", \"full_attention\", \"full_attention\"]", 16, "0,2")]
+    // LLaMA's HF class has no sliding window: the field is not applied.
+    [InlineData("LlamaForCausalLM", "\"sliding_window\": 16", null, "")]
+    public void The_sliding_window_and_its_layers_follow_hf(string architecture, string fields, int? window, string layers)
+    {
+        string json = Minimal.Replace("LlamaForCausalLM", architecture, StringComparison.Ordinal).TrimEnd().TrimEnd('}') + ", " + fields + "}";
+        LlamaConfig c = LlamaConfig.Parse(json, "config.json");
+        Assert.Equal(window, c.SlidingWindow);
+        Assert.Equal(layers, string.Join(',', c.SlidingWindowLayers));
+        Assert.Equal(Enumerable.Range(0, 5).Select(l => c.SlidingWindowLayers.Contains(l) ? window!.Value : 0), Enumerable.Range(0, 5).Select(c.AttentionWindow));
+    }
+
+    [Theory]
+    [InlineData("\"layer_types\": [\"full_attention\"]", "field 'layer_types' must name one attention type per layer (5), found 1")]
+    [InlineData("\"layer_types\": [\"full_attention\", \"full_attention\", \"chunked_attention\", \"full_attention\", \"full_attention\"]",
+        "field 'layer_types' holds 'chunked_attention'; supported: full_attention, sliding_attention")]
+    [InlineData("\"sliding_window\": 0", "field 'sliding_window' must be ≥ 1, found 0")]
+    public void A_sliding_window_field_that_cannot_hold_is_refused(string field, string expected)
+    {
+        string json = Minimal.Replace("LlamaForCausalLM", "MistralForCausalLM", StringComparison.Ordinal).TrimEnd().TrimEnd('}') + ", " + field + "}";
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(json, "m/config.json"));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM")]
     public void Unknown_architecture_lists_the_supported_ones(string arch, string expected)
     {
@@ -106,5 +140,23 @@ public class LlamaConfigTests
         LlamaConfig back = LlamaConfig.Parse(LlamaConfigWriter.ToJson(c), "written");
         Assert.Equal(c with { EosTokenIds = [] }, back with { EosTokenIds = [] });
         Assert.Equal(c.EosTokenIds, back.EosTokenIds);
+    }
+
+    [Theory]
+    [InlineData("MistralForCausalLM", null, "")]
+    [InlineData("MistralForCausalLM", 16, "0,1,2,3,4")]
+    [InlineData("Qwen2ForCausalLM", null, "")]
+    [InlineData("Qwen2ForCausalLM", 16, "1,4")]
+    public void A_written_sliding_window_reads_back_on_the_same_layers(string architecture, int? window, string layers)
+    {
+        LlamaConfig c = LlamaConfig.Parse(Minimal, "config.json") with
+        {
+            Architecture = architecture,
+            SlidingWindow = window,
+            SlidingWindowLayers = [.. layers.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)],
+        };
+        LlamaConfig back = LlamaConfig.Parse(LlamaConfigWriter.ToJson(c), "written");
+        Assert.Equal(window, back.SlidingWindow);
+        Assert.Equal(layers, string.Join(',', back.SlidingWindowLayers));
     }
 }

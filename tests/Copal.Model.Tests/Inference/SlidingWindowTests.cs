@@ -1,0 +1,140 @@
+using Copal.Model.Config;
+using Copal.Model.Inference;
+using Copal.Model.Synthetic;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>
+/// A model with a sliding window (Mistral 7B v0.1's <c>sliding_window</c>) attends through it in every pass, as
+/// Hugging Face masks it: a layer's row at position p sees positions p − W + 1 … p. On a two-layer model with W = 5 a
+/// token reaches the output at most 2 · (W − 1) = 8 positions later; without the window it reaches every later one.
+/// </summary>
+public sealed class SlidingWindowTests : IDisposable
+{
+    private const int Window = 5, Reach = 2 * (Window - 1), Length = 40;
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-window-").FullName;
+    private readonly CpuBackend _backend = new();
+    private readonly int[] _prompt = [.. Enumerable.Range(0, Length).Select(i => 1 + (i * 7919 % 31000))];
+
+    public void Dispose()
+    {
+        _backend.Dispose();
+        Directory.Delete(_temp, recursive: true);
+    }
+
+    /// <summary>test-tiny (two layers) as a Mistral with <paramref name="window"/>, or none; the same weights either way.</summary>
+    private string Write(int? window)
+    {
+        string dir = Path.Combine(_temp, $"window-{window?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with
+        {
+            Architecture = "MistralForCausalLM",
+            SlidingWindow = window,
+            SlidingWindowLayers = window is null ? [] : [0, 1],
+        };
+        SyntheticModelWriter.Write(config, dir, DType.F32, seed: 11, tokenizerDirectory: null);
+        return dir;
+    }
+
+    /// <summary>Every position's logits [Length][vocab], the prompt fed in chunks of <paramref name="chunk"/> tokens.</summary>
+    private static float[][] Logits(LlamaModel model, int[] prompt, int chunk)
+    {
+        using RunState state = model.CreateState(chunk, prompt.Length, allRowLogits: true);
+        var rows = new List<float[]>();
+        for (int start = 0; start < prompt.Length; start += chunk)
+        {
+            int n = Math.Min(chunk, prompt.Length - start);
+            model.Forward(state, prompt.AsSpan(start, n), start, LogitsMode.All);
+            float[] all = model.ReadLogits(state, n);
+            int vocab = all.Length / n;
+            rows.AddRange(Enumerable.Range(0, n).Select(r => all[(r * vocab)..((r + 1) * vocab)]));
+        }
+        return [.. rows];
+    }
+
+    [Fact]
+    public void The_config_on_disk_gives_the_model_its_window()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
+        Assert.Equal(Window, model.Config.SlidingWindow);
+        Assert.Equal([Window, Window], Enumerable.Range(0, 2).Select(model.Config.AttentionWindow));
+    }
+
+    [Fact]
+    public void A_token_reaches_no_further_than_the_windows_of_the_layers_carry_it()
+    {
+        int[] changed = [.. _prompt];
+        changed[0] = 4242;
+        using LlamaModel windowed = LlamaModel.Load(Write(Window), _backend);
+        using LlamaModel full = LlamaModel.Load(Write(null), _backend);
+        float[][] a = Logits(windowed, _prompt, Length), b = Logits(windowed, changed, Length);
+        for (int p = 0; p < Length; p++)
+        {
+            // Past its reach the first token takes no part in any sum: the logits are the same to the bit.
+            Assert.Equal(p > Reach, a[p].AsSpan().SequenceEqual(b[p]));
+        }
+        // Without the window the first token changes the last position's logits.
+        Assert.False(Logits(full, _prompt, Length)[^1].AsSpan().SequenceEqual(Logits(full, changed, Length)[^1]));
+    }
+
+    [Fact]
+    public void Within_the_window_the_model_is_full_attention_and_beyond_it_is_not()
+    {
+        using LlamaModel windowed = LlamaModel.Load(Write(Window), _backend);
+        using LlamaModel full = LlamaModel.Load(Write(null), _backend);
+        float[][] a = Logits(windowed, _prompt, Length), b = Logits(full, _prompt, Length);
+        for (int p = 0; p < Length; p++)
+        {
+            Assert.Equal(p < Window, a[p].AsSpan().SequenceEqual(b[p]));
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]   // decode: one row over the cache (the per-row kernel)
+    [InlineData(17)]  // chunks after a cache (the blocked kernel, windows starting inside the cached keys)
+    public void Decode_and_chunked_prompts_under_a_window_match_the_whole_prompt(int chunk)
+    {
+        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
+        float[][] whole = Logits(model, _prompt, Length), chunked = Logits(model, _prompt, chunk);
+        for (int p = 0; p < Length; p++)
+        {
+            Tolerances.AssertClose(chunked[p], whole[p], what: $"logits at position {p} in chunks of {chunk}");
+        }
+    }
+
+    [Fact]
+    public void The_batched_decode_step_attends_through_the_window()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
+        float[][] whole = Logits(model, _prompt, Length);
+        using RunState sequence = model.CreateState(1, Length);
+        using RunState batch = model.CreateState(1, 1, allRowLogits: true);
+        for (int p = 0; p < Length; p++)
+        {
+            model.ForwardBatch(batch, [sequence], _prompt.AsSpan(p, 1), [p]);
+            Tolerances.AssertClose(model.ReadLogits(batch), whole[p], what: $"batched decode logits at position {p}");
+        }
+    }
+
+    [DeviceFact("ilgpu-cpu")]
+    public void Ilgpu_cpu_attends_through_the_window_as_the_cpu_does()
+    {
+        string dir = Write(Window);
+        using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
+        using LlamaModel onDevice = LlamaModel.Load(dir, device);
+        using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
+        float[][] expected = Logits(onCpu, _prompt, Length);
+        foreach (int chunk in (int[])[Length, 1])
+        {
+            float[][] actual = Logits(onDevice, _prompt, chunk);
+            for (int p = 0; p < Length; p++)
+            {
+                Tolerances.AssertClose(actual[p], expected[p], what: $"ilgpu-cpu logits at position {p} in chunks of {chunk}");
+            }
+        }
+    }
+}
