@@ -255,6 +255,7 @@ public sealed class LlamaModel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(tokens),
                 $"positions {startPos}..{startPos + tokens.Length - 1} exceed the context of {state.MaxPositions} positions");
         }
+        CheckStartsWithinRun(state, startPos, nameof(startPos), "startPos");
         if (mode == LogitsMode.All && (tokens.Length > state.MaxRows || state.LogitRows < tokens.Length))
         {
             throw new ArgumentException($"all-row logits for {tokens.Length} tokens need a state with all-row logits and MaxRows ≥ {tokens.Length} (has {state.MaxRows}, logit rows {state.LogitRows})");
@@ -277,8 +278,11 @@ public sealed class LlamaModel : IDisposable
             }
             int rows = Math.Min(state.MaxRows, tokens.Length - done);
             bool last = done + rows == tokens.Length;
+            // From here the positions at and after the chunk's hold what this call writes, whole only once it ends.
+            state.Positions = startPos + done;
             ForwardChunk(state, tokens.Slice(done, rows), startPos + done, last ? mode : LogitsMode.None, tap);
             done += rows;
+            state.Positions = startPos + done;
         }
     }
 
@@ -459,7 +463,14 @@ public sealed class LlamaModel : IDisposable
             {
                 throw new ArgumentOutOfRangeException(nameof(positions), pos, $"batch row {i}: position {pos} is outside the sequence's context of {s.MaxPositions} positions");
             }
+            CheckStartsWithinRun(s, pos, nameof(positions), FormattableString.Invariant($"batch row {i}'s position"));
+        }
+        for (int i = 0; i < rows; i++)
+        {
+            RunState s = sequences[i];
+            int pos = positions[i];
             s.EnsurePositions(pos + 1);
+            s.Positions = pos;
             furthest = Math.Max(furthest, pos + 1);
         }
         EnsureRope(furthest);
@@ -491,6 +502,23 @@ public sealed class LlamaModel : IDisposable
                 layer + 1 < c.NumLayers ? Weights.Layers[layer + 1].InputNorm : null);
         }
         Head(batch, hidden, rows);
+        for (int i = 0; i < rows; i++)
+        {
+            sequences[i].Positions = positions[i] + 1;
+        }
+    }
+
+    /// <summary>
+    /// A pass may start at any position the state's cache holds or right after them (<see cref="RunState.Positions"/>),
+    /// not past them: attention would take the positions between for keys and values no pass wrote.
+    /// </summary>
+    private static void CheckStartsWithinRun(RunState state, int startPos, string parameter, string what)
+    {
+        if (startPos > state.Positions)
+        {
+            throw new ArgumentOutOfRangeException(parameter, FormattableString.Invariant(
+                $"{what} {startPos} is past the {state.Positions} positions this state's cache holds: positions {state.Positions}..{startPos - 1} were never run, so run them first, or start at {state.Positions} or before"));
+        }
     }
 
     /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>

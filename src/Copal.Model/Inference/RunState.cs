@@ -77,6 +77,13 @@ public sealed class RunState : IDisposable
     /// <summary>The most positions this state holds: forward calls beyond it are refused.</summary>
     public int MaxPositions { get; }
 
+    /// <summary>
+    /// Positions 0 … Positions − 1 of the KV cache hold keys and values that <see cref="LlamaModel.Forward"/> or
+    /// <see cref="LlamaModel.ForwardBatch"/> wrote: the next call may start at any position up to this one (at it to
+    /// go on, before it to rewind), never past it, where attention would read positions no pass has run.
+    /// </summary>
+    public int Positions { get; internal set; }
+
     /// <summary>Positions the KV cache is allocated for now (≤ <see cref="MaxPositions"/>).</summary>
     public int KvCapacity { get; private set; }
 

@@ -145,13 +145,17 @@ public sealed class ContextSizingTests : IDisposable
         Assert.Equal(RunLayers(full), RunLayers(layer));
     }
 
+    /// <summary><paramref name="count"/> token ids for positions a test only needs run.</summary>
+    private static int[] Filler(int count) => [.. Enumerable.Range(0, count).Select(i => 3 + (i * 37 % 1000))];
+
     [Fact]
     public void The_KV_cache_never_grows_past_its_limit()
     {
         using LlamaModel model = LlamaModel.Load(Write(256), _backend);
         using RunState state = model.CreateState(4);
         model.Forward(state, [1, 2, 3, 4], 0, LogitsMode.Last);
-        model.Forward(state, [5], 200, LogitsMode.Last);
+        // One call for positions 4..200 grows the cache once, to what the call needs.
+        model.Forward(state, Filler(197), 4, LogitsMode.Last);
         Assert.Equal(201, state.KvCapacity);
         model.Forward(state, [6], 201, LogitsMode.Last);
         Assert.Equal(256, state.KvCapacity);
@@ -175,7 +179,7 @@ public sealed class ContextSizingTests : IDisposable
         Assert.Equal(8, model.RopePositions);
         model.Forward(state, [1, 2, 3, 4, 5, 6, 7, 8, 9], 0, LogitsMode.Last);
         Assert.Equal(16, model.RopePositions);
-        model.Forward(state, [10], 1000, LogitsMode.Last);
+        model.Forward(state, Filler(992), 9, LogitsMode.Last); // positions 9..1000
         Assert.Equal(1001, model.RopePositions);
         model.Forward(state, [11], 1001, LogitsMode.Last);
         Assert.Equal(2002, model.RopePositions);

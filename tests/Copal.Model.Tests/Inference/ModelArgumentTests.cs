@@ -52,6 +52,44 @@ public sealed class ModelArgumentTests : IDisposable
     }
 
     [Fact]
+    public void Forward_may_go_on_or_rewind_but_never_start_past_the_positions_it_ran()
+    {
+        using RunState state = _model.CreateState(4, maxPositions: 64);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.Forward(state, [1], 5, LogitsMode.Last));
+        Assert.Equal("startPos", e.ParamName);
+        Assert.Contains("startPos 5 is past the 0 positions this state's cache holds: positions 0..4 were never run", e.Message, StringComparison.Ordinal);
+        AssertOneLine(e);
+
+        _model.Forward(state, [1, 20, 30, 40, 50, 60], 0, LogitsMode.Last); // two chunks of at most 4
+        Assert.Equal(6, state.Positions);
+        float[] afterSix = _model.ReadLogits(state);
+        _model.Forward(state, [70], 6, LogitsMode.Last);
+        Assert.Equal(7, state.Positions);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _model.Forward(state, [1], 8, LogitsMode.Last));
+
+        // Rewinding drops what came after: position 5 again gives what it gave (one row now, two then: the matmul
+        // sums in another order), and 7 is no longer held.
+        _model.Forward(state, [60], 5, LogitsMode.Last);
+        Assert.Equal(6, state.Positions);
+        Tolerances.AssertClose(_model.ReadLogits(state), afterSix, what: "logits at position 5 after a rewind");
+        Assert.Throws<ArgumentOutOfRangeException>(() => _model.Forward(state, [1], 7, LogitsMode.Last));
+    }
+
+    [Fact]
+    public void A_batch_step_past_a_sequences_positions_is_refused_before_anything_runs()
+    {
+        using var batch = new RunState(_backend, _model.Config, 2, 1, allRowLogits: true);
+        using RunState a = _model.CreateState(1, 16), b = _model.CreateState(1, 16);
+        _model.Forward(a, [1, 5], 0, LogitsMode.Last);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => _model.ForwardBatch(batch, [a, b], [7, 7], [2, 1]));
+        Assert.Equal("positions", e.ParamName);
+        Assert.Contains("batch row 1's position 1 is past the 0 positions this state's cache holds", e.Message, StringComparison.Ordinal);
+        Assert.Equal((2, 0), (a.Positions, b.Positions));
+        _model.ForwardBatch(batch, [a, b], [7, 7], [2, 0]);
+        Assert.Equal((3, 1), (a.Positions, b.Positions));
+    }
+
+    [Fact]
     public void Forward_names_startPos_when_it_is_negative()
     {
         using RunState state = _model.CreateState(4);
