@@ -7,7 +7,7 @@ Subcommands (run with the system python3; see tools/reference/README.md):
   logits    --model DIR --text TEXT                 print ids and the argmax/logsumexp of each position
   bench     --model DIR --prefill N --decode M      PyTorch eager speed (stored dtype, 2 threads)
   selftest                                          KV cache vs full forward, bf16 reader, RoPE variants
-  window-goldens --model DIR --text FILE --out FILE   a model's weights under a Mistral sliding window: logits, ppl
+  variant-goldens --model DIR --variant V --text FILE --out FILE   the weights as a sliding-window Mistral or a Qwen3
 
 Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention):
   h = embed[ids]
@@ -135,11 +135,12 @@ def sliding_windows(cfg, n_layers):
     """Each layer's attention window (0: none), with the defaults of the HF config classes: MistralConfig's
     sliding_window is 4096 when absent (null: none); Qwen2Config's applies only with use_sliding_window, to the
     layers from max_window_layers (28) on, or to those layer_types names "sliding_attention"; LlamaConfig has none."""
-    arch = (cfg.get("architectures") or [None])[0] or {"mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}.get(cfg.get("model_type"))
+    arch = (cfg.get("architectures") or [None])[0] or {"mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+                                                       "qwen3": "Qwen3ForCausalLM"}.get(cfg.get("model_type"))
     if arch == "MistralForCausalLM":
         window = cfg["sliding_window"] if "sliding_window" in cfg else 4096
         first = 0
-    elif arch == "Qwen2ForCausalLM" and cfg.get("use_sliding_window"):
+    elif arch in ("Qwen2ForCausalLM", "Qwen3ForCausalLM") and cfg.get("use_sliding_window"):
         window = cfg["sliding_window"] if "sliding_window" in cfg else 4096
         first = cfg.get("max_window_layers", 28)
     else:
@@ -153,14 +154,18 @@ def sliding_windows(cfg, n_layers):
 
 
 class Llama:
-    def __init__(self, model_dir, dtype=None, rope_dtype=None, config_changes=None):
+    def __init__(self, model_dir, dtype=None, rope_dtype=None, config_changes=None, extra_tensors=None):
         """dtype: torch dtype for all weights and activations, or None = the stored dtype.
         rope_dtype: dtype of inv_freq and the angle product (HF: float32); default = compute dtype,
-        but never below float32. config_changes: fields that replace config.json's."""
+        but never below float32. config_changes: fields that replace config.json's. extra_tensors: name -> float32
+        numpy array, added to the checkpoint's tensors."""
         with open(os.path.join(model_dir, "config.json")) as f:
             self.cfg = cfg = json.load(f)
         cfg.update(config_changes or {})
         self.tensors, self.stored = load_model_tensors(model_dir, dtype)
+        for name, arr in (extra_tensors or {}).items():
+            self.tensors[name] = to_torch("F32", arr, dtype)
+            self.stored[name] = "F32"
         t = self.tensors
         self.dtype = t["model.embed_tokens.weight"].dtype
         self.hidden = cfg["hidden_size"]
@@ -189,6 +194,8 @@ class Llama:
                 "v": g("self_attn.v_proj.weight"), "o": g("self_attn.o_proj.weight"),
                 "qb": g("self_attn.q_proj.bias"), "kb": g("self_attn.k_proj.bias"),
                 "vb": g("self_attn.v_proj.bias"), "ob": g("self_attn.o_proj.bias"),
+                # Qwen3: an RMSNorm over each query head and each key head, before RoPE
+                "q_norm": g("self_attn.q_norm.weight"), "k_norm": g("self_attn.k_norm.weight"),
                 "gate": g("mlp.gate_proj.weight"), "up": g("mlp.up_proj.weight"), "down": g("mlp.down_proj.weight"),
                 "gateb": g("mlp.gate_proj.bias"), "upb": g("mlp.up_proj.bias"), "downb": g("mlp.down_proj.bias"),
             })
@@ -227,8 +234,13 @@ class Llama:
         rep = nh // nkv
         for li, L in enumerate(self.layers):
             x = self.rmsnorm(h, L["in_norm"])
-            q = self.linear(x, L["q"], L["qb"]).view(T, nh, hd).transpose(0, 1)    # [nh, T, hd]
-            k = self.linear(x, L["k"], L["kb"]).view(T, nkv, hd).transpose(0, 1)   # [nkv, T, hd]
+            q = self.linear(x, L["q"], L["qb"]).view(T, nh, hd)
+            k = self.linear(x, L["k"], L["kb"]).view(T, nkv, hd)
+            if L["q_norm"] is not None:
+                q = self.rmsnorm(q, L["q_norm"])
+                k = self.rmsnorm(k, L["k_norm"])
+            q = q.transpose(0, 1)    # [nh, T, hd]
+            k = k.transpose(0, 1)    # [nkv, T, hd]
             v = self.linear(x, L["v"], L["vb"]).view(T, nkv, hd).transpose(0, 1)
             q = q * cos + rotate_half(q) * sin
             k = k * cos + rotate_half(k) * sin
@@ -585,16 +597,37 @@ def write_json(path, obj):
     print(f"wrote {path}: {len(s.encode('utf-8'))} bytes")
 
 
-WINDOW_TOP = 8  # the window goldens store each position's 8 largest logits
+VARIANT_TOP = 8  # the variant goldens store each position's 8 largest logits
 
 
-def cmd_window_goldens(args):
-    """The testbed model's weights under a Mistral config with a sliding window: float64 logits of a passage
-    (argmax, logsumexp, top logits) and the perplexity of an eval text, with the window and without it."""
+def variant(name, cfg):
+    """(config changes, extra tensors, the changes that undo the variant's point) of a named variant of a model:
+    window32, a Mistral with a sliding window of 32; qwen3, a Qwen3 whose per-head q/k RMSNorm weights are
+    0.5 + ((7i + 3l + 5kind) mod 13) / 12 (kind 0 for q, 1 for k) over layer l's head_dim."""
+    if name == "window32":
+        changes = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": 32}
+        return changes, {}, dict(changes, sliding_window=None)
+    if name == "qwen3":
+        hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        extra = {}
+        for l in range(cfg["num_hidden_layers"]):
+            for kind, part in enumerate(("q_norm", "k_norm")):
+                extra[f"model.layers.{l}.self_attn.{part}.weight"] = np.array(
+                    [0.5 + ((7 * i + 3 * l + 5 * kind) % 13) / 12 for i in range(hd)], dtype=np.float32)
+        changes = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3"}
+        return changes, extra, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    raise ValueError(f"unknown variant {name}")
+
+
+def cmd_variant_goldens(args):
+    """A model's weights as another architecture (see variant()): float64 logits of a passage (argmax, logsumexp,
+    top logits) and the perplexity of an eval text, with the variant and without its point."""
     tok = SpBpe(os.path.join(args.model, "tokenizer.json"))
-    changes = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": args.window}
-    model = Llama(args.model, dtype=torch.float64, config_changes=changes)
-    full = Llama(args.model, dtype=torch.float64, config_changes=dict(changes, sliding_window=None))
+    with open(os.path.join(args.model, "config.json")) as f:
+        cfg = json.load(f)
+    changes, extra, undo = variant(args.variant, cfg)
+    model = Llama(args.model, dtype=torch.float64, config_changes=changes, extra_tensors=extra)
+    plain = Llama(args.model, dtype=torch.float64, config_changes=undo)
     with open(args.text, encoding="utf-8") as f:
         text = f.read()[: args.chars]
     ids = tok.encode(text)
@@ -602,21 +635,22 @@ def cmd_window_goldens(args):
     with torch.no_grad():
         logits = model.forward(torch.tensor(case))
         r = perplexity(model, ids, args.seqlen)
-        r_full = perplexity(full, ids, args.seqlen)
+        r_plain = perplexity(plain, ids, args.seqlen)
     rows = []
     for row in logits:
-        top = torch.topk(row, WINDOW_TOP).indices.tolist()
+        top = torch.topk(row, VARIANT_TOP).indices.tolist()
         rows.append({"ids": top, "values": [fmt(float(row[i])) for i in top]})
     write_json(args.out, {
-        "model": os.path.basename(os.path.normpath(args.model)), "config_changes": changes, "dtype": "float64",
+        "model": os.path.basename(os.path.normpath(args.model)), "variant": args.variant, "config_changes": changes,
+        "extra_tensors": {k: [float(x) for x in v] for k, v in extra.items()}, "dtype": "float64",
         "computation": "independent torch forward (tools/reference/llama_reference.py), the model's BF16 weights "
-                       "widened to float64, each layer's query at p masked from keys t <= p - sliding_window",
+                       "(and the F32 extra tensors) widened to float64",
         "text": os.path.basename(args.text), "characters": len(text), "tokens": len(ids),
         "first_16_ids": ids[:16], "last_16_ids": ids[-16:],
         "case": {"ids": case, "argmax": [int(a) for a in logits.argmax(-1)],
                  "logsumexp": [fmt(v) for v in torch.logsumexp(logits, -1).tolist()], "logits": rows},
-        "perplexity": r, "perplexity_without_window": r_full})
-    print(f"window {args.window}: ppl {r['ppl']:.6f}, without the window {r_full['ppl']:.6f}")
+        "perplexity": r, "perplexity_without_variant": r_plain})
+    print(f"{args.variant}: ppl {r['ppl']:.6f}, without it {r_plain['ppl']:.6f}")
     return 0
 
 
@@ -733,17 +767,17 @@ def main(argv=None):
     p.add_argument("--decode", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     sub.add_parser("selftest")
-    p = sub.add_parser("window-goldens")
+    p = sub.add_parser("variant-goldens")
     p.add_argument("--model", required=True, help="the testbed model folder")
+    p.add_argument("--variant", required=True, choices=["window32", "qwen3"])
     p.add_argument("--text", required=True, help="a UTF-8 text file")
     p.add_argument("--out", required=True)
-    p.add_argument("--window", type=int, default=32)
     p.add_argument("--chars", type=int, default=8000)
     p.add_argument("--seqlen", type=int, default=256)
     p.add_argument("--case-tokens", type=int, default=200)
     args = ap.parse_args(argv)
     return {"selftest": cmd_selftest, "tokcheck": cmd_tokcheck, "goldens": cmd_goldens, "logits": cmd_logits, "bench": cmd_bench,
-            "window-goldens": cmd_window_goldens}[args.cmd](args)
+            "variant-goldens": cmd_variant_goldens}[args.cmd](args)
 
 
 if __name__ == "__main__":

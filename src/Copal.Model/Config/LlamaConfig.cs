@@ -5,14 +5,14 @@ namespace Copal.Model.Config;
 
 /// <summary>
 /// The hyper-parameters of a LLaMA-family decoder, bound from a Hugging Face <c>config.json</c>.
-/// Covers LlamaForCausalLM (TinyLlama, SmolLM, Llama 2/3/3.1/3.2), MistralForCausalLM and Qwen2ForCausalLM
-/// (q/k/v biases).
+/// Covers LlamaForCausalLM (TinyLlama, SmolLM, Llama 2/3/3.1/3.2), MistralForCausalLM, Qwen2ForCausalLM (q/k/v
+/// biases) and Qwen3ForCausalLM (per-head q/k RMSNorm).
 /// </summary>
 public sealed record LlamaConfig
 {
     /// <summary>The architectures Copal runs, as written in <c>config.json</c>'s <c>architectures</c>.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
-        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"];
 
     /// <summary>
     /// The HF architecture, one of <see cref="SupportedArchitectures"/>: <c>architectures[0]</c>, or derived from
@@ -45,6 +45,11 @@ public sealed record LlamaConfig
     public required bool TieWordEmbeddings { get; init; }
     /// <summary>q/k/v projections carry biases (Qwen2, or <c>attention_bias: true</c>).</summary>
     public required bool AttentionBias { get; init; }
+    /// <summary>
+    /// Each query head and each key head is RMS-normalized (its own weight of head_dim, the config's eps) after the
+    /// projections and before RoPE: Qwen3.
+    /// </summary>
+    public bool QueryKeyNorm { get; init; }
     /// <summary>HF <c>torch_dtype</c> ("float32", "bfloat16", "float16"), or null when absent.</summary>
     public string? TorchDtype { get; init; }
     /// <summary>HF <c>bos_token_id</c>, or null when absent.</summary>
@@ -55,14 +60,14 @@ public sealed record LlamaConfig
     /// </summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     /// <summary>
-    /// HF <c>sliding_window</c> where the model attends through one (Mistral 7B v0.1: 4,096; Qwen2 only with
+    /// HF <c>sliding_window</c> where the model attends through one (Mistral 7B v0.1: 4,096; Qwen2 and Qwen3 only with
     /// <c>use_sliding_window</c>; never LLaMA, whose HF class has no such field), else null. The layers of
     /// <see cref="SlidingWindowLayers"/> attend the last this many positions; see <see cref="AttentionWindow"/>.
     /// </summary>
     public int? SlidingWindow { get; init; }
     /// <summary>
     /// The layers, ascending, that attend through <see cref="SlidingWindow"/>, as Hugging Face picks them: every layer
-    /// of a Mistral; a Qwen2's from <c>max_window_layers</c> (default 28) on; or, where the config lists
+    /// of a Mistral; a Qwen2's or Qwen3's from <c>max_window_layers</c> (default 28) on; or, where the config lists
     /// <c>layer_types</c>, those it names "sliding_attention". Empty without a window.
     /// </summary>
     public IReadOnlyList<int> SlidingWindowLayers { get; init; } = [];
@@ -191,6 +196,7 @@ public sealed record LlamaConfig
             RopeScaling = r.RopeScaling(),
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
             AttentionBias = qwen2 || (r.OptionalBool("attention_bias") ?? false),
+            QueryKeyNorm = architecture == "Qwen3ForCausalLM",
             TorchDtype = r.OptionalString("torch_dtype"),
             BosTokenId = bos,
             EosTokenIds = eos,
@@ -201,7 +207,7 @@ public sealed record LlamaConfig
 
     /// <summary>
     /// The window and the layers it applies to, with Hugging Face's defaults: MistralConfig's sliding_window is 4,096
-    /// when the field is absent (null turns it off); Qwen2Config's applies only with use_sliding_window, to layers from
+    /// when the field is absent (null turns it off); Qwen2Config's and Qwen3Config's apply only with use_sliding_window, to layers from
     /// max_window_layers (28) on; LlamaConfig has none.
     /// </summary>
     private static (int? Window, IReadOnlyList<int> Layers) ReadSlidingWindow(ConfigReader r, string architecture, int layers)
@@ -209,7 +215,7 @@ public sealed record LlamaConfig
         int? window = architecture switch
         {
             "MistralForCausalLM" => r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096,
-            "Qwen2ForCausalLM" when r.OptionalBool("use_sliding_window") == true => r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096,
+            "Qwen2ForCausalLM" or "Qwen3ForCausalLM" when r.OptionalBool("use_sliding_window") == true => r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096,
             _ => null,
         };
         IReadOnlyList<string>? types = r.OptionalStringList("layer_types");
@@ -228,14 +234,14 @@ public sealed record LlamaConfig
         {
             return (null, []);
         }
-        int from = architecture == "Qwen2ForCausalLM" ? r.OptionalInt("max_window_layers", min: 0) ?? 28 : 0;
+        int from = architecture is "Qwen2ForCausalLM" or "Qwen3ForCausalLM" ? r.OptionalInt("max_window_layers", min: 0) ?? 28 : 0;
         int[] sliding = [.. Enumerable.Range(0, layers).Where(i => types is null ? i >= from : types[i] == "sliding_attention")];
         return sliding.Length == 0 ? (null, []) : (window, sliding);
     }
 
     /// <summary>A short human summary for <c>copal inspect</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(AttentionBias ? ", qkv bias" : "")}{SlidingWindowSummary()}");
+        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(AttentionBias ? ", qkv bias" : "")}{(QueryKeyNorm ? ", q/k norm" : "")}{SlidingWindowSummary()}");
 
     private string SlidingWindowSummary() => SlidingWindow is not int window ? ""
         : SlidingWindowLayers.Count == NumLayers ? string.Create(CultureInfo.InvariantCulture, $", sliding window {window}")

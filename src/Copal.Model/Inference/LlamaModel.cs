@@ -640,12 +640,21 @@ public sealed class LlamaModel : IDisposable
             Linear(x, w, LinearId.QProj, q, rows, layer, tap);
             Linear(x, w, LinearId.KProj, k, rows, layer, tap);
             Linear(x, w, LinearId.VProj, v, rows, layer, tap);
-            return;
         }
-        tap?.OnLinearInput(layer, LinearId.QProj, x, rows);
-        tap?.OnLinearInput(layer, LinearId.KProj, x, rows);
-        tap?.OnLinearInput(layer, LinearId.VProj, x, rows);
-        Backend.MatMulTriple(x, w[LinearId.QProj], q, w[LinearId.KProj], k, w[LinearId.VProj], v, rows);
+        else
+        {
+            tap?.OnLinearInput(layer, LinearId.QProj, x, rows);
+            tap?.OnLinearInput(layer, LinearId.KProj, x, rows);
+            tap?.OnLinearInput(layer, LinearId.VProj, x, rows);
+            Backend.MatMulTriple(x, w[LinearId.QProj], q, w[LinearId.KProj], k, w[LinearId.VProj], v, rows);
+        }
+        if (w.QueryKeyNorms is var (queryNorm, keyNorm))
+        {
+            // Qwen3: every head of q and of k RMS-normalized over its head_dim, in place, before RoPE.
+            LlamaConfig c = Config;
+            Backend.RmsNorm(q, queryNorm, q, rows * c.NumHeads, c.HeadDim, (float)c.RmsNormEps);
+            Backend.RmsNorm(k, keyNorm, k, rows * c.NumKvHeads, c.HeadDim, (float)c.RmsNormEps);
+        }
     }
 
     private void Linear(DeviceBuffer x, DecoderLayerWeights w, LinearId id, DeviceBuffer y, int rows, int layer, IForwardTap? tap)

@@ -120,6 +120,15 @@ public static class SyntheticModelWriter
             {
                 (int o, int i) = LlamaWeights.LinearShape(c, id);
                 list.Add((new TensorSpec(LlamaTensorNames.Linear(l, id), dtype, [o, i]), false));
+                if (c.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj)
+                {
+                    list.Add((new TensorSpec(LlamaTensorNames.Bias(l, id), dtype, [o]), false));
+                }
+            }
+            if (c.QueryKeyNorm)
+            {
+                list.Add((new TensorSpec(LlamaTensorNames.QueryNorm(l), dtype, [c.HeadDim]), true));
+                list.Add((new TensorSpec(LlamaTensorNames.KeyNorm(l), dtype, [c.HeadDim]), true));
             }
             list.Add((new TensorSpec(LlamaTensorNames.PostAttentionNorm(l), dtype, [c.HiddenSize]), true));
         }

@@ -14,13 +14,16 @@ public sealed class DecoderLayerWeights : IDisposable
     /// <param name="postAttentionNorm">RMSNorm weight before the MLP. // [hidden]</param>
     /// <param name="linears">The seven linear weights, indexed by <see cref="LinearId"/>.</param>
     /// <param name="biases">Per-linear biases indexed by <see cref="LinearId"/>, null where absent; null for none.</param>
+    /// <param name="queryKeyNorms">Qwen3's per-head RMSNorm weights of the queries and the keys, or null. // [headDim] each</param>
     /// <exception cref="ArgumentException"><paramref name="linears"/> does not hold exactly seven weights.</exception>
-    public DecoderLayerWeights(DeviceBuffer inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases = null)
-        : this(inputNorm, postAttentionNorm, linears, biases, owned: null)
+    public DecoderLayerWeights(DeviceBuffer inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases = null,
+        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms = null)
+        : this(inputNorm, postAttentionNorm, linears, biases, queryKeyNorms, owned: null)
     {
     }
 
-    private DecoderLayerWeights(DeviceBuffer inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases, IReadOnlyList<IDisposable>? owned)
+    private DecoderLayerWeights(DeviceBuffer inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases,
+        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms, IReadOnlyList<IDisposable>? owned)
     {
         _owned = owned;
         ArgumentNullException.ThrowIfNull(linears);
@@ -32,6 +35,7 @@ public sealed class DecoderLayerWeights : IDisposable
         PostAttentionNorm = postAttentionNorm;
         _linears = linears;
         Biases = biases ?? new DeviceBuffer?[linears.Length];
+        QueryKeyNorms = queryKeyNorms;
     }
 
     /// <summary>RMSNorm weight before attention. // [hidden]</summary>
@@ -40,6 +44,11 @@ public sealed class DecoderLayerWeights : IDisposable
     public DeviceBuffer PostAttentionNorm { get; }
     /// <summary>Per-linear biases (q/k/v on Qwen2), indexed by <see cref="LinearId"/>; null where absent.</summary>
     public IReadOnlyList<DeviceBuffer?> Biases { get; }
+    /// <summary>
+    /// Qwen3's RMSNorm weights of each query head and each key head (<c>self_attn.q_norm</c>, <c>self_attn.k_norm</c>),
+    /// applied after the projections and before RoPE; null for the other architectures. // [headDim] each
+    /// </summary>
+    public (DeviceBuffer Query, DeviceBuffer Key)? QueryKeyNorms { get; }
 
     /// <summary>q_proj [heads·headDim, hidden], k_proj/v_proj [kvHeads·headDim, hidden], o_proj [hidden, heads·headDim],
     /// gate_proj/up_proj [intermediate, hidden], down_proj [hidden, intermediate].</summary>
@@ -62,7 +71,7 @@ public sealed class DecoderLayerWeights : IDisposable
             }
             linears[(int)id] = w;
         }
-        return new DecoderLayerWeights(InputNorm, PostAttentionNorm, linears, Biases.ToArray(), replacements.Values.ToList());
+        return new DecoderLayerWeights(InputNorm, PostAttentionNorm, linears, Biases.ToArray(), QueryKeyNorms, replacements.Values.ToList());
     }
 
     /// <summary>
@@ -89,5 +98,7 @@ public sealed class DecoderLayerWeights : IDisposable
         {
             b?.Dispose();
         }
+        QueryKeyNorms?.Query.Dispose();
+        QueryKeyNorms?.Key.Dispose();
     }
 }

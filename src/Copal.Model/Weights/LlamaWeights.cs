@@ -135,7 +135,10 @@ public sealed class LlamaWeights : IDisposable
                     biases[(int)id] = Vector(LlamaTensorNames.Bias(layer, id), outDim, disposables);
                 }
             }
-            return new DecoderLayerWeights(inputNorm, postNorm, linears, biases);
+            (DeviceBuffer, DeviceBuffer)? queryKeyNorms = config.QueryKeyNorm
+                ? (Vector(LlamaTensorNames.QueryNorm(layer), config.HeadDim, disposables), Vector(LlamaTensorNames.KeyNorm(layer), config.HeadDim, disposables))
+                : null;
+            return new DecoderLayerWeights(inputNorm, postNorm, linears, biases, queryKeyNorms);
         }
 
         /// <summary>A linear layer's weight: possibly stored compact, or converted to sparse at load.</summary>

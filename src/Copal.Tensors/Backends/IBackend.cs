@@ -44,7 +44,10 @@ public interface IBackend : IDisposable
     /// <summary>y[r, c] += bias[c] for r &lt; rows, c &lt; cols.</summary>
     void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols);
 
-    /// <summary>y[r, :] = x[r, :] / sqrt(mean(x[r, :]²) + eps) · weight, for each of <paramref name="rows"/> rows of <paramref name="dim"/>.</summary>
+    /// <summary>
+    /// y[r, :] = x[r, :] / sqrt(mean(x[r, :]²) + eps) · weight, for each of <paramref name="rows"/> rows of <paramref name="dim"/>;
+    /// y may be x (in place: Qwen3 normalizes its query and key heads so).
+    /// </summary>
     void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps);
 
     /// <summary>

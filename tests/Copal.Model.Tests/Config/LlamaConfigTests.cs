@@ -89,8 +89,27 @@ public class LlamaConfigTests
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Qwen3_normalizes_query_and_key_heads_and_has_no_biases_unless_asked()
+    {
+        // Qwen3-0.6B's shapes: head_dim 128 with 16 heads over a hidden size of 1,024.
+        string json = Minimal.Replace("\"architectures\": [\"LlamaForCausalLM\"], ", "\"model_type\": \"qwen3\", ", StringComparison.Ordinal)
+            .TrimEnd().TrimEnd('}') + ", \"head_dim\": 128, \"use_sliding_window\": false, \"sliding_window\": null}";
+        LlamaConfig c = LlamaConfig.Parse(json, "config.json");
+        Assert.Equal("Qwen3ForCausalLM", c.Architecture);
+        Assert.True(c.QueryKeyNorm);
+        Assert.False(c.AttentionBias);
+        Assert.Equal((128, 8 * 128), (c.HeadDim, c.QDim));
+        Assert.Null(c.SlidingWindow);
+        Assert.Contains("q/k norm", c.ToString(), StringComparison.Ordinal);
+        Assert.False(LlamaConfig.Parse(Minimal, "config.json").QueryKeyNorm);
+
+        LlamaConfig back = LlamaConfig.Parse(LlamaConfigWriter.ToJson(c), "written");
+        Assert.Equal((c.Architecture, c.QueryKeyNorm, c.AttentionBias, c.HeadDim), (back.Architecture, back.QueryKeyNorm, back.AttentionBias, back.HeadDim));
+    }
+
     [Theory]
-    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM")]
+    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM")]
     public void Unknown_architecture_lists_the_supported_ones(string arch, string expected)
     {
         var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("LlamaForCausalLM", arch, StringComparison.Ordinal), "m/config.json"));

@@ -1,0 +1,162 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Copal.Model.Evaluation;
+using Copal.Model.Generation;
+using Copal.Model.Inference;
+using Copal.Model.Tokenization;
+using Copal.Tensors;
+using Copal.Tensors.Safetensors;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Golden;
+
+/// <summary>
+/// The committed testbed model's trained weights run as other architectures, against the independent float64 torch
+/// reference (tools/reference, <c>variant-goldens</c>): as a Mistral with a sliding window of 32 positions (its
+/// context is 256), and as a Qwen3 with per-head q/k RMSNorm weights the golden lists. Logits and perplexity match
+/// within the tolerance policy, and each golden's perplexity without the variant's point (no window, no q/k norm)
+/// lies far outside it, so a model that ignored the point could not pass.
+/// </summary>
+public sealed class VariantReferenceTests : IDisposable
+{
+    private readonly List<string> _folders = [];
+
+    public void Dispose()
+    {
+        foreach (string folder in _folders)
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static JsonElement Golden(string variant) => JsonDocument.Parse(File.ReadAllText(
+        TestData.RepoPath("tests", "Copal.Model.Tests", "Golden", $"{TestbedReferenceTests.ModelName}_variant_{variant}.json"))).RootElement;
+
+    /// <summary>
+    /// The testbed model's files with the golden's config changes; extra tensors go into a second shard of a sharded
+    /// checkpoint (the testbed's own file is the first), as a Hugging Face export of such a model would hold them.
+    /// </summary>
+    private string Write(JsonElement golden)
+    {
+        string folder = Directory.CreateTempSubdirectory("copal-variant-").FullName;
+        _folders.Add(folder);
+        string source = TestData.RepoPath("testbed", "models", TestbedReferenceTests.ModelName);
+        foreach (string file in Directory.GetFiles(source).Where(f => Path.GetFileName(f) != SafetensorsCheckpoint.SingleFileName))
+        {
+            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        }
+        JsonObject config = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "config.json")))!.AsObject();
+        foreach (KeyValuePair<string, JsonNode?> change in JsonNode.Parse(golden.GetProperty("config_changes").GetRawText())!.AsObject())
+        {
+            config[change.Key] = change.Value?.DeepClone();
+        }
+        File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
+
+        const string First = "model-00001-of-00002.safetensors", Second = "model-00002-of-00002.safetensors";
+        File.Copy(Path.Combine(source, SafetensorsCheckpoint.SingleFileName), Path.Combine(folder, First));
+        var map = new JsonObject();
+        using (SafetensorsCheckpoint testbed = SafetensorsCheckpoint.Open(source))
+        {
+            foreach (TensorView t in testbed.Tensors)
+            {
+                map[t.Name] = First;
+            }
+        }
+        var extra = golden.GetProperty("extra_tensors").EnumerateObject()
+            .Select(p => (p.Name, Values: p.Value.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray())).ToList();
+        using (SafetensorsWriter writer = SafetensorsWriter.Create(Path.Combine(folder, Second),
+                   [.. extra.Select(e => new TensorSpec(e.Name, DType.F32, [e.Values.Length]))]))
+        {
+            foreach ((string name, float[] values) in extra)
+            {
+                writer.Write(name, MemoryMarshal.AsBytes(values.AsSpan()));
+                map[name] = Second;
+            }
+            writer.Commit();
+        }
+        File.WriteAllText(Path.Combine(folder, SafetensorsCheckpoint.IndexFileName), new JsonObject { ["metadata"] = new JsonObject(), ["weight_map"] = map }.ToJsonString());
+        return folder;
+    }
+
+    private static int[] Tokens(JsonElement golden, string model)
+    {
+        string text = TextDataset.Load(TestData.RepoPath("testbed", "data", "stories", golden.GetProperty("text").GetString()!));
+        int[] ids = CopalTokenizer.FromDirectory(model).Encode(text[..golden.GetProperty("characters").GetInt32()]);
+        Assert.Equal(golden.GetProperty("tokens").GetInt32(), ids.Length);
+        Assert.Equal(Ints(golden.GetProperty("first_16_ids")), ids[..16]);
+        Assert.Equal(Ints(golden.GetProperty("last_16_ids")), ids[^16..]);
+        return ids;
+    }
+
+    private static int[] Ints(JsonElement e) => [.. e.EnumerateArray().Select(x => x.GetInt32())];
+
+    [Theory]
+    [InlineData("window32")]
+    [InlineData("qwen3")]
+    public void Logits_match_the_reference(string variant)
+    {
+        JsonElement golden = Golden(variant);
+        string dir = Write(golden);
+        JsonElement c = golden.GetProperty("case");
+        int[] ids = Ints(c.GetProperty("ids"));
+        Assert.Equal(ids, Tokens(golden, dir)[..ids.Length]);
+        using var backend = new CpuBackend();
+        using LlamaModel model = LlamaModel.Load(dir, backend);
+        Assert.Equal(variant == "window32" ? 32 : null, model.Config.SlidingWindow);
+        Assert.Equal(variant == "qwen3", model.Config.QueryKeyNorm);
+        int vocab = model.Config.VocabSize;
+        using RunState state = model.CreateState(ids.Length, allRowLogits: true);
+        model.Forward(state, ids, 0, LogitsMode.All);
+        float[] logits = model.ReadLogits(state, ids.Length);
+        int[] argmax = Ints(c.GetProperty("argmax"));
+        double[] logSumExp = [.. c.GetProperty("logsumexp").EnumerateArray().Select(e => e.GetDouble())];
+        int t = 0;
+        foreach (JsonElement row in c.GetProperty("logits").EnumerateArray())
+        {
+            ReadOnlySpan<float> actual = logits.AsSpan(t * vocab, vocab);
+            int[] at = Ints(row.GetProperty("ids"));
+            float[] expected = [.. row.GetProperty("values").EnumerateArray().Select(e => (float)e.GetDouble())];
+            var picked = new float[at.Length];
+            for (int k = 0; k < at.Length; k++)
+            {
+                picked[k] = actual[at[k]];
+            }
+            Tolerances.AssertClose(picked, expected, relative: 0, absolute: Tolerances.LogitsAbsolute, what: $"{variant}: top logits at position {t}");
+            Assert.Equal(argmax[t], Sampler.ArgMax(actual));
+            double max = double.NegativeInfinity, sum = 0;
+            foreach (float v in actual)
+            {
+                max = Math.Max(max, v);
+            }
+            foreach (float v in actual)
+            {
+                sum += Math.Exp(v - max);
+            }
+            Assert.True(Math.Abs(max + Math.Log(sum) - logSumExp[t]) <= Tolerances.LogitsAbsolute,
+                $"{variant}: logsumexp at position {t}: {max + Math.Log(sum):R}, reference {logSumExp[t]:R}");
+            t++;
+        }
+        Assert.Equal(ids.Length, t);
+    }
+
+    [Theory]
+    [InlineData("window32")]
+    [InlineData("qwen3")]
+    public void Perplexity_matches_the_reference_and_not_the_model_without_the_variant(string variant)
+    {
+        JsonElement golden = Golden(variant);
+        JsonElement r = golden.GetProperty("perplexity");
+        double expected = r.GetProperty("ppl").GetDouble();
+        double without = golden.GetProperty("perplexity_without_variant").GetProperty("ppl").GetDouble();
+        Assert.True(Math.Abs(without - expected) > 100 * Tolerances.PerplexityRelative * expected, $"{variant} {expected:R}, without it {without:R}");
+        string dir = Write(golden);
+        using var backend = new CpuBackend();
+        using LlamaModel model = LlamaModel.Load(dir, backend);
+        PerplexityResult result = PerplexityEvaluator.Evaluate(model, Tokens(golden, dir), new PerplexityOptions(r.GetProperty("seqlen").GetInt32()));
+        Assert.Equal(r.GetProperty("predicted_tokens").GetInt64(), result.PredictedTokens);
+        Assert.True(Math.Abs(result.Perplexity - expected) <= Tolerances.PerplexityRelative * expected,
+            $"{variant}: ppl {result.Perplexity:R}, reference {expected:R} (relative difference {Math.Abs(result.Perplexity - expected) / expected:E2})");
+    }
+}

@@ -1,0 +1,107 @@
+using Copal.Model.Config;
+using Copal.Model.Inference;
+using Copal.Model.Synthetic;
+using Copal.Model.Weights;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>
+/// Each architecture's own parts through every path a pass takes, on synthetic models the writer makes whole: Qwen2's
+/// q/k/v biases and Qwen3's per-head q/k RMSNorm. The prompt pass, decode steps, the batched step and ILGPU's CPU
+/// accelerator agree within the tolerance policy; the numbers themselves are checked against the float64 reference
+/// in VariantReferenceTests.
+/// </summary>
+public sealed class ArchitectureTests : IDisposable
+{
+    private const int Length = 24;
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-arch-").FullName;
+    private readonly CpuBackend _backend = new();
+    private readonly int[] _prompt = [.. Enumerable.Range(0, Length).Select(i => 1 + (i * 7919 % 31000))];
+
+    public void Dispose()
+    {
+        _backend.Dispose();
+        Directory.Delete(_temp, recursive: true);
+    }
+
+    public static TheoryData<string> Architectures() => new("Qwen2ForCausalLM", "Qwen3ForCausalLM");
+
+    private string Write(string architecture)
+    {
+        string dir = Path.Combine(_temp, architecture);
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with
+        {
+            Architecture = architecture,
+            AttentionBias = architecture == "Qwen2ForCausalLM",
+            QueryKeyNorm = architecture == "Qwen3ForCausalLM",
+        };
+        SyntheticModelWriter.Write(config, dir, DType.F32, seed: 5, tokenizerDirectory: null);
+        return dir;
+    }
+
+    /// <summary>Every position's logits, the prompt fed in chunks of <paramref name="chunk"/> tokens.</summary>
+    private static float[][] Logits(LlamaModel model, int[] prompt, int chunk)
+    {
+        using RunState state = model.CreateState(chunk, prompt.Length, allRowLogits: true);
+        var rows = new List<float[]>();
+        for (int start = 0; start < prompt.Length; start += chunk)
+        {
+            int n = Math.Min(chunk, prompt.Length - start);
+            model.Forward(state, prompt.AsSpan(start, n), start, LogitsMode.All);
+            float[] all = model.ReadLogits(state, n);
+            int vocab = all.Length / n;
+            rows.AddRange(Enumerable.Range(0, n).Select(r => all[(r * vocab)..((r + 1) * vocab)]));
+        }
+        return [.. rows];
+    }
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void The_written_model_loads_with_its_architectures_parts(string architecture)
+    {
+        using LlamaModel model = LlamaModel.Load(Write(architecture), _backend);
+        Assert.Equal(architecture, model.Config.Architecture);
+        foreach (DecoderLayerWeights layer in model.Weights.Layers)
+        {
+            Assert.Equal(architecture == "Qwen3ForCausalLM", layer.QueryKeyNorms is not null);
+            Assert.Equal(architecture == "Qwen2ForCausalLM", layer.Biases[(int)LinearId.QProj] is not null);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void Decode_steps_and_the_batched_step_match_the_prompt_pass(string architecture)
+    {
+        using LlamaModel model = LlamaModel.Load(Write(architecture), _backend);
+        float[][] whole = Logits(model, _prompt, Length), stepwise = Logits(model, _prompt, 1);
+        using RunState sequence = model.CreateState(1, Length);
+        using RunState batch = model.CreateState(1, 1, allRowLogits: true);
+        for (int p = 0; p < Length; p++)
+        {
+            Tolerances.AssertClose(stepwise[p], whole[p], what: $"{architecture} decode logits at position {p}");
+            model.ForwardBatch(batch, [sequence], _prompt.AsSpan(p, 1), [p]);
+            Tolerances.AssertClose(model.ReadLogits(batch), whole[p], what: $"{architecture} batched logits at position {p}");
+        }
+    }
+
+    [DeviceFact("ilgpu-cpu")]
+    public void Ilgpu_cpu_runs_each_architecture_as_the_cpu_does()
+    {
+        using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
+        foreach (string architecture in (string[])["Qwen2ForCausalLM", "Qwen3ForCausalLM"])
+        {
+            string dir = Write(architecture);
+            using LlamaModel onDevice = LlamaModel.Load(dir, device);
+            using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
+            float[][] expected = Logits(onCpu, _prompt, Length), actual = Logits(onDevice, _prompt, Length);
+            for (int p = 0; p < Length; p++)
+            {
+                Tolerances.AssertClose(actual[p], expected[p], what: $"{architecture} ilgpu-cpu logits at position {p}");
+            }
+        }
+    }
+}
