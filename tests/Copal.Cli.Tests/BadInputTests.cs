@@ -208,6 +208,17 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void A_base_model_with_another_vocabulary_is_refused_from_its_config()
+    {
+        // Only config.json differs: the refusal comes before either model's weights load.
+        string other = CopyModel();
+        string config = Path.Combine(other, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"vocab_size\": 512", "\"vocab_size\": 600", StringComparison.Ordinal));
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", TestData.Path("text", "tinystories", "eval.txt"), "--compare", other, "--device", "cpu"), 2,
+            $"--compare: the base model '{other}' has a vocabulary of 600 tokens, the model 512; a comparison needs the same vocabulary");
+    }
+
+    [Fact]
     public void Seqlen_beyond_the_model()
     {
         AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", TestData.Path("text", "tinystories", "eval.txt"), "--seqlen", "1024", "--device", "cpu"), 2,

@@ -43,8 +43,14 @@ internal static class PerplexityCommand
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             string? basePath = p.GetValue(compare) is string given ? Inputs.ModelFolder(given, p.Typed(compare)) : null;
-            // The window and the context are checked against config.json alone, before the weights are loaded.
-            int max = LlamaConfig.Load(modelDir).MaxPositionEmbeddings;
+            // The window, the context and the base model's vocabulary are checked against config.json alone, before
+            // the weights are loaded.
+            LlamaConfig config = LlamaConfig.Load(modelDir);
+            int max = config.MaxPositionEmbeddings;
+            if (basePath is not null && LlamaConfig.Load(basePath).VocabSize is int baseVocab && baseVocab != config.VocabSize)
+            {
+                throw new UsageException($"{p.Typed(compare)}: the base model '{p.GetValue(compare)}' has a vocabulary of {baseVocab} tokens, the model {config.VocabSize}; a comparison needs the same vocabulary");
+            }
             // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.
             int window = p.GetValue(seqLen) ?? Math.Min(2048, Math.Min(p.GetValue(ctxSize) ?? max, max));
             if (p.GetValue(stride) is int step && step > window)

@@ -28,21 +28,21 @@ public static class PerplexityEvaluator
         int max = model.Config.MaxPositionEmbeddings;
         if (seqLen < 2 || seqLen > max)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), seqLen, FormattableString.Invariant($"--seqlen must be between 2 and the model's context of {max} tokens, got {seqLen}"));
+            throw new ArgumentOutOfRangeException(nameof(options), seqLen, FormattableString.Invariant($"options.SeqLen must be between 2 and the model's context of {max} tokens, got {seqLen}"));
         }
         int stride = options.Stride ?? seqLen;
         if (stride < 1 || stride > seqLen)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), stride, FormattableString.Invariant($"--stride must be between 1 and --seqlen ({seqLen}), got {stride}"));
+            throw new ArgumentOutOfRangeException(nameof(options), stride, FormattableString.Invariant($"options.Stride must be between 1 and options.SeqLen ({seqLen}), got {stride}"));
         }
         if (baseModel is not null && baseModel.Config.VocabSize != model.Config.VocabSize)
         {
-            throw new ArgumentException($"--compare: the base model's vocabulary has {baseModel.Config.VocabSize} tokens, the model's {model.Config.VocabSize}");
+            throw new ArgumentException($"baseModel's vocabulary has {baseModel.Config.VocabSize} tokens and the model's {model.Config.VocabSize}: a comparison needs the same vocabulary", nameof(baseModel));
         }
         int chunks = tokens.Length < seqLen ? 0 : (tokens.Length - seqLen) / stride + 1;
         if (chunks == 0)
         {
-            throw new ArgumentException($"the text has {tokens.Length} tokens, fewer than one window of --seqlen {seqLen}");
+            throw new ArgumentException($"the text has {tokens.Length} tokens, fewer than one window of options.SeqLen {seqLen}", nameof(tokens));
         }
         if (options.LimitChunks is int limit)
         {

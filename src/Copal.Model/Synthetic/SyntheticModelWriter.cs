@@ -33,7 +33,7 @@ public static class SyntheticModelWriter
         ArgumentNullException.ThrowIfNull(config);
         if (!dtype.IsWeightFloat())
         {
-            throw new ArgumentException($"--dtype must be f32, f16 or bf16, got {dtype}", nameof(dtype));
+            throw new ArgumentException($"dtype must be F32, F16 or BF16, got {dtype}", nameof(dtype));
         }
         using var output = AtomicDirectory.Create(outDirectory, overwrite, tokenizerDirectory is null ? [] : [tokenizerDirectory]);
         string torchDtype = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
@@ -51,7 +51,7 @@ public static class SyntheticModelWriter
                 }
                 else if (name == "tokenizer.json")
                 {
-                    throw new FileNotFoundException($"--tokenizer '{tokenizerDirectory}' has no tokenizer.json", src);
+                    throw new FileNotFoundException($"tokenizerDirectory '{tokenizerDirectory}' has no tokenizer.json", src);
                 }
             }
         }

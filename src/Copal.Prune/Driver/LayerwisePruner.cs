@@ -64,7 +64,7 @@ public sealed class LayerwisePruner
         int seqLen = calibration.SeqLen;
         if (seqLen > _model.Config.MaxPositionEmbeddings)
         {
-            throw new ArgumentException($"--seqlen {seqLen} exceeds the model's context of {_model.Config.MaxPositionEmbeddings} tokens");
+            throw new ArgumentException($"calibration windows of {seqLen} tokens (CalibrationSet.SeqLen) exceed the model's context of {_model.Config.MaxPositionEmbeddings} tokens");
         }
 
         ValidatePattern();
