@@ -33,14 +33,15 @@ public sealed class LayerwisePruner
 
     /// <summary>
     /// Whether a run of <paramref name="pruner"/> under <paramref name="options"/> passes the calibration windows
-    /// through the layers. Without statistics, the layer error or the embeddings to prune (magnitude alone), each
-    /// layer's linears are pruned from their weights: no activations are held and no calibration memory is used.
+    /// through the layers. Without statistics or the layer error (magnitude alone), the linears, and the embeddings
+    /// with <see cref="PruneOptions.IncludeEmbeddings"/>, are pruned from their weights: no activations are held and
+    /// no calibration memory is used.
     /// </summary>
     public static bool RunsForwardPasses(ILinearPruner pruner, PruneOptions options)
     {
         ArgumentNullException.ThrowIfNull(pruner);
         ArgumentNullException.ThrowIfNull(options);
-        return pruner.NeedsStatistics || options.MeasureLayerError || options.IncludeEmbeddings;
+        return pruner.NeedsStatistics || options.MeasureLayerError;
     }
 
     /// <summary>Prunes <paramref name="model"/> (dense, loaded from <paramref name="source"/>) with <paramref name="pruner"/> under <paramref name="options"/>.</summary>
@@ -277,6 +278,13 @@ public sealed class LayerwisePruner
                 }
             }
         }
+        if (_options.IncludeEmbeddings)
+        {
+            LayerReport head = PruneHeadAndEmbedding(null, Stopwatch.StartNew(), output, progress, cancellationToken);
+            layerReports.Add(head);
+            zeros += head.Linears.Sum(l => l.Zeros);
+            total += head.Linears.Sum(l => l.Total);
+        }
         return Report(calibration, layerReports, zeros, total, copied, clock, activationBytes: 0, peakAnonymous);
     }
 
@@ -344,7 +352,6 @@ public sealed class LayerwisePruner
         int layers = _model.Config.NumLayers;
         int hidden = _model.Config.HiddenSize;
         int seqLen = state.MaxRows;
-        var reports = new List<LinearReport>();
         // lm_head's statistics are kept under the QProj key: the tap's keys are input groups, and this one is the head's.
         using (var tap = new StatisticsTap(_model.Backend, -1, new Dictionary<LinearId, int> { [LinearId.QProj] = hidden }, _pruner.NeedsHessian))
         {
@@ -357,10 +364,21 @@ public sealed class LayerwisePruner
                 tap.Accumulate(LinearId.QProj, state.Normed, seqLen);
                 tap.FoldSample();
             }
-            string headName = _model.Weights.Tied ? LlamaTensorNames.Embedding : LlamaTensorNames.LmHead;
-            progress?.Report(new PruneProgress(layers - 1, layers, "pruning", headName));
-            reports.Add(PruneWhole(headName, _pruner, tap.Statistics[LinearId.QProj], output, cancellationToken));
+            return PruneHeadAndEmbedding(tap.Statistics[LinearId.QProj], clock, output, progress, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// lm_head by the method, on <paramref name="headStatistics"/> (its inputs' statistics; null where the method needs
+    /// none), and an untied embedding by magnitude: the layer after the last, in the report.
+    /// </summary>
+    private LayerReport PruneHeadAndEmbedding(InputStatistics? headStatistics, Stopwatch clock, PrunedModelWriter output,
+        IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
+    {
+        int layers = _model.Config.NumLayers;
+        string headName = _model.Weights.Tied ? LlamaTensorNames.Embedding : LlamaTensorNames.LmHead;
+        progress?.Report(new PruneProgress(layers - 1, layers, "pruning", headName));
+        var reports = new List<LinearReport> { PruneWhole(headName, _pruner, headStatistics, output, cancellationToken) };
         if (!_model.Weights.Tied)
         {
             progress?.Report(new PruneProgress(layers - 1, layers, "pruning", LlamaTensorNames.Embedding));

@@ -199,6 +199,30 @@ public sealed class LayerwisePrunerTests : IDisposable
     }
 
     [Fact]
+    public void Magnitude_prunes_the_embeddings_from_their_weights_without_calibration_data()
+    {
+        // Magnitude needs no activations, lm_head's included: without data no window is run, and the head comes out
+        // as a run with data prunes it.
+        string without = Path.Combine(_temp, "head-no-data"), with = Path.Combine(_temp, "head-data");
+        using (var backend = new CpuBackend())
+        {
+            PruneReport report = PruneJob.Run(new PruneRequest(TestData.Stories260K, without, PrunerFactory.Create("magnitude"),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { IncludeEmbeddings = true }, CalibrationSet.None()), backend);
+            Assert.Equal(0, report.ActivationBytes);
+            Assert.Null(report.Calibration);
+            Assert.Equal(LlamaTensorNames.Embedding, report.Layers[^1].Linears.Single().Name);
+            PruneJob.Run(new PruneRequest(TestData.Stories260K, with, PrunerFactory.Create("magnitude"),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { IncludeEmbeddings = true }, Calibration()), backend);
+        }
+        using var a = SafetensorsCheckpoint.Open(without);
+        using var b = SafetensorsCheckpoint.Open(with);
+        Assert.True(a[LlamaTensorNames.Embedding].Bytes.SequenceEqual(b[LlamaTensorNames.Embedding].Bytes));
+        var w = new float[a[LlamaTensorNames.Embedding].ElementCount];
+        FloatConvert.ToSingle(a[LlamaTensorNames.Embedding], w);
+        Assert.Equal(w.Length / 2, w.Count(v => v == 0));
+    }
+
+    [Fact]
     public void Include_embeddings_is_refused_for_a_stateful_pruner()
     {
         var e = Assert.Throws<PruningOptionException>(() =>
