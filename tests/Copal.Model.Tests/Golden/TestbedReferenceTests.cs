@@ -104,36 +104,7 @@ public sealed class TestbedReferenceTests
         using RunState state = model.CreateState(ids.Length, allRowLogits: true);
         model.Forward(state, ids, 0, LogitsMode.All);
         float[] logits = model.ReadLogits(state, ids.Length);
-        int[] argmax = Ints(c.GetProperty("argmax"));
-        double[] logSumExp = c.GetProperty("logsumexp").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-        int t = 0;
-        foreach (JsonElement row in c.GetProperty("logits").EnumerateArray())
-        {
-            ReadOnlySpan<float> actual = logits.AsSpan(t * vocab, vocab);
-            int[] at = Ints(row.GetProperty("ids"));
-            float[] expected = row.GetProperty("values").EnumerateArray().Select(e => (float)e.GetDouble()).ToArray();
-            float[] picked = new float[at.Length];
-            for (int k = 0; k < at.Length; k++)
-            {
-                picked[k] = actual[at[k]];
-            }
-            Tolerances.AssertClose(picked, expected, relative: 0, absolute: Tolerances.LogitsAbsolute, what: $"{name} logits at position {t} (ids {string.Join(',', at.Take(4))}..)");
-            Assert.Equal(argmax[t], Copal.Model.Generation.Sampler.ArgMax(actual));
-            double max = double.NegativeInfinity, sum = 0;
-            foreach (float v in actual)
-            {
-                max = Math.Max(max, v);
-            }
-            foreach (float v in actual)
-            {
-                sum += Math.Exp(v - max);
-            }
-            double lse = max + Math.Log(sum);
-            Assert.True(Math.Abs(lse - logSumExp[t]) <= Tolerances.LogitsAbsolute,
-                $"{name} logsumexp at position {t}: {lse:R}, reference {logSumExp[t]:R}");
-            t++;
-        }
-        Assert.Equal(ids.Length, t);
+        SelectedLogits.AssertMatch(c, logits, vocab, name);
     }
 
     public static TheoryData<string> PerplexityDatasets()

@@ -43,22 +43,6 @@ public sealed class ArchitectureTests : IDisposable
         return dir;
     }
 
-    /// <summary>Every position's logits, the prompt fed in chunks of <paramref name="chunk"/> tokens.</summary>
-    private static float[][] Logits(LlamaModel model, int[] prompt, int chunk)
-    {
-        using RunState state = model.CreateState(chunk, prompt.Length, allRowLogits: true);
-        var rows = new List<float[]>();
-        for (int start = 0; start < prompt.Length; start += chunk)
-        {
-            int n = Math.Min(chunk, prompt.Length - start);
-            model.Forward(state, prompt.AsSpan(start, n), start, LogitsMode.All);
-            float[] all = model.ReadLogits(state, n);
-            int vocab = all.Length / n;
-            rows.AddRange(Enumerable.Range(0, n).Select(r => all[(r * vocab)..((r + 1) * vocab)]));
-        }
-        return [.. rows];
-    }
-
     [Theory]
     [MemberData(nameof(Architectures))]
     public void The_written_model_loads_with_its_architectures_parts(string architecture)
@@ -77,7 +61,7 @@ public sealed class ArchitectureTests : IDisposable
     public void Decode_steps_and_the_batched_step_match_the_prompt_pass(string architecture)
     {
         using LlamaModel model = LlamaModel.Load(Write(architecture), _backend);
-        float[][] whole = Logits(model, _prompt, Length), stepwise = Logits(model, _prompt, 1);
+        float[][] whole = PositionLogits.Of(model, _prompt, Length), stepwise = PositionLogits.Of(model, _prompt, 1);
         using RunState sequence = model.CreateState(1, Length);
         using RunState batch = model.CreateState(1, 1, allRowLogits: true);
         for (int p = 0; p < Length; p++)
@@ -97,7 +81,7 @@ public sealed class ArchitectureTests : IDisposable
             string dir = Write(architecture);
             using LlamaModel onDevice = LlamaModel.Load(dir, device);
             using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
-            float[][] expected = Logits(onCpu, _prompt, Length), actual = Logits(onDevice, _prompt, Length);
+            float[][] expected = PositionLogits.Of(onCpu, _prompt, Length), actual = PositionLogits.Of(onDevice, _prompt, Length);
             for (int p = 0; p < Length; p++)
             {
                 Tolerances.AssertClose(actual[p], expected[p], what: $"{architecture} ilgpu-cpu logits at position {p}");

@@ -40,22 +40,6 @@ public sealed class SlidingWindowTests : IDisposable
         return dir;
     }
 
-    /// <summary>Every position's logits [Length][vocab], the prompt fed in chunks of <paramref name="chunk"/> tokens.</summary>
-    private static float[][] Logits(LlamaModel model, int[] prompt, int chunk)
-    {
-        using RunState state = model.CreateState(chunk, prompt.Length, allRowLogits: true);
-        var rows = new List<float[]>();
-        for (int start = 0; start < prompt.Length; start += chunk)
-        {
-            int n = Math.Min(chunk, prompt.Length - start);
-            model.Forward(state, prompt.AsSpan(start, n), start, LogitsMode.All);
-            float[] all = model.ReadLogits(state, n);
-            int vocab = all.Length / n;
-            rows.AddRange(Enumerable.Range(0, n).Select(r => all[(r * vocab)..((r + 1) * vocab)]));
-        }
-        return [.. rows];
-    }
-
     [Fact]
     public void The_config_on_disk_gives_the_model_its_window()
     {
@@ -71,14 +55,14 @@ public sealed class SlidingWindowTests : IDisposable
         changed[0] = 4242;
         using LlamaModel windowed = LlamaModel.Load(Write(Window), _backend);
         using LlamaModel full = LlamaModel.Load(Write(null), _backend);
-        float[][] a = Logits(windowed, _prompt, Length), b = Logits(windowed, changed, Length);
+        float[][] a = PositionLogits.Of(windowed, _prompt, Length), b = PositionLogits.Of(windowed, changed, Length);
         for (int p = 0; p < Length; p++)
         {
             // Past its reach the first token takes no part in any sum: the logits are the same to the bit.
             Assert.Equal(p > Reach, a[p].AsSpan().SequenceEqual(b[p]));
         }
         // Without the window the first token changes the last position's logits.
-        Assert.False(Logits(full, _prompt, Length)[^1].AsSpan().SequenceEqual(Logits(full, changed, Length)[^1]));
+        Assert.False(PositionLogits.Of(full, _prompt, Length)[^1].AsSpan().SequenceEqual(PositionLogits.Of(full, changed, Length)[^1]));
     }
 
     [Fact]
@@ -86,7 +70,7 @@ public sealed class SlidingWindowTests : IDisposable
     {
         using LlamaModel windowed = LlamaModel.Load(Write(Window), _backend);
         using LlamaModel full = LlamaModel.Load(Write(null), _backend);
-        float[][] a = Logits(windowed, _prompt, Length), b = Logits(full, _prompt, Length);
+        float[][] a = PositionLogits.Of(windowed, _prompt, Length), b = PositionLogits.Of(full, _prompt, Length);
         for (int p = 0; p < Length; p++)
         {
             Assert.Equal(p < Window, a[p].AsSpan().SequenceEqual(b[p]));
@@ -99,7 +83,7 @@ public sealed class SlidingWindowTests : IDisposable
     public void Decode_and_chunked_prompts_under_a_window_match_the_whole_prompt(int chunk)
     {
         using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
-        float[][] whole = Logits(model, _prompt, Length), chunked = Logits(model, _prompt, chunk);
+        float[][] whole = PositionLogits.Of(model, _prompt, Length), chunked = PositionLogits.Of(model, _prompt, chunk);
         for (int p = 0; p < Length; p++)
         {
             Tolerances.AssertClose(chunked[p], whole[p], what: $"logits at position {p} in chunks of {chunk}");
@@ -110,7 +94,7 @@ public sealed class SlidingWindowTests : IDisposable
     public void The_batched_decode_step_attends_through_the_window()
     {
         using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
-        float[][] whole = Logits(model, _prompt, Length);
+        float[][] whole = PositionLogits.Of(model, _prompt, Length);
         using RunState sequence = model.CreateState(1, Length);
         using RunState batch = model.CreateState(1, 1, allRowLogits: true);
         for (int p = 0; p < Length; p++)
@@ -127,10 +111,10 @@ public sealed class SlidingWindowTests : IDisposable
         using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
         using LlamaModel onDevice = LlamaModel.Load(dir, device);
         using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
-        float[][] expected = Logits(onCpu, _prompt, Length);
+        float[][] expected = PositionLogits.Of(onCpu, _prompt, Length);
         foreach (int chunk in (int[])[Length, 1])
         {
-            float[][] actual = Logits(onDevice, _prompt, chunk);
+            float[][] actual = PositionLogits.Of(onDevice, _prompt, chunk);
             for (int p = 0; p < Length; p++)
             {
                 Tolerances.AssertClose(actual[p], expected[p], what: $"ilgpu-cpu logits at position {p} in chunks of {chunk}");
