@@ -16,7 +16,8 @@ Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention
   rmsnorm(x) = w * (x * rsqrt(mean(x^2) + eps)), computed in f32 (or f64 when the model runs in f64)
   RoPE: rotate-half layout, inv_freq[i] = 1 / theta^(2i/head_dim), rope_scaling none / linear / llama3
   GQA: kv heads repeated num_heads / num_kv_heads times (repeat_kv), causal softmax(q k^T / sqrt(head_dim)).
-  Sliding window (Mistral; Qwen2 with use_sliding_window): a sliding layer's query at p sees keys t > p - window.
+  Sliding window (Mistral; Qwen2 and Qwen3 with use_sliding_window): a sliding layer's query at p sees keys
+  t > p - window. Qwen3: q_norm / k_norm RMS-normalize each query and key head before RoPE.
 """
 
 import argparse
@@ -133,8 +134,9 @@ def rotate_half(x):
 
 def sliding_windows(cfg, n_layers):
     """Each layer's attention window (0: none), with the defaults of the HF config classes: MistralConfig's
-    sliding_window is 4096 when absent (null: none); Qwen2Config's applies only with use_sliding_window, to the
-    layers from max_window_layers (28) on, or to those layer_types names "sliding_attention"; LlamaConfig has none."""
+    sliding_window is 4096 when absent (null: none), on every layer; Qwen2Config's and Qwen3Config's apply only with
+    use_sliding_window, to the layers from max_window_layers (28) on, or to those layer_types names
+    "sliding_attention"; LlamaConfig has none."""
     arch = (cfg.get("architectures") or [None])[0] or {"mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                                                        "qwen3": "Qwen3ForCausalLM"}.get(cfg.get("model_type"))
     if arch == "MistralForCausalLM":
@@ -147,8 +149,8 @@ def sliding_windows(cfg, n_layers):
         return [0] * n_layers
     if not window:
         return [0] * n_layers
-    types = cfg.get("layer_types")
-    if types is not None:
+    types = cfg.get("layer_types")  # read by Qwen2Config and Qwen3Config only, the only ones that reach here with it
+    if types is not None and arch != "MistralForCausalLM":
         return [window if types[i] == "sliding_attention" else 0 for i in range(n_layers)]
     return [window if i >= first else 0 for i in range(n_layers)]
 
@@ -172,7 +174,8 @@ class Llama:
         self.n_layers = cfg["num_hidden_layers"]
         self.n_heads = cfg["num_attention_heads"]
         self.n_kv = cfg.get("num_key_value_heads") or self.n_heads
-        self.head_dim = cfg.get("head_dim") or self.hidden // self.n_heads
+        qwen3 = (cfg.get("architectures") or [None])[0] == "Qwen3ForCausalLM" or cfg.get("model_type") == "qwen3"
+        self.head_dim = cfg.get("head_dim") or (128 if qwen3 else self.hidden // self.n_heads)  # Qwen3Config: 128
         self.eps = float(cfg.get("rms_norm_eps", 1e-6))
         self.vocab = cfg["vocab_size"]
         act = cfg.get("hidden_act", "silu")

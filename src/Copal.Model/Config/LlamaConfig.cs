@@ -43,8 +43,13 @@ public sealed record LlamaConfig
     public required RopeScalingConfig RopeScaling { get; init; }
     /// <summary>lm_head reuses the embedding matrix (HF <c>tie_word_embeddings</c>; default false).</summary>
     public required bool TieWordEmbeddings { get; init; }
-    /// <summary>q/k/v projections carry biases (Qwen2, or <c>attention_bias: true</c>).</summary>
+    /// <summary>
+    /// q/k/v projections carry biases: Qwen2 always; LLaMA and Qwen3 with <c>attention_bias: true</c>, which gives
+    /// o_proj one too (<see cref="OutputProjectionBias"/>); never Mistral.
+    /// </summary>
     public required bool AttentionBias { get; init; }
+    /// <summary>o_proj carries a bias: <see cref="AttentionBias"/> on LLaMA and Qwen3 (Qwen2's o_proj has none).</summary>
+    public bool OutputProjectionBias => AttentionBias && Architecture != "Qwen2ForCausalLM";
     /// <summary>
     /// Each query head and each key head is RMS-normalized (its own weight of head_dim, the config's eps) after the
     /// projections and before RoPE: Qwen3.
@@ -147,7 +152,8 @@ public sealed record LlamaConfig
         {
             throw r.Error($"num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kvHeads})");
         }
-        int? headDimField = r.OptionalInt("head_dim", min: 1);
+        // Qwen3Config's head_dim is 128 when the field is absent; the others derive it from the hidden size.
+        int? headDimField = r.OptionalInt("head_dim", min: 1) ?? (architecture == "Qwen3ForCausalLM" ? 128 : null);
         if (headDimField is null && hidden % heads != 0)
         {
             throw r.Error($"hidden_size ({hidden}) is not a multiple of num_attention_heads ({heads}) and no head_dim is given");
@@ -195,7 +201,8 @@ public sealed record LlamaConfig
             RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
             RopeScaling = r.RopeScaling(),
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
-            AttentionBias = qwen2 || (r.OptionalBool("attention_bias") ?? false),
+            // Qwen2's q/k/v always carry biases; MistralAttention has none whatever the config says.
+            AttentionBias = qwen2 || (architecture != "MistralForCausalLM" && (r.OptionalBool("attention_bias") ?? false)),
             QueryKeyNorm = architecture == "Qwen3ForCausalLM",
             TorchDtype = r.OptionalString("torch_dtype"),
             BosTokenId = bos,
@@ -218,7 +225,8 @@ public sealed record LlamaConfig
             "Qwen2ForCausalLM" or "Qwen3ForCausalLM" when r.OptionalBool("use_sliding_window") == true => r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096,
             _ => null,
         };
-        IReadOnlyList<string>? types = r.OptionalStringList("layer_types");
+        // Only Qwen2Config and Qwen3Config read layer_types; the others' HF classes ignore the field.
+        IReadOnlyList<string>? types = architecture is "Qwen2ForCausalLM" or "Qwen3ForCausalLM" ? r.OptionalStringList("layer_types") : null;
         if (types is not null && types.Count != layers)
         {
             throw r.Error(FormattableString.Invariant($"field 'layer_types' must name one attention type per layer ({layers}), found {types.Count}"));
@@ -241,7 +249,7 @@ public sealed record LlamaConfig
 
     /// <summary>A short human summary for <c>copal inspect</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(AttentionBias ? ", qkv bias" : "")}{(QueryKeyNorm ? ", q/k norm" : "")}{SlidingWindowSummary()}");
+        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(OutputProjectionBias ? ", q/k/v/o bias" : AttentionBias ? ", qkv bias" : "")}{(QueryKeyNorm ? ", q/k norm" : "")}{SlidingWindowSummary()}");
 
     private string SlidingWindowSummary() => SlidingWindow is not int window ? ""
         : SlidingWindowLayers.Count == NumLayers ? string.Create(CultureInfo.InvariantCulture, $", sliding window {window}")

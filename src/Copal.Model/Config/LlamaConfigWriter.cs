@@ -71,6 +71,12 @@ public static class LlamaConfigWriter
             {
                 o["layer_types"] = new JsonArray([.. Enumerable.Range(0, c.NumLayers)
                     .Select(l => (JsonNode?)(c.SlidingWindowLayers.Contains(l) ? "sliding_attention" : "full_attention"))]);
+                // Transformers before layer_types read max_window_layers: the same layers, where they are the last ones.
+                int first = c.SlidingWindowLayers[0];
+                if (c.SlidingWindowLayers.SequenceEqual(Enumerable.Range(first, c.NumLayers - first)))
+                {
+                    o["max_window_layers"] = first;
+                }
             }
         }
     }

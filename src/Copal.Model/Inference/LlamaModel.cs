@@ -632,7 +632,10 @@ public sealed class LlamaModel : IDisposable
         }
     }
 
-    /// <summary>q, k and v of one input: one fused op (<see cref="IBackend.MatMulTriple"/>) unless a projection has a bias.</summary>
+    /// <summary>
+    /// q, k and v of one input: one fused op (<see cref="IBackend.MatMulTriple"/>) unless a projection has a bias;
+    /// then, on Qwen3, each query and key head RMS-normalized in place.
+    /// </summary>
     private void Projections(DeviceBuffer x, DecoderLayerWeights w, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int rows, int layer, IForwardTap? tap)
     {
         if (w.Biases[(int)LinearId.QProj] is not null || w.Biases[(int)LinearId.KProj] is not null || w.Biases[(int)LinearId.VProj] is not null)

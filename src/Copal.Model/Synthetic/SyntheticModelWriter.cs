@@ -120,7 +120,7 @@ public static class SyntheticModelWriter
             {
                 (int o, int i) = LlamaWeights.LinearShape(c, id);
                 list.Add((new TensorSpec(LlamaTensorNames.Linear(l, id), dtype, [o, i]), false));
-                if (c.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj)
+                if ((c.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj) || (c.OutputProjectionBias && id is LinearId.OProj))
                 {
                     list.Add((new TensorSpec(LlamaTensorNames.Bias(l, id), dtype, [o]), false));
                 }

@@ -130,7 +130,7 @@ public sealed class LlamaWeights : IDisposable
             {
                 (int outDim, int inDim) = LinearShape(config, id);
                 linears[(int)id] = Linear(LlamaTensorNames.Linear(layer, id), outDim, inDim, disposables);
-                if (config.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj)
+                if ((config.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj) || (config.OutputProjectionBias && id is LinearId.OProj))
                 {
                     biases[(int)id] = Vector(LlamaTensorNames.Bias(layer, id), outDim, disposables);
                 }

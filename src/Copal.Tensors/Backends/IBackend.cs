@@ -59,7 +59,8 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Causal grouped-query attention. q is [rows, heads·headDim]; query row r sits at position startPos + r and
-    /// attends to cache positions 0..startPos + r. kCache and vCache are [maxPositions, kvHeads·headDim] and
+    /// attends to cache positions 0..startPos + r (from <see cref="AttentionShape.FirstKey"/>(r) on under a sliding
+    /// window). kCache and vCache are [maxPositions, kvHeads·headDim] and
     /// already hold the keys and values of those positions. Query head h reads kv head h / (heads / kvHeads).
     /// output is [rows, heads·headDim].
     /// </summary>

@@ -78,13 +78,37 @@ public class LlamaConfigTests
     }
 
     [Theory]
+    [InlineData("MistralForCausalLM")]
+    [InlineData("LlamaForCausalLM")]
+    public void Layer_types_is_read_only_where_hf_reads_it(string architecture)
+    {
+        // MistralConfig and LlamaConfig have no layer_types: a stray one neither fails the config nor picks layers.
+        string json = Minimal.Replace("LlamaForCausalLM", architecture, StringComparison.Ordinal).TrimEnd().TrimEnd('}')
+            + ", \"sliding_window\": 16, \"layer_types\": [\"full_attention\"]}";
+        LlamaConfig c = LlamaConfig.Parse(json, "config.json");
+        Assert.Equal(architecture == "MistralForCausalLM" ? "0,1,2,3,4" : "", string.Join(',', c.SlidingWindowLayers));
+    }
+
+    [Theory]
+    [InlineData("LlamaForCausalLM", true, true)]
+    [InlineData("Qwen3ForCausalLM", true, true)]
+    [InlineData("Qwen2ForCausalLM", false, true)]     // Qwen2: q/k/v biases always, o_proj never
+    [InlineData("MistralForCausalLM", false, false)]  // MistralAttention has no biases whatever the config says
+    public void Attention_bias_gives_o_proj_a_bias_where_hf_does(string architecture, bool outputBias, bool qkvBias)
+    {
+        string json = Minimal.Replace("LlamaForCausalLM", architecture, StringComparison.Ordinal).TrimEnd().TrimEnd('}') + ", \"attention_bias\": true}";
+        LlamaConfig c = LlamaConfig.Parse(json, "config.json");
+        Assert.Equal((qkvBias, outputBias), (c.AttentionBias, c.OutputProjectionBias));
+    }
+
+    [Theory]
     [InlineData("\"layer_types\": [\"full_attention\"]", "field 'layer_types' must name one attention type per layer (5), found 1")]
     [InlineData("\"layer_types\": [\"full_attention\", \"full_attention\", \"chunked_attention\", \"full_attention\", \"full_attention\"]",
         "field 'layer_types' holds 'chunked_attention'; supported: full_attention, sliding_attention")]
     [InlineData("\"sliding_window\": 0", "field 'sliding_window' must be ≥ 1, found 0")]
     public void A_sliding_window_field_that_cannot_hold_is_refused(string field, string expected)
     {
-        string json = Minimal.Replace("LlamaForCausalLM", "MistralForCausalLM", StringComparison.Ordinal).TrimEnd().TrimEnd('}') + ", " + field + "}";
+        string json = Minimal.Replace("LlamaForCausalLM", "Qwen2ForCausalLM", StringComparison.Ordinal).TrimEnd().TrimEnd('}') + ", \"use_sliding_window\": true, " + field + "}";
         var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(json, "m/config.json"));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
@@ -103,6 +127,8 @@ public class LlamaConfigTests
         Assert.Null(c.SlidingWindow);
         Assert.Contains("q/k norm", c.ToString(), StringComparison.Ordinal);
         Assert.False(LlamaConfig.Parse(Minimal, "config.json").QueryKeyNorm);
+        // Without the field, Qwen3Config's head_dim is 128, not hidden / heads.
+        Assert.Equal(128, LlamaConfig.Parse(json.Replace("\"head_dim\": 128, ", "", StringComparison.Ordinal), "config.json").HeadDim);
 
         LlamaConfig back = LlamaConfig.Parse(LlamaConfigWriter.ToJson(c), "written");
         Assert.Equal((c.Architecture, c.QueryKeyNorm, c.AttentionBias, c.HeadDim), (back.Architecture, back.QueryKeyNorm, back.AttentionBias, back.HeadDim));
@@ -166,6 +192,7 @@ public class LlamaConfigTests
     [InlineData("MistralForCausalLM", 16, "0,1,2,3,4")]
     [InlineData("Qwen2ForCausalLM", null, "")]
     [InlineData("Qwen2ForCausalLM", 16, "1,4")]
+    [InlineData("Qwen3ForCausalLM", 16, "3,4")]
     public void A_written_sliding_window_reads_back_on_the_same_layers(string architecture, int? window, string layers)
     {
         LlamaConfig c = LlamaConfig.Parse(Minimal, "config.json") with
@@ -174,8 +201,11 @@ public class LlamaConfigTests
             SlidingWindow = window,
             SlidingWindowLayers = [.. layers.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)],
         };
-        LlamaConfig back = LlamaConfig.Parse(LlamaConfigWriter.ToJson(c), "written");
+        string written = LlamaConfigWriter.ToJson(c);
+        LlamaConfig back = LlamaConfig.Parse(written, "written");
         Assert.Equal(window, back.SlidingWindow);
         Assert.Equal(layers, string.Join(',', back.SlidingWindowLayers));
+        // The last layers sliding are also said as max_window_layers, which transformers before layer_types read.
+        Assert.Equal(layers == "3,4", written.Contains("\"max_window_layers\": 3", StringComparison.Ordinal));
     }
 }

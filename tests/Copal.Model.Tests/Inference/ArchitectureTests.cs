@@ -11,7 +11,7 @@ namespace Copal.Model.Tests.Inference;
 
 /// <summary>
 /// Each architecture's own parts through every path a pass takes, on synthetic models the writer makes whole: Qwen2's
-/// q/k/v biases and Qwen3's per-head q/k RMSNorm. The prompt pass, decode steps, the batched step and ILGPU's CPU
+/// q/k/v biases, LLaMA's attention_bias (q/k/v and o_proj biases) and Qwen3's per-head q/k RMSNorm. The prompt pass, decode steps, the batched step and ILGPU's CPU
 /// accelerator agree within the tolerance policy; the numbers themselves are checked against the float64 reference
 /// in VariantReferenceTests.
 /// </summary>
@@ -28,15 +28,18 @@ public sealed class ArchitectureTests : IDisposable
         Directory.Delete(_temp, recursive: true);
     }
 
-    public static TheoryData<string> Architectures() => new("Qwen2ForCausalLM", "Qwen3ForCausalLM");
+    /// <summary>The architectures, and LLaMA with attention_bias under a name of its own.</summary>
+    public static TheoryData<string> Architectures() => new("Qwen2ForCausalLM", "Qwen3ForCausalLM", LlamaWithBias);
+
+    private const string LlamaWithBias = "LlamaForCausalLM+attention_bias";
 
     private string Write(string architecture)
     {
         string dir = Path.Combine(_temp, architecture);
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with
         {
-            Architecture = architecture,
-            AttentionBias = architecture == "Qwen2ForCausalLM",
+            Architecture = architecture.Split('+')[0],
+            AttentionBias = architecture is "Qwen2ForCausalLM" or LlamaWithBias,
             QueryKeyNorm = architecture == "Qwen3ForCausalLM",
         };
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 5, tokenizerDirectory: null);
@@ -48,11 +51,12 @@ public sealed class ArchitectureTests : IDisposable
     public void The_written_model_loads_with_its_architectures_parts(string architecture)
     {
         using LlamaModel model = LlamaModel.Load(Write(architecture), _backend);
-        Assert.Equal(architecture, model.Config.Architecture);
+        Assert.Equal(architecture.Split('+')[0], model.Config.Architecture);
         foreach (DecoderLayerWeights layer in model.Weights.Layers)
         {
             Assert.Equal(architecture == "Qwen3ForCausalLM", layer.QueryKeyNorms is not null);
-            Assert.Equal(architecture == "Qwen2ForCausalLM", layer.Biases[(int)LinearId.QProj] is not null);
+            Assert.Equal(architecture is "Qwen2ForCausalLM" or LlamaWithBias, layer.Biases[(int)LinearId.QProj] is not null);
+            Assert.Equal(architecture == LlamaWithBias, layer.Biases[(int)LinearId.OProj] is not null);
         }
     }
 
@@ -76,7 +80,7 @@ public sealed class ArchitectureTests : IDisposable
     public void Ilgpu_cpu_runs_each_architecture_as_the_cpu_does()
     {
         using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
-        foreach (string architecture in (string[])["Qwen2ForCausalLM", "Qwen3ForCausalLM"])
+        foreach (string architecture in (string[])["Qwen2ForCausalLM", "Qwen3ForCausalLM", LlamaWithBias])
         {
             string dir = Write(architecture);
             using LlamaModel onDevice = LlamaModel.Load(dir, device);

@@ -148,7 +148,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
             return;
         }
         // Work per (row, head) is one pass over the visible keys: split only when a thread gets enough of it.
-        long perItem = Math.Max(1L, (long)(s.StartPos + s.Rows) * s.HeadDim * 2);
+        long perItem = Math.Max(1L, (long)Kernels.Attention.ScratchLength(s) * s.HeadDim * 2);
         int minItems = (int)Math.Clamp(MinElementsPerThread / perItem, 1, int.MaxValue);
         RowPartition.For(s.Rows * s.Heads, Threads, 1, minItems,
             new CpuOps.Attend((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s));
