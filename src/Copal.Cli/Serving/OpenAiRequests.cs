@@ -204,7 +204,7 @@ internal static class OpenAiRequests
             }
             turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(message, role, at)));
         }
-        ChatPrompt prompt = formatter.Format(turns);
+        ChatPrompt prompt = Prompt(formatter, turns, TemplateArguments(body));
         request = request with
         {
             Prompt = prompt.Text,
@@ -214,6 +214,36 @@ internal static class OpenAiRequests
             MaxTokens = request.MaxTokens < 0 ? engine.ContextSize : request.MaxTokens,
         };
         return Finish(body, request);
+    }
+
+    /// <summary>
+    /// chat_template_kwargs (vLLM's and SGLang's field): variables for the model's chat template, such as Qwen3's
+    /// enable_thinking; null when absent.
+    /// </summary>
+    private static Dictionary<string, object?>? TemplateArguments(JsonElement body)
+    {
+        if (Field(body, "chat_template_kwargs") is not JsonElement e)
+        {
+            return null;
+        }
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs must be an object, e.g. {{\"enable_thinking\": false}}, got {Actual(e)}");
+        }
+        return e.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal);
+    }
+
+    /// <summary>The conversation as the model's prompt; arguments the formatter cannot take are a 400 naming chat_template_kwargs.</summary>
+    private static ChatPrompt Prompt(IChatFormatter formatter, IReadOnlyList<ChatTurn> turns, Dictionary<string, object?>? arguments)
+    {
+        try
+        {
+            return formatter.Format(turns, arguments);
+        }
+        catch (ArgumentException e) when (arguments is not null && e.ParamName is "templateArguments" or null)
+        {
+            throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs: {e.Message.Replace(" (Parameter 'templateArguments')", "", StringComparison.Ordinal)}");
+        }
     }
 
     /// <summary>

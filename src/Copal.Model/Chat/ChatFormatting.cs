@@ -19,6 +19,16 @@ public interface IChatFormatter
 {
     /// <summary>The prompt for <paramref name="messages"/>, in order, followed by the start of the assistant's turn.</summary>
     ChatPrompt Format(IReadOnlyList<ChatTurn> messages);
+
+    /// <summary>
+    /// The prompt, with <paramref name="templateArguments"/> (OpenAI-compatible servers' <c>chat_template_kwargs</c>,
+    /// e.g. Qwen3's <c>enable_thinking</c>) passed to the chat template. Only a chat template takes arguments: this
+    /// default, for formatters without one, refuses any.
+    /// </summary>
+    /// <exception cref="ArgumentException">Arguments were given and the formatter has no template to pass them to.</exception>
+    ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments) =>
+        templateArguments is null || templateArguments.Count == 0 ? Format(messages)
+        : throw new ArgumentException($"the model has no chat template to pass arguments to (given: {string.Join(", ", templateArguments.Keys)})", nameof(templateArguments));
 }
 
 /// <summary>

@@ -159,7 +159,7 @@ public sealed class CopalChatClient : IChatClient
         {
             throw new CompletionRequestException("seed", FormattableString.Invariant($"the seed must be ≥ 0, got {options.Seed}"));
         }
-        ChatPrompt prompt = _formatter.Format(turns);
+        ChatPrompt prompt = _formatter.Format(turns, TemplateArguments(options));
         return new CompletionRequest
         {
             Prompt = prompt.Text,
@@ -211,6 +211,20 @@ public sealed class CopalChatClient : IChatClient
             // What ChatOptions hold when they were read from JSON.
             System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } x => x.GetSingle(),
             _ => throw new CompletionRequestException("repetition_penalty", $"repetition_penalty must be a number, got {value?.GetType().Name ?? "null"}"),
+        };
+
+    /// <summary>
+    /// AdditionalProperties["chat_template_kwargs"], as the OpenAI-compatible servers name it: variables for the
+    /// chat template (Qwen3's enable_thinking), a string-keyed dictionary or a JSON object; null when absent.
+    /// </summary>
+    private static IReadOnlyDictionary<string, object?>? TemplateArguments(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue("chat_template_kwargs", out object? value) != true || value is null ? null : value switch
+        {
+            IReadOnlyDictionary<string, object?> d => d,
+            IEnumerable<KeyValuePair<string, object?>> d => d.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
+            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } e =>
+                e.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal),
+            _ => throw new ArgumentException($"AdditionalProperties[\"chat_template_kwargs\"] must be a string-keyed dictionary or a JSON object, got {value.GetType().Name}", nameof(options)),
         };
 
     private static ChatFinishReason ToFinish(FinishReason f) => f == FinishReason.Stop ? ChatFinishReason.Stop : ChatFinishReason.Length;

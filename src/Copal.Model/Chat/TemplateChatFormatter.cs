@@ -15,11 +15,28 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
 
     /// <summary>The template rendered over <paramref name="messages"/> with add_generation_prompt; no special tokens added, no stop texts.</summary>
     /// <exception cref="ChatTemplateException">The template fails to render, or raises an error itself (<see cref="ChatTemplateRaisedException"/>).</exception>
-    public ChatPrompt Format(IReadOnlyList<ChatTurn> messages)
+    public ChatPrompt Format(IReadOnlyList<ChatTurn> messages) => Format(messages, null);
+
+    /// <summary>
+    /// As <see cref="Format(IReadOnlyList{ChatTurn})"/>, the template also seeing <paramref name="templateArguments"/>
+    /// as variables (Qwen3's <c>enable_thinking</c>, a <c>date_string</c>, …), as Hugging Face's apply_chat_template
+    /// passes its keyword arguments. The variables the formatter sets itself (<c>messages</c>,
+    /// <c>add_generation_prompt</c>, <c>tools</c>) cannot be given.
+    /// </summary>
+    /// <exception cref="ArgumentException">An argument sets one of those variables, or has a type a template cannot take.</exception>
+    /// <exception cref="ChatTemplateException">The template fails to render, or raises an error itself (<see cref="ChatTemplateRaisedException"/>).</exception>
+    public ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        foreach (string name in templateArguments?.Keys ?? [])
+        {
+            if (name is "messages" or "add_generation_prompt" or "tools")
+            {
+                throw new ArgumentException($"the template argument '{name}' is set from the request itself; give the others only", nameof(templateArguments));
+            }
+        }
         var turns = messages.Select(m => new ChatTemplateMessage(m.Role, m.Content)).ToList();
-        return new ChatPrompt(Template.Render(turns, addGenerationPrompt: true), AddSpecialTokens: false, StopTexts: []);
+        return new ChatPrompt(Template.Render(turns, addGenerationPrompt: true, extra: templateArguments), AddSpecialTokens: false, StopTexts: []);
     }
 
     /// <summary>The model's template formatter when its folder has a chat template, else the plain one.</summary>

@@ -1,0 +1,96 @@
+using System.Text.Json;
+using Copal.Cli.Serving;
+using Copal.Model.Chat;
+using Copal.Model.ChatTemplates;
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// chat_template_kwargs, the field vLLM and SGLang take for a chat template's variables (Qwen3's enable_thinking):
+/// through the server's chat endpoint and the in-process chat client, on a model whose template has the switch, and
+/// refused where the model has no template.
+/// </summary>
+public sealed class TemplateArgumentTests : IDisposable
+{
+    private readonly CpuBackend _backend = new();
+    private readonly InferenceEngine _engine;
+    private readonly TemplateChatFormatter _formatter = new(new ChatTemplate(ChatFormatterTests.ThinkingTemplate));
+
+    public TemplateArgumentTests() => _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
+
+    public void Dispose()
+    {
+        _engine.Dispose();
+        _backend.Dispose();
+    }
+
+    private static async Task<(int Status, JsonElement Body)> PostAsync(OpenAiServer server, string body)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
+        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    private const string User = "\"model\":\"stories260K\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]";
+
+    private static int PromptTokens(JsonElement body) => body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+
+    [Fact]
+    public async Task The_server_passes_chat_template_kwargs_to_the_template_and_refuses_what_it_cannot_pass()
+    {
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, _formatter);
+        var (status, thinking) = await PostAsync(server, "{" + User + "}");
+        Assert.Equal(200, status);
+        (status, JsonElement off) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":false}}");
+        Assert.Equal(200, status);
+        // The prompt grew by the empty thought the template writes when thinking is off.
+        int thought = _engine.Tokenizer.Encode("<think>\n\n</think>\n\n", addSpecialTokens: false).Length;
+        Assert.InRange(PromptTokens(off) - PromptTokens(thinking), thought - 1, thought + 1);
+
+        foreach ((string kwargs, string message) in new[]
+        {
+            ("\"x\"", "chat_template_kwargs must be an object, e.g. {\"enable_thinking\": false}, got the string \"x\""),
+            ("{\"messages\":[]}", "chat_template_kwargs: the template argument 'messages' is set from the request itself; give the others only"),
+        })
+        {
+            (status, JsonElement error) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":" + kwargs + "}");
+            Assert.Equal(400, status);
+            Assert.Equal("chat_template_kwargs", error.GetProperty("error").GetProperty("param").GetString());
+            Assert.Equal(message, error.GetProperty("error").GetProperty("message").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task A_model_without_a_chat_template_refuses_template_arguments()
+    {
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0);
+        var (status, error) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":false}}");
+        Assert.Equal(400, status);
+        Assert.Equal("chat_template_kwargs: the model has no chat template to pass arguments to (given: enable_thinking)",
+            error.GetProperty("error").GetProperty("message").GetString());
+        // An empty object asks for nothing.
+        (status, _) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{}}");
+        Assert.Equal(200, status);
+    }
+
+    [Fact]
+    public async Task The_chat_client_takes_them_from_AdditionalProperties()
+    {
+        IChatClient client = new CopalChatClient(_engine, _formatter);
+        ChatMessage[] hi = [new ChatMessage(ChatRole.User, "Hi")];
+        long? thinking = (await client.GetResponseAsync(hi, new ChatOptions { MaxOutputTokens = 1 })).Usage?.InputTokenCount;
+        foreach (object kwargs in new object[] { new Dictionary<string, object?> { ["enable_thinking"] = false }, JsonDocument.Parse("{\"enable_thinking\": false}").RootElement })
+        {
+            var options = new ChatOptions { MaxOutputTokens = 1, AdditionalProperties = new() { ["chat_template_kwargs"] = kwargs } };
+            long? off = (await client.GetResponseAsync(hi, options)).Usage?.InputTokenCount;
+            Assert.True(off > thinking, $"{kwargs.GetType().Name}: {off} prompt tokens with thinking off, {thinking} with it on");
+        }
+        var bad = new ChatOptions { AdditionalProperties = new() { ["chat_template_kwargs"] = "enable_thinking=false" } };
+        Assert.Throws<ArgumentException>(() => client.GetResponseAsync(hi, bad).GetAwaiter().GetResult());
+    }
+}
