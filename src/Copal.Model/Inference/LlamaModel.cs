@@ -280,6 +280,7 @@ public sealed class LlamaModel : IDisposable
             bool last = done + rows == tokens.Length;
             // From here the positions at and after the chunk's hold what this call writes, whole only once it ends.
             state.Positions = startPos + done;
+            state.SlideWindows(startPos + done, rows);
             ForwardChunk(state, tokens.Slice(done, rows), startPos + done, last ? mode : LogitsMode.None, tap);
             done += rows;
             state.Positions = startPos + done;
@@ -379,7 +380,7 @@ public sealed class LlamaModel : IDisposable
             b.RmsNorm(hidden, w.InputNorm, state.Normed, rows, c.HiddenSize, (float)c.RmsNormEps);
         }
         Projections(state.Normed, w, state.Q, state.K, state.V, rows, layer, tap);
-        var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), c.AttentionWindow(layer));
+        var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), c.AttentionWindow(layer), state.CacheStart(layer));
         b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
         OutputAndMlp(w, layer, hidden, state.AttentionOut, state.Normed, state.Gate, state.Up, state.Projected, rows, tap, nextNorm);
@@ -470,6 +471,7 @@ public sealed class LlamaModel : IDisposable
             RunState s = sequences[i];
             int pos = positions[i];
             s.EnsurePositions(pos + 1);
+            s.SlideWindows(pos, 1);
             s.Positions = pos;
             furthest = Math.Max(furthest, pos + 1);
         }
@@ -494,7 +496,7 @@ public sealed class LlamaModel : IDisposable
                 // Each row attends over its own sequence's cache: one fused op a row (two launches on a GPU, the
                 // row worked on in place; the plain sequence goes through the sequence's one-row buffers).
                 RunState s = sequences[i];
-                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), window);
+                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), window, s.CacheStart(layer));
                 b.BatchRowAttention(batch.Q, batch.K, batch.V, i, _ropeCos!, _ropeSin!, s.KCache[layer], s.VCache[layer], batch.AttentionOut,
                     new RowScratch(s.Q, s.K, s.V, s.AttentionOut), shape);
             }
@@ -512,12 +514,18 @@ public sealed class LlamaModel : IDisposable
     /// A pass may start at any position the state's cache holds or right after them (<see cref="RunState.Positions"/>),
     /// not past them: attention would take the positions between for keys and values no pass wrote.
     /// </summary>
-    private static void CheckStartsWithinRun(RunState state, int startPos, string parameter, string what)
+    private void CheckStartsWithinRun(RunState state, int startPos, string parameter, string what)
     {
         if (startPos > state.Positions)
         {
             throw new ArgumentOutOfRangeException(parameter, FormattableString.Invariant(
                 $"{what} {startPos} is past the {state.Positions} positions this state's cache holds: positions {state.Positions}..{startPos - 1} were never run, so run them first, or start at {state.Positions} or before"));
+        }
+        if (state.LayerMissingKeysFor(startPos) is int layer and >= 0)
+        {
+            int window = Config.AttentionWindow(layer);
+            throw new ArgumentOutOfRangeException(parameter, FormattableString.Invariant(
+                $"{what} {startPos} rewinds further than layer {layer}'s sliding-window cache reaches: its window of {window} needs positions {startPos - window + 1}.., and the cache holds them from {state.CacheStart(layer)} on; start at 0, or at {state.CacheStart(layer) + window - 1} or later"));
         }
     }
 

@@ -5,9 +5,11 @@ namespace Copal.Model.Inference;
 
 /// <summary>
 /// Every activation buffer, allocated once for up to <see cref="MaxRows"/> tokens per forward call, and the KV cache
-/// for at most <see cref="MaxPositions"/> positions. The cache holds <see cref="KvCapacity"/> positions: what the
-/// run reserved, grown geometrically (up to MaxPositions) when a forward call reaches further, so its memory
-/// follows the positions used, not the model's context.
+/// for at most <see cref="MaxPositions"/> positions. A layer's cache holds what the run reserved, grown
+/// geometrically (up to MaxPositions) when a forward call reaches further, so its memory follows the positions used,
+/// not the model's context. A sliding-window layer's cache stops growing at 2·window + MaxRows positions: when a call
+/// would pass its end, the last window − 1 positions move to its start and the ones no window reaches any more are
+/// dropped (<see cref="CacheStart"/>).
 /// </summary>
 public sealed class RunState : IDisposable
 {
@@ -15,6 +17,9 @@ public sealed class RunState : IDisposable
     private readonly IBackend _backend;
     private readonly int _kvDim;
     private readonly int _cacheLayers; // distinct KV cache buffers: every layer's, or one shared by all
+    private readonly int[] _windows; // each cache layer's sliding window, 0 for none
+    private readonly int[] _capacity; // positions each cache layer is allocated for
+    private readonly int[] _cacheStart; // the position each cache layer's row 0 holds
 
     /// <param name="backend">Where the buffers live.</param>
     /// <param name="config">The model's shapes.</param>
@@ -56,13 +61,16 @@ public sealed class RunState : IDisposable
             KCache = new DeviceBuffer[config.NumLayers];
             VCache = new DeviceBuffer[config.NumLayers];
             _cacheLayers = oneLayerCache ? 1 : config.NumLayers;
+            // The shared one-layer cache runs whole windows from position 0 (the pruning driver): it never slides.
+            _windows = [.. Enumerable.Range(0, _cacheLayers).Select(l => oneLayerCache ? 0 : config.AttentionWindow(l))];
+            _capacity = [.. _windows.Select(w => Math.Min(reserved, Limit(w)))];
+            _cacheStart = new int[_cacheLayers];
             for (int l = 0; l < _cacheLayers; l++)
             {
-                KCache[l] = backend.Allocate((long)reserved * _kvDim);
-                VCache[l] = backend.Allocate((long)reserved * _kvDim);
+                KCache[l] = backend.Allocate((long)_capacity[l] * _kvDim);
+                VCache[l] = backend.Allocate((long)_capacity[l] * _kvDim);
             }
             ShareFirstLayerCache();
-            KvCapacity = reserved;
         }
         catch
         {
@@ -80,15 +88,23 @@ public sealed class RunState : IDisposable
     /// <summary>
     /// Positions 0 … Positions − 1 of the KV cache hold keys and values that <see cref="LlamaModel.Forward"/> or
     /// <see cref="LlamaModel.ForwardBatch"/> wrote: the next call may start at any position up to this one (at it to
-    /// go on, before it to rewind), never past it, where attention would read positions no pass has run.
+    /// go on, before it to rewind), never past it, where attention would read positions no pass has run. A
+    /// sliding-window layer's cache drops positions (<see cref="CacheStart"/>): a rewind may go back only as far as
+    /// its window still finds its keys, or to 0.
     /// </summary>
     public int Positions { get; internal set; }
 
-    /// <summary>Positions the KV cache is allocated for now (≤ <see cref="MaxPositions"/>).</summary>
-    public int KvCapacity { get; private set; }
+    /// <summary>Positions the largest layer's KV cache is allocated for now (≤ <see cref="MaxPositions"/>).</summary>
+    public int KvCapacity => _capacity.Max();
 
-    /// <summary>Bytes of the KV cache now: 2 (k, v) · layers · <see cref="KvCapacity"/> · kvHeads·headDim · 4.</summary>
-    public long KvCacheBytes => 2L * _cacheLayers * KvCapacity * _kvDim * sizeof(float);
+    /// <summary>Bytes of the KV cache now: 2 (k, v) · Σ over layers of its positions · kvHeads·headDim · 4.</summary>
+    public long KvCacheBytes => 2L * _capacity.Sum(c => (long)c) * _kvDim * sizeof(float);
+
+    /// <summary>
+    /// The position row 0 of <paramref name="layer"/>'s cache holds (<see cref="AttentionShape.CacheStart"/>): 0, or
+    /// for a sliding-window layer the first position a window still reaches after its cache slid.
+    /// </summary>
+    public int CacheStart(int layer) => _cacheStart[CacheLayer(layer)];
     /// <summary>Rows of <see cref="Logits"/>: MaxRows when every position's logits are wanted, else 1.</summary>
     public int LogitRows { get; }
 
@@ -112,37 +128,94 @@ public sealed class RunState : IDisposable
     public DeviceBuffer Up { get; } = null!;
     /// <summary>Logits of the last row, or of every row (<see cref="LogitRows"/>). // [LogitRows, vocab]</summary>
     public DeviceBuffer Logits { get; } = null!;
-    /// <summary>Per layer; replaced by larger buffers when the cache grows. // [KvCapacity, kvHeads·headDim]</summary>
+    /// <summary>Per layer; replaced by larger buffers when the cache grows. Row r holds position <see cref="CacheStart"/> + r. // [capacity, kvHeads·headDim]</summary>
     public DeviceBuffer[] KCache { get; } = null!;
-    /// <summary>The values, as <see cref="KCache"/> holds the keys. // [KvCapacity, kvHeads·headDim]</summary>
+    /// <summary>The values, as <see cref="KCache"/> holds the keys. // [capacity, kvHeads·headDim]</summary>
     public DeviceBuffer[] VCache { get; } = null!;
 
     /// <summary>
-    /// Makes the KV cache hold at least <paramref name="positions"/> positions: if it is smaller, every layer's cache
-    /// is reallocated for max(positions, twice the capacity) positions, capped by <see cref="MaxPositions"/>, and the
-    /// cached positions are copied over (Allocate + Copy, on any backend).
+    /// Whether a pass may start at <paramref name="startPos"/> as far as the sliding-window caches go: 0 starts again,
+    /// and any other position needs the window − 1 positions before it still held. Returns a layer that cannot, or -1.
+    /// </summary>
+    internal int LayerMissingKeysFor(int startPos)
+    {
+        for (int l = 0; l < _cacheLayers; l++)
+        {
+            if (_windows[l] > 0 && startPos > 0 && Math.Max(0, startPos - _windows[l] + 1) < _cacheStart[l])
+            {
+                return l;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// Readies the sliding-window caches for a chunk of <paramref name="rows"/> positions from
+    /// <paramref name="startPos"/> (after <see cref="EnsurePositions"/>): a pass from 0 starts a layer's cache again;
+    /// a chunk that would pass a cache's end moves the window − 1 positions before the chunk to the cache's start.
+    /// </summary>
+    internal void SlideWindows(int startPos, int rows)
+    {
+        for (int l = 0; l < _cacheLayers; l++)
+        {
+            int window = _windows[l];
+            if (window == 0)
+            {
+                continue;
+            }
+            if (startPos == 0)
+            {
+                _cacheStart[l] = 0;
+                continue;
+            }
+            int start = _cacheStart[l];
+            if (startPos + rows - start <= _capacity[l])
+            {
+                continue;
+            }
+            // Keys first .. startPos − 1 are what the chunk's rows still read; they go to rows 0 .. startPos − first − 1.
+            // The limit (2·window + MaxRows) keeps the source past the destination, so the copies never overlap.
+            int first = Math.Max(start, startPos - window + 1);
+            long kept = (long)(startPos - first) * _kvDim;
+            _backend.Copy(KCache[l], (long)(first - start) * _kvDim, KCache[l], 0, kept);
+            _backend.Copy(VCache[l], (long)(first - start) * _kvDim, VCache[l], 0, kept);
+            _cacheStart[l] = first;
+        }
+    }
+
+    /// <summary>The most positions a cache with <paramref name="window"/> holds: every one without a window.</summary>
+    private int Limit(int window) => window == 0 ? MaxPositions : (int)Math.Min(MaxPositions, 2L * window + MaxRows);
+
+    private int CacheLayer(int layer) => _cacheLayers == 1 ? 0 : layer;
+
+    /// <summary>
+    /// Makes the KV cache hold at least <paramref name="positions"/> positions: a layer's cache that is smaller is
+    /// reallocated for max(positions, twice its capacity) positions, capped by <see cref="MaxPositions"/> (a
+    /// sliding-window layer's by its own limit, past which it slides instead), and the cached positions are copied
+    /// over (Allocate + Copy, on any backend).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="positions"/> exceeds <see cref="MaxPositions"/>.</exception>
     public void EnsurePositions(int positions)
     {
-        if (positions <= KvCapacity)
-        {
-            return;
-        }
         if (positions > MaxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(positions), positions,
                 $"positions 0..{positions - 1} exceed the context of {MaxPositions} positions");
         }
-        int grown = (int)Math.Min(MaxPositions, Math.Max(positions, 2L * KvCapacity));
         for (int l = 0; l < _cacheLayers; l++)
         {
+            int limit = Limit(_windows[l]);
+            if (positions - _cacheStart[l] <= _capacity[l] || _capacity[l] == limit)
+            {
+                continue;
+            }
+            int grown = (int)Math.Min(limit, Math.Max(positions - _cacheStart[l], 2L * _capacity[l]));
             // One layer at a time, so growing costs one layer's new cache beyond the old whole one.
             DeviceBuffer oldK = KCache[l], oldV = VCache[l];
-            KCache[l] = Grow(oldK, grown);
+            KCache[l] = Grow(oldK, grown, _capacity[l]);
             try
             {
-                VCache[l] = Grow(oldV, grown);
+                VCache[l] = Grow(oldV, grown, _capacity[l]);
             }
             catch
             {
@@ -154,9 +227,9 @@ public sealed class RunState : IDisposable
             _backend.Synchronize();
             oldK.Dispose();
             oldV.Dispose();
+            _capacity[l] = grown;
         }
         ShareFirstLayerCache();
-        KvCapacity = grown;
     }
 
     // With one cache for all layers, every layer's slot refers to layer 0's buffers.
@@ -169,10 +242,10 @@ public sealed class RunState : IDisposable
         }
     }
 
-    private DeviceBuffer Grow(DeviceBuffer old, int positions)
+    private DeviceBuffer Grow(DeviceBuffer old, int positions, int held)
     {
         DeviceBuffer grown = _backend.Allocate((long)positions * _kvDim);
-        _backend.Copy(old, 0, grown, 0, (long)KvCapacity * _kvDim);
+        _backend.Copy(old, 0, grown, 0, (long)held * _kvDim);
         return grown;
     }
 

@@ -43,9 +43,10 @@ public static class FusedOps
         ArgumentNullException.ThrowIfNull(b);
         b.Rope(q, cos, sin, shape.Rows, shape.Heads, shape.HeadDim, shape.StartPos);
         b.Rope(k, cos, sin, shape.Rows, shape.KvHeads, shape.HeadDim, shape.StartPos);
-        long kvDim = (long)shape.KvHeads * shape.HeadDim;
-        b.Copy(k, 0, kCache, shape.StartPos * kvDim, shape.Rows * kvDim);
-        b.Copy(v, 0, vCache, shape.StartPos * kvDim, shape.Rows * kvDim);
+        // The cache rows of the positions (RoPE above used the positions themselves).
+        long kvDim = (long)shape.KvHeads * shape.HeadDim, row = shape.InCache().StartPos;
+        b.Copy(k, 0, kCache, row * kvDim, shape.Rows * kvDim);
+        b.Copy(v, 0, vCache, row * kvDim, shape.Rows * kvDim);
     }
 
     /// <summary>

@@ -150,10 +150,35 @@ public readonly record struct RowScratch(DeviceBuffer Q, DeviceBuffer K, DeviceB
 /// Sliding-window attention (HF <c>sliding_window</c>): a row at position p attends keys p − Window + 1 … p, the
 /// Window most recent positions including its own, as Hugging Face masks them. 0 attends every earlier position.
 /// </param>
-public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale, int Window = 0)
+/// <param name="CacheStart">
+/// The position row 0 of the caches holds: position t is row t − CacheStart. A sliding-window layer's cache drops
+/// the positions no window reaches any more (see RunState), so it may start past 0; at most at
+/// <see cref="FirstKey"/>(0), the first key the call reads. 0 without a window.
+/// </param>
+public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale, int Window = 0, int CacheStart = 0)
 {
     /// <summary>The first key row <paramref name="row"/> attends: 0, or the start of its window.</summary>
     public int FirstKey(int row) => Window > 0 ? Math.Max(0, StartPos + row + 1 - Window) : 0;
+
+    /// <summary>
+    /// The same attention with positions counted from the caches' first row (StartPos − CacheStart, CacheStart 0):
+    /// attention depends only on how far keys lie from their query, so a kernel computes it on this shape. RoPE,
+    /// which depends on the positions themselves, uses the shape as it is.
+    /// </summary>
+    /// <exception cref="ArgumentException">CacheStart is negative, or past the first key the call reads.</exception>
+    public AttentionShape InCache()
+    {
+        if (CacheStart == 0)
+        {
+            return this;
+        }
+        if (CacheStart < 0 || CacheStart > FirstKey(0))
+        {
+            throw new ArgumentException(FormattableString.Invariant(
+                $"attention shape {this}: the caches start at position {CacheStart}, but the call reads keys from position {FirstKey(0)}"));
+        }
+        return this with { StartPos = StartPos - CacheStart, CacheStart = 0 };
+    }
 }
 
 /// <summary>What a backend runs on.</summary>

@@ -91,6 +91,50 @@ public sealed class SlidingWindowTests : IDisposable
     }
 
     [Fact]
+    public void A_sliding_window_cache_holds_two_windows_and_a_chunk_however_long_the_text()
+    {
+        using LlamaModel windowed = LlamaModel.Load(Write(Window), _backend);
+        using LlamaModel full = LlamaModel.Load(Write(null), _backend);
+        float[][] whole = PositionLogits.Of(windowed, _prompt, Length);
+        using RunState state = windowed.CreateState(2, Length);
+        using RunState fullState = full.CreateState(2, Length);
+        for (int p = 0; p < Length; p += 2)
+        {
+            windowed.Forward(state, _prompt.AsSpan(p, 2), p, LogitsMode.Last);
+            full.Forward(fullState, _prompt.AsSpan(p, 2), p, LogitsMode.Last);
+            Tolerances.AssertClose(windowed.ReadLogits(state), whole[p + 1], what: $"logits at position {p + 1} through the sliding cache");
+        }
+        // 2 · 5 + 2 positions a layer, where full attention holds all 40; the cache slid to keep the last ones.
+        int kvDim = windowed.Config.KvDim, limit = (2 * Window) + 2;
+        Assert.Equal(2L * 2 * limit * kvDim * sizeof(float), state.KvCacheBytes);
+        Assert.Equal(2L * 2 * Length * kvDim * sizeof(float), fullState.KvCacheBytes);
+        Assert.True(state.CacheStart(0) > 0, "the cache never slid");
+        Assert.Equal(state.CacheStart(0), state.CacheStart(1));
+    }
+
+    [Fact]
+    public void A_pass_may_rewind_as_far_as_the_sliding_cache_still_reaches_or_start_again()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
+        float[][] whole = PositionLogits.Of(model, _prompt, Length);
+        using RunState state = model.CreateState(1, Length);
+        for (int p = 0; p < Length; p++)
+        {
+            model.Forward(state, _prompt.AsSpan(p, 1), p, LogitsMode.Last);
+        }
+        int start = state.CacheStart(0);
+        // Position start + 4 reads keys from start on: still held. One position earlier reads start − 1: dropped.
+        model.Forward(state, _prompt.AsSpan(start + Window - 1, 1), start + Window - 1, LogitsMode.Last);
+        Tolerances.AssertClose(model.ReadLogits(state), whole[start + Window - 1], what: "logits after a rewind the cache reaches");
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(state, _prompt.AsSpan(start + Window - 2, 1), start + Window - 2, LogitsMode.Last));
+        Assert.Contains($"startPos {start + Window - 2} rewinds further than layer 0's sliding-window cache reaches: its window of {Window} needs positions {start - 1}..", e.Message, StringComparison.Ordinal);
+        // From 0 the state starts again.
+        model.Forward(state, _prompt.AsSpan(0, 1), 0, LogitsMode.Last);
+        Assert.Equal(0, state.CacheStart(0));
+        Tolerances.AssertClose(model.ReadLogits(state), whole[0], what: "logits of a pass started again");
+    }
+
+    [Fact]
     public void The_batched_decode_step_attends_through_the_window()
     {
         using LlamaModel model = LlamaModel.Load(Write(Window), _backend);

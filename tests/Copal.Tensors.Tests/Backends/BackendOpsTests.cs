@@ -323,6 +323,44 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             (b, d) => b.Attention(d[0], d[1], d[2], d[3], shape));
     }
 
+    [BackendTheory]
+    [InlineData(1, 300, 4, 2, 64, 100, 150)]  // decode: a cache that starts at 150 (a slid window's)
+    [InlineData(5, 40, 6, 3, 33, 12, 29)]     // rows past a slid cache's start (its first key), odd head dim
+    public void Attention_over_a_cache_that_starts_past_0_matches_cpu_and_the_whole_cache(int rows, int startPos, int heads, int kvHeads, int headDim, int window, int cacheStart)
+    {
+        int positions = startPos + rows, kvDim = kvHeads * headDim;
+        float[] k = Rand.Floats(positions * kvDim, 2, 2f), v = Rand.Floats(positions * kvDim, 3);
+        float[] q = Rand.Floats(rows * heads * headDim, 1, 2f);
+        var whole = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim), window);
+        AttentionShape slid = whole with { CacheStart = cacheStart };
+        float[][] dropped = [q, k[(cacheStart * kvDim)..], v[(cacheStart * kvDim)..], new float[q.Length]];
+        AssertMatchesCpu($"Attention {slid}", dropped, 3, (b, d) => b.Attention(d[0], d[1], d[2], d[3], slid));
+        // The cache that dropped its first positions gives what the whole one gives.
+        float[] expected = Run(s_cpu, [q, k, v, new float[q.Length]], 3, (b, d) => b.Attention(d[0], d[1], d[2], d[3], whole));
+        Tolerances.AssertClose(Run(Backend, dropped, 3, (b, d) => b.Attention(d[0], d[1], d[2], d[3], slid)), expected, what: "attention over a slid cache");
+        Assert.Throws<ArgumentException>(() => Run(Backend, dropped, 3, (b, d) => b.Attention(d[0], d[1], d[2], d[3], slid with { CacheStart = whole.FirstKey(0) + 1 })));
+    }
+
+    [BackendFact]
+    public void RopeAndStore_into_a_cache_that_starts_past_0_writes_the_rows_of_its_positions()
+    {
+        const int rows = 3, startPos = 20, heads = 4, kvHeads = 2, headDim = 16, cacheStart = 9, held = 16;
+        int positions = startPos + rows + 3, half = headDim / 2, kvDim = kvHeads * headDim;
+        float[] angles = Rand.Floats(positions * half, 7, 3f);
+        float[][] inputs = [Rand.Floats(rows * heads * headDim, 1), Rand.Floats(rows * kvDim, 2), Rand.Floats(rows * kvDim, 3),
+            angles.Select(MathF.Cos).ToArray(), angles.Select(MathF.Sin).ToArray(), Rand.Floats(held * kvDim, 4), Rand.Floats(held * kvDim, 5)];
+        var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f, Window: 8, CacheStart: cacheStart);
+        foreach (int output in (int[])[0, 1, 5, 6])
+        {
+            AssertMatchesCpu($"RopeAndStore buffer {output}", inputs, output, (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
+        }
+        // Position 20 goes to row 11 of a cache that starts at 9, rotated by position 20's angles.
+        float[] k = Run(Backend, inputs, 1, (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
+        float[] cache = Run(Backend, inputs, 5, (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
+        Assert.Equal(k, cache[((startPos - cacheStart) * kvDim)..((startPos - cacheStart + rows) * kvDim)]);
+        Assert.Equal(inputs[5][..((startPos - cacheStart) * kvDim)], cache[..((startPos - cacheStart) * kvDim)]);
+    }
+
     [BackendFact]
     public void Copy_between_buffers_matches_cpu() =>
         AssertMatchesCpu("Copy", [Rand.Floats(300, 1), Rand.Floats(500, 2)], 1, (b, d) => b.Copy(d[0], 17, d[1], 101, 263));

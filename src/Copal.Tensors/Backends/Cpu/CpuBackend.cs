@@ -136,8 +136,8 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     /// <inheritdoc/>
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape)
     {
-        Kernels.Attention.Validate(checked((int)q.Length), checked((int)kCache.Length), checked((int)vCache.Length), checked((int)output.Length), shape);
-        AttentionShape s = shape;
+        AttentionShape s = shape.InCache();
+        Kernels.Attention.Validate(checked((int)q.Length), checked((int)kCache.Length), checked((int)vCache.Length), checked((int)output.Length), s);
         nint pq = (nint)Cpu(q).Pointer, pk = (nint)Cpu(kCache).Pointer, pv = (nint)Cpu(vCache).Pointer, po = (nint)Cpu(output).Pointer;
         int ql = (int)q.Length, kl = (int)kCache.Length, vl = (int)vCache.Length, ol = (int)output.Length;
         if (BlockedAttention.Suits(s))

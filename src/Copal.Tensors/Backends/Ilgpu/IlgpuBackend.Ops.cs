@@ -106,13 +106,14 @@ public sealed partial class IlgpuBackend
         long kvDim = (long)shape.KvHeads * headDim;
         int count = Count(qPairs + kPairs + (rows * kvDim), Op);
         Need(v, rows * kvDim, Op, nameof(v));
-        Need(kCache, (startPos + rows) * kvDim, Op, nameof(kCache));
-        Need(vCache, (startPos + rows) * kvDim, Op, nameof(vCache));
+        int cacheRow = shape.InCache().StartPos; // where the positions go in the caches
+        Need(kCache, (cacheRow + rows) * kvDim, Op, nameof(kCache));
+        Need(vCache, (cacheRow + rows) * kvDim, Op, nameof(vCache));
         if (count > 0)
         {
             _kernels.RopeAndStore(count, Own(q, Op, nameof(q)).View, Own(k, Op, nameof(k)).View, Own(v, Op, nameof(v)).View,
                 Own(cos, Op, nameof(cos)).View, Own(sin, Op, nameof(sin)).View, Own(kCache, Op, nameof(kCache)).View, Own(vCache, Op, nameof(vCache)).View,
-                qPairs, kPairs, shape.Heads, shape.KvHeads, headDim, startPos);
+                qPairs, kPairs, shape.Heads, shape.KvHeads, headDim, startPos, cacheRow);
         }
     }
 
@@ -135,14 +136,15 @@ public sealed partial class IlgpuBackend
         Need(k, (row + 1) * kvDim, Op, nameof(k));
         Need(v, (row + 1) * kvDim, Op, nameof(v));
         Need(output, (row + 1) * qDim, Op, nameof(output));
-        Need(kCache, (shape.StartPos + 1) * kvDim, Op, nameof(kCache));
-        Need(vCache, (shape.StartPos + 1) * kvDim, Op, nameof(vCache));
+        AttentionShape inCache = shape.InCache();
+        Need(kCache, (inCache.StartPos + 1) * kvDim, Op, nameof(kCache));
+        Need(vCache, (inCache.StartPos + 1) * kvDim, Op, nameof(vCache));
         ArrayView<float> qRow = Own(q, Op, nameof(q)).View.SubView(row * qDim, qDim);
         ArrayView<float> kv = Own(kCache, Op, nameof(kCache)).View, vv = Own(vCache, Op, nameof(vCache)).View;
         _kernels.RopeAndStore(Count(qPairs + kPairs + kvDim, Op), qRow, Own(k, Op, nameof(k)).View.SubView(row * kvDim, kvDim),
             Own(v, Op, nameof(v)).View.SubView(row * kvDim, kvDim), Own(cos, Op, nameof(cos)).View, Own(sin, Op, nameof(sin)).View, kv, vv,
-            qPairs, kPairs, shape.Heads, shape.KvHeads, headDim, shape.StartPos);
-        LaunchAttention(qRow, kv, vv, Own(output, Op, nameof(output)).View.SubView(row * qDim, qDim), shape);
+            qPairs, kPairs, shape.Heads, shape.KvHeads, headDim, shape.StartPos, inCache.StartPos);
+        LaunchAttention(qRow, kv, vv, Own(output, Op, nameof(output)).View.SubView(row * qDim, qDim), inCache);
     }
 
     /// <inheritdoc/>
@@ -158,9 +160,10 @@ public sealed partial class IlgpuBackend
     }
 
     /// <inheritdoc/>
-    public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape)
+    public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape given)
     {
         Require(BackendOp.Attention);
+        AttentionShape shape = given.InCache();
         CheckAttentionShape("Attention", shape);
         long qElements = (long)shape.Rows * shape.Heads * shape.HeadDim;
         long cacheElements = (long)(shape.StartPos + shape.Rows) * shape.KvHeads * shape.HeadDim;

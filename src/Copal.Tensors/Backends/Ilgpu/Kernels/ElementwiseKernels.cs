@@ -36,12 +36,13 @@ internal static class ElementwiseKernels
     /// <summary>
     /// A layer's attention inputs in one launch (<see cref="IBackend.RopeAndStore"/>). Threads [0, qPairs) rotate q's
     /// pairs, the next kPairs threads rotate k's and write both elements to kCache too, and the rest copy v's elements
-    /// into vCache; the cache row of k or v element e is startPos · kvDim + e.
+    /// into vCache; the rows are rotated at positions startPos.., and k or v element e goes to cacheRow · kvDim + e
+    /// (cacheRow = startPos, or less where a sliding-window cache has dropped its first positions).
     /// </summary>
     public static void RopeAndStore(Index1D i, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> cos, ArrayView<float> sin,
-        ArrayView<float> kCache, ArrayView<float> vCache, int qPairs, int kPairs, int heads, int kvHeads, int headDim, int startPos)
+        ArrayView<float> kCache, ArrayView<float> vCache, int qPairs, int kPairs, int heads, int kvHeads, int headDim, int startPos, int cacheRow)
     {
-        long cacheBase = (long)startPos * kvHeads * headDim;
+        long cacheBase = (long)cacheRow * kvHeads * headDim;
         if (i < qPairs)
         {
             RotatePair(i, q, cos, sin, heads, headDim, startPos);
