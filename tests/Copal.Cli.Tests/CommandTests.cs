@@ -62,6 +62,29 @@ public sealed class CommandTests : IDisposable
         Assert.Contains("; 1.0 MB of weights streamed per decoded token", r.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// stories260K's weights as a Mistral with a window of 4: its decode slides the layers' caches past the prompt, and
+    /// the profile round, which rewinds to the prompt's end, runs the prompt again instead of reading dropped keys.
+    /// </summary>
+    [Fact]
+    public void Bench_profiles_a_model_whose_sliding_window_caches_slid()
+    {
+        string model = Path.Combine(_temp, "windowed");
+        Directory.CreateDirectory(model);
+        foreach (string file in Directory.GetFiles(TestData.Stories260K))
+        {
+            File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+        }
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(model, "config.json")))!.AsObject();
+        config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
+        config["model_type"] = "mistral";
+        config["sliding_window"] = 4;
+        File.WriteAllText(Path.Combine(model, "config.json"), config.ToJsonString());
+        CopalProcess.Result r = CopalProcess.Run("bench", "-m", model, "--device", "cpu", "--repeat", "1", "--prefill", "8", "--decode", "40");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("decode profile", r.Stdout + r.Stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>A count of one reads "1 window", "1 position", not "1 windows".</summary>
     [Fact]
     public void A_count_of_one_is_singular()

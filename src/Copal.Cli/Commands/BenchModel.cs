@@ -218,6 +218,11 @@ internal static class BenchModel
 
         void ProfileRound(int tokenCount)
         {
+            if (c.SlidingWindow is not null)
+            {
+                // A sliding-window cache may have dropped the keys the rewind to the prompt's end reads: run it again.
+                model.Forward(state, tokens.AsSpan(0, prefill), 0, LogitsMode.None, cancellationToken: cancellationToken);
+            }
             backend.Reset();
             backend.Timing = true;
             try
