@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Generation;
@@ -137,7 +138,12 @@ internal static class GenerateCommand
                 if (beVerbose)
                 {
                     var c = session.Model.Config;
-                    Out.Info($"copal: context {result.ContextSize} positions (model: {c.MaxPositionEmbeddings}); KV cache {result.KvCacheBytes} bytes ({ByteSize.Format(result.KvCacheBytes)}: 2 × {c.NumLayers} layers × {result.ContextSize} positions × {c.KvDim} × 4 B); RoPE tables {session.Model.RopeTableBytes} bytes ({ByteSize.Format(session.Model.RopeTableBytes)})");
+                    // The positions the layers hold, from the bytes: sliding-window layers hold fewer than the others.
+                    double held = result.KvCacheBytes / (2.0 * c.NumLayers * c.KvDim * sizeof(float));
+                    string positions = c.SlidingWindow is int w
+                        ? string.Create(CultureInfo.InvariantCulture, $"{held:F0} positions a layer on average; a sliding window of {w} holds at most two windows and a prompt chunk")
+                        : string.Create(CultureInfo.InvariantCulture, $"{held:F0} positions");
+                    Out.Info($"copal: context {result.ContextSize} positions (model: {c.MaxPositionEmbeddings}); KV cache {result.KvCacheBytes} bytes ({ByteSize.Format(result.KvCacheBytes)}: 2 × {c.NumLayers} layers × {c.KvDim} × 4 B × {positions}); RoPE tables {session.Model.RopeTableBytes} bytes ({ByteSize.Format(session.Model.RopeTableBytes)})");
                     if (peakAnonymous > 0)
                     {
                         Out.Info($"copal: anonymous memory (RssAnon, without mapped weights) at most {ByteSize.Format(peakAnonymous)} while generating");

@@ -45,7 +45,10 @@ public sealed record GenerationResult(
     /// <summary>The positions the run could hold: the prompt plus the tokens asked for, at most <see cref="Generator.ContextSize"/> or the model's context.</summary>
     public int ContextSize { get; init; }
 
-    /// <summary>Bytes of the run's KV cache (f32 keys and values of every layer for <see cref="ContextSize"/> positions).</summary>
+    /// <summary>
+    /// Bytes of the run's KV cache at its end: f32 keys and values of every layer for the positions it grew to hold
+    /// (a sliding-window layer's at most two windows and a prompt chunk).
+    /// </summary>
     public long KvCacheBytes { get; init; }
 }
 
