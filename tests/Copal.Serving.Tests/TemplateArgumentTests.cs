@@ -51,11 +51,16 @@ public sealed class TemplateArgumentTests : IDisposable
         // The prompt grew by the empty thought the template writes when thinking is off.
         int thought = _engine.Tokenizer.Encode("<think>\n\n</think>\n\n", addSpecialTokens: false).Length;
         Assert.InRange(PromptTokens(off) - PromptTokens(thinking), thought - 1, thought + 1);
+        // A name given twice keeps its last value, as the other servers' JSON readers do.
+        (status, JsonElement twice) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":true,\"enable_thinking\":false}}");
+        Assert.Equal(200, status);
+        Assert.Equal(PromptTokens(off), PromptTokens(twice));
 
         foreach ((string kwargs, string message) in new[]
         {
             ("\"x\"", "chat_template_kwargs must be an object, e.g. {\"enable_thinking\": false}, got the string \"x\""),
             ("{\"messages\":[]}", "chat_template_kwargs: the template argument 'messages' is set from the request itself; give the others only"),
+            ("{\"n\":9007199254740993}", "chat_template_kwargs: chat template input n: integer 9007199254740992 is beyond 2^53, which the reference cannot represent exactly"),
         })
         {
             (status, JsonElement error) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":" + kwargs + "}");
@@ -84,7 +89,11 @@ public sealed class TemplateArgumentTests : IDisposable
         IChatClient client = new CopalChatClient(_engine, _formatter);
         ChatMessage[] hi = [new ChatMessage(ChatRole.User, "Hi")];
         long? thinking = (await client.GetResponseAsync(hi, new ChatOptions { MaxOutputTokens = 1 })).Usage?.InputTokenCount;
-        foreach (object kwargs in new object[] { new Dictionary<string, object?> { ["enable_thinking"] = false }, JsonDocument.Parse("{\"enable_thinking\": false}").RootElement })
+        foreach (object kwargs in new object[]
+        {
+            new Dictionary<string, object?> { ["enable_thinking"] = false }, new Dictionary<string, bool> { ["enable_thinking"] = false },
+            JsonDocument.Parse("{\"enable_thinking\": false}").RootElement, System.Text.Json.Nodes.JsonNode.Parse("{\"enable_thinking\": false}")!.AsObject(),
+        })
         {
             var options = new ChatOptions { MaxOutputTokens = 1, AdditionalProperties = new() { ["chat_template_kwargs"] = kwargs } };
             long? off = (await client.GetResponseAsync(hi, options)).Usage?.InputTokenCount;

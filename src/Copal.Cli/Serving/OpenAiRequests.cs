@@ -230,7 +230,13 @@ internal static class OpenAiRequests
         {
             throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs must be an object, e.g. {{\"enable_thinking\": false}}, got {Actual(e)}");
         }
-        return e.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal);
+        // A name given twice keeps its last value, as JSON readers of the other servers do.
+        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (JsonProperty p in e.EnumerateObject())
+        {
+            arguments[p.Name] = p.Value.Clone();
+        }
+        return arguments;
     }
 
     /// <summary>The conversation as the model's prompt; arguments the formatter cannot take are a 400 naming chat_template_kwargs.</summary>
@@ -240,7 +246,7 @@ internal static class OpenAiRequests
         {
             return formatter.Format(turns, arguments);
         }
-        catch (ArgumentException e) when (arguments is not null && e.ParamName is "templateArguments" or null)
+        catch (ArgumentException e) when (arguments is not null && e.ParamName is "templateArguments")
         {
             throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs: {e.Message.Replace(" (Parameter 'templateArguments')", "", StringComparison.Ordinal)}");
         }

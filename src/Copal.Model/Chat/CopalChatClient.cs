@@ -215,17 +215,44 @@ public sealed class CopalChatClient : IChatClient
 
     /// <summary>
     /// AdditionalProperties["chat_template_kwargs"], as the OpenAI-compatible servers name it: variables for the
-    /// chat template (Qwen3's enable_thinking), a string-keyed dictionary or a JSON object; null when absent.
+    /// chat template (Qwen3's enable_thinking), a dictionary with string keys (any value type) or a JSON object
+    /// (JsonElement or JsonObject; a name given twice keeps its last value); null when absent.
     /// </summary>
-    private static IReadOnlyDictionary<string, object?>? TemplateArguments(ChatOptions? options) =>
-        options?.AdditionalProperties?.TryGetValue("chat_template_kwargs", out object? value) != true || value is null ? null : value switch
+    private static IReadOnlyDictionary<string, object?>? TemplateArguments(ChatOptions? options)
+    {
+        if (options?.AdditionalProperties?.TryGetValue("chat_template_kwargs", out object? value) != true || value is null)
         {
-            IReadOnlyDictionary<string, object?> d => d,
-            IEnumerable<KeyValuePair<string, object?>> d => d.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
-            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } e =>
-                e.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal),
-            _ => throw new ArgumentException($"AdditionalProperties[\"chat_template_kwargs\"] must be a string-keyed dictionary or a JSON object, got {value.GetType().Name}", nameof(options)),
-        };
+            return null;
+        }
+        if (value is System.Text.Json.Nodes.JsonObject node)
+        {
+            value = System.Text.Json.JsonSerializer.SerializeToElement(node);
+        }
+        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal);
+        switch (value)
+        {
+            case System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } e:
+                foreach (System.Text.Json.JsonProperty p in e.EnumerateObject())
+                {
+                    arguments[p.Name] = p.Value.Clone();
+                }
+                return arguments;
+            case System.Collections.IDictionary d when d.Keys.Cast<object>().All(k => k is string):
+                foreach (System.Collections.DictionaryEntry entry in d)
+                {
+                    arguments[(string)entry.Key] = entry.Value;
+                }
+                return arguments;
+            case IEnumerable<KeyValuePair<string, object?>> pairs:
+                foreach ((string name, object? v) in pairs)
+                {
+                    arguments[name] = v;
+                }
+                return arguments;
+            default:
+                throw new ArgumentException($"AdditionalProperties[\"chat_template_kwargs\"] must be a dictionary with string keys or a JSON object, got {value.GetType().Name}", nameof(options));
+        }
+    }
 
     private static ChatFinishReason ToFinish(FinishReason f) => f == FinishReason.Stop ? ChatFinishReason.Stop : ChatFinishReason.Length;
 

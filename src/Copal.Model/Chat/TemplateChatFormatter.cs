@@ -28,11 +28,20 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
     public ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        foreach (string name in templateArguments?.Keys ?? [])
+        foreach ((string name, object? value) in templateArguments ?? new Dictionary<string, object?>())
         {
             if (name is "messages" or "add_generation_prompt" or "tools")
             {
                 throw new ArgumentException($"the template argument '{name}' is set from the request itself; give the others only", nameof(templateArguments));
+            }
+            try
+            {
+                // Converted once here too, so a value a template cannot take is the arguments' error, not the render's.
+                ValueConverter.From(value, name);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException(e.Message, nameof(templateArguments), e);
             }
         }
         var turns = messages.Select(m => new ChatTemplateMessage(m.Role, m.Content)).ToList();

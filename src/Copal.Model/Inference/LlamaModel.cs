@@ -366,7 +366,12 @@ public sealed class LlamaModel : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(startPos), FormattableString.Invariant($"startPos must be ≥ 0, got {startPos}"));
         }
+        if (!state.Reaches(layer, startPos))
+        {
+            throw WindowRewind(state, layer, startPos, nameof(startPos), "startPos");
+        }
         state.EnsurePositions(startPos + rows);
+        state.SlideWindow(layer, startPos, rows); // done already by Forward for every layer; ForwardLayer's own
         EnsureRope(startPos + rows);
         DecoderLayerWeights w = Weights.Layers[layer];
         IBackend b = Backend;
@@ -523,10 +528,16 @@ public sealed class LlamaModel : IDisposable
         }
         if (state.LayerMissingKeysFor(startPos) is int layer and >= 0)
         {
-            int window = Config.AttentionWindow(layer);
-            throw new ArgumentOutOfRangeException(parameter, FormattableString.Invariant(
-                $"{what} {startPos} rewinds further than layer {layer}'s sliding-window cache reaches: its window of {window} needs positions {startPos - window + 1}.., and the cache holds them from {state.CacheStart(layer)} on; start at 0, or at {state.CacheStart(layer) + window - 1} or later"));
+            throw WindowRewind(state, layer, startPos, parameter, what);
         }
+    }
+
+    /// <summary>A pass from <paramref name="startPos"/> would read keys <paramref name="layer"/>'s sliding-window cache dropped.</summary>
+    private ArgumentOutOfRangeException WindowRewind(RunState state, int layer, int startPos, string parameter, string what)
+    {
+        int window = Config.AttentionWindow(layer);
+        return new ArgumentOutOfRangeException(parameter, FormattableString.Invariant(
+            $"{what} {startPos} rewinds further than layer {layer}'s sliding-window cache reaches: its window of {window} needs positions {startPos - window + 1}.., and the cache holds them from {state.CacheStart(layer)} on; start at 0, or at {state.CacheStart(layer) + window - 1} or later"));
     }
 
     /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>

@@ -141,12 +141,19 @@ public sealed class RunState : IDisposable
     {
         for (int l = 0; l < _cacheLayers; l++)
         {
-            if (_windows[l] > 0 && startPos > 0 && Math.Max(0, startPos - _windows[l] + 1) < _cacheStart[l])
+            if (!Reaches(l, startPos))
             {
                 return l;
             }
         }
         return -1;
+    }
+
+    /// <summary>Whether <paramref name="layer"/>'s cache holds the keys a pass from <paramref name="startPos"/> reads (see <see cref="LayerMissingKeysFor"/>).</summary>
+    internal bool Reaches(int layer, int startPos)
+    {
+        int l = CacheLayer(layer);
+        return _windows[l] == 0 || startPos == 0 || Math.Max(0, startPos - _windows[l] + 1) >= _cacheStart[l];
     }
 
     /// <summary>
@@ -158,21 +165,27 @@ public sealed class RunState : IDisposable
     {
         for (int l = 0; l < _cacheLayers; l++)
         {
-            int window = _windows[l];
-            if (window == 0)
-            {
-                continue;
-            }
-            if (startPos == 0)
-            {
-                _cacheStart[l] = 0;
-                continue;
-            }
-            int start = _cacheStart[l];
-            if (startPos + rows - start <= _capacity[l])
-            {
-                continue;
-            }
+            SlideWindow(l, startPos, rows);
+        }
+    }
+
+    /// <summary><see cref="SlideWindows"/> for one layer's cache (a pass that runs one layer at a time).</summary>
+    internal void SlideWindow(int layer, int startPos, int rows)
+    {
+        int l = CacheLayer(layer);
+        int window = _windows[l];
+        if (window == 0)
+        {
+            return;
+        }
+        if (startPos == 0)
+        {
+            _cacheStart[l] = 0;
+            return;
+        }
+        int start = _cacheStart[l];
+        if (startPos + rows - start > _capacity[l])
+        {
             // Keys first .. startPos − 1 are what the chunk's rows still read; they go to rows 0 .. startPos − first − 1.
             // The limit (2·window + MaxRows) keeps the source past the destination, so the copies never overlap.
             int first = Math.Max(start, startPos - window + 1);

@@ -59,10 +59,10 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Causal grouped-query attention. q is [rows, heads·headDim]; query row r sits at position startPos + r and
-    /// attends to cache positions 0..startPos + r (from <see cref="AttentionShape.FirstKey"/>(r) on under a sliding
-    /// window). kCache and vCache are [maxPositions, kvHeads·headDim] and
-    /// already hold the keys and values of those positions. Query head h reads kv head h / (heads / kvHeads).
-    /// output is [rows, heads·headDim].
+    /// attends to positions 0..startPos + r (from <see cref="AttentionShape.FirstKey"/>(r) on under a sliding
+    /// window). kCache and vCache are [positions held, kvHeads·headDim], row i holding position
+    /// <see cref="AttentionShape.CacheStart"/> + i, and already hold the keys and values of those positions. Query
+    /// head h reads kv head h / (heads / kvHeads). output is [rows, heads·headDim].
     /// </summary>
     void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape);
 

@@ -135,6 +135,28 @@ public sealed class SlidingWindowTests : IDisposable
     }
 
     [Fact]
+    public void Layer_by_layer_passes_slide_each_layers_cache_as_a_whole_pass_does()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
+        float[][] whole = PositionLogits.Of(model, _prompt, Length);
+        using RunState state = model.CreateState(2, Length, allRowLogits: true);
+        int vocab = model.Config.VocabSize;
+        for (int p = 0; p < Length; p += 2)
+        {
+            model.Embed(_prompt.AsSpan(p, 2), state.Hidden);
+            for (int layer = 0; layer < model.Config.NumLayers; layer++)
+            {
+                model.ForwardLayer(state, layer, state.Hidden, 2, p);
+            }
+            model.Head(state, state.Hidden, 2);
+            Tolerances.AssertClose(model.ReadLogits(state, 2).AsSpan(vocab), whole[p + 1], what: $"layer-by-layer logits at position {p + 1}");
+        }
+        Assert.True(state.CacheStart(0) > 0, "the cache never slid");
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => model.ForwardLayer(state, 0, state.Hidden, 1, 3));
+        Assert.Contains("startPos 3 rewinds further than layer 0's sliding-window cache reaches", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_batched_decode_step_attends_through_the_window()
     {
         using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
