@@ -85,6 +85,50 @@ public sealed class CommandTests : IDisposable
         Assert.Contains("decode profile", r.Stdout + r.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// --chat renders --prompt (and --system) through the model's chat template, with --chat-template-kwargs as its
+    /// variables, and tokenizes the result without adding BOS (the template writes its own); the reply alone is printed.
+    /// </summary>
+    [Fact]
+    public void Generate_chat_renders_the_message_through_the_models_template()
+    {
+        string model = Path.Combine(_temp, "chat");
+        Directory.CreateDirectory(model);
+        foreach (string file in Directory.GetFiles(TestData.Stories260K))
+        {
+            File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+        }
+        const string template = "{{ bos_token }}{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}"
+            + "{% if add_generation_prompt %}{{ 'assistant:' }}{% if mood is defined %}{{ ' (' + mood + ')' }}{% endif %}{% endif %}";
+        File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(
+            new Dictionary<string, string> { ["chat_template"] = template, ["bos_token"] = "<s>", ["eos_token"] = "</s>" }));
+        var tokenizer = Copal.Model.Tokenization.CopalTokenizer.FromDirectory(model);
+
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", model, "--chat", "-p", "Tell me a story", "--system", "Be kind.",
+            "--chat-template-kwargs", "{\"mood\": \"happy\"}", "-n", "3", "--json", "--device", "cpu");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        int[] expected = tokenizer.Encode("<s>system: Be kind.\nuser: Tell me a story\nassistant: (happy)", addSpecialTokens: false);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.Equal(expected, doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32()));
+
+        // The reply alone is printed, not the rendered prompt.
+        CopalProcess.Result plain = CopalProcess.Run("generate", "-m", model, "--chat", "-p", "Tell me a story", "-n", "3", "--device", "cpu");
+        Assert.True(plain.ExitCode == 0, plain.Stderr);
+        Assert.DoesNotContain("user:", plain.Stdout, StringComparison.Ordinal);
+
+        foreach ((string[] args, string message) in new (string[], string)[]
+        {
+            (["-m", TestData.Stories260K, "--chat", "-p", "Hi"], "has no chat template (tokenizer_config.json's chat_template); give the text as --prompt without --chat"),
+            (["-m", model, "--system", "Be kind."], "--system applies only with --chat"),
+            (["-m", model, "--chat", "--chat-template-kwargs", "[1]"], "--chat-template-kwargs: expected a JSON object, e.g. '{\"enable_thinking\": false}', got '[1]'"),
+        })
+        {
+            CopalProcess.Result bad = CopalProcess.Run(["generate", .. args, "--device", "cpu"]);
+            Assert.Equal(2, bad.ExitCode);
+            Assert.Contains(message, bad.Stderr, StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>A count of one reads "1 window", "1 position", not "1 windows".</summary>
     [Fact]
     public void A_count_of_one_is_singular()

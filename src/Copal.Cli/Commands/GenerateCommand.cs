@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Copal.Cli.Infrastructure;
+using Copal.Model.Chat;
 using Copal.Model.Config;
 using Copal.Model.Generation;
 using Copal.Prune.Driver;
@@ -26,6 +28,9 @@ internal static class GenerateCommand
         var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0UL };
         var ctxSize = ContextSizeOption.Create();
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also report the context size and the bytes of the KV cache and RoPE tables" };
+        var chat = new Option<bool>("--chat") { Description = "Take --prompt as a user's message: the model's chat template (tokenizer_config.json) renders it with the assistant's turn to follow, and the reply alone is printed" };
+        var system = new Option<string?>("--system") { Description = "A system message before the user's (needs --chat)" };
+        var templateArguments = new Option<string?>("--chat-template-kwargs") { Description = "Variables for the chat template as a JSON object (needs --chat), e.g. '{\"enable_thinking\": false}' turns Qwen3's thinking off" };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
@@ -33,7 +38,7 @@ internal static class GenerateCommand
         var mmap = CommonOptions.Mmap("on");
         var command = new Command("generate", "Generate text, streaming it as it is produced")
         {
-            model, prompt, count, temperature, topK, topP, penalty, seed, ctxSize, verbose, device, json, sparse, allowNonFinite, mmap,
+            model, prompt, count, temperature, topK, topP, penalty, seed, ctxSize, verbose, chat, system, templateArguments, device, json, sparse, allowNonFinite, mmap,
         };
         command.SetBody((p, ct) =>
         {
@@ -60,12 +65,22 @@ internal static class GenerateCommand
                 Seed = p.GetValue(seed),
             };
             bool asJson = p.GetValue(json);
+            bool asChat = p.GetValue(chat);
+            string[] chatOnly = [.. new Option[] { system, templateArguments }.Where(o => p.GetResult(o) is not null).Select(p.Typed)];
+            if (!asChat && chatOnly.Length > 0)
+            {
+                throw UsageException.ApplyOnly(chatOnly, "with --chat");
+            }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            // The chat prompt is made from the model folder's files alone, before the weights are loaded.
+            ChatPrompt? chatPrompt = asChat ? ChatPromptFor(modelDir, p.GetValue(prompt)!, p.GetValue(system), ParseArguments(p.GetValue(templateArguments), p.Typed(templateArguments))) : null;
             // Against config.json alone, before the weights are loaded.
             ContextSizeOption.CheckAgainstModel(p.GetValue(ctxSize), p.Typed(ctxSize), modelDir);
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson,
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
-            int[] promptIds = session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);
+            int[] promptIds = chatPrompt is not null
+                ? session.Tokenizer.Encode(chatPrompt.Text, addSpecialTokens: chatPrompt.AddSpecialTokens)
+                : session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);
             if (promptIds.Length == 0)
             {
                 promptIds = session.Tokenizer.BosId is int bos ? [bos]
@@ -80,9 +95,9 @@ internal static class GenerateCommand
                 stops.Add(eos);
             }
             var stream = session.Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
-            if (!asJson)
+            if (!asJson && !asChat)
             {
-                // Echo the prompt, then stream the continuation.
+                // Echo the prompt, then stream the continuation (a chat prints the reply alone).
                 foreach (int id in promptIds)
                 {
                     Console.Out.Write(stream.Push(id));
@@ -154,5 +169,56 @@ internal static class GenerateCommand
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The model's chat template over an optional system message and the user's <paramref name="message"/>, with the
+    /// generation prompt; a model without a template is a usage error (the plain "role: text" form would need stop
+    /// texts that generate does not watch for).
+    /// </summary>
+    private static ChatPrompt ChatPromptFor(string modelDir, string message, string? system, IReadOnlyDictionary<string, object?>? arguments)
+    {
+        if (TemplateChatFormatter.ForModel(modelDir) is not TemplateChatFormatter formatter)
+        {
+            throw new UsageException($"--chat: model '{modelDir}' has no chat template (tokenizer_config.json's chat_template); give the text as --prompt without --chat");
+        }
+        List<ChatTurn> turns = system is null ? [] : [new ChatTurn("system", system)];
+        turns.Add(new ChatTurn("user", message));
+        try
+        {
+            return formatter.Format(turns, arguments);
+        }
+        catch (ArgumentException e) when (e.ParamName == "templateArguments")
+        {
+            throw new UsageException($"--chat-template-kwargs: {e.Message.Replace(" (Parameter 'templateArguments')", "", StringComparison.Ordinal)}");
+        }
+    }
+
+    /// <summary>--chat-template-kwargs as the template's variables: a JSON object, or null when not given.</summary>
+    private static Dictionary<string, object?>? ParseArguments(string? json, string option)
+    {
+        if (json is null)
+        {
+            return null;
+        }
+        JsonElement root;
+        try
+        {
+            root = JsonDocument.Parse(json).RootElement;
+        }
+        catch (JsonException e)
+        {
+            throw new UsageException($"{option}: expected a JSON object, e.g. '{{\"enable_thinking\": false}}', got '{json}' ({e.Message})");
+        }
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new UsageException($"{option}: expected a JSON object, e.g. '{{\"enable_thinking\": false}}', got '{json}'");
+        }
+        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (JsonProperty property in root.EnumerateObject())
+        {
+            arguments[property.Name] = property.Value.Clone();
+        }
+        return arguments;
     }
 }
