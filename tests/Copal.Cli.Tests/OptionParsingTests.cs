@@ -104,11 +104,12 @@ public sealed class OptionParsingTests
     }
 
     /// <summary>
-    /// Text options that take any text, the empty text included (--layers is checked against the model: an empty list
+    /// Text options that take any text, the empty text included (an empty --system message is a message; --layers is
+    /// checked against the model: an empty list
     /// is refused, naming it, once config.json is read). Every other text option names a file, a folder, a list or a
     /// word, which an empty value cannot be.
     /// </summary>
-    private static readonly string[] s_anyText = ["--text", "--prompt", "--ids", "--layers"];
+    private static readonly string[] s_anyText = ["--text", "--prompt", "--system", "--ids", "--layers"];
 
     /// <summary>An empty value (an unset shell variable in quotes) is refused while parsing, naming the option.</summary>
     [Fact]

@@ -30,7 +30,8 @@ internal static class GenerateCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also report the context size and the bytes of the KV cache and RoPE tables" };
         var chat = new Option<bool>("--chat") { Description = "Take --prompt as a user's message: the model's chat template (tokenizer_config.json) renders it with the assistant's turn to follow, and the reply alone is printed" };
         var system = new Option<string?>("--system") { Description = "A system message before the user's (needs --chat)" };
-        var templateArguments = new Option<string?>("--chat-template-kwargs") { Description = "Variables for the chat template as a JSON object (needs --chat), e.g. '{\"enable_thinking\": false}' turns Qwen3's thinking off" };
+        var templateArguments = new Option<string?>("--chat-template-kwargs") { Description = "Variables for the chat template as a JSON object (needs --chat), e.g. '{\"enable_thinking\": false}' turns Qwen3's thinking off" }
+            .Accept(raw => JsonObject(raw) is null ? "a JSON object, e.g. '{\"enable_thinking\": false}'" : null);
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var sparse = SparseOptions.LoadMode();
@@ -73,7 +74,7 @@ internal static class GenerateCommand
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             // The chat prompt is made from the model folder's files alone, before the weights are loaded.
-            ChatPrompt? chatPrompt = asChat ? ChatPromptFor(modelDir, p.GetValue(prompt)!, p.GetValue(system), ParseArguments(p.GetValue(templateArguments), p.Typed(templateArguments))) : null;
+            ChatPrompt? chatPrompt = asChat ? ChatPromptFor(modelDir, p.GetValue(prompt)!, p.GetValue(system), JsonObject(p.GetValue(templateArguments))) : null;
             // Against config.json alone, before the weights are loaded.
             ContextSizeOption.CheckAgainstModel(p.GetValue(ctxSize), p.Typed(ctxSize), modelDir);
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson,
@@ -194,25 +195,21 @@ internal static class GenerateCommand
         }
     }
 
-    /// <summary>--chat-template-kwargs as the template's variables: a JSON object, or null when not given.</summary>
-    private static Dictionary<string, object?>? ParseArguments(string? json, string option)
+    /// <summary>--chat-template-kwargs as the template's variables (a name given twice keeps its last value); null when not a JSON object.</summary>
+    private static Dictionary<string, object?>? JsonObject(string? json)
     {
-        if (json is null)
-        {
-            return null;
-        }
         JsonElement root;
         try
         {
-            root = JsonDocument.Parse(json).RootElement;
+            root = JsonDocument.Parse(json ?? "").RootElement;
         }
-        catch (JsonException e)
+        catch (JsonException)
         {
-            throw new UsageException($"{option}: expected a JSON object, e.g. '{{\"enable_thinking\": false}}', got '{json}' ({e.Message})");
+            return null;
         }
         if (root.ValueKind != JsonValueKind.Object)
         {
-            throw new UsageException($"{option}: expected a JSON object, e.g. '{{\"enable_thinking\": false}}', got '{json}'");
+            return null;
         }
         var arguments = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (JsonProperty property in root.EnumerateObject())
