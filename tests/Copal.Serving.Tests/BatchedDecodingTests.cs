@@ -50,6 +50,25 @@ public sealed class BatchedDecodingTests : IDisposable
         return compact;
     }
 
+    /// <summary>
+    /// stories260K's weights as a Mistral with a sliding window of 4: a reply longer than the engine's caches hold
+    /// (two windows and a prefill chunk) slides them while other sequences decode in the same steps.
+    /// </summary>
+    private string WindowedModel()
+    {
+        string dir = Path.Combine(_root, "windowed");
+        Directory.CreateDirectory(dir);
+        foreach (string file in Directory.GetFiles(TestData.Stories260K))
+        {
+            File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+        }
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
+        config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
+        config["sliding_window"] = 4;
+        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+        return dir;
+    }
+
     /// <remarks>Also on <c>ilgpu-cpu</c>: the GPU kernels' batched step (GEMM linears, per-row RoPE, cache store and attention).</remarks>
     [Theory]
     [InlineData(false, "cpu")]
@@ -110,15 +129,17 @@ public sealed class BatchedDecodingTests : IDisposable
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Concurrent_requests_decode_together_and_give_the_greedy_text_of_each_alone(bool sparse)
+    [InlineData("dense")]
+    [InlineData("sparse")]
+    [InlineData("windowed")]
+    public async Task Concurrent_requests_decode_together_and_give_the_greedy_text_of_each_alone(string kind)
     {
-        string dir = sparse ? CompactModel() : TestData.Stories260K;
+        string dir = kind switch { "sparse" => CompactModel(), "windowed" => WindowedModel(), _ => TestData.Stories260K };
         using var backend = new CpuBackend();
         using LlamaModel model = LlamaModel.Load(dir, backend, SparseLoadMode.Auto);
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(dir);
-        const int MaxTokens = 24;
+        // Past 2·4 + the engine's prefill chunk (128), the windowed caches slide.
+        int MaxTokens = kind == "windowed" ? 160 : 24;
         var expected = s_prompts.Select(p => Reference.Greedy(model, tokenizer, tokenizer.Encode(p), MaxTokens)).ToArray();
         // Hold the first decode step until every request is queued, so they are admitted and decoded together.
         var statistics = new TaskCompletionSource<EngineStatistics>();
@@ -140,6 +161,10 @@ public sealed class BatchedDecodingTests : IDisposable
             Assert.Equal(expected[i].Ids, results[i].TokenIds);
             Assert.Equal(expected[i].Text, results[i].Text);
             Assert.Equal(new CompletionUsage(tokenizer.Encode(s_prompts[i]).Length, expected[i].Ids.Length), results[i].Usage);
+        }
+        if (kind == "windowed")
+        {
+            Assert.Contains(results, r => r.Usage.TotalTokens > (2 * 4) + 128); // a cache slid
         }
         Assert.Equal(4, engine.Statistics.PeakBatch);
         Assert.True(engine.Statistics.Rows > engine.Statistics.Steps, $"{engine.Statistics.Rows} rows in {engine.Statistics.Steps} steps: no step was batched");
