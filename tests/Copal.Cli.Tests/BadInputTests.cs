@@ -16,16 +16,7 @@ public sealed class BadInputTests : IDisposable
         Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal); // no stack trace
     }
 
-    private string CopyModel()
-    {
-        string dir = Path.Combine(_temp, "model-" + Guid.NewGuid().ToString("N")[..6]);
-        Directory.CreateDirectory(dir);
-        foreach (string f in Directory.GetFiles(Model))
-        {
-            File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
-        }
-        return dir;
-    }
+    private string CopyModel() => TestData.CopyOfStories260K(Path.Combine(_temp, "model-" + Guid.NewGuid().ToString("N")[..6]));
 
     [Fact]
     public void Copal_mask_option_misuse()

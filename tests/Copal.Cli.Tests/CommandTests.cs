@@ -62,18 +62,6 @@ public sealed class CommandTests : IDisposable
         Assert.Contains("; 1.0 MB of weights streamed per decoded token", r.Stderr, StringComparison.Ordinal);
     }
 
-    /// <summary>A copy of stories260K's folder, for a test to change a file of.</summary>
-    private string CopyOfStories260K(string name)
-    {
-        string model = Path.Combine(_temp, name);
-        Directory.CreateDirectory(model);
-        foreach (string file in Directory.GetFiles(TestData.Stories260K))
-        {
-            File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
-        }
-        return model;
-    }
-
     /// <summary>
     /// stories260K's weights as a Mistral with a window of 4: its decode slides the layers' caches past the prompt, and
     /// the profile round, which rewinds to the prompt's end, runs the prompt again instead of reading dropped keys.
@@ -81,7 +69,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Bench_profiles_a_model_whose_sliding_window_caches_slid()
     {
-        string model = CopyOfStories260K("windowed");
+        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "windowed"));
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(model, "config.json")))!.AsObject();
         config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
         config["model_type"] = "mistral";
@@ -99,7 +87,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Generate_chat_renders_the_message_through_the_models_template()
     {
-        string model = CopyOfStories260K("chat");
+        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "chat"));
         const string template = "{{ bos_token }}{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}"
             + "{% if add_generation_prompt %}{{ 'assistant:' }}{% if mood is defined %}{{ ' (' + mood + ')' }}{% endif %}{% endif %}";
         File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(

@@ -20,12 +20,7 @@ public sealed partial class MemoryTests : IDisposable
     /// <summary>A copy of stories260K whose config.json says <paramref name="value"/> for <paramref name="key"/> (there <paramref name="was"/>).</summary>
     private string ModelWithConfig(string key, int was, long value)
     {
-        string dir = Path.Combine(_temp, $"{key}-{value}");
-        Directory.CreateDirectory(dir);
-        foreach (string f in Directory.GetFiles(TestData.Stories260K))
-        {
-            File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
-        }
+        string dir = TestData.CopyOfStories260K(Path.Combine(_temp, $"{key}-{value}"));
         string config = File.ReadAllText(Path.Combine(dir, "config.json"));
         string changed = Regex.Replace(config, $"\"{key}\": *{was}", $"\"{key}\": {value}");
         Assert.NotEqual(config, changed);

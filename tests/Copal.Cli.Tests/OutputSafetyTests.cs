@@ -10,16 +10,7 @@ public sealed class OutputSafetyTests : IDisposable
 {
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-safe-").FullName;
 
-    private string CopyModel(string name)
-    {
-        string dir = Path.Combine(_temp, name);
-        Directory.CreateDirectory(dir);
-        foreach (string f in Directory.GetFiles(TestData.Stories260K))
-        {
-            File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
-        }
-        return dir;
-    }
+    private string CopyModel(string name) => TestData.CopyOfStories260K(Path.Combine(_temp, name));
 
     private string Link(string name, string target)
     {

@@ -56,12 +56,7 @@ public sealed class BatchedDecodingTests : IDisposable
     /// </summary>
     private string WindowedModel()
     {
-        string dir = Path.Combine(_root, "windowed");
-        Directory.CreateDirectory(dir);
-        foreach (string file in Directory.GetFiles(TestData.Stories260K))
-        {
-            File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
-        }
+        string dir = TestData.CopyOfStories260K(Path.Combine(_root, "windowed"));
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
         config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
         config["sliding_window"] = 4;

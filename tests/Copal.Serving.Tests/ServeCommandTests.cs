@@ -61,10 +61,7 @@ public sealed partial class ServeCommandTests
         string dir = Directory.CreateTempSubdirectory("copal-serve-tpl-").FullName;
         try
         {
-            foreach (string file in Directory.GetFiles(TestData.Stories260K))
-            {
-                File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
-            }
+            TestData.CopyOfStories260K(dir);
             File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"chat_template": "{% include 'x.j2' %}"}""");
             using Process p = Start("serve", "-m", dir, "--port", "0");
             string stderr = p.StandardError.ReadToEnd();
@@ -149,10 +146,7 @@ public sealed partial class ServeCommandTests
         string dir = Directory.CreateTempSubdirectory("copal-serve-term-").FullName;
         try
         {
-            foreach (string file in Directory.GetFiles(TestData.Stories260K))
-            {
-                File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
-            }
+            TestData.CopyOfStories260K(dir);
             string config = Path.Combine(dir, "config.json");
             File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 131072", StringComparison.Ordinal));
             Assert.Contains("131072", File.ReadAllText(config));

@@ -19,6 +19,20 @@ public static class TestData
     /// <summary>The real stories260K model folder.</summary>
     public static string Stories260K => Path("models", "stories260K");
 
+    /// <summary>
+    /// Copies stories260K's files into <paramref name="folder"/> (made if absent), for a test that changes one of them;
+    /// returns the folder.
+    /// </summary>
+    public static string CopyOfStories260K(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        foreach (string file in Directory.GetFiles(Stories260K))
+        {
+            File.Copy(file, System.IO.Path.Combine(folder, System.IO.Path.GetFileName(file)));
+        }
+        return folder;
+    }
+
     /// <summary>A file under the repository (golden files committed with the tests).</summary>
     public static string RepoPath(params string[] parts) => System.IO.Path.Combine([RepoRoot, .. parts]);
 

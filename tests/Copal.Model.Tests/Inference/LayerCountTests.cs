@@ -14,10 +14,7 @@ public sealed class LayerCountTests : IDisposable
     [Fact]
     public void Stories260K_with_a_config_of_four_layers_is_refused_naming_the_fifth()
     {
-        foreach (string f in Directory.GetFiles(TestData.Stories260K))
-        {
-            File.Copy(f, Path.Combine(_temp, Path.GetFileName(f)));
-        }
+        TestData.CopyOfStories260K(_temp);
         string config = Path.Combine(_temp, "config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"num_hidden_layers\": 5", "\"num_hidden_layers\": 4", StringComparison.Ordinal));
         Assert.Equal(4, LlamaConfig.Load(_temp).NumLayers);

@@ -112,13 +112,9 @@ public sealed class Stories260KTests : IDisposable
         // The CPU's copies replace the mapping, which is closed after the load: overwriting the file afterwards
         // changes nothing (a kernel still reading the mapping would see the zeros).
         string folder = Path.Combine(Path.GetTempPath(), $"copal-test-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(folder);
         try
         {
-            foreach (string file in Directory.GetFiles(TestData.Stories260K))
-            {
-                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
-            }
+            TestData.CopyOfStories260K(folder);
             int[] ids = _tokenizer.Encode("Once upon a time");
             using LlamaModel copy = LlamaModel.Load(folder, _backend, SparseLoadMode.Off, residence: WeightResidence.Memory);
             float[] before = Logits(copy, ids);
