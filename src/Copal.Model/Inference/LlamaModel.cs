@@ -255,7 +255,7 @@ public sealed class LlamaModel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(tokens),
                 $"positions {startPos}..{startPos + tokens.Length - 1} exceed the context of {state.MaxPositions} positions");
         }
-        CheckStartsWithinRun(state, startPos, nameof(startPos), "startPos");
+        CheckStartsWithinRun(state, startPos, nameof(startPos), batchRow: null);
         if (mode == LogitsMode.All && (tokens.Length > state.MaxRows || state.LogitRows < tokens.Length))
         {
             throw new ArgumentException($"all-row logits for {tokens.Length} tokens need a state with all-row logits and MaxRows ≥ {tokens.Length} (has {state.MaxRows}, logit rows {state.LogitRows})");
@@ -280,7 +280,6 @@ public sealed class LlamaModel : IDisposable
             bool last = done + rows == tokens.Length;
             // From here the positions at and after the chunk's hold what this call writes, whole only once it ends.
             state.Positions = startPos + done;
-            state.SlideWindows(startPos + done, rows);
             ForwardChunk(state, tokens.Slice(done, rows), startPos + done, last ? mode : LogitsMode.None, tap);
             done += rows;
             state.Positions = startPos + done;
@@ -371,7 +370,7 @@ public sealed class LlamaModel : IDisposable
             throw WindowRewind(state, layer, startPos, nameof(startPos), "startPos");
         }
         state.EnsurePositions(startPos + rows);
-        state.SlideWindow(layer, startPos, rows); // done already by Forward for every layer; ForwardLayer's own
+        state.SlideWindow(layer, startPos, rows); // a sliding-window layer's cache makes room for the rows
         EnsureRope(startPos + rows);
         DecoderLayerWeights w = Weights.Layers[layer];
         IBackend b = Backend;
@@ -469,7 +468,7 @@ public sealed class LlamaModel : IDisposable
             {
                 throw new ArgumentOutOfRangeException(nameof(positions), pos, $"batch row {i}: position {pos} is outside the sequence's context of {s.MaxPositions} positions");
             }
-            CheckStartsWithinRun(s, pos, nameof(positions), FormattableString.Invariant($"batch row {i}'s position"));
+            CheckStartsWithinRun(s, pos, nameof(positions), batchRow: i);
         }
         for (int i = 0; i < rows; i++)
         {
@@ -519,17 +518,20 @@ public sealed class LlamaModel : IDisposable
     /// A pass may start at any position the state's cache holds or right after them (<see cref="RunState.Positions"/>),
     /// not past them: attention would take the positions between for keys and values no pass wrote.
     /// </summary>
-    private void CheckStartsWithinRun(RunState state, int startPos, string parameter, string what)
+    private void CheckStartsWithinRun(RunState state, int startPos, string parameter, int? batchRow)
     {
         if (startPos > state.Positions)
         {
             throw new ArgumentOutOfRangeException(parameter, FormattableString.Invariant(
-                $"{what} {startPos} is past the {state.Positions} positions this state's cache holds: positions {state.Positions}..{startPos - 1} were never run, so run them first, or start at {state.Positions} or before"));
+                $"{What(batchRow)} {startPos} is past the {state.Positions} positions this state's cache holds: positions {state.Positions}..{startPos - 1} were never run, so run them first, or start at {state.Positions} or before"));
         }
         if (state.LayerMissingKeysFor(startPos) is int layer and >= 0)
         {
-            throw WindowRewind(state, layer, startPos, parameter, what);
+            throw WindowRewind(state, layer, startPos, parameter, What(batchRow));
         }
+
+        // Formatted only on failure: a batch step checks every row, every step.
+        static string What(int? batchRow) => batchRow is int row ? FormattableString.Invariant($"batch row {row}'s position") : "startPos";
     }
 
     /// <summary>A pass from <paramref name="startPos"/> would read keys <paramref name="layer"/>'s sliding-window cache dropped.</summary>
