@@ -219,14 +219,11 @@ public sealed record LlamaConfig
     /// </summary>
     private static (int? Window, IReadOnlyList<int> Layers) ReadSlidingWindow(ConfigReader r, string architecture, int layers)
     {
-        int? window = architecture switch
-        {
-            "MistralForCausalLM" => r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096,
-            "Qwen2ForCausalLM" or "Qwen3ForCausalLM" when r.OptionalBool("use_sliding_window") == true => r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096,
-            _ => null,
-        };
+        bool qwen = architecture is "Qwen2ForCausalLM" or "Qwen3ForCausalLM";
+        bool slides = architecture == "MistralForCausalLM" || (qwen && r.OptionalBool("use_sliding_window") == true);
+        int? window = !slides ? null : r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096;
         // Only Qwen2Config and Qwen3Config read layer_types; the others' HF classes ignore the field.
-        IReadOnlyList<string>? types = architecture is "Qwen2ForCausalLM" or "Qwen3ForCausalLM" ? r.OptionalStringList("layer_types") : null;
+        IReadOnlyList<string>? types = qwen ? r.OptionalStringList("layer_types") : null;
         if (types is not null && types.Count != layers)
         {
             throw r.Error(FormattableString.Invariant($"field 'layer_types' must name one attention type per layer ({layers}), found {types.Count}"));
@@ -242,7 +239,7 @@ public sealed record LlamaConfig
         {
             return (null, []);
         }
-        int from = architecture is "Qwen2ForCausalLM" or "Qwen3ForCausalLM" ? r.OptionalInt("max_window_layers", min: 0) ?? 28 : 0;
+        int from = qwen ? r.OptionalInt("max_window_layers", min: 0) ?? 28 : 0;
         int[] sliding = [.. Enumerable.Range(0, layers).Where(i => types is null ? i >= from : types[i] == "sliding_attention")];
         return sliding.Length == 0 ? (null, []) : (window, sliding);
     }
