@@ -189,9 +189,9 @@ internal static class GenerateCommand
         {
             return formatter.Format(turns, arguments);
         }
-        catch (ArgumentException e) when (e.ParamName == "templateArguments")
+        catch (ArgumentException e) when (ChatTemplateArguments.Refused(e))
         {
-            throw new UsageException($"--chat-template-kwargs: {e.Message.Replace(" (Parameter 'templateArguments')", "", StringComparison.Ordinal)}");
+            throw new UsageException($"--chat-template-kwargs: {ChatTemplateArguments.Reason(e)}");
         }
     }
 
@@ -207,15 +207,6 @@ internal static class GenerateCommand
         {
             return null;
         }
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            return null;
-        }
-        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (JsonProperty property in root.EnumerateObject())
-        {
-            arguments[property.Name] = property.Value.Clone();
-        }
-        return arguments;
+        return root.ValueKind == JsonValueKind.Object ? ChatTemplateArguments.FromJson(root) : null;
     }
 }

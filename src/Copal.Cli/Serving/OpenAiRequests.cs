@@ -230,13 +230,7 @@ internal static class OpenAiRequests
         {
             throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs must be an object, e.g. {{\"enable_thinking\": false}}, got {Actual(e)}");
         }
-        // A name given twice keeps its last value, as JSON readers of the other servers do.
-        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (JsonProperty p in e.EnumerateObject())
-        {
-            arguments[p.Name] = p.Value.Clone();
-        }
-        return arguments;
+        return ChatTemplateArguments.FromJson(e);
     }
 
     /// <summary>The conversation as the model's prompt; arguments the formatter cannot take are a 400 naming chat_template_kwargs.</summary>
@@ -246,9 +240,9 @@ internal static class OpenAiRequests
         {
             return formatter.Format(turns, arguments);
         }
-        catch (ArgumentException e) when (arguments is not null && e.ParamName is "templateArguments")
+        catch (ArgumentException e) when (ChatTemplateArguments.Refused(e))
         {
-            throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs: {e.Message.Replace(" (Parameter 'templateArguments')", "", StringComparison.Ordinal)}");
+            throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs: {ChatTemplateArguments.Reason(e)}");
         }
     }
 

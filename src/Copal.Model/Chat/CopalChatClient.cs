@@ -232,11 +232,7 @@ public sealed class CopalChatClient : IChatClient
         switch (value)
         {
             case System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } e:
-                foreach (System.Text.Json.JsonProperty p in e.EnumerateObject())
-                {
-                    arguments[p.Name] = p.Value.Clone();
-                }
-                return arguments;
+                return ChatTemplateArguments.FromJson(e);
             case System.Collections.IDictionary d when d.Keys.Cast<object>().All(k => k is string):
                 foreach (System.Collections.DictionaryEntry entry in d)
                 {
