@@ -124,23 +124,53 @@ public sealed class ChatClientTests
         Assert.Equal(0, engine.Statistics.Started);
     }
 
+    /// <summary>
+    /// Cancelling after the first update ends the generation. The engine waits at its 16th decode step until the test
+    /// has cancelled: without that gate a busy test host may run all 400 tokens before the first update is read. The
+    /// greedy reply's first text comes sooner (its first tokens are whitespace the stop texts hold back).
+    /// </summary>
+    private const int GatedStep = 16;
+
     [Fact]
     public async Task Cancelling_a_chat_ends_its_generation()
     {
+        using var gate = new ManualResetEventSlim(false);
         using var backend = new CpuBackend();
-        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        int steps = 0;
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions
+        {
+            BeforeDecodeStep = () =>
+            {
+                if (++steps >= GatedStep)
+                {
+                    gate.Wait(TimeSpan.FromMinutes(1));
+                }
+            },
+        });
         IChatClient client = new CopalChatClient(engine);
         using var cancel = new CancellationTokenSource();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        int updates = 0;
+        try
         {
-            await foreach (ChatResponseUpdate _ in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "Once")],
-                new ChatOptions { MaxOutputTokens = 400 }, cancel.Token))
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
             {
-                await cancel.CancelAsync();
-            }
-        });
-        Assert.True(SpinWait.SpinUntil(() => engine.Statistics.Cancelled + engine.Statistics.Completed == 1, TimeSpan.FromMinutes(1)));
-        Assert.True(engine.Statistics.Tokens < 400);
+                await foreach (ChatResponseUpdate _ in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "Once")],
+                    new ChatOptions { MaxOutputTokens = 400, Temperature = 0 }, cancel.Token))
+                {
+                    updates++;
+                    await cancel.CancelAsync();
+                }
+            });
+        }
+        finally
+        {
+            gate.Set();
+        }
+        Assert.Equal(1, updates);
+        Assert.True(SpinWait.SpinUntil(() => engine.Statistics.Cancelled == 1, TimeSpan.FromMinutes(1)), "the generation went on");
+        Assert.Equal(0, engine.Statistics.Completed);
+        // Up to the gated step, and at most that one step past it: nowhere near the 400 asked for.
+        Assert.InRange(engine.Statistics.Tokens, 1, GatedStep + 1);
     }
 
     [Fact]

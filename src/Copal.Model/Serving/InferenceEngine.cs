@@ -148,6 +148,8 @@ public sealed class InferenceEngine : IDisposable
         {
             await foreach (int id in job.Tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                // The reader checks the token only when it waits: tokens already chosen would still be handed out.
+                cancellationToken.ThrowIfCancellationRequested();
                 count++;
                 string text = stops.Push(decoder.Push(id), out bool matched);
                 if (matched)
