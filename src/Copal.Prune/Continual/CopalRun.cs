@@ -52,10 +52,13 @@ public static class CopalRun
         string hash = ParentHash.Compute(modelDirectory, cancellationToken);
         if (resumeDirectory is null)
         {
-            return new CopalState(hash, modelDirectory, choices.WithDefaults(pattern: pattern));
+            var fresh = new CopalState(hash, modelDirectory, choices.WithDefaults(pattern: pattern));
+            fresh.ParentHashedAt(modelDirectory, hash);
+            return fresh;
         }
         CopalState state = CopalState.Load(resumeDirectory);
         state.EnsureCompatible(hash, modelDirectory, choices.WithDefaults(state.Options), LlamaConfig.Load(modelDirectory));
+        state.ParentHashedAt(modelDirectory, hash);
         return state;
     }
 

@@ -66,6 +66,8 @@ public sealed class CopalState
     private bool _unsaved;
     // Why the state cannot be used again (null while it can).
     private string? _spent;
+    // The model folder whose hash was last found equal to ParentHash (full path): a run on it need not hash it again.
+    private string? _parentCheckedAt;
 
     /// <summary>A new, empty state for a run from the dense parent with hash <paramref name="parentHash"/>.</summary>
     public CopalState(string parentHash, string parentModel, CopalOptions options)
@@ -100,6 +102,40 @@ public sealed class CopalState
         if (_spent is not null)
         {
             throw new InvalidOperationException(_spent);
+        }
+    }
+
+    /// <summary>
+    /// Called by <see cref="PruneJob"/> before the model loads: COPAL always prunes its dense parent, so a state given a
+    /// model with another hash (another model, or a pruned one) would fold that model's statistics into the parent's
+    /// and prune the wrong weights. Hashes <paramref name="modelDirectory"/> unless this object already matched it.
+    /// </summary>
+    /// <exception cref="CopalStateException">The folder's hash is not <see cref="ParentHash"/>.</exception>
+    internal void RequireParent(string modelDirectory, string what, CancellationToken cancellationToken)
+    {
+        string full = Path.GetFullPath(modelDirectory);
+        if (string.Equals(full, _parentCheckedAt, StringComparison.Ordinal))
+        {
+            return;
+        }
+        RequireParentHash(Continual.ParentHash.Compute(modelDirectory, cancellationToken), modelDirectory, what);
+        _parentCheckedAt = full;
+    }
+
+    /// <summary>Records that <paramref name="modelDirectory"/> was hashed just now and has <see cref="ParentHash"/>.</summary>
+    internal void ParentHashedAt(string modelDirectory, string hash)
+    {
+        RequireParentHash(hash, modelDirectory, "the model");
+        _parentCheckedAt = Path.GetFullPath(modelDirectory);
+    }
+
+    private void RequireParentHash(string hash, string modelDirectory, string what)
+    {
+        if (!string.Equals(hash, ParentHash, StringComparison.Ordinal))
+        {
+            throw new CopalStateException(
+                $"the COPAL state was made from a dense parent with hash {ParentHash} ('{ParentModel}'), but {what} '{modelDirectory}' has hash {hash}; " +
+                "continue with the same dense model the run started from (COPAL always prunes the dense parent, never a pruned model)");
         }
     }
 
@@ -695,12 +731,7 @@ public sealed class CopalState
     /// <exception cref="CopalStateException">Different parent, options or shapes; the message names both values.</exception>
     public void EnsureCompatible(string parentHash, string parentModel, CopalOptions options, LlamaConfig config)
     {
-        if (!string.Equals(parentHash, ParentHash, StringComparison.Ordinal))
-        {
-            throw new CopalStateException(
-                $"the COPAL state was made from a dense parent with hash {ParentHash} ('{ParentModel}'), but --model '{parentModel}' has hash {parentHash}; " +
-                "resume with the same dense model the run started from (COPAL always prunes the dense parent, never a pruned model)");
-        }
+        RequireParentHash(parentHash, parentModel, "the model");
         Check("sensitivity", Options.Sensitivity.ToString().ToLowerInvariant(), options.Sensitivity.ToString().ToLowerInvariant());
         Check("accumulate", Options.Accumulate.ToString().ToLowerInvariant(), options.Accumulate.ToString().ToLowerInvariant());
         Check("decay", Options.Decay.ToString("R", CultureInfo.InvariantCulture), options.Decay.ToString("R", CultureInfo.InvariantCulture));

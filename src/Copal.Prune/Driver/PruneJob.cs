@@ -104,6 +104,7 @@ public static class PruneJob
         if (copalState is not null)
         {
             copalState.ThrowIfSpent();
+            copalState.RequireParent(request.ModelDirectory, $"{nameof(PruneRequest)}.{nameof(PruneRequest.ModelDirectory)}", cancellationToken);
             // The state reads its Hessians from there (a resumed step's folder): replacing it or writing into it would
             // change the input of this run, and the step it belongs to could not be resumed again.
             if (copalState.SourceDirectory is string stateFolder)

@@ -215,7 +215,7 @@ public sealed class DenseTargetTests : IDisposable
         string Run(double alpha)
         {
             string outDir = Path.Combine(_temp, alpha.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            var state = new CopalState("parent", TestData.Stories260K, new CopalOptions { Upstream = StatisticsUpstream.Pruned, DenseTarget = alpha });
+            var state = new CopalState(ParentHash.Compute(TestData.Stories260K), TestData.Stories260K, new CopalOptions { Upstream = StatisticsUpstream.Pruned, DenseTarget = alpha });
             PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(pattern), calibration), backend);
             return outDir;
         }

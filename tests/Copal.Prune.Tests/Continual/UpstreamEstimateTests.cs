@@ -136,7 +136,7 @@ public sealed class UpstreamEstimateTests : IDisposable
         (string Dir, CopalState State) Run(StatisticsUpstream upstream)
         {
             string outDir = Path.Combine(_temp, upstream.ToString());
-            var state = new CopalState("parent", TestData.Stories260K, new CopalOptions { Upstream = upstream });
+            var state = new CopalState(ParentHash.Compute(TestData.Stories260K), TestData.Stories260K, new CopalOptions { Upstream = upstream });
             PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(pattern), calibration)
             {
                 ExtraFiles = CopalRun.StateFiles(state, calibration, pattern),

@@ -87,5 +87,39 @@ public sealed class PruneJobGuardTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A state loaded by hand (no <see cref="CopalRun.StartOrResume"/>) and given another model, here the pruned step it
+    /// was saved with, would fold that model's statistics into the dense parent's: refused, naming both hashes.
+    /// </summary>
+    [Fact]
+    public void A_copal_state_given_a_model_other_than_its_dense_parent_is_refused_before_any_work()
+    {
+        using var backend = new CpuBackend(threads: 1);
+        string step1 = Path.Combine(_temp, "step1");
+        CalibrationSet first = Calibration(0);
+        CopalState state = CopalRun.StartOrResume(TestData.Stories260K, null, new CopalOptionChoices(), s_half);
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, step1, new CopalPruner(state), new PruneOptions(s_half), first)
+        {
+            ExtraFiles = CopalRun.StateFiles(state, first, s_half),
+        }, backend);
+
+        CopalState loaded = CopalState.Load(step1);
+        CalibrationSet second = Calibration(1);
+        string outDir = Path.Combine(_temp, "step2");
+        var onThePruned = new PruneRequest(step1, outDir, new CopalPruner(loaded), new PruneOptions(s_half), second)
+        {
+            ExtraFiles = CopalRun.StateFiles(loaded, second, s_half),
+        };
+        CopalStateException e = Assert.Throws<CopalStateException>(() => PruneJob.Run(onThePruned, backend));
+        Assert.Contains($"dense parent with hash {ParentHash.Compute(TestData.Stories260K)}", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"PruneRequest.ModelDirectory '{step1}' has hash {ParentHash.Compute(step1)}", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+        Assert.Single(loaded.Datasets);
+
+        // The same object goes on with its dense parent.
+        PruneJob.Run(onThePruned with { ModelDirectory = TestData.Stories260K }, backend);
+        Assert.Equal(2, CopalState.Load(outDir).Datasets.Count);
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }

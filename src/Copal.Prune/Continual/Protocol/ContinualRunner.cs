@@ -132,6 +132,12 @@ public static class ContinualRunner
             d.Name, d.Calibration.ToString(), d.Evaluation.ToString(), calibTokens[i].Length, evalTokens[i].Length, dense[i])).ToList();
 
         string parentHash = ParentHash.Compute(request.ModelDirectory, cancellationToken);
+        // Every COPAL state here belongs to that parent, just hashed: PruneJob need not hash it again at each step.
+        CopalState Verified(CopalState state)
+        {
+            state.ParentHashedAt(request.ModelDirectory, parentHash);
+            return state;
+        }
         DirectoryInfo temp = request.TempDirectory is null
             ? Directory.CreateTempSubdirectory("copal-continual-")
             : Directory.CreateDirectory(Path.Combine(request.TempDirectory, $"copal-continual-{Guid.NewGuid():N}"[..24]));
@@ -153,7 +159,7 @@ public static class ContinualRunner
                     var maskChange = new double?[steps];
                     var peak = new long[steps];
                     string? previousKey = null;
-                    CopalState? state = kind == "copal" ? new CopalState(parentHash, request.ModelDirectory, request.Copal) : null;
+                    CopalState? state = kind == "copal" ? Verified(new CopalState(parentHash, request.ModelDirectory, request.Copal)) : null;
                     for (int t = 0; t < steps; t++)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
@@ -177,7 +183,7 @@ public static class ContinualRunner
                             {
                                 "copal" => state,
                                 // The reference: pooled calibration, every dataset through this step's pruned upstream.
-                                "joint" when method == "copal" => new CopalState(parentHash, request.ModelDirectory, request.Copal with { Upstream = StatisticsUpstream.Pruned }),
+                                "joint" when method == "copal" => Verified(new CopalState(parentHash, request.ModelDirectory, request.Copal with { Upstream = StatisticsUpstream.Pruned })),
                                 _ => null,
                             };
                             ILinearPruner pruner = stepState is not null ? new CopalPruner(stepState) : PrunerFactory.Create(method);
@@ -206,7 +212,7 @@ public static class ContinualRunner
                         {
                             // Continue from the saved files, exactly as `copal prune --resume` would: the run relies on the persisted state.
                             // (The COPAL variant runs before joint, so a shared step-1 entry holds COPAL's own state.)
-                            state = CopalState.Load(entry.Directory);
+                            state = Verified(CopalState.Load(entry.Directory));
                             if (state.Options.ResolvedUpstream != request.Copal.ResolvedUpstream)
                             {
                                 throw new InvalidOperationException($"the cached step-{step} model of {label} holds a state of upstream {CopalOptions.UpstreamName(state.Options.ResolvedUpstream)}");
