@@ -69,6 +69,23 @@ public sealed class ChatClientTests
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { FrequencyPenalty = 0.5f }));
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { PresencePenalty = 0.5f }));
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
+        // Stateless: the history would be missing, and no background response was ever started.
+        NotSupportedException e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ConversationId = "conv-1" }));
+        Assert.StartsWith("ChatOptions.ConversationId 'conv-1'", e.Message, StringComparison.Ordinal);
+        e = await Assert.ThrowsAsync<NotSupportedException>(async () =>
+        {
+            await foreach (ChatResponseUpdate _ in client.GetStreamingResponseAsync(chat, new ChatOptions { ContinuationToken = ResponseContinuationToken.FromBytes(new byte[] { 1 }) }))
+            {
+            }
+        });
+        Assert.StartsWith("ChatOptions.ContinuationToken", e.Message, StringComparison.Ordinal);
+        // Permissions and hints the client may leave unused by their contract.
+        Assert.Equal(greedy, (await client.GetResponseAsync(chat, new ChatOptions
+        {
+            MaxOutputTokens = 30,
+            AllowBackgroundResponses = true,
+            Reasoning = new ReasoningOptions { Effort = ReasoningEffort.Low },
+        })).Text);
         Assert.Equal(greedy, (await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 30, FrequencyPenalty = 0, ResponseFormat = ChatResponseFormat.Text })).Text);
     }
 

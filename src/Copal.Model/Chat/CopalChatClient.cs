@@ -121,7 +121,8 @@ public sealed class CopalChatClient : IChatClient
     /// </remarks>
     /// <exception cref="NotSupportedException">Tools, any other content (an image or other data, a function call or
     /// result, reasoning text, …), a message of the tool role, frequency or presence penalties, or a non-text response
-    /// format: the server answers 400 unsupported_parameter for the same.</exception>
+    /// format: the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
+    /// token: the client keeps no state between calls.</exception>
     /// <exception cref="ArgumentException">A message of another role, or <see cref="ChatOptions.ModelId"/> naming a
     /// model other than the engine's (the server's 404 model_not_found).</exception>
     public CompletionRequest ToRequest(IEnumerable<ChatMessage> messages, ChatOptions? options)
@@ -140,6 +141,18 @@ public sealed class CopalChatClient : IChatClient
         {
             throw new NotSupportedException("copal's chat client has no frequency or presence penalty (OpenAI's additive ones); " +
                 "leave them unset, or set AdditionalProperties[\"repetition_penalty\"] for HF's multiplicative penalty");
+        }
+        // A stateless client: a conversation id would leave out the history the caller expects the model to see, and
+        // copal never hands out a continuation token (it runs no background responses, which AllowBackgroundResponses
+        // only permits). Reasoning options are a best-effort hint by contract; a template variable such as Qwen3's
+        // enable_thinking is given through chat_template_kwargs.
+        if (options?.ConversationId is string conversation)
+        {
+            throw new NotSupportedException($"ChatOptions.ConversationId '{conversation}': copal's chat client keeps no conversations; leave it null and send the whole history in the messages");
+        }
+        if (options?.ContinuationToken is not null)
+        {
+            throw new NotSupportedException("ChatOptions.ContinuationToken: copal's chat client runs no background responses and hands out no continuation tokens; leave it null");
         }
         if (options?.ResponseFormat is not null and not ChatResponseFormatText)
         {
