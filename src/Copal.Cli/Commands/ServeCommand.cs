@@ -28,9 +28,15 @@ internal static class ServeCommand
         var sparse = SparseOptions.LoadMode();
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var mmap = CommonOptions.Mmap("auto");
+        var reasoningParser = new Option<string>("--reasoning-parser")
+        {
+            Description = "Answer a chat reply's <think>…</think> block apart, in reasoning_content (Qwen3, QwQ, DeepSeek-R1): "
+                + "think, or vLLM's names qwen3 and deepseek_r1 for the same; none leaves the reply as the model wrote it",
+            DefaultValueFactory = _ => "none",
+        }.OneOf("none", "think", "qwen3", "deepseek_r1");
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health)")
         {
-            model, host, port, parallel, ctxSize, device, sparse, allowNonFinite, mmap,
+            model, host, port, parallel, ctxSize, device, sparse, allowNonFinite, mmap, reasoningParser,
         };
         command.SetBody((p, ct) =>
         {
@@ -44,7 +50,8 @@ internal static class ServeCommand
             OpenAiServer server;
             try
             {
-                server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), TemplateChatFormatter.ForModel(session.Model.Source), ct).GetAwaiter().GetResult();
+                server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), TemplateChatFormatter.ForModel(session.Model.Source),
+                    splitReasoning: p.GetValue(reasoningParser) != "none", cancellationToken: ct).GetAwaiter().GetResult();
             }
             catch (IOException e)
             {

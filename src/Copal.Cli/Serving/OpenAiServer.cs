@@ -30,14 +30,16 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly InferenceEngine _engine;
     private readonly IChatFormatter _formatter;
+    private readonly bool _splitReasoning;
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private long _requests;
 
-    private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter)
+    private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter, bool splitReasoning)
     {
         _app = app;
         _engine = engine;
         _formatter = formatter;
+        _splitReasoning = splitReasoning;
     }
 
     /// <summary>Where the server listens, e.g. http://127.0.0.1:8080 (the real port when 0 was asked).</summary>
@@ -56,8 +58,11 @@ internal sealed class OpenAiServer : IAsyncDisposable
     /// <summary>
     /// Starts listening on <paramref name="host"/>:<paramref name="port"/> (0: a free port). <paramref name="host"/> is
     /// an IP address or localhost, which listens on the IPv4 and (where the machine has it) the IPv6 loopback.
+    /// With <paramref name="splitReasoning"/>, a chat reply's <c>&lt;think&gt;</c> block is answered apart, in
+    /// <c>reasoning_content</c> (<see cref="ThinkTagSplitter"/>), as vLLM's <c>--reasoning-parser</c> does.
     /// </summary>
-    public static async Task<OpenAiServer> StartAsync(InferenceEngine engine, string host, int port, IChatFormatter? formatter = null, CancellationToken cancellationToken = default)
+    public static async Task<OpenAiServer> StartAsync(InferenceEngine engine, string host, int port, IChatFormatter? formatter = null, bool splitReasoning = false,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
         // Kestrel refuses localhost with port 0, since each loopback would get its own free port. Copal picks one port
@@ -81,7 +86,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 }
             });
             WebApplication app = builder.Build();
-            var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance);
+            var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance, splitReasoning);
             server.Map();
             try
             {
@@ -201,6 +206,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         await context.Request.Body.CopyToAsync(body, aborted).ConfigureAwait(false);
         JsonElement json = OpenAiRequests.ParseBody(body.ToArray());
         OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter) : OpenAiRequests.Completion(json, _engine);
+        ThinkTagSplitter? splitter = chat && _splitReasoning ? new ThinkTagSplitter(request.Completion.Prompt!) : null;
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         // The generation ends when the client goes away or the server stops. Kestrel only aborts the requests still
@@ -240,7 +246,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                     throw ServerStopping();
                 }
                 JsonObject choice = chat
-                    ? new JsonObject { ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = text.ToString() }, ["logprobs"] = null, ["finish_reason"] = Finish(last) }
+                    ? new JsonObject { ["index"] = 0, ["message"] = Message(text.ToString(), splitter), ["logprobs"] = null, ["finish_reason"] = Finish(last) }
                     : new JsonObject { ["index"] = 0, ["text"] = text.ToString(), ["logprobs"] = null, ["finish_reason"] = Finish(last) };
                 await WriteJsonAsync(context, 200, Envelope(id, chat ? "chat.completion" : "text_completion", created, choice, last.Usage)).ConfigureAwait(false);
                 return;
@@ -258,11 +264,11 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 while (any)
                 {
                     CompletionChunk c = chunks.Current;
-                    if (c.Text.Length > 0 || c.FinishReason is not null)
+                    List<JsonObject> choices = chat ? ChatDeltas(c, splitter) : c.Text.Length > 0 || c.FinishReason is not null
+                        ? [new JsonObject { ["index"] = 0, ["text"] = c.Text, ["logprobs"] = null, ["finish_reason"] = Finish(c) }]
+                        : [];
+                    foreach (JsonObject choice in choices)
                     {
-                        JsonObject choice = chat
-                            ? new JsonObject { ["index"] = 0, ["delta"] = c.Text.Length > 0 ? new JsonObject { ["content"] = c.Text } : new JsonObject(), ["logprobs"] = null, ["finish_reason"] = Finish(c) }
-                            : new JsonObject { ["index"] = 0, ["text"] = c.Text, ["logprobs"] = null, ["finish_reason"] = Finish(c) };
                         // Usage in every chunk's envelope only at the end, and only when asked (stream_options.include_usage), as OpenAI does.
                         await SendAsync(context, Envelope(id, obj, created, choice, null, request.IncludeUsage), aborted).ConfigureAwait(false);
                     }
@@ -289,6 +295,57 @@ internal sealed class OpenAiServer : IAsyncDisposable
             await context.Response.WriteAsync("data: [DONE]\n\n", aborted).ConfigureAwait(false);
             await context.Response.Body.FlushAsync(aborted).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// A whole chat reply's message: the text as content, or with <paramref name="splitter"/> the reasoning apart in
+    /// reasoning_content (null when the reply had none), as vLLM's reasoning parsers answer.
+    /// </summary>
+    private static JsonObject Message(string text, ThinkTagSplitter? splitter)
+    {
+        if (splitter is null)
+        {
+            return new JsonObject { ["role"] = "assistant", ["content"] = text };
+        }
+        ReplyPieces body = splitter.Push(text);
+        ReplyPieces tail = splitter.Flush();
+        string reasoning = body.Reasoning + tail.Reasoning;
+        return new JsonObject { ["role"] = "assistant", ["content"] = body.Content + tail.Content, ["reasoning_content"] = reasoning.Length > 0 ? reasoning : null };
+    }
+
+    /// <summary>
+    /// The stream's choices for one chunk: its text as a content delta, or with <paramref name="splitter"/> a
+    /// reasoning_content delta then a content delta, each only when it has text; the finish reason rides on the last
+    /// (alone, with an empty delta, when no text is left).
+    /// </summary>
+    internal static List<JsonObject> ChatDeltas(CompletionChunk c, ThinkTagSplitter? splitter)
+    {
+        ReplyPieces pieces = splitter is null ? new ReplyPieces("", c.Text) : splitter.Push(c.Text);
+        if (splitter is not null && c.FinishReason is not null)
+        {
+            ReplyPieces tail = splitter.Flush();
+            pieces = new ReplyPieces(pieces.Reasoning + tail.Reasoning, pieces.Content + tail.Content);
+        }
+        var deltas = new List<JsonObject>();
+        if (pieces.Reasoning.Length > 0)
+        {
+            deltas.Add(new JsonObject { ["reasoning_content"] = pieces.Reasoning });
+        }
+        if (pieces.Content.Length > 0)
+        {
+            deltas.Add(new JsonObject { ["content"] = pieces.Content });
+        }
+        if (c.FinishReason is not null && deltas.Count == 0)
+        {
+            deltas.Add([]);
+        }
+        return deltas.Select((delta, i) => new JsonObject
+        {
+            ["index"] = 0,
+            ["delta"] = delta,
+            ["logprobs"] = null,
+            ["finish_reason"] = i == deltas.Count - 1 ? Finish(c) : null,
+        }).ToList();
     }
 
     /// <summary>What a request in flight gets when the server stops under it: 503, the status of a server that cannot serve now.</summary>

@@ -17,14 +17,19 @@ public sealed class CopalChatClient : IChatClient
 {
     private readonly InferenceEngine _engine;
     private readonly IChatFormatter _formatter;
+    private readonly bool _splitReasoning;
 
     /// <summary>
     /// A client over <paramref name="engine"/>, which stays the caller's (disposing the client leaves it running).
     /// Without <paramref name="formatter"/>: the model's chat template when its folder has one, else
-    /// <see cref="PlainChatFormatter"/>.
+    /// <see cref="PlainChatFormatter"/>. With <paramref name="splitReasoning"/>, a reply's <c>&lt;think&gt;</c> block
+    /// comes apart as <see cref="TextReasoningContent"/> (<see cref="ThinkTagSplitter"/>, as <c>copal serve
+    /// --reasoning-parser</c>), or is left out when <see cref="ReasoningOptions.Output"/> is
+    /// <see cref="ReasoningOutput.None"/>.
     /// </summary>
-    public CopalChatClient(InferenceEngine engine, IChatFormatter? formatter = null)
+    public CopalChatClient(InferenceEngine engine, IChatFormatter? formatter = null, bool splitReasoning = false)
     {
+        _splitReasoning = splitReasoning;
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
         // By default the model's own chat template, when its folder has one (else "role: text" paragraphs).
         _formatter = formatter ?? (Directory.Exists(engine.Model.Source) ? TemplateChatFormatter.ForModel(engine.Model.Source) : PlainChatFormatter.Instance);
@@ -42,7 +47,13 @@ public sealed class CopalChatClient : IChatClient
     {
         CompletionRequest request = ToRequest(messages, options);
         CompletionResult result = await _engine.CompleteAsync(request, cancellationToken).ConfigureAwait(false);
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
+        ThinkTagSplitter? splitter = Splitter(request);
+        List<AIContent> contents = splitter is null ? [new TextContent(result.Text)] : Contents(splitter.Push(result.Text), options);
+        if (splitter is not null)
+        {
+            contents.AddRange(Contents(splitter.Flush(), options));
+        }
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents))
         {
             ModelId = _engine.ModelId,
             ResponseId = NewId(),
@@ -61,12 +72,24 @@ public sealed class CopalChatClient : IChatClient
         CompletionRequest request = ToRequest(messages, options);
         string id = NewId();
         DateTimeOffset created = DateTimeOffset.UtcNow;
+        ThinkTagSplitter? splitter = Splitter(request);
         await foreach (CompletionChunk chunk in _engine.StreamAsync(request, cancellationToken).ConfigureAwait(false))
         {
             var contents = new List<AIContent>();
-            if (chunk.Text.Length > 0)
+            if (splitter is null)
             {
-                contents.Add(new TextContent(chunk.Text));
+                if (chunk.Text.Length > 0)
+                {
+                    contents.Add(new TextContent(chunk.Text));
+                }
+            }
+            else
+            {
+                contents.AddRange(Contents(splitter.Push(chunk.Text), options));
+                if (chunk.FinishReason is not null)
+                {
+                    contents.AddRange(Contents(splitter.Flush(), options));
+                }
             }
             if (chunk.Usage is CompletionUsage usage)
             {
@@ -85,6 +108,23 @@ public sealed class CopalChatClient : IChatClient
                 FinishReason = chunk.FinishReason is FinishReason f ? ToFinish(f) : null,
             };
         }
+    }
+
+    private ThinkTagSplitter? Splitter(CompletionRequest request) => _splitReasoning ? new ThinkTagSplitter(request.Prompt!) : null;
+
+    /// <summary>The pieces as contents: the reasoning (unless the options ask for none of it), then the answer; only those with text.</summary>
+    private static List<AIContent> Contents(ReplyPieces pieces, ChatOptions? options)
+    {
+        var contents = new List<AIContent>();
+        if (pieces.Reasoning.Length > 0 && options?.Reasoning?.Output != ReasoningOutput.None)
+        {
+            contents.Add(new TextReasoningContent(pieces.Reasoning));
+        }
+        if (pieces.Content.Length > 0)
+        {
+            contents.Add(new TextContent(pieces.Content));
+        }
+        return contents;
     }
 
     /// <summary>
@@ -166,7 +206,7 @@ public sealed class CopalChatClient : IChatClient
         int index = 0;
         foreach (ChatMessage m in messages)
         {
-            turns.Add(Turn(m, $"messages[{index++}]"));
+            turns.Add(Turn(m, $"messages[{index++}]", _splitReasoning));
         }
         if (options?.Seed < 0)
         {
@@ -187,8 +227,12 @@ public sealed class CopalChatClient : IChatClient
         };
     }
 
-    /// <summary>One message as a turn, by the server's rules: its text parts only, and a role the formatters know.</summary>
-    private static ChatTurn Turn(ChatMessage message, string at)
+    /// <summary>
+    /// One message as a turn, by the server's rules: its text parts only, and a role the formatters know. A client
+    /// that splits reasoning passes over the <see cref="TextReasoningContent"/> of its own earlier replies, as the
+    /// server passes over a message's reasoning_content, so a conversation can carry its replies back whole.
+    /// </summary>
+    private static ChatTurn Turn(ChatMessage message, string at, bool splitReasoning)
     {
         ArgumentNullException.ThrowIfNull(message, at);
         string role = message.Role.Value;
@@ -202,7 +246,7 @@ public sealed class CopalChatClient : IChatClient
         }
         foreach (AIContent content in message.Contents)
         {
-            if (content is not (TextContent or UsageContent))
+            if (content is not (TextContent or UsageContent) && !(splitReasoning && content is TextReasoningContent && message.Role == ChatRole.Assistant))
             {
                 throw new NotSupportedException($"{at}: {content.GetType().Name} is not supported; copal's chat client takes text only (TextContent)");
             }

@@ -1,0 +1,145 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Copal.Cli.Serving;
+using Copal.Model.Chat;
+using Copal.Model.ChatTemplates;
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// serve --reasoning-parser and the chat client's splitReasoning: a reply's think block answered apart. stories260K
+/// writes no tags, so the whole-model tests use templates that leave the block open (DeepSeek-R1's way: the whole
+/// reply is reasoning) or closed (Qwen3 with thinking off: the whole reply is content); a reply with both is split
+/// chunk by chunk on made-up chunks.
+/// </summary>
+public sealed class ReasoningTests : IDisposable
+{
+    // DeepSeek-R1's way: the template opens the block for the model.
+    private const string OpenThinkTemplate = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+        + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n' }}{% endif %}";
+
+    private readonly CpuBackend _backend = new();
+    private readonly InferenceEngine _engine;
+
+    public ReasoningTests() => _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
+
+    public void Dispose()
+    {
+        _engine.Dispose();
+        _backend.Dispose();
+    }
+
+    private const string Request = "\"model\":\"stories260K\",\"max_tokens\":24,\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}]";
+
+    [Fact]
+    public async Task A_reply_in_an_open_think_block_is_all_reasoning_whole_or_streamed_and_content_when_the_block_is_closed()
+    {
+        var open = new TemplateChatFormatter(new ChatTemplate(OpenThinkTemplate));
+        await using OpenAiServer plain = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, open);
+        await using OpenAiServer split = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, open, splitReasoning: true);
+        string reply = Message(await PostAsync(plain, "{" + Request + "}")).GetProperty("content").GetString()!;
+        Assert.NotEmpty(reply.Trim());
+        Assert.False(Message(await PostAsync(plain, "{" + Request + "}")).TryGetProperty("reasoning_content", out _));
+
+        JsonElement whole = Message(await PostAsync(split, "{" + Request + "}"));
+        Assert.Equal(reply.TrimStart(), whole.GetProperty("reasoning_content").GetString());
+        Assert.Equal("", whole.GetProperty("content").GetString());
+
+        List<JsonElement> deltas = await StreamAsync(split, "{" + Request + ",\"stream\":true}");
+        Assert.Equal(reply.TrimStart(), string.Concat(deltas.Select(d => d.TryGetProperty("reasoning_content", out JsonElement r) ? r.GetString() : "")));
+        Assert.Equal("", string.Concat(deltas.Select(d => d.TryGetProperty("content", out JsonElement c) ? c.GetString() : "")));
+
+        // Qwen3 with thinking off: its template writes the empty block, so the reply is the answer.
+        var closed = new TemplateChatFormatter(new ChatTemplate(ChatFormatterTests.ThinkingTemplate));
+        await using OpenAiServer qwen = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, closed, splitReasoning: true);
+        await using OpenAiServer qwenPlain = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, closed);
+        const string Off = ",\"chat_template_kwargs\":{\"enable_thinking\":false}";
+        JsonElement answer = Message(await PostAsync(qwen, "{" + Request + Off + "}"));
+        Assert.Equal(JsonValueKind.Null, answer.GetProperty("reasoning_content").ValueKind);
+        Assert.Equal(Message(await PostAsync(qwenPlain, "{" + Request + Off + "}")).GetProperty("content").GetString(), answer.GetProperty("content").GetString());
+    }
+
+    [Fact]
+    public void A_streamed_reply_comes_as_reasoning_deltas_then_content_deltas_with_the_finish_reason_on_the_last()
+    {
+        var splitter = new ThinkTagSplitter("<|im_start|>assistant\n");
+        string[] texts = ["<think>", "\nHmm", ".</thi", "nk>\n\nYes", "!"];
+        var sent = new List<JsonObject>();
+        for (int i = 0; i < texts.Length; i++)
+        {
+            var chunk = new CompletionChunk(texts[i], [i]) { FinishReason = i == texts.Length - 1 ? FinishReason.Stop : null };
+            sent.AddRange(OpenAiServer.ChatDeltas(chunk, splitter));
+        }
+        string[] expected =
+        [
+            """{"reasoning_content":"Hmm"}""", """{"reasoning_content":"."}""", """{"content":"Yes"}""", """{"content":"!"}""",
+        ];
+        Assert.Equal(expected, sent.Select(c => c["delta"]!.ToJsonString()));
+        Assert.Equal([null, null, null, "stop"], sent.Select(c => c["finish_reason"]?.GetValue<string>()));
+
+        // Without a splitter the text is content as it comes; an empty last chunk still carries the finish reason.
+        Assert.Equal("<think>", OpenAiServer.ChatDeltas(new CompletionChunk("<think>", [1]), null).Single()["delta"]!["content"]!.GetValue<string>());
+        Assert.Empty(OpenAiServer.ChatDeltas(new CompletionChunk("", []), null));
+        JsonObject end = OpenAiServer.ChatDeltas(new CompletionChunk("", []) { FinishReason = FinishReason.Length }, new ThinkTagSplitter("")).Single();
+        Assert.Equal("{}", end["delta"]!.ToJsonString());
+        Assert.Equal("length", end["finish_reason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_chat_client_gives_the_reasoning_as_reasoning_content_leaves_it_out_when_asked_and_takes_its_replies_back()
+    {
+        var open = new TemplateChatFormatter(new ChatTemplate(OpenThinkTemplate));
+        ChatMessage[] chat = [new ChatMessage(ChatRole.User, "Once")];
+        var options = new ChatOptions { MaxOutputTokens = 24 };
+        string reply = (await new CopalChatClient(_engine, open).GetResponseAsync(chat, options)).Text;
+
+        IChatClient client = new CopalChatClient(_engine, open, splitReasoning: true);
+        ChatResponse whole = await client.GetResponseAsync(chat, options);
+        Assert.Equal(reply.TrimStart(), Assert.IsType<TextReasoningContent>(Assert.Single(whole.Messages.Single().Contents)).Text);
+        Assert.Equal("", whole.Text);
+        var streamed = new List<AIContent>();
+        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(chat, options))
+        {
+            streamed.AddRange(update.Contents);
+        }
+        Assert.Equal(reply.TrimStart(), string.Concat(streamed.OfType<TextReasoningContent>().Select(r => r.Text)));
+        Assert.Empty(streamed.OfType<TextContent>());
+
+        ChatResponse none = await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 24, Reasoning = new ReasoningOptions { Output = ReasoningOutput.None } });
+        Assert.Empty(none.Messages.Single().Contents);
+
+        // The reply goes back into the conversation whole; its reasoning is passed over, as the server passes over reasoning_content.
+        ChatMessage[] next = [.. chat, .. whole.Messages, new ChatMessage(ChatRole.User, "Then?")];
+        Assert.Equal(new CopalChatClient(_engine, open).ToRequest([.. chat, new ChatMessage(ChatRole.Assistant, ""), new ChatMessage(ChatRole.User, "Then?")], null).Prompt,
+            ((CopalChatClient)client).ToRequest(next, null).Prompt);
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => new CopalChatClient(_engine, open).ToRequest(next, null));
+        Assert.Contains("TextReasoningContent", e.Message, StringComparison.Ordinal);
+    }
+
+    private static JsonElement Message(JsonElement body) => body.GetProperty("choices")[0].GetProperty("message");
+
+    private static async Task<JsonElement> PostAsync(OpenAiServer server, string body)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
+        Assert.Equal(200, (int)response.StatusCode);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
+    /// <summary>Every delta of a streamed chat reply, the opening role delta left out.</summary>
+    private static async Task<List<JsonElement>> StreamAsync(OpenAiServer server, string body)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
+        Assert.Equal(200, (int)response.StatusCode);
+        string[] events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", events[^1]);
+        return events[1..^1].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.GetProperty("choices")[0].GetProperty("delta").Clone()).ToList();
+    }
+}
