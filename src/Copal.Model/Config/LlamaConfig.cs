@@ -6,13 +6,14 @@ namespace Copal.Model.Config;
 /// <summary>
 /// The hyper-parameters of a LLaMA-family decoder, bound from a Hugging Face <c>config.json</c>.
 /// Covers LlamaForCausalLM (TinyLlama, SmolLM, Llama 2/3/3.1/3.2), MistralForCausalLM, Qwen2ForCausalLM (q/k/v
-/// biases) and Qwen3ForCausalLM (per-head q/k RMSNorm).
+/// biases), Qwen3ForCausalLM (per-head q/k RMSNorm) and Phi3ForCausalLM with plain RoPE (Phi-3-mini-4k, Phi-3-medium-4k,
+/// Phi-4: LLaMA's computation with q/k/v and gate/up each stored as one matrix).
 /// </summary>
 public sealed record LlamaConfig
 {
     /// <summary>The architectures Copal runs, as written in <c>config.json</c>'s <c>architectures</c>.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
-        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"];
+        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Phi3ForCausalLM"];
 
     /// <summary>
     /// The HF architecture, one of <see cref="SupportedArchitectures"/>: <c>architectures[0]</c>, or derived from
@@ -55,6 +56,11 @@ public sealed record LlamaConfig
     /// projections and before RoPE: Qwen3.
     /// </summary>
     public bool QueryKeyNorm { get; init; }
+    /// <summary>
+    /// The checkpoint stores q/k/v as one <c>qkv_proj</c> and gate/up as one <c>gate_up_proj</c> (Phi-3):
+    /// <see cref="Weights.ModelCheckpoint"/> reads them as the separate projections.
+    /// </summary>
+    public bool FusedProjections => Architecture == "Phi3ForCausalLM";
     /// <summary>HF <c>torch_dtype</c> ("float32", "bfloat16", "float16"), or null when absent.</summary>
     public string? TorchDtype { get; init; }
     /// <summary>HF <c>bos_token_id</c>, or null when absent.</summary>
@@ -173,6 +179,12 @@ public sealed record LlamaConfig
             throw r.Error("mlp_bias: true is not supported (LLaMA-family MLPs have no biases)");
         }
         bool qwen2 = architecture == "Qwen2ForCausalLM";
+        bool phi3 = architecture == "Phi3ForCausalLM";
+        // Phi-4-mini rotates only part of each head; Copal's RoPE turns the whole head.
+        if (phi3 && r.OptionalDouble("partial_rotary_factor") is double partial && partial != 1.0)
+        {
+            throw r.Error(FormattableString.Invariant($"partial_rotary_factor {partial} is not supported (RoPE over part of each head); supported: 1"));
+        }
         int layers = r.RequiredInt("num_hidden_layers", min: 1);
         (int? slidingWindow, IReadOnlyList<int> slidingLayers) = ReadSlidingWindow(r, architecture, layers);
         int vocab = r.RequiredInt("vocab_size", min: 1);
@@ -201,8 +213,8 @@ public sealed record LlamaConfig
             RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
             RopeScaling = r.RopeScaling(),
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
-            // Qwen2's q/k/v always carry biases; MistralAttention has none whatever the config says.
-            AttentionBias = qwen2 || (architecture != "MistralForCausalLM" && (r.OptionalBool("attention_bias") ?? false)),
+            // Qwen2's q/k/v always carry biases; MistralAttention and Phi3Attention have none whatever the config says.
+            AttentionBias = qwen2 || (architecture is not ("MistralForCausalLM" or "Phi3ForCausalLM") && (r.OptionalBool("attention_bias") ?? false)),
             QueryKeyNorm = architecture == "Qwen3ForCausalLM",
             TorchDtype = r.OptionalString("torch_dtype"),
             BosTokenId = bos,
@@ -214,14 +226,15 @@ public sealed record LlamaConfig
 
     /// <summary>
     /// The window and the layers it applies to, with Hugging Face's defaults: MistralConfig's sliding_window is 4,096
-    /// when the field is absent (null turns it off); Qwen2Config's and Qwen3Config's apply only with use_sliding_window, to layers from
-    /// max_window_layers (28) on; LlamaConfig has none.
+    /// when the field is absent (null turns it off); Phi3Config's applies to every layer when set (Phi-3-mini-4k: 2,047);
+    /// Qwen2Config's and Qwen3Config's apply only with use_sliding_window, to layers from max_window_layers (28) on;
+    /// LlamaConfig has none.
     /// </summary>
     private static (int? Window, IReadOnlyList<int> Layers) ReadSlidingWindow(ConfigReader r, string architecture, int layers)
     {
         bool qwen = architecture is "Qwen2ForCausalLM" or "Qwen3ForCausalLM";
-        bool slides = architecture == "MistralForCausalLM" || (qwen && r.OptionalBool("use_sliding_window") == true);
-        int? window = !slides ? null : r.Has("sliding_window") ? r.OptionalInt("sliding_window", min: 1) : 4096;
+        bool slides = architecture is "MistralForCausalLM" or "Phi3ForCausalLM" || (qwen && r.OptionalBool("use_sliding_window") == true);
+        int? window = !slides ? null : r.Has("sliding_window") || architecture == "Phi3ForCausalLM" ? r.OptionalInt("sliding_window", min: 1) : 4096;
         // Only Qwen2Config and Qwen3Config read layer_types; the others' HF classes ignore the field.
         IReadOnlyList<string>? types = qwen ? r.OptionalStringList("layer_types") : null;
         if (types is not null && types.Count != layers)

@@ -17,7 +17,7 @@ public static class LlamaConfigWriter
         var o = new JsonObject
         {
             ["architectures"] = new JsonArray(c.Architecture),
-            ["model_type"] = c.Architecture switch { "MistralForCausalLM" => "mistral", "Qwen2ForCausalLM" => "qwen2", "Qwen3ForCausalLM" => "qwen3", _ => "llama" },
+            ["model_type"] = c.Architecture switch { "MistralForCausalLM" => "mistral", "Qwen2ForCausalLM" => "qwen2", "Qwen3ForCausalLM" => "qwen3", "Phi3ForCausalLM" => "phi3", _ => "llama" },
             ["hidden_size"] = c.HiddenSize,
             ["intermediate_size"] = c.IntermediateSize,
             ["num_hidden_layers"] = c.NumLayers,
@@ -53,13 +53,13 @@ public static class LlamaConfigWriter
     }
 
     /// <summary>
-    /// The sliding window in the fields the architecture's HF class reads: Mistral's sliding_window (null says none:
-    /// an absent field means HF's 4,096); Qwen2's and Qwen3's use_sliding_window, sliding_window and layer_types. LLaMA
+    /// The sliding window in the fields the architecture's HF class reads: Mistral's and Phi-3's sliding_window (null
+    /// says none: an absent field means HF's 4,096 for Mistral); Qwen2's and Qwen3's use_sliding_window, sliding_window and layer_types. LLaMA
     /// has none.
     /// </summary>
     private static void WriteSlidingWindow(JsonObject o, LlamaConfig c)
     {
-        if (c.Architecture == "MistralForCausalLM")
+        if (c.Architecture is "MistralForCausalLM" or "Phi3ForCausalLM")
         {
             o["sliding_window"] = c.SlidingWindow;
         }

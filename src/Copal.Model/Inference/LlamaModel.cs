@@ -118,14 +118,14 @@ public sealed class LlamaModel : IDisposable
         // files are not copied as well. A checkpoint with compact sparse tensors, which the sparse kernels read
         // in place, is still read in whole.
         bool copyWeights = false;
-        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(directory, backend is IWeightCopier ? WeightResidence.Mapped : residence, cancellationToken);
+        SafetensorsCheckpoint checkpoint = ModelCheckpoint.Open(directory, config, backend is IWeightCopier ? WeightResidence.Mapped : residence, cancellationToken);
         if (backend is IWeightCopier && residence != WeightResidence.Mapped &&
             WeightResidencePolicy.Resolve(residence, checkpoint.Files.Sum(f => new FileInfo(f.Path).Length)) == WeightResidence.Memory)
         {
             if (checkpoint.Files.Any(f => SparseTensorCodec.SparseNames(f.Metadata).Any()))
             {
                 checkpoint.Dispose();
-                checkpoint = SafetensorsCheckpoint.Open(directory, WeightResidence.Memory, cancellationToken);
+                checkpoint = ModelCheckpoint.Open(directory, config, WeightResidence.Memory, cancellationToken);
             }
             else
             {

@@ -119,6 +119,20 @@ public static class SyntheticModelWriter
             foreach (LinearId id in LinearIds.All)
             {
                 (int o, int i) = LlamaWeights.LinearShape(c, id);
+                if (c.FusedProjections && id is not (LinearId.OProj or LinearId.DownProj))
+                {
+                    // Phi-3: q, k, v as one matrix and gate, up as another, rows in that order: the same values, drawn
+                    // in the same order, as the separate projections of a LLaMA with this seed.
+                    if (id is LinearId.QProj)
+                    {
+                        list.Add((new TensorSpec(LlamaTensorNames.FusedQkv(l), dtype, [c.QDim + (2 * c.KvDim), i]), false));
+                    }
+                    else if (id is LinearId.GateProj)
+                    {
+                        list.Add((new TensorSpec(LlamaTensorNames.FusedGateUp(l), dtype, [2 * c.IntermediateSize, i]), false));
+                    }
+                    continue;
+                }
                 list.Add((new TensorSpec(LlamaTensorNames.Linear(l, id), dtype, [o, i]), false));
                 if ((c.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj) || (c.OutputProjectionBias && id is LinearId.OProj))
                 {

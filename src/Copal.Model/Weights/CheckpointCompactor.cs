@@ -34,7 +34,7 @@ public static unsafe class CheckpointCompactor
                 linears.Add(LlamaTensorNames.Linear(layer, id));
             }
         }
-        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
+        using SafetensorsCheckpoint source = ModelCheckpoint.Open(input, config, cancellationToken: cancellationToken);
         var metadata = source.MergedMetadata();
         if (SparseTensorCodec.SparseNames(metadata).Any())
         {
@@ -96,7 +96,7 @@ public static unsafe class CheckpointCompactor
     /// </summary>
     public static CompactReport Densify(string input, string output, bool overwrite, CancellationToken cancellationToken = default)
     {
-        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
+        using SafetensorsCheckpoint source = ModelCheckpoint.Open(input, cancellationToken: cancellationToken);
         var metadata = source.MergedMetadata();
         var sparseNames = SparseTensorCodec.SparseNames(metadata).ToList();
         Func<string, TensorView?> lookup = name => source.TryGet(name, out TensorView v) ? v : null;
@@ -275,7 +275,12 @@ public static unsafe class CheckpointCompactor
         foreach (string from in Directory.EnumerateFiles(input))
         {
             string name = Path.GetFileName(from);
-            if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name != SafetensorsCheckpoint.IndexFileName)
+            if (name == "config.json" && SeparateProjectionsConfig.ForFolder(input) is string separate)
+            {
+                // The tensors written are the separate projections (a Phi-3's fused ones read apart).
+                dir.WriteIn(name, separate);
+            }
+            else if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name != SafetensorsCheckpoint.IndexFileName)
             {
                 dir.CopyIn(from, name);
             }

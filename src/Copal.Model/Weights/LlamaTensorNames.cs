@@ -26,6 +26,11 @@ public static class LlamaTensorNames
     /// <summary>e.g. <c>model.layers.3.self_attn.q_proj.bias</c> (Qwen2).</summary>
     public static string Bias(int layer, LinearId id) => $"model.layers.{layer}.{Module(id)}.{id.HfName()}.bias";
 
+    /// <summary>Phi-3's q, k and v projections stored as one matrix, rows in that order, e.g. <c>model.layers.3.self_attn.qkv_proj.weight</c>.</summary>
+    public static string FusedQkv(int layer) => $"model.layers.{layer}.self_attn.qkv_proj.weight";
+    /// <summary>Phi-3's gate and up projections stored as one matrix, gate's rows first, e.g. <c>model.layers.3.mlp.gate_up_proj.weight</c>.</summary>
+    public static string FusedGateUp(int layer) => $"model.layers.{layer}.mlp.gate_up_proj.weight";
+
     private static string Module(LinearId id) => id is LinearId.GateProj or LinearId.UpProj or LinearId.DownProj ? "mlp" : "self_attn";
 
     /// <summary>Parses a linear weight name back into (layer, linear); false for any other tensor.</summary>

@@ -120,7 +120,7 @@ public static class PruneJob
             throw new PruningOptionException("calibration", "none", $"calibration data: {request.Pruner.Name} weighs the weights by their inputs' statistics (only magnitude prunes without data)");
         }
         using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend, SparseLoadMode.Off, allowNonFinite: request.AllowNonFinite, cancellationToken: cancellationToken);
-        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(request.ModelDirectory, cancellationToken: cancellationToken);
+        using SafetensorsCheckpoint source = ModelCheckpoint.Open(request.ModelDirectory, model.Config, cancellationToken: cancellationToken);
         RequireDenseLinears(request.ModelDirectory, source);
         var metadata = new Dictionary<string, string>
         {
@@ -176,7 +176,7 @@ public static class PruneJob
     /// <summary>Refuses a compact checkpoint in <paramref name="modelDirectory"/> (see above), reading only its header.</summary>
     internal static void RequireDenseLinears(string modelDirectory)
     {
-        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(modelDirectory);
+        using SafetensorsCheckpoint source = ModelCheckpoint.Open(modelDirectory);
         RequireDenseLinears(modelDirectory, source);
     }
 

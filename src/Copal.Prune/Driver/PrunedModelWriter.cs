@@ -1,3 +1,4 @@
+using Copal.Model.Config;
 using System.Globalization;
 using Copal.Tensors;
 using Copal.Tensors.IO;
@@ -46,7 +47,12 @@ public sealed class PrunedModelWriter : IDisposable
             foreach (string name in SideFiles)
             {
                 string from = Path.Combine(inputDirectory, name);
-                if (File.Exists(from))
+                if (name == "config.json" && File.Exists(from) && SeparateProjectionsConfig.ForFolder(inputDirectory) is string separate)
+                {
+                    // The source's tensors are the separate projections (a Phi-3's fused ones read apart).
+                    _output.WriteIn(name, separate);
+                }
+                else if (File.Exists(from))
                 {
                     _output.CopyIn(from, name);
                 }

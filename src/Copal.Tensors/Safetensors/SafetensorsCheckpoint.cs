@@ -14,7 +14,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
     public const string IndexFileName = "model.safetensors.index.json";
 
     private readonly SafetensorsFile[] _files;
-    private readonly TensorView[] _tensors;
+    private TensorView[] _tensors;
     private readonly Dictionary<string, int> _index;
     private bool _disposed;
 
@@ -218,6 +218,43 @@ public sealed class SafetensorsCheckpoint : IDisposable
     public TensorView this[string name] => TryGet(name, out TensorView view)
         ? view
         : throw new SafetensorsException(Path, $"no tensor '{name}': " + NameSuggestions.Describe(name, _index.Keys, _tensors.Length));
+
+    /// <summary>
+    /// Replaces the 2-D tensor <paramref name="fused"/> by consecutive row ranges of it, named and sized by
+    /// <paramref name="parts"/>, in its place: views into the same bytes, nothing copied. This is how a checkpoint
+    /// that stores several projections as one matrix (Phi-3's qkv_proj) is read as the separate projections.
+    /// </summary>
+    /// <exception cref="SafetensorsException">The tensor is not 2-D, the parts' rows do not add up to its rows, or a
+    /// part's name is taken; the message names the tensor with the expected and actual rows.</exception>
+    public unsafe void SplitRows(string fused, IReadOnlyList<(string Name, long Rows)> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        TensorView whole = this[fused];
+        long total = parts.Sum(p => p.Rows);
+        if (whole.Rank != 2 || whole.Shape[0] != total)
+        {
+            throw new SafetensorsException(Path, $"tensor '{fused}' should be a matrix of {total} rows ({string.Join(" + ", parts.Select(p => $"{p.Name} {p.Rows}"))}), found shape {whole.ShapeString}");
+        }
+        long rowBytes = whole.Shape[1] * whole.DType.SizeOf();
+        var views = new List<TensorView>(parts.Count);
+        long row = 0;
+        foreach ((string name, long rows) in parts)
+        {
+            if (_index.ContainsKey(name))
+            {
+                throw new SafetensorsException(Path, $"holds both '{fused}' and '{name}', a part of it; expected one or the other");
+            }
+            views.Add(new TensorView(name, whole.DType, [rows, whole.Shape[1]], whole.Data + (row * rowBytes), rows * rowBytes));
+            row += rows;
+        }
+        int at = _index[fused];
+        _tensors = [.. _tensors[..at], .. views, .. _tensors[(at + 1)..]];
+        _index.Clear();
+        for (int i = 0; i < _tensors.Length; i++)
+        {
+            _index.Add(_tensors[i].Name, i);
+        }
+    }
 
     /// <summary>Unmaps every file; the tensors, files and lookups then throw <see cref="ObjectDisposedException"/>. Disposing again does nothing.</summary>
     public void Dispose()

@@ -94,6 +94,7 @@ public class LlamaConfigTests
     [InlineData("Qwen3ForCausalLM", true, true)]
     [InlineData("Qwen2ForCausalLM", false, true)]     // Qwen2: q/k/v biases always, o_proj never
     [InlineData("MistralForCausalLM", false, false)]  // MistralAttention has no biases whatever the config says
+    [InlineData("Phi3ForCausalLM", false, false)]     // nor has Phi3Attention
     public void Attention_bias_gives_o_proj_a_bias_where_hf_does(string architecture, bool outputBias, bool qkvBias)
     {
         string json = Minimal.Replace("LlamaForCausalLM", architecture, StringComparison.Ordinal).TrimEnd().TrimEnd('}') + ", \"attention_bias\": true}";
@@ -134,8 +135,31 @@ public class LlamaConfigTests
         Assert.Equal((c.Architecture, c.QueryKeyNorm, c.AttentionBias, c.HeadDim), (back.Architecture, back.QueryKeyNorm, back.AttentionBias, back.HeadDim));
     }
 
+    /// <summary>
+    /// Phi-3 (model_type phi3): fused projections, a sliding window on every layer only where the config sets one
+    /// (Phi3Config's default is none, Mistral's 4,096), and what Copal's RoPE cannot do refused by field.
+    /// </summary>
+    [Fact]
+    public void Phi3_reads_its_window_as_phi3config_does_and_refuses_partial_or_long_rope()
+    {
+        string json = Minimal.Replace("\"architectures\": [\"LlamaForCausalLM\"], ", "\"model_type\": \"phi3\", ", StringComparison.Ordinal);
+        LlamaConfig c = LlamaConfig.Parse(json, "config.json");
+        Assert.Equal("Phi3ForCausalLM", c.Architecture);
+        Assert.True(c.FusedProjections);
+        Assert.Null(c.SlidingWindow);
+        Assert.False(LlamaConfig.Parse(Minimal, "config.json").FusedProjections);
+        string phi3 = json.TrimEnd().TrimEnd('}');
+        LlamaConfig mini = LlamaConfig.Parse(phi3 + ", \"sliding_window\": 2047, \"partial_rotary_factor\": 1.0}", "config.json");
+        Assert.Equal((2047, "0,1,2,3,4"), (mini.SlidingWindow, string.Join(',', mini.SlidingWindowLayers)));
+
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(phi3 + ", \"partial_rotary_factor\": 0.75}", "m/config.json"));
+        Assert.Equal("m/config.json: partial_rotary_factor 0.75 is not supported (RoPE over part of each head); supported: 1", e.Message);
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(phi3 + ", \"rope_scaling\": {\"type\": \"longrope\", \"short_factor\": [1.0], \"long_factor\": [2.0]}}", "m/config.json"));
+        Assert.Equal("m/config.json: rope_scaling type 'longrope' is not supported; supported: default, linear, llama3", e.Message);
+    }
+
     [Theory]
-    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM")]
+    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM")]
     public void Unknown_architecture_lists_the_supported_ones(string arch, string expected)
     {
         var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("LlamaForCausalLM", arch, StringComparison.Ordinal), "m/config.json"));
@@ -193,6 +217,8 @@ public class LlamaConfigTests
     [InlineData("Qwen2ForCausalLM", null, "")]
     [InlineData("Qwen2ForCausalLM", 16, "1,4")]
     [InlineData("Qwen3ForCausalLM", 16, "3,4")]
+    [InlineData("Phi3ForCausalLM", null, "")]
+    [InlineData("Phi3ForCausalLM", 16, "0,1,2,3,4")]
     public void A_written_sliding_window_reads_back_on_the_same_layers(string architecture, int? window, string layers)
     {
         LlamaConfig c = LlamaConfig.Parse(Minimal, "config.json") with

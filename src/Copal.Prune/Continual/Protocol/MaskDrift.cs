@@ -13,8 +13,8 @@ public static class MaskDrift
     public static double Fraction(string before, string after, CancellationToken cancellationToken = default)
     {
         LlamaConfig config = LlamaConfig.Load(after);
-        using SafetensorsCheckpoint a = SafetensorsCheckpoint.Open(before, cancellationToken: cancellationToken);
-        using SafetensorsCheckpoint b = SafetensorsCheckpoint.Open(after, cancellationToken: cancellationToken);
+        using SafetensorsCheckpoint a = ModelCheckpoint.Open(before, cancellationToken: cancellationToken);
+        using SafetensorsCheckpoint b = ModelCheckpoint.Open(after, config, cancellationToken: cancellationToken);
         long changed = 0, total = 0;
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
