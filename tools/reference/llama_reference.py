@@ -7,7 +7,8 @@ Subcommands (run with the system python3; see tools/reference/README.md):
   logits    --model DIR --text TEXT                 print ids and the argmax/logsumexp of each position
   bench     --model DIR --prefill N --decode M      PyTorch eager speed (stored dtype, 2 threads)
   selftest                                          KV cache vs full forward, bf16 reader, RoPE variants
-  variant-goldens --model DIR --variant V --text FILE --out FILE   the weights as a sliding-window Mistral or a Qwen3
+  variant-goldens --model DIR --variant V --text FILE --out FILE   the weights as a sliding-window Mistral, a Qwen3
+                                                    or a Phi-3 with partial RoPE and longrope
 
 Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention):
   h = embed[ids]
@@ -18,6 +19,10 @@ Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention
   GQA: kv heads repeated num_heads / num_kv_heads times (repeat_kv), causal softmax(q k^T / sqrt(head_dim)).
   Sliding window (Mistral; Qwen2 and Qwen3 with use_sliding_window): a sliding layer's query at p sees keys
   t > p - window. Qwen3: q_norm / k_norm RMS-normalize each query and key head before RoPE.
+  Phi-3 (Phi3ForCausalLM): qkv_proj holds q, k, v rows in that order and gate_up_proj gate then up (HF's split and
+  chunk(2)); RoPE turns the first head_dim * partial_rotary_factor elements of each head; longrope divides each
+  frequency by its own factor, short_factor below original_max_position_embeddings and long_factor from it on (what
+  transformers computes while it generates token by token), and scales cos and sin by the attention factor.
 """
 
 import argparse
@@ -96,15 +101,26 @@ def load_model_tensors(model_dir, want):
 # ----------------------------------------------------------------------------------------------------------
 
 def rope_inv_freq(cfg, head_dim, dtype):
-    """inv_freq as HF computes it (default / linear / llama3), in the given dtype (HF: float32)."""
+    """(inv_freq, attention factor, inv_freq from the original context on, that context) as HF computes them
+    (default / linear / llama3 / longrope), in the given dtype (HF: float32). head_dim: the width RoPE turns."""
     theta = float(cfg.get("rope_theta", 10000.0))
-    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype) / head_dim))
+    powers = theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype) / head_dim)
+    inv = 1.0 / powers
     rs = cfg.get("rope_scaling")
     attention_factor = 1.0
     if rs:
         kind = rs.get("rope_type", rs.get("type", "default"))
         if kind == "default":
             pass
+        elif kind in ("longrope", "su"):
+            # HF _compute_longrope_parameters; the factor is the ratio of the contexts where the original is given
+            original = cfg.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
+            factor = cfg["max_position_embeddings"] / original if cfg.get("original_max_position_embeddings") else rs.get("factor", 1.0)
+            attention_factor = rs.get("attention_factor") or (
+                1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original)))
+            short = 1.0 / (torch.tensor(rs["short_factor"], dtype=dtype) * powers)
+            long = 1.0 / (torch.tensor(rs["long_factor"], dtype=dtype) * powers)
+            return short, attention_factor, long, original
         elif kind == "linear":
             inv = inv / float(rs["factor"])
         elif kind == "llama3":
@@ -124,7 +140,7 @@ def rope_inv_freq(cfg, head_dim, dtype):
             inv = torch.where(medium, smoothed, scaled)
         else:
             raise ValueError(f"rope_scaling type {kind!r} not supported by this reference")
-    return inv, attention_factor
+    return inv, attention_factor, inv, None
 
 
 def rotate_half(x):
@@ -138,9 +154,12 @@ def sliding_windows(cfg, n_layers):
     use_sliding_window, to the layers from max_window_layers (28) on, or to those layer_types names
     "sliding_attention"; LlamaConfig has none."""
     arch = (cfg.get("architectures") or [None])[0] or {"mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
-                                                       "qwen3": "Qwen3ForCausalLM"}.get(cfg.get("model_type"))
+                                                       "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM"}.get(cfg.get("model_type"))
     if arch == "MistralForCausalLM":
         window = cfg["sliding_window"] if "sliding_window" in cfg else 4096
+        first = 0
+    elif arch == "Phi3ForCausalLM":
+        window = cfg.get("sliding_window")  # Phi3Config: none unless set, then every layer
         first = 0
     elif arch in ("Qwen2ForCausalLM", "Qwen3ForCausalLM") and cfg.get("use_sliding_window"):
         window = cfg["sliding_window"] if "sliding_window" in cfg else 4096
@@ -153,6 +172,18 @@ def sliding_windows(cfg, n_layers):
     if types is not None and arch != "MistralForCausalLM":
         return [window if types[i] == "sliding_attention" else 0 for i in range(n_layers)]
     return [window if i >= first else 0 for i in range(n_layers)]
+
+
+def split_fused(t, prefix, q_rows, kv_rows):
+    """Phi-3's fused tensors as the separate projections, as HF's Phi3Attention and Phi3MLP split them."""
+    qkv = t.pop(prefix + "self_attn.qkv_proj.weight", None)
+    if qkv is not None:
+        t[prefix + "self_attn.q_proj.weight"] = qkv[:q_rows]
+        t[prefix + "self_attn.k_proj.weight"] = qkv[q_rows:q_rows + kv_rows]
+        t[prefix + "self_attn.v_proj.weight"] = qkv[q_rows + kv_rows:]
+    gate_up = t.pop(prefix + "mlp.gate_up_proj.weight", None)
+    if gate_up is not None:
+        t[prefix + "mlp.gate_proj.weight"], t[prefix + "mlp.up_proj.weight"] = gate_up.chunk(2, dim=0)
 
 
 class Llama:
@@ -175,7 +206,10 @@ class Llama:
         self.n_heads = cfg["num_attention_heads"]
         self.n_kv = cfg.get("num_key_value_heads") or self.n_heads
         qwen3 = (cfg.get("architectures") or [None])[0] == "Qwen3ForCausalLM" or cfg.get("model_type") == "qwen3"
+        phi3 = (cfg.get("architectures") or [None])[0] == "Phi3ForCausalLM" or cfg.get("model_type") == "phi3"
         self.head_dim = cfg.get("head_dim") or (128 if qwen3 else self.hidden // self.n_heads)  # Qwen3Config: 128
+        # Phi3Config's partial_rotary_factor: RoPE turns the first int(head_dim * factor) elements of a head
+        self.rotary_dim = int(self.head_dim * cfg.get("partial_rotary_factor", 1.0)) if phi3 else self.head_dim
         self.eps = float(cfg.get("rms_norm_eps", 1e-6))
         self.vocab = cfg["vocab_size"]
         act = cfg.get("hidden_act", "silu")
@@ -186,10 +220,11 @@ class Llama:
         if rope_dtype is None:
             rope_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
         self.rope_dtype = rope_dtype
-        self.inv_freq, self.attn_factor = rope_inv_freq(cfg, self.head_dim, rope_dtype)
+        self.inv_freq, self.attn_factor, self.inv_freq_long, self.rope_switch = rope_inv_freq(cfg, self.rotary_dim, rope_dtype)
         self.layers = []
         for i in range(self.n_layers):
             p = f"model.layers.{i}."
+            split_fused(t, p, self.n_heads * self.head_dim, self.n_kv * self.head_dim)
             g = lambda n: t.get(p + n)  # noqa: E731
             self.layers.append({
                 "in_norm": g("input_layernorm.weight"), "post_norm": g("post_attention_layernorm.weight"),
@@ -220,6 +255,9 @@ class Llama:
 
     def rope(self, positions):
         ang = positions.to(self.rope_dtype)[:, None] * self.inv_freq[None, :]
+        if self.rope_switch is not None:  # longrope: the long factors from the original context on
+            later = positions.to(self.rope_dtype)[:, None] * self.inv_freq_long[None, :]
+            ang = torch.where(positions[:, None] < self.rope_switch, ang, later)
         emb = torch.cat((ang, ang), dim=-1)
         cos = (emb.cos() * self.attn_factor).to(self.dtype)
         sin = (emb.sin() * self.attn_factor).to(self.dtype)
@@ -245,8 +283,9 @@ class Llama:
             q = q.transpose(0, 1)    # [nh, T, hd]
             k = k.transpose(0, 1)    # [nkv, T, hd]
             v = self.linear(x, L["v"], L["vb"]).view(T, nkv, hd).transpose(0, 1)
-            q = q * cos + rotate_half(q) * sin
-            k = k * cos + rotate_half(k) * sin
+            rd = self.rotary_dim  # the part RoPE turns; the rest passes (HF apply_rotary_pos_emb with a narrower cos)
+            q = torch.cat((q[..., :rd] * cos + rotate_half(q[..., :rd]) * sin, q[..., rd:]), dim=-1)
+            k = torch.cat((k[..., :rd] * cos + rotate_half(k[..., :rd]) * sin, k[..., rd:]), dim=-1)
             if cache is not None:
                 if len(cache) <= li:
                     cache.append([k, v])
@@ -606,7 +645,8 @@ VARIANT_TOP = 8  # the variant goldens store each position's 8 largest logits
 def variant(name, cfg):
     """(config changes, extra tensors, the changes that undo the variant's point) of a named variant of a model:
     window32, a Mistral with a sliding window of 32; qwen3, a Qwen3 whose per-head q/k RMSNorm weights are
-    0.5 + ((7i + 3l + 5kind) mod 13) / 12 (kind 0 for q, 1 for k) over layer l's head_dim."""
+    0.5 + ((7i + 3l + 5kind) mod 13) / 12 (kind 0 for q, 1 for k) over layer l's head_dim; phi4mini, a Phi-3 whose
+    RoPE turns half of each head with longrope factors (Phi-4-mini's kind of RoPE)."""
     if name == "window32":
         changes = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": 32}
         return changes, {}, dict(changes, sliding_window=None)
@@ -619,6 +659,15 @@ def variant(name, cfg):
                     [0.5 + ((7 * i + 3 * l + 5 * kind) % 13) / 12 for i in range(hd)], dtype=np.float32)
         changes = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3"}
         return changes, extra, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    if name == "phi4mini":
+        # Phi-4-mini's RoPE on the testbed's shapes: half of each 32-wide head turned, longrope from a 64-position
+        # original context to the 256 of the model (factor 4), so the 200 positions of the case cross the switch.
+        pairs = (cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]) // 4
+        changes = {"architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "partial_rotary_factor": 0.5,
+                   "original_max_position_embeddings": 64,
+                   "rope_scaling": {"type": "longrope", "short_factor": [1.0 + 0.25 * i for i in range(pairs)],
+                                    "long_factor": [1.5 + 1.5 * i for i in range(pairs)]}}
+        return changes, {}, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
     raise ValueError(f"unknown variant {name}")
 
 
@@ -706,12 +755,15 @@ def cmd_selftest(args):
     import tempfile
     rng = np.random.default_rng(0)
     ok = True
-    for scaling in (None, {"rope_type": "linear", "factor": 4.0},
-                    {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                     "original_max_position_embeddings": 64}):
+    # Phi-3's longrope over half of each head, switching to the long factors at position 10 of the 20 run
+    phi3 = {"model_type": "phi3", "partial_rotary_factor": 0.5, "original_max_position_embeddings": 10, "max_position_embeddings": 40}
+    for scaling, extra in ((None, {}), ({"rope_type": "linear", "factor": 4.0}, {}),
+                           ({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                             "original_max_position_embeddings": 64}, {}),
+                           ({"rope_type": "longrope", "short_factor": [1.0, 1.2, 1.7, 2.5], "long_factor": [1.0, 2.0, 6.0, 11.0]}, phi3)):
         cfg = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
                    num_key_value_heads=2, head_dim=16, vocab_size=40, rms_norm_eps=1e-6, rope_theta=500.0,
-                   rope_scaling=scaling, hidden_act="silu")
+                   rope_scaling=scaling, hidden_act="silu", **extra)
         shapes = {"model.embed_tokens.weight": [40, 32], "model.norm.weight": [32]}
         for l in range(2):
             p = f"model.layers.{l}."
@@ -772,7 +824,7 @@ def main(argv=None):
     sub.add_parser("selftest")
     p = sub.add_parser("variant-goldens")
     p.add_argument("--model", required=True, help="the testbed model folder")
-    p.add_argument("--variant", required=True, choices=["window32", "qwen3"])
+    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini"])
     p.add_argument("--text", required=True, help="a UTF-8 text file")
     p.add_argument("--out", required=True)
     p.add_argument("--chars", type=int, default=8000)

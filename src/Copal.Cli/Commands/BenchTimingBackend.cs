@@ -61,7 +61,7 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
 
     public void AddBias(DeviceBuffer y, DeviceBuffer bias, int rows, int cols) { long t = Start(); inner.AddBias(y, bias, rows, cols); Stop("bias", t); }
     public void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps) { long t = Start(); inner.RmsNorm(x, weight, y, rows, dim, eps); Stop("rmsnorm", t); }
-    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos) { long t = Start(); inner.Rope(x, cos, sin, rows, heads, headDim, startPos); Stop("rope", t); }
+    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int rotaryDim, int startPos) { long t = Start(); inner.Rope(x, cos, sin, rows, heads, headDim, rotaryDim, startPos); Stop("rope", t); }
 
     // A fused op the inner backend runs fused is timed as one; one it would run as plain ops is run as them here, so
     // the profile shows each of those ops (the CPU's profile keeps q_proj, k_proj, … apart).

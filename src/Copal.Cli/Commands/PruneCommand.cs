@@ -119,11 +119,6 @@ internal static class PruneCommand
             {
                 Out.Info($"copal: pruning {modelDir} with {pruner.Name} to {target} on {backend.Info.Kind}; " +
                     (calibration.HasData ? $"calibration {calibration.Samples.Count} × {window} tokens from {string.Join(", ", calibration.Sources)}" : "no calibration data"));
-                if (LlamaConfig.Load(modelDir) is { FusedProjections: true } fused)
-                {
-                    Out.Info($"copal: {fused.Architecture} stores q/k/v and gate/up fused; they are pruned and written apart, so the output is a " +
-                        $"{(fused.SlidingWindow is null ? "LlamaForCausalLM" : "MistralForCausalLM")} (the same computation, which Hugging Face loads)");
-                }
             }
             using var line = new ProgressLine(quiet: asJson);
             // With --layers, the share done (and the ETA) counts the selected layers: the others only run once, dense.

@@ -131,7 +131,12 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         throw Error($"field '{name}' must be an integer or a list of integers, found {Describe(e)}");
     }
 
-    public RopeScalingConfig RopeScaling()
+    /// <summary>
+    /// rope_scaling. longrope needs the model's context (<paramref name="maxPositions"/>), the pairs RoPE turns
+    /// (<paramref name="rotaryPairs"/>: each factor list has one per pair) and the original context, which Phi3Config
+    /// keeps at the top level (<c>original_max_position_embeddings</c>), else in rope_scaling, else it is the context.
+    /// </summary>
+    public RopeScalingConfig RopeScaling(int maxPositions, int rotaryPairs)
     {
         if (!root.TryGetProperty("rope_scaling", out JsonElement s) || s.ValueKind == JsonValueKind.Null)
         {
@@ -147,6 +152,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         return type switch
         {
             "default" or null => new RopeScalingConfig(RopeScalingKind.None),
+            "longrope" or "su" => LongRope(s, maxPositions, rotaryPairs),
             "linear" => new RopeScalingConfig(RopeScalingKind.Linear, factor),
             "llama3" => new RopeScalingConfig(
                 RopeScalingKind.Llama3,
@@ -154,8 +160,41 @@ internal readonly struct ConfigReader(JsonElement root, string source)
                 OptionalDouble(s, "low_freq_factor") ?? 1.0,
                 OptionalDouble(s, "high_freq_factor") ?? 4.0,
                 s.TryGetProperty("original_max_position_embeddings", out JsonElement o) && o.TryGetInt32(out int omax) ? omax : 8192),
-            _ => throw Error($"rope_scaling type '{type}' is not supported; supported: default, linear, llama3"),
+            _ => throw Error($"rope_scaling type '{type}' is not supported; supported: default, linear, llama3, longrope"),
         };
+    }
+
+    /// <summary>HF <c>_compute_longrope_parameters</c>'s inputs, checked as Phi3Config checks them.</summary>
+    private RopeScalingConfig LongRope(JsonElement s, int maxPositions, int rotaryPairs)
+    {
+        int original = OptionalInt("original_max_position_embeddings", min: 1)
+            ?? (s.TryGetProperty("original_max_position_embeddings", out JsonElement o) && o.TryGetInt32(out int inner) && inner >= 1 ? inner : maxPositions);
+        // With the original context given, HF takes the factor as the ratio of the contexts, not rope_scaling's factor.
+        double factor = Has("original_max_position_embeddings") || s.TryGetProperty("original_max_position_embeddings", out _)
+            ? (double)maxPositions / original
+            : OptionalDouble(s, "factor") ?? 1.0;
+        double attention = OptionalDouble(s, "attention_factor")
+            ?? (factor <= 1.0 ? 1.0 : Math.Sqrt(1 + (Math.Log(factor) / Math.Log(original))));
+        return new RopeScalingConfig(RopeScalingKind.LongRope, factor, OriginalMaxPositionEmbeddings: original)
+        {
+            ShortFactors = Factors(s, "short_factor", rotaryPairs),
+            LongFactors = Factors(s, "long_factor", rotaryPairs),
+            AttentionFactor = attention,
+        };
+    }
+
+    private IReadOnlyList<double> Factors(JsonElement s, string name, int rotaryPairs)
+    {
+        if (!s.TryGetProperty(name, out JsonElement e) || e.ValueKind != JsonValueKind.Array
+            || e.EnumerateArray().Any(f => f.ValueKind != JsonValueKind.Number || !double.IsFinite(f.GetDouble()) || f.GetDouble() <= 0))
+        {
+            throw Error($"rope_scaling.{name} must be a list of positive numbers for longrope, found {(s.TryGetProperty(name, out JsonElement f2) ? Describe(f2) : "none")}");
+        }
+        if (e.GetArrayLength() != rotaryPairs)
+        {
+            throw Error(FormattableString.Invariant($"rope_scaling.{name} must hold one factor per rotated pair of a head ({rotaryPairs}), found {e.GetArrayLength()}"));
+        }
+        return [.. e.EnumerateArray().Select(f => f.GetDouble())];
     }
 
     private static string Describe(JsonElement e) => e.ValueKind switch

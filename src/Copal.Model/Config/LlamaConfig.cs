@@ -32,6 +32,17 @@ public sealed record LlamaConfig
     public required int NumKvHeads { get; init; }
     /// <summary>Width of one attention head, even (HF <c>head_dim</c>; when absent, <see cref="HiddenSize"/> / <see cref="NumHeads"/>).</summary>
     public required int HeadDim { get; init; }
+    /// <summary>
+    /// The leading elements of each head RoPE turns: <see cref="HeadDim"/>, or on a Phi-3 HeadDim ·
+    /// <c>partial_rotary_factor</c> (Phi-4-mini: 96 of 128). Even. 0 in a config built by hand means HeadDim.
+    /// </summary>
+    public int RotaryDim
+    {
+        get => _rotaryDim > 0 ? _rotaryDim : HeadDim;
+        init => _rotaryDim = value;
+    }
+
+    private readonly int _rotaryDim;
     /// <summary>Tokens in the embedding and lm_head (HF <c>vocab_size</c>).</summary>
     public required int VocabSize { get; init; }
     /// <summary>The model's context in positions (HF <c>max_position_embeddings</c>): no run goes beyond it.</summary>
@@ -180,10 +191,16 @@ public sealed record LlamaConfig
         }
         bool qwen2 = architecture == "Qwen2ForCausalLM";
         bool phi3 = architecture == "Phi3ForCausalLM";
-        // Phi-4-mini rotates only part of each head; Copal's RoPE turns the whole head.
-        if (phi3 && r.OptionalDouble("partial_rotary_factor") is double partial && partial != 1.0)
+        // Phi-4-mini turns three quarters of each head (Phi3Config's partial_rotary_factor; the other classes have none).
+        int rotaryDim = headDim;
+        if (phi3 && r.OptionalDouble("partial_rotary_factor") is double partial)
         {
-            throw r.Error(FormattableString.Invariant($"partial_rotary_factor {partial} is not supported (RoPE over part of each head); supported: 1"));
+            rotaryDim = (int)(headDim * partial);
+            if (partial > 1 || rotaryDim < 2 || rotaryDim % 2 != 0)
+            {
+                throw r.Error(FormattableString.Invariant(
+                    $"partial_rotary_factor {partial} must turn an even number of a head's {headDim} elements, at least 2 and at most all; it gives {rotaryDim}"));
+            }
         }
         int layers = r.RequiredInt("num_hidden_layers", min: 1);
         (int? slidingWindow, IReadOnlyList<int> slidingLayers) = ReadSlidingWindow(r, architecture, layers);
@@ -198,9 +215,11 @@ public sealed record LlamaConfig
                 throw r.Error(FormattableString.Invariant($"field '{name}' must be a token id in 0..{vocab - 1} (vocab_size {vocab}), found {id}"));
             }
         }
+        int maxPositions = r.RequiredInt("max_position_embeddings", min: 1);
         return new LlamaConfig
         {
             Architecture = architecture,
+            RotaryDim = rotaryDim,
             HiddenSize = hidden,
             IntermediateSize = r.RequiredInt("intermediate_size", min: 1),
             NumLayers = layers,
@@ -208,10 +227,10 @@ public sealed record LlamaConfig
             NumKvHeads = kvHeads,
             HeadDim = headDim,
             VocabSize = vocab,
-            MaxPositionEmbeddings = r.RequiredInt("max_position_embeddings", min: 1),
+            MaxPositionEmbeddings = maxPositions,
             RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? 1e-6,
             RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
-            RopeScaling = r.RopeScaling(),
+            RopeScaling = r.RopeScaling(maxPositions, rotaryDim / 2),
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
             // Qwen2's q/k/v always carry biases; MistralAttention and Phi3Attention have none whatever the config says.
             AttentionBias = qwen2 || (architecture is not ("MistralForCausalLM" or "Phi3ForCausalLM") && (r.OptionalBool("attention_bias") ?? false)),

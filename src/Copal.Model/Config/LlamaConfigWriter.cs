@@ -32,6 +32,13 @@ public static class LlamaConfigWriter
             {
                 RopeScalingKind.None => null,
                 RopeScalingKind.Linear => new JsonObject { ["rope_type"] = "linear", ["factor"] = c.RopeScaling.Factor },
+                RopeScalingKind.LongRope => new JsonObject
+                {
+                    ["rope_type"] = "longrope",
+                    ["short_factor"] = new JsonArray([.. c.RopeScaling.ShortFactors.Select(f => (JsonNode?)f)]),
+                    ["long_factor"] = new JsonArray([.. c.RopeScaling.LongFactors.Select(f => (JsonNode?)f)]),
+                    ["attention_factor"] = c.RopeScaling.AttentionFactor,
+                },
                 _ => new JsonObject
                 {
                     ["rope_type"] = "llama3",
@@ -49,6 +56,15 @@ public static class LlamaConfigWriter
             ["eos_token_id"] = c.EosTokenIds.Count == 1 ? c.EosTokenIds[0] : new JsonArray(c.EosTokenIds.Select(i => (JsonNode?)i).ToArray()),
         };
         WriteSlidingWindow(o, c);
+        if (c.RotaryDim != c.HeadDim)
+        {
+            o["partial_rotary_factor"] = (double)c.RotaryDim / c.HeadDim;
+        }
+        if (c.RopeScaling.Kind == RopeScalingKind.LongRope)
+        {
+            // Where Phi3Config keeps it; transformers then takes the factor as the ratio of the two contexts.
+            o["original_max_position_embeddings"] = c.RopeScaling.OriginalMaxPositionEmbeddings;
+        }
         return o.ToJsonString(CopalJson.Create(indented: true, snakeCase: false));
     }
 

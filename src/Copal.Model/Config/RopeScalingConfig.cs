@@ -9,6 +9,11 @@ public enum RopeScalingKind
     Linear,
     /// <summary>Llama 3.1: low frequencies divided by <c>factor</c>, high ones kept, a smooth ramp between.</summary>
     Llama3,
+    /// <summary>
+    /// Phi-3.5 and Phi-4-mini (HF <c>longrope</c>, once <c>su</c>): each frequency divided by its own factor, the short
+    /// list's within the original context and the long list's beyond it, and cos and sin scaled by an attention factor.
+    /// </summary>
+    LongRope,
 }
 
 /// <summary>HF <c>rope_scaling</c> as Copal understands it.</summary>
@@ -16,10 +21,21 @@ public enum RopeScalingKind
 /// <param name="Factor">How much the context is stretched: the scaled frequencies are divided by it (HF <c>factor</c>; default 1).</param>
 /// <param name="LowFreqFactor">Llama 3 only: wavelengths longer than original context / LowFreqFactor are fully scaled (default 1).</param>
 /// <param name="HighFreqFactor">Llama 3 only: wavelengths shorter than original context / HighFreqFactor are kept (default 4).</param>
-/// <param name="OriginalMaxPositionEmbeddings">Llama 3 only: the context the model was trained with before scaling (default 8192).</param>
+/// <param name="OriginalMaxPositionEmbeddings">Llama 3 and longrope: the context the model was trained with before scaling (Llama 3's default 8192).</param>
 public sealed record RopeScalingConfig(
     RopeScalingKind Kind,
     double Factor = 1.0,
     double LowFreqFactor = 1.0,
     double HighFreqFactor = 4.0,
-    int OriginalMaxPositionEmbeddings = 8192);
+    int OriginalMaxPositionEmbeddings = 8192)
+{
+    /// <summary>longrope: HF <c>short_factor</c>, one divisor per rotated pair, for positions within the original context.</summary>
+    public IReadOnlyList<double> ShortFactors { get; init; } = [];
+    /// <summary>longrope: HF <c>long_factor</c>, for positions from the original context on.</summary>
+    public IReadOnlyList<double> LongFactors { get; init; } = [];
+    /// <summary>
+    /// longrope: the multiplier of cos and sin, HF <c>attention_factor</c>; when the config gives none,
+    /// √(1 + ln(factor) / ln(original context)) with factor = max_position_embeddings / original context (1 when that is ≤ 1).
+    /// </summary>
+    public double AttentionFactor { get; init; } = 1.0;
+}

@@ -74,7 +74,7 @@ public sealed class LlamaModel : IDisposable
     public int RopePositions { get; private set; }
 
     /// <summary>Bytes of the RoPE cos and sin tables now: 2 · <see cref="RopePositions"/> · headDim/2 · 4.</summary>
-    public long RopeTableBytes => 2L * RopePositions * (Config.HeadDim / 2) * sizeof(float);
+    public long RopeTableBytes => 2L * RopePositions * (Config.RotaryDim / 2) * sizeof(float);
 
     /// <summary>
     /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights are used
@@ -384,7 +384,7 @@ public sealed class LlamaModel : IDisposable
             b.RmsNorm(hidden, w.InputNorm, state.Normed, rows, c.HiddenSize, (float)c.RmsNormEps);
         }
         Projections(state.Normed, w, state.Q, state.K, state.V, rows, layer, tap);
-        var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), c.AttentionWindow(layer), state.CacheStart(layer));
+        var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), c.AttentionWindow(layer), state.CacheStart(layer), c.RotaryDim);
         b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
         OutputAndMlp(w, layer, hidden, state.AttentionOut, state.Normed, state.Gate, state.Up, state.Projected, rows, tap, nextNorm);
@@ -500,7 +500,7 @@ public sealed class LlamaModel : IDisposable
                 // Each row attends over its own sequence's cache: one fused op a row (two launches on a GPU, the
                 // row worked on in place; the plain sequence goes through the sequence's one-row buffers).
                 RunState s = sequences[i];
-                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), window, s.CacheStart(layer));
+                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), window, s.CacheStart(layer), c.RotaryDim);
                 b.BatchRowAttention(batch.Q, batch.K, batch.V, i, _ropeCos!, _ropeSin!, s.KCache[layer], s.VCache[layer], batch.AttentionOut,
                     new RowScratch(s.Q, s.K, s.V, s.AttentionOut), shape);
             }
@@ -573,8 +573,8 @@ public sealed class LlamaModel : IDisposable
                 $"positions 0..{positions - 1} exceed the model's context of {Config.MaxPositionEmbeddings} positions (max_position_embeddings)");
         }
         int grown = (int)Math.Min(Config.MaxPositionEmbeddings, Math.Max(positions, 2L * RopePositions));
-        int half = Config.HeadDim / 2;
-        RopeTables added = RopeTables.Build(RopePositions, grown - RopePositions, Config.HeadDim, Config.RopeTheta, _ropeScaling);
+        int half = Config.RotaryDim / 2;
+        RopeTables added = RopeTables.Build(RopePositions, grown - RopePositions, Config.RotaryDim, Config.RopeTheta, _ropeScaling);
         DeviceBuffer cos = Backend.Allocate((long)grown * half);
         DeviceBuffer? sin = null;
         try
@@ -603,12 +603,12 @@ public sealed class LlamaModel : IDisposable
         RopePositions = grown;
     }
 
-    /// <summary>The RoPE tables as they are now, read back (for tests). // 2 × [RopePositions, headDim/2]</summary>
+    /// <summary>The RoPE tables as they are now, read back (for tests). // 2 × [RopePositions, rotaryDim/2]</summary>
     internal (float[] Cos, float[] Sin) ReadRopeTables()
     {
         using Lock.Scope run = _run.EnterScope();
         ThrowIfDisposed();
-        var cos = new float[(long)RopePositions * (Config.HeadDim / 2)];
+        var cos = new float[(long)RopePositions * (Config.RotaryDim / 2)];
         var sin = new float[cos.Length];
         if (cos.Length > 0)
         {
@@ -623,6 +623,12 @@ public sealed class LlamaModel : IDisposable
     {
         RopeScalingKind.Linear => new RopeScaling("linear", s.Factor),
         RopeScalingKind.Llama3 => new RopeScaling("llama3", s.Factor, s.LowFreqFactor, s.HighFreqFactor, s.OriginalMaxPositionEmbeddings),
+        RopeScalingKind.LongRope => new RopeScaling("longrope", s.Factor, OriginalMaxPositionEmbeddings: s.OriginalMaxPositionEmbeddings)
+        {
+            ShortFactors = s.ShortFactors,
+            LongFactors = s.LongFactors,
+            AttentionFactor = s.AttentionFactor,
+        },
         _ => null,
     };
 

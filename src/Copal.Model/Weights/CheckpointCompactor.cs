@@ -114,14 +114,14 @@ public static unsafe class CheckpointCompactor
         var matrices = new Dictionary<string, SparseMatrix>(StringComparer.Ordinal);
         try
         {
-            var specs = new List<TensorSpec>();
-            var order = new List<(string Name, TensorView? Dense)>();
+            var tensors = new List<(string Name, DType DType, long[] Shape)>();
+            var dense = new Dictionary<string, TensorView>(StringComparer.Ordinal);
             foreach (TensorView t in source.Tensors)
             {
                 if (!partOwner.TryGetValue(t.Name, out string? owner))
                 {
-                    specs.Add(new TensorSpec(t.Name, t.DType, t.Shape));
-                    order.Add((t.Name, t));
+                    tensors.Add((t.Name, t.DType, t.Shape));
+                    dense[t.Name] = t;
                 }
                 else if (!matrices.ContainsKey(owner))
                 {
@@ -135,30 +135,34 @@ public static unsafe class CheckpointCompactor
                         throw new ModelLoadException($"{input}: {e.Message}", e);
                     }
                     matrices[owner] = m;
-                    specs.Add(new TensorSpec(owner, m.DType, [m.Rows, m.Cols]));
-                    order.Add((owner, null));
+                    tensors.Add((owner, m.DType, [m.Rows, m.Cols]));
                 }
             }
-            return Write(input, output, overwrite, specs, metadata, source, matrices.Count,
+            // Dense again, in the layout the architecture stores: a Phi-3's projections fused as Hugging Face reads them.
+            List<WrittenTensor> written = StoredLayout.For(LlamaConfig.Load(input), tensors);
+            return Write(input, output, overwrite, [.. written.Select(w => new TensorSpec(w.Name, w.DType, w.Shape))], metadata, source, matrices.Count,
                 $"{input}: the checkpoint is not compact (no {SparseTensorCodec.MetadataPrefix}* entry): there is nothing to densify", writer =>
             {
                 byte[]? buffer = null;
-                foreach (var (name, dense) in order)
+                foreach (WrittenTensor w in written)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    if (dense is TensorView t)
+                    foreach (string part in w.Parts)
                     {
-                        writer.Write(name, Bytes(t));
-                        continue;
+                        cancellationToken.ThrowIfCancellationRequested();
+                        if (dense.TryGetValue(part, out TensorView t))
+                        {
+                            writer.Write(w.Name, Bytes(t));
+                            continue;
+                        }
+                        SparseMatrix m = matrices[part];
+                        int bytes = checked(m.Rows * m.Cols * m.DType.SizeOf());
+                        if (buffer is null || buffer.Length < bytes)
+                        {
+                            buffer = new byte[bytes];
+                        }
+                        m.ToDenseRaw(buffer.AsSpan(0, bytes));
+                        writer.Write(w.Name, buffer.AsSpan(0, bytes));
                     }
-                    SparseMatrix m = matrices[name];
-                    int bytes = checked(m.Rows * m.Cols * m.DType.SizeOf());
-                    if (buffer is null || buffer.Length < bytes)
-                    {
-                        buffer = new byte[bytes];
-                    }
-                    m.ToDenseRaw(buffer.AsSpan(0, bytes));
-                    writer.Write(name, buffer.AsSpan(0, bytes));
                 }
             });
         }
@@ -275,12 +279,7 @@ public static unsafe class CheckpointCompactor
         foreach (string from in Directory.EnumerateFiles(input))
         {
             string name = Path.GetFileName(from);
-            if (name == "config.json" && SeparateProjectionsConfig.ForFolder(input) is string separate)
-            {
-                // The tensors written are the separate projections (a Phi-3's fused ones read apart).
-                dir.WriteIn(name, separate);
-            }
-            else if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name != SafetensorsCheckpoint.IndexFileName)
+            if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name != SafetensorsCheckpoint.IndexFileName)
             {
                 dir.CopyIn(from, name);
             }

@@ -60,3 +60,74 @@ public static class ModelCheckpoint
         }
     }
 }
+
+/// <summary>A tensor to write and the tensors read under LLaMA's names whose rows make it, in order.</summary>
+/// <param name="Name">The name written: a separate tensor's own, or a fused one's (Phi-3's qkv_proj, gate_up_proj).</param>
+/// <param name="DType">The parts' dtype.</param>
+/// <param name="Shape">The parts' shape, or for a fused tensor [the parts' rows summed, their columns].</param>
+/// <param name="Parts">The tensors whose bytes, one after the other, are this one's.</param>
+public sealed record WrittenTensor(string Name, DType DType, long[] Shape, IReadOnlyList<string> Parts);
+
+/// <summary>
+/// The other way of <see cref="ModelCheckpoint"/>: how tensors read under LLaMA's names are written back in the
+/// layout the architecture stores, so a Phi-3 that was pruned or densified is still a Phi-3 that Hugging Face loads.
+/// </summary>
+public static class StoredLayout
+{
+    /// <summary>
+    /// The tensors to write for <paramref name="tensors"/> (name, dtype, shape, in the order read): each as it is, except
+    /// on an architecture with fused projections, where a layer's q, k, v (and gate, up) become one tensor at the place
+    /// of the first of them.
+    /// </summary>
+    /// <exception cref="ArgumentException">Only some parts of a fused tensor are there, or they differ in dtype or columns.</exception>
+    public static List<WrittenTensor> For(LlamaConfig config, IEnumerable<(string Name, DType DType, long[] Shape)> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(tensors);
+        var list = tensors.ToList();
+        if (!config.FusedProjections)
+        {
+            return [.. list.Select(t => new WrittenTensor(t.Name, t.DType, t.Shape, [t.Name]))];
+        }
+        var groups = new Dictionary<string, (string Fused, string[] Parts)>(StringComparer.Ordinal);
+        for (int layer = 0; layer < config.NumLayers; layer++)
+        {
+            string[] qkv = [.. new[] { LinearId.QProj, LinearId.KProj, LinearId.VProj }.Select(id => LlamaTensorNames.Linear(layer, id))];
+            string[] gateUp = [.. new[] { LinearId.GateProj, LinearId.UpProj }.Select(id => LlamaTensorNames.Linear(layer, id))];
+            foreach ((string fused, string[] parts) in new[] { (LlamaTensorNames.FusedQkv(layer), qkv), (LlamaTensorNames.FusedGateUp(layer), gateUp) })
+            {
+                foreach (string part in parts)
+                {
+                    groups[part] = (fused, parts);
+                }
+            }
+        }
+        var byName = list.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var written = new List<WrittenTensor>();
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in list)
+        {
+            if (!groups.TryGetValue(t.Name, out var group))
+            {
+                written.Add(new WrittenTensor(t.Name, t.DType, t.Shape, [t.Name]));
+                continue;
+            }
+            if (!done.Add(group.Fused))
+            {
+                continue;
+            }
+            string[] missing = [.. group.Parts.Where(p => !byName.ContainsKey(p))];
+            if (missing.Length > 0)
+            {
+                throw new ArgumentException($"'{group.Fused}' is made of {string.Join(", ", group.Parts)}, but {string.Join(", ", missing)} is missing", nameof(tensors));
+            }
+            var parts = group.Parts.Select(p => byName[p]).ToList();
+            if (parts.Any(p => p.DType != t.DType || p.Shape.Length != 2 || p.Shape[1] != t.Shape[1]))
+            {
+                throw new ArgumentException($"the parts of '{group.Fused}' differ: {string.Join(", ", parts.Select(p => $"{p.Name} {p.DType} [{string.Join(", ", p.Shape)}]"))}", nameof(tensors));
+            }
+            written.Add(new WrittenTensor(group.Fused, t.DType, [parts.Sum(p => p.Shape[0]), t.Shape[1]], group.Parts));
+        }
+        return written;
+    }
+}

@@ -1,5 +1,6 @@
-using Copal.Model.Config;
 using System.Globalization;
+using Copal.Model.Config;
+using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.IO;
 using Copal.Tensors.Safetensors;
@@ -11,6 +12,8 @@ namespace Copal.Prune.Driver;
 /// files copied, weights in their input dtype. The safetensors header is fixed up front (all shapes are known), with
 /// each decoder layer's tensors together so a layer can be written as soon as it is pruned and then forgotten; the
 /// other tensors follow at the end. Everything lands in a temporary folder moved into place by <see cref="Commit"/>.
+/// The tensors are written in the layout the input stores (<see cref="StoredLayout"/>): a Phi-3's q, k and v, read
+/// apart, go back into one qkv_proj (gate and up into gate_up_proj), so the output is a Phi-3 as the input was.
 /// </summary>
 public sealed class PrunedModelWriter : IDisposable
 {
@@ -21,7 +24,7 @@ public sealed class PrunedModelWriter : IDisposable
     private readonly SafetensorsCheckpoint _source;
     private readonly AtomicDirectory _output;
     private readonly SafetensorsWriter _writer;
-    private readonly List<List<TensorView>> _layerTensors;
+    private readonly List<List<WrittenTensor>> _layerTensors;
     private readonly List<TensorView> _otherTensors;
     private int _nextLayer;
     private readonly Dictionary<string, NativeTensor> _otherReplacements = [];
@@ -47,24 +50,32 @@ public sealed class PrunedModelWriter : IDisposable
             foreach (string name in SideFiles)
             {
                 string from = Path.Combine(inputDirectory, name);
-                if (name == "config.json" && File.Exists(from) && SeparateProjectionsConfig.ForFolder(inputDirectory) is string separate)
-                {
-                    // The source's tensors are the separate projections (a Phi-3's fused ones read apart).
-                    _output.WriteIn(name, separate);
-                }
-                else if (File.Exists(from))
+                if (File.Exists(from))
                 {
                     _output.CopyIn(from, name);
                 }
             }
-            _layerTensors = Enumerable.Range(0, layers).Select(_ => new List<TensorView>()).ToList();
+            _layerTensors = Enumerable.Range(0, layers).Select(_ => new List<WrittenTensor>()).ToList();
             _otherTensors = [];
+            var layerViews = new List<(string, DType, long[])>();
             foreach (TensorView t in source.Tensors)
             {
                 int layer = LayerOf(t.Name);
-                (layer >= 0 && layer < layers ? _layerTensors[layer] : _otherTensors).Add(t);
+                if (layer >= 0 && layer < layers)
+                {
+                    layerViews.Add((t.Name, t.DType, t.Shape));
+                }
+                else
+                {
+                    _otherTensors.Add(t);
+                }
             }
-            var specs = _layerTensors.SelectMany(l => l).Concat(_otherTensors).Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList();
+            foreach (WrittenTensor t in StoredLayout.For(LlamaConfig.Load(inputDirectory), layerViews))
+            {
+                _layerTensors[LayerOf(t.Name)].Add(t);
+            }
+            var specs = _layerTensors.SelectMany(l => l).Select(t => new TensorSpec(t.Name, t.DType, t.Shape))
+                .Concat(_otherTensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape))).ToList();
             var meta = new Dictionary<string, string>(metadata) { ["format"] = "pt" };
             _writer = SafetensorsWriter.Create(_output.File("model.safetensors"), specs, meta);
         }
@@ -88,14 +99,19 @@ public sealed class PrunedModelWriter : IDisposable
         {
             throw new InvalidOperationException($"layers must be written in order: expected layer {_nextLayer}, got {layer}");
         }
-        foreach (TensorView t in _layerTensors[layer])
+        foreach (WrittenTensor written in _layerTensors[layer])
         {
-            TensorView data = replacements.TryGetValue(t.Name, out TensorView r) ? r : t;
-            if (data.DType != t.DType || !data.Shape.SequenceEqual(t.Shape))
+            // A fused tensor is its parts' bytes one after the other.
+            foreach (string part in written.Parts)
             {
-                throw new InvalidOperationException($"replacement for '{t.Name}' is {data.DType} {data.ShapeString}, expected {t.DType} {t.ShapeString}");
+                TensorView t = _source[part];
+                TensorView data = replacements.TryGetValue(part, out TensorView r) ? r : t;
+                if (data.DType != t.DType || !data.Shape.SequenceEqual(t.Shape))
+                {
+                    throw new InvalidOperationException($"replacement for '{part}' is {data.DType} {data.ShapeString}, expected {t.DType} {t.ShapeString}");
+                }
+                WriteTensor(written.Name, data);
             }
-            WriteTensor(t.Name, data);
         }
         _nextLayer++;
     }

@@ -181,15 +181,15 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
     }
 
     /// <inheritdoc/>
-    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
+    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int rotaryDim, int startPos)
     {
         if (_primary.Supports(BackendOp.Rope))
         {
-            _primary.Rope(x, cos, sin, rows, heads, headDim, startPos);
+            _primary.Rope(x, cos, sin, rows, heads, headDim, rotaryDim, startPos);
             return;
         }
         using Staging s = Begin(BackendOp.Rope);
-        _cpu.Value.Rope(s.In(x), s.In(cos), s.In(sin), rows, heads, headDim, startPos);
+        _cpu.Value.Rope(s.In(x), s.In(cos), s.In(sin), rows, heads, headDim, rotaryDim, startPos);
         s.Out(x);
     }
 

@@ -41,8 +41,8 @@ public static class FusedOps
         DeviceBuffer kCache, DeviceBuffer vCache, in AttentionShape shape)
     {
         ArgumentNullException.ThrowIfNull(b);
-        b.Rope(q, cos, sin, shape.Rows, shape.Heads, shape.HeadDim, shape.StartPos);
-        b.Rope(k, cos, sin, shape.Rows, shape.KvHeads, shape.HeadDim, shape.StartPos);
+        b.Rope(q, cos, sin, shape.Rows, shape.Heads, shape.HeadDim, shape.Rotary, shape.StartPos);
+        b.Rope(k, cos, sin, shape.Rows, shape.KvHeads, shape.HeadDim, shape.Rotary, shape.StartPos);
         // The cache rows of the positions (RoPE above used the positions themselves).
         long kvDim = (long)shape.KvHeads * shape.HeadDim, row = shape.InCache().StartPos;
         b.Copy(k, 0, kCache, row * kvDim, shape.Rows * kvDim);

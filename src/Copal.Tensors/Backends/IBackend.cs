@@ -51,11 +51,13 @@ public interface IBackend : IDisposable
     void RmsNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y, int rows, int dim, float eps);
 
     /// <summary>
-    /// Rotary embedding in place, Hugging Face rotate-half layout: within each head, element i pairs with
-    /// i + headDim/2. Row r is at position startPos + r. <paramref name="cos"/> and <paramref name="sin"/> are
-    /// tables [maxPositions, headDim/2] (frequency scaling already applied).
+    /// Rotary embedding in place, Hugging Face rotate-half layout over the first <paramref name="rotaryDim"/> elements
+    /// of each head (all of it, usually; Phi-4-mini turns three quarters): element i &lt; rotaryDim/2 pairs with
+    /// i + rotaryDim/2, and the elements from rotaryDim on are left as they are. Row r is at position startPos + r.
+    /// <paramref name="cos"/> and <paramref name="sin"/> are tables [maxPositions, rotaryDim/2] (frequency scaling
+    /// already applied).
     /// </summary>
-    void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos);
+    void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int rotaryDim, int startPos);
 
     /// <summary>
     /// Causal grouped-query attention. q is [rows, heads·headDim]; query row r sits at position startPos + r and
@@ -155,8 +157,12 @@ public readonly record struct RowScratch(DeviceBuffer Q, DeviceBuffer K, DeviceB
 /// the positions no window reaches any more (see RunState), so it may start past 0; at most at
 /// <see cref="FirstKey"/>(0), the first key the call reads. 0 without a window.
 /// </param>
-public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale, int Window = 0, int CacheStart = 0)
+/// <param name="RotaryDim">The leading elements of each head RoPE turns (HF <c>partial_rotary_factor</c> · HeadDim); 0: all of them.</param>
+public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale, int Window = 0, int CacheStart = 0, int RotaryDim = 0)
 {
+    /// <summary>The elements of each head RoPE turns: <see cref="RotaryDim"/>, or the whole head when it is 0.</summary>
+    public int Rotary => RotaryDim > 0 ? RotaryDim : HeadDim;
+
     /// <summary>The first key row <paramref name="row"/> attends: 0, or the start of its window.</summary>
     public int FirstKey(int row) => Window > 0 ? Math.Max(0, StartPos + row + 1 - Window) : 0;
 

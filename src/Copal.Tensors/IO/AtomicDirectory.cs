@@ -117,19 +117,6 @@ public sealed class AtomicDirectory : IDisposable
         }
     }
 
-    /// <summary>Writes <paramref name="text"/> into the temporary folder as <paramref name="name"/>; a failure (a full disk) names the output.</summary>
-    public void WriteIn(string name, string text)
-    {
-        try
-        {
-            System.IO.File.WriteAllText(File(name), text);
-        }
-        catch (IOException e)
-        {
-            throw new IOException($"cannot write '{name}' into the output '{FinalPath}': {Reason(e)}", e);
-        }
-    }
-
     /// <summary>
     /// The operating system's reason, for messages that name the file themselves: without the path .NET appends
     /// (" : 'path'", which for an output is its hidden temporary name), and in plain words where .NET's message is

@@ -1,14 +1,22 @@
 namespace Copal.Tensors.Kernels;
 
 /// <summary>Frequency scaling of rotary embeddings, as in a Hugging Face config's <c>rope_scaling</c>.</summary>
-/// <param name="Type">"linear" or "llama3" (also accepted: "default" = none).</param>
-/// <param name="Factor">Scale factor.</param>
+/// <param name="Type">"linear", "llama3" or "longrope" (also accepted: "default" = none).</param>
+/// <param name="Factor">Scale factor (longrope: not read; its frequencies come from the factor lists).</param>
 /// <param name="LowFreqFactor">llama3 only.</param>
 /// <param name="HighFreqFactor">llama3 only.</param>
-/// <param name="OriginalMaxPositionEmbeddings">llama3 only: the context length before extension.</param>
-public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192);
+/// <param name="OriginalMaxPositionEmbeddings">llama3 and longrope: the context length before extension.</param>
+public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192)
+{
+    /// <summary>longrope: each frequency's divisor at positions below <see cref="OriginalMaxPositionEmbeddings"/> (one per pair).</summary>
+    public IReadOnlyList<double>? ShortFactors { get; init; }
+    /// <summary>longrope: each frequency's divisor from <see cref="OriginalMaxPositionEmbeddings"/> on (one per pair).</summary>
+    public IReadOnlyList<double>? LongFactors { get; init; }
+    /// <summary>longrope: the multiplier of every cos and sin (HF <c>attention_factor</c>, which scales the attention logits).</summary>
+    public double AttentionFactor { get; init; } = 1;
+}
 
-/// <summary>cos/sin tables [positions, headDim/2] for <see cref="Rope"/>.</summary>
+/// <summary>cos/sin tables [positions, rotaryDim/2] for <see cref="Rope"/>.</summary>
 public sealed class RopeTables
 {
     private RopeTables(float[] cos, float[] sin, float[] inverseFrequencies)
@@ -18,30 +26,40 @@ public sealed class RopeTables
         InverseFrequencies = inverseFrequencies;
     }
 
-    /// <summary>cos(pos · inv_freq[i]) at [(pos − start) · headDim/2 + i].</summary>
+    /// <summary>cos(pos · inv_freq[i]) at [(pos − start) · rotaryDim/2 + i] (longrope: times its attention factor).</summary>
     public float[] Cos { get; }
 
-    /// <summary>sin(pos · inv_freq[i]) at [(pos − start) · headDim/2 + i].</summary>
+    /// <summary>sin(pos · inv_freq[i]) at [(pos − start) · rotaryDim/2 + i] (longrope: times its attention factor).</summary>
     public float[] Sin { get; }
 
-    /// <summary>inv_freq [headDim/2] after scaling.</summary>
+    /// <summary>inv_freq [rotaryDim/2] after scaling (longrope: those of the first position).</summary>
     public float[] InverseFrequencies { get; }
 
     /// <summary>
     /// Builds the tables the way Hugging Face does, every step rounded to f32 in the same order:
-    /// inv_freq = 1 / theta^(arange(0, d, 2) / d); scaling (linear: inv_freq / factor; llama3:
-    /// <c>_compute_llama3_parameters</c>); angle = f32(pos) · inv_freq; cos and sin of the f32 angle.
+    /// inv_freq = 1 / theta^(arange(0, d, 2) / d) over the width d RoPE turns (<paramref name="rotaryDim"/>: the head
+    /// width, or the part of it a partial_rotary_factor gives); scaling (linear: inv_freq / factor; llama3:
+    /// <c>_compute_llama3_parameters</c>; longrope: 1 / (factor_i · theta^(2i/d)), below), angle = f32(pos) · inv_freq;
+    /// cos and sin of the f32 angle.
     /// </summary>
-    public static RopeTables Build(int maxPositions, int headDim, double theta, RopeScaling? scaling)
-        => Build(0, maxPositions, headDim, theta, scaling);
+    public static RopeTables Build(int maxPositions, int rotaryDim, double theta, RopeScaling? scaling)
+        => Build(0, maxPositions, rotaryDim, theta, scaling);
 
     /// <summary>
     /// The rows of positions <paramref name="startPosition"/> .. startPosition + count − 1 of the tables
     /// <see cref="Build(int, int, double, RopeScaling?)"/> gives: each row depends on its position alone, so tables
     /// built piece by piece as a context grows hold the very values of one full table.
+    /// <para>
+    /// longrope (Phi-3.5, Phi-4-mini): positions below the original context turn with the short factors, later ones
+    /// with the long factors, and every cos and sin is multiplied by the attention factor, as transformers computes
+    /// them while it generates token by token (it picks the factors per forward pass by the pass's last position). A
+    /// single pass over more than the original context uses the long factors throughout in transformers, so windows
+    /// longer than that differ from its numbers there.
+    /// </para>
     /// </summary>
-    public static RopeTables Build(int startPosition, int count, int headDim, double theta, RopeScaling? scaling)
+    public static RopeTables Build(int startPosition, int count, int rotaryDim, double theta, RopeScaling? scaling)
     {
+        int headDim = rotaryDim;
         ArgumentOutOfRangeException.ThrowIfNegative(startPosition);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if ((long)startPosition + count > (long)int.MaxValue + 1)
@@ -57,30 +75,62 @@ public sealed class RopeTables
             throw new ArgumentOutOfRangeException(nameof(theta), theta, "rope theta must be positive");
         }
         int half = headDim / 2;
-        var inv = new float[half];
+        var powers = new float[half];
         float fTheta = (float)theta;
         for (int i = 0; i < half; i++)
         {
             float exponent = (float)(2 * i) / headDim;
             // torch.pow in f32 is within an ulp of the exact power; rounding the double power gets the exact one.
-            float power = (float)Math.Pow(fTheta, exponent);
-            inv[i] = 1f / power;
+            powers[i] = (float)Math.Pow(fTheta, exponent);
         }
-        Scale(inv, scaling);
+        float[] inv, later;
+        float attention = 1f;
+        int switchAt = int.MaxValue;
+        if (scaling?.Type == "longrope")
+        {
+            inv = LongRope(powers, scaling.ShortFactors, nameof(RopeScaling.ShortFactors));
+            later = LongRope(powers, scaling.LongFactors, nameof(RopeScaling.LongFactors));
+            attention = (float)scaling.AttentionFactor;
+            switchAt = scaling.OriginalMaxPositionEmbeddings;
+        }
+        else
+        {
+            inv = [.. powers.Select(power => 1f / power)];
+            Scale(inv, scaling);
+            later = inv;
+        }
         var cos = new float[(long)count * half];
         var sin = new float[(long)count * half];
         for (int r = 0; r < count; r++)
         {
             int p = startPosition + r;
+            float[] frequencies = p < switchAt ? inv : later;
             long row = (long)r * half;
             for (int i = 0; i < half; i++)
             {
-                float angle = (float)p * inv[i];
-                cos[row + i] = (float)Math.Cos(angle);
-                sin[row + i] = (float)Math.Sin(angle);
+                float angle = (float)p * frequencies[i];
+                // HF multiplies by the attention factor after the cos and sin, each rounded to f32; 1 changes nothing.
+                cos[row + i] = (float)Math.Cos(angle) * attention;
+                sin[row + i] = (float)Math.Sin(angle) * attention;
             }
         }
         return new RopeTables(cos, sin, inv);
+    }
+
+    /// <summary>HF <c>_compute_longrope_parameters</c>: inv_freq = 1 / (factor_i · theta^(2i/d)), each step in f32.</summary>
+    private static float[] LongRope(float[] powers, IReadOnlyList<double>? factors, string name)
+    {
+        if (factors is null || factors.Count != powers.Length)
+        {
+            throw new ArgumentException(FormattableString.Invariant(
+                $"longrope {name} must hold one factor per rotated pair ({powers.Length}), got {factors?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}"), nameof(factors));
+        }
+        var inv = new float[powers.Length];
+        for (int i = 0; i < inv.Length; i++)
+        {
+            inv[i] = 1f / ((float)factors[i] * powers[i]);
+        }
+        return inv;
     }
 
     private static void Scale(float[] inv, RopeScaling? scaling)

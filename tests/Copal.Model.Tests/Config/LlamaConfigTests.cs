@@ -137,25 +137,53 @@ public class LlamaConfigTests
 
     /// <summary>
     /// Phi-3 (model_type phi3): fused projections, a sliding window on every layer only where the config sets one
-    /// (Phi3Config's default is none, Mistral's 4,096), and what Copal's RoPE cannot do refused by field.
+    /// (Phi3Config's default is none, Mistral's 4,096), RoPE over part of each head (partial_rotary_factor) and longrope.
     /// </summary>
     [Fact]
-    public void Phi3_reads_its_window_as_phi3config_does_and_refuses_partial_or_long_rope()
+    public void Phi3_reads_its_window_as_phi3config_does()
     {
         string json = Minimal.Replace("\"architectures\": [\"LlamaForCausalLM\"], ", "\"model_type\": \"phi3\", ", StringComparison.Ordinal);
         LlamaConfig c = LlamaConfig.Parse(json, "config.json");
         Assert.Equal("Phi3ForCausalLM", c.Architecture);
         Assert.True(c.FusedProjections);
         Assert.Null(c.SlidingWindow);
+        Assert.Equal(c.HeadDim, c.RotaryDim);
         Assert.False(LlamaConfig.Parse(Minimal, "config.json").FusedProjections);
-        string phi3 = json.TrimEnd().TrimEnd('}');
-        LlamaConfig mini = LlamaConfig.Parse(phi3 + ", \"sliding_window\": 2047, \"partial_rotary_factor\": 1.0}", "config.json");
+        LlamaConfig mini = LlamaConfig.Parse(json.TrimEnd().TrimEnd('}') + ", \"sliding_window\": 2047, \"partial_rotary_factor\": 1.0}", "config.json");
         Assert.Equal((2047, "0,1,2,3,4"), (mini.SlidingWindow, string.Join(',', mini.SlidingWindowLayers)));
+    }
 
-        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(phi3 + ", \"partial_rotary_factor\": 0.75}", "m/config.json"));
-        Assert.Equal("m/config.json: partial_rotary_factor 0.75 is not supported (RoPE over part of each head); supported: 1", e.Message);
-        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(phi3 + ", \"rope_scaling\": {\"type\": \"longrope\", \"short_factor\": [1.0], \"long_factor\": [2.0]}}", "m/config.json"));
-        Assert.Equal("m/config.json: rope_scaling type 'longrope' is not supported; supported: default, linear, llama3", e.Message);
+    /// <summary>Phi-4-mini's shapes: head_dim 128, three quarters turned, longrope over 48 pairs from 4,096 to 131,072 positions.</summary>
+    [Fact]
+    public void Phi3_partial_rotary_and_longrope_read_as_transformers_computes_them()
+    {
+        string phi4Mini = """
+            {"model_type": "phi3", "hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 2, "num_attention_heads": 24,
+             "num_key_value_heads": 8, "vocab_size": 200064, "max_position_embeddings": 131072, "original_max_position_embeddings": 4096,
+             "partial_rotary_factor": 0.75, "tie_word_embeddings": true, "rope_theta": 10000.0,
+             "rope_scaling": {"type": "longrope", "short_factor": [SHORT], "long_factor": [LONG]}}
+            """;
+        string Factors(int n, double first) => string.Join(", ", Enumerable.Range(0, n).Select(i => (first + i * 0.5).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        LlamaConfig c = LlamaConfig.Parse(phi4Mini.Replace("SHORT", Factors(48, 1), StringComparison.Ordinal).Replace("LONG", Factors(48, 2), StringComparison.Ordinal), "config.json");
+        Assert.Equal((128, 96), (c.HeadDim, c.RotaryDim));
+        Assert.Equal(RopeScalingKind.LongRope, c.RopeScaling.Kind);
+        Assert.Equal(4096, c.RopeScaling.OriginalMaxPositionEmbeddings);
+        Assert.Equal((48, 1.0, 25.5), (c.RopeScaling.ShortFactors.Count, c.RopeScaling.ShortFactors[0], c.RopeScaling.LongFactors[^1]));
+        // transformers: factor = 131072 / 4096 = 32, attention factor √(1 + ln 32 / ln 4096).
+        Assert.Equal(Math.Sqrt(1 + (Math.Log(32) / Math.Log(4096))), c.RopeScaling.AttentionFactor, 15);
+        LlamaConfig back = LlamaConfig.Parse(LlamaConfigWriter.ToJson(c), "written");
+        Assert.Equal((c.RotaryDim, c.RopeScaling.AttentionFactor), (back.RotaryDim, back.RopeScaling.AttentionFactor));
+        Assert.Equal(c.RopeScaling.LongFactors, back.RopeScaling.LongFactors);
+
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(
+            phi4Mini.Replace("SHORT", Factors(64, 1), StringComparison.Ordinal).Replace("LONG", Factors(48, 2), StringComparison.Ordinal), "m/config.json"));
+        Assert.Equal("m/config.json: rope_scaling.short_factor must hold one factor per rotated pair of a head (48), found 64", e.Message);
+        string plain = Minimal.Replace("\"architectures\": [\"LlamaForCausalLM\"], ", "\"model_type\": \"phi3\", ", StringComparison.Ordinal).TrimEnd().TrimEnd('}');
+        foreach ((string partial, string gives) in new[] { ("0.1", "0"), ("0.375", "3"), ("1.5", "12") })
+        {
+            e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(plain + ", \"partial_rotary_factor\": " + partial + "}", "m/config.json"));
+            Assert.Equal($"m/config.json: partial_rotary_factor {partial} must turn an even number of a head's 8 elements, at least 2 and at most all; it gives {gives}", e.Message);
+        }
     }
 
     [Theory]
@@ -192,7 +220,7 @@ public class LlamaConfigTests
         e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse("{not json", "c"));
         Assert.Contains("is not valid JSON", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}}", "c"));
-        Assert.Contains("rope_scaling type 'yarn' is not supported; supported: default, linear, llama3", e.Message, StringComparison.Ordinal);
+        Assert.Contains("rope_scaling type 'yarn' is not supported; supported: default, linear, llama3, longrope", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
@@ -14,7 +15,9 @@ namespace Copal.Model.Tests.Golden;
 /// <summary>
 /// The committed testbed model's trained weights run as other architectures, against the independent float64 torch
 /// reference (tools/reference, <c>variant-goldens</c>): as a Mistral with a sliding window of 32 positions (its
-/// context is 256), and as a Qwen3 with per-head q/k RMSNorm weights the golden lists. Logits and perplexity match
+/// context is 256), as a Qwen3 with per-head q/k RMSNorm weights the golden lists, and as a Phi-3 whose RoPE turns
+/// half of each head with longrope factors that switch from the short to the long list at position 64 (Phi-4-mini's
+/// kind of RoPE). Logits and perplexity match
 /// within the tolerance policy, and each golden's perplexity without the variant's point (no window, no q/k norm)
 /// lies far outside it, so a model that ignored the point could not pass.
 /// </summary>
@@ -94,6 +97,7 @@ public sealed class VariantReferenceTests : IDisposable
     [Theory]
     [InlineData("window32")]
     [InlineData("qwen3")]
+    [InlineData("phi4mini")]
     public void Logits_match_the_reference(string variant)
     {
         JsonElement golden = Golden(variant);
@@ -105,6 +109,7 @@ public sealed class VariantReferenceTests : IDisposable
         using LlamaModel model = LlamaModel.Load(dir, backend);
         Assert.Equal(variant == "window32" ? 32 : null, model.Config.SlidingWindow);
         Assert.Equal(variant == "qwen3", model.Config.QueryKeyNorm);
+        Assert.Equal(variant == "phi4mini" ? (16, RopeScalingKind.LongRope) : (32, RopeScalingKind.None), (model.Config.RotaryDim, model.Config.RopeScaling.Kind));
         int vocab = model.Config.VocabSize;
         using RunState state = model.CreateState(ids.Length, allRowLogits: true);
         model.Forward(state, ids, 0, LogitsMode.All);
@@ -115,6 +120,7 @@ public sealed class VariantReferenceTests : IDisposable
     [Theory]
     [InlineData("window32")]
     [InlineData("qwen3")]
+    [InlineData("phi4mini")]
     public void Perplexity_matches_the_reference_and_not_the_model_without_the_variant(string variant)
     {
         JsonElement golden = Golden(variant);

@@ -84,17 +84,65 @@ public sealed class Phi3Tests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Phi-4-mini's kind of RoPE on the tiny shapes: 12 of each 16-wide head turned, longrope switching to the long
+    /// factors at position 8 of the 20. Decode steps and the batched step give the prompt pass's logits (the tables
+    /// depend on the position alone), and ILGPU's kernels the CPU's; the float64 reference checks the numbers
+    /// themselves (VariantReferenceTests, phi4mini).
+    /// </summary>
+    [Fact]
+    public void Partial_rotary_and_longrope_agree_across_the_prompt_pass_decode_steps_and_the_batched_step()
+    {
+        string dir = WritePhi4MiniLike();
+        using LlamaModel model = LlamaModel.Load(dir, _backend);
+        Assert.Equal((16, 12, RopeScalingKind.LongRope), (model.Config.HeadDim, model.Config.RotaryDim, model.Config.RopeScaling.Kind));
+        float[][] whole = PositionLogits.Of(model, _prompt, Length), stepwise = PositionLogits.Of(model, _prompt, 1);
+        using RunState sequence = model.CreateState(1, Length);
+        using RunState batch = model.CreateState(1, 1, allRowLogits: true);
+        for (int p = 0; p < Length; p++)
+        {
+            Tolerances.AssertClose(stepwise[p], whole[p], what: $"decode logits at position {p}");
+            model.ForwardBatch(batch, [sequence], _prompt.AsSpan(p, 1), [p]);
+            Tolerances.AssertClose(model.ReadLogits(batch), whole[p], what: $"batched logits at position {p}");
+        }
+        // Turning the whole head instead is another model: the test can tell.
+        LlamaConfig full = LlamaConfig.Load(dir) with { RotaryDim = 16, RopeScaling = new RopeScalingConfig(RopeScalingKind.None) };
+        File.WriteAllText(Path.Combine(dir, "config.json"), LlamaConfigWriter.ToJson(full));
+        using LlamaModel plain = LlamaModel.Load(dir, _backend);
+        Assert.NotEqual(PositionLogits.Of(plain, _prompt, Length)[^1], whole[^1]);
+    }
+
+    private string WritePhi4MiniLike()
+    {
+        string dir = Path.Combine(_temp, "phi4-mini-like");
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with
+        {
+            Architecture = "Phi3ForCausalLM",
+            RotaryDim = 12,
+            RopeScaling = new RopeScalingConfig(RopeScalingKind.LongRope, OriginalMaxPositionEmbeddings: 8)
+            {
+                ShortFactors = [1.0, 1.1, 1.3, 1.8, 2.2, 3.0],
+                LongFactors = [1.0, 1.5, 3.0, 6.0, 12.0, 20.0],
+                AttentionFactor = 1.2,
+            },
+        };
+        SyntheticModelWriter.Write(config, dir, DType.F32, seed: 12, tokenizerDirectory: null);
+        return dir;
+    }
+
     [DeviceFact("ilgpu-cpu")]
     public void Ilgpu_cpu_runs_a_phi3_as_the_cpu_does()
     {
-        string dir = Write("Phi3ForCausalLM");
-        using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
-        using LlamaModel onDevice = LlamaModel.Load(dir, device);
-        using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
-        float[][] expected = PositionLogits.Of(onCpu, _prompt, Length), actual = PositionLogits.Of(onDevice, _prompt, Length);
-        for (int p = 0; p < Length; p++)
+        foreach (string dir in new[] { Write("Phi3ForCausalLM"), WritePhi4MiniLike() })
         {
-            Tolerances.AssertClose(actual[p], expected[p], what: $"Phi-3 ilgpu-cpu logits at position {p}");
+            using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
+            using LlamaModel onDevice = LlamaModel.Load(dir, device);
+            using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
+            float[][] expected = PositionLogits.Of(onCpu, _prompt, Length), actual = PositionLogits.Of(onDevice, _prompt, Length);
+            for (int p = 0; p < Length; p++)
+            {
+                Tolerances.AssertClose(actual[p], expected[p], what: $"{Path.GetFileName(dir)} ilgpu-cpu logits at position {p}");
+            }
         }
     }
 
@@ -112,22 +160,23 @@ public sealed class Phi3Tests : IDisposable
     }
 
     [Fact]
-    public void The_config_of_separate_projections_written_from_a_phi3_is_a_llama_or_a_mistral_with_every_other_field()
+    public void The_stored_layout_fuses_the_projections_back_as_the_phi3_stores_them()
     {
-        LlamaConfig plain = LlamaConfig.Load(Write("Phi3ForCausalLM"));
-        string json = LlamaConfigWriter.ToJson(plain).Replace("\"hidden_act\"", "\"auto_map\": {\"AutoConfig\": \"configuration_phi3.Phi3Config\"},\n  \"resid_pdrop\": 0.0,\n  \"hidden_act\"", StringComparison.Ordinal);
-        string llama = SeparateProjectionsConfig.For(plain, json)!;
-        string file = Path.Combine(_temp, "converted.json");
-        File.WriteAllText(file, llama);
-        LlamaConfig read = LlamaConfig.LoadFile(file);
-        // Compared as written: the record's lists compare by reference.
-        Assert.Equal(LlamaConfigWriter.ToJson(plain with { Architecture = "LlamaForCausalLM" }), LlamaConfigWriter.ToJson(read));
-        Assert.DoesNotContain("auto_map", llama, StringComparison.Ordinal);
-        Assert.Contains("\"resid_pdrop\"", llama, StringComparison.Ordinal);
+        string phi3 = Write("Phi3ForCausalLM");
+        LlamaConfig config = LlamaConfig.Load(phi3);
+        using SafetensorsCheckpoint raw = SafetensorsCheckpoint.Open(phi3);
+        using SafetensorsCheckpoint read = ModelCheckpoint.Open(phi3);
+        List<WrittenTensor> written = StoredLayout.For(config, read.Tensors.Select(t => (t.Name, t.DType, t.Shape)));
+        Assert.Equal(raw.Tensors.Select(t => $"{t.Name} {t.ShapeString}"), written.Select(w => $"{w.Name} [{string.Join(", ", w.Shape)}]"));
+        Assert.Equal([LlamaTensorNames.Linear(1, LinearId.GateProj), LlamaTensorNames.Linear(1, LinearId.UpProj)],
+            written.Single(w => w.Name == LlamaTensorNames.FusedGateUp(1)).Parts);
 
-        LlamaConfig windowed = LlamaConfig.Load(Write("Phi3ForCausalLM", 6));
-        File.WriteAllText(file, SeparateProjectionsConfig.For(windowed, LlamaConfigWriter.ToJson(windowed))!);
-        Assert.Equal(LlamaConfigWriter.ToJson(windowed with { Architecture = "MistralForCausalLM" }), LlamaConfigWriter.ToJson(LlamaConfig.LoadFile(file)));
-        Assert.Null(SeparateProjectionsConfig.For(LlamaConfig.Load(Write("LlamaForCausalLM")), "{}"));
+        // A LLaMA's tensors are written as they are; a fused tensor missing a part is refused naming it.
+        LlamaConfig llama = config with { Architecture = "LlamaForCausalLM" };
+        Assert.All(StoredLayout.For(llama, read.Tensors.Select(t => (t.Name, t.DType, t.Shape))), w => Assert.Equal([w.Name], w.Parts));
+        var e = Assert.Throws<ArgumentException>(() => StoredLayout.For(config,
+            read.Tensors.Where(t => t.Name != LlamaTensorNames.Linear(0, LinearId.VProj)).Select(t => (t.Name, t.DType, t.Shape))));
+        Assert.Contains($"'{LlamaTensorNames.FusedQkv(0)}' is made of", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"but {LlamaTensorNames.Linear(0, LinearId.VProj)} is missing", e.Message, StringComparison.Ordinal);
     }
 }

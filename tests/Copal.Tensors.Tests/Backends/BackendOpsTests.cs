@@ -217,18 +217,20 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     }
 
     [BackendTheory]
-    [InlineData(1, 4, 2, 8, 5)]    // a decode step, grouped-query
-    [InlineData(3, 4, 4, 64, 0)]   // a prompt from the start
-    [InlineData(5, 6, 3, 16, 11)]  // a chunk after a short cache
-    [InlineData(2, 8, 1, 128, 3)]  // multi-query, a head dim of 128
-    public void RopeAndStore_matches_cpu_in_every_buffer_it_writes(int rows, int heads, int kvHeads, int headDim, int startPos)
+    [InlineData(1, 4, 2, 8, 5, 8)]       // a decode step, grouped-query
+    [InlineData(3, 4, 4, 64, 0, 64)]     // a prompt from the start
+    [InlineData(5, 6, 3, 16, 11, 16)]    // a chunk after a short cache
+    [InlineData(2, 8, 1, 128, 3, 128)]   // multi-query, a head dim of 128
+    [InlineData(3, 4, 2, 128, 7, 96)]    // RoPE over three quarters of each head (Phi-4-mini)
+    [InlineData(2, 2, 1, 16, 1, 2)]      // over one pair only
+    public void RopeAndStore_matches_cpu_in_every_buffer_it_writes(int rows, int heads, int kvHeads, int headDim, int startPos, int rotaryDim)
     {
-        int positions = startPos + rows + 3, half = headDim / 2, kvDim = kvHeads * headDim;
+        int positions = startPos + rows + 3, half = rotaryDim / 2, kvDim = kvHeads * headDim;
         float[] angles = Rand.Floats(positions * half, 7, 3f);
         // The caches start full of other values, so rows outside startPos.. must come through unchanged.
         float[][] inputs = [Rand.Floats(rows * heads * headDim, 1), Rand.Floats(rows * kvDim, 2), Rand.Floats(rows * kvDim, 3),
             angles.Select(MathF.Cos).ToArray(), angles.Select(MathF.Sin).ToArray(), Rand.Floats(positions * kvDim, 4), Rand.Floats(positions * kvDim, 5)];
-        var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f);
+        var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f, RotaryDim: rotaryDim);
         foreach (int output in (int[])[0, 1, 5, 6]) // q and k rotated in place, the key and value caches
         {
             AssertMatchesCpu($"RopeAndStore buffer {output}", inputs, output, (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
@@ -236,19 +238,20 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     }
 
     [BackendTheory]
-    [InlineData(1, 0, 4, 4, 8, 0)]      // a batch of one, the first position
-    [InlineData(3, 1, 4, 2, 8, 5)]      // a middle row, grouped-query
-    [InlineData(3, 2, 8, 2, 16, 130)]   // the last row over many keys (split over groups where the plan splits)
-    [InlineData(2, 1, 2, 1, 128, 300)]  // multi-query, a head dim of 128, more keys than a block
-    public void BatchRowAttention_matches_cpu_in_the_caches_and_the_output(int batchRows, int row, int heads, int kvHeads, int headDim, int startPos)
+    [InlineData(1, 0, 4, 4, 8, 0, 8)]        // a batch of one, the first position
+    [InlineData(3, 1, 4, 2, 8, 5, 8)]        // a middle row, grouped-query
+    [InlineData(3, 2, 8, 2, 16, 130, 16)]    // the last row over many keys (split over groups where the plan splits)
+    [InlineData(2, 1, 2, 1, 128, 300, 128)]  // multi-query, a head dim of 128, more keys than a block
+    [InlineData(3, 1, 4, 2, 128, 9, 96)]     // RoPE over three quarters of each head (Phi-4-mini)
+    public void BatchRowAttention_matches_cpu_in_the_caches_and_the_output(int batchRows, int row, int heads, int kvHeads, int headDim, int startPos, int rotaryDim)
     {
-        int positions = startPos + 4, half = headDim / 2, qDim = heads * headDim, kvDim = kvHeads * headDim;
+        int positions = startPos + 4, half = rotaryDim / 2, qDim = heads * headDim, kvDim = kvHeads * headDim;
         float[] angles = Rand.Floats(positions * half, 7, 3f);
         // The caches and the output start full of other values: only the row's cache rows and output row may change.
         float[][] inputs = [Rand.Floats(batchRows * qDim, 1, 2f), Rand.Floats(batchRows * kvDim, 2, 2f), Rand.Floats(batchRows * kvDim, 3),
             angles.Select(MathF.Cos).ToArray(), angles.Select(MathF.Sin).ToArray(), Rand.Floats(positions * kvDim, 4, 2f), Rand.Floats(positions * kvDim, 5),
             Rand.Floats(batchRows * qDim, 6), new float[qDim], new float[kvDim], new float[kvDim], new float[qDim]];
-        var shape = new AttentionShape(1, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
+        var shape = new AttentionShape(1, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim), RotaryDim: rotaryDim);
         foreach (int output in (int[])[5, 6, 7]) // the key and value caches, the batch's attention output
         {
             AssertMatchesCpu($"BatchRowAttention buffer {output}", inputs, output, (b, d) =>
@@ -275,17 +278,19 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     }
 
     [BackendTheory]
-    [InlineData(1, 1, 2, 0)]
-    [InlineData(3, 4, 8, 5)]
-    [InlineData(5, 3, 64, 11)]
-    public void Rope_matches_cpu(int rows, int heads, int headDim, int startPos)
+    [InlineData(1, 1, 2, 0, 2)]
+    [InlineData(3, 4, 8, 5, 8)]
+    [InlineData(5, 3, 64, 11, 64)]
+    [InlineData(5, 3, 64, 11, 48)]
+    [InlineData(2, 2, 96, 3, 72)]
+    public void Rope_matches_cpu(int rows, int heads, int headDim, int startPos, int rotaryDim)
     {
-        int positions = startPos + rows + 3, half = headDim / 2;
+        int positions = startPos + rows + 3, half = rotaryDim / 2;
         float[] angles = Rand.Floats(positions * half, 7, 3f);
         float[] cos = angles.Select(MathF.Cos).ToArray();
         float[] sin = angles.Select(MathF.Sin).ToArray();
         AssertMatchesCpu("Rope", [Rand.Floats(rows * heads * headDim, 1), cos, sin], 0,
-            (b, d) => b.Rope(d[0], d[1], d[2], rows, heads, headDim, startPos));
+            (b, d) => b.Rope(d[0], d[1], d[2], rows, heads, headDim, rotaryDim, startPos));
     }
 
     [BackendTheory]

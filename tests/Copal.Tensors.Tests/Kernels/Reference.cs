@@ -44,9 +44,10 @@ internal static class Reference
     public static float[] SiluMul(float[] g, float[] u) =>
         g.Select((v, i) => (float)(v / (1 + Math.Exp(-(double)v)) * u[i])).ToArray();
 
-    public static void Rope(float[] x, int heads, int headDim, double[] angles)
+    /// <summary>RoPE in double over each head's first rotaryDim elements (0: the whole head), the rest left alone.</summary>
+    public static void Rope(float[] x, int heads, int headDim, double[] angles, int rotaryDim = 0)
     {
-        int half = headDim / 2;
+        int half = (rotaryDim > 0 ? rotaryDim : headDim) / 2;
         for (int h = 0; h < heads; h++)
         {
             for (int i = 0; i < half; i++)

@@ -6,19 +6,78 @@ namespace Copal.Tensors.Tests.Kernels;
 public class RopeTests
 {
     [Fact]
-    public void Rope_rotates_rotate_half_pairs_for_every_head_dim()
+    public void Rope_rotates_rotate_half_pairs_for_every_head_dim_and_every_rotary_part()
     {
         for (int headDim = 2; headDim <= 256; headDim += 2)
         {
-            const int heads = 3, position = 5;
-            var tables = RopeTables.Build(8, headDim, 10000, null);
-            float[] x = Rand.Floats(heads * headDim, headDim);
-            float[] expected = (float[])x.Clone();
-            double[] angles = tables.InverseFrequencies.Select(f => (double)(position * f)).ToArray();
-            Reference.Rope(expected, heads, headDim, angles);
-            Rope.Apply(x, tables.Cos, tables.Sin, heads, headDim, position);
-            Tolerances.AssertClose(x, expected, what: $"rope headDim={headDim}");
+            // The whole head, and parts of it as partial_rotary_factor gives them (Phi-4-mini: 96 of 128).
+            foreach (int rotaryDim in new[] { headDim, headDim * 3 / 4 / 2 * 2, 2 }.Where(r => r >= 2).Distinct())
+            {
+                const int heads = 3, position = 5;
+                var tables = RopeTables.Build(8, rotaryDim, 10000, null);
+                float[] x = Rand.Floats(heads * headDim, headDim + rotaryDim);
+                float[] expected = (float[])x.Clone();
+                double[] angles = tables.InverseFrequencies.Select(f => (double)(position * f)).ToArray();
+                Reference.Rope(expected, heads, headDim, angles, rotaryDim);
+                Rope.Apply(x, tables.Cos, tables.Sin, heads, headDim, rotaryDim, position);
+                Tolerances.AssertClose(x, expected, what: $"rope headDim={headDim} rotaryDim={rotaryDim}");
+                for (int h = 0; h < heads; h++)
+                {
+                    // The part RoPE does not turn is the input's, bit for bit.
+                    Assert.Equal(expected[(h * headDim + rotaryDim)..((h + 1) * headDim)], x[(h * headDim + rotaryDim)..((h + 1) * headDim)]);
+                }
+            }
         }
+    }
+
+    [Fact]
+    public void A_rotary_part_that_is_odd_empty_or_wider_than_the_head_is_refused()
+    {
+        float[] x = new float[16], table = new float[64];
+        foreach (int rotaryDim in new[] { 0, 3, 18 })
+        {
+            var e = Assert.Throws<ArgumentException>(() => Rope.Apply(x, table, table, 2, 8, rotaryDim, 0));
+            Assert.Contains(FormattableString.Invariant($"rotaryDim {rotaryDim}"), e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>
+    /// HF <c>_compute_longrope_parameters</c> and <c>longrope_frequency_update</c>: inv_freq = 1 / (factor_i ·
+    /// θ^(2i/d)) with the short factors within the original context and the long ones from it on, cos and sin times
+    /// the attention factor, each step in f32.
+    /// </summary>
+    [Fact]
+    public void Longrope_turns_each_pair_by_its_factor_short_then_long_and_scales_by_the_attention_factor()
+    {
+        const int rotaryDim = 8, original = 16;
+        double[] shortFactors = [1.0, 1.05, 1.5, 2.0], longFactors = [1.0, 1.3, 4.0, 9.5];
+        const double attention = 1.19;
+        var scaling = new RopeScaling("longrope", 32, OriginalMaxPositionEmbeddings: original)
+        {
+            ShortFactors = shortFactors,
+            LongFactors = longFactors,
+            AttentionFactor = attention,
+        };
+        RopeTables t = RopeTables.Build(40, rotaryDim, 10000, scaling);
+        RopeTables plain = RopeTables.Build(40, rotaryDim, 10000, null);
+        for (int p = 0; p < 40; p++)
+        {
+            double[] factors = p < original ? shortFactors : longFactors;
+            for (int i = 0; i < rotaryDim / 2; i++)
+            {
+                float power = (float)Math.Pow(10000f, (float)(2 * i) / rotaryDim); // θ^(2i/d) in f32, as the default frequencies take it
+                Assert.Equal(1f / power, plain.InverseFrequencies[i]);
+                float inv = 1f / ((float)factors[i] * power);
+                float angle = (float)p * inv;
+                Assert.Equal((float)Math.Cos(angle) * (float)attention, t.Cos[(p * rotaryDim / 2) + i]);
+                Assert.Equal((float)Math.Sin(angle) * (float)attention, t.Sin[(p * rotaryDim / 2) + i]);
+            }
+        }
+        // Built piece by piece across the switch, the rows are the same.
+        RopeTables later = RopeTables.Build(10, 20, rotaryDim, 10000, scaling);
+        Assert.Equal(t.Cos[(10 * rotaryDim / 2)..(30 * rotaryDim / 2)], later.Cos);
+        var e = Assert.Throws<ArgumentException>(() => RopeTables.Build(4, rotaryDim, 10000, scaling with { LongFactors = [1.0, 2.0] }));
+        Assert.Contains("longrope LongFactors must hold one factor per rotated pair (4), got 2", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -119,7 +119,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     }
 
     /// <inheritdoc/>
-    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
+    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int rotaryDim, int startPos)
     {
         int width = heads * headDim;
         Need(x, (long)rows * width, "rope x");
@@ -130,7 +130,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         nint px = (nint)Cpu(x).Pointer, pc = (nint)Cpu(cos).Pointer, ps = (nint)Cpu(sin).Pointer;
         int table = checked((int)cos.Length);
         RowPartition.For(rows, Threads, 1, Math.Max(1, MinElementsPerThread / Math.Max(1, width)),
-            new CpuOps.Rotary((float*)px, (float*)pc, (float*)ps, rows * width, table, heads, headDim, startPos));
+            new CpuOps.Rotary((float*)px, (float*)pc, (float*)ps, rows * width, table, heads, headDim, rotaryDim, startPos));
     }
 
     /// <inheritdoc/>

@@ -20,11 +20,11 @@ internal static unsafe class CpuOps
             Kernels.RmsNorm.Rows(new ReadOnlySpan<float>(x, count), new ReadOnlySpan<float>(weight, dim), eps, start, end, new Span<float>(y, count));
     }
 
-    public readonly struct Rotary(float* x, float* cos, float* sin, int count, int table, int heads, int headDim, int startPos) : IRangeBody
+    public readonly struct Rotary(float* x, float* cos, float* sin, int count, int table, int heads, int headDim, int rotaryDim, int startPos) : IRangeBody
     {
         public void Run(int start, int end) =>
             Kernels.Rope.Rows(new Span<float>(x, count), new ReadOnlySpan<float>(cos, table), new ReadOnlySpan<float>(sin, table),
-                heads, headDim, startPos, start, end);
+                heads, headDim, rotaryDim, startPos, start, end);
     }
 
     public readonly struct Attend(float* q, float* k, float* v, float* output, int qLength, int kLength, int vLength, int outputLength, AttentionShape shape)

@@ -100,11 +100,12 @@ public sealed partial class IlgpuBackend
     {
         const string Op = "RopeAndStore";
         Require(BackendOp.RopeAndStore);
-        (int rows, int startPos, int headDim) = (shape.Rows, shape.StartPos, shape.HeadDim);
-        int qPairs = RopePairs(Op, q, nameof(q), cos, sin, rows, shape.Heads, headDim, startPos);
-        int kPairs = RopePairs(Op, k, nameof(k), cos, sin, rows, shape.KvHeads, headDim, startPos);
+        (int rows, int startPos, int headDim, int rotaryDim) = (shape.Rows, shape.StartPos, shape.HeadDim, shape.Rotary);
+        int qPairs = RopePairs(Op, q, nameof(q), cos, sin, rows, shape.Heads, headDim, rotaryDim, startPos);
+        int kPairs = RopePairs(Op, k, nameof(k), cos, sin, rows, shape.KvHeads, headDim, rotaryDim, startPos);
         long kvDim = (long)shape.KvHeads * headDim;
-        int count = Count(qPairs + kPairs + (rows * kvDim), Op);
+        // Rotated q and k pairs, k's elements past rotaryDim, and v's elements: one thread each.
+        int count = Count(qPairs + kPairs + ((long)rows * shape.KvHeads * (headDim - rotaryDim)) + (rows * kvDim), Op);
         Need(v, rows * kvDim, Op, nameof(v));
         int cacheRow = shape.InCache().StartPos; // where the positions go in the caches
         Need(kCache, (cacheRow + rows) * kvDim, Op, nameof(kCache));
@@ -113,7 +114,7 @@ public sealed partial class IlgpuBackend
         {
             _kernels.RopeAndStore(count, Own(q, Op, nameof(q)).View, Own(k, Op, nameof(k)).View, Own(v, Op, nameof(v)).View,
                 Own(cos, Op, nameof(cos)).View, Own(sin, Op, nameof(sin)).View, Own(kCache, Op, nameof(kCache)).View, Own(vCache, Op, nameof(vCache)).View,
-                qPairs, kPairs, shape.Heads, shape.KvHeads, headDim, startPos, cacheRow);
+                rows, shape.Heads, shape.KvHeads, headDim, rotaryDim, startPos, cacheRow);
         }
     }
 
@@ -128,9 +129,9 @@ public sealed partial class IlgpuBackend
         Require(BackendOp.BatchRowAttention);
         FusedOps.CheckBatchRow(row, shape);
         CheckAttentionShape(Op, shape);
-        int headDim = shape.HeadDim;
-        int qPairs = RopePairs(Op, q, nameof(q), cos, sin, 1, shape.Heads, headDim, shape.StartPos);
-        int kPairs = RopePairs(Op, k, nameof(k), cos, sin, 1, shape.KvHeads, headDim, shape.StartPos);
+        (int headDim, int rotaryDim) = (shape.HeadDim, shape.Rotary);
+        int qPairs = RopePairs(Op, q, nameof(q), cos, sin, 1, shape.Heads, headDim, rotaryDim, shape.StartPos);
+        int kPairs = RopePairs(Op, k, nameof(k), cos, sin, 1, shape.KvHeads, headDim, rotaryDim, shape.StartPos);
         long qDim = (long)shape.Heads * headDim, kvDim = (long)shape.KvHeads * headDim;
         Need(q, (row + 1) * qDim, Op, nameof(q));
         Need(k, (row + 1) * kvDim, Op, nameof(k));
@@ -141,21 +142,21 @@ public sealed partial class IlgpuBackend
         Need(vCache, (inCache.StartPos + 1) * kvDim, Op, nameof(vCache));
         ArrayView<float> qRow = Own(q, Op, nameof(q)).View.SubView(row * qDim, qDim);
         ArrayView<float> kv = Own(kCache, Op, nameof(kCache)).View, vv = Own(vCache, Op, nameof(vCache)).View;
-        _kernels.RopeAndStore(Count(qPairs + kPairs + kvDim, Op), qRow, Own(k, Op, nameof(k)).View.SubView(row * kvDim, kvDim),
+        _kernels.RopeAndStore(Count(qPairs + kPairs + ((long)shape.KvHeads * (headDim - rotaryDim)) + kvDim, Op), qRow, Own(k, Op, nameof(k)).View.SubView(row * kvDim, kvDim),
             Own(v, Op, nameof(v)).View.SubView(row * kvDim, kvDim), Own(cos, Op, nameof(cos)).View, Own(sin, Op, nameof(sin)).View, kv, vv,
-            qPairs, kPairs, shape.Heads, shape.KvHeads, headDim, shape.StartPos, inCache.StartPos);
+            1, shape.Heads, shape.KvHeads, headDim, rotaryDim, shape.StartPos, inCache.StartPos);
         LaunchAttention(qRow, kv, vv, Own(output, Op, nameof(output)).View.SubView(row * qDim, qDim), inCache);
     }
 
     /// <inheritdoc/>
-    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
+    public void Rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int rotaryDim, int startPos)
     {
         Require(BackendOp.Rope);
-        int count = RopePairs("Rope", x, nameof(x), cos, sin, rows, heads, headDim, startPos);
+        int count = RopePairs("Rope", x, nameof(x), cos, sin, rows, heads, headDim, rotaryDim, startPos);
         if (count > 0)
         {
             _kernels.Rope(count, Own(x, "Rope", nameof(x)).View, Own(cos, "Rope", nameof(cos)).View, Own(sin, "Rope", nameof(sin)).View,
-                heads, headDim, startPos);
+                heads, headDim, rotaryDim, startPos);
         }
     }
 
@@ -359,14 +360,15 @@ public sealed partial class IlgpuBackend
     // ---- checks --------------------------------------------------------------------------------------------
 
     /// <summary>Checks a RoPE over x [rows, heads·headDim] (named <paramref name="xName"/> in messages) and the tables it reads; returns its rotation pairs.</summary>
-    private static int RopePairs(string op, DeviceBuffer x, string xName, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int startPos)
+    private static int RopePairs(string op, DeviceBuffer x, string xName, DeviceBuffer cos, DeviceBuffer sin, int rows, int heads, int headDim, int rotaryDim, int startPos)
     {
-        if (headDim % 2 != 0 || headDim <= 0 || startPos < 0)
+        if (headDim % 2 != 0 || headDim <= 0 || rotaryDim % 2 != 0 || rotaryDim <= 0 || rotaryDim > headDim || startPos < 0)
         {
-            throw new ArgumentException(FormattableString.Invariant($"{op}: headDim must be even and positive and startPos ≥ 0, got headDim {headDim}, startPos {startPos}"));
+            throw new ArgumentException(FormattableString.Invariant(
+                $"{op}: headDim must be even and positive, rotaryDim even in 2..headDim and startPos ≥ 0, got headDim {headDim}, rotaryDim {rotaryDim}, startPos {startPos}"));
         }
-        int pairs = Count((long)rows * heads * (headDim / 2), op);
-        long table = (long)(startPos + rows) * (headDim / 2);
+        int pairs = Count((long)rows * heads * (rotaryDim / 2), op);
+        long table = (long)(startPos + rows) * (rotaryDim / 2);
         Need(x, (long)rows * heads * headDim, op, xName);
         Need(cos, table, op, nameof(cos));
         Need(sin, table, op, nameof(sin));

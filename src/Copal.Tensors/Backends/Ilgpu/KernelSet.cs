@@ -43,7 +43,7 @@ internal sealed class KernelSet
         AddBias = Load(a, "AddBias", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.AddBias));
         SiluMul = Load(a, "SiluMul", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul));
         Add = Load(a, "Add", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add));
-        Rope = Load(a, "Rope", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ElementwiseKernels.Rope));
+        Rope = Load(a, "Rope", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(ElementwiseKernels.Rope));
         RmsNorm = Load(a, "RmsNorm", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(NormKernels.RmsNorm));
         AddRmsNorm = Load(a, "AddRmsNorm", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(NormKernels.AddRmsNorm));
         RopeAndStore = Load(a, "RopeAndStore", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int, int>(ElementwiseKernels.RopeAndStore));
@@ -100,7 +100,7 @@ internal sealed class KernelSet
     public Action<Index1D, ArrayView<float>, ArrayView<float>, int> AddBias { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> SiluMul { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> Add { get; }
-    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> Rope { get; }
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> Rope { get; }
     public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> RmsNorm { get; }
     public Action<KernelConfig, ArrayView<float>, int, int> Softmax { get; }
     public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> AddRmsNorm { get; }

@@ -131,7 +131,7 @@ public sealed unsafe class CpuBackendTests : IDisposable
         var tables = RopeTables.Build(maxPos, headDim, 10000, null);
         float[] q = Rand.Floats(rows * heads * headDim, 1);
         using DeviceBuffer bq = Up(q), cos = Up(tables.Cos), sin = Up(tables.Sin);
-        _backend.Rope(bq, cos, sin, rows, heads, headDim, startPos);
+        _backend.Rope(bq, cos, sin, rows, heads, headDim, headDim, startPos);
         float[] expected = (float[])q.Clone();
         for (int r = 0; r < rows; r++)
         {

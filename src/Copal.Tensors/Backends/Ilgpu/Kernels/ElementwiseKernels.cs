@@ -27,43 +27,54 @@ internal static class ElementwiseKernels
     }
 
     /// <summary>
-    /// Rotary embedding in place, Hugging Face rotate-half layout: element p of a head pairs with p + headDim/2,
-    /// (a, b) → (a·cos − b·sin, b·cos + a·sin) at position startPos + row. One thread per pair.
+    /// Rotary embedding in place, Hugging Face rotate-half layout over a head's first rotaryDim elements: element
+    /// p &lt; rotaryDim/2 pairs with p + rotaryDim/2, (a, b) → (a·cos − b·sin, b·cos + a·sin) at position
+    /// startPos + row; the rest of the head is left alone. One thread per pair.
     /// </summary>
-    public static void Rope(Index1D i, ArrayView<float> x, ArrayView<float> cos, ArrayView<float> sin, int heads, int headDim, int startPos) =>
-        RotatePair(i, x, cos, sin, heads, headDim, startPos);
+    public static void Rope(Index1D i, ArrayView<float> x, ArrayView<float> cos, ArrayView<float> sin, int heads, int headDim, int rotaryDim, int startPos) =>
+        RotatePair(i, x, cos, sin, heads, headDim, rotaryDim, startPos);
 
     /// <summary>
-    /// A layer's attention inputs in one launch (<see cref="IBackend.RopeAndStore"/>). Threads [0, qPairs) rotate q's
-    /// pairs, the next kPairs threads rotate k's and write both elements to kCache too, and the rest copy v's elements
-    /// into vCache; the rows are rotated at positions startPos.., and k or v element e goes to cacheRow · kvDim + e
-    /// (cacheRow = startPos, or less where a sliding-window cache has dropped its first positions).
+    /// A layer's attention inputs in one launch (<see cref="IBackend.RopeAndStore"/>) for <paramref name="rows"/> rows.
+    /// Threads [0, qPairs) rotate q's pairs; the next kPairs threads rotate k's and write both elements to kCache
+    /// too; the next kPass threads copy the elements of k past rotaryDim (none unless RoPE turns part of each head)
+    /// to kCache; the rest copy v's elements into vCache. The rows are rotated at positions startPos.., and k or v
+    /// element e goes to cacheRow · kvDim + e (cacheRow = startPos, or less where a sliding-window cache has dropped
+    /// its first positions).
     /// </summary>
     public static void RopeAndStore(Index1D i, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> cos, ArrayView<float> sin,
-        ArrayView<float> kCache, ArrayView<float> vCache, int qPairs, int kPairs, int heads, int kvHeads, int headDim, int startPos, int cacheRow)
+        ArrayView<float> kCache, ArrayView<float> vCache, int rows, int heads, int kvHeads, int headDim, int rotaryDim, int startPos, int cacheRow)
     {
         long cacheBase = (long)cacheRow * kvHeads * headDim;
+        int half = rotaryDim / 2, pass = headDim - rotaryDim;
+        int qPairs = rows * heads * half, kPairs = rows * kvHeads * half, kPass = rows * kvHeads * pass;
         if (i < qPairs)
         {
-            RotatePair(i, q, cos, sin, heads, headDim, startPos);
+            RotatePair(i, q, cos, sin, heads, headDim, rotaryDim, startPos);
         }
         else if (i < qPairs + kPairs)
         {
-            long a = RotatePair(i - qPairs, k, cos, sin, kvHeads, headDim, startPos), b = a + (headDim / 2);
+            long a = RotatePair(i - qPairs, k, cos, sin, kvHeads, headDim, rotaryDim, startPos), b = a + half;
             kCache[cacheBase + a] = k[a];
             kCache[cacheBase + b] = k[b];
         }
+        else if (i < qPairs + kPairs + kPass)
+        {
+            int p = i - qPairs - kPairs;
+            long e = ((long)(p / pass) * headDim) + rotaryDim + (p % pass);
+            kCache[cacheBase + e] = k[e];
+        }
         else
         {
-            int e = i - qPairs - kPairs;
+            int e = i - qPairs - kPairs - kPass;
             vCache[cacheBase + e] = v[e];
         }
     }
 
-    /// <summary>Rotates pair <paramref name="pairIndex"/> of x (rows × heads × headDim/2 pairs) in place; returns its first element's index.</summary>
-    private static long RotatePair(int pairIndex, ArrayView<float> x, ArrayView<float> cos, ArrayView<float> sin, int heads, int headDim, int startPos)
+    /// <summary>Rotates pair <paramref name="pairIndex"/> of x (rows × heads × rotaryDim/2 pairs) in place; returns its first element's index.</summary>
+    private static long RotatePair(int pairIndex, ArrayView<float> x, ArrayView<float> cos, ArrayView<float> sin, int heads, int headDim, int rotaryDim, int startPos)
     {
-        int half = headDim / 2;
+        int half = rotaryDim / 2;
         int pair = pairIndex % half;
         int rowHead = pairIndex / half;
         int row = rowHead / heads;
