@@ -144,7 +144,11 @@ public sealed class BatchedDecodingTests : IDisposable
             BeforeDecodeStep = () =>
             {
                 EngineStatistics s = statistics.Task.GetAwaiter().GetResult();
-                SpinWait.SpinUntil(() => s.Started == s_prompts.Length);
+                // Bounded: a request that failed before it was queued must fail the test, not hang it.
+                if (!SpinWait.SpinUntil(() => s.Started == s_prompts.Length, TimeSpan.FromMinutes(1)))
+                {
+                    throw new TimeoutException($"only {s.Started} of {s_prompts.Length} requests were queued");
+                }
             },
         };
         using var engine = new InferenceEngine(model, tokenizer, options);

@@ -48,6 +48,33 @@ public sealed class ModelSharingTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on a thread of its own and returns once that thread has finished or is blocked
+    /// (behind the model's run lock, here): a fixed delay could open the gate before the thread even reached the lock,
+    /// and the test would pass whatever the lock did.
+    /// </summary>
+    private static Thread StartAndWaitUntilBlocked(Action work, List<Exception> errors)
+    {
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                work();
+            }
+            catch (Exception e)
+            {
+                lock (errors)
+                {
+                    errors.Add(e);
+                }
+            }
+        });
+        thread.Start();
+        Assert.True(SpinWait.SpinUntil(() => !thread.IsAlive || thread.ThreadState.HasFlag(ThreadState.WaitSleepJoin), TimeSpan.FromMinutes(1)),
+            "the thread neither finished nor blocked");
+        return thread;
+    }
+
     [Fact]
     public async Task The_rope_tables_grow_only_between_forward_passes_and_a_pass_computes_what_it_does_alone()
     {
@@ -67,11 +94,13 @@ public sealed class ModelSharingTests : IDisposable
         Task pass = Task.Run(() => model.Forward(state, tokens, 0, LogitsMode.Last, holder));
         Assert.True(holder.Inside.Wait(TimeSpan.FromMinutes(1)), "the pass never reached its first layer");
         // Another caller's state for the whole context: its RoPE tables would replace the ones the held pass reads.
-        Task grow = Task.Run(() => model.CreateState(1, 1 << 12).Dispose());
-        bool grewDuringThePass = await Task.WhenAny(grow, Task.Delay(500)) == grow;
+        var errors = new List<Exception>();
+        Thread grow = StartAndWaitUntilBlocked(() => model.CreateState(1, 1 << 12).Dispose(), errors);
+        bool grewDuringThePass = !grow.IsAlive;
         holder.Go.Set();
         await pass;
-        await grow;
+        grow.Join();
+        Assert.Empty(errors);
         Assert.True(holder.HeldTheLock, "the pass ran without the model's run lock");
         Assert.False(grewDuringThePass, "the RoPE tables were replaced while a forward pass was in flight");
         Assert.Equal(alone, model.ReadLogits(state));
@@ -90,19 +119,16 @@ public sealed class ModelSharingTests : IDisposable
         Task pass = Task.Run(() => model.Forward(state, [1, 2, 3, 4], 0, LogitsMode.Last, holder));
         Assert.True(holder.Inside.Wait(TimeSpan.FromMinutes(1)), "the pass never reached its first layer");
         // Both wait behind the held pass; whichever runs first, the weights are never read after they are freed.
-        Task head = Task.Run(() => model.Head(other, other.Hidden, 1));
-        Task dispose = Task.Run(model.Dispose);
+        var errors = new List<Exception>();
+        Thread head = StartAndWaitUntilBlocked(() => model.Head(other, other.Hidden, 1), errors);
+        Thread dispose = StartAndWaitUntilBlocked(model.Dispose, errors);
+        Assert.True(head.IsAlive && dispose.IsAlive, "the head or the dispose did not wait behind the pass in flight");
         holder.Go.Set();
         await pass;
-        await dispose;
-        try
-        {
-            await head;
-        }
-        catch (ObjectDisposedException e)
-        {
-            Assert.Equal(typeof(LlamaModel).FullName, e.ObjectName);
-        }
+        dispose.Join();
+        head.Join();
+        // The head ran before the dispose, or found the model disposed; nothing else may have gone wrong.
+        Assert.All(errors, e => Assert.Equal(typeof(LlamaModel).FullName, Assert.IsType<ObjectDisposedException>(e).ObjectName));
         Assert.Equal(typeof(LlamaModel).FullName, Assert.Throws<ObjectDisposedException>(() => model.Head(other, other.Hidden, 1)).ObjectName);
     }
 }

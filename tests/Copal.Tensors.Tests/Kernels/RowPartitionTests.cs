@@ -102,7 +102,8 @@ public class RowPartitionTests
     private static long LeastAllocatedWithoutGc(Action work)
     {
         long least = long.MaxValue;
-        for (int attempt = 0; attempt < 50 && least != 0; attempt++)
+        // Up to 500 windows of about a millisecond: other test classes' threads may start a GC in any one of them.
+        for (int attempt = 0; attempt < 500 && least != 0; attempt++)
         {
             int collections = GC.CollectionCount(0);
             long before = GC.GetAllocatedBytesForCurrentThread();
@@ -113,7 +114,7 @@ public class RowPartitionTests
                 least = Math.Min(least, allocated);
             }
         }
-        Assert.True(least != long.MaxValue, "every one of 50 measurement windows saw a GC");
+        Assert.True(least != long.MaxValue, "every one of 500 measurement windows saw a GC");
         return least;
     }
 }

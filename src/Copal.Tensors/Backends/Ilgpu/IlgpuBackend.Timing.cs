@@ -6,8 +6,9 @@ namespace Copal.Tensors.Backends.Ilgpu;
 
 /// <summary>
 /// Device-side timing (<see cref="IDeviceTimer"/>) from ILGPU's profiling markers: CUDA events, OpenCL event
-/// profiling, timestamps on the CPU accelerator. The CPU accelerator runs each launch to its end before returning,
-/// so it needs no hold and its time is the host's.
+/// profiling. The CPU accelerator runs each launch to its end before returning, so it needs no hold and its time is
+/// the host's, taken from the monotonic <see cref="Stopwatch"/>: its profiling markers read the wall clock
+/// (DateTime.UtcNow), which a clock step (NTP, a resumed VM) can move backwards, giving a span of zero or less.
 /// </summary>
 public sealed partial class IlgpuBackend : IDeviceTimer
 {
@@ -49,7 +50,8 @@ public sealed partial class IlgpuBackend : IDeviceTimer
             using ProfilingMarker end = _stream.AddProfilingMarker();
             double issued = Stopwatch.GetElapsedTime(_issueStart).TotalSeconds;
             end.Synchronize();
-            double seconds = end.MeasureFrom(start).TotalSeconds;
+            // Launches not queued ran as they were issued: the span is the host's time since Begin.
+            double seconds = LaunchesAreQueued ? end.MeasureFrom(start).TotalSeconds : Stopwatch.GetElapsedTime(_issueStart).TotalSeconds;
             // The hold started no earlier than _issueStart, so issuing that ended within it ended before the device
             // reached the start marker.
             bool covered = !LaunchesAreQueued || issued < _holdSeconds;
