@@ -178,6 +178,12 @@ public sealed class SparseExecutionTests : IDisposable
         string back = Path.Combine(_root, "dense");
         Assert.Equal(0, CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false).NegativeZeros);
         CheckpointCompactor.Densify(compact, back, overwrite: false);
+        // Densify reads no more of a config than the layout to write in: weights alone densify too.
+        string bare = Path.Combine(_root, "bare"), bareBack = Path.Combine(_root, "bare-dense");
+        Directory.CreateDirectory(bare);
+        File.Copy(Path.Combine(compact, SafetensorsCheckpoint.SingleFileName), Path.Combine(bare, SafetensorsCheckpoint.SingleFileName));
+        CheckpointCompactor.Densify(bare, bareBack, overwrite: false);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(back, SafetensorsCheckpoint.SingleFileName)), File.ReadAllBytes(Path.Combine(bareBack, SafetensorsCheckpoint.SingleFileName)));
         using (var a = SafetensorsCheckpoint.Open(pruned))
         using (var b = SafetensorsCheckpoint.Open(back))
         {

@@ -33,6 +33,45 @@ public sealed class EngineTests
     }
 
     /// <summary>
+    /// Tokens the scheduler chose before the caller cancelled wait in the stream's channel; the next read must not
+    /// hand them out. The engine is held at its 16th decode step while tokens pile up, so several are buffered when
+    /// the token is cancelled.
+    /// </summary>
+    [Fact]
+    public async Task A_cancelled_stream_hands_out_none_of_the_tokens_already_chosen()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        int steps = 0;
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions
+        {
+            BeforeDecodeStep = () =>
+            {
+                if (++steps >= 16)
+                {
+                    gate.Wait(TimeSpan.FromMinutes(1));
+                }
+            },
+        });
+        using var cancel = new CancellationTokenSource();
+        IAsyncEnumerator<CompletionChunk> chunks = engine.StreamAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 400 }, cancel.Token)
+            .GetAsyncEnumerator(cancel.Token);
+        try
+        {
+            Assert.True(await chunks.MoveNextAsync());
+            Assert.True(SpinWait.SpinUntil(() => engine.Statistics.Tokens >= 8, TimeSpan.FromMinutes(1)), "the engine chose no more tokens");
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await chunks.MoveNextAsync());
+        }
+        finally
+        {
+            gate.Set();
+            await chunks.DisposeAsync();
+        }
+        Assert.True(SpinWait.SpinUntil(() => engine.Statistics.Cancelled == 1, TimeSpan.FromMinutes(1)), "the generation went on");
+    }
+
+    /// <summary>
     /// A request cancelled during its prefill stops it after the chunk in flight (128 prompt tokens), so a request
     /// behind it waits no longer for a prefill nobody wants. Counted by the backend's embedding lookups (one per
     /// forward chunk), not timed.

@@ -12,7 +12,7 @@ public readonly record struct ReplyPieces(string Reasoning, string Content)
 /// <summary>
 /// Splits a reply streamed piece by piece into reasoning and content at the <c>&lt;think&gt;</c> and <c>&lt;/think&gt;</c>
 /// tags that Qwen3, QwQ and the DeepSeek-R1 family write, as vLLM's and SGLang's reasoning parsers do. The reasoning
-/// starts either in the prompt (a template that opens the tag for the model, as DeepSeek-R1's does) or with a
+/// starts either at the end of the prompt (a template that opens the tag for the model, as DeepSeek-R1's does) or with a
 /// <c>&lt;think&gt;</c> the reply opens with; it ends at <c>&lt;/think&gt;</c>, or with the reply if the model never
 /// closed it. A reply that opens with anything else is all content, unchanged. The tags themselves and the
 /// whitespace right after each are left out. A tag split across pieces is held back until the next piece decides it.
@@ -38,11 +38,15 @@ public sealed class ThinkTagSplitter
     // Whitespace right after a tag is left out, up to the section's first other character.
     private bool _trimLeading;
 
-    /// <summary>A splitter for a reply to <paramref name="prompt"/>: already in the reasoning when the prompt left a tag open.</summary>
+    /// <summary>
+    /// A splitter for a reply to <paramref name="prompt"/>: already in the reasoning when the prompt ends by opening
+    /// the tag (after whitespace), as DeepSeek-R1's and QwQ's templates end theirs. A tag elsewhere in the prompt, a
+    /// user asking about it, opens nothing.
+    /// </summary>
     public ThinkTagSplitter(string prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        bool opened = prompt.LastIndexOf(OpenTag, StringComparison.Ordinal) > prompt.LastIndexOf(CloseTag, StringComparison.Ordinal);
+        bool opened = prompt.TrimEnd().EndsWith(OpenTag, StringComparison.Ordinal);
         _section = opened ? Section.Reasoning : Section.Start;
         _trimLeading = opened;
     }

@@ -228,7 +228,8 @@ public sealed record LlamaConfig
             HeadDim = headDim,
             VocabSize = vocab,
             MaxPositionEmbeddings = maxPositions,
-            RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? 1e-6,
+            // Phi3Config's default is 1e-5; LlamaConfig's, MistralConfig's and the Qwen configs' 1e-6.
+            RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? (phi3 ? 1e-5 : 1e-6),
             RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
             RopeScaling = r.RopeScaling(maxPositions, rotaryDim / 2),
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,

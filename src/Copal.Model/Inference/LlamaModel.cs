@@ -143,7 +143,7 @@ public sealed class LlamaModel : IDisposable
                 // the allocations themselves can tell.
                 DeviceFit.Require(backend, checkpoint.Tensors, directory);
             }
-            progress?.Report($"weights: {Plural.Of(checkpoint.Tensors.Count, "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, " +
+            progress?.Report($"weights: {Plural.Of(checkpoint.Files.Sum(f => f.Tensors.Count), "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, " +
                 $"{(copyWeights ? "copied into memory in the kernels' layout" : weightsResidence == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}");
             if (!allowNonFinite)
             {

@@ -96,7 +96,8 @@ public static unsafe class CheckpointCompactor
     /// </summary>
     public static CompactReport Densify(string input, string output, bool overwrite, CancellationToken cancellationToken = default)
     {
-        using SafetensorsCheckpoint source = ModelCheckpoint.Open(input, cancellationToken: cancellationToken);
+        // Compact files hold every projection apart, under its own name: read as they are.
+        using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
         var metadata = source.MergedMetadata();
         var sparseNames = SparseTensorCodec.SparseNames(metadata).ToList();
         Func<string, TensorView?> lookup = name => source.TryGet(name, out TensorView v) ? v : null;
@@ -139,7 +140,7 @@ public static unsafe class CheckpointCompactor
                 }
             }
             // Dense again, in the layout the architecture stores: a Phi-3's projections fused as Hugging Face reads them.
-            List<WrittenTensor> written = StoredLayout.For(LlamaConfig.Load(input), tensors);
+            List<WrittenTensor> written = StoredLayout.For(FusingConfig(input), tensors);
             return Write(input, output, overwrite, [.. written.Select(w => new TensorSpec(w.Name, w.DType, w.Shape))], metadata, source, matrices.Count,
                 $"{input}: the checkpoint is not compact (no {SparseTensorCodec.MetadataPrefix}* entry): there is nothing to densify", writer =>
             {
@@ -172,6 +173,22 @@ public static unsafe class CheckpointCompactor
             {
                 m.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// The config whose layout densify writes in: the folder's, where it has one Copal reads; else null, the tensors as
+    /// they are (densify needs no more of a config than that, and copies it unchanged).
+    /// </summary>
+    private static LlamaConfig? FusingConfig(string input)
+    {
+        try
+        {
+            return File.Exists(Path.Combine(input, "config.json")) ? LlamaConfig.Load(input) : null;
+        }
+        catch (ModelConfigException)
+        {
+            return null;
         }
     }
 

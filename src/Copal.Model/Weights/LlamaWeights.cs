@@ -167,7 +167,7 @@ public sealed class LlamaWeights : IDisposable
             TensorView view = Require(name);
             if (view.Rank != 2 || view.Shape[0] != rows || view.Shape[1] != cols)
             {
-                throw new ModelLoadException($"{source}: tensor '{name}' has shape {view.ShapeString}, expected [{rows}, {cols}]");
+                throw new ModelLoadException($"{source}: tensor {ModelCheckpoint.Describe(config, name)} has shape {view.ShapeString}, expected [{rows}, {cols}]");
             }
             if (!view.DType.IsWeightFloat())
             {
@@ -196,6 +196,6 @@ public sealed class LlamaWeights : IDisposable
         }
 
         private TensorView Require(string name) =>
-            lookup(name) ?? throw new ModelLoadException($"{source}: tensor '{name}' is missing (config: {config.Architecture}, {config.NumLayers} layers)");
+            lookup(name) ?? throw new ModelLoadException($"{source}: tensor {ModelCheckpoint.Describe(config, name)} is missing (config: {config.Architecture}, {config.NumLayers} layers)");
     }
 }

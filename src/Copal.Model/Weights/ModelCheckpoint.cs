@@ -36,6 +36,29 @@ public static class ModelCheckpoint
     public static SafetensorsCheckpoint Open(string directory, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default) =>
         Open(directory, LlamaConfig.Load(directory), residence, cancellationToken);
 
+    /// <summary>
+    /// A tensor's name for a message: <c>'name'</c>, and where the architecture fuses it, the rows of the stored
+    /// tensor that hold it, e.g. <c>'model.layers.1.self_attn.k_proj.weight' (rows 3072..4095 of
+    /// 'model.layers.1.self_attn.qkv_proj.weight' as Phi3ForCausalLM stores it)</c>.
+    /// </summary>
+    public static string Describe(LlamaConfig config, string name)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.FusedProjections && LlamaTensorNames.TryParseLinear(name, out int layer, out LinearId id) && id is not (LinearId.OProj or LinearId.DownProj))
+        {
+            (string fused, int first, int rows) = id switch
+            {
+                LinearId.QProj => (LlamaTensorNames.FusedQkv(layer), 0, config.QDim),
+                LinearId.KProj => (LlamaTensorNames.FusedQkv(layer), config.QDim, config.KvDim),
+                LinearId.VProj => (LlamaTensorNames.FusedQkv(layer), config.QDim + config.KvDim, config.KvDim),
+                LinearId.GateProj => (LlamaTensorNames.FusedGateUp(layer), 0, config.IntermediateSize),
+                _ => (LlamaTensorNames.FusedGateUp(layer), config.IntermediateSize, config.IntermediateSize),
+            };
+            return FormattableString.Invariant($"'{name}' (rows {first}..{first + rows - 1} of '{fused}' as {config.Architecture} stores it)");
+        }
+        return $"'{name}'";
+    }
+
     private static void Split(SafetensorsCheckpoint checkpoint, LlamaConfig config)
     {
         for (int layer = 0; layer < config.NumLayers; layer++)
@@ -77,15 +100,14 @@ public static class StoredLayout
     /// <summary>
     /// The tensors to write for <paramref name="tensors"/> (name, dtype, shape, in the order read): each as it is, except
     /// on an architecture with fused projections, where a layer's q, k, v (and gate, up) become one tensor at the place
-    /// of the first of them.
+    /// of the first of them. A null <paramref name="config"/> writes every tensor as it is.
     /// </summary>
     /// <exception cref="ArgumentException">Only some parts of a fused tensor are there, or they differ in dtype or columns.</exception>
-    public static List<WrittenTensor> For(LlamaConfig config, IEnumerable<(string Name, DType DType, long[] Shape)> tensors)
+    public static List<WrittenTensor> For(LlamaConfig? config, IEnumerable<(string Name, DType DType, long[] Shape)> tensors)
     {
-        ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(tensors);
         var list = tensors.ToList();
-        if (!config.FusedProjections)
+        if (config is not { FusedProjections: true })
         {
             return [.. list.Select(t => new WrittenTensor(t.Name, t.DType, t.Shape, [t.Name]))];
         }

@@ -66,7 +66,8 @@ public sealed class CopalState
     private bool _unsaved;
     // Why the state cannot be used again (null while it can).
     private string? _spent;
-    // The model folder whose hash was last found equal to ParentHash (full path): a run on it need not hash it again.
+    // The fingerprint of the model folder whose hash was last found equal to ParentHash: a run on that folder, its
+    // files unchanged, need not hash it again.
     private string? _parentCheckedAt;
 
     /// <summary>A new, empty state for a run from the dense parent with hash <paramref name="parentHash"/>.</summary>
@@ -113,20 +114,44 @@ public sealed class CopalState
     /// <exception cref="CopalStateException">The folder's hash is not <see cref="ParentHash"/>.</exception>
     internal void RequireParent(string modelDirectory, string what, CancellationToken cancellationToken)
     {
-        string full = Path.GetFullPath(modelDirectory);
-        if (string.Equals(full, _parentCheckedAt, StringComparison.Ordinal))
+        string fingerprint = Fingerprint(modelDirectory);
+        if (string.Equals(fingerprint, _parentCheckedAt, StringComparison.Ordinal))
         {
             return;
         }
         RequireParentHash(Continual.ParentHash.Compute(modelDirectory, cancellationToken), modelDirectory, what);
-        _parentCheckedAt = full;
+        _parentCheckedAt = fingerprint;
     }
 
     /// <summary>Records that <paramref name="modelDirectory"/> was hashed just now and has <see cref="ParentHash"/>.</summary>
     internal void ParentHashedAt(string modelDirectory, string hash)
     {
         RequireParentHash(hash, modelDirectory, "the model");
-        _parentCheckedAt = Path.GetFullPath(modelDirectory);
+        _parentCheckedAt = Fingerprint(modelDirectory);
+    }
+
+    /// <summary>
+    /// What the parent hash reads, cheaply: the folder (links resolved) and each of its config.json and weight files
+    /// with the file it resolves to, its length and its last write time. A file replaced, rewritten or linked
+    /// elsewhere changes it; the hash is then computed again.
+    /// </summary>
+    private static string Fingerprint(string modelDirectory)
+    {
+        var folder = new DirectoryInfo(Path.GetFullPath(modelDirectory));
+        string real = folder.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? folder.FullName;
+        var text = new System.Text.StringBuilder(real);
+        foreach (string file in Directory.GetFiles(real).Order(StringComparer.Ordinal))
+        {
+            string name = Path.GetFileName(file);
+            if (name == "config.json" || name.EndsWith(".safetensors", StringComparison.Ordinal) || name.EndsWith(".json", StringComparison.Ordinal))
+            {
+                var info = new FileInfo(file);
+                FileInfo target = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
+                text.Append('|').Append(name).Append('>').Append(target.FullName).Append(':').Append(target.Length)
+                    .Append(':').Append(target.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture));
+            }
+        }
+        return text.ToString();
     }
 
     private void RequireParentHash(string hash, string modelDirectory, string what)

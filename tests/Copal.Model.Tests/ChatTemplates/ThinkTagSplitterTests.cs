@@ -13,6 +13,8 @@ public sealed class ThinkTagSplitterTests
         { "<|im_start|>assistant\n<think>\n\n</think>\n\n", "Hello!", "", "Hello!" },
         // DeepSeek-R1's template opens the tag in the prompt.
         { "<｜Assistant｜><think>\n", "Let me see.</think>Four.", "Let me see.", "Four." },
+        // A tag the conversation mentions opens nothing: only one the template ends the prompt with does.
+        { "<|im_start|>user\nWhat does <think> do?<|im_end|>\n<|im_start|>assistant\n", "It marks thoughts.", "", "It marks thoughts." },
         // Never closed (max_tokens mid-thought): all reasoning.
         { "<｜Assistant｜><think>\n", "Still thinking about it", "Still thinking about it", "" },
         { "", "  <think>a</think>", "a", "" },

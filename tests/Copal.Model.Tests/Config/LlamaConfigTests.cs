@@ -148,7 +148,9 @@ public class LlamaConfigTests
         Assert.True(c.FusedProjections);
         Assert.Null(c.SlidingWindow);
         Assert.Equal(c.HeadDim, c.RotaryDim);
+        Assert.Equal(1e-5, c.RmsNormEps); // Phi3Config's default, where LlamaConfig's is 1e-6
         Assert.False(LlamaConfig.Parse(Minimal, "config.json").FusedProjections);
+        Assert.Equal(1e-6, LlamaConfig.Parse(Minimal, "config.json").RmsNormEps);
         LlamaConfig mini = LlamaConfig.Parse(json.TrimEnd().TrimEnd('}') + ", \"sliding_window\": 2047, \"partial_rotary_factor\": 1.0}", "config.json");
         Assert.Equal((2047, "0,1,2,3,4"), (mini.SlidingWindow, string.Join(',', mini.SlidingWindowLayers)));
     }

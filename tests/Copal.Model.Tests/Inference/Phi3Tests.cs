@@ -147,6 +147,32 @@ public sealed class Phi3Tests : IDisposable
     }
 
     [Fact]
+    public void A_missing_projection_is_named_with_the_fused_tensor_and_rows_that_hold_it()
+    {
+        string dir = Write("Phi3ForCausalLM");
+        LlamaConfig c = LlamaConfig.Load(dir);
+        // Layer 1's qkv_proj under another name, as a damaged or mislabelled export would hold it.
+        string file = Path.Combine(dir, SafetensorsCheckpoint.SingleFileName), renamed = file + ".renamed";
+        using (SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(dir))
+        {
+            static string Name(string n) => n == LlamaTensorNames.FusedQkv(1) ? "model.layers.1.self_attn.qkv.weight" : n;
+            using SafetensorsWriter writer = SafetensorsWriter.Create(renamed, [.. source.Tensors.Select(t => new TensorSpec(Name(t.Name), t.DType, t.Shape))]);
+            foreach (TensorView t in source.Tensors)
+            {
+                writer.Write(Name(t.Name), t.Bytes);
+            }
+            writer.Commit();
+        }
+        File.Move(renamed, file, overwrite: true);
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(dir, _backend).Dispose());
+        Assert.Contains($"tensor '{LlamaTensorNames.Linear(1, LinearId.QProj)}' (rows 0..{c.QDim - 1} of '{LlamaTensorNames.FusedQkv(1)}' as Phi3ForCausalLM stores it) is missing",
+            e.Message, StringComparison.Ordinal);
+        Assert.Equal($"'{LlamaTensorNames.Linear(0, LinearId.UpProj)}' (rows {c.IntermediateSize}..{(2 * c.IntermediateSize) - 1} of '{LlamaTensorNames.FusedGateUp(0)}' as Phi3ForCausalLM stores it)",
+            ModelCheckpoint.Describe(c, LlamaTensorNames.Linear(0, LinearId.UpProj)));
+        Assert.Equal($"'{LlamaTensorNames.Linear(0, LinearId.OProj)}'", ModelCheckpoint.Describe(c, LlamaTensorNames.Linear(0, LinearId.OProj)));
+    }
+
+    [Fact]
     public void A_fused_tensor_of_the_wrong_height_is_refused_naming_it_and_both_heights()
     {
         string dir = Write("Phi3ForCausalLM");

@@ -121,5 +121,34 @@ public sealed class PruneJobGuardTests : IDisposable
         Assert.Equal(2, CopalState.Load(outDir).Datasets.Count);
     }
 
+    /// <summary>
+    /// The check is not fooled by a folder whose files change under the same path between two runs of one state: its
+    /// memo holds each file's length and time, so the changed parent is hashed again and refused.
+    /// </summary>
+    [Fact]
+    public void A_parent_folder_changed_between_two_runs_of_one_state_is_hashed_again_and_refused()
+    {
+        using var backend = new CpuBackend(threads: 1);
+        string parent = TestData.CopyOfStories260K(Path.Combine(_temp, "parent"));
+        CalibrationSet first = Calibration(0);
+        CopalState state = CopalRun.StartOrResume(parent, null, new CopalOptionChoices(), s_half);
+        PruneJob.Run(new PruneRequest(parent, Path.Combine(_temp, "step1"), new CopalPruner(state), new PruneOptions(s_half), first)
+        {
+            ExtraFiles = CopalRun.StateFiles(state, first, s_half),
+        }, backend);
+
+        // Another model under the same path: the config says the same with one more space.
+        string config = Path.Combine(parent, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config) + " ");
+        CalibrationSet second = Calibration(1);
+        string outDir = Path.Combine(_temp, "step2");
+        CopalStateException e = Assert.Throws<CopalStateException>(() => PruneJob.Run(new PruneRequest(parent, outDir, new CopalPruner(state), new PruneOptions(s_half), second)
+        {
+            ExtraFiles = CopalRun.StateFiles(state, second, s_half),
+        }, backend));
+        Assert.Contains($"has hash {ParentHash.Compute(parent)}", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }
