@@ -62,12 +62,7 @@ public sealed class PruneJobGuardTests : IDisposable
     {
         using var backend = new CpuBackend(threads: 1);
         string step1 = Path.Combine(_temp, "step1");
-        CalibrationSet first = Calibration(0);
-        CopalState state = CopalRun.StartOrResume(TestData.Stories260K, null, new CopalOptionChoices(), s_half);
-        PruneJob.Run(new PruneRequest(TestData.Stories260K, step1, new CopalPruner(state), new PruneOptions(s_half), first)
-        {
-            ExtraFiles = CopalRun.StateFiles(state, first, s_half),
-        }, backend);
+        FirstCopalStep(TestData.Stories260K, step1, backend);
         byte[] saved = File.ReadAllBytes(Path.Combine(step1, CopalState.TensorsFileName));
 
         CopalState resumed = CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half);
@@ -96,12 +91,7 @@ public sealed class PruneJobGuardTests : IDisposable
     {
         using var backend = new CpuBackend(threads: 1);
         string step1 = Path.Combine(_temp, "step1");
-        CalibrationSet first = Calibration(0);
-        CopalState state = CopalRun.StartOrResume(TestData.Stories260K, null, new CopalOptionChoices(), s_half);
-        PruneJob.Run(new PruneRequest(TestData.Stories260K, step1, new CopalPruner(state), new PruneOptions(s_half), first)
-        {
-            ExtraFiles = CopalRun.StateFiles(state, first, s_half),
-        }, backend);
+        FirstCopalStep(TestData.Stories260K, step1, backend);
 
         CopalState loaded = CopalState.Load(step1);
         CalibrationSet second = Calibration(1);
@@ -130,12 +120,7 @@ public sealed class PruneJobGuardTests : IDisposable
     {
         using var backend = new CpuBackend(threads: 1);
         string parent = TestData.CopyOfStories260K(Path.Combine(_temp, "parent"));
-        CalibrationSet first = Calibration(0);
-        CopalState state = CopalRun.StartOrResume(parent, null, new CopalOptionChoices(), s_half);
-        PruneJob.Run(new PruneRequest(parent, Path.Combine(_temp, "step1"), new CopalPruner(state), new PruneOptions(s_half), first)
-        {
-            ExtraFiles = CopalRun.StateFiles(state, first, s_half),
-        }, backend);
+        CopalState state = FirstCopalStep(parent, Path.Combine(_temp, "step1"), backend);
 
         // Another model under the same path: the config says the same with one more space.
         string config = Path.Combine(parent, "config.json");
@@ -148,6 +133,18 @@ public sealed class PruneJobGuardTests : IDisposable
         }, backend));
         Assert.Contains($"has hash {ParentHash.Compute(parent)}", e.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(outDir));
+    }
+
+    /// <summary>COPAL's first step on <paramref name="model"/> into <paramref name="outDir"/>, its state saved there; the state, ready for the next.</summary>
+    private static CopalState FirstCopalStep(string model, string outDir, CpuBackend backend)
+    {
+        CalibrationSet first = Calibration(0);
+        CopalState state = CopalRun.StartOrResume(model, null, new CopalOptionChoices(), s_half);
+        PruneJob.Run(new PruneRequest(model, outDir, new CopalPruner(state), new PruneOptions(s_half), first)
+        {
+            ExtraFiles = CopalRun.StateFiles(state, first, s_half),
+        }, backend);
+        return state;
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
