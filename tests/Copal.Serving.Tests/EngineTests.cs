@@ -1,3 +1,4 @@
+using Copal.Model.Config;
 using Copal.Model.Inference;
 using Copal.Model.Serving;
 using Copal.Model.Tokenization;
@@ -7,8 +8,12 @@ using Copal.Testing;
 namespace Copal.Serving.Tests;
 
 /// <summary>The completion API in process: leaving a stream early, request errors, max_tokens 0.</summary>
-public sealed class EngineTests
+public sealed class EngineTests : IDisposable
 {
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-engine-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
     [Fact]
     public async Task Leaving_a_stream_early_ends_its_generation_as_cancelled()
     {
@@ -30,6 +35,36 @@ public sealed class EngineTests
         Assert.True(SpinWait.SpinUntil(() => engine.Statistics.Cancelled == 1, TimeSpan.FromMinutes(1)), "the generation went on");
         Assert.Equal(0, engine.Statistics.Completed);
         Assert.Equal(1, engine.Statistics.Tokens);
+    }
+
+    /// <summary>
+    /// generation_config.json's eos_token_id ends a generation as config.json's does: instruct models list their
+    /// end-of-turn tokens there (Phi-3's &lt;|end|&gt;, Llama 3's &lt;|eot_id|&gt;), and transformers and vLLM stop at
+    /// them. Here it lists the fourth token the model chooses greedily, so the reply stops there.
+    /// </summary>
+    [Fact]
+    public async Task A_token_generation_config_lists_ends_the_generation()
+    {
+        string dir = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        using var backend = new CpuBackend();
+        int[] greedy;
+        using (InferenceEngine plain = InferenceEngine.Load(dir, backend))
+        {
+            greedy = [.. (await plain.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 12 })).TokenIds];
+        }
+        int stop = greedy[3];
+        Assert.DoesNotContain(stop, greedy[..3]);
+        File.WriteAllText(Path.Combine(dir, GenerationConfig.FileName), $"{{\"bos_token_id\": 1, \"eos_token_id\": [2, {stop}]}}");
+        using InferenceEngine engine = InferenceEngine.Load(dir, backend);
+        Assert.Contains(stop, engine.StopTokenIds);
+        CompletionResult r = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 12 });
+        Assert.Equal(greedy[..3], r.TokenIds); // the stop token itself is not part of the reply, as EOS is not
+        Assert.Equal(FinishReason.Stop, r.FinishReason);
+
+        // An id the vocabulary lacks is refused naming the file and the field.
+        File.WriteAllText(Path.Combine(dir, GenerationConfig.FileName), "{\"eos_token_id\": [2, 9999]}");
+        var e = Assert.Throws<ModelConfigException>(() => InferenceEngine.Load(dir, backend).Dispose());
+        Assert.Equal($"{Path.Combine(dir, GenerationConfig.FileName)}: field 'eos_token_id' must be a token id in 0..511 (vocab_size 512), found 9999", e.Message);
     }
 
     /// <summary>

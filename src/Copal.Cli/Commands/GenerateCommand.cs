@@ -90,11 +90,7 @@ internal static class GenerateCommand
             // The prompt must fit; -n is an upper bound, so generation stops (ContextFull) where the context ends.
             int context = ContextSizeOption.Resolve(p.GetValue(ctxSize), promptIds.Length, (long)promptIds.Length + n,
                 session.Model.Config.MaxPositionEmbeddings, bound => $"the prompt is {promptIds.Length} tokens, longer than {bound}", p.Typed(ctxSize));
-            var stops = new HashSet<int>(session.Model.Config.EosTokenIds);
-            if (session.Tokenizer.EosId is int eos)
-            {
-                stops.Add(eos);
-            }
+            HashSet<int> stops = StopTokens.Of(session.Model, session.Tokenizer);
             var stream = session.Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
             if (!asJson && !asChat)
             {

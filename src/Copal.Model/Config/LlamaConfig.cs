@@ -77,8 +77,9 @@ public sealed record LlamaConfig
     /// <summary>HF <c>bos_token_id</c>, or null when absent.</summary>
     public int? BosTokenId { get; init; }
     /// <summary>
-    /// HF <c>eos_token_id</c> (one id or a list), empty when absent: the stop ids to pass to <see cref="Generation.Generator.Generate"/>;
-    /// <see cref="Serving.InferenceEngine"/> stops at them and at the tokenizer's EOS.
+    /// HF <c>eos_token_id</c> (one id or a list), empty when absent. <see cref="Generation.StopTokens.Of"/> adds
+    /// generation_config.json's and the tokenizer's EOS: the stop ids <see cref="Serving.InferenceEngine"/> and
+    /// <c>copal generate</c> use.
     /// </summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     /// <summary>

@@ -41,11 +41,7 @@ public sealed class InferenceEngine : IDisposable
         ContextSize = options.ContextSize ?? modelContext;
         Options = options with { ContextSize = ContextSize, DecodableTokens = options.DecodableTokens ?? tokenizer.VocabSize };
         _ownsModel = ownsModel;
-        _stopIds = [.. model.Config.EosTokenIds];
-        if (tokenizer.EosId is int eos)
-        {
-            _stopIds.Add(eos);
-        }
+        _stopIds = StopTokens.Of(model, tokenizer);
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Source));
         _scheduler = new BatchScheduler(model, Options, Statistics);
     }
