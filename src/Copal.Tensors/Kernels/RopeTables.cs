@@ -59,27 +59,26 @@ public sealed class RopeTables
     /// </summary>
     public static RopeTables Build(int startPosition, int count, int rotaryDim, double theta, RopeScaling? scaling)
     {
-        int headDim = rotaryDim;
         ArgumentOutOfRangeException.ThrowIfNegative(startPosition);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if ((long)startPosition + count > (long)int.MaxValue + 1)
         {
             throw new ArgumentOutOfRangeException(nameof(count), count, $"positions {startPosition}.. exceed the int range");
         }
-        if (headDim <= 0 || headDim % 2 != 0)
+        if (rotaryDim <= 0 || rotaryDim % 2 != 0)
         {
-            throw new ArgumentException(FormattableString.Invariant($"headDim must be even and positive, got {headDim}"), nameof(headDim));
+            throw new ArgumentException(FormattableString.Invariant($"rotaryDim must be even and positive, got {rotaryDim}"), nameof(rotaryDim));
         }
         if (!(theta > 0))
         {
             throw new ArgumentOutOfRangeException(nameof(theta), theta, "rope theta must be positive");
         }
-        int half = headDim / 2;
+        int half = rotaryDim / 2;
         var powers = new float[half];
         float fTheta = (float)theta;
         for (int i = 0; i < half; i++)
         {
-            float exponent = (float)(2 * i) / headDim;
+            float exponent = (float)(2 * i) / rotaryDim;
             // torch.pow in f32 is within an ulp of the exact power; rounding the double power gets the exact one.
             powers[i] = (float)Math.Pow(fTheta, exponent);
         }
