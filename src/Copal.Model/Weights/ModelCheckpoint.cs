@@ -7,7 +7,7 @@ namespace Copal.Model.Weights;
 /// <summary>
 /// A model folder's weights under the LLaMA names every part of Copal reads (<see cref="LlamaTensorNames"/>), whatever
 /// the architecture stores: Phi-3's fused qkv_proj and gate_up_proj are seen as their q/k/v and gate/up row ranges,
-/// without a copy. Folders that already hold the separate projections (a pruned Phi-3 is written so) open as they are.
+/// without a copy. Folders that already hold the separate projections (a compact Phi-3 keeps them so) open as they are.
 /// </summary>
 public static class ModelCheckpoint
 {
