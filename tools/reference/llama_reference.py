@@ -100,6 +100,10 @@ def load_model_tensors(model_dir, want):
 # Model
 # ----------------------------------------------------------------------------------------------------------
 
+def is_phi3(cfg):
+    return (cfg.get("architectures") or [None])[0] == "Phi3ForCausalLM" or cfg.get("model_type") == "phi3"
+
+
 def rope_inv_freq(cfg, head_dim, dtype):
     """(inv_freq, attention factor, inv_freq from the original context on, that context) as HF computes them
     (default / linear / llama3 / longrope), in the given dtype (HF: float32). head_dim: the width RoPE turns."""
@@ -112,10 +116,12 @@ def rope_inv_freq(cfg, head_dim, dtype):
         kind = rs.get("rope_type", rs.get("type", "default"))
         if kind == "default":
             pass
-        elif kind in ("longrope", "su"):
-            # HF _compute_longrope_parameters; the factor is the ratio of the contexts where the original is given
-            original = cfg.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
-            factor = cfg["max_position_embeddings"] / original if cfg.get("original_max_position_embeddings") else rs.get("factor", 1.0)
+        elif kind in ("longrope", "su") or (kind == "yarn" and is_phi3(cfg)):  # Phi3Config maps su and yarn to longrope
+            # HF _compute_longrope_parameters: the original context is the top-level field (Phi3Config's default 4096;
+            # rope_scaling's own copy is not read), and where it is given the factor is the ratio of the contexts
+            given = cfg.get("original_max_position_embeddings") or (4096 if is_phi3(cfg) else None)
+            original = given or cfg["max_position_embeddings"]
+            factor = cfg["max_position_embeddings"] / given if given else rs.get("factor", 1.0)
             attention_factor = rs.get("attention_factor") or (
                 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original)))
             short = 1.0 / (torch.tensor(rs["short_factor"], dtype=dtype) * powers)
@@ -206,11 +212,11 @@ class Llama:
         self.n_heads = cfg["num_attention_heads"]
         self.n_kv = cfg.get("num_key_value_heads") or self.n_heads
         qwen3 = (cfg.get("architectures") or [None])[0] == "Qwen3ForCausalLM" or cfg.get("model_type") == "qwen3"
-        phi3 = (cfg.get("architectures") or [None])[0] == "Phi3ForCausalLM" or cfg.get("model_type") == "phi3"
+        phi3 = is_phi3(cfg)
         self.head_dim = cfg.get("head_dim") or (128 if qwen3 else self.hidden // self.n_heads)  # Qwen3Config: 128
         # Phi3Config's partial_rotary_factor: RoPE turns the first int(head_dim * factor) elements of a head
         self.rotary_dim = int(self.head_dim * cfg.get("partial_rotary_factor", 1.0)) if phi3 else self.head_dim
-        self.eps = float(cfg.get("rms_norm_eps", 1e-6))
+        self.eps = float(cfg.get("rms_norm_eps", 1e-5 if phi3 else 1e-6))  # Phi3Config's default is 1e-5
         self.vocab = cfg["vocab_size"]
         act = cfg.get("hidden_act", "silu")
         if act not in ("silu", "swish"):

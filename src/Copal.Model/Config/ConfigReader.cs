@@ -37,26 +37,29 @@ internal readonly struct ConfigReader(JsonElement root, string source)
     /// <summary>Whether the config has the field at all (null included): HF keeps a default only for absent fields.</summary>
     public bool Has(string name) => root.TryGetProperty(name, out _);
 
-    public int? OptionalInt(string name, int min)
+    public int? OptionalInt(string name, int min) => OptionalInt(root, name, name, min);
+
+    /// <summary>An integer field of <paramref name="obj"/>; <paramref name="label"/> names it in errors (rope_scaling.x).</summary>
+    private int? OptionalInt(JsonElement obj, string name, string label, int min)
     {
-        if (!root.TryGetProperty(name, out JsonElement e) || e.ValueKind == JsonValueKind.Null)
+        if (!obj.TryGetProperty(name, out JsonElement e) || e.ValueKind == JsonValueKind.Null)
         {
             return null;
         }
         if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int v))
         {
-            throw Error($"field '{name}' must be an integer, found {Describe(e)}");
+            throw Error($"field '{label}' must be an integer, found {Describe(e)}");
         }
         if (v < min)
         {
-            throw Error(FormattableString.Invariant($"field '{name}' must be ≥ {min}, found {v}"));
+            throw Error(FormattableString.Invariant($"field '{label}' must be ≥ {min}, found {v}"));
         }
         return v;
     }
 
-    public double? OptionalDouble(string name) => OptionalDouble(root, name);
+    public double? OptionalDouble(string name) => OptionalDouble(root, name, name);
 
-    private double? OptionalDouble(JsonElement obj, string name)
+    private double? OptionalDouble(JsonElement obj, string name, string label)
     {
         if (!obj.TryGetProperty(name, out JsonElement e) || e.ValueKind == JsonValueKind.Null)
         {
@@ -64,15 +67,17 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         }
         if (e.ValueKind != JsonValueKind.Number)
         {
-            throw Error($"field '{name}' must be a number, found {Describe(e)}");
+            throw Error($"field '{label}' must be a number, found {Describe(e)}");
         }
-        double v = e.GetDouble();
+        double v = e.TryGetDouble(out double d) ? d : double.PositiveInfinity;
         if (!double.IsFinite(v) || v <= 0)
         {
-            throw Error(FormattableString.Invariant($"field '{name}' must be a positive finite number, found {v}"));
+            throw Error(FormattableString.Invariant($"field '{label}' must be a positive finite number, found {v}"));
         }
         return v;
     }
+
+    private double? ScalingDouble(JsonElement s, string name) => OptionalDouble(s, name, "rope_scaling." + name);
 
     public bool? OptionalBool(string name)
     {
@@ -132,11 +137,11 @@ internal readonly struct ConfigReader(JsonElement root, string source)
     }
 
     /// <summary>
-    /// rope_scaling. longrope needs the model's context (<paramref name="maxPositions"/>), the pairs RoPE turns
-    /// (<paramref name="rotaryPairs"/>: each factor list has one per pair) and the original context, which Phi3Config
-    /// keeps at the top level (<c>original_max_position_embeddings</c>), else in rope_scaling, else it is the context.
+    /// rope_scaling. longrope needs the model's context (<paramref name="maxPositions"/>) and the pairs RoPE turns
+    /// (<paramref name="rotaryPairs"/>: each factor list has one per pair). <paramref name="phi3"/>: read as Phi3Config
+    /// reads it (the older "su" and "yarn" mean longrope; the original context defaults to 4,096).
     /// </summary>
-    public RopeScalingConfig RopeScaling(int maxPositions, int rotaryPairs)
+    public RopeScalingConfig RopeScaling(int maxPositions, int rotaryPairs, bool phi3)
     {
         if (!root.TryGetProperty("rope_scaling", out JsonElement s) || s.ValueKind == JsonValueKind.Null)
         {
@@ -146,35 +151,43 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         {
             throw Error($"field 'rope_scaling' must be an object or null, found {Describe(s)}");
         }
-        string? type = s.TryGetProperty("rope_type", out JsonElement t) ? t.GetString()
-            : s.TryGetProperty("type", out JsonElement t2) ? t2.GetString() : null;
-        double factor = OptionalDouble(s, "factor") ?? 1.0;
+        JsonElement t = s.TryGetProperty("rope_type", out JsonElement t1) ? t1 : s.TryGetProperty("type", out JsonElement t2) ? t2 : default;
+        if (t.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.String))
+        {
+            throw Error($"field 'rope_scaling.rope_type' must be a string, found {Describe(t)}");
+        }
+        string? type = t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        double factor = ScalingDouble(s, "factor") ?? 1.0;
         return type switch
         {
             "default" or null => new RopeScalingConfig(RopeScalingKind.None),
-            "longrope" or "su" => LongRope(s, maxPositions, rotaryPairs),
+            "longrope" or "su" => LongRope(s, maxPositions, rotaryPairs, phi3),
+            "yarn" when phi3 => LongRope(s, maxPositions, rotaryPairs, phi3),
             "linear" => new RopeScalingConfig(RopeScalingKind.Linear, factor),
             "llama3" => new RopeScalingConfig(
                 RopeScalingKind.Llama3,
                 factor,
-                OptionalDouble(s, "low_freq_factor") ?? 1.0,
-                OptionalDouble(s, "high_freq_factor") ?? 4.0,
-                s.TryGetProperty("original_max_position_embeddings", out JsonElement o) && o.TryGetInt32(out int omax) ? omax : 8192),
+                ScalingDouble(s, "low_freq_factor") ?? 1.0,
+                ScalingDouble(s, "high_freq_factor") ?? 4.0,
+                OptionalInt(s, "original_max_position_embeddings", "rope_scaling.original_max_position_embeddings", min: 1) ?? 8192),
             _ => throw Error($"rope_scaling type '{type}' is not supported; supported: default, linear, llama3, longrope"),
         };
     }
 
-    /// <summary>HF <c>_compute_longrope_parameters</c>'s inputs, checked as Phi3Config checks them.</summary>
-    private RopeScalingConfig LongRope(JsonElement s, int maxPositions, int rotaryPairs)
+    /// <summary>
+    /// HF <c>_compute_longrope_parameters</c>'s inputs, checked as Phi3Config checks them. The original context is
+    /// the top-level <c>original_max_position_embeddings</c> (Phi3Config's default 4,096; other classes: the model's
+    /// context); rope_scaling's own copy is not read, as transformers does not. With the original context given, the
+    /// factor is the ratio of the contexts, not rope_scaling's factor.
+    /// </summary>
+    private RopeScalingConfig LongRope(JsonElement s, int maxPositions, int rotaryPairs, bool phi3)
     {
-        int original = OptionalInt("original_max_position_embeddings", min: 1)
-            ?? (s.TryGetProperty("original_max_position_embeddings", out JsonElement o) && o.TryGetInt32(out int inner) && inner >= 1 ? inner : maxPositions);
-        // With the original context given, HF takes the factor as the ratio of the contexts, not rope_scaling's factor.
-        double factor = Has("original_max_position_embeddings") || s.TryGetProperty("original_max_position_embeddings", out _)
-            ? (double)maxPositions / original
-            : OptionalDouble(s, "factor") ?? 1.0;
-        double attention = OptionalDouble(s, "attention_factor")
-            ?? (factor <= 1.0 ? 1.0 : Math.Sqrt(1 + (Math.Log(factor) / Math.Log(original))));
+        // At least 2: the default attention factor divides by its logarithm.
+        int? given = OptionalInt("original_max_position_embeddings", min: 2) ?? (phi3 ? 4096 : null);
+        int original = given ?? maxPositions;
+        double factor = given is int o ? (double)maxPositions / o : ScalingDouble(s, "factor") ?? 1.0;
+        double attention = ScalingDouble(s, "attention_factor")
+            ?? RopeScalingConfig.LongRopeAttentionFactor(factor, original);
         return new RopeScalingConfig(RopeScalingKind.LongRope, factor, OriginalMaxPositionEmbeddings: original)
         {
             ShortFactors = Factors(s, "short_factor", rotaryPairs),
@@ -185,8 +198,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
 
     private IReadOnlyList<double> Factors(JsonElement s, string name, int rotaryPairs)
     {
-        if (!s.TryGetProperty(name, out JsonElement e) || e.ValueKind != JsonValueKind.Array
-            || e.EnumerateArray().Any(f => f.ValueKind != JsonValueKind.Number || !double.IsFinite(f.GetDouble()) || f.GetDouble() <= 0))
+        if (!s.TryGetProperty(name, out JsonElement e) || e.ValueKind != JsonValueKind.Array)
         {
             throw Error($"rope_scaling.{name} must be a list of positive numbers for longrope, found {(s.TryGetProperty(name, out JsonElement f2) ? Describe(f2) : "none")}");
         }
@@ -194,7 +206,17 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         {
             throw Error(FormattableString.Invariant($"rope_scaling.{name} must hold one factor per rotated pair of a head ({rotaryPairs}), found {e.GetArrayLength()}"));
         }
-        return [.. e.EnumerateArray().Select(f => f.GetDouble())];
+        var factors = new double[rotaryPairs];
+        for (int i = 0; i < rotaryPairs; i++)
+        {
+            JsonElement f = e[i];
+            factors[i] = f.ValueKind == JsonValueKind.Number && f.TryGetDouble(out double v) ? v : double.NaN;
+            if (!double.IsFinite(factors[i]) || factors[i] <= 0)
+            {
+                throw Error(FormattableString.Invariant($"rope_scaling.{name}[{i}] must be a positive number, found {Describe(f)}"));
+            }
+        }
+        return factors;
     }
 
     private static string Describe(JsonElement e) => e.ValueKind switch

@@ -38,7 +38,7 @@ public sealed record LlamaConfig
     /// </summary>
     public int RotaryDim
     {
-        get => _rotaryDim > 0 ? _rotaryDim : HeadDim;
+        get => _rotaryDim != 0 ? _rotaryDim : HeadDim;
         init => _rotaryDim = value;
     }
 
@@ -232,7 +232,7 @@ public sealed record LlamaConfig
             // Phi3Config's default is 1e-5; LlamaConfig's, MistralConfig's and the Qwen configs' 1e-6.
             RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? (phi3 ? 1e-5 : 1e-6),
             RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
-            RopeScaling = r.RopeScaling(maxPositions, rotaryDim / 2),
+            RopeScaling = r.RopeScaling(maxPositions, rotaryDim / 2, phi3),
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
             // Qwen2's q/k/v always carry biases; MistralAttention and Phi3Attention have none whatever the config says.
             AttentionBias = qwen2 || (architecture is not ("MistralForCausalLM" or "Phi3ForCausalLM") && (r.OptionalBool("attention_bias") ?? false)),

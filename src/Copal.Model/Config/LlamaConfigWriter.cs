@@ -32,13 +32,7 @@ public static class LlamaConfigWriter
             {
                 RopeScalingKind.None => null,
                 RopeScalingKind.Linear => new JsonObject { ["rope_type"] = "linear", ["factor"] = c.RopeScaling.Factor },
-                RopeScalingKind.LongRope => new JsonObject
-                {
-                    ["rope_type"] = "longrope",
-                    ["short_factor"] = new JsonArray([.. c.RopeScaling.ShortFactors.Select(f => (JsonNode?)f)]),
-                    ["long_factor"] = new JsonArray([.. c.RopeScaling.LongFactors.Select(f => (JsonNode?)f)]),
-                    ["attention_factor"] = c.RopeScaling.AttentionFactor,
-                },
+                RopeScalingKind.LongRope => LongRope(c),
                 _ => new JsonObject
                 {
                     ["rope_type"] = "llama3",
@@ -58,7 +52,7 @@ public static class LlamaConfigWriter
         WriteSlidingWindow(o, c);
         if (c.RotaryDim != c.HeadDim)
         {
-            o["partial_rotary_factor"] = (double)c.RotaryDim / c.HeadDim;
+            o["partial_rotary_factor"] = PartialRotaryFactor(c.RotaryDim, c.HeadDim);
         }
         if (c.RopeScaling.Kind == RopeScalingKind.LongRope)
         {
@@ -66,6 +60,42 @@ public static class LlamaConfigWriter
             o["original_max_position_embeddings"] = c.RopeScaling.OriginalMaxPositionEmbeddings;
         }
         return o.ToJsonString(CopalJson.Create(indented: true, snakeCase: false));
+    }
+
+    /// <summary>
+    /// The smallest factor from which int(headDim · factor), as Phi3Config and Copal read it, gives rotaryDim back:
+    /// rotaryDim / headDim itself often multiplies back a hair short (30 / 44 reads as 29).
+    /// </summary>
+    internal static double PartialRotaryFactor(int rotaryDim, int headDim)
+    {
+        double factor = (double)rotaryDim / headDim;
+        while ((int)(headDim * factor) < rotaryDim)
+        {
+            factor = Math.BitIncrement(factor);
+        }
+        return factor;
+    }
+
+    /// <summary>
+    /// longrope as Phi3Config of transformers 4.x accepts it: exactly type, short_factor and long_factor (the original
+    /// context goes at the top level). The attention factor is written only where it is not the one transformers
+    /// derives, since dropping it would change the model.
+    /// </summary>
+    private static JsonObject LongRope(LlamaConfig c)
+    {
+        RopeScalingConfig s = c.RopeScaling;
+        var o = new JsonObject
+        {
+            ["type"] = "longrope",
+            ["short_factor"] = new JsonArray([.. s.ShortFactors.Select(f => (JsonNode?)f)]),
+            ["long_factor"] = new JsonArray([.. s.LongFactors.Select(f => (JsonNode?)f)]),
+        };
+        double derived = RopeScalingConfig.LongRopeAttentionFactor((double)c.MaxPositionEmbeddings / s.OriginalMaxPositionEmbeddings, s.OriginalMaxPositionEmbeddings);
+        if (s.AttentionFactor != derived)
+        {
+            o["attention_factor"] = s.AttentionFactor;
+        }
+        return o;
     }
 
     /// <summary>

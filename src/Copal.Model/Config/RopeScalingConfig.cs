@@ -38,4 +38,11 @@ public sealed record RopeScalingConfig(
     /// √(1 + ln(factor) / ln(original context)) with factor = max_position_embeddings / original context (1 when that is ≤ 1).
     /// </summary>
     public double AttentionFactor { get; init; } = 1.0;
+
+    /// <summary>
+    /// longrope's attention factor when the config gives none (HF <c>_compute_longrope_parameters</c>):
+    /// √(1 + ln(factor) / ln(original context)), or 1 when the factor is ≤ 1.
+    /// </summary>
+    public static double LongRopeAttentionFactor(double factor, int originalMaxPositionEmbeddings) =>
+        factor <= 1.0 ? 1.0 : Math.Sqrt(1 + (Math.Log(factor) / Math.Log(originalMaxPositionEmbeddings)));
 }

@@ -161,7 +161,7 @@ public readonly record struct RowScratch(DeviceBuffer Q, DeviceBuffer K, DeviceB
 public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, int KvHeads, int HeadDim, float Scale, int Window = 0, int CacheStart = 0, int RotaryDim = 0)
 {
     /// <summary>The elements of each head RoPE turns: <see cref="RotaryDim"/>, or the whole head when it is 0.</summary>
-    public int Rotary => RotaryDim > 0 ? RotaryDim : HeadDim;
+    public int Rotary => RotaryDim == 0 ? HeadDim : RotaryDim;
 
     /// <summary>The first key row <paramref name="row"/> attends: 0, or the start of its window.</summary>
     public int FirstKey(int row) => Window > 0 ? Math.Max(0, StartPos + row + 1 - Window) : 0;

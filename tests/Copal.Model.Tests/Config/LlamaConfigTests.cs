@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Copal.Model.Config;
+using Copal.Model.Synthetic;
 using Copal.Testing;
 
 namespace Copal.Model.Tests.Config;
@@ -186,6 +188,97 @@ public class LlamaConfigTests
             e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(plain + ", \"partial_rotary_factor\": " + partial + "}", "m/config.json"));
             Assert.Equal($"m/config.json: partial_rotary_factor {partial} must turn an even number of a head's 8 elements, at least 2 and at most all; it gives {gives}", e.Message);
         }
+    }
+
+    /// <summary>
+    /// Where the original context comes from, as transformers 4.x reads it: the top-level field; on a Phi-3 without
+    /// one, Phi3Config's default 4,096 (rope_scaling's own copy is never read); elsewhere the model's context, with
+    /// rope_scaling's factor. Phi3Config takes the older "yarn" and "su" for longrope.
+    /// </summary>
+    [Fact]
+    public void Longrope_original_context_defaults_as_transformers_does()
+    {
+        string phi3 = Minimal.Replace("\"architectures\": [\"LlamaForCausalLM\"], ", "\"model_type\": \"phi3\", ", StringComparison.Ordinal)
+            .Replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 16384", StringComparison.Ordinal).TrimEnd().TrimEnd('}');
+        Assert.Contains("16384", phi3, StringComparison.Ordinal);
+        const string Lists = "\"short_factor\": [1, 1, 1, 1], \"long_factor\": [2, 2, 2, 2]";
+        LlamaConfig c = LlamaConfig.Parse(phi3 + ", \"rope_scaling\": {\"type\": \"longrope\", " + Lists + ", \"original_max_position_embeddings\": 1024}}", "c");
+        Assert.Equal((4096, 4.0), (c.RopeScaling.OriginalMaxPositionEmbeddings, c.RopeScaling.Factor));
+        Assert.Equal(RopeScalingConfig.LongRopeAttentionFactor(4.0, 4096), c.RopeScaling.AttentionFactor);
+        foreach (string legacy in new[] { "yarn", "su" })
+        {
+            Assert.Equal(RopeScalingKind.LongRope, LlamaConfig.Parse(phi3 + ", \"rope_scaling\": {\"type\": \"" + legacy + "\", " + Lists + "}}", "c").RopeScaling.Kind);
+        }
+
+        string llama = Minimal.TrimEnd().TrimEnd('}');
+        LlamaConfig l = LlamaConfig.Parse(llama + ", \"rope_scaling\": {\"rope_type\": \"longrope\", \"factor\": 8.0, " + Lists + "}}", "c");
+        Assert.Equal((512, 8.0), (l.RopeScaling.OriginalMaxPositionEmbeddings, l.RopeScaling.Factor));
+        Assert.Equal(Math.Sqrt(1 + (Math.Log(8) / Math.Log(512))), l.RopeScaling.AttentionFactor, 15);
+        l = LlamaConfig.Parse(llama + ", \"original_max_position_embeddings\": 64, \"rope_scaling\": {\"rope_type\": \"longrope\", \"factor\": 8.0, " + Lists + "}}", "c");
+        Assert.Equal((64, 8.0), (l.RopeScaling.OriginalMaxPositionEmbeddings, l.RopeScaling.Factor));
+    }
+
+    [Theory]
+    [InlineData("{\"rope_type\": \"llama3\", \"factor\": 8.0, \"original_max_position_embeddings\": 8192.5}", "field 'rope_scaling.original_max_position_embeddings' must be an integer, found 8192.5")]
+    [InlineData("{\"rope_type\": \"llama3\", \"factor\": \"8\"}", "field 'rope_scaling.factor' must be a number, found \"8\"")]
+    [InlineData("{\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": -1}", "field 'rope_scaling.low_freq_factor' must be a positive finite number, found -1")]
+    [InlineData("{\"rope_type\": 3}", "field 'rope_scaling.rope_type' must be a string, found 3")]
+    [InlineData("{\"rope_type\": \"longrope\", \"short_factor\": [1, 1, 0, 1], \"long_factor\": [1, 1, 1, 1]}", "rope_scaling.short_factor[2] must be a positive number, found 0")]
+    [InlineData("{\"rope_type\": \"longrope\", \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, \"x\", 1, 1]}", "rope_scaling.long_factor[1] must be a positive number, found \"x\"")]
+    [InlineData("{\"rope_type\": \"longrope\", \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, 1, 1, 1e999]}", "rope_scaling.long_factor[3] must be a positive number, found 1e999")]
+    public void Bad_rope_scaling_fields_are_named_with_their_value(string ropeScaling, string expected)
+    {
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": " + ropeScaling + "}", "m/config.json"));
+        Assert.Equal("m/config.json: " + expected, e.Message);
+    }
+
+    /// <summary>
+    /// int(head_dim · partial_rotary_factor) is how Phi3Config and Copal read the factor; the written factor must give
+    /// the width back for every even width of every head up to 512 (30 / 44 itself reads as 29).
+    /// </summary>
+    [Fact]
+    public void Written_partial_rotary_factor_reads_back_the_same_width()
+    {
+        Assert.Equal(29, (int)(44 * (30.0 / 44)));
+        for (int head = 2; head <= 512; head += 2)
+        {
+            for (int rotary = 2; rotary < head; rotary += 2)
+            {
+                double factor = LlamaConfigWriter.PartialRotaryFactor(rotary, head);
+                Assert.True((int)(head * factor) == rotary && factor <= 1, $"{rotary} of {head}: factor {factor:R} reads as {(int)(head * factor)}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Phi3Config of transformers 4.x refuses a longrope block with other fields than type and the two lists; the
+    /// attention factor is written only where it is not the derived one, so that it is never lost.
+    /// </summary>
+    [Fact]
+    public void Written_longrope_is_the_block_phi3config_accepts()
+    {
+        LlamaConfig c = SyntheticPresets.Get("test-tiny") with
+        {
+            Architecture = "Phi3ForCausalLM",
+            RotaryDim = 8,
+            MaxPositionEmbeddings = 256,
+            RopeScaling = new RopeScalingConfig(RopeScalingKind.LongRope, 4.0, OriginalMaxPositionEmbeddings: 64)
+            {
+                ShortFactors = [1.0, 1.1, 1.3, 1.8],
+                LongFactors = [1.0, 1.5, 3.0, 6.0],
+                AttentionFactor = RopeScalingConfig.LongRopeAttentionFactor(4.0, 64),
+            },
+        };
+        using (JsonDocument written = JsonDocument.Parse(LlamaConfigWriter.ToJson(c)))
+        {
+            JsonElement s = written.RootElement.GetProperty("rope_scaling");
+            Assert.Equal("long_factor,short_factor,type", string.Join(',', s.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)));
+            Assert.Equal(64, written.RootElement.GetProperty("original_max_position_embeddings").GetInt32());
+        }
+        Assert.Equal(c.RopeScaling.AttentionFactor, LlamaConfig.Parse(LlamaConfigWriter.ToJson(c), "w").RopeScaling.AttentionFactor);
+        LlamaConfig own = c with { RopeScaling = c.RopeScaling with { AttentionFactor = 1.25 } };
+        LlamaConfig back = LlamaConfig.Parse(LlamaConfigWriter.ToJson(own), "w");
+        Assert.Equal((1.25, 64, 4.0), (back.RopeScaling.AttentionFactor, back.RopeScaling.OriginalMaxPositionEmbeddings, back.RopeScaling.Factor));
     }
 
     [Theory]

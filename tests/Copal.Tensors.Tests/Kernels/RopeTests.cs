@@ -1,3 +1,4 @@
+using Copal.Tensors.Backends;
 using Copal.Tensors.Kernels;
 using Copal.Testing;
 
@@ -39,6 +40,16 @@ public class RopeTests
             var e = Assert.Throws<ArgumentException>(() => Rope.Apply(x, table, table, 2, 8, rotaryDim, 0));
             Assert.Contains(FormattableString.Invariant($"rotaryDim {rotaryDim}"), e.Message, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>An attention shape's width is the whole head only for 0: a negative one reaches the check, not a silent full turn.</summary>
+    [Fact]
+    public void An_attention_shape_passes_a_negative_rotary_width_on_to_the_check()
+    {
+        Assert.Equal((8, 6, -2), (new AttentionShape(1, 0, 2, 2, 8, 1f).Rotary, new AttentionShape(1, 0, 2, 2, 8, 1f, RotaryDim: 6).Rotary,
+            new AttentionShape(1, 0, 2, 2, 8, 1f, RotaryDim: -2).Rotary));
+        float[] x = new float[16], table = new float[64];
+        Assert.Throws<ArgumentException>(() => Rope.Apply(x, table, table, 2, 8, new AttentionShape(1, 0, 2, 2, 8, 1f, RotaryDim: -2).Rotary, 0));
     }
 
     /// <summary>
