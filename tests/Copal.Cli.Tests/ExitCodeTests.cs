@@ -143,6 +143,28 @@ public sealed class ExitCodeTests : IDisposable
         Assert.Equal("", r.Stdout);
     }
 
+    // A bad generation_config.json is reported from the model folder's small files, before the weights are read: here
+    // the weights are not even a safetensors file, and the error is still the generation config's.
+    [Theory]
+    [InlineData("generate", "-n", "1")]
+    [InlineData("serve", "--port", "0")]
+    public void A_bad_generation_config_is_named_before_the_weights_load(string command, params string[] extra)
+    {
+        string dir = Path.Combine(_temp, "bad-generation-config-" + command);
+        Directory.CreateDirectory(dir);
+        foreach (string f in Directory.GetFiles(Model).Where(f => Path.GetExtension(f) is ".json"))
+        {
+            File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        }
+        File.WriteAllText(Path.Combine(dir, "model.safetensors"), "not weights");
+        string generationConfig = Path.Combine(dir, "generation_config.json");
+        File.WriteAllText(generationConfig, "{\"eos_token_id\": [2, 9999]}");
+        CopalProcess.Result r = CopalProcess.Run([command, "-m", dir, "--device", "cpu", .. extra]);
+        Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Equal([$"copal: error: {generationConfig}: field 'eos_token_id' must be a token id in 0..511 (vocab_size 512), found 9999"],
+            r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     [Theory]
     [InlineData("cuda:99")]
     [InlineData("opencl:99")]

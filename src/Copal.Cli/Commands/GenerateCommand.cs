@@ -77,6 +77,7 @@ internal static class GenerateCommand
             ChatPrompt? chatPrompt = asChat ? ChatPromptFor(modelDir, p.GetValue(prompt)!, p.GetValue(system), JsonObject(p.GetValue(templateArguments))) : null;
             // Against config.json alone, before the weights are loaded.
             ContextSizeOption.CheckAgainstModel(p.GetValue(ctxSize), p.Typed(ctxSize), modelDir);
+            GenerationConfigCheck.BeforeLoad(modelDir);
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson,
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             int[] promptIds = chatPrompt is not null

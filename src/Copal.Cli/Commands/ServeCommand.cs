@@ -43,6 +43,7 @@ internal static class ServeCommand
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             // Checked against config.json before the weights load: a usage error should not wait for gigabytes.
             ContextSizeOption.CheckAgainstModel(p.GetValue(ctxSize), p.Typed(ctxSize), modelDir);
+            GenerationConfigCheck.BeforeLoad(modelDir);
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: false,
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             var options = new EngineOptions { Parallel = p.GetValue(parallel), ContextSize = p.GetValue(ctxSize) };
