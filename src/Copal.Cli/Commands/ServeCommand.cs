@@ -44,6 +44,8 @@ internal static class ServeCommand
             // Checked against config.json before the weights load: a usage error should not wait for gigabytes.
             ContextSizeOption.CheckAgainstModel(p.GetValue(ctxSize), p.Typed(ctxSize), modelDir);
             GenerationConfigCheck.BeforeLoad(modelDir);
+            // The chat template too: a construct Copal does not render is named before the weights load.
+            IChatFormatter formatter = TemplateChatFormatter.ForModel(modelDir);
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: false,
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             var options = new EngineOptions { Parallel = p.GetValue(parallel), ContextSize = p.GetValue(ctxSize) };
@@ -51,7 +53,7 @@ internal static class ServeCommand
             OpenAiServer server;
             try
             {
-                server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), TemplateChatFormatter.ForModel(session.Model.Source),
+                server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), formatter,
                     splitReasoning: p.GetValue(reasoningParser) != "none", cancellationToken: ct).GetAwaiter().GetResult();
             }
             catch (IOException e)
