@@ -299,7 +299,8 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     /// <summary>
     /// A whole chat reply's message: the text as content, or with <paramref name="splitter"/> the reasoning apart in
-    /// reasoning_content (null when the reply had none), as vLLM's reasoning parsers answer.
+    /// reasoning_content (null when the reply had none), as vLLM's reasoning parsers answer; a reply that is all
+    /// reasoning (the budget ran out inside the block) has null content, as vLLM's.
     /// </summary>
     private static JsonObject Message(string text, ThinkTagSplitter? splitter)
     {
@@ -309,8 +310,13 @@ internal sealed class OpenAiServer : IAsyncDisposable
         }
         ReplyPieces body = splitter.Push(text);
         ReplyPieces tail = splitter.Flush();
-        string reasoning = body.Reasoning + tail.Reasoning;
-        return new JsonObject { ["role"] = "assistant", ["content"] = body.Content + tail.Content, ["reasoning_content"] = reasoning.Length > 0 ? reasoning : null };
+        string reasoning = body.Reasoning + tail.Reasoning, content = body.Content + tail.Content;
+        return new JsonObject
+        {
+            ["role"] = "assistant",
+            ["content"] = content.Length == 0 && reasoning.Length > 0 ? null : content,
+            ["reasoning_content"] = reasoning.Length > 0 ? reasoning : null,
+        };
     }
 
     /// <summary>
