@@ -23,6 +23,9 @@ Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention
   chunk(2)); RoPE turns the first head_dim * partial_rotary_factor elements of each head; longrope divides each
   frequency by its own factor, short_factor below original_max_position_embeddings and long_factor from it on (what
   transformers computes while it generates token by token), and scales cos and sin by the attention factor.
+  Granite (GraniteForCausalLM): h = embed[ids] * embedding_multiplier; each residual add takes its branch times
+  residual_multiplier; scores are q k^T * attention_multiplier (GraniteConfig's default 1.0, not 1/sqrt(head_dim));
+  logits = lm_head(rmsnorm(h)) / logits_scaling.
 """
 
 import argparse
@@ -245,6 +248,12 @@ class Llama:
             })
         self.norm = t["model.norm.weight"]
         self.windows = sliding_windows(cfg, self.n_layers)
+        # GraniteConfig's four multipliers (each 1.0 when absent); the other classes have none
+        granite = (cfg.get("architectures") or [None])[0] == "GraniteForCausalLM" or cfg.get("model_type") == "granite"
+        m = (lambda n: float(cfg.get(n, 1.0))) if granite else (lambda n: 1.0)  # noqa: E731
+        self.embedding_multiplier, self.residual_multiplier, self.logits_scaling = (
+            m("embedding_multiplier"), m("residual_multiplier"), m("logits_scaling"))
+        self.attention_scale = m("attention_multiplier") if granite else None
 
     # HF LlamaRMSNorm: in float32 (or wider), then weight * x.to(input dtype)
     def rmsnorm(self, x, w):
@@ -274,7 +283,8 @@ class Llama:
         (k, v: [n_kv, past, head_dim]) extended in place, or None (no cache: start must be 0).
         Returns logits [T, vocab] in the model dtype."""
         T = ids.shape[0]
-        h = self.embed[ids]
+        h = self.embed[ids] * self.embedding_multiplier if self.embedding_multiplier != 1.0 else self.embed[ids]
+        r = self.residual_multiplier
         pos = torch.arange(start, start + T)
         cos, sin = self.rope(pos)
         hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
@@ -303,7 +313,11 @@ class Llama:
             # repeat_kv: kv head j serves query heads j*rep .. j*rep+rep-1
             k = k[:, None].expand(nkv, rep, S, hd).reshape(nh, S, hd)
             v = v[:, None].expand(nkv, rep, S, hd).reshape(nh, S, hd)
-            scores = (q @ k.transpose(1, 2)) / math.sqrt(hd)                      # [nh, T, S]
+            if self.attention_scale is None:
+                scores = (q @ k.transpose(1, 2)) / math.sqrt(hd)                  # [nh, T, S]
+            else:
+                scores = (q @ k.transpose(1, 2)) * self.attention_scale           # Granite
+
             qpos = torch.arange(S - T, S)[:, None]
             kpos = torch.arange(S)[None, :]
             hidden = kpos > qpos
@@ -314,13 +328,14 @@ class Llama:
             sdt = torch.float64 if scores.dtype == torch.float64 else torch.float32
             probs = torch.softmax(scores.to(sdt), dim=-1).to(q.dtype)
             a = (probs @ v).transpose(0, 1).reshape(T, nh * hd)
-            h = h + self.linear(a, L["o"], L["ob"])
+            h = h + self.linear(a, L["o"], L["ob"]) * r
             x = self.rmsnorm(h, L["post_norm"])
             g = self.linear(x, L["gate"], L["gateb"])
             u = self.linear(x, L["up"], L["upb"])
-            h = h + self.linear(torch.nn.functional.silu(g) * u, L["down"], L["downb"])
+            h = h + self.linear(torch.nn.functional.silu(g) * u, L["down"], L["downb"]) * r
         h = self.rmsnorm(h, self.norm)
-        return h @ self.lm_head.t()
+        logits = h @ self.lm_head.t()
+        return logits / self.logits_scaling if self.logits_scaling != 1.0 else logits
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -652,7 +667,8 @@ def variant(name, cfg):
     """(config changes, extra tensors, the changes that undo the variant's point) of a named variant of a model:
     window32, a Mistral with a sliding window of 32; qwen3, a Qwen3 whose per-head q/k RMSNorm weights are
     0.5 + ((7i + 3l + 5kind) mod 13) / 12 (kind 0 for q, 1 for k) over layer l's head_dim; phi4mini, a Phi-3 whose
-    RoPE turns half of each head with longrope factors (Phi-4-mini's kind of RoPE)."""
+    RoPE turns half of each head with longrope factors (Phi-4-mini's kind of RoPE); granite, a Granite with its four
+    multipliers."""
     if name == "window32":
         changes = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": 32}
         return changes, {}, dict(changes, sliding_window=None)
@@ -673,6 +689,12 @@ def variant(name, cfg):
                    "original_max_position_embeddings": 64,
                    "rope_scaling": {"type": "longrope", "short_factor": [1.0 + 0.25 * i for i in range(pairs)],
                                     "long_factor": [1.5 + 1.5 * i for i in range(pairs)]}}
+        return changes, {}, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    if name == "granite":
+        # Granite's four multipliers, mild enough that the trained testbed still models its text: embeddings x 2,
+        # residual branches x 0.8, attention scores x 1/8 (not 1/sqrt(32)), logits / 1.25 (not a power of two).
+        changes = {"architectures": ["GraniteForCausalLM"], "model_type": "granite", "embedding_multiplier": 2.0,
+                   "residual_multiplier": 0.8, "attention_multiplier": 0.125, "logits_scaling": 1.25}
         return changes, {}, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
     raise ValueError(f"unknown variant {name}")
 
@@ -757,16 +779,20 @@ def cmd_bench(args):
 
 def cmd_selftest(args):
     """Internal consistency on small random models (no reference values): KV-cache decode == full forward
-    for every RoPE variant, with q/k/v biases and GQA; bf16 reader round trip; llama3 inv_freq limits."""
+    for every RoPE variant and Granite's multipliers, with q/k/v biases and GQA; bf16 reader round trip; llama3
+    inv_freq limits."""
     import tempfile
     rng = np.random.default_rng(0)
     ok = True
     # Phi-3's longrope over half of each head, switching to the long factors at position 10 of the 20 run
     phi3 = {"model_type": "phi3", "partial_rotary_factor": 0.5, "original_max_position_embeddings": 10, "max_position_embeddings": 40}
+    granite = {"model_type": "granite", "embedding_multiplier": 6.0, "residual_multiplier": 0.3,
+               "attention_multiplier": 0.1, "logits_scaling": 4.0}
     for scaling, extra in ((None, {}), ({"rope_type": "linear", "factor": 4.0}, {}),
                            ({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                              "original_max_position_embeddings": 64}, {}),
-                           ({"rope_type": "longrope", "short_factor": [1.0, 1.2, 1.7, 2.5], "long_factor": [1.0, 2.0, 6.0, 11.0]}, phi3)):
+                           ({"rope_type": "longrope", "short_factor": [1.0, 1.2, 1.7, 2.5], "long_factor": [1.0, 2.0, 6.0, 11.0]}, phi3),
+                           (None, granite)):
         cfg = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
                    num_key_value_heads=2, head_dim=16, vocab_size=40, rms_norm_eps=1e-6, rope_theta=500.0,
                    rope_scaling=scaling, hidden_act="silu", **extra)
@@ -801,7 +827,7 @@ def cmd_selftest(args):
                 cache = []
                 parts = [m.forward(ids[:7], cache, 0)] + [m.forward(ids[i:i + 1], cache, i) for i in range(7, 20)]
             diff = float((torch.cat(parts) - full).abs().max())
-            kind = scaling["rope_type"] if scaling else "default"
+            kind = scaling["rope_type"] if scaling else extra.get("model_type", "default")
             print(f"rope {kind}: bf16 reader exact {same}, max |cached - full| {diff:.2e}, "
                   f"inv_freq {m.inv_freq[0].item():.6g}..{m.inv_freq[-1].item():.6g}")
             ok &= same and diff < 1e-12
@@ -830,7 +856,7 @@ def main(argv=None):
     sub.add_parser("selftest")
     p = sub.add_parser("variant-goldens")
     p.add_argument("--model", required=True, help="the testbed model folder")
-    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini"])
+    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini", "granite"])
     p.add_argument("--text", required=True, help="a UTF-8 text file")
     p.add_argument("--out", required=True)
     p.add_argument("--chars", type=int, default=8000)

@@ -20,6 +20,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
                 "qwen2" => "Qwen2ForCausalLM",
                 "qwen3" => "Qwen3ForCausalLM",
                 "phi3" => "Phi3ForCausalLM",
+                "granite" => "GraniteForCausalLM",
                 _ => throw Error($"no 'architectures' list and model_type '{modelType ?? "(missing)"}' is not LLaMA-family; supported: {supported}"),
             };
         }

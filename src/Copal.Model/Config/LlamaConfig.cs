@@ -7,13 +7,14 @@ namespace Copal.Model.Config;
 /// The hyper-parameters of a LLaMA-family decoder, bound from a Hugging Face <c>config.json</c>.
 /// Covers LlamaForCausalLM (TinyLlama, SmolLM, Llama 2/3/3.1/3.2), MistralForCausalLM, Qwen2ForCausalLM (q/k/v
 /// biases), Qwen3ForCausalLM (per-head q/k RMSNorm) and Phi3ForCausalLM with plain RoPE (Phi-3-mini-4k, Phi-3-medium-4k,
-/// Phi-4: LLaMA's computation with q/k/v and gate/up each stored as one matrix).
+/// Phi-4: LLaMA's computation with q/k/v and gate/up each stored as one matrix; Phi-3.5-mini and Phi-4-mini with partial
+/// RoPE and longrope) and GraniteForCausalLM (IBM Granite 3: LLaMA's computation with four scalar multipliers).
 /// </summary>
 public sealed record LlamaConfig
 {
     /// <summary>The architectures Copal runs, as written in <c>config.json</c>'s <c>architectures</c>.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
-        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Phi3ForCausalLM"];
+        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Phi3ForCausalLM", "GraniteForCausalLM"];
 
     /// <summary>
     /// The HF architecture, one of <see cref="SupportedArchitectures"/>: <c>architectures[0]</c>, or derived from
@@ -72,6 +73,22 @@ public sealed record LlamaConfig
     /// <see cref="Weights.ModelCheckpoint"/> reads them as the separate projections.
     /// </summary>
     public bool FusedProjections => Architecture == "Phi3ForCausalLM";
+    /// <summary>The token embeddings are multiplied by this before the first layer (Granite's <c>embedding_multiplier</c>; 1 elsewhere).</summary>
+    public double EmbeddingMultiplier { get; init; } = 1.0;
+    /// <summary>Each attention and MLP output is multiplied by this before its residual add (Granite's <c>residual_multiplier</c>; 1 elsewhere).</summary>
+    public double ResidualMultiplier { get; init; } = 1.0;
+    /// <summary>
+    /// The scale of the attention scores: Granite's <c>attention_multiplier</c> (HF's default 1.0, not 1/√head_dim), or
+    /// null for the usual 1/√head_dim; see <see cref="AttentionScale"/>.
+    /// </summary>
+    public double? AttentionMultiplier { get; init; }
+    /// <summary>The logits are divided by this (Granite's <c>logits_scaling</c>; 1 elsewhere).</summary>
+    public double LogitsScaling { get; init; } = 1.0;
+    /// <summary>What q·k is multiplied by before the softmax: <see cref="AttentionMultiplier"/>, else 1/√head_dim.</summary>
+    public float AttentionScale => AttentionMultiplier is double m ? (float)m : 1f / MathF.Sqrt(HeadDim);
+    /// <summary>Any of Granite's multipliers differs from the plain LLaMA computation.</summary>
+    public bool HasMultipliers => EmbeddingMultiplier != 1.0 || ResidualMultiplier != 1.0 || AttentionMultiplier is not null || LogitsScaling != 1.0;
+
     /// <summary>HF <c>torch_dtype</c> ("float32", "bfloat16", "float16"), or null when absent.</summary>
     public string? TorchDtype { get; init; }
     /// <summary>HF <c>bos_token_id</c>, or null when absent.</summary>
@@ -217,6 +234,8 @@ public sealed record LlamaConfig
             }
         }
         int maxPositions = r.RequiredInt("max_position_embeddings", min: 1);
+        // GraniteConfig's four multipliers, each 1.0 when absent (the attention one too: then q·k is not scaled at all).
+        bool granite = architecture == "GraniteForCausalLM";
         return new LlamaConfig
         {
             Architecture = architecture,
@@ -242,6 +261,10 @@ public sealed record LlamaConfig
             EosTokenIds = eos,
             SlidingWindow = slidingWindow,
             SlidingWindowLayers = slidingLayers,
+            EmbeddingMultiplier = granite ? r.OptionalDouble("embedding_multiplier") ?? 1.0 : 1.0,
+            ResidualMultiplier = granite ? r.OptionalDouble("residual_multiplier") ?? 1.0 : 1.0,
+            AttentionMultiplier = granite ? r.OptionalDouble("attention_multiplier") ?? 1.0 : null,
+            LogitsScaling = granite ? r.OptionalDouble("logits_scaling") ?? 1.0 : 1.0,
         };
     }
 
@@ -280,7 +303,10 @@ public sealed record LlamaConfig
 
     /// <summary>A short human summary for <c>copal inspect</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(OutputProjectionBias ? ", q/k/v/o bias" : AttentionBias ? ", qkv bias" : "")}{(QueryKeyNorm ? ", q/k norm" : "")}{SlidingWindowSummary()}");
+        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(OutputProjectionBias ? ", q/k/v/o bias" : AttentionBias ? ", qkv bias" : "")}{(QueryKeyNorm ? ", q/k norm" : "")}{SlidingWindowSummary()}{MultiplierSummary()}");
+
+    private string MultiplierSummary() => !HasMultipliers ? ""
+        : string.Create(CultureInfo.InvariantCulture, $", multipliers: embedding {EmbeddingMultiplier}, residual {ResidualMultiplier}, attention {AttentionScale}, logits ÷{LogitsScaling}");
 
     private string SlidingWindowSummary() => SlidingWindow is not int window ? ""
         : SlidingWindowLayers.Count == NumLayers ? string.Create(CultureInfo.InvariantCulture, $", sliding window {window}")

@@ -17,7 +17,7 @@ public static class LlamaConfigWriter
         var o = new JsonObject
         {
             ["architectures"] = new JsonArray(c.Architecture),
-            ["model_type"] = c.Architecture switch { "MistralForCausalLM" => "mistral", "Qwen2ForCausalLM" => "qwen2", "Qwen3ForCausalLM" => "qwen3", "Phi3ForCausalLM" => "phi3", _ => "llama" },
+            ["model_type"] = c.Architecture switch { "MistralForCausalLM" => "mistral", "Qwen2ForCausalLM" => "qwen2", "Qwen3ForCausalLM" => "qwen3", "Phi3ForCausalLM" => "phi3", "GraniteForCausalLM" => "granite", _ => "llama" },
             ["hidden_size"] = c.HiddenSize,
             ["intermediate_size"] = c.IntermediateSize,
             ["num_hidden_layers"] = c.NumLayers,
@@ -50,6 +50,14 @@ public static class LlamaConfigWriter
             ["eos_token_id"] = c.EosTokenIds.Count == 1 ? c.EosTokenIds[0] : new JsonArray(c.EosTokenIds.Select(i => (JsonNode?)i).ToArray()),
         };
         WriteSlidingWindow(o, c);
+        if (c.Architecture == "GraniteForCausalLM")
+        {
+            // All four, the attention one as the scale in effect: GraniteConfig's default for it is 1.0, not 1/√head_dim.
+            o["embedding_multiplier"] = c.EmbeddingMultiplier;
+            o["residual_multiplier"] = c.ResidualMultiplier;
+            o["attention_multiplier"] = c.AttentionMultiplier ?? 1.0 / Math.Sqrt(c.HeadDim);
+            o["logits_scaling"] = c.LogitsScaling;
+        }
         if (c.RotaryDim != c.HeadDim)
         {
             o["partial_rotary_factor"] = PartialRotaryFactor(c.RotaryDim, c.HeadDim);

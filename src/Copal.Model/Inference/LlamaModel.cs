@@ -328,7 +328,23 @@ public sealed class LlamaModel : IDisposable
         using Lock.Scope run = _run.EnterScope();
         ThrowIfDisposed();
         ValidateTokens(tokens);
+        Embedding(tokens, hidden);
+    }
+
+    /// <summary>The embeddings of <paramref name="tokens"/>, times Granite's embedding multiplier where it has one.</summary>
+    private void Embedding(ReadOnlySpan<int> tokens, DeviceBuffer hidden)
+    {
         Backend.Embedding(Weights.Embedding, tokens, hidden);
+        ScaleBy(hidden, Config.EmbeddingMultiplier, (long)tokens.Length * Config.HiddenSize);
+    }
+
+    /// <summary>x · factor in place; nothing for a factor of 1 (every model but Granite).</summary>
+    private void ScaleBy(DeviceBuffer x, double factor, long count)
+    {
+        if (factor != 1.0)
+        {
+            Backend.Scale(x, (float)factor, count);
+        }
     }
 
     /// <summary>
@@ -384,7 +400,7 @@ public sealed class LlamaModel : IDisposable
             b.RmsNorm(hidden, w.InputNorm, state.Normed, rows, c.HiddenSize, (float)c.RmsNormEps);
         }
         Projections(state.Normed, w, state.Q, state.K, state.V, rows, layer, tap);
-        var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), c.AttentionWindow(layer), state.CacheStart(layer), c.RotaryDim);
+        var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, c.AttentionScale, c.AttentionWindow(layer), state.CacheStart(layer), c.RotaryDim);
         b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
         OutputAndMlp(w, layer, hidden, state.AttentionOut, state.Normed, state.Gate, state.Up, state.Projected, rows, tap, nextNorm);
@@ -405,6 +421,7 @@ public sealed class LlamaModel : IDisposable
         LlamaConfig c = Config;
         long hiddenCount = (long)rows * c.HiddenSize;
         Linear(attentionOut, w, LinearId.OProj, projected, rows, layer, tap);
+        ScaleBy(projected, c.ResidualMultiplier, hiddenCount);
         b.AddRmsNorm(hidden, projected, w.PostAttentionNorm, normed, rows, c.HiddenSize, (float)c.RmsNormEps);
         if (w.Biases[(int)LinearId.GateProj] is null && w.Biases[(int)LinearId.UpProj] is null)
         {
@@ -419,6 +436,7 @@ public sealed class LlamaModel : IDisposable
             b.SiluMul(gate, up, gate, (long)rows * c.IntermediateSize);
         }
         Linear(gate, w, LinearId.DownProj, projected, rows, layer, tap);
+        ScaleBy(projected, c.ResidualMultiplier, hiddenCount);
         if (nextNorm is null)
         {
             b.Add(hidden, projected, hidden, hiddenCount);
@@ -484,7 +502,7 @@ public sealed class LlamaModel : IDisposable
         LlamaConfig c = Config;
         int hiddenSize = c.HiddenSize;
         DeviceBuffer hidden = batch.Hidden;
-        b.Embedding(Weights.Embedding, tokens, hidden);
+        Embedding(tokens, hidden);
         for (int layer = 0; layer < c.NumLayers; layer++)
         {
             DecoderLayerWeights w = Weights.Layers[layer];
@@ -500,7 +518,7 @@ public sealed class LlamaModel : IDisposable
                 // Each row attends over its own sequence's cache: one fused op a row (two launches on a GPU, the
                 // row worked on in place; the plain sequence goes through the sequence's one-row buffers).
                 RunState s = sequences[i];
-                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, 1f / MathF.Sqrt(c.HeadDim), window, s.CacheStart(layer), c.RotaryDim);
+                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, c.AttentionScale, window, s.CacheStart(layer), c.RotaryDim);
                 b.BatchRowAttention(batch.Q, batch.K, batch.V, i, _ropeCos!, _ropeSin!, s.KCache[layer], s.VCache[layer], batch.AttentionOut,
                     new RowScratch(s.Q, s.K, s.V, s.AttentionOut), shape);
             }
@@ -551,6 +569,8 @@ public sealed class LlamaModel : IDisposable
         ArgumentNullException.ThrowIfNull(state);
         Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
         Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
+        // Granite divides the logits by logits_scaling; its configs use powers of two, where the reciprocal is exact.
+        ScaleBy(state.Logits, 1.0 / Config.LogitsScaling, (long)rows * Config.VocabSize);
     }
 
     /// <summary>
@@ -635,7 +655,7 @@ public sealed class LlamaModel : IDisposable
     private void ForwardChunk(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap)
     {
         int rows = tokens.Length;
-        Backend.Embedding(Weights.Embedding, tokens, state.Hidden);
+        Embedding(tokens, state.Hidden);
         int layers = Config.NumLayers;
         for (int layer = 0; layer < layers; layer++)
         {

@@ -19,6 +19,8 @@ public enum BackendOp
     SiluMul,
     /// <summary><see cref="IBackend.Add"/>.</summary>
     Add,
+    /// <summary><see cref="IBackend.Scale"/>.</summary>
+    Scale,
     /// <summary><see cref="IBackend.Embedding"/>.</summary>
     Embedding,
     /// <summary><see cref="IBackend.Softmax"/>.</summary>

@@ -246,6 +246,19 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
     }
 
     /// <inheritdoc/>
+    public void Scale(DeviceBuffer x, float factor, long count)
+    {
+        if (_primary.Supports(BackendOp.Scale))
+        {
+            _primary.Scale(x, factor, count);
+            return;
+        }
+        using Staging s = Begin(BackendOp.Scale);
+        _cpu.Value.Scale(s.In(x), factor, count);
+        s.Out(x);
+    }
+
+    /// <inheritdoc/>
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
     {
         if (_primary.Supports(BackendOp.Embedding))

@@ -77,6 +77,9 @@ public interface IBackend : IDisposable
     /// <summary>output[i] = a[i] + b[i]; output may alias a or b.</summary>
     void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count);
 
+    /// <summary>x[i] = x[i] · factor in place, for i &lt; count (Granite's embedding, residual and logits multipliers).</summary>
+    void Scale(DeviceBuffer x, float factor, long count);
+
     /// <summary>output[t, :] = table[tokens[t], :] converted to f32; table is [vocab, dim].</summary>
     void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output);
 

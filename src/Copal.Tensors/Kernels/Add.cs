@@ -15,6 +15,9 @@ public static class Add
         TensorPrimitives.Add(a, b, destination);
     }
 
+    /// <summary>x[i] = x[i] · factor in place.</summary>
+    public static void Scale(Span<float> x, float factor) => TensorPrimitives.Multiply(x, factor, x);
+
     /// <summary>y[r, c] += bias[c] for rows [rowStart, rowEnd) of y [rows, bias.Length].</summary>
     public static void Bias(Span<float> y, ReadOnlySpan<float> bias, int rowStart, int rowEnd)
     {

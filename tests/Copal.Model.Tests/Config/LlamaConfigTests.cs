@@ -281,8 +281,34 @@ public class LlamaConfigTests
         Assert.Equal((1.25, 64, 4.0), (back.RopeScaling.AttentionFactor, back.RopeScaling.OriginalMaxPositionEmbeddings, back.RopeScaling.Factor));
     }
 
+    /// <summary>
+    /// Granite-3.1-2B's multipliers; GraniteConfig's defaults are 1.0 for all four (the attention one too, so q·k goes
+    /// unscaled); the other classes ignore the fields, as their HF classes do.
+    /// </summary>
+    [Fact]
+    public void Granite_reads_its_multipliers_as_graniteconfig_does()
+    {
+        string granite = Minimal.Replace("\"architectures\": [\"LlamaForCausalLM\"], ", "\"model_type\": \"granite\", ", StringComparison.Ordinal).TrimEnd().TrimEnd('}');
+        const string Multipliers = ", \"embedding_multiplier\": 12.0, \"residual_multiplier\": 0.22, \"attention_multiplier\": 0.015625, \"logits_scaling\": 8.0}";
+        LlamaConfig c = LlamaConfig.Parse(granite + Multipliers, "c");
+        Assert.Equal(("GraniteForCausalLM", 12.0, 0.22, 0.015625, 8.0), (c.Architecture, c.EmbeddingMultiplier, c.ResidualMultiplier, c.AttentionMultiplier, c.LogitsScaling));
+        Assert.Equal(0.015625f, c.AttentionScale);
+        Assert.Contains("multipliers: embedding 12, residual 0.22, attention 0.015625, logits ÷8", c.ToString(), StringComparison.Ordinal);
+        LlamaConfig back = LlamaConfig.Parse(LlamaConfigWriter.ToJson(c), "written");
+        Assert.Equal((c.Architecture, c.EmbeddingMultiplier, c.ResidualMultiplier, c.AttentionMultiplier, c.LogitsScaling),
+            (back.Architecture, back.EmbeddingMultiplier, back.ResidualMultiplier, back.AttentionMultiplier, back.LogitsScaling));
+
+        LlamaConfig defaults = LlamaConfig.Parse(granite + "}", "c");
+        Assert.Equal((1.0, 1.0, 1.0, 1.0, 1f), (defaults.EmbeddingMultiplier, defaults.ResidualMultiplier, defaults.AttentionMultiplier, defaults.LogitsScaling, defaults.AttentionScale));
+        LlamaConfig llama = LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + Multipliers, "c");
+        Assert.False(llama.HasMultipliers);
+        Assert.Equal(1f / MathF.Sqrt(8), llama.AttentionScale);
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(granite + ", \"logits_scaling\": 0}", "m/config.json"));
+        Assert.Equal("m/config.json: field 'logits_scaling' must be a positive finite number, found 0", e.Message);
+    }
+
     [Theory]
-    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM")]
+    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, GraniteForCausalLM")]
     public void Unknown_architecture_lists_the_supported_ones(string arch, string expected)
     {
         var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("LlamaForCausalLM", arch, StringComparison.Ordinal), "m/config.json"));

@@ -17,7 +17,7 @@ namespace Copal.Model.Tests.Golden;
 /// reference (tools/reference, <c>variant-goldens</c>): as a Mistral with a sliding window of 32 positions (its
 /// context is 256), as a Qwen3 with per-head q/k RMSNorm weights the golden lists, and as a Phi-3 whose RoPE turns
 /// half of each head with longrope factors that switch from the short to the long list at position 64 (Phi-4-mini's
-/// kind of RoPE). Logits and perplexity match
+/// kind of RoPE), and as a Granite with its embedding, residual, attention and logits multipliers. Logits and perplexity match
 /// within the tolerance policy, and each golden's perplexity without the variant's point (no window, no q/k norm)
 /// lies far outside it, so a model that ignored the point could not pass.
 /// </summary>
@@ -98,6 +98,7 @@ public sealed class VariantReferenceTests : IDisposable
     [InlineData("window32")]
     [InlineData("qwen3")]
     [InlineData("phi4mini")]
+    [InlineData("granite")]
     public void Logits_match_the_reference(string variant)
     {
         JsonElement golden = Golden(variant);
@@ -109,6 +110,7 @@ public sealed class VariantReferenceTests : IDisposable
         using LlamaModel model = LlamaModel.Load(dir, backend);
         Assert.Equal(variant == "window32" ? 32 : null, model.Config.SlidingWindow);
         Assert.Equal(variant == "qwen3", model.Config.QueryKeyNorm);
+        Assert.Equal(variant == "granite", model.Config.HasMultipliers);
         Assert.Equal(variant == "phi4mini" ? (16, RopeScalingKind.LongRope) : (32, RopeScalingKind.None), (model.Config.RotaryDim, model.Config.RopeScaling.Kind));
         int vocab = model.Config.VocabSize;
         using RunState state = model.CreateState(ids.Length, allRowLogits: true);
@@ -121,6 +123,7 @@ public sealed class VariantReferenceTests : IDisposable
     [InlineData("window32")]
     [InlineData("qwen3")]
     [InlineData("phi4mini")]
+    [InlineData("granite")]
     public void Perplexity_matches_the_reference_and_not_the_model_without_the_variant(string variant)
     {
         JsonElement golden = Golden(variant);

@@ -402,6 +402,22 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     public void Add_into_second_input_matches_cpu() =>
         AssertMatchesCpu("Add aliased", [Rand.Floats(257, 1), Rand.Floats(257, 2)], 1, (b, d) => b.Add(d[0], d[1], d[1], 257));
 
+    /// <summary>One f32 product per element, exactly rounded on every backend; elements past count stay as they were.</summary>
+    [BackendTheory]
+    [InlineData(1)]
+    [InlineData(1000)]
+    public void Scale_multiplies_the_first_count_elements_in_place_exactly(int count)
+    {
+        float[] x = Rand.Floats(count + 7, 1, 4f);
+        using DeviceBuffer buffer = Backend.Allocate(x.Length);
+        Backend.Upload(x, buffer);
+        Backend.Scale(buffer, 0.0078125f * 3, count);
+        var actual = new float[x.Length];
+        Backend.Download(buffer, actual);
+        float[] expected = [.. x.Select((v, i) => i < count ? v * (0.0078125f * 3) : v)];
+        Assert.Equal(expected, actual);
+    }
+
     public static TheoryData<DType> WeightDTypes() => new(Rand.WeightDTypes);
 
     [BackendTheory]

@@ -179,6 +179,14 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     }
 
     /// <inheritdoc/>
+    public void Scale(DeviceBuffer x, float factor, long count)
+    {
+        Need(x, count, "scale");
+        nint px = (nint)Cpu(x).Pointer;
+        RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, new CpuOps.Scaled((float*)px, factor));
+    }
+
+    /// <inheritdoc/>
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
     {
         if (table is not CpuWeight dense)

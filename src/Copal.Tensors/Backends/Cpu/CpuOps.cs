@@ -73,6 +73,11 @@ internal static unsafe class CpuOps
                 new Span<float>(output + start, end - start));
     }
 
+    public readonly struct Scaled(float* x, float factor) : IRangeBody
+    {
+        public void Run(int start, int end) => Kernels.Add.Scale(new Span<float>(x + start, end - start), factor);
+    }
+
     public readonly struct Normalize(float* x, int rows, int cols) : IRangeBody
     {
         public void Run(int start, int end) => Kernels.Softmax.Rows(new Span<float>(x, rows * cols), cols, start, end);

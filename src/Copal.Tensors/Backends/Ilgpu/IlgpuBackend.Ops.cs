@@ -272,6 +272,18 @@ public sealed partial class IlgpuBackend
     }
 
     /// <inheritdoc/>
+    public void Scale(DeviceBuffer x, float factor, long count)
+    {
+        Require(BackendOp.Scale);
+        int n = Count(count, "Scale");
+        Need(x, n, "Scale", nameof(x));
+        if (n > 0)
+        {
+            _kernels.Scale(n, Own(x, "Scale", nameof(x)).View, factor);
+        }
+    }
+
+    /// <inheritdoc/>
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
     {
         Require(BackendOp.Embedding);

@@ -43,6 +43,7 @@ internal sealed class KernelSet
         AddBias = Load(a, "AddBias", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.AddBias));
         SiluMul = Load(a, "SiluMul", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul));
         Add = Load(a, "Add", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add));
+        Scale = Load(a, "Scale", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(ElementwiseKernels.Scale));
         Rope = Load(a, "Rope", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(ElementwiseKernels.Rope));
         RmsNorm = Load(a, "RmsNorm", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(NormKernels.RmsNorm));
         AddRmsNorm = Load(a, "AddRmsNorm", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(NormKernels.AddRmsNorm));
@@ -100,6 +101,7 @@ internal sealed class KernelSet
     public Action<Index1D, ArrayView<float>, ArrayView<float>, int> AddBias { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> SiluMul { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> Add { get; }
+    public Action<Index1D, ArrayView<float>, float> Scale { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> Rope { get; }
     public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> RmsNorm { get; }
     public Action<KernelConfig, ArrayView<float>, int, int> Softmax { get; }

@@ -17,6 +17,8 @@ internal static class ElementwiseKernels
 
     public static void Add(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> output) => output[i] = a[i] + b[i];
 
+    public static void Scale(Index1D i, ArrayView<float> x, float factor) => x[i] *= factor;
+
     /// <summary>output[t, d] = table[tokens[t], d] as f32; token ids were checked on the host.</summary>
     public static void Embedding<TW>(Index1D i, TW table, ArrayView<int> tokens, ArrayView<float> output, int dim)
         where TW : struct, IWeightView

@@ -1,0 +1,119 @@
+using Copal.Model.Config;
+using Copal.Model.Inference;
+using Copal.Model.Synthetic;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Inference;
+
+/// <summary>
+/// GraniteForCausalLM is LLaMA's computation with four multipliers: the embeddings, each residual branch, the
+/// attention scores (instead of 1/√head_dim) and the logits (divided). The float64 reference checks the numbers
+/// (VariantReferenceTests, granite); these tests check that every path of the model applies them alike.
+/// </summary>
+public sealed class GraniteTests : IDisposable
+{
+    private const int Length = 20;
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-granite-").FullName;
+    private readonly CpuBackend _backend = new();
+    private readonly int[] _prompt = [.. Enumerable.Range(0, Length).Select(i => 1 + (i * 7919 % 31000))];
+
+    public void Dispose()
+    {
+        _backend.Dispose();
+        Directory.Delete(_temp, recursive: true);
+    }
+
+    private string Write(string name, LlamaConfig config)
+    {
+        string dir = Path.Combine(_temp, name);
+        SyntheticModelWriter.Write(config, dir, DType.F32, seed: 13, tokenizerDirectory: null);
+        return dir;
+    }
+
+    private static LlamaConfig Granite(double embedding, double residual, double attention, double logits) =>
+        SyntheticPresets.Get("test-tiny") with
+        {
+            Architecture = "GraniteForCausalLM",
+            EmbeddingMultiplier = embedding,
+            ResidualMultiplier = residual,
+            AttentionMultiplier = attention,
+            LogitsScaling = logits,
+        };
+
+    [Fact]
+    public void A_granite_with_neutral_multipliers_gives_the_llamas_logits_bit_for_bit()
+    {
+        // head_dim 16: an attention multiplier of 0.25 is LLaMA's 1/√16 exactly.
+        using LlamaModel granite = LlamaModel.Load(Write("neutral", Granite(1, 1, 0.25, 1)), _backend);
+        using LlamaModel llama = LlamaModel.Load(Write("llama", SyntheticPresets.Get("test-tiny")), _backend);
+        Assert.Equal(("GraniteForCausalLM", 0.25f), (granite.Config.Architecture, granite.Config.AttentionScale));
+        float[][] expected = PositionLogits.Of(llama, _prompt, 7), actual = PositionLogits.Of(granite, _prompt, 7);
+        for (int p = 0; p < Length; p++)
+        {
+            Assert.Equal(expected[p], actual[p]);
+        }
+    }
+
+    /// <summary>
+    /// logits_scaling divides the logits and nothing else (4: exactly); each other multiplier changes the model, so
+    /// a path that dropped one could not give the same logits.
+    /// </summary>
+    [Fact]
+    public void Each_multiplier_takes_effect()
+    {
+        LlamaConfig baseline = Granite(2, 0.5, 0.125, 1);
+        float[][] plain = Logits(Write("base", baseline));
+        float[][] divided = Logits(Write("logits", baseline with { LogitsScaling = 4 }));
+        for (int p = 0; p < Length; p++)
+        {
+            Assert.Equal(plain[p].Select(v => v / 4).ToArray(), divided[p]);
+        }
+        foreach ((string name, LlamaConfig changed) in new[]
+        {
+            ("embedding", baseline with { EmbeddingMultiplier = 3 }),
+            ("residual", baseline with { ResidualMultiplier = 0.75 }),
+            ("attention", baseline with { AttentionMultiplier = 0.5 }),
+        })
+        {
+            Assert.NotEqual(plain[^1], Logits(Write(name, changed))[^1]);
+        }
+    }
+
+    [Fact]
+    public void Decode_steps_and_the_batched_step_give_the_prompt_pass_logits()
+    {
+        using LlamaModel model = LlamaModel.Load(Write("steps", Granite(6, 0.3, 0.1, 2.5)), _backend);
+        float[][] whole = PositionLogits.Of(model, _prompt, Length), stepwise = PositionLogits.Of(model, _prompt, 1);
+        using RunState sequence = model.CreateState(1, Length);
+        using RunState batch = model.CreateState(1, 1, allRowLogits: true);
+        for (int p = 0; p < Length; p++)
+        {
+            Tolerances.AssertClose(stepwise[p], whole[p], what: $"decode logits at position {p}");
+            model.ForwardBatch(batch, [sequence], _prompt.AsSpan(p, 1), [p]);
+            Tolerances.AssertClose(model.ReadLogits(batch), whole[p], what: $"batched logits at position {p}");
+        }
+    }
+
+    [DeviceFact("ilgpu-cpu")]
+    public void Ilgpu_cpu_runs_a_granite_as_the_cpu_does()
+    {
+        string dir = Write("device", Granite(6, 0.3, 0.1, 2.5));
+        using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
+        using LlamaModel onDevice = LlamaModel.Load(dir, device);
+        using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
+        float[][] expected = PositionLogits.Of(onCpu, _prompt, Length), actual = PositionLogits.Of(onDevice, _prompt, Length);
+        for (int p = 0; p < Length; p++)
+        {
+            Tolerances.AssertClose(actual[p], expected[p], what: $"ilgpu-cpu logits at position {p}");
+        }
+    }
+
+    private float[][] Logits(string dir)
+    {
+        using LlamaModel model = LlamaModel.Load(dir, _backend);
+        return PositionLogits.Of(model, _prompt, 7);
+    }
+}
