@@ -59,6 +59,7 @@ public sealed class BatchedDecodingTests : IDisposable
         string dir = TestData.CopyOfStories260K(Path.Combine(_root, "windowed"));
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
         config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
+        config["model_type"] = "mistral"; // transformers builds the model from model_type: the two must agree
         config["sliding_window"] = 4;
         File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
         return dir;

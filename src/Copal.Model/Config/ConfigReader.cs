@@ -7,27 +7,41 @@ internal readonly struct ConfigReader(JsonElement root, string source)
 {
     public ModelConfigException Error(string message) => new(source, message);
 
+    /// <summary>
+    /// <c>architectures[0]</c>, or the class of <c>model_type</c> when that list is missing. Where both are given they
+    /// must agree: transformers' Auto classes build the model from model_type and vLLM from architectures, so a config
+    /// where they differ means two models.
+    /// </summary>
     public string Architecture()
     {
         string supported = string.Join(", ", LlamaConfig.SupportedArchitectures);
+        string? modelType = OptionalString("model_type");
+        string? ofModelType = modelType switch
+        {
+            "llama" => "LlamaForCausalLM",
+            "mistral" => "MistralForCausalLM",
+            "qwen2" => "Qwen2ForCausalLM",
+            "qwen3" => "Qwen3ForCausalLM",
+            "phi3" => "Phi3ForCausalLM",
+            "granite" => "GraniteForCausalLM",
+            _ => null,
+        };
         if (!root.TryGetProperty("architectures", out JsonElement archs) || archs.ValueKind != JsonValueKind.Array || archs.GetArrayLength() == 0)
         {
-            string? modelType = OptionalString("model_type");
-            return modelType switch
-            {
-                "llama" => "LlamaForCausalLM",
-                "mistral" => "MistralForCausalLM",
-                "qwen2" => "Qwen2ForCausalLM",
-                "qwen3" => "Qwen3ForCausalLM",
-                "phi3" => "Phi3ForCausalLM",
-                "granite" => "GraniteForCausalLM",
-                _ => throw Error($"no 'architectures' list and model_type '{modelType ?? "(missing)"}' is not LLaMA-family; supported: {supported}"),
-            };
+            return ofModelType ?? throw Error($"no 'architectures' list and model_type '{modelType ?? "(missing)"}' is not LLaMA-family; supported: {supported}");
         }
-        string arch = archs[0].ValueKind == JsonValueKind.String ? archs[0].GetString()! : archs[0].ToString();
+        if (archs[0].ValueKind != JsonValueKind.String)
+        {
+            throw Error($"field 'architectures' must be a list of strings, found {Describe(archs[0])} in the list");
+        }
+        string arch = archs[0].GetString()!;
         if (!LlamaConfig.SupportedArchitectures.Contains(arch))
         {
             throw Error($"architecture '{arch}' is not supported; supported: {supported}");
+        }
+        if (ofModelType is not null && ofModelType != arch)
+        {
+            throw Error($"architectures names {arch} but model_type '{modelType}' is {ofModelType} (transformers builds the model from model_type, vLLM from architectures); make them agree");
         }
         return arch;
     }
@@ -73,9 +87,19 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         double v = e.TryGetDouble(out double d) ? d : double.PositiveInfinity;
         if (!double.IsFinite(v) || v <= 0)
         {
-            throw Error(FormattableString.Invariant($"field '{label}' must be a positive finite number, found {v}"));
+            throw Error($"field '{label}' must be a positive finite number, found {Describe(e)}");
         }
+        RequireSingleRange(label, e, v);
         return v;
+    }
+
+    /// <summary>The model computes with these values in f32 (as transformers does): one f32 cannot hold is refused.</summary>
+    private void RequireSingleRange(string label, JsonElement e, double v)
+    {
+        if (!float.IsFinite((float)v) || (float)v <= 0)
+        {
+            throw Error($"field '{label}' must lie within f32's range (the model computes with it in f32), found {Describe(e)}");
+        }
     }
 
     private double? ScalingDouble(JsonElement s, string name) => OptionalDouble(s, name, "rope_scaling." + name);
@@ -94,8 +118,14 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         };
     }
 
-    public string? OptionalString(string name) =>
-        root.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+    public string? OptionalString(string name)
+    {
+        if (!root.TryGetProperty(name, out JsonElement e) || e.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return e.ValueKind == JsonValueKind.String ? e.GetString() : throw Error($"field '{name}' must be a string, found {Describe(e)}");
+    }
 
     /// <summary>A list of strings, or null when the field is absent or null.</summary>
     public IReadOnlyList<string>? OptionalStringList(string name)
@@ -158,22 +188,31 @@ internal readonly struct ConfigReader(JsonElement root, string source)
             throw Error($"field 'rope_scaling.rope_type' must be a string, found {Describe(t)}");
         }
         string? type = t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-        double factor = ScalingDouble(s, "factor") ?? 1.0;
+        if (type is null && s.EnumerateObject().Any())
+        {
+            // transformers cannot read it either (no rope_type picks no frequencies): the factors would be lost.
+            throw Error("field 'rope_scaling' has no 'rope_type' (or 'type'), so its fields say nothing; name the scaling, e.g. \"rope_type\": \"linear\"");
+        }
         return type switch
         {
             "default" or null => new RopeScalingConfig(RopeScalingKind.None),
             "longrope" or "su" => LongRope(s, maxPositions, rotaryPairs, phi3),
             "yarn" when phi3 => LongRope(s, maxPositions, rotaryPairs, phi3),
-            "linear" => new RopeScalingConfig(RopeScalingKind.Linear, factor),
+            "linear" => new RopeScalingConfig(RopeScalingKind.Linear, RequiredScaling(s, "factor", type)),
+            // transformers' _validate_llama3_parameters requires all four.
             "llama3" => new RopeScalingConfig(
                 RopeScalingKind.Llama3,
-                factor,
-                ScalingDouble(s, "low_freq_factor") ?? 1.0,
-                ScalingDouble(s, "high_freq_factor") ?? 4.0,
-                OptionalInt(s, "original_max_position_embeddings", "rope_scaling.original_max_position_embeddings", min: 1) ?? 8192),
+                RequiredScaling(s, "factor", type),
+                RequiredScaling(s, "low_freq_factor", type),
+                RequiredScaling(s, "high_freq_factor", type),
+                OptionalInt(s, "original_max_position_embeddings", "rope_scaling.original_max_position_embeddings", min: 1)
+                    ?? throw Error("rope_scaling type 'llama3' needs field 'rope_scaling.original_max_position_embeddings' (an integer ≥ 1)")),
             _ => throw Error($"rope_scaling type '{type}' is not supported; supported: default, linear, llama3, longrope"),
         };
     }
+
+    private double RequiredScaling(JsonElement s, string name, string type) =>
+        ScalingDouble(s, name) ?? throw Error($"rope_scaling type '{type}' needs field 'rope_scaling.{name}' (a positive number)");
 
     /// <summary>
     /// HF <c>_compute_longrope_parameters</c>'s inputs, checked as Phi3Config checks them. The original context is
@@ -186,9 +225,13 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         // At least 2: the default attention factor divides by its logarithm.
         int? given = OptionalInt("original_max_position_embeddings", min: 2) ?? (phi3 ? 4096 : null);
         int original = given ?? maxPositions;
-        double factor = given is int o ? (double)maxPositions / o : ScalingDouble(s, "factor") ?? 1.0;
-        double attention = ScalingDouble(s, "attention_factor")
-            ?? RopeScalingConfig.LongRopeAttentionFactor(factor, original);
+        double? attentionGiven = ScalingDouble(s, "attention_factor");
+        // Without the original context the factor is rope_scaling's, which the derived attention factor then needs.
+        double factor = given is int o ? (double)maxPositions / o
+            : ScalingDouble(s, "factor") ?? (attentionGiven is null
+                ? throw Error("rope_scaling type 'longrope' needs 'original_max_position_embeddings', 'rope_scaling.factor' or 'rope_scaling.attention_factor'")
+                : 1.0);
+        double attention = attentionGiven ?? RopeScalingConfig.LongRopeAttentionFactor(factor, original);
         return new RopeScalingConfig(RopeScalingKind.LongRope, factor, OriginalMaxPositionEmbeddings: original)
         {
             ShortFactors = Factors(s, "short_factor", rotaryPairs),
@@ -216,6 +259,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
             {
                 throw Error(FormattableString.Invariant($"rope_scaling.{name}[{i}] must be a positive number, found {Describe(f)}"));
             }
+            RequireSingleRange(FormattableString.Invariant($"rope_scaling.{name}[{i}]"), f, factors[i]);
         }
         return factors;
     }

@@ -30,7 +30,7 @@ public static class GenerationConfig
         {
             doc = JsonDocument.Parse(File.ReadAllText(file), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
-        catch (Exception e) when (e is JsonException or IOException)
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
             throw new ModelConfigException(file, $"is not readable JSON: {e.Message}", e);
         }
@@ -38,7 +38,7 @@ public static class GenerationConfig
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
             {
-                return [];
+                throw new ModelConfigException(file, $"expected a JSON object at the top level, found {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}");
             }
             var reader = new ConfigReader(doc.RootElement, file);
             IReadOnlyList<int> ids = reader.IntOrIntList("eos_token_id");

@@ -148,7 +148,7 @@ public sealed record LlamaConfig
         {
             text = File.ReadAllText(file);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ModelConfigException(file, $"cannot be read: {e.Message}", e);
         }
@@ -194,6 +194,10 @@ public sealed record LlamaConfig
             throw r.Error($"hidden_size ({hidden}) is not a multiple of num_attention_heads ({heads}) and no head_dim is given");
         }
         int headDim = headDimField ?? hidden / heads;
+        if ((long)heads * headDim > int.MaxValue)
+        {
+            throw r.Error(FormattableString.Invariant($"num_attention_heads × head_dim must be at most {int.MaxValue}, found {heads} × {headDim}"));
+        }
         if (headDim % 2 != 0)
         {
             throw r.Error(FormattableString.Invariant($"head_dim must be even for rotary embeddings, got {headDim}"));
@@ -211,6 +215,11 @@ public sealed record LlamaConfig
         bool phi3 = architecture == "Phi3ForCausalLM";
         // Phi-4-mini turns three quarters of each head (Phi3Config's partial_rotary_factor; the other classes have none).
         int rotaryDim = headDim;
+        if (!phi3 && r.OptionalDouble("partial_rotary_factor") is double other && other != 1.0)
+        {
+            // transformers' RoPE setup reads the field for every class, but only Phi-3's attention turns part of a head.
+            throw r.Error(FormattableString.Invariant($"field 'partial_rotary_factor' must be 1 on {architecture} (only Phi3ForCausalLM turns part of each head), found {other}"));
+        }
         if (phi3 && r.OptionalDouble("partial_rotary_factor") is double partial)
         {
             rotaryDim = (int)(headDim * partial);

@@ -11,9 +11,14 @@ public static class LlamaConfigWriter
     /// The config.json text of <paramref name="c"/>, indented. <paramref name="torchDtype"/> overrides
     /// <see cref="LlamaConfig.TorchDtype"/> (for weights written in another dtype); with neither, "float32".
     /// </summary>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="c"/> holds what its architecture's config class cannot say (a partial rotary width outside
+    /// Phi-3, q/k norms outside Qwen3, …): written, it would read back as another model.
+    /// </exception>
     public static string ToJson(LlamaConfig c, string? torchDtype = null)
     {
         ArgumentNullException.ThrowIfNull(c);
+        RequireExpressible(c);
         var o = new JsonObject
         {
             ["architectures"] = new JsonArray(c.Architecture),
@@ -68,6 +73,35 @@ public static class LlamaConfigWriter
             o["original_max_position_embeddings"] = c.RopeScaling.OriginalMaxPositionEmbeddings;
         }
         return o.ToJsonString(CopalJson.Create(indented: true, snakeCase: false));
+    }
+
+    /// <summary>Throws unless the fields of <paramref name="c"/> read back from its architecture's config.json as they are.</summary>
+    private static void RequireExpressible(LlamaConfig c)
+    {
+        string arch = c.Architecture;
+        void Require(bool holds, string what)
+        {
+            if (!holds)
+            {
+                throw new ArgumentException($"{arch}'s config.json cannot hold {what}; written, it would read back as another model", nameof(c));
+            }
+        }
+        Require(LlamaConfig.SupportedArchitectures.Contains(arch), "anything: the architecture is not one Copal writes");
+        Require(c.HeadDim >= 2 && c.HeadDim % 2 == 0 && c.RotaryDim >= 2 && c.RotaryDim % 2 == 0 && c.RotaryDim <= c.HeadDim,
+            FormattableString.Invariant($"head_dim {c.HeadDim} with a rotary width of {c.RotaryDim} (both even, 2 ≤ rotary ≤ head_dim)"));
+        bool phi3 = arch == "Phi3ForCausalLM", qwen = arch is "Qwen2ForCausalLM" or "Qwen3ForCausalLM";
+        Require(phi3 || c.RotaryDim == c.HeadDim, FormattableString.Invariant($"a rotary width ({c.RotaryDim}) narrower than the head ({c.HeadDim})"));
+        Require(arch != "Qwen2ForCausalLM" || c.AttentionBias, "q/k/v without biases (Qwen2 always has them)");
+        Require(arch is not ("MistralForCausalLM" or "Phi3ForCausalLM") || !c.AttentionBias, "attention biases");
+        Require(c.QueryKeyNorm == (arch == "Qwen3ForCausalLM"), c.QueryKeyNorm ? "q/k norms" : "attention without q/k norms (Qwen3 always has them)");
+        Require(c.SlidingWindow is null || arch is "MistralForCausalLM" or "Phi3ForCausalLM" || qwen, "a sliding window");
+        Require(c.SlidingWindow is null || c.SlidingWindowLayers.Count > 0, "a sliding window on no layer");
+        Require(c.SlidingWindow is null || qwen || c.SlidingWindowLayers.Count == c.NumLayers, "a sliding window on some layers only");
+        Require(!c.HasMultipliers || arch == "GraniteForCausalLM", "embedding, residual, attention or logits multipliers");
+        Require(!phi3 || c.RopeScaling.Kind is RopeScalingKind.None or RopeScalingKind.LongRope, $"{c.RopeScaling.Kind} RoPE scaling (Phi3Config takes longrope only)");
+        Require(c.RopeScaling.Kind != RopeScalingKind.LongRope
+                || (c.RopeScaling.ShortFactors.Count == c.RotaryDim / 2 && c.RopeScaling.LongFactors.Count == c.RotaryDim / 2),
+            FormattableString.Invariant($"longrope factor lists of {c.RopeScaling.ShortFactors.Count} and {c.RopeScaling.LongFactors.Count} for {c.RotaryDim / 2} rotated pairs"));
     }
 
     /// <summary>

@@ -219,17 +219,89 @@ public class LlamaConfigTests
     }
 
     [Theory]
-    [InlineData("{\"rope_type\": \"llama3\", \"factor\": 8.0, \"original_max_position_embeddings\": 8192.5}", "field 'rope_scaling.original_max_position_embeddings' must be an integer, found 8192.5")]
+    [InlineData("{\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1, \"high_freq_factor\": 4, \"original_max_position_embeddings\": 8192.5}", "field 'rope_scaling.original_max_position_embeddings' must be an integer, found 8192.5")]
     [InlineData("{\"rope_type\": \"llama3\", \"factor\": \"8\"}", "field 'rope_scaling.factor' must be a number, found \"8\"")]
     [InlineData("{\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": -1}", "field 'rope_scaling.low_freq_factor' must be a positive finite number, found -1")]
     [InlineData("{\"rope_type\": 3}", "field 'rope_scaling.rope_type' must be a string, found 3")]
-    [InlineData("{\"rope_type\": \"longrope\", \"short_factor\": [1, 1, 0, 1], \"long_factor\": [1, 1, 1, 1]}", "rope_scaling.short_factor[2] must be a positive number, found 0")]
-    [InlineData("{\"rope_type\": \"longrope\", \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, \"x\", 1, 1]}", "rope_scaling.long_factor[1] must be a positive number, found \"x\"")]
-    [InlineData("{\"rope_type\": \"longrope\", \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, 1, 1, 1e999]}", "rope_scaling.long_factor[3] must be a positive number, found 1e999")]
+    [InlineData("{\"rope_type\": \"longrope\", \"factor\": 2, \"short_factor\": [1, 1, 0, 1], \"long_factor\": [1, 1, 1, 1]}", "rope_scaling.short_factor[2] must be a positive number, found 0")]
+    [InlineData("{\"rope_type\": \"longrope\", \"factor\": 2, \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, \"x\", 1, 1]}", "rope_scaling.long_factor[1] must be a positive number, found \"x\"")]
+    [InlineData("{\"rope_type\": \"longrope\", \"factor\": 2, \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, 1, 1, 1e999]}", "rope_scaling.long_factor[3] must be a positive number, found 1e999")]
     public void Bad_rope_scaling_fields_are_named_with_their_value(string ropeScaling, string expected)
     {
         var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": " + ropeScaling + "}", "m/config.json"));
         Assert.Equal("m/config.json: " + expected, e.Message);
+    }
+
+    /// <summary>Fields transformers requires, or cannot read, are refused rather than given a silent default.</summary>
+    [Theory]
+    [InlineData(", \"rope_scaling\": {\"factor\": 8.0, \"original_max_position_embeddings\": 8192}", "field 'rope_scaling' has no 'rope_type' (or 'type'), so its fields say nothing; name the scaling, e.g. \"rope_type\": \"linear\"")]
+    [InlineData(", \"rope_scaling\": {\"rope_type\": null, \"type\": \"linear\", \"factor\": 4}", "field 'rope_scaling' has no 'rope_type' (or 'type'), so its fields say nothing; name the scaling, e.g. \"rope_type\": \"linear\"")]
+    [InlineData(", \"rope_scaling\": {\"rope_type\": \"linear\"}", "rope_scaling type 'linear' needs field 'rope_scaling.factor' (a positive number)")]
+    [InlineData(", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 4}", "rope_scaling type 'llama3' needs field 'rope_scaling.original_max_position_embeddings' (an integer ≥ 1)")]
+    [InlineData(", \"rope_scaling\": {\"rope_type\": \"longrope\", \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, 1, 1, 1]}", "rope_scaling type 'longrope' needs 'original_max_position_embeddings', 'rope_scaling.factor' or 'rope_scaling.attention_factor'")]
+    [InlineData(", \"rope_theta\": 1e300", "field 'rope_theta' must lie within f32's range (the model computes with it in f32), found 1e300")]
+    [InlineData(", \"rms_norm_eps\": 1e-400", "field 'rms_norm_eps' must be a positive finite number, found 1e-400")]
+    [InlineData(", \"rope_scaling\": {\"rope_type\": \"longrope\", \"factor\": 2, \"short_factor\": [1, 1e-300, 1, 1], \"long_factor\": [1, 1, 1, 1]}", "field 'rope_scaling.short_factor[1]' must lie within f32's range (the model computes with it in f32), found 1e-300")]
+    [InlineData(", \"hidden_act\": 5", "field 'hidden_act' must be a string, found 5")]
+    [InlineData(", \"model_type\": \"mistral\"", "architectures names LlamaForCausalLM but model_type 'mistral' is MistralForCausalLM (transformers builds the model from model_type, vLLM from architectures); make them agree")]
+    [InlineData(", \"partial_rotary_factor\": 0.5", "field 'partial_rotary_factor' must be 1 on LlamaForCausalLM (only Phi3ForCausalLM turns part of each head), found 0.5")]
+    public void Fields_transformers_requires_or_cannot_read_are_refused(string extra, string expected)
+    {
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + extra + "}", "m/config.json"));
+        Assert.Equal("m/config.json: " + expected, e.Message);
+        Assert.Equal(RopeScalingKind.None, LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {}}", "c").RopeScaling.Kind);
+        Assert.Equal(8, LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"partial_rotary_factor\": 1.0, \"model_type\": \"llama\"}", "c").RotaryDim);
+    }
+
+    [Fact]
+    public void Odd_architecture_entries_and_oversized_heads_are_named()
+    {
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("[\"LlamaForCausalLM\"]", "[true]", StringComparison.Ordinal), "c"));
+        Assert.Equal("c: field 'architectures' must be a list of strings, found true in the list", e.Message);
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("\"num_key_value_heads\": 4,", "\"num_key_value_heads\": 65536, \"head_dim\": 65536,", StringComparison.Ordinal)
+            .Replace("\"num_attention_heads\": 8", "\"num_attention_heads\": 65536", StringComparison.Ordinal), "c"));
+        Assert.Equal("c: num_attention_heads × head_dim must be at most 2147483647, found 65536 × 65536", e.Message);
+    }
+
+    [Fact]
+    public void A_generation_config_that_is_not_an_object_is_named()
+    {
+        string dir = Directory.CreateTempSubdirectory("copal-genconfig-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, GenerationConfig.FileName), "[1, 2]");
+            var e = Assert.Throws<ModelConfigException>(() => GenerationConfig.EosTokenIds(dir, 512));
+            Assert.Equal($"{Path.Combine(dir, GenerationConfig.FileName)}: expected a JSON object at the top level, found array", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>What an architecture's config.json cannot say is refused by the writer, not written as another model.</summary>
+    [Fact]
+    public void The_writer_refuses_what_the_architecture_cannot_hold()
+    {
+        LlamaConfig llama = SyntheticPresets.Get("test-tiny");
+        foreach ((LlamaConfig c, string what) in new[]
+        {
+            (llama with { RotaryDim = 8 }, "a rotary width (8) narrower than the head (16)"),
+            (llama with { QueryKeyNorm = true }, "q/k norms"),
+            (llama with { Architecture = "Qwen3ForCausalLM" }, "attention without q/k norms (Qwen3 always has them)"),
+            (llama with { Architecture = "Qwen2ForCausalLM" }, "q/k/v without biases (Qwen2 always has them)"),
+            (llama with { Architecture = "MistralForCausalLM", AttentionBias = true }, "attention biases"),
+            (llama with { SlidingWindow = 8, SlidingWindowLayers = [0, 1] }, "a sliding window"),
+            (llama with { Architecture = "MistralForCausalLM", SlidingWindow = 8, SlidingWindowLayers = [1] }, "a sliding window on some layers only"),
+            (llama with { Architecture = "Qwen2ForCausalLM", AttentionBias = true, SlidingWindow = 8, SlidingWindowLayers = [] }, "a sliding window on no layer"),
+            (llama with { LogitsScaling = 2 }, "embedding, residual, attention or logits multipliers"),
+            (llama with { Architecture = "Phi3ForCausalLM", RopeScaling = new RopeScalingConfig(RopeScalingKind.Linear, 2) }, "Linear RoPE scaling (Phi3Config takes longrope only)"),
+            (llama with { HeadDim = 0, RotaryDim = 8 }, "head_dim 0 with a rotary width of 8 (both even, 2 ≤ rotary ≤ head_dim)"),
+        })
+        {
+            var e = Assert.Throws<ArgumentException>(() => LlamaConfigWriter.ToJson(c));
+            Assert.StartsWith($"{c.Architecture}'s config.json cannot hold {what}; written, it would read back as another model", e.Message, StringComparison.Ordinal);
+        }
     }
 
     /// <summary>
@@ -373,6 +445,8 @@ public class LlamaConfigTests
         LlamaConfig c = LlamaConfig.Parse(Minimal, "config.json") with
         {
             Architecture = architecture,
+            AttentionBias = architecture == "Qwen2ForCausalLM",
+            QueryKeyNorm = architecture == "Qwen3ForCausalLM",
             SlidingWindow = window,
             SlidingWindowLayers = [.. layers.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)],
         };
