@@ -14,6 +14,28 @@ public sealed class EngineTests : IDisposable
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
+    /// <summary>
+    /// A slot's cache grows with a long request and is given back when the request ends: what a server holds follows
+    /// the requests in flight, not the longest one it has served.
+    /// </summary>
+    [Fact]
+    public async Task A_long_request_gives_its_grown_cache_back_when_it_ends()
+    {
+        using var backend = new CpuBackend();
+        InferenceEngine? running = null;
+        long inFlight = 0;
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend,
+            new EngineOptions { Parallel = 1, BeforeDecodeStep = () => inFlight = Math.Max(inFlight, running!.KvCacheBytes) });
+        running = engine;
+        await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3 });
+        long small = engine.KvCacheBytes;
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = [.. Enumerable.Range(0, 400).Select(i => 1 + (i * 37 % 500))], MaxTokens = 3 });
+        Assert.True(inFlight > small, $"the long request's cache ({inFlight} bytes) did not grow past the short one's ({small})");
+        Assert.Equal(small, engine.KvCacheBytes);
+        CompletionResult again = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3 });
+        Assert.Equal(3, again.TokenIds.Count);
+    }
+
     [Fact]
     public async Task Leaving_a_stream_early_ends_its_generation_as_cancelled()
     {

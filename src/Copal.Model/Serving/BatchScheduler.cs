@@ -24,6 +24,8 @@ internal sealed class BatchScheduler : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly EngineStatistics _statistics;
     private RunState? _batch;
+    // The batch step's logits on the host, rows × vocab, grown with the batch.
+    private float[] _batchLogits = [];
 
     /// <summary>The failure that ended the decoding loop, if one did.</summary>
     private volatile Exception? _fault;
@@ -169,14 +171,14 @@ internal sealed class BatchScheduler : IDisposable
             catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
             {
                 Interlocked.Increment(ref _statistics.RequestsCancelled);
+                slot.Release();
                 job.Cancel();
-                slot.Job = null;
                 continue;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
+                slot.Release();
                 job.Fail(e);
-                slot.Job = null;
                 continue;
             }
             active.Add(slot);
@@ -212,8 +214,8 @@ internal sealed class BatchScheduler : IDisposable
             else
             {
                 Interlocked.Increment(ref _statistics.RequestsCancelled);
+                slot.Release();
                 job.Cancel();
-                slot.Job = null;
             }
         }
         int rows = active.Count;
@@ -223,8 +225,11 @@ internal sealed class BatchScheduler : IDisposable
         }
         if (_batch is null || _batch.MaxRows < rows)
         {
+            // Sized to the sequences in flight, doubling as more arrive (at most --parallel): its logits alone are
+            // rows × vocab floats (0.2 GB for 256 rows of a 200k vocabulary), so one request does not pay for 256.
+            int batchRows = Math.Min(_slots.Length, Math.Max(rows, 2 * (_batch?.MaxRows ?? 0)));
             _batch?.Dispose();
-            _batch = new RunState(_model.Backend, _model.Config, _slots.Length, 1, allRowLogits: true);
+            _batch = new RunState(_model.Backend, _model.Config, batchRows, 1, allRowLogits: true);
         }
         Span<int> tokens = stackalloc int[rows];
         Span<int> positions = stackalloc int[rows];
@@ -238,7 +243,11 @@ internal sealed class BatchScheduler : IDisposable
         }
         _model.ForwardBatch(_batch, states, tokens, positions);
         int vocab = _model.Config.VocabSize;
-        float[] logits = active[0].BatchLogits(rows * vocab);
+        if (_batchLogits.Length < rows * vocab)
+        {
+            _batchLogits = new float[_batch.MaxRows * vocab];
+        }
+        float[] logits = _batchLogits;
         _model.ReadLogits(_batch, logits.AsSpan(0, rows * vocab));
         Interlocked.Increment(ref _statistics.DecodeSteps);
         Interlocked.Add(ref _statistics.BatchedRows, rows);
@@ -289,8 +298,9 @@ internal sealed class BatchScheduler : IDisposable
         }
         foreach ((Slot slot, Exception e) in _failed)
         {
-            slot.Job!.Fail(e);
-            slot.Job = null;
+            SequenceJob job = slot.Job!;
+            slot.Release();
+            job.Fail(e);
         }
     }
 
@@ -318,8 +328,9 @@ internal sealed class BatchScheduler : IDisposable
     private void End(Slot slot, StopReason reason)
     {
         Interlocked.Increment(ref _statistics.RequestsCompleted);
-        slot.Job!.Finish(reason);
-        slot.Job = null;
+        SequenceJob job = slot.Job!;
+        slot.Release(); // before the requester hears: its answer finds the slot's memory given back
+        job.Finish(reason);
     }
 
     public void Dispose()
@@ -342,19 +353,29 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>A place for one sequence: its KV cache (in a prefill-sized <see cref="RunState"/>) and its sampler.</summary>
     private sealed class Slot(LlamaModel model, int contextSize)
     {
+        // The first cache's size, taken when the slot starts its first job: a bigger cache has grown since.
+        private long _initialKvBytes = -1;
+
         // The cache starts small and grows with the positions used (RunState.EnsurePositions).
-        public RunState State { get; } = new(model.Backend, model.Config, Math.Min(PrefillRows, contextSize), contextSize,
-            allRowLogits: false, reservedPositions: Math.Min(contextSize, 256));
+        public RunState State { get; private set; } = NewState(model, contextSize);
         public float[] Logits { get; } = new float[model.Config.VocabSize];
         public List<int> Context { get; } = [];
         public SequenceJob? Job { get; set; }
         public Sampler? Sampler { get; private set; }
         public int Generated { get; set; }
         public long KvBytes => State.KvCacheBytes;
-        private float[] _batchLogits = [];
+
+        private static RunState NewState(LlamaModel model, int contextSize) => new(model.Backend, model.Config, Math.Min(PrefillRows, contextSize), contextSize,
+            allRowLogits: false, reservedPositions: Math.Min(contextSize, 256));
+
+        private RunState NewState() => NewState(model, contextSize);
 
         public void Start(SequenceJob job)
         {
+            if (_initialKvBytes < 0)
+            {
+                _initialKvBytes = State.KvCacheBytes;
+            }
             Job = job;
             Sampler = new Sampler(job.Sampling);
             Context.Clear();
@@ -362,13 +383,19 @@ internal sealed class BatchScheduler : IDisposable
             Generated = 0;
         }
 
-        public float[] BatchLogits(int length)
+        /// <summary>
+        /// Ends the slot's job. A cache that grew past its first reservation (a long request) is given back: the next
+        /// request starts small again, as memory follows the work in flight, not the longest request served.
+        /// </summary>
+        public void Release()
         {
-            if (_batchLogits.Length < length)
+            Job = null;
+            if (State.KvCacheBytes > _initialKvBytes)
             {
-                _batchLogits = new float[length];
+                RunState grown = State;
+                State = NewState();
+                grown.Dispose();
             }
-            return _batchLogits;
         }
     }
 }
