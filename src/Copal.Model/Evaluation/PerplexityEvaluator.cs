@@ -10,6 +10,9 @@ namespace Copal.Model.Evaluation;
 /// </summary>
 public static class PerplexityEvaluator
 {
+    /// <summary>Rows of logits the host reads at once: 32 MB for a 128k vocabulary.</summary>
+    private const int DownloadRows = 64;
+
     /// <summary>
     /// Evaluates <paramref name="model"/> on <paramref name="tokens"/> (the whole text, tokenized once).
     /// With <paramref name="baseModel"/>, the same windows also run through it and are compared.
@@ -54,7 +57,11 @@ public static class PerplexityEvaluator
         int vocab = model.Config.VocabSize;
         using RunState state = model.CreateState(seqLen, seqLen, allRowLogits: true);
         using RunState? baseState = baseModel?.CreateState(seqLen, seqLen, allRowLogits: true);
-        var logits = new float[(long)seqLen * vocab];
+        // The window's logits stay on the backend; the host reads them a block of rows at a time, so it holds
+        // DownloadRows × vocab floats, not the window's (2 GB for a window of 2,048 over a 128k vocabulary, twice
+        // with a base model).
+        int blockRows = Math.Min(seqLen, DownloadRows);
+        var logits = new float[(long)blockRows * vocab];
         float[]? baseLogits = baseModel is null ? null : new float[logits.Length];
         double nllSum = 0, baseNllSum = 0;
         long predicted = 0;
@@ -66,29 +73,35 @@ public static class PerplexityEvaluator
             cancellationToken.ThrowIfCancellationRequested();
             ReadOnlySpan<int> window = tokens.Slice(c * stride, seqLen);
             model.Forward(state, window, 0, LogitsMode.All, cancellationToken: cancellationToken);
-            model.Backend.Download(state.Logits, logits);
-            NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"in window {c + 1} of {chunks} (position {row})");
-            if (baseModel is not null)
-            {
-                baseModel.Forward(baseState!, window, 0, LogitsMode.All, cancellationToken: cancellationToken);
-                baseModel.Backend.Download(baseState!.Logits, baseLogits);
-                NonFiniteLogitsException.ThrowIfAny(baseLogits, vocab, row => $"of the base model in window {c + 1} of {chunks} (position {row})");
-            }
+            baseModel?.Forward(baseState!, window, 0, LogitsMode.All, cancellationToken: cancellationToken);
             // With a stride below seqLen only the tokens new to this window count, as the sliding-window protocol does.
             int firstTarget = c == 0 || stride == seqLen ? 1 : seqLen - stride;
-            for (int t = firstTarget; t < seqLen; t++)
+            for (int first = 0; first < seqLen; first += blockRows)
             {
-                ReadOnlySpan<float> row = logits.AsSpan((t - 1) * vocab, vocab);
-                nllSum += LogProbabilities.Nll(row, window[t]);
-                predicted++;
-                if (baseLogits is not null)
+                int rows = Math.Min(blockRows, seqLen - first);
+                Span<float> block = logits.AsSpan(0, rows * vocab);
+                model.Backend.Download(state.Logits, block, (long)first * vocab);
+                NonFiniteLogitsException.ThrowIfAny(block, vocab, row => $"in window {c + 1} of {chunks} (position {first + row})");
+                if (baseModel is not null)
                 {
-                    ReadOnlySpan<float> baseRow = baseLogits.AsSpan((t - 1) * vocab, vocab);
-                    baseNllSum += LogProbabilities.Nll(baseRow, window[t]);
-                    kls.Add(LogProbabilities.KlDivergence(baseRow, row));
-                    if (Sampler.ArgMax(baseRow) == Sampler.ArgMax(row))
+                    baseModel.Backend.Download(baseState!.Logits, baseLogits.AsSpan(0, rows * vocab), (long)first * vocab);
+                    NonFiniteLogitsException.ThrowIfAny(baseLogits.AsSpan(0, rows * vocab), vocab, row => $"of the base model in window {c + 1} of {chunks} (position {first + row})");
+                }
+                // Row r of the block predicts token first + r + 1.
+                for (int t = Math.Max(firstTarget, first + 1); t <= first + rows && t < seqLen; t++)
+                {
+                    ReadOnlySpan<float> row = logits.AsSpan((t - 1 - first) * vocab, vocab);
+                    nllSum += LogProbabilities.Nll(row, window[t]);
+                    predicted++;
+                    if (baseLogits is not null)
                     {
-                        agree++;
+                        ReadOnlySpan<float> baseRow = baseLogits.AsSpan((t - 1 - first) * vocab, vocab);
+                        baseNllSum += LogProbabilities.Nll(baseRow, window[t]);
+                        kls.Add(LogProbabilities.KlDivergence(baseRow, row));
+                        if (Sampler.ArgMax(baseRow) == Sampler.ArgMax(row))
+                        {
+                            agree++;
+                        }
                     }
                 }
             }
