@@ -299,8 +299,8 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     /// <summary>
     /// A whole chat reply's message: the text as content, or with <paramref name="splitter"/> the reasoning apart in
-    /// reasoning_content (null when the reply had none), as vLLM's reasoning parsers answer; a reply that is all
-    /// reasoning (the budget ran out inside the block) has null content, as vLLM's.
+    /// reasoning_content (null when the reply had none), as vLLM's reasoning parsers answer; an empty answer (a reply
+    /// that is all reasoning, the budget spent inside the block) is null content, as theirs is.
     /// </summary>
     private static JsonObject Message(string text, ThinkTagSplitter? splitter)
     {
@@ -314,7 +314,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         return new JsonObject
         {
             ["role"] = "assistant",
-            ["content"] = content.Length == 0 && reasoning.Length > 0 ? null : content,
+            ["content"] = content.Length == 0 ? null : content,
             ["reasoning_content"] = reasoning.Length > 0 ? reasoning : null,
         };
     }

@@ -182,16 +182,22 @@ internal readonly struct ConfigReader(JsonElement root, string source)
         {
             throw Error($"field 'rope_scaling' must be an object or null, found {Describe(s)}");
         }
-        JsonElement t = s.TryGetProperty("rope_type", out JsonElement t1) ? t1 : s.TryGetProperty("type", out JsonElement t2) ? t2 : default;
+        // transformers copies the older 'type' over 'rope_type' where both are given (Phi3Config reads 'type' alone).
+        string key = s.TryGetProperty("type", out _) ? "type" : "rope_type";
+        JsonElement t = s.TryGetProperty(key, out JsonElement named) ? named : default;
         if (t.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.String))
         {
-            throw Error($"field 'rope_scaling.rope_type' must be a string, found {Describe(t)}");
+            throw Error($"field 'rope_scaling.{key}' must be a string, found {Describe(t)}");
         }
         string? type = t.ValueKind == JsonValueKind.String ? t.GetString() : null;
         if (type is null && s.EnumerateObject().Any())
         {
             // transformers cannot read it either (no rope_type picks no frequencies): the factors would be lost.
-            throw Error("field 'rope_scaling' has no 'rope_type' (or 'type'), so its fields say nothing; name the scaling, e.g. \"rope_type\": \"linear\"");
+            throw Error($"field 'rope_scaling' names no scaling ('{key}' is {(t.ValueKind == JsonValueKind.Null ? "null" : "missing")}), so its fields say nothing; name it, e.g. \"rope_type\": \"linear\"");
+        }
+        if (phi3 && type is "linear" or "llama3")
+        {
+            throw Error($"rope_scaling type '{type}' is not one Phi3ForCausalLM takes (Phi3Config accepts longrope, or its older names su and yarn)");
         }
         return type switch
         {

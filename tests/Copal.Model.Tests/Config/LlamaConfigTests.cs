@@ -234,8 +234,8 @@ public class LlamaConfigTests
 
     /// <summary>Fields transformers requires, or cannot read, are refused rather than given a silent default.</summary>
     [Theory]
-    [InlineData(", \"rope_scaling\": {\"factor\": 8.0, \"original_max_position_embeddings\": 8192}", "field 'rope_scaling' has no 'rope_type' (or 'type'), so its fields say nothing; name the scaling, e.g. \"rope_type\": \"linear\"")]
-    [InlineData(", \"rope_scaling\": {\"rope_type\": null, \"type\": \"linear\", \"factor\": 4}", "field 'rope_scaling' has no 'rope_type' (or 'type'), so its fields say nothing; name the scaling, e.g. \"rope_type\": \"linear\"")]
+    [InlineData(", \"rope_scaling\": {\"factor\": 8.0, \"original_max_position_embeddings\": 8192}", "field 'rope_scaling' names no scaling ('rope_type' is missing), so its fields say nothing; name it, e.g. \"rope_type\": \"linear\"")]
+    [InlineData(", \"rope_scaling\": {\"type\": null, \"rope_type\": \"linear\", \"factor\": 4}", "field 'rope_scaling' names no scaling ('type' is null), so its fields say nothing; name it, e.g. \"rope_type\": \"linear\"")]
     [InlineData(", \"rope_scaling\": {\"rope_type\": \"linear\"}", "rope_scaling type 'linear' needs field 'rope_scaling.factor' (a positive number)")]
     [InlineData(", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 4}", "rope_scaling type 'llama3' needs field 'rope_scaling.original_max_position_embeddings' (an integer ≥ 1)")]
     [InlineData(", \"rope_scaling\": {\"rope_type\": \"longrope\", \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, 1, 1, 1]}", "rope_scaling type 'longrope' needs 'original_max_position_embeddings', 'rope_scaling.factor' or 'rope_scaling.attention_factor'")]
@@ -251,6 +251,20 @@ public class LlamaConfigTests
         Assert.Equal("m/config.json: " + expected, e.Message);
         Assert.Equal(RopeScalingKind.None, LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {}}", "c").RopeScaling.Kind);
         Assert.Equal(8, LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"partial_rotary_factor\": 1.0, \"model_type\": \"llama\"}", "c").RotaryDim);
+    }
+
+    /// <summary>transformers copies 'type' over 'rope_type' where both are given; Phi3Config takes longrope alone.</summary>
+    [Fact]
+    public void The_older_type_key_wins_and_a_phi3_takes_longrope_only()
+    {
+        string llama = Minimal.TrimEnd().TrimEnd('}');
+        LlamaConfig c = LlamaConfig.Parse(llama + ", \"rope_scaling\": {\"type\": \"linear\", \"rope_type\": \"default\", \"factor\": 2}}", "c");
+        Assert.Equal((RopeScalingKind.Linear, 2.0), (c.RopeScaling.Kind, c.RopeScaling.Factor));
+        c = LlamaConfig.Parse(llama + ", \"rope_scaling\": {\"rope_type\": null, \"type\": \"linear\", \"factor\": 4}}", "c");
+        Assert.Equal((RopeScalingKind.Linear, 4.0), (c.RopeScaling.Kind, c.RopeScaling.Factor));
+        string phi3 = Minimal.Replace("\"architectures\": [\"LlamaForCausalLM\"], ", "\"model_type\": \"phi3\", ", StringComparison.Ordinal).TrimEnd().TrimEnd('}');
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(phi3 + ", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}}", "m/config.json"));
+        Assert.Equal("m/config.json: rope_scaling type 'linear' is not one Phi3ForCausalLM takes (Phi3Config accepts longrope, or its older names su and yarn)", e.Message);
     }
 
     [Fact]
