@@ -26,6 +26,9 @@ Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention
   Granite (GraniteForCausalLM): h = embed[ids] * embedding_multiplier; each residual add takes its branch times
   residual_multiplier; scores are q k^T * attention_multiplier (GraniteConfig's default 1.0, not 1/sqrt(head_dim));
   logits = lm_head(rmsnorm(h)) / logits_scaling.
+  OLMo 2 (Olmo2ForCausalLM): no input norms; h += post_attention_layernorm(o_proj(attn(h))) and
+  h += post_feedforward_layernorm(down(silu(gate(h)) * up(h))); q_norm / k_norm RMS-normalize the whole q and k
+  projections (all heads at once) before RoPE.
 """
 
 import argparse
@@ -216,10 +219,11 @@ class Llama:
         self.n_kv = cfg.get("num_key_value_heads") or self.n_heads
         qwen3 = (cfg.get("architectures") or [None])[0] == "Qwen3ForCausalLM" or cfg.get("model_type") == "qwen3"
         phi3 = is_phi3(cfg)
+        olmo2 = (cfg.get("architectures") or [None])[0] == "Olmo2ForCausalLM" or cfg.get("model_type") == "olmo2"
         self.head_dim = cfg.get("head_dim") or (128 if qwen3 else self.hidden // self.n_heads)  # Qwen3Config: 128
         # Phi3Config's partial_rotary_factor: RoPE turns the first int(head_dim * factor) elements of a head
         self.rotary_dim = int(self.head_dim * cfg.get("partial_rotary_factor", 1.0)) if phi3 else self.head_dim
-        self.eps = float(cfg.get("rms_norm_eps", 1e-5 if phi3 else 1e-6))  # Phi3Config's default is 1e-5
+        self.eps = float(cfg.get("rms_norm_eps", 1e-5 if phi3 or olmo2 else 1e-6))  # Phi3Config's and Olmo2Config's: 1e-5
         self.vocab = cfg["vocab_size"]
         act = cfg.get("hidden_act", "silu")
         if act not in ("silu", "swish"):
@@ -245,6 +249,7 @@ class Llama:
                 "q_norm": g("self_attn.q_norm.weight"), "k_norm": g("self_attn.k_norm.weight"),
                 "gate": g("mlp.gate_proj.weight"), "up": g("mlp.up_proj.weight"), "down": g("mlp.down_proj.weight"),
                 "gateb": g("mlp.gate_proj.bias"), "upb": g("mlp.up_proj.bias"), "downb": g("mlp.down_proj.bias"),
+                "post_ffn_norm": g("post_feedforward_layernorm.weight"),
             })
         self.norm = t["model.norm.weight"]
         self.windows = sliding_windows(cfg, self.n_layers)
@@ -254,6 +259,8 @@ class Llama:
         self.embedding_multiplier, self.residual_multiplier, self.logits_scaling = (
             m("embedding_multiplier"), m("residual_multiplier"), m("logits_scaling"))
         self.attention_scale = m("attention_multiplier") if granite else None
+        # OLMo 2: norms on each branch's output instead of its input, and q/k norms across all heads
+        self.olmo2 = olmo2
 
     # HF LlamaRMSNorm: in float32 (or wider), then weight * x.to(input dtype)
     def rmsnorm(self, x, w):
@@ -290,10 +297,15 @@ class Llama:
         hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
         rep = nh // nkv
         for li, L in enumerate(self.layers):
-            x = self.rmsnorm(h, L["in_norm"])
-            q = self.linear(x, L["q"], L["qb"]).view(T, nh, hd)
-            k = self.linear(x, L["k"], L["kb"]).view(T, nkv, hd)
-            if L["q_norm"] is not None:
+            x = h if self.olmo2 else self.rmsnorm(h, L["in_norm"])
+            q = self.linear(x, L["q"], L["qb"])
+            k = self.linear(x, L["k"], L["kb"])
+            if self.olmo2:  # over the whole projection, all heads at once
+                q = self.rmsnorm(q, L["q_norm"])
+                k = self.rmsnorm(k, L["k_norm"])
+            q = q.view(T, nh, hd)
+            k = k.view(T, nkv, hd)
+            if L["q_norm"] is not None and not self.olmo2:  # Qwen3: each head
                 q = self.rmsnorm(q, L["q_norm"])
                 k = self.rmsnorm(k, L["k_norm"])
             q = q.transpose(0, 1)    # [nh, T, hd]
@@ -328,11 +340,13 @@ class Llama:
             sdt = torch.float64 if scores.dtype == torch.float64 else torch.float32
             probs = torch.softmax(scores.to(sdt), dim=-1).to(q.dtype)
             a = (probs @ v).transpose(0, 1).reshape(T, nh * hd)
-            h = h + self.linear(a, L["o"], L["ob"]) * r
-            x = self.rmsnorm(h, L["post_norm"])
+            o = self.linear(a, L["o"], L["ob"]) * r
+            h = h + (self.rmsnorm(o, L["post_norm"]) if self.olmo2 else o)
+            x = h if self.olmo2 else self.rmsnorm(h, L["post_norm"])
             g = self.linear(x, L["gate"], L["gateb"])
             u = self.linear(x, L["up"], L["upb"])
-            h = h + self.linear(torch.nn.functional.silu(g) * u, L["down"], L["downb"]) * r
+            f = self.linear(torch.nn.functional.silu(g) * u, L["down"], L["downb"]) * r
+            h = h + (self.rmsnorm(f, L["post_ffn_norm"]) if self.olmo2 else f)
         h = self.rmsnorm(h, self.norm)
         logits = h @ self.lm_head.t()
         return logits / self.logits_scaling if self.logits_scaling != 1.0 else logits
@@ -668,7 +682,7 @@ def variant(name, cfg):
     window32, a Mistral with a sliding window of 32; qwen3, a Qwen3 whose per-head q/k RMSNorm weights are
     0.5 + ((7i + 3l + 5kind) mod 13) / 12 (kind 0 for q, 1 for k) over layer l's head_dim; phi4mini, a Phi-3 whose
     RoPE turns half of each head with longrope factors (Phi-4-mini's kind of RoPE); granite, a Granite with its four
-    multipliers."""
+    multipliers; olmo2, an OLMo 2 (norms after each branch, q/k norms across heads)."""
     if name == "window32":
         changes = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": 32}
         return changes, {}, dict(changes, sliding_window=None)
@@ -696,6 +710,19 @@ def variant(name, cfg):
         changes = {"architectures": ["GraniteForCausalLM"], "model_type": "granite", "embedding_multiplier": 2.0,
                    "residual_multiplier": 0.8, "attention_multiplier": 0.125, "logits_scaling": 1.25}
         return changes, {}, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    if name == "olmo2":
+        # OLMo 2's norm placement on the testbed's weights: post_attention_layernorm norms the attention output, a
+        # new post_feedforward_layernorm the MLP output, and q_norm / k_norm span all heads, with weights
+        # 0.5 + ((7i + 3l + 5kind) mod 13) / 12 (kind 0 for q, 1 for k, 2 for the feed-forward norm).
+        hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        widths = (cfg["num_attention_heads"] * hd, (cfg.get("num_key_value_heads") or cfg["num_attention_heads"]) * hd, cfg["hidden_size"])
+        extra = {}
+        for l in range(cfg["num_hidden_layers"]):
+            for kind, (name_, width) in enumerate(zip(("self_attn.q_norm", "self_attn.k_norm", "post_feedforward_layernorm"), widths)):
+                extra[f"model.layers.{l}.{name_}.weight"] = np.array(
+                    [0.5 + ((7 * i + 3 * l + 5 * kind) % 13) / 12 for i in range(width)], dtype=np.float32)
+        changes = {"architectures": ["Olmo2ForCausalLM"], "model_type": "olmo2"}
+        return changes, extra, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
     raise ValueError(f"unknown variant {name}")
 
 
@@ -788,11 +815,12 @@ def cmd_selftest(args):
     phi3 = {"model_type": "phi3", "partial_rotary_factor": 0.5, "original_max_position_embeddings": 10, "max_position_embeddings": 40}
     granite = {"model_type": "granite", "embedding_multiplier": 6.0, "residual_multiplier": 0.3,
                "attention_multiplier": 0.1, "logits_scaling": 4.0}
+    olmo2 = {"model_type": "olmo2"}
     for scaling, extra in ((None, {}), ({"rope_type": "linear", "factor": 4.0}, {}),
                            ({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                              "original_max_position_embeddings": 64}, {}),
                            ({"rope_type": "longrope", "short_factor": [1.0, 1.2, 1.7, 2.5], "long_factor": [1.0, 2.0, 6.0, 11.0]}, phi3),
-                           (None, granite)):
+                           (None, granite), (None, olmo2)):
         cfg = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
                    num_key_value_heads=2, head_dim=16, vocab_size=40, rms_norm_eps=1e-6, rope_theta=500.0,
                    rope_scaling=scaling, hidden_act="silu", **extra)
@@ -805,6 +833,9 @@ def cmd_selftest(args):
                            p + "self_attn.v_proj.weight": [32, 32], p + "self_attn.v_proj.bias": [32],
                            p + "self_attn.o_proj.weight": [32, 64], p + "mlp.gate_proj.weight": [48, 32],
                            p + "mlp.up_proj.weight": [48, 32], p + "mlp.down_proj.weight": [32, 48]})
+            if extra is olmo2:
+                shapes.update({p + "self_attn.q_norm.weight": [64], p + "self_attn.k_norm.weight": [32],
+                               p + "post_feedforward_layernorm.weight": [32]})
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "config.json"), "w") as f:
                 json.dump(cfg, f)
@@ -856,7 +887,7 @@ def main(argv=None):
     sub.add_parser("selftest")
     p = sub.add_parser("variant-goldens")
     p.add_argument("--model", required=True, help="the testbed model folder")
-    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini", "granite"])
+    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini", "granite", "olmo2"])
     p.add_argument("--text", required=True, help="a UTF-8 text file")
     p.add_argument("--out", required=True)
     p.add_argument("--chars", type=int, default=8000)

@@ -24,6 +24,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
             "qwen3" => "Qwen3ForCausalLM",
             "phi3" => "Phi3ForCausalLM",
             "granite" => "GraniteForCausalLM",
+            "olmo2" => "Olmo2ForCausalLM",
             _ => null,
         };
         if (!root.TryGetProperty("architectures", out JsonElement archs) || archs.ValueKind != JsonValueKind.Array || archs.GetArrayLength() == 0)

@@ -8,13 +8,14 @@ namespace Copal.Model.Config;
 /// Covers LlamaForCausalLM (TinyLlama, SmolLM, Llama 2/3/3.1/3.2), MistralForCausalLM, Qwen2ForCausalLM (q/k/v
 /// biases), Qwen3ForCausalLM (per-head q/k RMSNorm) and Phi3ForCausalLM with plain RoPE (Phi-3-mini-4k, Phi-3-medium-4k,
 /// Phi-4: LLaMA's computation with q/k/v and gate/up each stored as one matrix; Phi-3.5-mini and Phi-4-mini with partial
-/// RoPE and longrope) and GraniteForCausalLM (IBM Granite 3: LLaMA's computation with four scalar multipliers).
+/// RoPE and longrope), GraniteForCausalLM (IBM Granite 3: LLaMA's computation with four scalar multipliers) and
+/// Olmo2ForCausalLM (OLMo 2: each branch's output normed before its residual add, q and k normed across all heads).
 /// </summary>
 public sealed record LlamaConfig
 {
     /// <summary>The architectures Copal runs, as written in <c>config.json</c>'s <c>architectures</c>.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
-        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Phi3ForCausalLM", "GraniteForCausalLM"];
+        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Phi3ForCausalLM", "GraniteForCausalLM", "Olmo2ForCausalLM"];
 
     /// <summary>
     /// The HF architecture, one of <see cref="SupportedArchitectures"/>: <c>architectures[0]</c>, or derived from
@@ -68,6 +69,16 @@ public sealed record LlamaConfig
     /// projections and before RoPE: Qwen3.
     /// </summary>
     public bool QueryKeyNorm { get; init; }
+    /// <summary>
+    /// The q/k norms span all heads at once (OLMo 2: weights of heads·head_dim and kv heads·head_dim), where Qwen3's
+    /// norm each head alone (weights of head_dim).
+    /// </summary>
+    public bool QueryKeyNormAcrossHeads => Architecture == "Olmo2ForCausalLM";
+    /// <summary>
+    /// OLMo 2's placement of the norms: none on a branch's input; the attention output and the MLP output are each
+    /// RMS-normalized (post_attention_layernorm, post_feedforward_layernorm) before their residual adds.
+    /// </summary>
+    public bool PostBranchNorms => Architecture == "Olmo2ForCausalLM";
     /// <summary>
     /// The checkpoint stores q/k/v as one <c>qkv_proj</c> and gate/up as one <c>gate_up_proj</c> (Phi-3):
     /// <see cref="Weights.ModelCheckpoint"/> reads them as the separate projections.
@@ -257,14 +268,14 @@ public sealed record LlamaConfig
             HeadDim = headDim,
             VocabSize = vocab,
             MaxPositionEmbeddings = maxPositions,
-            // Phi3Config's default is 1e-5; LlamaConfig's, MistralConfig's and the Qwen configs' 1e-6.
-            RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? (phi3 ? 1e-5 : 1e-6),
+            // Phi3Config's and Olmo2Config's default is 1e-5; LlamaConfig's, MistralConfig's and the Qwen configs' 1e-6.
+            RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? (phi3 || architecture == "Olmo2ForCausalLM" ? 1e-5 : 1e-6),
             RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
             RopeScaling = r.RopeScaling(maxPositions, rotaryDim / 2, phi3),
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
             // Qwen2's q/k/v always carry biases; MistralAttention and Phi3Attention have none whatever the config says.
             AttentionBias = qwen2 || (architecture is not ("MistralForCausalLM" or "Phi3ForCausalLM") && (r.OptionalBool("attention_bias") ?? false)),
-            QueryKeyNorm = architecture == "Qwen3ForCausalLM",
+            QueryKeyNorm = architecture is "Qwen3ForCausalLM" or "Olmo2ForCausalLM",
             TorchDtype = r.OptionalString("torch_dtype"),
             BosTokenId = bos,
             EosTokenIds = eos,
@@ -312,7 +323,7 @@ public sealed record LlamaConfig
 
     /// <summary>A short human summary for <c>copal inspect</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(OutputProjectionBias ? ", q/k/v/o bias" : AttentionBias ? ", qkv bias" : "")}{(QueryKeyNorm ? ", q/k norm" : "")}{SlidingWindowSummary()}{MultiplierSummary()}");
+        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(OutputProjectionBias ? ", q/k/v/o bias" : AttentionBias ? ", qkv bias" : "")}{(QueryKeyNorm ? QueryKeyNormAcrossHeads ? ", q/k norm across heads" : ", q/k norm" : "")}{(PostBranchNorms ? ", norms after each branch" : "")}{SlidingWindowSummary()}{MultiplierSummary()}");
 
     private string MultiplierSummary() => !HasMultipliers ? ""
         : string.Create(CultureInfo.InvariantCulture, $", multipliers: embedding {EmbeddingMultiplier}, residual {ResidualMultiplier}, attention {AttentionScale}, logits ÷{LogitsScaling}");

@@ -22,7 +22,7 @@ public static class LlamaConfigWriter
         var o = new JsonObject
         {
             ["architectures"] = new JsonArray(c.Architecture),
-            ["model_type"] = c.Architecture switch { "MistralForCausalLM" => "mistral", "Qwen2ForCausalLM" => "qwen2", "Qwen3ForCausalLM" => "qwen3", "Phi3ForCausalLM" => "phi3", "GraniteForCausalLM" => "granite", _ => "llama" },
+            ["model_type"] = c.Architecture switch { "MistralForCausalLM" => "mistral", "Qwen2ForCausalLM" => "qwen2", "Qwen3ForCausalLM" => "qwen3", "Phi3ForCausalLM" => "phi3", "GraniteForCausalLM" => "granite", "Olmo2ForCausalLM" => "olmo2", _ => "llama" },
             ["hidden_size"] = c.HiddenSize,
             ["intermediate_size"] = c.IntermediateSize,
             ["num_hidden_layers"] = c.NumLayers,
@@ -93,7 +93,7 @@ public static class LlamaConfigWriter
         Require(phi3 || c.RotaryDim == c.HeadDim, FormattableString.Invariant($"a rotary width ({c.RotaryDim}) narrower than the head ({c.HeadDim})"));
         Require(arch != "Qwen2ForCausalLM" || c.AttentionBias, "q/k/v without biases (Qwen2 always has them)");
         Require(arch is not ("MistralForCausalLM" or "Phi3ForCausalLM") || !c.AttentionBias, "attention biases");
-        Require(c.QueryKeyNorm == (arch == "Qwen3ForCausalLM"), c.QueryKeyNorm ? "q/k norms" : "attention without q/k norms (Qwen3 always has them)");
+        Require(c.QueryKeyNorm == (arch is "Qwen3ForCausalLM" or "Olmo2ForCausalLM"), c.QueryKeyNorm ? "q/k norms" : $"attention without q/k norms ({arch} always has them)");
         Require(c.SlidingWindow is null || arch is "MistralForCausalLM" or "Phi3ForCausalLM" || qwen, "a sliding window");
         Require(c.SlidingWindow is null || c.SlidingWindowLayers.Count > 0, "a sliding window on no layer");
         Require(c.SlidingWindow is null || qwen || c.SlidingWindowLayers.Count == c.NumLayers, "a sliding window on some layers only");

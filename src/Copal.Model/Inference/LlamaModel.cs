@@ -394,12 +394,13 @@ public sealed class LlamaModel : IDisposable
 
         tap?.OnLayerInput(layer, hidden, rows);
 
-        // Attention block.
-        if (!inputNormed)
+        // Attention block; OLMo 2's reads the residual stream itself.
+        DeviceBuffer attentionInput = c.PostBranchNorms ? hidden : state.Normed;
+        if (!inputNormed && !c.PostBranchNorms)
         {
-            b.RmsNorm(hidden, w.InputNorm, state.Normed, rows, c.HiddenSize, (float)c.RmsNormEps);
+            b.RmsNorm(hidden, w.InputNorm!, state.Normed, rows, c.HiddenSize, (float)c.RmsNormEps);
         }
-        Projections(state.Normed, w, state.Q, state.K, state.V, rows, layer, tap);
+        Projections(attentionInput, w, state.Q, state.K, state.V, rows, layer, tap);
         var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, c.AttentionScale, c.AttentionWindow(layer), state.CacheStart(layer), c.RotaryDim);
         b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
@@ -420,32 +421,55 @@ public sealed class LlamaModel : IDisposable
         IBackend b = Backend;
         LlamaConfig c = Config;
         long hiddenCount = (long)rows * c.HiddenSize;
+        float eps = (float)c.RmsNormEps;
         Linear(attentionOut, w, LinearId.OProj, projected, rows, layer, tap);
         ScaleBy(projected, c.ResidualMultiplier, hiddenCount);
-        b.AddRmsNorm(hidden, projected, w.PostAttentionNorm, normed, rows, c.HiddenSize, (float)c.RmsNormEps);
-        if (w.Biases[(int)LinearId.GateProj] is null && w.Biases[(int)LinearId.UpProj] is null)
+        DeviceBuffer mlpInput = normed;
+        if (c.PostBranchNorms)
         {
-            tap?.OnLinearInput(layer, LinearId.GateProj, normed, rows);
-            tap?.OnLinearInput(layer, LinearId.UpProj, normed, rows);
-            b.MatMulSiluGate(normed, w[LinearId.GateProj], w[LinearId.UpProj], gate, up, rows);
+            // OLMo 2: the attention output normed, then added; the MLP reads the residual stream itself.
+            b.RmsNorm(projected, w.PostAttentionNorm, projected, rows, c.HiddenSize, eps);
+            b.Add(hidden, projected, hidden, hiddenCount);
+            mlpInput = hidden;
         }
         else
         {
-            Linear(normed, w, LinearId.GateProj, gate, rows, layer, tap);
-            Linear(normed, w, LinearId.UpProj, up, rows, layer, tap);
+            b.AddRmsNorm(hidden, projected, w.PostAttentionNorm, normed, rows, c.HiddenSize, eps);
+        }
+        if (w.Biases[(int)LinearId.GateProj] is null && w.Biases[(int)LinearId.UpProj] is null)
+        {
+            tap?.OnLinearInput(layer, LinearId.GateProj, mlpInput, rows);
+            tap?.OnLinearInput(layer, LinearId.UpProj, mlpInput, rows);
+            b.MatMulSiluGate(mlpInput, w[LinearId.GateProj], w[LinearId.UpProj], gate, up, rows);
+        }
+        else
+        {
+            Linear(mlpInput, w, LinearId.GateProj, gate, rows, layer, tap);
+            Linear(mlpInput, w, LinearId.UpProj, up, rows, layer, tap);
             b.SiluMul(gate, up, gate, (long)rows * c.IntermediateSize);
         }
         Linear(gate, w, LinearId.DownProj, projected, rows, layer, tap);
         ScaleBy(projected, c.ResidualMultiplier, hiddenCount);
+        if (c.PostBranchNorms)
+        {
+            b.RmsNorm(projected, w.PostFeedforwardNorm!, projected, rows, c.HiddenSize, eps);
+        }
         if (nextNorm is null)
         {
             b.Add(hidden, projected, hidden, hiddenCount);
         }
         else
         {
-            b.AddRmsNorm(hidden, projected, nextNorm, normed, rows, c.HiddenSize, (float)c.RmsNormEps);
+            b.AddRmsNorm(hidden, projected, nextNorm, normed, rows, c.HiddenSize, eps);
         }
     }
+
+    /// <summary>
+    /// The next layer's input norm, for the last residual add of <paramref name="layer"/> to write its normed input
+    /// too; null after the last layer and on OLMo 2, whose layers read the residual stream unnormed.
+    /// </summary>
+    private DeviceBuffer? NextInputNorm(int layer) =>
+        Config.PostBranchNorms || layer + 1 >= Config.NumLayers ? null : Weights.Layers[layer + 1].InputNorm;
 
     /// <summary>
     /// One decode step for several independent sequences at once: row i of the batch is token
@@ -506,12 +530,12 @@ public sealed class LlamaModel : IDisposable
         for (int layer = 0; layer < c.NumLayers; layer++)
         {
             DecoderLayerWeights w = Weights.Layers[layer];
-            if (layer == 0)
+            if (layer == 0 && !c.PostBranchNorms)
             {
                 // Later layers' normed inputs come from the previous layer's last residual add.
-                b.RmsNorm(hidden, w.InputNorm, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
+                b.RmsNorm(hidden, w.InputNorm!, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
             }
-            Projections(batch.Normed, w, batch.Q, batch.K, batch.V, rows, layer, null);
+            Projections(c.PostBranchNorms ? hidden : batch.Normed, w, batch.Q, batch.K, batch.V, rows, layer, null);
             int window = c.AttentionWindow(layer);
             for (int i = 0; i < rows; i++)
             {
@@ -522,8 +546,7 @@ public sealed class LlamaModel : IDisposable
                 b.BatchRowAttention(batch.Q, batch.K, batch.V, i, _ropeCos!, _ropeSin!, s.KCache[layer], s.VCache[layer], batch.AttentionOut,
                     new RowScratch(s.Q, s.K, s.V, s.AttentionOut), shape);
             }
-            OutputAndMlp(w, layer, hidden, batch.AttentionOut, batch.Normed, batch.Gate, batch.Up, batch.Projected, rows, null,
-                layer + 1 < c.NumLayers ? Weights.Layers[layer + 1].InputNorm : null);
+            OutputAndMlp(w, layer, hidden, batch.AttentionOut, batch.Normed, batch.Gate, batch.Up, batch.Projected, rows, null, NextInputNorm(layer));
         }
         Head(batch, hidden, rows);
         for (int i = 0; i < rows; i++)
@@ -659,8 +682,7 @@ public sealed class LlamaModel : IDisposable
         int layers = Config.NumLayers;
         for (int layer = 0; layer < layers; layer++)
         {
-            Layer(state, layer, state.Hidden, rows, startPos, tap, inputNormed: layer > 0,
-                nextNorm: layer + 1 < layers ? Weights.Layers[layer + 1].InputNorm : null);
+            Layer(state, layer, state.Hidden, rows, startPos, tap, inputNormed: layer > 0 && !Config.PostBranchNorms, nextNorm: NextInputNorm(layer));
         }
         switch (mode)
         {
@@ -700,10 +722,19 @@ public sealed class LlamaModel : IDisposable
         }
         if (w.QueryKeyNorms is var (queryNorm, keyNorm))
         {
-            // Qwen3: every head of q and of k RMS-normalized over its head_dim, in place, before RoPE.
             LlamaConfig c = Config;
-            Backend.RmsNorm(q, queryNorm, q, rows * c.NumHeads, c.HeadDim, (float)c.RmsNormEps);
-            Backend.RmsNorm(k, keyNorm, k, rows * c.NumKvHeads, c.HeadDim, (float)c.RmsNormEps);
+            if (c.QueryKeyNormAcrossHeads)
+            {
+                // OLMo 2: each row of q and of k RMS-normalized over all its heads at once, in place, before RoPE.
+                Backend.RmsNorm(q, queryNorm, q, rows, c.QDim, (float)c.RmsNormEps);
+                Backend.RmsNorm(k, keyNorm, k, rows, c.KvDim, (float)c.RmsNormEps);
+            }
+            else
+            {
+                // Qwen3: every head of q and of k RMS-normalized over its head_dim, in place, before RoPE.
+                Backend.RmsNorm(q, queryNorm, q, rows * c.NumHeads, c.HeadDim, (float)c.RmsNormEps);
+                Backend.RmsNorm(k, keyNorm, k, rows * c.NumKvHeads, c.HeadDim, (float)c.RmsNormEps);
+            }
         }
     }
 

@@ -115,7 +115,10 @@ public static class SyntheticModelWriter
         var list = new List<(TensorSpec, bool)> { (new TensorSpec(LlamaTensorNames.Embedding, dtype, [c.VocabSize, c.HiddenSize]), false) };
         for (int l = 0; l < c.NumLayers; l++)
         {
-            list.Add((new TensorSpec(LlamaTensorNames.InputNorm(l), dtype, [c.HiddenSize]), true));
+            if (!c.PostBranchNorms)
+            {
+                list.Add((new TensorSpec(LlamaTensorNames.InputNorm(l), dtype, [c.HiddenSize]), true));
+            }
             foreach (LinearId id in LinearIds.All)
             {
                 (int o, int i) = LlamaWeights.LinearShape(c, id);
@@ -141,10 +144,14 @@ public static class SyntheticModelWriter
             }
             if (c.QueryKeyNorm)
             {
-                list.Add((new TensorSpec(LlamaTensorNames.QueryNorm(l), dtype, [c.HeadDim]), true));
-                list.Add((new TensorSpec(LlamaTensorNames.KeyNorm(l), dtype, [c.HeadDim]), true));
+                list.Add((new TensorSpec(LlamaTensorNames.QueryNorm(l), dtype, [c.QueryKeyNormAcrossHeads ? c.QDim : c.HeadDim]), true));
+                list.Add((new TensorSpec(LlamaTensorNames.KeyNorm(l), dtype, [c.QueryKeyNormAcrossHeads ? c.KvDim : c.HeadDim]), true));
             }
             list.Add((new TensorSpec(LlamaTensorNames.PostAttentionNorm(l), dtype, [c.HiddenSize]), true));
+            if (c.PostBranchNorms)
+            {
+                list.Add((new TensorSpec(LlamaTensorNames.PostFeedforwardNorm(l), dtype, [c.HiddenSize]), true));
+            }
         }
         list.Add((new TensorSpec(LlamaTensorNames.FinalNorm, dtype, [c.HiddenSize]), true));
         if (!c.TieWordEmbeddings)

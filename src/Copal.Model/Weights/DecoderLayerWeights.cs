@@ -10,20 +10,21 @@ public sealed class DecoderLayerWeights : IDisposable
     private readonly IReadOnlyList<IDisposable>? _owned;
 
     /// <summary>A layer that owns every buffer and weight it is given: <see cref="Dispose"/> frees them all.</summary>
-    /// <param name="inputNorm">RMSNorm weight before attention. // [hidden]</param>
-    /// <param name="postAttentionNorm">RMSNorm weight before the MLP. // [hidden]</param>
+    /// <param name="inputNorm">RMSNorm weight before attention; null where the model has none (OLMo 2). // [hidden]</param>
+    /// <param name="postAttentionNorm">RMSNorm weight before the MLP (OLMo 2: of the attention output). // [hidden]</param>
     /// <param name="linears">The seven linear weights, indexed by <see cref="LinearId"/>.</param>
     /// <param name="biases">Per-linear biases indexed by <see cref="LinearId"/>, null where absent; null for none.</param>
-    /// <param name="queryKeyNorms">Qwen3's per-head RMSNorm weights of the queries and the keys, or null. // [headDim] each</param>
+    /// <param name="queryKeyNorms">The RMSNorm weights of the queries and the keys, or null: Qwen3's per head ([headDim] each), OLMo 2's across heads ([heads·headDim], [kvHeads·headDim]).</param>
+    /// <param name="postFeedforwardNorm">OLMo 2's RMSNorm weight of the MLP output, else null. // [hidden]</param>
     /// <exception cref="ArgumentException"><paramref name="linears"/> does not hold exactly seven weights.</exception>
-    public DecoderLayerWeights(DeviceBuffer inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases = null,
-        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms = null)
-        : this(inputNorm, postAttentionNorm, linears, biases, queryKeyNorms, owned: null)
+    public DecoderLayerWeights(DeviceBuffer? inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases = null,
+        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms = null, DeviceBuffer? postFeedforwardNorm = null)
+        : this(inputNorm, postAttentionNorm, linears, biases, queryKeyNorms, postFeedforwardNorm, owned: null)
     {
     }
 
-    private DecoderLayerWeights(DeviceBuffer inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases,
-        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms, IReadOnlyList<IDisposable>? owned)
+    private DecoderLayerWeights(DeviceBuffer? inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases,
+        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms, DeviceBuffer? postFeedforwardNorm, IReadOnlyList<IDisposable>? owned)
     {
         _owned = owned;
         ArgumentNullException.ThrowIfNull(linears);
@@ -36,17 +37,21 @@ public sealed class DecoderLayerWeights : IDisposable
         _linears = linears;
         Biases = biases ?? new DeviceBuffer?[linears.Length];
         QueryKeyNorms = queryKeyNorms;
+        PostFeedforwardNorm = postFeedforwardNorm;
     }
 
-    /// <summary>RMSNorm weight before attention. // [hidden]</summary>
-    public DeviceBuffer InputNorm { get; }
-    /// <summary>RMSNorm weight before the MLP. // [hidden]</summary>
+    /// <summary>RMSNorm weight before attention; null on OLMo 2, whose branches read the residual stream itself. // [hidden]</summary>
+    public DeviceBuffer? InputNorm { get; }
+    /// <summary>RMSNorm weight before the MLP (OLMo 2: of the attention output, before its residual add). // [hidden]</summary>
     public DeviceBuffer PostAttentionNorm { get; }
+    /// <summary>OLMo 2's RMSNorm weight of the MLP output, before its residual add; null elsewhere. // [hidden]</summary>
+    public DeviceBuffer? PostFeedforwardNorm { get; }
     /// <summary>Per-linear biases (q/k/v on Qwen2), indexed by <see cref="LinearId"/>; null where absent.</summary>
     public IReadOnlyList<DeviceBuffer?> Biases { get; }
     /// <summary>
-    /// Qwen3's RMSNorm weights of each query head and each key head (<c>self_attn.q_norm</c>, <c>self_attn.k_norm</c>),
-    /// applied after the projections and before RoPE; null for the other architectures. // [headDim] each
+    /// The RMSNorm weights of the queries and keys (<c>self_attn.q_norm</c>, <c>self_attn.k_norm</c>), applied after the
+    /// projections and before RoPE: Qwen3's over each head ([headDim] each), OLMo 2's over all heads at once ([heads·headDim],
+    /// [kvHeads·headDim]); null for the other architectures.
     /// </summary>
     public (DeviceBuffer Query, DeviceBuffer Key)? QueryKeyNorms { get; }
 
@@ -71,7 +76,7 @@ public sealed class DecoderLayerWeights : IDisposable
             }
             linears[(int)id] = w;
         }
-        return new DecoderLayerWeights(InputNorm, PostAttentionNorm, linears, Biases.ToArray(), QueryKeyNorms, replacements.Values.ToList());
+        return new DecoderLayerWeights(InputNorm, PostAttentionNorm, linears, Biases.ToArray(), QueryKeyNorms, PostFeedforwardNorm, replacements.Values.ToList());
     }
 
     /// <summary>
@@ -88,8 +93,9 @@ public sealed class DecoderLayerWeights : IDisposable
             }
             return;
         }
-        InputNorm.Dispose();
+        InputNorm?.Dispose();
         PostAttentionNorm.Dispose();
+        PostFeedforwardNorm?.Dispose();
         foreach (DeviceWeight w in _linears)
         {
             w.Dispose();

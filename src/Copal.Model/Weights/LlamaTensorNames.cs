@@ -12,12 +12,17 @@ public static class LlamaTensorNames
 
     /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight before attention, e.g. <c>model.layers.3.input_layernorm.weight</c>.</summary>
     public static string InputNorm(int layer) => $"model.layers.{layer}.input_layernorm.weight";
-    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight before the MLP, e.g. <c>model.layers.3.post_attention_layernorm.weight</c>.</summary>
+    /// <summary>
+    /// Layer <paramref name="layer"/>'s RMSNorm weight before the MLP (OLMo 2: of the attention output), e.g.
+    /// <c>model.layers.3.post_attention_layernorm.weight</c>.
+    /// </summary>
     public static string PostAttentionNorm(int layer) => $"model.layers.{layer}.post_attention_layernorm.weight";
+    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight of the MLP output (OLMo 2), e.g. <c>model.layers.3.post_feedforward_layernorm.weight</c>.</summary>
+    public static string PostFeedforwardNorm(int layer) => $"model.layers.{layer}.post_feedforward_layernorm.weight";
 
-    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight of each query head (Qwen3), e.g. <c>model.layers.3.self_attn.q_norm.weight</c>.</summary>
+    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight of each query head (Qwen3; OLMo 2: of all heads at once), e.g. <c>model.layers.3.self_attn.q_norm.weight</c>.</summary>
     public static string QueryNorm(int layer) => $"model.layers.{layer}.self_attn.q_norm.weight";
-    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight of each key head (Qwen3), e.g. <c>model.layers.3.self_attn.k_norm.weight</c>.</summary>
+    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight of each key head (Qwen3; OLMo 2: of all heads at once), e.g. <c>model.layers.3.self_attn.k_norm.weight</c>.</summary>
     public static string KeyNorm(int layer) => $"model.layers.{layer}.self_attn.k_norm.weight";
 
     /// <summary>e.g. <c>model.layers.3.mlp.up_proj.weight</c>.</summary>

@@ -122,8 +122,10 @@ public sealed class LlamaWeights : IDisposable
     {
         public DecoderLayerWeights Layer(int layer, List<IDisposable> disposables)
         {
-            DeviceBuffer inputNorm = Vector(LlamaTensorNames.InputNorm(layer), config.HiddenSize, disposables);
+            // OLMo 2 norms each branch's output, not its input.
+            DeviceBuffer? inputNorm = config.PostBranchNorms ? null : Vector(LlamaTensorNames.InputNorm(layer), config.HiddenSize, disposables);
             DeviceBuffer postNorm = Vector(LlamaTensorNames.PostAttentionNorm(layer), config.HiddenSize, disposables);
+            DeviceBuffer? feedforwardNorm = config.PostBranchNorms ? Vector(LlamaTensorNames.PostFeedforwardNorm(layer), config.HiddenSize, disposables) : null;
             var linears = new DeviceWeight[LinearIds.All.Count];
             var biases = new DeviceBuffer?[LinearIds.All.Count];
             foreach (LinearId id in LinearIds.All)
@@ -135,10 +137,11 @@ public sealed class LlamaWeights : IDisposable
                     biases[(int)id] = Vector(LlamaTensorNames.Bias(layer, id), outDim, disposables);
                 }
             }
+            (int queryNormWidth, int keyNormWidth) = config.QueryKeyNormAcrossHeads ? (config.QDim, config.KvDim) : (config.HeadDim, config.HeadDim);
             (DeviceBuffer, DeviceBuffer)? queryKeyNorms = config.QueryKeyNorm
-                ? (Vector(LlamaTensorNames.QueryNorm(layer), config.HeadDim, disposables), Vector(LlamaTensorNames.KeyNorm(layer), config.HeadDim, disposables))
+                ? (Vector(LlamaTensorNames.QueryNorm(layer), queryNormWidth, disposables), Vector(LlamaTensorNames.KeyNorm(layer), keyNormWidth, disposables))
                 : null;
-            return new DecoderLayerWeights(inputNorm, postNorm, linears, biases, queryKeyNorms);
+            return new DecoderLayerWeights(inputNorm, postNorm, linears, biases, queryKeyNorms, feedforwardNorm);
         }
 
         /// <summary>A linear layer's weight: possibly stored compact, or converted to sparse at load.</summary>

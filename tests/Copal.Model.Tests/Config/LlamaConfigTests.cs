@@ -302,7 +302,7 @@ public class LlamaConfigTests
         {
             (llama with { RotaryDim = 8 }, "a rotary width (8) narrower than the head (16)"),
             (llama with { QueryKeyNorm = true }, "q/k norms"),
-            (llama with { Architecture = "Qwen3ForCausalLM" }, "attention without q/k norms (Qwen3 always has them)"),
+            (llama with { Architecture = "Qwen3ForCausalLM" }, "attention without q/k norms (Qwen3ForCausalLM always has them)"),
             (llama with { Architecture = "Qwen2ForCausalLM" }, "q/k/v without biases (Qwen2 always has them)"),
             (llama with { Architecture = "MistralForCausalLM", AttentionBias = true }, "attention biases"),
             (llama with { SlidingWindow = 8, SlidingWindowLayers = [0, 1] }, "a sliding window"),
@@ -394,7 +394,7 @@ public class LlamaConfigTests
     }
 
     [Theory]
-    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, GraniteForCausalLM")]
+    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM")]
     public void Unknown_architecture_lists_the_supported_ones(string arch, string expected)
     {
         var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("LlamaForCausalLM", arch, StringComparison.Ordinal), "m/config.json"));

@@ -17,7 +17,8 @@ namespace Copal.Model.Tests.Golden;
 /// reference (tools/reference, <c>variant-goldens</c>): as a Mistral with a sliding window of 32 positions (its
 /// context is 256), as a Qwen3 with per-head q/k RMSNorm weights the golden lists, and as a Phi-3 whose RoPE turns
 /// half of each head with longrope factors that switch from the short to the long list at position 64 (Phi-4-mini's
-/// kind of RoPE), and as a Granite with its embedding, residual, attention and logits multipliers. Logits and perplexity match
+/// kind of RoPE), as a Granite with its embedding, residual, attention and logits multipliers, and as an OLMo 2 (each
+/// branch's output normed before its residual add, q/k norms across all heads, with weights the golden lists). Logits and perplexity match
 /// within the tolerance policy, and each golden's perplexity without the variant's point (no window, no q/k norm)
 /// lies far outside it, so a model that ignored the point could not pass.
 /// </summary>
@@ -99,6 +100,7 @@ public sealed class VariantReferenceTests : IDisposable
     [InlineData("qwen3")]
     [InlineData("phi4mini")]
     [InlineData("granite")]
+    [InlineData("olmo2")]
     public void Logits_match_the_reference(string variant)
     {
         JsonElement golden = Golden(variant);
@@ -109,7 +111,8 @@ public sealed class VariantReferenceTests : IDisposable
         using var backend = new CpuBackend();
         using LlamaModel model = LlamaModel.Load(dir, backend);
         Assert.Equal(variant == "window32" ? 32 : null, model.Config.SlidingWindow);
-        Assert.Equal(variant == "qwen3", model.Config.QueryKeyNorm);
+        Assert.Equal(variant is "qwen3" or "olmo2", model.Config.QueryKeyNorm);
+        Assert.Equal(variant == "olmo2", model.Config.PostBranchNorms);
         Assert.Equal(variant == "granite", model.Config.HasMultipliers);
         Assert.Equal(variant == "phi4mini" ? (16, RopeScalingKind.LongRope) : (32, RopeScalingKind.None), (model.Config.RotaryDim, model.Config.RopeScaling.Kind));
         int vocab = model.Config.VocabSize;
@@ -124,6 +127,7 @@ public sealed class VariantReferenceTests : IDisposable
     [InlineData("qwen3")]
     [InlineData("phi4mini")]
     [InlineData("granite")]
+    [InlineData("olmo2")]
     public void Perplexity_matches_the_reference_and_not_the_model_without_the_variant(string variant)
     {
         JsonElement golden = Golden(variant);
