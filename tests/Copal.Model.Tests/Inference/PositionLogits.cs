@@ -1,4 +1,5 @@
 using Copal.Model.Inference;
+using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
 
@@ -19,5 +20,18 @@ internal static class PositionLogits
             rows.AddRange(Enumerable.Range(0, n).Select(r => all[(r * vocab)..((r + 1) * vocab)]));
         }
         return [.. rows];
+    }
+
+    /// <summary>
+    /// Asserts that <paramref name="actual"/> gives <paramref name="expected"/>'s logits at every position of
+    /// <paramref name="prompt"/>, run as one pass each, within the tolerance policy (another backend's summation order).
+    /// </summary>
+    public static void AssertAgree(LlamaModel actual, LlamaModel expected, int[] prompt, string what)
+    {
+        float[][] want = Of(expected, prompt, prompt.Length), got = Of(actual, prompt, prompt.Length);
+        for (int p = 0; p < prompt.Length; p++)
+        {
+            Tolerances.AssertClose(got[p], want[p], what: $"{what} at position {p}");
+        }
     }
 }
