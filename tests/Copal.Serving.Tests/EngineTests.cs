@@ -31,9 +31,11 @@ public sealed class EngineTests : IDisposable
         long small = engine.KvCacheBytes;
         await engine.CompleteAsync(new CompletionRequest { PromptIds = [.. Enumerable.Range(0, 400).Select(i => 1 + (i * 37 % 500))], MaxTokens = 3 });
         Assert.True(inFlight > small, $"the long request's cache ({inFlight} bytes) did not grow past the short one's ({small})");
-        Assert.Equal(small, engine.KvCacheBytes);
+        Assert.Equal(inFlight, engine.Statistics.PeakKvCacheBytes);
+        Assert.Equal(0, engine.KvCacheBytes); // given back; the slot's next job allocates a small one
         CompletionResult again = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3 });
         Assert.Equal(3, again.TokenIds.Count);
+        Assert.Equal(small, engine.KvCacheBytes);
     }
 
     [Fact]

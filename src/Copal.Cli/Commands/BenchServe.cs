@@ -77,7 +77,9 @@ internal static class BenchServe
             double[] firstTokens = [.. manys.SelectMany(t => t.FirstToken)];
             double singleCpu = Median([.. singles.Select(t => t.DecodeRatePerCpuSecond)]), manyCpu = Median([.. manys.Select(t => t.DecodeRatePerCpuSecond)]);
             var result = new Result(session.Backend.Info.Kind, s, n, m, singleRate, Median([.. singles.Select(t => t.FirstToken.Max())]),
-                Median([.. manys.Select(t => t.DecodeRate)]), Median(speedups), Median(firstTokens), firstTokens.Max(), engine.KvCacheBytes,
+                Median([.. manys.Select(t => t.DecodeRate)]), Median(speedups), Median(firstTokens), firstTokens.Max(),
+                // At their fullest: a slot gives a grown cache back when its request ends.
+                Math.Max(engine.Statistics.PeakKvCacheBytes, engine.KvCacheBytes),
                 singleCpu, manyCpu, rounds, speedups);
             if (asJson)
             {

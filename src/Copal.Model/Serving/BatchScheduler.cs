@@ -120,19 +120,29 @@ internal sealed class BatchScheduler : IDisposable
             // first, so a request sent once a caller has seen its sequence fail is refused with this failure.
             _fault = e;
             _pending.Writer.TryComplete();
-            foreach (Slot s in active)
-            {
-                s.Job!.Fail(e);
-            }
+            FailHeld(e);
             FailPending(e);
             return;
         }
         ObjectDisposedException stopped = EngineDisposed();
-        foreach (Slot s in active)
-        {
-            s.Job!.Fail(stopped);
-        }
+        FailHeld(stopped);
         FailPending(stopped);
+    }
+
+    /// <summary>
+    /// Fails every job a slot holds: those decoding, and one caught in its prefill (an out-of-memory there ends the
+    /// loop before the job reaches the active list).
+    /// </summary>
+    private void FailHeld(Exception e)
+    {
+        foreach (Slot? s in _slots)
+        {
+            if (s?.Job is SequenceJob job)
+            {
+                s.Job = null;
+                job.Fail(e);
+            }
+        }
     }
 
     private void FailPending(Exception e)
@@ -159,9 +169,10 @@ internal sealed class BatchScheduler : IDisposable
             }
             int index = Array.FindIndex(_slots, s => s is null || s.Job is null);
             Slot slot = _slots[index] ??= new Slot(_model, _options.ContextSize!.Value);
-            slot.Start(job);
             try
             {
+                // Inside: a slot whose cache was given back allocates a new one here, which may fail as the prefill may.
+                slot.Start(job);
                 // The prompt runs in chunks of PrefillRows with the request's token checked between them: a request
                 // cancelled during its prefill stops within one chunk, and the requests behind it wait no longer.
                 _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last, cancellationToken: job.CancellationToken);
@@ -252,6 +263,7 @@ internal sealed class BatchScheduler : IDisposable
         Interlocked.Increment(ref _statistics.DecodeSteps);
         Interlocked.Add(ref _statistics.BatchedRows, rows);
         _statistics.PeakBatchRows = Math.Max(_statistics.PeakBatchRows, rows);
+        Interlocked.Exchange(ref _statistics.PeakKvBytes, Math.Max(Interlocked.Read(ref _statistics.PeakKvBytes), KvCacheBytes));
         _ended.Clear();
         _failed.Clear();
         for (int i = 0; i < rows; i++)
@@ -345,7 +357,7 @@ internal sealed class BatchScheduler : IDisposable
         _batch?.Dispose();
         foreach (Slot? s in _slots)
         {
-            s?.State.Dispose();
+            s?.Dispose();
         }
         _stopping.Dispose();
     }
@@ -355,26 +367,29 @@ internal sealed class BatchScheduler : IDisposable
     {
         // The first cache's size, taken when the slot starts its first job: a bigger cache has grown since.
         private long _initialKvBytes = -1;
+        // The cache starts small and grows with the positions used (RunState.EnsurePositions); null between jobs
+        // once a grown one was given back.
+        private RunState? _state = NewState(model, contextSize);
 
-        // The cache starts small and grows with the positions used (RunState.EnsurePositions).
-        public RunState State { get; private set; } = NewState(model, contextSize);
+        /// <summary>The slot's state; only while it holds a job (<see cref="Start"/> makes one where it was given back).</summary>
+        public RunState State => _state ?? throw new InvalidOperationException("the slot holds no job");
         public float[] Logits { get; } = new float[model.Config.VocabSize];
         public List<int> Context { get; } = [];
         public SequenceJob? Job { get; set; }
         public Sampler? Sampler { get; private set; }
         public int Generated { get; set; }
-        public long KvBytes => State.KvCacheBytes;
+        public long KvBytes => _state?.KvCacheBytes ?? 0;
 
         private static RunState NewState(LlamaModel model, int contextSize) => new(model.Backend, model.Config, Math.Min(PrefillRows, contextSize), contextSize,
             allRowLogits: false, reservedPositions: Math.Min(contextSize, 256));
 
-        private RunState NewState() => NewState(model, contextSize);
 
         public void Start(SequenceJob job)
         {
+            _state ??= NewState(model, contextSize);
             if (_initialKvBytes < 0)
             {
-                _initialKvBytes = State.KvCacheBytes;
+                _initialKvBytes = _state.KvCacheBytes;
             }
             Job = job;
             Sampler = new Sampler(job.Sampling);
@@ -384,19 +399,21 @@ internal sealed class BatchScheduler : IDisposable
         }
 
         /// <summary>
-        /// Ends the slot's job. A cache that grew past its first reservation (a long request) is given back: the next
-        /// request starts small again, as memory follows the work in flight, not the longest request served.
+        /// Ends the slot's job. A cache that grew past its first reservation (a long request) is given back, and the
+        /// next job starts with a small one again: memory follows the work in flight, not the longest request served.
+        /// Nothing is allocated here, so ending a job cannot fail.
         /// </summary>
         public void Release()
         {
             Job = null;
-            if (State.KvCacheBytes > _initialKvBytes)
+            if (_state is not null && _state.KvCacheBytes > _initialKvBytes)
             {
-                RunState grown = State;
-                State = NewState();
-                grown.Dispose();
+                _state.Dispose();
+                _state = null;
             }
         }
+
+        public void Dispose() => _state?.Dispose();
     }
 }
 

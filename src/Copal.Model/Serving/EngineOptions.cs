@@ -34,6 +34,7 @@ public sealed class EngineStatistics
     internal long TokensGenerated;
     internal volatile int ActiveSequences;
     internal int PeakBatchRows;
+    internal long PeakKvBytes;
 
     /// <summary>Sequences submitted.</summary>
     public long Started => Interlocked.Read(ref RequestsStarted);
@@ -58,4 +59,10 @@ public sealed class EngineStatistics
 
     /// <summary>The largest batch a step has run.</summary>
     public int PeakBatch => Volatile.Read(ref PeakBatchRows);
+
+    /// <summary>
+    /// The most bytes the slots' KV caches have held at once, taken at each decode step (a slot gives a grown cache
+    /// back when its request ends, so <see cref="InferenceEngine.KvCacheBytes"/> afterwards is the idle size).
+    /// </summary>
+    public long PeakKvCacheBytes => Interlocked.Read(ref PeakKvBytes);
 }
