@@ -268,6 +268,8 @@ class Llama:
         xf = x.to(torch.float32) if in_dtype not in (torch.float32, torch.float64) else x
         var = xf.pow(2).mean(-1, keepdim=True)
         xf = xf * torch.rsqrt(var + self.eps)
+        if self.olmo2:  # Olmo2RMSNorm multiplies by the weight before casting back
+            return (w.to(xf.dtype) * xf).to(in_dtype)
         return w * xf.to(in_dtype)
 
     @staticmethod
