@@ -16,17 +16,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
     {
         string supported = string.Join(", ", LlamaConfig.SupportedArchitectures);
         string? modelType = OptionalString("model_type");
-        string? ofModelType = modelType switch
-        {
-            "llama" => "LlamaForCausalLM",
-            "mistral" => "MistralForCausalLM",
-            "qwen2" => "Qwen2ForCausalLM",
-            "qwen3" => "Qwen3ForCausalLM",
-            "phi3" => "Phi3ForCausalLM",
-            "granite" => "GraniteForCausalLM",
-            "olmo2" => "Olmo2ForCausalLM",
-            _ => null,
-        };
+        string? ofModelType = LlamaConfig.ArchitectureOf(modelType);
         if (!root.TryGetProperty("architectures", out JsonElement archs) || archs.ValueKind != JsonValueKind.Array || archs.GetArrayLength() == 0)
         {
             return ofModelType ?? throw Error($"no 'architectures' list and model_type '{modelType ?? "(missing)"}' is not LLaMA-family; supported: {supported}");

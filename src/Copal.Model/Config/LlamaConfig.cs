@@ -13,9 +13,21 @@ namespace Copal.Model.Config;
 /// </summary>
 public sealed record LlamaConfig
 {
+    // Each supported HF class with its config.json model_type, the one table the reader and the writer share.
+    private static readonly (string Architecture, string ModelType)[] s_classes =
+    [
+        ("LlamaForCausalLM", "llama"), ("MistralForCausalLM", "mistral"), ("Qwen2ForCausalLM", "qwen2"), ("Qwen3ForCausalLM", "qwen3"),
+        ("Phi3ForCausalLM", "phi3"), ("GraniteForCausalLM", "granite"), ("Olmo2ForCausalLM", "olmo2"),
+    ];
+
     /// <summary>The architectures Copal runs, as written in <c>config.json</c>'s <c>architectures</c>.</summary>
-    public static IReadOnlyList<string> SupportedArchitectures { get; } =
-        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Phi3ForCausalLM", "GraniteForCausalLM", "Olmo2ForCausalLM"];
+    public static IReadOnlyList<string> SupportedArchitectures { get; } = [.. s_classes.Select(c => c.Architecture)];
+
+    /// <summary>The supported architecture whose model_type is <paramref name="modelType"/>, or null.</summary>
+    internal static string? ArchitectureOf(string? modelType) => s_classes.FirstOrDefault(c => c.ModelType == modelType).Architecture;
+
+    /// <summary>The model_type of a supported <paramref name="architecture"/>.</summary>
+    internal static string ModelTypeOf(string architecture) => s_classes.First(c => c.Architecture == architecture).ModelType;
 
     /// <summary>
     /// The HF architecture, one of <see cref="SupportedArchitectures"/>: <c>architectures[0]</c>, or derived from

@@ -22,7 +22,7 @@ public static class LlamaConfigWriter
         var o = new JsonObject
         {
             ["architectures"] = new JsonArray(c.Architecture),
-            ["model_type"] = c.Architecture switch { "MistralForCausalLM" => "mistral", "Qwen2ForCausalLM" => "qwen2", "Qwen3ForCausalLM" => "qwen3", "Phi3ForCausalLM" => "phi3", "GraniteForCausalLM" => "granite", "Olmo2ForCausalLM" => "olmo2", _ => "llama" },
+            ["model_type"] = LlamaConfig.ModelTypeOf(c.Architecture),
             ["hidden_size"] = c.HiddenSize,
             ["intermediate_size"] = c.IntermediateSize,
             ["num_hidden_layers"] = c.NumLayers,

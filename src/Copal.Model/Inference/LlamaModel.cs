@@ -394,13 +394,8 @@ public sealed class LlamaModel : IDisposable
 
         tap?.OnLayerInput(layer, hidden, rows);
 
-        // Attention block; OLMo 2's reads the residual stream itself.
-        DeviceBuffer attentionInput = c.PostBranchNorms ? hidden : state.Normed;
-        if (!inputNormed && !c.PostBranchNorms)
-        {
-            b.RmsNorm(hidden, w.InputNorm!, state.Normed, rows, c.HiddenSize, (float)c.RmsNormEps);
-        }
-        Projections(attentionInput, w, state.Q, state.K, state.V, rows, layer, tap);
+        // Attention block.
+        Projections(AttentionInput(w, hidden, state.Normed, rows, inputNormed), w, state.Q, state.K, state.V, rows, layer, tap);
         var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, c.AttentionScale, c.AttentionWindow(layer), state.CacheStart(layer), c.RotaryDim);
         b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
@@ -462,6 +457,24 @@ public sealed class LlamaModel : IDisposable
         {
             b.AddRmsNorm(hidden, projected, nextNorm, normed, rows, c.HiddenSize, eps);
         }
+    }
+
+    /// <summary>
+    /// What the q/k/v projections read: <paramref name="hidden"/> normed into <paramref name="normed"/> (unless
+    /// <paramref name="normedAlready"/>: the previous layer's last residual add wrote it), or on OLMo 2, whose branches
+    /// have no input norm, <paramref name="hidden"/> itself.
+    /// </summary>
+    private DeviceBuffer AttentionInput(DecoderLayerWeights w, DeviceBuffer hidden, DeviceBuffer normed, int rows, bool normedAlready)
+    {
+        if (Config.PostBranchNorms)
+        {
+            return hidden;
+        }
+        if (!normedAlready)
+        {
+            Backend.RmsNorm(hidden, w.InputNorm!, normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
+        }
+        return normed;
     }
 
     /// <summary>
@@ -530,12 +543,8 @@ public sealed class LlamaModel : IDisposable
         for (int layer = 0; layer < c.NumLayers; layer++)
         {
             DecoderLayerWeights w = Weights.Layers[layer];
-            if (layer == 0 && !c.PostBranchNorms)
-            {
-                // Later layers' normed inputs come from the previous layer's last residual add.
-                b.RmsNorm(hidden, w.InputNorm!, batch.Normed, rows, hiddenSize, (float)c.RmsNormEps);
-            }
-            Projections(c.PostBranchNorms ? hidden : batch.Normed, w, batch.Q, batch.K, batch.V, rows, layer, null);
+            // Later layers' normed inputs come from the previous layer's last residual add.
+            Projections(AttentionInput(w, hidden, batch.Normed, rows, normedAlready: layer > 0), w, batch.Q, batch.K, batch.V, rows, layer, null);
             int window = c.AttentionWindow(layer);
             for (int i = 0; i < rows; i++)
             {
@@ -682,7 +691,7 @@ public sealed class LlamaModel : IDisposable
         int layers = Config.NumLayers;
         for (int layer = 0; layer < layers; layer++)
         {
-            Layer(state, layer, state.Hidden, rows, startPos, tap, inputNormed: layer > 0 && !Config.PostBranchNorms, nextNorm: NextInputNorm(layer));
+            Layer(state, layer, state.Hidden, rows, startPos, tap, inputNormed: layer > 0, nextNorm: NextInputNorm(layer));
         }
         switch (mode)
         {

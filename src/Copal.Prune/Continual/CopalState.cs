@@ -143,7 +143,7 @@ public sealed class CopalState
         foreach (string file in Directory.GetFiles(real).Order(StringComparer.Ordinal))
         {
             string name = Path.GetFileName(file);
-            if (name == "config.json" || name.EndsWith(".safetensors", StringComparison.Ordinal) || name.EndsWith(".json", StringComparison.Ordinal))
+            if (name.EndsWith(".safetensors", StringComparison.Ordinal) || name.EndsWith(".json", StringComparison.Ordinal))
             {
                 var info = new FileInfo(file);
                 FileInfo target = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
