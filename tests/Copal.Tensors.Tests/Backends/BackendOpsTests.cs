@@ -31,6 +31,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             data.Add(dtype, 17, 40, 129);   // GEMM: more than one row tile
             data.Add(dtype, 18, 37, 68);    // GEMM: a width that is a multiple of 4 stages each quad in one vector load
             data.Add(dtype, 70, 130, 40);   // GEMM: two row tiles and three output tiles of a GPU's 64 × 64, three depth steps
+                                            // (more blocks than the CPU accelerator's groups, which loop over them)
             data.Add(dtype, 65, 64, 16);    // GEMM: one depth step, only the first quads (no prefetch used)
         }
         return data;
@@ -300,7 +301,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     [InlineData(1, 700, 2, 1, 128)]  // … over several blocks
     [InlineData(3, 254, 2, 1, 32)]   // prefill rows on both sides of a block boundary
     [InlineData(5, 3, 6, 3, 33)]     // prefill after a short cache, odd head dim
-    [InlineData(7, 70, 4, 1, 128)]   // chunked prefill, multi-query, head dim above the block size
+    [InlineData(7, 70, 4, 1, 128)]   // chunked prefill, multi-query, head dim above the block size; more rows than groups
     [InlineData(2, 1, 2, 2, 256)]    // the largest head dim the kernel holds
     public void Attention_matches_cpu(int rows, int startPos, int heads, int kvHeads, int headDim)
     {

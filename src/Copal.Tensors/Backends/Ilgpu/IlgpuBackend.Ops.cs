@@ -172,11 +172,6 @@ public sealed partial class IlgpuBackend
         Need(output, qElements, "Attention", nameof(output));
         Need(kCache, cacheElements, "Attention", nameof(kCache));
         Need(vCache, cacheElements, "Attention", nameof(vCache));
-        if (shape.Rows > 65535)
-        {
-            // The row is the second grid dimension, which CUDA limits to 65535 groups.
-            throw new NotSupportedException($"Attention: {shape.Rows} query rows in one call; at most 65535");
-        }
         if (shape.Rows == 0)
         {
             return;
@@ -221,9 +216,12 @@ public sealed partial class IlgpuBackend
             _kernels.AttentionCombine(shape.Heads * shape.HeadDim, partials, ov, shape.HeadDim, splits);
             return;
         }
+        // Groups loop over the rows (grid (heads, row groups)), so the grid stays within the plan's groups and within
+        // CUDA's 65535 of a second grid dimension, whatever the rows.
         var attention = quads ? _kernels.AttentionQuads : _kernels.Attention;
-        attention(new KernelConfig(new Index2D(shape.Heads, shape.Rows), new Index2D(_plan.AttentionGroup, 1)),
-            qv, kv, vv, ov, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale, shape.Window);
+        int rowGroups = Math.Min(Math.Min(shape.Rows, 65535), Math.Max(1, _plan.MaxGroups / shape.Heads));
+        attention(new KernelConfig(new Index2D(shape.Heads, rowGroups), new Index2D(_plan.AttentionGroup, 1)),
+            qv, kv, vv, ov, shape.Rows, shape.StartPos, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Scale, shape.Window);
     }
 
     /// <summary>Whether the view's first element is 16-byte aligned (a constrained call: no boxing on the decode path).</summary>
@@ -352,11 +350,17 @@ public sealed partial class IlgpuBackend
         }
     }
 
-    /// <summary>The GEMM's launch: a group per output tile (<see cref="MatMulKernels.Gemm"/>).</summary>
+    /// <summary>
+    /// The GEMM's launch: a group per output block on a GPU (<see cref="MatMulKernels.Gemm"/>); on ILGPU's CPU
+    /// accelerator at most the plan's groups, which loop over the blocks (<see cref="MatMulKernels.GemmGridStride"/>).
+    /// </summary>
     private KernelConfig GemmTiles(int rows, int outs)
     {
         int threads = _plan.GemmThreads, tile = threads * MatMulKernels.PerThread;
-        return new KernelConfig(new Index2D(Blocks(outs, tile), Blocks(rows, tile)), new Index2D(threads, threads));
+        Index2D grid = _accelerator.AcceleratorType == AcceleratorType.CPU
+            ? new Index2D(_plan.Groups((long)Blocks(outs, tile) * Blocks(rows, tile)), 1)
+            : new Index2D(Blocks(outs, tile), Blocks(rows, tile));
+        return new KernelConfig(grid, new Index2D(threads, threads));
     }
 
     /// <summary>

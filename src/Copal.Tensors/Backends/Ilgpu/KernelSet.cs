@@ -34,9 +34,9 @@ internal sealed class KernelSet
         GemvSiluGateBitmaskF32 = Load(a, "GemvSiluGate<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleBitmaskBf16 = Load(a, "GemvTriple<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateBitmaskBf16 = Load(a, "GemvSiluGate<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
-        GemmF32 = Load(a, "Gemm<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
-        GemmBf16 = Load(a, "Gemm<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
-        GemmF16 = Load(a, "Gemm<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        GemmF32 = LoadGemm<F32Weights>(a, "Gemm<F32>");
+        GemmBf16 = LoadGemm<Bf16Weights>(a, "Gemm<BF16>");
+        GemmF16 = LoadGemm<F16Weights>(a, "Gemm<F16>");
         EmbeddingF32 = Load(a, "Embedding<F32>", () => a.LoadAutoGroupedStreamKernel<Index1D, F32Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
         EmbeddingBf16 = Load(a, "Embedding<BF16>", () => a.LoadAutoGroupedStreamKernel<Index1D, Bf16Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
         EmbeddingF16 = Load(a, "Embedding<F16>", () => a.LoadAutoGroupedStreamKernel<Index1D, F16Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
@@ -49,20 +49,20 @@ internal sealed class KernelSet
         AddRmsNorm = Load(a, "AddRmsNorm", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(NormKernels.AddRmsNorm));
         RopeAndStore = Load(a, "RopeAndStore", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int, int>(ElementwiseKernels.RopeAndStore));
         Softmax = Load(a, "Softmax", () => a.LoadStreamKernel<ArrayView<float>, int, int>(NormKernels.Softmax));
-        Attention = Load(a, "Attention", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float, int>(AttentionKernel.Attention));
-        AttentionQuads = Load(a, "AttentionQuads", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float, int>(AttentionQuadsKernels.Attention));
+        Attention = Load(a, "Attention", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, float, int>(AttentionKernel.Attention));
+        AttentionQuads = Load(a, "AttentionQuads", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, float, int>(AttentionQuadsKernels.Attention));
         AttentionSplit = Load(a, "AttentionSplit", () => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float, int, int>(AttentionQuadsKernels.AttentionSplit));
         AttentionCombine = Load(a, "AttentionCombine", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(AttentionQuadsKernels.AttentionCombine));
         Gram = Load(a, "Gram", () => a.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, int, int>(StatisticsKernels.Gram));
         ColumnSquares = Load(a, "ColumnSquares", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(StatisticsKernels.ColumnSquares));
         SparseNMF32 = Load(a, "SparseNM<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
         SparseNMBf16 = Load(a, "SparseNM<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
-        GemmTwoOfFourF32 = Load(a, "Gemm<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourView<F32Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
-        GemmTwoOfFourBf16 = Load(a, "Gemm<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourView<Bf16Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
-        GemmNMF32 = Load(a, "Gemm<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMView<F32Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
-        GemmNMBf16 = Load(a, "Gemm<N:M BF16>", () => a.LoadStreamKernel<ArrayView<float>, NMView<Bf16Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
-        GemmBitmaskF32 = Load(a, "Gemm<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskView<F32Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
-        GemmBitmaskBf16 = Load(a, "Gemm<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskView<Bf16Weights>, ArrayView<float>, int, int, int>(MatMulKernels.Gemm));
+        GemmTwoOfFourF32 = LoadGemm<TwoOfFourView<F32Weights>>(a, "Gemm<2:4 F32>");
+        GemmTwoOfFourBf16 = LoadGemm<TwoOfFourView<Bf16Weights>>(a, "Gemm<2:4 BF16>");
+        GemmNMF32 = LoadGemm<NMView<F32Weights>>(a, "Gemm<N:M F32>");
+        GemmNMBf16 = LoadGemm<NMView<Bf16Weights>>(a, "Gemm<N:M BF16>");
+        GemmBitmaskF32 = LoadGemm<BitmaskView<F32Weights>>(a, "Gemm<bitmask F32>");
+        GemmBitmaskBf16 = LoadGemm<BitmaskView<Bf16Weights>>(a, "Gemm<bitmask BF16>");
         TwoOfFourF32 = Load(a, "TwoOfFour<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         BitmaskF32 = Load(a, "Bitmask<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
@@ -107,8 +107,8 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, int, int> Softmax { get; }
     public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> AddRmsNorm { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int, int> RopeAndStore { get; }
-    public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float, int> Attention { get; }
-    public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float, int> AttentionQuads { get; }
+    public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, float, int> Attention { get; }
+    public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, float, int> AttentionQuads { get; }
     public Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float, int, int> AttentionSplit { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> AttentionCombine { get; }
     public Action<Index2D, ArrayView<float>, ArrayView<float>, int, int> Gram { get; }
@@ -127,6 +127,12 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskBf16 { get; }
     public Action<Index1D, ArrayView<float>, int, float, float> Hold { get; }
     public Action<KernelConfig, ArrayView<Words4>, ArrayView<uint>> StreamRead { get; }
+
+    /// <summary>A GEMM for the accelerator: a group per output block on a GPU, groups that loop over them on ILGPU's CPU accelerator.</summary>
+    private static Action<KernelConfig, ArrayView<float>, TW, ArrayView<float>, int, int, int> LoadGemm<TW>(Accelerator a, string kernel)
+        where TW : struct, IWeightView =>
+        Load(a, kernel, () => a.LoadStreamKernel<ArrayView<float>, TW, ArrayView<float>, int, int, int>(
+            a.AcceleratorType == AcceleratorType.CPU ? MatMulKernels.GemmGridStride : MatMulKernels.Gemm));
 
     private static T Load<T>(Accelerator accelerator, string kernel, Func<T> load)
     {

@@ -25,24 +25,33 @@ internal static class AttentionQuadsKernels
     /// <summary>Floats of one split's partial result: the head's unnormalized output, then its maximum and sum (padded to a quad).</summary>
     public static int PartialStride(int headDim) => headDim + 4;
 
-    /// <summary>Grid (heads, rows): every key of each query row (its window's, with a <paramref name="window"/> above 0).</summary>
+    /// <summary>
+    /// Grid (heads, row groups): a group takes one query head and the rows Grid.IdxY, Grid.IdxY + Grid.DimY, …, each
+    /// over every key (its window's, with a <paramref name="window"/> above 0).
+    /// </summary>
     public static void Attention(ArrayView<float> q, ArrayView<float> kCache, ArrayView<float> vCache, ArrayView<float> output,
-        int startPos, int heads, int kvHeads, int headDim, float scale, int window)
+        int rows, int startPos, int heads, int kvHeads, int headDim, float scale, int window)
     {
         ArrayView<Quad> qs = SharedMemory.Allocate<Quad>(AttentionKernel.MaxHeadDim / 4);
         ArrayView<Quad> acc = SharedMemory.Allocate<Quad>(AttentionKernel.KeyBlock);
         ArrayView<float> probs = SharedMemory.Allocate<float>(AttentionKernel.KeyBlock);
-        int head = Grid.IdxX, row = Grid.IdxY;
+        int head = Grid.IdxX, rowStep = Grid.DimY;
         var layout = new Layout(head, heads, kvHeads, headDim, Group.DimX);
-        long qBase = (((long)row * heads) + head) * layout.Quads;
-        Begin(q.Cast<Quad>(), qBase, qs, acc, layout);
-        int keys = startPos + row + 1;
-        OnlineSoftmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), AttentionKernel.FirstKey(keys, window), keys, scale, layout);
-        ArrayView<Quad> out4 = output.Cast<Quad>();
-        float inv = 1f / state.Sum;
-        for (int u = Group.IdxX; u < layout.Quads; u += layout.Block)
+        ArrayView<Quad> q4 = q.Cast<Quad>(), out4 = output.Cast<Quad>();
+        for (int row = Grid.IdxY; row < rows; row += rowStep)
         {
-            out4[qBase + u] = Scale(SumSubsets(acc, u, layout), inv);
+            long qBase = (((long)row * heads) + head) * layout.Quads;
+            Begin(q4, qBase, qs, acc, layout);
+            int keys = startPos + row + 1;
+            OnlineSoftmax state = Accumulate(qs, acc, probs, kCache.Cast<Quad>(), vCache.Cast<Quad>(), AttentionKernel.FirstKey(keys, window), keys, scale, layout);
+            float inv = 1f / state.Sum;
+            for (int u = Group.IdxX; u < layout.Quads; u += layout.Block)
+            {
+                out4[qBase + u] = Scale(SumSubsets(acc, u, layout), inv);
+            }
+
+            // The subsets' sums read other threads' accumulators, which the next row's Begin clears.
+            Group.Barrier();
         }
     }
 
