@@ -136,7 +136,6 @@ public sealed class LlamaModel : IDisposable
         SparseWeightSource? sparse = null;
         try
         {
-            LayerCount.Require(checkpoint.Tensors.Select(t => t.Name), config, directory);
             if (sparseMode != SparseLoadMode.Force)
             {
                 // Force converts dense linears to sparse at load, so the device may hold less than the files: only

@@ -26,6 +26,8 @@ public static unsafe class CheckpointCompactor
     public static CompactReport Compact(string input, string output, CompactFormat format, bool overwrite, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         LlamaConfig config = LlamaConfig.Load(input);
+        // Opened first: it checks the files' layers against the config's before anything loops over them.
+        using SafetensorsCheckpoint source = ModelCheckpoint.Open(input, config, cancellationToken: cancellationToken);
         var linears = new HashSet<string>(StringComparer.Ordinal);
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
@@ -34,7 +36,6 @@ public static unsafe class CheckpointCompactor
                 linears.Add(LlamaTensorNames.Linear(layer, id));
             }
         }
-        using SafetensorsCheckpoint source = ModelCheckpoint.Open(input, config, cancellationToken: cancellationToken);
         var metadata = source.MergedMetadata();
         if (SparseTensorCodec.SparseNames(metadata).Any())
         {

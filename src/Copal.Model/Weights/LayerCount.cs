@@ -4,14 +4,16 @@ using Copal.Model.Config;
 namespace Copal.Model.Weights;
 
 /// <summary>
-/// The checkpoint's decoder layers against config.json's num_hidden_layers. Fewer layers fail as missing tensors;
-/// more would be ignored without a word, running a different model than the files hold, so they are refused.
+/// The checkpoint's decoder layers against config.json's num_hidden_layers, checked when the checkpoint opens, before
+/// anything loops over the config's layers. More layers would be ignored without a word, running a different model
+/// than the files hold; fewer would be missing tensors, and a config that claims 2^31 layers would first have every
+/// per-layer loop run that long. Both are refused naming the last layer the files hold.
 /// </summary>
 public static class LayerCount
 {
     private const string Prefix = "model.layers.";
 
-    /// <exception cref="ModelLoadException">A tensor belongs to a layer at or beyond num_hidden_layers.</exception>
+    /// <exception cref="ModelLoadException">A tensor belongs to a layer at or beyond num_hidden_layers, or no tensor to its last layer.</exception>
     public static void Require(IEnumerable<string> tensorNames, LlamaConfig config, string source)
     {
         ArgumentNullException.ThrowIfNull(tensorNames);
@@ -31,6 +33,12 @@ public static class LayerCount
             throw new ModelLoadException(
                 $"{source}: the checkpoint has layer {highest} ('{example}'), but config.json says num_hidden_layers {config.NumLayers}; " +
                 $"expected {highest + 1}, or the layers beyond the config would be ignored");
+        }
+        if (highest + 1 < config.NumLayers)
+        {
+            throw new ModelLoadException(highest < 0
+                ? $"{source}: config.json says num_hidden_layers {config.NumLayers}, but the checkpoint has no decoder layer (no tensor named '{Prefix}<i>.…')"
+                : $"{source}: config.json says num_hidden_layers {config.NumLayers}, but the checkpoint's last layer is {highest} ('{example}'); expected {highest + 1}, or the files lack layers {highest + 1} and on");
         }
     }
 

@@ -53,10 +53,12 @@ public sealed class LlamaWeights : IDisposable
         try
         {
             DeviceWeight embedding = loader.Matrix(LlamaTensorNames.Embedding, config.VocabSize, config.HiddenSize, disposables);
-            var layers = new DecoderLayerWeights[config.NumLayers];
+            // Grown as the layers load, not sized by the config first: a config that claims 2^31 layers gets the first
+            // missing tensor's name, not an out-of-memory error.
+            var layers = new List<DecoderLayerWeights>();
             for (int i = 0; i < config.NumLayers; i++)
             {
-                layers[i] = loader.Layer(i, disposables);
+                layers.Add(loader.Layer(i, disposables));
             }
             DeviceBuffer finalNorm = loader.Vector(LlamaTensorNames.FinalNorm, config.HiddenSize, disposables);
             // tie_word_embeddings decides, as Hugging Face's tie_weights() does: a stored lm_head.weight beside it (some
@@ -67,7 +69,7 @@ public sealed class LlamaWeights : IDisposable
                 throw new ModelLoadException($"{source}: tensor '{LlamaTensorNames.LmHead}' is missing and the config does not set tie_word_embeddings");
             }
             DeviceWeight lmHead = tied ? embedding : loader.Matrix(LlamaTensorNames.LmHead, config.VocabSize, config.HiddenSize, disposables);
-            return new LlamaWeights(embedding, layers, finalNorm, lmHead, tied);
+            return new LlamaWeights(embedding, [.. layers], finalNorm, lmHead, tied);
         }
         catch
         {

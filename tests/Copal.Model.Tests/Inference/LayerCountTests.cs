@@ -6,7 +6,7 @@ using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
 
-/// <summary>A checkpoint with more decoder layers than config.json says is refused, not run as a shorter model.</summary>
+/// <summary>A checkpoint with another number of decoder layers than config.json says is refused, not run as another model.</summary>
 public sealed class LayerCountTests : IDisposable
 {
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-layers-").FullName;
@@ -22,6 +22,34 @@ public sealed class LayerCountTests : IDisposable
         var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp, cpu));
         Assert.Contains("the checkpoint has layer 4 ('model.layers.4.", e.Message, StringComparison.Ordinal);
         Assert.Contains("config.json says num_hidden_layers 4; expected 5", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A config claiming 2^31 − 1 layers over five: before the check, loading allocated an array of that many layers
+    /// (an out-of-memory "bug in copal") and compacting built a set of 15 billion linear names until killed.
+    /// </summary>
+    [Theory]
+    [InlineData(6)]
+    [InlineData(int.MaxValue)]
+    public void A_config_with_more_layers_than_the_files_is_refused_naming_the_last_one_before_anything_loops(int layers)
+    {
+        TestData.CopyOfStories260K(_temp);
+        string config = Path.Combine(_temp, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"num_hidden_layers\": 5", $"\"num_hidden_layers\": {layers}", StringComparison.Ordinal));
+        using var cpu = new CpuBackend(1);
+        string expected = $"config.json says num_hidden_layers {layers}, but the checkpoint's last layer is 4 ('model.layers.4.";
+        Assert.Contains(expected, Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp, cpu)).Message, StringComparison.Ordinal);
+        string output = Path.Combine(_temp, "compact");
+        Assert.Contains(expected, Assert.Throws<ModelLoadException>(() => CheckpointCompactor.Compact(_temp, output, CompactFormat.Auto, overwrite: false)).Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void A_checkpoint_without_decoder_layers_is_refused_as_such()
+    {
+        LlamaConfig two = LlamaConfig.Load(TestData.Stories260K) with { NumLayers = 2 };
+        var e = Assert.Throws<ModelLoadException>(() => LayerCount.Require(["model.embed_tokens.weight", "lm_head.weight"], two, "m"));
+        Assert.Equal("m: config.json says num_hidden_layers 2, but the checkpoint has no decoder layer (no tensor named 'model.layers.<i>.…')", e.Message);
     }
 
     [Fact]
