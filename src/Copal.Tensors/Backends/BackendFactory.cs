@@ -52,12 +52,12 @@ public static class BackendFactory
             foreach (IlgpuDevice d in devices)
             {
                 (string? error, double? seconds) = d.Refusal is null ? TryCompile(() => IlgpuDevices.Open(kind, d.Index)) : (d.Refusal, null);
-                rows.Add(new DeviceDescription(kind, d.Index, d.Device.Name, d.TypeName, d.Device.MemorySize, d.Device.NumMultiprocessors,
+                rows.Add(new DeviceDescription(kind, d.Index, d.Device.Name, d.TypeName, IlgpuDevice.MemoryBytes(d.Device), d.Device.NumMultiprocessors,
                     d.DriverVersion, error is null, error, seconds, d.NominalMemoryBytesPerSecond));
             }
         }
         (string? cpuError, double? cpuSeconds) = TryCompile(() => IlgpuDevices.OpenCpu());
-        rows.Add(new DeviceDescription("ilgpu-cpu", 0, "ILGPU CPU accelerator (debugging and tests; slow)", "CPU", 0, Environment.ProcessorCount,
+        rows.Add(new DeviceDescription("ilgpu-cpu", 0, "ILGPU CPU accelerator (debugging and tests; slow)", "CPU", GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, Environment.ProcessorCount,
             typeof(ILGPU.Context).Assembly.GetName().Version?.ToString(3) ?? "", cpuError is null, cpuError, cpuSeconds));
         using var cpu = new CpuBackend();
         rows.Add(new DeviceDescription("cpu", 0, cpu.Info.DeviceName, "CPU", cpu.Info.MemoryBytes, cpu.Info.ComputeUnits,

@@ -35,6 +35,9 @@ public class BackendFactoryTests
         Assert.Equal("ilgpu-cpu", backend.Info.Kind);
         Assert.Equal(1, ilgpu.Plan.RowGroup);
         Assert.Equal(1, ilgpu.Plan.AttentionSplits(heads: 1, keys: 100_000));
+        // ILGPU reports long.MaxValue for its CPU accelerator; its buffers are this process's memory, as cpu's are.
+        using var cpu = new CpuBackend();
+        Assert.Equal(cpu.Info.MemoryBytes, backend.Info.MemoryBytes);
     }
 
     [Fact]
@@ -76,6 +79,7 @@ public class BackendFactoryTests
         DeviceDescription ilgpuCpu = Assert.Single(rows, r => r.Kind == "ilgpu-cpu");
         Assert.True(ilgpuCpu.KernelsCompiled, ilgpuCpu.Error);
         Assert.Equal("ilgpu-cpu", ilgpuCpu.Spec);
+        Assert.Equal(Assert.Single(rows, r => r.Kind == "cpu").MemoryBytes, ilgpuCpu.MemoryBytes);
         // Compiling is what a run on the device pays at its start; only a device that compiled has a time.
         Assert.True(ilgpuCpu.CompileSeconds > 0, $"ilgpu-cpu compile seconds {ilgpuCpu.CompileSeconds}");
         Assert.All(rows, r => Assert.Equal(r.Kind != "cpu" && r.KernelsCompiled, r.CompileSeconds is not null));

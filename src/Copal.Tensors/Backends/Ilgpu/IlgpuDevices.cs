@@ -37,6 +37,13 @@ internal sealed record IlgpuDevice(string Kind, int Index, Device Device, string
         : null;
 
     /// <summary>
+    /// The memory the device's buffers come from: ILGPU's CPU accelerator reports long.MaxValue, but it allocates in
+    /// this process, so it has what the process may use (as the <c>cpu</c> backend reports); a GPU has its own.
+    /// </summary>
+    public static long MemoryBytes(Device device) =>
+        device is CPUDevice ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
+
+    /// <summary>
     /// Bytes/s of a memory that moves a bus width of bits twice per clock, from the clock (MHz) and bus width (bits)
     /// CUDA reports; null when either is unknown (0). NVIDIA's figures follow this rule (H100 SXM: 2,619 MHz over
     /// 5,120 bits, 3.35 TB/s).
