@@ -328,9 +328,17 @@ public sealed record LlamaConfig
         {
             return (null, []);
         }
-        int from = qwen ? r.OptionalInt("max_window_layers", min: 0) ?? 28 : 0;
-        int[] sliding = [.. Enumerable.Range(0, layers).Where(i => types is null ? i >= from : types[i] == "sliding_attention")];
-        return sliding.Length == 0 ? (null, []) : (window, sliding);
+        if (types is not null)
+        {
+            int[] listed = [.. Enumerable.Range(0, layers).Where(i => types[i] == "sliding_attention")];
+            return listed.Length == 0 ? (null, []) : (window, listed);
+        }
+        // Layers from..layers-1 as a range, not a list: a config that claims 2^31 layers is refused when the
+        // checkpoint opens (LayerCount), so reading it must not first hold an entry per claimed layer. Range's
+        // IReadOnlyList has O(1) Count, indexer and Contains.
+        int from = Math.Min(qwen ? r.OptionalInt("max_window_layers", min: 0) ?? 28 : 0, layers);
+        IEnumerable<int> sliding = Enumerable.Range(from, layers - from);
+        return from == layers ? (null, []) : (window, sliding as IReadOnlyList<int> ?? [.. sliding]);
     }
 
     /// <summary>A short human summary for <c>copal inspect</c>.</summary>

@@ -79,6 +79,25 @@ public class LlamaConfigTests
         Assert.Equal(Enumerable.Range(0, 5).Select(l => c.SlidingWindowLayers.Contains(l) ? window!.Value : 0), Enumerable.Range(0, 5).Select(c.AttentionWindow));
     }
 
+    /// <summary>
+    /// Reading a config holds nothing per claimed layer: a Mistral claiming 2^31 − 1 layers died of an out-of-memory
+    /// "bug in copal" listing its sliding layers, before the checkpoint could be found to hold five.
+    /// </summary>
+    [Theory]
+    [InlineData("MistralForCausalLM", "\"sliding_window\": 16", 0)]
+    [InlineData("Qwen2ForCausalLM", "\"use_sliding_window\": true, \"sliding_window\": 16, \"max_window_layers\": 7", 7)]
+    public void A_config_claiming_two_billion_sliding_layers_is_read_without_a_list_of_them(string architecture, string fields, int first)
+    {
+        string json = Minimal.Replace("LlamaForCausalLM", architecture, StringComparison.Ordinal).Replace("\"num_hidden_layers\": 5", "\"num_hidden_layers\": 2147483647", StringComparison.Ordinal)
+            .TrimEnd().TrimEnd('}') + ", " + fields + "}";
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        LlamaConfig c = LlamaConfig.Parse(json, "config.json");
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
+        Assert.Equal(int.MaxValue - first, c.SlidingWindowLayers.Count);
+        Assert.Equal((first, int.MaxValue - 1), (c.SlidingWindowLayers[0], c.SlidingWindowLayers[^1]));
+        Assert.Equal((first == 0 ? 16 : 0, 16), (c.AttentionWindow(0), c.AttentionWindow(int.MaxValue - 1)));
+    }
+
     [Theory]
     [InlineData("MistralForCausalLM")]
     [InlineData("LlamaForCausalLM")]
