@@ -212,6 +212,25 @@ public sealed class CommandTests : IDisposable
     }
 
     /// <summary>
+    /// synth's sizes come from the config alone: one that claims 2^31 layers died of an out-of-memory "bug in copal",
+    /// and one of 1 TiB wrote until the disk was full. Both are refused before anything is written.
+    /// </summary>
+    [Theory]
+    [InlineData("\"num_hidden_layers\": 5", "\"num_hidden_layers\": 2147483647", "': num_hidden_layers 2147483647 makes 19327352825 tensors, more than one safetensors file's header (at most 100000000 bytes) can list\n")]
+    [InlineData("\"intermediate_size\": 172", "\"intermediate_size\": 2147483647", ": the model (5 layers, F32) takes 7.50 TiB, and its file system has ")]
+    public void Synth_refuses_a_config_no_file_or_disk_can_hold_before_writing(string field, string huge, string expected)
+    {
+        string config = Path.Combine(_temp, "huge.json");
+        File.WriteAllText(config, File.ReadAllText(Path.Combine(TestData.Stories260K, "config.json")).Replace(field, huge, StringComparison.Ordinal));
+        string outDir = Path.Combine(_temp, "huge");
+        CopalProcess.Result r = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", "f32");
+        Assert.True(r.ExitCode == 1, r.Stderr);
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+        Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(_temp), e => Path.GetFileName(e).Contains("huge", StringComparison.Ordinal) && e != config);
+    }
+
+    /// <summary>
     /// A progress line ends on the finished state: synth's, rate-limited, stopped at "[1/21] model.embed_tokens.weight"
     /// when the rest came within the limit, so a finished run looked stuck at its first tensor.
     /// </summary>

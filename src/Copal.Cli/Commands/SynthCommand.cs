@@ -48,6 +48,8 @@ internal static class SynthCommand
             {
                 PathGuard.RequireApart(outPath, "--out", tok, "the --tokenizer folder");
             }
+            // A config whose sizes no file can hold is named as the user gave it (Write would call it "config").
+            SyntheticModelWriter.RequireWritable(c, type, configPath is not null ? $"{p.Typed(config)} '{configPath}'" : $"--preset {presetName}");
             using var progressLine = new ProgressLine();
             SyntheticModelWriter.Write(c, outPath, type, p.GetValue(seed), tok, p.GetValue(force),
                 new SyncProgress<string>(m => progressLine.Update(m)), ct);

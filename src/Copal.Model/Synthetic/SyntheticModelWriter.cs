@@ -35,7 +35,9 @@ public static class SyntheticModelWriter
         {
             throw new ArgumentException($"dtype must be F32, F16 or BF16, got {dtype}", nameof(dtype));
         }
+        long weightBytes = RequireWritable(config, dtype, "config");
         using var output = AtomicDirectory.Create(outDirectory, overwrite, tokenizerDirectory is null ? [] : [tokenizerDirectory]);
+        output.RequireSpace(weightBytes, FormattableString.Invariant($"the model ({config.NumLayers} layers, {dtype})"));
         string torchDtype = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
         File.WriteAllText(output.File("config.json"), LlamaConfigWriter.ToJson(config, torchDtype));
         File.WriteAllText(output.File("generation_config.json"),
@@ -58,7 +60,8 @@ public static class SyntheticModelWriter
 
         List<(TensorSpec Spec, bool IsNorm)> tensors = Layout(config, dtype);
         using (SafetensorsWriter writer = SafetensorsWriter.Create(output.File("model.safetensors"), tensors.Select(t => t.Spec).ToList(),
-                   new Dictionary<string, string> { ["format"] = "pt", ["copal.synthetic.seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture) }))
+                   new Dictionary<string, string> { ["format"] = "pt", ["copal.synthetic.seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                   output.FinalFile("model.safetensors")))
         {
             // One seeded stream for the whole model, as it was drawn in one pass; its pieces are filled in parallel
             // from generators moved ahead to each piece's first draw (Pcg32.Ahead), so the bytes stay the same.
@@ -110,53 +113,88 @@ public static class SyntheticModelWriter
         output.Commit();
     }
 
+    /// <summary>
+    /// Bytes of the weights <paramref name="c"/> describes, from one layer's tensors times the layers, before anything
+    /// is laid out: synth's sizes come from the config alone, so one that claims 2^31 layers, or a hidden size of 2^31,
+    /// is refused here (or by the free space, <see cref="AtomicDirectory.RequireSpace"/>) rather than by an
+    /// out-of-memory error or a full disk. Safetensors readers take a header of at most 100 MB, and a tensor's entry
+    /// takes more than 64 bytes of it.
+    /// </summary>
+    /// <exception cref="ModelConfigException">The layers would make more tensors than one file's header can list (named after <paramref name="source"/>).</exception>
+    public static long RequireWritable(LlamaConfig c, DType dtype, string source)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        List<(TensorSpec Spec, bool)> layer = LayerLayout(c, 0, dtype), outside = Layout(c with { NumLayers = 0 }, dtype);
+        long tensors = outside.Count + ((long)layer.Count * c.NumLayers);
+        if (tensors * 64 > SafetensorsWriter.MaxHeaderBytes)
+        {
+            throw new ModelConfigException(source, FormattableString.Invariant(
+                $"num_hidden_layers {c.NumLayers} makes {tensors} tensors, more than one safetensors file's header (at most {SafetensorsWriter.MaxHeaderBytes} bytes) can list"));
+        }
+        try
+        {
+            return checked(outside.Sum(t => t.Spec.ByteLength) + (layer.Sum(t => t.Spec.ByteLength) * c.NumLayers));
+        }
+        catch (OverflowException)
+        {
+            return long.MaxValue;
+        }
+    }
+
     private static List<(TensorSpec, bool)> Layout(LlamaConfig c, DType dtype)
     {
         var list = new List<(TensorSpec, bool)> { (new TensorSpec(LlamaTensorNames.Embedding, dtype, [c.VocabSize, c.HiddenSize]), false) };
         for (int l = 0; l < c.NumLayers; l++)
         {
-            if (!c.PostBranchNorms)
-            {
-                list.Add((new TensorSpec(LlamaTensorNames.InputNorm(l), dtype, [c.HiddenSize]), true));
-            }
-            foreach (LinearId id in LinearIds.All)
-            {
-                (int o, int i) = LlamaWeights.LinearShape(c, id);
-                if (c.FusedProjections && id is not (LinearId.OProj or LinearId.DownProj))
-                {
-                    // Phi-3: q, k, v as one matrix and gate, up as another, rows in that order: the same values, drawn
-                    // in the same order, as the separate projections of a LLaMA with this seed.
-                    if (id is LinearId.QProj)
-                    {
-                        list.Add((new TensorSpec(LlamaTensorNames.FusedQkv(l), dtype, [c.QDim + (2 * c.KvDim), i]), false));
-                    }
-                    else if (id is LinearId.GateProj)
-                    {
-                        list.Add((new TensorSpec(LlamaTensorNames.FusedGateUp(l), dtype, [2 * c.IntermediateSize, i]), false));
-                    }
-                    continue;
-                }
-                list.Add((new TensorSpec(LlamaTensorNames.Linear(l, id), dtype, [o, i]), false));
-                if ((c.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj) || (c.OutputProjectionBias && id is LinearId.OProj))
-                {
-                    list.Add((new TensorSpec(LlamaTensorNames.Bias(l, id), dtype, [o]), false));
-                }
-            }
-            if (c.QueryKeyNorm)
-            {
-                list.Add((new TensorSpec(LlamaTensorNames.QueryNorm(l), dtype, [c.QueryKeyNormAcrossHeads ? c.QDim : c.HeadDim]), true));
-                list.Add((new TensorSpec(LlamaTensorNames.KeyNorm(l), dtype, [c.QueryKeyNormAcrossHeads ? c.KvDim : c.HeadDim]), true));
-            }
-            list.Add((new TensorSpec(LlamaTensorNames.PostAttentionNorm(l), dtype, [c.HiddenSize]), true));
-            if (c.PostBranchNorms)
-            {
-                list.Add((new TensorSpec(LlamaTensorNames.PostFeedforwardNorm(l), dtype, [c.HiddenSize]), true));
-            }
+            list.AddRange(LayerLayout(c, l, dtype));
         }
         list.Add((new TensorSpec(LlamaTensorNames.FinalNorm, dtype, [c.HiddenSize]), true));
         if (!c.TieWordEmbeddings)
         {
             list.Add((new TensorSpec(LlamaTensorNames.LmHead, dtype, [c.VocabSize, c.HiddenSize]), false));
+        }
+        return list;
+    }
+
+    private static List<(TensorSpec, bool)> LayerLayout(LlamaConfig c, int l, DType dtype)
+    {
+        var list = new List<(TensorSpec, bool)>();
+        if (!c.PostBranchNorms)
+        {
+            list.Add((new TensorSpec(LlamaTensorNames.InputNorm(l), dtype, [c.HiddenSize]), true));
+        }
+        foreach (LinearId id in LinearIds.All)
+        {
+            (int o, int i) = LlamaWeights.LinearShape(c, id);
+            if (c.FusedProjections && id is not (LinearId.OProj or LinearId.DownProj))
+            {
+                // Phi-3: q, k, v as one matrix and gate, up as another, rows in that order: the same values, drawn
+                // in the same order, as the separate projections of a LLaMA with this seed.
+                if (id is LinearId.QProj)
+                {
+                    list.Add((new TensorSpec(LlamaTensorNames.FusedQkv(l), dtype, [c.QDim + (2 * c.KvDim), i]), false));
+                }
+                else if (id is LinearId.GateProj)
+                {
+                    list.Add((new TensorSpec(LlamaTensorNames.FusedGateUp(l), dtype, [2 * c.IntermediateSize, i]), false));
+                }
+                continue;
+            }
+            list.Add((new TensorSpec(LlamaTensorNames.Linear(l, id), dtype, [o, i]), false));
+            if ((c.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj) || (c.OutputProjectionBias && id is LinearId.OProj))
+            {
+                list.Add((new TensorSpec(LlamaTensorNames.Bias(l, id), dtype, [o]), false));
+            }
+        }
+        if (c.QueryKeyNorm)
+        {
+            list.Add((new TensorSpec(LlamaTensorNames.QueryNorm(l), dtype, [c.QueryKeyNormAcrossHeads ? c.QDim : c.HeadDim]), true));
+            list.Add((new TensorSpec(LlamaTensorNames.KeyNorm(l), dtype, [c.QueryKeyNormAcrossHeads ? c.KvDim : c.HeadDim]), true));
+        }
+        list.Add((new TensorSpec(LlamaTensorNames.PostAttentionNorm(l), dtype, [c.HiddenSize]), true));
+        if (c.PostBranchNorms)
+        {
+            list.Add((new TensorSpec(LlamaTensorNames.PostFeedforwardNorm(l), dtype, [c.HiddenSize]), true));
         }
         return list;
     }

@@ -303,7 +303,7 @@ public static unsafe class CheckpointCompactor
             }
         }
         string file = dir.File(SafetensorsCheckpoint.SingleFileName);
-        using (SafetensorsWriter writer = SafetensorsWriter.Create(file, specs, metadata))
+        using (SafetensorsWriter writer = SafetensorsWriter.Create(file, specs, metadata, dir.FinalFile(SafetensorsCheckpoint.SingleFileName)))
         {
             body(writer);
             writer.Commit();

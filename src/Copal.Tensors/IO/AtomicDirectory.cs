@@ -62,6 +62,20 @@ public sealed class AtomicDirectory : IDisposable
         return new AtomicDirectory(full, temp, exists);
     }
 
+    /// <summary>
+    /// Refuses, before the first byte is written, an output of <paramref name="bytes"/> that the free space of the file
+    /// system it goes to cannot hold: a run that would fill the disk fails at once, naming both sizes, instead of
+    /// minutes later (where it would still leave nothing behind).
+    /// </summary>
+    public void RequireSpace(long bytes, string what)
+    {
+        long free = new DriveInfo(TempPath).AvailableFreeSpace;
+        if (bytes > free)
+        {
+            throw new IOException($"--out '{FinalPath}': {what} takes {ByteSize.Format(bytes)}, and its file system has {ByteSize.Format(free)} free");
+        }
+    }
+
     /// <summary>What marks a folder as a model or a report, the outputs --force may replace.</summary>
     private static readonly string[] s_outputMarkers = ["config.json", "report.json", "prune-report.json", "copal-state.json"];
 
@@ -85,6 +99,9 @@ public sealed class AtomicDirectory : IDisposable
 
     /// <summary>A path inside the temporary folder.</summary>
     public string File(string name) => Path.Combine(TempPath, name);
+
+    /// <summary>Where <paramref name="name"/> will be once committed: how messages name a file being written here.</summary>
+    public string FinalFile(string name) => Path.Combine(FinalPath, name);
 
     /// <summary>Copies <paramref name="source"/> into the temporary folder as <paramref name="name"/>; a failure (a full disk) names both.</summary>
     public void CopyIn(string source, string name)

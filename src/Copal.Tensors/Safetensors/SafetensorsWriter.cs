@@ -16,6 +16,7 @@ public sealed class SafetensorsWriter : IDisposable
     private const int BufferBytes = 1 << 20;
 
     private readonly string _path;
+    private readonly string _shown;
     private readonly string _tempPath;
     private readonly TensorSpec[] _tensors;
     private readonly long[] _lengths;
@@ -24,14 +25,18 @@ public sealed class SafetensorsWriter : IDisposable
     private long _written;
     private bool _committed;
 
-    private SafetensorsWriter(string path, string tempPath, TensorSpec[] tensors, long[] lengths, FileStream stream)
+    private SafetensorsWriter(string path, string shown, string tempPath, TensorSpec[] tensors, long[] lengths, FileStream stream)
     {
         _path = path;
+        _shown = shown;
         _tempPath = tempPath;
         _tensors = tensors;
         _lengths = lengths;
         _stream = stream;
     }
+
+    /// <summary>The largest header safetensors readers accept, ours and the safetensors crate's: 100 MB.</summary>
+    public const long MaxHeaderBytes = SafetensorsHeader.MaxHeaderBytes;
 
     /// <summary>The file that <see cref="Commit"/> will create or replace.</summary>
     public string Path => _path;
@@ -41,14 +46,17 @@ public sealed class SafetensorsWriter : IDisposable
 
     /// <summary>
     /// Starts a file holding <paramref name="tensors"/> laid out in the given order, with optional
-    /// <paramref name="metadata"/> (written in its enumeration order). Writes the header immediately.
+    /// <paramref name="metadata"/> (written in its enumeration order). Writes the header immediately. Errors name
+    /// the file as <paramref name="shownAs"/> (default: <paramref name="path"/>): a file written inside an
+    /// <see cref="IO.AtomicDirectory"/>'s temporary folder is named where it will be, not by that hidden folder.
     /// </summary>
-    public static SafetensorsWriter Create(string path, IReadOnlyList<TensorSpec> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static SafetensorsWriter Create(string path, IReadOnlyList<TensorSpec> tensors, IReadOnlyDictionary<string, string>? metadata = null, string? shownAs = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
+        string shown = shownAs ?? path;
         TensorSpec[] specs = [.. tensors];
-        long[] lengths = Validate(path, specs, metadata);
+        long[] lengths = Validate(shown, specs, metadata);
 
         byte[] header;
         try
@@ -57,7 +65,13 @@ public sealed class SafetensorsWriter : IDisposable
         }
         catch (EncoderFallbackException e)
         {
-            throw new SafetensorsException(path, "a tensor name or metadata string is not valid Unicode (lone surrogate)", null, e);
+            throw new SafetensorsException(shown, "a tensor name or metadata string is not valid Unicode (lone surrogate)", null, e);
+        }
+        if (header.Length > SafetensorsHeader.MaxHeaderBytes)
+        {
+            // Readers refuse it (ours, and the safetensors crate, at the same limit): the file would be unreadable.
+            throw new SafetensorsException(shown, FormattableString.Invariant(
+                $"the header of {specs.Length} tensors would take {header.Length} bytes, above the {MaxHeaderBytes}-byte limit of safetensors readers"));
         }
 
         string tempPath = TemporaryNames.Sibling(path, "tmp");
@@ -68,7 +82,7 @@ public sealed class SafetensorsWriter : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SafetensorsException(path, $"cannot create temporary file '{tempPath}': {e.Message}", null, e);
+            throw new SafetensorsException(shown, $"cannot create temporary file '{tempPath}': {e.Message}", null, e);
         }
         try
         {
@@ -83,7 +97,7 @@ public sealed class SafetensorsWriter : IDisposable
             File.Delete(tempPath);
             throw;
         }
-        var writer = new SafetensorsWriter(path, tempPath, specs, lengths, stream);
+        var writer = new SafetensorsWriter(path, shown, tempPath, specs, lengths, stream);
         writer.SkipEmpty();
         return writer;
     }
@@ -95,15 +109,21 @@ public sealed class SafetensorsWriter : IDisposable
     public void Write(string name, ReadOnlySpan<byte> data)
     {
         FileStream stream = _stream ?? throw new ObjectDisposedException(nameof(SafetensorsWriter),
-            $"writer for '{_path}' is already {(_committed ? "committed" : "disposed")}");
+            $"writer for '{_shown}' is already {(_committed ? "committed" : "disposed")}");
         if (_current >= _tensors.Length || _tensors[_current].Name != name)
         {
-            throw new SafetensorsException(_path, OrderMessage(name));
+            if (data.IsEmpty && IsEmptyTensor(name))
+            {
+                // A zero-byte tensor is complete from the start (SkipEmpty stepped over it); a caller that writes
+                // every tensor's bytes, none here, is not out of order.
+                return;
+            }
+            throw new SafetensorsException(_shown, OrderMessage(name));
         }
         long remaining = _lengths[_current] - _written;
         if (data.Length > remaining)
         {
-            throw new SafetensorsException(_path,
+            throw new SafetensorsException(_shown,
                 $"tensor '{name}' ({_tensors[_current].DType.ToSafetensorsName()} [{string.Join(", ", _tensors[_current].Shape)}]) is {_lengths[_current]} bytes; {_written} are written and {data.Length} more were given");
         }
         try
@@ -127,11 +147,11 @@ public sealed class SafetensorsWriter : IDisposable
     public void Commit()
     {
         FileStream stream = _stream ?? throw new ObjectDisposedException(nameof(SafetensorsWriter),
-            $"writer for '{_path}' is already {(_committed ? "committed" : "disposed")}");
+            $"writer for '{_shown}' is already {(_committed ? "committed" : "disposed")}");
         if (_current < _tensors.Length)
         {
             TensorSpec t = _tensors[_current];
-            throw new SafetensorsException(_path,
+            throw new SafetensorsException(_shown,
                 $"cannot commit: tensor '{t.Name}' has {_written} of its {_lengths[_current]} bytes written" +
                 (_tensors.Length - _current > 1 ? $", and {_tensors.Length - _current - 1} tensors after it are missing" : ""));
         }
@@ -152,7 +172,7 @@ public sealed class SafetensorsWriter : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             File.Delete(_tempPath);
-            throw new SafetensorsException(_path, $"cannot rename the finished temporary file into place: {e.Message}", null, e);
+            throw new SafetensorsException(_shown, $"cannot rename the finished temporary file into place: {e.Message}", null, e);
         }
         _committed = true;
     }
@@ -187,8 +207,14 @@ public sealed class SafetensorsWriter : IDisposable
     }
 
     // A full disk is an IOException; a write past the process's file-size limit (EFBIG) surfaces as ArgumentOutOfRangeException.
-    private SafetensorsException WriteFailed(Exception e) => new(_path,
+    private SafetensorsException WriteFailed(Exception e) => new(_shown,
         $"cannot write: {(e is IOException io ? AtomicDirectory.Reason(io) : "the file would exceed the largest file this process may write (ulimit -f)")}", null, e);
+
+    private bool IsEmptyTensor(string name)
+    {
+        int i = Array.FindIndex(_tensors, t => t.Name == name);
+        return i >= 0 && _lengths[i] == 0;
+    }
 
     /// <summary>Zero-byte tensors need no Write call: step over them so the next tensor's data is accepted.</summary>
     private void SkipEmpty()

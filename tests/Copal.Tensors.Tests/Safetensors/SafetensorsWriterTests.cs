@@ -142,6 +142,39 @@ public sealed class SafetensorsWriterTests : IDisposable
         Assert.Equal(["first", "empty", "second"], file.Tensors.Select(t => t.Name));
     }
 
+    /// <summary>
+    /// A zero-byte tensor is complete from the start, and a writer that copies every tensor's bytes gives it none: that
+    /// is not out of order (prune, compact and densify refused a checkpoint holding one, naming it "already written").
+    /// </summary>
+    [Fact]
+    public void Writing_a_zero_byte_tensor_its_no_bytes_is_accepted_at_any_point()
+    {
+        string path = _dir.File("empty.safetensors");
+        using (var writer = SafetensorsWriter.Create(path, [new("empty", DType.F32, [0]), new("a", DType.F32, [1]), new("none", DType.BF16, [0, 5])]))
+        {
+            writer.Write("empty", []);
+            writer.Write("a", new byte[4]);
+            writer.Write("none", []);
+            writer.Write("empty", []);
+            Assert.Contains("tensor 'empty' was already written in full", Assert.Throws<SafetensorsException>(() => writer.Write("empty", new byte[1])).Message);
+            writer.Commit();
+        }
+        using SafetensorsFile file = SafetensorsFile.Open(path);
+        Assert.Equal(["empty", "a", "none"], file.Tensors.Select(t => t.Name));
+    }
+
+    /// <summary>Readers refuse a header over 100 MB, so the writer does not make one; errors name the file as the caller shows it.</summary>
+    [Fact]
+    public void A_header_readers_would_refuse_is_not_written_and_errors_name_the_shown_path()
+    {
+        string path = _dir.File("huge.safetensors");
+        TensorSpec[] specs = [.. Enumerable.Range(0, 1_000_000).Select(i => new TensorSpec($"model.layers.{i}.mlp.down_proj.weight", DType.F32, [1, 1]))];
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsWriter.Create(path, specs, shownAs: "final/model.safetensors"));
+        Assert.StartsWith("final/model.safetensors: the header of 1000000 tensors would take ", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith(" bytes, above the 100000000-byte limit of safetensors readers", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(_dir.Path));
+    }
+
     [Fact]
     public void Invalid_specs_are_refused_before_any_file_is_made()
     {

@@ -1,0 +1,16 @@
+namespace Copal.Tensors.Tests;
+
+public sealed class ByteSizeTests
+{
+    [Theory]
+    [InlineData(0L, "0 B")]
+    [InlineData(1023L, "1023 B")]
+    [InlineData(1536L, "1.5 KiB")]
+    [InlineData(37748736L, "36.0 MiB")]
+    [InlineData(1342177280L, "1.25 GiB")]
+    [InlineData(4398046511104L, "4.00 TiB")]
+    [InlineData(3377699720527872L, "3.00 PiB")]
+    [InlineData(long.MaxValue, "8.00 EiB")]
+    public void Bytes_are_shown_in_the_largest_binary_unit_they_reach(long bytes, string expected) =>
+        Assert.Equal(expected, ByteSize.Format(bytes));
+}
