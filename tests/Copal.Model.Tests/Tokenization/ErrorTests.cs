@@ -53,6 +53,33 @@ public class ErrorTests
         Assert.Contains("yields \"ba\", which is not in the vocab", Load(j).Message);
     }
 
+    /// <summary>
+    /// Ids index tables sized to the largest: an id of 2^31 − 2 among ten tokens took an array of two billion entries
+    /// (an out-of-memory "bug in copal"), and an added token's 2^31 − 1 overflowed the vocabulary size to a negative
+    /// number, so every id was refused as outside it.
+    /// </summary>
+    [Theory]
+    [InlineData(16_777_216)]
+    [InlineData(2_147_483_646)]
+    [InlineData(int.MaxValue)]
+    public void An_id_far_beyond_any_vocabulary_is_refused_naming_the_token(int id)
+    {
+        JsonObject inVocab = TinyTokenizerJson.Spm();
+        inVocab["model"]!["vocab"]!["zzzq"] = id;
+        Assert.Contains($"$.model.vocab: token \"zzzq\" has id {id}; ids must lie in 0..16777215", Load(inVocab).Message);
+        JsonObject added = TinyTokenizerJson.Spm();
+        ((JsonArray)added["added_tokens"]!).Add(TinyTokenizerJson.Added(id, "<zzzq>", special: true));
+        Assert.Contains($"token \"<zzzq>\" has id {id}; ids must lie in 0..16777215", Load(added).Message);
+    }
+
+    [Fact]
+    public void The_largest_id_allowed_loads()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        ((JsonArray)j["added_tokens"]!).Add(TinyTokenizerJson.Added(16_777_215, "<last>", special: true));
+        Assert.Equal(16_777_216, TinyTokenizerJson.Load(j).VocabSize);
+    }
+
     [Theory]
     [InlineData("WordPiece")]
     [InlineData("Unigram")]

@@ -15,6 +15,10 @@ internal sealed record AddedToken(int Id, string Content, bool SingleWord, bool 
         {
             throw s.Error($"added token {id} has empty content");
         }
+        if (id > TokenIds.Max)
+        {
+            throw s.Error(TokenIds.TooLarge(content, id));
+        }
         return new AddedToken(id, content, s.Bool("single_word", false), s.Bool("lstrip", false), s.Bool("rstrip", false),
             s.Bool("normalized", !s.Bool("special", false)), s.Bool("special", false));
     }

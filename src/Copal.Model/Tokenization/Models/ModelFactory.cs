@@ -50,6 +50,10 @@ internal static class ModelFactory
                     : System.Text.Encoding.UTF8.GetString(reader.ValueSpan);
                 throw vocabSection.Error($"token \"{token}\" has id {value}, expected a non-negative integer");
             }
+            if (id > TokenIds.Max)
+            {
+                throw vocabSection.Error(TokenIds.TooLarge(token, id));
+            }
             vocab[token] = id;
             maxId = Math.Max(maxId, id);
         }
