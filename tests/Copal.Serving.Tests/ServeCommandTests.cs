@@ -103,6 +103,22 @@ public sealed partial class ServeCommandTests
         Assert.Equal("invalid_request_error", (string?)body["error"]!["type"]);
     }
 
+    /// <summary>
+    /// A template that fails by itself (here past its step budget) is the server's failure, told by the template's own
+    /// message so its operator can fix it; before, the client got "internal error" and the log a bug report.
+    /// </summary>
+    [Fact]
+    public void A_chat_template_that_fails_by_itself_is_a_server_error_naming_where()
+    {
+        var template = new Copal.Model.ChatTemplates.ChatTemplate("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}");
+        Exception e = Assert.ThrowsAny<Exception>(() => new Copal.Model.Chat.TemplateChatFormatter(template).Format([new Copal.Model.Chat.ChatTurn("user", "hi")]));
+        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiServer.ErrorObject(e);
+        Assert.Equal(500, status);
+        Assert.Equal(e.Message, (string?)body["error"]!["message"]);
+        Assert.Contains("rendering takes more than 10000000 steps", e.Message, StringComparison.Ordinal);
+        Assert.Equal("server_error", (string?)body["error"]!["type"]);
+    }
+
     [Fact]
     public async Task Serve_prints_its_address_answers_and_stops_on_sigterm()
     {

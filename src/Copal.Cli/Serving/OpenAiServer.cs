@@ -418,13 +418,19 @@ internal sealed class OpenAiServer : IAsyncDisposable
         await WriteJsonAsync(context, status, body).ConfigureAwait(false);
     }
 
-    /// <summary>A 500 is a bug of ours: the server's log (standard error) gets what a bug report needs.</summary>
+    /// <summary>
+    /// A 500 is a bug of ours: the server's log (standard error) gets what a bug report needs. A model's failure (its
+    /// weights' non-finite logits, its chat template's error) is the operator's to fix: the log gets its message.
+    /// </summary>
     private static void ReportBug(HttpContext context, int status, Exception e)
     {
-        if (status == 500 && e is not Copal.Model.Inference.NonFiniteLogitsException)
+        if (status != 500 || e is Copal.Model.Inference.NonFiniteLogitsException)
         {
-            Infrastructure.Out.Info($"copal serve: internal error on {context.Request.Method} {context.Request.Path}, please report it: {e}");
+            return;
         }
+        Infrastructure.Out.Info(e is Copal.Model.ChatTemplates.ChatTemplateException
+            ? $"copal serve: {context.Request.Method} {context.Request.Path}: {e.Message}"
+            : $"copal serve: internal error on {context.Request.Method} {context.Request.Path}, please report it: {e}");
     }
 
     /// <summary>OpenAI's error object for <paramref name="e"/> and its status: a request's fault is 4xx, ours 500.</summary>
@@ -438,6 +444,9 @@ internal sealed class OpenAiServer : IAsyncDisposable
             NotSupportedException n => (400, n.Message, "invalid_request_error", null, "unsupported_parameter"),
             // The model's chat template refused the conversation (e.g. "roles must alternate"): the request's fault.
             Copal.Model.ChatTemplates.ChatTemplateRaisedException t => (400, t.TemplateMessage, "invalid_request_error", "messages", null),
+            // The template itself failed (an error in it, or a render past its step or size budget): the server's,
+            // named so its operator can fix the template; not a bug of ours to report.
+            Copal.Model.ChatTemplates.ChatTemplateException t => (500, t.Message, "server_error", null, null),
             // The model's weights gave NaN or ±Inf: the server's failure, with a message that names the step.
             Copal.Model.Inference.NonFiniteLogitsException f => (500, f.Message, "server_error", null, null),
             // A bug of ours: the client gets no .NET text, the server's standard error gets the details (ReportBug).

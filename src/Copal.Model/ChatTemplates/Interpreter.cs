@@ -14,9 +14,24 @@ internal sealed partial class Interpreter
     /// <summary>Nested macro calls allowed before refusing (the reference fails on JavaScript's stack limit; .NET would crash).</summary>
     internal const int MaxCallDepth = 200;
 
+    /// <summary>
+    /// Evaluations one render may take. A real template renders a thousand-message conversation in well under a
+    /// million; a loop that runs on (nested ranges) would otherwise hold a core, and in <c>serve</c> a request,
+    /// for as long as it ran.
+    /// </summary>
+    internal const int MaxSteps = 10_000_000;
+
+    /// <summary>
+    /// Characters a string, and items a list, may reach in one render (16M, 32 MB of text): far past any model's
+    /// context, and short of the gigabytes a template that doubles a value in a loop reached before it failed with
+    /// an out-of-memory error.
+    /// </summary>
+    internal const int MaxLength = 1 << 24;
+
     private readonly TemplateSource _source;
     private Jump _jump;
     private int _callDepth;
+    private int _steps;
 
     public Interpreter(TemplateSource source) => _source = source;
 
@@ -42,7 +57,7 @@ internal sealed partial class Interpreter
             Value v = Evaluate(node, scope);
             if (v is not (NullValue or UndefinedValue))
             {
-                sb.Append(Values.Render(v, Where(node)));
+                Append(sb, Values.Render(v, Where(node)), node);
             }
             if (_jump != Jump.None)
             {
@@ -52,7 +67,47 @@ internal sealed partial class Interpreter
         return sb.ToString();
     }
 
+    /// <summary>Appends a block's text, within <see cref="MaxLength"/>.</summary>
+    private void Append(StringBuilder sb, string text, Node node)
+    {
+        if ((long)sb.Length + text.Length > MaxLength)
+        {
+            throw Error(node, FormattableString.Invariant($"the output grows past {MaxLength} characters (a loop that writes without end?)"));
+        }
+        sb.Append(text);
+    }
+
+    /// <summary>One evaluation, counted against <see cref="MaxSteps"/>, whose value is held within <see cref="MaxLength"/>.</summary>
     private Value Evaluate(Node? node, Scope scope)
+    {
+        if (node is not null)
+        {
+            Step(node);
+        }
+        Value value = EvaluateNode(node, scope);
+        int length = value switch
+        {
+            StringValue str => str.Value.Length,
+            ArrayValue list => list.Items.Count,
+            _ => 0,
+        };
+        if (length > MaxLength)
+        {
+            throw Error(node!, FormattableString.Invariant($"a {value.Kind} grows past {MaxLength} {(value is StringValue ? "characters" : "items")} (a value doubled in a loop?)"));
+        }
+        return value;
+    }
+
+    /// <summary>One step against <see cref="MaxSteps"/>: an evaluation, or a loop's iteration (an empty body evaluates nothing).</summary>
+    private void Step(Node node)
+    {
+        if (++_steps > MaxSteps)
+        {
+            throw Error(node, FormattableString.Invariant($"rendering takes more than {MaxSteps} steps (a loop that runs without end?)"));
+        }
+    }
+
+    private Value EvaluateNode(Node? node, Scope scope)
     {
         switch (node)
         {
@@ -208,6 +263,7 @@ internal sealed partial class Interpreter
         bool noIteration = true;
         for (int i = 0; i < items.Count; i++)
         {
+            Step(node);
             var loop = new OrderedDictionary<string, Value>(StringComparer.Ordinal)
             {
                 ["index"] = new IntegerValue(i + 1),
@@ -235,7 +291,7 @@ internal sealed partial class Interpreter
                 _jump = Jump.None;
                 break;
             }
-            sb.Append(text);
+            Append(sb, text, node);
             noIteration = false;
         }
         if (noIteration)

@@ -65,6 +65,22 @@ public class UnsupportedConstructTests
         Assert.Equal("0,1,2,|5,3,|", new ChatTemplate("{% for i in range(3) %}{{ i }},{% endfor %}|{% for i in range(5, 1, -2) %}{{ i }},{% endfor %}|{% for i in range(2, 2) %}x{% endfor %}").Render(s_user, false));
     }
 
+    /// <summary>
+    /// A render has a step and a size budget. Before, doubling a list or a string forty times died of an out-of-memory
+    /// "bug in copal" at 2 GB (in serve, a 500 "internal error"), nested ranges held a core until killed, and ten
+    /// million numbers written out reached the tokenizer as 69 million characters.
+    /// </summary>
+    [Theory]
+    [InlineData("{% set x = [1] %}{% for i in range(40) %}{% set x = x + x %}{% endfor %}", "line 1, column 55: a list grows past 16777216 items (a value doubled in a loop?)")]
+    [InlineData("{% set x = 'ab' %}{% for i in range(40) %}{% set x = x ~ x %}{% endfor %}", "line 1, column 56: a string grows past 16777216 characters (a value doubled in a loop?)")]
+    [InlineData("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}", "rendering takes more than 10000000 steps (a loop that runs without end?)")]
+    [InlineData("{% for i in range(10000000) %}{{ i }}{% endfor %}", "the output grows past 16777216 characters (a loop that writes without end?)")]
+    public void A_render_past_its_step_or_size_budget_is_refused_naming_where(string template, string expected)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template).Render(s_user, false));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Raise_exception_carries_the_templates_message_and_position()
     {
