@@ -1,3 +1,5 @@
+using Copal.Tensors.Sparse;
+
 namespace Copal.Tensors.Safetensors;
 
 /// <summary>
@@ -131,7 +133,22 @@ public sealed class SafetensorsCheckpoint : IDisposable
     private static SafetensorsCheckpoint OpenSingle(string file, WeightResidence residence, CancellationToken cancellationToken)
     {
         SafetensorsFile opened = SafetensorsFile.Open(file, residence, cancellationToken);
-        return new SafetensorsCheckpoint(file, [opened], [.. opened.Tensors]);
+        return WithSparseParts(new SafetensorsCheckpoint(file, [opened], [.. opened.Tensors]));
+    }
+
+    /// <summary><paramref name="checkpoint"/>, once every compact weight its metadata declares has its stored parts (<see cref="SparseTensorCodec.MissingParts"/>).</summary>
+    private static SafetensorsCheckpoint WithSparseParts(SafetensorsCheckpoint checkpoint)
+    {
+        Dictionary<string, string> metadata = checkpoint.MergedMetadata();
+        foreach (string name in SparseTensorCodec.SparseNames(metadata))
+        {
+            if (SparseTensorCodec.MissingParts(name, metadata, part => checkpoint.TryGet(part, out _)) is string missing)
+            {
+                checkpoint.Dispose();
+                throw new SafetensorsException(checkpoint.Path, missing);
+            }
+        }
+        return checkpoint;
     }
 
     private static SafetensorsCheckpoint OpenSharded(string indexPath, WeightResidence residence, CancellationToken cancellationToken)
@@ -189,7 +206,8 @@ public sealed class SafetensorsCheckpoint : IDisposable
                     tensors.Add(view);
                 }
             }
-            return new SafetensorsCheckpoint(indexPath, [.. files], [.. tensors]);
+            // A shard whose metadata declares compact weights may hold them in another shard; the whole is checked.
+            return WithSparseParts(new SafetensorsCheckpoint(indexPath, [.. files], [.. tensors]));
         }
         catch
         {

@@ -137,7 +137,8 @@ public sealed unsafe class BitmaskSparseMatrix : SparseMatrix
     /// </summary>
     internal static BitmaskSparseMatrix Wrap(string name, DType dtype, int rows, int cols, TensorView mask, TensorView values, TensorView offsets)
     {
-        int stride = (cols + 7) >> 3;
+        // In long: cols + 7 overflows for a metadata entry that claims 2^31 - 1 columns.
+        int stride = (int)(((long)cols + 7) >> 3);
         SparseChecks.Expect(name, mask, DType.U8, rows, stride);
         SparseChecks.Expect(name, offsets, DType.I64, rows + 1L);
         var off = offsets.AsSpan<long>();

@@ -125,6 +125,28 @@ public static class SparseTensorCodec
     }
 
     /// <summary>
+    /// What of sparse weight <paramref name="name"/>'s stored parts <paramref name="has"/> lacks, as a sentence, or null
+    /// when it holds them all (or the entry names a format this version does not know, which <see cref="Load"/> reports).
+    /// A checkpoint opens only when every entry's parts are there: an entry without them was counted as a weight by
+    /// inspect and dropped without a word by densify.
+    /// </summary>
+    public static string? MissingParts(string name, IReadOnlyDictionary<string, string> metadata, Func<string, bool> has)
+    {
+        ArgumentNullException.ThrowIfNull(has);
+        string? format = Parse(name, metadata[MetadataPrefix + name]).GetValueOrDefault("format");
+        string[] suffixes = format switch
+        {
+            "nm" => [NMValuesSuffix, NMIndexSuffix],
+            "bitmask" => [MaskSuffix, OffsetsSuffix, BitmaskValuesSuffix],
+            _ => [],
+        };
+        string[] missing = [.. suffixes.Select(suffix => name + suffix).Where(part => !has(part))];
+        return missing.Length == 0 ? null
+            : $"metadata entry '{MetadataPrefix + name}' declares '{name}' compact ({format}), but the checkpoint lacks {(missing.Length == suffixes.Length ? "all of its parts" : "part of it")}: " +
+              string.Join(", ", missing.Select(m => $"'{m}'"));
+    }
+
+    /// <summary>
     /// Wraps the stored parts of sparse weight <paramref name="name"/> without copying, after validating shapes,
     /// byte lengths and indices. The views' memory (a mapped file) must outlive the returned matrix.
     /// </summary>

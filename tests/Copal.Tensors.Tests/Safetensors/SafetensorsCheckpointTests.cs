@@ -22,6 +22,21 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         Assert.Contains("no tensor 'lm_head.weight'", e.Message);
     }
 
+    /// <summary>A compact entry whose parts are not there was counted by inspect and dropped without a word by densify.</summary>
+    [Fact]
+    public void A_checkpoint_whose_metadata_declares_a_compact_weight_without_its_parts_is_refused()
+    {
+        string path = _dir.File("orphan.safetensors");
+        using (var writer = SafetensorsWriter.Create(path, [new("foo.weight.nm_values", DType.F32, [1, 2])],
+                   new Dictionary<string, string> { ["copal.sparse.foo.weight"] = "format=nm;n=2;m=4;rows=1;cols=4;dtype=F32" }))
+        {
+            writer.Write("foo.weight.nm_values", new byte[8]);
+            writer.Commit();
+        }
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
+        Assert.Equal($"{path}: metadata entry 'copal.sparse.foo.weight' declares 'foo.weight' compact (nm), but the checkpoint lacks part of it: 'foo.weight.nm_index'", e.Message);
+    }
+
     /// <summary>After Dispose the views would point into unmapped memory: every accessor refuses instead.</summary>
     [Theory]
     [InlineData(WeightResidence.Mapped)]

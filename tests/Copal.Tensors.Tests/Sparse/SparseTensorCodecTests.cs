@@ -230,6 +230,35 @@ public sealed class SparseTensorCodecTests : IDisposable
         Assert.False(SparseTensorCodec.IsSparse("other", enc.Metadata));
     }
 
+    /// <summary>A metadata entry claiming 2^31 − 1 columns: its mask's width was computed in int and overflowed, so the message expected a negative width.</summary>
+    [Fact]
+    public void A_bitmask_entry_claiming_two_billion_columns_is_refused_with_the_true_width()
+    {
+        byte[] raw = SparseTestMatrices.Unstructured(new Random(7), DType.F32, 4, 20, 0.5);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.F32, 4, 20);
+        var enc = SparseTensorCodec.Encode(matrix);
+        var huge = new Dictionary<string, string> { ["copal.sparse.w"] = "format=bitmask;rows=2147483647;cols=2147483647;dtype=F32" };
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", Store(enc), huge));
+        Assert.Contains("expected [2147483647, 268435456]", e.Message);
+    }
+
+    [Fact]
+    public void Missing_parts_are_named_for_an_entry_without_them()
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            ["copal.sparse.a"] = "format=bitmask;rows=3;cols=4;dtype=F32",
+            ["copal.sparse.b"] = "format=nm;n=2;m=4;rows=3;cols=4;dtype=F32",
+            ["copal.sparse.c"] = "format=future;rows=3;cols=4;dtype=F32",
+        };
+        string[] held = ["b.nm_values", "b.nm_index", "a.bm_offsets"];
+        Assert.Equal("metadata entry 'copal.sparse.a' declares 'a' compact (bitmask), but the checkpoint lacks part of it: 'a.bm_mask', 'a.bm_values'",
+            SparseTensorCodec.MissingParts("a", metadata, held.Contains));
+        Assert.Null(SparseTensorCodec.MissingParts("b", metadata, held.Contains));
+        Assert.Null(SparseTensorCodec.MissingParts("c", metadata, held.Contains)); // Load names the unknown format
+        Assert.EndsWith("lacks all of its parts: 'b.nm_values', 'b.nm_index'", SparseTensorCodec.MissingParts("b", metadata, _ => false));
+    }
+
     private static byte[] Patch(SparsePart part, int row, int byteInRow, byte value)
     {
         byte[] bytes = part.Data.ToArray();
