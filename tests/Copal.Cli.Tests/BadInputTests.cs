@@ -209,6 +209,17 @@ public sealed class BadInputTests : IDisposable
             $"--compare: the base model '{other}' has a vocabulary of 600 tokens, the model 512; a comparison needs the same vocabulary");
     }
 
+    /// <summary>A context of one position leaves no window: the message named an internal field (options.SeqLen).</summary>
+    [Fact]
+    public void A_model_of_one_position_is_refused_naming_its_config()
+    {
+        string m = CopyModel();
+        string config = Path.Combine(m, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 1", StringComparison.Ordinal));
+        AssertError(CopalProcess.Run("perplexity", "-m", m, "--data", TestData.Path("text", "tinystories", "eval.txt"), "--device", "cpu"), 1,
+            $"{config}: max_position_embeddings 1: a perplexity window needs at least 2 positions (a token to predict and one before it)");
+    }
+
     [Fact]
     public void Seqlen_beyond_the_model()
     {

@@ -73,6 +73,8 @@ public sealed class OptionParsingTests
     [InlineData("bench", "--prefill", "99999999999", "--prefill: expected an integer from 1 to 2147483647, got 99999999999")]
     [InlineData("perplexity", "--seqlen", "99999999999", "--seqlen: expected an integer from 2 to 2147483647, got 99999999999")]
     [InlineData("serve", "--port", "99999999999", "--port: expected a port in 0..65535, got 99999999999")]
+    [InlineData("bench", "--repeat", "2147483647", "--repeat: expected an integer in 1..1000000, got 2147483647")]
+    [InlineData("bench", "--repeat", "99999999999", "--repeat: expected an integer in 1..1000000, got 99999999999")]
     [InlineData("prune", "--seed", "99999999999999999999999", "--seed: expected a non-negative integer up to 18446744073709551615, got 99999999999999999999999")]
     [InlineData("prune", "--seed", "-1", "--seed: expected a non-negative integer, got -1")]
     [InlineData("prune", "--nsamples", "x", "--nsamples: expected an integer, got 'x'")]

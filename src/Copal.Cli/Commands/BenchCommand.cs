@@ -12,12 +12,20 @@ namespace Copal.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
+    /// <summary>
+    /// Most measured rounds: far past any useful median, and short of int's largest, where a warm-up round more
+    /// (repeat + 1) overflowed and the run failed on a negative position.
+    /// </summary>
+    internal const int MaxRepeat = 1_000_000;
+
+    internal const string RepeatExpected = "an integer in 1..1000000";
+
     public static Command Create()
     {
         var model = CommonOptions.Model();
         var prefill = new Option<int>("--prefill") { Description = "Prompt tokens per prefill round", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var decode = new Option<int>("--decode") { Description = "Tokens decoded per round (after the prompt)", DefaultValueFactory = _ => 32 }.AtLeast(1);
-        var repeat = new Option<int>("--repeat") { Description = "Measured rounds (the median is reported)", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var repeat = new Option<int>("--repeat") { Description = "Measured rounds (the median is reported)", DefaultValueFactory = _ => 3 }.Accept(v => v is >= 1 and <= MaxRepeat, RepeatExpected);
         var ctxSize = ContextSizeOption.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
@@ -73,7 +81,7 @@ internal static class BenchCommand
     private static Command CreateKernels()
     {
         var threads = new Option<int>("--threads") { Description = "Threads (0 = all cores)", DefaultValueFactory = _ => 0 }.AtLeast(0);
-        var repeat = new Option<int>("--repeat") { Description = "Timed runs per case (median; GEMV uses at least 10)", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var repeat = new Option<int>("--repeat") { Description = "Timed runs per case (median; GEMV uses at least 10)", DefaultValueFactory = _ => 3 }.Accept(v => v is >= 1 and <= MaxRepeat, RepeatExpected);
         var only = new Option<string>("--only") { Description = "gemv, gemm or all", DefaultValueFactory = _ => "all" }.OneOf("gemv", "gemm", "all");
         var json = CommonOptions.Json();
         var command = new Command("kernels", "GEMV/GEMM GB/s and GFLOP/s on 4096×4096, 11008×4096, 4096×11008 beside OpenBLAS") { threads, repeat, only, json };

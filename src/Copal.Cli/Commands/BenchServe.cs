@@ -27,7 +27,7 @@ internal static class BenchServe
         var streams = new Option<int>("--streams") { Description = "Concurrent requests (and slots)", DefaultValueFactory = _ => 8 }.AtLeast(2);
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length of each request", DefaultValueFactory = _ => 32 }.AtLeast(1);
         var decode = new Option<int>("--decode") { Description = "Tokens each request generates", DefaultValueFactory = _ => 32 }.AtLeast(2);
-        var repeat = new Option<int>("--repeat") { Description = "Rounds of one-alone and concurrent runs, interleaved; medians are reported", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var repeat = new Option<int>("--repeat") { Description = "Rounds of one-alone and concurrent runs, interleaved; medians are reported", DefaultValueFactory = _ => 3 }.Accept(v => v is >= 1 and <= BenchCommand.MaxRepeat, BenchCommand.RepeatExpected);
         var device = CommonOptions.Device();
         var sparse = SparseOptions.LoadMode();
         var json = CommonOptions.Json();

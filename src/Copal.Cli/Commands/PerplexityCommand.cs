@@ -53,6 +53,11 @@ internal static class PerplexityCommand
             }
             // A window is the run's whole context: the KV cache holds --seqlen positions, whatever the model's context.
             int window = p.GetValue(seqLen) ?? Math.Min(2048, Math.Min(p.GetValue(ctxSize) ?? max, max));
+            if (max < 2)
+            {
+                throw new ModelConfigException(Path.Combine(modelDir, "config.json"),
+                    $"max_position_embeddings {max}: a perplexity window needs at least 2 positions (a token to predict and one before it)");
+            }
             if (p.GetValue(stride) is int step && step > window)
             {
                 throw new UsageException($"--stride: expected at most --seqlen ({window}), got {step}");
