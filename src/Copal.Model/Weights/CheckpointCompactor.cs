@@ -293,6 +293,7 @@ public static unsafe class CheckpointCompactor
         {
             throw new NothingToConvertException(nothingToDo);
         }
+        dir.RequireSpace(specs.Sum(t => t.ByteLength), "the written model");
         // Every other top-level file (config, tokenizer, a prune report) travels with the weights.
         foreach (string from in Directory.EnumerateFiles(input))
         {

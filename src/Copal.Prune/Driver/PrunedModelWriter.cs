@@ -77,6 +77,8 @@ public sealed class PrunedModelWriter : IDisposable
             var specs = _layerTensors.SelectMany(l => l).Select(t => new TensorSpec(t.Name, t.DType, t.Shape))
                 .Concat(_otherTensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape))).ToList();
             var meta = new Dictionary<string, string>(metadata) { ["format"] = "pt" };
+            // Before the pruning's minutes, not at the end of them.
+            _output.RequireSpace(specs.Sum(t => t.ByteLength), "the pruned model");
             _writer = SafetensorsWriter.Create(_output.File("model.safetensors"), specs, meta, _output.FinalFile("model.safetensors"));
         }
         catch

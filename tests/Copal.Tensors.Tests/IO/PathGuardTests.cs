@@ -97,6 +97,21 @@ public sealed class PathGuardTests : IDisposable
         Assert.Equal(["model", "out", "target"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
+    /// <summary>An output its file system cannot hold is refused before the first byte, naming both sizes, and leaves nothing.</summary>
+    [Fact]
+    public void An_output_larger_than_the_free_space_is_refused_before_writing()
+    {
+        string output = Path.Combine(_dir.Path, "out");
+        using (AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: false))
+        {
+            dir.RequireSpace(1, "one byte");
+            var e = Assert.Throws<IOException>(() => dir.RequireSpace(long.MaxValue, "the model"));
+            Assert.StartsWith($"--out '{dir.FinalPath}': the model takes 8.00 EiB, and its file system has ", e.Message, StringComparison.Ordinal);
+            Assert.EndsWith(" free", e.Message, StringComparison.Ordinal);
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(_dir.Path));
+    }
+
     [Fact]
     public void Atomic_directory_refuses_its_input_through_a_link_and_leaves_nothing()
     {
