@@ -110,6 +110,16 @@ public sealed class LlamaModel : IDisposable
         }
         LlamaConfig config = LlamaConfig.Load(directory);
         progress?.Report($"config: {config}");
+        try
+        {
+            // The tables grow with the positions a run reaches; a scaling whose angles overflow f32 is refused before
+            // the weights load, not as non-finite logits mid-run.
+            RopeTables.RequireFinite(config.MaxPositionEmbeddings, config.RotaryDim, config.RopeTheta, RopeScalingOf(config.RopeScaling));
+        }
+        catch (ArgumentException e)
+        {
+            throw new ModelConfigException(Path.Combine(directory, "config.json"), e.Message, e);
+        }
         if (residence == WeightResidence.Auto && backend.Info.Kind != "cpu")
         {
             residence = WeightResidence.Mapped;

@@ -46,6 +46,24 @@ public sealed class RopeTables
         => Build(0, maxPositions, rotaryDim, theta, scaling);
 
     /// <summary>
+    /// Throws <see cref="ArgumentException"/> when some position below <paramref name="maxPositions"/> would get a
+    /// non-finite angle, without building the table: an angle grows with the position, so the last position of each
+    /// set of frequencies (longrope's short ones end at its original context) holds the largest.
+    /// </summary>
+    public static void RequireFinite(int maxPositions, int rotaryDim, double theta, RopeScaling? scaling)
+    {
+        if (maxPositions <= 0)
+        {
+            return;
+        }
+        Build(maxPositions - 1, 1, rotaryDim, theta, scaling);
+        if (scaling?.Type == "longrope" && scaling.OriginalMaxPositionEmbeddings is int original && original > 0 && original < maxPositions)
+        {
+            Build(original - 1, 1, rotaryDim, theta, scaling);
+        }
+    }
+
+    /// <summary>
     /// The rows of positions <paramref name="startPosition"/> .. startPosition + count − 1 of the tables
     /// <see cref="Build(int, int, double, RopeScaling?)"/> gives: each row depends on its position alone, so tables
     /// built piece by piece as a context grows hold the very values of one full table.
@@ -108,6 +126,13 @@ public sealed class RopeTables
             for (int i = 0; i < half; i++)
             {
                 float angle = (float)p * frequencies[i];
+                if (!float.IsFinite(angle))
+                {
+                    // A scaling that f32 cannot follow (a linear factor of 1e-38): refused here, naming the fields,
+                    // rather than as non-finite logits several steps later.
+                    throw new ArgumentException(FormattableString.Invariant(
+                        $"RoPE angle of position {p}, pair {i} is {angle} in f32 (frequency {frequencies[i]} from rope_theta {theta}{(scaling is null ? "" : $" and rope_scaling {scaling.Type}, factor {scaling.Factor}")})"));
+                }
                 // HF multiplies by the attention factor after the cos and sin, each rounded to f32; 1 changes nothing.
                 cos[row + i] = (float)Math.Cos(angle) * attention;
                 sin[row + i] = (float)Math.Sin(angle) * attention;

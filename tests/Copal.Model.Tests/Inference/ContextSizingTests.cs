@@ -162,6 +162,21 @@ public sealed class ContextSizingTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(state, [7], 256, LogitsMode.Last));
     }
 
+    /// <summary>
+    /// The tables grow with the positions reached, so a scaling f32 cannot follow (a linear factor of 1e-38) failed
+    /// mid-run as non-finite logits; it is refused at load, naming config.json, the position and the factor.
+    /// </summary>
+    [Fact]
+    public void A_rope_scaling_whose_angles_overflow_f32_is_refused_at_load()
+    {
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with { RopeScaling = new RopeScalingConfig(RopeScalingKind.Linear, 1e-38, 1, 4, 0) };
+        string dir = Path.Combine(_temp, "overflowing-rope");
+        SyntheticModelWriter.Write(config, dir, DType.F32, seed: 3, tokenizerDirectory: null);
+        var e = Assert.Throws<ModelConfigException>(() => LlamaModel.Load(dir, _backend));
+        Assert.StartsWith(Path.Combine(dir, "config.json") + FormattableString.Invariant($": RoPE angle of position {config.MaxPositionEmbeddings - 1}, pair 0 is Infinity in f32"), e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("rope_scaling linear, factor 1E-38)", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void RoPE_tables_grown_on_demand_hold_the_values_of_the_full_table()
     {
