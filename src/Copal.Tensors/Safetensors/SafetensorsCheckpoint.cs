@@ -139,16 +139,24 @@ public sealed class SafetensorsCheckpoint : IDisposable
     /// <summary><paramref name="checkpoint"/>, once every compact weight its metadata declares has its stored parts (<see cref="SparseTensorCodec.MissingParts"/>).</summary>
     private static SafetensorsCheckpoint WithSparseParts(SafetensorsCheckpoint checkpoint)
     {
-        Dictionary<string, string> metadata = checkpoint.MergedMetadata();
-        foreach (string name in SparseTensorCodec.SparseNames(metadata))
+        try
         {
-            if (SparseTensorCodec.MissingParts(name, metadata, part => checkpoint.TryGet(part, out _)) is string missing)
+            Dictionary<string, string> metadata = checkpoint.MergedMetadata();
+            foreach (string name in SparseTensorCodec.SparseNames(metadata))
             {
-                checkpoint.Dispose();
-                throw new SafetensorsException(checkpoint.Path, missing);
+                if (SparseTensorCodec.MissingParts(name, metadata, part => checkpoint.TryGet(part, out _)) is string missing)
+                {
+                    throw new SafetensorsException(checkpoint.Path, missing);
+                }
             }
+            return checkpoint;
         }
-        return checkpoint;
+        catch (Exception e) when (e is SafetensorsException or SparseFormatException)
+        {
+            checkpoint.Dispose();
+            // An entry that does not parse ("garbage") is the file's fault: named with the file, as any other.
+            throw e as SafetensorsException ?? new SafetensorsException(checkpoint.Path, e.Message, null, e);
+        }
     }
 
     private static SafetensorsCheckpoint OpenSharded(string indexPath, WeightResidence residence, CancellationToken cancellationToken)

@@ -19,4 +19,19 @@ public sealed class LaunchPlanTests
     {
         Assert.Equal(splits, Hopper.AttentionSplits(heads, keys));
     }
+
+    /// <summary>
+    /// Only ilgpu-cpu's one-thread groups loop over the GEMM's blocks; a GPU and the tests' GPU-shaped CPU groups run
+    /// the GPU's kernel, a group per block, so the tests cover both.
+    /// </summary>
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(16, false)]
+    [InlineData(256, false)]
+    public void Only_one_thread_groups_take_the_grid_stride_gemm(int threadsPerGroup, bool gridStride)
+    {
+        using IlgpuBackend backend = IlgpuDevices.OpenCpu(threadsPerGroup, threadsPerGroup == 256 ? 32 : 4);
+        Assert.Equal(gridStride, backend.Plan.GemmGridStride);
+        Assert.False(Hopper.GemmGridStride);
+    }
 }

@@ -35,6 +35,17 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         }
         var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
         Assert.Equal($"{path}: metadata entry 'copal.sparse.foo.weight' declares 'foo.weight' compact (nm), but the checkpoint lacks part of it: 'foo.weight.nm_index'", e.Message);
+
+        // An entry that does not parse is the file's fault too (it escaped as an internal error, leaking the mapping).
+        string garbled = _dir.File("garbled.safetensors");
+        using (var writer = SafetensorsWriter.Create(garbled, [new("a", DType.F32, [1])], new Dictionary<string, string> { ["copal.sparse.foo.weight"] = "garbage" }))
+        {
+            writer.Write("a", new byte[4]);
+            writer.Commit();
+        }
+        e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(garbled));
+        Assert.Equal($"{garbled}: tensor 'foo.weight': metadata item 'garbage' is not key=value", e.Message);
+        File.Delete(garbled); // the file is no longer mapped
     }
 
     /// <summary>After Dispose the views would point into unmapped memory: every accessor refuses instead.</summary>

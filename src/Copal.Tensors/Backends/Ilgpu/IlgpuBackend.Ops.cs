@@ -351,13 +351,14 @@ public sealed partial class IlgpuBackend
     }
 
     /// <summary>
-    /// The GEMM's launch: a group per output block on a GPU (<see cref="MatMulKernels.Gemm"/>); on ILGPU's CPU
-    /// accelerator at most the plan's groups, which loop over the blocks (<see cref="MatMulKernels.GemmGridStride"/>).
+    /// The GEMM's launch: a group per output block (<see cref="MatMulKernels.Gemm"/>), or, for <c>ilgpu-cpu</c>, at most
+    /// the plan's groups, which loop over the blocks (<see cref="MatMulKernels.GemmGridStride"/>); the plan decides
+    /// both this and which kernel <see cref="KernelSet"/> loaded.
     /// </summary>
     private KernelConfig GemmTiles(int rows, int outs)
     {
         int threads = _plan.GemmThreads, tile = threads * MatMulKernels.PerThread;
-        Index2D grid = _accelerator.AcceleratorType == AcceleratorType.CPU
+        Index2D grid = _plan.GemmGridStride
             ? new Index2D(_plan.Groups((long)Blocks(outs, tile) * Blocks(rows, tile)), 1)
             : new Index2D(Blocks(outs, tile), Blocks(rows, tile));
         return new KernelConfig(grid, new Index2D(threads, threads));

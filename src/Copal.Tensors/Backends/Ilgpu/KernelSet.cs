@@ -11,7 +11,9 @@ namespace Copal.Tensors.Backends.Ilgpu;
 /// </summary>
 internal sealed class KernelSet
 {
-    public KernelSet(Accelerator a)
+    /// <param name="a">The accelerator to compile for.</param>
+    /// <param name="gemmGridStride">The GEMM the launch plan sizes its grid for (<see cref="LaunchPlan.GemmGridStride"/>).</param>
+    public KernelSet(Accelerator a, bool gemmGridStride)
     {
         GemvF32 = Load(a, "Gemv<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
         GemvBf16 = Load(a, "Gemv<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
@@ -34,9 +36,9 @@ internal sealed class KernelSet
         GemvSiluGateBitmaskF32 = Load(a, "GemvSiluGate<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleBitmaskBf16 = Load(a, "GemvTriple<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateBitmaskBf16 = Load(a, "GemvSiluGate<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
-        GemmF32 = LoadGemm<F32Weights>(a, "Gemm<F32>");
-        GemmBf16 = LoadGemm<Bf16Weights>(a, "Gemm<BF16>");
-        GemmF16 = LoadGemm<F16Weights>(a, "Gemm<F16>");
+        GemmF32 = LoadGemm<F32Weights>(a, "Gemm<F32>", gemmGridStride);
+        GemmBf16 = LoadGemm<Bf16Weights>(a, "Gemm<BF16>", gemmGridStride);
+        GemmF16 = LoadGemm<F16Weights>(a, "Gemm<F16>", gemmGridStride);
         EmbeddingF32 = Load(a, "Embedding<F32>", () => a.LoadAutoGroupedStreamKernel<Index1D, F32Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
         EmbeddingBf16 = Load(a, "Embedding<BF16>", () => a.LoadAutoGroupedStreamKernel<Index1D, Bf16Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
         EmbeddingF16 = Load(a, "Embedding<F16>", () => a.LoadAutoGroupedStreamKernel<Index1D, F16Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
@@ -57,12 +59,12 @@ internal sealed class KernelSet
         ColumnSquares = Load(a, "ColumnSquares", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(StatisticsKernels.ColumnSquares));
         SparseNMF32 = Load(a, "SparseNM<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
         SparseNMBf16 = Load(a, "SparseNM<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
-        GemmTwoOfFourF32 = LoadGemm<TwoOfFourView<F32Weights>>(a, "Gemm<2:4 F32>");
-        GemmTwoOfFourBf16 = LoadGemm<TwoOfFourView<Bf16Weights>>(a, "Gemm<2:4 BF16>");
-        GemmNMF32 = LoadGemm<NMView<F32Weights>>(a, "Gemm<N:M F32>");
-        GemmNMBf16 = LoadGemm<NMView<Bf16Weights>>(a, "Gemm<N:M BF16>");
-        GemmBitmaskF32 = LoadGemm<BitmaskView<F32Weights>>(a, "Gemm<bitmask F32>");
-        GemmBitmaskBf16 = LoadGemm<BitmaskView<Bf16Weights>>(a, "Gemm<bitmask BF16>");
+        GemmTwoOfFourF32 = LoadGemm<TwoOfFourView<F32Weights>>(a, "Gemm<2:4 F32>", gemmGridStride);
+        GemmTwoOfFourBf16 = LoadGemm<TwoOfFourView<Bf16Weights>>(a, "Gemm<2:4 BF16>", gemmGridStride);
+        GemmNMF32 = LoadGemm<NMView<F32Weights>>(a, "Gemm<N:M F32>", gemmGridStride);
+        GemmNMBf16 = LoadGemm<NMView<Bf16Weights>>(a, "Gemm<N:M BF16>", gemmGridStride);
+        GemmBitmaskF32 = LoadGemm<BitmaskView<F32Weights>>(a, "Gemm<bitmask F32>", gemmGridStride);
+        GemmBitmaskBf16 = LoadGemm<BitmaskView<Bf16Weights>>(a, "Gemm<bitmask BF16>", gemmGridStride);
         TwoOfFourF32 = Load(a, "TwoOfFour<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
         BitmaskF32 = Load(a, "Bitmask<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
@@ -128,11 +130,11 @@ internal sealed class KernelSet
     public Action<Index1D, ArrayView<float>, int, float, float> Hold { get; }
     public Action<KernelConfig, ArrayView<Words4>, ArrayView<uint>> StreamRead { get; }
 
-    /// <summary>A GEMM for the accelerator: a group per output block on a GPU, groups that loop over them on ILGPU's CPU accelerator.</summary>
-    private static Action<KernelConfig, ArrayView<float>, TW, ArrayView<float>, int, int, int> LoadGemm<TW>(Accelerator a, string kernel)
+    /// <summary>A GEMM as the launch plan sizes it: a group per output block, or groups that loop over them.</summary>
+    private static Action<KernelConfig, ArrayView<float>, TW, ArrayView<float>, int, int, int> LoadGemm<TW>(Accelerator a, string kernel, bool gridStride)
         where TW : struct, IWeightView =>
         Load(a, kernel, () => a.LoadStreamKernel<ArrayView<float>, TW, ArrayView<float>, int, int, int>(
-            a.AcceleratorType == AcceleratorType.CPU ? MatMulKernels.GemmGridStride : MatMulKernels.Gemm));
+            gridStride ? MatMulKernels.GemmGridStride : MatMulKernels.Gemm));
 
     private static T Load<T>(Accelerator accelerator, string kernel, Func<T> load)
     {

@@ -16,6 +16,14 @@ namespace Copal.Tensors.Backends.Ilgpu;
 /// </summary>
 internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGroup, int MaxGroups, int AttentionSplitKeys, int AttentionGroups)
 {
+    /// <summary>
+    /// Whether the GEMM is <see cref="MatMulKernels.GemmGridStride"/> (few groups looping over the blocks) rather than
+    /// <see cref="MatMulKernels.Gemm"/> (a group per block): only for <c>ilgpu-cpu</c>'s one-thread groups, whose
+    /// scratch per group the CPU accelerator holds until the launch ends. A GPU, and the tests' CPU accelerators
+    /// with GPU-shaped groups, run the GPU's kernel, so it meets its group sizes before it meets a GPU.
+    /// </summary>
+    public bool GemmGridStride => GemmThreads == 1;
+
     /// <summary>Key splits for one decode row of <paramref name="heads"/> heads over <paramref name="keys"/> keys (1: no split).</summary>
     public int AttentionSplits(int heads, int keys)
     {

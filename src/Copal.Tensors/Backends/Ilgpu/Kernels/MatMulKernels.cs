@@ -173,8 +173,9 @@ internal static class MatMulKernels
     /// (row block b / column blocks, column block b % column blocks), for ILGPU's CPU accelerator: it keeps every
     /// group's shared memory until the launch ends, so a group per block held 8.7 KB per 16 outputs there, 2.4 GB
     /// for 128 rows × a 32k vocabulary, and that GEMM took 6 s against under 1 s with the loop. A GPU keeps
-    /// <see cref="Gemm"/>: with the loop ptxas gave the BF16 GEMM 71 registers a thread (the 2:4 one 89), over the
-    /// 64 that four groups a multiprocessor need.
+    /// <see cref="Gemm"/> (so do the tests' GPU-shaped CPU groups, <see cref="LaunchPlan.GemmGridStride"/>): with the
+    /// loop ptxas gave the BF16 GEMM 71 registers a thread (the 2:4 one 89), over the 64 that four groups a
+    /// multiprocessor need.
     /// </summary>
     public static void GemmGridStride<TW>(ArrayView<float> x, TW w, ArrayView<float> y, int rows, int outs, int cols)
         where TW : struct, IWeightView
