@@ -60,6 +60,8 @@ public sealed class TemplateArgumentTests : IDisposable
         {
             ("\"x\"", "chat_template_kwargs must be an object, e.g. {\"enable_thinking\": false}, got the string \"x\""),
             ("{\"messages\":[]}", "chat_template_kwargs: the template argument 'messages' is set from the request itself; give the others only"),
+            // A built-in name made the template fail on a redefinition: a 500 for the request's fault.
+            ("{\"range\":1}", "chat_template_kwargs: the template argument 'range' is a built-in name of chat templates; choose another"),
             ("{\"n\":9007199254740993}", "chat_template_kwargs: chat template input n: integer 9007199254740992 is beyond 2^53, which the reference cannot represent exactly"),
         })
         {

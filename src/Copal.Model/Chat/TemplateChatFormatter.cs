@@ -34,6 +34,11 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
             {
                 throw new ArgumentException($"the template argument '{name}' is set from the request itself; give the others only", nameof(templateArguments));
             }
+            if (Builtins.IsGlobal(name))
+            {
+                // The template would fail on it as a redefinition: the request's fault, a 400 in serve, not the template's.
+                throw new ArgumentException($"the template argument '{name}' is a built-in name of chat templates; choose another", nameof(templateArguments));
+            }
             try
             {
                 // Converted once here too, so a value a template cannot take is the arguments' error, not the render's.

@@ -158,6 +158,7 @@ internal static class Builtins
                 {
                     sb.Append(newValue.Value);
                     remaining--;
+                    Bound(sb, where);
                 }
                 if (i < s.Length)
                 {
@@ -185,9 +186,19 @@ internal static class Builtins
             sb.Append(s, at, found - at).Append(newValue.Value);
             at = found + old.Length;
             remaining--;
+            Bound(sb, where);
         }
         sb.Append(s, at, s.Length - at);
         return new StringValue(sb.ToString());
+    }
+
+    /// <summary>replace()'s result within the render's size budget (<see cref="Interpreter.MaxLength"/>), checked as it grows.</summary>
+    private static void Bound(StringBuilder sb, Func<string> where)
+    {
+        if (sb.Length > Interpreter.MaxLength)
+        {
+            throw Fail(where, FormattableString.Invariant($"replace() grows a string past {Interpreter.MaxLength} characters"));
+        }
     }
 
     /// <summary>The reference's <c>title</c>: /\b\w/g upper-cased (ASCII word characters; the rest of a word is kept).</summary>
@@ -315,6 +326,16 @@ internal static class Builtins
     }
 
     /// <summary>The names every template sees: true/false/none (also capitalized), raise_exception, range, namespace, strftime_now.</summary>
+    private static readonly Lazy<Scope> s_globals = new(() =>
+    {
+        var scope = new Scope(null);
+        DeclareGlobals(scope);
+        return scope;
+    });
+
+    /// <summary>Whether <paramref name="name"/> is a built-in global (range, namespace, raise_exception, true...), which no render variable may replace.</summary>
+    public static bool IsGlobal(string name) => s_globals.Value.Lookup(name) is not UndefinedValue;
+
     public static void DeclareGlobals(Scope scope)
     {
         scope.Declare("false", BooleanValue.False);

@@ -34,7 +34,7 @@ internal sealed partial class Interpreter
                         "length" => new IntegerValue(arr.Items.Count),
                         "reverse" => new ArrayValue(Enumerable.Reverse(arr.Items).ToList()),
                         "sort" => new ArrayValue(Builtins.StableSort(arr.Items, x => x, caseSensitive: false, reverse: false, where)),
-                        "join" => new StringValue(string.Concat(arr.Items.Select(x => Values.JoinElement(x, where)))),
+                        "join" => Joined(arr.Items.Select(x => Values.JoinElement(x, where)).ToList(), "", node),
                         "string" => new StringValue(Json.Write(arr, new JsonOptions(null, false, null, false), 0, false, where)),
                         "unique" => new ArrayValue(Builtins.Unique(arr.Items)),
                         _ => throw Unsupported(),
@@ -112,6 +112,10 @@ internal sealed partial class Interpreter
                 {
                     throw Error(node, "tojson separators must be two strings");
                 }
+                if (indent is IntegerValue { Value: > MaxLength } wide)
+                {
+                    throw Error(node, FormattableString.Invariant($"tojson indent {wide.Value} is past {MaxLength}"));
+                }
                 var options = new JsonOptions(indent is IntegerValue iv ? (int)iv.Value : null, ea.Value, seps, sk.Value);
                 return new StringValue(Json.Write(operand, options, 0, true, where));
             }
@@ -129,7 +133,7 @@ internal sealed partial class Interpreter
                 {
                     throw Error(node, "the separator of join must be a string");
                 }
-                return new StringValue(string.Join(sep.Value, parts));
+                return Joined(parts, sep.Value, node);
             }
             case "int" or "float":
             {
@@ -245,6 +249,7 @@ internal sealed partial class Interpreter
                         {
                             throw Error(node, "the width of indent must be a non-negative integer");
                         }
+                        RequireLength(w.Value > MaxLength ? long.MaxValue : str.Value.Length + (w.Value * (1 + str.Value.AsSpan().Count('\n'))), node, "indent");
                         return new StringValue(Builtins.Indent(str.Value, (int)w.Value, first.IsTrue, blank.IsTrue));
                     }
                     case "replace":

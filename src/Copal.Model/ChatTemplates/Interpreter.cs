@@ -67,6 +67,22 @@ internal sealed partial class Interpreter
         return sb.ToString();
     }
 
+    /// <summary>Refuses, before it is built, a string of <paramref name="length"/> characters past <see cref="MaxLength"/>.</summary>
+    private void RequireLength(long length, Node node, string what)
+    {
+        if (length > MaxLength)
+        {
+            throw Error(node, FormattableString.Invariant($"{what} would make a string of {length} characters, past {MaxLength}"));
+        }
+    }
+
+    /// <summary><c>join</c>: the parts with <paramref name="separator"/> between them, refused before it is built when past <see cref="MaxLength"/>.</summary>
+    private StringValue Joined(List<string> parts, string separator, Node node)
+    {
+        RequireLength(parts.Sum(part => (long)part.Length) + ((long)separator.Length * Math.Max(0, parts.Count - 1)), node, "join");
+        return new StringValue(string.Join(separator, parts));
+    }
+
     /// <summary>Appends a block's text, within <see cref="MaxLength"/>.</summary>
     private void Append(StringBuilder sb, string text, Node node)
     {

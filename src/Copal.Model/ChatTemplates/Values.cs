@@ -222,6 +222,15 @@ internal sealed record JsonOptions(int? Indent, bool EnsureAscii, (string Item, 
 /// <summary>The reference's <c>tojson</c>: Python <c>json.dumps</c> layout (", " and ": ", or "," and newlines with indent), keys in insertion order, non-ASCII kept.</summary>
 internal static class Json
 {
+    /// <summary>The render's size budget (<see cref="Interpreter.MaxLength"/>), checked after each element: a list of 200 references to one long string is refused, not written out.</summary>
+    private static void Bound(StringBuilder sb, Value v, Func<string> where)
+    {
+        if (sb.Length > Interpreter.MaxLength)
+        {
+            throw new ChatTemplateException(FormattableString.Invariant($"chat template {where()}: the JSON of a {v.Kind} grows past {Interpreter.MaxLength} characters"));
+        }
+    }
+
     public static string Write(Value v, JsonOptions options, int depth, bool undefinedAsNull, Func<string> where)
     {
         var sb = new StringBuilder();
@@ -253,6 +262,10 @@ internal static class Json
                 JsText.JsonString(sb, s.Value, o.EnsureAscii);
                 return;
         }
+        if ((long)(o.Indent ?? 0) * (depth + 1) > Interpreter.MaxLength)
+        {
+            throw new ChatTemplateException(FormattableString.Invariant($"chat template {where()}: JSON indented by {o.Indent} at depth {depth + 1} grows past {Interpreter.MaxLength} characters"));
+        }
         string indent = o.Indent is > 0 ? new string(' ', o.Indent.Value) : "";
         string basePad = "\n" + string.Concat(Enumerable.Repeat(indent, depth));
         string childPad = basePad + indent;
@@ -268,6 +281,7 @@ internal static class Json
                     sb.Append(childPad);
                 }
                 Write(sb, a.Items[n], o, depth + 1, undefinedAsNull, where);
+                Bound(sb, v, where);
             }
             if (pretty && a.Items.Count > 0)
             {
@@ -303,6 +317,7 @@ internal static class Json
             JsText.JsonString(sb, k, o.EnsureAscii);
             sb.Append(key);
             Write(sb, value, o, depth + 1, undefinedAsNull, where);
+            Bound(sb, v, where);
         }
         if (pretty && map.Count > 0)
         {

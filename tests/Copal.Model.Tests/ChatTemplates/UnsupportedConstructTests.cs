@@ -75,6 +75,12 @@ public class UnsupportedConstructTests
     [InlineData("{% set x = 'ab' %}{% for i in range(40) %}{% set x = x ~ x %}{% endfor %}", "line 1, column 56: a string grows past 16777216 characters (a value doubled in a loop?)")]
     [InlineData("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}", "rendering takes more than 10000000 steps (a loop that runs without end?)")]
     [InlineData("{% for i in range(10000000) %}{{ i }}{% endfor %}", "the output grows past 16777216 characters (a loop that writes without end?)")]
+    // One step can build a long string from short ones: refused before it is built.
+    [InlineData("{% set ns = namespace(s='ab') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ [ns.s, ns.s, ns.s] | join }}", "join would make a string of 50331648 characters, past 16777216")]
+    [InlineData("{{ 'a\nb' | indent(2000000000) }}", "indent would make a string of 9223372036854775807 characters, past 16777216")]
+    [InlineData("{{ [1] | tojson(indent=2000000000) }}", "tojson indent 2000000000 is past 16777216")]
+    [InlineData("{% set ns = namespace(s='ab') %}{% for i in range(22) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s.replace('a', 'aaaa') }}", "replace() grows a string past 16777216 characters")]
+    [InlineData("{% set ns = namespace(s='ab') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ [ns.s, ns.s, ns.s] }}", "the JSON of a list grows past 16777216 characters")]
     public void A_render_past_its_step_or_size_budget_is_refused_naming_where(string template, string expected)
     {
         var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template).Render(s_user, false));
