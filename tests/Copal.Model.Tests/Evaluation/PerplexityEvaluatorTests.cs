@@ -38,7 +38,7 @@ public sealed class PerplexityEvaluatorTests : IDisposable
     public void Block_reads_give_the_sums_of_the_whole_windows(int seqLen, int stride)
     {
         using LlamaModel model = Model("a", 5), baseModel = Model("b", 6);
-        int[] tokens = [.. Enumerable.Range(0, 400).Select(i => 1 + (i * 7919 % 31000))];
+        int[] tokens = Inference.PositionLogits.Prompt(400);
         PerplexityResult r = PerplexityEvaluator.Evaluate(model, tokens, new PerplexityOptions(seqLen) { Stride = stride }, baseModel);
 
         // Whole-window logits, row by row, as the protocol counts them.

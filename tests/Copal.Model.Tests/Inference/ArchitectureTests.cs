@@ -20,7 +20,7 @@ public sealed class ArchitectureTests : IDisposable
     private const int Length = 24;
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-arch-").FullName;
     private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = [.. Enumerable.Range(0, Length).Select(i => 1 + (i * 7919 % 31000))];
+    private readonly int[] _prompt = PositionLogits.Prompt(Length);
 
     public void Dispose()
     {
@@ -65,15 +65,7 @@ public sealed class ArchitectureTests : IDisposable
     public void Decode_steps_and_the_batched_step_match_the_prompt_pass(string architecture)
     {
         using LlamaModel model = LlamaModel.Load(Write(architecture), _backend);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length), stepwise = PositionLogits.Of(model, _prompt, 1);
-        using RunState sequence = model.CreateState(1, Length);
-        using RunState batch = model.CreateState(1, 1, allRowLogits: true);
-        for (int p = 0; p < Length; p++)
-        {
-            Tolerances.AssertClose(stepwise[p], whole[p], what: $"{architecture} decode logits at position {p}");
-            model.ForwardBatch(batch, [sequence], _prompt.AsSpan(p, 1), [p]);
-            Tolerances.AssertClose(model.ReadLogits(batch), whole[p], what: $"{architecture} batched logits at position {p}");
-        }
+        PositionLogits.AssertStepsMatch(model, _prompt, PositionLogits.Of(model, _prompt, Length), $"{architecture} ");
     }
 
     [DeviceFact("ilgpu-cpu")]

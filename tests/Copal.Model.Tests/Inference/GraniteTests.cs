@@ -18,7 +18,7 @@ public sealed class GraniteTests : IDisposable
     private const int Length = 20;
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-granite-").FullName;
     private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = [.. Enumerable.Range(0, Length).Select(i => 1 + (i * 7919 % 31000))];
+    private readonly int[] _prompt = PositionLogits.Prompt(Length);
 
     public void Dispose()
     {
@@ -86,15 +86,8 @@ public sealed class GraniteTests : IDisposable
     public void Decode_steps_and_the_batched_step_give_the_prompt_pass_logits()
     {
         using LlamaModel model = LlamaModel.Load(Write("steps", Granite(6, 0.3, 0.1, 2.5)), _backend);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length), stepwise = PositionLogits.Of(model, _prompt, 1);
-        using RunState sequence = model.CreateState(1, Length);
-        using RunState batch = model.CreateState(1, 1, allRowLogits: true);
-        for (int p = 0; p < Length; p++)
-        {
-            Tolerances.AssertClose(stepwise[p], whole[p], what: $"decode logits at position {p}");
-            model.ForwardBatch(batch, [sequence], _prompt.AsSpan(p, 1), [p]);
-            Tolerances.AssertClose(model.ReadLogits(batch), whole[p], what: $"batched logits at position {p}");
-        }
+        float[][] whole = PositionLogits.Of(model, _prompt, Length);
+        PositionLogits.AssertStepsMatch(model, _prompt, whole);
     }
 
     [DeviceFact("ilgpu-cpu")]

@@ -20,7 +20,7 @@ public sealed class Olmo2Tests : IDisposable
     private const int Length = 20;
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-olmo2-").FullName;
     private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = [.. Enumerable.Range(0, Length).Select(i => 1 + (i * 7919 % 31000))];
+    private readonly int[] _prompt = PositionLogits.Prompt(Length);
 
     public void Dispose()
     {
@@ -54,16 +54,12 @@ public sealed class Olmo2Tests : IDisposable
     public void Decode_steps_and_the_batched_step_give_the_prompt_pass_logits()
     {
         using LlamaModel model = LlamaModel.Load(Write(), _backend);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length), stepwise = PositionLogits.Of(model, _prompt, 1), chunked = PositionLogits.Of(model, _prompt, 7);
-        using RunState sequence = model.CreateState(1, Length);
-        using RunState batch = model.CreateState(1, 1, allRowLogits: true);
+        float[][] whole = PositionLogits.Of(model, _prompt, Length), chunked = PositionLogits.Of(model, _prompt, 7);
         for (int p = 0; p < Length; p++)
         {
-            Tolerances.AssertClose(stepwise[p], whole[p], what: $"decode logits at position {p}");
             Tolerances.AssertClose(chunked[p], whole[p], what: $"chunked logits at position {p}");
-            model.ForwardBatch(batch, [sequence], _prompt.AsSpan(p, 1), [p]);
-            Tolerances.AssertClose(model.ReadLogits(batch), whole[p], what: $"batched logits at position {p}");
         }
+        PositionLogits.AssertStepsMatch(model, _prompt, whole);
     }
 
     [DeviceFact("ilgpu-cpu")]

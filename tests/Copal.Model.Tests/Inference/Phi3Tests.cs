@@ -20,7 +20,7 @@ public sealed class Phi3Tests : IDisposable
     private const int Length = 20;
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-phi3-").FullName;
     private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = [.. Enumerable.Range(0, Length).Select(i => 1 + (i * 7919 % 31000))];
+    private readonly int[] _prompt = PositionLogits.Prompt(Length);
 
     public void Dispose()
     {
@@ -96,15 +96,8 @@ public sealed class Phi3Tests : IDisposable
         string dir = WritePhi4MiniLike();
         using LlamaModel model = LlamaModel.Load(dir, _backend);
         Assert.Equal((16, 12, RopeScalingKind.LongRope), (model.Config.HeadDim, model.Config.RotaryDim, model.Config.RopeScaling.Kind));
-        float[][] whole = PositionLogits.Of(model, _prompt, Length), stepwise = PositionLogits.Of(model, _prompt, 1);
-        using RunState sequence = model.CreateState(1, Length);
-        using RunState batch = model.CreateState(1, 1, allRowLogits: true);
-        for (int p = 0; p < Length; p++)
-        {
-            Tolerances.AssertClose(stepwise[p], whole[p], what: $"decode logits at position {p}");
-            model.ForwardBatch(batch, [sequence], _prompt.AsSpan(p, 1), [p]);
-            Tolerances.AssertClose(model.ReadLogits(batch), whole[p], what: $"batched logits at position {p}");
-        }
+        float[][] whole = PositionLogits.Of(model, _prompt, Length);
+        PositionLogits.AssertStepsMatch(model, _prompt, whole);
         // Turning the whole head instead is another model: the test can tell.
         LlamaConfig full = LlamaConfig.Load(dir) with { RotaryDim = 16, RopeScaling = new RopeScalingConfig(RopeScalingKind.None) };
         File.WriteAllText(Path.Combine(dir, "config.json"), LlamaConfigWriter.ToJson(full));

@@ -18,7 +18,7 @@ public sealed class SlidingWindowTests : IDisposable
     private const int Window = 5, Reach = 2 * (Window - 1), Length = 40;
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-window-").FullName;
     private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = [.. Enumerable.Range(0, Length).Select(i => 1 + (i * 7919 % 31000))];
+    private readonly int[] _prompt = PositionLogits.Prompt(Length);
 
     public void Dispose()
     {
