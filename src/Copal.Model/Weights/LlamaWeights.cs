@@ -64,7 +64,14 @@ public sealed class LlamaWeights : IDisposable
             // tie_word_embeddings decides, as Hugging Face's tie_weights() does: a stored lm_head.weight beside it (some
             // exports write the copy) is not read, and the head is the embedding.
             bool tied = config.TieWordEmbeddings;
-            if (!tied && lookup(LlamaTensorNames.LmHead) is null)
+            TensorView? storedHead = lookup(LlamaTensorNames.LmHead);
+            if (tied && storedHead is TensorView copy && (copy.Rank != 2 || copy.Shape[0] != config.VocabSize || copy.Shape[1] != config.HiddenSize))
+            {
+                // transformers reports the size mismatch while loading rather than tie over it; a head of another
+                // shape is not the embedding's copy, and running the embedding in its place would give other logits.
+                throw new ModelLoadException($"{source}: tensor '{LlamaTensorNames.LmHead}' has shape {copy.ShapeString}, expected [{config.VocabSize}, {config.HiddenSize}] (tie_word_embeddings is set, so it must be the embedding's copy)");
+            }
+            if (!tied && storedHead is null)
             {
                 throw new ModelLoadException($"{source}: tensor '{LlamaTensorNames.LmHead}' is missing and the config does not set tie_word_embeddings");
             }

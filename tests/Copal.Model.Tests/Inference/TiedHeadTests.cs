@@ -1,4 +1,5 @@
 using Copal.Model.Inference;
+using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
@@ -20,21 +21,7 @@ public sealed class TiedHeadTests : IDisposable
     public void A_stored_lm_head_beside_a_tied_config_is_not_used()
     {
         // stories260K ties its embeddings and stores no lm_head; the copy adds an all-zero one.
-        foreach (string f in Directory.GetFiles(TestData.Stories260K).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
-        {
-            File.Copy(f, Path.Combine(_temp, Path.GetFileName(f)));
-        }
-        using (var source = SafetensorsCheckpoint.Open(TestData.Stories260K))
-        {
-            var specs = source.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).Append(new TensorSpec("lm_head.weight", DType.F32, [512, 64])).ToList();
-            using var writer = SafetensorsWriter.Create(Path.Combine(_temp, "model.safetensors"), specs);
-            foreach (TensorView t in source.Tensors)
-            {
-                writer.Write(t.Name, t.Bytes);
-            }
-            writer.Write("lm_head.weight", new byte[512 * 64 * sizeof(float)]);
-            writer.Commit();
-        }
+        CopyWithHead(512, 64);
         using var cpu = new CpuBackend(1);
         using LlamaModel original = LlamaModel.Load(TestData.Stories260K, cpu);
         using LlamaModel copy = LlamaModel.Load(_temp, cpu);
@@ -49,5 +36,35 @@ public sealed class TiedHeadTests : IDisposable
         float[] expected = Logits(original);
         Assert.Equal(expected, Logits(copy));
         Assert.Contains(expected, x => x != 0f); // the zero head would give all zeros
+    }
+
+    [Fact]
+    public void A_stored_lm_head_of_another_shape_beside_a_tied_config_is_refused_naming_both_shapes()
+    {
+        // transformers reports the size mismatch; tying over it would run a model the checkpoint does not describe.
+        CopyWithHead(500, 64);
+        using var cpu = new CpuBackend(1);
+        ModelLoadException e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp, cpu).Dispose());
+        Assert.Contains("'lm_head.weight' has shape [500, 64], expected [512, 64]", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>stories260K in the temp folder with an all-zero lm_head.weight of the given shape added.</summary>
+    private void CopyWithHead(int rows, int cols)
+    {
+        foreach (string f in Directory.GetFiles(TestData.Stories260K).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
+        {
+            File.Copy(f, Path.Combine(_temp, Path.GetFileName(f)));
+        }
+        using (var source = SafetensorsCheckpoint.Open(TestData.Stories260K))
+        {
+            var specs = source.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).Append(new TensorSpec("lm_head.weight", DType.F32, [rows, cols])).ToList();
+            using var writer = SafetensorsWriter.Create(Path.Combine(_temp, "model.safetensors"), specs);
+            foreach (TensorView t in source.Tensors)
+            {
+                writer.Write(t.Name, t.Bytes);
+            }
+            writer.Write("lm_head.weight", new byte[rows * cols * sizeof(float)]);
+            writer.Commit();
+        }
     }
 }
