@@ -112,7 +112,10 @@ public sealed record LlamaConfig
     /// <summary>Any of Granite's multipliers differs from the plain LLaMA computation.</summary>
     public bool HasMultipliers => EmbeddingMultiplier != 1.0 || ResidualMultiplier != 1.0 || AttentionMultiplier is not null || LogitsScaling != 1.0;
 
-    /// <summary>HF <c>torch_dtype</c> ("float32", "bfloat16", "float16"), or null when absent.</summary>
+    /// <summary>
+    /// HF <c>dtype</c> ("float32", "bfloat16", "float16"), or null when absent; transformers 4.56 renamed the field
+    /// from <c>torch_dtype</c>, which older configs hold and which is read where <c>dtype</c> is absent.
+    /// </summary>
     public string? TorchDtype { get; init; }
     /// <summary>HF <c>bos_token_id</c>, or null when absent.</summary>
     public int? BosTokenId { get; init; }
@@ -288,7 +291,7 @@ public sealed record LlamaConfig
             // Qwen2's q/k/v always carry biases; MistralAttention and Phi3Attention have none whatever the config says.
             AttentionBias = qwen2 || (architecture is not ("MistralForCausalLM" or "Phi3ForCausalLM") && (r.OptionalBool("attention_bias") ?? false)),
             QueryKeyNorm = architecture is "Qwen3ForCausalLM" or "Olmo2ForCausalLM",
-            TorchDtype = r.OptionalString("torch_dtype"),
+            TorchDtype = r.OptionalString("dtype") ?? r.OptionalString("torch_dtype"),
             BosTokenId = bos,
             EosTokenIds = eos,
             SlidingWindow = slidingWindow,

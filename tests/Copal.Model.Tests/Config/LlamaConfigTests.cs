@@ -43,7 +43,15 @@ public class LlamaConfigTests
         Assert.Equal(8, c.HeadDim);
         Assert.Equal(1e-6, c.RmsNormEps);
         Assert.False(c.TieWordEmbeddings);
+        Assert.Null(c.TorchDtype);
     }
+
+    [Theory]
+    [InlineData("\"torch_dtype\": \"float16\"", "float16")]
+    [InlineData("\"dtype\": \"bfloat16\"", "bfloat16")] // transformers 4.56 and later
+    [InlineData("\"dtype\": \"bfloat16\", \"torch_dtype\": \"float32\"", "bfloat16")]
+    public void The_weights_dtype_is_read_under_its_new_name_or_its_old_one(string field, string expected) =>
+        Assert.Equal(expected, LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", " + field + "}", "config.json").TorchDtype);
 
     [Fact]
     public void Qwen2_has_qkv_bias_and_llama3_scaling_is_read()
