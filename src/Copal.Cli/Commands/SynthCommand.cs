@@ -48,11 +48,10 @@ internal static class SynthCommand
             {
                 PathGuard.RequireApart(outPath, "--out", tok, "the --tokenizer folder");
             }
-            // A config whose sizes no file can hold is named as the user gave it (Write would call it "config").
-            SyntheticModelWriter.RequireWritable(c, type, configPath is not null ? $"{p.Typed(config)} '{configPath}'" : $"--preset {presetName}");
             using var progressLine = new ProgressLine();
+            // A config whose sizes no file can hold is named as the user gave it.
             SyntheticModelWriter.Write(c, outPath, type, p.GetValue(seed), tok, p.GetValue(force),
-                new SyncProgress<string>(m => progressLine.Update(m)), ct);
+                new SyncProgress<string>(m => progressLine.Update(m)), configPath is not null ? $"{p.Typed(config)} '{configPath}'" : $"--preset {presetName}", ct);
             progressLine.Done();
             Out.Info($"copal: wrote {outPath} ({c}) in {type}{(tok is null ? ", no tokenizer" : "")}");
             return CliErrors.Ok;

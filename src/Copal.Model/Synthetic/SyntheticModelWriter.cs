@@ -19,7 +19,11 @@ public static class SyntheticModelWriter
     private const double InitStd = 0.02;
     private const int ChunkElements = 1 << 20;
 
-    /// <summary>Writes config.json, generation_config.json, model.safetensors and (if given) the tokenizer files into <paramref name="outDirectory"/>.</summary>
+    /// <summary>
+    /// Writes config.json, generation_config.json, model.safetensors and (if given) the tokenizer files into
+    /// <paramref name="outDirectory"/>. <paramref name="configSource"/> names the config in the message that refuses
+    /// sizes no file can hold (<see cref="RequireWritable"/>): the file or preset the user gave.
+    /// </summary>
     public static void Write(
         LlamaConfig config,
         string outDirectory,
@@ -28,6 +32,7 @@ public static class SyntheticModelWriter
         string? tokenizerDirectory,
         bool overwrite = false,
         IProgress<string>? progress = null,
+        string configSource = "config",
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -35,7 +40,7 @@ public static class SyntheticModelWriter
         {
             throw new ArgumentException($"dtype must be F32, F16 or BF16, got {dtype}", nameof(dtype));
         }
-        long weightBytes = RequireWritable(config, dtype, "config");
+        long weightBytes = RequireWritable(config, dtype, configSource);
         using var output = AtomicDirectory.Create(outDirectory, overwrite, tokenizerDirectory is null ? [] : [tokenizerDirectory]);
         output.RequireSpace(weightBytes, FormattableString.Invariant($"the model ({config.NumLayers} layers, {dtype})"));
         string torchDtype = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
@@ -122,7 +127,7 @@ public static class SyntheticModelWriter
     /// the count is checked before any list of that many is made.
     /// </summary>
     /// <exception cref="ModelConfigException">The layers would make more tensors than one file's header can list (named after <paramref name="source"/>).</exception>
-    public static long RequireWritable(LlamaConfig c, DType dtype, string source)
+    internal static long RequireWritable(LlamaConfig c, DType dtype, string source)
     {
         ArgumentNullException.ThrowIfNull(c);
         List<(TensorSpec Spec, bool)> layer = LayerLayout(c, 0, dtype), outside = Layout(c with { NumLayers = 0 }, dtype);
@@ -173,11 +178,11 @@ public static class SyntheticModelWriter
                 // in the same order, as the separate projections of a LLaMA with this seed.
                 if (id is LinearId.QProj)
                 {
-                    list.Add((new TensorSpec(LlamaTensorNames.FusedQkv(l), dtype, [c.QDim + (2 * c.KvDim), i]), false));
+                    list.Add((new TensorSpec(LlamaTensorNames.FusedQkv(l), dtype, [c.QDim + (2L * c.KvDim), i]), false));
                 }
                 else if (id is LinearId.GateProj)
                 {
-                    list.Add((new TensorSpec(LlamaTensorNames.FusedGateUp(l), dtype, [2 * c.IntermediateSize, i]), false));
+                    list.Add((new TensorSpec(LlamaTensorNames.FusedGateUp(l), dtype, [2L * c.IntermediateSize, i]), false));
                 }
                 continue;
             }
