@@ -125,7 +125,7 @@ internal static class ContinualCommand
             using AtomicDirectory output = AtomicDirectory.Create(p.GetValue(outDir)!, p.GetValue(force), modelDir);
             // What the calibration texts can give and what the largest calibration will cost, refused before any work.
             CalibrationMemoryEstimate estimate = ContinualRunner.EstimateMemory(request, config);
-            long available = CalibrationMemory.AvailableBytes();
+            long available = HostMemory.LimitBytes;
             ContinualData data;
             try
             {

@@ -91,7 +91,7 @@ internal static class PruneCommand
             };
             // What the calibration will cost, said (and refused when it cannot fit) before the model is loaded.
             CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, calibration.SeqLen, pruner, options);
-            long available = CalibrationMemory.AvailableBytes();
+            long available = HostMemory.LimitBytes;
             if (!asJson)
             {
                 // Without a forward pass (magnitude alone) no activations are held: an estimate of them would mean nothing.

@@ -34,9 +34,6 @@ public sealed record CalibrationMemoryEstimate(int Samples, int SeqLen, long Act
 /// <summary>Estimates a pruning run's memory up front (<see cref="CalibrationMemoryEstimate"/>) and refuses runs that cannot fit.</summary>
 public static class CalibrationMemory
 {
-    /// <summary>The memory this process may use: the GC's view of the machine (physical memory, or a container's or GCHeapHardLimit's limit).</summary>
-    public static long AvailableBytes() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-
     /// <summary>Estimates a run of <paramref name="pruner"/> (its method, whether it needs a Hessian, COPAL's state) under <paramref name="options"/>.</summary>
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options)
     {
@@ -155,14 +152,14 @@ public static class CalibrationMemory
     }
 
     /// <summary>
-    /// Refuses a run whose estimate exceeds <paramref name="availableBytes"/> (default: <see cref="AvailableBytes"/>),
+    /// Refuses a run whose estimate exceeds <paramref name="availableBytes"/> (default: <see cref="HostMemory.LimitBytes"/>),
     /// saying how many samples would fit.
     /// </summary>
     /// <exception cref="CalibrationLimitException">The estimate does not fit.</exception>
     public static void Require(CalibrationMemoryEstimate estimate, long? availableBytes = null)
     {
         ArgumentNullException.ThrowIfNull(estimate);
-        long available = availableBytes ?? AvailableBytes();
+        long available = availableBytes ?? HostMemory.LimitBytes;
         if (estimate.Total <= available)
         {
             return;

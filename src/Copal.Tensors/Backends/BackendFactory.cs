@@ -57,7 +57,7 @@ public static class BackendFactory
             }
         }
         (string? cpuError, double? cpuSeconds) = TryCompile(() => IlgpuDevices.OpenCpu());
-        rows.Add(new DeviceDescription("ilgpu-cpu", 0, "ILGPU CPU accelerator (debugging and tests; slow)", "CPU", GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, Environment.ProcessorCount,
+        rows.Add(new DeviceDescription("ilgpu-cpu", 0, "ILGPU CPU accelerator (debugging and tests; slow)", "CPU", HostMemory.LimitBytes, Environment.ProcessorCount,
             typeof(ILGPU.Context).Assembly.GetName().Version?.ToString(3) ?? "", cpuError is null, cpuError, cpuSeconds));
         using var cpu = new CpuBackend();
         rows.Add(new DeviceDescription("cpu", 0, cpu.Info.DeviceName, "CPU", cpu.Info.MemoryBytes, cpu.Info.ComputeUnits,

@@ -24,7 +24,7 @@ public static class WeightResidencePolicy
     /// </summary>
     public static long AvailableMemoryBytes()
     {
-        long limit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        long limit = HostMemory.LimitBytes;
         try
         {
             if (OperatingSystem.IsLinux())

@@ -41,7 +41,7 @@ internal sealed record IlgpuDevice(string Kind, int Index, Device Device, string
     /// this process, so it has what the process may use (as the <c>cpu</c> backend reports); a GPU has its own.
     /// </summary>
     public static long MemoryBytes(Device device) =>
-        device is CPUDevice ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
+        device is CPUDevice ? HostMemory.LimitBytes : device.MemorySize;
 
     /// <summary>
     /// Bytes/s of a memory that moves a bus width of bits twice per clock, from the clock (MHz) and bus width (bits)
