@@ -39,6 +39,9 @@ public static class SparseTensorCodec
     /// <summary>Suffix of a bitmask weight's values part [nnz].</summary>
     public const string BitmaskValuesSuffix = ".bm_values";
 
+    /// <summary>The stored parts of each format, as suffixes of the weight's name.</summary>
+    private static readonly string[] NMSuffixes = [NMValuesSuffix, NMIndexSuffix], BitmaskSuffixes = [MaskSuffix, OffsetsSuffix, BitmaskValuesSuffix];
+
     /// <summary>Metadata value <c>index=fields</c>: N:M indices stored as the in-memory bit fields (also assumed when absent).</summary>
     public const string FieldsIndex = "fields";
 
@@ -110,7 +113,7 @@ public static class SparseTensorCodec
     {
         ArgumentNullException.ThrowIfNull(partName);
         ArgumentNullException.ThrowIfNull(metadata);
-        foreach (string suffix in (string[])[NMValuesSuffix, NMIndexSuffix, MaskSuffix, OffsetsSuffix, BitmaskValuesSuffix])
+        foreach (string suffix in (string[])[.. NMSuffixes, .. BitmaskSuffixes])
         {
             if (partName.EndsWith(suffix, StringComparison.Ordinal) && IsSparse(partName[..^suffix.Length], metadata))
             {
@@ -136,8 +139,8 @@ public static class SparseTensorCodec
         string? format = Parse(name, metadata[MetadataPrefix + name]).GetValueOrDefault("format");
         string[] suffixes = format switch
         {
-            "nm" => [NMValuesSuffix, NMIndexSuffix],
-            "bitmask" => [MaskSuffix, OffsetsSuffix, BitmaskValuesSuffix],
+            "nm" => NMSuffixes,
+            "bitmask" => BitmaskSuffixes,
             _ => [],
         };
         string[] missing = [.. suffixes.Select(suffix => name + suffix).Where(part => !has(part))];
