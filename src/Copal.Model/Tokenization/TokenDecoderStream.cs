@@ -5,6 +5,13 @@ namespace Copal.Model.Tokenization;
 /// tail is an incomplete UTF-8 character (decoded as U+FFFD) it returns "" and waits. Like HF's DecodeStream it
 /// decodes a short window of recent ids twice (with and without the new id) and emits the difference, so
 /// context-dependent decoders (Strip of the first space, Metaspace) behave as in a full decode.
+/// <para>
+/// A full decode is not always an extension of what was already emitted: byte fallback turns every byte of a run that
+/// is not valid UTF-8 into U+FFFD, so ';' (byte token &lt;0x3B&gt;) followed by a stray &lt;0xE2&gt; and a word decodes
+/// as "��word", rewriting the ';' sent before. Sampling meets such runs. Emitted text cannot be taken back, so the
+/// stream goes on from the new decode's length: the rewrite only ever turns bytes into more U+FFFD, so the new text
+/// is all still emitted, after U+FFFD for the rewritten bytes (vLLM resets its stream likewise rather than fail).
+/// </para>
 /// </summary>
 public sealed class TokenDecoderStream
 {
@@ -29,11 +36,6 @@ public sealed class TokenDecoderStream
         {
             return "";
         }
-        if (!text.StartsWith(_prefix, StringComparison.Ordinal))
-        {
-            throw new TokenizerException(
-                $"decoder stream: decoding changed already emitted text \"{_prefix}\" to \"{text}\" (decoder is not prefix-stable)");
-        }
         string added = text[_prefix.Length..];
         // Keep the ids from the previous emission point as context for the next decode.
         int newPrefixIndex = _ids.Count - _prefixIndex;
@@ -49,7 +51,7 @@ public sealed class TokenDecoderStream
     public string Flush()
     {
         string text = _tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids), _skipSpecialTokens);
-        string rest = text.Length > _prefix.Length && text.StartsWith(_prefix, StringComparison.Ordinal) ? text[_prefix.Length..] : "";
+        string rest = text.Length > _prefix.Length ? text[_prefix.Length..] : "";
         _ids.Clear();
         _prefix = "";
         _prefixIndex = 0;

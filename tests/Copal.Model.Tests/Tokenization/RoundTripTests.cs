@@ -80,6 +80,22 @@ public class RoundTripTests
     [Theory]
     [InlineData("stories260K")]
     [InlineData("llama2")]
+    public void A_stray_byte_that_rewrites_emitted_text_does_not_stop_the_stream(string name)
+    {
+        // Sampling can put a lone lead byte after a byte token: the full decode then turns the ';' already sent into
+        // U+FFFD. The stream goes on, and the word after it still arrives whole.
+        CopalTokenizer t = Tokenizers.Get(name);
+        int[] ids = [t.TokenToId("<0x3B>")!.Value, t.TokenToId("<0xE2>")!.Value, .. t.Encode("the")];
+        Assert.Equal("\uFFFD\uFFFD the", t.Decode(ids));
+        TokenDecoderStream stream = t.CreateDecoderStream();
+        string[] pieces = [.. ids.Select(stream.Push), stream.Flush()];
+        Assert.Equal(";", pieces[0]);
+        Assert.Equal(";\uFFFD the", string.Concat(pieces));
+    }
+
+    [Theory]
+    [InlineData("stories260K")]
+    [InlineData("llama2")]
     public void Unk_text_in_ptb_lines_is_the_unk_token(string name)
     {
         CopalTokenizer t = Tokenizers.Get(name);
