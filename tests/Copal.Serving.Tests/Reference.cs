@@ -18,7 +18,8 @@ internal static class Reference
     /// decode only in summation order (far below that tolerance), must choose the same token, so equality with a
     /// batched run is a property, not luck.
     /// </summary>
-    public static (string Text, int[] Ids) Greedy(LlamaModel model, CopalTokenizer tokenizer, int[] promptIds, int maxTokens, IReadOnlyList<string>? stops = null)
+    public static (string Text, int[] Ids) Greedy(LlamaModel model, CopalTokenizer tokenizer, int[] promptIds, int maxTokens, IReadOnlyList<string>? stops = null,
+        bool continuesPrompt = true)
     {
         var stopIds = new HashSet<int>(model.Config.EosTokenIds);
         if (tokenizer.EosId is int eos)
@@ -27,7 +28,11 @@ internal static class Reference
         }
         GenerationResult result = new Generator(model).Generate(promptIds, maxTokens, SamplingOptions.Greedy, stopIds);
         CheckMargins(model, promptIds, result.GeneratedIds);
-        string text = tokenizer.Decode(result.GeneratedIds.ToArray());
+        // A completion is what the full decode shows after the prompt (a word's leading space kept); a chat reply is
+        // decoded alone.
+        string text = continuesPrompt
+            ? tokenizer.Decode([.. promptIds, .. result.GeneratedIds])[tokenizer.Decode(promptIds).Length..]
+            : tokenizer.Decode(result.GeneratedIds.ToArray());
         return (Cut(text, stops ?? []), [.. result.GeneratedIds]);
     }
 
@@ -36,7 +41,7 @@ internal static class Reference
     {
         ChatPrompt prompt = PlainChatFormatter.Instance.Format(turns);
         int[] ids = tokenizer.Encode(prompt.Text, prompt.AddSpecialTokens);
-        return Greedy(model, tokenizer, ids, maxTokens, [.. prompt.StopTexts, .. stops ?? []]).Text;
+        return Greedy(model, tokenizer, ids, maxTokens, [.. prompt.StopTexts, .. stops ?? []], continuesPrompt: false).Text;
     }
 
     public static string Cut(string text, IReadOnlyList<string> stops)

@@ -43,7 +43,7 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"max_tokens\":10000000000", "max_tokens")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":[5]", "max_tokens")]
     [InlineData(Completions, Prompt + ",\"seed\":\"1\"", "seed")]
-    [InlineData(Completions, Prompt + ",\"seed\":-1", "seed")]
+    [InlineData(Completions, Prompt + ",\"seed\":18446744073709551615", "seed")]
     [InlineData(Completions, Prompt + ",\"seed\":{}", "seed")]
     [InlineData(Completions, Prompt + ",\"n\":\"2\"", "n")]
     [InlineData(Completions, Prompt + ",\"n\":0", "n")]
@@ -193,6 +193,34 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
         Assert.Equal(greedy, await TextAsync(Completions, "{" + Sampled + ",\"top_k\":1}"));
         // top_k 0 (and vLLM's -1) keep every token: the plain sampled text.
         Assert.Equal(await TextAsync(Completions, "{" + Sampled + "}"), await TextAsync(Completions, "{" + Sampled + ",\"top_k\":-1}"));
+    }
+
+    [Theory]
+    [InlineData(-5L)]
+    [InlineData(long.MaxValue)]
+    public async Task Any_64_bit_seed_draws_as_the_engine_draws_with_its_bits(long seed)
+    {
+        // OpenAI's seed is any int64; a negative one is the sampler's seed by its two's-complement bits.
+        string body = "{" + Prompt + FormattableString.Invariant($",\"max_tokens\":30,\"temperature\":1,\"seed\":{seed}}}");
+        Copal.Model.Serving.CompletionResult expected = await server.Engine.CompleteAsync(new Copal.Model.Serving.CompletionRequest
+        {
+            Prompt = "Once",
+            MaxTokens = 30,
+            Temperature = 1,
+            Seed = unchecked((ulong)seed),
+        });
+        Assert.Equal(expected.Text, await TextAsync(Completions, body));
+        Assert.Equal(expected.Text, await TextAsync(Completions, body));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(",\"seed\":-1")] // llama.cpp's "random"
+    public async Task A_sampled_request_without_a_seed_or_with_minus_one_is_answered(string seed)
+    {
+        var (status, body) = await PostAsync(Completions, "{" + Prompt + ",\"max_tokens\":5,\"temperature\":1" + seed + "}");
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal("text_completion", body.GetProperty("object").GetString());
     }
 
     [Fact]

@@ -42,6 +42,21 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         Assert.Equal(prompt.Length + ids.Length, usage.GetProperty("total_tokens").GetInt32());
     }
 
+    [Fact]
+    public async Task A_completion_continues_the_prompt_with_the_leading_space_of_its_first_word()
+    {
+        // SentencePiece's decoder strips the first space of a text: the reply decoded alone would read "time, …", and
+        // prompt + text "Once upon atime". OpenAI and vLLM return what follows the prompt in the full decode.
+        int[] prompt = server.Tokenizer.Encode("Once upon a");
+        var (text, ids) = Reference.Greedy(server.Model, server.Tokenizer, prompt, 3);
+        var (status, body) = await PostCompletionAsync(new { model = Model, prompt = "Once upon a", max_tokens = 3, temperature = 0 });
+        Assert.Equal(200, status);
+        string served = body.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.Equal(text, served);
+        Assert.StartsWith(" ", served, StringComparison.Ordinal);
+        Assert.Equal(server.Tokenizer.Decode([.. prompt, .. ids]), "Once upon a" + served);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -102,6 +102,11 @@ internal static class GenerateCommand
                 }
                 Console.Out.Flush();
             }
+            else if (!asChat)
+            {
+                // --json's text is the continuation as the full decode shows it after the prompt (a word's leading space kept).
+                stream.Prime(promptIds);
+            }
             // The prefill is the first forward pass, so its time includes compiling the forward pass (TieredCompilation
             // is off: methods are compiled fully optimized on first call). Say how much, from the runtime's own count
             // of JIT time up to the first token; `copal bench` measures warm speeds.

@@ -210,6 +210,8 @@ internal static class OpenAiRequests
             Prompt = prompt.Text,
             AddSpecialTokens = prompt.AddSpecialTokens,
             Stop = [.. prompt.StopTexts, .. request.Stop],
+            // The reply is a message of its own: decoded alone, as the chat endpoints of OpenAI and vLLM return it.
+            ContinuesPrompt = false,
             // No max: the rest of the context, as OpenAI's chat endpoint.
             MaxTokens = request.MaxTokens < 0 ? engine.ContextSize : request.MaxTokens,
         };
@@ -345,7 +347,8 @@ internal static class OpenAiRequests
             throw OpenAiException.BadRequest("repetition_penalty", $"repetition_penalty must be a number > 0, got {Actual(body.GetProperty("repetition_penalty"))}");
         }
         int maxTokens = Integer(body, maxName, 0) ?? defaultMax ?? -1;
-        ulong seed = Integer64(body, "seed", 0) is long s ? (ulong)s : 0;
+        // OpenAI's seed is any int64; without one (or with llama.cpp's -1, "random") each request draws its own.
+        ulong? seed = Integer64(body, "seed") is long s and not -1 ? unchecked((ulong)s) : null;
         return new CompletionRequest
         {
             MaxTokens = maxTokens,
@@ -428,15 +431,15 @@ internal static class OpenAiRequests
         throw OpenAiException.BadRequest(name, $"{name} must be an integer {range}, got {Actual(e)}");
     }
 
-    /// <summary>A 64-bit integer field ≥ <paramref name="min"/>; null when absent or null.</summary>
-    private static long? Integer64(JsonElement body, string name, long min)
+    /// <summary>A 64-bit integer field; null when absent or null.</summary>
+    private static long? Integer64(JsonElement body, string name)
     {
         if (Field(body, name) is not JsonElement e)
         {
             return null;
         }
-        return e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= min ? v
-            : throw OpenAiException.BadRequest(name, $"{name} must be an integer ≥ {min}, got {Actual(e)}");
+        return e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) ? v
+            : throw OpenAiException.BadRequest(name, $"{name} must be a 64-bit integer, got {Actual(e)}");
     }
 
     /// <summary>A true/false field; null when absent or null. <paramref name="param"/> is how an error names it (default: <paramref name="name"/>).</summary>

@@ -208,10 +208,6 @@ public sealed class CopalChatClient : IChatClient
         {
             turns.Add(Turn(m, $"messages[{index++}]", _splitReasoning));
         }
-        if (options?.Seed < 0)
-        {
-            throw new CompletionRequestException("seed", FormattableString.Invariant($"the seed must be ≥ 0, got {options.Seed}"));
-        }
         ChatPrompt prompt = _formatter.Format(turns, TemplateArguments(options));
         return new CompletionRequest
         {
@@ -222,7 +218,9 @@ public sealed class CopalChatClient : IChatClient
             TopP = options?.TopP ?? 1f,
             TopK = options?.TopK ?? 0,
             RepetitionPenalty = RepetitionPenalty(options),
-            Seed = (ulong)(options?.Seed ?? 0),
+            // Any long is a seed (a negative one by its bits); none draws one, as OpenAI's API does.
+            Seed = options?.Seed is long seed ? unchecked((ulong)seed) : null,
+            ContinuesPrompt = false,
             Stop = [.. prompt.StopTexts, .. options?.StopSequences ?? []],
         };
     }

@@ -34,8 +34,19 @@ public sealed record CompletionRequest
     /// <summary>HF's penalty on tokens already in the prompt or the reply (a positive logit divided by it, a negative one multiplied); 1 is off. Applies to greedy decoding too.</summary>
     public float RepetitionPenalty { get; init; } = 1f;
 
-    /// <summary>Seed of this request's own sampler (default 0): with <see cref="Temperature"/> &gt; 0, the same seed draws the same way from the same logits.</summary>
-    public ulong Seed { get; init; }
+    /// <summary>
+    /// Seed of this request's own sampler: with <see cref="Temperature"/> &gt; 0, the same seed draws the same way from
+    /// the same logits. Null (default) draws a seed for the request, as OpenAI, vLLM and llama.cpp do without one, so
+    /// asking again gives another text.
+    /// </summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>
+    /// Decode the generated text as the prompt's continuation (default): what a full decode of prompt and reply shows
+    /// after the prompt, a SentencePiece word's leading space included, as OpenAI's and vLLM's completions return it.
+    /// False decodes the reply on its own, as a chat message is shown.
+    /// </summary>
+    public bool ContinuesPrompt { get; init; } = true;
 
     /// <summary>Text at which generation stops; the stop text itself is not returned (OpenAI's stop).</summary>
     public IReadOnlyList<string> Stop { get; init; } = [];

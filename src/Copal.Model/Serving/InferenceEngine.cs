@@ -136,6 +136,10 @@ public sealed class InferenceEngine : IDisposable
         var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, linked.Token);
         _scheduler.Submit(job);
         TokenDecoderStream decoder = Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
+        if (request.ContinuesPrompt)
+        {
+            decoder.Prime(promptIds);
+        }
         var stops = new StopTextMatcher(request.Stop);
         int count = 0;
         bool stoppedByText = false;
@@ -244,7 +248,7 @@ public sealed class InferenceEngine : IDisposable
             TopP = request.Temperature > 0 ? request.TopP : 1f,
             TopK = request.Temperature > 0 ? request.TopK : 0,
             RepetitionPenalty = request.RepetitionPenalty,
-            Seed = request.Seed,
+            Seed = request.Seed ?? (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue),
         };
         return (ids, sampling);
     }

@@ -27,6 +27,19 @@ public sealed class TokenDecoderStream
         _skipSpecialTokens = skipSpecialTokens;
     }
 
+    /// <summary>
+    /// Takes <paramref name="ids"/> (the prompt) as text already shown, without returning it: what is pushed next
+    /// decodes as it does after them in a full decode, so a SentencePiece word that follows keeps its leading space
+    /// (decoded alone, the Strip decoder takes it off), as OpenAI's and vLLM's completions give it.
+    /// </summary>
+    public void Prime(ReadOnlySpan<int> ids)
+    {
+        _ids.Clear();
+        _ids.AddRange(ids);
+        _prefixIndex = _ids.Count;
+        _prefix = _tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids), _skipSpecialTokens);
+    }
+
     /// <summary>Adds one id and returns the text it completes ("" if none yet).</summary>
     public string Push(int id)
     {
