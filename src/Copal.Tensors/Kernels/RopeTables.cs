@@ -131,7 +131,7 @@ public sealed class RopeTables
                     // A scaling that f32 cannot follow (a linear factor of 1e-38): refused here, naming the fields,
                     // rather than as non-finite logits several steps later.
                     throw new ArgumentException(FormattableString.Invariant(
-                        $"RoPE angle of position {p}, pair {i} is {angle} in f32 (frequency {frequencies[i]} from rope_theta {theta}{(scaling is null ? "" : $" and rope_scaling {scaling.Type}, factor {scaling.Factor}")})"));
+                        $"RoPE angle of position {p}, pair {i} is {angle} in f32 (frequency {frequencies[i]} from rope_theta {theta}{Source(scaling, i, p < switchAt)})"));
                 }
                 // HF multiplies by the attention factor after the cos and sin, each rounded to f32; 1 changes nothing.
                 cos[row + i] = (float)Math.Cos(angle) * attention;
@@ -140,6 +140,18 @@ public sealed class RopeTables
         }
         return new RopeTables(cos, sin, inv);
     }
+
+    /// <summary>
+    /// What besides rope_theta gave pair <paramref name="pair"/> its frequency, for the non-finite-angle message:
+    /// longrope's frequencies come from its factor lists (short within the original context), not from factor.
+    /// </summary>
+    private static string Source(RopeScaling? scaling, int pair, bool first) => scaling switch
+    {
+        null or { Type: "default" } => "",
+        { Type: "longrope" } => FormattableString.Invariant(
+            $" and rope_scaling longrope, {(first ? "short_factor" : "long_factor")}[{pair}] {(first ? scaling.ShortFactors : scaling.LongFactors)![pair]}"),
+        _ => FormattableString.Invariant($" and rope_scaling {scaling.Type}, factor {scaling.Factor}"),
+    };
 
     /// <summary>HF <c>_compute_longrope_parameters</c>: inv_freq = 1 / (factor_i · theta^(2i/d)), each step in f32.</summary>
     private static float[] LongRope(float[] powers, IReadOnlyList<double>? factors, string name)

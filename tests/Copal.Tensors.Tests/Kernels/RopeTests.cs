@@ -149,6 +149,24 @@ public class RopeTests
         Assert.True(high > 0 && low > 0 && medium > 0, $"bands high {high}, medium {medium}, low {low}");
     }
 
+    /// <summary>A non-finite angle names what gave the frequency: longrope's factor list entry, not the factor it never reads.</summary>
+    [Fact]
+    public void A_non_finite_angle_names_the_field_behind_the_frequency()
+    {
+        var longrope = new RopeScaling("longrope", 32, OriginalMaxPositionEmbeddings: 16)
+        {
+            ShortFactors = [1e-38, 1, 1, 1],
+            LongFactors = [1, 1, 1, 1],
+        };
+        var e = Assert.Throws<ArgumentException>(() => RopeTables.Build(8, 8, 10000, longrope));
+        Assert.Contains("rope_scaling longrope, short_factor[0] 1E-38)", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("factor 32", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => RopeTables.Build(20, 8, 10000, longrope with { ShortFactors = [1, 1, 1, 1], LongFactors = [1, 1e-39, 1, 1] }));
+        Assert.Contains("rope_scaling longrope, long_factor[1] 1E-39)", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => RopeTables.Build(8, 8, 10000, new RopeScaling("linear", 1e-38)));
+        Assert.Contains("rope_scaling linear, factor 1E-38)", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Unknown_scaling_type_is_named()
     {
