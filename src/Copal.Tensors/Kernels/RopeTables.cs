@@ -1,19 +1,25 @@
 namespace Copal.Tensors.Kernels;
 
 /// <summary>Frequency scaling of rotary embeddings, as in a Hugging Face config's <c>rope_scaling</c>.</summary>
-/// <param name="Type">"linear", "llama3" or "longrope" (also accepted: "default" = none).</param>
+/// <param name="Type">"linear", "llama3", "longrope" or "yarn" (also accepted: "default" = none).</param>
 /// <param name="Factor">Scale factor (longrope: not read; its frequencies come from the factor lists).</param>
 /// <param name="LowFreqFactor">llama3 only.</param>
 /// <param name="HighFreqFactor">llama3 only.</param>
-/// <param name="OriginalMaxPositionEmbeddings">llama3 and longrope: the context length before extension.</param>
+/// <param name="OriginalMaxPositionEmbeddings">llama3, longrope and yarn: the context length before extension.</param>
 public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192)
 {
     /// <summary>longrope: each frequency's divisor at positions below <see cref="OriginalMaxPositionEmbeddings"/> (one per pair).</summary>
     public IReadOnlyList<double>? ShortFactors { get; init; }
     /// <summary>longrope: each frequency's divisor from <see cref="OriginalMaxPositionEmbeddings"/> on (one per pair).</summary>
     public IReadOnlyList<double>? LongFactors { get; init; }
-    /// <summary>longrope: the multiplier of every cos and sin (HF <c>attention_factor</c>, which scales the attention logits).</summary>
+    /// <summary>longrope and yarn: the multiplier of every cos and sin (HF <c>attention_factor</c>, which scales the attention logits).</summary>
     public double AttentionFactor { get; init; } = 1;
+    /// <summary>yarn: HF <c>beta_fast</c>, the turns within the original context from which a pair keeps its frequency.</summary>
+    public double BetaFast { get; init; } = 32;
+    /// <summary>yarn: HF <c>beta_slow</c>, the turns within the original context below which a pair's frequency is divided by the factor.</summary>
+    public double BetaSlow { get; init; } = 1;
+    /// <summary>yarn: HF <c>truncate</c>, whether the ramp's ends are rounded outward to whole pairs.</summary>
+    public bool Truncate { get; init; } = true;
 }
 
 /// <summary>cos/sin tables [positions, rotaryDim/2] for <see cref="Rope"/>.</summary>
@@ -26,10 +32,10 @@ public sealed class RopeTables
         InverseFrequencies = inverseFrequencies;
     }
 
-    /// <summary>cos(pos · inv_freq[i]) at [(pos − start) · rotaryDim/2 + i] (longrope: times its attention factor).</summary>
+    /// <summary>cos(pos · inv_freq[i]) at [(pos − start) · rotaryDim/2 + i] (longrope, yarn: times the attention factor).</summary>
     public float[] Cos { get; }
 
-    /// <summary>sin(pos · inv_freq[i]) at [(pos − start) · rotaryDim/2 + i] (longrope: times its attention factor).</summary>
+    /// <summary>sin(pos · inv_freq[i]) at [(pos − start) · rotaryDim/2 + i] (longrope, yarn: times the attention factor).</summary>
     public float[] Sin { get; }
 
     /// <summary>inv_freq [rotaryDim/2] after scaling (longrope: those of the first position).</summary>
@@ -39,8 +45,9 @@ public sealed class RopeTables
     /// Builds the tables the way Hugging Face does, every step rounded to f32 in the same order:
     /// inv_freq = 1 / theta^(arange(0, d, 2) / d) over the width d RoPE turns (<paramref name="rotaryDim"/>: the head
     /// width, or the part of it a partial_rotary_factor gives); scaling (linear: inv_freq / factor; llama3:
-    /// <c>_compute_llama3_parameters</c>; longrope: 1 / (factor_i · theta^(2i/d)), below), angle = f32(pos) · inv_freq;
-    /// cos and sin of the f32 angle.
+    /// <c>_compute_llama3_parameters</c>; longrope: 1 / (factor_i · theta^(2i/d)), below; yarn:
+    /// <c>_compute_yarn_parameters</c>, see <see cref="Yarn"/>), angle = f32(pos) · inv_freq; cos and sin of the f32
+    /// angle (longrope, yarn: each times the attention factor).
     /// </summary>
     public static RopeTables Build(int maxPositions, int rotaryDim, double theta, RopeScaling? scaling)
         => Build(0, maxPositions, rotaryDim, theta, scaling);
@@ -110,6 +117,12 @@ public sealed class RopeTables
             attention = (float)scaling.AttentionFactor;
             switchAt = scaling.OriginalMaxPositionEmbeddings;
         }
+        else if (scaling?.Type == "yarn")
+        {
+            inv = Yarn(powers, rotaryDim, theta, scaling);
+            later = inv;
+            attention = (float)scaling.AttentionFactor;
+        }
         else
         {
             inv = [.. powers.Select(power => 1f / power)];
@@ -169,6 +182,54 @@ public sealed class RopeTables
         return inv;
     }
 
+    /// <summary>
+    /// HF <c>_compute_yarn_parameters</c> of transformers 5.x (the same steps since 4.45, with the original context and
+    /// <c>truncate</c> since 4.55): each pair i blends the interpolated frequency 1 / (factor · θ^(2i/d)) and the
+    /// extrapolated (unscaled) 1 / θ^(2i/d) by a ramp over the pair index. The ramp's ends are the pairs that turn
+    /// beta_fast and beta_slow times within the original context L, d · ln(L / (2π · β)) / (2 ln θ) in double as
+    /// Python's math computes it, rounded outward (floor, ceil) when truncate, clamped to [0, d − 1] (d − 1, not
+    /// d/2 − 1, as HF has it), and 0.001 apart when equal; ramp_i = clamp((i − low) / (high − low), 0, 1) and
+    /// inv_i = interpolated · ramp_i + extrapolated · (1 − ramp_i), every tensor step in f32 with its Python-scalar
+    /// operand rounded to f32, in HF's order. The attention factor multiplies cos and sin in <see cref="Build(int, int, int, double, RopeScaling?)"/>.
+    /// </summary>
+    private static float[] Yarn(float[] powers, int rotaryDim, double theta, RopeScaling s)
+    {
+        if (!(s.Factor > 0) || !float.IsFinite((float)s.Factor) || s.OriginalMaxPositionEmbeddings <= 0 || !(s.BetaFast > 0) || !(s.BetaSlow > 0))
+        {
+            throw new ArgumentException(FormattableString.Invariant(
+                $"rope_scaling yarn needs a positive factor, original context and betas, got factor {s.Factor}, original {s.OriginalMaxPositionEmbeddings}, beta_fast {s.BetaFast}, beta_slow {s.BetaSlow}"), nameof(s));
+        }
+        double CorrectionDim(double rotations) =>
+            rotaryDim * Math.Log(s.OriginalMaxPositionEmbeddings / (rotations * 2 * Math.PI)) / (2 * Math.Log(theta));
+        double low = CorrectionDim(s.BetaFast), high = CorrectionDim(s.BetaSlow);
+        if (!double.IsFinite(low) || !double.IsFinite(high))
+        {
+            throw new ArgumentException(FormattableString.Invariant($"rope_scaling yarn's ramp has no finite ends with rope_theta {theta}: {low}, {high}"), nameof(theta));
+        }
+        if (s.Truncate)
+        {
+            low = Math.Floor(low);
+            high = Math.Ceiling(high);
+        }
+        low = Math.Max(low, 0);
+        high = Math.Min(high, rotaryDim - 1);
+        if (low == high)
+        {
+            high += 0.001; // HF's guard against dividing by zero
+        }
+        float fLow = (float)low, span = (float)(high - low), factor = (float)s.Factor;
+        var inv = new float[powers.Length];
+        for (int i = 0; i < inv.Length; i++)
+        {
+            float ramp = Math.Clamp(((float)i - fLow) / span, 0f, 1f);
+            float extrapolationWeight = 1f - ramp;
+            float interpolated = 1f / (factor * powers[i]);
+            float extrapolated = 1f / powers[i];
+            inv[i] = (interpolated * (1f - extrapolationWeight)) + (extrapolated * extrapolationWeight);
+        }
+        return inv;
+    }
+
     private static void Scale(float[] inv, RopeScaling? scaling)
     {
         if (scaling is null || scaling.Type is "default")
@@ -192,7 +253,7 @@ public sealed class RopeTables
                 Llama3(inv, scaling, factor);
                 break;
             default:
-                throw new NotSupportedException($"rope_scaling type '{scaling.Type}' is not supported; expected 'linear' or 'llama3'");
+                throw new NotSupportedException($"rope_scaling type '{scaling.Type}' is not supported; expected 'linear', 'llama3', 'longrope' or 'yarn'");
         }
     }
 

@@ -149,6 +149,42 @@ public class RopeTests
         Assert.True(high > 0 && low > 0 && medium > 0, $"bands high {high}, medium {medium}, low {low}");
     }
 
+    /// <summary>
+    /// HF <c>_compute_yarn_parameters</c> on Qwen2.5-7B's shapes (d 128, θ 10⁶, L 32,768, factor 4): pairs that turn
+    /// more than beta_fast (32) times within L keep their frequency, those under beta_slow (1) are divided by the
+    /// factor, the ramp between runs from pair ⌊i(32)⌋ to ⌈i(1)⌉ with i(r) = d ln(L / 2πr) / (2 ln θ), and cos and sin
+    /// carry the attention factor.
+    /// </summary>
+    [Fact]
+    public void Yarn_keeps_fast_pairs_divides_slow_ones_and_ramps_between()
+    {
+        const int d = 128, original = 32768;
+        const double theta = 1e6, factor = 4, attention = 1.1386;
+        double PairAt(double turns) => d * Math.Log(original / (2 * Math.PI * turns)) / (2 * Math.Log(theta));
+        int low = (int)Math.Floor(PairAt(32)), high = (int)Math.Ceiling(PairAt(1));
+        Assert.Equal((23, 40), (low, high));
+        var scaling = new RopeScaling("yarn", factor, OriginalMaxPositionEmbeddings: original) { AttentionFactor = attention };
+        RopeTables t = RopeTables.Build(3, d, theta, scaling);
+        RopeTables plain = RopeTables.Build(3, d, theta, null);
+        for (int i = 0; i < d / 2; i++)
+        {
+            float power = (float)Math.Pow((float)theta, (float)(2 * i) / d);
+            float divided = 1f / ((float)factor * power);
+            float w = Math.Clamp((float)(i - low) / (high - low), 0f, 1f);
+            float expected = i <= low ? plain.InverseFrequencies[i] : i >= high ? divided : (divided * w) + (plain.InverseFrequencies[i] * (1 - w));
+            Assert.True(Math.Abs(t.InverseFrequencies[i] - expected) <= Math.ScaleB(expected, -22), FormattableString.Invariant($"pair {i}: {t.InverseFrequencies[i]:R}, expected {expected:R}"));
+            Assert.Equal((float)Math.Cos(2f * t.InverseFrequencies[i]) * (float)attention, t.Cos[d + i]);
+        }
+        // Untruncated (gpt-oss), the ramp runs between the fractional pairs (23.6.., 39.7..): the same ends, another slope.
+        RopeTables untruncated = RopeTables.Build(1, d, theta, scaling with { Truncate = false });
+        for (int i = 0; i < d / 2; i++)
+        {
+            Assert.Equal(i is > 23 and < 40, untruncated.InverseFrequencies[i] != t.InverseFrequencies[i]);
+        }
+        var e = Assert.Throws<ArgumentException>(() => RopeTables.Build(1, d, theta, scaling with { BetaSlow = 0 }));
+        Assert.Contains("beta_slow 0", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A non-finite angle names what gave the frequency: longrope's factor list entry, not the factor it never reads.</summary>
     [Fact]
     public void A_non_finite_angle_names_the_field_behind_the_frequency()
@@ -170,8 +206,8 @@ public class RopeTests
     [Fact]
     public void Unknown_scaling_type_is_named()
     {
-        var e = Assert.Throws<NotSupportedException>(() => RopeTables.Build(1, 8, 10000, new RopeScaling("yarn", 2)));
-        Assert.Contains("'yarn'", e.Message, StringComparison.Ordinal);
+        var e = Assert.Throws<NotSupportedException>(() => RopeTables.Build(1, 8, 10000, new RopeScaling("dynamic", 2)));
+        Assert.Contains("'dynamic'", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
