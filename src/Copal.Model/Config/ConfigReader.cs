@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Copal.Model.Config;
 
 /// <summary>Typed access to config.json fields, with errors that name the file, the field and what was expected.</summary>
-internal readonly struct ConfigReader(JsonElement root, string source)
+internal readonly partial struct ConfigReader(JsonElement root, string source)
 {
     public ModelConfigException Error(string message) => new(source, message);
 
@@ -159,9 +159,10 @@ internal readonly struct ConfigReader(JsonElement root, string source)
     }
 
     /// <summary>
-    /// rope_scaling. longrope needs the model's context (<paramref name="maxPositions"/>) and the pairs RoPE turns
-    /// (<paramref name="rotaryPairs"/>: each factor list has one per pair). <paramref name="phi3"/>: read as Phi3Config
-    /// reads it (the older "su" and "yarn" mean longrope; the original context defaults to 4,096).
+    /// rope_scaling. longrope and yarn need the model's context (<paramref name="maxPositions"/>), longrope the pairs
+    /// RoPE turns (<paramref name="rotaryPairs"/>: each factor list has one per pair). <paramref name="phi3"/>: read as
+    /// Phi3Config reads it (the older "su" and "yarn" mean longrope; the original context defaults to 4,096); on every
+    /// other architecture "yarn" is YaRN (<see cref="Yarn"/>).
     /// </summary>
     public RopeScalingConfig RopeScaling(int maxPositions, int rotaryPairs, bool phi3)
     {
@@ -195,6 +196,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
             "default" or null => new RopeScalingConfig(RopeScalingKind.None),
             "longrope" or "su" => LongRope(s, maxPositions, rotaryPairs, phi3),
             "yarn" when phi3 => LongRope(s, maxPositions, rotaryPairs, phi3),
+            "yarn" => Yarn(s, maxPositions),
             "linear" => new RopeScalingConfig(RopeScalingKind.Linear, RequiredScaling(s, "factor", type)),
             // transformers' _validate_llama3_parameters requires all four.
             "llama3" => new RopeScalingConfig(
@@ -204,7 +206,7 @@ internal readonly struct ConfigReader(JsonElement root, string source)
                 RequiredScaling(s, "high_freq_factor", type),
                 OptionalInt(s, "original_max_position_embeddings", "rope_scaling.original_max_position_embeddings", min: 1)
                     ?? throw Error("rope_scaling type 'llama3' needs field 'rope_scaling.original_max_position_embeddings' (an integer ≥ 1)")),
-            _ => throw Error($"rope_scaling type '{type}' is not supported; supported: default, linear, llama3, longrope"),
+            _ => throw Error($"rope_scaling type '{type}' is not supported; supported: default, linear, llama3, longrope, yarn"),
         };
     }
 

@@ -38,6 +38,7 @@ public static class LlamaConfigWriter
                 RopeScalingKind.None => null,
                 RopeScalingKind.Linear => new JsonObject { ["rope_type"] = "linear", ["factor"] = c.RopeScaling.Factor },
                 RopeScalingKind.LongRope => LongRope(c),
+                RopeScalingKind.Yarn => Yarn(c.RopeScaling),
                 _ => new JsonObject
                 {
                     ["rope_type"] = "llama3",
@@ -134,6 +135,32 @@ public static class LlamaConfigWriter
         };
         double derived = RopeScalingConfig.LongRopeAttentionFactor((double)c.MaxPositionEmbeddings / s.OriginalMaxPositionEmbeddings, s.OriginalMaxPositionEmbeddings);
         if (s.AttentionFactor != derived)
+        {
+            o["attention_factor"] = s.AttentionFactor;
+        }
+        return o;
+    }
+
+    /// <summary>
+    /// YaRN as transformers 5.x reads it: the resolved factor, original context and betas written out, truncate only
+    /// when false, and the attention factor only where it is not the one derived from the factor (an mscale pair's
+    /// becomes an explicit attention_factor, which HF prefers to it).
+    /// </summary>
+    private static JsonObject Yarn(RopeScalingConfig s)
+    {
+        var o = new JsonObject
+        {
+            ["rope_type"] = "yarn",
+            ["factor"] = s.Factor,
+            ["original_max_position_embeddings"] = s.OriginalMaxPositionEmbeddings,
+            ["beta_fast"] = s.BetaFast,
+            ["beta_slow"] = s.BetaSlow,
+        };
+        if (!s.Truncate)
+        {
+            o["truncate"] = false;
+        }
+        if (s.AttentionFactor != RopeScalingConfig.YarnAttentionFactor(s.Factor))
         {
             o["attention_factor"] = s.AttentionFactor;
         }

@@ -680,7 +680,7 @@ public sealed class LlamaModel : IDisposable
     }
 
     /// <summary>The config's rope_scaling in the kernel library's terms (HF rope_type names).</summary>
-    private static RopeScaling? RopeScalingOf(RopeScalingConfig s) => s.Kind switch
+    internal static RopeScaling? RopeScalingOf(RopeScalingConfig s) => s.Kind switch
     {
         RopeScalingKind.Linear => new RopeScaling("linear", s.Factor),
         RopeScalingKind.Llama3 => new RopeScaling("llama3", s.Factor, s.LowFreqFactor, s.HighFreqFactor, s.OriginalMaxPositionEmbeddings),
@@ -689,6 +689,13 @@ public sealed class LlamaModel : IDisposable
             ShortFactors = s.ShortFactors,
             LongFactors = s.LongFactors,
             AttentionFactor = s.AttentionFactor,
+        },
+        RopeScalingKind.Yarn => new RopeScaling("yarn", s.Factor, OriginalMaxPositionEmbeddings: s.OriginalMaxPositionEmbeddings)
+        {
+            AttentionFactor = s.AttentionFactor,
+            BetaFast = s.BetaFast,
+            BetaSlow = s.BetaSlow,
+            Truncate = s.Truncate,
         },
         _ => null,
     };

@@ -453,8 +453,8 @@ public class LlamaConfigTests
         Assert.Contains("field 'hidden_size' must be an integer, found \"64\"", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse("{not json", "c"));
         Assert.Contains("is not valid JSON", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}}", "c"));
-        Assert.Contains("rope_scaling type 'yarn' is not supported; supported: default, linear, llama3, longrope", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 4}}", "c"));
+        Assert.Contains("rope_scaling type 'dynamic' is not supported; supported: default, linear, llama3, longrope, yarn", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
