@@ -9,13 +9,14 @@ Subcommands (run with the system python3; see tools/reference/README.md):
   selftest                                          KV cache vs full forward, bf16 reader, RoPE variants
   variant-goldens --model DIR --variant V --text FILE --out FILE   the weights as a sliding-window Mistral, a Qwen3
                                                     or a Phi-3 with partial RoPE and longrope
+  rope-goldens --out FILE                           YaRN inv_freq and cos/sin rows in float32
 
 Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention):
   h = embed[ids]
   per layer: h += o_proj(attn(rmsnorm(h)));  h += down(silu(gate(x)) * up(x)) with x = rmsnorm(h)
   logits = lm_head(rmsnorm(h))   (lm_head = embed_tokens when lm_head.weight is absent)
   rmsnorm(x) = w * (x * rsqrt(mean(x^2) + eps)), computed in f32 (or f64 when the model runs in f64)
-  RoPE: rotate-half layout, inv_freq[i] = 1 / theta^(2i/head_dim), rope_scaling none / linear / llama3
+  RoPE: rotate-half layout, inv_freq[i] = 1 / theta^(2i/head_dim), rope_scaling none / linear / llama3 / yarn
   GQA: kv heads repeated num_heads / num_kv_heads times (repeat_kv), causal softmax(q k^T / sqrt(head_dim)).
   Sliding window (Mistral; Qwen2 and Qwen3 with use_sliding_window): a sliding layer's query at p sees keys
   t > p - window. Qwen3: q_norm / k_norm RMS-normalize each query and key head before RoPE.
@@ -110,11 +111,18 @@ def is_phi3(cfg):
     return (cfg.get("architectures") or [None])[0] == "Phi3ForCausalLM" or cfg.get("model_type") == "phi3"
 
 
-def rope_inv_freq(cfg, head_dim, dtype):
+def rope_inv_freq(cfg, head_dim, dtype, rounded_powers=False):
     """(inv_freq, attention factor, inv_freq from the original context on, that context) as HF computes them
-    (default / linear / llama3 / longrope), in the given dtype (HF: float32). head_dim: the width RoPE turns."""
+    (default / linear / llama3 / longrope / yarn), in the given dtype (HF: float32). head_dim: the width RoPE turns.
+    rounded_powers: theta^(2i/d) as the exact power rounded to the dtype, not torch.pow's (in float32 torch 1.13 is an
+    ulp off at a few pairs, e.g. pair 37 of theta 1e6 over 128; Copal takes the rounded exact power everywhere)."""
     theta = float(cfg.get("rope_theta", 10000.0))
-    powers = theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype) / head_dim)
+    exponents = torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype) / head_dim
+    if rounded_powers:
+        base = float(torch.tensor(theta, dtype=dtype))
+        powers = torch.tensor([math.pow(base, float(e)) for e in exponents], dtype=torch.float64).to(dtype)
+    else:
+        powers = theta ** exponents
     inv = 1.0 / powers
     rs = cfg.get("rope_scaling")
     attention_factor = 1.0
@@ -133,6 +141,8 @@ def rope_inv_freq(cfg, head_dim, dtype):
             short = 1.0 / (torch.tensor(rs["short_factor"], dtype=dtype) * powers)
             long = 1.0 / (torch.tensor(rs["long_factor"], dtype=dtype) * powers)
             return short, attention_factor, long, original
+        elif kind == "yarn":
+            inv, attention_factor = yarn_inv_freq(cfg, rs, head_dim, theta, powers, dtype)
         elif kind == "linear":
             inv = inv / float(rs["factor"])
         elif kind == "llama3":
@@ -153,6 +163,48 @@ def rope_inv_freq(cfg, head_dim, dtype):
         else:
             raise ValueError(f"rope_scaling type {kind!r} not supported by this reference")
     return inv, attention_factor, inv, None
+
+
+def yarn_inv_freq(cfg, rs, dim, theta, powers, dtype):
+    """YaRN (Peng et al. 2023, "NTK-by-parts" plus an attention scale) with the inputs resolved as transformers 5.x
+    resolves them: (inv_freq, attention factor). Written from the paper's formulas and HF's documented defaults.
+
+    L = the original context: a top-level original_max_position_embeddings first, then rope_scaling's, then the
+    model's max_position_embeddings. s = rope_scaling's factor (required; an explicit null means max / L). A pair
+    with rotation count r = L / wavelength beyond beta_fast (default 32) keeps its frequency, one below beta_slow
+    (default 1) is divided by s, and the pairs between blend the two along a linear ramp over the pair index whose
+    ends are the (fractional) pair indices where r equals beta_fast and beta_slow: i(r) = d ln(L / (2 pi r)) / (2 ln
+    theta), widened outward to whole numbers unless truncate is false, kept within [0, d - 1], and 0.001 apart when
+    they meet. The attention factor scales cos and sin: rope_scaling's attention_factor, else
+    g(s, mscale) / g(s, mscale_all_dim) when both are non-zero, else g(s, 1), with g(s, k) = 0.1 k ln s + 1 (1 for
+    s <= 1)."""
+    L = cfg.get("original_max_position_embeddings") or rs.get("original_max_position_embeddings") \
+        or cfg["max_position_embeddings"]
+    s = rs["factor"]
+    if s is None:
+        s = cfg["max_position_embeddings"] / L
+
+    def g(scale, k):
+        return 1.0 if scale <= 1 else 0.1 * k * math.log(scale) + 1.0
+
+    attention = rs.get("attention_factor")
+    if attention is None:
+        m, m_all = rs.get("mscale"), rs.get("mscale_all_dim")
+        attention = g(s, m) / g(s, m_all) if m and m_all else g(s, 1)
+
+    def pair_at(rotations):
+        return dim * math.log(L / (rotations * 2 * math.pi)) / (2 * math.log(theta))
+
+    start, end = pair_at(rs.get("beta_fast") or 32), pair_at(rs.get("beta_slow") or 1)
+    if rs.get("truncate", True):
+        start, end = math.floor(start), math.ceil(end)
+    start, end = max(start, 0), min(end, dim - 1)
+    if start == end:
+        end += 0.001
+    # share of the divided-by-s frequency: 0 below the ramp (fast pairs), 1 above it (slow pairs)
+    ramp = ((torch.arange(dim // 2, dtype=dtype) - start) / (end - start)).clamp(0, 1)
+    keep = 1 - ramp
+    return (1.0 / (s * powers)) * (1 - keep) + (1.0 / powers) * keep, attention
 
 
 def rotate_half(x):
@@ -684,7 +736,8 @@ def variant(name, cfg):
     window32, a Mistral with a sliding window of 32; qwen3, a Qwen3 whose per-head q/k RMSNorm weights are
     0.5 + ((7i + 3l + 5kind) mod 13) / 12 (kind 0 for q, 1 for k) over layer l's head_dim; phi4mini, a Phi-3 whose
     RoPE turns half of each head with longrope factors (Phi-4-mini's kind of RoPE); granite, a Granite with its four
-    multipliers; olmo2, an OLMo 2 (norms after each branch, q/k norms across heads)."""
+    multipliers; olmo2, an OLMo 2 (norms after each branch, q/k norms across heads); yarn, the model with Qwen2.5's
+    YaRN block (factor 4)."""
     if name == "window32":
         changes = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": 32}
         return changes, {}, dict(changes, sliding_window=None)
@@ -706,6 +759,12 @@ def variant(name, cfg):
                    "rope_scaling": {"type": "longrope", "short_factor": [1.0 + 0.25 * i for i in range(pairs)],
                                     "long_factor": [1.5 + 1.5 * i for i in range(pairs)]}}
         return changes, {}, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    if name == "yarn":
+        # Qwen2.5's long-context block on the testbed: YaRN with factor 4 over the unchanged context, which rope_scaling
+        # also names as the original one (transformers 4.50-4.55 turned that into a factor of 1).
+        changes = {"rope_scaling": {"type": "yarn", "factor": 4.0,
+                                    "original_max_position_embeddings": cfg["max_position_embeddings"]}}
+        return changes, {}, {"rope_scaling": None}
     if name == "granite":
         # Granite's four multipliers, mild enough that the trained testbed still models its text: embeddings x 2,
         # residual branches x 0.8, attention scores x 1/8 (not 1/sqrt(32)), logits / 1.25 (not a power of two).
@@ -760,6 +819,53 @@ def cmd_variant_goldens(args):
                  "logsumexp": [fmt(v) for v in torch.logsumexp(logits, -1).tolist()], "logits": rows},
         "perplexity": r, "perplexity_without_variant": r_plain})
     print(f"{args.variant}: ppl {r['ppl']:.6f}, without it {r_plain['ppl']:.6f}")
+    return 0
+
+
+# YaRN configs for rope-goldens: Qwen2.5's block; the defaults with no original context; DeepSeek's mscale pair;
+# gpt-oss's untruncated ramp; a ramp whose ends meet (0.001 apart); given betas and attention factor on a narrow
+# head; a null factor with the top-level original context winning over rope_scaling's; factor 1.
+ROPE_GOLDEN_CASES = [
+    ("qwen2.5", {"head_dim": 128, "rope_theta": 1000000.0, "max_position_embeddings": 32768,
+                 "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}}),
+    ("defaults", {"head_dim": 64, "rope_theta": 10000.0, "max_position_embeddings": 4096,
+                  "rope_scaling": {"rope_type": "yarn", "factor": 8.0}}),
+    ("mscale", {"head_dim": 64, "rope_theta": 10000.0, "max_position_embeddings": 163840,
+                "rope_scaling": {"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096, "beta_fast": 32,
+                                 "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 0.707}}),
+    ("untruncated", {"head_dim": 64, "rope_theta": 150000.0, "max_position_embeddings": 131072,
+                     "rope_scaling": {"rope_type": "yarn", "factor": 32.0, "original_max_position_embeddings": 4096,
+                                      "beta_fast": 32.0, "beta_slow": 1.0, "truncate": False}}),
+    ("ends_meet", {"head_dim": 16, "rope_theta": 10000.0, "max_position_embeddings": 64,
+                   "rope_scaling": {"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 4}}),
+    ("given", {"head_dim": 24, "rope_theta": 500000.0, "max_position_embeddings": 2048,
+               "rope_scaling": {"rope_type": "yarn", "factor": 2.5, "original_max_position_embeddings": 512,
+                                "beta_fast": 16, "beta_slow": 2, "attention_factor": 1.3}}),
+    ("null_factor", {"head_dim": 32, "rope_theta": 10000.0, "max_position_embeddings": 8192,
+                     "original_max_position_embeddings": 2048,
+                     "rope_scaling": {"rope_type": "yarn", "factor": None, "original_max_position_embeddings": 1024}}),
+    ("factor_1", {"head_dim": 64, "rope_theta": 10000.0, "max_position_embeddings": 4096,
+                  "rope_scaling": {"rope_type": "yarn", "factor": 1.0, "original_max_position_embeddings": 4096}}),
+]
+
+
+def cmd_rope_goldens(args):
+    """YaRN inv_freq and cos/sin rows in float32, the dtype transformers computes them in (exact f32 values), from
+    the rounded exact powers of theta so that they check what YaRN adds to them."""
+    cases = []
+    for name, cfg in ROPE_GOLDEN_CASES:
+        inv, attention, _, _ = rope_inv_freq(cfg, cfg["head_dim"], torch.float32, rounded_powers=True)
+        positions = [0, 1, 7, 1000, cfg["max_position_embeddings"] - 1]
+        angles = torch.tensor(positions, dtype=torch.float32)[:, None] * inv[None, :]
+        cases.append({"name": name, "config": cfg, "attention_factor": attention,
+                      "inv_freq": [float(x) for x in inv], "positions": positions,
+                      "cos": [[float(x) for x in row] for row in angles.cos() * attention],
+                      "sin": [[float(x) for x in row] for row in angles.sin() * attention]})
+    write_json(args.out, {"dtype": "float32", "torch": torch.__version__,
+                          "computation": "tools/reference/llama_reference.py rope_inv_freq (yarn_inv_freq) in float32, "
+                                         "theta^(2i/d) the exact power rounded to float32; "
+                                         "cos/sin = cos(f32(position) * inv_freq) * attention_factor",
+                          "cases": cases})
     return 0
 
 
@@ -821,6 +927,7 @@ def cmd_selftest(args):
     for scaling, extra in ((None, {}), ({"rope_type": "linear", "factor": 4.0}, {}),
                            ({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                              "original_max_position_embeddings": 64}, {}),
+                           ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8}, {}),
                            ({"rope_type": "longrope", "short_factor": [1.0, 1.2, 1.7, 2.5], "long_factor": [1.0, 2.0, 6.0, 11.0]}, phi3),
                            (None, granite), (None, olmo2)):
         cfg = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
@@ -887,9 +994,11 @@ def main(argv=None):
     p.add_argument("--decode", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     sub.add_parser("selftest")
+    p = sub.add_parser("rope-goldens")
+    p.add_argument("--out", required=True)
     p = sub.add_parser("variant-goldens")
     p.add_argument("--model", required=True, help="the testbed model folder")
-    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini", "granite", "olmo2"])
+    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini", "granite", "olmo2", "yarn"])
     p.add_argument("--text", required=True, help="a UTF-8 text file")
     p.add_argument("--out", required=True)
     p.add_argument("--chars", type=int, default=8000)
@@ -897,7 +1006,7 @@ def main(argv=None):
     p.add_argument("--case-tokens", type=int, default=200)
     args = ap.parse_args(argv)
     return {"selftest": cmd_selftest, "tokcheck": cmd_tokcheck, "goldens": cmd_goldens, "logits": cmd_logits, "bench": cmd_bench,
-            "variant-goldens": cmd_variant_goldens}[args.cmd](args)
+            "variant-goldens": cmd_variant_goldens, "rope-goldens": cmd_rope_goldens}[args.cmd](args)
 
 
 if __name__ == "__main__":

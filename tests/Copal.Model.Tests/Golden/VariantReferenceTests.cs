@@ -18,7 +18,8 @@ namespace Copal.Model.Tests.Golden;
 /// context is 256), as a Qwen3 with per-head q/k RMSNorm weights the golden lists, and as a Phi-3 whose RoPE turns
 /// half of each head with longrope factors that switch from the short to the long list at position 64 (Phi-4-mini's
 /// kind of RoPE), as a Granite with its embedding, residual, attention and logits multipliers, and as an OLMo 2 (each
-/// branch's output normed before its residual add, q/k norms across all heads, with weights the golden lists). Logits and perplexity match
+/// branch's output normed before its residual add, q/k norms across all heads, with weights the golden lists), and
+/// with Qwen2.5's YaRN block (factor 4 over its unchanged context, which rope_scaling names as the original one). Logits and perplexity match
 /// within the tolerance policy, and each golden's perplexity without the variant's point (no window, no q/k norm)
 /// lies far outside it, so a model that ignored the point could not pass.
 /// </summary>
@@ -101,6 +102,7 @@ public sealed class VariantReferenceTests : IDisposable
     [InlineData("phi4mini")]
     [InlineData("granite")]
     [InlineData("olmo2")]
+    [InlineData("yarn")]
     public void Logits_match_the_reference(string variant)
     {
         JsonElement golden = Golden(variant);
@@ -114,7 +116,8 @@ public sealed class VariantReferenceTests : IDisposable
         Assert.Equal(variant is "qwen3" or "olmo2", model.Config.QueryKeyNorm);
         Assert.Equal(variant == "olmo2", model.Config.PostBranchNorms);
         Assert.Equal(variant == "granite", model.Config.HasMultipliers);
-        Assert.Equal(variant == "phi4mini" ? (16, RopeScalingKind.LongRope) : (32, RopeScalingKind.None), (model.Config.RotaryDim, model.Config.RopeScaling.Kind));
+        Assert.Equal(variant switch { "phi4mini" => (16, RopeScalingKind.LongRope), "yarn" => (32, RopeScalingKind.Yarn), _ => (32, RopeScalingKind.None) },
+            (model.Config.RotaryDim, model.Config.RopeScaling.Kind));
         int vocab = model.Config.VocabSize;
         using RunState state = model.CreateState(ids.Length, allRowLogits: true);
         model.Forward(state, ids, 0, LogitsMode.All);
@@ -128,6 +131,7 @@ public sealed class VariantReferenceTests : IDisposable
     [InlineData("phi4mini")]
     [InlineData("granite")]
     [InlineData("olmo2")]
+    [InlineData("yarn")]
     public void Perplexity_matches_the_reference_and_not_the_model_without_the_variant(string variant)
     {
         JsonElement golden = Golden(variant);
