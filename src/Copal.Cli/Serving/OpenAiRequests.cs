@@ -12,7 +12,8 @@ internal sealed class OpenAiException(int status, string message, string? param 
     public string? Code { get; } = code;
     public string Type { get; } = type;
 
-    public static OpenAiException BadRequest(string param, string message, string? code = null) => new(400, message, param, code);
+    /// <summary>A 400 naming field <paramref name="param"/>; null for the body as a whole, as OpenAI's param is then.</summary>
+    public static OpenAiException BadRequest(string? param, string message, string? code = null) => new(400, message, param, code);
 }
 
 /// <summary>What a /v1/completions or /v1/chat/completions body asks for, checked field by field.</summary>
@@ -32,20 +33,65 @@ internal static class OpenAiRequests
 
     public static JsonElement ParseBody(byte[] body)
     {
+        ArgumentNullException.ThrowIfNull(body);
+        // A UTF-8 byte order mark, which some clients write and JSON readers of a stream skip.
+        ReadOnlyMemory<byte> json = body.AsSpan().StartsWith("\uFEFF"u8) ? body.AsMemory(3) : body;
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(body);
+            using JsonDocument doc = JsonDocument.Parse(json);
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
             {
-                throw OpenAiException.BadRequest("", $"the request body must be a JSON object, got {Actual(doc.RootElement)}");
+                throw OpenAiException.BadRequest(null, $"the request body must be a JSON object, got {Actual(doc.RootElement)}");
             }
+            RequireReadableText(doc.RootElement, "");
             return doc.RootElement.Clone();
         }
         catch (JsonException e)
         {
             // Where, in the reader's own terms (System.Text.Json's message names its types and counts from 0).
             string at = e.LineNumber is long line && e.BytePositionInLine is long column ? $" at line {line + 1}, byte {column + 1}" : "";
-            throw OpenAiException.BadRequest("", $"the request body is not valid JSON{at}", "invalid_json");
+            throw OpenAiException.BadRequest(null, $"the request body is not valid JSON{at}", "invalid_json");
+        }
+    }
+
+    /// <summary>
+    /// Every string and name in <paramref name="e"/> can be read as text: the parser passes bytes that are not UTF-8
+    /// and escapes of an unpaired surrogate ("\ud800"), which fail only when a field is read, as an internal error.
+    /// </summary>
+    private static void RequireReadableText(JsonElement e, string at)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (JsonProperty p in e.EnumerateObject())
+                {
+                    string name = Readable(() => p.Name, at == "" ? "a field name" : $"a field name in {at}");
+                    RequireReadableText(p.Value, at == "" ? name : $"{at}.{name}");
+                }
+                break;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (JsonElement item in e.EnumerateArray())
+                {
+                    RequireReadableText(item, $"{at}[{i++}]");
+                }
+                break;
+            case JsonValueKind.String:
+                _ = Readable(e.GetString, at);
+                break;
+        }
+    }
+
+    private static string Readable(Func<string?> read, string at)
+    {
+        try
+        {
+            return read() ?? "";
+        }
+        catch (InvalidOperationException)
+        {
+            throw OpenAiException.BadRequest(at.StartsWith("a field name", StringComparison.Ordinal) ? null : at,
+                $"{at} is not valid text: it holds bytes that are not UTF-8, or an escaped half of a surrogate pair", "invalid_json");
         }
     }
 

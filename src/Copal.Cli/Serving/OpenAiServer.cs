@@ -165,7 +165,9 @@ internal sealed class OpenAiServer : IAsyncDisposable
             }
         });
         // 503 once a failed forward pass has ended the engine's decoding: it refuses every request from then on.
-        _app.MapGet("/health", (HttpContext c) => _engine.Fault is not null
+        // GET and HEAD, as health checkers and caches probe with either.
+        string[] reads = [HttpMethods.Get, HttpMethods.Head];
+        _app.MapMethods("/health", reads, (HttpContext c) => _engine.Fault is not null
             ? WriteJsonAsync(c, 503, new JsonObject
             {
                 ["status"] = "error",
@@ -179,12 +181,12 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 ["parallel"] = _engine.Options.Parallel,
                 ["active"] = _engine.Statistics.Active,
             }));
-        _app.MapGet("/v1/models", (HttpContext c) => WriteJsonAsync(c, 200, new JsonObject
+        _app.MapMethods("/v1/models", reads, (HttpContext c) => WriteJsonAsync(c, 200, new JsonObject
         {
             ["object"] = "list",
             ["data"] = new JsonArray(ModelObject()),
         }));
-        _app.MapGet("/v1/models/{id}", (HttpContext c) => (string?)c.Request.RouteValues["id"] == _engine.ModelId
+        _app.MapMethods("/v1/models/{id}", reads, (HttpContext c) => (string?)c.Request.RouteValues["id"] == _engine.ModelId
             ? WriteJsonAsync(c, 200, ModelObject())
             : throw new OpenAiException(404, $"the model '{c.Request.RouteValues["id"]}' does not exist; this server serves '{_engine.ModelId}'", "model", "model_not_found"));
         _app.MapPost("/v1/completions", c => GenerateAsync(c, chat: false));
@@ -414,7 +416,13 @@ internal sealed class OpenAiServer : IAsyncDisposable
         }
         (int status, JsonObject body) = ErrorObject(e);
         ReportBug(context, status, e);
+        // A 405 must say which methods the URL takes (RFC 9110); routing set Allow, and Clear would drop it.
+        Microsoft.Extensions.Primitives.StringValues allow = context.Response.Headers.Allow;
         context.Response.Clear();
+        if (status == 405)
+        {
+            context.Response.Headers.Allow = allow;
+        }
         await WriteJsonAsync(context, status, body).ConfigureAwait(false);
     }
 
