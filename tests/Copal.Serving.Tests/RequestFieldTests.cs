@@ -104,6 +104,7 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [Theory]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"seed\":null,\"n\":null,\"echo\":false,\"logprobs\":null,\"suffix\":null,\"stream\":null,\"stop\":null,\"temperature\":null")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"n\":1,\"logprobs\":false,\"stream_options\":{\"include_usage\":false}")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"min_p\":0,\"typical_p\":1,\"repeat_penalty\":1,\"ignore_eos\":false,\"stop_token_ids\":[],\"min_tokens\":0,\"n_predict\":null")]
     [InlineData(Chat, User + ",\"max_tokens\":2,\"max_completion_tokens\":null,\"tools\":[],\"response_format\":{\"type\":\"text\"}")]
     [InlineData(Chat, User + ",\"max_completion_tokens\":2,\"max_tokens\":2")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"developer\",\"content\":[]},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]},{\"role\":\"assistant\",\"content\":\"Hello\",\"tool_calls\":[]},{\"role\":\"user\",\"content\":\"\"}]")]
@@ -127,6 +128,14 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Chat, User + ",\"modalities\":[\"text\",\"audio\"]", "modalities")]
     [InlineData(Chat, User + ",\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}", "audio")]
     [InlineData(Chat, User + ",\"web_search_options\":{}", "web_search_options")]
+    [InlineData(Completions, Prompt + ",\"min_p\":0.99", "min_p")] // vLLM's and llama.cpp's samplers
+    [InlineData(Chat, User + ",\"typical_p\":0.5", "typical_p")]
+    [InlineData(Completions, Prompt + ",\"repeat_penalty\":1.3", "repeat_penalty")]
+    [InlineData(Chat, User + ",\"n_predict\":3", "n_predict")]
+    [InlineData(Completions, Prompt + ",\"ignore_eos\":true", "ignore_eos")]
+    [InlineData(Completions, Prompt + ",\"stop_token_ids\":[2]", "stop_token_ids")]
+    [InlineData(Chat, User + ",\"min_tokens\":10", "min_tokens")]
+    [InlineData(Chat, User + ",\"include_stop_str_in_output\":true", "include_stop_str_in_output")]
     public async Task A_field_that_would_change_the_result_but_is_not_implemented_is_refused_naming_it(string path, string fields, string param)
     {
         var (status, body) = await PostAsync(path, "{" + fields + "}");

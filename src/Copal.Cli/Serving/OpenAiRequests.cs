@@ -381,6 +381,7 @@ internal static class OpenAiRequests
                 throw Unsupported(penalty, $"{penalty} is not supported; give 0 or leave it out, got {p}");
             }
         }
+        RefuseOtherServersFields(body);
         double temperature = Number(body, "temperature", 0, 2) ?? 1.0;
         double topP = Number(body, "top_p", 0, 1, minExcluded: true) ?? 1.0;
         // Extensions, as vLLM's and llama.cpp's servers take them: top_k (0, or vLLM's -1, keeps every token) and HF's
@@ -513,6 +514,39 @@ internal static class OpenAiRequests
     /// <summary>A field of an object, or null when it is absent or JSON null (OpenAI's "not given").</summary>
     private static JsonElement? Field(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out JsonElement e) && e.ValueKind != JsonValueKind.Null ? e : null;
+
+    /// <summary>
+    /// Fields of vLLM's and llama.cpp's servers that copal does not implement, with the test of the value that changes
+    /// nothing. An unknown field is accepted as one without effect, but these change the text a client gets (min_p
+    /// 0.99 is nearly greedy; llama.cpp's n_predict bounds the length), so a request that sets one is refused.
+    /// </summary>
+    private static readonly (string Name, Func<JsonElement, bool> IsNeutral, string Instead)[] s_otherServersFields =
+    [
+        ("min_p", e => IsNumber(e, 0), "leave it out"),
+        ("typical_p", e => IsNumber(e, 1), "leave it out"),
+        ("tfs_z", e => IsNumber(e, 1), "leave it out"),
+        ("top_a", e => IsNumber(e, 0), "leave it out"),
+        ("mirostat", e => IsNumber(e, 0), "leave it out"),
+        ("min_tokens", e => IsNumber(e, 0), "leave it out"),
+        ("repeat_penalty", e => IsNumber(e, 1), "give HF's repetition_penalty instead"),
+        ("n_predict", _ => false, "give max_tokens instead"),
+        ("ignore_eos", e => e.ValueKind == JsonValueKind.False, "leave it out"),
+        ("include_stop_str_in_output", e => e.ValueKind == JsonValueKind.False, "leave it out"),
+        ("stop_token_ids", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "give stop texts in stop instead"),
+    ];
+
+    private static bool IsNumber(JsonElement e, double value) => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && v == value;
+
+    private static void RefuseOtherServersFields(JsonElement body)
+    {
+        foreach ((string name, Func<JsonElement, bool> isNeutral, string instead) in s_otherServersFields)
+        {
+            if (Field(body, name) is JsonElement e && !isNeutral(e))
+            {
+                throw Unsupported(name, $"{name} is not supported by copal, got {Actual(e)}; {instead}");
+            }
+        }
+    }
 
     private static OpenAiException Unsupported(string param, string message) => OpenAiException.BadRequest(param, message, "unsupported_parameter");
 
