@@ -11,8 +11,13 @@ public static class TestData
     /// <summary>The shared data folder (it holds models/, text/, tokenizers/).</summary>
     public static string Root => s_root.Value;
 
-    /// <summary>The repository root (the folder with Copal.sln).</summary>
-    public static string RepoRoot { get; } = FindRepoRoot();
+    private static readonly Lazy<string> s_repoRoot = new(FindRepoRoot);
+
+    /// <summary>
+    /// The repository root (the folder with Copal.sln): above the test assembly, or above the working folder where the
+    /// assemblies were built elsewhere (tools/device-check.sh runs a bundle of them from the repository).
+    /// </summary>
+    public static string RepoRoot => s_repoRoot.Value;
 
     public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
 
@@ -52,13 +57,17 @@ public static class TestData
         return candidate;
     }
 
-    private static string FindRepoRoot()
+    private static string FindRepoRoot() =>
+        Above(AppContext.BaseDirectory) ?? Above(Environment.CurrentDirectory)
+        ?? throw new DirectoryNotFoundException($"no Copal.sln above '{AppContext.BaseDirectory}' or '{Environment.CurrentDirectory}'");
+
+    private static string? Above(string start)
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        var dir = new DirectoryInfo(start);
         while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "Copal.sln")))
         {
             dir = dir.Parent;
         }
-        return dir?.FullName ?? throw new DirectoryNotFoundException($"no Copal.sln above '{AppContext.BaseDirectory}'");
+        return dir?.FullName;
     }
 }
