@@ -130,6 +130,7 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
     public void Attention(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer output, in AttentionShape shape) { long t = Start(); inner.Attention(q, kCache, vCache, output, shape); Stop("attention", t); }
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count) { long t = Start(); inner.Copy(source, sourceOffset, destination, destinationOffset, count); Stop("copy", t); }
     public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count) { long t = Start(); inner.SiluMul(gate, up, output, count); Stop("silu·mul", t); }
+    public void GeluTanhMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count) { long t = Start(); inner.GeluTanhMul(gate, up, output, count); Stop("gelu·mul", t); }
     public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count) { long t = Start(); inner.Add(a, b, output, count); Stop("residual add", t); }
     public void Scale(DeviceBuffer x, float factor, long count) { long t = Start(); inner.Scale(x, factor, count); Stop("scale", t); }
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output) { long t = Start(); inner.Embedding(table, tokens, output); Stop("embedding", t); }

@@ -39,6 +39,8 @@ public enum BackendOp
     MatMulSiluGate,
     /// <summary><see cref="IBackend.BatchRowAttention"/>.</summary>
     BatchRowAttention,
+    /// <summary><see cref="IBackend.GeluTanhMul"/>.</summary>
+    GeluTanhMul,
 }
 
 /// <summary>

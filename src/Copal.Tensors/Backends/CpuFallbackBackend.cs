@@ -233,6 +233,19 @@ public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
     }
 
     /// <inheritdoc/>
+    public void GeluTanhMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count)
+    {
+        if (_primary.Supports(BackendOp.GeluTanhMul))
+        {
+            _primary.GeluTanhMul(gate, up, output, count);
+            return;
+        }
+        using Staging s = Begin(BackendOp.GeluTanhMul);
+        _cpu.Value.GeluTanhMul(s.In(gate), s.In(up), s.In(output), count);
+        s.Out(output);
+    }
+
+    /// <inheritdoc/>
     public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
     {
         if (_primary.Supports(BackendOp.Add))

@@ -74,6 +74,12 @@ public interface IBackend : IDisposable
     /// <summary>output[i] = silu(gate[i]) · up[i]; output may alias gate or up.</summary>
     void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count);
 
+    /// <summary>
+    /// output[i] = gelu_tanh(gate[i]) · up[i], GELU with PyTorch's tanh approximation (Gemma's GeGLU MLP); output may
+    /// alias gate or up.
+    /// </summary>
+    void GeluTanhMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count);
+
     /// <summary>output[i] = a[i] + b[i]; output may alias a or b.</summary>
     void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count);
 

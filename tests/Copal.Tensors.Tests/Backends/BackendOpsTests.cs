@@ -398,6 +398,22 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     [BackendTheory]
     [InlineData(1)]
     [InlineData(1000)]
+    public void GeluTanhMul_matches_cpu(int count) =>
+        AssertMatchesCpu("GeluTanhMul", [Rand.Floats(count, 3, 8f), Rand.Floats(count, 4), new float[count]], 2,
+            (b, d) => b.GeluTanhMul(d[0], d[1], d[2], count));
+
+    [BackendFact]
+    public void GeluTanhMul_into_gate_matches_the_scalar_reference()
+    {
+        // Against PyTorch's formula itself, not only the CPU backend: a shared mistake of both would pass the other test.
+        float[] g = Rand.Floats(333, 5, 8f), u = Rand.Floats(333, 6);
+        float[] actual = Run(Backend, [g, u], 0, (b, d) => b.GeluTanhMul(d[0], d[1], d[0], 333));
+        Tolerances.AssertClose(actual, Reference.GeluTanhMul(g, u), what: "GeluTanhMul aliased");
+    }
+
+    [BackendTheory]
+    [InlineData(1)]
+    [InlineData(1000)]
     public void Add_matches_cpu(int count) =>
         AssertMatchesCpu("Add", [Rand.Floats(count, 1), Rand.Floats(count, 2), new float[count]], 2, (b, d) => b.Add(d[0], d[1], d[2], count));
 

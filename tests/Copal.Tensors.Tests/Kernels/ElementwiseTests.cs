@@ -48,6 +48,34 @@ public class ElementwiseTests
     }
 
     [Fact]
+    public void GeluTanhMul_matches_reference_and_allows_aliasing()
+    {
+        foreach (int n in Rand.Lengths())
+        {
+            // Gates to ±12: both saturated tails (the exponential overflows to +∞ for the negative one) and the bend.
+            float[] g = Rand.Floats(n, n, 12f), u = Rand.Floats(n, n + 1, 2f);
+            float[] expected = Reference.GeluTanhMul(g, u);
+            var y = new float[n];
+            GeluTanhMul.Compute(g, u, y);
+            Tolerances.AssertClose(y, expected, what: $"gelu n={n}");
+            GeluTanhMul.Compute(g, u, g);
+            Tolerances.AssertClose(g, expected, what: $"gelu aliased n={n}");
+        }
+    }
+
+    [Fact]
+    public void GeluTanhMul_saturates_without_nan()
+    {
+        float[] g = [-1000f, -90f, -12f, 0f, 12f, 90f, 1000f, float.MaxValue], u = [1f, 1f, 1f, 1f, 1f, 1f, 1f, 1f];
+        var y = new float[g.Length];
+        GeluTanhMul.Compute(g, u, y);
+        Assert.All(y, v => Assert.False(float.IsNaN(v)));
+        Assert.Equal(0f, y[0]);
+        Assert.Equal(1000f, y[6]);
+        Assert.Equal(0f, y[3]);
+    }
+
+    [Fact]
     public void Add_and_bias_match_reference()
     {
         foreach (int n in Rand.Lengths())

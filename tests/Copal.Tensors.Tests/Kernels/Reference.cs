@@ -44,6 +44,10 @@ internal static class Reference
     public static float[] SiluMul(float[] g, float[] u) =>
         g.Select((v, i) => (float)(v / (1 + Math.Exp(-(double)v)) * u[i])).ToArray();
 
+    /// <summary>PyTorch's gelu(approximate="tanh") times up, in double, written as PyTorch writes it (with tanh).</summary>
+    public static float[] GeluTanhMul(float[] g, float[] u) =>
+        g.Select((v, i) => (float)(0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * (double)v * v * v))) * u[i])).ToArray();
+
     /// <summary>RoPE in double over each head's first rotaryDim elements (0: the whole head), the rest left alone.</summary>
     public static void Rope(float[] x, int heads, int headDim, double[] angles, int rotaryDim = 0)
     {

@@ -169,6 +169,16 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     }
 
     /// <inheritdoc/>
+    public void GeluTanhMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count)
+    {
+        Need(gate, count, "gelu gate");
+        Need(up, count, "gelu up");
+        Need(output, count, "gelu output");
+        nint pg = (nint)Cpu(gate).Pointer, pu = (nint)Cpu(up).Pointer, po = (nint)Cpu(output).Pointer;
+        RowPartition.For(checked((int)count), Threads, 16, MinElementsPerThread, new CpuOps.Geglu((float*)pg, (float*)pu, (float*)po));
+    }
+
+    /// <inheritdoc/>
     public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
     {
         Need(a, count, "add a");

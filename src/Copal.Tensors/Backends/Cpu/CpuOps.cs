@@ -66,6 +66,13 @@ internal static unsafe class CpuOps
                 new Span<float>(output + start, end - start));
     }
 
+    public readonly struct Geglu(float* gate, float* up, float* output) : IRangeBody
+    {
+        public void Run(int start, int end) =>
+            Kernels.GeluTanhMul.Compute(new ReadOnlySpan<float>(gate + start, end - start), new ReadOnlySpan<float>(up + start, end - start),
+                new Span<float>(output + start, end - start));
+    }
+
     public readonly struct Sum(float* a, float* b, float* output) : IRangeBody
     {
         public void Run(int start, int end) =>

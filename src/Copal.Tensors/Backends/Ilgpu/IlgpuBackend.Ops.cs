@@ -260,6 +260,16 @@ public sealed partial class IlgpuBackend
     }
 
     /// <inheritdoc/>
+    public void GeluTanhMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer output, long count)
+    {
+        (ArrayView<float> a, ArrayView<float> b, ArrayView<float> o, int n) = Elementwise(BackendOp.GeluTanhMul, gate, up, output, count);
+        if (n > 0)
+        {
+            _kernels.GeluTanhMul(n, a, b, o);
+        }
+    }
+
+    /// <inheritdoc/>
     public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer output, long count)
     {
         (ArrayView<float> av, ArrayView<float> bv, ArrayView<float> o, int n) = Elementwise(BackendOp.Add, a, b, output, count);

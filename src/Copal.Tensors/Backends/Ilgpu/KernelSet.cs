@@ -44,6 +44,7 @@ internal sealed class KernelSet
         EmbeddingF16 = Load(a, "Embedding<F16>", () => a.LoadAutoGroupedStreamKernel<Index1D, F16Weights, ArrayView<int>, ArrayView<float>, int>(ElementwiseKernels.Embedding));
         AddBias = Load(a, "AddBias", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.AddBias));
         SiluMul = Load(a, "SiluMul", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.SiluMul));
+        GeluTanhMul = Load(a, "GeluTanhMul", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.GeluTanhMul));
         Add = Load(a, "Add", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add));
         Scale = Load(a, "Scale", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(ElementwiseKernels.Scale));
         Rope = Load(a, "Rope", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(ElementwiseKernels.Rope));
@@ -102,6 +103,7 @@ internal sealed class KernelSet
     public Action<Index1D, F16Weights, ArrayView<int>, ArrayView<float>, int> EmbeddingF16 { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, int> AddBias { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> SiluMul { get; }
+    public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> GeluTanhMul { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> Add { get; }
     public Action<Index1D, ArrayView<float>, float> Scale { get; }
     public Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> Rope { get; }

@@ -15,6 +15,17 @@ internal static class ElementwiseKernels
     /// <summary>silu(g) · u, the one formula of <see cref="SiluMul"/> and the fused gate GEMV.</summary>
     internal static float SiluTimes(float g, float u) => g / (1f + XMath.Exp(-g)) * u;
 
+    /// <summary>
+    /// gelu_tanh(g)·u in <see cref="Copal.Tensors.Kernels.GeluTanhMul"/>'s one-exponential form, g / (1 + e^(−2z)) · u;
+    /// out may alias gate or up (each thread reads its element first).
+    /// </summary>
+    public static void GeluTanhMul(Index1D i, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> output)
+    {
+        float g = gate[i];
+        float inner = g + (Copal.Tensors.Kernels.GeluTanhMul.Cubic * g * g * g);
+        output[i] = g / (1f + XMath.Exp(-Copal.Tensors.Kernels.GeluTanhMul.TwoSqrtTwoOverPi * inner)) * up[i];
+    }
+
     public static void Add(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> output) => output[i] = a[i] + b[i];
 
     public static void Scale(Index1D i, ArrayView<float> x, float factor) => x[i] *= factor;
