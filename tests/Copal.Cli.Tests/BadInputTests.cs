@@ -130,7 +130,7 @@ public sealed class BadInputTests : IDisposable
         string config = File.ReadAllText(Path.Combine(m, "config.json")).Replace("LlamaForCausalLM", "GPT2LMHeadModel", StringComparison.Ordinal);
         File.WriteAllText(Path.Combine(m, "config.json"), config);
         AssertError(CopalProcess.Run("prune", "-m", m, "-o", Path.Combine(_temp, "o"), "--method", "magnitude", "--sparsity", "0.5"), 1,
-            "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM");
+            "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Gemma3ForCausalLM");
     }
 
     [Fact]

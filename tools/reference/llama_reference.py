@@ -30,6 +30,13 @@ Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention
   OLMo 2 (Olmo2ForCausalLM): no input norms; h += post_attention_layernorm(o_proj(attn(h))) and
   h += post_feedforward_layernorm(down(silu(gate(h)) * up(h))); q_norm / k_norm RMS-normalize the whole q and k
   projections (all heads at once) before RoPE.
+  Gemma 3 text (Gemma3ForCausalLM): h = embed[ids] * sqrt(hidden) (the normalizer an f32 tensor cast to the model's
+  dtype); every RMSNorm is x * rsqrt(mean(x^2) + eps) * (1 + w), in float32 (float64 for float64), then cast back;
+  per layer x = input_layernorm(h), h += post_attention_layernorm(o_proj(attn(x))), and
+  h += post_feedforward_layernorm(down(gelu_tanh(gate(y)) * up(y))) with y = pre_feedforward_layernorm(h); q_norm /
+  k_norm per head as Qwen3; scores q k^T * query_pre_attn_scalar^-0.5; sliding layers (layer_types, else layer i
+  slides unless (i + 1) % sliding_window_pattern == 0) attend through sliding_window and turn q, k with
+  rope_local_base_freq and no scaling, global layers with rope_theta and rope_scaling.
 """
 
 import argparse
@@ -212,6 +219,20 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def is_gemma3(cfg):
+    return (cfg.get("architectures") or [None])[0] == "Gemma3ForCausalLM" or cfg.get("model_type") == "gemma3_text"
+
+
+def gemma3_layer_types(cfg, n_layers):
+    """Gemma3TextConfig's layer_types, or from sliding_window_pattern (default 6): layer i slides unless (i + 1) is a
+    multiple of the pattern."""
+    types = cfg.get("layer_types")
+    if types is None:
+        pattern = cfg.get("sliding_window_pattern", 6)
+        types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(n_layers)]
+    return types
+
+
 def sliding_windows(cfg, n_layers):
     """Each layer's attention window (0: none), with the defaults of the HF config classes: MistralConfig's
     sliding_window is 4096 when absent (null: none), on every layer; Qwen2Config's and Qwen3Config's apply only with
@@ -219,6 +240,9 @@ def sliding_windows(cfg, n_layers):
     "sliding_attention"; LlamaConfig has none."""
     arch = (cfg.get("architectures") or [None])[0] or {"mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                                                        "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM"}.get(cfg.get("model_type"))
+    if is_gemma3(cfg):
+        window = cfg.get("sliding_window", 4096)  # Gemma3TextConfig's default
+        return [window if t == "sliding_attention" else 0 for t in gemma3_layer_types(cfg, n_layers)]
     if arch == "MistralForCausalLM":
         window = cfg["sliding_window"] if "sliding_window" in cfg else 4096
         first = 0
@@ -272,20 +296,33 @@ class Llama:
         qwen3 = (cfg.get("architectures") or [None])[0] == "Qwen3ForCausalLM" or cfg.get("model_type") == "qwen3"
         phi3 = is_phi3(cfg)
         olmo2 = (cfg.get("architectures") or [None])[0] == "Olmo2ForCausalLM" or cfg.get("model_type") == "olmo2"
-        self.head_dim = cfg.get("head_dim") or (128 if qwen3 else self.hidden // self.n_heads)  # Qwen3Config: 128
+        self.gemma3 = gemma3 = is_gemma3(cfg)
+        # Qwen3Config's head_dim default: 128; Gemma3TextConfig's: 256
+        self.head_dim = cfg.get("head_dim") or (128 if qwen3 else 256 if gemma3 else self.hidden // self.n_heads)
         # Phi3Config's partial_rotary_factor: RoPE turns the first int(head_dim * factor) elements of a head
         self.rotary_dim = int(self.head_dim * cfg.get("partial_rotary_factor", 1.0)) if phi3 else self.head_dim
         self.eps = float(cfg.get("rms_norm_eps", 1e-5 if phi3 or olmo2 else 1e-6))  # Phi3Config's and Olmo2Config's: 1e-5
         self.vocab = cfg["vocab_size"]
-        act = cfg.get("hidden_act", "silu")
-        if act not in ("silu", "swish"):
-            raise ValueError(f"hidden_act {act} not supported")
+        act = cfg.get("hidden_activation", "gelu_pytorch_tanh") if gemma3 else cfg.get("hidden_act", "silu")
+        if act not in ("silu", "swish", "gelu_pytorch_tanh"):
+            raise ValueError(f"activation {act} not supported")
+        self.gelu = act == "gelu_pytorch_tanh"
         self.embed = t["model.embed_tokens.weight"]
         self.lm_head = t.get("lm_head.weight", self.embed)  # tied embeddings when lm_head is absent
+        if gemma3 and cfg.get("tie_word_embeddings", True):  # Gemma3TextConfig ties by default, whatever is stored
+            self.lm_head = self.embed
         if rope_dtype is None:
             rope_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
         self.rope_dtype = rope_dtype
         self.inv_freq, self.attn_factor, self.inv_freq_long, self.rope_switch = rope_inv_freq(cfg, self.rotary_dim, rope_dtype)
+        if gemma3:
+            for k in ("final_logit_softcapping", "attn_logit_softcapping"):
+                if cfg.get(k) is not None:
+                    raise ValueError(f"{k} is not supported by this reference")
+            # global layers: rope_theta (Gemma3TextConfig's default 1e6) with rope_scaling; local: their own base, none
+            self.inv_freq, _, self.inv_freq_long, _ = rope_inv_freq(dict(cfg, rope_theta=cfg.get("rope_theta", 1e6)), self.rotary_dim, rope_dtype)
+            local = {"rope_theta": cfg.get("rope_local_base_freq", 10000.0), "rope_scaling": None}
+            self.local_inv_freq = rope_inv_freq(local, self.rotary_dim, rope_dtype)[0]
         self.layers = []
         for i in range(self.n_layers):
             p = f"model.layers.{i}."
@@ -302,6 +339,7 @@ class Llama:
                 "gate": g("mlp.gate_proj.weight"), "up": g("mlp.up_proj.weight"), "down": g("mlp.down_proj.weight"),
                 "gateb": g("mlp.gate_proj.bias"), "upb": g("mlp.up_proj.bias"), "downb": g("mlp.down_proj.bias"),
                 "post_ffn_norm": g("post_feedforward_layernorm.weight"),
+                "pre_ffn_norm": g("pre_feedforward_layernorm.weight"),
             })
         self.norm = t["model.norm.weight"]
         self.windows = sliding_windows(cfg, self.n_layers)
@@ -311,6 +349,10 @@ class Llama:
         self.embedding_multiplier, self.residual_multiplier, self.logits_scaling = (
             m("embedding_multiplier"), m("residual_multiplier"), m("logits_scaling"))
         self.attention_scale = m("attention_multiplier") if granite else None
+        if gemma3:
+            self.attention_scale = float(cfg.get("query_pre_attn_scalar", 256)) ** -0.5
+            # Gemma3TextScaledWordEmbedding: sqrt(hidden) as an f32 tensor, cast to the weights' dtype
+            self.embedding_multiplier = torch.tensor(self.hidden ** 0.5, dtype=torch.float32).to(self.dtype)
         # OLMo 2: norms on each branch's output instead of its input, and q/k norms across all heads
         self.olmo2 = olmo2
 
@@ -322,6 +364,8 @@ class Llama:
         xf = xf * torch.rsqrt(var + self.eps)
         if self.olmo2:  # Olmo2RMSNorm multiplies by the weight before casting back
             return (w.to(xf.dtype) * xf).to(in_dtype)
+        if self.gemma3:  # Gemma3RMSNorm: weight stored as an offset from 1, applied before casting back
+            return (xf * (1.0 + w.to(xf.dtype))).to(in_dtype)
         return w * xf.to(in_dtype)
 
     @staticmethod
@@ -329,8 +373,8 @@ class Llama:
         y = x @ w.t()
         return y if b is None else y + b
 
-    def rope(self, positions):
-        ang = positions.to(self.rope_dtype)[:, None] * self.inv_freq[None, :]
+    def rope(self, positions, inv_freq=None):
+        ang = positions.to(self.rope_dtype)[:, None] * (self.inv_freq if inv_freq is None else inv_freq)[None, :]
         if self.rope_switch is not None:  # longrope: the long factors from the original context on
             later = positions.to(self.rope_dtype)[:, None] * self.inv_freq_long[None, :]
             ang = torch.where(positions[:, None] < self.rope_switch, ang, later)
@@ -344,13 +388,15 @@ class Llama:
         (k, v: [n_kv, past, head_dim]) extended in place, or None (no cache: start must be 0).
         Returns logits [T, vocab] in the model dtype."""
         T = ids.shape[0]
-        h = self.embed[ids] * self.embedding_multiplier if self.embedding_multiplier != 1.0 else self.embed[ids]
+        h = self.embed[ids] * self.embedding_multiplier if self.gemma3 or self.embedding_multiplier != 1.0 else self.embed[ids]
         r = self.residual_multiplier
         pos = torch.arange(start, start + T)
-        cos, sin = self.rope(pos)
+        cos, sin = global_rope = self.rope(pos)
+        local_rope = self.rope(pos, self.local_inv_freq) if self.gemma3 else global_rope
         hd, nh, nkv = self.head_dim, self.n_heads, self.n_kv
         rep = nh // nkv
         for li, L in enumerate(self.layers):
+            cos, sin = local_rope if self.windows[li] else global_rope  # Gemma 3's sliding layers: the local base
             x = h if self.olmo2 else self.rmsnorm(h, L["in_norm"])
             q = self.linear(x, L["q"], L["qb"])
             k = self.linear(x, L["k"], L["kb"])
@@ -395,12 +441,13 @@ class Llama:
             probs = torch.softmax(scores.to(sdt), dim=-1).to(q.dtype)
             a = (probs @ v).transpose(0, 1).reshape(T, nh * hd)
             o = self.linear(a, L["o"], L["ob"]) * r
-            h = h + (self.rmsnorm(o, L["post_norm"]) if self.olmo2 else o)
-            x = h if self.olmo2 else self.rmsnorm(h, L["post_norm"])
+            h = h + (self.rmsnorm(o, L["post_norm"]) if self.olmo2 or self.gemma3 else o)
+            x = h if self.olmo2 else self.rmsnorm(h, L["pre_ffn_norm"] if self.gemma3 else L["post_norm"])
             g = self.linear(x, L["gate"], L["gateb"])
             u = self.linear(x, L["up"], L["upb"])
-            f = self.linear(torch.nn.functional.silu(g) * u, L["down"], L["downb"]) * r
-            h = h + (self.rmsnorm(f, L["post_ffn_norm"]) if self.olmo2 else f)
+            act = torch.nn.functional.gelu(g, approximate="tanh") if self.gelu else torch.nn.functional.silu(g)
+            f = self.linear(act * u, L["down"], L["downb"]) * r
+            h = h + (self.rmsnorm(f, L["post_ffn_norm"]) if self.olmo2 or self.gemma3 else f)
         h = self.rmsnorm(h, self.norm)
         logits = h @ self.lm_head.t()
         return logits / self.logits_scaling if self.logits_scaling != 1.0 else logits
@@ -736,8 +783,8 @@ def variant(name, cfg):
     window32, a Mistral with a sliding window of 32; qwen3, a Qwen3 whose per-head q/k RMSNorm weights are
     0.5 + ((7i + 3l + 5kind) mod 13) / 12 (kind 0 for q, 1 for k) over layer l's head_dim; phi4mini, a Phi-3 whose
     RoPE turns half of each head with longrope factors (Phi-4-mini's kind of RoPE); granite, a Granite with its four
-    multipliers; olmo2, an OLMo 2 (norms after each branch, q/k norms across heads); yarn, the model with Qwen2.5's
-    YaRN block (factor 4)."""
+    multipliers; olmo2, an OLMo 2 (norms after each branch, q/k norms across heads); gemma3, a Gemma 3 text model; yarn,
+    the model with Qwen2.5's YaRN block (factor 4)."""
     if name == "window32":
         changes = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": 32}
         return changes, {}, dict(changes, sliding_window=None)
@@ -783,6 +830,25 @@ def variant(name, cfg):
                 extra[f"model.layers.{l}.{name_}.weight"] = np.array(
                     [0.5 + ((7 * i + 3 * l + 5 * kind) % 13) / 12 for i in range(width)], dtype=np.float32)
         changes = {"architectures": ["Olmo2ForCausalLM"], "model_type": "olmo2"}
+        return changes, extra, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    if name == "gemma3":
+        # Gemma 3 on the testbed's weights, every point of it visible in the logits: the stored norms (trained as LLaMA
+        # weights) applied as 1 + w, new pre/post feed-forward norms and per-head q/k norms with offsets
+        # ((7i + 3l + 5kind) mod 13) / 12 - 0.5 (kind 0 q, 1 k, 2 pre, 3 post feed-forward); a GELU-tanh gate; embeddings
+        # x sqrt(256) = 16, tied to lm_head; scores x 64^-0.5 (not 32^-0.5); sliding_window_pattern 3 (layers 0, 1, 3, 4
+        # slide through 24 positions, layer 2 is global) with local base 10000 and global base 1e6 under linear scaling x2.
+        hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        parts = (("self_attn.q_norm", hd), ("self_attn.k_norm", hd), ("pre_feedforward_layernorm", cfg["hidden_size"]),
+                 ("post_feedforward_layernorm", cfg["hidden_size"]))
+        extra = {}
+        for l in range(cfg["num_hidden_layers"]):
+            for kind, (name_, width) in enumerate(parts):
+                extra[f"model.layers.{l}.{name_}.weight"] = np.array(
+                    [((7 * i + 3 * l + 5 * kind) % 13) / 12 - 0.5 for i in range(width)], dtype=np.float32)
+        changes = {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_activation": "gelu_pytorch_tanh",
+                   "query_pre_attn_scalar": 64, "sliding_window": 24, "sliding_window_pattern": 3, "rope_theta": 1000000.0,
+                   "rope_local_base_freq": 10000.0, "rope_scaling": {"rope_type": "linear", "factor": 2.0},
+                   "tie_word_embeddings": True, "final_logit_softcapping": None, "attn_logit_softcapping": None}
         return changes, extra, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
     raise ValueError(f"unknown variant {name}")
 
@@ -924,15 +990,17 @@ def cmd_selftest(args):
     granite = {"model_type": "granite", "embedding_multiplier": 6.0, "residual_multiplier": 0.3,
                "attention_multiplier": 0.1, "logits_scaling": 4.0}
     olmo2 = {"model_type": "olmo2"}
+    gemma3 = {"model_type": "gemma3_text", "layer_types": ["sliding_attention", "full_attention"], "sliding_window": 5,
+              "rope_local_base_freq": 50.0, "query_pre_attn_scalar": 20, "rope_scaling": {"rope_type": "linear", "factor": 3.0}}
     for scaling, extra in ((None, {}), ({"rope_type": "linear", "factor": 4.0}, {}),
                            ({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                              "original_max_position_embeddings": 64}, {}),
                            ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8}, {}),
                            ({"rope_type": "longrope", "short_factor": [1.0, 1.2, 1.7, 2.5], "long_factor": [1.0, 2.0, 6.0, 11.0]}, phi3),
-                           (None, granite), (None, olmo2)):
+                           (None, granite), (None, olmo2), (None, gemma3)):
         cfg = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
                    num_key_value_heads=2, head_dim=16, vocab_size=40, rms_norm_eps=1e-6, rope_theta=500.0,
-                   rope_scaling=scaling, hidden_act="silu", **extra)
+                   hidden_act="silu", **dict({"rope_scaling": scaling}, **extra))  # Gemma 3 brings its own
         shapes = {"model.embed_tokens.weight": [40, 32], "model.norm.weight": [32]}
         for l in range(2):
             p = f"model.layers.{l}."
@@ -945,6 +1013,9 @@ def cmd_selftest(args):
             if extra is olmo2:
                 shapes.update({p + "self_attn.q_norm.weight": [64], p + "self_attn.k_norm.weight": [32],
                                p + "post_feedforward_layernorm.weight": [32]})
+            if extra is gemma3:
+                shapes.update({p + "self_attn.q_norm.weight": [16], p + "self_attn.k_norm.weight": [16],
+                               p + "pre_feedforward_layernorm.weight": [32], p + "post_feedforward_layernorm.weight": [32]})
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "config.json"), "w") as f:
                 json.dump(cfg, f)
@@ -998,7 +1069,7 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p = sub.add_parser("variant-goldens")
     p.add_argument("--model", required=True, help="the testbed model folder")
-    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini", "granite", "olmo2", "yarn"])
+    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini", "granite", "olmo2", "gemma3", "yarn"])
     p.add_argument("--text", required=True, help="a UTF-8 text file")
     p.add_argument("--out", required=True)
     p.add_argument("--chars", type=int, default=8000)

@@ -43,6 +43,10 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
     /// <summary>Whether the config has the field at all (null included): HF keeps a default only for absent fields.</summary>
     public bool Has(string name) => root.TryGetProperty(name, out _);
 
+    /// <summary>The field's JSON text where it is present and not null (for messages that quote it), else null.</summary>
+    public string? RawIfSet(string name) =>
+        root.TryGetProperty(name, out JsonElement e) && e.ValueKind != JsonValueKind.Null ? e.GetRawText() : null;
+
     public int? OptionalInt(string name, int min) => OptionalInt(root, name, name, min);
 
     /// <summary>An integer field of <paramref name="obj"/>; <paramref name="label"/> names it in errors (rope_scaling.x).</summary>

@@ -8,8 +8,10 @@ namespace Copal.Model.Config;
 /// Covers LlamaForCausalLM (TinyLlama, SmolLM, Llama 2/3/3.1/3.2), MistralForCausalLM, Qwen2ForCausalLM (q/k/v
 /// biases), Qwen3ForCausalLM (per-head q/k RMSNorm) and Phi3ForCausalLM with plain RoPE (Phi-3-mini-4k, Phi-3-medium-4k,
 /// Phi-4: LLaMA's computation with q/k/v and gate/up each stored as one matrix; Phi-3.5-mini and Phi-4-mini with partial
-/// RoPE and longrope), GraniteForCausalLM (IBM Granite 3: LLaMA's computation with four scalar multipliers) and
-/// Olmo2ForCausalLM (OLMo 2: each branch's output normed before its residual add, q and k normed across all heads).
+/// RoPE and longrope), GraniteForCausalLM (IBM Granite 3: LLaMA's computation with four scalar multipliers),
+/// Olmo2ForCausalLM (OLMo 2: each branch's output normed before its residual add, q and k normed across all heads) and
+/// Gemma3ForCausalLM (Gemma 3 text: norms before and after each branch with weights stored as offsets from 1, per-head
+/// q/k norms, a GELU-tanh gate, scaled embeddings, local sliding layers with their own RoPE base between global ones).
 /// </summary>
 public sealed record LlamaConfig
 {
@@ -17,8 +19,10 @@ public sealed record LlamaConfig
     private static readonly (string Architecture, string ModelType)[] s_classes =
     [
         ("LlamaForCausalLM", "llama"), ("MistralForCausalLM", "mistral"), ("Qwen2ForCausalLM", "qwen2"), ("Qwen3ForCausalLM", "qwen3"),
-        ("Phi3ForCausalLM", "phi3"), ("GraniteForCausalLM", "granite"), ("Olmo2ForCausalLM", "olmo2"),
+        ("Phi3ForCausalLM", "phi3"), ("GraniteForCausalLM", "granite"), ("Olmo2ForCausalLM", "olmo2"), (Gemma3, "gemma3_text"),
     ];
+
+    private const string Gemma3 = "Gemma3ForCausalLM";
 
     /// <summary>The architectures Copal runs, as written in <c>config.json</c>'s <c>architectures</c>.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } = [.. s_classes.Select(c => c.Architecture)];
@@ -92,19 +96,55 @@ public sealed record LlamaConfig
     /// </summary>
     public bool PostBranchNorms => Architecture == "Olmo2ForCausalLM";
     /// <summary>
+    /// Gemma 3's four norms a layer: the input norm, the attention output normed (post_attention_layernorm) before its
+    /// residual add, the MLP input (pre_feedforward_layernorm) and the MLP output (post_feedforward_layernorm).
+    /// </summary>
+    public bool SandwichNorms => Architecture == Gemma3;
+    /// <summary>
+    /// Every RMSNorm weight is stored as an offset from 1 and applied as 1 + w (Gemma3RMSNorm); the loader adds the 1,
+    /// in f32 as transformers does, so the kernels see the plain weight.
+    /// </summary>
+    public bool NormWeightOffsets => Architecture == Gemma3;
+    /// <summary>The MLP gate is gelu_pytorch_tanh(gate) · up (Gemma's <c>hidden_activation</c>) rather than silu(gate) · up.</summary>
+    public bool GeluGate => Architecture == Gemma3;
+    /// <summary>
+    /// Gemma 3's <c>rope_local_base_freq</c>: the RoPE base of its sliding (local) layers, without rope_scaling, while
+    /// the global layers use <see cref="RopeTheta"/> and <see cref="RopeScaling"/>; null for every other architecture.
+    /// </summary>
+    public double? LocalRopeTheta { get; init; }
+    /// <summary>Gemma 3's <c>query_pre_attn_scalar</c>: q·k is scaled by its inverse square root, not head_dim's (default 256).</summary>
+    public double QueryPreAttnScalar { get; init; } = 256;
+    /// <summary>Whether <paramref name="layer"/> turns q and k with the local RoPE table (<see cref="LocalRopeTheta"/>): Gemma 3's sliding layers.</summary>
+    public bool UsesLocalRope(int layer) => LocalRopeTheta is not null && SlidingWindowLayers.Contains(layer);
+    /// <summary>
     /// The checkpoint stores q/k/v as one <c>qkv_proj</c> and gate/up as one <c>gate_up_proj</c> (Phi-3):
     /// <see cref="Weights.ModelCheckpoint"/> reads them as the separate projections.
     /// </summary>
     public bool FusedProjections => Architecture == "Phi3ForCausalLM";
-    /// <summary>The token embeddings are multiplied by this before the first layer (Granite's <c>embedding_multiplier</c>; 1 elsewhere).</summary>
-    public double EmbeddingMultiplier { get; init; } = 1.0;
+    /// <summary>
+    /// The token embeddings are multiplied by this before the first layer: Granite's <c>embedding_multiplier</c>; on
+    /// Gemma 3 √hidden_size rounded to the model's dtype (<see cref="GemmaEmbeddingScale"/>); 1 elsewhere.
+    /// </summary>
+    public double EmbeddingMultiplier
+    {
+        get => Architecture == Gemma3 ? GemmaEmbeddingScale(HiddenSize, TorchDtype) : _embeddingMultiplier;
+        init => _embeddingMultiplier = value;
+    }
+
+    private readonly double _embeddingMultiplier = 1.0;
     /// <summary>Each attention and MLP output is multiplied by this before its residual add (Granite's <c>residual_multiplier</c>; 1 elsewhere).</summary>
     public double ResidualMultiplier { get; init; } = 1.0;
     /// <summary>
-    /// The scale of the attention scores: Granite's <c>attention_multiplier</c> (HF's default 1.0, not 1/√head_dim), or
-    /// null for the usual 1/√head_dim; see <see cref="AttentionScale"/>.
+    /// The scale of the attention scores: Granite's <c>attention_multiplier</c> (HF's default 1.0, not 1/√head_dim), on
+    /// Gemma 3 <see cref="QueryPreAttnScalar"/>^−½, or null for the usual 1/√head_dim; see <see cref="AttentionScale"/>.
     /// </summary>
-    public double? AttentionMultiplier { get; init; }
+    public double? AttentionMultiplier
+    {
+        get => Architecture == Gemma3 ? Math.Pow(QueryPreAttnScalar, -0.5) : _attentionMultiplier;
+        init => _attentionMultiplier = value;
+    }
+
+    private readonly double? _attentionMultiplier;
     /// <summary>The logits are divided by this (Granite's <c>logits_scaling</c>; 1 elsewhere).</summary>
     public double LogitsScaling { get; init; } = 1.0;
     /// <summary>What q·k is multiplied by before the softmax: <see cref="AttentionMultiplier"/>, else 1/√head_dim.</summary>
@@ -143,6 +183,21 @@ public sealed record LlamaConfig
     /// sliding window where the layer has one, else 0 (every earlier position).
     /// </summary>
     public int AttentionWindow(int layer) => SlidingWindow is int window && SlidingWindowLayers.Contains(layer) ? window : 0;
+
+    /// <summary>
+    /// Gemma's embedding normalizer √hidden as transformers builds it: an f32 tensor cast to the model's dtype
+    /// (bfloat16: √1152 = 33.94 becomes 34; float16 likewise), so the value a bf16 checkpoint was trained with.
+    /// </summary>
+    public static double GemmaEmbeddingScale(int hidden, string? dtype)
+    {
+        float scale = (float)Math.Sqrt(hidden);
+        return dtype switch
+        {
+            "bfloat16" => Copal.Tensors.Numerics.FloatConvert.BF16ToSingle(Copal.Tensors.Numerics.FloatConvert.SingleToBF16(scale)),
+            "float16" => (float)(Half)scale,
+            _ => scale,
+        };
+    }
 
     /// <summary>Width of the query projection output: heads × head_dim.</summary>
     public int QDim => NumHeads * HeadDim;
@@ -213,8 +268,9 @@ public sealed record LlamaConfig
         {
             throw r.Error($"num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kvHeads})");
         }
-        // Qwen3Config's head_dim is 128 when the field is absent; the others derive it from the hidden size.
-        int? headDimField = r.OptionalInt("head_dim", min: 1) ?? (architecture == "Qwen3ForCausalLM" ? 128 : null);
+        bool gemma = architecture == Gemma3;
+        // Qwen3Config's head_dim is 128 when the field is absent, Gemma3TextConfig's 256; the others derive it from the hidden size.
+        int? headDimField = r.OptionalInt("head_dim", min: 1) ?? (architecture == "Qwen3ForCausalLM" ? 128 : gemma ? 256 : null);
         if (headDimField is null && hidden % heads != 0)
         {
             throw r.Error($"hidden_size ({hidden}) is not a multiple of num_attention_heads ({heads}) and no head_dim is given");
@@ -228,8 +284,12 @@ public sealed record LlamaConfig
         {
             throw r.Error(FormattableString.Invariant($"head_dim must be even for rotary embeddings, got {headDim}"));
         }
-        string act = r.OptionalString("hidden_act") ?? "silu";
-        if (act != "silu")
+        if (gemma)
+        {
+            // Gemma3TextConfig reads hidden_activation and ignores hidden_act.
+            GemmaChecks.Require(r);
+        }
+        else if ((r.OptionalString("hidden_act") ?? "silu") is var act && act != "silu")
         {
             throw r.Error($"hidden_act '{act}' is not supported (expected 'silu')");
         }
@@ -258,8 +318,9 @@ public sealed record LlamaConfig
         int layers = r.RequiredInt("num_hidden_layers", min: 1);
         (int? slidingWindow, IReadOnlyList<int> slidingLayers) = ReadSlidingWindow(r, architecture, layers);
         int vocab = r.RequiredInt("vocab_size", min: 1);
-        int? bos = r.OptionalInt("bos_token_id", min: 0);
-        IReadOnlyList<int> eos = r.IntOrIntList("eos_token_id");
+        // Gemma3TextConfig's defaults: bos 2, eos 1.
+        int? bos = r.OptionalInt("bos_token_id", min: 0) ?? (gemma && !r.Has("bos_token_id") ? 2 : null);
+        IReadOnlyList<int> eos = gemma && !r.Has("eos_token_id") ? [1] : r.IntOrIntList("eos_token_id");
         // An id the embedding does not have: generation could never stop on it, or would index past the table.
         foreach (var (name, id) in eos.Select(id => ("eos_token_id", id)).Prepend(("bos_token_id", bos ?? 0)))
         {
@@ -285,12 +346,14 @@ public sealed record LlamaConfig
             MaxPositionEmbeddings = maxPositions,
             // Phi3Config's and Olmo2Config's default is 1e-5; LlamaConfig's, MistralConfig's and the Qwen configs' 1e-6.
             RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? (phi3 || architecture == "Olmo2ForCausalLM" ? 1e-5 : 1e-6),
-            RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
+            RopeTheta = r.OptionalDouble("rope_theta") ?? (gemma ? 1_000_000.0 : 10000.0),
+            LocalRopeTheta = gemma ? r.OptionalDouble("rope_local_base_freq") ?? 10000.0 : null,
+            QueryPreAttnScalar = gemma ? r.OptionalDouble("query_pre_attn_scalar") ?? 256 : 256,
             RopeScaling = r.RopeScaling(maxPositions, rotaryDim / 2, phi3),
-            TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
+            TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? gemma,
             // Qwen2's q/k/v always carry biases; MistralAttention and Phi3Attention have none whatever the config says.
             AttentionBias = qwen2 || (architecture is not ("MistralForCausalLM" or "Phi3ForCausalLM") && (r.OptionalBool("attention_bias") ?? false)),
-            QueryKeyNorm = architecture is "Qwen3ForCausalLM" or "Olmo2ForCausalLM",
+            QueryKeyNorm = architecture is "Qwen3ForCausalLM" or "Olmo2ForCausalLM" or Gemma3,
             TorchDtype = r.OptionalString("dtype") ?? r.OptionalString("torch_dtype"),
             BosTokenId = bos,
             EosTokenIds = eos,
@@ -311,11 +374,21 @@ public sealed record LlamaConfig
     /// </summary>
     private static (int? Window, IReadOnlyList<int> Layers) ReadSlidingWindow(ConfigReader r, string architecture, int layers)
     {
-        bool qwen = architecture is "Qwen2ForCausalLM" or "Qwen3ForCausalLM";
-        bool slides = architecture is "MistralForCausalLM" or "Phi3ForCausalLM" || (qwen && r.OptionalBool("use_sliding_window") == true);
+        bool qwen = architecture is "Qwen2ForCausalLM" or "Qwen3ForCausalLM", gemma = architecture == Gemma3;
+        bool slides = gemma || architecture is "MistralForCausalLM" or "Phi3ForCausalLM" || (qwen && r.OptionalBool("use_sliding_window") == true);
         int? window = !slides ? null : r.Has("sliding_window") || architecture == "Phi3ForCausalLM" ? r.OptionalInt("sliding_window", min: 1) : 4096;
-        // Only Qwen2Config and Qwen3Config read layer_types; the others' HF classes ignore the field.
-        IReadOnlyList<string>? types = qwen ? r.OptionalStringList("layer_types") : null;
+        if (gemma && window is null)
+        {
+            throw r.Error("field 'sliding_window' must be a positive integer on Gemma3ForCausalLM (its sliding layers attend through it), found null");
+        }
+        // Only Qwen2Config, Qwen3Config and Gemma3TextConfig read layer_types; the others' HF classes ignore the field.
+        IReadOnlyList<string>? types = qwen || gemma ? r.OptionalStringList("layer_types") : null;
+        if (gemma && types is null)
+        {
+            // Gemma3TextConfig's older form: every pattern-th layer global (layer i slides unless (i + 1) % pattern is 0).
+            int pattern = r.OptionalInt("sliding_window_pattern", min: 1) ?? 6;
+            types = [.. Enumerable.Range(0, layers).Select(i => (i + 1) % pattern != 0 ? "sliding_attention" : "full_attention")];
+        }
         if (types is not null && types.Count != layers)
         {
             throw r.Error(FormattableString.Invariant($"field 'layer_types' must name one attention type per layer ({layers}), found {types.Count}"));
@@ -346,9 +419,12 @@ public sealed record LlamaConfig
 
     /// <summary>A short human summary for <c>copal inspect</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(OutputProjectionBias ? ", q/k/v/o bias" : AttentionBias ? ", qkv bias" : "")}{(QueryKeyNorm ? QueryKeyNormAcrossHeads ? ", q/k norm across heads" : ", q/k norm" : "")}{(PostBranchNorms ? ", norms after each branch" : "")}{SlidingWindowSummary()}{MultiplierSummary()}");
+        $"{Architecture}: {NumLayers} layers, hidden {HiddenSize}, MLP {IntermediateSize}, {NumHeads} heads ({NumKvHeads} kv, head_dim {HeadDim}), vocab {VocabSize}, context {MaxPositionEmbeddings}, rope θ {RopeTheta}{(RopeScaling.Kind == RopeScalingKind.None ? "" : string.Create(CultureInfo.InvariantCulture, $" ({RopeScaling.Kind} ×{RopeScaling.Factor})"))}, eps {RmsNormEps}{(TieWordEmbeddings ? ", tied embeddings" : "")}{(OutputProjectionBias ? ", q/k/v/o bias" : AttentionBias ? ", qkv bias" : "")}{(QueryKeyNorm ? QueryKeyNormAcrossHeads ? ", q/k norm across heads" : ", q/k norm" : "")}{(PostBranchNorms ? ", norms after each branch" : "")}{SlidingWindowSummary()}{MultiplierSummary()}{GemmaSummary()}");
 
-    private string MultiplierSummary() => !HasMultipliers ? ""
+    private string GemmaSummary() => Architecture != Gemma3 ? ""
+        : string.Create(CultureInfo.InvariantCulture, $", norms before and after each branch (1 + w), GELU-tanh gate, embeddings ×{EmbeddingMultiplier}, attention scale {AttentionScale}, local rope θ {LocalRopeTheta}");
+
+    private string MultiplierSummary() => !HasMultipliers || Architecture == Gemma3 ? ""
         : string.Create(CultureInfo.InvariantCulture, $", multipliers: embedding {EmbeddingMultiplier}, residual {ResidualMultiplier}, attention {AttentionScale}, logits ÷{LogitsScaling}");
 
     private string SlidingWindowSummary() => SlidingWindow is not int window ? ""

@@ -64,6 +64,16 @@ public static class LlamaConfigWriter
             o["attention_multiplier"] = c.AttentionMultiplier ?? 1.0 / Math.Sqrt(c.HeadDim);
             o["logits_scaling"] = c.LogitsScaling;
         }
+        if (c.Architecture == "Gemma3ForCausalLM")
+        {
+            // Gemma3TextConfig's names; the embedding scale follows from hidden_size and the dtype, as in transformers.
+            o.Remove("hidden_act");
+            o["hidden_activation"] = "gelu_pytorch_tanh";
+            o["query_pre_attn_scalar"] = c.QueryPreAttnScalar;
+            o["rope_local_base_freq"] = c.LocalRopeTheta;
+            o["final_logit_softcapping"] = null;
+            o["attn_logit_softcapping"] = null;
+        }
         if (c.RotaryDim != c.HeadDim)
         {
             o["partial_rotary_factor"] = PartialRotaryFactor(c.RotaryDim, c.HeadDim);
@@ -90,15 +100,18 @@ public static class LlamaConfigWriter
         Require(LlamaConfig.SupportedArchitectures.Contains(arch), "anything: the architecture is not one Copal writes");
         Require(c.HeadDim >= 2 && c.HeadDim % 2 == 0 && c.RotaryDim >= 2 && c.RotaryDim % 2 == 0 && c.RotaryDim <= c.HeadDim,
             FormattableString.Invariant($"head_dim {c.HeadDim} with a rotary width of {c.RotaryDim} (both even, 2 ≤ rotary ≤ head_dim)"));
-        bool phi3 = arch == "Phi3ForCausalLM", qwen = arch is "Qwen2ForCausalLM" or "Qwen3ForCausalLM";
+        bool phi3 = arch == "Phi3ForCausalLM", qwen = arch is "Qwen2ForCausalLM" or "Qwen3ForCausalLM", gemma = arch == "Gemma3ForCausalLM";
         Require(phi3 || c.RotaryDim == c.HeadDim, FormattableString.Invariant($"a rotary width ({c.RotaryDim}) narrower than the head ({c.HeadDim})"));
         Require(arch != "Qwen2ForCausalLM" || c.AttentionBias, "q/k/v without biases (Qwen2 always has them)");
         Require(arch is not ("MistralForCausalLM" or "Phi3ForCausalLM") || !c.AttentionBias, "attention biases");
-        Require(c.QueryKeyNorm == (arch is "Qwen3ForCausalLM" or "Olmo2ForCausalLM"), c.QueryKeyNorm ? "q/k norms" : $"attention without q/k norms ({arch} always has them)");
-        Require(c.SlidingWindow is null || arch is "MistralForCausalLM" or "Phi3ForCausalLM" || qwen, "a sliding window");
+        Require(c.QueryKeyNorm == (arch is "Qwen3ForCausalLM" or "Olmo2ForCausalLM" or "Gemma3ForCausalLM"), c.QueryKeyNorm ? "q/k norms" : $"attention without q/k norms ({arch} always has them)");
+        Require(c.SlidingWindow is null || arch is "MistralForCausalLM" or "Phi3ForCausalLM" || qwen || gemma, "a sliding window");
         Require(c.SlidingWindow is null || c.SlidingWindowLayers.Count > 0, "a sliding window on no layer");
-        Require(c.SlidingWindow is null || qwen || c.SlidingWindowLayers.Count == c.NumLayers, "a sliding window on some layers only");
-        Require(!c.HasMultipliers || arch == "GraniteForCausalLM", "embedding, residual, attention or logits multipliers");
+        Require(c.SlidingWindow is null || qwen || gemma || c.SlidingWindowLayers.Count == c.NumLayers, "a sliding window on some layers only");
+        // Gemma's embedding and attention scales follow from its other fields; residual and logits multipliers it has none.
+        Require(!c.HasMultipliers || arch == "GraniteForCausalLM" || (gemma && c.ResidualMultiplier == 1.0 && c.LogitsScaling == 1.0),
+            "embedding, residual, attention or logits multipliers");
+        Require(gemma == (c.LocalRopeTheta is not null), gemma ? "no local RoPE base (rope_local_base_freq)" : "a local RoPE base");
         Require(!phi3 || c.RopeScaling.Kind is RopeScalingKind.None or RopeScalingKind.LongRope, $"{c.RopeScaling.Kind} RoPE scaling (Phi3Config takes longrope only)");
         Require(c.RopeScaling.Kind != RopeScalingKind.LongRope
                 || (c.RopeScaling.ShortFactors.Count == c.RotaryDim / 2 && c.RopeScaling.LongFactors.Count == c.RotaryDim / 2),
@@ -174,6 +187,20 @@ public static class LlamaConfigWriter
     /// </summary>
     private static void WriteSlidingWindow(JsonObject o, LlamaConfig c)
     {
+        if (c.Architecture == "Gemma3ForCausalLM")
+        {
+            // Gemma3TextConfig needs a window even with no sliding layer (then any: no layer uses it).
+            o["sliding_window"] = c.SlidingWindow ?? 4096;
+            o["layer_types"] = new JsonArray([.. Enumerable.Range(0, c.NumLayers)
+                .Select(l => (JsonNode?)(c.AttentionWindow(l) > 0 ? "sliding_attention" : "full_attention"))]);
+            // Transformers before layer_types read sliding_window_pattern: written where it gives the same layers.
+            int firstGlobal = Enumerable.Range(0, c.NumLayers).FirstOrDefault(l => c.AttentionWindow(l) == 0, -1);
+            if (firstGlobal >= 0 && Enumerable.Range(0, c.NumLayers).All(l => (c.AttentionWindow(l) > 0) == ((l + 1) % (firstGlobal + 1) != 0)))
+            {
+                o["sliding_window_pattern"] = firstGlobal + 1;
+            }
+            return;
+        }
         if (c.Architecture is "MistralForCausalLM" or "Phi3ForCausalLM")
         {
             o["sliding_window"] = c.SlidingWindow;

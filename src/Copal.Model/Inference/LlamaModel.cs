@@ -19,6 +19,9 @@ public sealed class LlamaModel : IDisposable
     private readonly RopeScaling? _ropeScaling;
     private DeviceBuffer? _ropeCos; // [RopePositions, headDim/2]
     private DeviceBuffer? _ropeSin; // [RopePositions, headDim/2]
+    // Gemma 3's sliding layers turn q and k with their own base and no scaling (LlamaConfig.LocalRopeTheta).
+    private DeviceBuffer? _localRopeCos; // [RopePositions, headDim/2], or null
+    private DeviceBuffer? _localRopeSin;
     private bool _disposed;
 
     // Forward passes run one at a time: growing the RoPE tables replaces buffers a pass in flight on another thread
@@ -73,8 +76,8 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Positions the RoPE tables hold now: the furthest any run has reached, grown geometrically.</summary>
     public int RopePositions { get; private set; }
 
-    /// <summary>Bytes of the RoPE cos and sin tables now: 2 · <see cref="RopePositions"/> · headDim/2 · 4.</summary>
-    public long RopeTableBytes => 2L * RopePositions * (Config.RotaryDim / 2) * sizeof(float);
+    /// <summary>Bytes of the RoPE cos and sin tables now: 2 · <see cref="RopePositions"/> · headDim/2 · 4, twice on Gemma 3 (local and global tables).</summary>
+    public long RopeTableBytes => (Config.LocalRopeTheta is null ? 2L : 4L) * RopePositions * (Config.RotaryDim / 2) * sizeof(float);
 
     /// <summary>
     /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights are used
@@ -115,6 +118,10 @@ public sealed class LlamaModel : IDisposable
             // The tables grow with the positions a run reaches; a scaling whose angles overflow f32 is refused before
             // the weights load, not as non-finite logits mid-run.
             RopeTables.RequireFinite(config.MaxPositionEmbeddings, config.RotaryDim, config.RopeTheta, RopeScalingOf(config.RopeScaling));
+            if (config.LocalRopeTheta is double local)
+            {
+                RopeTables.RequireFinite(config.MaxPositionEmbeddings, config.RotaryDim, local, null);
+            }
         }
         catch (ArgumentException e)
         {
@@ -406,7 +413,8 @@ public sealed class LlamaModel : IDisposable
         // Attention block.
         Projections(AttentionInput(w, hidden, state.Normed, rows, inputNormed), w, state.Q, state.K, state.V, rows, layer, tap);
         var shape = new AttentionShape(rows, startPos, c.NumHeads, c.NumKvHeads, c.HeadDim, c.AttentionScale, c.AttentionWindow(layer), state.CacheStart(layer), c.RotaryDim);
-        b.RopeAndStore(state.Q, state.K, state.V, _ropeCos!, _ropeSin!, state.KCache[layer], state.VCache[layer], shape);
+        (DeviceBuffer cos, DeviceBuffer sin) = RopeOf(layer);
+        b.RopeAndStore(state.Q, state.K, state.V, cos, sin, state.KCache[layer], state.VCache[layer], shape);
         b.Attention(state.Q, state.KCache[layer], state.VCache[layer], state.AttentionOut, shape);
         OutputAndMlp(w, layer, hidden, state.AttentionOut, state.Normed, state.Gate, state.Up, state.Projected, rows, tap, nextNorm);
 
@@ -436,11 +444,24 @@ public sealed class LlamaModel : IDisposable
             b.Add(hidden, projected, hidden, hiddenCount);
             mlpInput = hidden;
         }
+        else if (c.SandwichNorms)
+        {
+            // Gemma 3: the attention output normed, added, and the sum normed again as the MLP's input.
+            b.RmsNorm(projected, w.PostAttentionNorm, projected, rows, c.HiddenSize, eps);
+            b.AddRmsNorm(hidden, projected, w.PreFeedforwardNorm!, normed, rows, c.HiddenSize, eps);
+        }
         else
         {
             b.AddRmsNorm(hidden, projected, w.PostAttentionNorm, normed, rows, c.HiddenSize, eps);
         }
-        if (w.Biases[(int)LinearId.GateProj] is null && w.Biases[(int)LinearId.UpProj] is null)
+        if (c.GeluGate)
+        {
+            // Gemma's GeGLU: no fused gate op for it, so the two projections and the gate run apart.
+            Linear(mlpInput, w, LinearId.GateProj, gate, rows, layer, tap);
+            Linear(mlpInput, w, LinearId.UpProj, up, rows, layer, tap);
+            b.GeluTanhMul(gate, up, gate, (long)rows * c.IntermediateSize);
+        }
+        else if (w.Biases[(int)LinearId.GateProj] is null && w.Biases[(int)LinearId.UpProj] is null)
         {
             tap?.OnLinearInput(layer, LinearId.GateProj, mlpInput, rows);
             tap?.OnLinearInput(layer, LinearId.UpProj, mlpInput, rows);
@@ -454,7 +475,7 @@ public sealed class LlamaModel : IDisposable
         }
         Linear(gate, w, LinearId.DownProj, projected, rows, layer, tap);
         ScaleBy(projected, c.ResidualMultiplier, hiddenCount);
-        if (c.PostBranchNorms)
+        if (c.PostBranchNorms || c.SandwichNorms)
         {
             b.RmsNorm(projected, w.PostFeedforwardNorm!, projected, rows, c.HiddenSize, eps);
         }
@@ -555,13 +576,14 @@ public sealed class LlamaModel : IDisposable
             // Later layers' normed inputs come from the previous layer's last residual add.
             Projections(AttentionInput(w, hidden, batch.Normed, rows, normedAlready: layer > 0), w, batch.Q, batch.K, batch.V, rows, layer, null);
             int window = c.AttentionWindow(layer);
+            (DeviceBuffer cos, DeviceBuffer sin) = RopeOf(layer);
             for (int i = 0; i < rows; i++)
             {
                 // Each row attends over its own sequence's cache: one fused op a row (two launches on a GPU, the
                 // row worked on in place; the plain sequence goes through the sequence's one-row buffers).
                 RunState s = sequences[i];
                 var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, c.AttentionScale, window, s.CacheStart(layer), c.RotaryDim);
-                b.BatchRowAttention(batch.Q, batch.K, batch.V, i, _ropeCos!, _ropeSin!, s.KCache[layer], s.VCache[layer], batch.AttentionOut,
+                b.BatchRowAttention(batch.Q, batch.K, batch.V, i, cos, sin, s.KCache[layer], s.VCache[layer], batch.AttentionOut,
                     new RowScratch(s.Q, s.K, s.V, s.AttentionOut), shape);
             }
             OutputAndMlp(w, layer, hidden, batch.AttentionOut, batch.Normed, batch.Gate, batch.Up, batch.Projected, rows, null, NextInputNorm(layer));
@@ -634,8 +656,39 @@ public sealed class LlamaModel : IDisposable
                 $"positions 0..{positions - 1} exceed the model's context of {Config.MaxPositionEmbeddings} positions (max_position_embeddings)");
         }
         int grown = (int)Math.Min(Config.MaxPositionEmbeddings, Math.Max(positions, 2L * RopePositions));
+        (DeviceBuffer cos, DeviceBuffer sin) = Grown(_ropeCos, _ropeSin, grown, Config.RopeTheta, _ropeScaling);
+        if (Config.LocalRopeTheta is double local)
+        {
+            (DeviceBuffer Cos, DeviceBuffer Sin) localTables;
+            try
+            {
+                localTables = Grown(_localRopeCos, _localRopeSin, grown, local, null);
+            }
+            catch
+            {
+                cos.Dispose();
+                sin.Dispose();
+                throw;
+            }
+            _localRopeCos?.Dispose();
+            _localRopeSin?.Dispose();
+            (_localRopeCos, _localRopeSin) = localTables;
+        }
+        _ropeCos?.Dispose();
+        _ropeSin?.Dispose();
+        _ropeCos = cos;
+        _ropeSin = sin;
+        RopePositions = grown;
+    }
+
+    /// <summary>
+    /// New cos and sin tables of <paramref name="grown"/> positions: the rows <paramref name="heldCos"/> and
+    /// <paramref name="heldSin"/> hold (<see cref="RopePositions"/> of them) copied over, the new rows computed.
+    /// </summary>
+    private (DeviceBuffer Cos, DeviceBuffer Sin) Grown(DeviceBuffer? heldCos, DeviceBuffer? heldSin, int grown, double theta, RopeScaling? scaling)
+    {
         int half = Config.RotaryDim / 2;
-        RopeTables added = RopeTables.Build(RopePositions, grown - RopePositions, Config.RotaryDim, Config.RopeTheta, _ropeScaling);
+        RopeTables added = RopeTables.Build(RopePositions, grown - RopePositions, Config.RotaryDim, theta, scaling);
         DeviceBuffer cos = Backend.Allocate((long)grown * half);
         DeviceBuffer? sin = null;
         try
@@ -644,12 +697,13 @@ public sealed class LlamaModel : IDisposable
             long held = (long)RopePositions * half;
             if (held > 0)
             {
-                Backend.Copy(_ropeCos!, 0, cos, 0, held);
-                Backend.Copy(_ropeSin!, 0, sin, 0, held);
+                Backend.Copy(heldCos!, 0, cos, 0, held);
+                Backend.Copy(heldSin!, 0, sin, 0, held);
             }
             Backend.Upload(added.Cos, cos, held);
             Backend.Upload(added.Sin, sin, held);
             Backend.Synchronize();
+            return (cos, sin);
         }
         catch
         {
@@ -657,12 +711,11 @@ public sealed class LlamaModel : IDisposable
             sin?.Dispose();
             throw;
         }
-        _ropeCos?.Dispose();
-        _ropeSin?.Dispose();
-        _ropeCos = cos;
-        _ropeSin = sin;
-        RopePositions = grown;
     }
+
+    /// <summary>The RoPE tables <paramref name="layer"/> turns q and k with: Gemma 3's local ones on its sliding layers, else the model's.</summary>
+    private (DeviceBuffer Cos, DeviceBuffer Sin) RopeOf(int layer) =>
+        Config.UsesLocalRope(layer) ? (_localRopeCos!, _localRopeSin!) : (_ropeCos!, _ropeSin!);
 
     /// <summary>The RoPE tables as they are now, read back (for tests). // 2 × [RopePositions, rotaryDim/2]</summary>
     internal (float[] Cos, float[] Sin) ReadRopeTables()
@@ -803,6 +856,8 @@ public sealed class LlamaModel : IDisposable
         _disposed = true;
         _ropeCos?.Dispose();
         _ropeSin?.Dispose();
+        _localRopeCos?.Dispose();
+        _localRopeSin?.Dispose();
         Weights.Dispose();
         _storage?.Dispose();
     }

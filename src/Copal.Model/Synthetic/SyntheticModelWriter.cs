@@ -11,7 +11,7 @@ namespace Copal.Model.Synthetic;
 
 /// <summary>
 /// Writes a LLaMA model folder with random weights in real shapes: linears and embeddings ~ N(0, 0.02²) as HF
-/// initializes them, norms = 1. Streams tensor by tensor, so a 7B model never sits in memory. Seeded: the same
+/// initializes them, norms = 1 (on Gemma, which stores offsets from 1, 0). Streams tensor by tensor, so a 7B model never sits in memory. Seeded: the same
 /// seed gives the same bytes.
 /// </summary>
 public static class SyntheticModelWriter
@@ -92,7 +92,8 @@ public static class SyntheticModelWriter
                         Span<float> chunk = (values[b] ??= new float[ChunkElements]).AsSpan(0, n);
                         if (isNorm)
                         {
-                            chunk.Fill(1f);
+                            // Gemma stores a norm as its offset from 1: 0 is the same unit norm.
+                            chunk.Fill(config.NormWeightOffsets ? 0f : 1f);
                         }
                         else
                         {
@@ -198,7 +199,11 @@ public static class SyntheticModelWriter
             list.Add((new TensorSpec(LlamaTensorNames.KeyNorm(l), dtype, [c.QueryKeyNormAcrossHeads ? c.KvDim : c.HeadDim]), true));
         }
         list.Add((new TensorSpec(LlamaTensorNames.PostAttentionNorm(l), dtype, [c.HiddenSize]), true));
-        if (c.PostBranchNorms)
+        if (c.SandwichNorms)
+        {
+            list.Add((new TensorSpec(LlamaTensorNames.PreFeedforwardNorm(l), dtype, [c.HiddenSize]), true));
+        }
+        if (c.PostBranchNorms || c.SandwichNorms)
         {
             list.Add((new TensorSpec(LlamaTensorNames.PostFeedforwardNorm(l), dtype, [c.HiddenSize]), true));
         }

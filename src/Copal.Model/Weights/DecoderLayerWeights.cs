@@ -15,16 +15,17 @@ public sealed class DecoderLayerWeights : IDisposable
     /// <param name="linears">The seven linear weights, indexed by <see cref="LinearId"/>.</param>
     /// <param name="biases">Per-linear biases indexed by <see cref="LinearId"/>, null where absent; null for none.</param>
     /// <param name="queryKeyNorms">The RMSNorm weights of the queries and the keys, or null: Qwen3's per head ([headDim] each), OLMo 2's across heads ([heads·headDim], [kvHeads·headDim]).</param>
-    /// <param name="postFeedforwardNorm">OLMo 2's RMSNorm weight of the MLP output, else null. // [hidden]</param>
+    /// <param name="postFeedforwardNorm">The RMSNorm weight of the MLP output (OLMo 2, Gemma 3), else null. // [hidden]</param>
+    /// <param name="preFeedforwardNorm">Gemma 3's RMSNorm weight of the MLP input, else null (the post-attention norm is it). // [hidden]</param>
     /// <exception cref="ArgumentException"><paramref name="linears"/> does not hold exactly seven weights.</exception>
     public DecoderLayerWeights(DeviceBuffer? inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases = null,
-        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms = null, DeviceBuffer? postFeedforwardNorm = null)
-        : this(inputNorm, postAttentionNorm, linears, biases, queryKeyNorms, postFeedforwardNorm, owned: null)
+        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms = null, DeviceBuffer? postFeedforwardNorm = null, DeviceBuffer? preFeedforwardNorm = null)
+        : this(inputNorm, postAttentionNorm, linears, biases, queryKeyNorms, postFeedforwardNorm, preFeedforwardNorm, owned: null)
     {
     }
 
     private DecoderLayerWeights(DeviceBuffer? inputNorm, DeviceBuffer postAttentionNorm, DeviceWeight[] linears, DeviceBuffer?[]? biases,
-        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms, DeviceBuffer? postFeedforwardNorm, IReadOnlyList<IDisposable>? owned)
+        (DeviceBuffer Query, DeviceBuffer Key)? queryKeyNorms, DeviceBuffer? postFeedforwardNorm, DeviceBuffer? preFeedforwardNorm, IReadOnlyList<IDisposable>? owned)
     {
         _owned = owned;
         ArgumentNullException.ThrowIfNull(linears);
@@ -38,14 +39,17 @@ public sealed class DecoderLayerWeights : IDisposable
         Biases = biases ?? new DeviceBuffer?[linears.Length];
         QueryKeyNorms = queryKeyNorms;
         PostFeedforwardNorm = postFeedforwardNorm;
+        PreFeedforwardNorm = preFeedforwardNorm;
     }
 
     /// <summary>RMSNorm weight before attention; null on OLMo 2, whose branches read the residual stream itself. // [hidden]</summary>
     public DeviceBuffer? InputNorm { get; }
     /// <summary>RMSNorm weight before the MLP (OLMo 2: of the attention output, before its residual add). // [hidden]</summary>
     public DeviceBuffer PostAttentionNorm { get; }
-    /// <summary>OLMo 2's RMSNorm weight of the MLP output, before its residual add; null elsewhere. // [hidden]</summary>
+    /// <summary>The RMSNorm weight of the MLP output, before its residual add (OLMo 2, Gemma 3); null elsewhere. // [hidden]</summary>
     public DeviceBuffer? PostFeedforwardNorm { get; }
+    /// <summary>Gemma 3's RMSNorm weight of the MLP input (pre_feedforward_layernorm); null elsewhere. // [hidden]</summary>
+    public DeviceBuffer? PreFeedforwardNorm { get; }
     /// <summary>Per-linear biases (q/k/v on Qwen2), indexed by <see cref="LinearId"/>; null where absent.</summary>
     public IReadOnlyList<DeviceBuffer?> Biases { get; }
     /// <summary>
@@ -76,7 +80,7 @@ public sealed class DecoderLayerWeights : IDisposable
             }
             linears[(int)id] = w;
         }
-        return new DecoderLayerWeights(InputNorm, PostAttentionNorm, linears, Biases.ToArray(), QueryKeyNorms, PostFeedforwardNorm, replacements.Values.ToList());
+        return new DecoderLayerWeights(InputNorm, PostAttentionNorm, linears, Biases.ToArray(), QueryKeyNorms, PostFeedforwardNorm, PreFeedforwardNorm, replacements.Values.ToList());
     }
 
     /// <summary>
@@ -96,6 +100,7 @@ public sealed class DecoderLayerWeights : IDisposable
         InputNorm?.Dispose();
         PostAttentionNorm.Dispose();
         PostFeedforwardNorm?.Dispose();
+        PreFeedforwardNorm?.Dispose();
         foreach (DeviceWeight w in _linears)
         {
             w.Dispose();

@@ -17,8 +17,10 @@ public static class LlamaTensorNames
     /// <c>model.layers.3.post_attention_layernorm.weight</c>.
     /// </summary>
     public static string PostAttentionNorm(int layer) => $"model.layers.{layer}.post_attention_layernorm.weight";
-    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight of the MLP output (OLMo 2), e.g. <c>model.layers.3.post_feedforward_layernorm.weight</c>.</summary>
+    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight of the MLP output (OLMo 2, Gemma 3), e.g. <c>model.layers.3.post_feedforward_layernorm.weight</c>.</summary>
     public static string PostFeedforwardNorm(int layer) => $"model.layers.{layer}.post_feedforward_layernorm.weight";
+    /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight of the MLP input (Gemma 3), e.g. <c>model.layers.3.pre_feedforward_layernorm.weight</c>.</summary>
+    public static string PreFeedforwardNorm(int layer) => $"model.layers.{layer}.pre_feedforward_layernorm.weight";
 
     /// <summary>Layer <paramref name="layer"/>'s RMSNorm weight of each query head (Qwen3; OLMo 2: of all heads at once), e.g. <c>model.layers.3.self_attn.q_norm.weight</c>.</summary>
     public static string QueryNorm(int layer) => $"model.layers.{layer}.self_attn.q_norm.weight";

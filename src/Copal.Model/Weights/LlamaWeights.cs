@@ -1,6 +1,7 @@
 using Copal.Model.Config;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
+using Copal.Tensors.Numerics;
 
 namespace Copal.Model.Weights;
 
@@ -60,7 +61,7 @@ public sealed class LlamaWeights : IDisposable
             {
                 layers.Add(loader.Layer(i, disposables));
             }
-            DeviceBuffer finalNorm = loader.Vector(LlamaTensorNames.FinalNorm, config.HiddenSize, disposables);
+            DeviceBuffer finalNorm = loader.Norm(LlamaTensorNames.FinalNorm, config.HiddenSize, disposables);
             // tie_word_embeddings decides, as Hugging Face's tie_weights() does: a stored lm_head.weight beside it (some
             // exports write the copy) is not read, and the head is the embedding.
             bool tied = config.TieWordEmbeddings;
@@ -131,10 +132,12 @@ public sealed class LlamaWeights : IDisposable
     {
         public DecoderLayerWeights Layer(int layer, List<IDisposable> disposables)
         {
-            // OLMo 2 norms each branch's output, not its input.
-            DeviceBuffer? inputNorm = config.PostBranchNorms ? null : Vector(LlamaTensorNames.InputNorm(layer), config.HiddenSize, disposables);
-            DeviceBuffer postNorm = Vector(LlamaTensorNames.PostAttentionNorm(layer), config.HiddenSize, disposables);
-            DeviceBuffer? feedforwardNorm = config.PostBranchNorms ? Vector(LlamaTensorNames.PostFeedforwardNorm(layer), config.HiddenSize, disposables) : null;
+            // OLMo 2 norms each branch's output, not its input; Gemma 3 both.
+            DeviceBuffer? inputNorm = config.PostBranchNorms ? null : Norm(LlamaTensorNames.InputNorm(layer), config.HiddenSize, disposables);
+            DeviceBuffer postNorm = Norm(LlamaTensorNames.PostAttentionNorm(layer), config.HiddenSize, disposables);
+            DeviceBuffer? preFeedforwardNorm = config.SandwichNorms ? Norm(LlamaTensorNames.PreFeedforwardNorm(layer), config.HiddenSize, disposables) : null;
+            DeviceBuffer? feedforwardNorm = config.PostBranchNorms || config.SandwichNorms
+                ? Norm(LlamaTensorNames.PostFeedforwardNorm(layer), config.HiddenSize, disposables) : null;
             var linears = new DeviceWeight[LinearIds.All.Count];
             var biases = new DeviceBuffer?[LinearIds.All.Count];
             foreach (LinearId id in LinearIds.All)
@@ -148,9 +151,32 @@ public sealed class LlamaWeights : IDisposable
             }
             (int queryNormWidth, int keyNormWidth) = config.QueryKeyNormAcrossHeads ? (config.QDim, config.KvDim) : (config.HeadDim, config.HeadDim);
             (DeviceBuffer, DeviceBuffer)? queryKeyNorms = config.QueryKeyNorm
-                ? (Vector(LlamaTensorNames.QueryNorm(layer), queryNormWidth, disposables), Vector(LlamaTensorNames.KeyNorm(layer), keyNormWidth, disposables))
+                ? (Norm(LlamaTensorNames.QueryNorm(layer), queryNormWidth, disposables), Norm(LlamaTensorNames.KeyNorm(layer), keyNormWidth, disposables))
                 : null;
-            return new DecoderLayerWeights(inputNorm, postNorm, linears, biases, queryKeyNorms, feedforwardNorm);
+            return new DecoderLayerWeights(inputNorm, postNorm, linears, biases, queryKeyNorms, feedforwardNorm, preFeedforwardNorm);
+        }
+
+        /// <summary>
+        /// An RMSNorm weight as the kernels apply it: the stored vector, or on Gemma 3, which stores w and applies 1 + w,
+        /// 1 + w summed in f32 as Gemma3RMSNorm sums it (so the kernels' product is the one transformers computes).
+        /// </summary>
+        public DeviceBuffer Norm(string name, int length, List<IDisposable> disposables)
+        {
+            if (!config.NormWeightOffsets)
+            {
+                return Vector(name, length, disposables);
+            }
+            TensorView view = RequireVector(name, length);
+            var values = new float[length];
+            FloatConvert.ToSingle(view, values);
+            for (int i = 0; i < values.Length; i++)
+            {
+                values[i] = 1f + values[i];
+            }
+            DeviceBuffer b = backend.Allocate(length);
+            disposables.Add(b);
+            backend.Upload(values, b);
+            return b;
         }
 
         /// <summary>A linear layer's weight: possibly stored compact, or converted to sparse at load.</summary>
@@ -193,6 +219,13 @@ public sealed class LlamaWeights : IDisposable
 
         public DeviceBuffer Vector(string name, int length, List<IDisposable> disposables)
         {
+            DeviceBuffer b = backend.LoadVector(RequireVector(name, length));
+            disposables.Add(b);
+            return b;
+        }
+
+        private TensorView RequireVector(string name, int length)
+        {
             TensorView view = Require(name);
             if (view.Rank != 1 || view.Shape[0] != length)
             {
@@ -202,9 +235,7 @@ public sealed class LlamaWeights : IDisposable
             {
                 throw new ModelLoadException($"{source}: tensor '{name}' has dtype {view.DType}, expected F32, F16 or BF16");
             }
-            DeviceBuffer b = backend.LoadVector(view);
-            disposables.Add(b);
-            return b;
+            return view;
         }
 
         private TensorView Require(string name) =>

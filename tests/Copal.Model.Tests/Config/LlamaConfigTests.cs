@@ -421,7 +421,7 @@ public class LlamaConfigTests
     }
 
     [Theory]
-    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM")]
+    [InlineData("GPT2LMHeadModel", "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Gemma3ForCausalLM")]
     public void Unknown_architecture_lists_the_supported_ones(string arch, string expected)
     {
         var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("LlamaForCausalLM", arch, StringComparison.Ordinal), "m/config.json"));
