@@ -42,6 +42,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"max_tokens\":1.5", "max_tokens")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":10000000000", "max_tokens")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":[5]", "max_tokens")]
+    [InlineData(Completions, Prompt + ",\"stream_options\":{\"include_usage\":true}", "stream_options")] // without stream
+    [InlineData(Completions, Prompt + ",\"stream\":false,\"stream_options\":{}", "stream_options")]
     [InlineData(Completions, Prompt + ",\"seed\":\"1\"", "seed")]
     [InlineData(Completions, Prompt + ",\"seed\":18446744073709551615", "seed")]
     [InlineData(Completions, Prompt + ",\"seed\":{}", "seed")]
@@ -103,7 +105,7 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
 
     [Theory]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"seed\":null,\"n\":null,\"echo\":false,\"logprobs\":null,\"suffix\":null,\"stream\":null,\"stop\":null,\"temperature\":null")]
-    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"n\":1,\"logprobs\":false,\"stream_options\":{\"include_usage\":false}")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"n\":1,\"logprobs\":false,\"stream_options\":null")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"min_p\":0,\"typical_p\":1,\"repeat_penalty\":1,\"ignore_eos\":false,\"stop_token_ids\":[],\"min_tokens\":0,\"n_predict\":null")]
     [InlineData(Chat, User + ",\"max_tokens\":2,\"max_completion_tokens\":null,\"tools\":[],\"response_format\":{\"type\":\"text\"}")]
     [InlineData(Chat, User + ",\"max_completion_tokens\":2,\"max_tokens\":2")]

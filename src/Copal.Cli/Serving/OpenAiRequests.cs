@@ -440,6 +440,11 @@ internal static class OpenAiRequests
             includeUsage = o.ValueKind == JsonValueKind.Object
                 ? Boolean(o, "include_usage", "stream_options.include_usage") ?? false
                 : throw OpenAiException.BadRequest("stream_options", $"stream_options must be an object, got {Actual(o)}");
+            if (!stream)
+            {
+                // As OpenAI and vLLM answer: the options of a stream the request does not ask for say nothing.
+                throw OpenAiException.BadRequest("stream_options", "stream_options is only allowed with \"stream\": true");
+            }
         }
         return new OpenAiRequest(request, stream, includeUsage);
     }
