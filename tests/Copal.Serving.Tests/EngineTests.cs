@@ -2,6 +2,8 @@ using Copal.Model.Config;
 using Copal.Model.Inference;
 using Copal.Model.Serving;
 using Copal.Model.Tokenization;
+using Copal.Model.Evaluation;
+using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 
@@ -270,5 +272,44 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(started, engine.Statistics.Started); // a refused request was never started
         Assert.Contains("stopped decoding after an error", later.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', later.Message);
+    }
+
+    /// <summary>
+    /// A sequence whose KV cache the device cannot grow fails alone: the others in the batch finish, the engine goes on
+    /// (a failed batched pass would end it for every request), and the failure names the device's memory.
+    /// </summary>
+    [Fact]
+    public async Task A_cache_the_device_cannot_grow_fails_that_request_alone_and_the_engine_goes_on()
+    {
+        // A slot reserves 256 positions and doubles: the grown cache of 512 positions a layer (× kv width 32) is refused.
+        using var device = new KvRefusingDevice(refusedLength: 512 * 32);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 2 });
+        int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
+        Task<CompletionResult> past256 = engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 });
+        Task<CompletionResult> short1 = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 20 });
+        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => past256);
+        Assert.Contains("512 positions", e.Message, StringComparison.Ordinal);
+        Assert.True((await short1).TokenIds.Count > 0);
+        Assert.Null(engine.Fault);
+        Assert.True((await engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 })).TokenIds.Count > 0);
+        Assert.True(device.Refused > 0);
+    }
+
+    /// <summary>The CPU backend refusing, as a full device would, every buffer of one length.</summary>
+    private sealed class KvRefusingDevice(long refusedLength) : CpuBackend(1), IBackend
+    {
+        public int Refused { get; private set; }
+
+        DeviceBuffer IBackend.Allocate(long length)
+        {
+            if (length == refusedLength)
+            {
+                Refused++;
+                throw new DeviceOutOfMemoryException("test device is out of memory: no room for a KV cache of 512 positions");
+            }
+            return Allocate(length);
+        }
     }
 }

@@ -455,6 +455,9 @@ internal sealed class OpenAiServer : IAsyncDisposable
             // The template itself failed (an error in it, or a render past its step or size budget): the server's,
             // named so its operator can fix the template; not a bug of ours to report.
             Copal.Model.ChatTemplates.ChatTemplateException t => (500, t.Message, "server_error", null, null),
+            // The device could not hold this request's KV cache: the server's state, not the request's fault nor a bug;
+            // memory frees as other requests end, so a retry may fit.
+            Copal.Tensors.Backends.DeviceOutOfMemoryException m => (503, m.Message, "server_error", null, null),
             // The model's weights gave NaN or ±Inf: the server's failure, with a message that names the step.
             Copal.Model.Inference.NonFiniteLogitsException f => (500, f.Message, "server_error", null, null),
             // A bug of ours: the client gets no .NET text, the server's standard error gets the details (ReportBug).

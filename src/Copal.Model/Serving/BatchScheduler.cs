@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Copal.Model.Generation;
 using Copal.Model.Inference;
+using Copal.Tensors.Backends;
 
 namespace Copal.Model.Serving;
 
@@ -229,6 +230,7 @@ internal sealed class BatchScheduler : IDisposable
                 job.Cancel();
             }
         }
+        GrowCaches(active);
         int rows = active.Count;
         if (rows == 0)
         {
@@ -286,6 +288,31 @@ internal sealed class BatchScheduler : IDisposable
             }
         }
         Retire(active);
+    }
+
+    /// <summary>
+    /// Grows each active sequence's KV cache to hold its next position before the batch runs. A device that cannot
+    /// hold it fails that request alone, as a prefill that does not fit does; in the batched pass the allocation would
+    /// fail the pass, which ends the engine for every request. A cache that cannot grow keeps what it held.
+    /// </summary>
+    private void GrowCaches(List<Slot> active)
+    {
+        for (int i = active.Count - 1; i >= 0; i--)
+        {
+            Slot slot = active[i];
+            try
+            {
+                slot.State.EnsurePositions(slot.Context.Count);
+            }
+            catch (DeviceOutOfMemoryException e)
+            {
+                active.RemoveAt(i);
+                _statistics.ActiveSequences = active.Count;
+                SequenceJob job = slot.Job!;
+                slot.Release();
+                job.Fail(e);
+            }
+        }
     }
 
     /// <summary>
