@@ -65,7 +65,7 @@ internal static class OpenAiRequests
             case JsonValueKind.Object:
                 foreach (JsonProperty p in e.EnumerateObject())
                 {
-                    string name = Readable(() => p.Name, at == "" ? "a field name" : $"a field name in {at}");
+                    string name = Readable(() => p.Name, at == "" ? "a field name" : $"a field name in {at}", param: null);
                     RequireReadableText(p.Value, at == "" ? name : $"{at}.{name}");
                 }
                 break;
@@ -77,12 +77,13 @@ internal static class OpenAiRequests
                 }
                 break;
             case JsonValueKind.String:
-                _ = Readable(e.GetString, at);
+                _ = Readable(e.GetString, at, param: at);
                 break;
         }
     }
 
-    private static string Readable(Func<string?> read, string at)
+    /// <summary><paramref name="read"/>'s text; its failure a 400 naming <paramref name="param"/> (null for a field name, which names no field).</summary>
+    private static string Readable(Func<string?> read, string at, string? param)
     {
         try
         {
@@ -90,7 +91,7 @@ internal static class OpenAiRequests
         }
         catch (InvalidOperationException)
         {
-            throw OpenAiException.BadRequest(at.StartsWith("a field name", StringComparison.Ordinal) ? null : at,
+            throw OpenAiException.BadRequest(param,
                 $"{at} is not valid text: it holds bytes that are not UTF-8, or an escaped half of a surrogate pair", "invalid_json");
         }
     }
