@@ -78,7 +78,8 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         KernelConfig config = TeamPerOutput(weight.Rows);
         if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2)
         {
-            // x read as quads, eight groups' loads in flight a lane.
+            // x read as quads; where cols is a multiple of 16, four chunks of four groups in flight a lane (one 16-byte
+            // load of values each), else eight groups' loads.
             if (bf16)
             {
                 _kernels.TwoOfFourBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);

@@ -68,11 +68,11 @@ internal static class SparseKernels
 
     /// <summary>
     /// 2:4 with 2-bit fields, the common semi-structured pattern, laid out for decode's memory bound: a team of lanes
-    /// (a warp on a GPU) per output feature, and lane l of a step takes group g = base + l, so the warp's reads of x
-    /// (one 16-byte <see cref="Quad"/> per group, the group's four columns), of the values (two per group) and of the
-    /// index nibbles are each consecutive across lanes: whole cache lines, no gather. The two stored values pick
-    /// their columns from the quad in registers. Each lane issues the loads of <see cref="Unroll"/> groups before
-    /// it uses any, so a warp keeps about 1 KB in flight. Input rows are looped inside, W's row re-read from cache.
+    /// (a warp on a GPU) per output feature, and lane l of a step takes chunk (or group) base + l, so the warp's reads
+    /// of x (one 16-byte <see cref="Quad"/> per group, the group's four columns), of the values and of the index
+    /// nibbles are each consecutive across lanes: whole cache lines, no gather. The stored values pick their columns
+    /// from the quads in registers (see <see cref="TwoOfFourDot"/>). Input rows are looped inside, W's row re-read
+    /// from cache.
     /// x is read as quads (cols is a multiple of 4, so every row starts 16-byte aligned).
     /// </summary>
     public static void TwoOfFour<TW>(ArrayView<float> x, TW values, ArrayView<byte> index, ArrayView<float> y,
@@ -95,14 +95,22 @@ internal static class SparseKernels
     }
 
     /// <summary>
-    /// This lane's share of one 2:4 row times the input row whose quads start at <paramref name="xRow"/>: lane l of a
-    /// step takes group base + l, and issues the loads of <see cref="Unroll"/> groups before it uses any.
+    /// This lane's share of one 2:4 row times the input row whose quads start at <paramref name="xRow"/>. Where the
+    /// row's groups come in whole chunks of four (cols a multiple of 16, so a chunk's eight values are one 16-byte
+    /// load and its four nibbles one 16-bit load) lanes take chunks (<see cref="TwoOfFourChunks"/>); otherwise lane l
+    /// of a step takes group base + l, and issues the loads of <see cref="Unroll"/> groups before it uses any.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float TwoOfFourDot<TW>(ArrayView<Quad> x4, long xRow, TW values, long valueBase, ArrayView<byte> index, long indexBase,
         int groups, int team, int lane)
         where TW : struct, IWeightView
     {
+        // A row's values start on a multiple of 8 when groups is a multiple of 4; its nibbles on an even byte when the
+        // index stride is even, checked per row since only the row base is known here.
+        if ((groups & 3) == 0 && (indexBase & 1) == 0)
+        {
+            return TwoOfFourChunks(x4, xRow, values, valueBase, index.Cast<ushort>(), indexBase >> 1, groups >> 2, team, lane);
+        }
         float acc = 0f, acc1 = 0f;
         int g = lane;
         for (; g + ((Unroll - 1) * team) < groups; g += Unroll * team)
@@ -123,6 +131,47 @@ internal static class SparseKernels
             acc += Group24(values, valueBase, g, x4[xRow + g], Nibble(index, indexBase, g));
         }
         return acc + acc1;
+    }
+
+    /// <summary>
+    /// A 2:4 row in chunks of four groups (16 columns): chunk e's eight values are one 16-byte load (BF16; two for
+    /// F32) and its four nibbles, the eight values' 2-bit fields in order, one 16-bit load. Lane l of a step takes
+    /// chunk base + l, so a warp's value loads are one contiguous 512 bytes, and each lane issues four chunks' loads
+    /// before it uses any: 2 KB of values in flight a warp, as the dense GEMV keeps. The per-group layout needs
+    /// three load instructions for 4 bytes of values and index; this one, two for 18.
+    /// </summary>
+    private static float TwoOfFourChunks<TW>(ArrayView<Quad> x4, long xRow, TW values, long valueBase, ArrayView<ushort> index16, long index16Base,
+        int chunks, int team, int lane)
+        where TW : struct, IWeightView
+    {
+        float acc = 0f, acc1 = 0f, acc2 = 0f, acc3 = 0f;
+        int e = lane;
+        for (; e + (3 * team) < chunks; e += 4 * team)
+        {
+            int e1 = e + team, e2 = e1 + team, e3 = e2 + team;
+            Octet v0 = values.Load8(valueBase + (8L * e)), v1 = values.Load8(valueBase + (8L * e1));
+            Octet v2 = values.Load8(valueBase + (8L * e2)), v3 = values.Load8(valueBase + (8L * e3));
+            uint f0 = index16[index16Base + e], f1 = index16[index16Base + e1], f2 = index16[index16Base + e2], f3 = index16[index16Base + e3];
+            acc += Chunk24(x4, xRow + (4L * e), v0, f0);
+            acc1 += Chunk24(x4, xRow + (4L * e1), v1, f1);
+            acc2 += Chunk24(x4, xRow + (4L * e2), v2, f2);
+            acc3 += Chunk24(x4, xRow + (4L * e3), v3, f3);
+        }
+        for (; e < chunks; e += team)
+        {
+            acc += Chunk24(x4, xRow + (4L * e), values.Load8(valueBase + (8L * e)), index16[index16Base + e]);
+        }
+        return (acc + acc1) + (acc2 + acc3);
+    }
+
+    /// <summary>One chunk: value j (of eight) times the column its field (bits 2j, 2j + 1) names in group j / 2's quad.</summary>
+    private static float Chunk24(ArrayView<Quad> x4, long at, Octet v, uint fields)
+    {
+        Quad a = x4[at], b = x4[at + 1], c = x4[at + 2], d = x4[at + 3];
+        return (v.Low.X * Pick(a, fields & 3u)) + (v.Low.Y * Pick(a, (fields >> 2) & 3u))
+            + (v.Low.Z * Pick(b, (fields >> 4) & 3u)) + (v.Low.W * Pick(b, (fields >> 6) & 3u))
+            + (v.High.X * Pick(c, (fields >> 8) & 3u)) + (v.High.Y * Pick(c, (fields >> 10) & 3u))
+            + (v.High.Z * Pick(d, (fields >> 12) & 3u)) + (v.High.W * Pick(d, (fields >> 14) & 3u));
     }
 
     /// <summary>Group g's two 2-bit fields: nibble g of the row's index stream.</summary>
