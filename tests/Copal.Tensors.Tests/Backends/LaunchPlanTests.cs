@@ -5,16 +5,17 @@ namespace Copal.Tensors.Tests.Backends;
 /// <summary>The GPU plan's decode-attention split, on the shapes of the device check (no GPU needed: it is arithmetic).</summary>
 public sealed class LaunchPlanTests
 {
-    /// <summary>An H100/H200 plan: 132 multiprocessors, 256-thread groups, splits of at least 512 keys.</summary>
-    private static readonly LaunchPlan Hopper = new(256, 16, 256, 64 * 132, 512, 2 * 132);
+    /// <summary>An H100/H200 plan: 132 multiprocessors, up to 1,024 threads a group.</summary>
+    private static readonly LaunchPlan Hopper = LaunchPlan.Gpu(1024, 132);
 
     [Theory]
-    [InlineData(32, 512, 1)]    // a short context stays one group per head
-    [InlineData(32, 577, 2)]    // the device check's decode (prefill 512, then 64 tokens): two groups per head
-    [InlineData(32, 4096, 8)]   // 4k context: 256 groups on 132 SMs
-    [InlineData(32, 131072, 8)] // never more than about two groups per SM in all
-    [InlineData(8, 131072, 33)]
-    [InlineData(1, 131072, 64)] // and never more than the scratch allows
+    [InlineData(32, 64, 1)]     // a short context stays one group per head
+    [InlineData(32, 65, 2)]     // past 64 keys a head splits, at least 64 keys a split
+    [InlineData(32, 577, 10)]   // the device check's decode (prefill 512, then 64 tokens): 320 groups on 132 SMs
+    [InlineData(32, 4096, 16)]  // never more than about four groups per SM in all
+    [InlineData(32, 131072, 16)]
+    [InlineData(8, 131072, 64)] // and never more than the scratch allows
+    [InlineData(1, 131072, 64)]
     public void Decode_attention_splits_long_contexts_over_the_multiprocessors(int heads, int keys, int splits)
     {
         Assert.Equal(splits, Hopper.AttentionSplits(heads, keys));

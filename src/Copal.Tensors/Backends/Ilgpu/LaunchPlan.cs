@@ -10,8 +10,10 @@ namespace Copal.Tensors.Backends.Ilgpu;
 /// accelerator every group thread is an OS thread and every barrier a rendezvous of them, which costs about a
 /// millisecond on two cores, so the plan uses one-thread groups there unless a test asks for more.
 /// A decode step's attention splits its keys over several groups per head when a head has more than
-/// <see cref="AttentionSplitKeys"/> keys, up to about <see cref="AttentionGroups"/> groups in all: on a GPU two per
-/// multiprocessor with at least two key blocks each; on the tests' CPU "groups" accelerator small enough that the
+/// <see cref="AttentionSplitKeys"/> keys, at least that many keys a split, up to about <see cref="AttentionGroups"/>
+/// groups in all: on a GPU 64 keys and four groups per multiprocessor, since a decode step's attention is bound by
+/// load latency and more groups keep more loads in flight (on an H200, one group per head over 512 keys took 33 µs
+/// a 7B layer, for 16 MB its memory reads in 4 µs); on the tests' CPU "groups" accelerator small enough that the
 /// tests split; never on <c>ilgpu-cpu</c>, where more groups gain nothing.
 /// </summary>
 internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGroup, int MaxGroups, int AttentionSplitKeys, int AttentionGroups)
@@ -35,6 +37,12 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
         return Math.Clamp(Math.Min(byKeys, AttentionGroups / heads), 1, MaxAttentionSplits);
     }
 
+    /// <summary>
+    /// Keys a decode split takes at least on a GPU: a 256-thread group's eight teams score them in two rounds of
+    /// four keys' loads, and its value pass (eight key subsets for a head of 128) reads them in two.
+    /// </summary>
+    public const int GpuSplitKeys = 64;
+
     /// <summary>Splits at most, which bounds the partial results' scratch memory.</summary>
     public const int MaxAttentionSplits = 64;
 
@@ -52,14 +60,20 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
             return new LaunchPlan(group, FloorSqrtPowerOfTwo(group), Math.Min(group, AttentionKernel.KeyBlock), 4 * accelerator.NumMultiprocessors,
                 group == 1 ? int.MaxValue : 64, 64);
         }
+        return Gpu(accelerator.MaxNumThreadsPerGroup, accelerator.NumMultiprocessors);
+    }
+
+    /// <summary>The plan for a GPU with these limits (a function of them alone, so tests can state a GPU's plan).</summary>
+    public static LaunchPlan Gpu(int maxThreadsPerGroup, int multiprocessors)
+    {
         // 256 and no more also keeps the row sums deterministic: on CUDA, ILGPU.Algorithms' group reduction adds each
         // warp's partial sum into four shared slots atomically; eight warps give each slot two adds onto zero, whose
         // order cannot change the result (a + b = b + a), while a third add would make RMSNorm's and softmax's sums
         // depend on which warp came first.
-        int rowGroup = FloorPowerOfTwo(Math.Min(256, accelerator.MaxNumThreadsPerGroup));
+        int rowGroup = FloorPowerOfTwo(Math.Min(256, maxThreadsPerGroup));
         int gemm = Math.Min(MatMulKernels.MaxTile / MatMulKernels.PerThread, FloorSqrtPowerOfTwo(rowGroup));
-        return new LaunchPlan(rowGroup, gemm, Math.Min(AttentionKernel.KeyBlock, rowGroup), 64 * accelerator.NumMultiprocessors,
-            2 * AttentionKernel.KeyBlock, 2 * accelerator.NumMultiprocessors);
+        return new LaunchPlan(rowGroup, gemm, Math.Min(AttentionKernel.KeyBlock, rowGroup), 64 * multiprocessors,
+            GpuSplitKeys, 4 * multiprocessors);
     }
 
     /// <summary>Groups for a grid-stride loop over <paramref name="items"/> work items, <paramref name="perGroup"/> at a time.</summary>

@@ -4,11 +4,14 @@ using ILGPU.Algorithms;
 namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 
 /// <summary>
-/// Attention for head dimensions that are a multiple of 4, laid out for a GPU's memory. Decode has one group per
-/// head (32 groups on a GPU with 132 multiprocessors), so its time is load latency, and the kernels keep many
-/// independent 16-byte loads in flight. Per block of <see cref="AttentionKernel.KeyBlock"/> keys:
+/// Attention for head dimensions that are a multiple of 4, laid out for a GPU's memory. A decode step reads little
+/// (a 7B layer's cache of 512 keys is 16 MB, 4 µs of an H200's memory) in few groups, so its time is load latency,
+/// and the kernels keep many independent 16-byte loads in flight. Per block of <see cref="AttentionKernel.KeyBlock"/> keys:
 /// <list type="bullet">
-/// <item>scores: a thread per key reads the key as quads and issues four before it uses any;</item>
+/// <item>scores: a team of lanes per key (a warp on a GPU, as in <see cref="OutputTeams"/>): lane u reads quad u of
+/// the key, so a key's row is one coalesced read, and a team issues <see cref="KeysInFlight"/> keys' loads before it
+/// uses any, then sums each with warp shuffles. A thread per key, as before, waited out eight memory latencies a key
+/// of 128 dimensions, one for each four of its 32 quads;</item>
 /// <item>values: thread t owns quad u of the head and a subset s of the block's keys (t = s · quads + u), so a
 /// warp reads whole value rows, coalesced, and each thread loads <see cref="KeysInFlight"/> keys' quads before it
 /// adds them. The subsets' partial sums meet in shared memory at the end.</item>
@@ -19,7 +22,7 @@ namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 /// </summary>
 internal static class AttentionQuadsKernels
 {
-    /// <summary>Keys whose values a thread loads before it uses any.</summary>
+    /// <summary>Keys whose quads a thread loads before it uses any, in the scores and in the values.</summary>
     private const int KeysInFlight = 4;
 
     /// <summary>Floats of one split's partial result: the head's unnormalized output, then its maximum and sum (padded to a quad).</summary>
@@ -112,6 +115,9 @@ internal static class AttentionQuadsKernels
         public Layout(int head, int heads, int kvHeads, int headDim, int block)
         {
             Block = block;
+            // A team per key in the scores, as the GEMVs' teams per output: a warp, or one thread in a group
+            // narrower than a warp (ILGPU's CPU accelerator).
+            Team = block < Warp.WarpSize ? 1 : Warp.WarpSize;
             Quads = headDim >> 2;
             // As many subsets as the group holds whole heads of quads, at least one: a group narrower than a head
             // (the CPU accelerator's one thread) walks several quads per thread instead.
@@ -122,6 +128,7 @@ internal static class AttentionQuadsKernels
         }
 
         public int Block { get; }
+        public int Team { get; }
         public int Quads { get; }
         public int Subsets { get; }
         public int Slots { get; }
@@ -152,13 +159,7 @@ internal static class AttentionQuadsKernels
         for (int j0 = first; j0 < end; j0 += AttentionKernel.KeyBlock)
         {
             int count = IntrinsicMath.Min(AttentionKernel.KeyBlock, end - j0);
-            float blockMax = float.MinValue;
-            for (int jj = t; jj < count; jj += block)
-            {
-                float score = Dot(qs, k4, ((long)(j0 + jj) * kvStride) + layout.KvOffset, layout.Quads) * scale;
-                probs[jj] = score;
-                blockMax = XMath.Max(blockMax, score);
-            }
+            float blockMax = Scores(qs, k4, probs, j0, count, scale, layout);
             state = OnlineSoftmax.AddBlock(state, probs, count, blockMax, t, block);
 
             for (int p = t; p < layout.Slots; p += block)
@@ -200,25 +201,63 @@ internal static class AttentionQuadsKernels
         return sum;
     }
 
-    /// <summary>qs · key, the key's quads from <paramref name="at"/>, four loads issued before the first is used.</summary>
-    private static float Dot(ArrayView<Quad> qs, ArrayView<Quad> k4, long at, int quads)
+    /// <summary>
+    /// The block's scaled scores qs · key into <paramref name="probs"/>[0, count), a team per key, each team
+    /// taking <see cref="KeysInFlight"/> keys at a time; returns this thread's maximum of the scores it wrote (its
+    /// team's first lane writes them) and ends with a barrier, so every thread then reads every score.
+    /// </summary>
+    private static float Scores(ArrayView<Quad> qs, ArrayView<Quad> k4, ArrayView<float> probs, int j0, int count, float scale, Layout layout)
     {
-        float d0 = 0f, d1 = 0f, d2 = 0f, d3 = 0f;
-        int u = 0;
-        for (; u + 3 < quads; u += 4)
+        int t = Group.IdxX, team = layout.Team, lane = t % team, teams = layout.Block / team;
+        float blockMax = float.MinValue;
+        for (int jj = t / team; jj < count; jj += KeysInFlight * teams)
         {
-            Quad k0 = k4[at + u], k1 = k4[at + u + 1], k2 = k4[at + u + 2], k3 = k4[at + u + 3];
-            d0 += Dot(qs[u], k0);
-            d1 += Dot(qs[u + 1], k1);
-            d2 += Dot(qs[u + 2], k2);
-            d3 += Dot(qs[u + 3], k3);
+            // Keys past the block's end re-read key jj (in the cache, so the load is valid) and are not written.
+            int j1 = jj + teams, j2 = j1 + teams, j3 = j2 + teams;
+            long a0 = KeyAt(j0 + jj, layout), a1 = KeyAt(j0 + (j1 < count ? j1 : jj), layout);
+            long a2 = KeyAt(j0 + (j2 < count ? j2 : jj), layout), a3 = KeyAt(j0 + (j3 < count ? j3 : jj), layout);
+            float d0 = 0f, d1 = 0f, d2 = 0f, d3 = 0f;
+            for (int u = lane; u < layout.Quads; u += team)
+            {
+                Quad k0 = k4[a0 + u], k1 = k4[a1 + u], k2 = k4[a2 + u], k3 = k4[a3 + u];
+                Quad qu = qs[u];
+                d0 += Dot(qu, k0);
+                d1 += Dot(qu, k1);
+                d2 += Dot(qu, k2);
+                d3 += Dot(qu, k3);
+            }
+            // Every lane of the team takes part in the sums; the first holds them.
+            d0 = OutputTeams.Sum(d0, team) * scale;
+            d1 = OutputTeams.Sum(d1, team) * scale;
+            d2 = OutputTeams.Sum(d2, team) * scale;
+            d3 = OutputTeams.Sum(d3, team) * scale;
+            if (lane == 0)
+            {
+                probs[jj] = d0;
+                blockMax = XMath.Max(blockMax, d0);
+                if (j1 < count)
+                {
+                    probs[j1] = d1;
+                    blockMax = XMath.Max(blockMax, d1);
+                }
+                if (j2 < count)
+                {
+                    probs[j2] = d2;
+                    blockMax = XMath.Max(blockMax, d2);
+                }
+                if (j3 < count)
+                {
+                    probs[j3] = d3;
+                    blockMax = XMath.Max(blockMax, d3);
+                }
+            }
         }
-        for (; u < quads; u++)
-        {
-            d0 += Dot(qs[u], k4[at + u]);
-        }
-        return (d0 + d1) + (d2 + d3);
+        Group.Barrier();
+        return blockMax;
     }
+
+    /// <summary>The quad index of key j's row for this group's head in the cache.</summary>
+    private static long KeyAt(int j, Layout layout) => ((long)j * layout.KvStride) + layout.KvOffset;
 
     private static float Dot(Quad a, Quad b) => (a.X * b.X) + (a.Y * b.Y) + (a.Z * b.Z) + (a.W * b.W);
 
