@@ -191,20 +191,24 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     [InlineData(3, 257)]
     [InlineData(2, 1000)]
     [InlineData(1, 4099)] // four elements a thread per pass and a tail, in a GPU's 256-thread group too
+    [InlineData(1, 4100)] // four quads a thread per pass (dim a multiple of 4) and a tail, in a GPU's group too
     public void RmsNorm_matches_cpu(int rows, int dim) =>
         AssertMatchesCpu("RmsNorm", [Rand.Floats(rows * dim, 1, 3f), Rand.Floats(dim, 2), new float[rows * dim]], 2,
             (b, d) => b.RmsNorm(d[0], d[1], d[2], rows, dim, 1e-5f));
 
-    [BackendFact]
-    public void RmsNorm_in_place_matches_cpu() =>
-        AssertMatchesCpu("RmsNorm in place", [Rand.Floats(3 * 65, 1, 3f), Rand.Floats(65, 2)], 0,
-            (b, d) => b.RmsNorm(d[0], d[1], d[0], 3, 65, 1e-6f));
+    [BackendTheory]
+    [InlineData(65)]
+    [InlineData(68)] // in quads
+    public void RmsNorm_in_place_matches_cpu(int dim) =>
+        AssertMatchesCpu("RmsNorm in place", [Rand.Floats(3 * dim, 1, 3f), Rand.Floats(dim, 2)], 0,
+            (b, d) => b.RmsNorm(d[0], d[1], d[0], 3, dim, 1e-6f));
 
     [BackendTheory]
     [InlineData(1, 64)]
     [InlineData(3, 257)]
     [InlineData(2, 1000)]
     [InlineData(2, 4099)]
+    [InlineData(2, 4100)]
     public void AddRmsNorm_matches_cpu_in_both_outputs(int rows, int dim)
     {
         float[][] inputs = [Rand.Floats(rows * dim, 1, 3f), Rand.Floats(rows * dim, 3), Rand.Floats(dim, 2), new float[rows * dim]];
