@@ -25,7 +25,8 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             data.Add(dtype, 1, 1, 1);       // a single dot product
             data.Add(dtype, 1, 130, 300);   // GEMV: rows over a 256-thread group, cols not a multiple of it
             data.Add(dtype, 1, 7, 1031);    // GEMV: each thread several columns
-            data.Add(dtype, 1, 70, 1000);   // GEMV in 16-byte loads: four octets a lane per step, then a remainder
+            data.Add(dtype, 1, 70, 1000);   // GEMV in 16-byte loads: six octets a lane per step, the last step partial
+            data.Add(dtype, 1, 9, 2000);    // … a whole step, then a partial one, in a GPU's 32-lane team too
             data.Add(dtype, 1, 9, 40);      // GEMV in 16-byte loads: fewer octets than one step takes
             data.Add(dtype, 3, 33, 65);     // GEMM: partial tiles everywhere
             data.Add(dtype, 17, 40, 129);   // GEMM: more than one row tile
@@ -56,7 +57,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         var data = new TheoryData<string, DType, int, int>();
         foreach (DType dtype in Rand.WeightDTypes)
         {
-            data.Add("dense", dtype, 1, 1000);  // decode: the fused GEMV in 16-byte loads, then a remainder
+            data.Add("dense", dtype, 1, 2000);  // decode: the fused GEMV in 16-byte loads, a whole step and a partial one
             data.Add("dense", dtype, 1, 37);    // decode, a width that is not a multiple of 8
             data.Add("dense", dtype, 3, 40);    // prefill: the plain ops
         }

@@ -31,7 +31,7 @@ internal static class MatMulKernels
     /// time (<see cref="OutputTeams"/>): its lanes stride over W's row together, so the row is read once and coalesced, then the team sums its
     /// partial dot products with warp shuffles. Decode is bound by memory, and a warp's throughput by the bytes it
     /// keeps in flight: where cols is a multiple of 8 each lane takes eight weights in one 16-byte load
-    /// (<see cref="IWeightView.Load8"/>) and issues four such loads before it uses any, 2 KB in flight a warp for
+    /// (<see cref="IWeightView.Load8"/>) and issues six such loads before it uses any, 3 KB in flight a warp for
     /// BF16; the matching x is read as 16-byte <see cref="Quad"/>s (the buffer starts 16-byte aligned), whole
     /// 128-byte lines across the warp.
     /// </summary>
@@ -96,7 +96,9 @@ internal static class MatMulKernels
 
     /// <summary>
     /// This lane's share of x · W[row]: the team's lanes stride over the row together. Where cols is a multiple of 8
-    /// each lane takes eight weights in one 16-byte load and issues four such loads before it uses any.
+    /// each lane takes eight weights in one 16-byte load and issues <see cref="RowLoadsInFlight"/> such loads before
+    /// it uses any, the last step's too: a step past the row's end re-reads the lane's first element (a valid
+    /// address) and adds nothing, so no step of a row waits out its loads one at a time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float RowDot<TW>(ArrayView<float> x, ArrayView<Quad> x4, TW w, long rowBase, int cols, int team, int lane)
@@ -107,21 +109,18 @@ internal static class MatMulKernels
         {
             int count = cols >> 3;
             float acc1 = 0f, acc2 = 0f, acc3 = 0f;
-            int e = lane;
-            for (; e + (3 * team) < count; e += 4 * team)
+            for (int e = lane; e < count; e += RowLoadsInFlight * team)
             {
-                Octet w0 = w.Load8(rowBase + (8L * e));
-                Octet w1 = w.Load8(rowBase + (8L * (e + team)));
-                Octet w2 = w.Load8(rowBase + (8L * (e + (2 * team))));
-                Octet w3 = w.Load8(rowBase + (8L * (e + (3 * team))));
-                acc += Dot8(x4, e, w0);
-                acc1 += Dot8(x4, e + team, w1);
-                acc2 += Dot8(x4, e + (2 * team), w2);
-                acc3 += Dot8(x4, e + (3 * team), w3);
-            }
-            for (; e < count; e += team)
-            {
-                acc += Dot8(x4, e, w.Load8(rowBase + (8L * e)));
+                int e1 = e + team, e2 = e1 + team, e3 = e2 + team, e4 = e3 + team, e5 = e4 + team;
+                int c1 = e1 < count ? e1 : e, c2 = e2 < count ? e2 : e, c3 = e3 < count ? e3 : e, c4 = e4 < count ? e4 : e;
+                int c5 = e5 < count ? e5 : e;
+                Octet w0 = w.Load8(rowBase + (8L * e)), w1 = w.Load8(rowBase + (8L * c1));
+                Octet w2 = w.Load8(rowBase + (8L * c2)), w3 = w.Load8(rowBase + (8L * c3));
+                Octet w4 = w.Load8(rowBase + (8L * c4)), w5 = w.Load8(rowBase + (8L * c5));
+                acc += Dot8(x4, e, w0) + (e4 < count ? Dot8(x4, c4, w4) : 0f);
+                acc1 += e1 < count ? Dot8(x4, c1, w1) + (e5 < count ? Dot8(x4, c5, w5) : 0f) : 0f;
+                acc2 += e2 < count ? Dot8(x4, c2, w2) : 0f;
+                acc3 += e3 < count ? Dot8(x4, c3, w3) : 0f;
             }
             return (acc + acc1) + (acc2 + acc3);
         }
@@ -131,6 +130,14 @@ internal static class MatMulKernels
         }
         return acc;
     }
+
+    /// <summary>
+    /// 16-byte weight loads a lane issues before it uses any: 3 KB in flight a warp for BF16. A GEMV has about one
+    /// wave of warps for a 7B's 4,096-feature projections, so what a warp keeps in flight is what the multiprocessor
+    /// does: four loads (2 KB) gave the H200's 4,096-wide projections 2.3-3.0 TB/s of its 4.5 streaming read. Eight
+    /// took the BF16 GEMV to 71 registers (three groups a multiprocessor); six keep it at 56 (four).
+    /// </summary>
+    private const int RowLoadsInFlight = 6;
 
     /// <summary>x[8e … 8e + 7] · <paramref name="w"/>.</summary>
     private static float Dot8(ArrayView<Quad> x4, int e, Octet w)
