@@ -477,6 +477,39 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     public void Softmax_matches_cpu(int rows, int cols) =>
         AssertMatchesCpu("Softmax", [Rand.Floats(rows * cols, 1, 20f)], 0, (b, d) => b.Softmax(d[0], rows, cols));
 
+    [BackendFact]
+    public void RmsNorm_of_a_row_with_a_nan_is_nan_and_ends()
+    {
+        float[] x = Rand.Floats(2 * 300, 1, 5f);
+        x[17] = float.NaN;
+        using DeviceBuffer buffer = Backend.Allocate(x.Length), weight = Backend.Allocate(300), y = Backend.Allocate(x.Length);
+        Backend.Upload(x, buffer);
+        Backend.Upload(Rand.Floats(300, 2), weight);
+        Backend.RmsNorm(buffer, weight, y, 2, 300, 1e-5f);
+        var actual = new float[x.Length];
+        Backend.Download(y, actual);
+        Assert.All(actual[..300], v => Assert.True(float.IsNaN(v)));
+        Assert.All(actual[300..], v => Assert.True(float.IsFinite(v)));
+    }
+
+    /// <summary>
+    /// A NaN in a row gives NaN, as on the CPU, and the launch ends: a group maximum built on a compare-and-swap loop
+    /// never ends on NaN, since NaN equals nothing, itself included.
+    /// </summary>
+    [BackendFact]
+    public void Softmax_of_a_row_with_a_nan_is_nan_and_ends()
+    {
+        float[] x = Rand.Floats(2 * 300, 1, 5f);
+        x[17] = float.NaN;
+        using DeviceBuffer buffer = Backend.Allocate(x.Length);
+        Backend.Upload(x, buffer);
+        Backend.Softmax(buffer, 2, 300);
+        var actual = new float[x.Length];
+        Backend.Download(buffer, actual);
+        Assert.All(actual[..300], v => Assert.True(float.IsNaN(v)));
+        Assert.All(actual[300..], v => Assert.True(float.IsFinite(v)));
+    }
+
     [BackendTheory]
     [InlineData(1, 1)]
     [InlineData(5, 7)]

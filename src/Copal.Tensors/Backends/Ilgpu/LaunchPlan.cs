@@ -66,10 +66,7 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
     /// <summary>The plan for a GPU with these limits (a function of them alone, so tests can state a GPU's plan).</summary>
     public static LaunchPlan Gpu(int maxThreadsPerGroup, int multiprocessors)
     {
-        // 256 and no more also keeps the row sums deterministic: on CUDA, ILGPU.Algorithms' group reduction adds each
-        // warp's partial sum into four shared slots atomically; eight warps give each slot two adds onto zero, whose
-        // order cannot change the result (a + b = b + a), while a third add would make RMSNorm's and softmax's sums
-        // depend on which warp came first.
+        // 256 threads: eight warps, whose partial sums GroupReductions adds in warp order.
         int rowGroup = FloorPowerOfTwo(Math.Min(256, maxThreadsPerGroup));
         int gemm = Math.Min(MatMulKernels.MaxTile / MatMulKernels.PerThread, FloorSqrtPowerOfTwo(rowGroup));
         return new LaunchPlan(rowGroup, gemm, Math.Min(AttentionKernel.KeyBlock, rowGroup), 64 * multiprocessors,
