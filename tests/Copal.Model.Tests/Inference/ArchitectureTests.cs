@@ -4,7 +4,6 @@ using Copal.Model.Synthetic;
 using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
-using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
@@ -15,18 +14,9 @@ namespace Copal.Model.Tests.Inference;
 /// accelerator agree within the tolerance policy; the numbers themselves are checked against the float64 reference
 /// in VariantReferenceTests.
 /// </summary>
-public sealed class ArchitectureTests : IDisposable
+public sealed class ArchitectureTests() : SyntheticModelTests("arch", Length)
 {
     private const int Length = 24;
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-arch-").FullName;
-    private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = PositionLogits.Prompt(Length);
-
-    public void Dispose()
-    {
-        _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
-    }
 
     /// <summary>The architectures, and LLaMA with attention_bias under a name of its own.</summary>
     public static TheoryData<string> Architectures() => new("Qwen2ForCausalLM", "Qwen3ForCausalLM", LlamaWithBias);
@@ -35,7 +25,7 @@ public sealed class ArchitectureTests : IDisposable
 
     private string Write(string architecture)
     {
-        string dir = Path.Combine(_temp, architecture);
+        string dir = Path.Combine(Temp, architecture);
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with
         {
             Architecture = architecture.Split('+')[0],
@@ -50,7 +40,7 @@ public sealed class ArchitectureTests : IDisposable
     [MemberData(nameof(Architectures))]
     public void The_written_model_loads_with_its_architectures_parts(string architecture)
     {
-        using LlamaModel model = LlamaModel.Load(Write(architecture), _backend);
+        using LlamaModel model = LlamaModel.Load(Write(architecture), Backend);
         Assert.Equal(architecture.Split('+')[0], model.Config.Architecture);
         foreach (DecoderLayerWeights layer in model.Weights.Layers)
         {
@@ -64,8 +54,8 @@ public sealed class ArchitectureTests : IDisposable
     [MemberData(nameof(Architectures))]
     public void Decode_steps_and_the_batched_step_match_the_prompt_pass(string architecture)
     {
-        using LlamaModel model = LlamaModel.Load(Write(architecture), _backend);
-        PositionLogits.AssertStepsMatch(model, _prompt, PositionLogits.Of(model, _prompt, Length), $"{architecture} ");
+        using LlamaModel model = LlamaModel.Load(Write(architecture), Backend);
+        PositionLogits.AssertStepsMatch(model, Prompt, PositionLogits.Of(model, Prompt, Length), $"{architecture} ");
     }
 
     [DeviceFact("ilgpu-cpu")]
@@ -76,8 +66,8 @@ public sealed class ArchitectureTests : IDisposable
         {
             string dir = Write(architecture);
             using LlamaModel onDevice = LlamaModel.Load(dir, device);
-            using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
-            PositionLogits.AssertAgree(onDevice, onCpu, _prompt, $"{architecture} ilgpu-cpu logits");
+            using LlamaModel onCpu = LlamaModel.Load(dir, Backend);
+            PositionLogits.AssertAgree(onDevice, onCpu, Prompt, $"{architecture} ilgpu-cpu logits");
         }
     }
 }

@@ -4,7 +4,6 @@ using Copal.Model.Synthetic;
 using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
-using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
 using Copal.Testing;
 
@@ -16,19 +15,10 @@ namespace Copal.Model.Tests.Inference;
 /// numbers (VariantReferenceTests, gemma3); these tests check that every path takes them: decode steps, batched steps
 /// over sequences at different positions, ILGPU, and the checkpoint's names.
 /// </summary>
-public sealed class Gemma3Tests : IDisposable
+public sealed class Gemma3Tests() : SyntheticModelTests("gemma3", Length)
 {
     // Longer than the sliding window, so the local layer's cache slides during the run.
     private const int Length = 20;
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-gemma3-").FullName;
-    private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = PositionLogits.Prompt(Length);
-
-    public void Dispose()
-    {
-        _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
-    }
 
     /// <summary>test-tiny as a Gemma 3: layer 0 slides through 5 positions with RoPE base 10⁴, layer 1 is global with base 10⁶.</summary>
     internal static LlamaConfig Config() => SyntheticPresets.Get("test-tiny") with
@@ -46,7 +36,7 @@ public sealed class Gemma3Tests : IDisposable
 
     private string Write(string name = "gemma3")
     {
-        string dir = Path.Combine(_temp, name);
+        string dir = Path.Combine(Temp, name);
         SyntheticModelWriter.Write(Config(), dir, DType.F32, seed: 23, tokenizerDirectory: null);
         return dir;
     }
@@ -76,31 +66,31 @@ public sealed class Gemma3Tests : IDisposable
     [Fact]
     public void Decode_steps_and_the_batched_step_give_the_prompt_pass_logits()
     {
-        using LlamaModel model = LlamaModel.Load(Write(), _backend);
+        using LlamaModel model = LlamaModel.Load(Write(), Backend);
         Assert.Equal(4L * model.RopePositions * (model.Config.RotaryDim / 2) * sizeof(float), model.RopeTableBytes);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length), chunked = PositionLogits.Of(model, _prompt, 7);
+        float[][] whole = PositionLogits.Of(model, Prompt, Length), chunked = PositionLogits.Of(model, Prompt, 7);
         for (int p = 0; p < Length; p++)
         {
             Tolerances.AssertClose(chunked[p], whole[p], what: $"chunked logits at position {p}");
         }
-        PositionLogits.AssertStepsMatch(model, _prompt, whole);
+        PositionLogits.AssertStepsMatch(model, Prompt, whole);
     }
 
     [Fact]
     public void A_batch_of_sequences_at_different_positions_gives_each_its_own_decode_logits()
     {
-        using LlamaModel model = LlamaModel.Load(Write(), _backend);
-        int[] other = [.. _prompt.Reverse()];
-        float[][] first = PositionLogits.Of(model, _prompt, 1), second = PositionLogits.Of(model, other, 1);
+        using LlamaModel model = LlamaModel.Load(Write(), Backend);
+        int[] other = [.. Prompt.Reverse()];
+        float[][] first = PositionLogits.Of(model, Prompt, 1), second = PositionLogits.Of(model, other, 1);
         using RunState a = model.CreateState(1, Length), b = model.CreateState(1, Length);
         using RunState batch = model.CreateState(2, 2, allRowLogits: true);
         // b starts 6 positions behind a: the rows of one step sit on different RoPE rows and window positions.
-        model.Forward(a, _prompt.AsSpan(0, 6), 0, LogitsMode.Last);
+        model.Forward(a, Prompt.AsSpan(0, 6), 0, LogitsMode.Last);
         int vocab = model.Config.VocabSize;
         for (int p = 6; p < Length; p++)
         {
             int q = p - 6;
-            model.ForwardBatch(batch, [a, b], [_prompt[p], other[q]], [p, q]);
+            model.ForwardBatch(batch, [a, b], [Prompt[p], other[q]], [p, q]);
             float[] logits = model.ReadLogits(batch, 2);
             Tolerances.AssertClose(logits.AsSpan(0, vocab), first[p], what: $"batched row 0 at position {p}");
             Tolerances.AssertClose(logits.AsSpan(vocab, vocab), second[q], what: $"batched row 1 at position {q}");
@@ -113,9 +103,9 @@ public sealed class Gemma3Tests : IDisposable
         string dir = Write();
         using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
         using LlamaModel onDevice = LlamaModel.Load(dir, device);
-        using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
-        PositionLogits.AssertAgree(onDevice, onCpu, _prompt, "ilgpu-cpu logits");
+        using LlamaModel onCpu = LlamaModel.Load(dir, Backend);
+        PositionLogits.AssertAgree(onDevice, onCpu, Prompt, "ilgpu-cpu logits");
         // Decode on the device too: its batched row attention reads the local table on the sliding layer.
-        PositionLogits.AssertStepsMatch(onDevice, _prompt, PositionLogits.Of(onCpu, _prompt, Length), "ilgpu-cpu ");
+        PositionLogits.AssertStepsMatch(onDevice, Prompt, PositionLogits.Of(onCpu, Prompt, Length), "ilgpu-cpu ");
     }
 }

@@ -3,7 +3,6 @@ using Copal.Model.Inference;
 using Copal.Model.Synthetic;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
-using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
@@ -13,22 +12,13 @@ namespace Copal.Model.Tests.Inference;
 /// attention scores (instead of 1/√head_dim) and the logits (divided). The float64 reference checks the numbers
 /// (VariantReferenceTests, granite); these tests check that every path of the model applies them alike.
 /// </summary>
-public sealed class GraniteTests : IDisposable
+public sealed class GraniteTests() : SyntheticModelTests("granite", Length)
 {
     private const int Length = 20;
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-granite-").FullName;
-    private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = PositionLogits.Prompt(Length);
-
-    public void Dispose()
-    {
-        _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
-    }
 
     private string Write(string name, LlamaConfig config)
     {
-        string dir = Path.Combine(_temp, name);
+        string dir = Path.Combine(Temp, name);
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 13, tokenizerDirectory: null);
         return dir;
     }
@@ -47,10 +37,10 @@ public sealed class GraniteTests : IDisposable
     public void A_granite_with_neutral_multipliers_gives_the_llamas_logits_bit_for_bit()
     {
         // head_dim 16: an attention multiplier of 0.25 is LLaMA's 1/√16 exactly.
-        using LlamaModel granite = LlamaModel.Load(Write("neutral", Granite(1, 1, 0.25, 1)), _backend);
-        using LlamaModel llama = LlamaModel.Load(Write("llama", SyntheticPresets.Get("test-tiny")), _backend);
+        using LlamaModel granite = LlamaModel.Load(Write("neutral", Granite(1, 1, 0.25, 1)), Backend);
+        using LlamaModel llama = LlamaModel.Load(Write("llama", SyntheticPresets.Get("test-tiny")), Backend);
         Assert.Equal(("GraniteForCausalLM", 0.25f), (granite.Config.Architecture, granite.Config.AttentionScale));
-        float[][] expected = PositionLogits.Of(llama, _prompt, 7), actual = PositionLogits.Of(granite, _prompt, 7);
+        float[][] expected = PositionLogits.Of(llama, Prompt, 7), actual = PositionLogits.Of(granite, Prompt, 7);
         for (int p = 0; p < Length; p++)
         {
             Assert.Equal(expected[p], actual[p]);
@@ -85,9 +75,9 @@ public sealed class GraniteTests : IDisposable
     [Fact]
     public void Decode_steps_and_the_batched_step_give_the_prompt_pass_logits()
     {
-        using LlamaModel model = LlamaModel.Load(Write("steps", Granite(6, 0.3, 0.1, 2.5)), _backend);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length);
-        PositionLogits.AssertStepsMatch(model, _prompt, whole);
+        using LlamaModel model = LlamaModel.Load(Write("steps", Granite(6, 0.3, 0.1, 2.5)), Backend);
+        float[][] whole = PositionLogits.Of(model, Prompt, Length);
+        PositionLogits.AssertStepsMatch(model, Prompt, whole);
     }
 
     [DeviceFact("ilgpu-cpu")]
@@ -96,13 +86,13 @@ public sealed class GraniteTests : IDisposable
         string dir = Write("device", Granite(6, 0.3, 0.1, 2.5));
         using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
         using LlamaModel onDevice = LlamaModel.Load(dir, device);
-        using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
-        PositionLogits.AssertAgree(onDevice, onCpu, _prompt, "ilgpu-cpu logits");
+        using LlamaModel onCpu = LlamaModel.Load(dir, Backend);
+        PositionLogits.AssertAgree(onDevice, onCpu, Prompt, "ilgpu-cpu logits");
     }
 
     private float[][] Logits(string dir)
     {
-        using LlamaModel model = LlamaModel.Load(dir, _backend);
-        return PositionLogits.Of(model, _prompt, 7);
+        using LlamaModel model = LlamaModel.Load(dir, Backend);
+        return PositionLogits.Of(model, Prompt, 7);
     }
 }

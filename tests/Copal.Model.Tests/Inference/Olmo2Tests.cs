@@ -4,7 +4,6 @@ using Copal.Model.Synthetic;
 using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
-using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
 using Copal.Testing;
 
@@ -15,22 +14,13 @@ namespace Copal.Model.Tests.Inference;
 /// across all heads. The float64 reference checks the numbers (VariantReferenceTests, olmo2); these tests check that
 /// every path of the model takes that placement: decode steps, the batched step, ILGPU, and the checkpoint's names.
 /// </summary>
-public sealed class Olmo2Tests : IDisposable
+public sealed class Olmo2Tests() : SyntheticModelTests("olmo2", Length)
 {
     private const int Length = 20;
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-olmo2-").FullName;
-    private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = PositionLogits.Prompt(Length);
-
-    public void Dispose()
-    {
-        _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
-    }
 
     private string Write(string name = "olmo2")
     {
-        string dir = Path.Combine(_temp, name);
+        string dir = Path.Combine(Temp, name);
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { Architecture = "Olmo2ForCausalLM", QueryKeyNorm = true };
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 17, tokenizerDirectory: null);
         return dir;
@@ -53,13 +43,13 @@ public sealed class Olmo2Tests : IDisposable
     [Fact]
     public void Decode_steps_and_the_batched_step_give_the_prompt_pass_logits()
     {
-        using LlamaModel model = LlamaModel.Load(Write(), _backend);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length), chunked = PositionLogits.Of(model, _prompt, 7);
+        using LlamaModel model = LlamaModel.Load(Write(), Backend);
+        float[][] whole = PositionLogits.Of(model, Prompt, Length), chunked = PositionLogits.Of(model, Prompt, 7);
         for (int p = 0; p < Length; p++)
         {
             Tolerances.AssertClose(chunked[p], whole[p], what: $"chunked logits at position {p}");
         }
-        PositionLogits.AssertStepsMatch(model, _prompt, whole);
+        PositionLogits.AssertStepsMatch(model, Prompt, whole);
     }
 
     [DeviceFact("ilgpu-cpu")]
@@ -68,8 +58,8 @@ public sealed class Olmo2Tests : IDisposable
         string dir = Write();
         using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
         using LlamaModel onDevice = LlamaModel.Load(dir, device);
-        using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
-        PositionLogits.AssertAgree(onDevice, onCpu, _prompt, "ilgpu-cpu logits");
+        using LlamaModel onCpu = LlamaModel.Load(dir, Backend);
+        PositionLogits.AssertAgree(onDevice, onCpu, Prompt, "ilgpu-cpu logits");
     }
 
     [Fact]
@@ -88,7 +78,7 @@ public sealed class Olmo2Tests : IDisposable
             writer.Commit();
         }
         File.Move(kept, file, overwrite: true);
-        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(dir, _backend).Dispose());
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(dir, Backend).Dispose());
         Assert.Contains($"'{LlamaTensorNames.PostFeedforwardNorm(1)}'", e.Message, StringComparison.Ordinal);
     }
 }

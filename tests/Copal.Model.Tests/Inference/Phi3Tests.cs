@@ -4,7 +4,6 @@ using Copal.Model.Synthetic;
 using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
-using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
 using Copal.Testing;
 
@@ -15,22 +14,13 @@ namespace Copal.Model.Tests.Inference;
 /// computes (Mistral's, with a sliding window). The synthetic writer draws a Phi-3 and a LLaMA of one seed with the
 /// same values, so the Phi-3 read through <see cref="ModelCheckpoint"/> must give the LLaMA's logits bit for bit.
 /// </summary>
-public sealed class Phi3Tests : IDisposable
+public sealed class Phi3Tests() : SyntheticModelTests("phi3", Length)
 {
     private const int Length = 20;
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-phi3-").FullName;
-    private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = PositionLogits.Prompt(Length);
-
-    public void Dispose()
-    {
-        _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
-    }
 
     private string Write(string architecture, int? window = null)
     {
-        string dir = Path.Combine(_temp, $"{architecture}-{window}");
+        string dir = Path.Combine(Temp, $"{architecture}-{window}");
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with
         {
             Architecture = architecture,
@@ -68,10 +58,10 @@ public sealed class Phi3Tests : IDisposable
     [InlineData(6)]
     public void A_phi3_gives_the_logits_of_the_llama_or_mistral_with_its_weights_bit_for_bit(int? window)
     {
-        using LlamaModel phi3 = LlamaModel.Load(Write("Phi3ForCausalLM", window), _backend);
-        using LlamaModel same = LlamaModel.Load(Write(window is null ? "LlamaForCausalLM" : "MistralForCausalLM", window), _backend);
+        using LlamaModel phi3 = LlamaModel.Load(Write("Phi3ForCausalLM", window), Backend);
+        using LlamaModel same = LlamaModel.Load(Write(window is null ? "LlamaForCausalLM" : "MistralForCausalLM", window), Backend);
         Assert.Equal(window is null ? 0 : 6, phi3.Config.AttentionWindow(1));
-        float[][] expected = PositionLogits.Of(same, _prompt, 7), actual = PositionLogits.Of(phi3, _prompt, 7);
+        float[][] expected = PositionLogits.Of(same, Prompt, 7), actual = PositionLogits.Of(phi3, Prompt, 7);
         for (int p = 0; p < Length; p++)
         {
             Assert.Equal(expected[p], actual[p]);
@@ -79,8 +69,8 @@ public sealed class Phi3Tests : IDisposable
         // Without the window the Phi-3 would be another model: the test can tell.
         if (window is not null)
         {
-            using LlamaModel unwindowed = LlamaModel.Load(Write("LlamaForCausalLM"), _backend);
-            Assert.NotEqual(PositionLogits.Of(unwindowed, _prompt, 7)[^1], actual[^1]);
+            using LlamaModel unwindowed = LlamaModel.Load(Write("LlamaForCausalLM"), Backend);
+            Assert.NotEqual(PositionLogits.Of(unwindowed, Prompt, 7)[^1], actual[^1]);
         }
     }
 
@@ -94,20 +84,20 @@ public sealed class Phi3Tests : IDisposable
     public void Partial_rotary_and_longrope_agree_across_the_prompt_pass_decode_steps_and_the_batched_step()
     {
         string dir = WritePhi4MiniLike();
-        using LlamaModel model = LlamaModel.Load(dir, _backend);
+        using LlamaModel model = LlamaModel.Load(dir, Backend);
         Assert.Equal((16, 12, RopeScalingKind.LongRope), (model.Config.HeadDim, model.Config.RotaryDim, model.Config.RopeScaling.Kind));
-        float[][] whole = PositionLogits.Of(model, _prompt, Length);
-        PositionLogits.AssertStepsMatch(model, _prompt, whole);
+        float[][] whole = PositionLogits.Of(model, Prompt, Length);
+        PositionLogits.AssertStepsMatch(model, Prompt, whole);
         // Turning the whole head instead is another model: the test can tell.
         LlamaConfig full = LlamaConfig.Load(dir) with { RotaryDim = 16, RopeScaling = new RopeScalingConfig(RopeScalingKind.None) };
         File.WriteAllText(Path.Combine(dir, "config.json"), LlamaConfigWriter.ToJson(full));
-        using LlamaModel plain = LlamaModel.Load(dir, _backend);
-        Assert.NotEqual(PositionLogits.Of(plain, _prompt, Length)[^1], whole[^1]);
+        using LlamaModel plain = LlamaModel.Load(dir, Backend);
+        Assert.NotEqual(PositionLogits.Of(plain, Prompt, Length)[^1], whole[^1]);
     }
 
     private string WritePhi4MiniLike()
     {
-        string dir = Path.Combine(_temp, "phi4-mini-like");
+        string dir = Path.Combine(Temp, "phi4-mini-like");
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with
         {
             Architecture = "Phi3ForCausalLM",
@@ -130,8 +120,8 @@ public sealed class Phi3Tests : IDisposable
         {
             using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
             using LlamaModel onDevice = LlamaModel.Load(dir, device);
-            using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
-            PositionLogits.AssertAgree(onDevice, onCpu, _prompt, $"{Path.GetFileName(dir)} ilgpu-cpu logits");
+            using LlamaModel onCpu = LlamaModel.Load(dir, Backend);
+            PositionLogits.AssertAgree(onDevice, onCpu, Prompt, $"{Path.GetFileName(dir)} ilgpu-cpu logits");
         }
     }
 
@@ -153,7 +143,7 @@ public sealed class Phi3Tests : IDisposable
             writer.Commit();
         }
         File.Move(renamed, file, overwrite: true);
-        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(dir, _backend).Dispose());
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(dir, Backend).Dispose());
         Assert.Contains($"tensor '{LlamaTensorNames.Linear(1, LinearId.QProj)}' (rows 0..{c.QDim - 1} of '{LlamaTensorNames.FusedQkv(1)}' as Phi3ForCausalLM stores it) is missing",
             e.Message, StringComparison.Ordinal);
         Assert.Equal($"'{LlamaTensorNames.Linear(0, LinearId.UpProj)}' (rows {c.IntermediateSize}..{(2 * c.IntermediateSize) - 1} of '{LlamaTensorNames.FusedGateUp(0)}' as Phi3ForCausalLM stores it)",

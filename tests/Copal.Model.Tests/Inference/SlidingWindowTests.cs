@@ -3,7 +3,6 @@ using Copal.Model.Inference;
 using Copal.Model.Synthetic;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
-using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
@@ -13,23 +12,14 @@ namespace Copal.Model.Tests.Inference;
 /// Hugging Face masks it: a layer's row at position p sees positions p − W + 1 … p. On a two-layer model with W = 5 a
 /// token reaches the output at most 2 · (W − 1) = 8 positions later; without the window it reaches every later one.
 /// </summary>
-public sealed class SlidingWindowTests : IDisposable
+public sealed class SlidingWindowTests() : SyntheticModelTests("window", Length)
 {
     private const int Window = 5, Reach = 2 * (Window - 1), Length = 40;
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-window-").FullName;
-    private readonly CpuBackend _backend = new();
-    private readonly int[] _prompt = PositionLogits.Prompt(Length);
-
-    public void Dispose()
-    {
-        _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
-    }
 
     /// <summary>test-tiny (two layers) as a Mistral with <paramref name="window"/>, or none; the same weights either way.</summary>
     private string Write(int? window)
     {
-        string dir = Path.Combine(_temp, $"window-{window?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
+        string dir = Path.Combine(Temp, $"window-{window?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with
         {
             Architecture = "MistralForCausalLM",
@@ -43,7 +33,7 @@ public sealed class SlidingWindowTests : IDisposable
     [Fact]
     public void The_config_on_disk_gives_the_model_its_window()
     {
-        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
+        using LlamaModel model = LlamaModel.Load(Write(Window), Backend);
         Assert.Equal(Window, model.Config.SlidingWindow);
         Assert.Equal([Window, Window], Enumerable.Range(0, 2).Select(model.Config.AttentionWindow));
     }
@@ -51,26 +41,26 @@ public sealed class SlidingWindowTests : IDisposable
     [Fact]
     public void A_token_reaches_no_further_than_the_windows_of_the_layers_carry_it()
     {
-        int[] changed = [.. _prompt];
+        int[] changed = [.. Prompt];
         changed[0] = 4242;
-        using LlamaModel windowed = LlamaModel.Load(Write(Window), _backend);
-        using LlamaModel full = LlamaModel.Load(Write(null), _backend);
-        float[][] a = PositionLogits.Of(windowed, _prompt, Length), b = PositionLogits.Of(windowed, changed, Length);
+        using LlamaModel windowed = LlamaModel.Load(Write(Window), Backend);
+        using LlamaModel full = LlamaModel.Load(Write(null), Backend);
+        float[][] a = PositionLogits.Of(windowed, Prompt, Length), b = PositionLogits.Of(windowed, changed, Length);
         for (int p = 0; p < Length; p++)
         {
             // Past its reach the first token takes no part in any sum: the logits are the same to the bit.
             Assert.Equal(p > Reach, a[p].AsSpan().SequenceEqual(b[p]));
         }
         // Without the window the first token changes the last position's logits.
-        Assert.False(PositionLogits.Of(full, _prompt, Length)[^1].AsSpan().SequenceEqual(PositionLogits.Of(full, changed, Length)[^1]));
+        Assert.False(PositionLogits.Of(full, Prompt, Length)[^1].AsSpan().SequenceEqual(PositionLogits.Of(full, changed, Length)[^1]));
     }
 
     [Fact]
     public void Within_the_window_the_model_is_full_attention_and_beyond_it_is_not()
     {
-        using LlamaModel windowed = LlamaModel.Load(Write(Window), _backend);
-        using LlamaModel full = LlamaModel.Load(Write(null), _backend);
-        float[][] a = PositionLogits.Of(windowed, _prompt, Length), b = PositionLogits.Of(full, _prompt, Length);
+        using LlamaModel windowed = LlamaModel.Load(Write(Window), Backend);
+        using LlamaModel full = LlamaModel.Load(Write(null), Backend);
+        float[][] a = PositionLogits.Of(windowed, Prompt, Length), b = PositionLogits.Of(full, Prompt, Length);
         for (int p = 0; p < Length; p++)
         {
             Assert.Equal(p < Window, a[p].AsSpan().SequenceEqual(b[p]));
@@ -82,8 +72,8 @@ public sealed class SlidingWindowTests : IDisposable
     [InlineData(17)]  // chunks after a cache (the blocked kernel, windows starting inside the cached keys)
     public void Decode_and_chunked_prompts_under_a_window_match_the_whole_prompt(int chunk)
     {
-        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length), chunked = PositionLogits.Of(model, _prompt, chunk);
+        using LlamaModel model = LlamaModel.Load(Write(Window), Backend);
+        float[][] whole = PositionLogits.Of(model, Prompt, Length), chunked = PositionLogits.Of(model, Prompt, chunk);
         for (int p = 0; p < Length; p++)
         {
             Tolerances.AssertClose(chunked[p], whole[p], what: $"logits at position {p} in chunks of {chunk}");
@@ -93,15 +83,15 @@ public sealed class SlidingWindowTests : IDisposable
     [Fact]
     public void A_sliding_window_cache_holds_two_windows_and_a_chunk_however_long_the_text()
     {
-        using LlamaModel windowed = LlamaModel.Load(Write(Window), _backend);
-        using LlamaModel full = LlamaModel.Load(Write(null), _backend);
-        float[][] whole = PositionLogits.Of(windowed, _prompt, Length);
+        using LlamaModel windowed = LlamaModel.Load(Write(Window), Backend);
+        using LlamaModel full = LlamaModel.Load(Write(null), Backend);
+        float[][] whole = PositionLogits.Of(windowed, Prompt, Length);
         using RunState state = windowed.CreateState(2, Length);
         using RunState fullState = full.CreateState(2, Length);
         for (int p = 0; p < Length; p += 2)
         {
-            windowed.Forward(state, _prompt.AsSpan(p, 2), p, LogitsMode.Last);
-            full.Forward(fullState, _prompt.AsSpan(p, 2), p, LogitsMode.Last);
+            windowed.Forward(state, Prompt.AsSpan(p, 2), p, LogitsMode.Last);
+            full.Forward(fullState, Prompt.AsSpan(p, 2), p, LogitsMode.Last);
             Tolerances.AssertClose(windowed.ReadLogits(state), whole[p + 1], what: $"logits at position {p + 1} through the sliding cache");
         }
         // 2 · 5 + 2 positions a layer, where full attention holds all 40; the cache slid to keep the last ones.
@@ -115,21 +105,21 @@ public sealed class SlidingWindowTests : IDisposable
     [Fact]
     public void A_pass_may_rewind_as_far_as_the_sliding_cache_still_reaches_or_start_again()
     {
-        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length);
+        using LlamaModel model = LlamaModel.Load(Write(Window), Backend);
+        float[][] whole = PositionLogits.Of(model, Prompt, Length);
         using RunState state = model.CreateState(1, Length);
         for (int p = 0; p < Length; p++)
         {
-            model.Forward(state, _prompt.AsSpan(p, 1), p, LogitsMode.Last);
+            model.Forward(state, Prompt.AsSpan(p, 1), p, LogitsMode.Last);
         }
         int start = state.CacheStart(0);
         // Position start + 4 reads keys from start on: still held. One position earlier reads start − 1: dropped.
-        model.Forward(state, _prompt.AsSpan(start + Window - 1, 1), start + Window - 1, LogitsMode.Last);
+        model.Forward(state, Prompt.AsSpan(start + Window - 1, 1), start + Window - 1, LogitsMode.Last);
         Tolerances.AssertClose(model.ReadLogits(state), whole[start + Window - 1], what: "logits after a rewind the cache reaches");
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(state, _prompt.AsSpan(start + Window - 2, 1), start + Window - 2, LogitsMode.Last));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(state, Prompt.AsSpan(start + Window - 2, 1), start + Window - 2, LogitsMode.Last));
         Assert.Contains($"startPos {start + Window - 2} rewinds further than layer 0's sliding-window cache reaches: its window of {Window} needs positions {start - 1}..", e.Message, StringComparison.Ordinal);
         // From 0 the state starts again.
-        model.Forward(state, _prompt.AsSpan(0, 1), 0, LogitsMode.Last);
+        model.Forward(state, Prompt.AsSpan(0, 1), 0, LogitsMode.Last);
         Assert.Equal(0, state.CacheStart(0));
         Tolerances.AssertClose(model.ReadLogits(state), whole[0], what: "logits of a pass started again");
     }
@@ -137,13 +127,13 @@ public sealed class SlidingWindowTests : IDisposable
     [Fact]
     public void Layer_by_layer_passes_slide_each_layers_cache_as_a_whole_pass_does()
     {
-        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length);
+        using LlamaModel model = LlamaModel.Load(Write(Window), Backend);
+        float[][] whole = PositionLogits.Of(model, Prompt, Length);
         using RunState state = model.CreateState(2, Length, allRowLogits: true);
         int vocab = model.Config.VocabSize;
         for (int p = 0; p < Length; p += 2)
         {
-            model.Embed(_prompt.AsSpan(p, 2), state.Hidden);
+            model.Embed(Prompt.AsSpan(p, 2), state.Hidden);
             for (int layer = 0; layer < model.Config.NumLayers; layer++)
             {
                 model.ForwardLayer(state, layer, state.Hidden, 2, p);
@@ -159,13 +149,13 @@ public sealed class SlidingWindowTests : IDisposable
     [Fact]
     public void The_batched_decode_step_attends_through_the_window()
     {
-        using LlamaModel model = LlamaModel.Load(Write(Window), _backend);
-        float[][] whole = PositionLogits.Of(model, _prompt, Length);
+        using LlamaModel model = LlamaModel.Load(Write(Window), Backend);
+        float[][] whole = PositionLogits.Of(model, Prompt, Length);
         using RunState sequence = model.CreateState(1, Length);
         using RunState batch = model.CreateState(1, 1, allRowLogits: true);
         for (int p = 0; p < Length; p++)
         {
-            model.ForwardBatch(batch, [sequence], _prompt.AsSpan(p, 1), [p]);
+            model.ForwardBatch(batch, [sequence], Prompt.AsSpan(p, 1), [p]);
             Tolerances.AssertClose(model.ReadLogits(batch), whole[p], what: $"batched decode logits at position {p}");
         }
     }
@@ -176,11 +166,11 @@ public sealed class SlidingWindowTests : IDisposable
         string dir = Write(Window);
         using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
         using LlamaModel onDevice = LlamaModel.Load(dir, device);
-        using LlamaModel onCpu = LlamaModel.Load(dir, _backend);
-        float[][] expected = PositionLogits.Of(onCpu, _prompt, Length);
+        using LlamaModel onCpu = LlamaModel.Load(dir, Backend);
+        float[][] expected = PositionLogits.Of(onCpu, Prompt, Length);
         foreach (int chunk in (int[])[Length, 1])
         {
-            float[][] actual = PositionLogits.Of(onDevice, _prompt, chunk);
+            float[][] actual = PositionLogits.Of(onDevice, Prompt, chunk);
             for (int p = 0; p < Length; p++)
             {
                 Tolerances.AssertClose(actual[p], expected[p], what: $"ilgpu-cpu logits at position {p} in chunks of {chunk}");
