@@ -63,9 +63,9 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         }
         foreach (DType dtype in (DType[])[DType.F32, DType.BF16])
         {
-            data.Add("2:4", dtype, 1, 2128);    // decode: the fused 2:4 reader in chunks, a whole unrolled step and a remainder
-            data.Add("2:4", dtype, 1, 1000);    // … per group (cols not a multiple of 16), whole unrolled steps and a remainder
-            data.Add("2:4", dtype, 1, 44);      // … fewer groups than one step takes
+            data.Add("2:4", dtype, 1, 2128);    // decode: the fused 2:4 reader in chunks of 16 columns, whole steps and a lone chunk
+            data.Add("2:4", dtype, 1, 48);      // … fewer chunks than one step of a warp takes
+            data.Add("2:4", dtype, 1, 1000);    // … a width not in whole chunks: read as any N:M
             data.Add("2:4", dtype, 3, 64);      // prefill: the plain ops
             data.Add("4:8", dtype, 1, 264);     // the general N:M reader, 3-bit fields across bytes
             data.Add("bitmask", dtype, 1, 301); // the bitmask reader, a partial last mask word
@@ -146,11 +146,11 @@ public abstract class BackendOpsTests(BackendFixture fixture)
 
     public static TheoryData<string, DType, int, int, int> SparseMatMulCases() => new()
     {
-        { "2:4", DType.BF16, 1, 130, 300 },     // GEMV, one nibble per group
+        { "2:4", DType.BF16, 1, 130, 304 },     // GEMV, a width in whole chunks of 16 columns
         { "2:4", DType.F32, 3, 33, 68 },        // several input rows
-        { "2:4", DType.BF16, 1, 64, 2048 },     // the warp-per-feature 2:4 kernel in chunks of 16 columns: whole unrolled steps
-        { "2:4", DType.F32, 1, 9, 2128 },       // … and a remainder
-        { "2:4", DType.BF16, 1, 9, 1000 },      // … per group (cols not a multiple of 16): whole unrolled steps and a remainder
+        { "2:4", DType.BF16, 1, 64, 2048 },     // the warp-per-feature 2:4 kernel, two chunks a lane a step: whole steps
+        { "2:4", DType.F32, 1, 9, 2128 },       // … and a lone chunk
+        { "2:4", DType.BF16, 1, 9, 1000 },      // … a width not in whole chunks: the N:M kernel
         { "2:4", DType.BF16, 4, 9, 1000 },      // prefill: the GEMM over the decoding 2:4 view
         { "2:4", DType.BF16, 17, 40, 136 },     // … more than one tile of rows and of outputs
         { "4:8", DType.BF16, 1, 7, 1032 },      // 3-bit fields that straddle bytes

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Copal.Tensors.Backends.Ilgpu;
 using Copal.Tensors.Backends.Ilgpu.Kernels;
 using ILGPU;
 using ILGPU.Backends;
@@ -152,7 +153,7 @@ public sealed class KernelCodegenTests
         using Context context = Context.Create(b => b.EnableAlgorithms());
         var capabilities = new CLCapabilityContext(float16: false, float64: true, genericAddressSpace: true, int64_Atomics: true, subGroups: true);
         using var backend = new CLBackend(context, capabilities, vendor, CLCVersion.CL20);
-        return ((CLCompiledKernel)backend.Compile(Entry(kernel), KernelSpecialization.Empty)).Source;
+        return ((CLCompiledKernel)backend.Compile(Entry(kernel), Specialization(kernel))).Source;
     }
 
     /// <summary>The kernel's PTX for Hopper, from a context of its own (a failed compile spoils its context).</summary>
@@ -163,8 +164,19 @@ public sealed class KernelCodegenTests
     {
         using Context context = Context.Create(b => b.EnableAlgorithms());
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, isa, nvvmAPI: null);
-        return ((PTXCompiledKernel)backend.Compile(Entry(kernel), KernelSpecialization.Empty)).PTXAssembly;
+        return ((PTXCompiledKernel)backend.Compile(Entry(kernel), Specialization(kernel))).PTXAssembly;
     }
+
+    /// <summary>
+    /// What the backend compiles <paramref name="kernel"/> with on a GPU (KernelSet): the 2:4 GEMVs, the single one over
+    /// plain values and the fused ones over the 2:4 row reader, get the launch plan's group bounds (<see cref="LaunchPlan.TwoOfFourGemv"/>,
+    /// which steer ptxas's scheduling), every other kernel none.
+    /// </summary>
+    internal static KernelSpecialization Specialization(string kernel) =>
+        (kernel.StartsWith("SparseKernels.TwoOfFour<", StringComparison.Ordinal) && !kernel.Contains("View<", StringComparison.Ordinal))
+            || kernel.Contains("<TwoOfFourRows<", StringComparison.Ordinal)
+            ? LaunchPlan.Gpu(maxThreadsPerGroup: 1024, multiprocessors: 132).TwoOfFourGemv
+            : KernelSpecialization.Empty;
 
     private static EntryPointDescription Entry(string kernel)
     {

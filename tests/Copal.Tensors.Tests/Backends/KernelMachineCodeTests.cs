@@ -92,6 +92,22 @@ public sealed class KernelMachineCodeTests
         Assert.True(wide >= atLeast, $"{kernel}: {wide} 16-byte global loads in its SASS, expected at least {atLeast}");
     }
 
+    /// <summary>
+    /// A 2:4 GEMV lane's step reads two chunks: two 16-byte value loads and eight 16-byte x quads. The machine code
+    /// must issue all ten before the step's first multiply-add, so the two value loads wait out one memory latency
+    /// together. Compiled without group bounds (<c>LaunchPlan.TwoOfFourGemv</c>), ptxas issued each value load just
+    /// before its chunk's multiply-adds: three or four 16-byte loads came before the first FFMA.
+    /// </summary>
+    [NvidiaToolsTheory]
+    [InlineData("SparseKernels.TwoOfFour<Bf16Weights>")]
+    [InlineData("MatMulKernels.GemvSiluGate<TwoOfFourRows<Bf16Weights>>")]
+    [InlineData("MatMulKernels.GemvTriple<TwoOfFourRows<Bf16Weights>>")]
+    public void Two_of_four_gemv_issues_a_steps_loads_before_its_arithmetic(string kernel)
+    {
+        int before = Regex.Matches(Sass(kernel), @"\b(?:LDG?\.E\.128|FFMA)\b").TakeWhile(m => m.Value != "FFMA").Count();
+        Assert.True(before >= 10, $"{kernel}: {before} 16-byte loads before the first FFMA in its SASS, expected the step's 10");
+    }
+
     /// <summary>16 depths × a thread's 4 × 4 outputs.</summary>
     private const int MatMulKernelsTile = 256;
 

@@ -91,9 +91,9 @@ public sealed partial class IlgpuBackend
         },
         IlgpuSparseWeight s when s.Owner == this && !s.IsDisposed => (s.Format, s.DType == DType.BF16) switch
         {
-            // The 2:4 reader is the one the single 2:4 kernel uses: x as quads, chunks of four groups in
-            // 16-byte loads where cols is a multiple of 16.
-            (SparseFormat.NM, bool bf16) when s.N == 2 && s.M == 4 && s.Bits == 2 => bf16 ? FusedKind.TwoOfFourBf16 : FusedKind.TwoOfFourF32,
+            // The 2:4 reader is the one the single 2:4 kernel uses: x as quads, chunks of four groups in 16-byte
+            // loads; 2:4 of a width not in whole chunks is read as any N:M.
+            (SparseFormat.NM, bool bf16) when s.IsTwoOfFourInChunks => bf16 ? FusedKind.TwoOfFourBf16 : FusedKind.TwoOfFourF32,
             (SparseFormat.NM, bool bf16) => bf16 ? FusedKind.NMBf16 : FusedKind.NMF32,
             (_, bool bf16) => bf16 ? FusedKind.BitmaskBf16 : FusedKind.BitmaskF32,
         },

@@ -76,17 +76,16 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         }
         // Decode: a team of lanes per output feature.
         KernelConfig config = TeamPerOutput(weight.Rows);
-        if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2)
+        if (weight.IsTwoOfFourInChunks)
         {
-            // x read as quads; where cols is a multiple of 16, four chunks of four groups in flight a lane (one 16-byte
-            // load of values each), else eight groups' loads.
+            // x read as quads, the row in chunks of four groups (one 16-byte load of values each).
             if (bf16)
             {
-                _kernels.TwoOfFourBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
+                _kernels.TwoOfFourBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols);
             }
             else
             {
-                _kernels.TwoOfFourF32(config, x, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.IndexStride);
+                _kernels.TwoOfFourF32(config, x, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols);
             }
             return;
         }

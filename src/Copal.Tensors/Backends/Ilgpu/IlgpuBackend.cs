@@ -33,7 +33,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
             _accelerator = device.CreateAccelerator(context);
             _stream = _accelerator.DefaultStream;
             _plan = LaunchPlan.For(_accelerator, cpuThreadsPerGroup);
-            _kernels = new KernelSet(_accelerator, _plan.GemmGridStride);
+            _kernels = new KernelSet(_accelerator, _plan);
         }
         catch
         {

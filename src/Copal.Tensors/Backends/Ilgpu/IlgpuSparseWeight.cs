@@ -52,6 +52,13 @@ public sealed class IlgpuSparseWeight : DeviceWeight
     /// <summary>N:M only: bytes of one row's packed indices; 0 for the bitmask.</summary>
     public int IndexStride { get; }
 
+    /// <summary>
+    /// Whether the 2:4 kernels read it (<see cref="SparseKernels.TwoOfFour"/>, <see cref="TwoOfFourRows{TV}"/>): 2:4
+    /// with 2-bit fields and a width in whole 16-column chunks. Other N:M weights, 2:4 of other widths among them,
+    /// take the general N:M kernels.
+    /// </summary>
+    internal bool IsTwoOfFourInChunks => Format == SparseFormat.NM && N == 2 && M == 4 && Bits == 2 && SparseKernels.ReadsInChunks(Cols);
+
     internal Bf16Weights Bf16 { get; }
 
     internal F32Weights F32 { get; }
@@ -59,9 +66,9 @@ public sealed class IlgpuSparseWeight : DeviceWeight
     internal ArrayView<byte> NMIndex { get; }
 
     /// <summary>The weight as the fused decode kernels read it (<see cref="IRowDot"/>), per format and dtype.</summary>
-    internal TwoOfFourRows<F32Weights> TwoOfFourF32Rows => new(F32, NMIndex, Cols, IndexStride);
+    internal TwoOfFourRows<F32Weights> TwoOfFourF32Rows => new(F32, NMIndex, Cols);
 
-    internal TwoOfFourRows<Bf16Weights> TwoOfFourBf16Rows => new(Bf16, NMIndex, Cols, IndexStride);
+    internal TwoOfFourRows<Bf16Weights> TwoOfFourBf16Rows => new(Bf16, NMIndex, Cols);
 
     internal NMRows<F32Weights> NMF32Rows => new(F32, NMIndex, Cols, N, M, Bits, IndexStride);
 

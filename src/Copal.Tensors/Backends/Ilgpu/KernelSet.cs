@@ -12,9 +12,12 @@ namespace Copal.Tensors.Backends.Ilgpu;
 internal sealed class KernelSet
 {
     /// <param name="a">The accelerator to compile for.</param>
-    /// <param name="gemmGridStride">The GEMM the launch plan sizes its grid for (<see cref="LaunchPlan.GemmGridStride"/>).</param>
-    public KernelSet(Accelerator a, bool gemmGridStride)
+    /// <param name="plan">Its launch plan: the GEMM it sizes its grid for (<see cref="LaunchPlan.GemmGridStride"/>), and
+    /// the group bounds the 2:4 GEMVs are compiled for (<see cref="LaunchPlan.TwoOfFourGemv"/>).</param>
+    public KernelSet(Accelerator a, LaunchPlan plan)
     {
+        bool gemmGridStride = plan.GemmGridStride;
+        KernelSpecialization twoOfFour = plan.TwoOfFourGemv;
         GemvF32 = Load(a, "Gemv<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
         GemvBf16 = Load(a, "Gemv<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
         GemvF16 = Load(a, "Gemv<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<float>, int, int>(MatMulKernels.Gemv));
@@ -24,10 +27,10 @@ internal sealed class KernelSet
         GemvSiluGateBf16 = Load(a, "GemvSiluGate<BF16>", () => a.LoadStreamKernel<ArrayView<float>, DenseRows<Bf16Weights>, DenseRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleF16 = Load(a, "GemvTriple<F16>", () => a.LoadStreamKernel<ArrayView<float>, DenseRows<F16Weights>, DenseRows<F16Weights>, DenseRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateF16 = Load(a, "GemvSiluGate<F16>", () => a.LoadStreamKernel<ArrayView<float>, DenseRows<F16Weights>, DenseRows<F16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
-        GemvTripleTwoOfFourF32 = Load(a, "GemvTriple<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
-        GemvSiluGateTwoOfFourF32 = Load(a, "GemvSiluGate<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
-        GemvTripleTwoOfFourBf16 = Load(a, "GemvTriple<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
-        GemvSiluGateTwoOfFourBf16 = Load(a, "GemvSiluGate<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvTripleTwoOfFourF32 = Load(a, "GemvTriple<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple, twoOfFour));
+        GemvSiluGateTwoOfFourF32 = Load(a, "GemvSiluGate<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate, twoOfFour));
+        GemvTripleTwoOfFourBf16 = Load(a, "GemvTriple<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple, twoOfFour));
+        GemvSiluGateTwoOfFourBf16 = Load(a, "GemvSiluGate<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate, twoOfFour));
         GemvTripleNMF32 = Load(a, "GemvTriple<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateNMF32 = Load(a, "GemvSiluGate<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleNMBf16 = Load(a, "GemvTriple<N:M BF16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
@@ -66,8 +69,8 @@ internal sealed class KernelSet
         GemmNMBf16 = LoadGemm<NMView<Bf16Weights>>(a, "Gemm<N:M BF16>", gemmGridStride);
         GemmBitmaskF32 = LoadGemm<BitmaskView<F32Weights>>(a, "Gemm<bitmask F32>", gemmGridStride);
         GemmBitmaskBf16 = LoadGemm<BitmaskView<Bf16Weights>>(a, "Gemm<bitmask BF16>", gemmGridStride);
-        TwoOfFourF32 = Load(a, "TwoOfFour<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
-        TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int>(SparseKernels.TwoOfFour));
+        TwoOfFourF32 = Load(a, "TwoOfFour<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int>(SparseKernels.TwoOfFour, twoOfFour));
+        TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int>(SparseKernels.TwoOfFour, twoOfFour));
         BitmaskF32 = Load(a, "Bitmask<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
         Hold = Load(a, "Hold", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, float, float>(HoldKernel.Hold));
         StreamRead = Load(a, "StreamRead", () => a.LoadStreamKernel<ArrayView<Words4>, ArrayView<uint>>(MemoryReadKernel.StreamRead));
@@ -125,8 +128,8 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, NMView<Bf16Weights>, ArrayView<float>, int, int, int> GemmNMBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskView<F32Weights>, ArrayView<float>, int, int, int> GemmBitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskView<Bf16Weights>, ArrayView<float>, int, int, int> GemmBitmaskBf16 { get; }
-    public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourF32 { get; }
-    public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int> TwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int> TwoOfFourF32 { get; }
+    public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int> TwoOfFourBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskBf16 { get; }
     public Action<Index1D, ArrayView<float>, int, float, float> Hold { get; }

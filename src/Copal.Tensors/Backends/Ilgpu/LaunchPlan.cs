@@ -26,6 +26,25 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
     /// </summary>
     public bool GemmGridStride => GemmThreads == 1;
 
+    /// <summary>
+    /// What the 2:4 GEMVs (<see cref="SparseKernels.TwoOfFour"/> and the fused GEMVs over <see cref="TwoOfFourRows{TV}"/>)
+    /// are compiled for: groups of at most <see cref="RowGroup"/> threads, at least <see cref="TwoOfFourGroupsPerMultiprocessor"/>
+    /// of them a multiprocessor. On CUDA the two become the PTX's <c>.maxntid</c> and <c>.minnctapersm</c>, which
+    /// change how ptxas schedules the loads. With no bounds it keeps registers few by issuing each chunk's 16-byte
+    /// value load just before the chunk's multiply-adds, so a lane has one value load in flight and waits out a
+    /// memory latency per chunk. Told four groups a multiprocessor (at most 64 registers a thread), it issues a
+    /// step's two value loads together first (ptxas 11.8's machine code for sm_90, checked by
+    /// <c>KernelMachineCodeTests</c>). The dense GEMVs get no bounds: some of them spill under these. The CPU
+    /// accelerator ignores the hint; ILGPU only checks that launches keep to the group bound.
+    /// </summary>
+    public KernelSpecialization TwoOfFourGemv => new(RowGroup, TwoOfFourGroupsPerMultiprocessor);
+
+    /// <summary>
+    /// Groups a multiprocessor the 2:4 GEMVs are compiled for: four 256-thread groups, 32 warps, 64 registers a
+    /// thread (at five, 48 registers, ptxas spilled 4-8 bytes a thread).
+    /// </summary>
+    public const int TwoOfFourGroupsPerMultiprocessor = 4;
+
     /// <summary>Key splits for one decode row of <paramref name="heads"/> heads over <paramref name="keys"/> keys (1: no split).</summary>
     public int AttentionSplits(int heads, int keys)
     {

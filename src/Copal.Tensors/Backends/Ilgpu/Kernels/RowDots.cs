@@ -24,17 +24,19 @@ internal readonly struct DenseRows<TW>(TW weights, int cols) : IRowDot
         MatMulKernels.RowDot(x, x.Cast<Quad>(), _weights, (long)o * _cols, _cols, team, lane);
 }
 
-/// <summary>A 2:4 weight (two values and a nibble of 2-bit fields per group of four): <see cref="SparseKernels.TwoOfFourDot"/>.</summary>
-internal readonly struct TwoOfFourRows<TV>(TV values, ArrayView<byte> index, int cols, int indexStride) : IRowDot
+/// <summary>
+/// A 2:4 weight (two values and a nibble of 2-bit fields per group of four) whose width is a multiple of 16
+/// (<see cref="SparseKernels.ReadsInChunks"/>): <see cref="SparseKernels.TwoOfFourDot"/>.
+/// </summary>
+internal readonly struct TwoOfFourRows<TV>(TV values, ArrayView<byte> index, int cols) : IRowDot
     where TV : struct, IWeightView
 {
     private readonly TV _values = values;
-    private readonly ArrayView<byte> _index = index;
-    private readonly int _groups = cols >> 2;
-    private readonly int _indexStride = indexStride;
+    private readonly ArrayView<ushort> _index16 = index.Cast<ushort>();
+    private readonly int _chunks = cols >> 4;
 
     public float Dot(ArrayView<float> x, int o, int team, int lane) =>
-        SparseKernels.TwoOfFourDot(x.Cast<Quad>(), 0, _values, (long)o * _groups * 2, _index, (long)o * _indexStride, _groups, team, lane);
+        SparseKernels.TwoOfFourDot(x.Cast<Quad>(), 0, _values, _index16, o, _chunks, team, lane);
 }
 
 /// <summary>An N:M weight (n values and n bit fields per group of m): <see cref="SparseKernels.NMDot"/>.</summary>

@@ -13,9 +13,6 @@ namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 /// </summary>
 internal static class SparseKernels
 {
-    /// <summary>Groups a lane takes per step of <see cref="TwoOfFour"/>.</summary>
-    private const int Unroll = 8;
-
     /// <summary>
     /// N:M: per row of W, cols/m groups of n stored values; value k's in-group column is the <paramref name="bits"/>-wide
     /// field at bit k·bits of the row's index stream (<paramref name="indexStride"/> bytes per row, little-endian).
@@ -67,101 +64,67 @@ internal static class SparseKernels
     }
 
     /// <summary>
-    /// 2:4 with 2-bit fields, the common semi-structured pattern, laid out for decode's memory bound: a team of lanes
-    /// (a warp on a GPU) per output feature, and lane l of a step takes chunk (or group) base + l, so the warp's reads
-    /// of x (one 16-byte <see cref="Quad"/> per group, the group's four columns), of the values and of the index
-    /// nibbles are each consecutive across lanes: whole cache lines, no gather. The stored values pick their columns
-    /// from the quads in registers (see <see cref="TwoOfFourDot"/>). Input rows are looped inside, W's row re-read
-    /// from cache.
-    /// x is read as quads (cols is a multiple of 4, so every row starts 16-byte aligned).
+    /// 2:4 with 2-bit fields, the common semi-structured pattern, laid out for decode's memory bound, where cols is a
+    /// multiple of 16 (<see cref="ReadsInChunks"/>; other widths take <see cref="NM"/>): a team of lanes (a warp on a
+    /// GPU) per output feature, reading the row in chunks of four groups (<see cref="TwoOfFourDot"/>), lane l of a
+    /// step taking chunk base + l, so the warp's reads of values, index nibbles and x are each consecutive across
+    /// lanes: whole cache lines, no gather. Input rows are looped inside, W's row re-read from cache.
     /// </summary>
     public static void TwoOfFour<TW>(ArrayView<float> x, TW values, ArrayView<byte> index, ArrayView<float> y,
-        int rows, int outs, int cols, int indexStride)
+        int rows, int outs, int cols)
         where TW : struct, IWeightView
     {
         ArrayView<Quad> x4 = x.Cast<Quad>();
+        ArrayView<ushort> index16 = index.Cast<ushort>();
         (int team, int lane, int first, int stride) = OutputTeams.Assign();
-        int groups = cols >> 2;
+        int chunks = cols >> 4;
         for (int o = first; o < outs; o += stride)
         {
-            long valueBase = (long)o * groups * 2;
-            long indexBase = (long)o * indexStride;
             for (int r = 0; r < rows; r++)
             {
-                float acc = TwoOfFourDot(x4, (long)r * groups, values, valueBase, index, indexBase, groups, team, lane);
+                float acc = TwoOfFourDot(x4, ((long)r * cols) >> 2, values, index16, o, chunks, team, lane);
                 OutputTeams.Store(y, ((long)r * outs) + o, acc, team, lane);
             }
         }
     }
 
     /// <summary>
-    /// This lane's share of one 2:4 row times the input row whose quads start at <paramref name="xRow"/>. Where the
-    /// row's groups come in whole chunks of four (cols a multiple of 16, so a chunk's eight values are one 16-byte
-    /// load and its four nibbles one 16-bit load) lanes take chunks (<see cref="TwoOfFourChunks"/>); otherwise lane l
-    /// of a step takes group base + l, and issues the loads of <see cref="Unroll"/> groups before it uses any.
+    /// Whether <see cref="TwoOfFour"/> (and the fused GEMVs' <see cref="TwoOfFourRows{TV}"/>) can read a 2:4 weight
+    /// of <paramref name="cols"/> columns: whole chunks of four groups, so a row's eight values a chunk start on a
+    /// 16-byte boundary and its index stream (cols / 8 bytes) on a 2-byte one. Every LLaMA width is.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float TwoOfFourDot<TW>(ArrayView<Quad> x4, long xRow, TW values, long valueBase, ArrayView<byte> index, long indexBase,
-        int groups, int team, int lane)
-        where TW : struct, IWeightView
-    {
-        // A row's values start on a multiple of 8 when groups is a multiple of 4; its nibbles on an even byte when the
-        // index stride is even, checked per row since only the row base is known here.
-        if ((groups & 3) == 0 && (indexBase & 1) == 0)
-        {
-            return TwoOfFourChunks(x4, xRow, values, valueBase, index.Cast<ushort>(), indexBase >> 1, groups >> 2, team, lane);
-        }
-        float acc = 0f, acc1 = 0f;
-        int g = lane;
-        for (; g + ((Unroll - 1) * team) < groups; g += Unroll * team)
-        {
-            // Loads first, all of them, then the arithmetic: the loads are independent, so they overlap.
-            int g1 = g + team, g2 = g1 + team, g3 = g2 + team, g4 = g3 + team, g5 = g4 + team, g6 = g5 + team, g7 = g6 + team;
-            uint n0 = Nibble(index, indexBase, g), n1 = Nibble(index, indexBase, g1), n2 = Nibble(index, indexBase, g2), n3 = Nibble(index, indexBase, g3);
-            uint n4 = Nibble(index, indexBase, g4), n5 = Nibble(index, indexBase, g5), n6 = Nibble(index, indexBase, g6), n7 = Nibble(index, indexBase, g7);
-            Quad x0 = x4[xRow + g], x1 = x4[xRow + g1], x2 = x4[xRow + g2], x3 = x4[xRow + g3];
-            Quad x4v = x4[xRow + g4], x5 = x4[xRow + g5], x6 = x4[xRow + g6], x7 = x4[xRow + g7];
-            acc += Group24(values, valueBase, g, x0, n0) + Group24(values, valueBase, g1, x1, n1)
-                + Group24(values, valueBase, g2, x2, n2) + Group24(values, valueBase, g3, x3, n3);
-            acc1 += Group24(values, valueBase, g4, x4v, n4) + Group24(values, valueBase, g5, x5, n5)
-                + Group24(values, valueBase, g6, x6, n6) + Group24(values, valueBase, g7, x7, n7);
-        }
-        for (; g < groups; g += team)
-        {
-            acc += Group24(values, valueBase, g, x4[xRow + g], Nibble(index, indexBase, g));
-        }
-        return acc + acc1;
-    }
+    public static bool ReadsInChunks(int cols) => cols % 16 == 0;
 
     /// <summary>
-    /// A 2:4 row in chunks of four groups (16 columns): chunk e's eight values are one 16-byte load (BF16; two for
-    /// F32) and its four nibbles, the eight values' 2-bit fields in order, one 16-bit load. Lane l of a step takes
-    /// chunk base + l, so a warp's value loads are one contiguous 512 bytes, and each lane issues four chunks' loads
-    /// before it uses any: 2 KB of values in flight a warp, as the dense GEMV keeps. The per-group layout needs
-    /// three load instructions for 4 bytes of values and index; this one, two for 18.
+    /// This lane's share of row <paramref name="o"/> of a 2:4 weight times the input row whose quads start at
+    /// <paramref name="xRow"/>. Chunk e of a row is its groups 4e to 4e + 3 (16 columns): its eight values, one 16-byte
+    /// load (BF16; two for F32), and their eight 2-bit fields in order, one 16-bit load. Lane l of a step takes chunks
+    /// base + l and base + team + l, so a warp's value loads are two contiguous 512 bytes. Two chunks a step, not
+    /// more: a chunk's four x quads take 16 registers, and where a step's x and values do not fit the register budget
+    /// (<see cref="LaunchPlan.TwoOfFourGemv"/>) ptxas issues each value load just before its use, one memory latency
+    /// a chunk (docs/gpu.md).
     /// </summary>
-    private static float TwoOfFourChunks<TW>(ArrayView<Quad> x4, long xRow, TW values, long valueBase, ArrayView<ushort> index16, long index16Base,
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float TwoOfFourDot<TW>(ArrayView<Quad> x4, long xRow, TW values, ArrayView<ushort> index16, int o,
         int chunks, int team, int lane)
         where TW : struct, IWeightView
     {
-        float acc = 0f, acc1 = 0f, acc2 = 0f, acc3 = 0f;
+        long valueBase = (long)o * chunks * 8, indexBase = (long)o * chunks;
+        float acc = 0f, acc1 = 0f;
         int e = lane;
-        for (; e + (3 * team) < chunks; e += 4 * team)
+        for (; e + team < chunks; e += 2 * team)
         {
-            int e1 = e + team, e2 = e1 + team, e3 = e2 + team;
+            int e1 = e + team;
             Octet v0 = values.Load8(valueBase + (8L * e)), v1 = values.Load8(valueBase + (8L * e1));
-            Octet v2 = values.Load8(valueBase + (8L * e2)), v3 = values.Load8(valueBase + (8L * e3));
-            uint f0 = index16[index16Base + e], f1 = index16[index16Base + e1], f2 = index16[index16Base + e2], f3 = index16[index16Base + e3];
+            uint f0 = index16[indexBase + e], f1 = index16[indexBase + e1];
             acc += Chunk24(x4, xRow + (4L * e), v0, f0);
             acc1 += Chunk24(x4, xRow + (4L * e1), v1, f1);
-            acc2 += Chunk24(x4, xRow + (4L * e2), v2, f2);
-            acc3 += Chunk24(x4, xRow + (4L * e3), v3, f3);
         }
-        for (; e < chunks; e += team)
+        if (e < chunks)
         {
-            acc += Chunk24(x4, xRow + (4L * e), values.Load8(valueBase + (8L * e)), index16[index16Base + e]);
+            acc += Chunk24(x4, xRow + (4L * e), values.Load8(valueBase + (8L * e)), index16[indexBase + e]);
         }
-        return (acc + acc1) + (acc2 + acc3);
+        return acc + acc1;
     }
 
     /// <summary>One chunk: value j (of eight) times the column its field (bits 2j, 2j + 1) names in group j / 2's quad.</summary>
@@ -173,15 +136,6 @@ internal static class SparseKernels
             + (v.High.X * Pick(c, (fields >> 8) & 3u)) + (v.High.Y * Pick(c, (fields >> 10) & 3u))
             + (v.High.Z * Pick(d, (fields >> 12) & 3u)) + (v.High.W * Pick(d, (fields >> 14) & 3u));
     }
-
-    /// <summary>Group g's two 2-bit fields: nibble g of the row's index stream.</summary>
-    private static uint Nibble(ArrayView<byte> index, long indexBase, int g) =>
-        (uint)index[indexBase + (g >> 1)] >> ((g & 1) << 2);
-
-    /// <summary>Group g's two values times the columns their fields name.</summary>
-    private static float Group24<TW>(TW values, long valueBase, int g, Quad x, uint nibble)
-        where TW : struct, IWeightView =>
-        (values.Load(valueBase + (2L * g)) * Pick(x, nibble & 3u)) + (values.Load(valueBase + (2L * g) + 1) * Pick(x, (nibble >> 2) & 3u));
 
     /// <summary>
     /// Element i of the quad. Written as three flat selects because ILGPU turns these into PTX selp, with no
