@@ -67,8 +67,8 @@ internal static class SparseKernels
     /// 2:4 with 2-bit fields, the common semi-structured pattern, laid out for decode's memory bound, where cols is a
     /// multiple of 16 (<see cref="ReadsInChunks"/>; other widths take <see cref="NM"/>): a team of lanes (a warp on a
     /// GPU) per output feature, reading the row in chunks of four groups (<see cref="TwoOfFourDot"/>), lane l of a
-    /// step taking chunk base + l, so the warp's reads of values, index nibbles and x are each consecutive across
-    /// lanes: whole cache lines, no gather. Input rows are looped inside, W's row re-read from cache.
+    /// step taking chunks base + l and base + team + l, so the warp's reads of values, index nibbles and x are each
+    /// consecutive across lanes: whole cache lines, no gather. Input rows are looped inside, W's row re-read from cache.
     /// </summary>
     public static void TwoOfFour<TW>(ArrayView<float> x, TW values, ArrayView<byte> index, ArrayView<float> y,
         int rows, int outs, int cols)
