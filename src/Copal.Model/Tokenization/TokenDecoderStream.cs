@@ -1,3 +1,5 @@
+using Copal.Model.Tokenization.Decoders;
+
 namespace Copal.Model.Tokenization;
 
 /// <summary>
@@ -28,6 +30,14 @@ public sealed class TokenDecoderStream
     }
 
     /// <summary>
+    /// Prompt ids <see cref="Prime"/> keeps as context at least (vLLM keeps five), so the rest of a long prompt is not
+    /// decoded again. What follows decodes after them as after the whole prompt: the decoders look back only at the
+    /// text's start (Strip, Metaspace), which the window's own decode has as well, and at a run of byte tokens, which
+    /// the window never cuts (<see cref="PromptWindowStart"/>).
+    /// </summary>
+    private const int PromptContext = 8;
+
+    /// <summary>
     /// Takes <paramref name="ids"/> (the prompt) as text already shown, without returning it: what is pushed next
     /// decodes as it does after them in a full decode, so a SentencePiece word that follows keeps its leading space
     /// (decoded alone, the Strip decoder takes it off), as OpenAI's and vLLM's completions give it.
@@ -35,9 +45,25 @@ public sealed class TokenDecoderStream
     public void Prime(ReadOnlySpan<int> ids)
     {
         _ids.Clear();
-        _ids.AddRange(ids);
+        _ids.AddRange(ids[PromptWindowStart(ids)..]);
         _prefixIndex = _ids.Count;
         _prefix = _tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids), _skipSpecialTokens);
+    }
+
+    /// <summary>
+    /// Where <see cref="Prime"/>'s window of the prompt starts: <see cref="PromptContext"/> ids from the end, moved back
+    /// past a run of byte-fallback tokens (&lt;0xNN&gt;) it would cut. Such a run decodes as one UTF-8 string, all of it
+    /// U+FFFD if it is not valid, so a run cut inside a character would turn the characters that complete it into
+    /// U+FFFD too.
+    /// </summary>
+    private int PromptWindowStart(ReadOnlySpan<int> ids)
+    {
+        int start = Math.Max(0, ids.Length - PromptContext);
+        while (start > 0 && ByteFallbackDecoder.TryParseByte(_tokenizer.IdToToken(ids[start - 1]), out _))
+        {
+            start--;
+        }
+        return start;
     }
 
     /// <summary>Adds one id and returns the text it completes ("" if none yet).</summary>

@@ -77,6 +77,45 @@ public class RoundTripTests
         }
     }
 
+    /// <summary>
+    /// A stream primed with a prompt (a completion's) gives what follows the prompt's text in the full decode, word
+    /// spaces included, though it keeps only the prompt's last few ids: split points all along golden and random
+    /// texts, skipping the few where the prompt's own decode is not a prefix of the full one (a character cut in two).
+    /// </summary>
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama3")]
+    [InlineData("qwen3")]
+    [InlineData("llama2")]
+    [InlineData("stories260K")]
+    public void A_primed_stream_gives_what_follows_the_prompt(string name)
+    {
+        CopalTokenizer t = Tokenizers.Get(name);
+        var rng = new Random(7);
+        var texts = GoldenCase.Load(GoldenCase.SharedPath(name)).Select(c => c.Text)
+            .Concat(Enumerable.Range(0, 50).Select(_ => RandomText(rng, rng.Next(10, 60))));
+        int checkedSplits = 0;
+        foreach (string text in texts)
+        {
+            int[] ids = t.Encode(text);
+            string full = t.Decode(ids);
+            for (int k = 1; k < ids.Length; k += 1 + (ids.Length / 12))
+            {
+                string shown = t.Decode(ids.AsSpan(0, k));
+                if (!full.StartsWith(shown, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                TokenDecoderStream stream = t.CreateDecoderStream();
+                stream.Prime(ids.AsSpan(0, k));
+                string streamed = string.Concat(ids.Skip(k).Select(stream.Push)) + stream.Flush();
+                Assert.Equal(full[shown.Length..], streamed);
+                checkedSplits++;
+            }
+        }
+        Assert.True(checkedSplits > 100, $"{checkedSplits} split points checked");
+    }
+
     [Theory]
     [InlineData("stories260K")]
     [InlineData("llama2")]
