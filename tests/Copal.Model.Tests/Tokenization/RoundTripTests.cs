@@ -46,18 +46,23 @@ public class RoundTripTests
         }
     }
 
+    /// <summary>The tokenizers the streaming tests run: byte-level BPE and SentencePiece, a 512-token vocabulary among them.</summary>
+    public static TheoryData<string> StreamingTokenizers() => new() { "gpt2", "llama3", "qwen3", "llama2", "stories260K" };
+
+    /// <summary>The golden texts of tokenizer <paramref name="name"/>, then <paramref name="count"/> random ones of <paramref name="minParts"/> to <paramref name="maxParts"/> parts.</summary>
+    private static IEnumerable<string> StreamTexts(string name, int seed, int count, int minParts, int maxParts)
+    {
+        var rng = new Random(seed);
+        return GoldenCase.Load(GoldenCase.SharedPath(name)).Select(c => c.Text)
+            .Concat(Enumerable.Range(0, count).Select(_ => RandomText(rng, rng.Next(minParts, maxParts))));
+    }
+
     [Theory]
-    [InlineData("gpt2")]
-    [InlineData("llama3")]
-    [InlineData("qwen3")]
-    [InlineData("llama2")]
-    [InlineData("stories260K")]
+    [MemberData(nameof(StreamingTokenizers))]
     public void Streamed_pieces_concatenate_to_the_full_decode(string name)
     {
         CopalTokenizer t = Tokenizers.Get(name);
-        var rng = new Random(99);
-        var texts = GoldenCase.Load(GoldenCase.SharedPath(name)).Select(c => c.Text)
-            .Concat(Enumerable.Range(0, 100).Select(_ => RandomText(rng, rng.Next(1, 30))));
+        IEnumerable<string> texts = StreamTexts(name, seed: 99, count: 100, minParts: 1, maxParts: 30);
         foreach (bool skip in new[] { true, false })
         {
             foreach (string text in texts)
@@ -83,19 +88,12 @@ public class RoundTripTests
     /// texts, skipping the few where the prompt's own decode is not a prefix of the full one (a character cut in two).
     /// </summary>
     [Theory]
-    [InlineData("gpt2")]
-    [InlineData("llama3")]
-    [InlineData("qwen3")]
-    [InlineData("llama2")]
-    [InlineData("stories260K")]
+    [MemberData(nameof(StreamingTokenizers))]
     public void A_primed_stream_gives_what_follows_the_prompt(string name)
     {
         CopalTokenizer t = Tokenizers.Get(name);
-        var rng = new Random(7);
-        var texts = GoldenCase.Load(GoldenCase.SharedPath(name)).Select(c => c.Text)
-            .Concat(Enumerable.Range(0, 50).Select(_ => RandomText(rng, rng.Next(10, 60))));
         int checkedSplits = 0;
-        foreach (string text in texts)
+        foreach (string text in StreamTexts(name, seed: 7, count: 50, minParts: 10, maxParts: 60))
         {
             int[] ids = t.Encode(text);
             string full = t.Decode(ids);
