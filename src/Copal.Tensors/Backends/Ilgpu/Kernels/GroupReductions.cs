@@ -29,28 +29,8 @@ internal static class GroupReductions
     /// <summary>Warps of the largest group a device allows (1,024 threads of 32).</summary>
     private const int MaxWarps = 32;
 
-    internal static float Sum(float value, int groupSize)
-    {
-        if (groupSize == 1)
-        {
-            return value;
-        }
-        ArrayView<float> partials = SharedMemory.Allocate<float>(MaxWarps);
-        float warpSum = WarpExtensions.Reduce<float, AddFloat>(value);
-        if (Warp.LaneIdx == 0)
-        {
-            partials[Warp.WarpIdx] = warpSum;
-        }
-        Group.Barrier();
-        float sum = partials[0];
-        for (int w = 1, warps = groupSize / Warp.WarpSize; w < warps; w++)
-        {
-            sum += partials[w];
-        }
-        // The next reduction's first lanes overwrite the partials only after every thread has read them.
-        Group.Barrier();
-        return sum;
-    }
+    internal static float Sum(float value, int groupSize) =>
+        groupSize == 1 ? value : CombineWarps<AddInWarpOrder>(WarpExtensions.Reduce<float, AddFloat>(value), groupSize);
 
     internal static float Max(float value, int groupSize)
     {
@@ -58,22 +38,50 @@ internal static class GroupReductions
         {
             return value;
         }
-        ArrayView<float> partials = SharedMemory.Allocate<float>(MaxWarps);
         bool nan = XMath.IsNaN(value);
         float warpMax = WarpExtensions.Reduce<float, MaxFloat>(nan ? float.NegativeInfinity : value);
         float warpNans = WarpExtensions.Reduce<float, AddFloat>(nan ? 1f : 0f);
+        return CombineWarps<MaxKeepingNaN>(warpNans > 0f ? float.NaN : warpMax, groupSize);
+    }
+
+    /// <summary>
+    /// The group's result from each warp's (valid in its first lane): the first lanes write them to shared memory,
+    /// and every thread folds them with <typeparamref name="TFold"/> in warp order.
+    /// </summary>
+    private static float CombineWarps<TFold>(float warpResult, int groupSize)
+        where TFold : struct, IWarpFold
+    {
+        ArrayView<float> partials = SharedMemory.Allocate<float>(MaxWarps);
         if (Warp.LaneIdx == 0)
         {
-            partials[Warp.WarpIdx] = warpNans > 0f ? float.NaN : warpMax;
+            partials[Warp.WarpIdx] = warpResult;
         }
         Group.Barrier();
-        float max = partials[0];
+        TFold fold = default;
+        float result = partials[0];
         for (int w = 1, warps = groupSize / Warp.WarpSize; w < warps; w++)
         {
-            float partial = partials[w];
-            max = XMath.IsNaN(max) || XMath.IsNaN(partial) ? float.NaN : XMath.Max(max, partial);
+            result = fold.Apply(result, partials[w]);
         }
+        // The next reduction's first lanes overwrite the partials only after every thread has read them.
         Group.Barrier();
-        return max;
+        return result;
+    }
+
+    /// <summary>How <see cref="CombineWarps"/> folds two warps' results.</summary>
+    private interface IWarpFold
+    {
+        float Apply(float so, float next);
+    }
+
+    private readonly struct AddInWarpOrder : IWarpFold
+    {
+        public float Apply(float so, float next) => so + next;
+    }
+
+    /// <summary>NaN if either is: a GPU's max instruction returns the other operand of a NaN.</summary>
+    private readonly struct MaxKeepingNaN : IWarpFold
+    {
+        public float Apply(float so, float next) => XMath.IsNaN(so) || XMath.IsNaN(next) ? float.NaN : XMath.Max(so, next);
     }
 }
