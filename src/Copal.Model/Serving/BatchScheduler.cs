@@ -182,15 +182,12 @@ internal sealed class BatchScheduler : IDisposable
             }
             catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
             {
-                Interlocked.Increment(ref _statistics.RequestsCancelled);
-                slot.Release();
-                job.Cancel();
+                Cancel(slot);
                 continue;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                slot.Release();
-                job.Fail(e);
+                Fail(slot, e);
                 continue;
             }
             active.Add(slot);
@@ -225,9 +222,7 @@ internal sealed class BatchScheduler : IDisposable
             }
             else
             {
-                Interlocked.Increment(ref _statistics.RequestsCancelled);
-                slot.Release();
-                job.Cancel();
+                Cancel(slot);
             }
         }
         GrowCaches(active);
@@ -308,9 +303,7 @@ internal sealed class BatchScheduler : IDisposable
             {
                 active.RemoveAt(i);
                 _statistics.ActiveSequences = active.Count;
-                SequenceJob job = slot.Job!;
-                slot.Release();
-                job.Fail(e);
+                Fail(slot, e);
             }
         }
     }
@@ -337,9 +330,7 @@ internal sealed class BatchScheduler : IDisposable
         }
         foreach ((Slot slot, Exception e) in _failed)
         {
-            SequenceJob job = slot.Job!;
-            slot.Release();
-            job.Fail(e);
+            Fail(slot, e);
         }
     }
 
@@ -364,12 +355,28 @@ internal sealed class BatchScheduler : IDisposable
             : null;
     }
 
+    // End, Cancel and Fail give the slot back before the requester hears: its answer finds the slot's memory freed.
     private void End(Slot slot, StopReason reason)
     {
         Interlocked.Increment(ref _statistics.RequestsCompleted);
         SequenceJob job = slot.Job!;
-        slot.Release(); // before the requester hears: its answer finds the slot's memory given back
+        slot.Release();
         job.Finish(reason);
+    }
+
+    private void Cancel(Slot slot)
+    {
+        Interlocked.Increment(ref _statistics.RequestsCancelled);
+        SequenceJob job = slot.Job!;
+        slot.Release();
+        job.Cancel();
+    }
+
+    private void Fail(Slot slot, Exception e)
+    {
+        SequenceJob job = slot.Job!;
+        slot.Release();
+        job.Fail(e);
     }
 
     public void Dispose()
