@@ -82,14 +82,11 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         using var keep = new TestWeights();
         Func<IBackend, DeviceWeight>[] make = [.. outs.Select((o, i) => keep.Maker(format, dtype, o, cols, seed: i + 1))];
         float[][] inputs = [Rand.Floats(rows * cols, 1), new float[rows * outs[0]], new float[rows * outs[1]], new float[rows * outs[2]]];
-        foreach (int output in (int[])[1, 2, 3])
+        AssertMatchesCpu($"MatMulTriple {format} {dtype} [{rows}x{cols}]", inputs, [1, 2, 3], (b, d) =>
         {
-            AssertMatchesCpu($"MatMulTriple {format} {dtype} [{rows}x{cols}] output {output}", inputs, output, (b, d) =>
-            {
-                using DeviceWeight w0 = make[0](b), w1 = make[1](b), w2 = make[2](b);
-                b.MatMulTriple(d[0], w0, d[1], w1, d[2], w2, d[3], rows);
-            });
-        }
+            using DeviceWeight w0 = make[0](b), w1 = make[1](b), w2 = make[2](b);
+            b.MatMulTriple(d[0], w0, d[1], w1, d[2], w2, d[3], rows);
+        });
     }
 
     [BackendTheory]
@@ -213,10 +210,8 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     public void AddRmsNorm_matches_cpu_in_both_outputs(int rows, int dim)
     {
         float[][] inputs = [Rand.Floats(rows * dim, 1, 3f), Rand.Floats(rows * dim, 3), Rand.Floats(dim, 2), new float[rows * dim]];
-        foreach (int output in (int[])[0, 3]) // the sum left in x, and the normalized y
-        {
-            AssertMatchesCpu($"AddRmsNorm buffer {output}", inputs, output, (b, d) => b.AddRmsNorm(d[0], d[1], d[2], d[3], rows, dim, 1e-5f));
-        }
+        // The sum left in x, and the normalized y.
+        AssertMatchesCpu("AddRmsNorm", inputs, [0, 3], (b, d) => b.AddRmsNorm(d[0], d[1], d[2], d[3], rows, dim, 1e-5f));
     }
 
     [BackendFact]
@@ -241,10 +236,8 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         float[][] inputs = [Rand.Floats(rows * heads * headDim, 1), Rand.Floats(rows * kvDim, 2), Rand.Floats(rows * kvDim, 3),
             angles.Select(MathF.Cos).ToArray(), angles.Select(MathF.Sin).ToArray(), Rand.Floats(positions * kvDim, 4), Rand.Floats(positions * kvDim, 5)];
         var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f, RotaryDim: rotaryDim);
-        foreach (int output in (int[])[0, 1, 5, 6]) // q and k rotated in place, the key and value caches
-        {
-            AssertMatchesCpu($"RopeAndStore buffer {output}", inputs, output, (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
-        }
+        // q and k rotated in place, the key and value caches.
+        AssertMatchesCpu("RopeAndStore", inputs, [0, 1, 5, 6], (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
     }
 
     [BackendTheory]
@@ -262,11 +255,9 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             angles.Select(MathF.Cos).ToArray(), angles.Select(MathF.Sin).ToArray(), Rand.Floats(positions * kvDim, 4, 2f), Rand.Floats(positions * kvDim, 5),
             Rand.Floats(batchRows * qDim, 6), new float[qDim], new float[kvDim], new float[kvDim], new float[qDim]];
         var shape = new AttentionShape(1, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim), RotaryDim: rotaryDim);
-        foreach (int output in (int[])[5, 6, 7]) // the key and value caches, the batch's attention output
-        {
-            AssertMatchesCpu($"BatchRowAttention buffer {output}", inputs, output, (b, d) =>
-                b.BatchRowAttention(d[0], d[1], d[2], row, d[3], d[4], d[5], d[6], d[7], new RowScratch(d[8], d[9], d[10], d[11]), shape));
-        }
+        // The key and value caches, the batch's attention output.
+        AssertMatchesCpu("BatchRowAttention", inputs, [5, 6, 7], (b, d) =>
+            b.BatchRowAttention(d[0], d[1], d[2], row, d[3], d[4], d[5], d[6], d[7], new RowScratch(d[8], d[9], d[10], d[11]), shape));
     }
 
     [BackendFact]
@@ -349,10 +340,10 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         var whole = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim), window);
         AttentionShape slid = whole with { CacheStart = cacheStart };
         float[][] dropped = [q, k[(cacheStart * kvDim)..], v[(cacheStart * kvDim)..], new float[q.Length]];
-        AssertMatchesCpu($"Attention {slid}", dropped, 3, (b, d) => b.Attention(d[0], d[1], d[2], d[3], slid));
+        float[] actual = AssertMatchesCpu($"Attention {slid}", dropped, 3, (b, d) => b.Attention(d[0], d[1], d[2], d[3], slid));
         // The cache that dropped its first positions gives what the whole one gives.
         float[] expected = Run(s_cpu, [q, k, v, new float[q.Length]], 3, (b, d) => b.Attention(d[0], d[1], d[2], d[3], whole));
-        Tolerances.AssertClose(Run(Backend, dropped, 3, (b, d) => b.Attention(d[0], d[1], d[2], d[3], slid)), expected, what: "attention over a slid cache");
+        Tolerances.AssertClose(actual, expected, what: "attention over a slid cache");
         Assert.Throws<ArgumentException>(() => Run(Backend, dropped, 3, (b, d) => b.Attention(d[0], d[1], d[2], d[3], slid with { CacheStart = whole.FirstKey(0) + 1 })));
     }
 
@@ -365,13 +356,10 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         float[][] inputs = [Rand.Floats(rows * heads * headDim, 1), Rand.Floats(rows * kvDim, 2), Rand.Floats(rows * kvDim, 3),
             angles.Select(MathF.Cos).ToArray(), angles.Select(MathF.Sin).ToArray(), Rand.Floats(held * kvDim, 4), Rand.Floats(held * kvDim, 5)];
         var shape = new AttentionShape(rows, startPos, heads, kvHeads, headDim, 1f, Window: 8, CacheStart: cacheStart);
-        foreach (int output in (int[])[0, 1, 5, 6])
-        {
-            AssertMatchesCpu($"RopeAndStore buffer {output}", inputs, output, (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
-        }
+        AssertMatchesCpu("RopeAndStore", inputs, [0, 1, 5, 6], (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
         // Position 20 goes to row 11 of a cache that starts at 9, rotated by position 20's angles.
-        float[] k = Run(Backend, inputs, 1, (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
-        float[] cache = Run(Backend, inputs, 5, (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
+        float[][] written = Run(Backend, inputs, [1, 5], (b, d) => b.RopeAndStore(d[0], d[1], d[2], d[3], d[4], d[5], d[6], shape));
+        float[] k = written[0], cache = written[1];
         Assert.Equal(k, cache[((startPos - cacheStart) * kvDim)..((startPos - cacheStart + rows) * kvDim)]);
         Assert.Equal(inputs[5][..((startPos - cacheStart) * kvDim)], cache[..((startPos - cacheStart) * kvDim)]);
     }
@@ -612,15 +600,32 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     /// Runs <paramref name="op"/> on the CPU and on the backend from the same inputs and compares buffer
     /// <paramref name="output"/>. Also checks that the op changed that buffer, so a kernel that writes nothing fails.
     /// </summary>
-    private void AssertMatchesCpu(string what, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op)
+    private float[] AssertMatchesCpu(string what, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op) =>
+        AssertMatchesCpu(what, inputs, [output], op)[0];
+
+    /// <summary>
+    /// The same for an op that writes several buffers: one run on each backend, then every buffer in
+    /// <paramref name="outputs"/> compared (a run costs seconds on the CPU accelerator with a GPU's 256-thread groups).
+    /// </summary>
+    /// <returns>The backend's buffers, for further checks.</returns>
+    private float[][] AssertMatchesCpu(string what, float[][] inputs, int[] outputs, Action<IBackend, DeviceBuffer[]> op)
     {
-        float[] expected = Run(s_cpu, inputs, output, op);
-        float[] actual = Run(Backend, inputs, output, op);
-        Assert.False(expected.AsSpan().SequenceEqual(inputs[output]), $"{what}: the CPU reference left the output unchanged");
-        Tolerances.AssertNmse(actual, expected, what: what);
+        float[][] expected = Run(s_cpu, inputs, outputs, op);
+        float[][] actual = Run(Backend, inputs, outputs, op);
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            string buffer = outputs.Length == 1 ? what : $"{what} buffer {outputs[i]}";
+            Assert.False(expected[i].AsSpan().SequenceEqual(inputs[outputs[i]]), $"{buffer}: the CPU reference left the output unchanged");
+            Tolerances.AssertNmse(actual[i], expected[i], what: buffer);
+        }
+        return actual;
     }
 
-    private static float[] Run(IBackend backend, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op)
+    private static float[] Run(IBackend backend, float[][] inputs, int output, Action<IBackend, DeviceBuffer[]> op) =>
+        Run(backend, inputs, [output], op)[0];
+
+    /// <summary>Runs <paramref name="op"/> once on <paramref name="backend"/> and reads back each buffer in <paramref name="outputs"/>.</summary>
+    private static float[][] Run(IBackend backend, float[][] inputs, int[] outputs, Action<IBackend, DeviceBuffer[]> op)
     {
         var buffers = new DeviceBuffer[inputs.Length];
         try
@@ -631,9 +636,12 @@ public abstract class BackendOpsTests(BackendFixture fixture)
                 backend.Upload(inputs[i], buffers[i]);
             }
             op(backend, buffers);
-            var result = new float[inputs[output].Length];
-            backend.Download(buffers[output], result);
-            return result;
+            return outputs.Select(o =>
+            {
+                var result = new float[inputs[o].Length];
+                backend.Download(buffers[o], result);
+                return result;
+            }).ToArray();
         }
         finally
         {
