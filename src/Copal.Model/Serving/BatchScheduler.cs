@@ -359,25 +359,16 @@ internal sealed class BatchScheduler : IDisposable
     private void End(Slot slot, StopReason reason)
     {
         Interlocked.Increment(ref _statistics.RequestsCompleted);
-        SequenceJob job = slot.Job!;
-        slot.Release();
-        job.Finish(reason);
+        slot.Release().Finish(reason);
     }
 
     private void Cancel(Slot slot)
     {
         Interlocked.Increment(ref _statistics.RequestsCancelled);
-        SequenceJob job = slot.Job!;
-        slot.Release();
-        job.Cancel();
+        slot.Release().Cancel();
     }
 
-    private void Fail(Slot slot, Exception e)
-    {
-        SequenceJob job = slot.Job!;
-        slot.Release();
-        job.Fail(e);
-    }
+    private static void Fail(Slot slot, Exception e) => slot.Release().Fail(e);
 
     public void Dispose()
     {
@@ -433,18 +424,20 @@ internal sealed class BatchScheduler : IDisposable
         }
 
         /// <summary>
-        /// Ends the slot's job. A cache that grew past its first reservation (a long request) is given back, and the
-        /// next job starts with a small one again: memory follows the work in flight, not the longest request served.
-        /// Nothing is allocated here, so ending a job cannot fail.
+        /// Ends the slot's job and returns it, for its requester to hear. A cache that grew past its first reservation
+        /// (a long request) is given back, and the next job starts with a small one again: memory follows the work in
+        /// flight, not the longest request served. Nothing is allocated here, so ending a job cannot fail.
         /// </summary>
-        public void Release()
+        public SequenceJob Release()
         {
+            SequenceJob job = Job!;
             Job = null;
             if (_state is not null && _state.KvCacheBytes > _initialKvBytes)
             {
                 _state.Dispose();
                 _state = null;
             }
+            return job;
         }
 
         public void Dispose() => _state?.Dispose();
