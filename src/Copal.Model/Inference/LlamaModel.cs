@@ -1,8 +1,6 @@
 using Copal.Model.Config;
 using Copal.Model.Weights;
-using Copal.Tensors;
 using Copal.Tensors.Backends;
-using Copal.Tensors.Kernels;
 using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
 
@@ -13,15 +11,9 @@ namespace Copal.Model.Inference;
 /// The forward pass reads like HF's <c>LlamaForCausalLM</c>: embed → for each layer (RMSNorm → attention with
 /// RoPE and GQA → residual → RMSNorm → SiLU-gated MLP → residual) → final RMSNorm → lm_head.
 /// </summary>
-public sealed class LlamaModel : IDisposable
+public sealed partial class LlamaModel : IDisposable
 {
     private readonly IDisposable? _storage;
-    private readonly RopeScaling? _ropeScaling;
-    private DeviceBuffer? _ropeCos; // [RopePositions, headDim/2]
-    private DeviceBuffer? _ropeSin; // [RopePositions, headDim/2]
-    // Gemma 3's sliding layers turn q and k with their own base and no scaling (LlamaConfig.LocalRopeTheta).
-    private DeviceBuffer? _localRopeCos; // [RopePositions, headDim/2], or null
-    private DeviceBuffer? _localRopeSin;
     private bool _disposed;
 
     // Forward passes run one at a time: growing the RoPE tables replaces buffers a pass in flight on another thread
@@ -72,122 +64,6 @@ public sealed class LlamaModel : IDisposable
     /// <see cref="WeightResidence.Mapped"/> also for a model built in memory.
     /// </summary>
     public WeightResidence WeightResidence => (_storage as Storage)?.Residence ?? WeightResidence.Mapped;
-
-    /// <summary>Positions the RoPE tables hold now: the furthest any run has reached, grown geometrically.</summary>
-    public int RopePositions { get; private set; }
-
-    /// <summary>Bytes of the RoPE cos and sin tables now: 2 · <see cref="RopePositions"/> · headDim/2 · 4, twice on Gemma 3 (local and global tables).</summary>
-    public long RopeTableBytes => (Config.LocalRopeTheta is null ? 2L : 4L) * RopePositions * (Config.RotaryDim / 2) * sizeof(float);
-
-    /// <summary>
-    /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights are used
-    /// in their stored dtype, mapped (see the overload with a <see cref="WeightResidence"/>).
-    /// </summary>
-    public static LlamaModel Load(string directory, IBackend backend, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
-        => Load(directory, backend, SparseLoadMode.Off, progress, cancellationToken: cancellationToken);
-
-    /// <summary>
-    /// As <see cref="Load(string, IBackend, IProgress{string}?, CancellationToken)"/> (which uses <see cref="SparseLoadMode.Off"/>: every
-    /// weight dense, what pruning needs), choosing how linears may load sparse.
-    /// </summary>
-    /// <remarks>
-    /// NaN or ±Inf in any floating-point tensor is refused (<see cref="FiniteWeights"/>) unless
-    /// <paramref name="allowNonFinite"/>. <paramref name="residence"/> says whether the CPU computes on the mapped
-    /// files (the default: the fastest load, no memory of our own) or on a copy read into memory, which decodes
-    /// 1.3–1.5× faster on this project's machine but takes seconds per GB to load there
-    /// (<see cref="WeightResidence.Auto"/>: the copy when the files take at most half of the available memory); a GPU
-    /// backend uploads the weights, so for it Auto maps the files.
-    /// </remarks>
-    public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
-        bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(directory);
-        ArgumentNullException.ThrowIfNull(backend);
-        if (File.Exists(directory))
-        {
-            throw new ModelLoadException($"model folder '{directory}' is a file; expected a model folder (config.json, *.safetensors)");
-        }
-        if (!Directory.Exists(directory))
-        {
-            throw new ModelLoadException($"model folder '{directory}' does not exist");
-        }
-        LlamaConfig config = LlamaConfig.Load(directory);
-        progress?.Report($"config: {config}");
-        try
-        {
-            // The tables grow with the positions a run reaches; a scaling whose angles overflow f32 is refused before
-            // the weights load, not as non-finite logits mid-run.
-            RopeTables.RequireFinite(config.MaxPositionEmbeddings, config.RotaryDim, config.RopeTheta, RopeScalingOf(config.RopeScaling));
-            if (config.LocalRopeTheta is double local)
-            {
-                RopeTables.RequireFinite(config.MaxPositionEmbeddings, config.RotaryDim, local, null);
-            }
-        }
-        catch (ArgumentException e)
-        {
-            throw new ModelConfigException(Path.Combine(directory, "config.json"), e.Message, e);
-        }
-        if (residence == WeightResidence.Auto && backend.Info.Kind != "cpu")
-        {
-            residence = WeightResidence.Mapped;
-        }
-        // A backend that copies weights into its own layout reads them into memory itself, from the mapping: the
-        // files are not copied as well. A checkpoint with compact sparse tensors, which the sparse kernels read
-        // in place, is still read in whole.
-        bool copyWeights = false;
-        SafetensorsCheckpoint checkpoint = ModelCheckpoint.Open(directory, config, backend is IWeightCopier ? WeightResidence.Mapped : residence, cancellationToken);
-        if (backend is IWeightCopier && residence != WeightResidence.Mapped &&
-            WeightResidencePolicy.Resolve(residence, checkpoint.Files.Sum(f => new FileInfo(f.Path).Length)) == WeightResidence.Memory)
-        {
-            if (checkpoint.Files.Any(f => SparseTensorCodec.SparseNames(f.Metadata).Any()))
-            {
-                checkpoint.Dispose();
-                checkpoint = ModelCheckpoint.Open(directory, config, WeightResidence.Memory, cancellationToken);
-            }
-            else
-            {
-                copyWeights = true;
-            }
-        }
-        WeightResidence weightsResidence = copyWeights ? WeightResidence.Memory : checkpoint.Residence;
-        SparseWeightSource? sparse = null;
-        try
-        {
-            if (sparseMode != SparseLoadMode.Force)
-            {
-                // Force converts dense linears to sparse at load, so the device may hold less than the files: only
-                // the allocations themselves can tell.
-                DeviceFit.Require(backend, checkpoint.Tensors, directory);
-            }
-            progress?.Report($"weights: {Plural.Of(checkpoint.Files.Sum(f => f.Tensors.Count), "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, " +
-                $"{(copyWeights ? "copied into memory in the kernels' layout" : weightsResidence == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}");
-            if (!allowNonFinite)
-            {
-                FiniteWeights.Require(checkpoint.Tensors, directory, cancellationToken);
-            }
-            sparse = new SparseWeightSource(checkpoint.MergedMetadata(), sparseMode, m => progress?.Report(m));
-            LlamaWeights weights = LlamaWeights.Load(
-                backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory, sparse, copyWeights, cancellationToken);
-            if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)
-            {
-                progress?.Report(FormattableString.Invariant(
-                    $"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load ({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified"));
-            }
-            if (copyWeights)
-            {
-                // Nothing reads the mapping any more (dense weights and vectors are copies, converted sparse
-                // weights own their memory): unmapping it gives its pages back rather than leaving them counted.
-                checkpoint.Dispose();
-            }
-            return new LlamaModel(backend, config, weights, new Storage(copyWeights ? null : checkpoint, sparse, weightsResidence), directory);
-        }
-        catch
-        {
-            sparse?.Dispose();
-            checkpoint.Dispose();
-            throw;
-        }
-    }
 
     /// <summary>
     /// A state for running one decoder layer at a time (<see cref="ForwardLayer"/>) over windows of up to
@@ -636,123 +512,6 @@ public sealed class LlamaModel : IDisposable
         ScaleBy(state.Logits, 1.0 / Config.LogitsScaling, (long)rows * Config.VocabSize);
     }
 
-    /// <summary>
-    /// Makes the RoPE tables hold at least <paramref name="positions"/> positions: if they are shorter they are
-    /// reallocated for max(positions, twice their length), capped by the model's context; the rows held are copied
-    /// over (Allocate + Copy) and only the new rows are computed, with the values a full table has.
-    /// </summary>
-    internal void EnsureRope(int positions)
-    {
-        // The lock first: a Dispose waiting behind a pass in flight runs before this call goes on.
-        using Lock.Scope run = _run.EnterScope();
-        ThrowIfDisposed();
-        if (positions <= RopePositions)
-        {
-            return;
-        }
-        if (positions > Config.MaxPositionEmbeddings)
-        {
-            throw new ArgumentOutOfRangeException(nameof(positions), positions,
-                $"positions 0..{positions - 1} exceed the model's context of {Config.MaxPositionEmbeddings} positions (max_position_embeddings)");
-        }
-        int grown = (int)Math.Min(Config.MaxPositionEmbeddings, Math.Max(positions, 2L * RopePositions));
-        (DeviceBuffer cos, DeviceBuffer sin) = Grown(_ropeCos, _ropeSin, grown, Config.RopeTheta, _ropeScaling);
-        if (Config.LocalRopeTheta is double local)
-        {
-            (DeviceBuffer Cos, DeviceBuffer Sin) localTables;
-            try
-            {
-                localTables = Grown(_localRopeCos, _localRopeSin, grown, local, null);
-            }
-            catch
-            {
-                cos.Dispose();
-                sin.Dispose();
-                throw;
-            }
-            _localRopeCos?.Dispose();
-            _localRopeSin?.Dispose();
-            (_localRopeCos, _localRopeSin) = localTables;
-        }
-        _ropeCos?.Dispose();
-        _ropeSin?.Dispose();
-        _ropeCos = cos;
-        _ropeSin = sin;
-        RopePositions = grown;
-    }
-
-    /// <summary>
-    /// New cos and sin tables of <paramref name="grown"/> positions: the rows <paramref name="heldCos"/> and
-    /// <paramref name="heldSin"/> hold (<see cref="RopePositions"/> of them) copied over, the new rows computed.
-    /// </summary>
-    private (DeviceBuffer Cos, DeviceBuffer Sin) Grown(DeviceBuffer? heldCos, DeviceBuffer? heldSin, int grown, double theta, RopeScaling? scaling)
-    {
-        int half = Config.RotaryDim / 2;
-        RopeTables added = RopeTables.Build(RopePositions, grown - RopePositions, Config.RotaryDim, theta, scaling);
-        DeviceBuffer cos = Backend.Allocate((long)grown * half);
-        DeviceBuffer? sin = null;
-        try
-        {
-            sin = Backend.Allocate((long)grown * half);
-            long held = (long)RopePositions * half;
-            if (held > 0)
-            {
-                Backend.Copy(heldCos!, 0, cos, 0, held);
-                Backend.Copy(heldSin!, 0, sin, 0, held);
-            }
-            Backend.Upload(added.Cos, cos, held);
-            Backend.Upload(added.Sin, sin, held);
-            Backend.Synchronize();
-            return (cos, sin);
-        }
-        catch
-        {
-            cos.Dispose();
-            sin?.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>The RoPE tables <paramref name="layer"/> turns q and k with: Gemma 3's local ones on its sliding layers, else the model's.</summary>
-    private (DeviceBuffer Cos, DeviceBuffer Sin) RopeOf(int layer) =>
-        Config.UsesLocalRope(layer) ? (_localRopeCos!, _localRopeSin!) : (_ropeCos!, _ropeSin!);
-
-    /// <summary>The RoPE tables as they are now, read back (for tests). // 2 × [RopePositions, rotaryDim/2]</summary>
-    internal (float[] Cos, float[] Sin) ReadRopeTables()
-    {
-        using Lock.Scope run = _run.EnterScope();
-        ThrowIfDisposed();
-        var cos = new float[(long)RopePositions * (Config.RotaryDim / 2)];
-        var sin = new float[cos.Length];
-        if (cos.Length > 0)
-        {
-            Backend.Download(_ropeCos!, cos);
-            Backend.Download(_ropeSin!, sin);
-        }
-        return (cos, sin);
-    }
-
-    /// <summary>The config's rope_scaling in the kernel library's terms (HF rope_type names).</summary>
-    internal static RopeScaling? RopeScalingOf(RopeScalingConfig s) => s.Kind switch
-    {
-        RopeScalingKind.Linear => new RopeScaling("linear", s.Factor),
-        RopeScalingKind.Llama3 => new RopeScaling("llama3", s.Factor, s.LowFreqFactor, s.HighFreqFactor, s.OriginalMaxPositionEmbeddings),
-        RopeScalingKind.LongRope => new RopeScaling("longrope", s.Factor, OriginalMaxPositionEmbeddings: s.OriginalMaxPositionEmbeddings)
-        {
-            ShortFactors = s.ShortFactors,
-            LongFactors = s.LongFactors,
-            AttentionFactor = s.AttentionFactor,
-        },
-        RopeScalingKind.Yarn => new RopeScaling("yarn", s.Factor, OriginalMaxPositionEmbeddings: s.OriginalMaxPositionEmbeddings)
-        {
-            AttentionFactor = s.AttentionFactor,
-            BetaFast = s.BetaFast,
-            BetaSlow = s.BetaSlow,
-            Truncate = s.Truncate,
-        },
-        _ => null,
-    };
-
     private void ForwardChunk(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap)
     {
         int rows = tokens.Length;
@@ -860,20 +619,5 @@ public sealed class LlamaModel : IDisposable
         _localRopeSin?.Dispose();
         Weights.Dispose();
         _storage?.Dispose();
-    }
-
-    /// <summary>
-    /// The checkpoint (mapped or read in; none once the backend holds copies of everything) and the memory of
-    /// densified weights: both back the loaded weights. Residence says where the weights the kernels read live.
-    /// </summary>
-    private sealed class Storage(SafetensorsCheckpoint? checkpoint, SparseWeightSource sparse, WeightResidence residence) : IDisposable
-    {
-        public WeightResidence Residence => residence;
-
-        public void Dispose()
-        {
-            sparse.Dispose();
-            checkpoint?.Dispose();
-        }
     }
 }

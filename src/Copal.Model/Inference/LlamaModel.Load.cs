@@ -1,0 +1,139 @@
+using Copal.Model.Config;
+using Copal.Model.Weights;
+using Copal.Tensors;
+using Copal.Tensors.Backends;
+using Copal.Tensors.Kernels;
+using Copal.Tensors.Safetensors;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Model.Inference;
+
+// Loading a model folder: config, checkpoint, sparse tensors and where the weights live.
+public sealed partial class LlamaModel
+{
+    /// <summary>
+    /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights are used
+    /// in their stored dtype, mapped (see the overload with a <see cref="WeightResidence"/>).
+    /// </summary>
+    public static LlamaModel Load(string directory, IBackend backend, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+        => Load(directory, backend, SparseLoadMode.Off, progress, cancellationToken: cancellationToken);
+
+    /// <summary>
+    /// As <see cref="Load(string, IBackend, IProgress{string}?, CancellationToken)"/> (which uses <see cref="SparseLoadMode.Off"/>: every
+    /// weight dense, what pruning needs), choosing how linears may load sparse.
+    /// </summary>
+    /// <remarks>
+    /// NaN or ±Inf in any floating-point tensor is refused (<see cref="FiniteWeights"/>) unless
+    /// <paramref name="allowNonFinite"/>. <paramref name="residence"/> says whether the CPU computes on the mapped
+    /// files (the default: the fastest load, no memory of our own) or on a copy read into memory, which decodes
+    /// 1.3–1.5× faster on this project's machine but takes seconds per GB to load there
+    /// (<see cref="WeightResidence.Auto"/>: the copy when the files take at most half of the available memory); a GPU
+    /// backend uploads the weights, so for it Auto maps the files.
+    /// </remarks>
+    public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
+        bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(backend);
+        if (File.Exists(directory))
+        {
+            throw new ModelLoadException($"model folder '{directory}' is a file; expected a model folder (config.json, *.safetensors)");
+        }
+        if (!Directory.Exists(directory))
+        {
+            throw new ModelLoadException($"model folder '{directory}' does not exist");
+        }
+        LlamaConfig config = LlamaConfig.Load(directory);
+        progress?.Report($"config: {config}");
+        try
+        {
+            // The tables grow with the positions a run reaches; a scaling whose angles overflow f32 is refused before
+            // the weights load, not as non-finite logits mid-run.
+            RopeTables.RequireFinite(config.MaxPositionEmbeddings, config.RotaryDim, config.RopeTheta, RopeScalingOf(config.RopeScaling));
+            if (config.LocalRopeTheta is double local)
+            {
+                RopeTables.RequireFinite(config.MaxPositionEmbeddings, config.RotaryDim, local, null);
+            }
+        }
+        catch (ArgumentException e)
+        {
+            throw new ModelConfigException(Path.Combine(directory, "config.json"), e.Message, e);
+        }
+        if (residence == WeightResidence.Auto && backend.Info.Kind != "cpu")
+        {
+            residence = WeightResidence.Mapped;
+        }
+        // A backend that copies weights into its own layout reads them into memory itself, from the mapping: the
+        // files are not copied as well. A checkpoint with compact sparse tensors, which the sparse kernels read
+        // in place, is still read in whole.
+        bool copyWeights = false;
+        SafetensorsCheckpoint checkpoint = ModelCheckpoint.Open(directory, config, backend is IWeightCopier ? WeightResidence.Mapped : residence, cancellationToken);
+        if (backend is IWeightCopier && residence != WeightResidence.Mapped &&
+            WeightResidencePolicy.Resolve(residence, checkpoint.Files.Sum(f => new FileInfo(f.Path).Length)) == WeightResidence.Memory)
+        {
+            if (checkpoint.Files.Any(f => SparseTensorCodec.SparseNames(f.Metadata).Any()))
+            {
+                checkpoint.Dispose();
+                checkpoint = ModelCheckpoint.Open(directory, config, WeightResidence.Memory, cancellationToken);
+            }
+            else
+            {
+                copyWeights = true;
+            }
+        }
+        WeightResidence weightsResidence = copyWeights ? WeightResidence.Memory : checkpoint.Residence;
+        SparseWeightSource? sparse = null;
+        try
+        {
+            if (sparseMode != SparseLoadMode.Force)
+            {
+                // Force converts dense linears to sparse at load, so the device may hold less than the files: only
+                // the allocations themselves can tell.
+                DeviceFit.Require(backend, checkpoint.Tensors, directory);
+            }
+            progress?.Report($"weights: {Plural.Of(checkpoint.Files.Sum(f => f.Tensors.Count), "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, " +
+                $"{(copyWeights ? "copied into memory in the kernels' layout" : weightsResidence == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}");
+            if (!allowNonFinite)
+            {
+                FiniteWeights.Require(checkpoint.Tensors, directory, cancellationToken);
+            }
+            sparse = new SparseWeightSource(checkpoint.MergedMetadata(), sparseMode, m => progress?.Report(m));
+            LlamaWeights weights = LlamaWeights.Load(
+                backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory, sparse, copyWeights, cancellationToken);
+            if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)
+            {
+                progress?.Report(FormattableString.Invariant(
+                    $"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load ({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified"));
+            }
+            if (copyWeights)
+            {
+                // Nothing reads the mapping any more (dense weights and vectors are copies, converted sparse
+                // weights own their memory): unmapping it gives its pages back rather than leaving them counted.
+                checkpoint.Dispose();
+            }
+            return new LlamaModel(backend, config, weights, new Storage(copyWeights ? null : checkpoint, sparse, weightsResidence), directory);
+        }
+        catch
+        {
+            sparse?.Dispose();
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+
+    /// <summary>
+    /// The checkpoint (mapped or read in; none once the backend holds copies of everything) and the memory of
+    /// densified weights: both back the loaded weights. Residence says where the weights the kernels read live.
+    /// </summary>
+    private sealed class Storage(SafetensorsCheckpoint? checkpoint, SparseWeightSource sparse, WeightResidence residence) : IDisposable
+    {
+        public WeightResidence Residence => residence;
+
+        public void Dispose()
+        {
+            sparse.Dispose();
+            checkpoint?.Dispose();
+        }
+    }
+}

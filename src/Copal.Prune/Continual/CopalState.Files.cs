@@ -1,0 +1,291 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Copal.Prune.Driver;
+using Copal.Tensors;
+using Copal.Tensors.IO;
+using Copal.Tensors.Safetensors;
+
+namespace Copal.Prune.Continual;
+
+// The state's two files: writing, copying and reading them, and the names of the tensors in them.
+public sealed partial class CopalState
+{
+    /// <summary>The manifest as it would be written now.</summary>
+    public CopalStateManifest Manifest() => new(
+        FormatName, FormatVersion, ParentHash, Continual.ParentHash.Scheme, ParentModel,
+        new CopalManifestOptions(Options.Sensitivity.ToString().ToLowerInvariant(), Options.Accumulate.ToString().ToLowerInvariant(), Options.Decay, Options.Update, Options.PercentDamp,
+            CopalOptions.MaskName(Options.Mask), CopalOptions.UpstreamName(Options.ResolvedUpstream), Options.ResolvedDenseTarget),
+        _datasets.ToList(), HessianStorage,
+        _linears.Values.Select(l => new CopalLinearRecord(l.Name, l.Rows, l.Cols)).ToList(),
+        CreatedUtc, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// Writes both state files into <paramref name="directory"/> (created if needed): both are written under temporary
+    /// names and renamed only when both are complete, so a failure while writing (a full disk) leaves the folder's
+    /// previous state whole; only a kill between the two renames could pair a new tensor file with an old manifest. The Hessians are streamed one at a time from memory, the
+    /// spill or the state file they were loaded from; afterwards the spill is deleted and the state reads its Hessians
+    /// from the new file.
+    /// </summary>
+    /// <remarks>
+    /// The folder must be apart from the state's inputs: not the dense parent model (<see cref="ParentModel"/>) nor the
+    /// folder the state reads from, nor inside either; and it must not hold a model (config.json or a *.safetensors
+    /// other than <see cref="TensorsFileName"/>), except the output of the <see cref="PruneJob"/> run the state is in,
+    /// where <see cref="CopalRun.StateFiles"/> saves it beside the pruned model it belongs to.
+    /// </remarks>
+    /// <exception cref="IOException">The folder is one of those, or a file.</exception>
+    /// <exception cref="InvalidOperationException">A run left the state spent (see the class remarks).</exception>
+    public void Save(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ThrowIfSpent();
+        RequireSaveFolder(directory);
+        WriteBoth(directory, (tensorsPath, manifestPath) =>
+        {
+            WriteTensors(tensorsPath);
+            File.WriteAllText(manifestPath, JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
+        });
+        DiscardSpill();
+        _source = Path.GetFullPath(Path.Combine(directory, TensorsFileName));
+        _unsaved = false;
+    }
+
+    private const string SaveDirectoryName = "CopalState.Save directory";
+
+    private void RequireSaveFolder(string directory)
+    {
+        string real = RealPath.Resolve(directory);
+        if (File.Exists(real))
+        {
+            throw new IOException($"{SaveDirectoryName} '{directory}' is a file; expected a folder (it receives {TensorsFileName} and {ManifestFileName})");
+        }
+        if (!string.IsNullOrEmpty(ParentModel))
+        {
+            PathGuard.RequireOutside(directory, SaveDirectoryName, ParentModel, "the state's dense parent model");
+        }
+        if (SourceDirectory is string source)
+        {
+            PathGuard.RequireOutside(directory, SaveDirectoryName, source, "the folder the COPAL state reads from");
+        }
+        bool runOutput = _runOutput is not null && string.Equals(RealPath.Resolve(_runOutput), real, RealPath.Comparison);
+        if (!runOutput && Directory.Exists(real))
+        {
+            string? model = File.Exists(Path.Combine(real, "config.json")) ? "config.json"
+                : Directory.EnumerateFiles(real, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault(f => f != TensorsFileName);
+            if (model is not null)
+            {
+                throw new IOException($"{SaveDirectoryName} '{directory}' holds a model ({model}); expected a folder of the state's own "
+                    + "(a state is saved beside a pruned model only by the PruneJob run that made it, through CopalRun.StateFiles)");
+            }
+        }
+    }
+
+    private void WriteTensors(string tensorsPath)
+    {
+        var ordered = _linears.Values.OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+        var specs = new List<TensorSpec>();
+        foreach (LinearState l in ordered)
+        {
+            specs.Add(new TensorSpec(ColumnsName(l.Name), DType.F64, [l.Cols]));
+            foreach (HessianSlot slot in s_slots.Where(slot => Has(l, slot)))
+            {
+                specs.Add(new TensorSpec(HessianName(l.Name, slot), DType.F32, [StoredLength(slot, l.Cols)]));
+            }
+        }
+        var meta = new Dictionary<string, string> { ["format"] = FormatName, ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture), ["parent_hash"] = ParentHash };
+        bool readsSource = ordered.Any(l => s_slots.Any(slot => Has(l, slot) && Held(l, slot) is null && !_spilled.Contains(SpillKey(l.Name, slot))));
+        using SafetensorsFile? source = _source is not null && readsSource ? SafetensorsFile.Open(_source) : null;
+        using SafetensorsWriter writer = SafetensorsWriter.Create(tensorsPath, specs, meta);
+        foreach (LinearState l in ordered)
+        {
+            writer.Write(ColumnsName(l.Name), MemoryMarshal.AsBytes(l.Columns.AsSpan()));
+            foreach (HessianSlot slot in s_slots.Where(slot => Has(l, slot)))
+            {
+                WriteHessian(writer, l, slot, source);
+            }
+        }
+        writer.Commit();
+    }
+
+    /// <summary>
+    /// Copies both state files from <paramref name="fromDirectory"/> to <paramref name="toDirectory"/> (created if
+    /// needed). Both are copied under temporary names first and renamed only when both are complete, so a failure
+    /// (a full disk) leaves the folder's previous state whole; only a kill between the two renames could pair a new
+    /// tensor file with an old manifest.
+    /// </summary>
+    public static void Copy(string fromDirectory, string toDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(fromDirectory);
+        WriteBoth(toDirectory, (tensorsPath, manifestPath) =>
+        {
+            File.Copy(Path.Combine(fromDirectory, TensorsFileName), tensorsPath, overwrite: true);
+            File.Copy(Path.Combine(fromDirectory, ManifestFileName), manifestPath, overwrite: true);
+        });
+    }
+
+    /// <summary>
+    /// Writes both state files into <paramref name="directory"/> (created if needed) as <paramref name="write"/> makes
+    /// them under temporary names (tensors, manifest), then renames both into place; a failure on the way deletes the
+    /// temporary files and leaves the folder's previous state as it was. Save and Copy both write this way.
+    /// </summary>
+    private static void WriteBoth(string directory, Action<string, string> write)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory.CreateDirectory(directory);
+        string[] names = [TensorsFileName, ManifestFileName];
+        string[] temps = [.. names.Select(n => TemporaryNames.Sibling(Path.Combine(directory, n), "tmp"))];
+        try
+        {
+            write(temps[0], temps[1]);
+            for (int i = 0; i < names.Length; i++)
+            {
+                File.Move(temps[i], Path.Combine(directory, names[i]), overwrite: true);
+            }
+        }
+        finally
+        {
+            foreach (string temp in temps)
+            {
+                File.Delete(temp);
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="directory"/> holds either state file.</summary>
+    public static bool IsIn(string directory) =>
+        File.Exists(Path.Combine(directory, TensorsFileName)) || File.Exists(Path.Combine(directory, ManifestFileName));
+
+    private unsafe void WriteHessian(SafetensorsWriter writer, LinearState l, HessianSlot slot, SafetensorsFile? source)
+    {
+        string name = HessianName(l.Name, slot);
+        const int chunk = 1 << 24;
+        if (Held(l, slot) is float[] held)
+        {
+            float[] packed = Packed(slot, held, l.Cols);
+            ReadOnlySpan<byte> bytes = MemoryMarshal.AsBytes(packed.AsSpan());
+            for (int i = 0; i < bytes.Length; i += chunk)
+            {
+                writer.Write(name, bytes.Slice(i, Math.Min(chunk, bytes.Length - i)));
+            }
+        }
+        else if (_spilled.Contains(SpillKey(l.Name, slot)))
+        {
+            using var f = new FileStream(SpillPath(l.Name, slot), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            var buffer = new byte[chunk];
+            int n;
+            while ((n = f.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                writer.Write(name, buffer.AsSpan(0, n));
+            }
+        }
+        else
+        {
+            TensorView t = Require(source!, _source!, name, DType.F32, [StoredLength(slot, l.Cols)]);
+            for (long i = 0; i < t.ByteLength; i += chunk)
+            {
+                writer.Write(name, new ReadOnlySpan<byte>(t.Data + i, (int)Math.Min(chunk, t.ByteLength - i)));
+            }
+        }
+    }
+
+    /// <summary>Reads a state written by <see cref="Save"/> from <paramref name="directory"/> (a pruned model folder or a state folder).</summary>
+    /// <exception cref="CopalStateException">A file is missing or malformed, or the format version is not <see cref="FormatVersion"/>.</exception>
+    public static CopalState Load(string directory)
+    {
+        string manifestPath = Path.Combine(directory, ManifestFileName);
+        string tensorsPath = Path.Combine(directory, TensorsFileName);
+        if (!Directory.Exists(directory))
+        {
+            throw new CopalStateException($"--resume folder '{directory}' does not exist");
+        }
+        foreach (string f in new[] { manifestPath, tensorsPath })
+        {
+            if (!File.Exists(f))
+            {
+                throw new CopalStateException($"--resume folder '{directory}' has no {Path.GetFileName(f)} (expected {ManifestFileName} and {TensorsFileName}, written by `copal prune --method copal`)");
+            }
+        }
+        CopalStateManifest manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<CopalStateManifest>(File.ReadAllText(manifestPath), PruneJob.ReportJsonOptions)
+                ?? throw new CopalStateException($"'{manifestPath}' is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new CopalStateException($"'{manifestPath}' is not a valid COPAL state manifest: {e.Message}");
+        }
+        if (manifest.Format != FormatName)
+        {
+            throw new CopalStateException($"'{manifestPath}' has format '{manifest.Format}', expected '{FormatName}'");
+        }
+        if (!s_readableVersions.Contains(manifest.FormatVersion))
+        {
+            throw new CopalStateException($"'{manifestPath}' has format version {manifest.FormatVersion}, this copal reads versions {string.Join(", ", s_readableVersions)}");
+        }
+        if (manifest.Datasets is null || manifest.Linears is null || manifest.Options is null || string.IsNullOrEmpty(manifest.ParentHash))
+        {
+            throw new CopalStateException($"'{manifestPath}' lacks one of parent_hash, options, datasets, linears");
+        }
+        var options = new CopalOptions(CopalOptions.ParseSensitivity(manifest.Options.Sensitivity), CopalOptions.ParseAccumulation(manifest.Options.Accumulate),
+            manifest.Options.Decay, manifest.Options.Update, CopalOptions.ParseMask(manifest.Options.Mask ?? "fixed"))
+        {
+            PercentDamp = manifest.Options.PercentDamp,
+            Upstream = CopalOptions.ParseUpstream(manifest.Options.Upstream ?? "pruned"),
+            DenseTarget = manifest.Options.DenseTarget,
+        };
+        var state = new CopalState(manifest.ParentHash, manifest.ParentModel, options) { CreatedUtc = manifest.CreatedUtc };
+        state._datasets.AddRange(manifest.Datasets);
+        int steps = manifest.Datasets.Count;
+        using SafetensorsFile file = SafetensorsFile.Open(tensorsPath);
+        foreach (CopalLinearRecord rec in manifest.Linears)
+        {
+            LinearState l = state.GetOrAdd(rec.Name, rec.Rows, rec.Cols);
+            TensorView columns = Require(file, tensorsPath, ColumnsName(rec.Name), DType.F64, [rec.Cols]);
+            MemoryMarshal.Cast<byte, double>(columns.Bytes).CopyTo(l.Columns);
+            l.Steps = steps;
+            if (file.TryGet(HessianName(rec.Name, HessianSlot.Main), out _))
+            {
+                // Checked now, read when its layer is pruned.
+                Require(file, tensorsPath, HessianName(rec.Name, HessianSlot.Main), DType.F32, [PackedSymmetric.Length(rec.Cols)]);
+                l.HasHessian = true;
+                l.HessianSteps = steps;
+            }
+            if (file.TryGet(HessianName(rec.Name, HessianSlot.DenseUpstream), out _))
+            {
+                Require(file, tensorsPath, HessianName(rec.Name, HessianSlot.DenseUpstream), DType.F32, [PackedSymmetric.Length(rec.Cols)]);
+                l.HasDenseUpstreamHessian = true;
+            }
+            if (file.TryGet(HessianName(rec.Name, HessianSlot.CrossTerm), out _))
+            {
+                Require(file, tensorsPath, HessianName(rec.Name, HessianSlot.CrossTerm), DType.F32, [StoredLength(HessianSlot.CrossTerm, rec.Cols)]);
+                l.HasCrossTerm = true;
+                l.CrossTermSteps = steps;
+            }
+        }
+        state._source = Path.GetFullPath(tensorsPath);
+        return state;
+    }
+
+    private static TensorView Require(SafetensorsFile file, string path, string name, DType dtype, long[] shape)
+    {
+        if (!file.TryGet(name, out TensorView t))
+        {
+            throw new CopalStateException($"'{path}' has no tensor '{name}'");
+        }
+        if (t.DType != dtype || !t.Shape.SequenceEqual(shape))
+        {
+            throw new CopalStateException($"tensor '{name}' in '{path}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {dtype} [{string.Join(", ", shape)}]");
+        }
+        return t;
+    }
+
+    private static string Module(string weightName) => weightName.EndsWith(".weight", StringComparison.Ordinal) ? weightName[..^".weight".Length] : weightName;
+    private static string ColumnsName(string weightName) => Module(weightName) + ".copal_columns";
+    private static string HessianName(string weightName, HessianSlot slot) => Module(weightName) + slot switch
+    {
+        HessianSlot.Main => ".copal_hessian_upper",
+        HessianSlot.DenseUpstream => ".copal_dense_hessian_upper",
+        _ => ".copal_cross_term",
+    };
+}
