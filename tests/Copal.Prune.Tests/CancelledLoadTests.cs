@@ -1,6 +1,5 @@
 using Copal.Model.Inference;
 using Copal.Model.Serving;
-using Copal.Prune.Calibration;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;

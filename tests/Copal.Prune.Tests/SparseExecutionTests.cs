@@ -1,7 +1,6 @@
 using Copal.Model.Generation;
 using Copal.Model.Inference;
 using Copal.Model.Weights;
-using Copal.Prune;
 using Copal.Prune.Calibration;
 using Copal.Prune.Continual.Protocol;
 using Copal.Prune.Driver;

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Chat;
-using Copal.Model.Config;
 using Copal.Model.Generation;
 using Copal.Prune.Driver;
 using Copal.Tensors;

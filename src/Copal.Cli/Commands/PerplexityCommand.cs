@@ -2,7 +2,6 @@ using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Evaluation;
-using Copal.Model.Inference;
 using Copal.Tensors;
 
 namespace Copal.Cli.Commands;

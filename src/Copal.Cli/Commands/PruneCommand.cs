@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Parsing;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Evaluation;

@@ -4,7 +4,6 @@ using Copal.Model.Inference;
 using Copal.Model.Synthetic;
 using Copal.Tensors;
 using Copal.Tensors.Backends.Cpu;
-using Copal.Testing;
 
 namespace Copal.Model.Tests.Evaluation;
 

@@ -7,7 +7,6 @@ using Copal.Prune.Driver;
 using Copal.Tensors;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
-using Copal.Testing;
 
 namespace Copal.Prune.Tests.Driver;
 

@@ -3,7 +3,6 @@ using System.Reflection;
 using Copal.Tensors.Backends.Ilgpu;
 using Copal.Tensors.Backends.Ilgpu.Kernels;
 using ILGPU;
-using ILGPU.Backends;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.OpenCL;
 using ILGPU.Backends.PTX;

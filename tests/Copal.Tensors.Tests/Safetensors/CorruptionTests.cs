@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text;
 using Copal.Tensors.Safetensors;
 
 namespace Copal.Tensors.Tests.Safetensors;

@@ -1,5 +1,4 @@
 using ILGPU;
-using ILGPU.Runtime;
 using Copal.Tensors.Backends.Ilgpu.Kernels;
 using Copal.Tensors.Sparse;
 

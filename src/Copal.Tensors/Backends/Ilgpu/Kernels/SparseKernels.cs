@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
-using ILGPU.Algorithms;
 
 namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 
