@@ -11,15 +11,3 @@ public sealed class ProcFsTheoryAttribute : TheoryAttribute
         }
     }
 }
-
-/// <summary>A fact that needs Linux (a shell's ulimit and signals as Linux delivers them); skipped, with that reason, elsewhere.</summary>
-public sealed class LinuxFactAttribute : FactAttribute
-{
-    public LinuxFactAttribute()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            Skip = "needs Linux";
-        }
-    }
-}

@@ -2,7 +2,9 @@ namespace Copal.Tensors.IO;
 
 /// <summary>
 /// An output file written under a temporary sibling name and renamed only when complete, with the output's checks
-/// made before any work, so a wrong path is found at once and never after minutes of computing.
+/// made before any work, so a wrong path is found at once and never after minutes of computing. A link is written
+/// through: the temporary file lies beside the file it names, and the link stays. A stream (/dev/null, a named pipe,
+/// /dev/stdout: <see cref="FileKind"/>) is written into, never replaced.
 /// </summary>
 public static class AtomicFile
 {
@@ -10,10 +12,15 @@ public static class AtomicFile
     /// Checks that <paramref name="path"/> can be written as a file: it is not a folder, its folder exists or is
     /// created now, and a file can be created there (a temporary one is, and deleted: a read-only file system or a
     /// folder without write permission shows now). <paramref name="outputName"/> is how the user gave it ("--out").
+    /// A stream needs no check: it is opened when the text is written.
     /// </summary>
     public static void Prepare(string path, string outputName)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (FileKind.IsStream(path))
+        {
+            return;
+        }
         string full = RealPath.Resolve(path);
         if (Directory.Exists(full))
         {
@@ -37,11 +44,18 @@ public static class AtomicFile
     public static void WriteAllText(string path, string outputName, string text)
     {
         Prepare(path, outputName);
-        string temp = TemporaryNames.Sibling(path, "tmp");
+        if (FileKind.IsStream(path))
+        {
+            WriteInto(path, outputName, text);
+            return;
+        }
+        // Through links: the file they name is replaced, beside it, and the links keep pointing at it.
+        string full = RealPath.Resolve(path);
+        string temp = TemporaryNames.Sibling(full, "tmp");
         try
         {
             File.WriteAllText(temp, text);
-            File.Move(temp, path, overwrite: true);
+            File.Move(temp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -50,6 +64,21 @@ public static class AtomicFile
         finally
         {
             File.Delete(temp);
+        }
+    }
+
+    private static void WriteInto(string path, string outputName, string text)
+    {
+        try
+        {
+            // Open, not Create: a device or a pipe is neither created nor truncated, only written.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            using var writer = new StreamWriter(stream);
+            writer.Write(text);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{outputName} '{path}': cannot write it: {AtomicDirectory.Reason(e)}", e);
         }
     }
 }

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using Copal.Tensors.IO;
+using Copal.Tensors.Tests.Safetensors;
+using Copal.Testing;
+
+namespace Copal.Tensors.Tests.IO;
+
+/// <summary>
+/// A file output is replaced whole, through links, and a stream (a device, a named pipe) is written into: renaming
+/// over either would replace the link or the device with a plain file.
+/// </summary>
+public sealed class AtomicFileTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    [Fact]
+    public void A_file_is_replaced_whole_and_no_temporary_file_stays()
+    {
+        string path = _dir.File("out.json");
+        File.WriteAllText(path, "old, and longer than the new text");
+        AtomicFile.WriteAllText(path, "--out", "new");
+        Assert.Equal("new", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFileSystemEntries(_dir.Path));
+    }
+
+    [Fact]
+    public void A_link_is_written_through_and_stays_a_link()
+    {
+        string target = _dir.File("target.json");
+        File.WriteAllText(target, "old");
+        string link = File.CreateSymbolicLink(_dir.File("link.json"), target).FullName;
+        AtomicFile.WriteAllText(link, "--out", "new");
+        Assert.Equal(target, new FileInfo(link).LinkTarget);
+        Assert.Equal("new", File.ReadAllText(target));
+        // A link to a file not written yet: the file is made where the link points.
+        string dangling = File.CreateSymbolicLink(_dir.File("dangling.json"), _dir.File("later.json")).FullName;
+        AtomicFile.WriteAllText(dangling, "--out", "made");
+        Assert.Equal("made", File.ReadAllText(_dir.File("later.json")));
+        Assert.NotNull(new FileInfo(dangling).LinkTarget);
+        Assert.Equal(4, Directory.GetFileSystemEntries(_dir.Path).Length);
+    }
+
+    [LinuxFact]
+    public void Streams_are_devices_and_pipes_not_files_or_folders()
+    {
+        Assert.True(FileKind.IsStream("/dev/null"));
+        Assert.True(FileKind.IsStream(File.CreateSymbolicLink(_dir.File("null"), "/dev/null").FullName));
+        Assert.True(FileKind.IsStream(MakeFifo("pipe")));
+        string file = _dir.File("file");
+        File.WriteAllText(file, "x");
+        Assert.False(FileKind.IsStream(file));
+        Assert.False(FileKind.IsStream(_dir.Path));
+        Assert.False(FileKind.IsStream(_dir.File("missing")));
+    }
+
+    [LinuxFact]
+    public void A_named_pipe_is_written_into_and_stays_a_pipe()
+    {
+        string fifo = MakeFifo("pipe");
+        // The reader: a named pipe's open waits for the writer, so it runs apart, and is stopped if no writer comes.
+        using Process reader = Start("cat", fifo);
+        Task<string> read = reader.StandardOutput.ReadToEndAsync();
+        AtomicFile.WriteAllText(fifo, "--out", "through the pipe");
+        bool ended = reader.WaitForExit(30_000);
+        if (!ended)
+        {
+            reader.Kill();
+        }
+        Assert.True(ended, "nothing was written into the pipe");
+        Assert.Equal("through the pipe", read.Result);
+        Assert.True(FileKind.IsStream(fifo));
+        Assert.Single(Directory.GetFileSystemEntries(_dir.Path));
+    }
+
+    private string MakeFifo(string name)
+    {
+        string path = _dir.File(name);
+        using Process mkfifo = Start("mkfifo", path);
+        mkfifo.WaitForExit();
+        Assert.Equal(0, mkfifo.ExitCode);
+        return path;
+    }
+
+    private static Process Start(string program, string argument) =>
+        Process.Start(new ProcessStartInfo(program, [argument]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+
+    public void Dispose() => _dir.Dispose();
+}
