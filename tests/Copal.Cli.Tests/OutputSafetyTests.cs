@@ -183,6 +183,17 @@ public sealed class OutputSafetyTests : IDisposable
         Assert.Equal(before, BadInputTests.Hash(outDir));
     }
 
+    /// <summary>link/../out is where the shell says, inside the model the link leads into, not beside the link as .NET alone would read it.</summary>
+    [Fact]
+    public void Dot_dot_after_a_link_means_what_it_means_to_the_shell()
+    {
+        string real = CopyModel("real");
+        Directory.CreateDirectory(Path.Combine(real, "sub"));
+        string link = Link("link", Path.Combine(real, "sub"));
+        AssertRefused(real, "is inside the input folder",
+            "prune", "-m", real, "-o", Path.Combine(link, "..", "pruned"), "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+    }
+
     [Fact]
     public void Logits_file_inside_the_model_folder_is_refused()
     {

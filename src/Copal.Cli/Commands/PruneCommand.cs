@@ -222,9 +222,9 @@ internal static class PruneCommand
     /// <summary>What --calib takes: an empty entry names no text (and an empty list left nothing to calibrate on).</summary>
     internal const string CalibrationExpected = "text files separated by commas, none of them empty (- reads standard input)";
 
-    /// <summary>The --calib texts (none empty: checked while parsing).</summary>
+    /// <summary>The --calib texts (none empty: checked while parsing), each as the shell reads it.</summary>
     internal static string[] CalibrationFiles(string? calib) =>
-        calib?.Split(',', StringSplitOptions.TrimEntries) ?? [];
+        calib?.Split(',', StringSplitOptions.TrimEntries).Select(OptionRules.AsTheKernelReadsIt).ToArray() ?? [];
 
     /// <summary>--sparsity: an unstructured ratio, checked while parsing.</summary>
     internal static Option<string?> SparsityOption() => new Option<string?>("--sparsity") { Description = $"Unstructured ratio in [0, {SparsityPattern.MaxRatio}], e.g. 0.5" }

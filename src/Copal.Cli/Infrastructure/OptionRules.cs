@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Numerics;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Infrastructure;
 
@@ -84,18 +85,46 @@ internal static class OptionRules
 
     /// <summary>
     /// A file or folder the command reads, or a file it writes: an empty value (an unset shell variable in quotes)
-    /// names none, so it is refused while parsing, naming the option, rather than looked for or written.
+    /// names none, so it is refused while parsing, naming the option, rather than looked for or written. A ".." after
+    /// a symbolic link means what it means to the shell (<see cref="RealPath.AsTheKernelReadsIt"/>).
     /// </summary>
-    public static Option<T> Path<T>(this Option<T> option) where T : class? =>
-        option.Accept(v => v.Length == 0 ? PathExpected : null);
+    public static Option<T> Path<T>(this Option<T> option) where T : class?
+    {
+        option.CustomParser = TextParser(option, raw => (raw.Length == 0 ? PathExpected : null, AsTheKernelReadsIt(raw)));
+        return option;
+    }
 
     /// <summary>
     /// A folder a command writes (--out of prune, compact, densify, synth and continual; --state; --temp): an empty or
     /// blank value names no folder (none of that name is made); '-' names standard output elsewhere, which cannot take
     /// a folder, so it is refused rather than made a folder named '-'.
     /// </summary>
-    public static Option<T> Folder<T>(this Option<T> option) where T : class? =>
-        option.Accept(v => string.IsNullOrWhiteSpace(v) ? PathExpected : v == "-" ? "a folder (standard output ('-') cannot take one)" : null);
+    public static Option<T> Folder<T>(this Option<T> option) where T : class?
+    {
+        option.CustomParser = TextParser(option, raw =>
+            (string.IsNullOrWhiteSpace(raw) ? PathExpected : raw == "-" ? "a folder (standard output ('-') cannot take one)" : null, AsTheKernelReadsIt(raw)));
+        return option;
+    }
+
+    /// <summary>
+    /// A user's path as .NET must be given it to reach what the shell reaches; kept as typed when that is the same, or
+    /// when its links form a loop (the file operation then says so).
+    /// </summary>
+    public static string AsTheKernelReadsIt(string path)
+    {
+        if (path.Length == 0)
+        {
+            return path;
+        }
+        try
+        {
+            return RealPath.AsTheKernelReadsIt(path);
+        }
+        catch (IOException)
+        {
+            return path;
+        }
+    }
 
     /// <summary>One of <paramref name="values"/>, case-insensitive; the value comes back as listed.</summary>
     public static Option<T> OneOf<T>(this Option<T> option, params string[] values) where T : class?

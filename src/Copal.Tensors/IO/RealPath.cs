@@ -72,6 +72,49 @@ public static class RealPath
         return current;
     }
 
+    /// <summary>
+    /// <paramref name="path"/> spelled so that .NET reaches what the kernel (a shell, any other program) reaches
+    /// through it. They differ only where ".." follows a symbolic link: .NET applies ".." to the text first
+    /// (<see cref="Path.GetFullPath(string)"/>, so "link/../out" is "out"), the kernel to where the link leads. The
+    /// path comes back as given unless they differ; then it is an absolute path through the physical folder that such a
+    /// ".." reaches. The CLI passes every path a user gives through this before anything reads or writes it.
+    /// </summary>
+    /// <exception cref="IOException">The links form a loop.</exception>
+    public static string AsTheKernelReadsIt(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string root = Path.GetPathRoot(path) ?? "";
+        string[] parts = Split(path[root.Length..]);
+        if (!parts.Contains(".."))
+        {
+            return path;
+        }
+        string current = root;
+        bool respelled = false;
+        foreach (string part in parts)
+        {
+            if (part != "..")
+            {
+                current = Path.Join(current, part);
+                continue;
+            }
+            string here = current.Length == 0 ? "." : current;
+            string physical = Resolve(here);
+            string kernelParent = Path.GetDirectoryName(physical) ?? physical;
+            string textParent = Resolve(Path.Join(here, ".."));
+            if (string.Equals(kernelParent, textParent, Comparison))
+            {
+                current = Path.Join(current, "..");
+            }
+            else
+            {
+                current = kernelParent;
+                respelled = true;
+            }
+        }
+        return respelled ? Path.GetFullPath(current) : path;
+    }
+
     /// <summary>Whether <paramref name="inner"/> is <paramref name="outer"/> or lies inside it; both already resolved.</summary>
     public static bool IsSameOrInside(string inner, string outer)
     {

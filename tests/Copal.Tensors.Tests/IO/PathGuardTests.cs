@@ -29,6 +29,24 @@ public sealed class PathGuardTests : IDisposable
     }
 
     [Fact]
+    public void A_path_is_respelled_only_where_dot_dot_follows_a_link()
+    {
+        string real = RealPath.Resolve(_dir.Path);
+        string model = Dir("model");
+        Directory.CreateDirectory(Path.Combine(model, "sub"));
+        string link = Link("link", Path.Combine(model, "sub"));
+        // The shell reads link/../out as model/out; .NET alone would read it as <dir>/out.
+        Assert.Equal(Path.Join(real, "model", "out"), RealPath.AsTheKernelReadsIt(Path.Combine(link, "..", "out")));
+        Assert.Equal(Path.Join(real, "model", "x", "y"), RealPath.AsTheKernelReadsIt(Path.Combine(link, "..", "sub", "..", "x", "y")));
+        Assert.Equal(real, RealPath.AsTheKernelReadsIt(Path.Combine(link, "..", "..")));
+        // Where both read it the same, the path comes back as typed: no link before "..", a missing folder before it, no "..".
+        foreach (string same in new[] { Path.Combine(model, "sub", "..", "out"), Path.Combine(_dir.Path, "missing", "..", "out"), Path.Combine(link, "out"), "relative/../x" })
+        {
+            Assert.Same(same, RealPath.AsTheKernelReadsIt(same));
+        }
+    }
+
+    [Fact]
     public void Dot_dot_in_a_link_target_is_relative_to_where_the_link_lies()
     {
         string real = RealPath.Resolve(_dir.Path);

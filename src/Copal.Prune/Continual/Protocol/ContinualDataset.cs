@@ -1,4 +1,5 @@
 using Copal.Model.Evaluation;
+using Copal.Tensors.IO;
 
 namespace Copal.Prune.Continual.Protocol;
 
@@ -87,6 +88,8 @@ public sealed record ContinualDataset(string Name, DataSplit Calibration, DataSp
             rest = rest[..at].Trim();
         }
         string[] files = rest.Split(':', StringSplitOptions.TrimEntries);
+        // A ".." after a link means what it means to the shell, as for every path option.
+        files = [.. files.Select(f => f.Length == 0 ? f : RealPath.AsTheKernelReadsIt(f))];
         if (files.Length > 2 || files.Any(f => f.Length == 0) || name.Any(c => char.IsWhiteSpace(c) || c == ',' || c == ':'))
         {
             throw new PruningOptionException("datasets", spec, Grammar);
