@@ -210,6 +210,20 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.IsNotType<CpuSparseWeight>(off.Weights.Layers[0][LinearId.QProj]);
     }
 
+    /// <summary>A part left without its metadata entry would be copied as a dense tensor of that name, leaving a model without the weight.</summary>
+    [Fact]
+    public void Densify_refuses_a_sparse_part_whose_metadata_entry_is_gone()
+    {
+        string compact = Path.Combine(_root, "compact");
+        CheckpointCompactor.Compact(Prune("2:4"), compact, CompactFormat.Auto, overwrite: false);
+        const string Weight = "model.layers.0.self_attn.q_proj.weight";
+        CheckpointBytes.EditHeader(compact, header => Assert.True(header["__metadata__"]!.AsObject().Remove(SparseTensorCodec.MetadataPrefix + Weight)));
+        string back = Path.Combine(_root, "dense");
+        var e = Assert.Throws<ModelLoadException>(() => CheckpointCompactor.Densify(compact, back, overwrite: false));
+        Assert.Contains($"is a stored part of the sparse weight '{Weight}', but the metadata has no entry '{SparseTensorCodec.MetadataPrefix}{Weight}'", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(back));
+    }
+
     [Fact]
     public void Format_nm_refuses_an_unstructured_model_before_writing_anything()
     {

@@ -1,11 +1,13 @@
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Xunit;
 
 namespace Copal.Testing;
 
 /// <summary>
-/// Edits the bytes of one F32 tensor in a single-file checkpoint on disk (model.safetensors), for tests that need a
-/// weight no writer would make: a −0, a stray zero, a NaN row.
+/// Edits a single-file checkpoint on disk (model.safetensors), for tests that need what no writer would make: a −0,
+/// a stray zero or a NaN row in an F32 tensor; a header that lost an entry.
 /// </summary>
 public static class CheckpointBytes
 {
@@ -25,5 +27,24 @@ public static class CheckpointBytes
         edit(bytes, 8 + headerLength + entry.GetProperty("data_offsets")[0].GetInt64());
         File.WriteAllBytes(file, bytes);
         return bytes;
+    }
+
+    /// <summary>
+    /// Lets <paramref name="edit"/> change the JSON header of <paramref name="dir"/>/model.safetensors (remove an entry),
+    /// and writes it back padded with spaces to its old length, as the format allows, so every tensor keeps its bytes.
+    /// </summary>
+    public static void EditHeader(string dir, Action<JsonObject> edit)
+    {
+        ArgumentNullException.ThrowIfNull(edit);
+        string file = Path.Combine(dir, "model.safetensors");
+        byte[] bytes = File.ReadAllBytes(file);
+        int headerLength = checked((int)BitConverter.ToInt64(bytes, 0));
+        JsonObject header = JsonNode.Parse(bytes.AsSpan(8, headerLength))!.AsObject();
+        edit(header);
+        byte[] edited = Encoding.UTF8.GetBytes(header.ToJsonString());
+        Assert.True(edited.Length <= headerLength, "the edited header must not grow");
+        Array.Fill(bytes, (byte)' ', 8, headerLength);
+        edited.CopyTo(bytes, 8);
+        File.WriteAllBytes(file, bytes);
     }
 }

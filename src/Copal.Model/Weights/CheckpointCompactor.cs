@@ -122,6 +122,12 @@ public static unsafe class CheckpointCompactor
             {
                 if (!partOwner.TryGetValue(t.Name, out string? owner))
                 {
+                    if (SparseTensorCodec.IsNamedAsPart(t.Name, out string weight))
+                    {
+                        // Copied as it is, it would leave a model without that weight, which nothing could load.
+                        throw new ModelLoadException($"{input}: tensor '{t.Name}' is a stored part of the sparse weight '{weight}', but the metadata has no entry "
+                            + $"'{SparseTensorCodec.MetadataPrefix}{weight}' giving its format and shape; the checkpoint is damaged: compact it again from its dense model");
+                    }
                     tensors.Add((t.Name, t.DType, t.Shape));
                     dense[t.Name] = t;
                 }

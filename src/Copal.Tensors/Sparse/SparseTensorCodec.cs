@@ -108,19 +108,35 @@ public static class SparseTensorCodec
         return (IntField(name, fields, "rows"), IntField(name, fields, "cols"));
     }
 
+    /// <summary>
+    /// Whether <paramref name="name"/> is named as a sparse weight's stored part (<c>X.nm_values</c>, <c>X.bm_mask</c>,
+    /// ...), whatever the metadata says; <paramref name="weight"/> is then X. A part whose weight has no metadata entry
+    /// is a damaged checkpoint, not a dense tensor of that name.
+    /// </summary>
+    public static bool IsNamedAsPart(string name, out string weight)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        foreach (string suffix in (string[])[.. NMSuffixes, .. BitmaskSuffixes])
+        {
+            if (name.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                weight = name[..^suffix.Length];
+                return true;
+            }
+        }
+        weight = "";
+        return false;
+    }
+
     /// <summary>The sparse weight whose stored part <paramref name="partName"/> is, and whether it holds its values.</summary>
     public static bool IsPartOf(string partName, IReadOnlyDictionary<string, string> metadata, out string weight, out bool values)
     {
         ArgumentNullException.ThrowIfNull(partName);
         ArgumentNullException.ThrowIfNull(metadata);
-        foreach (string suffix in (string[])[.. NMSuffixes, .. BitmaskSuffixes])
+        if (IsNamedAsPart(partName, out weight) && IsSparse(weight, metadata))
         {
-            if (partName.EndsWith(suffix, StringComparison.Ordinal) && IsSparse(partName[..^suffix.Length], metadata))
-            {
-                weight = partName[..^suffix.Length];
-                values = suffix is NMValuesSuffix or BitmaskValuesSuffix;
-                return true;
-            }
+            values = partName.EndsWith(NMValuesSuffix, StringComparison.Ordinal) || partName.EndsWith(BitmaskValuesSuffix, StringComparison.Ordinal);
+            return true;
         }
         weight = "";
         values = false;
