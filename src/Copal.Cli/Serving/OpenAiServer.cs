@@ -73,6 +73,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
             int listenPort = pickPort ? FreeLocalhostPort() : port;
             WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "copal" });
             builder.Logging.ClearProviders();
+            builder.Services.AddSingleton<IHostLifetime, OwnerStoppedLifetime>();
             builder.WebHost.ConfigureKestrel(k =>
             {
                 k.AddServerHeader = false;
