@@ -141,6 +141,25 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         Assert.Equal(completion.Usage.InputTokenCount, usage.InputTokenCount);
     }
 
+    /// <summary>OpenAI's stream with include_usage: every chunk has a "usage" key, null but on the last, which has no choices.</summary>
+    [Fact]
+    public async Task A_stream_with_usage_has_the_key_on_every_chunk_and_the_counts_on_the_last()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        string body = "{\"model\":\"" + Model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":5,"
+            + "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Server.Address, "/v1/chat/completions"), content);
+        Assert.Equal(200, (int)response.StatusCode);
+        string[] events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", events[^1]);
+        JsonElement[] chunks = [.. events[..^1].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.Clone())];
+        Assert.True(chunks.Length > 3, $"{chunks.Length} chunks");
+        Assert.All(chunks[..^1], c => Assert.Equal(JsonValueKind.Null, c.GetProperty("usage").ValueKind));
+        Assert.Equal(0, chunks[^1].GetProperty("choices").GetArrayLength());
+        Assert.Equal(5, chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
     [Fact]
     public async Task Models_lists_the_served_model_and_health_answers()
     {
@@ -189,6 +208,20 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         {
             Assert.Equal("the request body is not valid JSON at line 1, byte 2", message); // "n" could start null; "o" cannot follow
         }
+    }
+
+    /// <summary>Valid JSON past the parser's depth is told as such, not as invalid JSON.</summary>
+    [Fact]
+    public async Task A_body_nested_too_deep_is_a_400_that_says_so()
+    {
+        using var http = new HttpClient();
+        string body = "{\"model\":\"stories260K\",\"prompt\":\"a\",\"x\":" + new string('[', 100) + new string(']', 100) + "}";
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Server.Address, "/v1/completions"), content);
+        Assert.Equal(400, (int)response.StatusCode);
+        JsonElement error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("invalid_json", error.GetProperty("code").GetString());
+        Assert.StartsWith("the request body nests arrays and objects deeper than 64 levels at line 1", error.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
     [Theory]

@@ -31,6 +31,9 @@ internal static class OpenAiRequests
     /// <summary>The default of /v1/completions' max_tokens, as OpenAI's.</summary>
     public const int CompletionDefaultMaxTokens = 16;
 
+    /// <summary>How deep a request body may nest arrays and objects: System.Text.Json's default, far past any request's.</summary>
+    private const int MaxDepth = 64;
+
     public static JsonElement ParseBody(byte[] body)
     {
         ArgumentNullException.ThrowIfNull(body);
@@ -38,7 +41,7 @@ internal static class OpenAiRequests
         ReadOnlyMemory<byte> json = body.AsSpan().StartsWith("\uFEFF"u8) ? body.AsMemory(3) : body;
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(json);
+            using JsonDocument doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxDepth });
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw OpenAiException.BadRequest(null, $"the request body must be a JSON object, got {Actual(doc.RootElement)}");
@@ -50,7 +53,11 @@ internal static class OpenAiRequests
         {
             // Where, in the reader's own terms (System.Text.Json's message names its types and counts from 0).
             string at = e.LineNumber is long line && e.BytePositionInLine is long column ? $" at line {line + 1}, byte {column + 1}" : "";
-            throw OpenAiException.BadRequest(null, $"the request body is not valid JSON{at}", "invalid_json");
+            // Valid JSON nested past the parser's limit: say so, rather than call it invalid. The reader tells this case
+            // only in its message.
+            string what = e.Message.Contains("maximum configured depth", StringComparison.Ordinal)
+                ? $"nests arrays and objects deeper than {MaxDepth} levels" : "is not valid JSON";
+            throw OpenAiException.BadRequest(null, $"the request body {what}{at}", "invalid_json");
         }
     }
 
@@ -110,8 +117,15 @@ internal static class OpenAiRequests
         }
         if (Field(body, "suffix") is JsonElement suffix)
         {
-            throw suffix.ValueKind == JsonValueKind.String ? Unsupported("suffix", "suffix is not supported; leave it out")
-                : OpenAiException.BadRequest("suffix", $"suffix must be a string, got {Actual(suffix)}");
+            // An empty suffix changes nothing, the neutral value accepted as the other fields' are.
+            if (suffix.ValueKind != JsonValueKind.String)
+            {
+                throw OpenAiException.BadRequest("suffix", $"suffix must be a string, got {Actual(suffix)}");
+            }
+            if (suffix.GetString()!.Length > 0)
+            {
+                throw Unsupported("suffix", "suffix is not supported; leave it out or give \"\"");
+            }
         }
         JsonElement prompt = Field(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
         // OpenAI's four prompt shapes: a string, an array of strings, an array of token ids, an array of such arrays.
@@ -310,7 +324,7 @@ internal static class OpenAiRequests
         }
         if (Field(message, "content") is not JsonElement content)
         {
-            throw OpenAiException.BadRequest($"{at}.content", $"{at}.content is required for a {role} message: a string or an array of text parts");
+            throw OpenAiException.BadRequest($"{at}.content", $"{at}.content is required for {(role is "assistant" ? "an" : "a")} {role} message: a string or an array of text parts");
         }
         if (content.ValueKind == JsonValueKind.String)
         {
@@ -434,6 +448,7 @@ internal static class OpenAiRequests
 
     private static OpenAiRequest Finish(JsonElement body, CompletionRequest request)
     {
+        CheckInertFields(body);
         bool stream = Boolean(body, "stream") ?? false;
         bool includeUsage = false;
         if (Field(body, "stream_options") is JsonElement o)
@@ -448,6 +463,32 @@ internal static class OpenAiRequests
             }
         }
         return new OpenAiRequest(request, stream, includeUsage);
+    }
+
+    /// <summary>
+    /// OpenAI's fields that change nothing copal does (who asks, what to store or bill, a cache key): accepted, but of
+    /// the type OpenAI requires, so a client's mistake shows here as it would there.
+    /// </summary>
+    private static readonly (string Name, JsonValueKind Kind, string Expected)[] s_inertFields =
+    [
+        ("user", JsonValueKind.String, "a string"),
+        ("safety_identifier", JsonValueKind.String, "a string"),
+        ("prompt_cache_key", JsonValueKind.String, "a string"),
+        ("service_tier", JsonValueKind.String, "a string"),
+        ("metadata", JsonValueKind.Object, "an object"),
+        ("store", JsonValueKind.True, "true or false"),
+        ("parallel_tool_calls", JsonValueKind.True, "true or false"),
+    ];
+
+    private static void CheckInertFields(JsonElement body)
+    {
+        foreach ((string name, JsonValueKind kind, string expected) in s_inertFields)
+        {
+            if (Field(body, name) is JsonElement e && e.ValueKind != kind && !(kind == JsonValueKind.True && e.ValueKind == JsonValueKind.False))
+            {
+                throw OpenAiException.BadRequest(name, $"{name} must be {expected}, got {Actual(e)}");
+            }
+        }
     }
 
     /// <summary>

@@ -260,7 +260,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
             string obj = chat ? "chat.completion.chunk" : "text_completion";
             if (chat)
             {
-                await SendAsync(context, Envelope(id, obj, created, new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }, null), aborted).ConfigureAwait(false);
+                await SendAsync(context, Envelope(id, obj, created, new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }, null, request.IncludeUsage), aborted).ConfigureAwait(false);
             }
             try
             {
