@@ -405,5 +405,18 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.True(doc.RootElement.GetProperty("prefill_jit_seconds").GetDouble() >= 0);
     }
 
+    /// <summary>One token needs no decode step: its decode speed does not exist, so JSON says null and the text says so, not 0.</summary>
+    [Fact]
+    public void Generate_of_one_token_reports_no_decode_speed()
+    {
+        CopalProcess.Result json = CopalProcess.Run("generate", "-m", Model, "-n", "1", "--device", "cpu", "--json");
+        Assert.True(json.ExitCode == 0, json.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(json.Stdout);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("decode_tokens_per_second").ValueKind);
+        Assert.True(doc.RootElement.GetProperty("prefill_tokens_per_second").GetDouble() > 0);
+        CopalProcess.Result text = CopalProcess.Run("generate", "-m", Model, "-n", "1", "--device", "cpu");
+        Assert.Contains("decode not run (no token after the first)", text.Stderr, StringComparison.Ordinal);
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }

@@ -166,7 +166,7 @@ internal static class GenerateCommand
                         Out.Info($"copal: anonymous memory (RssAnon, without mapped weights) at most {ByteSize.Format(peakAnonymous)} while generating");
                     }
                 }
-                Out.Info($"copal: {Plural.Of(result.GeneratedIds.Count, "token")} ({result.StopReason}); prefill {Plural.Of(result.PromptIds.Count, "token")} at {result.PrefillTokensPerSecond:F1} tok/s (first call, includes {prefillJit:F2} s of JIT compilation), decode {result.DecodeTokensPerSecond:F1} tok/s on {session.Backend.Info.Kind}");
+                Out.Info($"copal: {Plural.Of(result.GeneratedIds.Count, "token")} ({result.StopReason}); prefill {Plural.Of(result.PromptIds.Count, "token")} {Rate(result.PrefillTokensPerSecond, "not run")} (first call, includes {prefillJit:F2} s of JIT compilation), decode {Rate(result.DecodeTokensPerSecond, "not run (no token after the first)")} on {session.Backend.Info.Kind}");
             }
             return CliErrors.Ok;
         });
@@ -210,4 +210,8 @@ internal static class GenerateCommand
         }
         return root.ValueKind == JsonValueKind.Object ? ChatTemplateArguments.FromJson(root) : null;
     }
+
+    // A speed for the summary line, or what stands for one that does not exist.
+    private static string Rate(double? tokensPerSecond, string absent) =>
+        tokensPerSecond is double v ? string.Create(CultureInfo.InvariantCulture, $"at {v:F1} tok/s") : absent;
 }

@@ -36,11 +36,14 @@ public sealed record GenerationResult(
     TimeSpan PrefillTime,
     TimeSpan DecodeTime)
 {
-    /// <summary>Prompt tokens per second of the prefill.</summary>
-    public double PrefillTokensPerSecond => PrefillTime.TotalSeconds > 0 ? PromptIds.Count / PrefillTime.TotalSeconds : 0;
+    /// <summary>Prompt tokens per second of the prefill; null when no prefill ran (nothing was asked for).</summary>
+    public double? PrefillTokensPerSecond => PrefillTime.TotalSeconds > 0 ? PromptIds.Count / PrefillTime.TotalSeconds : null;
 
-    /// <summary>Generated tokens per second after the first (each needs one decode step).</summary>
-    public double DecodeTokensPerSecond => DecodeTime.TotalSeconds > 0 ? Math.Max(0, GeneratedIds.Count - 1) / DecodeTime.TotalSeconds : 0;
+    /// <summary>
+    /// Generated tokens per second after the first (each needs one decode step); null when there was no decode step
+    /// (at most one token generated), a rate that does not exist rather than a rate of 0.
+    /// </summary>
+    public double? DecodeTokensPerSecond => GeneratedIds.Count > 1 && DecodeTime.TotalSeconds > 0 ? (GeneratedIds.Count - 1) / DecodeTime.TotalSeconds : null;
 
     /// <summary>The positions the run could hold: the prompt plus the tokens asked for, at most <see cref="Generator.ContextSize"/> or the model's context.</summary>
     public int ContextSize { get; init; }
