@@ -161,12 +161,20 @@ public sealed class BadInputTests : IDisposable
         AssertError(CopalProcess.Run("generate", "-m", Model, "--prompt", prompt, "-n", "1", "--device", "cpu"), 2, "longer than the model's context of 512 tokens");
     }
 
+    // No text is the shortest text: a usage error naming the option, as a text shorter than one window is (below).
     [Fact]
     public void Empty_data_file()
     {
         string empty = Path.Combine(_temp, "empty.txt");
         File.WriteAllText(empty, "  \n");
-        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", empty, "--device", "cpu"), 1, $"data file '{empty}' is empty");
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", empty, "--device", "cpu"), 2,
+            $"--data: text file '{empty}' has no text (3 bytes of white space); one window of --seqlen 512 needs at least 512 tokens");
+        File.WriteAllText(empty, "");
+        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", empty, "--device", "cpu"), 2,
+            $"--calib: text file '{empty}' has no text (0 bytes)");
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={empty}:{TestData.Path("text", "tinystories", "eval.txt")}", "--methods", "magnitude",
+            "--sparsity", "0.5", "-o", Path.Combine(_temp, "report"), "--device", "cpu"), 2, $"--datasets: text file '{empty}' has no text (0 bytes)");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
     }
 
     // Text shorter than one window of --seqlen is a value checked against the data: a usage error naming the file

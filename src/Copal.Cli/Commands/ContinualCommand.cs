@@ -146,6 +146,11 @@ internal static class ContinualCommand
             {
                 throw new UsageException(e.Message);
             }
+            catch (InvalidDataException e)
+            {
+                // A text with nothing in it (or a half with nothing): the shortest text, a usage error as a short one is.
+                throw new UsageException($"--datasets: {e.Message}");
+            }
             using IBackend backend = CommonOptions.CreateBackend(p.GetValue(device)!);
             if (!asJson)
             {

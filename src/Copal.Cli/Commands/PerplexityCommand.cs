@@ -68,9 +68,18 @@ internal static class PerplexityCommand
                 ? ModelSession.Open(basePath, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
                     CommonOptions.ParseMmap(p.GetValue(mmap)!), ct)
                 : null;
-            int[] tokens = Inputs.IsStdio(dataPath)
-                ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data), ct), "standard input", p.GetValue(layout)), p.GetValue(layout))
-                : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout));
+            int[] tokens;
+            try
+            {
+                tokens = Inputs.IsStdio(dataPath)
+                    ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data), ct), "standard input", p.GetValue(layout)), p.GetValue(layout))
+                    : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout));
+            }
+            catch (InvalidDataException e)
+            {
+                // No text at all is the shortest text: a usage error naming the option, as a text shorter than a window is.
+                throw new UsageException($"{p.Typed(data)}: {e.Message}; one window of --seqlen {window} needs at least {window} tokens");
+            }
             if (tokens.Length < window)
             {
                 // A value checked against the data, as prune's calibration text: a usage error naming the text and --seqlen.

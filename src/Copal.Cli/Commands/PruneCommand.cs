@@ -317,13 +317,18 @@ internal static class PruneCommand
             Inputs.TextFile(f, "--calib");
         }
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(modelDir);
-        var sources = files.Select(f => Inputs.IsStdio(f)
-            ? (Name: Inputs.Describe(f), Ids: TextDataset.TokenizeText(tokenizer,
-                TextDataset.Decode(Inputs.ReadBytes(f, "--calib", cancellationToken), Inputs.Describe(f)), TextLayout.Raw))
-            : (Name: f, Ids: TextDataset.Tokenize(tokenizer, f, TextLayout.Raw))).ToList();
         try
         {
+            var sources = files.Select(f => Inputs.IsStdio(f)
+                ? (Name: Inputs.Describe(f), Ids: TextDataset.TokenizeText(tokenizer,
+                    TextDataset.Decode(Inputs.ReadBytes(f, "--calib", cancellationToken), Inputs.Describe(f)), TextLayout.Raw))
+                : (Name: f, Ids: TextDataset.Tokenize(tokenizer, f, TextLayout.Raw))).ToList();
             return CalibrationSet.FromTokens(sources, nsamples, seqLen, seed);
+        }
+        catch (InvalidDataException e)
+        {
+            // An empty text is the shortest text: a usage error naming the option, as one too short for a window is.
+            throw new UsageException($"--calib: {e.Message}");
         }
         catch (CalibrationLimitException e)
         {

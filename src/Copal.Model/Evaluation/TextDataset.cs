@@ -38,7 +38,7 @@ public static class TextDataset
             throw new FileNotFoundException($"data file '{path}' does not exist", path);
         }
         byte[] bytes = File.ReadAllBytes(path);
-        return DecodeOrThrow(bytes, path, layout, $"data file '{path}' is empty ({bytes.Length} bytes, no text)");
+        return DecodeOrThrow(bytes, path, layout, $"text file '{path}' has no text ({NoText(bytes)})");
     }
 
     /// <summary>
@@ -48,8 +48,10 @@ public static class TextDataset
     public static string Decode(byte[] bytes, string source, TextLayout layout = TextLayout.Raw)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        return DecodeOrThrow(bytes, source, layout, $"{source} has no text ({bytes.Length} bytes)");
+        return DecodeOrThrow(bytes, source, layout, $"{source} has no text ({NoText(bytes)})");
     }
+
+    private static string NoText(byte[] bytes) => bytes.Length == 0 ? "0 bytes" : $"{bytes.Length} bytes of white space";
 
     private static string DecodeOrThrow(byte[] bytes, string source, TextLayout layout, string emptyMessage)
     {
