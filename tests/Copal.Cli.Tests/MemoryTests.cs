@@ -80,6 +80,9 @@ public sealed partial class MemoryTests : IDisposable
         Assert.Equal(12 * KvBytesPerPosition, doc.RootElement.GetProperty("kv_cache_bytes").GetInt64());
         AssertUsage(CopalProcess.Run("bench", "-m", TestData.Stories260K, "--prefill", "500", "--decode", "32", "--device", "cpu"),
             "--prefill 500 + --decode 32 = 532 positions exceed the model's context of 512 tokens");
+        // Within a huge context, a prefill whose activations no memory holds is refused with the figure, not run out of memory.
+        AssertUsage(CopalProcess.Run("bench", "-m", ModelWithContext(1 << 30), "--prefill", "1073741800", "--decode", "24", "--device", "cpu"),
+            "--prefill 1073741800 + --decode 24: the activations, KV cache and RoPE tables would take 6.12 TiB, more than the cpu device's");
     }
 
     private static string Calib => TestData.Path("text", "tinystories", "calib.txt");

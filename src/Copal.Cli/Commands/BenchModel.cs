@@ -120,6 +120,13 @@ internal static class BenchModel
         long positions = (long)prefill + decode;
         ContextSizeOption.Resolve(ctxSize, positions, positions, c.MaxPositionEmbeddings,
             bound => $"--prefill {prefill} + --decode {decode} = {positions} positions exceed {bound}", ctxSizeTyped);
+        // What the run allocates beside the weights, refused with the figure rather than failing inside an allocation.
+        long stateBytes = RunState.EstimateBytes(c, prefill, (int)positions, allRowLogits: true) + LlamaModel.RopeTableBytesFor(c, positions);
+        if (stateBytes > raw.Info.MemoryBytes)
+        {
+            throw new UsageException($"--prefill {prefill} + --decode {decode}: the activations, KV cache and RoPE tables would take {ByteSize.Format(stateBytes)}, "
+                + $"more than the {raw.Info.Kind} device's {ByteSize.Format(raw.Info.MemoryBytes)} of memory; give a smaller --prefill");
+        }
         long linearParams = 0, weightBytes = 0;
         int sparseLinears = 0;
         foreach (DecoderLayerWeights layer in model.Weights.Layers)

@@ -18,7 +18,14 @@ public sealed partial class LlamaModel
     public int RopePositions { get; private set; }
 
     /// <summary>Bytes of the RoPE cos and sin tables now: 2 · <see cref="RopePositions"/> · headDim/2 · 4, twice on Gemma 3 (local and global tables).</summary>
-    public long RopeTableBytes => (Config.LocalRopeTheta is null ? 2L : 4L) * RopePositions * (Config.RotaryDim / 2) * sizeof(float);
+    public long RopeTableBytes => RopeTableBytesFor(Config, RopePositions);
+
+    /// <summary>Bytes of <paramref name="config"/>'s RoPE tables for <paramref name="positions"/> positions (see <see cref="RopeTableBytes"/>).</summary>
+    public static long RopeTableBytesFor(LlamaConfig config, long positions)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return (config.LocalRopeTheta is null ? 2L : 4L) * positions * (config.RotaryDim / 2) * sizeof(float);
+    }
 
     /// <summary>
     /// Makes the RoPE tables hold at least <paramref name="positions"/> positions: if they are shorter they are

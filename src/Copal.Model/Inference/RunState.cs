@@ -79,6 +79,26 @@ public sealed class RunState : IDisposable
         }
     }
 
+    /// <summary>
+    /// Bytes a state of <paramref name="maxRows"/> rows takes once its KV cache holds <paramref name="maxPositions"/>
+    /// positions: the activations of every row, the logits, and each layer's cache (a sliding-window layer's at most
+    /// two windows and a chunk). The figure to refuse a run with before it allocates.
+    /// </summary>
+    public static long EstimateBytes(LlamaConfig config, int maxRows, int maxPositions, bool allRowLogits)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        // Hidden, Normed, Projected; Q, AttentionOut; K, V; Gate, Up: as the constructor allocates them.
+        long rowFloats = (3L * config.HiddenSize) + (2L * config.QDim) + (2L * config.KvDim) + (2L * config.IntermediateSize);
+        long logitFloats = (allRowLogits ? maxRows : 1L) * config.VocabSize;
+        long cachedPositions = 0;
+        for (int l = 0; l < config.NumLayers; l++)
+        {
+            int window = config.AttentionWindow(l);
+            cachedPositions += window == 0 ? maxPositions : Math.Min(maxPositions, (2L * window) + maxRows);
+        }
+        return ((maxRows * rowFloats) + logitFloats + (2 * cachedPositions * config.KvDim)) * sizeof(float);
+    }
+
     /// <summary>Tokens one forward call takes at most; longer inputs run in chunks of this many.</summary>
     public int MaxRows { get; }
 

@@ -3,6 +3,7 @@ using Copal.Model.Generation;
 using Copal.Model.Inference;
 using Copal.Model.Synthetic;
 using Copal.Tensors;
+using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Kernels;
 
@@ -48,6 +49,26 @@ public sealed class ContextSizingTests : IDisposable
         Assert.Equal(2L * c.NumLayers * (prompt.Length + 5) * c.KvDim * sizeof(float), a.KvCacheBytes);
         Assert.Equal(prompt.Length + 5, huge.RopePositions);
         Assert.Equal(2L * (prompt.Length + 5) * (c.HeadDim / 2) * sizeof(float), huge.RopeTableBytes);
+    }
+
+    /// <summary>The estimate a run is refused with (bench) is what a state grown to all its positions allocates.</summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void The_estimate_of_a_state_is_what_it_allocates_when_grown(bool allRowLogits, bool slidingWindow)
+    {
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = 1024 };
+        if (slidingWindow)
+        {
+            config = config with { SlidingWindow = 40, SlidingWindowLayers = [0] };
+        }
+        const int Rows = 8, Positions = 300;
+        using var state = new RunState(_backend, config, Rows, Positions, allRowLogits, reservedPositions: 16);
+        state.EnsurePositions(Positions);
+        DeviceBuffer[] buffers = [state.Hidden, state.Normed, state.Q, state.K, state.V, state.AttentionOut, state.Projected, state.Gate, state.Up, state.Logits, .. state.KCache, .. state.VCache];
+        long allocated = buffers.Distinct().Sum(b => b.Length) * sizeof(float);
+        Assert.Equal(allocated, RunState.EstimateBytes(config, Rows, Positions, allRowLogits));
     }
 
     [Fact]
