@@ -106,7 +106,7 @@ internal static class Program
         };
         if (parsed.Errors.FirstOrDefault(e => Typed(e.SymbolResult)) is ParseError value)
         {
-            return value.Message;
+            return CountProblem(value.SymbolResult) ?? value.Message;
         }
         var missing = reached.Options.Where(o => o.Required && !Typed(parsed.GetResult(o)))
             .Select(o => string.Join('/', new[] { o.Name }.Concat(o.Aliases).Distinct().OrderBy(a => a.Length).ThenBy(a => a, StringComparer.Ordinal)))
@@ -117,5 +117,25 @@ internal static class Program
                 : $"the options {string.Join(", ", missing.Take(missing.Count - 1))} and {missing[^1]} are required";
         }
         return parsed.Errors[0].Message;
+    }
+
+    /// <summary>
+    /// An option typed without its value, or given twice where it takes one, in the words of every other usage error
+    /// (the option as typed, what it expects, what it got) rather than System.CommandLine's own; null for any other error.
+    /// </summary>
+    private static string? CountProblem(SymbolResult? result)
+    {
+        if ((result as OptionResult ?? result?.Parent as OptionResult) is not { IdentifierToken: Token typed } option
+            || option.Option.Arity.MaximumNumberOfValues == 0)
+        {
+            return null;
+        }
+        if (option.Tokens.Count == 0)
+        {
+            return $"{typed.Value}: expected a value, got none";
+        }
+        return option.Option.Arity.MaximumNumberOfValues == 1 && option.Tokens.Count > 1
+            ? $"{typed.Value}: expected one value, got {option.Tokens.Count} ({string.Join(", ", option.Tokens.Select(t => OptionRules.Shown(t.Value)))}); give the option once"
+            : null;
     }
 }

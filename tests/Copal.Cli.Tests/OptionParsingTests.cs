@@ -168,6 +168,18 @@ public sealed class OptionParsingTests
         Assert.Contains(parsed.Errors, e => e.Message == $"{option}: expected a path, got ' '");
     }
 
+    /// <summary>An option without its value, or given twice, is told in copal's words: the option, what it expects, what it got.</summary>
+    [Theory]
+    [InlineData("-n: expected a value, got none", "generate", "-m", "M", "-n")]
+    [InlineData("--method: expected a value, got none", "prune", "-m", "M", "-o", "out", "--method")]
+    [InlineData("-n: expected one value, got 2 (3, 4); give the option once", "generate", "-m", "M", "-n", "3", "-n", "4")]
+    [InlineData("-p: expected one value, got 2 ('a', 'b'); give the option once", "generate", "-m", "M", "-p", "a", "--prompt", "b")]
+    public void A_missing_or_repeated_value_names_the_option(string expected, params string[] args)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(args);
+        Assert.Equal(expected, Program.FirstUsageError(parsed));
+    }
+
     /// <summary>The older positional form of the model names a path too.</summary>
     [Theory]
     [InlineData("inspect")]
