@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Copal.Tensors.IO;
 
 namespace Copal.Model.ChatTemplates;
 
@@ -90,7 +91,7 @@ public sealed class ChatTemplate
         }
         catch (JsonException e)
         {
-            throw new ChatTemplateException($"{path}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})", e);
+            throw new ChatTemplateException($"{path}: not valid JSON {JsonProblem.At(e)}", e);
         }
         using (doc)
         {

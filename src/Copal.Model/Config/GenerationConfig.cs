@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Copal.Tensors.IO;
 
 namespace Copal.Model.Config;
 
@@ -32,7 +33,7 @@ public static class GenerationConfig
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
-            throw new ModelConfigException(file, $"is not readable JSON: {e.Message}", e);
+            throw new ModelConfigException(file, $"is not readable JSON{(e is JsonException j ? " " + JsonProblem.At(j) : $": {e.Message}")}", e);
         }
         using (doc)
         {

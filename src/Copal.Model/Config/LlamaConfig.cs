@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Copal.Tensors.IO;
 
 namespace Copal.Model.Config;
 
@@ -246,7 +247,7 @@ public sealed record LlamaConfig
         }
         catch (JsonException e)
         {
-            throw new ModelConfigException(source, $"is not valid JSON: {e.Message}", e);
+            throw new ModelConfigException(source, $"is not valid JSON {JsonProblem.At(e)}", e);
         }
         using (doc)
         {

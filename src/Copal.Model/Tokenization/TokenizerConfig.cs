@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Copal.Tensors.IO;
 
 namespace Copal.Model.Tokenization;
 
@@ -34,7 +35,7 @@ internal sealed record TokenizerConfig(string? TokenizerClass, bool? AddBosToken
         }
         catch (JsonException e)
         {
-            throw new TokenizerException($"{path}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
+            throw new TokenizerException($"{path}: not valid JSON {JsonProblem.At(e)}", e);
         }
         using (doc)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Copal.Tensors.IO;
 
 namespace Copal.Model.Tokenization;
 
@@ -70,7 +71,7 @@ internal sealed class TokenizerJson
         }
         catch (JsonException e)
         {
-            throw new TokenizerException($"{file}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
+            throw new TokenizerException($"{file}: not valid JSON {JsonProblem.At(e)}", e);
         }
         byte[] rest = Without(bytes, vocab, merges);
         JsonDocument doc;
@@ -80,7 +81,7 @@ internal sealed class TokenizerJson
         }
         catch (JsonException e)
         {
-            throw new TokenizerException($"{file}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
+            throw new TokenizerException($"{file}: not valid JSON {JsonProblem.At(e)}", e);
         }
         return new TokenizerJson(new JsonSection(doc.RootElement, file, "$"),
             vocab is { } v ? bytes.AsMemory(v.Start, v.End - v.Start) : null,

@@ -213,7 +213,7 @@ public sealed partial class CopalState
         }
         catch (JsonException e)
         {
-            throw new CopalStateException($"'{manifestPath}' is not a valid COPAL state manifest: {e.Message}");
+            throw new CopalStateException($"'{manifestPath}' is not a valid COPAL state manifest: {JsonProblem.At(e)}");
         }
         if (manifest.Format != FormatName)
         {

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Copal.Tensors.IO;
 
 namespace Copal.Tensors.Safetensors;
 
@@ -41,7 +42,7 @@ internal static class SafetensorsHeader
         catch (JsonException e)
         {
             long? at = e.BytePositionInLine is long b && e.LineNumber == 0 ? HeaderStart + b : null;
-            throw new SafetensorsException(path, $"header is not valid JSON: {e.Message}", at, e);
+            throw new SafetensorsException(path, $"header is not valid JSON: {JsonProblem.Reason(e)}", at, e);
         }
         catch (InvalidOperationException e)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Copal.Tensors.IO;
 
 namespace Copal.Tensors.Safetensors;
 
@@ -26,7 +27,7 @@ internal static class ShardIndex
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            throw new SafetensorsException(indexPath, $"shard index is not valid JSON: {e.Message}", null, e);
+            throw new SafetensorsException(indexPath, $"shard index is not valid JSON{(e is JsonException j ? " " + JsonProblem.At(j) : $": {e.Message}")}", null, e);
         }
     }
 

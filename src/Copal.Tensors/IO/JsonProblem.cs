@@ -1,0 +1,30 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Copal.Tensors.IO;
+
+/// <summary>
+/// A JSON file's error as one line a person reads: where (line and byte, counted from 1 as editors count) and why.
+/// System.Text.Json's message ends with its own coordinates, counted from 0 (" LineNumber: 0 | BytePositionInLine:
+/// 8."), which would contradict the ones given here; they are cut, and a property path it names is kept.
+/// </summary>
+public static partial class JsonProblem
+{
+    [GeneratedRegex(@"\s*(?:Path: (?<path>\S+) \| )?LineNumber: \d+ \| BytePositionInLine: \d+\.?\s*$")]
+    private static partial Regex ReaderCoordinates();
+
+    /// <summary>"at line 1, byte 9: ',' is an invalid start of a property name. Expected a '"'."</summary>
+    public static string At(JsonException e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        string where = e.LineNumber is long line && e.BytePositionInLine is long b ? $"at line {line + 1}, byte {b + 1}: " : "";
+        return where + Reason(e);
+    }
+
+    /// <summary>The reader's reason alone, for a caller that says where itself.</summary>
+    public static string Reason(JsonException e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return ReaderCoordinates().Replace(e.Message, m => m.Groups["path"].Success && m.Groups["path"].Value != "$" ? $" (at {m.Groups["path"].Value})" : "");
+    }
+}
