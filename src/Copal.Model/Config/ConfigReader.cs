@@ -58,7 +58,11 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
         }
         if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int v))
         {
-            throw Error($"field '{label}' must be an integer, found {Describe(e)}");
+            // A whole number past int's range is an integer: say the range it must be in.
+            bool tooLarge = e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long big) && big > int.MaxValue;
+            throw Error(tooLarge
+                ? FormattableString.Invariant($"field '{label}' must be an integer from {min} to {int.MaxValue}, found {Describe(e)}")
+                : $"field '{label}' must be an integer, found {Describe(e)}");
         }
         if (v < min)
         {

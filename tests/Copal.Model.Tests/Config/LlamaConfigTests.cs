@@ -451,6 +451,8 @@ public class LlamaConfigTests
         Assert.Contains("num_attention_heads (8) must be a multiple of num_key_value_heads (3)", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("\"hidden_size\": 64", "\"hidden_size\": \"64\"", StringComparison.Ordinal), "c"));
         Assert.Contains("field 'hidden_size' must be an integer, found \"64\"", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("\"hidden_size\": 64", "\"hidden_size\": 99999999999", StringComparison.Ordinal), "c"));
+        Assert.Contains("field 'hidden_size' must be an integer from 1 to 2147483647, found 99999999999", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse("{not json", "c"));
         Assert.Contains("is not valid JSON", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 4}}", "c"));
