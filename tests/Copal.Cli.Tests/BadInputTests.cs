@@ -161,6 +161,32 @@ public sealed class BadInputTests : IDisposable
         AssertError(CopalProcess.Run("generate", "-m", Model, "--prompt", prompt, "-n", "1", "--device", "cpu"), 2, "longer than the model's context of 512 tokens");
     }
 
+    /// <summary>
+    /// Another model's tokenizer gives ids this model has no row for: refused before any output, naming the token, the
+    /// ids and both sizes (it was found mid-run, after the prompt had been printed).
+    /// </summary>
+    [Fact]
+    public void A_token_past_the_models_vocabulary_is_refused_before_any_output()
+    {
+        string m = CopyModel();
+        string tokenizer = Path.Combine(m, "tokenizer.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(tokenizer))!;
+        json["added_tokens"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject
+        {
+            ["id"] = 5000, ["content"] = "<big>", ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = false,
+        });
+        File.WriteAllText(tokenizer, json.ToJsonString());
+        const string Expected = "holds the token '<big>' (id 5000), outside the model's vocabulary of 512 (config.json vocab_size)";
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", m, "-p", "Once<big>", "-n", "3", "--device", "cpu");
+        AssertError(r, 1, "the prompt " + Expected);
+        Assert.Equal("", r.Stdout);
+        string text = Path.Combine(_temp, "big.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("Once upon a time <big> ", 200)));
+        AssertError(CopalProcess.Run("perplexity", "-m", m, "--data", text, "--seqlen", "64", "--device", "cpu"), 1, "--data's text " + Expected);
+        AssertError(CopalProcess.Run("prune", "-m", m, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", text,
+            "--nsamples", "2", "--seqlen", "64", "--device", "cpu"), 1, $"--calib text '{text}' " + Expected);
+    }
+
     // No text is the shortest text: a usage error naming the option, as a text shorter than one window is (below).
     [Fact]
     public void Empty_data_file()

@@ -80,8 +80,8 @@ internal static class GenerateCommand
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson,
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             int[] promptIds = chatPrompt is not null
-                ? session.Tokenizer.Encode(chatPrompt.Text, addSpecialTokens: chatPrompt.AddSpecialTokens)
-                : session.Tokenizer.Encode(p.GetValue(prompt)!, addSpecialTokens: true);
+                ? session.Encode(chatPrompt.Text, addSpecialTokens: chatPrompt.AddSpecialTokens, "the prompt")
+                : session.Encode(p.GetValue(prompt)!, addSpecialTokens: true, "the prompt");
             if (promptIds.Length == 0)
             {
                 promptIds = session.Tokenizer.BosId is int bos ? [bos]

@@ -41,7 +41,7 @@ internal static class LogitsCommand
             }
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, allowNonFinite: p.GetValue(allowNonFinite),
                 residence: CommonOptions.ParseMmap(p.GetValue(mmap)!), cancellationToken: ct);
-            int[] ids = session.Tokenizer.Encode(p.GetValue(text)!, addSpecialTokens: true);
+            int[] ids = session.Encode(p.GetValue(text)!, addSpecialTokens: true, "--text");
             int context = session.Model.Config.MaxPositionEmbeddings;
             if (ids.Length == 0 || ids.Length > context)
             {

@@ -80,6 +80,7 @@ internal static class PerplexityCommand
                 // No text at all is the shortest text: a usage error naming the option, as a text shorter than a window is.
                 throw new UsageException($"{p.Typed(data)}: {e.Message}; one window of --seqlen {window} needs at least {window} tokens");
             }
+            session.RequireInVocabulary(tokens, $"{p.Typed(data)}'s text");
             if (tokens.Length < window)
             {
                 // A value checked against the data, as prune's calibration text: a usage error naming the text and --seqlen.

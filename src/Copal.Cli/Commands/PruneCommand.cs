@@ -323,6 +323,11 @@ internal static class PruneCommand
                 ? (Name: Inputs.Describe(f), Ids: TextDataset.TokenizeText(tokenizer,
                     TextDataset.Decode(Inputs.ReadBytes(f, "--calib", cancellationToken), Inputs.Describe(f)), TextLayout.Raw))
                 : (Name: f, Ids: TextDataset.Tokenize(tokenizer, f, TextLayout.Raw))).ToList();
+            int vocab = LlamaConfig.Load(modelDir).VocabSize;
+            foreach (var (name, ids) in sources)
+            {
+                ModelSession.RequireInVocabulary(ids, vocab, tokenizer, modelDir, $"--calib text '{name}'");
+            }
             return CalibrationSet.FromTokens(sources, nsamples, seqLen, seed);
         }
         catch (InvalidDataException e)

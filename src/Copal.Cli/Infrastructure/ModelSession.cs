@@ -66,6 +66,35 @@ internal sealed class ModelSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// <paramref name="text"/>'s ids, each checked against the model's vocabulary before any work: a tokenizer with more
+    /// tokens than the model's embedding (another model's) gives ids the model has no row for, found otherwise only
+    /// mid-run, after part of the output. <paramref name="what"/> names the text ("the prompt", "--data").
+    /// </summary>
+    public int[] Encode(string text, bool addSpecialTokens, string what)
+    {
+        int[] ids = Tokenizer.Encode(text, addSpecialTokens);
+        RequireInVocabulary(ids, what);
+        return ids;
+    }
+
+    /// <summary>Throws, naming the token and both sizes, when an id of <paramref name="what"/> has no row in the model.</summary>
+    public void RequireInVocabulary(ReadOnlySpan<int> ids, string what) =>
+        RequireInVocabulary(ids, Model.Config.VocabSize, Tokenizer, Model.Source, what);
+
+    /// <summary>As the instance method, for a caller with the tokenizer and config.json's vocab_size but no loaded model (calibration).</summary>
+    public static void RequireInVocabulary(ReadOnlySpan<int> ids, int vocab, CopalTokenizer tokenizer, string modelDirectory, string what)
+    {
+        foreach (int id in ids)
+        {
+            if ((uint)id >= (uint)vocab)
+            {
+                throw new TokenizerException($"{what} holds the token '{tokenizer.IdToToken(id)}' (id {id}), outside the model's vocabulary of {vocab} "
+                    + $"(config.json vocab_size): the tokenizer.json of {modelDirectory} has {tokenizer.VocabSize} tokens, so it is not this model's");
+            }
+        }
+    }
+
     public void Dispose()
     {
         Model.Dispose();
