@@ -15,7 +15,7 @@ public enum FilePart
 }
 
 /// <summary>One split of a dataset: a file, the part of it used and how its lines become text.</summary>
-/// <param name="Path">The text file, as given.</param>
+/// <param name="Path">The text file, as given (respelled where a ".." follows a link: <see cref="RealPath.AsTheKernelReadsIt"/>).</param>
 /// <param name="Part">The whole file or one of its halves.</param>
 /// <param name="Layout">How the text is laid out before tokenizing: <see cref="TextLayout.Raw"/> or <see cref="TextLayout.JoinedLines"/> (@lines).</param>
 public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
