@@ -134,6 +134,7 @@ public sealed partial class LlamaModel : IDisposable
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
+        state.RequireFits(Config, nameof(state));
         if (tokens.IsEmpty)
         {
             throw new ArgumentException("no tokens to run", nameof(tokens));
@@ -183,6 +184,7 @@ public sealed partial class LlamaModel : IDisposable
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
+        state.RequireFits(Config, nameof(state));
         if (rows < 1 || rows > state.LogitRows)
         {
             throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"rows {rows} outside the state's logit rows: expected 1 to {state.LogitRows}"));
@@ -201,6 +203,7 @@ public sealed partial class LlamaModel : IDisposable
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
+        state.RequireFits(Config, nameof(state));
         int vocab = Config.VocabSize;
         if (destination.Length == 0 || destination.Length % vocab != 0)
         {
@@ -260,6 +263,7 @@ public sealed partial class LlamaModel : IDisposable
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
+        state.RequireFits(Config, nameof(state));
         ArgumentNullException.ThrowIfNull(hidden);
         if ((uint)layer >= (uint)Config.NumLayers)
         {
@@ -410,6 +414,20 @@ public sealed partial class LlamaModel : IDisposable
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(sequences);
+        batch.RequireFits(Config, nameof(batch));
+        for (int i = 0; i < sequences.Count; i++)
+        {
+            RunState s = sequences[i] ?? throw new ArgumentNullException($"{nameof(sequences)}[{i}]");
+            s.RequireFits(Config, $"{nameof(sequences)}[{i}]");
+            // Two rows of one sequence would write one cache position twice in a step.
+            for (int j = 0; j < i; j++)
+            {
+                if (ReferenceEquals(sequences[j], s))
+                {
+                    throw new ArgumentException($"sequences[{j}] and sequences[{i}] are the same state; a batch step takes each sequence once", nameof(sequences));
+                }
+            }
+        }
         int rows = tokens.Length;
         if (rows == 0 || sequences.Count != rows || positions.Length != rows)
         {
@@ -506,6 +524,7 @@ public sealed partial class LlamaModel : IDisposable
         using Lock.Scope run = _run.EnterScope();
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
+        state.RequireFits(Config, nameof(state));
         Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
         Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
         // Granite divides the logits by logits_scaling; its configs use powers of two, where the reciprocal is exact.

@@ -20,6 +20,7 @@ public sealed class RunState : IDisposable
     private readonly int[] _windows; // each cache layer's sliding window, 0 for none
     private readonly int[] _capacity; // positions each cache layer is allocated for
     private readonly int[] _cacheStart; // the position each cache layer's row 0 holds
+    private readonly LlamaConfig _config; // the config the buffers were sized for
 
     /// <param name="backend">Where the buffers live.</param>
     /// <param name="config">The model's shapes.</param>
@@ -42,6 +43,7 @@ public sealed class RunState : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(reserved, 1, nameof(reservedPositions));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(reserved, maxPositions, nameof(reservedPositions));
         _backend = backend;
+        _config = config;
         _kvDim = config.KvDim;
         MaxRows = maxRows;
         MaxPositions = maxPositions;
@@ -98,6 +100,27 @@ public sealed class RunState : IDisposable
         }
         return ((maxRows * rowFloats) + logitFloats + (2 * cachedPositions * config.KvDim)) * sizeof(float);
     }
+
+    /// <summary>
+    /// Throws unless this state was sized for a model of <paramref name="config"/>'s shapes: another model's state would
+    /// index past its buffers, or hand back part of its logits as if they were all.
+    /// </summary>
+    internal void RequireFits(LlamaConfig config, string parameter)
+    {
+        if (ReferenceEquals(config, _config))
+        {
+            return; // made by this model's CreateState: the call on every forward pass stays a comparison
+        }
+        string held = ShapeOf(_config), wanted = ShapeOf(config);
+        if (held != wanted)
+        {
+            throw new ArgumentException($"the state was created for a model of {held}, not for this model of {wanted}; create it with this model's CreateState", parameter);
+        }
+    }
+
+    private static string ShapeOf(LlamaConfig c) => FormattableString.Invariant(
+        $"{c.NumLayers} layers, hidden {c.HiddenSize}, q {c.QDim}, kv {c.KvDim}, MLP {c.IntermediateSize}, vocab {c.VocabSize}")
+        + (c.SlidingWindow is int w && c.SlidingWindowLayers.Count > 0 ? FormattableString.Invariant($", a window of {w} on layers {string.Join(',', c.SlidingWindowLayers)}") : "");
 
     /// <summary>Tokens one forward call takes at most; longer inputs run in chunks of this many.</summary>
     public int MaxRows { get; }

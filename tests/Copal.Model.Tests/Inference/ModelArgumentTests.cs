@@ -75,6 +75,35 @@ public sealed class ModelArgumentTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => _model.Forward(state, [1], 7, LogitsMode.Last));
     }
 
+    /// <summary>Another model's state would index past its buffers, or give back part of its logits as all of them.</summary>
+    [Fact]
+    public void A_state_of_another_model_or_a_null_or_repeated_sequence_is_refused_naming_it()
+    {
+        var other = _model.Config with { VocabSize = 1000, EosTokenIds = [] };
+        using var foreign = new RunState(_backend, other, 4, 16, allRowLogits: false);
+        foreach (Action call in new Action[]
+        {
+            () => _model.Forward(foreign, [1, 5], 0, LogitsMode.Last),
+            () => _model.ReadLogits(foreign),
+        })
+        {
+            var e = Assert.Throws<ArgumentException>(call);
+            Assert.Equal("state", e.ParamName);
+            Assert.Contains("the state was created for a model of 5 layers, hidden 64, q 64, kv 32, MLP 172, vocab 1000, not for this model of 5 layers, hidden 64, q 64, kv 32, MLP 172, vocab 512", e.Message, StringComparison.Ordinal);
+        }
+        // The same shapes through another config object fit.
+        using var same = new RunState(_backend, _model.Config with { EosTokenIds = [] }, 4, 16, allRowLogits: false);
+        _model.Forward(same, [1, 5], 0, LogitsMode.Last);
+
+        using var batch = new RunState(_backend, _model.Config, 2, 1, allRowLogits: true);
+        using RunState a = _model.CreateState(1, 16);
+        Assert.Equal("sequences[1]", Assert.Throws<ArgumentNullException>(() => _model.ForwardBatch(batch, [a, null!], [7, 7], [0, 0])).ParamName);
+        Assert.Equal("sequences[1]", Assert.Throws<ArgumentException>(() => _model.ForwardBatch(batch, [a, foreign], [7, 7], [0, 0])).ParamName);
+        var twice = Assert.Throws<ArgumentException>(() => _model.ForwardBatch(batch, [a, a], [7, 7], [0, 0]));
+        Assert.Contains("sequences[0] and sequences[1] are the same state", twice.Message, StringComparison.Ordinal);
+        Assert.Equal(0, a.Positions);
+    }
+
     [Fact]
     public void A_batch_step_past_a_sequences_positions_is_refused_before_anything_runs()
     {
