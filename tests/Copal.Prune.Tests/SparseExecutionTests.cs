@@ -225,6 +225,42 @@ public sealed class SparseExecutionTests : IDisposable
     }
 
     [Fact]
+    public void An_undefined_compact_format_is_refused_naming_it()
+    {
+        string compact = Path.Combine(_root, "compact");
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => CheckpointCompactor.Compact(Prune("2:4"), compact, (CompactFormat)99, overwrite: false));
+        Assert.Equal("format", e.ParamName);
+        Assert.False(Directory.Exists(compact));
+    }
+
+    /// <summary>A cancellation asked for while the pruned model is being written still leaves no output.</summary>
+    [Fact]
+    public void A_cancellation_at_the_writing_stage_leaves_no_output()
+    {
+        string outDir = Path.Combine(_root, "cancelled");
+        var calibration = CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0);
+        var request = new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"),
+            new PruneOptions(SparsityPattern.Parse("0.5")) { MeasureLayerError = false }, calibration);
+        using var backend = new CpuBackend(threads: 1);
+        using var cancel = new CancellationTokenSource();
+        var progress = new SynchronousProgress(p =>
+        {
+            if (p.Stage.StartsWith("writing", StringComparison.Ordinal))
+            {
+                cancel.Cancel();
+            }
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => PruneJob.Run(request, backend, progress, cancel.Token));
+        Assert.False(Directory.Exists(outDir));
+        Assert.Empty(Directory.GetFileSystemEntries(_root));
+    }
+
+    private sealed class SynchronousProgress(Action<PruneProgress> report) : IProgress<PruneProgress>
+    {
+        public void Report(PruneProgress value) => report(value);
+    }
+
+    [Fact]
     public void Format_nm_refuses_an_unstructured_model_before_writing_anything()
     {
         string pruned = Prune("0.5");

@@ -69,6 +69,8 @@ public sealed class ChatClientTests
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { FrequencyPenalty = 0.5f }));
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { PresencePenalty = 0.5f }));
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
+        await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ToolMode = ChatToolMode.RequireAny }));
+        await client.GetResponseAsync(chat, new ChatOptions { ToolMode = ChatToolMode.Auto, MaxOutputTokens = 2 });
         // Stateless: the history would be missing, and no background response was ever started.
         NotSupportedException e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ConversationId = "conv-1" }));
         Assert.StartsWith("ChatOptions.ConversationId 'conv-1'", e.Message, StringComparison.Ordinal);

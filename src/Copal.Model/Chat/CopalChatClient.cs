@@ -176,6 +176,11 @@ public sealed class CopalChatClient : IChatClient
         {
             throw new NotSupportedException("copal's chat client does not call tools; leave ChatOptions.Tools empty");
         }
+        // A tool call required cannot be made without tools, as the server refuses a tool_choice other than none or auto.
+        if (options?.ToolMode is RequiredChatToolMode)
+        {
+            throw new NotSupportedException("copal's chat client does not call tools; leave ChatOptions.ToolMode unset, None or Auto");
+        }
         // Options that would change the reply but have no counterpart in the engine are refused, never ignored.
         if (options?.FrequencyPenalty is float f && f != 0 || options?.PresencePenalty is float p && p != 0)
         {

@@ -109,12 +109,17 @@ public sealed class Generator
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(sampling);
         ArgumentNullException.ThrowIfNull(stopIds);
         ArgumentOutOfRangeException.ThrowIfNegative(maxNewTokens);
         int modelContext = _model.Config.MaxPositionEmbeddings;
         if (prompt.Count == 0)
         {
             throw new ArgumentException("the prompt has no tokens (a model needs at least BOS to start from)", nameof(prompt));
+        }
+        if (DecodableTokens is int decodable && decodable < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DecodableTokens), decodable, "the decodable tokens must be at least 1 (null: every id of the model's vocabulary)");
         }
         if (ContextSize is int asked && (asked < 1 || asked > modelContext))
         {

@@ -27,6 +27,7 @@ public sealed class Sampler
     /// </summary>
     public int Sample(Span<float> logits, ReadOnlySpan<int> context)
     {
+        RequireLogits(logits);
         if (_options.RepetitionPenalty != 1f)
         {
             ApplyRepetitionPenalty(logits, context, _options.RepetitionPenalty);
@@ -101,6 +102,7 @@ public sealed class Sampler
     /// <summary>Index of the largest logit; the lowest index wins ties, as torch.argmax does.</summary>
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
+        RequireLogits(logits);
         int best = 0;
         for (int i = 1; i < logits.Length; i++)
         {
@@ -123,6 +125,15 @@ public sealed class Sampler
             {
                 logits[t] = logits[t] < 0 ? logits[t] * penalty : logits[t] / penalty;
             }
+        }
+    }
+
+    // No logits name no token: 0 would be an id the caller never offered.
+    private static void RequireLogits(ReadOnlySpan<float> logits)
+    {
+        if (logits.IsEmpty)
+        {
+            throw new ArgumentException("there are no logits to choose a token from", nameof(logits));
         }
     }
 }

@@ -10,6 +10,11 @@ namespace Copal.Model.Inference;
 /// A LLaMA-family causal language model on one backend: config, weights, RoPE tables and the forward pass.
 /// The forward pass reads like HF's <c>LlamaForCausalLM</c>: embed → for each layer (RMSNorm → attention with
 /// RoPE and GQA → residual → RMSNorm → SiLU-gated MLP → residual) → final RMSNorm → lm_head.
+/// <para>
+/// Thread safety: any thread may call a model, and several may share one (generators, an
+/// <see cref="Serving.InferenceEngine"/>): forward passes run one at a time under the model's lock, each on the caller's
+/// own <see cref="RunState"/>. A RunState serves one call at a time.
+/// </para>
 /// </summary>
 public sealed partial class LlamaModel : IDisposable
 {

@@ -2,8 +2,8 @@ namespace Copal.Model.Serving;
 
 /// <summary>
 /// A plain completion: a prompt (text, or token ids) and how to continue it. Sampling as OpenAI names it: temperature
-/// 0 is greedy; with temperature &gt; 0 top_p, top_k and the seed apply. The library's defaults are greedy decoding and seed 0,
-/// so the same request gives the same text.
+/// 0 is greedy; with temperature &gt; 0 top_p, top_k and the seed apply. The default is greedy decoding, so the same
+/// request gives the same text; with a temperature, only a request that gives its <see cref="Seed"/> does.
 /// </summary>
 public sealed record CompletionRequest
 {

@@ -36,6 +36,10 @@ public sealed class InferenceEngine : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(options), c, $"the context size must be between 1 and the model's context of {modelContext} positions (max_position_embeddings), got {c}");
         }
+        if (options.DecodableTokens is int d && d < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), d, $"the decodable tokens must be at least 1 (null: the tokenizer's size), got {d}");
+        }
         Model = model;
         Tokenizer = tokenizer;
         ContextSize = options.ContextSize ?? modelContext;

@@ -25,6 +25,12 @@ public static unsafe class CheckpointCompactor
     /// </summary>
     public static CompactReport Compact(string input, string output, CompactFormat format, bool overwrite, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        if (!Enum.IsDefined(format))
+        {
+            throw new ArgumentOutOfRangeException(nameof(format), format, $"expected one of {string.Join(", ", Enum.GetNames<CompactFormat>())}");
+        }
         LlamaConfig config = LlamaConfig.Load(input);
         // Opened first: it checks the files' layers against the config's before anything loops over them.
         using SafetensorsCheckpoint source = ModelCheckpoint.Open(input, config, cancellationToken: cancellationToken);
@@ -97,6 +103,8 @@ public static unsafe class CheckpointCompactor
     /// </summary>
     public static CompactReport Densify(string input, string output, bool overwrite, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
         // Compact files hold every projection apart, under its own name: read as they are.
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
         var metadata = source.MergedMetadata();

@@ -6,7 +6,10 @@ public enum CompactFormat
     /// <summary>2:4 where the weight satisfies it, else the bitmask where the weight is sparse enough to shrink.</summary>
     Auto,
 
-    /// <summary>2:4 only; linears that break the pattern stay dense.</summary>
+    /// <summary>
+    /// 2:4 only: a dense linear stays dense, and a pruned linear that is not 2:4 is refused
+    /// (<see cref="CompactFormatException"/>), since keeping it dense would quietly write a partly dense copy.
+    /// </summary>
     NM,
 
     /// <summary>The unstructured bitmask for every linear with zeros.</summary>

@@ -139,6 +139,8 @@ public static class PruneJob
             PruneOptions options = request.Calibration.HasData ? request.Options : request.Options with { MeasureLayerError = false };
             PruneReport report = new LayerwisePruner(model, source, request.Pruner, options).Run(request.Calibration, writer, progress, cancellationToken);
             progress?.Report(new PruneProgress(model.Config.NumLayers, model.Config.NumLayers, "writing the pruned model"));
+            // The last point a cancellation can still leave no output: past it, the output is renamed into place.
+            cancellationToken.ThrowIfCancellationRequested();
             writer.Commit(temp =>
             {
                 File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions));

@@ -69,12 +69,18 @@ public static class BackendFactory
     /// The spec of the first device of <paramref name="kind"/> ("cuda" or "opencl") that ILGPU accepts, without
     /// compiling anything; null with the reason when there is none. "ilgpu-cpu" and "cpu" are always present.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="kind"/> is none of cuda, opencl, ilgpu-cpu and cpu.</exception>
     public static string? FindUsable(string kind, out string? reason)
     {
+        ArgumentNullException.ThrowIfNull(kind);
         reason = null;
         if (kind is "cpu" or "ilgpu-cpu")
         {
             return kind;
+        }
+        if (kind is not ("cuda" or "opencl"))
+        {
+            throw new ArgumentException($"unknown device kind '{kind}'; expected cuda, opencl, ilgpu-cpu or cpu", nameof(kind));
         }
         using ILGPU.Context context = IlgpuDevices.CreateContext(kind);
         IReadOnlyList<IlgpuDevice> devices = IlgpuDevices.List(context, kind);

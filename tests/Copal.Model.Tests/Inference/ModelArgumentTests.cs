@@ -75,6 +75,20 @@ public sealed class ModelArgumentTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => _model.Forward(state, [1], 7, LogitsMode.Last));
     }
 
+    [Fact]
+    public void Generation_names_a_null_sampling_a_decodable_count_below_1_and_empty_logits()
+    {
+        var stops = new HashSet<int>();
+        Assert.Equal("sampling", Assert.Throws<ArgumentNullException>(() => new Copal.Model.Generation.Generator(_model).Generate([1], 2, null!, stops)).ParamName);
+        foreach (int decodable in new[] { 0, -5 })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Copal.Model.Generation.Generator(_model) { DecodableTokens = decodable }.Generate([1], 2, Copal.Model.Generation.SamplingOptions.Greedy, stops));
+            Assert.Equal("DecodableTokens", e.ParamName);
+        }
+        Assert.Equal("logits", Assert.Throws<ArgumentException>(() => Copal.Model.Generation.Sampler.ArgMax([])).ParamName);
+        Assert.Equal("logits", Assert.Throws<ArgumentException>(() => new Copal.Model.Generation.Sampler(Copal.Model.Generation.SamplingOptions.Greedy).Sample(Span<float>.Empty, [])).ParamName);
+    }
+
     /// <summary>Another model's state would index past its buffers, or give back part of its logits as all of them.</summary>
     [Fact]
     public void A_state_of_another_model_or_a_null_or_repeated_sequence_is_refused_naming_it()

@@ -21,6 +21,14 @@ public class BackendFactoryTests
     }
 
     [Fact]
+    public void FindUsable_refuses_a_kind_it_does_not_know_rather_than_report_devices_under_it()
+    {
+        var e = Assert.Throws<ArgumentException>(() => BackendFactory.FindUsable("bogus", out _));
+        Assert.Equal("kind", e.ParamName);
+        Assert.Equal("cpu", BackendFactory.FindUsable("cpu", out _));
+    }
+
+    [Fact]
     public void Cpu_spec_gives_the_cpu_backend()
     {
         using IBackend backend = BackendFactory.Create(" CPU ");
