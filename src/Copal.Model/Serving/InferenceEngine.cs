@@ -220,7 +220,7 @@ public sealed class InferenceEngine : IDisposable
         {
             if (string.IsNullOrEmpty(s))
             {
-                throw new CompletionRequestException("stop", "a stop text must not be empty");
+                throw new CompletionRequestException("stop", s is null ? "a stop text must not be null" : "a stop text must not be empty");
             }
         }
         int[] ids = request.PromptIds?.ToArray() ?? Tokenizer.Encode(request.Prompt!, request.AddSpecialTokens);

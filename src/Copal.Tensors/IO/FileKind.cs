@@ -43,9 +43,9 @@ public static unsafe class FileKind
                 return false; // missing or unreadable: the output's own checks say why
             }
         }
-        catch (EntryPointNotFoundException)
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
-            return false; // a C library older than statx (glibc 2.28)
+            return false; // a C library without statx (glibc before 2.28), or none by that name
         }
         int type = *(ushort*)(buffer + StatxModeOffset) & TypeMask;
         return type is not (Regular or Folder);
