@@ -224,7 +224,7 @@ internal static class PruneCommand
 
     /// <summary>The --calib texts (none empty: checked while parsing), each as the shell reads it.</summary>
     internal static string[] CalibrationFiles(string? calib) =>
-        calib?.Split(',', StringSplitOptions.TrimEntries).Select(OptionRules.AsTheKernelReadsIt).ToArray() ?? [];
+        calib?.Split(',', StringSplitOptions.TrimEntries).Select(RealPath.AsTheKernelReadsIt).ToArray() ?? [];
 
     /// <summary>--sparsity: an unstructured ratio, checked while parsing.</summary>
     internal static Option<string?> SparsityOption() => new Option<string?>("--sparsity") { Description = $"Unstructured ratio in [0, {SparsityPattern.MaxRatio}], e.g. 0.5" }

@@ -103,7 +103,7 @@ internal static class CommonOptions
     public static (string Path, string Typed) ModelOrArgument(ParseResult p, Option<string> option, Argument<string?> argument)
     {
         string? fromOption = p.GetValue(option);
-        string? positional = p.GetValue(argument) is string given ? OptionRules.AsTheKernelReadsIt(given) : null;
+        string? positional = p.GetValue(argument) is string given ? RealPath.AsTheKernelReadsIt(given) : null;
         if (fromOption is null && positional is null)
         {
             throw new UsageException("give the model with -m/--model PATH");

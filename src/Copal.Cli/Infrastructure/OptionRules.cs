@@ -90,7 +90,7 @@ internal static class OptionRules
     /// </summary>
     public static Option<T> Path<T>(this Option<T> option) where T : class?
     {
-        option.CustomParser = TextParser(option, raw => (raw.Length == 0 ? PathExpected : null, AsTheKernelReadsIt(raw)));
+        option.CustomParser = TextParser(option, raw => (raw.Length == 0 ? PathExpected : null, RealPath.AsTheKernelReadsIt(raw)));
         return option;
     }
 
@@ -102,28 +102,8 @@ internal static class OptionRules
     public static Option<T> Folder<T>(this Option<T> option) where T : class?
     {
         option.CustomParser = TextParser(option, raw =>
-            (string.IsNullOrWhiteSpace(raw) ? PathExpected : raw == "-" ? "a folder (standard output ('-') cannot take one)" : null, AsTheKernelReadsIt(raw)));
+            (string.IsNullOrWhiteSpace(raw) ? PathExpected : raw == "-" ? "a folder (standard output ('-') cannot take one)" : null, RealPath.AsTheKernelReadsIt(raw)));
         return option;
-    }
-
-    /// <summary>
-    /// A user's path as .NET must be given it to reach what the shell reaches; kept as typed when that is the same, or
-    /// when its links form a loop (the file operation then says so).
-    /// </summary>
-    public static string AsTheKernelReadsIt(string path)
-    {
-        if (path.Length == 0)
-        {
-            return path;
-        }
-        try
-        {
-            return RealPath.AsTheKernelReadsIt(path);
-        }
-        catch (IOException)
-        {
-            return path;
-        }
     }
 
     /// <summary>One of <paramref name="values"/>, case-insensitive; the value comes back as listed.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Copal.Model.Chat;
 using Copal.Model.Serving;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Serving;
 
@@ -52,7 +53,7 @@ internal static class OpenAiRequests
         catch (JsonException e)
         {
             // Where, in the reader's own terms (System.Text.Json's message names its types and counts from 0).
-            string at = e.LineNumber is long line && e.BytePositionInLine is long column ? $" at line {line + 1}, byte {column + 1}" : "";
+            string at = JsonProblem.Where(e) is { Length: > 0 } where ? " " + where : "";
             // Valid JSON nested past the parser's limit: say so, rather than call it invalid. The reader tells this case
             // only in its message.
             string what = e.Message.Contains("maximum configured depth", StringComparison.Ordinal)
@@ -469,26 +470,24 @@ internal static class OpenAiRequests
     /// OpenAI's fields that change nothing copal does (who asks, what to store or bill, a cache key): accepted, but of
     /// the type OpenAI requires, so a client's mistake shows here as it would there.
     /// </summary>
-    private static readonly (string Name, JsonValueKind Kind, string Expected)[] s_inertFields =
-    [
-        ("user", JsonValueKind.String, "a string"),
-        ("safety_identifier", JsonValueKind.String, "a string"),
-        ("prompt_cache_key", JsonValueKind.String, "a string"),
-        ("service_tier", JsonValueKind.String, "a string"),
-        ("metadata", JsonValueKind.Object, "an object"),
-        ("store", JsonValueKind.True, "true or false"),
-        ("parallel_tool_calls", JsonValueKind.True, "true or false"),
-    ];
+    private static readonly string[] s_inertTextFields = ["user", "safety_identifier", "prompt_cache_key", "service_tier"];
 
     private static void CheckInertFields(JsonElement body)
     {
-        foreach ((string name, JsonValueKind kind, string expected) in s_inertFields)
+        foreach (string name in s_inertTextFields)
         {
-            if (Field(body, name) is JsonElement e && e.ValueKind != kind && !(kind == JsonValueKind.True && e.ValueKind == JsonValueKind.False))
+            if (Field(body, name) is JsonElement e && e.ValueKind != JsonValueKind.String)
             {
-                throw OpenAiException.BadRequest(name, $"{name} must be {expected}, got {Actual(e)}");
+                throw OpenAiException.BadRequest(name, $"{name} must be a string, got {Actual(e)}");
             }
         }
+        if (Field(body, "metadata") is JsonElement metadata && metadata.ValueKind != JsonValueKind.Object)
+        {
+            throw OpenAiException.BadRequest("metadata", $"metadata must be an object, got {Actual(metadata)}");
+        }
+        // Read for their type only, as every true/false field is.
+        _ = Boolean(body, "store");
+        _ = Boolean(body, "parallel_tool_calls");
     }
 
     /// <summary>

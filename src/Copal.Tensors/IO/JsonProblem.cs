@@ -14,11 +14,13 @@ public static partial class JsonProblem
     private static partial Regex ReaderCoordinates();
 
     /// <summary>"at line 1, byte 9: ',' is an invalid start of a property name. Expected a '"'."</summary>
-    public static string At(JsonException e)
+    public static string At(JsonException e) => Where(e) is { Length: > 0 } where ? $"{where}: {Reason(e)}" : Reason(e);
+
+    /// <summary>"at line 1, byte 9", or "" when the reader gave no position.</summary>
+    public static string Where(JsonException e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        string where = e.LineNumber is long line && e.BytePositionInLine is long b ? $"at line {line + 1}, byte {b + 1}: " : "";
-        return where + Reason(e);
+        return e.LineNumber is long line && e.BytePositionInLine is long b ? $"at line {line + 1}, byte {b + 1}" : "";
     }
 
     /// <summary>The reader's reason alone, for a caller that says where itself.</summary>

@@ -77,12 +77,24 @@ public static class RealPath
     /// through it. They differ only where ".." follows a symbolic link: .NET applies ".." to the text first
     /// (<see cref="Path.GetFullPath(string)"/>, so "link/../out" is "out"), the kernel to where the link leads. The
     /// path comes back as given unless they differ; then it is an absolute path through the physical folder that such a
-    /// ".." reaches. The CLI passes every path a user gives through this before anything reads or writes it.
+    /// ".." reaches. The CLI passes every path a user gives through this before anything reads or writes it. An empty
+    /// path, or one whose links form a loop, comes back as given: the option's check or the file operation says why.
     /// </summary>
-    /// <exception cref="IOException">The links form a loop.</exception>
     public static string AsTheKernelReadsIt(string path)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(path);
+        try
+        {
+            return Respelled(path);
+        }
+        catch (IOException)
+        {
+            return path;
+        }
+    }
+
+    private static string Respelled(string path)
+    {
         string root = Path.GetPathRoot(path) ?? "";
         string[] parts = Split(path[root.Length..]);
         if (!parts.Contains(".."))

@@ -89,7 +89,7 @@ public sealed record ContinualDataset(string Name, DataSplit Calibration, DataSp
         }
         string[] files = rest.Split(':', StringSplitOptions.TrimEntries);
         // A ".." after a link means what it means to the shell, as for every path option.
-        files = [.. files.Select(f => f.Length == 0 ? f : RealPath.AsTheKernelReadsIt(f))];
+        files = [.. files.Select(RealPath.AsTheKernelReadsIt)];
         if (files.Length > 2 || files.Any(f => f.Length == 0) || name.Any(c => char.IsWhiteSpace(c) || c == ',' || c == ':'))
         {
             throw new PruningOptionException("datasets", spec, Grammar);
