@@ -80,15 +80,9 @@ public sealed class SparseExecutionTests : IDisposable
             new Copal.Prune.Continual.CopalOptions()) { EvalLimitChunks = 1 };
         var stages = new List<string>();
         using var backend = new CpuBackend(threads: 1);
-        var e = Assert.Throws<ModelLoadException>(() => ContinualRunner.Run(request, backend, new SyncProgress(stages)));
+        var e = Assert.Throws<ModelLoadException>(() => ContinualRunner.Run(request, backend, new CallbackProgress<ContinualProgress>(p => stages.Add(p.Stage))));
         Assert.Contains($"copal densify {compact}", e.Message);
         Assert.Empty(stages); // nothing was evaluated or tokenized
-    }
-
-    /// <summary>Records progress on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress(List<string> stages) : IProgress<ContinualProgress>
-    {
-        public void Report(ContinualProgress value) => stages.Add(value.Stage);
     }
 
     [Theory]
@@ -210,6 +204,69 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.IsNotType<CpuSparseWeight>(off.Weights.Layers[0][LinearId.QProj]);
     }
 
+    /// <summary>
+    /// Compaction tells both its passes and densification its one, each from 0 to every tensor's dense bytes, never
+    /// going back; a cancellation asked for from a report in the last stage leaves no output.
+    /// </summary>
+    [Fact]
+    public void Compact_and_densify_report_each_stage_through_every_dense_byte_and_stop_when_cancelled()
+    {
+        string pruned = Prune("2:4");
+        long denseBytes;
+        using (var source = SafetensorsCheckpoint.Open(pruned))
+        {
+            denseBytes = source.Tensors.Sum(t => t.ByteLength);
+        }
+        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        var compacting = new List<CompactProgress>();
+        CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false, new CallbackProgress<CompactProgress>(compacting.Add));
+        var densifying = new List<CompactProgress>();
+        CheckpointCompactor.Densify(compact, back, overwrite: false, new CallbackProgress<CompactProgress>(densifying.Add));
+        AssertStages(compacting, ["measuring each linear's format", "writing"]);
+        AssertStages(densifying, ["writing"]);
+
+        void AssertStages(List<CompactProgress> reports, string[] stages)
+        {
+            Assert.Equal(stages, reports.Select(r => r.Stage).Distinct());
+            foreach (string stage in stages)
+            {
+                CompactProgress[] of = [.. reports.Where(r => r.Stage == stage)];
+                Assert.All(of, r => Assert.Equal(denseBytes, r.BytesTotal));
+                Assert.Equal(0, of[0].BytesDone);
+                Assert.Equal(denseBytes, of[^1].BytesDone);
+                Assert.True(of.Zip(of.Skip(1)).All(pair => pair.First.BytesDone <= pair.Second.BytesDone), $"{stage}: progress went back");
+                Assert.True(of.Length > 3, $"{stage}: {of.Length} reports, expected one a tensor");
+            }
+        }
+
+        using var cts = new CancellationTokenSource();
+        string cancelled = Path.Combine(_root, "cancelled");
+        var halfway = new CallbackProgress<CompactProgress>(r =>
+        {
+            if (r.Stage == "writing" && r.BytesDone > r.BytesTotal / 2)
+            {
+                cts.Cancel();
+            }
+        });
+        Assert.Throws<OperationCanceledException>(() => CheckpointCompactor.Densify(compact, cancelled, overwrite: false, halfway, cts.Token));
+        Assert.False(Directory.Exists(cancelled));
+    }
+
+    /// <summary>An output folder that may not be written is told before compaction's first pass over the model, not after it.</summary>
+    [Fact]
+    public void Compact_refuses_an_output_it_may_not_replace_before_any_pass()
+    {
+        string pruned = Prune("2:4");
+        string taken = Path.Combine(_root, "taken");
+        Directory.CreateDirectory(taken);
+        File.WriteAllText(Path.Combine(taken, "notes.txt"), "mine");
+        var reports = new List<CompactProgress>();
+        var e = Assert.Throws<IOException>(() => CheckpointCompactor.Compact(pruned, taken, CompactFormat.Auto, overwrite: false, new CallbackProgress<CompactProgress>(reports.Add)));
+        Assert.Contains("exists and is not empty", e.Message, StringComparison.Ordinal);
+        Assert.Empty(reports);
+        Assert.Equal(["notes.txt"], Directory.GetFileSystemEntries(taken).Select(Path.GetFileName));
+    }
+
     /// <summary>A part left without its metadata entry would be copied as a dense tensor of that name, leaving a model without the weight.</summary>
     [Fact]
     public void Densify_refuses_a_sparse_part_whose_metadata_entry_is_gone()
@@ -243,7 +300,7 @@ public sealed class SparseExecutionTests : IDisposable
             new PruneOptions(SparsityPattern.Parse("0.5")) { MeasureLayerError = false }, calibration);
         using var backend = new CpuBackend(threads: 1);
         using var cancel = new CancellationTokenSource();
-        var progress = new SynchronousProgress(p =>
+        var progress = new CallbackProgress<PruneProgress>(p =>
         {
             if (p.Stage.StartsWith("writing", StringComparison.Ordinal))
             {
@@ -253,11 +310,6 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.ThrowsAny<OperationCanceledException>(() => PruneJob.Run(request, backend, progress, cancel.Token));
         Assert.False(Directory.Exists(outDir));
         Assert.Empty(Directory.GetFileSystemEntries(_root));
-    }
-
-    private sealed class SynchronousProgress(Action<PruneProgress> report) : IProgress<PruneProgress>
-    {
-        public void Report(PruneProgress value) => report(value);
     }
 
     [Fact]

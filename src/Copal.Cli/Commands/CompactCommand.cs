@@ -27,7 +27,9 @@ internal static class CompactCommand
             string input = Inputs.ModelFolder(given, typed);
             CompactFormat f = SparseOptions.ParseFormat(p.GetValue(format)!);
             bool asJson = p.GetValue(json);
-            CompactReport report = CheckpointCompactor.Compact(input, p.GetValue(outDir)!, f, p.GetValue(force), cancellationToken: ct);
+            using var progress = new StagedProgressLine("compact", quiet: asJson);
+            CompactReport report = CheckpointCompactor.Compact(input, p.GetValue(outDir)!, f, p.GetValue(force), progress, ct);
+            progress.Done();
             Report(report, "compact", p.GetValue(outDir)!, asJson);
             return CliErrors.Ok;
         });
@@ -50,8 +52,11 @@ internal static class CompactCommand
         {
             (string given, string typed) = CommonOptions.ModelOrArgument(p, model, positional);
             string input = Inputs.ModelFolder(given, typed);
-            CompactReport report = CheckpointCompactor.Densify(input, p.GetValue(outDir)!, p.GetValue(force), ct);
-            Report(report, "densify", p.GetValue(outDir)!, p.GetValue(json));
+            bool asJson = p.GetValue(json);
+            using var progress = new StagedProgressLine("densify", quiet: asJson);
+            CompactReport report = CheckpointCompactor.Densify(input, p.GetValue(outDir)!, p.GetValue(force), progress, ct);
+            progress.Done();
+            Report(report, "densify", p.GetValue(outDir)!, asJson);
             return CliErrors.Ok;
         });
         return command;

@@ -15,7 +15,9 @@ internal static class PrunedModelCompaction
         Directory.Move(full, dense);
         try
         {
-            CompactReport report = CheckpointCompactor.Compact(dense, full, CompactFormat.Auto, overwrite: false, cancellationToken: cancellationToken);
+            using var progress = new StagedProgressLine("prune --compact", quiet);
+            CompactReport report = CheckpointCompactor.Compact(dense, full, CompactFormat.Auto, overwrite: false, progress, cancellationToken);
+            progress.Done();
             if (!quiet)
             {
                 CompactCommand.Report(report, "prune --compact", outDirectory, asJson: false);

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Copal.Tensors;
 using Copal.Tensors.IO;
 
 namespace Copal.Cli.Infrastructure;
@@ -74,7 +75,12 @@ internal sealed class ProgressLine : IDisposable
     public ProgressLine(bool quiet = false) => _quiet = quiet;
 
     /// <summary>Shows <paramref name="text"/>; with done/total also a percentage and an ETA.</summary>
-    public void Update(string text, long done = -1, long total = -1, bool force = false)
+    public void Update(string text, long done = -1, long total = -1, bool force = false) => Draw(text, done, total, force, $"{done}/{total}");
+
+    /// <summary>As <see cref="Update"/>, with done and total as byte sizes ("1.2 GB of 4.4 GB").</summary>
+    public void UpdateBytes(string text, long done, long total) => Draw(text, done, total, force: false, $"{ByteSize.Format(done)} of {ByteSize.Format(total)}");
+
+    private void Draw(string text, long done, long total, bool force, string count)
     {
         if (_quiet)
         {
@@ -87,7 +93,7 @@ internal sealed class ProgressLine : IDisposable
         {
             double fraction = (double)done / total;
             string eta = done > 0 && !last ? $", ETA {Format(TimeSpan.FromSeconds(now.TotalSeconds / fraction - now.TotalSeconds))}" : "";
-            line = $"{text} [{done}/{total}, {fraction:P0}, {Format(now)}{eta}]";
+            line = $"{text} [{count}, {fraction:P0}, {Format(now)}{eta}]";
         }
         if (!force && !last && now - _lastPrint < (_tty ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(2)))
         {

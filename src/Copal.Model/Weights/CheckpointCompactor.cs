@@ -21,9 +21,11 @@ public static unsafe class CheckpointCompactor
     /// checked between tensors; a cancelled run leaves no output folder. Memory holds one weight's encoding at a
     /// time, not the model's: the header needs every part's shape first, so a first pass encodes each weight for its
     /// parts and drops it, and the write encodes it again (the same bytes: encoding is deterministic, and the writer
-    /// rejects a part whose length differs from its header entry).
+    /// rejects a part whose length differs from its header entry). <paramref name="progress"/> hears of both passes,
+    /// weight by weight.
     /// </summary>
-    public static CompactReport Compact(string input, string output, CompactFormat format, bool overwrite, Action<string>? log = null, CancellationToken cancellationToken = default)
+    public static CompactReport Compact(string input, string output, CompactFormat format, bool overwrite,
+        IProgress<CompactProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
@@ -47,12 +49,16 @@ public static unsafe class CheckpointCompactor
         {
             throw new ModelLoadException($"{input}: the checkpoint is already compact; densify it first");
         }
+        // Claimed before the first pass, so an output that cannot be written is told before a pass over the model.
+        using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);
         var layouts = new Dictionary<string, SparseLayout>(StringComparer.Ordinal);
         var specs = new List<TensorSpec>();
         long negativeZeros = 0;
+        var measuring = new ByteCounter(progress, "measuring each linear's format", InputBytes(source));
         foreach (TensorView t in source.Tensors)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            measuring.Next(t.ByteLength);
             if ((linears.Contains(t.Name) ? Choose(t, format) : null) is not SparseLayout layout)
             {
                 specs.Add(new TensorSpec(t.Name, t.DType, t.Shape));
@@ -67,20 +73,18 @@ public static unsafe class CheckpointCompactor
             {
                 metadata[k] = v;
             }
-            log?.Invoke(FormattableString.Invariant($"{t.Name}: {m.Format}{(m is NMSparseMatrix nm ? $" {nm.N}:{nm.M}" : "")} {m.BytesPerWeight:F3} B/weight"));
         }
-        if (negativeZeros > 0)
-        {
-            log?.Invoke($"{negativeZeros} removed weights are −0; densify will give them back as +0 (the same value)");
-        }
+        measuring.Finish();
         // With nothing to compact the output would be a copy under a name that says compact.
         string nothing = FormattableString.Invariant(
             $"{input}: no linear would be stored compact: each is dense, or under {MinBitmaskSparsity * 100:F0} % zeros (where a bitmask is no smaller than dense){(format == CompactFormat.NM ? ", or not 2:4" : "")}; prune the model first");
-        CompactReport report = Write(input, output, overwrite, specs, metadata, source, layouts.Count, nothing, writer =>
+        CompactReport report = Write(dir, input, specs, metadata, source, layouts.Count, nothing, writer =>
         {
+            var writing = new ByteCounter(progress, "writing", InputBytes(source));
             foreach (TensorView t in source.Tensors)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                writing.Next(t.ByteLength);
                 if (!layouts.TryGetValue(t.Name, out SparseLayout layout))
                 {
                     writer.Write(t.Name, Bytes(t));
@@ -92,6 +96,7 @@ public static unsafe class CheckpointCompactor
                     writer.Write(p.Name, p.Data.Span);
                 }
             }
+            writing.Finish();
         });
         return report with { NegativeZeros = negativeZeros };
     }
@@ -99,14 +104,17 @@ public static unsafe class CheckpointCompactor
     /// <summary>
     /// Writes compact <paramref name="input"/> to <paramref name="output"/> with every weight dense (an input that is not compact is refused),
     /// byte-identical to the weights before compaction except that a removed weight stored as −0 comes back as +0
-    /// (<see cref="CompactReport.NegativeZeros"/> counts them). Cancellation is checked between tensors.
+    /// (<see cref="CompactReport.NegativeZeros"/> counts them). Cancellation is checked between tensors;
+    /// <paramref name="progress"/> hears of the writing, weight by weight.
     /// </summary>
-    public static CompactReport Densify(string input, string output, bool overwrite, CancellationToken cancellationToken = default)
+    public static CompactReport Densify(string input, string output, bool overwrite, IProgress<CompactProgress>? progress = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
         // Compact files hold every projection apart, under its own name: read as they are.
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
+        using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);
         var metadata = source.MergedMetadata();
         var sparseNames = SparseTensorCodec.SparseNames(metadata).ToList();
         Func<string, TensorView?> lookup = name => source.TryGet(name, out TensorView v) ? v : null;
@@ -156,10 +164,12 @@ public static unsafe class CheckpointCompactor
             }
             // Dense again, in the layout the architecture stores: a Phi-3's projections fused as Hugging Face reads them.
             List<WrittenTensor> written = StoredLayout.For(FusingConfig(input), tensors);
-            return Write(input, output, overwrite, [.. written.Select(w => new TensorSpec(w.Name, w.DType, w.Shape))], metadata, source, matrices.Count,
+            List<TensorSpec> specs = [.. written.Select(w => new TensorSpec(w.Name, w.DType, w.Shape))];
+            return Write(dir, input, specs, metadata, source, matrices.Count,
                 $"{input}: the checkpoint is not compact (no {SparseTensorCodec.MetadataPrefix}* entry): there is nothing to densify", writer =>
             {
                 byte[]? buffer = null;
+                var writing = new ByteCounter(progress, "writing", specs.Sum(t => t.ByteLength));
                 foreach (WrittenTensor w in written)
                 {
                     foreach (string part in w.Parts)
@@ -167,11 +177,13 @@ public static unsafe class CheckpointCompactor
                         cancellationToken.ThrowIfCancellationRequested();
                         if (dense.TryGetValue(part, out TensorView t))
                         {
+                            writing.Next(t.ByteLength);
                             writer.Write(w.Name, Bytes(t));
                             continue;
                         }
                         SparseMatrix m = matrices[part];
                         int bytes = checked(m.Rows * m.Cols * m.DType.SizeOf());
+                        writing.Next(bytes);
                         if (buffer is null || buffer.Length < bytes)
                         {
                             buffer = new byte[bytes];
@@ -180,6 +192,7 @@ public static unsafe class CheckpointCompactor
                         writer.Write(w.Name, buffer.AsSpan(0, bytes));
                     }
                 }
+                writing.Finish();
             });
         }
         finally
@@ -296,13 +309,28 @@ public static unsafe class CheckpointCompactor
         }
     }
 
+    private static long InputBytes(SafetensorsCheckpoint source) => source.Tensors.Sum(t => t.ByteLength);
+
+    /// <summary>One stage's progress, told as each tensor starts (the bytes before it done) and when the stage ends.</summary>
+    private sealed class ByteCounter(IProgress<CompactProgress>? progress, string stage, long total)
+    {
+        private long _done;
+
+        public void Next(long bytes)
+        {
+            progress?.Report(new CompactProgress(stage, _done, total));
+            _done += bytes;
+        }
+
+        public void Finish() => progress?.Report(new CompactProgress(stage, total, total));
+    }
+
     private static ReadOnlySpan<byte> Bytes(TensorView t) => new(t.Data, checked((int)t.ByteLength));
 
-    private static CompactReport Write(string input, string output, bool overwrite, List<TensorSpec> specs, Dictionary<string, string> metadata,
+    /// <summary>Writes the model into <paramref name="dir"/>, claimed by the caller before its work began, and commits it.</summary>
+    private static CompactReport Write(AtomicDirectory dir, string input, List<TensorSpec> specs, Dictionary<string, string> metadata,
         SafetensorsCheckpoint source, int sparse, string nothingToDo, Action<SafetensorsWriter> body)
     {
-        using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);
-        // After the output is claimed, so a bad output is named first, as for any other input.
         if (sparse == 0)
         {
             throw new NothingToConvertException(nothingToDo);

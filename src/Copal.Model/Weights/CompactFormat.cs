@@ -30,3 +30,14 @@ public sealed record CompactReport(int Tensors, int SparseLinears, long InputByt
     /// </summary>
     public long NegativeZeros { get; init; }
 }
+
+/// <summary>
+/// How far a compaction or densification is: <paramref name="BytesDone"/> of <paramref name="BytesTotal"/> through
+/// <paramref name="Stage"/>, counted in the weights' dense bytes. Compaction goes through the model twice (its header
+/// needs every part's size before the first byte is written, and memory holds one weight's encoding at a time), so it
+/// has two stages, each counted from 0.
+/// </summary>
+/// <param name="Stage">What is being done, in words ("measuring each linear's format", "writing").</param>
+/// <param name="BytesDone">Dense bytes of the tensors this stage is through.</param>
+/// <param name="BytesTotal">Dense bytes of every tensor the stage goes through.</param>
+public readonly record struct CompactProgress(string Stage, long BytesDone, long BytesTotal);

@@ -1,5 +1,6 @@
 using Copal.Model.Evaluation;
 using Copal.Prune.Continual.Protocol;
+using Copal.Testing;
 
 namespace Copal.Prune.Tests.Continual;
 
@@ -197,15 +198,10 @@ public class ContinualProtocolTests
 
     private static ContinualRequest SmallRequest()
     {
-        string text(string a, string b) => Copal.Testing.TestData.Path("text", a, b);
+        string text(string a, string b) => TestData.Path("text", a, b);
         var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")},ptb={text("ptb", "ptb.valid.txt")}:{text("ptb", "ptb.test.txt")}@lines");
-        return new ContinualRequest(Copal.Testing.TestData.Stories260K, datasets, ["magnitude"], new SparsityPattern.Unstructured(0.5), 1, 32, 32, [0UL],
+        return new ContinualRequest(TestData.Stories260K, datasets, ["magnitude"], new SparsityPattern.Unstructured(0.5), 1, 32, 32, [0UL],
             new Copal.Prune.Continual.CopalOptions()) { EvalLimitChunks = 1 };
-    }
-
-    private sealed class Collect(List<ContinualProgress> reports) : IProgress<ContinualProgress>
-    {
-        public void Report(ContinualProgress value) => reports.Add(value);
     }
 
     [Fact]
@@ -238,9 +234,9 @@ public class ContinualProtocolTests
             foreach ((ContinualRequest request, string field, string got) in cases)
             {
                 var reports = new List<ContinualProgress>();
-                ArgumentException prepare = Assert.Throws<ArgumentException>(() => ContinualRunner.Prepare(request, new Collect(reports)));
+                ArgumentException prepare = Assert.Throws<ArgumentException>(() => ContinualRunner.Prepare(request, new CallbackProgress<ContinualProgress>(reports.Add)));
                 ArgumentException run = Assert.Throws<ArgumentException>(() => ContinualRunner.Run(request,
-                    new ContinualData([.. request.Datasets.Select(_ => new int[64])], [.. request.Datasets.Select(_ => new int[64])]), backend, new Collect(reports)));
+                    new ContinualData([.. request.Datasets.Select(_ => new int[64])], [.. request.Datasets.Select(_ => new int[64])]), backend, new CallbackProgress<ContinualProgress>(reports.Add)));
                 foreach (ArgumentException e in new[] { prepare, run })
                 {
                     Assert.Equal("request", e.ParamName);
@@ -254,9 +250,9 @@ public class ContinualProtocolTests
             // refused by Run as by Prepare, before the dense evaluation.
             var none = new List<ContinualProgress>();
             ContinualData shortData = new([.. good.Datasets.Select(_ => new int[10])], [.. good.Datasets.Select(_ => new int[64])]);
-            Assert.Throws<CalibrationLimitException>(() => ContinualRunner.Run(good, shortData, backend, new Collect(none)));
+            Assert.Throws<CalibrationLimitException>(() => ContinualRunner.Run(good, shortData, backend, new CallbackProgress<ContinualProgress>(none.Add)));
             ContinualData enough = new([.. good.Datasets.Select(_ => new int[64])], [.. good.Datasets.Select(_ => new int[64])]);
-            Assert.Equal("pattern", Assert.Throws<PruningOptionException>(() => ContinualRunner.Run(good with { Pattern = new SparsityPattern.NM(4, 8) }, enough, backend, new Collect(none))).Option);
+            Assert.Equal("pattern", Assert.Throws<PruningOptionException>(() => ContinualRunner.Run(good with { Pattern = new SparsityPattern.NM(4, 8) }, enough, backend, new CallbackProgress<ContinualProgress>(none.Add))).Option);
             Assert.Empty(none);
             // The intermediate models would be written into the dense model's folder.
             IOException inside = Assert.Throws<IOException>(() => ContinualRunner.Prepare(good with { TempDirectory = Path.Combine(good.ModelDirectory, "tmp") }));
@@ -273,9 +269,9 @@ public class ContinualProtocolTests
     [Fact]
     public void A_run_without_copal_reports_no_copal_options()
     {
-        string text(string a, string b) => Copal.Testing.TestData.Path("text", a, b);
+        string text(string a, string b) => TestData.Path("text", a, b);
         var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")}");
-        var request = new ContinualRequest(Copal.Testing.TestData.Stories260K, datasets, ["magnitude"], new SparsityPattern.Unstructured(0.5), 1, 32, 32, [0UL],
+        var request = new ContinualRequest(TestData.Stories260K, datasets, ["magnitude"], new SparsityPattern.Unstructured(0.5), 1, 32, 32, [0UL],
             new Copal.Prune.Continual.CopalOptions()) { EvalLimitChunks = 1 };
         using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
         ContinualReport report = ContinualRunner.Run(request, backend);
@@ -290,10 +286,10 @@ public class ContinualProtocolTests
         string temp = Directory.CreateTempSubdirectory("copal-continual-test-").FullName;
         try
         {
-            string text(string a, string b) => Copal.Testing.TestData.Path("text", a, b);
+            string text(string a, string b) => TestData.Path("text", a, b);
             var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")},ptb={text("ptb", "ptb.valid.txt")}:{text("ptb", "ptb.test.txt")}@lines");
             // --mask obs keeps the accumulated Hessians, so the disk-backed state (spill, save, reload) runs over all 5 layers.
-            var request = new ContinualRequest(Copal.Testing.TestData.Stories260K, datasets, ["copal", "magnitude"], new SparsityPattern.Unstructured(0.5), 2, 32, 32, [0UL, 1UL],
+            var request = new ContinualRequest(TestData.Stories260K, datasets, ["copal", "magnitude"], new SparsityPattern.Unstructured(0.5), 2, 32, 32, [0UL, 1UL],
                 new Copal.Prune.Continual.CopalOptions(Accumulate: Copal.Prune.Continual.SensitivityAccumulation.Pooled, Mask: Copal.Prune.Continual.CopalMaskRule.Obs))
             {
                 EvalLimitChunks = 2,

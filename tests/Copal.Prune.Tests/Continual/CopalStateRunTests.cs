@@ -32,11 +32,6 @@ public sealed class CopalStateRunTests : IDisposable
         return outDir;
     }
 
-    private sealed class ActionProgress(Action<PruneProgress> report) : IProgress<PruneProgress>
-    {
-        public void Report(PruneProgress value) => report(value);
-    }
-
     [Fact]
     public void After_a_completed_run_the_same_state_takes_the_next_step_as_the_saved_one_would()
     {
@@ -58,7 +53,7 @@ public sealed class CopalStateRunTests : IDisposable
     {
         CopalState state = Start();
         using var cancel = new CancellationTokenSource();
-        var progress = new ActionProgress(p =>
+        var progress = new CallbackProgress<PruneProgress>(p =>
         {
             if (p.Layer >= 2)
             {

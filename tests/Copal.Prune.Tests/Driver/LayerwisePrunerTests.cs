@@ -316,7 +316,7 @@ public sealed class LayerwisePrunerTests : IDisposable
         string outDir = Path.Combine(_temp, "cancelled");
         using var backend = new CpuBackend();
         using var cts = new CancellationTokenSource();
-        var progress = new ActionProgress(p => { if (p.Layer == 2) { cts.Cancel(); } });
+        var progress = new CallbackProgress<PruneProgress>(p => { if (p.Layer == 2) { cts.Cancel(); } });
         Assert.ThrowsAny<OperationCanceledException>(() => PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("wanda"),
             new PruneOptions(SparsityPattern.Parse("0.5")), Calibration()), backend, progress, cts.Token));
         Assert.False(Directory.Exists(outDir));
@@ -352,15 +352,10 @@ public sealed class LayerwisePrunerTests : IDisposable
         var seen = new List<PruneProgress>();
         using var backend = new CpuBackend();
         PruneJob.Run(new PruneRequest(TestData.Stories260K, Path.Combine(_temp, "progress"), PrunerFactory.Create("magnitude"),
-            new PruneOptions(SparsityPattern.Parse("0.5")) { MeasureLayerError = false }, CalibrationSet.None()), backend, new ActionProgress(seen.Add));
+            new PruneOptions(SparsityPattern.Parse("0.5")) { MeasureLayerError = false }, CalibrationSet.None()), backend, new CallbackProgress<PruneProgress>(seen.Add));
         Assert.Equal([0, 1, 2, 3, 4, 5], seen.Select(p => p.Layer).Distinct());
         Assert.True(seen.Zip(seen.Skip(1)).All(pair => pair.First.Layer <= pair.Second.Layer), "progress went back");
         Assert.Equal(new PruneProgress(5, 5, "writing the pruned model"), seen[^1]);
-    }
-
-    private sealed class ActionProgress(Action<PruneProgress> report) : IProgress<PruneProgress>
-    {
-        public void Report(PruneProgress value) => report(value);
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
