@@ -280,6 +280,22 @@ public class ContinualProtocolTests
         Assert.DoesNotContain("COPAL:", ContinualMarkdown.Render(report), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Without joint references the report says none ran, not how they were pruned; magnitude, data-free, is still
+    /// measured against its reset (its own joint), and a data-dependent method's intransigence is null.
+    /// </summary>
+    [Fact]
+    public void A_run_without_joint_references_says_so_and_measures_intransigence_only_for_magnitude()
+    {
+        ContinualRequest request = SmallRequest() with { Methods = ["magnitude", "wanda"], Joint = false };
+        using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
+        ContinualReport report = ContinualRunner.Run(request, backend);
+        Assert.Equal(ContinualRunner.NoJointDescription, report.Joint);
+        Assert.DoesNotContain("joint-<method>", ContinualMarkdown.Render(report), StringComparison.Ordinal);
+        Assert.NotNull(report.Variants.Single(v => v.Name == "magnitude-cumulative").Mean.IntransigenceLog);
+        Assert.Null(report.Variants.Single(v => v.Name == "wanda-reset").Mean.IntransigenceLog);
+    }
+
     [Fact]
     public void A_run_shares_identical_models_across_variants_and_seeds_and_leaves_no_temporary_files()
     {

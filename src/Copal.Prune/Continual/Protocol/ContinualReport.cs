@@ -16,7 +16,7 @@ namespace Copal.Prune.Continual.Protocol;
 /// <param name="Seeds">The calibration seeds, one protocol run each.</param>
 /// <param name="Device">Where it ran: the backend's kind and device name.</param>
 /// <param name="CopalOptions">The COPAL variants' options as stored in their state; null when none ran.</param>
-/// <param name="Joint">How the joint references are pruned, in words (<see cref="ContinualRunner.JointDescription"/>).</param>
+/// <param name="Joint">How the joint references are pruned, in words (<see cref="ContinualRunner.JointDescription"/>, or <see cref="ContinualRunner.NoJointDescription"/> where none ran).</param>
 /// <param name="Metrics">What the metrics mean, in words (<see cref="ContinualRunner.MetricsDescription"/>).</param>
 /// <param name="BwtConvention">BWT's sign convention, in words (<see cref="ContinualRunner.BwtConvention"/>).</param>
 /// <param name="PreconditionWarning">One line when a reset baseline's precondition fails on some seed; null otherwise.</param>

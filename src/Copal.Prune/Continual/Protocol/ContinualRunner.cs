@@ -21,9 +21,15 @@ public static class ContinualRunner
 {
     /// <summary>How the joint references are pruned, for the report.</summary>
     public const string JointDescription =
-        "joint-<method>: at step t, the method (COPAL with a fresh state and the same options) calibrated once on D1..Dt pooled, nsamples windows per dataset " +
-        "(t·nsamples in all); it stores past data, so it is an upper reference, not a competitor. joint-wanda is Wanda on the pooled data, joint-sparsegpt SparseGPT on it. " +
+        "joint-<method>: at step t, the method calibrated once on D1..Dt pooled, nsamples windows per dataset (t·nsamples in all); it stores past data, " +
+        "so it is an upper reference, not a competitor. joint-wanda is Wanda on the pooled data, joint-sparsegpt SparseGPT on it; joint-copal is a fresh COPAL state " +
+        "with the same options except the upstream: its statistics always come through this step's pruned model (it has the data to do so). " +
         "Magnitude is data-free: its reset variant is its own joint.";
+
+    /// <summary>The report's words on the joint references where none ran (<see cref="ContinualRequest.Joint"/> false).</summary>
+    public const string NoJointDescription =
+        "No joint references ran (--no-joint), so intransigence_log is null for the data-dependent methods. Magnitude is data-free: " +
+        "its reset variant is its own joint, which did run, so its intransigence_log is measured.";
 
     /// <summary>What the metrics mean, for the report.</summary>
     public const string MetricsDescription =
@@ -243,7 +249,7 @@ public static class ContinualRunner
         IReadOnlyList<PreconditionReport> preconditions = Preconditions(reports, request.Datasets.Select(d => d.Name).ToList());
         return new ContinualReport(
             request.ModelDirectory, request.Pattern.ToString(), request.NSamples, request.SeqLen, request.EvalSeqLen, request.EvalLimitChunks, seeds,
-            $"{backend.Info.Kind} ({backend.Info.DeviceName})", copalOptions, JointDescription, MetricsDescription, BwtConvention,
+            $"{backend.Info.Kind} ({backend.Info.DeviceName})", copalOptions, request.Joint ? JointDescription : NoJointDescription, MetricsDescription, BwtConvention,
             PreconditionWarning(preconditions), preconditions, datasetReports, reports,
             clock.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64)
         {
