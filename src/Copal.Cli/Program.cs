@@ -76,9 +76,29 @@ internal static class Program
         return help;
     }
 
+    /// <summary>Where on the command line the value of <paramref name="result"/> was typed: the index of its option's name, or of the argument's first word.</summary>
+    private static int TypedAt(ParseResult parsed, SymbolResult? result)
+    {
+        Token? token = result switch
+        {
+            OptionResult o => o.IdentifierToken,
+            ArgumentResult { Parent: OptionResult o } => o.IdentifierToken,
+            ArgumentResult a => a.Tokens.Count > 0 ? a.Tokens[0] : null,
+            _ => null,
+        };
+        for (int i = 0; token is not null && i < parsed.Tokens.Count; i++)
+        {
+            if (ReferenceEquals(parsed.Tokens[i], token))
+            {
+                return i;
+            }
+        }
+        return int.MaxValue;
+    }
+
     /// <summary>
     /// The one line a command line's problems are reported as: a word that is not a command or option of the command
-    /// reached, else the first bad value, else every required option not given, together.
+    /// reached, else the first bad value in the order typed, else every required option not given, together.
     /// </summary>
     internal static string FirstUsageError(ParseResult parsed)
     {
@@ -104,7 +124,8 @@ internal static class Program
             ArgumentResult a => a.Parent is not OptionResult || Typed(a.Parent),
             _ => false,
         };
-        if (parsed.Errors.FirstOrDefault(e => Typed(e.SymbolResult)) is ParseError value)
+        // The first in the order typed: System.CommandLine lists the errors in the order the command declares its options.
+        if (parsed.Errors.Where(e => Typed(e.SymbolResult)).OrderBy(e => TypedAt(parsed, e.SymbolResult)).FirstOrDefault() is ParseError value)
         {
             return CountProblem(value.SymbolResult) ?? value.Message;
         }

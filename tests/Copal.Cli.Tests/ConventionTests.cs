@@ -340,6 +340,10 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [InlineData("-m: standard input ('-') is not accepted here; give a model folder", "generate", "-m", "-")]
     [InlineData("--compare: standard input ('-') is not accepted here; give a model folder", "perplexity", "-m", "MODEL", "--data", "-", "--compare", "-")]
     [InlineData("model: standard input ('-') is not accepted here; give a model folder", "inspect", "-")]
+    // Refused as the command line is read, before any file is looked at: a missing --data file does not come first.
+    [InlineData("-m: standard input ('-') is not accepted here; give a model folder", "perplexity", "-m", "-", "--data", "no-such-file.txt")]
+    [InlineData("--compare: standard input ('-') is not accepted here; give a model folder", "perplexity", "-m", "MODEL", "--data", "no-such-file.txt", "--compare", "-")]
+    [InlineData("--tokenizer: standard input ('-') is not accepted here; give a folder with tokenizer.json", "synth", "--preset", "test-tiny", "-o", "OUT", "--tokenizer", "-")]
     [InlineData("-m: standard input ('-') is not accepted here; give a model folder", "inspect", "-m", "-")]
     [InlineData("--resume: standard input ('-') is not accepted here; give the folder of the step to resume", "prune", "-m", "MODEL", "-o", "OUT", "--method", "copal", "--sparsity", "0.5", "--calib", "CALIB", "--resume", "-")]
     public void A_dash_where_standard_input_is_not_read_is_refused(string expected, params string[] args)

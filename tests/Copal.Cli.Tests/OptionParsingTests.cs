@@ -180,6 +180,21 @@ public sealed class OptionParsingTests
         Assert.Equal(expected, Program.FirstUsageError(parsed));
     }
 
+    /// <summary>
+    /// With several bad values the first typed is named (System.CommandLine lists them in the order the command declares
+    /// its options), and a bad value comes before a required option not given.
+    /// </summary>
+    [Theory]
+    [InlineData("--seed: expected a non-negative integer, got -1", "prune", "-m", "M", "-o", "x", "--seed", "-1", "--sparsity", "1.5")]
+    [InlineData("--sparsity: expected a ratio between 0 and 0.95 (e.g. 0.5; use --pattern for N:M), got 1.5", "prune", "-m", "M", "-o", "x", "--sparsity", "1.5", "--seed", "-1")]
+    [InlineData("--top-p: expected a number in (0, 1], got 2", "generate", "-m", "M", "--top-p", "2", "--temperature", "-1")]
+    [InlineData("model: standard input ('-') is not accepted here; give a model folder", "compact", "-")]
+    public void The_first_bad_value_typed_is_named(string expected, params string[] args)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(args);
+        Assert.Equal(expected, Program.FirstUsageError(parsed));
+    }
+
     /// <summary>The older positional form of the model names a path too.</summary>
     [Theory]
     [InlineData("inspect")]

@@ -21,7 +21,7 @@ internal static class PerplexityCommand
         var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" }.AtLeast(1);
         var layout = new Option<TextLayout>("--layout") { Description = "Raw: the file as is; JoinedLines: stripped lines joined by spaces (PTB); Documents: <|endoftext|>-separated stories, each with BOS (TinyStories)", DefaultValueFactory = _ => TextLayout.Raw }
             .Names();
-        var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" }.Path();
+        var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" }.InputFolder("a model folder");
         var ctxSize = ContextSizeOption.Create();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();

@@ -20,7 +20,7 @@ internal static class SynthCommand
         var dtype = new Option<string>("--dtype") { Description = "bf16, f16 or f32", DefaultValueFactory = _ => "bf16" }
             .Accept(v => ParseDType(v) is null ? "bf16, f16 or f32" : null);
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy, of at most the model's vocab_size tokens (fewer is a padded vocabulary, and a notice says so; default: ../shared/data/tokenizers/llama2 for a vocab_size of 32000 or llama3 for 128256, when present)" }.Path();
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy, of at most the model's vocab_size tokens (fewer is a padded vocabulary, and a notice says so; default: ../shared/data/tokenizers/llama2 for a vocab_size of 32000 or llama3 for 128256, when present)" }.InputFolder("a folder with tokenizer.json");
         var force = new Option<bool>("--force") { Description = "Replace an existing non-empty output folder" };
         var command = new Command("synth", "Write a LLaMA model with random weights in real shapes") { config, preset, outDir, dtype, seed, tokenizer, force };
         command.SetBody((p, ct) =>

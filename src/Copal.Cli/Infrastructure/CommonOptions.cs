@@ -64,12 +64,12 @@ internal static class CommonOptions
     {
         Description = "Model folder (config.json, *.safetensors, tokenizer.json)",
         Required = required,
-    }.Path();
+    }.InputFolder("a model folder");
 
     /// <summary>
     /// The model as the first argument, the older form <c>inspect</c>, <c>compact</c> and <c>densify</c> keep beside
     /// -m/--model. Named "model" in messages; an empty value names no path, as for -m. A word that starts with '-'
-    /// (other than '-' itself, refused later as standard input) is a misspelled or unknown option, reported as the
+    /// (other than '-' itself, refused as standard input) is a misspelled or unknown option, reported as the
     /// other commands report one, not taken for the model (Program.FirstUsageError names it first).
     /// </summary>
     public static Argument<string?> PositionalModel(string description)
@@ -81,6 +81,10 @@ internal static class CommonOptions
             if (token is not null && IsOptionLike(token))
             {
                 r.AddError(UnknownOption(token));
+            }
+            else if (token == Inputs.Stdio)
+            {
+                r.AddError(OptionRules.StdinRefused("model", "a model folder"));
             }
             else if (token is { Length: 0 })
             {

@@ -19,7 +19,7 @@ internal static class Inputs
     {
         if (IsStdio(path))
         {
-            throw new UsageException($"{typed}: standard input ('-') is not accepted here; give {instead}");
+            throw new UsageException(OptionRules.StdinRefused(typed, instead));
         }
     }
 

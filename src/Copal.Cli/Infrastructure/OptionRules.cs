@@ -95,6 +95,37 @@ internal static class OptionRules
     }
 
     /// <summary>
+    /// A folder a command reads (a model, the base model of --compare, a tokenizer): as <see cref="Path"/>, and '-'
+    /// (standard input elsewhere, which cannot be a folder) is refused while the command line is read, as every other
+    /// bad value is, so the usage error comes before any file is looked at (exit 2, not a missing file's 1).
+    /// </summary>
+    public static Option<T> InputFolder<T>(this Option<T> option, string what) where T : class?
+    {
+        Func<ArgumentResult, T>? fallback = option.DefaultValueFactory;
+        option.CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0)
+            {
+                return fallback?.Invoke(r);
+            }
+            string raw = r.Tokens[^1].Value;
+            if (raw == Inputs.Stdio)
+            {
+                r.AddError(StdinRefused(Typed((OptionResult)r.Parent!, option), what));
+            }
+            else if (raw.Length == 0)
+            {
+                Fail(r, PathExpected, raw);
+            }
+            return (T)(object)RealPath.AsTheKernelReadsIt(raw);
+        };
+        return option;
+    }
+
+    /// <summary>The refusal of '-' where a folder or file is read: "-m: standard input ('-') is not accepted here; give a model folder".</summary>
+    public static string StdinRefused(string typed, string instead) => $"{typed}: standard input ('-') is not accepted here; give {instead}";
+
+    /// <summary>
     /// A folder a command writes (--out of prune, compact, densify, synth and continual; --state; --temp): an empty or
     /// blank value names no folder (none of that name is made); '-' names standard output elsewhere, which cannot take
     /// a folder, so it is refused rather than made a folder named '-'.
