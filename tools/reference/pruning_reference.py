@@ -5,9 +5,11 @@ that tests/Copal.Prune.Tests checks Copal against.
 Written from the published algorithms (Wanda: Sun et al. 2023; SparseGPT: Frantar & Alistarh 2023) and the
 conventions in the project's ALGORITHMS.md, as plain loops that read like the papers. Two deliberate choices,
 the same as Copal's:
-  * every comparison group prunes exactly floor(size * s) entries, ties to the lower (row-major) index, i.e.
-    a stable sort; the original "prune everything <= the value at sorted index floor(size*s)" rule is kept
-    as `*_le` for the record (it prunes one more entry when there are no ties);
+  * magnitude's and Wanda's comparison groups prune exactly floor(size * s) entries, ties to the lower (row-major)
+    index, i.e. a stable sort; magnitude's original "prune everything <= the value at sorted index floor(size*s)"
+    rule is kept as `mask_le` for the record (it prunes one more entry when there are no ties). SparseGPT's
+    unstructured blocks follow its reference's rule, everything <= the value at sorted index floor(size*s), as
+    ALGORITHMS.md fixes it; the exact-count mask's size is kept as `pruned_exact` for the record;
   * a Cholesky pivot fails unless it exceeds 1e-12 of its diagonal entry (LAPACK only rejects <= 0), and a
     failure retries with dampening max(percdamp, 0.01) * 10**k, k = 1, 2, ...
 
@@ -140,7 +142,7 @@ def inverse_factor(H, percdamp, retries):
     raise RuntimeError("Hessian not positive definite")
 
 
-def sparsegpt(W, H, pattern, blocksize=128, percdamp=0.01, retries=8, le=False):
+def sparsegpt(W, H, pattern, blocksize=128, percdamp=0.01, retries=8, le=True):
     kind = parse(pattern)
     W = W.astype(np.float64).copy()
     H = H.copy()
@@ -250,8 +252,8 @@ def main():
             entry = {"mask": bits(m), "weight_f64": b64(Wn, "<f8"), "percdamp_used": pd, "attempts": attempt + 1,
                      "reconstruction_error": reconstruction_error(W, Wn.astype(np.float32), H)}
             if parse(p)[0] == "u":
-                _, mle, _, _ = sparsegpt(W, H, p, percdamp=percdamp, le=True)
-                entry["pruned_le"] = int(mle.sum())
+                _, mexact, _, _ = sparsegpt(W, H, p, percdamp=percdamp, le=False)
+                entry["pruned_exact"] = int(mexact.sum())
             sg[p] = entry
         write(out, f"{name}.sparsegpt.json", sg)
 

@@ -79,6 +79,38 @@ public static class MaskSelection
         }
     }
 
+    /// <summary>
+    /// Over all entries, marks every score at or below the one at sorted index <paramref name="rank"/> (0-based):
+    /// SparseGPT's reference rule for an unstructured block, <c>tmp &lt;= sort(tmp)[⌊numel·s⌋]</c>. That is
+    /// rank + 1 entries where that score is unique, and every entry tied with it besides.
+    /// </summary>
+    public static void PruneAtOrBelowRank(ReadOnlySpan<double> scores, long rank, Span<bool> pruneMask)
+    {
+        if (pruneMask.Length != scores.Length)
+        {
+            throw new PruningShapeException($"mask has {pruneMask.Length} entries, expected {scores.Length} (one per score)", nameof(pruneMask));
+        }
+        if (rank < 0 || rank >= scores.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rank), rank, $"expected 0..{scores.Length - 1} (an index into the sorted scores)");
+        }
+        double[] buffer = ArrayPool<double>.Shared.Rent(scores.Length);
+        try
+        {
+            Span<double> work = buffer.AsSpan(0, scores.Length);
+            scores.CopyTo(work);
+            double threshold = Selection.KthSmallest(work, (int)rank);
+            for (int i = 0; i < scores.Length; i++)
+            {
+                pruneMask[i] |= scores[i] <= threshold;
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>Marks the <paramref name="n"/> lowest of a small group, lower index first on ties (O(n·m), no allocation).</summary>
     internal static void SelectLowestInGroup(ReadOnlySpan<double> group, int n, Span<bool> mask)
     {

@@ -122,21 +122,21 @@ public sealed class SparseGptPruner : IPruningMethod
             cancellationToken.ThrowIfCancellationRequested();
             int i2 = Math.Min(i1 + blockSize, cols), bw = i2 - i1;
             Array.Clear(blockMask);
-            if (pattern is SparsityPattern.Unstructured unstructured)
+            // The reference's rule (ALGORITHMS.md): every saliency at or below the one at sorted index ⌊rows·bw·s⌋, so one
+            // entry more than ⌊rows·bw·s⌋ where that saliency is unique. Sparsity 0 prunes nothing (the rule would take
+            // each block's lowest).
+            if (pattern is SparsityPattern.Unstructured { Ratio: > 0 } unstructured)
             {
-                long count = unstructured.CountFor((long)rows * bw);
-                if (count > 0)
+                long rank = unstructured.CountFor((long)rows * bw);
+                for (int r = 0; r < rows; r++)
                 {
-                    for (int r = 0; r < rows; r++)
+                    for (int c = 0; c < bw; c++)
                     {
-                        for (int c = 0; c < bw; c++)
-                        {
-                            double v = w[((long)r * cols) + i1 + c], d = diagU[i1 + c];
-                            saliency![(r * bw) + c] = v * v / (d * d);
-                        }
+                        double v = w[((long)r * cols) + i1 + c], d = diagU[i1 + c];
+                        saliency![(r * bw) + c] = v * v / (d * d);
                     }
-                    MaskSelection.PruneLowestGlobal(saliency.AsSpan(0, rows * bw), count, blockMask.AsSpan(0, rows * bw));
                 }
+                MaskSelection.PruneAtOrBelowRank(saliency.AsSpan(0, rows * bw), rank, blockMask.AsSpan(0, rows * bw));
             }
             var nm = pattern as SparsityPattern.NM;
             RowPartition.For(rows, 8, (r0, r1) =>
