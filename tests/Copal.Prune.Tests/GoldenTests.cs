@@ -136,6 +136,11 @@ public class GoldenTests
         int exact = (24 * 128 / 2 * 2) + (24 * 64 / 2);
         Assert.Equal(exact, golden.GetProperty("pruned_exact").GetInt32());
         Assert.Equal(exact + 3, GoldenCase.Mask(golden).Count(b => b)); // one more a block, three blocks
+        // ExactCount (COPAL's OBS mask) takes the sparsity asked for: exactly ⌊size·s⌋ a block.
+        float[] w = (float[])c.Weight.Clone();
+        LinearPruneResult result = new SparseGptPruner(new SparseGptOptions(PercentDamp: c.PercentDamp, ExactCount: true))
+            .Prune(w, c.Rows, c.Cols, c.Statistics(hessian: true), SparsityPattern.Parse("0.5"));
+        Assert.Equal(exact, result.Zeros);
     }
 
     private static long UlpDistance(float a, float b)

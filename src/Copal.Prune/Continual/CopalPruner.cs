@@ -161,12 +161,13 @@ public sealed class CopalPruner : ILinearPruner
 
     /// <summary>
     /// SparseGPT's whole algorithm (dead inputs, blocks, its mask rules, error propagation) on <paramref name="weight"/>
-    /// with the factor of COPAL's Hessian in place of one dataset's.
+    /// with the factor of COPAL's Hessian in place of one dataset's. An unstructured block prunes exactly ⌊size·s⌋, the
+    /// sparsity asked for (SparseGPT's reference takes one more); the recorded COPAL runs were made so.
     /// </summary>
     internal static void ObsSweep(SweepFactor factor, Span<float> weight, int rows, int cols, SparsityPattern pattern, CopalOptions options, CancellationToken cancellationToken)
     {
         CollectIfLarge(cols);
-        var sparseGpt = new SparseGptPruner(new SparseGptOptions(PercentDamp: options.PercentDamp));
+        var sparseGpt = new SparseGptPruner(new SparseGptOptions(PercentDamp: options.PercentDamp, ExactCount: true));
         double[] w = sparseGpt.PruneToDouble(weight.ToArray(), rows, cols, factor, pattern, cancellationToken, out _);
         for (int i = 0; i < w.Length; i++)
         {

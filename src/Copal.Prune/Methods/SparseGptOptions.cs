@@ -7,7 +7,12 @@ namespace Copal.Prune;
 /// How many times to retry with stronger dampening when a Cholesky factorization fails: retry k (1-based) uses
 /// max(PercentDamp, 0.01)·10^k of the mean diagonal.
 /// </param>
-public sealed record SparseGptOptions(int BlockSize = 128, double PercentDamp = 0.01, int MaxDampRetries = 8)
+/// <param name="ExactCount">
+/// Unstructured: prune exactly ⌊size·s⌋ entries a block, the sparsity asked for, instead of the reference's every
+/// saliency at or below the one at sorted index ⌊size·s⌋ (one entry more where it is unique). COPAL's OBS mask uses
+/// it; SparseGPT itself follows its reference (ALGORITHMS.md).
+/// </param>
+public sealed record SparseGptOptions(int BlockSize = 128, double PercentDamp = 0.01, int MaxDampRetries = 8, bool ExactCount = false)
 {
     /// <summary>Throws a <see cref="PruningOptionException"/> naming the first invalid setting.</summary>
     public void Validate()

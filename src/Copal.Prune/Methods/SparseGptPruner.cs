@@ -90,7 +90,7 @@ public sealed class SparseGptPruner : IPruningMethod
         factor.ZeroDeadInputs(w, rows);
         LastPercentDamp = factor.PercentDamp;
         pruneMask = new bool[w.Length];
-        PruneBlocks(w, rows, cols, factor.U, pattern, Options.BlockSize, pruneMask, cancellationToken);
+        PruneBlocks(w, rows, cols, factor.U, pattern, Options.BlockSize, Options.ExactCount, pruneMask, cancellationToken);
         return w;
     }
 
@@ -105,7 +105,7 @@ public sealed class SparseGptPruner : IPruningMethod
     }
 
     /// <summary>Steps 5 of the algorithm on W [rows, cols] (double, in place) given U.</summary>
-    internal static void PruneBlocks(double[] w, int rows, int cols, double[] u, SparsityPattern pattern, int blockSize,
+    internal static void PruneBlocks(double[] w, int rows, int cols, double[] u, SparsityPattern pattern, int blockSize, bool exactCount,
         bool[] pruneMask, CancellationToken cancellationToken)
     {
         var diagU = new double[cols];
@@ -123,8 +123,8 @@ public sealed class SparseGptPruner : IPruningMethod
             int i2 = Math.Min(i1 + blockSize, cols), bw = i2 - i1;
             Array.Clear(blockMask);
             // The reference's rule (ALGORITHMS.md): every saliency at or below the one at sorted index ⌊rows·bw·s⌋, so one
-            // entry more than ⌊rows·bw·s⌋ where that saliency is unique. Sparsity 0 prunes nothing (the rule would take
-            // each block's lowest).
+            // entry more than ⌊rows·bw·s⌋ where that saliency is unique; or exactly ⌊rows·bw·s⌋ (ExactCount). Sparsity 0
+            // prunes nothing (the rule would take each block's lowest).
             if (pattern is SparsityPattern.Unstructured { Ratio: > 0 } unstructured)
             {
                 long rank = unstructured.CountFor((long)rows * bw);
@@ -136,7 +136,14 @@ public sealed class SparseGptPruner : IPruningMethod
                         saliency![(r * bw) + c] = v * v / (d * d);
                     }
                 }
-                MaskSelection.PruneAtOrBelowRank(saliency.AsSpan(0, rows * bw), rank, blockMask.AsSpan(0, rows * bw));
+                if (exactCount)
+                {
+                    MaskSelection.PruneLowestGlobal(saliency.AsSpan(0, rows * bw), rank, blockMask.AsSpan(0, rows * bw));
+                }
+                else
+                {
+                    MaskSelection.PruneAtOrBelowRank(saliency.AsSpan(0, rows * bw), rank, blockMask.AsSpan(0, rows * bw));
+                }
             }
             var nm = pattern as SparsityPattern.NM;
             RowPartition.For(rows, 8, (r0, r1) =>
