@@ -101,24 +101,14 @@ internal static class OptionRules
     /// </summary>
     public static Option<T> InputFolder<T>(this Option<T> option, string what) where T : class?
     {
-        Func<ArgumentResult, T>? fallback = option.DefaultValueFactory;
-        option.CustomParser = r =>
+        option.Path();
+        option.Validators.Add(r =>
         {
-            if (r.Tokens.Count == 0)
+            if (r.Tokens.Count > 0 && r.Tokens[^1].Value == Inputs.Stdio)
             {
-                return fallback?.Invoke(r);
+                r.AddError(StdinRefused(Typed(r, option), what));
             }
-            string raw = r.Tokens[^1].Value;
-            if (raw == Inputs.Stdio)
-            {
-                r.AddError(StdinRefused(Typed((OptionResult)r.Parent!, option), what));
-            }
-            else if (raw.Length == 0)
-            {
-                Fail(r, PathExpected, raw);
-            }
-            return (T)(object)RealPath.AsTheKernelReadsIt(raw);
-        };
+        });
         return option;
     }
 

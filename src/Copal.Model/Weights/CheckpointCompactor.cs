@@ -54,7 +54,8 @@ public static unsafe class CheckpointCompactor
         var layouts = new Dictionary<string, SparseLayout>(StringComparer.Ordinal);
         var specs = new List<TensorSpec>();
         long negativeZeros = 0;
-        var measuring = new ByteCounter(progress, "measuring each linear's format", InputBytes(source));
+        long inputBytes = source.Tensors.Sum(t => t.ByteLength);
+        var measuring = new ByteCounter(progress, "measuring each linear's format", inputBytes);
         foreach (TensorView t in source.Tensors)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -80,7 +81,7 @@ public static unsafe class CheckpointCompactor
             $"{input}: no linear would be stored compact: each is dense, or under {MinBitmaskSparsity * 100:F0} % zeros (where a bitmask is no smaller than dense){(format == CompactFormat.NM ? ", or not 2:4" : "")}; prune the model first");
         CompactReport report = Write(dir, input, specs, metadata, source, layouts.Count, nothing, writer =>
         {
-            var writing = new ByteCounter(progress, "writing", InputBytes(source));
+            var writing = new ByteCounter(progress, "writing", inputBytes);
             foreach (TensorView t in source.Tensors)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -308,8 +309,6 @@ public static unsafe class CheckpointCompactor
             }
         }
     }
-
-    private static long InputBytes(SafetensorsCheckpoint source) => source.Tensors.Sum(t => t.ByteLength);
 
     /// <summary>One stage's progress, told as each tensor starts (the bytes before it done) and when the stage ends.</summary>
     private sealed class ByteCounter(IProgress<CompactProgress>? progress, string stage, long total)

@@ -56,10 +56,7 @@ public static class MaskSelection
     /// <summary>Over all entries, marks the <paramref name="count"/> lowest scores.</summary>
     public static void PruneLowestGlobal(ReadOnlySpan<double> scores, long count, Span<bool> pruneMask)
     {
-        if (pruneMask.Length != scores.Length)
-        {
-            throw new PruningShapeException($"mask has {pruneMask.Length} entries, expected {scores.Length} (one per score)", nameof(pruneMask));
-        }
+        RequireOneEntryPerScore(scores.Length, pruneMask.Length);
         if (count < 0 || count > scores.Length)
         {
             throw new ArgumentOutOfRangeException(nameof(count), count, $"expected 0..{scores.Length} (the number of scores)");
@@ -86,10 +83,7 @@ public static class MaskSelection
     /// </summary>
     public static void PruneAtOrBelowRank(ReadOnlySpan<double> scores, long rank, Span<bool> pruneMask)
     {
-        if (pruneMask.Length != scores.Length)
-        {
-            throw new PruningShapeException($"mask has {pruneMask.Length} entries, expected {scores.Length} (one per score)", nameof(pruneMask));
-        }
+        RequireOneEntryPerScore(scores.Length, pruneMask.Length);
         if (rank < 0 || rank >= scores.Length)
         {
             throw new ArgumentOutOfRangeException(nameof(rank), rank, $"expected 0..{scores.Length - 1} (an index into the sorted scores)");
@@ -97,9 +91,7 @@ public static class MaskSelection
         double[] buffer = ArrayPool<double>.Shared.Rent(scores.Length);
         try
         {
-            Span<double> work = buffer.AsSpan(0, scores.Length);
-            scores.CopyTo(work);
-            double threshold = Selection.KthSmallest(work, (int)rank);
+            double threshold = ValueAtRank(scores, (int)rank, buffer);
             for (int i = 0; i < scores.Length; i++)
             {
                 pruneMask[i] |= scores[i] <= threshold;
@@ -146,9 +138,7 @@ public static class MaskSelection
     internal static void SelectLowest(ReadOnlySpan<double> scores, int count, Span<bool> mask, double[] buffer)
     {
         Debug.Assert(count > 0 && count <= scores.Length && buffer.Length >= scores.Length);
-        Span<double> work = buffer.AsSpan(0, scores.Length);
-        scores.CopyTo(work);
-        double threshold = Selection.KthSmallest(work, count - 1);
+        double threshold = ValueAtRank(scores, count - 1, buffer);
         int below = 0;
         for (int i = 0; i < scores.Length; i++)
         {
@@ -178,6 +168,19 @@ public static class MaskSelection
         {
             throw new PruningShapeException($"scores have {scoreLength} entries, expected {rows}×{cols} = {(long)rows * cols}", "scores");
         }
+        RequireOneEntryPerScore(scoreLength, maskLength);
+    }
+
+    /// <summary>The score at sorted index <paramref name="rank"/>, selected in O(len) on a copy in <paramref name="buffer"/>.</summary>
+    private static double ValueAtRank(ReadOnlySpan<double> scores, int rank, double[] buffer)
+    {
+        Span<double> work = buffer.AsSpan(0, scores.Length);
+        scores.CopyTo(work);
+        return Selection.KthSmallest(work, rank);
+    }
+
+    private static void RequireOneEntryPerScore(int scoreLength, int maskLength)
+    {
         if (maskLength != scoreLength)
         {
             throw new PruningShapeException($"mask has {maskLength} entries, expected {scoreLength} (one per score)", "pruneMask");
