@@ -10,7 +10,7 @@ public sealed class LaunchPlanTests
 
     [Theory]
     [InlineData(32, 64, 1)]     // a short context stays one group per head
-    [InlineData(32, 65, 2)]     // past 64 keys a head splits, at least 64 keys a split
+    [InlineData(32, 65, 2)]     // past 64 keys a head splits, into ⌈keys ÷ 64⌉ splits (here two of 33)
     [InlineData(32, 577, 10)]   // the device check's decode (prefill 512, then 64 tokens): 320 groups on 132 SMs
     [InlineData(32, 4096, 16)]  // never more than about four groups per SM in all
     [InlineData(32, 131072, 16)]

@@ -10,7 +10,7 @@ namespace Copal.Tensors.Backends.Ilgpu;
 /// accelerator every group thread is an OS thread and every barrier a rendezvous of them, which costs about a
 /// millisecond on two cores, so the plan uses one-thread groups there unless a test asks for more.
 /// A decode step's attention splits its keys over several groups per head when a head has more than
-/// <see cref="AttentionSplitKeys"/> keys, at least that many keys a split, up to about <see cref="AttentionGroups"/>
+/// <see cref="AttentionSplitKeys"/> keys, into ⌈keys ÷ <see cref="AttentionSplitKeys"/>⌉ splits (so more than half that many keys a split), up to about <see cref="AttentionGroups"/>
 /// groups in all: on a GPU 64 keys and four groups per multiprocessor, since a decode step's attention is bound by
 /// load latency and more groups keep more loads in flight (on an H200, one group per head over 512 keys took 33 µs
 /// a 7B layer, for 16 MB its memory reads in 4 µs); on the tests' CPU "groups" accelerator small enough that the
@@ -57,8 +57,9 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
     }
 
     /// <summary>
-    /// Keys a decode split takes at least on a GPU: a 256-thread group's eight teams score them in two rounds of
-    /// four keys' loads, and its value pass (eight key subsets for a head of 128) reads them in two.
+    /// Keys a decode split takes on a GPU, rounded up to whole splits (65 keys are two splits of 33): a 256-thread
+    /// group's eight teams score 64 keys in two rounds of four keys' loads, and its value pass (eight key subsets for
+    /// a head of 128) reads them in two.
     /// </summary>
     public const int GpuSplitKeys = 64;
 
