@@ -4,7 +4,10 @@ using Copal.Tensors.Backends;
 
 namespace Copal.Cli.Tests;
 
-/// <summary>In-process checks of the whole command tree: every option's bad value gets a plain message naming it.</summary>
+/// <summary>
+/// In-process checks of the whole command tree: every option's bad value gets a plain message naming it, and every
+/// numeric option refuses a value that is not a finite number.
+/// </summary>
 public sealed class OptionParsingTests
 {
     private static IEnumerable<(string[] Path, Command Command)> Commands(Command command, string[] path)
@@ -32,6 +35,11 @@ public sealed class OptionParsingTests
             foreach (Option option in command.Options.Where(o => o.ValueType != typeof(bool) && !o.Name.StartsWith("--help", StringComparison.Ordinal)))
             {
                 ParseResult parsed = root.Parse([.. path, option.Name, bad]);
+                if (IsNumeric(option.ValueType) && bad != "-1" && !parsed.Errors.Any(e => e.Message.StartsWith(option.Name + ": ", StringComparison.Ordinal)))
+                {
+                    // Not a number, or not a finite one: every numeric option refuses it ("-1" is in range for some).
+                    failures.Add($"copal {string.Join(' ', path)} {option.Name} {bad}: accepted");
+                }
                 foreach (var error in parsed.Errors)
                 {
                     string m = error.Message;
@@ -50,6 +58,9 @@ public sealed class OptionParsingTests
         }
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
+
+    private static bool IsNumeric(Type type) =>
+        (Nullable.GetUnderlyingType(type) ?? type) is Type t && (t == typeof(int) || t == typeof(long) || t == typeof(ulong) || t == typeof(double) || t == typeof(float));
 
     /// <summary>'-' is standard output where a file is written; no option that names a folder takes it.</summary>
     [Theory]
