@@ -93,8 +93,7 @@ internal static class PruneCommand
             long available = HostMemory.LimitBytes;
             if (!asJson)
             {
-                // Without a forward pass (magnitude alone) no activations are held: an estimate of them would mean nothing.
-                string memory = LayerwisePruner.RunsForwardPasses(pruner, options) ? $"; estimated memory {estimate} of {ByteSize.Format(available)} available" : "";
+                string memory = $"; estimated memory {estimate} of {ByteSize.Format(available)} available";
                 Out.Info(calibration.HasData
                     ? $"copal: calibration {calibration.Samples.Count} × {window} tokens; the text gives at most {Plural.Of(calibration.MaxSamples, "non-overlapping window")} of {window}{memory}"
                     : $"copal: no calibration data ({pruner.Name} needs none; layer output errors are measured only with --calib){memory}");

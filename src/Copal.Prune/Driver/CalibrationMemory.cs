@@ -21,14 +21,23 @@ namespace Copal.Prune.Driver;
 /// <param name="State">COPAL's state in memory (every linear's column sensitivities; the accumulated Hessians held at once); 0 for the other methods.</param>
 public sealed record CalibrationMemoryEstimate(int Samples, int SeqLen, long Activations, long Forward, long Statistics, long Pruning, long State)
 {
+    /// <summary>
+    /// False for a run with no forward pass (magnitude without the layer error): no activations, forward buffers or
+    /// statistics, only the pruning of one linear at a time (<see cref="CalibrationMemory.ConcurrentLinears"/> runs
+    /// more at once where the memory allows).
+    /// </summary>
+    public bool ForwardPasses { get; init; } = true;
+
     /// <summary>The estimated peak: activations, forward buffers and state always; statistics or pruning, whichever is larger.</summary>
     public long Total => Activations + Forward + State + Math.Max(Statistics, Pruning);
 
     /// <summary>One line: the total and its parts, in binary units.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{ByteSize.Format(Total)} (activations {ByteSize.Format(Activations)} for {Samples} × {SeqLen} tokens, " +
-        $"forward buffers {ByteSize.Format(Forward)}, statistics {ByteSize.Format(Statistics)}, " +
-        $"pruning {ByteSize.Format(Pruning)}{(State > 0 ? $", COPAL state {ByteSize.Format(State)}" : "")})");
+    public override string ToString() => ForwardPasses
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"{ByteSize.Format(Total)} (activations {ByteSize.Format(Activations)} for {Samples} × {SeqLen} tokens, " +
+            $"forward buffers {ByteSize.Format(Forward)}, statistics {ByteSize.Format(Statistics)}, " +
+            $"pruning {ByteSize.Format(Pruning)}{(State > 0 ? $", COPAL state {ByteSize.Format(State)}" : "")})")
+        : $"{ByteSize.Format(Total)} (pruning one layer's linears, one at a time; no forward pass)";
 }
 
 /// <summary>Estimates a pruning run's memory up front (<see cref="CalibrationMemoryEstimate"/>) and refuses runs that cannot fit.</summary>
@@ -38,8 +47,32 @@ public static class CalibrationMemory
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options)
     {
         ArgumentNullException.ThrowIfNull(pruner);
-        return Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options, options.DenseUpstream ? StatisticsUpstream.Dense : pruner.Upstream,
-            pruner.NeedsUpstreamShift && !options.DenseUpstream);
+        CalibrationMemoryEstimate estimate = Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options,
+            options.DenseUpstream ? StatisticsUpstream.Dense : pruner.Upstream, pruner.NeedsUpstreamShift && !options.DenseUpstream);
+        // Without a forward pass the driver holds no activations, layer state or statistics (LayerwisePruner.RunWithoutData).
+        return LayerwisePruner.RunsForwardPasses(pruner, options)
+            ? estimate
+            : estimate with { Activations = 0, Forward = 0, Statistics = 0, ForwardPasses = false };
+    }
+
+    /// <summary>
+    /// How many of a layer's linears a run without forward passes prunes at once: each holds its own workspace (for a
+    /// 7B MLP linear and magnitude about 0.8 GB), so as many as <paramref name="availableBytes"/> holds beyond
+    /// <paramref name="estimate"/> (which counts one), at most <paramref name="cores"/> and the layer's seven.
+    /// </summary>
+    public static int ConcurrentLinears(CalibrationMemoryEstimate estimate, LlamaConfig config, ILinearPruner pruner, long availableBytes, int cores)
+    {
+        ArgumentNullException.ThrowIfNull(estimate);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(pruner);
+        long dtype = config.TorchDtype is "bfloat16" or "float16" ? 2 : 4;
+        long largest = LinearIds.All.Max(id =>
+        {
+            (int o, int i) = LlamaWeights.LinearShape(config, id);
+            return Workspace(pruner.Name, pruner.NeedsHessian, o, i, dtype);
+        });
+        long spare = Math.Max(0, availableBytes - estimate.Total);
+        return (int)Math.Clamp(1 + (spare / Math.Max(1, largest)), 1, Math.Max(1, Math.Min(cores, LinearIds.All.Count)));
     }
 
     /// <summary>
@@ -164,6 +197,11 @@ public static class CalibrationMemory
         {
             return;
         }
+        if (!estimate.ForwardPasses)
+        {
+            throw new CalibrationLimitException(string.Create(CultureInfo.InvariantCulture,
+                $"pruning needs an estimated {estimate}, more than the {ByteSize.Format(available)} of memory available: use a machine with more memory"));
+        }
         long perSample = Math.Max(1, estimate.Activations / estimate.Samples);
         long fixedPart = estimate.Total - estimate.Activations;
         long fitting = fixedPart >= available ? 0 : (available - fixedPart) / perSample;
@@ -183,7 +221,7 @@ public static class CalibrationMemory
         return common + method switch
         {
             "sparsegpt" => obs,
-            "magnitude" => weights * sizeof(double),
+            "magnitude" => weights * ((2 * sizeof(double)) + 1), // unstructured: |W| scores, the selection's copy of them, the mask
             "copal" => (weights * 2 * sizeof(float)) + (needsHessian ? obs : 0),
             _ => 0,
         };

@@ -235,6 +235,8 @@ public sealed class LayerwisePruner
         long peakAnonymous = MemoryProbe.AnonymousBytes();
         long zeros = 0, total = 0;
         (long Zeros, long Total) copied = default;
+        int concurrent = CalibrationMemory.ConcurrentLinears(CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, calibration.SeqLen, _pruner, _options),
+            _model.Config, _pruner, HostMemory.LimitBytes - peakAnonymous, Environment.ProcessorCount);
         for (int layer = 0; layer < layers; layer++)
         {
             if (_options.Layers is not null && !_options.Layers.Contains(layer))
@@ -250,8 +252,9 @@ public sealed class LayerwisePruner
             {
                 progress?.Report(new PruneProgress(layer, layers, "pruning the layer's linears"));
                 // The layer's linears at once: converting, pruning and encoding a linear is mostly one core's work.
-                // Each holds its f32 copies meanwhile (about 0.5 GB for a 7B MLP linear).
-                RunEach(LinearIds.All.Count, i =>
+                // Each holds its workspace meanwhile (about 0.8 GB for a 7B MLP linear), so as many run at once as
+                // the cores and the memory allow.
+                RunEach(LinearIds.All.Count, concurrent, i =>
                 {
                     LinearId id = LinearIds.All[i];
                     (_, int cols) = LlamaWeights.LinearShape(_model.Config, id);
@@ -288,12 +291,15 @@ public sealed class LayerwisePruner
         return Report(calibration, layerReports, zeros, total, copied, clock, activationBytes: 0, peakAnonymous);
     }
 
-    /// <summary>Runs <paramref name="body"/> for 0 … count − 1 in parallel; the first failure is rethrown as itself, not wrapped.</summary>
-    private static void RunEach(int count, Action<int> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="body"/> for 0 … count − 1, at most <paramref name="concurrent"/> at once; the first failure
+    /// is rethrown as itself, not wrapped.
+    /// </summary>
+    private static void RunEach(int count, int concurrent, Action<int> body, CancellationToken cancellationToken)
     {
         try
         {
-            Parallel.For(0, count, new ParallelOptions { CancellationToken = cancellationToken }, body);
+            Parallel.For(0, count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = concurrent }, body);
         }
         catch (AggregateException e) when (e.InnerExceptions.Count > 0)
         {

@@ -23,7 +23,7 @@ public static class MaskSelection
         {
             return;
         }
-        double[] buffer = ArrayPool<double>.Shared.Rent(cols);
+        double[] buffer = RentScratch(cols);
         try
         {
             for (int r = 0; r < rows; r++)
@@ -33,7 +33,7 @@ public static class MaskSelection
         }
         finally
         {
-            ArrayPool<double>.Shared.Return(buffer);
+            ReturnScratch(buffer);
         }
     }
 
@@ -65,14 +65,14 @@ public static class MaskSelection
         {
             return;
         }
-        double[] buffer = ArrayPool<double>.Shared.Rent(scores.Length);
+        double[] buffer = RentScratch(scores.Length);
         try
         {
             SelectLowest(scores, (int)count, pruneMask, buffer);
         }
         finally
         {
-            ArrayPool<double>.Shared.Return(buffer);
+            ReturnScratch(buffer);
         }
     }
 
@@ -88,7 +88,7 @@ public static class MaskSelection
         {
             throw new ArgumentOutOfRangeException(nameof(rank), rank, $"expected 0..{scores.Length - 1} (an index into the sorted scores)");
         }
-        double[] buffer = ArrayPool<double>.Shared.Rent(scores.Length);
+        double[] buffer = RentScratch(scores.Length);
         try
         {
             double threshold = ValueAtRank(scores, (int)rank, buffer);
@@ -98,6 +98,24 @@ public static class MaskSelection
             }
         }
         finally
+        {
+            ReturnScratch(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Scratch above this many doubles (8 MiB) is not pooled: the shared pool keeps what is returned to it, per thread,
+    /// so a whole matrix's copy (a 7B MLP linear's is 360 MB) would stay in memory after its linear was pruned, one
+    /// for each thread that pruned one.
+    /// </summary>
+    private const int PooledScratchLimit = 1 << 20;
+
+    private static double[] RentScratch(int length) =>
+        length <= PooledScratchLimit ? ArrayPool<double>.Shared.Rent(length) : GC.AllocateUninitializedArray<double>(length);
+
+    private static void ReturnScratch(double[] buffer)
+    {
+        if (buffer.Length <= PooledScratchLimit)
         {
             ArrayPool<double>.Shared.Return(buffer);
         }

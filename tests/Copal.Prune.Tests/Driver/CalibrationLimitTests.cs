@@ -157,6 +157,39 @@ public sealed class CalibrationLimitTests
         Assert.Equal(pruned.State + (11008L * 11008 * 4), shifted.State);
     }
 
+    /// <summary>
+    /// Magnitude without the layer error runs no forward pass: no activations, forward buffers or statistics, only one
+    /// linear's workspace (its |W| scores, the selection's copy, the mask, the f32 weight and its encoded copy) beside
+    /// one layer's pruned copies; more linears run at once only as far as the memory holds their workspaces.
+    /// </summary>
+    [Fact]
+    public void A_run_without_forward_passes_counts_only_pruning_and_runs_as_many_linears_as_fit()
+    {
+        LlamaConfig config = Config(4096, 11008) with { TorchDtype = "bfloat16" };
+        ILinearPruner magnitude = PrunerFactory.Create("magnitude");
+        var options = new PruneOptions(new SparsityPattern.Unstructured(0.5)) { MeasureLayerError = false };
+        CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, 1, 2, magnitude, options);
+        Assert.False(e.ForwardPasses);
+        Assert.Equal((0L, 0L, 0L), (e.Activations, e.Forward, e.Statistics));
+        long layer = ((2L * 4096 * 4096) + (2L * 2048 * 4096) + (3L * 4096 * 11008)) * 2;
+        long mlp = 4096L * 11008;
+        // The largest: gate_proj's, with its own input group's column statistics and down_proj's still to come.
+        Assert.Equal(layer + ((4096 + 11008) * 8L) + (mlp * (8 + 8 + 1 + 4 + 2)), e.Pruning);
+        Assert.Equal(e.Pruning, e.Total);
+
+        Assert.Equal(1, CalibrationMemory.ConcurrentLinears(e, config, magnitude, e.Total, cores: 16));
+        Assert.Equal(3, CalibrationMemory.ConcurrentLinears(e, config, magnitude, e.Total + (2 * mlp * 23), cores: 16));
+        Assert.Equal(2, CalibrationMemory.ConcurrentLinears(e, config, magnitude, long.MaxValue, cores: 2));
+        Assert.Equal(7, CalibrationMemory.ConcurrentLinears(e, config, magnitude, long.MaxValue, cores: 64));
+
+        CalibrationLimitException refused = Assert.Throws<CalibrationLimitException>(() => CalibrationMemory.Require(e, e.Total - 1));
+        Assert.Equal($"pruning needs an estimated {ByteSize.Format(e.Total)} (pruning one layer's linears, one at a time; no forward pass), " +
+            $"more than the {ByteSize.Format(e.Total - 1)} of memory available: use a machine with more memory", refused.Message);
+
+        // With the layer error it runs forward passes, and they are counted.
+        Assert.True(CalibrationMemory.Estimate(config, 1, 2, magnitude, new PruneOptions(new SparsityPattern.Unstructured(0.5))).ForwardPasses);
+    }
+
     [Fact]
     public void A_run_that_cannot_fit_is_refused_with_the_estimate_and_what_fits()
     {
