@@ -220,6 +220,19 @@ public sealed class OutputSafetyTests : IDisposable
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
     }
 
+    /// <summary>A --state that cannot become a folder (a file on its path) is refused before any work, not after the run.</summary>
+    [Fact]
+    public void Prune_state_under_a_file_is_refused_before_any_work()
+    {
+        string model = CopyModel("model");
+        string file = Path.Combine(_temp, "a-file");
+        File.WriteAllText(file, "mine");
+        AssertRefused(model, $"--state '{Path.Combine(file, "state")}': '{file}' is a file, so no folder can be made there",
+            "prune", "-m", model, "-o", Path.Combine(_temp, "out"), "--method", "copal", "--sparsity", "0.5", "--state", Path.Combine(file, "state"),
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
+        Assert.Equal("mine", File.ReadAllText(file));
+    }
+
     /// <summary>The state a run continues from is an input: the step it belongs to keeps it as it was.</summary>
     [Fact]
     public void Prune_state_into_the_resume_folder_is_refused_and_an_existing_state_needs_force()

@@ -121,17 +121,43 @@ internal static class PruneCommand
             using var line = new ProgressLine(quiet: asJson);
             // With --layers, the share done (and the ETA) counts the selected layers: the others only run once, dense.
             IReadOnlySet<int>? selected = options.Layers;
-            PruneReport report = PruneJob.Run(request, backend,
-                new SyncProgress<PruneProgress>(pr => line.Update(pr.Describe(),
-                    selected is null ? pr.Layer : selected.Count(l => l < pr.Layer), selected?.Count ?? pr.Layers)), ct);
-            line.Done();
-            if (copalState is not null && p.GetValue(copal.State) is string stateDir)
+            // Compaction and the --state copy happen before the output is renamed into place: a failure in either
+            // (a full disk, Ctrl-C) leaves no output. The state's files are renamed into --state once the output is in place.
+            string? stateDir = copalState is not null ? p.GetValue(copal.State) : null;
+            StagedFiles? stagedState = null;
+            bool lineDone = false;
+            string outDirectory = request.OutDirectory;
+            request = request with
             {
-                CopalState.Copy(request.OutDirectory, stateDir);
+                BeforeCommit = (staged, token) =>
+                {
+                    line.Done();
+                    lineDone = true;
+                    if (p.GetValue(compact))
+                    {
+                        PrunedModelCompaction.Apply(staged, outDirectory, asJson, token);
+                    }
+                    if (stateDir is not null)
+                    {
+                        stagedState = CopalState.StageCopy(staged, stateDir);
+                    }
+                },
+            };
+            PruneReport report;
+            try
+            {
+                report = PruneJob.Run(request, backend,
+                    new SyncProgress<PruneProgress>(pr => line.Update(pr.Describe(),
+                        selected is null ? pr.Layer : selected.Count(l => l < pr.Layer), selected?.Count ?? pr.Layers)), ct);
+                stagedState?.Commit();
             }
-            if (p.GetValue(compact))
+            finally
             {
-                PrunedModelCompaction.Apply(request.OutDirectory, asJson, ct);
+                stagedState?.Dispose();
+            }
+            if (!lineDone)
+            {
+                line.Done();
             }
             if (asJson)
             {
@@ -146,7 +172,7 @@ internal static class PruneCommand
                 }
                 if (copalState is not null)
                 {
-                    Out.Line($"COPAL state: {Plural.Of(copalState.Datasets.Count, "dataset")} seen; written to {request.OutDirectory}{(p.GetValue(copal.State) is string sd ? $" and {sd}" : "")}");
+                    Out.Line($"COPAL state: {Plural.Of(copalState.Datasets.Count, "dataset")} seen; written to {request.OutDirectory}{(stateDir is not null ? $" and {stateDir}" : "")}");
                 }
                 string model = report.LinearParameters != report.PrunableParameters ? $"; the model's {(options.IncludeEmbeddings ? "linears and embeddings" : "decoder linears")} are {report.LinearSparsity:P2} zeros" : "";
                 Out.Line($"pruned {report.PrunedParameters:N0} of {report.PrunableParameters:N0} weights ({report.TotalSparsity:P2}) in {report.Seconds:F1} s{model}; peak memory {report.PeakAnonymousBytes / 1048576.0:F0} MiB (plus mapped input pages: working set {report.PeakWorkingSetBytes / 1048576.0:F0} MiB); wrote {request.OutDirectory}");
@@ -215,6 +241,18 @@ internal static class PruneCommand
         if (!force && Directory.Exists(real) && CopalState.IsIn(real))
         {
             throw new IOException($"--state '{state}' already holds a COPAL state ({CopalState.ManifestFileName}); pass --force to replace it, or choose another folder");
+        }
+        // A folder is made there after the run: a file on the way would fail it only then.
+        for (string? above = Path.GetDirectoryName(real); above is not null; above = Path.GetDirectoryName(above))
+        {
+            if (File.Exists(above))
+            {
+                throw new IOException($"--state '{state}': '{above}' is a file, so no folder can be made there");
+            }
+            if (Directory.Exists(above))
+            {
+                break;
+            }
         }
     }
 

@@ -4,19 +4,22 @@ using Copal.Tensors.IO;
 
 namespace Copal.Cli.Commands;
 
-/// <summary><c>copal prune --compact</c>: compacts the freshly written pruned folder in place (through a sibling folder).</summary>
+/// <summary>
+/// <c>copal prune --compact</c>: compacts the pruned model in the output's temporary folder, before that folder is
+/// renamed into place (<see cref="Copal.Prune.Driver.PruneRequest.BeforeCommit"/>), so a compaction that fails or is
+/// cancelled leaves no output at all, not the dense pruned model in its place.
+/// </summary>
 internal static class PrunedModelCompaction
 {
-    public static void Apply(string outDirectory, bool quiet, CancellationToken cancellationToken = default)
+    public static void Apply(string stagedDirectory, string outDirectory, bool quiet, CancellationToken cancellationToken = default)
     {
+        // Beside the final output and named as ours, so a killed run's leftovers are swept by the next run (TemporaryNames).
         string full = RealPath.Resolve(outDirectory);
-        // Named as ours, so a killed run's leftover is swept by the next run (TemporaryNames).
-        string dense = TemporaryNames.Sibling(full, "tmp");
-        Directory.Move(full, dense);
+        string compacted = TemporaryNames.Sibling(full, "tmp");
         try
         {
             using var progress = new StagedProgressLine("prune --compact", quiet);
-            CompactReport report = CheckpointCompactor.Compact(dense, full, CompactFormat.Auto, overwrite: false, progress, cancellationToken);
+            CompactReport report = CheckpointCompactor.Compact(stagedDirectory, compacted, CompactFormat.Auto, overwrite: false, progress, cancellationToken);
             progress.Done();
             if (!quiet)
             {
@@ -27,28 +30,37 @@ internal static class PrunedModelCompaction
         {
             // Too little sparsity for any linear to be smaller compact (say --sparsity 0.2): the pruned model stays
             // dense, which is what was written, and the run succeeds.
-            Directory.Move(dense, full);
-            dense = "";
             if (!quiet)
             {
                 Out.Info(FormattableString.Invariant($"copal prune --compact: every linear stays dense (compact, a linear needs {CheckpointCompactor.MinBitmaskSparsity * 100:F0} % zeros or 2:4 to be smaller); wrote {outDirectory}"));
             }
+            return;
+        }
+        // The compact folder takes the staged one's place: that is the folder the job renames into place.
+        string dense = TemporaryNames.Sibling(full, "tmp");
+        Directory.Move(stagedDirectory, dense);
+        try
+        {
+            Directory.Move(compacted, stagedDirectory);
         }
         catch
         {
-            if (!Directory.Exists(full))
-            {
-                Directory.Move(dense, full);
-                dense = "";
-            }
+            Directory.Move(dense, stagedDirectory);
+            DeleteQuietly(compacted);
             throw;
         }
-        finally
+        DeleteQuietly(dense);
+    }
+
+    private static void DeleteQuietly(string directory)
+    {
+        try
         {
-            if (dense.Length > 0 && Directory.Exists(dense) && Directory.Exists(full))
-            {
-                Directory.Delete(dense, recursive: true);
-            }
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Named as ours: the next run's sweep removes it.
         }
     }
 }

@@ -115,39 +115,58 @@ public sealed partial class CopalState
     /// </summary>
     public static void Copy(string fromDirectory, string toDirectory)
     {
+        using StagedFiles staged = StageCopy(fromDirectory, toDirectory);
+        staged.Commit();
+    }
+
+    /// <summary>
+    /// The first half of <see cref="Copy"/>: both files copied under temporary names in <paramref name="toDirectory"/>,
+    /// renamed into place by <see cref="StagedFiles.Commit"/> and deleted, if not committed, by its Dispose. What a run
+    /// that writes the state beside another output uses, so that a failure before either is in place (a full disk)
+    /// leaves neither.
+    /// </summary>
+    public static StagedFiles StageCopy(string fromDirectory, string toDirectory)
+    {
         ArgumentException.ThrowIfNullOrEmpty(fromDirectory);
-        WriteBoth(toDirectory, (tensorsPath, manifestPath) =>
+        return Stage(toDirectory, (tensorsPath, manifestPath) =>
         {
             File.Copy(Path.Combine(fromDirectory, TensorsFileName), tensorsPath, overwrite: true);
             File.Copy(Path.Combine(fromDirectory, ManifestFileName), manifestPath, overwrite: true);
         });
     }
 
-    /// <summary>
-    /// Writes both state files into <paramref name="directory"/> (created if needed) as <paramref name="write"/> makes
-    /// them under temporary names (tensors, manifest), then renames both into place; a failure on the way deletes the
-    /// temporary files and leaves the folder's previous state as it was. Save and Copy both write this way.
-    /// </summary>
+    /// <summary>Writes both state files into <paramref name="directory"/> at once (<see cref="Stage"/>, then committed).</summary>
     private static void WriteBoth(string directory, Action<string, string> write)
+    {
+        using StagedFiles staged = Stage(directory, write);
+        staged.Commit();
+    }
+
+    /// <summary>
+    /// Has <paramref name="write"/> make both state files in <paramref name="directory"/> (created if needed) under
+    /// temporary names (tensors, manifest); a failure deletes them, leaving the folder's previous state as it was.
+    /// </summary>
+    private static StagedFiles Stage(string directory, Action<string, string> write)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Directory.CreateDirectory(directory);
         string[] names = [TensorsFileName, ManifestFileName];
-        string[] temps = [.. names.Select(n => TemporaryNames.Sibling(Path.Combine(directory, n), "tmp"))];
+        var staged = new StagedFiles([.. names.Select(n => Path.Combine(directory, n))]);
         try
         {
-            write(temps[0], temps[1]);
-            for (int i = 0; i < names.Length; i++)
-            {
-                File.Move(temps[i], Path.Combine(directory, names[i]), overwrite: true);
-            }
+            write(staged.Temporary[0], staged.Temporary[1]);
+            return staged;
         }
-        finally
+        catch (IOException e)
         {
-            foreach (string temp in temps)
-            {
-                File.Delete(temp);
-            }
+            staged.Dispose();
+            // .NET's message names the hidden temporary file, or nothing (a full disk): name the folder instead.
+            throw new IOException($"cannot write the COPAL state ({TensorsFileName}, {ManifestFileName}) into '{directory}': {AtomicDirectory.Reason(e)}", e);
+        }
+        catch
+        {
+            staged.Dispose();
+            throw;
         }
     }
 

@@ -42,6 +42,14 @@ public sealed record PruneRequest(
     public IReadOnlyDictionary<string, Action<string>> ExtraFiles { get; init; } = new Dictionary<string, Action<string>>();
 
     /// <summary>
+    /// Runs on the output's temporary folder once every file (the extra files too) is in it, just before the folder
+    /// is renamed into place: what it changes there lands with the output, and if it fails (a full disk, a
+    /// cancellation) there is no output. The CLI compacts the model there (<c>prune --compact</c>) and stages the
+    /// copy of the COPAL state for <c>--state</c>.
+    /// </summary>
+    public Action<string, CancellationToken>? BeforeCommit { get; init; }
+
+    /// <summary>
     /// Refuses a request with a null field (a record's positional fields and <c>with</c> take null at run time) before
     /// any work, naming the field, rather than failing on it halfway through.
     /// </summary>
@@ -143,13 +151,14 @@ public static class PruneJob
             cancellationToken.ThrowIfCancellationRequested();
             writer.Commit(temp =>
             {
-                File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions));
+                WriteNamed(request.OutDirectory, ReportFileName, () => File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions)));
                 foreach ((string name, Action<string> write) in request.ExtraFiles)
                 {
-                    write(Path.Combine(temp, name));
+                    WriteNamed(request.OutDirectory, name, () => write(Path.Combine(temp, name)));
                 }
                 // A state the extra files did not save has its spill deleted here, so it does not land in the output.
                 copalState?.BeforeCommit();
+                request.BeforeCommit?.Invoke(temp, cancellationToken);
             });
             committed = true;
             return report;
@@ -158,6 +167,22 @@ public static class PruneJob
         {
             // After a completed run the state reads from the committed output; after any other it is spent unless untouched.
             copalState?.EndRun(writer.OutDirectory, committed);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="write"/>, which writes <paramref name="name"/> into the output's temporary folder; a failure
+    /// (a full disk) names the file where it was going, not the hidden temporary path .NET's message holds.
+    /// </summary>
+    private static void WriteNamed(string outDirectory, string name, Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"--out '{outDirectory}': cannot write {name}: {AtomicDirectory.Reason(e)}", e);
         }
     }
 

@@ -1,0 +1,53 @@
+using Copal.Tensors.IO;
+
+namespace Copal.Prune.Continual;
+
+/// <summary>
+/// Files written under temporary names beside where they belong, renamed into place together by <see cref="Commit"/>;
+/// disposing uncommitted ones deletes them, so the previous files stay as they were.
+/// </summary>
+public sealed class StagedFiles : IDisposable
+{
+    private readonly string[] _final;
+    private bool _committed;
+
+    /// <summary>Temporary names (<see cref="TemporaryNames.Sibling"/>) for <paramref name="finalPaths"/>, in the same order.</summary>
+    internal StagedFiles(string[] finalPaths)
+    {
+        _final = finalPaths;
+        Temporary = [.. finalPaths.Select(p => TemporaryNames.Sibling(p, "tmp"))];
+    }
+
+    /// <summary>Where each file is written until it is committed.</summary>
+    internal IReadOnlyList<string> Temporary { get; }
+
+    /// <summary>Renames every file into place, replacing what was there.</summary>
+    public void Commit()
+    {
+        if (_committed)
+        {
+            throw new InvalidOperationException("the staged files were committed already");
+        }
+        for (int i = 0; i < _final.Length; i++)
+        {
+            File.Move(Temporary[i], _final[i], overwrite: true);
+        }
+        _committed = true;
+    }
+
+    /// <summary>Deletes the files not renamed into place. Never throws: it runs while an error unwinds.</summary>
+    public void Dispose()
+    {
+        foreach (string temp in Temporary)
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Named as ours: the next run's sweep removes it.
+            }
+        }
+    }
+}
