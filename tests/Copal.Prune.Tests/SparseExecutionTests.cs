@@ -2,6 +2,7 @@ using Copal.Model.Generation;
 using Copal.Model.Inference;
 using Copal.Model.Weights;
 using Copal.Prune.Calibration;
+using Copal.Prune.Continual;
 using Copal.Prune.Continual.Protocol;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
@@ -205,6 +206,29 @@ public sealed class SparseExecutionTests : IDisposable
     }
 
     /// <summary>
+    /// Every file beside the weights travels through compact and densify as it is, a COPAL state's tensors too (a
+    /// safetensors file, once left behind, so the copy held half a state that --resume refused).
+    /// </summary>
+    [Fact]
+    public void Compact_and_densify_carry_every_side_file_a_state_s_tensors_included()
+    {
+        string pruned = Prune("2:4");
+        byte[] state = [1, 2, 3, 4, 5];
+        File.WriteAllBytes(Path.Combine(pruned, CopalState.TensorsFileName), state);
+        File.WriteAllText(Path.Combine(pruned, CopalState.ManifestFileName), "{}");
+        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
+        CheckpointCompactor.Densify(compact, back, overwrite: false);
+        string[] sideFiles = [.. Directory.GetFiles(pruned).Select(Path.GetFileName).Where(n => n != SafetensorsCheckpoint.SingleFileName).Order(StringComparer.Ordinal)!];
+        Assert.Contains(CopalState.TensorsFileName, sideFiles);
+        foreach (string folder in (string[])[compact, back])
+        {
+            Assert.Equal(sideFiles.Append(SafetensorsCheckpoint.SingleFileName).Order(StringComparer.Ordinal), Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.Equal(state, File.ReadAllBytes(Path.Combine(folder, CopalState.TensorsFileName)));
+        }
+    }
+
+    /// <summary>
     /// Compaction tells both its passes and densification its one, each from 0 to every tensor's dense bytes, never
     /// going back; a cancellation asked for from a report in the last stage leaves no output.
     /// </summary>
@@ -310,6 +334,32 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.ThrowsAny<OperationCanceledException>(() => PruneJob.Run(request, backend, progress, cancel.Token));
         Assert.False(Directory.Exists(outDir));
         Assert.Empty(Directory.GetFileSystemEntries(_root));
+    }
+
+    /// <summary>
+    /// What runs just before the output is renamed into place (the CLI's compaction and --state copy) sees every
+    /// file in the staged folder, and its failure leaves no output; what it writes there lands with the output.
+    /// </summary>
+    [Fact]
+    public void Before_commit_sees_the_whole_output_and_its_failure_leaves_none()
+    {
+        var calibration = CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0);
+        using var backend = new CpuBackend(threads: 1);
+        PruneRequest Request(string name, Action<string, CancellationToken> beforeCommit) =>
+            new(TestData.Stories260K, Path.Combine(_root, name), PrunerFactory.Create("magnitude"),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { MeasureLayerError = false }, calibration) { BeforeCommit = beforeCommit };
+
+        IOException e = Assert.Throws<IOException>(() => PruneJob.Run(Request("failed", (staged, _) =>
+        {
+            Assert.True(File.Exists(Path.Combine(staged, PruneJob.ReportFileName)));
+            Assert.True(File.Exists(Path.Combine(staged, SafetensorsCheckpoint.SingleFileName)));
+            throw new IOException("no space left on device");
+        }), backend));
+        Assert.Equal("no space left on device", e.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(_root));
+
+        PruneJob.Run(Request("done", (staged, _) => File.WriteAllText(Path.Combine(staged, "note.txt"), "landed")), backend);
+        Assert.Equal("landed", File.ReadAllText(Path.Combine(_root, "done", "note.txt")));
     }
 
     [Fact]

@@ -335,11 +335,13 @@ public static unsafe class CheckpointCompactor
             throw new NothingToConvertException(nothingToDo);
         }
         dir.RequireSpace(specs.Sum(t => t.ByteLength), "the written model");
-        // Every other top-level file (config, tokenizer, a prune report) travels with the weights.
+        // Every other top-level file (config, tokenizer, a prune report, a COPAL state, whose tensors are a
+        // safetensors file too) travels with the weights; only the model's own weight files are rewritten.
+        var weightFiles = new HashSet<string>(source.Files.Select(f => Path.GetFileName(f.Path)), StringComparer.Ordinal) { SafetensorsCheckpoint.IndexFileName };
         foreach (string from in Directory.EnumerateFiles(input))
         {
             string name = Path.GetFileName(from);
-            if (!name.EndsWith(".safetensors", StringComparison.Ordinal) && name != SafetensorsCheckpoint.IndexFileName)
+            if (!weightFiles.Contains(name))
             {
                 dir.CopyIn(from, name);
             }
