@@ -33,7 +33,14 @@ public sealed class CleanupTests : IDisposable
     [HangupFact]
     public void SIGHUP_during_prune_cancels_and_leaves_no_output() => SignalDuringPrune("HUP", 129);
 
-    private void SignalDuringPrune(string signal, int exitCode)
+    /// <summary>
+    /// A second SIGTERM right after the first stops the run at once, without waiting for the cancellation to unwind,
+    /// and still leaves no temporary folder: the run deletes its own before it ends.
+    /// </summary>
+    [Fact]
+    public void A_second_SIGTERM_stops_at_once_and_leaves_no_temporary_folder() => SignalDuringPrune("TERM", 143, twice: true);
+
+    private void SignalDuringPrune(string signal, int exitCode, bool twice = false)
     {
         string outDir = Path.Combine(_temp, "stopped");
         bool sent = false;
@@ -47,6 +54,10 @@ public sealed class CleanupTests : IDisposable
                 {
                     Thread.Sleep(200);
                     Kill(signal, p.Id);
+                    if (twice)
+                    {
+                        Kill(signal, p.Id);
+                    }
                     sent = true;
                     return;
                 }
@@ -56,7 +67,10 @@ public sealed class CleanupTests : IDisposable
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "64", "--seqlen", "512", "--device", "cpu");
         Assert.True(sent, $"the run ended before its temporary folder appeared; stderr: {r.Stderr}");
         Assert.True(r.ExitCode == exitCode, $"exit code {r.ExitCode}, expected {exitCode}; stderr: {r.Stderr}");
-        Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
+        if (!twice)
+        {
+            Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
+        }
         Assert.Empty(Directory.GetFileSystemEntries(_temp));
     }
 

@@ -154,8 +154,8 @@ internal static class CommonOptions
 
 /// <summary>
 /// Ctrl-C, SIGTERM and SIGHUP cancel the running command cooperatively, so outputs are cleaned up rather than cut
-/// off. The first one cancels; a second lets the runtime end the process at once (what that leaves behind, the next
-/// run removes: <see cref="StaleTemporaries"/>).
+/// off. The first one cancels; a second deletes this run's temporary files and folders and lets the runtime end the
+/// process at once (anything that still escapes, a SIGKILL's leftovers say, the next run removes: <see cref="StaleTemporaries"/>).
 /// </summary>
 internal static class Cancellation
 {
@@ -191,6 +191,7 @@ internal static class Cancellation
     {
         if (Interlocked.Increment(ref s_requests) != 1)
         {
+            TemporaryNames.RemoveOwn();
             return false;
         }
         Volatile.Write(ref s_exitCode, exitCode);

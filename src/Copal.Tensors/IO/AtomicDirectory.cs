@@ -8,12 +8,16 @@ public sealed class AtomicDirectory : IDisposable
 {
     private bool _committed;
 
-    private AtomicDirectory(string finalPath, string tempPath, bool replace)
+    private AtomicDirectory(string finalPath, string tempPath, bool replace, IReadOnlyList<string> createdParents)
     {
         FinalPath = finalPath;
         TempPath = tempPath;
         Replace = replace;
+        _createdParents = createdParents;
     }
+
+    // The folders above the output this run made (deepest first): a run that ends without output removes them again.
+    private readonly IReadOnlyList<string> _createdParents;
 
     /// <summary>Where the folder will be once committed: the output's physical path (links resolved).</summary>
     public string FinalPath { get; }
@@ -41,6 +45,10 @@ public sealed class AtomicDirectory : IDisposable
             throw new IOException($"--out '{path}' is an existing file, not a folder");
         }
         bool exists = Directory.Exists(full);
+        if (exists && MountPoints.IsMountPoint(full))
+        {
+            throw new IOException($"--out '{path}' is a mount point, which the finished output cannot be renamed onto; choose a folder inside it");
+        }
         if (exists && Directory.EnumerateFileSystemEntries(full).Any())
         {
             if (!overwrite)
@@ -50,6 +58,11 @@ public sealed class AtomicDirectory : IDisposable
             RequireReplaceable(path, full);
         }
         string temp = TemporaryNames.Sibling(full, "tmp");
+        var created = new List<string>();
+        for (string? above = Path.GetDirectoryName(full); above is not null && !Directory.Exists(above); above = Path.GetDirectoryName(above))
+        {
+            created.Add(above);
+        }
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(full) ?? ".");
@@ -57,9 +70,29 @@ public sealed class AtomicDirectory : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            RemoveEmpty(created);
             throw new IOException($"--out '{path}': cannot create a folder there: {Reason(e)}", e);
         }
-        return new AtomicDirectory(full, temp, exists);
+        return new AtomicDirectory(full, temp, exists, created);
+    }
+
+    /// <summary>Removes each of <paramref name="folders"/> (deepest first) that is still empty; never throws.</summary>
+    private static void RemoveEmpty(IEnumerable<string> folders)
+    {
+        foreach (string folder in folders)
+        {
+            try
+            {
+                if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+                {
+                    Directory.Delete(folder);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>
@@ -151,6 +184,12 @@ public sealed class AtomicDirectory : IDisposable
             case FileNotFoundException:
                 return "the file system there does not allow it";
         }
+        // A full disk reads "No space left on device : 'path'", or, where .NET preallocated the file, "Failed to create
+        // 'path' with allocation size 'n' because the disk was full."
+        if (e.Message.Contains("because the disk was full", StringComparison.Ordinal))
+        {
+            return "No space left on device";
+        }
         int cut = e.Message.IndexOf(" : '", StringComparison.Ordinal);
         return cut > 0 ? e.Message[..cut] : e.Message;
     }
@@ -195,6 +234,7 @@ public sealed class AtomicDirectory : IDisposable
         if (!_committed)
         {
             DeleteQuietly(TempPath);
+            RemoveEmpty(_createdParents);
         }
     }
 

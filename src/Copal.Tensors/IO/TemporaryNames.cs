@@ -31,7 +31,47 @@ public static partial class TemporaryNames
         string full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
         string parent = Path.GetDirectoryName(full) ?? full;
         long n = Interlocked.Increment(ref s_sequence) - 1;
-        return Path.Join(parent, $".{Path.GetFileName(full)}.{kind}-{s_owner.Value}-{n.ToString(CultureInfo.InvariantCulture)}");
+        string name = Path.Join(parent, $".{Path.GetFileName(full)}.{kind}-{s_owner.Value}-{n.ToString(CultureInfo.InvariantCulture)}");
+        if (kind == "tmp")
+        {
+            s_named.Enqueue(name);
+        }
+        return name;
+    }
+
+    // Every "tmp" name this process handed out; most are renamed into place or deleted long before RemoveOwn runs.
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<string> s_named = new();
+
+    /// <summary>
+    /// Deletes every temporary file or folder ("tmp") this process named that still exists: a run stopped at once (a
+    /// second Ctrl-C or SIGTERM) calls it just before the process ends, so nothing half-written stays even until the
+    /// next run. An "old" folder (the previous output while it is replaced) is left alone. Best effort; never throws.
+    /// </summary>
+    public static void RemoveOwn()
+    {
+        foreach (string path in s_named)
+        {
+            // A writer still running may add a file while the folder is emptied: try again.
+            for (int attempt = 0; attempt < 3; attempt++)
+            {
+                try
+                {
+                    if (Directory.Exists(path))
+                    {
+                        Directory.Delete(path, recursive: true);
+                    }
+                    else if (File.Exists(path))
+                    {
+                        File.Delete(path);
+                    }
+                    break;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Retried; a leftover is still swept by the next run (RemoveStale).
+                }
+            }
+        }
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using Copal.Tensors.IO;
 using Copal.Tensors.Tests.Safetensors;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
 
@@ -128,6 +129,34 @@ public sealed class PathGuardTests : IDisposable
             Assert.EndsWith(" free", e.Message, StringComparison.Ordinal);
         }
         Assert.Empty(Directory.GetFileSystemEntries(_dir.Path));
+    }
+
+    /// <summary>The folders a run made above its output go again when it ends without one; those that were there stay.</summary>
+    [Fact]
+    public void An_uncommitted_output_removes_the_folders_it_made_above_it()
+    {
+        string kept = Dir("kept");
+        using (AtomicDirectory dir = AtomicDirectory.Create(Path.Combine(kept, "a", "b", "out"), overwrite: false))
+        {
+            Assert.True(Directory.Exists(Path.Combine(kept, "a", "b")));
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(kept));
+
+        using (AtomicDirectory dir = AtomicDirectory.Create(Path.Combine(kept, "a", "out"), overwrite: false))
+        {
+            dir.Commit();
+        }
+        Assert.True(Directory.Exists(Path.Combine(kept, "a", "out")));
+    }
+
+    /// <summary>A mount point cannot be renamed onto: refused before any work, where it once failed at the very end.</summary>
+    [LinuxFact]
+    public void A_mount_point_is_refused_as_an_output()
+    {
+        Assert.True(MountPoints.IsMountPoint("/proc"));
+        Assert.False(MountPoints.IsMountPoint(_dir.Path));
+        var e = Assert.Throws<IOException>(() => AtomicDirectory.Create("/proc", overwrite: true));
+        Assert.Equal("--out '/proc' is a mount point, which the finished output cannot be renamed onto; choose a folder inside it", e.Message);
     }
 
     [Fact]
