@@ -31,6 +31,9 @@ public sealed record PruneRequest(
     /// <summary>Replace a non-empty output folder.</summary>
     public bool Force { get; init; }
 
+    /// <summary>How messages name the output folder: the option that gave it (--out), or what it is.</summary>
+    public string OutputName { get; init; } = "--out";
+
     /// <summary>Load weights that hold NaN or Inf (refused by default); pruning then refuses the first such linear by name.</summary>
     public bool AllowNonFinite { get; init; }
 
@@ -136,7 +139,7 @@ public static class PruneJob
             ["copal.pruned.pattern"] = request.Options.Pattern.ToString(),
             ["copal.pruned.calibration"] = request.Calibration.Hash,
         };
-        using var writer = new PrunedModelWriter(request.ModelDirectory, source, request.OutDirectory, request.Force, model.Config.NumLayers, metadata);
+        using var writer = new PrunedModelWriter(request.ModelDirectory, source, request.OutDirectory, request.Force, model.Config.NumLayers, metadata, request.OutputName);
         // COPAL's folded Hessians wait in the output's temporary folder, so a failed run leaves nothing behind;
         // saving the state (an extra file, CopalRun.StateFiles) streams them into the state file and deletes them.
         copalState?.BeginRun(writer.TempDirectory);
@@ -151,10 +154,10 @@ public static class PruneJob
             cancellationToken.ThrowIfCancellationRequested();
             writer.Commit(temp =>
             {
-                WriteNamed(request.OutDirectory, ReportFileName, () => File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions)));
+                WriteNamed(request, ReportFileName, () => File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions)));
                 foreach ((string name, Action<string> write) in request.ExtraFiles)
                 {
-                    WriteNamed(request.OutDirectory, name, () => write(Path.Combine(temp, name)));
+                    WriteNamed(request, name, () => write(Path.Combine(temp, name)));
                 }
                 // A state the extra files did not save has its spill deleted here, so it does not land in the output.
                 copalState?.BeforeCommit();
@@ -174,7 +177,7 @@ public static class PruneJob
     /// Runs <paramref name="write"/>, which writes <paramref name="name"/> into the output's temporary folder; a failure
     /// (a full disk) names the file where it was going, not the hidden temporary path .NET's message holds.
     /// </summary>
-    private static void WriteNamed(string outDirectory, string name, Action write)
+    private static void WriteNamed(PruneRequest request, string name, Action write)
     {
         try
         {
@@ -182,7 +185,7 @@ public static class PruneJob
         }
         catch (IOException e)
         {
-            throw new IOException($"--out '{outDirectory}': cannot write {name}: {AtomicDirectory.Reason(e)}", e);
+            throw new IOException($"{request.OutputName} '{request.OutDirectory}': cannot write {name}: {AtomicDirectory.Reason(e)}", e);
         }
     }
 

@@ -40,11 +40,13 @@ public sealed class PrunedModelWriter : IDisposable
     /// <param name="overwrite">Replace a non-empty output folder.</param>
     /// <param name="layers">The model's decoder layers.</param>
     /// <param name="metadata">Entries for the safetensors <c>__metadata__</c>, beside "format": "pt".</param>
-    public PrunedModelWriter(string inputDirectory, SafetensorsCheckpoint source, string outDirectory, bool overwrite, int layers, IReadOnlyDictionary<string, string> metadata)
+    /// <param name="outputName">How messages name the output folder (<see cref="AtomicDirectory.Name"/>).</param>
+    public PrunedModelWriter(string inputDirectory, SafetensorsCheckpoint source, string outDirectory, bool overwrite, int layers, IReadOnlyDictionary<string, string> metadata,
+        string outputName = "--out")
     {
         ArgumentNullException.ThrowIfNull(source);
         _source = source;
-        _output = AtomicDirectory.Create(outDirectory, overwrite, inputDirectory);
+        _output = AtomicDirectory.CreateNamed(outputName, outDirectory, overwrite, inputDirectory);
         try
         {
             foreach (string name in SideFiles)

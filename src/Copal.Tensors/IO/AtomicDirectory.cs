@@ -8,8 +8,9 @@ public sealed class AtomicDirectory : IDisposable
 {
     private bool _committed;
 
-    private AtomicDirectory(string finalPath, string tempPath, bool replace, IReadOnlyList<string> createdParents)
+    private AtomicDirectory(string name, string finalPath, string tempPath, bool replace, IReadOnlyList<string> createdParents)
     {
+        Name = name;
         FinalPath = finalPath;
         TempPath = tempPath;
         Replace = replace;
@@ -18,6 +19,9 @@ public sealed class AtomicDirectory : IDisposable
 
     // The folders above the output this run made (deepest first): a run that ends without output removes them again.
     private readonly IReadOnlyList<string> _createdParents;
+
+    /// <summary>How messages name the output: the option that gave it ("--out"), or what it is.</summary>
+    public string Name { get; }
 
     /// <summary>Where the folder will be once committed: the output's physical path (links resolved).</summary>
     public string FinalPath { get; }
@@ -30,32 +34,37 @@ public sealed class AtomicDirectory : IDisposable
     /// <paramref name="overwrite"/>. It must not be, contain or lie inside any of <paramref name="protectedInputs"/>
     /// (files or folders), compared after resolving links (<see cref="PathGuard"/>): the inputs are never touched.
     /// </summary>
-    public static AtomicDirectory Create(string path, bool overwrite, params string[] protectedInputs)
+    public static AtomicDirectory Create(string path, bool overwrite, params string[] protectedInputs) =>
+        CreateNamed("--out", path, overwrite, protectedInputs);
+
+    /// <summary>As <see cref="Create"/>, with messages naming the output <paramref name="name"/> instead of --out.</summary>
+    public static AtomicDirectory CreateNamed(string name, string path, bool overwrite, params string[] protectedInputs)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(protectedInputs);
         foreach (string input in protectedInputs)
         {
-            PathGuard.RequireApart(path, "--out", input, "the input folder");
+            PathGuard.RequireApart(path, name, input, "the input folder");
         }
         // A link given as --out is followed: the folder it points to is the one written (and replaced with --force).
         string full = RealPath.Resolve(path);
         if (System.IO.File.Exists(full))
         {
-            throw new IOException($"--out '{path}' is an existing file, not a folder");
+            throw new IOException($"{name} '{path}' is an existing file, not a folder");
         }
         bool exists = Directory.Exists(full);
         if (exists && MountPoints.IsMountPoint(full))
         {
-            throw new IOException($"--out '{path}' is a mount point, which the finished output cannot be renamed onto; choose a folder inside it");
+            throw new IOException($"{name} '{path}' is a mount point, which the finished output cannot be renamed onto; choose a folder inside it");
         }
         if (exists && Directory.EnumerateFileSystemEntries(full).Any())
         {
             if (!overwrite)
             {
-                throw new IOException($"--out '{path}' exists and is not empty; pass --force to replace it");
+                throw new IOException($"{name} '{path}' exists and is not empty; pass --force to replace it");
             }
-            RequireReplaceable(path, full);
+            RequireReplaceable(name, path, full);
         }
         string temp = TemporaryNames.Sibling(full, "tmp");
         var created = new List<string>();
@@ -71,9 +80,9 @@ public sealed class AtomicDirectory : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             RemoveEmpty(created);
-            throw new IOException($"--out '{path}': cannot create a folder there: {Reason(e)}", e);
+            throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
         }
-        return new AtomicDirectory(full, temp, exists, created);
+        return new AtomicDirectory(name, full, temp, exists, created);
     }
 
     /// <summary>Removes each of <paramref name="folders"/> (deepest first) that is still empty; never throws.</summary>
@@ -105,7 +114,7 @@ public sealed class AtomicDirectory : IDisposable
         long free = new DriveInfo(TempPath).AvailableFreeSpace;
         if (bytes > free)
         {
-            throw new IOException($"--out '{FinalPath}': {what} takes {ByteSize.Format(bytes)}, and its file system has {ByteSize.Format(free)} free");
+            throw new IOException($"{Name} '{FinalPath}': {what} takes {ByteSize.Format(bytes)}, and its file system has {ByteSize.Format(free)} free");
         }
     }
 
@@ -117,7 +126,7 @@ public sealed class AtomicDirectory : IDisposable
     /// or a report folder: config.json, *.safetensors or a report, and no subfolder); `-o ~/Documents --force` must not
     /// delete a person's files.
     /// </summary>
-    private static void RequireReplaceable(string path, string full)
+    private static void RequireReplaceable(string name, string path, string full)
     {
         string? folder = Directory.EnumerateDirectories(full).Select(Path.GetFileName).FirstOrDefault();
         bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)))
@@ -125,7 +134,7 @@ public sealed class AtomicDirectory : IDisposable
         if (folder is not null || !marked)
         {
             string what = folder is not null ? $"holds the folder '{folder}'" : "holds no config.json, *.safetensors or report";
-            throw new IOException($"--out '{path}' {what}, so it does not look like a model or report copal wrote; --force replaces only those: "
+            throw new IOException($"{name} '{path}' {what}, so it does not look like a model or report copal wrote; --force replaces only those: "
                 + "empty it or choose another folder");
         }
     }
@@ -222,7 +231,7 @@ public sealed class AtomicDirectory : IDisposable
             catch (IOException e) when (Directory.Exists(FinalPath) || System.IO.File.Exists(FinalPath))
             {
                 // Absent (or empty) when this run claimed it: another run, or a person, made it meanwhile.
-                throw new IOException($"--out '{FinalPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: run again, with --force to replace it", e);
+                throw new IOException($"{Name} '{FinalPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: run again, with --force to replace it", e);
             }
             _committed = true;
         }

@@ -128,6 +128,12 @@ public sealed class PathGuardTests : IDisposable
             Assert.StartsWith($"--out '{dir.FinalPath}': the model takes 8.00 EiB, and its file system has ", e.Message, StringComparison.Ordinal);
             Assert.EndsWith(" free", e.Message, StringComparison.Ordinal);
         }
+        // An output no option names (continual's intermediate models) is named as the caller says.
+        using (AtomicDirectory dir = AtomicDirectory.CreateNamed("the intermediate model (in --temp)", output, overwrite: false))
+        {
+            var e = Assert.Throws<IOException>(() => dir.RequireSpace(long.MaxValue, "the model"));
+            Assert.StartsWith($"the intermediate model (in --temp) '{dir.FinalPath}': the model takes 8.00 EiB", e.Message, StringComparison.Ordinal);
+        }
         Assert.Empty(Directory.GetFileSystemEntries(_dir.Path));
     }
 

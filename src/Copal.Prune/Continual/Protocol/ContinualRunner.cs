@@ -198,6 +198,8 @@ public static class ContinualRunner
                             var pruneRequest = new PruneRequest(input, output, pruner, new PruneOptions(request.Pattern) { MeasureLayerError = false }, calibration)
                             {
                                 ExtraFiles = stepState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(stepState, calibration, request.Pattern),
+                                // No --out names it: a full disk names the folder the user can change instead.
+                                OutputName = request.TempDirectory is null ? "the intermediate model (in the system temp folder)" : "the intermediate model (in --temp)",
                             };
                             var pruneClock = Stopwatch.StartNew();
                             PruneJob.Run(pruneRequest, backend, new Relay<PruneProgress>(p => Report(p.Describe())), cancellationToken);
