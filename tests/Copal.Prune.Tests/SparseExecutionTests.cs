@@ -21,7 +21,8 @@ namespace Copal.Prune.Tests;
 /// </summary>
 public sealed class SparseExecutionTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "copal-sparse-" + Guid.NewGuid().ToString("N"));
+    // Made here, not by the first output: a run that fails removes the folders it made above its output.
+    private readonly string _root = Directory.CreateTempSubdirectory("copal-sparse-").FullName;
 
     public void Dispose()
     {
