@@ -233,6 +233,26 @@ public sealed class OutputSafetyTests : IDisposable
         Assert.Equal("mine", File.ReadAllText(file));
     }
 
+    /// <summary>
+    /// A --state that is --out, or inside it, lands with the output: the state is staged inside the output's temporary
+    /// folder, never in the final folder before the output is renamed there.
+    /// </summary>
+    [Fact]
+    public void Prune_state_in_or_inside_the_output_lands_with_it()
+    {
+        string model = CopyModel("model");
+        string[] copal = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu"];
+        string same = Path.Combine(_temp, "same"), inside = Path.Combine(_temp, "inside");
+        foreach ((string output, string state) in new[] { (same, same), (inside, Path.Combine(inside, "state")) })
+        {
+            CopalProcess.Result r = CopalProcess.Run(["prune", "-m", model, "-o", output, "--state", state, .. copal]);
+            Assert.True(r.ExitCode == 0, $"--state {state}: exit code {r.ExitCode}; stderr: {r.Stderr}");
+            Assert.Equal(File.ReadAllBytes(Path.Combine(output, "copal-state.safetensors")), File.ReadAllBytes(Path.Combine(state, "copal-state.safetensors")));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(output, "copal-state.json")), File.ReadAllBytes(Path.Combine(state, "copal-state.json")));
+        }
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(_temp), e => Path.GetFileName(e).StartsWith('.'));
+    }
+
     /// <summary>The state a run continues from is an input: the step it belongs to keeps it as it was.</summary>
     [Fact]
     public void Prune_state_into_the_resume_folder_is_refused_and_an_existing_state_needs_force()

@@ -127,6 +127,11 @@ internal static class PruneCommand
             StagedFiles? stagedState = null;
             bool lineDone = false;
             string outDirectory = request.OutDirectory;
+            // A --state that is --out holds the state already; one inside --out is written into the staged folder, to
+            // land with it (staging it beside, in the final folder, would make that folder exist before the rename).
+            string outReal = RealPath.Resolve(outDirectory);
+            string? stateReal = stateDir is null ? null : RealPath.Resolve(stateDir);
+            string? stateInsideOut = stateReal is not null && RealPath.IsSameOrInside(stateReal, outReal) ? Path.GetRelativePath(outReal, stateReal) : null;
             request = request with
             {
                 BeforeCommit = (staged, token) =>
@@ -137,7 +142,14 @@ internal static class PruneCommand
                     {
                         PrunedModelCompaction.Apply(staged, outDirectory, asJson, token);
                     }
-                    if (stateDir is not null)
+                    if (stateInsideOut is not null)
+                    {
+                        if (stateInsideOut != ".")
+                        {
+                            CopalState.Copy(staged, Path.Combine(staged, stateInsideOut));
+                        }
+                    }
+                    else if (stateDir is not null)
                     {
                         stagedState = CopalState.StageCopy(staged, stateDir);
                     }
