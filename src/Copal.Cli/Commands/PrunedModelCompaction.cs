@@ -1,6 +1,7 @@
 using Copal.Cli.Infrastructure;
 using Copal.Model.Weights;
 using Copal.Tensors.IO;
+using Copal.Tensors.Safetensors;
 
 namespace Copal.Cli.Commands;
 
@@ -25,6 +26,11 @@ internal static class PrunedModelCompaction
             {
                 CompactCommand.Report(report, "prune --compact", outDirectory, asJson: false);
             }
+        }
+        catch (Exception e) when (e is IOException or SafetensorsException)
+        {
+            // The compactor names the folders it reads and writes, here the hidden temporary ones: name the output.
+            throw new IOException(e.Message.Replace(compacted, full, StringComparison.Ordinal).Replace(stagedDirectory, full, StringComparison.Ordinal), e);
         }
         catch (NothingToConvertException)
         {

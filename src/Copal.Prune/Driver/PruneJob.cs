@@ -162,6 +162,8 @@ public static class PruneJob
                 // A state the extra files did not save has its spill deleted here, so it does not land in the output.
                 copalState?.BeforeCommit();
                 request.BeforeCommit?.Invoke(temp, cancellationToken);
+                // A cancellation asked for while the files were written (a compaction takes a while) still leaves no output.
+                cancellationToken.ThrowIfCancellationRequested();
             });
             committed = true;
             return report;
