@@ -65,14 +65,16 @@ public static class CalibrationMemory
         ArgumentNullException.ThrowIfNull(estimate);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(pruner);
-        long dtype = config.TorchDtype is "bfloat16" or "float16" ? 2 : 4;
-        long largest = LinearIds.All.Max(id =>
-        {
-            (int o, int i) = LlamaWeights.LinearShape(config, id);
-            return Workspace(pruner.Name, pruner.NeedsHessian, o, i, dtype);
-        });
+        long largest = LinearIds.All.Max(id => LinearWorkspace(config, pruner, id));
         long spare = Math.Max(0, availableBytes - estimate.Total);
         return (int)Math.Clamp(1 + (spare / Math.Max(1, largest)), 1, Math.Max(1, Math.Min(cores, LinearIds.All.Count)));
+    }
+
+    /// <summary>What pruning linear <paramref name="id"/> of a layer holds besides the statistics: its copies and the method's arrays.</summary>
+    internal static long LinearWorkspace(LlamaConfig config, ILinearPruner pruner, LinearId id)
+    {
+        (int o, int i) = LlamaWeights.LinearShape(config, id);
+        return Workspace(pruner.Name, pruner.NeedsHessian, o, i, config.TorchDtype is "bfloat16" or "float16" ? 2 : 4);
     }
 
     /// <summary>

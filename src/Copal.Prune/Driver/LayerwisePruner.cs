@@ -259,6 +259,12 @@ public sealed class LayerwisePruner
                     LinearId id = LinearIds.All[i];
                     (_, int cols) = LlamaWeights.LinearShape(_model.Config, id);
                     results[i] = PruneLinear(layer, id, LlamaTensorNames.Linear(layer, id), new InputStatistics(cols, collectHessian: false), cancellationToken);
+                    // Its workspace is garbage now, several times the linear: collected at once, since the GC's own budget
+                    // (three quarters of a container's limit) leaves no room for the memory outside its heap.
+                    if (CalibrationMemory.LinearWorkspace(_model.Config, _pruner, id) >= LargeWorkspaceBytes / 4)
+                    {
+                        GC.Collect();
+                    }
                 }, cancellationToken);
                 var linearReports = new List<LinearReport>();
                 foreach ((NativeTensor tensor, LinearPruneResult result) in results.Select(r => r!.Value))
