@@ -149,9 +149,9 @@ public sealed partial class CopalState
     private static StagedFiles Stage(string directory, Action<string, string> write)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        Directory.CreateDirectory(directory);
+        IReadOnlyList<string> made = MadeFolders.Create(directory);
         string[] names = [TensorsFileName, ManifestFileName];
-        var staged = new StagedFiles([.. names.Select(n => Path.Combine(directory, n))]);
+        var staged = new StagedFiles([.. names.Select(n => Path.Combine(directory, n))], made);
         try
         {
             write(staged.Temporary[0], staged.Temporary[1]);

@@ -11,10 +11,17 @@ public sealed class StagedFiles : IDisposable
     private readonly string[] _final;
     private bool _committed;
 
-    /// <summary>Temporary names (<see cref="TemporaryNames.Sibling"/>) for <paramref name="finalPaths"/>, in the same order.</summary>
-    internal StagedFiles(string[] finalPaths)
+    // The folders made for the files (MadeFolders), removed again if they are not committed.
+    private readonly IReadOnlyList<string> _madeFolders;
+
+    /// <summary>
+    /// Temporary names (<see cref="TemporaryNames.Sibling"/>) for <paramref name="finalPaths"/>, in the same order, in
+    /// folders of which <paramref name="madeFolders"/> were made for them.
+    /// </summary>
+    internal StagedFiles(string[] finalPaths, IReadOnlyList<string> madeFolders)
     {
         _final = finalPaths;
+        _madeFolders = madeFolders;
         Temporary = [.. finalPaths.Select(p => TemporaryNames.Sibling(p, "tmp"))];
     }
 
@@ -35,9 +42,13 @@ public sealed class StagedFiles : IDisposable
         _committed = true;
     }
 
-    /// <summary>Deletes the files not renamed into place. Never throws: it runs while an error unwinds.</summary>
+    /// <summary>Deletes the files not renamed into place, and the folders made for them. Never throws: it runs while an error unwinds.</summary>
     public void Dispose()
     {
+        if (_committed)
+        {
+            return;
+        }
         foreach (string temp in Temporary)
         {
             try
@@ -49,5 +60,6 @@ public sealed class StagedFiles : IDisposable
                 // Named as ours: the next run's sweep removes it.
             }
         }
+        MadeFolders.RemoveEmpty(_madeFolders);
     }
 }

@@ -67,41 +67,18 @@ public sealed class AtomicDirectory : IDisposable
             RequireReplaceable(name, path, full);
         }
         string temp = TemporaryNames.Sibling(full, "tmp");
-        var created = new List<string>();
-        for (string? above = Path.GetDirectoryName(full); above is not null && !Directory.Exists(above); above = Path.GetDirectoryName(above))
-        {
-            created.Add(above);
-        }
+        IReadOnlyList<string> created = [];
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(full) ?? ".");
+            created = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
             Directory.CreateDirectory(temp);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            RemoveEmpty(created);
+            MadeFolders.RemoveEmpty(created);
             throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
         }
         return new AtomicDirectory(name, full, temp, exists, created);
-    }
-
-    /// <summary>Removes each of <paramref name="folders"/> (deepest first) that is still empty; never throws.</summary>
-    private static void RemoveEmpty(IEnumerable<string> folders)
-    {
-        foreach (string folder in folders)
-        {
-            try
-            {
-                if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
-                {
-                    Directory.Delete(folder);
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return;
-            }
-        }
     }
 
     /// <summary>
@@ -243,7 +220,7 @@ public sealed class AtomicDirectory : IDisposable
         if (!_committed)
         {
             DeleteQuietly(TempPath);
-            RemoveEmpty(_createdParents);
+            MadeFolders.RemoveEmpty(_createdParents);
         }
     }
 

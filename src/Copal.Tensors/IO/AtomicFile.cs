@@ -9,9 +9,10 @@ namespace Copal.Tensors.IO;
 public static class AtomicFile
 {
     /// <summary>
-    /// Checks that <paramref name="path"/> can be written as a file: it is not a folder, its folder exists or is
-    /// created now, and a file can be created there (a temporary one is, and deleted: a read-only file system or a
-    /// folder without write permission shows now). <paramref name="outputName"/> is how the user gave it ("--out").
+    /// Checks that <paramref name="path"/> can be written as a file: it is not a folder, and a file can be created in
+    /// its folder or, where that does not exist yet, in the nearest one that does (a temporary one is, and deleted: a
+    /// read-only file system or a folder without write permission shows now). Missing folders are made only when the
+    /// file is written. <paramref name="outputName"/> is how the user gave it ("--out").
     /// A stream needs no check: it is opened when the text is written.
     /// </summary>
     public static void Prepare(string path, string outputName)
@@ -26,10 +27,14 @@ public static class AtomicFile
         {
             throw new IOException($"{outputName} '{path}' is a folder; expected a file");
         }
-        string probe = TemporaryNames.Sibling(full, "tmp");
+        string? folder = Path.GetDirectoryName(full);
+        while (folder is not null && !Directory.Exists(folder) && !File.Exists(folder))
+        {
+            folder = Path.GetDirectoryName(folder);
+        }
+        string probe = TemporaryNames.Sibling(Path.Join(folder ?? ".", Path.GetFileName(full)), "tmp");
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(full) ?? ".");
             File.Create(probe).Dispose();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -52,18 +57,31 @@ public static class AtomicFile
         // Through links: the file they name is replaced, beside it, and the links keep pointing at it.
         string full = RealPath.Resolve(path);
         string temp = TemporaryNames.Sibling(full, "tmp");
+        IReadOnlyList<string> made = [];
         try
         {
+            made = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
             File.WriteAllText(temp, text);
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            DeleteIfThere(temp); // before the folders it lies in
+            MadeFolders.RemoveEmpty(made);
             throw new IOException($"{outputName} '{path}': cannot write it: {AtomicDirectory.Reason(e)}", e);
         }
         finally
         {
-            File.Delete(temp);
+            DeleteIfThere(temp);
+        }
+    }
+
+    // File.Delete throws where the file's folder does not exist (it was never made).
+    private static void DeleteIfThere(string file)
+    {
+        if (File.Exists(file))
+        {
+            File.Delete(file);
         }
     }
 

@@ -155,6 +155,24 @@ public sealed class PathGuardTests : IDisposable
         Assert.True(Directory.Exists(Path.Combine(kept, "a", "out")));
     }
 
+    /// <summary>The folders made for an output are listed deepest first, and removed while empty.</summary>
+    [Fact]
+    public void Made_folders_are_removed_while_empty_and_kept_once_they_hold_something()
+    {
+        string a = Path.Combine(_dir.Path, "a"), b = Path.Combine(a, "b"), c = Path.Combine(b, "c");
+        Assert.Equal([c, b, a], MadeFolders.Create(c));
+        Assert.Empty(MadeFolders.Create(c));
+        File.WriteAllText(Path.Combine(a, "kept.txt"), "mine");
+        MadeFolders.RemoveEmpty([c, b, a]);
+        Assert.Equal(["kept.txt"], Directory.GetFileSystemEntries(a).Select(Path.GetFileName));
+
+        // An output file makes its folders when it is written, and one whose write fails leaves none it made.
+        AtomicFile.WriteAllText(Path.Combine(a, "new", "sub", "out.json"), "--out", "{}");
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(a, "new", "sub", "out.json")));
+        Assert.Throws<IOException>(() => AtomicFile.WriteAllText(Path.Combine(a, "kept.txt", "x", "out.json"), "--out", "{}"));
+        Assert.Equal(["kept.txt", "new"], Directory.GetFileSystemEntries(a).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>A mount point cannot be renamed onto: refused before any work, where it once failed at the very end.</summary>
     [LinuxFact]
     public void A_mount_point_is_refused_as_an_output()

@@ -1,0 +1,50 @@
+namespace Copal.Tensors.IO;
+
+/// <summary>
+/// The folders a run makes above an output it writes (<c>-o a/b/out</c> makes a and b), so that a run ending without
+/// its output (an error, a cancellation) removes them again instead of leaving empty folders behind.
+/// </summary>
+public static class MadeFolders
+{
+    /// <summary>Creates <paramref name="directory"/> with its missing parents; returns the folders it made, deepest first.</summary>
+    public static IReadOnlyList<string> Create(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        var made = new List<string>();
+        for (string? folder = Path.GetFullPath(directory); folder is not null && !Directory.Exists(folder); folder = Path.GetDirectoryName(folder))
+        {
+            made.Add(folder);
+        }
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch
+        {
+            RemoveEmpty(made);
+            throw;
+        }
+        return made;
+    }
+
+    /// <summary>Removes each of <paramref name="folders"/> (deepest first) while it is empty; never throws.</summary>
+    public static void RemoveEmpty(IEnumerable<string> folders)
+    {
+        ArgumentNullException.ThrowIfNull(folders);
+        foreach (string folder in folders)
+        {
+            try
+            {
+                if (!Directory.Exists(folder) || Directory.EnumerateFileSystemEntries(folder).Any())
+                {
+                    return;
+                }
+                Directory.Delete(folder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return;
+            }
+        }
+    }
+}
