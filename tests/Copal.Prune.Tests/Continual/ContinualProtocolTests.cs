@@ -309,7 +309,8 @@ public class ContinualProtocolTests
                 new Copal.Prune.Continual.CopalOptions(Accumulate: Copal.Prune.Continual.SensitivityAccumulation.Pooled, Mask: Copal.Prune.Continual.CopalMaskRule.Obs))
             {
                 EvalLimitChunks = 2,
-                TempDirectory = temp,
+                // Folders the run makes for its temporary models go again too.
+                TempDirectory = Path.Combine(temp, "made", "here"),
             };
             using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
             ContinualReport report = ContinualRunner.Run(request, backend);

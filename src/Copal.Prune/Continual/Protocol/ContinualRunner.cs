@@ -6,6 +6,7 @@ using Copal.Model.Tokenization;
 using Copal.Prune.Calibration;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
+using Copal.Tensors.IO;
 
 namespace Copal.Prune.Continual.Protocol;
 
@@ -144,6 +145,8 @@ public static class ContinualRunner
             state.ParentHashedAt(request.ModelDirectory, parentHash);
             return state;
         }
+        // Under --temp the run's own folder, and any folders made above it, go again at the end (MadeFolders).
+        IReadOnlyList<string> madeForTemp = request.TempDirectory is null ? [] : MadeFolders.Create(request.TempDirectory);
         DirectoryInfo temp = request.TempDirectory is null
             ? Directory.CreateTempSubdirectory("copal-continual-")
             : Directory.CreateDirectory(Path.Combine(request.TempDirectory, $"copal-continual-{Guid.NewGuid():N}"[..24]));
@@ -243,6 +246,7 @@ public static class ContinualRunner
         finally
         {
             DeleteQuietly(temp);
+            MadeFolders.RemoveEmpty(madeForTemp);
         }
         // The COPAL options go into the report only where a COPAL variant (COPAL or its joint) used them.
         bool copalRan = variants.Any(v => v.Method == "copal");
