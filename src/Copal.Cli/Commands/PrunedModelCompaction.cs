@@ -52,21 +52,9 @@ internal static class PrunedModelCompaction
         catch
         {
             Directory.Move(dense, stagedDirectory);
-            DeleteQuietly(compacted);
+            TemporaryNames.DeleteQuietly(compacted);
             throw;
         }
-        DeleteQuietly(dense);
-    }
-
-    private static void DeleteQuietly(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Named as ours: the next run's sweep removes it.
-        }
+        TemporaryNames.DeleteQuietly(dense);
     }
 }

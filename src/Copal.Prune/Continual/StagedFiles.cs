@@ -51,14 +51,7 @@ public sealed class StagedFiles : IDisposable
         }
         foreach (string temp in Temporary)
         {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Named as ours: the next run's sweep removes it.
-            }
+            TemporaryNames.DeleteQuietly(temp);
         }
         MadeFolders.RemoveEmpty(_madeFolders);
     }

@@ -197,7 +197,7 @@ public sealed class AtomicDirectory : IDisposable
                 throw;
             }
             _committed = true;
-            DeleteQuietly(old);
+            TemporaryNames.DeleteQuietly(old);
         }
         else
         {
@@ -219,23 +219,8 @@ public sealed class AtomicDirectory : IDisposable
     {
         if (!_committed)
         {
-            DeleteQuietly(TempPath);
+            TemporaryNames.DeleteQuietly(TempPath);
             MadeFolders.RemoveEmpty(_createdParents);
-        }
-    }
-
-    private static void DeleteQuietly(string folder)
-    {
-        try
-        {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: a leftover is hidden, named as ours, and removed by the next run (TemporaryNames.RemoveStale).
         }
     }
 }

@@ -52,25 +52,34 @@ public static partial class TemporaryNames
         foreach (string path in s_named)
         {
             // A writer still running may add a file while the folder is emptied: try again.
-            for (int attempt = 0; attempt < 3; attempt++)
+            for (int attempt = 0; attempt < 3 && !DeleteQuietly(path); attempt++)
             {
-                try
-                {
-                    if (Directory.Exists(path))
-                    {
-                        Directory.Delete(path, recursive: true);
-                    }
-                    else if (File.Exists(path))
-                    {
-                        File.Delete(path);
-                    }
-                    break;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    // Retried; a leftover is still swept by the next run (RemoveStale).
-                }
             }
+        }
+    }
+
+    /// <summary>
+    /// Deletes the file or folder (with its contents) at <paramref name="path"/>, if there is one; true when nothing
+    /// is left there. Never throws: it runs while an error unwinds, and a leftover of ours is swept by the next run
+    /// (<see cref="RemoveStale"/>).
+    /// </summary>
+    public static bool DeleteQuietly(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            else if (File.Exists(path))
+            {
+                File.Delete(path);
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

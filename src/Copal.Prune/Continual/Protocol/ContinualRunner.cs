@@ -245,7 +245,7 @@ public static class ContinualRunner
         }
         finally
         {
-            DeleteQuietly(temp);
+            TemporaryNames.DeleteQuietly(temp.FullName);
             MadeFolders.RemoveEmpty(madeForTemp);
         }
         // The COPAL options go into the report only where a COPAL variant (COPAL or its joint) used them.
@@ -390,24 +390,6 @@ public static class ContinualRunner
             ppl[i] = PerplexityEvaluator.Evaluate(model, evalTokens[i], options, cancellationToken: cancellationToken).Perplexity;
         }
         return ppl;
-    }
-
-    private static void DeleteQuietly(DirectoryInfo dir)
-    {
-        try
-        {
-            if (dir.Exists)
-            {
-                dir.Delete(recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // Best effort: a temp folder left behind must not hide the run's own error.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 
     /// <summary>
