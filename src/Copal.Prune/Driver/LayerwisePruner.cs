@@ -82,12 +82,13 @@ public sealed class LayerwisePruner
         }
 
         // Refuse a run that cannot fit before any memory grows (the CLI says so earlier, with the estimate).
-        CalibrationMemory.Require(CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options));
+        CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options);
+        CalibrationMemory.Require(estimate);
         if (!RunsForwardPasses(_pruner, _options))
         {
             // Magnitude without the layer error: the forward passes below would feed nothing. At the 2048-token
             // window the CLI makes up for them, TinyLlama's 2:4 prune with --compact took 106 s on two cores, 49 s without.
-            return RunWithoutData(calibration, output, clock, progress, cancellationToken);
+            return RunWithoutData(calibration, estimate, output, clock, progress, cancellationToken);
         }
 
         // 1. Inputs of decoder layer 0 for every sample (host memory: nsamples × seqlen × hidden floats).
@@ -227,7 +228,7 @@ public sealed class LayerwisePruner
     }
 
     /// <summary>Each selected layer's linears pruned from their weights alone, streamed out layer by layer.</summary>
-    private PruneReport RunWithoutData(CalibrationSet calibration, PrunedModelWriter output, Stopwatch clock,
+    private PruneReport RunWithoutData(CalibrationSet calibration, CalibrationMemoryEstimate estimate, PrunedModelWriter output, Stopwatch clock,
         IProgress<PruneProgress>? progress, CancellationToken cancellationToken)
     {
         int layers = _model.Config.NumLayers;
@@ -235,8 +236,7 @@ public sealed class LayerwisePruner
         long peakAnonymous = MemoryProbe.AnonymousBytes();
         long zeros = 0, total = 0;
         (long Zeros, long Total) copied = default;
-        int concurrent = CalibrationMemory.ConcurrentLinears(CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, calibration.SeqLen, _pruner, _options),
-            _model.Config, _pruner, HostMemory.LimitBytes - peakAnonymous, Environment.ProcessorCount);
+        int concurrent = CalibrationMemory.ConcurrentLinears(estimate, _model.Config, _pruner, HostMemory.LimitBytes - peakAnonymous, Environment.ProcessorCount);
         for (int layer = 0; layer < layers; layer++)
         {
             if (_options.Layers is not null && !_options.Layers.Contains(layer))
