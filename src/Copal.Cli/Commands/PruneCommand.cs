@@ -255,16 +255,9 @@ internal static class PruneCommand
             throw new IOException($"--state '{state}' already holds a COPAL state ({CopalState.ManifestFileName}); pass --force to replace it, or choose another folder");
         }
         // A folder is made there after the run: a file on the way would fail it only then.
-        for (string? above = Path.GetDirectoryName(real); above is not null; above = Path.GetDirectoryName(above))
+        if (MadeFolders.NearestExistingAbove(real) is string above && File.Exists(above))
         {
-            if (File.Exists(above))
-            {
-                throw new IOException($"--state '{state}': '{above}' is a file, so no folder can be made there");
-            }
-            if (Directory.Exists(above))
-            {
-                break;
-            }
+            throw new IOException($"--state '{state}': '{above}' is a file, so no folder can be made there");
         }
     }
 

@@ -27,12 +27,7 @@ public static class AtomicFile
         {
             throw new IOException($"{outputName} '{path}' is a folder; expected a file");
         }
-        string? folder = Path.GetDirectoryName(full);
-        while (folder is not null && !Directory.Exists(folder) && !File.Exists(folder))
-        {
-            folder = Path.GetDirectoryName(folder);
-        }
-        string probe = TemporaryNames.Sibling(Path.Join(folder ?? ".", Path.GetFileName(full)), "tmp");
+        string probe = TemporaryNames.Sibling(Path.Join(MadeFolders.NearestExistingAbove(full) ?? ".", Path.GetFileName(full)), "tmp");
         try
         {
             File.Create(probe).Dispose();

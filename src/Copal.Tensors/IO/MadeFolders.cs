@@ -27,6 +27,21 @@ public static class MadeFolders
         return made;
     }
 
+    /// <summary>
+    /// The nearest entry above <paramref name="path"/> that exists, a folder or a file (a file there means no folder can
+    /// be made for the path); null when none does.
+    /// </summary>
+    public static string? NearestExistingAbove(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string? above = Path.GetDirectoryName(Path.GetFullPath(path));
+        while (above is not null && !Directory.Exists(above) && !File.Exists(above))
+        {
+            above = Path.GetDirectoryName(above);
+        }
+        return above;
+    }
+
     /// <summary>Removes each of <paramref name="folders"/> (deepest first) while it is empty; never throws.</summary>
     public static void RemoveEmpty(IEnumerable<string> folders)
     {
