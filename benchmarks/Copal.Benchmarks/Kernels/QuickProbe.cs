@@ -24,6 +24,11 @@ internal static unsafe class QuickProbe
             PanelLayoutProbe.Run(threads, args.Contains("f32") ? DType.F32 : args.Contains("f16") ? DType.F16 : DType.BF16);
             return;
         }
+        if (args.Contains("gemv-memory"))
+        {
+            GemvFromMemory(threads);
+            return;
+        }
         if (args.Contains("batch"))
         {
             Batch(args.Contains("l3") ? 16L << 20 : 256L << 20, args.Contains("t1") ? 1 : threads);
@@ -107,6 +112,43 @@ internal static unsafe class QuickProbe
                 }
             }
             foreach (var b in buffers)
+            {
+                b.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Decode's GEMV on TinyLlama-1.1B's shapes in each weight dtype, with the weights coming from memory as in a
+    /// decode step: each call takes the next of enough copies to fill 256 MiB. GB/s of stored weight bytes, the mean
+    /// of five rounds' medians; the dtypes alternate within each round, so their ratios are measured side by side.
+    /// </summary>
+    private static void GemvFromMemory(int threads)
+    {
+        Console.WriteLine($"streaming read, {threads} threads: {BandwidthProbe.Measure(threads, 5):F2} GB/s; {(KernelPaths.UseVector512 ? "Vector512" : "Vector256")} paths");
+        DType[] dtypes = [DType.F32, DType.BF16, DType.F16];
+        Console.WriteLine($"| shape out×in | {string.Join(" | ", dtypes.Select(d => $"{d} GB/s"))} |");
+        Console.WriteLine($"|---|{string.Concat(dtypes.Select(_ => "---|"))}");
+        foreach (var (o, i) in new[] { (2048, 2048), (5632, 2048), (2048, 5632), (32000, 2048) })
+        {
+            var buffers = dtypes.Select(d => Enumerable.Range(0, (int)Math.Max(2, (256L << 20) / ((long)o * i * d.SizeOf())))
+                .Select(_ => new LinearBuffers(o, i, 1, d)).ToArray()).ToArray();
+            var seconds = new double[dtypes.Length];
+            for (int round = 0; round < 5; round++)
+            {
+                for (int d = 0; d < dtypes.Length; d++)
+                {
+                    LinearBuffers[] copies = buffers[d];
+                    int next = 0;
+                    seconds[d] += Median(4 * copies.Length, () =>
+                    {
+                        var b = copies[next++ % copies.Length];
+                        MatMul.Compute(b.XSpan[..i], 1, b.Matrix, b.YSpan[..o], threads);
+                    });
+                }
+            }
+            Console.WriteLine($"| {o}×{i} | {string.Join(" | ", dtypes.Select((d, k) => $"{(long)o * i * d.SizeOf() / (seconds[k] / 5) / 1e9:F1}"))} |");
+            foreach (var b in buffers.SelectMany(c => c))
             {
                 b.Dispose();
             }

@@ -8,8 +8,8 @@ namespace Copal.Tensors.Kernels;
 /// row to hide FMA latency. The Vector512 path takes one row at a time, so the weights are read as one sequential
 /// stream, which the hardware prefetcher follows at the streaming rate: four rows at a time (four streams a row
 /// apart, each load of x feeding four FMAs) took 1.1–1.35× as long on 1B-scale BF16 shapes with the weights coming
-/// from memory (`probe batch`, docs/performance.md). The Vector256 path keeps four rows at a time (not measured on
-/// an AVX2-only machine).
+/// from memory (`probe batch`, docs/performance.md). The Vector256 path keeps four rows at a time; BF16 weights
+/// take <see cref="Bf16PairGemv"/> there.
 /// </summary>
 public static unsafe class Gemv
 {
@@ -46,8 +46,6 @@ public static unsafe class Gemv
         }
     }
 
-    internal static bool OneAtATime;
-
     private static void Rows<TLoad>(float* x, in WeightMatrix w, int rowStart, int rowEnd, float* y)
         where TLoad : IWeightLoad
     {
@@ -59,6 +57,11 @@ public static unsafe class Gemv
             {
                 y[j] = One512<TLoad>(x, w.Row(j), cols);
             }
+            return;
+        }
+        if (TLoad.DType == DType.BF16 && Bf16PairGemv.IsSupported)
+        {
+            Bf16PairGemv.Rows(x, w, j, rowEnd, y);
             return;
         }
         for (; j + 4 <= rowEnd; j += 4)

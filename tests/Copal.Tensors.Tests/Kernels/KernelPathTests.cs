@@ -59,6 +59,34 @@ public class KernelPathTests
         });
     }
 
+    /// <summary>
+    /// A row's GEMV is summed the same way in a block of four rows as alone, so how rows fall to threads (and to
+    /// the blocks within a thread's range) cannot change a logit.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DTypes))]
+    public void Gemv_gives_a_row_the_same_bits_alone_as_among_others_on_every_path(DType dtype)
+    {
+        OnEachPath(path =>
+        {
+            const int rows = 9;
+            foreach (int cols in Rand.Lengths())
+            {
+                using var w = new StoredMatrix(dtype, rows, cols, seed: cols);
+                float[] x = Rand.Floats(cols, seed: 1000 + cols);
+                var together = new float[rows];
+                var alone = new float[rows];
+                Gemv.Compute(x, w.Matrix, 0, rows, together);
+                for (int j = 0; j < rows; j++)
+                {
+                    Gemv.Compute(x, w.Matrix, j, j + 1, alone);
+                }
+                Assert.True(together.Select(BitConverter.SingleToInt32Bits).SequenceEqual(alone.Select(BitConverter.SingleToInt32Bits)),
+                    $"gemv {path} {dtype} cols={cols}: rows alone [{string.Join(", ", alone)}], together [{string.Join(", ", together)}]");
+            }
+        });
+    }
+
     [Theory]
     [MemberData(nameof(DTypes))]
     public void MatMul_matches_reference_on_every_path(DType dtype)

@@ -1,0 +1,131 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Copal.Tensors.Kernels;
+
+/// <summary>
+/// <see cref="Gemv"/>'s Vector256 path for BF16 weights (AVX2 machines), without widening them. A 32-byte load holds
+/// sixteen weights as eight 32-bit pairs; a pair's high weight is already an f32 once its low half is masked off,
+/// and its low weight is one once shifted up 16. So each 16 columns cost a load, a shift and an and, and the
+/// products pair with x's even and odd columns (two in-lane shuffles of x, shared by four weight rows), where the
+/// widening load (<see cref="Bf16Load.Load8"/>) costs a load-and-widen and a shift per eight columns. With the
+/// weights coming from memory, on an AVX2-only machine (2 cores), that made the GEMV 1.02–1.10× faster on
+/// TinyLlama-1.1B's shapes (docs/performance.md): little, because it is bound by how many of its loads are in
+/// flight, not by its instructions.
+/// <para>
+/// A row's sum is the same whether it runs in a block of four rows or alone: two accumulators over the even and
+/// the odd columns of each 16-column step, then the 8-column tail into the even one, their vector sum, the scalar
+/// tail. So a row's result does not depend on how rows are split among threads.
+/// </para>
+/// </summary>
+internal static unsafe class Bf16PairGemv
+{
+    /// <summary>Whether this machine runs these kernels: they need AVX's in-lane shuffle.</summary>
+    public static bool IsSupported => Avx.IsSupported;
+
+    /// <summary>y[j] for j in [<paramref name="rowStart"/>, <paramref name="rowEnd"/>), four rows at a time.</summary>
+    public static void Rows(float* x, in WeightMatrix w, int rowStart, int rowEnd, float* y)
+    {
+        int cols = w.Cols;
+        int j = rowStart;
+        for (; j + 4 <= rowEnd; j += 4)
+        {
+            Four(x, w.Row(j), w.Row(j + 1), w.Row(j + 2), w.Row(j + 3), cols, y + j);
+        }
+        for (; j < rowEnd; j++)
+        {
+            y[j] = One(x, w.Row(j), cols);
+        }
+    }
+
+    private static readonly Vector256<uint> HighHalves = Vector256.Create(0xFFFF0000u);
+
+    /// <summary>
+    /// x[k + 2i] and x[k + 2i + 1] for i &lt; 8, in the lane order of a 32-byte weight load's pairs: the load's low
+    /// 128 bits hold columns k..k+7, its high 128 bits k+8..k+15, and a shuffle stays within its 128-bit half.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> Even, Vector256<float> Odd) EvenOdd(float* x, nint k)
+    {
+        Vector256<float> first = Vector256.Create(Vector128.Load(x + k), Vector128.Load(x + k + 8));
+        Vector256<float> second = Vector256.Create(Vector128.Load(x + k + 4), Vector128.Load(x + k + 12));
+        return (Avx.Shuffle(first, second, 0b10_00_10_00), Avx.Shuffle(first, second, 0b11_01_11_01));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Pairs(byte* row, nint k) => Vector256.Load((uint*)((ushort*)row + k));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Vector256.FusedMultiplyAdd(a, b, c);
+
+    private static void Four(float* x, byte* w0, byte* w1, byte* w2, byte* w3, int cols, float* y)
+    {
+        Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default;
+        Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default;
+        Vector256<uint> high = HighHalves;
+        nint k = 0;
+        for (; k + 16 <= cols; k += 16)
+        {
+            (Vector256<float> xe, Vector256<float> xo) = EvenOdd(x, k);
+            Vector256<uint> p0 = Pairs(w0, k), p1 = Pairs(w1, k), p2 = Pairs(w2, k), p3 = Pairs(w3, k);
+            e0 = Fma((p0 << 16).AsSingle(), xe, e0);
+            o0 = Fma((p0 & high).AsSingle(), xo, o0);
+            e1 = Fma((p1 << 16).AsSingle(), xe, e1);
+            o1 = Fma((p1 & high).AsSingle(), xo, o1);
+            e2 = Fma((p2 << 16).AsSingle(), xe, e2);
+            o2 = Fma((p2 & high).AsSingle(), xo, o2);
+            e3 = Fma((p3 << 16).AsSingle(), xe, e3);
+            o3 = Fma((p3 & high).AsSingle(), xo, o3);
+        }
+        if (k + 8 <= cols)
+        {
+            Vector256<float> xa = Vector256.Load(x + k);
+            e0 = Fma(Bf16Load.Load8(w0, k), xa, e0);
+            e1 = Fma(Bf16Load.Load8(w1, k), xa, e1);
+            e2 = Fma(Bf16Load.Load8(w2, k), xa, e2);
+            e3 = Fma(Bf16Load.Load8(w3, k), xa, e3);
+            k += 8;
+        }
+        float s0 = Vector256.Sum(e0 + o0), s1 = Vector256.Sum(e1 + o1), s2 = Vector256.Sum(e2 + o2), s3 = Vector256.Sum(e3 + o3);
+        for (; k < cols; k++)
+        {
+            float xk = x[k];
+            s0 += Bf16Load.Load1(w0, k) * xk;
+            s1 += Bf16Load.Load1(w1, k) * xk;
+            s2 += Bf16Load.Load1(w2, k) * xk;
+            s3 += Bf16Load.Load1(w3, k) * xk;
+        }
+        y[0] = s0;
+        y[1] = s1;
+        y[2] = s2;
+        y[3] = s3;
+    }
+
+    /// <summary>One row, summed exactly as each of <see cref="Four"/>'s rows is.</summary>
+    private static float One(float* x, byte* w, int cols)
+    {
+        Vector256<float> e = default, o = default;
+        Vector256<uint> high = HighHalves;
+        nint k = 0;
+        for (; k + 16 <= cols; k += 16)
+        {
+            (Vector256<float> xe, Vector256<float> xo) = EvenOdd(x, k);
+            Vector256<uint> p = Pairs(w, k);
+            e = Fma((p << 16).AsSingle(), xe, e);
+            o = Fma((p & high).AsSingle(), xo, o);
+        }
+        if (k + 8 <= cols)
+        {
+            e = Fma(Bf16Load.Load8(w, k), Vector256.Load(x + k), e);
+            k += 8;
+        }
+        float s = Vector256.Sum(e + o);
+        for (; k < cols; k++)
+        {
+            s += Bf16Load.Load1(w, k) * x[k];
+        }
+        return s;
+    }
+}
