@@ -39,6 +39,13 @@ public readonly unsafe struct TensorView
         ElementCount = count;
     }
 
+    /// <summary>
+    /// Whether every value was checked finite (as a model's loader does unless non-finite weights are allowed):
+    /// the CPU kernels then convert F16 without the Inf/NaN handling a conversion otherwise needs. Set it only on a
+    /// view whose values were checked.
+    /// </summary>
+    public bool FiniteVerified { get; init; }
+
     /// <summary>The tensor's name, e.g. <c>model.layers.0.mlp.up_proj.weight</c>.</summary>
     public string Name { get; }
     /// <summary>The element type, as stored.</summary>

@@ -98,8 +98,10 @@ public sealed partial class LlamaModel
                 FiniteWeights.Require(checkpoint.Tensors, directory, cancellationToken);
             }
             sparse = new SparseWeightSource(checkpoint.MergedMetadata(), sparseMode, m => progress?.Report(m));
+            // Weights checked finite are marked so: the CPU kernels then convert F16 without handling Inf and NaN.
             LlamaWeights weights = LlamaWeights.Load(
-                backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v : null, directory, sparse, copyWeights, cancellationToken);
+                backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v with { FiniteVerified = !allowNonFinite } : null,
+                directory, sparse, copyWeights, cancellationToken);
             if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)
             {
                 progress?.Report(FormattableString.Invariant(

@@ -41,6 +41,7 @@ public static unsafe class Gemv
         {
             case DType.F32: Rows<F32Load>(x, w, rowStart, rowEnd, y); break;
             case DType.BF16: Rows<Bf16Load>(x, w, rowStart, rowEnd, y); break;
+            case DType.F16 when w.FiniteVerified: Rows<F16FiniteLoad>(x, w, rowStart, rowEnd, y); break;
             case DType.F16: Rows<F16Load>(x, w, rowStart, rowEnd, y); break;
             default: throw new NotSupportedException($"weight dtype {w.DType}");
         }

@@ -34,6 +34,7 @@ internal static unsafe class PanelGemv
         {
             case DType.F32: Run<F32Load>(x, n, w, rowStart, rowEnd, y); break;
             case DType.BF16: Run<Bf16Load>(x, n, w, rowStart, rowEnd, y); break;
+            case DType.F16 when w.FiniteVerified: Run<F16FiniteLoad>(x, n, w, rowStart, rowEnd, y); break;
             case DType.F16: Run<F16Load>(x, n, w, rowStart, rowEnd, y); break;
             default: throw new NotSupportedException($"weight dtype {w.DType}");
         }

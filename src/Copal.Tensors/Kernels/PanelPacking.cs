@@ -28,7 +28,7 @@ public static unsafe class PanelPacking
         cancellationToken.ThrowIfCancellationRequested();
         const int R = WeightMatrix.PanelRows;
         byte* data = PrivateCopy.Allocate((long)(source.Rows + R - 1) / R * R * source.Cols * source.ElementSize);
-        var panels = new WeightMatrix(data, source.DType, source.Rows, source.Cols, WeightLayout.Panels);
+        var panels = new WeightMatrix(data, source.DType, source.Rows, source.Cols, WeightLayout.Panels) { FiniteVerified = source.FiniteVerified };
         RowPartition.For(panels.PanelCount, 0, 1, 1, new PackBody(source, panels));
         return panels;
     }

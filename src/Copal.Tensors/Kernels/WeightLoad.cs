@@ -75,12 +75,42 @@ internal readonly unsafe struct F16Load : IWeightLoad
     public static DType DType => DType.F16;
 
     /// <summary>
-    /// IEEE half to single without F16C (the runtime exposes no vcvtph2ps), in five vector ops plus the widen:
-    /// sign-extend to 32 bits and shift up 13, so the sign lands in bit 31 and exponent+mantissa in bits 27..13;
-    /// clear the sign copies in bits 30..28; multiply by 2^112 to rebias the exponent (exact, and it turns half
-    /// subnormals into the right normal floats). Only Inf/NaN come out finite (|f| ≥ 2^16, above the largest
+    /// IEEE half to single without F16C (the runtime exposes no vcvtph2ps): <see cref="F16FiniteLoad"/>'s
+    /// conversion, exact for every finite half, gives Inf and NaN as finite values (|f| ≥ 2^16, above the largest
     /// half 65504), so those get their exponent forced to all ones.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, nint index)
+    {
+        Vector256<float> f = F16FiniteLoad.Load8(row, index);
+        Vector256<float> infNan = Vector256.GreaterThanOrEqual(Vector256.Abs(f), Vector256.Create(65536f));
+        return f | (infNan & Vector256.Create(0x7F800000).AsSingle());
+    }
+
+    /// <summary>The same conversion as <see cref="Load8"/> on sixteen lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, nint index)
+    {
+        Vector512<float> f = F16FiniteLoad.Load16(row, index);
+        Vector512<float> infNan = Vector512.GreaterThanOrEqual(Vector512.Abs(f), Vector512.Create(65536f));
+        return f | (infNan & Vector512.Create(0x7F800000).AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, nint index) => (float)BitConverter.UInt16BitsToHalf(((ushort*)row)[index]);
+}
+
+/// <summary>
+/// Half to single for weights checked finite (<see cref="WeightMatrix.FiniteVerified"/>), in four vector ops plus the
+/// widen: sign-extend to 32 bits and shift up 13, so the sign lands in bit 31 and exponent+mantissa in bits 27..13;
+/// clear the sign copies in bits 30..28; multiply by 2^112 to rebias the exponent (exact, and it turns half
+/// subnormals into the right normal floats). Exact for every finite half. An Inf or NaN comes out finite, so only
+/// checked weights take it; <see cref="F16Load"/> adds the patch for them, four more ops.
+/// </summary>
+internal readonly unsafe struct F16FiniteLoad : IWeightLoad
+{
+    public static DType DType => DType.F16;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load8(byte* row, nint index)
     {
@@ -96,12 +126,9 @@ internal readonly unsafe struct F16Load : IWeightLoad
             h = Vector256.Create(Vector128.WidenLower(v), Vector128.WidenUpper(v));
         }
         Vector256<int> bits = Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFE000));
-        Vector256<float> f = bits.AsSingle() * Vector256.Create(0x77800000).AsSingle(); // 2^112
-        Vector256<float> infNan = Vector256.GreaterThanOrEqual(Vector256.Abs(f), Vector256.Create(65536f));
-        return f | (infNan & Vector256.Create(0x7F800000).AsSingle());
+        return bits.AsSingle() * Vector256.Create(0x77800000).AsSingle(); // 2^112
     }
 
-    /// <summary>The same conversion as <see cref="Load8"/> on sixteen lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, nint index)
     {
@@ -117,11 +144,9 @@ internal readonly unsafe struct F16Load : IWeightLoad
             h = Vector512.Create(Vector256.WidenLower(v), Vector256.WidenUpper(v));
         }
         Vector512<int> bits = Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFFE000));
-        Vector512<float> f = bits.AsSingle() * Vector512.Create(0x77800000).AsSingle(); // 2^112
-        Vector512<float> infNan = Vector512.GreaterThanOrEqual(Vector512.Abs(f), Vector512.Create(65536f));
-        return f | (infNan & Vector512.Create(0x7F800000).AsSingle());
+        return bits.AsSingle() * Vector512.Create(0x77800000).AsSingle(); // 2^112
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Load1(byte* row, nint index) => (float)BitConverter.UInt16BitsToHalf(((ushort*)row)[index]);
+    public static float Load1(byte* row, nint index) => F16Load.Load1(row, index);
 }

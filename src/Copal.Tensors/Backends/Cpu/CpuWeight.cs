@@ -39,7 +39,7 @@ public unsafe class CpuWeight : DeviceWeight
         }
         byte* copy = Safetensors.PrivateCopy.Allocate(source.ByteLength);
         Buffer.MemoryCopy(source.Data, copy, source.ByteLength, source.ByteLength);
-        return new CpuWeight(view.Name, new WeightMatrix(copy, source.DType, source.Rows, source.Cols), owned: true);
+        return new CpuWeight(view.Name, new WeightMatrix(copy, source.DType, source.Rows, source.Cols) { FiniteVerified = source.FiniteVerified }, owned: true);
     }
 
     /// <summary>
