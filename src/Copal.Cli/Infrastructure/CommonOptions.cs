@@ -192,6 +192,7 @@ internal static class Cancellation
         if (Interlocked.Increment(ref s_requests) != 1)
         {
             TemporaryNames.RemoveOwn();
+            MadeFolders.RemoveOwn();
             return false;
         }
         Volatile.Write(ref s_exitCode, exitCode);

@@ -24,7 +24,27 @@ public static class MadeFolders
             RemoveEmpty(made);
             throw;
         }
+        if (made.Count > 0)
+        {
+            s_made.Enqueue(made);
+        }
         return made;
+    }
+
+    // Every list of folders this process made; most hold an output by the time RemoveOwn runs, or were removed.
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<IReadOnlyList<string>> s_made = new();
+
+    /// <summary>
+    /// Removes every folder this process made that is empty now: a run stopped at once (a second Ctrl-C or SIGTERM)
+    /// calls it after deleting its temporaries (<see cref="TemporaryNames.RemoveOwn"/>), just before the process
+    /// ends, so no empty folder of a run without output stays. Never throws.
+    /// </summary>
+    public static void RemoveOwn()
+    {
+        foreach (IReadOnlyList<string> made in s_made)
+        {
+            RemoveEmpty(made);
+        }
     }
 
     /// <summary>
