@@ -28,7 +28,8 @@ internal sealed unsafe class LinearBuffers : IDisposable
         {
             X[i] = (float)(random.NextDouble() - 0.5);
         }
-        Matrix = new WeightMatrix(Weight, dtype, outFeatures, inFeatures);
+        // Finite random weights, marked as a model's loader marks the weights it checked.
+        Matrix = new WeightMatrix(Weight, dtype, outFeatures, inFeatures) { FiniteVerified = true };
         N = n;
     }
 

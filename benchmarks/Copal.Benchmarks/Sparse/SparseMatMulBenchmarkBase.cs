@@ -77,7 +77,8 @@ public abstract unsafe class SparseMatMulBenchmarkBase
     {
         if (_dense.Length > 0)
         {
-            var w = new WeightMatrix((void*)_dense[_next++ % _dense.Length], _dtype, _rows, _cols);
+            // Finite random weights, marked as a model's loader marks the weights it checked.
+            var w = new WeightMatrix((void*)_dense[_next++ % _dense.Length], _dtype, _rows, _cols) { FiniteVerified = true };
             MatMul.Compute(_x, _tokens, w, _y, Threads);
             return;
         }
