@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text.Json;
 using Copal.Testing;
 
 namespace Copal.Cli.Tests;
@@ -23,8 +22,8 @@ public sealed class NonFiniteTests : IDisposable
             File.Copy(f, Path.Combine(_model, Path.GetFileName(f)));
         }
         // [3, 5] and, later in the same tensor, [100, 0]: the first is the one to report.
-        SetElement(Path.Combine(_model, "model.safetensors"), Tensor, (3 * 64) + 5, float.NaN);
-        SetElement(Path.Combine(_model, "model.safetensors"), Tensor, 100 * 64, float.PositiveInfinity);
+        SetElement(_model, Tensor, (3 * 64) + 5, float.NaN);
+        SetElement(_model, Tensor, 100 * 64, float.PositiveInfinity);
     }
 
     private static void AssertError(CopalProcess.Result r, params string[] expected)
@@ -71,7 +70,7 @@ public sealed class NonFiniteTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
         // Without the layer error magnitude prunes a layer's linears in parallel, with no forward pass. With a second
         // bad linear in the layer, either may fail first, and the error is still one line about one of them.
-        SetElement(Path.Combine(_model, "model.safetensors"), "model.layers.2.mlp.gate_proj.weight", 7, float.NegativeInfinity);
+        SetElement(_model, "model.layers.2.mlp.gate_proj.weight", 7, float.NegativeInfinity);
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", _model, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5",
             "--no-layer-error", "--allow-nonfinite", "--device", "cpu");
         AssertError(r, "model.layers.2.mlp.");
@@ -80,24 +79,9 @@ public sealed class NonFiniteTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
     }
 
-    /// <summary>Overwrites element <paramref name="index"/> of an F32 tensor in place.</summary>
-    private static void SetElement(string file, string tensor, long index, float value)
-    {
-        using FileStream s = File.Open(file, FileMode.Open, FileAccess.ReadWrite);
-        Span<byte> prefix = stackalloc byte[8];
-        s.ReadExactly(prefix);
-        long headerLength = BinaryPrimitives.ReadInt64LittleEndian(prefix);
-        byte[] header = new byte[headerLength];
-        s.ReadExactly(header);
-        using JsonDocument doc = JsonDocument.Parse(header);
-        JsonElement entry = doc.RootElement.GetProperty(tensor);
-        Assert.Equal("F32", entry.GetProperty("dtype").GetString());
-        long begin = entry.GetProperty("data_offsets")[0].GetInt64();
-        s.Position = 8 + headerLength + begin + (index * 4);
-        byte[] bytes = new byte[4];
-        BinaryPrimitives.WriteSingleLittleEndian(bytes, value);
-        s.Write(bytes);
-    }
+    /// <summary>Overwrites element <paramref name="index"/> of an F32 tensor of <paramref name="model"/> in place.</summary>
+    private static void SetElement(string model, string tensor, long index, float value) =>
+        CheckpointBytes.EditF32Tensor(model, tensor, (bytes, start) => BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(checked((int)(start + (index * 4)))), value));
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }

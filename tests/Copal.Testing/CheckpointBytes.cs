@@ -7,7 +7,7 @@ namespace Copal.Testing;
 
 /// <summary>
 /// Edits a single-file checkpoint on disk (model.safetensors), for tests that need what no writer would make: a −0,
-/// a stray zero or a NaN row in an F32 tensor; a header that lost an entry.
+/// a stray zero, a NaN or an Inf in a tensor; a header that lost an entry.
 /// </summary>
 public static class CheckpointBytes
 {
@@ -15,7 +15,10 @@ public static class CheckpointBytes
     /// Reads <paramref name="dir"/>/model.safetensors, lets <paramref name="edit"/> change it given the file's bytes
     /// and the first byte of F32 tensor <paramref name="name"/>, writes it back and returns the new bytes.
     /// </summary>
-    public static byte[] EditF32Tensor(string dir, string name, Action<byte[], long> edit)
+    public static byte[] EditF32Tensor(string dir, string name, Action<byte[], long> edit) => EditTensor(dir, name, "F32", edit);
+
+    /// <summary>As <see cref="EditF32Tensor"/> for a tensor of <paramref name="dtype"/> (as the header spells it: "F16").</summary>
+    public static byte[] EditTensor(string dir, string name, string dtype, Action<byte[], long> edit)
     {
         ArgumentNullException.ThrowIfNull(edit);
         string file = Path.Combine(dir, "model.safetensors");
@@ -23,7 +26,7 @@ public static class CheckpointBytes
         long headerLength = BitConverter.ToInt64(bytes, 0);
         using var header = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
         JsonElement entry = header.RootElement.GetProperty(name);
-        Assert.Equal("F32", entry.GetProperty("dtype").GetString());
+        Assert.Equal(dtype, entry.GetProperty("dtype").GetString());
         edit(bytes, 8 + headerLength + entry.GetProperty("data_offsets")[0].GetInt64());
         File.WriteAllBytes(file, bytes);
         return bytes;

@@ -79,28 +79,7 @@ internal static unsafe class Bf16PairGemv
             e3 = Fma((p3 << 16).AsSingle(), xe, e3);
             o3 = Fma((p3 & high).AsSingle(), xo, o3);
         }
-        if (k + 8 <= cols)
-        {
-            Vector256<float> xa = Vector256.Load(x + k);
-            e0 = Fma(Bf16Load.Load8(w0, k), xa, e0);
-            e1 = Fma(Bf16Load.Load8(w1, k), xa, e1);
-            e2 = Fma(Bf16Load.Load8(w2, k), xa, e2);
-            e3 = Fma(Bf16Load.Load8(w3, k), xa, e3);
-            k += 8;
-        }
-        float s0 = Vector256.Sum(e0 + o0), s1 = Vector256.Sum(e1 + o1), s2 = Vector256.Sum(e2 + o2), s3 = Vector256.Sum(e3 + o3);
-        for (; k < cols; k++)
-        {
-            float xk = x[k];
-            s0 += Bf16Load.Load1(w0, k) * xk;
-            s1 += Bf16Load.Load1(w1, k) * xk;
-            s2 += Bf16Load.Load1(w2, k) * xk;
-            s3 += Bf16Load.Load1(w3, k) * xk;
-        }
-        y[0] = s0;
-        y[1] = s1;
-        y[2] = s2;
-        y[3] = s3;
+        Gemv.FinishFour<Bf16Load>(x, w0, w1, w2, w3, k, cols, e0, e1, e2, e3, o0, o1, o2, o3, y);
     }
 
     /// <summary>One row, summed exactly as each of <see cref="Four"/>'s rows is.</summary>
@@ -116,16 +95,6 @@ internal static unsafe class Bf16PairGemv
             e = Fma((p << 16).AsSingle(), xe, e);
             o = Fma((p & high).AsSingle(), xo, o);
         }
-        if (k + 8 <= cols)
-        {
-            e = Fma(Bf16Load.Load8(w, k), Vector256.Load(x + k), e);
-            k += 8;
-        }
-        float s = Vector256.Sum(e + o);
-        for (; k < cols; k++)
-        {
-            s += Bf16Load.Load1(w, k) * x[k];
-        }
-        return s;
+        return Gemv.FinishOne<Bf16Load>(x, w, k, cols, e, o);
     }
 }

@@ -126,6 +126,19 @@ public static unsafe class Gemv
             b2 = Fma(TLoad.Load8(w2, k + 8), xb, b2);
             b3 = Fma(TLoad.Load8(w3, k + 8), xb, b3);
         }
+        FinishFour<TLoad>(x, w0, w1, w2, w3, k, cols, a0, a1, a2, a3, b0, b1, b2, b3, y);
+    }
+
+    /// <summary>
+    /// The end of four rows' sums from column <paramref name="k"/> (a multiple of 16) on: the 8-column tail into the
+    /// first accumulators, the vector sums, the scalar tail. Both four-row kernels end this way, as <see cref="FinishOne{TLoad}"/>
+    /// ends a single row, so a row sums alike alone or among four.
+    /// </summary>
+    internal static void FinishFour<TLoad>(float* x, byte* w0, byte* w1, byte* w2, byte* w3, nint k, int cols,
+        Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3,
+        Vector256<float> b0, Vector256<float> b1, Vector256<float> b2, Vector256<float> b3, float* y)
+        where TLoad : IWeightLoad
+    {
         if (k + 8 <= cols)
         {
             Vector256<float> xa = Vector256.Load(x + k);
@@ -160,6 +173,13 @@ public static unsafe class Gemv
             a = Fma(TLoad.Load8(w, k), Vector256.Load(x + k), a);
             b = Fma(TLoad.Load8(w, k + 8), Vector256.Load(x + k + 8), b);
         }
+        return FinishOne<TLoad>(x, w, k, cols, a, b);
+    }
+
+    /// <summary>One row's <see cref="FinishFour{TLoad}"/>.</summary>
+    internal static float FinishOne<TLoad>(float* x, byte* w, nint k, int cols, Vector256<float> a, Vector256<float> b)
+        where TLoad : IWeightLoad
+    {
         if (k + 8 <= cols)
         {
             a = Fma(TLoad.Load8(w, k), Vector256.Load(x + k), a);

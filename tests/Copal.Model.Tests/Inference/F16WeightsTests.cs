@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text.Json;
 using Copal.Model.Inference;
 using Copal.Model.Synthetic;
 using Copal.Model.Weights;
@@ -7,6 +6,7 @@ using Copal.Tensors;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
+using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
 
@@ -79,30 +79,12 @@ public sealed class F16WeightsTests : IDisposable
     [MemberData(nameof(Residences))]
     public void Allowed_non_finite_F16_weights_reach_the_logits_of_prefill_and_decode(WeightResidence residence)
     {
-        SetHalf(Path.Combine(_model, "model.safetensors"), Tensor, 0, 0x7C00); // +Inf
+        CheckpointBytes.EditTensor(_model, Tensor, "F16", (bytes, start) => BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan((int)start), 0x7C00)); // +Inf
         using LlamaModel model = LlamaModel.Load(_model, _backend, SparseLoadMode.Off, allowNonFinite: true, residence: residence);
         List<float[]> steps = Steps(model);
         for (int s = 0; s < steps.Count; s++)
         {
             Assert.False(steps[s].All(float.IsFinite), $"step {s}: an Inf weight gave finite logits");
         }
-    }
-
-    /// <summary>Overwrites element <paramref name="index"/> of an F16 tensor in place.</summary>
-    private static void SetHalf(string file, string tensor, long index, ushort bits)
-    {
-        using FileStream s = File.Open(file, FileMode.Open, FileAccess.ReadWrite);
-        Span<byte> prefix = stackalloc byte[8];
-        s.ReadExactly(prefix);
-        long headerLength = BinaryPrimitives.ReadInt64LittleEndian(prefix);
-        byte[] header = new byte[headerLength];
-        s.ReadExactly(header);
-        using JsonDocument doc = JsonDocument.Parse(header);
-        JsonElement entry = doc.RootElement.GetProperty(tensor);
-        Assert.Equal("F16", entry.GetProperty("dtype").GetString());
-        s.Position = 8 + headerLength + entry.GetProperty("data_offsets")[0].GetInt64() + (index * 2);
-        byte[] bytes = new byte[2];
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes, bits);
-        s.Write(bytes);
     }
 }
