@@ -120,35 +120,45 @@ internal static unsafe class QuickProbe
 
     /// <summary>
     /// Decode's GEMV on TinyLlama-1.1B's shapes in each weight dtype, with the weights coming from memory as in a
-    /// decode step: each call takes the next of enough copies to fill 256 MiB. GB/s of stored weight bytes, the mean
-    /// of five rounds' medians; the dtypes alternate within each round, so their ratios are measured side by side.
+    /// decode step: each call takes the next of enough copies to fill 256 MiB. F16 runs twice on the same copies:
+    /// marked finite, as a model's loader marks the weights it checked, and unmarked, as weights loaded with
+    /// --allow-nonfinite are (the conversion that also handles Inf and NaN). GB/s of stored weight bytes, the mean of
+    /// eight rounds' medians; the columns run in alternating order from round to round, since the first to run in a
+    /// round was measured slower. The last column is the median over rounds of unmarked time ÷ marked time.
     /// </summary>
     private static void GemvFromMemory(int threads)
     {
         Console.WriteLine($"streaming read, {threads} threads: {BandwidthProbe.Measure(threads, 5):F2} GB/s; {(KernelPaths.UseVector512 ? "Vector512" : "Vector256")} paths");
-        DType[] dtypes = [DType.F32, DType.BF16, DType.F16];
-        Console.WriteLine($"| shape out×in | {string.Join(" | ", dtypes.Select(d => $"{d} GB/s"))} |");
-        Console.WriteLine($"|---|{string.Concat(dtypes.Select(_ => "---|"))}");
+        (string Name, DType DType, bool Marked)[] columns = [("F32", DType.F32, true), ("BF16", DType.BF16, true), ("F16", DType.F16, true), ("F16 unmarked", DType.F16, false)];
+        Console.WriteLine($"| shape out×in | {string.Join(" | ", columns.Select(c => $"{c.Name} GB/s"))} | F16 unmarked ÷ marked time |");
+        Console.WriteLine($"|---|{string.Concat(columns.Select(_ => "---|"))}---|");
+        const int Rounds = 8;
         foreach (var (o, i) in new[] { (2048, 2048), (5632, 2048), (2048, 5632), (32000, 2048) })
         {
-            var buffers = dtypes.Select(d => Enumerable.Range(0, (int)Math.Max(2, (256L << 20) / ((long)o * i * d.SizeOf())))
-                .Select(_ => new LinearBuffers(o, i, 1, d)).ToArray()).ToArray();
-            var seconds = new double[dtypes.Length];
-            for (int round = 0; round < 5; round++)
+            var buffers = new[] { DType.F32, DType.BF16, DType.F16 }.ToDictionary(d => d, d =>
+                Enumerable.Range(0, (int)Math.Max(2, (256L << 20) / ((long)o * i * d.SizeOf()))).Select(_ => new LinearBuffers(o, i, 1, d)).ToArray());
+            var seconds = new double[columns.Length];
+            var ratios = new double[Rounds];
+            for (int round = 0; round < Rounds; round++)
             {
-                for (int d = 0; d < dtypes.Length; d++)
+                var times = new double[columns.Length];
+                foreach (int c in round % 2 == 0 ? Enumerable.Range(0, columns.Length) : Enumerable.Range(0, columns.Length).Reverse())
                 {
-                    LinearBuffers[] copies = buffers[d];
+                    LinearBuffers[] copies = buffers[columns[c].DType];
+                    bool marked = columns[c].Marked;
                     int next = 0;
-                    seconds[d] += Median(4 * copies.Length, () =>
+                    times[c] = Median(4 * copies.Length, () =>
                     {
                         var b = copies[next++ % copies.Length];
-                        MatMul.Compute(b.XSpan[..i], 1, b.Matrix, b.YSpan[..o], threads);
+                        MatMul.Compute(b.XSpan[..i], 1, b.Matrix with { FiniteVerified = marked }, b.YSpan[..o], threads);
                     });
+                    seconds[c] += times[c];
                 }
+                ratios[round] = times[3] / times[2];
             }
-            Console.WriteLine($"| {o}×{i} | {string.Join(" | ", dtypes.Select((d, k) => $"{(long)o * i * d.SizeOf() / (seconds[k] / 5) / 1e9:F1}"))} |");
-            foreach (var b in buffers.SelectMany(c => c))
+            Array.Sort(ratios);
+            Console.WriteLine($"| {o}×{i} | {string.Join(" | ", columns.Select((c, k) => $"{(long)o * i * c.DType.SizeOf() / (seconds[k] / Rounds) / 1e9:F1}"))} | {ratios[Rounds / 2]:F2} |");
+            foreach (var b in buffers.Values.SelectMany(c => c))
             {
                 b.Dispose();
             }

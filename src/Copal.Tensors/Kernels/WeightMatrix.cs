@@ -61,7 +61,7 @@ public readonly unsafe struct WeightMatrix
 
     /// <summary>
     /// Whether every value was checked finite (<see cref="TensorView.FiniteVerified"/>): F16 is then converted by
-    /// <see cref="F16FiniteLoad"/>, 1.43–1.48× the GEMV rate of the conversion that also handles Inf and NaN
+    /// <see cref="F16FiniteLoad"/>, 1.49–1.53× the GEMV rate of the conversion that also handles Inf and NaN
     /// (docs/performance.md). A copy of the matrix (panels, a private copy) keeps it.
     /// </summary>
     public bool FiniteVerified { get; init; }
