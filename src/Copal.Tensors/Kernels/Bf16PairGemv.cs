@@ -53,6 +53,21 @@ internal static unsafe class Bf16PairGemv
         return (Avx.Shuffle(first, second, 0b10_00_10_00), Avx.Shuffle(first, second, 0b11_01_11_01));
     }
 
+    /// <summary>
+    /// Writes each whole 16 columns of <paramref name="x"/> to <paramref name="destination"/> as <see cref="EvenOdd"/>
+    /// gives them, its even columns then its odd ones, for kernels that pair one input with many weight rows
+    /// (<see cref="BatchedGemv256"/>); the columns past the last whole 16 are not written.
+    /// </summary>
+    public static void ArrangeEvenOdd(float* x, float* destination, int cols)
+    {
+        for (nint k = 0; k + 16 <= cols; k += 16)
+        {
+            (Vector256<float> even, Vector256<float> odd) = EvenOdd(x, k);
+            even.Store(destination + k);
+            odd.Store(destination + k + 8);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<uint> Pairs(byte* row, nint k) => Vector256.Load((uint*)((ushort*)row + k));
 

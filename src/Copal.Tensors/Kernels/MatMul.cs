@@ -91,7 +91,8 @@ public static unsafe class MatMul
 
     /// <summary>
     /// y[i, j] for i &lt; n ≤ <see cref="FewRowsLimit"/>, j in [rowStart, rowEnd), with the weights streamed from
-    /// memory once for all rows: four or more rows go through <see cref="BatchedGemv"/>'s register tiles; fewer run
+    /// memory once for all rows: four or more rows go through register tiles (<see cref="BatchedGemv"/> on the
+    /// Vector512 path, <see cref="BatchedGemv256"/> on the Vector256 one); fewer run
     /// the GEMV of each over a block of weight rows at a time, small enough (about 32 KiB) to stay in cache while
     /// every input row passes over it. Each row's result is bit for bit its single-row GEMV.
     /// </summary>
@@ -100,6 +101,11 @@ public static unsafe class MatMul
         if (BatchedGemv.Serves(w, n))
         {
             BatchedGemv.Run(x, n, w, rowStart, rowEnd, y);
+            return;
+        }
+        if (BatchedGemv256.Serves(w, n))
+        {
+            BatchedGemv256.Run(x, n, w, rowStart, rowEnd, y);
             return;
         }
         int block = Math.Max(4, (int)(32 * 1024 / Math.Max(1L, (long)w.Cols * w.ElementSize)) & ~3);
