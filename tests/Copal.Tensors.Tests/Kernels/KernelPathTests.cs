@@ -87,6 +87,22 @@ public class KernelPathTests
         });
     }
 
+    /// <summary>Batched decode's rows (4–8: the register tiles of either width) give each row its one-row bits.</summary>
+    [Theory]
+    [MemberData(nameof(DTypes))]
+    public void A_few_rows_give_each_row_its_single_row_bits_on_every_path(DType dtype)
+    {
+        OnEachPath(path =>
+        {
+            foreach ((int n, int cols) in new[] { (4, 40), (5, 1023), (8, 2061) })
+            {
+                using var w = new StoredMatrix(dtype, 37, cols, seed: n);
+                float[] x = Rand.Floats(n * cols, seed: cols);
+                BatchedRows.AssertEachEqualsItsSingleRow(x, n, w.Matrix, batchThreads: 2, singleThreads: 1);
+            }
+        });
+    }
+
     [Theory]
     [MemberData(nameof(DTypes))]
     public void MatMul_matches_reference_on_every_path(DType dtype)
