@@ -43,18 +43,14 @@ internal static class PrunedModelCompaction
             return;
         }
         // The compact folder takes the staged one's place: that is the folder the job renames into place.
-        string dense = TemporaryNames.Sibling(full, "tmp");
-        Directory.Move(stagedDirectory, dense);
         try
         {
-            Directory.Move(compacted, stagedDirectory);
+            AtomicDirectory.ReplaceFolder(compacted, stagedDirectory, "tmp");
         }
         catch
         {
-            Directory.Move(dense, stagedDirectory);
             TemporaryNames.DeleteQuietly(compacted);
             throw;
         }
-        TemporaryNames.DeleteQuietly(dense);
     }
 }

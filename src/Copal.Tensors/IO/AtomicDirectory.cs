@@ -180,24 +180,34 @@ public sealed class AtomicDirectory : IDisposable
         return cut > 0 ? e.Message[..cut] : e.Message;
     }
 
+    /// <summary>
+    /// Moves folder <paramref name="source"/> onto <paramref name="destination"/>, which exists: the destination is moved
+    /// aside first under a temporary name of <paramref name="asideKind"/> ("old" for a previous output, which a second
+    /// signal's cleanup leaves alone), moved back if the move fails, and deleted once the source is in place.
+    /// </summary>
+    public static void ReplaceFolder(string source, string destination, string asideKind)
+    {
+        string aside = TemporaryNames.Sibling(destination, asideKind);
+        Directory.Move(destination, aside);
+        try
+        {
+            Directory.Move(source, destination);
+        }
+        catch
+        {
+            Directory.Move(aside, destination);
+            throw;
+        }
+        TemporaryNames.DeleteQuietly(aside);
+    }
+
     /// <summary>Moves the finished folder into place (replacing an old one that --force allowed).</summary>
     public void Commit()
     {
         if (Replace && Directory.Exists(FinalPath))
         {
-            string old = TemporaryNames.Sibling(FinalPath, "old");
-            Directory.Move(FinalPath, old);
-            try
-            {
-                Directory.Move(TempPath, FinalPath);
-            }
-            catch
-            {
-                Directory.Move(old, FinalPath);
-                throw;
-            }
+            ReplaceFolder(TempPath, FinalPath, "old");
             _committed = true;
-            TemporaryNames.DeleteQuietly(old);
         }
         else
         {
