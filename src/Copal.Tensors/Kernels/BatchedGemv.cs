@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using static Copal.Tensors.Kernels.VectorFma;
 
 namespace Copal.Tensors.Kernels;
 
@@ -156,10 +157,6 @@ internal static unsafe class BatchedGemv
         }
         return t_slices;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
-        Vector512.FusedMultiplyAdd(a, b, c);
 
     /// <summary>
     /// Rows w0, w1 against four input slices (x + i·PassColumns, indexed by column) over columns [k, end), added to

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using static Copal.Tensors.Kernels.VectorFma;
 
 namespace Copal.Tensors.Kernels;
 
@@ -40,10 +41,6 @@ internal static unsafe class BatchedGemv256
 
     /// <summary>Weight rows of one block: about 32 KiB of weights, so a block stays in cache while every input passes over it.</summary>
     private static int BlockRows(in WeightMatrix w) => Math.Max(1, (int)(32 * 1024 / Math.Max(1L, (long)w.Cols * w.ElementSize)));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        Vector256.FusedMultiplyAdd(a, b, c);
 
     private static void Run<TLoad>(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
         where TLoad : IWeightLoad

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using static Copal.Tensors.Kernels.VectorFma;
 
 namespace Copal.Tensors.Kernels;
 
@@ -70,10 +71,6 @@ internal static unsafe class Bf16PairGemv
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<uint> Pairs(byte* row, nint k) => Vector256.Load((uint*)((ushort*)row + k));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        Vector256.FusedMultiplyAdd(a, b, c);
 
     private static void Four(float* x, byte* w0, byte* w1, byte* w2, byte* w3, int cols, float* y)
     {

@@ -1,5 +1,5 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using static Copal.Tensors.Kernels.VectorFma;
 
 namespace Copal.Tensors.Kernels;
 
@@ -75,10 +75,6 @@ public static unsafe class Gemv
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
-        Vector512.FusedMultiplyAdd(a, b, c);
-
     /// <summary>One row, 32 columns per step (accumulator a: chunks at k ≡ 0 mod 32, then the 16-wide tail; b: k ≡ 16), Σ(a + b), then the scalar tail.</summary>
     private static float One512<TLoad>(float* x, byte* w, int cols)
         where TLoad : IWeightLoad
@@ -102,10 +98,6 @@ public static unsafe class Gemv
         }
         return s;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        Vector256.FusedMultiplyAdd(a, b, c);
 
     private static void Four<TLoad>(float* x, byte* w0, byte* w1, byte* w2, byte* w3, int cols, float* y)
         where TLoad : IWeightLoad

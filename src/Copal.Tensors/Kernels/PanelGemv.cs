@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using static Copal.Tensors.Kernels.VectorFma;
 
 namespace Copal.Tensors.Kernels;
 
@@ -99,10 +100,6 @@ internal static unsafe class PanelGemv
 
     /// <summary>Rows of panel p that exist (the last panel's padding rows are not stored).</summary>
     private static int Live(in WeightMatrix w, int p) => Math.Min(PanelRows, w.Rows - p * PanelRows);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
-        Vector512.FusedMultiplyAdd(a, b, c);
 
     /// <summary>Prefetches the line PrefetchLines after column k's (both cache lines of an F32 line).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
