@@ -297,14 +297,43 @@ public sealed class EngineTests : IDisposable
         Assert.True(device.Refused > 0);
     }
 
+    /// <summary>
+    /// A slot gives back a cache that grew, and makes a new one for its next request: when the device refuses that one,
+    /// the request fails with the device's error (it waited forever once, the engine's loop ended by a null job), and
+    /// the engine goes on to serve the next request.
+    /// </summary>
+    [Fact]
+    public async Task A_cache_the_device_cannot_make_again_fails_that_request_alone_and_the_engine_goes_on()
+    {
+        using var device = new KvRefusingDevice(refusedLength: -1);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+        int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
+        // Past the slot's first 256 positions: its cache grows, and is given back when the request ends.
+        Assert.True((await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 })).TokenIds.Count > 0);
+        device.RefusedLength = 256 * 32; // the next cache's first reservation, a layer's keys or values
+        Task<CompletionResult> refused = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 });
+        // A guard against the hang this test is about, not a timing: the request fails in milliseconds.
+        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => refused.WaitAsync(TimeSpan.FromMinutes(2)));
+        Assert.Contains("out of memory", e.Message, StringComparison.Ordinal);
+        Assert.Null(engine.Fault);
+        device.RefusedLength = -1;
+        Assert.True((await engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 })).TokenIds.Count > 0);
+        Assert.True(device.Refused > 0);
+    }
+
     /// <summary>The CPU backend refusing, as a full device would, every buffer of one length.</summary>
     private sealed class KvRefusingDevice(long refusedLength) : CpuBackend(1), IBackend
     {
         public int Refused { get; private set; }
 
+        /// <summary>The length refused; -1 for none.</summary>
+        public long RefusedLength { get; set; } = refusedLength;
+
         DeviceBuffer IBackend.Allocate(long length)
         {
-            if (length == refusedLength)
+            if (length == RefusedLength)
             {
                 Refused++;
                 throw new DeviceOutOfMemoryException("test device is out of memory: no room for a KV cache of 512 positions");

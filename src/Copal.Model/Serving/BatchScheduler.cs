@@ -169,10 +169,12 @@ internal sealed class BatchScheduler : IDisposable
                 continue;
             }
             int index = Array.FindIndex(_slots, s => s is null || s.Job is null);
-            Slot slot = _slots[index] ??= new Slot(_model, _options.ContextSize!.Value);
+            Slot? slot = null;
             try
             {
-                // Inside: a slot whose cache was given back allocates a new one here, which may fail as the prefill may.
+                // Inside: a new slot, or one whose cache was given back, allocates a cache here, which may fail as the
+                // prefill may; the job is the slot's before that, so a failure reaches its requester.
+                slot = _slots[index] ??= new Slot(_model, _options.ContextSize!.Value);
                 slot.Start(job);
                 // The prompt runs in chunks of PrefillRows with the request's token checked between them: a request
                 // cancelled during its prefill stops within one chunk, and the requests behind it wait no longer.
@@ -182,13 +184,19 @@ internal sealed class BatchScheduler : IDisposable
             }
             catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
             {
-                Cancel(slot);
+                Cancel(slot!);
                 continue;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                Fail(slot, e);
+                FailAdmission(slot, job, e);
                 continue;
+            }
+            catch (OutOfMemoryException e)
+            {
+                // The host is out of memory: the loop ends (and fails every other request) once this one has heard.
+                FailAdmission(slot, job, e);
+                throw;
             }
             active.Add(slot);
             if (Sample(slot, slot.Logits) is StopReason reason)
@@ -370,6 +378,16 @@ internal sealed class BatchScheduler : IDisposable
 
     private static void Fail(Slot slot, Exception e) => slot.Release().Fail(e);
 
+    /// <summary>Fails a job whose admission failed: before its slot existed, while it got a cache, or in its prefill.</summary>
+    private static void FailAdmission(Slot? slot, SequenceJob job, Exception e)
+    {
+        if (slot?.Job == job)
+        {
+            slot.Release();
+        }
+        job.Fail(e);
+    }
+
     public void Dispose()
     {
         if (_stopping.IsCancellationRequested)
@@ -392,9 +410,9 @@ internal sealed class BatchScheduler : IDisposable
     {
         // The first cache's size, taken when the slot starts its first job: a bigger cache has grown since.
         private long _initialKvBytes = -1;
-        // The cache starts small and grows with the positions used (RunState.EnsurePositions); null between jobs
-        // once a grown one was given back.
-        private RunState? _state = NewState(model, contextSize);
+        // The cache starts small and grows with the positions used (RunState.EnsurePositions); null until the first
+        // job, and between jobs once a grown one was given back.
+        private RunState? _state;
 
         /// <summary>The slot's state; only while it holds a job (<see cref="Start"/> makes one where it was given back).</summary>
         public RunState State => _state ?? throw new InvalidOperationException("the slot holds no job");
@@ -409,14 +427,15 @@ internal sealed class BatchScheduler : IDisposable
             allRowLogits: false, reservedPositions: Math.Min(contextSize, 256));
 
 
+        /// <summary>Takes the job, then makes the slot's cache where it has none (which may fail: the job is held, so it hears).</summary>
         public void Start(SequenceJob job)
         {
+            Job = job;
             _state ??= NewState(model, contextSize);
             if (_initialKvBytes < 0)
             {
                 _initialKvBytes = _state.KvCacheBytes;
             }
-            Job = job;
             Sampler = new Sampler(job.Sampling);
             Context.Clear();
             Context.AddRange(job.PromptIds);
