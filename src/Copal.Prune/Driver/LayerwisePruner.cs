@@ -585,10 +585,13 @@ public sealed class LayerwisePruner
             if (denseWork is not null)
             {
                 // The dense layer on the same inputs, for the layer's output error.
+                // The pruned layer goes back in even if the pass fails, so the caller's cleanup finds (and frees) it.
                 backend.Upload(activations[s], denseWork);
-                DecoderLayerWeights prunedLayer = _model.Weights.ReplaceLayer(layer, dense);
-                _model.ForwardLayer(state, layer, denseWork, seqLen, 0);
-                _model.Weights.ReplaceLayer(layer, prunedLayer);
+                OnDenseLayer(layer, dense, () =>
+                {
+                    _model.ForwardLayer(state, layer, denseWork, seqLen, 0);
+                    return 0;
+                });
                 backend.Download(denseWork, denseOut);
             }
             backend.Upload(activations[s], work);
