@@ -84,7 +84,7 @@ public class MaskSelectionTests
             expected += i % 7 == 0 || i % 11 == 0 ? 1 : 0;
         }
         using var tensor = new Copal.Tensors.NativeTensor("w", dtype, [N]);
-        Copal.Prune.Driver.WeightEncoding.Encode(values, dtype, tensor.Bytes);
+        Copal.Tensors.Numerics.WeightEncoding.Encode(values, dtype, tensor.Bytes);
         Assert.Equal(expected, SparsityCheck.CountZeros(tensor.View));
     }
 }

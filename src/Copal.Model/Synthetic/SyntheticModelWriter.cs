@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Copal.Model.Config;
 using Copal.Model.Generation;
 using Copal.Model.Weights;
@@ -100,7 +99,7 @@ public static class SyntheticModelWriter
                             // Every chunk but a tensor's last is even, and Box–Muller draws two per pair of values.
                             FillNormal(stream.Ahead(drawn + (ulong)done), chunk, InitStd);
                         }
-                        Encode(chunk, dtype, (bytes[b] ??= new byte[ChunkElements * dtype.SizeOf()]).AsSpan(0, n * dtype.SizeOf()));
+                        WeightEncoding.Encode(chunk, dtype, (bytes[b] ??= new byte[ChunkElements * dtype.SizeOf()]).AsSpan(0, n * dtype.SizeOf()));
                     });
                     for (int b = 0; b < batch; b++)
                     {
@@ -223,22 +222,6 @@ public static class SyntheticModelWriter
             {
                 values[i + 1] = (float)(r * Math.Sin(2 * Math.PI * u2));
             }
-        }
-    }
-
-    private static void Encode(ReadOnlySpan<float> values, DType dtype, Span<byte> destination)
-    {
-        switch (dtype)
-        {
-            case DType.F32:
-                MemoryMarshal.AsBytes(values).CopyTo(destination);
-                break;
-            case DType.BF16:
-                FloatConvert.FromSingle(values, MemoryMarshal.Cast<byte, ushort>(destination));
-                break;
-            case DType.F16:
-                FloatConvert.FromSingle(values, MemoryMarshal.Cast<byte, Half>(destination));
-                break;
         }
     }
 }

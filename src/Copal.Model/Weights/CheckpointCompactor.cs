@@ -88,7 +88,7 @@ public static unsafe class CheckpointCompactor
                 writing.Next(t.ByteLength);
                 if (!layouts.TryGetValue(t.Name, out SparseLayout layout))
                 {
-                    writer.Write(t.Name, Bytes(t));
+                    writer.Write(t.Name, t);
                     continue;
                 }
                 using SparseMatrix m = Build(t, layout);
@@ -179,7 +179,7 @@ public static unsafe class CheckpointCompactor
                         if (dense.TryGetValue(part, out TensorView t))
                         {
                             writing.Next(t.ByteLength);
-                            writer.Write(w.Name, Bytes(t));
+                            writer.Write(w.Name, t);
                             continue;
                         }
                         SparseMatrix m = matrices[part];

@@ -410,7 +410,7 @@ public sealed class LayerwisePruner
         LinearPruneResult result = pruner.Prune(new LinearTarget(_model.Config.NumLayers, LinearId.QProj, name, rows, cols), weight,
             stats ?? new InputStatistics(cols, collectHessian: false), _options.Pattern, cancellationToken);
         var tensor = new NativeTensor(name, view.DType, view.Shape);
-        WeightEncoding.Encode(weight, view.DType, tensor.Bytes);
+        WeightEncoding.Encode(weight, tensor);
         output.ReplaceOther(name, tensor);
         return new LinearReport(name, result.Zeros, result.Total, result.ReconstructionError);
     }
@@ -516,7 +516,7 @@ public sealed class LayerwisePruner
         var tensor = new NativeTensor(name, view.DType, view.Shape);
         try
         {
-            WeightEncoding.Encode(weight, view.DType, tensor.Bytes);
+            WeightEncoding.Encode(weight, tensor);
         }
         catch
         {

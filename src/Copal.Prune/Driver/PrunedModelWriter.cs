@@ -114,7 +114,7 @@ public sealed class PrunedModelWriter : IDisposable
                 {
                     throw new InvalidOperationException($"replacement for '{part}' is {data.DType} {data.ShapeString}, expected {t.DType} {t.ShapeString}");
                 }
-                WriteTensor(written.Name, data);
+                _writer.Write(written.Name, data);
             }
         }
         _nextLayer++;
@@ -149,25 +149,11 @@ public sealed class PrunedModelWriter : IDisposable
         }
         foreach (TensorView t in _otherTensors)
         {
-            WriteTensor(t.Name, _otherReplacements.TryGetValue(t.Name, out NativeTensor? r) ? r.View : t);
+            _writer.Write(t.Name, _otherReplacements.TryGetValue(t.Name, out NativeTensor? r) ? r.View : t);
         }
         _writer.Commit();
         writeExtraFiles?.Invoke(_output.TempPath);
         _output.Commit();
-    }
-
-    private unsafe void WriteTensor(string name, TensorView data)
-    {
-        const long chunk = 1L << 28;
-        for (long offset = 0; offset < data.ByteLength; offset += chunk)
-        {
-            int n = (int)Math.Min(chunk, data.ByteLength - offset);
-            _writer.Write(name, new ReadOnlySpan<byte>(data.Data + offset, n));
-        }
-        if (data.ByteLength == 0)
-        {
-            _writer.Write(name, []);
-        }
     }
 
     private static int LayerOf(string name)

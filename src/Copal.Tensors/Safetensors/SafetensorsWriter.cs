@@ -143,6 +143,26 @@ public sealed class SafetensorsWriter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Appends <paramref name="data"/>'s bytes (a whole tensor read from a checkpoint or built in native memory) to
+    /// tensor <paramref name="name"/>, in pieces: a span holds at most 2 GiB, and embeddings of large vocabularies are
+    /// bigger (Qwen2-72B's in BF16, 2.5 GB).
+    /// </summary>
+    public void Write(string name, TensorView data) => Write(name, data, 1L << 28);
+
+    /// <summary>The same, in pieces of <paramref name="piece"/> bytes (tests cross piece boundaries with small tensors).</summary>
+    internal unsafe void Write(string name, TensorView data, long piece)
+    {
+        for (long offset = 0; offset < data.ByteLength; offset += piece)
+        {
+            Write(name, new ReadOnlySpan<byte>(data.Data + offset, (int)Math.Min(piece, data.ByteLength - offset)));
+        }
+        if (data.ByteLength == 0)
+        {
+            Write(name, []);
+        }
+    }
+
     /// <summary>Checks that every tensor was written in full, flushes to disk and renames the file into place.</summary>
     public void Commit()
     {
