@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Copal.Tensors;
+using Copal.Tensors.IO;
 using Copal.Tensors.Safetensors;
 
 namespace Copal.Prune.Continual;
@@ -154,7 +154,7 @@ public sealed partial class CopalState
         {
             using var f = new FileStream(SpillPath(l.Name, slot), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
             var stored = new float[StoredLength(slot, l.Cols)];
-            f.ReadExactly(MemoryMarshal.AsBytes(stored.AsSpan()));
+            FloatStreams.ReadExactly(f, stored);
             Unpack(slot, stored, full, l.Cols);
         }
         else
@@ -197,7 +197,7 @@ public sealed partial class CopalState
         float[] packed = Packed(slot, Held(l, slot)!, l.Cols);
         using (var f = new FileStream(SpillPath(l.Name, slot), FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            f.Write(MemoryMarshal.AsBytes(packed.AsSpan()));
+            FloatStreams.Write(f, packed);
         }
         _spilled.Add(SpillKey(l.Name, slot));
         Hold(l, slot, null);
