@@ -111,7 +111,7 @@ internal static class PruneCommand
             {
                 Force = p.GetValue(force),
                 AllowNonFinite = p.GetValue(allowNonFinite),
-                ExtraFiles = copalState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(copalState, calibration, target),
+                ExtraFiles = copalState is null ? new Dictionary<string, Action<string, CancellationToken>>() : CopalRun.StateFiles(copalState, calibration, target),
             };
             if (!asJson)
             {

@@ -66,17 +66,17 @@ public static class CopalRun
     /// The <see cref="Driver.PruneRequest.ExtraFiles"/> that record the finished step (<paramref name="calibration"/>,
     /// <paramref name="pattern"/>) in <paramref name="state"/> and write both state files next to the pruned model.
     /// </summary>
-    public static IReadOnlyDictionary<string, Action<string>> StateFiles(CopalState state, Calibration.CalibrationSet calibration, SparsityPattern pattern)
+    public static IReadOnlyDictionary<string, Action<string, CancellationToken>> StateFiles(CopalState state, Calibration.CalibrationSet calibration, SparsityPattern pattern)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(calibration);
-        return new Dictionary<string, Action<string>>
+        return new Dictionary<string, Action<string, CancellationToken>>
         {
             // One writer for both files: the manifest must describe exactly the tensors written with it.
-            [CopalState.TensorsFileName] = path =>
+            [CopalState.TensorsFileName] = (path, cancellationToken) =>
             {
                 state.CompleteStep(new Driver.CalibrationReport(calibration.Sources, calibration.Samples.Count, calibration.SeqLen, calibration.Seed, calibration.Hash), pattern);
-                state.Save(Path.GetDirectoryName(path)!);
+                state.Save(Path.GetDirectoryName(path)!, cancellationToken);
             },
         };
     }

@@ -35,14 +35,14 @@ public sealed partial class CopalState
     /// </remarks>
     /// <exception cref="IOException">The folder is one of those, or a file.</exception>
     /// <exception cref="InvalidOperationException">A run left the state spent (see the class remarks).</exception>
-    public void Save(string directory)
+    public void Save(string directory, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ThrowIfSpent();
         RequireSaveFolder(directory);
         WriteBoth(directory, (tensorsPath, manifestPath) =>
         {
-            WriteTensors(tensorsPath);
+            WriteTensors(tensorsPath, cancellationToken);
             File.WriteAllText(manifestPath, JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
         });
         DiscardSpill();
@@ -80,7 +80,7 @@ public sealed partial class CopalState
         }
     }
 
-    private void WriteTensors(string tensorsPath)
+    private void WriteTensors(string tensorsPath, CancellationToken cancellationToken)
     {
         var ordered = _linears.Values.OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         var specs = new List<TensorSpec>();
@@ -94,13 +94,15 @@ public sealed partial class CopalState
         }
         var meta = new Dictionary<string, string> { ["format"] = FormatName, ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture), ["parent_hash"] = ParentHash };
         bool readsSource = ordered.Any(l => s_slots.Any(slot => Has(l, slot) && Held(l, slot) is null && !_spilled.Contains(SpillKey(l.Name, slot))));
-        using SafetensorsFile? source = _source is not null && readsSource ? SafetensorsFile.Open(_source) : null;
+        using SafetensorsFile? source = _source is not null && readsSource ? SafetensorsFile.Open(_source, cancellationToken: cancellationToken) : null;
         using SafetensorsWriter writer = SafetensorsWriter.Create(tensorsPath, specs, meta);
         foreach (LinearState l in ordered)
         {
             writer.Write(ColumnsName(l.Name), MemoryMarshal.AsBytes(l.Columns.AsSpan()));
             foreach (HessianSlot slot in s_slots.Where(slot => Has(l, slot)))
             {
+                // A 7B state is tens of GB: a cancellation stops it between Hessians (the writer's file is deleted).
+                cancellationToken.ThrowIfCancellationRequested();
                 WriteHessian(writer, l, slot, source);
             }
         }

@@ -38,11 +38,12 @@ public sealed record PruneRequest(
     public bool AllowNonFinite { get; init; }
 
     /// <summary>
-    /// Extra files to write into the output folder before it is moved into place (name → writer of that file's path).
+    /// Extra files to write into the output folder before it is moved into place (name → writer of that file's path,
+    /// given the run's cancellation token: a writer of gigabytes checks it, so a cancellation stops it and leaves no output).
     /// A name is a plain file name: not empty, "." or "..", without '/' or '\\' (so the file stays inside the output on
     /// every system), and not one of the files the job writes itself (<see cref="PruneJob.OwnFiles"/>).
     /// </summary>
-    public IReadOnlyDictionary<string, Action<string>> ExtraFiles { get; init; } = new Dictionary<string, Action<string>>();
+    public IReadOnlyDictionary<string, Action<string, CancellationToken>> ExtraFiles { get; init; } = new Dictionary<string, Action<string, CancellationToken>>();
 
     /// <summary>
     /// Runs on the output's temporary folder once every file (the extra files too) is in it, just before the folder
@@ -65,7 +66,7 @@ public sealed record PruneRequest(
         Require(Options.Pattern, "Options.Pattern", "a sparsity pattern");
         Require(Calibration, nameof(Calibration), "a calibration set (CalibrationSet.None for a data-free method)");
         Require(ExtraFiles, nameof(ExtraFiles), "a dictionary of extra files (empty for none)");
-        foreach ((string name, Action<string> write) in ExtraFiles)
+        foreach ((string name, Action<string, CancellationToken> write) in ExtraFiles)
         {
             Require(write, $"ExtraFiles['{name}']", "a writer of the file");
             // Written as Path.Combine(temp, name): a path would land outside the output, not atomically, and stay after a failed run.
@@ -155,9 +156,9 @@ public static class PruneJob
             writer.Commit(temp =>
             {
                 WriteNamed(request, ReportFileName, () => File.WriteAllText(Path.Combine(temp, ReportFileName), JsonSerializer.Serialize(report, ReportJsonOptions)));
-                foreach ((string name, Action<string> write) in request.ExtraFiles)
+                foreach ((string name, Action<string, CancellationToken> write) in request.ExtraFiles)
                 {
-                    WriteNamed(request, name, () => write(Path.Combine(temp, name)));
+                    WriteNamed(request, name, () => write(Path.Combine(temp, name), cancellationToken));
                 }
                 // A state the extra files did not save has its spill deleted here, so it does not land in the output.
                 copalState?.BeforeCommit();

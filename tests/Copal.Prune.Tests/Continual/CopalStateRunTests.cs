@@ -27,7 +27,7 @@ public sealed class CopalStateRunTests : IDisposable
         using var backend = new CpuBackend(threads: 1);
         PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(s_half), calibration)
         {
-            ExtraFiles = saveState ? CopalRun.StateFiles(state, calibration, s_half) : new Dictionary<string, Action<string>>(),
+            ExtraFiles = saveState ? CopalRun.StateFiles(state, calibration, s_half) : new Dictionary<string, Action<string, CancellationToken>>(),
         }, backend, progress, cancellationToken);
         return outDir;
     }

@@ -349,6 +349,26 @@ public class CopalStateTests
         }
     }
 
+    /// <summary>A save cancelled (Ctrl-C while a 7B state of tens of GB is written) stops and leaves the folder's previous state whole.</summary>
+    [Fact]
+    public void A_cancelled_save_stops_and_leaves_the_previous_state()
+    {
+        string dir = TempDir();
+        try
+        {
+            TwoSteps(s_sumFixed, resumeAfterFirst: null, out _).Save(dir);
+            byte[] tensors = File.ReadAllBytes(Path.Combine(dir, CopalState.TensorsFileName));
+            CopalState next = TwoSteps(new CopalOptions(Mask: CopalMaskRule.Obs), resumeAfterFirst: null, out _);
+            Assert.ThrowsAny<OperationCanceledException>(() => next.Save(dir, new CancellationToken(canceled: true)));
+            Assert.Equal(tensors, File.ReadAllBytes(Path.Combine(dir, CopalState.TensorsFileName)));
+            Assert.Equal([CopalState.ManifestFileName, CopalState.TensorsFileName], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void Save_replaces_both_files_or_neither()
     {

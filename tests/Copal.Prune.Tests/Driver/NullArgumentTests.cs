@@ -46,7 +46,7 @@ public sealed class NullArgumentTests : IDisposable
             (ok with { OutDirectory = null! }, "PruneRequest.OutDirectory"),
             (ok with { ModelDirectory = null! }, "PruneRequest.ModelDirectory"),
             (ok with { ExtraFiles = null! }, "PruneRequest.ExtraFiles"),
-            (ok with { ExtraFiles = new Dictionary<string, Action<string>> { ["x.json"] = null! } }, "PruneRequest.ExtraFiles['x.json']"),
+            (ok with { ExtraFiles = new Dictionary<string, Action<string, CancellationToken>> { ["x.json"] = null! } }, "PruneRequest.ExtraFiles['x.json']"),
         };
         foreach ((PruneRequest request, string field) in cases)
         {

@@ -33,7 +33,7 @@ public sealed class PruneJobGuardTests : IDisposable
         var written = new List<string>();
         var request = new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"), new PruneOptions(s_half), CalibrationSet.None())
         {
-            ExtraFiles = new Dictionary<string, Action<string>> { ["notes.txt"] = written.Add, [key] = written.Add },
+            ExtraFiles = new Dictionary<string, Action<string, CancellationToken>> { ["notes.txt"] = (path, _) => written.Add(path), [key] = (path, _) => written.Add(path) },
         };
         using var backend = new CpuBackend(threads: 1);
         ArgumentException e = Assert.Throws<ArgumentException>(() => PruneJob.Run(request, backend));
@@ -49,7 +49,7 @@ public sealed class PruneJobGuardTests : IDisposable
         string outDir = Path.Combine(_temp, "out");
         var request = new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"), new PruneOptions(s_half), CalibrationSet.None())
         {
-            ExtraFiles = new Dictionary<string, Action<string>> { ["notes.txt"] = path => File.WriteAllText(path, "x"), [".hidden"] = path => File.WriteAllText(path, "y") },
+            ExtraFiles = new Dictionary<string, Action<string, CancellationToken>> { ["notes.txt"] = (path, _) => File.WriteAllText(path, "x"), [".hidden"] = (path, _) => File.WriteAllText(path, "y") },
         };
         using var backend = new CpuBackend(threads: 1);
         PruneJob.Run(request, backend);

@@ -200,7 +200,7 @@ public static class ContinualRunner
                             string output = cache.NewDirectory();
                             var pruneRequest = new PruneRequest(input, output, pruner, new PruneOptions(request.Pattern) { MeasureLayerError = false }, calibration)
                             {
-                                ExtraFiles = stepState is null ? new Dictionary<string, Action<string>>() : CopalRun.StateFiles(stepState, calibration, request.Pattern),
+                                ExtraFiles = stepState is null ? new Dictionary<string, Action<string, CancellationToken>>() : CopalRun.StateFiles(stepState, calibration, request.Pattern),
                                 // No --out names it: a full disk names the folder the user can change instead.
                                 OutputName = request.TempDirectory is null ? "the intermediate model (in the system temp folder)" : "the intermediate model (in --temp)",
                             };
