@@ -83,6 +83,39 @@ public sealed class CleanupTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(_temp));
     }
 
+    /// <summary>
+    /// The same for continual, whose intermediate models live in a working folder of its own (here under --temp, which
+    /// the run made): a second signal removes it too. It stayed once, named as no other temporary was.
+    /// </summary>
+    [HangupFact]
+    public void A_second_signal_during_continual_leaves_no_working_folder()
+    {
+        string work = Path.Combine(_temp, "work", "below"); // both made by the run
+        string calib = TestData.Path("text", "tinystories", "calib.txt"), eval = TestData.Path("text", "tinystories", "eval.txt");
+        bool sent = false;
+        CopalProcess.Result r = CopalProcess.Run(p =>
+        {
+            var clock = Stopwatch.StartNew();
+            while (!p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
+            {
+                // Signal once an intermediate model is being written in the working folder.
+                if (Directory.Exists(work) && Directory.GetDirectories(work, ".copal-continual.tmp-*").Any(d => Directory.GetFileSystemEntries(d).Length > 0))
+                {
+                    Kill("TERM", p.Id);
+                    Kill("HUP", p.Id);
+                    sent = true;
+                    return;
+                }
+                Thread.Sleep(20);
+            }
+        }, "continual", "-m", TestData.Stories260K, "--datasets", $"a={calib}:{eval},b={calib}:{eval}", "--methods", "copal,wanda",
+            "--sparsity", "0.5", "--nsamples", "32", "--seqlen", "128", "--eval-limit-chunks", "2", "--temp", work,
+            "-o", Path.Combine(_temp, "report"), "--device", "cpu");
+        Assert.True(sent, $"the run ended before its working folder held a model; stderr: {r.Stderr}");
+        Assert.True(r.ExitCode is 143 or 129, $"exit code {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
     [Fact]
     public void Temporary_folders_of_runs_that_are_gone_are_removed_and_reported()
     {

@@ -5,8 +5,9 @@ namespace Copal.Cli.Infrastructure;
 
 /// <summary>
 /// On start, removes what killed runs (SIGKILL, power loss) left where this run writes: the hidden temporary folders
-/// and files named as <see cref="TemporaryNames"/> makes them, whose process is gone. Looks beside --out and inside
-/// --state; says so in one line on stderr.
+/// and files named as <see cref="TemporaryNames"/> makes them, whose process is gone. Looks beside --out, inside
+/// --state and --temp, and, for the commands that work there (continual, prune), in the system temp folder; says so
+/// in one line on stderr.
 /// </summary>
 internal static class StaleTemporaries
 {
@@ -27,7 +28,7 @@ internal static class StaleTemporaries
         var folders = new List<string>();
         foreach (Option option in parse.CommandResult.Command.Options)
         {
-            if (option.Name is not ("--out" or "--state") || parse.GetResult(option) is null || parse.GetValue<string?>(option.Name) is not string value
+            if (option.Name is not ("--out" or "--state" or "--temp") || parse.GetResult(option) is null || parse.GetValue<string?>(option.Name) is not string value
                 || value.Length == 0 || value == "-")
             {
                 continue;
@@ -44,6 +45,15 @@ internal static class StaleTemporaries
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 // A bad path: the command itself reports it.
+            }
+        }
+        if (parse.CommandResult.Command.Name is "continual" or "prune")
+        {
+            // Their working folders (intermediate models, a COPAL state's spill) live there unless --temp says otherwise.
+            string systemTemp = Path.TrimEndingDirectorySeparator(Path.GetTempPath());
+            if (!folders.Contains(systemTemp, StringComparer.Ordinal))
+            {
+                folders.Add(systemTemp);
             }
         }
         return folders;

@@ -190,7 +190,7 @@ public sealed partial class CopalState
     {
         if (_spillDirectory is null)
         {
-            _spillDirectory = Directory.CreateTempSubdirectory("copal-state-spill-").FullName;
+            _spillDirectory = TemporaryNames.CreateFolderIn(Path.GetTempPath(), "copal-state-spill");
             _ownsSpillDirectory = true;
         }
         Directory.CreateDirectory(_spillDirectory);

@@ -39,6 +39,27 @@ public static partial class TemporaryNames
         return name;
     }
 
+    /// <summary>
+    /// Makes a fresh working folder inside <paramref name="parent"/> (the system temp folder, or one the user named)
+    /// named like <see cref="Sibling"/>'s, <c>.LABEL.tmp-PID-START-NS-N</c>, readable by this user only: a second signal
+    /// removes it with the outputs' temporaries (<see cref="RemoveOwn"/>), and a run after a kill finds it stale.
+    /// </summary>
+    public static string CreateFolderIn(string parent, string label)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(parent);
+        ArgumentException.ThrowIfNullOrEmpty(label);
+        string path = Sibling(Path.Join(parent, label), "tmp");
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        return path;
+    }
+
     // Every "tmp" name this process handed out; most are renamed into place or deleted long before RemoveOwn runs.
     private static readonly System.Collections.Concurrent.ConcurrentQueue<string> s_named = new();
 

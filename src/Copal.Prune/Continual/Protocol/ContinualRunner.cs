@@ -147,9 +147,8 @@ public static class ContinualRunner
         }
         // Under --temp the run's own folder, and any folders made above it, go again at the end (MadeFolders).
         IReadOnlyList<string> madeForTemp = request.TempDirectory is null ? [] : MadeFolders.Create(request.TempDirectory);
-        DirectoryInfo temp = request.TempDirectory is null
-            ? Directory.CreateTempSubdirectory("copal-continual-")
-            : Directory.CreateDirectory(Path.Combine(request.TempDirectory, $"copal-continual-{Guid.NewGuid():N}"[..24]));
+        // Named as this process's temporary, so a second Ctrl-C removes it and a run after a kill sweeps it.
+        DirectoryInfo temp = new(TemporaryNames.CreateFolderIn(request.TempDirectory ?? Path.GetTempPath(), "copal-continual"));
         var runs = new VariantRun[variants.Count, seeds.Count];
         var cache = new ModelCache(temp.FullName);
         cache.AddRow(parentHash, dense);
