@@ -166,6 +166,7 @@ internal static class ContinualCommand
             File.WriteAllText(output.File("ppl-per-dataset.svg"), ContinualSvg.PerplexityPlot(report));
             File.WriteAllText(output.File("r-heatmap.svg"), ContinualSvg.Heatmap(report));
             File.WriteAllText(output.File("metrics.svg"), ContinualSvg.MetricsPlot(report));
+            ct.ThrowIfCancellationRequested(); // the last point a cancellation can still leave no output
             output.Commit();
             if (asJson)
             {

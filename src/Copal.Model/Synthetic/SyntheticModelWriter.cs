@@ -113,8 +113,11 @@ public static class SyntheticModelWriter
                     drawn += 2 * (ulong)((count + 1) / 2);
                 }
             }
+            // The last points a cancellation can still leave no output: the file's flush takes a while on a big model.
+            cancellationToken.ThrowIfCancellationRequested();
             writer.Commit();
         }
+        cancellationToken.ThrowIfCancellationRequested();
         output.Commit();
     }
 

@@ -98,7 +98,7 @@ public static unsafe class CheckpointCompactor
                 }
             }
             writing.Finish();
-        });
+        }, cancellationToken);
         return report with { NegativeZeros = negativeZeros };
     }
 
@@ -194,7 +194,7 @@ public static unsafe class CheckpointCompactor
                     }
                 }
                 writing.Finish();
-            });
+            }, cancellationToken);
         }
         finally
         {
@@ -328,7 +328,7 @@ public static unsafe class CheckpointCompactor
 
     /// <summary>Writes the model into <paramref name="dir"/>, claimed by the caller before its work began, and commits it.</summary>
     private static CompactReport Write(AtomicDirectory dir, string input, List<TensorSpec> specs, Dictionary<string, string> metadata,
-        SafetensorsCheckpoint source, int sparse, string nothingToDo, Action<SafetensorsWriter> body)
+        SafetensorsCheckpoint source, int sparse, string nothingToDo, Action<SafetensorsWriter> body, CancellationToken cancellationToken)
     {
         if (sparse == 0)
         {
@@ -350,10 +350,13 @@ public static unsafe class CheckpointCompactor
         using (SafetensorsWriter writer = SafetensorsWriter.Create(file, specs, metadata, dir.FinalFile(SafetensorsCheckpoint.SingleFileName)))
         {
             body(writer);
+            // The last points a cancellation can still leave no output (the file's flush takes a while).
+            cancellationToken.ThrowIfCancellationRequested();
             writer.Commit();
         }
         long outBytes = new FileInfo(file).Length;
         long inBytes = source.Files.Sum(f => new FileInfo(f.Path).Length);
+        cancellationToken.ThrowIfCancellationRequested();
         dir.Commit();
         return new CompactReport(specs.Count, sparse, inBytes, outBytes);
     }
