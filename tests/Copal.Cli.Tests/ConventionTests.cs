@@ -409,6 +409,19 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.True(doc.RootElement.GetProperty("prefill_jit_seconds").GetDouble() >= 0);
     }
 
+    /// <summary>--json's text is the continuation as the plain run prints it after the prompt: a first word keeps its leading space.</summary>
+    [Fact]
+    public void Generate_json_text_continues_the_prompt_as_the_plain_output_does()
+    {
+        CopalProcess.Result json = CopalProcess.Run("generate", "-m", Model, "-p", "Once upon", "-n", "12", "--device", "cpu", "--json");
+        Assert.True(json.ExitCode == 0, json.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(json.Stdout);
+        string text = doc.RootElement.GetProperty("text").GetString()!;
+        Assert.StartsWith(" ", text, StringComparison.Ordinal);
+        CopalProcess.Result plain = CopalProcess.Run("generate", "-m", Model, "-p", "Once upon", "-n", "12", "--device", "cpu");
+        Assert.Equal(plain.Stdout.TrimEnd('\n'), "Once upon" + text);
+    }
+
     /// <summary>One token needs no decode step: its decode speed does not exist, so JSON says null and the text says so, not 0.</summary>
     [Fact]
     public void Generate_of_one_token_reports_no_decode_speed()

@@ -127,10 +127,13 @@ internal static class GenerateCommand
                     Console.Out.Flush();
                 }
             }, ct); // a cancellation throws OperationCanceledException (exit 130 or 143), with the streamed text already out
-            string text = session.Tokenizer.Decode(result.GeneratedIds.ToArray());
             double prefillJit = ((jitAtFirstToken ?? System.Runtime.JitInfo.GetCompilationTime()) - jitBefore).TotalSeconds;
             if (asJson)
             {
+                // The continuation through the primed stream, as it reads after the prompt (" a time", as serve gives it);
+                // a decode of the ids alone drops a first word's leading space. A chat's reply stands alone.
+                string text = asChat ? session.Tokenizer.Decode(result.GeneratedIds.ToArray())
+                    : string.Concat(result.GeneratedIds.Select(stream.Push)) + stream.Flush();
                 Out.Json(new
                 {
                     prompt_ids = result.PromptIds,
