@@ -23,10 +23,27 @@ public static partial class JsonProblem
         return e.LineNumber is long line && e.BytePositionInLine is long b ? $"at line {line + 1}, byte {b + 1}" : "";
     }
 
-    /// <summary>The reader's reason alone, for a caller that says where itself.</summary>
+    [GeneratedRegex(@"^The JSON (?<what>array|object) contains a trailing comma at the end which is not supported in this mode\. Change the reader options\.$")]
+    private static partial Regex TrailingComma();
+
+    /// <summary>
+    /// The reader's reason alone, for a caller that says where itself, on one line: a literal it quotes may hold the
+    /// file's line breaks (shown as \n), and its texts for programmers ("when isFinalBlock is true", "change the reader
+    /// options") are said for the person who wrote the file.
+    /// </summary>
     public static string Reason(JsonException e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        return ReaderCoordinates().Replace(e.Message, m => m.Groups["path"].Success && m.Groups["path"].Value != "$" ? $" (at {m.Groups["path"].Value})" : "");
+        string reason = ReaderCoordinates().Replace(e.Message, m => m.Groups["path"].Success && m.Groups["path"].Value != "$" ? $" (at {m.Groups["path"].Value})" : "");
+        if (reason.StartsWith("The input does not contain any JSON tokens.", StringComparison.Ordinal))
+        {
+            return "there is no JSON value (the text is empty or only whitespace)";
+        }
+        if (TrailingComma().Match(reason) is { Success: true } comma)
+        {
+            return $"the JSON {comma.Groups["what"].Value} ends with a comma, which JSON does not allow";
+        }
+        return reason.Replace(", when isFinalBlock is true", "", StringComparison.Ordinal).Replace("\r\n", "\\n", StringComparison.Ordinal)
+            .Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal);
     }
 }

@@ -14,6 +14,18 @@ public sealed class JsonProblemTests
         Assert.Equal("',' is an invalid start of a property name. Expected a '\"'.", JsonProblem.Reason(e));
     }
 
+    /// <summary>The reader's texts meant for programmers become ones for the person who wrote the file, on one line.</summary>
+    [Theory]
+    [InlineData("", "at line 1, byte 1: there is no JSON value (the text is empty or only whitespace)")]
+    [InlineData("not json{\n", "at line 1, byte 2: 'not json{\\n' is an invalid JSON literal. Expected the literal 'null'.")]
+    [InlineData("[1,2,]", "at line 1, byte 6: the JSON array ends with a comma, which JSON does not allow")]
+    [InlineData("{\"a\": 1,}", "at line 1, byte 9: the JSON object ends with a comma, which JSON does not allow")]
+    public void Texts_for_programmers_are_said_for_people_on_one_line(string json, string expected)
+    {
+        JsonException e = Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(json));
+        Assert.Equal(expected, JsonProblem.At(e));
+    }
+
     [Fact]
     public void A_conversion_error_keeps_the_property_it_names()
     {
