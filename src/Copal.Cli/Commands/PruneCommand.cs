@@ -3,6 +3,7 @@ using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Model.Tokenization;
+using Copal.Model.Weights;
 using Copal.Prune;
 using Copal.Prune.Calibration;
 using Copal.Prune.Continual;
@@ -62,6 +63,18 @@ internal static class PruneCommand
                 throw new UsageException("--calib: standard input ('-') can be given once");
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            if (p.GetValue(compact))
+            {
+                try
+                {
+                    // Before any pruning: an F16 model would be pruned, then said to stay dense.
+                    CheckpointCompactor.RequireCompactableDType(modelDir);
+                }
+                catch (CompactFormatException e)
+                {
+                    throw new UsageException($"{p.Typed(compact)}: {e.Message}");
+                }
+            }
             RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
             bool asJson = p.GetValue(json);
             CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, target, ct);

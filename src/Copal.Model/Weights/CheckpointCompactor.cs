@@ -36,19 +36,13 @@ public static unsafe class CheckpointCompactor
         LlamaConfig config = LlamaConfig.Load(input);
         // Opened first: it checks the files' layers against the config's before anything loops over them.
         using SafetensorsCheckpoint source = ModelCheckpoint.Open(input, config, cancellationToken: cancellationToken);
-        var linears = new HashSet<string>(StringComparer.Ordinal);
-        for (int layer = 0; layer < config.NumLayers; layer++)
-        {
-            foreach (LinearId id in LinearIds.All)
-            {
-                linears.Add(LlamaTensorNames.Linear(layer, id));
-            }
-        }
+        HashSet<string> linears = LinearNames(config);
         var metadata = source.MergedMetadata();
         if (SparseTensorCodec.SparseNames(metadata).Any())
         {
             throw new ModelLoadException($"{input}: the checkpoint is already compact; densify it first");
         }
+        RequireCompactableDType(input, source, linears);
         // Claimed before the first pass, so an output that cannot be written is told before a pass over the model.
         using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);
         var layouts = new Dictionary<string, SparseLayout>(StringComparer.Ordinal);
@@ -223,6 +217,41 @@ public static unsafe class CheckpointCompactor
 
     /// <summary>How a sparse weight is stored: N:M with its N and M, or the bitmask (N = M = 0).</summary>
     private readonly record struct SparseLayout(SparseFormat Format, int N, int M);
+
+    /// <summary>The names of the decoder layers' linears, the tensors a compact model may store sparse.</summary>
+    private static HashSet<string> LinearNames(LlamaConfig config)
+    {
+        var linears = new HashSet<string>(StringComparer.Ordinal);
+        for (int layer = 0; layer < config.NumLayers; layer++)
+        {
+            foreach (LinearId id in LinearIds.All)
+            {
+                linears.Add(LlamaTensorNames.Linear(layer, id));
+            }
+        }
+        return linears;
+    }
+
+    /// <summary>
+    /// Refuses, before any pass over the weights, a model whose linears the compact formats cannot hold: they store F32
+    /// or BF16 values, so an F16 model would otherwise be said to have "nothing to compact" however sparse it is.
+    /// </summary>
+    /// <exception cref="CompactFormatException">A linear of <paramref name="input"/> is stored in another dtype.</exception>
+    public static void RequireCompactableDType(string input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        LlamaConfig config = LlamaConfig.Load(input);
+        using SafetensorsCheckpoint source = ModelCheckpoint.Open(input, config);
+        RequireCompactableDType(input, source, LinearNames(config));
+    }
+
+    private static void RequireCompactableDType(string input, SafetensorsCheckpoint source, IReadOnlySet<string> linears)
+    {
+        if (source.Tensors.FirstOrDefault(t => linears.Contains(t.Name) && t.DType is not (DType.F32 or DType.BF16)) is { Name: not null } other)
+        {
+            throw new CompactFormatException($"{input}: '{other.Name}' is {other.DType.ToSafetensorsName()}; compact storage holds F32 or BF16 values only, so this model stays dense");
+        }
+    }
 
     /// <summary>The layout <paramref name="format"/> asks for this weight, or null to keep it dense.</summary>
     private static SparseLayout? Choose(TensorView t, CompactFormat format)

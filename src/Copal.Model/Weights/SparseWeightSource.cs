@@ -23,6 +23,7 @@ public sealed unsafe class SparseWeightSource : IDisposable
     private readonly List<nint> _owned = [];
     private bool _loggedDensify;
     private bool _loggedSlowCompact;
+    private bool _loggedDType;
 
     /// <param name="metadata">The checkpoint's merged safetensors metadata.</param>
     /// <param name="mode">How sparse weights load.</param>
@@ -68,9 +69,18 @@ public sealed unsafe class SparseWeightSource : IDisposable
             return LoadCompact(backend, name, rows, cols, lookup, source);
         }
         if (dense is not TensorView view || Mode == SparseLoadMode.Off || backend is not ISparseWeightLoader sparse
-            || (Mode == SparseLoadMode.Auto && !sparse.ConvertsDenseWeights)
-            || view.DType is not (DType.F32 or DType.BF16) || view.Rank != 2)
+            || (Mode == SparseLoadMode.Auto && !sparse.ConvertsDenseWeights) || view.Rank != 2)
         {
+            return null;
+        }
+        if (view.DType is not (DType.F32 or DType.BF16))
+        {
+            if (Mode == SparseLoadMode.Force && !_loggedDType)
+            {
+                // Asked for by name: say why nothing converts rather than load dense in silence.
+                _loggedDType = true;
+                _log?.Invoke($"sparse: {view.DType} weights stay dense (--sparse force): the sparse formats hold F32 or BF16 values");
+            }
             return null;
         }
         var clock = Stopwatch.StartNew();
