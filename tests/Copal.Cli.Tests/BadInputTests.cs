@@ -18,6 +18,21 @@ public sealed class BadInputTests : IDisposable
 
     private string CopyModel() => TestData.CopyOfStories260K(Path.Combine(_temp, "model-" + Guid.NewGuid().ToString("N")[..6]));
 
+    /// <summary>A --temp where no folder can be made is said before the dense evaluation, naming --temp, and leaves no report.</summary>
+    [Fact]
+    public void A_temp_folder_that_cannot_be_made_is_refused_before_the_work()
+    {
+        string file = Path.Combine(_temp, "a-file");
+        File.WriteAllText(file, "x");
+        string calib = TestData.Path("text", "tinystories", "calib.txt"), eval = TestData.Path("text", "tinystories", "eval.txt");
+        string report = Path.Combine(_temp, "report");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}:{eval}", "--methods", "wanda", "--no-joint",
+            "--sparsity", "0.5", "--nsamples", "8", "--seqlen", "64", "--eval-limit-chunks", "1", "--temp", Path.Combine(file, "sub"), "-o", report, "--device", "cpu");
+        AssertError(r, 1, $"--temp '{Path.Combine(file, "sub")}': cannot make the working folder for the intermediate models there: ");
+        Assert.DoesNotContain("perplexity", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(report));
+    }
+
     /// <summary>
     /// The compact formats hold F32 or BF16 values: an F16 model is refused by name and dtype, by prune --compact before
     /// any pruning, where it was pruned and then said to have too few zeros to be smaller.

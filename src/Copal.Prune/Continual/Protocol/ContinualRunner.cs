@@ -134,6 +134,10 @@ public static class ContinualRunner
         var evalOptions = new PerplexityOptions(request.EvalSeqLen) { LimitChunks = request.EvalLimitChunks };
         int units = variants.Count * seeds.Count;
 
+        // A working folder that cannot be made is said now, not after the dense evaluation (the run makes its own later).
+        TemporaryNames.DeleteQuietly(WorkingFolder(request, out IReadOnlyList<string> madeForProbe).FullName);
+        MadeFolders.RemoveEmpty(madeForProbe);
+
         double[] dense = Evaluate(request.ModelDirectory, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = "dense", Variants = units }), 0, cancellationToken);
         var datasetReports = request.Datasets.Select((d, i) => new ContinualDatasetReport(
             d.Name, d.Calibration.ToString(), d.Evaluation.ToString(), calibTokens[i].Length, evalTokens[i].Length, dense[i])).ToList();
@@ -145,10 +149,7 @@ public static class ContinualRunner
             state.ParentHashedAt(request.ModelDirectory, parentHash);
             return state;
         }
-        // Under --temp the run's own folder, and any folders made above it, go again at the end (MadeFolders).
-        IReadOnlyList<string> madeForTemp = request.TempDirectory is null ? [] : MadeFolders.Create(request.TempDirectory);
-        // Named as this process's temporary, so a second Ctrl-C removes it and a run after a kill sweeps it.
-        DirectoryInfo temp = new(TemporaryNames.CreateFolderIn(request.TempDirectory ?? Path.GetTempPath(), "copal-continual"));
+        DirectoryInfo temp = WorkingFolder(request, out IReadOnlyList<string> madeForTemp);
         var runs = new VariantRun[variants.Count, seeds.Count];
         var cache = new ModelCache(temp.FullName);
         cache.AddRow(parentHash, dense);
@@ -346,6 +347,28 @@ public static class ContinualRunner
     {
         var list = values.ToList();
         return list.Count == 0 || list.Any(x => x is null) ? null : list.Average(x => x!.Value);
+    }
+
+    /// <summary>
+    /// Makes the run's working folder for its intermediate models, in --temp (and any folders above it, removed again
+    /// at the end) or the system temp folder; named as this process's temporary, so a second Ctrl-C removes it and a
+    /// run after a kill sweeps it. A folder that cannot be made there is one line naming the place.
+    /// </summary>
+    private static DirectoryInfo WorkingFolder(ContinualRequest request, out IReadOnlyList<string> made)
+    {
+        string parent = request.TempDirectory ?? Path.GetTempPath();
+        made = [];
+        try
+        {
+            made = request.TempDirectory is null ? [] : MadeFolders.Create(request.TempDirectory);
+            return new DirectoryInfo(TemporaryNames.CreateFolderIn(parent, "copal-continual"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            MadeFolders.RemoveEmpty(made);
+            string place = request.TempDirectory is null ? "the system temp folder" : "--temp";
+            throw new IOException($"{place} '{parent}': cannot make the working folder for the intermediate models there: {AtomicDirectory.Reason(e)}", e);
+        }
     }
 
     /// <summary>The variants a request runs, in report order: (name, method, kind).</summary>
