@@ -18,6 +18,20 @@ public sealed class BadInputTests : IDisposable
 
     private string CopyModel() => TestData.CopyOfStories260K(Path.Combine(_temp, "model-" + Guid.NewGuid().ToString("N")[..6]));
 
+    /// <summary>An --out that exists and is not empty is refused before the calibration text is read or the model loaded.</summary>
+    [Fact]
+    public void A_taken_out_folder_is_refused_before_the_calibration()
+    {
+        string taken = Path.Combine(_temp, "taken");
+        Directory.CreateDirectory(taken);
+        File.WriteAllText(Path.Combine(taken, "notes.txt"), "mine");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", taken, "--method", "wanda", "--sparsity", "0.5",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--device", "cpu");
+        AssertError(r, 1, $"'{taken}' exists and is not empty; pass --force to replace it");
+        Assert.DoesNotContain("calibration", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(taken, "notes.txt")));
+    }
+
     /// <summary>A --temp where no folder can be made is said before the dense evaluation, naming --temp, and leaves no report.</summary>
     [Fact]
     public void A_temp_folder_that_cannot_be_made_is_refused_before_the_work()

@@ -236,6 +236,8 @@ internal static class PruneCommand
     private static void RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
     {
         PathGuard.RequireApart(outDir, "--out", modelDir, "the input folder");
+        // Said before the calibration text is read and the model loaded, not when the output is made after them.
+        AtomicDirectory.RequireUsable("--out", outDir, force);
         foreach (string f in CalibrationFiles(calib).Where(f => !Inputs.IsStdio(f)))
         {
             PathGuard.RequireApart(outDir, "--out", f, "the --calib file");

@@ -47,6 +47,32 @@ public sealed class AtomicDirectory : IDisposable
         {
             PathGuard.RequireApart(path, name, input, "the input folder");
         }
+        string full = RequireUsable(name, path, overwrite);
+        bool exists = Directory.Exists(full);
+        string temp = TemporaryNames.Sibling(full, "tmp");
+        IReadOnlyList<string> created = [];
+        try
+        {
+            created = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
+            Directory.CreateDirectory(temp);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            MadeFolders.RemoveEmpty(created);
+            throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
+        }
+        return new AtomicDirectory(name, full, temp, exists, created);
+    }
+
+    /// <summary>
+    /// The checks <see cref="CreateNamed"/> makes of the place itself (not a file, not a mount point, empty unless
+    /// <paramref name="overwrite"/> and then an output copal wrote), for a command to make before long work that
+    /// precedes its output (a prune calibrates first); returns the resolved path.
+    /// </summary>
+    public static string RequireUsable(string name, string path, bool overwrite)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
         // A link given as --out is followed: the folder it points to is the one written (and replaced with --force).
         string full = RealPath.Resolve(path);
         if (System.IO.File.Exists(full))
@@ -66,19 +92,7 @@ public sealed class AtomicDirectory : IDisposable
             }
             RequireReplaceable(name, path, full);
         }
-        string temp = TemporaryNames.Sibling(full, "tmp");
-        IReadOnlyList<string> created = [];
-        try
-        {
-            created = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
-            Directory.CreateDirectory(temp);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            MadeFolders.RemoveEmpty(created);
-            throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
-        }
-        return new AtomicDirectory(name, full, temp, exists, created);
+        return full;
     }
 
     /// <summary>
