@@ -409,6 +409,25 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.True(doc.RootElement.GetProperty("prefill_jit_seconds").GetDouble() >= 0);
     }
 
+    /// <summary>devices --json: a row that only says why a kind is absent has null for what no device has, not −1, 0 or "".</summary>
+    [Fact]
+    public void Devices_json_says_null_where_there_is_no_device()
+    {
+        CopalProcess.Result r = CopalProcess.Run("devices", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+        foreach (JsonElement row in doc.RootElement.EnumerateArray())
+        {
+            bool absent = row.GetProperty("index").ValueKind == JsonValueKind.Null;
+            foreach (string field in new[] { "name", "type", "memory_bytes", "compute_units", "driver_version", "spec" })
+            {
+                Assert.True(absent == (row.GetProperty(field).ValueKind == JsonValueKind.Null), $"{row.GetProperty("kind")}: {field} = {row.GetProperty(field)}");
+            }
+            Assert.True(!absent || row.GetProperty("error").GetString()!.Length > 0);
+        }
+        Assert.Contains(doc.RootElement.EnumerateArray(), row => row.GetProperty("kind").GetString() == "cpu" && row.GetProperty("index").GetInt32() == 0);
+    }
+
     /// <summary>--json's text is the continuation as the plain run prints it after the prompt: a first word keeps its leading space.</summary>
     [Fact]
     public void Generate_json_text_continues_the_prompt_as_the_plain_output_does()

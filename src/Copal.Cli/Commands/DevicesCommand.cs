@@ -17,7 +17,7 @@ internal static class DevicesCommand
             IReadOnlyList<DeviceDescription> devices = BackendFactory.Discover();
             if (p.GetValue(json))
             {
-                Out.Json(devices);
+                Out.Json(devices.Select(DeviceJson.Of).ToList());
                 return CliErrors.Ok;
             }
             foreach (DeviceDescription d in devices)
@@ -37,4 +37,18 @@ internal static class DevicesCommand
         });
         return command;
     }
+}
+
+/// <summary>
+/// A device row of <c>devices --json</c>. A row that only says why a kind of device is absent has no device, so its
+/// index, name, type, memory, compute units and driver are null (as every value that does not exist is), not −1, 0 or "".
+/// </summary>
+internal sealed record DeviceJson(
+    string Kind, int? Index, string? Name, string? Type, long? MemoryBytes, int? ComputeUnits, string? DriverVersion,
+    bool KernelsCompiled, string? Error, double? CompileSeconds, double? NominalMemoryBytesPerSecond, string? Spec)
+{
+    public static DeviceJson Of(DeviceDescription d) => d.Index < 0
+        ? new(d.Kind, null, null, null, null, null, null, false, d.Error, null, null, null)
+        : new(d.Kind, d.Index, d.Name, d.Type, d.MemoryBytes, d.ComputeUnits, d.DriverVersion, d.KernelsCompiled, d.Error, d.CompileSeconds,
+            d.NominalMemoryBytesPerSecond, d.Spec);
 }
