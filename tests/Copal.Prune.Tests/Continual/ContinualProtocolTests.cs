@@ -42,6 +42,26 @@ public class ContinualProtocolTests
         }
     }
 
+    /// <summary>Two lines split one and one (the break past the middle is the last); one line cannot, and says where it was cut of how much.</summary>
+    [Fact]
+    public void Two_lines_split_one_and_one_and_one_line_is_refused_with_its_length()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "a\nb\n");
+            Assert.Equal("a\n", new DataSplit(path, FilePart.FirstHalf, TextLayout.Raw).LoadText());
+            Assert.Equal("b\n", new DataSplit(path, FilePart.SecondHalf, TextLayout.Raw).LoadText());
+            File.WriteAllText(path, "one line\n");
+            var e = Assert.Throws<InvalidDataException>(() => new DataSplit(path, FilePart.SecondHalf, TextLayout.Raw).LoadText());
+            Assert.EndsWith("has no text in its second half (cut at character 9 of 9)", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static readonly double[][] s_r = [[10, 50, 40], [12, 20, 45], [16, 26, 30]];
     private static readonly double[] s_dense = [5, 25, 20];
 

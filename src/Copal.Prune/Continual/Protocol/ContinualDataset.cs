@@ -26,18 +26,33 @@ public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
         string raw = TextDataset.Load(Path, TextLayout.Raw);
         if (Part != FilePart.Whole)
         {
-            int mid = raw.Length / 2;
-            int newline = raw.IndexOf('\n', mid);
-            int cut = newline < 0 ? mid : newline + 1;
-            raw = Part == FilePart.FirstHalf ? raw[..cut] : raw[cut..];
-            if (string.IsNullOrWhiteSpace(raw))
+            int cut = HalfCut(raw);
+            string half = Part == FilePart.FirstHalf ? raw[..cut] : raw[cut..];
+            if (string.IsNullOrWhiteSpace(half))
             {
                 throw new InvalidDataException($"data file '{Path}' has no text in its {(Part == FilePart.FirstHalf ? "first" : "second")} half (cut at character {cut} of {raw.Length})");
             }
+            raw = half;
         }
         return Layout == TextLayout.JoinedLines
             ? string.Join(' ', raw.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0))
             : raw;
+    }
+
+    /// <summary>
+    /// Where the halves meet: after the first line break at or past the middle; where that leaves the second half
+    /// empty (the file's last break), after the last break before the middle, so "a\nb\n" is "a\n" and "b\n".
+    /// </summary>
+    private static int HalfCut(string raw)
+    {
+        int mid = raw.Length / 2;
+        int after = raw.IndexOf('\n', mid);
+        if (after >= 0 && after + 1 < raw.Length)
+        {
+            return after + 1;
+        }
+        int before = mid > 0 ? raw.LastIndexOf('\n', mid - 1) : -1;
+        return before >= 0 ? before + 1 : after >= 0 ? after + 1 : mid;
     }
 
     /// <summary>The file's name with the part and layout, e.g. "ptb.valid.txt (first half) @lines", for reports.</summary>
