@@ -280,4 +280,22 @@ public sealed class OptionParsingTests
         CliErrors.Report(new ArgumentOutOfRangeException("options", 0, "--stride must be between 1 and --seqlen (512), got 0"), stderr);
         Assert.Equal("copal: error: --stride must be between 1 and --seqlen (512), got 0" + Environment.NewLine, stderr.ToString());
     }
+
+    /// <summary>--ids: spaces and commas separate ids, but an empty place between commas is refused, as in every comma list.</summary>
+    [Theory]
+    [InlineData("1  ,, 2", "comma 1 has no id after it")]
+    [InlineData(",1", "comma 1 has no id before it")]
+    [InlineData("1,2,", "comma 2 has no id after it")]
+    public void Detokenize_ids_refuse_an_empty_place_between_commas(string text, string expected)
+    {
+        var e = Assert.Throws<UsageException>(() => Copal.Cli.Commands.TokenizeCommand.ParseIds(text, 512));
+        Assert.Equal($"--ids: {expected}; expected token ids separated by spaces or commas", e.Message);
+    }
+
+    [Theory]
+    [InlineData("1, 2, 3")]
+    [InlineData("1 2\n3")]
+    [InlineData(" 1,2 ,3 ")]
+    public void Detokenize_ids_take_spaces_and_commas(string text) =>
+        Assert.Equal([1, 2, 3], Copal.Cli.Commands.TokenizeCommand.ParseIds(text, 512));
 }

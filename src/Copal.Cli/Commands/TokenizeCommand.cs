@@ -54,7 +54,7 @@ internal static class TokenizeCommand
     public static Command CreateDetokenize()
     {
         var model = CommonOptions.Model();
-        var ids = new Option<string>("--ids") { Description = "Token ids separated by spaces or commas (- reads them from standard input)", Required = true };
+        var ids = new Option<string>("--ids") { Description = $"{IdsExpected} (- reads them from standard input)", Required = true };
         var keepSpecial = new Option<bool>("--keep-special") { Description = "Keep special tokens such as <s> in the text" };
         var json = CommonOptions.Json();
         var command = new Command("detokenize", "Turn token ids back into text") { model, ids, keepSpecial, json };
@@ -91,9 +91,25 @@ internal static class TokenizeCommand
         return Utf8Text.DecodeStrict(Inputs.ReadBytes(file!, typedFile, cancellationToken), Inputs.Describe(file!));
     }
 
+    private const string IdsExpected = "Token ids separated by spaces or commas";
+
+    /// <summary>
+    /// Ids separated by whitespace or commas. Between two commas there must be an id: "1,,2" is a slip (as in every
+    /// other comma list of the CLI), not the two ids it would quietly give.
+    /// </summary>
     internal static int[] ParseIds(string text, int vocab)
     {
-        string[] parts = text.Split([' ', ',', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+        char[] blanks = [' ', '\t', '\n', '\r'];
+        if (!string.IsNullOrWhiteSpace(text))
+        {
+            string[] pieces = text.Split(',');
+            int empty = Array.FindIndex(pieces, piece => piece.Trim(blanks).Length == 0);
+            if (empty >= 0)
+            {
+                throw new UsageException($"--ids: comma {Math.Max(empty, 1)} has no id {(empty == 0 ? "before" : "after")} it; expected token ids separated by spaces or commas");
+            }
+        }
+        string[] parts = text.Split([.. blanks, ','], StringSplitOptions.RemoveEmptyEntries);
         var ids = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {
