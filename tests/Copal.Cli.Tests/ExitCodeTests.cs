@@ -69,7 +69,7 @@ public sealed class ExitCodeTests : IDisposable
     [InlineData("--stride", "0", "--stride: expected an integer ≥ 1, got 0")]
     [InlineData("--limit-chunks", "0", "--limit-chunks: expected an integer ≥ 1, got 0")]
     [InlineData("--seqlen", "abc", "--seqlen: expected an integer, got 'abc'")]
-    [InlineData("--layout", "foo", "--layout: expected Raw, JoinedLines or Documents, got 'foo'")]
+    [InlineData("--layout", "foo", "--layout: expected raw, joined-lines or documents, got 'foo'")]
     [InlineData("--stride", "600", "--stride: expected at most --seqlen (512), got 600")]
     [InlineData("--device", "tpu", "--device: expected auto, cpu")]
     [InlineData("--mmap", "maybe", "--mmap: expected auto, on or off, got 'maybe'")]
@@ -206,6 +206,7 @@ public sealed class ExitCodeTests : IDisposable
     [Theory]
     [InlineData("--top-p", "0.9")]
     [InlineData("--top-k", "5")]
+    [InlineData("--seed", "5")]
     public void Sampling_filters_without_a_temperature_are_refused_naming_both_options(string option, string value)
     {
         CopalProcess.Result r = CopalProcess.Run("generate", "-m", Model, "-n", "3", "--device", "cpu", option, value);

@@ -24,7 +24,7 @@ internal static class GenerateCommand
             .Accept(v => v > 0 && v <= 1, "a number in (0, 1]");
         var penalty = new Option<float>("--repetition-penalty") { Description = "Penalty on tokens already seen (1 = off); applies to greedy decoding too", DefaultValueFactory = _ => 1f }
             .Accept(v => v > 0, "a finite number > 0");
-        var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0UL };
+        var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling; needs --temperature > 0", DefaultValueFactory = _ => 0UL };
         var ctxSize = ContextSizeOption.Create();
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also report the context size and the bytes of the KV cache and RoPE tables" };
         var chat = new Option<bool>("--chat") { Description = "Take --prompt as a user's message: the model's chat template (tokenizer_config.json) renders it with the assistant's turn to follow, and the reply alone is printed" };
@@ -47,11 +47,16 @@ internal static class GenerateCommand
             // as a contradiction, rather than guess a temperature (docs/cli.md).
             if (p.GetValue(temperature) == 0)
             {
-                foreach ((Option option, bool given) in new (Option, bool)[] { (topP, p.GetValue(topP) < 1), (topK, p.GetValue(topK) > 0) })
+                foreach ((Option option, bool given, string does) in new (Option, bool, string)[]
+                {
+                    (topP, p.GetValue(topP) < 1, "filters the tokens that sampling draws from"),
+                    (topK, p.GetValue(topK) > 0, "filters the tokens that sampling draws from"),
+                    (seed, p.GetResult(seed) is { Implicit: false }, "seeds the sampling's draws"),
+                })
                 {
                     if (given)
                     {
-                        throw new UsageException($"{p.Typed(option)} {p.GetResult(option)!.Tokens[^1].Value} filters the tokens that sampling draws from, "
+                        throw new UsageException($"{p.Typed(option)} {p.GetResult(option)!.Tokens[^1].Value} {does}, "
                             + "but --temperature is 0 (greedy decoding, the default); give --temperature > 0 to sample, e.g. --temperature 0.8");
                     }
                 }
@@ -169,12 +174,21 @@ internal static class GenerateCommand
                         Out.Info($"copal: anonymous memory (RssAnon, without mapped weights) at most {ByteSize.Format(peakAnonymous)} while generating");
                     }
                 }
-                Out.Info($"copal: {Plural.Of(result.GeneratedIds.Count, "token")} ({result.StopReason}); prefill {Plural.Of(result.PromptIds.Count, "token")} {Rate(result.PrefillTokensPerSecond, "not run")} (first call, includes {prefillJit:F2} s of JIT compilation), decode {Rate(result.DecodeTokensPerSecond, "not run (no token after the first)")} on {session.Backend.Info.Kind}");
+                Out.Info($"copal: {Plural.Of(result.GeneratedIds.Count, "token")} ({StopWords(result.StopReason)}); prefill {Plural.Of(result.PromptIds.Count, "token")} {Rate(result.PrefillTokensPerSecond, "not run")} (first call, includes {prefillJit:F2} s of JIT compilation), decode {Rate(result.DecodeTokensPerSecond, "not run (no token after the first)")} on {session.Backend.Info.Kind}");
             }
             return CliErrors.Ok;
         });
         return command;
     }
+
+    /// <summary>Why generation stopped, in words for the summary line (--json keeps the enum's name).</summary>
+    private static string StopWords(StopReason reason) => reason switch
+    {
+        StopReason.EndOfSequence => "end of sequence",
+        StopReason.MaxTokens => "the -n limit",
+        StopReason.ContextFull => "the context is full",
+        _ => reason.ToString(),
+    };
 
     /// <summary>
     /// The model's chat template over an optional system message and the user's <paramref name="message"/>, with the

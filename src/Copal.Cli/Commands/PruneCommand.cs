@@ -192,8 +192,8 @@ internal static class PruneCommand
             {
                 foreach (LayerReport l in report.Layers)
                 {
-                    string errors = string.Join(", ", l.Linears.Select(x => $"{x.Name.Split('.')[^2]} {x.Sparsity:P1}{(x.ReconstructionError is double e ? $" err {e:E2}" : "")}"));
-                    Out.Line($"layer {l.Layer,3}: {errors}{(l.OutputRelativeError is double o ? $"; output error {o:E3}" : "")} ({l.Seconds:F1} s)");
+                    string errors = string.Join(", ", l.Linears.Select(x => $"{x.Name.Split('.')[^2]} {x.Sparsity:P1}{(x.ReconstructionError is double e ? $" err {e:0.00e+00}" : "")}"));
+                    Out.Line($"layer {l.Layer,3}: {errors}{(l.OutputRelativeError is double o ? $"; output error {o:0.000e+00}" : "")} ({l.Seconds:F1} s)");
                 }
                 if (copalState is not null)
                 {

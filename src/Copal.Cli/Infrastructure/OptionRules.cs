@@ -142,6 +142,9 @@ internal static class OptionRules
     {
         Func<ArgumentResult, T>? fallback = option.DefaultValueFactory;
         string[] names = Enum.GetNames<T>();
+        // Shown and named as the docs write them (joined-lines); any case, with or without the dashes, is accepted.
+        string[] spelled = [.. names.Select(Kebab)];
+        option.HelpName = string.Join('|', spelled);
         option.CustomParser = r =>
         {
             if (r.Tokens.Count == 0)
@@ -153,7 +156,7 @@ internal static class OptionRules
             string? name = names.FirstOrDefault(n => string.Equals(n, key, StringComparison.OrdinalIgnoreCase));
             if (name is null)
             {
-                Fail(r, Alternatives(names), raw);
+                Fail(r, Alternatives(spelled), raw);
                 return default;
             }
             return Enum.Parse<T>(name);
@@ -177,6 +180,10 @@ internal static class OptionRules
             return e.Expected;
         }
     };
+
+    /// <summary>"JoinedLines" as "joined-lines".</summary>
+    private static string Kebab(string pascal) =>
+        string.Concat(pascal.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     /// <summary>"a, b or c".</summary>
     public static string Alternatives(IReadOnlyList<string> values) =>

@@ -600,7 +600,7 @@ internal static class OpenAiRequests
     private static string Actual(JsonElement e) => e.ValueKind switch
     {
         JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
+        JsonValueKind.Array => e.GetArrayLength() == 0 ? "an empty array" : "an array",
         JsonValueKind.String => $"the string {Cut(e.GetRawText())}",
         JsonValueKind.Number => Cut(e.GetRawText()),
         JsonValueKind.True or JsonValueKind.False => e.GetRawText(),

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Copal.Model.Inference;
+using Copal.Tensors;
 
 namespace Copal.Model.Generation;
 
@@ -147,7 +148,7 @@ public sealed class Generator
         // The prompt runs in chunks of PrefillRows; the token is checked between them.
         _model.Forward(state, all.ToArray(), 0, LogitsMode.Last, cancellationToken: cancellationToken);
         float[] logits = _model.ReadLogits(state);
-        NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"after the prefill of {prompt.Count} prompt tokens");
+        NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"after the prefill of {Plural.Of(prompt.Count, "prompt token")}");
         TimeSpan prefill = clock.Elapsed;
         clock.Restart();
 

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Copal.Model.Generation;
 using Copal.Model.Inference;
+using Copal.Tensors;
 using Copal.Tensors.Backends;
 
 namespace Copal.Model.Serving;
@@ -180,7 +181,7 @@ internal sealed class BatchScheduler : IDisposable
                 // cancelled during its prefill stops within one chunk, and the requests behind it wait no longer.
                 _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last, cancellationToken: job.CancellationToken);
                 _model.ReadLogits(slot.State, slot.Logits);
-                NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {job.PromptIds.Length} prompt tokens");
+                NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {Plural.Of(job.PromptIds.Length, "prompt token")}");
             }
             catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
             {
