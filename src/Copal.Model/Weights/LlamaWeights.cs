@@ -182,6 +182,8 @@ public sealed class LlamaWeights : IDisposable
         /// <summary>A linear layer's weight: possibly stored compact, or converted to sparse at load.</summary>
         private DeviceWeight Linear(string name, int rows, int cols, List<IDisposable> disposables)
         {
+            // Here too, not only in Matrix: with --sparse auto or force each linear is measured and converted first.
+            cancellationToken.ThrowIfCancellationRequested();
             if (sparse is null)
             {
                 return Matrix(name, rows, cols, disposables);

@@ -112,10 +112,13 @@ public static class PruneJob
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
         request.RequireFields(nameof(request));
+        int layers = LlamaConfig.Load(request.ModelDirectory).NumLayers;
         CopalState? copalState = (request.Pruner as CopalPruner)?.State;
         if (copalState is not null)
         {
             copalState.ThrowIfSpent();
+            // Reads every weight (as long as a load): said, so a 7B run does not sit silent before its first layer.
+            progress?.Report(new PruneProgress(0, layers, "checking the model is the COPAL state's parent (hashing its weights)"));
             copalState.RequireParent(request.ModelDirectory, $"{nameof(PruneRequest)}.{nameof(PruneRequest.ModelDirectory)}", cancellationToken);
             // The state reads its Hessians from there (a resumed step's folder): replacing it or writing into it would
             // change the input of this run, and the step it belongs to could not be resumed again.
@@ -126,11 +129,12 @@ public static class PruneJob
         }
         // Checked before the model loads: a wrong layer set or a missing calibration would otherwise surface as a
         // dense copy reported as pruned, or as a model pruned on a placeholder window.
-        request.Options.CheckLayers(LlamaConfig.Load(request.ModelDirectory).NumLayers);
+        request.Options.CheckLayers(layers);
         if (request.Pruner.NeedsStatistics && !request.Calibration.HasData)
         {
             throw new PruningOptionException("calibration", "none", $"calibration data: {request.Pruner.Name} weighs the weights by their inputs' statistics (only magnitude prunes without data)");
         }
+        progress?.Report(new PruneProgress(0, layers, "loading the model"));
         using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend, SparseLoadMode.Off, allowNonFinite: request.AllowNonFinite, cancellationToken: cancellationToken);
         using SafetensorsCheckpoint source = ModelCheckpoint.Open(request.ModelDirectory, model.Config, cancellationToken: cancellationToken);
         RequireDenseLinears(request.ModelDirectory, source);
