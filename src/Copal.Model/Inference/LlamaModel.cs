@@ -71,27 +71,6 @@ public sealed partial class LlamaModel : IDisposable
     public WeightResidence WeightResidence => (_storage as Storage)?.Residence ?? WeightResidence.Mapped;
 
     /// <summary>
-    /// A state for running one decoder layer at a time (<see cref="ForwardLayer"/>) over windows of up to
-    /// <paramref name="rows"/> tokens, each from position 0: the activation buffers and one layer's KV cache, which every
-    /// layer shares (a layer-sequential pass never reads a layer's cache after running another). The pruning driver's.
-    /// </summary>
-    public RunState CreateLayerState(int rows)
-    {
-        ThrowIfDisposed();
-        if (rows < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"a layer state needs rows ≥ 1, got {rows}"));
-        }
-        if (rows > Config.MaxPositionEmbeddings)
-        {
-            throw new ArgumentOutOfRangeException(nameof(rows), rows,
-                $"the model's context is {Config.MaxPositionEmbeddings} positions (max_position_embeddings)");
-        }
-        EnsureRope(rows);
-        return new RunState(Backend, Config, rows, rows, allRowLogits: false, rows, oneLayerCache: true);
-    }
-
-    /// <summary>
     /// Activation buffers for up to <paramref name="maxRows"/> tokens per call and a KV cache for at most
     /// <paramref name="maxPositions"/> positions (left out: the model's context). The cache (and the RoPE tables) are
     /// allocated at once for <paramref name="reservePositions"/> positions and grow geometrically, up to the limit, as
@@ -221,16 +200,6 @@ public sealed partial class LlamaModel : IDisposable
         Backend.Download(state.Logits, destination);
     }
 
-    /// <summary>Writes the embeddings of <paramref name="tokens"/> into <paramref name="hidden"/>. // [tokens, hidden]</summary>
-    public void Embed(ReadOnlySpan<int> tokens, DeviceBuffer hidden)
-    {
-        // The lock first: a Dispose waiting behind a pass in flight runs before this call goes on.
-        using Lock.Scope run = _run.EnterScope();
-        ThrowIfDisposed();
-        ValidateTokens(tokens);
-        Embedding(tokens, hidden);
-    }
-
     /// <summary>The embeddings of <paramref name="tokens"/>, times Granite's embedding multiplier where it has one.</summary>
     private void Embedding(ReadOnlySpan<int> tokens, DeviceBuffer hidden)
     {
@@ -245,17 +214,6 @@ public sealed partial class LlamaModel : IDisposable
         {
             Backend.Scale(x, (float)factor, count);
         }
-    }
-
-    /// <summary>
-    /// Runs decoder layer <paramref name="layer"/> in place on <paramref name="hidden"/> [rows, hidden] at positions
-    /// startPos.., using <paramref name="state"/> for scratch and the layer's KV cache. The pruning driver uses
-    /// this to push calibration activations through one layer at a time.
-    /// </summary>
-    public void ForwardLayer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap = null)
-    {
-        using Lock.Scope run = _run.EnterScope();
-        Layer(state, layer, hidden, rows, startPos, tap, inputNormed: false, nextNorm: null);
     }
 
     /// <summary>
@@ -400,101 +358,6 @@ public sealed partial class LlamaModel : IDisposable
         Config.PostBranchNorms || layer + 1 >= Config.NumLayers ? null : Weights.Layers[layer + 1].InputNorm;
 
     /// <summary>
-    /// One decode step for several independent sequences at once: row i of the batch is token
-    /// <paramref name="tokens"/>[i] of sequence <paramref name="sequences"/>[i] at position
-    /// <paramref name="positions"/>[i]. The linears run once over all rows (one pass over each weight serves every
-    /// sequence: the GEMM path, or the sparse kernels for compact weights); RoPE, the KV-cache write and attention run
-    /// per row on that sequence's own cache, using its state's one-row buffers as scratch. Row i's logits land in
-    /// row i of <c>batch.Logits</c>. Each row computes what <see cref="Forward"/> of that one token would, up to the
-    /// summation order of the matrix kernels (docs/testing.md).
-    /// </summary>
-    /// <param name="batch">Activation buffers for the rows: MaxRows ≥ rows and all-row logits; its own KV cache is unused.</param>
-    /// <param name="sequences">Each row's state: its KV cache, and one-row scratch buffers.</param>
-    /// <param name="tokens">Each row's token.</param>
-    /// <param name="positions">Each row's position in its sequence.</param>
-    public void ForwardBatch(RunState batch, IReadOnlyList<RunState> sequences, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions)
-    {
-        // The lock first: a Dispose waiting behind a pass in flight runs before this call goes on.
-        using Lock.Scope run = _run.EnterScope();
-        ThrowIfDisposed();
-        ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(sequences);
-        batch.RequireFits(Config, nameof(batch));
-        for (int i = 0; i < sequences.Count; i++)
-        {
-            RunState s = sequences[i] ?? throw new ArgumentNullException($"{nameof(sequences)}[{i}]");
-            s.RequireFits(Config, $"{nameof(sequences)}[{i}]");
-            // Two rows of one sequence would write one cache position twice in a step.
-            for (int j = 0; j < i; j++)
-            {
-                if (ReferenceEquals(sequences[j], s))
-                {
-                    throw new ArgumentException($"sequences[{j}] and sequences[{i}] are the same state; a batch step takes each sequence once", nameof(sequences));
-                }
-            }
-        }
-        int rows = tokens.Length;
-        if (rows == 0 || sequences.Count != rows || positions.Length != rows)
-        {
-            throw new ArgumentException($"a batch step needs one sequence and one position per token: {rows} tokens, {sequences.Count} sequences, {positions.Length} positions");
-        }
-        if (rows > batch.MaxRows || batch.LogitRows < rows)
-        {
-            throw new ArgumentException($"a batch of {rows} rows needs a state with MaxRows and logit rows ≥ {rows} (has {batch.MaxRows}, logit rows {batch.LogitRows})");
-        }
-        ValidateTokens(tokens);
-        int furthest = 0;
-        for (int i = 0; i < rows; i++)
-        {
-            RunState s = sequences[i];
-            int pos = positions[i];
-            if (pos < 0 || pos >= s.MaxPositions)
-            {
-                throw new ArgumentOutOfRangeException(nameof(positions), pos, $"batch row {i}: position {pos} is outside the sequence's context of {s.MaxPositions} positions");
-            }
-            CheckStartsWithinRun(s, pos, nameof(positions), batchRow: i);
-        }
-        for (int i = 0; i < rows; i++)
-        {
-            RunState s = sequences[i];
-            int pos = positions[i];
-            s.EnsurePositions(pos + 1);
-            s.SlideWindows(pos, 1);
-            s.Positions = pos;
-            furthest = Math.Max(furthest, pos + 1);
-        }
-        EnsureRope(furthest);
-        IBackend b = Backend;
-        LlamaConfig c = Config;
-        int hiddenSize = c.HiddenSize;
-        DeviceBuffer hidden = batch.Hidden;
-        Embedding(tokens, hidden);
-        for (int layer = 0; layer < c.NumLayers; layer++)
-        {
-            DecoderLayerWeights w = Weights.Layers[layer];
-            // Later layers' normed inputs come from the previous layer's last residual add.
-            Projections(AttentionInput(w, hidden, batch.Normed, rows, normedAlready: layer > 0), w, batch.Q, batch.K, batch.V, rows, layer, null);
-            int window = c.AttentionWindow(layer);
-            (DeviceBuffer cos, DeviceBuffer sin) = RopeOf(layer);
-            for (int i = 0; i < rows; i++)
-            {
-                // Each row attends over its own sequence's cache: one fused op a row (two launches on a GPU, the
-                // row worked on in place; the plain sequence goes through the sequence's one-row buffers).
-                RunState s = sequences[i];
-                var shape = new AttentionShape(1, positions[i], c.NumHeads, c.NumKvHeads, c.HeadDim, c.AttentionScale, window, s.CacheStart(layer), c.RotaryDim);
-                b.BatchRowAttention(batch.Q, batch.K, batch.V, i, cos, sin, s.KCache[layer], s.VCache[layer], batch.AttentionOut,
-                    new RowScratch(s.Q, s.K, s.V, s.AttentionOut), shape);
-            }
-            OutputAndMlp(w, layer, hidden, batch.AttentionOut, batch.Normed, batch.Gate, batch.Up, batch.Projected, rows, null, NextInputNorm(layer));
-        }
-        Head(batch, hidden, rows);
-        for (int i = 0; i < rows; i++)
-        {
-            sequences[i].Positions = positions[i] + 1;
-        }
-    }
-
-    /// <summary>
     /// A pass may start at any position the state's cache holds or right after them (<see cref="RunState.Positions"/>),
     /// not past them: attention would take the positions between for keys and values no pass wrote.
     /// </summary>
@@ -520,20 +383,6 @@ public sealed partial class LlamaModel : IDisposable
         int window = Config.AttentionWindow(layer);
         return new ArgumentOutOfRangeException(parameter, FormattableString.Invariant(
             $"{what} {startPos} rewinds further than layer {layer}'s sliding-window cache reaches: its window of {window} needs positions {startPos - window + 1}.., and the cache holds them from {state.CacheStart(layer)} on; start at 0, or at {state.CacheStart(layer) + window - 1} or later"));
-    }
-
-    /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>
-    public void Head(RunState state, DeviceBuffer hidden, int rows)
-    {
-        // The lock first: a Dispose waiting behind a pass in flight runs before this call goes on.
-        using Lock.Scope run = _run.EnterScope();
-        ThrowIfDisposed();
-        ArgumentNullException.ThrowIfNull(state);
-        state.RequireFits(Config, nameof(state));
-        Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
-        Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
-        // Granite divides the logits by logits_scaling; its configs use powers of two, where the reciprocal is exact.
-        ScaleBy(state.Logits, 1.0 / Config.LogitsScaling, (long)rows * Config.VocabSize);
     }
 
     private void ForwardChunk(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap)

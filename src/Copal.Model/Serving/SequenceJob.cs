@@ -1,0 +1,43 @@
+using System.Threading.Channels;
+using Copal.Model.Generation;
+
+namespace Copal.Model.Serving;
+
+/// <summary>One sequence to generate: the token-level request the scheduler runs, and the stream of its tokens.</summary>
+internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int contextLimit, SamplingOptions sampling, IReadOnlySet<int> stopIds, CancellationToken cancellationToken)
+{
+    public int[] PromptIds { get; } = promptIds;
+    public int MaxNewTokens { get; } = maxNewTokens;
+    /// <summary>Positions the sequence may hold: prompt plus generated tokens.</summary>
+    public int ContextLimit { get; } = contextLimit;
+    public SamplingOptions Sampling { get; } = sampling;
+    public IReadOnlySet<int> StopIds { get; } = stopIds;
+    public CancellationToken CancellationToken { get; } = cancellationToken;
+    public Channel<int> Tokens { get; } = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    /// <summary>Why it ended by itself; set before <see cref="Tokens"/> completes.</summary>
+    public StopReason StopReason { get; private set; }
+
+    /// <summary>Its caller's token ended it before it finished; set before <see cref="Tokens"/> completes.</summary>
+    public bool Cancelled { get; private set; }
+
+    public void Finish(StopReason reason)
+    {
+        StopReason = reason;
+        Tokens.Writer.TryComplete();
+    }
+
+    public void Cancel()
+    {
+        Cancelled = true;
+        Tokens.Writer.TryComplete();
+    }
+
+    public void Fail(Exception e) => Tokens.Writer.TryComplete(e);
+
+    private volatile bool _stopRequested;
+
+    /// <summary>The reader has what it wants (a stop text): end the sequence at the next step, as finished, not cancelled.</summary>
+    public void RequestStop() => _stopRequested = true;
+
+    public bool StopRequested => _stopRequested;
+}
