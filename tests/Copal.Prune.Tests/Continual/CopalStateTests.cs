@@ -7,8 +7,13 @@ using Copal.Testing;
 
 namespace Copal.Prune.Tests.Continual;
 
-public class CopalStateTests
+public sealed class CopalStateTests : IDisposable
 {
+    // The states TwoSteps makes spill here (their own spill folder would outlive a test that never saves them).
+    private readonly string _spillRoot = TempDir();
+
+    public void Dispose() => Directory.Delete(_spillRoot, recursive: true);
+
     // The sum-accumulated fixed mask (the defaults before issue 15), where a test is about those rules.
     private static readonly CopalOptions s_sumFixed = new(SensitivityEstimator.Output, SensitivityAccumulation.Sum, 1.0, Update: false, Mask: CopalMaskRule.Fixed);
 
@@ -272,7 +277,7 @@ public class CopalStateTests
         }
     }
 
-    private static void RoundTrip(CopalOptions options)
+    private void RoundTrip(CopalOptions options)
     {
         CopalState state = TwoSteps(options, resumeAfterFirst: null, out _);
         string dir = TempDir();
@@ -692,7 +697,7 @@ public class CopalStateTests
 
     // Two steps on four linears (q, k sharing an input; o; layer 1's q) with random weights and statistics; optionally saved
     // and reloaded between the steps. Returns the state and every pruned weight matrix of both steps.
-    private static CopalState TwoSteps(CopalOptions options, string? resumeAfterFirst, out float[][] outputs, string parentModel = "dense")
+    private CopalState TwoSteps(CopalOptions options, string? resumeAfterFirst, out float[][] outputs, string parentModel = "dense")
     {
         var targets = new[]
         {
@@ -702,7 +707,7 @@ public class CopalStateTests
             new LinearTarget(1, LinearId.QProj, "model.layers.1.self_attn.q_proj.weight", 8, 16),
         };
         var weights = targets.Select((t, i) => Random(t.Rows, t.Cols, 10 + i, false).Weight).ToArray();
-        var state = new CopalState("parent-hash", parentModel, options);
+        var state = new CopalState("parent-hash", parentModel, options) { SpillDirectory = Path.Combine(_spillRoot, Guid.NewGuid().ToString("N")) };
         var results = new List<float[]>();
         for (int step = 0; step < 2; step++)
         {
@@ -710,6 +715,7 @@ public class CopalStateTests
             {
                 state.Save(resumeAfterFirst);
                 state = CopalState.Load(resumeAfterFirst);
+                state.SpillDirectory = Path.Combine(_spillRoot, Guid.NewGuid().ToString("N"));
             }
             var pruner = new CopalPruner(state);
             var stats = new Dictionary<int, InputStatistics>
