@@ -27,7 +27,8 @@ public sealed class BadInputTests : IDisposable
         File.WriteAllText(Path.Combine(taken, "notes.txt"), "mine");
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", taken, "--method", "wanda", "--sparsity", "0.5",
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--device", "cpu");
-        AssertError(r, 1, $"'{taken}' exists and is not empty; pass --force to replace it");
+        // Named as typed: -o here, though the check deep in the library knows the option as --out.
+        AssertError(r, 1, $"copal: error: -o '{taken}' exists and is not empty; pass --force to replace it");
         Assert.DoesNotContain("calibration", r.Stderr, StringComparison.Ordinal);
         Assert.Equal("mine", File.ReadAllText(Path.Combine(taken, "notes.txt")));
     }
@@ -423,7 +424,7 @@ public sealed class BadInputTests : IDisposable
         string folder = Path.Combine(_temp, "a-folder");
         Directory.CreateDirectory(folder);
         CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "-o", folder);
-        AssertError(r, 1, $"--out '{folder}' is a folder; expected a file");
+        AssertError(r, 1, $"-o '{folder}' is a folder; expected a file");
         Assert.DoesNotContain("loading", r.Stderr, StringComparison.Ordinal);
     }
 
@@ -434,7 +435,7 @@ public sealed class BadInputTests : IDisposable
         File.WriteAllText(file, "x");
         string output = Path.Combine(file, "out.json");
         CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "-o", output);
-        AssertError(r, 1, $"--out '{output}': cannot write there");
+        AssertError(r, 1, $"-o '{output}': cannot write there");
         Assert.DoesNotContain(".tmp-", r.Stderr, StringComparison.Ordinal);
     }
 
@@ -456,7 +457,7 @@ public sealed class BadInputTests : IDisposable
             _ => ["compact", "-m", Model, "-o", output],
         };
         CopalProcess.Result r = CopalProcess.Run(args);
-        AssertError(r, 1, $"--out '{args[Array.IndexOf(args, "-o") + 1]}': {expected}");
+        AssertError(r, 1, $"-o '{args[Array.IndexOf(args, "-o") + 1]}': {expected}");
         Assert.DoesNotContain(".tmp-", r.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("layer 1/", r.Stderr, StringComparison.Ordinal); // no layer was pruned
     }

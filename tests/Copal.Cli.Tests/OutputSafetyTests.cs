@@ -52,7 +52,7 @@ public sealed class OutputSafetyTests : IDisposable
         string documents = Path.Combine(_temp, "documents");
         Directory.CreateDirectory(Path.Combine(documents, "sub"));
         File.WriteAllText(Path.Combine(documents, "notes.txt"), "mine");
-        AssertRefused(documents, "--out '" + documents + "' holds the folder 'sub', so it does not look like a model or report copal wrote",
+        AssertRefused(documents, "-o '" + documents + "' holds the folder 'sub', so it does not look like a model or report copal wrote",
             "prune", "-m", TestData.Stories260K, "-o", documents, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
         Directory.Delete(Path.Combine(documents, "sub"));
         AssertRefused(documents, "holds no config.json, *.safetensors or report",

@@ -173,7 +173,7 @@ internal static class PruneCommand
             {
                 report = PruneJob.Run(request, backend,
                     new SyncProgress<PruneProgress>(pr => line.Update(pr.Describe(),
-                        selected is null ? pr.Layer : selected.Count(l => l < pr.Layer), selected?.Count ?? pr.Layers)), ct);
+                        selected is null ? Math.Max(pr.Layer, 0) : selected.Count(l => l < pr.Layer), selected?.Count ?? pr.Layers)), ct);
                 stagedState?.Commit();
             }
             finally
@@ -236,8 +236,6 @@ internal static class PruneCommand
     private static void RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
     {
         PathGuard.RequireApart(outDir, "--out", modelDir, "the input folder");
-        // Said before the calibration text is read and the model loaded, not when the output is made after them.
-        AtomicDirectory.RequireUsable("--out", outDir, force);
         foreach (string f in CalibrationFiles(calib).Where(f => !Inputs.IsStdio(f)))
         {
             PathGuard.RequireApart(outDir, "--out", f, "the --calib file");
@@ -255,6 +253,9 @@ internal static class PruneCommand
             }
             RequireStateFolder(state, force);
         }
+        // Said before the calibration text is read and the model loaded, not when the output is made after them (and
+        // after the checks above: an input inside the output is the first thing to say).
+        AtomicDirectory.RequireUsable("--out", outDir, force);
     }
 
     /// <summary>--state names a folder; one that already holds a COPAL state is replaced only with --force.</summary>

@@ -16,7 +16,7 @@ internal static class CliErrors
     public const int Cancelled = 130;
 
     /// <summary>Writes the error and returns the exit code. A stack trace only with COPAL_DEBUG=1.</summary>
-    public static int Report(Exception e, TextWriter stderr)
+    public static int Report(Exception e, TextWriter stderr, Func<string, string>? asTyped = null)
     {
         if (e is AggregateException { InnerExceptions.Count: 1 } agg)
         {
@@ -46,7 +46,7 @@ internal static class CliErrors
             InvalidDataException or InvalidOperationException or NotSupportedException => (e.Message, Failure),
             _ => (Internal(e), Failure),
         };
-        stderr.WriteLine($"copal: error: {message}");
+        stderr.WriteLine($"copal: error: {(asTyped is null ? message : asTyped(message))}");
         if (debug)
         {
             stderr.WriteLine(e.ToString());

@@ -123,6 +123,23 @@ internal static class CommonOptions
         return (path, typed);
     }
 
+    /// <summary>
+    /// A message that starts with an option's name, with the option as the user typed it: "-o 'x' exists", not
+    /// "--out 'x' exists" (docs/cli.md). Checks deep in the library name an output --out whatever the spelling.
+    /// </summary>
+    internal static string AsTyped(string message, ParseResult parse)
+    {
+        foreach (Option option in parse.CommandResult.Command.Options)
+        {
+            string name = option.Name, typed = parse.Typed(option);
+            if (typed != name && message.StartsWith(name, StringComparison.Ordinal) && message.Length > name.Length && message[name.Length] is ' ' or ':')
+            {
+                return typed + message[name.Length..];
+            }
+        }
+        return message;
+    }
+
     /// <summary>Creates the backend named by --device, with one-time notices on stderr.</summary>
     public static IBackend CreateBackend(string spec) => BackendFactory.Create(spec, message => Out.Info($"copal: {message}"));
 
@@ -141,7 +158,7 @@ internal static class CommonOptions
             }
             catch (Exception e)
             {
-                int code = CliErrors.Report(e, Console.Error);
+                int code = CliErrors.Report(e, Console.Error, message => AsTyped(message, parseResult));
                 if (code == CliErrors.Usage)
                 {
                     Console.Error.WriteLine(CliErrors.HelpPointer(parseResult.CommandResult));

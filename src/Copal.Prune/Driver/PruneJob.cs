@@ -118,7 +118,7 @@ public static class PruneJob
         {
             copalState.ThrowIfSpent();
             // Reads every weight (as long as a load): said, so a 7B run does not sit silent before its first layer.
-            progress?.Report(new PruneProgress(0, layers, "checking the model is the COPAL state's parent (hashing its weights)"));
+            progress?.Report(new PruneProgress(-1, layers, "checking the model is the COPAL state's parent (hashing its weights)"));
             copalState.RequireParent(request.ModelDirectory, $"{nameof(PruneRequest)}.{nameof(PruneRequest.ModelDirectory)}", cancellationToken);
             // The state reads its Hessians from there (a resumed step's folder): replacing it or writing into it would
             // change the input of this run, and the step it belongs to could not be resumed again.
@@ -134,7 +134,7 @@ public static class PruneJob
         {
             throw new PruningOptionException("calibration", "none", $"calibration data: {request.Pruner.Name} weighs the weights by their inputs' statistics (only magnitude prunes without data)");
         }
-        progress?.Report(new PruneProgress(0, layers, "loading the model"));
+        progress?.Report(new PruneProgress(-1, layers, "loading the model"));
         using LlamaModel model = LlamaModel.Load(request.ModelDirectory, backend, SparseLoadMode.Off, allowNonFinite: request.AllowNonFinite, cancellationToken: cancellationToken);
         using SafetensorsCheckpoint source = ModelCheckpoint.Open(request.ModelDirectory, model.Config, cancellationToken: cancellationToken);
         RequireDenseLinears(request.ModelDirectory, source);

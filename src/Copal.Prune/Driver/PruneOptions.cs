@@ -79,12 +79,12 @@ public sealed record PruneOptions(SparsityPattern Pattern)
 /// Where a pruning run is: layer, stage and the linear being pruned. The last report has Layer = Layers: every layer is
 /// done and the output is being written.
 /// </summary>
-/// <param name="Layer">The decoder layer being worked on, from 0; <paramref name="Layers"/> in the last report.</param>
+/// <param name="Layer">The decoder layer being worked on, from 0; −1 before the first (loading the model), <paramref name="Layers"/> in the last report.</param>
 /// <param name="Layers">The model's decoder layers.</param>
 /// <param name="Stage">What is happening, in words (e.g. "pruning", "rerunning the pruned layer").</param>
 /// <param name="Linear">The tensor being pruned during the "pruning" stage; null otherwise.</param>
 public readonly record struct PruneProgress(int Layer, int Layers, string Stage, string? Linear = null)
 {
-    /// <summary>One line for a progress display: "layer 3/22: pruning model.layers.2.mlp.up_proj.weight", or the stage alone at the end.</summary>
-    public string Describe() => Layer >= Layers ? Stage : $"layer {Layer + 1}/{Layers}: {Stage}{(Linear is null ? "" : $" {Linear}")}";
+    /// <summary>One line for a progress display: "layer 3/22: pruning model.layers.2.mlp.up_proj.weight", or the stage alone before the layers and at the end.</summary>
+    public string Describe() => Layer < 0 || Layer >= Layers ? Stage : $"layer {Layer + 1}/{Layers}: {Stage}{(Linear is null ? "" : $" {Linear}")}";
 }

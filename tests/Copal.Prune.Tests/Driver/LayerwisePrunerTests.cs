@@ -354,7 +354,10 @@ public sealed class LayerwisePrunerTests : IDisposable
         using var backend = new CpuBackend();
         PruneJob.Run(new PruneRequest(TestData.Stories260K, Path.Combine(_temp, "progress"), PrunerFactory.Create("magnitude"),
             new PruneOptions(SparsityPattern.Parse("0.5")) { MeasureLayerError = false }, CalibrationSet.None()), backend, new CallbackProgress<PruneProgress>(seen.Add));
-        Assert.Equal([0, 1, 2, 3, 4, 5], seen.Select(p => p.Layer).Distinct());
+        // Before the layers: the load, said without a layer (-1).
+        Assert.Equal(new PruneProgress(-1, 5, "loading the model"), seen[0]);
+        Assert.Equal("loading the model", seen[0].Describe());
+        Assert.Equal([-1, 0, 1, 2, 3, 4, 5], seen.Select(p => p.Layer).Distinct());
         Assert.True(seen.Zip(seen.Skip(1)).All(pair => pair.First.Layer <= pair.Second.Layer), "progress went back");
         Assert.Equal(new PruneProgress(5, 5, "writing the pruned model"), seen[^1]);
     }
