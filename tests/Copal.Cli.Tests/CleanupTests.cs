@@ -98,8 +98,9 @@ public sealed class CleanupTests : IDisposable
             var clock = Stopwatch.StartNew();
             while (!p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
             {
-                // Signal once an intermediate model is being written in the working folder.
-                if (Directory.Exists(work) && Directory.GetDirectories(work, ".copal-continual.tmp-*").Any(d => Directory.GetFileSystemEntries(d).Length > 0))
+                // Signal once an intermediate model is being written in the working folder (not the empty one the run
+                // makes and removes at its start to check the place: it may vanish while looked at).
+                if (HoldsEntries(work, ".copal-continual.tmp-*"))
                 {
                     Kill("TERM", p.Id);
                     Kill("HUP", p.Id);
@@ -149,6 +150,18 @@ public sealed class CleanupTests : IDisposable
         string notice = Assert.Single(notices);
         Assert.Contains("removed 2 stale temporary", notice, StringComparison.Ordinal);
         Assert.Contains(_temp, notice, StringComparison.Ordinal);
+    }
+
+    private static bool HoldsEntries(string parent, string pattern)
+    {
+        try
+        {
+            return Directory.Exists(parent) && Directory.GetDirectories(parent, pattern).Any(d => Directory.GetFileSystemEntries(d).Length > 0);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return false;
+        }
     }
 
     private static void Kill(string signal, int pid)

@@ -6,8 +6,8 @@ namespace Copal.Cli.Infrastructure;
 /// <summary>
 /// On start, removes what killed runs (SIGKILL, power loss) left where this run writes: the hidden temporary folders
 /// and files named as <see cref="TemporaryNames"/> makes them, whose process is gone. Looks beside --out, inside
-/// --state and --temp, and, for the commands that work there (continual, prune), in the system temp folder; says so
-/// in one line on stderr.
+/// --state and --temp, and, for continual without --temp, in the system temp folder, where its working folder goes;
+/// says so in one line on stderr.
 /// </summary>
 internal static class StaleTemporaries
 {
@@ -47,9 +47,9 @@ internal static class StaleTemporaries
                 // A bad path: the command itself reports it.
             }
         }
-        if (parse.CommandResult.Command.Name is "continual" or "prune")
+        if (parse.CommandResult.Command.Name == "continual" && parse.GetResult(parse.CommandResult.Command.Options.First(o => o.Name == "--temp")) is null)
         {
-            // Their working folders (intermediate models, a COPAL state's spill) live there unless --temp says otherwise.
+            // Its working folder of intermediate models lives there unless --temp says otherwise.
             string systemTemp = Path.TrimEndingDirectorySeparator(Path.GetTempPath());
             if (!folders.Contains(systemTemp, StringComparer.Ordinal))
             {

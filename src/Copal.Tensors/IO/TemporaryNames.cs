@@ -48,16 +48,42 @@ public static partial class TemporaryNames
     {
         ArgumentException.ThrowIfNullOrEmpty(parent);
         ArgumentException.ThrowIfNullOrEmpty(label);
-        string path = Sibling(Path.Join(parent, label), "tmp");
-        if (OperatingSystem.IsWindows())
+        string full = Path.GetFullPath(parent);
+        // N is random here, not the counter: in a shared folder (the system temp) the rest of the name is public (pid
+        // and start time are in /proc), and another user who made the folder first, or a link by its name, would
+        // receive our intermediate models. A folder or link already there is never taken.
+        for (int attempt = 0; ; attempt++)
         {
-            Directory.CreateDirectory(path);
+            long n = System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue) * (long)int.MaxValue
+                + System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue);
+            string path = Path.Join(full, $".{label}.tmp-{s_owner.Value}-{n.ToString(CultureInfo.InvariantCulture)}");
+            if (Path.Exists(path) || new FileInfo(path).LinkTarget is not null)
+            {
+                if (attempt < 8)
+                {
+                    continue;
+                }
+                throw new IOException($"'{parent}': cannot make a fresh working folder there ('{Path.GetFileName(path)}' and 8 others exist)");
+            }
+            s_named.Enqueue(path);
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(path);
+            }
+            else
+            {
+                Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+            // Made between the check and the creation by someone else: refuse it rather than write into it.
+            var made = new DirectoryInfo(path);
+            const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+            if (made.LinkTarget is not null || (!OperatingSystem.IsWindows() && (made.UnixFileMode & others) != 0))
+            {
+                throw new IOException($"'{path}' was made by someone else while this run made it; not used");
+            }
+            return path;
         }
-        else
-        {
-            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        return path;
     }
 
     // Every "tmp" name this process handed out; most are renamed into place or deleted long before RemoveOwn runs.
@@ -177,7 +203,11 @@ public static partial class TemporaryNames
             {
                 stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (UnauthorizedAccessException)
+            {
+                return "0"; // there, but hidden from us (a /proc mounted hidepid=1): alive, as elsewhere
+            }
+            catch (IOException)
             {
                 return null;
             }

@@ -37,5 +37,27 @@ public sealed class TemporaryNamesTests : IDisposable
         Assert.StartsWith(_dir.File($".out.tmp-{TemporaryNames.Owner}-"), mine);
     }
 
+    /// <summary>
+    /// A working folder in a shared place: this process's name with a random part (the rest is public in /proc, so a
+    /// counter could be guessed and the folder made first by someone else), mode 700, and ours to a later sweep.
+    /// </summary>
+    [Fact]
+    public void A_working_folder_has_a_fresh_unguessable_name_only_its_owner_may_enter()
+    {
+        string a = TemporaryNames.CreateFolderIn(_dir.Path, "work"), b = TemporaryNames.CreateFolderIn(_dir.Path, "work");
+        Assert.NotEqual(a, b);
+        foreach (string made in new[] { a, b })
+        {
+            Assert.StartsWith($".work.tmp-{TemporaryNames.Owner}-", Path.GetFileName(made), StringComparison.Ordinal);
+            Assert.True(Directory.Exists(made));
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(made));
+            }
+        }
+        Assert.Empty(TemporaryNames.RemoveStale(_dir.Path)); // this process's, alive
+        Assert.True(Directory.Exists(a) && Directory.Exists(b));
+    }
+
     public void Dispose() => _dir.Dispose();
 }
