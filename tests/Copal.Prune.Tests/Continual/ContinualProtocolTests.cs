@@ -52,6 +52,10 @@ public class ContinualProtocolTests
             File.WriteAllText(path, "a\nb\n");
             Assert.Equal("a\n", new DataSplit(path, FilePart.FirstHalf, TextLayout.Raw).LoadText());
             Assert.Equal("b\n", new DataSplit(path, FilePart.SecondHalf, TextLayout.Raw).LoadText());
+            File.WriteAllText(path, "a\nb\n\n"); // a blank last line is not a second half either
+            Assert.Equal("b\n\n", new DataSplit(path, FilePart.SecondHalf, TextLayout.Raw).LoadText());
+            File.WriteAllText(path, "ab\ncdefgh"); // no break past the middle: cut at the middle, as always
+            Assert.Equal("ab\nc", new DataSplit(path, FilePart.FirstHalf, TextLayout.Raw).LoadText());
             File.WriteAllText(path, "one line\n");
             var e = Assert.Throws<InvalidDataException>(() => new DataSplit(path, FilePart.SecondHalf, TextLayout.Raw).LoadText());
             Assert.EndsWith("has no text in its second half (cut at character 9 of 9)", e.Message, StringComparison.Ordinal);

@@ -40,19 +40,24 @@ public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
     }
 
     /// <summary>
-    /// Where the halves meet: after the first line break at or past the middle; where that leaves the second half
-    /// empty (the file's last break), after the last break before the middle, so "a\nb\n" is "a\n" and "b\n".
+    /// Where the halves meet: after the first line break at or past the middle (the middle itself where none follows
+    /// it); where that leaves the second half blank (the file's last breaks), after the last break before the middle,
+    /// so "a\nb\n" is "a\n" and "b\n".
     /// </summary>
     private static int HalfCut(string raw)
     {
         int mid = raw.Length / 2;
         int after = raw.IndexOf('\n', mid);
-        if (after >= 0 && after + 1 < raw.Length)
+        if (after < 0)
+        {
+            return mid;
+        }
+        if (!string.IsNullOrWhiteSpace(raw[(after + 1)..]))
         {
             return after + 1;
         }
         int before = mid > 0 ? raw.LastIndexOf('\n', mid - 1) : -1;
-        return before >= 0 ? before + 1 : after >= 0 ? after + 1 : mid;
+        return before >= 0 ? before + 1 : after + 1;
     }
 
     /// <summary>The file's name with the part and layout, e.g. "ptb.valid.txt (first half) @lines", for reports.</summary>
