@@ -23,13 +23,13 @@ public static partial class JsonProblem
         return e.LineNumber is long line && e.BytePositionInLine is long b ? $"at line {line + 1}, byte {b + 1}" : "";
     }
 
-    [GeneratedRegex(@"^The JSON (?<what>array|object) contains a trailing comma at the end which is not supported in this mode\. Change the reader options\.$")]
+    [GeneratedRegex(@"^The JSON (?<what>array|object) contains a trailing comma at the end which is not supported in this mode\. Change the reader options\.(?<path> \(at \S+\))?$")]
     private static partial Regex TrailingComma();
 
     /// <summary>
     /// The reader's reason alone, for a caller that says where itself, on one line: a literal it quotes may hold the
     /// file's line breaks (shown as \n), and its texts for programmers ("when isFinalBlock is true", "change the reader
-    /// options") are said for the person who wrote the file.
+    /// options") are said for the person who wrote the file. Files read with comments skipped may hold only comments.
     /// </summary>
     public static string Reason(JsonException e)
     {
@@ -37,13 +37,13 @@ public static partial class JsonProblem
         string reason = ReaderCoordinates().Replace(e.Message, m => m.Groups["path"].Success && m.Groups["path"].Value != "$" ? $" (at {m.Groups["path"].Value})" : "");
         if (reason.StartsWith("The input does not contain any JSON tokens.", StringComparison.Ordinal))
         {
-            return "there is no JSON value (the text is empty or only whitespace)";
+            return "there is no JSON value (the text is empty, or only whitespace or comments)";
         }
         if (TrailingComma().Match(reason) is { Success: true } comma)
         {
-            return $"the JSON {comma.Groups["what"].Value} ends with a comma, which JSON does not allow";
+            return $"the JSON {comma.Groups["what"].Value} ends with a comma, which JSON does not allow{comma.Groups["path"].Value}";
         }
-        return reason.Replace(", when isFinalBlock is true", "", StringComparison.Ordinal).Replace("\r\n", "\\n", StringComparison.Ordinal)
+        return reason.Replace("\r\n", "\\n", StringComparison.Ordinal)
             .Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal);
     }
 }

@@ -16,7 +16,7 @@ public sealed class JsonProblemTests
 
     /// <summary>The reader's texts meant for programmers become ones for the person who wrote the file, on one line.</summary>
     [Theory]
-    [InlineData("", "at line 1, byte 1: there is no JSON value (the text is empty or only whitespace)")]
+    [InlineData("", "at line 1, byte 1: there is no JSON value (the text is empty, or only whitespace or comments)")]
     [InlineData("not json{\n", "at line 1, byte 2: 'not json{\\n' is an invalid JSON literal. Expected the literal 'null'.")]
     [InlineData("[1,2,]", "at line 1, byte 6: the JSON array ends with a comma, which JSON does not allow")]
     [InlineData("{\"a\": 1,}", "at line 1, byte 9: the JSON object ends with a comma, which JSON does not allow")]
@@ -24,6 +24,14 @@ public sealed class JsonProblemTests
     {
         JsonException e = Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(json));
         Assert.Equal(expected, JsonProblem.At(e));
+    }
+
+    /// <summary>Read by the serializer, the reason carries the property's path, which the rewrite keeps.</summary>
+    [Fact]
+    public void A_trailing_comma_met_by_the_serializer_keeps_its_path()
+    {
+        JsonException e = Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<Dictionary<string, int[]>>("{\"a\": [1,]}"));
+        Assert.Equal("the JSON array ends with a comma, which JSON does not allow (at $.a[1])", JsonProblem.Reason(e));
     }
 
     [Fact]
