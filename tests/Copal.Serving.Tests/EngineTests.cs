@@ -312,7 +312,9 @@ public sealed class EngineTests : IDisposable
         int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
         // Past the slot's first 256 positions: its cache grows, and is given back when the request ends.
         Assert.True((await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 })).TokenIds.Count > 0);
-        device.RefusedLength = 256 * 32; // the next cache's first reservation, a layer's keys or values
+        // The slot's next state refused at its first buffer of 8,192 floats (its activations, 128 rows × 64; a layer's
+        // first 256 positions of keys are as long), as a full device would refuse it.
+        device.RefusedLength = 256 * 32;
         Task<CompletionResult> refused = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 });
         // A guard against the hang this test is about, not a timing: the request fails in milliseconds.
         var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => refused.WaitAsync(TimeSpan.FromMinutes(2)));
@@ -323,6 +325,25 @@ public sealed class EngineTests : IDisposable
         Assert.True(device.Refused > 0);
     }
 
+    /// <summary>
+    /// The host out of memory while a request is admitted ends the engine, as any failure outside one sequence does:
+    /// that request hears the error (it waited forever once), and later ones are refused naming it.
+    /// </summary>
+    [Fact]
+    public async Task The_host_out_of_memory_at_admission_fails_that_request_and_ends_the_engine()
+    {
+        using var device = new KvRefusingDevice(refusedLength: -1);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        using var engine = new InferenceEngine(model, CopalTokenizer.FromDirectory(TestData.Stories260K), new EngineOptions { Parallel = 1 });
+        device.RefusedLength = 256 * 32;
+        device.AsHost = true;
+        Task<CompletionResult> refused = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 });
+        await Assert.ThrowsAsync<OutOfMemoryException>(() => refused.WaitAsync(TimeSpan.FromMinutes(2)));
+        Assert.IsType<OutOfMemoryException>(engine.Fault);
+        var later = await Assert.ThrowsAsync<InvalidOperationException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 }));
+        Assert.Contains("stopped decoding after an error", later.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>The CPU backend refusing, as a full device would, every buffer of one length.</summary>
     private sealed class KvRefusingDevice(long refusedLength) : CpuBackend(1), IBackend
     {
@@ -331,11 +352,18 @@ public sealed class EngineTests : IDisposable
         /// <summary>The length refused; -1 for none.</summary>
         public long RefusedLength { get; set; } = refusedLength;
 
+        /// <summary>Refuses as the host does (OutOfMemoryException) instead of as a device.</summary>
+        public bool AsHost { get; set; }
+
         DeviceBuffer IBackend.Allocate(long length)
         {
             if (length == RefusedLength)
             {
                 Refused++;
+                if (AsHost)
+                {
+                    throw new OutOfMemoryException("test host is out of memory");
+                }
                 throw new DeviceOutOfMemoryException("test device is out of memory: no room for a KV cache of 512 positions");
             }
             return Allocate(length);

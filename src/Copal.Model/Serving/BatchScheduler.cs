@@ -185,7 +185,12 @@ internal sealed class BatchScheduler : IDisposable
             }
             catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
             {
-                Cancel(slot!);
+                if (slot?.Job == job)
+                {
+                    slot.Release();
+                }
+                Interlocked.Increment(ref _statistics.RequestsCancelled);
+                job.Cancel();
                 continue;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
