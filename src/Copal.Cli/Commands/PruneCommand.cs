@@ -63,6 +63,7 @@ internal static class PruneCommand
                 throw new UsageException("--calib: standard input ('-') can be given once");
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
+            RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
             if (p.GetValue(compact))
             {
                 try
@@ -75,7 +76,6 @@ internal static class PruneCommand
                     throw new UsageException($"{p.Typed(compact)}: {e.Message}");
                 }
             }
-            RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
             bool asJson = p.GetValue(json);
             CopalState? copalState = copal.StateFor(p, p.GetValue(method)!, modelDir, target, ct);
             if (!asJson && copalState is not null && ResumedAcrossKinds(copalState, target) is string notice)

@@ -54,7 +54,7 @@ internal static class TokenizeCommand
     public static Command CreateDetokenize()
     {
         var model = CommonOptions.Model();
-        var ids = new Option<string>("--ids") { Description = $"{IdsExpected} (- reads them from standard input)", Required = true };
+        var ids = new Option<string>("--ids") { Description = $"The {IdsExpected} (- reads them from standard input)", Required = true };
         var keepSpecial = new Option<bool>("--keep-special") { Description = "Keep special tokens such as <s> in the text" };
         var json = CommonOptions.Json();
         var command = new Command("detokenize", "Turn token ids back into text") { model, ids, keepSpecial, json };
@@ -91,7 +91,7 @@ internal static class TokenizeCommand
         return Utf8Text.DecodeStrict(Inputs.ReadBytes(file!, typedFile, cancellationToken), Inputs.Describe(file!));
     }
 
-    private const string IdsExpected = "Token ids separated by spaces or commas";
+    private const string IdsExpected = "token ids separated by spaces or commas";
 
     /// <summary>
     /// Ids separated by whitespace or commas. Between two commas there must be an id: "1,,2" is a slip (as in every
@@ -106,7 +106,7 @@ internal static class TokenizeCommand
             int empty = Array.FindIndex(pieces, piece => piece.Trim(blanks).Length == 0);
             if (empty >= 0)
             {
-                throw new UsageException($"--ids: comma {Math.Max(empty, 1)} has no id {(empty == 0 ? "before" : "after")} it; expected token ids separated by spaces or commas");
+                throw new UsageException($"--ids: comma {Math.Max(empty, 1)} has no id {(empty == 0 ? "before" : "after")} it; expected {IdsExpected}");
             }
         }
         string[] parts = text.Split([.. blanks, ','], StringSplitOptions.RemoveEmptyEntries);

@@ -176,7 +176,7 @@ public sealed partial class CopalState
     public static bool IsIn(string directory) =>
         File.Exists(Path.Combine(directory, TensorsFileName)) || File.Exists(Path.Combine(directory, ManifestFileName));
 
-    private unsafe void WriteHessian(SafetensorsWriter writer, LinearState l, HessianSlot slot, SafetensorsFile? source)
+    private void WriteHessian(SafetensorsWriter writer, LinearState l, HessianSlot slot, SafetensorsFile? source)
     {
         string name = HessianName(l.Name, slot);
         const int chunk = 1 << 24;
@@ -201,11 +201,7 @@ public sealed partial class CopalState
         }
         else
         {
-            TensorView t = Require(source!, _source!, name, DType.F32, [StoredLength(slot, l.Cols)]);
-            for (long i = 0; i < t.ByteLength; i += chunk)
-            {
-                writer.Write(name, new ReadOnlySpan<byte>(t.Data + i, (int)Math.Min(chunk, t.ByteLength - i)));
-            }
+            writer.Write(name, Require(source!, _source!, name, DType.F32, [StoredLength(slot, l.Cols)]));
         }
     }
 
