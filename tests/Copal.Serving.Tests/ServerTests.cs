@@ -210,6 +210,35 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         }
     }
 
+    /// <summary>
+    /// A prompt far past the context is refused from its length, before its encoding (which for a long run without
+    /// spaces costs the square of it); a chat's is named by its field, messages, not the rendered prompt.
+    /// </summary>
+    [Fact]
+    public async Task A_prompt_far_past_the_context_is_refused_by_its_length_and_a_chat_names_messages()
+    {
+        using var http = new HttpClient();
+        string run = new('z', 400_000);
+        (JsonElement completion, int status) = await PostError(http, "/v1/completions", $"{{\"model\":\"{Model}\",\"prompt\":\"{run}\"}}");
+        Assert.Equal(400, status);
+        Assert.Equal("prompt", completion.GetProperty("param").GetString());
+        Assert.Equal("context_length_exceeded", completion.GetProperty("code").GetString());
+        Assert.StartsWith("the prompt has at least ", completion.GetProperty("message").GetString(), StringComparison.Ordinal);
+        string words = string.Join(" ", Enumerable.Repeat("dog", 600));
+        (JsonElement chat, status) = await PostError(http, "/v1/chat/completions",
+            $"{{\"model\":\"{Model}\",\"messages\":[{{\"role\":\"user\",\"content\":\"{words}\"}}]}}");
+        Assert.Equal(400, status);
+        Assert.Equal("messages", chat.GetProperty("param").GetString());
+        Assert.Equal("context_length_exceeded", chat.GetProperty("code").GetString());
+    }
+
+    private async Task<(JsonElement Error, int Status)> PostError(HttpClient http, string path, string body)
+    {
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Server.Address, path), content);
+        return (JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").Clone(), (int)response.StatusCode);
+    }
+
     /// <summary>Valid JSON past the parser's depth is told as such, not as invalid JSON.</summary>
     [Fact]
     public async Task A_body_nested_too_deep_is_a_400_that_says_so()

@@ -291,7 +291,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
             {
                 // Headers are sent: the error goes out as an event, in the same shape.
                 Interlocked.Increment(ref _errors);
-                (int status, JsonObject error) = ErrorObject(Stopped(e) ? ServerStopping() : e);
+                (int status, JsonObject error) = ErrorObject(Stopped(e) ? ServerStopping() : e, chat);
                 ReportBug(context, status, e);
                 await SendAsync(context, error, aborted).ConfigureAwait(false);
             }
@@ -415,7 +415,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             return;
         }
-        (int status, JsonObject body) = ErrorObject(e);
+        (int status, JsonObject body) = ErrorObject(e, chat: context.Request.Path.StartsWithSegments("/v1/chat/completions", StringComparison.Ordinal));
         ReportBug(context, status, e);
         // A 405 must say which methods the URL takes (RFC 9110); routing set Allow, and Clear would drop it.
         Microsoft.Extensions.Primitives.StringValues allow = context.Response.Headers.Allow;
@@ -442,13 +442,17 @@ internal sealed class OpenAiServer : IAsyncDisposable
             : $"copal serve: internal error on {context.Request.Method} {context.Request.Path}, please report it: {e}");
     }
 
-    /// <summary>OpenAI's error object for <paramref name="e"/> and its status: a request's fault is 4xx, ours 500.</summary>
-    internal static (int Status, JsonObject Body) ErrorObject(Exception e)
+    /// <summary>
+    /// OpenAI's error object for <paramref name="e"/> and its status: a request's fault is 4xx, ours 500. In a
+    /// <paramref name="chat"/> request the prompt the engine names is the rendered messages: its param is "messages".
+    /// </summary>
+    internal static (int Status, JsonObject Body) ErrorObject(Exception e, bool chat = false)
     {
         (int status, string message, string type, string? param, string? code) = e switch
         {
             OpenAiException o => (o.Status, o.Message, o.Type, o.Param, o.Code),
-            CompletionRequestException r => (400, r.Message, "invalid_request_error", r.Parameter, r.ContextLengthExceeded ? "context_length_exceeded" : null),
+            CompletionRequestException r => (400, r.Message, "invalid_request_error", chat && r.Parameter == "prompt" ? "messages" : r.Parameter,
+                r.ContextLengthExceeded ? "context_length_exceeded" : null),
             BadHttpRequestException b => (b.StatusCode, b.Message, "invalid_request_error", null, null),
             NotSupportedException n => (400, n.Message, "invalid_request_error", null, "unsupported_parameter"),
             // The model's chat template refused the conversation (e.g. "roles must alternate"): the request's fault.

@@ -223,6 +223,14 @@ public sealed class InferenceEngine : IDisposable
                 throw new CompletionRequestException("stop", s is null ? "a stop text must not be null" : "a stop text must not be empty");
             }
         }
+        if (request.PromptIds is null && Tokenizer.MinTokenCount(request.Prompt!) is long least && least > ContextSize)
+        {
+            // Refused before encoding, which for a long run without spaces takes seconds to minutes (Tokenizer.MinTokenCount).
+            throw new CompletionRequestException("prompt", $"the prompt has at least {least} tokens (from its length), more than the context of {ContextSize} positions")
+            {
+                ContextLengthExceeded = true,
+            };
+        }
         int[] ids = request.PromptIds?.ToArray() ?? Tokenizer.Encode(request.Prompt!, request.AddSpecialTokens);
         if (ids.Length == 0)
         {

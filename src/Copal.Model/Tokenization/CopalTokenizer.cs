@@ -46,6 +46,8 @@ public sealed class CopalTokenizer : Tokenizer
         EosId = Resolve(config.EosToken, source, "eos_token") ?? template?.Suffix.Cast<int?>().LastOrDefault()
             ?? FirstKnown("</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>");
         UnkId = stage.UnkId ?? Resolve(config.UnkToken, source, "unk_token");
+        _maxTokenBytes = new(() => Math.Max(1, stage.IdToToken.Select(t => t is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(t))
+            .Concat(added.Tokens.Select(t => System.Text.Encoding.UTF8.GetByteCount(t.Content))).Max()));
         _template = ApplyConfigFlags(template ?? TemplateProcessing.None, config, source);
     }
 
@@ -180,6 +182,21 @@ public sealed class CopalTokenizer : Tokenizer
 
     /// <summary>Conventional names count only as added tokens: a plain vocab entry "&lt;s&gt;" (Qwen has one) is text, not BOS.</summary>
     private int? FirstKnown(params string[] names) => names.Select(_added.IdOf).FirstOrDefault(id => id is not null);
+
+    /// <summary>
+    /// The fewest tokens <paramref name="text"/> can encode to, known without encoding it: no token covers more of the
+    /// text's UTF-8 bytes than the longest vocab or added token holds (its own UTF-8, which byte-level and SentencePiece
+    /// spellings only lengthen), with a margin of 4 for a normalizer that shortens text (NFKC's fullwidth letters are 3
+    /// bytes for 1). Encoding a long run of letters without a space costs the square of its length in the BPE merge,
+    /// so a server refuses a prompt far past its context by this bound first.
+    /// </summary>
+    public long MinTokenCount(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return System.Text.Encoding.UTF8.GetByteCount(text) / (4L * _maxTokenBytes.Value);
+    }
+
+    private readonly Lazy<int> _maxTokenBytes;
 
     /// <summary>
     /// Encodes text to ids. Added and special tokens written in the text are matched as those tokens.

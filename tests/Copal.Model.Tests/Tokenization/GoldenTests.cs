@@ -26,6 +26,28 @@ public class GoldenTests
         AssertCase(Tokenizers.Get(name), GoldenCase.Load(GoldenCase.SharedPath(name))[index], $"{name}[{index}]");
     }
 
+    /// <summary>
+    /// MinTokenCount, by which a server refuses a prompt far past its context without encoding it, never exceeds the
+    /// real count: on every golden case, and on long runs of one character, where a token covers the most text.
+    /// </summary>
+    [Fact]
+    public void The_token_count_bound_from_length_never_exceeds_the_real_count()
+    {
+        foreach (string name in Tokenizers.Names)
+        {
+            CopalTokenizer tok = Tokenizers.Get(name);
+            IEnumerable<string> texts = GoldenCase.Load(GoldenCase.SharedPath(name)).Select(c => c.Text)
+                .Concat(new[] { "a", " ", "\n", "-", " the" }.Select(s => string.Concat(Enumerable.Repeat(s, 4096))));
+            foreach (string text in texts)
+            {
+                long bound = tok.MinTokenCount(text);
+                int real = tok.Encode(text, addSpecialTokens: false).Length;
+                Assert.True(bound <= real, $"{name}: bound {bound} > {real} tokens for {Show(text[..Math.Min(40, text.Length)])}");
+            }
+            Assert.True(tok.MinTokenCount(new string('z', 1 << 20)) > 0);
+        }
+    }
+
     [Fact]
     public void Every_shared_golden_file_has_the_46_cases()
     {
