@@ -110,6 +110,7 @@ public sealed class CommandTests : IDisposable
         {
             (["-m", TestData.Stories260K, "--chat", "-p", "Hi"], "has no chat template (tokenizer_config.json's chat_template); give the text as --prompt without --chat"),
             (["-m", model, "--system", "Be kind."], "--system applies only with --chat"),
+            (["-m", model, "--chat"], "--chat takes --prompt as the user's message; give one"),
             (["-m", model, "--chat", "--chat-template-kwargs", "[1]"], "--chat-template-kwargs: expected a JSON object, e.g. '{\"enable_thinking\": false}', got '[1]'"),
         })
         {

@@ -76,6 +76,11 @@ internal static class GenerateCommand
             {
                 throw UsageException.ApplyOnly(chatOnly, "with --chat");
             }
+            if (asChat && p.GetResult(prompt) is null or { Implicit: true })
+            {
+                // --chat takes --prompt as the user's message: without one, the model would answer an empty turn.
+                throw new UsageException($"{p.Typed(chat)} takes --prompt as the user's message; give one, e.g. --chat -p \"Tell me a story\"");
+            }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             // The chat prompt is made from the model folder's files alone, before the weights are loaded.
             ChatPrompt? chatPrompt = asChat ? ChatPromptFor(modelDir, p.GetValue(prompt)!, p.GetValue(system), JsonObject(p.GetValue(templateArguments))) : null;

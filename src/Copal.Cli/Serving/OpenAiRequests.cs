@@ -416,7 +416,8 @@ internal static class OpenAiRequests
         {
             MaxTokens = maxTokens,
             Temperature = (float)temperature,
-            TopP = (float)topP,
+            // A top_p in (0, 1] below float's smallest (1e-50) is still above 0: it keeps the likeliest token alone.
+            TopP = Math.Max((float)topP, float.Epsilon),
             TopK = topK,
             RepetitionPenalty = repetition,
             Seed = seed,

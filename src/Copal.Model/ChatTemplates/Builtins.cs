@@ -42,7 +42,7 @@ internal static class Builtins
         {
             if (args.Count == 0 || args[0] is not StringValue key)
             {
-                throw Fail(p, $"get() needs a string key, got {(args.Count == 0 ? "nothing" : "a " + args[0].Kind)}");
+                throw Fail(p, $"get() needs a string key, got {(args.Count == 0 ? "nothing" : args[0].AKind)}");
             }
             return obj.Map.TryGetValue(key.Value, out Value? v) ? v : args.Count > 1 ? args[1] : NullValue.Instance;
         }),

@@ -109,7 +109,7 @@ internal sealed partial class Interpreter
         };
         if (length > MaxLength)
         {
-            throw Error(node!, FormattableString.Invariant($"a {value.Kind} grows past {MaxLength} {(value is StringValue ? "characters" : "items")} (a value doubled in a loop?)"));
+            throw Error(node!, FormattableString.Invariant($"{value.AKind} grows past {MaxLength} {(value is StringValue ? "characters" : "items")} (a value doubled in a loop?)"));
         }
         return value;
     }
@@ -448,7 +448,7 @@ internal sealed partial class Interpreter
         Value fn = Evaluate(node.Callee, scope);
         if (fn is not FunctionValue f)
         {
-            throw Error(node, $"{Describe(node.Callee)} is not a function (it is {(fn is UndefinedValue ? "undefined" : "a " + fn.Kind)})");
+            throw Error(node, $"{Describe(node.Callee)} is not a function (it is {(fn is UndefinedValue ? "undefined" : fn.AKind)})");
         }
         return f.Invoke(args, scope, Where(node));
     }
@@ -742,6 +742,6 @@ internal sealed partial class Interpreter
             bool has = obj.Map.ContainsKey(key.Value);
             return BooleanValue.Of(op == "in" ? has : !has);
         }
-        throw Error(node, $"operator '{op}' is not defined between a {left.Kind} and a {right.Kind}");
+        throw Error(node, $"operator '{op}' is not defined between {left.AKind} and {right.AKind}");
     }
 }

@@ -8,6 +8,9 @@ internal abstract class Value
     /// <summary>The kind's name in error messages.</summary>
     public abstract string Kind { get; }
 
+    /// <summary>The kind with its article, for messages: "an integer", "a string".</summary>
+    public string AKind => ("aeiou".Contains(Kind[0], StringComparison.Ordinal) ? "an " : "a ") + Kind;
+
     /// <summary>Python-style truth: empty strings, lists and mappings, zero, none and undefined are false.</summary>
     public abstract bool IsTrue { get; }
 }

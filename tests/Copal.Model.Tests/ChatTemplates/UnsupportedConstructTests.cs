@@ -35,6 +35,7 @@ public class UnsupportedConstructTests
     [InlineData("{{ messages.append(1) }}", "'.append' is not a function (it is undefined)", "line 1, column 12")]
     [InlineData("{{ undefined_name + 'x' }}", "operator '+' on an undefined value ('undefined_name' is undefined)", "line 1, column 19")]
     [InlineData("{{ 1 / 0 }}", "division by zero", "line 1, column 6")]
+    [InlineData("{{ 'a' - 1 }}", "operator '-' is not defined between a string and an integer", "line 1, column 8")]
     [InlineData("{% break %}", "'{% break %}' outside a for loop", "")]
     [InlineData("{{ (1, 2) | tojson }}", "cannot convert a tuple to JSON", "line 1, column 13")]
     public void Render_time_refusal_names_the_construct_and_position(string template, string construct, string position)
