@@ -88,7 +88,8 @@ public sealed class CommandTests : IDisposable
     public void Generate_chat_renders_the_message_through_the_models_template()
     {
         string model = TestData.CopyOfStories260K(Path.Combine(_temp, "chat"));
-        const string template = "{{ bos_token }}{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}"
+        const string template = "{{ bos_token }}{% for m in messages %}{% if m['content'] == 'forbidden' %}{{ raise_exception('no forbidden words') }}{% endif %}"
+            + "{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}"
             + "{% if add_generation_prompt %}{{ 'assistant:' }}{% if mood is defined %}{{ ' (' + mood + ')' }}{% endif %}{% endif %}";
         File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(
             new Dictionary<string, string> { ["chat_template"] = template, ["bos_token"] = "<s>", ["eos_token"] = "</s>" }));
@@ -111,6 +112,7 @@ public sealed class CommandTests : IDisposable
             (["-m", TestData.Stories260K, "--chat", "-p", "Hi"], "has no chat template (tokenizer_config.json's chat_template); give the text as --prompt without --chat"),
             (["-m", model, "--system", "Be kind."], "--system applies only with --chat"),
             (["-m", model, "--chat"], "--chat takes --prompt as the user's message; give one"),
+            (["-m", model, "--chat", "-p", "forbidden"], $"--chat: the chat template of '{Path.Combine(model, "tokenizer_config.json")}' refused this conversation: no forbidden words"),
             (["-m", model, "--chat", "--chat-template-kwargs", "[1]"], "--chat-template-kwargs: expected a JSON object, e.g. '{\"enable_thinking\": false}', got '[1]'"),
         })
         {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Chat;
+using Copal.Model.ChatTemplates;
 using Copal.Model.Generation;
 using Copal.Prune.Driver;
 using Copal.Tensors;
@@ -215,6 +216,11 @@ internal static class GenerateCommand
         catch (ArgumentException e) when (ChatTemplateArguments.Refused(e))
         {
             throw new UsageException($"--chat-template-kwargs: {ChatTemplateArguments.Reason(e)}");
+        }
+        catch (ChatTemplateRaisedException e)
+        {
+            // The template's own refusal of this conversation (serve answers it as a 400): said with the file it is in.
+            throw new UsageException($"--chat: the chat template of '{Path.Combine(modelDir, "tokenizer_config.json")}' refused this conversation: {e.TemplateMessage}");
         }
     }
 
