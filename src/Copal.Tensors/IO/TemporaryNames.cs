@@ -65,7 +65,6 @@ public static partial class TemporaryNames
                 }
                 throw new IOException($"'{parent}': cannot make a fresh working folder there ('{Path.GetFileName(path)}' and 8 others exist)");
             }
-            s_named.Enqueue(path);
             if (OperatingSystem.IsWindows())
             {
                 Directory.CreateDirectory(path);
@@ -82,6 +81,8 @@ public static partial class TemporaryNames
             {
                 throw new IOException($"'{path}' was made by someone else while this run made it; not used");
             }
+            // Only once it is known to be ours: a second signal deletes what is named here.
+            s_named.Enqueue(path);
             return path;
         }
     }
