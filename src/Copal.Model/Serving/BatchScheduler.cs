@@ -185,10 +185,7 @@ internal sealed class BatchScheduler : IDisposable
             }
             catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
             {
-                if (slot?.Job == job)
-                {
-                    slot.Release();
-                }
+                LeaveSlot(slot, job);
                 Interlocked.Increment(ref _statistics.RequestsCancelled);
                 job.Cancel();
                 continue;
@@ -387,11 +384,17 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Fails a job whose admission failed: before its slot existed, while it got a cache, or in its prefill.</summary>
     private static void FailAdmission(Slot? slot, SequenceJob job, Exception e)
     {
+        LeaveSlot(slot, job);
+        job.Fail(e);
+    }
+
+    /// <summary>Frees the slot of a job whose admission ended early, if it got one (a slot that failed to be made has none).</summary>
+    private static void LeaveSlot(Slot? slot, SequenceJob job)
+    {
         if (slot?.Job == job)
         {
             slot.Release();
         }
-        job.Fail(e);
     }
 
     public void Dispose()

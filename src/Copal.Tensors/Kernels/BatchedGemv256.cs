@@ -130,11 +130,11 @@ internal static unsafe class BatchedGemv256
         float* s1 = arranged + cols, s2 = s1 + cols, s3 = s2 + cols;
         Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default;
         Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default;
-        Vector256<uint> high = Vector256.Create(0xFFFF0000u);
+        Vector256<uint> high = Bf16PairGemv.HighHalves;
         nint k = 0;
         for (; k + 16 <= cols; k += 16)
         {
-            Vector256<uint> p = Vector256.Load((uint*)((ushort*)w + k));
+            Vector256<uint> p = Bf16PairGemv.Pairs(w, k);
             Vector256<float> we = (p << 16).AsSingle(), wo = (p & high).AsSingle();
             e0 = Fma(we, Vector256.Load(arranged + k), e0);
             e1 = Fma(we, Vector256.Load(s1 + k), e1);

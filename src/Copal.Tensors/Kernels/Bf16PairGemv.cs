@@ -40,7 +40,8 @@ internal static unsafe class Bf16PairGemv
         }
     }
 
-    private static readonly Vector256<uint> HighHalves = Vector256.Create(0xFFFF0000u);
+    /// <summary>The mask that keeps a pair's high BF16 (its odd column) as an f32.</summary>
+    internal static readonly Vector256<uint> HighHalves = Vector256.Create(0xFFFF0000u);
 
     /// <summary>
     /// x[k + 2i] and x[k + 2i + 1] for i &lt; 8, in the lane order of a 32-byte weight load's pairs: the load's low
@@ -69,8 +70,9 @@ internal static unsafe class Bf16PairGemv
         }
     }
 
+    /// <summary>Columns k..k+15 of a BF16 row as eight 32-bit pairs: the even column in the low half, the odd in the high.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> Pairs(byte* row, nint k) => Vector256.Load((uint*)((ushort*)row + k));
+    internal static Vector256<uint> Pairs(byte* row, nint k) => Vector256.Load((uint*)((ushort*)row + k));
 
     private static void Four(float* x, byte* w0, byte* w1, byte* w2, byte* w3, int cols, float* y)
     {
