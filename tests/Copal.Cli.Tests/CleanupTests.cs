@@ -12,6 +12,7 @@ namespace Copal.Cli.Tests;
 public sealed class CleanupTests : IDisposable
 {
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-clean-").FullName;
+    private readonly string _inputs = Directory.CreateTempSubdirectory("copal-clean-inputs-").FullName; // beside, not in, _temp
 
     [LinuxFact]
     public void A_full_disk_during_prune_leaves_no_temporary_folder()
@@ -34,53 +35,79 @@ public sealed class CleanupTests : IDisposable
     public void SIGHUP_during_prune_cancels_and_leaves_no_output() => SignalDuringPrune("HUP", 129);
 
     /// <summary>
-    /// A second signal right after the first stops the run at once, without waiting for the cancellation to unwind,
-    /// and still leaves no temporary folder, nor the folders it made above its output: the run deletes its own
-    /// before it ends. The second is SIGHUP: a second SIGTERM sent as soon may merge with the first while it is
-    /// pending, and one sent later lets the cancellation finish first, so neither stops anything at once.
+    /// A second signal stops the run at once, without waiting for the cancellation to unwind, and still leaves no
+    /// temporary folder, nor the folders it made above its output: the run deletes its own before it ends. To see
+    /// "at once" without a race, the run is held where no cancellation can reach it: copying the model's side files
+    /// into its output, it opens a tokenizer.model that is a pipe nobody writes, which blocks until the process
+    /// ends. Without the second signal's exit the run would wait there for good (the test fails by timeout).
     /// </summary>
     [HangupFact]
-    public void A_second_signal_stops_at_once_and_leaves_no_temporary_folder() => SignalDuringPrune("TERM", 143, then: "HUP");
+    public void A_second_signal_stops_at_once_and_leaves_no_temporary_folder()
+    {
+        string model = Path.Combine(_inputs, "model");
+        Directory.CreateDirectory(model);
+        foreach (string file in new[] { "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json" })
+        {
+            File.Copy(Path.Combine(TestData.Stories260K, file), Path.Combine(model, file));
+        }
+        using (Process mkfifo = Process.Start("mkfifo", [Path.Combine(model, "tokenizer.model")]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        string outDir = Path.Combine(_temp, "made", "below", "stopped"); // "made" and "below" are the run's to remove
+        bool sent = false;
+        CopalProcess.Result r = CopalProcess.Run(p =>
+        {
+            sent = WhenTemporaryFolderExists(p, outDir, () =>
+            {
+                // Both are caught by then: the run is past loading the model. Whichever is handled first cancels.
+                Kill("TERM", p.Id);
+                Kill("HUP", p.Id);
+            });
+        }, "prune", "-m", model, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+        Assert.True(sent, $"the run ended before its temporary folder appeared; stderr: {r.Stderr}");
+        Assert.True(r.ExitCode is 143 or 129, $"exit code {r.ExitCode}, expected 143 or 129; stderr: {r.Stderr}");
+        Assert.Contains("cancelling", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("cancelled", r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
 
-    private void SignalDuringPrune(string signal, int exitCode, string? then = null)
+    private void SignalDuringPrune(string signal, int exitCode)
     {
         string outDir = Path.Combine(_temp, "made", "below", "stopped"); // "made" and "below" are the run's to remove
         bool sent = false;
         CopalProcess.Result r = CopalProcess.Run(p =>
         {
-            // Signal once the output's temporary folder exists, i.e. while there is something to clean up.
-            var clock = Stopwatch.StartNew();
-            while (!p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
+            // Signal while there is something to clean up, and a little later, inside the pruning.
+            sent = WhenTemporaryFolderExists(p, outDir, () =>
             {
-                string parent = Path.GetDirectoryName(outDir)!;
-                if (Directory.Exists(parent) && Directory.GetDirectories(parent, ".stopped.tmp-*").Length > 0)
-                {
-                    Thread.Sleep(200);
-                    Kill(signal, p.Id);
-                    if (then is not null)
-                    {
-                        Kill(then, p.Id);
-                    }
-                    sent = true;
-                    return;
-                }
-                Thread.Sleep(20);
-            }
+                Thread.Sleep(200);
+                Kill(signal, p.Id);
+            });
         }, "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "sparsegpt", "--sparsity", "0.5",
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "64", "--seqlen", "512", "--device", "cpu");
         Assert.True(sent, $"the run ended before its temporary folder appeared; stderr: {r.Stderr}");
-        if (then is not null)
-        {
-            // Stopped at once by whichever signal was handled second: the cancellation did not get to end the run.
-            Assert.True(r.ExitCode is 143 or 129, $"exit code {r.ExitCode}, expected 143 or 129; stderr: {r.Stderr}");
-            Assert.DoesNotContain("cancelled", r.Stderr, StringComparison.Ordinal);
-        }
-        else
-        {
-            Assert.True(r.ExitCode == exitCode, $"exit code {r.ExitCode}, expected {exitCode}; stderr: {r.Stderr}");
-            Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
-        }
+        Assert.True(r.ExitCode == exitCode, $"exit code {r.ExitCode}, expected {exitCode}; stderr: {r.Stderr}");
+        Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
+    /// <summary>Runs <paramref name="send"/> once the temporary folder of <paramref name="outDir"/> exists; false if the run ended first.</summary>
+    private static bool WhenTemporaryFolderExists(Process p, string outDir, Action send)
+    {
+        var clock = Stopwatch.StartNew();
+        string parent = Path.GetDirectoryName(outDir)!, pattern = $".{Path.GetFileName(outDir)}.tmp-*";
+        while (!p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            if (HoldsEntries(parent, pattern, empty: true))
+            {
+                send();
+                return true;
+            }
+            Thread.Sleep(20);
+        }
+        return false;
     }
 
     /// <summary>
@@ -152,11 +179,12 @@ public sealed class CleanupTests : IDisposable
         Assert.Contains(_temp, notice, StringComparison.Ordinal);
     }
 
-    private static bool HoldsEntries(string parent, string pattern)
+    /// <summary>Whether a folder named <paramref name="pattern"/> exists in <paramref name="parent"/> and holds something (or may be empty).</summary>
+    private static bool HoldsEntries(string parent, string pattern, bool empty = false)
     {
         try
         {
-            return Directory.Exists(parent) && Directory.GetDirectories(parent, pattern).Any(d => Directory.GetFileSystemEntries(d).Length > 0);
+            return Directory.Exists(parent) && Directory.GetDirectories(parent, pattern).Any(d => empty || Directory.GetFileSystemEntries(d).Length > 0);
         }
         catch (DirectoryNotFoundException)
         {
@@ -170,5 +198,9 @@ public sealed class CleanupTests : IDisposable
         kill.WaitForExit();
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose()
+    {
+        Directory.Delete(_temp, recursive: true);
+        Directory.Delete(_inputs, recursive: true);
+    }
 }
