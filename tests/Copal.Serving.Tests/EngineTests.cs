@@ -64,6 +64,47 @@ public sealed class EngineTests : IDisposable
     }
 
     /// <summary>
+    /// Each chunk says when its token was chosen, not when its reader woke: here the reader takes the first chunk and
+    /// then waits until the whole generation is over, so every later token was chosen long before it is read. Token k
+    /// (k ≥ 2) comes from decode step k − 1, so it is chosen after that step starts and before the next one does.
+    /// </summary>
+    [Fact]
+    public async Task Chunks_carry_when_their_token_was_chosen_not_when_they_were_read()
+    {
+        using var backend = new CpuBackend();
+        var stepStarts = new List<long>();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend,
+            new EngineOptions { Parallel = 1, BeforeDecodeStep = () => stepStarts.Add(System.Diagnostics.Stopwatch.GetTimestamp()) });
+        long submitted = System.Diagnostics.Stopwatch.GetTimestamp();
+        var chosen = new List<long>();
+        long resumed = 0, tail = -1;
+        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 6 }))
+        {
+            if (c.TokenIds.Count == 0)
+            {
+                tail = c.ChosenAt;
+                continue;
+            }
+            chosen.Add(c.ChosenAt);
+            if (chosen.Count == 1)
+            {
+                Assert.True(SpinWait.SpinUntil(() => engine.Statistics.Completed == 1, TimeSpan.FromMinutes(1)), "the generation did not end");
+                resumed = System.Diagnostics.Stopwatch.GetTimestamp();
+            }
+        }
+        Assert.Equal(6, chosen.Count);
+        Assert.Equal(0, tail);
+        Assert.True(chosen[0] > submitted, "the first token was stamped before its request");
+        Assert.True(chosen[^1] < resumed, "a token read after the wait was stamped when it was read");
+        Assert.Equal(5, stepStarts.Count);
+        for (int k = 1; k < chosen.Count; k++)
+        {
+            long next = k < stepStarts.Count ? stepStarts[k] : resumed;
+            Assert.True(stepStarts[k - 1] < chosen[k] && chosen[k] < next, $"token {k + 1} was not stamped within decode step {k}");
+        }
+    }
+
+    /// <summary>
     /// generation_config.json's eos_token_id ends a generation as config.json's does: instruct models list their
     /// end-of-turn tokens there (Phi-3's &lt;|end|&gt;, Llama 3's &lt;|eot_id|&gt;), and transformers and vLLM stop at
     /// them. Here it lists the fourth token the model chooses greedily, so the reply stops there.

@@ -18,7 +18,7 @@ internal static class BenchServe
         double SingleDecodeTokensPerSecond, double SingleFirstTokenSeconds,
         double AggregateDecodeTokensPerSecond, double Speedup,
         double FirstTokenMedianSeconds, double FirstTokenMaxSeconds, long KvCacheBytes,
-        double SingleDecodeTokensPerCpuSecond, double AggregateDecodeTokensPerCpuSecond,
+        double SingleTokensPerCpuSecond, double AggregateTokensPerCpuSecond,
         int Rounds, IReadOnlyList<double> RoundSpeedups);
 
     public static Command Create()
@@ -75,7 +75,7 @@ internal static class BenchServe
             double[] speedups = [.. singles.Zip(manys, (a, b) => b.DecodeRate / a.DecodeRate)];
             double singleRate = Median([.. singles.Select(t => t.DecodeRate)]);
             double[] firstTokens = [.. manys.SelectMany(t => t.FirstToken)];
-            double singleCpu = Median([.. singles.Select(t => t.DecodeRatePerCpuSecond)]), manyCpu = Median([.. manys.Select(t => t.DecodeRatePerCpuSecond)]);
+            double singleCpu = Median([.. singles.Select(t => t.TokensPerCpuSecond)]), manyCpu = Median([.. manys.Select(t => t.TokensPerCpuSecond)]);
             var result = new Result(session.Backend.Info.Kind, s, n, m, singleRate, Median([.. singles.Select(t => t.FirstToken.Max())]),
                 Median([.. manys.Select(t => t.DecodeRate)]), Median(speedups), Median(firstTokens), firstTokens.Max(),
                 // At their fullest: a slot gives a grown cache back when its request ends.
@@ -87,10 +87,10 @@ internal static class BenchServe
                 return CliErrors.Ok;
             }
             Out.Line($"device {result.Device}; {s} streams, prompt {n} tokens, {m} generated tokens each (greedy); medians of {rounds} interleaved rounds");
-            Out.Line("| streams | aggregate decode tokens/s | decode tokens per CPU-second | time to first token |");
+            Out.Line("| streams | aggregate decode tokens/s | tokens per CPU-second (prefill included) | time to first token |");
             Out.Line("|---|---|---|---|");
-            Out.Line($"| 1 | {singleRate:F2} | {singleCpu:F2} | {result.SingleFirstTokenSeconds:F3} s |");
-            Out.Line($"| {s} | {result.AggregateDecodeTokensPerSecond:F2} | {manyCpu:F2} | median {result.FirstTokenMedianSeconds:F3} s, max {result.FirstTokenMaxSeconds:F3} s |");
+            Out.Line($"| 1 | {singleRate:F2} | {singleCpu:F2} | {Time(result.SingleFirstTokenSeconds)} |");
+            Out.Line($"| {s} | {result.AggregateDecodeTokensPerSecond:F2} | {manyCpu:F2} | median {Time(result.FirstTokenMedianSeconds)}, max {Time(result.FirstTokenMaxSeconds)} |");
             Out.Line($"speedup {result.Speedup:F2}× ({s} streams over 1, the median of the rounds' {string.Join(", ", speedups.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}); " +
                 $"per CPU-second {manyCpu / singleCpu:F2}× (this process's CPU time: less sensitive to other load on the machine)");
             return CliErrors.Ok;
@@ -98,46 +98,50 @@ internal static class BenchServe
         return command;
     }
 
-    private sealed record Timing(double[] FirstToken, double DecodeRate, double DecodeRatePerCpuSecond);
+    private sealed record Timing(double[] FirstToken, double DecodeRate, double TokensPerCpuSecond);
 
     /// <summary>
-    /// Starts <paramref name="streams"/> copies of the request together. Decode rate: the tokens that arrive after
-    /// the last first token (all prefills done), over the time from then to the last token; a request admitted early
-    /// may decode a few steps while the others prefill, and those tokens are left out with the time they took.
+    /// Starts <paramref name="streams"/> copies of the request together. Each token is timed when the engine chose it
+    /// (<see cref="CompletionChunk.ChosenAt"/>), not when its reader woke: a reader may wake once for several steps.
+    /// Decode rate: the tokens chosen after the last first token (all prefills done), over the time from then to the
+    /// last token; a request admitted early may decode a few steps while the others prefill, and those tokens are
+    /// left out with the time they took. Tokens per CPU-second: every generated token over this process's CPU time
+    /// for the whole run, prefills included (CPU time cannot be read at the moment a token is chosen).
     /// </summary>
     private static Timing Run(InferenceEngine engine, CompletionRequest request, int streams, CancellationToken ct)
     {
-        var clock = Stopwatch.StartNew();
-        var first = new double[streams];
-        var end = new double[streams];
-        var arrivals = new List<double>[streams];
-        var cpuAtFirst = new double[streams];
+        double cpuStart = CpuSeconds();
+        long start = Stopwatch.GetTimestamp();
+        var chosen = new List<double>[streams];
         Task[] tasks = [.. Enumerable.Range(0, streams).Select(i => Task.Run(async () =>
         {
-            arrivals[i] = [];
+            chosen[i] = [];
             await foreach (CompletionChunk c in engine.StreamAsync(request, ct).ConfigureAwait(false))
             {
                 if (c.TokenIds.Count == 0)
                 {
                     continue;
                 }
-                double now = clock.Elapsed.TotalSeconds;
-                if (arrivals[i].Count == 0)
-                {
-                    first[i] = now;
-                    cpuAtFirst[i] = CpuSeconds();
-                }
-                arrivals[i].AddRange(Enumerable.Repeat(now, c.TokenIds.Count));
+                chosen[i].Add(Stopwatch.GetElapsedTime(start, c.ChosenAt).TotalSeconds);
             }
-            end[i] = clock.Elapsed.TotalSeconds;
         }, ct))];
         Task.WaitAll(tasks, ct);
         double cpuEnd = CpuSeconds();
-        double decodeStart = first.Max();
-        double decodeTokens = arrivals.Sum(a => a.Count(t => t > decodeStart));
-        double cpuStart = cpuAtFirst[Array.IndexOf(first, decodeStart)];
-        return new Timing(first, decodeTokens / Math.Max(1e-9, end.Max() - decodeStart), decodeTokens / Math.Max(1e-9, cpuEnd - cpuStart));
+        if (chosen.Any(t => t.Count == 0))
+        {
+            // The prompt's first token is an end of sequence: nothing to time (the prompt is fixed, so every round is alike).
+            throw new InvalidOperationException("the model ends the benchmark's prompt at once (end of sequence as its first token): no decode to time");
+        }
+        double[] first = [.. chosen.Select(t => t[0])];
+        double decodeStart = first.Max(), decodeEnd = chosen.Max(t => t[^1]);
+        double decodeTokens = chosen.Sum(t => t.Count(x => x > decodeStart));
+        return new Timing(first, decodeTokens / Math.Max(1e-9, decodeEnd - decodeStart), chosen.Sum(t => t.Count) / Math.Max(1e-9, cpuEnd - cpuStart));
     }
+
+    /// <summary>Seconds as "0.412 s", or "0.35 ms" below a tenth of a second (a small model's first token), never "0.000 s".</summary>
+    private static string Time(double seconds) => seconds >= 0.1
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{seconds:F3} s")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{seconds * 1e3:G3} ms");
 
     private static double CpuSeconds()
     {

@@ -360,7 +360,7 @@ internal sealed class BatchScheduler : IDisposable
         slot.Context.Add(next);
         slot.Generated++;
         Interlocked.Increment(ref _statistics.TokensGenerated);
-        job.Tokens.Writer.TryWrite(next);
+        job.Tokens.Writer.TryWrite(new ChosenToken(next, System.Diagnostics.Stopwatch.GetTimestamp()));
         return slot.Generated == job.MaxNewTokens ? StopReason.MaxTokens
             : slot.Context.Count >= job.ContextLimit ? StopReason.ContextFull
             : null;

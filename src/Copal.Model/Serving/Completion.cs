@@ -82,6 +82,12 @@ public sealed record CompletionChunk(string Text, IReadOnlyList<int> TokenIds)
     public FinishReason? FinishReason { get; init; }
     /// <summary>The completion's token counts: set on the last chunk only, null before it.</summary>
     public CompletionUsage? Usage { get; init; }
+    /// <summary>
+    /// When the engine chose this chunk's token, as a <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> value
+    /// (<see cref="System.Diagnostics.Stopwatch.GetElapsedTime(long)"/> gives the time since); 0 in a chunk without a
+    /// token. A reader that wakes after several steps sees their tokens at once: this is when each really came.
+    /// </summary>
+    public long ChosenAt { get; init; }
 }
 
 /// <summary>A whole completion: its text, the generated ids, why it ended and the token counts.</summary>

@@ -150,7 +150,7 @@ public sealed class InferenceEngine : IDisposable
         bool done = false;
         try
         {
-            await foreach (int id in job.Tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach ((int id, long chosenAt) in job.Tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 // The reader checks the token only when it waits: tokens already chosen would still be handed out.
                 cancellationToken.ThrowIfCancellationRequested();
@@ -160,11 +160,11 @@ public sealed class InferenceEngine : IDisposable
                 {
                     job.RequestStop();
                     stoppedByText = true;
-                    yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count) };
+                    yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count), ChosenAt = chosenAt };
                     done = true;
                     yield break;
                 }
-                yield return new CompletionChunk(text, [id]);
+                yield return new CompletionChunk(text, [id]) { ChosenAt = chosenAt };
             }
             done = true;
         }

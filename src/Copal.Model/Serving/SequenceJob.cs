@@ -3,6 +3,9 @@ using Copal.Model.Generation;
 
 namespace Copal.Model.Serving;
 
+/// <summary>A token the scheduler chose, and when (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>): the reader may wake much later.</summary>
+internal readonly record struct ChosenToken(int Id, long Timestamp);
+
 /// <summary>One sequence to generate: the token-level request the scheduler runs, and the stream of its tokens.</summary>
 internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int contextLimit, SamplingOptions sampling, IReadOnlySet<int> stopIds, CancellationToken cancellationToken)
 {
@@ -13,7 +16,7 @@ internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int context
     public SamplingOptions Sampling { get; } = sampling;
     public IReadOnlySet<int> StopIds { get; } = stopIds;
     public CancellationToken CancellationToken { get; } = cancellationToken;
-    public Channel<int> Tokens { get; } = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    public Channel<ChosenToken> Tokens { get; } = Channel.CreateUnbounded<ChosenToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     /// <summary>Why it ended by itself; set before <see cref="Tokens"/> completes.</summary>
     public StopReason StopReason { get; private set; }
 
