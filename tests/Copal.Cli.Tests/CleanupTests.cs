@@ -125,8 +125,7 @@ public sealed class CleanupTests : IDisposable
             var clock = Stopwatch.StartNew();
             while (!p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
             {
-                // Signal once an intermediate model is being written in the working folder (not the empty one the run
-                // makes and removes at its start to check the place: it may vanish while looked at).
+                // Signal once an intermediate model is being written in the working folder (made empty at the start).
                 if (HoldsEntries(work, ".copal-continual.tmp-*"))
                 {
                     Kill("TERM", p.Id);

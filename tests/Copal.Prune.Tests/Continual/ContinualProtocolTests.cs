@@ -369,4 +369,37 @@ public class ContinualProtocolTests
             Directory.Delete(temp, recursive: true);
         }
     }
+
+    /// <summary>
+    /// The working folder is made before the dense evaluation (so a --temp that cannot take one is said before it)
+    /// and removed, with the folders made for it, however the run ends: here cancelled during that evaluation.
+    /// </summary>
+    [Fact]
+    public void A_run_cancelled_during_the_dense_evaluation_leaves_no_working_folder()
+    {
+        string temp = Directory.CreateTempSubdirectory("copal-continual-test-").FullName;
+        try
+        {
+            string work = Path.Combine(temp, "made", "here");
+            ContinualRequest request = SmallRequest() with { Methods = ["magnitude"], Joint = false, TempDirectory = work };
+            using var cts = new CancellationTokenSource();
+            bool heldDuringEvaluation = false;
+            var progress = new CallbackProgress<ContinualProgress>(p =>
+            {
+                if (p.Variant == "dense" && p.Stage.StartsWith("perplexity", StringComparison.Ordinal) && !cts.IsCancellationRequested)
+                {
+                    heldDuringEvaluation = Directory.Exists(work) && Directory.GetDirectories(work, ".copal-continual.tmp-*").Length == 1;
+                    cts.Cancel();
+                }
+            });
+            using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
+            Assert.ThrowsAny<OperationCanceledException>(() => ContinualRunner.Run(request, backend, progress, cts.Token));
+            Assert.True(heldDuringEvaluation, "no working folder existed while the dense model was evaluated");
+            Assert.Empty(Directory.GetFileSystemEntries(temp));
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
+        }
+    }
 }

@@ -134,27 +134,23 @@ public static class ContinualRunner
         var evalOptions = new PerplexityOptions(request.EvalSeqLen) { LimitChunks = request.EvalLimitChunks };
         int units = variants.Count * seeds.Count;
 
-        // A working folder that cannot be made is said now, not after the dense evaluation (the run makes its own later).
-        TemporaryNames.DeleteQuietly(WorkingFolder(request, out IReadOnlyList<string> madeForProbe).FullName);
-        MadeFolders.RemoveEmpty(madeForProbe);
-
-        double[] dense = Evaluate(request.ModelDirectory, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = "dense", Variants = units }), 0, cancellationToken);
-        var datasetReports = request.Datasets.Select((d, i) => new ContinualDatasetReport(
-            d.Name, d.Calibration.ToString(), d.Evaluation.ToString(), calibTokens[i].Length, evalTokens[i].Length, dense[i])).ToList();
-
-        string parentHash = ParentHash.Compute(request.ModelDirectory, cancellationToken);
-        // Every COPAL state here belongs to that parent, just hashed: PruneJob need not hash it again at each step.
+        // Made before the dense evaluation: a working folder that cannot be made is said now, not after it.
+        DirectoryInfo temp = WorkingFolder(request, out IReadOnlyList<string> madeForTemp);
+        var runs = new VariantRun[variants.Count, seeds.Count];
+        double[] dense;
+        string parentHash;
+        // Every COPAL state here belongs to the parent hashed once below: PruneJob need not hash it again at each step.
         CopalState Verified(CopalState state)
         {
             state.ParentHashedAt(request.ModelDirectory, parentHash);
             return state;
         }
-        DirectoryInfo temp = WorkingFolder(request, out IReadOnlyList<string> madeForTemp);
-        var runs = new VariantRun[variants.Count, seeds.Count];
-        var cache = new ModelCache(temp.FullName);
-        cache.AddRow(parentHash, dense);
         try
         {
+            dense = Evaluate(request.ModelDirectory, backend, evalTokens, evalOptions, request, p => progress?.Report(p with { Variant = "dense", Variants = units }), 0, cancellationToken);
+            parentHash = ParentHash.Compute(request.ModelDirectory, cancellationToken);
+            var cache = new ModelCache(temp.FullName);
+            cache.AddRow(parentHash, dense);
             for (int s = 0; s < seeds.Count; s++)
             {
                 ulong seed = seeds[s];
@@ -248,6 +244,8 @@ public static class ContinualRunner
             TemporaryNames.DeleteQuietly(temp.FullName);
             MadeFolders.RemoveEmpty(madeForTemp);
         }
+        var datasetReports = request.Datasets.Select((d, i) => new ContinualDatasetReport(
+            d.Name, d.Calibration.ToString(), d.Evaluation.ToString(), calibTokens[i].Length, evalTokens[i].Length, dense[i])).ToList();
         // The COPAL options go into the report only where a COPAL variant (COPAL or its joint) used them.
         bool copalRan = variants.Any(v => v.Method == "copal");
         CopalManifestOptions? copalOptions = copalRan ? new CopalState(parentHash, request.ModelDirectory, request.Copal).Manifest().Options : null;
