@@ -76,6 +76,13 @@ internal static class Lexer
 
         TokenKind? LastKind() => tokens.Count == 0 ? null : tokens[^1].Kind;
 
+        // The template ends inside a tag: the error names the tag's opening, not the name or number it ends in.
+        ChatTemplateException Unclosed()
+        {
+            Token open = tokens.Last(t => t.Kind is TokenKind.OpenStatement or TokenKind.OpenExpression);
+            return Error(open.Position, $"'{open.Value}' is never closed with {(open.Kind == TokenKind.OpenStatement ? "%}" : "}}")} (the template ends inside it)");
+        }
+
         void StripTrailingWhitespace()
         {
             if (tokens.Count > 0 && tokens[^1].Kind == TokenKind.Text)
@@ -139,7 +146,8 @@ internal static class Lexer
                 sb.Append(src[pos++]);
                 if (pos >= src.Length)
                 {
-                    throw Error(start, $"unterminated {what} (the template ends inside it)");
+                    // Names and numbers stand only inside tags: ending in one leaves its tag open.
+                    throw what == "string literal" ? Error(start, $"unterminated {what} (the template ends inside it)") : Unclosed();
                 }
             }
             return sb.ToString();
@@ -324,6 +332,10 @@ internal static class Lexer
                 continue;
             }
             throw Error(pos, $"unexpected character '{c}'");
+        }
+        if (LastKind() is not (null or TokenKind.Text or TokenKind.CloseStatement or TokenKind.CloseExpression or TokenKind.Comment))
+        {
+            throw Unclosed();
         }
         return tokens;
     }

@@ -20,6 +20,10 @@ public class UnsupportedConstructTests
     [InlineData("{% endif %}", "'{% endif %}' without a matching opening tag", "line 1, column 4")]
     [InlineData("{{ 'a\\q' }}", "unsupported escape \\q in a string literal", "line 1, column 6")]
     [InlineData("{{ x @ y }}", "unexpected character '@'", "line 1, column 6")]
+    [InlineData("a\n{{ x", "'{{' is never closed with }}", "line 2, column 1")]
+    [InlineData("{% if x == 1", "'{%' is never closed with %}", "line 1, column 1")]
+    [InlineData("{{ x }} {{ y ", "'{{' is never closed with }}", "line 1, column 9")]
+    [InlineData("{{ 'abc }}", "unterminated string literal", "line 1, column 4")]
     public void Parse_time_refusal_names_the_construct_and_position(string template, string construct, string position)
     {
         var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template));
