@@ -192,7 +192,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         {
             string model = TestData.Stories260K;
             string calib = TestData.Path("text", "tinystories", "calib.txt");
-            string outDir = Path.Combine(Path.GetTempPath(), "copal-never-written");
+            string outDir = Path.Combine(Path.GetTempPath(), $"copal-never-written-{Guid.NewGuid():N}"); // no other run's
             return new()
             {
                 { "copal generate", "--top-k 5 filters the tokens", ["generate", "-m", model, "--top-k", "5"] },

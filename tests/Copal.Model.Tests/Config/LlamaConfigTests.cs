@@ -462,7 +462,7 @@ public class LlamaConfigTests
     [Fact]
     public void Missing_file_is_named()
     {
-        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Load(Path.Combine(Path.GetTempPath(), "no-such-model-folder")));
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Load(Path.Combine(Path.GetTempPath(), $"no-such-model-folder-{Guid.NewGuid():N}")));
         Assert.Contains("config.json: file not found", e.Message, StringComparison.Ordinal);
     }
 

@@ -2,7 +2,12 @@ using Copal.Tensors.Kernels;
 
 namespace Copal.Tensors.Tests.Kernels;
 
-/// <summary>The persistent worker pool behind <see cref="RowPartition"/>: coverage, concurrency, nesting, errors, no allocation.</summary>
+/// <summary>
+/// The persistent worker pool behind <see cref="RowPartition"/>: coverage, concurrency, nesting, errors, no allocation.
+/// Run alone: the allocation check needs windows free of garbage collections, which other classes' tests, allocating
+/// beside it, could start in every one of them on a loaded machine.
+/// </summary>
+[Collection(AloneCollection.Name)]
 public class RowPartitionTests
 {
     private readonly unsafe struct MarkBody(int* marks) : IRangeBody
@@ -117,4 +122,11 @@ public class RowPartitionTests
         Assert.True(least != long.MaxValue, "every one of 500 measurement windows saw a GC");
         return least;
     }
+}
+
+/// <summary>Test classes that measure process-wide state (garbage collections): xUnit runs them after, not beside, all others.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AloneCollection
+{
+    public const string Name = "alone (process-wide measurements)";
 }
