@@ -258,6 +258,23 @@ public sealed class CopalTokenizer : Tokenizer
         throw new TokenizerException($"token id {id} is not in this tokenizer (ids 0..{VocabSize - 1})");
     }
 
+    /// <summary>
+    /// The UTF-8 bytes token <paramref name="id"/> stands for inside a text, as llama.cpp's token pieces and the
+    /// "bytes" of OpenAI's logprobs: a SentencePiece word with its leading space (which a decode of the text's first
+    /// token strips), a byte-fallback token its one byte, a byte-level token the bytes of its alphabet. A token's
+    /// bytes may be part of a character; the bytes of a text's tokens, one after another, are the text's.
+    /// </summary>
+    public byte[] TokenBytes(int id)
+    {
+        if (_added.ById(id) is { } added)
+        {
+            return System.Text.Encoding.UTF8.GetBytes(added.Content);
+        }
+        string token = IdToToken(id);
+        return _decoder is null ? System.Text.Encoding.UTF8.GetBytes(token)
+            : _decoder.Bytes(token) ?? System.Text.Encoding.UTF8.GetBytes(_decoder.Piece(token));
+    }
+
     /// <summary>The id of a token string (added tokens first), or null.</summary>
     public int? TokenToId(string token) => _added.IdOf(token) ?? _stage.TokenToId(token);
 

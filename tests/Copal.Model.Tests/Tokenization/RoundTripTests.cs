@@ -46,6 +46,31 @@ public class RoundTripTests
         }
     }
 
+    /// <summary>
+    /// A text's tokens' bytes, one after another, are the text's bytes (after the normalizer), with SentencePiece's
+    /// prepended space, which a decode strips: on the golden texts and random ones mixing scripts, emoji and spaces, so
+    /// byte-fallback and byte-level tokens that hold part of a character are among them.
+    /// </summary>
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama3")]
+    [InlineData("qwen3")]
+    [InlineData("llama2")]
+    [InlineData("mistral")]
+    [InlineData("stories260K")]
+    public void The_bytes_of_a_texts_tokens_are_the_texts(string name)
+    {
+        CopalTokenizer t = Tokenizers.Get(name);
+        foreach (string text in StreamTexts(name, seed: 77, count: 300, minParts: 0, maxParts: 40))
+        {
+            int[] ids = t.Encode(text, addSpecialTokens: false);
+            byte[] joined = [.. ids.SelectMany(t.TokenBytes)];
+            byte[] decoded = Encoding.UTF8.GetBytes(t.Decode(ids, skipSpecialTokens: false));
+            Assert.True(joined.AsSpan().SequenceEqual(decoded) || joined.AsSpan().SequenceEqual([(byte)' ', .. decoded]),
+                $"{name}: '{text}' gives '{Encoding.UTF8.GetString(joined)}' from its tokens' bytes, decoded '{Encoding.UTF8.GetString(decoded)}'");
+        }
+    }
+
     /// <summary>The tokenizers the streaming tests run: byte-level BPE and SentencePiece, a 512-token vocabulary among them.</summary>
     public static TheoryData<string> StreamingTokenizers() => new() { "gpt2", "llama3", "qwen3", "llama2", "stories260K" };
 

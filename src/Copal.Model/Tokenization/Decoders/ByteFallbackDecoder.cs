@@ -28,6 +28,8 @@ internal sealed class ByteFallbackDecoder : IDecoder
         return result;
     }
 
+    public byte[]? Bytes(string token) => TryParseByte(token, out byte b) ? [b] : null;
+
     internal static bool TryParseByte(string token, out byte value)
     {
         value = 0;

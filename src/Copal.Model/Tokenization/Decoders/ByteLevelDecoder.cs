@@ -14,24 +14,31 @@ internal sealed class ByteLevelDecoder : IDecoder
         var bytes = new List<byte>();
         foreach (string token in tokens)
         {
-            int mark = bytes.Count;
-            bool inAlphabet = true;
-            foreach (char c in token)
-            {
-                short b = c < ByteLevelAlphabet.CharToByte.Length ? ByteLevelAlphabet.CharToByte[c] : (short)-1;
-                if (b < 0)
-                {
-                    inAlphabet = false;
-                    break;
-                }
-                bytes.Add((byte)b);
-            }
-            if (!inAlphabet)
+            AddBytes(token, bytes);
+        }
+        return [Utf8Text.DecodeLossy(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes))];
+    }
+
+    public byte[]? Bytes(string token)
+    {
+        var bytes = new List<byte>(token.Length);
+        AddBytes(token, bytes);
+        return [.. bytes];
+    }
+
+    private static void AddBytes(string token, List<byte> bytes)
+    {
+        int mark = bytes.Count;
+        foreach (char c in token)
+        {
+            short b = c < ByteLevelAlphabet.CharToByte.Length ? ByteLevelAlphabet.CharToByte[c] : (short)-1;
+            if (b < 0)
             {
                 bytes.RemoveRange(mark, bytes.Count - mark);
                 bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(token));
+                return;
             }
+            bytes.Add((byte)b);
         }
-        return [Utf8Text.DecodeLossy(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes))];
     }
 }

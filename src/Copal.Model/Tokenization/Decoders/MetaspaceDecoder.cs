@@ -20,4 +20,6 @@ internal sealed class MetaspaceDecoder(string replacement, bool stripFirstSpace)
         }
         return result;
     }
+
+    public string Piece(string token) => token.Replace(replacement, " ", StringComparison.Ordinal);
 }

@@ -22,4 +22,7 @@ internal sealed class StripDecoder(char content, int start, int stop) : IDecoder
         }
         return result;
     }
+
+    // Strip takes the start and end off a whole text (it follows Fuse), not off a piece of it.
+    public string Piece(string token) => token;
 }
