@@ -105,6 +105,80 @@ public sealed class EngineTests : IDisposable
     }
 
     /// <summary>
+    /// Each token's log-probability, and the most likely tokens beside it, are the log-softmax of the model's logits at
+    /// its step: checked against a forward pass run here step by step, in double. The sampler's temperature and
+    /// penalty do not enter (here a sampled run with a repetition penalty reports its own tokens' model
+    /// log-probabilities); a greedy token is the first of the list.
+    /// </summary>
+    [Theory]
+    [InlineData(0f, 1f)]
+    [InlineData(0.9f, 1.3f)]
+    public async Task Log_probabilities_are_the_log_softmax_of_the_models_logits(float temperature, float penalty)
+    {
+        using var backend = new CpuBackend();
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+        int[] prompt = tokenizer.Encode("Once upon a time");
+        var chunks = new List<CompletionChunk>();
+        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest
+        {
+            PromptIds = prompt, MaxTokens = 6, TopLogprobs = 5, Temperature = temperature, RepetitionPenalty = penalty, Seed = 3,
+        }))
+        {
+            chunks.Add(c);
+        }
+        CompletionChunk[] tokens = [.. chunks.Where(c => c.TokenIds.Count > 0)];
+        Assert.Equal(6, tokens.Length);
+        Assert.Null(chunks[^1].Logprobs); // the last chunk only flushes text
+        using RunState state = model.CreateState(prompt.Length, prompt.Length + tokens.Length);
+        model.Forward(state, prompt, 0, LogitsMode.Last);
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            float[] logits = model.ReadLogits(state);
+            double max = logits.Max();
+            double logSum = max + Math.Log(logits.Sum(l => Math.Exp(l - max)));
+            ChosenLogprobs lp = tokens[i].Logprobs!;
+            int id = tokens[i].TokenIds[0];
+            Assert.Equal(id, lp.Chosen.TokenId);
+            Assert.Equal(logits[id] - logSum, lp.Chosen.Logprob, Tolerances.LogitsAbsolute);
+            int[] order = [.. Enumerable.Range(0, logits.Length).OrderByDescending(j => logits[j]).ThenBy(j => j).Take(5)];
+            Assert.Equal(order, lp.Top.Select(t => t.TokenId));
+            for (int k = 0; k < 5; k++)
+            {
+                Assert.Equal(logits[order[k]] - logSum, lp.Top[k].Logprob, Tolerances.LogitsAbsolute);
+            }
+            if (temperature == 0)
+            {
+                Assert.Equal(lp.Top[0], lp.Chosen);
+            }
+            model.Forward(state, [id], prompt.Length + i, LogitsMode.Last);
+        }
+    }
+
+    [Fact]
+    public async Task Log_probabilities_come_only_when_asked_and_top_logprobs_is_range_checked()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3 }))
+        {
+            Assert.Null(c.Logprobs);
+        }
+        CompletionResult none = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 2, TopLogprobs = 0 });
+        Assert.Equal(2, none.TokenIds.Count);
+        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 2, TopLogprobs = 0 }))
+        {
+            Assert.True(c.TokenIds.Count == 0 || c.Logprobs is { Top.Count: 0 } lp && lp.Chosen.Logprob <= 0);
+        }
+        foreach (int bad in new[] { -1, CompletionRequest.MaxTopLogprobs + 1 })
+        {
+            var e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "x", TopLogprobs = bad }));
+            Assert.Equal("top_logprobs", e.Parameter);
+        }
+    }
+
+    /// <summary>
     /// generation_config.json's eos_token_id ends a generation as config.json's does: instruct models list their
     /// end-of-turn tokens there (Phi-3's &lt;|end|&gt;, Llama 3's &lt;|eot_id|&gt;), and transformers and vLLM stop at
     /// them. Here it lists the fourth token the model chooses greedily, so the reply stops there.

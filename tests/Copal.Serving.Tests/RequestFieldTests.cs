@@ -114,6 +114,10 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"min_p\":0,\"typical_p\":1,\"repeat_penalty\":1,\"ignore_eos\":false,\"stop_token_ids\":[],\"min_tokens\":0,\"n_predict\":null")]
     [InlineData(Chat, User + ",\"max_tokens\":2,\"max_completion_tokens\":null,\"tools\":[],\"response_format\":{\"type\":\"text\"}")]
     [InlineData(Chat, User + ",\"max_completion_tokens\":2,\"max_tokens\":2")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"logprobs\":0")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"logprobs\":20")]
+    [InlineData(Chat, User + ",\"max_tokens\":2,\"logprobs\":true")]
+    [InlineData(Chat, User + ",\"max_tokens\":2,\"logprobs\":true,\"top_logprobs\":20")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"developer\",\"content\":[]},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]},{\"role\":\"assistant\",\"content\":\"Hello\",\"tool_calls\":[]},{\"role\":\"user\",\"content\":\"\"}]")]
     public async Task Fields_given_as_null_or_in_their_other_valid_forms_are_accepted(string path, string fields)
     {
@@ -125,9 +129,7 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [Theory]
     [InlineData(Completions, Prompt + ",\"logit_bias\":{\"403\":100}", "logit_bias")]
     [InlineData(Completions, Prompt + ",\"best_of\":3", "best_of")]
-    [InlineData(Completions, Prompt + ",\"logprobs\":2", "logprobs")]
     [InlineData(Chat, User + ",\"logit_bias\":{\"403\":100}", "logit_bias")]
-    [InlineData(Chat, User + ",\"logprobs\":true,\"top_logprobs\":3", "logprobs")]
     [InlineData(Chat, User + ",\"functions\":[{\"name\":\"f\",\"parameters\":{}}]", "functions")]
     [InlineData(Chat, User + ",\"tool_choice\":\"required\"", "tool_choice")]
     [InlineData(Chat, User + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", "tool_choice")]
@@ -152,6 +154,10 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
 
     [Theory]
     [InlineData(Chat, User + ",\"logprobs\":false,\"top_logprobs\":3", "top_logprobs")]
+    [InlineData(Completions, Prompt + ",\"logprobs\":true", "logprobs")]
+    [InlineData(Completions, Prompt + ",\"logprobs\":21", "logprobs")]
+    [InlineData(Completions, Prompt + ",\"logprobs\":-1", "logprobs")]
+    [InlineData(Chat, User + ",\"logprobs\":2", "logprobs")]
     [InlineData(Chat, User + ",\"top_logprobs\":0", "top_logprobs")]
     [InlineData(Chat, User + ",\"logprobs\":true,\"top_logprobs\":21", "top_logprobs")]
     [InlineData(Chat, User + ",\"top_logprobs\":\"3\"", "top_logprobs")]

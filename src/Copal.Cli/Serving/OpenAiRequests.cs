@@ -23,7 +23,7 @@ internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, 
 /// <summary>
 /// Reads OpenAI request bodies. Each field is checked for its JSON type and range before it is read (null counts as
 /// absent), and an error names the field with what it expects and what it got.
-/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logprobs, logit_bias, echo, penalties,
+/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logit_bias, echo, penalties,
 /// tools) are refused, never ignored; fields without effect here (user, metadata, …) are accepted. top_k and
 /// repetition_penalty are taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>
@@ -107,7 +107,18 @@ internal static class OpenAiRequests
     public static OpenAiRequest Completion(JsonElement body, InferenceEngine engine)
     {
         CheckModel(body, engine);
-        CompletionRequest request = Sampling(body, CompletionDefaultMaxTokens, "max_tokens");
+        // The legacy API's logprobs is the count of alternatives beside each token (OpenAI allows up to 5, vLLM 20);
+        // false, as null, asks for none.
+        CompletionRequest request = Sampling(body, CompletionDefaultMaxTokens, "max_tokens") with
+        {
+            TopLogprobs = Field(body, "logprobs") switch
+            {
+                JsonElement { ValueKind: JsonValueKind.False } => null,
+                JsonElement { ValueKind: JsonValueKind.True } lp => throw OpenAiException.BadRequest("logprobs",
+                    $"logprobs must be an integer in 0..{CompletionRequest.MaxTopLogprobs} (the alternatives beside each token) or false, got {Actual(lp)}"),
+                _ => Integer(body, "logprobs", 0, CompletionRequest.MaxTopLogprobs),
+            },
+        };
         if (Integer(body, "best_of", 1) is int bestOf && bestOf != 1)
         {
             throw Unsupported("best_of", $"best_of must be 1 (one candidate per request, as n), got {bestOf}");
@@ -149,6 +160,23 @@ internal static class OpenAiRequests
         return Finish(body, request);
     }
 
+    /// <summary>
+    /// Chat's logprobs (true or false) and top_logprobs (0 to 20 alternatives, which need logprobs true, as OpenAI
+    /// rules): the alternatives to report, or null for no log-probabilities.
+    /// </summary>
+    private static int? ChatLogprobs(JsonElement body)
+    {
+        bool logprobs = Field(body, "logprobs") is JsonElement { ValueKind: JsonValueKind.Number } n
+            ? throw OpenAiException.BadRequest("logprobs", $"logprobs must be true or false in a chat request (top_logprobs gives how many alternatives), got {n.GetRawText()}")
+            : Boolean(body, "logprobs") ?? false;
+        int? top = Integer(body, "top_logprobs", 0, CompletionRequest.MaxTopLogprobs);
+        if (top is int t && !logprobs)
+        {
+            throw OpenAiException.BadRequest("top_logprobs", $"top_logprobs needs logprobs true, got top_logprobs {t} without it");
+        }
+        return logprobs ? top ?? 0 : null;
+    }
+
     private static int TokenId(JsonElement e) =>
         e.TryGetInt32(out int id) ? id : throw OpenAiException.BadRequest("prompt", $"token id {e.GetRawText()} is not an integer");
 
@@ -184,16 +212,7 @@ internal static class OpenAiRequests
         {
             throw OpenAiException.BadRequest("max_tokens", $"max_tokens {mt} and max_completion_tokens {mc} disagree; give one of the two");
         }
-        if (Field(body, "top_logprobs") is not null)
-        {
-            int top = Integer(body, "top_logprobs", 0, 20)!.Value;
-            // OpenAI's rule: top_logprobs needs logprobs true (then Sampling refuses logprobs).
-            if (Boolean(body, "logprobs") != true)
-            {
-                throw OpenAiException.BadRequest("top_logprobs", $"top_logprobs needs logprobs true, got top_logprobs {top} without it");
-            }
-        }
-        CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens");
+        CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens") with { TopLogprobs = ChatLogprobs(body) };
         if (Array(body, "tools") is { } tools && tools.GetArrayLength() > 0)
         {
             throw Unsupported("tools", "tools are not supported; leave tools out");
@@ -373,11 +392,6 @@ internal static class OpenAiRequests
         if (Integer(body, "n", 1) is int n && n != 1)
         {
             throw Unsupported("n", $"n must be 1 (one choice per request), got {n}");
-        }
-        if (Field(body, "logprobs") is JsonElement lp && lp.ValueKind != JsonValueKind.False)
-        {
-            throw lp.ValueKind is JsonValueKind.True or JsonValueKind.Number ? Unsupported("logprobs", "logprobs are not supported; leave logprobs out")
-                : OpenAiException.BadRequest("logprobs", $"logprobs must be true, false or an integer, got {Actual(lp)}");
         }
         if (Field(body, "logit_bias") is JsonElement bias)
         {

@@ -210,6 +210,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         JsonElement json = OpenAiRequests.ParseBody(body.ToArray());
         OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter) : OpenAiRequests.Completion(json, _engine);
         ThinkTagSplitter? splitter = chat && _splitReasoning ? new ThinkTagSplitter(request.Completion.Prompt!) : null;
+        OpenAiLogprobs? logprobs = request.Completion.TopLogprobs is null ? null : new OpenAiLogprobs(_engine.Tokenizer, chat);
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         // The generation ends when the client goes away or the server stops. Kestrel only aborts the requests still
@@ -240,6 +241,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                     while (any)
                     {
                         last = chunks.Current;
+                        logprobs?.Add(last, text.Length);
                         text.Append(last.Text);
                         any = last.FinishReason is null && await chunks.MoveNextAsync().ConfigureAwait(false);
                     }
@@ -249,8 +251,8 @@ internal sealed class OpenAiServer : IAsyncDisposable
                     throw ServerStopping();
                 }
                 JsonObject choice = chat
-                    ? new JsonObject { ["index"] = 0, ["message"] = Message(text.ToString(), splitter), ["logprobs"] = null, ["finish_reason"] = Finish(last) }
-                    : new JsonObject { ["index"] = 0, ["text"] = text.ToString(), ["logprobs"] = null, ["finish_reason"] = Finish(last) };
+                    ? new JsonObject { ["index"] = 0, ["message"] = Message(text.ToString(), splitter), ["logprobs"] = logprobs?.Take(), ["finish_reason"] = Finish(last) }
+                    : new JsonObject { ["index"] = 0, ["text"] = text.ToString(), ["logprobs"] = logprobs?.Take(), ["finish_reason"] = Finish(last) };
                 await WriteJsonAsync(context, 200, Envelope(id, chat ? "chat.completion" : "text_completion", created, choice, last.Usage)).ConfigureAwait(false);
                 return;
             }
@@ -262,14 +264,22 @@ internal sealed class OpenAiServer : IAsyncDisposable
             {
                 await SendAsync(context, Envelope(id, obj, created, new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }, null, request.IncludeUsage), aborted).ConfigureAwait(false);
             }
+            int sent = 0; // characters of text sent: where the next chunk's tokens stand (legacy text_offset)
             try
             {
                 while (any)
                 {
                     CompletionChunk c = chunks.Current;
+                    logprobs?.Add(c, sent);
+                    sent += c.Text.Length;
                     List<JsonObject> choices = chat ? ChatDeltas(c, splitter) : c.Text.Length > 0 || c.FinishReason is not null
                         ? [new JsonObject { ["index"] = 0, ["text"] = c.Text, ["logprobs"] = null, ["finish_reason"] = Finish(c) }]
                         : [];
+                    if (logprobs is { Any: true } && choices.Count > 0)
+                    {
+                        // The tokens since the last text sent go with this text (held-back tokens included).
+                        choices[^1]["logprobs"] = logprobs.Take();
+                    }
                     foreach (JsonObject choice in choices)
                     {
                         // Usage in every chunk's envelope only at the end, and only when asked (stream_options.include_usage), as OpenAI does.

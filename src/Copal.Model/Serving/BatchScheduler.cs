@@ -352,7 +352,10 @@ internal sealed class BatchScheduler : IDisposable
     private StopReason? Sample(Slot slot, Span<float> logits)
     {
         SequenceJob job = slot.Job!;
-        int next = slot.Sampler!.Sample(Generator.Decodable(logits, _options.DecodableTokens), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
+        Span<float> decodable = Generator.Decodable(logits, _options.DecodableTokens);
+        // The sampler rewrites the logits (penalty, temperature): log-probabilities come from the model's own, kept here.
+        float[]? raw = job.TopLogprobs is null ? null : decodable.ToArray();
+        int next = slot.Sampler!.Sample(decodable, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
         if (job.StopIds.Contains(next))
         {
             return StopReason.EndOfSequence;
@@ -360,7 +363,8 @@ internal sealed class BatchScheduler : IDisposable
         slot.Context.Add(next);
         slot.Generated++;
         Interlocked.Increment(ref _statistics.TokensGenerated);
-        job.Tokens.Writer.TryWrite(new ChosenToken(next, System.Diagnostics.Stopwatch.GetTimestamp()));
+        job.Tokens.Writer.TryWrite(new ChosenToken(next, System.Diagnostics.Stopwatch.GetTimestamp(),
+            raw is null ? null : TokenLogprobs.Of(raw, next, job.TopLogprobs!.Value)));
         return slot.Generated == job.MaxNewTokens ? StopReason.MaxTokens
             : slot.Context.Count >= job.ContextLimit ? StopReason.ContextFull
             : null;

@@ -50,6 +50,15 @@ public sealed record CompletionRequest
 
     /// <summary>Text at which generation stops; the stop text itself is not returned (OpenAI's stop).</summary>
     public IReadOnlyList<string> Stop { get; init; } = [];
+
+    /// <summary>
+    /// Report each generated token's log-probability and this many of the most likely tokens at its step beside it
+    /// (0 to <see cref="MaxTopLogprobs"/>, as OpenAI's top_logprobs); null (default): no log-probabilities.
+    /// </summary>
+    public int? TopLogprobs { get; init; }
+
+    /// <summary>The most alternatives <see cref="TopLogprobs"/> may ask for, as OpenAI's API allows.</summary>
+    public const int MaxTopLogprobs = 20;
 }
 
 /// <summary>Why a completion ended, in OpenAI's words: <c>stop</c> (end of sequence or a stop text) or <c>length</c> (max_tokens or the context).</summary>
@@ -83,12 +92,28 @@ public sealed record CompletionChunk(string Text, IReadOnlyList<int> TokenIds)
     /// <summary>The completion's token counts: set on the last chunk only, null before it.</summary>
     public CompletionUsage? Usage { get; init; }
     /// <summary>
+    /// The log-probability of this chunk's token and of the most likely tokens at its step, when the request asked for
+    /// them (<see cref="CompletionRequest.TopLogprobs"/>); null otherwise and in a chunk without a token.
+    /// </summary>
+    public ChosenLogprobs? Logprobs { get; init; }
+    /// <summary>
     /// When the engine chose this chunk's token, as a <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> value
     /// (<see cref="System.Diagnostics.Stopwatch.GetElapsedTime(long)"/> gives the time since); 0 in a chunk without a
     /// token. A reader that wakes after several steps sees their tokens at once: this is when each really came.
     /// </summary>
     public long ChosenAt { get; init; }
 }
+
+/// <summary>A token and its log-probability under the model (natural log; −∞ for a token the model rules out).</summary>
+public readonly record struct TokenLogprob(int TokenId, float Logprob);
+
+/// <summary>
+/// A chosen token's log-probability and the <see cref="CompletionRequest.TopLogprobs"/> most likely tokens at its step,
+/// the most likely first (ties by lower id). They are the model's own: the log-softmax of its logits, before the
+/// repetition penalty, temperature, top-k and top-p, as vLLM reports by default. A sampled token may be one the
+/// model gave little, and then is not among them.
+/// </summary>
+public sealed record ChosenLogprobs(TokenLogprob Chosen, IReadOnlyList<TokenLogprob> Top);
 
 /// <summary>A whole completion: its text, the generated ids, why it ended and the token counts.</summary>
 /// <param name="Text">The generated text, without the prompt and without a stop text.</param>

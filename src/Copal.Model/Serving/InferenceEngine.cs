@@ -137,7 +137,7 @@ public sealed class InferenceEngine : IDisposable
         }
         int context = (int)Math.Min(ContextSize, (long)promptIds.Length + request.MaxTokens);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, linked.Token);
+        var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, request.TopLogprobs, linked.Token);
         _scheduler.Submit(job);
         TokenDecoderStream decoder = Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
         if (request.ContinuesPrompt)
@@ -150,7 +150,7 @@ public sealed class InferenceEngine : IDisposable
         bool done = false;
         try
         {
-            await foreach ((int id, long chosenAt) in job.Tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach ((int id, long chosenAt, ChosenLogprobs? logprobs) in job.Tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 // The reader checks the token only when it waits: tokens already chosen would still be handed out.
                 cancellationToken.ThrowIfCancellationRequested();
@@ -160,11 +160,11 @@ public sealed class InferenceEngine : IDisposable
                 {
                     job.RequestStop();
                     stoppedByText = true;
-                    yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count), ChosenAt = chosenAt };
+                    yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count), ChosenAt = chosenAt, Logprobs = logprobs };
                     done = true;
                     yield break;
                 }
-                yield return new CompletionChunk(text, [id]) { ChosenAt = chosenAt };
+                yield return new CompletionChunk(text, [id]) { ChosenAt = chosenAt, Logprobs = logprobs };
             }
             done = true;
         }
@@ -211,6 +211,10 @@ public sealed class InferenceEngine : IDisposable
         if (!(request.RepetitionPenalty > 0) || float.IsInfinity(request.RepetitionPenalty))
         {
             throw new CompletionRequestException("repetition_penalty", FormattableString.Invariant($"repetition_penalty must be a finite number > 0 (1 is off), got {request.RepetitionPenalty}"));
+        }
+        if (request.TopLogprobs is < 0 or > CompletionRequest.MaxTopLogprobs)
+        {
+            throw new CompletionRequestException("top_logprobs", FormattableString.Invariant($"top_logprobs must be in 0..{CompletionRequest.MaxTopLogprobs}, got {request.TopLogprobs}"));
         }
         if (request.Stop is null)
         {

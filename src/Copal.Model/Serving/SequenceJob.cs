@@ -4,10 +4,12 @@ using Copal.Model.Generation;
 namespace Copal.Model.Serving;
 
 /// <summary>A token the scheduler chose, and when (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>): the reader may wake much later.</summary>
-internal readonly record struct ChosenToken(int Id, long Timestamp);
+/// <remarks><paramref name="Logprobs"/>: its log-probabilities, when the request asked for them.</remarks>
+internal readonly record struct ChosenToken(int Id, long Timestamp, ChosenLogprobs? Logprobs);
 
 /// <summary>One sequence to generate: the token-level request the scheduler runs, and the stream of its tokens.</summary>
-internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int contextLimit, SamplingOptions sampling, IReadOnlySet<int> stopIds, CancellationToken cancellationToken)
+internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int contextLimit, SamplingOptions sampling, IReadOnlySet<int> stopIds, int? topLogprobs,
+    CancellationToken cancellationToken)
 {
     public int[] PromptIds { get; } = promptIds;
     public int MaxNewTokens { get; } = maxNewTokens;
@@ -15,6 +17,8 @@ internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int context
     public int ContextLimit { get; } = contextLimit;
     public SamplingOptions Sampling { get; } = sampling;
     public IReadOnlySet<int> StopIds { get; } = stopIds;
+    /// <summary>Alternatives to report beside each token's log-probability; null: no log-probabilities.</summary>
+    public int? TopLogprobs { get; } = topLogprobs;
     public CancellationToken CancellationToken { get; } = cancellationToken;
     public Channel<ChosenToken> Tokens { get; } = Channel.CreateUnbounded<ChosenToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     /// <summary>Why it ended by itself; set before <see cref="Tokens"/> completes.</summary>

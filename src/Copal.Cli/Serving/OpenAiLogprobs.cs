@@ -1,0 +1,91 @@
+using System.Text.Json.Nodes;
+using Copal.Model.Serving;
+using Copal.Model.Tokenization;
+
+namespace Copal.Cli.Serving;
+
+/// <summary>
+/// A reply's log-probabilities in OpenAI's two shapes, gathered token by token and handed out with the text they came
+/// with: chat's <c>{"content": [{token, logprob, bytes, top_logprobs}], "refusal": null}</c>, and the legacy
+/// completions' <c>{tokens, token_logprobs, top_logprobs, text_offset}</c>. A token whose text is held back (part of a
+/// character, a possible stop text) waits for the next piece of text that goes out, so each token is sent once.
+/// </summary>
+internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
+{
+    /// <summary>What stands for −∞ (a token the model rules out): JSON has no infinity, and vLLM sends this.</summary>
+    private const double NegativeInfinity = -9999.0;
+
+    private readonly List<(ChosenLogprobs Logprobs, int TextOffset)> _pending = [];
+
+    /// <summary>
+    /// Keeps the log-probabilities of <paramref name="chunk"/>'s token, if it has one; <paramref name="textOffset"/>
+    /// is where the reply's text stood before the chunk's text (the legacy text_offset).
+    /// </summary>
+    public void Add(CompletionChunk chunk, int textOffset)
+    {
+        if (chunk.Logprobs is ChosenLogprobs lp)
+        {
+            _pending.Add((lp, textOffset));
+        }
+    }
+
+    /// <summary>Whether tokens were kept since the last <see cref="Take"/>.</summary>
+    public bool Any => _pending.Count > 0;
+
+    /// <summary>The object for the tokens kept since the last call, which it hands out.</summary>
+    public JsonObject Take()
+    {
+        JsonObject result = chat ? Chat() : Legacy();
+        _pending.Clear();
+        return result;
+    }
+
+    private JsonObject Chat()
+    {
+        var content = new JsonArray();
+        foreach ((ChosenLogprobs lp, _) in _pending)
+        {
+            JsonObject entry = Entry(lp.Chosen);
+            entry["top_logprobs"] = new JsonArray([.. lp.Top.Select(t => (JsonNode)Entry(t))]);
+            content.Add(entry);
+        }
+        return new JsonObject { ["content"] = content, ["refusal"] = null };
+    }
+
+    private JsonObject Entry(TokenLogprob t)
+    {
+        byte[] bytes = tokenizer.TokenBytes(t.TokenId);
+        return new JsonObject
+        {
+            ["token"] = System.Text.Encoding.UTF8.GetString(bytes),
+            ["logprob"] = Finite(t.Logprob),
+            ["bytes"] = new JsonArray([.. bytes.Select(b => (JsonNode)b)]),
+        };
+    }
+
+    private JsonObject Legacy()
+    {
+        var tokens = new JsonArray();
+        var logprobs = new JsonArray();
+        var tops = new JsonArray();
+        var offsets = new JsonArray();
+        foreach ((ChosenLogprobs lp, int offset) in _pending)
+        {
+            tokens.Add(Text(lp.Chosen.TokenId));
+            logprobs.Add(Finite(lp.Chosen.Logprob));
+            var top = new JsonObject();
+            foreach (TokenLogprob t in lp.Top)
+            {
+                // Two tokens can read the same (byte tokens of partial characters): the likelier one is kept.
+                top.TryAdd(Text(t.TokenId), Finite(t.Logprob));
+            }
+            tops.Add(top);
+            offsets.Add(offset);
+        }
+        return new JsonObject { ["tokens"] = tokens, ["token_logprobs"] = logprobs, ["top_logprobs"] = tops, ["text_offset"] = offsets };
+    }
+
+    private string Text(int id) => System.Text.Encoding.UTF8.GetString(tokenizer.TokenBytes(id)); // U+FFFD for part of a character
+
+    private static double Finite(float logprob) => float.IsNegativeInfinity(logprob) ? NegativeInfinity : logprob;
+}

@@ -1,0 +1,120 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Text;
+using System.Text.Json;
+using OpenAI.Chat;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// Log-probabilities over HTTP in OpenAI's two shapes: the legacy completions' tokens, token_logprobs, top_logprobs
+/// and text_offset, and chat's content entries with bytes, as the official client reads them; streamed or not, the same.
+/// Their values are the engine's, checked against the model in <see cref="EngineTests"/>.
+/// </summary>
+public sealed class LogprobsTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private const string Model = "stories260K";
+
+    private async Task<string> PostAsync(object body)
+    {
+        ClientPipeline pipeline = server.Client().GetChatClient(Model).Pipeline;
+        using PipelineMessage message = pipeline.CreateMessage();
+        message.Request.Method = "POST";
+        message.Request.Uri = new Uri(server.Server.Address, "/v1/completions");
+        message.Request.Headers.Set("Content-Type", "application/json");
+        message.Request.Content = BinaryContent.Create(BinaryData.FromObjectAsJson(body));
+        await pipeline.SendAsync(message);
+        Assert.True(message.Response!.Status == 200, message.Response.Content.ToString());
+        return message.Response.Content.ToString();
+    }
+
+    [Fact]
+    public async Task A_completion_gives_each_tokens_logprob_alternatives_and_offset_streamed_or_not()
+    {
+        int[] prompt = server.Tokenizer.Encode("Once upon a time");
+        var (text, ids) = Reference.Greedy(server.Model, server.Tokenizer, prompt, 12);
+        JsonElement whole = JsonDocument.Parse(await PostAsync(new { model = Model, prompt = "Once upon a time", max_tokens = 12, temperature = 0, logprobs = 3 })).RootElement;
+        JsonElement choice = whole.GetProperty("choices")[0];
+        Assert.Equal(text, choice.GetProperty("text").GetString());
+        JsonElement lp = choice.GetProperty("logprobs");
+        string[] tokens = [.. lp.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!)];
+        double[] logprobs = [.. lp.GetProperty("token_logprobs").EnumerateArray().Select(t => t.GetDouble())];
+        int[] offsets = [.. lp.GetProperty("text_offset").EnumerateArray().Select(t => t.GetInt32())];
+        JsonElement[] tops = [.. lp.GetProperty("top_logprobs").EnumerateArray()];
+        Assert.Equal(ids.Select(id => Encoding.UTF8.GetString(server.Tokenizer.TokenBytes(id))), tokens);
+        Assert.Equal(text, string.Concat(tokens)); // the tokens continue the prompt: the first keeps its space
+        Assert.Equal(ids.Length, logprobs.Length);
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            Assert.Equal(string.Concat(tokens.Take(i)).Length, offsets[i]);
+            Dictionary<string, double> top = tops[i].EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
+            Assert.InRange(top.Count, 1, 3);
+            // Greedy: the token is the likeliest, its logprob that of its entry.
+            Assert.Equal(top.Values.Max(), logprobs[i]);
+            Assert.Equal(logprobs[i], top[tokens[i]]);
+            Assert.InRange(logprobs[i], double.MinValue, 0);
+        }
+
+        // Streamed: the chunks' logprobs, one after another, are the whole reply's.
+        var streamed = new List<(string Token, double Logprob, int Offset)>();
+        foreach (string line in (await PostAsync(new { model = Model, prompt = "Once upon a time", max_tokens = 12, temperature = 0, logprobs = 3, stream = true })).Split('\n'))
+        {
+            if (!line.StartsWith("data: {", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            JsonElement c = JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("choices")[0];
+            if (c.GetProperty("logprobs") is { ValueKind: JsonValueKind.Object } part)
+            {
+                string[] t = [.. part.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!)];
+                double[] l = [.. part.GetProperty("token_logprobs").EnumerateArray().Select(x => x.GetDouble())];
+                int[] o = [.. part.GetProperty("text_offset").EnumerateArray().Select(x => x.GetInt32())];
+                streamed.AddRange(t.Select((x, k) => (x, l[k], o[k])));
+            }
+        }
+        Assert.Equal(tokens, streamed.Select(s => s.Token));
+        Assert.Equal(offsets, streamed.Select(s => s.Offset));
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            Assert.Equal(logprobs[i], streamed[i].Logprob, Copal.Testing.Tolerances.LogitsAbsolute);
+        }
+    }
+
+    [Fact]
+    public async Task A_chat_reply_gives_its_tokens_with_bytes_and_alternatives_to_the_openai_client()
+    {
+        ChatClient chat = server.Client().GetChatClient(Model);
+        ChatMessage[] messages = [new UserChatMessage("Once upon a time")];
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 10, IncludeLogProbabilities = true, TopLogProbabilityCount = 2 };
+        ChatCompletion completion = (await chat.CompleteChatAsync(messages, options)).Value;
+        IReadOnlyList<ChatTokenLogProbabilityDetails> tokens = completion.ContentTokenLogProbabilities;
+        Assert.Equal(completion.Usage.OutputTokenCount, tokens.Count);
+        string reply = completion.Content[0].Text;
+        // A reply's first word loses its space in the text (it does not continue a prompt); its token keeps it.
+        string joined = Encoding.UTF8.GetString([.. tokens.SelectMany(t => t.Utf8Bytes!.Value.ToArray())]);
+        Assert.True(joined == reply || joined == " " + reply, $"tokens '{joined}', reply '{reply}'");
+        foreach (ChatTokenLogProbabilityDetails t in tokens)
+        {
+            Assert.Equal(Encoding.UTF8.GetString(t.Utf8Bytes!.Value.ToArray()), t.Token);
+            Assert.Equal(2, t.TopLogProbabilities.Count);
+            Assert.Equal(t.TopLogProbabilities[0].Token, t.Token);
+            Assert.Equal(t.TopLogProbabilities[0].LogProbability, t.LogProbability);
+            Assert.True(t.TopLogProbabilities[1].LogProbability <= t.LogProbability);
+        }
+
+        var streamed = new List<ChatTokenLogProbabilityDetails>();
+        await foreach (StreamingChatCompletionUpdate u in chat.CompleteChatStreamingAsync(messages, options))
+        {
+            streamed.AddRange(u.ContentTokenLogProbabilities);
+        }
+        Assert.Equal(tokens.Select(t => t.Token), streamed.Select(t => t.Token));
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            Assert.Equal(tokens[i].LogProbability, streamed[i].LogProbability, Copal.Testing.Tolerances.LogitsAbsolute);
+        }
+
+        // Without logprobs the reply has none.
+        ChatCompletion plain = (await chat.CompleteChatAsync(messages, new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 3 })).Value;
+        Assert.Empty(plain.ContentTokenLogProbabilities);
+    }
+}
