@@ -1,5 +1,3 @@
-using System.ClientModel;
-using System.ClientModel.Primitives;
 using System.Text;
 using System.Text.Json;
 using OpenAI.Chat;
@@ -17,15 +15,9 @@ public sealed class LogprobsTests(ServerFixture server) : IClassFixture<ServerFi
 
     private async Task<string> PostAsync(object body)
     {
-        ClientPipeline pipeline = server.Client().GetChatClient(Model).Pipeline;
-        using PipelineMessage message = pipeline.CreateMessage();
-        message.Request.Method = "POST";
-        message.Request.Uri = new Uri(server.Server.Address, "/v1/completions");
-        message.Request.Headers.Set("Content-Type", "application/json");
-        message.Request.Content = BinaryContent.Create(BinaryData.FromObjectAsJson(body));
-        await pipeline.SendAsync(message);
-        Assert.True(message.Response!.Status == 200, message.Response.Content.ToString());
-        return message.Response.Content.ToString();
+        (int status, string text) = await server.PostAsync("/v1/completions", body);
+        Assert.True(status == 200, text);
+        return text;
     }
 
     [Fact]

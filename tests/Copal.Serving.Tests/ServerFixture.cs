@@ -33,6 +33,19 @@ public sealed class ServerFixture : IAsyncLifetime, IDisposable
 
     public int Parallel { get; init; } = 4;
 
+    /// <summary>POSTs <paramref name="body"/> as JSON to <paramref name="path"/> through the OpenAI client's pipeline (the client has no public completions API).</summary>
+    public async Task<(int Status, string Body)> PostAsync(string path, object body)
+    {
+        System.ClientModel.Primitives.ClientPipeline pipeline = Client().GetChatClient("stories260K").Pipeline;
+        using System.ClientModel.Primitives.PipelineMessage message = pipeline.CreateMessage();
+        message.Request.Method = "POST";
+        message.Request.Uri = new Uri(Server.Address, path);
+        message.Request.Headers.Set("Content-Type", "application/json");
+        message.Request.Content = System.ClientModel.BinaryContent.Create(BinaryData.FromObjectAsJson(body));
+        await pipeline.SendAsync(message);
+        return (message.Response!.Status, message.Response.Content.ToString());
+    }
+
     public async Task InitializeAsync()
     {
         _backend = new CpuBackend();

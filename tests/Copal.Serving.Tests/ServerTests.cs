@@ -11,18 +11,10 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
 {
     private const string Model = "stories260K";
 
-    /// <summary>POST /v1/completions through the OpenAI client's pipeline (the client has no public completions API).</summary>
     private async Task<(int Status, JsonElement Body)> PostCompletionAsync(object body)
     {
-        ClientPipeline pipeline = server.Client().GetChatClient(Model).Pipeline;
-        using PipelineMessage message = pipeline.CreateMessage();
-        message.Request.Method = "POST";
-        message.Request.Uri = new Uri(server.Server.Address, "/v1/completions");
-        message.Request.Headers.Set("Content-Type", "application/json");
-        message.Request.Content = BinaryContent.Create(BinaryData.FromObjectAsJson(body));
-        await pipeline.SendAsync(message);
-        PipelineResponse response = message.Response!;
-        return (response.Status, JsonDocument.Parse(response.Content).RootElement.Clone());
+        (int status, string text) = await server.PostAsync("/v1/completions", body);
+        return (status, JsonDocument.Parse(text).RootElement.Clone());
     }
 
     [Fact]

@@ -25,12 +25,7 @@ public class RoundTripTests
     }
 
     [Theory]
-    [InlineData("gpt2")]
-    [InlineData("llama3")]
-    [InlineData("qwen3")]
-    [InlineData("llama2")]
-    [InlineData("mistral")]
-    [InlineData("stories260K")]
+    [MemberData(nameof(AllTokenizers))]
     public void Decode_of_encode_is_the_text(string name)
     {
         CopalTokenizer t = Tokenizers.Get(name);
@@ -52,12 +47,7 @@ public class RoundTripTests
     /// byte-fallback and byte-level tokens that hold part of a character are among them.
     /// </summary>
     [Theory]
-    [InlineData("gpt2")]
-    [InlineData("llama3")]
-    [InlineData("qwen3")]
-    [InlineData("llama2")]
-    [InlineData("mistral")]
-    [InlineData("stories260K")]
+    [MemberData(nameof(AllTokenizers))]
     public void The_bytes_of_a_texts_tokens_are_the_texts(string name)
     {
         CopalTokenizer t = Tokenizers.Get(name);
@@ -70,6 +60,9 @@ public class RoundTripTests
                 $"{name}: '{text}' gives '{Encoding.UTF8.GetString(joined)}' from its tokens' bytes, decoded '{Encoding.UTF8.GetString(decoded)}'");
         }
     }
+
+    /// <summary>Every tokenizer of the shared data: byte-level BPE, SentencePiece, a 512-token vocabulary.</summary>
+    public static TheoryData<string> AllTokenizers() => new() { "gpt2", "llama3", "qwen3", "llama2", "mistral", "stories260K" };
 
     /// <summary>The tokenizers the streaming tests run: byte-level BPE and SentencePiece, a 512-token vocabulary among them.</summary>
     public static TheoryData<string> StreamingTokenizers() => new() { "gpt2", "llama3", "qwen3", "llama2", "stories260K" };
