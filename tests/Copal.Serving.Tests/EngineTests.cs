@@ -156,6 +156,72 @@ public sealed class EngineTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A prompt's log-probabilities (what an evaluation harness scores a text by) are each token's log-softmax given the
+    /// tokens before it, as one forward pass over the whole prompt gives them: here a prompt of three prefill chunks,
+    /// scored alone (max_tokens 0) and before a generation, whose first token is the plain prefill's.
+    /// </summary>
+    [Fact]
+    public async Task A_prompts_log_probabilities_are_those_of_a_forward_pass_over_it()
+    {
+        using var backend = new CpuBackend();
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+        string text = File.ReadAllText(TestData.Path("text", "tinystories", "eval.txt"))[..900];
+        int[] prompt = tokenizer.Encode(text);
+        Assert.InRange(prompt.Length, 2 * 128 + 1, 480); // past two prefill chunks, within the 512 positions
+
+        float[] logits;
+        using (RunState state = model.CreateState(prompt.Length, prompt.Length, allRowLogits: true))
+        {
+            model.Forward(state, prompt, 0, LogitsMode.All);
+            logits = model.ReadLogits(state, prompt.Length);
+        }
+        int vocab = model.Config.VocabSize;
+        void AssertScores(PromptLogprobs? scored)
+        {
+            Assert.NotNull(scored);
+            Assert.Equal(prompt, scored.TokenIds);
+            Assert.Equal(prompt.Length - 1, scored.Following.Count);
+            for (int i = 0; i + 1 < prompt.Length; i++)
+            {
+                Span<float> row = logits.AsSpan(i * vocab, vocab);
+                double max = row.ToArray().Max();
+                double logSum = max + Math.Log(row.ToArray().Sum(l => Math.Exp(l - max)));
+                Assert.Equal(prompt[i + 1], scored.Following[i].Chosen.TokenId);
+                Assert.Equal(row[prompt[i + 1]] - logSum, scored.Following[i].Chosen.Logprob, Tolerances.LogitsAbsolute);
+                Assert.Equal(Array.IndexOf(row.ToArray(), (float)max), scored.Following[i].Top[0].TokenId);
+            }
+        }
+
+        var alone = new List<CompletionChunk>();
+        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 0, TopLogprobs = 1, PromptLogprobs = true }))
+        {
+            alone.Add(c);
+        }
+        CompletionChunk only = Assert.Single(alone);
+        Assert.Equal(FinishReason.Length, only.FinishReason);
+        Assert.Equal(0, only.Usage!.CompletionTokens);
+        AssertScores(only.PromptLogprobs);
+
+        var generated = new List<CompletionChunk>();
+        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 2, TopLogprobs = 1, PromptLogprobs = true }))
+        {
+            generated.Add(c);
+        }
+        AssertScores(generated[0].PromptLogprobs);
+        Assert.All(generated.Skip(1), c => Assert.Null(c.PromptLogprobs));
+        int greedy = Array.IndexOf(logits[((prompt.Length - 1) * vocab)..], logits[((prompt.Length - 1) * vocab)..].Max());
+        Assert.Equal(greedy, generated[0].TokenIds[0]);
+
+        // A plain request after it runs in a plain slot again; the prompt's scores need log-probabilities asked for.
+        CompletionResult plain = await engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 1 });
+        Assert.Equal(greedy, Assert.Single(plain.TokenIds));
+        var e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, PromptLogprobs = true }));
+        Assert.Equal("logprobs", e.Parameter);
+    }
+
     [Fact]
     public async Task Log_probabilities_come_only_when_asked_and_top_logprobs_is_range_checked()
     {

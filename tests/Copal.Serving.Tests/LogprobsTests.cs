@@ -109,4 +109,56 @@ public sealed class LogprobsTests(ServerFixture server) : IClassFixture<ServerFi
         ChatCompletion plain = (await chat.CompleteChatAsync(messages, new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 3 })).Value;
         Assert.Empty(plain.ContentTokenLogProbabilities);
     }
+
+    /// <summary>
+    /// What an evaluation harness sends to score a text (lm-evaluation-harness's loglikelihood over a completions API):
+    /// the text as token ids, echo, logprobs 1, max_tokens 1. The reply holds the prompt's tokens, the first without a
+    /// log-probability, each other with its log-probability given the tokens before it (the forward pass's, as the
+    /// engine's tests check) and the likeliest token beside it, then the one generated token.
+    /// </summary>
+    [Fact]
+    public async Task Echo_with_logprobs_scores_the_prompt_as_an_evaluation_harness_asks()
+    {
+        int[] prompt = server.Tokenizer.Encode("Once upon a time, there was a little girl");
+        var (_, ids) = Reference.Greedy(server.Model, server.Tokenizer, prompt, 1);
+        JsonElement choice = JsonDocument.Parse(await PostAsync(new { model = Model, prompt = new[] { prompt }, max_tokens = 1, logprobs = 1, echo = true, temperature = 0 }))
+            .RootElement.GetProperty("choices")[0];
+        JsonElement lp = choice.GetProperty("logprobs");
+        string[] tokens = [.. lp.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!)];
+        JsonElement[] logprobs = [.. lp.GetProperty("token_logprobs").EnumerateArray()];
+        JsonElement[] tops = [.. lp.GetProperty("top_logprobs").EnumerateArray()];
+        int[] offsets = [.. lp.GetProperty("text_offset").EnumerateArray().Select(t => t.GetInt32())];
+        Assert.Equal(prompt.Concat(ids).Select(id => Encoding.UTF8.GetString(server.Tokenizer.TokenBytes(id))), tokens);
+        Assert.Equal(JsonValueKind.Null, logprobs[0].ValueKind);
+        Assert.Equal(JsonValueKind.Null, tops[0].ValueKind);
+        Assert.Equal(0, offsets[0]);
+        using (var state = server.Model.CreateState(prompt.Length, prompt.Length, allRowLogits: true))
+        {
+            server.Model.Forward(state, prompt, 0, Copal.Model.Inference.LogitsMode.All);
+            float[] logits = server.Model.ReadLogits(state, prompt.Length);
+            int vocab = server.Model.Config.VocabSize;
+            for (int i = 1; i < prompt.Length; i++)
+            {
+                float[] row = logits[((i - 1) * vocab)..(i * vocab)];
+                double max = row.Max();
+                double logSum = max + Math.Log(row.Sum(l => Math.Exp(l - max)));
+                Assert.Equal(row[prompt[i]] - logSum, logprobs[i].GetDouble(), Copal.Testing.Tolerances.LogitsAbsolute);
+                // The harness's "is greedy": the token's logprob is the best of its top_logprobs exactly when it is the argmax.
+                double best = tops[i].EnumerateObject().Max(p => p.Value.GetDouble());
+                Assert.Equal(row[prompt[i]] == row.Max(), logprobs[i].GetDouble() == best);
+            }
+        }
+        // The text is the prompt's, then the generated token's; the generated token's offset is past the prompt.
+        string promptText = server.Tokenizer.Decode(prompt);
+        Assert.Equal(promptText + Reference.Greedy(server.Model, server.Tokenizer, prompt, 1).Text, choice.GetProperty("text").GetString());
+        Assert.Equal(promptText.Length, offsets[^1]);
+
+        // Echo alone gives the prompt's text before the reply's, and max_tokens 0 just the prompt scored.
+        JsonElement plain = JsonDocument.Parse(await PostAsync(new { model = Model, prompt = "Once upon a time", max_tokens = 0, echo = true })).RootElement.GetProperty("choices")[0];
+        Assert.Equal("Once upon a time", plain.GetProperty("text").GetString());
+        Assert.Equal(JsonValueKind.Null, plain.GetProperty("logprobs").ValueKind);
+        JsonElement scored = JsonDocument.Parse(await PostAsync(new { model = Model, prompt = "Once upon a time", max_tokens = 0, echo = true, logprobs = 0 })).RootElement;
+        Assert.Equal(server.Tokenizer.Encode("Once upon a time").Length, scored.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("tokens").GetArrayLength());
+        Assert.Equal(0, scored.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
 }

@@ -8,14 +8,16 @@ namespace Copal.Cli.Serving;
 /// A reply's log-probabilities in OpenAI's two shapes, gathered token by token and handed out with the text they came
 /// with: chat's <c>{"content": [{token, logprob, bytes, top_logprobs}], "refusal": null}</c>, and the legacy
 /// completions' <c>{tokens, token_logprobs, top_logprobs, text_offset}</c>. A token whose text is held back (part of a
-/// character, a possible stop text) waits for the next piece of text that goes out, so each token is sent once.
+/// character, a possible stop text) waits for the next piece of text that goes out, so each token is sent once. With
+/// echo, the prompt's tokens come first.
 /// </summary>
 internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
 {
     /// <summary>What stands for −∞ (a token the model rules out): JSON has no infinity, and vLLM sends this.</summary>
     private const double NegativeInfinity = -9999.0;
 
-    private readonly List<(ChosenLogprobs Logprobs, int TextOffset)> _pending = [];
+    // Each token with its log-probabilities (none for a prompt's first token) and where its text starts.
+    private readonly List<(int TokenId, ChosenLogprobs? Logprobs, int TextOffset)> _pending = [];
 
     /// <summary>
     /// Keeps the log-probabilities of <paramref name="chunk"/>'s token, if it has one; <paramref name="textOffset"/>
@@ -25,7 +27,21 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
     {
         if (chunk.Logprobs is ChosenLogprobs lp)
         {
-            _pending.Add((lp, textOffset));
+            _pending.Add((lp.Chosen.TokenId, lp, textOffset));
+        }
+    }
+
+    /// <summary>
+    /// Keeps the prompt's tokens (echo), ahead of the reply's: the first without a log-probability, as OpenAI sends it
+    /// (null), and each at the length of the tokens' text before it.
+    /// </summary>
+    public void AddPrompt(PromptLogprobs prompt)
+    {
+        int offset = 0;
+        for (int i = 0; i < prompt.TokenIds.Count; i++)
+        {
+            _pending.Add((prompt.TokenIds[i], i == 0 ? null : prompt.Following[i - 1], offset));
+            offset += Text(prompt.TokenIds[i]).Length;
         }
     }
 
@@ -43,8 +59,9 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
     private JsonObject Chat()
     {
         var content = new JsonArray();
-        foreach ((ChosenLogprobs lp, _) in _pending)
+        foreach ((_, ChosenLogprobs? chosen, _) in _pending)
         {
+            ChosenLogprobs lp = chosen!; // a chat has no prompt tokens here
             JsonObject entry = Entry(lp.Chosen);
             entry["top_logprobs"] = new JsonArray([.. lp.Top.Select(t => (JsonNode)Entry(t))]);
             content.Add(entry);
@@ -69,9 +86,16 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
         var logprobs = new JsonArray();
         var tops = new JsonArray();
         var offsets = new JsonArray();
-        foreach ((ChosenLogprobs lp, int offset) in _pending)
+        foreach ((int id, ChosenLogprobs? lp, int offset) in _pending)
         {
-            tokens.Add(Text(lp.Chosen.TokenId));
+            tokens.Add(Text(id));
+            offsets.Add(offset);
+            if (lp is null)
+            {
+                logprobs.Add(null);
+                tops.Add(null);
+                continue;
+            }
             logprobs.Add(Finite(lp.Chosen.Logprob));
             var top = new JsonObject();
             foreach (TokenLogprob t in lp.Top)
@@ -80,7 +104,6 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
                 top.TryAdd(Text(t.TokenId), Finite(t.Logprob));
             }
             tops.Add(top);
-            offsets.Add(offset);
         }
         return new JsonObject { ["tokens"] = tokens, ["token_logprobs"] = logprobs, ["top_logprobs"] = tops, ["text_offset"] = offsets };
     }

@@ -18,12 +18,16 @@ internal sealed class OpenAiException(int status, string message, string? param 
 }
 
 /// <summary>What a /v1/completions or /v1/chat/completions body asks for, checked field by field.</summary>
-internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, bool IncludeUsage);
+/// <param name="Completion">The request to the engine.</param>
+/// <param name="Stream">Send the answer as server-sent events.</param>
+/// <param name="IncludeUsage">With <paramref name="Stream"/>, a last chunk with the usage.</param>
+/// <param name="Echo">Completions' echo: the reply's text starts with the prompt's (and its log-probabilities with the prompt's tokens').</param>
+internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, bool IncludeUsage, bool Echo = false);
 
 /// <summary>
 /// Reads OpenAI request bodies. Each field is checked for its JSON type and range before it is read (null counts as
 /// absent), and an error names the field with what it expects and what it got.
-/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logit_bias, echo, penalties,
+/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logit_bias, echo with stream, penalties,
 /// tools) are refused, never ignored; fields without effect here (user, metadata, …) are accepted. top_k and
 /// repetition_penalty are taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>
@@ -123,10 +127,13 @@ internal static class OpenAiRequests
         {
             throw Unsupported("best_of", $"best_of must be 1 (one candidate per request, as n), got {bestOf}");
         }
-        if (Boolean(body, "echo") == true)
+        bool echo = Boolean(body, "echo") ?? false;
+        if (echo && Boolean(body, "stream") == true)
         {
-            throw Unsupported("echo", "echo is not supported; give echo false or leave it out");
+            throw Unsupported("echo", "echo with stream is not supported; ask for echo without stream");
         }
+        // Echo with logprobs scores the prompt (what evaluation harnesses ask for, with max_tokens 0 or 1).
+        request = request with { PromptLogprobs = echo && request.TopLogprobs is not null };
         if (Field(body, "suffix") is JsonElement suffix)
         {
             // An empty suffix changes nothing, the neutral value accepted as the other fields' are.
@@ -157,7 +164,7 @@ internal static class OpenAiRequests
                 throw Unsupported("prompt", $"one prompt per request; got an array of {prompt.GetArrayLength()} prompts"),
             _ => throw OpenAiException.BadRequest("prompt", $"prompt must be a string, an array of one string, an array of token ids or an array of one such array, got {PromptShape(prompt)}"),
         };
-        return Finish(body, request);
+        return Finish(body, request) with { Echo = echo };
     }
 
     /// <summary>

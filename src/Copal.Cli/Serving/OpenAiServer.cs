@@ -234,8 +234,14 @@ internal sealed class OpenAiServer : IAsyncDisposable
             }
             if (!request.Stream)
             {
-                var text = new System.Text.StringBuilder();
+                // Echo: the prompt's text first, as given (token ids decoded).
+                var text = new System.Text.StringBuilder(!request.Echo ? ""
+                    : request.Completion.Prompt ?? _engine.Tokenizer.Decode([.. request.Completion.PromptIds!]));
                 CompletionChunk last = chunks.Current;
+                if (any && last.PromptLogprobs is PromptLogprobs prompt)
+                {
+                    logprobs!.AddPrompt(prompt);
+                }
                 try
                 {
                     while (any)

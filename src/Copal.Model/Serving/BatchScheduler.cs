@@ -179,8 +179,15 @@ internal sealed class BatchScheduler : IDisposable
                 slot.Start(job);
                 // The prompt runs in chunks of PrefillRows with the request's token checked between them: a request
                 // cancelled during its prefill stops within one chunk, and the requests behind it wait no longer.
-                _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last, cancellationToken: job.CancellationToken);
-                _model.ReadLogits(slot.State, slot.Logits);
+                if (job.WantsPromptLogprobs)
+                {
+                    PrefillScoringPrompt(slot, job);
+                }
+                else
+                {
+                    _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last, cancellationToken: job.CancellationToken);
+                    _model.ReadLogits(slot.State, slot.Logits);
+                }
                 NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {Plural.Of(job.PromptIds.Length, "prompt token")}");
             }
             catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
@@ -202,12 +209,48 @@ internal sealed class BatchScheduler : IDisposable
                 throw;
             }
             active.Add(slot);
-            if (Sample(slot, slot.Logits) is StopReason reason)
+            if (job.MaxNewTokens == 0)
+            {
+                _ended.Add((slot, StopReason.MaxTokens)); // a prompt scored, nothing generated
+            }
+            else if (Sample(slot, slot.Logits) is StopReason reason)
             {
                 _ended.Add((slot, reason)); // the prefill's token ended it (an end-of-sequence token, max_tokens 1)
             }
         }
         Retire(active);
+    }
+
+    /// <summary>
+    /// The prefill of a job that wants its prompt's log-probabilities: chunk by chunk with every row's logits (its
+    /// slot's state holds a row of logits per prefill row), each row scoring the next prompt token; the last row's
+    /// logits choose the first generated token, as a plain prefill's do.
+    /// </summary>
+    private void PrefillScoringPrompt(Slot slot, SequenceJob job)
+    {
+        int[] ids = job.PromptIds;
+        int vocab = _model.Config.VocabSize, chunk = slot.State.MaxRows;
+        var following = new List<ChosenLogprobs>(ids.Length - 1);
+        for (int start = 0; start < ids.Length; start += chunk)
+        {
+            int rows = Math.Min(chunk, ids.Length - start);
+            _model.Forward(slot.State, ids.AsSpan(start, rows), start, LogitsMode.All, cancellationToken: job.CancellationToken);
+            float[] logits = _model.ReadLogits(slot.State, rows);
+            NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"at prompt token {start + row + 1} of {ids.Length}");
+            for (int r = 0; r < rows && start + r + 1 < ids.Length; r++)
+            {
+                Span<float> row = logits.AsSpan(r * vocab, vocab);
+                int next = ids[start + r + 1];
+                // A prompt may hold a token past the decodable ones (a padded vocabulary): it is scored among all.
+                following.Add(TokenLogprobs.Of(next < Generator.Decodable(row, _options.DecodableTokens).Length ? Generator.Decodable(row, _options.DecodableTokens) : row,
+                    next, job.TopLogprobs!.Value));
+            }
+            if (start + rows == ids.Length)
+            {
+                logits.AsSpan((rows - 1) * vocab, vocab).CopyTo(slot.Logits);
+            }
+        }
+        job.PromptLogprobs = new PromptLogprobs(ids, following);
     }
 
     /// <summary>One forward pass over every active sequence's last token, then a token for each.</summary>
@@ -436,15 +479,21 @@ internal sealed class BatchScheduler : IDisposable
         public int Generated { get; set; }
         public long KvBytes => _state?.KvCacheBytes ?? 0;
 
-        private static RunState NewState(LlamaModel model, int contextSize) => new(model.Backend, model.Config, Math.Min(PrefillRows, contextSize), contextSize,
-            allRowLogits: false, reservedPositions: Math.Min(contextSize, 256));
+        // Every row's logits only for a job that scores its prompt: a prefill's rows × the vocabulary, given back after it.
+        private static RunState NewState(LlamaModel model, int contextSize, bool allRowLogits) => new(model.Backend, model.Config, Math.Min(PrefillRows, contextSize), contextSize,
+            allRowLogits, reservedPositions: Math.Min(contextSize, 256));
 
 
         /// <summary>Takes the job, then makes the slot's cache where it has none (which may fail: the job is held, so it hears).</summary>
         public void Start(SequenceJob job)
         {
             Job = job;
-            _state ??= NewState(model, contextSize);
+            if (job.WantsPromptLogprobs && _state is { LogitRows: 1 })
+            {
+                _state.Dispose();
+                _state = null;
+            }
+            _state ??= NewState(model, contextSize, job.WantsPromptLogprobs);
             if (_initialKvBytes < 0)
             {
                 _initialKvBytes = _state.KvCacheBytes;
@@ -464,7 +513,7 @@ internal sealed class BatchScheduler : IDisposable
         {
             SequenceJob job = Job!;
             Job = null;
-            if (_state is not null && _state.KvCacheBytes > _initialKvBytes)
+            if (_state is not null && (_state.KvCacheBytes > _initialKvBytes || _state.LogitRows > 1))
             {
                 _state.Dispose();
                 _state = null;

@@ -57,6 +57,14 @@ public sealed record CompletionRequest
     /// </summary>
     public int? TopLogprobs { get; init; }
 
+    /// <summary>
+    /// Also report the prompt's log-probabilities: each prompt token after the first, given those before it, with
+    /// <see cref="TopLogprobs"/> alternatives (which must be set), in the first chunk's <see cref="CompletionChunk.PromptLogprobs"/>.
+    /// What OpenAI's echo with logprobs gives, and what evaluation harnesses score a text with; with
+    /// <see cref="MaxTokens"/> 0 the prompt is run and nothing generated.
+    /// </summary>
+    public bool PromptLogprobs { get; init; }
+
     /// <summary>The most alternatives <see cref="TopLogprobs"/> may ask for, as OpenAI's API allows.</summary>
     public const int MaxTopLogprobs = 20;
 }
@@ -96,6 +104,8 @@ public sealed record CompletionChunk(string Text, IReadOnlyList<int> TokenIds)
     /// them (<see cref="CompletionRequest.TopLogprobs"/>); null otherwise and in a chunk without a token.
     /// </summary>
     public ChosenLogprobs? Logprobs { get; init; }
+    /// <summary>The prompt's log-probabilities, when the request asked for them (<see cref="CompletionRequest.PromptLogprobs"/>): on the first chunk only.</summary>
+    public PromptLogprobs? PromptLogprobs { get; init; }
     /// <summary>
     /// When the engine chose this chunk's token, as a <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> value
     /// (<see cref="System.Diagnostics.Stopwatch.GetElapsedTime(long)"/> gives the time since); 0 in a chunk without a
@@ -114,6 +124,12 @@ public readonly record struct TokenLogprob(int TokenId, float Logprob);
 /// model gave little, and then is not among them.
 /// </summary>
 public sealed record ChosenLogprobs(TokenLogprob Chosen, IReadOnlyList<TokenLogprob> Top);
+
+/// <summary>
+/// A prompt's tokens and their log-probabilities: <see cref="Following"/>[i] is token i + 1's, given the tokens before
+/// it (the first token has none: nothing comes before it).
+/// </summary>
+public sealed record PromptLogprobs(IReadOnlyList<int> TokenIds, IReadOnlyList<ChosenLogprobs> Following);
 
 /// <summary>A whole completion: its text, the generated ids, why it ended and the token counts.</summary>
 /// <param name="Text">The generated text, without the prompt and without a stop text.</param>

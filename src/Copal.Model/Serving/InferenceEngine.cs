@@ -130,14 +130,14 @@ public sealed class InferenceEngine : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         (int[] promptIds, SamplingOptions sampling) = Prepare(request);
         var usage = (int generated) => new CompletionUsage(promptIds.Length, generated);
-        if (request.MaxTokens == 0)
+        if (request.MaxTokens == 0 && !request.PromptLogprobs)
         {
             yield return new CompletionChunk("", []) { FinishReason = FinishReason.Length, Usage = usage(0) };
             yield break;
         }
         int context = (int)Math.Min(ContextSize, (long)promptIds.Length + request.MaxTokens);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, request.TopLogprobs, linked.Token);
+        var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, request.TopLogprobs, request.PromptLogprobs, linked.Token);
         _scheduler.Submit(job);
         TokenDecoderStream decoder = Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
         if (request.ContinuesPrompt)
@@ -160,11 +160,11 @@ public sealed class InferenceEngine : IDisposable
                 {
                     job.RequestStop();
                     stoppedByText = true;
-                    yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count), ChosenAt = chosenAt, Logprobs = logprobs };
+                    yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count), ChosenAt = chosenAt, Logprobs = logprobs, PromptLogprobs = count == 1 ? job.PromptLogprobs : null };
                     done = true;
                     yield break;
                 }
-                yield return new CompletionChunk(text, [id]) { ChosenAt = chosenAt, Logprobs = logprobs };
+                yield return new CompletionChunk(text, [id]) { ChosenAt = chosenAt, Logprobs = logprobs, PromptLogprobs = count == 1 ? job.PromptLogprobs : null };
             }
             done = true;
         }
@@ -183,7 +183,8 @@ public sealed class InferenceEngine : IDisposable
         }
         string tail = stops.Flush(decoder.Flush());
         FinishReason finish = job.StopReason == StopReason.EndOfSequence ? FinishReason.Stop : FinishReason.Length;
-        yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count) };
+        // A job that generated nothing (max_tokens 0, or an end of sequence first) gives the prompt's on its only chunk.
+        yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count), PromptLogprobs = count == 0 ? job.PromptLogprobs : null };
     }
 
     private (int[] PromptIds, SamplingOptions Sampling) Prepare(CompletionRequest request)
@@ -211,6 +212,10 @@ public sealed class InferenceEngine : IDisposable
         if (!(request.RepetitionPenalty > 0) || float.IsInfinity(request.RepetitionPenalty))
         {
             throw new CompletionRequestException("repetition_penalty", FormattableString.Invariant($"repetition_penalty must be a finite number > 0 (1 is off), got {request.RepetitionPenalty}"));
+        }
+        if (request.PromptLogprobs && request.TopLogprobs is null)
+        {
+            throw new CompletionRequestException("logprobs", "the prompt's log-probabilities need TopLogprobs (0 or more alternatives)");
         }
         if (request.TopLogprobs is < 0 or > CompletionRequest.MaxTopLogprobs)
         {

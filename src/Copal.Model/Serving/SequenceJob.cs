@@ -9,7 +9,7 @@ internal readonly record struct ChosenToken(int Id, long Timestamp, ChosenLogpro
 
 /// <summary>One sequence to generate: the token-level request the scheduler runs, and the stream of its tokens.</summary>
 internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int contextLimit, SamplingOptions sampling, IReadOnlySet<int> stopIds, int? topLogprobs,
-    CancellationToken cancellationToken)
+    bool promptLogprobs, CancellationToken cancellationToken)
 {
     public int[] PromptIds { get; } = promptIds;
     public int MaxNewTokens { get; } = maxNewTokens;
@@ -19,6 +19,10 @@ internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int context
     public IReadOnlySet<int> StopIds { get; } = stopIds;
     /// <summary>Alternatives to report beside each token's log-probability; null: no log-probabilities.</summary>
     public int? TopLogprobs { get; } = topLogprobs;
+    /// <summary>Whether the prompt's log-probabilities are wanted (<see cref="TopLogprobs"/> is then set).</summary>
+    public bool WantsPromptLogprobs { get; } = promptLogprobs;
+    /// <summary>The prompt's log-probabilities, when wanted: set by the prefill, before any token is written or the job ends.</summary>
+    public PromptLogprobs? PromptLogprobs { get; set; }
     public CancellationToken CancellationToken { get; } = cancellationToken;
     public Channel<ChosenToken> Tokens { get; } = Channel.CreateUnbounded<ChosenToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     /// <summary>Why it ended by itself; set before <see cref="Tokens"/> completes.</summary>
