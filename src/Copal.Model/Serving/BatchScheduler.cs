@@ -240,10 +240,10 @@ internal sealed class BatchScheduler : IDisposable
             for (int r = 0; r < rows && start + r + 1 < ids.Length; r++)
             {
                 Span<float> row = logits.AsSpan(r * vocab, vocab);
+                Span<float> decodable = Generator.Decodable(row, _options.DecodableTokens);
                 int next = ids[start + r + 1];
                 // A prompt may hold a token past the decodable ones (a padded vocabulary): it is scored among all.
-                following.Add(TokenLogprobs.Of(next < Generator.Decodable(row, _options.DecodableTokens).Length ? Generator.Decodable(row, _options.DecodableTokens) : row,
-                    next, job.TopLogprobs!.Value));
+                following.Add(TokenLogprobs.Of(next < decodable.Length ? decodable : row, next, job.TopLogprobs!.Value));
             }
             if (start + rows == ids.Length)
             {
