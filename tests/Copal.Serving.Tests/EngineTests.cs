@@ -196,7 +196,7 @@ public sealed class EngineTests : IDisposable
         }
 
         var alone = new List<CompletionChunk>();
-        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 0, TopLogprobs = 1, PromptLogprobs = true }))
+        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 0, TopLogprobs = 1, ScorePrompt = true }))
         {
             alone.Add(c);
         }
@@ -206,7 +206,7 @@ public sealed class EngineTests : IDisposable
         AssertScores(only.PromptLogprobs);
 
         var generated = new List<CompletionChunk>();
-        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 2, TopLogprobs = 1, PromptLogprobs = true }))
+        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 2, TopLogprobs = 1, ScorePrompt = true }))
         {
             generated.Add(c);
         }
@@ -218,8 +218,45 @@ public sealed class EngineTests : IDisposable
         // A plain request after it runs in a plain slot again; the prompt's scores need log-probabilities asked for.
         CompletionResult plain = await engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 1 });
         Assert.Equal(greedy, Assert.Single(plain.TokenIds));
-        var e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, PromptLogprobs = true }));
+        var e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, ScorePrompt = true }));
         Assert.Equal("logprobs", e.Parameter);
+    }
+
+    /// <summary>
+    /// A reply the model ends has its end-of-sequence token's log-probability last, as OpenAI's and vLLM's do: an
+    /// evaluation harness scores a continuation that ends there. Here generation_config.json makes the greedy first
+    /// token an end of sequence, so the reply is empty and the token comes on the last chunk, without text or count.
+    /// </summary>
+    [Fact]
+    public async Task An_ending_end_of_sequence_token_has_its_log_probability_last()
+    {
+        string dir = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        using var backend = new CpuBackend();
+        int first;
+        using (InferenceEngine plain = InferenceEngine.Load(dir, backend))
+        {
+            first = (await plain.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 1 })).TokenIds[0];
+        }
+        File.WriteAllText(Path.Combine(dir, Copal.Model.Config.GenerationConfig.FileName), $"{{\"eos_token_id\": [2, {first}]}}");
+        using InferenceEngine engine = InferenceEngine.Load(dir, backend);
+        var request = new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3, TopLogprobs = 2, ScorePrompt = true };
+        CompletionResult result = await engine.CompleteAsync(request);
+        Assert.Empty(result.TokenIds);
+        Assert.Equal(FinishReason.Stop, result.FinishReason);
+        Assert.Equal(0, result.Usage.CompletionTokens);
+        ChosenLogprobs end = Assert.Single(result.Logprobs!);
+        Assert.Equal(first, end.Chosen.TokenId);
+        Assert.Equal(end.Top[0], end.Chosen); // greedy
+        Assert.NotNull(result.PromptLogprobs);
+        var chunks = new List<CompletionChunk>();
+        await foreach (CompletionChunk c in engine.StreamAsync(request))
+        {
+            chunks.Add(c);
+        }
+        CompletionChunk last = Assert.Single(chunks);
+        Assert.Equal("", last.Text);
+        Assert.Equal(first, last.Logprobs!.Chosen.TokenId);
+        Assert.NotNull(last.PromptLogprobs);
     }
 
     [Fact]

@@ -148,17 +148,29 @@ public sealed class LogprobsTests(ServerFixture server) : IClassFixture<ServerFi
                 Assert.Equal(row[prompt[i]] == row.Max(), logprobs[i].GetDouble() == best);
             }
         }
-        // The text is the prompt's, then the generated token's; the generated token's offset is past the prompt.
+        // The text is the prompt's, then the generated token's; each token's text starts at its offset (the first
+        // word's space, which the decoded prompt leaves out, aside; BOS takes no room).
         string promptText = server.Tokenizer.Decode(prompt);
-        Assert.Equal(promptText + Reference.Greedy(server.Model, server.Tokenizer, prompt, 1).Text, choice.GetProperty("text").GetString());
+        string echoed = choice.GetProperty("text").GetString()!;
+        Assert.Equal(promptText + Reference.Greedy(server.Model, server.Tokenizer, prompt, 1).Text, echoed);
         Assert.Equal(promptText.Length, offsets[^1]);
+        for (int i = 1; i < tokens.Length; i++)
+        {
+            Assert.True(echoed[offsets[i]..].StartsWith(offsets[i] == 0 ? tokens[i].TrimStart(' ') : tokens[i], StringComparison.Ordinal),
+                $"token {i} '{tokens[i]}' at {offsets[i]}: '{echoed[offsets[i]..]}'");
+        }
 
         // Echo alone gives the prompt's text before the reply's, and max_tokens 0 just the prompt scored.
         JsonElement plain = JsonDocument.Parse(await PostAsync(new { model = Model, prompt = "Once upon a time", max_tokens = 0, echo = true })).RootElement.GetProperty("choices")[0];
         Assert.Equal("Once upon a time", plain.GetProperty("text").GetString());
         Assert.Equal(JsonValueKind.Null, plain.GetProperty("logprobs").ValueKind);
         JsonElement scored = JsonDocument.Parse(await PostAsync(new { model = Model, prompt = "Once upon a time", max_tokens = 0, echo = true, logprobs = 0 })).RootElement;
-        Assert.Equal(server.Tokenizer.Encode("Once upon a time").Length, scored.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("tokens").GetArrayLength());
+        JsonElement scoredLogprobs = scored.GetProperty("choices")[0].GetProperty("logprobs");
+        Assert.Equal(server.Tokenizer.Encode("Once upon a time").Length, scoredLogprobs.GetProperty("tokens").GetArrayLength());
+        // logprobs 0: each top_logprobs holds the token itself alone (OpenAI's "up to logprobs + 1").
+        JsonProperty alone = Assert.Single(scoredLogprobs.GetProperty("top_logprobs")[1].EnumerateObject());
+        Assert.Equal(scoredLogprobs.GetProperty("tokens")[1].GetString(), alone.Name);
+        Assert.Equal(scoredLogprobs.GetProperty("token_logprobs")[1].GetDouble(), alone.Value.GetDouble());
         Assert.Equal(0, scored.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
     }
 }

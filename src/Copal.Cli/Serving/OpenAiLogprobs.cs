@@ -13,8 +13,11 @@ namespace Copal.Cli.Serving;
 /// </summary>
 internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
 {
-    /// <summary>What stands for −∞ (a token the model rules out): JSON has no infinity, and vLLM sends this.</summary>
-    private const double NegativeInfinity = -9999.0;
+    /// <summary>
+    /// What stands for −∞, as vLLM sends it: JSON has no infinity. Non-finite logits are refused before, so only a
+    /// log-probability past float's range (logits ~1e38 apart) could come to this.
+    /// </summary>
+    private const float NegativeInfinity = -9999f;
 
     // Each token with its log-probabilities (none for a prompt's first token) and where its text starts.
     private readonly List<(int TokenId, ChosenLogprobs? Logprobs, int TextOffset)> _pending = [];
@@ -33,15 +36,17 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
 
     /// <summary>
     /// Keeps the prompt's tokens (echo), ahead of the reply's: the first without a log-probability, as OpenAI sends it
-    /// (null), and each at the length of the tokens' text before it.
+    /// (null), each at the length of the prompt's text decoded up to it (the echoed text: a SentencePiece prompt's
+    /// first space and its BOS, which the decode leaves out, take no room).
     /// </summary>
     public void AddPrompt(PromptLogprobs prompt)
     {
+        TokenDecoderStream decoded = tokenizer.CreateDecoderStream(skipSpecialTokens: true);
         int offset = 0;
         for (int i = 0; i < prompt.TokenIds.Count; i++)
         {
             _pending.Add((prompt.TokenIds[i], i == 0 ? null : prompt.Following[i - 1], offset));
-            offset += Text(prompt.TokenIds[i]).Length;
+            offset += decoded.Push(prompt.TokenIds[i]).Length;
         }
     }
 
@@ -98,9 +103,10 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
             }
             logprobs.Add(Finite(lp.Chosen.Logprob));
             var top = new JsonObject();
-            foreach (TokenLogprob t in lp.Top)
+            // The likeliest, then the chosen token if it is not among them (OpenAI's "up to logprobs + 1"). Two tokens
+            // can read the same (byte tokens of partial characters): the likelier one is kept.
+            foreach (TokenLogprob t in lp.Top.Append(lp.Chosen))
             {
-                // Two tokens can read the same (byte tokens of partial characters): the likelier one is kept.
                 top.TryAdd(Text(t.TokenId), Finite(t.Logprob));
             }
             tops.Add(top);
@@ -110,5 +116,6 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
 
     private string Text(int id) => System.Text.Encoding.UTF8.GetString(tokenizer.TokenBytes(id)); // U+FFFD for part of a character
 
-    private static double Finite(float logprob) => float.IsNegativeInfinity(logprob) ? NegativeInfinity : logprob;
+    // Written as floats (their shortest round-trip text): doubles would add digits the values never had.
+    private static float Finite(float logprob) => float.IsNegativeInfinity(logprob) ? NegativeInfinity : logprob;
 }

@@ -133,7 +133,7 @@ internal static class OpenAiRequests
             throw Unsupported("echo", "echo with stream is not supported; ask for echo without stream");
         }
         // Echo with logprobs scores the prompt (what evaluation harnesses ask for, with max_tokens 0 or 1).
-        request = request with { PromptLogprobs = echo && request.TopLogprobs is not null };
+        request = request with { ScorePrompt = echo && request.TopLogprobs is not null };
         if (Field(body, "suffix") is JsonElement suffix)
         {
             // An empty suffix changes nothing, the neutral value accepted as the other fields' are.

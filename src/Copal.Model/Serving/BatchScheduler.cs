@@ -179,7 +179,7 @@ internal sealed class BatchScheduler : IDisposable
                 slot.Start(job);
                 // The prompt runs in chunks of PrefillRows with the request's token checked between them: a request
                 // cancelled during its prefill stops within one chunk, and the requests behind it wait no longer.
-                if (job.WantsPromptLogprobs)
+                if (job.ScoresPrompt)
                 {
                     PrefillScoringPrompt(slot, job);
                 }
@@ -229,22 +229,26 @@ internal sealed class BatchScheduler : IDisposable
     private void PrefillScoringPrompt(Slot slot, SequenceJob job)
     {
         int[] ids = job.PromptIds;
-        int vocab = _model.Config.VocabSize, chunk = slot.State.MaxRows;
-        var following = new List<ChosenLogprobs>(ids.Length - 1);
+        int vocab = _model.Config.VocabSize, chunk = slot.State.MaxRows, top = job.TopLogprobs!.Value;
+        var following = new ChosenLogprobs[ids.Length - 1];
+        // One buffer for every scoring prefill (they run one at a time, here): a chunk's rows × the vocabulary.
+        float[] logits = _scoringLogits ??= new float[(long)Math.Min(PrefillRows, _options.ContextSize!.Value) * vocab];
         for (int start = 0; start < ids.Length; start += chunk)
         {
             int rows = Math.Min(chunk, ids.Length - start);
             _model.Forward(slot.State, ids.AsSpan(start, rows), start, LogitsMode.All, cancellationToken: job.CancellationToken);
-            float[] logits = _model.ReadLogits(slot.State, rows);
-            NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"at prompt token {start + row + 1} of {ids.Length}");
-            for (int r = 0; r < rows && start + r + 1 < ids.Length; r++)
+            _model.ReadLogits(slot.State, logits.AsSpan(0, rows * vocab));
+            NonFiniteLogitsException.ThrowIfAny(logits.AsSpan(0, rows * vocab), vocab, row => $"at prompt token {start + row + 1} of {ids.Length}");
+            // A row's log-softmax reads the whole vocabulary: the rows go in parallel (the forward pass is done).
+            int scored = Math.Min(rows, ids.Length - 1 - start);
+            Parallel.For(0, scored, new ParallelOptions { CancellationToken = job.CancellationToken }, r =>
             {
                 Span<float> row = logits.AsSpan(r * vocab, vocab);
                 Span<float> decodable = Generator.Decodable(row, _options.DecodableTokens);
                 int next = ids[start + r + 1];
                 // A prompt may hold a token past the decodable ones (a padded vocabulary): it is scored among all.
-                following.Add(TokenLogprobs.Of(next < decodable.Length ? decodable : row, next, job.TopLogprobs!.Value));
-            }
+                following[start + r] = TokenLogprobs.Of(next < decodable.Length ? decodable : row, next, top);
+            });
             if (start + rows == ids.Length)
             {
                 logits.AsSpan((rows - 1) * vocab, vocab).CopyTo(slot.Logits);
@@ -252,6 +256,8 @@ internal sealed class BatchScheduler : IDisposable
         }
         job.PromptLogprobs = new PromptLogprobs(ids, following);
     }
+
+    private float[]? _scoringLogits;
 
     /// <summary>One forward pass over every active sequence's last token, then a token for each.</summary>
     private void Step(List<Slot> active)
@@ -397,17 +403,27 @@ internal sealed class BatchScheduler : IDisposable
         SequenceJob job = slot.Job!;
         Span<float> decodable = Generator.Decodable(logits, _options.DecodableTokens);
         // The sampler rewrites the logits (penalty, temperature): log-probabilities come from the model's own, kept here.
-        float[]? raw = job.TopLogprobs is null ? null : decodable.ToArray();
+        Span<float> raw = default;
+        if (job.TopLogprobs is not null)
+        {
+            raw = slot.RawLogits.AsSpan(0, decodable.Length);
+            decodable.CopyTo(raw);
+        }
         int next = slot.Sampler!.Sample(decodable, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
+        ChosenLogprobs? logprobs = job.TopLogprobs is int top ? TokenLogprobs.Of(raw, next, top) : null;
         if (job.StopIds.Contains(next))
         {
+            if (logprobs is not null)
+            {
+                // Its log-probability is part of the reply's (an evaluation harness scores the continuation that ends here).
+                job.Tokens.Writer.TryWrite(new ChosenToken(next, System.Diagnostics.Stopwatch.GetTimestamp(), logprobs, EndsSequence: true));
+            }
             return StopReason.EndOfSequence;
         }
         slot.Context.Add(next);
         slot.Generated++;
         Interlocked.Increment(ref _statistics.TokensGenerated);
-        job.Tokens.Writer.TryWrite(new ChosenToken(next, System.Diagnostics.Stopwatch.GetTimestamp(),
-            raw is null ? null : TokenLogprobs.Of(raw, next, job.TopLogprobs!.Value)));
+        job.Tokens.Writer.TryWrite(new ChosenToken(next, System.Diagnostics.Stopwatch.GetTimestamp(), logprobs));
         return slot.Generated == job.MaxNewTokens ? StopReason.MaxTokens
             : slot.Context.Count >= job.ContextLimit ? StopReason.ContextFull
             : null;
@@ -473,6 +489,9 @@ internal sealed class BatchScheduler : IDisposable
         /// <summary>The slot's state; only while it holds a job (<see cref="Start"/> makes one where it was given back).</summary>
         public RunState State => _state ?? throw new InvalidOperationException("the slot holds no job");
         public float[] Logits { get; } = new float[model.Config.VocabSize];
+        /// <summary>A copy of a step's logits before the sampler rewrites them, for a job that asks for log-probabilities; made at its first use.</summary>
+        public float[] RawLogits => _rawLogits ??= new float[model.Config.VocabSize];
+        private float[]? _rawLogits;
         public List<int> Context { get; } = [];
         public SequenceJob? Job { get; set; }
         public Sampler? Sampler { get; private set; }
@@ -488,12 +507,14 @@ internal sealed class BatchScheduler : IDisposable
         public void Start(SequenceJob job)
         {
             Job = job;
-            if (job.WantsPromptLogprobs && _state is { LogitRows: 1 })
+            // A state of the other kind is replaced: jobs that score their prompts (an evaluation harness's, one after
+            // another) keep one with every row's logits, and plain jobs do not carry its rows × vocabulary.
+            if (_state is not null && (_state.LogitRows > 1) != job.ScoresPrompt)
             {
                 _state.Dispose();
                 _state = null;
             }
-            _state ??= NewState(model, contextSize, job.WantsPromptLogprobs);
+            _state ??= NewState(model, contextSize, job.ScoresPrompt);
             if (_initialKvBytes < 0)
             {
                 _initialKvBytes = _state.KvCacheBytes;
@@ -513,7 +534,7 @@ internal sealed class BatchScheduler : IDisposable
         {
             SequenceJob job = Job!;
             Job = null;
-            if (_state is not null && (_state.KvCacheBytes > _initialKvBytes || _state.LogitRows > 1))
+            if (_state is not null && _state.KvCacheBytes > _initialKvBytes)
             {
                 _state.Dispose();
                 _state = null;

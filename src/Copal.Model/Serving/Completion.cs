@@ -63,7 +63,7 @@ public sealed record CompletionRequest
     /// What OpenAI's echo with logprobs gives, and what evaluation harnesses score a text with; with
     /// <see cref="MaxTokens"/> 0 the prompt is run and nothing generated.
     /// </summary>
-    public bool PromptLogprobs { get; init; }
+    public bool ScorePrompt { get; init; }
 
     /// <summary>The most alternatives <see cref="TopLogprobs"/> may ask for, as OpenAI's API allows.</summary>
     public const int MaxTopLogprobs = 20;
@@ -101,10 +101,12 @@ public sealed record CompletionChunk(string Text, IReadOnlyList<int> TokenIds)
     public CompletionUsage? Usage { get; init; }
     /// <summary>
     /// The log-probability of this chunk's token and of the most likely tokens at its step, when the request asked for
-    /// them (<see cref="CompletionRequest.TopLogprobs"/>); null otherwise and in a chunk without a token.
+    /// them (<see cref="CompletionRequest.TopLogprobs"/>); null otherwise. The last chunk of a reply the model ended
+    /// carries its end-of-sequence token's (its id in <see cref="ChosenLogprobs.Chosen"/>: it adds no text and is not
+    /// counted in the usage), as OpenAI's and vLLM's log-probabilities include it.
     /// </summary>
     public ChosenLogprobs? Logprobs { get; init; }
-    /// <summary>The prompt's log-probabilities, when the request asked for them (<see cref="CompletionRequest.PromptLogprobs"/>): on the first chunk only.</summary>
+    /// <summary>The prompt's log-probabilities, when the request asked for them (<see cref="CompletionRequest.ScorePrompt"/>): on the first chunk only.</summary>
     public PromptLogprobs? PromptLogprobs { get; init; }
     /// <summary>
     /// When the engine chose this chunk's token, as a <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> value
@@ -136,7 +138,13 @@ public sealed record PromptLogprobs(IReadOnlyList<int> TokenIds, IReadOnlyList<C
 /// <param name="TokenIds">The generated token ids, as <see cref="CompletionUsage.CompletionTokens"/> counts them.</param>
 /// <param name="FinishReason">Why it ended.</param>
 /// <param name="Usage">Prompt and completion token counts.</param>
-public sealed record CompletionResult(string Text, IReadOnlyList<int> TokenIds, FinishReason FinishReason, CompletionUsage Usage);
+public sealed record CompletionResult(string Text, IReadOnlyList<int> TokenIds, FinishReason FinishReason, CompletionUsage Usage)
+{
+    /// <summary>Each generated token's log-probabilities (an ending end-of-sequence token's last), when asked for (<see cref="CompletionRequest.TopLogprobs"/>).</summary>
+    public IReadOnlyList<ChosenLogprobs>? Logprobs { get; init; }
+    /// <summary>The prompt's log-probabilities, when asked for (<see cref="CompletionRequest.ScorePrompt"/>).</summary>
+    public PromptLogprobs? PromptLogprobs { get; init; }
+}
 
 /// <summary>A request the engine cannot run: names the field (OpenAI's parameter name) with the expected and actual value.</summary>
 public sealed class CompletionRequestException : ArgumentException

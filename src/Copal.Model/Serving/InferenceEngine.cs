@@ -104,15 +104,23 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>Generates the whole completion.</summary>
     public async Task<CompletionResult> CompleteAsync(CompletionRequest request, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(request);
         var text = new System.Text.StringBuilder();
         var ids = new List<int>();
+        List<ChosenLogprobs>? logprobs = request.TopLogprobs is null ? null : [];
+        PromptLogprobs? prompt = null;
         await foreach (CompletionChunk chunk in StreamAsync(request, cancellationToken).ConfigureAwait(false))
         {
             text.Append(chunk.Text);
             ids.AddRange(chunk.TokenIds);
+            prompt ??= chunk.PromptLogprobs;
+            if (chunk.Logprobs is ChosenLogprobs lp)
+            {
+                logprobs?.Add(lp);
+            }
             if (chunk.FinishReason is FinishReason finish)
             {
-                return new CompletionResult(text.ToString(), ids, finish, chunk.Usage!);
+                return new CompletionResult(text.ToString(), ids, finish, chunk.Usage!) { Logprobs = logprobs, PromptLogprobs = prompt };
             }
         }
         throw new InvalidOperationException("the completion stream ended without a finish reason");
@@ -130,14 +138,14 @@ public sealed class InferenceEngine : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         (int[] promptIds, SamplingOptions sampling) = Prepare(request);
         var usage = (int generated) => new CompletionUsage(promptIds.Length, generated);
-        if (request.MaxTokens == 0 && !request.PromptLogprobs)
+        if (request.MaxTokens == 0 && !request.ScorePrompt)
         {
             yield return new CompletionChunk("", []) { FinishReason = FinishReason.Length, Usage = usage(0) };
             yield break;
         }
         int context = (int)Math.Min(ContextSize, (long)promptIds.Length + request.MaxTokens);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, request.TopLogprobs, request.PromptLogprobs, linked.Token);
+        var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, request.TopLogprobs, request.ScorePrompt, linked.Token);
         _scheduler.Submit(job);
         TokenDecoderStream decoder = Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
         if (request.ContinuesPrompt)
@@ -146,12 +154,19 @@ public sealed class InferenceEngine : IDisposable
         }
         var stops = new StopTextMatcher(request.Stop);
         int count = 0;
+        ChosenLogprobs? endLogprobs = null;
         bool stoppedByText = false;
         bool done = false;
         try
         {
-            await foreach ((int id, long chosenAt, ChosenLogprobs? logprobs) in job.Tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach ((int id, long chosenAt, ChosenLogprobs? logprobs, bool endsSequence) in job.Tokens.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                if (endsSequence)
+                {
+                    // The end-of-sequence token, sent only for its log-probabilities: no text, not counted.
+                    endLogprobs = logprobs;
+                    continue;
+                }
                 // The reader checks the token only when it waits: tokens already chosen would still be handed out.
                 cancellationToken.ThrowIfCancellationRequested();
                 count++;
@@ -184,7 +199,7 @@ public sealed class InferenceEngine : IDisposable
         string tail = stops.Flush(decoder.Flush());
         FinishReason finish = job.StopReason == StopReason.EndOfSequence ? FinishReason.Stop : FinishReason.Length;
         // A job that generated nothing (max_tokens 0, or an end of sequence first) gives the prompt's on its only chunk.
-        yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count), PromptLogprobs = count == 0 ? job.PromptLogprobs : null };
+        yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count), PromptLogprobs = count == 0 ? job.PromptLogprobs : null, Logprobs = endLogprobs };
     }
 
     private (int[] PromptIds, SamplingOptions Sampling) Prepare(CompletionRequest request)
@@ -213,7 +228,7 @@ public sealed class InferenceEngine : IDisposable
         {
             throw new CompletionRequestException("repetition_penalty", FormattableString.Invariant($"repetition_penalty must be a finite number > 0 (1 is off), got {request.RepetitionPenalty}"));
         }
-        if (request.PromptLogprobs && request.TopLogprobs is null)
+        if (request.ScorePrompt && request.TopLogprobs is null)
         {
             throw new CompletionRequestException("logprobs", "the prompt's log-probabilities need TopLogprobs (0 or more alternatives)");
         }

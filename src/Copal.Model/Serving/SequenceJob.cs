@@ -4,12 +4,15 @@ using Copal.Model.Generation;
 namespace Copal.Model.Serving;
 
 /// <summary>A token the scheduler chose, and when (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>): the reader may wake much later.</summary>
-/// <remarks><paramref name="Logprobs"/>: its log-probabilities, when the request asked for them.</remarks>
-internal readonly record struct ChosenToken(int Id, long Timestamp, ChosenLogprobs? Logprobs);
+/// <remarks>
+/// <paramref name="Logprobs"/>: its log-probabilities, when the request asked for them. <paramref name="EndsSequence"/>:
+/// an end-of-sequence token, sent (last) only for its log-probabilities.
+/// </remarks>
+internal readonly record struct ChosenToken(int Id, long Timestamp, ChosenLogprobs? Logprobs, bool EndsSequence = false);
 
 /// <summary>One sequence to generate: the token-level request the scheduler runs, and the stream of its tokens.</summary>
 internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int contextLimit, SamplingOptions sampling, IReadOnlySet<int> stopIds, int? topLogprobs,
-    bool promptLogprobs, CancellationToken cancellationToken)
+    bool scorePrompt, CancellationToken cancellationToken)
 {
     public int[] PromptIds { get; } = promptIds;
     public int MaxNewTokens { get; } = maxNewTokens;
@@ -20,7 +23,7 @@ internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int context
     /// <summary>Alternatives to report beside each token's log-probability; null: no log-probabilities.</summary>
     public int? TopLogprobs { get; } = topLogprobs;
     /// <summary>Whether the prompt's log-probabilities are wanted (<see cref="TopLogprobs"/> is then set).</summary>
-    public bool WantsPromptLogprobs { get; } = promptLogprobs;
+    public bool ScoresPrompt { get; } = scorePrompt;
     /// <summary>The prompt's log-probabilities, when wanted: set by the prefill, before any token is written or the job ends.</summary>
     public PromptLogprobs? PromptLogprobs { get; set; }
     public CancellationToken CancellationToken { get; } = cancellationToken;
