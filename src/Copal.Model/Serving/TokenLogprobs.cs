@@ -1,6 +1,8 @@
+using Copal.Model.Evaluation;
+
 namespace Copal.Model.Serving;
 
-/// <summary>Log-probabilities of a decode step's tokens from its logits: the log-softmax, summed in double.</summary>
+/// <summary>Log-probabilities of a step's tokens from its logits: the log-softmax (<see cref="LogProbabilities.LogSumExp"/>), and the likeliest few.</summary>
 internal static class TokenLogprobs
 {
     /// <summary>
@@ -9,18 +11,7 @@ internal static class TokenLogprobs
     /// </summary>
     public static ChosenLogprobs Of(ReadOnlySpan<float> logits, int chosen, int top)
     {
-        float max = float.NegativeInfinity;
-        foreach (float l in logits)
-        {
-            max = MathF.Max(max, l);
-        }
-        double sum = 0;
-        foreach (float l in logits)
-        {
-            sum += Math.Exp(l - max);
-        }
-        // log Σ exp(l) = max + log Σ exp(l − max): no overflow for large logits.
-        double logSum = max + Math.Log(sum);
+        double logSum = LogProbabilities.LogSumExp(logits);
         // The top few by insertion into a short sorted list: most logits fall below its last entry and cost one compare.
         var best = new List<int>(top + 1);
         for (int id = 0; id < logits.Length && top > 0; id++)
