@@ -231,7 +231,7 @@ internal sealed class BatchScheduler : IDisposable
         int[] ids = job.PromptIds;
         int vocab = _model.Config.VocabSize, chunk = slot.State.MaxRows, top = job.TopLogprobs!.Value;
         var following = new ChosenLogprobs[ids.Length - 1];
-        // One buffer for every scoring prefill (they run one at a time, here): a chunk's rows × the vocabulary.
+        // One buffer for every scoring prefill (they run one at a time, here), kept once made: a chunk's rows × the vocabulary.
         float[] logits = _scoringLogits ??= new float[(long)Math.Min(PrefillRows, _options.ContextSize!.Value) * vocab];
         for (int start = 0; start < ids.Length; start += chunk)
         {
@@ -498,7 +498,7 @@ internal sealed class BatchScheduler : IDisposable
         public int Generated { get; set; }
         public long KvBytes => _state?.KvCacheBytes ?? 0;
 
-        // Every row's logits only for a job that scores its prompt: a prefill's rows × the vocabulary, given back after it.
+        // Every row's logits only for a job that scores its prompt: a prefill's rows × the vocabulary (see Start).
         private static RunState NewState(LlamaModel model, int contextSize, bool allRowLogits) => new(model.Backend, model.Config, Math.Min(PrefillRows, contextSize), contextSize,
             allRowLogits, reservedPositions: Math.Min(contextSize, 256));
 

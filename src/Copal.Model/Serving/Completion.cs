@@ -116,7 +116,7 @@ public sealed record CompletionChunk(string Text, IReadOnlyList<int> TokenIds)
     public long ChosenAt { get; init; }
 }
 
-/// <summary>A token and its log-probability under the model (natural log; −∞ for a token the model rules out).</summary>
+/// <summary>A token and its log-probability under the model (the natural log, ≤ 0).</summary>
 public readonly record struct TokenLogprob(int TokenId, float Logprob);
 
 /// <summary>
