@@ -160,6 +160,27 @@ public sealed class LogprobsTests(ServerFixture server) : IClassFixture<ServerFi
                 $"token {i} '{tokens[i]}' at {offsets[i]}: '{echoed[offsets[i]..]}'");
         }
 
+        // Streamed, the prompt goes first with its tokens, then the reply: the same text, tokens and offsets.
+        var streamedText = new StringBuilder();
+        var streamedTokens = new List<string>();
+        var streamedOffsets = new List<int>();
+        foreach (string line in (await PostAsync(new { model = Model, prompt = new[] { prompt }, max_tokens = 1, logprobs = 1, echo = true, temperature = 0, stream = true })).Split('\n'))
+        {
+            if (line.StartsWith("data: {", StringComparison.Ordinal))
+            {
+                JsonElement c = JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("choices")[0];
+                streamedText.Append(c.GetProperty("text").GetString());
+                if (c.GetProperty("logprobs") is { ValueKind: JsonValueKind.Object } part)
+                {
+                    streamedTokens.AddRange(part.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!));
+                    streamedOffsets.AddRange(part.GetProperty("text_offset").EnumerateArray().Select(t => t.GetInt32()));
+                }
+            }
+        }
+        Assert.Equal(echoed, streamedText.ToString());
+        Assert.Equal(tokens, streamedTokens);
+        Assert.Equal(offsets, streamedOffsets);
+
         // Echo alone gives the prompt's text before the reply's, and max_tokens 0 just the prompt scored.
         JsonElement plain = JsonDocument.Parse(await PostAsync(new { model = Model, prompt = "Once upon a time", max_tokens = 0, echo = true })).RootElement.GetProperty("choices")[0];
         Assert.Equal("Once upon a time", plain.GetProperty("text").GetString());

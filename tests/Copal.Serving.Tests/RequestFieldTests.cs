@@ -129,7 +129,6 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [Theory]
     [InlineData(Completions, Prompt + ",\"logit_bias\":{\"403\":100}", "logit_bias")]
     [InlineData(Completions, Prompt + ",\"best_of\":3", "best_of")]
-    [InlineData(Completions, Prompt + ",\"echo\":true,\"stream\":true", "echo")]
     [InlineData(Chat, User + ",\"logit_bias\":{\"403\":100}", "logit_bias")]
     [InlineData(Chat, User + ",\"functions\":[{\"name\":\"f\",\"parameters\":{}}]", "functions")]
     [InlineData(Chat, User + ",\"tool_choice\":\"required\"", "tool_choice")]

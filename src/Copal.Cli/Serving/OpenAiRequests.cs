@@ -27,7 +27,7 @@ internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, 
 /// <summary>
 /// Reads OpenAI request bodies. Each field is checked for its JSON type and range before it is read (null counts as
 /// absent), and an error names the field with what it expects and what it got.
-/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logit_bias, echo with stream, penalties,
+/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logit_bias, penalties,
 /// tools) are refused, never ignored; fields without effect here (user, metadata, …) are accepted. top_k and
 /// repetition_penalty are taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>
@@ -128,10 +128,6 @@ internal static class OpenAiRequests
             throw Unsupported("best_of", $"best_of must be 1 (one candidate per request, as n), got {bestOf}");
         }
         bool echo = Boolean(body, "echo") ?? false;
-        if (echo && Boolean(body, "stream") == true)
-        {
-            throw Unsupported("echo", "echo with stream is not supported; ask for echo without stream");
-        }
         // Echo with logprobs scores the prompt (what evaluation harnesses ask for, with max_tokens 0 or 1).
         request = request with { ScorePrompt = echo && request.TopLogprobs is not null };
         if (Field(body, "suffix") is JsonElement suffix)

@@ -232,16 +232,16 @@ internal sealed class OpenAiServer : IAsyncDisposable
             {
                 throw ServerStopping();
             }
+            // Echo: the prompt's text first, as given (token ids decoded), and its tokens' log-probabilities first.
+            string echoed = !request.Echo ? "" : request.Completion.Prompt ?? _engine.Tokenizer.Decode([.. request.Completion.PromptIds!]);
+            if (any && chunks.Current.PromptLogprobs is PromptLogprobs prompt)
+            {
+                logprobs!.AddPrompt(prompt);
+            }
             if (!request.Stream)
             {
-                // Echo: the prompt's text first, as given (token ids decoded).
-                var text = new System.Text.StringBuilder(!request.Echo ? ""
-                    : request.Completion.Prompt ?? _engine.Tokenizer.Decode([.. request.Completion.PromptIds!]));
+                var text = new System.Text.StringBuilder(echoed);
                 CompletionChunk last = chunks.Current;
-                if (any && last.PromptLogprobs is PromptLogprobs prompt)
-                {
-                    logprobs!.AddPrompt(prompt);
-                }
                 try
                 {
                     while (any)
@@ -270,7 +270,13 @@ internal sealed class OpenAiServer : IAsyncDisposable
             {
                 await SendAsync(context, Envelope(id, obj, created, new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }, null, request.IncludeUsage), aborted).ConfigureAwait(false);
             }
-            int sent = 0; // characters of text sent: where the next chunk's tokens stand (legacy text_offset)
+            int sent = echoed.Length; // characters of text sent: where the next chunk's tokens stand (legacy text_offset)
+            if (request.Echo)
+            {
+                // The prompt goes out as the first piece of text, with its tokens when they were scored.
+                await SendAsync(context, Envelope(id, obj, created, new JsonObject { ["index"] = 0, ["text"] = echoed, ["logprobs"] = logprobs?.Take(), ["finish_reason"] = null },
+                    null, request.IncludeUsage), aborted).ConfigureAwait(false);
+            }
             try
             {
                 while (any)
