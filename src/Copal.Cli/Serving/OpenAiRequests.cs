@@ -31,7 +31,7 @@ internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, 
 /// tools) are refused, never ignored; fields without effect here (user, metadata, …) are accepted. top_k and
 /// repetition_penalty are taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>
-internal static class OpenAiRequests
+internal static partial class OpenAiRequests
 {
     /// <summary>The default of /v1/completions' max_tokens, as OpenAI's.</summary>
     public const int CompletionDefaultMaxTokens = 16;

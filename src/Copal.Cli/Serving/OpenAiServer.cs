@@ -148,7 +148,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 await next(context).ConfigureAwait(false);
                 if (context.Response.StatusCode == 404 && !context.Response.HasStarted)
                 {
-                    throw new OpenAiException(404, $"unknown URL {context.Request.Method} {context.Request.Path}; the endpoints are POST /v1/completions, POST /v1/chat/completions, GET /v1/models and GET /health");
+                    throw new OpenAiException(404, $"unknown URL {context.Request.Method} {context.Request.Path}; the endpoints are POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health, GET /tokenizer_info, POST /tokenize and POST /detokenize");
                 }
                 if (context.Response.StatusCode == 405 && !context.Response.HasStarted)
                 {
@@ -190,8 +190,19 @@ internal sealed class OpenAiServer : IAsyncDisposable
         _app.MapMethods("/v1/models/{id}", reads, (HttpContext c) => (string?)c.Request.RouteValues["id"] == _engine.ModelId
             ? WriteJsonAsync(c, 200, ModelObject())
             : throw new OpenAiException(404, $"the model '{c.Request.RouteValues["id"]}' does not exist; this server serves '{_engine.ModelId}'", "model", "model_not_found"));
+        _app.MapMethods("/tokenizer_info", reads, (HttpContext c) => WriteJsonAsync(c, 200, OpenAiRequests.TokenizerInfo(_engine)));
+        _app.MapPost("/tokenize", async c => await WriteJsonAsync(c, 200, OpenAiRequests.Tokenize(await ReadBodyAsync(c).ConfigureAwait(false), _engine)).ConfigureAwait(false));
+        _app.MapPost("/detokenize", async c => await WriteJsonAsync(c, 200, OpenAiRequests.Detokenize(await ReadBodyAsync(c).ConfigureAwait(false), _engine)).ConfigureAwait(false));
         _app.MapPost("/v1/completions", c => GenerateAsync(c, chat: false));
         _app.MapPost("/v1/chat/completions", c => GenerateAsync(c, chat: true));
+    }
+
+    /// <summary>The request's body as a JSON object, checked as <see cref="OpenAiRequests.ParseBody"/> checks it.</summary>
+    private static async Task<JsonElement> ReadBodyAsync(HttpContext context)
+    {
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+        return OpenAiRequests.ParseBody(body.ToArray());
     }
 
     private JsonObject ModelObject() => new()
@@ -205,9 +216,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private async Task GenerateAsync(HttpContext context, bool chat)
     {
         CancellationToken aborted = context.RequestAborted;
-        using var body = new MemoryStream();
-        await context.Request.Body.CopyToAsync(body, aborted).ConfigureAwait(false);
-        JsonElement json = OpenAiRequests.ParseBody(body.ToArray());
+        JsonElement json = await ReadBodyAsync(context).ConfigureAwait(false);
         OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter) : OpenAiRequests.Completion(json, _engine);
         ThinkTagSplitter? splitter = chat && _splitReasoning ? new ThinkTagSplitter(request.Completion.Prompt!) : null;
         OpenAiLogprobs? logprobs = request.Completion.TopLogprobs is null ? null : new OpenAiLogprobs(_engine.Tokenizer, chat);

@@ -1,0 +1,65 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Copal.Model.Serving;
+
+namespace Copal.Cli.Serving;
+
+/// <summary>
+/// The tokenizer endpoints vLLM's server has and lm-evaluation-harness's remote tokenizer uses (with them it takes
+/// the served model's own tokenizer, and needs no copy of it): <c>GET /tokenizer_info</c>, <c>POST /tokenize</c> of
+/// a prompt and <c>POST /detokenize</c> of token ids.
+/// </summary>
+internal static partial class OpenAiRequests
+{
+    /// <summary>The special tokens and the context, as vLLM's <c>/tokenizer_info</c> names them.</summary>
+    public static JsonObject TokenizerInfo(InferenceEngine engine)
+    {
+        string? Token(int? id) => id is int i ? engine.Tokenizer.IdToToken(i) : null;
+        return new JsonObject
+        {
+            ["tokenizer_class"] = "CopalTokenizer",
+            ["bos_token"] = Token(engine.Tokenizer.BosId),
+            ["eos_token"] = Token(engine.Tokenizer.EosId),
+            ["pad_token"] = null,
+            ["unk_token"] = Token(engine.Tokenizer.UnkId),
+            // The template is rendered by copal itself (/v1/chat/completions), not handed out.
+            ["chat_template"] = null,
+            ["model_max_length"] = engine.ContextSize,
+        };
+    }
+
+    /// <summary><c>{"prompt": text, "add_special_tokens": true}</c> to <c>{"count", "max_model_len", "tokens"}</c>.</summary>
+    public static JsonObject Tokenize(JsonElement body, InferenceEngine engine)
+    {
+        if (Field(body, "messages") is not null)
+        {
+            throw Unsupported("messages", "/tokenize takes a prompt; messages are not supported (a chat's prompt is its template's, which /v1/chat/completions renders)");
+        }
+        JsonElement prompt = Field(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
+        if (prompt.ValueKind != JsonValueKind.String)
+        {
+            throw OpenAiException.BadRequest("prompt", $"prompt must be a string, got {Actual(prompt)}");
+        }
+        int[] ids = engine.Tokenizer.Encode(prompt.GetString()!, Boolean(body, "add_special_tokens") ?? true);
+        return new JsonObject
+        {
+            ["count"] = ids.Length,
+            ["max_model_len"] = engine.ContextSize,
+            ["tokens"] = new JsonArray([.. ids.Select(id => (JsonNode)id)]),
+        };
+    }
+
+    /// <summary><c>{"tokens": [ids]}</c> to <c>{"prompt": text}</c>, special tokens written out (vLLM's and Hugging Face's decode).</summary>
+    public static JsonObject Detokenize(JsonElement body, InferenceEngine engine)
+    {
+        JsonElement tokens = Field(body, "tokens") ?? throw OpenAiException.BadRequest("tokens", "tokens is required");
+        if (tokens.ValueKind != JsonValueKind.Array)
+        {
+            throw OpenAiException.BadRequest("tokens", $"tokens must be an array of token ids, got {Actual(tokens)}");
+        }
+        int vocab = engine.Tokenizer.VocabSize;
+        int[] ids = [.. tokens.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int id) && id >= 0 && id < vocab ? id
+            : throw OpenAiException.BadRequest("tokens", $"tokens must be token ids in 0..{vocab - 1}, got {e.GetRawText()}"))];
+        return new JsonObject { ["prompt"] = engine.Tokenizer.Decode(ids, skipSpecialTokens: false) };
+    }
+}

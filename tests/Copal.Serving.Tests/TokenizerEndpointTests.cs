@@ -1,0 +1,69 @@
+using System.Text.Json;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// vLLM's tokenizer endpoints, which lm-evaluation-harness's remote tokenizer probes (an eos_token in
+/// /tokenizer_info, a list of tokens from /tokenize) and then uses in place of a local copy of the tokenizer.
+/// </summary>
+public sealed class TokenizerEndpointTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private async Task<(int Status, JsonElement Body)> PostAsync(string path, object body)
+    {
+        (int status, string text) = await server.PostAsync(path, body);
+        return (status, JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task Tokenizer_info_names_the_special_tokens_and_the_context()
+    {
+        using var http = new HttpClient();
+        JsonElement info = JsonDocument.Parse(await http.GetStringAsync(new Uri(server.Server.Address, "/tokenizer_info"))).RootElement;
+        Assert.Equal(server.Tokenizer.IdToToken(server.Tokenizer.EosId!.Value), info.GetProperty("eos_token").GetString());
+        Assert.Equal(server.Tokenizer.IdToToken(server.Tokenizer.BosId!.Value), info.GetProperty("bos_token").GetString());
+        Assert.Equal(server.Engine.ContextSize, info.GetProperty("model_max_length").GetInt32());
+    }
+
+    [Fact]
+    public async Task Tokenize_and_detokenize_are_the_served_tokenizers_encode_and_decode()
+    {
+        const string text = "Once upon a time, there was a little girl named Lily.";
+        // As the harness asks: no special tokens.
+        var (status, body) = await PostAsync("/tokenize", new { prompt = text, add_special_tokens = false });
+        Assert.Equal(200, status);
+        int[] ids = [.. body.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32())];
+        Assert.Equal(server.Tokenizer.Encode(text, addSpecialTokens: false), ids);
+        Assert.Equal(ids.Length, body.GetProperty("count").GetInt32());
+        Assert.Equal(server.Engine.ContextSize, body.GetProperty("max_model_len").GetInt32());
+        // By default with them (BOS first), as vLLM's.
+        (_, body) = await PostAsync("/tokenize", new { prompt = text });
+        Assert.Equal(server.Tokenizer.Encode(text), body.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()));
+
+        (status, body) = await PostAsync("/detokenize", new { tokens = ids });
+        Assert.Equal(200, status);
+        Assert.Equal(text, body.GetProperty("prompt").GetString());
+        // Special tokens are written out, as Hugging Face's decode does by default.
+        (_, body) = await PostAsync("/detokenize", new { tokens = new[] { server.Tokenizer.BosId!.Value }.Concat(ids) });
+        // The first word keeps its space after a special token, as in Hugging Face's decode ("<s> Once").
+        Assert.StartsWith(server.Tokenizer.IdToToken(server.Tokenizer.BosId!.Value) + " Once", body.GetProperty("prompt").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/tokenize", "{}", "prompt")]
+    [InlineData("/tokenize", "{\"prompt\":5}", "prompt")]
+    [InlineData("/tokenize", "{\"prompt\":\"x\",\"add_special_tokens\":\"no\"}", "add_special_tokens")]
+    [InlineData("/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "messages")]
+    [InlineData("/detokenize", "{}", "tokens")]
+    [InlineData("/detokenize", "{\"tokens\":\"1 2\"}", "tokens")]
+    [InlineData("/detokenize", "{\"tokens\":[1,99999]}", "tokens")]
+    [InlineData("/detokenize", "{\"tokens\":[1,-1]}", "tokens")]
+    public async Task A_bad_tokenizer_request_is_a_400_naming_the_field(string path, string json, string param)
+    {
+        using var http = new HttpClient();
+        using var content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Server.Address, path), content);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == 400, text);
+        Assert.Equal(param, JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("param").GetString());
+    }
+}
