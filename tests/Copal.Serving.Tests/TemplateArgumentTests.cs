@@ -104,4 +104,13 @@ public sealed class TemplateArgumentTests : IDisposable
         var bad = new ChatOptions { AdditionalProperties = new() { ["chat_template_kwargs"] = "enable_thinking=false" } };
         Assert.Throws<ArgumentException>(() => client.GetResponseAsync(hi, bad).GetAwaiter().GetResult());
     }
+
+    [Fact]
+    public async Task Tokenizer_info_hands_out_the_chat_template_as_the_model_gives_it()
+    {
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, _formatter);
+        using var http = new HttpClient();
+        JsonElement info = JsonDocument.Parse(await http.GetStringAsync(new Uri(server.Address, "/tokenizer_info"))).RootElement;
+        Assert.Equal(ChatFormatterTests.ThinkingTemplate, info.GetProperty("chat_template").GetString());
+    }
 }

@@ -22,6 +22,7 @@ public sealed class TokenizerEndpointTests(ServerFixture server) : IClassFixture
         Assert.Equal(server.Tokenizer.IdToToken(server.Tokenizer.EosId!.Value), info.GetProperty("eos_token").GetString());
         Assert.Equal(server.Tokenizer.IdToToken(server.Tokenizer.BosId!.Value), info.GetProperty("bos_token").GetString());
         Assert.Equal(server.Engine.ContextSize, info.GetProperty("model_max_length").GetInt32());
+        Assert.Equal(JsonValueKind.Null, info.GetProperty("chat_template").ValueKind); // stories260K has none
     }
 
     [Fact]

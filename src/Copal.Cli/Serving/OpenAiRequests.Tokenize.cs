@@ -11,8 +11,8 @@ namespace Copal.Cli.Serving;
 /// </summary>
 internal static partial class OpenAiRequests
 {
-    /// <summary>The special tokens and the context, as vLLM's <c>/tokenizer_info</c> names them.</summary>
-    public static JsonObject TokenizerInfo(InferenceEngine engine)
+    /// <summary>The special tokens, the chat template and the context, as vLLM's <c>/tokenizer_info</c> names them.</summary>
+    public static JsonObject TokenizerInfo(InferenceEngine engine, Copal.Model.Chat.IChatFormatter formatter)
     {
         string? Token(int? id) => id is int i ? engine.Tokenizer.IdToToken(i) : null;
         return new JsonObject
@@ -22,8 +22,8 @@ internal static partial class OpenAiRequests
             ["eos_token"] = Token(engine.Tokenizer.EosId),
             ["pad_token"] = null,
             ["unk_token"] = Token(engine.Tokenizer.UnkId),
-            // The template is rendered by copal itself (/v1/chat/completions), not handed out.
-            ["chat_template"] = null,
+            // The model's own template, for a client that renders it (a model without one is chatted with in a plain format).
+            ["chat_template"] = (formatter as Copal.Model.Chat.TemplateChatFormatter)?.Template.DefaultText,
             ["model_max_length"] = engine.ContextSize,
         };
     }

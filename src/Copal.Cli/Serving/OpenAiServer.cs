@@ -190,7 +190,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         _app.MapMethods("/v1/models/{id}", reads, (HttpContext c) => (string?)c.Request.RouteValues["id"] == _engine.ModelId
             ? WriteJsonAsync(c, 200, ModelObject())
             : throw new OpenAiException(404, $"the model '{c.Request.RouteValues["id"]}' does not exist; this server serves '{_engine.ModelId}'", "model", "model_not_found"));
-        _app.MapMethods("/tokenizer_info", reads, (HttpContext c) => WriteJsonAsync(c, 200, OpenAiRequests.TokenizerInfo(_engine)));
+        _app.MapMethods("/tokenizer_info", reads, (HttpContext c) => WriteJsonAsync(c, 200, OpenAiRequests.TokenizerInfo(_engine, _formatter)));
         _app.MapPost("/tokenize", async c => await WriteJsonAsync(c, 200, OpenAiRequests.Tokenize(await ReadBodyAsync(c).ConfigureAwait(false), _engine)).ConfigureAwait(false));
         _app.MapPost("/detokenize", async c => await WriteJsonAsync(c, 200, OpenAiRequests.Detokenize(await ReadBodyAsync(c).ConfigureAwait(false), _engine)).ConfigureAwait(false));
         _app.MapPost("/v1/completions", c => GenerateAsync(c, chat: false));

@@ -19,6 +19,12 @@ public sealed class ChatTemplate
     private readonly Dictionary<string, (TemplateSource Source, TemplateBody Body)> _templates;
     private readonly string _origin;
 
+    /// <summary>
+    /// The text of the template chats are rendered with (the "default" of a named list), as the model gives it: what a
+    /// server hands a client that renders the template itself (vLLM's /tokenizer_info); null for a list without one.
+    /// </summary>
+    public string? DefaultText => _templates.TryGetValue("default", out var t) ? t.Source.Original : null;
+
     /// <summary>One template with the given special tokens (e.g. bos_token → "&lt;s&gt;"; empty ones are left undefined, as transformers.js does).</summary>
     public ChatTemplate(string template, IReadOnlyDictionary<string, string>? specialTokens = null)
         : this(new Dictionary<string, string> { ["default"] = template }, specialTokens, "chat template", named: false)

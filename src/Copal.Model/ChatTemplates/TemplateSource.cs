@@ -16,6 +16,9 @@ internal sealed partial class TemplateSource
     private readonly string _original;
     private readonly int[] _map;
 
+    /// <summary>The template as the model gives it, before any rewriting for the parser.</summary>
+    public string Original => _original;
+
     public TemplateSource(string original)
     {
         _original = original;
