@@ -34,6 +34,9 @@ public sealed class CleanupTests : IDisposable
     [HangupFact]
     public void SIGHUP_during_prune_cancels_and_leaves_no_output() => SignalDuringPrune("HUP", 129);
 
+    [InterruptFact]
+    public void Ctrl_c_during_prune_cancels_and_leaves_no_output() => SignalDuringPrune("INT", 130);
+
     /// <summary>
     /// A second signal stops the run at once, without waiting for the cancellation to unwind, and still leaves no
     /// temporary folder, nor the folders it made above its output: the run deletes its own before it ends. To see
@@ -63,24 +66,66 @@ public sealed class CleanupTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(_temp));
     }
 
+    /// <summary>
+    /// One signal cancels: the run ends with the signal's exit code, says "cancelled", and leaves neither its output
+    /// nor its temporary folder nor the folders it made above them. The signal comes while the run is held copying its
+    /// side files (<see cref="ModelThatHoldsItsWriters"/>), and the run is let go once its handler has said
+    /// "cancelling", so the cancellation is seen in the pruning that follows however fast the machine is.
+    /// </summary>
     private void SignalDuringPrune(string signal, int exitCode)
     {
+        string model = ModelThatHoldsItsWriters();
         string outDir = Path.Combine(_temp, "made", "below", "stopped"); // "made" and "below" are the run's to remove
-        bool sent = false;
-        CopalProcess.Result r = CopalProcess.Run(p =>
+        bool sent = false, heard = false;
+        CopalProcess.Result r = CopalProcess.Run((p, stderr) =>
         {
-            // Signal while there is something to clean up, and a little later, inside the pruning.
-            sent = WhenTemporaryFolderExists(p, outDir, () =>
-            {
-                Thread.Sleep(200);
-                Kill(signal, p.Id);
-            });
-        }, "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "sparsegpt", "--sparsity", "0.5",
-            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "64", "--seqlen", "512", "--device", "cpu");
+            sent = WhenTemporaryFolderExists(p, outDir, () => Kill(signal, p.Id));
+            heard = sent && WhenWritten(p, stderr, "cancelling");
+            Release(model, p);
+        }, "prune", "-m", model, "-o", outDir, "--method", "sparsegpt", "--sparsity", "0.5",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "8", "--seqlen", "128", "--device", "cpu");
         Assert.True(sent, $"the run ended before its temporary folder appeared; stderr: {r.Stderr}");
+        Assert.True(heard, $"the run did not say it was cancelling; stderr: {r.Stderr}");
         Assert.True(r.ExitCode == exitCode, $"exit code {r.ExitCode}, expected {exitCode}; stderr: {r.Stderr}");
         Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
+    /// <summary>Waits until the run has written <paramref name="text"/> to stderr; false if it ended first.</summary>
+    private static bool WhenWritten(Process p, Func<string> stderr, string text)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            if (stderr().Contains(text, StringComparison.Ordinal))
+            {
+                return true;
+            }
+            if (p.HasExited)
+            {
+                return false;
+            }
+            Thread.Sleep(20);
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Lets a run held by <see cref="ModelThatHoldsItsWriters"/> go on: writes its pipe (the write waits for the run
+    /// to open it), then waits for the run to end. A run that ended without opening the pipe leaves the write
+    /// waiting; the pipe is then opened here to free it.
+    /// </summary>
+    private static void Release(string model, Process p)
+    {
+        string pipe = Path.Combine(model, "tokenizer.model");
+        Task write = Task.Run(() => File.WriteAllBytes(pipe, [0x0a]));
+        p.WaitForExit(TimeSpan.FromMinutes(2));
+        if (!write.IsCompleted)
+        {
+            using var reader = new FileStream(pipe, FileMode.Open, FileAccess.Read);
+            reader.CopyTo(Stream.Null);
+        }
+        write.Wait();
     }
 
     /// <summary>Runs <paramref name="send"/> once the temporary folder of <paramref name="outDir"/> exists; false if the run ended first.</summary>
@@ -137,8 +182,9 @@ public sealed class CleanupTests : IDisposable
     }
 
     /// <summary>
-    /// A copy of stories260K whose tokenizer.model is a pipe nobody writes: a run that copies the model's side files
-    /// into an output blocks there, with its temporary folder made, until the process ends. Nothing else reads it.
+    /// A copy of stories260K whose tokenizer.model is a pipe: a run that copies the model's side files into an output
+    /// blocks there, with its temporary folder made, until the process ends or the test writes the pipe
+    /// (<see cref="Release"/>). Nothing else reads it.
     /// </summary>
     private string ModelThatHoldsItsWriters()
     {

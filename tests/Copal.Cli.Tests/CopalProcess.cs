@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 
 namespace Copal.Cli.Tests;
 
@@ -7,9 +8,12 @@ internal static class CopalProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args) => Run(null, args);
+    public static Result Run(params string[] args) => Start(null, null, null, args);
 
-    public static Result Run(Action<Process>? whileRunning, params string[] args) => Start(whileRunning, null, null, args);
+    public static Result Run(Action<Process>? whileRunning, params string[] args) => Start(whileRunning is null ? null : (p, _) => whileRunning(p), null, null, args);
+
+    /// <summary>As <see cref="Run(Action{Process}?, string[])"/>, where the action may also read what the child wrote to stderr so far.</summary>
+    public static Result Run(Action<Process, Func<string>> whileRunning, params string[] args) => Start(whileRunning, null, null, args);
 
     /// <summary>Runs with <paramref name="stdin"/> written to the child's standard input (then closed).</summary>
     public static Result RunWithInput(string stdin, params string[] args) => Start(null, null, stdin, args);
@@ -18,7 +22,7 @@ internal static class CopalProcess
     /// Runs with standard input held open, as a terminal or an idle pipe leaves it, while <paramref name="whileRunning"/>
     /// acts; only then is <paramref name="stdin"/> written to a child still running and its input closed.
     /// </summary>
-    public static Result RunHoldingInput(Action<Process> whileRunning, string stdin, params string[] args) => Start(whileRunning, null, stdin, args, holdInput: true);
+    public static Result RunHoldingInput(Action<Process> whileRunning, string stdin, params string[] args) => Start((p, _) => whileRunning(p), null, stdin, args, holdInput: true);
 
     /// <summary>
     /// Runs copal from <c>bash -c</c> after <paramref name="shellSetup"/> (e.g. <c>ulimit</c>, <c>trap</c>), so limits
@@ -26,7 +30,7 @@ internal static class CopalProcess
     /// </summary>
     public static Result RunInShell(string shellSetup, params string[] args) => Start(null, shellSetup, null, args);
 
-    private static Result Start(Action<Process>? whileRunning, string? shellSetup, string? stdin, string[] args, bool holdInput = false)
+    private static Result Start(Action<Process, Func<string>>? whileRunning, string? shellSetup, string? stdin, string[] args, bool holdInput = false)
     {
         var psi = new ProcessStartInfo(shellSetup is null ? "dotnet" : "bash")
         {
@@ -52,23 +56,45 @@ internal static class CopalProcess
         }
         using Process p = Process.Start(psi)!;
         Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        var stderr = new StringBuilder();
+        Task stderrRead = Task.Run(() => Collect(p.StandardError, stderr));
+        string StderrSoFar()
+        {
+            lock (stderr)
+            {
+                return stderr.ToString();
+            }
+        }
         if (holdInput)
         {
-            whileRunning?.Invoke(p);
+            whileRunning?.Invoke(p, StderrSoFar);
             CloseInput(p, stdin);
         }
         else
         {
             CloseInput(p, stdin);
-            whileRunning?.Invoke(p);
+            whileRunning?.Invoke(p, StderrSoFar);
         }
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {
             p.Kill(entireProcessTree: true);
             throw new TimeoutException($"copal {string.Join(' ', args)} did not finish");
         }
-        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+        stderrRead.Wait();
+        return new Result(p.ExitCode, stdout.Result, StderrSoFar());
+    }
+
+    // Reads the child's stderr as it comes, so an action can wait for a line the child writes while it runs.
+    private static void Collect(StreamReader from, StringBuilder into)
+    {
+        char[] buffer = new char[4096];
+        for (int n; (n = from.Read(buffer, 0, buffer.Length)) > 0;)
+        {
+            lock (into)
+            {
+                into.Append(buffer, 0, n);
+            }
+        }
     }
 
     private static void CloseInput(Process p, string? stdin)
