@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Copal.Model.Generation;
 
 /// <summary>Chooses the next token from a row of logits under <see cref="SamplingOptions"/>.</summary>
@@ -7,6 +9,9 @@ public sealed class Sampler
     private readonly Pcg32 _rng;
     private int[] _order = [];
     private float[] _probs = [];
+    private HashSet<int>? _seen;
+    // How often this sampler chose each token, when a presence or frequency penalty needs it.
+    private readonly Dictionary<int, int>? _chosenCounts;
 
     /// <summary>
     /// A sampler whose generator starts at <see cref="SamplingOptions.Seed"/>; it advances with every draw, so one
@@ -19,11 +24,13 @@ public sealed class Sampler
         options.Validate();
         _options = options;
         _rng = new Pcg32(options.Seed);
+        _chosenCounts = options.PresencePenalty != 0f || options.FrequencyPenalty != 0f ? [] : null;
     }
 
     /// <summary>
-    /// The next token. <paramref name="logits"/> is modified (penalty, temperature); <paramref name="context"/> holds
-    /// the tokens seen so far, for the repetition penalty.
+    /// The next token. <paramref name="logits"/> is modified (penalties, bias, temperature); <paramref name="context"/>
+    /// holds the tokens seen so far, prompt included, for the repetition penalty. The presence and frequency penalties
+    /// count the tokens this sampler chose, the reply so far, as OpenAI's and vLLM's do.
     /// </summary>
     public int Sample(Span<float> logits, ReadOnlySpan<int> context)
     {
@@ -32,10 +39,40 @@ public sealed class Sampler
         {
             ApplyRepetitionPenalty(logits, context, _options.RepetitionPenalty);
         }
-        if (_options.Temperature == 0f)
+        if (_chosenCounts is not null)
         {
-            return ArgMax(logits);
+            foreach ((int token, int count) in _chosenCounts)
+            {
+                if (token < logits.Length)
+                {
+                    logits[token] -= (count * _options.FrequencyPenalty) + _options.PresencePenalty;
+                }
+            }
         }
+        if (_options.LogitBias is { Count: > 0 } bias)
+        {
+            foreach ((int token, float value) in bias)
+            {
+                if ((uint)token >= (uint)logits.Length)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(SamplingOptions.LogitBias), FormattableString.Invariant(
+                        $"SamplingOptions.LogitBias names token {token}, outside the {logits.Length} tokens that can be chosen"));
+                }
+                logits[token] += value;
+            }
+        }
+        int chosen = _options.Temperature == 0f ? ArgMax(logits) : Draw(logits);
+        if (_chosenCounts is not null)
+        {
+            _chosenCounts[chosen] = _chosenCounts.GetValueOrDefault(chosen) + 1;
+        }
+        return chosen;
+    }
+
+    // Temperature, then top-k, top-p and min-p in HF's order, each over what the one before kept, then the draw. Only
+    // the likeliest tokens are ever ranked (RankedPrefix), never the whole vocabulary.
+    private int Draw(Span<float> logits)
+    {
         int n = logits.Length;
         if (_probs.Length != n)
         {
@@ -44,59 +81,49 @@ public sealed class Sampler
         }
         // The maximum comes off before the division: logit / T overflows to ±Inf for a tiny T (1e-38), and Inf − Inf
         // made every probability NaN. (l − max) / T is ≤ 0, so a tiny T sends all but the maxima to −Inf: greedy.
-        float max = float.NegativeInfinity;
-        for (int i = 0; i < n; i++)
-        {
-            max = MathF.Max(max, logits[i]);
-        }
-        for (int i = 0; i < n; i++)
-        {
-            logits[i] = (logits[i] - max) / _options.Temperature;
-        }
+        // It also makes the likeliest token's weight exactly 1, which min-p measures against.
+        float[] probs = _probs;
+        TensorPrimitives.Subtract(logits, TensorPrimitives.Max(logits), logits);
+        TensorPrimitives.Divide(logits, _options.Temperature, logits);
+        TensorPrimitives.Exp(logits, probs);
         double sum = 0;
         for (int i = 0; i < n; i++)
         {
-            _probs[i] = MathF.Exp(logits[i]);
-            sum += _probs[i];
+            sum += probs[i];
             _order[i] = i;
         }
-        // Sort candidates by probability, descending; ties by id so the order is deterministic.
-        float[] probs = _probs;
-        Array.Sort(_order, (a, b) => probs[b] != probs[a] ? probs[b].CompareTo(probs[a]) : a.CompareTo(b));
+        Span<int> order = _order;
         int keep = n;
-        if (_options.TopK > 0)
+        double kept = sum;
+        if (_options.TopK > 0 && _options.TopK < n)
         {
-            keep = Math.Min(keep, _options.TopK);
+            keep = RankedPrefix.Crossing(order, probs, _options.TopK, strict: false, countOnly: true) + 1;
+            kept = Sum(order[..keep], probs);
         }
         if (_options.TopP < 1f)
         {
-            double mass = 0;
-            for (int i = 0; i < keep; i++)
-            {
-                mass += probs[_order[i]] / sum;
-                if (mass >= _options.TopP)
-                {
-                    keep = i + 1;
-                    break;
-                }
-            }
+            // The nucleus of what top-k kept, renormalized, as HF's and vLLM's top-p after top-k.
+            keep = RankedPrefix.Crossing(order[..keep], probs, _options.TopP * kept, strict: false, countOnly: false) + 1;
+            kept = Sum(order[..keep], probs);
         }
-        double kept = 0;
-        for (int i = 0; i < keep; i++)
+        if (_options.MinP > 0f)
         {
-            kept += probs[_order[i]];
+            // At least the likeliest token (weight 1 ≥ MinP) stays.
+            keep = RankedPrefix.AtLeast(order[..keep], probs, _options.MinP);
+            kept = Sum(order[..keep], probs);
         }
         double r = _rng.NextFloat() * kept;
-        double acc = 0;
-        for (int i = 0; i < keep; i++)
+        return order[RankedPrefix.Crossing(order[..keep], probs, r, strict: true, countOnly: false)];
+    }
+
+    private static double Sum(ReadOnlySpan<int> tokens, float[] probs)
+    {
+        double sum = 0;
+        foreach (int t in tokens)
         {
-            acc += probs[_order[i]];
-            if (r < acc)
-            {
-                return _order[i];
-            }
+            sum += probs[t];
         }
-        return _order[keep - 1];
+        return sum;
     }
 
     /// <summary>Index of the largest logit; the lowest index wins ties, as torch.argmax does.</summary>
@@ -116,9 +143,10 @@ public sealed class Sampler
 
     // HF RepetitionPenaltyLogitsProcessor: a seen token's logit is divided by the penalty when positive and
     // multiplied when negative, so the penalty always lowers its probability.
-    private static void ApplyRepetitionPenalty(Span<float> logits, ReadOnlySpan<int> context, float penalty)
+    private void ApplyRepetitionPenalty(Span<float> logits, ReadOnlySpan<int> context, float penalty)
     {
-        var seen = new HashSet<int>();
+        HashSet<int> seen = _seen ??= [];
+        seen.Clear();
         foreach (int t in context)
         {
             if ((uint)t < (uint)logits.Length && seen.Add(t))

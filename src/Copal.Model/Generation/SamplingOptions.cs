@@ -1,8 +1,9 @@
 namespace Copal.Model.Generation;
 
 /// <summary>
-/// How the next token is chosen. Temperature 0 is greedy (argmax). Otherwise, in HF's order: repetition penalty,
-/// temperature, top-k, top-p, then a draw from the seeded generator.
+/// How the next token is chosen. First the logits change: HF's repetition penalty, OpenAI's presence and frequency
+/// penalties, the logit bias. Temperature 0 is then greedy (argmax). Otherwise, in HF's order: temperature, top-k,
+/// top-p, min-p, then a draw from the seeded generator.
 /// </summary>
 public sealed record SamplingOptions
 {
@@ -16,8 +17,29 @@ public sealed record SamplingOptions
     public int TopK { get; init; }
     /// <summary>Keep the smallest set of tokens whose probability mass reaches p; 1 keeps all.</summary>
     public float TopP { get; init; } = 1f;
+    /// <summary>
+    /// Keep only the tokens at least this many times as likely as the likeliest (HF's and vLLM's min_p); 0 keeps all.
+    /// In [0, 1].
+    /// </summary>
+    public float MinP { get; init; }
     /// <summary>HF's CTRL-style penalty on tokens already in the context; 1 disables it.</summary>
     public float RepetitionPenalty { get; init; } = 1f;
+    /// <summary>
+    /// OpenAI's presence penalty: subtracted once from the logit of every token the reply already holds (positive
+    /// values steer to new tokens, negative ones back to used ones); 0 disables it. Finite.
+    /// </summary>
+    public float PresencePenalty { get; init; }
+    /// <summary>
+    /// OpenAI's frequency penalty: subtracted from a token's logit once per time the reply already holds it; 0
+    /// disables it. Finite.
+    /// </summary>
+    public float FrequencyPenalty { get; init; }
+    /// <summary>
+    /// Added to the logits of the tokens named (OpenAI's logit_bias: −100 bans a token, 100 all but forces it), before
+    /// greedy or sampled choice alike. Every id must be one the model can choose; every value finite. Null or empty:
+    /// none.
+    /// </summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
     /// <summary>Seed of the draws (<see cref="Pcg32"/>): the same seed, options and logits choose the same tokens on every run. Default 0.</summary>
     public ulong Seed { get; init; }
 
@@ -40,6 +62,25 @@ public sealed record SamplingOptions
         if (!(TopP > 0 && TopP <= 1))
         {
             throw new ArgumentOutOfRangeException(nameof(TopP), FormattableString.Invariant($"SamplingOptions.TopP must be in (0, 1], got {TopP}"));
+        }
+        if (!(MinP >= 0 && MinP <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinP), FormattableString.Invariant($"SamplingOptions.MinP must be in [0, 1] (0 disables it), got {MinP}"));
+        }
+        if (!float.IsFinite(PresencePenalty))
+        {
+            throw new ArgumentOutOfRangeException(nameof(PresencePenalty), FormattableString.Invariant($"SamplingOptions.PresencePenalty must be a finite number (0 is none), got {PresencePenalty}"));
+        }
+        if (!float.IsFinite(FrequencyPenalty))
+        {
+            throw new ArgumentOutOfRangeException(nameof(FrequencyPenalty), FormattableString.Invariant($"SamplingOptions.FrequencyPenalty must be a finite number (0 is none), got {FrequencyPenalty}"));
+        }
+        foreach ((int token, float bias) in LogitBias ?? new Dictionary<int, float>())
+        {
+            if (token < 0 || !float.IsFinite(bias))
+            {
+                throw new ArgumentOutOfRangeException(nameof(LogitBias), FormattableString.Invariant($"SamplingOptions.LogitBias must map token ids ≥ 0 to finite numbers, got {token}: {bias}"));
+            }
         }
         if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty))
         {

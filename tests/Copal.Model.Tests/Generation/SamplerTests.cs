@@ -103,4 +103,166 @@ public class SamplerTests
             Assert.Equal(1, sampler.Sample([.. row], []));
         }
     }
+
+    public static TheoryData<float, int, float, float> DrawOptions => new()
+    {
+        { 1f, 0, 1f, 0f },
+        { 0.7f, 40, 1f, 0f },
+        { 1f, 0, 0.9f, 0f },
+        { 0.8f, 50, 0.95f, 0f },
+        { 1f, 0, 1f, 0.05f },
+        { 1.3f, 0, 0.5f, 0.1f },
+        { 2f, 3, 0.99f, 0.2f },
+    };
+
+    [Theory]
+    [MemberData(nameof(DrawOptions))]
+    public void Draws_equal_a_reference_that_sorts_the_whole_vocabulary(float temperature, int topK, float topP, float minP)
+    {
+        var options = new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP, MinP = minP, Seed = 11 };
+        foreach (int n in new[] { 2, 33, 100, 5000, 32000 })
+        {
+            var sampler = new Sampler(options);
+            var reference = new ReferenceSampler(options);
+            for (int row = 0; row < 40; row++)
+            {
+                float[] logits = Logits(row, n);
+                if (row % 2 == 1)
+                {
+                    // Many ties, broken by the lower id in both.
+                    logits = [.. logits.Select(l => MathF.Round(l))];
+                }
+                Assert.Equal(reference.Sample([.. logits]), sampler.Sample([.. logits], []));
+            }
+        }
+    }
+
+    [Fact]
+    public void Top_p_after_top_k_measures_the_nucleus_of_what_top_k_kept()
+    {
+        // p ∝ 4, 2, 1, 1: top-k 2 keeps 2/3 and 1/3 of the mass left; top-p 0.6 of that is the first token alone (HF,
+        // vLLM), where 0.6 of the whole (4/8 = 0.5 < 0.6) would keep two.
+        float[] template = [MathF.Log(4), MathF.Log(2), 0, 0];
+        var sampler = new Sampler(new SamplingOptions { Temperature = 1f, TopK = 2, TopP = 0.6f, Seed = 5 });
+        for (int i = 0; i < 200; i++)
+        {
+            Assert.Equal(0, sampler.Sample([.. template], []));
+        }
+    }
+
+    [Fact]
+    public void Min_p_keeps_the_tokens_at_least_that_share_of_the_likeliest()
+    {
+        // Weights 1, 0.5, 0.2, 0.05 of the likeliest: min-p 0.3 keeps the first two, and both come up.
+        float[] template = [0, MathF.Log(0.5f), MathF.Log(0.2f), MathF.Log(0.05f)];
+        var sampler = new Sampler(new SamplingOptions { Temperature = 1f, MinP = 0.3f, Seed = 2 });
+        var seen = new HashSet<int>();
+        for (int i = 0; i < 500; i++)
+        {
+            seen.Add(sampler.Sample([.. template], []));
+        }
+        Assert.Equal(new HashSet<int> { 0, 1 }, seen);
+    }
+
+    [Fact]
+    public void Presence_and_frequency_penalties_count_the_tokens_this_sampler_chose()
+    {
+        var sampler = new Sampler(new SamplingOptions { PresencePenalty = 0.5f, FrequencyPenalty = 0.25f });
+        float[] first = [3, 2, 1];
+        Assert.Equal(0, sampler.Sample(first, [1, 1, 1])); // the context (a prompt) does not count
+        Assert.Equal([3f, 2f, 1f], first);
+        float[] second = [3, 2, 1];
+        Assert.Equal(0, sampler.Sample(second, [1, 1, 1, 0]));
+        Assert.Equal([3f - 0.75f, 2f, 1f], second); // chosen once: presence 0.5 + frequency 0.25
+        float[] third = [3, 2.6f, 1];
+        Assert.Equal(1, sampler.Sample(third, []));
+        Assert.Equal([3f - 1f, 2.6f, 1f], third); // chosen twice: 0.5 + 2 × 0.25
+        float[] fourth = [3, 2.6f, 1];
+        sampler.Sample(fourth, []);
+        Assert.Equal([3f - 1f, 2.6f - 0.75f, 1f], fourth);
+    }
+
+    [Fact]
+    public void Logit_bias_moves_greedy_and_sampled_choices()
+    {
+        float[] row = [5, 1, 0, -2];
+        var ban = new Dictionary<int, float> { [0] = -100 };
+        var force = new Dictionary<int, float> { [3] = 100 };
+        Assert.Equal(1, new Sampler(new SamplingOptions { LogitBias = ban }).Sample([.. row], []));
+        var sampler = new Sampler(new SamplingOptions { Temperature = 1f, LogitBias = force, Seed = 9 });
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(3, sampler.Sample([.. row], []));
+        }
+        var outside = new Sampler(new SamplingOptions { LogitBias = new Dictionary<int, float> { [4] = 1 } });
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => outside.Sample([.. row], []));
+        Assert.Contains("token 4, outside the 4 tokens", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(-0.1f, 0f, 0f, 0, 1f)]
+    [InlineData(1.5f, 0f, 0f, 0, 1f)]
+    [InlineData(0f, float.NaN, 0f, 0, 1f)]
+    [InlineData(0f, 0f, float.PositiveInfinity, 0, 1f)]
+    [InlineData(0f, 0f, 0f, -1, 1f)]
+    [InlineData(0f, 0f, 0f, 0, float.NaN)]
+    public void Invalid_new_options_are_rejected(float minP, float presence, float frequency, int biasId, float bias)
+    {
+        var options = new SamplingOptions
+        {
+            MinP = minP,
+            PresencePenalty = presence,
+            FrequencyPenalty = frequency,
+            LogitBias = new Dictionary<int, float> { [biasId] = bias },
+        };
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(options));
+        Assert.StartsWith($"SamplingOptions.{e.ParamName} must ", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    /// <summary>
+    /// The sampler as it was written first, the reference: the whole vocabulary sorted by probability (ties by id),
+    /// then top-k, top-p of what top-k kept, min-p, and the draw walked in that order.
+    /// </summary>
+    private sealed class ReferenceSampler(SamplingOptions options)
+    {
+        private readonly Pcg32 _rng = new(options.Seed);
+
+        public int Sample(float[] logits)
+        {
+            // The weights as the sampler computes them (the same vectorized exp): what is checked here is the ranking,
+            // the cut-offs and the draw.
+            float max = logits.Max();
+            float[] scaled = [.. logits.Select(l => (l - max) / options.Temperature)];
+            float[] exp = new float[scaled.Length];
+            System.Numerics.Tensors.TensorPrimitives.Exp(scaled, exp);
+            double[] w = [.. exp.Select(e => (double)e)];
+            int[] order = [.. Enumerable.Range(0, logits.Length).OrderByDescending(i => (float)w[i]).ThenBy(i => i)];
+            int keep = options.TopK > 0 ? Math.Min(options.TopK, order.Length) : order.Length;
+            if (options.TopP < 1f)
+            {
+                double total = order.Take(keep).Sum(i => w[i]), mass = 0;
+                for (int i = 0; i < keep; i++)
+                {
+                    mass += w[order[i]];
+                    if (mass >= options.TopP * total)
+                    {
+                        keep = i + 1;
+                        break;
+                    }
+                }
+            }
+            keep = Math.Min(keep, order.Count(i => (float)w[i] >= options.MinP));
+            double r = _rng.NextFloat() * order.Take(keep).Sum(i => w[i]), acc = 0;
+            for (int i = 0; i < keep; i++)
+            {
+                acc += w[order[i]];
+                if (r < acc)
+                {
+                    return order[i];
+                }
+            }
+            return order[keep - 1];
+        }
+    }
 }
