@@ -44,8 +44,8 @@ public sealed class ChatClientTests
     }
 
     /// <summary>
-    /// ChatOptions that the engine has map onto it (TopK; HF's repetition penalty through AdditionalProperties, as
-    /// vLLM takes it); those it has no counterpart for are refused, never ignored.
+    /// ChatOptions that the engine has map onto it (TopK, OpenAI's penalties; HF's repetition penalty and min_p through
+    /// AdditionalProperties, as vLLM takes them); those it has no counterpart for are refused, never ignored.
     /// </summary>
     [Fact]
     public async Task Options_map_onto_the_engine_or_are_refused()
@@ -66,8 +66,10 @@ public sealed class ChatClientTests
         Assert.Equal(1.5f, ((CopalChatClient)client).ToRequest(chat, fromJson).RepetitionPenalty);
         Assert.NotEqual(greedy, (await client.GetResponseAsync(chat, penalized)).Text);
 
-        await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { FrequencyPenalty = 0.5f }));
-        await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { PresencePenalty = 0.5f }));
+        var additive = new ChatOptions { MaxOutputTokens = 30, FrequencyPenalty = 1f, PresencePenalty = 0.5f, AdditionalProperties = new() { ["min_p"] = 0.25 } };
+        CompletionRequest request = ((CopalChatClient)client).ToRequest(chat, additive);
+        Assert.Equal((1f, 0.5f, 0.25f), (request.FrequencyPenalty, request.PresencePenalty, request.MinP));
+        Assert.NotEqual(greedy, (await client.GetResponseAsync(chat, additive)).Text);
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ToolMode = ChatToolMode.RequireAny }));
         await client.GetResponseAsync(chat, new ChatOptions { ToolMode = ChatToolMode.Auto, MaxOutputTokens = 2 });

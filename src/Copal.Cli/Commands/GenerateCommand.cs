@@ -23,8 +23,14 @@ internal static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0 = all); needs --temperature > 0", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off); needs --temperature > 0", DefaultValueFactory = _ => 1f }
             .Accept(v => v > 0 && v <= 1, "a number in (0, 1]");
+        var minP = new Option<float>("--min-p") { Description = "Sample from the tokens at least this share as likely as the likeliest (0 = all), after --top-k and --top-p; needs --temperature > 0", DefaultValueFactory = _ => 0f }
+            .Accept(v => v >= 0 && v <= 1, "a number in [0, 1]");
         var penalty = new Option<float>("--repetition-penalty") { Description = "Penalty on tokens already seen (1 = off); applies to greedy decoding too", DefaultValueFactory = _ => 1f }
             .Accept(v => v > 0, "a finite number > 0");
+        var presence = new Option<float>("--presence-penalty") { Description = "OpenAI's: subtracted from the logit of every token the reply already holds (0 = off); applies to greedy decoding too", DefaultValueFactory = _ => 0f }
+            .Accept(float.IsFinite, "a finite number");
+        var frequency = new Option<float>("--frequency-penalty") { Description = "OpenAI's: subtracted from a token's logit once per time the reply already holds it (0 = off); applies to greedy decoding too", DefaultValueFactory = _ => 0f }
+            .Accept(float.IsFinite, "a finite number");
         var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling; needs --temperature > 0", DefaultValueFactory = _ => 0UL };
         var ctxSize = ContextSizeOption.Create();
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also report the context size and the bytes of the KV cache and RoPE tables" };
@@ -39,7 +45,7 @@ internal static class GenerateCommand
         var mmap = CommonOptions.Mmap("on");
         var command = new Command("generate", "Generate text, streaming it as it is produced")
         {
-            model, prompt, count, temperature, topK, topP, penalty, seed, ctxSize, verbose, chat, system, templateArguments, device, json, sparse, allowNonFinite, mmap,
+            model, prompt, count, temperature, topK, topP, minP, penalty, presence, frequency, seed, ctxSize, verbose, chat, system, templateArguments, device, json, sparse, allowNonFinite, mmap,
         };
         command.SetBody((p, ct) =>
         {
@@ -52,6 +58,7 @@ internal static class GenerateCommand
                 {
                     (topP, p.GetValue(topP) < 1, "filters the tokens that sampling draws from"),
                     (topK, p.GetValue(topK) > 0, "filters the tokens that sampling draws from"),
+                    (minP, p.GetValue(minP) > 0, "filters the tokens that sampling draws from"),
                     (seed, p.GetResult(seed) is { Implicit: false }, "seeds the sampling's draws"),
                 })
                 {
@@ -67,7 +74,10 @@ internal static class GenerateCommand
                 Temperature = p.GetValue(temperature),
                 TopK = p.GetValue(topK),
                 TopP = p.GetValue(topP),
+                MinP = p.GetValue(minP),
                 RepetitionPenalty = p.GetValue(penalty),
+                PresencePenalty = p.GetValue(presence),
+                FrequencyPenalty = p.GetValue(frequency),
                 Seed = p.GetValue(seed),
             };
             bool asJson = p.GetValue(json);

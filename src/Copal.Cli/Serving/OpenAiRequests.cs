@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Copal.Model.Chat;
 using Copal.Model.Serving;
@@ -27,9 +28,9 @@ internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, 
 /// <summary>
 /// Reads OpenAI request bodies. Each field is checked for its JSON type and range before it is read (null counts as
 /// absent), and an error names the field with what it expects and what it got.
-/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logit_bias, penalties,
-/// tools) are refused, never ignored; fields without effect here (user, metadata, …) are accepted. top_k and
-/// repetition_penalty are taken as extensions, as vLLM's and llama.cpp's servers do.
+/// Fields that would change the result but are not implemented (n &gt; 1, best_of, tools) are refused, never
+/// ignored; fields without effect here (user, metadata, …) are accepted. top_k, min_p and repetition_penalty are
+/// taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>
 internal static partial class OpenAiRequests
 {
@@ -396,30 +397,13 @@ internal static partial class OpenAiRequests
         {
             throw Unsupported("n", $"n must be 1 (one choice per request), got {n}");
         }
-        if (Field(body, "logit_bias") is JsonElement bias)
-        {
-            if (bias.ValueKind != JsonValueKind.Object)
-            {
-                throw OpenAiException.BadRequest("logit_bias", $"logit_bias must be an object of token ids and biases, got {Actual(bias)}");
-            }
-            if (bias.EnumerateObject().Any())
-            {
-                throw Unsupported("logit_bias", "logit_bias is not supported; give {} or leave it out");
-            }
-        }
-        foreach (string penalty in new[] { "presence_penalty", "frequency_penalty" })
-        {
-            if (Number(body, penalty, -2, 2) is double p && p != 0)
-            {
-                throw Unsupported(penalty, $"{penalty} is not supported; give 0 or leave it out, got {p}");
-            }
-        }
         RefuseOtherServersFields(body);
         double temperature = Number(body, "temperature", 0, 2) ?? 1.0;
         double topP = Number(body, "top_p", 0, 1, minExcluded: true) ?? 1.0;
         // Extensions, as vLLM's and llama.cpp's servers take them: top_k (0, or vLLM's -1, keeps every token) and HF's
         // repetition penalty (1 is off).
         int topK = Math.Max(0, Integer(body, "top_k", -1) ?? 0);
+        double minP = Number(body, "min_p", 0, 1) ?? 0;
         float repetition = (float)(Number(body, "repetition_penalty", 0, float.MaxValue, minExcluded: true) ?? 1.0);
         if (repetition == 0)
         {
@@ -436,7 +420,11 @@ internal static partial class OpenAiRequests
             // A top_p in (0, 1] below float's smallest (1e-50) is still above 0: it keeps the likeliest token alone.
             TopP = Math.Max((float)topP, float.Epsilon),
             TopK = topK,
+            MinP = (float)minP,
             RepetitionPenalty = repetition,
+            PresencePenalty = (float)(Number(body, "presence_penalty", -2, 2) ?? 0),
+            FrequencyPenalty = (float)(Number(body, "frequency_penalty", -2, 2) ?? 0),
+            LogitBias = LogitBias(body),
             Seed = seed,
             Stop = Stops(body),
         };
@@ -506,6 +494,36 @@ internal static partial class OpenAiRequests
         // Read for their type only, as every true/false field is.
         _ = Boolean(body, "store");
         _ = Boolean(body, "parallel_tool_calls");
+    }
+
+    /// <summary>
+    /// OpenAI's logit_bias: an object from token ids, written as strings, to biases in [−100, 100]; null when absent,
+    /// null or empty. Whether an id is one the model can choose, the engine checks.
+    /// </summary>
+    private static Dictionary<int, float>? LogitBias(JsonElement body)
+    {
+        if (Field(body, "logit_bias") is not JsonElement bias)
+        {
+            return null;
+        }
+        if (bias.ValueKind != JsonValueKind.Object)
+        {
+            throw OpenAiException.BadRequest("logit_bias", $"logit_bias must be an object of token ids and biases, got {Actual(bias)}");
+        }
+        var biases = new Dictionary<int, float>();
+        foreach (JsonProperty entry in bias.EnumerateObject())
+        {
+            if (!int.TryParse(entry.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int id))
+            {
+                throw OpenAiException.BadRequest("logit_bias", $"logit_bias keys must be token ids, got {Cut(JsonSerializer.Serialize(entry.Name))}");
+            }
+            if (!(entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetDouble(out double value) && value is >= -100 and <= 100))
+            {
+                throw OpenAiException.BadRequest("logit_bias", $"logit_bias[\"{id}\"] must be a number in [-100, 100], got {Actual(entry.Value)}");
+            }
+            biases[id] = (float)value;
+        }
+        return biases.Count > 0 ? biases : null;
     }
 
     /// <summary>
@@ -586,7 +604,6 @@ internal static partial class OpenAiRequests
     /// </summary>
     private static readonly (string Name, Func<JsonElement, bool> IsNeutral, string Instead)[] s_otherServersFields =
     [
-        ("min_p", e => IsNumber(e, 0), "leave it out"),
         ("typical_p", e => IsNumber(e, 1), "leave it out"),
         ("tfs_z", e => IsNumber(e, 1), "leave it out"),
         ("top_a", e => IsNumber(e, 0), "leave it out"),

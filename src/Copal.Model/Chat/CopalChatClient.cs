@@ -8,8 +8,9 @@ namespace Copal.Model.Chat;
 /// <see cref="IChatClient"/> over an <see cref="InferenceEngine"/>, in process, no server: the conversation is
 /// rendered by an <see cref="IChatFormatter"/> and completed by the engine (batched with other callers when its
 /// <see cref="EngineOptions.Parallel"/> is above 1).
-/// ChatOptions map as OpenAI's fields do: Temperature (default 0, greedy), TopP, MaxOutputTokens (default 256),
-/// StopSequences, Seed; Instructions become a leading system message. What the model cannot take is refused, never
+/// ChatOptions map as OpenAI's fields do: Temperature (default 0, greedy), TopP, TopK, FrequencyPenalty,
+/// PresencePenalty, MaxOutputTokens (default 256), StopSequences, Seed, and AdditionalProperties "repetition_penalty"
+/// and "min_p" as vLLM's; Instructions become a leading system message. What the model cannot take is refused, never
 /// ignored, by the rules of copal serve's chat endpoint: tools, non-text content, the tool role, a ModelId other than
 /// the engine's (see <see cref="ToRequest"/>).
 /// </summary>
@@ -160,8 +161,7 @@ public sealed class CopalChatClient : IChatClient
     /// (taken as system), user and assistant, as the server's.
     /// </remarks>
     /// <exception cref="NotSupportedException">Tools, any other content (an image or other data, a function call or
-    /// result, reasoning text, …), a message of the tool role, frequency or presence penalties, or a non-text response
-    /// format: the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
+    /// result, reasoning text, …), a message of the tool role, or a non-text response format: the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
     /// token: the client keeps no state between calls.</exception>
     /// <exception cref="ArgumentException">A message of another role, or <see cref="ChatOptions.ModelId"/> naming a
     /// model other than the engine's (the server's 404 model_not_found).</exception>
@@ -180,12 +180,6 @@ public sealed class CopalChatClient : IChatClient
         if (options?.ToolMode is RequiredChatToolMode)
         {
             throw new NotSupportedException("copal's chat client does not call tools; leave ChatOptions.ToolMode unset, None or Auto");
-        }
-        // Options that would change the reply but have no counterpart in the engine are refused, never ignored.
-        if (options?.FrequencyPenalty is float f && f != 0 || options?.PresencePenalty is float p && p != 0)
-        {
-            throw new NotSupportedException("copal's chat client has no frequency or presence penalty (OpenAI's additive ones); " +
-                "leave them unset, or set AdditionalProperties[\"repetition_penalty\"] for HF's multiplicative penalty");
         }
         // A stateless client: a conversation id would leave out the history the caller expects the model to see, and
         // copal never hands out a continuation token (it runs no background responses, which AllowBackgroundResponses
@@ -222,7 +216,10 @@ public sealed class CopalChatClient : IChatClient
             Temperature = options?.Temperature ?? 0f,
             TopP = options?.TopP ?? 1f,
             TopK = options?.TopK ?? 0,
-            RepetitionPenalty = RepetitionPenalty(options),
+            MinP = AdditionalNumber(options, "min_p") ?? 0f,
+            RepetitionPenalty = AdditionalNumber(options, "repetition_penalty") ?? 1f,
+            PresencePenalty = options?.PresencePenalty ?? 0f,
+            FrequencyPenalty = options?.FrequencyPenalty ?? 0f,
             // Any long is a seed (a negative one by its bits); none draws one, as OpenAI's API does.
             Seed = options?.Seed is long seed ? unchecked((ulong)seed) : null,
             ContinuesPrompt = false,
@@ -259,9 +256,12 @@ public sealed class CopalChatClient : IChatClient
         return new ChatTurn(name, message.Text);
     }
 
-    /// <summary>HF's repetition penalty, which ChatOptions has no property for: AdditionalProperties["repetition_penalty"], as vLLM and copal's server take it.</summary>
-    private static float RepetitionPenalty(ChatOptions? options) =>
-        options?.AdditionalProperties?.TryGetValue("repetition_penalty", out object? value) != true ? 1f : value switch
+    /// <summary>
+    /// A number ChatOptions has no property for, from AdditionalProperties as vLLM and copal's server take it:
+    /// "repetition_penalty" (HF's) or "min_p"; null when absent.
+    /// </summary>
+    private static float? AdditionalNumber(ChatOptions? options, string name) =>
+        options?.AdditionalProperties?.TryGetValue(name, out object? value) != true ? null : value switch
         {
             float x => x,
             double x => (float)x,
@@ -270,7 +270,7 @@ public sealed class CopalChatClient : IChatClient
             decimal x => (float)x,
             // What ChatOptions hold when they were read from JSON.
             System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } x => x.GetSingle(),
-            _ => throw new CompletionRequestException("repetition_penalty", $"repetition_penalty must be a number, got {value?.GetType().Name ?? "null"}"),
+            _ => throw new CompletionRequestException(name, $"{name} must be a number, got {value?.GetType().Name ?? "null"}"),
         };
 
     /// <summary>

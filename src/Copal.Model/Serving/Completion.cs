@@ -2,7 +2,7 @@ namespace Copal.Model.Serving;
 
 /// <summary>
 /// A plain completion: a prompt (text, or token ids) and how to continue it. Sampling as OpenAI names it: temperature
-/// 0 is greedy; with temperature &gt; 0 top_p, top_k and the seed apply. The default is greedy decoding, so the same
+/// 0 is greedy; with temperature &gt; 0 top_p, top_k, min_p and the seed apply; the penalties and logit bias apply to both. The default is greedy decoding, so the same
 /// request gives the same text; with a temperature, only a request that gives its <see cref="Seed"/> does.
 /// </summary>
 public sealed record CompletionRequest
@@ -31,8 +31,33 @@ public sealed record CompletionRequest
     /// <summary>Sample from the k most likely tokens only; 0 keeps all. Applies when <see cref="Temperature"/> &gt; 0, as <see cref="TopP"/> does.</summary>
     public int TopK { get; init; }
 
+    /// <summary>
+    /// Sample only from the tokens at least this many times as likely as the likeliest (vLLM's and HF's min_p), in
+    /// [0, 1]; 0 (default) keeps all. Applies when <see cref="Temperature"/> &gt; 0, after <see cref="TopK"/> and <see cref="TopP"/>.
+    /// </summary>
+    public float MinP { get; init; }
+
     /// <summary>HF's penalty on tokens already in the prompt or the reply (a positive logit divided by it, a negative one multiplied); 1 is off. Applies to greedy decoding too.</summary>
     public float RepetitionPenalty { get; init; } = 1f;
+
+    /// <summary>
+    /// OpenAI's presence_penalty: subtracted from the logit of each token the reply already holds (the prompt does not
+    /// count, as in OpenAI's and vLLM's); 0 (default) is off. Finite; OpenAI's range is −2 to 2. Applies to greedy decoding too.
+    /// </summary>
+    public float PresencePenalty { get; init; }
+
+    /// <summary>
+    /// OpenAI's frequency_penalty: subtracted from a token's logit once for each time the reply already holds it; 0
+    /// (default) is off. Finite; OpenAI's range is −2 to 2. Applies to greedy decoding too.
+    /// </summary>
+    public float FrequencyPenalty { get; init; }
+
+    /// <summary>
+    /// OpenAI's logit_bias: added to the logits of the token ids named, greedy or sampled (−100 bans a token, 100 all
+    /// but forces it). Ids must be ones the model can choose (below the tokenizer's size), values finite. Null or
+    /// empty (default): none.
+    /// </summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
 
     /// <summary>
     /// Seed of this request's own sampler: with <see cref="Temperature"/> &gt; 0, the same seed draws the same way from

@@ -228,6 +228,26 @@ public sealed class InferenceEngine : IDisposable
         {
             throw new CompletionRequestException("repetition_penalty", FormattableString.Invariant($"repetition_penalty must be a finite number > 0 (1 is off), got {request.RepetitionPenalty}"));
         }
+        if (!(request.MinP >= 0 && request.MinP <= 1))
+        {
+            throw new CompletionRequestException("min_p", FormattableString.Invariant($"min_p must be in [0, 1] (0 keeps every token), got {request.MinP}"));
+        }
+        foreach ((string name, float value) in new[] { ("presence_penalty", request.PresencePenalty), ("frequency_penalty", request.FrequencyPenalty) })
+        {
+            if (!float.IsFinite(value))
+            {
+                throw new CompletionRequestException(name, FormattableString.Invariant($"{name} must be a finite number (0 is off), got {value}"));
+            }
+        }
+        foreach ((int token, float bias) in request.LogitBias ?? new Dictionary<int, float>())
+        {
+            // The ids the model may choose: a padded vocabulary's extra rows are never chosen, so a bias there is a mistake.
+            if ((uint)token >= (uint)Options.DecodableTokens!.Value || !float.IsFinite(bias))
+            {
+                throw new CompletionRequestException("logit_bias", FormattableString.Invariant(
+                    $"logit_bias must map token ids in [0, {Options.DecodableTokens.Value}) to finite numbers, got {token}: {bias}"));
+            }
+        }
         if (request.ScorePrompt && request.TopLogprobs is null)
         {
             throw new CompletionRequestException("logprobs", "the prompt's log-probabilities need TopLogprobs (0 or more alternatives)");
@@ -276,14 +296,18 @@ public sealed class InferenceEngine : IDisposable
                 ContextLengthExceeded = true,
             };
         }
-        // Greedy ignores top_p and top_k (OpenAI accepts top_p with temperature 0), so the sampler only sees them when
-        // it draws. The repetition penalty changes the logits, so it applies to greedy decoding too.
+        // Greedy ignores top_p, top_k and min_p (OpenAI accepts top_p with temperature 0), so the sampler only sees
+        // them when it draws. The penalties and the bias change the logits, so they apply to greedy decoding too.
         var sampling = new SamplingOptions
         {
             Temperature = request.Temperature,
             TopP = request.Temperature > 0 ? request.TopP : 1f,
             TopK = request.Temperature > 0 ? request.TopK : 0,
+            MinP = request.Temperature > 0 ? request.MinP : 0f,
             RepetitionPenalty = request.RepetitionPenalty,
+            PresencePenalty = request.PresencePenalty,
+            FrequencyPenalty = request.FrequencyPenalty,
+            LogitBias = request.LogitBias,
             Seed = request.Seed ?? (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue),
         };
         return (ids, sampling);
