@@ -18,16 +18,17 @@ internal sealed class OpenAiException(int status, string message, string? param 
 }
 
 /// <summary>What a /v1/completions or /v1/chat/completions body asks for, checked field by field.</summary>
-/// <param name="Completion">The request to the engine.</param>
+/// <param name="Prompts">The requests to the engine, one per prompt, in the prompts' order (a chat has one).</param>
+/// <param name="N">Choices per prompt (OpenAI's n), each generated on its own.</param>
 /// <param name="Stream">Send the answer as server-sent events.</param>
 /// <param name="IncludeUsage">With <paramref name="Stream"/>, a last chunk with the usage.</param>
 /// <param name="Echo">Completions' echo: the reply's text starts with the prompt's (and its log-probabilities with the prompt's tokens').</param>
-internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, bool IncludeUsage, bool Echo = false);
+internal sealed record OpenAiRequest(IReadOnlyList<CompletionRequest> Prompts, int N, bool Stream, bool IncludeUsage, bool Echo = false);
 
 /// <summary>
 /// Reads OpenAI request bodies. Each field is checked for its JSON type and range before it is read (null counts as
 /// absent), and an error names the field with what it expects and what it got.
-/// Fields that would change the result but are not implemented (n &gt; 1, best_of, logit_bias, penalties,
+/// Fields that would change the result but are not implemented (best_of other than n, logit_bias, penalties,
 /// tools) are refused, never ignored; fields without effect here (user, metadata, …) are accepted. top_k and
 /// repetition_penalty are taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>
@@ -123,9 +124,12 @@ internal static partial class OpenAiRequests
                 _ => Integer(body, "logprobs", 0, CompletionRequest.MaxTopLogprobs),
             },
         };
-        if (Integer(body, "best_of", 1) is int bestOf && bestOf != 1)
+        int n = Choices(body);
+        // best_of candidates of which the n best are returned: copal returns every candidate it generates, so only
+        // best_of n (OpenAI's default) says what it does.
+        if (Integer(body, "best_of", 1) is int bestOf && bestOf != n)
         {
-            throw Unsupported("best_of", $"best_of must be 1 (one candidate per request, as n), got {bestOf}");
+            throw Unsupported("best_of", $"best_of must be n ({n}): copal returns every candidate it generates, it does not pick the best; got {bestOf}");
         }
         bool echo = Boolean(body, "echo") ?? false;
         // Echo with logprobs scores the prompt (what evaluation harnesses ask for, with max_tokens 0 or 1).
@@ -142,25 +146,7 @@ internal static partial class OpenAiRequests
                 throw Unsupported("suffix", "suffix is not supported; leave it out or give \"\"");
             }
         }
-        JsonElement prompt = Field(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
-        // OpenAI's four prompt shapes: a string, an array of strings, an array of token ids, an array of such arrays.
-        // The arrays of prompts are taken when they hold one.
-        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.Array
-            && prompt[0].GetArrayLength() > 0 && prompt[0].EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
-        {
-            prompt = prompt[0];
-        }
-        request = prompt.ValueKind switch
-        {
-            JsonValueKind.String => request with { Prompt = prompt.GetString() },
-            JsonValueKind.Array when prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String => request with { Prompt = prompt[0].GetString() },
-            JsonValueKind.Array when prompt.GetArrayLength() > 0 && prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number) =>
-                request with { PromptIds = [.. prompt.EnumerateArray().Select(TokenId)] },
-            JsonValueKind.Array when prompt.GetArrayLength() > 1 && prompt.EnumerateArray().All(e => e.ValueKind is JsonValueKind.String or JsonValueKind.Array) =>
-                throw Unsupported("prompt", $"one prompt per request; got an array of {prompt.GetArrayLength()} prompts"),
-            _ => throw OpenAiException.BadRequest("prompt", $"prompt must be a string, an array of one string, an array of token ids or an array of one such array, got {PromptShape(prompt)}"),
-        };
-        return Finish(body, request) with { Echo = echo };
+        return Finish(body, Prompts(body, request), n) with { Echo = echo };
     }
 
     /// <summary>
@@ -178,32 +164,6 @@ internal static partial class OpenAiRequests
             throw OpenAiException.BadRequest("top_logprobs", $"top_logprobs needs logprobs true, got top_logprobs {t} without it");
         }
         return logprobs ? top ?? 0 : null;
-    }
-
-    private static int TokenId(JsonElement e) =>
-        e.TryGetInt32(out int id) ? id : throw OpenAiException.BadRequest("prompt", $"token id {e.GetRawText()} is not an integer");
-
-    /// <summary>What a prompt that fits none of OpenAI's shapes is, e.g. "an array of numbers and strings".</summary>
-    private static string PromptShape(JsonElement prompt)
-    {
-        if (prompt.ValueKind != JsonValueKind.Array)
-        {
-            return Actual(prompt);
-        }
-        if (prompt.GetArrayLength() == 0)
-        {
-            return "an empty array";
-        }
-        string[] kinds = [.. prompt.EnumerateArray().Select(e => e.ValueKind switch
-        {
-            JsonValueKind.Object => "objects",
-            JsonValueKind.Array => "arrays",
-            JsonValueKind.String => "strings",
-            JsonValueKind.Number => "numbers",
-            JsonValueKind.True or JsonValueKind.False => "booleans",
-            _ => "nulls",
-        }).Distinct()];
-        return $"an array of {string.Join(" and ", kinds)}";
     }
 
     public static OpenAiRequest Chat(JsonElement body, InferenceEngine engine, IChatFormatter formatter)
@@ -299,7 +259,7 @@ internal static partial class OpenAiRequests
             // No max: the rest of the context, as OpenAI's chat endpoint.
             MaxTokens = request.MaxTokens < 0 ? engine.ContextSize : request.MaxTokens,
         };
-        return Finish(body, request);
+        return Finish(body, [request], Choices(body));
     }
 
     /// <summary>
@@ -392,10 +352,6 @@ internal static partial class OpenAiRequests
     /// <summary>The sampling fields; MaxTokens is -1 when absent and <paramref name="defaultMax"/> is null.</summary>
     private static CompletionRequest Sampling(JsonElement body, int? defaultMax, string maxName)
     {
-        if (Integer(body, "n", 1) is int n && n != 1)
-        {
-            throw Unsupported("n", $"n must be 1 (one choice per request), got {n}");
-        }
         if (Field(body, "logit_bias") is JsonElement bias)
         {
             if (bias.ValueKind != JsonValueKind.Object)
@@ -465,7 +421,7 @@ internal static partial class OpenAiRequests
         return stops;
     }
 
-    private static OpenAiRequest Finish(JsonElement body, CompletionRequest request)
+    private static OpenAiRequest Finish(JsonElement body, IReadOnlyList<CompletionRequest> prompts, int n)
     {
         CheckInertFields(body);
         bool stream = Boolean(body, "stream") ?? false;
@@ -481,7 +437,7 @@ internal static partial class OpenAiRequests
                 throw OpenAiException.BadRequest("stream_options", "stream_options is only allowed with \"stream\": true");
             }
         }
-        return new OpenAiRequest(request, stream, includeUsage);
+        return new OpenAiRequest(prompts, n, stream, includeUsage);
     }
 
     /// <summary>
