@@ -428,6 +428,30 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(64, full.Usage.TotalTokens);
     }
 
+    /// <summary>
+    /// Prepare checks a request as a stream would and encodes its prompt, running nothing: a caller that starts
+    /// several requests checks them all first. The prepared request runs as the original.
+    /// </summary>
+    [Fact]
+    public async Task Prepare_checks_and_encodes_a_request_without_running_it()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { ContextSize = 64 });
+        var e = Assert.Throws<CompletionRequestException>(() => engine.Prepare(new CompletionRequest { Prompt = string.Join(" ", Enumerable.Repeat("dog", 100)) }));
+        Assert.True(e.ContextLengthExceeded);
+        e = Assert.Throws<CompletionRequestException>(() => engine.Prepare(new CompletionRequest { PromptIds = [1, 99999] }));
+        Assert.Equal("prompt", e.Parameter);
+        var request = new CompletionRequest { Prompt = "Once upon a", MaxTokens = 6 };
+        CompletionRequest prepared = engine.Prepare(request);
+        Assert.Equal(0, engine.Statistics.Started);
+        Assert.Null(prepared.Prompt);
+        Assert.Equal(engine.Tokenizer.Encode("Once upon a"), prepared.PromptIds);
+        // The text continues the prompt's ids as it continues the prompt's text, its first space included.
+        Assert.Equal((await engine.CompleteAsync(request)).Text, (await engine.CompleteAsync(prepared)).Text);
+        // An empty prompt starts from BOS, as a stream of it does.
+        Assert.Equal([engine.Tokenizer.BosId!.Value], engine.Prepare(new CompletionRequest { Prompt = "", AddSpecialTokens = false }).PromptIds);
+    }
+
     [Fact]
     public async Task A_null_stop_list_is_an_ArgumentNullException_naming_the_field()
     {

@@ -72,7 +72,7 @@ public sealed class ReasoningTests : IDisposable
         for (int i = 0; i < texts.Length; i++)
         {
             var chunk = new CompletionChunk(texts[i], [i]) { FinishReason = i == texts.Length - 1 ? FinishReason.Stop : null };
-            sent.AddRange(OpenAiServer.ChatDeltas(chunk, splitter));
+            sent.AddRange(OpenAiChoice.ChatDeltas(chunk, splitter));
         }
         string[] expected =
         [
@@ -82,9 +82,9 @@ public sealed class ReasoningTests : IDisposable
         Assert.Equal([null, null, null, "stop"], sent.Select(c => c["finish_reason"]?.GetValue<string>()));
 
         // Without a splitter the text is content as it comes; an empty last chunk still carries the finish reason.
-        Assert.Equal("<think>", OpenAiServer.ChatDeltas(new CompletionChunk("<think>", [1]), null).Single()["delta"]!["content"]!.GetValue<string>());
-        Assert.Empty(OpenAiServer.ChatDeltas(new CompletionChunk("", []), null));
-        JsonObject end = OpenAiServer.ChatDeltas(new CompletionChunk("", []) { FinishReason = FinishReason.Length }, new ThinkTagSplitter("")).Single();
+        Assert.Equal("<think>", OpenAiChoice.ChatDeltas(new CompletionChunk("<think>", [1]), null).Single()["delta"]!["content"]!.GetValue<string>());
+        Assert.Empty(OpenAiChoice.ChatDeltas(new CompletionChunk("", []), null));
+        JsonObject end = OpenAiChoice.ChatDeltas(new CompletionChunk("", []) { FinishReason = FinishReason.Length }, new ThinkTagSplitter("")).Single();
         Assert.Equal("{}", end["delta"]!.ToJsonString());
         Assert.Equal("length", end["finish_reason"]!.GetValue<string>());
     }

@@ -49,6 +49,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"seed\":{}", "seed")]
     [InlineData(Completions, Prompt + ",\"n\":\"2\"", "n")]
     [InlineData(Completions, Prompt + ",\"n\":0", "n")]
+    [InlineData(Chat, User + ",\"n\":129", "n")]
+    [InlineData(Chat, User + ",\"n\":\"3\"", "n")]
     [InlineData(Completions, Prompt + ",\"echo\":\"no\"", "echo")]
     [InlineData(Completions, Prompt + ",\"echo\":0", "echo")]
     [InlineData(Completions, Prompt + ",\"stream\":\"yes\"", "stream")]
@@ -128,6 +130,7 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
 
     [Theory]
     [InlineData(Completions, Prompt + ",\"best_of\":3", "best_of")]
+    [InlineData(Completions, Prompt + ",\"n\":2,\"best_of\":3", "best_of")]
     [InlineData(Chat, User + ",\"functions\":[{\"name\":\"f\",\"parameters\":{}}]", "functions")]
     [InlineData(Chat, User + ",\"tool_choice\":\"required\"", "tool_choice")]
     [InlineData(Chat, User + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", "tool_choice")]

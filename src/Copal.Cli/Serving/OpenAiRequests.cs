@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Copal.Model.Chat;
 using Copal.Model.Serving;
 using Copal.Tensors.IO;
 
@@ -19,16 +18,17 @@ internal sealed class OpenAiException(int status, string message, string? param 
 }
 
 /// <summary>What a /v1/completions or /v1/chat/completions body asks for, checked field by field.</summary>
-/// <param name="Completion">The request to the engine.</param>
+/// <param name="Prompts">The requests to the engine, one per prompt, in the prompts' order (a chat has one).</param>
+/// <param name="N">Choices per prompt (OpenAI's n), each generated on its own.</param>
 /// <param name="Stream">Send the answer as server-sent events.</param>
 /// <param name="IncludeUsage">With <paramref name="Stream"/>, a last chunk with the usage.</param>
 /// <param name="Echo">Completions' echo: the reply's text starts with the prompt's (and its log-probabilities with the prompt's tokens').</param>
-internal sealed record OpenAiRequest(CompletionRequest Completion, bool Stream, bool IncludeUsage, bool Echo = false);
+internal sealed record OpenAiRequest(IReadOnlyList<CompletionRequest> Prompts, int N, bool Stream, bool IncludeUsage, bool Echo = false);
 
 /// <summary>
 /// Reads OpenAI request bodies. Each field is checked for its JSON type and range before it is read (null counts as
 /// absent), and an error names the field with what it expects and what it got.
-/// Fields that would change the result but are not implemented (n &gt; 1, best_of, tools) are refused, never
+/// Fields that would change the result but are not implemented (best_of other than n, tools) are refused, never
 /// ignored; fields without effect here (user, metadata, …) are accepted. top_k, min_p and repetition_penalty are
 /// taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>
@@ -124,9 +124,12 @@ internal static partial class OpenAiRequests
                 _ => Integer(body, "logprobs", 0, CompletionRequest.MaxTopLogprobs),
             },
         };
-        if (Integer(body, "best_of", 1) is int bestOf && bestOf != 1)
+        int n = Choices(body);
+        // best_of candidates of which the n best are returned: copal returns every candidate it generates, so only
+        // best_of n (OpenAI's default) says what it does.
+        if (Integer(body, "best_of", 1) is int bestOf && bestOf != n)
         {
-            throw Unsupported("best_of", $"best_of must be 1 (one candidate per request, as n), got {bestOf}");
+            throw Unsupported("best_of", $"best_of must be n ({n}): copal returns every candidate it generates, it does not pick the best; got {bestOf}");
         }
         bool echo = Boolean(body, "echo") ?? false;
         // Echo with logprobs scores the prompt (what evaluation harnesses ask for, with max_tokens 0 or 1).
@@ -143,238 +146,7 @@ internal static partial class OpenAiRequests
                 throw Unsupported("suffix", "suffix is not supported; leave it out or give \"\"");
             }
         }
-        JsonElement prompt = Field(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
-        // OpenAI's four prompt shapes: a string, an array of strings, an array of token ids, an array of such arrays.
-        // The arrays of prompts are taken when they hold one.
-        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.Array
-            && prompt[0].GetArrayLength() > 0 && prompt[0].EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
-        {
-            prompt = prompt[0];
-        }
-        request = prompt.ValueKind switch
-        {
-            JsonValueKind.String => request with { Prompt = prompt.GetString() },
-            JsonValueKind.Array when prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String => request with { Prompt = prompt[0].GetString() },
-            JsonValueKind.Array when prompt.GetArrayLength() > 0 && prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number) =>
-                request with { PromptIds = [.. prompt.EnumerateArray().Select(TokenId)] },
-            JsonValueKind.Array when prompt.GetArrayLength() > 1 && prompt.EnumerateArray().All(e => e.ValueKind is JsonValueKind.String or JsonValueKind.Array) =>
-                throw Unsupported("prompt", $"one prompt per request; got an array of {prompt.GetArrayLength()} prompts"),
-            _ => throw OpenAiException.BadRequest("prompt", $"prompt must be a string, an array of one string, an array of token ids or an array of one such array, got {PromptShape(prompt)}"),
-        };
-        return Finish(body, request) with { Echo = echo };
-    }
-
-    /// <summary>
-    /// Chat's logprobs (true or false) and top_logprobs (0 to 20 alternatives, which need logprobs true, as OpenAI
-    /// rules): the alternatives to report, or null for no log-probabilities.
-    /// </summary>
-    private static int? ChatLogprobs(JsonElement body)
-    {
-        bool logprobs = Field(body, "logprobs") is JsonElement { ValueKind: JsonValueKind.Number } n
-            ? throw OpenAiException.BadRequest("logprobs", $"logprobs must be true or false in a chat request (top_logprobs gives how many alternatives), got {n.GetRawText()}")
-            : Boolean(body, "logprobs") ?? false;
-        int? top = Integer(body, "top_logprobs", 0, CompletionRequest.MaxTopLogprobs);
-        if (top is int t && !logprobs)
-        {
-            throw OpenAiException.BadRequest("top_logprobs", $"top_logprobs needs logprobs true, got top_logprobs {t} without it");
-        }
-        return logprobs ? top ?? 0 : null;
-    }
-
-    private static int TokenId(JsonElement e) =>
-        e.TryGetInt32(out int id) ? id : throw OpenAiException.BadRequest("prompt", $"token id {e.GetRawText()} is not an integer");
-
-    /// <summary>What a prompt that fits none of OpenAI's shapes is, e.g. "an array of numbers and strings".</summary>
-    private static string PromptShape(JsonElement prompt)
-    {
-        if (prompt.ValueKind != JsonValueKind.Array)
-        {
-            return Actual(prompt);
-        }
-        if (prompt.GetArrayLength() == 0)
-        {
-            return "an empty array";
-        }
-        string[] kinds = [.. prompt.EnumerateArray().Select(e => e.ValueKind switch
-        {
-            JsonValueKind.Object => "objects",
-            JsonValueKind.Array => "arrays",
-            JsonValueKind.String => "strings",
-            JsonValueKind.Number => "numbers",
-            JsonValueKind.True or JsonValueKind.False => "booleans",
-            _ => "nulls",
-        }).Distinct()];
-        return $"an array of {string.Join(" and ", kinds)}";
-    }
-
-    public static OpenAiRequest Chat(JsonElement body, InferenceEngine engine, IChatFormatter formatter)
-    {
-        CheckModel(body, engine);
-        // max_completion_tokens is the current name (what the OpenAI .NET client sends); max_tokens the older one.
-        int? maxCompletion = Integer(body, "max_completion_tokens", 0);
-        if (maxCompletion is int mc && Integer(body, "max_tokens", 0) is int mt && mt != mc)
-        {
-            throw OpenAiException.BadRequest("max_tokens", $"max_tokens {mt} and max_completion_tokens {mc} disagree; give one of the two");
-        }
-        CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens") with { TopLogprobs = ChatLogprobs(body) };
-        if (Array(body, "tools") is { } tools && tools.GetArrayLength() > 0)
-        {
-            throw Unsupported("tools", "tools are not supported; leave tools out");
-        }
-        if (Array(body, "functions") is { } functions && functions.GetArrayLength() > 0)
-        {
-            throw Unsupported("functions", "functions are not supported; leave functions out");
-        }
-        foreach (string choice in new[] { "tool_choice", "function_call" })
-        {
-            // "none" and "auto" choose nothing when there are no tools; anything that forces a call cannot be honoured.
-            if (Field(body, choice) is JsonElement c && !(c.ValueKind == JsonValueKind.String && c.GetString() is "none" or "auto"))
-            {
-                throw c.ValueKind is JsonValueKind.String or JsonValueKind.Object ? Unsupported(choice, $"{choice} {Actual(c)} is not supported: copal does not call tools; give \"none\" or leave it out")
-                    : OpenAiException.BadRequest(choice, $"{choice} must be a string or an object, got {Actual(c)}");
-            }
-        }
-        if (Array(body, "modalities") is { } modalities)
-        {
-            foreach (JsonElement m in modalities.EnumerateArray())
-            {
-                if (!(m.ValueKind == JsonValueKind.String && m.GetString() == "text"))
-                {
-                    throw Unsupported("modalities", $"modalities {Actual(m)} is not supported; only \"text\"");
-                }
-            }
-        }
-        foreach (string output in new[] { "audio", "web_search_options" })
-        {
-            if (Field(body, output) is not null)
-            {
-                throw Unsupported(output, $"{output} is not supported; leave it out");
-            }
-        }
-        if (Field(body, "response_format") is JsonElement format)
-        {
-            if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out JsonElement type) || type.ValueKind != JsonValueKind.String)
-            {
-                throw OpenAiException.BadRequest("response_format", $"response_format must be an object with a string type, e.g. {{\"type\": \"text\"}}, got {Actual(format)}");
-            }
-            if (type.GetString() != "text")
-            {
-                throw Unsupported("response_format", $"response_format {type.GetRawText()} is not supported; only text");
-            }
-        }
-        JsonElement messages = Field(body, "messages") ?? throw OpenAiException.BadRequest("messages", "messages is required");
-        if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
-        {
-            throw OpenAiException.BadRequest("messages", $"messages must be a non-empty array, got {Actual(messages)}");
-        }
-        var turns = new List<ChatTurn>();
-        int index = 0;
-        foreach (JsonElement message in messages.EnumerateArray())
-        {
-            string at = $"messages[{index++}]";
-            if (message.ValueKind != JsonValueKind.Object)
-            {
-                throw OpenAiException.BadRequest(at, $"{at} must be an object, got {Actual(message)}");
-            }
-            JsonElement r = Field(message, "role") ?? throw OpenAiException.BadRequest($"{at}.role", $"{at}.role is required");
-            string role = r.ValueKind == JsonValueKind.String ? r.GetString()!
-                : throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be a string, got {Actual(r)}");
-            if (role is "tool" or "function")
-            {
-                throw Unsupported($"{at}.role", $"{at}.role '{role}' is not supported: copal does not call tools");
-            }
-            if (role is not ("system" or "developer" or "user" or "assistant"))
-            {
-                throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be system, developer, user or assistant, got '{role}'");
-            }
-            turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(message, role, at)));
-        }
-        ChatPrompt prompt = Prompt(formatter, turns, TemplateArguments(body));
-        request = request with
-        {
-            Prompt = prompt.Text,
-            AddSpecialTokens = prompt.AddSpecialTokens,
-            Stop = [.. prompt.StopTexts, .. request.Stop],
-            // The reply is a message of its own: decoded alone, as the chat endpoints of OpenAI and vLLM return it.
-            ContinuesPrompt = false,
-            // No max: the rest of the context, as OpenAI's chat endpoint.
-            MaxTokens = request.MaxTokens < 0 ? engine.ContextSize : request.MaxTokens,
-        };
-        return Finish(body, request);
-    }
-
-    /// <summary>
-    /// chat_template_kwargs (vLLM's and SGLang's field): variables for the model's chat template, such as Qwen3's
-    /// enable_thinking; null when absent.
-    /// </summary>
-    private static Dictionary<string, object?>? TemplateArguments(JsonElement body)
-    {
-        if (Field(body, "chat_template_kwargs") is not JsonElement e)
-        {
-            return null;
-        }
-        if (e.ValueKind != JsonValueKind.Object)
-        {
-            throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs must be an object, e.g. {{\"enable_thinking\": false}}, got {Actual(e)}");
-        }
-        return ChatTemplateArguments.FromJson(e);
-    }
-
-    /// <summary>The conversation as the model's prompt; arguments the formatter cannot take are a 400 naming chat_template_kwargs.</summary>
-    private static ChatPrompt Prompt(IChatFormatter formatter, IReadOnlyList<ChatTurn> turns, Dictionary<string, object?>? arguments)
-    {
-        try
-        {
-            return formatter.Format(turns, arguments);
-        }
-        catch (ArgumentException e) when (ChatTemplateArguments.Refused(e))
-        {
-            throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs: {ChatTemplateArguments.Reason(e)}");
-        }
-    }
-
-    /// <summary>
-    /// A message's text. Content is required, as in OpenAI's API; an assistant message may leave it out only beside
-    /// tool calls, which copal does not support.
-    /// </summary>
-    private static string Content(JsonElement message, string role, string at)
-    {
-        foreach (string calls in new[] { "tool_calls", "function_call" })
-        {
-            if (Field(message, calls) is JsonElement c && !(c.ValueKind == JsonValueKind.Array && c.GetArrayLength() == 0))
-            {
-                throw Unsupported($"{at}.{calls}", $"{at}.{calls}: tool calls are not supported; leave {calls} out");
-            }
-        }
-        if (Field(message, "content") is not JsonElement content)
-        {
-            throw OpenAiException.BadRequest($"{at}.content", $"{at}.content is required for {(role is "assistant" ? "an" : "a")} {role} message: a string or an array of text parts");
-        }
-        if (content.ValueKind == JsonValueKind.String)
-        {
-            return content.GetString()!;
-        }
-        if (content.ValueKind != JsonValueKind.Array)
-        {
-            throw OpenAiException.BadRequest($"{at}.content", $"{at}.content must be a string or an array of text parts, got {Actual(content)}");
-        }
-        var text = new System.Text.StringBuilder();
-        int index = 0;
-        foreach (JsonElement part in content.EnumerateArray())
-        {
-            string partAt = $"{at}.content[{index++}]";
-            if (part.ValueKind != JsonValueKind.Object || Field(part, "type") is not JsonElement type || type.ValueKind != JsonValueKind.String)
-            {
-                throw OpenAiException.BadRequest(partAt, $"{partAt} must be an object with a string type, e.g. {{\"type\": \"text\", \"text\": \"...\"}}, got {Actual(part)}");
-            }
-            if (type.GetString() != "text")
-            {
-                throw Unsupported(partAt, $"{partAt}: {type.GetRawText()} parts are not supported; only text parts ({{\"type\": \"text\", \"text\": ...}})");
-            }
-            text.Append(Field(part, "text") is JsonElement t && t.ValueKind == JsonValueKind.String ? t.GetString()
-                : throw OpenAiException.BadRequest($"{partAt}.text", $"{partAt}.text must be a string, got {(Field(part, "text") is JsonElement x ? Actual(x) : "nothing")}"));
-        }
-        return text.ToString();
+        return Finish(body, Prompts(body, request), n) with { Echo = echo };
     }
 
     private static void CheckModel(JsonElement body, InferenceEngine engine)
@@ -393,10 +165,6 @@ internal static partial class OpenAiRequests
     /// <summary>The sampling fields; MaxTokens is -1 when absent and <paramref name="defaultMax"/> is null.</summary>
     private static CompletionRequest Sampling(JsonElement body, int? defaultMax, string maxName)
     {
-        if (Integer(body, "n", 1) is int n && n != 1)
-        {
-            throw Unsupported("n", $"n must be 1 (one choice per request), got {n}");
-        }
         RefuseOtherServersFields(body);
         double temperature = Number(body, "temperature", 0, 2) ?? 1.0;
         double topP = Number(body, "top_p", 0, 1, minExcluded: true) ?? 1.0;
@@ -453,7 +221,7 @@ internal static partial class OpenAiRequests
         return stops;
     }
 
-    private static OpenAiRequest Finish(JsonElement body, CompletionRequest request)
+    private static OpenAiRequest Finish(JsonElement body, IReadOnlyList<CompletionRequest> prompts, int n)
     {
         CheckInertFields(body);
         bool stream = Boolean(body, "stream") ?? false;
@@ -469,7 +237,7 @@ internal static partial class OpenAiRequests
                 throw OpenAiException.BadRequest("stream_options", "stream_options is only allowed with \"stream\": true");
             }
         }
-        return new OpenAiRequest(request, stream, includeUsage);
+        return new OpenAiRequest(prompts, n, stream, includeUsage);
     }
 
     /// <summary>

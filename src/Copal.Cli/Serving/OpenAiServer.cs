@@ -18,8 +18,9 @@ namespace Copal.Cli.Serving;
 /// <summary>
 /// The OpenAI-compatible HTTP API over an <see cref="InferenceEngine"/> on ASP.NET Core (Kestrel):
 /// POST /v1/completions and /v1/chat/completions (server-sent events with "stream": true), GET /v1/models and
-/// /health. Errors use OpenAI's JSON shape and HTTP status. A client that disconnects cancels its generation
-/// (RequestAborted reaches the engine, which drops the sequence at its next step). So does stopping the server
+/// /health. A request's choices (n per prompt, and completions' several prompts) are engine requests of their own,
+/// decoded side by side. Errors use OpenAI's JSON shape and HTTP status. A client that disconnects cancels its
+/// generations (RequestAborted reaches the engine, which drops each sequence at its next step). So does stopping the server
 /// (Ctrl-C, SIGTERM, <see cref="DisposeAsync"/>): every generation in flight ends at its next step and its client gets
 /// a 503, or an error event on a stream, instead of waiting for the host's shutdown timeout.
 /// </summary>
@@ -218,20 +219,23 @@ internal sealed class OpenAiServer : IAsyncDisposable
         CancellationToken aborted = context.RequestAborted;
         JsonElement json = await ReadBodyAsync(context).ConfigureAwait(false);
         OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter) : OpenAiRequests.Completion(json, _engine);
-        ThinkTagSplitter? splitter = chat && _splitReasoning ? new ThinkTagSplitter(request.Completion.Prompt!) : null;
-        OpenAiLogprobs? logprobs = request.Completion.TopLogprobs is null ? null : new OpenAiLogprobs(_engine.Tokenizer, chat);
+        // Every prompt is checked before any choice starts: a bad one refuses the request, and nothing is decoded.
+        OpenAiChoice[] choices = OpenAiChoices.Of(request, _engine, chat, _splitReasoning);
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
+        string obj = chat ? (request.Stream ? "chat.completion.chunk" : "chat.completion") : "text_completion";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         // The generation ends when the client goes away or the server stops. Kestrel only aborts the requests still
         // running when the host's shutdown timeout (30 s) is over, so stopping has to reach the engine itself.
         CancellationToken stopping = _app.Lifetime.ApplicationStopping;
         using var generation = CancellationTokenSource.CreateLinkedTokenSource(aborted, stopping);
-        IAsyncEnumerator<CompletionChunk> chunks = _engine.StreamAsync(request.Completion, generation.Token).GetAsyncEnumerator(generation.Token);
         // Cancelled by the stop, not by the client: the client is still there to be told.
         bool Stopped(Exception e) => e is OperationCanceledException && stopping.IsCancellationRequested && !aborted.IsCancellationRequested;
+        // The choices start together, so the engine decodes them side by side; their chunks come interleaved. Disposing
+        // the stream (the client gone, a choice failed) cancels every choice still running.
+        ChoiceStream chunks = ChoiceStream.Start(choices.Length, (i, token) => _engine.StreamAsync(choices[i].Run, token), generation.Token);
         await using (chunks.ConfigureAwait(false))
         {
-            // The first chunk comes after the prefill: request errors (a prompt too long) surface here, before any byte is sent.
+            // The first chunk comes after a prefill: a failure there (the device out of memory) still gets its status.
             bool any;
             try
             {
@@ -241,81 +245,40 @@ internal sealed class OpenAiServer : IAsyncDisposable
             {
                 throw ServerStopping();
             }
-            // Echo: the prompt's text first, as given (token ids decoded), and its tokens' log-probabilities first.
-            string echoed = !request.Echo ? "" : request.Completion.Prompt ?? _engine.Tokenizer.Decode([.. request.Completion.PromptIds!]);
-            if (any && chunks.Current.PromptLogprobs is PromptLogprobs prompt)
-            {
-                logprobs!.AddPrompt(prompt);
-            }
             if (!request.Stream)
             {
-                var text = new System.Text.StringBuilder(echoed);
-                CompletionChunk last = chunks.Current;
                 try
                 {
                     while (any)
                     {
-                        last = chunks.Current;
-                        logprobs?.Add(last, text.Length);
-                        text.Append(last.Text);
-                        any = last.FinishReason is null && await chunks.MoveNextAsync().ConfigureAwait(false);
+                        choices[chunks.Current.Index].Gather(chunks.Current.Chunk);
+                        any = await chunks.MoveNextAsync().ConfigureAwait(false);
                     }
                 }
                 catch (Exception e) when (Stopped(e))
                 {
                     throw ServerStopping();
                 }
-                JsonObject choice = chat
-                    ? new JsonObject { ["index"] = 0, ["message"] = Message(text.ToString(), splitter), ["logprobs"] = logprobs?.Take(), ["finish_reason"] = Finish(last) }
-                    : new JsonObject { ["index"] = 0, ["text"] = text.ToString(), ["logprobs"] = logprobs?.Take(), ["finish_reason"] = Finish(last) };
-                await WriteJsonAsync(context, 200, Envelope(id, chat ? "chat.completion" : "text_completion", created, choice, last.Usage)).ConfigureAwait(false);
+                await WriteJsonAsync(context, 200, Envelope(id, obj, created, choices.Select(c => c.Whole()), OpenAiChoices.Usage(choices))).ConfigureAwait(false);
                 return;
             }
             context.Response.StatusCode = 200;
             context.Response.ContentType = "text/event-stream";
             context.Response.Headers.CacheControl = "no-cache";
-            string obj = chat ? "chat.completion.chunk" : "text_completion";
-            if (chat)
-            {
-                await SendAsync(context, Envelope(id, obj, created, new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }, null, request.IncludeUsage), aborted).ConfigureAwait(false);
-            }
-            int sent = echoed.Length; // characters of text sent: where the next chunk's tokens stand (legacy text_offset)
-            if (request.Echo)
-            {
-                // The prompt goes out as the first piece of text, with its tokens when they were scored.
-                await SendAsync(context, Envelope(id, obj, created, new JsonObject { ["index"] = 0, ["text"] = echoed, ["logprobs"] = logprobs?.Take(), ["finish_reason"] = null },
-                    null, request.IncludeUsage), aborted).ConfigureAwait(false);
-            }
             try
             {
                 while (any)
                 {
-                    CompletionChunk c = chunks.Current;
-                    logprobs?.Add(c, sent);
-                    sent += c.Text.Length;
-                    List<JsonObject> choices = chat ? ChatDeltas(c, splitter) : c.Text.Length > 0 || c.FinishReason is not null
-                        ? [new JsonObject { ["index"] = 0, ["text"] = c.Text, ["logprobs"] = null, ["finish_reason"] = Finish(c) }]
-                        : [];
-                    if (logprobs is { Any: true } && choices.Count > 0)
-                    {
-                        // The tokens since the last text sent go with this text (held-back tokens included).
-                        choices[^1]["logprobs"] = logprobs.Take();
-                    }
-                    foreach (JsonObject choice in choices)
+                    foreach (JsonObject piece in choices[chunks.Current.Index].Stream(chunks.Current.Chunk))
                     {
                         // Usage in every chunk's envelope only at the end, and only when asked (stream_options.include_usage), as OpenAI does.
-                        await SendAsync(context, Envelope(id, obj, created, choice, null, request.IncludeUsage), aborted).ConfigureAwait(false);
-                    }
-                    if (c.FinishReason is not null)
-                    {
-                        if (request.IncludeUsage)
-                        {
-                            JsonObject usage = Envelope(id, obj, created, null, c.Usage);
-                            await SendAsync(context, usage, aborted).ConfigureAwait(false);
-                        }
-                        break;
+                        await SendAsync(context, Envelope(id, obj, created, [piece], null, request.IncludeUsage), aborted).ConfigureAwait(false);
                     }
                     any = await chunks.MoveNextAsync().ConfigureAwait(false);
+                }
+                if (request.IncludeUsage)
+                {
+                    await SendAsync(context, Envelope(id, obj, created, [], OpenAiChoices.Usage(choices)), aborted).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException || Stopped(e))
@@ -331,76 +294,12 @@ internal sealed class OpenAiServer : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// A whole chat reply's message: the text as content, or with <paramref name="splitter"/> the reasoning apart in
-    /// reasoning_content (null when the reply had none), as vLLM's reasoning parsers answer; an empty answer (a reply
-    /// that is all reasoning, the budget spent inside the block) is null content, as theirs is.
-    /// </summary>
-    private static JsonObject Message(string text, ThinkTagSplitter? splitter)
-    {
-        if (splitter is null)
-        {
-            return new JsonObject { ["role"] = "assistant", ["content"] = text };
-        }
-        ReplyPieces body = splitter.Push(text);
-        ReplyPieces tail = splitter.Flush();
-        string reasoning = body.Reasoning + tail.Reasoning, content = body.Content + tail.Content;
-        return new JsonObject
-        {
-            ["role"] = "assistant",
-            ["content"] = content.Length == 0 ? null : content,
-            ["reasoning_content"] = reasoning.Length > 0 ? reasoning : null,
-        };
-    }
-
-    /// <summary>
-    /// The stream's choices for one chunk: its text as a content delta, or with <paramref name="splitter"/> a
-    /// reasoning_content delta then a content delta, each only when it has text; the finish reason rides on the last
-    /// (alone, with an empty delta, when no text is left).
-    /// </summary>
-    internal static List<JsonObject> ChatDeltas(CompletionChunk c, ThinkTagSplitter? splitter)
-    {
-        ReplyPieces pieces = splitter is null ? new ReplyPieces("", c.Text) : splitter.Push(c.Text);
-        if (splitter is not null && c.FinishReason is not null)
-        {
-            ReplyPieces tail = splitter.Flush();
-            pieces = new ReplyPieces(pieces.Reasoning + tail.Reasoning, pieces.Content + tail.Content);
-        }
-        var deltas = new List<JsonObject>();
-        if (pieces.Reasoning.Length > 0)
-        {
-            deltas.Add(new JsonObject { ["reasoning_content"] = pieces.Reasoning });
-        }
-        if (pieces.Content.Length > 0)
-        {
-            deltas.Add(new JsonObject { ["content"] = pieces.Content });
-        }
-        if (c.FinishReason is not null && deltas.Count == 0)
-        {
-            deltas.Add([]);
-        }
-        return deltas.Select((delta, i) => new JsonObject
-        {
-            ["index"] = 0,
-            ["delta"] = delta,
-            ["logprobs"] = null,
-            ["finish_reason"] = i == deltas.Count - 1 ? Finish(c) : null,
-        }).ToList();
-    }
-
     /// <summary>What a request in flight gets when the server stops under it: 503, the status of a server that cannot serve now.</summary>
     private static OpenAiException ServerStopping() =>
         new(503, "the server is stopping; the generation was cancelled before it finished", type: "server_error");
 
-    private static string? Finish(CompletionChunk c) => c.FinishReason switch
-    {
-        FinishReason.Stop => "stop",
-        FinishReason.Length => "length",
-        _ => null,
-    };
-
-    /// <summary>The response object around one choice; <paramref name="choice"/> null gives OpenAI's usage-only last chunk (empty choices).</summary>
-    private JsonObject Envelope(string id, string obj, long created, JsonObject? choice, CompletionUsage? usage, bool nullUsage = false)
+    /// <summary>The response object around choices; none gives OpenAI's usage-only last chunk.</summary>
+    private JsonObject Envelope(string id, string obj, long created, IEnumerable<JsonObject> choices, CompletionUsage? usage, bool nullUsage = false)
     {
         var o = new JsonObject
         {
@@ -408,7 +307,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
             ["object"] = obj,
             ["created"] = created,
             ["model"] = _engine.ModelId,
-            ["choices"] = choice is null ? new JsonArray() : new JsonArray(choice),
+            ["choices"] = new JsonArray([.. choices]),
         };
         if (usage is not null)
         {

@@ -136,7 +136,7 @@ public sealed class InferenceEngine : IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        (int[] promptIds, SamplingOptions sampling) = Prepare(request);
+        (int[] promptIds, SamplingOptions sampling) = Check(request);
         var usage = (int generated) => new CompletionUsage(promptIds.Length, generated);
         if (request.MaxTokens == 0 && !request.ScorePrompt)
         {
@@ -202,7 +202,21 @@ public sealed class InferenceEngine : IDisposable
         yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count), PromptLogprobs = count == 0 ? job.PromptLogprobs : null, Logprobs = endLogprobs };
     }
 
-    private (int[] PromptIds, SamplingOptions Sampling) Prepare(CompletionRequest request)
+    /// <summary>
+    /// Checks <paramref name="request"/> as <see cref="StreamAsync"/> does and encodes its prompt, without running it:
+    /// the same request with the prompt as token ids, which <see cref="StreamAsync"/> runs as it would the original
+    /// (the ids are checked again, not encoded again). A caller that starts several requests together checks them all
+    /// first, so that a bad one refuses the lot before any is decoded.
+    /// </summary>
+    /// <exception cref="CompletionRequestException">A field of the request is out of range, or the prompt does not fit the context.</exception>
+    public CompletionRequest Prepare(CompletionRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        (int[] ids, _) = Check(request);
+        return request with { Prompt = null, PromptIds = ids };
+    }
+
+    private (int[] PromptIds, SamplingOptions Sampling) Check(CompletionRequest request)
     {
         if ((request.Prompt is null) == (request.PromptIds is null))
         {

@@ -1,0 +1,199 @@
+using System.Text.Json;
+using Copal.Model.Chat;
+using Copal.Model.Serving;
+
+namespace Copal.Cli.Serving;
+
+/// <summary>
+/// /v1/chat/completions' own fields: the messages, rendered into the prompt by the chat formatter (with
+/// chat_template_kwargs), chat's logprobs and top_logprobs, and the tool, audio and format fields copal refuses.
+/// </summary>
+internal static partial class OpenAiRequests
+{
+    /// <summary>
+    /// Chat's logprobs (true or false) and top_logprobs (0 to 20 alternatives, which need logprobs true, as OpenAI
+    /// rules): the alternatives to report, or null for no log-probabilities.
+    /// </summary>
+    private static int? ChatLogprobs(JsonElement body)
+    {
+        bool logprobs = Field(body, "logprobs") is JsonElement { ValueKind: JsonValueKind.Number } n
+            ? throw OpenAiException.BadRequest("logprobs", $"logprobs must be true or false in a chat request (top_logprobs gives how many alternatives), got {n.GetRawText()}")
+            : Boolean(body, "logprobs") ?? false;
+        int? top = Integer(body, "top_logprobs", 0, CompletionRequest.MaxTopLogprobs);
+        if (top is int t && !logprobs)
+        {
+            throw OpenAiException.BadRequest("top_logprobs", $"top_logprobs needs logprobs true, got top_logprobs {t} without it");
+        }
+        return logprobs ? top ?? 0 : null;
+    }
+
+    public static OpenAiRequest Chat(JsonElement body, InferenceEngine engine, IChatFormatter formatter)
+    {
+        CheckModel(body, engine);
+        // max_completion_tokens is the current name (what the OpenAI .NET client sends); max_tokens the older one.
+        int? maxCompletion = Integer(body, "max_completion_tokens", 0);
+        if (maxCompletion is int mc && Integer(body, "max_tokens", 0) is int mt && mt != mc)
+        {
+            throw OpenAiException.BadRequest("max_tokens", $"max_tokens {mt} and max_completion_tokens {mc} disagree; give one of the two");
+        }
+        CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens") with { TopLogprobs = ChatLogprobs(body) };
+        if (Array(body, "tools") is { } tools && tools.GetArrayLength() > 0)
+        {
+            throw Unsupported("tools", "tools are not supported; leave tools out");
+        }
+        if (Array(body, "functions") is { } functions && functions.GetArrayLength() > 0)
+        {
+            throw Unsupported("functions", "functions are not supported; leave functions out");
+        }
+        foreach (string choice in new[] { "tool_choice", "function_call" })
+        {
+            // "none" and "auto" choose nothing when there are no tools; anything that forces a call cannot be honoured.
+            if (Field(body, choice) is JsonElement c && !(c.ValueKind == JsonValueKind.String && c.GetString() is "none" or "auto"))
+            {
+                throw c.ValueKind is JsonValueKind.String or JsonValueKind.Object ? Unsupported(choice, $"{choice} {Actual(c)} is not supported: copal does not call tools; give \"none\" or leave it out")
+                    : OpenAiException.BadRequest(choice, $"{choice} must be a string or an object, got {Actual(c)}");
+            }
+        }
+        if (Array(body, "modalities") is { } modalities)
+        {
+            foreach (JsonElement m in modalities.EnumerateArray())
+            {
+                if (!(m.ValueKind == JsonValueKind.String && m.GetString() == "text"))
+                {
+                    throw Unsupported("modalities", $"modalities {Actual(m)} is not supported; only \"text\"");
+                }
+            }
+        }
+        foreach (string output in new[] { "audio", "web_search_options" })
+        {
+            if (Field(body, output) is not null)
+            {
+                throw Unsupported(output, $"{output} is not supported; leave it out");
+            }
+        }
+        if (Field(body, "response_format") is JsonElement format)
+        {
+            if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out JsonElement type) || type.ValueKind != JsonValueKind.String)
+            {
+                throw OpenAiException.BadRequest("response_format", $"response_format must be an object with a string type, e.g. {{\"type\": \"text\"}}, got {Actual(format)}");
+            }
+            if (type.GetString() != "text")
+            {
+                throw Unsupported("response_format", $"response_format {type.GetRawText()} is not supported; only text");
+            }
+        }
+        JsonElement messages = Field(body, "messages") ?? throw OpenAiException.BadRequest("messages", "messages is required");
+        if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+        {
+            throw OpenAiException.BadRequest("messages", $"messages must be a non-empty array, got {Actual(messages)}");
+        }
+        var turns = new List<ChatTurn>();
+        int index = 0;
+        foreach (JsonElement message in messages.EnumerateArray())
+        {
+            string at = $"messages[{index++}]";
+            if (message.ValueKind != JsonValueKind.Object)
+            {
+                throw OpenAiException.BadRequest(at, $"{at} must be an object, got {Actual(message)}");
+            }
+            JsonElement r = Field(message, "role") ?? throw OpenAiException.BadRequest($"{at}.role", $"{at}.role is required");
+            string role = r.ValueKind == JsonValueKind.String ? r.GetString()!
+                : throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be a string, got {Actual(r)}");
+            if (role is "tool" or "function")
+            {
+                throw Unsupported($"{at}.role", $"{at}.role '{role}' is not supported: copal does not call tools");
+            }
+            if (role is not ("system" or "developer" or "user" or "assistant"))
+            {
+                throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be system, developer, user or assistant, got '{role}'");
+            }
+            turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(message, role, at)));
+        }
+        ChatPrompt prompt = Prompt(formatter, turns, TemplateArguments(body));
+        request = request with
+        {
+            Prompt = prompt.Text,
+            AddSpecialTokens = prompt.AddSpecialTokens,
+            Stop = [.. prompt.StopTexts, .. request.Stop],
+            // The reply is a message of its own: decoded alone, as the chat endpoints of OpenAI and vLLM return it.
+            ContinuesPrompt = false,
+            // No max: the rest of the context, as OpenAI's chat endpoint.
+            MaxTokens = request.MaxTokens < 0 ? engine.ContextSize : request.MaxTokens,
+        };
+        return Finish(body, [request], Choices(body));
+    }
+
+    /// <summary>
+    /// chat_template_kwargs (vLLM's and SGLang's field): variables for the model's chat template, such as Qwen3's
+    /// enable_thinking; null when absent.
+    /// </summary>
+    private static Dictionary<string, object?>? TemplateArguments(JsonElement body)
+    {
+        if (Field(body, "chat_template_kwargs") is not JsonElement e)
+        {
+            return null;
+        }
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs must be an object, e.g. {{\"enable_thinking\": false}}, got {Actual(e)}");
+        }
+        return ChatTemplateArguments.FromJson(e);
+    }
+
+    /// <summary>The conversation as the model's prompt; arguments the formatter cannot take are a 400 naming chat_template_kwargs.</summary>
+    private static ChatPrompt Prompt(IChatFormatter formatter, IReadOnlyList<ChatTurn> turns, Dictionary<string, object?>? arguments)
+    {
+        try
+        {
+            return formatter.Format(turns, arguments);
+        }
+        catch (ArgumentException e) when (ChatTemplateArguments.Refused(e))
+        {
+            throw OpenAiException.BadRequest("chat_template_kwargs", $"chat_template_kwargs: {ChatTemplateArguments.Reason(e)}");
+        }
+    }
+
+    /// <summary>
+    /// A message's text. Content is required, as in OpenAI's API; an assistant message may leave it out only beside
+    /// tool calls, which copal does not support.
+    /// </summary>
+    private static string Content(JsonElement message, string role, string at)
+    {
+        foreach (string calls in new[] { "tool_calls", "function_call" })
+        {
+            if (Field(message, calls) is JsonElement c && !(c.ValueKind == JsonValueKind.Array && c.GetArrayLength() == 0))
+            {
+                throw Unsupported($"{at}.{calls}", $"{at}.{calls}: tool calls are not supported; leave {calls} out");
+            }
+        }
+        if (Field(message, "content") is not JsonElement content)
+        {
+            throw OpenAiException.BadRequest($"{at}.content", $"{at}.content is required for {(role is "assistant" ? "an" : "a")} {role} message: a string or an array of text parts");
+        }
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString()!;
+        }
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            throw OpenAiException.BadRequest($"{at}.content", $"{at}.content must be a string or an array of text parts, got {Actual(content)}");
+        }
+        var text = new System.Text.StringBuilder();
+        int index = 0;
+        foreach (JsonElement part in content.EnumerateArray())
+        {
+            string partAt = $"{at}.content[{index++}]";
+            if (part.ValueKind != JsonValueKind.Object || Field(part, "type") is not JsonElement type || type.ValueKind != JsonValueKind.String)
+            {
+                throw OpenAiException.BadRequest(partAt, $"{partAt} must be an object with a string type, e.g. {{\"type\": \"text\", \"text\": \"...\"}}, got {Actual(part)}");
+            }
+            if (type.GetString() != "text")
+            {
+                throw Unsupported(partAt, $"{partAt}: {type.GetRawText()} parts are not supported; only text parts ({{\"type\": \"text\", \"text\": ...}})");
+            }
+            text.Append(Field(part, "text") is JsonElement t && t.ValueKind == JsonValueKind.String ? t.GetString()
+                : throw OpenAiException.BadRequest($"{partAt}.text", $"{partAt}.text must be a string, got {(Field(part, "text") is JsonElement x ? Actual(x) : "nothing")}"));
+        }
+        return text.ToString();
+    }
+}

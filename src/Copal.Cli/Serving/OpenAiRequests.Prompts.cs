@@ -1,0 +1,86 @@
+using System.Text.Json;
+using Copal.Model.Serving;
+
+namespace Copal.Cli.Serving;
+
+/// <summary>
+/// What a request asks the engine to generate: completions' prompts, in OpenAI's four shapes, and n, the choices per
+/// prompt. Each prompt becomes an engine request of its own, each choice a run of it (<see cref="OpenAiChoices"/>).
+/// </summary>
+internal static partial class OpenAiRequests
+{
+    /// <summary>
+    /// The most choices per prompt (n), OpenAI's own bound. Each choice is a sequence of its own (with its own prefill
+    /// and KV cache, up to --parallel at once; the rest wait in the queue), so a large n costs as that many requests.
+    /// </summary>
+    public const int MaxChoices = 128;
+
+    /// <summary>n: how many choices to generate for each prompt, in 1..<see cref="MaxChoices"/>; 1 when absent.</summary>
+    private static int Choices(JsonElement body) => Integer(body, "n", 1, MaxChoices) ?? 1;
+
+    /// <summary>
+    /// Completions' prompt in OpenAI's four shapes: a string, an array of strings, an array of token ids, or an array of
+    /// such arrays; one engine request per prompt, the sampling of <paramref name="request"/>, in the prompts' order.
+    /// Shapes are not mixed: an array of strings and token-id arrays fits none.
+    /// </summary>
+    private static List<CompletionRequest> Prompts(JsonElement body, CompletionRequest request)
+    {
+        JsonElement prompt = Field(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
+        if (prompt.ValueKind == JsonValueKind.String)
+        {
+            return [request with { Prompt = prompt.GetString() }];
+        }
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() > 0)
+        {
+            if (prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
+            {
+                return [request with { PromptIds = TokenIds(prompt, at: "prompt") }];
+            }
+            if (prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
+            {
+                return [.. prompt.EnumerateArray().Select(e => request with { Prompt = e.GetString() })];
+            }
+            if (prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Array))
+            {
+                // One array is the prompt itself: its errors name it as the shape of one token-id prompt does.
+                bool one = prompt.GetArrayLength() == 1;
+                return [.. prompt.EnumerateArray().Select((e, i) => request with { PromptIds = TokenIds(e, one ? "prompt" : $"prompt[{i}]") })];
+            }
+        }
+        throw OpenAiException.BadRequest("prompt", $"prompt must be a string, an array of strings, an array of token ids or an array of such arrays, got {PromptShape(prompt)}");
+    }
+
+    /// <summary>A prompt of token ids: a non-empty array of integers; <paramref name="at"/> is how an error names it.</summary>
+    private static int[] TokenIds(JsonElement ids, string at)
+    {
+        if (ids.GetArrayLength() == 0 || !ids.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
+        {
+            throw OpenAiException.BadRequest("prompt", $"{at} must be a non-empty array of token ids, got {PromptShape(ids)}");
+        }
+        return [.. ids.EnumerateArray().Select(e => e.TryGetInt32(out int id) ? id
+            : throw OpenAiException.BadRequest("prompt", $"{at} must hold integer token ids, got {Actual(e)}"))];
+    }
+
+    /// <summary>What a prompt that fits none of OpenAI's shapes is, e.g. "an array of numbers and strings".</summary>
+    private static string PromptShape(JsonElement prompt)
+    {
+        if (prompt.ValueKind != JsonValueKind.Array)
+        {
+            return Actual(prompt);
+        }
+        if (prompt.GetArrayLength() == 0)
+        {
+            return "an empty array";
+        }
+        string[] kinds = [.. prompt.EnumerateArray().Select(e => e.ValueKind switch
+        {
+            JsonValueKind.Object => "objects",
+            JsonValueKind.Array => "arrays",
+            JsonValueKind.String => "strings",
+            JsonValueKind.Number => "numbers",
+            JsonValueKind.True or JsonValueKind.False => "booleans",
+            _ => "nulls",
+        }).Distinct()];
+        return $"an array of {string.Join(" and ", kinds)}";
+    }
+}
