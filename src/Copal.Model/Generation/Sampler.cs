@@ -90,12 +90,16 @@ public sealed class Sampler
         for (int i = 0; i < n; i++)
         {
             sum += probs[i];
-            _order[i] = i;
         }
-        Span<int> order = _order;
-        int keep = n;
+        // The draw's place in the ranked mass is known before any ranking when nothing filters (one draw per token
+        // either way, so a seed draws the same).
+        bool topK = _options.TopK > 0 && _options.TopK < n;
+        bool filtered = topK || _options.TopP < 1f || _options.MinP > 0f;
+        double draw = filtered ? 0 : _rng.NextFloat();
+        Span<int> order = _order.AsSpan(0, Candidates(probs, sum, topK, draw));
+        int keep = order.Length;
         double kept = sum;
-        if (_options.TopK > 0 && _options.TopK < n)
+        if (topK)
         {
             keep = RankedPrefix.Crossing(order, probs, _options.TopK, strict: false, countOnly: true) + 1;
             kept = Sum(order[..keep], probs);
@@ -112,8 +116,36 @@ public sealed class Sampler
             keep = RankedPrefix.AtLeast(order[..keep], probs, _options.MinP);
             kept = Sum(order[..keep], probs);
         }
-        double r = _rng.NextFloat() * kept;
-        return order[RankedPrefix.Crossing(order[..keep], probs, r, strict: true, countOnly: false)];
+        double target = (filtered ? _rng.NextFloat() : draw) * kept;
+        return order[RankedPrefix.Crossing(order[..keep], probs, target, strict: true, countOnly: false)];
+    }
+
+    /// <summary>
+    /// Puts in <see cref="_order"/> the tokens that can matter, and returns how many: every token when top-k ranks
+    /// them; otherwise only those at or above a weight below which the rest cannot reach the mass the draw or top-p
+    /// asks for. N tokens under a threshold τ weigh less than N·τ, so with τ half of what is left over the target
+    /// divided by N, the tokens above it hold more than the target: they are the ranked prefix the crossing lies in.
+    /// A model's distribution puts most of a 128k vocabulary far below that, so top-p and the draw rank a few hundred
+    /// tokens rather than all.
+    /// </summary>
+    private int Candidates(float[] probs, double sum, bool topK, double draw)
+    {
+        int n = probs.Length;
+        float threshold = 0f;
+        if (!topK)
+        {
+            double target = _options.TopP < 1f ? _options.TopP * sum : _options.MinP > 0f ? sum : draw * sum;
+            // Min-p drops everything below its own share; top-p before it keeps a superset of what min-p keeps.
+            threshold = MathF.Max((float)((sum - target) * 0.5 / n), _options.MinP);
+        }
+        int count = 0;
+        for (int i = 0; i < n; i++)
+        {
+            // Without a branch: every token written, the count moved by 0 or 1.
+            _order[count] = i;
+            count += probs[i] >= threshold ? 1 : 0;
+        }
+        return count;
     }
 
     private static double Sum(ReadOnlySpan<int> tokens, float[] probs)

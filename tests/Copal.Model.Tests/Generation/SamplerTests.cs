@@ -113,6 +113,8 @@ public class SamplerTests
         { 1f, 0, 1f, 0.05f },
         { 1.3f, 0, 0.5f, 0.1f },
         { 2f, 3, 0.99f, 0.2f },
+        { 1f, 5000, 0.9f, 0f },
+        { 1f, 64, 1f, 0.02f },
     };
 
     [Theory]
@@ -123,14 +125,19 @@ public class SamplerTests
         foreach (int n in new[] { 2, 33, 100, 5000, 32000 })
         {
             var sampler = new Sampler(options);
-            var reference = new ReferenceSampler(options);
+            var reference = new FullSortSampler(options);
             for (int row = 0; row < 40; row++)
             {
                 float[] logits = Logits(row, n);
-                if (row % 2 == 1)
+                if (row % 3 == 1)
                 {
                     // Many ties, broken by the lower id in both.
                     logits = [.. logits.Select(l => MathF.Round(l))];
+                }
+                else if (row % 3 == 2)
+                {
+                    // Peaked with a long tail, as a model's: most tokens far below the few that matter.
+                    logits = [.. logits.Select(l => l * 4)];
                 }
                 Assert.Equal(reference.Sample([.. logits]), sampler.Sample([.. logits], []));
             }
@@ -218,51 +225,5 @@ public class SamplerTests
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(options));
         Assert.StartsWith($"SamplingOptions.{e.ParamName} must ", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
-    }
-
-    /// <summary>
-    /// The sampler as it was written first, the reference: the whole vocabulary sorted by probability (ties by id),
-    /// then top-k, top-p of what top-k kept, min-p, and the draw walked in that order.
-    /// </summary>
-    private sealed class ReferenceSampler(SamplingOptions options)
-    {
-        private readonly Pcg32 _rng = new(options.Seed);
-
-        public int Sample(float[] logits)
-        {
-            // The weights as the sampler computes them (the same vectorized exp): what is checked here is the ranking,
-            // the cut-offs and the draw.
-            float max = logits.Max();
-            float[] scaled = [.. logits.Select(l => (l - max) / options.Temperature)];
-            float[] exp = new float[scaled.Length];
-            System.Numerics.Tensors.TensorPrimitives.Exp(scaled, exp);
-            double[] w = [.. exp.Select(e => (double)e)];
-            int[] order = [.. Enumerable.Range(0, logits.Length).OrderByDescending(i => (float)w[i]).ThenBy(i => i)];
-            int keep = options.TopK > 0 ? Math.Min(options.TopK, order.Length) : order.Length;
-            if (options.TopP < 1f)
-            {
-                double total = order.Take(keep).Sum(i => w[i]), mass = 0;
-                for (int i = 0; i < keep; i++)
-                {
-                    mass += w[order[i]];
-                    if (mass >= options.TopP * total)
-                    {
-                        keep = i + 1;
-                        break;
-                    }
-                }
-            }
-            keep = Math.Min(keep, order.Count(i => (float)w[i] >= options.MinP));
-            double r = _rng.NextFloat() * order.Take(keep).Sum(i => w[i]), acc = 0;
-            for (int i = 0; i < keep; i++)
-            {
-                acc += w[order[i]];
-                if (r < acc)
-                {
-                    return order[i];
-                }
-            }
-            return order[keep - 1];
-        }
     }
 }
