@@ -251,4 +251,26 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
         JsonElement one = await PostAsync(Chat, new { model = Model, messages = s_messages, max_tokens = 12, temperature = 1.0, seed = 9 });
         Assert.Equal(contents[0], Contents(one).Single());
     }
+
+    [Fact]
+    public async Task A_request_asking_more_choices_than_the_bound_is_refused_before_any_is_queued()
+    {
+        long started = server.Engine.Statistics.Started;
+        int[][] ones = [.. Enumerable.Repeat(new[] { 1 }, OpenAiRequests.MaxChoicesPerRequest + 1)];
+        (int status, string body) = await server.PostAsync(Completions, new { model = Model, prompt = ones, max_tokens = 1 });
+        Assert.True(status == 400, body);
+        JsonElement error = JsonDocument.Parse(body).RootElement.GetProperty("error");
+        Assert.Equal("prompt", error.GetProperty("param").GetString());
+        Assert.Contains($"holds {OpenAiRequests.MaxChoicesPerRequest + 1} prompts, more than the {OpenAiRequests.MaxChoicesPerRequest}", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        (status, body) = await server.PostAsync(Completions, new { model = Model, prompt = ones[..9], n = 128, max_tokens = 1 });
+        Assert.True(status == 400, body);
+        error = JsonDocument.Parse(body).RootElement.GetProperty("error");
+        Assert.Equal("n", error.GetProperty("param").GetString());
+        Assert.Contains("n 128 × 9 prompts asks for 1152 choices", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(started, server.Engine.Statistics.Started);
+        // At the bound it runs.
+        (status, body) = await server.PostAsync(Completions, new { model = Model, prompt = ones[..8], n = 128, max_tokens = 1, temperature = 0 });
+        Assert.True(status == 200, body);
+        Assert.Equal(OpenAiRequests.MaxChoicesPerRequest, JsonDocument.Parse(body).RootElement.GetProperty("choices").GetArrayLength());
+    }
 }

@@ -167,6 +167,7 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Chat, User + ",\"logit_bias\":{\"5\":101}", "logit_bias")]
     [InlineData(Chat, User + ",\"logit_bias\":{\"5\":\"1\"}", "logit_bias")]
     [InlineData(Completions, Prompt + ",\"logit_bias\":{\"512\":1}", "logit_bias")] // stories260K has 512 tokens
+    [InlineData(Completions, Prompt + ",\"logit_bias\":{\"5\":1,\"05\":2}", "logit_bias")]
     [InlineData(Completions, Prompt + ",\"presence_penalty\":2.5", "presence_penalty")]
     [InlineData(Chat, User + ",\"frequency_penalty\":-3", "frequency_penalty")]
     [InlineData(Chat, User + ",\"frequency_penalty\":\"1\"", "frequency_penalty")]

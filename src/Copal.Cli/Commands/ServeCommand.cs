@@ -76,7 +76,7 @@ internal static class ServeCommand
             {
                 server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
-            Out.Info($"copal: server stopped after {Plural.Of(engine.Statistics.Started, "request")}");
+            Out.Info($"copal: server stopped after {Plural.Of(server.Generations, "request")}");
             return Cancellation.ExitCode;
         });
         return command;

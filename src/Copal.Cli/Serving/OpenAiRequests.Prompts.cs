@@ -15,6 +15,14 @@ internal static partial class OpenAiRequests
     /// </summary>
     public const int MaxChoices = 128;
 
+    /// <summary>
+    /// The most choices one request may ask for, prompts × n. Each waits in the engine's queue, first in first out, so
+    /// without a bound a body of a few kilobytes ([[1]] × 3000 with n 128) queued 384,000 sequences, took 1.8 GB and
+    /// held every other client back for half a minute. lm-evaluation-harness sends a batch of prompts (its batch
+    /// size, 1 by default) per request.
+    /// </summary>
+    public const int MaxChoicesPerRequest = 1024;
+
     /// <summary>n: how many choices to generate for each prompt, in 1..<see cref="MaxChoices"/>; 1 when absent.</summary>
     private static int Choices(JsonElement body) => Integer(body, "n", 1, MaxChoices) ?? 1;
 

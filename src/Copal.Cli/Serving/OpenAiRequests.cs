@@ -223,6 +223,12 @@ internal static partial class OpenAiRequests
 
     private static OpenAiRequest Finish(JsonElement body, IReadOnlyList<CompletionRequest> prompts, int n)
     {
+        if ((long)prompts.Count * n > MaxChoicesPerRequest)
+        {
+            throw n == 1
+                ? OpenAiException.BadRequest("prompt", $"prompt holds {prompts.Count} prompts, more than the {MaxChoicesPerRequest} one request may ask for; send them in several requests")
+                : OpenAiException.BadRequest("n", $"n {n} × {prompts.Count} prompts asks for {(long)prompts.Count * n} choices, more than the {MaxChoicesPerRequest} one request may ask for; send fewer prompts per request");
+        }
         CheckInertFields(body);
         bool stream = Boolean(body, "stream") ?? false;
         bool includeUsage = false;
@@ -289,7 +295,10 @@ internal static partial class OpenAiRequests
             {
                 throw OpenAiException.BadRequest("logit_bias", $"logit_bias[\"{id}\"] must be a number in [-100, 100], got {Actual(entry.Value)}");
             }
-            biases[id] = (float)value;
+            if (!biases.TryAdd(id, (float)value))
+            {
+                throw OpenAiException.BadRequest("logit_bias", $"logit_bias names token {id} twice (as \"{entry.Name}\" and before); give each token once");
+            }
         }
         return biases.Count > 0 ? biases : null;
     }
@@ -367,8 +376,8 @@ internal static partial class OpenAiRequests
 
     /// <summary>
     /// Fields of vLLM's and llama.cpp's servers that copal does not implement, with the test of the value that changes
-    /// nothing. An unknown field is accepted as one without effect, but these change the text a client gets (min_p
-    /// 0.99 is nearly greedy; llama.cpp's n_predict bounds the length), so a request that sets one is refused.
+    /// nothing. An unknown field is accepted as one without effect, but these change the text a client gets (typical_p
+    /// 0.2 keeps a few tokens; llama.cpp's n_predict bounds the length), so a request that sets one is refused.
     /// </summary>
     private static readonly (string Name, Func<JsonElement, bool> IsNeutral, string Instead)[] s_otherServersFields =
     [

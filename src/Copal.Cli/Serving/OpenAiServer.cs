@@ -33,7 +33,6 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private readonly IChatFormatter _formatter;
     private readonly bool _splitReasoning;
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-    private long _requests;
 
     private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter, bool splitReasoning)
     {
@@ -50,6 +49,11 @@ internal sealed class OpenAiServer : IAsyncDisposable
     public long Aborted => Interlocked.Read(ref _aborted);
 
     private long _aborted;
+
+    /// <summary>Generation requests (completions and chat) whose choices were started, however many each had.</summary>
+    public long Generations => Interlocked.Read(ref _generations);
+
+    private long _generations;
 
     /// <summary>Requests answered with an error status.</summary>
     public long Errors => Interlocked.Read(ref _errors);
@@ -143,7 +147,6 @@ internal sealed class OpenAiServer : IAsyncDisposable
     {
         _app.Use(async (HttpContext context, RequestDelegate next) =>
         {
-            Interlocked.Increment(ref _requests);
             try
             {
                 await next(context).ConfigureAwait(false);
@@ -221,6 +224,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter) : OpenAiRequests.Completion(json, _engine);
         // Every prompt is checked before any choice starts: a bad one refuses the request, and nothing is decoded.
         OpenAiChoice[] choices = OpenAiChoices.Of(request, _engine, chat, _splitReasoning);
+        Interlocked.Increment(ref _generations);
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         string obj = chat ? (request.Stream ? "chat.completion.chunk" : "chat.completion") : "text_completion";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();

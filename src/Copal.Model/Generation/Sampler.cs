@@ -28,13 +28,28 @@ public sealed class Sampler
     }
 
     /// <summary>
-    /// The next token. <paramref name="logits"/> is modified (penalties, bias, temperature); <paramref name="context"/>
+    /// The next token. <paramref name="logits"/> is modified (bias, penalties, temperature); <paramref name="context"/>
     /// holds the tokens seen so far, prompt included, for the repetition penalty. The presence and frequency penalties
     /// count the tokens this sampler chose, the reply so far, as OpenAI's and vLLM's do.
     /// </summary>
+    /// <exception cref="ArgumentException">No token can be chosen: every logit is −∞ (all banned or masked), or one is
+    /// NaN or +∞.</exception>
     public int Sample(Span<float> logits, ReadOnlySpan<int> context)
     {
         RequireLogits(logits);
+        // The bias first, then the penalties, as vLLM and HF's sequence bias: a banned token a penalty then scales stays banned.
+        if (_options.LogitBias is { Count: > 0 } bias)
+        {
+            foreach ((int token, float value) in bias)
+            {
+                if ((uint)token >= (uint)logits.Length)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(SamplingOptions.LogitBias), FormattableString.Invariant(
+                        $"SamplingOptions.LogitBias names token {token}, outside the {logits.Length} tokens that can be chosen"));
+                }
+                logits[token] += value;
+            }
+        }
         if (_options.RepetitionPenalty != 1f)
         {
             ApplyRepetitionPenalty(logits, context, _options.RepetitionPenalty);
@@ -49,19 +64,15 @@ public sealed class Sampler
                 }
             }
         }
-        if (_options.LogitBias is { Count: > 0 } bias)
+        // Anything else would choose a token no logit speaks for (the last id, or the first).
+        float max = TensorPrimitives.Max(logits);
+        if (!float.IsFinite(max))
         {
-            foreach ((int token, float value) in bias)
-            {
-                if ((uint)token >= (uint)logits.Length)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(SamplingOptions.LogitBias), FormattableString.Invariant(
-                        $"SamplingOptions.LogitBias names token {token}, outside the {logits.Length} tokens that can be chosen"));
-                }
-                logits[token] += value;
-            }
+            throw new ArgumentException(float.IsNegativeInfinity(max)
+                ? FormattableString.Invariant($"no token can be chosen: all {logits.Length} logits are −∞ (banned or masked)")
+                : "a logit is NaN or +∞ (a penalty or bias out of range, or damaged logits); no token can be chosen", nameof(logits));
         }
-        int chosen = _options.Temperature == 0f ? ArgMax(logits) : Draw(logits);
+        int chosen = _options.Temperature == 0f ? ArgMax(logits) : Draw(logits, max);
         if (_chosenCounts is not null)
         {
             _chosenCounts[chosen] = _chosenCounts.GetValueOrDefault(chosen) + 1;
@@ -71,7 +82,7 @@ public sealed class Sampler
 
     // Temperature, then top-k, top-p and min-p in HF's order, each over what the one before kept, then the draw. Only
     // the likeliest tokens are ever ranked (RankedPrefix), never the whole vocabulary.
-    private int Draw(Span<float> logits)
+    private int Draw(Span<float> logits, float max)
     {
         int n = logits.Length;
         if (_probs.Length != n)
@@ -83,7 +94,7 @@ public sealed class Sampler
         // made every probability NaN. (l − max) / T is ≤ 0, so a tiny T sends all but the maxima to −Inf: greedy.
         // It also makes the likeliest token's weight exactly 1, which min-p measures against.
         float[] probs = _probs;
-        TensorPrimitives.Subtract(logits, TensorPrimitives.Max(logits), logits);
+        TensorPrimitives.Subtract(logits, max, logits);
         TensorPrimitives.Divide(logits, _options.Temperature, logits);
         TensorPrimitives.Exp(logits, probs);
         double sum = 0;

@@ -1,8 +1,8 @@
 namespace Copal.Model.Generation;
 
 /// <summary>
-/// How the next token is chosen. First the logits change: HF's repetition penalty, OpenAI's presence and frequency
-/// penalties, the logit bias. Temperature 0 is then greedy (argmax). Otherwise, in HF's order: temperature, top-k,
+/// How the next token is chosen. First the logits change: the logit bias, HF's repetition penalty, OpenAI's presence
+/// and frequency penalties (vLLM's order). Temperature 0 is then greedy (argmax). Otherwise, in HF's order: temperature, top-k,
 /// top-p, min-p, then a draw from the seeded generator.
 /// </summary>
 public sealed record SamplingOptions

@@ -206,6 +206,29 @@ public class SamplerTests
         Assert.Contains("token 4, outside the 4 tokens", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_bias_comes_before_the_penalties_so_a_banned_token_stays_banned()
+    {
+        // vLLM's order: (5 − 100) × 1.2, not 5 / 1.2 − 100.
+        float[] logits = [5, 1];
+        new Sampler(new SamplingOptions { RepetitionPenalty = 1.2f, LogitBias = new Dictionary<int, float> { [0] = -100 } }).Sample(logits, [0]);
+        Assert.Equal(-95f * 1.2f, logits[0]);
+    }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(1f)]
+    public void No_token_to_choose_is_an_error_not_an_arbitrary_id(float temperature)
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = temperature });
+        var e = Assert.Throws<ArgumentException>(() => sampler.Sample([float.NegativeInfinity, float.NegativeInfinity], []));
+        Assert.StartsWith("no token can be chosen: all 2 logits are −∞", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => sampler.Sample([0f, float.NaN, 1f], []));
+        Assert.StartsWith("a logit is NaN or +∞", e.Message, StringComparison.Ordinal);
+        // One −∞ among finite logits is a token that is never chosen.
+        Assert.Equal(1, sampler.Sample([float.NegativeInfinity, 0f], []));
+    }
+
     [Theory]
     [InlineData(-0.1f, 0f, 0f, 0, 1f)]
     [InlineData(1.5f, 0f, 0f, 0, 1f)]
