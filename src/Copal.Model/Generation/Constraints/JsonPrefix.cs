@@ -8,13 +8,15 @@ namespace Copal.Model.Generation.Constraints;
 /// every node of the token trie it walks.
 /// </summary>
 /// <remarks>
-/// The bounds, each of which keeps a model from writing forever without adding to the object: nesting is at most
-/// <see cref="MaxDepth"/> levels (System.Text.Json's default, and what the bit stack holds); a run of whitespace
-/// between tokens, or before the opening brace, holds at most <see cref="MaxNewlines"/> line feeds and
-/// <see cref="MaxOtherWhitespace"/> other whitespace bytes (enough for any indentation up to depth 32 at two spaces);
-/// nothing follows the closing brace, not even whitespace: the reply ends there. Beyond RFC 8259's grammar the
-/// strings must be text: valid UTF-8 (a sequence may be split between tokens: the state carries the bytes it still
-/// waits for) and \u escapes that pair their surrogates, as a reader that turns the strings into text requires.
+/// The bounds, each of which keeps a model from writing on without adding to the object (a small model, its likeliest
+/// tokens masked, will fill whatever whitespace it is given): nesting is at most <see cref="MaxDepth"/> levels
+/// (System.Text.Json's default, and what the bit stack holds); a run of whitespace between tokens holds at most
+/// <see cref="MaxNewlines"/> line feed and <see cref="MaxOtherWhitespace"/> spaces, tabs and carriage returns, as
+/// llama.cpp's JSON grammar allows (one line break and an indentation of up to 20: ten levels at two spaces); the
+/// reply starts with the opening brace, without whitespace, and nothing follows the closing one, not even whitespace:
+/// the reply ends there. Beyond RFC 8259's grammar the strings must be text: valid UTF-8 (a sequence may be split
+/// between tokens: the state carries the bytes it still waits for) and \u escapes that pair their surrogates, as a
+/// reader that turns the strings into text requires.
 /// </remarks>
 internal struct JsonPrefix : IEquatable<JsonPrefix>
 {
@@ -22,10 +24,10 @@ internal struct JsonPrefix : IEquatable<JsonPrefix>
     public const int MaxDepth = 64;
 
     /// <summary>Line feeds in one run of whitespace.</summary>
-    public const int MaxNewlines = 2;
+    public const int MaxNewlines = 1;
 
     /// <summary>Spaces, tabs and carriage returns in one run of whitespace.</summary>
-    public const int MaxOtherWhitespace = 64;
+    public const int MaxOtherWhitespace = 20;
 
     // Bit d: level d + 1 is an object (else an array).
     private ulong _objects;
@@ -172,6 +174,10 @@ internal struct JsonPrefix : IEquatable<JsonPrefix>
     {
         if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
         {
+            if (_mode == Mode.Start)
+            {
+                return false;
+            }
             if (b == '\n')
             {
                 return _newlines++ < MaxNewlines;
@@ -363,7 +369,7 @@ internal struct JsonPrefix : IEquatable<JsonPrefix>
         Mode.Done => "nothing (the object is complete)",
         _ => "more of a number",
     } + (_newlines + _otherWhitespace > 0 && _mode <= Mode.AfterValue
-        ? FormattableString.Invariant($" (after {_newlines + _otherWhitespace} bytes of whitespace; a run holds at most {MaxNewlines} line feeds and {MaxOtherWhitespace} other whitespace bytes)")
+        ? FormattableString.Invariant($" (after {_newlines + _otherWhitespace} bytes of whitespace; a run holds at most {MaxNewlines} line feed and {MaxOtherWhitespace} other whitespace bytes)")
         : "");
 
     public readonly bool Equals(JsonPrefix other) => _objects == other._objects && _mode == other._mode && _depth == other._depth && _aux == other._aux

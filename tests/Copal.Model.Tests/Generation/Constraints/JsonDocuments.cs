@@ -19,7 +19,6 @@ internal sealed class JsonDocuments(int seed)
     public byte[] Next(int maxDepth = 5)
     {
         _out.Clear();
-        Whitespace();
         Object(maxDepth - 1);
         return [.. _out];
     }
@@ -147,7 +146,7 @@ internal sealed class JsonDocuments(int seed)
         return _rng.Next(2) == 0 ? h : h.ToUpperInvariant();
     }
 
-    // A run within the caps: up to 2 line feeds and up to 6 other whitespace bytes, shuffled; often none.
+    // A run within the caps: line feeds and up to 6 other whitespace bytes, shuffled; often none.
     private void Whitespace()
     {
         if (_rng.Next(2) == 0)
@@ -173,7 +172,7 @@ internal sealed class JsonDocuments(int seed)
     /// What JSON mode must accept, judged without the automaton: System.Text.Json parses it (at most 64 levels), its
     /// top-level value is an object, every string and name reads as text (valid UTF-8, paired surrogate escapes: the
     /// parser itself lets these through), and JSON mode's own bounds hold: whitespace runs within the caps and none
-    /// after the object.
+    /// before or after the object.
     /// </summary>
     public static bool IsJsonModeText(byte[] text)
     {
@@ -190,7 +189,7 @@ internal sealed class JsonDocuments(int seed)
         {
             return false;
         }
-        return WhitespaceWithinCaps(text) && text.Length > 0 && text[^1] == '}';
+        return WhitespaceWithinCaps(text) && text[0] == '{' && text[^1] == '}';
     }
 
     private static void ReadAllText(JsonElement e)

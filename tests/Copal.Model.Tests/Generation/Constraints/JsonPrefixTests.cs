@@ -89,7 +89,7 @@ public class JsonPrefixTests
 
     [Theory]
     [InlineData("")]
-    [InlineData("  \n\n")]
+    [InlineData("{\n ")]
     [InlineData("{")]
     [InlineData("{\"a")]
     [InlineData("{\"a\":[1,{\"b\":\"\\uD83D")]
@@ -100,11 +100,13 @@ public class JsonPrefixTests
 
     [Theory]
     [InlineData("[")]
+    [InlineData(" {}")]
+    [InlineData("\n{}")]
     [InlineData("\"a\"")]
     [InlineData("1")]
     [InlineData("true")]
     [InlineData("null")]
-    public void The_top_level_value_must_be_an_object(string text) => Assert.Equal(0, Refusal(Encoding.UTF8.GetBytes(text), out _));
+    public void The_reply_starts_with_the_opening_brace_of_an_object(string text) => Assert.Equal(0, Refusal(Encoding.UTF8.GetBytes(text), out _));
 
     [Theory]
     [InlineData("{}", " ")]
@@ -192,7 +194,7 @@ public class JsonPrefixTests
     [Fact]
     public void A_run_of_whitespace_is_capped()
     {
-        foreach (string before in new[] { "", "{", "{\"a\"", "{\"a\":", "{\"a\":1", "{\"a\":[", "{\"a\":[1," })
+        foreach (string before in new[] { "{", "{\"a\"", "{\"a\":", "{\"a\":1", "{\"a\":[", "{\"a\":[1," })
         {
             JsonPrefix state = After(before);
             for (int i = 0; i < JsonPrefix.MaxNewlines; i++)
@@ -209,7 +211,7 @@ public class JsonPrefixTests
             Assert.True(JsonDocuments.CanComplete(state));
         }
         // A byte that is not whitespace starts the count again, and inside a string whitespace is text.
-        JsonPrefix s = After("{\n\n\"a\"\n\n:\n\n\"" + new string(' ', 200) + "\"\n\n}");
+        JsonPrefix s = After("{\n\"a\"\n:\n\"" + new string(' ', 200) + "\"\n}");
         Assert.True(s.IsComplete);
     }
 
