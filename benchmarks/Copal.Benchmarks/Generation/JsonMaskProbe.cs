@@ -31,7 +31,8 @@ internal static class JsonMaskProbe
             var clock = Stopwatch.StartNew();
             JsonVocabulary vocabulary = JsonVocabulary.Of(tokenizer, tokenizer.VocabSize, stops);
             double build = clock.Elapsed.TotalMilliseconds;
-            int[] reply = tokenizer.Encode(Reply, addSpecialTokens: false);
+            // JSON mode's reply starts with the brace itself: a SentencePiece encoding of the text would start "▁{".
+            int[] reply = [tokenizer.TokenToId("{")!.Value, .. tokenizer.Encode(Reply[1..], addSpecialTokens: false)];
             float[] logits = new float[tokenizer.VocabSize];
             int[] allowed = new int[vocabulary.Trie.TokenCount];
             double[] walk = Best(reply, (state, _) => vocabulary.Trie.Allowed(state, allowed));
