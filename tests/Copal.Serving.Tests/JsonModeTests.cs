@@ -54,25 +54,6 @@ public sealed class JsonModeTests(ServerFixture server) : IClassFixture<ServerFi
         chat ? (choice.GetProperty(choice.TryGetProperty("delta", out _) ? "delta" : "message").TryGetProperty("content", out JsonElement c) ? c.GetString() ?? "" : "")
             : choice.GetProperty("text").GetString()!;
 
-    private async Task<JsonElement> PostAsync(string path, object body)
-    {
-        (int status, string text) = await server.PostAsync(path, body);
-        Assert.True(status == 200, text);
-        return JsonDocument.Parse(text).RootElement.Clone();
-    }
-
-    /// <summary>The data events of a stream, which must end with [DONE] and hold no error.</summary>
-    private async Task<JsonElement[]> StreamAsync(string path, object body)
-    {
-        (int status, string text) = await server.PostAsync(path, body);
-        Assert.True(status == 200, text);
-        string[] events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("data: [DONE]", events[^1]);
-        JsonElement[] chunks = [.. events[..^1].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.Clone())];
-        Assert.DoesNotContain(chunks, c => c.TryGetProperty("error", out _));
-        return chunks;
-    }
-
     private static object Body(bool chat, int maxTokens, double temperature, bool bias, bool stream, int n = 1) => chat
         ? new { model = Model, messages = s_messages, max_tokens = maxTokens, temperature, seed = 3, n, response_format = s_json, stream,
             logit_bias = bias ? new Dictionary<string, int> { [$"{CloseBrace}"] = 12 } : null }
@@ -90,7 +71,7 @@ public sealed class JsonModeTests(ServerFixture server) : IClassFixture<ServerFi
     {
         // Unbiased the model never closes the object: max_tokens cuts it (length). Biased it closes within 100 tokens.
         int maxTokens = bias ? 300 : 60;
-        JsonElement[] chunks = await StreamAsync(chat ? Chat : Completions, Body(chat, maxTokens, temperature, bias, stream: true));
+        JsonElement[] chunks = await server.StreamEventsAsync(chat ? Chat : Completions, Body(chat, maxTokens, temperature, bias, stream: true));
         var text = new StringBuilder();
         string? finish = null;
         foreach (JsonElement chunk in chunks)
@@ -114,7 +95,7 @@ public sealed class JsonModeTests(ServerFixture server) : IClassFixture<ServerFi
             Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(text.ToString()).Dispose());
         }
         // Not streamed, the same reply (the seed fixes the draws).
-        JsonElement whole = (await PostAsync(chat ? Chat : Completions, Body(chat, maxTokens, temperature, bias, stream: false))).GetProperty("choices")[0];
+        JsonElement whole = (await server.PostOkAsync(chat ? Chat : Completions, Body(chat, maxTokens, temperature, bias, stream: false))).GetProperty("choices")[0];
         Assert.Equal(text.ToString(), Text(whole, chat));
         Assert.Equal(finish, whole.GetProperty("finish_reason").GetString());
     }
@@ -123,19 +104,19 @@ public sealed class JsonModeTests(ServerFixture server) : IClassFixture<ServerFi
     public async Task The_mask_comes_before_top_k_and_top_p_and_the_log_probabilities_stay_the_models()
     {
         // Were the mask applied after top-k 1, the one token kept would be prose, masked, and nothing would be left.
-        string greedy = Text((await PostAsync(Chat, Body(true, 30, 0, false, false))).GetProperty("choices")[0], true);
+        string greedy = Text((await server.PostOkAsync(Chat, Body(true, 30, 0, false, false))).GetProperty("choices")[0], true);
         foreach (object sampled in new object[]
         {
             new { model = Model, messages = s_messages, max_tokens = 30, temperature = 1.5, top_k = 1, seed = 5, response_format = s_json },
             new { model = Model, messages = s_messages, max_tokens = 30, temperature = 1.5, top_p = 1e-9, seed = 5, response_format = s_json },
         })
         {
-            Assert.Equal(greedy, Text((await PostAsync(Chat, sampled)).GetProperty("choices")[0], true));
+            Assert.Equal(greedy, Text((await server.PostOkAsync(Chat, sampled)).GetProperty("choices")[0], true));
         }
         // The first step's log-probabilities are the model's own: the same as a plain request's, though JSON mode chose '{'.
-        JsonElement Logprobs(object? format) => PostAsync(Chat, new { model = Model, messages = s_messages, max_tokens = 1, temperature = 0, logprobs = true, top_logprobs = 5, response_format = format })
-            .GetAwaiter().GetResult().GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content")[0];
-        JsonElement plain = Logprobs(null), json = Logprobs(s_json);
+        async Task<JsonElement> Logprobs(object? format) => (await server.PostOkAsync(Chat, new { model = Model, messages = s_messages, max_tokens = 1, temperature = 0, logprobs = true, top_logprobs = 5, response_format = format }))
+            .GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content")[0];
+        JsonElement plain = await Logprobs(null), json = await Logprobs(s_json);
         Assert.Equal("{", json.GetProperty("token").GetString());
         Assert.Equal(plain.GetProperty("top_logprobs").GetRawText(), json.GetProperty("top_logprobs").GetRawText());
         Assert.DoesNotContain(plain.GetProperty("top_logprobs").EnumerateArray(), t => t.GetProperty("token").GetString() == "{");
@@ -144,7 +125,7 @@ public sealed class JsonModeTests(ServerFixture server) : IClassFixture<ServerFi
     [Fact]
     public async Task Every_choice_of_every_prompt_is_held_to_JSON()
     {
-        JsonElement reply = await PostAsync(Completions, new { model = Model, prompt = new[] { "Once upon a time", "The cat" }, max_tokens = 25, temperature = 1, seed = 9, n = 3, response_format = s_json });
+        JsonElement reply = await server.PostOkAsync(Completions, new { model = Model, prompt = new[] { "Once upon a time", "The cat" }, max_tokens = 25, temperature = 1, seed = 9, n = 3, response_format = s_json });
         JsonElement[] choices = [.. reply.GetProperty("choices").EnumerateArray()];
         Assert.Equal(6, choices.Length);
         foreach (JsonElement c in choices)
@@ -153,7 +134,7 @@ public sealed class JsonModeTests(ServerFixture server) : IClassFixture<ServerFi
             AssertObjectPrefix(c.GetProperty("text").GetString()!);
         }
         Assert.True(choices.Select(c => c.GetProperty("text").GetString()).Distinct().Count() > 1, "the choices drew alike");
-        JsonElement chat = await PostAsync(Chat, Body(true, 300, 1, true, false, n: 3));
+        JsonElement chat = await server.PostOkAsync(Chat, Body(true, 300, 1, true, false, n: 3));
         foreach (JsonElement c in chat.GetProperty("choices").EnumerateArray())
         {
             string text = Text(c, true);
