@@ -34,17 +34,17 @@ internal sealed class JsonObjectConstraint(JsonVocabulary vocabulary)
         {
             return Keep(logits, set.Ids);
         }
-        foreach (int id in set.Ids)
+        // Ids are in order: those below the row's end are the refusals within it.
+        int refused = set.Ids.AsSpan().BinarySearch(tokens) is int at && at >= 0 ? at : ~at;
+        if (refused == tokens)
         {
-            if (id >= tokens)
-            {
-                break;
-            }
+            return 0;
+        }
+        foreach (int id in set.Ids.AsSpan(0, refused))
+        {
             logits[id] = float.NegativeInfinity;
         }
         logits[tokens..].Fill(float.NegativeInfinity);
-        // Ids are in order: those below the row's end are the refusals within it.
-        int refused = set.Ids.AsSpan().BinarySearch(tokens) is int at && at >= 0 ? at : ~at;
         return tokens - refused;
     }
 

@@ -134,8 +134,9 @@ public class JsonMaskTests
         Assert.Equal(2, json.Mask(logits));
         Assert.Equal([float.NegativeInfinity, 1, 2, float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity], logits);
         json.Advance(2);
-        logits = [.. Enumerable.Range(0, 10).Select(i => (float)i)];
-        // In a key any text goes, a quote ends it: all but the stop token and a lone continuation byte.
+        logits = [.. Enumerable.Range(0, 11).Select(i => (float)i)];
+        // In a key any text goes, a quote ends it: all but the stop token, a lone continuation byte and the padded row
+        // (the list kept is of the refused ids here, the shorter).
         Assert.Equal(8, json.Mask(logits));
         Assert.Equal([1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f], logits.Where(l => l > float.NegativeInfinity));
         json.Advance(8);
