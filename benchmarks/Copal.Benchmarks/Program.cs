@@ -9,6 +9,11 @@ internal static class Program
         // `probe` is a quick stopwatch run for iterating on kernels; everything else goes to BenchmarkDotNet.
         if (args.Length > 0 && args[0] == "probe")
         {
+            if (args.Contains("json-mask"))
+            {
+                Generation.JsonMaskProbe.Run();
+                return;
+            }
             Kernels.QuickProbe.Run(args);
             return;
         }

@@ -70,7 +70,17 @@ public sealed class ChatClientTests
         CompletionRequest request = ((CopalChatClient)client).ToRequest(chat, additive);
         Assert.Equal((1f, 0.5f, 0.25f), (request.FrequencyPenalty, request.PresencePenalty, request.MinP));
         Assert.NotEqual(greedy, (await client.GetResponseAsync(chat, additive)).Text);
-        await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
+        // JSON mode, without a schema; with one it is refused, as the server refuses json_schema.
+        ChatResponse json = await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 30, ResponseFormat = ChatResponseFormat.Json });
+        Assert.StartsWith("{", json.Text, StringComparison.Ordinal);
+        Assert.NotEqual(greedy, json.Text);
+        Assert.Equal(ResponseFormat.JsonObject, ((CopalChatClient)client).ToRequest(chat, new ChatOptions { ResponseFormat = ChatResponseFormat.Json }).ResponseFormat);
+        NotSupportedException schema = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions
+        {
+            ResponseFormat = ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonDocument.Parse("{\"type\":\"object\"}").RootElement, "story"),
+        }));
+        Assert.Contains("schema ('story')", schema.Message, StringComparison.Ordinal);
+        Assert.Contains("ChatResponseFormat.Json", schema.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ToolMode = ChatToolMode.RequireAny }));
         await client.GetResponseAsync(chat, new ChatOptions { ToolMode = ChatToolMode.Auto, MaxOutputTokens = 2 });
         // Stateless: the history would be missing, and no background response was ever started.

@@ -17,12 +17,7 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
     private static readonly string[] s_prompts = ["Once upon a time", "The little dog", "Lily and Ben"];
     private static readonly object[] s_messages = [new { role = "user", content = "Tell me a story" }];
 
-    private async Task<JsonElement> PostAsync(string path, object body)
-    {
-        (int status, string text) = await server.PostAsync(path, body);
-        Assert.True(status == 200, text);
-        return JsonDocument.Parse(text).RootElement.Clone();
-    }
+    private Task<JsonElement> PostAsync(string path, object body) => server.PostOkAsync(path, body);
 
     /// <summary>The choices of a reply, each checked to stand at its own index.</summary>
     private static JsonElement[] Choices(JsonElement reply)
@@ -161,17 +156,7 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
         }
     }
 
-    /// <summary>The data events of a stream, which must end with [DONE].</summary>
-    private async Task<JsonElement[]> StreamAsync(string path, object body)
-    {
-        (int status, string text) = await server.PostAsync(path, body);
-        Assert.True(status == 200, text);
-        string[] events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("data: [DONE]", events[^1]);
-        JsonElement[] chunks = [.. events[..^1].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.Clone())];
-        Assert.DoesNotContain(chunks, c => c.TryGetProperty("error", out _));
-        return chunks;
-    }
+    private Task<JsonElement[]> StreamAsync(string path, object body) => server.StreamEventsAsync(path, body);
 
     [Fact]
     public async Task A_stream_of_several_prompts_and_choices_reassembled_by_index_is_the_whole_reply()

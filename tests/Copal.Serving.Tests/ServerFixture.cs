@@ -46,6 +46,26 @@ public sealed class ServerFixture : IAsyncLifetime, IDisposable
         return (message.Response!.Status, message.Response.Content.ToString());
     }
 
+    /// <summary>POSTs <paramref name="body"/> and returns the answer, which must be a 200.</summary>
+    public async Task<System.Text.Json.JsonElement> PostOkAsync(string path, object body)
+    {
+        (int status, string text) = await PostAsync(path, body);
+        Assert.True(status == 200, text);
+        return System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>The data events of a streamed answer, which must be a 200, end with [DONE] and hold no error.</summary>
+    public async Task<System.Text.Json.JsonElement[]> StreamEventsAsync(string path, object body)
+    {
+        (int status, string text) = await PostAsync(path, body);
+        Assert.True(status == 200, text);
+        string[] events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", events[^1]);
+        System.Text.Json.JsonElement[] chunks = [.. events[..^1].Select(e => System.Text.Json.JsonDocument.Parse(e["data: ".Length..]).RootElement.Clone())];
+        Assert.DoesNotContain(chunks, c => c.TryGetProperty("error", out _));
+        return chunks;
+    }
+
     public async Task InitializeAsync()
     {
         _backend = new CpuBackend();

@@ -46,7 +46,7 @@ public class TokenizerBenchmarks
         ? Path.Combine(SharedData(), "models", "stories260K")
         : Path.Combine(SharedData(), "tokenizers", name);
 
-    private static string SharedData()
+    internal static string SharedData()
     {
         string? env = Environment.GetEnvironmentVariable("COPAL_SHARED_DATA");
         if (!string.IsNullOrEmpty(env))

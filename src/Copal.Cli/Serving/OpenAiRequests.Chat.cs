@@ -6,7 +6,7 @@ namespace Copal.Cli.Serving;
 
 /// <summary>
 /// /v1/chat/completions' own fields: the messages, rendered into the prompt by the chat formatter (with
-/// chat_template_kwargs), chat's logprobs and top_logprobs, and the tool, audio and format fields copal refuses.
+/// chat_template_kwargs), chat's logprobs and top_logprobs, and the tool and audio fields copal refuses.
 /// </summary>
 internal static partial class OpenAiRequests
 {
@@ -69,17 +69,6 @@ internal static partial class OpenAiRequests
             if (Field(body, output) is not null)
             {
                 throw Unsupported(output, $"{output} is not supported; leave it out");
-            }
-        }
-        if (Field(body, "response_format") is JsonElement format)
-        {
-            if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out JsonElement type) || type.ValueKind != JsonValueKind.String)
-            {
-                throw OpenAiException.BadRequest("response_format", $"response_format must be an object with a string type, e.g. {{\"type\": \"text\"}}, got {Actual(format)}");
-            }
-            if (type.GetString() != "text")
-            {
-                throw Unsupported("response_format", $"response_format {type.GetRawText()} is not supported; only text");
             }
         }
         JsonElement messages = Field(body, "messages") ?? throw OpenAiException.BadRequest("messages", "messages is required");

@@ -194,6 +194,7 @@ internal static partial class OpenAiRequests
             FrequencyPenalty = (float)(Number(body, "frequency_penalty", -2, 2) ?? 0),
             LogitBias = LogitBias(body),
             Seed = seed,
+            ResponseFormat = Format(body),
             Stop = Stops(body),
         };
     }

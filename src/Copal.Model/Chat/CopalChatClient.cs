@@ -161,7 +161,7 @@ public sealed class CopalChatClient : IChatClient
     /// (taken as system), user and assistant, as the server's.
     /// </remarks>
     /// <exception cref="NotSupportedException">Tools, any other content (an image or other data, a function call or
-    /// result, reasoning text, …), a message of the tool role, or a non-text response format: the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
+    /// result, reasoning text, …), a message of the tool role, or a response format with a JSON schema (<see cref="ChatResponseFormat.Json"/>, without one, is JSON mode): the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
     /// token: the client keeps no state between calls.</exception>
     /// <exception cref="ArgumentException">A message of another role, or <see cref="ChatOptions.ModelId"/> naming a
     /// model other than the engine's (the server's 404 model_not_found).</exception>
@@ -193,10 +193,15 @@ public sealed class CopalChatClient : IChatClient
         {
             throw new NotSupportedException("ChatOptions.ContinuationToken: copal's chat client runs no background responses and hands out no continuation tokens; leave it null");
         }
-        if (options?.ResponseFormat is not null and not ChatResponseFormatText)
+        // JSON without a schema is JSON mode; a schema would be honoured only in part (JSON, but not of the schema), so it is refused.
+        ResponseFormat format = options?.ResponseFormat switch
         {
-            throw new NotSupportedException("copal's chat client writes text only; leave ChatOptions.ResponseFormat unset or Text");
-        }
+            null or ChatResponseFormatText => ResponseFormat.Text,
+            ChatResponseFormatJson { Schema: null } => ResponseFormat.JsonObject,
+            ChatResponseFormatJson json => throw new NotSupportedException(
+                $"ChatOptions.ResponseFormat: a JSON schema{(json.SchemaName is string name ? $" ('{name}')" : "")} is not supported; copal's JSON mode, ChatResponseFormat.Json (no schema), makes the reply a JSON object"),
+            ChatResponseFormat other => throw new NotSupportedException($"ChatOptions.ResponseFormat {other.GetType().Name} is not supported; leave it unset, Text or Json"),
+        };
         var turns = new List<ChatTurn>();
         if (!string.IsNullOrEmpty(options?.Instructions))
         {
@@ -224,6 +229,7 @@ public sealed class CopalChatClient : IChatClient
             Seed = options?.Seed is long seed ? unchecked((ulong)seed) : null,
             ContinuesPrompt = false,
             Stop = [.. prompt.StopTexts, .. options?.StopSequences ?? []],
+            ResponseFormat = format,
         };
     }
 

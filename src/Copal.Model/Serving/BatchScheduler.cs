@@ -396,7 +396,8 @@ internal sealed class BatchScheduler : IDisposable
 
     /// <summary>
     /// Chooses the slot's next token as <see cref="Generator.Generate"/> does; returns why the job ends there, or null
-    /// when it goes on (the caller ends it once its slot is counted free).
+    /// when it goes on (the caller ends it once its slot is counted free). A JSON-mode job that no token can continue
+    /// is put in <see cref="_failed"/>, and null returned.
     /// </summary>
     private StopReason? Sample(Slot slot, Span<float> logits)
     {
@@ -409,6 +410,12 @@ internal sealed class BatchScheduler : IDisposable
             raw = slot.RawLogits.AsSpan(0, decodable.Length);
             decodable.CopyTo(raw);
         }
+        // JSON mode's mask, after the copy (log-probabilities stay the model's) and before the sampler changes anything.
+        if (job.Constraint is { } json && json.Mask(decodable) == 0)
+        {
+            _failed.Add((slot, new CompletionRequestException("response_format", $"response_format json_object cannot go on: {json.DeadEnd()}; ask this model for text instead")));
+            return null;
+        }
         int next = slot.Sampler!.Sample(decodable, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
         ChosenLogprobs? logprobs = job.TopLogprobs is int top ? TokenLogprobs.Of(raw, next, top) : null;
         if (job.StopIds.Contains(next))
@@ -420,11 +427,14 @@ internal sealed class BatchScheduler : IDisposable
             }
             return StopReason.EndOfSequence;
         }
+        job.Constraint?.Advance(next);
         slot.Context.Add(next);
         slot.Generated++;
         Interlocked.Increment(ref _statistics.TokensGenerated);
         job.Tokens.Writer.TryWrite(new ChosenToken(next, System.Diagnostics.Stopwatch.GetTimestamp(), logprobs));
-        return slot.Generated == job.MaxNewTokens ? StopReason.MaxTokens
+        // A closed JSON object may only be followed by a stop token: the reply ends now, without a step to choose it.
+        return job.Constraint?.IsComplete == true ? StopReason.EndOfSequence
+            : slot.Generated == job.MaxNewTokens ? StopReason.MaxTokens
             : slot.Context.Count >= job.ContextLimit ? StopReason.ContextFull
             : null;
     }

@@ -90,6 +90,13 @@ public sealed record CompletionRequest
     /// </summary>
     public bool ScorePrompt { get; init; }
 
+    /// <summary>
+    /// What the reply must be: <see cref="ResponseFormat.Text"/> (default), or <see cref="ResponseFormat.JsonObject"/>,
+    /// a JSON object by constrained decoding (OpenAI's JSON mode). The prompt should still ask for JSON, as OpenAI
+    /// advises: the mask keeps the reply valid, not sensible.
+    /// </summary>
+    public ResponseFormat ResponseFormat { get; init; }
+
     /// <summary>The most alternatives <see cref="TopLogprobs"/> may ask for, as OpenAI's API allows.</summary>
     public const int MaxTopLogprobs = 20;
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Copal.Model.Generation;
+using Copal.Model.Generation.Constraints;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Tensors.Backends;
@@ -48,7 +49,12 @@ public sealed class InferenceEngine : IDisposable
         _stopIds = StopTokens.Of(model, tokenizer);
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Source));
         _scheduler = new BatchScheduler(model, Options, Statistics);
+        _jsonVocabulary = new(() => JsonVocabulary.Of(tokenizer, Options.DecodableTokens!.Value, _stopIds));
     }
+
+    // The trie of the tokens' bytes that JSON mode walks and its masks, built on first use (a 128k vocabulary takes a
+    // fraction of a second).
+    private readonly Lazy<JsonVocabulary> _jsonVocabulary;
 
     /// <summary>
     /// Loads the model and tokenizer of <paramref name="directory"/> on <paramref name="backend"/> (compact sparse
@@ -145,7 +151,11 @@ public sealed class InferenceEngine : IDisposable
         }
         int context = (int)Math.Min(ContextSize, (long)promptIds.Length + request.MaxTokens);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, request.TopLogprobs, request.ScorePrompt, linked.Token);
+        var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, request.TopLogprobs, request.ScorePrompt, linked.Token)
+        {
+            // The trie is built by the first JSON request, on its caller's thread: the decoding thread never waits for it.
+            Constraint = request.ResponseFormat == ResponseFormat.JsonObject ? new JsonObjectConstraint(_jsonVocabulary.Value) : null,
+        };
         _scheduler.Submit(job);
         TokenDecoderStream decoder = Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
         if (request.ContinuesPrompt)
@@ -261,6 +271,10 @@ public sealed class InferenceEngine : IDisposable
                 throw new CompletionRequestException("logit_bias", FormattableString.Invariant(
                     $"logit_bias must map token ids in [0, {Options.DecodableTokens.Value}) to finite numbers, got {token}: {bias}"));
             }
+        }
+        if (!Enum.IsDefined(request.ResponseFormat))
+        {
+            throw new CompletionRequestException("response_format", $"response_format must be Text or JsonObject, got {request.ResponseFormat}");
         }
         if (request.ScorePrompt && request.TopLogprobs is null)
         {

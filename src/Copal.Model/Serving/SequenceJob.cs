@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Copal.Model.Generation;
+using Copal.Model.Generation.Constraints;
 
 namespace Copal.Model.Serving;
 
@@ -27,6 +28,8 @@ internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int context
     /// <summary>The prompt's log-probabilities, when wanted: set by the prefill, before any token is written or the job ends.</summary>
     public PromptLogprobs? PromptLogprobs { get; set; }
     public CancellationToken CancellationToken { get; } = cancellationToken;
+    /// <summary>JSON mode's mask and automaton, when the request asks for a JSON object; null for any text.</summary>
+    public JsonObjectConstraint? Constraint { get; init; }
     public Channel<ChosenToken> Tokens { get; } = Channel.CreateUnbounded<ChosenToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     /// <summary>Why it ended by itself; set before <see cref="Tokens"/> completes.</summary>
     public StopReason StopReason { get; private set; }

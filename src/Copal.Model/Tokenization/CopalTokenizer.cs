@@ -258,6 +258,9 @@ public sealed class CopalTokenizer : Tokenizer
         throw new TokenizerException($"token id {id} is not in this tokenizer (ids 0..{VocabSize - 1})");
     }
 
+    /// <summary>Whether <paramref name="id"/> names a token (an id space may have holes between the vocab and the added tokens).</summary>
+    internal bool HasToken(int id) => _added.ById(id) is not null || ((uint)id < (uint)_stage.IdToToken.Length && _stage.IdToToken[id] is not null);
+
     /// <summary>
     /// The UTF-8 bytes token <paramref name="id"/> stands for inside a text, as llama.cpp's token pieces and the
     /// "bytes" of OpenAI's logprobs: a SentencePiece word with its leading space (which a decode of the text's first

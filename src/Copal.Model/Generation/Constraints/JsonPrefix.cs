@@ -1,0 +1,410 @@
+namespace Copal.Model.Generation.Constraints;
+
+/// <summary>
+/// Where a stream of bytes stands in a JSON text whose top-level value is an object (RFC 8259; OpenAI's json_object):
+/// a byte-level automaton that accepts exactly the prefixes of such texts, within three bounds of its own. Every
+/// prefix it accepts can still be completed to a whole object, so a token mask built from it never leads a model into
+/// a dead end (as long as the vocabulary has the bytes to finish). A value type of 16 bytes: the mask copies one at
+/// every node of the token trie it walks.
+/// </summary>
+/// <remarks>
+/// The bounds, each of which keeps a model from writing on without adding to the object (a small model, its likeliest
+/// tokens masked, will fill whatever whitespace it is given): nesting is at most <see cref="MaxDepth"/> levels
+/// (System.Text.Json's default, and what the bit stack holds); a run of whitespace between tokens holds at most
+/// <see cref="MaxNewlines"/> line feed and <see cref="MaxOtherWhitespace"/> spaces, tabs and carriage returns, as
+/// llama.cpp's JSON grammar allows (one line break and an indentation of up to 20: ten levels at two spaces); the
+/// reply starts with the opening brace, without whitespace, and nothing follows the closing one, not even whitespace:
+/// the reply ends there. Beyond RFC 8259's grammar the strings must be text: valid UTF-8 (a sequence may be split
+/// between tokens: the state carries the bytes it still waits for) and \u escapes that pair their surrogates, as a
+/// reader that turns the strings into text requires.
+/// </remarks>
+internal struct JsonPrefix : IEquatable<JsonPrefix>
+{
+    /// <summary>The deepest nesting of objects and arrays accepted; one more opening bracket is refused.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Line feeds in one run of whitespace.</summary>
+    public const int MaxNewlines = 1;
+
+    /// <summary>Spaces, tabs and carriage returns in one run of whitespace.</summary>
+    public const int MaxOtherWhitespace = 20;
+
+    // Bit d: level d + 1 is an object (else an array).
+    private ulong _objects;
+    private Mode _mode;
+    private byte _depth;
+    // Literal: the index of the next byte in Literals. Hex: the digits seen (low 2 bits), FirstD and High.
+    private byte _aux;
+    // Inside a string, a UTF-8 sequence begun: the continuation bytes still due (low 2 bits) and the next one's range (above).
+    private byte _utf8;
+    private byte _newlines;
+    private byte _otherWhitespace;
+    private bool _inKey;
+
+    private const int FirstD = 4;   // the escape's first hex digit is D: the second says whether it is a surrogate
+    private const int High = 8;     // the escape is a high surrogate: a low one's escape must follow
+
+    // true, false and null, each ended by a 0: a literal's progress is an index here.
+    private static ReadOnlySpan<byte> Literals => "true\0false\0null\0"u8;
+
+    // The ranges of a UTF-8 continuation byte: any, after E0 (no overlong form), after ED (no surrogate), after F0 (no
+    // overlong form), after F4 (nothing past U+10FFFF).
+    private static ReadOnlySpan<byte> RangeLow => [0x80, 0xA0, 0x80, 0x90, 0x80];
+    private static ReadOnlySpan<byte> RangeHigh => [0xBF, 0xBF, 0x9F, 0xBF, 0x8F];
+
+    /// <summary>The top-level object has closed: nothing may follow but the end of the reply.</summary>
+    public readonly bool IsComplete => _mode == Mode.Done;
+
+    /// <summary>Objects and arrays open now.</summary>
+    public readonly int Depth => _depth;
+
+    /// <summary>
+    /// Takes <paramref name="b"/> when the bytes so far followed by it are still a prefix of an accepted text, and
+    /// returns true; otherwise returns false and leaves the state as it was.
+    /// </summary>
+    public bool TryAdvance(byte b)
+    {
+        JsonPrefix next = this;
+        if (!next.Step(b))
+        {
+            return false;
+        }
+        this = next;
+        return true;
+    }
+
+    /// <summary>Takes every byte of <paramref name="bytes"/>, or none (returning false) if one is refused.</summary>
+    public bool TryAdvance(ReadOnlySpan<byte> bytes)
+    {
+        JsonPrefix next = this;
+        foreach (byte b in bytes)
+        {
+            if (!next.Step(b))
+            {
+                return false;
+            }
+        }
+        this = next;
+        return true;
+    }
+
+    private bool Step(byte b)
+    {
+        switch (_mode)
+        {
+            case Mode.String:
+                return InString(b);
+            case Mode.Escape:
+                if (b is (byte)'"' or (byte)'\\' or (byte)'/' or (byte)'b' or (byte)'f' or (byte)'n' or (byte)'r' or (byte)'t')
+                {
+                    _mode = Mode.String;
+                    return true;
+                }
+                if (b == 'u')
+                {
+                    _mode = Mode.Hex;
+                    _aux = 0;
+                    return true;
+                }
+                return false;
+            case Mode.Hex:
+                return HexDigit(b);
+            case Mode.LowBackslash:
+                _mode = Mode.LowU;
+                return b == '\\';
+            case Mode.LowU:
+                _mode = Mode.LowHex;
+                _aux = 0;
+                return b == 'u';
+            case Mode.LowHex:
+                return LowHexDigit(b);
+            case Mode.Literal:
+                if (b != Literals[_aux])
+                {
+                    return false;
+                }
+                _aux++;
+                if (Literals[_aux] == 0)
+                {
+                    _mode = Mode.AfterValue;
+                }
+                return true;
+            case Mode.Minus:
+                return FirstDigit(b);
+            case Mode.Zero:
+                return b == '.' ? To(Mode.Dot) : (b | 0x20) == 'e' ? To(Mode.Exponent) : EndNumber(b);
+            case Mode.Integer:
+                return IsDigit(b) || (b == '.' ? To(Mode.Dot) : (b | 0x20) == 'e' ? To(Mode.Exponent) : EndNumber(b));
+            case Mode.Dot:
+                return IsDigit(b) && To(Mode.Fraction);
+            case Mode.Fraction:
+                return IsDigit(b) || ((b | 0x20) == 'e' ? To(Mode.Exponent) : EndNumber(b));
+            case Mode.Exponent:
+                return b is (byte)'+' or (byte)'-' ? To(Mode.ExponentSign) : IsDigit(b) && To(Mode.ExponentDigits);
+            case Mode.ExponentSign:
+                return IsDigit(b) && To(Mode.ExponentDigits);
+            case Mode.ExponentDigits:
+                return IsDigit(b) || EndNumber(b);
+            case Mode.Done:
+                return false;
+            default:
+                return Structural(b);
+        }
+    }
+
+    private bool To(Mode mode)
+    {
+        _mode = mode;
+        return true;
+    }
+
+    private static bool IsDigit(byte b) => (uint)(b - '0') <= 9;
+
+    // A number ends at the first byte that cannot continue it; that byte is read as what follows a value.
+    private bool EndNumber(byte b)
+    {
+        _mode = Mode.AfterValue;
+        return Structural(b);
+    }
+
+    private bool FirstDigit(byte b) => b == '0' ? To(Mode.Zero) : IsDigit(b) && To(Mode.Integer);
+
+    /// <summary>Between tokens: whitespace, or what the mode expects next.</summary>
+    private bool Structural(byte b)
+    {
+        if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+        {
+            if (_mode == Mode.Start)
+            {
+                return false;
+            }
+            if (b == '\n')
+            {
+                return _newlines++ < MaxNewlines;
+            }
+            return _otherWhitespace++ < MaxOtherWhitespace;
+        }
+        _newlines = 0;
+        _otherWhitespace = 0;
+        switch (_mode)
+        {
+            case Mode.Start:
+                return b == '{' && Open(isObject: true);
+            case Mode.ObjectOpen:
+                return b == '"' ? BeginString(key: true) : b == '}' && Close();
+            case Mode.Key:
+                return b == '"' && BeginString(key: true);
+            case Mode.Colon:
+                return b == ':' && To(Mode.Value);
+            case Mode.Value:
+                return BeginValue(b);
+            case Mode.ArrayOpen:
+                return b == ']' ? Close() : BeginValue(b);
+            case Mode.AfterValue:
+                bool inObject = ((_objects >> (_depth - 1)) & 1) != 0;
+                return b == ',' ? To(inObject ? Mode.Key : Mode.Value) : b == (inObject ? '}' : ']') && Close();
+            default:
+                return false;
+        }
+    }
+
+    private bool BeginValue(byte b)
+    {
+        switch (b)
+        {
+            case (byte)'{':
+                return Open(isObject: true);
+            case (byte)'[':
+                return Open(isObject: false);
+            case (byte)'"':
+                return BeginString(key: false);
+            case (byte)'-':
+                return To(Mode.Minus);
+            case (byte)'t':
+                return BeginLiteral(1);
+            case (byte)'f':
+                return BeginLiteral(6);
+            case (byte)'n':
+                return BeginLiteral(12);
+            default:
+                return FirstDigit(b);
+        }
+    }
+
+    private bool BeginLiteral(int next)
+    {
+        _mode = Mode.Literal;
+        _aux = (byte)next;
+        return true;
+    }
+
+    private bool BeginString(bool key)
+    {
+        _inKey = key;
+        _utf8 = 0;
+        return To(Mode.String);
+    }
+
+    private bool Open(bool isObject)
+    {
+        if (_depth == MaxDepth)
+        {
+            return false;
+        }
+        if (isObject)
+        {
+            _objects |= 1UL << _depth;
+        }
+        else
+        {
+            _objects &= ~(1UL << _depth);
+        }
+        _depth++;
+        return To(isObject ? Mode.ObjectOpen : Mode.ArrayOpen);
+    }
+
+    private bool Close()
+    {
+        _depth--;
+        return To(_depth == 0 ? Mode.Done : Mode.AfterValue);
+    }
+
+    private bool InString(byte b)
+    {
+        if (_utf8 != 0)
+        {
+            int range = _utf8 >> 2;
+            if (b < RangeLow[range] || b > RangeHigh[range])
+            {
+                return false;
+            }
+            // The bytes after the second take any continuation byte.
+            _utf8 = (byte)((_utf8 & 3) - 1);
+            return true;
+        }
+        if (b < 0x80)
+        {
+            // Control characters must be escaped; a quote ends the string.
+            return b == '"' ? To(_inKey ? Mode.Colon : Mode.AfterValue) : b == '\\' ? To(Mode.Escape) : b >= 0x20;
+        }
+        // A lead byte, and what the next byte may be: C0, C1 and F5..FF are never UTF-8, nor are lone continuation bytes.
+        (int due, int next) = b switch
+        {
+            < 0xC2 => (0, 0),
+            < 0xE0 => (1, 0),
+            0xE0 => (2, 1),
+            0xED => (2, 2),
+            < 0xF0 => (2, 0),
+            0xF0 => (3, 3),
+            < 0xF4 => (3, 0),
+            0xF4 => (3, 4),
+            _ => (0, 0),
+        };
+        _utf8 = (byte)((next << 2) | due);
+        return due != 0;
+    }
+
+    private static int HexValue(byte b) => (uint)(b - '0') <= 9 ? b - '0' : (uint)((b | 0x20) - 'a') <= 5 ? (b | 0x20) - 'a' + 10 : -1;
+
+    // \uXXXX: a high surrogate (D800..DBFF) must be followed by a low one's escape; a low one (DC00..DFFF) alone is
+    // refused at its second digit, as soon as it is one.
+    private bool HexDigit(byte b)
+    {
+        int v = HexValue(b);
+        if (v < 0)
+        {
+            return false;
+        }
+        switch (_aux & 3)
+        {
+            case 0:
+                _aux = (byte)(1 | (v == 0xD ? FirstD : 0));
+                return true;
+            case 1:
+                if ((_aux & FirstD) != 0 && v >= 0xC)
+                {
+                    return false;
+                }
+                _aux = (byte)(2 | ((_aux & FirstD) != 0 && v >= 8 ? High : 0));
+                return true;
+            case 2:
+                _aux = (byte)(3 | (_aux & High));
+                return true;
+            default:
+                _mode = (_aux & High) != 0 ? Mode.LowBackslash : Mode.String;
+                _aux = 0;
+                return true;
+        }
+    }
+
+    private bool LowHexDigit(byte b)
+    {
+        int v = HexValue(b);
+        int seen = _aux;
+        if (v < 0 || (seen == 0 && v != 0xD) || (seen == 1 && v < 0xC))
+        {
+            return false;
+        }
+        _aux++;
+        if (_aux == 4)
+        {
+            _aux = 0;
+            _mode = Mode.String;
+        }
+        return true;
+    }
+
+    /// <summary>What the automaton takes next, in words, for an error that says where a reply could not go on.</summary>
+    public readonly string Expected() => _mode switch
+    {
+        Mode.Start => "the opening '{'",
+        Mode.ObjectOpen => "a key's '\"' or '}'",
+        Mode.Key => "a key's '\"'",
+        Mode.Colon => "':'",
+        Mode.Value => "a value",
+        Mode.ArrayOpen => "a value or ']'",
+        Mode.AfterValue => ((_objects >> (_depth - 1)) & 1) != 0 ? "',' or '}'" : "',' or ']'",
+        Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex => "more of a string",
+        Mode.Literal => "the rest of a literal",
+        Mode.Done => "nothing (the object is complete)",
+        _ => "more of a number",
+    } + (_newlines + _otherWhitespace > 0 && _mode <= Mode.AfterValue
+        ? FormattableString.Invariant($" (after {_newlines + _otherWhitespace} bytes of whitespace; a run holds at most {MaxNewlines} line feed and {MaxOtherWhitespace} other whitespace bytes)")
+        : "");
+
+    public readonly bool Equals(JsonPrefix other) => _objects == other._objects && _mode == other._mode && _depth == other._depth && _aux == other._aux
+        && _utf8 == other._utf8 && _newlines == other._newlines && _otherWhitespace == other._otherWhitespace && _inKey == other._inKey;
+
+    public override readonly bool Equals(object? obj) => obj is JsonPrefix other && Equals(other);
+
+    public override readonly int GetHashCode() => HashCode.Combine(_objects, _mode, _depth, _aux, _utf8, _newlines, _otherWhitespace, _inKey);
+
+    private enum Mode : byte
+    {
+        // Between tokens (whitespace allowed), up to AfterValue.
+        Start,
+        ObjectOpen,
+        Key,
+        Colon,
+        Value,
+        ArrayOpen,
+        AfterValue,
+        // Inside a token.
+        String,
+        Escape,
+        Hex,
+        LowBackslash,
+        LowU,
+        LowHex,
+        Literal,
+        Minus,
+        Zero,
+        Integer,
+        Dot,
+        Fraction,
+        Exponent,
+        ExponentSign,
+        ExponentDigits,
+        Done,
+    }
+}
