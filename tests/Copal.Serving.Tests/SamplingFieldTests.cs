@@ -55,4 +55,25 @@ public sealed class SamplingFieldTests(ServerFixture server) : IClassFixture<Ser
     {
         Assert.Equal(Alone(SamplingOptions.Greedy), await CompleteAsync(",\"min_p\":1,\"temperature\":2,\"seed\":5"));
     }
+
+    /// <summary>
+    /// A request whose own options leave no token to choose fails alone, naming the option; the engine goes on. In
+    /// JSON mode the few tokens allowed after "{" are those the prompt holds, and a repetition penalty of 3e38 sends
+    /// their negative logits to −∞; in text mode 1e-38 sends a positive one to +∞. Each once stopped the engine for good.
+    /// </summary>
+    [Theory]
+    [InlineData("Once { upon { a time {", "3e38", true)]
+    [InlineData("Once upon a time there was a little girl named Lily. She", "1e-38", false)]
+    public async Task Options_that_leave_no_token_fail_their_request_alone(string prompt, string penalty, bool json)
+    {
+        string format = json ? ",\"response_format\":{\"type\":\"json_object\"}" : "";
+        var (status, body) = await server.PostAsync("/v1/completions", JsonDocument.Parse(
+            $"{{\"model\":\"stories260K\",\"prompt\":\"{prompt}\",\"max_tokens\":5,\"temperature\":0,\"repetition_penalty\":{penalty}{format}}}").RootElement);
+        Assert.True(status == 400, body);
+        JsonElement error = JsonDocument.Parse(body).RootElement.GetProperty("error");
+        Assert.Equal("repetition_penalty", error.GetProperty("param").GetString());
+        Assert.Contains("left no token to choose", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Null(server.Engine.Fault);
+        Assert.Equal(Alone(SamplingOptions.Greedy), await CompleteAsync(""));
+    }
 }

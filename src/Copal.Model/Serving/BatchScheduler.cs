@@ -394,10 +394,17 @@ internal sealed class BatchScheduler : IDisposable
         }
     }
 
+    /// <summary>The option of <paramref name="sampling"/> that can push a logit past float's range: the multiplicative penalty first.</summary>
+    private static string SamplingField(SamplingOptions sampling) =>
+        sampling.RepetitionPenalty != 1f ? "repetition_penalty"
+        : sampling.FrequencyPenalty != 0f ? "frequency_penalty"
+        : sampling.PresencePenalty != 0f ? "presence_penalty"
+        : "logit_bias";
+
     /// <summary>
     /// Chooses the slot's next token as <see cref="Generator.Generate"/> does; returns why the job ends there, or null
-    /// when it goes on (the caller ends it once its slot is counted free). A JSON-mode job that no token can continue
-    /// is put in <see cref="_failed"/>, and null returned.
+    /// when it goes on (the caller ends it once its slot is counted free). A job that no token can continue (JSON mode's
+    /// dead end, or options that sent every logit out of range) is put in <see cref="_failed"/>, and null returned.
     /// </summary>
     private StopReason? Sample(Slot slot, Span<float> logits)
     {
@@ -416,7 +423,20 @@ internal sealed class BatchScheduler : IDisposable
             _failed.Add((slot, new CompletionRequestException("response_format", $"response_format json_object cannot go on: {json.DeadEnd()}; ask this model for text instead")));
             return null;
         }
-        int next = slot.Sampler!.Sample(decodable, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
+        int next;
+        try
+        {
+            next = slot.Sampler!.Sample(decodable, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
+        }
+        catch (ArgumentException e)
+        {
+            // The request's own options left no token to choose (a repetition penalty of 3e38 sends the seen tokens'
+            // negative logits to −∞, and in JSON mode those may be all that is allowed): that row fails, as a dead end
+            // of JSON mode does, and the engine and the batch's other rows go on.
+            string field = SamplingField(job.Sampling);
+            _failed.Add((slot, new CompletionRequestException(field, $"{field} left no token to choose at decode step {slot.Generated}: {e.Message}")));
+            return null;
+        }
         ChosenLogprobs? logprobs = job.TopLogprobs is int top ? TokenLogprobs.Of(raw, next, top) : null;
         if (job.StopIds.Contains(next))
         {
