@@ -120,6 +120,25 @@ public sealed class ReasoningTests : IDisposable
         Assert.Contains("TextReasoningContent", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// JSON mode holds a reply to JSON from its first token, so no reasoning comes: where the template opened a think
+    /// block for the model, the object is the content, not reasoning_content (it once landed there, content null).
+    /// </summary>
+    [Fact]
+    public async Task In_JSON_mode_an_open_think_block_leaves_the_object_in_the_content()
+    {
+        var open = new TemplateChatFormatter(new ChatTemplate(OpenThinkTemplate));
+        await using OpenAiServer split = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, open, splitReasoning: true);
+        JsonElement message = Message(await PostAsync(split, "{" + Request + ",\"response_format\":{\"type\":\"json_object\"}}"));
+        Assert.StartsWith("{", message.GetProperty("content").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, message.GetProperty("reasoning_content").ValueKind);
+
+        IChatClient client = new CopalChatClient(_engine, open, splitReasoning: true);
+        ChatResponse reply = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { MaxOutputTokens = 24, ResponseFormat = ChatResponseFormat.Json });
+        Assert.StartsWith("{", reply.Text, StringComparison.Ordinal);
+        Assert.Empty(reply.Messages.Single().Contents.OfType<TextReasoningContent>());
+    }
+
     private static JsonElement Message(JsonElement body) => body.GetProperty("choices")[0].GetProperty("message");
 
     private static async Task<JsonElement> PostAsync(OpenAiServer server, string body)

@@ -49,7 +49,8 @@ public sealed class InferenceEngine : IDisposable
         _stopIds = StopTokens.Of(model, tokenizer);
         ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Source));
         _scheduler = new BatchScheduler(model, Options, Statistics);
-        _jsonVocabulary = new(() => JsonVocabulary.Of(tokenizer, Options.DecodableTokens!.Value, _stopIds));
+        // Not ExecutionAndPublication: a build that failed (out of memory) is tried again by the next JSON request, not kept.
+        _jsonVocabulary = new(() => JsonVocabulary.Of(tokenizer, Options.DecodableTokens!.Value, _stopIds), LazyThreadSafetyMode.PublicationOnly);
     }
 
     // The trie of the tokens' bytes that JSON mode walks and its masks, built on first use (a 128k vocabulary takes a
