@@ -372,12 +372,23 @@ internal struct JsonPrefix : IEquatable<JsonPrefix>
         ? FormattableString.Invariant($" (after {_newlines + _otherWhitespace} bytes of whitespace; a run holds at most {MaxNewlines} line feed and {MaxOtherWhitespace} other whitespace bytes)")
         : "");
 
-    public readonly bool Equals(JsonPrefix other) => _objects == other._objects && _mode == other._mode && _depth == other._depth && _aux == other._aux
-        && _utf8 == other._utf8 && _newlines == other._newlines && _otherWhitespace == other._otherWhitespace && _inKey == other._inKey;
+    /// <summary>
+    /// Equal states take the same bytes from here on: the fields no later byte reads before it writes them are left
+    /// out (the nesting bits above the depth, the literal's or escape's progress outside a literal or escape, whether
+    /// a string is a key outside a string), so that two replies in the same place share one mask in the cache
+    /// (`{"a":true,"b":"` and `{"a":1,"b":"` were two keys, and 64 interleaved replies made twice the walks).
+    /// </summary>
+    public readonly bool Equals(JsonPrefix other) => Key() == other.Key();
 
     public override readonly bool Equals(object? obj) => obj is JsonPrefix other && Equals(other);
 
-    public override readonly int GetHashCode() => HashCode.Combine(_objects, _mode, _depth, _aux, _utf8, _newlines, _otherWhitespace, _inKey);
+    public override readonly int GetHashCode() => Key().GetHashCode();
+
+    private readonly (ulong Objects, Mode Mode, byte Depth, byte Aux, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
+        (_depth == MaxDepth ? _objects : _objects & ((1UL << _depth) - 1), _mode, _depth,
+            _mode is Mode.Literal or Mode.Hex or Mode.LowHex ? _aux : (byte)0,
+            _utf8, _newlines, _otherWhitespace,
+            _inKey && _mode is Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex);
 
     private enum Mode : byte
     {

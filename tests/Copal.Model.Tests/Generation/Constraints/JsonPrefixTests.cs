@@ -240,4 +240,17 @@ public class JsonPrefixTests
         Assert.True(Refusal(bytes, out _) >= 0);
         Assert.False(JsonDocuments.IsJsonModeText(bytes));
     }
+
+    [Theory]
+    [InlineData("{\"a\":true,\"b\":\"", "{\"a\":1,\"b\":\"")]
+    [InlineData("{\"a\":[],\"b\":", "{\"a\":{},\"b\":")]
+    [InlineData("{\"k\":\"v\",", "{\"k\":\"\\u0041\",")]
+    public void States_that_take_the_same_bytes_from_here_are_one_key(string one, string other)
+    {
+        JsonPrefix a = After(one), b = After(other);
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.NotEqual(After("{\"a\":["), After("{\"a\":{"));
+        Assert.NotEqual(After("{\"a\":\"x"), After("{\"a"));
+    }
 }
