@@ -132,9 +132,9 @@ public sealed class Sampler
     }
 
     /// <summary>
-    /// Puts in <see cref="_order"/> the tokens that can matter, and returns how many: every token when top-k ranks
-    /// them; otherwise only those at or above a weight below which the rest cannot reach the mass the draw or top-p
-    /// asks for. N tokens under a threshold τ weigh less than N·τ, so with τ half of what is left over the target
+    /// Puts in <see cref="_order"/> the tokens that can matter, and returns how many: with top-k, those at or above a
+    /// weight k tokens reach (<see cref="TopKFloor"/>); otherwise those at or above a weight below which the rest cannot
+    /// reach the mass the draw or top-p asks for. N tokens under a threshold τ weigh less than N·τ, so with τ half of what is left over the target
     /// divided by N, the tokens above it hold more than the target: they are the ranked prefix the crossing lies in.
     /// A model's distribution puts most of a 128k vocabulary far below that, so top-p and the draw rank a few hundred
     /// tokens rather than all.
@@ -143,7 +143,11 @@ public sealed class Sampler
     {
         int n = probs.Length;
         float threshold = 0f;
-        if (!topK)
+        if (topK)
+        {
+            threshold = TopKFloor(probs, _options.TopK);
+        }
+        else
         {
             double target = _options.TopP < 1f ? _options.TopP * sum : _options.MinP > 0f ? sum : draw * sum;
             // Min-p drops everything below its own share; top-p before it keeps a superset of what min-p keeps.
@@ -157,6 +161,32 @@ public sealed class Sampler
             count += probs[i] >= threshold ? 1 : 0;
         }
         return count;
+    }
+
+    /// <summary>
+    /// A weight that at least <paramref name="k"/> tokens reach, so the k likeliest are all at or above it: the power of
+    /// two below which the k-th token lies, from a histogram of the weights' exponents (weights are in [0, 1], the
+    /// likeliest exactly 1). No mass bounds the k-th token, so top-k partitioned the whole vocabulary by count; it now
+    /// partitions the tokens within a factor of two of the k-th and above.
+    /// </summary>
+    private static float TopKFloor(float[] probs, int k)
+    {
+        Span<int> counts = stackalloc int[256];
+        counts.Clear();
+        foreach (float p in probs)
+        {
+            counts[BitConverter.SingleToInt32Bits(p) >>> 23]++;
+        }
+        int reached = 0;
+        for (int exponent = 255; exponent > 0; exponent--)
+        {
+            reached += counts[exponent];
+            if (reached >= k)
+            {
+                return BitConverter.Int32BitsToSingle(exponent << 23);
+            }
+        }
+        return 0f;
     }
 
     private static double Sum(ReadOnlySpan<int> tokens, float[] probs)
