@@ -99,7 +99,12 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
     public async Task N_choices_with_a_seed_are_reproducible_differ_and_are_each_the_request_with_its_choice_seed()
     {
         var body = new { model = Model, prompt = "Once upon a time", max_tokens = 16, temperature = 1.0, seed = 42, n = 3 };
+        long run = server.Engine.Statistics.PromptTokens, shared = server.Engine.Statistics.SharedPromptTokens;
         JsonElement first = await PostAsync(Completions, body);
+        // The prompt ran once; the other two choices, admitted with it, copied its KV cache (and still give the
+        // texts of requests that run it themselves, below).
+        int promptTokens = Usage(first).Prompt;
+        Assert.Equal((promptTokens, 2L * promptTokens), (server.Engine.Statistics.PromptTokens - run, server.Engine.Statistics.SharedPromptTokens - shared));
         string[] texts = Texts(first);
         Assert.Equal(3, texts.Length);
         Assert.Equal(texts, Texts(await PostAsync(Completions, body)));

@@ -10,8 +10,9 @@ namespace Copal.Cli.Serving;
 internal static partial class OpenAiRequests
 {
     /// <summary>
-    /// The most choices per prompt (n), OpenAI's own bound. Each choice is a sequence of its own (with its own prefill
-    /// and KV cache, up to --parallel at once; the rest wait in the queue), so a large n costs as that many requests.
+    /// The most choices per prompt (n), OpenAI's own bound. Each choice is a sequence of its own (with its own KV cache,
+    /// up to --parallel at once; the rest wait in the queue), so a large n decodes as that many requests; the choices
+    /// admitted together run their prompt once and copy its cache.
     /// </summary>
     public const int MaxChoices = 128;
 

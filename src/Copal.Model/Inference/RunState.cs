@@ -245,6 +245,34 @@ public sealed class RunState : IDisposable
     private int CacheLayer(int layer) => _cacheLayers == 1 ? 0 : layer;
 
     /// <summary>
+    /// Makes this state hold what <paramref name="source"/> holds after a pass over <paramref name="positions"/>
+    /// positions from 0: its KV cache rows copied on the device, so a sequence that starts with the same prompt need not
+    /// run it again. Both are states of one model with the same rows and context; the source holds those positions and
+    /// no more.
+    /// </summary>
+    internal void CopyCacheFrom(RunState source, int positions)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        RequireFits(source._config, nameof(source));
+        if (source._cacheLayers != _cacheLayers || source.MaxRows != MaxRows || source.MaxPositions != MaxPositions || source.Positions != positions)
+        {
+            throw new ArgumentException($"the state holds {source.Positions} positions of {source.MaxPositions} in rows of {source.MaxRows}, not the {positions} of {MaxPositions} in rows of {MaxRows} asked", nameof(source));
+        }
+        for (int l = 0; l < _cacheLayers; l++)
+        {
+            _cacheStart[l] = source._cacheStart[l];
+        }
+        EnsurePositions(positions);
+        for (int l = 0; l < _cacheLayers; l++)
+        {
+            long rows = (long)(positions - _cacheStart[l]) * _kvDim;
+            _backend.Copy(source.KCache[l], 0, KCache[l], 0, rows);
+            _backend.Copy(source.VCache[l], 0, VCache[l], 0, rows);
+        }
+        Positions = positions;
+    }
+
+    /// <summary>
     /// Makes the KV cache hold at least <paramref name="positions"/> positions: a layer's cache that is smaller is
     /// reallocated for max(positions, twice its capacity) positions, capped by <see cref="MaxPositions"/> (a
     /// sliding-window layer's by its own limit, past which it slides instead), and the cached positions are copied

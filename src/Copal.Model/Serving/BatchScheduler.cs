@@ -156,11 +156,20 @@ internal sealed class BatchScheduler : IDisposable
         }
     }
 
+    /// <summary>
+    /// The last prefill of an admission and the logits it gave, before its sampler changed them: the next job of the
+    /// same admission with the same prompt (a request's n choices, queued together) copies its KV cache instead of
+    /// running the prompt again.
+    /// </summary>
+    private Slot? _prefilled;
+    private float[] _prefilledLogits = [];
+
     /// <summary>Moves waiting requests into free slots: prefill, first token.</summary>
     private void Admit(List<Slot> active)
     {
         _ended.Clear();
         _failed.Clear();
+        _prefilled = null;
         while (active.Count < _slots.Length && _pending.Reader.TryRead(out SequenceJob? job))
         {
             if (job.CancellationToken.IsCancellationRequested)
@@ -182,11 +191,26 @@ internal sealed class BatchScheduler : IDisposable
                 if (job.ScoresPrompt)
                 {
                     PrefillScoringPrompt(slot, job);
+                    Interlocked.Add(ref _statistics.PromptTokensRun, job.PromptIds.Length);
+                }
+                else if (_prefilled is { Job: SequenceJob twin } source && source != slot && !twin.ScoresPrompt
+                    && source.State.Positions == job.PromptIds.Length && twin.PromptIds.AsSpan().SequenceEqual(job.PromptIds))
+                {
+                    slot.State.CopyCacheFrom(source.State, job.PromptIds.Length);
+                    _prefilledLogits.CopyTo(slot.Logits, 0);
+                    Interlocked.Add(ref _statistics.PromptTokensCopied, job.PromptIds.Length);
                 }
                 else
                 {
                     _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last, cancellationToken: job.CancellationToken);
                     _model.ReadLogits(slot.State, slot.Logits);
+                    Interlocked.Add(ref _statistics.PromptTokensRun, job.PromptIds.Length);
+                    if (_prefilledLogits.Length != slot.Logits.Length)
+                    {
+                        _prefilledLogits = new float[slot.Logits.Length];
+                    }
+                    slot.Logits.CopyTo(_prefilledLogits, 0);
+                    _prefilled = slot;
                 }
                 NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {Plural.Of(job.PromptIds.Length, "prompt token")}");
             }

@@ -32,6 +32,8 @@ public sealed class EngineStatistics
     internal long DecodeSteps;
     internal long BatchedRows;
     internal long TokensGenerated;
+    internal long PromptTokensRun;
+    internal long PromptTokensCopied;
     internal volatile int ActiveSequences;
     internal int PeakBatchRows;
     internal long PeakKvBytes;
@@ -53,6 +55,15 @@ public sealed class EngineStatistics
 
     /// <summary>Tokens generated (prefill's first tokens included).</summary>
     public long Tokens => Interlocked.Read(ref TokensGenerated);
+
+    /// <summary>Prompt tokens run through a prefill.</summary>
+    public long PromptTokens => Interlocked.Read(ref PromptTokensRun);
+
+    /// <summary>
+    /// Prompt tokens whose KV cache was copied from another sequence's prefill of the same prompt, admitted with it (the
+    /// choices of one prompt), instead of run again.
+    /// </summary>
+    public long SharedPromptTokens => Interlocked.Read(ref PromptTokensCopied);
 
     /// <summary>Sequences in the batch now.</summary>
     public int Active => ActiveSequences;

@@ -67,6 +67,30 @@ public sealed class SlidingWindowTests() : SyntheticModelTests("window", Length)
         }
     }
 
+    /// <summary>
+    /// A state whose cache was copied from another's prefill (the serving engine's n choices of one prompt) decodes
+    /// as the state that ran it, to the bit, also after the window's cache slid: rows of 4 keep at most 2·5 + 4 = 14
+    /// positions, and the prompt has 30.
+    /// </summary>
+    [Fact]
+    public void A_copied_cache_decodes_as_the_prefill_it_was_copied_from()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(Window), Backend);
+        using RunState ran = model.CreateState(maxRows: 4, maxPositions: Length, reservePositions: 8);
+        using RunState copied = model.CreateState(maxRows: 4, maxPositions: Length, reservePositions: 8);
+        model.Forward(ran, Prompt.AsSpan(0, 30), 0, LogitsMode.Last);
+        Assert.NotEqual(0, ran.CacheStart(0));
+        copied.CopyCacheFrom(ran, 30);
+        for (int p = 30; p < Length; p++)
+        {
+            model.Forward(ran, [Prompt[p]], p, LogitsMode.Last);
+            model.Forward(copied, [Prompt[p]], p, LogitsMode.Last);
+            Assert.Equal(model.ReadLogits(ran), model.ReadLogits(copied));
+        }
+        using RunState other = model.CreateState(maxRows: 2, maxPositions: Length);
+        Assert.Throws<ArgumentException>(() => other.CopyCacheFrom(ran, Length));
+    }
+
     [Theory]
     [InlineData(1)]   // decode: one row over the cache (the per-row kernel)
     [InlineData(17)]  // chunks after a cache (the blocked kernel, windows starting inside the cached keys)
