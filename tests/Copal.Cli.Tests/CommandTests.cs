@@ -29,6 +29,29 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(20, a.RootElement.GetProperty("ids").GetArrayLength());
     }
 
+    /// <summary>generate's --min-p and OpenAI's penalties reach the sampler: the ids are the library's under the same options, and not plain greedy's.</summary>
+    [Fact]
+    public void Generate_takes_min_p_and_the_openai_penalties_as_the_sampler_does()
+    {
+        int[] Ids(params string[] extra)
+        {
+            CopalProcess.Result r = CopalProcess.Run([.. new[] { "generate", "-m", TestData.Stories260K, "-n", "30", "--json", "--device", "cpu" }, .. extra]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+            return [.. doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32())];
+        }
+        var options = new Copal.Model.Generation.SamplingOptions { Temperature = 0.9f, MinP = 0.2f, PresencePenalty = 0.5f, FrequencyPenalty = 1f, Seed = 7 };
+        using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend();
+        using Copal.Model.Inference.LlamaModel model = Copal.Model.Inference.LlamaModel.Load(TestData.Stories260K, backend);
+        var tokenizer = Copal.Model.Tokenization.CopalTokenizer.FromDirectory(TestData.Stories260K);
+        var stops = new HashSet<int>(model.Config.EosTokenIds) { tokenizer.EosId!.Value };
+        var generator = new Copal.Model.Generation.Generator(model) { DecodableTokens = tokenizer.VocabSize };
+        int[] expected = [.. generator.Generate([tokenizer.BosId!.Value], 30, options, stops).GeneratedIds];
+        int[] given = Ids("--temperature", "0.9", "--min-p", "0.2", "--presence-penalty", "0.5", "--frequency-penalty", "1", "--seed", "7");
+        Assert.Equal(expected, given);
+        Assert.NotEqual(Ids(), given);
+    }
+
     [Fact]
     public void Inspect_json_counts_the_parameters()
     {

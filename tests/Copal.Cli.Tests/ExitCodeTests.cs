@@ -99,6 +99,9 @@ public sealed class ExitCodeTests : IDisposable
     [InlineData("-n", "x", "-n: expected an integer, got 'x'")]
     [InlineData("--max-tokens", "-3", "--max-tokens: expected an integer ≥ 0, got -3")]
     [InlineData("--repetition-penalty", "0", "--repetition-penalty: expected a finite number > 0, got 0")]
+    [InlineData("--min-p", "1.5", "--min-p: expected a number in [0, 1], got 1.5")]
+    [InlineData("--presence-penalty", "nan", "--presence-penalty: expected a finite number, got nan")]
+    [InlineData("--frequency-penalty", "x", "--frequency-penalty: expected a number, got 'x'")]
     [InlineData("--sparse", "maybe", "--sparse: expected auto, off or force, got 'maybe'")]
     public void Bad_generate_option_values_exit_2_in_plain_words(string option, string value, string expected)
     {
