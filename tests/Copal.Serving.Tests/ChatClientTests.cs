@@ -70,6 +70,14 @@ public sealed class ChatClientTests
         CompletionRequest request = ((CopalChatClient)client).ToRequest(chat, additive);
         Assert.Equal((1f, 0.5f, 0.25f), (request.FrequencyPenalty, request.PresencePenalty, request.MinP));
         Assert.NotEqual(greedy, (await client.GetResponseAsync(chat, additive)).Text);
+        // OpenAI's logit_bias, as a dictionary of ids or a JSON object of id strings (as read from JSON).
+        int first = engine.Tokenizer.Encode(" " + greedy.TrimStart().Split(' ')[0], addSpecialTokens: false)[0];
+        var banned = new ChatOptions { MaxOutputTokens = 30, AdditionalProperties = new() { ["logit_bias"] = new Dictionary<int, float> { [first] = -100 } } };
+        var bannedJson = new ChatOptions { AdditionalProperties = new() { ["logit_bias"] = System.Text.Json.JsonDocument.Parse($"{{\"{first}\": -100}}").RootElement } };
+        Assert.Equal(-100f, ((CopalChatClient)client).ToRequest(chat, bannedJson).LogitBias![first]);
+        Assert.Equal(-100f, ((CopalChatClient)client).ToRequest(chat, banned).LogitBias![first]);
+        Assert.Throws<CompletionRequestException>(() => ((CopalChatClient)client).ToRequest(chat, new ChatOptions { AdditionalProperties = new() { ["logit_bias"] = 5 } }));
+        Assert.NotEqual(greedy, (await client.GetResponseAsync(chat, banned)).Text);
         // JSON mode, without a schema; with one it is refused, as the server refuses json_schema.
         ChatResponse json = await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 30, ResponseFormat = ChatResponseFormat.Json });
         Assert.StartsWith("{", json.Text, StringComparison.Ordinal);

@@ -9,8 +9,8 @@ namespace Copal.Model.Chat;
 /// rendered by an <see cref="IChatFormatter"/> and completed by the engine (batched with other callers when its
 /// <see cref="EngineOptions.Parallel"/> is above 1).
 /// ChatOptions map as OpenAI's fields do: Temperature (default 0, greedy), TopP, TopK, FrequencyPenalty,
-/// PresencePenalty, MaxOutputTokens (default 256), StopSequences, Seed, and AdditionalProperties "repetition_penalty"
-/// and "min_p" as vLLM's; Instructions become a leading system message. What the model cannot take is refused, never
+/// PresencePenalty, MaxOutputTokens (default 256), StopSequences, Seed, and AdditionalProperties "repetition_penalty",
+/// "min_p" and "logit_bias" as vLLM's; Instructions become a leading system message. What the model cannot take is refused, never
 /// ignored, by the rules of copal serve's chat endpoint: tools, non-text content, the tool role, a ModelId other than
 /// the engine's (see <see cref="ToRequest"/>).
 /// </summary>
@@ -228,6 +228,7 @@ public sealed class CopalChatClient : IChatClient
             RepetitionPenalty = AdditionalNumber(options, "repetition_penalty") ?? 1f,
             PresencePenalty = options?.PresencePenalty ?? 0f,
             FrequencyPenalty = options?.FrequencyPenalty ?? 0f,
+            LogitBias = LogitBias(options),
             // Any long is a seed (a negative one by its bits); none draws one, as OpenAI's API does.
             Seed = options?.Seed is long seed ? unchecked((ulong)seed) : null,
             ContinuesPrompt = false,
@@ -270,17 +271,69 @@ public sealed class CopalChatClient : IChatClient
     /// "repetition_penalty" (HF's) or "min_p"; null when absent.
     /// </summary>
     private static float? AdditionalNumber(ChatOptions? options, string name) =>
-        options?.AdditionalProperties?.TryGetValue(name, out object? value) != true ? null : value switch
+        options?.AdditionalProperties?.TryGetValue(name, out object? value) != true ? null : Number(value, name);
+
+    private static float Number(object? value, string name) => value switch
+    {
+        float x => x,
+        double x => (float)x,
+        int x => x,
+        long x => x,
+        decimal x => (float)x,
+        // What ChatOptions hold when they were read from JSON.
+        System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } x => x.GetSingle(),
+        _ => throw new CompletionRequestException(name, $"{name} must be a number, got {value?.GetType().Name ?? "null"}"),
+    };
+
+    /// <summary>
+    /// AdditionalProperties["logit_bias"], OpenAI's logit_bias, which ChatOptions has no property for: a dictionary
+    /// from token ids (integers, or strings of them as JSON writes keys) to numbers, or a JSON object; null when
+    /// absent. Whether an id is one the model can choose, the engine checks.
+    /// </summary>
+    private static Dictionary<int, float>? LogitBias(ChatOptions? options)
+    {
+        if (options?.AdditionalProperties?.TryGetValue("logit_bias", out object? value) != true || value is null)
         {
-            float x => x,
-            double x => (float)x,
-            int x => x,
-            long x => x,
-            decimal x => (float)x,
-            // What ChatOptions hold when they were read from JSON.
-            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } x => x.GetSingle(),
-            _ => throw new CompletionRequestException(name, $"{name} must be a number, got {value?.GetType().Name ?? "null"}"),
+            return null;
+        }
+        if (value is System.Text.Json.Nodes.JsonObject node)
+        {
+            value = System.Text.Json.JsonSerializer.SerializeToElement(node);
+        }
+        IEnumerable<(object Key, object? Value)> entries = value switch
+        {
+            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } e => e.EnumerateObject().Select(p => ((object)p.Name, (object?)p.Value)),
+            System.Collections.IDictionary d => Entries(d),
+            _ => throw new CompletionRequestException("logit_bias", $"logit_bias must be a dictionary of token ids to numbers or a JSON object, got {value.GetType().Name}"),
         };
+        var biases = new Dictionary<int, float>();
+        foreach ((object key, object? bias) in entries)
+        {
+            int id = key switch
+            {
+                int i => i,
+                long l when l is >= 0 and <= int.MaxValue => (int)l,
+                string text when int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int parsed) => parsed,
+                _ => throw new CompletionRequestException("logit_bias", $"logit_bias keys must be token ids, got {key}"),
+            };
+            if (!biases.TryAdd(id, Number(bias, "logit_bias")))
+            {
+                throw new CompletionRequestException("logit_bias", $"logit_bias names token {id} twice; give each token once");
+            }
+        }
+        return biases;
+    }
+
+    // IDictionary's own enumerator gives DictionaryEntry; a generic dictionary's IEnumerable gives KeyValuePair instead.
+    private static List<(object Key, object? Value)> Entries(System.Collections.IDictionary dictionary)
+    {
+        var entries = new List<(object, object?)>(dictionary.Count);
+        foreach (System.Collections.DictionaryEntry entry in dictionary)
+        {
+            entries.Add((entry.Key, entry.Value));
+        }
+        return entries;
+    }
 
     /// <summary>
     /// AdditionalProperties["chat_template_kwargs"], as the OpenAI-compatible servers name it: variables for the
