@@ -26,8 +26,7 @@ internal sealed class JsonObjectConstraint(JsonVocabulary vocabulary)
         int tokens = Math.Min(logits.Length, vocabulary.Trie.TokenCount);
         if (_state.IsComplete)
         {
-            int[] stops = [.. vocabulary.StopIds.Order()];
-            return Keep(logits, stops);
+            return Keep(logits, vocabulary.StopIds);
         }
         TokenSet set = vocabulary.Allowed(_state);
         if (!set.AreRefused)

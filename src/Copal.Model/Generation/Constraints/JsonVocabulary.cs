@@ -23,7 +23,8 @@ internal sealed class JsonVocabulary(TokenTrie trie, IReadOnlySet<int> stopIds)
 
     public TokenTrie Trie { get; } = trie;
 
-    public IReadOnlySet<int> StopIds { get; } = stopIds;
+    /// <summary>The stop tokens that may end a complete object, in increasing order (as a mask reads a row).</summary>
+    public int[] StopIds { get; } = [.. stopIds.Order()];
 
     /// <summary>
     /// The tokens of the trie (ids 0 .. <see cref="TokenTrie.TokenCount"/> − 1) that <paramref name="state"/> allows
