@@ -41,9 +41,7 @@ internal static class OpenAiChoices
             for (int j = 0; j < n; j++)
             {
                 choices[(i * n) + j] = new OpenAiChoice((i * n) + j, countsPrompt: j == 0, encoded[i] with { Seed = Seed(prompt.Seed, j) }, chat, echo,
-                    // JSON mode holds the reply to JSON from its first token, so no reasoning can come: all of it is content,
-                    // even where the template opened a <think> block for the model (split as after a prompt that did not).
-                    chat && splitReasoning ? new ThinkTagSplitter(prompt.ResponseFormat == ResponseFormat.JsonObject ? "" : prompt.Prompt!) : null,
+                    chat && splitReasoning ? ThinkTagSplitter.ForReplyTo(prompt) : null,
                     prompt.TopLogprobs is null ? null : new OpenAiLogprobs(engine.Tokenizer, chat));
             }
         }

@@ -111,10 +111,7 @@ public sealed class CopalChatClient : IChatClient
         }
     }
 
-    // JSON mode holds the reply to JSON from its first token, so no reasoning can come: all of it is content, even where
-    // the template opened a <think> block for the model (split as after a prompt that did not).
-    private ThinkTagSplitter? Splitter(CompletionRequest request) =>
-        _splitReasoning ? new ThinkTagSplitter(request.ResponseFormat == ResponseFormat.JsonObject ? "" : request.Prompt!) : null;
+    private ThinkTagSplitter? Splitter(CompletionRequest request) => _splitReasoning ? ThinkTagSplitter.ForReplyTo(request) : null;
 
     /// <summary>The pieces as contents: the reasoning (unless the options ask for none of it), then the answer; only those with text.</summary>
     private static List<AIContent> Contents(ReplyPieces pieces, ChatOptions? options)
