@@ -165,6 +165,17 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Contains(expected, r.Stdout, StringComparison.Ordinal);
     }
 
+    // An enum's default was shown by its C# name ("[default: Raw]"), a spelling the docs never use.
+    [Fact]
+    public void Help_shows_each_default_as_the_docs_spell_it()
+    {
+        CopalProcess.Result r = CopalProcess.Run("perplexity", "--help");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("--layout <raw|joined-lines|documents>", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("(TinyStories) [default: raw]", r.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("[default: Raw]", r.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Help_for_an_unknown_command_is_a_usage_error()
     {

@@ -137,20 +137,24 @@ internal static class OptionRules
         return option;
     }
 
-    /// <summary>An enum option read by its names (case-insensitive, '-' and '_' ignored), never by number.</summary>
+    /// <summary>
+    /// An enum option read by its names (case-insensitive, '-' and '_' ignored), never by number. Not given, it is the
+    /// enum's zero value, which the help names as the docs spell it ("[default: raw]"): a default value factory would
+    /// be shown by the enum's C# name ("Raw"), which the parser accepts but the docs never write.
+    /// </summary>
     public static Option<T> Names<T>(this Option<T> option) where T : struct, Enum
     {
-        Func<ArgumentResult, T>? fallback = option.DefaultValueFactory;
+        if (option.DefaultValueFactory is not null)
+        {
+            throw new InvalidOperationException($"{option.Name}: an option read by names defaults to the enum's zero value; remove its DefaultValueFactory");
+        }
         string[] names = Enum.GetNames<T>();
         // Shown and named as the docs write them (joined-lines); any case, with or without the dashes, is accepted.
         string[] spelled = [.. names.Select(Kebab)];
         option.HelpName = string.Join('|', spelled);
+        option.Description = $"{option.Description} [default: {Kebab(Enum.GetName(default(T))!)}]";
         option.CustomParser = r =>
         {
-            if (r.Tokens.Count == 0)
-            {
-                return fallback is null ? default : fallback(r);
-            }
             string raw = r.Tokens[^1].Value;
             string key = raw.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).Trim();
             string? name = names.FirstOrDefault(n => string.Equals(n, key, StringComparison.OrdinalIgnoreCase));
