@@ -25,6 +25,7 @@ public sealed class ChatClientTests
         Assert.NotNull(response.Usage);
         Assert.Equal(response.Usage.InputTokenCount + response.Usage.OutputTokenCount, response.Usage.TotalTokenCount);
         Assert.InRange(response.Usage.OutputTokenCount!.Value, 1, 20);
+        Assert.Equal(0, response.Usage.CachedInputTokenCount); // shorter than a prefill chunk: nothing to reuse
 
         var updates = new List<ChatResponseUpdate>();
         await foreach (ChatResponseUpdate u in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "The little dog")],
@@ -219,5 +220,24 @@ public sealed class ChatClientTests
         Assert.Equal("system: S\n\nuser: U\n\nassistant:", p.Text);
         Assert.True(p.AddSpecialTokens);
         Assert.Contains("\n\nuser:", p.StopTexts);
+    }
+
+    /// <summary>The next turn of a long conversation: its usage says how much of the prompt came from the prefix cache.</summary>
+    [Fact]
+    public async Task The_next_turn_reports_the_prompt_tokens_its_cache_held()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
+        IChatClient client = new CopalChatClient(engine);
+        string story = string.Join(' ', Enumerable.Repeat("The little dog ran to the park and played with a red ball.", 12));
+        List<ChatMessage> chat = [new(ChatRole.User, story)];
+        ChatResponse first = await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 8, Instructions = "Be kind." });
+        Assert.True(first.Usage!.InputTokenCount > 2 * 128, $"{first.Usage.InputTokenCount} prompt tokens: too short for two chunks");
+        chat.AddRange(first.Messages);
+        chat.Add(new ChatMessage(ChatRole.User, "What happened next?"));
+        ChatResponse second = await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 8, Instructions = "Be kind." });
+        long whole = first.Usage.InputTokenCount!.Value / 128 * 128;
+        Assert.Equal(0, first.Usage.CachedInputTokenCount);
+        Assert.Equal(whole, second.Usage!.CachedInputTokenCount);
     }
 }

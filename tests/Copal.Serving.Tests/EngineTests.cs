@@ -17,27 +17,33 @@ public sealed class EngineTests : IDisposable
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
     /// <summary>
-    /// A slot's cache grows with a long request and is given back when the request ends: what a server holds follows
-    /// the requests in flight, not the longest one it has served.
+    /// Without the prefix cache, a slot's cache grows with a long request and is given back when the request ends:
+    /// what a server holds follows the requests in flight, not the longest one it has served. With it, the grown cache
+    /// stays for the next turn of that conversation, and nothing else is held.
     /// </summary>
-    [Fact]
-    public async Task A_long_request_gives_its_grown_cache_back_when_it_ends()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_long_request_gives_its_grown_cache_back_when_it_ends_unless_the_prefix_cache_keeps_it(bool prefixCache)
     {
         using var backend = new CpuBackend();
         InferenceEngine? running = null;
         long inFlight = 0;
         using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend,
-            new EngineOptions { Parallel = 1, BeforeDecodeStep = () => inFlight = Math.Max(inFlight, running!.KvCacheBytes) });
+            new EngineOptions { Parallel = 1, PrefixCache = prefixCache, BeforeDecodeStep = () => inFlight = Math.Max(inFlight, running!.KvCacheBytes) });
         running = engine;
         await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3 });
         long small = engine.KvCacheBytes;
         await engine.CompleteAsync(new CompletionRequest { PromptIds = [.. Enumerable.Range(0, 400).Select(i => 1 + (i * 37 % 500))], MaxTokens = 3 });
         Assert.True(inFlight > small, $"the long request's cache ({inFlight} bytes) did not grow past the short one's ({small})");
         Assert.Equal(inFlight, engine.Statistics.PeakKvCacheBytes);
-        Assert.Equal(0, engine.KvCacheBytes); // given back; the slot's next job allocates a small one
+        // Given back, and the slot's next job allocates a small one; or kept with the long prompt's chunks.
+        Assert.Equal(prefixCache ? inFlight : 0, engine.KvCacheBytes);
         CompletionResult again = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3 });
         Assert.Equal(3, again.TokenIds.Count);
-        Assert.Equal(small, engine.KvCacheBytes);
+        // The short prompt ran in the slot's cache as it found it; it keeps nothing of the long one's, so a grown
+        // cache goes back now.
+        Assert.Equal(prefixCache ? 0 : small, engine.KvCacheBytes);
     }
 
     [Fact]
@@ -550,7 +556,7 @@ public sealed class EngineTests : IDisposable
         using var device = new KvRefusingDevice(refusedLength: -1);
         using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
         var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
-        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1, PrefixCache = false });
         int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
         // Past the slot's first 256 positions: its cache grows, and is given back when the request ends.
         Assert.True((await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 })).TokenIds.Count > 0);
@@ -565,6 +571,34 @@ public sealed class EngineTests : IDisposable
         device.RefusedLength = -1;
         Assert.True((await engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 })).TokenIds.Count > 0);
         Assert.True(device.Refused > 0);
+    }
+
+    /// <summary>
+    /// A cache kept for a later turn never makes a request of now fail: when the device refuses a new slot's cache,
+    /// the idle slots' kept caches are given back and the request is admitted again.
+    /// </summary>
+    [Fact]
+    public async Task A_device_that_refuses_a_new_cache_gets_the_idle_slots_kept_caches_back_first()
+    {
+        using var device = new KvRefusingDevice(refusedLength: -1);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 2 });
+        int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..300], MaxTokens = 3 });
+        long kept = engine.KvCacheBytes;
+        Assert.True(kept > 0);
+        // The second slot's first state is refused once (its first buffer: 128 rows × 64), as a device full of the
+        // first slot's cache would refuse it.
+        device.RefusedLength = 256 * 32;
+        device.RefusalsLeft = 1;
+        CompletionResult other = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 });
+        Assert.Equal(5, other.TokenIds.Count);
+        Assert.Equal(1, device.Refused);
+        Assert.Null(engine.Fault);
+        // The first conversation's cache went: its next turn runs whole.
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..310], MaxTokens = 3 });
+        Assert.Equal(0, engine.Statistics.CachedPromptTokens);
     }
 
     /// <summary>
@@ -597,10 +631,14 @@ public sealed class EngineTests : IDisposable
         /// <summary>Refuses as the host does (OutOfMemoryException) instead of as a device.</summary>
         public bool AsHost { get; set; }
 
+        /// <summary>Refusals left before the length is allowed again; -1: refused every time.</summary>
+        public int RefusalsLeft { get; set; } = -1;
+
         DeviceBuffer IBackend.Allocate(long length)
         {
-            if (length == RefusedLength)
+            if (length == RefusedLength && RefusalsLeft != 0)
             {
+                RefusalsLeft = Math.Max(-1, RefusalsLeft - 1);
                 Refused++;
                 if (AsHost)
                 {

@@ -30,6 +30,7 @@ public sealed partial class ServeCommandTests
     [InlineData("--host", "not-an-address", "--host")]
     [InlineData("--parallel", "0", "--parallel")]
     [InlineData("--ctx-size", "9999", "--ctx-size 9999")]
+    [InlineData("--prefix-cache", "maybe", "--prefix-cache: expected on or off, got 'maybe'")]
     public void A_bad_option_is_a_usage_error_naming_it(string option, string value, string named)
     {
         using Process p = Start("serve", "-m", TestData.Stories260K, option, value);
@@ -122,7 +123,7 @@ public sealed partial class ServeCommandTests
     [Fact]
     public async Task Serve_prints_its_address_answers_and_stops_on_sigterm()
     {
-        using Process p = Start("serve", "-m", TestData.Stories260K, "--port", "0", "--parallel", "2");
+        using Process p = Start("serve", "-m", TestData.Stories260K, "--port", "0", "--parallel", "2", "--prefix-cache", "off");
         string? address = null;
         var stderr = new System.Text.StringBuilder();
         while (address is null && p.StandardError.ReadLine() is string line)
@@ -140,6 +141,7 @@ public sealed partial class ServeCommandTests
             using var http = new HttpClient();
             string health = await http.GetStringAsync(new Uri(new Uri(address), "/health"));
             Assert.Equal(2, JsonDocument.Parse(health).RootElement.GetProperty("parallel").GetInt32());
+            Assert.False(JsonDocument.Parse(health).RootElement.GetProperty("prefix_cache").GetBoolean());
         }
         finally
         {
@@ -151,6 +153,50 @@ public sealed partial class ServeCommandTests
         Assert.Equal(143, p.ExitCode);
         Assert.Equal("", p.StandardOutput.ReadToEnd());
         Assert.Contains("server stopped", stderr.ToString());
+    }
+
+    [Fact]
+    public async Task A_repeated_prompt_comes_from_the_prefix_cache_and_the_stop_line_counts_it()
+    {
+        using Process p = Start("serve", "-m", TestData.Stories260K, "--port", "0", "--parallel", "1");
+        string? address = null;
+        var stderr = new System.Text.StringBuilder();
+        while (address is null && p.StandardError.ReadLine() is string line)
+        {
+            stderr.AppendLine(line);
+            Match m = Address().Match(line);
+            if (m.Success)
+            {
+                address = m.Value;
+            }
+        }
+        var replies = new List<string>();
+        var cached = new List<int>();
+        try
+        {
+            Assert.NotNull(address);
+            using var http = new HttpClient();
+            string body = "{\"prompt\": [" + string.Join(',', Enumerable.Range(0, 300).Select(i => 3 + (i * 37 % 500))) + "], \"max_tokens\": 4, \"temperature\": 0, \"model\": \"stories260K\"}";
+            for (int i = 0; i < 2; i++)
+            {
+                using HttpResponseMessage r = await http.PostAsync(new Uri(new Uri(address), "/v1/completions"), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+                string json = await r.Content.ReadAsStringAsync();
+                Assert.True(r.IsSuccessStatusCode, json);
+                replies.Add(JsonDocument.Parse(json).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!);
+                cached.Add(JsonDocument.Parse(json).RootElement.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
+            }
+        }
+        finally
+        {
+            using Process kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            kill.WaitForExit();
+        }
+        stderr.Append(p.StandardError.ReadToEnd());
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), stderr.ToString());
+        Assert.Equal(replies[0], replies[1]);
+        Assert.Equal([0, 256], cached);
+        // Two whole chunks of the second prompt were the first's; its last 44 tokens ran again.
+        Assert.Contains("server stopped after 2 requests; 256 of 600 prompt tokens came from the prefix cache", stderr.ToString());
     }
 
     [Fact]

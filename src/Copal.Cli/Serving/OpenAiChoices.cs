@@ -72,13 +72,14 @@ internal static class OpenAiChoices
     /// </summary>
     public static CompletionUsage Usage(IEnumerable<OpenAiChoice> choices)
     {
-        int prompt = 0, completion = 0;
+        int prompt = 0, completion = 0, cached = 0;
         foreach (OpenAiChoice c in choices)
         {
             CompletionUsage usage = c.Last!.Usage!;
             prompt += c.CountsPrompt ? usage.PromptTokens : 0;
+            cached += c.CountsPrompt ? usage.CachedPromptTokens : 0;
             completion += usage.CompletionTokens;
         }
-        return new CompletionUsage(prompt, completion);
+        return new CompletionUsage(prompt, completion) { CachedPromptTokens = cached };
     }
 }

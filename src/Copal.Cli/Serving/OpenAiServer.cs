@@ -184,6 +184,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 ["status"] = "ok",
                 ["model"] = _engine.ModelId,
                 ["parallel"] = _engine.Options.Parallel,
+                ["prefix_cache"] = _engine.Options.PrefixCache,
                 ["active"] = _engine.Statistics.Active,
             }));
         _app.MapMethods("/v1/models", reads, (HttpContext c) => WriteJsonAsync(c, 200, new JsonObject
@@ -320,6 +321,8 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 ["prompt_tokens"] = usage.PromptTokens,
                 ["completion_tokens"] = usage.CompletionTokens,
                 ["total_tokens"] = usage.TotalTokens,
+                // OpenAI's shape for the prompt tokens its cache held (vLLM's too, with its prefix caching).
+                ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = usage.CachedPromptTokens },
             };
         }
         else if (nullUsage)

@@ -376,6 +376,7 @@ public sealed class CopalChatClient : IChatClient
         InputTokenCount = u.PromptTokens,
         OutputTokenCount = u.CompletionTokens,
         TotalTokenCount = u.TotalTokens,
+        CachedInputTokenCount = u.CachedPromptTokens,
     };
 
     private static string NewId() => "chatcmpl-" + Guid.NewGuid().ToString("N");

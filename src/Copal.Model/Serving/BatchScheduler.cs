@@ -178,41 +178,23 @@ internal sealed class BatchScheduler : IDisposable
                 job.Cancel();
                 continue;
             }
-            int index = Array.FindIndex(_slots, s => s is null || s.Job is null);
+            int index = ChooseSlot(job);
             Slot? slot = null;
             try
             {
                 // Inside: a new slot, or one whose cache was given back, allocates a cache here, which may fail as the
                 // prefill may; the job is the slot's before that, so a failure reaches its requester.
-                slot = _slots[index] ??= new Slot(_model, _options.ContextSize!.Value);
-                slot.Start(job);
-                // The prompt runs in chunks of PrefillRows with the request's token checked between them: a request
-                // cancelled during its prefill stops within one chunk, and the requests behind it wait no longer.
-                if (job.ScoresPrompt)
+                slot = _slots[index] ??= new Slot(_model, _options.ContextSize!.Value, _options.PrefixCache);
+                try
                 {
-                    PrefillScoringPrompt(slot, job);
-                    Interlocked.Add(ref _statistics.PromptTokensRun, job.PromptIds.Length);
+                    Prefill(slot, job);
                 }
-                else if (_prefilled is { Job: SequenceJob twin } source && source != slot && !twin.ScoresPrompt
-                    && source.State.Positions == job.PromptIds.Length && twin.PromptIds.AsSpan().SequenceEqual(job.PromptIds))
+                catch (DeviceOutOfMemoryException) when (DropIdleCaches())
                 {
-                    slot.State.CopyCacheFrom(source.State, job.PromptIds.Length);
-                    _prefilledLogits.CopyTo(slot.Logits, 0);
-                    Interlocked.Add(ref _statistics.PromptTokensCopied, job.PromptIds.Length);
+                    // The idle slots' kept caches held the memory this job needs: they go, and its prefill runs again
+                    // from its first token (the slot's own kept prefix went with its first start).
+                    Prefill(slot, job);
                 }
-                else
-                {
-                    _model.Forward(slot.State, job.PromptIds, 0, LogitsMode.Last, cancellationToken: job.CancellationToken);
-                    _model.ReadLogits(slot.State, slot.Logits);
-                    Interlocked.Add(ref _statistics.PromptTokensRun, job.PromptIds.Length);
-                    if (_prefilledLogits.Length != slot.Logits.Length)
-                    {
-                        _prefilledLogits = new float[slot.Logits.Length];
-                    }
-                    slot.Logits.CopyTo(_prefilledLogits, 0);
-                    _prefilled = slot;
-                }
-                NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {Plural.Of(job.PromptIds.Length, "prompt token")}");
             }
             catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
             {
@@ -243,6 +225,93 @@ internal sealed class BatchScheduler : IDisposable
             }
         }
         Retire(active);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="job"/> in <paramref name="slot"/> and runs its prompt: copied from a twin admitted with it,
+    /// after what the slot's kept cache holds of it, or whole; then checks the logits of its first token.
+    /// </summary>
+    private void Prefill(Slot slot, SequenceJob job)
+    {
+        int reused = slot.Start(job, ++_admissions);
+        // The prompt runs in chunks of PrefillRows with the request's token checked between them: a request
+        // cancelled during its prefill stops within one chunk, and the requests behind it wait no longer.
+        if (job.ScoresPrompt)
+        {
+            PrefillScoringPrompt(slot, job);
+            Interlocked.Add(ref _statistics.PromptTokensRun, job.PromptIds.Length);
+        }
+        else if (_prefilled is { Job: SequenceJob twin } source && source != slot && !twin.ScoresPrompt
+            && source.State.Positions == job.PromptIds.Length && twin.PromptIds.AsSpan().SequenceEqual(job.PromptIds))
+        {
+            slot.State.CopyCacheFrom(source.State, job.PromptIds.Length);
+            _prefilledLogits.CopyTo(slot.Logits, 0);
+            Interlocked.Add(ref _statistics.PromptTokensCopied, job.PromptIds.Length);
+        }
+        else
+        {
+            // What the slot's cache already holds of this prompt is not run again (EngineOptions.PrefixCache).
+            _model.Forward(slot.State, job.PromptIds.AsSpan(reused), reused, LogitsMode.Last, cancellationToken: job.CancellationToken);
+            _model.ReadLogits(slot.State, slot.Logits);
+            Interlocked.Add(ref _statistics.PromptTokensRun, job.PromptIds.Length - reused);
+            Interlocked.Add(ref _statistics.PromptTokensReused, reused);
+            job.CachedPromptTokens = reused;
+            if (_prefilledLogits.Length != slot.Logits.Length)
+            {
+                _prefilledLogits = new float[slot.Logits.Length];
+            }
+            slot.Logits.CopyTo(_prefilledLogits, 0);
+            _prefilled = slot;
+        }
+        NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {Plural.Of(job.PromptIds.Length, "prompt token")}");
+        slot.Prefilled();
+    }
+
+    /// <summary>
+    /// Gives back the caches idle slots keep for the prefix cache; true when there were any. Called when the device
+    /// refuses memory for work in flight: a cache kept for a later turn never makes a request of now fail.
+    /// </summary>
+    private bool DropIdleCaches()
+    {
+        bool dropped = false;
+        foreach (Slot? s in _slots)
+        {
+            if (s is { Job: null, KeepsPrefix: true })
+            {
+                s.Forget();
+                dropped = true;
+            }
+        }
+        return dropped;
+    }
+
+    /// <summary>Admissions so far: the stamp of a slot's last job, so the idle slot used longest ago is the one reused.</summary>
+    private long _admissions;
+
+    /// <summary>
+    /// A free slot for <paramref name="job"/>: the one whose kept cache holds the most of its prompt; without one, a
+    /// slot that keeps nothing, then the one whose last job came earliest, so recent prefixes stay for their next turn.
+    /// </summary>
+    private int ChooseSlot(SequenceJob job)
+    {
+        int best = -1, bestReuse = -1;
+        long bestStamp = long.MaxValue;
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            Slot? s = _slots[i];
+            if (s?.Job is not null)
+            {
+                continue;
+            }
+            int reuse = s?.ReusableFor(job) ?? 0;
+            // Empty slots count as the oldest: taking one loses no cache.
+            long stamp = s is null || !s.KeepsPrefix ? long.MinValue : s.LastAdmission;
+            if (reuse > bestReuse || (reuse == bestReuse && stamp < bestStamp))
+            {
+                (best, bestReuse, bestStamp) = (i, reuse, stamp);
+            }
+        }
+        return best;
     }
 
     /// <summary>
@@ -381,7 +450,14 @@ internal sealed class BatchScheduler : IDisposable
             Slot slot = active[i];
             try
             {
-                slot.State.EnsurePositions(slot.Context.Count);
+                try
+                {
+                    slot.State.EnsurePositions(slot.Context.Count);
+                }
+                catch (DeviceOutOfMemoryException) when (DropIdleCaches())
+                {
+                    slot.State.EnsurePositions(slot.Context.Count);
+                }
             }
             catch (DeviceOutOfMemoryException e)
             {
@@ -532,8 +608,12 @@ internal sealed class BatchScheduler : IDisposable
     }
 
     /// <summary>A place for one sequence: its KV cache (in a prefill-sized <see cref="RunState"/>) and its sampler.</summary>
-    private sealed class Slot(LlamaModel model, int contextSize)
+    private sealed class Slot(LlamaModel model, int contextSize, bool keepPrefix)
     {
+        // The prompt tokens whose keys and values the idle cache holds for a later job (whole prefill chunks from
+        // position 0; see ReusableFor), and the count the running job's prefill will leave there once it completes.
+        private int[] _kept = [];
+        private int _pending;
         // The first cache's size, taken when the slot starts its first job: a bigger cache has grown since.
         private long _initialKvBytes = -1;
         // The cache starts small and grows with the positions used (RunState.EnsurePositions); null until the first
@@ -553,13 +633,55 @@ internal sealed class BatchScheduler : IDisposable
         public long KvBytes => _state?.KvCacheBytes ?? 0;
 
         // Every row's logits only for a job that scores its prompt: a prefill's rows × the vocabulary (see Start).
-        private static RunState NewState(LlamaModel model, int contextSize, bool allRowLogits) => new(model.Backend, model.Config, Math.Min(PrefillRows, contextSize), contextSize,
+        private static RunState NewState(LlamaModel model, int contextSize, bool allRowLogits) => new(model.Backend, model.Config, ChunkRowsFor(contextSize), contextSize,
             allRowLogits, reservedPositions: Math.Min(contextSize, 256));
 
+        /// <summary>Rows of a prefill call (the state's MaxRows): a prompt runs in chunks of this many from its first token.</summary>
+        private static int ChunkRowsFor(int contextSize) => Math.Min(PrefillRows, contextSize);
 
-        /// <summary>Takes the job, then makes the slot's cache where it has none (which may fail: the job is held, so it hears).</summary>
-        public void Start(SequenceJob job)
+        private int ChunkRows => ChunkRowsFor(contextSize);
+
+
+        /// <summary>Whether the idle slot holds a prefix a later job could reuse.</summary>
+        public bool KeepsPrefix => _kept.Length > 0;
+
+        /// <summary>The stamp of the slot's last job (<see cref="Start"/>).</summary>
+        public long LastAdmission { get; private set; }
+
+        /// <summary>
+        /// Prompt tokens of <paramref name="job"/> whose keys and values this idle slot's cache holds: the longest
+        /// run of whole prefill chunks (MaxRows tokens each, from position 0) of an earlier prompt that this one begins
+        /// with, leaving at least one token to run for the first token's logits. A fresh prefill computes those
+        /// positions in the same chunks from the same tokens, so what follows is the same to the bit. Positions an
+        /// earlier job decoded one at a time are not reused: a decode step's row may round differently from a chunk's.
+        /// A job that scores its prompt runs it whole, for every row's logits.
+        /// </summary>
+        public int ReusableFor(SequenceJob job)
         {
+            if (_kept.Length == 0 || _state is null || job.ScoresPrompt)
+            {
+                return 0;
+            }
+            int common = _kept.AsSpan().CommonPrefixLength(job.PromptIds);
+            int reuse = Math.Min(common, job.PromptIds.Length - 1) / ChunkRows * ChunkRows;
+            // A sliding-window layer drops positions as its cache slides: go back to where every window still finds its keys.
+            while (reuse > 0 && _state.LayerMissingKeysFor(reuse) >= 0)
+            {
+                reuse -= ChunkRows;
+            }
+            return reuse;
+        }
+
+        /// <summary>
+        /// Takes the job, then makes the slot's cache where it has none (which may fail: the job is held, so it hears).
+        /// Returns the prompt tokens the cache already holds (<see cref="ReusableFor"/>), which its prefill skips.
+        /// </summary>
+        public int Start(SequenceJob job, long admission)
+        {
+            int reused = ReusableFor(job);
+            _kept = [];
+            _pending = keepPrefix && !job.ScoresPrompt ? job.PromptIds.Length / ChunkRows * ChunkRows : 0;
+            LastAdmission = admission;
             Job = job;
             // A state of the other kind is replaced: jobs that score their prompts (an evaluation harness's, one after
             // another) keep one with every row's logits, and plain jobs do not carry its rows × vocabulary.
@@ -577,23 +699,42 @@ internal sealed class BatchScheduler : IDisposable
             Context.Clear();
             Context.AddRange(job.PromptIds);
             Generated = 0;
+            return reused;
+        }
+
+        /// <summary>The job's prompt is in the cache: its whole chunks may serve a later job once this one ends.</summary>
+        public void Prefilled()
+        {
+            if (_pending > 0)
+            {
+                _kept = Job!.PromptIds[.._pending];
+            }
         }
 
         /// <summary>
-        /// Ends the slot's job and returns it, for its requester to hear. A cache that grew past its first reservation
-        /// (a long request) is given back, and the next job starts with a small one again: memory follows the work in
-        /// flight, not the longest request served. Nothing is allocated here, so ending a job cannot fail.
+        /// Ends the slot's job and returns it, for its requester to hear. Without the prefix cache, a cache that grew
+        /// past its first reservation (a long request) is given back, and the next job starts with a small one again:
+        /// memory follows the work in flight, not the longest request served. With it, the cache stays with the prompt
+        /// chunks it holds, for the next turn. Nothing is allocated here, so ending a job cannot fail.
         /// </summary>
         public SequenceJob Release()
         {
             SequenceJob job = Job!;
             Job = null;
-            if (_state is not null && _state.KvCacheBytes > _initialKvBytes)
+            if (_state is not null && !KeepsPrefix && _state.KvCacheBytes > _initialKvBytes)
             {
                 _state.Dispose();
                 _state = null;
             }
             return job;
+        }
+
+        /// <summary>Gives the idle slot's cache back, and the prefix it kept with it.</summary>
+        public void Forget()
+        {
+            _kept = [];
+            _state?.Dispose();
+            _state = null;
         }
 
         public void Dispose() => _state?.Dispose();

@@ -117,6 +117,12 @@ public sealed record CompletionUsage(int PromptTokens, int CompletionTokens)
 {
     /// <summary><see cref="PromptTokens"/> + <see cref="CompletionTokens"/>.</summary>
     public int TotalTokens => PromptTokens + CompletionTokens;
+
+    /// <summary>
+    /// Prompt tokens the engine did not run, their KV cache kept from an earlier request that began the same way
+    /// (<see cref="EngineOptions.PrefixCache"/>): OpenAI's <c>prompt_tokens_details.cached_tokens</c>.
+    /// </summary>
+    public int CachedPromptTokens { get; init; }
 }
 
 /// <summary>

@@ -19,6 +19,16 @@ public sealed record EngineOptions
     /// </summary>
     public int? DecodableTokens { get; init; }
 
+    /// <summary>
+    /// A finished request's slot keeps its KV cache, and a later prompt that begins with the same tokens (the next turn
+    /// of a chat, a shared system prompt) runs only what follows them. Only whole prefill chunks of the earlier prompt
+    /// are reused (<see cref="BatchScheduler.PrefillRows"/> tokens each, from position 0), the part that a fresh
+    /// prefill would compute in the same chunks, so a reply is the same to the bit with or without the reuse. The idle
+    /// slots hold their caches (at most <see cref="Parallel"/> of them, each as long as its last request); false gives
+    /// a grown cache back when its request ends and runs every prompt whole.
+    /// </summary>
+    public bool PrefixCache { get; init; } = true;
+
     /// <summary>Test hook: runs on the scheduler thread before every decode step.</summary>
     internal Action? BeforeDecodeStep { get; init; }
 }
@@ -34,6 +44,7 @@ public sealed class EngineStatistics
     internal long TokensGenerated;
     internal long PromptTokensRun;
     internal long PromptTokensCopied;
+    internal long PromptTokensReused;
     internal volatile int ActiveSequences;
     internal int PeakBatchRows;
     internal long PeakKvBytes;
@@ -65,6 +76,12 @@ public sealed class EngineStatistics
     /// </summary>
     public long SharedPromptTokens => Interlocked.Read(ref PromptTokensCopied);
 
+    /// <summary>
+    /// Prompt tokens whose KV cache an idle slot still held from an earlier request with the same beginning
+    /// (<see cref="EngineOptions.PrefixCache"/>), instead of run again.
+    /// </summary>
+    public long CachedPromptTokens => Interlocked.Read(ref PromptTokensReused);
+
     /// <summary>Sequences in the batch now.</summary>
     public int Active => ActiveSequences;
 
@@ -72,8 +89,9 @@ public sealed class EngineStatistics
     public int PeakBatch => Volatile.Read(ref PeakBatchRows);
 
     /// <summary>
-    /// The most bytes the slots' KV caches have held at once, taken at each decode step (a slot gives a grown cache
-    /// back when its request ends, so <see cref="InferenceEngine.KvCacheBytes"/> afterwards is the idle size).
+    /// The most bytes the slots' KV caches have held at once, taken at each decode step (without
+    /// <see cref="EngineOptions.PrefixCache"/> a slot gives a grown cache back when its request ends, so
+    /// <see cref="InferenceEngine.KvCacheBytes"/> afterwards is the idle size).
     /// </summary>
     public long PeakKvCacheBytes => Interlocked.Read(ref PeakKvBytes);
 }

@@ -144,10 +144,9 @@ public sealed class InferenceEngine : IDisposable
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
         (int[] promptIds, SamplingOptions sampling) = Check(request);
-        var usage = (int generated) => new CompletionUsage(promptIds.Length, generated);
         if (request.MaxTokens == 0 && !request.ScorePrompt)
         {
-            yield return new CompletionChunk("", []) { FinishReason = FinishReason.Length, Usage = usage(0) };
+            yield return new CompletionChunk("", []) { FinishReason = FinishReason.Length, Usage = new CompletionUsage(promptIds.Length, 0) };
             yield break;
         }
         int context = (int)Math.Min(ContextSize, (long)promptIds.Length + request.MaxTokens);
@@ -158,6 +157,8 @@ public sealed class InferenceEngine : IDisposable
             Constraint = request.ResponseFormat == ResponseFormat.JsonObject ? new JsonObjectConstraint(_jsonVocabulary.Value) : null,
         };
         _scheduler.Submit(job);
+        // Built once the prefill has run (after the first token): it says how much of the prompt the cache held.
+        var usage = (int generated) => new CompletionUsage(promptIds.Length, generated) { CachedPromptTokens = job.CachedPromptTokens };
         TokenDecoderStream decoder = Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
         if (request.ContinuesPrompt)
         {
