@@ -1,0 +1,140 @@
+using Copal.Model.Generation;
+using Copal.Model.Inference;
+
+namespace Copal.Model.Serving;
+
+internal sealed partial class BatchScheduler
+{
+    /// <summary>A place for one sequence: its KV cache (in a prefill-sized <see cref="RunState"/>) and its sampler.</summary>
+    private sealed class Slot(LlamaModel model, int contextSize, bool keepPrefix)
+    {
+        // The prompt tokens whose keys and values the idle cache holds for a later job (whole prefill chunks from
+        // position 0; see ReusableFor), and the count the running job's prefill will leave there once it completes.
+        private int[] _kept = [];
+        private int _pending;
+        // The first cache's size, taken when the slot starts its first job: a bigger cache has grown since.
+        private long _initialKvBytes = -1;
+        // The cache starts small and grows with the positions used (RunState.EnsurePositions); null until the first
+        // job, and between jobs once a grown one was given back.
+        private RunState? _state;
+
+        /// <summary>The slot's state; only while it holds a job (<see cref="Start"/> makes one where it was given back).</summary>
+        public RunState State => _state ?? throw new InvalidOperationException("the slot holds no job");
+        public float[] Logits { get; } = new float[model.Config.VocabSize];
+        /// <summary>A copy of a step's logits before the sampler rewrites them, for a job that asks for log-probabilities; made at its first use.</summary>
+        public float[] RawLogits => _rawLogits ??= new float[model.Config.VocabSize];
+        private float[]? _rawLogits;
+        public List<int> Context { get; } = [];
+        public SequenceJob? Job { get; set; }
+        public Sampler? Sampler { get; private set; }
+        public int Generated { get; set; }
+        public long KvBytes => _state?.KvCacheBytes ?? 0;
+
+        // Every row's logits only for a job that scores its prompt: a prefill's rows × the vocabulary (see Start).
+        private static RunState NewState(LlamaModel model, int contextSize, bool allRowLogits) => new(model.Backend, model.Config, ChunkRowsFor(contextSize), contextSize,
+            allRowLogits, reservedPositions: Math.Min(contextSize, 256));
+
+        /// <summary>Rows of a prefill call (the state's MaxRows): a prompt runs in chunks of this many from its first token.</summary>
+        private static int ChunkRowsFor(int contextSize) => Math.Min(PrefillRows, contextSize);
+
+        private int ChunkRows => ChunkRowsFor(contextSize);
+
+
+        /// <summary>Whether the idle slot holds a prefix a later job could reuse.</summary>
+        public bool KeepsPrefix => _kept.Length > 0;
+
+        /// <summary>The stamp of the slot's last job (<see cref="Start"/>).</summary>
+        public long LastAdmission { get; private set; }
+
+        /// <summary>
+        /// Prompt tokens of <paramref name="job"/> whose keys and values this idle slot's cache holds: the longest
+        /// run of whole prefill chunks (MaxRows tokens each, from position 0) of an earlier prompt that this one begins
+        /// with, leaving at least one token to run for the first token's logits. A fresh prefill computes those
+        /// positions in the same chunks from the same tokens, so what follows is the same to the bit. Positions an
+        /// earlier job decoded one at a time are not reused: a decode step's row may round differently from a chunk's.
+        /// A job that scores its prompt runs it whole, for every row's logits.
+        /// </summary>
+        public int ReusableFor(SequenceJob job)
+        {
+            if (_kept.Length == 0 || _state is null || job.ScoresPrompt)
+            {
+                return 0;
+            }
+            int common = _kept.AsSpan().CommonPrefixLength(job.PromptIds);
+            int reuse = Math.Min(common, job.PromptIds.Length - 1) / ChunkRows * ChunkRows;
+            // A sliding-window layer drops positions as its cache slides: go back to where every window still finds its keys.
+            while (reuse > 0 && _state.LayerMissingKeysFor(reuse) >= 0)
+            {
+                reuse -= ChunkRows;
+            }
+            return reuse;
+        }
+
+        /// <summary>
+        /// Takes the job, then makes the slot's cache where it has none (which may fail: the job is held, so it hears).
+        /// Returns the prompt tokens the cache already holds (<see cref="ReusableFor"/>), which its prefill skips.
+        /// </summary>
+        public int Start(SequenceJob job, long admission)
+        {
+            int reused = ReusableFor(job);
+            _kept = [];
+            _pending = keepPrefix && !job.ScoresPrompt ? job.PromptIds.Length / ChunkRows * ChunkRows : 0;
+            LastAdmission = admission;
+            Job = job;
+            // A state of the other kind is replaced: jobs that score their prompts (an evaluation harness's, one after
+            // another) keep one with every row's logits, and plain jobs do not carry its rows × vocabulary.
+            if (_state is not null && (_state.LogitRows > 1) != job.ScoresPrompt)
+            {
+                _state.Dispose();
+                _state = null;
+            }
+            _state ??= NewState(model, contextSize, job.ScoresPrompt);
+            if (_initialKvBytes < 0)
+            {
+                _initialKvBytes = _state.KvCacheBytes;
+            }
+            Sampler = new Sampler(job.Sampling);
+            Context.Clear();
+            Context.AddRange(job.PromptIds);
+            Generated = 0;
+            return reused;
+        }
+
+        /// <summary>The job's prompt is in the cache: its whole chunks may serve a later job once this one ends.</summary>
+        public void Prefilled()
+        {
+            if (_pending > 0)
+            {
+                _kept = Job!.PromptIds[.._pending];
+            }
+        }
+
+        /// <summary>
+        /// Ends the slot's job and returns it, for its requester to hear. Without the prefix cache, a cache that grew
+        /// past its first reservation (a long request) is given back, and the next job starts with a small one again:
+        /// memory follows the work in flight, not the longest request served. With it, the cache stays with the prompt
+        /// chunks it holds, for the next turn. Nothing is allocated here, so ending a job cannot fail.
+        /// </summary>
+        public SequenceJob Release()
+        {
+            SequenceJob job = Job!;
+            Job = null;
+            if (_state is not null && !KeepsPrefix && _state.KvCacheBytes > _initialKvBytes)
+            {
+                _state.Dispose();
+                _state = null;
+            }
+            return job;
+        }
+
+        /// <summary>Gives the idle slot's cache back, and the prefix it kept with it.</summary>
+        public void Forget()
+        {
+            _kept = [];
+            _state?.Dispose();
+            _state = null;
+        }
+
+        public void Dispose() => _state?.Dispose();
+    }
+}
