@@ -32,11 +32,13 @@ public sealed class Sampler
     /// holds the tokens seen so far, prompt included, for the repetition penalty. The presence and frequency penalties
     /// count the tokens this sampler chose, the reply so far, as OpenAI's and vLLM's do.
     /// </summary>
-    /// <exception cref="ArgumentException">No token can be chosen: every logit is −∞ (all banned or masked), or one is
-    /// NaN or +∞.</exception>
+    /// <exception cref="NoTokenToChooseException">No token can be chosen: every logit is −∞ (all banned or masked), or one
+    /// is NaN or +∞; it names the option that sent a finite logit there, if one did.</exception>
     public int Sample(Span<float> logits, ReadOnlySpan<int> context)
     {
         RequireLogits(logits);
+        // The first step that sends a finite logit out of range, named if no token is left to choose.
+        string? culprit = null;
         // The bias first, then the penalties, as vLLM and HF's sequence bias: a banned token a penalty then scales stays banned.
         if (_options.LogitBias is { Count: > 0 } bias)
         {
@@ -47,20 +49,21 @@ public sealed class Sampler
                     throw new ArgumentOutOfRangeException(nameof(SamplingOptions.LogitBias), FormattableString.Invariant(
                         $"SamplingOptions.LogitBias names token {token}, outside the {logits.Length} tokens that can be chosen"));
                 }
-                logits[token] += value;
+                Change(logits, token, logits[token] + value, nameof(SamplingOptions.LogitBias), ref culprit);
             }
         }
         if (_options.RepetitionPenalty != 1f)
         {
-            ApplyRepetitionPenalty(logits, context, _options.RepetitionPenalty);
+            ApplyRepetitionPenalty(logits, context, _options.RepetitionPenalty, ref culprit);
         }
         if (_chosenCounts is not null)
         {
+            string penalty = _options.FrequencyPenalty != 0f ? nameof(SamplingOptions.FrequencyPenalty) : nameof(SamplingOptions.PresencePenalty);
             foreach ((int token, int count) in _chosenCounts)
             {
                 if (token < logits.Length)
                 {
-                    logits[token] -= (count * _options.FrequencyPenalty) + _options.PresencePenalty;
+                    Change(logits, token, logits[token] - ((count * _options.FrequencyPenalty) + _options.PresencePenalty), penalty, ref culprit);
                 }
             }
         }
@@ -68,9 +71,10 @@ public sealed class Sampler
         float max = TensorPrimitives.Max(logits);
         if (!float.IsFinite(max))
         {
-            throw new ArgumentException(float.IsNegativeInfinity(max)
-                ? FormattableString.Invariant($"no token can be chosen: all {logits.Length} logits are −∞ (banned or masked)")
-                : "a logit is NaN or +∞ (a penalty or bias out of range, or damaged logits); no token can be chosen", nameof(logits));
+            string cause = culprit is null ? "" : $" ({culprit} sent a finite logit out of range)";
+            throw new NoTokenToChooseException(float.IsNegativeInfinity(max)
+                ? FormattableString.Invariant($"no token can be chosen: all {logits.Length} logits are −∞ (banned or masked){cause}")
+                : $"a logit is NaN or +∞ (a penalty or bias out of range, or damaged logits); no token can be chosen{cause}", culprit);
         }
         int chosen = _options.Temperature == 0f ? ArgMax(logits) : Draw(logits, max);
         if (_chosenCounts is not null)
@@ -216,7 +220,7 @@ public sealed class Sampler
 
     // HF RepetitionPenaltyLogitsProcessor: a seen token's logit is divided by the penalty when positive and
     // multiplied when negative, so the penalty always lowers its probability.
-    private void ApplyRepetitionPenalty(Span<float> logits, ReadOnlySpan<int> context, float penalty)
+    private void ApplyRepetitionPenalty(Span<float> logits, ReadOnlySpan<int> context, float penalty, ref string? culprit)
     {
         HashSet<int> seen = _seen ??= [];
         seen.Clear();
@@ -224,9 +228,19 @@ public sealed class Sampler
         {
             if ((uint)t < (uint)logits.Length && seen.Add(t))
             {
-                logits[t] = logits[t] < 0 ? logits[t] * penalty : logits[t] / penalty;
+                Change(logits, t, logits[t] < 0 ? logits[t] * penalty : logits[t] / penalty, nameof(SamplingOptions.RepetitionPenalty), ref culprit);
             }
         }
+    }
+
+    /// <summary>Sets a logit, and names <paramref name="option"/> as the culprit if it sent a finite logit out of range first.</summary>
+    private static void Change(Span<float> logits, int token, float value, string option, ref string? culprit)
+    {
+        if (culprit is null && float.IsFinite(logits[token]) && !float.IsFinite(value))
+        {
+            culprit = option;
+        }
+        logits[token] = value;
     }
 
     // No logits name no token: 0 would be an id the caller never offered.

@@ -494,12 +494,18 @@ internal sealed partial class BatchScheduler : IDisposable
         }
     }
 
-    /// <summary>The option of <paramref name="sampling"/> that can push a logit past float's range: the multiplicative penalty first.</summary>
-    private static string SamplingField(SamplingOptions sampling) =>
-        sampling.RepetitionPenalty != 1f ? "repetition_penalty"
-        : sampling.FrequencyPenalty != 0f ? "frequency_penalty"
-        : sampling.PresencePenalty != 0f ? "presence_penalty"
-        : "logit_bias";
+    /// <summary>
+    /// The request field of the sampler's step that left no token (<see cref="NoTokenToChooseException.Option"/>); with
+    /// none to blame, the logits came masked, which only JSON mode does.
+    /// </summary>
+    private static string SamplingField(string? option) => option switch
+    {
+        nameof(SamplingOptions.RepetitionPenalty) => "repetition_penalty",
+        nameof(SamplingOptions.FrequencyPenalty) => "frequency_penalty",
+        nameof(SamplingOptions.PresencePenalty) => "presence_penalty",
+        nameof(SamplingOptions.LogitBias) => "logit_bias",
+        _ => "response_format",
+    };
 
     /// <summary>
     /// Chooses the slot's next token as <see cref="Generator.Generate"/> does; returns why the job ends there, or null
@@ -528,12 +534,12 @@ internal sealed partial class BatchScheduler : IDisposable
         {
             next = slot.Sampler!.Sample(decodable, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slot.Context));
         }
-        catch (ArgumentException e)
+        catch (NoTokenToChooseException e)
         {
             // The request's own options left no token to choose (a repetition penalty of 3e38 sends the seen tokens'
             // negative logits to −∞, and in JSON mode those may be all that is allowed): that row fails, as a dead end
             // of JSON mode does, and the engine and the batch's other rows go on.
-            string field = SamplingField(job.Sampling);
+            string field = SamplingField(e.Option);
             _failed.Add((slot, new CompletionRequestException(field, $"{field} left no token to choose at decode step {slot.Generated}: {e.Message}")));
             return null;
         }

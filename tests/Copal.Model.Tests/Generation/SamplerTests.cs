@@ -221,12 +221,29 @@ public class SamplerTests
     public void No_token_to_choose_is_an_error_not_an_arbitrary_id(float temperature)
     {
         var sampler = new Sampler(new SamplingOptions { Temperature = temperature });
-        var e = Assert.Throws<ArgumentException>(() => sampler.Sample([float.NegativeInfinity, float.NegativeInfinity], []));
+        var e = Assert.Throws<NoTokenToChooseException>(() => sampler.Sample([float.NegativeInfinity, float.NegativeInfinity], []));
         Assert.StartsWith("no token can be chosen: all 2 logits are −∞", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<ArgumentException>(() => sampler.Sample([0f, float.NaN, 1f], []));
+        Assert.Null(e.Option); // they came that way: no option to blame
+        e = Assert.Throws<NoTokenToChooseException>(() => sampler.Sample([0f, float.NaN, 1f], []));
         Assert.StartsWith("a logit is NaN or +∞", e.Message, StringComparison.Ordinal);
+        Assert.Null(e.Option);
         // One −∞ among finite logits is a token that is never chosen.
         Assert.Equal(1, sampler.Sample([float.NegativeInfinity, 0f], []));
+    }
+
+    /// <summary>The step that first sent a finite logit out of range is named, not guessed from the options set.</summary>
+    [Fact]
+    public void No_token_to_choose_names_the_option_that_sent_a_logit_out_of_range()
+    {
+        // The penalty sends the seen token's −2 to −∞, and the other was masked: the penalty is to blame, not the mask.
+        var e = Assert.Throws<NoTokenToChooseException>(() =>
+            new Sampler(new SamplingOptions { RepetitionPenalty = 3e38f, PresencePenalty = 0.5f }).Sample([-2f, float.NegativeInfinity], [0]));
+        Assert.Equal(nameof(SamplingOptions.RepetitionPenalty), e.Option);
+        Assert.EndsWith("(RepetitionPenalty sent a finite logit out of range)", e.Message, StringComparison.Ordinal);
+        // A bias that overflows a huge logit to +∞, with a repetition penalty set that does nothing to it.
+        e = Assert.Throws<NoTokenToChooseException>(() =>
+            new Sampler(new SamplingOptions { RepetitionPenalty = 1.1f, LogitBias = new Dictionary<int, float> { [1] = 3e38f } }).Sample([0f, 3e38f], []));
+        Assert.Equal(nameof(SamplingOptions.LogitBias), e.Option);
     }
 
     [Theory]
