@@ -126,6 +126,19 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
     }
 
+    /// <summary>
+    /// A penalty in range that sends a logit past float's range on these logits leaves no token: a failure naming the
+    /// option as typed, not the library's property name.
+    /// </summary>
+    [Fact]
+    public void A_penalty_that_leaves_no_token_to_choose_names_its_option()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", TestData.Stories260K, "-p", "Once upon a time there was a girl",
+            "-n", "3", "--repetition-penalty", "1e-38", "--device", "cpu");
+        AssertError(r, 1, "copal: error: --repetition-penalty: a logit is NaN or +∞");
+        Assert.Contains("no token can be chosen", r.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Missing_model_folder()
     {

@@ -41,6 +41,7 @@ internal static class CliErrors
             Copal.Model.Weights.NothingToConvertException => (e.Message, Failure),
             Copal.Model.ChatTemplates.ChatTemplateException => (e.Message, Failure),
             FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (e.Message, Failure),
+            Copal.Model.Generation.NoTokenToChooseException n => (SamplingFailure(n), Failure),
             ArgumentNullException => (Internal(e), Failure),
             ArgumentException a => (WithoutParameter(a), Failure),
             InvalidDataException or InvalidOperationException or NotSupportedException => (e.Message, Failure),
@@ -67,6 +68,16 @@ internal static class CliErrors
         }
         return $"Run '{string.Join(' ', ["copal", .. names])} --help' for the options.";
     }
+
+    // The option of `generate` whose step left no token to choose, named as typed: its value is in range, but sent a
+    // logit past float's range on these logits.
+    private static string SamplingFailure(Copal.Model.Generation.NoTokenToChooseException e) => e.Option switch
+    {
+        nameof(Copal.Model.Generation.SamplingOptions.RepetitionPenalty) => $"--repetition-penalty: {e.Message}",
+        nameof(Copal.Model.Generation.SamplingOptions.PresencePenalty) => $"--presence-penalty: {e.Message}",
+        nameof(Copal.Model.Generation.SamplingOptions.FrequencyPenalty) => $"--frequency-penalty: {e.Message}",
+        _ => e.Message,
+    };
 
     // A bug of ours, not a bad input: say so and ask for a report.
     private static string Internal(Exception e) =>
