@@ -47,6 +47,9 @@ cp -r "$data/tokenizers/llama2" "$out/data/tokenizers/"
 tar cf - -C "$out" copal tests xunit data | xz -9 > "$out/payload.txz"
 rm -rf "$out/copal" "$out/tests" "$out/xunit" "$out/data"
 bundle=$(du -sb "$out" | cut -f1)
-tracked=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
-echo "$out: $((bundle / 1024 / 1024)) MiB; with the tracked tree $(((bundle + tracked) / 1024 / 1024)) MiB of the 64 MiB that travel"
+# What travels beside it: tracked files and untracked ones git does not ignore. One du over the whole list: through
+# xargs, a list longer than one command line (128 KiB of names) would be split, and `tail -1` would keep only the last
+# part's total.
+tracked=$(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- | tail -1 | cut -f1)
+echo "$out: $((bundle / 1024 / 1024)) MiB; with the working tree $(((bundle + tracked) / 1024 / 1024)) MiB of the 64 MiB that travel"
 [ $((bundle + tracked)) -le $((64 * 1024 * 1024)) ] || { echo "too large for the device tool: $((bundle + tracked)) bytes" >&2; exit 1; }

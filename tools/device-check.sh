@@ -10,7 +10,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-left() { echo $(( 470 - ($(date +%s) - start) )); }
+# Seconds left of the 470 (at least 1: `timeout 0` would mean no limit at all).
+left() { local s=$(( 470 - ($(date +%s) - start) )); echo $(( s > 1 ? s : 1 )); }
 work=${TMPDIR:-/tmp}/copal-device-check
 rm -rf "$work"; mkdir -p "$work"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "nvidia-smi: not available"

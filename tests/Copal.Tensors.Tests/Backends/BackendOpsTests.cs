@@ -465,6 +465,20 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     public void Softmax_matches_cpu(int rows, int cols) =>
         AssertMatchesCpu("Softmax", [Rand.Floats(rows * cols, 1, 20f)], 0, (b, d) => b.Softmax(d[0], rows, cols));
 
+    /// <summary>
+    /// A count within a group of 2^31 is refused before anything runs: an auto-grouped launch pads its last group
+    /// past the count, and on CUDA those threads' 32-bit indices would wrap negative, pass ILGPU's signed bounds
+    /// test and write before the buffer (the CPU accelerator never runs them, so only the limit can be tested here).
+    /// </summary>
+    [BackendFact]
+    public void Element_counts_stop_a_whole_group_short_of_2_to_the_31()
+    {
+        using DeviceBuffer x = Backend.Allocate(4);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Backend.Scale(x, 2f, int.MaxValue - 100));
+        Assert.Contains($"Scale: {int.MaxValue - 100} elements; the kernels take 0 to {IlgpuBackend.MaxElements}", e.Message, StringComparison.Ordinal);
+        Assert.Equal((1L << 31) - 1024, IlgpuBackend.MaxElements);
+    }
+
     [BackendFact]
     public void RmsNorm_of_a_row_with_a_nan_is_nan_and_ends()
     {

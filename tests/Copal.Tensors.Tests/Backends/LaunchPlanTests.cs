@@ -35,4 +35,19 @@ public sealed class LaunchPlanTests
         Assert.Equal(gridStride, backend.Plan.GemmGridStride);
         Assert.False(Hopper.GemmGridStride);
     }
+
+    /// <summary>
+    /// The group reductions hold 32 warps' partial results in shared memory. A CPU group of more warps is refused: 64
+    /// two-lane warps wrote past it ("Index out of range" in every group thread, which aborted the test host), as a
+    /// GPU's would write past its shared memory. A device of warps narrower than 32 gets groups of 32 warps at most.
+    /// </summary>
+    [Fact]
+    public void No_group_has_more_warps_than_the_group_reductions_hold()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => IlgpuDevices.OpenCpu(threadsPerGroup: 128, threadsPerWarp: 2));
+        Assert.Contains("up to 64 (32 warps at most), got 128", e.Message, StringComparison.Ordinal);
+        Assert.Equal(128, LaunchPlan.Gpu(1024, 132, warpSize: 4).RowGroup);
+        Assert.Equal(256, LaunchPlan.Gpu(1024, 132, warpSize: 8).RowGroup);
+        Assert.Equal(256, Hopper.RowGroup);
+    }
 }

@@ -450,12 +450,20 @@ public sealed partial class IlgpuBackend
         }
     }
 
-    /// <summary>Kernels index threads with int: element counts must stay below 2^31.</summary>
+    /// <summary>
+    /// Most elements an op takes: 2^31 − 1,024. Kernels index threads with int, and an auto-grouped launch (a thread
+    /// per element) pads its last group of up to 1,024 threads past the count. On CUDA ILGPU computes a thread's
+    /// index in 32 bits (PTX mad.lo.s32) and tests it against the count with a signed compare, so where the padding
+    /// passed 2^31 − 1 its threads' indices would wrap negative, pass the test, and write before the buffer.
+    /// </summary>
+    internal const int MaxElements = int.MaxValue - 1023;
+
+    /// <summary>An element count as the kernels take it (0 to <see cref="MaxElements"/>).</summary>
     private static int Count(long count, string op)
     {
-        if (count < 0 || count > int.MaxValue)
+        if (count < 0 || count > MaxElements)
         {
-            throw new ArgumentOutOfRangeException(nameof(count), $"{op}: {count} elements; the kernels take 0 to {int.MaxValue}");
+            throw new ArgumentOutOfRangeException(nameof(count), $"{op}: {count} elements; the kernels take 0 to {MaxElements}");
         }
         return (int)count;
     }

@@ -71,23 +71,26 @@ internal sealed record LaunchPlan(int RowGroup, int GemmThreads, int AttentionGr
         if (accelerator.AcceleratorType == AcceleratorType.CPU)
         {
             int group = cpuThreadsPerGroup ?? 1;
-            if (group < 1 || group > accelerator.MaxNumThreadsPerGroup || !IsPowerOfTwo(group)
+            int most = Math.Min(accelerator.MaxNumThreadsPerGroup, GroupReductions.MaxWarps * accelerator.WarpSize);
+            if (group < 1 || group > most || !IsPowerOfTwo(group)
                 || (group > 1 && group % accelerator.WarpSize != 0))
             {
                 throw new ArgumentOutOfRangeException(nameof(cpuThreadsPerGroup),
-                    FormattableString.Invariant($"ILGPU CPU groups must be 1 or a power-of-two multiple of the warp ({accelerator.WarpSize}) up to {accelerator.MaxNumThreadsPerGroup}, got {group}"));
+                    FormattableString.Invariant($"ILGPU CPU groups must be 1 or a power-of-two multiple of the warp ({accelerator.WarpSize}) up to {most} ({GroupReductions.MaxWarps} warps at most), got {group}"));
             }
             return new LaunchPlan(group, FloorSqrtPowerOfTwo(group), Math.Min(group, AttentionKernel.KeyBlock), 4 * accelerator.NumMultiprocessors,
                 group == 1 ? int.MaxValue : 64, 64);
         }
-        return Gpu(accelerator.MaxNumThreadsPerGroup, accelerator.NumMultiprocessors);
+        return Gpu(accelerator.MaxNumThreadsPerGroup, accelerator.NumMultiprocessors, accelerator.WarpSize);
     }
 
     /// <summary>The plan for a GPU with these limits (a function of them alone, so tests can state a GPU's plan).</summary>
-    public static LaunchPlan Gpu(int maxThreadsPerGroup, int multiprocessors)
+    public static LaunchPlan Gpu(int maxThreadsPerGroup, int multiprocessors, int warpSize = 32)
     {
-        // 256 threads: eight warps, whose partial sums GroupReductions adds in warp order.
-        int rowGroup = FloorPowerOfTwo(Math.Min(256, maxThreadsPerGroup));
+        // 256 threads: eight warps of 32, whose partial sums GroupReductions adds in warp order. A device of narrower
+        // warps (an OpenCL one may report 8, or fewer) gets no more warps a group than GroupReductions holds: a
+        // 33rd warp's partial sum would be written past its shared memory.
+        int rowGroup = FloorPowerOfTwo(Math.Min(Math.Min(256, maxThreadsPerGroup), GroupReductions.MaxWarps * Math.Max(1, warpSize)));
         int gemm = Math.Min(MatMulKernels.MaxTile / MatMulKernels.PerThread, FloorSqrtPowerOfTwo(rowGroup));
         return new LaunchPlan(rowGroup, gemm, Math.Min(AttentionKernel.KeyBlock, rowGroup), 64 * multiprocessors,
             GpuSplitKeys, 4 * multiprocessors);

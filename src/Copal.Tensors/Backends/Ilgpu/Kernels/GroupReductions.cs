@@ -26,8 +26,11 @@ namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 /// </summary>
 internal static class GroupReductions
 {
-    /// <summary>Warps of the largest group a device allows (1,024 threads of 32).</summary>
-    private const int MaxWarps = 32;
+    /// <summary>
+    /// Warps of the largest group the reductions hold (1,024 threads of 32): the shared memory of the warps' partial
+    /// results. <see cref="LaunchPlan"/> keeps every group within it.
+    /// </summary>
+    internal const int MaxWarps = 32;
 
     internal static float Sum(float value, int groupSize) =>
         groupSize == 1 ? value : CombineWarps<AddInWarpOrder>(WarpExtensions.Reduce<float, AddFloat>(value), groupSize);
