@@ -348,10 +348,13 @@ public sealed partial class ServeCommandTests
         Assert.Equal(0, kill.ExitCode);
     }
 
-    [Fact]
-    public void Bench_serve_reports_single_and_concurrent_decode_rates_and_first_token_times()
+    [Theory]
+    [InlineData(8)]
+    [InlineData(200)]
+    public void Bench_serve_reports_single_and_concurrent_decode_rates_and_first_token_times(int promptTokens)
     {
-        using Process p = Start("bench", "serve", "-m", TestData.Stories260K, "--streams", "3", "--prompt-tokens", "8", "--decode", "16", "--repeat", "2", "--device", "cpu", "--json");
+        using Process p = Start("bench", "serve", "-m", TestData.Stories260K, "--streams", "3", "--prompt-tokens", promptTokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--decode", "16", "--repeat", "2", "--device", "cpu", "--json");
         string stdout = p.StandardOutput.ReadToEnd();
         string stderr = p.StandardError.ReadToEnd();
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)));
@@ -368,6 +371,18 @@ public sealed partial class ServeCommandTests
         double[] rounds = [.. r.GetProperty("round_speedups").EnumerateArray().Select(e => e.GetDouble())];
         Assert.Equal(2, rounds.Length);
         Assert.Equal((rounds[0] + rounds[1]) / 2, r.GetProperty("speedup").GetDouble(), 12);
+        // A chat's next turn is timed where the prompt holds a whole prefill chunk for the prefix cache to keep.
+        if (promptTokens < 128)
+        {
+            Assert.Equal(JsonValueKind.Null, r.GetProperty("next_turn_first_token_seconds").ValueKind);
+            Assert.Equal(JsonValueKind.Null, r.GetProperty("next_turn_round_ratios").ValueKind);
+        }
+        else
+        {
+            Assert.True(r.GetProperty("next_turn_first_token_seconds").GetDouble() > 0, stdout);
+            Assert.True(r.GetProperty("next_turn_first_token_without_cache_seconds").GetDouble() > 0, stdout);
+            Assert.Equal(2, r.GetProperty("next_turn_round_ratios").GetArrayLength());
+        }
     }
 
     [GeneratedRegex(@"http://127\.0\.0\.1:\d+/")]

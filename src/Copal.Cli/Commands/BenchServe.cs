@@ -10,7 +10,9 @@ namespace Copal.Cli.Commands;
 /// ids) runs alone, then as --streams concurrent requests through the engine that <c>copal serve</c> uses (in
 /// process, no HTTP): aggregate decode tokens/s of each, their ratio, and the time to first token under load.
 /// The two runs are repeated in interleaved rounds (alternating which goes first) and the medians reported, so a
-/// machine whose speed drifts between runs moves both sides of each ratio alike.
+/// machine whose speed drifts between runs moves both sides of each ratio alike. With a prompt of at least one prefill
+/// chunk it also times a chat's next turn (the prompt and <see cref="NextTurnTokens"/> more) with the prefix cache and
+/// without, in the same interleaved rounds.
 /// </summary>
 internal static class BenchServe
 {
@@ -19,7 +21,14 @@ internal static class BenchServe
         double AggregateDecodeTokensPerSecond, double Speedup,
         double FirstTokenMedianSeconds, double FirstTokenMaxSeconds, long KvCacheBytes,
         double SingleTokensPerCpuSecond, double AggregateTokensPerCpuSecond,
-        int Rounds, IReadOnlyList<double> RoundSpeedups);
+        int Rounds, IReadOnlyList<double> RoundSpeedups,
+        double? NextTurnFirstTokenSeconds, double? NextTurnFirstTokenWithoutCacheSeconds, IReadOnlyList<double>? NextTurnRoundRatios);
+
+    /// <summary>New tokens of the next turn after the benchmark's prompt (a short user message).</summary>
+    internal const int NextTurnTokens = 32;
+
+    /// <summary>Tokens of the engine's prefill chunk: a shorter prompt has nothing for the prefix cache to keep.</summary>
+    private const int PrefillChunk = 128;
 
     public static Command Create()
     {
@@ -47,7 +56,8 @@ internal static class BenchServe
             {
                 throw new UsageException($"{p.Typed(promptTokens)} {n} + {p.Typed(decode)} {m} exceeds the model's context of {context} positions");
             }
-            using var engine = new InferenceEngine(session.Model, session.Tokenizer, new EngineOptions { Parallel = s, ContextSize = n + m });
+            // Every round sends the same prompt: without the prefix cache, each runs its prefill, as a new conversation does.
+            using var engine = new InferenceEngine(session.Model, session.Tokenizer, new EngineOptions { Parallel = s, ContextSize = n + m, PrefixCache = false });
             // Fixed ids drawn over the vocabulary: every request has the same work, and random weights need no real text.
             var rng = new Model.Generation.Pcg32(1);
             int[] prompt = [.. Enumerable.Range(0, n).Select(_ => rng.NextInt(session.Model.Config.VocabSize))];
@@ -72,6 +82,25 @@ internal static class BenchServe
                     singles.Add(Run(engine, request, 1, ct));
                 }
             }
+            // A chat's next turn: the prompt again with a few tokens more, timed to its first token.
+            bool nextTurn = n >= PrefillChunk && n + NextTurnTokens + 1 <= context;
+            int[] turn = [.. prompt, .. Enumerable.Range(0, NextTurnTokens).Select(_ => rng.NextInt(session.Model.Config.VocabSize))];
+            var cachedTurns = new List<double>();
+            var wholeTurns = new List<double>();
+            for (int round = 0; nextTurn && round < rounds; round++)
+            {
+                if (round % 2 == 0)
+                {
+                    cachedTurns.Add(NextTurn(session, prompt, turn, prefixCache: true, ct));
+                    wholeTurns.Add(NextTurn(session, prompt, turn, prefixCache: false, ct));
+                }
+                else
+                {
+                    wholeTurns.Add(NextTurn(session, prompt, turn, prefixCache: false, ct));
+                    cachedTurns.Add(NextTurn(session, prompt, turn, prefixCache: true, ct));
+                }
+            }
+            double[] turnRatios = [.. cachedTurns.Zip(wholeTurns, (c, w) => c / w)];
             double[] speedups = [.. singles.Zip(manys, (a, b) => b.DecodeRate / a.DecodeRate)];
             double singleRate = Median([.. singles.Select(t => t.DecodeRate)]);
             double[] firstTokens = [.. manys.SelectMany(t => t.FirstToken)];
@@ -80,7 +109,8 @@ internal static class BenchServe
                 Median([.. manys.Select(t => t.DecodeRate)]), Median(speedups), Median(firstTokens), firstTokens.Max(),
                 // At their fullest: a slot gives a grown cache back when its request ends.
                 Math.Max(engine.Statistics.PeakKvCacheBytes, engine.KvCacheBytes),
-                singleCpu, manyCpu, rounds, speedups);
+                singleCpu, manyCpu, rounds, speedups,
+                nextTurn ? Median([.. cachedTurns]) : null, nextTurn ? Median([.. wholeTurns]) : null, nextTurn ? turnRatios : null);
             if (asJson)
             {
                 Out.Json(result);
@@ -93,12 +123,27 @@ internal static class BenchServe
             Out.Line($"| {s} | {result.AggregateDecodeTokensPerSecond:F2} | {manyCpu:F2} | median {Time(result.FirstTokenMedianSeconds)}, max {Time(result.FirstTokenMaxSeconds)} |");
             Out.Line($"speedup {result.Speedup:F2}× ({s} streams over 1, the median of the rounds' {string.Join(", ", speedups.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}); " +
                 $"per CPU-second {manyCpu / singleCpu:F2}× (this process's CPU time: less sensitive to other load on the machine)");
+            Out.Line(result.NextTurnFirstTokenSeconds is double cached && result.NextTurnFirstTokenWithoutCacheSeconds is double whole
+                ? $"next turn (the prompt and {NextTurnTokens} tokens more), time to first token: {Time(cached)} with the prefix cache, {Time(whole)} without, " +
+                    $"{cached / whole:F2}× (rounds {string.Join(", ", turnRatios.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))})"
+                : $"next turn: not timed (a prompt of {n} tokens holds no whole prefill chunk of {PrefillChunk} for the prefix cache, or no room for {NextTurnTokens} more)");
             return CliErrors.Ok;
         });
         return command;
     }
 
     private sealed record Timing(double[] FirstToken, double DecodeRate, double TokensPerCpuSecond);
+
+    /// <summary>
+    /// Seconds to the first token of <paramref name="turn"/> on a new one-slot engine that has just answered
+    /// <paramref name="prompt"/>: with the prefix cache, the turn runs what follows the prompt's whole chunks.
+    /// </summary>
+    private static double NextTurn(ModelSession session, int[] prompt, int[] turn, bool prefixCache, CancellationToken ct)
+    {
+        using var engine = new InferenceEngine(session.Model, session.Tokenizer, new EngineOptions { Parallel = 1, ContextSize = turn.Length + 1, PrefixCache = prefixCache });
+        Run(engine, new CompletionRequest { PromptIds = prompt, MaxTokens = 1 }, 1, ct);
+        return Run(engine, new CompletionRequest { PromptIds = turn, MaxTokens = 1 }, 1, ct).FirstToken[0];
+    }
 
     /// <summary>
     /// Starts <paramref name="streams"/> copies of the request together. Each token is timed when the engine chose it
