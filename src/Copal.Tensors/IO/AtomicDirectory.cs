@@ -8,14 +8,18 @@ public sealed class AtomicDirectory : IDisposable
 {
     private bool _committed;
 
-    private AtomicDirectory(string name, string finalPath, string tempPath, bool replace, IReadOnlyList<string> createdParents)
+    private AtomicDirectory(string name, string finalPath, string tempPath, bool replace, bool overwrite, IReadOnlyList<string> createdParents)
     {
         Name = name;
         FinalPath = finalPath;
         TempPath = tempPath;
         Replace = replace;
+        _overwrite = overwrite;
         _createdParents = createdParents;
     }
+
+    // Whether --force was given: without it, a folder that was there when the run started is replaced only while it is still empty.
+    private readonly bool _overwrite;
 
     // The folders above the output this run made (deepest first): a run that ends without output removes them again.
     private readonly IReadOnlyList<string> _createdParents;
@@ -61,7 +65,7 @@ public sealed class AtomicDirectory : IDisposable
             MadeFolders.RemoveEmpty(created);
             throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
         }
-        return new AtomicDirectory(name, full, temp, exists, created);
+        return new AtomicDirectory(name, full, temp, exists, overwrite, created);
     }
 
     /// <summary>
@@ -119,15 +123,24 @@ public sealed class AtomicDirectory : IDisposable
     /// </summary>
     private static void RequireReplaceable(string name, string path, string full)
     {
+        if (NotReplaceable(full) is string what)
+        {
+            throw new IOException($"{name} '{path}' {what}, so it does not look like a model or report copal wrote; --force replaces only those: "
+                + "empty it or choose another folder");
+        }
+    }
+
+    // Why --force may not replace the folder at `full`, or null when it may.
+    private static string? NotReplaceable(string full)
+    {
         string? folder = Directory.EnumerateDirectories(full).Select(Path.GetFileName).FirstOrDefault();
         bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)))
             || Directory.EnumerateFiles(full, "*.safetensors").Any();
         if (folder is not null || !marked)
         {
-            string what = folder is not null ? $"holds the folder '{folder}'" : "holds no config.json, *.safetensors or report";
-            throw new IOException($"{name} '{path}' {what}, so it does not look like a model or report copal wrote; --force replaces only those: "
-                + "empty it or choose another folder");
+            return folder is not null ? $"holds the folder '{folder}'" : "holds no config.json, *.safetensors or report";
         }
+        return null;
     }
 
     /// <summary>A path inside the temporary folder.</summary>
@@ -199,12 +212,19 @@ public sealed class AtomicDirectory : IDisposable
     /// aside first under a temporary name of <paramref name="asideKind"/> ("old" for a previous output, which a second
     /// signal's cleanup leaves alone), moved back if the move fails, and deleted once the source is in place.
     /// </summary>
-    public static void ReplaceFolder(string source, string destination, string asideKind)
+    public static void ReplaceFolder(string source, string destination, string asideKind) => ReplaceFolder(source, destination, asideKind, null);
+
+    /// <summary>
+    /// As <see cref="ReplaceFolder(string, string, string)"/>; <paramref name="requireAside"/>, given the destination
+    /// once moved aside (where nothing more can be added through its name), may throw to put it back unreplaced.
+    /// </summary>
+    private static void ReplaceFolder(string source, string destination, string asideKind, Action<string>? requireAside)
     {
         string aside = TemporaryNames.Sibling(destination, asideKind);
         Directory.Move(destination, aside);
         try
         {
+            requireAside?.Invoke(aside);
             Directory.Move(source, destination);
         }
         catch
@@ -220,7 +240,9 @@ public sealed class AtomicDirectory : IDisposable
     {
         if (Replace && Directory.Exists(FinalPath))
         {
-            ReplaceFolder(TempPath, FinalPath, "old");
+            // The folder was checked when the run started, which may be hours ago: what it holds now is what would be
+            // deleted. Without --force it must still be empty, and with it still look like an output copal wrote.
+            ReplaceFolder(TempPath, FinalPath, "old", RequireStillReplaceable);
             _committed = true;
         }
         else
@@ -235,6 +257,27 @@ public sealed class AtomicDirectory : IDisposable
                 throw new IOException($"{Name} '{FinalPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: run again, with --force to replace it", e);
             }
             _committed = true;
+        }
+    }
+
+    // The existing output, moved aside at commit: a file or folder that appeared in it while the run wrote (a person's
+    // notes, another run's finished output) is not deleted without consent.
+    private void RequireStillReplaceable(string aside)
+    {
+        string? entry = Directory.EnumerateFileSystemEntries(aside).Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
+        if (entry is null)
+        {
+            return;
+        }
+        if (!_overwrite)
+        {
+            throw new IOException($"{Name} '{FinalPath}' was empty when this run started and now holds '{entry}'; nothing was replaced: "
+                + "run again, with --force to replace it, or choose another folder");
+        }
+        if (NotReplaceable(aside) is string what)
+        {
+            throw new IOException($"{Name} '{FinalPath}' now {what} (added while this run wrote), so it does not look like a model or report copal wrote; "
+                + "nothing was replaced: empty it or choose another folder");
         }
     }
 
