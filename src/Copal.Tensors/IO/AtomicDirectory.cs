@@ -149,6 +149,24 @@ public sealed class AtomicDirectory : IDisposable
     /// <summary>Where <paramref name="name"/> will be once committed: how messages name a file being written here.</summary>
     public string FinalFile(string name) => Path.Combine(FinalPath, name);
 
+    /// <summary>
+    /// Writes <paramref name="text"/> into the temporary folder as <paramref name="name"/>; a failure (a full disk, a
+    /// file-size limit) names the output and the file, not the hidden temporary path .NET's message holds.
+    /// </summary>
+    public void WriteText(string name, string text)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(text);
+        try
+        {
+            System.IO.File.WriteAllText(File(name), text);
+        }
+        catch (Exception e) when (IsWriteFailure(e))
+        {
+            throw new IOException($"{Name} '{FinalPath}': cannot write {name}: {Reason(e)}", e);
+        }
+    }
+
     /// <summary>Copies <paramref name="source"/> into the temporary folder as <paramref name="name"/>; a failure (a full disk) names both.</summary>
     public void CopyIn(string source, string name)
     {
@@ -157,7 +175,7 @@ public sealed class AtomicDirectory : IDisposable
         {
             System.IO.File.Copy(source, target);
         }
-        catch (IOException e)
+        catch (Exception e) when (IsWriteFailure(e))
         {
             throw new IOException($"cannot copy '{source}' into the output '{FinalPath}': {Reason(e)}", e);
         }
@@ -181,6 +199,17 @@ public sealed class AtomicDirectory : IDisposable
     }
 
     /// <summary>
+    /// Whether <paramref name="e"/>, thrown by writing a file, is the file system's refusal rather than a bug: an
+    /// <see cref="IOException"/> (a full disk), permission denied, or the <see cref="ArgumentOutOfRangeException"/>
+    /// .NET throws for EFBIG (a file past the process's <c>ulimit -f</c>, or past what the file system holds: 4 GiB
+    /// on FAT32). Only for catches around file operations, where no argument of ours can be out of range.
+    /// </summary>
+    public static bool IsWriteFailure(Exception e) => e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException;
+
+    /// <summary>How <see cref="Reason"/> words EFBIG, whose .NET message ("Specified file length was too large for the file system") names no limit.</summary>
+    public const string FileTooLarge = "the file would exceed the largest file this process may write (ulimit -f) or its file system can hold";
+
+    /// <summary>
     /// The operating system's reason, for messages that name the file themselves: without the path .NET appends
     /// (" : 'path'", which for an output is its hidden temporary name), and in plain words where .NET's message is
     /// only a path.
@@ -192,6 +221,8 @@ public sealed class AtomicDirectory : IDisposable
         {
             case UnauthorizedAccessException:
                 return "permission denied";
+            case ArgumentOutOfRangeException:
+                return FileTooLarge;
             case DirectoryNotFoundException:
                 return "a folder on its path does not exist or cannot hold folders";
             case FileNotFoundException:

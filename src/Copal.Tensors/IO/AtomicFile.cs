@@ -59,7 +59,7 @@ public static class AtomicFile
             File.WriteAllText(temp, text);
             File.Move(temp, full, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
         {
             DeleteIfThere(temp); // before the folders it lies in
             MadeFolders.RemoveEmpty(made);
@@ -89,7 +89,7 @@ public static class AtomicFile
             using var writer = new StreamWriter(stream);
             writer.Write(text);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
         {
             throw new IOException($"{outputName} '{path}': cannot write it: {AtomicDirectory.Reason(e)}", e);
         }

@@ -72,4 +72,16 @@ public sealed class AtomicDirectoryTests : IDisposable
         Assert.Equal(["config.json"], Entries(output));
         Assert.Equal("new", File.ReadAllText(Path.Combine(output, "config.json")));
     }
+
+    [Fact]
+    public void A_text_that_cannot_be_written_names_the_output_and_the_file_not_the_temporary_folder()
+    {
+        string output = _dir.File("out");
+        using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: false);
+        Directory.CreateDirectory(dir.File("report.json")); // a folder where the file goes: the write fails
+        var e = Assert.Throws<IOException>(() => dir.WriteText("report.json", "{}"));
+        Assert.Equal($"--out '{dir.FinalPath}': cannot write report.json: permission denied", e.Message);
+        dir.WriteText("report.md", "text");
+        Assert.Equal("text", File.ReadAllText(dir.File("report.md")));
+    }
 }
