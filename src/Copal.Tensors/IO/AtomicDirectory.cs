@@ -273,6 +273,9 @@ public sealed class AtomicDirectory : IDisposable
         {
             // The folder was checked when the run started, which may be hours ago: what it holds now is what would be
             // deleted. Without --force it must still be empty, and with it still look like an output copal wrote.
+            // Checked in place first, so a folder that may not be replaced is never moved (a kill while it lay aside
+            // would leave it under a temporary name, which the next run sweeps), then aside, where nothing more reaches it.
+            RequireStillReplaceable(FinalPath);
             ReplaceFolder(TempPath, FinalPath, "old", RequireStillReplaceable);
             _committed = true;
         }
@@ -291,11 +294,11 @@ public sealed class AtomicDirectory : IDisposable
         }
     }
 
-    // The existing output, moved aside at commit: a file or folder that appeared in it while the run wrote (a person's
-    // notes, another run's finished output) is not deleted without consent.
-    private void RequireStillReplaceable(string aside)
+    // The existing output at commit (in place, then moved aside): a file or folder that appeared in it while the run
+    // wrote (a person's notes, another run's finished output) is not deleted without consent.
+    private void RequireStillReplaceable(string folder)
     {
-        string? entry = Directory.EnumerateFileSystemEntries(aside).Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
+        string? entry = Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
         if (entry is null)
         {
             return;
@@ -305,7 +308,7 @@ public sealed class AtomicDirectory : IDisposable
             throw new IOException($"{Name} '{FinalPath}' was empty when this run started and now holds '{entry}'; nothing was replaced: "
                 + "run again, with --force to replace it, or choose another folder");
         }
-        if (NotReplaceable(aside) is string what)
+        if (NotReplaceable(folder) is string what)
         {
             throw new IOException($"{Name} '{FinalPath}' now {what} (added while this run wrote), so it does not look like a model or report copal wrote; "
                 + "nothing was replaced: empty it or choose another folder");
