@@ -110,6 +110,16 @@ public sealed partial class MemoryTests : IDisposable
         JsonElement[] rows = [.. doc.RootElement.GetProperty("logits").EnumerateArray()];
         Assert.True(rows.Length > 1000, $"{rows.Length} positions");
         Assert.All(rows, row => Assert.Equal(5, row.GetArrayLength()));
+
+        // Every full row is what --top-k 0 asks for, which that limit cannot hold: running out of memory is then a
+        // plain failure that says so, not an internal error asking for a bug report, and leaves no file.
+        File.Delete(output);
+        r = CopalProcess.RunInShell("export DOTNET_GCHeapHardLimit=0x4000000",
+            "logits", "-m", model, "-t", text, "-o", output, "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains("copal: error: out of memory: the run needs more memory than this process may use", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("internal error", r.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
     }
 
     /// <summary>
