@@ -199,12 +199,24 @@ public sealed class AtomicDirectory : IDisposable
     }
 
     /// <summary>
-    /// Whether <paramref name="e"/>, thrown by writing a file, is the file system's refusal rather than a bug: an
+    /// Whether <paramref name="e"/>, thrown while writing a file, is the file system's refusal rather than a bug: an
     /// <see cref="IOException"/> (a full disk), permission denied, or the <see cref="ArgumentOutOfRangeException"/>
     /// .NET throws for EFBIG (a file past the process's <c>ulimit -f</c>, or past what the file system holds: 4 GiB
-    /// on FAT32). Only for catches around file operations, where no argument of ours can be out of range.
+    /// on FAT32). That one counts only where .NET's file I/O threw it: from code of ours (a bad slice) it is a bug.
     /// </summary>
-    public static bool IsWriteFailure(Exception e) => e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException;
+    public static bool IsWriteFailure(Exception e) => e is IOException or UnauthorizedAccessException || IsFileTooLarge(e);
+
+    private static bool IsFileTooLarge(Exception e)
+    {
+        if (e is not ArgumentOutOfRangeException)
+        {
+            return false;
+        }
+        // EFBIG is thrown by the errno mapping (Interop.ThrowExceptionForIoErrno) or by System.IO's own writes.
+        Type? thrower = new System.Diagnostics.StackTrace(e).GetFrame(0)?.GetMethod()?.DeclaringType;
+        return thrower is not null && (thrower.FullName?.StartsWith("Interop", StringComparison.Ordinal) == true
+            || thrower.Namespace?.StartsWith("System.IO", StringComparison.Ordinal) == true);
+    }
 
     /// <summary>How <see cref="Reason"/> words EFBIG, whose .NET message ("Specified file length was too large for the file system") names no limit.</summary>
     public const string FileTooLarge = "the file would exceed the largest file this process may write (ulimit -f) or its file system can hold";
@@ -221,7 +233,7 @@ public sealed class AtomicDirectory : IDisposable
         {
             case UnauthorizedAccessException:
                 return "permission denied";
-            case ArgumentOutOfRangeException:
+            case ArgumentOutOfRangeException when IsFileTooLarge(e):
                 return FileTooLarge;
             case DirectoryNotFoundException:
                 return "a folder on its path does not exist or cannot hold folders";

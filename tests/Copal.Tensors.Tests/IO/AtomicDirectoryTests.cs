@@ -84,4 +84,18 @@ public sealed class AtomicDirectoryTests : IDisposable
         dir.WriteText("report.md", "text");
         Assert.Equal("text", File.ReadAllText(dir.File("report.md")));
     }
+
+    /// <summary>
+    /// EFBIG reaches us as an ArgumentOutOfRangeException from .NET's file I/O (the CLI tests make one with ulimit -f);
+    /// the same type thrown by a bug of ours (a bad slice) is not a write failure and must not be worded as one.
+    /// </summary>
+    [Fact]
+    public void Only_file_io_makes_an_argument_out_of_range_a_write_failure()
+    {
+        Exception bug = Assert.ThrowsAny<ArgumentOutOfRangeException>(() => new int[1].AsSpan(2));
+        Assert.False(AtomicDirectory.IsWriteFailure(bug));
+        Assert.NotEqual(AtomicDirectory.FileTooLarge, AtomicDirectory.Reason(bug));
+        Assert.True(AtomicDirectory.IsWriteFailure(new IOException("No space left on device")));
+        Assert.True(AtomicDirectory.IsWriteFailure(new UnauthorizedAccessException()));
+    }
 }
