@@ -28,6 +28,30 @@ public sealed class CleanupTests : IDisposable
         Assert.DoesNotContain("(Parameter", r.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A file past the size limit (ulimit -f, or a file system's own: 4 GiB on FAT32) is EFBIG, which .NET throws as
+    /// an argument error, not an IOException: the small files (a logits JSON, a copied tokenizer) are named and leave
+    /// nothing, the folders made above them included, as a full disk does.
+    /// </summary>
+    [LinuxFact]
+    public void A_file_size_limit_while_writing_a_small_file_names_it_and_leaves_nothing()
+    {
+        const string Limit = "export DOTNET_EnableWriteXorExecute=0; trap '' XFSZ; ulimit -f 8"; // 8 KiB
+        string json = Path.Combine(_temp, "a", "b", "logits.json");
+        CopalProcess.Result r = CopalProcess.RunInShell(Limit,
+            "logits", "-m", TestData.Stories260K, "-t", "Once upon a time", "-o", json, "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"-o '{json}': cannot write it: {AtomicDirectory.FileTooLarge}", r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+
+        // synth copies tokenizer.json (15 KB) into its output before the weights.
+        string model = Path.Combine(_temp, "c", "model");
+        r = CopalProcess.RunInShell(Limit, "synth", "--config", TestData.Stories260K, "--tokenizer", TestData.Stories260K, "-o", model);
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"tokenizer.json' into the output '{model}': {AtomicDirectory.FileTooLarge}", r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
     [Fact]
     public void SIGTERM_during_prune_cancels_and_leaves_no_output() => SignalDuringPrune("TERM", 143);
 

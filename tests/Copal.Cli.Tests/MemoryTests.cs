@@ -87,6 +87,76 @@ public sealed partial class MemoryTests : IDisposable
 
     private static string Calib => TestData.Path("text", "tinystories", "calib.txt");
 
+    /// <summary>
+    /// logits reads a block of positions at a time: for 1,125 positions of a 32,000-token vocabulary it used to hold
+    /// every position's logits (144 MB) on the managed heap, twice over with the copies it sorted, for an answer of
+    /// 1,125 × 5 entries. Under a 64 MB managed-heap limit that ran out of memory; the blocks need a few MB.
+    /// </summary>
+    [Fact]
+    public void Logits_top_k_of_a_long_text_holds_a_block_of_positions_not_all_of_them()
+    {
+        string config = Path.Combine(_temp, "config.json");
+        File.WriteAllText(config, Regex.Replace(Regex.Replace(File.ReadAllText(Path.Combine(TestData.Stories260K, "config.json")),
+            "\"vocab_size\": *512", "\"vocab_size\": 32000"), "\"max_position_embeddings\": *512", "\"max_position_embeddings\": 2048"));
+        string model = Path.Combine(_temp, "vocab32k");
+        CopalProcess.Result synth = CopalProcess.Run("synth", "--config", config, "--tokenizer", TestData.Path("tokenizers", "llama2"), "-o", model);
+        Assert.True(synth.ExitCode == 0, synth.Stderr);
+        string text = File.ReadAllText(TestData.Path("text", "tinystories", "eval.txt"))[..4000];
+        string output = Path.Combine(_temp, "logits.json");
+        CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_GCHeapHardLimit=0x4000000",
+            "logits", "-m", model, "-t", text, "--top-k", "5", "-o", output, "--device", "cpu");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(output));
+        JsonElement[] rows = [.. doc.RootElement.GetProperty("logits").EnumerateArray()];
+        Assert.True(rows.Length > 1000, $"{rows.Length} positions");
+        Assert.All(rows, row => Assert.Equal(5, row.GetArrayLength()));
+
+        // Every full row is what --top-k 0 asks for, which that limit cannot hold: running out of memory is then a
+        // plain failure that says so, not an internal error asking for a bug report, and leaves no file.
+        File.Delete(output);
+        r = CopalProcess.RunInShell("export DOTNET_GCHeapHardLimit=0x4000000",
+            "logits", "-m", model, "-t", text, "-o", output, "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains("copal: error: out of memory: the run needs more memory than this process may use", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("internal error", r.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    /// <summary>
+    /// --top-k gives each position's k likeliest tokens, the likeliest first and ties by lower id, with their
+    /// log-probabilities: the full rows of the same run (k = 0), ranked here, give the same entries.
+    /// </summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(512)]
+    public void Logits_top_k_is_the_full_rows_ranked(int k)
+    {
+        const string text = "Once upon a time, there was a little girl named Lily. She loved to play outside.";
+        string full = Path.Combine(_temp, "full.json");
+        string top = Path.Combine(_temp, "top.json");
+        Assert.Equal(0, CopalProcess.Run("logits", "-m", TestData.Stories260K, "-t", text, "-o", full, "--device", "cpu").ExitCode);
+        Assert.Equal(0, CopalProcess.Run("logits", "-m", TestData.Stories260K, "-t", text, "--top-k", k.ToString(System.Globalization.CultureInfo.InvariantCulture), "-o", top, "--device", "cpu").ExitCode);
+        using JsonDocument fullDoc = JsonDocument.Parse(File.ReadAllText(full));
+        using JsonDocument topDoc = JsonDocument.Parse(File.ReadAllText(top));
+        JsonElement[] fullRows = [.. fullDoc.RootElement.GetProperty("logits").EnumerateArray()];
+        JsonElement[] topRows = [.. topDoc.RootElement.GetProperty("logits").EnumerateArray()];
+        Assert.Equal(fullRows.Length, topRows.Length);
+        for (int t = 0; t < fullRows.Length; t++)
+        {
+            float[] row = [.. fullRows[t].EnumerateArray().Select(e => e.GetSingle())];
+            double max = row.Max();
+            double lse = max + Math.Log(row.Sum(x => Math.Exp(x - max)));
+            int[] expected = [.. Enumerable.Range(0, row.Length).OrderByDescending(i => row[i]).ThenBy(i => i).Take(k)];
+            JsonElement[] entries = [.. topRows[t].EnumerateArray()];
+            Assert.Equal(expected, entries.Select(e => e.GetProperty("id").GetInt32()));
+            for (int i = 0; i < k; i++)
+            {
+                Assert.True(Math.Abs(entries[i].GetProperty("logprob").GetDouble() - (row[expected[i]] - lse)) <= 1e-9,
+                    $"position {t}, id {expected[i]}: {entries[i].GetProperty("logprob").GetDouble()} against {row[expected[i]] - lse}");
+            }
+        }
+    }
+
     [Fact]
     public void Prune_refuses_more_samples_than_the_text_gives()
     {

@@ -234,6 +234,24 @@ public sealed class OutputSafetyTests : IDisposable
     }
 
     /// <summary>
+    /// The state is written when the pruning is done: a --state where nothing can be written (here Linux's /proc; a
+    /// read-only file system or a folder without permission alike) is refused before the work, not after it.
+    /// </summary>
+    [ProcFsFact]
+    public void Prune_state_where_nothing_can_be_written_is_refused_before_any_work()
+    {
+        string model = CopyModel("model");
+        string[] before = Entries();
+        const string state = "/proc/copal-test-state";
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", Path.Combine(_temp, "out"), "--method", "copal", "--sparsity", "0.5", "--state", state,
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"copal: error: --state '{state}': cannot write there: ", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("pruning", r.Stderr, StringComparison.Ordinal); // refused before the model is loaded
+        Assert.Equal(before, Entries());
+    }
+
+    /// <summary>
     /// A --state that is --out, or inside it, lands with the output: the state is staged inside the output's temporary
     /// folder, never in the final folder before the output is renamed there.
     /// </summary>

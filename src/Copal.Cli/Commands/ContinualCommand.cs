@@ -161,11 +161,11 @@ internal static class ContinualCommand
             ContinualReport report = ContinualRunner.Run(request, data, backend, new SyncProgress<ContinualProgress>(pr =>
                 line.Update($"{pr.Variant} step {pr.Step}/{pr.Steps}: {pr.Stage}", pr.Step == 0 ? 0 : 1 + (pr.VariantIndex * pr.Steps) + pr.Step - 1, units)), ct);
             line.Done();
-            File.WriteAllText(output.File("report.json"), JsonSerializer.Serialize(report, PruneJob.ReportJsonOptions));
-            File.WriteAllText(output.File("report.md"), ContinualMarkdown.Render(report));
-            File.WriteAllText(output.File("ppl-per-dataset.svg"), ContinualSvg.PerplexityPlot(report));
-            File.WriteAllText(output.File("r-heatmap.svg"), ContinualSvg.Heatmap(report));
-            File.WriteAllText(output.File("metrics.svg"), ContinualSvg.MetricsPlot(report));
+            output.WriteText("report.json", JsonSerializer.Serialize(report, PruneJob.ReportJsonOptions));
+            output.WriteText("report.md", ContinualMarkdown.Render(report));
+            output.WriteText("ppl-per-dataset.svg", ContinualSvg.PerplexityPlot(report));
+            output.WriteText("r-heatmap.svg", ContinualSvg.Heatmap(report));
+            output.WriteText("metrics.svg", ContinualSvg.MetricsPlot(report));
             ct.ThrowIfCancellationRequested(); // the last point a cancellation can still leave no output
             output.Commit();
             if (asJson)

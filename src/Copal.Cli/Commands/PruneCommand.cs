@@ -275,6 +275,8 @@ internal static class PruneCommand
         {
             throw new IOException($"--state '{state}': '{above}' is a file, so no folder can be made there");
         }
+        // Nor should a folder where nothing can be written (a read-only file system, no permission) fail it only then.
+        AtomicFile.RequireWritableFolder(state, "--state");
     }
 
     /// <summary>What --calib takes: an empty entry names no text (and an empty list left nothing to calibrate on).</summary>

@@ -42,6 +42,9 @@ internal static class CliErrors
             Copal.Model.ChatTemplates.ChatTemplateException => (e.Message, Failure),
             FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (e.Message, Failure),
             Copal.Model.Generation.NoTokenToChooseException n => (SamplingFailure(n), Failure),
+            // Not a bug: the work asked for more memory than the machine (or a limit on the process) gives.
+            OutOfMemoryException => ("out of memory: the run needs more memory than this process may use; a shorter text or context, "
+                + "a compact (pruned) checkpoint or more memory needs less", Failure),
             ArgumentNullException => (Internal(e), Failure),
             ArgumentException a => (WithoutParameter(a), Failure),
             InvalidDataException or InvalidOperationException or NotSupportedException => (e.Message, Failure),

@@ -43,8 +43,8 @@ public static class SyntheticModelWriter
         using var output = AtomicDirectory.Create(outDirectory, overwrite, tokenizerDirectory is null ? [] : [tokenizerDirectory]);
         output.RequireSpace(weightBytes, FormattableString.Invariant($"the model ({config.NumLayers} layers, {dtype})"));
         string torchDtype = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
-        File.WriteAllText(output.File("config.json"), LlamaConfigWriter.ToJson(config, torchDtype));
-        File.WriteAllText(output.File("generation_config.json"),
+        output.WriteText("config.json", LlamaConfigWriter.ToJson(config, torchDtype));
+        output.WriteText("generation_config.json",
             $"{{\n  \"bos_token_id\": {config.BosTokenId ?? 1},\n  \"eos_token_id\": {(config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : 2)}\n}}\n");
         if (tokenizerDirectory is not null)
         {

@@ -159,7 +159,7 @@ public sealed partial class CopalState
             write(staged.Temporary[0], staged.Temporary[1]);
             return staged;
         }
-        catch (IOException e)
+        catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
         {
             staged.Dispose();
             // .NET's message names the hidden temporary file, or nothing (a full disk): name the folder instead.

@@ -190,7 +190,7 @@ public static class PruneJob
         {
             write();
         }
-        catch (IOException e)
+        catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
         {
             throw new IOException($"{request.OutputName} '{request.OutDirectory}': cannot write {name}: {AtomicDirectory.Reason(e)}", e);
         }

@@ -8,14 +8,18 @@ public sealed class AtomicDirectory : IDisposable
 {
     private bool _committed;
 
-    private AtomicDirectory(string name, string finalPath, string tempPath, bool replace, IReadOnlyList<string> createdParents)
+    private AtomicDirectory(string name, string finalPath, string tempPath, bool replace, bool overwrite, IReadOnlyList<string> createdParents)
     {
         Name = name;
         FinalPath = finalPath;
         TempPath = tempPath;
         Replace = replace;
+        _overwrite = overwrite;
         _createdParents = createdParents;
     }
+
+    // Whether --force was given: without it, a folder that was there when the run started is replaced only while it is still empty.
+    private readonly bool _overwrite;
 
     // The folders above the output this run made (deepest first): a run that ends without output removes them again.
     private readonly IReadOnlyList<string> _createdParents;
@@ -61,7 +65,7 @@ public sealed class AtomicDirectory : IDisposable
             MadeFolders.RemoveEmpty(created);
             throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
         }
-        return new AtomicDirectory(name, full, temp, exists, created);
+        return new AtomicDirectory(name, full, temp, exists, overwrite, created);
     }
 
     /// <summary>
@@ -119,15 +123,24 @@ public sealed class AtomicDirectory : IDisposable
     /// </summary>
     private static void RequireReplaceable(string name, string path, string full)
     {
+        if (NotReplaceable(full) is string what)
+        {
+            throw new IOException($"{name} '{path}' {what}, so it does not look like a model or report copal wrote; --force replaces only those: "
+                + "empty it or choose another folder");
+        }
+    }
+
+    // Why --force may not replace the folder at `full`, or null when it may.
+    private static string? NotReplaceable(string full)
+    {
         string? folder = Directory.EnumerateDirectories(full).Select(Path.GetFileName).FirstOrDefault();
         bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)))
             || Directory.EnumerateFiles(full, "*.safetensors").Any();
         if (folder is not null || !marked)
         {
-            string what = folder is not null ? $"holds the folder '{folder}'" : "holds no config.json, *.safetensors or report";
-            throw new IOException($"{name} '{path}' {what}, so it does not look like a model or report copal wrote; --force replaces only those: "
-                + "empty it or choose another folder");
+            return folder is not null ? $"holds the folder '{folder}'" : "holds no config.json, *.safetensors or report";
         }
+        return null;
     }
 
     /// <summary>A path inside the temporary folder.</summary>
@@ -135,6 +148,24 @@ public sealed class AtomicDirectory : IDisposable
 
     /// <summary>Where <paramref name="name"/> will be once committed: how messages name a file being written here.</summary>
     public string FinalFile(string name) => Path.Combine(FinalPath, name);
+
+    /// <summary>
+    /// Writes <paramref name="text"/> into the temporary folder as <paramref name="name"/>; a failure (a full disk, a
+    /// file-size limit) names the output and the file, not the hidden temporary path .NET's message holds.
+    /// </summary>
+    public void WriteText(string name, string text)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(text);
+        try
+        {
+            System.IO.File.WriteAllText(File(name), text);
+        }
+        catch (Exception e) when (IsWriteFailure(e))
+        {
+            throw new IOException($"{Name} '{FinalPath}': cannot write {name}: {Reason(e)}", e);
+        }
+    }
 
     /// <summary>Copies <paramref name="source"/> into the temporary folder as <paramref name="name"/>; a failure (a full disk) names both.</summary>
     public void CopyIn(string source, string name)
@@ -144,7 +175,7 @@ public sealed class AtomicDirectory : IDisposable
         {
             System.IO.File.Copy(source, target);
         }
-        catch (IOException e)
+        catch (Exception e) when (IsWriteFailure(e))
         {
             throw new IOException($"cannot copy '{source}' into the output '{FinalPath}': {Reason(e)}", e);
         }
@@ -168,6 +199,29 @@ public sealed class AtomicDirectory : IDisposable
     }
 
     /// <summary>
+    /// Whether <paramref name="e"/>, thrown while writing a file, is the file system's refusal rather than a bug: an
+    /// <see cref="IOException"/> (a full disk), permission denied, or the <see cref="ArgumentOutOfRangeException"/>
+    /// .NET throws for EFBIG (a file past the process's <c>ulimit -f</c>, or past what the file system holds: 4 GiB
+    /// on FAT32). That one counts only where .NET's file I/O threw it: from code of ours (a bad slice) it is a bug.
+    /// </summary>
+    public static bool IsWriteFailure(Exception e) => e is IOException or UnauthorizedAccessException || IsFileTooLarge(e);
+
+    private static bool IsFileTooLarge(Exception e)
+    {
+        if (e is not ArgumentOutOfRangeException)
+        {
+            return false;
+        }
+        // EFBIG is thrown by the errno mapping (Interop.ThrowExceptionForIoErrno) or by System.IO's own writes.
+        Type? thrower = new System.Diagnostics.StackTrace(e).GetFrame(0)?.GetMethod()?.DeclaringType;
+        return thrower is not null && (thrower.FullName?.StartsWith("Interop", StringComparison.Ordinal) == true
+            || thrower.Namespace?.StartsWith("System.IO", StringComparison.Ordinal) == true);
+    }
+
+    /// <summary>How <see cref="Reason"/> words EFBIG, whose .NET message ("Specified file length was too large for the file system") names no limit.</summary>
+    public const string FileTooLarge = "the file would exceed the largest file this process may write (ulimit -f) or its file system can hold";
+
+    /// <summary>
     /// The operating system's reason, for messages that name the file themselves: without the path .NET appends
     /// (" : 'path'", which for an output is its hidden temporary name), and in plain words where .NET's message is
     /// only a path.
@@ -179,6 +233,8 @@ public sealed class AtomicDirectory : IDisposable
         {
             case UnauthorizedAccessException:
                 return "permission denied";
+            case ArgumentOutOfRangeException when IsFileTooLarge(e):
+                return FileTooLarge;
             case DirectoryNotFoundException:
                 return "a folder on its path does not exist or cannot hold folders";
             case FileNotFoundException:
@@ -199,12 +255,19 @@ public sealed class AtomicDirectory : IDisposable
     /// aside first under a temporary name of <paramref name="asideKind"/> ("old" for a previous output, which a second
     /// signal's cleanup leaves alone), moved back if the move fails, and deleted once the source is in place.
     /// </summary>
-    public static void ReplaceFolder(string source, string destination, string asideKind)
+    public static void ReplaceFolder(string source, string destination, string asideKind) => ReplaceFolder(source, destination, asideKind, null);
+
+    /// <summary>
+    /// As <see cref="ReplaceFolder(string, string, string)"/>; <paramref name="requireAside"/>, given the destination
+    /// once moved aside (where nothing more can be added through its name), may throw to put it back unreplaced.
+    /// </summary>
+    private static void ReplaceFolder(string source, string destination, string asideKind, Action<string>? requireAside)
     {
         string aside = TemporaryNames.Sibling(destination, asideKind);
         Directory.Move(destination, aside);
         try
         {
+            requireAside?.Invoke(aside);
             Directory.Move(source, destination);
         }
         catch
@@ -220,7 +283,12 @@ public sealed class AtomicDirectory : IDisposable
     {
         if (Replace && Directory.Exists(FinalPath))
         {
-            ReplaceFolder(TempPath, FinalPath, "old");
+            // The folder was checked when the run started, which may be hours ago: what it holds now is what would be
+            // deleted. Without --force it must still be empty, and with it still look like an output copal wrote.
+            // Checked in place first, so a folder that may not be replaced is never moved (a kill while it lay aside
+            // would leave it under a temporary name, which the next run sweeps), then aside, where nothing more reaches it.
+            RequireStillReplaceable(FinalPath);
+            ReplaceFolder(TempPath, FinalPath, "old", RequireStillReplaceable);
             _committed = true;
         }
         else
@@ -235,6 +303,27 @@ public sealed class AtomicDirectory : IDisposable
                 throw new IOException($"{Name} '{FinalPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: run again, with --force to replace it", e);
             }
             _committed = true;
+        }
+    }
+
+    // The existing output at commit (in place, then moved aside): a file or folder that appeared in it while the run
+    // wrote (a person's notes, another run's finished output) is not deleted without consent.
+    private void RequireStillReplaceable(string folder)
+    {
+        string? entry = Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
+        if (entry is null)
+        {
+            return;
+        }
+        if (!_overwrite)
+        {
+            throw new IOException($"{Name} '{FinalPath}' was empty when this run started and now holds '{entry}'; nothing was replaced: "
+                + "run again, with --force to replace it, or choose another folder");
+        }
+        if (NotReplaceable(folder) is string what)
+        {
+            throw new IOException($"{Name} '{FinalPath}' now {what} (added while this run wrote), so it does not look like a model or report copal wrote; "
+                + "nothing was replaced: empty it or choose another folder");
         }
     }
 

@@ -27,7 +27,27 @@ public static class AtomicFile
         {
             throw new IOException($"{outputName} '{path}' is a folder; expected a file");
         }
-        string probe = TemporaryNames.Sibling(Path.Join(MadeFolders.NearestExistingAbove(full) ?? ".", Path.GetFileName(full)), "tmp");
+        Probe(MadeFolders.NearestExistingAbove(full) ?? ".", Path.GetFileName(full), path, outputName);
+    }
+
+    /// <summary>
+    /// Checks that files can be written into the folder <paramref name="path"/>, which a run makes (if missing) and
+    /// writes into only when its work is done: a file can be created in it or, where it does not exist yet, in the
+    /// nearest folder above that does. A read-only file system or a folder without write permission shows now, not
+    /// after the work. <paramref name="outputName"/> is how the user gave it ("--state").
+    /// </summary>
+    public static void RequireWritableFolder(string path, string outputName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = RealPath.Resolve(path);
+        string existing = Directory.Exists(full) ? full : MadeFolders.NearestExistingAbove(full) ?? ".";
+        Probe(existing, Path.GetFileName(full), path, outputName);
+    }
+
+    // Creates and deletes a temporary file named after `name` in `folder`; a failure names the output as given.
+    private static void Probe(string folder, string name, string path, string outputName)
+    {
+        string probe = TemporaryNames.Sibling(Path.Join(folder, name), "tmp");
         try
         {
             File.Create(probe).Dispose();
@@ -59,7 +79,7 @@ public static class AtomicFile
             File.WriteAllText(temp, text);
             File.Move(temp, full, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
         {
             DeleteIfThere(temp); // before the folders it lies in
             MadeFolders.RemoveEmpty(made);
@@ -89,7 +109,7 @@ public static class AtomicFile
             using var writer = new StreamWriter(stream);
             writer.Write(text);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
         {
             throw new IOException($"{outputName} '{path}': cannot write it: {AtomicDirectory.Reason(e)}", e);
         }

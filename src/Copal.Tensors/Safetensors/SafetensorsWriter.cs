@@ -228,7 +228,7 @@ public sealed class SafetensorsWriter : IDisposable
 
     // A full disk is an IOException; a write past the process's file-size limit (EFBIG) surfaces as ArgumentOutOfRangeException.
     private SafetensorsException WriteFailed(Exception e) => new(_shown,
-        $"cannot write: {(e is IOException io ? AtomicDirectory.Reason(io) : "the file would exceed the largest file this process may write (ulimit -f)")}", null, e);
+        $"cannot write: {AtomicDirectory.Reason(e)}", null, e);
 
     private bool IsEmptyTensor(string name)
     {
