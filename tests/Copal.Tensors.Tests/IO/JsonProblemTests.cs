@@ -26,6 +26,18 @@ public sealed class JsonProblemTests
         Assert.Equal(expected, JsonProblem.At(e));
     }
 
+    /// <summary>
+    /// A binary file given as JSON: the reader quotes the unknown word up to the next delimiter, which was the rest of
+    /// the file (7.5 KB of raw bytes, escape sequences included, on the terminal). Cut, with its control characters escaped.
+    /// </summary>
+    [Fact]
+    public void A_binary_file_is_quoted_short_with_its_control_characters_escaped()
+    {
+        string binary = "t\u001b[2J\f\u2028" + new string('\u00e9', 5000);
+        JsonException e = Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(binary));
+        Assert.Equal("at line 1, byte 2: 't\\u001B[2J\\u000C\\u2028" + new string('\u00e9', 33) + "…' is an invalid JSON literal. Expected the literal 'true'.", JsonProblem.At(e));
+    }
+
     /// <summary>Read by the serializer, the reason carries the property's path, which the rewrite keeps.</summary>
     [Fact]
     public void A_trailing_comma_met_by_the_serializer_keeps_its_path()
