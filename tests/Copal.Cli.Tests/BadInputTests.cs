@@ -204,6 +204,47 @@ public sealed class BadInputTests : IDisposable
             "tensor 'model.layers.0.mlp.gate_proj.weight' has shape [172, 64], expected [170, 64]");
     }
 
+    /// <summary>A bias the config does not read (attention_bias false) was dropped without a word: the run exited 0.</summary>
+    [Fact]
+    public void A_tensor_the_model_does_not_read_is_refused_naming_it()
+    {
+        string m = CopyModel();
+        string weights = Path.Combine(m, "model.safetensors"), rewritten = weights + ".new";
+        const string Bias = "model.layers.0.self_attn.q_proj.bias";
+        using (var source = Copal.Tensors.Safetensors.SafetensorsCheckpoint.Open(TestData.Stories260K))
+        {
+            using var writer = Copal.Tensors.Safetensors.SafetensorsWriter.Create(rewritten,
+                [.. source.Tensors.Select(t => new Copal.Tensors.Safetensors.TensorSpec(t.Name, t.DType, t.Shape)), new(Bias, Copal.Tensors.DType.F32, [64])]);
+            foreach (Copal.Tensors.TensorView t in source.Tensors)
+            {
+                writer.Write(t.Name, t.Bytes);
+            }
+            writer.Write(Bias, new byte[64 * sizeof(float)]);
+            writer.Commit();
+        }
+        File.Move(rewritten, weights, overwrite: true);
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", m, "-n", "1", "--device", "cpu");
+        AssertError(r, 1, $"copal: error: {m}: tensor '{Bias}' is not read by LlamaForCausalLM as config.json describes it (attention_bias is false)");
+        Assert.Equal("", r.Stdout);
+    }
+
+    /// <summary>A binary file as config.json was quoted to its end: one line of kilobytes of raw bytes, escapes included.</summary>
+    [Fact]
+    public void A_binary_config_is_quoted_in_a_short_printable_line()
+    {
+        string m = CopyModel();
+        byte[] binary = new byte[4096];
+        new Random(7).NextBytes(binary);
+        binary[0] = (byte)'t'; // a literal the reader quotes up to the next delimiter
+        binary[1] = 0x1b;
+        File.WriteAllBytes(Path.Combine(m, "config.json"), binary);
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", m, "-n", "1", "--device", "cpu");
+        AssertError(r, 1, $"copal: error: {Path.Combine(m, "config.json")}: is not valid JSON at line 1, byte 2: 't\\u001B");
+        string error = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("copal: error:", StringComparison.Ordinal));
+        Assert.True(error.Length < 300, error);
+        Assert.DoesNotContain(error, char.IsControl);
+    }
+
     [Fact]
     public void Prompt_longer_than_the_context()
     {
