@@ -382,6 +382,19 @@ public sealed class BadInputTests : IDisposable
         Assert.Equal("mine", File.ReadAllText(Path.Combine(outDir, "keep.txt")));
     }
 
+    /// <summary>A text folder with the output inside it was refused as "the --calib file", hiding that it is a folder.</summary>
+    [Fact]
+    public void A_text_folder_holding_the_output_is_said_to_be_a_folder()
+    {
+        string folder = Path.Combine(_temp, "texts");
+        Directory.CreateDirectory(folder);
+        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(folder, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", folder), 1,
+            $"copal: error: --calib: '{folder}' is a folder, expected a text file");
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={folder}", "--methods", "magnitude", "--sparsity", "0.5", "-o", Path.Combine(folder, "report")), 1,
+            $"copal: error: --datasets: '{folder}' is a folder, expected a text file");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
+    }
+
     [Fact]
     public void Calibration_shorter_than_one_window()
     {
