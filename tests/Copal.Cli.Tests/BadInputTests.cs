@@ -294,6 +294,20 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
     }
 
+    /// <summary>A text longer than one string holds ended in an "internal error" out of memory after reading it.</summary>
+    [Fact]
+    public void A_text_file_longer_than_a_string_holds_is_refused_by_its_size()
+    {
+        string huge = Path.Combine(_temp, "huge.txt");
+        using (FileStream f = File.Create(huge))
+        {
+            f.SetLength(3L << 30); // sparse: nothing is written, and the size alone refuses it
+        }
+        const string Expected = "is 3,221,225,472 bytes; expected at most 1,073,741,791 bytes of text (the most one string holds): split it";
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", huge, "--seqlen", "16", "--device", "cpu"), 1, $"copal: error: text file '{huge}' {Expected}");
+        AssertError(CopalProcess.Run("tokenize", "-m", Model, "-f", huge), 1, $"copal: error: text file '{huge}' {Expected}");
+    }
+
     // Text shorter than one window of --seqlen is a value checked against the data: a usage error naming the file
     // and the option, the same for perplexity as for prune's calibration text (below).
     [Fact]
