@@ -44,6 +44,14 @@ public static partial class JsonProblem
         {
             return $"the JSON {comma.Groups["what"].Value} ends with a comma, which JSON does not allow{comma.Groups["path"].Value}";
         }
+        if (Conversion().Match(reason) is { Success: true } conversion)
+        {
+            // The serializer names the .NET type it wanted, or for a constructor's parameter the type that holds it;
+            // the person who wrote the file reads JSON's kinds.
+            return JsonKind(conversion.Groups["type"].Value) is string kind
+                ? $"expected {kind} here{conversion.Groups["path"].Value}"
+                : $"the value here has the wrong type{conversion.Groups["path"].Value}";
+        }
         if (InvalidLiteral().Match(reason) is { Success: true } literal && literal.Groups["text"].Length > MaxQuoted)
         {
             // The reader quotes an unknown word up to the next delimiter: in a binary file, the rest of the file.
@@ -52,6 +60,33 @@ public static partial class JsonProblem
             reason = $"'{text[..cut]}…'{reason[(literal.Groups["text"].Index + text.Length + 1)..]}";
         }
         return Printable(reason);
+    }
+
+    [GeneratedRegex(@"^The JSON value could not be converted to (?<type>.+?)\.(?<path> \(at \S+\))?$", RegexOptions.Singleline)]
+    private static partial Regex Conversion();
+
+    /// <summary>
+    /// The JSON kind a value read as .NET type <paramref name="type"/> must have, e.g. "a list" for IReadOnlyList`1[…];
+    /// null for a type of the program's own, which may be the one holding the value rather than the value's.
+    /// </summary>
+    private static string? JsonKind(string type)
+    {
+        if (type.StartsWith("System.Nullable`1[", StringComparison.Ordinal) && type.EndsWith(']'))
+        {
+            return JsonKind(type["System.Nullable`1[".Length..^1]) is string inner ? inner + " or null" : null;
+        }
+        return type switch
+        {
+            "System.String" or "System.Char" or "System.Guid" or "System.DateTime" or "System.DateTimeOffset" => "a string",
+            "System.Boolean" => "true or false",
+            "System.Byte" or "System.SByte" or "System.Int16" or "System.UInt16" or "System.Int32" or "System.UInt32" or "System.Int64" or "System.UInt64" => "an integer",
+            "System.Single" or "System.Double" or "System.Decimal" => "a number",
+            _ when type.EndsWith("[]", StringComparison.Ordinal) || type.Contains("List`", StringComparison.Ordinal)
+                || type.Contains("Enumerable`", StringComparison.Ordinal) || type.Contains("Collection`", StringComparison.Ordinal)
+                || type.Contains("Set`", StringComparison.Ordinal) => "a list",
+            _ when type.Contains("Dictionary`", StringComparison.Ordinal) => "an object",
+            _ => null,
+        };
     }
 
     /// <summary>The most characters of the file's text that an error quotes.</summary>

@@ -55,4 +55,25 @@ public sealed class JsonProblemTests
         Assert.EndsWith(" (at $.steps)", at, StringComparison.Ordinal);
         Assert.DoesNotContain("LineNumber", at, StringComparison.Ordinal);
     }
+
+    private sealed record Manifest(IReadOnlyList<Step>? Datasets, Dictionary<string, int>? Counts, Dictionary<string, string>? Options);
+
+    private sealed record Step(double Weight, bool Done);
+
+    /// <summary>
+    /// The serializer names the .NET type it wanted ("could not be converted to
+    /// System.Collections.Generic.IReadOnlyList`1[Copal.Prune.Continual.CopalStepRecord]" for a COPAL state manifest);
+    /// the message says the JSON kind instead, or for a constructor's parameter, where it names the type holding it,
+    /// only that the value has the wrong type.
+    /// </summary>
+    [Theory]
+    [InlineData("{\"Datasets\": \"x\"}", "expected a list here (at $.Datasets)")]
+    [InlineData("{\"Counts\": {\"a\": \"1\"}}", "expected an integer here (at $.Counts.a)")]
+    [InlineData("{\"Options\": []}", "expected an object here (at $.Options)")]
+    [InlineData("{\"Datasets\": [{\"Done\": 1}]}", "the value here has the wrong type (at $.Datasets[0].Done)")]
+    public void A_conversion_error_names_the_json_kind_not_the_dotnet_type(string json, string expected)
+    {
+        JsonException e = Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<Manifest>(json));
+        Assert.Equal(expected, JsonProblem.Reason(e));
+    }
 }
