@@ -217,6 +217,47 @@ public sealed class BadInputTests : IDisposable
             "tensor 'model.layers.0.mlp.gate_proj.weight' has shape [172, 64], expected [170, 64]");
     }
 
+    /// <summary>A bias the config does not read (attention_bias false) was dropped without a word: the run exited 0.</summary>
+    [Fact]
+    public void A_tensor_the_model_does_not_read_is_refused_naming_it()
+    {
+        string m = CopyModel();
+        string weights = Path.Combine(m, "model.safetensors"), rewritten = weights + ".new";
+        const string Bias = "model.layers.0.self_attn.q_proj.bias";
+        using (var source = Copal.Tensors.Safetensors.SafetensorsCheckpoint.Open(TestData.Stories260K))
+        {
+            using var writer = Copal.Tensors.Safetensors.SafetensorsWriter.Create(rewritten,
+                [.. source.Tensors.Select(t => new Copal.Tensors.Safetensors.TensorSpec(t.Name, t.DType, t.Shape)), new(Bias, Copal.Tensors.DType.F32, [64])]);
+            foreach (Copal.Tensors.TensorView t in source.Tensors)
+            {
+                writer.Write(t.Name, t.Bytes);
+            }
+            writer.Write(Bias, new byte[64 * sizeof(float)]);
+            writer.Commit();
+        }
+        File.Move(rewritten, weights, overwrite: true);
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", m, "-n", "1", "--device", "cpu");
+        AssertError(r, 1, $"copal: error: {m}: tensor '{Bias}' is not read by LlamaForCausalLM as config.json describes it (attention_bias is false)");
+        Assert.Equal("", r.Stdout);
+    }
+
+    /// <summary>A binary file as config.json was quoted to its end: one line of kilobytes of raw bytes, escapes included.</summary>
+    [Fact]
+    public void A_binary_config_is_quoted_in_a_short_printable_line()
+    {
+        string m = CopyModel();
+        byte[] binary = new byte[4096];
+        new Random(7).NextBytes(binary);
+        binary[0] = (byte)'t'; // a literal the reader quotes up to the next delimiter
+        binary[1] = 0x1b;
+        File.WriteAllBytes(Path.Combine(m, "config.json"), binary);
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", m, "-n", "1", "--device", "cpu");
+        AssertError(r, 1, $"copal: error: {Path.Combine(m, "config.json")}: is not valid JSON at line 1, byte 2: 't\\u001B");
+        string error = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("copal: error:", StringComparison.Ordinal));
+        Assert.True(error.Length < 300, error);
+        Assert.DoesNotContain(error, char.IsControl);
+    }
+
     [Fact]
     public void Prompt_longer_than_the_context()
     {
@@ -264,6 +305,20 @@ public sealed class BadInputTests : IDisposable
         AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={empty}:{TestData.Path("text", "tinystories", "eval.txt")}", "--methods", "magnitude",
             "--sparsity", "0.5", "-o", Path.Combine(_temp, "report"), "--device", "cpu"), 2, $"--datasets: text file '{empty}' has no text (0 bytes)");
         Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
+    }
+
+    /// <summary>A text longer than one string holds ended in an "internal error" out of memory after reading it.</summary>
+    [Fact]
+    public void A_text_file_longer_than_a_string_holds_is_refused_by_its_size()
+    {
+        string huge = Path.Combine(_temp, "huge.txt");
+        using (FileStream f = File.Create(huge))
+        {
+            f.SetLength(3L << 30); // sparse: nothing is written, and the size alone refuses it
+        }
+        const string Expected = "is 3,221,225,472 bytes; expected at most 1,073,741,791 bytes of text (the most one string holds): split it";
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", huge, "--seqlen", "16", "--device", "cpu"), 1, $"copal: error: text file '{huge}' {Expected}");
+        AssertError(CopalProcess.Run("tokenize", "-m", Model, "-f", huge), 1, $"copal: error: text file '{huge}' {Expected}");
     }
 
     // Text shorter than one window of --seqlen is a value checked against the data: a usage error naming the file
@@ -352,6 +407,19 @@ public sealed class BadInputTests : IDisposable
         File.WriteAllText(Path.Combine(outDir, "keep.txt"), "mine");
         AssertError(CopalProcess.Run("prune", "-m", Model, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5"), 1, "exists and is not empty; pass --force");
         Assert.Equal("mine", File.ReadAllText(Path.Combine(outDir, "keep.txt")));
+    }
+
+    /// <summary>A text folder with the output inside it was refused as "the --calib file", hiding that it is a folder.</summary>
+    [Fact]
+    public void A_text_folder_holding_the_output_is_said_to_be_a_folder()
+    {
+        string folder = Path.Combine(_temp, "texts");
+        Directory.CreateDirectory(folder);
+        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(folder, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", folder), 1,
+            $"copal: error: --calib: '{folder}' is a folder, expected a text file");
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={folder}", "--methods", "magnitude", "--sparsity", "0.5", "-o", Path.Combine(folder, "report")), 1,
+            $"copal: error: --datasets: '{folder}' is a folder, expected a text file");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
     }
 
     [Fact]

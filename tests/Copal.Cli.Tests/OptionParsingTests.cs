@@ -292,6 +292,17 @@ public sealed class OptionParsingTests
         Assert.Equal($"--ids: {expected}; expected token ids separated by spaces or commas", e.Message);
     }
 
+    /// <summary>Binary or one long word on standard input was quoted whole and raw: 100 KB of one line, control bytes included.</summary>
+    [Theory]
+    [InlineData("1 x 3", "'x' (item 2)")]
+    [InlineData("1 \u0000\u001b[2J", "'\\u0000\\u001b[2J' (item 2)")]
+    [InlineData("1 2 abcdefghijklmnopqrstuvwxyz", "'abcdefghijklmnopqrst…' (26 characters) (item 3)")]
+    public void Detokenize_ids_quote_a_bad_item_short_and_printable(string text, string expected)
+    {
+        var e = Assert.Throws<UsageException>(() => Copal.Cli.Commands.TokenizeCommand.ParseIds(text, 512));
+        Assert.Equal($"--ids: {expected} is not a token id in [0, 512)", e.Message);
+    }
+
     [Theory]
     [InlineData("1, 2, 3")]
     [InlineData("1 2\n3")]

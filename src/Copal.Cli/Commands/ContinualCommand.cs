@@ -111,6 +111,11 @@ internal static class ContinualCommand
             var variants = ContinualRunner.Variants(request);
             foreach (string file in request.Datasets.SelectMany(d => new[] { d.Calibration.Path, d.Evaluation.Path }).Distinct())
             {
+                if (Directory.Exists(file))
+                {
+                    // Said as what it is, not as "the --datasets file" that an output inside it would be refused for.
+                    Inputs.TextFile(file, "--datasets");
+                }
                 PathGuard.RequireApart(p.GetValue(outDir)!, "--out", file, "the --datasets file");
             }
             if (request.TempDirectory is not null)

@@ -238,6 +238,11 @@ internal static class PruneCommand
         PathGuard.RequireApart(outDir, "--out", modelDir, "the input folder");
         foreach (string f in CalibrationFiles(calib).Where(f => !Inputs.IsStdio(f)))
         {
+            if (Directory.Exists(f))
+            {
+                // Said as what it is, not as "the --calib file" that an output inside it would be refused for.
+                Inputs.TextFile(f, "--calib");
+            }
             PathGuard.RequireApart(outDir, "--out", f, "the --calib file");
         }
         if (resume is not null)

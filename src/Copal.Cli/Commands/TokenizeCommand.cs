@@ -115,9 +115,23 @@ internal static class TokenizeCommand
         {
             if (!int.TryParse(parts[i], out ids[i]) || ids[i] < 0 || ids[i] >= vocab)
             {
-                throw new UsageException($"--ids: '{parts[i]}' (item {i + 1}) is not a token id in [0, {vocab})");
+                throw new UsageException($"--ids: {Shown(parts[i])} (item {i + 1}) is not a token id in [0, {vocab})");
             }
         }
         return ids;
+    }
+
+    /// <summary>The most characters of a bad item that its message quotes.</summary>
+    private const int MaxShown = 20;
+
+    /// <summary>
+    /// A bad item as its message quotes it: standard input may be binary or one long word, so control characters are
+    /// escaped and the item is cut after <see cref="MaxShown"/> characters, keeping the error one short line.
+    /// </summary>
+    private static string Shown(string item)
+    {
+        int cut = item.Length <= MaxShown ? item.Length : char.IsHighSurrogate(item[MaxShown - 1]) ? MaxShown - 1 : MaxShown;
+        string quoted = Out.Quote(item[..cut]);
+        return $"'{quoted[1..^1]}{(cut < item.Length ? $"…' ({item.Length} characters)" : "'")}";
     }
 }

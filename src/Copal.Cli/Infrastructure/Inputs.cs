@@ -1,3 +1,5 @@
+using Copal.Model.Evaluation;
+
 namespace Copal.Cli.Infrastructure;
 
 /// <summary>
@@ -78,15 +80,13 @@ internal static class Inputs
     {
         if (!IsStdio(path))
         {
-            return File.ReadAllBytes(TextFile(path, typed));
+            return TextBytes.ReadFile(TextFile(path, typed));
         }
         cancellationToken.ThrowIfCancellationRequested();
         Task<byte[]> read = Task.Run(() =>
         {
             using Stream stdin = Console.OpenStandardInput();
-            using var buffer = new MemoryStream();
-            stdin.CopyTo(buffer);
-            return buffer.ToArray();
+            return TextBytes.Read(stdin, "standard input");
         }, CancellationToken.None);
         byte[] bytes = read.WaitAsync(cancellationToken).GetAwaiter().GetResult();
         // A signal that came as the input ended still means no output.

@@ -10,13 +10,17 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
     /// <summary>
     /// <c>architectures[0]</c>, or the class of <c>model_type</c> when that list is missing. Where both are given they
     /// must agree: transformers' Auto classes build the model from model_type and vLLM from architectures, so a config
-    /// where they differ means two models.
+    /// where they differ, or whose model_type is no supported class's, means two models.
     /// </summary>
     public string Architecture()
     {
         string supported = string.Join(", ", LlamaConfig.SupportedArchitectures);
         string? modelType = OptionalString("model_type");
         string? ofModelType = LlamaConfig.ArchitectureOf(modelType);
+        if (root.TryGetProperty("architectures", out JsonElement list) && list.ValueKind is not (JsonValueKind.Array or JsonValueKind.Null))
+        {
+            throw Error($"field 'architectures' must be a list of strings, found {Describe(list)}");
+        }
         if (!root.TryGetProperty("architectures", out JsonElement archs) || archs.ValueKind != JsonValueKind.Array || archs.GetArrayLength() == 0)
         {
             return ofModelType ?? throw Error($"no 'architectures' list and model_type '{modelType ?? "(missing)"}' is not LLaMA-family; supported: {supported}");
@@ -29,6 +33,11 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
         if (!LlamaConfig.SupportedArchitectures.Contains(arch))
         {
             throw Error($"architecture '{arch}' is not supported; supported: {supported}");
+        }
+        if (modelType is not null && ofModelType is null)
+        {
+            // transformers would build another model from this model_type than the one architectures names.
+            throw Error($"architectures names {arch} but model_type '{modelType}' is not LLaMA-family (transformers builds the model from model_type, vLLM from architectures); make them agree");
         }
         if (ofModelType is not null && ofModelType != arch)
         {

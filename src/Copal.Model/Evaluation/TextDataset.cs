@@ -23,7 +23,7 @@ public static class TextDataset
     /// keeps the separators for <see cref="TokenizeText"/>).
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
-    /// <exception cref="IOException"><paramref name="path"/> is a folder.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a folder, or holds more than <see cref="TextBytes.MaxBytes"/> bytes.</exception>
     /// <exception cref="Tokenization.TokenizerException">The file is not valid UTF-8; the message gives the byte offset.</exception>
     /// <exception cref="InvalidDataException">The file is empty or only white space.</exception>
     public static string Load(string path, TextLayout layout = TextLayout.Raw)
@@ -37,7 +37,7 @@ public static class TextDataset
         {
             throw new FileNotFoundException($"data file '{path}' does not exist", path);
         }
-        byte[] bytes = File.ReadAllBytes(path);
+        byte[] bytes = TextBytes.ReadFile(path);
         return DecodeOrThrow(bytes, path, layout, $"text file '{path}' has no text ({NoText(bytes)})");
     }
 

@@ -35,7 +35,7 @@ public static class Utf8Text
     }
 
     /// <summary>Reads a whole file and decodes it with <see cref="DecodeStrict"/>.</summary>
-    public static string ReadFileStrict(string path) => DecodeStrict(File.ReadAllBytes(path), path);
+    public static string ReadFileStrict(string path) => DecodeStrict(Evaluation.TextBytes.ReadFile(path), path);
 
     /// <summary>Lossy decoding with U+FFFD for each maximal invalid subsequence, as Rust's from_utf8_lossy does.</summary>
     internal static string DecodeLossy(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);

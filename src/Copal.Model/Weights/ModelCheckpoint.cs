@@ -13,7 +13,7 @@ public static class ModelCheckpoint
 {
     /// <summary>Opens <paramref name="directory"/>'s weights for the model <paramref name="config"/> describes.</summary>
     /// <exception cref="SafetensorsException">The files are unreadable, or a fused tensor has the wrong number of rows.</exception>
-    /// <exception cref="ModelLoadException">The files hold another number of decoder layers than the config (<see cref="LayerCount"/>).</exception>
+    /// <exception cref="ModelLoadException">The files hold another number of decoder layers than the config (<see cref="LayerCount"/>), or a tensor its model does not read (<see cref="UnusedTensors"/>).</exception>
     public static SafetensorsCheckpoint Open(string directory, LlamaConfig config, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -21,6 +21,7 @@ public static class ModelCheckpoint
         try
         {
             LayerCount.Require(checkpoint.Tensors.Select(t => t.Name), config, directory);
+            UnusedTensors.Require(checkpoint.Tensors.Select(t => t.Name), config, directory);
             if (config.FusedProjections)
             {
                 Split(checkpoint, config);

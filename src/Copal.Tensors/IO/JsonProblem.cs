@@ -27,8 +27,9 @@ public static partial class JsonProblem
     private static partial Regex TrailingComma();
 
     /// <summary>
-    /// The reader's reason alone, for a caller that says where itself, on one line: a literal it quotes may hold the
-    /// file's line breaks (shown as \n), and its texts for programmers ("when isFinalBlock is true", "change the reader
+    /// The reader's reason alone, for a caller that says where itself, on one short line: a literal it quotes may hold
+    /// the file's line breaks and control characters (shown escaped) and, in a binary file, run to its end (cut after
+    /// <see cref="MaxQuoted"/> characters), and its texts for programmers ("when isFinalBlock is true", "change the reader
     /// options") are said for the person who wrote the file. Files read with comments skipped may hold only comments.
     /// </summary>
     public static string Reason(JsonException e)
@@ -43,7 +44,80 @@ public static partial class JsonProblem
         {
             return $"the JSON {comma.Groups["what"].Value} ends with a comma, which JSON does not allow{comma.Groups["path"].Value}";
         }
-        return reason.Replace("\r\n", "\\n", StringComparison.Ordinal)
-            .Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal);
+        if (Conversion().Match(reason) is { Success: true } conversion)
+        {
+            // The serializer names the .NET type it wanted, or for a constructor's parameter the type that holds it;
+            // the person who wrote the file reads JSON's kinds.
+            return JsonKind(conversion.Groups["type"].Value) is string kind
+                ? $"expected {kind} here{conversion.Groups["path"].Value}"
+                : $"the value here has the wrong type{conversion.Groups["path"].Value}";
+        }
+        if (InvalidLiteral().Match(reason) is { Success: true } literal && literal.Groups["text"].Length > MaxQuoted)
+        {
+            // The reader quotes an unknown word up to the next delimiter: in a binary file, the rest of the file.
+            string text = literal.Groups["text"].Value;
+            int cut = char.IsHighSurrogate(text[MaxQuoted - 1]) ? MaxQuoted - 1 : MaxQuoted;
+            reason = $"'{text[..cut]}…'{reason[(literal.Groups["text"].Index + text.Length + 1)..]}";
+        }
+        return Printable(reason);
+    }
+
+    [GeneratedRegex(@"^The JSON value could not be converted to (?<type>.+?)\.(?<path> \(at \S+\))?$", RegexOptions.Singleline)]
+    private static partial Regex Conversion();
+
+    /// <summary>
+    /// The JSON kind a value read as .NET type <paramref name="type"/> must have, e.g. "a list" for IReadOnlyList`1[…];
+    /// null for a type of the program's own, which may be the one holding the value rather than the value's.
+    /// </summary>
+    private static string? JsonKind(string type)
+    {
+        if (type.StartsWith("System.Nullable`1[", StringComparison.Ordinal) && type.EndsWith(']'))
+        {
+            return JsonKind(type["System.Nullable`1[".Length..^1]) is string inner ? inner + " or null" : null;
+        }
+        return type switch
+        {
+            "System.String" or "System.Char" or "System.Guid" or "System.DateTime" or "System.DateTimeOffset" => "a string",
+            "System.Boolean" => "true or false",
+            "System.Byte" or "System.SByte" or "System.Int16" or "System.UInt16" or "System.Int32" or "System.UInt32" or "System.Int64" or "System.UInt64" => "an integer",
+            "System.Single" or "System.Double" or "System.Decimal" => "a number",
+            _ when type.EndsWith("[]", StringComparison.Ordinal) || type.Contains("List`", StringComparison.Ordinal)
+                || type.Contains("Enumerable`", StringComparison.Ordinal) || type.Contains("Collection`", StringComparison.Ordinal)
+                || type.Contains("Set`", StringComparison.Ordinal) => "a list",
+            _ when type.Contains("Dictionary`", StringComparison.Ordinal) => "an object",
+            _ => null,
+        };
+    }
+
+    /// <summary>The most characters of the file's text that an error quotes.</summary>
+    private const int MaxQuoted = 40;
+
+    [GeneratedRegex(@"^'(?<text>.*)' is an invalid JSON literal\.", RegexOptions.Singleline)]
+    private static partial Regex InvalidLiteral();
+
+    /// <summary>
+    /// Line breaks as \n and \r, and every other control character as \uXXXX: quoted from the file, an escape
+    /// sequence would reach the terminal and a form feed or line separator would break the one line.
+    /// </summary>
+    private static string Printable(string reason)
+    {
+        var text = new System.Text.StringBuilder(reason.Length);
+        for (int i = 0; i < reason.Length; i++)
+        {
+            char c = reason[i];
+            if (c == '\r' && i + 1 < reason.Length && reason[i + 1] == '\n')
+            {
+                continue; // \r\n is one line break, written \n below
+            }
+            text.Append(c switch
+            {
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\t",
+                _ when char.IsControl(c) || c is '\u2028' or '\u2029' => $"\\u{(int)c:X4}",
+                _ => c.ToString(),
+            });
+        }
+        return text.ToString();
     }
 }

@@ -283,7 +283,7 @@ internal static class SafetensorsHeader
                     ? Encoding.UTF8.GetString(reader.ValueSpan)
                     : "a " + Describe(reader.TokenType);
                 throw new SafetensorsException(path,
-                    $"tensor '{name}' {key} holds {found}, expected a non-negative integer", HeaderStart + reader.TokenStartIndex);
+                    $"tensor '{name}' {key} holds {found}, expected an integer from 0 to {long.MaxValue}", HeaderStart + reader.TokenStartIndex);
             }
             values.Add(v);
         }

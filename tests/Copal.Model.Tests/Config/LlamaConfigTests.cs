@@ -271,6 +271,7 @@ public class LlamaConfigTests
     [InlineData(", \"rope_scaling\": {\"rope_type\": \"longrope\", \"factor\": 2, \"short_factor\": [1, 1e-300, 1, 1], \"long_factor\": [1, 1, 1, 1]}", "field 'rope_scaling.short_factor[1]' must lie within f32's range (the model computes with it in f32), found 1e-300")]
     [InlineData(", \"hidden_act\": 5", "field 'hidden_act' must be a string, found 5")]
     [InlineData(", \"model_type\": \"mistral\"", "architectures names LlamaForCausalLM but model_type 'mistral' is MistralForCausalLM (transformers builds the model from model_type, vLLM from architectures); make them agree")]
+    [InlineData(", \"model_type\": \"gpt2\"", "architectures names LlamaForCausalLM but model_type 'gpt2' is not LLaMA-family (transformers builds the model from model_type, vLLM from architectures); make them agree")]
     [InlineData(", \"partial_rotary_factor\": 0.5", "field 'partial_rotary_factor' must be 1 on LlamaForCausalLM (only Phi3ForCausalLM turns part of each head), found 0.5")]
     public void Fields_transformers_requires_or_cannot_read_are_refused(string extra, string expected)
     {
@@ -299,6 +300,9 @@ public class LlamaConfigTests
     {
         var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("[\"LlamaForCausalLM\"]", "[true]", StringComparison.Ordinal), "c"));
         Assert.Equal("c: field 'architectures' must be a list of strings, found true in the list", e.Message);
+        // A bare string was taken for no list, and the model built from model_type alone.
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("[\"LlamaForCausalLM\"]", "\"MistralForCausalLM\", \"model_type\": \"llama\"", StringComparison.Ordinal), "c"));
+        Assert.Equal("c: field 'architectures' must be a list of strings, found \"MistralForCausalLM\"", e.Message);
         e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.Replace("\"num_key_value_heads\": 4,", "\"num_key_value_heads\": 65536, \"head_dim\": 65536,", StringComparison.Ordinal)
             .Replace("\"num_attention_heads\": 8", "\"num_attention_heads\": 65536", StringComparison.Ordinal), "c"));
         Assert.Equal("c: num_attention_heads × head_dim must be at most 2147483647, found 65536 × 65536", e.Message);

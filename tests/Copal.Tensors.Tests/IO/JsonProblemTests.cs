@@ -26,6 +26,18 @@ public sealed class JsonProblemTests
         Assert.Equal(expected, JsonProblem.At(e));
     }
 
+    /// <summary>
+    /// A binary file given as JSON: the reader quotes the unknown word up to the next delimiter, which was the rest of
+    /// the file (7.5 KB of raw bytes, escape sequences included, on the terminal). Cut, with its control characters escaped.
+    /// </summary>
+    [Fact]
+    public void A_binary_file_is_quoted_short_with_its_control_characters_escaped()
+    {
+        string binary = "t\u001b[2J\f\u2028" + new string('\u00e9', 5000);
+        JsonException e = Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(binary));
+        Assert.Equal("at line 1, byte 2: 't\\u001B[2J\\u000C\\u2028" + new string('\u00e9', 33) + "…' is an invalid JSON literal. Expected the literal 'true'.", JsonProblem.At(e));
+    }
+
     /// <summary>Read by the serializer, the reason carries the property's path, which the rewrite keeps.</summary>
     [Fact]
     public void A_trailing_comma_met_by_the_serializer_keeps_its_path()
@@ -42,5 +54,26 @@ public sealed class JsonProblemTests
         Assert.StartsWith("at line 2, byte ", at, StringComparison.Ordinal);
         Assert.EndsWith(" (at $.steps)", at, StringComparison.Ordinal);
         Assert.DoesNotContain("LineNumber", at, StringComparison.Ordinal);
+    }
+
+    private sealed record Manifest(IReadOnlyList<Step>? Datasets, Dictionary<string, int>? Counts, Dictionary<string, string>? Options);
+
+    private sealed record Step(double Weight, bool Done);
+
+    /// <summary>
+    /// The serializer names the .NET type it wanted ("could not be converted to
+    /// System.Collections.Generic.IReadOnlyList`1[Copal.Prune.Continual.CopalStepRecord]" for a COPAL state manifest);
+    /// the message says the JSON kind instead, or for a constructor's parameter, where it names the type holding it,
+    /// only that the value has the wrong type.
+    /// </summary>
+    [Theory]
+    [InlineData("{\"Datasets\": \"x\"}", "expected a list here (at $.Datasets)")]
+    [InlineData("{\"Counts\": {\"a\": \"1\"}}", "expected an integer here (at $.Counts.a)")]
+    [InlineData("{\"Options\": []}", "expected an object here (at $.Options)")]
+    [InlineData("{\"Datasets\": [{\"Done\": 1}]}", "the value here has the wrong type (at $.Datasets[0].Done)")]
+    public void A_conversion_error_names_the_json_kind_not_the_dotnet_type(string json, string expected)
+    {
+        JsonException e = Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<Manifest>(json));
+        Assert.Equal(expected, JsonProblem.Reason(e));
     }
 }

@@ -221,11 +221,11 @@ public sealed class CorruptionTests : IDisposable
         { "\"dtype\":\"F32\",\"shape\":[512,64]", "\"dtype\":32,\"shape\":[512,64]", "dtype is a number" },
         { "\"dtype\":\"F32\",\"shape\":[512,64]", "\"shape\":[512,64]", "has no dtype" },
         { "\"shape\":[512,64]", "\"shape\":512", "shape is a number, expected a list" },
-        { "\"shape\":[512,64]", "\"shape\":[-512,-64]", "holds -512, expected a non-negative integer" },
+        { "\"shape\":[512,64]", "\"shape\":[-512,-64]", "holds -512, expected an integer from 0 to 9223372036854775807" },
         { "\"shape\":[512,64]", "\"shape\":[512.0,64]", "holds 512.0" },
         { "\"shape\":[512,64]", "\"shape\":[5.12e2,64]", "holds 5.12e2" },
         { "\"shape\":[512,64]", "\"shape\":[\"512\",64]", "holds a string" },
-        { "\"shape\":[512,64]", "\"shape\":[99999999999999999999,64]", "holds 99999999999999999999" },
+        { "\"shape\":[512,64]", "\"shape\":[99999999999999999999,64]", "holds 99999999999999999999, expected an integer from 0 to 9223372036854775807" }, // not "a non-negative integer": it is one
         { "\"shape\":[512,64]", "\"shape\":[4294967296,4294967296]", "has too many elements" },
         { "\"shape\":[512,64]", "\"shape\":[64,512,1],\"shape\":[512,64]", "has 'shape' twice" },
         { "\"shape\":[512,64]", "\"shape\":[512,63]", "needs 129024 bytes, but data_offsets [0, 131072] span 131072" },

@@ -1,0 +1,90 @@
+using Copal.Model.Config;
+using Copal.Tensors;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Model.Weights;
+
+/// <summary>
+/// The checkpoint's tensors against the ones the model config.json describes reads, checked when the checkpoint opens.
+/// A tensor it does not read would be dropped without a word, running another model than the files hold: a q_proj.bias
+/// beside attention_bias false (a Qwen2 checkpoint whose config says LlamaForCausalLM), q/k norms of a Qwen3 under a
+/// LLaMA config. transformers drops them with a warning; here they are refused, naming the first.
+/// </summary>
+public static class UnusedTensors
+{
+    // transformers recomputes RoPE's inverse frequencies and ignores the stored buffer that older exports wrote.
+    private const string RotaryBuffer = ".rotary_emb.inv_freq";
+
+    /// <exception cref="ModelLoadException">A tensor is none that <paramref name="config"/>'s model reads.</exception>
+    public static void Require(IEnumerable<string> tensorNames, LlamaConfig config, string source)
+    {
+        ArgumentNullException.ThrowIfNull(tensorNames);
+        ArgumentNullException.ThrowIfNull(config);
+        HashSet<string> read = [.. Names(config)];
+        string[] unused = [.. tensorNames.Where(name => !read.Contains(SparseTensorCodec.IsNamedAsPart(name, out string weight) ? weight : name)
+            && !name.EndsWith(RotaryBuffer, StringComparison.Ordinal)).Order(StringComparer.Ordinal)];
+        if (unused.Length > 0)
+        {
+            string more = unused.Length > 1 ? $" (and {Plural.Of(unused.Length - 1, "more tensor")})" : "";
+            throw new ModelLoadException($"{source}: tensor '{unused[0]}'{more} is not read by {config.Architecture} as config.json describes it{Hint(unused[0], config)}; " +
+                "expected only the model's tensors, or the files would run as another model than they hold");
+        }
+    }
+
+    /// <summary>Every tensor name <paramref name="config"/>'s model may read, as <see cref="LlamaWeights"/>' loader reads them.</summary>
+    public static IEnumerable<string> Names(LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        yield return LlamaTensorNames.Embedding;
+        yield return LlamaTensorNames.FinalNorm;
+        yield return LlamaTensorNames.LmHead; // with tie_word_embeddings, a stored copy is allowed and not read (as transformers)
+        for (int layer = 0; layer < config.NumLayers; layer++)
+        {
+            if (!config.PostBranchNorms)
+            {
+                yield return LlamaTensorNames.InputNorm(layer);
+            }
+            yield return LlamaTensorNames.PostAttentionNorm(layer);
+            if (config.SandwichNorms)
+            {
+                yield return LlamaTensorNames.PreFeedforwardNorm(layer);
+            }
+            if (config.PostBranchNorms || config.SandwichNorms)
+            {
+                yield return LlamaTensorNames.PostFeedforwardNorm(layer);
+            }
+            foreach (LinearId id in LinearIds.All)
+            {
+                yield return LlamaTensorNames.Linear(layer, id);
+                if ((config.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj) || (config.OutputProjectionBias && id is LinearId.OProj))
+                {
+                    yield return LlamaTensorNames.Bias(layer, id);
+                }
+            }
+            if (config.QueryKeyNorm)
+            {
+                yield return LlamaTensorNames.QueryNorm(layer);
+                yield return LlamaTensorNames.KeyNorm(layer);
+            }
+            if (config.FusedProjections)
+            {
+                yield return LlamaTensorNames.FusedQkv(layer);
+                yield return LlamaTensorNames.FusedGateUp(layer);
+            }
+        }
+    }
+
+    /// <summary>Why a known kind of tensor is not read, where the config says it.</summary>
+    private static string Hint(string name, LlamaConfig config)
+    {
+        if (name.EndsWith(".bias", StringComparison.Ordinal) && name.Contains(".self_attn.", StringComparison.Ordinal) && !config.AttentionBias)
+        {
+            return config.Architecture is "MistralForCausalLM" or "Phi3ForCausalLM" ? $" ({config.Architecture} has no attention biases)" : " (attention_bias is false)";
+        }
+        if ((name.EndsWith(".q_norm.weight", StringComparison.Ordinal) || name.EndsWith(".k_norm.weight", StringComparison.Ordinal)) && !config.QueryKeyNorm)
+        {
+            return " (only Qwen3ForCausalLM, Olmo2ForCausalLM and Gemma3ForCausalLM have q/k norms)";
+        }
+        return "";
+    }
+}
