@@ -50,21 +50,6 @@ public sealed class BatchedDecodingTests : IDisposable
         return compact;
     }
 
-    /// <summary>
-    /// stories260K's weights as a Mistral with a sliding window of 4: a reply longer than the engine's caches hold
-    /// (two windows and a prefill chunk) slides them while other sequences decode in the same steps.
-    /// </summary>
-    private string WindowedModel()
-    {
-        string dir = TestData.CopyOfStories260K(Path.Combine(_root, "windowed"));
-        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
-        config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
-        config["model_type"] = "mistral"; // transformers builds the model from model_type: the two must agree
-        config["sliding_window"] = 4;
-        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
-        return dir;
-    }
-
     /// <remarks>Also on <c>ilgpu-cpu</c>: the GPU kernels' batched step (GEMM linears, per-row RoPE, cache store and attention).</remarks>
     [Theory]
     [InlineData(false, "cpu")]
@@ -130,7 +115,7 @@ public sealed class BatchedDecodingTests : IDisposable
     [InlineData("windowed")]
     public async Task Concurrent_requests_decode_together_and_give_the_greedy_text_of_each_alone(string kind)
     {
-        string dir = kind switch { "sparse" => CompactModel(), "windowed" => WindowedModel(), _ => TestData.Stories260K };
+        string dir = kind switch { "sparse" => CompactModel(), "windowed" => WindowedModel.CopyTo(Path.Combine(_root, "windowed")), _ => TestData.Stories260K };
         using var backend = new CpuBackend();
         using LlamaModel model = LlamaModel.Load(dir, backend, SparseLoadMode.Auto);
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(dir);

@@ -127,12 +127,7 @@ public sealed class PrefixCacheTests : IDisposable
     [Fact]
     public async Task A_sliding_window_reuses_a_chunk_only_while_its_cache_holds_the_keys_before_it()
     {
-        string dir = TestData.CopyOfStories260K(Path.Combine(_root, "windowed"));
-        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
-        config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
-        config["model_type"] = "mistral";
-        config["sliding_window"] = 4;
-        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+        string dir = WindowedModel.CopyTo(Path.Combine(_root, "windowed"));
         using var backend = new CpuBackend();
         using LlamaModel model = LlamaModel.Load(dir, backend);
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(dir);

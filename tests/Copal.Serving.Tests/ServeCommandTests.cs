@@ -159,44 +159,33 @@ public sealed partial class ServeCommandTests
     public async Task A_repeated_prompt_comes_from_the_prefix_cache_and_the_stop_line_counts_it()
     {
         using Process p = Start("serve", "-m", TestData.Stories260K, "--port", "0", "--parallel", "1");
-        string? address = null;
-        var stderr = new System.Text.StringBuilder();
-        while (address is null && p.StandardError.ReadLine() is string line)
-        {
-            stderr.AppendLine(line);
-            Match m = Address().Match(line);
-            if (m.Success)
-            {
-                address = m.Value;
-            }
-        }
+        (Uri address, Task<string> stderr) = ReadAddress(p);
         var replies = new List<string>();
         var cached = new List<int>();
         try
         {
-            Assert.NotNull(address);
             using var http = new HttpClient();
-            string body = "{\"prompt\": [" + string.Join(',', Enumerable.Range(0, 300).Select(i => 3 + (i * 37 % 500))) + "], \"max_tokens\": 4, \"temperature\": 0, \"model\": \"stories260K\"}";
+            string body = JsonSerializer.Serialize(new { model = "stories260K", prompt = Enumerable.Range(0, 300).Select(i => 3 + (i * 37 % 500)), max_tokens = 4, temperature = 0 });
             for (int i = 0; i < 2; i++)
             {
-                using HttpResponseMessage r = await http.PostAsync(new Uri(new Uri(address), "/v1/completions"), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+                using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+                using HttpResponseMessage r = await http.PostAsync(new Uri(address, "/v1/completions"), content);
                 string json = await r.Content.ReadAsStringAsync();
                 Assert.True(r.IsSuccessStatusCode, json);
-                replies.Add(JsonDocument.Parse(json).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!);
-                cached.Add(JsonDocument.Parse(json).RootElement.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
+                JsonElement root = JsonDocument.Parse(json).RootElement;
+                replies.Add(root.GetProperty("choices")[0].GetProperty("text").GetString()!);
+                cached.Add(root.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
             }
         }
         finally
         {
-            using Process kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
-            kill.WaitForExit();
+            Signal(p, "TERM");
         }
-        stderr.Append(p.StandardError.ReadToEnd());
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), stderr.ToString());
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)));
         Assert.Equal(replies[0], replies[1]);
         Assert.Equal([0, 256], cached);
         // Two whole chunks of the second prompt were the first's; its last 44 tokens ran again.
-        Assert.Contains("server stopped after 2 requests; 256 of 600 prompt tokens came from the prefix cache", stderr.ToString());
+        Assert.Contains("server stopped after 2 requests; 256 of 600 prompt tokens came from the prefix cache", await stderr);
     }
 
     [Fact]
