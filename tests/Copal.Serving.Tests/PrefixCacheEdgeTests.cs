@@ -1,0 +1,169 @@
+using Copal.Model.Inference;
+using Copal.Model.Serving;
+using Copal.Model.Tokenization;
+using Copal.Tensors.Backends;
+using Copal.Testing;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// The prefix cache (<see cref="EngineOptions.PrefixCache"/>) where its claim is easiest to break: jobs of other kinds
+/// between turns (a scored prompt, per-job sampler state), choices that copy a twin's cache, concurrent conversations,
+/// a wider sliding window, and the GPU kernels on ilgpu-cpu. Each reply must match a fresh engine's to the bit.
+/// </summary>
+public sealed class PrefixCacheEdgeTests : IDisposable
+{
+    private const int Chunk = 128;
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "copal-prefix-edge-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    private static int[] Prompt(int length, int seed) => [.. Enumerable.Range(0, length).Select(i => 3 + ((i * 37) + (seed * 101)) % 500)];
+
+    /// <summary>Sampled at temperature 1 with penalties, a logit bias and log-probabilities: per-job sampler state that a slot must not carry over.</summary>
+    private static CompletionRequest Request(int[] ids, int maxTokens = 6, ulong seed = 11) => new()
+    {
+        PromptIds = ids,
+        MaxTokens = maxTokens,
+        Temperature = 1f,
+        Seed = seed,
+        TopLogprobs = 3,
+        PresencePenalty = 0.5f,
+        FrequencyPenalty = 0.3f,
+        RepetitionPenalty = 1.2f,
+        LogitBias = new Dictionary<int, float> { [5] = 3f, [6] = -100f },
+    };
+
+    private static string Bits(CompletionResult r) =>
+        string.Join(' ', r.TokenIds) + " | " + string.Join(' ', r.Logprobs!.SelectMany(l => l.Top.Select(t => t.Logprob).Prepend(l.Chosen.Logprob))
+            .Select(p => BitConverter.SingleToInt32Bits(p).ToString("x8", System.Globalization.CultureInfo.InvariantCulture)));
+
+    private static async Task<string> FreshBits(LlamaModel model, CopalTokenizer tokenizer, CompletionRequest request)
+    {
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { PrefixCache = false, Parallel = 1 });
+        return Bits(await engine.CompleteAsync(request));
+    }
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("ilgpu-cpu")]
+    public async Task Turns_with_a_scored_prompt_between_them_match_a_fresh_engine_to_the_bit(string device)
+    {
+        using IBackend backend = BackendFactory.Create(device);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+        EngineStatistics stats = engine.Statistics;
+
+        int[] first = Prompt(300, seed: 1);
+        CompletionResult firstReply = await engine.CompleteAsync(Request(first));
+        int[] next = [.. first, .. firstReply.TokenIds, .. Prompt(20, seed: 2)];
+        CompletionRequest nextRequest = Request(next, seed: 12);
+        CompletionResult nextReply = await engine.CompleteAsync(nextRequest);
+        Assert.Equal(2 * Chunk, nextReply.Usage!.CachedPromptTokens);
+        Assert.Equal(await FreshBits(model, tokenizer, nextRequest), Bits(nextReply));
+
+        // A scored prompt of the same beginning runs whole (every row's logits) in a state of its own kind.
+        CompletionResult scored = await engine.CompleteAsync(new CompletionRequest { PromptIds = next, MaxTokens = 0, ScorePrompt = true, TopLogprobs = 1 });
+        Assert.Equal(0, scored.Usage!.CachedPromptTokens);
+
+        // The turn after: the scoring state replaced the kept one, so nothing is reused and the reply is still a fresh one's.
+        int[] third = [.. next, .. nextReply.TokenIds, .. Prompt(10, seed: 3)];
+        CompletionRequest thirdRequest = Request(third, seed: 13);
+        CompletionResult thirdReply = await engine.CompleteAsync(thirdRequest);
+        Assert.Equal(0, thirdReply.Usage!.CachedPromptTokens);
+        Assert.Equal(await FreshBits(model, tokenizer, thirdRequest), Bits(thirdReply));
+
+        // And the one after that reuses the third prompt's chunks.
+        int[] fourth = [.. third, .. thirdReply.TokenIds, 7];
+        CompletionRequest fourthRequest = Request(fourth, seed: 14);
+        CompletionResult fourthReply = await engine.CompleteAsync(fourthRequest);
+        Assert.Equal(third.Length / Chunk * Chunk, fourthReply.Usage!.CachedPromptTokens);
+        Assert.Equal(await FreshBits(model, tokenizer, fourthRequest), Bits(fourthReply));
+    }
+
+    /// <summary>
+    /// Three conversations at once on three slots, twice, then two requests of one prompt admitted together (a twin's
+    /// cache copied after a reuse). A batch row's sums depend on the batch, so the replies are compared with the same
+    /// requests on an engine without the prefix cache, admitted in the same rounds: the same to the bit.
+    /// </summary>
+    [Fact]
+    public async Task Concurrent_conversations_and_twins_after_a_reuse_match_an_engine_without_the_cache_to_the_bit()
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        (string[] with, int[] cached, long copied) = await Conversations(model, tokenizer, prefixCache: true);
+        (string[] without, _, _) = await Conversations(model, tokenizer, prefixCache: false);
+        Assert.Equal([0, 0, 0, 256, 128, 256, 256, 0], cached);
+        Assert.True(copied > 0);
+        Assert.Equal(without, with);
+    }
+
+    private static async Task<(string[] Bits, int[] Cached, long Copied)> Conversations(LlamaModel model, CopalTokenizer tokenizer, bool prefixCache)
+    {
+        int expected = 0;
+        EngineStatistics? statistics = null;
+        var options = new EngineOptions
+        {
+            Parallel = 3,
+            PrefixCache = prefixCache,
+            // Hold the first step until every request of a round is queued, so they are admitted together.
+            BeforeDecodeStep = () =>
+            {
+                if (!SpinWait.SpinUntil(() => statistics!.Started >= Volatile.Read(ref expected), TimeSpan.FromMinutes(1)))
+                {
+                    throw new TimeoutException("requests were not queued");
+                }
+            },
+        };
+        using var engine = new InferenceEngine(model, tokenizer, options);
+        statistics = engine.Statistics;
+
+        int[][] prompts = [Prompt(260, 1), Prompt(140, 2), Prompt(300, 3)];
+        Volatile.Write(ref expected, 3);
+        CompletionResult[] firsts = await Task.WhenAll(prompts.Select((p, i) => engine.CompleteAsync(Request(p, seed: (ulong)i))));
+
+        CompletionRequest[] nexts = [.. prompts.Select((p, i) => Request([.. p, .. firsts[i].TokenIds, .. Prompt(9, 10 + i)], seed: (ulong)(20 + i)))];
+        Volatile.Write(ref expected, 6);
+        CompletionResult[] replies = await Task.WhenAll(nexts.Select(r => engine.CompleteAsync(r)));
+
+        // Two requests of one prompt, the first conversation's next turn, admitted together: one reuses, the other copies.
+        int[] turn = [.. nexts[0].PromptIds!, .. replies[0].TokenIds, 9];
+        Volatile.Write(ref expected, 8);
+        CompletionResult[] twins = await Task.WhenAll(engine.CompleteAsync(Request(turn, seed: 40)), engine.CompleteAsync(Request(turn, seed: 41)));
+        CompletionResult[] all = [.. firsts, .. replies, .. twins];
+        return ([.. all.Select(Bits)], [.. all.Select(r => r.Usage!.CachedPromptTokens)], statistics.SharedPromptTokens);
+    }
+
+    /// <summary>A window of 40 keys (stories260K as a Mistral): more keys than one score step, a cache that slides mid-prompt.</summary>
+    [Fact]
+    public async Task A_wider_sliding_window_reuses_to_the_bit()
+    {
+        string dir = TestData.CopyOfStories260K(Path.Combine(_root, "windowed40"));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
+        config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
+        config["model_type"] = "mistral";
+        config["sliding_window"] = 40;
+        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+        using IBackend backend = BackendFactory.Create("cpu");
+        using LlamaModel model = LlamaModel.Load(dir, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(dir);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+
+        int[] prompt = Prompt(420, seed: 5);
+        CompletionResult reply = await engine.CompleteAsync(Request(prompt, maxTokens: 4));
+        int[] next = [.. prompt, .. reply.TokenIds, .. Prompt(11, seed: 6)];
+        CompletionRequest nextRequest = Request(next, seed: 9);
+        CompletionResult nextReply = await engine.CompleteAsync(nextRequest);
+        Assert.True(nextReply.Usage!.CachedPromptTokens > 0);
+        Assert.Equal(await FreshBits(model, tokenizer, nextRequest), Bits(nextReply));
+    }
+}
