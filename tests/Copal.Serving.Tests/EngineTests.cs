@@ -602,6 +602,51 @@ public sealed class EngineTests : IDisposable
     }
 
     /// <summary>
+    /// The batch step's state grows with the rows in flight; when the device refuses it, the idle slots' kept caches
+    /// are given back and the step goes on. Before, the refusal ended the engine for every request while a cache kept
+    /// for a later turn held the memory.
+    /// </summary>
+    [Fact]
+    public async Task A_device_that_refuses_a_larger_batch_state_gets_the_idle_slots_kept_caches_back_first()
+    {
+        using var device = new KvRefusingDevice(refusedLength: -1);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        int expected = 1;
+        EngineStatistics? statistics = null;
+        var options = new EngineOptions
+        {
+            Parallel = 3,
+            // Hold the first step until both later requests are queued, so they are admitted and decoded together.
+            BeforeDecodeStep = () =>
+            {
+                if (!SpinWait.SpinUntil(() => statistics!.Started >= Volatile.Read(ref expected), TimeSpan.FromMinutes(1)))
+                {
+                    throw new TimeoutException("requests were not queued");
+                }
+            },
+        };
+        using var engine = new InferenceEngine(model, tokenizer, options);
+        statistics = engine.Statistics;
+        int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..300], MaxTokens = 3 });
+        // The batch state of two rows is refused once at its logits (2 rows × 512), as a device full of the kept cache would refuse it.
+        device.RefusedLength = 2 * 512;
+        device.RefusalsLeft = 1;
+        Volatile.Write(ref expected, 3);
+        CompletionResult[] both = await Task.WhenAll(
+            engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 }),
+            engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 })).WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.Equal([5, 5], both.Select(r => r.TokenIds.Count));
+        Assert.Equal(1, device.Refused);
+        Assert.Null(engine.Fault);
+        // The first conversation's cache went: its next turn runs whole.
+        Volatile.Write(ref expected, 4);
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..310], MaxTokens = 3 });
+        Assert.Equal(0, engine.Statistics.CachedPromptTokens);
+    }
+
+    /// <summary>
     /// The host out of memory while a request is admitted ends the engine, as any failure outside one sequence does:
     /// that request hears the error (it waited forever once), and later ones are refused naming it.
     /// </summary>

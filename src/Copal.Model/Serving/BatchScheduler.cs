@@ -390,7 +390,16 @@ internal sealed partial class BatchScheduler : IDisposable
             // rows × vocab floats (0.2 GB for 256 rows of a 200k vocabulary), so one request does not pay for 256.
             int batchRows = Math.Min(_slots.Length, Math.Max(rows, 2 * (_batch?.MaxRows ?? 0)));
             _batch?.Dispose();
-            _batch = new RunState(_model.Backend, _model.Config, batchRows, 1, allRowLogits: true);
+            _batch = null;
+            try
+            {
+                _batch = new RunState(_model.Backend, _model.Config, batchRows, 1, allRowLogits: true);
+            }
+            catch (DeviceOutOfMemoryException) when (DropIdleCaches())
+            {
+                // A refusal here ends the engine for every request: the caches kept for later turns go first.
+                _batch = new RunState(_model.Backend, _model.Config, batchRows, 1, allRowLogits: true);
+            }
         }
         Span<int> tokens = stackalloc int[rows];
         Span<int> positions = stackalloc int[rows];
