@@ -143,6 +143,29 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         return ([.. all.Select(Bits)], [.. all.Select(r => r.Usage!.CachedPromptTokens)], statistics.SharedPromptTokens);
     }
 
+    /// <summary>
+    /// What docs/serving.md says of memory: a cache that keeps a prefix does not shrink (it stays as long as the longest
+    /// request since it was given back), and a request that keeps nothing gives a grown cache back when it ends.
+    /// </summary>
+    [Fact]
+    public async Task A_kept_cache_stays_as_long_as_the_longest_request_until_one_keeps_nothing()
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        using var engine = new InferenceEngine(model, CopalTokenizer.FromDirectory(TestData.Stories260K), new EngineOptions { Parallel = 1 });
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(100, 1), MaxTokens = 1 });
+        long first = engine.KvCacheBytes; // the slot's first reservation, 256 positions
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(300, 2), MaxTokens = 1 });
+        long grown = engine.KvCacheBytes;
+        Assert.True(grown > first);
+        // Another conversation of 150 tokens keeps its first chunk: the grown cache stays.
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(150, 3), MaxTokens = 1 });
+        Assert.Equal(grown, engine.KvCacheBytes);
+        // One under a chunk keeps nothing: the grown cache goes when it ends.
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(50, 4), MaxTokens = 1 });
+        Assert.True(engine.KvCacheBytes < grown);
+    }
+
     /// <summary>A window of 40 keys (stories260K as a Mistral): more keys than one score step, a cache that slides mid-prompt.</summary>
     [Theory]
     [InlineData("cpu")]

@@ -24,7 +24,8 @@ public sealed record EngineOptions
     /// of a chat, a shared system prompt) runs only what follows them. Only whole prefill chunks of the earlier prompt
     /// are reused (<see cref="BatchScheduler.PrefillRows"/> tokens each, from position 0), the part that a fresh
     /// prefill would compute in the same chunks, so a reply is the same to the bit with or without the reuse. The idle
-    /// slots hold their caches (at most <see cref="Parallel"/> of them, each as long as its last request); false gives
+    /// slots hold their caches (at most <see cref="Parallel"/> of them, each as long as the longest request its slot
+    /// served since the cache was last given back: a cache that keeps a prefix does not shrink); false gives
     /// a grown cache back when its request ends and runs every prompt whole.
     /// </summary>
     public bool PrefixCache { get; init; } = true;
