@@ -144,6 +144,45 @@ public sealed class PrefixCacheEdgeTests : IDisposable
     }
 
     /// <summary>
+    /// A slot whose cache was copied from a twin (two requests of one prompt admitted together) keeps that prompt's
+    /// chunks: the next turn that comes to it reuses them, and its reply is a fresh engine's to the bit.
+    /// </summary>
+    [Fact]
+    public async Task A_cache_copied_from_a_twin_serves_the_next_turn_to_the_bit()
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        int expected = 2;
+        EngineStatistics? statistics = null;
+        var options = new EngineOptions
+        {
+            Parallel = 2,
+            BeforeDecodeStep = () =>
+            {
+                if (!SpinWait.SpinUntil(() => statistics!.Started >= Volatile.Read(ref expected), TimeSpan.FromMinutes(1)))
+                {
+                    throw new TimeoutException("requests were not queued");
+                }
+            },
+        };
+        using var engine = new InferenceEngine(model, tokenizer, options);
+        statistics = engine.Statistics;
+        int[] prompt = Prompt(270, seed: 7);
+        CompletionResult[] twins = await Task.WhenAll(engine.CompleteAsync(Request(prompt, seed: 1)), engine.CompleteAsync(Request(prompt, seed: 2)));
+        Assert.Equal(prompt.Length, statistics.SharedPromptTokens);
+        // Another conversation takes the slot used longest ago: the one that ran the prompt, not the copy.
+        Volatile.Write(ref expected, 3);
+        await engine.CompleteAsync(Request(Prompt(200, seed: 8)));
+        // The second twin's next turn finds the copied cache.
+        Volatile.Write(ref expected, 4);
+        CompletionRequest next = Request([.. prompt, .. twins[1].TokenIds, .. Prompt(5, seed: 9)], seed: 3);
+        CompletionResult reply = await engine.CompleteAsync(next);
+        Assert.Equal(2 * Chunk, reply.Usage!.CachedPromptTokens);
+        Assert.Equal(await FreshBits(model, tokenizer, next), Bits(reply));
+    }
+
+    /// <summary>
     /// What docs/serving.md says of memory: a cache that keeps a prefix does not shrink (it stays as long as the longest
     /// request since it was given back), and a request that keeps nothing gives a grown cache back when it ends.
     /// </summary>
