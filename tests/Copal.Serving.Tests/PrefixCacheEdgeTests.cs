@@ -183,6 +183,28 @@ public sealed class PrefixCacheEdgeTests : IDisposable
     }
 
     /// <summary>
+    /// A context under one prefill chunk makes the chunk that long: no prompt leaves room for a whole one and a token,
+    /// so nothing is reused; a context of 200 reuses one chunk of 128. Both replies are a fresh engine's.
+    /// </summary>
+    [Theory]
+    [InlineData(100, 90, 95, 0)]
+    [InlineData(200, 150, 190, 128)]
+    public async Task A_small_context_reuses_only_whole_chunks_to_the_bit(int context, int first, int second, int cached)
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1, ContextSize = context });
+        int[] prompt = Prompt(second, seed: 4);
+        await engine.CompleteAsync(Request(prompt[..first], maxTokens: 3));
+        CompletionRequest next = Request(prompt, maxTokens: 3, seed: 5);
+        CompletionResult reply = await engine.CompleteAsync(next);
+        Assert.Equal(cached, reply.Usage!.CachedPromptTokens);
+        using var fresh = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1, ContextSize = context, PrefixCache = false });
+        Assert.Equal(Bits(await fresh.CompleteAsync(next)), Bits(reply));
+    }
+
+    /// <summary>
     /// What docs/serving.md says of memory: a cache that keeps a prefix does not shrink (it stays as long as the longest
     /// request since it was given back), and a request that keeps nothing gives a grown cache back when it ends.
     /// </summary>
