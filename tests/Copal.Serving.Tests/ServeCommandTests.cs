@@ -365,12 +365,15 @@ public sealed partial class ServeCommandTests
         {
             Assert.Equal(JsonValueKind.Null, r.GetProperty("next_turn_first_token_seconds").ValueKind);
             Assert.Equal(JsonValueKind.Null, r.GetProperty("next_turn_round_ratios").ValueKind);
+            Assert.Equal(JsonValueKind.Null, r.GetProperty("next_turn_cached_tokens").ValueKind);
         }
         else
         {
             Assert.True(r.GetProperty("next_turn_first_token_seconds").GetDouble() > 0, stdout);
             Assert.True(r.GetProperty("next_turn_first_token_without_cache_seconds").GetDouble() > 0, stdout);
             Assert.Equal(2, r.GetProperty("next_turn_round_ratios").GetArrayLength());
+            // The timed turn did reuse the prompt's whole chunk (200 tokens hold one of 128).
+            Assert.Equal(128, r.GetProperty("next_turn_cached_tokens").GetInt32());
         }
     }
 

@@ -22,7 +22,8 @@ internal static class BenchServe
         double FirstTokenMedianSeconds, double FirstTokenMaxSeconds, long KvCacheBytes,
         double SingleTokensPerCpuSecond, double AggregateTokensPerCpuSecond,
         int Rounds, IReadOnlyList<double> RoundSpeedups,
-        double? NextTurnFirstTokenSeconds, double? NextTurnFirstTokenWithoutCacheSeconds, IReadOnlyList<double>? NextTurnRoundRatios);
+        double? NextTurnFirstTokenSeconds, double? NextTurnFirstTokenWithoutCacheSeconds, IReadOnlyList<double>? NextTurnRoundRatios,
+        int? NextTurnCachedTokens);
 
     /// <summary>New tokens of the next turn after the benchmark's prompt (a short user message).</summary>
     internal const int NextTurnTokens = 32;
@@ -87,17 +88,18 @@ internal static class BenchServe
             int[] turn = [.. prompt, .. Enumerable.Range(0, NextTurnTokens).Select(_ => rng.NextInt(session.Model.Config.VocabSize))];
             var cachedTurns = new List<double>();
             var wholeTurns = new List<double>();
+            int turnCached = 0;
             for (int round = 0; nextTurn && round < rounds; round++)
             {
                 if (round % 2 == 0)
                 {
-                    cachedTurns.Add(NextTurn(session, prompt, turn, prefixCache: true, ct));
-                    wholeTurns.Add(NextTurn(session, prompt, turn, prefixCache: false, ct));
+                    cachedTurns.Add(NextTurn(session, prompt, turn, prefixCache: true, ct, out turnCached));
+                    wholeTurns.Add(NextTurn(session, prompt, turn, prefixCache: false, ct, out _));
                 }
                 else
                 {
-                    wholeTurns.Add(NextTurn(session, prompt, turn, prefixCache: false, ct));
-                    cachedTurns.Add(NextTurn(session, prompt, turn, prefixCache: true, ct));
+                    wholeTurns.Add(NextTurn(session, prompt, turn, prefixCache: false, ct, out _));
+                    cachedTurns.Add(NextTurn(session, prompt, turn, prefixCache: true, ct, out turnCached));
                 }
             }
             double[] turnRatios = [.. cachedTurns.Zip(wholeTurns, (c, w) => c / w)];
@@ -110,7 +112,8 @@ internal static class BenchServe
                 // At their fullest: a slot gives a grown cache back when its request ends.
                 Math.Max(engine.Statistics.PeakKvCacheBytes, engine.KvCacheBytes),
                 singleCpu, manyCpu, rounds, speedups,
-                nextTurn ? Median([.. cachedTurns]) : null, nextTurn ? Median([.. wholeTurns]) : null, nextTurn ? turnRatios : null);
+                nextTurn ? Median([.. cachedTurns]) : null, nextTurn ? Median([.. wholeTurns]) : null, nextTurn ? turnRatios : null,
+                nextTurn ? turnCached : null);
             if (asJson)
             {
                 Out.Json(result);
@@ -124,7 +127,7 @@ internal static class BenchServe
             Out.Line($"speedup {result.Speedup:F2}× ({s} streams over 1, the median of the rounds' {string.Join(", ", speedups.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}); " +
                 $"per CPU-second {manyCpu / singleCpu:F2}× (this process's CPU time: less sensitive to other load on the machine)");
             Out.Line(result.NextTurnFirstTokenSeconds is double cached && result.NextTurnFirstTokenWithoutCacheSeconds is double whole
-                ? $"next turn (the prompt and {NextTurnTokens} tokens more), time to first token: {Time(cached)} with the prefix cache, {Time(whole)} without, " +
+                ? $"next turn (the prompt and {NextTurnTokens} tokens more, {result.NextTurnCachedTokens} of {turn.Length} from the cache), time to first token: {Time(cached)} with the prefix cache, {Time(whole)} without, " +
                     $"{cached / whole:F2}× (rounds {string.Join(", ", turnRatios.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))})"
                 : $"next turn: not timed (a prompt of {n} tokens holds no whole prefill chunk of {PrefillChunk} for the prefix cache, or no room for {NextTurnTokens} more)");
             return CliErrors.Ok;
@@ -137,12 +140,15 @@ internal static class BenchServe
     /// <summary>
     /// Seconds to the first token of <paramref name="turn"/> on a new one-slot engine that has just answered
     /// <paramref name="prompt"/>: with the prefix cache, the turn runs what follows the prompt's whole chunks.
+    /// <paramref name="cached"/>: the turn's prompt tokens that came from the cache, so a report shows the reuse happened.
     /// </summary>
-    private static double NextTurn(ModelSession session, int[] prompt, int[] turn, bool prefixCache, CancellationToken ct)
+    private static double NextTurn(ModelSession session, int[] prompt, int[] turn, bool prefixCache, CancellationToken ct, out int cached)
     {
         using var engine = new InferenceEngine(session.Model, session.Tokenizer, new EngineOptions { Parallel = 1, ContextSize = turn.Length + 1, PrefixCache = prefixCache });
         Run(engine, new CompletionRequest { PromptIds = prompt, MaxTokens = 1 }, 1, ct);
-        return Run(engine, new CompletionRequest { PromptIds = turn, MaxTokens = 1 }, 1, ct).FirstToken[0];
+        double seconds = Run(engine, new CompletionRequest { PromptIds = turn, MaxTokens = 1 }, 1, ct).FirstToken[0];
+        cached = (int)engine.Statistics.CachedPromptTokens;
+        return seconds;
     }
 
     /// <summary>
