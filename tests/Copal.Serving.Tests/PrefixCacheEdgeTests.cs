@@ -205,6 +205,49 @@ public sealed class PrefixCacheEdgeTests : IDisposable
     }
 
     /// <summary>
+    /// A request cancelled in its prefill has written some of its own chunks over the kept ones: the slot keeps
+    /// nothing, and the earlier conversation's next turn runs whole, the same to the bit as a fresh engine's.
+    /// </summary>
+    [Fact]
+    public async Task A_prefill_cancelled_over_a_kept_cache_leaves_nothing_to_reuse()
+    {
+        using var device = new CancellingDevice();
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+        int[] a = Prompt(300, seed: 1);
+        CompletionResult aReply = await engine.CompleteAsync(Request(a));
+        // Another prompt that shares a's first 200 tokens reuses one chunk, runs its own chunks 128..255 and 256..383
+        // over a's (cancelled while it embeds the second), and stops before its last 16 tokens.
+        int[] b = [.. a[..200], .. Prompt(200, seed: 2)];
+        using var cancel = new CancellationTokenSource();
+        device.CancelAtChunk(2, cancel);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => engine.CompleteAsync(Request(b), cancel.Token));
+        CompletionRequest next = Request([.. a, .. aReply.TokenIds, 7], seed: 3);
+        CompletionResult reply = await engine.CompleteAsync(next);
+        Assert.Equal(0, reply.Usage!.CachedPromptTokens);
+        Assert.Equal(await FreshBits(model, tokenizer, next), Bits(reply));
+    }
+
+    /// <summary>The CPU backend, cancelling a token when it embeds the n-th whole prefill chunk after being told to.</summary>
+    private sealed class CancellingDevice : Copal.Tensors.Backends.Cpu.CpuBackend, IBackend
+    {
+        private int _chunksLeft;
+        private CancellationTokenSource? _cancel;
+
+        public void CancelAtChunk(int chunk, CancellationTokenSource cancel) => (_chunksLeft, _cancel) = (chunk, cancel);
+
+        void IBackend.Embedding(DeviceWeight table, ReadOnlySpan<int> tokens, DeviceBuffer output)
+        {
+            if (tokens.Length == Chunk && _cancel is not null && --_chunksLeft == 0)
+            {
+                _cancel.Cancel();
+            }
+            Embedding(table, tokens, output);
+        }
+    }
+
+    /// <summary>
     /// What docs/serving.md says of memory: a cache that keeps a prefix does not shrink (it stays as long as the longest
     /// request since it was given back), and a request that keeps nothing gives a grown cache back when it ends.
     /// </summary>
