@@ -90,6 +90,29 @@ public sealed class PrefixCacheEdgeTests : IDisposable
     }
 
     /// <summary>
+    /// A shorter prompt of the same beginning reuses a cache that grew for a longer one (512 positions), where a fresh
+    /// engine's prefill runs in its first reservation (256): the kernels read the same keys either way.
+    /// </summary>
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("ilgpu-cpu")]
+    public async Task A_cache_grown_by_a_longer_prompt_serves_a_shorter_one_to_the_bit(string device)
+    {
+        using IBackend backend = BackendFactory.Create(device);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+        int[] prompt = Prompt(400, seed: 6);
+        await engine.CompleteAsync(Request(prompt, maxTokens: 20));
+        long grown = engine.KvCacheBytes;
+        CompletionRequest shorter = Request(prompt[..200], seed: 8);
+        CompletionResult reply = await engine.CompleteAsync(shorter);
+        Assert.Equal(Chunk, reply.Usage!.CachedPromptTokens);
+        Assert.Equal(grown, engine.KvCacheBytes);
+        Assert.Equal(await FreshBits(model, tokenizer, shorter), Bits(reply));
+    }
+
+    /// <summary>
     /// Three conversations at once on three slots, twice, then two requests of one prompt admitted together (a twin's
     /// cache copied after a reuse). A batch row's sums depend on the batch, so the replies are compared with the same
     /// requests on an engine without the prefix cache, admitted in the same rounds: the same to the bit.
