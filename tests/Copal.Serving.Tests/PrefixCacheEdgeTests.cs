@@ -125,8 +125,9 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
         (string[] with, int[] cached, long copied) = await Conversations(model, tokenizer, prefixCache: true);
         (string[] without, _, _) = await Conversations(model, tokenizer, prefixCache: false);
-        Assert.Equal([0, 0, 0, 256, 128, 256, 256, 0], cached);
-        Assert.True(copied > 0);
+        // The twin that copied the turn's prefill ran none of its prompt: the only copy, of the whole turn.
+        Assert.Equal([0, 0, 0, 256, 128, 256, 256, (int)copied], cached);
+        Assert.True(copied > 256);
         Assert.Equal(without, with);
     }
 
@@ -268,6 +269,36 @@ public sealed class PrefixCacheEdgeTests : IDisposable
             }
             Embedding(table, tokens, output);
         }
+    }
+
+    /// <summary>
+    /// Two requests of one prompt admitted together: the second copies the first's prefill and runs none of its prompt,
+    /// so its usage counts the whole prompt as cached (it said 0, as if it had run it all).
+    /// </summary>
+    [Fact]
+    public async Task A_request_that_copies_a_twins_prefill_counts_its_whole_prompt_as_cached()
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        EngineStatistics? statistics = null;
+        var options = new EngineOptions
+        {
+            Parallel = 2,
+            BeforeDecodeStep = () =>
+            {
+                if (!SpinWait.SpinUntil(() => statistics!.Started >= 2, TimeSpan.FromMinutes(1)))
+                {
+                    throw new TimeoutException("requests were not queued");
+                }
+            },
+        };
+        using var engine = new InferenceEngine(model, CopalTokenizer.FromDirectory(TestData.Stories260K), options);
+        statistics = engine.Statistics;
+        int[] prompt = Prompt(300, seed: 1);
+        CompletionResult[] both = await Task.WhenAll(engine.CompleteAsync(Request(prompt, seed: 1)), engine.CompleteAsync(Request(prompt, seed: 2)));
+        Assert.Equal(300L, statistics.SharedPromptTokens);
+        Assert.Equal([0, 300], both.Select(r => r.Usage!.CachedPromptTokens).Order());
+        Assert.Equal(0L, statistics.CachedPromptTokens);
     }
 
     /// <summary>

@@ -247,6 +247,8 @@ internal sealed partial class BatchScheduler : IDisposable
             slot.State.CopyCacheFrom(source.State, job.PromptIds.Length);
             _prefilledLogits.CopyTo(slot.Logits, 0);
             Interlocked.Add(ref _statistics.PromptTokensCopied, job.PromptIds.Length);
+            // Its usage counts the prompt as cached: the request ran none of it (OpenAI's cached_tokens).
+            job.CachedPromptTokens = job.PromptIds.Length;
         }
         else
         {

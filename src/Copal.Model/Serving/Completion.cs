@@ -119,8 +119,10 @@ public sealed record CompletionUsage(int PromptTokens, int CompletionTokens)
     public int TotalTokens => PromptTokens + CompletionTokens;
 
     /// <summary>
-    /// Prompt tokens the engine did not run, their KV cache kept from an earlier request that began the same way
-    /// (<see cref="EngineOptions.PrefixCache"/>): OpenAI's <c>prompt_tokens_details.cached_tokens</c>.
+    /// Prompt tokens the engine did not run: their KV cache kept from an earlier request that began the same way
+    /// (<see cref="EngineOptions.PrefixCache"/>), or the whole prompt where the request copied the prefill of the same
+    /// prompt admitted with it (<see cref="EngineStatistics.SharedPromptTokens"/>). OpenAI's
+    /// <c>prompt_tokens_details.cached_tokens</c>.
     /// </summary>
     public int CachedPromptTokens { get; init; }
 }

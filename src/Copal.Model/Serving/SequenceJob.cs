@@ -27,7 +27,7 @@ internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int context
     public bool ScoresPrompt { get; } = scorePrompt;
     /// <summary>The prompt's log-probabilities, when wanted: set by the prefill, before any token is written or the job ends.</summary>
     public PromptLogprobs? PromptLogprobs { get; set; }
-    /// <summary>Prompt tokens the prefill found in the slot's kept cache and did not run; set as <see cref="PromptLogprobs"/> is.</summary>
+    /// <summary>Prompt tokens the prefill did not run (found in the slot's kept cache, or all, copied from a twin); set as <see cref="PromptLogprobs"/> is.</summary>
     public int CachedPromptTokens { get; set; }
     public CancellationToken CancellationToken { get; } = cancellationToken;
     /// <summary>JSON mode's mask and automaton, when the request asks for a JSON object; null for any text.</summary>
