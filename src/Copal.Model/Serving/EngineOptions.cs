@@ -26,7 +26,8 @@ public sealed record EngineOptions
     /// prefill would compute in the same chunks, so a reply is the same to the bit with or without the reuse. The idle
     /// slots hold their caches (at most <see cref="Parallel"/> of them, each as long as the longest request its slot
     /// served since the cache was last given back: a cache that keeps a prefix does not shrink); false gives
-    /// a grown cache back when its request ends and runs every prompt whole.
+    /// a grown cache back when its request ends and runs every prompt whole (but for the copies of a prompt admitted
+    /// with the same one, <see cref="EngineStatistics.SharedPromptTokens"/>, which share its prefill either way).
     /// </summary>
     public bool PrefixCache { get; init; } = true;
 
