@@ -301,6 +301,23 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         Assert.Equal(0L, statistics.CachedPromptTokens);
     }
 
+    /// <summary>JSON mode's automaton and stop texts are the request's own: a reused turn in JSON mode is a fresh engine's to the bit.</summary>
+    [Fact]
+    public async Task A_json_mode_turn_with_stop_texts_after_a_reuse_is_a_fresh_engines()
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+        int[] prompt = Prompt(280, seed: 3);
+        await engine.CompleteAsync(Request(prompt) with { ResponseFormat = ResponseFormat.JsonObject, Stop = ["\""] });
+        CompletionRequest next = Request([.. prompt, .. Prompt(20, seed: 4)], maxTokens: 12, seed: 5) with { ResponseFormat = ResponseFormat.JsonObject, Stop = ["}"] };
+        CompletionResult reply = await engine.CompleteAsync(next);
+        Assert.Equal(2 * Chunk, reply.Usage!.CachedPromptTokens);
+        Assert.StartsWith("{", reply.Text, StringComparison.Ordinal);
+        Assert.Equal(await FreshBits(model, tokenizer, next), Bits(reply));
+    }
+
     /// <summary>
     /// What docs/serving.md says of memory: a cache that keeps a prefix does not shrink (it stays as long as the longest
     /// request since it was given back), and a request that keeps nothing gives a grown cache back when it ends.
