@@ -139,6 +139,22 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("no token can be chosen", r.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An empty folder is told by the file every model has, config.json, not by the tokenizer; a folder without
+    /// tokenizer.json is told alike by every command.
+    /// </summary>
+    [Fact]
+    public void An_empty_model_folder_names_config_json_and_a_missing_tokenizer_is_told_alike()
+    {
+        string empty = Directory.CreateDirectory(Path.Combine(_temp, "empty")).FullName;
+        AssertError(CopalProcess.Run("generate", "-m", empty, "-p", "hi", "-n", "1", "--device", "cpu"), 1, "config.json: file not found");
+        string m = CopyModel();
+        File.Delete(Path.Combine(m, "tokenizer.json"));
+        string expected = $"{m}: no tokenizer.json in the model folder";
+        AssertError(CopalProcess.Run("generate", "-m", m, "-p", "hi", "-n", "1", "--device", "cpu"), 1, expected);
+        AssertError(CopalProcess.Run("tokenize", "-m", m, "-t", "hi"), 1, expected);
+    }
+
     [Fact]
     public void Missing_model_folder()
     {

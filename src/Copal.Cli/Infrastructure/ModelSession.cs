@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Copal.Model.Config;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Tensors.Backends;
@@ -34,6 +35,12 @@ internal sealed class ModelSession : IDisposable
             {
                 Out.Info($"copal: loading {directory} on {backend.Info.Kind} ({backend.Info.DeviceName})");
             }
+            // config.json first, the file every model folder has: an empty folder or a wrong path is told by it, not
+            // by the tokenizer. Both before the weights load, so neither waits for gigabytes.
+            if (Directory.Exists(directory) && !File.Exists(Path.Combine(directory, "config.json")))
+            {
+                LlamaConfig.Load(directory);
+            }
             string tokenizerJson = Path.Combine(directory, "tokenizer.json");
             if (Directory.Exists(tokenizerJson))
             {
@@ -41,7 +48,8 @@ internal sealed class ModelSession : IDisposable
             }
             if (!File.Exists(tokenizerJson) && Directory.Exists(directory))
             {
-                throw new FileNotFoundException($"model folder '{directory}' has no tokenizer.json");
+                // Worded as the tokenizer's own check (copal tokenize), so every command says it alike.
+                throw new FileNotFoundException($"{directory}: no tokenizer.json in the model folder");
             }
             LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m => Out.Info($"copal: {m}")), allowNonFinite, residence, cancellationToken);
             try

@@ -187,6 +187,11 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 ["prefix_cache"] = _engine.Options.PrefixCache,
                 ["active"] = _engine.Statistics.Active,
             }));
+        _app.MapMethods("/metrics", reads, (HttpContext c) =>
+        {
+            c.Response.ContentType = PrometheusMetrics.ContentType;
+            return c.Response.WriteAsync(PrometheusMetrics.Render(_engine, this), c.RequestAborted);
+        });
         _app.MapMethods("/v1/models", reads, (HttpContext c) => WriteJsonAsync(c, 200, new JsonObject
         {
             ["object"] = "list",

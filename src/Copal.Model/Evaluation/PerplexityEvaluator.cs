@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Copal.Model.Generation;
 using Copal.Model.Inference;
+using Copal.Tensors.Backends;
 
 namespace Copal.Model.Evaluation;
 
@@ -55,12 +56,14 @@ public static class PerplexityEvaluator
 
         var clock = Stopwatch.StartNew();
         int vocab = model.Config.VocabSize;
-        using RunState state = model.CreateState(seqLen, seqLen, allRowLogits: true);
-        using RunState? baseState = baseModel?.CreateState(seqLen, seqLen, allRowLogits: true);
-        // The window's logits stay on the backend; the host reads them a block of rows at a time, so it holds
-        // DownloadRows × vocab floats, not the window's (2 GB for a window of 2,048 over a 128k vocabulary, twice
-        // with a base model).
+        using RunState state = model.CreateState(seqLen, seqLen);
+        using RunState? baseState = baseModel?.CreateState(seqLen, seqLen);
+        // The window's logits are computed a block of rows at a time from its last hidden states (LlamaModel.HeadRows),
+        // so the backend and the host hold DownloadRows × vocab floats, not the window's (1 GB for a window of 2,048
+        // over a 128k vocabulary, on each side, and twice with a base model).
         int blockRows = Math.Min(seqLen, DownloadRows);
+        using DeviceBuffer blockOnDevice = model.Backend.Allocate((long)blockRows * vocab);
+        using DeviceBuffer? baseBlockOnDevice = baseModel?.Backend.Allocate((long)blockRows * vocab);
         var logits = new float[(long)blockRows * vocab];
         float[]? baseLogits = baseModel is null ? null : new float[logits.Length];
         double nllSum = 0, baseNllSum = 0;
@@ -72,19 +75,21 @@ public static class PerplexityEvaluator
         {
             cancellationToken.ThrowIfCancellationRequested();
             ReadOnlySpan<int> window = tokens.Slice(c * stride, seqLen);
-            model.Forward(state, window, 0, LogitsMode.All, cancellationToken: cancellationToken);
-            baseModel?.Forward(baseState!, window, 0, LogitsMode.All, cancellationToken: cancellationToken);
+            model.Forward(state, window, 0, LogitsMode.None, cancellationToken: cancellationToken);
+            baseModel?.Forward(baseState!, window, 0, LogitsMode.None, cancellationToken: cancellationToken);
             // With a stride below seqLen only the tokens new to this window count, as the sliding-window protocol does.
             int firstTarget = c == 0 || stride == seqLen ? 1 : seqLen - stride;
             for (int first = 0; first < seqLen; first += blockRows)
             {
                 int rows = Math.Min(blockRows, seqLen - first);
                 Span<float> block = logits.AsSpan(0, rows * vocab);
-                model.Backend.Download(state.Logits, block, (long)first * vocab);
+                model.HeadRows(state, first, rows, blockOnDevice);
+                model.Backend.Download(blockOnDevice, block);
                 NonFiniteLogitsException.ThrowIfAny(block, vocab, row => $"in window {c + 1} of {chunks} (position {first + row})");
                 if (baseModel is not null)
                 {
-                    baseModel.Backend.Download(baseState!.Logits, baseLogits.AsSpan(0, rows * vocab), (long)first * vocab);
+                    baseModel.HeadRows(baseState!, first, rows, baseBlockOnDevice!);
+                    baseModel.Backend.Download(baseBlockOnDevice!, baseLogits.AsSpan(0, rows * vocab));
                     NonFiniteLogitsException.ThrowIfAny(baseLogits.AsSpan(0, rows * vocab), vocab, row => $"of the base model in window {c + 1} of {chunks} (position {first + row})");
                 }
                 // Row r of the block predicts token first + r + 1.

@@ -58,9 +58,41 @@ public sealed partial class LlamaModel
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         state.RequireFits(Config, nameof(state));
+        HeadInto(state, hidden, rows, state.Logits);
+    }
+
+    /// <summary>
+    /// Logits of rows <paramref name="first"/> … first + <paramref name="rows"/> − 1 of the last pass, a
+    /// <see cref="Forward"/> of at most the state's MaxRows tokens in one call (any <see cref="LogitsMode"/>; None
+    /// computes no logits of its own), into <paramref name="logits"/> [rows, vocab]. A caller scoring a window takes
+    /// its logits a block at a time and holds a block's, not the window's (1 GB at 2,048 positions of a 128k
+    /// vocabulary, more than a small model's weights). Each row is the one <see cref="LogitsMode.All"/> computes.
+    /// </summary>
+    public void HeadRows(RunState state, int first, int rows, DeviceBuffer logits)
+    {
+        using Lock.Scope run = _run.EnterScope();
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(logits);
+        state.RequireFits(Config, nameof(state));
+        if (first < 0 || rows < 1 || first + rows > state.MaxRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"rows {first}..{first + rows - 1} outside the state's 0..{state.MaxRows - 1}"));
+        }
+        if (logits.Length < (long)rows * Config.VocabSize)
+        {
+            throw new ArgumentException(FormattableString.Invariant($"logits holds {logits.Length} floats; {rows} rows of the vocabulary need {(long)rows * Config.VocabSize}"), nameof(logits));
+        }
+        // The rows move to the start of a scratch buffer the pass is done with: the kernels take a buffer from row 0.
+        Backend.Copy(state.Hidden, (long)first * Config.HiddenSize, state.Projected, 0, (long)rows * Config.HiddenSize);
+        HeadInto(state, state.Projected, rows, logits);
+    }
+
+    private void HeadInto(RunState state, DeviceBuffer hidden, int rows, DeviceBuffer logits)
+    {
         Backend.RmsNorm(hidden, Weights.FinalNorm, state.Normed, rows, Config.HiddenSize, (float)Config.RmsNormEps);
-        Backend.MatMul(state.Normed, Weights.LmHead, state.Logits, rows);
+        Backend.MatMul(state.Normed, Weights.LmHead, logits, rows);
         // Granite divides the logits by logits_scaling; its configs use powers of two, where the reciprocal is exact.
-        ScaleBy(state.Logits, 1.0 / Config.LogitsScaling, (long)rows * Config.VocabSize);
+        ScaleBy(logits, 1.0 / Config.LogitsScaling, (long)rows * Config.VocabSize);
     }
 }

@@ -31,6 +31,38 @@ public sealed class PerplexityEvaluatorTests : IDisposable
         return LlamaModel.Load(dir, _backend);
     }
 
+    /// <summary>
+    /// A window's logits are computed a block of rows at a time from its last hidden states: nothing the evaluation
+    /// allocates holds the window's positions × vocabulary (1 GB at 2,048 positions of a 128k vocabulary), on the
+    /// backend or, with a base model, on its side too.
+    /// </summary>
+    [Fact]
+    public void No_buffer_holds_a_whole_windows_logits()
+    {
+        using var recording = new LargestAllocation();
+        string dir = Path.Combine(_temp, "recorded");
+        SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny"), dir, DType.F32, 5, tokenizerDirectory: null);
+        using LlamaModel model = LlamaModel.Load(dir, recording), baseModel = LlamaModel.Load(dir, recording);
+        recording.Largest = 0; // the weights are loaded
+        const int SeqLen = 200;
+        PerplexityResult r = PerplexityEvaluator.Evaluate(model, Inference.PositionLogits.Prompt(400), new PerplexityOptions(SeqLen), baseModel);
+        Assert.Equal(2 * (SeqLen - 1), r.PredictedTokens);
+        long vocab = model.Config.VocabSize;
+        Assert.True(recording.Largest <= 64 * vocab, $"a buffer of {recording.Largest} floats: {recording.Largest / (double)vocab:F1} rows of the vocabulary, more than a block of 64");
+    }
+
+    /// <summary>A CPU backend that records the largest buffer allocated.</summary>
+    private sealed class LargestAllocation() : CpuBackend(1), Copal.Tensors.Backends.IBackend
+    {
+        public long Largest { get; set; }
+
+        Copal.Tensors.Backends.DeviceBuffer Copal.Tensors.Backends.IBackend.Allocate(long length)
+        {
+            Largest = Math.Max(Largest, length);
+            return Allocate(length);
+        }
+    }
+
     [Theory]
     [InlineData(150, 150)]
     [InlineData(150, 40)]

@@ -1,0 +1,66 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Copal.Cli.Serving;
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>/metrics: the engine's and the server's counters in Prometheus' text format, each with its HELP and TYPE.</summary>
+public sealed class MetricsTests
+{
+    [Fact]
+    public async Task Metrics_count_requests_tokens_and_what_the_prefix_cache_saved()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 2 });
+        await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
+        using var http = new HttpClient();
+        string body = JsonSerializer.Serialize(new { model = "stories260K", prompt = Enumerable.Range(0, 300).Select(i => 3 + (i * 37 % 500)), max_tokens = 3, temperature = 0 });
+        int generated = 0;
+        for (int i = 0; i < 2; i++)
+        {
+            using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+            using HttpResponseMessage r = await http.PostAsync(new Uri(server.Address, "/v1/completions"), content);
+            string json = await r.Content.ReadAsStringAsync();
+            Assert.True(r.IsSuccessStatusCode, json);
+            generated += JsonDocument.Parse(json).RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
+        }
+        using (var bad = new StringContent("{", System.Text.Encoding.UTF8, "application/json"))
+        using (HttpResponseMessage refused = await http.PostAsync(new Uri(server.Address, "/v1/completions"), bad))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        }
+
+        using HttpResponseMessage metrics = await http.GetAsync(new Uri(server.Address, "/metrics"));
+        Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", metrics.Content.Headers.ContentType!.ToString());
+        string[] lines = (await metrics.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var values = new Dictionary<string, long>();
+        var described = new HashSet<string>();
+        foreach (string line in lines)
+        {
+            if (line.StartsWith("# HELP ", StringComparison.Ordinal) || line.StartsWith("# TYPE ", StringComparison.Ordinal))
+            {
+                described.Add($"{line[..6]} {line[7..].Split(' ')[0]}");
+                continue;
+            }
+            string[] parts = line.Split(' ');
+            Assert.Equal(2, parts.Length);
+            values.Add(parts[0], long.Parse(parts[1], CultureInfo.InvariantCulture));
+            string name = parts[0].Split('{')[0];
+            Assert.Contains($"# HELP {name}", described);
+            Assert.Contains($"# TYPE {name}", described);
+        }
+        Assert.Equal(2, values["copal_requests_total"]);
+        Assert.Equal(1, values["copal_request_errors_total"]);
+        Assert.Equal(2, values["copal_sequences_completed_total"]);
+        Assert.Equal(generated, values["copal_generation_tokens_total"]);
+        // The second request found its first two chunks in the first's slot.
+        Assert.Equal((344, 0, 256), (values["copal_prompt_tokens_total{source=\"run\"}"], values["copal_prompt_tokens_total{source=\"shared\"}"], values["copal_prompt_tokens_total{source=\"cached\"}"]));
+        Assert.Equal((0, 2, 1), (values["copal_sequences_running"], values["copal_slots"], values["copal_engine_up"]));
+        Assert.Equal(engine.KvCacheBytes, values["copal_kv_cache_bytes"]);
+    }
+}
