@@ -35,4 +35,30 @@ public sealed partial class DeviceCheckScriptTests
             Assert.True(found, $"device-check.sh runs -{f.Groups["kind"].Value} {f.Groups["name"].Value}, which no test source declares");
         }
     }
+
+    [GeneratedRegex(@"FullyQualifiedName~(?<type>[A-Za-z0-9_]+)(?:\.(?<method>[A-Za-z0-9_]+))?")]
+    private static partial Regex SdkFilter();
+
+    /// <summary>
+    /// Where the SDK is, the script filters with dotnet test's FullyQualifiedName~: a filter that matches nothing also
+    /// passes in silence, so each must still name a test class (and the start of a method name in it, if given).
+    /// </summary>
+    [Fact]
+    public void Every_test_the_device_check_filters_by_name_with_the_sdk_exists()
+    {
+        string script = File.ReadAllText(TestData.RepoPath("tools", "device-check.sh"));
+        string[] sources = [.. Directory.EnumerateFiles(TestData.RepoPath("tests"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Select(File.ReadAllText)];
+        MatchCollection filters = SdkFilter().Matches(script);
+        Assert.True(filters.Count >= 3, $"{filters.Count} FullyQualifiedName filters found in device-check.sh");
+        foreach (Match f in filters)
+        {
+            string type = f.Groups["type"].Value, method = f.Groups["method"].Value;
+            bool found = sources.Any(s => Regex.IsMatch(s, $@"\bclass {type}\b")
+                && (method.Length == 0 || Regex.IsMatch(s, $@"\bvoid {method}\w*\(|\bTask {method}\w*\(")));
+            Assert.True(found, $"device-check.sh filters {f.Value}, which no test source declares");
+        }
+    }
 }
