@@ -29,16 +29,16 @@ public static class GeluTanhMul
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<float> one = Vector256<float>.One;
-            Vector256<float> c = Vector256.Create(-TwoSqrtTwoOverPi);
-            Vector256<float> cubic = Vector256.Create(Cubic);
             for (; i + 8 <= gate.Length; i += 8)
             {
-                Vector256<float> g = Vector256.Create(gate.Slice(i, 8));
-                Vector256<float> u = Vector256.Create(up.Slice(i, 8));
-                Vector256<float> inner = (g + (cubic * g * g * g)) * c;
-                (g / (one + Vector256.Exp(inner)) * u).CopyTo(destination.Slice(i, 8));
+                Apply(Vector256.Create(gate.Slice(i, 8)), Vector256.Create(up.Slice(i, 8))).CopyTo(destination.Slice(i, 8));
             }
+            if (i < gate.Length)
+            {
+                // The tail in the same formula: an element's bits do not depend on where the range ends (VectorTail).
+                VectorTail.Apply(gate[i..], up[i..], destination[i..], Apply);
+            }
+            return;
         }
         for (; i < gate.Length; i++)
         {
@@ -46,6 +46,9 @@ public static class GeluTanhMul
         }
     }
 
-    /// <summary>gelu_tanh(g) · u for one element, the scalar tail of <see cref="Compute"/>.</summary>
+    private static Vector256<float> Apply(Vector256<float> g, Vector256<float> u) =>
+        g / (Vector256<float>.One + Vector256.Exp((g + (Vector256.Create(Cubic) * g * g * g)) * Vector256.Create(-TwoSqrtTwoOverPi))) * u;
+
+    /// <summary>gelu_tanh(g) · u for one element, where Vector256 is not accelerated.</summary>
     public static float Times(float g, float u) => g / (1f + MathF.Exp(-TwoSqrtTwoOverPi * (g + (Cubic * g * g * g)))) * u;
 }

@@ -15,13 +15,16 @@ public static class SiluMul
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<float> one = Vector256<float>.One;
             for (; i + 8 <= gate.Length; i += 8)
             {
-                Vector256<float> g = Vector256.Create(gate.Slice(i, 8));
-                Vector256<float> u = Vector256.Create(up.Slice(i, 8));
-                (g / (one + Vector256.Exp(-g)) * u).CopyTo(destination.Slice(i, 8));
+                Apply(Vector256.Create(gate.Slice(i, 8)), Vector256.Create(up.Slice(i, 8))).CopyTo(destination.Slice(i, 8));
             }
+            if (i < gate.Length)
+            {
+                // The tail in the same formula: an element's bits do not depend on where the range ends (VectorTail).
+                VectorTail.Apply(gate[i..], up[i..], destination[i..], Apply);
+            }
+            return;
         }
         for (; i < gate.Length; i++)
         {
@@ -29,4 +32,6 @@ public static class SiluMul
             destination[i] = g / (1f + MathF.Exp(-g)) * up[i];
         }
     }
+
+    private static Vector256<float> Apply(Vector256<float> g, Vector256<float> u) => g / (Vector256<float>.One + Vector256.Exp(-g)) * u;
 }
