@@ -25,7 +25,7 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         }
     }
 
-    private static int[] Prompt(int length, int seed) => [.. Enumerable.Range(0, length).Select(i => 3 + ((i * 37) + (seed * 101)) % 500)];
+    private static int[] Prompt(int length, int seed) => ReplyBits.Prompt(length, seed);
 
     /// <summary>Sampled at temperature 1 with penalties, a logit bias and log-probabilities: per-job sampler state that a slot must not carry over.</summary>
     private static CompletionRequest Request(int[] ids, int maxTokens = 6, ulong seed = 11) => new()
@@ -41,9 +41,7 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         LogitBias = new Dictionary<int, float> { [5] = 3f, [6] = -100f },
     };
 
-    private static string Bits(CompletionResult r) =>
-        string.Join(' ', r.TokenIds) + " | " + string.Join(' ', r.Logprobs!.SelectMany(l => l.Top.Select(t => t.Logprob).Prepend(l.Chosen.Logprob))
-            .Select(p => BitConverter.SingleToInt32Bits(p).ToString("x8", System.Globalization.CultureInfo.InvariantCulture)));
+    private static string Bits(CompletionResult r) => ReplyBits.Of(r);
 
     private static async Task<string> FreshBits(LlamaModel model, CopalTokenizer tokenizer, CompletionRequest request)
     {

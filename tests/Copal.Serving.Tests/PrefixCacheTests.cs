@@ -26,7 +26,7 @@ public sealed class PrefixCacheTests : IDisposable
     }
 
     /// <summary>A prompt of <paramref name="length"/> ids that no other seed's begins with.</summary>
-    private static int[] Prompt(int length, int seed) => [.. Enumerable.Range(0, length).Select(i => 3 + ((i * 37) + (seed * 101)) % 500)];
+    private static int[] Prompt(int length, int seed) => ReplyBits.Prompt(length, seed);
 
     private static int[] Extend(int[] prompt, CompletionResult reply, int more, int seed) => [.. prompt, .. reply.TokenIds, .. Prompt(more, seed)];
 
@@ -34,9 +34,7 @@ public sealed class PrefixCacheTests : IDisposable
     private static CompletionRequest Request(int[] ids, int maxTokens = 6) => new() { PromptIds = ids, MaxTokens = maxTokens, Temperature = 1f, Seed = 11, TopLogprobs = 3 };
 
     /// <summary>The reply's ids and every log-probability it carries, bit for bit.</summary>
-    private static string Bits(CompletionResult r) =>
-        string.Join(' ', r.TokenIds) + " | " + string.Join(' ', r.Logprobs!.SelectMany(l => l.Top.Select(t => t.Logprob).Prepend(l.Chosen.Logprob))
-            .Select(p => BitConverter.SingleToInt32Bits(p).ToString("x8", System.Globalization.CultureInfo.InvariantCulture)));
+    private static string Bits(CompletionResult r) => ReplyBits.Of(r);
 
     private static async Task<CompletionResult> Fresh(LlamaModel model, CopalTokenizer tokenizer, int[] ids)
     {

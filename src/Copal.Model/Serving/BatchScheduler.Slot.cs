@@ -39,7 +39,6 @@ internal sealed partial class BatchScheduler
 
         private int ChunkRows => ChunkRowsFor(contextSize);
 
-
         /// <summary>Whether the idle slot holds a prefix a later job could reuse.</summary>
         public bool KeepsPrefix => _kept.Length > 0;
 
