@@ -62,7 +62,7 @@ public static class SyntheticModelWriter
             }
         }
 
-        List<(TensorSpec Spec, bool IsNorm)> tensors = Layout(config, dtype);
+        List<(TensorSpec Spec, bool IsNorm)> tensors = CheckpointLayout.Of(config, dtype);
         using (SafetensorsWriter writer = SafetensorsWriter.Create(output.File("model.safetensors"), tensors.Select(t => t.Spec).ToList(),
                    new Dictionary<string, string> { ["format"] = "pt", ["copal.synthetic.seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture) },
                    output.FinalFile("model.safetensors")))
@@ -133,7 +133,7 @@ public static class SyntheticModelWriter
     internal static long RequireWritable(LlamaConfig c, DType dtype, string source)
     {
         ArgumentNullException.ThrowIfNull(c);
-        List<(TensorSpec Spec, bool)> layer = LayerLayout(c, 0, dtype), outside = Layout(c with { NumLayers = 0 }, dtype);
+        List<(TensorSpec Spec, bool IsNorm)> layer = CheckpointLayout.Layer(c, 0, dtype), outside = CheckpointLayout.Of(c with { NumLayers = 0 }, dtype);
         long tensors = outside.Count + ((long)layer.Count * c.NumLayers);
         if (tensors * 80 > SafetensorsWriter.MaxHeaderBytes)
         {
@@ -148,68 +148,6 @@ public static class SyntheticModelWriter
         {
             return long.MaxValue;
         }
-    }
-
-    private static List<(TensorSpec, bool)> Layout(LlamaConfig c, DType dtype)
-    {
-        var list = new List<(TensorSpec, bool)> { (new TensorSpec(LlamaTensorNames.Embedding, dtype, [c.VocabSize, c.HiddenSize]), false) };
-        for (int l = 0; l < c.NumLayers; l++)
-        {
-            list.AddRange(LayerLayout(c, l, dtype));
-        }
-        list.Add((new TensorSpec(LlamaTensorNames.FinalNorm, dtype, [c.HiddenSize]), true));
-        if (!c.TieWordEmbeddings)
-        {
-            list.Add((new TensorSpec(LlamaTensorNames.LmHead, dtype, [c.VocabSize, c.HiddenSize]), false));
-        }
-        return list;
-    }
-
-    private static List<(TensorSpec, bool)> LayerLayout(LlamaConfig c, int l, DType dtype)
-    {
-        var list = new List<(TensorSpec, bool)>();
-        if (!c.PostBranchNorms)
-        {
-            list.Add((new TensorSpec(LlamaTensorNames.InputNorm(l), dtype, [c.HiddenSize]), true));
-        }
-        foreach (LinearId id in LinearIds.All)
-        {
-            (int o, int i) = LlamaWeights.LinearShape(c, id);
-            if (c.FusedProjections && id is not (LinearId.OProj or LinearId.DownProj))
-            {
-                // Phi-3: q, k, v as one matrix and gate, up as another, rows in that order: the same values, drawn
-                // in the same order, as the separate projections of a LLaMA with this seed.
-                if (id is LinearId.QProj)
-                {
-                    list.Add((new TensorSpec(LlamaTensorNames.FusedQkv(l), dtype, [c.QDim + (2L * c.KvDim), i]), false));
-                }
-                else if (id is LinearId.GateProj)
-                {
-                    list.Add((new TensorSpec(LlamaTensorNames.FusedGateUp(l), dtype, [2L * c.IntermediateSize, i]), false));
-                }
-                continue;
-            }
-            list.Add((new TensorSpec(LlamaTensorNames.Linear(l, id), dtype, [o, i]), false));
-            if ((c.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj) || (c.OutputProjectionBias && id is LinearId.OProj))
-            {
-                list.Add((new TensorSpec(LlamaTensorNames.Bias(l, id), dtype, [o]), false));
-            }
-        }
-        if (c.QueryKeyNorm)
-        {
-            list.Add((new TensorSpec(LlamaTensorNames.QueryNorm(l), dtype, [c.QueryKeyNormAcrossHeads ? c.QDim : c.HeadDim]), true));
-            list.Add((new TensorSpec(LlamaTensorNames.KeyNorm(l), dtype, [c.QueryKeyNormAcrossHeads ? c.KvDim : c.HeadDim]), true));
-        }
-        list.Add((new TensorSpec(LlamaTensorNames.PostAttentionNorm(l), dtype, [c.HiddenSize]), true));
-        if (c.SandwichNorms)
-        {
-            list.Add((new TensorSpec(LlamaTensorNames.PreFeedforwardNorm(l), dtype, [c.HiddenSize]), true));
-        }
-        if (c.PostBranchNorms || c.SandwichNorms)
-        {
-            list.Add((new TensorSpec(LlamaTensorNames.PostFeedforwardNorm(l), dtype, [c.HiddenSize]), true));
-        }
-        return list;
     }
 
     // Box–Muller on the seeded PCG stream: deterministic across runtimes.

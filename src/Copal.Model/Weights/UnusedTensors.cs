@@ -1,5 +1,6 @@
 using Copal.Model.Config;
 using Copal.Tensors;
+using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
 
 namespace Copal.Model.Weights;
@@ -35,41 +36,20 @@ public static class UnusedTensors
     public static IEnumerable<string> Names(LlamaConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        yield return LlamaTensorNames.Embedding;
-        yield return LlamaTensorNames.FinalNorm;
-        yield return LlamaTensorNames.LmHead; // with tie_word_embeddings, a stored copy is allowed and not read (as transformers)
-        for (int layer = 0; layer < config.NumLayers; layer++)
+        foreach ((TensorSpec spec, _) in CheckpointLayout.Of(config, DType.F32))
         {
-            if (!config.PostBranchNorms)
+            yield return spec.Name;
+        }
+        yield return LlamaTensorNames.LmHead; // with tie_word_embeddings, a stored copy is allowed and not read (as transformers)
+        if (config.FusedProjections)
+        {
+            // A compact Phi-3 checkpoint keeps its projections apart (the loader reads either form).
+            for (int layer = 0; layer < config.NumLayers; layer++)
             {
-                yield return LlamaTensorNames.InputNorm(layer);
-            }
-            yield return LlamaTensorNames.PostAttentionNorm(layer);
-            if (config.SandwichNorms)
-            {
-                yield return LlamaTensorNames.PreFeedforwardNorm(layer);
-            }
-            if (config.PostBranchNorms || config.SandwichNorms)
-            {
-                yield return LlamaTensorNames.PostFeedforwardNorm(layer);
-            }
-            foreach (LinearId id in LinearIds.All)
-            {
-                yield return LlamaTensorNames.Linear(layer, id);
-                if ((config.AttentionBias && id is LinearId.QProj or LinearId.KProj or LinearId.VProj) || (config.OutputProjectionBias && id is LinearId.OProj))
+                foreach (LinearId id in LinearIds.All)
                 {
-                    yield return LlamaTensorNames.Bias(layer, id);
+                    yield return LlamaTensorNames.Linear(layer, id);
                 }
-            }
-            if (config.QueryKeyNorm)
-            {
-                yield return LlamaTensorNames.QueryNorm(layer);
-                yield return LlamaTensorNames.KeyNorm(layer);
-            }
-            if (config.FusedProjections)
-            {
-                yield return LlamaTensorNames.FusedQkv(layer);
-                yield return LlamaTensorNames.FusedGateUp(layer);
             }
         }
     }
