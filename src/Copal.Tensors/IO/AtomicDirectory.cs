@@ -251,9 +251,11 @@ public sealed class AtomicDirectory : IDisposable
     }
 
     /// <summary>
-    /// Moves folder <paramref name="source"/> onto <paramref name="destination"/>, which exists: the destination is moved
-    /// aside first under a temporary name of <paramref name="asideKind"/> ("old" for a previous output, which a second
-    /// signal's cleanup leaves alone), moved back if the move fails, and deleted once the source is in place.
+    /// Moves folder <paramref name="source"/> onto <paramref name="destination"/>, which exists. Where the file system
+    /// can, the two are swapped in one step (<see cref="FolderSwap"/>), so the destination's name always holds one of
+    /// them, and the old folder, now under the source's name, is deleted. Elsewhere the destination is moved aside first
+    /// under a temporary name of <paramref name="asideKind"/> ("old" for a previous output, which a second signal's
+    /// cleanup leaves alone), moved back if the move fails, and deleted once the source is in place.
     /// </summary>
     public static void ReplaceFolder(string source, string destination, string asideKind) => ReplaceFolder(source, destination, asideKind, null);
 
@@ -261,8 +263,27 @@ public sealed class AtomicDirectory : IDisposable
     /// As <see cref="ReplaceFolder(string, string, string)"/>; <paramref name="requireAside"/>, given the destination
     /// once moved aside (where nothing more can be added through its name), may throw to put it back unreplaced.
     /// </summary>
-    private static void ReplaceFolder(string source, string destination, string asideKind, Action<string>? requireAside)
+    internal static void ReplaceFolder(string source, string destination, string asideKind, Action<string>? requireAside)
     {
+        if (FolderSwap.TrySwap(source, destination))
+        {
+            try
+            {
+                requireAside?.Invoke(source);
+            }
+            catch
+            {
+                // Swapped back, the old folder is where it was and the new one is the source again, deleted as an
+                // unfinished output is. (The same swap failing a moment after it worked is not expected; it is said.)
+                if (!FolderSwap.TrySwap(source, destination))
+                {
+                    throw new IOException($"'{destination}' holds the new output: the folder it held could not be put back");
+                }
+                throw;
+            }
+            TemporaryNames.DeleteQuietly(source);
+            return;
+        }
         string aside = TemporaryNames.Sibling(destination, asideKind);
         Directory.Move(destination, aside);
         try

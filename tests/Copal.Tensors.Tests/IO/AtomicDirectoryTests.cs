@@ -1,3 +1,4 @@
+using Copal.Testing;
 using Copal.Tensors.IO;
 using Copal.Tensors.Tests.Safetensors;
 
@@ -97,5 +98,42 @@ public sealed class AtomicDirectoryTests : IDisposable
         Assert.NotEqual(AtomicDirectory.FileTooLarge, AtomicDirectory.Reason(bug));
         Assert.True(AtomicDirectory.IsWriteFailure(new IOException("No space left on device")));
         Assert.True(AtomicDirectory.IsWriteFailure(new UnauthorizedAccessException()));
+    }
+
+    // Two folders holding a config.json each: the output (old) and a finished one to put in its place (new).
+    private (string Output, string Finished) OldAndNew()
+    {
+        string output = Directory.CreateDirectory(_dir.File("out")).FullName;
+        File.WriteAllText(Path.Combine(output, "config.json"), "old");
+        string finished = Directory.CreateDirectory(_dir.File("finished")).FullName;
+        File.WriteAllText(Path.Combine(finished, "config.json"), "new");
+        return (output, finished);
+    }
+
+    [LinuxFact]
+    public void Replacing_a_folder_swaps_it_in_one_step_so_its_name_always_holds_an_output()
+    {
+        (string output, string finished) = OldAndNew();
+        string? asideSeen = null;
+        AtomicDirectory.ReplaceFolder(finished, output, "old", aside =>
+        {
+            // Between the steps, where a kill would stop the replacement: the name holds the new output already.
+            asideSeen = aside;
+            Assert.Equal("new", File.ReadAllText(Path.Combine(output, "config.json")));
+            Assert.Equal("old", File.ReadAllText(Path.Combine(aside, "config.json")));
+        });
+        Assert.Equal(finished, asideSeen);
+        Assert.Equal("new", File.ReadAllText(Path.Combine(output, "config.json")));
+        Assert.Equal(["out"], Entries(_dir.Path));
+    }
+
+    [LinuxFact]
+    public void A_swapped_folder_that_may_not_be_replaced_is_swapped_back()
+    {
+        (string output, string finished) = OldAndNew();
+        Assert.Throws<IOException>(() => AtomicDirectory.ReplaceFolder(finished, output, "old", _ => throw new IOException("refused")));
+        Assert.Equal("old", File.ReadAllText(Path.Combine(output, "config.json")));
+        Assert.Equal("new", File.ReadAllText(Path.Combine(finished, "config.json")));
+        Assert.Equal(["finished", "out"], Entries(_dir.Path));
     }
 }
