@@ -20,10 +20,17 @@ public sealed partial class CopalState
         _linears.Values.Select(l => new CopalLinearRecord(l.Name, l.Rows, l.Cols)).ToList(),
         CreatedUtc, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
 
+    // The tensor file's metadata keys that pair it with its manifest: the datasets folded into it and the last one's
+    // calibration hash. Taken from the content, not drawn at random, so that a resumed run's file keeps the same bytes
+    // as an uninterrupted run's; two saves that agree on them hold the same state.
+    private const string StepsKey = "steps";
+    private const string LastCalibrationKey = "last_calibration_hash";
+
     /// <summary>
     /// Writes both state files into <paramref name="directory"/> (created if needed): both are written under temporary
     /// names and renamed only when both are complete, so a failure while writing (a full disk) leaves the folder's
-    /// previous state whole; only a kill between the two renames could pair a new tensor file with an old manifest. The Hessians are streamed one at a time from memory, the
+    /// previous state whole. A kill between the two renames leaves a new tensor file beside an old manifest; the tensor
+    /// file names the datasets it holds, and <see cref="Load"/> refuses a manifest that lists others. The Hessians are streamed one at a time from memory, the
     /// spill or the state file they were loaded from; afterwards the spill is deleted and the state reads its Hessians
     /// from the new file.
     /// </summary>
@@ -92,7 +99,8 @@ public sealed partial class CopalState
                 specs.Add(new TensorSpec(HessianName(l.Name, slot), DType.F32, [StoredLength(slot, l.Cols)]));
             }
         }
-        var meta = new Dictionary<string, string> { ["format"] = FormatName, ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture), ["parent_hash"] = ParentHash };
+        var meta = new Dictionary<string, string> { ["format"] = FormatName, ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture), ["parent_hash"] = ParentHash,
+            [StepsKey] = _datasets.Count.ToString(CultureInfo.InvariantCulture), [LastCalibrationKey] = _datasets.Count > 0 ? _datasets[^1].CalibrationHash : "" };
         bool readsSource = ordered.Any(l => s_slots.Any(slot => Has(l, slot) && Held(l, slot) is null && !_spilled.Contains(SpillKey(l.Name, slot))));
         using SafetensorsFile? source = _source is not null && readsSource ? SafetensorsFile.Open(_source, cancellationToken: cancellationToken) : null;
         using SafetensorsWriter writer = SafetensorsWriter.Create(tensorsPath, specs, meta);
@@ -112,8 +120,8 @@ public sealed partial class CopalState
     /// <summary>
     /// Copies both state files from <paramref name="fromDirectory"/> to <paramref name="toDirectory"/> (created if
     /// needed). Both are copied under temporary names first and renamed only when both are complete, so a failure
-    /// (a full disk) leaves the folder's previous state whole; only a kill between the two renames could pair a new
-    /// tensor file with an old manifest.
+    /// (a full disk) leaves the folder's previous state whole; a kill between the two renames leaves a pair that
+    /// <see cref="Load"/> refuses (the files' save ids differ).
     /// </summary>
     public static void Copy(string fromDirectory, string toDirectory)
     {
@@ -255,6 +263,7 @@ public sealed partial class CopalState
         state._datasets.AddRange(manifest.Datasets);
         int steps = manifest.Datasets.Count;
         using SafetensorsFile file = SafetensorsFile.Open(tensorsPath);
+        RequireSameSave(manifest, file, directory);
         foreach (CopalLinearRecord rec in manifest.Linears)
         {
             LinearState l = state.GetOrAdd(rec.Name, rec.Rows, rec.Cols);
@@ -283,6 +292,26 @@ public sealed partial class CopalState
         state._source = Path.GetFullPath(tensorsPath);
         return state;
     }
+
+    // The tensor file names the datasets it holds (files written before that name none, and are taken as they are).
+    private static void RequireSameSave(CopalStateManifest manifest, SafetensorsFile file, string directory)
+    {
+        if (!file.Metadata.TryGetValue(StepsKey, out string? steps))
+        {
+            return;
+        }
+        string manifestSteps = manifest.Datasets.Count.ToString(CultureInfo.InvariantCulture);
+        string manifestLast = manifest.Datasets.Count > 0 ? manifest.Datasets[^1].CalibrationHash : "";
+        string fileLast = file.Metadata.GetValueOrDefault(LastCalibrationKey) ?? "";
+        if (steps != manifestSteps || fileLast != manifestLast)
+        {
+            throw new CopalStateException($"--resume folder '{directory}': {TensorsFileName} holds {steps} datasets (the last with calibration hash {Short(fileLast)}), "
+                + $"{ManifestFileName} lists {manifestSteps} (the last {Short(manifestLast)}): the two were written by different saves, as when a save is stopped "
+                + "between renaming them; continue from the state of an earlier step, or run the step again");
+        }
+    }
+
+    private static string Short(string hash) => hash.Length == 0 ? "none" : hash.Length > 12 ? hash[..12] + "…" : hash;
 
     private static TensorView Require(SafetensorsFile file, string path, string name, DType dtype, long[] shape)
     {

@@ -398,6 +398,33 @@ public sealed class CopalStateTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A save renames its tensor file, then its manifest: a kill between the two leaves the new tensor file beside the
+    /// old manifest, which must not be read as one state (the datasets listed would not be those folded).
+    /// </summary>
+    [Fact]
+    public void A_tensor_file_and_a_manifest_of_different_saves_are_refused()
+    {
+        string dir = TempDir(), later = TempDir();
+        try
+        {
+            CopalState state = TwoSteps(s_sumFixed, resumeAfterFirst: null, out _);
+            state.Save(dir);
+            state.CompleteStep(new CalibrationReport(["third.txt"], 4, 6, 0, "hash3"), new SparsityPattern.Unstructured(0.5));
+            state.Save(later);
+            File.Copy(Path.Combine(later, CopalState.TensorsFileName), Path.Combine(dir, CopalState.TensorsFileName), overwrite: true);
+            var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+            Assert.StartsWith($"--resume folder '{dir}': {CopalState.TensorsFileName} holds 3 datasets (the last with calibration hash hash3), "
+                + $"{CopalState.ManifestFileName} lists 2 (the last ", e.Message, StringComparison.Ordinal);
+            Assert.Equal(3, CopalState.Load(later).Datasets.Count);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+            Directory.Delete(later, recursive: true);
+        }
+    }
+
     // A list that fails when read, as a disk fails when written.
     private sealed class FailingList : IReadOnlyList<string>
     {
