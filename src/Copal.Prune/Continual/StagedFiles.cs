@@ -28,18 +28,29 @@ public sealed class StagedFiles : IDisposable
     /// <summary>Where each file is written until it is committed.</summary>
     internal IReadOnlyList<string> Temporary { get; }
 
-    /// <summary>Renames every file into place, replacing what was there.</summary>
+    /// <summary>
+    /// Renames every file into place, replacing what was there: each flushed to the disk first, and the renames after
+    /// (<see cref="Durable"/>), so that a power cut leaves the old files or the new ones.
+    /// </summary>
     public void Commit()
     {
         if (_committed)
         {
             throw new InvalidOperationException("the staged files were committed already");
         }
+        foreach (string temp in Temporary)
+        {
+            Durable.FlushFile(temp);
+        }
         for (int i = 0; i < _final.Length; i++)
         {
             File.Move(Temporary[i], _final[i], overwrite: true);
         }
         _committed = true;
+        foreach (string folder in _final.Select(f => Path.GetDirectoryName(Path.GetFullPath(f)) ?? ".").Distinct())
+        {
+            Durable.FlushFolder(folder);
+        }
     }
 
     /// <summary>Deletes the files not renamed into place, and the folders made for them. Never throws: it runs while an error unwinds.</summary>

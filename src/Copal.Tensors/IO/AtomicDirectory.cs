@@ -299,8 +299,33 @@ public sealed class AtomicDirectory : IDisposable
         TemporaryNames.DeleteQuietly(aside);
     }
 
-    /// <summary>Moves the finished folder into place (replacing an old one that --force allowed).</summary>
+    /// <summary>
+    /// Moves the finished folder into place (replacing an old one that --force allowed), its files and folders flushed
+    /// to the disk first and the rename after (<see cref="Durable"/>), so that a power cut leaves the old output or the
+    /// new one, whole.
+    /// </summary>
     public void Commit()
+    {
+        try
+        {
+            Durable.FlushTree(TempPath);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"{Name} '{FinalPath}': cannot flush the finished output to the disk: {Reason(e)}; nothing was replaced", e);
+        }
+        Publish();
+        try
+        {
+            Durable.FlushParent(FinalPath);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"{Name} '{FinalPath}' is in place, but the folder that holds it could not be flushed to the disk: {Reason(e)}", e);
+        }
+    }
+
+    private void Publish()
     {
         if (Replace && Directory.Exists(FinalPath))
         {

@@ -77,7 +77,9 @@ public static class AtomicFile
         {
             made = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
             File.WriteAllText(temp, text);
+            Durable.FlushFile(temp);
             File.Move(temp, full, overwrite: true);
+            Durable.FlushParent(full);
         }
         catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
         {

@@ -195,6 +195,14 @@ public sealed class SafetensorsWriter : IDisposable
             throw new SafetensorsException(_shown, $"cannot rename the finished temporary file into place: {e.Message}", null, e);
         }
         _committed = true;
+        try
+        {
+            Durable.FlushParent(_path); // the rename itself, so that a power cut keeps it
+        }
+        catch (IOException e)
+        {
+            throw new SafetensorsException(_shown, $"the file is in place, but the folder that holds it could not be flushed to the disk: {AtomicDirectory.Reason(e)}", null, e);
+        }
     }
 
     /// <summary>

@@ -425,6 +425,27 @@ public sealed class CopalStateTests : IDisposable
         }
     }
 
+    /// <summary>A power cut after the renames must find both files' bytes on the disk: flushed before, the renames after.</summary>
+    [LinuxFact]
+    public void Save_flushes_both_files_to_the_disk_before_renaming_them_and_the_folder_after()
+    {
+        string dir = TempDir();
+        try
+        {
+            using var flushes = new FlushRecorder(dir);
+            TwoSteps(s_sumFixed, resumeAfterFirst: null, out _).Save(dir);
+            IReadOnlyList<string> paths = flushes.Paths;
+            Assert.True(paths.Count >= 3);
+            Assert.Matches(@"/\.copal-state\.safetensors\.tmp-[0-9-]+$", paths[^3]);
+            Assert.Matches(@"/\.copal-state\.json\.tmp-[0-9-]+$", paths[^2]);
+            Assert.Equal(Path.GetFullPath(dir), paths[^1]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     // A list that fails when read, as a disk fails when written.
     private sealed class FailingList : IReadOnlyList<string>
     {

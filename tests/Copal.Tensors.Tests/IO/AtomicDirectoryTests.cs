@@ -136,4 +136,26 @@ public sealed class AtomicDirectoryTests : IDisposable
         Assert.Equal("new", File.ReadAllText(Path.Combine(finished, "config.json")));
         Assert.Equal(["finished", "out"], Entries(_dir.Path));
     }
+
+    /// <summary>A power cut after the rename must find the files' bytes on the disk: they are flushed before it, the rename after.</summary>
+    [LinuxFact]
+    public void Commit_flushes_the_output_to_the_disk_before_publishing_it_and_the_rename_after()
+    {
+        using var flushes = new FlushRecorder(_dir.Path);
+        string temp, parent;
+        using (AtomicDirectory dir = AtomicDirectory.Create(_dir.File("out"), overwrite: false))
+        {
+            (temp, parent) = (dir.TempPath, Path.GetDirectoryName(dir.FinalPath)!);
+            File.WriteAllText(dir.File("config.json"), "{}");
+            Directory.CreateDirectory(dir.File("sub"));
+            File.WriteAllText(Path.Combine(dir.File("sub"), "a.bin"), "x");
+            dir.Commit();
+        }
+        // Flushed under the temporary name, which exists only until the rename: so before it.
+        List<string> paths = [.. flushes.Paths];
+        string config = Path.Combine(temp, "config.json"), sub = Path.Combine(temp, "sub"), file = Path.Combine(sub, "a.bin");
+        Assert.Equal([config, sub, file], paths.SkipLast(2).Order(StringComparer.Ordinal));
+        Assert.True(paths.IndexOf(file) < paths.IndexOf(sub)); // a folder after what it holds
+        Assert.Equal([temp, parent], paths.TakeLast(2));
+    }
 }

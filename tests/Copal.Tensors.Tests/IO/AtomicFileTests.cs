@@ -23,6 +23,18 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal([path], Directory.GetFileSystemEntries(_dir.Path));
     }
 
+    [LinuxFact]
+    public void The_file_is_flushed_to_the_disk_before_it_replaces_the_old_one_and_the_rename_after()
+    {
+        string path = _dir.File("out.json");
+        File.WriteAllText(path, "old");
+        using var flushes = new FlushRecorder(_dir.Path);
+        AtomicFile.WriteAllText(path, "--out", "new");
+        Assert.Equal(2, flushes.Paths.Count);
+        Assert.Matches(@"/\.out\.json\.tmp-[0-9-]+$", flushes.Paths[0]); // the temporary file, before the rename
+        Assert.Equal(_dir.Path, flushes.Paths[1]);
+    }
+
     [Fact]
     public void A_link_is_written_through_and_stays_a_link()
     {
