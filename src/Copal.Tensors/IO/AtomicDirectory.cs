@@ -118,7 +118,7 @@ public sealed class AtomicDirectory : IDisposable
 
     /// <summary>
     /// --force replaces a folder wholesale, so it takes only one that looks like an output copal writes (a model folder
-    /// or a report folder: config.json, *.safetensors or a report, and no subfolder); `-o ~/Documents --force` must not
+    /// or a report folder: config.json, *.safetensors or a report, and no subfolder but a COPAL state's); `-o ~/Documents --force` must not
     /// delete a person's files.
     /// </summary>
     private static void RequireReplaceable(string name, string path, string full)
@@ -130,10 +130,13 @@ public sealed class AtomicDirectory : IDisposable
         }
     }
 
+    /// <summary>The files of a COPAL state folder (`prune --state`), the one kind of subfolder an output may hold.</summary>
+    private static readonly string[] s_stateFiles = ["copal-state.json", "copal-state.safetensors"];
+
     // Why --force may not replace the folder at `full`, or null when it may.
     private static string? NotReplaceable(string full)
     {
-        string? folder = Directory.EnumerateDirectories(full).Select(Path.GetFileName).FirstOrDefault();
+        string? folder = Directory.EnumerateDirectories(full).Where(d => !IsStateFolder(d)).Select(Path.GetFileName).FirstOrDefault();
         bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)))
             || Directory.EnumerateFiles(full, "*.safetensors").Any();
         if (folder is not null || !marked)
@@ -142,6 +145,12 @@ public sealed class AtomicDirectory : IDisposable
         }
         return null;
     }
+
+    // A folder `prune --state` wrote: a state's files and nothing else, not through a link (`--state out/st`).
+    private static bool IsStateFolder(string folder) =>
+        new DirectoryInfo(folder).LinkTarget is null
+        && Directory.EnumerateFileSystemEntries(folder).ToList() is { Count: > 0 } entries
+        && entries.All(e => s_stateFiles.Contains(Path.GetFileName(e)) && System.IO.File.Exists(e) && new FileInfo(e).LinkTarget is null);
 
     /// <summary>A path inside the temporary folder.</summary>
     public string File(string name) => Path.Combine(TempPath, name);

@@ -158,4 +158,27 @@ public sealed class AtomicDirectoryTests : IDisposable
         Assert.True(paths.IndexOf(file) < paths.IndexOf(sub)); // a folder after what it holds
         Assert.Equal([temp, parent], paths.TakeLast(2));
     }
+
+    /// <summary>`prune --state out/st` puts a state folder inside the output: the next `-o out --force` replaces it whole.</summary>
+    [Fact]
+    public void Force_replaces_a_model_folder_whose_subfolder_holds_only_a_copal_state()
+    {
+        string output = Directory.CreateDirectory(_dir.File("out")).FullName;
+        File.WriteAllText(Path.Combine(output, "config.json"), "old");
+        string state = Directory.CreateDirectory(Path.Combine(output, "st")).FullName;
+        File.WriteAllText(Path.Combine(state, "copal-state.json"), "{}");
+        File.WriteAllText(Path.Combine(state, "copal-state.safetensors"), "x");
+        using (AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: true))
+        {
+            File.WriteAllText(dir.File("config.json"), "new");
+            dir.Commit();
+        }
+        Assert.Equal(["config.json"], Entries(output));
+
+        // A state folder with anything else in it is a person's folder: refused at the start.
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(output, "st")).FullName, "copal-state.json"), "{}");
+        File.WriteAllText(Path.Combine(output, "st", "notes.txt"), "mine");
+        var e = Assert.Throws<IOException>(() => AtomicDirectory.Create(output, overwrite: true));
+        Assert.StartsWith($"--out '{output}' holds the folder 'st', so it does not look like a model or report copal wrote", e.Message, StringComparison.Ordinal);
+    }
 }
