@@ -1,9 +1,14 @@
 namespace Copal.Model.Chat;
 
-/// <summary>One message of a conversation: a role (system, user, assistant, …) and its text.</summary>
-/// <param name="Role">The speaker, lower case: "system", "user" or "assistant" from <see cref="CopalChatClient"/>.</param>
-/// <param name="Content">The message's text.</param>
-public sealed record ChatTurn(string Role, string Content);
+/// <summary>One message of a conversation: a role (system, user, assistant, tool, …), its text and, for tools, more fields.</summary>
+/// <param name="Role">The speaker, lower case: "system", "user", "assistant" or "tool".</param>
+/// <param name="Content">The message's text; null for an assistant's message that only calls tools.</param>
+/// <param name="Extra">
+/// Further fields the chat template sees, as OpenAI's messages carry them: an assistant's <c>tool_calls</c> (each
+/// <c>{"id", "type": "function", "function": {"name", "arguments"}}</c>, the arguments an object, as Hugging Face's
+/// templates take them), a tool message's <c>tool_call_id</c> and <c>name</c>. Null for none.
+/// </param>
+public sealed record ChatTurn(string Role, string? Content, IReadOnlyDictionary<string, object?>? Extra = null);
 
 /// <summary>
 /// A conversation rendered as the model's prompt: the text, whether the tokenizer should add its special tokens
@@ -29,6 +34,16 @@ public interface IChatFormatter
     ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments) =>
         templateArguments is null || templateArguments.Count == 0 ? Format(messages)
         : throw new ArgumentException($"the model has no chat template to pass arguments to (given: {string.Join(", ", templateArguments.Keys)})", nameof(templateArguments));
+
+    /// <summary>
+    /// The prompt with <paramref name="tools"/> (OpenAI's tool list: <c>{"type": "function", "function": {…}}</c>
+    /// objects) shown to the model, as its chat template shows them. Only a chat template can: this default, for
+    /// formatters without one, refuses tools.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Tools were given and the formatter has no template to show them with.</exception>
+    ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments, IReadOnlyList<object>? tools) =>
+        tools is null ? Format(messages, templateArguments)
+        : throw new NotSupportedException("the model has no chat template, so nothing shows it the tools or how to call them");
 }
 
 /// <summary>
@@ -48,7 +63,7 @@ public sealed class PlainChatFormatter : IChatFormatter
         var text = new System.Text.StringBuilder();
         foreach (ChatTurn m in messages)
         {
-            text.Append(m.Role).Append(": ").Append(m.Content).Append("\n\n");
+            text.Append(m.Role).Append(": ").Append(m.Content ?? "").Append("\n\n");
         }
         text.Append("assistant:");
         return new ChatPrompt(text.ToString(), AddSpecialTokens: true, StopTexts: ["\n\nuser:", "\n\nsystem:"]);

@@ -25,7 +25,14 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
     /// </summary>
     /// <exception cref="ArgumentException">An argument sets one of those variables, or has a type a template cannot take.</exception>
     /// <exception cref="ChatTemplateException">The template fails to render, or raises an error itself (<see cref="ChatTemplateRaisedException"/>).</exception>
-    public ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments)
+    public ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments) => Format(messages, templateArguments, null);
+
+    /// <summary>
+    /// As <see cref="Format(IReadOnlyList{ChatTurn}, IReadOnlyDictionary{string, object?}?)"/>, with <paramref name="tools"/>
+    /// as the template's <c>tools</c> (none when null), and each turn's <see cref="ChatTurn.Extra"/> fields
+    /// (<c>tool_calls</c>, <c>tool_call_id</c>) on its message.
+    /// </summary>
+    public ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments, IReadOnlyList<object>? tools)
     {
         ArgumentNullException.ThrowIfNull(messages);
         foreach ((string name, object? value) in templateArguments ?? new Dictionary<string, object?>())
@@ -49,8 +56,8 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
                 throw new ArgumentException(e.Message, nameof(templateArguments), e);
             }
         }
-        var turns = messages.Select(m => new ChatTemplateMessage(m.Role, m.Content)).ToList();
-        return new ChatPrompt(Template.Render(turns, addGenerationPrompt: true, extra: templateArguments), AddSpecialTokens: false, StopTexts: []);
+        var turns = messages.Select(m => new ChatTemplateMessage(m.Role, m.Content, m.Extra)).ToList();
+        return new ChatPrompt(Template.Render(turns, addGenerationPrompt: true, tools, templateArguments), AddSpecialTokens: false, StopTexts: []);
     }
 
     /// <summary>The model's template formatter when its folder has a chat template, else the plain one.</summary>

@@ -25,6 +25,12 @@ public sealed class ChatTemplate
     /// </summary>
     public string? DefaultText => _templates.TryGetValue("default", out var t) ? t.Source.Original : null;
 
+    /// <summary>
+    /// The text of the template a conversation with tools is rendered with (a named list's "tool_use", else its
+    /// "default"): where a model's template shows how it writes a tool call (<see cref="Chat.ToolCalls.ToolCallFormats.Detect"/>).
+    /// </summary>
+    public string ToolsText => Select(hasTools: true).Item1.Original;
+
     /// <summary>One template with the given special tokens (e.g. bos_token → "&lt;s&gt;"; empty ones are left undefined, as transformers.js does).</summary>
     public ChatTemplate(string template, IReadOnlyDictionary<string, string>? specialTokens = null)
         : this(new Dictionary<string, string> { ["default"] = template }, specialTokens, "chat template", named: false)

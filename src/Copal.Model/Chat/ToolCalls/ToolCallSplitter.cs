@@ -1,0 +1,282 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Copal.Model.Chat.ToolCalls;
+
+/// <summary>A tool call the model wrote: the function's name and its arguments, a JSON object's text.</summary>
+/// <param name="Name">One of the tools offered.</param>
+/// <param name="Arguments">The arguments as the model wrote them (a JSON object; "{}" when it gave none).</param>
+public sealed record ToolCall(string Name, string Arguments);
+
+/// <summary>
+/// Takes a reply's tool calls out of its text, in the model's <see cref="ToolCallFormat"/>, piece by piece as the
+/// reply streams (as vLLM's tool parsers do): text before the calls is content, passed on as it comes, except what may
+/// be the start of a call, held until the next piece decides it; from the first call on, the text is held, and read
+/// when the reply ends. A reply whose calls do not read (JSON cut by max_tokens, a function not offered, a field
+/// missing) is all content, as vLLM returns it: a caller is never handed a call it cannot make.
+/// </summary>
+public sealed class ToolCallSplitter
+{
+    private const string HermesOpen = "<tool_call>";
+    private const string HermesClose = "</tool_call>";
+    private const string PythonTag = "<|python_tag|>";
+
+    private readonly ToolCallFormat _format;
+    private readonly HashSet<string> _names;
+    private readonly StringBuilder _held = new();
+    private bool _inCalls;
+    // Llama 3: whether the reply's first character (after whitespace) has come.
+    private bool _started;
+
+    /// <summary>A splitter for a reply in <paramref name="format"/> that may call the functions <paramref name="toolNames"/>.</summary>
+    public ToolCallSplitter(ToolCallFormat format, IEnumerable<string> toolNames)
+    {
+        if (format == ToolCallFormat.None)
+        {
+            throw new ArgumentException("a tool-call format is needed to read tool calls", nameof(format));
+        }
+        ArgumentNullException.ThrowIfNull(toolNames);
+        _format = format;
+        _names = new HashSet<string>(toolNames, StringComparer.Ordinal);
+    }
+
+    /// <summary>The content <paramref name="text"/> completes: what is surely not part of a tool call.</summary>
+    public string Push(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        _held.Append(text);
+        if (_inCalls)
+        {
+            return "";
+        }
+        return _format == ToolCallFormat.Hermes ? PushHermes() : PushLlama3();
+    }
+
+    private string PushHermes()
+    {
+        string held = _held.ToString();
+        int open = held.IndexOf(HermesOpen, StringComparison.Ordinal);
+        if (open >= 0)
+        {
+            _inCalls = true;
+            _held.Remove(0, open);
+            return held[..open];
+        }
+        // Hold back the longest end that could still grow into the tag.
+        int keep = Math.Min(held.Length, HermesOpen.Length - 1);
+        while (keep > 0 && !HermesOpen.StartsWith(held[^keep..], StringComparison.Ordinal))
+        {
+            keep--;
+        }
+        _held.Remove(0, held.Length - keep);
+        return held[..^keep];
+    }
+
+    private string PushLlama3()
+    {
+        if (_started)
+        {
+            return Release();
+        }
+        string held = _held.ToString();
+        string start = held.TrimStart();
+        if (start.Length == 0)
+        {
+            return "";
+        }
+        // The reply is a call only if it opens with one: a JSON object, or the python tag before it.
+        bool call = start[0] == '{' || (PythonTag.StartsWith(start[..Math.Min(start.Length, PythonTag.Length)], StringComparison.Ordinal));
+        if (call && start[0] == '<' && start.Length < PythonTag.Length)
+        {
+            return ""; // the tag's start: the next piece decides
+        }
+        _started = true;
+        _inCalls = call;
+        return call ? "" : Release();
+    }
+
+    private string Release()
+    {
+        string text = _held.ToString();
+        _held.Clear();
+        return text;
+    }
+
+    /// <summary>
+    /// Ends the reply: its tool calls, and the content still held (all of what was held when the calls do not read).
+    /// Content passed on by <see cref="Push"/> is not repeated.
+    /// </summary>
+    public (string Content, IReadOnlyList<ToolCall> Calls) Finish()
+    {
+        string held = Release();
+        if (!_inCalls)
+        {
+            return (held, []);
+        }
+        List<ToolCall>? calls = _format == ToolCallFormat.Hermes ? ReadHermes(held) : ReadLlama3(held);
+        return calls is { Count: > 0 } ? ("", calls) : (held, []);
+    }
+
+    /// <summary>The whole reply <paramref name="text"/> at once: its content (text before the calls) and calls.</summary>
+    public static (string Content, IReadOnlyList<ToolCall> Calls) Split(string text, ToolCallFormat format, IEnumerable<string> toolNames)
+    {
+        var splitter = new ToolCallSplitter(format, toolNames);
+        string content = splitter.Push(text);
+        (string rest, IReadOnlyList<ToolCall> calls) = splitter.Finish();
+        return (content + rest, calls);
+    }
+
+    // <tool_call> blocks, each a JSON object of name and arguments, with only whitespace between and after; the last
+    // may lack its closing tag (the reply ended at the model's end-of-turn token).
+    private List<ToolCall>? ReadHermes(string text)
+    {
+        var calls = new List<ToolCall>();
+        int at = 0;
+        while (true)
+        {
+            at = SkipWhitespace(text, at);
+            if (at == text.Length)
+            {
+                return calls;
+            }
+            if (string.CompareOrdinal(text, at, HermesOpen, 0, HermesOpen.Length) != 0)
+            {
+                return null;
+            }
+            int body = at + HermesOpen.Length;
+            int close = text.IndexOf(HermesClose, body, StringComparison.Ordinal);
+            string json = close < 0 ? text[body..] : text[body..close];
+            if (Read(json, "arguments") is not ToolCall call)
+            {
+                return null;
+            }
+            calls.Add(call);
+            if (close < 0)
+            {
+                return calls;
+            }
+            at = close + HermesClose.Length;
+        }
+    }
+
+    // JSON objects of name and parameters, joined by ';', after an optional python tag.
+    private List<ToolCall>? ReadLlama3(string text)
+    {
+        string rest = text.TrimStart();
+        if (rest.StartsWith(PythonTag, StringComparison.Ordinal))
+        {
+            rest = rest[PythonTag.Length..];
+        }
+        var calls = new List<ToolCall>();
+        byte[] bytes = Encoding.UTF8.GetBytes(rest);
+        int at = 0;
+        while (true)
+        {
+            at = SkipWhitespace(bytes, at);
+            if (at == bytes.Length)
+            {
+                return calls;
+            }
+            int length = ValueLength(bytes.AsSpan(at));
+            if (length == 0 || Read(Encoding.UTF8.GetString(bytes, at, length), "parameters", "arguments") is not ToolCall call)
+            {
+                return null;
+            }
+            calls.Add(call);
+            at = SkipWhitespace(bytes, at + length);
+            if (at < bytes.Length)
+            {
+                if (bytes[at] != (byte)';')
+                {
+                    return null;
+                }
+                at++;
+            }
+        }
+    }
+
+    // The length in bytes of the JSON value that starts `utf8`; 0 when none does.
+    private static int ValueLength(ReadOnlySpan<byte> utf8)
+    {
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { AllowMultipleValues = true });
+        try
+        {
+            return reader.Read() && reader.TrySkip() ? (int)reader.BytesConsumed : 0;
+        }
+        catch (JsonException)
+        {
+            return 0;
+        }
+    }
+
+    // One call: an object whose "name" is an offered function and whose arguments (under the first of
+    // `argumentKeys` present) are an object, or a string holding one; none means no arguments.
+    private ToolCall? Read(string json, params string[] argumentKeys)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        using (document)
+        {
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out JsonElement name)
+                || name.ValueKind != JsonValueKind.String || !_names.Contains(name.GetString()!))
+            {
+                return null;
+            }
+            foreach (string key in argumentKeys)
+            {
+                if (root.TryGetProperty(key, out JsonElement arguments))
+                {
+                    return Arguments(arguments) is string text ? new ToolCall(name.GetString()!, text) : null;
+                }
+            }
+            return new ToolCall(name.GetString()!, "{}");
+        }
+    }
+
+    private static string? Arguments(JsonElement arguments)
+    {
+        if (arguments.ValueKind == JsonValueKind.Object)
+        {
+            return arguments.GetRawText();
+        }
+        if (arguments.ValueKind == JsonValueKind.String)
+        {
+            try
+            {
+                using JsonDocument inner = JsonDocument.Parse(arguments.GetString()!);
+                return inner.RootElement.ValueKind == JsonValueKind.Object ? inner.RootElement.GetRawText() : null;
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static int SkipWhitespace(string text, int at)
+    {
+        while (at < text.Length && char.IsWhiteSpace(text[at]))
+        {
+            at++;
+        }
+        return at;
+    }
+
+    private static int SkipWhitespace(byte[] bytes, int at)
+    {
+        while (at < bytes.Length && bytes[at] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')
+        {
+            at++;
+        }
+        return at;
+    }
+}
