@@ -139,8 +139,11 @@ public sealed class ChatClientTests
         e = Assert.Throws<NotSupportedException>(() => client.ToRequest(
             [user, new ChatMessage(ChatRole.Assistant, [new TextReasoningContent("thinking"), new TextContent("Woof")])], null));
         Assert.Contains("TextReasoningContent", e.Message);
-        e = Assert.Throws<NotSupportedException>(() => client.ToRequest([user, new ChatMessage(ChatRole.Tool, "sunny")], null));
+        e = Assert.Throws<NotSupportedException>(() => client.ToRequest([user, new ChatMessage(ChatRole.Tool, [new FunctionResultContent("call-1", "sunny")])], null));
         Assert.Contains("'tool'", e.Message);
+        Assert.Contains("no chat template", e.Message);
+        // A tool message with no result to tell is the caller's mistake, whatever the model.
+        Assert.Contains("FunctionResultContent", Assert.Throws<ArgumentException>(() => client.ToRequest([user, new ChatMessage(ChatRole.Tool, "sunny")], null)).Message);
         ArgumentException a = Assert.Throws<ArgumentException>(() => client.ToRequest([new ChatMessage(new ChatRole("narrator"), "Once")], null));
         Assert.Contains("'narrator'", a.Message);
         a = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync([user], new ChatOptions { ModelId = "gpt-4o" }));

@@ -3,6 +3,8 @@ using System.Net;
 using Copal.Cli.Infrastructure;
 using Copal.Cli.Serving;
 using Copal.Model.Chat;
+using Copal.Model.Chat.ToolCalls;
+using Copal.Model.ChatTemplates;
 using Copal.Model.Serving;
 using Copal.Tensors;
 
@@ -34,6 +36,13 @@ internal static class ServeCommand
                 + "think, or vLLM's names qwen3 and deepseek_r1 for the same; none leaves the reply as the model wrote it",
             DefaultValueFactory = _ => "none",
         }.OneOf("none", "think", "qwen3", "deepseek_r1");
+        var toolCallParser = new Option<string>("--tool-call-parser")
+        {
+            Description = "How the model writes tool calls, for chat requests that offer tools: auto reads it from the chat template "
+                + "(hermes for <tool_call> blocks: Qwen2.5, Qwen3, Granite 4; llama3_json for Llama 3.1's JSON calls); "
+                + "hermes or llama3_json names it; none refuses requests with tools",
+            DefaultValueFactory = _ => "auto",
+        }.OneOf("auto", "none", "hermes", "llama3_json");
         var prefixCache = new Option<string>("--prefix-cache")
         {
             Description = "on: a finished request's slot keeps its KV cache, and a prompt that begins as an earlier one (a chat's next turn, "
@@ -43,7 +52,7 @@ internal static class ServeCommand
         }.OneOf("on", "off");
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health)")
         {
-            model, host, port, parallel, ctxSize, device, sparse, allowNonFinite, mmap, reasoningParser, prefixCache,
+            model, host, port, parallel, ctxSize, device, sparse, allowNonFinite, mmap, reasoningParser, toolCallParser, prefixCache,
         };
         command.SetBody((p, ct) =>
         {
@@ -61,7 +70,8 @@ internal static class ServeCommand
             try
             {
                 server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), formatter,
-                    splitReasoning: p.GetValue(reasoningParser) != "none", cancellationToken: ct).GetAwaiter().GetResult();
+                    splitReasoning: p.GetValue(reasoningParser) != "none",
+                    toolCalls: ToolCalls(p.GetValue(toolCallParser)!, p.Typed(toolCallParser), formatter), cancellationToken: ct).GetAwaiter().GetResult();
             }
             catch (IOException e)
             {
@@ -91,5 +101,26 @@ internal static class ServeCommand
             return Cancellation.ExitCode;
         });
         return command;
+    }
+
+    /// <summary>
+    /// How the server reads tool calls: --tool-call-parser's format, or auto's, read from the model's chat template
+    /// (none, with the reason, when it shows no format copal reads).
+    /// </summary>
+    private static ToolCallReading ToolCalls(string parser, string typed, IChatFormatter formatter)
+    {
+        ChatTemplate? template = (formatter as TemplateChatFormatter)?.Template;
+        if (parser == "none")
+        {
+            return new ToolCallReading(ToolCallFormat.None, $"the server was started with {typed} none");
+        }
+        if (parser != "auto")
+        {
+            return template is null
+                ? new ToolCallReading(ToolCallFormat.None, "the model has no chat template, so nothing shows it the tools or how to call them")
+                : new ToolCallReading(ToolCallFormats.ByName[parser], $"{typed} {parser}");
+        }
+        (ToolCallFormat format, string reason) = ToolCallFormats.Detect(template);
+        return new ToolCallReading(format, reason);
     }
 }

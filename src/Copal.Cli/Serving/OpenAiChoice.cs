@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Copal.Model.Chat;
+using Copal.Model.Chat.ToolCalls;
 using Copal.Model.Serving;
 
 namespace Copal.Cli.Serving;
@@ -15,6 +16,7 @@ internal sealed class OpenAiChoice
     // Completions' echo: the prompt's text as given (token ids decoded), which the reply's text starts with; null without echo.
     private readonly string? _echo;
     private readonly ThinkTagSplitter? _splitter;
+    private readonly ToolCallReply? _toolCalls;
     private readonly OpenAiLogprobs? _logprobs;
     // A whole answer's text, the echo first.
     private readonly System.Text.StringBuilder _text = new();
@@ -29,8 +31,11 @@ internal sealed class OpenAiChoice
     /// <param name="echo">Completions' echo: the prompt's text; null for none.</param>
     /// <param name="splitter">With --reasoning-parser, a chat reply's splitter of its own.</param>
     /// <param name="logprobs">Where its log-probabilities gather, when they were asked for.</param>
-    public OpenAiChoice(int index, bool countsPrompt, CompletionRequest run, bool chat, string? echo, ThinkTagSplitter? splitter, OpenAiLogprobs? logprobs)
+    /// <param name="tools">A chat request's tools, whose calls the reply is read for; null for none.</param>
+    public OpenAiChoice(int index, bool countsPrompt, CompletionRequest run, bool chat, string? echo, ThinkTagSplitter? splitter, OpenAiLogprobs? logprobs,
+        ChatTools? tools = null)
     {
+        _toolCalls = tools is null ? null : new ToolCallReply(tools);
         Index = index;
         CountsPrompt = countsPrompt;
         Run = run;
@@ -64,7 +69,7 @@ internal sealed class OpenAiChoice
 
     /// <summary>The whole choice, once every chunk was gathered.</summary>
     public JsonObject Whole() => _chat
-        ? new JsonObject { ["index"] = Index, ["message"] = Message(_text.ToString(), _splitter), ["logprobs"] = _logprobs?.Take(), ["finish_reason"] = Finish(Last!) }
+        ? new JsonObject { ["index"] = Index, ["message"] = Message(_text.ToString(), _splitter, _toolCalls), ["logprobs"] = _logprobs?.Take(), ["finish_reason"] = Finish(Last!, _toolCalls) }
         : new JsonObject { ["index"] = Index, ["text"] = _text.ToString(), ["logprobs"] = _logprobs?.Take(), ["finish_reason"] = Finish(Last!) };
 
     /// <summary>
@@ -89,7 +94,7 @@ internal sealed class OpenAiChoice
             }
         }
         Add(chunk);
-        List<JsonObject> text = _chat ? ChatDeltas(chunk, _splitter, Index) : chunk.Text.Length > 0 || chunk.FinishReason is not null
+        List<JsonObject> text = _chat ? ChatDeltas(chunk, _splitter, Index, _toolCalls) : chunk.Text.Length > 0 || chunk.FinishReason is not null
             ? [new JsonObject { ["index"] = Index, ["text"] = chunk.Text, ["logprobs"] = null, ["finish_reason"] = Finish(chunk) }]
             : [];
         if (_logprobs is { Any: true } && text.Count > 0)
@@ -119,23 +124,38 @@ internal sealed class OpenAiChoice
     /// <summary>
     /// A whole chat reply's message: the text as content, or with <paramref name="splitter"/> the reasoning apart in
     /// reasoning_content (null when the reply had none), as vLLM's reasoning parsers answer; an empty answer (a reply
-    /// that is all reasoning, the budget spent inside the block) is null content, as theirs is.
+    /// that is all reasoning, the budget spent inside the block) is null content, as theirs is. With tools, the calls
+    /// the answer makes come apart in tool_calls, and the content is the text before them (null when there is none).
     /// </summary>
-    private static JsonObject Message(string text, ThinkTagSplitter? splitter)
+    private static JsonObject Message(string text, ThinkTagSplitter? splitter, ToolCallReply? toolCalls)
     {
-        if (splitter is null)
+        if (splitter is null && toolCalls is null)
         {
             return new JsonObject { ["role"] = "assistant", ["content"] = text };
         }
-        ReplyPieces body = splitter.Push(text);
-        ReplyPieces tail = splitter.Flush();
-        string reasoning = body.Reasoning + tail.Reasoning, content = body.Content + tail.Content;
-        return new JsonObject
+        string reasoning = "", content = text;
+        if (splitter is not null)
         {
-            ["role"] = "assistant",
-            ["content"] = content.Length == 0 ? null : content,
-            ["reasoning_content"] = reasoning.Length > 0 ? reasoning : null,
-        };
+            ReplyPieces body = splitter.Push(text);
+            ReplyPieces tail = splitter.Flush();
+            (reasoning, content) = (body.Reasoning + tail.Reasoning, body.Content + tail.Content);
+        }
+        var message = new JsonObject { ["role"] = "assistant" };
+        if (toolCalls is not null)
+        {
+            content = toolCalls.Push(content) + toolCalls.Finish(out JsonArray? calls);
+            message["content"] = content.Length == 0 ? null : content;
+            message["tool_calls"] = calls ?? [];
+        }
+        else
+        {
+            message["content"] = content.Length == 0 ? null : content;
+        }
+        if (splitter is not null)
+        {
+            message["reasoning_content"] = reasoning.Length > 0 ? reasoning : null;
+        }
+        return message;
     }
 
     /// <summary>
@@ -143,13 +163,23 @@ internal sealed class OpenAiChoice
     /// <paramref name="splitter"/> a reasoning_content delta then a content delta, each only when it has text; the
     /// finish reason rides on the last (alone, with an empty delta, when no text is left).
     /// </summary>
-    internal static List<JsonObject> ChatDeltas(CompletionChunk c, ThinkTagSplitter? splitter, int index = 0)
+    internal static List<JsonObject> ChatDeltas(CompletionChunk c, ThinkTagSplitter? splitter, int index = 0, ToolCallReply? toolCalls = null)
     {
         ReplyPieces pieces = splitter is null ? new ReplyPieces("", c.Text) : splitter.Push(c.Text);
         if (splitter is not null && c.FinishReason is not null)
         {
             ReplyPieces tail = splitter.Flush();
             pieces = new ReplyPieces(pieces.Reasoning + tail.Reasoning, pieces.Content + tail.Content);
+        }
+        JsonArray? calls = null;
+        if (toolCalls is not null)
+        {
+            string content = toolCalls.Push(pieces.Content);
+            if (c.FinishReason is not null)
+            {
+                content += toolCalls.Finish(out calls, indexed: true);
+            }
+            pieces = pieces with { Content = content };
         }
         var deltas = new List<JsonObject>();
         if (pieces.Reasoning.Length > 0)
@@ -160,6 +190,11 @@ internal sealed class OpenAiChoice
         {
             deltas.Add(new JsonObject { ["content"] = pieces.Content });
         }
+        if (calls is not null)
+        {
+            // Each call whole in one delta, its index among the calls first, as OpenAI's stream gives a call's start.
+            deltas.Add(new JsonObject { ["tool_calls"] = calls });
+        }
         if (c.FinishReason is not null && deltas.Count == 0)
         {
             deltas.Add([]);
@@ -169,12 +204,14 @@ internal sealed class OpenAiChoice
             ["index"] = index,
             ["delta"] = delta,
             ["logprobs"] = null,
-            ["finish_reason"] = i == deltas.Count - 1 ? Finish(c) : null,
+            ["finish_reason"] = i == deltas.Count - 1 ? Finish(c, toolCalls) : null,
         }).ToList();
     }
 
-    private static string? Finish(CompletionChunk c) => c.FinishReason switch
+    // "tool_calls" once the reply made calls, as OpenAI's answer says it.
+    private static string? Finish(CompletionChunk c, ToolCallReply? toolCalls = null) => c.FinishReason switch
     {
+        _ when c.FinishReason is not null && toolCalls is { Called: true } => "tool_calls",
         FinishReason.Stop => "stop",
         FinishReason.Length => "length",
         _ => null,

@@ -42,7 +42,7 @@ internal static class OpenAiChoices
             {
                 choices[(i * n) + j] = new OpenAiChoice((i * n) + j, countsPrompt: j == 0, encoded[i] with { Seed = Seed(prompt.Seed, j) }, chat, echo,
                     chat && splitReasoning ? ThinkTagSplitter.ForReplyTo(prompt) : null,
-                    prompt.TopLogprobs is null ? null : new OpenAiLogprobs(engine.Tokenizer, chat));
+                    prompt.TopLogprobs is null ? null : new OpenAiLogprobs(engine.Tokenizer, chat), request.Tools);
             }
         }
         return choices;

@@ -6,7 +6,7 @@ namespace Copal.Cli.Serving;
 
 /// <summary>
 /// /v1/chat/completions' own fields: the messages, rendered into the prompt by the chat formatter (with
-/// chat_template_kwargs), chat's logprobs and top_logprobs, and the tool and audio fields copal refuses.
+/// chat_template_kwargs), chat's logprobs and top_logprobs, the tools (OpenAiRequests.Tools.cs), and the audio fields copal refuses.
 /// </summary>
 internal static partial class OpenAiRequests
 {
@@ -27,7 +27,11 @@ internal static partial class OpenAiRequests
         return logprobs ? top ?? 0 : null;
     }
 
-    public static OpenAiRequest Chat(JsonElement body, InferenceEngine engine, IChatFormatter formatter)
+    /// <summary>
+    /// A chat request: its messages rendered by <paramref name="formatter"/>, with the tools it offers when the server
+    /// reads calls in the format <paramref name="toolCalls"/> gives (none by default).
+    /// </summary>
+    public static OpenAiRequest Chat(JsonElement body, InferenceEngine engine, IChatFormatter formatter, ToolCallReading? toolCalls = null)
     {
         CheckModel(body, engine);
         // max_completion_tokens is the current name (what the OpenAI .NET client sends); max_tokens the older one.
@@ -37,23 +41,7 @@ internal static partial class OpenAiRequests
             throw OpenAiException.BadRequest("max_tokens", $"max_tokens {mt} and max_completion_tokens {mc} disagree; give one of the two");
         }
         CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens") with { TopLogprobs = ChatLogprobs(body) };
-        if (Array(body, "tools") is { } tools && tools.GetArrayLength() > 0)
-        {
-            throw Unsupported("tools", "tools are not supported; leave tools out");
-        }
-        if (Array(body, "functions") is { } functions && functions.GetArrayLength() > 0)
-        {
-            throw Unsupported("functions", "functions are not supported; leave functions out");
-        }
-        foreach (string choice in new[] { "tool_choice", "function_call" })
-        {
-            // "none" and "auto" choose nothing when there are no tools; anything that forces a call cannot be honoured.
-            if (Field(body, choice) is JsonElement c && !(c.ValueKind == JsonValueKind.String && c.GetString() is "none" or "auto"))
-            {
-                throw c.ValueKind is JsonValueKind.String or JsonValueKind.Object ? Unsupported(choice, $"{choice} {Actual(c)} is not supported: copal does not call tools; give \"none\" or leave it out")
-                    : OpenAiException.BadRequest(choice, $"{choice} must be a string or an object, got {Actual(c)}");
-            }
-        }
+        ChatTools? tools = Tools(body, toolCalls ?? ToolCallReading.Off);
         if (Array(body, "modalities") is { } modalities)
         {
             foreach (JsonElement m in modalities.EnumerateArray())
@@ -88,17 +76,17 @@ internal static partial class OpenAiRequests
             JsonElement r = Field(message, "role") ?? throw OpenAiException.BadRequest($"{at}.role", $"{at}.role is required");
             string role = r.ValueKind == JsonValueKind.String ? r.GetString()!
                 : throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be a string, got {Actual(r)}");
-            if (role is "tool" or "function")
+            if (role is "function")
             {
-                throw Unsupported($"{at}.role", $"{at}.role '{role}' is not supported: copal does not call tools");
+                throw Unsupported($"{at}.role", $"{at}.role 'function' (OpenAI's deprecated function calling) is not supported; give the result in a message of the role tool");
             }
-            if (role is not ("system" or "developer" or "user" or "assistant"))
+            if (role is not ("system" or "developer" or "user" or "assistant" or "tool"))
             {
-                throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be system, developer, user or assistant, got '{role}'");
+                throw OpenAiException.BadRequest($"{at}.role", $"{at}.role must be system, developer, user, assistant or tool, got '{role}'");
             }
-            turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(message, role, at)));
+            turns.Add(Turn(message, role, at, templated: formatter is TemplateChatFormatter));
         }
-        ChatPrompt prompt = Prompt(formatter, turns, TemplateArguments(body));
+        ChatPrompt prompt = Prompt(formatter, turns, TemplateArguments(body), tools);
         request = request with
         {
             Prompt = prompt.Text,
@@ -109,7 +97,45 @@ internal static partial class OpenAiRequests
             // No max: the rest of the context, as OpenAI's chat endpoint.
             MaxTokens = request.MaxTokens < 0 ? engine.ContextSize : request.MaxTokens,
         };
-        return Finish(body, [request], Choices(body));
+        return Finish(body, [request], Choices(body)) with { Tools = tools };
+    }
+
+    // A message as its turn: an assistant's tool_calls and a tool message's tool_call_id and name go to the template
+    // too, which only a chat template can show the model.
+    private static ChatTurn Turn(JsonElement message, string role, string at, bool templated)
+    {
+        if (Field(message, "function_call") is JsonElement f && f.ValueKind != JsonValueKind.Null)
+        {
+            throw Unsupported($"{at}.function_call", $"{at}.function_call (OpenAI's deprecated function calling) is not supported; give tool_calls instead");
+        }
+        List<object?>? calls = ToolCallsOf(message, at);
+        if (calls is not null && role != "assistant")
+        {
+            throw OpenAiException.BadRequest($"{at}.tool_calls", $"{at}.tool_calls is for assistant messages, not {role}");
+        }
+        if (!templated && (calls is not null || role == "tool"))
+        {
+            throw calls is not null
+                ? Unsupported($"{at}.tool_calls", $"{at}.tool_calls cannot be shown to this model: it has no chat template to write tool calls with")
+                : Unsupported($"{at}.role", $"{at}.role 'tool' cannot be shown to this model: it has no chat template to write tool results with");
+        }
+        var extra = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (calls is not null)
+        {
+            extra["tool_calls"] = calls;
+        }
+        if (role == "tool")
+        {
+            extra["tool_call_id"] = Field(message, "tool_call_id") is { ValueKind: JsonValueKind.String } id ? id.GetString()
+                : throw OpenAiException.BadRequest($"{at}.tool_call_id", $"{at}.tool_call_id is required for a tool message: the id of the call it answers");
+            if (Field(message, "name") is { ValueKind: JsonValueKind.String } name)
+            {
+                extra["name"] = name.GetString();
+            }
+        }
+        // An assistant message that calls tools may leave its content out, as OpenAI's API allows.
+        string? content = calls is not null && Field(message, "content") is null ? null : Content(message, role, at);
+        return new ChatTurn(role == "developer" ? "system" : role, content, extra.Count == 0 ? null : extra);
     }
 
     /// <summary>
@@ -130,11 +156,15 @@ internal static partial class OpenAiRequests
     }
 
     /// <summary>The conversation as the model's prompt; arguments the formatter cannot take are a 400 naming chat_template_kwargs.</summary>
-    private static ChatPrompt Prompt(IChatFormatter formatter, IReadOnlyList<ChatTurn> turns, Dictionary<string, object?>? arguments)
+    private static ChatPrompt Prompt(IChatFormatter formatter, IReadOnlyList<ChatTurn> turns, Dictionary<string, object?>? arguments, ChatTools? tools)
     {
         try
         {
-            return formatter.Format(turns, arguments);
+            return formatter.Format(turns, arguments, tools?.Definitions);
+        }
+        catch (NotSupportedException e) when (tools is not null)
+        {
+            throw Unsupported("tools", $"tools cannot be offered to this model: {e.Message}");
         }
         catch (ArgumentException e) when (ChatTemplateArguments.Refused(e))
         {
@@ -144,17 +174,10 @@ internal static partial class OpenAiRequests
 
     /// <summary>
     /// A message's text. Content is required, as in OpenAI's API; an assistant message may leave it out only beside
-    /// tool calls, which copal does not support.
+    /// tool calls (<see cref="Turn"/>).
     /// </summary>
     private static string Content(JsonElement message, string role, string at)
     {
-        foreach (string calls in new[] { "tool_calls", "function_call" })
-        {
-            if (Field(message, calls) is JsonElement c && !(c.ValueKind == JsonValueKind.Array && c.GetArrayLength() == 0))
-            {
-                throw Unsupported($"{at}.{calls}", $"{at}.{calls}: tool calls are not supported; leave {calls} out");
-            }
-        }
         if (Field(message, "content") is not JsonElement content)
         {
             throw OpenAiException.BadRequest($"{at}.content", $"{at}.content is required for {(role is "assistant" ? "an" : "a")} {role} message: a string or an array of text parts");

@@ -23,12 +23,16 @@ internal sealed class OpenAiException(int status, string message, string? param 
 /// <param name="Stream">Send the answer as server-sent events.</param>
 /// <param name="IncludeUsage">With <paramref name="Stream"/>, a last chunk with the usage.</param>
 /// <param name="Echo">Completions' echo: the reply's text starts with the prompt's (and its log-probabilities with the prompt's tokens').</param>
-internal sealed record OpenAiRequest(IReadOnlyList<CompletionRequest> Prompts, int N, bool Stream, bool IncludeUsage, bool Echo = false);
+internal sealed record OpenAiRequest(IReadOnlyList<CompletionRequest> Prompts, int N, bool Stream, bool IncludeUsage, bool Echo = false)
+{
+    /// <summary>A chat request's tools, whose calls its replies are read for; null for none.</summary>
+    public ChatTools? Tools { get; init; }
+}
 
 /// <summary>
 /// Reads OpenAI request bodies. Each field is checked for its JSON type and range before it is read (null counts as
 /// absent), and an error names the field with what it expects and what it got.
-/// Fields that would change the result but are not implemented (best_of other than n, tools) are refused, never
+/// Fields that would change the result but are not implemented (best_of other than n, a forced tool call) are refused, never
 /// ignored; fields without effect here (user, metadata, …) are accepted. top_k, min_p and repetition_penalty are
 /// taken as extensions, as vLLM's and llama.cpp's servers do.
 /// </summary>

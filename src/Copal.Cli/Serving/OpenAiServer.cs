@@ -32,14 +32,16 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private readonly InferenceEngine _engine;
     private readonly IChatFormatter _formatter;
     private readonly bool _splitReasoning;
+    private readonly ToolCallReading _toolCalls;
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-    private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter, bool splitReasoning)
+    private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter, bool splitReasoning, ToolCallReading toolCalls)
     {
         _app = app;
         _engine = engine;
         _formatter = formatter;
         _splitReasoning = splitReasoning;
+        _toolCalls = toolCalls;
     }
 
     /// <summary>Where the server listens, e.g. http://127.0.0.1:8080 (the real port when 0 was asked).</summary>
@@ -65,9 +67,11 @@ internal sealed class OpenAiServer : IAsyncDisposable
     /// an IP address or localhost, which listens on the IPv4 and (where the machine has it) the IPv6 loopback.
     /// With <paramref name="splitReasoning"/>, a chat reply's <c>&lt;think&gt;</c> block is answered apart, in
     /// <c>reasoning_content</c> (<see cref="ThinkTagSplitter"/>), as vLLM's <c>--reasoning-parser</c> does.
+    /// With <paramref name="toolCalls"/>, chat requests may offer tools, whose calls are read from the replies in its
+    /// format; without, a request that offers tools is refused with its reason.
     /// </summary>
     public static async Task<OpenAiServer> StartAsync(InferenceEngine engine, string host, int port, IChatFormatter? formatter = null, bool splitReasoning = false,
-        CancellationToken cancellationToken = default)
+        ToolCallReading? toolCalls = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
         // Kestrel refuses localhost with port 0, since each loopback would get its own free port. Copal picks one port
@@ -92,7 +96,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 }
             });
             WebApplication app = builder.Build();
-            var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance, splitReasoning);
+            var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance, splitReasoning, toolCalls ?? ToolCallReading.Off);
             server.Map();
             try
             {
@@ -227,7 +231,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
     {
         CancellationToken aborted = context.RequestAborted;
         JsonElement json = await ReadBodyAsync(context).ConfigureAwait(false);
-        OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter) : OpenAiRequests.Completion(json, _engine);
+        OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter, _toolCalls) : OpenAiRequests.Completion(json, _engine);
         // Every prompt is checked before any choice starts: a bad one refuses the request, and nothing is decoded.
         OpenAiChoice[] choices = OpenAiChoices.Of(request, _engine, chat, _splitReasoning);
         Interlocked.Increment(ref _generations);

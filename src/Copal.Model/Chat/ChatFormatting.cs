@@ -57,12 +57,19 @@ public sealed class PlainChatFormatter : IChatFormatter
     public static PlainChatFormatter Instance { get; } = new();
 
     /// <summary>"role: text" paragraphs separated by a blank line, then "assistant:"; stops at "\n\nuser:" and "\n\nsystem:".</summary>
+    /// <exception cref="NotSupportedException">A turn holds a tool call or a tool's result, which no plain paragraph can show.</exception>
     public ChatPrompt Format(IReadOnlyList<ChatTurn> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var text = new System.Text.StringBuilder();
-        foreach (ChatTurn m in messages)
+        for (int i = 0; i < messages.Count; i++)
         {
+            ChatTurn m = messages[i];
+            if (m.Extra is { Count: > 0 } || m.Role == "tool")
+            {
+                // Dropping them would leave the model a conversation other than the one sent.
+                throw new NotSupportedException($"messages[{i}]: the model has no chat template to write {(m.Role == "tool" ? "a tool's result" : string.Join(", ", m.Extra!.Keys))} with");
+            }
             text.Append(m.Role).Append(": ").Append(m.Content ?? "").Append("\n\n");
         }
         text.Append("assistant:");

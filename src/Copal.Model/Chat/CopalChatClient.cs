@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Copal.Model.Chat.ToolCalls;
 using Copal.Model.Serving;
 using Microsoft.Extensions.AI;
 
@@ -10,15 +11,18 @@ namespace Copal.Model.Chat;
 /// <see cref="EngineOptions.Parallel"/> is above 1).
 /// ChatOptions map as OpenAI's fields do: Temperature (default 0, greedy), TopP, TopK, FrequencyPenalty,
 /// PresencePenalty, MaxOutputTokens (default 256), StopSequences, Seed, and AdditionalProperties "repetition_penalty",
-/// "min_p" and "logit_bias" as vLLM's; Instructions become a leading system message. What the model cannot take is refused, never
-/// ignored, by the rules of copal serve's chat endpoint: tools, non-text content, the tool role, a ModelId other than
-/// the engine's (see <see cref="ToRequest"/>).
+/// "min_p" and "logit_bias" as vLLM's; Instructions become a leading system message. Tools (function declarations)
+/// are shown to the model by its chat template and the calls of its reply come back as <see cref="FunctionCallContent"/>,
+/// as copal serve's tool calling. What the model cannot take is refused, never ignored, by the rules of copal serve's
+/// chat endpoint: non-text content, a forced tool call, a ModelId other than the engine's (see <see cref="ToRequest"/>).
 /// </summary>
-public sealed class CopalChatClient : IChatClient
+public sealed partial class CopalChatClient : IChatClient
 {
     private readonly InferenceEngine _engine;
     private readonly IChatFormatter _formatter;
     private readonly bool _splitReasoning;
+    private readonly ToolCallFormat _toolFormat;
+    private readonly string _toolFormatReason;
 
     /// <summary>
     /// A client over <paramref name="engine"/>, which stays the caller's (disposing the client leaves it running).
@@ -26,14 +30,18 @@ public sealed class CopalChatClient : IChatClient
     /// <see cref="PlainChatFormatter"/>. With <paramref name="splitReasoning"/>, a reply's <c>&lt;think&gt;</c> block
     /// comes apart as <see cref="TextReasoningContent"/> (<see cref="ThinkTagSplitter"/>, as <c>copal serve
     /// --reasoning-parser</c>), or is left out when <see cref="ReasoningOptions.Output"/> is
-    /// <see cref="ReasoningOutput.None"/>.
+    /// <see cref="ReasoningOutput.None"/>. Tool calls are read in <paramref name="toolCallFormat"/>, by default the
+    /// one the chat template shows the model (<see cref="ToolCallFormats.Detect"/>; none without a template).
     /// </summary>
-    public CopalChatClient(InferenceEngine engine, IChatFormatter? formatter = null, bool splitReasoning = false)
+    public CopalChatClient(InferenceEngine engine, IChatFormatter? formatter = null, bool splitReasoning = false, ToolCallFormat? toolCallFormat = null)
     {
         _splitReasoning = splitReasoning;
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
         // By default the model's own chat template, when its folder has one (else "role: text" paragraphs).
         _formatter = formatter ?? (Directory.Exists(engine.Model.Source) ? TemplateChatFormatter.ForModel(engine.Model.Source) : PlainChatFormatter.Instance);
+        (_toolFormat, _toolFormatReason) = toolCallFormat is ToolCallFormat given
+            ? (given, given == ToolCallFormat.None ? "the client was given ToolCallFormat.None" : "")
+            : ToolCallFormats.Detect((_formatter as TemplateChatFormatter)?.Template);
         Metadata = new ChatClientMetadata("copal", null, engine.ModelId);
     }
 
@@ -46,7 +54,7 @@ public sealed class CopalChatClient : IChatClient
     /// </summary>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        CompletionRequest request = ToRequest(messages, options);
+        CompletionRequest request = Prepare(messages, options, out OfferedTools? tools);
         CompletionResult result = await _engine.CompleteAsync(request, cancellationToken).ConfigureAwait(false);
         ThinkTagSplitter? splitter = Splitter(request);
         List<AIContent> contents = splitter is null ? [new TextContent(result.Text)] : Contents(splitter.Push(result.Text), options);
@@ -54,12 +62,13 @@ public sealed class CopalChatClient : IChatClient
         {
             contents.AddRange(Contents(splitter.Flush(), options));
         }
+        bool called = tools is not null && ReadCalls(contents, new ToolCallSplitter(_toolFormat, tools.Names), final: true, tools.Parallel);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents))
         {
             ModelId = _engine.ModelId,
             ResponseId = NewId(),
             CreatedAt = DateTimeOffset.UtcNow,
-            FinishReason = ToFinish(result.FinishReason),
+            FinishReason = called ? ChatFinishReason.ToolCalls : ToFinish(result.FinishReason),
             Usage = ToUsage(result.Usage),
         };
     }
@@ -70,10 +79,11 @@ public sealed class CopalChatClient : IChatClient
     /// </summary>
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        CompletionRequest request = ToRequest(messages, options);
+        CompletionRequest request = Prepare(messages, options, out OfferedTools? tools);
         string id = NewId();
         DateTimeOffset created = DateTimeOffset.UtcNow;
         ThinkTagSplitter? splitter = Splitter(request);
+        ToolCallSplitter? calls = tools is null ? null : new ToolCallSplitter(_toolFormat, tools.Names);
         await foreach (CompletionChunk chunk in _engine.StreamAsync(request, cancellationToken).ConfigureAwait(false))
         {
             var contents = new List<AIContent>();
@@ -92,6 +102,7 @@ public sealed class CopalChatClient : IChatClient
                     contents.AddRange(Contents(splitter.Flush(), options));
                 }
             }
+            bool called = calls is not null && ReadCalls(contents, calls, final: chunk.FinishReason is not null, tools!.Parallel);
             if (chunk.Usage is CompletionUsage usage)
             {
                 contents.Add(new UsageContent(ToUsage(usage)));
@@ -106,7 +117,7 @@ public sealed class CopalChatClient : IChatClient
                 MessageId = id,
                 CreatedAt = created,
                 ModelId = _engine.ModelId,
-                FinishReason = chunk.FinishReason is FinishReason f ? ToFinish(f) : null,
+                FinishReason = called ? ChatFinishReason.ToolCalls : chunk.FinishReason is FinishReason f ? ToFinish(f) : null,
             };
         }
     }
@@ -160,27 +171,22 @@ public sealed class CopalChatClient : IChatClient
     /// <see cref="UsageContent"/> (a reply's token counts, no text) is passed over. The roles are system, developer
     /// (taken as system), user and assistant, as the server's.
     /// </remarks>
-    /// <exception cref="NotSupportedException">Tools, any other content (an image or other data, a function call or
-    /// result, reasoning text, …), a message of the tool role, or a response format with a JSON schema (<see cref="ChatResponseFormat.Json"/>, without one, is JSON mode): the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
+    /// <exception cref="NotSupportedException">Content other than text, function calls (assistant) and function
+    /// results (tool) (an image or other data, reasoning text, …), tools or tool messages for a model whose template
+    /// shows no tool-call format copal reads, a forced tool call (<see cref="RequiredChatToolMode"/>), or a response format with a JSON schema (<see cref="ChatResponseFormat.Json"/>, without one, is JSON mode): the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
     /// token: the client keeps no state between calls.</exception>
     /// <exception cref="ArgumentException">A message of another role, or <see cref="ChatOptions.ModelId"/> naming a
     /// model other than the engine's (the server's 404 model_not_found).</exception>
-    public CompletionRequest ToRequest(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    public CompletionRequest ToRequest(IEnumerable<ChatMessage> messages, ChatOptions? options) => Prepare(messages, options, out _);
+
+    private CompletionRequest Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options, out OfferedTools? tools)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (options?.ModelId is string model && model != _engine.ModelId)
         {
             throw new ArgumentException($"ChatOptions.ModelId '{model}' is not the model this client serves ('{_engine.ModelId}'); leave it null or give '{_engine.ModelId}'", nameof(options));
         }
-        if (options?.Tools is { Count: > 0 })
-        {
-            throw new NotSupportedException("copal's chat client does not call tools; leave ChatOptions.Tools empty");
-        }
-        // A tool call required cannot be made without tools, as the server refuses a tool_choice other than none or auto.
-        if (options?.ToolMode is RequiredChatToolMode)
-        {
-            throw new NotSupportedException("copal's chat client does not call tools; leave ChatOptions.ToolMode unset, None or Auto");
-        }
+        tools = Tools(options);
         // A stateless client: a conversation id would leave out the history the caller expects the model to see, and
         // copal never hands out a continuation token (it runs no background responses, which AllowBackgroundResponses
         // only permits). Reasoning options are a best-effort hint by contract; a template variable such as Qwen3's
@@ -210,9 +216,9 @@ public sealed class CopalChatClient : IChatClient
         int index = 0;
         foreach (ChatMessage m in messages)
         {
-            turns.Add(Turn(m, $"messages[{index++}]", _splitReasoning));
+            turns.AddRange(Turns(m, $"messages[{index++}]", _splitReasoning));
         }
-        ChatPrompt prompt = _formatter.Format(turns, TemplateArguments(options));
+        ChatPrompt prompt = _formatter.Format(turns, TemplateArguments(options), tools?.Definitions);
         return new CompletionRequest
         {
             Prompt = prompt.Text,
@@ -235,32 +241,50 @@ public sealed class CopalChatClient : IChatClient
     }
 
     /// <summary>
-    /// One message as a turn, by the server's rules: its text parts only, and a role the formatters know. A client
-    /// that splits reasoning passes over the <see cref="TextReasoningContent"/> of its own earlier replies, as the
-    /// server passes over a message's reasoning_content, so a conversation can carry its replies back whole.
+    /// One message as its turns, by the server's rules: its text parts, and a role the formatters know; an assistant's
+    /// <see cref="FunctionCallContent"/> as its tool_calls, a tool message's <see cref="FunctionResultContent"/>s as one
+    /// tool turn each. A client that splits reasoning passes over the <see cref="TextReasoningContent"/> of its own
+    /// earlier replies, as the server passes over a message's reasoning_content, so a conversation can carry its
+    /// replies back whole.
     /// </summary>
-    private static ChatTurn Turn(ChatMessage message, string at, bool splitReasoning)
+    private IEnumerable<ChatTurn> Turns(ChatMessage message, string at, bool splitReasoning)
     {
         ArgumentNullException.ThrowIfNull(message, at);
         string role = message.Role.Value;
-        if (message.Role == ChatRole.Tool)
+        if (!(message.Role == ChatRole.System || message.Role == ChatRole.User || message.Role == ChatRole.Assistant || message.Role == ChatRole.Tool
+            || string.Equals(role, "developer", StringComparison.OrdinalIgnoreCase)))
         {
-            throw new NotSupportedException($"{at}: the role '{role}' is not supported: copal's chat client does not call tools");
+            throw new ArgumentException($"{at}: the role '{role}' is not one of system, developer, user, assistant or tool", "messages");
         }
-        if (!(message.Role == ChatRole.System || message.Role == ChatRole.User || message.Role == ChatRole.Assistant || string.Equals(role, "developer", StringComparison.OrdinalIgnoreCase)))
+        bool calls = message.Role == ChatRole.Assistant && message.Contents.Any(c => c is FunctionCallContent);
+        if (message.Role == ChatRole.Tool && !message.Contents.Any(c => c is FunctionResultContent))
         {
-            throw new ArgumentException($"{at}: the role '{role}' is not one of system, developer, user or assistant", "messages");
+            throw new ArgumentException($"{at}: a message of the role 'tool' holds the results of calls, FunctionResultContent with the CallId each answers; it has none", "messages");
         }
         foreach (AIContent content in message.Contents)
         {
-            if (content is not (TextContent or UsageContent) && !(splitReasoning && content is TextReasoningContent && message.Role == ChatRole.Assistant))
+            bool fits = content is UsageContent
+                || (content is TextContent && message.Role != ChatRole.Tool)
+                || (splitReasoning && content is TextReasoningContent && message.Role == ChatRole.Assistant)
+                || (content is FunctionCallContent && message.Role == ChatRole.Assistant)
+                || (content is FunctionResultContent && message.Role == ChatRole.Tool);
+            if (!fits)
             {
-                throw new NotSupportedException($"{at}: {content.GetType().Name} is not supported; copal's chat client takes text only (TextContent)");
+                throw new NotSupportedException($"{at}: {content.GetType().Name} is not supported in a message of the role '{role}'; copal's chat client takes text "
+                    + "(TextContent), an assistant's FunctionCallContent and a tool's FunctionResultContent");
             }
+        }
+        if (calls || message.Role == ChatRole.Tool)
+        {
+            if (_formatter is PlainChatFormatter)
+            {
+                throw new NotSupportedException($"{at}: {(calls ? "FunctionCallContent" : "the role 'tool'")} cannot be shown to this model: it has no chat template to write tool calls and results with");
+            }
+            return ToolTurns(message, calls ? "assistant" : "tool");
         }
         // ChatRole compares its value ignoring case; the formatters get the lower-case names the server gives them.
         string name = message.Role == ChatRole.User ? "user" : message.Role == ChatRole.Assistant ? "assistant" : "system";
-        return new ChatTurn(name, message.Text);
+        return [new ChatTurn(name, message.Text)];
     }
 
     /// <summary>

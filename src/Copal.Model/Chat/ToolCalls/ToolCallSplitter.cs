@@ -280,3 +280,10 @@ public sealed class ToolCallSplitter
         return at;
     }
 }
+
+/// <summary>Ids for the calls a reply makes, as OpenAI's look: <c>call_</c> and 24 random hex digits.</summary>
+public static class ToolCallIds
+{
+    /// <summary>A fresh id.</summary>
+    public static string New() => "call_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+}

@@ -1,0 +1,131 @@
+using System.Text.Json;
+using Copal.Model.Chat.ToolCalls;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Model.Chat;
+
+// Tool calling: ChatOptions.Tools shown to the model by its template, FunctionCallContent and FunctionResultContent
+// in the conversation as OpenAI's tool_calls and tool messages, and the calls of a reply read back as FunctionCallContent.
+public sealed partial class CopalChatClient
+{
+    /// <summary>The tools a request offers: OpenAI's tool objects for the template, the names a reply may call, whether it may call several.</summary>
+    private sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, bool Parallel);
+
+    /// <summary>
+    /// ChatOptions.Tools as OpenAI's tool list, or null when none are offered or ToolMode is None (then the model is
+    /// not shown them, as copal serve does). Only function declarations can be shown; a required call cannot be forced.
+    /// </summary>
+    private OfferedTools? Tools(ChatOptions? options)
+    {
+        if (options?.ToolMode is RequiredChatToolMode required)
+        {
+            throw new NotSupportedException($"ChatOptions.ToolMode {(required.RequiredFunctionName is string name ? $"RequireSpecific('{name}')" : "RequireAny")}: "
+                + "copal's chat client cannot force a tool call; leave ToolMode unset, None or Auto");
+        }
+        if (options?.Tools is not { Count: > 0 } tools || options.ToolMode is NoneChatToolMode)
+        {
+            return null;
+        }
+        if (_toolFormat == ToolCallFormat.None)
+        {
+            throw new NotSupportedException($"ChatOptions.Tools cannot be offered to this model: {_toolFormatReason}; give the client a ToolCallFormat");
+        }
+        var definitions = new List<object>();
+        var names = new List<string>();
+        for (int i = 0; i < tools.Count; i++)
+        {
+            if (tools[i] is not AIFunctionDeclaration function)
+            {
+                throw new NotSupportedException($"ChatOptions.Tools[{i}]: {tools[i].GetType().Name} is not supported; copal shows the model functions only (AIFunctionDeclaration)");
+            }
+            if (names.Contains(function.Name))
+            {
+                throw new ArgumentException($"ChatOptions.Tools[{i}]: the function '{function.Name}' is offered twice", nameof(options));
+            }
+            names.Add(function.Name);
+            var declaration = new Dictionary<string, object?>(StringComparer.Ordinal) { ["name"] = function.Name };
+            if (!string.IsNullOrEmpty(function.Description))
+            {
+                declaration["description"] = function.Description;
+            }
+            declaration["parameters"] = function.JsonSchema;
+            definitions.Add(new Dictionary<string, object?>(StringComparer.Ordinal) { ["type"] = "function", ["function"] = declaration });
+        }
+        return new OfferedTools(definitions, names, options.AllowMultipleToolCalls ?? true);
+    }
+
+    /// <summary>
+    /// An assistant message's calls as OpenAI's tool_calls (arguments as an object, as Hugging Face's templates take
+    /// them), or a tool message's results as tool messages, one per result.
+    /// </summary>
+    private static IEnumerable<ChatTurn> ToolTurns(ChatMessage message, string role)
+    {
+        if (role == "tool")
+        {
+            foreach (FunctionResultContent result in message.Contents.OfType<FunctionResultContent>())
+            {
+                string content = result.Result switch
+                {
+                    null => "",
+                    string plain => plain,
+                    JsonElement json => json.ValueKind == JsonValueKind.String ? json.GetString()! : json.GetRawText(),
+                    object value => JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions),
+                };
+                yield return new ChatTurn("tool", content, new Dictionary<string, object?>(StringComparer.Ordinal) { ["tool_call_id"] = result.CallId });
+            }
+            yield break;
+        }
+        var calls = message.Contents.OfType<FunctionCallContent>().Select(call => (object?)new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["id"] = call.CallId,
+            ["type"] = "function",
+            ["function"] = new Dictionary<string, object?>(StringComparer.Ordinal)
+            {
+                ["name"] = call.Name,
+                ["arguments"] = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions),
+            },
+        }).ToList();
+        string? text = message.Contents.OfType<TextContent>().Any() ? message.Text : null;
+        yield return new ChatTurn(role, text, new Dictionary<string, object?>(StringComparer.Ordinal) { ["tool_calls"] = calls });
+    }
+
+    /// <summary>
+    /// <paramref name="contents"/> with their text passed through <paramref name="splitter"/>: what is surely not a call
+    /// stays text; at the reply's end (<paramref name="final"/>) the held rest follows, and the calls as
+    /// <see cref="FunctionCallContent"/> (the first only unless several are allowed). Whether a call was made is returned.
+    /// </summary>
+    internal static bool ReadCalls(List<AIContent> contents, ToolCallSplitter splitter, bool final, bool parallel)
+    {
+        for (int i = 0; i < contents.Count; i++)
+        {
+            if (contents[i] is TextContent text)
+            {
+                string kept = splitter.Push(text.Text);
+                if (kept.Length == 0)
+                {
+                    contents.RemoveAt(i--);
+                }
+                else
+                {
+                    contents[i] = new TextContent(kept);
+                }
+            }
+        }
+        if (!final)
+        {
+            return false;
+        }
+        (string rest, IReadOnlyList<ToolCall> calls) = splitter.Finish();
+        if (rest.Length > 0)
+        {
+            contents.Add(new TextContent(rest));
+        }
+        foreach (ToolCall call in parallel ? calls : calls.Take(1))
+        {
+            using JsonDocument arguments = JsonDocument.Parse(call.Arguments);
+            contents.Add(new FunctionCallContent(ToolCallIds.New(), call.Name,
+                arguments.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal)));
+        }
+        return calls.Count > 0;
+    }
+}

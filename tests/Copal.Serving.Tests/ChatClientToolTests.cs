@@ -1,0 +1,96 @@
+using System.Text.Json;
+using Copal.Model.Chat;
+using Copal.Model.Chat.ToolCalls;
+using Copal.Model.ChatTemplates;
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Serving.Tests;
+
+/// <summary><see cref="CopalChatClient"/>'s tool calling: function declarations, calls and results rendered as the reference renders them, calls read from replies.</summary>
+public sealed class ChatClientToolTests : IDisposable
+{
+    private static readonly string s_templates = TestData.RepoPath("tests", "Copal.Model.Tests", "ChatTemplates", "Data");
+
+    private readonly CpuBackend _backend = new();
+    private readonly InferenceEngine _engine;
+    private readonly CopalChatClient _client;
+
+    public ChatClientToolTests()
+    {
+        _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
+        _client = new CopalChatClient(_engine, new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!));
+    }
+
+    public void Dispose()
+    {
+        _engine.Dispose();
+        _backend.Dispose();
+    }
+
+    [Fact]
+    public void Functions_calls_and_results_render_as_the_reference_renders_the_same_conversation()
+    {
+        using JsonDocument conversations = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(s_templates, "conversations.json")));
+        var tools = conversations.RootElement.GetProperty("tools").GetProperty("weather").EnumerateArray().Select(t => (AITool)AIFunctionFactory.CreateDeclaration(
+            t.GetProperty("function").GetProperty("name").GetString()!, t.GetProperty("function").GetProperty("description").GetString(),
+            t.GetProperty("function").GetProperty("parameters").Clone())).ToList();
+        ChatMessage[] messages =
+        [
+            new(ChatRole.User, "What's the weather in Paris?"),
+            new(ChatRole.Assistant, [new TextContent(""), new FunctionCallContent("call_1", "get_current_weather", new Dictionary<string, object?> { ["location"] = "Paris, France", ["unit"] = "celsius" })]),
+            new(ChatRole.Tool, [new FunctionResultContent("call_1", "{\"temperature\": 18, \"condition\": \"cloudy\"}")]),
+            new(ChatRole.Assistant, "It is 18 °C and cloudy in Paris."),
+            new(ChatRole.User, "Thanks!"),
+        ];
+        string golden = File.ReadLines(Path.Combine(s_templates, "goldens", "qwen2.5-tools.jsonl"))
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .Single(g => g.GetProperty("case").GetString() == "tool-call-roundtrip" && g.GetProperty("add_generation_prompt").GetBoolean())
+            .GetProperty("output").GetString()!;
+        Assert.Equal(golden, _client.ToRequest(messages, new ChatOptions { Tools = tools }).Prompt);
+        // ToolMode None: the model is not shown the tools.
+        Assert.DoesNotContain("get_current_weather\", \"description", _client.ToRequest(messages, new ChatOptions { Tools = tools, ToolMode = ChatToolMode.None }).Prompt, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_replys_calls_come_back_as_function_calls_after_its_text_whole_or_streamed()
+    {
+        const string Reply = "Checking.<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"tz\": \"CET\"}}\n</tool_call>";
+        List<AIContent> whole = [new TextContent(Reply)];
+        Assert.True(CopalChatClient.ReadCalls(whole, new ToolCallSplitter(ToolCallFormat.Hermes, ["get_time"]), final: true, parallel: true));
+        Assert.Equal("Checking.", Assert.IsType<TextContent>(whole[0]).Text);
+        FunctionCallContent call = Assert.IsType<FunctionCallContent>(whole[1]);
+        Assert.Equal("get_time", call.Name);
+        Assert.Matches("^call_[0-9a-f]{24}$", call.CallId);
+        Assert.Equal("CET", ((JsonElement)call.Arguments!["tz"]!).GetString());
+
+        var splitter = new ToolCallSplitter(ToolCallFormat.Hermes, ["get_time"]);
+        var streamed = new List<AIContent>();
+        for (int at = 0; at < Reply.Length; at += 4)
+        {
+            List<AIContent> update = [new TextContent(Reply[at..Math.Min(Reply.Length, at + 4)])];
+            CopalChatClient.ReadCalls(update, splitter, final: at + 4 >= Reply.Length, parallel: true);
+            streamed.AddRange(update);
+        }
+        Assert.Equal("Checking.", string.Concat(streamed.OfType<TextContent>().Select(t => t.Text)));
+        Assert.Equal("get_time", Assert.Single(streamed.OfType<FunctionCallContent>()).Name);
+    }
+
+    [Fact]
+    public async Task A_reply_without_calls_is_text_and_what_cannot_be_offered_is_refused()
+    {
+        AITool time = AIFunctionFactory.CreateDeclaration("get_time", "The time now", JsonDocument.Parse("{\"type\":\"object\",\"properties\":{}}").RootElement);
+        ChatResponse reply = await _client.GetResponseAsync([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time], MaxOutputTokens = 6 });
+        Assert.Equal(ChatFinishReason.Length, reply.FinishReason);
+        Assert.Empty(reply.Messages.Single().Contents.OfType<FunctionCallContent>());
+        Assert.NotEmpty(reply.Text);
+
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => new CopalChatClient(_engine).ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time] }));
+        Assert.Equal("ChatOptions.Tools cannot be offered to this model: the model has no chat template, so nothing shows it how to call a tool; give the client a ToolCallFormat", e.Message);
+        e = Assert.Throws<NotSupportedException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time], ToolMode = ChatToolMode.RequireSpecific("get_time") }));
+        Assert.StartsWith("ChatOptions.ToolMode RequireSpecific('get_time')", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time, time] }));
+    }
+}

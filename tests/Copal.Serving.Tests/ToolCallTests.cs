@@ -1,0 +1,201 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Copal.Cli.Serving;
+using Copal.Model.Chat;
+using Copal.Model.Chat.ToolCalls;
+using Copal.Model.ChatTemplates;
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// Tool calling in serve: the tools and the conversation's calls and results shown to the model by its template, the
+/// calls read back from the reply into OpenAI's tool_calls. stories260K writes no calls, so the answers are checked on
+/// made-up replies and the whole server on what it renders and refuses.
+/// </summary>
+public sealed class ToolCallTests : IDisposable
+{
+    private static readonly string s_templates = TestData.RepoPath("tests", "Copal.Model.Tests", "ChatTemplates", "Data");
+    private static readonly ChatTools s_weather = new([], ["get_weather", "get_time"], ToolCallFormat.Hermes, Parallel: true);
+    private const string Call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+
+    private readonly CpuBackend _backend = new();
+    private readonly InferenceEngine _engine;
+
+    public ToolCallTests() => _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
+
+    public void Dispose()
+    {
+        _engine.Dispose();
+        _backend.Dispose();
+    }
+
+    private static OpenAiChoice Choice(ChatTools tools) =>
+        new(0, countsPrompt: true, new CompletionRequest { Prompt = "" }, chat: true, echo: null, splitter: null, logprobs: null, tools);
+
+    [Fact]
+    public void A_reply_that_calls_tools_answers_them_in_tool_calls_after_its_text_with_finish_reason_tool_calls()
+    {
+        OpenAiChoice choice = Choice(s_weather);
+        choice.Gather(new CompletionChunk("Sure.\n" + Call + "\n<tool_call>{\"name\": \"get_time\"}</tool_call>", [1]) { FinishReason = FinishReason.Stop });
+        JsonObject whole = choice.Whole();
+        Assert.Equal("tool_calls", whole["finish_reason"]!.GetValue<string>());
+        JsonObject message = whole["message"]!.AsObject();
+        Assert.Equal("Sure.\n", message["content"]!.GetValue<string>());
+        JsonArray calls = message["tool_calls"]!.AsArray();
+        Assert.Equal(2, calls.Count);
+        Assert.Matches("^call_[0-9a-f]{24}$", calls[0]!["id"]!.GetValue<string>());
+        Assert.NotEqual(calls[0]!["id"]!.GetValue<string>(), calls[1]!["id"]!.GetValue<string>());
+        Assert.Equal("""{"type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Paris\"}"}}""", Without(calls[0]!, "id"));
+        Assert.Equal("""{"type":"function","function":{"name":"get_time","arguments":"{}"}}""", Without(calls[1]!, "id"));
+
+        // parallel_tool_calls false keeps the first call.
+        OpenAiChoice single = Choice(s_weather with { Parallel = false });
+        single.Gather(new CompletionChunk(Call + Call, [1]) { FinishReason = FinishReason.Stop });
+        Assert.Single(single.Whole()["message"]!["tool_calls"]!.AsArray());
+    }
+
+    [Fact]
+    public void A_reply_without_calls_is_content_with_no_tool_calls_and_its_own_finish_reason()
+    {
+        OpenAiChoice choice = Choice(s_weather);
+        choice.Gather(new CompletionChunk("It is sunny. <tool_call>{\"name\": \"get_wea", [1]) { FinishReason = FinishReason.Length });
+        JsonObject whole = choice.Whole();
+        Assert.Equal("length", whole["finish_reason"]!.GetValue<string>());
+        Assert.Equal("It is sunny. <tool_call>{\"name\": \"get_wea", whole["message"]!["content"]!.GetValue<string>());
+        Assert.Empty(whole["message"]!["tool_calls"]!.AsArray());
+    }
+
+    [Fact]
+    public void A_streamed_reply_sends_its_text_as_it_comes_then_the_calls_in_one_delta_with_the_finish_reason()
+    {
+        var reply = new ToolCallReply(s_weather);
+        string text = "On it." + Call;
+        var sent = new List<JsonObject>();
+        for (int at = 0; at < text.Length; at += 5)
+        {
+            bool last = at + 5 >= text.Length;
+            var chunk = new CompletionChunk(text[at..Math.Min(text.Length, at + 5)], [at]) { FinishReason = last ? FinishReason.Stop : null };
+            sent.AddRange(OpenAiChoice.ChatDeltas(chunk, null, 0, reply));
+        }
+        Assert.Equal("On it.", string.Concat(sent.Select(d => d["delta"]!["content"]?.GetValue<string>())));
+        JsonObject end = sent[^1];
+        Assert.Equal("tool_calls", end["finish_reason"]!.GetValue<string>());
+        JsonNode call = end["delta"]!["tool_calls"]!.AsArray().Single()!;
+        Assert.Equal(0, call["index"]!.GetValue<int>());
+        Assert.Equal("""{"index":0,"type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Paris\"}"}}""", Without(call, "id"));
+        Assert.All(sent.SkipLast(1), d => Assert.Null(d["finish_reason"]));
+    }
+
+    /// <summary>
+    /// OpenAI sends a call's arguments as a string of JSON; Hugging Face's templates write them with tojson, so they are
+    /// passed as an object (as vLLM does): the prompt is the reference renderer's for the same conversation.
+    /// </summary>
+    [Fact]
+    public void A_conversation_with_calls_and_results_renders_as_the_reference_renders_it()
+    {
+        var formatter = new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!);
+        using JsonDocument conversations = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(s_templates, "conversations.json")));
+        JsonElement roundTrip = conversations.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("id").GetString() == "tool-call-roundtrip");
+        JsonNode messages = JsonNode.Parse(roundTrip.GetProperty("messages").GetRawText())!;
+        JsonNode arguments = messages[1]!["tool_calls"]![0]!["function"]!["arguments"]!;
+        messages[1]!["tool_calls"]![0]!["function"]!["arguments"] = arguments.ToJsonString();
+        var body = new JsonObject
+        {
+            ["model"] = "stories260K",
+            ["messages"] = messages,
+            ["tools"] = JsonNode.Parse(conversations.RootElement.GetProperty("tools").GetProperty("weather").GetRawText()),
+        };
+        OpenAiRequest request = OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _engine, formatter, new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        string golden = File.ReadLines(Path.Combine(s_templates, "goldens", "qwen2.5-tools.jsonl"))
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .Single(g => g.GetProperty("case").GetString() == "tool-call-roundtrip" && g.GetProperty("add_generation_prompt").GetBoolean())
+            .GetProperty("output").GetString()!;
+        Assert.Equal(golden, request.Prompts[0].Prompt);
+        Assert.Equal(["get_current_weather", "get_time"], request.Tools!.Names);
+    }
+
+    [Fact]
+    public async Task The_server_shows_tools_to_a_model_whose_template_takes_them_and_answers_a_reply_without_calls_as_content()
+    {
+        var formatter = new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!);
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        const string Tools = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"description\":\"The time now\",\"parameters\":{\"type\":\"object\",\"properties\":{}}}}]";
+        (int status, JsonElement plain) = await PostAsync(server, Request(""));
+        Assert.Equal(200, status);
+        (status, JsonElement offered) = await PostAsync(server, Request(Tools));
+        Assert.Equal(200, status);
+        (status, JsonElement declined) = await PostAsync(server, Request(Tools + ",\"tool_choice\":\"none\""));
+        Assert.Equal(200, status);
+        int Prompt(JsonElement body) => body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+        Assert.True(Prompt(offered) > Prompt(plain) + 20, $"{Prompt(offered)} against {Prompt(plain)}");
+        Assert.Equal(Prompt(plain), Prompt(declined)); // tool_choice none: not shown, as vLLM does
+        JsonElement choice = offered.GetProperty("choices")[0];
+        Assert.Equal("length", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal(0, choice.GetProperty("message").GetProperty("tool_calls").GetArrayLength());
+        Assert.NotEmpty(choice.GetProperty("message").GetProperty("content").GetString()!);
+    }
+
+    [Theory]
+    [InlineData(",\"tools\":[{\"type\":\"custom\",\"custom\":{\"name\":\"f\"}}]", "tools[0].type", "unsupported_parameter")]
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get time\"}}]", "tools[0].function.name", null)]
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}},{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tools[1].function.name", null)]
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":\"{}\"}}]", "tools[0].function.parameters", null)]
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"required\"", "tool_choice", "unsupported_parameter")]
+    [InlineData(",\"tool_choice\":\"sometimes\"", "tool_choice", null)]
+    public async Task A_tool_list_or_choice_that_cannot_be_honoured_is_a_400_naming_it(string fields, string param, string? code)
+    {
+        var formatter = new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!);
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        (int status, JsonElement body) = await PostAsync(server, Request(fields));
+        Assert.Equal(400, status);
+        Assert.Equal(param, body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Equal(code, body.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Theory]
+    [InlineData("{\"role\":\"tool\",\"content\":\"18 C\"}", "messages[1].tool_call_id")]
+    [InlineData("{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{not json\"}}]}", "messages[1].tool_calls[0].function.arguments")]
+    [InlineData("{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]}", "messages[1].tool_calls[0].function.arguments")]
+    [InlineData("{\"role\":\"user\",\"content\":\"x\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}", "messages[1].tool_calls")]
+    public async Task A_malformed_tool_message_is_a_400_naming_the_field(string message, string param)
+    {
+        var formatter = new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!);
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        (int status, JsonElement body) = await PostAsync(server,
+            "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}," + message + "]}");
+        Assert.Equal(400, status);
+        Assert.Equal(param, body.GetProperty("error").GetProperty("param").GetString());
+    }
+
+    [Fact]
+    public async Task Tools_offered_to_a_model_without_a_format_are_refused_with_the_reason()
+    {
+        await using OpenAiServer plain = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0);
+        (int status, JsonElement body) = await PostAsync(plain, Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
+        Assert.Equal(400, status);
+        Assert.Equal("tools", body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Equal("tools cannot be offered to this model: the server reads no tool calls; start copal serve with --tool-call-parser to name the format the model writes calls in",
+            body.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    private static string Request(string fields) =>
+        "{\"model\":\"stories260K\",\"max_tokens\":8,\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}]" + fields + "}";
+
+    private static string Without(JsonNode node, string field)
+    {
+        JsonObject copy = node.DeepClone().AsObject();
+        copy.Remove(field);
+        return copy.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    }
+
+    private static async Task<(int Status, JsonElement Body)> PostAsync(OpenAiServer server, string body)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
+        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+}
