@@ -140,16 +140,15 @@ internal sealed class OpenAiChoice
             ReplyPieces tail = splitter.Flush();
             (reasoning, content) = (body.Reasoning + tail.Reasoning, body.Content + tail.Content);
         }
-        var message = new JsonObject { ["role"] = "assistant" };
+        JsonArray? calls = null;
         if (toolCalls is not null)
         {
-            content = toolCalls.Push(content) + toolCalls.Finish(out JsonArray? calls);
-            message["content"] = content.Length == 0 ? null : content;
-            message["tool_calls"] = calls ?? [];
+            content = toolCalls.Push(content) + toolCalls.Finish(out calls);
         }
-        else
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = content.Length == 0 ? null : content };
+        if (toolCalls is not null)
         {
-            message["content"] = content.Length == 0 ? null : content;
+            message["tool_calls"] = calls ?? [];
         }
         if (splitter is not null)
         {
