@@ -66,12 +66,16 @@ internal static class ServeCommand
                 SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite), CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             var options = new EngineOptions { Parallel = p.GetValue(parallel), ContextSize = p.GetValue(ctxSize), PrefixCache = p.GetValue(prefixCache) == "on" };
             using var engine = new InferenceEngine(session.Model, session.Tokenizer, options);
+            ToolCallReading toolCalls = ToolCalls(p.GetValue(toolCallParser)!, p.Typed(toolCallParser), formatter);
+            if (toolCalls.Format != ToolCallFormat.None)
+            {
+                Out.Info($"copal: tool calls read as {ToolCallFormats.Name(toolCalls.Format)} ({toolCalls.Reason})");
+            }
             OpenAiServer server;
             try
             {
                 server = OpenAiServer.StartAsync(engine, p.GetValue(host)!, p.GetValue(port), formatter,
-                    splitReasoning: p.GetValue(reasoningParser) != "none",
-                    toolCalls: ToolCalls(p.GetValue(toolCallParser)!, p.Typed(toolCallParser), formatter), cancellationToken: ct).GetAwaiter().GetResult();
+                    splitReasoning: p.GetValue(reasoningParser) != "none", toolCalls: toolCalls, cancellationToken: ct).GetAwaiter().GetResult();
             }
             catch (IOException e)
             {
