@@ -155,6 +155,58 @@ public sealed partial class ServeCommandTests
         Assert.Contains("server stopped", stderr.ToString());
     }
 
+    /// <summary>The tool-call format is read from the model's own template at start, said, and used; --tool-call-parser none refuses tools.</summary>
+    [Fact]
+    public async Task Serve_reads_the_tool_call_format_from_the_template_and_none_refuses_tools()
+    {
+        string dir = Directory.CreateTempSubdirectory("copal-serve-tools-").FullName;
+        try
+        {
+            TestData.CopyOfStories260K(dir);
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), JsonSerializer.Serialize(new
+            {
+                chat_template = "{% if tools %}{% for t in tools %}{{ t | tojson }}{% endfor %}Call as <tool_call>{\"name\": ...}</tool_call>\n{% endif %}"
+                    + "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:",
+            }));
+            const string Tools = "{\"model\":\"" + "{0}" + "\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}],"
+                + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}]}";
+            string model = Path.GetFileName(dir);
+            foreach (string parser in new[] { "auto", "none" })
+            {
+                using Process p = Start("serve", "-m", dir, "--port", "0", "--tool-call-parser", parser);
+                (Uri address, Task<string> stderr) = ReadAddress(p);
+                int status;
+                try
+                {
+                    using var http = new HttpClient();
+                    using var content = new StringContent(Tools.Replace("{0}", model, StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/json");
+                    using HttpResponseMessage r = await http.PostAsync(new Uri(address, "/v1/chat/completions"), content);
+                    status = (int)r.StatusCode;
+                }
+                finally
+                {
+                    Signal(p, "TERM");
+                }
+                Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)));
+                string log = await stderr;
+                if (parser == "auto")
+                {
+                    Assert.Equal(200, status);
+                    Assert.Contains("copal: tool calls read as hermes (its chat template writes <tool_call> blocks)", log);
+                }
+                else
+                {
+                    Assert.Equal(400, status);
+                    Assert.DoesNotContain("tool calls read as", log);
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_repeated_prompt_comes_from_the_prefix_cache_and_the_stop_line_counts_it()
     {
