@@ -21,6 +21,19 @@ public sealed class EngineTests : IDisposable
     /// what a server holds follows the requests in flight, not the longest one it has served. With it, the grown cache
     /// stays for the next turn of that conversation, and nothing else is held.
     /// </summary>
+    /// <summary>A request that ends with its prefill (max_tokens 1) runs no decode step; the peak counts its cache too.</summary>
+    [Fact]
+    public async Task The_peak_of_the_kv_caches_counts_a_request_that_ends_with_its_prefill()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1, PrefixCache = true });
+        CompletionResult one = await engine.CompleteAsync(new CompletionRequest { PromptIds = [.. Enumerable.Range(0, 400).Select(i => 1 + (i * 37 % 500))], MaxTokens = 1 });
+        Assert.Single(one.TokenIds);
+        Assert.Equal(0, engine.Statistics.Steps);
+        Assert.True(engine.KvCacheBytes > 0);
+        Assert.Equal(engine.KvCacheBytes, engine.Statistics.PeakKvCacheBytes); // the kept cache is the one the prefill filled
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

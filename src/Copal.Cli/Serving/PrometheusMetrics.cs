@@ -32,7 +32,7 @@ internal static class PrometheusMetrics
         Gauge(text, "copal_sequences_running", "Sequences in the batch now.", s.Active);
         Gauge(text, "copal_slots", "Sequences decoded together at most (--parallel).", engine.Options.Parallel);
         Gauge(text, "copal_kv_cache_bytes", "Bytes of the slots' KV caches now, idle slots' kept caches included.", engine.KvCacheBytes);
-        Gauge(text, "copal_kv_cache_peak_bytes", "The most bytes the KV caches held at once, taken at each decode step.", s.PeakKvCacheBytes);
+        Gauge(text, "copal_kv_cache_peak_bytes", "The most bytes the KV caches held at once, taken after each prefill and decode step.", s.PeakKvCacheBytes);
         Gauge(text, "copal_engine_up", "1 while the engine decodes, 0 once a failed forward pass has ended it.", engine.Fault is null ? 1 : 0);
         return text.ToString();
     }

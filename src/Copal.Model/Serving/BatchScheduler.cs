@@ -267,7 +267,12 @@ internal sealed partial class BatchScheduler : IDisposable
         }
         NonFiniteLogitsException.ThrowIfAny(slot.Logits, slot.Logits.Length, _ => $"after the prefill of {Plural.Of(job.PromptIds.Length, "prompt token")}");
         slot.Prefilled();
+        NotePeakKvBytes(); // a request that ends here (max_tokens 0 or 1) held its cache too
     }
+
+    // The statistics' peak of KV-cache bytes, taken after each prefill and each decode step (only the loop writes it).
+    private void NotePeakKvBytes() =>
+        Interlocked.Exchange(ref _statistics.PeakKvBytes, Math.Max(Interlocked.Read(ref _statistics.PeakKvBytes), KvCacheBytes));
 
     /// <summary>
     /// Gives back the caches idle slots keep for the prefix cache; true when there were any. Called when the device
@@ -424,7 +429,7 @@ internal sealed partial class BatchScheduler : IDisposable
         Interlocked.Increment(ref _statistics.DecodeSteps);
         Interlocked.Add(ref _statistics.BatchedRows, rows);
         _statistics.PeakBatchRows = Math.Max(_statistics.PeakBatchRows, rows);
-        Interlocked.Exchange(ref _statistics.PeakKvBytes, Math.Max(Interlocked.Read(ref _statistics.PeakKvBytes), KvCacheBytes));
+        NotePeakKvBytes();
         _ended.Clear();
         _failed.Clear();
         for (int i = 0; i < rows; i++)

@@ -91,7 +91,7 @@ public sealed class EngineStatistics
     public int PeakBatch => Volatile.Read(ref PeakBatchRows);
 
     /// <summary>
-    /// The most bytes the slots' KV caches have held at once, taken at each decode step (without
+    /// The most bytes the slots' KV caches have held at once, taken after each prefill and decode step (without
     /// <see cref="EngineOptions.PrefixCache"/> a slot gives a grown cache back when its request ends, so
     /// <see cref="InferenceEngine.KvCacheBytes"/> afterwards is the idle size).
     /// </summary>
