@@ -58,12 +58,14 @@ public sealed class Sampler
         }
         if (_chosenCounts is not null)
         {
-            string penalty = _options.FrequencyPenalty != 0f ? nameof(SamplingOptions.FrequencyPenalty) : nameof(SamplingOptions.PresencePenalty);
             foreach ((int token, int count) in _chosenCounts)
             {
                 if (token < logits.Length)
                 {
-                    Change(logits, token, logits[token] - ((count * _options.FrequencyPenalty) + _options.PresencePenalty), penalty, ref culprit);
+                    float frequency = count * _options.FrequencyPenalty;
+                    // One step for both: the larger term is what sent a logit out of range, if one went.
+                    string penalty = Math.Abs(_options.PresencePenalty) > Math.Abs(frequency) ? nameof(SamplingOptions.PresencePenalty) : nameof(SamplingOptions.FrequencyPenalty);
+                    Change(logits, token, logits[token] - (frequency + _options.PresencePenalty), penalty, ref culprit);
                 }
             }
         }

@@ -244,6 +244,11 @@ public class SamplerTests
         e = Assert.Throws<NoTokenToChooseException>(() =>
             new Sampler(new SamplingOptions { RepetitionPenalty = 1.1f, LogitBias = new Dictionary<int, float> { [1] = 3e38f } }).Sample([0f, 3e38f], []));
         Assert.Equal(nameof(SamplingOptions.LogitBias), e.Option);
+        // The presence and frequency penalties run as one step: the larger term is to blame, here the presence's.
+        var both = new Sampler(new SamplingOptions { PresencePenalty = 3e38f, FrequencyPenalty = 0.5f });
+        Assert.Equal(0, both.Sample([-3e38f, float.NegativeInfinity], []));
+        e = Assert.Throws<NoTokenToChooseException>(() => both.Sample([-3e38f, float.NegativeInfinity], []));
+        Assert.Equal(nameof(SamplingOptions.PresencePenalty), e.Option);
     }
 
     [Theory]
