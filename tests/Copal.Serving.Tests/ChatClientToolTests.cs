@@ -12,8 +12,6 @@ namespace Copal.Serving.Tests;
 /// <summary><see cref="CopalChatClient"/>'s tool calling: function declarations, calls and results rendered as the reference renders them, calls read from replies.</summary>
 public sealed class ChatClientToolTests : IDisposable
 {
-    private static readonly string s_templates = TestData.RepoPath("tests", "Copal.Model.Tests", "ChatTemplates", "Data");
-
     private readonly CpuBackend _backend = new();
     private readonly InferenceEngine _engine;
     private readonly CopalChatClient _client;
@@ -21,7 +19,7 @@ public sealed class ChatClientToolTests : IDisposable
     public ChatClientToolTests()
     {
         _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
-        _client = new CopalChatClient(_engine, new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!));
+        _client = new CopalChatClient(_engine, TemplateGoldens.Formatter("qwen2.5-tools"));
     }
 
     public void Dispose()
@@ -33,8 +31,7 @@ public sealed class ChatClientToolTests : IDisposable
     [Fact]
     public void Functions_calls_and_results_render_as_the_reference_renders_the_same_conversation()
     {
-        using JsonDocument conversations = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(s_templates, "conversations.json")));
-        var tools = conversations.RootElement.GetProperty("tools").GetProperty("weather").EnumerateArray().Select(t => (AITool)AIFunctionFactory.CreateDeclaration(
+        var tools = TemplateGoldens.Conversations().GetProperty("tools").GetProperty("weather").EnumerateArray().Select(t => (AITool)AIFunctionFactory.CreateDeclaration(
             t.GetProperty("function").GetProperty("name").GetString()!, t.GetProperty("function").GetProperty("description").GetString(),
             t.GetProperty("function").GetProperty("parameters").Clone())).ToList();
         ChatMessage[] messages =
@@ -45,11 +42,7 @@ public sealed class ChatClientToolTests : IDisposable
             new(ChatRole.Assistant, "It is 18 °C and cloudy in Paris."),
             new(ChatRole.User, "Thanks!"),
         ];
-        string golden = File.ReadLines(Path.Combine(s_templates, "goldens", "qwen2.5-tools.jsonl"))
-            .Select(l => JsonDocument.Parse(l).RootElement)
-            .Single(g => g.GetProperty("case").GetString() == "tool-call-roundtrip" && g.GetProperty("add_generation_prompt").GetBoolean())
-            .GetProperty("output").GetString()!;
-        Assert.Equal(golden, _client.ToRequest(messages, new ChatOptions { Tools = tools }).Prompt);
+        Assert.Equal(TemplateGoldens.Rendered("qwen2.5-tools", "tool-call-roundtrip"), _client.ToRequest(messages, new ChatOptions { Tools = tools }).Prompt);
         // ToolMode None: the model is not shown the tools.
         Assert.DoesNotContain("get_current_weather\", \"description", _client.ToRequest(messages, new ChatOptions { Tools = tools, ToolMode = ChatToolMode.None }).Prompt, StringComparison.Ordinal);
     }

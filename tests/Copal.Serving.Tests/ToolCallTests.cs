@@ -17,7 +17,6 @@ namespace Copal.Serving.Tests;
 /// </summary>
 public sealed class ToolCallTests : IDisposable
 {
-    private static readonly string s_templates = TestData.RepoPath("tests", "Copal.Model.Tests", "ChatTemplates", "Data");
     private static readonly ChatTools s_weather = new([], ["get_weather", "get_time"], ToolCallFormat.Hermes, Parallel: true);
     private const string Call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
 
@@ -96,9 +95,9 @@ public sealed class ToolCallTests : IDisposable
     [Fact]
     public void A_conversation_with_calls_and_results_renders_as_the_reference_renders_it()
     {
-        var formatter = new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!);
-        using JsonDocument conversations = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(s_templates, "conversations.json")));
-        JsonElement roundTrip = conversations.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("id").GetString() == "tool-call-roundtrip");
+        var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
+        JsonElement conversations = TemplateGoldens.Conversations();
+        JsonElement roundTrip = conversations.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("id").GetString() == "tool-call-roundtrip");
         JsonNode messages = JsonNode.Parse(roundTrip.GetProperty("messages").GetRawText())!;
         JsonNode arguments = messages[1]!["tool_calls"]![0]!["function"]!["arguments"]!;
         messages[1]!["tool_calls"]![0]!["function"]!["arguments"] = arguments.ToJsonString();
@@ -106,21 +105,17 @@ public sealed class ToolCallTests : IDisposable
         {
             ["model"] = "stories260K",
             ["messages"] = messages,
-            ["tools"] = JsonNode.Parse(conversations.RootElement.GetProperty("tools").GetProperty("weather").GetRawText()),
+            ["tools"] = JsonNode.Parse(conversations.GetProperty("tools").GetProperty("weather").GetRawText()),
         };
         OpenAiRequest request = OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _engine, formatter, new ToolCallReading(ToolCallFormat.Hermes, "test"));
-        string golden = File.ReadLines(Path.Combine(s_templates, "goldens", "qwen2.5-tools.jsonl"))
-            .Select(l => JsonDocument.Parse(l).RootElement)
-            .Single(g => g.GetProperty("case").GetString() == "tool-call-roundtrip" && g.GetProperty("add_generation_prompt").GetBoolean())
-            .GetProperty("output").GetString()!;
-        Assert.Equal(golden, request.Prompts[0].Prompt);
+        Assert.Equal(TemplateGoldens.Rendered("qwen2.5-tools", "tool-call-roundtrip"), request.Prompts[0].Prompt);
         Assert.Equal(["get_current_weather", "get_time"], request.Tools!.Names);
     }
 
     [Fact]
     public async Task The_server_shows_tools_to_a_model_whose_template_takes_them_and_answers_a_reply_without_calls_as_content()
     {
-        var formatter = new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!);
+        var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         const string Tools = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"description\":\"The time now\",\"parameters\":{\"type\":\"object\",\"properties\":{}}}}]";
         (int status, JsonElement plain) = await PostAsync(server, Request(""));
@@ -147,7 +142,7 @@ public sealed class ToolCallTests : IDisposable
     [InlineData(",\"tool_choice\":\"sometimes\"", "tool_choice", null)]
     public async Task A_tool_list_or_choice_that_cannot_be_honoured_is_a_400_naming_it(string fields, string param, string? code)
     {
-        var formatter = new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!);
+        var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         (int status, JsonElement body) = await PostAsync(server, Request(fields));
         Assert.Equal(400, status);
@@ -162,7 +157,7 @@ public sealed class ToolCallTests : IDisposable
     [InlineData("{\"role\":\"user\",\"content\":\"x\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}", "messages[1].tool_calls")]
     public async Task A_malformed_tool_message_is_a_400_naming_the_field(string message, string param)
     {
-        var formatter = new TemplateChatFormatter(ChatTemplate.FromDirectory(Path.Combine(s_templates, "templates", "qwen2.5-tools"))!);
+        var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         (int status, JsonElement body) = await PostAsync(server,
             "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}," + message + "]}");
