@@ -133,6 +133,44 @@ public sealed class ToolCallTests : IDisposable
         Assert.NotEmpty(choice.GetProperty("message").GetProperty("content").GetString()!);
     }
 
+    /// <summary>What the official OpenAI client sends for tools, an earlier call and its result is taken, and its answer read.</summary>
+    [Fact]
+    public async Task The_official_client_offers_tools_and_sends_calls_and_results_back()
+    {
+        // Short, for stories260K's 512 positions: the tools' names, then each message with its calls, result id and text.
+        var formatter = new TemplateChatFormatter(new ChatTemplate("{% if tools %}{% for t in tools %}{{ t.function.name }} {% endfor %}<tool_call>\n{% endif %}"
+            + "{% for m in messages %}{{ m.role }}: {% if m.tool_calls %}{% for c in m.tool_calls %}{{ c.id }} {{ c.function.name }}{{ c.function.arguments | tojson }}{% endfor %}{% endif %}"
+            + "{{ m.content if m.content else '' }}{% if m.tool_call_id %} [{{ m.tool_call_id }}]{% endif %}{{ '\\n' }}{% endfor %}assistant:"));
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        var client = new OpenAI.OpenAIClient(new System.ClientModel.ApiKeyCredential("unused"),
+            new OpenAI.OpenAIClientOptions { Endpoint = new Uri(server.Address, "/v1"), NetworkTimeout = TimeSpan.FromMinutes(2) });
+        OpenAI.Chat.ChatClient chat = client.GetChatClient("stories260K");
+        var options = new OpenAI.Chat.ChatCompletionOptions { MaxOutputTokenCount = 4, Temperature = 0 };
+        options.Tools.Add(OpenAI.Chat.ChatTool.CreateFunctionTool("get_time", "The time now", BinaryData.FromString("{\"type\":\"object\",\"properties\":{\"tz\":{\"type\":\"string\"}}}")));
+        OpenAI.Chat.ChatMessage[] messages =
+        [
+            new OpenAI.Chat.UserChatMessage("What time is it?"),
+            new OpenAI.Chat.AssistantChatMessage([OpenAI.Chat.ChatToolCall.CreateFunctionToolCall("call_1", "get_time", BinaryData.FromString("{\"tz\":\"CET\"}"))]),
+            new OpenAI.Chat.ToolChatMessage("call_1", "12:00"),
+        ];
+        OpenAI.Chat.ChatCompletion completion = (await chat.CompleteChatAsync(messages, options)).Value;
+        Assert.Equal(OpenAI.Chat.ChatFinishReason.Length, completion.FinishReason);
+        Assert.Empty(completion.ToolCalls);
+        Assert.NotEmpty(completion.Content);
+        // The call and its result reached the template: the prompt is the one the same conversation renders to.
+        string rendered = formatter.Format([
+            new ChatTurn("user", "What time is it?"),
+            new ChatTurn("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new List<object?> { new Dictionary<string, object?>
+            {
+                ["id"] = "call_1", ["type"] = "function",
+                ["function"] = new Dictionary<string, object?> { ["name"] = "get_time", ["arguments"] = JsonDocument.Parse("{\"tz\":\"CET\"}").RootElement },
+            } } }),
+            new ChatTurn("tool", "12:00", new Dictionary<string, object?> { ["tool_call_id"] = "call_1" }),
+        ], null, [JsonDocument.Parse("{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"description\":\"The time now\",\"parameters\":{\"type\":\"object\",\"properties\":{\"tz\":{\"type\":\"string\"}}}}}").RootElement]).Text;
+        Assert.Equal("get_time <tool_call>\nuser: What time is it?\nassistant: call_1 get_time{\"tz\": \"CET\"}\ntool: 12:00 [call_1]\nassistant:", rendered);
+        Assert.Equal(_engine.Tokenizer.Encode(rendered, addSpecialTokens: false).Length, completion.Usage.InputTokenCount);
+    }
+
     [Theory]
     [InlineData(",\"tools\":[{\"type\":\"custom\",\"custom\":{\"name\":\"f\"}}]", "tools[0].type", "unsupported_parameter")]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get time\"}}]", "tools[0].function.name", null)]
