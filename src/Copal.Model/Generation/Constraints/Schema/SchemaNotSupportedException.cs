@@ -5,7 +5,7 @@ namespace Copal.Model.Generation.Constraints.Schema;
 /// combination it cannot decide byte by byte. Refused rather than ignored, so a reply is never JSON that the schema
 /// rejects. The message is one line naming the keyword and where it is in the schema (a JSON pointer).
 /// </summary>
-public sealed class SchemaNotSupportedException(string keyword, string path, string reason)
+internal sealed class SchemaNotSupportedException(string keyword, string path, string reason)
     : Exception($"json_schema: '{keyword}' at {path} is not supported: {reason}")
 {
     /// <summary>The schema keyword refused (<c>pattern</c>, <c>anyOf</c>, …).</summary>
