@@ -104,6 +104,26 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
             : new { model = Model, prompt = "Once upon a time", max_tokens = 400, temperature = 1, seed = 5, stream, response_format = format, logit_bias = bias };
     }
 
+    [Fact]
+    public async Task A_vocabulary_that_cannot_write_the_schema_ends_the_reply_with_an_error_naming_json_schema()
+    {
+        // Only <unk>, <s> and </s> may be chosen: none writes a '{'.
+        using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(Copal.Testing.TestData.Stories260K, backend, new EngineOptions { DecodableTokens = 3 });
+        CompletionRequestException e = await Assert.ThrowsAsync<CompletionRequestException>(() =>
+            engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 5, ResponseFormat = ResponseFormat.JsonSchema, JsonSchema = SchemaElement() }));
+        Assert.Equal("response_format", e.Parameter);
+        Assert.StartsWith("response_format json_schema cannot go on: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("after 0 bytes", e.Message, StringComparison.Ordinal);
+        // A schema without the format, or the format without a schema, is a mistake of the caller's.
+        e = await Assert.ThrowsAsync<CompletionRequestException>(() =>
+            engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 5, ResponseFormat = ResponseFormat.JsonSchema }));
+        Assert.Equal("response_format", e.Parameter);
+        e = await Assert.ThrowsAsync<CompletionRequestException>(() =>
+            engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 5, JsonSchema = SchemaElement() }));
+        Assert.Equal("response_format", e.Parameter);
+    }
+
     private static object Format(JsonElement schema) => new { type = "json_schema", json_schema = new { name = "hero", strict = true, schema } };
 
     [Theory]
