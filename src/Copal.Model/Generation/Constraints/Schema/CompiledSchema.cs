@@ -76,13 +76,19 @@ internal sealed class SchemaShape
     /// <summary>Object: whether each declared property must come.</summary>
     public bool[] Required { get; init; } = [];
 
-    /// <summary>Object: the first required property at or after each index (the count when none), for indices 0 .. count.</summary>
+    /// <summary>
+    /// Object: the first required property at or after each index (the count when none), for indices 0 .. count, and
+    /// count + 1 (a further key was written: no declared property comes any more).
+    /// </summary>
     public int[] NextRequired { get; init; } = [];
 
     /// <summary>Object with declared properties: the root of their keys' trie ("name" with its quotes; the terminal is the property's index).</summary>
     public int Keys { get; init; } = -1;
 
-    /// <summary>Object without declared properties: the node of every value, any key; −1 when no member may come.</summary>
+    /// <summary>
+    /// Object: the node of the value of a key not declared (additionalProperties; any key without declared properties,
+    /// after the declared ones written otherwise); −1 when none may come.
+    /// </summary>
     public int Additional { get; init; } = -1;
 
     /// <summary>Array: the node of every item; −1 when none may come.</summary>

@@ -391,26 +391,6 @@ internal sealed class JsonSchemaCompiler
             }
         }
         JsonElement? additional = schema.TryGetProperty("additionalProperties", out JsonElement a) ? a : null;
-        if (names.Count > 0)
-        {
-            if (additional?.ValueKind != JsonValueKind.False)
-            {
-                throw new SchemaNotSupportedException("additionalProperties", path,
-                    "an object with properties needs additionalProperties false (as OpenAI's strict mode does): copal writes the declared properties, in their order, and no others");
-            }
-            if (names.Count >= MaxCount)
-            {
-                throw new SchemaNotSupportedException("properties", path, $"more than {MaxCount - 1} properties");
-            }
-            var next = new int[names.Count + 1];
-            next[names.Count] = names.Count;
-            for (int j = names.Count - 1; j >= 0; j--)
-            {
-                next[j] = required[j] ? j : next[j + 1];
-            }
-            int keys = _literals.Add(names.Select((n, j) => (Quote(n, path), j)));
-            return new SchemaShape { IsObject = true, Properties = [.. nodes], Required = required, NextRequired = next, Keys = keys };
-        }
         int members = additional switch
         {
             null => AnyNode(),
@@ -418,6 +398,22 @@ internal sealed class JsonSchemaCompiler
             { ValueKind: JsonValueKind.False } => -1,
             JsonElement schemaOfMembers => NodeFor(schemaOfMembers, $"{path}/additionalProperties"),
         };
+        if (names.Count > 0)
+        {
+            if (names.Count >= MaxCount - 1)
+            {
+                throw new SchemaNotSupportedException("properties", path, $"more than {MaxCount - 2} properties");
+            }
+            // Indices 0 .. count, and count + 1: after a further key, where no declared property comes any more.
+            var next = new int[names.Count + 2];
+            next[names.Count] = next[names.Count + 1] = names.Count;
+            for (int j = names.Count - 1; j >= 0; j--)
+            {
+                next[j] = required[j] ? j : next[j + 1];
+            }
+            int keys = _literals.Add(names.Select((n, j) => (Quote(n, path), j)));
+            return new SchemaShape { IsObject = true, Properties = [.. nodes], Required = required, NextRequired = next, Keys = keys, Additional = members };
+        }
         return new SchemaShape { IsObject = true, NextRequired = [0], Additional = members };
     }
 

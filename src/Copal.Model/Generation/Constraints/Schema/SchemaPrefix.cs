@@ -80,7 +80,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     private readonly SchemaNode ValueNode()
     {
         SchemaShape s = Shape;
-        return _schema.Nodes[s.IsObject ? (s.Keys >= 0 ? s.Properties[_counter - 1] : s.Additional) : s.Items];
+        return _schema.Nodes[s.IsObject ? (s.Keys >= 0 && _counter <= s.Properties.Length ? s.Properties[_counter - 1] : s.Additional) : s.Items];
     }
 
     private readonly bool Fits(int minDepth) => _depth + minDepth <= MaxDepth;
@@ -212,12 +212,19 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         j >= _counter && j <= s.NextRequired[_counter] && j < s.Properties.Length
         && (s.Required[j] || Fits(_schema.Nodes[s.Properties[j]].MinDepth));
 
+    // A key not declared may come: additionalProperties allows one, every required property is written, and its value fits.
+    private readonly bool ExtrasAllowed()
+    {
+        SchemaShape s = Shape;
+        return s.Additional >= 0 && s.NextRequired[_counter] == s.Properties.Length && Fits(_schema.Nodes[s.Additional].MinDepth);
+    }
+
     private readonly bool CanAddKey()
     {
         SchemaShape s = Shape;
-        if (s.Keys < 0)
+        if (ExtrasAllowed())
         {
-            return s.Additional >= 0 && Fits(_schema.Nodes[s.Additional].MinDepth);
+            return true;
         }
         for (int j = _counter; j < s.Properties.Length && j <= s.NextRequired[_counter]; j++)
         {
@@ -249,6 +256,8 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     {
         SchemaShape s = Shape;
         _inKey = true;
+        _aux = 0;
+        _utf8 = 0;
         if (s.Keys < 0)
         {
             if (!CanAddKey())
@@ -259,7 +268,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
             return To(Mode.String);
         }
         int node = _schema.Literals.Child(s.Keys, (byte)'"');
-        if (node < 0 || !KeyViable(node))
+        if (node < 0 || !(KeyViable(node) || ExtrasAllowed()))
         {
             return false;
         }
@@ -326,7 +335,11 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     {
         LiteralTrie literals = _schema.Literals;
         int next = literals.Child(_literal, b);
-        if (next >= 0 && (!_inKey || KeyViable(next)))
+        if (_inKey)
+        {
+            return InKey(b, next);
+        }
+        if (next >= 0)
         {
             _literal = next;
             if (literals.IsLeaf(next))
@@ -336,13 +349,94 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
             return true;
         }
         // A value literal may end where another goes on (enum [1, 12] after "1"): the byte is what follows the value.
-        if (!_inKey && literals.Terminal(_literal) >= 0)
+        if (literals.Terminal(_literal) >= 0)
         {
             _literal = 0;
             _mode = Mode.AfterValue;
             return Structural(b);
         }
         return false;
+    }
+
+    // A key of an object with declared properties: along the trie of their names while one of them may come (or, where
+    // further keys are allowed, while the bytes still spell the start of one); off it, a further key, which then is no
+    // declared name: its bytes so far are a declared name's shortest JSON text and it takes no escapes from here, so
+    // equal strings would have been equal bytes. It never leaves the trie inside an escape (\u0061 is "a").
+    private bool InKey(byte b, int next)
+    {
+        SchemaShape s = Shape;
+        LiteralTrie literals = _schema.Literals;
+        bool extras = ExtrasAllowed();
+        if (next >= 0)
+        {
+            if (literals.IsLeaf(next))
+            {
+                // The closing quote of a declared name: that property, in its place, or nothing (not as a further key).
+                if (!MayCome(s, literals.Terminal(next)))
+                {
+                    return false;
+                }
+                _literal = next;
+                EndLiteral();
+                return true;
+            }
+            if (!KeyViable(next) && !extras)
+            {
+                return false;
+            }
+            _literal = next;
+            TrackKeyByte(b);
+            return true;
+        }
+        if (!extras || _aux != 0)
+        {
+            return false;
+        }
+        _literal = 0;
+        _counter = (ushort)(s.Properties.Length + 1);
+        _length = 0;
+        _mode = Mode.String;
+        return InString(b);
+    }
+
+    // Along a declared name's bytes: where an escape or a UTF-8 sequence stands, should the key leave the trie.
+    // _aux: 1 after a backslash, 6 .. 3 with 4 .. 1 hex digits of a \u escape due.
+    private void TrackKeyByte(byte b)
+    {
+        if (_aux == 1)
+        {
+            _aux = b == 'u' ? (byte)6 : (byte)0;
+        }
+        else if (_aux > 1)
+        {
+            _aux = _aux == 3 ? (byte)0 : (byte)(_aux - 1);
+        }
+        else if (b == '\\')
+        {
+            _aux = 1;
+        }
+        else if (b >= 0x80)
+        {
+            _utf8 = _utf8 != 0 ? (byte)((_utf8 & 3) - 1) : Utf8Lead(b);
+        }
+    }
+
+    // A UTF-8 lead byte's continuation bytes due (low 2 bits) and the next one's range (above); 0 for a byte that is no lead.
+    private static byte Utf8Lead(byte b)
+    {
+        (int due, int next) = b switch
+        {
+            < 0xC2 => (0, 0),
+            < 0xE0 => (1, 0),
+            0xE0 => (2, 1),
+            0xED => (2, 2),
+            < 0xF0 => (2, 0),
+            0xF0 => (3, 3),
+            < 0xF4 => (3, 0),
+            0xF4 => (3, 4),
+            _ => (0, 0),
+        };
+        return (byte)((next << 2) | due);
     }
 
     private void EndLiteral()
@@ -431,29 +525,19 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
                 _inKey = false;
                 return To(key ? Mode.Colon : Mode.AfterValue);
             }
-            if (b < 0x20 || !CountCharacter())
+            // A further key of an object with declared properties takes no escapes (see InKey).
+            if (b < 0x20 || (b == '\\' && _inKey && Shape.Keys >= 0) || !CountCharacter())
             {
                 return false;
             }
             return b != '\\' || To(Mode.Escape);
         }
-        (int due, int next) = b switch
-        {
-            < 0xC2 => (0, 0),
-            < 0xE0 => (1, 0),
-            0xE0 => (2, 1),
-            0xED => (2, 2),
-            < 0xF0 => (2, 0),
-            0xF0 => (3, 3),
-            < 0xF4 => (3, 0),
-            0xF4 => (3, 4),
-            _ => (0, 0),
-        };
-        if (due == 0 || !CountCharacter())
+        byte lead = Utf8Lead(b);
+        if (lead == 0 || !CountCharacter())
         {
             return false;
         }
-        _utf8 = (byte)((next << 2) | due);
+        _utf8 = lead;
         return true;
     }
 
@@ -536,7 +620,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         (_mode, _depth, _shape, _counter,
             _mode == Mode.Literal ? _literal : 0,
             InString() && !_inKey ? _length : (ushort)0,
-            _mode is Mode.Hex or Mode.LowHex ? _aux : (byte)0,
+            _mode is Mode.Hex or Mode.LowHex or Mode.Literal ? _aux : (byte)0,
             _utf8, _newlines, _otherWhitespace,
             _inKey && (_mode == Mode.Literal || InString()));
 

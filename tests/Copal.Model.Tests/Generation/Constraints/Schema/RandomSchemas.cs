@@ -118,7 +118,22 @@ internal sealed class RandomSchemas(int seed)
                 required.Add(name);
             }
         }
-        return new JsonObject { ["type"] = "object", ["properties"] = properties, ["required"] = required, ["additionalProperties"] = false };
+        var shape = new JsonObject { ["type"] = "object", ["properties"] = properties, ["required"] = required };
+        switch (_rng.Next(6))
+        {
+            case 0:
+                break; // absent: further keys with any value
+            case 1:
+                shape["additionalProperties"] = true;
+                break;
+            case 2:
+                shape["additionalProperties"] = new JsonObject { ["type"] = "integer" };
+                break;
+            default:
+                shape["additionalProperties"] = false;
+                break;
+        }
+        return shape;
     }
 
     private JsonObject Array(int depth)
@@ -192,11 +207,13 @@ internal sealed class RandomSchemas(int seed)
                         }
                     }
                 }
-                else if (s["additionalProperties"] is not JsonValue { } f || f.GetValueKind() != JsonValueKind.False)
+                // Further keys after the declared ones, where additionalProperties allows them (none a declared name).
+                if (s["additionalProperties"] is not JsonValue { } f || f.GetValueKind() != JsonValueKind.False)
                 {
-                    for (int i = _rng.Next(3); i > 0; i--)
+                    string[] keys = ["k1", "b", "nam", "idx", "ñ", "a b", ""];
+                    foreach (string key in keys.Where(k => s["properties"] is not JsonObject p || !p.ContainsKey(k)).OrderBy(_ => _rng.Next()).Take(_rng.Next(3)))
                     {
-                        o["k" + i] = Instance(s["additionalProperties"] ?? JsonValue.Create(true), root, depth + 1);
+                        o[key] = Instance(s["additionalProperties"] ?? JsonValue.Create(true), root, depth + 1);
                     }
                 }
                 return o;

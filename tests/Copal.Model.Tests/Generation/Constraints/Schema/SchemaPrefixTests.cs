@@ -150,6 +150,22 @@ public class SchemaPrefixTests
     }
 
     [Fact]
+    public void Further_keys_come_after_the_declared_ones_once_the_required_are_written_and_never_spell_a_declared_name()
+    {
+        const string schema = """{"type":"object","properties":{"ab":{"type":"integer"},"é":{"type":"null"},"a\"b":{"type":"null"}},"required":["ab"],"additionalProperties":{"type":"string"}}""";
+        AssertTaken(schema, """{"ab":1,"a":"x","abc":"y","":"","è":"z"}""");
+        AssertTaken(schema, """{"ab":1,"é":null,"zz":"x"}""");
+        AssertRefusedAt(schema, """{"x":"1","ab":1}""", 2);          // before the required "ab"
+        AssertRefusedAt(schema, """{"ab":1,"zz":"x","é":null}""", 20);  // a declared property after a further key (at its closing quote: "éa" could still be one)...
+        AssertRefusedAt(schema, """{"ab":1,"ab":"x"}""", 11);          // ...and a declared name is never a further key
+        AssertRefusedAt(schema, """{"ab":1,"a\u0062":"x"}""", 11);    // nor spelled with an escape ("ab")
+        AssertRefusedAt(schema, """{"ab":1,"zz\n":"x"}""", 11);        // a further key takes no escapes
+        AssertRefusedAt(schema, """{"ab":1,"zz":1}""", 13);            // its value follows additionalProperties
+        AssertRefusedAt(schema, """{"ab":1,"a\u0022b":"x"}""", 11);   // nor leaves the trie inside an escape (this is "a\"b")
+        AssertTaken(schema, """{"ab":1,"a\"c":"x"}""");              // but may after one
+    }
+
+    [Fact]
     public void Keys_and_enum_strings_that_need_escapes_are_written_with_them()
     {
         const string schema = """{"type":"object","properties":{"a\"b\n":{"const":"x\\y\u0001é"}},"required":["a\"b\n"],"additionalProperties":false}""";

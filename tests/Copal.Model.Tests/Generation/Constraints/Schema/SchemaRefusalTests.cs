@@ -16,8 +16,6 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{"allOf":[]}},"additionalProperties":false}""", "allOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"not":{}}},"additionalProperties":false}""", "not", "#/properties/a")]
     [InlineData("""{"type":"object","patternProperties":{"^a":{}}}""", "patternProperties", "#")]
-    [InlineData("""{"type":"object","properties":{"a":{}}}""", "additionalProperties", "#")]
-    [InlineData("""{"type":"object","properties":{"a":{}},"additionalProperties":true}""", "additionalProperties", "#")]
     [InlineData("""{"type":"object","properties":{"a":{}},"required":["b"],"additionalProperties":false}""", "required", "#")]
     [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"object"},{"type":"object","additionalProperties":false}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"integer"},{"type":"number"}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
@@ -58,6 +56,8 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"integer"},{"type":"string"},{"type":"array"}]}},"additionalProperties":false}""")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"array","uniqueItems":false}},"additionalProperties":false,"definitions":{}}""")]
     [InlineData("""{"properties":{"a":{"type":"integer"}},"additionalProperties":false}""")]
+    [InlineData("""{"type":"object","properties":{"a":{}}}""")]
+    [InlineData("""{"type":"object","properties":{"a":{}},"additionalProperties":{"type":"string"}}""")]
     public void Annotations_and_the_subset_taken_compile(string schema)
     {
         using JsonDocument doc = JsonDocument.Parse(schema);
