@@ -12,14 +12,22 @@ namespace Copal.Model.Generation.Constraints.Schema;
 /// </summary>
 /// <remarks>
 /// Work and size are linear in the schema: each location (a JSON pointer) compiles once, $ref included (so recursion
-/// ends), each literal (enum and const values, keys) goes into a byte trie once. Bounds, each refused past:
+/// ends), each literal (enum and const values, keys) goes into a byte trie once; the fewest levels each node needs
+/// settle within about 130 passes over the nodes (no value needs more than 64). Bounds, each refused past:
 /// <see cref="MaxNodes"/> value nodes and as many container shapes, <see cref="LiteralTrie.Builder.MaxNodes"/> trie
-/// nodes, counts (minItems, maxItems, minLength, maxLength) up to <see cref="MaxCount"/>.
+/// nodes, counts (minItems, maxItems, minLength, maxLength) up to <see cref="MaxCount"/>, chains of $ref, anyOf and
+/// oneOf up to <see cref="MaxChain"/>.
 /// </remarks>
 internal sealed class JsonSchemaCompiler
 {
     /// <summary>The most value nodes (and, apart, container shapes) a schema may compile to.</summary>
     public const int MaxNodes = 65_535;
+
+    /// <summary>
+    /// The longest chain of $ref, anyOf and oneOf compiled within one another (they merge into one value node, so they
+    /// are followed at once, on the stack; a deeper chain is refused rather than overflow it).
+    /// </summary>
+    public const int MaxChain = 256;
 
     /// <summary>The largest minItems, maxItems, minLength or maxLength taken.</summary>
     public const int MaxCount = 65_535;
@@ -207,6 +215,10 @@ internal sealed class JsonSchemaCompiler
         if (!_inProgress.Add(path))
         {
             throw new SchemaNotSupportedException("$ref", path, "a $ref, anyOf or oneOf cycle comes back here without an object or array in between: no value ends");
+        }
+        if (_inProgress.Count > MaxChain)
+        {
+            throw new SchemaNotSupportedException("$ref", path, $"$ref, anyOf and oneOf nest more than {MaxChain} deep here without an object or array in between");
         }
         SchemaClasses classes = ClassesOf(schema, path);
         _inProgress.Remove(path);

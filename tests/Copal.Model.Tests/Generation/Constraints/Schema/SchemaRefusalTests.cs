@@ -65,6 +65,17 @@ public class SchemaRefusalTests
     }
 
     [Fact]
+    public void A_long_chain_of_refs_is_refused_not_followed_down_the_stack()
+    {
+        // d0 → d1 → … → d9999 → a string: each $ref is compiled within the one before it.
+        string defs = string.Join(",", Enumerable.Range(0, 10_000).Select(i => $"\"d{i}\":{{\"$ref\":\"#/$defs/d{i + 1}\"}}"));
+        using JsonDocument doc = JsonDocument.Parse("{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/d0\"}},\"additionalProperties\":false,\"$defs\":{" + defs + ",\"d10000\":{\"type\":\"string\"}}}");
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("$ref", e.Keyword);
+        Assert.Contains($"more than {JsonSchemaCompiler.MaxChain} deep", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_big_enum_compiles_into_one_trie_and_each_byte_is_a_lookup()
     {
         // 20,000 values: compiled once, linear in their bytes; a value is taken in as many steps as it has bytes.
