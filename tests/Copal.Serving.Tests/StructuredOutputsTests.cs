@@ -158,6 +158,25 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
         AssertValid(text.ToString());
     }
 
+    [Fact]
+    public async Task The_official_OpenAI_client_s_json_schema_format_is_taken()
+    {
+        OpenAI.Chat.ChatClient chat = server.Client().GetChatClient(Model);
+        var options = new OpenAI.Chat.ChatCompletionOptions
+        {
+            MaxOutputTokenCount = 400,
+            Temperature = 0,
+            ResponseFormat = OpenAI.Chat.ChatResponseFormat.CreateJsonSchemaFormat("hero", BinaryData.FromString(Schema), "a hero", jsonSchemaIsStrict: true),
+        };
+        foreach ((int id, float bias) in NoWhitespace())
+        {
+            options.LogitBiases[id] = (int)bias;
+        }
+        OpenAI.Chat.ChatCompletion completion = (await chat.CompleteChatAsync([new OpenAI.Chat.UserChatMessage("A hero as JSON")], options)).Value;
+        Assert.Equal(OpenAI.Chat.ChatFinishReason.Stop, completion.FinishReason);
+        AssertValid(completion.Content[0].Text);
+    }
+
     [Theory]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"additionalProperties":false}}}""", "'minimum' at #/properties/n")]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"string","format":"date"}}}}}""", "'format' at #/properties/n")]
