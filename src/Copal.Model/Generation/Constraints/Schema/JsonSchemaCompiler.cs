@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace Copal.Model.Generation.Constraints.Schema;
 
 /// <summary>
-/// Compiles a JSON schema (draft 2020-12's vocabulary, the subset OpenAI's strict mode takes and a little more) into
+/// Compiles a JSON schema (draft 2020-12's vocabulary: the core of what OpenAI's strict mode takes) into
 /// the tables <see cref="SchemaPrefix"/> reads. Every keyword is either implemented exactly, ignored because it is an
 /// annotation (description, title, $schema, default, examples, …), or refused with a
 /// <see cref="SchemaNotSupportedException"/> naming it and its place: a reply is never JSON the schema rejects.
