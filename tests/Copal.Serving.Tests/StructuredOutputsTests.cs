@@ -159,6 +159,24 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task Every_choice_of_every_prompt_is_held_to_the_schema()
+    {
+        Dictionary<string, float> bias = NoWhitespace().ToDictionary(p => $"{p.Key}", p => p.Value);
+        JsonElement reply = await server.PostOkAsync("/v1/completions", new
+        {
+            model = Model, prompt = new[] { "Once upon a time", "The cat" }, max_tokens = 400, temperature = 1, seed = 9, n = 2,
+            response_format = Format(SchemaElement()), logit_bias = bias,
+        });
+        JsonElement[] choices = [.. reply.GetProperty("choices").EnumerateArray()];
+        Assert.Equal(4, choices.Length);
+        foreach (JsonElement choice in choices)
+        {
+            Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+            AssertValid(choice.GetProperty("text").GetString()!);
+        }
+    }
+
+    [Fact]
     public async Task The_official_OpenAI_client_s_json_schema_format_is_taken()
     {
         OpenAI.Chat.ChatClient chat = server.Client().GetChatClient(Model);
