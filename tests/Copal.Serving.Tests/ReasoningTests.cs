@@ -121,15 +121,18 @@ public sealed class ReasoningTests : IDisposable
     }
 
     /// <summary>
-    /// JSON mode holds a reply to JSON from its first token, so no reasoning comes: where the template opened a think
-    /// block for the model, the object is the content, not reasoning_content (it once landed there, content null).
+    /// JSON mode (and a JSON schema) holds a reply to JSON from its first token, so no reasoning comes: where the
+    /// template opened a think block for the model, the object is the content, not reasoning_content (it once landed
+    /// there, content null).
     /// </summary>
-    [Fact]
-    public async Task In_JSON_mode_an_open_think_block_leaves_the_object_in_the_content()
+    [Theory]
+    [InlineData("{\"type\":\"json_object\"}")]
+    [InlineData("{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"schema\":{\"type\":\"object\"}}}")]
+    public async Task In_JSON_mode_an_open_think_block_leaves_the_object_in_the_content(string format)
     {
         var open = new TemplateChatFormatter(new ChatTemplate(OpenThinkTemplate));
         await using OpenAiServer split = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, open, splitReasoning: true);
-        JsonElement message = Message(await PostAsync(split, "{" + Request + ",\"response_format\":{\"type\":\"json_object\"}}"));
+        JsonElement message = Message(await PostAsync(split, "{" + Request + ",\"response_format\":" + format + "}"));
         Assert.StartsWith("{", message.GetProperty("content").GetString(), StringComparison.Ordinal);
         Assert.Equal(JsonValueKind.Null, message.GetProperty("reasoning_content").ValueKind);
 

@@ -185,6 +185,7 @@ internal static partial class OpenAiRequests
         int maxTokens = Integer(body, maxName, 0) ?? defaultMax ?? -1;
         // OpenAI's seed is any int64; without one (or with llama.cpp's -1, "random") each request draws its own.
         ulong? seed = Integer64(body, "seed") is long s and not -1 ? unchecked((ulong)s) : null;
+        (ResponseFormat format, JsonElement? schema) = Format(body);
         return new CompletionRequest
         {
             MaxTokens = maxTokens,
@@ -198,7 +199,8 @@ internal static partial class OpenAiRequests
             FrequencyPenalty = (float)(Number(body, "frequency_penalty", -2, 2) ?? 0),
             LogitBias = LogitBias(body),
             Seed = seed,
-            ResponseFormat = Format(body),
+            ResponseFormat = format,
+            JsonSchema = schema,
             Stop = Stops(body),
         };
     }

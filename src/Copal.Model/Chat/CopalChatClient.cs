@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Copal.Model.Chat.ToolCalls;
 using Copal.Model.Serving;
 using Microsoft.Extensions.AI;
@@ -173,7 +174,11 @@ public sealed partial class CopalChatClient : IChatClient
     /// </remarks>
     /// <exception cref="NotSupportedException">Content other than text, function calls (assistant) and function
     /// results (tool) (an image or other data, reasoning text, …), tools or tool messages for a model whose template
-    /// shows no tool-call format copal reads, a forced tool call (<see cref="RequiredChatToolMode"/>), or a response format with a JSON schema (<see cref="ChatResponseFormat.Json"/>, without one, is JSON mode): the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
+    /// shows no tool-call format copal reads, a forced tool call (<see cref="RequiredChatToolMode"/>), or a response
+    /// format other than text and JSON (<see cref="ChatResponseFormat.Json"/> without a schema is JSON mode;
+    /// <see cref="ChatResponseFormat.ForJsonSchema(JsonElement, string?, string?)"/> is structured outputs, whose schema the
+    /// engine refuses with a <see cref="CompletionRequestException"/> naming response_format where it cannot hold a
+    /// reply to it): the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
     /// token: the client keeps no state between calls.</exception>
     /// <exception cref="ArgumentException">A message of another role, or <see cref="ChatOptions.ModelId"/> naming a
     /// model other than the engine's (the server's 404 model_not_found).</exception>
@@ -199,13 +204,12 @@ public sealed partial class CopalChatClient : IChatClient
         {
             throw new NotSupportedException("ChatOptions.ContinuationToken: copal's chat client runs no background responses and hands out no continuation tokens; leave it null");
         }
-        // JSON without a schema is JSON mode; a schema would be honoured only in part (JSON, but not of the schema), so it is refused.
-        ResponseFormat format = options?.ResponseFormat switch
+        // JSON without a schema is JSON mode; with one, structured outputs (the engine refuses a schema it cannot hold a reply to).
+        (ResponseFormat format, JsonElement? schema) = options?.ResponseFormat switch
         {
-            null or ChatResponseFormatText => ResponseFormat.Text,
-            ChatResponseFormatJson { Schema: null } => ResponseFormat.JsonObject,
-            ChatResponseFormatJson json => throw new NotSupportedException(
-                $"ChatOptions.ResponseFormat: a JSON schema{(json.SchemaName is string name ? $" ('{name}')" : "")} is not supported; copal's JSON mode, ChatResponseFormat.Json (no schema), makes the reply a JSON object"),
+            null or ChatResponseFormatText => (ResponseFormat.Text, (JsonElement?)null),
+            ChatResponseFormatJson { Schema: null } => (ResponseFormat.JsonObject, null),
+            ChatResponseFormatJson json => (ResponseFormat.JsonSchema, json.Schema),
             ChatResponseFormat other => throw new NotSupportedException($"ChatOptions.ResponseFormat {other.GetType().Name} is not supported; leave it unset, Text or Json"),
         };
         var turns = new List<ChatTurn>();
@@ -237,6 +241,7 @@ public sealed partial class CopalChatClient : IChatClient
             ContinuesPrompt = false,
             Stop = [.. prompt.StopTexts, .. options?.StopSequences ?? []],
             ResponseFormat = format,
+            JsonSchema = schema,
         };
     }
 

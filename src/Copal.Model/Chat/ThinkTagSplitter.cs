@@ -53,13 +53,13 @@ public sealed class ThinkTagSplitter
 
     /// <summary>
     /// A splitter for the reply to <paramref name="request"/>, a chat's rendered prompt: as <see cref="ThinkTagSplitter(string)"/>,
-    /// except in JSON mode, which holds the reply to JSON from its first token, so no reasoning can come: all of it is
+    /// except in JSON mode or under a JSON schema, which hold the reply to JSON from its first token, so no reasoning can come: all of it is
     /// content, even where the template opened a think block for the model (split as after a prompt that did not).
     /// </summary>
     public static ThinkTagSplitter ForReplyTo(Serving.CompletionRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return new ThinkTagSplitter(request.ResponseFormat == Serving.ResponseFormat.JsonObject ? "" : request.Prompt!);
+        return new ThinkTagSplitter(request.ResponseFormat != Serving.ResponseFormat.Text ? "" : request.Prompt!);
     }
 
     /// <summary>The pieces <paramref name="text"/> completes; what may still be a tag's start is held for later.</summary>

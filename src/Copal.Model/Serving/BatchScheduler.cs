@@ -539,10 +539,10 @@ internal sealed partial class BatchScheduler : IDisposable
             raw = slot.RawLogits.AsSpan(0, decodable.Length);
             decodable.CopyTo(raw);
         }
-        // JSON mode's mask, after the copy (log-probabilities stay the model's) and before the sampler changes anything.
+        // JSON mode's or the schema's mask, after the copy (log-probabilities stay the model's) and before the sampler changes anything.
         if (job.Constraint is { } json && json.Mask(decodable) == 0)
         {
-            _failed.Add((slot, new CompletionRequestException("response_format", $"response_format json_object cannot go on: {json.DeadEnd()}; ask this model for text instead")));
+            _failed.Add((slot, new CompletionRequestException("response_format", $"response_format {json.FormatName} cannot go on: {json.DeadEnd()}; ask this model for text instead")));
             return null;
         }
         int next;

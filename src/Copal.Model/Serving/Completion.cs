@@ -91,11 +91,19 @@ public sealed record CompletionRequest
     public bool ScorePrompt { get; init; }
 
     /// <summary>
-    /// What the reply must be: <see cref="ResponseFormat.Text"/> (default), or <see cref="ResponseFormat.JsonObject"/>,
-    /// a JSON object by constrained decoding (OpenAI's JSON mode). The prompt should still ask for JSON, as OpenAI
-    /// advises: the mask keeps the reply valid, not sensible.
+    /// What the reply must be: <see cref="ResponseFormat.Text"/> (default), <see cref="ResponseFormat.JsonObject"/>,
+    /// a JSON object by constrained decoding (OpenAI's JSON mode), or <see cref="ResponseFormat.JsonSchema"/>, a JSON
+    /// object valid under <see cref="JsonSchema"/> (OpenAI's structured outputs). The prompt should still ask for JSON,
+    /// as OpenAI advises: the mask keeps the reply valid, not sensible.
     /// </summary>
     public ResponseFormat ResponseFormat { get; init; }
+
+    /// <summary>
+    /// The JSON schema the reply must be valid under, with <see cref="ResponseFormat.JsonSchema"/> (and only then).
+    /// The subset taken, and what is refused (a <see cref="CompletionRequestException"/> naming response_format, the
+    /// keyword and its place in the schema), is in docs/serving.md, "Structured outputs".
+    /// </summary>
+    public System.Text.Json.JsonElement? JsonSchema { get; init; }
 
     /// <summary>The most alternatives <see cref="TopLogprobs"/> may ask for, as OpenAI's API allows.</summary>
     public const int MaxTopLogprobs = 20;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Copal.Model.Generation;
 using Copal.Model.Generation.Constraints;
+using Copal.Model.Generation.Constraints.Schema;
 using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Tensors.Backends;
@@ -56,6 +57,9 @@ public sealed class InferenceEngine : IDisposable
     // The trie of the tokens' bytes that JSON mode walks and its masks, built on first use (a 128k vocabulary takes a
     // fraction of a second).
     private readonly Lazy<JsonVocabulary> _jsonVocabulary;
+
+    // The JSON schemas requests have given (structured outputs), compiled, with their masks.
+    private readonly SchemaCache _schemas = new();
 
     /// <summary>
     /// Loads the model and tokenizer of <paramref name="directory"/> on <paramref name="backend"/> (compact sparse
@@ -154,7 +158,12 @@ public sealed class InferenceEngine : IDisposable
         var job = new SequenceJob(promptIds, request.MaxTokens, context, sampling, _stopIds, request.TopLogprobs, request.ScorePrompt, linked.Token)
         {
             // The trie is built by the first JSON request, on its caller's thread: the decoding thread never waits for it.
-            Constraint = request.ResponseFormat == ResponseFormat.JsonObject ? new JsonObjectConstraint(_jsonVocabulary.Value) : null,
+            Constraint = request.ResponseFormat switch
+            {
+                ResponseFormat.JsonObject => new JsonObjectConstraint(_jsonVocabulary.Value),
+                ResponseFormat.JsonSchema => new SchemaConstraint(_jsonVocabulary.Value, Schema(request)),
+                _ => null,
+            },
         };
         _scheduler.Submit(job);
         // Built once the prefill has run (after the first token): it says how much of the prompt the cache held.
@@ -228,6 +237,19 @@ public sealed class InferenceEngine : IDisposable
         return request with { Prompt = null, PromptIds = ids };
     }
 
+    // The request's schema, compiled (once per schema text: later requests find it with its masks).
+    private SchemaMasks Schema(CompletionRequest request)
+    {
+        try
+        {
+            return _schemas.Get(request.JsonSchema!.Value, () => _jsonVocabulary.Value.Trie);
+        }
+        catch (SchemaNotSupportedException e)
+        {
+            throw new CompletionRequestException("response_format", $"response_format {e.Message}");
+        }
+    }
+
     private (int[] PromptIds, SamplingOptions Sampling) Check(CompletionRequest request)
     {
         if ((request.Prompt is null) == (request.PromptIds is null))
@@ -276,7 +298,17 @@ public sealed class InferenceEngine : IDisposable
         }
         if (!Enum.IsDefined(request.ResponseFormat))
         {
-            throw new CompletionRequestException("response_format", $"response_format must be Text or JsonObject, got {request.ResponseFormat}");
+            throw new CompletionRequestException("response_format", $"response_format must be Text, JsonObject or JsonSchema, got {request.ResponseFormat}");
+        }
+        if ((request.ResponseFormat == ResponseFormat.JsonSchema) != (request.JsonSchema is not null))
+        {
+            throw new CompletionRequestException("response_format", request.JsonSchema is null
+                ? "response_format JsonSchema needs the schema (CompletionRequest.JsonSchema)"
+                : $"CompletionRequest.JsonSchema is set but response_format is {request.ResponseFormat}; set it to JsonSchema");
+        }
+        if (request.ResponseFormat == ResponseFormat.JsonSchema)
+        {
+            Schema(request); // compiled now, so a schema it cannot hold to is refused before anything runs
         }
         if (request.ScorePrompt && request.TopLogprobs is null)
         {

@@ -14,4 +14,13 @@ public enum ResponseFormat
     /// (<see cref="FinishReason.Length"/>), as OpenAI's is; a stop text may also cut it.
     /// </summary>
     JsonObject,
+
+    /// <summary>
+    /// OpenAI's structured outputs (<c>{"type": "json_schema", "json_schema": {"schema": …}}</c>): the reply is a JSON
+    /// object valid under <see cref="CompletionRequest.JsonSchema"/>, by constrained decoding within JSON mode's bounds,
+    /// its declared properties in their declared order. A schema keyword copal does not implement exactly is refused,
+    /// never ignored. The reply ends as the object closes (<see cref="FinishReason.Stop"/>); one cut short is a prefix
+    /// of a valid one (<see cref="FinishReason.Length"/>).
+    /// </summary>
+    JsonSchema,
 }

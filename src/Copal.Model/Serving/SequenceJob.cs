@@ -30,8 +30,8 @@ internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int context
     /// <summary>Prompt tokens the prefill did not run (found in the slot's kept cache, or all, copied from a twin); set as <see cref="PromptLogprobs"/> is.</summary>
     public int CachedPromptTokens { get; set; }
     public CancellationToken CancellationToken { get; } = cancellationToken;
-    /// <summary>JSON mode's mask and automaton, when the request asks for a JSON object; null for any text.</summary>
-    public JsonObjectConstraint? Constraint { get; init; }
+    /// <summary>The mask and automaton of JSON mode or of a JSON schema, when the request asks for one; null for any text.</summary>
+    public IDecodingConstraint? Constraint { get; init; }
     public Channel<ChosenToken> Tokens { get; } = Channel.CreateUnbounded<ChosenToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     /// <summary>Why it ended by itself; set before <see cref="Tokens"/> completes.</summary>
     public StopReason StopReason { get; private set; }

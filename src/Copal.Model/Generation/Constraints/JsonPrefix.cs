@@ -18,7 +18,7 @@ namespace Copal.Model.Generation.Constraints;
 /// between tokens: the state carries the bytes it still waits for) and \u escapes that pair their surrogates, as a
 /// reader that turns the strings into text requires.
 /// </remarks>
-internal struct JsonPrefix : IEquatable<JsonPrefix>
+internal struct JsonPrefix : IBytePrefix<JsonPrefix>
 {
     /// <summary>The deepest nesting of objects and arrays accepted; one more opening bracket is refused.</summary>
     public const int MaxDepth = 64;

@@ -1,11 +1,11 @@
-using System.Buffers;
 using Copal.Model.Tokenization;
 
 namespace Copal.Model.Generation.Constraints;
 
 /// <summary>
-/// The tokens JSON mode chooses among for one model, and the masks it has made: the trie of the tokens' bytes, the
-/// stop tokens that may end a complete object, and a cache of the tokens each automaton state allows. A reply stays in
+/// The tokens constrained decoding (JSON mode, structured outputs) chooses among for one model, and JSON mode's masks:
+/// the trie of the tokens' bytes, the stop tokens that may end a complete reply, and a cache of the tokens each JSON
+/// mode state allows (each compiled schema keeps its own, <see cref="MaskCache{TState}"/>). A reply stays in
 /// a few states for most of its tokens (inside a string, between members at one depth), so most steps reuse a mask
 /// instead of walking the trie (a walk over a 128k vocabulary takes a millisecond or two). Shared by every sequence of
 /// a model; thread-safe.
@@ -13,81 +13,24 @@ namespace Copal.Model.Generation.Constraints;
 internal sealed class JsonVocabulary(TokenTrie trie, IReadOnlySet<int> stopIds)
 {
     /// <summary>States whose masks are kept; past it the cache starts again (a reply rarely meets more than a few dozen).</summary>
-    internal const int CachedStates = 256;
+    internal const int CachedStates = MaskCache<JsonPrefix>.CachedStates;
 
     /// <summary>Token ids the kept masks may hold together (16 MB), whatever their count.</summary>
-    internal const long CachedIds = 4L << 20;
-
-    private readonly Dictionary<JsonPrefix, TokenSet> _masks = [];
-    private long _cachedIds;
+    internal const long CachedIds = MaskCache<JsonPrefix>.CachedIds;
 
     public TokenTrie Trie { get; } = trie;
 
     /// <summary>The stop tokens that may end a complete object, in increasing order (as a mask reads a row).</summary>
     public int[] StopIds { get; } = [.. stopIds.Order()];
 
+    /// <summary>JSON mode's masks, by state.</summary>
+    public MaskCache<JsonPrefix> Masks { get; } = new(trie);
+
     /// <summary>
     /// The tokens of the trie (ids 0 .. <see cref="TokenTrie.TokenCount"/> − 1) that <paramref name="state"/> allows
     /// next, as the shorter of the two lists: those allowed, or those refused.
     /// </summary>
-    public TokenSet Allowed(JsonPrefix state)
-    {
-        lock (_masks)
-        {
-            if (_masks.TryGetValue(state, out TokenSet? kept))
-            {
-                return kept;
-            }
-        }
-        TokenSet mask = Walk(state);
-        lock (_masks)
-        {
-            if (_masks.Count == CachedStates || _cachedIds + mask.Ids.Length > CachedIds)
-            {
-                _masks.Clear();
-                _cachedIds = 0;
-            }
-            if (_masks.TryAdd(state, mask))
-            {
-                _cachedIds += mask.Ids.Length;
-            }
-        }
-        return mask;
-    }
-
-    private TokenSet Walk(JsonPrefix state)
-    {
-        int tokens = Trie.TokenCount;
-        int[] buffer = ArrayPool<int>.Shared.Rent(tokens);
-        try
-        {
-            int count = Trie.Allowed(state, buffer);
-            if (count <= tokens / 2)
-            {
-                int[] allowed = buffer[..count];
-                Array.Sort(allowed); // in id order, the order a row of logits is read in
-                return new TokenSet(allowed, AreRefused: false);
-            }
-            bool[] isAllowed = new bool[tokens];
-            foreach (int id in buffer.AsSpan(0, count))
-            {
-                isAllowed[id] = true;
-            }
-            var refused = new int[tokens - count];
-            for (int id = 0, r = 0; id < tokens; id++)
-            {
-                if (!isAllowed[id])
-                {
-                    refused[r++] = id;
-                }
-            }
-            return new TokenSet(refused, AreRefused: true);
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(buffer);
-        }
-    }
+    public TokenSet Allowed(JsonPrefix state) => Masks.Allowed(state);
 
     /// <summary>
     /// JSON mode's tokens for a model: the bytes (<see cref="CopalTokenizer.TokenBytes"/>) of its tokens

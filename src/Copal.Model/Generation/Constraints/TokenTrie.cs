@@ -106,17 +106,19 @@ internal sealed class TokenTrie
     /// Writes into <paramref name="allowed"/> the tokens whose bytes <paramref name="state"/> takes whole, in byte order
     /// of the tokens, and returns how many; <paramref name="allowed"/> must hold <see cref="TokenCount"/> ids.
     /// </summary>
-    public int Allowed(JsonPrefix state, Span<int> allowed)
+    public int Allowed<TState>(TState state, Span<int> allowed)
+        where TState : struct, IBytePrefix<TState>
     {
         // The state after each byte of the path to the node at hand: a node's parent is the entry before its depth.
-        Span<JsonPrefix> states = MaxTokenBytes < 512 ? stackalloc JsonPrefix[MaxTokenBytes + 1] : new JsonPrefix[MaxTokenBytes + 1];
+        // A generic struct cannot be stack-allocated when it holds references (a schema's state does): the array is small.
+        TState[] states = new TState[MaxTokenBytes + 1];
         states[0] = state;
         int count = 0;
         int n = 1;
         while (n < _byte.Length)
         {
             int depth = _depth[n];
-            JsonPrefix s = states[depth - 1];
+            TState s = states[depth - 1];
             if (!s.TryAdvance(_byte[n]))
             {
                 n = _end[n]; // no token under this node can be taken

@@ -1,0 +1,693 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Copal.Model.Generation.Constraints.Schema;
+
+/// <summary>
+/// Compiles a JSON schema (draft 2020-12's vocabulary: the core of what OpenAI's strict mode takes) into
+/// the tables <see cref="SchemaPrefix"/> reads. Every keyword is either implemented exactly, ignored because it is an
+/// annotation (description, title, $schema, default, examples, …), or refused with a
+/// <see cref="SchemaNotSupportedException"/> naming it and its place: a reply is never JSON the schema rejects.
+/// </summary>
+/// <remarks>
+/// Work and size are linear in the schema: each location (a JSON pointer) compiles once, $ref included (so recursion
+/// ends), each literal (enum and const values, keys) goes into a byte trie once; the fewest levels each node needs
+/// settle within about 130 passes over the nodes (no value needs more than 64). Bounds, each refused past:
+/// <see cref="MaxNodes"/> value nodes and as many container shapes, <see cref="LiteralTrie.Builder.MaxNodes"/> trie
+/// nodes, counts (minItems, maxItems, minLength, maxLength) up to <see cref="MaxCount"/>, chains of $ref, anyOf and
+/// oneOf up to <see cref="MaxChain"/>.
+/// </remarks>
+internal sealed class JsonSchemaCompiler
+{
+    /// <summary>The most value nodes (and, apart, container shapes) a schema may compile to.</summary>
+    public const int MaxNodes = 65_535;
+
+    /// <summary>
+    /// The longest chain of $ref, anyOf and oneOf compiled within one another (they merge into one value node, so they
+    /// are followed at once, on the stack; a deeper chain is refused rather than overflow it).
+    /// </summary>
+    public const int MaxChain = 256;
+
+    /// <summary>The largest minItems, maxItems, minLength or maxLength taken.</summary>
+    public const int MaxCount = 65_535;
+
+    private const string AnyPath = "(any)";
+
+    private static readonly HashSet<string> s_annotations =
+        ["description", "title", "$schema", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly", "$defs", "definitions"];
+
+    // The keywords implemented; anything else is refused.
+    private static readonly HashSet<string> s_assertions =
+        ["type", "enum", "const", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
+         "minLength", "maxLength", "anyOf", "oneOf", "$ref", "uniqueItems"];
+
+    private static readonly string[] s_typeKeywords =
+        ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "uniqueItems"];
+
+    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, enum, const, anyOf, oneOf and $ref (annotations such as description are ignored)";
+
+    private readonly JsonElement _root;
+    private readonly List<SchemaNode?> _nodes = [];
+    private readonly List<SchemaShape> _shapes = [];
+    private readonly LiteralTrie.Builder _literals = new();
+    private readonly Dictionary<string, int> _nodeIds = [];
+    private readonly Dictionary<string, SchemaClasses> _classes = [];
+    private readonly Dictionary<string, int> _shapeIds = [];
+    private readonly HashSet<string> _inProgress = [];
+    private readonly Queue<(int Id, JsonElement Schema, string Path)> _pending = new();
+
+    private JsonSchemaCompiler(JsonElement root)
+    {
+        _root = root;
+    }
+
+    /// <summary>Compiles <paramref name="schema"/>, whose top level must allow an object (the reply is always one, as in JSON mode).</summary>
+    /// <exception cref="SchemaNotSupportedException">A keyword or combination structured outputs cannot hold a reply to exactly.</exception>
+    public static CompiledSchema Compile(JsonElement schema)
+    {
+        var compiler = new JsonSchemaCompiler(schema);
+        return compiler.Run();
+    }
+
+    private CompiledSchema Run()
+    {
+        SchemaClasses root = Classes(_root, "#");
+        if (root.Object < 0)
+        {
+            throw new SchemaNotSupportedException("type", "#", "the top-level schema must allow an object: the reply is a JSON object, as OpenAI's structured outputs require");
+        }
+        while (_pending.TryDequeue(out (int Id, JsonElement Schema, string Path) next))
+        {
+            _nodes[next.Id] = Node(next.Path == AnyPath ? AnyClasses() : Classes(next.Schema, next.Path));
+        }
+        SchemaNode[] nodes = [.. _nodes.Select(n => n!)];
+        SchemaShape[] shapes = [.. _shapes];
+        MinDepths(nodes, shapes);
+        if (shapes[root.Object].MinDepth > SchemaPrefix.MaxDepth)
+        {
+            throw new SchemaNotSupportedException("$ref", "#", $"the schema admits no value within {SchemaPrefix.MaxDepth} levels of nesting (a required property, a minItems or a $ref cycle that never ends, or an empty enum)");
+        }
+        return new CompiledSchema(nodes, shapes, _literals.Build(), root.Object);
+    }
+
+    // The fewest levels of nesting each node and shape opens, by relaxation from "unreachable": a shape needs one more
+    // than its required members, a node the least of its choices.
+    private static void MinDepths(SchemaNode[] nodes, SchemaShape[] shapes)
+    {
+        foreach (SchemaNode node in nodes)
+        {
+            if (node.AnyString || node.Number != NumberKind.None || node.Literals >= 0)
+            {
+                node.MinDepth = 0;
+            }
+        }
+        for (bool changed = true; changed;)
+        {
+            changed = false;
+            foreach (SchemaShape shape in shapes)
+            {
+                int need = 0;
+                if (shape.IsObject)
+                {
+                    for (int j = 0; j < shape.Properties.Length; j++)
+                    {
+                        if (shape.Required[j])
+                        {
+                            need = Math.Max(need, nodes[shape.Properties[j]].MinDepth);
+                        }
+                    }
+                }
+                else if (shape.MinItems > 0)
+                {
+                    need = shape.Items < 0 ? SchemaShape.Unreachable : nodes[shape.Items].MinDepth;
+                }
+                int depth = need + 1 > SchemaPrefix.MaxDepth ? SchemaShape.Unreachable : need + 1;
+                if (depth < shape.MinDepth)
+                {
+                    shape.MinDepth = depth;
+                    changed = true;
+                }
+            }
+            foreach (SchemaNode node in nodes)
+            {
+                int depth = Math.Min(node.Object >= 0 ? shapes[node.Object].MinDepth : SchemaShape.Unreachable,
+                    node.Array >= 0 ? shapes[node.Array].MinDepth : SchemaShape.Unreachable);
+                if (depth < node.MinDepth)
+                {
+                    node.MinDepth = depth;
+                    changed = true;
+                }
+            }
+        }
+    }
+
+    private SchemaNode Node(SchemaClasses c) => new()
+    {
+        Object = c.Object,
+        Array = c.Array,
+        AnyString = c.AnyString,
+        MinLength = c.MinLength,
+        MaxLength = c.MaxLength,
+        Number = c.Number,
+        Literals = c.Literals.Count > 0 ? _literals.Add(c.Literals.Select(l => (l.Bytes, 0))) : -1,
+    };
+
+    // The value node of the schema at path: one per location, compiled later (so recursion through containers ends).
+    private int NodeFor(JsonElement schema, string path)
+    {
+        if (_nodeIds.TryGetValue(path, out int id))
+        {
+            return id;
+        }
+        if (_nodes.Count == MaxNodes)
+        {
+            throw new SchemaNotSupportedException("$ref", path, $"the schema compiles to more than {MaxNodes} value nodes");
+        }
+        id = _nodes.Count;
+        _nodes.Add(null);
+        _nodeIds[path] = id;
+        _pending.Enqueue((id, schema, path));
+        return id;
+    }
+
+    private int AnyNode() => NodeFor(default, AnyPath);
+
+    // Any JSON value: objects of any members, arrays of any items, any string, number, true, false, null.
+    private SchemaClasses AnyClasses() => new()
+    {
+        Object = AddShape(AnyPath + "{}", () => new SchemaShape { IsObject = true, NextRequired = [0], Additional = AnyNode() }),
+        Array = AddShape(AnyPath + "[]", () => new SchemaShape { Items = AnyNode() }),
+        AnyString = true,
+        Number = NumberKind.Number,
+        Literals = [Keyword(LiteralKind.True), Keyword(LiteralKind.False), Keyword(LiteralKind.Null)],
+    };
+
+    private int AddShape(string path, Func<SchemaShape> build)
+    {
+        if (_shapeIds.TryGetValue(path, out int id))
+        {
+            return id;
+        }
+        if (_shapes.Count == MaxNodes)
+        {
+            throw new SchemaNotSupportedException("$ref", path, $"the schema compiles to more than {MaxNodes} objects and arrays");
+        }
+        id = _shapes.Count;
+        _shapeIds[path] = id;
+        _shapes.Add(null!);
+        _shapes[id] = build();
+        return id;
+    }
+
+    private static SchemaLiteral Keyword(LiteralKind kind)
+    {
+        string text = kind switch { LiteralKind.True => "true", LiteralKind.False => "false", _ => "null" };
+        return new SchemaLiteral(Encoding.UTF8.GetBytes(text), kind, text);
+    }
+
+    private SchemaClasses Classes(JsonElement schema, string path)
+    {
+        if (_classes.TryGetValue(path, out SchemaClasses? done))
+        {
+            return done;
+        }
+        if (!_inProgress.Add(path))
+        {
+            throw new SchemaNotSupportedException("$ref", path, "a $ref, anyOf or oneOf cycle comes back here without an object or array in between: no value ends");
+        }
+        if (_inProgress.Count > MaxChain)
+        {
+            throw new SchemaNotSupportedException("$ref", path, $"$ref, anyOf and oneOf nest more than {MaxChain} deep here without an object or array in between");
+        }
+        SchemaClasses classes = ClassesOf(schema, path);
+        _inProgress.Remove(path);
+        _classes[path] = classes;
+        return classes;
+    }
+
+    private SchemaClasses ClassesOf(JsonElement schema, string path)
+    {
+        if (schema.ValueKind == JsonValueKind.True)
+        {
+            return AnyClasses();
+        }
+        if (schema.ValueKind == JsonValueKind.False)
+        {
+            return SchemaClasses.None;
+        }
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            throw new SchemaNotSupportedException("schema", path, $"a schema is an object or a boolean, got a JSON {schema.ValueKind.ToString().ToLowerInvariant()}");
+        }
+        var assertions = new List<string>();
+        foreach (JsonProperty p in schema.EnumerateObject())
+        {
+            if (s_annotations.Contains(p.Name) || (p.Name == "$id" && path == "#"))
+            {
+                continue;
+            }
+            if (!s_assertions.Contains(p.Name))
+            {
+                throw new SchemaNotSupportedException(p.Name, path, Supported);
+            }
+            assertions.Add(p.Name);
+        }
+        if (schema.TryGetProperty("uniqueItems", out JsonElement unique) && unique.ValueKind != JsonValueKind.False)
+        {
+            throw new SchemaNotSupportedException("uniqueItems", path, "only uniqueItems false (no constraint) is taken: copal cannot keep array items apart");
+        }
+        foreach (string combinator in (string[])["$ref", "anyOf", "oneOf"])
+        {
+            if (assertions.Contains(combinator) && assertions.FirstOrDefault(a => a != combinator && a != "uniqueItems") is string beside)
+            {
+                throw new SchemaNotSupportedException(combinator, path, $"{combinator} beside '{beside}' is not taken (both would apply); put '{beside}' inside the {(combinator == "$ref" ? "referenced schema" : "branches")}");
+            }
+        }
+        if (schema.TryGetProperty("$ref", out JsonElement reference))
+        {
+            (JsonElement target, string targetPath) = Resolve(reference, path);
+            return Classes(target, targetPath);
+        }
+        foreach (string combinator in (string[])["anyOf", "oneOf"])
+        {
+            if (schema.TryGetProperty(combinator, out JsonElement branches))
+            {
+                if (branches.ValueKind != JsonValueKind.Array || branches.GetArrayLength() == 0)
+                {
+                    throw new SchemaNotSupportedException(combinator, path, $"{combinator} must be a non-empty array of schemas");
+                }
+                var each = new List<SchemaClasses>();
+                int i = 0;
+                foreach (JsonElement branch in branches.EnumerateArray())
+                {
+                    each.Add(Classes(branch, $"{path}/{combinator}/{i++}"));
+                }
+                return Merge(each, exclusive: combinator == "oneOf", combinator, path);
+            }
+        }
+        string[] types = Types(schema, path);
+        if (schema.TryGetProperty("enum", out _) || schema.TryGetProperty("const", out _))
+        {
+            return EnumClasses(schema, path, types);
+        }
+        var parts = new List<SchemaClasses>();
+        foreach (string type in types)
+        {
+            parts.Add(type switch
+            {
+                "object" => new SchemaClasses { Object = AddShape(path + "{}", () => ObjectShape(schema, path)) },
+                "array" => new SchemaClasses { Array = AddShape(path + "[]", () => ArrayShape(schema, path)) },
+                "string" => StringClasses(schema, path),
+                "number" => new SchemaClasses { Number = NumberKind.Number },
+                "integer" => new SchemaClasses { Number = NumberKind.Integer },
+                "boolean" => new SchemaClasses { Literals = [Keyword(LiteralKind.True), Keyword(LiteralKind.False)] },
+                _ => new SchemaClasses { Literals = [Keyword(LiteralKind.Null)] },
+            });
+        }
+        return Merge(parts, exclusive: false, "type", path);
+    }
+
+    private static readonly string[] s_allTypes = ["object", "array", "string", "number", "integer", "boolean", "null"];
+
+    private static string[] Types(JsonElement schema, string path)
+    {
+        if (!schema.TryGetProperty("type", out JsonElement type))
+        {
+            return s_allTypes;
+        }
+        string[] names = type.ValueKind switch
+        {
+            JsonValueKind.String => [type.GetString()!],
+            JsonValueKind.Array when type.GetArrayLength() > 0 && type.EnumerateArray().All(t => t.ValueKind == JsonValueKind.String) =>
+                [.. type.EnumerateArray().Select(t => t.GetString()!)],
+            _ => throw new SchemaNotSupportedException("type", path, $"type must be a type's name or a non-empty array of them, got {type.GetRawText()}"),
+        };
+        foreach (string name in names)
+        {
+            if (!s_allTypes.Contains(name))
+            {
+                throw new SchemaNotSupportedException("type", path, $"type '{name}' is not a JSON Schema type (string, number, integer, boolean, null, object, array)");
+            }
+        }
+        if (names.Distinct().Count() != names.Length)
+        {
+            throw new SchemaNotSupportedException("type", path, "type lists a type twice");
+        }
+        return names;
+    }
+
+    private static int Count(JsonElement schema, string keyword, string path, int absent)
+    {
+        if (!schema.TryGetProperty(keyword, out JsonElement value))
+        {
+            return absent;
+        }
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out decimal d) || d != decimal.Truncate(d) || d < 0)
+        {
+            throw new SchemaNotSupportedException(keyword, path, $"{keyword} must be a non-negative integer, got {value.GetRawText()}");
+        }
+        if (d > MaxCount)
+        {
+            throw new SchemaNotSupportedException(keyword, path, $"{keyword} {d} is past the largest count taken, {MaxCount}");
+        }
+        return (int)d;
+    }
+
+    private static SchemaClasses StringClasses(JsonElement schema, string path)
+    {
+        int min = Count(schema, "minLength", path, 0);
+        int max = Count(schema, "maxLength", path, -1);
+        if (max >= 0 && min > max)
+        {
+            throw new SchemaNotSupportedException("minLength", path, $"minLength {min} is more than maxLength {max}: no string fits");
+        }
+        return new SchemaClasses { AnyString = true, MinLength = min, MaxLength = max };
+    }
+
+    private SchemaShape ObjectShape(JsonElement schema, string path)
+    {
+        var names = new List<string>();
+        var nodes = new List<int>();
+        if (schema.TryGetProperty("properties", out JsonElement properties))
+        {
+            if (properties.ValueKind != JsonValueKind.Object)
+            {
+                throw new SchemaNotSupportedException("properties", path, $"properties must be an object, got {properties.ValueKind}");
+            }
+            foreach (JsonProperty p in properties.EnumerateObject())
+            {
+                if (names.Contains(p.Name))
+                {
+                    throw new SchemaNotSupportedException("properties", path, $"property '{p.Name}' is declared twice");
+                }
+                names.Add(p.Name);
+                nodes.Add(NodeFor(p.Value, $"{path}/properties/{Pointer(p.Name)}"));
+            }
+        }
+        var required = new bool[names.Count];
+        if (schema.TryGetProperty("required", out JsonElement req))
+        {
+            if (req.ValueKind != JsonValueKind.Array || req.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.String))
+            {
+                throw new SchemaNotSupportedException("required", path, "required must be an array of property names");
+            }
+            foreach (JsonElement r in req.EnumerateArray())
+            {
+                int index = names.IndexOf(r.GetString()!);
+                if (index < 0)
+                {
+                    throw new SchemaNotSupportedException("required", path, $"'{r.GetString()}' is required but is not among the properties: copal writes declared properties only");
+                }
+                required[index] = true;
+            }
+        }
+        JsonElement? additional = schema.TryGetProperty("additionalProperties", out JsonElement a) ? a : null;
+        int members = additional switch
+        {
+            null => AnyNode(),
+            { ValueKind: JsonValueKind.True } => AnyNode(),
+            { ValueKind: JsonValueKind.False } => -1,
+            JsonElement schemaOfMembers => NodeFor(schemaOfMembers, $"{path}/additionalProperties"),
+        };
+        if (names.Count > 0)
+        {
+            if (names.Count >= MaxCount - 1)
+            {
+                throw new SchemaNotSupportedException("properties", path, $"more than {MaxCount - 2} properties");
+            }
+            // Indices 0 .. count, and count + 1: after a further key, where no declared property comes any more.
+            var next = new int[names.Count + 2];
+            next[names.Count] = next[names.Count + 1] = names.Count;
+            for (int j = names.Count - 1; j >= 0; j--)
+            {
+                next[j] = required[j] ? j : next[j + 1];
+            }
+            int keys = _literals.Add(names.Select((n, j) => (Quote(n, path), j)));
+            return new SchemaShape { IsObject = true, Properties = [.. nodes], Required = required, NextRequired = next, Keys = keys, Additional = members };
+        }
+        return new SchemaShape { IsObject = true, NextRequired = [0], Additional = members };
+    }
+
+    private SchemaShape ArrayShape(JsonElement schema, string path)
+    {
+        int items = schema.TryGetProperty("items", out JsonElement i) switch
+        {
+            false => AnyNode(),
+            true when i.ValueKind == JsonValueKind.True => AnyNode(),
+            true when i.ValueKind == JsonValueKind.False => -1,
+            true when i.ValueKind == JsonValueKind.Object => NodeFor(i, $"{path}/items"),
+            _ => throw new SchemaNotSupportedException("items", path, "items must be one schema (tuples, prefixItems, are not taken)"),
+        };
+        int min = Count(schema, "minItems", path, 0);
+        int max = Count(schema, "maxItems", path, -1);
+        if (max >= 0 && min > max)
+        {
+            throw new SchemaNotSupportedException("minItems", path, $"minItems {min} is more than maxItems {max}: no array fits");
+        }
+        return new SchemaShape { Items = items, MinItems = min, MaxItems = max };
+    }
+
+    private static SchemaClasses EnumClasses(JsonElement schema, string path, string[] types)
+    {
+        if (schema.TryGetProperty("enum", out _) && schema.TryGetProperty("const", out _))
+        {
+            throw new SchemaNotSupportedException("const", path, "const beside enum is not taken; give one of them");
+        }
+        if (s_typeKeywords.FirstOrDefault(k => schema.TryGetProperty(k, out _)) is string beside)
+        {
+            throw new SchemaNotSupportedException(beside, path, $"'{beside}' beside enum or const is not taken: list the values that fit");
+        }
+        string keyword = schema.TryGetProperty("const", out JsonElement constant) ? "const" : "enum";
+        IEnumerable<JsonElement> values;
+        if (keyword == "const")
+        {
+            values = [constant];
+        }
+        else
+        {
+            JsonElement list = schema.GetProperty("enum");
+            if (list.ValueKind != JsonValueKind.Array)
+            {
+                throw new SchemaNotSupportedException("enum", path, "enum must be an array of values");
+            }
+            values = list.EnumerateArray();
+        }
+        var literals = new List<SchemaLiteral>();
+        var seen = new HashSet<string>();
+        foreach (JsonElement value in values)
+        {
+            SchemaLiteral literal = value.ValueKind switch
+            {
+                JsonValueKind.String => new SchemaLiteral(Quote(value.GetString()!, path), LiteralKind.String, value.GetRawText()),
+                JsonValueKind.Number => new SchemaLiteral(Encoding.UTF8.GetBytes(value.GetRawText()), LiteralKind.Number, value.GetRawText()),
+                JsonValueKind.True => Keyword(LiteralKind.True),
+                JsonValueKind.False => Keyword(LiteralKind.False),
+                JsonValueKind.Null => Keyword(LiteralKind.Null),
+                _ => throw new SchemaNotSupportedException(keyword, path, $"{keyword} value {Cut(value.GetRawText())} is an {value.ValueKind.ToString().ToLowerInvariant()}: copal takes strings, numbers, booleans and null"),
+            };
+            bool fits = literal.Kind switch
+            {
+                LiteralKind.String => types.Contains("string"),
+                LiteralKind.Number => types.Contains("number") || (types.Contains("integer") && IsIntegral(literal.Text)),
+                LiteralKind.Null => types.Contains("null"),
+                _ => types.Contains("boolean"),
+            };
+            if (fits && seen.Add(Encoding.UTF8.GetString(literal.Bytes)))
+            {
+                literals.Add(literal);
+            }
+        }
+        return new SchemaClasses { Literals = literals };
+    }
+
+    private static bool IsIntegral(string number) =>
+        double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && Math.Floor(d) == d && !double.IsInfinity(d);
+
+    private static string Cut(string text) => text.Length <= 40 ? text : text[..40] + "…";
+
+    // Branches merge while each first byte still picks one branch; oneOf's branches must also never share a value.
+    private static SchemaClasses Merge(List<SchemaClasses> parts, bool exclusive, string keyword, string path)
+    {
+        int obj = -1, arr = -1, objFrom = -1, arrFrom = -1, strFrom = -1, numFrom = -1;
+        bool anyString = false;
+        int minLength = 0, maxLength = -1;
+        NumberKind number = NumberKind.None;
+        var literals = new List<SchemaLiteral>();
+        var literalFrom = new Dictionary<string, int>();
+        for (int i = 0; i < parts.Count; i++)
+        {
+            SchemaClasses c = parts[i];
+            if (c.Object >= 0)
+            {
+                if (obj >= 0 && obj != c.Object)
+                {
+                    throw Overlap(keyword, path, objFrom, i, "an object", "copal takes one object shape per value (the first byte of a value picks its branch)");
+                }
+                (obj, objFrom) = (c.Object, i);
+            }
+            if (c.Array >= 0)
+            {
+                if (arr >= 0 && arr != c.Array)
+                {
+                    throw Overlap(keyword, path, arrFrom, i, "an array", "copal takes one array shape per value");
+                }
+                (arr, arrFrom) = (c.Array, i);
+            }
+            if (c.AnyString)
+            {
+                if (anyString)
+                {
+                    bool union = (maxLength < 0 || c.MinLength <= maxLength + 1) && (c.MaxLength < 0 || minLength <= c.MaxLength + 1);
+                    if (exclusive || !union)
+                    {
+                        throw Overlap(keyword, path, strFrom, i, "strings", "copal takes one string length range per value");
+                    }
+                    (minLength, maxLength) = (Math.Min(minLength, c.MinLength), maxLength < 0 || c.MaxLength < 0 ? -1 : Math.Max(maxLength, c.MaxLength));
+                }
+                else
+                {
+                    (minLength, maxLength) = (c.MinLength, c.MaxLength);
+                }
+                (anyString, strFrom) = (true, i);
+            }
+            if (c.Number != NumberKind.None)
+            {
+                if (number != NumberKind.None && exclusive)
+                {
+                    throw Overlap(keyword, path, numFrom, i, "numbers", "an integer is a number too, so oneOf would match both");
+                }
+                number = (NumberKind)Math.Max((int)number, (int)c.Number);
+                numFrom = i;
+            }
+            foreach (SchemaLiteral literal in c.Literals)
+            {
+                string text = Encoding.UTF8.GetString(literal.Bytes);
+                if (literalFrom.TryGetValue(text, out int from))
+                {
+                    if (exclusive && from != i)
+                    {
+                        throw Overlap(keyword, path, from, i, $"the value {Cut(literal.Text)}", "oneOf fails a value both branches take");
+                    }
+                    continue;
+                }
+                literalFrom[text] = i;
+                literals.Add(literal);
+            }
+        }
+        // A literal the free string or number also writes is dropped (its text starts the same way); one it would not is refused.
+        var kept = new List<SchemaLiteral>();
+        foreach (SchemaLiteral literal in literals)
+        {
+            bool covered = literal.Kind switch
+            {
+                LiteralKind.String when anyString => true,
+                LiteralKind.Number when number != NumberKind.None => true,
+                _ => false,
+            };
+            if (!covered)
+            {
+                kept.Add(literal);
+                continue;
+            }
+            bool writes = literal.Kind == LiteralKind.String
+                ? LengthFits(literal, minLength, maxLength)
+                : number == NumberKind.Number || !literal.Text.AsSpan().ContainsAny(".eE");
+            if (exclusive || !writes)
+            {
+                throw Overlap(keyword, path, literal.Kind == LiteralKind.String ? strFrom : numFrom, literalFrom[Encoding.UTF8.GetString(literal.Bytes)],
+                    literal.Kind == LiteralKind.String ? "strings" : "numbers", "copal takes either any " + (literal.Kind == LiteralKind.String ? "string" : "number") + " or listed ones per value");
+            }
+        }
+        return new SchemaClasses
+        {
+            Object = obj,
+            Array = arr,
+            AnyString = anyString,
+            MinLength = minLength,
+            MaxLength = maxLength,
+            Number = number,
+            Literals = kept,
+        };
+    }
+
+    private static bool LengthFits(SchemaLiteral literal, int min, int max)
+    {
+        using JsonDocument doc = JsonDocument.Parse(literal.Bytes);
+        int length = doc.RootElement.GetString()!.EnumerateRunes().Count();
+        return length >= min && (max < 0 || length <= max);
+    }
+
+    private static SchemaNotSupportedException Overlap(string keyword, string path, int a, int b, string what, string why) =>
+        new(keyword, path, a == b || a < 0
+            ? $"it allows {what} in ways that overlap: {why}"
+            : $"branches {Math.Min(a, b)} and {Math.Max(a, b)} both allow {what}: {why}");
+
+    // A $ref within this schema: "#" or a JSON pointer from it ("#/$defs/name", "#/definitions/name", …).
+    private (JsonElement Target, string Path) Resolve(JsonElement reference, string path)
+    {
+        string? text = reference.ValueKind == JsonValueKind.String ? reference.GetString() : null;
+        if (text is null || !(text == "#" || text.StartsWith("#/", StringComparison.Ordinal)) || text.Contains('%'))
+        {
+            throw new SchemaNotSupportedException("$ref", path, $"$ref {Cut(reference.GetRawText())} is not taken: copal takes references within the schema, \"#\" or a JSON pointer such as \"#/$defs/name\"");
+        }
+        JsonElement at = _root;
+        var canonical = new StringBuilder("#");
+        foreach (string raw in text.Length == 1 ? [] : text[2..].Split('/'))
+        {
+            string segment = raw.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+            if (at.ValueKind == JsonValueKind.Object && at.TryGetProperty(segment, out JsonElement child))
+            {
+                at = child;
+            }
+            else if (at.ValueKind == JsonValueKind.Array && int.TryParse(segment, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && index < at.GetArrayLength())
+            {
+                at = at[index];
+            }
+            else
+            {
+                throw new SchemaNotSupportedException("$ref", path, $"$ref \"{Cut(text)}\" points nowhere in the schema");
+            }
+            canonical.Append('/').Append(Pointer(segment));
+        }
+        return (at, canonical.ToString());
+    }
+
+    private static string Pointer(string name) => name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A string's shortest JSON text, as a literal is written: the quote, the backslash and control characters escaped
+    /// (\b \f \n \r \t, else \u00xx), every other character as its UTF-8 bytes.
+    /// </summary>
+    internal static byte[] Quote(string value, string path)
+    {
+        var text = new StringBuilder("\"");
+        for (int i = 0; i < value.Length; i++)
+        {
+            char c = value[i];
+            if (char.IsSurrogate(c) && !(char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1])))
+            {
+                throw new SchemaNotSupportedException("enum", path, $"the string {Cut(value)} holds a lone surrogate, which no UTF-8 reply can write");
+            }
+            if (char.IsHighSurrogate(c))
+            {
+                text.Append(c).Append(value[++i]);
+                continue;
+            }
+            text.Append(c switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\b' => "\\b",
+                '\f' => "\\f",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                < ' ' => FormattableString.Invariant($"\\u{(int)c:x4}"),
+                _ => c.ToString(),
+            });
+        }
+        text.Append('"');
+        return Encoding.UTF8.GetBytes(text.ToString());
+    }
+}

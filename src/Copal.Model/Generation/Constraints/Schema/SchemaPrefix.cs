@@ -1,0 +1,655 @@
+namespace Copal.Model.Generation.Constraints.Schema;
+
+/// <summary>
+/// Where a stream of bytes stands in a JSON text valid under a compiled schema (<see cref="CompiledSchema"/>): a
+/// byte-level automaton that accepts exactly the prefixes of the texts the schema accepts within the bounds of JSON mode
+/// (<see cref="JsonPrefix"/>: nesting, whitespace runs, nothing before the opening brace or after the closing one),
+/// with declared properties in their declared order and enum values, const values and keys written as their shortest
+/// JSON texts. Every prefix it accepts can still be completed within those bounds (each container is opened only
+/// when the fewest levels its required members need still fit), so a token mask built from it never leads a model into
+/// a dead end. A value type: the innermost container's frame, the lexer's progress, and a shared immutable list of the
+/// outer frames (<see cref="SchemaFrames"/>), equal by content so that masks are cached per state.
+/// </summary>
+internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
+{
+    /// <summary>The deepest nesting of objects and arrays accepted, as JSON mode's.</summary>
+    public const int MaxDepth = JsonPrefix.MaxDepth;
+
+    private readonly CompiledSchema _schema;
+    private SchemaFrames? _rest;
+    // Literal: the node of the literal trie reached.
+    private int _literal;
+    // The innermost container: its shape, and an object's next property index or an array's items begun.
+    private ushort _shape;
+    private ushort _counter;
+    // A string value's characters so far (saturated at its node's LengthCap).
+    private ushort _length;
+    private Mode _mode;
+    private byte _depth;
+    private byte _aux;
+    private byte _utf8;
+    private byte _newlines;
+    private byte _otherWhitespace;
+    private bool _inKey;
+
+    private const int FirstD = 4;
+    private const int High = 8;
+
+    private static ReadOnlySpan<byte> RangeLow => [0x80, 0xA0, 0x80, 0x90, 0x80];
+    private static ReadOnlySpan<byte> RangeHigh => [0xBF, 0xBF, 0x9F, 0xBF, 0x8F];
+
+    /// <summary>The state before the reply's first byte.</summary>
+    public SchemaPrefix(CompiledSchema schema)
+    {
+        _schema = schema;
+    }
+
+    public readonly bool IsComplete => _mode == Mode.Done;
+
+    /// <summary>Objects and arrays open now.</summary>
+    public readonly int Depth => _depth;
+
+    public bool TryAdvance(byte b)
+    {
+        SchemaPrefix next = this;
+        if (!next.Step(b))
+        {
+            return false;
+        }
+        this = next;
+        return true;
+    }
+
+    public bool TryAdvance(ReadOnlySpan<byte> bytes)
+    {
+        SchemaPrefix next = this;
+        foreach (byte b in bytes)
+        {
+            if (!next.Step(b))
+            {
+                return false;
+            }
+        }
+        this = next;
+        return true;
+    }
+
+    private readonly SchemaShape Shape => _schema.Shapes[_shape];
+
+    // The node of the value at hand: the innermost container's property, member or item (the root is an object).
+    private readonly SchemaNode ValueNode()
+    {
+        SchemaShape s = Shape;
+        return _schema.Nodes[s.IsObject ? (s.Keys >= 0 && _counter <= s.Properties.Length ? s.Properties[_counter - 1] : s.Additional) : s.Items];
+    }
+
+    private readonly bool Fits(int minDepth) => _depth + minDepth <= MaxDepth;
+
+    private bool Step(byte b)
+    {
+        switch (_mode)
+        {
+            case Mode.String:
+                return InString(b);
+            case Mode.Escape:
+                if (b is (byte)'"' or (byte)'\\' or (byte)'/' or (byte)'b' or (byte)'f' or (byte)'n' or (byte)'r' or (byte)'t')
+                {
+                    return To(Mode.String);
+                }
+                if (b == 'u')
+                {
+                    _aux = 0;
+                    return To(Mode.Hex);
+                }
+                return false;
+            case Mode.Hex:
+                return HexDigit(b);
+            case Mode.LowBackslash:
+                _mode = Mode.LowU;
+                return b == '\\';
+            case Mode.LowU:
+                _mode = Mode.LowHex;
+                _aux = 0;
+                return b == 'u';
+            case Mode.LowHex:
+                return LowHexDigit(b);
+            case Mode.Literal:
+                return InLiteral(b);
+            case Mode.Minus:
+                return FirstDigit(b);
+            case Mode.Zero:
+                return b == '.' ? Fraction() : (b | 0x20) == 'e' ? Exponent() : EndNumber(b);
+            case Mode.Integer:
+                return IsDigit(b) || (b == '.' ? Fraction() : (b | 0x20) == 'e' ? Exponent() : EndNumber(b));
+            case Mode.Dot:
+                return IsDigit(b) && To(Mode.Fraction);
+            case Mode.Fraction:
+                return IsDigit(b) || ((b | 0x20) == 'e' ? To(Mode.Exponent) : EndNumber(b));
+            case Mode.Exponent:
+                return b is (byte)'+' or (byte)'-' ? To(Mode.ExponentSign) : IsDigit(b) && To(Mode.ExponentDigits);
+            case Mode.ExponentSign:
+                return IsDigit(b) && To(Mode.ExponentDigits);
+            case Mode.ExponentDigits:
+                return IsDigit(b) || EndNumber(b);
+            case Mode.Done:
+                return false;
+            default:
+                return Structural(b);
+        }
+    }
+
+    private bool To(Mode mode)
+    {
+        _mode = mode;
+        return true;
+    }
+
+    private static bool IsDigit(byte b) => (uint)(b - '0') <= 9;
+
+    // An integer takes neither a fraction nor an exponent (1.0 and 1e2 are integers to JSON Schema, but 1 says it).
+    private bool Fraction() => ValueNode().Number == NumberKind.Number && To(Mode.Dot);
+
+    private bool Exponent() => ValueNode().Number == NumberKind.Number && To(Mode.Exponent);
+
+    private bool EndNumber(byte b)
+    {
+        _mode = Mode.AfterValue;
+        return Structural(b);
+    }
+
+    private bool FirstDigit(byte b) => b == '0' ? To(Mode.Zero) : IsDigit(b) && To(Mode.Integer);
+
+    private bool Structural(byte b)
+    {
+        if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+        {
+            if (_mode == Mode.Start)
+            {
+                return false;
+            }
+            if (b == '\n')
+            {
+                return _newlines++ < JsonPrefix.MaxNewlines;
+            }
+            return _otherWhitespace++ < JsonPrefix.MaxOtherWhitespace;
+        }
+        _newlines = 0;
+        _otherWhitespace = 0;
+        switch (_mode)
+        {
+            case Mode.Start:
+                return b == '{' && Open(_schema.RootShape);
+            case Mode.ObjectOpen:
+                return b == '"' ? BeginKey() : b == '}' && !RequiredLeft() && Close();
+            case Mode.Key:
+                return b == '"' && BeginKey();
+            case Mode.Colon:
+                return b == ':' && To(Mode.Value);
+            case Mode.Value:
+                return BeginValue(b);
+            case Mode.ArrayOpen:
+                return b == ']' ? Shape.MinItems == 0 && Close() : NextItem() && BeginValue(b);
+            case Mode.AfterValue:
+                if (Shape.IsObject)
+                {
+                    return b == ',' ? CanAddKey() && To(Mode.Key) : b == '}' && !RequiredLeft() && Close();
+                }
+                return b == ',' ? NextItem() && To(Mode.Value) : b == ']' && _counter >= Shape.MinItems && Close();
+            default:
+                return false;
+        }
+    }
+
+    // A required property not yet written: the object may not close.
+    private readonly bool RequiredLeft()
+    {
+        SchemaShape s = Shape;
+        return s.NextRequired.Length > 0 && s.NextRequired[_counter] < s.Properties.Length;
+    }
+
+    // Declared property j may come next: in order, skipping no required property, and its value fits the nesting left.
+    private readonly bool MayCome(SchemaShape s, int j) =>
+        j >= _counter && j <= s.NextRequired[_counter] && j < s.Properties.Length
+        && (s.Required[j] || Fits(_schema.Nodes[s.Properties[j]].MinDepth));
+
+    // A key not declared may come: additionalProperties allows one, every required property is written, and its value fits.
+    private readonly bool ExtrasAllowed()
+    {
+        SchemaShape s = Shape;
+        return s.Additional >= 0 && s.NextRequired[_counter] == s.Properties.Length && Fits(_schema.Nodes[s.Additional].MinDepth);
+    }
+
+    private readonly bool CanAddKey()
+    {
+        SchemaShape s = Shape;
+        if (ExtrasAllowed())
+        {
+            return true;
+        }
+        for (int j = _counter; j < s.Properties.Length && j <= s.NextRequired[_counter]; j++)
+        {
+            if (MayCome(s, j))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // A key's trie node leads to a property that may come. Bound: the properties below it, at most those of the object.
+    private readonly bool KeyViable(int node)
+    {
+        SchemaShape s = Shape;
+        int[] below = _schema.Literals.Below(node);
+        int from = Array.BinarySearch(below, (int)_counter);
+        for (int i = from >= 0 ? from : ~from; i < below.Length && below[i] <= s.NextRequired[_counter]; i++)
+        {
+            if (MayCome(s, below[i]))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private bool BeginKey()
+    {
+        SchemaShape s = Shape;
+        _inKey = true;
+        _aux = 0;
+        _utf8 = 0;
+        if (s.Keys < 0)
+        {
+            if (!CanAddKey())
+            {
+                return false;
+            }
+            _utf8 = 0;
+            return To(Mode.String);
+        }
+        int node = _schema.Literals.Child(s.Keys, (byte)'"');
+        if (node < 0 || !(KeyViable(node) || ExtrasAllowed()))
+        {
+            return false;
+        }
+        _literal = node;
+        return To(Mode.Literal);
+    }
+
+    // One more array item: within maxItems, and its value fits the nesting left.
+    private bool NextItem()
+    {
+        SchemaShape s = Shape;
+        if (s.Items < 0 || (s.MaxItems >= 0 && _counter >= s.MaxItems) || !Fits(_schema.Nodes[s.Items].MinDepth))
+        {
+            return false;
+        }
+        if (_counter < s.ItemCap)
+        {
+            _counter++;
+        }
+        return true;
+    }
+
+    private bool BeginValue(byte b)
+    {
+        SchemaNode node = ValueNode();
+        switch (b)
+        {
+            case (byte)'{':
+                return node.Object >= 0 && Fits(_schema.Shapes[node.Object].MinDepth) && Open(node.Object);
+            case (byte)'[':
+                return node.Array >= 0 && Fits(_schema.Shapes[node.Array].MinDepth) && Open(node.Array);
+            case (byte)'"' when node.AnyString:
+                _inKey = false;
+                _utf8 = 0;
+                _length = 0;
+                return To(Mode.String);
+            case (byte)'-' when node.Number != NumberKind.None:
+                return To(Mode.Minus);
+            case >= (byte)'0' and <= (byte)'9' when node.Number != NumberKind.None:
+                return FirstDigit(b);
+            default:
+                return node.Literals >= 0 && BeginLiteral(node.Literals, b);
+        }
+    }
+
+    private bool BeginLiteral(int root, byte b)
+    {
+        int next = _schema.Literals.Child(root, b);
+        if (next < 0)
+        {
+            return false;
+        }
+        _inKey = false;
+        _literal = next;
+        _mode = Mode.Literal;
+        if (_schema.Literals.IsLeaf(next))
+        {
+            EndLiteral();
+        }
+        return true;
+    }
+
+    private bool InLiteral(byte b)
+    {
+        LiteralTrie literals = _schema.Literals;
+        int next = literals.Child(_literal, b);
+        if (_inKey)
+        {
+            return InKey(b, next);
+        }
+        if (next >= 0)
+        {
+            _literal = next;
+            if (literals.IsLeaf(next))
+            {
+                EndLiteral();
+            }
+            return true;
+        }
+        // A value literal may end where another goes on (enum [1, 12] after "1"): the byte is what follows the value.
+        if (literals.Terminal(_literal) >= 0)
+        {
+            _literal = 0;
+            _mode = Mode.AfterValue;
+            return Structural(b);
+        }
+        return false;
+    }
+
+    // A key of an object with declared properties: along the trie of their names while one of them may come (or, where
+    // further keys are allowed, while the bytes still spell the start of one); off it, a further key, which then is no
+    // declared name: its bytes so far are a declared name's shortest JSON text and it takes no escapes from here, so
+    // equal strings would have been equal bytes. It never leaves the trie inside an escape (\u0061 is "a").
+    private bool InKey(byte b, int next)
+    {
+        SchemaShape s = Shape;
+        LiteralTrie literals = _schema.Literals;
+        bool extras = ExtrasAllowed();
+        if (next >= 0)
+        {
+            if (literals.IsLeaf(next))
+            {
+                // The closing quote of a declared name: that property, in its place, or nothing (not as a further key).
+                if (!MayCome(s, literals.Terminal(next)))
+                {
+                    return false;
+                }
+                _literal = next;
+                EndLiteral();
+                return true;
+            }
+            if (!KeyViable(next) && !extras)
+            {
+                return false;
+            }
+            _literal = next;
+            TrackKeyByte(b);
+            return true;
+        }
+        if (!extras || _aux != 0)
+        {
+            return false;
+        }
+        _literal = 0;
+        _counter = (ushort)(s.Properties.Length + 1);
+        _length = 0;
+        _mode = Mode.String;
+        return InString(b);
+    }
+
+    // Along a declared name's bytes: where an escape or a UTF-8 sequence stands, should the key leave the trie.
+    // _aux: 1 after a backslash, 6 .. 3 with 4 .. 1 hex digits of a \u escape due.
+    private void TrackKeyByte(byte b)
+    {
+        if (_aux == 1)
+        {
+            _aux = b == 'u' ? (byte)6 : (byte)0;
+        }
+        else if (_aux > 1)
+        {
+            _aux = _aux == 3 ? (byte)0 : (byte)(_aux - 1);
+        }
+        else if (b == '\\')
+        {
+            _aux = 1;
+        }
+        else if (b >= 0x80)
+        {
+            _utf8 = _utf8 != 0 ? (byte)((_utf8 & 3) - 1) : Utf8Lead(b);
+        }
+    }
+
+    // A UTF-8 lead byte's continuation bytes due (low 2 bits) and the next one's range (above); 0 for a byte that is no lead.
+    private static byte Utf8Lead(byte b)
+    {
+        (int due, int next) = b switch
+        {
+            < 0xC2 => (0, 0),
+            < 0xE0 => (1, 0),
+            0xE0 => (2, 1),
+            0xED => (2, 2),
+            < 0xF0 => (2, 0),
+            0xF0 => (3, 3),
+            < 0xF4 => (3, 0),
+            0xF4 => (3, 4),
+            _ => (0, 0),
+        };
+        return (byte)((next << 2) | due);
+    }
+
+    private void EndLiteral()
+    {
+        if (_inKey)
+        {
+            _counter = (ushort)(_schema.Literals.Terminal(_literal) + 1);
+            _mode = Mode.Colon;
+        }
+        else
+        {
+            _mode = Mode.AfterValue;
+        }
+        _literal = 0;
+        _inKey = false;
+    }
+
+    private bool Open(int shape)
+    {
+        if (_depth > 0)
+        {
+            _rest = new SchemaFrames(_shape, _counter, _rest);
+        }
+        _shape = (ushort)shape;
+        _counter = 0;
+        _depth++;
+        return To(_schema.Shapes[shape].IsObject ? Mode.ObjectOpen : Mode.ArrayOpen);
+    }
+
+    private bool Close()
+    {
+        _depth--;
+        if (_depth == 0)
+        {
+            _shape = 0;
+            _counter = 0;
+            return To(Mode.Done);
+        }
+        _shape = _rest!.Shape;
+        _counter = _rest.Counter;
+        _rest = _rest.Rest;
+        return To(Mode.AfterValue);
+    }
+
+    // One more character of a string value: refused past maxLength (a key is not counted).
+    private bool CountCharacter()
+    {
+        if (_inKey)
+        {
+            return true;
+        }
+        SchemaNode node = ValueNode();
+        if (node.MaxLength >= 0 && _length >= node.MaxLength)
+        {
+            return false;
+        }
+        if (_length < node.LengthCap)
+        {
+            _length++;
+        }
+        return true;
+    }
+
+    private bool InString(byte b)
+    {
+        if (_utf8 != 0)
+        {
+            int range = _utf8 >> 2;
+            if (b < RangeLow[range] || b > RangeHigh[range])
+            {
+                return false;
+            }
+            _utf8 = (byte)((_utf8 & 3) - 1);
+            return true;
+        }
+        if (b < 0x80)
+        {
+            if (b == '"')
+            {
+                if (!_inKey && _length < ValueNode().MinLength)
+                {
+                    return false;
+                }
+                _length = 0;
+                bool key = _inKey;
+                _inKey = false;
+                return To(key ? Mode.Colon : Mode.AfterValue);
+            }
+            // A further key of an object with declared properties takes no escapes (see InKey).
+            if (b < 0x20 || (b == '\\' && _inKey && Shape.Keys >= 0) || !CountCharacter())
+            {
+                return false;
+            }
+            return b != '\\' || To(Mode.Escape);
+        }
+        byte lead = Utf8Lead(b);
+        if (lead == 0 || !CountCharacter())
+        {
+            return false;
+        }
+        _utf8 = lead;
+        return true;
+    }
+
+    private static int HexValue(byte b) => (uint)(b - '0') <= 9 ? b - '0' : (uint)((b | 0x20) - 'a') <= 5 ? (b | 0x20) - 'a' + 10 : -1;
+
+    // \uXXXX: a high surrogate must be followed by a low one's escape; a low one alone is refused.
+    private bool HexDigit(byte b)
+    {
+        int v = HexValue(b);
+        if (v < 0)
+        {
+            return false;
+        }
+        switch (_aux & 3)
+        {
+            case 0:
+                _aux = (byte)(1 | (v == 0xD ? FirstD : 0));
+                return true;
+            case 1:
+                if ((_aux & FirstD) != 0 && v >= 0xC)
+                {
+                    return false;
+                }
+                _aux = (byte)(2 | ((_aux & FirstD) != 0 && v >= 8 ? High : 0));
+                return true;
+            case 2:
+                _aux = (byte)(3 | (_aux & High));
+                return true;
+            default:
+                _mode = (_aux & High) != 0 ? Mode.LowBackslash : Mode.String;
+                _aux = 0;
+                return true;
+        }
+    }
+
+    private bool LowHexDigit(byte b)
+    {
+        int v = HexValue(b);
+        int seen = _aux;
+        if (v < 0 || (seen == 0 && v != 0xD) || (seen == 1 && v < 0xC))
+        {
+            return false;
+        }
+        _aux++;
+        if (_aux == 4)
+        {
+            _aux = 0;
+            _mode = Mode.String;
+        }
+        return true;
+    }
+
+    public readonly string Expected() => _mode switch
+    {
+        Mode.Start => "the opening '{'",
+        Mode.ObjectOpen => "a key of the schema's or '}'",
+        Mode.Key => "a key of the schema's",
+        Mode.Colon => "':'",
+        Mode.Value => "a value of the schema's",
+        Mode.ArrayOpen => "an item of the schema's or ']'",
+        Mode.AfterValue => Shape.IsObject ? "',' or '}'" : "',' or ']'",
+        Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex => "more of a string",
+        Mode.Literal => _inKey ? "the rest of a key of the schema's" : "the rest of a value of the schema's enum",
+        Mode.Done => "nothing (the object is complete)",
+        _ => "more of a number",
+    } + (_newlines + _otherWhitespace > 0 && _mode <= Mode.AfterValue
+        ? FormattableString.Invariant($" (after {_newlines + _otherWhitespace} bytes of whitespace; a run holds at most {JsonPrefix.MaxNewlines} line feed and {JsonPrefix.MaxOtherWhitespace} other whitespace bytes)")
+        : "");
+
+    /// <summary>Equal states take the same bytes from here on (fields a later byte writes before it reads them are left out).</summary>
+    public readonly bool Equals(SchemaPrefix other) => Key() == other.Key() && SchemaFrames.Same(_rest, other._rest);
+
+    public override readonly bool Equals(object? obj) => obj is SchemaPrefix other && Equals(other);
+
+    public override readonly int GetHashCode() => HashCode.Combine(Key(), _rest?.Hash ?? 0);
+
+    private readonly bool InString() => _mode is Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex;
+
+    private readonly (Mode Mode, byte Depth, ushort Shape, ushort Counter, int Literal, ushort Length, byte Aux, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
+        (_mode, _depth, _shape, _counter,
+            _mode == Mode.Literal ? _literal : 0,
+            InString() && !_inKey ? _length : (ushort)0,
+            _mode is Mode.Hex or Mode.LowHex or Mode.Literal ? _aux : (byte)0,
+            _utf8, _newlines, _otherWhitespace,
+            _inKey && (_mode == Mode.Literal || InString()));
+
+    private enum Mode : byte
+    {
+        // Between tokens (whitespace allowed), up to AfterValue.
+        Start,
+        ObjectOpen,
+        Key,
+        Colon,
+        Value,
+        ArrayOpen,
+        AfterValue,
+        // Inside a token.
+        String,
+        Escape,
+        Hex,
+        LowBackslash,
+        LowU,
+        LowHex,
+        Literal,
+        Minus,
+        Zero,
+        Integer,
+        Dot,
+        Fraction,
+        Exponent,
+        ExponentSign,
+        ExponentDigits,
+        Done,
+    }
+}

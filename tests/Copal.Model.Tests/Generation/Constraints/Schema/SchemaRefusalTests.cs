@@ -1,0 +1,89 @@
+using System.Text.Json;
+using Copal.Model.Generation.Constraints.Schema;
+
+namespace Copal.Model.Tests.Generation.Constraints.Schema;
+
+/// <summary>What structured outputs cannot hold a reply to is refused, never ignored, in one line naming the keyword and its place.</summary>
+public class SchemaRefusalTests
+{
+    [Theory]
+    [InlineData("""{"type":"object","properties":{"s":{"type":"string","pattern":"^a"}},"additionalProperties":false}""", "pattern", "#/properties/s")]
+    [InlineData("""{"type":"object","properties":{"s":{"type":"string","format":"date"}},"additionalProperties":false}""", "format", "#/properties/s")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"additionalProperties":false}""", "minimum", "#/properties/n")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","multipleOf":2}},"additionalProperties":false}""", "multipleOf", "#/properties/n")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"array","uniqueItems":true}},"additionalProperties":false}""", "uniqueItems", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"array","prefixItems":[]}},"additionalProperties":false}""", "prefixItems", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"allOf":[]}},"additionalProperties":false}""", "allOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"not":{}}},"additionalProperties":false}""", "not", "#/properties/a")]
+    [InlineData("""{"type":"object","patternProperties":{"^a":{}}}""", "patternProperties", "#")]
+    [InlineData("""{"type":"object","properties":{"a":{}},"required":["b"],"additionalProperties":false}""", "required", "#")]
+    [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"object"},{"type":"object","additionalProperties":false}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"integer"},{"type":"number"}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"enum":["x","y"]},{"const":"x"}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"integer"},{"enum":[1.5]}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/b","type":"string"}},"additionalProperties":false,"$defs":{"b":{}}}""", "$ref", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"$ref":"https://example.com/s"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/missing"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/b"}},"additionalProperties":false,"$defs":{"b":{"anyOf":[{"$ref":"#/$defs/b"}]}}}""", "$ref", "#/$defs/b")]
+    [InlineData("""{"type":"object","properties":{"a":{"enum":[{"x":1}]}},"additionalProperties":false}""", "enum", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"enum":["x"],"maxLength":2}},"additionalProperties":false}""", "maxLength", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"string","minLength":3,"maxLength":2}},"additionalProperties":false}""", "minLength", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"array","maxItems":70000}},"additionalProperties":false}""", "maxItems", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"text"}},"additionalProperties":false}""", "type", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a~b/c":{"type":"string","pattern":"x"}},"additionalProperties":false}""", "pattern", "#/properties/a~0b~1c")]
+    [InlineData("""{"type":"array"}""", "type", "#")]
+    [InlineData("""{"type":"object","properties":{"c":{"$ref":"#"}},"required":["c"],"additionalProperties":false}""", "$ref", "#")]
+    [InlineData("""{"type":"object","$defs":{"x":{"pattern":"a"}}}""", "", "")]
+    public void A_keyword_that_cannot_be_held_to_is_refused_naming_it_and_its_place(string schema, string keyword, string path)
+    {
+        using JsonDocument doc = JsonDocument.Parse(schema);
+        if (keyword == "")
+        {
+            // A definition nothing refers to is never compiled: its keywords do not matter.
+            JsonSchemaCompiler.Compile(doc.RootElement);
+            return;
+        }
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal(keyword, e.Keyword);
+        Assert.Equal(path, e.Path);
+        Assert.StartsWith($"json_schema: '{keyword}' at {path} is not supported: ", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"string","description":"d","title":"t","default":"x","examples":["y"],"$comment":"c"}},"additionalProperties":false,"$schema":"https://json-schema.org/draft/2020-12/schema"}""")]
+    [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"object","properties":{"b":{"type":"null"}},"additionalProperties":false},{"type":"string"},{"type":"null"}]}},"required":["a"],"additionalProperties":false}""")]
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"integer"},{"type":"string"},{"type":"array"}]}},"additionalProperties":false}""")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"array","uniqueItems":false}},"additionalProperties":false,"definitions":{}}""")]
+    [InlineData("""{"properties":{"a":{"type":"integer"}},"additionalProperties":false}""")]
+    [InlineData("""{"type":"object","properties":{"a":{}}}""")]
+    [InlineData("""{"type":"object","properties":{"a":{}},"additionalProperties":{"type":"string"}}""")]
+    public void Annotations_and_the_subset_taken_compile(string schema)
+    {
+        using JsonDocument doc = JsonDocument.Parse(schema);
+        Assert.NotNull(JsonSchemaCompiler.Compile(doc.RootElement));
+    }
+
+    [Fact]
+    public void A_long_chain_of_refs_is_refused_not_followed_down_the_stack()
+    {
+        // d0 → d1 → … → d9999 → a string: each $ref is compiled within the one before it.
+        string defs = string.Join(",", Enumerable.Range(0, 10_000).Select(i => $"\"d{i}\":{{\"$ref\":\"#/$defs/d{i + 1}\"}}"));
+        using JsonDocument doc = JsonDocument.Parse("{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/d0\"}},\"additionalProperties\":false,\"$defs\":{" + defs + ",\"d10000\":{\"type\":\"string\"}}}");
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("$ref", e.Keyword);
+        Assert.Contains($"more than {JsonSchemaCompiler.MaxChain} deep", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_big_enum_compiles_into_one_trie_and_each_byte_is_a_lookup()
+    {
+        // 20,000 values: compiled once, linear in their bytes; a value is taken in as many steps as it has bytes.
+        string values = string.Join(",", Enumerable.Range(0, 20_000).Select(i => $"\"v{i}\""));
+        using JsonDocument doc = JsonDocument.Parse("{\"type\":\"object\",\"properties\":{\"e\":{\"enum\":[" + values + "]}},\"required\":[\"e\"],\"additionalProperties\":false}");
+        CompiledSchema schema = JsonSchemaCompiler.Compile(doc.RootElement);
+        Assert.Equal(-1, SchemaPrefixTests.Refusal(schema, """{"e":"v19999"}""", out bool complete));
+        Assert.True(complete);
+        Assert.Equal(11, SchemaPrefixTests.Refusal(schema, """{"e":"v20000"}""", out _));
+    }
+}

@@ -1,0 +1,217 @@
+using System.Text;
+using System.Text.Json;
+using Copal.Model.Chat;
+using Copal.Model.Serving;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// OpenAI's structured outputs, <c>"response_format": {"type": "json_schema", …}</c>, end to end on stories260K: through
+/// the engine, the chat client and both endpoints of the server the reply is a JSON object the reference validator
+/// (JsonSchema.Net) finds valid under the schema, and it ends with finish_reason stop; a schema copal cannot hold a
+/// reply to is a 400 naming response_format, the keyword and its place.
+/// </summary>
+public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private const string Model = "stories260K";
+
+    // Every value bounded (strings by maxLength, numbers by enum, arrays by maxItems), so a reply must close within
+    // max_tokens whatever the model likes to write.
+    internal const string Schema = """
+        {"type":"object","properties":{
+           "name":{"type":"string","maxLength":8,"description":"the hero"},
+           "mood":{"enum":["happy","sad",3]},
+           "friends":{"type":"array","items":{"type":"string","maxLength":5},"maxItems":2},
+           "pet":{"anyOf":[{"$ref":"#/$defs/pet"},{"type":"null"}]},
+           "tall":{"type":"boolean"}},
+         "required":["name","mood","friends","pet","tall"],"additionalProperties":false,
+         "$defs":{"pet":{"type":"object","properties":{"kind":{"enum":["cat","dog"]}},"required":["kind"],"additionalProperties":false}}}
+        """;
+
+    // stories260K, its likeliest tokens masked, fills every run of whitespace to JSON mode's caps and runs out of
+    // max_tokens: the tests ban the tokens that are whitespace alone (-100, OpenAI's ban), so the reply is compact.
+    private Dictionary<int, float> NoWhitespace()
+    {
+        var bias = new Dictionary<int, float>();
+        for (int id = 0; id < server.Tokenizer.VocabSize; id++)
+        {
+            if (server.Tokenizer.HasToken(id) && !server.Tokenizer.IsSpecial(id) && server.Tokenizer.TokenBytes(id) is { Length: > 0 } bytes
+                && bytes.All(b => b is (byte)' ' or (byte)'\n' or (byte)'\t' or (byte)'\r'))
+            {
+                bias[id] = -100;
+            }
+        }
+        return bias;
+    }
+
+    private static JsonElement SchemaElement() => JsonDocument.Parse(Schema).RootElement.Clone();
+
+    internal static void AssertValid(string text)
+    {
+        Json.Schema.JsonSchema reference = Json.Schema.JsonSchema.FromText(Schema);
+        using JsonDocument doc = JsonDocument.Parse(text);
+        Assert.True(reference.Evaluate(doc.RootElement).IsValid, $"not valid under the schema: {text}");
+    }
+
+    [Theory]
+    [InlineData(0f, 1UL)]
+    [InlineData(1f, 1UL)]
+    [InlineData(1f, 2UL)]
+    [InlineData(1.5f, 3UL)]
+    public async Task The_engine_writes_a_valid_object_and_stops(float temperature, ulong seed)
+    {
+        CompletionResult result = await server.Engine.CompleteAsync(new CompletionRequest
+        {
+            Prompt = "Once upon a time",
+            MaxTokens = 400,
+            Temperature = temperature,
+            Seed = seed,
+            ResponseFormat = ResponseFormat.JsonSchema,
+            JsonSchema = SchemaElement(),
+            LogitBias = NoWhitespace(),
+        });
+        Assert.True(FinishReason.Stop == result.FinishReason, result.Text);
+        AssertValid(result.Text);
+    }
+
+    [Fact]
+    public async Task The_chat_client_takes_a_schema_and_the_engine_refuses_one_it_cannot_hold_to()
+    {
+        IChatClient client = new CopalChatClient(server.Engine);
+        ChatMessage[] chat = [new ChatMessage(ChatRole.User, "Tell me about a hero as JSON")];
+        ChatResponse response = await client.GetResponseAsync(chat, new ChatOptions
+        {
+            MaxOutputTokens = 400,
+            ResponseFormat = ChatResponseFormat.ForJsonSchema(SchemaElement(), "hero"),
+            AdditionalProperties = new() { ["logit_bias"] = NoWhitespace() },
+        });
+        AssertValid(response.Text);
+        Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
+        CompletionRequestException e = await Assert.ThrowsAsync<CompletionRequestException>(() => client.GetResponseAsync(chat, new ChatOptions
+        {
+            ResponseFormat = ChatResponseFormat.ForJsonSchema(JsonDocument.Parse("""{"type":"object","properties":{"d":{"type":"string","format":"date"}},"additionalProperties":false}""").RootElement, "day"),
+        }));
+        Assert.Equal("response_format", e.Parameter);
+        Assert.Contains("'format' at #/properties/d", e.Message, StringComparison.Ordinal);
+    }
+
+    private object Body(bool chat, bool stream, object format)
+    {
+        Dictionary<string, float> bias = NoWhitespace().ToDictionary(p => $"{p.Key}", p => p.Value);
+        return chat
+            ? new { model = Model, messages = new[] { new { role = "user", content = "A hero as JSON" } }, max_tokens = 400, temperature = 1, seed = 5, stream, response_format = format, logit_bias = bias }
+            : new { model = Model, prompt = "Once upon a time", max_tokens = 400, temperature = 1, seed = 5, stream, response_format = format, logit_bias = bias };
+    }
+
+    [Fact]
+    public async Task A_vocabulary_that_cannot_write_the_schema_ends_the_reply_with_an_error_naming_json_schema()
+    {
+        // Only <unk>, <s> and </s> may be chosen: none writes a '{'.
+        using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(Copal.Testing.TestData.Stories260K, backend, new EngineOptions { DecodableTokens = 3 });
+        CompletionRequestException e = await Assert.ThrowsAsync<CompletionRequestException>(() =>
+            engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 5, ResponseFormat = ResponseFormat.JsonSchema, JsonSchema = SchemaElement() }));
+        Assert.Equal("response_format", e.Parameter);
+        Assert.StartsWith("response_format json_schema cannot go on: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("after 0 bytes", e.Message, StringComparison.Ordinal);
+        // A schema without the format, or the format without a schema, is a mistake of the caller's.
+        e = await Assert.ThrowsAsync<CompletionRequestException>(() =>
+            engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 5, ResponseFormat = ResponseFormat.JsonSchema }));
+        Assert.Equal("response_format", e.Parameter);
+        e = await Assert.ThrowsAsync<CompletionRequestException>(() =>
+            engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 5, JsonSchema = SchemaElement() }));
+        Assert.Equal("response_format", e.Parameter);
+    }
+
+    private static object Format(JsonElement schema) => new { type = "json_schema", json_schema = new { name = "hero", strict = true, schema } };
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    public async Task Both_endpoints_answer_a_valid_object_with_finish_reason_stop(bool chat, bool stream)
+    {
+        string path = chat ? "/v1/chat/completions" : "/v1/completions";
+        var text = new StringBuilder();
+        string? finish = null;
+        if (stream)
+        {
+            foreach (JsonElement chunk in await server.StreamEventsAsync(path, Body(chat, true, Format(SchemaElement()))))
+            {
+                JsonElement choice = chunk.GetProperty("choices")[0];
+                text.Append(chat ? (choice.GetProperty("delta").TryGetProperty("content", out JsonElement c) ? c.GetString() : "") : choice.GetProperty("text").GetString());
+                if (choice.GetProperty("finish_reason").ValueKind == JsonValueKind.String)
+                {
+                    finish = choice.GetProperty("finish_reason").GetString();
+                }
+            }
+        }
+        else
+        {
+            JsonElement choice = (await server.PostOkAsync(path, Body(chat, false, Format(SchemaElement())))).GetProperty("choices")[0];
+            text.Append(chat ? choice.GetProperty("message").GetProperty("content").GetString() : choice.GetProperty("text").GetString());
+            finish = choice.GetProperty("finish_reason").GetString();
+        }
+        Assert.Equal("stop", finish);
+        AssertValid(text.ToString());
+    }
+
+    [Fact]
+    public async Task Every_choice_of_every_prompt_is_held_to_the_schema()
+    {
+        Dictionary<string, float> bias = NoWhitespace().ToDictionary(p => $"{p.Key}", p => p.Value);
+        JsonElement reply = await server.PostOkAsync("/v1/completions", new
+        {
+            model = Model, prompt = new[] { "Once upon a time", "The cat" }, max_tokens = 400, temperature = 1, seed = 9, n = 2,
+            response_format = Format(SchemaElement()), logit_bias = bias,
+        });
+        JsonElement[] choices = [.. reply.GetProperty("choices").EnumerateArray()];
+        Assert.Equal(4, choices.Length);
+        foreach (JsonElement choice in choices)
+        {
+            Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+            AssertValid(choice.GetProperty("text").GetString()!);
+        }
+    }
+
+    [Fact]
+    public async Task The_official_OpenAI_client_s_json_schema_format_is_taken()
+    {
+        OpenAI.Chat.ChatClient chat = server.Client().GetChatClient(Model);
+        var options = new OpenAI.Chat.ChatCompletionOptions
+        {
+            MaxOutputTokenCount = 400,
+            Temperature = 0,
+            ResponseFormat = OpenAI.Chat.ChatResponseFormat.CreateJsonSchemaFormat("hero", BinaryData.FromString(Schema), "a hero", jsonSchemaIsStrict: true),
+        };
+        foreach ((int id, float bias) in NoWhitespace())
+        {
+            options.LogitBiases[id] = (int)bias;
+        }
+        OpenAI.Chat.ChatCompletion completion = (await chat.CompleteChatAsync([new OpenAI.Chat.UserChatMessage("A hero as JSON")], options)).Value;
+        Assert.Equal(OpenAI.Chat.ChatFinishReason.Stop, completion.FinishReason);
+        AssertValid(completion.Content[0].Text);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"additionalProperties":false}}}""", "'minimum' at #/properties/n")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"string","format":"date"}}}}}""", "'format' at #/properties/n")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x"}}""", "json_schema.schema is required")]
+    [InlineData("""{"type":"json_schema","json_schema":{"schema":{"type":"object"}}}""", "json_schema.name")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","strict":"yes","schema":{"type":"object"}}}""", "json_schema.strict")]
+    [InlineData("""{"type":"json_schema"}""", "json_schema must be an object")]
+    public async Task A_schema_copal_cannot_hold_a_reply_to_is_a_400_naming_response_format(string format, string expected)
+    {
+        foreach (string path in (string[])["/v1/chat/completions", "/v1/completions"])
+        {
+            string input = path.Contains("chat") ? "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]" : "\"prompt\":\"Hi\"";
+            (int status, string body) = await server.PostAsync(path, JsonDocument.Parse($"{{\"model\":\"{Model}\",{input},\"response_format\":{format}}}").RootElement);
+            Assert.Equal(400, status);
+            JsonElement error = JsonDocument.Parse(body).RootElement.GetProperty("error");
+            Assert.Equal("response_format", error.GetProperty("param").GetString());
+            Assert.Contains(expected, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+    }
+}
