@@ -90,7 +90,8 @@ public sealed class ChatClientTests
         });
         Assert.Equal(ResponseFormat.JsonSchema, schema.ResponseFormat);
         Assert.Equal("{\"type\":\"object\"}", schema.JsonSchema!.Value.GetRawText());
-        await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ToolMode = ChatToolMode.RequireAny }));
+        // A call forced with no function to call is the caller's mistake.
+        await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync(chat, new ChatOptions { ToolMode = ChatToolMode.RequireAny }));
         await client.GetResponseAsync(chat, new ChatOptions { ToolMode = ChatToolMode.Auto, MaxOutputTokens = 2 });
         // Stateless: the history would be missing, and no background response was ever started.
         NotSupportedException e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(chat, new ChatOptions { ConversationId = "conv-1" }));

@@ -71,6 +71,30 @@ public sealed class ChatClientToolTests : IDisposable
         Assert.Equal("get_time", Assert.Single(streamed.OfType<FunctionCallContent>()).Name);
     }
 
+    /// <summary>RequireSpecific and RequireAny are made by structured outputs: stories260K answers a call, whole or streamed.</summary>
+    [Fact]
+    public async Task A_required_call_comes_back_as_a_function_call_whole_or_streamed()
+    {
+        var client = new CopalChatClient(_engine, new TemplateChatFormatter(new ChatTemplate(
+            "{% for t in tools %}{{ t.function.name }} {% endfor %}{% for m in messages %}{{ m.role }}: {{ m.content }}{{ '\\n' }}{% endfor %}assistant:")));
+        const string Parameters = "{\"type\":\"object\",\"properties\":{\"tz\":{\"enum\":[\"CET\",\"UTC\"]}},\"required\":[\"tz\"],\"additionalProperties\":false}";
+        AITool time = AIFunctionFactory.CreateDeclaration("get_time", "The time now", JsonDocument.Parse(Parameters).RootElement);
+        var options = new ChatOptions { Tools = [time], ToolMode = ChatToolMode.RequireSpecific("get_time"), MaxOutputTokens = 120 };
+        ChatResponse reply = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Time?")], options);
+        Assert.Equal(ChatFinishReason.ToolCalls, reply.FinishReason);
+        FunctionCallContent call = Assert.IsType<FunctionCallContent>(Assert.Single(reply.Messages.Single().Contents));
+        Assert.Equal("get_time", call.Name);
+        Assert.Contains(((JsonElement)call.Arguments!["tz"]!).GetString(), new[] { "CET", "UTC" });
+
+        var streamed = new List<ChatResponseUpdate>();
+        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "Time?")], new ChatOptions { Tools = [time], ToolMode = ChatToolMode.RequireAny, MaxOutputTokens = 120 }))
+        {
+            streamed.Add(update);
+        }
+        Assert.Equal("get_time", Assert.Single(streamed.SelectMany(u => u.Contents).OfType<FunctionCallContent>()).Name);
+        Assert.Equal(ChatFinishReason.ToolCalls, streamed.ToChatResponse().FinishReason);
+    }
+
     [Fact]
     public async Task A_reply_without_calls_is_text_and_what_cannot_be_offered_is_refused()
     {
@@ -82,8 +106,11 @@ public sealed class ChatClientToolTests : IDisposable
 
         NotSupportedException e = Assert.Throws<NotSupportedException>(() => new CopalChatClient(_engine).ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time] }));
         Assert.Equal("ChatOptions.Tools cannot be offered to this model: the model has no chat template, so nothing shows it how to call a tool; give the client a ToolCallFormat", e.Message);
-        e = Assert.Throws<NotSupportedException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time], ToolMode = ChatToolMode.RequireSpecific("get_time") }));
-        Assert.StartsWith("ChatOptions.ToolMode RequireSpecific('get_time')", e.Message, StringComparison.Ordinal);
+        ArgumentException unknown = Assert.Throws<ArgumentException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time], ToolMode = ChatToolMode.RequireSpecific("get_date") }));
+        Assert.StartsWith("ChatOptions.ToolMode RequireSpecific('get_date') names a function ChatOptions.Tools does not offer (it offers get_time)", unknown.Message, StringComparison.Ordinal);
+        e = Assert.Throws<NotSupportedException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")],
+            new ChatOptions { Tools = [time], ToolMode = ChatToolMode.RequireAny, ResponseFormat = ChatResponseFormat.Json }));
+        Assert.StartsWith("ChatOptions.ToolMode forces a call", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time, time] }));
     }
 }

@@ -91,6 +91,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"content\":\"Hi\"}]", "messages[0].role")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"narrator\",\"content\":\"Hi\"}]", "messages[0].role")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":\"Hi\"", "messages")]
+    [InlineData(Chat, User + ",\"tool_choice\":\"required\"", "tool_choice")]
+    [InlineData(Chat, User + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", "tool_choice")]
     public async Task A_field_of_the_wrong_type_or_out_of_range_is_a_400_naming_it(string path, string fields, string param)
     {
         var (status, body) = await PostAsync(path, "{" + fields + "}");
@@ -132,8 +134,6 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"best_of\":3", "best_of")]
     [InlineData(Completions, Prompt + ",\"n\":2,\"best_of\":3", "best_of")]
     [InlineData(Chat, User + ",\"functions\":[{\"name\":\"f\",\"parameters\":{}}]", "functions")]
-    [InlineData(Chat, User + ",\"tool_choice\":\"required\"", "tool_choice")]
-    [InlineData(Chat, User + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", "tool_choice")]
     [InlineData(Chat, User + ",\"function_call\":{\"name\":\"f\"}", "function_call")]
     [InlineData(Chat, User + ",\"modalities\":[\"text\",\"audio\"]", "modalities")]
     [InlineData(Chat, User + ",\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}", "audio")]

@@ -31,6 +31,61 @@ public sealed class ToolCallTests : IDisposable
         _backend.Dispose();
     }
 
+    /// <summary>A template short enough for stories260K's 512 positions: the tools' names, then each message with its calls, result id and text.</summary>
+    private static TemplateChatFormatter ShortToolTemplate { get; } = new(new ChatTemplate(
+        "{% if tools %}{% for t in tools %}{{ t.function.name }} {% endfor %}<tool_call>\n{% endif %}"
+        + "{% for m in messages %}{{ m.role }}: {% if m.tool_calls %}{% for c in m.tool_calls %}{{ c.id }} {{ c.function.name }}{{ c.function.arguments | tojson }}{% endfor %}{% endif %}"
+        + "{{ m.content if m.content else '' }}{% if m.tool_call_id %} [{{ m.tool_call_id }}]{% endif %}{{ '\\n' }}{% endfor %}assistant:"));
+
+    private const string WeatherParameters = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\",\"maxLength\":12},"
+        + "\"unit\":{\"enum\":[\"celsius\",\"fahrenheit\"]}},\"required\":[\"city\",\"unit\"],\"additionalProperties\":false}";
+
+    private const string TimeParameters = "{\"type\":\"object\",\"properties\":{\"tz\":{\"enum\":[\"CET\",\"UTC\"]}},\"required\":[\"tz\"],\"additionalProperties\":false}";
+
+    private const string TwoTools = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":" + WeatherParameters + "}},"
+        + "{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}]";
+
+    /// <summary>
+    /// A forced call (tool_choice naming a function, or "required") is made by structured outputs, as vLLM makes it:
+    /// stories260K, which writes no calls of its own, answers one whose arguments the function's schema accepts.
+    /// </summary>
+    [Fact]
+    public async Task A_forced_call_comes_back_as_a_call_whose_arguments_the_functions_schema_accepts_whole_or_streamed()
+    {
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: ToolCallReading.Off);
+        string named = "{\"model\":\"stories260K\",\"max_tokens\":200,\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}]"
+            + TwoTools + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}";
+        (int status, JsonElement body) = await PostAsync(server, named);
+        Assert.Equal(200, status);
+        JsonElement choice = body.GetProperty("choices")[0];
+        Assert.Equal("tool_calls", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal(JsonValueKind.Null, choice.GetProperty("message").GetProperty("content").ValueKind);
+        JsonElement call = choice.GetProperty("message").GetProperty("tool_calls").EnumerateArray().Single().GetProperty("function");
+        Assert.Equal("get_weather", call.GetProperty("name").GetString());
+        string arguments = call.GetProperty("arguments").GetString()!;
+        using (JsonDocument parsed = JsonDocument.Parse(arguments))
+        {
+            Assert.True(Json.Schema.JsonSchema.FromText(WeatherParameters).Evaluate(parsed.RootElement).IsValid, arguments);
+        }
+
+        // Streamed: nothing as content, the call whole in the last delta (greedy: the same arguments).
+        List<JsonElement> deltas = await StreamDeltasAsync(server, named.Insert(1, "\"stream\":true,"));
+        Assert.DoesNotContain(deltas, d => d.TryGetProperty("content", out JsonElement c) && c.GetString() is { Length: > 0 });
+        JsonElement streamed = deltas[^1].GetProperty("tool_calls")[0].GetProperty("function");
+        Assert.Equal(arguments, streamed.GetProperty("arguments").GetString());
+
+        // required, of two: the reply names one; its arguments are held to an object only (no one schema holds both
+        // functions' shapes), so a bias on "}" closes them at once for stories260K, which would otherwise write on.
+        int close = Enumerable.Range(0, _engine.Tokenizer.VocabSize).First(id => _engine.Tokenizer.Decode([id]) == "}");
+        string required = named.Replace("{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}", $"\"required\",\"logit_bias\":{{\"{close}\":100}}}}", StringComparison.Ordinal);
+        (status, body) = await PostAsync(server, required);
+        Assert.Equal(200, status);
+        Assert.Equal("tool_calls", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        JsonElement any = body.GetProperty("choices")[0].GetProperty("message").GetProperty("tool_calls").EnumerateArray().Single().GetProperty("function");
+        Assert.Contains(any.GetProperty("name").GetString(), new[] { "get_weather", "get_time" });
+        Assert.Equal("{}", any.GetProperty("arguments").GetString()!.Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal));
+    }
+
     private static OpenAiChoice Choice(ChatTools tools) =>
         new(0, countsPrompt: true, new CompletionRequest { Prompt = "" }, chat: true, echo: null, splitter: null, logprobs: null, tools);
 
@@ -137,16 +192,13 @@ public sealed class ToolCallTests : IDisposable
     [Fact]
     public async Task The_official_client_offers_tools_and_sends_calls_and_results_back()
     {
-        // Short, for stories260K's 512 positions: the tools' names, then each message with its calls, result id and text.
-        var formatter = new TemplateChatFormatter(new ChatTemplate("{% if tools %}{% for t in tools %}{{ t.function.name }} {% endfor %}<tool_call>\n{% endif %}"
-            + "{% for m in messages %}{{ m.role }}: {% if m.tool_calls %}{% for c in m.tool_calls %}{{ c.id }} {{ c.function.name }}{{ c.function.arguments | tojson }}{% endfor %}{% endif %}"
-            + "{{ m.content if m.content else '' }}{% if m.tool_call_id %} [{{ m.tool_call_id }}]{% endif %}{{ '\\n' }}{% endfor %}assistant:"));
+        TemplateChatFormatter formatter = ShortToolTemplate;
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         var client = new OpenAI.OpenAIClient(new System.ClientModel.ApiKeyCredential("unused"),
             new OpenAI.OpenAIClientOptions { Endpoint = new Uri(server.Address, "/v1"), NetworkTimeout = TimeSpan.FromMinutes(2) });
         OpenAI.Chat.ChatClient chat = client.GetChatClient("stories260K");
         var options = new OpenAI.Chat.ChatCompletionOptions { MaxOutputTokenCount = 4, Temperature = 0 };
-        options.Tools.Add(OpenAI.Chat.ChatTool.CreateFunctionTool("get_time", "The time now", BinaryData.FromString("{\"type\":\"object\",\"properties\":{\"tz\":{\"type\":\"string\"}}}")));
+        options.Tools.Add(OpenAI.Chat.ChatTool.CreateFunctionTool("get_time", "The time now", BinaryData.FromString(TimeParameters)));
         OpenAI.Chat.ChatMessage[] messages =
         [
             new OpenAI.Chat.UserChatMessage("What time is it?"),
@@ -157,6 +209,16 @@ public sealed class ToolCallTests : IDisposable
         Assert.Equal(OpenAI.Chat.ChatFinishReason.Length, completion.FinishReason);
         Assert.Empty(completion.ToolCalls);
         Assert.NotEmpty(completion.Content);
+
+        // A forced call, as the client asks for one, read back by it.
+        var forced = new OpenAI.Chat.ChatCompletionOptions { MaxOutputTokenCount = 200, Temperature = 0, ToolChoice = OpenAI.Chat.ChatToolChoice.CreateFunctionChoice("get_time") };
+        forced.Tools.Add(options.Tools[0]);
+        OpenAI.Chat.ChatCompletion call = (await chat.CompleteChatAsync(messages, forced)).Value;
+        Assert.Equal(OpenAI.Chat.ChatFinishReason.ToolCalls, call.FinishReason);
+        OpenAI.Chat.ChatToolCall made = Assert.Single(call.ToolCalls);
+        Assert.Equal("get_time", made.FunctionName);
+        Assert.StartsWith("call_", made.Id, StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(made.FunctionArguments.ToString()).RootElement.ValueKind);
         // The call and its result reached the template: the prompt is the one the same conversation renders to.
         string rendered = formatter.Format([
             new ChatTurn("user", "What time is it?"),
@@ -166,7 +228,7 @@ public sealed class ToolCallTests : IDisposable
                 ["function"] = new Dictionary<string, object?> { ["name"] = "get_time", ["arguments"] = JsonDocument.Parse("{\"tz\":\"CET\"}").RootElement },
             } } }),
             new ChatTurn("tool", "12:00", new Dictionary<string, object?> { ["tool_call_id"] = "call_1" }),
-        ], null, [JsonDocument.Parse("{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"description\":\"The time now\",\"parameters\":{\"type\":\"object\",\"properties\":{\"tz\":{\"type\":\"string\"}}}}}").RootElement]).Text;
+        ], null, [JsonDocument.Parse("{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"description\":\"The time now\",\"parameters\":" + TimeParameters + "}}").RootElement]).Text;
         Assert.Equal("get_time <tool_call>\nuser: What time is it?\nassistant: call_1 get_time{\"tz\": \"CET\"}\ntool: 12:00 [call_1]\nassistant:", rendered);
         Assert.Equal(_engine.Tokenizer.Encode(rendered, addSpecialTokens: false).Length, completion.Usage.InputTokenCount);
     }
@@ -176,7 +238,9 @@ public sealed class ToolCallTests : IDisposable
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get time\"}}]", "tools[0].function.name", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}},{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tools[1].function.name", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":\"{}\"}}]", "tools[0].function.parameters", null)]
-    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"required\"", "tool_choice", "unsupported_parameter")]
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}}", "tool_choice", null)]
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"required\",\"response_format\":{\"type\":\"json_object\"}", "tool_choice", null)]
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{\"d\":{\"type\":\"string\",\"pattern\":\"^x\"}}}}}],\"tool_choice\":\"required\"", "tools", null)]
     [InlineData(",\"tool_choice\":\"sometimes\"", "tool_choice", null)]
     public async Task A_tool_list_or_choice_that_cannot_be_honoured_is_a_400_naming_it(string fields, string param, string? code)
     {
@@ -212,6 +276,18 @@ public sealed class ToolCallTests : IDisposable
         Assert.Equal("tools", body.GetProperty("error").GetProperty("param").GetString());
         Assert.Equal("tools cannot be offered to this model: the server reads no tool calls; start copal serve with --tool-call-parser to name the format the model writes calls in",
             body.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    /// <summary>Every delta of a streamed chat reply, the opening role delta left out.</summary>
+    private static async Task<List<JsonElement>> StreamDeltasAsync(OpenAiServer server, string body)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
+        Assert.Equal(200, (int)response.StatusCode);
+        string[] events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", events[^1]);
+        return events[1..^1].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.GetProperty("choices")[0].GetProperty("delta").Clone()).ToList();
     }
 
     private static string Request(string fields) =>

@@ -1,4 +1,5 @@
 using Copal.Model.Chat;
+using Copal.Model.Chat.ToolCalls;
 using Copal.Model.Serving;
 
 namespace Copal.Cli.Serving;
@@ -30,6 +31,12 @@ internal static class OpenAiChoices
             catch (CompletionRequestException e) when (prompts.Count > 1 && e.Parameter == "prompt")
             {
                 throw new CompletionRequestException("prompt", $"prompt[{i}]: {e.Message}") { ContextLengthExceeded = e.ContextLengthExceeded };
+            }
+            catch (CompletionRequestException e) when (e.Parameter == "response_format" && request.Tools is { Forced: true } tools)
+            {
+                // The schema is the forced function's parameters (or the call's shape), not a response_format the client gave.
+                string callee = ForcedToolCalls.Callee(tools.Names, tools.ForcedName) is string name ? $"the parameters of '{name}'" : "the call";
+                throw new CompletionRequestException("tools", $"tool_choice forces a call, and {callee} cannot be held to: {e.Message}");
             }
         }
         int n = request.N;

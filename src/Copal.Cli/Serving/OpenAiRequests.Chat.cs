@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Copal.Model.Chat;
+using Copal.Model.Chat.ToolCalls;
 using Copal.Model.Serving;
 
 namespace Copal.Cli.Serving;
@@ -42,6 +43,15 @@ internal static partial class OpenAiRequests
         }
         CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens") with { TopLogprobs = ChatLogprobs(body) };
         ChatTools? tools = Tools(body, toolCalls ?? ToolCallReading.Off);
+        if (tools is { Forced: true })
+        {
+            // The call is made by structured outputs (ForcedToolCalls), which a response_format of its own would contradict.
+            if (request.ResponseFormat != ResponseFormat.Text)
+            {
+                throw OpenAiException.BadRequest("tool_choice", "tool_choice forces a call, whose reply is held to the function's parameters; it cannot also be held to response_format: give one of the two");
+            }
+            request = request with { ResponseFormat = ResponseFormat.JsonSchema, JsonSchema = ForcedToolCalls.Schema(tools.Parameters, tools.ForcedName) };
+        }
         if (Array(body, "modalities") is { } modalities)
         {
             foreach (JsonElement m in modalities.EnumerateArray())

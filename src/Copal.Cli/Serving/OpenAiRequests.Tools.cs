@@ -9,7 +9,20 @@ namespace Copal.Cli.Serving;
 /// <param name="Names">The functions' names: the calls a reply may make.</param>
 /// <param name="Format">How the model writes a call.</param>
 /// <param name="Parallel">parallel_tool_calls: whether a reply may make more than one call (false keeps the first).</param>
-internal sealed record ChatTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, ToolCallFormat Format, bool Parallel);
+internal sealed record ChatTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, ToolCallFormat Format, bool Parallel)
+{
+    /// <summary>Whether tool_choice forces a call ("required" or a named function): the reply is held to <see cref="ForcedToolCalls.Schema"/>.</summary>
+    public bool Forced { get; init; }
+
+    /// <summary>The function a forced call must call (tool_choice naming it); null for any.</summary>
+    public string? ForcedName { get; init; }
+
+    /// <summary>Each function's parameters schema by name (null: none given), for a forced call's schema.</summary>
+    public IReadOnlyList<KeyValuePair<string, JsonElement?>> Parameters { get; init; } = [];
+
+    /// <summary>The splitter of one reply's calls.</summary>
+    public ToolCallSplitter Splitter() => Forced ? ToolCallSplitter.Forced(ForcedToolCalls.Callee(Names, ForcedName), Names) : new ToolCallSplitter(Format, Names);
+}
 
 /// <summary>The way the server reads tool calls: the format, or none with the reason (told to a request that offers tools).</summary>
 internal sealed record ToolCallReading(ToolCallFormat Format, string Reason)
@@ -44,50 +57,59 @@ internal static partial class OpenAiRequests
                 : OpenAiException.BadRequest("function_call", $"function_call must be a string or an object, got {Actual(f)}");
         }
         bool parallel = Boolean(body, "parallel_tool_calls") ?? true;
-        string choice = ToolChoice(body);
-        if (choice is not ("none" or "auto"))
-        {
-            throw Unsupported("tool_choice", $"tool_choice {choice} is not supported: copal cannot force a tool call; give \"auto\" or \"none\"");
-        }
+        (string choice, string? forcedName) = ToolChoice(body);
         if (Array(body, "tools") is not { } tools || tools.GetArrayLength() == 0)
         {
+            if (choice is not ("none" or "auto"))
+            {
+                throw OpenAiException.BadRequest("tool_choice", $"tool_choice {choice} forces a call, and the request offers no tools");
+            }
             return null;
         }
         var names = new List<string>();
         var definitions = new List<object>();
+        var parameters = new List<KeyValuePair<string, JsonElement?>>();
         int index = 0;
         foreach (JsonElement tool in tools.EnumerateArray())
         {
             string at = $"tools[{index++}]";
-            names.Add(FunctionOf(tool, at, names));
+            string name = FunctionOf(tool, at, names);
+            names.Add(name);
             definitions.Add(tool.Clone());
+            parameters.Add(new(name, Field(tool.GetProperty("function"), "parameters")?.Clone()));
         }
         if (choice == "none")
         {
             return null;
         }
-        if (reading.Format == ToolCallFormat.None)
+        bool forced = choice != "auto";
+        if (forcedName is not null && !names.Contains(forcedName))
+        {
+            throw OpenAiException.BadRequest("tool_choice", $"tool_choice names the function '{forcedName}', which tools does not offer (it offers {string.Join(", ", names)})");
+        }
+        // A forced call is made by a schema, whatever the format; reading calls the model chose needs the format.
+        if (!forced && reading.Format == ToolCallFormat.None)
         {
             throw Unsupported("tools", $"tools cannot be offered to this model: {reading.Reason}; start copal serve with --tool-call-parser to name the format the model writes calls in");
         }
-        return new ChatTools(definitions, names, reading.Format, parallel);
+        return new ChatTools(definitions, names, reading.Format, parallel) { Forced = forced, ForcedName = forcedName, Parameters = parameters };
     }
 
-    // tool_choice as a word: "none", "auto", "required", or "function NAME" for a named function.
-    private static string ToolChoice(JsonElement body)
+    // tool_choice as a word ("none", "auto", "required", or "function 'NAME'"), with the named function's name.
+    private static (string Choice, string? Name) ToolChoice(JsonElement body)
     {
         if (Field(body, "tool_choice") is not JsonElement c)
         {
-            return "auto";
+            return ("auto", null);
         }
         if (c.ValueKind == JsonValueKind.String && c.GetString() is "none" or "auto" or "required")
         {
-            return c.GetString()!;
+            return (c.GetString()!, null);
         }
         if (c.ValueKind == JsonValueKind.Object && Field(c, "type") is { ValueKind: JsonValueKind.String } type && type.GetString() == "function"
             && Field(c, "function") is { ValueKind: JsonValueKind.Object } function && Field(function, "name") is { ValueKind: JsonValueKind.String } name)
         {
-            return $"function '{name.GetString()}'";
+            return ($"function '{name.GetString()}'", name.GetString());
         }
         throw OpenAiException.BadRequest("tool_choice", $"tool_choice must be \"none\", \"auto\", \"required\" or {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}, got {Actual(c)}");
     }

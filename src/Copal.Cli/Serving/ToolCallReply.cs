@@ -10,7 +10,7 @@ namespace Copal.Cli.Serving;
 /// </summary>
 internal sealed class ToolCallReply(ChatTools tools)
 {
-    private readonly ToolCallSplitter _splitter = new(tools.Format, tools.Names);
+    private readonly ToolCallSplitter _splitter = tools.Splitter();
 
     /// <summary>Whether the reply made a call (known once it is finished).</summary>
     public bool Called { get; private set; }

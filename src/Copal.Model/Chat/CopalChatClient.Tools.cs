@@ -8,30 +8,42 @@ namespace Copal.Model.Chat;
 // in the conversation as OpenAI's tool_calls and tool messages, and the calls of a reply read back as FunctionCallContent.
 public sealed partial class CopalChatClient
 {
-    /// <summary>The tools a request offers: OpenAI's tool objects for the template, the names a reply may call, whether it may call several.</summary>
-    private sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, bool Parallel);
+    /// <summary>
+    /// The tools a request offers: OpenAI's tool objects for the template, the names a reply may call, whether it may
+    /// call several, and whether the call is forced (RequireAny, or RequireSpecific naming <see cref="ForcedName"/>).
+    /// </summary>
+    private sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, bool Parallel)
+    {
+        public bool Forced { get; init; }
+
+        public string? ForcedName { get; init; }
+
+        public IReadOnlyList<KeyValuePair<string, JsonElement?>> Parameters { get; init; } = [];
+
+        public ToolCallSplitter Splitter(ToolCallFormat format) =>
+            Forced ? ToolCallSplitter.Forced(ForcedToolCalls.Callee(Names, ForcedName), Names) : new ToolCallSplitter(format, Names);
+    }
 
     /// <summary>
     /// ChatOptions.Tools as OpenAI's tool list, or null when none are offered or ToolMode is None (then the model is
-    /// not shown them, as copal serve does). Only function declarations can be shown; a required call cannot be forced.
+    /// not shown them, as copal serve does). Only function declarations can be shown. A required call (RequireAny,
+    /// RequireSpecific) is made by a schema (<see cref="ForcedToolCalls"/>), whatever the model's format.
     /// </summary>
     private OfferedTools? Tools(ChatOptions? options)
     {
-        if (options?.ToolMode is RequiredChatToolMode required)
-        {
-            throw new NotSupportedException($"ChatOptions.ToolMode {(required.RequiredFunctionName is string name ? $"RequireSpecific('{name}')" : "RequireAny")}: "
-                + "copal's chat client cannot force a tool call; leave ToolMode unset, None or Auto");
-        }
+        var required = options?.ToolMode as RequiredChatToolMode;
         if (options?.Tools is not { Count: > 0 } tools || options.ToolMode is NoneChatToolMode)
         {
-            return null;
+            return required is null ? null
+                : throw new ArgumentException($"ChatOptions.ToolMode {Describe(required)} forces a call, and ChatOptions.Tools offers no function", nameof(options));
         }
-        if (_toolFormat == ToolCallFormat.None)
+        if (required is null && _toolFormat == ToolCallFormat.None)
         {
             throw new NotSupportedException($"ChatOptions.Tools cannot be offered to this model: {_toolFormatReason}; give the client a ToolCallFormat");
         }
         var definitions = new List<object>();
         var names = new List<string>();
+        var parameters = new List<KeyValuePair<string, JsonElement?>>();
         for (int i = 0; i < tools.Count; i++)
         {
             if (tools[i] is not AIFunctionDeclaration function)
@@ -50,9 +62,22 @@ public sealed partial class CopalChatClient
             }
             declaration["parameters"] = function.JsonSchema;
             definitions.Add(new Dictionary<string, object?>(StringComparer.Ordinal) { ["type"] = "function", ["function"] = declaration });
+            parameters.Add(new(function.Name, function.JsonSchema));
         }
-        return new OfferedTools(definitions, names, options.AllowMultipleToolCalls ?? true);
+        if (required?.RequiredFunctionName is string callee && !names.Contains(callee))
+        {
+            throw new ArgumentException($"ChatOptions.ToolMode {Describe(required)} names a function ChatOptions.Tools does not offer (it offers {string.Join(", ", names)})", nameof(options));
+        }
+        return new OfferedTools(definitions, names, options.AllowMultipleToolCalls ?? true)
+        {
+            Forced = required is not null,
+            ForcedName = required?.RequiredFunctionName,
+            Parameters = parameters,
+        };
     }
+
+    private static string Describe(RequiredChatToolMode required) =>
+        required.RequiredFunctionName is string name ? $"RequireSpecific('{name}')" : "RequireAny";
 
     /// <summary>
     /// An assistant message's calls as OpenAI's tool_calls (arguments as an object, as Hugging Face's templates take

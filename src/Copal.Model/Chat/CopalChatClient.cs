@@ -63,7 +63,7 @@ public sealed partial class CopalChatClient : IChatClient
         {
             contents.AddRange(Contents(splitter.Flush(), options));
         }
-        bool called = tools is not null && ReadCalls(contents, new ToolCallSplitter(_toolFormat, tools.Names), final: true, tools.Parallel);
+        bool called = tools is not null && ReadCalls(contents, tools.Splitter(_toolFormat), final: true, tools.Parallel);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents))
         {
             ModelId = _engine.ModelId,
@@ -84,7 +84,7 @@ public sealed partial class CopalChatClient : IChatClient
         string id = NewId();
         DateTimeOffset created = DateTimeOffset.UtcNow;
         ThinkTagSplitter? splitter = Splitter(request);
-        ToolCallSplitter? calls = tools is null ? null : new ToolCallSplitter(_toolFormat, tools.Names);
+        ToolCallSplitter? calls = tools?.Splitter(_toolFormat);
         await foreach (CompletionChunk chunk in _engine.StreamAsync(request, cancellationToken).ConfigureAwait(false))
         {
             var contents = new List<AIContent>();
@@ -212,6 +212,15 @@ public sealed partial class CopalChatClient : IChatClient
             ChatResponseFormatJson json => (ResponseFormat.JsonSchema, json.Schema),
             ChatResponseFormat other => throw new NotSupportedException($"ChatOptions.ResponseFormat {other.GetType().Name} is not supported; leave it unset, Text or Json"),
         };
+        if (tools is { Forced: true })
+        {
+            // The call is made by structured outputs (ForcedToolCalls), which a response format of its own would contradict.
+            if (format != ResponseFormat.Text)
+            {
+                throw new NotSupportedException("ChatOptions.ToolMode forces a call, whose reply is held to the function's parameters; it cannot also be held to ChatOptions.ResponseFormat: give one of the two");
+            }
+            (format, schema) = (ResponseFormat.JsonSchema, ForcedToolCalls.Schema(tools.Parameters, tools.ForcedName));
+        }
         var turns = new List<ChatTurn>();
         if (!string.IsNullOrEmpty(options?.Instructions))
         {

@@ -23,6 +23,10 @@ public sealed class ToolCallSplitter
 
     private readonly ToolCallFormat _format;
     private readonly HashSet<string> _names;
+    // A forced call (ForcedToolCalls): the whole reply is the call, held to the end; the callee when the reply is its
+    // arguments, null when the reply is {"name", "arguments"}.
+    private readonly bool _forced;
+    private readonly string? _callee;
     private readonly StringBuilder _held = new();
     private bool _inCalls;
     // Llama 3: whether the reply's first character (after whitespace) has come.
@@ -38,6 +42,20 @@ public sealed class ToolCallSplitter
         ArgumentNullException.ThrowIfNull(toolNames);
         _format = format;
         _names = new HashSet<string>(toolNames, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// A splitter for a reply a forced call held to <see cref="ForcedToolCalls.Schema"/>: all of it is the call, the
+    /// arguments of <paramref name="callee"/> or, when null, <c>{"name", "arguments"}</c> naming one of <paramref name="toolNames"/>.
+    /// </summary>
+    public static ToolCallSplitter Forced(string? callee, IEnumerable<string> toolNames) => new(callee, toolNames);
+
+    private ToolCallSplitter(string? callee, IEnumerable<string> toolNames)
+        : this(ToolCallFormat.Llama3Json, toolNames)
+    {
+        _forced = true;
+        _inCalls = true;
+        _callee = callee;
     }
 
     /// <summary>The content <paramref name="text"/> completes: what is surely not part of a tool call.</summary>
@@ -113,7 +131,8 @@ public sealed class ToolCallSplitter
         {
             return (held, []);
         }
-        List<ToolCall>? calls = _format == ToolCallFormat.Hermes ? ReadHermes(held) : ReadLlama3(held);
+        List<ToolCall>? calls = _forced && _callee is not null ? ReadArguments(held)
+            : _format == ToolCallFormat.Hermes ? ReadHermes(held) : ReadLlama3(held);
         return calls is { Count: > 0 } ? ("", calls) : (held, []);
     }
 
@@ -156,6 +175,20 @@ public sealed class ToolCallSplitter
                 return calls;
             }
             at = close + HermesClose.Length;
+        }
+    }
+
+    // A forced call's reply that is the callee's arguments: one JSON object (cut short, it is no call).
+    private List<ToolCall>? ReadArguments(string text)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.Object ? [new ToolCall(_callee!, document.RootElement.GetRawText())] : null;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 
