@@ -10,8 +10,10 @@ namespace Copal.Prune;
 /// still to come with the optimal-brain-surgeon update so the layer's output on the calibration inputs changes
 /// as little as possible. Follows the reference step by step (docs/pruning.md), in double:
 /// dead inputs, dampening, U = upper Cholesky factor of H⁻¹, blocks of <see cref="SparseGptOptions.BlockSize"/>
-/// columns with an unstructured mask of exactly ⌊rows·block·s⌋ entries per block (or N:M chosen on the updated
-/// weights), error propagation inside the block and the lazy batch update after it.
+/// columns with an unstructured mask of every saliency at or below the one at sorted index ⌊rows·block·s⌋ (the
+/// reference's rule: one entry more than ⌊rows·block·s⌋ where that saliency is unique; exactly ⌊rows·block·s⌋ with
+/// <see cref="SparseGptOptions.ExactCount"/>) or N:M chosen on the updated weights, error propagation inside the
+/// block and the lazy batch update after it.
 /// </summary>
 public sealed class SparseGptPruner : IPruningMethod
 {
