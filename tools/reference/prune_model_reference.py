@@ -146,6 +146,13 @@ def score_margin(scores, pattern):
     return float(gap.min()) if gap.size else None
 
 
+def reconstruction_error(W0, W1, H):
+    """pruning_reference's, with 0 where the input is always zero (H = 0: no output to change), as Copal reports it."""
+    if not H.any():
+        return 0.0
+    return pr.reconstruction_error(W0, W1, H)
+
+
 def prune_one(method, W, scaler, H, pattern, percdamp):
     W = W.numpy()
     if method == "magnitude":
@@ -237,7 +244,7 @@ def main():
                     scores = scores.reshape(1, -1) if pr.parse(a.pattern)[0] == "u" else scores
                 report["linears"][name] = {"zeros": int((W1 == 0).sum()), "total": int(W1.numel()),
                                            "score_margin": None if scores is None else score_margin(scores, a.pattern),
-                                           "reconstruction_error": pr.reconstruction_error(W0.numpy(), W1.numpy(), H)}
+                                           "reconstruction_error": reconstruction_error(W0.numpy(), W1.numpy(), H)}
             for n in group:
                 L[n] = torch.tensor(arrays[f"model.layers.{li}.{HF_NAMES[n]}.weight"].astype(np.float64))
         acts, _ = run_layer(m, L, acts)
