@@ -10,6 +10,7 @@ Subcommands (run with the system python3; see tools/reference/README.md):
   variant-goldens --model DIR --variant V --text FILE --out FILE   the weights as a sliding-window Mistral, a Qwen3
                                                     or a Phi-3 with partial RoPE and longrope
   rope-goldens --out FILE                           YaRN inv_freq and cos/sin rows in float32
+  stride-goldens --model DIR --data DIR --out FILE  perplexity with overlapping windows (Hugging Face's recipe)
 
 Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention):
   h = embed[ids]
