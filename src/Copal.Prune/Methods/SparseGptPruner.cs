@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Copal.Prune.Numerics;
@@ -99,12 +98,11 @@ public sealed class SparseGptPruner : IPruningMethod
     private void CheckSweep(float[] weight, int cols, SparsityPattern pattern)
     {
         PruneArguments.CheckFinite(Name, weight, cols);
-        if (pattern is SparsityPattern.NM nm && Options.BlockSize % nm.M != 0)
-        {
-            throw new PruningOptionException("blocksize", Options.BlockSize.ToString(CultureInfo.InvariantCulture),
-                $"a multiple of M = {nm.M} so that no {pattern} group straddles two blocks");
-        }
+        CheckPattern(pattern);
     }
+
+    /// <inheritdoc/>
+    public void CheckPattern(SparsityPattern pattern) => Options.CheckPattern(pattern);
 
     /// <summary>Steps 5 of the algorithm on W [rows, cols] (double, in place) given U.</summary>
     internal static void PruneBlocks(double[] w, int rows, int cols, double[] u, SparsityPattern pattern, int blockSize, bool exactCount,
