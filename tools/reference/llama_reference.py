@@ -10,6 +10,7 @@ Subcommands (run with the system python3; see tools/reference/README.md):
   variant-goldens --model DIR --variant V --text FILE --out FILE   the weights as a sliding-window Mistral, a Qwen3
                                                     or a Phi-3 with partial RoPE and longrope
   rope-goldens --out FILE                           YaRN inv_freq and cos/sin rows in float32
+  stride-goldens --model DIR --data DIR --out FILE  perplexity with overlapping windows (Hugging Face's recipe)
 
 Forward semantics follow HF LlamaForCausalLM / Qwen2ForCausalLM (eager attention):
   h = embed[ids]
@@ -1045,6 +1046,38 @@ def cmd_selftest(args):
     return 0 if ok else 1
 
 
+STRIDE_CASES = [(128, 64), (100, 37)]
+
+
+def sliding_perplexity(model, ids, seqlen, stride):
+    """Hugging Face's sliding-window recipe (each window's targets are the tokens past the previous window's end),
+    over whole windows only: window c starts at c * stride, the tokens after the last whole window are dropped."""
+    nll, count, prev_end = 0.0, 0, 0
+    windows = (len(ids) - seqlen) // stride + 1
+    for c in range(windows):
+        begin = c * stride
+        w = ids[begin:begin + seqlen]
+        lp = torch.log_softmax(model.forward(torch.tensor(w, dtype=torch.long)), dim=-1)
+        first = max(1, prev_end - begin)
+        tgt = torch.tensor(w[first:], dtype=torch.long)
+        nll -= float(lp[first - 1:seqlen - 1].gather(1, tgt[:, None]).sum())
+        count += seqlen - first
+        prev_end = begin + seqlen
+    return {"seqlen": seqlen, "stride": stride, "windows": windows, "predicted_tokens": count, "nll_sum": nll,
+            "ppl": math.exp(nll / count)}
+
+
+def cmd_stride_goldens(args):
+    model = Llama(args.model, dtype=torch.float64)
+    tok = SpBpe(os.path.join(args.model, "tokenizer.json"))
+    with open(os.path.join(args.data, "text", "wikitext-2-raw-v1", "test.joined.txt"), encoding="utf-8") as f:
+        ids = tok.encode(f.read()[:20000])
+    out = {"model": "stories260K", "dtype": "float64", "dataset": "wikitext2_test_first20000chars", "tokens": len(ids),
+           "method": " ".join(sliding_perplexity.__doc__.split()),
+           "cases": [sliding_perplexity(model, ids, L, S) for L, S in STRIDE_CASES]}
+    write_json(args.out, out)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -1065,6 +1098,10 @@ def main(argv=None):
     p.add_argument("--decode", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     sub.add_parser("selftest")
+    p = sub.add_parser("stride-goldens")
+    p.add_argument("--model", required=True, help="the stories260K folder")
+    p.add_argument("--data", required=True, help="the shared data folder (holds text/)")
+    p.add_argument("--out", required=True)
     p = sub.add_parser("rope-goldens")
     p.add_argument("--out", required=True)
     p = sub.add_parser("variant-goldens")
@@ -1077,7 +1114,7 @@ def main(argv=None):
     p.add_argument("--case-tokens", type=int, default=200)
     args = ap.parse_args(argv)
     return {"selftest": cmd_selftest, "tokcheck": cmd_tokcheck, "goldens": cmd_goldens, "logits": cmd_logits, "bench": cmd_bench,
-            "variant-goldens": cmd_variant_goldens, "rope-goldens": cmd_rope_goldens}[args.cmd](args)
+            "variant-goldens": cmd_variant_goldens, "rope-goldens": cmd_rope_goldens, "stride-goldens": cmd_stride_goldens}[args.cmd](args)
 
 
 if __name__ == "__main__":

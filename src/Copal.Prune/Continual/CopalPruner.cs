@@ -41,6 +41,18 @@ public sealed class CopalPruner : ILinearPruner
     public bool NeedsUpstreamShift => State.Options.NeedsUpstreamShift;
 
     /// <inheritdoc/>
+    public void CheckPattern(SparsityPattern pattern) => CheckPattern(State.Options, pattern);
+
+    /// <summary>The OBS mask is SparseGPT's sweep (<see cref="ObsSweep"/>), with its block's constraint on N:M.</summary>
+    internal static void CheckPattern(CopalOptions options, SparsityPattern pattern)
+    {
+        if (options.Mask == CopalMaskRule.Obs)
+        {
+            new SparseGptOptions().CheckPattern(pattern);
+        }
+    }
+
+    /// <inheritdoc/>
     /// <exception cref="InvalidOperationException">The state cannot be used again (<see cref="CopalState"/> says when).</exception>
     public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken)
     {

@@ -37,6 +37,12 @@ public interface ILinearPruner
     /// </summary>
     bool NeedsUpstreamShift => false;
 
+    /// <summary>Refuses, before any work, a pattern this pruner cannot apply whatever the matrix (see <see cref="IPruningMethod.CheckPattern"/>).</summary>
+    /// <exception cref="PruningOptionException">The pruner cannot apply <paramref name="pattern"/>.</exception>
+    void CheckPattern(SparsityPattern pattern)
+    {
+    }
+
     /// <summary>Prunes <paramref name="weight"/> [Rows, Cols] in place to <paramref name="pattern"/>.</summary>
     LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken);
 }
@@ -50,6 +56,8 @@ public sealed class MethodPruner(IPruningMethod method) : ILinearPruner
     public bool NeedsHessian => method.NeedsHessian;
     /// <inheritdoc/>
     public bool NeedsStatistics => method.NeedsStatistics;
+    /// <inheritdoc/>
+    public void CheckPattern(SparsityPattern pattern) => method.CheckPattern(pattern);
 
     /// <summary>The method's <see cref="IPruningMethod.Prune"/> on the target's [Rows, Cols].</summary>
     public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken) =>

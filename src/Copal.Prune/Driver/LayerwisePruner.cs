@@ -69,6 +69,7 @@ public sealed class LayerwisePruner
         }
 
         ValidatePattern();
+        _pruner.CheckPattern(_options.Pattern);
         StatisticsUpstream upstream = _options.DenseUpstream ? StatisticsUpstream.Dense : _pruner.Upstream;
         if (upstream.CollectsBoth() && !_pruner.NeedsHessian)
         {

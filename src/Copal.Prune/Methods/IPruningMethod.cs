@@ -16,6 +16,15 @@ public interface IPruningMethod
     bool NeedsStatistics => true;
 
     /// <summary>
+    /// Refuses a pattern this method cannot apply whatever the matrix (SparseGPT: an M that does not divide its block),
+    /// so a driver can refuse it before any work. Nothing by default.
+    /// </summary>
+    /// <exception cref="PruningOptionException">The method cannot apply <paramref name="pattern"/>.</exception>
+    void CheckPattern(SparsityPattern pattern)
+    {
+    }
+
+    /// <summary>
     /// Prunes <paramref name="weight"/> [rows = out, cols = in] row-major in place: pruned entries become exact
     /// zeros and, for methods that reconstruct (SparseGPT), the kept ones are updated.
     /// </summary>

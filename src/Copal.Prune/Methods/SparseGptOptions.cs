@@ -14,6 +14,21 @@ namespace Copal.Prune;
 /// </param>
 public sealed record SparseGptOptions(int BlockSize = 128, double PercentDamp = 0.01, int MaxDampRetries = 8, bool ExactCount = false)
 {
+    /// <summary>
+    /// Refuses an N:M pattern whose groups would straddle two blocks: SparseGPT chooses each row's N of M inside a
+    /// block, so M must divide <see cref="BlockSize"/>. The refusal names the pattern, which is what a user chooses.
+    /// </summary>
+    /// <exception cref="PruningOptionException">M does not divide the block size.</exception>
+    public void CheckPattern(SparsityPattern pattern)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        if (pattern is SparsityPattern.NM nm && BlockSize % nm.M != 0)
+        {
+            throw new PruningOptionException("pattern", nm.ToString(), System.FormattableString.Invariant(
+                $"an N:M pattern whose M divides SparseGPT's block of {BlockSize} columns (e.g. 2:4 or 4:8), so that no group straddles two blocks"));
+        }
+    }
+
     /// <summary>Throws a <see cref="PruningOptionException"/> naming the first invalid setting.</summary>
     public void Validate()
     {

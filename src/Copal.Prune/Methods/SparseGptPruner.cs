@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Copal.Prune.Numerics;
@@ -10,8 +9,10 @@ namespace Copal.Prune;
 /// still to come with the optimal-brain-surgeon update so the layer's output on the calibration inputs changes
 /// as little as possible. Follows the reference step by step (docs/pruning.md), in double:
 /// dead inputs, dampening, U = upper Cholesky factor of H⁻¹, blocks of <see cref="SparseGptOptions.BlockSize"/>
-/// columns with an unstructured mask of exactly ⌊rows·block·s⌋ entries per block (or N:M chosen on the updated
-/// weights), error propagation inside the block and the lazy batch update after it.
+/// columns with an unstructured mask of every saliency at or below the one at sorted index ⌊rows·block·s⌋ (the
+/// reference's rule: one entry more than ⌊rows·block·s⌋ where that saliency is unique; exactly ⌊rows·block·s⌋ with
+/// <see cref="SparseGptOptions.ExactCount"/>) or N:M chosen on the updated weights, error propagation inside the
+/// block and the lazy batch update after it.
 /// </summary>
 public sealed class SparseGptPruner : IPruningMethod
 {
@@ -97,12 +98,11 @@ public sealed class SparseGptPruner : IPruningMethod
     private void CheckSweep(float[] weight, int cols, SparsityPattern pattern)
     {
         PruneArguments.CheckFinite(Name, weight, cols);
-        if (pattern is SparsityPattern.NM nm && Options.BlockSize % nm.M != 0)
-        {
-            throw new PruningOptionException("blocksize", Options.BlockSize.ToString(CultureInfo.InvariantCulture),
-                $"a multiple of M = {nm.M} so that no {pattern} group straddles two blocks");
-        }
+        CheckPattern(pattern);
     }
+
+    /// <inheritdoc/>
+    public void CheckPattern(SparsityPattern pattern) => Options.CheckPattern(pattern);
 
     /// <summary>Steps 5 of the algorithm on W [rows, cols] (double, in place) given U.</summary>
     internal static void PruneBlocks(double[] w, int rows, int cols, double[] u, SparsityPattern pattern, int blockSize, bool exactCount,

@@ -75,4 +75,26 @@ public sealed class ReferencePerplexityTests
         Assert.True(Math.Abs(r.Perplexity - expected) <= Tolerances.PerplexityRelative * expected,
             $"ppl {r.Perplexity:R}, reference {expected:R} (relative difference {Math.Abs(r.Perplexity - expected) / expected:E2})");
     }
+
+    /// <summary>
+    /// --stride against the reference's own reading of Hugging Face's sliding-window recipe (a window's targets are the
+    /// tokens past the previous window's end), not against the formula the evaluator uses.
+    /// </summary>
+    [Theory]
+    [InlineData(128, 64)]
+    [InlineData(100, 37)]
+    public void WikiText_slice_sliding_window_perplexity_matches_the_reference(int seqLen, int stride)
+    {
+        JsonElement result = JsonDocument.Parse(File.ReadAllText(TestData.RepoPath("tests", "Copal.Model.Tests", "Golden", "stories260K_perplexity_stride.json")))
+            .RootElement.GetProperty("cases").EnumerateArray()
+            .Single(r => r.GetProperty("seqlen").GetInt32() == seqLen && r.GetProperty("stride").GetInt32() == stride);
+        using var backend = new CpuBackend();
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        PerplexityResult r = PerplexityEvaluator.Evaluate(model, Tokens("wikitext2_test_first20000chars"), new PerplexityOptions(seqLen) { Stride = stride });
+        Assert.Equal(result.GetProperty("windows").GetInt32(), r.Chunks);
+        Assert.Equal(result.GetProperty("predicted_tokens").GetInt64(), r.PredictedTokens);
+        double expected = result.GetProperty("ppl").GetDouble();
+        Assert.True(Math.Abs(r.Perplexity - expected) <= Tolerances.PerplexityRelative * expected,
+            $"ppl {r.Perplexity:R}, reference {expected:R} (relative difference {Math.Abs(r.Perplexity - expected) / expected:E2})");
+    }
 }

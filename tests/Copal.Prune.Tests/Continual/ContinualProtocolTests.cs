@@ -1,5 +1,7 @@
 using Copal.Model.Evaluation;
+using Copal.Model.Synthetic;
 using Copal.Prune.Continual.Protocol;
+using Copal.Tensors;
 using Copal.Testing;
 
 namespace Copal.Prune.Tests.Continual;
@@ -226,6 +228,29 @@ public class ContinualProtocolTests
         var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")},ptb={text("ptb", "ptb.valid.txt")}:{text("ptb", "ptb.test.txt")}@lines");
         return new ContinualRequest(TestData.Stories260K, datasets, ["magnitude"], new SparsityPattern.Unstructured(0.5), 1, 32, 32, [0UL],
             new Copal.Prune.Continual.CopalOptions()) { EvalLimitChunks = 1 };
+    }
+
+    [Theory]
+    [InlineData("sparsegpt")]
+    [InlineData("copal")]
+    public void A_pattern_SparseGpts_sweep_cannot_apply_is_refused_before_any_work_naming_the_pattern(string method)
+    {
+        // Every input size is a multiple of 3, so magnitude and Wanda could run 1:3; SparseGPT's sweep (COPAL's OBS mask
+        // too) chooses N:M inside blocks of 128 columns, and would have failed at its first variant.
+        DirectoryInfo temp = Directory.CreateTempSubdirectory("copal-continual-");
+        try
+        {
+            string model = Path.Combine(temp.FullName, "width96");
+            SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny") with { HiddenSize = 96, IntermediateSize = 192, HeadDim = 24 },
+                model, DType.F32, seed: 3, tokenizerDirectory: null);
+            ContinualRequest request = SmallRequest() with { ModelDirectory = model, Methods = [method], Pattern = SparsityPattern.Parse("1:3") };
+            var e = Assert.Throws<PruningOptionException>(() => ContinualRunner.Prepare(request));
+            Assert.Equal(("pattern", "1:3"), (e.Option, e.Value));
+        }
+        finally
+        {
+            temp.Delete(recursive: true);
+        }
     }
 
     [Fact]

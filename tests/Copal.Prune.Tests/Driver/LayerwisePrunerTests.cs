@@ -1,4 +1,5 @@
 using Copal.Model.Inference;
+using Copal.Model.Synthetic;
 using Copal.Model.Tokenization;
 using Copal.Model.Weights;
 using Copal.Prune.Calibration;
@@ -93,6 +94,29 @@ public sealed class LayerwisePrunerTests : IDisposable
         var e = Assert.Throws<PruningOptionException>(() => Prune("magnitude", SparsityPattern.Parse("4:8")));
         Assert.Equal("option 'pattern' has value '4:8', expected a pattern whose M divides every linear's input size, but model.layers.0.mlp.down_proj.weight has 172 inputs (not a multiple of 8)", e.Message);
         Assert.Empty(Directory.GetDirectories(_temp));
+    }
+
+    [Fact]
+    public void An_NM_pattern_that_would_straddle_SparseGpt_blocks_is_refused_before_any_work_naming_the_pattern()
+    {
+        // Every input size is a multiple of 3, so 1:3 fits the linears (magnitude and Wanda prune it), but SparseGPT
+        // chooses N:M groups inside blocks of 128 columns, and 128 is not a multiple of 3. copal prune has no
+        // --blocksize, so the refusal names --pattern, and it comes before the calibration passes.
+        string model = Path.Combine(_temp, "width96");
+        SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny") with { HiddenSize = 96, IntermediateSize = 192, HeadDim = 24 },
+            model, DType.F32, seed: 3, tokenizerDirectory: null);
+        var calibration = CalibrationSet.FromTokens([("text", [.. Enumerable.Range(0, 129).Select(i => 1 + (i * 7919 % 31000))])], 4, 32, 0);
+        string outDir = Path.Combine(_temp, "width96-sparsegpt");
+        var progress = new List<PruneProgress>();
+        using var backend = new CpuBackend(threads: 1);
+        var e = Assert.Throws<PruningOptionException>(() => PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create("sparsegpt"),
+            new PruneOptions(SparsityPattern.Parse("1:3")), calibration), backend, new CallbackProgress<PruneProgress>(progress.Add)));
+        Assert.Equal("pattern", e.Option);
+        Assert.Equal("1:3", e.Value);
+        Assert.Contains("128", e.Expected, StringComparison.Ordinal);
+        // Only the load was reported: no layer was started.
+        Assert.All(progress, p => Assert.Equal(-1, p.Layer));
+        Assert.False(Directory.Exists(outDir));
     }
 
     [Theory]

@@ -68,6 +68,7 @@ public static class ContinualRunner
         LlamaConfig config = LlamaConfig.Load(request.ModelDirectory);
         request.RequireRunnable(nameof(request), config);
         LayerwisePruner.ValidatePattern(config, request.Pattern);
+        CheckMethodPatterns(request);
         PruneJob.RequireDenseLinears(request.ModelDirectory);
         int variants = Variants(request).Count;
         int steps = request.Datasets.Count;
@@ -108,6 +109,7 @@ public static class ContinualRunner
         LlamaConfig config = LlamaConfig.Load(request.ModelDirectory);
         request.RequireRunnable(nameof(request), config);
         LayerwisePruner.ValidatePattern(config, request.Pattern);
+        CheckMethodPatterns(request);
         if (data.CalibrationTokens.Count != request.Datasets.Count || data.EvaluationTokens.Count != request.Datasets.Count)
         {
             throw new ArgumentException($"the data holds {data.CalibrationTokens.Count} calibration and {data.EvaluationTokens.Count} evaluation token lists for {request.Datasets.Count} datasets; expected one of each per dataset (ContinualRunner.Prepare of the same request)", nameof(data));
@@ -339,6 +341,23 @@ public static class ContinualRunner
         string where = string.Join("; ", failed.GroupBy(p => p.Variant).Select(g =>
             $"{g.Key} on {string.Join("/", g.SelectMany(p => p.Failed).Distinct())} (seed{(g.Count() > 1 ? "s" : "")} {string.Join(",", g.Select(p => p.Seed))})"));
         return $"Precondition failed: calibrating on a later dataset did not improve it over calibrating on the first ({where}); this run measures pre-training-domain affinity, not continual pruning.";
+    }
+
+    // A method that cannot apply the pattern (SparseGPT's sweep with an M that does not divide its block) would fail
+    // at its first variant, after the dense evaluation and the variants before it: refused here instead.
+    private static void CheckMethodPatterns(ContinualRequest request)
+    {
+        foreach (string method in request.Methods)
+        {
+            if (string.Equals(method, "copal", StringComparison.OrdinalIgnoreCase))
+            {
+                CopalPruner.CheckPattern(request.Copal, request.Pattern);
+            }
+            else if (string.Equals(method, "sparsegpt", StringComparison.OrdinalIgnoreCase))
+            {
+                new SparseGptOptions().CheckPattern(request.Pattern);
+            }
+        }
     }
 
     private static double? Mean(IEnumerable<double?> values)

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using Copal.Model.Tokenization;
+using Copal.Prune.Calibration;
+using Copal.Prune.Driver;
+using Copal.Tensors;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Numerics;
+using Copal.Tensors.Safetensors;
+using Copal.Testing;
+
+namespace Copal.Prune.Tests.Driver;
+
+/// <summary>
+/// The whole driver on stories260K against the float64 torch reference of the pipeline
+/// (tools/reference/prune_model_reference.py, written from ALGORITHMS.md): the calibration windows, the statistics of
+/// every linear's input through the layers as pruned so far, the rerun of each pruned layer, --true-sequential and
+/// --layers. The golden files hold each pruned linear's mask, reconstruction error and sum of squared weights.
+/// </summary>
+public sealed class ReferencePipelineTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-pipeline-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    [Theory]
+    [InlineData("stories260K.wanda_0.5.json")]
+    [InlineData("stories260K.sparsegpt_0.5_true_sequential.json")]
+    [InlineData("stories260K.sparsegpt_2o4_layers_1_3.json")]
+    public void The_driver_prunes_as_the_reference_pipeline(string file)
+    {
+        JsonElement golden = GoldenCase.Read(file);
+        CalibrationSet calibration = CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(TestData.Stories260K),
+            [TestData.Path("text", "tinystories", "calib.txt")], golden.GetProperty("nsamples").GetInt32(),
+            golden.GetProperty("seqlen").GetInt32(), golden.GetProperty("seed").GetUInt64());
+        // The same windows: tokenizer, seeded offsets and window bounds agree before any arithmetic does.
+        Assert.Equal(golden.GetProperty("calibration_hash").GetString(), calibration.Hash);
+
+        string? layers = golden.GetProperty("layers").GetString();
+        var options = new PruneOptions(SparsityPattern.Parse(golden.GetProperty("pattern").GetString()!))
+        {
+            TrueSequential = golden.GetProperty("true_sequential").GetBoolean(),
+            Layers = layers is null ? null : PruneOptions.ParseLayers(layers, 5),
+        };
+        string outDir = Path.Combine(_temp, "out");
+        PruneReport report;
+        using (var backend = new CpuBackend())
+        {
+            report = PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create(golden.GetProperty("method").GetString()!),
+                options, calibration), backend);
+        }
+        var errors = report.Layers.SelectMany(l => l.Linears).ToDictionary(l => l.Name, l => l.ReconstructionError);
+
+        using var pruned = SafetensorsCheckpoint.Open(outDir);
+        JsonElement linears = golden.GetProperty("linears");
+        Assert.Equal(linears.EnumerateObject().Count(), errors.Count);
+        foreach (JsonProperty linear in linears.EnumerateObject())
+        {
+            string name = linear.Name;
+            TensorView view = pruned[name];
+            var w = new float[view.ElementCount];
+            FloatConvert.ToSingle(view, w);
+
+            byte[] bits = Convert.FromBase64String(linear.Value.GetProperty("mask_bits").GetString()!);
+            int differ = 0, first = -1;
+            for (int i = 0; i < w.Length; i++)
+            {
+                bool expected = (bits[i >> 3] & (1 << (i & 7))) != 0;
+                if (expected != (w[i] == 0f))
+                {
+                    differ++;
+                    first = first < 0 ? i : first;
+                }
+            }
+            Assert.True(differ == 0, $"{name}: {differ} mask entries differ from the reference's, the first at flat index {first}");
+
+            double sumSquares = w.Sum(v => (double)v * v);
+            AssertClose(linear.Value.GetProperty("sum_squares").GetDouble(), sumSquares, $"{name}: sum of squared weights");
+            double? error = errors[name];
+            JsonElement expectedError = linear.Value.GetProperty("reconstruction_error");
+            if (error is double e)
+            {
+                AssertClose(expectedError.GetDouble(), e, $"{name}: reconstruction error");
+            }
+        }
+    }
+
+    private static void AssertClose(double expected, double actual, string what) =>
+        Assert.True(Math.Abs(actual - expected) <= PruningTolerances.PipelineRelative * Math.Abs(expected),
+            $"{what} {actual:R}, reference {expected:R}");
+}
