@@ -71,6 +71,16 @@ public sealed class ChatClientToolTests : IDisposable
         Assert.Equal("get_time", Assert.Single(streamed.OfType<FunctionCallContent>()).Name);
     }
 
+    /// <summary>JSON lets a key repeat; a model may write one twice, and the call still comes back (the last value, as a deserializer reads it), never an exception.</summary>
+    [Fact]
+    public void A_call_whose_arguments_repeat_a_key_comes_back_with_its_last_value()
+    {
+        List<AIContent> contents = [new TextContent("<tool_call>{\"name\": \"get_time\", \"arguments\": {\"tz\": \"CET\", \"tz\": \"UTC\"}}</tool_call>")];
+        Assert.True(CopalChatClient.ReadCalls(contents, new ToolCallSplitter(ToolCallFormat.Hermes, ["get_time"]), final: true, parallel: true));
+        FunctionCallContent call = Assert.IsType<FunctionCallContent>(Assert.Single(contents));
+        Assert.Equal("UTC", ((JsonElement)Assert.Single(call.Arguments!).Value!).GetString());
+    }
+
     /// <summary>RequireSpecific and RequireAny are made by structured outputs: stories260K answers a call, whole or streamed.</summary>
     [Fact]
     public async Task A_required_call_comes_back_as_a_function_call_whole_or_streamed()

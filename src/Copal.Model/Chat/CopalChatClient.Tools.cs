@@ -148,8 +148,13 @@ public sealed partial class CopalChatClient
         foreach (ToolCall call in parallel ? calls : calls.Take(1))
         {
             using JsonDocument arguments = JsonDocument.Parse(call.Arguments);
-            contents.Add(new FunctionCallContent(ToolCallIds.New(), call.Name,
-                arguments.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal)));
+            // A key the model wrote twice keeps its last value, as a deserializer reads it (ToDictionary would throw).
+            var values = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (JsonProperty p in arguments.RootElement.EnumerateObject())
+            {
+                values[p.Name] = p.Value.Clone();
+            }
+            contents.Add(new FunctionCallContent(ToolCallIds.New(), call.Name, values));
         }
         return calls.Count > 0;
     }

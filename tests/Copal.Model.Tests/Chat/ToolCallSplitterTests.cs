@@ -17,6 +17,9 @@ public sealed class ToolCallSplitterTests
             "Let me check.\n", ["get_weather {\"city\": \"Paris\"}", "get_time {\"tz\": \"CET\"}"] },
         // The last block unclosed (the reply ended at the end-of-turn token); no arguments at all.
         { "hermes", "<tool_call>\n{\"name\": \"get_time\"}", "", ["get_time {}"] },
+        // A closing tag inside an argument's string is text of the argument, not the block's end.
+        { "hermes", "<tool_call>{\"name\": \"get_time\", \"arguments\": {\"s\": \"a </tool_call> b\"}}</tool_call>", "", ["get_time {\"s\": \"a </tool_call> b\"}"] },
+        { "hermes", "<tool_call>{\"name\": \"get_time\", \"arguments\": {\"s\": \"</tool_call>\"}}", "", ["get_time {\"s\": \"</tool_call>\"}"] },
         // What does not read is content, whole: cut JSON, an unknown function, text after the calls, arguments not an object.
         { "hermes", "<tool_call>\n{\"name\": \"get_weather\", \"argu", "<tool_call>\n{\"name\": \"get_weather\", \"argu", [] },
         { "hermes", "<tool_call>{\"name\": \"rm_rf\", \"arguments\": {}}</tool_call>", "<tool_call>{\"name\": \"rm_rf\", \"arguments\": {}}</tool_call>", [] },

@@ -162,19 +162,25 @@ public sealed class ToolCallSplitter
             {
                 return null;
             }
-            int body = at + HermesOpen.Length;
-            int close = text.IndexOf(HermesClose, body, StringComparison.Ordinal);
-            string json = close < 0 ? text[body..] : text[body..close];
-            if (Read(json, "arguments") is not ToolCall call)
+            // The block's JSON ends where its value does: a closing tag inside an argument's string is the argument's.
+            int body = SkipWhitespace(text, at + HermesOpen.Length);
+            byte[] bytes = Encoding.UTF8.GetBytes(text[body..]);
+            int length = ValueLength(bytes);
+            if (length == 0 || Read(Encoding.UTF8.GetString(bytes, 0, length), "arguments") is not ToolCall call)
             {
                 return null;
             }
             calls.Add(call);
-            if (close < 0)
+            at = SkipWhitespace(text, body + Encoding.UTF8.GetCharCount(bytes, 0, length));
+            if (at == text.Length)
             {
                 return calls;
             }
-            at = close + HermesClose.Length;
+            if (string.CompareOrdinal(text, at, HermesClose, 0, HermesClose.Length) != 0)
+            {
+                return null;
+            }
+            at += HermesClose.Length;
         }
     }
 

@@ -515,6 +515,7 @@ internal sealed class JsonSchemaCompiler
         NumberKind number = NumberKind.None;
         var literals = new List<SchemaLiteral>();
         var literalFrom = new Dictionary<string, int>();
+        var numberFrom = new Dictionary<string, int>();
         for (int i = 0; i < parts.Count; i++)
         {
             SchemaClasses c = parts[i];
@@ -524,6 +525,11 @@ internal sealed class JsonSchemaCompiler
                 {
                     throw Overlap(keyword, path, objFrom, i, "an object", "copal takes one object shape per value (the first byte of a value picks its branch)");
                 }
+                if (obj >= 0 && exclusive)
+                {
+                    // The same shape twice (a $ref listed in two branches): every object it takes matches both.
+                    throw Overlap(keyword, path, objFrom, i, "an object", "oneOf fails a value both branches take");
+                }
                 (obj, objFrom) = (c.Object, i);
             }
             if (c.Array >= 0)
@@ -531,6 +537,10 @@ internal sealed class JsonSchemaCompiler
                 if (arr >= 0 && arr != c.Array)
                 {
                     throw Overlap(keyword, path, arrFrom, i, "an array", "copal takes one array shape per value");
+                }
+                if (arr >= 0 && exclusive)
+                {
+                    throw Overlap(keyword, path, arrFrom, i, "an array", "oneOf fails a value both branches take");
                 }
                 (arr, arrFrom) = (c.Array, i);
             }
@@ -562,6 +572,16 @@ internal sealed class JsonSchemaCompiler
             }
             foreach (SchemaLiteral literal in c.Literals)
             {
+                // A number is one value however it is written (1, 1.0 and 1e0 are equal to JSON Schema).
+                if (exclusive && literal.Kind == LiteralKind.Number)
+                {
+                    string value = NumberValue(literal.Text);
+                    if (numberFrom.TryGetValue(value, out int first) && first != i)
+                    {
+                        throw Overlap(keyword, path, first, i, $"the value {Cut(literal.Text)}", "oneOf fails a value both branches take");
+                    }
+                    numberFrom.TryAdd(value, i);
+                }
                 string text = Encoding.UTF8.GetString(literal.Bytes);
                 if (literalFrom.TryGetValue(text, out int from))
                 {
@@ -610,6 +630,13 @@ internal sealed class JsonSchemaCompiler
             Literals = kept,
         };
     }
+
+    // A number literal's value as one text (trailing zeros and the exponent gone; past decimal's range, a double's
+    // round trip, where numbers too close to tell apart read as one: oneOf is then refused, never wrongly taken).
+    private static string NumberValue(string number) =>
+        decimal.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal d)
+            ? d.ToString("G29", CultureInfo.InvariantCulture)
+            : double.Parse(number, NumberStyles.Float, CultureInfo.InvariantCulture).ToString("R", CultureInfo.InvariantCulture);
 
     private static bool LengthFits(SchemaLiteral literal, int min, int max)
     {

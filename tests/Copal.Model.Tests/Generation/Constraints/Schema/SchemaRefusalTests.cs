@@ -21,6 +21,11 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"integer"},{"type":"number"}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"enum":["x","y"]},{"const":"x"}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"integer"},{"enum":[1.5]}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
+    // oneOf fails a value both branches take: the same object or array shape twice, one number in two writings.
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"$ref":"#/$defs/o"},{"$ref":"#/$defs/o"}]}},"additionalProperties":false,"$defs":{"o":{"type":"object","additionalProperties":false}}}""", "oneOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"$ref":"#/$defs/l"},{"anyOf":[{"$ref":"#/$defs/l"},{"type":"null"}]}]}},"additionalProperties":false,"$defs":{"l":{"type":"array","maxItems":0}}}""", "oneOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"const":1},{"const":1.0}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"enum":[2,100]},{"enum":[3,1E2]}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/b","type":"string"}},"additionalProperties":false,"$defs":{"b":{}}}""", "$ref", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"https://example.com/s"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/missing"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
