@@ -105,6 +105,17 @@ public sealed class ChatClientToolTests : IDisposable
         Assert.Equal(ChatFinishReason.ToolCalls, streamed.ToChatResponse().FinishReason);
     }
 
+    /// <summary>A forced call's schema is the function's parameters: a keyword outside the subset names the tools, not a response format the caller never gave.</summary>
+    [Fact]
+    public void Parameters_a_forced_call_cannot_be_held_to_are_named_as_the_tools()
+    {
+        AITool when = AIFunctionFactory.CreateDeclaration("remind", "Sets a reminder",
+            JsonDocument.Parse("{\"type\":\"object\",\"properties\":{\"at\":{\"type\":\"string\",\"format\":\"date-time\"}}}").RootElement);
+        var e = Assert.Throws<CompletionRequestException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [when], ToolMode = ChatToolMode.RequireAny }));
+        Assert.Equal("tools", e.Parameter);
+        Assert.StartsWith("ChatOptions.ToolMode forces a call, and the parameters of 'remind' cannot be held to: json_schema: 'format' at #/properties/at", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_reply_without_calls_is_text_and_what_cannot_be_offered_is_refused()
     {

@@ -252,6 +252,17 @@ public sealed class ToolCallTests : IDisposable
         Assert.Equal(code, body.GetProperty("error").GetProperty("code").GetString());
     }
 
+    /// <summary>Some clients send a call without arguments as an empty string: it is taken as no arguments.</summary>
+    [Fact]
+    public async Task A_call_whose_arguments_are_an_empty_string_is_taken_as_no_arguments()
+    {
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        (int status, JsonElement body) = await PostAsync(server, "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Time?\"},"
+            + "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"\"}}]},"
+            + "{\"role\":\"tool\",\"tool_call_id\":\"a\",\"content\":\"12:00\"}]}");
+        Assert.True(status == 200, body.ToString());
+    }
+
     [Theory]
     [InlineData("{\"role\":\"tool\",\"content\":\"18 C\"}", "messages[1].tool_call_id")]
     [InlineData("{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{not json\"}}]}", "messages[1].tool_calls[0].function.arguments")]

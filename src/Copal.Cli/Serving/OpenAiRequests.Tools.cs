@@ -209,6 +209,11 @@ internal static partial class OpenAiRequests
         {
             return arguments.Clone();
         }
+        if (arguments.ValueKind == JsonValueKind.String && arguments.GetString()!.Trim().Length == 0)
+        {
+            // What some clients send for a call without arguments.
+            return JsonDocument.Parse("{}").RootElement.Clone();
+        }
         if (arguments.ValueKind == JsonValueKind.String)
         {
             try

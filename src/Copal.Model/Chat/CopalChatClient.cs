@@ -232,7 +232,7 @@ public sealed partial class CopalChatClient : IChatClient
             turns.AddRange(Turns(m, $"messages[{index++}]", _splitReasoning));
         }
         ChatPrompt prompt = _formatter.Format(turns, TemplateArguments(options), tools?.Definitions);
-        return new CompletionRequest
+        CompletionRequest request = new()
         {
             Prompt = prompt.Text,
             AddSpecialTokens = prompt.AddSpecialTokens,
@@ -252,6 +252,26 @@ public sealed partial class CopalChatClient : IChatClient
             ResponseFormat = format,
             JsonSchema = schema,
         };
+        if (tools is { Forced: true })
+        {
+            RequireForcible(request, tools);
+        }
+        return request;
+    }
+
+    // The schema of a forced call is the function's parameters, which the caller did not give as a response format:
+    // a keyword the engine cannot hold a reply to is named for the tools (as the server names it), checked here.
+    private void RequireForcible(CompletionRequest request, OfferedTools tools)
+    {
+        try
+        {
+            _engine.Prepare(request);
+        }
+        catch (CompletionRequestException e) when (e.Parameter == "response_format")
+        {
+            string callee = ForcedToolCalls.Callee(tools.Names, tools.ForcedName) is string name ? $"the parameters of '{name}'" : "the call";
+            throw new CompletionRequestException("tools", $"ChatOptions.ToolMode forces a call, and {callee} cannot be held to: {ForcedToolCalls.SchemaProblem(e.Message)}");
+        }
     }
 
     /// <summary>

@@ -44,6 +44,13 @@ public static class ForcedToolCalls
         });
     }
 
+    /// <summary>
+    /// What the engine said of a forced call's schema, without its "response_format " lead: the caller gave no response
+    /// format, only the tools whose parameters the schema is.
+    /// </summary>
+    public static string SchemaProblem(string message) =>
+        message.StartsWith("response_format ", StringComparison.Ordinal) ? message["response_format ".Length..] : message;
+
     /// <summary>The function a forced reply calls when its schema is the function's own (named, or the only one); null when the reply names it.</summary>
     public static string? Callee(IReadOnlyList<string> names, string? name) => name ?? (names.Count == 1 ? names[0] : null);
 }
