@@ -41,16 +41,8 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
     private byte _otherWhitespace;
     private bool _inKey;
 
-    private const int FirstD = 4;   // the escape's first hex digit is D: the second says whether it is a surrogate
-    private const int High = 8;     // the escape is a high surrogate: a low one's escape must follow
-
     // true, false and null, each ended by a 0: a literal's progress is an index here.
     private static ReadOnlySpan<byte> Literals => "true\0false\0null\0"u8;
-
-    // The ranges of a UTF-8 continuation byte: any, after E0 (no overlong form), after ED (no surrogate), after F0 (no
-    // overlong form), after F4 (nothing past U+10FFFF).
-    private static ReadOnlySpan<byte> RangeLow => [0x80, 0xA0, 0x80, 0x90, 0x80];
-    private static ReadOnlySpan<byte> RangeHigh => [0xBF, 0xBF, 0x9F, 0xBF, 0x8F];
 
     /// <summary>The top-level object has closed: nothing may follow but the end of the reply.</summary>
     public readonly bool IsComplete => _mode == Mode.Done;
@@ -273,13 +265,11 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
     {
         if (_utf8 != 0)
         {
-            int range = _utf8 >> 2;
-            if (b < RangeLow[range] || b > RangeHigh[range])
+            if (!JsonTextBytes.Utf8Continues(_utf8, b))
             {
                 return false;
             }
-            // The bytes after the second take any continuation byte.
-            _utf8 = (byte)((_utf8 & 3) - 1);
+            _utf8 = JsonTextBytes.Utf8Next(_utf8);
             return true;
         }
         if (b < 0x80)
@@ -287,71 +277,31 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
             // Control characters must be escaped; a quote ends the string.
             return b == '"' ? To(_inKey ? Mode.Colon : Mode.AfterValue) : b == '\\' ? To(Mode.Escape) : b >= 0x20;
         }
-        // A lead byte, and what the next byte may be: C0, C1 and F5..FF are never UTF-8, nor are lone continuation bytes.
-        (int due, int next) = b switch
-        {
-            < 0xC2 => (0, 0),
-            < 0xE0 => (1, 0),
-            0xE0 => (2, 1),
-            0xED => (2, 2),
-            < 0xF0 => (2, 0),
-            0xF0 => (3, 3),
-            < 0xF4 => (3, 0),
-            0xF4 => (3, 4),
-            _ => (0, 0),
-        };
-        _utf8 = (byte)((next << 2) | due);
-        return due != 0;
+        _utf8 = JsonTextBytes.Utf8Lead(b);
+        return _utf8 != 0;
     }
 
-    private static int HexValue(byte b) => (uint)(b - '0') <= 9 ? b - '0' : (uint)((b | 0x20) - 'a') <= 5 ? (b | 0x20) - 'a' + 10 : -1;
-
-    // \uXXXX: a high surrogate (D800..DBFF) must be followed by a low one's escape; a low one (DC00..DFFF) alone is
-    // refused at its second digit, as soon as it is one.
+    // \uXXXX: a high surrogate must be followed by a low one's escape (JsonTextBytes).
     private bool HexDigit(byte b)
     {
-        int v = HexValue(b);
-        if (v < 0)
+        JsonTextBytes.HexStep step = JsonTextBytes.HexDigit(ref _aux, b);
+        _mode = step switch
         {
-            return false;
-        }
-        switch (_aux & 3)
-        {
-            case 0:
-                _aux = (byte)(1 | (v == 0xD ? FirstD : 0));
-                return true;
-            case 1:
-                if ((_aux & FirstD) != 0 && v >= 0xC)
-                {
-                    return false;
-                }
-                _aux = (byte)(2 | ((_aux & FirstD) != 0 && v >= 8 ? High : 0));
-                return true;
-            case 2:
-                _aux = (byte)(3 | (_aux & High));
-                return true;
-            default:
-                _mode = (_aux & High) != 0 ? Mode.LowBackslash : Mode.String;
-                _aux = 0;
-                return true;
-        }
+            JsonTextBytes.HexStep.Done => Mode.String,
+            JsonTextBytes.HexStep.DoneHigh => Mode.LowBackslash,
+            _ => _mode,
+        };
+        return step != JsonTextBytes.HexStep.Refused;
     }
 
     private bool LowHexDigit(byte b)
     {
-        int v = HexValue(b);
-        int seen = _aux;
-        if (v < 0 || (seen == 0 && v != 0xD) || (seen == 1 && v < 0xC))
+        JsonTextBytes.HexStep step = JsonTextBytes.LowHexDigit(ref _aux, b);
+        if (step == JsonTextBytes.HexStep.Done)
         {
-            return false;
-        }
-        _aux++;
-        if (_aux == 4)
-        {
-            _aux = 0;
             _mode = Mode.String;
         }
-        return true;
+        return step != JsonTextBytes.HexStep.Refused;
     }
 
     /// <summary>What the automaton takes next, in words, for an error that says where a reply could not go on.</summary>

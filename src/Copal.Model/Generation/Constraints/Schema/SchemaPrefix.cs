@@ -32,12 +32,6 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     private byte _otherWhitespace;
     private bool _inKey;
 
-    private const int FirstD = 4;
-    private const int High = 8;
-
-    private static ReadOnlySpan<byte> RangeLow => [0x80, 0xA0, 0x80, 0x90, 0x80];
-    private static ReadOnlySpan<byte> RangeHigh => [0xBF, 0xBF, 0x9F, 0xBF, 0x8F];
-
     /// <summary>The state before the reply's first byte.</summary>
     public SchemaPrefix(CompiledSchema schema)
     {
@@ -417,26 +411,8 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         }
         else if (b >= 0x80)
         {
-            _utf8 = _utf8 != 0 ? (byte)((_utf8 & 3) - 1) : Utf8Lead(b);
+            _utf8 = _utf8 != 0 ? JsonTextBytes.Utf8Next(_utf8) : JsonTextBytes.Utf8Lead(b);
         }
-    }
-
-    // A UTF-8 lead byte's continuation bytes due (low 2 bits) and the next one's range (above); 0 for a byte that is no lead.
-    private static byte Utf8Lead(byte b)
-    {
-        (int due, int next) = b switch
-        {
-            < 0xC2 => (0, 0),
-            < 0xE0 => (1, 0),
-            0xE0 => (2, 1),
-            0xED => (2, 2),
-            < 0xF0 => (2, 0),
-            0xF0 => (3, 3),
-            < 0xF4 => (3, 0),
-            0xF4 => (3, 4),
-            _ => (0, 0),
-        };
-        return (byte)((next << 2) | due);
     }
 
     private void EndLiteral()
@@ -504,12 +480,11 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     {
         if (_utf8 != 0)
         {
-            int range = _utf8 >> 2;
-            if (b < RangeLow[range] || b > RangeHigh[range])
+            if (!JsonTextBytes.Utf8Continues(_utf8, b))
             {
                 return false;
             }
-            _utf8 = (byte)((_utf8 & 3) - 1);
+            _utf8 = JsonTextBytes.Utf8Next(_utf8);
             return true;
         }
         if (b < 0x80)
@@ -532,7 +507,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
             }
             return b != '\\' || To(Mode.Escape);
         }
-        byte lead = Utf8Lead(b);
+        byte lead = JsonTextBytes.Utf8Lead(b);
         if (lead == 0 || !CountCharacter())
         {
             return false;
@@ -541,53 +516,27 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         return true;
     }
 
-    private static int HexValue(byte b) => (uint)(b - '0') <= 9 ? b - '0' : (uint)((b | 0x20) - 'a') <= 5 ? (b | 0x20) - 'a' + 10 : -1;
-
-    // \uXXXX: a high surrogate must be followed by a low one's escape; a low one alone is refused.
+    // \uXXXX: a high surrogate must be followed by a low one's escape (JsonTextBytes).
     private bool HexDigit(byte b)
     {
-        int v = HexValue(b);
-        if (v < 0)
+        JsonTextBytes.HexStep step = JsonTextBytes.HexDigit(ref _aux, b);
+        _mode = step switch
         {
-            return false;
-        }
-        switch (_aux & 3)
-        {
-            case 0:
-                _aux = (byte)(1 | (v == 0xD ? FirstD : 0));
-                return true;
-            case 1:
-                if ((_aux & FirstD) != 0 && v >= 0xC)
-                {
-                    return false;
-                }
-                _aux = (byte)(2 | ((_aux & FirstD) != 0 && v >= 8 ? High : 0));
-                return true;
-            case 2:
-                _aux = (byte)(3 | (_aux & High));
-                return true;
-            default:
-                _mode = (_aux & High) != 0 ? Mode.LowBackslash : Mode.String;
-                _aux = 0;
-                return true;
-        }
+            JsonTextBytes.HexStep.Done => Mode.String,
+            JsonTextBytes.HexStep.DoneHigh => Mode.LowBackslash,
+            _ => _mode,
+        };
+        return step != JsonTextBytes.HexStep.Refused;
     }
 
     private bool LowHexDigit(byte b)
     {
-        int v = HexValue(b);
-        int seen = _aux;
-        if (v < 0 || (seen == 0 && v != 0xD) || (seen == 1 && v < 0xC))
+        JsonTextBytes.HexStep step = JsonTextBytes.LowHexDigit(ref _aux, b);
+        if (step == JsonTextBytes.HexStep.Done)
         {
-            return false;
-        }
-        _aux++;
-        if (_aux == 4)
-        {
-            _aux = 0;
             _mode = Mode.String;
         }
-        return true;
+        return step != JsonTextBytes.HexStep.Refused;
     }
 
     public readonly string Expected() => _mode switch
