@@ -31,6 +31,7 @@ public sealed partial class ServeCommandTests
     [InlineData("--parallel", "0", "--parallel")]
     [InlineData("--ctx-size", "9999", "--ctx-size 9999")]
     [InlineData("--prefix-cache", "maybe", "--prefix-cache: expected on or off, got 'maybe'")]
+    [InlineData("--tool-call-parser", "mistral", "--tool-call-parser")]
     public void A_bad_option_is_a_usage_error_naming_it(string option, string value, string named)
     {
         using Process p = Start("serve", "-m", TestData.Stories260K, option, value);
