@@ -13,7 +13,8 @@ namespace Copal.Serving.Tests;
 /// </summary>
 public sealed class PrefixCacheEdgeTests : IDisposable
 {
-    private const int Chunk = 128;
+    // The engine's prefill chunk.
+    private const int Chunk = BatchScheduler.PrefillRows;
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), "copal-prefix-edge-" + Guid.NewGuid().ToString("N"));
 

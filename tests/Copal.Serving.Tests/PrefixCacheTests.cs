@@ -12,8 +12,8 @@ namespace Copal.Serving.Tests;
 /// </summary>
 public sealed class PrefixCacheTests : IDisposable
 {
-    // The engine's prefill chunk on stories260K (context 512): BatchScheduler.PrefillRows.
-    private const int Chunk = 128;
+    // The engine's prefill chunk.
+    private const int Chunk = BatchScheduler.PrefillRows;
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), "copal-prefix-" + Guid.NewGuid().ToString("N"));
 

@@ -20,3 +20,23 @@ internal interface IBytePrefix<TSelf> : IEquatable<TSelf>
     /// <summary>What the automaton takes next, in words, for an error that says where a reply could not go on.</summary>
     string Expected();
 }
+
+/// <summary>What every <see cref="IBytePrefix{TSelf}"/> does alike, written once (generic over the value type, so the JIT makes one copy per automaton and boxes nothing).</summary>
+internal static class BytePrefix
+{
+    /// <summary>Advances <paramref name="state"/> over every byte of <paramref name="bytes"/>, or leaves it as it was (returning false) if one is refused.</summary>
+    public static bool TryAdvanceAll<T>(ref T state, ReadOnlySpan<byte> bytes)
+        where T : struct, IBytePrefix<T>
+    {
+        T next = state;
+        foreach (byte b in bytes)
+        {
+            if (!next.TryAdvance(b))
+            {
+                return false;
+            }
+        }
+        state = next;
+        return true;
+    }
+}

@@ -66,19 +66,7 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
     }
 
     /// <summary>Takes every byte of <paramref name="bytes"/>, or none (returning false) if one is refused.</summary>
-    public bool TryAdvance(ReadOnlySpan<byte> bytes)
-    {
-        JsonPrefix next = this;
-        foreach (byte b in bytes)
-        {
-            if (!next.Step(b))
-            {
-                return false;
-            }
-        }
-        this = next;
-        return true;
-    }
+    public bool TryAdvance(ReadOnlySpan<byte> bytes) => BytePrefix.TryAdvanceAll(ref this, bytes);
 
     private bool Step(byte b)
     {

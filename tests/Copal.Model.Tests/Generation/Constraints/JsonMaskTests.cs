@@ -50,20 +50,7 @@ public class JsonMaskTests
         JsonPrefix state = After(prefix);
         var allowed = new int[trie.TokenCount];
         var walked = allowed.AsSpan(0, trie.Allowed(state, allowed)).ToArray().ToHashSet();
-        var expected = new HashSet<int>();
-        for (int id = 0; id < t.VocabSize; id++)
-        {
-            if (!t.HasToken(id) || t.IsSpecial(id) || stops.Contains(id))
-            {
-                continue;
-            }
-            byte[] bytes = t.TokenBytes(id);
-            JsonPrefix s = state;
-            if (bytes.Length > 0 && s.TryAdvance(bytes))
-            {
-                expected.Add(id);
-            }
-        }
+        HashSet<int> expected = TokenByToken.Allowed(t, stops, state);
         Assert.Equal(expected.Count, walked.Count);
         Assert.True(expected.SetEquals(walked));
         // The vocabulary's list (the allowed or the refused ids, whichever is shorter), made and then kept, says the same.

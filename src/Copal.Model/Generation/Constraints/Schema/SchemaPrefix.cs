@@ -54,19 +54,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         return true;
     }
 
-    public bool TryAdvance(ReadOnlySpan<byte> bytes)
-    {
-        SchemaPrefix next = this;
-        foreach (byte b in bytes)
-        {
-            if (!next.Step(b))
-            {
-                return false;
-            }
-        }
-        this = next;
-        return true;
-    }
+    public bool TryAdvance(ReadOnlySpan<byte> bytes) => BytePrefix.TryAdvanceAll(ref this, bytes);
 
     private readonly SchemaShape Shape => _schema.Shapes[_shape];
 

@@ -48,20 +48,7 @@ public class SchemaMaskTests
         var masks = new SchemaMasks(JsonSchemaCompiler.Compile(doc.RootElement), vocabulary.Trie);
         var state = new SchemaPrefix(masks.Schema);
         Assert.True(state.TryAdvance(Encoding.UTF8.GetBytes(prefix)), prefix);
-        var expected = new HashSet<int>();
-        for (int id = 0; id < t.VocabSize; id++)
-        {
-            if (!t.HasToken(id) || t.IsSpecial(id) || stops.Contains(id))
-            {
-                continue;
-            }
-            byte[] bytes = t.TokenBytes(id);
-            SchemaPrefix s = state;
-            if (bytes.Length > 0 && s.TryAdvance(bytes))
-            {
-                expected.Add(id);
-            }
-        }
+        HashSet<int> expected = TokenByToken.Allowed(t, stops, state);
         for (int pass = 0; pass < 2; pass++)
         {
             TokenSet set = masks.Masks.Allowed(state);
