@@ -17,7 +17,7 @@ namespace Copal.Serving.Tests;
 /// </summary>
 public sealed class ToolCallTests : IDisposable
 {
-    private static readonly ChatTools s_weather = new([], ["get_weather", "get_time"], ToolCallFormat.Hermes, Parallel: true);
+    private static readonly OfferedTools s_weather = new([], ["get_weather", "get_time"], ToolCallFormat.Hermes, Parallel: true);
     private const string Call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
 
     private readonly CpuBackend _backend = new();
@@ -86,7 +86,7 @@ public sealed class ToolCallTests : IDisposable
         Assert.Equal("{}", any.GetProperty("arguments").GetString()!.Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal));
     }
 
-    private static OpenAiChoice Choice(ChatTools tools) =>
+    private static OpenAiChoice Choice(OfferedTools tools) =>
         new(0, countsPrompt: true, new CompletionRequest { Prompt = "" }, chat: true, echo: null, splitter: null, logprobs: null, tools);
 
     [Fact]

@@ -33,7 +33,7 @@ internal sealed class OpenAiChoice
     /// <param name="logprobs">Where its log-probabilities gather, when they were asked for.</param>
     /// <param name="tools">A chat request's tools, whose calls the reply is read for; null for none.</param>
     public OpenAiChoice(int index, bool countsPrompt, CompletionRequest run, bool chat, string? echo, ThinkTagSplitter? splitter, OpenAiLogprobs? logprobs,
-        ChatTools? tools = null)
+        OfferedTools? tools = null)
     {
         _toolCalls = tools is null ? null : new ToolCallReply(tools);
         Index = index;

@@ -35,8 +35,7 @@ internal static class OpenAiChoices
             catch (CompletionRequestException e) when (e.Parameter == "response_format" && request.Tools is { Forced: true } tools)
             {
                 // The schema is the forced function's parameters (or the call's shape), not a response_format the client gave.
-                string callee = ForcedToolCalls.Callee(tools.Names, tools.ForcedName) is string name ? $"the parameters of '{name}'" : "the call";
-                throw new CompletionRequestException("tools", $"tool_choice forces a call, and {callee} cannot be held to: {ForcedToolCalls.SchemaProblem(e.Message)}");
+                throw new CompletionRequestException("tools", $"tool_choice forces a call, and {tools.Unforcible(e.Message)}");
             }
         }
         int n = request.N;

@@ -42,7 +42,7 @@ internal static partial class OpenAiRequests
             throw OpenAiException.BadRequest("max_tokens", $"max_tokens {mt} and max_completion_tokens {mc} disagree; give one of the two");
         }
         CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens") with { TopLogprobs = ChatLogprobs(body) };
-        ChatTools? tools = Tools(body, toolCalls ?? ToolCallReading.Off);
+        OfferedTools? tools = Tools(body, toolCalls ?? ToolCallReading.Off);
         if (tools is { Forced: true })
         {
             // The call is made by structured outputs (ForcedToolCalls), which a response_format of its own would contradict.
@@ -50,7 +50,7 @@ internal static partial class OpenAiRequests
             {
                 throw OpenAiException.BadRequest("tool_choice", "tool_choice forces a call, whose reply is held to the function's parameters; it cannot also be held to response_format: give one of the two");
             }
-            request = request with { ResponseFormat = ResponseFormat.JsonSchema, JsonSchema = ForcedToolCalls.Schema(tools.Parameters, tools.ForcedName) };
+            request = request with { ResponseFormat = ResponseFormat.JsonSchema, JsonSchema = tools.Schema() };
         }
         if (Array(body, "modalities") is { } modalities)
         {
@@ -166,7 +166,7 @@ internal static partial class OpenAiRequests
     }
 
     /// <summary>The conversation as the model's prompt; arguments the formatter cannot take are a 400 naming chat_template_kwargs.</summary>
-    private static ChatPrompt Prompt(IChatFormatter formatter, IReadOnlyList<ChatTurn> turns, Dictionary<string, object?>? arguments, ChatTools? tools)
+    private static ChatPrompt Prompt(IChatFormatter formatter, IReadOnlyList<ChatTurn> turns, Dictionary<string, object?>? arguments, OfferedTools? tools)
     {
         try
         {

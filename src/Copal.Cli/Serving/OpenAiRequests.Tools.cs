@@ -4,26 +4,6 @@ using Copal.Model.Chat.ToolCalls;
 
 namespace Copal.Cli.Serving;
 
-/// <summary>The tools a chat request offers, shown to the model by its template and read back from its reply.</summary>
-/// <param name="Definitions">OpenAI's tool objects as given, for the template's <c>tools</c>.</param>
-/// <param name="Names">The functions' names: the calls a reply may make.</param>
-/// <param name="Format">How the model writes a call.</param>
-/// <param name="Parallel">parallel_tool_calls: whether a reply may make more than one call (false keeps the first).</param>
-internal sealed record ChatTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, ToolCallFormat Format, bool Parallel)
-{
-    /// <summary>Whether tool_choice forces a call ("required" or a named function): the reply is held to <see cref="ForcedToolCalls.Schema"/>.</summary>
-    public bool Forced { get; init; }
-
-    /// <summary>The function a forced call must call (tool_choice naming it); null for any.</summary>
-    public string? ForcedName { get; init; }
-
-    /// <summary>Each function's parameters schema by name (null: none given), for a forced call's schema.</summary>
-    public IReadOnlyList<KeyValuePair<string, JsonElement?>> Parameters { get; init; } = [];
-
-    /// <summary>The splitter of one reply's calls.</summary>
-    public ToolCallSplitter Splitter() => Forced ? ToolCallSplitter.Forced(ForcedToolCalls.Callee(Names, ForcedName), Names) : new ToolCallSplitter(Format, Names);
-}
-
 /// <summary>The way the server reads tool calls: the format, or none with the reason (told to a request that offers tools).</summary>
 internal sealed record ToolCallReading(ToolCallFormat Format, string Reason)
 {
@@ -43,7 +23,7 @@ internal static partial class OpenAiRequests
     /// them, as vLLM does, and nothing of its reply is read as a call). A request that offers tools to a server that
     /// cannot read calls, or forces a call (tool_choice "required" or a function), is refused.
     /// </summary>
-    private static ChatTools? Tools(JsonElement body, ToolCallReading reading)
+    private static OfferedTools? Tools(JsonElement body, ToolCallReading reading)
     {
         // OpenAI's older function calling, which its API deprecated for tools: refused, never ignored.
         if (Array(body, "functions") is { } functions && functions.GetArrayLength() > 0)
@@ -92,7 +72,7 @@ internal static partial class OpenAiRequests
         {
             throw Unsupported("tools", $"tools cannot be offered to this model: {reading.Reason}; start copal serve with --tool-call-parser to name the format the model writes calls in");
         }
-        return new ChatTools(definitions, names, reading.Format, parallel) { Forced = forced, ForcedName = forcedName, Parameters = parameters };
+        return new OfferedTools(definitions, names, reading.Format, parallel) { Forced = forced, ForcedName = forcedName, Parameters = parameters };
     }
 
     // tool_choice as a word ("none", "auto", "required", or "function 'NAME'"), with the named function's name.

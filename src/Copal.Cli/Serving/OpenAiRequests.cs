@@ -26,7 +26,7 @@ internal sealed class OpenAiException(int status, string message, string? param 
 internal sealed record OpenAiRequest(IReadOnlyList<CompletionRequest> Prompts, int N, bool Stream, bool IncludeUsage, bool Echo = false)
 {
     /// <summary>A chat request's tools, whose calls its replies are read for; null for none.</summary>
-    public ChatTools? Tools { get; init; }
+    public Copal.Model.Chat.ToolCalls.OfferedTools? Tools { get; init; }
 }
 
 /// <summary>

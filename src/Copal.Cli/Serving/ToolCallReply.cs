@@ -8,7 +8,7 @@ namespace Copal.Cli.Serving;
 /// (<see cref="ToolCallSplitter"/>), each with an id of its own (<see cref="ToolCallIds"/>), the first only
 /// when the request set parallel_tool_calls false.
 /// </summary>
-internal sealed class ToolCallReply(ChatTools tools)
+internal sealed class ToolCallReply(OfferedTools tools)
 {
     private readonly ToolCallSplitter _splitter = tools.Splitter();
 

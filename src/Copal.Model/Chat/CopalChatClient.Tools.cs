@@ -9,22 +9,6 @@ namespace Copal.Model.Chat;
 public sealed partial class CopalChatClient
 {
     /// <summary>
-    /// The tools a request offers: OpenAI's tool objects for the template, the names a reply may call, whether it may
-    /// call several, and whether the call is forced (RequireAny, or RequireSpecific naming <see cref="ForcedName"/>).
-    /// </summary>
-    private sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, bool Parallel)
-    {
-        public bool Forced { get; init; }
-
-        public string? ForcedName { get; init; }
-
-        public IReadOnlyList<KeyValuePair<string, JsonElement?>> Parameters { get; init; } = [];
-
-        public ToolCallSplitter Splitter(ToolCallFormat format) =>
-            Forced ? ToolCallSplitter.Forced(ForcedToolCalls.Callee(Names, ForcedName), Names) : new ToolCallSplitter(format, Names);
-    }
-
-    /// <summary>
     /// ChatOptions.Tools as OpenAI's tool list, or null when none are offered or ToolMode is None (then the model is
     /// not shown them, as copal serve does). Only function declarations can be shown. A required call (RequireAny,
     /// RequireSpecific) is made by a schema (<see cref="ForcedToolCalls"/>), whatever the model's format.
@@ -68,7 +52,7 @@ public sealed partial class CopalChatClient
         {
             throw new ArgumentException($"ChatOptions.ToolMode {Describe(required)} names a function ChatOptions.Tools does not offer (it offers {string.Join(", ", names)})", nameof(options));
         }
-        return new OfferedTools(definitions, names, options.AllowMultipleToolCalls ?? true)
+        return new OfferedTools(definitions, names, _toolFormat, options.AllowMultipleToolCalls ?? true)
         {
             Forced = required is not null,
             ForcedName = required?.RequiredFunctionName,

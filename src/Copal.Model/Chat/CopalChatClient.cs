@@ -63,7 +63,7 @@ public sealed partial class CopalChatClient : IChatClient
         {
             contents.AddRange(Contents(splitter.Flush(), options));
         }
-        bool called = tools is not null && ReadCalls(contents, tools.Splitter(_toolFormat), final: true, tools.Parallel);
+        bool called = tools is not null && ReadCalls(contents, tools.Splitter(), final: true, tools.Parallel);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents))
         {
             ModelId = _engine.ModelId,
@@ -84,7 +84,7 @@ public sealed partial class CopalChatClient : IChatClient
         string id = NewId();
         DateTimeOffset created = DateTimeOffset.UtcNow;
         ThinkTagSplitter? splitter = Splitter(request);
-        ToolCallSplitter? calls = tools?.Splitter(_toolFormat);
+        ToolCallSplitter? calls = tools?.Splitter();
         await foreach (CompletionChunk chunk in _engine.StreamAsync(request, cancellationToken).ConfigureAwait(false))
         {
             var contents = new List<AIContent>();
@@ -219,7 +219,7 @@ public sealed partial class CopalChatClient : IChatClient
             {
                 throw new NotSupportedException("ChatOptions.ToolMode forces a call, whose reply is held to the function's parameters; it cannot also be held to ChatOptions.ResponseFormat: give one of the two");
             }
-            (format, schema) = (ResponseFormat.JsonSchema, ForcedToolCalls.Schema(tools.Parameters, tools.ForcedName));
+            (format, schema) = (ResponseFormat.JsonSchema, tools.Schema());
         }
         var turns = new List<ChatTurn>();
         if (!string.IsNullOrEmpty(options?.Instructions))
@@ -269,8 +269,7 @@ public sealed partial class CopalChatClient : IChatClient
         }
         catch (CompletionRequestException e) when (e.Parameter == "response_format")
         {
-            string callee = ForcedToolCalls.Callee(tools.Names, tools.ForcedName) is string name ? $"the parameters of '{name}'" : "the call";
-            throw new CompletionRequestException("tools", $"ChatOptions.ToolMode forces a call, and {callee} cannot be held to: {ForcedToolCalls.SchemaProblem(e.Message)}");
+            throw new CompletionRequestException("tools", $"ChatOptions.ToolMode forces a call, and {tools.Unforcible(e.Message)}");
         }
     }
 
