@@ -91,6 +91,14 @@ internal sealed class SchemaShape
     /// </summary>
     public int Additional { get; init; } = -1;
 
+    /// <summary>
+    /// An object of one of several shapes (anyOf or oneOf of objects) told apart by a discriminator: the shape's one
+    /// property is the key every branch writes first, whose value is a string literal that ends in the index of its
+    /// branch here; once written, the object goes on as that branch (whose first property is the same key). Null for
+    /// an object of one shape.
+    /// </summary>
+    public int[]? Branches { get; init; }
+
     /// <summary>Array: the node of every item; −1 when none may come.</summary>
     public int Items { get; init; } = -1;
 

@@ -54,6 +54,8 @@ internal sealed class JsonSchemaCompiler
     private readonly Dictionary<string, int> _nodeIds = [];
     private readonly Dictionary<string, SchemaClasses> _classes = [];
     private readonly Dictionary<string, int> _shapeIds = [];
+    // Each object shape's schema and location, for telling object branches apart by a discriminator (Union).
+    private readonly Dictionary<int, (JsonElement Schema, string Path)> _objectSchemas = [];
     private readonly HashSet<string> _inProgress = [];
     private readonly Queue<(int Id, JsonElement Schema, string Path)> _pending = new();
 
@@ -107,6 +109,17 @@ internal sealed class JsonSchemaCompiler
             changed = false;
             foreach (SchemaShape shape in shapes)
             {
+                if (shape.Branches is int[] branches)
+                {
+                    // A union: the least of its branches (each counts the object itself).
+                    int least = branches.Min(b => shapes[b].MinDepth);
+                    if (least < shape.MinDepth)
+                    {
+                        shape.MinDepth = least;
+                        changed = true;
+                    }
+                    continue;
+                }
                 int need = 0;
                 if (shape.IsObject)
                 {
@@ -172,6 +185,17 @@ internal sealed class JsonSchemaCompiler
     }
 
     private int AnyNode() => NodeFor(default, AnyPath);
+
+    // A node made here rather than from a location of the schema (a union's discriminator).
+    private int AddNode(SchemaNode node, string path)
+    {
+        if (_nodes.Count == MaxNodes)
+        {
+            throw new SchemaNotSupportedException("$ref", path, $"the schema compiles to more than {MaxNodes} value nodes");
+        }
+        _nodes.Add(node);
+        return _nodes.Count - 1;
+    }
 
     // Any JSON value: objects of any members, arrays of any items, any string, number, true, false, null.
     private SchemaClasses AnyClasses() => new()
@@ -296,7 +320,7 @@ internal sealed class JsonSchemaCompiler
         {
             parts.Add(type switch
             {
-                "object" => new SchemaClasses { Object = AddShape(path + "{}", () => ObjectShape(schema, path)) },
+                "object" => new SchemaClasses { Object = ObjectShapeOf(schema, path, first: null) },
                 "array" => new SchemaClasses { Array = AddShape(path + "[]", () => ArrayShape(schema, path)) },
                 "string" => StringClasses(schema, path),
                 "number" => new SchemaClasses { Number = NumberKind.Number },
@@ -365,7 +389,16 @@ internal sealed class JsonSchemaCompiler
         return new SchemaClasses { AnyString = true, MinLength = min, MaxLength = max };
     }
 
-    private SchemaShape ObjectShape(JsonElement schema, string path)
+    // The object shape of the schema at path, its properties in declared order or, for a union's branch, with its
+    // discriminator moved first.
+    private int ObjectShapeOf(JsonElement schema, string path, string? first)
+    {
+        int id = AddShape(first is null ? path + "{}" : $"{path}{{{Pointer(first)}}}", () => ObjectShape(schema, path, first));
+        _objectSchemas.TryAdd(id, (schema, path));
+        return id;
+    }
+
+    private SchemaShape ObjectShape(JsonElement schema, string path, string? first)
     {
         var names = new List<string>();
         var nodes = new List<int>();
@@ -382,8 +415,17 @@ internal sealed class JsonSchemaCompiler
                     throw new SchemaNotSupportedException("properties", path, $"property '{p.Name}' is declared twice");
                 }
                 names.Add(p.Name);
-                nodes.Add(NodeFor(p.Value, $"{path}/properties/{Pointer(p.Name)}"));
+                nodes.Add(NodeFor(p.Value, PropertyPath(path, p.Name)));
             }
+        }
+        if (first is not null)
+        {
+            int at = names.IndexOf(first);
+            (string name, int node) = (names[at], nodes[at]);
+            names.RemoveAt(at);
+            nodes.RemoveAt(at);
+            names.Insert(0, name);
+            nodes.Insert(0, node);
         }
         var required = new bool[names.Count];
         if (schema.TryGetProperty("required", out JsonElement req))
@@ -506,10 +548,12 @@ internal sealed class JsonSchemaCompiler
 
     private static string Cut(string text) => text.Length <= 40 ? text : text[..40] + "…";
 
-    // Branches merge while each first byte still picks one branch; oneOf's branches must also never share a value.
-    private static SchemaClasses Merge(List<SchemaClasses> parts, bool exclusive, string keyword, string path)
+    // Branches merge while each first byte still picks one branch (objects of several shapes: while a discriminator
+    // tells them apart); oneOf's branches must also never share a value.
+    private SchemaClasses Merge(List<SchemaClasses> parts, bool exclusive, string keyword, string path)
     {
-        int obj = -1, arr = -1, objFrom = -1, arrFrom = -1, strFrom = -1, numFrom = -1;
+        int arr = -1, arrFrom = -1, strFrom = -1, numFrom = -1;
+        var objects = new List<(int Shape, int From)>();
         bool anyString = false;
         int minLength = 0, maxLength = -1;
         NumberKind number = NumberKind.None;
@@ -521,16 +565,16 @@ internal sealed class JsonSchemaCompiler
             SchemaClasses c = parts[i];
             if (c.Object >= 0)
             {
-                if (obj >= 0 && obj != c.Object)
-                {
-                    throw Overlap(keyword, path, objFrom, i, "an object", "copal takes one object shape per value (the first byte of a value picks its branch)");
-                }
-                if (obj >= 0 && exclusive)
+                int same = objects.FindIndex(o => o.Shape == c.Object);
+                if (same >= 0 && exclusive)
                 {
                     // The same shape twice (a $ref listed in two branches): every object it takes matches both.
-                    throw Overlap(keyword, path, objFrom, i, "an object", "oneOf fails a value both branches take");
+                    throw Overlap(keyword, path, objects[same].From, i, "an object", "oneOf fails a value both branches take");
                 }
-                (obj, objFrom) = (c.Object, i);
+                if (same < 0)
+                {
+                    objects.Add((c.Object, i));
+                }
             }
             if (c.Array >= 0)
             {
@@ -621,7 +665,7 @@ internal sealed class JsonSchemaCompiler
         }
         return new SchemaClasses
         {
-            Object = obj,
+            Object = objects.Count switch { 0 => -1, 1 => objects[0].Shape, _ => Union(objects, keyword, path) },
             Array = arr,
             AnyString = anyString,
             MinLength = minLength,
@@ -630,6 +674,100 @@ internal sealed class JsonSchemaCompiler
             Literals = kept,
         };
     }
+
+    // Objects of several shapes: one union shape whose discriminator, a required property every branch has with
+    // string values no two branches share (a const or an enum), picks the branch when written. It is written first
+    // (the branches' other properties then in their declared order), so the bytes of its value pick the branch as a
+    // first byte picks any other. anyOf and oneOf alike: no object matches two branches.
+    private int Union(List<(int Shape, int From)> objects, string keyword, string path)
+    {
+        var branches = new List<(JsonElement Schema, string Path, int From)>();
+        foreach ((int shape, int from) in objects)
+        {
+            int[] inner = _shapes[shape].Branches ?? [shape];
+            foreach (int b in inner)
+            {
+                if (!_objectSchemas.TryGetValue(b, out (JsonElement Schema, string Path) at))
+                {
+                    // An object of any members (true, {} or type object without properties) has no discriminator.
+                    throw Overlap(keyword, path, objects[0].From, from, "an object", NoDiscriminator);
+                }
+                if (!branches.Exists(x => x.Path == at.Path))
+                {
+                    branches.Add((at.Schema, at.Path, from));
+                }
+            }
+        }
+        string name = Discriminator(branches)
+            ?? throw Overlap(keyword, path, objects[0].From, objects[1].From, "an object", NoDiscriminator);
+        var literals = new List<(byte[] Bytes, int Branch)>();
+        var shapes = new int[branches.Count];
+        for (int i = 0; i < branches.Count; i++)
+        {
+            (JsonElement schema, string at, _) = branches[i];
+            foreach (SchemaLiteral literal in Classes(schema.GetProperty("properties").GetProperty(name), PropertyPath(at, name)).Literals)
+            {
+                literals.Add((literal.Bytes, i));
+            }
+            shapes[i] = ObjectShapeOf(schema, at, first: name);
+        }
+        int discriminator = AddNode(new SchemaNode { Literals = _literals.Add(literals) }, path);
+        return AddShape($"{path}/{keyword}{{}}", () => new SchemaShape
+        {
+            IsObject = true,
+            Properties = [discriminator],
+            Required = [true],
+            NextRequired = [0, 1, 1],
+            Keys = _literals.Add([(Quote(name, path), 0)]),
+            Branches = shapes,
+        });
+    }
+
+    private const string NoDiscriminator = "copal takes objects of several shapes only where a property tells them apart: one every branch declares and requires, with a const or enum of strings no two branches share";
+
+    // The first property of the first branch, in declared order, that every branch declares and requires as a const
+    // or an enum of strings (nothing else: no $ref, no other type), no two branches sharing a value; null if none.
+    private string? Discriminator(List<(JsonElement Schema, string Path, int From)> branches)
+    {
+        if (!branches[0].Schema.TryGetProperty("properties", out JsonElement first) || first.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        foreach (JsonProperty candidate in first.EnumerateObject())
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            bool tells = true;
+            foreach ((JsonElement schema, string at, _) in branches)
+            {
+                if (!(schema.TryGetProperty("properties", out JsonElement properties) && properties.ValueKind == JsonValueKind.Object
+                    && properties.TryGetProperty(candidate.Name, out JsonElement property) && property.ValueKind == JsonValueKind.Object
+                    && (property.TryGetProperty("const", out _) || property.TryGetProperty("enum", out _))
+                    && !property.TryGetProperty("$ref", out _) && !property.TryGetProperty("anyOf", out _) && !property.TryGetProperty("oneOf", out _)
+                    && Requires(schema, candidate.Name)))
+                {
+                    tells = false;
+                    break;
+                }
+                IReadOnlyList<SchemaLiteral> values = Classes(property, PropertyPath(at, candidate.Name)).Literals;
+                if (values.Count == 0 || values.Any(v => v.Kind != LiteralKind.String || !seen.Add(Encoding.UTF8.GetString(v.Bytes))))
+                {
+                    tells = false;
+                    break;
+                }
+            }
+            if (tells)
+            {
+                return candidate.Name;
+            }
+        }
+        return null;
+    }
+
+    private static bool Requires(JsonElement schema, string name) =>
+        schema.TryGetProperty("required", out JsonElement required) && required.ValueKind == JsonValueKind.Array
+        && required.EnumerateArray().Any(r => r.ValueKind == JsonValueKind.String && r.GetString() == name);
+
+    private static string PropertyPath(string path, string name) => $"{path}/properties/{Pointer(name)}";
 
     // A number literal's value as one text (trailing zeros and the exponent gone; past decimal's range, a double's
     // round trip, where numbers too close to tell apart read as one: oneOf is then refused, never wrongly taken).

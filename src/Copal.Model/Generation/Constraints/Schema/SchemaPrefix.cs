@@ -299,7 +299,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     private bool BeginLiteral(int root, byte b)
     {
         int next = _schema.Literals.Child(root, b);
-        if (next < 0)
+        if (next < 0 || !BranchViable(next))
         {
             return false;
         }
@@ -323,6 +323,10 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         }
         if (next >= 0)
         {
+            if (!BranchViable(next))
+            {
+                return false;
+            }
             _literal = next;
             if (literals.IsLeaf(next))
             {
@@ -333,6 +337,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         // A value literal may end where another goes on (enum [1, 12] after "1"): the byte is what follows the value.
         if (literals.Terminal(_literal) >= 0)
         {
+            TakeBranch();
             _literal = 0;
             _mode = Mode.AfterValue;
             return Structural(b);
@@ -412,10 +417,38 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         }
         else
         {
+            TakeBranch();
             _mode = Mode.AfterValue;
         }
         _literal = 0;
         _inKey = false;
+    }
+
+    // A union's discriminator value, just written: the object goes on as the branch it names (past the same key).
+    private void TakeBranch()
+    {
+        if (Shape.Branches is int[] branches)
+        {
+            _shape = (ushort)branches[_schema.Literals.Terminal(_literal)];
+        }
+    }
+
+    // Along a union's discriminator value: the literal still leads to a branch whose required members fit the nesting
+    // left (the branch's object is already open), so the walk never picks a branch it cannot finish.
+    private readonly bool BranchViable(int node)
+    {
+        if (Shape.Branches is not int[] branches)
+        {
+            return true;
+        }
+        foreach (int branch in _schema.Literals.Below(node))
+        {
+            if (Fits(_schema.Shapes[branches[branch]].MinDepth - 1))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private bool Open(int shape)

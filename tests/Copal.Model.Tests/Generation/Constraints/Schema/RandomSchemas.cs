@@ -48,8 +48,39 @@ internal sealed class RandomSchemas(int seed)
         2 or 3 => Array(depth - 1),
         4 => new JsonObject { ["anyOf"] = new JsonArray(Object(depth - 1, strictObject: true), new JsonObject { ["type"] = "string", ["maxLength"] = 3 }, new JsonObject { ["type"] = "null" }) },
         5 => new JsonObject { ["oneOf"] = new JsonArray(Array(depth - 1), new JsonObject { ["type"] = "integer" }, new JsonObject { ["enum"] = new JsonArray("on", "off") }) },
+        6 => Union(depth - 1),
         _ => Leaf(),
     };
+
+    // Objects of two or three shapes told apart by "kind" (a const or an enum of strings, declared anywhere among the
+    // properties), as Pydantic writes a tagged union; sometimes beside a string.
+    private JsonObject Union(int depth)
+    {
+        string[][] tags = [["circle"], ["square", "rect"], ["é", "c\\"]];
+        var branches = new JsonArray();
+        foreach (string[] tag in tags.Take(_rng.Next(2, 4)))
+        {
+            JsonObject shape = Object(depth, strictObject: true);
+            var properties = (JsonObject)shape["properties"]!;
+            var entries = properties.Select(p => (p.Key, Value: p.Value!.DeepClone())).ToList();
+            properties.Clear();
+            JsonNode kind = tag.Length == 1 && _rng.Next(2) == 0
+                ? new JsonObject { ["const"] = tag[0] }
+                : new JsonObject { ["type"] = "string", ["enum"] = new JsonArray([.. tag.Select(t => (JsonNode?)t)]) };
+            entries.Insert(_rng.Next(entries.Count + 1), ("kind", kind));
+            foreach ((string key, JsonNode value) in entries)
+            {
+                properties[key] = value;
+            }
+            ((JsonArray)shape["required"]!).Add("kind");
+            branches.Add(shape);
+        }
+        if (_rng.Next(3) == 0)
+        {
+            branches.Add(new JsonObject { ["type"] = "string", ["maxLength"] = 2 });
+        }
+        return new JsonObject { [_rng.Next(2) == 0 ? "anyOf" : "oneOf"] = branches };
+    }
 
     private JsonNode Leaf()
     {
@@ -199,7 +230,8 @@ internal sealed class RandomSchemas(int seed)
                 if (s["properties"] is JsonObject props)
                 {
                     var req = (s["required"] as JsonArray)?.Select(n => n!.GetValue<string>()).ToHashSet() ?? [];
-                    foreach ((string name, JsonNode? ps) in props)
+                    // A union's discriminator ("kind") is written first, wherever it is declared.
+                    foreach ((string name, JsonNode? ps) in props.OrderBy(p => p.Key == "kind" ? 0 : 1))
                     {
                         if (req.Contains(name) || _rng.Next(2) == 0)
                         {
