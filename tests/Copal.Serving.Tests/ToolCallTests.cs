@@ -74,16 +74,23 @@ public sealed class ToolCallTests : IDisposable
         JsonElement streamed = deltas[^1].GetProperty("tool_calls")[0].GetProperty("function");
         Assert.Equal(arguments, streamed.GetProperty("arguments").GetString());
 
-        // required, of two: the reply names one; its arguments are held to an object only (no one schema holds both
-        // functions' shapes), so a bias on "}" closes them at once for stories260K, which would otherwise write on.
+        // required, of two: the reply names one, and its arguments are held to that function's parameters. A bias on
+        // "t" makes stories260K pick get_time, whose tz is required, and one on "}" closes each object as soon as it
+        // may (held to an object only, as before the union, the arguments were an empty "{}").
         int close = Enumerable.Range(0, _engine.Tokenizer.VocabSize).First(id => _engine.Tokenizer.Decode([id]) == "}");
-        string required = named.Replace("{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}", $"\"required\",\"logit_bias\":{{\"{close}\":100}}}}", StringComparison.Ordinal);
+        int t = Enumerable.Range(0, _engine.Tokenizer.VocabSize).First(id => _engine.Tokenizer.Decode([id]) == "t");
+        string timeOrDate = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"parameters\":" + TimeParameters + "}},"
+            + "{\"type\":\"function\",\"function\":{\"name\":\"get_date\"}}]";
+        string required = named.Replace(TwoTools, timeOrDate, StringComparison.Ordinal)
+            .Replace("{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}", $"\"required\",\"logit_bias\":{{\"{close}\":100,\"{t}\":100}}}}", StringComparison.Ordinal)
+            .Replace("\"max_tokens\":200", "\"max_tokens\":400", StringComparison.Ordinal);
         (status, body) = await PostAsync(server, required);
         Assert.Equal(200, status);
-        Assert.Equal("tool_calls", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.True("tool_calls" == body.GetProperty("choices")[0].GetProperty("finish_reason").GetString(), body.GetRawText());
         JsonElement any = body.GetProperty("choices")[0].GetProperty("message").GetProperty("tool_calls").EnumerateArray().Single().GetProperty("function");
-        Assert.Contains(any.GetProperty("name").GetString(), new[] { "get_weather", "get_time" });
-        Assert.Equal("{}", any.GetProperty("arguments").GetString()!.Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal));
+        Assert.Equal("get_time", any.GetProperty("name").GetString());
+        using JsonDocument anyArguments = JsonDocument.Parse(any.GetProperty("arguments").GetString()!);
+        Assert.True(Json.Schema.JsonSchema.FromText(TimeParameters).Evaluate(anyArguments.RootElement).IsValid, anyArguments.RootElement.GetRawText());
     }
 
     private static OpenAiChoice Choice(OfferedTools tools) =>

@@ -12,8 +12,8 @@ public static class ForcedToolCalls
 {
     /// <summary>
     /// The schema the reply is held to. A named function (or the only one offered): its parameters, the reply being the
-    /// call's arguments. Any of several: <c>{"name": one of theirs, "arguments": an object}</c>, the arguments held to
-    /// no function's schema (a first byte cannot tell object branches apart, so no one schema holds them all).
+    /// call's arguments. Any of several: <c>{"name": one of theirs, "arguments": …}</c>, a tagged union whose
+    /// arguments are held to the parameters of the function the name picks (as vLLM's "required" schema does).
     /// </summary>
     /// <param name="parameters">Each offered function's parameters schema by its name, in order (null: it takes none).</param>
     /// <param name="name">The function to call, or null for any of them.</param>
@@ -23,33 +23,99 @@ public static class ForcedToolCalls
         string? only = name ?? (parameters.Count == 1 ? parameters[0].Key : null);
         if (only is not null)
         {
-            JsonElement? schema = parameters.Single(p => p.Key == only).Value;
-            return schema ?? JsonSerializer.SerializeToElement(new JsonObject { ["type"] = "object", ["properties"] = new JsonObject(), ["additionalProperties"] = false });
+            return parameters.Single(p => p.Key == only).Value ?? JsonSerializer.SerializeToElement(NoParameters());
         }
-        var names = new JsonArray();
-        foreach (KeyValuePair<string, JsonElement?> p in parameters)
+        var branches = new JsonArray();
+        for (int i = 0; i < parameters.Count; i++)
         {
-            names.Add(p.Key);
-        }
-        return JsonSerializer.SerializeToElement(new JsonObject
-        {
-            ["type"] = "object",
-            ["properties"] = new JsonObject
+            branches.Add(new JsonObject
             {
-                ["name"] = new JsonObject { ["enum"] = names },
-                ["arguments"] = new JsonObject { ["type"] = "object" },
-            },
-            ["required"] = new JsonArray("name", "arguments"),
-            ["additionalProperties"] = false,
-        });
+                ["type"] = "object",
+                ["properties"] = new JsonObject
+                {
+                    ["name"] = new JsonObject { ["const"] = parameters[i].Key },
+                    ["arguments"] = parameters[i].Value is JsonElement schema ? Embedded(schema, $"{BranchPointer(i)}") : NoParameters(),
+                },
+                ["required"] = new JsonArray("name", "arguments"),
+                ["additionalProperties"] = false,
+            });
+        }
+        return JsonSerializer.SerializeToElement(new JsonObject { ["anyOf"] = branches });
+    }
+
+    private static JsonObject NoParameters() => new() { ["type"] = "object", ["properties"] = new JsonObject(), ["additionalProperties"] = false };
+
+    // Where branch i's arguments schema sits in the union.
+    private static string BranchPointer(int i) => $"#/anyOf/{i}/properties/arguments";
+
+    // A function's parameters moved from the top of a schema to the pointer at: its references within itself ("#",
+    // "#/$defs/x") made to point where it now is, and its top-level $id, which only a schema's top may have, dropped.
+    private static JsonNode Embedded(JsonElement schema, string at)
+    {
+        JsonNode node = JsonNode.Parse(schema.GetRawText())!;
+        if (node is JsonObject top)
+        {
+            top.Remove("$id");
+        }
+        Repoint(node, at);
+        return node;
+    }
+
+    private static void Repoint(JsonNode? node, string at)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach ((string key, JsonNode? value) in o.ToList())
+                {
+                    if (key == "$ref" && value is JsonValue v && v.TryGetValue(out string? reference) && reference.StartsWith('#'))
+                    {
+                        o[key] = at + reference[1..];
+                    }
+                    else
+                    {
+                        Repoint(value, at);
+                    }
+                }
+                break;
+            case JsonArray a:
+                foreach (JsonNode? item in a)
+                {
+                    Repoint(item, at);
+                }
+                break;
+        }
     }
 
     /// <summary>
-    /// What the engine said of a forced call's schema, without its "response_format " lead: the caller gave no response
-    /// format, only the tools whose parameters the schema is.
+    /// What the engine said of a forced call's schema, as the caller gave it: without the "response_format " lead (the
+    /// caller gave no response format, only the tools whose parameters the schema is), and, of a union of several
+    /// functions, naming the function and the place within its parameters.
     /// </summary>
-    public static string SchemaProblem(string message) =>
-        message.StartsWith("response_format ", StringComparison.Ordinal) ? message["response_format ".Length..] : message;
+    /// <param name="message">The engine's refusal.</param>
+    /// <param name="names">The functions offered, in order (those of <see cref="Schema"/>'s union).</param>
+    /// <param name="callee">The function whose parameters the schema is; null for the union.</param>
+    public static string SchemaProblem(string message, IReadOnlyList<string> names, string? callee)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(names);
+        message = message.StartsWith("response_format ", StringComparison.Ordinal) ? message["response_format ".Length..] : message;
+        if (callee is not null)
+        {
+            return $"the parameters of '{callee}' cannot be held to: {message}";
+        }
+        for (int i = 0; i < names.Count; i++)
+        {
+            // "at #/anyOf/1/properties/arguments/properties/x " → "at #/properties/x ", of the function named.
+            string place = " at " + BranchPointer(i);
+            int found = message.IndexOf(place, StringComparison.Ordinal);
+            if (found >= 0 && message.Length > found + place.Length && message[found + place.Length] is '/' or ' ')
+            {
+                return $"the parameters of '{names[i]}' cannot be held to: {message[..found]} at #{message[(found + place.Length)..]}";
+            }
+        }
+        return $"the call cannot be held to: {message}";
+    }
 
     /// <summary>The function a forced reply calls when its schema is the function's own (named, or the only one); null when the reply names it.</summary>
     public static string? Callee(IReadOnlyList<string> names, string? name) => name ?? (names.Count == 1 ? names[0] : null);

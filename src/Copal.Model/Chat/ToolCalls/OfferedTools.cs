@@ -32,5 +32,5 @@ public sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyLi
     /// "the parameters of 'f' cannot be held to: json_schema: …", for a message that says what forced it.
     /// </summary>
     public string Unforcible(string schemaRefusal) =>
-        $"{(ForcedToolCalls.Callee(Names, ForcedName) is string name ? $"the parameters of '{name}'" : "the call")} cannot be held to: {ForcedToolCalls.SchemaProblem(schemaRefusal)}";
+        ForcedToolCalls.SchemaProblem(schemaRefusal, [.. Parameters.Select(p => p.Key)], ForcedToolCalls.Callee(Names, ForcedName));
 }

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using Copal.Model.Chat.ToolCalls;
+using Copal.Model.Generation.Constraints.Schema;
+using Copal.Model.Tests.Generation.Constraints.Schema;
+using Json.Schema;
+
+namespace Copal.Model.Tests.Chat;
+
+/// <summary>
+/// The schema a call forced among several functions is held to: the name picks the function, and the arguments are
+/// held to that function's parameters, references within them included. Verdicts are checked against JsonSchema.Net.
+/// </summary>
+public class ForcedToolCallTests
+{
+    private static readonly KeyValuePair<string, JsonElement?>[] s_tools =
+    [
+        new("get_weather", Parse("""{"type":"object","properties":{"city":{"type":"string"},"unit":{"$ref":"#/$defs/unit"}},"required":["city"],"additionalProperties":false,"$defs":{"unit":{"enum":["C","F"]}},"$id":"https://example.com/weather"}""")),
+        new("get_time", null),
+        new("tree", Parse("""{"type":"object","properties":{"v":{"type":"integer"},"kids":{"type":"array","items":{"$ref":"#"}}},"required":["v"],"additionalProperties":false}""")),
+    ];
+
+    private static JsonElement Parse(string json)
+    {
+        using JsonDocument doc = JsonDocument.Parse(json);
+        return doc.RootElement.Clone();
+    }
+
+    [Theory]
+    [InlineData("""{"name":"get_weather","arguments":{"city":"Paris","unit":"C"}}""", true)]
+    [InlineData("""{"name":"get_time","arguments":{}}""", true)]
+    [InlineData("""{"name":"tree","arguments":{"v":1,"kids":[{"v":2,"kids":[]}]}}""", true)]
+    [InlineData("""{"name":"get_weather","arguments":{"city":"Paris","unit":"K"}}""", false)]  // off its $ref'd enum
+    [InlineData("""{"name":"get_time","arguments":{"city":"Paris"}}""", false)]             // the weather's argument
+    [InlineData("""{"name":"tree","arguments":{"v":1,"kids":[{"city":"x"}]}}""", false)]    // "#" is the tree's own top
+    [InlineData("""{"name":"get_weather","arguments":{}}""", false)]                        // city is required
+    [InlineData("""{"name":"get_date","arguments":{}}""", false)]                           // not offered
+    public void Among_several_functions_the_arguments_are_held_to_the_named_functions_parameters(string reply, bool valid)
+    {
+        JsonElement schema = ForcedToolCalls.Schema(s_tools, name: null);
+        CompiledSchema compiled = JsonSchemaCompiler.Compile(schema);
+        using JsonDocument doc = JsonDocument.Parse(reply);
+        Assert.Equal(valid, JsonSchema.FromText(schema.GetRawText()).Evaluate(doc.RootElement).IsValid);
+        int at = SchemaPrefixTests.Refusal(compiled, reply, out bool complete);
+        Assert.Equal(valid, at < 0 && complete);
+    }
+
+    [Fact]
+    public void A_named_function_or_the_only_one_is_held_to_its_parameters_alone()
+    {
+        Assert.Equal(s_tools[2].Value!.Value.GetRawText(), ForcedToolCalls.Schema(s_tools, "tree").GetRawText());
+        Assert.Equal("""{"type":"object","properties":{},"additionalProperties":false}""", ForcedToolCalls.Schema([s_tools[1]], null).GetRawText());
+    }
+
+    [Fact]
+    public void A_refusal_within_one_functions_parameters_names_the_function_and_the_place_in_them()
+    {
+        KeyValuePair<string, JsonElement?>[] tools =
+        [
+            s_tools[1],
+            new("remind", Parse("""{"type":"object","properties":{"at":{"type":"string","format":"date-time"}},"required":["at"]}""")),
+        ];
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(ForcedToolCalls.Schema(tools, null)));
+        Assert.StartsWith(
+            "the parameters of 'remind' cannot be held to: json_schema: 'format' at #/properties/at is not supported: ",
+            ForcedToolCalls.SchemaProblem("response_format " + e.Message, [.. tools.Select(t => t.Key)], callee: null),
+            StringComparison.Ordinal);
+        Assert.StartsWith(
+            "the parameters of 'remind' cannot be held to: json_schema: 'format' at #/properties/at is not supported: ",
+            ForcedToolCalls.SchemaProblem("response_format json_schema: 'format' at #/properties/at is not supported: x", ["remind"], callee: "remind"),
+            StringComparison.Ordinal);
+    }
+}
