@@ -260,12 +260,13 @@ public sealed partial class CopalChatClient : IChatClient
     }
 
     // The schema of a forced call is the function's parameters, which the caller did not give as a response format:
-    // a keyword the engine cannot hold a reply to is named for the tools (as the server names it), checked here.
+    // a keyword the engine cannot hold a reply to is named for the tools (as the server names it), checked here (the
+    // schema only: the prompt is encoded when the request runs).
     private void RequireForcible(CompletionRequest request, OfferedTools tools)
     {
         try
         {
-            _engine.Prepare(request);
+            _engine.CheckSchema(request);
         }
         catch (CompletionRequestException e) when (e.Parameter == "response_format")
         {

@@ -237,6 +237,19 @@ public sealed class InferenceEngine : IDisposable
         return request with { Prompt = null, PromptIds = ids };
     }
 
+    /// <summary>
+    /// Compiles <paramref name="request"/>'s JSON schema, if it has one, without encoding its prompt: for a caller that
+    /// made the schema itself (a forced tool call's) and names the refusal for what it came from.
+    /// </summary>
+    /// <exception cref="CompletionRequestException">The schema holds a keyword the engine cannot hold a reply to (response_format).</exception>
+    internal void CheckSchema(CompletionRequest request)
+    {
+        if (request.JsonSchema is not null)
+        {
+            Schema(request);
+        }
+    }
+
     // The request's schema, compiled (once per schema text: later requests find it with its masks).
     private SchemaMasks Schema(CompletionRequest request)
     {
