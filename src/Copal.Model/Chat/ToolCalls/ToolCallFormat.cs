@@ -64,7 +64,7 @@ public static class ToolCallFormats
         if (text.Contains("<tool_call>", StringComparison.Ordinal))
         {
             return text.Contains("<function=", StringComparison.Ordinal)
-                ? (ToolCallFormat.Qwen3Coder, "its chat template writes <tool_call> blocks of <function=…> and <parameter=…> (Qwen3-Coder's)")
+                ? (ToolCallFormat.Qwen3Coder, "its chat template writes Qwen3-Coder's <tool_call> blocks of <function=…> and <parameter=…>")
                 : (ToolCallFormat.Hermes, "its chat template writes <tool_call> blocks");
         }
         if (text.Contains("\"parameters\": dictionary of argument name", StringComparison.Ordinal))
