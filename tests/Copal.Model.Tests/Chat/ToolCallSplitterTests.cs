@@ -95,6 +95,19 @@ public sealed class ToolCallSplitterTests
     public void A_qwen3_coder_reply_splits_into_content_and_typed_calls_whole_and_in_every_piece_size(string reply, string content, string[] calls) =>
         AssertSplits(ToolCallFormat.Qwen3Coder, reply, content, calls, s_schemas);
 
+    /// <summary>A forced call is held to a JSON schema whatever the format (as vLLM does for every parser): a Qwen3-Coder model's reply is the arguments' JSON.</summary>
+    [Fact]
+    public void A_forced_call_of_a_qwen3_coder_model_is_read_as_json_arguments()
+    {
+        var tools = new OfferedTools([], ["get_weather", "get_time"], ToolCallFormat.Qwen3Coder, Parallel: true) { Forced = true, ForcedName = "get_weather", Parameters = s_schemas };
+        ToolCallSplitter splitter = tools.Splitter();
+        Assert.Equal("", splitter.Push("{\"city\": \"Paris\", \"days\": 3}"));
+        (string content, IReadOnlyList<ToolCall> calls) = splitter.Finish();
+        Assert.Equal("", content);
+        Assert.Equal(["get_weather {\"city\": \"Paris\", \"days\": 3}"], calls.Select(c => $"{c.Name} {c.Arguments}"));
+        Assert.Equal("object", tools.Schema().GetProperty("type").GetString());
+    }
+
     private static void AssertSplits(ToolCallFormat f, string reply, string content, string[] calls, KeyValuePair<string, JsonElement?>[]? schemas)
     {
         string[] names = schemas?.Select(s => s.Key).ToArray() ?? s_tools;
