@@ -71,6 +71,48 @@ public sealed class ChatClientToolTests : IDisposable
         Assert.Equal("get_time", Assert.Single(streamed.OfType<FunctionCallContent>()).Name);
     }
 
+    /// <summary>
+    /// A Qwen3-Coder model (its format read from its template): calls in the conversation render as its parameters, and
+    /// a reply's calls come back with their values typed by the function's schema, whole or streamed.
+    /// </summary>
+    [Fact]
+    public void A_qwen3_coder_models_calls_render_as_parameters_and_come_back_typed_by_the_functions_schema()
+    {
+        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("qwen3-coder-macro"));
+        AITool weather = AIFunctionFactory.CreateDeclaration("get_weather", "The weather", JsonDocument.Parse(
+            "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},\"days\":{\"type\":\"integer\"}}}").RootElement);
+        var options = new ChatOptions { Tools = [weather] };
+        ChatMessage[] messages =
+        [
+            new(ChatRole.User, "Weather?"),
+            new(ChatRole.Assistant, [new FunctionCallContent("call_1", "get_weather", new Dictionary<string, object?> { ["city"] = "Paris", ["days"] = 3 })]),
+            new(ChatRole.Tool, [new FunctionResultContent("call_1", "sunny")]),
+        ];
+        string prompt = client.ToRequest(messages, options).Prompt!;
+        Assert.Contains("<name>days</name>\n<type>integer</type>", prompt, StringComparison.Ordinal);
+        Assert.EndsWith("<|im_start|>user\nWeather?<|im_end|>\n<|im_start|>assistant\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n"
+            + "<parameter=days>\n3\n</parameter>\n</function>\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\nsunny\n</tool_response>\n<|im_end|>\n<|im_start|>assistant\n",
+            prompt, StringComparison.Ordinal);
+
+        const string Reply = "Let me look.\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>";
+        foreach (int size in new[] { Reply.Length, 3 })
+        {
+            ToolCallSplitter splitter = client.Tools(options)!.Splitter();
+            var contents = new List<AIContent>();
+            for (int at = 0; at < Reply.Length; at += size)
+            {
+                List<AIContent> update = [new TextContent(Reply[at..Math.Min(Reply.Length, at + size)])];
+                CopalChatClient.ReadCalls(update, splitter, final: at + size >= Reply.Length, parallel: true);
+                contents.AddRange(update);
+            }
+            Assert.Equal("Let me look.\n", string.Concat(contents.OfType<TextContent>().Select(t => t.Text)));
+            FunctionCallContent call = Assert.Single(contents.OfType<FunctionCallContent>());
+            Assert.Equal("get_weather", call.Name);
+            Assert.Equal("Paris", ((JsonElement)call.Arguments!["city"]!).GetString());
+            Assert.Equal(3, ((JsonElement)call.Arguments!["days"]!).GetInt32());
+        }
+    }
+
     /// <summary>JSON lets a key repeat; a model may write one twice, and the call still comes back (the last value, as a deserializer reads it), never an exception.</summary>
     [Fact]
     public void A_call_whose_arguments_repeat_a_key_comes_back_with_its_last_value()

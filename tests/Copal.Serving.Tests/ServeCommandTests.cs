@@ -156,7 +156,10 @@ public sealed partial class ServeCommandTests
         Assert.Contains("server stopped", stderr.ToString());
     }
 
-    /// <summary>The tool-call format is read from the model's own template at start, said, and used; --tool-call-parser none refuses tools.</summary>
+    /// <summary>
+    /// The tool-call format is read from the model's own template at start (hermes, or Qwen3-Coder's), said, and used;
+    /// --tool-call-parser none refuses tools.
+    /// </summary>
     [Fact]
     public async Task Serve_reads_the_tool_call_format_from_the_template_and_none_refuses_tools()
     {
@@ -164,16 +167,23 @@ public sealed partial class ServeCommandTests
         try
         {
             TestData.CopyOfStories260K(dir);
-            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), JsonSerializer.Serialize(new
-            {
-                chat_template = "{% if tools %}{% for t in tools %}{{ t | tojson }}{% endfor %}Call as <tool_call>{\"name\": ...}</tool_call>\n{% endif %}"
-                    + "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:",
-            }));
+            const string Hermes = "Call as <tool_call>{\"name\": ...}</tool_call>";
+            const string Qwen3Coder = "Call as <tool_call>\n<function=NAME>\n<parameter=P>\nvalue\n</parameter>\n</function>\n</tool_call>";
             const string Tools = "{\"model\":\"" + "{0}" + "\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}],"
                 + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}]}";
             string model = Path.GetFileName(dir);
-            foreach (string parser in new[] { "auto", "none" })
+            foreach ((string teaches, string parser, string? said) in new[]
             {
+                (Hermes, "auto", "hermes (its chat template writes <tool_call> blocks)"),
+                (Hermes, "none", null),
+                (Qwen3Coder, "auto", "qwen3_coder (its chat template writes Qwen3-Coder's <tool_call> blocks of <function=…> and <parameter=…>)"),
+            })
+            {
+                File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), JsonSerializer.Serialize(new
+                {
+                    chat_template = "{% if tools %}{% for t in tools %}{{ t | tojson }}{% endfor %}" + teaches + "\n{% endif %}"
+                        + "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:",
+                }));
                 using Process p = Start("serve", "-m", dir, "--port", "0", "--tool-call-parser", parser);
                 (Uri address, Task<string> stderr) = ReadAddress(p);
                 int status;
@@ -190,10 +200,10 @@ public sealed partial class ServeCommandTests
                 }
                 Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)));
                 string log = await stderr;
-                if (parser == "auto")
+                if (said is not null)
                 {
                     Assert.Equal(200, status);
-                    Assert.Contains("copal: tool calls read as hermes (its chat template writes <tool_call> blocks)", log);
+                    Assert.Contains("copal: tool calls read as " + said, log);
                 }
                 else
                 {

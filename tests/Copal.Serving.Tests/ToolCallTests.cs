@@ -174,6 +174,48 @@ public sealed class ToolCallTests : IDisposable
         Assert.Equal(["get_current_weather", "get_time"], request.Tools!.Names);
     }
 
+    /// <summary>
+    /// A Qwen3-Coder model: the request's calls (arguments a JSON string, as OpenAI sends them) render as its
+    /// parameters, and a reply's calls are answered with their values typed by the request's own schemas, whole or streamed.
+    /// </summary>
+    [Fact]
+    public void A_qwen3_coder_request_renders_calls_as_parameters_and_its_replys_calls_are_typed_by_the_requests_schemas()
+    {
+        var body = JsonNode.Parse("""
+            {"model": "stories260K", "messages": [
+              {"role": "user", "content": "Weather?"},
+              {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\", \"days\": 3}"}}]},
+              {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}],
+             "tools": [{"type": "function", "function": {"name": "get_weather", "description": "The weather", "parameters":
+               {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "metric": {"type": "boolean"}}}}}]}
+            """)!;
+        OpenAiRequest request = OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _engine, TemplateGoldens.Formatter("qwen3-coder-macro"),
+            new ToolCallReading(ToolCallFormat.Qwen3Coder, "test"));
+        Assert.Contains("<|im_start|>assistant\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call><|im_end|>\n"
+            + "<|im_start|>user\n<tool_response>\nsunny\n</tool_response>\n<|im_end|>\n<|im_start|>assistant\n", request.Prompts[0].Prompt, StringComparison.Ordinal);
+
+        const string Reply = "On it.\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n3\n</parameter>\n"
+            + "<parameter=metric>\nTrue\n</parameter>\n</function>\n</tool_call>";
+        const string Expected = """{"type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Paris\", \"days\": 3, \"metric\": true}"}}""";
+        OpenAiChoice choice = Choice(request.Tools!);
+        choice.Gather(new CompletionChunk(Reply, [1]) { FinishReason = FinishReason.Stop });
+        JsonObject whole = choice.Whole();
+        Assert.Equal("tool_calls", whole["finish_reason"]!.GetValue<string>());
+        Assert.Equal("On it.\n", whole["message"]!["content"]!.GetValue<string>());
+        Assert.Equal(Expected, Without(whole["message"]!["tool_calls"]!.AsArray().Single()!, "id"));
+
+        var reply = new ToolCallReply(request.Tools!);
+        var sent = new List<JsonObject>();
+        for (int at = 0; at < Reply.Length; at += 5)
+        {
+            var chunk = new CompletionChunk(Reply[at..Math.Min(Reply.Length, at + 5)], [at]) { FinishReason = at + 5 >= Reply.Length ? FinishReason.Stop : null };
+            sent.AddRange(OpenAiChoice.ChatDeltas(chunk, null, 0, reply));
+        }
+        Assert.Equal("On it.\n", string.Concat(sent.Select(d => d["delta"]!["content"]?.GetValue<string>())));
+        Assert.Equal("tool_calls", sent[^1]["finish_reason"]!.GetValue<string>());
+        Assert.Equal(Expected.Insert(1, "\"index\":0,"), Without(sent[^1]["delta"]!["tool_calls"]!.AsArray().Single()!, "id"));
+    }
+
     [Fact]
     public async Task The_server_shows_tools_to_a_model_whose_template_takes_them_and_answers_a_reply_without_calls_as_content()
     {

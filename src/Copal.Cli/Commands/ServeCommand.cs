@@ -39,10 +39,11 @@ internal static class ServeCommand
         var toolCallParser = new Option<string>("--tool-call-parser")
         {
             Description = "How the model writes tool calls, for chat requests that offer tools: auto reads it from the chat template "
-                + "(hermes for <tool_call> blocks: Qwen2.5, Qwen3, Granite 4; llama3_json for Llama 3.1's JSON calls); "
-                + "hermes or llama3_json names it; none refuses requests with tools",
+                + "(hermes for <tool_call> blocks of JSON: Qwen2.5, Qwen3, Granite 4; qwen3_coder for <tool_call> blocks of "
+                + "<function=…> and <parameter=…>: Qwen3-Coder; llama3_json for Llama 3.1's JSON calls); "
+                + "hermes, qwen3_coder or llama3_json names it; none refuses requests with tools",
             DefaultValueFactory = _ => "auto",
-        }.OneOf("auto", "none", "hermes", "llama3_json");
+        }.OneOf("auto", "none", "hermes", "qwen3_coder", "llama3_json");
         var prefixCache = new Option<string>("--prefix-cache")
         {
             Description = "on: a finished request's slot keeps its KV cache, and a prompt that begins as an earlier one (a chat's next turn, "

@@ -11,9 +11,10 @@ public sealed partial class CopalChatClient
     /// <summary>
     /// ChatOptions.Tools as OpenAI's tool list, or null when none are offered or ToolMode is None (then the model is
     /// not shown them, as copal serve does). Only function declarations can be shown. A required call (RequireAny,
-    /// RequireSpecific) is made by a schema (<see cref="ForcedToolCalls"/>), whatever the model's format.
+    /// RequireSpecific) is made by a schema (<see cref="ForcedToolCalls"/>), whatever the model's format. Internal for
+    /// the tests, which read a made-up reply with it (stories260K writes no calls).
     /// </summary>
-    private OfferedTools? Tools(ChatOptions? options)
+    internal OfferedTools? Tools(ChatOptions? options)
     {
         var required = options?.ToolMode as RequiredChatToolMode;
         if (options?.Tools is not { Count: > 0 } tools || options.ToolMode is NoneChatToolMode)

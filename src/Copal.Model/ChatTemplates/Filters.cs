@@ -37,6 +37,8 @@ internal sealed partial class Interpreter
                         "join" => Joined(arr.Items.Select(x => Values.JoinElement(x, where)).ToList(), "", node),
                         "string" => new StringValue(Json.Write(arr, new JsonOptions(null, false, null, false), 0, false, where)),
                         "unique" => new ArrayValue(Builtins.Unique(arr.Items)),
+                        "select" => new ArrayValue(arr.Items.Where(x => x.IsTrue).ToList()),
+                        "reject" => new ArrayValue(arr.Items.Where(x => !x.IsTrue).ToList()),
                         _ => throw Unsupported(),
                     };
                 case StringValue str:
@@ -211,6 +213,20 @@ internal sealed partial class Interpreter
                             bool result = map.TryGetValue(literal[0], out Value? a) && test(a, argument);
                             return select ? result : !result;
                         }).ToList());
+                    }
+                    case "select" or "reject":
+                    {
+                        // Jinja2's (the reference lacks them, and Qwen3-Coder's template needs reject("in", …)):
+                        // the items the named test, given the second argument if any, passes or fails.
+                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        if (kw.Count > 0 || args.Count is 0 or > 2 || args[0] is not StringValue testName)
+                        {
+                            throw Error(node, $"{name} takes a test's name (a string) and at most one argument for the test");
+                        }
+                        Func<Value, Value?, bool> test = TestByName(testName.Value, node);
+                        Value? argument = args.Count > 1 ? args[1] : null;
+                        bool keep = name == "select";
+                        return new ArrayValue(arr.Items.Where(item => test(item, argument) == keep).ToList());
                     }
                     case "map":
                     {

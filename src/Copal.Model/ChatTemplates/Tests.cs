@@ -1,11 +1,14 @@
 namespace Copal.Model.ChatTemplates;
 
-/// <summary>The tests of <c>x is name</c> (and of selectattr/rejectattr), as the reference defines them.</summary>
+/// <summary>
+/// The tests of <c>x is name</c> (and of selectattr/rejectattr, select/reject), as the reference defines them; <c>in</c>,
+/// which the reference lacks, as Jinja2 defines it.
+/// </summary>
 internal sealed partial class Interpreter
 {
     private bool ApplyTest(Value operand, TestNode node)
     {
-        if (node.Name is "equalto" or "eq")
+        if (node.Name is "equalto" or "eq" or "in")
         {
             throw Error(node, $"test '{node.Name}' needs an argument, which 'is' tests cannot take here");
         }
@@ -34,6 +37,15 @@ internal sealed partial class Interpreter
         "undefined" => (v, _) => v is UndefinedValue,
         "equalto" or "eq" => (v, arg) => arg is not null ? Values.StrictEquals(v, arg)
             : throw Error(node, $"test '{name}' needs an argument"),
+        // Jinja2's `value is in(seq)`, for select/reject: the `in` operator's membership.
+        "in" => (v, arg) => arg switch
+        {
+            ArrayValue list => list.Items.Any(x => Values.StrictEquals(x, v)),
+            StringValue s when v is StringValue part => s.Value.Contains(part.Value, StringComparison.Ordinal),
+            ObjectValue o when v is StringValue key => o.Map.ContainsKey(key.Value),
+            null => throw Error(node, "test 'in' needs an argument"),
+            _ => throw Error(node, $"test 'in' is not defined between {v.AKind} and {arg.AKind}"),
+        },
         _ => throw Error(node, $"test '{name}' is not supported"),
     };
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Copal.Model.Chat.ToolCalls;
 using Copal.Model.ChatTemplates;
 using Copal.Model.Tests.ChatTemplates;
@@ -38,15 +39,84 @@ public sealed class ToolCallSplitterTests
 
     [Theory]
     [MemberData(nameof(Replies))]
-    public void A_reply_splits_into_content_and_calls_whole_and_in_every_piece_size(string format, string reply, string content, string[] calls)
+    public void A_reply_splits_into_content_and_calls_whole_and_in_every_piece_size(string format, string reply, string content, string[] calls) =>
+        AssertSplits(ToolCallFormats.ByName[format], reply, content, calls, schemas: null);
+
+    // Qwen3-Coder's values are typed by the schema: get_weather declares these parameters (and no others), get_time gives none.
+    private static readonly KeyValuePair<string, JsonElement?>[] s_schemas =
+    [
+        new("get_weather", JsonDocument.Parse("""
+            {"type": "object", "additionalProperties": false, "properties": {
+              "city": {"type": "string"}, "days": {"type": "integer"}, "metric": {"type": "boolean"}, "lat": {"type": "number"},
+              "opts": {"type": "object"}, "tags": {"type": "array"}, "note": {"type": ["string", "null"]}, "n": {"anyOf": [{"type": "integer"}, {"type": "null"}]}}}
+            """).RootElement),
+        new("get_time", null),
+    ];
+
+    private static string Block(string function, params string[] parameters) =>
+        $"<tool_call>\n<function={function}>\n{string.Concat(parameters.Select(p => $"<parameter={p[..p.IndexOf('=')]}>\n{p[(p.IndexOf('=') + 1)..]}\n</parameter>\n"))}</function>\n</tool_call>";
+
+    public static TheoryData<string, string, string[]> Qwen3CoderReplies => new()
     {
-        ToolCallFormat f = ToolCallFormats.ByName[format];
-        (string wholeContent, IReadOnlyList<ToolCall> wholeCalls) = ToolCallSplitter.Split(reply, f, s_tools);
+        // One call, as the template teaches it; text before the calls, and several calls.
+        { Block("get_weather", "city=Paris", "days=3"), "", ["get_weather {\"city\": \"Paris\", \"days\": 3}"] },
+        { "Let me check.\n" + Block("get_weather", "city=Paris") + "\n" + Block("get_time", "tz=CET"),
+            "Let me check.\n", ["get_weather {\"city\": \"Paris\"}", "get_time {\"tz\": \"CET\"}"] },
+        // Each type as vLLM converts it: integers and numbers (integral ones as integers), booleans in any case, JSON
+        // objects and arrays (written again with Python's separators), null for a type that is not a string.
+        { Block("get_weather", "days= 7 ", "lat=48.85", "metric=True", "opts={\"a\":[1,2.5]}", "tags=[\"x\",\"y\"]", "n=null", "note=None"), "",
+            ["get_weather {\"days\": 7, \"lat\": 48.85, \"metric\": true, \"opts\": {\"a\": [1, 2.5]}, \"tags\": [\"x\", \"y\"], \"n\": null, \"note\": null}"] },
+        { Block("get_weather", "lat=2.0", "days=-12_000", "n=0.00001"), "", ["get_weather {\"lat\": 2, \"days\": -12000, \"n\": \"0.00001\"}"] },
+        // A string stays text, "null" too; text that is not its type stays text; a boolean other than true is false.
+        { Block("get_weather", "city=null", "days=three", "lat=inf", "opts={bad", "metric=yes"), "",
+            ["get_weather {\"city\": \"null\", \"days\": \"three\", \"lat\": \"inf\", \"opts\": \"{bad\", \"metric\": false}"] },
+        // A parameter the schema does not declare is kept as text, as vLLM keeps it, though additionalProperties is false.
+        { Block("get_weather", "unit=3"), "", ["get_weather {\"unit\": \"3\"}"] },
+        // A function without a schema takes every value as text; no parameters is {}; a name given twice keeps its last value.
+        { Block("get_time", "tz=1", "tz=2"), "", ["get_time {\"tz\": \"2\"}"] },
+        { "<tool_call>\n<function=get_time>\n</function>\n</tool_call>", "", ["get_time {}"] },
+        // Values span lines and keep their text: escapes, characters past ASCII, a </parameter> the next parameter does not follow.
+        { Block("get_weather", "city=Z\u00fcrich \"old\"\ttown\nline 2", "note=x = '</parameter>'\ny"), "",
+            ["get_weather {\"city\": \"Z\u00fcrich \\\"old\\\"\\ttown\\nline 2\", \"note\": \"x = '</parameter>'\\ny\"}"] },
+        // The last block unclosed (the reply ended at the end-of-turn token).
+        { "<tool_call>\n<function=get_time>\n<parameter=tz>\nUTC\n</parameter>\n</function>", "", ["get_time {\"tz\": \"UTC\"}"] },
+        // What does not read is content, whole: a block cut short, a function not offered, text after the calls,
+        // a function outside <tool_call>, a tag that never completes.
+        { "<tool_call>\n<function=get_weather>\n<parameter=city>\nPar", "<tool_call>\n<function=get_weather>\n<parameter=city>\nPar", [] },
+        { "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</tool_call>", "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</tool_call>", [] },
+        { Block("rm_rf", "path=/"), Block("rm_rf", "path=/"), [] },
+        { Block("get_time") + " Done.", Block("get_time") + " Done.", [] },
+        { "<function=get_time>\n</function>", "<function=get_time>\n</function>", [] },
+        { "2 < 3 <tool_ca", "2 < 3 <tool_ca", [] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Qwen3CoderReplies))]
+    public void A_qwen3_coder_reply_splits_into_content_and_typed_calls_whole_and_in_every_piece_size(string reply, string content, string[] calls) =>
+        AssertSplits(ToolCallFormat.Qwen3Coder, reply, content, calls, s_schemas);
+
+    /// <summary>A forced call is held to a JSON schema whatever the format (as vLLM does for every parser): a Qwen3-Coder model's reply is the arguments' JSON.</summary>
+    [Fact]
+    public void A_forced_call_of_a_qwen3_coder_model_is_read_as_json_arguments()
+    {
+        var tools = new OfferedTools([], ["get_weather", "get_time"], ToolCallFormat.Qwen3Coder, Parallel: true) { Forced = true, ForcedName = "get_weather", Parameters = s_schemas };
+        ToolCallSplitter splitter = tools.Splitter();
+        Assert.Equal("", splitter.Push("{\"city\": \"Paris\", \"days\": 3}"));
+        (string content, IReadOnlyList<ToolCall> calls) = splitter.Finish();
+        Assert.Equal("", content);
+        Assert.Equal(["get_weather {\"city\": \"Paris\", \"days\": 3}"], calls.Select(c => $"{c.Name} {c.Arguments}"));
+        Assert.Equal("object", tools.Schema().GetProperty("type").GetString());
+    }
+
+    private static void AssertSplits(ToolCallFormat f, string reply, string content, string[] calls, KeyValuePair<string, JsonElement?>[]? schemas)
+    {
+        string[] names = schemas?.Select(s => s.Key).ToArray() ?? s_tools;
+        (string wholeContent, IReadOnlyList<ToolCall> wholeCalls) = ToolCallSplitter.Split(reply, f, names, schemas);
         Assert.Equal(content, wholeContent);
         Assert.Equal(calls, wholeCalls.Select(c => $"{c.Name} {c.Arguments}"));
         for (int size = 1; size <= 7; size++)
         {
-            var splitter = new ToolCallSplitter(f, s_tools);
+            var splitter = new ToolCallSplitter(f, names, schemas);
             string streamed = "";
             for (int at = 0; at < reply.Length; at += size)
             {
@@ -75,7 +145,7 @@ public sealed class ToolCallSplitterTests
     [InlineData("granite4-tools", "hermes")]
     [InlineData("qwen3", "hermes")]
     [InlineData("llama3.1-tools", "llama3_json")]
-    [InlineData("qwen3-coder-macro", "none")]
+    [InlineData("qwen3-coder-macro", "qwen3_coder")]
     [InlineData("mistral-instruct", "none")]
     [InlineData("smollm2-chatml", "none")]
     public void The_format_is_read_from_the_models_own_template(string template, string format)

@@ -5,10 +5,16 @@ namespace Copal.Model.Tests.ChatTemplates;
 
 /// <summary>
 /// Every golden of every real template renders byte-identically to @huggingface/jinja; where the reference refuses
-/// (raise_exception in the template, or a filter it lacks) the renderer refuses too and never returns text.
+/// (raise_exception in the template, or a filter it lacks) the renderer refuses too and never returns text, except
+/// for a filter copal has beyond the reference, as Jinja2 defines it: those renders are checked by hand.
 /// </summary>
 public class GoldenTests
 {
+    // The reference's refusals for lack of a filter copal implements (Qwen3-Coder's template needs reject), and the
+    // templates whose renders are checked by hand instead (Qwen3CoderTemplateTests).
+    private static readonly string[] s_filtersBeyondReference = ["Unknown ArrayValue filter: reject", "Unknown ArrayValue filter: select"];
+    private static readonly string[] s_checkedByHand = ["qwen3-coder-macro"];
+
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
@@ -35,6 +41,11 @@ public class GoldenTests
             string actual = template.Render(c.Messages, g.AddGenerationPrompt, c.Tools, c.Extra);
             Assert.True(g.Output == actual,
                 $"{name} {g.Case} agp={g.AddGenerationPrompt}\nexpected {Show(g.Output)}\nactual   {Show(actual)}");
+            return;
+        }
+        if (s_filtersBeyondReference.Contains(g.Error))
+        {
+            Assert.True(s_checkedByHand.Contains(name), $"{name} {g.Case}: the reference refuses ({g.Error}) where copal renders; check the text by hand");
             return;
         }
         var e = Assert.ThrowsAny<ChatTemplateException>(() => template.Render(c.Messages, g.AddGenerationPrompt, c.Tools, c.Extra));

@@ -31,7 +31,7 @@ public class UnsupportedConstructTests
     }
 
     [Theory]
-    [InlineData("{{ messages | reject('equalto', 'x') | join }}", "filter 'reject(...)' is not supported on a list", "line 1, column 15")]
+    [InlineData("{{ messages | groupby('role') | join }}", "filter 'groupby(...)' is not supported on a list", "line 1, column 15")]
     [InlineData("{{ messages | batch(2) }}", "filter 'batch(...)' is not supported on a list", "line 1, column 15")]
     [InlineData("{{ 'abc' | wordcount }}", "filter 'wordcount' is not supported on a string", "line 1, column 12")]
     [InlineData("\n{{ messages[0] is sameas }}", "test 'sameas' is not supported", "line 2, column 16")]

@@ -18,14 +18,17 @@ public sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyLi
     /// <summary>The function a forced call must call; null for any.</summary>
     public string? ForcedName { get; init; }
 
-    /// <summary>Each function's parameters schema by name (null: none given), for a forced call's schema.</summary>
+    /// <summary>
+    /// Each function's parameters schema by name (null: none given), for a forced call's schema and for the types of
+    /// Qwen3-Coder's values.
+    /// </summary>
     public IReadOnlyList<KeyValuePair<string, JsonElement?>> Parameters { get; init; } = [];
 
     /// <summary>The schema a forced call's reply is held to (<see cref="ForcedToolCalls.Schema"/>).</summary>
     public JsonElement Schema() => ForcedToolCalls.Schema(Parameters, ForcedName);
 
     /// <summary>The splitter of one reply's calls.</summary>
-    public ToolCallSplitter Splitter() => Forced ? ToolCallSplitter.Forced(ForcedToolCalls.Callee(Names, ForcedName), Names) : new ToolCallSplitter(Format, Names);
+    public ToolCallSplitter Splitter() => Forced ? ToolCallSplitter.Forced(ForcedToolCalls.Callee(Names, ForcedName), Names) : new ToolCallSplitter(Format, Names, Parameters);
 
     /// <summary>
     /// Why a forced call cannot be made, from the engine's refusal of its schema (<paramref name="schemaRefusal"/>):

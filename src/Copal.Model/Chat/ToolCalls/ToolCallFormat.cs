@@ -19,6 +19,13 @@ public enum ToolCallFormat
     /// <c>;</c>, after an optional <c>&lt;|python_tag|&gt;</c>.
     /// </summary>
     Llama3Json,
+
+    /// <summary>
+    /// Qwen3-Coder's: any text, then one block per call, <c>&lt;tool_call&gt;&lt;function=NAME&gt;</c> with each argument
+    /// as <c>&lt;parameter=NAME&gt;</c> raw text <c>&lt;/parameter&gt;</c>, typed by the function's parameters schema
+    /// (<see cref="Qwen3CoderCalls"/>).
+    /// </summary>
+    Qwen3Coder,
 }
 
 /// <summary>Names and detection of <see cref="ToolCallFormat"/>s.</summary>
@@ -29,6 +36,7 @@ public static class ToolCallFormats
     {
         ["hermes"] = ToolCallFormat.Hermes,
         ["llama3_json"] = ToolCallFormat.Llama3Json,
+        ["qwen3_coder"] = ToolCallFormat.Qwen3Coder,
     };
 
     /// <summary>The name of <paramref name="format"/> in <see cref="ByName"/>; "none" for <see cref="ToolCallFormat.None"/>.</summary>
@@ -36,14 +44,15 @@ public static class ToolCallFormats
     {
         ToolCallFormat.Hermes => "hermes",
         ToolCallFormat.Llama3Json => "llama3_json",
+        ToolCallFormat.Qwen3Coder => "qwen3_coder",
         _ => "none",
     };
 
     /// <summary>
     /// The format a model's chat template asks for, read from the template a conversation with tools is rendered by:
-    /// Hermes where it writes <c>&lt;tool_call&gt;</c> blocks of JSON, Llama 3's JSON where it asks for
+    /// Qwen3-Coder's where it writes <c>&lt;tool_call&gt;</c> blocks with <c>&lt;function=…&gt;</c> inside, Hermes where
+    /// it writes other <c>&lt;tool_call&gt;</c> blocks (of JSON), Llama 3's JSON where it asks for
     /// <c>{"name": function name, "parameters": …}</c>; <see cref="ToolCallFormat.None"/> otherwise, with the reason.
-    /// Qwen3-Coder's <c>&lt;tool_call&gt;&lt;function=…&gt;</c> blocks hold XML-like parameters, not JSON: none.
     /// </summary>
     public static (ToolCallFormat Format, string Reason) Detect(ChatTemplate? template)
     {
@@ -55,7 +64,7 @@ public static class ToolCallFormats
         if (text.Contains("<tool_call>", StringComparison.Ordinal))
         {
             return text.Contains("<function=", StringComparison.Ordinal)
-                ? (ToolCallFormat.None, "its chat template writes tool calls as <function=…> blocks (Qwen3-Coder's), which copal does not read")
+                ? (ToolCallFormat.Qwen3Coder, "its chat template writes Qwen3-Coder's <tool_call> blocks of <function=…> and <parameter=…>")
                 : (ToolCallFormat.Hermes, "its chat template writes <tool_call> blocks");
         }
         if (text.Contains("\"parameters\": dictionary of argument name", StringComparison.Ordinal))

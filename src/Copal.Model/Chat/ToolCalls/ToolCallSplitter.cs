@@ -5,24 +5,29 @@ namespace Copal.Model.Chat.ToolCalls;
 
 /// <summary>A tool call the model wrote: the function's name and its arguments, a JSON object's text.</summary>
 /// <param name="Name">One of the tools offered.</param>
-/// <param name="Arguments">The arguments as the model wrote them (a JSON object; "{}" when it gave none).</param>
+/// <param name="Arguments">
+/// The arguments, a JSON object ("{}" when it gave none): as the model wrote them where its format is JSON; built from
+/// its parameters as vLLM builds them (<see cref="PythonJson"/>) where it is Qwen3-Coder's.
+/// </param>
 public sealed record ToolCall(string Name, string Arguments);
 
 /// <summary>
 /// Takes a reply's tool calls out of its text, in the model's <see cref="ToolCallFormat"/>, piece by piece as the
 /// reply streams (as vLLM's tool parsers do): text before the calls is content, passed on as it comes, except what may
 /// be the start of a call, held until the next piece decides it; from the first call on, the text is held, and read
-/// when the reply ends. A reply whose calls do not read (JSON cut by max_tokens, a function not offered, a field
-/// missing) is all content, as vLLM returns it: a caller is never handed a call it cannot make.
+/// when the reply ends. A reply whose calls do not read (JSON or a block cut by max_tokens, a function not offered, a
+/// field missing, text after the calls) is all content: a caller is never handed a call it cannot make.
 /// </summary>
 public sealed class ToolCallSplitter
 {
-    private const string HermesOpen = "<tool_call>";
-    private const string HermesClose = "</tool_call>";
+    private const string ToolCallOpen = "<tool_call>";
+    private const string ToolCallClose = "</tool_call>";
     private const string PythonTag = "<|python_tag|>";
 
     private readonly ToolCallFormat _format;
     private readonly HashSet<string> _names;
+    // Qwen3-Coder's values are typed by each function's parameters schema (null: none given).
+    private readonly Dictionary<string, JsonElement?> _schemas;
     // A forced call (ForcedToolCalls): the whole reply is the call, held to the end; the callee when the reply is its
     // arguments, null when the reply is {"name", "arguments"}.
     private readonly bool _forced;
@@ -32,8 +37,12 @@ public sealed class ToolCallSplitter
     // Llama 3: whether the reply's first character (after whitespace) has come.
     private bool _started;
 
-    /// <summary>A splitter for a reply in <paramref name="format"/> that may call the functions <paramref name="toolNames"/>.</summary>
-    public ToolCallSplitter(ToolCallFormat format, IEnumerable<string> toolNames)
+    /// <summary>
+    /// A splitter for a reply in <paramref name="format"/> that may call the functions <paramref name="toolNames"/>,
+    /// whose parameters schemas by name <paramref name="schemas"/> gives where the format writes untyped values
+    /// (Qwen3-Coder's; a function it lacks takes every value as text).
+    /// </summary>
+    public ToolCallSplitter(ToolCallFormat format, IEnumerable<string> toolNames, IEnumerable<KeyValuePair<string, JsonElement?>>? schemas = null)
     {
         if (format == ToolCallFormat.None)
         {
@@ -42,6 +51,14 @@ public sealed class ToolCallSplitter
         ArgumentNullException.ThrowIfNull(toolNames);
         _format = format;
         _names = new HashSet<string>(toolNames, StringComparer.Ordinal);
+        _schemas = _names.ToDictionary(name => name, _ => (JsonElement?)null, StringComparer.Ordinal);
+        foreach ((string name, JsonElement? schema) in schemas ?? [])
+        {
+            if (_names.Contains(name))
+            {
+                _schemas[name] = schema;
+            }
+        }
     }
 
     /// <summary>
@@ -67,13 +84,14 @@ public sealed class ToolCallSplitter
         {
             return "";
         }
-        return _format == ToolCallFormat.Hermes ? PushHermes() : PushLlama3();
+        return _format == ToolCallFormat.Llama3Json ? PushLlama3() : PushTagged();
     }
 
-    private string PushHermes()
+    // Hermes and Qwen3-Coder: the calls start at the first <tool_call>.
+    private string PushTagged()
     {
         string held = _held.ToString();
-        int open = held.IndexOf(HermesOpen, StringComparison.Ordinal);
+        int open = held.IndexOf(ToolCallOpen, StringComparison.Ordinal);
         if (open >= 0)
         {
             _inCalls = true;
@@ -81,8 +99,8 @@ public sealed class ToolCallSplitter
             return held[..open];
         }
         // Hold back the longest end that could still grow into the tag.
-        int keep = Math.Min(held.Length, HermesOpen.Length - 1);
-        while (keep > 0 && !HermesOpen.StartsWith(held[^keep..], StringComparison.Ordinal))
+        int keep = Math.Min(held.Length, ToolCallOpen.Length - 1);
+        while (keep > 0 && !ToolCallOpen.StartsWith(held[^keep..], StringComparison.Ordinal))
         {
             keep--;
         }
@@ -131,15 +149,20 @@ public sealed class ToolCallSplitter
         {
             return (held, []);
         }
-        List<ToolCall>? calls = _forced && _callee is not null ? ReadArguments(held)
-            : _format == ToolCallFormat.Hermes ? ReadHermes(held) : ReadLlama3(held);
+        List<ToolCall>? calls = _forced && _callee is not null ? ReadArguments(held) : _format switch
+        {
+            ToolCallFormat.Hermes => ReadHermes(held),
+            ToolCallFormat.Qwen3Coder => Qwen3CoderCalls.Read(held, _schemas),
+            _ => ReadLlama3(held),
+        };
         return calls is { Count: > 0 } ? ("", calls) : (held, []);
     }
 
     /// <summary>The whole reply <paramref name="text"/> at once: its content (text before the calls) and calls.</summary>
-    public static (string Content, IReadOnlyList<ToolCall> Calls) Split(string text, ToolCallFormat format, IEnumerable<string> toolNames)
+    public static (string Content, IReadOnlyList<ToolCall> Calls) Split(string text, ToolCallFormat format, IEnumerable<string> toolNames,
+        IEnumerable<KeyValuePair<string, JsonElement?>>? schemas = null)
     {
-        var splitter = new ToolCallSplitter(format, toolNames);
+        var splitter = new ToolCallSplitter(format, toolNames, schemas);
         string content = splitter.Push(text);
         (string rest, IReadOnlyList<ToolCall> calls) = splitter.Finish();
         return (content + rest, calls);
@@ -158,12 +181,12 @@ public sealed class ToolCallSplitter
             {
                 return calls;
             }
-            if (string.CompareOrdinal(text, at, HermesOpen, 0, HermesOpen.Length) != 0)
+            if (string.CompareOrdinal(text, at, ToolCallOpen, 0, ToolCallOpen.Length) != 0)
             {
                 return null;
             }
             // The block's JSON ends where its value does: a closing tag inside an argument's string is the argument's.
-            int body = SkipWhitespace(text, at + HermesOpen.Length);
+            int body = SkipWhitespace(text, at + ToolCallOpen.Length);
             byte[] bytes = Encoding.UTF8.GetBytes(text[body..]);
             int length = ValueLength(bytes);
             if (length == 0 || Read(Encoding.UTF8.GetString(bytes, 0, length), "arguments") is not ToolCall call)
@@ -176,11 +199,11 @@ public sealed class ToolCallSplitter
             {
                 return calls;
             }
-            if (string.CompareOrdinal(text, at, HermesClose, 0, HermesClose.Length) != 0)
+            if (string.CompareOrdinal(text, at, ToolCallClose, 0, ToolCallClose.Length) != 0)
             {
                 return null;
             }
-            at += HermesClose.Length;
+            at += ToolCallClose.Length;
         }
     }
 
