@@ -73,6 +73,10 @@ internal sealed partial class Interpreter
                             return Builtins.Items(obj);
                         case "length":
                             return new IntegerValue(obj.Map.Count);
+                        case "string":
+                            // What "{{ value }}" prints (JSON), as for a list; the reference refuses it, Jinja2 prints
+                            // str(dict), and a template such as Qwen3-Coder's writes object arguments so.
+                            return new StringValue(Values.Render(obj, where));
                         default:
                             Value? builtin = Builtins.ObjectMethod(obj, name);
                             return builtin is FunctionValue fn ? fn.Invoke([], scope, Where(node)) : builtin ?? throw Unsupported();
@@ -86,6 +90,8 @@ internal sealed partial class Interpreter
                         "string" => new StringValue(b.Value ? "true" : "false"),
                         _ => throw Unsupported(),
                     };
+                case NullValue when name == "string":
+                    return new StringValue(Values.Render(operand, where));
                 default:
                     throw Unsupported();
             }

@@ -119,6 +119,49 @@ public sealed class Qwen3CoderTemplateTests
         Assert.ThrowsAny<ChatTemplateException>(() => Render("tool-call-null-content"));
     }
 
+    [Fact]
+    public void Arguments_that_are_objects_lists_null_or_numbers_render_as_they_print()
+    {
+        // The template writes a non-string argument with "| string": what "{{ value }}" prints (JSON for a mapping or
+        // a list, null, true), never a refusal, so a conversation whose earlier call took an object can go on.
+        ChatTemplate template = ChatTemplate.FromDirectory(ChatTemplateGoldens.TemplateDir("qwen3-coder-macro"))!;
+        var call = new Dictionary<string, object?>
+        {
+            ["type"] = "function",
+            ["function"] = new Dictionary<string, object?>
+            {
+                ["name"] = "search",
+                ["arguments"] = new Dictionary<string, object?>
+                {
+                    ["filter"] = new Dictionary<string, object?> { ["year"] = 2024, ["tags"] = new List<object?> { "a", "b" } },
+                    ["limit"] = 3,
+                    ["exact"] = true,
+                    ["cursor"] = null,
+                },
+            },
+        };
+        string text = template.Render([new ChatTemplateMessage("user", "Find it."), new ChatTemplateMessage("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new List<object?> { call } })], false);
+        Assert.EndsWith("""
+            <|im_start|>assistant
+            <tool_call>
+            <function=search>
+            <parameter=filter>
+            {"year": 2024, "tags": ["a", "b"]}
+            </parameter>
+            <parameter=limit>
+            3
+            </parameter>
+            <parameter=exact>
+            true
+            </parameter>
+            <parameter=cursor>
+            null
+            </parameter>
+            </function>
+            </tool_call><|im_end|>
+            """ + "\n", text);
+    }
+
     private static string Render(string id)
     {
         ChatTemplate template = ChatTemplate.FromDirectory(ChatTemplateGoldens.TemplateDir("qwen3-coder-macro"))!;
