@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Copal.Model.Chat;
 using Copal.Model.Serving;
 using Microsoft.Extensions.AI;
@@ -94,6 +95,62 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
         }));
         Assert.Equal("response_format", e.Parameter);
         Assert.Contains("'format' at #/properties/d", e.Message, StringComparison.Ordinal);
+    }
+
+    [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+    [JsonDerivedType(typeof(Circle), "circle")]
+    [JsonDerivedType(typeof(Square), "square")]
+    public abstract class Shape;
+
+    public sealed class Circle : Shape
+    {
+        public bool Filled { get; set; }
+    }
+
+    public sealed class Square : Shape
+    {
+        public bool Rotated { get; set; }
+    }
+
+    public sealed class Drawing
+    {
+        public Shape Main { get; set; } = null!;
+
+        public Shape? Spare { get; set; }
+
+        public Shape[] Others { get; set; } = [];
+    }
+
+    [Fact]
+    public async Task The_chat_client_writes_a_polymorphic_type_from_dotnets_own_schema_and_it_deserializes()
+    {
+        // The schema System.Text.Json exports (strict, as for OpenAI's structured outputs), a polymorphic type as a type
+        // and the discriminator's required beside an anyOf; the reply writes the discriminator first, as deserializing needs.
+        JsonElement schema = AIJsonUtilities.CreateJsonSchema(typeof(Drawing), inferenceOptions: new AIJsonSchemaCreateOptions
+        {
+            TransformOptions = new AIJsonSchemaTransformOptions { DisallowAdditionalProperties = true, RequireAllProperties = true },
+        });
+        IChatClient client = new CopalChatClient(server.Engine);
+        var kinds = new HashSet<Type>();
+        for (long seed = 1; seed <= 6; seed++)
+        {
+            Dictionary<int, float> bias = NoWhitespace();
+            bias[Enumerable.Range(0, server.Tokenizer.VocabSize).First(id => server.Tokenizer.Decode([id]) == "]")] = 3; // ends the lists
+            ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Draw shapes as JSON")], new ChatOptions
+            {
+                MaxOutputTokens = 400,
+                Temperature = 1,
+                Seed = seed,
+                ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, "drawing"),
+                AdditionalProperties = new() { ["logit_bias"] = bias },
+            });
+            Assert.True(ChatFinishReason.Stop == response.FinishReason, response.Text);
+            Drawing drawing = JsonSerializer.Deserialize<Drawing>(response.Text, AIJsonUtilities.DefaultOptions)!;
+            Assert.NotNull(drawing.Main);
+            kinds.Add(drawing.Main.GetType());
+            kinds.UnionWith(drawing.Others.Select(o => o.GetType()));
+        }
+        Assert.Equal(2, kinds.Count); // both branches were written
     }
 
     private object Body(bool chat, bool stream, object format)

@@ -42,6 +42,11 @@ internal sealed class JsonSchemaCompiler
         ["type", "enum", "const", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
          "minLength", "maxLength", "anyOf", "oneOf", "$ref", "uniqueItems"];
 
+    // The keywords an anyOf or oneOf may have beside it, which apply to every branch (as .NET's JSON schema exporter
+    // writes a polymorphic type: its type and the discriminator's required beside anyOf): each branch is compiled with
+    // them merged in.
+    private static readonly HashSet<string> s_besideBranches = ["type", "required", "properties", "additionalProperties"];
+
     private static readonly string[] s_typeKeywords =
         ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "uniqueItems"];
 
@@ -55,7 +60,7 @@ internal sealed class JsonSchemaCompiler
     private readonly Dictionary<string, SchemaClasses> _classes = [];
     private readonly Dictionary<string, int> _shapeIds = [];
     // Each object shape's schema and location, for telling object branches apart by a discriminator (Union).
-    private readonly Dictionary<int, (JsonElement Schema, string Path)> _objectSchemas = [];
+    private readonly Dictionary<int, ObjectSource> _objectSchemas = [];
     private readonly HashSet<string> _inProgress = [];
     private readonly Queue<(int Id, JsonElement Schema, string Path)> _pending = new();
 
@@ -230,13 +235,20 @@ internal sealed class JsonSchemaCompiler
         return new SchemaLiteral(Encoding.UTF8.GetBytes(text), kind, text);
     }
 
-    private SchemaClasses Classes(JsonElement schema, string path)
+    /// <summary>The keywords beside an anyOf or oneOf (<see cref="s_besideBranches"/>) that its branches are compiled with.</summary>
+    private sealed record Beside(JsonElement Schema, string Path, string Combinator);
+
+    /// <summary>An object shape's schema and location, and the keywords beside the anyOf or oneOf it is a branch of.</summary>
+    private sealed record ObjectSource(JsonElement Schema, string Path, Beside? Outer);
+
+    private SchemaClasses Classes(JsonElement schema, string path, Beside? outer = null)
     {
-        if (_classes.TryGetValue(path, out SchemaClasses? done))
+        string key = outer is null ? path : $"{path} beside {outer.Path}";
+        if (_classes.TryGetValue(key, out SchemaClasses? done))
         {
             return done;
         }
-        if (!_inProgress.Add(path))
+        if (!_inProgress.Add(key))
         {
             throw new SchemaNotSupportedException("$ref", path, "a $ref, anyOf or oneOf cycle comes back here without an object or array in between: no value ends");
         }
@@ -244,17 +256,18 @@ internal sealed class JsonSchemaCompiler
         {
             throw new SchemaNotSupportedException("$ref", path, $"$ref, anyOf and oneOf nest more than {MaxChain} deep here without an object or array in between");
         }
-        SchemaClasses classes = ClassesOf(schema, path);
-        _inProgress.Remove(path);
-        _classes[path] = classes;
+        SchemaClasses classes = ClassesOf(schema, path, outer);
+        _inProgress.Remove(key);
+        _classes[key] = classes;
         return classes;
     }
 
-    private SchemaClasses ClassesOf(JsonElement schema, string path)
+    // The classes of the schema at path; a branch of an anyOf or oneOf with keywords beside it (outer) takes them too.
+    private SchemaClasses ClassesOf(JsonElement schema, string path, Beside? outer)
     {
         if (schema.ValueKind == JsonValueKind.True)
         {
-            return AnyClasses();
+            return outer is null ? AnyClasses() : TypedClasses(outer.Schema, outer.Path, Types(outer.Schema, outer.Path), outer: null);
         }
         if (schema.ValueKind == JsonValueKind.False)
         {
@@ -283,15 +296,17 @@ internal sealed class JsonSchemaCompiler
         }
         foreach (string combinator in (string[])["$ref", "anyOf", "oneOf"])
         {
-            if (assertions.Contains(combinator) && assertions.FirstOrDefault(a => a != combinator && a != "uniqueItems") is string beside)
+            if (assertions.Contains(combinator)
+                && assertions.FirstOrDefault(a => a != combinator && a != "uniqueItems" && (combinator == "$ref" || !s_besideBranches.Contains(a))) is string beside)
             {
-                throw new SchemaNotSupportedException(combinator, path, $"{combinator} beside '{beside}' is not taken (both would apply); put '{beside}' inside the {(combinator == "$ref" ? "referenced schema" : "branches")}");
+                string taken = combinator == "$ref" ? "" : $" (beside it copal takes {string.Join(", ", s_besideBranches)}, which apply to every branch)";
+                throw new SchemaNotSupportedException(combinator, path, $"{combinator} beside '{beside}' is not taken{taken}; put '{beside}' inside the {(combinator == "$ref" ? "referenced schema" : "branches")}");
             }
         }
         if (schema.TryGetProperty("$ref", out JsonElement reference))
         {
             (JsonElement target, string targetPath) = Resolve(reference, path);
-            return Classes(target, targetPath);
+            return Classes(target, targetPath, outer);
         }
         foreach (string combinator in (string[])["anyOf", "oneOf"])
         {
@@ -301,26 +316,42 @@ internal sealed class JsonSchemaCompiler
                 {
                     throw new SchemaNotSupportedException(combinator, path, $"{combinator} must be a non-empty array of schemas");
                 }
+                if (outer is not null)
+                {
+                    throw new SchemaNotSupportedException(combinator, path, $"a {combinator} in a branch of the {outer.Combinator} at {outer.Path}, which has keywords beside it, is not taken; merge the branches into one {outer.Combinator}");
+                }
+                Beside? here = assertions.Any(s_besideBranches.Contains) ? new Beside(schema, path, combinator) : null;
                 var each = new List<SchemaClasses>();
                 int i = 0;
                 foreach (JsonElement branch in branches.EnumerateArray())
                 {
-                    each.Add(Classes(branch, $"{path}/{combinator}/{i++}"));
+                    each.Add(Classes(branch, $"{path}/{combinator}/{i++}", here));
                 }
                 return Merge(each, exclusive: combinator == "oneOf", combinator, path);
             }
         }
         string[] types = Types(schema, path);
+        if (outer is not null)
+        {
+            string[] outerTypes = Types(outer.Schema, outer.Path);
+            types = [.. types.Where(outerTypes.Contains)];
+        }
         if (schema.TryGetProperty("enum", out _) || schema.TryGetProperty("const", out _))
         {
             return EnumClasses(schema, path, types);
         }
+        return TypedClasses(schema, path, types, outer);
+    }
+
+    // A value of each of the types, under the schema's keywords for it (and, for an object, those beside its anyOf).
+    private SchemaClasses TypedClasses(JsonElement schema, string path, string[] types, Beside? outer)
+    {
         var parts = new List<SchemaClasses>();
         foreach (string type in types)
         {
             parts.Add(type switch
             {
-                "object" => new SchemaClasses { Object = ObjectShapeOf(schema, path, first: null) },
+                "object" => new SchemaClasses { Object = ObjectShapeOf(new ObjectSource(schema, path, outer), first: null) },
                 "array" => new SchemaClasses { Array = AddShape(path + "[]", () => ArrayShape(schema, path)) },
                 "string" => StringClasses(schema, path),
                 "number" => new SchemaClasses { Number = NumberKind.Number },
@@ -389,62 +420,56 @@ internal sealed class JsonSchemaCompiler
         return new SchemaClasses { AnyString = true, MinLength = min, MaxLength = max };
     }
 
-    // The object shape of the schema at path, its properties in declared order or, for a union's branch, with its
-    // discriminator moved first.
-    private int ObjectShapeOf(JsonElement schema, string path, string? first)
+    // The object shape of the schema at path, its properties in declared order (those beside its anyOf first) or, for
+    // a union's branch, with its discriminator moved first.
+    private int ObjectShapeOf(ObjectSource source, string? first)
     {
-        int id = AddShape(first is null ? path + "{}" : $"{path}{{{Pointer(first)}}}", () => ObjectShape(schema, path, first));
-        _objectSchemas.TryAdd(id, (schema, path));
+        string key = source.Path + (source.Outer is null ? "" : $" beside {source.Outer.Path}") + (first is null ? "{}" : $"{{^{Pointer(first)}}}");
+        int id = AddShape(key, () => ObjectShape(source, first));
+        _objectSchemas.TryAdd(id, source);
         return id;
     }
 
-    private SchemaShape ObjectShape(JsonElement schema, string path, string? first)
+    private SchemaShape ObjectShape(ObjectSource source, string? first)
     {
-        var names = new List<string>();
-        var nodes = new List<int>();
-        if (schema.TryGetProperty("properties", out JsonElement properties))
+        (JsonElement schema, string path, Beside? outer) = source;
+        JsonElement? additional = schema.TryGetProperty("additionalProperties", out JsonElement a) ? a : null;
+        bool closed = additional is { ValueKind: not JsonValueKind.True };
+        var declared = new List<(string Name, JsonElement Schema, string Path)>();
+        if (outer is not null)
         {
-            if (properties.ValueKind != JsonValueKind.Object)
+            if (outer.Schema.TryGetProperty("additionalProperties", out JsonElement outerAdditional) && outerAdditional.ValueKind != JsonValueKind.True)
             {
-                throw new SchemaNotSupportedException("properties", path, $"properties must be an object, got {properties.ValueKind}");
+                throw new SchemaNotSupportedException("additionalProperties", outer.Path, $"additionalProperties beside {outer.Combinator} is not taken (it would judge the properties its branches declare too); put it inside the branches");
             }
-            foreach (JsonProperty p in properties.EnumerateObject())
+            Declare(outer.Schema, outer.Path, declared);
+            // A closed branch forbids the properties beside it that it does not declare itself; under a schema of its
+            // further keys, they would be held to both schemas, which copal cannot merge.
+            if (closed && declared.FirstOrDefault(d => !Declares(schema, d.Name)).Name is string foreign)
             {
-                if (names.Contains(p.Name))
+                if (additional!.Value.ValueKind != JsonValueKind.False)
                 {
-                    throw new SchemaNotSupportedException("properties", path, $"property '{p.Name}' is declared twice");
+                    throw new SchemaNotSupportedException("additionalProperties", path, $"property '{foreign}', declared beside the {outer.Combinator} at {outer.Path}, would be held to this branch's additionalProperties too; declare it in the branch");
                 }
-                names.Add(p.Name);
-                nodes.Add(NodeFor(p.Value, PropertyPath(path, p.Name)));
+                declared.RemoveAll(d => !Declares(schema, d.Name));
             }
         }
+        Declare(schema, path, declared);
         if (first is not null)
         {
-            int at = names.IndexOf(first);
-            (string name, int node) = (names[at], nodes[at]);
-            names.RemoveAt(at);
-            nodes.RemoveAt(at);
-            names.Insert(0, name);
-            nodes.Insert(0, node);
+            int at = declared.FindIndex(d => d.Name == first);
+            var discriminator = declared[at];
+            declared.RemoveAt(at);
+            declared.Insert(0, discriminator);
         }
+        List<string> names = [.. declared.Select(d => d.Name)];
+        List<int> nodes = [.. declared.Select(d => NodeFor(d.Schema, PropertyPath(d.Path, d.Name)))];
         var required = new bool[names.Count];
-        if (schema.TryGetProperty("required", out JsonElement req))
+        if (outer is not null)
         {
-            if (req.ValueKind != JsonValueKind.Array || req.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.String))
-            {
-                throw new SchemaNotSupportedException("required", path, "required must be an array of property names");
-            }
-            foreach (JsonElement r in req.EnumerateArray())
-            {
-                int index = names.IndexOf(r.GetString()!);
-                if (index < 0)
-                {
-                    throw new SchemaNotSupportedException("required", path, $"'{r.GetString()}' is required but is not among the properties: copal writes declared properties only");
-                }
-                required[index] = true;
-            }
+            Require(outer.Schema, outer.Path, names, required, $" (beside the {outer.Combinator}; branch {path} does not allow it)");
         }
-        JsonElement? additional = schema.TryGetProperty("additionalProperties", out JsonElement a) ? a : null;
+        Require(schema, path, names, required, "");
         int members = additional switch
         {
             null => AnyNode(),
@@ -469,6 +494,60 @@ internal sealed class JsonSchemaCompiler
             return new SchemaShape { IsObject = true, Properties = [.. nodes], Required = required, NextRequired = next, Keys = keys, Additional = members };
         }
         return new SchemaShape { IsObject = true, NextRequired = [0], Additional = members };
+    }
+
+    // The properties the schema at path declares, after those already declared (beside its anyOf): a name there again
+    // must have the same schema (both would apply), and a name twice in one schema is refused.
+    private static void Declare(JsonElement schema, string path, List<(string Name, JsonElement Schema, string Path)> declared)
+    {
+        if (!schema.TryGetProperty("properties", out JsonElement properties))
+        {
+            return;
+        }
+        if (properties.ValueKind != JsonValueKind.Object)
+        {
+            throw new SchemaNotSupportedException("properties", path, $"properties must be an object, got {properties.ValueKind}");
+        }
+        foreach (JsonProperty p in properties.EnumerateObject())
+        {
+            int at = declared.FindIndex(d => d.Name == p.Name);
+            if (at < 0)
+            {
+                declared.Add((p.Name, p.Value, path));
+            }
+            else if (declared[at].Path == path)
+            {
+                throw new SchemaNotSupportedException("properties", path, $"property '{p.Name}' is declared twice");
+            }
+            else if (!JsonElement.DeepEquals(declared[at].Schema, p.Value))
+            {
+                throw new SchemaNotSupportedException("properties", path, $"property '{p.Name}' is declared here and beside the branches at {declared[at].Path} with another schema: copal takes one schema per property; give it in one place");
+            }
+        }
+    }
+
+    private static bool Declares(JsonElement schema, string name) =>
+        schema.TryGetProperty("properties", out JsonElement properties) && properties.ValueKind == JsonValueKind.Object && properties.TryGetProperty(name, out _);
+
+    private static void Require(JsonElement schema, string path, List<string> names, bool[] required, string otherwise)
+    {
+        if (!schema.TryGetProperty("required", out JsonElement req))
+        {
+            return;
+        }
+        if (req.ValueKind != JsonValueKind.Array || req.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.String))
+        {
+            throw new SchemaNotSupportedException("required", path, "required must be an array of property names");
+        }
+        foreach (JsonElement r in req.EnumerateArray())
+        {
+            int index = names.IndexOf(r.GetString()!);
+            if (index < 0)
+            {
+                throw new SchemaNotSupportedException("required", path, $"'{r.GetString()}' is required but is not among the properties{otherwise}: copal writes declared properties only");
+            }
+            required[index] = true;
+        }
     }
 
     private SchemaShape ArrayShape(JsonElement schema, string path)
@@ -681,20 +760,20 @@ internal sealed class JsonSchemaCompiler
     // first byte picks any other. anyOf and oneOf alike: no object matches two branches.
     private int Union(List<(int Shape, int From)> objects, string keyword, string path)
     {
-        var branches = new List<(JsonElement Schema, string Path, int From)>();
+        var branches = new List<(ObjectSource Source, int From)>();
         foreach ((int shape, int from) in objects)
         {
             int[] inner = _shapes[shape].Branches ?? [shape];
             foreach (int b in inner)
             {
-                if (!_objectSchemas.TryGetValue(b, out (JsonElement Schema, string Path) at))
+                if (!_objectSchemas.TryGetValue(b, out ObjectSource? source))
                 {
-                    // An object of any members (true, {} or type object without properties) has no discriminator.
+                    // An object of any members (true, or its anyOf's branches') has no discriminator.
                     throw Overlap(keyword, path, objects[0].From, from, "an object", NoDiscriminator);
                 }
-                if (!branches.Exists(x => x.Path == at.Path))
+                if (!branches.Exists(x => x.Source.Path == source.Path && x.Source.Outer?.Path == source.Outer?.Path))
                 {
-                    branches.Add((at.Schema, at.Path, from));
+                    branches.Add((source, from));
                 }
             }
         }
@@ -704,12 +783,12 @@ internal sealed class JsonSchemaCompiler
         var shapes = new int[branches.Count];
         for (int i = 0; i < branches.Count; i++)
         {
-            (JsonElement schema, string at, _) = branches[i];
-            foreach (SchemaLiteral literal in Classes(schema.GetProperty("properties").GetProperty(name), PropertyPath(at, name)).Literals)
+            (JsonElement property, string at) = Property(branches[i].Source, name)!.Value;
+            foreach (SchemaLiteral literal in Classes(property, at).Literals)
             {
                 literals.Add((literal.Bytes, i));
             }
-            shapes[i] = ObjectShapeOf(schema, at, first: name);
+            shapes[i] = ObjectShapeOf(branches[i].Source, first: name);
         }
         int discriminator = AddNode(new SchemaNode { Literals = _literals.Add(literals) }, path);
         return AddShape($"{path}/{keyword}{{}}", () => new SchemaShape
@@ -727,28 +806,25 @@ internal sealed class JsonSchemaCompiler
 
     // The first property of the first branch, in declared order, that every branch declares and requires as a const
     // or an enum of strings (nothing else: no $ref, no other type), no two branches sharing a value; null if none.
-    private string? Discriminator(List<(JsonElement Schema, string Path, int From)> branches)
+    private string? Discriminator(List<(ObjectSource Source, int From)> branches)
     {
-        if (!branches[0].Schema.TryGetProperty("properties", out JsonElement first) || first.ValueKind != JsonValueKind.Object)
-        {
-            return null;
-        }
-        foreach (JsonProperty candidate in first.EnumerateObject())
+        ObjectSource first = branches[0].Source;
+        IEnumerable<string> candidates = Names(first.Schema).Concat(first.Outer is null ? [] : Names(first.Outer.Schema)).Distinct();
+        foreach (string candidate in candidates)
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
             bool tells = true;
-            foreach ((JsonElement schema, string at, _) in branches)
+            foreach ((ObjectSource source, _) in branches)
             {
-                if (!(schema.TryGetProperty("properties", out JsonElement properties) && properties.ValueKind == JsonValueKind.Object
-                    && properties.TryGetProperty(candidate.Name, out JsonElement property) && property.ValueKind == JsonValueKind.Object
-                    && (property.TryGetProperty("const", out _) || property.TryGetProperty("enum", out _))
-                    && !property.TryGetProperty("$ref", out _) && !property.TryGetProperty("anyOf", out _) && !property.TryGetProperty("oneOf", out _)
-                    && Requires(schema, candidate.Name)))
+                if (Property(source, candidate) is not (JsonElement property, string at)
+                    || !(property.ValueKind == JsonValueKind.Object && (property.TryGetProperty("const", out _) || property.TryGetProperty("enum", out _))
+                        && !property.TryGetProperty("$ref", out _) && !property.TryGetProperty("anyOf", out _) && !property.TryGetProperty("oneOf", out _))
+                    || !(Requires(source.Schema, candidate) || (source.Outer is not null && Requires(source.Outer.Schema, candidate))))
                 {
                     tells = false;
                     break;
                 }
-                IReadOnlyList<SchemaLiteral> values = Classes(property, PropertyPath(at, candidate.Name)).Literals;
+                IReadOnlyList<SchemaLiteral> values = Classes(property, at).Literals;
                 if (values.Count == 0 || values.Any(v => v.Kind != LiteralKind.String || !seen.Add(Encoding.UTF8.GetString(v.Bytes))))
                 {
                     tells = false;
@@ -757,10 +833,29 @@ internal sealed class JsonSchemaCompiler
             }
             if (tells)
             {
-                return candidate.Name;
+                return candidate;
             }
         }
         return null;
+    }
+
+    private static IEnumerable<string> Names(JsonElement schema) =>
+        schema.TryGetProperty("properties", out JsonElement properties) && properties.ValueKind == JsonValueKind.Object
+            ? properties.EnumerateObject().Select(p => p.Name)
+            : [];
+
+    // A property's schema and location as an object branch takes it: declared in the branch, or beside its anyOf where
+    // the branch is open to it.
+    private static (JsonElement Schema, string Path)? Property(ObjectSource source, string name)
+    {
+        if (Declares(source.Schema, name))
+        {
+            return (source.Schema.GetProperty("properties").GetProperty(name), PropertyPath(source.Path, name));
+        }
+        bool closed = source.Schema.TryGetProperty("additionalProperties", out JsonElement a) && a.ValueKind != JsonValueKind.True;
+        return source.Outer is not null && !closed && Declares(source.Outer.Schema, name)
+            ? (source.Outer.Schema.GetProperty("properties").GetProperty(name), PropertyPath(source.Outer.Path, name))
+            : null;
     }
 
     private static bool Requires(JsonElement schema, string name) =>

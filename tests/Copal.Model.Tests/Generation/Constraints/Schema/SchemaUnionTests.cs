@@ -99,6 +99,67 @@ public class SchemaUnionTests
         Assert.True(complete);
     }
 
+    // What .NET's JSON schema exporter (System.Text.Json, as AIJsonUtilities.CreateJsonSchema and
+    // ChatResponseFormat.ForJsonSchema<T> use it) writes for a nullable property of a polymorphic type with
+    // [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]: the type and the discriminator's required beside an
+    // anyOf whose branches declare only properties.
+    private const string Exported = """
+        {"type":"object","properties":{"shape":{"type":["object","null"],"required":["kind"],"anyOf":[
+          {"properties":{"kind":{"const":"circle"},"r":{"type":"number"},"color":{"type":"string"}}},
+          {"properties":{"kind":{"const":"square"},"w":{"type":"integer"},"color":{"type":"string"}}}]},
+         "name":{"type":"string"}}}
+        """;
+
+    [Theory]
+    [InlineData("""{"shape":{"kind":"circle","r":1.5,"color":"red"},"name":"a"}""", true)]
+    [InlineData("""{"shape":{"kind":"square","w":2},"name":"a"}""", true)]
+    [InlineData("""{"shape":null}""", true)]
+    [InlineData("""{"shape":{"kind":"square","w":2,"extra":[1]}}""", true)]   // no additionalProperties: open
+    [InlineData("""{"shape":{"kind":"square","w":1.5}}""", false)]            // w is the square's integer
+    [InlineData("""{"shape":{"kind":"circle","w":2}}""", true)]               // w is only a further key of the circle's
+    [InlineData("""{"shape":{"r":1.5}}""", false)]                            // kind is required beside the anyOf
+    [InlineData("""{"shape":"circle"}""", false)]                             // type beside the anyOf: an object or null
+    [InlineData("""{"shape":{"kind":"oval"}}""", false)]
+    public void Keywords_beside_an_anyOf_apply_to_every_branch_as_dotnets_exporter_writes_a_polymorphic_type(string text, bool valid)
+        => AssertVerdict(Exported, text, valid);
+
+    [Fact]
+    public void Keywords_beside_anyOf_merge_into_each_branch_exactly()
+    {
+        // properties beside the anyOf come first; a branch that closes its object forbids them unless it declares them.
+        const string schema = """
+            {"type":"object","properties":{"id":{"type":"integer"}},"required":["id"],"anyOf":[
+              {"properties":{"t":{"const":"a"},"a":{"type":"string"}},"required":["t"]},
+              {"properties":{"id":{"type":"integer"},"t":{"const":"b"}},"required":["t"],"additionalProperties":false},
+              {"type":["object","string"],"properties":{"t":{"const":"c"}},"required":["t"]}]}
+            """;
+        AssertVerdict(schema, """{"t":"a","id":1,"a":"x"}""", valid: true);
+        AssertVerdict(schema, """{"t":"b","id":1}""", valid: true);
+        AssertVerdict(schema, """{"t":"c","id":1,"more":true}""", valid: true);
+        AssertVerdict(schema, """{"t":"a","a":"x"}""", valid: false);       // id is required beside the anyOf
+        AssertVerdict(schema, """{"t":"b","id":1,"a":"x"}""", valid: false); // b is closed
+        AssertVerdict(schema, """{"t":"a","id":"1"}""", valid: false);      // id is an integer beside the anyOf
+    }
+
+    [Theory]
+    // additionalProperties beside the anyOf would judge the branches' own properties.
+    [InlineData("""{"type":"object","additionalProperties":false,"anyOf":[{"properties":{"t":{"const":"a"}},"required":["t"]}]}""", "additionalProperties", "#")]
+    // A property beside and in a branch with another schema.
+    [InlineData("""{"type":"object","properties":{"t":{"type":"string"}},"anyOf":[{"properties":{"t":{"const":"a"}},"required":["t"]}]}""", "properties", "#/anyOf/0")]
+    // A branch whose further keys have a schema, beside a property it does not declare.
+    [InlineData("""{"type":"object","properties":{"id":{"type":"integer"}},"anyOf":[{"properties":{"t":{"const":"a"}},"additionalProperties":{"type":"string"}}]}""", "additionalProperties", "#/anyOf/0")]
+    // minLength is not one of the keywords taken beside an anyOf.
+    [InlineData("""{"type":"object","properties":{"s":{"type":"string","minLength":1,"anyOf":[{"maxLength":3}]}}}""", "anyOf", "#/properties/s")]
+    // An anyOf in a branch of an anyOf with keywords beside it.
+    [InlineData("""{"type":"object","required":["t"],"anyOf":[{"anyOf":[{"properties":{"t":{"const":"a"}}}]}]}""", "anyOf", "#/anyOf/0")]
+    public void Keywords_beside_anyOf_that_cannot_merge_exactly_are_refused_where_they_are(string schema, string keyword, string path)
+    {
+        using JsonDocument doc = JsonDocument.Parse(schema);
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal(keyword, e.Keyword);
+        Assert.Equal(path, e.Path);
+    }
+
     [Theory]
     // The values overlap: "x" is in both branches.
     [InlineData("""{"anyOf":[{"type":"object","properties":{"t":{"enum":["x","y"]}},"required":["t"]},{"type":"object","properties":{"t":{"const":"x"}},"required":["t"]}]}""")]
