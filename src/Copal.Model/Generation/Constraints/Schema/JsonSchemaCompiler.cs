@@ -37,6 +37,10 @@ internal sealed class JsonSchemaCompiler
     private static readonly HashSet<string> s_annotations =
         ["description", "title", "$schema", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly", "$defs", "definitions"];
 
+    // OpenAPI's discriminator (Pydantic writes it beside a tagged union's oneOf): which property tells the branches
+    // apart. Taken beside anyOf or oneOf, and held to: that property must be the one copal picks the branch by.
+    private const string DiscriminatorKeyword = "discriminator";
+
     // The keywords implemented; anything else is refused.
     private static readonly HashSet<string> s_assertions =
         ["type", "enum", "const", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
@@ -284,6 +288,10 @@ internal sealed class JsonSchemaCompiler
             {
                 continue;
             }
+            if (p.Name == DiscriminatorKeyword && (schema.TryGetProperty("anyOf", out _) || schema.TryGetProperty("oneOf", out _)))
+            {
+                continue; // read with the branches
+            }
             if (!s_assertions.Contains(p.Name))
             {
                 throw new SchemaNotSupportedException(p.Name, path, Supported);
@@ -327,7 +335,7 @@ internal sealed class JsonSchemaCompiler
                 {
                     each.Add(Classes(branch, $"{path}/{combinator}/{i++}", here));
                 }
-                return Merge(each, exclusive: combinator == "oneOf", combinator, path);
+                return Merge(each, exclusive: combinator == "oneOf", combinator, path, DiscriminatorOf(schema, path));
             }
         }
         string[] types = Types(schema, path);
@@ -629,7 +637,7 @@ internal sealed class JsonSchemaCompiler
 
     // Branches merge while each first byte still picks one branch (objects of several shapes: while a discriminator
     // tells them apart); oneOf's branches must also never share a value.
-    private SchemaClasses Merge(List<SchemaClasses> parts, bool exclusive, string keyword, string path)
+    private SchemaClasses Merge(List<SchemaClasses> parts, bool exclusive, string keyword, string path, string? discriminator = null)
     {
         int arr = -1, arrFrom = -1, strFrom = -1, numFrom = -1;
         var objects = new List<(int Shape, int From)>();
@@ -744,7 +752,7 @@ internal sealed class JsonSchemaCompiler
         }
         return new SchemaClasses
         {
-            Object = objects.Count switch { 0 => -1, 1 => objects[0].Shape, _ => Union(objects, keyword, path) },
+            Object = objects.Count switch { 0 => -1, 1 => objects[0].Shape, _ => Union(objects, keyword, path, discriminator) },
             Array = arr,
             AnyString = anyString,
             MinLength = minLength,
@@ -758,7 +766,7 @@ internal sealed class JsonSchemaCompiler
     // string values no two branches share (a const or an enum), picks the branch when written. It is written first
     // (the branches' other properties then in their declared order), so the bytes of its value pick the branch as a
     // first byte picks any other. anyOf and oneOf alike: no object matches two branches.
-    private int Union(List<(int Shape, int From)> objects, string keyword, string path)
+    private int Union(List<(int Shape, int From)> objects, string keyword, string path, string? named)
     {
         var branches = new List<(ObjectSource Source, int From)>();
         foreach ((int shape, int from) in objects)
@@ -777,8 +785,9 @@ internal sealed class JsonSchemaCompiler
                 }
             }
         }
-        string name = Discriminator(branches)
-            ?? throw Overlap(keyword, path, objects[0].From, objects[1].From, "an object", NoDiscriminator);
+        string name = Discriminator(branches, named) ?? throw (named is null
+            ? Overlap(keyword, path, objects[0].From, objects[1].From, "an object", NoDiscriminator)
+            : new SchemaNotSupportedException(DiscriminatorKeyword, path, $"the discriminator '{named}' does not tell the branches apart: {NoDiscriminator}"));
         var literals = new List<(byte[] Bytes, int Branch)>();
         var shapes = new int[branches.Count];
         for (int i = 0; i < branches.Count; i++)
@@ -806,10 +815,10 @@ internal sealed class JsonSchemaCompiler
 
     // The first property of the first branch, in declared order, that every branch declares and requires as a const
     // or an enum of strings (nothing else: no $ref, no other type), no two branches sharing a value; null if none.
-    private string? Discriminator(List<(ObjectSource Source, int From)> branches)
+    private string? Discriminator(List<(ObjectSource Source, int From)> branches, string? named)
     {
         ObjectSource first = branches[0].Source;
-        IEnumerable<string> candidates = Names(first.Schema).Concat(first.Outer is null ? [] : Names(first.Outer.Schema)).Distinct();
+        IEnumerable<string> candidates = named is not null ? [named] : Names(first.Schema).Concat(first.Outer is null ? [] : Names(first.Outer.Schema)).Distinct();
         foreach (string candidate in candidates)
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -837,6 +846,19 @@ internal sealed class JsonSchemaCompiler
             }
         }
         return null;
+    }
+
+    // The property OpenAPI's discriminator beside an anyOf or oneOf names (its mapping is not read: the branches' own
+    // const or enum values say which value goes with which branch); null when none is given.
+    private static string? DiscriminatorOf(JsonElement schema, string path)
+    {
+        if (!schema.TryGetProperty(DiscriminatorKeyword, out JsonElement d))
+        {
+            return null;
+        }
+        return d.ValueKind == JsonValueKind.Object && d.TryGetProperty("propertyName", out JsonElement name) && name.ValueKind == JsonValueKind.String
+            ? name.GetString()
+            : throw new SchemaNotSupportedException(DiscriminatorKeyword, path, $"discriminator must be an object with propertyName, the property that tells the branches apart, got {Cut(d.GetRawText())}");
     }
 
     private static IEnumerable<string> Names(JsonElement schema) =>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Copal.Model.Generation.Constraints.Schema;
 using Json.Schema;
 
@@ -122,6 +123,58 @@ public class SchemaUnionTests
     [InlineData("""{"shape":{"kind":"oval"}}""", false)]
     public void Keywords_beside_an_anyOf_apply_to_every_branch_as_dotnets_exporter_writes_a_polymorphic_type(string text, bool valid)
         => AssertVerdict(Exported, text, valid);
+
+    // Pydantic 2.13.4's model_json_schema() of a model with tagged unions (Literal discriminators, one of them two
+    // values; Dog declares its tag last), written by Field(discriminator=...) as OpenAPI's discriminator beside oneOf:
+    //   class Cat(BaseModel): pet_type: Literal['cat']; meows: int
+    //   class Dog(BaseModel): barks: float; pet_type: Literal['dog']
+    //   class Lizard(BaseModel): pet_type: Literal['reptile', 'lizard']; scales: bool
+    //   class Model(BaseModel): pet: Union[Cat, Dog, Lizard] = Field(discriminator='pet_type'); n: int
+    //       maybe: Optional[Union[Cat, Dog]] = Field(default=None, discriminator='pet_type'); many: List[Union[Cat, Dog]]
+    private const string Pydantic = """
+        {"$defs": {"Cat": {"properties": {"pet_type": {"const": "cat", "title": "Pet Type", "type": "string"}, "meows": {"title": "Meows", "type": "integer"}}, "required": ["pet_type", "meows"], "title": "Cat", "type": "object"},
+         "Dog": {"properties": {"barks": {"title": "Barks", "type": "number"}, "pet_type": {"const": "dog", "title": "Pet Type", "type": "string"}}, "required": ["barks", "pet_type"], "title": "Dog", "type": "object"},
+         "Lizard": {"properties": {"pet_type": {"enum": ["reptile", "lizard"], "title": "Pet Type", "type": "string"}, "scales": {"title": "Scales", "type": "boolean"}}, "required": ["pet_type", "scales"], "title": "Lizard", "type": "object"}},
+         "properties": {"pet": {"discriminator": {"mapping": {"cat": "#/$defs/Cat", "dog": "#/$defs/Dog", "lizard": "#/$defs/Lizard", "reptile": "#/$defs/Lizard"}, "propertyName": "pet_type"}, "oneOf": [{"$ref": "#/$defs/Cat"}, {"$ref": "#/$defs/Dog"}, {"$ref": "#/$defs/Lizard"}], "title": "Pet"},
+          "n": {"title": "N", "type": "integer"},
+          "maybe": {"anyOf": [{"discriminator": {"mapping": {"cat": "#/$defs/Cat", "dog": "#/$defs/Dog"}, "propertyName": "pet_type"}, "oneOf": [{"$ref": "#/$defs/Cat"}, {"$ref": "#/$defs/Dog"}]}, {"type": "null"}], "default": null, "title": "Maybe"},
+          "many": {"items": {"anyOf": [{"$ref": "#/$defs/Cat"}, {"$ref": "#/$defs/Dog"}]}, "title": "Many", "type": "array"}},
+         "required": ["pet", "n", "many"], "title": "Model", "type": "object"}
+        """;
+
+    [Theory]
+    [InlineData("""{"pet":{"pet_type":"dog","barks":1.5},"n":3,"many":[]}""", true)]
+    [InlineData("""{"pet":{"pet_type":"reptile","scales":true},"n":3,"maybe":{"pet_type":"cat","meows":1},"many":[{"pet_type":"dog","barks":2},{"pet_type":"cat","meows":0}]}""", true)]
+    [InlineData("""{"pet":{"pet_type":"lizard","scales":false},"n":0,"maybe":null,"many":[]}""", true)]
+    [InlineData("""{"pet":{"pet_type":"dog","meows":1},"n":3,"many":[]}""", false)]
+    [InlineData("""{"pet":{"pet_type":"cat","meows":1},"n":3,"maybe":{"pet_type":"lizard","scales":true},"many":[]}""", false)]
+    [InlineData("""{"pet":{"pet_type":"cat","meows":1},"n":3,"many":[{"pet_type":"reptile","scales":true}]}""", false)]
+    public void Pydantics_tagged_unions_are_taken_with_their_discriminator(string text, bool valid)
+    {
+        // JsonSchema.Net's dialect refuses OpenAPI's keyword; to JSON Schema it is an annotation, so the reference judges without it.
+        var reference = JsonNode.Parse(Pydantic)!;
+        foreach (string at in (string[])["pet", "maybe"])
+        {
+            JsonObject union = at == "pet" ? reference["properties"]![at]!.AsObject() : reference["properties"]![at]!["anyOf"]![0]!.AsObject();
+            Assert.True(union.Remove("discriminator"));
+        }
+        using JsonDocument doc = JsonDocument.Parse(text);
+        Assert.Equal(valid, JsonSchema.FromText(reference.ToJsonString()).Evaluate(doc.RootElement).IsValid);
+        int refused = SchemaPrefixTests.Refusal(SchemaPrefixTests.Compile(Pydantic), text, out bool complete);
+        Assert.Equal(valid, refused < 0 && complete);
+    }
+
+    [Fact]
+    public void A_discriminator_that_does_not_tell_the_branches_apart_is_refused_naming_it()
+    {
+        string schema = Pydantic.Replace("\"propertyName\": \"pet_type\"}, \"oneOf\"", "\"propertyName\": \"meows\"}, \"oneOf\"", StringComparison.Ordinal);
+        Assert.NotEqual(Pydantic, schema);
+        using JsonDocument doc = JsonDocument.Parse(schema);
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("discriminator", e.Keyword);
+        Assert.Equal("#/properties/pet", e.Path);
+        Assert.Contains("'meows'", e.Message, StringComparison.Ordinal);
+    }
 
     [Fact]
     public void Keywords_beside_anyOf_merge_into_each_branch_exactly()
