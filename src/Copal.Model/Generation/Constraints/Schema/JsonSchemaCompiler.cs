@@ -44,7 +44,9 @@ internal sealed class JsonSchemaCompiler
     // The keywords implemented; anything else is refused.
     private static readonly HashSet<string> s_assertions =
         ["type", "enum", "const", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
-         "minLength", "maxLength", "anyOf", "oneOf", "$ref", "uniqueItems"];
+         "minLength", "maxLength", "anyOf", "oneOf", "$ref", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
+
+    private static readonly string[] s_bounds = ["minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"];
 
     // The keywords an anyOf or oneOf may have beside it, which apply to every branch (as .NET's JSON schema exporter
     // writes a polymorphic type: its type and the discriminator's required beside anyOf): each branch is compiled with
@@ -52,9 +54,9 @@ internal sealed class JsonSchemaCompiler
     private static readonly HashSet<string> s_besideBranches = ["type", "required", "properties", "additionalProperties"];
 
     private static readonly string[] s_typeKeywords =
-        ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "uniqueItems"];
+        ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "uniqueItems", .. s_bounds];
 
-    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, enum, const, anyOf, oneOf and $ref (annotations such as description are ignored)";
+    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, minimum, maximum, exclusiveMinimum and exclusiveMaximum (on integers), enum, const, anyOf, oneOf and $ref (annotations such as description are ignored)";
 
     private readonly JsonElement _root;
     private readonly List<SchemaNode?> _nodes = [];
@@ -172,6 +174,7 @@ internal sealed class JsonSchemaCompiler
         MinLength = c.MinLength,
         MaxLength = c.MaxLength,
         Number = c.Number,
+        Range = c.Range,
         Literals = c.Literals.Count > 0 ? _literals.Add(c.Literals.Select(l => (l.Bytes, 0))) : -1,
     };
 
@@ -362,8 +365,8 @@ internal sealed class JsonSchemaCompiler
                 "object" => new SchemaClasses { Object = ObjectShapeOf(new ObjectSource(schema, path, outer), first: null) },
                 "array" => new SchemaClasses { Array = AddShape(path + "[]", () => ArrayShape(schema, path)) },
                 "string" => StringClasses(schema, path),
-                "number" => new SchemaClasses { Number = NumberKind.Number },
-                "integer" => new SchemaClasses { Number = NumberKind.Integer },
+                "number" => NumberClasses(schema, path),
+                "integer" => new SchemaClasses { Number = NumberKind.Integer, Range = IntegerBounds(schema, path) },
                 "boolean" => new SchemaClasses { Literals = [Keyword(LiteralKind.True), Keyword(LiteralKind.False)] },
                 _ => new SchemaClasses { Literals = [Keyword(LiteralKind.Null)] },
             });
@@ -415,6 +418,53 @@ internal sealed class JsonSchemaCompiler
             throw new SchemaNotSupportedException(keyword, path, $"{keyword} {d} is past the largest count taken, {MaxCount}");
         }
         return (int)d;
+    }
+
+    // Any number: its bounds are not taken (a reply's fraction and exponent would have to be held to them).
+    private static SchemaClasses NumberClasses(JsonElement schema, string path) =>
+        s_bounds.FirstOrDefault(b => schema.TryGetProperty(b, out _)) is string bound
+            ? throw new SchemaNotSupportedException(bound, path, $"{bound} is taken on integers only (a number's fraction and exponent are not held to a range); give type integer, or leave the bound out")
+            : new SchemaClasses { Number = NumberKind.Number };
+
+    // minimum, maximum and their exclusive forms as the least and greatest integers they allow.
+    private static IntegerRange IntegerBounds(JsonElement schema, string path)
+    {
+        long? least = null, most = null;
+        foreach (string bound in s_bounds)
+        {
+            if (!schema.TryGetProperty(bound, out JsonElement value))
+            {
+                continue;
+            }
+            if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out decimal d))
+            {
+                throw new SchemaNotSupportedException(bound, path, $"{bound} must be a number, got {Cut(value.GetRawText())}");
+            }
+            decimal whole = bound switch
+            {
+                "minimum" => decimal.Ceiling(d),
+                "exclusiveMinimum" => decimal.Floor(d) + 1,
+                "maximum" => decimal.Floor(d),
+                _ => decimal.Ceiling(d) - 1,
+            };
+            if (whole < long.MinValue / 10 || whole > long.MaxValue / 10)
+            {
+                throw new SchemaNotSupportedException(bound, path, $"{bound} {Cut(value.GetRawText())} is past the integers copal holds to a range (below 10^17 in size)");
+            }
+            if (bound.EndsWith("inimum", StringComparison.Ordinal))
+            {
+                least = Math.Max(least ?? long.MinValue, (long)whole);
+            }
+            else
+            {
+                most = Math.Min(most ?? long.MaxValue, (long)whole);
+            }
+        }
+        if (least > most)
+        {
+            throw new SchemaNotSupportedException("minimum", path, $"no integer is at least {least} and at most {most}");
+        }
+        return new IntegerRange(least, most);
     }
 
     private static SchemaClasses StringClasses(JsonElement schema, string path)
@@ -644,6 +694,7 @@ internal sealed class JsonSchemaCompiler
         bool anyString = false;
         int minLength = 0, maxLength = -1;
         NumberKind number = NumberKind.None;
+        IntegerRange? integers = null;
         var literals = new List<SchemaLiteral>();
         var literalFrom = new Dictionary<string, int>();
         var numberFrom = new Dictionary<string, int>();
@@ -698,6 +749,11 @@ internal sealed class JsonSchemaCompiler
                 {
                     throw Overlap(keyword, path, numFrom, i, "numbers", "an integer is a number too, so oneOf would match both");
                 }
+                if (c.Number == NumberKind.Integer)
+                {
+                    integers = integers is null ? c.Range : integers.Value.Union(c.Range)
+                        ?? throw Overlap(keyword, path, numFrom, i, "integers", "copal takes one integer range per value (a gap lies between these)");
+                }
                 number = (NumberKind)Math.Max((int)number, (int)c.Number);
                 numFrom = i;
             }
@@ -743,7 +799,8 @@ internal sealed class JsonSchemaCompiler
             }
             bool writes = literal.Kind == LiteralKind.String
                 ? LengthFits(literal, minLength, maxLength)
-                : number == NumberKind.Number || !literal.Text.AsSpan().ContainsAny(".eE");
+                : number == NumberKind.Number || (!literal.Text.AsSpan().ContainsAny(".eE")
+                    && (integers is not IntegerRange range || range.IsAll || (Int128.TryParse(literal.Text, CultureInfo.InvariantCulture, out Int128 v) && range.Contains(v))));
             if (exclusive || !writes)
             {
                 throw Overlap(keyword, path, literal.Kind == LiteralKind.String ? strFrom : numFrom, literalFrom[Encoding.UTF8.GetString(literal.Bytes)],
@@ -758,6 +815,8 @@ internal sealed class JsonSchemaCompiler
             MinLength = minLength,
             MaxLength = maxLength,
             Number = number,
+            // A number of any value takes in every integer range.
+            Range = number == NumberKind.Integer ? integers ?? IntegerRange.All : IntegerRange.All,
             Literals = kept,
         };
     }

@@ -19,6 +19,9 @@ internal sealed record SchemaClasses
 
     public NumberKind Number { get; init; }
 
+    /// <summary>The integers an integer may be (<see cref="NumberKind.Integer"/> only: a number is never bounded).</summary>
+    public IntegerRange Range { get; init; }
+
     public IReadOnlyList<SchemaLiteral> Literals { get; init; } = [];
 
     public static readonly SchemaClasses None = new();

@@ -24,6 +24,8 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     private ushort _counter;
     // A string value's characters so far (saturated at its node's LengthCap).
     private ushort _length;
+    // An integer held to a range: the magnitude of its digits so far (until it is Free).
+    private long _magnitude;
     private Mode _mode;
     private byte _depth;
     private byte _aux;
@@ -102,7 +104,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
             case Mode.Zero:
                 return b == '.' ? Fraction() : (b | 0x20) == 'e' ? Exponent() : EndNumber(b);
             case Mode.Integer:
-                return IsDigit(b) || (b == '.' ? Fraction() : (b | 0x20) == 'e' ? Exponent() : EndNumber(b));
+                return IsDigit(b) ? Digit(b) : b == '.' ? Fraction() : (b | 0x20) == 'e' ? Exponent() : EndNumber(b);
             case Mode.Dot:
                 return IsDigit(b) && To(Mode.Fraction);
             case Mode.Fraction:
@@ -135,11 +137,47 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
 
     private bool EndNumber(byte b)
     {
+        IntegerRange range = ValueNode().Range;
+        if (!range.IsAll && (_aux & FreeInteger) == 0 && !range.Contains((_aux & NegativeInteger) != 0 ? -(Int128)_magnitude : _magnitude))
+        {
+            return false;
+        }
+        _aux = 0;
+        _magnitude = 0;
         _mode = Mode.AfterValue;
         return Structural(b);
     }
 
-    private bool FirstDigit(byte b) => b == '0' ? To(Mode.Zero) : IsDigit(b) && To(Mode.Integer);
+    private bool FirstDigit(byte b) => IsDigit(b) && Digit(b) && To(b == '0' ? Mode.Zero : Mode.Integer);
+
+    // _aux of an integer held to a range: its sign, and whether every integer it may still become is in the range.
+    private const byte NegativeInteger = 1;
+    private const byte FreeInteger = 2;
+
+    // One more digit of an integer: under a range, refused where no integer in it starts so (so a reply never writes a
+    // number it cannot end), and followed until every integer it may become is in the range.
+    private bool Digit(byte b)
+    {
+        IntegerRange range = ValueNode().Range;
+        if (range.IsAll || (_aux & FreeInteger) != 0)
+        {
+            return true;
+        }
+        // Bounds are below 10^17 in size and a followed magnitude never passes one, so this stays within a long.
+        long magnitude = (_magnitude * 10) + (b - '0');
+        bool negative = (_aux & NegativeInteger) != 0;
+        if (!range.Viable(negative, magnitude, digits: true))
+        {
+            return false;
+        }
+        _magnitude = magnitude;
+        if (range.Free(negative, magnitude))
+        {
+            _aux |= FreeInteger;
+            _magnitude = 0;
+        }
+        return true;
+    }
 
     private bool Structural(byte b)
     {
@@ -288,8 +326,12 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
                 _length = 0;
                 return To(Mode.String);
             case (byte)'-' when node.Number != NumberKind.None:
-                return To(Mode.Minus);
+                _aux = node.Range.IsAll ? (byte)0 : NegativeInteger;
+                _magnitude = 0;
+                return node.Range.Viable(negative: true, 0, digits: false) && To(Mode.Minus);
             case >= (byte)'0' and <= (byte)'9' when node.Number != NumberKind.None:
+                _aux = 0;
+                _magnitude = 0;
                 return FirstDigit(b);
             default:
                 return node.Literals >= 0 && BeginLiteral(node.Literals, b);
@@ -586,11 +628,12 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
 
     private readonly bool InString() => _mode is Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex;
 
-    private readonly (Mode Mode, byte Depth, ushort Shape, ushort Counter, int Literal, ushort Length, byte Aux, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
+    private readonly (Mode Mode, byte Depth, ushort Shape, ushort Counter, int Literal, ushort Length, byte Aux, long Magnitude, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
         (_mode, _depth, _shape, _counter,
             _mode == Mode.Literal ? _literal : 0,
             InString() && !_inKey ? _length : (ushort)0,
-            _mode is Mode.Hex or Mode.LowHex or Mode.Literal ? _aux : (byte)0,
+            _mode is Mode.Hex or Mode.LowHex or Mode.Literal or Mode.Minus or Mode.Zero or Mode.Integer ? _aux : (byte)0,
+            _mode is Mode.Minus or Mode.Zero or Mode.Integer ? _magnitude : 0,
             _utf8, _newlines, _otherWhitespace,
             _inKey && (_mode == Mode.Literal || InString()));
 

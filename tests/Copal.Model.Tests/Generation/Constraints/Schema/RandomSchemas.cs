@@ -99,7 +99,25 @@ internal sealed class RandomSchemas(int seed)
                 }
                 return s;
             case 1:
-                return new JsonObject { ["type"] = "integer", ["title"] = "n" };
+                var integer = new JsonObject { ["type"] = "integer", ["title"] = "n" };
+                int low = _rng.Next(-120, 60);
+                switch (_rng.Next(4))
+                {
+                    case 0:
+                        break;
+                    case 1:
+                        integer["minimum"] = low;
+                        integer["maximum"] = low + _rng.Next(0, 150);
+                        break;
+                    case 2:
+                        integer[_rng.Next(2) == 0 ? "minimum" : "exclusiveMaximum"] = low;
+                        break;
+                    default:
+                        integer["exclusiveMinimum"] = low;
+                        integer["maximum"] = low + 1 + _rng.Next(0, 30);
+                        break;
+                }
+                return integer;
             case 2:
                 return new JsonObject { ["type"] = "number" };
             case 3:
@@ -263,7 +281,11 @@ internal sealed class RandomSchemas(int seed)
                 int hi = s["maxLength"]?.GetValue<int>() ?? lo + 4;
                 return Text(lo + _rng.Next(hi - lo + 1));
             case "integer":
-                return _rng.Next(-50, 50);
+                long? from = s["minimum"]?.GetValue<int>() ?? (s["exclusiveMinimum"]?.GetValue<int>() + 1);
+                long? to = s["maximum"]?.GetValue<int>() ?? (s["exclusiveMaximum"]?.GetValue<int>() - 1);
+                long least = from ?? ((to ?? 50) - 100);
+                long most = to ?? (least + 100);
+                return least + _rng.NextInt64(Math.Max(1, most - least + 1));
             case "number":
                 return _rng.Next(3) switch { 0 => _rng.Next(-9, 9), 1 => _rng.Next(-100, 100) / 8.0, _ => 1.5e21 };
             case "boolean":

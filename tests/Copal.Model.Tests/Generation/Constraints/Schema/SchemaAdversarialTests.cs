@@ -29,6 +29,8 @@ public class SchemaAdversarialTests
         """{"type":"object","properties":{"a\"b":{"type":"integer"},"é":{"type":"integer"},"\n":{"type":"integer"}},"additionalProperties":false,"required":["\n"]}""",
         """{"type":"object","properties":{"d":{"type":"object","additionalProperties":{"type":"array","items":{"enum":[true,false,null,0]}}}},"required":["d"]}""",
         """{"type":"object","properties":{"x":{"oneOf":[{"type":"integer"},{"type":"string","minLength":1},{"type":"array","items":{"$ref":"#/properties/x"}}]}},"required":["x"],"additionalProperties":false}""",
+        // Integer ranges: around zero, negative only, open above, one value; and an anyOf of two that meet.
+        """{"type":"object","properties":{"a":{"type":"integer","minimum":-7,"maximum":12},"b":{"type":"integer","minimum":-40,"exclusiveMaximum":-3},"c":{"type":"integer","minimum":250},"d":{"type":"integer","minimum":42,"maximum":42},"e":{"anyOf":[{"type":"integer","maximum":9},{"type":"integer","minimum":10,"maximum":99},{"type":"null"}]}},"required":["a","b","c","d","e"],"additionalProperties":false}""",
         // A tagged union at the top whose tags prefix one another and need escapes; one branch recurses through the union.
         """{"oneOf":[{"type":"object","properties":{"k":{"enum":["a","a\"b"]},"n":{"$ref":"#"}},"required":["k"],"additionalProperties":false},{"type":"object","properties":{"v":{"type":"integer"},"k":{"const":"ab"}},"required":["k","v"],"additionalProperties":{"type":"boolean"}},{"type":"object","properties":{"k":{"enum":["a\\","é"]}},"required":["k"]}]}""",
     };
