@@ -45,8 +45,8 @@ internal sealed class SchemaNode
 
     public NumberKind Number { get; set; }
 
-    /// <summary>The integers an integer may be (minimum, maximum, and their exclusive forms).</summary>
-    public IntegerRange Range { get; set; }
+    /// <summary>The values a number or an integer may be (minimum, maximum, and their exclusive forms).</summary>
+    public NumberRange Range { get; set; }
 
     /// <summary>The root, in <see cref="CompiledSchema.Literals"/>, of the literal values that may come (enum, const, true, false, null), or −1.</summary>
     public int Literals { get; set; } = -1;

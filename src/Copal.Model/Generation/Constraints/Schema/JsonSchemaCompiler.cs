@@ -365,8 +365,8 @@ internal sealed class JsonSchemaCompiler
                 "object" => new SchemaClasses { Object = ObjectShapeOf(new ObjectSource(schema, path, outer), first: null) },
                 "array" => new SchemaClasses { Array = AddShape(path + "[]", () => ArrayShape(schema, path)) },
                 "string" => StringClasses(schema, path),
-                "number" => NumberClasses(schema, path),
-                "integer" => new SchemaClasses { Number = NumberKind.Integer, Range = IntegerBounds(schema, path) },
+                "number" => new SchemaClasses { Number = NumberKind.Number, Range = Bounds(schema, path, integer: false) },
+                "integer" => new SchemaClasses { Number = NumberKind.Integer, Range = Bounds(schema, path, integer: true) },
                 "boolean" => new SchemaClasses { Literals = [Keyword(LiteralKind.True), Keyword(LiteralKind.False)] },
                 _ => new SchemaClasses { Literals = [Keyword(LiteralKind.Null)] },
             });
@@ -420,16 +420,12 @@ internal sealed class JsonSchemaCompiler
         return (int)d;
     }
 
-    // Any number: its bounds are not taken (a reply's fraction and exponent would have to be held to them).
-    private static SchemaClasses NumberClasses(JsonElement schema, string path) =>
-        s_bounds.FirstOrDefault(b => schema.TryGetProperty(b, out _)) is string bound
-            ? throw new SchemaNotSupportedException(bound, path, $"{bound} is taken on integers only (a number's fraction and exponent are not held to a range); give type integer, or leave the bound out")
-            : new SchemaClasses { Number = NumberKind.Number };
-
-    // minimum, maximum and their exclusive forms as the least and greatest integers they allow.
-    private static IntegerRange IntegerBounds(JsonElement schema, string path)
+    // minimum, maximum and their exclusive forms as one range (the tightest of each side); an integer's as the least
+    // and greatest whole values they allow.
+    private static NumberRange Bounds(JsonElement schema, string path, bool integer)
     {
-        long? least = null, most = null;
+        decimal? least = null, most = null;
+        bool leastOut = false, mostOut = false;
         foreach (string bound in s_bounds)
         {
             if (!schema.TryGetProperty(bound, out JsonElement value))
@@ -440,32 +436,37 @@ internal sealed class JsonSchemaCompiler
             {
                 throw new SchemaNotSupportedException(bound, path, $"{bound} must be a number, got {Cut(value.GetRawText())}");
             }
-            decimal whole = bound switch
+            if (Math.Abs(d) >= 100_000_000_000_000_000m)
             {
-                "minimum" => decimal.Ceiling(d),
-                "exclusiveMinimum" => decimal.Floor(d) + 1,
-                "maximum" => decimal.Floor(d),
-                _ => decimal.Ceiling(d) - 1,
-            };
-            if (whole < long.MinValue / 10 || whole > long.MaxValue / 10)
-            {
-                throw new SchemaNotSupportedException(bound, path, $"{bound} {Cut(value.GetRawText())} is past the integers copal holds to a range (below 10^17 in size)");
+                throw new SchemaNotSupportedException(bound, path, $"{bound} {Cut(value.GetRawText())} is past the bounds copal holds to (below 10^17 in size)");
             }
-            if (bound.EndsWith("inimum", StringComparison.Ordinal))
+            if (!integer && decimal.Round(d, NumberRange.Scale) != d)
             {
-                least = Math.Max(least ?? long.MinValue, (long)whole);
+                throw new SchemaNotSupportedException(bound, path, $"{bound} {Cut(value.GetRawText())} has more than {NumberRange.Scale} decimals, which copal does not hold a number to");
             }
-            else
+            bool lower = bound.EndsWith("inimum", StringComparison.Ordinal), exclusive = bound.StartsWith("exclusive", StringComparison.Ordinal);
+            if (integer)
             {
-                most = Math.Min(most ?? long.MaxValue, (long)whole);
+                // The whole values allowed: a bound of 1.5 lets 2 be the least; an exclusive 3 lets 4.
+                (d, exclusive) = (lower ? (exclusive ? decimal.Floor(d) + 1 : decimal.Ceiling(d)) : (exclusive ? decimal.Ceiling(d) - 1 : decimal.Floor(d)), false);
+            }
+            if (lower && (least is null || d > least || (d == least && exclusive)))
+            {
+                (least, leastOut) = (d, exclusive);
+            }
+            else if (!lower && (most is null || d < most || (d == most && exclusive)))
+            {
+                (most, mostOut) = (d, exclusive);
             }
         }
-        if (least > most)
+        if (least > most || (least == most && (leastOut || mostOut)))
         {
-            throw new SchemaNotSupportedException("minimum", path, $"no integer is at least {least} and at most {most}");
+            throw new SchemaNotSupportedException("minimum", path, $"no {(integer ? "integer" : "number")} is {(leastOut ? "above" : "at least")} {least} and {(mostOut ? "below" : "at most")} {most}");
         }
-        return new IntegerRange(least, most);
+        return new NumberRange(Scaled(least), leastOut, Scaled(most), mostOut);
     }
+
+    private static Int128? Scaled(decimal? bound) => bound is decimal d ? (Int128)(d * 1_000_000m) : null;
 
     private static SchemaClasses StringClasses(JsonElement schema, string path)
     {
@@ -694,7 +695,8 @@ internal sealed class JsonSchemaCompiler
         bool anyString = false;
         int minLength = 0, maxLength = -1;
         NumberKind number = NumberKind.None;
-        IntegerRange? integers = null;
+        NumberRange? integers = null, numbers = null;
+        bool anyNumber = false;
         var literals = new List<SchemaLiteral>();
         var literalFrom = new Dictionary<string, int>();
         var numberFrom = new Dictionary<string, int>();
@@ -751,8 +753,16 @@ internal sealed class JsonSchemaCompiler
                 }
                 if (c.Number == NumberKind.Integer)
                 {
-                    integers = integers is null ? c.Range : integers.Value.Union(c.Range)
+                    integers = integers is null ? c.Range : integers.Value.UnionOfIntegers(c.Range)
                         ?? throw Overlap(keyword, path, numFrom, i, "integers", "copal takes one integer range per value (a gap lies between these)");
+                }
+                else if (c.Range.IsAll)
+                {
+                    anyNumber = true;
+                }
+                else
+                {
+                    numbers = numbers is null ? c.Range : throw Overlap(keyword, path, numFrom, i, "numbers", "copal takes one range of numbers per value");
                 }
                 number = (NumberKind)Math.Max((int)number, (int)c.Number);
                 numFrom = i;
@@ -799,8 +809,9 @@ internal sealed class JsonSchemaCompiler
             }
             bool writes = literal.Kind == LiteralKind.String
                 ? LengthFits(literal, minLength, maxLength)
-                : number == NumberKind.Number || (!literal.Text.AsSpan().ContainsAny(".eE")
-                    && (integers is not IntegerRange range || range.IsAll || (Int128.TryParse(literal.Text, CultureInfo.InvariantCulture, out Int128 v) && range.Contains(v))));
+                : RangeOf(number, integers, numbers, anyNumber, keyword, path, numFrom) is var range
+                    && (number == NumberKind.Number || !literal.Text.AsSpan().ContainsAny(".eE"))
+                    && (range.IsAll || (!literal.Text.AsSpan().ContainsAny("eE") && range.Contains(literal.Text)));
             if (exclusive || !writes)
             {
                 throw Overlap(keyword, path, literal.Kind == LiteralKind.String ? strFrom : numFrom, literalFrom[Encoding.UTF8.GetString(literal.Bytes)],
@@ -815,8 +826,7 @@ internal sealed class JsonSchemaCompiler
             MinLength = minLength,
             MaxLength = maxLength,
             Number = number,
-            // A number of any value takes in every integer range.
-            Range = number == NumberKind.Integer ? integers ?? IntegerRange.All : IntegerRange.All,
+            Range = RangeOf(number, integers, numbers, anyNumber, keyword, path, numFrom),
             Literals = kept,
         };
     }
@@ -944,6 +954,19 @@ internal sealed class JsonSchemaCompiler
         && required.EnumerateArray().Any(r => r.ValueKind == JsonValueKind.String && r.GetString() == name);
 
     private static string PropertyPath(string path, string name) => $"{path}/properties/{Pointer(name)}";
+
+    // The range of merged numbers: the integers' (merged), a number's, or none where a number of any value takes them
+    // in; a bounded number beside integers is refused (their union is no one range).
+    private static NumberRange RangeOf(NumberKind kind, NumberRange? integers, NumberRange? numbers, bool anyNumber, string keyword, string path, int from) =>
+        kind switch
+        {
+            NumberKind.Integer => integers ?? NumberRange.All,
+            NumberKind.Number when anyNumber => NumberRange.All,
+            NumberKind.Number when integers is not null && numbers is not null =>
+                throw Overlap(keyword, path, from, from, "integers and a range of numbers", "copal takes one range of numbers per value"),
+            NumberKind.Number => numbers ?? NumberRange.All,
+            _ => NumberRange.All,
+        };
 
     // A number literal's value as one text (trailing zeros and the exponent gone; past decimal's range, a double's
     // round trip, where numbers too close to tell apart read as one: oneOf is then refused, never wrongly taken).

@@ -19,8 +19,8 @@ internal sealed record SchemaClasses
 
     public NumberKind Number { get; init; }
 
-    /// <summary>The integers an integer may be (<see cref="NumberKind.Integer"/> only: a number is never bounded).</summary>
-    public IntegerRange Range { get; init; }
+    /// <summary>The values a number or an integer may be.</summary>
+    public NumberRange Range { get; init; }
 
     public IReadOnlyList<SchemaLiteral> Literals { get; init; } = [];
 

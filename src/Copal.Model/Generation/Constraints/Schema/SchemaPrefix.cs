@@ -24,8 +24,10 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     private ushort _counter;
     // A string value's characters so far (saturated at its node's LengthCap).
     private ushort _length;
-    // An integer held to a range: the magnitude of its digits so far (until it is Free).
+    // A number held to a range, until every value it may still become is in it: its whole part and its decimals so far.
     private long _magnitude;
+    private long _fraction;
+    private byte _decimals;
     private Mode _mode;
     private byte _depth;
     private byte _aux;
@@ -106,9 +108,9 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
             case Mode.Integer:
                 return IsDigit(b) ? Digit(b) : b == '.' ? Fraction() : (b | 0x20) == 'e' ? Exponent() : EndNumber(b);
             case Mode.Dot:
-                return IsDigit(b) && To(Mode.Fraction);
+                return IsDigit(b) && Decimal(b) && To(Mode.Fraction);
             case Mode.Fraction:
-                return IsDigit(b) || ((b | 0x20) == 'e' ? To(Mode.Exponent) : EndNumber(b));
+                return IsDigit(b) ? Decimal(b) : (b | 0x20) == 'e' ? Exponent() : EndNumber(b);
             case Mode.Exponent:
                 return b is (byte)'+' or (byte)'-' ? To(Mode.ExponentSign) : IsDigit(b) && To(Mode.ExponentDigits);
             case Mode.ExponentSign:
@@ -130,53 +132,92 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
 
     private static bool IsDigit(byte b) => (uint)(b - '0') <= 9;
 
-    // An integer takes neither a fraction nor an exponent (1.0 and 1e2 are integers to JSON Schema, but 1 says it).
-    private bool Fraction() => ValueNode().Number == NumberKind.Number && To(Mode.Dot);
+    // An integer takes neither a fraction nor an exponent (1.0 and 1e2 are integers to JSON Schema, but 1 says it). A
+    // number held to a range takes no exponent (it could move the value anywhere), and a dot only where a value in
+    // range starts so.
+    private bool Fraction()
+    {
+        SchemaNode node = ValueNode();
+        return node.Number == NumberKind.Number && (Untracked(node.Range) || node.Range.Viable(Negative, true, _magnitude, 0, 0, inFraction: true, grows: false)) && To(Mode.Dot);
+    }
 
-    private bool Exponent() => ValueNode().Number == NumberKind.Number && To(Mode.Exponent);
+    private bool Exponent() => ValueNode() is { Number: NumberKind.Number, Range.IsAll: true } && To(Mode.Exponent);
 
     private bool EndNumber(byte b)
     {
-        IntegerRange range = ValueNode().Range;
-        if (!range.IsAll && (_aux & FreeInteger) == 0 && !range.Contains((_aux & NegativeInteger) != 0 ? -(Int128)_magnitude : _magnitude))
+        NumberRange range = ValueNode().Range;
+        if (!Untracked(range) && !range.Contains(Negative, _magnitude, _fraction, _decimals))
         {
             return false;
         }
         _aux = 0;
         _magnitude = 0;
+        _fraction = 0;
+        _decimals = 0;
         _mode = Mode.AfterValue;
         return Structural(b);
     }
 
-    private bool FirstDigit(byte b) => IsDigit(b) && Digit(b) && To(b == '0' ? Mode.Zero : Mode.Integer);
+    private bool FirstDigit(byte b) => IsDigit(b) && Digit(b, grows: b != '0') && To(b == '0' ? Mode.Zero : Mode.Integer);
 
-    // _aux of an integer held to a range: its sign, and whether every integer it may still become is in the range.
-    private const byte NegativeInteger = 1;
-    private const byte FreeInteger = 2;
+    // _aux of a number held to a range: its sign, and whether every value it may still become is in the range.
+    private const byte NegativeNumber = 1;
+    private const byte FreeNumber = 2;
 
-    // One more digit of an integer: under a range, refused where no integer in it starts so (so a reply never writes a
-    // number it cannot end), and followed until every integer it may become is in the range.
-    private bool Digit(byte b)
+    private readonly bool Negative => (_aux & NegativeNumber) != 0;
+
+    // Whether the number's digits need no following: no range, or every value it may still become is in it.
+    private readonly bool Untracked(NumberRange range) => range.IsAll || (_aux & FreeNumber) != 0;
+
+    // One more digit of a number's whole part: under a range, refused where no value in it starts so (so a reply never
+    // writes a number it cannot end), and followed until every value it may become is in the range.
+    private bool Digit(byte b, bool grows = true)
     {
-        IntegerRange range = ValueNode().Range;
-        if (range.IsAll || (_aux & FreeInteger) != 0)
+        NumberRange range = ValueNode().Range;
+        if (Untracked(range))
         {
             return true;
         }
-        // Bounds are below 10^17 in size and a followed magnitude never passes one, so this stays within a long.
-        long magnitude = (_magnitude * 10) + (b - '0');
-        bool negative = (_aux & NegativeInteger) != 0;
-        if (!range.Viable(negative, magnitude, digits: true))
+        // Bounds are below 10^17 in size and a followed whole part never passes one, so this stays within a long.
+        long whole = (_magnitude * 10) + (b - '0');
+        if (!range.Viable(Negative, true, whole, 0, 0, inFraction: false, grows))
         {
             return false;
         }
-        _magnitude = magnitude;
-        if (range.Free(negative, magnitude))
-        {
-            _aux |= FreeInteger;
-            _magnitude = 0;
-        }
+        _magnitude = whole;
+        FreeIf(range.Free(Negative, whole, 0, 0, inFraction: false));
         return true;
+    }
+
+    // One more decimal of a number held to a range: refused where no value in it starts so, and past
+    // NumberRange.MaxDecimals (where a value must already be in range to be written).
+    private bool Decimal(byte b)
+    {
+        NumberRange range = ValueNode().Range;
+        if (Untracked(range))
+        {
+            return true;
+        }
+        int decimals = _decimals + 1;
+        long fraction = (_fraction * 10) + (b - '0');
+        if (decimals > NumberRange.MaxDecimals
+            || !range.Viable(Negative, true, _magnitude, fraction, decimals, inFraction: true, grows: false)
+            || (decimals == NumberRange.MaxDecimals && !range.Contains(Negative, _magnitude, fraction, decimals)))
+        {
+            return false;
+        }
+        (_fraction, _decimals) = (fraction, (byte)decimals);
+        FreeIf(range.Free(Negative, _magnitude, fraction, decimals, inFraction: true));
+        return true;
+    }
+
+    private void FreeIf(bool free)
+    {
+        if (free)
+        {
+            _aux |= FreeNumber;
+            (_magnitude, _fraction, _decimals) = (0, 0, 0);
+        }
     }
 
     private bool Structural(byte b)
@@ -326,12 +367,10 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
                 _length = 0;
                 return To(Mode.String);
             case (byte)'-' when node.Number != NumberKind.None:
-                _aux = node.Range.IsAll ? (byte)0 : NegativeInteger;
-                _magnitude = 0;
-                return node.Range.Viable(negative: true, 0, digits: false) && To(Mode.Minus);
+                (_aux, _magnitude, _fraction, _decimals) = (node.Range.IsAll ? (byte)0 : NegativeNumber, 0, 0, 0);
+                return node.Range.Viable(negative: true, digits: false, 0, 0, 0, inFraction: false, grows: true) && To(Mode.Minus);
             case >= (byte)'0' and <= (byte)'9' when node.Number != NumberKind.None:
-                _aux = 0;
-                _magnitude = 0;
+                (_aux, _magnitude, _fraction, _decimals) = (0, 0, 0, 0);
                 return FirstDigit(b);
             default:
                 return node.Literals >= 0 && BeginLiteral(node.Literals, b);
@@ -626,14 +665,17 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
 
     public override readonly int GetHashCode() => HashCode.Combine(Key(), _rest?.Hash ?? 0);
 
+    // The modes of a number that a range follows (an exponent comes only where there is no range).
+    private readonly bool InNumber() => _mode is Mode.Minus or Mode.Zero or Mode.Integer or Mode.Dot or Mode.Fraction;
+
     private readonly bool InString() => _mode is Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex;
 
-    private readonly (Mode Mode, byte Depth, ushort Shape, ushort Counter, int Literal, ushort Length, byte Aux, long Magnitude, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
+    private readonly (Mode Mode, byte Depth, ushort Shape, ushort Counter, int Literal, ushort Length, byte Aux, (long, long, byte) Number, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
         (_mode, _depth, _shape, _counter,
             _mode == Mode.Literal ? _literal : 0,
             InString() && !_inKey ? _length : (ushort)0,
-            _mode is Mode.Hex or Mode.LowHex or Mode.Literal or Mode.Minus or Mode.Zero or Mode.Integer ? _aux : (byte)0,
-            _mode is Mode.Minus or Mode.Zero or Mode.Integer ? _magnitude : 0,
+            _mode is Mode.Hex or Mode.LowHex or Mode.Literal || InNumber() ? _aux : (byte)0,
+            InNumber() ? (_magnitude, _fraction, _decimals) : default,
             _utf8, _newlines, _otherWhitespace,
             _inKey && (_mode == Mode.Literal || InString()));
 

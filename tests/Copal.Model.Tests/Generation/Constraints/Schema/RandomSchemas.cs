@@ -119,7 +119,14 @@ internal sealed class RandomSchemas(int seed)
                 }
                 return integer;
             case 2:
-                return new JsonObject { ["type"] = "number" };
+                var number = new JsonObject { ["type"] = "number" };
+                if (_rng.Next(2) == 0)
+                {
+                    double from = _rng.Next(-80, 80) / 8.0;
+                    number[_rng.Next(2) == 0 ? "minimum" : "exclusiveMinimum"] = from;
+                    number[_rng.Next(2) == 0 ? "maximum" : "exclusiveMaximum"] = from + (_rng.Next(1, 400) / 4.0);
+                }
+                return number;
             case 3:
                 return new JsonObject { ["type"] = "boolean" };
             case 4:
@@ -287,6 +294,12 @@ internal sealed class RandomSchemas(int seed)
                 long most = to ?? (least + 100);
                 return least + _rng.NextInt64(Math.Max(1, most - least + 1));
             case "number":
+                if ((s["minimum"] ?? s["exclusiveMinimum"]) is JsonNode low)
+                {
+                    // Strictly between the bounds (they are 1/4 apart at least), in eighths.
+                    double bottom = low.GetValue<double>(), top = (s["maximum"] ?? s["exclusiveMaximum"])!.GetValue<double>();
+                    return bottom + (Math.Max(1, _rng.Next(1, (int)((top - bottom) * 8))) / 8.0);
+                }
                 return _rng.Next(3) switch { 0 => _rng.Next(-9, 9), 1 => _rng.Next(-100, 100) / 8.0, _ => 1.5e21 };
             case "boolean":
                 return _rng.Next(2) == 0;

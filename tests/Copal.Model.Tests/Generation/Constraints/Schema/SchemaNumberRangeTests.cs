@@ -7,11 +7,12 @@ using Json.Schema;
 namespace Copal.Model.Tests.Generation.Constraints.Schema;
 
 /// <summary>
-/// Integers held to minimum, maximum and their exclusive forms: every integer text of up to five digits, either sign,
-/// against JsonSchema.Net's verdict (taken whole exactly when valid), and every prefix the automaton takes can still end
-/// in range (no reply is led into a number it cannot finish).
+/// Integers and numbers held to minimum, maximum and their exclusive forms: every integer text of up to five digits
+/// and every number of up to three digits and three decimals, either sign, against JsonSchema.Net's verdict (taken
+/// whole exactly when valid), and every prefix the automaton takes can still end in range (no reply is led into a
+/// number it cannot finish).
 /// </summary>
-public class SchemaIntegerRangeTests
+public class SchemaNumberRangeTests
 {
     public static TheoryData<string> Bounds => new()
     {
@@ -29,8 +30,76 @@ public class SchemaIntegerRangeTests
         """ "exclusiveMinimum": -1, "maximum": 1 """,
     };
 
-    private static string Schema(string bounds) =>
-        $$$"""{"type":"object","properties":{"n":{"type":"integer",{{{bounds}}}}},"required":["n"],"additionalProperties":false}""";
+    public static TheoryData<string> NumberBounds => new()
+    {
+        """ "minimum": 0, "maximum": 1 """,
+        """ "exclusiveMinimum": 0, "exclusiveMaximum": 1 """,
+        """ "minimum": -1.5, "maximum": 2.25 """,
+        """ "exclusiveMinimum": -0.125 """,
+        """ "maximum": -0.5 """,
+        """ "exclusiveMaximum": 0 """,
+        """ "minimum": 0.001 """,
+        """ "minimum": 3.5, "maximum": 3.5 """,
+        """ "minimum": 99.9, "exclusiveMaximum": 120 """,
+    };
+
+    private static string Schema(string bounds, string type = "integer") =>
+        $$$"""{"type":"object","properties":{"n":{"type":"{{{type}}}",{{{bounds}}}}},"required":["n"],"additionalProperties":false}""";
+
+    private static IEnumerable<string> Numbers()
+    {
+        string[] fractions = ["", ".0", ".5", ".1", ".25", ".125", ".999", ".001", ".9"];
+        foreach (int whole in Enumerable.Range(0, 125).Concat([250, 999]))
+        {
+            foreach (string fraction in fractions)
+            {
+                string text = whole.ToString(CultureInfo.InvariantCulture) + fraction;
+                yield return text;
+                yield return "-" + text;
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(NumberBounds))]
+    public void Each_number_is_taken_whole_exactly_when_the_reference_finds_it_in_range(string bounds)
+    {
+        string schema = Schema(bounds, "number");
+        CompiledSchema compiled = SchemaPrefixTests.Compile(schema);
+        JsonSchema reference = JsonSchema.FromText(schema);
+        int taken = 0;
+        foreach (string n in Numbers())
+        {
+            string text = "{\"n\":" + n + "}";
+            using JsonDocument doc = JsonDocument.Parse(text);
+            bool valid = reference.Evaluate(doc.RootElement).IsValid;
+            int at = SchemaPrefixTests.Refusal(compiled, text, out bool complete);
+            Assert.True(valid == (at < 0 && complete), $"{text} under {bounds}: valid {valid}, refused at {at}");
+            taken += valid ? 1 : 0;
+        }
+        Assert.True(taken > 0);
+        // An exponent could move the value anywhere: never written under a range.
+        Assert.True(SchemaPrefixTests.Refusal(compiled, "{\"n\":1e0}", out _) >= 0);
+    }
+
+    [Theory]
+    [MemberData(nameof(NumberBounds))]
+    public void Every_number_prefix_taken_can_still_end_in_range(string bounds) => AssertNoDeadPrefix(Schema(bounds, "number"), "-0123456789.", 5, 8);
+
+    [Fact]
+    public void A_long_run_of_decimals_at_a_bound_ends_there_rather_than_strand()
+    {
+        // exclusiveMinimum 0: 0.000… may go on to a value above 0 but never be 0; past the most decimals taken, only a
+        // value in range may be written, so the run stops where a digit other than 0 comes.
+        CompiledSchema compiled = SchemaPrefixTests.Compile(Schema(""" "exclusiveMinimum": 0 """, "number"));
+        var state = new SchemaPrefix(compiled);
+        Assert.True(state.TryAdvance(Encoding.UTF8.GetBytes("{\"n\":0." + new string('0', NumberRange.MaxDecimals - 1))));
+        SchemaPrefix zero = state, one = state;
+        Assert.False(zero.TryAdvance((byte)'0'));
+        Assert.True(one.TryAdvance((byte)'1'));
+        Assert.True(one.TryAdvance((byte)'}'));
+        Assert.True(one.IsComplete);
+    }
 
     private static IEnumerable<string> Integers()
     {
@@ -70,26 +139,27 @@ public class SchemaIntegerRangeTests
 
     [Theory]
     [MemberData(nameof(Bounds))]
-    public void Every_prefix_taken_can_still_end_in_range(string bounds)
+    public void Every_prefix_taken_can_still_end_in_range(string bounds) => AssertNoDeadPrefix(Schema(bounds), "-0123456789", 6, 7);
+
+    // Breadth-first over the bytes the automaton takes after {"n": , to the given length: each distinct state reached
+    // must reach a complete text within the budget of more bytes.
+    private static void AssertNoDeadPrefix(string schema, string bytes, int length, int budget)
     {
-        // Breadth-first over the digits and signs the automaton takes after {"n": , to six characters: each state
-        // reached must reach a complete text within six more bytes (at most five digits and the closing brace).
-        CompiledSchema compiled = SchemaPrefixTests.Compile(Schema(bounds));
+        CompiledSchema compiled = SchemaPrefixTests.Compile(schema);
         var start = new SchemaPrefix(compiled);
         Assert.True(start.TryAdvance("{\"n\":"u8));
-        var frontier = new List<SchemaPrefix> { start };
-        for (int depth = 0; depth < 6; depth++)
+        var frontier = new HashSet<SchemaPrefix> { start };
+        for (int depth = 0; depth < length; depth++)
         {
-            var next = new List<SchemaPrefix>();
+            var next = new HashSet<SchemaPrefix>();
             foreach (SchemaPrefix state in frontier)
             {
-                foreach (byte b in "-0123456789"u8)
+                foreach (byte b in Encoding.ASCII.GetBytes(bytes))
                 {
                     SchemaPrefix copy = state;
-                    if (copy.TryAdvance(b))
+                    if (copy.TryAdvance(b) && next.Add(copy))
                     {
-                        Assert.True(CanEnd(copy, 7), $"a prefix under {bounds} cannot end in range");
-                        next.Add(copy);
+                        Assert.True(CanEnd(copy, budget, bytes), $"a prefix under {schema} cannot end in range");
                     }
                 }
             }
@@ -97,7 +167,7 @@ public class SchemaIntegerRangeTests
         }
     }
 
-    private static bool CanEnd(SchemaPrefix state, int budget)
+    private static bool CanEnd(SchemaPrefix state, int budget, string bytes)
     {
         SchemaPrefix closed = state;
         if (closed.TryAdvance((byte)'}') && closed.IsComplete)
@@ -108,10 +178,10 @@ public class SchemaIntegerRangeTests
         {
             return false;
         }
-        foreach (byte b in "0123456789"u8)
+        foreach (byte b in Encoding.ASCII.GetBytes(bytes))
         {
             SchemaPrefix copy = state;
-            if (copy.TryAdvance(b) && CanEnd(copy, budget - 1))
+            if (copy.TryAdvance(b) && CanEnd(copy, budget - 1, bytes))
             {
                 return true;
             }
@@ -138,7 +208,10 @@ public class SchemaIntegerRangeTests
     [InlineData("""{"type":"object","properties":{"n":{"type":"integer","minimum":5,"maximum":4}}}""", "minimum")]
     [InlineData("""{"type":"object","properties":{"n":{"type":"integer","maximum":1e30}}}""", "maximum")]
     [InlineData("""{"type":"object","properties":{"n":{"type":"integer","exclusiveMinimum":true}}}""", "exclusiveMinimum")]
-    [InlineData("""{"type":"object","properties":{"n":{"type":"number","exclusiveMaximum":3}}}""", "exclusiveMaximum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","exclusiveMaximum":0.1234567}}}""", "exclusiveMaximum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":1,"exclusiveMaximum":1}}}""", "minimum")]
+    [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"number","maximum":3},{"type":"number","minimum":10}]}}}""", "anyOf")]
+    [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"number","maximum":3},{"type":"integer","minimum":10}]}}}""", "anyOf")]
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"integer","maximum":3},{"type":"integer","minimum":10}]}}}""", "anyOf")]
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"integer","maximum":3},{"const":7}]}}}""", "anyOf")]
     public void Bounds_copal_cannot_hold_to_are_refused_naming_them(string schema, string keyword)
