@@ -44,7 +44,7 @@ internal sealed class JsonSchemaCompiler
     // The keywords implemented; anything else is refused.
     private static readonly HashSet<string> s_assertions =
         ["type", "enum", "const", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
-         "minLength", "maxLength", "anyOf", "oneOf", "$ref", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
+         "minLength", "maxLength", "anyOf", "oneOf", "allOf", "$ref", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
 
     private static readonly string[] s_bounds = ["minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"];
 
@@ -56,7 +56,7 @@ internal sealed class JsonSchemaCompiler
     private static readonly string[] s_typeKeywords =
         ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "uniqueItems", .. s_bounds];
 
-    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, minimum, maximum, exclusiveMinimum and exclusiveMaximum (on integers), enum, const, anyOf, oneOf and $ref (annotations such as description are ignored)";
+    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, minimum, maximum, exclusiveMinimum and exclusiveMaximum (on integers), enum, const, anyOf, oneOf, allOf of one schema and $ref (annotations such as description are ignored)";
 
     private readonly JsonElement _root;
     private readonly List<SchemaNode?> _nodes = [];
@@ -305,19 +305,30 @@ internal sealed class JsonSchemaCompiler
         {
             throw new SchemaNotSupportedException("uniqueItems", path, "only uniqueItems false (no constraint) is taken: copal cannot keep array items apart");
         }
-        foreach (string combinator in (string[])["$ref", "anyOf", "oneOf"])
+        foreach (string combinator in (string[])["$ref", "allOf", "anyOf", "oneOf"])
         {
+            bool single = combinator is "$ref" or "allOf";
             if (assertions.Contains(combinator)
-                && assertions.FirstOrDefault(a => a != combinator && a != "uniqueItems" && (combinator == "$ref" || !s_besideBranches.Contains(a))) is string beside)
+                && assertions.FirstOrDefault(a => a != combinator && a != "uniqueItems" && (single || !s_besideBranches.Contains(a))) is string beside)
             {
-                string taken = combinator == "$ref" ? "" : $" (beside it copal takes {string.Join(", ", s_besideBranches)}, which apply to every branch)";
-                throw new SchemaNotSupportedException(combinator, path, $"{combinator} beside '{beside}' is not taken{taken}; put '{beside}' inside the {(combinator == "$ref" ? "referenced schema" : "branches")}");
+                string taken = single ? "" : $" (beside it copal takes {string.Join(", ", s_besideBranches)}, which apply to every branch)";
+                throw new SchemaNotSupportedException(combinator, path, $"{combinator} beside '{beside}' is not taken{taken}; put '{beside}' inside the {(single ? (combinator == "$ref" ? "referenced schema" : "allOf's schema") : "branches")}");
             }
         }
         if (schema.TryGetProperty("$ref", out JsonElement reference))
         {
             (JsonElement target, string targetPath) = Resolve(reference, path);
             return Classes(target, targetPath, outer);
+        }
+        // allOf of one schema is that schema (generators wrap a $ref so, to give it a description); of more, copal
+        // would have to intersect them.
+        if (schema.TryGetProperty("allOf", out JsonElement all))
+        {
+            if (all.ValueKind != JsonValueKind.Array || all.GetArrayLength() != 1)
+            {
+                throw new SchemaNotSupportedException("allOf", path, $"allOf is taken with one schema only (copal does not intersect schemas), got {(all.ValueKind == JsonValueKind.Array ? all.GetArrayLength() + " schemas" : Cut(all.GetRawText()))}");
+            }
+            return Classes(all[0], $"{path}/allOf/0", outer);
         }
         foreach (string combinator in (string[])["anyOf", "oneOf"])
         {

@@ -71,6 +71,18 @@ public class SchemaPrefixTests
     public void What_the_schema_rejects_is_refused_at_the_byte_it_goes_wrong(string text, int at) => AssertRefusedAt(Person, text, at);
 
     [Fact]
+    public void An_allOf_of_one_schema_is_that_schema()
+    {
+        // As generators wrap a $ref to give it a description.
+        const string schema = """
+            {"type":"object","properties":{"p":{"allOf":[{"$ref":"#/$defs/p"}],"description":"a point"}},"required":["p"],"additionalProperties":false,
+             "$defs":{"p":{"type":"object","properties":{"x":{"type":"integer"}},"required":["x"],"additionalProperties":false}}}
+            """;
+        AssertTaken(schema, """{"p":{"x":1}}""");
+        AssertRefusedAt(schema, """{"p":{"y":1}}""", 7);
+    }
+
+    [Fact]
     public void An_enum_of_numbers_where_one_prefixes_another_ends_at_the_byte_after()
     {
         const string schema = """{"type":"object","properties":{"n":{"enum":[1,12,-3.5]}},"required":["n"],"additionalProperties":false}""";

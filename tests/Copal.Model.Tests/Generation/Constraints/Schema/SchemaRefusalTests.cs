@@ -14,6 +14,8 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{"type":"array","uniqueItems":true}},"additionalProperties":false}""", "uniqueItems", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"array","prefixItems":[]}},"additionalProperties":false}""", "prefixItems", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"allOf":[]}},"additionalProperties":false}""", "allOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"allOf":[{"type":"string"},{"maxLength":3}]}},"additionalProperties":false}""", "allOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"allOf":[{"type":"string"}],"maxLength":3}},"additionalProperties":false}""", "allOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"not":{}}},"additionalProperties":false}""", "not", "#/properties/a")]
     [InlineData("""{"type":"object","patternProperties":{"^a":{}}}""", "patternProperties", "#")]
     [InlineData("""{"type":"object","properties":{"a":{}},"required":["b"],"additionalProperties":false}""", "required", "#")]
