@@ -665,7 +665,7 @@ internal sealed class JsonSchemaCompiler
         }
         return new SchemaClasses
         {
-            Object = objects.Count switch { 0 => -1, 1 => objects[0].Shape, _ => Union(objects, keyword, path) },
+            Object = objects.Count switch { 0 => -1, 1 => objects[0].Shape, _ => Union(objects, exclusive, keyword, path) },
             Array = arr,
             AnyString = anyString,
             MinLength = minLength,
@@ -678,8 +678,9 @@ internal sealed class JsonSchemaCompiler
     // Objects of several shapes: one union shape whose discriminator, a required property every branch has with
     // string values no two branches share (a const or an enum), picks the branch when written. It is written first
     // (the branches' other properties then in their declared order), so the bytes of its value pick the branch as a
-    // first byte picks any other. anyOf and oneOf alike: no object matches two branches.
-    private int Union(List<(int Shape, int From)> objects, string keyword, string path)
+    // first byte picks any other. anyOf and oneOf alike: no object matches two branches, once an object shape listed
+    // twice (within a union and beside it) is one branch, which oneOf refuses.
+    private int Union(List<(int Shape, int From)> objects, bool exclusive, string keyword, string path)
     {
         var branches = new List<(JsonElement Schema, string Path, int From)>();
         foreach ((int shape, int from) in objects)
@@ -692,9 +693,15 @@ internal sealed class JsonSchemaCompiler
                     // An object of any members (true, {} or type object without properties) has no discriminator.
                     throw Overlap(keyword, path, objects[0].From, from, "an object", NoDiscriminator);
                 }
-                if (!branches.Exists(x => x.Path == at.Path))
+                int same = branches.FindIndex(x => x.Path == at.Path);
+                if (same < 0)
                 {
                     branches.Add((at.Schema, at.Path, from));
+                }
+                else if (exclusive && branches[same].From != from)
+                {
+                    // oneOf [a, anyOf [a, b]]: every object a takes matches both branches.
+                    throw Overlap(keyword, path, branches[same].From, from, "an object", "oneOf fails a value both branches take");
                 }
             }
         }

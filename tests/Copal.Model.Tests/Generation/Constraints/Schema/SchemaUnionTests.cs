@@ -117,4 +117,23 @@ public class SchemaUnionTests
         Assert.Equal("anyOf", e.Keyword);
         Assert.Contains("a property tells them apart", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void One_object_shape_both_beside_a_union_and_within_it_is_refused_by_oneOf_and_taken_by_anyOf()
+    {
+        // Every object "a" takes matches both of oneOf's branches (a itself, and the anyOf that lists it): refused.
+        const string schema = """
+            {"COMBINATOR":[{"$ref":"#/$defs/a"},{"anyOf":[{"$ref":"#/$defs/a"},{"$ref":"#/$defs/b"}]}],
+             "$defs":{
+              "a":{"type":"object","properties":{"t":{"const":"a"}},"required":["t"],"additionalProperties":false},
+              "b":{"type":"object","properties":{"t":{"const":"b"}},"required":["t"],"additionalProperties":false}}}
+            """;
+        using JsonDocument doc = JsonDocument.Parse(schema.Replace("COMBINATOR", "oneOf", StringComparison.Ordinal));
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("oneOf", e.Keyword);
+        Assert.Contains("branches 0 and 1 both allow an object", e.Message, StringComparison.Ordinal);
+        string anyOf = schema.Replace("COMBINATOR", "anyOf", StringComparison.Ordinal);
+        AssertVerdict(anyOf, """{"t":"a"}""", valid: true);
+        AssertVerdict(anyOf, """{"t":"b"}""", valid: true);
+    }
 }
