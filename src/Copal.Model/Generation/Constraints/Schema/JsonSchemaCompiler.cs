@@ -393,7 +393,10 @@ internal sealed class JsonSchemaCompiler
     // discriminator moved first.
     private int ObjectShapeOf(JsonElement schema, string path, string? first)
     {
-        int id = AddShape(first is null ? path + "{}" : $"{path}{{{Pointer(first)}}}", () => ObjectShape(schema, path, first));
+        // A branch's key starts with its discriminator's JSON text, where no location's key can start ("#" or "("),
+        // and which ends where the path begins: no two (path, discriminator) pairs, nor a branch and a location, share one.
+        string key = first is null ? path + "{}" : Encoding.UTF8.GetString(Quote(first, path)) + path + "{}";
+        int id = AddShape(key, () => ObjectShape(schema, path, first));
         _objectSchemas.TryAdd(id, (schema, path));
         return id;
     }

@@ -136,4 +136,20 @@ public class SchemaUnionTests
         AssertVerdict(anyOf, """{"t":"a"}""", valid: true);
         AssertVerdict(anyOf, """{"t":"b"}""", valid: true);
     }
+
+    [Fact]
+    public void A_branch_is_never_mistaken_for_an_object_whose_location_spells_like_it()
+    {
+        // The branch of #/$defs/a led by the discriminator "x{", and the object at #/$defs/a{x: two shapes, however
+        // their locations and names run together.
+        const string schema = """
+            {"type":"object","properties":{"u":{"anyOf":[{"$ref":"#/$defs/a"},{"$ref":"#/$defs/b"}]},"p":{"$ref":"#/$defs/a{x"}},"required":["u","p"],"additionalProperties":false,
+             "$defs":{
+              "a":{"type":"object","properties":{"x{":{"const":"a"},"r":{"type":"string"}},"required":["x{"],"additionalProperties":false},
+              "b":{"type":"object","properties":{"x{":{"const":"b"}},"required":["x{"],"additionalProperties":false},
+              "a{x":{"type":"object","properties":{"q":{"type":"integer"}},"additionalProperties":false}}}
+            """;
+        AssertVerdict(schema, """{"u":{"x{":"a","r":"s"},"p":{"q":1}}""", valid: true);
+        AssertVerdict(schema, """{"u":{"x{":"a"},"p":{"x{":"a"}}""", valid: false);
+    }
 }
