@@ -69,4 +69,41 @@ public class ForcedToolCallTests
             ForcedToolCalls.SchemaProblem("response_format json_schema: 'format' at #/properties/at is not supported: x", ["remind"], callee: "remind"),
             StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("""{"name":"any","arguments":{"a":[1]}}""", true)]
+    [InlineData("""{"name":"empty","arguments":{}}""", true)]
+    [InlineData("""{"name":"untyped","arguments":{"n":1}}""", true)]
+    [InlineData("""{"name":"nullable","arguments":{"n":1}}""", true)]
+    [InlineData("""{"name":"any","arguments":"x"}""", false)]
+    [InlineData("""{"name":"empty","arguments":[1]}""", false)]
+    [InlineData("""{"name":"untyped","arguments":1}""", false)]
+    [InlineData("""{"name":"nullable","arguments":null}""", false)]
+    public void Among_several_functions_the_arguments_are_an_object_whatever_the_parameters_allow_beside(string reply, bool taken)
+    {
+        // Where the parameters are the whole schema its top must be an object; within the union they are narrowed
+        // to one, so that every reply the schema takes reads back as a call.
+        KeyValuePair<string, JsonElement?>[] tools =
+        [
+            new("any", Parse("true")),
+            new("empty", Parse("{}")),
+            new("untyped", Parse("""{"properties":{"n":{"type":"integer"}}}""")),
+            new("nullable", Parse("""{"type":["null","object"],"properties":{"n":{"type":"integer"}}}""")),
+        ];
+        JsonElement schema = ForcedToolCalls.Schema(tools, name: null);
+        using JsonDocument doc = JsonDocument.Parse(reply);
+        Assert.Equal(taken, JsonSchema.FromText(schema.GetRawText()).Evaluate(doc.RootElement).IsValid);
+        int at = SchemaPrefixTests.Refusal(JsonSchemaCompiler.Compile(schema), reply, out bool complete);
+        Assert.Equal(taken, at < 0 && complete);
+        ToolCallSplitter splitter = ToolCallSplitter.Forced(callee: null, tools.Select(t => t.Key));
+        Assert.Equal("", splitter.Push(reply));
+        (string content, IReadOnlyList<ToolCall> calls) = splitter.Finish();
+        if (taken)
+        {
+            Assert.Equal("", content);
+            ToolCall call = Assert.Single(calls);
+            using JsonDocument arguments = JsonDocument.Parse(call.Arguments);
+            Assert.Equal(doc.RootElement.GetProperty("arguments").GetRawText(), arguments.RootElement.GetRawText());
+        }
+    }
 }

@@ -50,12 +50,25 @@ public static class ForcedToolCalls
 
     // A function's parameters moved from the top of a schema to the pointer at: its references within itself ("#",
     // "#/$defs/x") made to point where it now is, and its top-level $id, which only a schema's top may have, dropped.
+    // Arguments are an object, as they are where the parameters are the whole schema (its top must be one): true, {}
+    // or a schema of no type or of several is narrowed to objects, else a reply could name the function with
+    // arguments "x", which is no call.
     private static JsonNode Embedded(JsonElement schema, string at)
     {
         JsonNode node = JsonNode.Parse(schema.GetRawText())!;
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.True)
+        {
+            return new JsonObject { ["type"] = "object" };
+        }
         if (node is JsonObject top)
         {
             top.Remove("$id");
+            bool typed = top.ContainsKey("$ref") || top.ContainsKey("anyOf") || top.ContainsKey("oneOf") || top.ContainsKey("enum") || top.ContainsKey("const");
+            if (!typed && (!top.TryGetPropertyValue("type", out JsonNode? type)
+                || (type is JsonArray types && types.Any(t => t is JsonValue tv && tv.GetValueKind() == JsonValueKind.String && tv.GetValue<string>() == "object"))))
+            {
+                top["type"] = "object";
+            }
         }
         Repoint(node, at);
         return node;
