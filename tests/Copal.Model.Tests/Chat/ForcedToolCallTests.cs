@@ -106,4 +106,38 @@ public class ForcedToolCallTests
             Assert.Equal(doc.RootElement.GetProperty("arguments").GetRawText(), arguments.RootElement.GetRawText());
         }
     }
+
+    private static string Problem(params KeyValuePair<string, JsonElement?>[] tools)
+    {
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(ForcedToolCalls.Schema(tools, null)));
+        return ForcedToolCalls.SchemaProblem("response_format " + e.Message, [.. tools.Select(t => t.Key)], callee: null);
+    }
+
+    [Fact]
+    public void A_refusal_quotes_the_callers_own_references_not_where_the_union_moved_them()
+    {
+        Assert.Equal(
+            "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/properties/a is not supported: $ref \"#/$defs/x\" points nowhere in the schema",
+            Problem(new("g", null), new("f", Parse("""{"type":"object","properties":{"a":{"$ref":"#/$defs/x"}}}"""))));
+        // A reference of another form is refused as it was written, as where the parameters are the whole schema.
+        Assert.StartsWith(
+            "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/properties/a is not supported: $ref \"#gone\" is not taken",
+            Problem(new("g", null), new("f", Parse("""{"type":"object","properties":{"a":{"$ref":"#gone"}}}"""))),
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_refusal_names_the_function_whose_place_it_is_not_one_its_reason_spells()
+    {
+        // Function 1's required name spells function 0's place: the refusal is still function 1's (and 10's is not 1's).
+        KeyValuePair<string, JsonElement?>[] tools =
+        [
+            .. Enumerable.Range(0, 10).Select(i => new KeyValuePair<string, JsonElement?>($"f{i}", null)),
+            new("f10", Parse("""{"type":"object","properties":{},"required":["x at #/anyOf/0/properties/arguments/y"]}""")),
+        ];
+        Assert.StartsWith(
+            "the parameters of 'f10' cannot be held to: json_schema: 'required' at # is not supported: 'x at #/anyOf/0/properties/arguments/y' is required",
+            Problem(tools),
+            StringComparison.Ordinal);
+    }
 }

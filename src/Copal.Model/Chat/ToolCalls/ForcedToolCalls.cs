@@ -49,7 +49,7 @@ public static class ForcedToolCalls
     private static string BranchPointer(int i) => $"#/anyOf/{i}/properties/arguments";
 
     // A function's parameters moved from the top of a schema to the pointer at: its references within itself ("#",
-    // "#/$defs/x") made to point where it now is, and its top-level $id, which only a schema's top may have, dropped.
+    // "#/$defs/x"; any other is refused as it stands) made to point where it now is, and its top-level $id, which only a schema's top may have, dropped.
     // Arguments are an object, as they are where the parameters are the whole schema (its top must be one): true, {}
     // or a schema of no type or of several is narrowed to objects, else a reply could name the function with
     // arguments "x", which is no call.
@@ -81,7 +81,7 @@ public static class ForcedToolCalls
             case JsonObject o:
                 foreach ((string key, JsonNode? value) in o.ToList())
                 {
-                    if (key == "$ref" && value is JsonValue v && v.TryGetValue(out string? reference) && reference.StartsWith('#'))
+                    if (key == "$ref" && value is JsonValue v && v.TryGetValue(out string? reference) && (reference == "#" || reference.StartsWith("#/", StringComparison.Ordinal)))
                     {
                         o[key] = at + reference[1..];
                     }
@@ -117,15 +117,29 @@ public static class ForcedToolCalls
         {
             return $"the parameters of '{callee}' cannot be held to: {message}";
         }
+        // The place is the first " at #/anyOf/i/properties/arguments" that ends there or goes on into them (1 is not
+        // 10); the reason after it may quote a required name or a value that spells another function's place.
+        int found = -1, function = -1, length = 0;
         for (int i = 0; i < names.Count; i++)
         {
-            // "at #/anyOf/1/properties/arguments/properties/x " → "at #/properties/x ", of the function named.
             string place = " at " + BranchPointer(i);
-            int found = message.IndexOf(place, StringComparison.Ordinal);
-            if (found >= 0 && message.Length > found + place.Length && message[found + place.Length] is '/' or ' ')
+            for (int at = message.IndexOf(place, StringComparison.Ordinal); at >= 0 && (found < 0 || at < found); at = message.IndexOf(place, at + 1, StringComparison.Ordinal))
             {
-                return $"the parameters of '{names[i]}' cannot be held to: {message[..found]} at #{message[(found + place.Length)..]}";
+                if (message.Length > at + place.Length && message[at + place.Length] is '/' or ' ')
+                {
+                    (found, function, length) = (at, i, place.Length);
+                    break;
+                }
             }
+        }
+        if (function >= 0)
+        {
+            // "at #/anyOf/1/properties/arguments/properties/x " → "at #/properties/x ", and a $ref quoted in the
+            // reason as the caller wrote it ("#/$defs/x", not where the union moved it).
+            string rest = message[(found + length)..];
+            string moved = "\"" + BranchPointer(function);
+            rest = rest.Replace(moved, "\"#", StringComparison.Ordinal);
+            return $"the parameters of '{names[function]}' cannot be held to: {message[..found]} at #{rest}";
         }
         return $"the call cannot be held to: {message}";
     }
