@@ -35,7 +35,7 @@ internal sealed class JsonSchemaCompiler
     private const string AnyPath = "(any)";
 
     private static readonly HashSet<string> s_annotations =
-        ["description", "title", "$schema", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly", "$defs", "definitions"];
+        ["description", "title", "$schema", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly", "$defs", "definitions", "discriminator"];
 
     // The keywords implemented; anything else is refused.
     private static readonly HashSet<string> s_assertions =
@@ -307,7 +307,7 @@ internal sealed class JsonSchemaCompiler
                 {
                     each.Add(Classes(branch, $"{path}/{combinator}/{i++}"));
                 }
-                return Merge(each, exclusive: combinator == "oneOf", combinator, path);
+                return Merge(each, exclusive: combinator == "oneOf", combinator, path, NamedDiscriminator(schema));
             }
         }
         string[] types = Types(schema, path);
@@ -553,7 +553,7 @@ internal sealed class JsonSchemaCompiler
 
     // Branches merge while each first byte still picks one branch (objects of several shapes: while a discriminator
     // tells them apart); oneOf's branches must also never share a value.
-    private SchemaClasses Merge(List<SchemaClasses> parts, bool exclusive, string keyword, string path)
+    private SchemaClasses Merge(List<SchemaClasses> parts, bool exclusive, string keyword, string path, string? named = null)
     {
         int arr = -1, arrFrom = -1, strFrom = -1, numFrom = -1;
         var objects = new List<(int Shape, int From)>();
@@ -668,7 +668,7 @@ internal sealed class JsonSchemaCompiler
         }
         return new SchemaClasses
         {
-            Object = objects.Count switch { 0 => -1, 1 => objects[0].Shape, _ => Union(objects, exclusive, keyword, path) },
+            Object = objects.Count switch { 0 => -1, 1 => objects[0].Shape, _ => Union(objects, exclusive, named, keyword, path) },
             Array = arr,
             AnyString = anyString,
             MinLength = minLength,
@@ -683,7 +683,7 @@ internal sealed class JsonSchemaCompiler
     // (the branches' other properties then in their declared order), so the bytes of its value pick the branch as a
     // first byte picks any other. anyOf and oneOf alike: no object matches two branches, once an object shape listed
     // twice (within a union and beside it) is one branch, which oneOf refuses.
-    private int Union(List<(int Shape, int From)> objects, bool exclusive, string keyword, string path)
+    private int Union(List<(int Shape, int From)> objects, bool exclusive, string? named, string keyword, string path)
     {
         var branches = new List<(JsonElement Schema, string Path, int From)>();
         foreach ((int shape, int from) in objects)
@@ -708,7 +708,7 @@ internal sealed class JsonSchemaCompiler
                 }
             }
         }
-        string name = Discriminator(branches)
+        string name = Discriminator(branches, named)
             ?? throw Overlap(keyword, path, objects[0].From, objects[1].From, "an object", NoDiscriminator);
         var literals = new List<(byte[] Bytes, int Branch)>();
         var shapes = new int[branches.Count];
@@ -735,43 +735,56 @@ internal sealed class JsonSchemaCompiler
 
     private const string NoDiscriminator = "copal takes objects of several shapes only where a property tells them apart: one every branch declares and requires, with a const or enum of strings no two branches share";
 
-    // The first property of the first branch, in declared order, that every branch declares and requires as a const
-    // or an enum of strings (nothing else: no $ref, no other type), no two branches sharing a value; null if none.
-    private string? Discriminator(List<(JsonElement Schema, string Path, int From)> branches)
+    // The property OpenAPI's discriminator beside the combinator names (as Pydantic writes a tagged union), if it tells
+    // the branches apart; else the first property of the first branch, in declared order, that does: every branch
+    // declares and requires it as a const or an enum of strings (nothing else: no $ref, no other type), no two
+    // branches sharing a value. Null if none.
+    private string? Discriminator(List<(JsonElement Schema, string Path, int From)> branches, string? named)
     {
+        if (named is not null && Tells(branches, named))
+        {
+            return named;
+        }
         if (!branches[0].Schema.TryGetProperty("properties", out JsonElement first) || first.ValueKind != JsonValueKind.Object)
         {
             return null;
         }
         foreach (JsonProperty candidate in first.EnumerateObject())
         {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            bool tells = true;
-            foreach ((JsonElement schema, string at, _) in branches)
-            {
-                if (!(schema.TryGetProperty("properties", out JsonElement properties) && properties.ValueKind == JsonValueKind.Object
-                    && properties.TryGetProperty(candidate.Name, out JsonElement property) && property.ValueKind == JsonValueKind.Object
-                    && (property.TryGetProperty("const", out _) || property.TryGetProperty("enum", out _))
-                    && !property.TryGetProperty("$ref", out _) && !property.TryGetProperty("anyOf", out _) && !property.TryGetProperty("oneOf", out _)
-                    && Requires(schema, candidate.Name)))
-                {
-                    tells = false;
-                    break;
-                }
-                IReadOnlyList<SchemaLiteral> values = Classes(property, PropertyPath(at, candidate.Name)).Literals;
-                if (values.Count == 0 || values.Any(v => v.Kind != LiteralKind.String || !seen.Add(Encoding.UTF8.GetString(v.Bytes))))
-                {
-                    tells = false;
-                    break;
-                }
-            }
-            if (tells)
+            if (Tells(branches, candidate.Name))
             {
                 return candidate.Name;
             }
         }
         return null;
     }
+
+    private bool Tells(List<(JsonElement Schema, string Path, int From)> branches, string name)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((JsonElement schema, string at, _) in branches)
+        {
+            if (!(schema.TryGetProperty("properties", out JsonElement properties) && properties.ValueKind == JsonValueKind.Object
+                && properties.TryGetProperty(name, out JsonElement property) && property.ValueKind == JsonValueKind.Object
+                && (property.TryGetProperty("const", out _) || property.TryGetProperty("enum", out _))
+                && !property.TryGetProperty("$ref", out _) && !property.TryGetProperty("anyOf", out _) && !property.TryGetProperty("oneOf", out _)
+                && Requires(schema, name)))
+            {
+                return false;
+            }
+            IReadOnlyList<SchemaLiteral> values = Classes(property, PropertyPath(at, name)).Literals;
+            if (values.Count == 0 || values.Any(v => v.Kind != LiteralKind.String || !seen.Add(Encoding.UTF8.GetString(v.Bytes))))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // OpenAPI's discriminator (an annotation to JSON Schema): the property it names, or null.
+    private static string? NamedDiscriminator(JsonElement schema) =>
+        schema.TryGetProperty("discriminator", out JsonElement d) && d.ValueKind == JsonValueKind.Object
+        && d.TryGetProperty("propertyName", out JsonElement name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
 
     private static bool Requires(JsonElement schema, string name) =>
         schema.TryGetProperty("required", out JsonElement required) && required.ValueKind == JsonValueKind.Array
