@@ -140,4 +140,30 @@ public class ForcedToolCallTests
             Problem(tools),
             StringComparison.Ordinal);
     }
+
+    [Theory]
+    // A key twice (JSON allows it): refused as where the parameters are the whole schema, not an exception of another kind.
+    [InlineData("""{"type":"object","properties":{"a":{"type":"string"},"a":{"type":"integer"}}}""", "the parameters of 'f' cannot be held to: json_schema: 'properties' at # is not supported: property 'a' is declared twice")]
+    // A lone surrogate in an annotation, which the compiler never reads: taken, as where the parameters are the whole schema.
+    [InlineData("""{"type":"object","description":"\ud800","properties":{"a":{"type":"string","description":"x\udc00"}}}""", null)]
+    // A reference spelled with an escape is still the function's own.
+    [InlineData("""{"anyOf":[{"type":"object","properties":{"a":{"$ref":"\u0023/anyOf/0"},"b":{"type":"integer"}},"required":["b"]}]}""", null)]
+    public void Parameters_are_embedded_as_written_and_judged_as_where_they_are_the_whole_schema(string parameters, string? refusal)
+    {
+        KeyValuePair<string, JsonElement?>[] tools = [new("f", Parse(parameters)), new("g", null)];
+        foreach (string? callee in (string?[])["f", null])
+        {
+            JsonElement schema = ForcedToolCalls.Schema(tools, callee);
+            if (refusal is null)
+            {
+                CompiledSchema compiled = JsonSchemaCompiler.Compile(schema);
+                string reply = callee is null ? """{"name":"f","arguments":{"a":{"b":1},"b":2}}""" : """{"a":{"b":1},"b":2}""";
+                bool recursive = parameters.Contains("anyOf", StringComparison.Ordinal);
+                Assert.Equal(recursive, SchemaPrefixTests.Refusal(compiled, reply, out bool complete) < 0 && complete);
+                continue;
+            }
+            SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(schema));
+            Assert.Equal(refusal, ForcedToolCalls.SchemaProblem("response_format " + e.Message, [.. tools.Select(t => t.Key)], callee));
+        }
+    }
 }

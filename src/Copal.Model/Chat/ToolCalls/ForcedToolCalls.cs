@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -25,22 +26,43 @@ public static class ForcedToolCalls
         {
             return parameters.Single(p => p.Key == only).Value ?? JsonSerializer.SerializeToElement(NoParameters());
         }
-        var branches = new JsonArray();
-        for (int i = 0; i < parameters.Count; i++)
+        // Written, not built as JsonNodes: parameters with a key twice (JSON allows it) reach the compiler as they came,
+        // refused there as where they are the whole schema, rather than failing here.
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            branches.Add(new JsonObject
+            writer.WriteStartObject();
+            writer.WriteStartArray("anyOf");
+            for (int i = 0; i < parameters.Count; i++)
             {
-                ["type"] = "object",
-                ["properties"] = new JsonObject
+                writer.WriteStartObject();
+                writer.WriteString("type", "object");
+                writer.WriteStartObject("properties");
+                writer.WriteStartObject("name");
+                writer.WriteString("const", parameters[i].Key);
+                writer.WriteEndObject();
+                writer.WritePropertyName("arguments");
+                if (parameters[i].Value is JsonElement schema)
                 {
-                    ["name"] = new JsonObject { ["const"] = parameters[i].Key },
-                    ["arguments"] = parameters[i].Value is JsonElement schema ? Embedded(schema, $"{BranchPointer(i)}") : NoParameters(),
-                },
-                ["required"] = new JsonArray("name", "arguments"),
-                ["additionalProperties"] = false,
-            });
+                    WriteEmbedded(writer, schema, BranchPointer(i));
+                }
+                else
+                {
+                    NoParameters().WriteTo(writer);
+                }
+                writer.WriteEndObject();
+                writer.WriteStartArray("required");
+                writer.WriteStringValue("name");
+                writer.WriteStringValue("arguments");
+                writer.WriteEndArray();
+                writer.WriteBoolean("additionalProperties", false);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
         }
-        return JsonSerializer.SerializeToElement(new JsonObject { ["anyOf"] = branches });
+        using JsonDocument union = JsonDocument.Parse(buffer.WrittenMemory);
+        return union.RootElement.Clone();
     }
 
     private static JsonObject NoParameters() => new() { ["type"] = "object", ["properties"] = new JsonObject(), ["additionalProperties"] = false };
@@ -49,55 +71,106 @@ public static class ForcedToolCalls
     private static string BranchPointer(int i) => $"#/anyOf/{i}/properties/arguments";
 
     // A function's parameters moved from the top of a schema to the pointer at: its references within itself ("#",
-    // "#/$defs/x"; any other is refused as it stands) made to point where it now is, and its top-level $id, which only a schema's top may have, dropped.
-    // Arguments are an object, as they are where the parameters are the whole schema (its top must be one): true, {}
-    // or a schema of no type or of several is narrowed to objects, else a reply could name the function with
-    // arguments "x", which is no call.
-    private static JsonNode Embedded(JsonElement schema, string at)
+    // "#/$defs/x"; any other is refused as it stands) made to point where it now is, and its top-level $id, which only
+    // a schema's top may have, dropped. Arguments are an object, as they are where the parameters are the whole schema
+    // (its top must be one): true, {} or a schema of no type or of several is narrowed to objects, else a reply could
+    // name the function with arguments "x", which is no call.
+    private static void WriteEmbedded(Utf8JsonWriter writer, JsonElement schema, string at)
     {
-        JsonNode node = JsonNode.Parse(schema.GetRawText())!;
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.True)
+        if (schema.ValueKind == JsonValueKind.True)
         {
-            return new JsonObject { ["type"] = "object" };
+            writer.WriteStartObject();
+            writer.WriteString("type", "object");
+            writer.WriteEndObject();
+            return;
         }
-        if (node is JsonObject top)
+        if (schema.ValueKind != JsonValueKind.Object)
         {
-            top.Remove("$id");
-            bool typed = top.ContainsKey("$ref") || top.ContainsKey("anyOf") || top.ContainsKey("oneOf") || top.ContainsKey("enum") || top.ContainsKey("const");
-            if (!typed && (!top.TryGetPropertyValue("type", out JsonNode? type)
-                || (type is JsonArray types && types.Any(t => t is JsonValue tv && tv.GetValueKind() == JsonValueKind.String && tv.GetValue<string>() == "object"))))
+            Write(writer, schema, at);
+            return;
+        }
+        bool typed = false, hasType = false;
+        foreach (JsonProperty p in schema.EnumerateObject())
+        {
+            typed |= p.NameEquals("$ref") || p.NameEquals("anyOf") || p.NameEquals("oneOf") || p.NameEquals("enum") || p.NameEquals("const");
+            hasType |= p.NameEquals("type");
+        }
+        writer.WriteStartObject();
+        foreach (JsonProperty p in schema.EnumerateObject())
+        {
+            if (p.NameEquals("$id"))
             {
-                top["type"] = "object";
+                continue;
             }
+            if (p.NameEquals("type") && !typed && p.Value.ValueKind == JsonValueKind.Array
+                && p.Value.EnumerateArray().Any(t => t.ValueKind == JsonValueKind.String && t.ValueEquals("object")))
+            {
+                writer.WriteString("type", "object");
+                continue;
+            }
+            WriteMember(writer, p, at);
         }
-        Repoint(node, at);
-        return node;
+        if (!typed && !hasType)
+        {
+            writer.WriteString("type", "object");
+        }
+        writer.WriteEndObject();
     }
 
-    private static void Repoint(JsonNode? node, string at)
+    private static void Write(Utf8JsonWriter writer, JsonElement value, string at)
     {
-        switch (node)
+        switch (value.ValueKind)
         {
-            case JsonObject o:
-                foreach ((string key, JsonNode? value) in o.ToList())
+            case JsonValueKind.Object:
+                writer.WriteStartObject();
+                foreach (JsonProperty p in value.EnumerateObject())
                 {
-                    if (key == "$ref" && value is JsonValue v && v.TryGetValue(out string? reference) && (reference == "#" || reference.StartsWith("#/", StringComparison.Ordinal)))
-                    {
-                        o[key] = at + reference[1..];
-                    }
-                    else
-                    {
-                        Repoint(value, at);
-                    }
+                    WriteMember(writer, p, at);
                 }
+                writer.WriteEndObject();
                 break;
-            case JsonArray a:
-                foreach (JsonNode? item in a)
+            case JsonValueKind.Array:
+                writer.WriteStartArray();
+                foreach (JsonElement item in value.EnumerateArray())
                 {
-                    Repoint(item, at);
+                    Write(writer, item, at);
                 }
+                writer.WriteEndArray();
+                break;
+            default:
+                // As written: a string's escapes are not decoded (a lone surrogate in a description is no error here,
+                // as it is none where the parameters are the whole schema).
+                writer.WriteRawValue(value.GetRawText(), skipInputValidation: true);
                 break;
         }
+    }
+
+    // A string's value; null for another kind, or one no UTF-16 string holds (a lone surrogate, refused where it is read).
+    private static string? Text(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static void WriteMember(Utf8JsonWriter writer, JsonProperty p, string at)
+    {
+        if (p.NameEquals("$ref") && Text(p.Value) is string reference && (reference == "#" || reference.StartsWith("#/", StringComparison.Ordinal)))
+        {
+            writer.WriteString("$ref", at + reference[1..]);
+            return;
+        }
+        writer.WritePropertyName(p.Name);
+        Write(writer, p.Value, at);
     }
 
     /// <summary>
