@@ -244,10 +244,62 @@ internal sealed class JsonSchemaCompiler
         {
             throw new SchemaNotSupportedException("$ref", path, $"$ref, anyOf and oneOf nest more than {MaxChain} deep here without an object or array in between");
         }
-        SchemaClasses classes = ClassesOf(schema, path);
+        SchemaClasses classes;
+        try
+        {
+            classes = ClassesOf(schema, path);
+        }
+        catch (InvalidOperationException) when (LoneSurrogate(schema) is string keyword)
+        {
+            // JSON may escape half a surrogate pair ("\ud800"), which no .NET string, and no UTF-8 reply, holds.
+            throw new SchemaNotSupportedException(keyword, path, "a string or key here holds a lone surrogate escape (\\ud800 to \\udfff without its pair), which no UTF-8 text can hold");
+        }
         _inProgress.Remove(path);
         _classes[path] = classes;
         return classes;
+    }
+
+    // The keyword of the schema whose value holds a string or key no .NET string can (a lone surrogate escape), or
+    // "schema" where a keyword's own name does; null when none does.
+    private static string? LoneSurrogate(JsonElement schema)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        foreach (JsonProperty p in schema.EnumerateObject())
+        {
+            if (!Readable(() => p.Name))
+            {
+                return "schema";
+            }
+            if (Unreadable(p.Value))
+            {
+                return p.Name;
+            }
+        }
+        return null;
+    }
+
+    private static bool Unreadable(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => !Readable(() => value.GetString()!),
+        JsonValueKind.Object => value.EnumerateObject().Any(p => !Readable(() => p.Name) || Unreadable(p.Value)),
+        JsonValueKind.Array => value.EnumerateArray().Any(Unreadable),
+        _ => false,
+    };
+
+    private static bool Readable(Func<string> read)
+    {
+        try
+        {
+            read();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private SchemaClasses ClassesOf(JsonElement schema, string path)
