@@ -69,4 +69,101 @@ public class ForcedToolCallTests
             ForcedToolCalls.SchemaProblem("response_format json_schema: 'format' at #/properties/at is not supported: x", ["remind"], callee: "remind"),
             StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("""{"name":"any","arguments":{"a":[1]}}""", true)]
+    [InlineData("""{"name":"empty","arguments":{}}""", true)]
+    [InlineData("""{"name":"untyped","arguments":{"n":1}}""", true)]
+    [InlineData("""{"name":"nullable","arguments":{"n":1}}""", true)]
+    [InlineData("""{"name":"any","arguments":"x"}""", false)]
+    [InlineData("""{"name":"empty","arguments":[1]}""", false)]
+    [InlineData("""{"name":"untyped","arguments":1}""", false)]
+    [InlineData("""{"name":"nullable","arguments":null}""", false)]
+    public void Among_several_functions_the_arguments_are_an_object_whatever_the_parameters_allow_beside(string reply, bool taken)
+    {
+        // Where the parameters are the whole schema its top must be an object; within the union they are narrowed
+        // to one, so that every reply the schema takes reads back as a call.
+        KeyValuePair<string, JsonElement?>[] tools =
+        [
+            new("any", Parse("true")),
+            new("empty", Parse("{}")),
+            new("untyped", Parse("""{"properties":{"n":{"type":"integer"}}}""")),
+            new("nullable", Parse("""{"type":["null","object"],"properties":{"n":{"type":"integer"}}}""")),
+        ];
+        JsonElement schema = ForcedToolCalls.Schema(tools, name: null);
+        using JsonDocument doc = JsonDocument.Parse(reply);
+        Assert.Equal(taken, JsonSchema.FromText(schema.GetRawText()).Evaluate(doc.RootElement).IsValid);
+        int at = SchemaPrefixTests.Refusal(JsonSchemaCompiler.Compile(schema), reply, out bool complete);
+        Assert.Equal(taken, at < 0 && complete);
+        ToolCallSplitter splitter = ToolCallSplitter.Forced(callee: null, tools.Select(t => t.Key));
+        Assert.Equal("", splitter.Push(reply));
+        (string content, IReadOnlyList<ToolCall> calls) = splitter.Finish();
+        if (taken)
+        {
+            Assert.Equal("", content);
+            ToolCall call = Assert.Single(calls);
+            using JsonDocument arguments = JsonDocument.Parse(call.Arguments);
+            Assert.Equal(doc.RootElement.GetProperty("arguments").GetRawText(), arguments.RootElement.GetRawText());
+        }
+    }
+
+    private static string Problem(params KeyValuePair<string, JsonElement?>[] tools)
+    {
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(ForcedToolCalls.Schema(tools, null)));
+        return ForcedToolCalls.SchemaProblem("response_format " + e.Message, [.. tools.Select(t => t.Key)], callee: null);
+    }
+
+    [Fact]
+    public void A_refusal_quotes_the_callers_own_references_not_where_the_union_moved_them()
+    {
+        Assert.Equal(
+            "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/properties/a is not supported: $ref \"#/$defs/x\" points nowhere in the schema",
+            Problem(new("g", null), new("f", Parse("""{"type":"object","properties":{"a":{"$ref":"#/$defs/x"}}}"""))));
+        // A reference of another form is refused as it was written, as where the parameters are the whole schema.
+        Assert.StartsWith(
+            "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/properties/a is not supported: $ref \"#gone\" is not taken",
+            Problem(new("g", null), new("f", Parse("""{"type":"object","properties":{"a":{"$ref":"#gone"}}}"""))),
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_refusal_names_the_function_whose_place_it_is_not_one_its_reason_spells()
+    {
+        // Function 1's required name spells function 0's place: the refusal is still function 1's (and 10's is not 1's).
+        KeyValuePair<string, JsonElement?>[] tools =
+        [
+            .. Enumerable.Range(0, 10).Select(i => new KeyValuePair<string, JsonElement?>($"f{i}", null)),
+            new("f10", Parse("""{"type":"object","properties":{},"required":["x at #/anyOf/0/properties/arguments/y"]}""")),
+        ];
+        Assert.StartsWith(
+            "the parameters of 'f10' cannot be held to: json_schema: 'required' at # is not supported: 'x at #/anyOf/0/properties/arguments/y' is required",
+            Problem(tools),
+            StringComparison.Ordinal);
+    }
+
+    [Theory]
+    // A key twice (JSON allows it): refused as where the parameters are the whole schema, not an exception of another kind.
+    [InlineData("""{"type":"object","properties":{"a":{"type":"string"},"a":{"type":"integer"}}}""", "the parameters of 'f' cannot be held to: json_schema: 'properties' at # is not supported: property 'a' is declared twice")]
+    // A lone surrogate in an annotation, which the compiler never reads: taken, as where the parameters are the whole schema.
+    [InlineData("""{"type":"object","description":"\ud800","properties":{"a":{"type":"string","description":"x\udc00"}}}""", null)]
+    // A reference spelled with an escape is still the function's own.
+    [InlineData("""{"anyOf":[{"type":"object","properties":{"a":{"$ref":"\u0023/anyOf/0"},"b":{"type":"integer"}},"required":["b"]}]}""", null)]
+    public void Parameters_are_embedded_as_written_and_judged_as_where_they_are_the_whole_schema(string parameters, string? refusal)
+    {
+        KeyValuePair<string, JsonElement?>[] tools = [new("f", Parse(parameters)), new("g", null)];
+        foreach (string? callee in (string?[])["f", null])
+        {
+            JsonElement schema = ForcedToolCalls.Schema(tools, callee);
+            if (refusal is null)
+            {
+                CompiledSchema compiled = JsonSchemaCompiler.Compile(schema);
+                string reply = callee is null ? """{"name":"f","arguments":{"a":{"b":1},"b":2}}""" : """{"a":{"b":1},"b":2}""";
+                bool recursive = parameters.Contains("anyOf", StringComparison.Ordinal);
+                Assert.Equal(recursive, SchemaPrefixTests.Refusal(compiled, reply, out bool complete) < 0 && complete);
+                continue;
+            }
+            SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(schema));
+            Assert.Equal(refusal, ForcedToolCalls.SchemaProblem("response_format " + e.Message, [.. tools.Select(t => t.Key)], callee));
+        }
+    }
 }

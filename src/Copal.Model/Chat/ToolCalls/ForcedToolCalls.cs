@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -25,22 +26,43 @@ public static class ForcedToolCalls
         {
             return parameters.Single(p => p.Key == only).Value ?? JsonSerializer.SerializeToElement(NoParameters());
         }
-        var branches = new JsonArray();
-        for (int i = 0; i < parameters.Count; i++)
+        // Written, not built as JsonNodes: parameters with a key twice (JSON allows it) reach the compiler as they came,
+        // refused there as where they are the whole schema, rather than failing here.
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            branches.Add(new JsonObject
+            writer.WriteStartObject();
+            writer.WriteStartArray("anyOf");
+            for (int i = 0; i < parameters.Count; i++)
             {
-                ["type"] = "object",
-                ["properties"] = new JsonObject
+                writer.WriteStartObject();
+                writer.WriteString("type", "object");
+                writer.WriteStartObject("properties");
+                writer.WriteStartObject("name");
+                writer.WriteString("const", parameters[i].Key);
+                writer.WriteEndObject();
+                writer.WritePropertyName("arguments");
+                if (parameters[i].Value is JsonElement schema)
                 {
-                    ["name"] = new JsonObject { ["const"] = parameters[i].Key },
-                    ["arguments"] = parameters[i].Value is JsonElement schema ? Embedded(schema, $"{BranchPointer(i)}") : NoParameters(),
-                },
-                ["required"] = new JsonArray("name", "arguments"),
-                ["additionalProperties"] = false,
-            });
+                    WriteEmbedded(writer, schema, BranchPointer(i));
+                }
+                else
+                {
+                    NoParameters().WriteTo(writer);
+                }
+                writer.WriteEndObject();
+                writer.WriteStartArray("required");
+                writer.WriteStringValue("name");
+                writer.WriteStringValue("arguments");
+                writer.WriteEndArray();
+                writer.WriteBoolean("additionalProperties", false);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
         }
-        return JsonSerializer.SerializeToElement(new JsonObject { ["anyOf"] = branches });
+        using JsonDocument union = JsonDocument.Parse(buffer.WrittenMemory);
+        return union.RootElement.Clone();
     }
 
     private static JsonObject NoParameters() => new() { ["type"] = "object", ["properties"] = new JsonObject(), ["additionalProperties"] = false };
@@ -49,42 +71,106 @@ public static class ForcedToolCalls
     private static string BranchPointer(int i) => $"#/anyOf/{i}/properties/arguments";
 
     // A function's parameters moved from the top of a schema to the pointer at: its references within itself ("#",
-    // "#/$defs/x") made to point where it now is, and its top-level $id, which only a schema's top may have, dropped.
-    private static JsonNode Embedded(JsonElement schema, string at)
+    // "#/$defs/x"; any other is refused as it stands) made to point where it now is, and its top-level $id, which only
+    // a schema's top may have, dropped. Arguments are an object, as they are where the parameters are the whole schema
+    // (its top must be one): true, {} or a schema of no type or of several is narrowed to objects, else a reply could
+    // name the function with arguments "x", which is no call.
+    private static void WriteEmbedded(Utf8JsonWriter writer, JsonElement schema, string at)
     {
-        JsonNode node = JsonNode.Parse(schema.GetRawText())!;
-        if (node is JsonObject top)
+        if (schema.ValueKind == JsonValueKind.True)
         {
-            top.Remove("$id");
+            writer.WriteStartObject();
+            writer.WriteString("type", "object");
+            writer.WriteEndObject();
+            return;
         }
-        Repoint(node, at);
-        return node;
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            Write(writer, schema, at);
+            return;
+        }
+        bool typed = false, hasType = false;
+        foreach (JsonProperty p in schema.EnumerateObject())
+        {
+            typed |= p.NameEquals("$ref") || p.NameEquals("anyOf") || p.NameEquals("oneOf") || p.NameEquals("enum") || p.NameEquals("const");
+            hasType |= p.NameEquals("type");
+        }
+        writer.WriteStartObject();
+        foreach (JsonProperty p in schema.EnumerateObject())
+        {
+            if (p.NameEquals("$id"))
+            {
+                continue;
+            }
+            if (p.NameEquals("type") && !typed && p.Value.ValueKind == JsonValueKind.Array
+                && p.Value.EnumerateArray().Any(t => t.ValueKind == JsonValueKind.String && t.ValueEquals("object")))
+            {
+                writer.WriteString("type", "object");
+                continue;
+            }
+            WriteMember(writer, p, at);
+        }
+        if (!typed && !hasType)
+        {
+            writer.WriteString("type", "object");
+        }
+        writer.WriteEndObject();
     }
 
-    private static void Repoint(JsonNode? node, string at)
+    private static void Write(Utf8JsonWriter writer, JsonElement value, string at)
     {
-        switch (node)
+        switch (value.ValueKind)
         {
-            case JsonObject o:
-                foreach ((string key, JsonNode? value) in o.ToList())
+            case JsonValueKind.Object:
+                writer.WriteStartObject();
+                foreach (JsonProperty p in value.EnumerateObject())
                 {
-                    if (key == "$ref" && value is JsonValue v && v.TryGetValue(out string? reference) && reference.StartsWith('#'))
-                    {
-                        o[key] = at + reference[1..];
-                    }
-                    else
-                    {
-                        Repoint(value, at);
-                    }
+                    WriteMember(writer, p, at);
                 }
+                writer.WriteEndObject();
                 break;
-            case JsonArray a:
-                foreach (JsonNode? item in a)
+            case JsonValueKind.Array:
+                writer.WriteStartArray();
+                foreach (JsonElement item in value.EnumerateArray())
                 {
-                    Repoint(item, at);
+                    Write(writer, item, at);
                 }
+                writer.WriteEndArray();
+                break;
+            default:
+                // As written: a string's escapes are not decoded (a lone surrogate in a description is no error here,
+                // as it is none where the parameters are the whole schema).
+                writer.WriteRawValue(value.GetRawText(), skipInputValidation: true);
                 break;
         }
+    }
+
+    // A string's value; null for another kind, or one no UTF-16 string holds (a lone surrogate, refused where it is read).
+    private static string? Text(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static void WriteMember(Utf8JsonWriter writer, JsonProperty p, string at)
+    {
+        if (p.NameEquals("$ref") && Text(p.Value) is string reference && (reference == "#" || reference.StartsWith("#/", StringComparison.Ordinal)))
+        {
+            writer.WriteString("$ref", at + reference[1..]);
+            return;
+        }
+        writer.WritePropertyName(p.Name);
+        Write(writer, p.Value, at);
     }
 
     /// <summary>
@@ -104,15 +190,29 @@ public static class ForcedToolCalls
         {
             return $"the parameters of '{callee}' cannot be held to: {message}";
         }
+        // The place is the first " at #/anyOf/i/properties/arguments" that ends there or goes on into them (1 is not
+        // 10); the reason after it may quote a required name or a value that spells another function's place.
+        int found = -1, function = -1, length = 0;
         for (int i = 0; i < names.Count; i++)
         {
-            // "at #/anyOf/1/properties/arguments/properties/x " → "at #/properties/x ", of the function named.
             string place = " at " + BranchPointer(i);
-            int found = message.IndexOf(place, StringComparison.Ordinal);
-            if (found >= 0 && message.Length > found + place.Length && message[found + place.Length] is '/' or ' ')
+            for (int at = message.IndexOf(place, StringComparison.Ordinal); at >= 0 && (found < 0 || at < found); at = message.IndexOf(place, at + 1, StringComparison.Ordinal))
             {
-                return $"the parameters of '{names[i]}' cannot be held to: {message[..found]} at #{message[(found + place.Length)..]}";
+                if (message.Length > at + place.Length && message[at + place.Length] is '/' or ' ')
+                {
+                    (found, function, length) = (at, i, place.Length);
+                    break;
+                }
             }
+        }
+        if (function >= 0)
+        {
+            // "at #/anyOf/1/properties/arguments/properties/x " → "at #/properties/x ", and a $ref quoted in the
+            // reason as the caller wrote it ("#/$defs/x", not where the union moved it).
+            string rest = message[(found + length)..];
+            string moved = "\"" + BranchPointer(function);
+            rest = rest.Replace(moved, "\"#", StringComparison.Ordinal);
+            return $"the parameters of '{names[function]}' cannot be held to: {message[..found]} at #{rest}";
         }
         return $"the call cannot be held to: {message}";
     }

@@ -250,7 +250,8 @@ internal sealed class JsonSchemaCompiler
 
     private SchemaClasses Classes(JsonElement schema, string path, Beside? outer = null)
     {
-        string key = outer is null ? path : $"{path} beside {outer.Path}";
+        // "~2" never comes in a JSON pointer (which escapes "~" as "~0"): no location's key equals a branch's.
+        string key = outer is null ? path : $"{path}~2{outer.Path}";
         if (_classes.TryGetValue(key, out SchemaClasses? done))
         {
             return done;
@@ -263,10 +264,62 @@ internal sealed class JsonSchemaCompiler
         {
             throw new SchemaNotSupportedException("$ref", path, $"$ref, anyOf and oneOf nest more than {MaxChain} deep here without an object or array in between");
         }
-        SchemaClasses classes = ClassesOf(schema, path, outer);
+        SchemaClasses classes;
+        try
+        {
+            classes = ClassesOf(schema, path, outer);
+        }
+        catch (InvalidOperationException) when (LoneSurrogate(schema) is string keyword)
+        {
+            // JSON may escape half a surrogate pair ("\ud800"), which no .NET string, and no UTF-8 reply, holds.
+            throw new SchemaNotSupportedException(keyword, path, "a string or key here holds a lone surrogate escape (\\ud800 to \\udfff without its pair), which no UTF-8 text can hold");
+        }
         _inProgress.Remove(key);
         _classes[key] = classes;
         return classes;
+    }
+
+    // The keyword of the schema whose value holds a string or key no .NET string can (a lone surrogate escape), or
+    // "schema" where a keyword's own name does; null when none does.
+    private static string? LoneSurrogate(JsonElement schema)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        foreach (JsonProperty p in schema.EnumerateObject())
+        {
+            if (!Readable(() => p.Name))
+            {
+                return "schema";
+            }
+            if (Unreadable(p.Value))
+            {
+                return p.Name;
+            }
+        }
+        return null;
+    }
+
+    private static bool Unreadable(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => !Readable(() => value.GetString()!),
+        JsonValueKind.Object => value.EnumerateObject().Any(p => !Readable(() => p.Name) || Unreadable(p.Value)),
+        JsonValueKind.Array => value.EnumerateArray().Any(Unreadable),
+        _ => false,
+    };
+
+    private static bool Readable(Func<string> read)
+    {
+        try
+        {
+            read();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     // The classes of the schema at path; a branch of an anyOf or oneOf with keywords beside it (outer) takes them too.
@@ -494,7 +547,9 @@ internal sealed class JsonSchemaCompiler
     // a union's branch, with its discriminator moved first.
     private int ObjectShapeOf(ObjectSource source, string? first)
     {
-        string key = source.Path + (source.Outer is null ? "" : $" beside {source.Outer.Path}") + (first is null ? "{}" : $"{{^{Pointer(first)}}}");
+        // A branch's key starts with its discriminator's JSON text, where no location's key can start ("#" or "("),
+        // and which ends where the path begins; "~2" never comes in a JSON pointer: no two keys of different shapes meet.
+        string key = (first is null ? "" : Encoding.UTF8.GetString(Quote(first, source.Path))) + source.Path + (source.Outer is null ? "" : $"~2{source.Outer.Path}") + "{}";
         int id = AddShape(key, () => ObjectShape(source, first));
         _objectSchemas.TryAdd(id, source);
         return id;
@@ -831,7 +886,7 @@ internal sealed class JsonSchemaCompiler
         }
         return new SchemaClasses
         {
-            Object = objects.Count switch { 0 => -1, 1 => objects[0].Shape, _ => Union(objects, keyword, path, discriminator) },
+            Object = objects.Count switch { 0 => -1, 1 => objects[0].Shape, _ => Union(objects, exclusive, keyword, path, discriminator) },
             Array = arr,
             AnyString = anyString,
             MinLength = minLength,
@@ -845,8 +900,9 @@ internal sealed class JsonSchemaCompiler
     // Objects of several shapes: one union shape whose discriminator, a required property every branch has with
     // string values no two branches share (a const or an enum), picks the branch when written. It is written first
     // (the branches' other properties then in their declared order), so the bytes of its value pick the branch as a
-    // first byte picks any other. anyOf and oneOf alike: no object matches two branches.
-    private int Union(List<(int Shape, int From)> objects, string keyword, string path, string? named)
+    // first byte picks any other. anyOf and oneOf alike: no object matches two branches, once an object shape listed
+    // twice (within a union and beside it) is one branch, which oneOf refuses.
+    private int Union(List<(int Shape, int From)> objects, bool exclusive, string keyword, string path, string? named)
     {
         var branches = new List<(ObjectSource Source, int From)>();
         foreach ((int shape, int from) in objects)
@@ -859,9 +915,15 @@ internal sealed class JsonSchemaCompiler
                     // An object of any members (true, or its anyOf's branches') has no discriminator.
                     throw Overlap(keyword, path, objects[0].From, from, "an object", NoDiscriminator);
                 }
-                if (!branches.Exists(x => x.Source.Path == source.Path && x.Source.Outer?.Path == source.Outer?.Path))
+                int same = branches.FindIndex(x => x.Source.Path == source.Path && x.Source.Outer?.Path == source.Outer?.Path);
+                if (same < 0)
                 {
                     branches.Add((source, from));
+                }
+                else if (exclusive && branches[same].From != from)
+                {
+                    // oneOf [a, anyOf [a, b]]: every object a takes matches both branches.
+                    throw Overlap(keyword, path, branches[same].From, from, "an object", "oneOf fails a value both branches take");
                 }
             }
         }

@@ -35,6 +35,10 @@ public class SchemaAdversarialTests
         """{"type":"object","properties":{"p":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"q":{"type":"number","minimum":-2.5,"maximum":-0.125},"r":{"type":"number","minimum":3.5,"maximum":3.5},"s":{"type":["number","null"],"minimum":10}},"required":["p","q","r","s"],"additionalProperties":false}""",
         // A tagged union at the top whose tags prefix one another and need escapes; one branch recurses through the union.
         """{"oneOf":[{"type":"object","properties":{"k":{"enum":["a","a\"b"]},"n":{"$ref":"#"}},"required":["k"],"additionalProperties":false},{"type":"object","properties":{"v":{"type":"integer"},"k":{"const":"ab"}},"required":["k","v"],"additionalProperties":{"type":"boolean"}},{"type":"object","properties":{"k":{"enum":["a\\","é"]}},"required":["k"]}]}""",
+        // Unions within a union told apart by another property than theirs, one branch open to further keys.
+        """{"anyOf":[{"anyOf":[{"type":"object","properties":{"t":{"const":"a"},"u":{"const":"x"}},"required":["t","u"],"additionalProperties":false},{"type":"object","properties":{"t":{"const":"b"},"u":{"enum":["y","yy"]}},"required":["t","u"],"additionalProperties":false}]},{"type":"object","properties":{"u":{"const":"z"},"t":{"const":"c"}},"required":["u","t"],"additionalProperties":{"type":"integer"}}]}""",
+        // A union beside a string, an array, a number and null; a branch of the discriminator alone; tags in UTF-8, empty and prefixing.
+        """{"type":"object","properties":{"v":{"anyOf":[{"type":"object","properties":{"k":{"enum":["a","ab","a\\","é","a\"b"]}},"required":["k"],"additionalProperties":false},{"type":"object","properties":{"k":{"enum":["abc","b","","😀"]},"x":{"type":"array","items":{"$ref":"#/properties/v"},"maxItems":2}},"required":["k"],"additionalProperties":true},{"type":"string","maxLength":2},{"type":"array","items":{"const":1},"maxItems":2},{"const":1},{"type":"null"}]}},"required":["v"],"additionalProperties":false}""",
     };
 
     private static (CompiledSchema Compiled, JsonSchema Reference) Both(string schema)

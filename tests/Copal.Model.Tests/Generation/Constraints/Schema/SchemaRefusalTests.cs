@@ -39,6 +39,11 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{"type":"text"}},"additionalProperties":false}""", "type", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a~b/c":{"type":"string","pattern":"x"}},"additionalProperties":false}""", "pattern", "#/properties/a~0b~1c")]
     [InlineData("""{"type":"array"}""", "type", "#")]
+    // Half a surrogate pair, escaped: valid JSON, but no string a reply can write.
+    [InlineData("""{"type":"object","properties":{"a":{"enum":["x","\ud800"]}},"additionalProperties":false}""", "enum", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a\udc00":{"type":"string"}},"additionalProperties":false}""", "properties", "#")]
+    [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/\ud800"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"object","properties":{"k":{"const":"\ud800"}},"required":["k"]},{"type":"object","properties":{"k":{"const":"b"}},"required":["k"]}]}},"additionalProperties":false}""", "const", "#/properties/a/oneOf/0/properties/k")]
     [InlineData("""{"type":"object","properties":{"c":{"$ref":"#"}},"required":["c"],"additionalProperties":false}""", "$ref", "#")]
     [InlineData("""{"type":"object","$defs":{"x":{"pattern":"a"}}}""", "", "")]
     public void A_keyword_that_cannot_be_held_to_is_refused_naming_it_and_its_place(string schema, string keyword, string path)
@@ -65,6 +70,7 @@ public class SchemaRefusalTests
     [InlineData("""{"properties":{"a":{"type":"integer"}},"additionalProperties":false}""")]
     [InlineData("""{"type":"object","properties":{"a":{}}}""")]
     [InlineData("""{"type":"object","properties":{"a":{}},"additionalProperties":{"type":"string"}}""")]
+    [InlineData("""{"type":"object","description":"half a pair \ud800 is no matter in an annotation","properties":{}}""")]
     public void Annotations_and_the_subset_taken_compile(string schema)
     {
         using JsonDocument doc = JsonDocument.Parse(schema);

@@ -20,10 +20,11 @@ public class SchemaUnionTests
         ]}},"required":["shape"],"additionalProperties":false}
         """;
 
-    private static void AssertVerdict(string schema, string text, bool valid)
+    // reference: the schema as JsonSchema.Net reads it, where it differs only by an annotation that validator refuses.
+    private static void AssertVerdict(string schema, string text, bool valid, string? reference = null)
     {
         using JsonDocument doc = JsonDocument.Parse(text);
-        Assert.Equal(valid, JsonSchema.FromText(schema).Evaluate(doc.RootElement).IsValid);
+        Assert.Equal(valid, JsonSchema.FromText(reference ?? schema).Evaluate(doc.RootElement).IsValid);
         int at = SchemaPrefixTests.Refusal(SchemaPrefixTests.Compile(schema), text, out bool complete);
         Assert.Equal(valid, at < 0 && complete);
     }
@@ -230,5 +231,64 @@ public class SchemaUnionTests
         SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
         Assert.Equal("anyOf", e.Keyword);
         Assert.Contains("a property tells them apart", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void One_object_shape_both_beside_a_union_and_within_it_is_refused_by_oneOf_and_taken_by_anyOf()
+    {
+        // Every object "a" takes matches both of oneOf's branches (a itself, and the anyOf that lists it): refused.
+        const string schema = """
+            {"COMBINATOR":[{"$ref":"#/$defs/a"},{"anyOf":[{"$ref":"#/$defs/a"},{"$ref":"#/$defs/b"}]}],
+             "$defs":{
+              "a":{"type":"object","properties":{"t":{"const":"a"}},"required":["t"],"additionalProperties":false},
+              "b":{"type":"object","properties":{"t":{"const":"b"}},"required":["t"],"additionalProperties":false}}}
+            """;
+        using JsonDocument doc = JsonDocument.Parse(schema.Replace("COMBINATOR", "oneOf", StringComparison.Ordinal));
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("oneOf", e.Keyword);
+        Assert.Contains("branches 0 and 1 both allow an object", e.Message, StringComparison.Ordinal);
+        string anyOf = schema.Replace("COMBINATOR", "anyOf", StringComparison.Ordinal);
+        AssertVerdict(anyOf, """{"t":"a"}""", valid: true);
+        AssertVerdict(anyOf, """{"t":"b"}""", valid: true);
+    }
+
+    [Fact]
+    public void A_branch_is_never_mistaken_for_an_object_whose_location_spells_like_it()
+    {
+        // The branch of #/$defs/a led by the discriminator "x{", and the object at #/$defs/a{x: two shapes, however
+        // their locations and names run together.
+        const string schema = """
+            {"type":"object","properties":{"u":{"anyOf":[{"$ref":"#/$defs/a"},{"$ref":"#/$defs/b"}]},"p":{"$ref":"#/$defs/a{x"}},"required":["u","p"],"additionalProperties":false,
+             "$defs":{
+              "a":{"type":"object","properties":{"x{":{"const":"a"},"r":{"type":"string"}},"required":["x{"],"additionalProperties":false},
+              "b":{"type":"object","properties":{"x{":{"const":"b"}},"required":["x{"],"additionalProperties":false},
+              "a{x":{"type":"object","properties":{"q":{"type":"integer"}},"additionalProperties":false}}}
+            """;
+        AssertVerdict(schema, """{"u":{"x{":"a","r":"s"},"p":{"q":1}}""", valid: true);
+        AssertVerdict(schema, """{"u":{"x{":"a"},"p":{"x{":"a"}}""", valid: false);
+    }
+
+    [Fact]
+    public void A_tagged_union_as_Pydantic_writes_it_is_told_apart_by_the_property_its_discriminator_names()
+    {
+        // Field(discriminator="pet_type"): oneOf beside OpenAPI's discriminator, the tags typed consts. "v" tells the
+        // branches apart too and comes first; the property the discriminator names is the one written first.
+        const string schema = """
+            {"$defs":{
+              "Cat":{"properties":{"v":{"const":"1","type":"string"},"pet_type":{"const":"cat","title":"Pet Type","type":"string"},"meows":{"title":"Meows","type":"integer"}},"required":["v","pet_type","meows"],"title":"Cat","type":"object"},
+              "Dog":{"properties":{"v":{"const":"2","type":"string"},"pet_type":{"const":"dog","title":"Pet Type","type":"string"},"barks":{"title":"Barks","type":"number"}},"required":["v","pet_type","barks"],"title":"Dog","type":"object"}},
+             "properties":{"pet":{"discriminator":{"mapping":{"cat":"#/$defs/Cat","dog":"#/$defs/Dog"},"propertyName":"pet_type"},
+               "oneOf":[{"$ref":"#/$defs/Cat"},{"$ref":"#/$defs/Dog"}],"title":"Pet"}},
+             "required":["pet"],"title":"Model","type":"object"}
+            """;
+        // An annotation to JSON Schema, which JsonSchema.Net refuses as an unknown keyword: it checks the schema without it.
+        JsonNode reference = JsonNode.Parse(schema)!;
+        reference["properties"]!["pet"]!.AsObject().Remove("discriminator");
+        string without = reference.ToJsonString();
+        AssertVerdict(schema, """{"pet":{"pet_type":"cat","v":"1","meows":3}}""", valid: true, without);
+        AssertVerdict(schema, """{"pet":{"pet_type":"dog","v":"2","barks":0.5}}""", valid: true, without);
+        AssertVerdict(schema, """{"pet":{"pet_type":"dog","v":"1","barks":0.5}}""", valid: false, without);
+        AssertVerdict(schema, """{"pet":{"pet_type":"cat","v":"1","meows":3,"barks":0.5}}""", valid: true, without); // further keys are open
+        AssertVerdict(schema, """{"pet":{"pet_type":"cat","v":"1"}}""", valid: false, without);
     }
 }
