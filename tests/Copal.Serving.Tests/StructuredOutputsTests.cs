@@ -253,7 +253,7 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
     }
 
     [Theory]
-    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"additionalProperties":false}}}""", "'minimum' at #/properties/n")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"number","minimum":0.1234567}},"additionalProperties":false}}}""", "'minimum' at #/properties/n")]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"string","format":"date"}}}}}""", "'format' at #/properties/n")]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x"}}""", "json_schema.schema is required")]
     [InlineData("""{"type":"json_schema","json_schema":{"schema":{"type":"object"}}}""", "json_schema.name")]
