@@ -91,7 +91,7 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
         Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
         CompletionRequestException e = await Assert.ThrowsAsync<CompletionRequestException>(() => client.GetResponseAsync(chat, new ChatOptions
         {
-            ResponseFormat = ChatResponseFormat.ForJsonSchema(JsonDocument.Parse("""{"type":"object","properties":{"d":{"type":"string","format":"date"}},"additionalProperties":false}""").RootElement, "day"),
+            ResponseFormat = ChatResponseFormat.ForJsonSchema(JsonDocument.Parse("""{"type":"object","properties":{"d":{"type":"string","format":"email"}},"additionalProperties":false}""").RootElement, "mail"),
         }));
         Assert.Equal("response_format", e.Parameter);
         Assert.Contains("'format' at #/properties/d", e.Message, StringComparison.Ordinal);
@@ -151,6 +151,33 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
             kinds.UnionWith(drawing.Others.Select(o => o.GetType()));
         }
         Assert.Equal(2, kinds.Count); // both branches were written
+    }
+
+    public sealed record Appointment(DateTime At, DateTimeOffset? Until, DateOnly Day, Guid Id);
+
+    [Fact]
+    public async Task The_chat_client_writes_dates_times_and_guids_that_dotnet_reads_back()
+    {
+        // System.Text.Json exports DateTime and DateTimeOffset as format date-time, DateOnly as date, Guid as uuid.
+        JsonElement schema = AIJsonUtilities.CreateJsonSchema(typeof(Appointment), inferenceOptions: new AIJsonSchemaCreateOptions
+        {
+            TransformOptions = new AIJsonSchemaTransformOptions { DisallowAdditionalProperties = true, RequireAllProperties = true },
+        });
+        IChatClient client = new CopalChatClient(server.Engine);
+        for (long seed = 1; seed <= 3; seed++)
+        {
+            ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Book it as JSON")], new ChatOptions
+            {
+                MaxOutputTokens = 400,
+                Temperature = 1,
+                Seed = seed,
+                ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, "appointment"),
+                AdditionalProperties = new() { ["logit_bias"] = NoWhitespace() },
+            });
+            Assert.True(ChatFinishReason.Stop == response.FinishReason, response.Text);
+            Appointment appointment = JsonSerializer.Deserialize<Appointment>(response.Text, AIJsonUtilities.DefaultOptions)!;
+            Assert.NotEqual(default, appointment.Day);
+        }
     }
 
     private object Body(bool chat, bool stream, object format)
@@ -254,7 +281,7 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
 
     [Theory]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"number","minimum":0.1234567}},"additionalProperties":false}}}""", "'minimum' at #/properties/n")]
-    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"string","format":"date"}}}}}""", "'format' at #/properties/n")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"string","format":"email"}}}}}""", "'format' at #/properties/n")]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x"}}""", "json_schema.schema is required")]
     [InlineData("""{"type":"json_schema","json_schema":{"schema":{"type":"object"}}}""", "json_schema.name")]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x","strict":"yes","schema":{"type":"object"}}}""", "json_schema.strict")]

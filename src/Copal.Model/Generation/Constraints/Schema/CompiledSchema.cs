@@ -43,6 +43,9 @@ internal sealed class SchemaNode
     /// <summary>−1: no bound.</summary>
     public int MaxLength { get; set; } = -1;
 
+    /// <summary>The format any string is held to, or none (<see cref="StringFormats"/>).</summary>
+    public StringFormat Format { get; set; }
+
     public NumberKind Number { get; set; }
 
     /// <summary>The values a number or an integer may be (minimum, maximum, and their exclusive forms).</summary>

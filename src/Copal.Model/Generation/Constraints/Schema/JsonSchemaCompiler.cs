@@ -44,7 +44,7 @@ internal sealed class JsonSchemaCompiler
     // The keywords implemented; anything else is refused.
     private static readonly HashSet<string> s_assertions =
         ["type", "enum", "const", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
-         "minLength", "maxLength", "anyOf", "oneOf", "allOf", "$ref", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
+         "minLength", "maxLength", "format", "anyOf", "oneOf", "allOf", "$ref", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
 
     private static readonly string[] s_bounds = ["minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"];
 
@@ -54,9 +54,9 @@ internal sealed class JsonSchemaCompiler
     private static readonly HashSet<string> s_besideBranches = ["type", "required", "properties", "additionalProperties"];
 
     private static readonly string[] s_typeKeywords =
-        ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "uniqueItems", .. s_bounds];
+        ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "format", "uniqueItems", .. s_bounds];
 
-    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, minimum, maximum, exclusiveMinimum and exclusiveMaximum (on integers), enum, const, anyOf, oneOf, allOf of one schema and $ref (annotations such as description are ignored)";
+    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, format (date, date-time and uuid), minimum, maximum, exclusiveMinimum and exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one schema and $ref (annotations such as description are ignored)";
 
     private readonly JsonElement _root;
     private readonly List<SchemaNode?> _nodes = [];
@@ -173,6 +173,7 @@ internal sealed class JsonSchemaCompiler
         AnyString = c.AnyString,
         MinLength = c.MinLength,
         MaxLength = c.MaxLength,
+        Format = c.Format,
         Number = c.Number,
         Range = c.Range,
         Literals = c.Literals.Count > 0 ? _literals.Add(c.Literals.Select(l => (l.Bytes, 0))) : -1,
@@ -540,7 +541,17 @@ internal sealed class JsonSchemaCompiler
         {
             throw new SchemaNotSupportedException("minLength", path, $"minLength {min} is more than maxLength {max}: no string fits");
         }
-        return new SchemaClasses { AnyString = true, MinLength = min, MaxLength = max };
+        StringFormat format = StringFormat.None;
+        if (schema.TryGetProperty("format", out JsonElement name))
+        {
+            format = (name.ValueKind == JsonValueKind.String ? StringFormats.Of(name.GetString()!) : null)
+                ?? throw new SchemaNotSupportedException("format", path, $"format {Cut(name.GetRawText())} is not taken: copal holds strings to date, date-time and uuid");
+            if (schema.TryGetProperty("minLength", out _) || schema.TryGetProperty("maxLength", out _))
+            {
+                throw new SchemaNotSupportedException("format", path, "format beside minLength or maxLength is not taken (a format fixes the length)");
+            }
+        }
+        return new SchemaClasses { AnyString = true, MinLength = min, MaxLength = max, Format = format };
     }
 
     // The object shape of the schema at path, its properties in declared order (those beside its anyOf first) or, for
@@ -759,6 +770,7 @@ internal sealed class JsonSchemaCompiler
         int arr = -1, arrFrom = -1, strFrom = -1, numFrom = -1;
         var objects = new List<(int Shape, int From)>();
         bool anyString = false;
+        StringFormat format = StringFormat.None;
         int minLength = 0, maxLength = -1;
         NumberKind number = NumberKind.None;
         NumberRange? integers = null, numbers = null;
@@ -796,6 +808,11 @@ internal sealed class JsonSchemaCompiler
             }
             if (c.AnyString)
             {
+                if (anyString && (format != StringFormat.None || c.Format != StringFormat.None))
+                {
+                    throw Overlap(keyword, path, strFrom, i, "strings", "copal takes one string format per value");
+                }
+                format = c.Format;
                 if (anyString)
                 {
                     bool union = (maxLength < 0 || c.MinLength <= maxLength + 1) && (c.MaxLength < 0 || minLength <= c.MaxLength + 1);
@@ -874,7 +891,7 @@ internal sealed class JsonSchemaCompiler
                 continue;
             }
             bool writes = literal.Kind == LiteralKind.String
-                ? LengthFits(literal, minLength, maxLength)
+                ? format == StringFormat.None && LengthFits(literal, minLength, maxLength)
                 : RangeOf(number, integers, numbers, anyNumber, keyword, path, numFrom) is var range
                     && (number == NumberKind.Number || !literal.Text.AsSpan().ContainsAny(".eE"))
                     && (range.IsAll || (!literal.Text.AsSpan().ContainsAny("eE") && range.Contains(literal.Text)));
@@ -891,6 +908,7 @@ internal sealed class JsonSchemaCompiler
             AnyString = anyString,
             MinLength = minLength,
             MaxLength = maxLength,
+            Format = format,
             Number = number,
             Range = RangeOf(number, integers, numbers, anyNumber, keyword, path, numFrom),
             Literals = kept,

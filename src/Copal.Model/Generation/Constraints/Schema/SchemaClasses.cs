@@ -17,6 +17,9 @@ internal sealed record SchemaClasses
 
     public int MaxLength { get; init; } = -1;
 
+    /// <summary>The format any string is held to (JSON Schema's format), or none.</summary>
+    public StringFormat Format { get; init; }
+
     public NumberKind Number { get; init; }
 
     /// <summary>The values a number or an integer may be.</summary>

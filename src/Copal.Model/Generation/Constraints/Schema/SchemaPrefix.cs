@@ -101,6 +101,8 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
                 return LowHexDigit(b);
             case Mode.Literal:
                 return InLiteral(b);
+            case Mode.Formatted:
+                return InFormatted(b);
             case Mode.Minus:
                 return FirstDigit(b);
             case Mode.Zero:
@@ -361,6 +363,10 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
                 return node.Object >= 0 && Fits(_schema.Shapes[node.Object].MinDepth) && Open(node.Object);
             case (byte)'[':
                 return node.Array >= 0 && Fits(_schema.Shapes[node.Array].MinDepth) && Open(node.Array);
+            case (byte)'"' when node is { AnyString: true, Format: not StringFormat.None }:
+                _inKey = false;
+                _magnitude = 0;
+                return To(Mode.Formatted);
             case (byte)'"' when node.AnyString:
                 _inKey = false;
                 _utf8 = 0;
@@ -578,6 +584,23 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         return true;
     }
 
+    // A string held to a format, written without escapes: its bytes along the format's automaton, the closing quote
+    // once it is a whole one.
+    private bool InFormatted(byte b)
+    {
+        StringFormat format = ValueNode().Format;
+        if (b == '"')
+        {
+            if (!StringFormats.Complete(format, _magnitude))
+            {
+                return false;
+            }
+            _magnitude = 0;
+            return To(Mode.AfterValue);
+        }
+        return StringFormats.Step(format, ref _magnitude, b);
+    }
+
     private bool InString(byte b)
     {
         if (_utf8 != 0)
@@ -651,6 +674,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         Mode.ArrayOpen => "an item of the schema's or ']'",
         Mode.AfterValue => Shape.IsObject ? "',' or '}'" : "',' or ']'",
         Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex => "more of a string",
+        Mode.Formatted => "more of a string in its format",
         Mode.Literal => _inKey ? "the rest of a key of the schema's" : "the rest of a value of the schema's enum",
         Mode.Done => "nothing (the object is complete)",
         _ => "more of a number",
@@ -675,7 +699,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
             _mode == Mode.Literal ? _literal : 0,
             InString() && !_inKey ? _length : (ushort)0,
             _mode is Mode.Hex or Mode.LowHex or Mode.Literal || InNumber() ? _aux : (byte)0,
-            InNumber() ? (_magnitude, _fraction, _decimals) : default,
+            InNumber() ? (_magnitude, _fraction, _decimals) : _mode == Mode.Formatted ? (_magnitude, 0L, (byte)0) : default,
             _utf8, _newlines, _otherWhitespace,
             _inKey && (_mode == Mode.Literal || InString()));
 
@@ -697,6 +721,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         LowU,
         LowHex,
         Literal,
+        Formatted,
         Minus,
         Zero,
         Integer,

@@ -33,6 +33,8 @@ public class SchemaAdversarialTests
         """{"type":"object","properties":{"a":{"type":"integer","minimum":-7,"maximum":12},"b":{"type":"integer","minimum":-40,"exclusiveMaximum":-3},"c":{"type":"integer","minimum":250},"d":{"type":"integer","minimum":42,"maximum":42},"e":{"anyOf":[{"type":"integer","maximum":9},{"type":"integer","minimum":10,"maximum":99},{"type":"null"}]}},"required":["a","b","c","d","e"],"additionalProperties":false}""",
         // Number ranges: between 0 and 1 exclusive, negative, one value; a bounded number or null.
         """{"type":"object","properties":{"p":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"q":{"type":"number","minimum":-2.5,"maximum":-0.125},"r":{"type":"number","minimum":3.5,"maximum":3.5},"s":{"type":["number","null"],"minimum":10}},"required":["p","q","r","s"],"additionalProperties":false}""",
+        // String formats, one of them nullable.
+        """{"type":"object","properties":{"d":{"type":"string","format":"date"},"t":{"type":["string","null"],"format":"date-time"},"u":{"type":"string","format":"uuid"}},"required":["d","t","u"],"additionalProperties":false}""",
         // A tagged union at the top whose tags prefix one another and need escapes; one branch recurses through the union.
         """{"oneOf":[{"type":"object","properties":{"k":{"enum":["a","a\"b"]},"n":{"$ref":"#"}},"required":["k"],"additionalProperties":false},{"type":"object","properties":{"v":{"type":"integer"},"k":{"const":"ab"}},"required":["k","v"],"additionalProperties":{"type":"boolean"}},{"type":"object","properties":{"k":{"enum":["a\\","é"]}},"required":["k"]}]}""",
         // Unions within a union told apart by another property than theirs, one branch open to further keys.

@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Copal.Model.Generation.Constraints.Schema;
+using Json.Schema;
+
+namespace Copal.Model.Tests.Generation.Constraints.Schema;
+
+/// <summary>
+/// Strings held to a format (date, date-time, uuid): what the automaton takes whole is valid to JsonSchema.Net with
+/// format validation on and reads back in .NET (DateOnly, DateTimeOffset, Guid); every real date of four years of
+/// different leap rules is taken, and no impossible one; random walks never strand.
+/// </summary>
+public class SchemaFormatTests
+{
+    private static readonly EvaluationOptions s_formats = new() { RequireFormatValidation = true };
+
+    private static string Schema(string format) =>
+        $$$"""{"type":"object","properties":{"s":{"type":"string","format":"{{{format}}}"}},"required":["s"],"additionalProperties":false}""";
+
+    private static bool Taken(CompiledSchema schema, string value)
+    {
+        int at = SchemaPrefixTests.Refusal(schema, "{\"s\":\"" + value + "\"}", out bool complete);
+        return at < 0 && complete;
+    }
+
+    [Theory]
+    [InlineData(1900)] // divisible by 100: common
+    [InlineData(2000)] // divisible by 400: leap
+    [InlineData(2023)]
+    [InlineData(2024)]
+    public void Every_real_date_and_no_other_is_taken(int year)
+    {
+        CompiledSchema schema = SchemaPrefixTests.Compile(Schema("date"));
+        int taken = 0;
+        for (int month = 0; month <= 13; month++)
+        {
+            for (int day = 0; day <= 32; day++)
+            {
+                string text = FormattableString.Invariant($"{year:D4}-{month:D2}-{day:D2}");
+                bool real = DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _);
+                Assert.True(real == Taken(schema, text), text);
+                taken += real ? 1 : 0;
+            }
+        }
+        Assert.Equal(DateTime.IsLeapYear(year) ? 366 : 365, taken);
+    }
+
+    [Theory]
+    [InlineData("date-time", "2024-02-29T23:59:59Z", true)]
+    [InlineData("date-time", "2024-02-29T00:00:00.1234567+05:30", true)]
+    [InlineData("date-time", "1000-01-01T00:00:00-14:00", true)]
+    [InlineData("date-time", "9998-12-31T23:59:59+13:59", true)]
+    [InlineData("date-time", "2024-01-01T00:00:00+14:01", false)]     // .NET's offsets end at 14 hours
+    [InlineData("date-time", "9999-12-31T23:00:00-05:00", false)]     // past .NET's last year in UTC
+    [InlineData("date-time", "0999-12-31T00:00:00Z", false)]
+    [InlineData("date-time", "2023-02-29T00:00:00Z", false)]        // no 29 February in 2023
+    [InlineData("date-time", "2024-01-01T24:00:00Z", false)]
+    [InlineData("date-time", "2024-01-01T10:60:00Z", false)]
+    [InlineData("date-time", "2024-01-01T10:00:00", false)]         // an offset is required
+    [InlineData("date-time", "2024-01-01T10:00:00.Z", false)]       // a dot needs a digit
+    [InlineData("date-time", "2024-01-01T10:00:00.12345678Z", false)] // more than a tick's 7 decimals
+    [InlineData("date-time", "2024-01-01t10:00:00z", false)]        // lowercase, which .NET does not read
+    [InlineData("date-time", "0000-01-01T00:00:00Z", false)]
+    [InlineData("date", "2024-1-01", false)]
+    [InlineData("uuid", "123e4567-e89b-12d3-A456-426614174000", true)]
+    [InlineData("uuid", "123e4567e89b12d3a456426614174000", false)]
+    [InlineData("uuid", "123e4567-e89b-12d3-a456-42661417400g", false)]
+    public void Hand_picked_strings_are_taken_as_the_format_says(string format, string value, bool valid)
+    {
+        Assert.Equal(valid, Taken(SchemaPrefixTests.Compile(Schema(format)), value));
+    }
+
+    [Theory]
+    [InlineData("date")]
+    [InlineData("date-time")]
+    [InlineData("uuid")]
+    public void No_string_a_format_takes_is_a_dead_end(string format)
+    {
+        // Every state the format's automaton reaches, breadth-first over printable ASCII: each takes some byte (the
+        // closing quote where the string is whole). Exhaustive: the states are the format's progress, a few thousand.
+        var start = new SchemaPrefix(SchemaPrefixTests.Compile(Schema(format)));
+        Assert.True(start.TryAdvance("{\"s\":\""u8));
+        var seen = new HashSet<SchemaPrefix> { start };
+        var queue = new Queue<SchemaPrefix>([start]);
+        while (queue.TryDequeue(out SchemaPrefix state))
+        {
+            bool any = false;
+            for (int b = 0x20; b < 0x7F; b++)
+            {
+                SchemaPrefix next = state;
+                if (next.TryAdvance((byte)b))
+                {
+                    any = true;
+                    if (b != '"' && seen.Add(next))
+                    {
+                        queue.Enqueue(next);
+                    }
+                }
+            }
+            Assert.True(any, $"a {format} string stands where no byte may follow");
+        }
+        Assert.True(seen.Count > 36);
+    }
+
+    [Theory]
+    [InlineData("date", "0000")]
+    [InlineData("date-time", "9999")]
+    [InlineData("date-time", "0")]
+    public void A_year_no_date_can_follow_is_never_begun(string format, string year)
+    {
+        // Its last digit is refused: the walk would stand before a '-' it may not write.
+        var state = new SchemaPrefix(SchemaPrefixTests.Compile(Schema(format)));
+        Assert.False(state.TryAdvance(Encoding.ASCII.GetBytes("{\"s\":\"" + year)));
+    }
+
+    [Theory]
+    [InlineData("date")]
+    [InlineData("date-time")]
+    [InlineData("uuid")]
+    public void Random_walks_end_in_strings_the_reference_and_dotnet_both_read(string format)
+    {
+        string schema = Schema(format);
+        CompiledSchema compiled = SchemaPrefixTests.Compile(schema);
+        JsonSchema reference = JsonSchema.FromText(schema);
+        var rng = new Random(7);
+        for (int walk = 0; walk < 300; walk++)
+        {
+            var state = new SchemaPrefix(compiled);
+            Assert.True(state.TryAdvance("{\"s\":\""u8));
+            var text = new StringBuilder();
+            while (true)
+            {
+                byte[] allowed = [.. Enumerable.Range(0x20, 0x5F).Select(b => (byte)b).Where(b => { SchemaPrefix copy = state; return copy.TryAdvance(b); })];
+                Assert.NotEmpty(allowed); // never stranded
+                // Close the string once it may close, half the time.
+                byte next = allowed.Contains((byte)'"') && (allowed.Length == 1 || rng.Next(2) == 0) ? (byte)'"' : allowed.Where(b => b != '"').ElementAt(rng.Next(allowed.Count(b => b != '"')));
+                Assert.True(state.TryAdvance(next));
+                if (next == '"')
+                {
+                    break;
+                }
+                text.Append((char)next);
+            }
+            Assert.True(state.TryAdvance((byte)'}') && state.IsComplete);
+            string value = text.ToString();
+            using JsonDocument doc = JsonDocument.Parse("{\"s\":\"" + value + "\"}");
+            Assert.True(reference.Evaluate(doc.RootElement, s_formats).IsValid, $"{value} is not a {format} to the reference");
+            Assert.True(format switch
+            {
+                "date" => DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
+                "date-time" => DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
+                _ => Guid.TryParse(value, out _),
+            }, $"{value} does not read as a {format} in .NET");
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"type":"object","properties":{"s":{"type":"string","format":"email"}}}""", "format")]
+    [InlineData("""{"type":"object","properties":{"s":{"type":"string","format":"date","maxLength":10}}}""", "format")]
+    [InlineData("""{"type":"object","properties":{"s":{"anyOf":[{"type":"string","format":"date"},{"type":"string","format":"uuid"}]}}}""", "anyOf")]
+    [InlineData("""{"type":"object","properties":{"s":{"anyOf":[{"type":"string","format":"date"},{"const":"never"}]}}}""", "anyOf")]
+    public void Formats_copal_cannot_hold_to_are_refused_naming_them(string schema, string keyword)
+    {
+        using JsonDocument doc = JsonDocument.Parse(schema);
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal(keyword, e.Keyword);
+    }
+
+    [Fact]
+    public void A_format_on_a_type_other_than_string_does_not_apply()
+    {
+        // OpenAPI writes int32 and double on numbers: to JSON Schema, format is about strings only.
+        CompiledSchema schema = SchemaPrefixTests.Compile("""{"type":"object","properties":{"n":{"type":"integer","format":"int32"}},"required":["n"],"additionalProperties":false}""");
+        Assert.Equal(-1, SchemaPrefixTests.Refusal(schema, "{\"n\":12}", out bool complete));
+        Assert.True(complete);
+    }
+}
