@@ -33,24 +33,24 @@ internal static class Qwen3CoderCalls
         int at = 0;
         while (true)
         {
-            at = SkipWhitespace(text, at);
+            at = ReplyText.SkipWhitespace(text, at);
             if (at == text.Length)
             {
                 return calls;
             }
-            if (!At(text, at, ToolCallOpen) || !At(text, at = SkipWhitespace(text, at + ToolCallOpen.Length), FunctionOpen)
+            if (!ReplyText.At(text, at, ToolCallOpen) || !ReplyText.At(text, at = ReplyText.SkipWhitespace(text, at + ToolCallOpen.Length), FunctionOpen)
                 || Name(text, at + FunctionOpen.Length) is not (string name, int body) || !schemas.TryGetValue(name, out JsonElement? schema)
                 || Arguments(text, body, schema) is not (string arguments, int end))
             {
                 return null;
             }
             calls.Add(new ToolCall(name, arguments));
-            at = SkipWhitespace(text, end);
+            at = ReplyText.SkipWhitespace(text, end);
             if (at == text.Length)
             {
                 return calls;
             }
-            if (!At(text, at, ToolCallClose))
+            if (!ReplyText.At(text, at, ToolCallClose))
             {
                 return null;
             }
@@ -65,12 +65,12 @@ internal static class Qwen3CoderCalls
         var values = new OrderedDictionary<string, string>(StringComparer.Ordinal);
         while (true)
         {
-            at = SkipWhitespace(text, at);
-            if (At(text, at, FunctionClose))
+            at = ReplyText.SkipWhitespace(text, at);
+            if (ReplyText.At(text, at, FunctionClose))
             {
                 return (Json(values), at + FunctionClose.Length);
             }
-            if (!At(text, at, ParameterOpen) || Name(text, at + ParameterOpen.Length) is not (string name, int start)
+            if (!ReplyText.At(text, at, ParameterOpen) || Name(text, at + ParameterOpen.Length) is not (string name, int start)
                 || ValueEnd(text, start) is not int end)
             {
                 return null;
@@ -89,8 +89,8 @@ internal static class Qwen3CoderCalls
         for (int end = text.IndexOf(ParameterClose, at, StringComparison.Ordinal); end >= 0;
             end = text.IndexOf(ParameterClose, end + 1, StringComparison.Ordinal))
         {
-            int next = SkipWhitespace(text, end + ParameterClose.Length);
-            if (At(text, next, ParameterOpen) || At(text, next, FunctionClose))
+            int next = ReplyText.SkipWhitespace(text, end + ParameterClose.Length);
+            if (ReplyText.At(text, next, ParameterOpen) || ReplyText.At(text, next, FunctionClose))
             {
                 return end;
             }
@@ -117,16 +117,5 @@ internal static class Qwen3CoderCalls
             json.Append(json.Length > 1 ? ", " : "").Append(PythonJson.String(name)).Append(": ").Append(value);
         }
         return json.Append('}').ToString();
-    }
-
-    private static bool At(string text, int at, string tag) => string.CompareOrdinal(text, at, tag, 0, tag.Length) == 0;
-
-    private static int SkipWhitespace(string text, int at)
-    {
-        while (at < text.Length && char.IsWhiteSpace(text[at]))
-        {
-            at++;
-        }
-        return at;
     }
 }

@@ -176,17 +176,17 @@ public sealed class ToolCallSplitter
         int at = 0;
         while (true)
         {
-            at = SkipWhitespace(text, at);
+            at = ReplyText.SkipWhitespace(text, at);
             if (at == text.Length)
             {
                 return calls;
             }
-            if (string.CompareOrdinal(text, at, ToolCallOpen, 0, ToolCallOpen.Length) != 0)
+            if (!ReplyText.At(text, at, ToolCallOpen))
             {
                 return null;
             }
             // The block's JSON ends where its value does: a closing tag inside an argument's string is the argument's.
-            int body = SkipWhitespace(text, at + ToolCallOpen.Length);
+            int body = ReplyText.SkipWhitespace(text, at + ToolCallOpen.Length);
             byte[] bytes = Encoding.UTF8.GetBytes(text[body..]);
             int length = ValueLength(bytes);
             if (length == 0 || Read(Encoding.UTF8.GetString(bytes, 0, length), "arguments") is not ToolCall call)
@@ -194,12 +194,12 @@ public sealed class ToolCallSplitter
                 return null;
             }
             calls.Add(call);
-            at = SkipWhitespace(text, body + Encoding.UTF8.GetCharCount(bytes, 0, length));
+            at = ReplyText.SkipWhitespace(text, body + Encoding.UTF8.GetCharCount(bytes, 0, length));
             if (at == text.Length)
             {
                 return calls;
             }
-            if (string.CompareOrdinal(text, at, ToolCallClose, 0, ToolCallClose.Length) != 0)
+            if (!ReplyText.At(text, at, ToolCallClose))
             {
                 return null;
             }
@@ -322,15 +322,6 @@ public sealed class ToolCallSplitter
             }
         }
         return null;
-    }
-
-    private static int SkipWhitespace(string text, int at)
-    {
-        while (at < text.Length && char.IsWhiteSpace(text[at]))
-        {
-            at++;
-        }
-        return at;
     }
 
     private static int SkipWhitespace(byte[] bytes, int at)
