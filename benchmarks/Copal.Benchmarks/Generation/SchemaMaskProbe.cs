@@ -9,10 +9,12 @@ namespace Copal.Benchmarks.Generation;
 
 /// <summary>
 /// Structured outputs' mask cost per token against JSON mode's (`probe schema-mask`), on stories260K's 512 tokens and on
-/// Llama-2's and Llama-3's vocabularies: the tokens of one reply valid under a realistic schema (five properties: a
-/// bounded string, an enum, an array, an anyOf of a $ref'd object and null, a boolean), masked by JSON mode and by the
-/// schema, one after the other at each token, in a first reply (fresh caches: each state met is walked) and in a second
-/// (the states' masks kept); seven rounds, the median.
+/// Llama-2's and Llama-3's vocabularies: the tokens of one reply valid under a realistic schema, masked by JSON mode and
+/// by the schema, one after the other at each token, in a first reply (fresh caches: each state met is walked) and in a
+/// second (the states' masks kept); seven rounds, the median. Two schemas: "plain" (five properties: a bounded string,
+/// an enum, an array, an anyOf of a $ref'd object and null, a boolean) and "typed", a .NET record as System.Text.Json
+/// exports it (a date-time, a uuid, an integer and a number held to ranges, a polymorphic property: a tagged union
+/// under keywords beside its anyOf), where every digit of a bounded number and every byte of a format is a state.
 /// </summary>
 internal static class SchemaMaskProbe
 {
@@ -32,11 +34,35 @@ internal static class SchemaMaskProbe
         "name":"Tom","mood":"happy","friends":["Sue","Al"],"pet":{"kind":"dog"},"tall":true}
         """;
 
+    private const string TypedSchema = """
+        {"type":"object","properties":{
+           "at":{"type":"string","format":"date-time"},
+           "id":{"type":"string","format":"uuid"},
+           "count":{"type":"integer","minimum":1,"maximum":100},
+           "score":{"type":"number","minimum":0,"maximum":1},
+           "shape":{"type":["object","null"],"required":["kind"],"anyOf":[
+             {"properties":{"kind":{"const":"circle"},"r":{"type":"number"}},"additionalProperties":false,"required":["kind","r"]},
+             {"properties":{"kind":{"const":"square"},"w":{"type":"integer"}},"additionalProperties":false,"required":["kind","w"]}]}},
+         "required":["at","id","count","score","shape"],"additionalProperties":false}
+        """;
+
+    private const string TypedReply = """
+        "at":"2024-05-17T09:30:00Z","id":"3f2b8c1e-9d4a-4e6b-8f1a-2c3d4e5f6a7b","count":42,"score":0.875,"shape":{"kind":"circle","r":2.5}}
+        """;
+
     public static void Run()
     {
-        Console.WriteLine("| vocabulary | reply tokens | JSON mode, first reply | schema, first reply | ratio | JSON mode, kept | schema, kept | ratio |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
-        using JsonDocument schema = JsonDocument.Parse(Schema);
+        Console.WriteLine("| schema | vocabulary | reply tokens | JSON mode, first reply | schema, first reply | ratio | JSON mode, kept | schema, kept | ratio |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        foreach ((string label, string text, string reply) in new[] { ("plain", Schema, Reply), ("typed", TypedSchema, TypedReply) })
+        {
+            Run(label, text, reply);
+        }
+    }
+
+    private static void Run(string label, string text, string reply)
+    {
+        using JsonDocument schema = JsonDocument.Parse(text);
         foreach (string name in new[] { "stories260K", "llama2", "llama3" })
         {
             string dir = name == "stories260K"
@@ -46,7 +72,7 @@ internal static class SchemaMaskProbe
             var stops = new HashSet<int> { t.EosId!.Value };
             JsonVocabulary vocabulary = JsonVocabulary.Of(t, t.VocabSize, stops);
             int brace = Enumerable.Range(0, t.VocabSize).First(id => t.HasToken(id) && !t.IsSpecial(id) && t.TokenBytes(id) is [(byte)'{']);
-            int[] tokens = [brace, .. t.Encode(Reply, addSpecialTokens: false)];
+            int[] tokens = [brace, .. t.Encode(reply, addSpecialTokens: false)];
             var logits = new float[t.VocabSize];
             var rounds = new List<double[]>();
             for (int round = 0; round < 7; round++)
@@ -74,7 +100,7 @@ internal static class SchemaMaskProbe
                 rounds.Add([.. sums.Select(s => s * 1e6 / Stopwatch.Frequency / tokens.Length)]);
             }
             double Median(int i) => rounds.Select(r => r[i]).Order().ElementAt(rounds.Count / 2);
-            Console.WriteLine($"| {name} ({t.VocabSize:N0}) | {tokens.Length} | {Median(0):F1} µs | {Median(1):F1} µs | {Median(1) / Median(0):F1}× " +
+            Console.WriteLine($"| {label} | {name} ({t.VocabSize:N0}) | {tokens.Length} | {Median(0):F1} µs | {Median(1):F1} µs | {Median(1) / Median(0):F1}× " +
                 $"| {Median(2):F2} µs | {Median(3):F2} µs | {Median(3) / Median(2):F1}× |");
         }
     }
