@@ -50,16 +50,18 @@ internal readonly record struct NumberRange(Int128? Min, bool MinExclusive, Int1
     /// <summary>Whether <paramref name="value"/> (a JSON number's text) is in the range; false for text no decimal holds.</summary>
     public bool Contains(string value)
     {
+        // The bounds are brought down to the value's scale, not the value up to theirs: a large value times 10^Scale
+        // would pass decimal's range.
         if (!decimal.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out decimal d))
         {
             return false;
         }
-        decimal scaled = d * s_decimalScale;
-        return (Min is not Int128 min || (MinExclusive ? scaled > (decimal)min : scaled >= (decimal)min))
-            && (Max is not Int128 max || (MaxExclusive ? scaled < (decimal)max : scaled <= (decimal)max));
+        return (Min is not Int128 min || (MinExclusive ? d > Unscaled(min) : d >= Unscaled(min)))
+            && (Max is not Int128 max || (MaxExclusive ? d < Unscaled(max) : d <= Unscaled(max)));
     }
 
-    private const decimal s_decimalScale = 1_000_000m;
+    // A bound's value: below 10^17 in size with Scale decimals, which a decimal holds exactly.
+    private static decimal Unscaled(Int128 bound) => (decimal)bound / 1_000_000m;
 
     /// <summary>
     /// Whether a number written so far can still end in the range: its sign alone (no digits), or ±(whole + fraction /

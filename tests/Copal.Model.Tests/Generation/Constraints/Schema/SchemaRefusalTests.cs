@@ -28,6 +28,9 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"$ref":"#/$defs/l"},{"anyOf":[{"$ref":"#/$defs/l"},{"type":"null"}]}]}},"additionalProperties":false,"$defs":{"l":{"type":"array","maxItems":0}}}""", "oneOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"const":1},{"const":1.0}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"enum":[2,100]},{"enum":[3,1E2]}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
+    // A value beside a range that the range does not take, however large (times 10^6 it would pass decimal's range).
+    [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"integer","minimum":0,"maximum":9},{"const":10000000000000000000000000}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"number","minimum":-9},{"enum":[-79000000000000000000000000000]}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/b","type":"string"}},"additionalProperties":false,"$defs":{"b":{}}}""", "$ref", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"https://example.com/s"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/missing"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
