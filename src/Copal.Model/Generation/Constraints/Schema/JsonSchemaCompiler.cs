@@ -497,9 +497,13 @@ internal sealed class JsonSchemaCompiler
             {
                 continue;
             }
-            if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out decimal d))
+            if (value.ValueKind != JsonValueKind.Number)
             {
                 throw new SchemaNotSupportedException(bound, path, $"{bound} must be a number, got {Cut(value.GetRawText())}");
+            }
+            if (!ExactDecimal.TryParse(value.GetRawText(), out decimal d))
+            {
+                throw new SchemaNotSupportedException(bound, path, $"{bound} {Cut(value.GetRawText())} is past the bounds copal holds to exactly (below 10^17 in size, at most 28 significant digits)");
             }
             if (Math.Abs(d) >= 100_000_000_000_000_000m)
             {

@@ -214,11 +214,33 @@ public class SchemaNumberRangeTests
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"number","maximum":3},{"type":"integer","minimum":10}]}}}""", "anyOf")]
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"integer","maximum":3},{"type":"integer","minimum":10}]}}}""", "anyOf")]
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"integer","maximum":3},{"const":7}]}}}""", "anyOf")]
+    // Bounds a decimal would round (past 28 significant digits or 28 decimals): read so, 0 would pass minimum 1e-400.
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":1E-400}}}""", "minimum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","maximum":-1E-400}}}""", "maximum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":0.1000000000000000000000000000001}}}""", "minimum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"integer","maximum":0.99999999999999999999999999999999}}}""", "maximum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"integer","exclusiveMinimum":1.00000000000000000000000000000001}}}""", "exclusiveMinimum")]
     public void Bounds_copal_cannot_hold_to_are_refused_naming_them(string schema, string keyword)
     {
         using JsonDocument doc = JsonDocument.Parse(schema);
         SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
         Assert.Equal(keyword, e.Keyword);
+    }
+
+    [Theory]
+    [InlineData(""" "minimum": 1.5e0, "maximum": 15E-1 """, "1.5", "1.4")]
+    [InlineData(""" "minimum": 1.0000000000000000000000000000 """, "1", "0.999999")]
+    [InlineData(""" "exclusiveMinimum": 1e-6 """, "0.000002", "0.000001")]
+    [InlineData(""" "maximum": -0, "minimum": -0.0e5 """, "-0", "0.000001")]
+    [InlineData(""" "maximum": 10000000000000000e-16 """, "1", "1.000001")]
+    [InlineData(""" "minimum": -99999999999999999.999999, "maximum": 0.000000000000000000000000000000e100 """, "-99999999999999999.999999", "-100000000000000000")]
+    public void A_bound_is_read_exactly_however_it_is_written(string bounds, string taken, string refused)
+    {
+        CompiledSchema compiled = SchemaPrefixTests.Compile(Schema(bounds, "number"));
+        Assert.Equal(-1, SchemaPrefixTests.Refusal(compiled, "{\"n\":" + taken + "}", out bool complete));
+        Assert.True(complete);
+        int at = SchemaPrefixTests.Refusal(compiled, "{\"n\":" + refused + "}", out complete);
+        Assert.False(at < 0 && complete, refused);
     }
 
     [Fact]
