@@ -99,9 +99,47 @@ internal sealed class JsonSchemaCompiler
         MinDepths(nodes, shapes);
         if (shapes[root.Object].MinDepth > SchemaPrefix.MaxDepth)
         {
-            throw new SchemaNotSupportedException("$ref", "#", $"the schema admits no value within {SchemaPrefix.MaxDepth} levels of nesting (a required property, a minItems or a $ref cycle that never ends, or an empty enum)");
+            throw Unwritable(nodes, shapes, root.Object);
         }
         return new CompiledSchema(nodes, shapes, _literals.Build(), root.Object);
+    }
+
+    // Why a top level that admits no value does not: down the first required member (or minItems' item) that admits
+    // none, to a value that admits nothing (a type beside anyOf that leaves no branch, an empty enum), required members
+    // nested past the limit, or a cycle of them.
+    private SchemaNotSupportedException Unwritable(SchemaNode[] nodes, SchemaShape[] shapes, int root)
+    {
+        Dictionary<int, string> paths = _nodeIds.ToDictionary(p => p.Value, p => p.Key);
+        var seen = new HashSet<int>();
+        string at = "#";
+        for (int shape = root; seen.Add(shape);)
+        {
+            SchemaShape s = shapes[shape];
+            if (s.Branches is int[] branches)
+            {
+                // Every branch admits none: the first tells why.
+                shape = branches[0];
+                continue;
+            }
+            string keyword = s.IsObject ? "required" : "minItems";
+            int member = s.IsObject
+                ? Enumerable.Range(0, s.Properties.Length).Where(j => s.Required[j] && nodes[s.Properties[j]].MinDepth > SchemaPrefix.MaxDepth).Select(j => s.Properties[j]).DefaultIfEmpty(-1).First()
+                : s.Items >= 0 && nodes[s.Items].MinDepth > SchemaPrefix.MaxDepth ? s.Items : -1;
+            if (member < 0)
+            {
+                return s.IsObject || s.Items >= 0
+                    ? new SchemaNotSupportedException(keyword, at, $"its {(s.IsObject ? "required members" : "items")} nest more than {SchemaPrefix.MaxDepth} levels deep: no value fits")
+                    : new SchemaNotSupportedException(keyword, at, "minItems asks for items, but items admits none");
+            }
+            string memberAt = paths.GetValueOrDefault(member, at);
+            SchemaNode node = nodes[member];
+            if (node.Object < 0 && node.Array < 0)
+            {
+                return new SchemaNotSupportedException(keyword, at, $"the {(s.IsObject ? "required property" : "items")} at {memberAt} admits no value (its type, enum, const or branches leave none)");
+            }
+            (shape, at) = (node.Object >= 0 ? node.Object : node.Array, memberAt);
+        }
+        return new SchemaNotSupportedException("$ref", at, "required members come back here in a cycle: no value ends");
     }
 
     // The fewest levels of nesting each node and shape opens, by relaxation from "unreachable": a shape needs one more

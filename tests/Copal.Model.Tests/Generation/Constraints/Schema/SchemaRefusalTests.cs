@@ -47,7 +47,13 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a\udc00":{"type":"string"}},"additionalProperties":false}""", "properties", "#")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/\ud800"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"object","properties":{"k":{"const":"\ud800"}},"required":["k"]},{"type":"object","properties":{"k":{"const":"b"}},"required":["k"]}]}},"additionalProperties":false}""", "const", "#/properties/a/oneOf/0/properties/k")]
-    [InlineData("""{"type":"object","properties":{"c":{"$ref":"#"}},"required":["c"],"additionalProperties":false}""", "$ref", "#")]
+    // A top level that admits no value, named where it fails: the $ref that closes a cycle of required members, a
+    // required property that admits nothing (type beside anyOf leaving no branch, an empty enum), minItems of nothing.
+    [InlineData("""{"type":"object","properties":{"c":{"$ref":"#"}},"required":["c"],"additionalProperties":false}""", "$ref", "#/properties/c")]
+    [InlineData("""{"type":"object","properties":{"v":{"type":"object","anyOf":[{"type":"string"}]}},"required":["v"]}""", "required", "#")]
+    [InlineData("""{"type":"object","properties":{"o":{"type":"object","properties":{"e":{"enum":[]}},"required":["e"]}},"required":["o"]}""", "required", "#/properties/o")]
+    [InlineData("""{"type":"object","properties":{"l":{"type":"array","items":false,"minItems":1}},"required":["l"]}""", "minItems", "#/properties/l")]
+    [InlineData("""{"type":"object","properties":{"l":{"type":"array","items":{"type":"integer","anyOf":[{"type":"null"}]},"minItems":1}},"required":["l"]}""", "minItems", "#/properties/l")]
     [InlineData("""{"type":"object","$defs":{"x":{"pattern":"a"}}}""", "", "")]
     public void A_keyword_that_cannot_be_held_to_is_refused_naming_it_and_its_place(string schema, string keyword, string path)
     {
@@ -78,6 +84,18 @@ public class SchemaRefusalTests
     {
         using JsonDocument doc = JsonDocument.Parse(schema);
         Assert.NotNull(JsonSchemaCompiler.Compile(doc.RootElement));
+    }
+
+    [Fact]
+    public void Required_members_nested_past_the_limit_are_refused_where_they_pass_it()
+    {
+        // 70 objects, each requiring the next: the reply could never close them within 64 levels.
+        string defs = string.Join(",", Enumerable.Range(0, 70).Select(i => $"\"d{i}\":{{\"type\":\"object\",\"properties\":{{\"o\":{{\"$ref\":\"#/$defs/d{i + 1}\"}}}},\"required\":[\"o\"]}}"));
+        using JsonDocument doc = JsonDocument.Parse("{\"type\":\"object\",\"properties\":{\"o\":{\"$ref\":\"#/$defs/d0\"}},\"required\":[\"o\"],\"$defs\":{" + defs + ",\"d70\":{\"type\":\"string\"}}}");
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("required", e.Keyword);
+        Assert.StartsWith("#/$defs/d", e.Path, StringComparison.Ordinal);
+        Assert.Contains("nest more than 64 levels", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
