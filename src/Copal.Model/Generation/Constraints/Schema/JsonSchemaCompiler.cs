@@ -447,8 +447,9 @@ internal sealed class JsonSchemaCompiler
         string[] types = Types(schema, path);
         if (outer is not null)
         {
-            string[] outerTypes = Types(outer.Schema, outer.Path);
-            types = [.. types.Where(outerTypes.Contains)];
+            // The types both allow; an integer is a number, so integer on one side and number on the other leave integers.
+            string[] own = types, outerTypes = Types(outer.Schema, outer.Path);
+            types = [.. own.Append("integer").Distinct().Where(t => Admits(own, t) && Admits(outerTypes, t))];
         }
         if (schema.TryGetProperty("enum", out _) || schema.TryGetProperty("const", out _))
         {
@@ -461,7 +462,8 @@ internal sealed class JsonSchemaCompiler
     private SchemaClasses TypedClasses(JsonElement schema, string path, string[] types, Beside? outer)
     {
         var parts = new List<SchemaClasses>();
-        foreach (string type in types)
+        // Integers under the same bounds as numbers are among them: the number's range holds both (two ranges would be refused).
+        foreach (string type in types.Where(t => t != "integer" || !types.Contains("number")))
         {
             parts.Add(type switch
             {
@@ -478,6 +480,8 @@ internal sealed class JsonSchemaCompiler
     }
 
     private static readonly string[] s_allTypes = ["object", "array", "string", "number", "integer", "boolean", "null"];
+
+    private static bool Admits(string[] types, string type) => types.Contains(type) || (type == "integer" && types.Contains("number"));
 
     private static string[] Types(JsonElement schema, string path)
     {

@@ -243,6 +243,32 @@ public class SchemaNumberRangeTests
         Assert.False(at < 0 && complete, refused);
     }
 
+    // An integer is a number: a type beside anyOf of integer and a branch of number (or the reverse) leave the
+    // integers in range, and integer beside number under one set of bounds is the number's range.
+    [Theory]
+    [InlineData("""{"type":"integer","anyOf":[{"type":"number","minimum":1.5}]}""")]
+    [InlineData("""{"type":"number","anyOf":[{"type":"integer","maximum":3},{"type":"null"}]}""")]
+    [InlineData("""{"type":["integer","null"],"anyOf":[{"type":"number","exclusiveMaximum":4}]}""")]
+    [InlineData("""{"minimum":-2.5}""")]
+    [InlineData("""{"type":["integer","number"],"exclusiveMaximum":0}""")]
+    public void An_integer_is_held_as_a_number_beside_and_within_branches(string value)
+    {
+        string schema = $$$"""{"type":"object","properties":{"n":{{{value}}}},"required":["n"],"additionalProperties":false}""";
+        CompiledSchema compiled = SchemaPrefixTests.Compile(schema);
+        JsonSchema reference = JsonSchema.FromText(schema);
+        int taken = 0;
+        foreach (string n in (string[])["-3", "-2.5", "-2", "-0.5", "0", "1", "1.5", "2", "2.5", "3", "3.5", "4", "5"])
+        {
+            string text = "{\"n\":" + n + "}";
+            using JsonDocument doc = JsonDocument.Parse(text);
+            bool valid = reference.Evaluate(doc.RootElement).IsValid;
+            int at = SchemaPrefixTests.Refusal(compiled, text, out bool complete);
+            Assert.True(valid == (at < 0 && complete), $"{text} under {value}: valid {valid}, refused at {at}");
+            taken += valid ? 1 : 0;
+        }
+        Assert.True(taken > 0);
+    }
+
     [Fact]
     public void Ranges_that_meet_merge_and_a_number_branch_takes_them_in()
     {
