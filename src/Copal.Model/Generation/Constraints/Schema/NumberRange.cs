@@ -20,7 +20,7 @@ internal readonly record struct NumberRange(Int128? Min, bool MinExclusive, Int1
     /// <summary>The decimals of a bound: bounds are held as integers times 10^Scale.</summary>
     public const int Scale = 6;
 
-    /// <summary>The most decimals a number held to a range writes: past them, a value in range ends (at this many decimals every value a bound's grid lets through is in range).</summary>
+    /// <summary>The most decimals a number held to a range writes while its digits are followed (once every value it may become is in range, any number): past them, a value in range ends (at this many decimals every value a bound's grid lets through is in range).</summary>
     public const int MaxDecimals = 18;
 
     /// <summary>Any value.</summary>

@@ -101,6 +101,18 @@ public class SchemaNumberRangeTests
         Assert.True(one.IsComplete);
     }
 
+    [Fact]
+    public void Decimals_that_settle_the_value_in_range_are_no_longer_counted()
+    {
+        // 0.5 is inside [0, 1] whatever follows: 30 more decimals are taken; 0.000… above exclusiveMinimum 0 is not, and
+        // its 18th 0 is refused (the value would have to end at 0).
+        CompiledSchema settled = SchemaPrefixTests.Compile(Schema(""" "minimum": 0, "maximum": 1 """, "number"));
+        Assert.Equal(-1, SchemaPrefixTests.Refusal(settled, "{\"n\":0.5" + new string('7', 30) + "}", out bool complete));
+        Assert.True(complete);
+        CompiledSchema open = SchemaPrefixTests.Compile(Schema(""" "exclusiveMinimum": 0, "maximum": 1 """, "number"));
+        Assert.Equal(7 + NumberRange.MaxDecimals - 1, SchemaPrefixTests.Refusal(open, "{\"n\":0." + new string('0', 30) + "1}", out _));
+    }
+
     private static IEnumerable<string> Integers()
     {
         for (int digits = 1; digits <= 5; digits++)
