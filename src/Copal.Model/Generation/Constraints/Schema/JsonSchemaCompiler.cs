@@ -1092,15 +1092,16 @@ internal sealed class JsonSchemaCompiler
 
     private static string PropertyPath(string path, string name) => $"{path}/properties/{Pointer(name)}";
 
-    // The range of merged numbers: the integers' (merged), a number's, or none where a number of any value takes them
-    // in; a bounded number beside integers is refused (their union is no one range).
+    // The range of merged numbers: the integers' (merged), a number's (where it holds the integers), or none where a
+    // number of any value takes them in; a bounded number beside integers outside it is refused (their union is no one range).
     private static NumberRange RangeOf(NumberKind kind, NumberRange? integers, NumberRange? numbers, bool anyNumber, string keyword, string path, int from) =>
         kind switch
         {
             NumberKind.Integer => integers ?? NumberRange.All,
             NumberKind.Number when anyNumber => NumberRange.All,
-            NumberKind.Number when integers is not null && numbers is not null =>
-                throw Overlap(keyword, path, from, from, "integers and a range of numbers", "copal takes one range of numbers per value"),
+            // Integers the numbers' range holds add nothing to it; others would make two ranges.
+            NumberKind.Number when integers is not null && numbers is not null => numbers.Value.HoldsIntegers(integers.Value) ? numbers.Value
+                : throw Overlap(keyword, path, from, from, "integers and a range of numbers", "copal takes one range of numbers per value"),
             NumberKind.Number => numbers ?? NumberRange.All,
             _ => NumberRange.All,
         };

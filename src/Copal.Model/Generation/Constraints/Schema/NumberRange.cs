@@ -147,6 +147,11 @@ internal readonly record struct NumberRange(Int128? Min, bool MinExclusive, Int1
         return lowIn && highIn;
     }
 
+    /// <summary>Whether every integer of <paramref name="integers"/> (an integer range: whole, inclusive bounds) is in this range.</summary>
+    public bool HoldsIntegers(NumberRange integers) =>
+        (Min is not Int128 min || (integers.Min is Int128 least && (MinExclusive ? least > min : least >= min)))
+        && (Max is not Int128 max || (integers.Max is Int128 most && (MaxExclusive ? most < max : most <= max)));
+
     /// <summary>The values of two integer ranges as one, or null where an integer lies between them that neither takes.</summary>
     public NumberRange? UnionOfIntegers(NumberRange other)
     {

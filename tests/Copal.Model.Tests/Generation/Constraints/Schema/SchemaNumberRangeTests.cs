@@ -256,13 +256,16 @@ public class SchemaNumberRangeTests
     }
 
     // An integer is a number: a type beside anyOf of integer and a branch of number (or the reverse) leave the
-    // integers in range, and integer beside number under one set of bounds is the number's range.
+    // integers in range, and integers within a number's range (under one set of bounds, or in another branch) are
+    // that range.
     [Theory]
     [InlineData("""{"type":"integer","anyOf":[{"type":"number","minimum":1.5}]}""")]
     [InlineData("""{"type":"number","anyOf":[{"type":"integer","maximum":3},{"type":"null"}]}""")]
     [InlineData("""{"type":["integer","null"],"anyOf":[{"type":"number","exclusiveMaximum":4}]}""")]
     [InlineData("""{"minimum":-2.5}""")]
     [InlineData("""{"type":["integer","number"],"exclusiveMaximum":0}""")]
+    [InlineData("""{"anyOf":[{"type":"integer","minimum":0},{"type":"number","minimum":0}]}""")]
+    [InlineData("""{"anyOf":[{"type":"number","exclusiveMinimum":-3,"maximum":3.5},{"type":"integer","minimum":-2,"maximum":3},{"type":"null"}]}""")]
     public void An_integer_is_held_as_a_number_beside_and_within_branches(string value)
     {
         string schema = $$$"""{"type":"object","properties":{"n":{{{value}}}},"required":["n"],"additionalProperties":false}""";
