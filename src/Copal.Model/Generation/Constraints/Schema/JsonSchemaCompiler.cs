@@ -516,7 +516,8 @@ internal sealed class JsonSchemaCompiler
         {
             return absent;
         }
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out decimal d) || d != decimal.Truncate(d) || d < 0)
+        // Read exactly: a decimal rounds 2.00000000000000000000000000000001 to 2, and 1e-400 to 0.
+        if (value.ValueKind != JsonValueKind.Number || !ExactDecimal.TryParse(value.GetRawText(), out decimal d) || d != decimal.Truncate(d) || d < 0)
         {
             throw new SchemaNotSupportedException(keyword, path, $"{keyword} must be a non-negative integer, got {value.GetRawText()}");
         }

@@ -39,6 +39,9 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{"enum":["x"],"maxLength":2}},"additionalProperties":false}""", "maxLength", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string","minLength":3,"maxLength":2}},"additionalProperties":false}""", "minLength", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"array","maxItems":70000}},"additionalProperties":false}""", "maxItems", "#/properties/a")]
+    // A count a decimal would round to a whole one is not one.
+    [InlineData("""{"type":"object","properties":{"a":{"type":"string","maxLength":2.00000000000000000000000000000001}},"additionalProperties":false}""", "maxLength", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"array","minItems":1E-400}},"additionalProperties":false}""", "minItems", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"text"}},"additionalProperties":false}""", "type", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a~b/c":{"type":"string","pattern":"x"}},"additionalProperties":false}""", "pattern", "#/properties/a~0b~1c")]
     [InlineData("""{"type":"array"}""", "type", "#")]
