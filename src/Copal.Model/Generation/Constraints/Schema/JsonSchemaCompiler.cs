@@ -99,9 +99,47 @@ internal sealed class JsonSchemaCompiler
         MinDepths(nodes, shapes);
         if (shapes[root.Object].MinDepth > SchemaPrefix.MaxDepth)
         {
-            throw new SchemaNotSupportedException("$ref", "#", $"the schema admits no value within {SchemaPrefix.MaxDepth} levels of nesting (a required property, a minItems or a $ref cycle that never ends, or an empty enum)");
+            throw Unwritable(nodes, shapes, root.Object);
         }
         return new CompiledSchema(nodes, shapes, _literals.Build(), root.Object);
+    }
+
+    // Why a top level that admits no value does not: down the first required member (or minItems' item) that admits
+    // none, to a value that admits nothing (a type beside anyOf that leaves no branch, an empty enum), required members
+    // nested past the limit, or a cycle of them.
+    private SchemaNotSupportedException Unwritable(SchemaNode[] nodes, SchemaShape[] shapes, int root)
+    {
+        Dictionary<int, string> paths = _nodeIds.ToDictionary(p => p.Value, p => p.Key);
+        var seen = new HashSet<int>();
+        string at = "#";
+        for (int shape = root; seen.Add(shape);)
+        {
+            SchemaShape s = shapes[shape];
+            if (s.Branches is int[] branches)
+            {
+                // Every branch admits none: the first tells why.
+                shape = branches[0];
+                continue;
+            }
+            string keyword = s.IsObject ? "required" : "minItems";
+            int member = s.IsObject
+                ? Enumerable.Range(0, s.Properties.Length).Where(j => s.Required[j] && nodes[s.Properties[j]].MinDepth > SchemaPrefix.MaxDepth).Select(j => s.Properties[j]).DefaultIfEmpty(-1).First()
+                : s.Items >= 0 && nodes[s.Items].MinDepth > SchemaPrefix.MaxDepth ? s.Items : -1;
+            if (member < 0)
+            {
+                return s.IsObject || s.Items >= 0
+                    ? new SchemaNotSupportedException(keyword, at, $"its {(s.IsObject ? "required members" : "items")} nest more than {SchemaPrefix.MaxDepth} levels deep: no value fits")
+                    : new SchemaNotSupportedException(keyword, at, "minItems asks for items, but items admits none");
+            }
+            string memberAt = paths.GetValueOrDefault(member, at);
+            SchemaNode node = nodes[member];
+            if (node.Object < 0 && node.Array < 0)
+            {
+                return new SchemaNotSupportedException(keyword, at, $"the {(s.IsObject ? "required property" : "items")} at {memberAt} admits no value (its type, enum, const or branches leave none)");
+            }
+            (shape, at) = (node.Object >= 0 ? node.Object : node.Array, memberAt);
+        }
+        return new SchemaNotSupportedException("$ref", at, "required members come back here in a cycle: no value ends");
     }
 
     // The fewest levels of nesting each node and shape opens, by relaxation from "unreachable": a shape needs one more
@@ -409,8 +447,9 @@ internal sealed class JsonSchemaCompiler
         string[] types = Types(schema, path);
         if (outer is not null)
         {
-            string[] outerTypes = Types(outer.Schema, outer.Path);
-            types = [.. types.Where(outerTypes.Contains)];
+            // The types both allow; an integer is a number, so integer on one side and number on the other leave integers.
+            string[] own = types, outerTypes = Types(outer.Schema, outer.Path);
+            types = [.. own.Append("integer").Distinct().Where(t => Admits(own, t) && Admits(outerTypes, t))];
         }
         if (schema.TryGetProperty("enum", out _) || schema.TryGetProperty("const", out _))
         {
@@ -423,7 +462,8 @@ internal sealed class JsonSchemaCompiler
     private SchemaClasses TypedClasses(JsonElement schema, string path, string[] types, Beside? outer)
     {
         var parts = new List<SchemaClasses>();
-        foreach (string type in types)
+        // Integers under the same bounds as numbers are among them: the number's range holds both (two ranges would be refused).
+        foreach (string type in types.Where(t => t != "integer" || !types.Contains("number")))
         {
             parts.Add(type switch
             {
@@ -440,6 +480,8 @@ internal sealed class JsonSchemaCompiler
     }
 
     private static readonly string[] s_allTypes = ["object", "array", "string", "number", "integer", "boolean", "null"];
+
+    private static bool Admits(string[] types, string type) => types.Contains(type) || (type == "integer" && types.Contains("number"));
 
     private static string[] Types(JsonElement schema, string path)
     {
@@ -474,7 +516,8 @@ internal sealed class JsonSchemaCompiler
         {
             return absent;
         }
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out decimal d) || d != decimal.Truncate(d) || d < 0)
+        // Read exactly: a decimal rounds 2.00000000000000000000000000000001 to 2, and 1e-400 to 0.
+        if (value.ValueKind != JsonValueKind.Number || !ExactDecimal.TryParse(value.GetRawText(), out decimal d) || d != decimal.Truncate(d) || d < 0)
         {
             throw new SchemaNotSupportedException(keyword, path, $"{keyword} must be a non-negative integer, got {value.GetRawText()}");
         }
@@ -497,9 +540,13 @@ internal sealed class JsonSchemaCompiler
             {
                 continue;
             }
-            if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out decimal d))
+            if (value.ValueKind != JsonValueKind.Number)
             {
                 throw new SchemaNotSupportedException(bound, path, $"{bound} must be a number, got {Cut(value.GetRawText())}");
+            }
+            if (!ExactDecimal.TryParse(value.GetRawText(), out decimal d))
+            {
+                throw new SchemaNotSupportedException(bound, path, $"{bound} {Cut(value.GetRawText())} is past the bounds copal holds to exactly (below 10^17 in size, at most 28 significant digits)");
             }
             if (Math.Abs(d) >= 100_000_000_000_000_000m)
             {
@@ -1046,15 +1093,16 @@ internal sealed class JsonSchemaCompiler
 
     private static string PropertyPath(string path, string name) => $"{path}/properties/{Pointer(name)}";
 
-    // The range of merged numbers: the integers' (merged), a number's, or none where a number of any value takes them
-    // in; a bounded number beside integers is refused (their union is no one range).
+    // The range of merged numbers: the integers' (merged), a number's (where it holds the integers), or none where a
+    // number of any value takes them in; a bounded number beside integers outside it is refused (their union is no one range).
     private static NumberRange RangeOf(NumberKind kind, NumberRange? integers, NumberRange? numbers, bool anyNumber, string keyword, string path, int from) =>
         kind switch
         {
             NumberKind.Integer => integers ?? NumberRange.All,
             NumberKind.Number when anyNumber => NumberRange.All,
-            NumberKind.Number when integers is not null && numbers is not null =>
-                throw Overlap(keyword, path, from, from, "integers and a range of numbers", "copal takes one range of numbers per value"),
+            // Integers the numbers' range holds add nothing to it; others would make two ranges.
+            NumberKind.Number when integers is not null && numbers is not null => numbers.Value.HoldsIntegers(integers.Value) ? numbers.Value
+                : throw Overlap(keyword, path, from, from, "integers and a range of numbers", "copal takes one range of numbers per value"),
             NumberKind.Number => numbers ?? NumberRange.All,
             _ => NumberRange.All,
         };

@@ -20,7 +20,7 @@ internal readonly record struct NumberRange(Int128? Min, bool MinExclusive, Int1
     /// <summary>The decimals of a bound: bounds are held as integers times 10^Scale.</summary>
     public const int Scale = 6;
 
-    /// <summary>The most decimals a number held to a range writes: past them, a value in range ends (at this many decimals every value a bound's grid lets through is in range).</summary>
+    /// <summary>The most decimals a number held to a range writes while its digits are followed (once every value it may become is in range, any number): past them, a value in range ends (at this many decimals every value a bound's grid lets through is in range).</summary>
     public const int MaxDecimals = 18;
 
     /// <summary>Any value.</summary>
@@ -50,16 +50,18 @@ internal readonly record struct NumberRange(Int128? Min, bool MinExclusive, Int1
     /// <summary>Whether <paramref name="value"/> (a JSON number's text) is in the range; false for text no decimal holds.</summary>
     public bool Contains(string value)
     {
+        // The bounds are brought down to the value's scale, not the value up to theirs: a large value times 10^Scale
+        // would pass decimal's range.
         if (!decimal.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out decimal d))
         {
             return false;
         }
-        decimal scaled = d * s_decimalScale;
-        return (Min is not Int128 min || (MinExclusive ? scaled > (decimal)min : scaled >= (decimal)min))
-            && (Max is not Int128 max || (MaxExclusive ? scaled < (decimal)max : scaled <= (decimal)max));
+        return (Min is not Int128 min || (MinExclusive ? d > Unscaled(min) : d >= Unscaled(min)))
+            && (Max is not Int128 max || (MaxExclusive ? d < Unscaled(max) : d <= Unscaled(max)));
     }
 
-    private const decimal s_decimalScale = 1_000_000m;
+    // A bound's value: below 10^17 in size with Scale decimals, which a decimal holds exactly.
+    private static decimal Unscaled(Int128 bound) => (decimal)bound / 1_000_000m;
 
     /// <summary>
     /// Whether a number written so far can still end in the range: its sign alone (no digits), or ±(whole + fraction /
@@ -144,6 +146,11 @@ internal readonly record struct NumberRange(Int128? Min, bool MinExclusive, Int1
         bool highIn = max is not Int128 hi || (highTaken && MaxExclusive ? high < hi : high <= hi);
         return lowIn && highIn;
     }
+
+    /// <summary>Whether every integer of <paramref name="integers"/> (an integer range: whole, inclusive bounds) is in this range.</summary>
+    public bool HoldsIntegers(NumberRange integers) =>
+        (Min is not Int128 min || (integers.Min is Int128 least && (MinExclusive ? least > min : least >= min)))
+        && (Max is not Int128 max || (integers.Max is Int128 most && (MaxExclusive ? most < max : most <= max)));
 
     /// <summary>The values of two integer ranges as one, or null where an integer lies between them that neither takes.</summary>
     public NumberRange? UnionOfIntegers(NumberRange other)

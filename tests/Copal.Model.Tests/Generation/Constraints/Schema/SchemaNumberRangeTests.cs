@@ -88,6 +88,18 @@ public class SchemaNumberRangeTests
         Assert.True(one.IsComplete);
     }
 
+    [Fact]
+    public void Decimals_that_settle_the_value_in_range_are_no_longer_counted()
+    {
+        // 0.5 is inside [0, 1] whatever follows: 30 more decimals are taken; 0.000… above exclusiveMinimum 0 is not, and
+        // its 18th 0 is refused (the value would have to end at 0).
+        CompiledSchema settled = SchemaPrefixTests.Compile(Schema(""" "minimum": 0, "maximum": 1 """, "number"));
+        Assert.Equal(-1, SchemaPrefixTests.Refusal(settled, "{\"n\":0.5" + new string('7', 30) + "}", out bool complete));
+        Assert.True(complete);
+        CompiledSchema open = SchemaPrefixTests.Compile(Schema(""" "exclusiveMinimum": 0, "maximum": 1 """, "number"));
+        Assert.Equal(7 + NumberRange.MaxDecimals - 1, SchemaPrefixTests.Refusal(open, "{\"n\":0." + new string('0', 30) + "1}", out _));
+    }
+
     private static IEnumerable<string> Integers()
     {
         for (int digits = 1; digits <= 5; digits++)
@@ -205,11 +217,62 @@ public class SchemaNumberRangeTests
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"number","maximum":3},{"type":"integer","minimum":10}]}}}""", "anyOf")]
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"integer","maximum":3},{"type":"integer","minimum":10}]}}}""", "anyOf")]
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"integer","maximum":3},{"const":7}]}}}""", "anyOf")]
+    // Bounds a decimal would round (past 28 significant digits or 28 decimals): read so, 0 would pass minimum 1e-400.
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":1E-400}}}""", "minimum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","maximum":-1E-400}}}""", "maximum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":0.1000000000000000000000000000001}}}""", "minimum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"integer","maximum":0.99999999999999999999999999999999}}}""", "maximum")]
+    [InlineData("""{"type":"object","properties":{"n":{"type":"integer","exclusiveMinimum":1.00000000000000000000000000000001}}}""", "exclusiveMinimum")]
     public void Bounds_copal_cannot_hold_to_are_refused_naming_them(string schema, string keyword)
     {
         using JsonDocument doc = JsonDocument.Parse(schema);
         SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
         Assert.Equal(keyword, e.Keyword);
+    }
+
+    [Theory]
+    [InlineData(""" "minimum": 1.5e0, "maximum": 15E-1 """, "1.5", "1.4")]
+    [InlineData(""" "minimum": 1.0000000000000000000000000000 """, "1", "0.999999")]
+    [InlineData(""" "exclusiveMinimum": 1e-6 """, "0.000002", "0.000001")]
+    [InlineData(""" "maximum": -0, "minimum": -0.0e5 """, "-0", "0.000001")]
+    [InlineData(""" "maximum": 10000000000000000e-16 """, "1", "1.000001")]
+    [InlineData(""" "minimum": -99999999999999999.999999, "maximum": 0.000000000000000000000000000000e100 """, "-99999999999999999.999999", "-100000000000000000")]
+    public void A_bound_is_read_exactly_however_it_is_written(string bounds, string taken, string refused)
+    {
+        CompiledSchema compiled = SchemaPrefixTests.Compile(Schema(bounds, "number"));
+        Assert.Equal(-1, SchemaPrefixTests.Refusal(compiled, "{\"n\":" + taken + "}", out bool complete));
+        Assert.True(complete);
+        int at = SchemaPrefixTests.Refusal(compiled, "{\"n\":" + refused + "}", out complete);
+        Assert.False(at < 0 && complete, refused);
+    }
+
+    // An integer is a number: a type beside anyOf of integer and a branch of number (or the reverse) leave the
+    // integers in range, and integers within a number's range (under one set of bounds, or in another branch) are
+    // that range.
+    [Theory]
+    [InlineData("""{"type":"integer","anyOf":[{"type":"number","minimum":1.5}]}""")]
+    [InlineData("""{"type":"number","anyOf":[{"type":"integer","maximum":3},{"type":"null"}]}""")]
+    [InlineData("""{"type":["integer","null"],"anyOf":[{"type":"number","exclusiveMaximum":4}]}""")]
+    [InlineData("""{"minimum":-2.5}""")]
+    [InlineData("""{"type":["integer","number"],"exclusiveMaximum":0}""")]
+    [InlineData("""{"anyOf":[{"type":"integer","minimum":0},{"type":"number","minimum":0}]}""")]
+    [InlineData("""{"anyOf":[{"type":"number","exclusiveMinimum":-3,"maximum":3.5},{"type":"integer","minimum":-2,"maximum":3},{"type":"null"}]}""")]
+    public void An_integer_is_held_as_a_number_beside_and_within_branches(string value)
+    {
+        string schema = $$$"""{"type":"object","properties":{"n":{{{value}}}},"required":["n"],"additionalProperties":false}""";
+        CompiledSchema compiled = SchemaPrefixTests.Compile(schema);
+        JsonSchema reference = JsonSchema.FromText(schema);
+        int taken = 0;
+        foreach (string n in (string[])["-3", "-2.5", "-2", "-0.5", "0", "1", "1.5", "2", "2.5", "3", "3.5", "4", "5"])
+        {
+            string text = "{\"n\":" + n + "}";
+            using JsonDocument doc = JsonDocument.Parse(text);
+            bool valid = reference.Evaluate(doc.RootElement).IsValid;
+            int at = SchemaPrefixTests.Refusal(compiled, text, out bool complete);
+            Assert.True(valid == (at < 0 && complete), $"{text} under {value}: valid {valid}, refused at {at}");
+            taken += valid ? 1 : 0;
+        }
+        Assert.True(taken > 0);
     }
 
     [Fact]

@@ -116,7 +116,7 @@ public class SchemaPrefixTests
         // Every node needs a child: no finite value.
         SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => Compile(
             """{"type":"object","properties":{"c":{"$ref":"#"}},"required":["c"],"additionalProperties":false}"""));
-        Assert.Equal("#", e.Path);
+        Assert.Equal("#/properties/c", e.Path);
     }
 
     [Fact]

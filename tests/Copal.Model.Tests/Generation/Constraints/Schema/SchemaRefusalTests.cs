@@ -28,6 +28,9 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"$ref":"#/$defs/l"},{"anyOf":[{"$ref":"#/$defs/l"},{"type":"null"}]}]}},"additionalProperties":false,"$defs":{"l":{"type":"array","maxItems":0}}}""", "oneOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"const":1},{"const":1.0}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"enum":[2,100]},{"enum":[3,1E2]}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
+    // A value beside a range that the range does not take, however large (times 10^6 it would pass decimal's range).
+    [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"integer","minimum":0,"maximum":9},{"const":10000000000000000000000000}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"number","minimum":-9},{"enum":[-79000000000000000000000000000]}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/b","type":"string"}},"additionalProperties":false,"$defs":{"b":{}}}""", "$ref", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"https://example.com/s"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/missing"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
@@ -36,6 +39,9 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{"enum":["x"],"maxLength":2}},"additionalProperties":false}""", "maxLength", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string","minLength":3,"maxLength":2}},"additionalProperties":false}""", "minLength", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"array","maxItems":70000}},"additionalProperties":false}""", "maxItems", "#/properties/a")]
+    // A count a decimal would round to a whole one is not one.
+    [InlineData("""{"type":"object","properties":{"a":{"type":"string","maxLength":2.00000000000000000000000000000001}},"additionalProperties":false}""", "maxLength", "#/properties/a")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"array","minItems":1E-400}},"additionalProperties":false}""", "minItems", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"text"}},"additionalProperties":false}""", "type", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a~b/c":{"type":"string","pattern":"x"}},"additionalProperties":false}""", "pattern", "#/properties/a~0b~1c")]
     [InlineData("""{"type":"array"}""", "type", "#")]
@@ -44,7 +50,13 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a\udc00":{"type":"string"}},"additionalProperties":false}""", "properties", "#")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/\ud800"}},"additionalProperties":false}""", "$ref", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"object","properties":{"k":{"const":"\ud800"}},"required":["k"]},{"type":"object","properties":{"k":{"const":"b"}},"required":["k"]}]}},"additionalProperties":false}""", "const", "#/properties/a/oneOf/0/properties/k")]
-    [InlineData("""{"type":"object","properties":{"c":{"$ref":"#"}},"required":["c"],"additionalProperties":false}""", "$ref", "#")]
+    // A top level that admits no value, named where it fails: the $ref that closes a cycle of required members, a
+    // required property that admits nothing (type beside anyOf leaving no branch, an empty enum), minItems of nothing.
+    [InlineData("""{"type":"object","properties":{"c":{"$ref":"#"}},"required":["c"],"additionalProperties":false}""", "$ref", "#/properties/c")]
+    [InlineData("""{"type":"object","properties":{"v":{"type":"object","anyOf":[{"type":"string"}]}},"required":["v"]}""", "required", "#")]
+    [InlineData("""{"type":"object","properties":{"o":{"type":"object","properties":{"e":{"enum":[]}},"required":["e"]}},"required":["o"]}""", "required", "#/properties/o")]
+    [InlineData("""{"type":"object","properties":{"l":{"type":"array","items":false,"minItems":1}},"required":["l"]}""", "minItems", "#/properties/l")]
+    [InlineData("""{"type":"object","properties":{"l":{"type":"array","items":{"type":"integer","anyOf":[{"type":"null"}]},"minItems":1}},"required":["l"]}""", "minItems", "#/properties/l")]
     [InlineData("""{"type":"object","$defs":{"x":{"pattern":"a"}}}""", "", "")]
     public void A_keyword_that_cannot_be_held_to_is_refused_naming_it_and_its_place(string schema, string keyword, string path)
     {
@@ -75,6 +87,18 @@ public class SchemaRefusalTests
     {
         using JsonDocument doc = JsonDocument.Parse(schema);
         Assert.NotNull(JsonSchemaCompiler.Compile(doc.RootElement));
+    }
+
+    [Fact]
+    public void Required_members_nested_past_the_limit_are_refused_where_they_pass_it()
+    {
+        // 70 objects, each requiring the next: the reply could never close them within 64 levels.
+        string defs = string.Join(",", Enumerable.Range(0, 70).Select(i => $"\"d{i}\":{{\"type\":\"object\",\"properties\":{{\"o\":{{\"$ref\":\"#/$defs/d{i + 1}\"}}}},\"required\":[\"o\"]}}"));
+        using JsonDocument doc = JsonDocument.Parse("{\"type\":\"object\",\"properties\":{\"o\":{\"$ref\":\"#/$defs/d0\"}},\"required\":[\"o\"],\"$defs\":{" + defs + ",\"d70\":{\"type\":\"string\"}}}");
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("required", e.Keyword);
+        Assert.StartsWith("#/$defs/d", e.Path, StringComparison.Ordinal);
+        Assert.Contains("nest more than 64 levels", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
