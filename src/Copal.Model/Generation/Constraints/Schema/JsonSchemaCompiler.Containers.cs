@@ -26,7 +26,9 @@ internal sealed partial class JsonSchemaCompiler
         var declared = new List<(string Name, JsonElement Schema, string Path)>();
         if (outer is not null)
         {
-            if (outer.Schema.TryGetProperty("additionalProperties", out JsonElement outerAdditional) && outerAdditional.ValueKind != JsonValueKind.True)
+            // true, or {} (which takes anything too), judges nothing.
+            if (outer.Schema.TryGetProperty("additionalProperties", out JsonElement outerAdditional)
+                && outerAdditional.ValueKind != JsonValueKind.True && !(outerAdditional.ValueKind == JsonValueKind.Object && !outerAdditional.EnumerateObject().Any()))
             {
                 throw new SchemaNotSupportedException("additionalProperties", outer.Path, $"additionalProperties beside {outer.Combinator} is not taken (it would judge the properties its branches declare too); put it inside the branches");
             }

@@ -193,6 +193,11 @@ public class SchemaUnionTests
         AssertVerdict(schema, """{"t":"a","a":"x"}""", valid: false);       // id is required beside the anyOf
         AssertVerdict(schema, """{"t":"b","id":1,"a":"x"}""", valid: false); // b is closed
         AssertVerdict(schema, """{"t":"a","id":"1"}""", valid: false);      // id is an integer beside the anyOf
+
+        // additionalProperties {} beside the branches takes anything, as true does.
+        string open = schema.Replace("\"required\":[\"id\"],", "\"required\":[\"id\"],\"additionalProperties\":{},", StringComparison.Ordinal);
+        Assert.NotEqual(schema, open);
+        AssertVerdict(open, """{"t":"a","id":1,"a":"x","more":[1]}""", valid: true);
     }
 
     [Theory]
