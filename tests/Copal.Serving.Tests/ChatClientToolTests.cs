@@ -147,6 +147,52 @@ public sealed class ChatClientToolTests : IDisposable
         Assert.Equal(ChatFinishReason.ToolCalls, streamed.ToChatResponse().FinishReason);
     }
 
+    /// <summary>
+    /// A .NET method as a tool, its parameters as M.E.AI describes them (a DateTime as format date-time, a Guid as
+    /// uuid, a bounded int): a call forced among it and another comes back with arguments the method binds and runs on.
+    /// </summary>
+    [Fact]
+    public async Task A_forced_call_to_a_dotnet_method_binds_its_typed_arguments_and_runs()
+    {
+        var client = new CopalChatClient(_engine, new TemplateChatFormatter(new ChatTemplate(
+            "{% for t in tools %}{{ t.function.name }} {% endfor %}{% for m in messages %}{{ m.role }}: {{ m.content }}{{ '\\n' }}{% endfor %}assistant:")));
+        var booked = new List<string>();
+        // Strict, as for OpenAI's strict functions: no further keys, every parameter required.
+        static AIFunctionFactoryOptions Strict(string name) => new()
+        {
+            Name = name,
+            JsonSchemaCreateOptions = new AIJsonSchemaCreateOptions
+            {
+                TransformOptions = new AIJsonSchemaTransformOptions { DisallowAdditionalProperties = true, RequireAllProperties = true },
+            },
+        };
+        AIFunction book = AIFunctionFactory.Create(
+            (DateTime at, Guid room, [System.ComponentModel.DataAnnotations.Range(1, 8)] int people) => booked.Add(FormattableString.Invariant($"{at:O} {room} {people}")),
+            Strict("book"));
+        var cancelled = new List<Guid>();
+        AIFunction cancel = AIFunctionFactory.Create((Guid booking) => cancelled.Add(booking), Strict("cancel"));
+        Dictionary<int, float> bias = Enumerable.Range(0, _engine.Tokenizer.VocabSize)
+            .Where(id => _engine.Tokenizer.HasToken(id) && !_engine.Tokenizer.IsSpecial(id) && _engine.Tokenizer.TokenBytes(id) is { Length: > 0 } bytes && bytes.All(b => b is (byte)' ' or (byte)'\n'))
+            .ToDictionary(id => id, _ => -100f);
+        for (long seed = 1; seed <= 6; seed++)
+        {
+            ChatResponse reply = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Book a room")], new ChatOptions
+            {
+                Tools = [book, cancel],
+                ToolMode = ChatToolMode.RequireAny,
+                MaxOutputTokens = 300,
+                Temperature = 1,
+                Seed = seed,
+                AdditionalProperties = new() { ["logit_bias"] = bias },
+            });
+            Assert.True(ChatFinishReason.ToolCalls == reply.FinishReason, reply.Text);
+            FunctionCallContent call = Assert.IsType<FunctionCallContent>(Assert.Single(reply.Messages.Single().Contents));
+            AIFunction function = call.Name == "book" ? book : cancel;
+            await function.InvokeAsync(new AIFunctionArguments(call.Arguments));
+        }
+        Assert.True(booked.Count > 0 && cancelled.Count > 0, $"booked {booked.Count}, cancelled {cancelled.Count}"); // both ran on bound arguments
+    }
+
     /// <summary>A forced call's schema is the function's parameters: a keyword outside the subset names the tools, not a response format the caller never gave.</summary>
     [Fact]
     public void Parameters_a_forced_call_cannot_be_held_to_are_named_as_the_tools()
