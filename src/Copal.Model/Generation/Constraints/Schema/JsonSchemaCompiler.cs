@@ -11,9 +11,12 @@ namespace Copal.Model.Generation.Constraints.Schema;
 /// <see cref="SchemaNotSupportedException"/> naming it and its place: a reply is never JSON the schema rejects.
 /// </summary>
 /// <remarks>
-/// Work and size are linear in the schema: each location (a JSON pointer) compiles once, $ref included (so recursion
-/// ends), each literal (enum and const values, keys) goes into a byte trie once; the fewest levels each node needs
-/// settle within about 130 passes over the nodes (no value needs more than 64). Bounds, each refused past:
+/// Work and size are linear in the schema, but for unions: each location (a JSON pointer) compiles once, $ref included
+/// (so recursion ends), each literal (enum and const values, keys) goes into a byte trie once; a branch of a tagged
+/// union is compiled again with its discriminator first, and a branch of an anyOf with keywords beside it again with
+/// them merged in, once per union or anyOf it is met in (so unions nested k deep cost about k times their branches).
+/// The fewest levels each node needs settle within about 130 passes over the nodes (no value needs more than 64).
+/// Bounds, each refused past, hold the total:
 /// <see cref="MaxNodes"/> value nodes and as many container shapes, <see cref="LiteralTrie.Builder.MaxNodes"/> trie
 /// nodes, counts (minItems, maxItems, minLength, maxLength) up to <see cref="MaxCount"/>, chains of $ref, anyOf and
 /// oneOf up to <see cref="MaxChain"/>.
