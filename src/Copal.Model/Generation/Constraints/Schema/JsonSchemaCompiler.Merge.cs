@@ -22,6 +22,8 @@ internal sealed partial class JsonSchemaCompiler
         var literals = new List<SchemaLiteral>();
         var literalFrom = new Dictionary<string, int>();
         var numberFrom = new Dictionary<string, int>();
+        var shared = new HashSet<string>(StringComparer.Ordinal);
+        var sharedNumbers = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < parts.Count; i++)
         {
             SchemaClasses c = parts[i];
@@ -102,7 +104,7 @@ internal sealed partial class JsonSchemaCompiler
                     string value = NumberValue(literal.Text);
                     if (numberFrom.TryGetValue(value, out int first) && first != i)
                     {
-                        throw Overlap(keyword, path, first, i, $"the value {Cut(literal.Text)}", "oneOf fails a value both branches take");
+                        sharedNumbers.Add(value);
                     }
                     numberFrom.TryAdd(value, i);
                 }
@@ -111,7 +113,7 @@ internal sealed partial class JsonSchemaCompiler
                 {
                     if (exclusive && from != i)
                     {
-                        throw Overlap(keyword, path, from, i, $"the value {Cut(literal.Text)}", "oneOf fails a value both branches take");
+                        shared.Add(text);
                     }
                     continue;
                 }
@@ -119,6 +121,8 @@ internal sealed partial class JsonSchemaCompiler
                 literals.Add(literal);
             }
         }
+        // oneOf fails a value two branches list (null beside untyped object branches, say): it is left out, never written.
+        literals.RemoveAll(l => shared.Contains(Encoding.UTF8.GetString(l.Bytes)) || (l.Kind == LiteralKind.Number && sharedNumbers.Contains(NumberValue(l.Text))));
         // A literal the free string or number also writes is dropped (its text starts the same way); one it would not is refused.
         var kept = new List<SchemaLiteral>();
         foreach (SchemaLiteral literal in literals)

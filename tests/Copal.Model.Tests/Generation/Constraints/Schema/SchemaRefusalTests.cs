@@ -21,13 +21,10 @@ public class SchemaRefusalTests
     [InlineData("""{"type":"object","properties":{"a":{}},"required":["b"],"additionalProperties":false}""", "required", "#")]
     [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"object"},{"type":"object","additionalProperties":false}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"integer"},{"type":"number"}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
-    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"enum":["x","y"]},{"const":"x"}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"integer"},{"enum":[1.5]}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
-    // oneOf fails a value both branches take: the same object or array shape twice, one number in two writings.
+    // oneOf fails a value both branches take: the same object or array shape twice.
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"$ref":"#/$defs/o"},{"$ref":"#/$defs/o"}]}},"additionalProperties":false,"$defs":{"o":{"type":"object","additionalProperties":false}}}""", "oneOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"$ref":"#/$defs/l"},{"anyOf":[{"$ref":"#/$defs/l"},{"type":"null"}]}]}},"additionalProperties":false,"$defs":{"l":{"type":"array","maxItems":0}}}""", "oneOf", "#/properties/a")]
-    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"const":1},{"const":1.0}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
-    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"enum":[2,100]},{"enum":[3,1E2]}]}},"additionalProperties":false}""", "oneOf", "#/properties/a")]
     // A value beside a range that the range does not take, however large (times 10^6 it would pass decimal's range).
     [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"integer","minimum":0,"maximum":9},{"const":10000000000000000000000000}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]
     [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"number","minimum":-9},{"enum":[-79000000000000000000000000000]}]}},"additionalProperties":false}""", "anyOf", "#/properties/a")]

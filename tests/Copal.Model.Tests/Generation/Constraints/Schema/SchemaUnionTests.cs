@@ -178,6 +178,23 @@ public class SchemaUnionTests
     }
 
     [Fact]
+    public void A_value_two_oneOf_branches_list_is_left_out_as_oneOf_fails_it()
+    {
+        // "x" is in both branches, 100 in two writings: neither is valid; "y", 2 and 3 are.
+        const string values = """{"type":"object","properties":{"s":{"oneOf":[{"enum":["x","y"]},{"const":"x"}]},"n":{"oneOf":[{"enum":[2,100]},{"enum":[3,1E2]}]}},"additionalProperties":false}""";
+        AssertVerdict(values, """{"s":"y","n":2}""", valid: true);
+        AssertVerdict(values, """{"n":3}""", valid: true);
+        AssertVerdict(values, """{"s":"x"}""", valid: false);
+        AssertVerdict(values, """{"n":100}""", valid: false);
+        // A nullable polymorphic type under oneOf, as .NET's exporter would write it with oneOf: null matches both
+        // untyped branches, so only the objects are valid.
+        string nullable = Exported.Replace("\"anyOf\"", "\"oneOf\"", StringComparison.Ordinal);
+        Assert.NotEqual(Exported, nullable);
+        AssertVerdict(nullable, """{"shape":{"kind":"square","w":2}}""", valid: true);
+        AssertVerdict(nullable, """{"shape":null}""", valid: false);
+    }
+
+    [Fact]
     public void Keywords_beside_anyOf_merge_into_each_branch_exactly()
     {
         // properties beside the anyOf come first; a branch that closes its object forbids them unless it declares them.
