@@ -49,7 +49,7 @@ public sealed class ReasoningTests : IDisposable
         Assert.Equal(reply.TrimStart(), whole.GetProperty("reasoning_content").GetString());
         Assert.Equal(JsonValueKind.Null, whole.GetProperty("content").ValueKind); // vLLM's answer for a reply that is all reasoning
 
-        List<JsonElement> deltas = await StreamAsync(split, "{" + Request + ",\"stream\":true}");
+        List<JsonElement> deltas = await ChatHttp.StreamDeltasAsync(split, "{" + Request + ",\"stream\":true}");
         Assert.Equal(reply.TrimStart(), string.Concat(deltas.Select(d => d.TryGetProperty("reasoning_content", out JsonElement r) ? r.GetString() : "")));
         Assert.Equal("", string.Concat(deltas.Select(d => d.TryGetProperty("content", out JsonElement c) ? c.GetString() : "")));
 
@@ -146,22 +146,8 @@ public sealed class ReasoningTests : IDisposable
 
     private static async Task<JsonElement> PostAsync(OpenAiServer server, string body)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
-        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
-        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
-        Assert.Equal(200, (int)response.StatusCode);
-        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
-    }
-
-    /// <summary>Every delta of a streamed chat reply, the opening role delta left out.</summary>
-    private static async Task<List<JsonElement>> StreamAsync(OpenAiServer server, string body)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
-        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
-        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
-        Assert.Equal(200, (int)response.StatusCode);
-        string[] events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("data: [DONE]", events[^1]);
-        return events[1..^1].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.GetProperty("choices")[0].GetProperty("delta").Clone()).ToList();
+        (int status, JsonElement reply) = await ChatHttp.PostAsync(server, body);
+        Assert.Equal(200, status);
+        return reply;
     }
 }

@@ -28,14 +28,6 @@ public sealed class TemplateArgumentTests : IDisposable
         _backend.Dispose();
     }
 
-    private static async Task<(int Status, JsonElement Body)> PostAsync(OpenAiServer server, string body)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
-        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
-        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
-    }
-
     private const string User = "\"model\":\"stories260K\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]";
 
     private static int PromptTokens(JsonElement body) => body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
@@ -44,15 +36,15 @@ public sealed class TemplateArgumentTests : IDisposable
     public async Task The_server_passes_chat_template_kwargs_to_the_template_and_refuses_what_it_cannot_pass()
     {
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, _formatter);
-        var (status, thinking) = await PostAsync(server, "{" + User + "}");
+        var (status, thinking) = await ChatHttp.PostAsync(server, "{" + User + "}");
         Assert.Equal(200, status);
-        (status, JsonElement off) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":false}}");
+        (status, JsonElement off) = await ChatHttp.PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":false}}");
         Assert.Equal(200, status);
         // The prompt grew by the empty thought the template writes when thinking is off.
         int thought = _engine.Tokenizer.Encode("<think>\n\n</think>\n\n", addSpecialTokens: false).Length;
         Assert.InRange(PromptTokens(off) - PromptTokens(thinking), thought - 1, thought + 1);
         // A name given twice keeps its last value, as the other servers' JSON readers do.
-        (status, JsonElement twice) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":true,\"enable_thinking\":false}}");
+        (status, JsonElement twice) = await ChatHttp.PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":true,\"enable_thinking\":false}}");
         Assert.Equal(200, status);
         Assert.Equal(PromptTokens(off), PromptTokens(twice));
 
@@ -65,7 +57,7 @@ public sealed class TemplateArgumentTests : IDisposable
             ("{\"n\":9007199254740993}", "chat_template_kwargs: chat template input n: integer 9007199254740992 is beyond 2^53, which the reference cannot represent exactly"),
         })
         {
-            (status, JsonElement error) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":" + kwargs + "}");
+            (status, JsonElement error) = await ChatHttp.PostAsync(server, "{" + User + ",\"chat_template_kwargs\":" + kwargs + "}");
             Assert.Equal(400, status);
             Assert.Equal("chat_template_kwargs", error.GetProperty("error").GetProperty("param").GetString());
             Assert.Equal(message, error.GetProperty("error").GetProperty("message").GetString());
@@ -76,12 +68,12 @@ public sealed class TemplateArgumentTests : IDisposable
     public async Task A_model_without_a_chat_template_refuses_template_arguments()
     {
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0);
-        var (status, error) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":false}}");
+        var (status, error) = await ChatHttp.PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":false}}");
         Assert.Equal(400, status);
         Assert.Equal("chat_template_kwargs: the model has no chat template to pass arguments to (given: enable_thinking)",
             error.GetProperty("error").GetProperty("message").GetString());
         // An empty object asks for nothing.
-        (status, _) = await PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{}}");
+        (status, _) = await ChatHttp.PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{}}");
         Assert.Equal(200, status);
     }
 

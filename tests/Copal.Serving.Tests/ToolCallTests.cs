@@ -55,7 +55,7 @@ public sealed class ToolCallTests : IDisposable
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: ToolCallReading.Off);
         string named = "{\"model\":\"stories260K\",\"max_tokens\":200,\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}]"
             + TwoTools + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}";
-        (int status, JsonElement body) = await PostAsync(server, named);
+        (int status, JsonElement body) = await ChatHttp.PostAsync(server, named);
         Assert.Equal(200, status);
         JsonElement choice = body.GetProperty("choices")[0];
         Assert.Equal("tool_calls", choice.GetProperty("finish_reason").GetString());
@@ -69,7 +69,7 @@ public sealed class ToolCallTests : IDisposable
         }
 
         // Streamed: nothing as content, the call whole in the last delta (greedy: the same arguments).
-        List<JsonElement> deltas = await StreamDeltasAsync(server, named.Insert(1, "\"stream\":true,"));
+        List<JsonElement> deltas = await ChatHttp.StreamDeltasAsync(server, named.Insert(1, "\"stream\":true,"));
         Assert.DoesNotContain(deltas, d => d.TryGetProperty("content", out JsonElement c) && c.GetString() is { Length: > 0 });
         JsonElement streamed = deltas[^1].GetProperty("tool_calls")[0].GetProperty("function");
         Assert.Equal(arguments, streamed.GetProperty("arguments").GetString());
@@ -84,7 +84,7 @@ public sealed class ToolCallTests : IDisposable
         string required = named.Replace(TwoTools, timeOrDate, StringComparison.Ordinal)
             .Replace("{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}", $"\"required\",\"logit_bias\":{{\"{close}\":100,\"{t}\":100}}}}", StringComparison.Ordinal)
             .Replace("\"max_tokens\":200", "\"max_tokens\":400", StringComparison.Ordinal);
-        (status, body) = await PostAsync(server, required);
+        (status, body) = await ChatHttp.PostAsync(server, required);
         Assert.Equal(200, status);
         Assert.True("tool_calls" == body.GetProperty("choices")[0].GetProperty("finish_reason").GetString(), body.GetRawText());
         JsonElement any = body.GetProperty("choices")[0].GetProperty("message").GetProperty("tool_calls").EnumerateArray().Single().GetProperty("function");
@@ -222,11 +222,11 @@ public sealed class ToolCallTests : IDisposable
         var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         const string Tools = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"description\":\"The time now\",\"parameters\":{\"type\":\"object\",\"properties\":{}}}}]";
-        (int status, JsonElement plain) = await PostAsync(server, Request(""));
+        (int status, JsonElement plain) = await ChatHttp.PostAsync(server, Request(""));
         Assert.Equal(200, status);
-        (status, JsonElement offered) = await PostAsync(server, Request(Tools));
+        (status, JsonElement offered) = await ChatHttp.PostAsync(server, Request(Tools));
         Assert.Equal(200, status);
-        (status, JsonElement declined) = await PostAsync(server, Request(Tools + ",\"tool_choice\":\"none\""));
+        (status, JsonElement declined) = await ChatHttp.PostAsync(server, Request(Tools + ",\"tool_choice\":\"none\""));
         Assert.Equal(200, status);
         int Prompt(JsonElement body) => body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
         Assert.True(Prompt(offered) > Prompt(plain) + 20, $"{Prompt(offered)} against {Prompt(plain)}");
@@ -295,7 +295,7 @@ public sealed class ToolCallTests : IDisposable
     {
         var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
-        (int status, JsonElement body) = await PostAsync(server, Request(fields));
+        (int status, JsonElement body) = await ChatHttp.PostAsync(server, Request(fields));
         Assert.Equal(400, status);
         Assert.Equal(param, body.GetProperty("error").GetProperty("param").GetString());
         Assert.Equal(code, body.GetProperty("error").GetProperty("code").GetString());
@@ -306,7 +306,7 @@ public sealed class ToolCallTests : IDisposable
     public async Task A_call_whose_arguments_are_an_empty_string_is_taken_as_no_arguments()
     {
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
-        (int status, JsonElement body) = await PostAsync(server, "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Time?\"},"
+        (int status, JsonElement body) = await ChatHttp.PostAsync(server, "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Time?\"},"
             + "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"\"}}]},"
             + "{\"role\":\"tool\",\"tool_call_id\":\"a\",\"content\":\"12:00\"}]}");
         Assert.True(status == 200, body.ToString());
@@ -321,7 +321,7 @@ public sealed class ToolCallTests : IDisposable
     {
         var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
-        (int status, JsonElement body) = await PostAsync(server,
+        (int status, JsonElement body) = await ChatHttp.PostAsync(server,
             "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}," + message + "]}");
         Assert.Equal(400, status);
         Assert.Equal(param, body.GetProperty("error").GetProperty("param").GetString());
@@ -331,23 +331,11 @@ public sealed class ToolCallTests : IDisposable
     public async Task Tools_offered_to_a_model_without_a_format_are_refused_with_the_reason()
     {
         await using OpenAiServer plain = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0);
-        (int status, JsonElement body) = await PostAsync(plain, Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
+        (int status, JsonElement body) = await ChatHttp.PostAsync(plain, Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
         Assert.Equal(400, status);
         Assert.Equal("tools", body.GetProperty("error").GetProperty("param").GetString());
         Assert.Equal("tools cannot be offered to this model: the server reads no tool calls; start copal serve with --tool-call-parser to name the format the model writes calls in",
             body.GetProperty("error").GetProperty("message").GetString());
-    }
-
-    /// <summary>Every delta of a streamed chat reply, the opening role delta left out.</summary>
-    private static async Task<List<JsonElement>> StreamDeltasAsync(OpenAiServer server, string body)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
-        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
-        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
-        Assert.Equal(200, (int)response.StatusCode);
-        string[] events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("data: [DONE]", events[^1]);
-        return events[1..^1].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.GetProperty("choices")[0].GetProperty("delta").Clone()).ToList();
     }
 
     private static string Request(string fields) =>
@@ -358,13 +346,5 @@ public sealed class ToolCallTests : IDisposable
         JsonObject copy = node.DeepClone().AsObject();
         copy.Remove(field);
         return copy.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-    }
-
-    private static async Task<(int Status, JsonElement Body)> PostAsync(OpenAiServer server, string body)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
-        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
-        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Address, "/v1/chat/completions"), content);
-        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 }
