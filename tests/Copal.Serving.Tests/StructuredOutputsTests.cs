@@ -180,6 +180,40 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
         }
     }
 
+    public sealed record Release(Version Number, TimeSpan Took);
+
+    [Fact]
+    public async Task The_chat_client_writes_versions_and_time_spans_to_the_patterns_dotnet_exports()
+    {
+        // System.Text.Json exports Version and TimeSpan as strings with a pattern (^\d+(\.\d+){1,3}$ and
+        // ^-?(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d{1,7})?$): each reply's values match them, in .NET's reading and the reference's.
+        JsonElement schema = AIJsonUtilities.CreateJsonSchema(typeof(Release), inferenceOptions: new AIJsonSchemaCreateOptions
+        {
+            TransformOptions = new AIJsonSchemaTransformOptions { DisallowAdditionalProperties = true, RequireAllProperties = true },
+        });
+        Json.Schema.JsonSchema reference = Json.Schema.JsonSchema.FromText(schema.GetRawText());
+        IChatClient client = new CopalChatClient(server.Engine);
+        for (long seed = 1; seed <= 3; seed++)
+        {
+            ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "The release as JSON")], new ChatOptions
+            {
+                MaxOutputTokens = 400,
+                Temperature = 1,
+                Seed = seed,
+                ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, "release"),
+                AdditionalProperties = new() { ["logit_bias"] = NoWhitespace() },
+            });
+            Assert.True(ChatFinishReason.Stop == response.FinishReason, response.Text);
+            using JsonDocument reply = JsonDocument.Parse(response.Text);
+            Assert.True(reference.Evaluate(reply.RootElement).IsValid, response.Text);
+            foreach (string property in (string[])["number", "took"])
+            {
+                string pattern = schema.GetProperty("properties").GetProperty(property).GetProperty("pattern").GetString()!;
+                Assert.Matches(new System.Text.RegularExpressions.Regex(pattern), reply.RootElement.GetProperty(property).GetString()!);
+            }
+        }
+    }
+
     private object Body(bool chat, bool stream, object format)
     {
         Dictionary<string, float> bias = NoWhitespace().ToDictionary(p => $"{p.Key}", p => p.Value);

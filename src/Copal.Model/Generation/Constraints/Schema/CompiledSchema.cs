@@ -46,6 +46,9 @@ internal sealed class SchemaNode
     /// <summary>The format any string is held to, or none (<see cref="StringFormats"/>).</summary>
     public StringFormat Format { get; set; }
 
+    /// <summary>The pattern any string is held to (its lengths folded in), or null.</summary>
+    public StringPattern? Pattern { get; set; }
+
     public NumberKind Number { get; set; }
 
     /// <summary>The values a number or an integer may be (minimum, maximum, and their exclusive forms).</summary>

@@ -15,6 +15,7 @@ internal sealed partial class JsonSchemaCompiler
         var objects = new List<(int Shape, int From)>();
         bool anyString = false;
         StringFormat format = StringFormat.None;
+        StringPattern? pattern = null;
         int minLength = 0, maxLength = -1;
         NumberKind number = NumberKind.None;
         NumberRange? integers = null, numbers = null;
@@ -54,11 +55,11 @@ internal sealed partial class JsonSchemaCompiler
             }
             if (c.AnyString)
             {
-                if (anyString && (format != StringFormat.None || c.Format != StringFormat.None))
+                if (anyString && (format != StringFormat.None || c.Format != StringFormat.None || pattern is not null || c.Pattern is not null))
                 {
-                    throw Overlap(keyword, path, strFrom, i, "strings", "copal takes one string format per value");
+                    throw Overlap(keyword, path, strFrom, i, "strings", "copal takes one string format or pattern per value");
                 }
-                format = c.Format;
+                (format, pattern) = (c.Format, c.Pattern);
                 if (anyString)
                 {
                     bool union = (maxLength < 0 || c.MinLength <= maxLength + 1) && (c.MaxLength < 0 || minLength <= c.MaxLength + 1);
@@ -139,7 +140,7 @@ internal sealed partial class JsonSchemaCompiler
                 continue;
             }
             bool writes = literal.Kind == LiteralKind.String
-                ? format == StringFormat.None && LengthFits(literal, minLength, maxLength)
+                ? format == StringFormat.None && LengthFits(literal, minLength, maxLength) && (pattern is null || pattern.Matches(StringOf(literal)))
                 : RangeOf(number, integers, numbers, anyNumber, keyword, path, numFrom) is var range
                     && (number == NumberKind.Number || !literal.Text.AsSpan().ContainsAny(".eE"))
                     && (range.IsAll || (!literal.Text.AsSpan().ContainsAny("eE") && range.Contains(literal.Text)));
@@ -157,6 +158,7 @@ internal sealed partial class JsonSchemaCompiler
             MinLength = minLength,
             MaxLength = maxLength,
             Format = format,
+            Pattern = pattern,
             Number = number,
             Range = RangeOf(number, integers, numbers, anyNumber, keyword, path, numFrom),
             Literals = kept,
@@ -186,9 +188,14 @@ internal sealed partial class JsonSchemaCompiler
 
     private static bool LengthFits(SchemaLiteral literal, int min, int max)
     {
-        using JsonDocument doc = JsonDocument.Parse(literal.Bytes);
-        int length = doc.RootElement.GetString()!.EnumerateRunes().Count();
+        int length = StringOf(literal).EnumerateRunes().Count();
         return length >= min && (max < 0 || length <= max);
+    }
+
+    private static string StringOf(SchemaLiteral literal)
+    {
+        using JsonDocument doc = JsonDocument.Parse(literal.Bytes);
+        return doc.RootElement.GetString()!;
     }
 
     private static SchemaNotSupportedException Overlap(string keyword, string path, int a, int b, string what, string why) =>

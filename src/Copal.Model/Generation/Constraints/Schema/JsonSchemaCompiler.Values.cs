@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Copal.Model.Generation.Constraints.Schema.Patterns;
 
 namespace Copal.Model.Generation.Constraints.Schema;
 
@@ -95,7 +96,35 @@ internal sealed partial class JsonSchemaCompiler
                 throw new SchemaNotSupportedException("format", path, "format beside minLength or maxLength is not taken (a format fixes the length)");
             }
         }
+        if (schema.TryGetProperty("pattern", out JsonElement pattern))
+        {
+            return PatternClasses(pattern, format, min, max, path);
+        }
         return new SchemaClasses { AnyString = true, MinLength = min, MaxLength = max, Format = format };
+    }
+
+    // A string held to a pattern, its lengths folded into the pattern's automaton; no string where none matches.
+    private static SchemaClasses PatternClasses(JsonElement pattern, StringFormat format, int min, int max, string path)
+    {
+        if (pattern.ValueKind != JsonValueKind.String)
+        {
+            throw new SchemaNotSupportedException("pattern", path, $"pattern must be a string, got {Cut(pattern.GetRawText())}");
+        }
+        if (format != StringFormat.None)
+        {
+            throw new SchemaNotSupportedException("pattern", path, "pattern beside format is not taken; give one of them");
+        }
+        string text = pattern.GetString()!;
+        StringPattern? compiled;
+        try
+        {
+            compiled = StringPattern.Compile(text, min, max);
+        }
+        catch (PatternNotTakenException e)
+        {
+            throw new SchemaNotSupportedException("pattern", path, $"pattern {Cut(pattern.GetRawText())}: {e.Message}");
+        }
+        return compiled is null ? SchemaClasses.None : new SchemaClasses { AnyString = true, Pattern = compiled };
     }
 
     private static SchemaClasses EnumClasses(JsonElement schema, string path, string[] types)

@@ -47,7 +47,7 @@ internal sealed partial class JsonSchemaCompiler
     // The keywords implemented; anything else is refused.
     private static readonly HashSet<string> s_assertions =
         ["type", "enum", "const", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
-         "minLength", "maxLength", "format", "anyOf", "oneOf", "allOf", "$ref", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
+         "minLength", "maxLength", "format", "pattern", "anyOf", "oneOf", "allOf", "$ref", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
 
     private static readonly string[] s_bounds = ["minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"];
 
@@ -57,9 +57,9 @@ internal sealed partial class JsonSchemaCompiler
     private static readonly HashSet<string> s_besideBranches = ["type", "required", "properties", "additionalProperties"];
 
     private static readonly string[] s_typeKeywords =
-        ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "format", "uniqueItems", .. s_bounds];
+        ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "format", "pattern", "uniqueItems", .. s_bounds];
 
-    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, format (date, date-time and uuid), minimum, maximum, exclusiveMinimum and exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one schema and $ref (annotations such as description are ignored)";
+    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, format (date, date-time and uuid), pattern, minimum, maximum, exclusiveMinimum and exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one schema and $ref (annotations such as description are ignored)";
 
     private readonly JsonElement _root;
     private readonly List<SchemaNode?> _nodes = [];
@@ -215,6 +215,7 @@ internal sealed partial class JsonSchemaCompiler
         MinLength = c.MinLength,
         MaxLength = c.MaxLength,
         Format = c.Format,
+        Pattern = c.Pattern,
         Number = c.Number,
         Range = c.Range,
         Literals = c.Literals.Count > 0 ? _literals.Add(c.Literals.Select(l => (l.Bytes, 0))) : -1,

@@ -20,6 +20,9 @@ internal sealed record SchemaClasses
     /// <summary>The format any string is held to (JSON Schema's format), or none.</summary>
     public StringFormat Format { get; init; }
 
+    /// <summary>The pattern any string is held to (JSON Schema's pattern, with minLength and maxLength folded in), or null.</summary>
+    public StringPattern? Pattern { get; init; }
+
     public NumberKind Number { get; init; }
 
     /// <summary>The values a number or an integer may be.</summary>

@@ -363,7 +363,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
                 return node.Object >= 0 && Fits(_schema.Shapes[node.Object].MinDepth) && Open(node.Object);
             case (byte)'[':
                 return node.Array >= 0 && Fits(_schema.Shapes[node.Array].MinDepth) && Open(node.Array);
-            case (byte)'"' when node is { AnyString: true, Format: not StringFormat.None }:
+            case (byte)'"' when node is { AnyString: true } && (node.Format != StringFormat.None || node.Pattern is not null):
                 _inKey = false;
                 _magnitude = 0;
                 return To(Mode.Formatted);
@@ -584,21 +584,22 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         return true;
     }
 
-    // A string held to a format, written without escapes: its bytes along the format's automaton, the closing quote
-    // once it is a whole one.
+    // A string held to a format (written without escapes) or a pattern: its bytes along their automaton, the closing
+    // quote once it is a whole one.
     private bool InFormatted(byte b)
     {
-        StringFormat format = ValueNode().Format;
-        if (b == '"')
+        SchemaNode node = ValueNode();
+        // A quote ends the string, but after a backslash (an escaped quote, in a pattern's string).
+        if (b == '"' && node.Pattern?.InCharacter(_magnitude) != true)
         {
-            if (!StringFormats.Complete(format, _magnitude))
+            if (!(node.Pattern?.Complete(_magnitude) ?? StringFormats.Complete(node.Format, _magnitude)))
             {
                 return false;
             }
             _magnitude = 0;
             return To(Mode.AfterValue);
         }
-        return StringFormats.Step(format, ref _magnitude, b);
+        return node.Pattern?.Step(ref _magnitude, b) ?? StringFormats.Step(node.Format, ref _magnitude, b);
     }
 
     private bool InString(byte b)
@@ -674,7 +675,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         Mode.ArrayOpen => "an item of the schema's or ']'",
         Mode.AfterValue => Shape.IsObject ? "',' or '}'" : "',' or ']'",
         Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex => "more of a string",
-        Mode.Formatted => "more of a string in its format",
+        Mode.Formatted => ValueNode().Pattern is null ? "more of a string in its format" : "more of a string that matches its pattern",
         Mode.Literal => _inKey ? "the rest of a key of the schema's" : "the rest of a value of the schema's enum",
         Mode.Done => "nothing (the object is complete)",
         _ => "more of a number",

@@ -1,0 +1,95 @@
+namespace Copal.Model.Generation.Constraints.Schema.Patterns;
+
+/// <summary>
+/// The universe's characters grouped so that every set a pattern names holds a class whole or not at all (characters
+/// no set tells apart are one class): the alphabet of <see cref="PatternDfa"/>. Each class is ranges of code points.
+/// </summary>
+internal sealed class CharClasses
+{
+    // Consecutive ranges covering U+0000–U+FFFF: where each starts, and its class (−1 outside the universe).
+    private readonly int[] _starts;
+    private readonly int[] _classOf;
+
+    private CharClasses(int[] starts, int[] classOf, int count)
+    {
+        _starts = starts;
+        _classOf = classOf;
+        Count = count;
+    }
+
+    public int Count { get; }
+
+    /// <summary>The classes that tell apart every set given.</summary>
+    public static CharClasses Of(IReadOnlyList<CharSet> sets)
+    {
+        var bounds = new SortedSet<int> { 0 };
+        foreach (CharSet set in sets.Append(CharSet.All))
+        {
+            foreach ((int lo, int hi) in set.Ranges)
+            {
+                bounds.Add(lo);
+                bounds.Add(hi + 1);
+            }
+        }
+        bounds.Remove(CharSet.Max + 1);
+        int[] starts = [.. bounds];
+        int[] classOf = new int[starts.Length];
+        // A range's class: which of the sets hold it (ranges with the same ones are one class).
+        var signatures = new Dictionary<string, int>();
+        for (int i = 0; i < starts.Length; i++)
+        {
+            if (!CharSet.All.Contains(starts[i]))
+            {
+                classOf[i] = -1;
+                continue;
+            }
+            string signature = string.Join(',', Enumerable.Range(0, sets.Count).Where(k => sets[k].Contains(starts[i])));
+            if (!signatures.TryGetValue(signature, out int id))
+            {
+                id = signatures.Count;
+                signatures[signature] = id;
+            }
+            classOf[i] = id;
+        }
+        return new CharClasses(starts, classOf, signatures.Count);
+    }
+
+    /// <summary>The class of code point <paramref name="c"/>; −1 outside the universe.</summary>
+    public int ClassOf(int c)
+    {
+        if ((uint)c > CharSet.Max)
+        {
+            return -1;
+        }
+        int i = Array.BinarySearch(_starts, c);
+        return _classOf[i >= 0 ? i : ~i - 1];
+    }
+
+    /// <summary>Which classes the set holds (it holds each whole or not at all).</summary>
+    public bool[] Members(CharSet set)
+    {
+        bool[] members = new bool[Count];
+        for (int i = 0; i < _starts.Length; i++)
+        {
+            if (_classOf[i] >= 0 && set.Contains(_starts[i]))
+            {
+                members[_classOf[i]] = true;
+            }
+        }
+        return members;
+    }
+
+    /// <summary>Whether a character within <paramref name="lo"/> .. <paramref name="hi"/> has a transition in <paramref name="row"/> (a state's, by class; −1: none).</summary>
+    public bool AnyWithin(int lo, int hi, ReadOnlySpan<int> row)
+    {
+        int i = Array.BinarySearch(_starts, lo);
+        for (i = i >= 0 ? i : ~i - 1; i < _starts.Length && _starts[i] <= hi; i++)
+        {
+            if (_classOf[i] >= 0 && row[_classOf[i]] >= 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+}
