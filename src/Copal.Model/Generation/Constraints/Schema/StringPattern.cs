@@ -89,6 +89,9 @@ internal sealed class StringPattern
         }
     }
 
+    /// <summary>The automaton's states: as few as tell apart what may still follow.</summary>
+    public int StateCount => _dfa.StateCount;
+
     /// <summary>Whether <paramref name="value"/> is a string of the pattern's (as written: no character beyond U+FFFF).</summary>
     public bool Matches(string value)
     {

@@ -161,6 +161,17 @@ public class SchemaPatternTests
         Assert.Equal(taken, SchemaPrefixTests.Refusal(schema, "{\"s\":\"" + value + "\"}", out bool complete) < 0 && complete);
     }
 
+    [Theory]
+    [InlineData("^[a-z]{3}$", 0, -1, 4)]           // 0, 1, 2 or 3 letters so far
+    [InlineData("ab", 0, -1, 3)]                   // no a yet, an a last, matched (then anything)
+    [InlineData("^(?:ab|a(?:b))(?:c|c)$", 0, -1, 4)]
+    [InlineData("^(a|b)*$", 2, 4, 5)]              // 0 .. 4 characters
+    [InlineData("^(?!^[-+.]*$)[+-]?0*\\d*\\.?\\d*$", 0, -1, 5)] // start, signed, a dot alone, digits, a dot after digits or digits after one
+    public void Automata_have_as_few_states_as_tell_apart_what_may_follow(string pattern, int minLength, int maxLength, int states)
+    {
+        Assert.Equal(states, StringPattern.Compile(pattern, minLength, maxLength)!.StateCount);
+    }
+
     [Fact]
     public void A_pattern_and_lengths_no_string_meets_leave_no_value()
     {
@@ -203,7 +214,8 @@ public class SchemaPatternTests
     [InlineData(@"\q", "no escape")]
     [InlineData("a\\", "lone backslash")]
     [InlineData("((a{1000}){1000}){1000}", "states")]
-    [InlineData("(a|b)*a(a|b){12}", "states")]
+    [InlineData("(a|b)*a(a|b){16}", "states")] // 2^17 states
+    [InlineData("(.{0,1000}){0,100}", "states")]
     public void Patterns_copal_does_not_take_are_refused_in_one_line_saying_why(string pattern, string why)
     {
         using JsonDocument doc = JsonDocument.Parse(Schema(pattern));

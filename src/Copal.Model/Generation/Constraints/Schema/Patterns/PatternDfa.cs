@@ -7,8 +7,18 @@ namespace Copal.Model.Generation.Constraints.Schema.Patterns;
 /// </summary>
 internal sealed class PatternDfa
 {
-    /// <summary>The most states an automaton may have while it is built.</summary>
-    public const int MaxStates = 4096;
+    /// <summary>The most states an automaton may have while it is built (a state is 16 bits of a reply's progress).</summary>
+    public const int MaxStates = 65_535;
+
+    /// <summary>The most transitions (states × classes) an automaton may have: 16 MB of table.</summary>
+    public const int MaxTransitions = 4_000_000;
+
+    /// <summary>
+    /// The most steps determinizing may take (each state of the automaton in a set, times the classes it is moved on):
+    /// a server compiles a request's pattern, so a pattern whose sets grow large (<c>(.{0,1000}){0,100}</c>) is refused
+    /// rather than left to take seconds.
+    /// </summary>
+    public const long MaxSteps = 20_000_000;
 
     private PatternDfa(int classCount, int[] next, bool[] accept)
     {
@@ -36,14 +46,19 @@ internal sealed class PatternDfa
         var next = new List<int>();
         var accept = new List<bool>();
         // The start is its own state: only there does ^ hold.
-        int[] start = [.. nfa.Closure([nfa.Start], atStart: true, atEnd: false)];
+        int[] start = nfa.Closure([nfa.Start], atStart: true, atEnd: false);
+        long steps = 0;
         sets.Add(start);
         ids["^" + string.Join(',', start)] = 0;
         for (int d = 0; d < sets.Count; d++)
         {
             int[] set = sets[d];
-            accept.Add(nfa.Closure(set, atStart: d == 0, atEnd: true).Contains(nfa.Final));
-            var moves = new Dictionary<string, int>();
+            steps += (long)set.Length * (classes.Count + 1);
+            if (steps > MaxSteps)
+            {
+                throw new PatternNotTakenException(FormattableString.Invariant($"making its automaton deterministic takes more than {MaxSteps:N0} steps; write smaller counts in its quantifiers"));
+            }
+            accept.Add(Array.BinarySearch(nfa.Closure(set, atStart: d == 0, atEnd: true), nfa.Final) >= 0);
             for (int k = 0; k < classes.Count; k++)
             {
                 var targets = new List<int>();
@@ -54,11 +69,11 @@ internal sealed class PatternDfa
                         targets.Add(nfa.CharTarget(s));
                     }
                 }
-                int[] target = [.. nfa.Closure(targets, atStart: false, atEnd: false)];
+                int[] target = nfa.Closure(targets, atStart: false, atEnd: false);
                 string key = string.Join(',', target);
                 if (!ids.TryGetValue(key, out int id))
                 {
-                    if (sets.Count == MaxStates)
+                    if (!Fits(sets.Count + 1, classes.Count))
                     {
                         throw TooMany();
                     }
@@ -98,7 +113,7 @@ internal sealed class PatternDfa
                 (int, int) pair = (a.Next[(sa * a.ClassCount) + k], b.Next[(sb * b.ClassCount) + k]);
                 if (!ids.TryGetValue(pair, out int id))
                 {
-                    if (pairs.Count == MaxStates)
+                    if (!Fits(pairs.Count + 1, a.ClassCount))
                     {
                         throw TooMany();
                     }
@@ -116,9 +131,9 @@ internal sealed class PatternDfa
     public static PatternDfa Lengths(int classCount, int min, int max)
     {
         int cap = Math.Max(min, max);
-        if (cap + 2 > MaxStates)
+        if (!Fits(cap + 2, classCount))
         {
-            throw new PatternNotTakenException($"beside minLength or maxLength past {MaxStates - 2} it is not taken");
+            throw new PatternNotTakenException(FormattableString.Invariant($"beside minLength or maxLength of {cap} it is not taken (its automaton would pass {MaxStates:N0} states or {MaxTransitions:N0} transitions)"));
         }
         // States 0 .. cap count characters (cap: that many or more, where there is no most); cap + 1 is past the most.
         int dead = cap + 1;
@@ -150,8 +165,8 @@ internal sealed class PatternDfa
         {
             return null;
         }
-        int[] block = Blocks(live);
-        // Number the blocks (−1: the dead states) in the order a walk from the start meets them.
+        int[] block = Blocks();
+        // Number the blocks in the order a walk from the start meets them.
         var order = new Dictionary<int, int> { [block[0]] = 0 };
         var representative = new List<int> { 0 };
         for (int i = 0; i < representative.Count; i++)
@@ -213,48 +228,81 @@ internal sealed class PatternDfa
         return live;
     }
 
-    // Moore's refinement: live states split by whether they match, then by the blocks their transitions lead to
-    // (a dead state's block is −1), until no block splits. Equal blocks accept the same strings.
-    private int[] Blocks(bool[] live)
+    // Hopcroft's refinement: states split by whether they match, then by the blocks their transitions lead to, each
+    // block's split from the smaller half (so a state moves O(log n) times), until no block splits. Equal blocks accept
+    // the same strings; the dead states are one block.
+    private int[] Blocks()
     {
-        int[] block = new int[StateCount];
-        for (int s = 0; s < StateCount; s++)
+        int n = StateCount;
+        // Into each state on each class: the states that lead there (by class, then target).
+        var into = new List<int>[ClassCount * n];
+        for (int s = 0; s < n; s++)
         {
-            block[s] = !live[s] ? -1 : Accept[s] ? 1 : 0;
-        }
-        for (int count = -1; ;)
-        {
-            var ids = new Dictionary<string, int>();
-            int[] refined = new int[StateCount];
-            for (int s = 0; s < StateCount; s++)
+            for (int k = 0; k < ClassCount; k++)
             {
-                if (!live[s])
+                (into[(k * n) + Next[(s * ClassCount) + k]] ??= []).Add(s);
+            }
+        }
+        int[] blockOf = new int[n];
+        var blocks = new List<List<int>>();
+        foreach (bool accepting in (bool[])[true, false])
+        {
+            List<int> members = [.. Enumerable.Range(0, n).Where(s => Accept[s] == accepting)];
+            if (members.Count > 0)
+            {
+                members.ForEach(s => blockOf[s] = blocks.Count);
+                blocks.Add(members);
+            }
+        }
+        var pending = new HashSet<(int Block, int Class)>();
+        var order = new Stack<(int Block, int Class)>();
+        int first = blocks.Count == 2 && blocks[1].Count < blocks[0].Count ? 1 : 0;
+        for (int k = 0; k < ClassCount; k++)
+        {
+            Push((first, k));
+        }
+        while (order.TryPop(out (int Block, int Class) splitter))
+        {
+            pending.Remove(splitter);
+            // The states that lead into the splitter on its class, by their block.
+            var touched = new Dictionary<int, List<int>>();
+            foreach (int t in blocks[splitter.Block])
+            {
+                foreach (int s in into[(splitter.Class * n) + t] ?? [])
                 {
-                    refined[s] = -1;
+                    (touched.TryGetValue(blockOf[s], out List<int>? list) ? list : touched[blockOf[s]] = []).Add(s);
+                }
+            }
+            foreach ((int y, List<int> part) in touched)
+            {
+                if (part.Count == blocks[y].Count)
+                {
                     continue;
                 }
-                var signature = new System.Text.StringBuilder().Append(block[s]);
+                int z = blocks.Count;
+                var moved = new HashSet<int>(part);
+                blocks[y] = [.. blocks[y].Where(s => !moved.Contains(s))];
+                blocks.Add(part);
+                part.ForEach(s => blockOf[s] = z);
                 for (int k = 0; k < ClassCount; k++)
                 {
-                    signature.Append(',').Append(block[Next[(s * ClassCount) + k]]);
+                    Push(pending.Contains((y, k)) || blocks[z].Count < blocks[y].Count ? (z, k) : (y, k));
                 }
-                string key = signature.ToString();
-                if (!ids.TryGetValue(key, out int id))
-                {
-                    id = ids.Count;
-                    ids[key] = id;
-                }
-                refined[s] = id;
             }
-            block = refined;
-            if (ids.Count == count)
+        }
+        return blockOf;
+
+        void Push((int Block, int Class) splitter)
+        {
+            if (pending.Add(splitter))
             {
-                return block;
+                order.Push(splitter);
             }
-            count = ids.Count;
         }
     }
 
+    private static bool Fits(int states, int classes) => states <= MaxStates && (long)states * classes <= MaxTransitions;
+
     private static PatternNotTakenException TooMany() =>
-        new($"its automaton has more than {MaxStates} states; write smaller counts in its quantifiers (or minLength and maxLength)");
+        new(FormattableString.Invariant($"its automaton passes {MaxStates:N0} states or {MaxTransitions:N0} transitions; write smaller counts in its quantifiers (or minLength and maxLength)"));
 }

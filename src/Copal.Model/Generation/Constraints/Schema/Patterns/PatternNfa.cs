@@ -15,6 +15,8 @@ internal sealed class PatternNfa
     private readonly List<int> _charTo = [];
     private readonly List<List<int>> _empty = [];
     private readonly List<(bool AtStart, int To)?> _anchor = [];
+    private int[] _seen = [];
+    private int _stamp;
 
     private PatternNfa()
     {
@@ -55,18 +57,26 @@ internal sealed class PatternNfa
 
     /// <summary>
     /// The states reached from <paramref name="states"/> by empty edges, and by anchor edges where they hold: ^ at the
-    /// string's start, $ at its end.
+    /// string's start, $ at its end; in order.
     /// </summary>
-    public SortedSet<int> Closure(IEnumerable<int> states, bool atStart, bool atEnd)
+    public int[] Closure(IEnumerable<int> states, bool atStart, bool atEnd)
     {
-        var seen = new SortedSet<int>();
+        // A stamp per state marks it seen in this closure, so a closure costs what it reaches, not the automaton's size.
+        if (_seen.Length < StateCount)
+        {
+            _seen = new int[StateCount];
+        }
+        _stamp++;
+        var found = new List<int>();
         var stack = new Stack<int>(states);
         while (stack.TryPop(out int s))
         {
-            if (!seen.Add(s))
+            if (_seen[s] == _stamp)
             {
                 continue;
             }
+            _seen[s] = _stamp;
+            found.Add(s);
             foreach (int t in _empty[s])
             {
                 stack.Push(t);
@@ -76,7 +86,8 @@ internal sealed class PatternNfa
                 stack.Push(to);
             }
         }
-        return seen;
+        found.Sort();
+        return [.. found];
     }
 
     private int NewState()
