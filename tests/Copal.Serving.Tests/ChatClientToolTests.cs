@@ -198,7 +198,7 @@ public sealed class ChatClientToolTests : IDisposable
     public void Parameters_a_forced_call_cannot_be_held_to_are_named_as_the_tools()
     {
         AITool when = AIFunctionFactory.CreateDeclaration("remind", "Sets a reminder",
-            JsonDocument.Parse("{\"type\":\"object\",\"properties\":{\"at\":{\"type\":\"string\",\"format\":\"email\"}}}").RootElement);
+            JsonDocument.Parse("{\"type\":\"object\",\"properties\":{\"at\":{\"type\":\"string\",\"format\":\"idn-email\"}}}").RootElement);
         var e = Assert.Throws<CompletionRequestException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [when], ToolMode = ChatToolMode.RequireAny }));
         Assert.Equal("tools", e.Parameter);
         Assert.StartsWith("ChatOptions.ToolMode forces a call, and the parameters of 'remind' cannot be held to: json_schema: 'format' at #/properties/at", e.Message, StringComparison.Ordinal);

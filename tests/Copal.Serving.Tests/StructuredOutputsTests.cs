@@ -91,7 +91,7 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
         Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
         CompletionRequestException e = await Assert.ThrowsAsync<CompletionRequestException>(() => client.GetResponseAsync(chat, new ChatOptions
         {
-            ResponseFormat = ChatResponseFormat.ForJsonSchema(JsonDocument.Parse("""{"type":"object","properties":{"d":{"type":"string","format":"email"}},"additionalProperties":false}""").RootElement, "mail"),
+            ResponseFormat = ChatResponseFormat.ForJsonSchema(JsonDocument.Parse("""{"type":"object","properties":{"d":{"type":"string","format":"idn-email"}},"additionalProperties":false}""").RootElement, "mail"),
         }));
         Assert.Equal("response_format", e.Parameter);
         Assert.Contains("'format' at #/properties/d", e.Message, StringComparison.Ordinal);
@@ -180,13 +180,14 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
         }
     }
 
-    public sealed record Release(Version Number, TimeSpan Took);
+    public sealed record Release(Version Number, TimeSpan Took, Uri Link);
 
     [Fact]
-    public async Task The_chat_client_writes_versions_and_time_spans_to_the_patterns_dotnet_exports()
+    public async Task The_chat_client_writes_versions_time_spans_and_uris_to_the_patterns_and_format_dotnet_exports()
     {
         // System.Text.Json exports Version and TimeSpan as strings with a pattern (^\d+(\.\d+){1,3}$ and
-        // ^-?(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d{1,7})?$): each reply's values match them, in .NET's reading and the reference's.
+        // ^-?(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d{1,7})?$), Uri with format uri: each reply's values match them, in .NET's
+        // reading and the reference's (format validation on).
         JsonElement schema = AIJsonUtilities.CreateJsonSchema(typeof(Release), inferenceOptions: new AIJsonSchemaCreateOptions
         {
             TransformOptions = new AIJsonSchemaTransformOptions { DisallowAdditionalProperties = true, RequireAllProperties = true },
@@ -205,7 +206,8 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
             });
             Assert.True(ChatFinishReason.Stop == response.FinishReason, response.Text);
             using JsonDocument reply = JsonDocument.Parse(response.Text);
-            Assert.True(reference.Evaluate(reply.RootElement).IsValid, response.Text);
+            Assert.True(reference.Evaluate(reply.RootElement, new Json.Schema.EvaluationOptions { RequireFormatValidation = true }).IsValid, response.Text);
+            Assert.True(Uri.TryCreate(reply.RootElement.GetProperty("link").GetString(), UriKind.Absolute, out _), response.Text);
             foreach (string property in (string[])["number", "took"])
             {
                 string pattern = schema.GetProperty("properties").GetProperty(property).GetProperty("pattern").GetString()!;
@@ -315,7 +317,7 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
 
     [Theory]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"number","minimum":0.1234567}},"additionalProperties":false}}}""", "'minimum' at #/properties/n")]
-    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"string","format":"email"}}}}}""", "'format' at #/properties/n")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"string","format":"idn-email"}}}}}""", "'format' at #/properties/n")]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x"}}""", "json_schema.schema is required")]
     [InlineData("""{"type":"json_schema","json_schema":{"schema":{"type":"object"}}}""", "json_schema.name")]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x","strict":"yes","schema":{"type":"object"}}}""", "json_schema.strict")]

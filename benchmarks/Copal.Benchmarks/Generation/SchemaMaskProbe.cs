@@ -14,7 +14,9 @@ namespace Copal.Benchmarks.Generation;
 /// second (the states' masks kept); seven rounds, the median. Two schemas: "plain" (five properties: a bounded string,
 /// an enum, an array, an anyOf of a $ref'd object and null, a boolean) and "typed", a .NET record as System.Text.Json
 /// exports it (a date-time, a uuid, an integer and a number held to ranges, a polymorphic property: a tagged union
-/// under keywords beside its anyOf), where every digit of a bounded number and every byte of a format is a state.
+/// under keywords beside its anyOf), where every digit of a bounded number and every byte of a format is a state, and
+/// "patterned", strings held to patterns (.NET's TimeSpan and Version, Pydantic's Decimal, an e-mail-like one with a
+/// maxLength, a constr with a minLength), where a string's progress is its pattern automaton's state.
 /// </summary>
 internal static class SchemaMaskProbe
 {
@@ -50,11 +52,25 @@ internal static class SchemaMaskProbe
         "at":"2024-05-17T09:30:00Z","id":"3f2b8c1e-9d4a-4e6b-8f1a-2c3d4e5f6a7b","count":42,"score":0.875,"shape":{"kind":"circle","r":2.5}}
         """;
 
+    private const string PatternedSchema = """
+        {"type":"object","properties":{
+           "took":{"type":"string","pattern":"^-?(\\d+\\.)?\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,7})?$"},
+           "version":{"type":"string","pattern":"^\\d+(\\.\\d+){1,3}$"},
+           "price":{"type":"string","pattern":"^(?!^[-+.]*$)[+-]?0*\\d*\\.?\\d*$"},
+           "email":{"type":"string","pattern":"^\\S+@\\S+$","maxLength":64},
+           "code":{"type":"string","pattern":"^[A-Z]{3}-\\d+$","minLength":5}},
+         "required":["took","version","price","email","code"],"additionalProperties":false}
+        """;
+
+    private const string PatternedReply = """
+        "took":"1.02:03:04.5","version":"10.0.1","price":"12.50","email":"ann@example.org","code":"ABC-123"}
+        """;
+
     public static void Run()
     {
         Console.WriteLine("| schema | vocabulary | reply tokens | JSON mode, first reply | schema, first reply | ratio | JSON mode, kept | schema, kept | ratio |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
-        foreach ((string label, string text, string reply) in new[] { ("plain", Schema, Reply), ("typed", TypedSchema, TypedReply) })
+        foreach ((string label, string text, string reply) in new[] { ("plain", Schema, Reply), ("typed", TypedSchema, TypedReply), ("patterned", PatternedSchema, PatternedReply) })
         {
             Run(label, text, reply);
         }

@@ -57,7 +57,7 @@ public class ForcedToolCallTests
         KeyValuePair<string, JsonElement?>[] tools =
         [
             s_tools[1],
-            new("remind", Parse("""{"type":"object","properties":{"at":{"type":"string","format":"email"}},"required":["at"]}""")),
+            new("remind", Parse("""{"type":"object","properties":{"at":{"type":"string","format":"idn-email"}},"required":["at"]}""")),
         ];
         SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(ForcedToolCalls.Schema(tools, null)));
         Assert.StartsWith(

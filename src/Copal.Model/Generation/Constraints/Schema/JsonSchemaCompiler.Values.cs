@@ -86,43 +86,51 @@ internal sealed partial class JsonSchemaCompiler
         {
             throw new SchemaNotSupportedException("minLength", path, $"minLength {min} is more than maxLength {max}: no string fits");
         }
+        bool patterned = schema.TryGetProperty("pattern", out JsonElement pattern);
         StringFormat format = StringFormat.None;
         if (schema.TryGetProperty("format", out JsonElement name))
         {
-            format = (name.ValueKind == JsonValueKind.String ? StringFormats.Of(name.GetString()!) : null)
-                ?? throw new SchemaNotSupportedException("format", path, $"format {Cut(name.GetRawText())} is not taken: copal holds strings to date, date-time and uuid");
+            string? formatName = name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+            if (patterned)
+            {
+                throw new SchemaNotSupportedException("pattern", path, "pattern beside format is not taken; give one of them");
+            }
+            if (formatName is not null && FormatPatterns.Of(formatName) is (string formatPattern, int longest))
+            {
+                // The format's own most, or a tighter maxLength.
+                int most = longest < 0 || (max >= 0 && max < longest) ? max : longest;
+                return PatternClasses(formatPattern, min, most, "format", path, $"format \"{formatName}\"");
+            }
+            format = (formatName is null ? null : StringFormats.Of(formatName))
+                ?? throw new SchemaNotSupportedException("format", path, $"format {Cut(name.GetRawText())} is not taken: copal holds strings to date, date-time, uuid, uri, email, hostname and ipv4");
             if (schema.TryGetProperty("minLength", out _) || schema.TryGetProperty("maxLength", out _))
             {
                 throw new SchemaNotSupportedException("format", path, "format beside minLength or maxLength is not taken (a format fixes the length)");
             }
         }
-        if (schema.TryGetProperty("pattern", out JsonElement pattern))
+        if (patterned)
         {
-            return PatternClasses(pattern, format, min, max, path);
+            if (pattern.ValueKind != JsonValueKind.String)
+            {
+                throw new SchemaNotSupportedException("pattern", path, $"pattern must be a string, got {Cut(pattern.GetRawText())}");
+            }
+            return PatternClasses(pattern.GetString()!, min, max, "pattern", path, $"pattern {Cut(pattern.GetRawText())}");
         }
         return new SchemaClasses { AnyString = true, MinLength = min, MaxLength = max, Format = format };
     }
 
-    // A string held to a pattern, its lengths folded into the pattern's automaton; no string where none matches.
-    private static SchemaClasses PatternClasses(JsonElement pattern, StringFormat format, int min, int max, string path)
+    // A string held to a pattern (the schema's, or a format's), its lengths folded into the pattern's automaton; no
+    // string where none matches.
+    private static SchemaClasses PatternClasses(string pattern, int min, int max, string keyword, string path, string what)
     {
-        if (pattern.ValueKind != JsonValueKind.String)
-        {
-            throw new SchemaNotSupportedException("pattern", path, $"pattern must be a string, got {Cut(pattern.GetRawText())}");
-        }
-        if (format != StringFormat.None)
-        {
-            throw new SchemaNotSupportedException("pattern", path, "pattern beside format is not taken; give one of them");
-        }
-        string text = pattern.GetString()!;
         StringPattern? compiled;
         try
         {
-            compiled = StringPattern.Compile(text, min, max);
+            compiled = StringPattern.Compile(pattern, min, max);
         }
         catch (PatternNotTakenException e)
         {
-            throw new SchemaNotSupportedException("pattern", path, $"pattern {Cut(pattern.GetRawText())}: {e.Message}");
+            throw new SchemaNotSupportedException(keyword, path, $"{what}: {e.Message}");
         }
         return compiled is null ? SchemaClasses.None : new SchemaClasses { AnyString = true, Pattern = compiled };
     }

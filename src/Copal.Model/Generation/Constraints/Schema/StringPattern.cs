@@ -18,6 +18,9 @@ internal sealed class StringPattern
     // Whether a state has any character that leads on (a backslash may begin it, since \u writes any).
     private readonly bool[] _anyNext;
 
+    /// <summary>The states a pattern's product with a maxLength is kept within, by lowering the most (a second, at worst, to compile).</summary>
+    public const int LengthBudget = 16_384;
+
     private StringPattern(CharClasses classes, PatternDfa dfa)
     {
         _classes = classes;
@@ -50,6 +53,13 @@ internal sealed class StringPattern
         }
         if (minLength > 0 || maxLength >= 0)
         {
+            // A most past what a product of LengthBudget states holds (each state once per count) is lowered to the
+            // longest that fits: fewer strings, each still one the schema takes (Pydantic's URLs allow 2,083 characters).
+            int fits = (LengthBudget / dfa.StateCount) - 2;
+            if (maxLength > fits && fits >= minLength)
+            {
+                maxLength = fits;
+            }
             dfa = PatternDfa.Product(dfa, PatternDfa.Lengths(classes.Count, minLength, maxLength), (a, b) => a && b);
         }
         return dfa.Reduced() is PatternDfa reduced ? new StringPattern(classes, reduced) : null;

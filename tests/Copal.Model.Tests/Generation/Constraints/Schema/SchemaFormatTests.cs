@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Mail;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Copal.Model.Generation.Constraints.Schema;
@@ -66,6 +69,22 @@ public class SchemaFormatTests
     [InlineData("uuid", "123e4567-e89b-12d3-A456-426614174000", true)]
     [InlineData("uuid", "123e4567e89b12d3a456426614174000", false)]
     [InlineData("uuid", "123e4567-e89b-12d3-a456-42661417400g", false)]
+    [InlineData("uri", "https://example.com:8080/a/b%20c?q=1&r=/x#top", true)]
+    [InlineData("uri", "http://a-b.c0/", true)]
+    [InlineData("uri", "http://1.2.3.4/", false)]                  // a host whose last label is a number: not written
+    [InlineData("uri", "http://a:65536/", false)]
+    [InlineData("uri", "ftp://a/", false)]                         // another scheme: valid, never written
+    [InlineData("uri", "http://a/b c", false)]
+    [InlineData("email", "ann.lee+tag@mail.example.org", true)]
+    [InlineData("email", "ann..lee@example.org", false)]
+    [InlineData("email", "ann@example.o", false)]                   // JsonSchema.Net refuses a one-letter top-level domain
+    [InlineData("email", "ann@-example.org", false)]
+    [InlineData("hostname", "a-1.example", true)]
+    [InlineData("hostname", "a_1.example", false)]
+    [InlineData("hostname", "example.-a", false)]
+    [InlineData("ipv4", "192.168.0.255", true)]
+    [InlineData("ipv4", "192.168.0.256", false)]
+    [InlineData("ipv4", "01.2.3.4", false)]
     public void Hand_picked_strings_are_taken_as_the_format_says(string format, string value, bool valid)
     {
         Assert.Equal(valid, Taken(SchemaPrefixTests.Compile(Schema(format)), value));
@@ -118,6 +137,10 @@ public class SchemaFormatTests
     [InlineData("date")]
     [InlineData("date-time")]
     [InlineData("uuid")]
+    [InlineData("uri")]
+    [InlineData("email")]
+    [InlineData("hostname")]
+    [InlineData("ipv4")]
     public void Random_walks_end_in_strings_the_reference_and_dotnet_both_read(string format)
     {
         string schema = Schema(format);
@@ -143,20 +166,26 @@ public class SchemaFormatTests
                 text.Append((char)next);
             }
             Assert.True(state.TryAdvance((byte)'}') && state.IsComplete);
-            string value = text.ToString();
-            using JsonDocument doc = JsonDocument.Parse("{\"s\":\"" + value + "\"}");
+            // The string's value, its escapes read (a format held as a pattern takes \u and short escapes).
+            using JsonDocument doc = JsonDocument.Parse("{\"s\":\"" + text + "\"}");
+            string value = doc.RootElement.GetProperty("s").GetString()!;
             Assert.True(reference.Evaluate(doc.RootElement, s_formats).IsValid, $"{value} is not a {format} to the reference");
             Assert.True(format switch
             {
                 "date" => DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
                 "date-time" => DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
+                "uri" => Uri.TryCreate(value, UriKind.Absolute, out Uri? uri) && uri.Scheme is "http" or "https",
+                "email" => MailAddress.TryCreate(value, out MailAddress? mail) && mail.Address == value,
+                "hostname" => Uri.CheckHostName(value) == UriHostNameType.Dns,
+                "ipv4" => IPAddress.TryParse(value, out IPAddress? ip) && ip.AddressFamily == AddressFamily.InterNetwork && ip.ToString() == value,
                 _ => Guid.TryParse(value, out _),
             }, $"{value} does not read as a {format} in .NET");
         }
     }
 
     [Theory]
-    [InlineData("""{"type":"object","properties":{"s":{"type":"string","format":"email"}}}""", "format")]
+    [InlineData("""{"type":"object","properties":{"s":{"type":"string","format":"idn-email"}}}""", "format")]
+    [InlineData("""{"type":"object","properties":{"s":{"type":"string","format":"uri","pattern":"^h"}}}""", "pattern")]
     [InlineData("""{"type":"object","properties":{"s":{"type":"string","format":"date","maxLength":10}}}""", "format")]
     [InlineData("""{"type":"object","properties":{"s":{"anyOf":[{"type":"string","format":"date"},{"type":"string","format":"uuid"}]}}}""", "anyOf")]
     [InlineData("""{"type":"object","properties":{"s":{"anyOf":[{"type":"string","format":"date"},{"const":"never"}]}}}""", "anyOf")]
@@ -165,6 +194,27 @@ public class SchemaFormatTests
         using JsonDocument doc = JsonDocument.Parse(schema);
         SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
         Assert.Equal(keyword, e.Keyword);
+    }
+
+    [Fact]
+    public void A_url_with_labels_past_63_characters_is_one_every_reader_takes()
+    {
+        // URL readers do not count a host's labels (only DNS names do), so the uri format leaves them uncounted.
+        string url = "http://" + new string('a', 70) + ".example/x";
+        Assert.True(Taken(SchemaPrefixTests.Compile(Schema("uri")), url));
+        using JsonDocument doc = JsonDocument.Parse(JsonSerializer.Serialize(url));
+        Assert.True(JsonSchema.FromText("""{"format":"uri"}""").Evaluate(doc.RootElement, s_formats).IsValid);
+        Assert.True(Uri.TryCreate(url, UriKind.Absolute, out _));
+    }
+
+    [Fact]
+    public void A_maxLength_past_what_the_automaton_folds_in_is_held_to_the_longest_that_fits()
+    {
+        // Pydantic's HttpUrl: format uri, minLength 1, maxLength 2083. The automaton would need a state per count of
+        // each of its states; the most is lowered instead, so the schema compiles and every URL it writes is valid.
+        CompiledSchema schema = SchemaPrefixTests.Compile("""{"type":"object","properties":{"s":{"type":"string","format":"uri","minLength":1,"maxLength":2083}},"required":["s"]}""");
+        Assert.True(Taken(schema, "http://a.example/" + new string('x', 400)));
+        Assert.False(Taken(schema, "http://a.example/" + new string('x', 2000)));
     }
 
     [Fact]

@@ -1,0 +1,42 @@
+namespace Copal.Model.Generation.Constraints.Schema;
+
+/// <summary>
+/// The string formats held to as patterns (<see cref="StringPattern"/>): for each, a subset of what the format's RFC
+/// allows that every common reader takes (JsonSchema.Net with format validation, .NET's Uri, MailAddress and IPAddress),
+/// the forms a model writes. A reply is never a string outside the format; some strings inside it (a URI of another
+/// scheme, an e-mail address with a quoted local part) are never written.
+/// </summary>
+internal static class FormatPatterns
+{
+    // A DNS label: letters, digits and inner hyphens, 1 to 63 characters (RFC 1123); a top-level one starts with a
+    // letter, so that no host name reads as an IPv4 address.
+    private const string Label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    private const string TopLabel = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    private const string Host = $"(?:{Label}\\.)*{TopLabel}";
+
+    // A URL's host: labels of letters and digits with inner hyphens, the last starting with a letter (a WHATWG reader
+    // takes a host whose last label is a number as an IPv4 address).
+    private const string UrlHost = "(?:[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(?:-+[A-Za-z0-9]+)*";
+
+    private const string Octet = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+
+    // A port 0 to 65535, written without leading zeros.
+    private const string Port = "(?:6553[0-5]|655[0-2]\\d|65[0-4]\\d\\d|6[0-4]\\d{3}|[1-5]\\d{4}|[1-9]\\d{0,3}|0)";
+
+    // A path, query or fragment character: RFC 3986's unreserved and sub-delims, ':' and '@', or a percent escape.
+    private const string UriCharacter = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})";
+
+    /// <summary>The pattern of JSON Schema's format <paramref name="name"/>, and the most characters it allows (−1: no most); null for a format not held to so.</summary>
+    public static (string Pattern, int MaxLength)? Of(string name) => name switch
+    {
+        // An http or https URL with a host name and an optional port, path, query and fragment. Its labels are not
+        // counted (URL readers do not limit them), so the automaton stays small.
+        "uri" => ($"^https?://{UrlHost}(?::{Port})?(?:/{UriCharacter}*)*(?:\\?(?:{UriCharacter}|[/?])*)?(?:#(?:{UriCharacter}|[/?])*)?$", -1),
+        // A dot-atom local part of at most 64 characters, '@', a domain of two labels or more whose last is 2 to 63
+        // letters (JsonSchema.Net refuses a one-character top-level domain).
+        "email" => ($"^(?=[^@]{{1,64}}@)[A-Za-z0-9_%+-]+(?:\\.[A-Za-z0-9_%+-]+)*@(?:{Label}\\.)+[A-Za-z]{{2,63}}$", 254),
+        "hostname" => ($"^{Host}$", 253),
+        "ipv4" => ($"^{Octet}(?:\\.{Octet}){{3}}$", -1),
+        _ => null,
+    };
+}
