@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Copal.Model.Generation.Constraints.Schema.Patterns;
 
 namespace Copal.Model.Generation.Constraints.Schema;
 
@@ -16,6 +17,7 @@ internal sealed partial class JsonSchemaCompiler
         bool anyString = false;
         StringFormat format = StringFormat.None;
         StringPattern? pattern = null;
+        List<PatternSource>? sources = null;
         int minLength = 0, maxLength = -1;
         NumberKind number = NumberKind.None;
         NumberRange? integers = null, numbers = null;
@@ -55,23 +57,28 @@ internal sealed partial class JsonSchemaCompiler
             }
             if (c.AnyString)
             {
-                if (anyString && (format != StringFormat.None || c.Format != StringFormat.None || pattern is not null || c.Pattern is not null))
+                if (anyString && (format != StringFormat.None || c.Format != StringFormat.None))
                 {
-                    throw Overlap(keyword, path, strFrom, i, "strings", "copal takes one string format or pattern per value");
+                    throw Overlap(keyword, path, strFrom, i, "strings", "copal takes one string format per value (date, date-time and uuid join no other string branch)");
                 }
-                (format, pattern) = (c.Format, c.Pattern);
-                if (anyString)
+                bool lengthsMeet = (maxLength < 0 || c.MinLength <= maxLength + 1) && (c.MaxLength < 0 || minLength <= c.MaxLength + 1);
+                if (anyString && (sources is not null || pattern is not null || c.Pattern is not null || exclusive || !lengthsMeet))
                 {
-                    bool union = (maxLength < 0 || c.MinLength <= maxLength + 1) && (c.MaxLength < 0 || minLength <= c.MaxLength + 1);
-                    if (exclusive || !union)
-                    {
-                        throw Overlap(keyword, path, strFrom, i, "strings", "copal takes one string length range per value");
-                    }
+                    // Strings of patterns (or of length ranges with a gap between, or under oneOf) in several branches:
+                    // compiled, after the branches, into one automaton of their union, or for oneOf of the strings
+                    // exactly one branch takes.
+                    sources ??= [.. pattern?.Sources ?? [new PatternSource("", minLength, maxLength)]];
+                    sources.AddRange(c.Pattern?.Sources ?? [new PatternSource("", c.MinLength, c.MaxLength)]);
+                    (pattern, minLength, maxLength) = (null, 0, -1);
+                }
+                else if (anyString)
+                {
+                    // Length ranges that meet are one range.
                     (minLength, maxLength) = (Math.Min(minLength, c.MinLength), maxLength < 0 || c.MaxLength < 0 ? -1 : Math.Max(maxLength, c.MaxLength));
                 }
                 else
                 {
-                    (minLength, maxLength) = (c.MinLength, c.MaxLength);
+                    (format, pattern, minLength, maxLength) = (c.Format, c.Pattern, c.MinLength, c.MaxLength);
                 }
                 (anyString, strFrom) = (true, i);
             }
@@ -121,6 +128,19 @@ internal sealed partial class JsonSchemaCompiler
                 literalFrom[text] = i;
                 literals.Add(literal);
             }
+        }
+        if (sources is not null)
+        {
+            try
+            {
+                pattern = StringPattern.Compile(sources, exclusive);
+            }
+            catch (PatternNotTakenException e)
+            {
+                throw Overlap(keyword, path, -1, -1, "strings", $"their union cannot be held to: {e.Message}");
+            }
+            // Under oneOf, every string one branch takes another may take too: then no string is valid.
+            anyString = pattern is not null;
         }
         // oneOf fails a value two branches list (null beside untyped object branches, say): it is left out, never written.
         literals.RemoveAll(l => shared.Contains(Encoding.UTF8.GetString(l.Bytes)) || (l.Kind == LiteralKind.Number && sharedNumbers.Contains(NumberValue(l.Text))));

@@ -32,18 +32,52 @@ internal sealed class StringPattern
         }
     }
 
+    /// <summary>The branches this automaton was compiled from, so that a union with another string branch compiles them together.</summary>
+    public IReadOnlyList<PatternSource> Sources { get; private init; } = [];
+
     /// <summary>
     /// The strings that match <paramref name="pattern"/> (anywhere, unless anchored) and have
     /// <paramref name="minLength"/> to <paramref name="maxLength"/> characters (−1: no most); null where none does.
     /// </summary>
     /// <exception cref="PatternNotTakenException">A pattern copal does not hold a string to, with why.</exception>
-    public static StringPattern? Compile(string pattern, int minLength, int maxLength)
+    public static StringPattern? Compile(string pattern, int minLength, int maxLength) => Compile([new PatternSource(pattern, minLength, maxLength)], exclusive: false);
+
+    /// <summary>
+    /// The strings of any of the branches (anyOf), or, where <paramref name="exclusive"/>, of exactly one (oneOf);
+    /// null where none is.
+    /// </summary>
+    /// <exception cref="PatternNotTakenException">A pattern copal does not hold a string to, or a union past the automata's limits.</exception>
+    public static StringPattern? Compile(IReadOnlyList<PatternSource> sources, bool exclusive)
     {
-        (PatternNode main, List<LookaheadNode> lookaheads) = SplitLookaheads(PatternParser.Parse(pattern));
+        var parsed = sources.Select(s => (Source: s, Parts: SplitLookaheads(PatternParser.Parse(s.Pattern)))).ToList();
         var sets = new List<CharSet>();
-        Collect(main, sets);
-        lookaheads.ForEach(l => Collect(l.Body, sets));
+        foreach ((_, (PatternNode main, List<LookaheadNode> lookaheads)) in parsed)
+        {
+            Collect(main, sets);
+            lookaheads.ForEach(l => Collect(l.Body, sets));
+        }
+        // One alphabet for every branch, so that their automata run side by side.
         CharClasses classes = CharClasses.Of(sets);
+        PatternDfa any = Branch(parsed[0].Source, parsed[0].Parts.Main, parsed[0].Parts.Lookaheads, classes);
+        PatternDfa? many = null;
+        foreach ((PatternSource source, (PatternNode main, List<LookaheadNode> lookaheads)) in parsed.Skip(1))
+        {
+            PatternDfa branch = Branch(source, main, lookaheads, classes);
+            if (exclusive)
+            {
+                // Matched by two or more so far: oneOf fails those strings.
+                PatternDfa both = PatternDfa.Product(any, branch, (a, b) => a && b).Minimized();
+                many = many is null ? both : PatternDfa.Product(many, both, (a, b) => a || b).Minimized();
+            }
+            any = PatternDfa.Product(any, branch, (a, b) => a || b).Minimized();
+        }
+        PatternDfa dfa = many is null ? any : PatternDfa.Product(any, many, (a, b) => a && !b);
+        return dfa.Reduced() is PatternDfa reduced ? new StringPattern(classes, reduced) { Sources = sources } : null;
+    }
+
+    // One branch's automaton: its pattern, its lookaheads at the start, its lengths.
+    private static PatternDfa Branch(PatternSource source, PatternNode main, List<LookaheadNode> lookaheads, CharClasses classes)
+    {
         PatternDfa dfa = PatternDfa.Determinize(PatternNfa.Build(main, anywhere: true), classes).Minimized();
         foreach (LookaheadNode lookahead in lookaheads)
         {
@@ -51,6 +85,7 @@ internal sealed class StringPattern
             PatternDfa body = PatternDfa.Determinize(PatternNfa.Build(lookahead.Body, anywhere: false), classes).Minimized();
             dfa = PatternDfa.Product(dfa, body, (a, b) => a && b != lookahead.Negative).Minimized();
         }
+        (int minLength, int maxLength) = (source.MinLength, source.MaxLength);
         if (minLength > 0 || maxLength >= 0)
         {
             // A most past what a product of LengthBudget states holds (each state once per count) is lowered to the
@@ -60,9 +95,9 @@ internal sealed class StringPattern
             {
                 maxLength = fits;
             }
-            dfa = PatternDfa.Product(dfa, PatternDfa.Lengths(classes.Count, minLength, maxLength), (a, b) => a && b);
+            dfa = PatternDfa.Product(dfa, PatternDfa.Lengths(classes.Count, minLength, maxLength), (a, b) => a && b).Minimized();
         }
-        return dfa.Reduced() is PatternDfa reduced ? new StringPattern(classes, reduced) : null;
+        return dfa;
     }
 
     // ^(?=…)(?!…)… at the pattern's start: the lookaheads hold at the string's start, so they are automata of their
