@@ -2,7 +2,7 @@ namespace Copal.Model.Generation.Constraints.Schema;
 
 /// <summary>
 /// The string formats held to as patterns (<see cref="StringPattern"/>): for each, a subset of what the format's RFC
-/// allows that every common reader takes (JsonSchema.Net with format validation, .NET's Uri, MailAddress and IPAddress),
+/// allows that every common reader takes (JsonSchema.Net with format validation, .NET's Uri, MailAddress, IPAddress and XmlConvert),
 /// the forms a model writes. A reply is never a string outside the format; some strings inside it (a URI of another
 /// scheme, an e-mail address with a quoted local part) are never written.
 /// </summary>
@@ -17,6 +17,9 @@ internal static class FormatPatterns
     // A URL's host: labels of letters and digits with inner hyphens, the last starting with a letter (a WHATWG reader
     // takes a host whose last label is a number as an IPv4 address).
     private const string UrlHost = "(?:[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(?:-+[A-Za-z0-9]+)*";
+
+    // Each part's digits bounded so that a whole duration stays within .NET's TimeSpan (10,675,199 days).
+    private const string DurationTime = "T(?:\\d{1,6}H(?:\\d{1,8}M(?:\\d{1,9}S)?)?|\\d{1,8}M(?:\\d{1,9}S)?|\\d{1,9}S)";
 
     private const string Octet = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 
@@ -37,6 +40,10 @@ internal static class FormatPatterns
         "email" => ($"^(?=[^@]{{1,64}}@)[A-Za-z0-9_%+-]+(?:\\.[A-Za-z0-9_%+-]+)*@(?:{Label}\\.)+[A-Za-z]{{2,63}}$", 254),
         "hostname" => ($"^{Host}$", 253),
         "ipv4" => ($"^{Octet}(?:\\.{Octet}){{3}}$", -1),
+        // RFC 3339's duration of days, hours, minutes and seconds in whole numbers, each part after the ones before
+        // it that are written (what Pydantic's timedelta and .NET's XmlConvert read; no years, months or weeks, whose
+        // lengths vary), small enough for a TimeSpan.
+        "duration" => ($"^P(?:\\d{{1,6}}D(?:{DurationTime})?|{DurationTime})$", -1),
         _ => null,
     };
 }

@@ -82,6 +82,13 @@ public class SchemaFormatTests
     [InlineData("hostname", "a-1.example", true)]
     [InlineData("hostname", "a_1.example", false)]
     [InlineData("hostname", "example.-a", false)]
+    [InlineData("duration", "P1DT2H3M4S", true)]
+    [InlineData("duration", "PT36H", true)]
+    [InlineData("duration", "P3D", true)]
+    [InlineData("duration", "PT1H5S", false)]                     // RFC 3339 writes the minutes between
+    [InlineData("duration", "P", false)]
+    [InlineData("duration", "PT", false)]
+    [InlineData("duration", "P1Y", false)]                        // valid, never written: a year's length varies
     [InlineData("ipv4", "192.168.0.255", true)]
     [InlineData("ipv4", "192.168.0.256", false)]
     [InlineData("ipv4", "01.2.3.4", false)]
@@ -141,6 +148,7 @@ public class SchemaFormatTests
     [InlineData("email")]
     [InlineData("hostname")]
     [InlineData("ipv4")]
+    [InlineData("duration")]
     public void Random_walks_end_in_strings_the_reference_and_dotnet_both_read(string format)
     {
         string schema = Schema(format);
@@ -177,6 +185,7 @@ public class SchemaFormatTests
                 "uri" => Uri.TryCreate(value, UriKind.Absolute, out Uri? uri) && uri.Scheme is "http" or "https",
                 "email" => MailAddress.TryCreate(value, out MailAddress? mail) && mail.Address == value,
                 "hostname" => Uri.CheckHostName(value) == UriHostNameType.Dns,
+                "duration" => TryDuration(value),
                 "ipv4" => IPAddress.TryParse(value, out IPAddress? ip) && ip.AddressFamily == AddressFamily.InterNetwork && ip.ToString() == value,
                 _ => Guid.TryParse(value, out _),
             }, $"{value} does not read as a {format} in .NET");
@@ -194,6 +203,19 @@ public class SchemaFormatTests
         using JsonDocument doc = JsonDocument.Parse(schema);
         SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
         Assert.Equal(keyword, e.Keyword);
+    }
+
+    private static bool TryDuration(string value)
+    {
+        try
+        {
+            System.Xml.XmlConvert.ToTimeSpan(value);
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
     }
 
     [Fact]
