@@ -10,11 +10,18 @@ internal sealed class CharClasses
     private readonly int[] _starts;
     private readonly int[] _classOf;
 
+    // The class of each ASCII character, looked up without a search (most of a reply's bytes are ASCII).
+    private readonly int[] _ascii = new int[128];
+
     private CharClasses(int[] starts, int[] classOf, int count)
     {
         _starts = starts;
         _classOf = classOf;
         Count = count;
+        for (int c = 0; c < _ascii.Length; c++)
+        {
+            _ascii[c] = Search(c);
+        }
     }
 
     public int Count { get; }
@@ -55,12 +62,10 @@ internal sealed class CharClasses
     }
 
     /// <summary>The class of code point <paramref name="c"/>; −1 outside the universe.</summary>
-    public int ClassOf(int c)
+    public int ClassOf(int c) => (uint)c < 128 ? _ascii[c] : (uint)c > CharSet.Max ? -1 : Search(c);
+
+    private int Search(int c)
     {
-        if ((uint)c > CharSet.Max)
-        {
-            return -1;
-        }
         int i = Array.BinarySearch(_starts, c);
         return _classOf[i >= 0 ? i : ~i - 1];
     }
