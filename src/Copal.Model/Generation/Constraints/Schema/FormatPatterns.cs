@@ -21,6 +21,14 @@ internal static class FormatPatterns
     // Each part's digits bounded so that a whole duration stays within .NET's TimeSpan (10,675,199 days).
     private const string DurationTime = "T(?:\\d{1,6}H(?:\\d{1,8}M(?:\\d{1,9}S)?)?|\\d{1,8}M(?:\\d{1,9}S)?|\\d{1,9}S)";
 
+    private const string Hex4 = "[0-9a-fA-F]{1,4}";
+
+    // Each way '::' may stand among the groups: k groups before it and at most 7 − k after.
+    private const string Ipv6 =
+        $"(?:{Hex4}:){{7}}{Hex4}|(?:{Hex4}:){{1,7}}:|(?:{Hex4}:){{1,6}}:{Hex4}|(?:{Hex4}:){{1,5}}(?::{Hex4}){{1,2}}"
+        + $"|(?:{Hex4}:){{1,4}}(?::{Hex4}){{1,3}}|(?:{Hex4}:){{1,3}}(?::{Hex4}){{1,4}}|(?:{Hex4}:){{1,2}}(?::{Hex4}){{1,5}}"
+        + $"|{Hex4}:(?::{Hex4}){{1,6}}|:(?:(?::{Hex4}){{1,7}}|:)";
+
     private const string Octet = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 
     // A port 0 to 65535, written without leading zeros.
@@ -40,6 +48,9 @@ internal static class FormatPatterns
         "email" => ($"^(?=[^@]{{1,64}}@)[A-Za-z0-9_%+-]+(?:\\.[A-Za-z0-9_%+-]+)*@(?:{Label}\\.)+[A-Za-z]{{2,63}}$", 254),
         "hostname" => ($"^{Host}$", 253),
         "ipv4" => ($"^{Octet}(?:\\.{Octet}){{3}}$", -1),
+        // Eight groups of 1 to 4 hexadecimal digits, or fewer with one '::' standing for the rest (RFC 4291; no
+        // embedded IPv4 address, no zone).
+        "ipv6" => ($"^(?:{Ipv6})$", -1),
         // RFC 3339's duration of days, hours, minutes and seconds in whole numbers, each part after the ones before
         // it that are written (what Pydantic's timedelta and .NET's XmlConvert read; no years, months or weeks, whose
         // lengths vary), small enough for a TimeSpan.

@@ -89,6 +89,15 @@ public class SchemaFormatTests
     [InlineData("duration", "P", false)]
     [InlineData("duration", "PT", false)]
     [InlineData("duration", "P1Y", false)]                        // valid, never written: a year's length varies
+    [InlineData("ipv6", "2001:db8::8a2e:370:7334", true)]
+    [InlineData("ipv6", "::", true)]
+    [InlineData("ipv6", "::1", true)]
+    [InlineData("ipv6", "fe80::", true)]
+    [InlineData("ipv6", "1:2:3:4:5:6:7:8", true)]
+    [InlineData("ipv6", "1:2:3:4:5:6:7:8:9", false)]
+    [InlineData("ipv6", "1::2::3", false)]
+    [InlineData("ipv6", "12345::", false)]
+    [InlineData("ipv6", "::ffff:1.2.3.4", false)]                 // valid, never written: no embedded IPv4
     [InlineData("ipv4", "192.168.0.255", true)]
     [InlineData("ipv4", "192.168.0.256", false)]
     [InlineData("ipv4", "01.2.3.4", false)]
@@ -149,6 +158,7 @@ public class SchemaFormatTests
     [InlineData("hostname")]
     [InlineData("ipv4")]
     [InlineData("duration")]
+    [InlineData("ipv6")]
     public void Random_walks_end_in_strings_the_reference_and_dotnet_both_read(string format)
     {
         string schema = Schema(format);
@@ -186,6 +196,7 @@ public class SchemaFormatTests
                 "email" => MailAddress.TryCreate(value, out MailAddress? mail) && mail.Address == value,
                 "hostname" => Uri.CheckHostName(value) == UriHostNameType.Dns,
                 "duration" => TryDuration(value),
+                "ipv6" => IPAddress.TryParse(value, out IPAddress? ip6) && ip6.AddressFamily == AddressFamily.InterNetworkV6,
                 "ipv4" => IPAddress.TryParse(value, out IPAddress? ip) && ip.AddressFamily == AddressFamily.InterNetwork && ip.ToString() == value,
                 _ => Guid.TryParse(value, out _),
             }, $"{value} does not read as a {format} in .NET");
