@@ -51,6 +51,11 @@ internal static class FormatPatterns
         // Eight groups of 1 to 4 hexadecimal digits, or fewer with one '::' standing for the rest (RFC 4291; no
         // embedded IPv4 address, no zone).
         "ipv6" => ($"^(?:{Ipv6})$", -1),
+        // RFC 3339's full-time: hours, minutes, seconds (no leap second), 1 to 9 decimals, then Z or an offset of at
+        // most 14 hours (as date-time's, what .NET's DateTimeOffset reads). An
+        // offset is required, so .NET's TimeOnly, which System.Text.Json exports as this format, cannot read it back:
+        // no string is both (JsonSchema.Net refuses a time without an offset).
+        "time" => ("^(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d{1,9})?(?:Z|[+-](?:(?:0\\d|1[0-3]):[0-5]\\d|14:00))$", -1),
         // RFC 3339's duration of days, hours, minutes and seconds in whole numbers, each part after the ones before
         // it that are written (what Pydantic's timedelta and .NET's XmlConvert read; no years, months or weeks, whose
         // lengths vary), small enough for a TimeSpan.

@@ -102,7 +102,7 @@ internal sealed partial class JsonSchemaCompiler
                 return PatternClasses(formatPattern, min, most, "format", path, $"format \"{formatName}\"");
             }
             format = (formatName is null ? null : StringFormats.Of(formatName))
-                ?? throw new SchemaNotSupportedException("format", path, $"format {Cut(name.GetRawText())} is not taken: copal holds strings to date, date-time, uuid, uri, email, hostname, ipv4, ipv6 and duration");
+                ?? throw new SchemaNotSupportedException("format", path, $"format {Cut(name.GetRawText())} is not taken: copal holds strings to date, date-time, uuid, uri, email, hostname, ipv4, ipv6, time and duration");
             if (schema.TryGetProperty("minLength", out _) || schema.TryGetProperty("maxLength", out _))
             {
                 throw new SchemaNotSupportedException("format", path, "format beside minLength or maxLength is not taken (a format fixes the length)");

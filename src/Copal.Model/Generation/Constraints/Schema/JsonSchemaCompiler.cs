@@ -59,7 +59,7 @@ internal sealed partial class JsonSchemaCompiler
     private static readonly string[] s_typeKeywords =
         ["properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "format", "pattern", "uniqueItems", .. s_bounds];
 
-    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, format (date, date-time, uuid, uri, email, hostname, ipv4, ipv6 and duration), pattern, minimum, maximum, exclusiveMinimum and exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one schema and $ref (annotations such as description are ignored)";
+    private const string Supported = "copal's structured outputs take type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, format (date, date-time, uuid, uri, email, hostname, ipv4, ipv6, time and duration), pattern, minimum, maximum, exclusiveMinimum and exclusiveMaximum, enum, const, anyOf, oneOf, allOf of one schema and $ref (annotations such as description are ignored)";
 
     private readonly JsonElement _root;
     private readonly List<SchemaNode?> _nodes = [];

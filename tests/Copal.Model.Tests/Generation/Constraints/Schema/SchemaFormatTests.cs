@@ -89,6 +89,11 @@ public class SchemaFormatTests
     [InlineData("duration", "P", false)]
     [InlineData("duration", "PT", false)]
     [InlineData("duration", "P1Y", false)]                        // valid, never written: a year's length varies
+    [InlineData("time", "23:59:59Z", true)]
+    [InlineData("time", "08:30:00.123456789+05:30", true)]
+    [InlineData("time", "08:30:00", false)]                       // RFC 3339 requires the offset
+    [InlineData("time", "24:00:00Z", false)]
+    [InlineData("time", "08:60:00Z", false)]
     [InlineData("ipv6", "2001:db8::8a2e:370:7334", true)]
     [InlineData("ipv6", "::", true)]
     [InlineData("ipv6", "::1", true)]
@@ -159,6 +164,7 @@ public class SchemaFormatTests
     [InlineData("ipv4")]
     [InlineData("duration")]
     [InlineData("ipv6")]
+    [InlineData("time")]
     public void Random_walks_end_in_strings_the_reference_and_dotnet_both_read(string format)
     {
         string schema = Schema(format);
@@ -196,6 +202,8 @@ public class SchemaFormatTests
                 "email" => MailAddress.TryCreate(value, out MailAddress? mail) && mail.Address == value,
                 "hostname" => Uri.CheckHostName(value) == UriHostNameType.Dns,
                 "duration" => TryDuration(value),
+                // .NET's TimeOnly reads no offset; DateTimeOffset reads the time on a day.
+                "time" => DateTimeOffset.TryParse("2024-01-01T" + value, CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
                 "ipv6" => IPAddress.TryParse(value, out IPAddress? ip6) && ip6.AddressFamily == AddressFamily.InterNetworkV6,
                 "ipv4" => IPAddress.TryParse(value, out IPAddress? ip) && ip.AddressFamily == AddressFamily.InterNetwork && ip.ToString() == value,
                 _ => Guid.TryParse(value, out _),
