@@ -126,24 +126,13 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
     {
         // The schema System.Text.Json exports (strict, as for OpenAI's structured outputs), a polymorphic type as a type
         // and the discriminator's required beside an anyOf; the reply writes the discriminator first, as deserializing needs.
-        JsonElement schema = AIJsonUtilities.CreateJsonSchema(typeof(Drawing), inferenceOptions: new AIJsonSchemaCreateOptions
-        {
-            TransformOptions = new AIJsonSchemaTransformOptions { DisallowAdditionalProperties = true, RequireAllProperties = true },
-        });
-        IChatClient client = new CopalChatClient(server.Engine);
+        JsonElement schema = StrictSchemaOf(typeof(Drawing));
         var kinds = new HashSet<Type>();
         for (long seed = 1; seed <= 6; seed++)
         {
             Dictionary<int, float> bias = NoWhitespace();
             bias[Enumerable.Range(0, server.Tokenizer.VocabSize).First(id => server.Tokenizer.Decode([id]) == "]")] = 3; // ends the lists
-            ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Draw shapes as JSON")], new ChatOptions
-            {
-                MaxOutputTokens = 400,
-                Temperature = 1,
-                Seed = seed,
-                ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, "drawing"),
-                AdditionalProperties = new() { ["logit_bias"] = bias },
-            });
+            ChatResponse response = await AskAsync("Draw shapes as JSON", schema, "drawing", seed, bias);
             Assert.True(ChatFinishReason.Stop == response.FinishReason, response.Text);
             Drawing drawing = JsonSerializer.Deserialize<Drawing>(response.Text, AIJsonUtilities.DefaultOptions)!;
             Assert.NotNull(drawing.Main);
@@ -153,27 +142,33 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
         Assert.Equal(2, kinds.Count); // both branches were written
     }
 
+    // The schema System.Text.Json exports for a type, strict as OpenAI's structured outputs want it.
+    private static JsonElement StrictSchemaOf(Type type) => AIJsonUtilities.CreateJsonSchema(type, inferenceOptions: new AIJsonSchemaCreateOptions
+    {
+        TransformOptions = new AIJsonSchemaTransformOptions { DisallowAdditionalProperties = true, RequireAllProperties = true },
+    });
+
+    // One sampled reply of the chat client under the schema.
+    private Task<ChatResponse> AskAsync(string prompt, JsonElement schema, string name, long seed, Dictionary<int, float> bias) =>
+        new CopalChatClient(server.Engine).GetResponseAsync([new ChatMessage(ChatRole.User, prompt)], new ChatOptions
+        {
+            MaxOutputTokens = 400,
+            Temperature = 1,
+            Seed = seed,
+            ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, name),
+            AdditionalProperties = new() { ["logit_bias"] = bias },
+        });
+
     public sealed record Appointment(DateTime At, DateTimeOffset? Until, DateOnly Day, Guid Id);
 
     [Fact]
     public async Task The_chat_client_writes_dates_times_and_guids_that_dotnet_reads_back()
     {
         // System.Text.Json exports DateTime and DateTimeOffset as format date-time, DateOnly as date, Guid as uuid.
-        JsonElement schema = AIJsonUtilities.CreateJsonSchema(typeof(Appointment), inferenceOptions: new AIJsonSchemaCreateOptions
-        {
-            TransformOptions = new AIJsonSchemaTransformOptions { DisallowAdditionalProperties = true, RequireAllProperties = true },
-        });
-        IChatClient client = new CopalChatClient(server.Engine);
+        JsonElement schema = StrictSchemaOf(typeof(Appointment));
         for (long seed = 1; seed <= 3; seed++)
         {
-            ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Book it as JSON")], new ChatOptions
-            {
-                MaxOutputTokens = 400,
-                Temperature = 1,
-                Seed = seed,
-                ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, "appointment"),
-                AdditionalProperties = new() { ["logit_bias"] = NoWhitespace() },
-            });
+            ChatResponse response = await AskAsync("Book it as JSON", schema, "appointment", seed, NoWhitespace());
             Assert.True(ChatFinishReason.Stop == response.FinishReason, response.Text);
             Appointment appointment = JsonSerializer.Deserialize<Appointment>(response.Text, AIJsonUtilities.DefaultOptions)!;
             Assert.NotEqual(default, appointment.Day);
@@ -188,22 +183,11 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
         // System.Text.Json exports Version and TimeSpan as strings with a pattern (^\d+(\.\d+){1,3}$ and
         // ^-?(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d{1,7})?$), Uri with format uri: each reply's values match them, in .NET's
         // reading and the reference's (format validation on).
-        JsonElement schema = AIJsonUtilities.CreateJsonSchema(typeof(Release), inferenceOptions: new AIJsonSchemaCreateOptions
-        {
-            TransformOptions = new AIJsonSchemaTransformOptions { DisallowAdditionalProperties = true, RequireAllProperties = true },
-        });
+        JsonElement schema = StrictSchemaOf(typeof(Release));
         Json.Schema.JsonSchema reference = Json.Schema.JsonSchema.FromText(schema.GetRawText());
-        IChatClient client = new CopalChatClient(server.Engine);
         for (long seed = 1; seed <= 3; seed++)
         {
-            ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "The release as JSON")], new ChatOptions
-            {
-                MaxOutputTokens = 400,
-                Temperature = 1,
-                Seed = seed,
-                ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, "release"),
-                AdditionalProperties = new() { ["logit_bias"] = NoWhitespace() },
-            });
+            ChatResponse response = await AskAsync("The release as JSON", schema, "release", seed, NoWhitespace());
             Assert.True(ChatFinishReason.Stop == response.FinishReason, response.Text);
             using JsonDocument reply = JsonDocument.Parse(response.Text);
             Assert.True(reference.Evaluate(reply.RootElement, new Json.Schema.EvaluationOptions { RequireFormatValidation = true }).IsValid, response.Text);

@@ -60,7 +60,7 @@ public class SchemaPatternTests
         var rng = new Random(pattern.Length);
         var candidates = new HashSet<string>(Short(3));
         // Near misses: strings the automaton takes, each changed by one character.
-        foreach (string taken in Walks(schema, rng, 60, asciiOnly: true))
+        foreach (string taken in Walks(schema, rng, 60, [.. Alphabet.Select(c => (byte)c), (byte)'"']))
         {
             candidates.Add(taken);
             for (int i = 0; i < 6; i++)
@@ -86,7 +86,7 @@ public class SchemaPatternTests
         string text = Schema(pattern);
         CompiledSchema schema = SchemaPrefixTests.Compile(text);
         JsonSchema reference = JsonSchema.FromText(text);
-        foreach (string value in Walks(schema, new Random(pattern.Length), 80, asciiOnly: false))
+        foreach (string value in Walks(schema, new Random(pattern.Length), 80, [.. Enumerable.Range(0, 256).Select(b => (byte)b)]))
         {
             Assert.True(Reference(pattern, value), $"{JsonSerializer.Serialize(value)} does not match {pattern}");
             using JsonDocument doc = JsonDocument.Parse("{\"s\":" + JsonSerializer.Serialize(value) + "}");
@@ -317,13 +317,12 @@ public class SchemaPatternTests
         };
     }
 
-    // Random replies' strings: bytes drawn among those the automaton takes (half the time from the printable ASCII it
-    // takes, so that literal characters come up), the closing quote half the time it may come; never stranded. Past
-    // 16 bytes a walk ends along the shortest way to a closing quote (an unanchored pattern may need a run that random
-    // bytes would take long to hit).
-    private static List<string> Walks(CompiledSchema schema, Random rng, int count, bool asciiOnly)
+    // Random replies' values of property "s": bytes drawn among the candidates the automaton takes (half the time from
+    // the printable ASCII it takes, so that literal characters come up), the closing quote half the time it may come;
+    // never stranded. Past 16 bytes a walk ends along the shortest way to a closing quote (an unanchored pattern may
+    // need a run that random bytes would take long to hit).
+    internal static List<string> Walks(CompiledSchema schema, Random rng, int count, byte[] candidates)
     {
-        byte[] candidates = [.. Enumerable.Range(0, 256).Select(b => (byte)b).Where(b => !asciiOnly || Alphabet.Contains((char)b) || b == '"')];
         var values = new List<string>();
         for (int walk = 0; walk < count; walk++)
         {
