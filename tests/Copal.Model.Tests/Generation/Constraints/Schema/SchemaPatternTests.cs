@@ -161,6 +161,75 @@ public class SchemaPatternTests
         Assert.Equal(taken, SchemaPrefixTests.Refusal(schema, "{\"s\":\"" + value + "\"}", out bool complete) < 0 && complete);
     }
 
+    [Fact]
+    public void Random_patterns_take_exactly_what_ecmascript_matches_on_short_strings()
+    {
+        // 400 seeded patterns of characters, classes, the dot, groups, alternation, quantifiers, anchors anywhere and
+        // lookaheads after a leading ^, each against every string of up to 4 of "abc1" (341 strings), StringPattern
+        // against .NET's ECMAScript reading.
+        var rng = new Random(11);
+        string[] strings = [.. ShortOver("abc1", 4)];
+        for (int i = 0; i < 400; i++)
+        {
+            string pattern = RandomPattern(rng, 3);
+            if (rng.Next(5) == 0)
+            {
+                pattern = "^(?" + (rng.Next(2) == 0 ? "=" : "!") + RandomPattern(rng, 2) + ")" + pattern;
+            }
+            StringPattern? compiled = StringPattern.Compile(pattern, 0, -1);
+            foreach (string value in strings)
+            {
+                bool expected = Regex.IsMatch(value, pattern, RegexOptions.ECMAScript);
+                Assert.True(expected == (compiled?.Matches(value) ?? false), $"{pattern} on \"{value}\": ECMAScript says {expected}");
+            }
+        }
+    }
+
+    private static string RandomPattern(Random rng, int depth)
+    {
+        string atom = (depth == 0 ? rng.Next(6) : rng.Next(10)) switch
+        {
+            0 => "a",
+            1 => "b",
+            2 => "[ab]",
+            3 => "[^a1]",
+            4 => ".",
+            5 => @"\d",
+            6 => "(?:" + RandomPattern(rng, depth - 1) + ")",
+            7 => "(" + RandomPattern(rng, depth - 1) + "|" + RandomPattern(rng, depth - 1) + ")",
+            8 => "(?:" + RandomPattern(rng, depth - 1) + RandomPattern(rng, depth - 1) + ")",
+            _ => rng.Next(2) == 0 ? "^" : "$",
+        };
+        if (atom is "^" or "$")
+        {
+            return atom;
+        }
+        return atom + rng.Next(9) switch
+        {
+            0 => "*",
+            1 => "+",
+            2 => "?",
+            3 => "{" + rng.Next(3) + "}",
+            4 => "{1,2}",
+            5 => "*?",
+            _ => "",
+        };
+    }
+
+    // Every string of up to `length` characters of `alphabet`.
+    private static IEnumerable<string> ShortOver(string alphabet, int length)
+    {
+        IEnumerable<string> level = [""];
+        for (int i = 0; i <= length; i++)
+        {
+            foreach (string s in level)
+            {
+                yield return s;
+            }
+            level = [.. level.SelectMany(s => alphabet.Select(c => s + c))];
+        }
+    }
+
     [Theory]
     [InlineData("^[a-z]{3}$", 0, -1, 4)]           // 0, 1, 2 or 3 letters so far
     [InlineData("ab", 0, -1, 3)]                   // no a yet, an a last, matched (then anything)
@@ -291,18 +360,7 @@ public class SchemaPatternTests
     }
 
     // Every string of up to `length` characters of the alphabet.
-    private static IEnumerable<string> Short(int length)
-    {
-        IEnumerable<string> level = [""];
-        for (int i = 0; i <= length; i++)
-        {
-            foreach (string s in level)
-            {
-                yield return s;
-            }
-            level = [.. level.SelectMany(s => Alphabet.Select(c => s + c))];
-        }
-    }
+    private static IEnumerable<string> Short(int length) => ShortOver(Alphabet, length);
 
     private static string Mutate(string value, Random rng)
     {
