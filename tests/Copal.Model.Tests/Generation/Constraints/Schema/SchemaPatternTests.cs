@@ -36,7 +36,10 @@ public class SchemaPatternTests
         "^$",
         @"^\s*$",
         @"^[^\d\s]+$",
-        @"^[a\-z]\/$");
+        @"^[a\-z]\/$",
+        @"^[\s\S]{0,3}$",
+        @"^[\w\W]+$",
+        @"^[^\d\D]?x$");
 
     private const string Alphabet = "abcdxzA01-.:@ +$/^";
 
@@ -110,6 +113,12 @@ public class SchemaPatternTests
     [InlineData("^\\S$", "{\"s\":\"\\u0085\"}", false)] // whitespace to .NET, not to ECMAScript
     [InlineData("^[^x]$", "{\"s\":\"\\u0085\"}", true)]
     [InlineData("^.$", "{\"s\":\"\\r\"}", false)] // a line terminator to ECMAScript, not to .NET
+    // A class escape beside its complement is every character to every engine (checked with node, .NET and Python).
+    [InlineData("^[\\s\\S]$", "{\"s\":\"\\u00a0\"}", true)]
+    [InlineData("^[\\S\\s]$", "{\"s\":\"\\u2028\"}", true)]
+    [InlineData("^[\\w\\W]$", "{\"s\":\"é\"}", true)]
+    [InlineData("^[x\\d\\D]$", "{\"s\":\"٣\"}", true)]
+    [InlineData("^[^\\s\\S]?$", "{\"s\":\"\\u00a0\"}", false)]
     public void Escapes_and_characters_are_read_as_every_engine_reads_them(string pattern, string text, bool taken)
     {
         CompiledSchema schema = SchemaPrefixTests.Compile(Schema(pattern));

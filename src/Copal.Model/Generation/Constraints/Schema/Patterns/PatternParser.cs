@@ -250,6 +250,7 @@ internal sealed class PatternParser
             throw Refuse("an empty class '[]' or '[^]' (engines read it differently)");
         }
         CharSet.Reading members = CharSet.Reading.Exactly(CharSet.Empty);
+        var escapes = new HashSet<char>();
         while (true)
         {
             if (AtEnd)
@@ -262,6 +263,10 @@ internal sealed class PatternParser
                 break;
             }
             (CharSet.Reading item, int single) = ClassAtom();
+            if (single < 0)
+            {
+                escapes.Add(_text[_at - 1]);
+            }
             if (!AtEnd && Peek == '-' && _at + 1 < _text.Length && _text[_at + 1] != ']')
             {
                 _at++;
@@ -277,6 +282,13 @@ internal sealed class PatternParser
                 item = CharSet.Reading.Exactly(CharSet.Of([(single, last)]));
             }
             members = members.Union(item);
+        }
+        // A class escape beside its complement ([\s\S], [\w\W], [\d\D]) holds every character in each engine's
+        // reading, whatever the engine counts in the category; the union of Min readings would leave out what engines
+        // count differently.
+        if (escapes.Any(e => char.IsAsciiLetterLower(e) && escapes.Contains(char.ToUpperInvariant(e))))
+        {
+            members = CharSet.Reading.Exactly(CharSet.All);
         }
         return new CharNode(negated ? members.Not().Min : members.Min);
     }
