@@ -211,6 +211,12 @@ public class SchemaPatternTests
     [InlineData("😀", "beyond U+FFFF")]
     [InlineData(@"\q", "no escape")]
     [InlineData("a\\", "lone backslash")]
+    [InlineData(@"\_", "no escape")] // .NET refuses an escaped word character
+    [InlineData(@"[\_]", "no escape")]
+    [InlineData(@"\é", "no escape")]
+    [InlineData("(?<a$>x)", "group name")] // .NET's group names are word characters
+    [InlineData("(?<$>x)", "group name")]
+    [InlineData("(?<a>x)|(?<a>y)", "twice")] // ECMAScript refuses a group name given twice
     [InlineData("((a{1000}){1000}){1000}", "states")]
     [InlineData("(a|b)*a(a|b){12}", "states")]
     public void Patterns_copal_does_not_take_are_refused_in_one_line_saying_why(string pattern, string why)

@@ -14,10 +14,13 @@ internal sealed class PatternParser
     /// <summary>The largest count a quantifier may give (<c>{n,m}</c>).</summary>
     public const int MaxRepeat = 1000;
 
-    private const string GroupNameCharacters = "$_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    // ECMAScript's group names that .NET takes too ($ is ECMAScript's alone).
+    private const string GroupNameCharacters = "_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
     private readonly string _text;
     private int _at;
+    // ECMAScript refuses a group name given twice (.NET takes it).
+    private readonly HashSet<string> _groupNames = [];
 
     private PatternParser(string text)
     {
@@ -118,7 +121,11 @@ internal sealed class PatternParser
                     ReadOnlySpan<char> name = close < 0 ? default : _text.AsSpan(_at + 2, close - _at - 2);
                     if (name.IsEmpty || name.ContainsAnyExcept(GroupNameCharacters) || char.IsAsciiDigit(name[0]))
                     {
-                        throw Refuse("a group name must be letters, digits, _ or $ closed by '>'");
+                        throw Refuse("a group name must be ASCII letters, digits or _ closed by '>'");
+                    }
+                    if (!_groupNames.Add(name.ToString()))
+                    {
+                        throw Refuse($"the group name '{name}' is given twice");
                     }
                     _at = close + 1;
                 }
@@ -358,11 +365,12 @@ internal sealed class PatternParser
             case 'c' or 'k' or 'p' or 'P':
                 throw Refuse($"\\{c} is not taken");
         }
-        if (char.IsAsciiLetterOrDigit(c))
+        // .NET refuses an escaped word character (_ and letters past ASCII among them), Python an escaped ASCII letter.
+        if (char.IsAsciiLetterOrDigit(c) || c == '_' || !char.IsAscii(c))
         {
-            throw Refuse($"\\{c} is no escape every engine reads alike");
+            throw Refuse($"\\{c} is no escape every engine reads alike; write the character itself");
         }
-        // A syntax character, or any other that is not a letter or digit, as itself.
+        // A syntax character, or any other ASCII one that is not a letter, digit or _, as itself.
         return One(Literal(c));
     }
 
