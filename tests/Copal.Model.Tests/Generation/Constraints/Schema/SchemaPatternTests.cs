@@ -39,7 +39,9 @@ public class SchemaPatternTests
         @"^[a\-z]\/$",
         @"^[\s\S]{0,3}$",
         @"^[\w\W]+$",
-        @"^[^\d\D]?x$");
+        @"^[^\d\D]?x$",
+        @"^(?!\s)(?!.*\d$)[\s\S]{1,4}$",
+        @"^(?![\w.])[^\D]*\n?");
 
     private const string Alphabet = "abcdxzA01-.:@ +$/^";
 
@@ -119,6 +121,14 @@ public class SchemaPatternTests
     [InlineData("^[\\w\\W]$", "{\"s\":\"é\"}", true)]
     [InlineData("^[x\\d\\D]$", "{\"s\":\"٣\"}", true)]
     [InlineData("^[^\\s\\S]?$", "{\"s\":\"\\u00a0\"}", false)]
+    // A negative lookahead fails where any engine's reading of its body matches (verdicts checked with node and Python).
+    [InlineData("^(?!\\s)", "{\"s\":\"\\u00a0\"}", false)] // whitespace to ECMAScript, not to .NET's ECMAScript reading
+    [InlineData("^(?!.)", "{\"s\":\"\\r\"}", false)] // no match for .NET and Python, whose dot takes \r
+    [InlineData("^(?!\\d)", "{\"s\":\"٣\"}", false)]
+    [InlineData("^(?!\\w)", "{\"s\":\"é\"}", false)]
+    [InlineData("^(?!a$)", "{\"s\":\"a\\n\"}", false)] // .NET's and Python's $ holds before a final \n
+    [InlineData("^(?!a$)", "{\"s\":\"a\\nb\"}", true)]
+    [InlineData("^(?!\\s)", "{\"s\":\"a\"}", true)]
     public void Escapes_and_characters_are_read_as_every_engine_reads_them(string pattern, string text, bool taken)
     {
         CompiledSchema schema = SchemaPrefixTests.Compile(Schema(pattern));

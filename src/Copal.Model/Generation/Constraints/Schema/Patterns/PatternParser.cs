@@ -104,7 +104,7 @@ internal sealed class PatternParser
         switch (c)
         {
             case '.':
-                return new CharNode(CharSet.Dot.Min);
+                return CharNode.Of(CharSet.Dot);
             case '(':
                 if (Next("?<=") || Next("?<!"))
                 {
@@ -137,7 +137,7 @@ internal sealed class PatternParser
             case '[':
                 return Class();
             case '\\':
-                return new CharNode(Escape(inClass: false).Reading.Min);
+                return CharNode.Of(Escape(inClass: false).Reading);
             case '*' or '+' or '?':
                 throw Refuse($"'{c}' follows nothing it could repeat");
             case '{':
@@ -297,7 +297,7 @@ internal sealed class PatternParser
         {
             members = CharSet.Reading.Exactly(CharSet.All);
         }
-        return new CharNode(negated ? members.Not().Min : members.Min);
+        return CharNode.Of(negated ? members.Not() : members);
     }
 
     // One member of a class: its characters, and the one character it is (−1 for a class escape).
