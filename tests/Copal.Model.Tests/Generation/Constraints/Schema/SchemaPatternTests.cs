@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Copal.Model.Generation.Constraints.Schema;
+using Copal.Model.Generation.Constraints.Schema.Patterns;
 using Json.Schema;
 
 namespace Copal.Model.Tests.Generation.Constraints.Schema;
@@ -237,6 +238,25 @@ public class SchemaPatternTests
         Assert.Equal("#/properties/s", e.Path);
         Assert.Contains(why, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Theory]
+    [InlineData(PatternParser.MaxDepth + 1)]
+    [InlineData(100_000)] // deep enough to overflow the stack of a parser that recursed into every group
+    public void Groups_nested_past_the_most_are_refused_not_recursed_into(int depth)
+    {
+        string pattern = new string('(', depth) + "a" + new string(')', depth);
+        using JsonDocument doc = JsonDocument.Parse(Schema(pattern));
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("pattern", e.Keyword);
+        Assert.Contains("nested", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Groups_nested_to_the_most_are_taken()
+    {
+        string pattern = "^" + new string('(', PatternParser.MaxDepth) + "a" + new string(')', PatternParser.MaxDepth) + "$";
+        Assert.True(SchemaPrefixTests.Refusal(SchemaPrefixTests.Compile(Schema(pattern)), "{\"s\":\"a\"}", out bool complete) < 0 && complete);
     }
 
     [Theory]

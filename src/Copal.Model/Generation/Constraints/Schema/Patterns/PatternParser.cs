@@ -14,11 +14,18 @@ internal sealed class PatternParser
     /// <summary>The largest count a quantifier may give (<c>{n,m}</c>).</summary>
     public const int MaxRepeat = 1000;
 
+    /// <summary>
+    /// The deepest groups (and lookaheads) may nest: the parser, the automaton's construction and the walks over the
+    /// parsed pattern recurse into each group, and a pattern is a request's to give (a stack overflow ends the process).
+    /// </summary>
+    public const int MaxDepth = 100;
+
     // ECMAScript's group names that .NET takes too ($ is ECMAScript's alone).
     private const string GroupNameCharacters = "_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
     private readonly string _text;
     private int _at;
+    private int _depth;
     // ECMAScript refuses a group name given twice (.NET takes it).
     private readonly HashSet<string> _groupNames = [];
 
@@ -150,7 +157,12 @@ internal sealed class PatternParser
     // The body of a group up to its ')'.
     private PatternNode Group()
     {
+        if (++_depth > MaxDepth)
+        {
+            throw Refuse($"groups nested more than {MaxDepth} deep are not taken");
+        }
         PatternNode body = Disjunction();
+        _depth--;
         if (AtEnd)
         {
             throw Refuse("a '(' is never closed");
