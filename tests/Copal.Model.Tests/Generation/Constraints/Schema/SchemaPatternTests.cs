@@ -141,6 +141,9 @@ public class SchemaPatternTests
     [InlineData(@"^-?(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d{1,7})?$")]
     [InlineData(@"^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$")]
     [InlineData("^[^a]{0,2}$")]
+    [InlineData(@"^[\x7F\x80\u07FF\u0800\uD7FF\uE000\uFFFF]{1,2}$")] // the edges of UTF-8's lengths and of the surrogates
+    [InlineData(@"^[\x00-\x1F""\\]{1,2}$")] // characters only an escape writes
+    [InlineData(@"^(?!\s)[\s\S]$")]
     public void No_string_a_pattern_takes_is_a_dead_end(string pattern)
     {
         // Every state reached, breadth-first over every byte: each takes some byte (the closing quote where the string
