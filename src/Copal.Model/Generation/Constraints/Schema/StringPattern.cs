@@ -49,7 +49,7 @@ internal sealed class StringPattern
     /// <exception cref="PatternNotTakenException">A pattern copal does not hold a string to, or a union past the automata's limits.</exception>
     public static StringPattern? Compile(IReadOnlyList<PatternSource> sources, bool exclusive)
     {
-        var parsed = sources.Select(s => (Source: s, Parts: SplitLookaheads(PatternParser.Parse(s.Pattern)))).ToList();
+        var parsed = sources.Select(s => (Source: s, Parts: Parse(s.Pattern))).ToList();
         var sets = new List<CharSet>();
         foreach ((_, (PatternNode main, List<LookaheadNode> lookaheads)) in parsed)
         {
@@ -100,6 +100,20 @@ internal sealed class StringPattern
         return dfa;
     }
 
+    // The pattern's main part and its lookaheads at the start. A negative lookahead fails where any engine's reading
+    // of its body matches: its body is read at the upper sets (.NET's and Python's dot take \r, ECMAScript's \s takes
+    // U+00A0), and, where its body has a $ (which .NET and Python also find before a final \n), no string ends in \n.
+    private static (PatternNode Main, List<LookaheadNode> Lookaheads) Parse(string pattern)
+    {
+        (PatternNode main, List<LookaheadNode> lookaheads) = SplitLookaheads(PatternParser.Parse(pattern));
+        lookaheads = [.. lookaheads.Select(l => l.Negative ? l with { Body = Upper(l.Body) } : l)];
+        if (lookaheads.Any(l => l.Negative && HasEnd(l.Body)))
+        {
+            lookaheads.Add(new LookaheadNode(NoFinalNewline, Negative: false));
+        }
+        return (main, lookaheads);
+    }
+
     // ^(?=…)(?!…)… at the pattern's start: the lookaheads hold at the string's start, so they are automata of their
     // own, intersected with the rest. A lookahead anywhere else is refused (PatternNfa).
     private static (PatternNode Main, List<LookaheadNode> Lookaheads) SplitLookaheads(PatternNode node)
@@ -111,6 +125,33 @@ internal sealed class StringPattern
         }
         return (node, []);
     }
+
+    // ^(?:[\s\S]*[^\n])?$: the empty string, or one whose last character is no line feed.
+    private static readonly PatternNode NoFinalNewline = new SequenceNode([
+        new AnchorNode(AtStart: true),
+        new RepeatNode(new SequenceNode([new RepeatNode(new CharNode(CharSet.All), 0, -1), new CharNode(CharSet.Single('\n').Complement())]), 0, 1),
+        new AnchorNode(AtStart: false)]);
+
+    // The node with every character read at its upper set.
+    private static PatternNode Upper(PatternNode node) => node switch
+    {
+        CharNode c => new CharNode(c.Upper),
+        SequenceNode s => new SequenceNode([.. s.Parts.Select(Upper)]),
+        ChoiceNode c => new ChoiceNode([.. c.Choices.Select(Upper)]),
+        RepeatNode r => r with { Body = Upper(r.Body) },
+        LookaheadNode l => l with { Body = Upper(l.Body) },
+        _ => node,
+    };
+
+    private static bool HasEnd(PatternNode node) => node switch
+    {
+        AnchorNode a => !a.AtStart,
+        SequenceNode s => s.Parts.Any(HasEnd),
+        ChoiceNode c => c.Choices.Any(HasEnd),
+        RepeatNode r => HasEnd(r.Body),
+        LookaheadNode l => HasEnd(l.Body),
+        _ => false,
+    };
 
     private static void Collect(PatternNode node, List<CharSet> sets)
     {

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Copal.Model.Generation.Constraints.Schema;
+using Copal.Model.Generation.Constraints.Schema.Patterns;
 using Json.Schema;
 
 namespace Copal.Model.Tests.Generation.Constraints.Schema;
@@ -36,7 +37,12 @@ public class SchemaPatternTests
         "^$",
         @"^\s*$",
         @"^[^\d\s]+$",
-        @"^[a\-z]\/$");
+        @"^[a\-z]\/$",
+        @"^[\s\S]{0,3}$",
+        @"^[\w\W]+$",
+        @"^[^\d\D]?x$",
+        @"^(?!\s)(?!.*\d$)[\s\S]{1,4}$",
+        @"^(?![\w.])[^\D]*\n?");
 
     private const string Alphabet = "abcdxzA01-.:@ +$/^";
 
@@ -110,6 +116,20 @@ public class SchemaPatternTests
     [InlineData("^\\S$", "{\"s\":\"\\u0085\"}", false)] // whitespace to .NET, not to ECMAScript
     [InlineData("^[^x]$", "{\"s\":\"\\u0085\"}", true)]
     [InlineData("^.$", "{\"s\":\"\\r\"}", false)] // a line terminator to ECMAScript, not to .NET
+    // A class escape beside its complement is every character to every engine (checked with node, .NET and Python).
+    [InlineData("^[\\s\\S]$", "{\"s\":\"\\u00a0\"}", true)]
+    [InlineData("^[\\S\\s]$", "{\"s\":\"\\u2028\"}", true)]
+    [InlineData("^[\\w\\W]$", "{\"s\":\"é\"}", true)]
+    [InlineData("^[x\\d\\D]$", "{\"s\":\"٣\"}", true)]
+    [InlineData("^[^\\s\\S]?$", "{\"s\":\"\\u00a0\"}", false)]
+    // A negative lookahead fails where any engine's reading of its body matches (verdicts checked with node and Python).
+    [InlineData("^(?!\\s)", "{\"s\":\"\\u00a0\"}", false)] // whitespace to ECMAScript, not to .NET's ECMAScript reading
+    [InlineData("^(?!.)", "{\"s\":\"\\r\"}", false)] // no match for .NET and Python, whose dot takes \r
+    [InlineData("^(?!\\d)", "{\"s\":\"٣\"}", false)]
+    [InlineData("^(?!\\w)", "{\"s\":\"é\"}", false)]
+    [InlineData("^(?!a$)", "{\"s\":\"a\\n\"}", false)] // .NET's and Python's $ holds before a final \n
+    [InlineData("^(?!a$)", "{\"s\":\"a\\nb\"}", true)]
+    [InlineData("^(?!\\s)", "{\"s\":\"a\"}", true)]
     public void Escapes_and_characters_are_read_as_every_engine_reads_them(string pattern, string text, bool taken)
     {
         CompiledSchema schema = SchemaPrefixTests.Compile(Schema(pattern));
@@ -121,6 +141,9 @@ public class SchemaPatternTests
     [InlineData(@"^-?(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d{1,7})?$")]
     [InlineData(@"^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$")]
     [InlineData("^[^a]{0,2}$")]
+    [InlineData(@"^[\x7F\x80\u07FF\u0800\uD7FF\uE000\uFFFF]{1,2}$")] // the edges of UTF-8's lengths and of the surrogates
+    [InlineData(@"^[\x00-\x1F""\\]{1,2}$")] // characters only an escape writes
+    [InlineData(@"^(?!\s)[\s\S]$")]
     public void No_string_a_pattern_takes_is_a_dead_end(string pattern)
     {
         // Every state reached, breadth-first over every byte: each takes some byte (the closing quote where the string
@@ -336,6 +359,12 @@ public class SchemaPatternTests
     [InlineData("😀", "beyond U+FFFF")]
     [InlineData(@"\q", "no escape")]
     [InlineData("a\\", "lone backslash")]
+    [InlineData(@"\_", "no escape")] // .NET refuses an escaped word character
+    [InlineData(@"[\_]", "no escape")]
+    [InlineData(@"\é", "no escape")]
+    [InlineData("(?<a$>x)", "group name")] // .NET's group names are word characters
+    [InlineData("(?<$>x)", "group name")]
+    [InlineData("(?<a>x)|(?<a>y)", "twice")] // ECMAScript refuses a group name given twice
     [InlineData("((a{1000}){1000}){1000}", "states")]
     [InlineData("(a|b)*a(a|b){16}", "states")] // 2^17 states
     [InlineData("(.{0,1000}){0,100}", "states")]
@@ -347,6 +376,25 @@ public class SchemaPatternTests
         Assert.Equal("#/properties/s", e.Path);
         Assert.Contains(why, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Theory]
+    [InlineData(PatternParser.MaxDepth + 1)]
+    [InlineData(100_000)] // deep enough to overflow the stack of a parser that recursed into every group
+    public void Groups_nested_past_the_most_are_refused_not_recursed_into(int depth)
+    {
+        string pattern = new string('(', depth) + "a" + new string(')', depth);
+        using JsonDocument doc = JsonDocument.Parse(Schema(pattern));
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("pattern", e.Keyword);
+        Assert.Contains("nested", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Groups_nested_to_the_most_are_taken()
+    {
+        string pattern = "^" + new string('(', PatternParser.MaxDepth) + "a" + new string(')', PatternParser.MaxDepth) + "$";
+        Assert.True(SchemaPrefixTests.Refusal(SchemaPrefixTests.Compile(Schema(pattern)), "{\"s\":\"a\"}", out bool complete) < 0 && complete);
     }
 
     [Theory]

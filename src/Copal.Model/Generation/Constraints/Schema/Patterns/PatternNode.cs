@@ -3,8 +3,14 @@ namespace Copal.Model.Generation.Constraints.Schema.Patterns;
 /// <summary>A parsed regular expression (<see cref="PatternParser"/>).</summary>
 internal abstract record PatternNode;
 
-/// <summary>One character of the set.</summary>
-internal sealed record CharNode(CharSet Set) : PatternNode;
+/// <summary>One character of the set: those every engine's reading takes.</summary>
+internal sealed record CharNode(CharSet Set) : PatternNode
+{
+    /// <summary>Those any engine's reading takes (the set where engines agree): what a negative lookahead's body is read as.</summary>
+    public CharSet Upper { get; init; } = Set;
+
+    public static CharNode Of(CharSet.Reading reading) => new(reading.Min) { Upper = reading.Max };
+}
 
 /// <summary>The parts one after another (none: the empty string).</summary>
 internal sealed record SequenceNode(IReadOnlyList<PatternNode> Parts) : PatternNode;

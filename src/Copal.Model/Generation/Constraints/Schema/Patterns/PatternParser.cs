@@ -14,10 +14,20 @@ internal sealed class PatternParser
     /// <summary>The largest count a quantifier may give (<c>{n,m}</c>).</summary>
     public const int MaxRepeat = 1000;
 
-    private const string GroupNameCharacters = "$_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    /// <summary>
+    /// The deepest groups (and lookaheads) may nest: the parser, the automaton's construction and the walks over the
+    /// parsed pattern recurse into each group, and a pattern is a request's to give (a stack overflow ends the process).
+    /// </summary>
+    public const int MaxDepth = 100;
+
+    // ECMAScript's group names that .NET takes too ($ is ECMAScript's alone).
+    private const string GroupNameCharacters = "_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
     private readonly string _text;
     private int _at;
+    private int _depth;
+    // ECMAScript refuses a group name given twice (.NET takes it).
+    private readonly HashSet<string> _groupNames = [];
 
     private PatternParser(string text)
     {
@@ -101,7 +111,7 @@ internal sealed class PatternParser
         switch (c)
         {
             case '.':
-                return new CharNode(CharSet.Dot.Min);
+                return CharNode.Of(CharSet.Dot);
             case '(':
                 if (Next("?<=") || Next("?<!"))
                 {
@@ -118,7 +128,11 @@ internal sealed class PatternParser
                     ReadOnlySpan<char> name = close < 0 ? default : _text.AsSpan(_at + 2, close - _at - 2);
                     if (name.IsEmpty || name.ContainsAnyExcept(GroupNameCharacters) || char.IsAsciiDigit(name[0]))
                     {
-                        throw Refuse("a group name must be letters, digits, _ or $ closed by '>'");
+                        throw Refuse("a group name must be ASCII letters, digits or _ closed by '>'");
+                    }
+                    if (!_groupNames.Add(name.ToString()))
+                    {
+                        throw Refuse($"the group name '{name}' is given twice");
                     }
                     _at = close + 1;
                 }
@@ -130,7 +144,7 @@ internal sealed class PatternParser
             case '[':
                 return Class();
             case '\\':
-                return new CharNode(Escape(inClass: false).Reading.Min);
+                return CharNode.Of(Escape(inClass: false).Reading);
             case '*' or '+' or '?':
                 throw Refuse($"'{c}' follows nothing it could repeat");
             case '{':
@@ -143,7 +157,12 @@ internal sealed class PatternParser
     // The body of a group up to its ')'.
     private PatternNode Group()
     {
+        if (++_depth > MaxDepth)
+        {
+            throw Refuse($"groups nested more than {MaxDepth} deep are not taken");
+        }
         PatternNode body = Disjunction();
+        _depth--;
         if (AtEnd)
         {
             throw Refuse("a '(' is never closed");
@@ -250,6 +269,7 @@ internal sealed class PatternParser
             throw Refuse("an empty class '[]' or '[^]' (engines read it differently)");
         }
         CharSet.Reading members = CharSet.Reading.Exactly(CharSet.Empty);
+        var escapes = new HashSet<char>();
         while (true)
         {
             if (AtEnd)
@@ -262,6 +282,10 @@ internal sealed class PatternParser
                 break;
             }
             (CharSet.Reading item, int single) = ClassAtom();
+            if (single < 0)
+            {
+                escapes.Add(_text[_at - 1]);
+            }
             if (!AtEnd && Peek == '-' && _at + 1 < _text.Length && _text[_at + 1] != ']')
             {
                 _at++;
@@ -278,7 +302,14 @@ internal sealed class PatternParser
             }
             members = members.Union(item);
         }
-        return new CharNode(negated ? members.Not().Min : members.Min);
+        // A class escape beside its complement ([\s\S], [\w\W], [\d\D]) holds every character in each engine's
+        // reading, whatever the engine counts in the category; the union of Min readings would leave out what engines
+        // count differently.
+        if (escapes.Any(e => char.IsAsciiLetterLower(e) && escapes.Contains(char.ToUpperInvariant(e))))
+        {
+            members = CharSet.Reading.Exactly(CharSet.All);
+        }
+        return CharNode.Of(negated ? members.Not() : members);
     }
 
     // One member of a class: its characters, and the one character it is (−1 for a class escape).
@@ -346,11 +377,12 @@ internal sealed class PatternParser
             case 'c' or 'k' or 'p' or 'P':
                 throw Refuse($"\\{c} is not taken");
         }
-        if (char.IsAsciiLetterOrDigit(c))
+        // .NET refuses an escaped word character (_ and letters past ASCII among them), Python an escaped ASCII letter.
+        if (char.IsAsciiLetterOrDigit(c) || c == '_' || !char.IsAscii(c))
         {
-            throw Refuse($"\\{c} is no escape every engine reads alike");
+            throw Refuse($"\\{c} is no escape every engine reads alike; write the character itself");
         }
-        // A syntax character, or any other that is not a letter or digit, as itself.
+        // A syntax character, or any other ASCII one that is not a letter, digit or _, as itself.
         return One(Literal(c));
     }
 
