@@ -40,6 +40,19 @@ internal sealed class CharClasses
         }
         bounds.Remove(CharSet.Max + 1);
         int[] starts = [.. bounds];
+        // Which sets hold each range: each set's ranges swept over the starts they cover, so the work is what the sets
+        // cover, not ranges times sets.
+        var holders = new List<int>?[starts.Length];
+        for (int k = 0; k < sets.Count; k++)
+        {
+            foreach ((int lo, int hi) in sets[k].Ranges)
+            {
+                for (int i = Array.BinarySearch(starts, lo); i < starts.Length && starts[i] <= hi; i++)
+                {
+                    (holders[i] ??= []).Add(k);
+                }
+            }
+        }
         int[] classOf = new int[starts.Length];
         // A range's class: which of the sets hold it (ranges with the same ones are one class).
         var signatures = new Dictionary<string, int>();
@@ -50,7 +63,7 @@ internal sealed class CharClasses
                 classOf[i] = -1;
                 continue;
             }
-            string signature = string.Join(',', Enumerable.Range(0, sets.Count).Where(k => sets[k].Contains(starts[i])));
+            string signature = holders[i] is List<int> held ? string.Join(',', held) : "";
             if (!signatures.TryGetValue(signature, out int id))
             {
                 id = signatures.Count;
@@ -70,18 +83,23 @@ internal sealed class CharClasses
         return _classOf[i >= 0 ? i : ~i - 1];
     }
 
-    /// <summary>Which classes the set holds (it holds each whole or not at all).</summary>
-    public bool[] Members(CharSet set)
+    /// <summary>The classes the set holds (it holds each whole or not at all), in order, each once.</summary>
+    public int[] Members(CharSet set)
     {
-        bool[] members = new bool[Count];
-        for (int i = 0; i < _starts.Length; i++)
+        // The set's ranges swept over the starts they cover: the work is what the set covers.
+        var members = new SortedSet<int>();
+        foreach ((int lo, int hi) in set.Ranges)
         {
-            if (_classOf[i] >= 0 && set.Contains(_starts[i]))
+            int i = Array.BinarySearch(_starts, lo);
+            for (i = i >= 0 ? i : ~i - 1; i < _starts.Length && _starts[i] <= hi; i++)
             {
-                members[_classOf[i]] = true;
+                if (_classOf[i] >= 0)
+                {
+                    members.Add(_classOf[i]);
+                }
             }
         }
-        return members;
+        return [.. members];
     }
 
     /// <summary>Whether a character within <paramref name="lo"/> .. <paramref name="hi"/> has a transition in <paramref name="row"/> (a state's, by class; −1: none).</summary>

@@ -14,7 +14,8 @@ internal sealed class PatternDfa
     public const int MaxTransitions = 4_000_000;
 
     /// <summary>
-    /// The most steps determinizing may take (each state of the automaton in a set, times the classes it is moved on):
+    /// The most steps determinizing may take (each state of the automaton in a set, each class it moves on, and each
+    /// state a distinct move reaches):
     /// a server compiles a request's pattern, so a pattern whose sets grow large (<c>(.{0,1000}){0,100}</c>) is refused
     /// rather than left to take seconds.
     /// </summary>
@@ -40,8 +41,10 @@ internal sealed class PatternDfa
     /// <summary>The subset construction: a state per set of the automaton's states, ^ followed only before the first character and $ only to tell a match.</summary>
     public static PatternDfa Determinize(PatternNfa nfa, CharClasses classes)
     {
-        var members = new Dictionary<CharSet, bool[]>(ReferenceEqualityComparer.Instance);
-        var ids = new Dictionary<string, int>();
+        // Each character set's classes, listed once: a state's moves cost its edges' classes, not every class.
+        var classesOf = new Dictionary<CharSet, int[]>(ReferenceEqualityComparer.Instance);
+        // Sets keyed by content.
+        var ids = new Dictionary<int[], int>(SetComparer.Instance);
         var sets = new List<int[]>();
         var next = new List<int>();
         var accept = new List<bool>();
@@ -49,51 +52,74 @@ internal sealed class PatternDfa
         int[] start = nfa.Closure([nfa.Start], atStart: true, atEnd: false);
         long steps = 0;
         sets.Add(start);
-        ids["^" + string.Join(',', start)] = 0;
+        var targets = new List<int>?[classes.Count];
+        var moveIds = new Dictionary<int[], int>(SetComparer.Instance);
+        int dead = -1;
         for (int d = 0; d < sets.Count; d++)
         {
             int[] set = sets[d];
-            steps += (long)set.Length * (classes.Count + 1);
+            accept.Add(Array.BinarySearch(nfa.Closure(set, atStart: d == 0, atEnd: true), nfa.Final) >= 0);
+            Array.Clear(targets);
+            steps += set.Length + classes.Count;
+            foreach (int s in set)
+            {
+                if (nfa.CharSetOf(s) is CharSet chars)
+                {
+                    int[] ks = ClassesOf(chars);
+                    steps += ks.Length;
+                    foreach (int k in ks)
+                    {
+                        (targets[k] ??= []).Add(nfa.CharTarget(s));
+                    }
+                }
+            }
             if (steps > MaxSteps)
             {
-                throw new PatternNotTakenException(FormattableString.Invariant($"making its automaton deterministic takes more than {MaxSteps:N0} steps; write smaller counts in its quantifiers"));
+                throw new PatternNotTakenException(FormattableString.Invariant($"making its automaton deterministic takes more than {MaxSteps:N0} steps; write fewer alternatives or smaller counts in its quantifiers"));
             }
-            accept.Add(Array.BinarySearch(nfa.Closure(set, atStart: d == 0, atEnd: true), nfa.Final) >= 0);
             for (int k = 0; k < classes.Count; k++)
             {
-                var targets = new List<int>();
-                foreach (int s in set)
-                {
-                    if (nfa.CharSetOf(s) is CharSet chars && MembersOf(chars)[k])
-                    {
-                        targets.Add(nfa.CharTarget(s));
-                    }
-                }
-                int[] target = nfa.Closure(targets, atStart: false, atEnd: false);
-                string key = string.Join(',', target);
-                if (!ids.TryGetValue(key, out int id))
-                {
-                    if (!Fits(sets.Count + 1, classes.Count))
-                    {
-                        throw TooMany();
-                    }
-                    id = sets.Count;
-                    ids[key] = id;
-                    sets.Add(target);
-                }
-                next.Add(id);
+                // Most classes lead nowhere from most states: the dead state, found once.
+                next.Add(targets[k] is List<int> moved ? StateAfter(moved) : dead >= 0 ? dead : dead = StateAfter([]));
             }
         }
         return new PatternDfa(classes.Count, [.. next], [.. accept]);
 
-        bool[] MembersOf(CharSet chars)
+        // The state a move leads to, found once per distinct move (many states move alike, and a move is a few states
+        // where its closure, which holds every start of a search's pattern, may be hundreds).
+        int StateAfter(List<int> moved)
         {
-            if (!members.TryGetValue(chars, out bool[]? m))
+            moved.Sort();
+            int[] move = [.. moved.Distinct()];
+            steps += move.Length;
+            if (moveIds.TryGetValue(move, out int id))
             {
-                m = classes.Members(chars);
-                members[chars] = m;
+                return id;
             }
-            return m;
+            int[] closure = nfa.Closure(move, atStart: false, atEnd: false);
+            steps += closure.Length;
+            if (!ids.TryGetValue(closure, out id))
+            {
+                if (!Fits(sets.Count + 1, classes.Count))
+                {
+                    throw TooMany();
+                }
+                id = sets.Count;
+                ids[closure] = id;
+                sets.Add(closure);
+            }
+            moveIds[move] = id;
+            return id;
+        }
+
+        int[] ClassesOf(CharSet chars)
+        {
+            if (!classesOf.TryGetValue(chars, out int[]? ks))
+            {
+                ks = classes.Members(chars);
+                classesOf[chars] = ks;
+            }
+            return ks;
         }
     }
 
@@ -298,6 +324,21 @@ internal sealed class PatternDfa
             {
                 order.Push(splitter);
             }
+        }
+    }
+
+    // Sets of states equal by content.
+    private sealed class SetComparer : IEqualityComparer<int[]>
+    {
+        public static readonly SetComparer Instance = new();
+
+        public bool Equals(int[]? x, int[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(int[] set)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(set.AsSpan()));
+            return hash.ToHashCode();
         }
     }
 
