@@ -67,6 +67,12 @@ internal sealed partial class JsonSchemaCompiler
                     // Strings of patterns (or of length ranges with a gap between, or under oneOf) in several branches:
                     // compiled, after the branches, into one automaton of their union, or for oneOf of the strings
                     // exactly one branch takes.
+                    // A union within the union is joined branch by branch only where both are anyOf: a oneOf's
+                    // branches are not the oneOf's strings, and an anyOf within a oneOf counts once, not per branch.
+                    if (new[] { pattern, c.Pattern }.FirstOrDefault(p => p is { Sources.Count: > 1 } && (p.Exclusive || exclusive)) is not null)
+                    {
+                        throw Overlap(keyword, path, strFrom, i, "strings", "copal joins string branches of anyOf within anyOf, not a oneOf within another union or an anyOf within a oneOf");
+                    }
                     sources ??= [.. pattern?.Sources ?? [new PatternSource("", minLength, maxLength)]];
                     sources.AddRange(c.Pattern?.Sources ?? [new PatternSource("", c.MinLength, c.MaxLength)]);
                     (pattern, minLength, maxLength) = (null, 0, -1);

@@ -99,7 +99,7 @@ internal sealed partial class JsonSchemaCompiler
             {
                 // The format's own most, or a tighter maxLength.
                 int most = longest < 0 || (max >= 0 && max < longest) ? max : longest;
-                return PatternClasses(formatPattern, min, most, "format", path, $"format \"{formatName}\"");
+                return PatternClasses(formatPattern, min, most, "format", path, $"format \"{formatName}\"", subset: true);
             }
             format = (formatName is null ? null : StringFormats.Of(formatName))
                 ?? throw new SchemaNotSupportedException("format", path, $"format {Cut(name.GetRawText())} is not taken: copal holds strings to date, date-time, uuid, uri, email, hostname, ipv4, ipv6, time and duration");
@@ -121,12 +121,12 @@ internal sealed partial class JsonSchemaCompiler
 
     // A string held to a pattern (the schema's, or a format's), its lengths folded into the pattern's automaton; no
     // string where none matches.
-    private static SchemaClasses PatternClasses(string pattern, int min, int max, string keyword, string path, string what)
+    private static SchemaClasses PatternClasses(string pattern, int min, int max, string keyword, string path, string what, bool subset = false)
     {
         StringPattern? compiled;
         try
         {
-            compiled = StringPattern.Compile(pattern, min, max);
+            compiled = StringPattern.Compile(pattern, min, max, subset);
         }
         catch (PatternNotTakenException e)
         {

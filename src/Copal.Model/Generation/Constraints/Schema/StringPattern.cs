@@ -35,12 +35,16 @@ internal sealed class StringPattern
     /// <summary>The branches this automaton was compiled from, so that a union with another string branch compiles them together.</summary>
     public IReadOnlyList<PatternSource> Sources { get; private init; } = [];
 
+    /// <summary>Whether <see cref="Sources"/> were joined as oneOf (exactly one branch) rather than anyOf.</summary>
+    public bool Exclusive { get; private init; }
+
     /// <summary>
     /// The strings that match <paramref name="pattern"/> (anywhere, unless anchored) and have
     /// <paramref name="minLength"/> to <paramref name="maxLength"/> characters (−1: no most); null where none does.
     /// </summary>
     /// <exception cref="PatternNotTakenException">A pattern copal does not hold a string to, with why.</exception>
-    public static StringPattern? Compile(string pattern, int minLength, int maxLength) => Compile([new PatternSource(pattern, minLength, maxLength)], exclusive: false);
+    public static StringPattern? Compile(string pattern, int minLength, int maxLength, bool subset = false) =>
+        Compile([new PatternSource(pattern, minLength, maxLength, subset)], exclusive: false);
 
     /// <summary>
     /// The strings of any of the branches (anyOf), or, where <paramref name="exclusive"/>, of exactly one (oneOf);
@@ -49,6 +53,13 @@ internal sealed class StringPattern
     /// <exception cref="PatternNotTakenException">A pattern copal does not hold a string to, or a union past the automata's limits.</exception>
     public static StringPattern? Compile(IReadOnlyList<PatternSource> sources, bool exclusive)
     {
+        // oneOf subtracts each branch's strings from the others': a branch held to fewer strings than it takes (a
+        // format's subset, a maxLength lowered to fit) would leave in strings two branches take.
+        bool exact = exclusive && sources.Count > 1;
+        if (exact && sources.Any(s => s.Subset))
+        {
+            throw new PatternNotTakenException("a format held to the forms copal writes cannot be told apart from another string branch under oneOf (the reference takes strings of it copal never writes); use anyOf");
+        }
         var parsed = sources.Select(s => (Source: s, Parts: Parse(s.Pattern))).ToList();
         var sets = new List<CharSet>();
         foreach ((_, (PatternNode main, List<LookaheadNode> lookaheads)) in parsed)
@@ -58,11 +69,11 @@ internal sealed class StringPattern
         }
         // One alphabet for every branch, so that their automata run side by side.
         CharClasses classes = CharClasses.Of(sets);
-        PatternDfa any = Branch(parsed[0].Source, parsed[0].Parts.Main, parsed[0].Parts.Lookaheads, classes);
+        PatternDfa any = Branch(parsed[0].Source, parsed[0].Parts.Main, parsed[0].Parts.Lookaheads, classes, exact);
         PatternDfa? many = null;
         foreach ((PatternSource source, (PatternNode main, List<LookaheadNode> lookaheads)) in parsed.Skip(1))
         {
-            PatternDfa branch = Branch(source, main, lookaheads, classes);
+            PatternDfa branch = Branch(source, main, lookaheads, classes, exact);
             if (exclusive)
             {
                 // Matched by two or more so far: oneOf fails those strings.
@@ -72,11 +83,11 @@ internal sealed class StringPattern
             any = PatternDfa.Product(any, branch, (a, b) => a || b).Minimized();
         }
         PatternDfa dfa = many is null ? any : PatternDfa.Product(any, many, (a, b) => a && !b);
-        return dfa.Reduced() is PatternDfa reduced ? new StringPattern(classes, reduced) { Sources = sources } : null;
+        return dfa.Reduced() is PatternDfa reduced ? new StringPattern(classes, reduced) { Sources = sources, Exclusive = exclusive && sources.Count > 1 } : null;
     }
 
-    // One branch's automaton: its pattern, its lookaheads at the start, its lengths.
-    private static PatternDfa Branch(PatternSource source, PatternNode main, List<LookaheadNode> lookaheads, CharClasses classes)
+    // One branch's automaton: its pattern, its lookaheads at the start, its lengths (held exactly where `exact`).
+    private static PatternDfa Branch(PatternSource source, PatternNode main, List<LookaheadNode> lookaheads, CharClasses classes, bool exact)
     {
         PatternDfa dfa = PatternDfa.Determinize(PatternNfa.Build(main, anywhere: true), classes).Minimized();
         foreach (LookaheadNode lookahead in lookaheads)
@@ -91,6 +102,10 @@ internal sealed class StringPattern
             // A most past what a product of LengthBudget states holds (each state once per count) is lowered to the
             // longest that fits: fewer strings, each still one the schema takes (Pydantic's URLs allow 2,083 characters).
             int fits = (LengthBudget / dfa.StateCount) - 2;
+            if (maxLength > fits && exact)
+            {
+                throw new PatternNotTakenException($"maxLength {maxLength} is past the {Math.Max(fits, 0)} characters copal holds this pattern to exactly, which oneOf needs; use anyOf or a lower maxLength");
+            }
             if (maxLength > fits && fits >= minLength)
             {
                 maxLength = fits;
