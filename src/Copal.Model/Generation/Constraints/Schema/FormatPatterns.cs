@@ -8,18 +8,23 @@ namespace Copal.Model.Generation.Constraints.Schema;
 /// </summary>
 internal static class FormatPatterns
 {
-    // A DNS label: letters, digits and inner hyphens, 1 to 63 characters (RFC 1123); a top-level one starts with a
-    // letter, so that no host name reads as an IPv4 address.
-    private const string Label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-    private const string TopLabel = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    // A DNS label: letters, digits and inner hyphens, 1 to 63 characters (RFC 1123), never "--" third and fourth
+    // (RFC 5891 keeps those for IDNA's "xn--", whose rest JsonSchema.Net and URL readers decode as Punycode); a
+    // top-level one starts with a letter, so that no host name reads as an IPv4 address.
+    private const string LabelRest = "(?:[A-Za-z0-9]|[A-Za-z0-9-][A-Za-z0-9]|[A-Za-z0-9-](?:-[A-Za-z0-9]|[A-Za-z0-9]{2})"
+        + "|[A-Za-z0-9-](?:[A-Za-z0-9][A-Za-z0-9-]|-[A-Za-z0-9])[A-Za-z0-9-]{0,58}[A-Za-z0-9])?";
+    private const string Label = $"[A-Za-z0-9]{LabelRest}";
+    private const string TopLabel = $"[A-Za-z]{LabelRest}";
     private const string Host = $"(?:{Label}\\.)*{TopLabel}";
 
-    // A URL's host: labels of letters and digits with inner hyphens, the last starting with a letter (a WHATWG reader
-    // takes a host whose last label is a number as an IPv4 address).
-    private const string UrlHost = "(?:[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(?:-+[A-Za-z0-9]+)*";
+    // A URL's host: labels of letters and digits with single inner hyphens (never "xn--", which a WHATWG reader decodes
+    // as Punycode and Pydantic refuses where it is not), the last starting with a letter (a WHATWG reader takes a host
+    // whose last label is a number as an IPv4 address).
+    private const string UrlHost = "(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*";
 
-    // Each part's digits bounded so that a whole duration stays within .NET's TimeSpan (10,675,199 days).
-    private const string DurationTime = "T(?:\\d{1,6}H(?:\\d{1,8}M(?:\\d{1,9}S)?)?|\\d{1,8}M(?:\\d{1,9}S)?|\\d{1,9}S)";
+    // Each part's digits bounded so that a whole duration stays within .NET's TimeSpan (10,675,199 days) and its time
+    // within Pydantic's 2^32 − 1 seconds (99,999 hours, 9,999,999 minutes and 999,999,999 seconds are 1,959,996,339).
+    private const string DurationTime = "T(?:\\d{1,5}H(?:\\d{1,7}M(?:\\d{1,9}S)?)?|\\d{1,7}M(?:\\d{1,9}S)?|\\d{1,9}S)";
 
     private const string Hex4 = "[0-9a-fA-F]{1,4}";
 
@@ -41,8 +46,10 @@ internal static class FormatPatterns
     public static (string Pattern, int MaxLength)? Of(string name) => name switch
     {
         // An http or https URL with a host name and an optional port, path, query and fragment. Its labels are not
-        // counted (URL readers do not limit them), so the automaton stays small.
-        "uri" => ($"^https?://{UrlHost}(?::{Port})?(?:/{UriCharacter}*)*(?:\\?(?:{UriCharacter}|[/?])*)?(?:#(?:{UriCharacter}|[/?])*)?$", -1),
+        // counted, so the automaton stays small; instead the whole is at most 262 characters, so its host is at most
+        // 255, as .NET's Uri needs of a host with a label past 63 (http://, 255 a's, then .b/ is refused); Pydantic's
+        // HttpUrl takes at most 2,083.
+        "uri" => ($"^https?://{UrlHost}(?::{Port})?(?:/{UriCharacter}*)*(?:\\?(?:{UriCharacter}|[/?])*)?(?:#(?:{UriCharacter}|[/?])*)?$", 262),
         // A dot-atom local part of at most 64 characters, '@', a domain of two labels or more whose last is 2 to 63
         // letters (JsonSchema.Net refuses a one-character top-level domain).
         "email" => ($"^(?=[^@]{{1,64}}@)[A-Za-z0-9_%+-]+(?:\\.[A-Za-z0-9_%+-]+)*@(?:{Label}\\.)+[A-Za-z]{{2,63}}$", 254),

@@ -75,12 +75,18 @@ public class SchemaFormatTests
     [InlineData("uri", "http://a:65536/", false)]
     [InlineData("uri", "ftp://a/", false)]                         // another scheme: valid, never written
     [InlineData("uri", "http://a/b c", false)]
+    [InlineData("uri", "http://xn--a.example/", false)]           // Pydantic 2.13: "invalid international domain name"
+    [InlineData("uri", "http://a-b.example/", true)]
     [InlineData("email", "ann.lee+tag@mail.example.org", true)]
     [InlineData("email", "ann..lee@example.org", false)]
     [InlineData("email", "ann@example.o", false)]                   // JsonSchema.Net refuses a one-letter top-level domain
     [InlineData("email", "ann@-example.org", false)]
     [InlineData("hostname", "a-1.example", true)]
     [InlineData("hostname", "a_1.example", false)]
+    [InlineData("hostname", "xn--a.example", false)]               // "--" third and fourth: IDNA's, and no Punycode
+    [InlineData("hostname", "ab--c.example", false)]               // JsonSchema.Net refuses it
+    [InlineData("hostname", "ab-c.a--b.example", true)]
+    [InlineData("email", "ann@xn--a.example", false)]
     [InlineData("hostname", "example.-a", false)]
     [InlineData("duration", "P1DT2H3M4S", true)]
     [InlineData("duration", "PT36H", true)]
@@ -89,6 +95,9 @@ public class SchemaFormatTests
     [InlineData("duration", "P", false)]
     [InlineData("duration", "PT", false)]
     [InlineData("duration", "P1Y", false)]                        // valid, never written: a year's length varies
+    [InlineData("duration", "PT99999999M", false)]                // Pydantic 2.13: "a numeric value in the duration is too large"
+    [InlineData("duration", "PT100000H", false)]                  // with minutes and seconds, past Pydantic's 2^32 seconds
+    [InlineData("duration", "P999999DT99999H9999999M999999999S", true)] // Pydantic 2.13 and TimeSpan both read it
     [InlineData("time", "23:59:59Z", true)]
     [InlineData("time", "08:30:00.123456789+05:30", true)]
     [InlineData("time", "08:30:00", false)]                       // RFC 3339 requires the offset
@@ -231,13 +240,25 @@ public class SchemaFormatTests
     }
 
     [Fact]
+    public void A_url_whose_host_is_past_255_characters_with_a_label_past_63_is_never_written()
+    {
+        // .NET's Uri (and so JsonSchema.Net) reads such a host as a basic one, and refuses it a little past 255 characters.
+        string url = "http://" + new string('a', 255) + ".b/";
+        using JsonDocument doc = JsonDocument.Parse(JsonSerializer.Serialize(url));
+        Assert.False(JsonSchema.FromText("""{"format":"uri"}""").Evaluate(doc.RootElement, s_formats).IsValid);
+        Assert.False(Uri.TryCreate(url, UriKind.Absolute, out _));
+        Assert.False(Taken(SchemaPrefixTests.Compile(Schema("uri")), url));
+        Assert.True(Taken(SchemaPrefixTests.Compile(Schema("uri")), "http://" + new string('a', 253) + ".b"));
+    }
+
+    [Fact]
     public void A_maxLength_past_what_the_automaton_folds_in_is_held_to_the_longest_that_fits()
     {
-        // Pydantic's HttpUrl: format uri, minLength 1, maxLength 2083. The automaton would need a state per count of
-        // each of its states; the most is lowered instead, so the schema compiles and every URL it writes is valid.
-        CompiledSchema schema = SchemaPrefixTests.Compile("""{"type":"object","properties":{"s":{"type":"string","format":"uri","minLength":1,"maxLength":2083}},"required":["s"]}""");
-        Assert.True(Taken(schema, "http://a.example/" + new string('x', 400)));
-        Assert.False(Taken(schema, "http://a.example/" + new string('x', 2000)));
+        // Pydantic's EmailStr as a hostname-like pattern of many states: a maxLength of 2,083 would need a state per
+        // count of each of its states; the most is lowered instead, so the schema compiles and every string it writes is valid.
+        CompiledSchema schema = SchemaPrefixTests.Compile("""{"type":"object","properties":{"s":{"type":"string","pattern":"^([a-z]{0,40}-){0,3}x+$","minLength":1,"maxLength":2083}},"required":["s"]}""");
+        Assert.True(Taken(schema, new string('x', 10)));
+        Assert.False(Taken(schema, new string('x', 2000)));
     }
 
     [Fact]
