@@ -254,8 +254,8 @@ public class SchemaFormatTests
     [Fact]
     public void A_maxLength_past_what_the_automaton_folds_in_is_held_to_the_longest_that_fits()
     {
-        // Pydantic's EmailStr as a hostname-like pattern of many states: a maxLength of 2,083 would need a state per
-        // count of each of its states; the most is lowered instead, so the schema compiles and every string it writes is valid.
+        // A pattern of many states under Pydantic's URL maxLength of 2,083 would need a state per count of each of its
+        // states; the most is lowered instead, so the schema compiles and every string it writes is valid.
         CompiledSchema schema = SchemaPrefixTests.Compile("""{"type":"object","properties":{"s":{"type":"string","pattern":"^([a-z]{0,40}-){0,3}x+$","minLength":1,"maxLength":2083}},"required":["s"]}""");
         Assert.True(Taken(schema, new string('x', 10)));
         Assert.False(Taken(schema, new string('x', 2000)));
