@@ -18,8 +18,8 @@ internal sealed class StringPattern
     // Whether a state has any character that leads on (a backslash may begin it, since \u writes any).
     private readonly bool[] _anyNext;
 
-    /// <summary>The states a pattern's product with a maxLength is kept within, by lowering the most (a second, at worst, to compile).</summary>
-    public const int LengthBudget = 16_384;
+    /// <summary>The states a pattern's product with a maxLength is kept within, by lowering the most (a third of a second, here, for a host name's).</summary>
+    public const int LengthBudget = 32_768;
 
     private StringPattern(CharClasses classes, PatternDfa dfa)
     {
@@ -100,7 +100,7 @@ internal sealed class StringPattern
         if (minLength > 0 || maxLength >= 0)
         {
             // A most past what a product of LengthBudget states holds (each state once per count) is lowered to the
-            // longest that fits: fewer strings, each still one the schema takes (Pydantic's URLs allow 2,083 characters).
+            // longest that fits: fewer strings, each still one the schema takes (a host name's own 253 is about 130).
             int fits = (LengthBudget / dfa.StateCount) - 2;
             if (maxLength > fits && exact)
             {
