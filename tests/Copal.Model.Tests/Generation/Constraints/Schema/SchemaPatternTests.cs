@@ -148,20 +148,27 @@ public class SchemaPatternTests
     {
         // Every state reached, breadth-first over every byte: each takes some byte (the closing quote where the string
         // is whole). Exhaustive: UTF-8 and escapes included, the states are the pattern's progress.
-        var start = new SchemaPrefix(SchemaPrefixTests.Compile(Schema(pattern, ",\"maxLength\":12")));
+        AssertNoDeadEnd(SchemaPrefixTests.Compile(Schema(pattern, ",\"maxLength\":12")), 0, 255);
+    }
+
+    // Every state a string of property "s" reaches over the bytes from .. to, breadth-first: each takes some byte (the
+    // closing quote where the string is whole; an escaped quote goes on). Returns how many states there were.
+    internal static int AssertNoDeadEnd(CompiledSchema schema, int from, int to)
+    {
+        var start = new SchemaPrefix(schema);
         Assert.True(start.TryAdvance("{\"s\":\""u8));
         var seen = new HashSet<SchemaPrefix> { start };
         var queue = new Queue<SchemaPrefix>([start]);
         while (queue.TryDequeue(out SchemaPrefix state))
         {
             bool any = false;
-            for (int b = 0; b < 256; b++)
+            for (int b = from; b <= to; b++)
             {
                 SchemaPrefix next = state;
                 if (next.TryAdvance((byte)b))
                 {
                     any = true;
-                    if (b != '"' && seen.Add(next))
+                    if (!Ended(next) && seen.Add(next))
                     {
                         queue.Enqueue(next);
                     }
@@ -169,7 +176,11 @@ public class SchemaPatternTests
             }
             Assert.True(any, "a string stands where no byte may follow");
         }
+        return seen.Count;
     }
+
+    // The string has closed: the object may end.
+    private static bool Ended(SchemaPrefix state) => state.TryAdvance((byte)'}') && state.IsComplete;
 
     [Theory]
     [InlineData("^[a-z]+$", ",\"minLength\":2,\"maxLength\":3", "ab", true)]
