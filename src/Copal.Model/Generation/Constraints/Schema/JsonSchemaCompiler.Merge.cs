@@ -166,7 +166,7 @@ internal sealed partial class JsonSchemaCompiler
                 continue;
             }
             bool writes = literal.Kind == LiteralKind.String
-                ? format == StringFormat.None && LengthFits(literal, minLength, maxLength) && (pattern is null || pattern.Matches(StringOf(literal)))
+                ? format == StringFormat.None && Writes(StringOf(literal), minLength, maxLength, pattern)
                 : RangeOf(number, integers, numbers, anyNumber, keyword, path, numFrom) is var range
                     && (number == NumberKind.Number || !literal.Text.AsSpan().ContainsAny(".eE"))
                     && (range.IsAll || (!literal.Text.AsSpan().ContainsAny("eE") && range.Contains(literal.Text)));
@@ -212,10 +212,11 @@ internal sealed partial class JsonSchemaCompiler
             ? d.ToString("G29", CultureInfo.InvariantCulture)
             : double.Parse(number, NumberStyles.Float, CultureInfo.InvariantCulture).ToString("R", CultureInfo.InvariantCulture);
 
-    private static bool LengthFits(SchemaLiteral literal, int min, int max)
+    // Whether the free string writes the literal's value: its length in range, and the pattern (lengths folded in) matches it.
+    private static bool Writes(string value, int min, int max, StringPattern? pattern)
     {
-        int length = StringOf(literal).EnumerateRunes().Count();
-        return length >= min && (max < 0 || length <= max);
+        int length = value.EnumerateRunes().Count();
+        return length >= min && (max < 0 || length <= max) && (pattern is null || pattern.Matches(value));
     }
 
     private static string StringOf(SchemaLiteral literal)
