@@ -2,7 +2,7 @@ namespace Copal.Model.Generation.Constraints.Schema;
 
 /// <summary>
 /// The string formats held to as patterns (<see cref="StringPattern"/>): for each, a subset of what the format's RFC
-/// allows that every common reader takes (JsonSchema.Net with format validation, .NET's Uri, MailAddress, IPAddress and XmlConvert),
+/// allows that every common reader takes (JsonSchema.Net with format validation, .NET's Uri, MailAddress, IPAddress, XmlConvert and Guid),
 /// the forms a model writes. A reply is never a string outside the format; some strings inside it (a URI of another
 /// scheme, an e-mail address with a quoted local part) are never written.
 /// </summary>
@@ -67,6 +67,8 @@ internal static class FormatPatterns
         // it that are written (what Pydantic's timedelta and .NET's XmlConvert read; no years, months or weeks, whose
         // lengths vary), small enough for a TimeSpan.
         "duration" => ($"^P(?:\\d{{1,6}}D(?:{DurationTime})?|{DurationTime})$", -1),
+        // A UUID as RFC 9562 writes it: 8-4-4-4-12 hexadecimal digits, either case (.NET's Guid, Pydantic's UUID).
+        "uuid" => ("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", -1),
         _ => null,
     };
 }

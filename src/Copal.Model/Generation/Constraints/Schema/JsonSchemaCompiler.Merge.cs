@@ -59,7 +59,7 @@ internal sealed partial class JsonSchemaCompiler
             {
                 if (anyString && (format != StringFormat.None || c.Format != StringFormat.None))
                 {
-                    throw Overlap(keyword, path, strFrom, i, "strings", "copal takes one string format per value (date, date-time and uuid join no other string branch)");
+                    throw Overlap(keyword, path, strFrom, i, "strings", "copal takes one string format per value (date and date-time join no other string branch)");
                 }
                 bool lengthsMeet = (maxLength < 0 || c.MinLength <= maxLength + 1) && (c.MaxLength < 0 || minLength <= c.MaxLength + 1);
                 if (anyString && (sources is not null || pattern is not null || c.Pattern is not null || exclusive || !lengthsMeet))

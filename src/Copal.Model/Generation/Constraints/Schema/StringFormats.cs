@@ -1,6 +1,9 @@
 namespace Copal.Model.Generation.Constraints.Schema;
 
-/// <summary>The string formats a reply is held to (JSON Schema's <c>format</c>).</summary>
+/// <summary>
+/// The string formats (JSON Schema's <c>format</c>) held to by automata of their own: the dates, whose days per month and
+/// leap years a pattern would spell out at length. The other formats are patterns (<see cref="FormatPatterns"/>).
+/// </summary>
 internal enum StringFormat : byte
 {
     None,
@@ -14,9 +17,6 @@ internal enum StringFormat : byte
     /// 14 hours, a year from 1000 to 9998 so that no offset moves it out of .NET's years).
     /// </summary>
     DateTime,
-
-    /// <summary>A UUID as RFC 9562 writes it: 8-4-4-4-12 hexadecimal digits, either case.</summary>
-    Uuid,
 }
 
 /// <summary>
@@ -31,7 +31,6 @@ internal static class StringFormats
     {
         "date" => StringFormat.Date,
         "date-time" => StringFormat.DateTime,
-        "uuid" => StringFormat.Uuid,
         _ => null,
     };
 
@@ -65,7 +64,7 @@ internal static class StringFormats
     /// <summary>Takes <paramref name="b"/> into the progress <paramref name="state"/>; false, leaving it as it was, where the format has no such string.</summary>
     public static bool Step(StringFormat format, ref long state, byte b)
     {
-        long next = format == StringFormat.Uuid ? StepUuid(state, b) : StepDateTime(format, state, b);
+        long next = StepDateTime(format, state, b);
         if (next < 0)
         {
             return false;
@@ -77,23 +76,11 @@ internal static class StringFormats
     /// <summary>Whether the string so far is a whole one of the format (its closing quote may come).</summary>
     public static bool Complete(StringFormat format, long state) => format switch
     {
-        StringFormat.Uuid => Phase(state) == 36,
         StringFormat.Date => Phase(state) == DateEnd,
         _ => Phase(state) == End,
     };
 
     private static bool Digit(byte b, int from, int to) => b >= '0' + from && b <= '0' + to;
-
-    private static long StepUuid(long s, byte b)
-    {
-        int at = Phase(s);
-        if (at >= 36)
-        {
-            return -1;
-        }
-        bool ok = at is 8 or 13 or 18 or 23 ? b == '-' : char.IsAsciiHexDigit((char)b);
-        return ok ? With(s, at + 1) : -1;
-    }
 
     private static long StepDateTime(StringFormat format, long s, byte b)
     {

@@ -181,6 +181,19 @@ public class SchemaFormatTests
         }
     }
 
+    [Fact]
+    public void A_uuid_joins_another_string_branch()
+    {
+        // A Guid or a marker, as an optional identifier is often given: the uuid format is a pattern, so the two
+        // string branches compile into one automaton.
+        CompiledSchema schema = SchemaPrefixTests.Compile(
+            """{"type":"object","properties":{"s":{"anyOf":[{"type":"string","format":"uuid"},{"type":"string","pattern":"^n/a$"}]}},"required":["s"],"additionalProperties":false}""");
+        Assert.True(Taken(schema, "123e4567-e89b-12d3-A456-426614174000"));
+        Assert.True(Taken(schema, "n/a"));
+        Assert.False(Taken(schema, "n/b"));
+        Assert.False(Taken(schema, "123e4567-e89b-12d3-A456-42661417400"));
+    }
+
     [Theory]
     [InlineData("""{"type":"object","properties":{"s":{"type":"string","format":"idn-email"}}}""", "format")]
     [InlineData("""{"type":"object","properties":{"s":{"type":"string","format":"uri","pattern":"^h"}}}""", "pattern")]
