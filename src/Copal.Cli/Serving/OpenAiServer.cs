@@ -398,7 +398,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             OpenAiException o => (o.Status, o.Message, o.Type, o.Param, o.Code),
             CompletionRequestException r => (400, r.Message, "invalid_request_error", chat && r.Parameter == "prompt" ? "messages" : r.Parameter,
-                r.ContextLengthExceeded ? "context_length_exceeded" : null),
+                r.ContextLengthExceeded ? "context_length_exceeded" : r.Unsupported ? "unsupported_parameter" : null),
             BadHttpRequestException b => (b.StatusCode, b.Message, "invalid_request_error", null, null),
             NotSupportedException n => (400, n.Message, "invalid_request_error", null, "unsupported_parameter"),
             // The model's chat template refused the conversation (e.g. "roles must alternate"): the request's fault.
