@@ -156,7 +156,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 await next(context).ConfigureAwait(false);
                 if (context.Response.StatusCode == 404 && !context.Response.HasStarted)
                 {
-                    throw new OpenAiException(404, $"unknown URL {context.Request.Method} {context.Request.Path}; the endpoints are POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health, GET /tokenizer_info, POST /tokenize and POST /detokenize");
+                    throw new OpenAiException(404, $"unknown URL {context.Request.Method} {context.Request.Path}; the endpoints are POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /v1/models/{{id}}, GET /health, GET /metrics, GET /tokenizer_info, POST /tokenize and POST /detokenize");
                 }
                 if (context.Response.StatusCode == 405 && !context.Response.HasStarted)
                 {
