@@ -275,6 +275,21 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         Assert.Equal(200, (int)response.StatusCode);
     }
 
+    /// <summary>An unknown URL's 404 lists the endpoints: every one the server maps, /metrics and /v1/models/{id} included.</summary>
+    [Fact]
+    public async Task An_unknown_url_is_a_404_that_lists_every_endpoint()
+    {
+        using var http = new HttpClient();
+        using HttpResponseMessage response = await http.GetAsync(new Uri(server.Server.Address, "/v1/nothing"));
+        Assert.Equal(404, (int)response.StatusCode);
+        string message = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString()!;
+        foreach (string endpoint in new[] { "POST /v1/completions", "POST /v1/chat/completions", "GET /v1/models", "GET /v1/models/{id}", "GET /health",
+            "GET /metrics", "GET /tokenizer_info", "POST /tokenize", "POST /detokenize" })
+        {
+            Assert.Contains(endpoint, message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task A_wrong_method_is_a_405_that_names_the_allowed_one_and_head_probes_health()
     {

@@ -318,4 +318,25 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
             Assert.Contains(expected, error.GetProperty("message").GetString(), StringComparison.Ordinal);
         }
     }
+
+    /// <summary>
+    /// A schema keyword copal does not implement is a field copal does not implement: OpenAI's unsupported_parameter, as
+    /// every other refusal of something not implemented is, so a client can tell it from a malformed request (whose code is null).
+    /// </summary>
+    [Theory]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"n":{"type":"integer","multipleOf":2}}}}}""", "unsupported_parameter")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"s":{"type":"string","pattern":"(x)\\1"}}}}}""", "unsupported_parameter")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x y","schema":{"type":"object"}}}""", null)]
+    public async Task A_schema_keyword_outside_the_subset_is_an_unsupported_parameter(string format, string? code)
+    {
+        foreach (string path in (string[])["/v1/chat/completions", "/v1/completions"])
+        {
+            string input = path.Contains("chat") ? "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]" : "\"prompt\":\"Hi\"";
+            (int status, string body) = await server.PostAsync(path, JsonDocument.Parse($"{{\"model\":\"{Model}\",{input},\"response_format\":{format}}}").RootElement);
+            Assert.Equal(400, status);
+            JsonElement error = JsonDocument.Parse(body).RootElement.GetProperty("error");
+            Assert.Equal("response_format", error.GetProperty("param").GetString());
+            Assert.Equal(code, error.GetProperty("code").GetString());
+        }
+    }
 }

@@ -289,7 +289,7 @@ public sealed class ToolCallTests : IDisposable
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":\"{}\"}}]", "tools[0].function.parameters", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}}", "tool_choice", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"required\",\"response_format\":{\"type\":\"json_object\"}", "tool_choice", null)]
-    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{\"d\":{\"type\":\"string\",\"pattern\":\"(x)\\\\1\"}}}}}],\"tool_choice\":\"required\"", "tools", null)]
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{\"d\":{\"type\":\"string\",\"pattern\":\"(x)\\\\1\"}}}}}],\"tool_choice\":\"required\"", "tools", "unsupported_parameter")]
     [InlineData(",\"tool_choice\":\"sometimes\"", "tool_choice", null)]
     public async Task A_tool_list_or_choice_that_cannot_be_honoured_is_a_400_naming_it(string fields, string param, string? code)
     {
@@ -330,11 +330,27 @@ public sealed class ToolCallTests : IDisposable
     [Fact]
     public async Task Tools_offered_to_a_model_without_a_format_are_refused_with_the_reason()
     {
-        await using OpenAiServer plain = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0);
-        (int status, JsonElement body) = await ChatHttp.PostAsync(plain, Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: ToolCallReading.Off);
+        (int status, JsonElement body) = await ChatHttp.PostAsync(server, Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
         Assert.Equal(400, status);
         Assert.Equal("tools", body.GetProperty("error").GetProperty("param").GetString());
         Assert.Equal("tools cannot be offered to this model: the server reads no tool calls; start copal serve with --tool-call-parser to name the format the model writes calls in",
+            body.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    /// <summary>
+    /// A model without a chat template has nothing to show it the tools, whatever --tool-call-parser names (serve then
+    /// reads no format either), so its refusal gives the reason and does not point at that option.
+    /// </summary>
+    [Fact]
+    public async Task Tools_offered_to_a_model_without_a_chat_template_are_refused_without_pointing_at_a_parser()
+    {
+        (ToolCallFormat format, string reason) = ToolCallFormats.Detect(null);
+        await using OpenAiServer plain = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, toolCalls: new ToolCallReading(format, reason));
+        (int status, JsonElement body) = await ChatHttp.PostAsync(plain, Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
+        Assert.Equal(400, status);
+        Assert.Equal("tools", body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Equal("tools cannot be offered to this model: the model has no chat template, so nothing shows it how to call a tool",
             body.GetProperty("error").GetProperty("message").GetString());
     }
 

@@ -35,7 +35,7 @@ internal static class OpenAiChoices
             catch (CompletionRequestException e) when (e.Parameter == "response_format" && request.Tools is { Forced: true } tools)
             {
                 // The schema is the forced function's parameters (or the call's shape), not a response_format the client gave.
-                throw new CompletionRequestException("tools", $"tool_choice forces a call, and {tools.Unforcible(e.Message)}");
+                throw new CompletionRequestException("tools", $"tool_choice forces a call, and {tools.Unforcible(e.Message)}") { Unsupported = e.Unsupported };
             }
         }
         int n = request.N;

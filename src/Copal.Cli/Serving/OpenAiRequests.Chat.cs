@@ -42,7 +42,7 @@ internal static partial class OpenAiRequests
             throw OpenAiException.BadRequest("max_tokens", $"max_tokens {mt} and max_completion_tokens {mc} disagree; give one of the two");
         }
         CompletionRequest request = Sampling(body, null, maxCompletion is null ? "max_tokens" : "max_completion_tokens") with { TopLogprobs = ChatLogprobs(body) };
-        OfferedTools? tools = Tools(body, toolCalls ?? ToolCallReading.Off);
+        OfferedTools? tools = Tools(body, toolCalls ?? ToolCallReading.Off, templated: formatter is TemplateChatFormatter);
         if (tools is { Forced: true })
         {
             // The call is made by structured outputs (ForcedToolCalls), which a response_format of its own would contradict.

@@ -21,9 +21,10 @@ internal static partial class OpenAiRequests
     /// <summary>
     /// The tools the request offers, or null when it offers none or tool_choice is "none" (then the model is not shown
     /// them, as vLLM does, and nothing of its reply is read as a call). A request that offers tools to a server that
-    /// cannot read calls, or forces a call (tool_choice "required" or a function), is refused.
+    /// cannot read calls, or forces a call (tool_choice "required" or a function), is refused. Only a model with a chat
+    /// template (<paramref name="templated"/>) can be shown tools, so only its refusal points at --tool-call-parser.
     /// </summary>
-    private static OfferedTools? Tools(JsonElement body, ToolCallReading reading)
+    private static OfferedTools? Tools(JsonElement body, ToolCallReading reading, bool templated)
     {
         // OpenAI's older function calling, which its API deprecated for tools: refused, never ignored.
         if (Array(body, "functions") is { } functions && functions.GetArrayLength() > 0)
@@ -70,7 +71,8 @@ internal static partial class OpenAiRequests
         // A forced call is made by a schema, whatever the format; reading calls the model chose needs the format.
         if (!forced && reading.Format == ToolCallFormat.None)
         {
-            throw Unsupported("tools", $"tools cannot be offered to this model: {reading.Reason}; start copal serve with --tool-call-parser to name the format the model writes calls in");
+            string hint = templated ? "; start copal serve with --tool-call-parser to name the format the model writes calls in" : "";
+            throw Unsupported("tools", $"tools cannot be offered to this model: {reading.Reason}{hint}");
         }
         return new OfferedTools(definitions, names, reading.Format, parallel) { Forced = forced, ForcedName = forcedName, Parameters = parameters };
     }

@@ -156,7 +156,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 await next(context).ConfigureAwait(false);
                 if (context.Response.StatusCode == 404 && !context.Response.HasStarted)
                 {
-                    throw new OpenAiException(404, $"unknown URL {context.Request.Method} {context.Request.Path}; the endpoints are POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health, GET /tokenizer_info, POST /tokenize and POST /detokenize");
+                    throw new OpenAiException(404, $"unknown URL {context.Request.Method} {context.Request.Path}; the endpoints are POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /v1/models/{{id}}, GET /health, GET /metrics, GET /tokenizer_info, POST /tokenize and POST /detokenize");
                 }
                 if (context.Response.StatusCode == 405 && !context.Response.HasStarted)
                 {
@@ -398,7 +398,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             OpenAiException o => (o.Status, o.Message, o.Type, o.Param, o.Code),
             CompletionRequestException r => (400, r.Message, "invalid_request_error", chat && r.Parameter == "prompt" ? "messages" : r.Parameter,
-                r.ContextLengthExceeded ? "context_length_exceeded" : null),
+                r.ContextLengthExceeded ? "context_length_exceeded" : r.Unsupported ? "unsupported_parameter" : null),
             BadHttpRequestException b => (b.StatusCode, b.Message, "invalid_request_error", null, null),
             NotSupportedException n => (400, n.Message, "invalid_request_error", null, "unsupported_parameter"),
             // The model's chat template refused the conversation (e.g. "roles must alternate"): the request's fault.

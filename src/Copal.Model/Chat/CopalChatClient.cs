@@ -270,7 +270,7 @@ public sealed partial class CopalChatClient : IChatClient
         }
         catch (CompletionRequestException e) when (e.Parameter == "response_format")
         {
-            throw new CompletionRequestException("tools", $"ChatOptions.ToolMode forces a call, and {tools.Unforcible(e.Message)}");
+            throw new CompletionRequestException("tools", $"ChatOptions.ToolMode forces a call, and {tools.Unforcible(e.Message)}") { Unsupported = e.Unsupported };
         }
     }
 

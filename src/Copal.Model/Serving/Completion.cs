@@ -208,4 +208,10 @@ public sealed class CompletionRequestException : ArgumentException
 
     /// <summary>True when the prompt does not fit the context (OpenAI's <c>context_length_exceeded</c>).</summary>
     public bool ContextLengthExceeded { get; init; }
+
+    /// <summary>
+    /// True when the request asks for something copal does not implement, such as a JSON schema keyword outside the
+    /// subset structured outputs hold a reply to (OpenAI's <c>unsupported_parameter</c>), rather than a malformed value.
+    /// </summary>
+    public bool Unsupported { get; init; }
 }

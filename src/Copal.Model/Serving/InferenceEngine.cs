@@ -259,7 +259,7 @@ public sealed class InferenceEngine : IDisposable
         }
         catch (SchemaNotSupportedException e)
         {
-            throw new CompletionRequestException("response_format", $"response_format {e.Message}");
+            throw new CompletionRequestException("response_format", $"response_format {e.Message}") { Unsupported = true };
         }
     }
 
