@@ -59,6 +59,7 @@ public sealed partial class LlamaModel
         {
             throw new ModelConfigException(Path.Combine(directory, "config.json"), e.Message, e);
         }
+        DeviceAttentionFit.Require(backend, config, Path.Combine(directory, "config.json"));
         if (residence == WeightResidence.Auto && backend.Info.Kind != "cpu")
         {
             residence = WeightResidence.Mapped;

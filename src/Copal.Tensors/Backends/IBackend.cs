@@ -205,4 +205,9 @@ public readonly record struct AttentionShape(int Rows, int StartPos, int Heads, 
 /// The rate the device's memory is specified for, from what the driver reports (CUDA: memory clock and bus width);
 /// null where it reports nothing (OpenCL, CPUs).
 /// </param>
-public sealed record BackendInfo(string Kind, string DeviceName, long MemoryBytes, int ComputeUnits, double? NominalMemoryBytesPerSecond = null);
+/// <param name="MaxAttentionHeadDim">
+/// The widest head <see cref="IBackend.Attention"/> takes (a GPU kernel holds a head in shared memory); null where
+/// any width runs (the CPU). A model loader refuses a wider model before it uploads a weight.
+/// </param>
+public sealed record BackendInfo(string Kind, string DeviceName, long MemoryBytes, int ComputeUnits, double? NominalMemoryBytesPerSecond = null,
+    int? MaxAttentionHeadDim = null);

@@ -41,7 +41,8 @@ public sealed partial class IlgpuBackend : IPartialBackend
             context.Dispose();
             throw;
         }
-        Info = new BackendInfo(kind, device.Name, IlgpuDevice.MemoryBytes(device), device.NumMultiprocessors, IlgpuDevice.NominalMemoryRate(device));
+        Info = new BackendInfo(kind, device.Name, IlgpuDevice.MemoryBytes(device), device.NumMultiprocessors, IlgpuDevice.NominalMemoryRate(device),
+            MaxAttentionHeadDim);
     }
 
     /// <inheritdoc/>
