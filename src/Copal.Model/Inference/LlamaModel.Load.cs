@@ -28,7 +28,8 @@ public sealed partial class LlamaModel
     /// files (the default: the fastest load, no memory of our own) or on a copy read into memory, which decodes
     /// 1.3–1.5× faster on this project's machine but takes seconds per GB to load there
     /// (<see cref="WeightResidence.Auto"/>: the copy when the files take at most half of the available memory); a GPU
-    /// backend uploads the weights, so for it Auto maps the files.
+    /// backend uploads the weights (<see cref="IBackend.CopiesWeightsAtLoad"/>), so for it every residence maps the files, closed once
+    /// the upload is done.
     /// </remarks>
     public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
         bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
@@ -60,7 +61,11 @@ public sealed partial class LlamaModel
             throw new ModelConfigException(Path.Combine(directory, "config.json"), e.Message, e);
         }
         DeviceAttentionFit.Require(backend, config, Path.Combine(directory, "config.json"));
-        if (residence == WeightResidence.Auto && backend.Info.Kind != "cpu")
+        // A backend that copies every weight into its own memory (a GPU) uploads them from the mapped files, which are
+        // closed once it has: a copy read in first, or a mapping kept open, would hold the model's size of host memory
+        // for nothing (a 7B's 13 GB beside the device's copy).
+        bool uploads = backend.CopiesWeightsAtLoad;
+        if (uploads || (residence == WeightResidence.Auto && backend.Info.Kind != "cpu"))
         {
             residence = WeightResidence.Mapped;
         }
@@ -108,13 +113,15 @@ public sealed partial class LlamaModel
                 progress?.Report(FormattableString.Invariant(
                     $"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load ({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified"));
             }
-            if (copyWeights)
+            bool copied = copyWeights || uploads;
+            if (copied)
             {
                 // Nothing reads the mapping any more (dense weights and vectors are copies, converted sparse
-                // weights own their memory): unmapping it gives its pages back rather than leaving them counted.
+                // weights own their memory, or the device holds them all): unmapping it gives its pages back rather
+                // than leaving them counted.
                 checkpoint.Dispose();
             }
-            return new LlamaModel(backend, config, weights, new Storage(copyWeights ? null : checkpoint, sparse, weightsResidence), directory);
+            return new LlamaModel(backend, config, weights, new Storage(copied ? null : checkpoint, sparse, weightsResidence), directory);
         }
         catch
         {

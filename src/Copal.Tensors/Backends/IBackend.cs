@@ -30,6 +30,14 @@ public interface IBackend : IDisposable
     /// </summary>
     DeviceWeight LoadWeight(TensorView view);
 
+    /// <summary>
+    /// Whether every weight this backend loads (<see cref="LoadWeight"/>, <see cref="LoadVector"/>, compressed sparse
+    /// weights) is copied into memory of its own, a device's, so that the host's tensors may go once a model is
+    /// loaded. False where weights stay views of the host's memory (the CPU, and a device whose missing ops run on
+    /// the CPU over such views).
+    /// </summary>
+    bool CopiesWeightsAtLoad => false;
+
     /// <summary>Uploads a 1-D tensor (a norm weight, a bias) converted to f32.</summary>
     DeviceBuffer LoadVector(TensorView view);
 

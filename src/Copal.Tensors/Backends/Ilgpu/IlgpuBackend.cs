@@ -49,6 +49,10 @@ public sealed partial class IlgpuBackend : IPartialBackend
     public BackendInfo Info { get; }
 
     /// <inheritdoc/>
+    /// <remarks>Every weight is uploaded to the accelerator's memory, and the upload waits until it is there.</remarks>
+    public bool CopiesWeightsAtLoad => true;
+
+    /// <inheritdoc/>
     public Action<string>? Log { get; set; }
 
     /// <summary>The group sizes this backend launches with (tests check both the GPU and the CPU shapes).</summary>
