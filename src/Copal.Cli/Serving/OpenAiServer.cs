@@ -171,7 +171,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                     throw new OpenAiException(405, $"{context.Request.Method} is not allowed on {context.Request.Path}");
                 }
             }
-            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            catch (Exception e) when ((e is OperationCanceledException && context.RequestAborted.IsCancellationRequested) || e is ClientLeftException)
             {
                 // The client went away; its generation is already cancelled.
                 Interlocked.Increment(ref _aborted);
@@ -223,9 +223,22 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private static async Task<JsonElement> ReadBodyAsync(HttpContext context)
     {
         using var body = new MemoryStream();
-        await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+        try
+        {
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is BadHttpRequestException { StatusCode: 400 } or IOException
+            && context.Request.ContentLength is long announced && body.Length < announced)
+        {
+            // The body ended before the length it announced (Kestrel's "unexpected end of request content", or a
+            // reset): the client closed its connection, and no one is left to answer.
+            throw new ClientLeftException(e);
+        }
         return OpenAiRequests.ParseBody(body.ToArray());
     }
+
+    /// <summary>A request's client went away before its body was whole: counted as aborted, not as an error answered.</summary>
+    private sealed class ClientLeftException(Exception inner) : Exception("the client went away before its request's body was complete", inner);
 
     private JsonObject ModelObject() => new()
     {
