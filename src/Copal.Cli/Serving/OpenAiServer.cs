@@ -232,13 +232,16 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             // The body ended before the length it announced (Kestrel's "unexpected end of request content", or a
             // reset): the client closed its connection, and no one is left to answer.
-            throw new ClientLeftException(e);
+            throw new ClientLeftException("the client went away before its request's body was complete", e);
         }
         return OpenAiRequests.ParseBody(body.ToArray());
     }
 
-    /// <summary>A request's client went away before its body was whole: counted as aborted, not as an error answered.</summary>
-    private sealed class ClientLeftException(Exception inner) : Exception("the client went away before its request's body was complete", inner);
+    /// <summary>
+    /// A request that ends with no client to answer (one that left before its body was whole, or was cut off after a
+    /// stop): counted as aborted, not as an error answered.
+    /// </summary>
+    private sealed class ClientLeftException(string message, Exception inner) : Exception(message, inner);
 
     private JsonObject ModelObject() => new()
     {
@@ -268,12 +271,12 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             await AnswerAsync(context, chat, request, choices, generation.Token, writes.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (writes.IsCancellationRequested && !aborted.IsCancellationRequested)
+        catch (OperationCanceledException e) when (writes.IsCancellationRequested && !aborted.IsCancellationRequested)
         {
             // The server is stopping and the client did not take the end of its answer in time: its connection is
             // aborted, so it sees a broken answer, never one that looks whole.
             context.Abort();
-            throw;
+            throw new ClientLeftException("the client did not take its answer within the grace after the server's stop", e);
         }
     }
 
