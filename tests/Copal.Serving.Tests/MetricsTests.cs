@@ -63,4 +63,34 @@ public sealed class MetricsTests
         Assert.Equal((0, 2, 1), (values["copal_sequences_running"], values["copal_slots"], values["copal_engine_up"]));
         Assert.Equal(engine.KvCacheBytes, values["copal_kv_cache_bytes"]);
     }
+
+    /// <summary>
+    /// Every sequence started is counted once as it ends: completed, cancelled or failed. A sequence that failed (its
+    /// options left no token to choose) was counted nowhere, so started − completed − cancelled never came back to 0
+    /// on an idle server and a scraper saw it waiting for ever.
+    /// </summary>
+    [Fact]
+    public async Task Every_sequence_started_ends_counted_completed_cancelled_or_failed()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 2 });
+        await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
+        using var http = new HttpClient();
+        // A repetition penalty of 1e-38 sends a positive logit of a prompt token to +∞: the request fails (sent three
+        // times, one after another, each with one choice, so none is cancelled by another's failure).
+        string failing = """{"model":"stories260K","prompt":"Once upon a time there was a little girl named Lily. She","max_tokens":5,"temperature":0,"repetition_penalty":1e-38}""";
+        string good = """{"model":"stories260K","prompt":"Once upon a time","max_tokens":5,"temperature":0}""";
+        foreach ((string body, HttpStatusCode status) in new[] { (failing, HttpStatusCode.BadRequest), (failing, HttpStatusCode.BadRequest), (failing, HttpStatusCode.BadRequest), (good, HttpStatusCode.OK) })
+        {
+            using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+            using HttpResponseMessage r = await http.PostAsync(new Uri(server.Address, "/v1/completions"), content);
+            Assert.True(r.StatusCode == status, await r.Content.ReadAsStringAsync());
+        }
+        string metrics = await http.GetStringAsync(new Uri(server.Address, "/metrics"));
+        long Value(string name) => long.Parse(metrics.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
+        Assert.Contains("# TYPE copal_sequences_failed_total counter", metrics);
+        Assert.Equal((4, 1, 0, 3), (Value("copal_sequences_started_total"), Value("copal_sequences_completed_total"), Value("copal_sequences_cancelled_total"), Value("copal_sequences_failed_total")));
+        Assert.Equal(0, Value("copal_sequences_running"));
+        Assert.Equal(3, engine.Statistics.Started - engine.Statistics.Completed - engine.Statistics.Cancelled);
+    }
 }

@@ -8,7 +8,10 @@ namespace Copal.Serving.Tests;
 /// <summary>The <c>copal serve</c> command as a process: option errors, startup line, health, SIGTERM.</summary>
 public sealed partial class ServeCommandTests
 {
-    private static Process Start(params string[] args)
+    private static Process Start(params string[] args) => StartWith(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts copal with <paramref name="environment"/> added to the test's own.</summary>
+    private static Process StartWith(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -17,6 +20,10 @@ public sealed partial class ServeCommandTests
             UseShellExecute = false,
             WorkingDirectory = TestData.RepoRoot,
         };
+        foreach ((string name, string value) in environment)
+        {
+            psi.Environment[name] = value;
+        }
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "copal.dll"));
         foreach (string a in args)
         {

@@ -35,6 +35,14 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private readonly ToolCallReading _toolCalls;
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
+    /// <summary>
+    /// Once the server stops, how long an answer still being written may take to reach its client: the end of a
+    /// generation the stop cancelled (a 503, or a stream's error event and [DONE]) goes out in milliseconds to a client
+    /// that reads. A client that stopped reading would hold the stop until the host's shutdown timeout; its connection
+    /// is aborted instead.
+    /// </summary>
+    internal static readonly TimeSpan StopWriteGrace = TimeSpan.FromSeconds(5);
+
     private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter, bool splitReasoning, ToolCallReading toolCalls)
     {
         _app = app;
@@ -163,7 +171,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                     throw new OpenAiException(405, $"{context.Request.Method} is not allowed on {context.Request.Path}");
                 }
             }
-            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            catch (Exception e) when ((e is OperationCanceledException && context.RequestAborted.IsCancellationRequested) || e is ClientLeftException)
             {
                 // The client went away; its generation is already cancelled.
                 Interlocked.Increment(ref _aborted);
@@ -215,9 +223,25 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private static async Task<JsonElement> ReadBodyAsync(HttpContext context)
     {
         using var body = new MemoryStream();
-        await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+        try
+        {
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is BadHttpRequestException { StatusCode: 400 } or IOException
+            && context.Request.ContentLength is long announced && body.Length < announced)
+        {
+            // The body ended before the length it announced (Kestrel's "unexpected end of request content", or a
+            // reset): the client closed its connection, and no one is left to answer.
+            throw new ClientLeftException("the client went away before its request's body was complete", e);
+        }
         return OpenAiRequests.ParseBody(body.ToArray());
     }
+
+    /// <summary>
+    /// A request that ends with no client to answer (one that left before its body was whole, or was cut off after a
+    /// stop): counted as aborted, not as an error answered.
+    /// </summary>
+    private sealed class ClientLeftException(string message, Exception inner) : Exception(message, inner);
 
     private JsonObject ModelObject() => new()
     {
@@ -235,18 +259,43 @@ internal sealed class OpenAiServer : IAsyncDisposable
         // Every prompt is checked before any choice starts: a bad one refuses the request, and nothing is decoded.
         OpenAiChoice[] choices = OpenAiChoices.Of(request, _engine, chat, _splitReasoning);
         Interlocked.Increment(ref _generations);
-        string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
-        string obj = chat ? (request.Stream ? "chat.completion.chunk" : "chat.completion") : "text_completion";
-        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         // The generation ends when the client goes away or the server stops. Kestrel only aborts the requests still
         // running when the host's shutdown timeout (30 s) is over, so stopping has to reach the engine itself.
         CancellationToken stopping = _app.Lifetime.ApplicationStopping;
         using var generation = CancellationTokenSource.CreateLinkedTokenSource(aborted, stopping);
+        // The answer's writes end when the client goes away, or when the grace after a stop runs out (StopWriteGrace).
+        using var writes = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        // Disposed before writes (declared after it), so a stop that comes as the request ends never touches a disposed source.
+        using CancellationTokenRegistration cutOff = stopping.Register(() => writes.CancelAfter(StopWriteGrace));
+        try
+        {
+            await AnswerAsync(context, chat, request, choices, generation.Token, writes.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (writes.IsCancellationRequested && !aborted.IsCancellationRequested)
+        {
+            // The server is stopping and the client did not take the end of its answer in time: its connection is
+            // aborted, so it sees a broken answer, never one that looks whole.
+            context.Abort();
+            throw new ClientLeftException("the client did not take its answer within the grace after the server's stop", e);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="choices"/> and writes their answer, whole or as server-sent events: the generations end
+    /// with <paramref name="generation"/> (the client gone, the server stopping), the writes with <paramref name="writes"/>.
+    /// </summary>
+    private async Task AnswerAsync(HttpContext context, bool chat, OpenAiRequest request, OpenAiChoice[] choices, CancellationToken generation, CancellationToken writes)
+    {
+        CancellationToken aborted = context.RequestAborted;
+        CancellationToken stopping = _app.Lifetime.ApplicationStopping;
+        string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
+        string obj = chat ? (request.Stream ? "chat.completion.chunk" : "chat.completion") : "text_completion";
+        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         // Cancelled by the stop, not by the client: the client is still there to be told.
         bool Stopped(Exception e) => e is OperationCanceledException && stopping.IsCancellationRequested && !aborted.IsCancellationRequested;
         // The choices start together, so the engine decodes them side by side; their chunks come interleaved. Disposing
         // the stream (the client gone, a choice failed) cancels every choice still running.
-        ChoiceStream chunks = ChoiceStream.Start(choices.Length, (i, token) => _engine.StreamAsync(choices[i].Run, token), generation.Token);
+        ChoiceStream chunks = ChoiceStream.Start(choices.Length, (i, token) => _engine.StreamAsync(choices[i].Run, token), generation);
         await using (chunks.ConfigureAwait(false))
         {
             // The first chunk comes after a prefill: a failure there (the device out of memory) still gets its status.
@@ -273,7 +322,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 {
                     throw ServerStopping();
                 }
-                await WriteJsonAsync(context, 200, Envelope(id, obj, created, choices.Select(c => c.Whole()), OpenAiChoices.Usage(choices))).ConfigureAwait(false);
+                await WriteJsonAsync(context, 200, Envelope(id, obj, created, choices.Select(c => c.Whole()), OpenAiChoices.Usage(choices)), writes).ConfigureAwait(false);
                 return;
             }
             context.Response.StatusCode = 200;
@@ -286,25 +335,25 @@ internal sealed class OpenAiServer : IAsyncDisposable
                     foreach (JsonObject piece in choices[chunks.Current.Index].Stream(chunks.Current.Chunk))
                     {
                         // Usage in every chunk's envelope only at the end, and only when asked (stream_options.include_usage), as OpenAI does.
-                        await SendAsync(context, Envelope(id, obj, created, [piece], null, request.IncludeUsage), aborted).ConfigureAwait(false);
+                        await SendAsync(context, Envelope(id, obj, created, [piece], null, request.IncludeUsage), writes).ConfigureAwait(false);
                     }
                     any = await chunks.MoveNextAsync().ConfigureAwait(false);
                 }
                 if (request.IncludeUsage)
                 {
-                    await SendAsync(context, Envelope(id, obj, created, [], OpenAiChoices.Usage(choices)), aborted).ConfigureAwait(false);
+                    await SendAsync(context, Envelope(id, obj, created, [], OpenAiChoices.Usage(choices)), writes).ConfigureAwait(false);
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException || Stopped(e))
+            catch (Exception e) when (e is not OperationCanceledException || (Stopped(e) && !writes.IsCancellationRequested))
             {
-                // Headers are sent: the error goes out as an event, in the same shape.
+                // Headers are sent: the error goes out as an event, in the same shape (unless the writes were cut off).
                 Interlocked.Increment(ref _errors);
                 (int status, JsonObject error) = ErrorObject(Stopped(e) ? ServerStopping() : e, chat);
                 ReportBug(context, status, e);
-                await SendAsync(context, error, aborted).ConfigureAwait(false);
+                await SendAsync(context, error, writes).ConfigureAwait(false);
             }
-            await context.Response.WriteAsync("data: [DONE]\n\n", aborted).ConfigureAwait(false);
-            await context.Response.Body.FlushAsync(aborted).ConfigureAwait(false);
+            await context.Response.WriteAsync("data: [DONE]\n\n", writes).ConfigureAwait(false);
+            await context.Response.Body.FlushAsync(writes).ConfigureAwait(false);
         }
     }
 
@@ -347,11 +396,13 @@ internal sealed class OpenAiServer : IAsyncDisposable
         await context.Response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static Task WriteJsonAsync(HttpContext context, int status, JsonObject body)
+    private static Task WriteJsonAsync(HttpContext context, int status, JsonObject body) => WriteJsonAsync(context, status, body, context.RequestAborted);
+
+    private static Task WriteJsonAsync(HttpContext context, int status, JsonObject body, CancellationToken cancellationToken)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
-        return context.Response.WriteAsync(body.ToJsonString(s_json), context.RequestAborted);
+        return context.Response.WriteAsync(body.ToJsonString(s_json), cancellationToken);
     }
 
     private async Task WriteErrorAsync(HttpContext context, Exception e)

@@ -22,6 +22,7 @@ internal static class PrometheusMetrics
         Counter(text, "copal_sequences_started_total", "Sequences (one per choice) submitted to the engine.", s.Started);
         Counter(text, "copal_sequences_completed_total", "Sequences that ended by themselves: end of sequence, a stop text, max tokens or the context.", s.Completed);
         Counter(text, "copal_sequences_cancelled_total", "Sequences cancelled by their caller before they finished.", s.Cancelled);
+        Counter(text, "copal_sequences_failed_total", "Sequences that failed: no token left to choose, non-finite logits, a KV cache the device could not hold, or the engine's stop.", s.Failed);
         Counter(text, "copal_generation_tokens_total", "Tokens generated.", s.Tokens);
         Header(text, "copal_prompt_tokens_total", "Prompt tokens, by how their KV cache was made: run through a prefill, copied from a choice of the same prompt, or kept by the prefix cache.", "counter");
         Sample(text, "copal_prompt_tokens_total{source=\"run\"}", s.PromptTokens);

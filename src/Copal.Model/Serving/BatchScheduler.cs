@@ -142,6 +142,7 @@ internal sealed partial class BatchScheduler : IDisposable
             if (s?.Job is SequenceJob job)
             {
                 s.Job = null;
+                Interlocked.Increment(ref _statistics.RequestsFailed);
                 job.Fail(e);
             }
         }
@@ -152,6 +153,7 @@ internal sealed partial class BatchScheduler : IDisposable
         _pending.Writer.TryComplete();
         while (_pending.Reader.TryRead(out SequenceJob? job))
         {
+            Interlocked.Increment(ref _statistics.RequestsFailed);
             job.Fail(e);
         }
     }
@@ -594,12 +596,17 @@ internal sealed partial class BatchScheduler : IDisposable
         slot.Release().Cancel();
     }
 
-    private static void Fail(Slot slot, Exception e) => slot.Release().Fail(e);
+    private void Fail(Slot slot, Exception e)
+    {
+        Interlocked.Increment(ref _statistics.RequestsFailed);
+        slot.Release().Fail(e);
+    }
 
     /// <summary>Fails a job whose admission failed: before its slot existed, while it got a cache, or in its prefill.</summary>
-    private static void FailAdmission(Slot? slot, SequenceJob job, Exception e)
+    private void FailAdmission(Slot? slot, SequenceJob job, Exception e)
     {
         LeaveSlot(slot, job);
+        Interlocked.Increment(ref _statistics.RequestsFailed);
         job.Fail(e);
     }
 

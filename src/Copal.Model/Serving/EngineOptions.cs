@@ -41,6 +41,7 @@ public sealed class EngineStatistics
     internal long RequestsStarted;
     internal long RequestsCompleted;
     internal long RequestsCancelled;
+    internal long RequestsFailed;
     internal long DecodeSteps;
     internal long BatchedRows;
     internal long TokensGenerated;
@@ -59,6 +60,13 @@ public sealed class EngineStatistics
 
     /// <summary>Sequences ended by their caller's cancellation (a client that went away), before they finished.</summary>
     public long Cancelled => Interlocked.Read(ref RequestsCancelled);
+
+    /// <summary>
+    /// Sequences that failed: a request that left no token to choose, non-finite logits in its row, a KV cache the
+    /// device could not hold, or the engine's stop. <see cref="Started"/> is <see cref="Completed"/> +
+    /// <see cref="Cancelled"/> + <see cref="Failed"/> once none is queued or running.
+    /// </summary>
+    public long Failed => Interlocked.Read(ref RequestsFailed);
 
     /// <summary>Batched decode steps run (one forward pass each).</summary>
     public long Steps => Interlocked.Read(ref DecodeSteps);

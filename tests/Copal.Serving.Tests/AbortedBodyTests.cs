@@ -1,0 +1,63 @@
+using System.Globalization;
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Copal.Cli.Serving;
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// A client that goes away while its request's body is still arriving is a client that left, as one that leaves
+/// during its generation is: /metrics counts it in copal_requests_aborted_total, not as a request answered with an
+/// error (there is no one left to answer).
+/// </summary>
+public sealed class AbortedBodyTests
+{
+    [Theory]
+    [InlineData(false)] // closed: the server reads the end of the stream before the body's length
+    [InlineData(true)] // reset: the connection is torn down
+    public async Task A_client_that_leaves_during_its_body_counts_as_aborted_not_as_an_error(bool reset)
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
+        await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
+        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await client.ConnectAsync(server.Address.Host, server.Address.Port);
+            // 100 bytes announced. The server sends 100 Continue once the handler reads the body: the client then
+            // sends 14 of them and leaves while the handler waits for the rest.
+            await client.SendAsync(Encoding.ASCII.GetBytes(
+                $"POST /v1/completions HTTP/1.1\r\nHost: {server.Address.Authority}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"));
+            var answer = new byte[256];
+            int read = await client.ReceiveAsync(answer);
+            Assert.StartsWith("HTTP/1.1 100 Continue", Encoding.ASCII.GetString(answer, 0, read));
+            await client.SendAsync(Encoding.ASCII.GetBytes("{\"model\": \"sto"));
+            if (reset)
+            {
+                client.LingerState = new LingerOption(true, 0);
+            }
+            client.Close();
+        }
+        // The server notices in the background: a bounded wait for either count, not a timing assertion.
+        using var http = new HttpClient();
+        var waited = Stopwatch.StartNew();
+        long aborted, errors;
+        do
+        {
+            await Task.Delay(20);
+            string metrics = await http.GetStringAsync(new Uri(server.Address, "/metrics"));
+            aborted = Value(metrics, "copal_requests_aborted_total");
+            errors = Value(metrics, "copal_request_errors_total");
+            Assert.True(waited.Elapsed < TimeSpan.FromMinutes(1), "the server never counted the request");
+        }
+        while (aborted + errors == 0);
+        Assert.Equal(0, errors);
+        Assert.Equal(1, aborted);
+    }
+
+    private static long Value(string metrics, string name) =>
+        long.Parse(metrics.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
+}
