@@ -33,7 +33,7 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
     private ulong _objects;
     private Mode _mode;
     private byte _depth;
-    // Literal: the index of the next byte in Literals. Hex: the digits seen (low 2 bits), FirstD and High.
+    // Literal: the index of the next byte in Literals. Escape: its progress (JsonTextBytes.EscapeByte).
     private byte _aux;
     // Inside a string, a UTF-8 sequence begun: the continuation bytes still due (low 2 bits) and the next one's range (above).
     private byte _utf8;
@@ -75,29 +75,7 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
             case Mode.String:
                 return InString(b);
             case Mode.Escape:
-                if (b is (byte)'"' or (byte)'\\' or (byte)'/' or (byte)'b' or (byte)'f' or (byte)'n' or (byte)'r' or (byte)'t')
-                {
-                    _mode = Mode.String;
-                    return true;
-                }
-                if (b == 'u')
-                {
-                    _mode = Mode.Hex;
-                    _aux = 0;
-                    return true;
-                }
-                return false;
-            case Mode.Hex:
-                return HexDigit(b);
-            case Mode.LowBackslash:
-                _mode = Mode.LowU;
-                return b == '\\';
-            case Mode.LowU:
-                _mode = Mode.LowHex;
-                _aux = 0;
-                return b == 'u';
-            case Mode.LowHex:
-                return LowHexDigit(b);
+                return EscapeByte(b);
             case Mode.Literal:
                 if (b != Literals[_aux])
                 {
@@ -152,20 +130,11 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
     /// <summary>Between tokens: whitespace, or what the mode expects next.</summary>
     private bool Structural(byte b)
     {
-        if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+        if (JsonTextBytes.Whitespace(b, ref _newlines, ref _otherWhitespace, out bool taken))
         {
-            if (_mode == Mode.Start)
-            {
-                return false;
-            }
-            if (b == '\n')
-            {
-                return _newlines++ < MaxNewlines;
-            }
-            return _otherWhitespace++ < MaxOtherWhitespace;
+            // None before the opening brace: the reply starts with it.
+            return taken && _mode != Mode.Start;
         }
-        _newlines = 0;
-        _otherWhitespace = 0;
         switch (_mode)
         {
             case Mode.Start:
@@ -253,43 +222,32 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
     {
         if (_utf8 != 0)
         {
-            if (!JsonTextBytes.Utf8Continues(_utf8, b))
-            {
-                return false;
-            }
-            _utf8 = JsonTextBytes.Utf8Next(_utf8);
-            return true;
+            return JsonTextBytes.Utf8Continue(ref _utf8, b);
         }
         if (b < 0x80)
         {
             // Control characters must be escaped; a quote ends the string.
-            return b == '"' ? To(_inKey ? Mode.Colon : Mode.AfterValue) : b == '\\' ? To(Mode.Escape) : b >= 0x20;
+            return b == '"' ? To(_inKey ? Mode.Colon : Mode.AfterValue) : b == '\\' ? BeginEscape() : b >= 0x20;
         }
         _utf8 = JsonTextBytes.Utf8Lead(b);
         return _utf8 != 0;
     }
 
-    // \uXXXX: a high surrogate must be followed by a low one's escape (JsonTextBytes).
-    private bool HexDigit(byte b)
+    private bool BeginEscape()
     {
-        JsonTextBytes.HexStep step = JsonTextBytes.HexDigit(ref _aux, b);
-        _mode = step switch
-        {
-            JsonTextBytes.HexStep.Done => Mode.String,
-            JsonTextBytes.HexStep.DoneHigh => Mode.LowBackslash,
-            _ => _mode,
-        };
-        return step != JsonTextBytes.HexStep.Refused;
+        _aux = 0;
+        return To(Mode.Escape);
     }
 
-    private bool LowHexDigit(byte b)
+    // A byte of an escape (its progress in _aux): the string goes on once it is complete.
+    private bool EscapeByte(byte b)
     {
-        JsonTextBytes.HexStep step = JsonTextBytes.LowHexDigit(ref _aux, b);
-        if (step == JsonTextBytes.HexStep.Done)
+        JsonTextBytes.EscapeStep step = JsonTextBytes.EscapeByte(ref _aux, b);
+        if (step == JsonTextBytes.EscapeStep.Done)
         {
             _mode = Mode.String;
         }
-        return step != JsonTextBytes.HexStep.Refused;
+        return step != JsonTextBytes.EscapeStep.Refused;
     }
 
     /// <summary>What the automaton takes next, in words, for an error that says where a reply could not go on.</summary>
@@ -302,7 +260,7 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
         Mode.Value => "a value",
         Mode.ArrayOpen => "a value or ']'",
         Mode.AfterValue => ((_objects >> (_depth - 1)) & 1) != 0 ? "',' or '}'" : "',' or ']'",
-        Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex => "more of a string",
+        Mode.String or Mode.Escape => "more of a string",
         Mode.Literal => "the rest of a literal",
         Mode.Done => "nothing (the object is complete)",
         _ => "more of a number",
@@ -324,9 +282,9 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
 
     private readonly (ulong Objects, Mode Mode, byte Depth, byte Aux, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
         (_depth == MaxDepth ? _objects : _objects & ((1UL << _depth) - 1), _mode, _depth,
-            _mode is Mode.Literal or Mode.Hex or Mode.LowHex ? _aux : (byte)0,
+            _mode is Mode.Literal or Mode.Escape ? _aux : (byte)0,
             _utf8, _newlines, _otherWhitespace,
-            _inKey && _mode is Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex);
+            _inKey && _mode is Mode.String or Mode.Escape);
 
     private enum Mode : byte
     {
@@ -341,10 +299,6 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
         // Inside a token.
         String,
         Escape,
-        Hex,
-        LowBackslash,
-        LowU,
-        LowHex,
         Literal,
         Minus,
         Zero,

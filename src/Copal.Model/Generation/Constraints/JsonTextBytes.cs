@@ -1,10 +1,13 @@
+using System.Runtime.CompilerServices;
+
 namespace Copal.Model.Generation.Constraints;
 
 /// <summary>
-/// The bytes inside a JSON string that keep it text, shared by JSON mode's automaton and a schema's: valid UTF-8 (a
+/// What JSON mode's automaton and a schema's read alike: the runs of whitespace between tokens, and the bytes inside a
+/// JSON string that keep it text: valid UTF-8 (a
 /// character may be split between tokens, so the state carries the continuation bytes still due and the next one's
-/// range in one byte) and \u escapes that pair their surrogates (the progress in another). Each automaton keeps both
-/// bytes in its own state and turns the steps' outcomes into its own modes.
+/// range in one byte) and escapes, whose \u ones pair their surrogates (the progress in another). Each automaton keeps
+/// both bytes in its own state and turns the steps' outcomes into its own modes.
 /// </summary>
 internal static class JsonTextBytes
 {
@@ -47,72 +50,132 @@ internal static class JsonTextBytes
         return b >= RangeLow[range] && b <= RangeHigh[range];
     }
 
-    /// <summary>What a hex digit of a \u escape did.</summary>
-    public enum HexStep
+    /// <summary>Takes <paramref name="b"/> as the next byte of the character <paramref name="utf8"/> (nonzero) has begun, or refuses it (false).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Utf8Continue(ref byte utf8, byte b)
     {
-        /// <summary>Not a hex digit, or a surrogate where none may stand: the byte is refused.</summary>
+        if (!Utf8Continues(utf8, b))
+        {
+            return false;
+        }
+        utf8 = Utf8Next(utf8);
+        return true;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="b"/> is JSON whitespace (space, tab, line feed, carriage return). If it is, it is counted
+    /// into the run between tokens, and <paramref name="taken"/> says whether the run still had room for it (at most
+    /// <see cref="JsonPrefix.MaxNewlines"/> line feed and <see cref="JsonPrefix.MaxOtherWhitespace"/> others); any
+    /// other byte ends the run.
+    /// </summary>
+    // Inlined: the mask's walk meets it at every node of the token trie between tokens.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Whitespace(byte b, ref byte newlines, ref byte other, out bool taken)
+    {
+        if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+        {
+            taken = b == '\n' ? newlines++ < JsonPrefix.MaxNewlines : other++ < JsonPrefix.MaxOtherWhitespace;
+            return true;
+        }
+        (newlines, other, taken) = (0, 0, false);
+        return false;
+    }
+
+    /// <summary>What a byte of an escape did.</summary>
+    public enum EscapeStep
+    {
+        /// <summary>Not a byte the escape may take here: the byte is refused.</summary>
         Refused,
 
-        /// <summary>Taken; more digits are due.</summary>
+        /// <summary>Taken; the escape goes on.</summary>
         More,
 
         /// <summary>The escape is complete: the string goes on.</summary>
         Done,
+    }
 
-        /// <summary>The escape is a high surrogate: a low one's escape must follow.</summary>
-        DoneHigh,
+    // The escape's phase (high nibble) and a \u's digits (low nibble: their count in bits 0-1, FirstD and High above).
+    private const int ShortOrU = 0, Hex = 1, LowBackslash = 2, LowU = 3, LowHex = 4;
+
+    /// <summary>
+    /// A byte after a string's backslash, the escape's progress in <paramref name="escape"/> (0 right after the
+    /// backslash): a short escape's letter, or u and four hex digits. A high surrogate's \uXXXX must be followed by a
+    /// low one's (DC00..DFFF); a low one alone is refused at its second digit, as soon as it is one.
+    /// </summary>
+    public static EscapeStep EscapeByte(ref byte escape, byte b)
+    {
+        int digits = escape & 0xF;
+        switch (escape >> 4)
+        {
+            case ShortOrU:
+                if (b is (byte)'"' or (byte)'\\' or (byte)'/' or (byte)'b' or (byte)'f' or (byte)'n' or (byte)'r' or (byte)'t')
+                {
+                    return EscapeStep.Done;
+                }
+                return b == 'u' ? To(ref escape, Hex, 0) : EscapeStep.Refused;
+            case Hex:
+                return HexDigit(ref escape, digits, b);
+            case LowBackslash:
+                return b == '\\' ? To(ref escape, LowU, 0) : EscapeStep.Refused;
+            case LowU:
+                return b == 'u' ? To(ref escape, LowHex, 0) : EscapeStep.Refused;
+            default:
+                return LowHexDigit(ref escape, digits, b);
+        }
+    }
+
+    private static EscapeStep To(ref byte escape, int phase, int digits)
+    {
+        escape = (byte)((phase << 4) | digits);
+        return EscapeStep.More;
     }
 
     private static int HexValue(byte b) => (uint)(b - '0') <= 9 ? b - '0' : (uint)((b | 0x20) - 'a') <= 5 ? (b | 0x20) - 'a' + 10 : -1;
 
-    /// <summary>
-    /// A digit of \uXXXX, its progress in <paramref name="aux"/> (0 before the first): a high surrogate (D800..DBFF) asks
-    /// for a low one's escape after it; a low one (DC00..DFFF) alone is refused at its second digit, as soon as it is one.
-    /// </summary>
-    public static HexStep HexDigit(ref byte aux, byte b)
+    // A digit of \uXXXX: a high surrogate (D800..DBFF) asks for a low one's escape after it; a low one (DC00..DFFF)
+    // alone is refused at its second digit.
+    private static EscapeStep HexDigit(ref byte escape, int digits, byte b)
     {
         int v = HexValue(b);
         if (v < 0)
         {
-            return HexStep.Refused;
+            return EscapeStep.Refused;
         }
-        switch (aux & 3)
+        switch (digits & 3)
         {
             case 0:
-                aux = (byte)(1 | (v == 0xD ? FirstD : 0));
-                return HexStep.More;
+                return To(ref escape, Hex, 1 | (v == 0xD ? FirstD : 0));
             case 1:
-                if ((aux & FirstD) != 0 && v >= 0xC)
+                if ((digits & FirstD) != 0 && v >= 0xC)
                 {
-                    return HexStep.Refused;
+                    return EscapeStep.Refused;
                 }
-                aux = (byte)(2 | ((aux & FirstD) != 0 && v >= 8 ? High : 0));
-                return HexStep.More;
+                return To(ref escape, Hex, 2 | ((digits & FirstD) != 0 && v >= 8 ? High : 0));
             case 2:
-                aux = (byte)(3 | (aux & High));
-                return HexStep.More;
+                return To(ref escape, Hex, 3 | (digits & High));
             default:
-                bool high = (aux & High) != 0;
-                aux = 0;
-                return high ? HexStep.DoneHigh : HexStep.Done;
+                if ((digits & High) != 0)
+                {
+                    return To(ref escape, LowBackslash, 0);
+                }
+                escape = 0;
+                return EscapeStep.Done;
         }
     }
 
-    /// <summary>A digit of the low surrogate's \uXXXX that must follow a high one (DC00..DFFF), its progress in <paramref name="aux"/>.</summary>
-    public static HexStep LowHexDigit(ref byte aux, byte b)
+    // A digit of the low surrogate's \uXXXX that must follow a high one (DC00..DFFF).
+    private static EscapeStep LowHexDigit(ref byte escape, int digits, byte b)
     {
         int v = HexValue(b);
-        int seen = aux;
-        if (v < 0 || (seen == 0 && v != 0xD) || (seen == 1 && v < 0xC))
+        if (v < 0 || (digits == 0 && v != 0xD) || (digits == 1 && v < 0xC))
         {
-            return HexStep.Refused;
+            return EscapeStep.Refused;
         }
-        aux++;
-        if (aux < 4)
+        if (digits < 3)
         {
-            return HexStep.More;
+            return To(ref escape, LowHex, digits + 1);
         }
-        aux = 0;
-        return HexStep.Done;
+        escape = 0;
+        return EscapeStep.Done;
     }
 }

@@ -30,6 +30,8 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     private byte _decimals;
     private Mode _mode;
     private byte _depth;
+    // A number's sign and whether it is still followed (NegativeNumber, FreeNumber), an escape's progress
+    // (JsonTextBytes.EscapeByte), or a key's escapes where declared keys are walked (InKey).
     private byte _aux;
     private byte _utf8;
     private byte _newlines;
@@ -78,27 +80,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
             case Mode.String:
                 return InString(b);
             case Mode.Escape:
-                if (b is (byte)'"' or (byte)'\\' or (byte)'/' or (byte)'b' or (byte)'f' or (byte)'n' or (byte)'r' or (byte)'t')
-                {
-                    return To(Mode.String);
-                }
-                if (b == 'u')
-                {
-                    _aux = 0;
-                    return To(Mode.Hex);
-                }
-                return false;
-            case Mode.Hex:
-                return HexDigit(b);
-            case Mode.LowBackslash:
-                _mode = Mode.LowU;
-                return b == '\\';
-            case Mode.LowU:
-                _mode = Mode.LowHex;
-                _aux = 0;
-                return b == 'u';
-            case Mode.LowHex:
-                return LowHexDigit(b);
+                return EscapeByte(b);
             case Mode.Literal:
                 return InLiteral(b);
             case Mode.Formatted:
@@ -224,20 +206,11 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
 
     private bool Structural(byte b)
     {
-        if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+        if (JsonTextBytes.Whitespace(b, ref _newlines, ref _otherWhitespace, out bool taken))
         {
-            if (_mode == Mode.Start)
-            {
-                return false;
-            }
-            if (b == '\n')
-            {
-                return _newlines++ < JsonPrefix.MaxNewlines;
-            }
-            return _otherWhitespace++ < JsonPrefix.MaxOtherWhitespace;
+            // None before the opening brace: the reply starts with it.
+            return taken && _mode != Mode.Start;
         }
-        _newlines = 0;
-        _otherWhitespace = 0;
         switch (_mode)
         {
             case Mode.Start:
@@ -606,12 +579,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     {
         if (_utf8 != 0)
         {
-            if (!JsonTextBytes.Utf8Continues(_utf8, b))
-            {
-                return false;
-            }
-            _utf8 = JsonTextBytes.Utf8Next(_utf8);
-            return true;
+            return JsonTextBytes.Utf8Continue(ref _utf8, b);
         }
         if (b < 0x80)
         {
@@ -631,7 +599,12 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
             {
                 return false;
             }
-            return b != '\\' || To(Mode.Escape);
+            if (b == '\\')
+            {
+                _aux = 0;
+                return To(Mode.Escape);
+            }
+            return true;
         }
         byte lead = JsonTextBytes.Utf8Lead(b);
         if (lead == 0 || !CountCharacter())
@@ -642,27 +615,15 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         return true;
     }
 
-    // \uXXXX: a high surrogate must be followed by a low one's escape (JsonTextBytes).
-    private bool HexDigit(byte b)
+    // A byte of an escape (its progress in _aux): the string goes on once it is complete.
+    private bool EscapeByte(byte b)
     {
-        JsonTextBytes.HexStep step = JsonTextBytes.HexDigit(ref _aux, b);
-        _mode = step switch
-        {
-            JsonTextBytes.HexStep.Done => Mode.String,
-            JsonTextBytes.HexStep.DoneHigh => Mode.LowBackslash,
-            _ => _mode,
-        };
-        return step != JsonTextBytes.HexStep.Refused;
-    }
-
-    private bool LowHexDigit(byte b)
-    {
-        JsonTextBytes.HexStep step = JsonTextBytes.LowHexDigit(ref _aux, b);
-        if (step == JsonTextBytes.HexStep.Done)
+        JsonTextBytes.EscapeStep step = JsonTextBytes.EscapeByte(ref _aux, b);
+        if (step == JsonTextBytes.EscapeStep.Done)
         {
             _mode = Mode.String;
         }
-        return step != JsonTextBytes.HexStep.Refused;
+        return step != JsonTextBytes.EscapeStep.Refused;
     }
 
     public readonly string Expected() => _mode switch
@@ -674,7 +635,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         Mode.Value => "a value of the schema's",
         Mode.ArrayOpen => "an item of the schema's or ']'",
         Mode.AfterValue => Shape.IsObject ? "',' or '}'" : "',' or ']'",
-        Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex => "more of a string",
+        Mode.String or Mode.Escape => "more of a string",
         Mode.Formatted => ValueNode().Pattern is null ? "more of a string in its format" : "more of a string that matches its pattern",
         Mode.Literal => _inKey ? "the rest of a key of the schema's" : "the rest of a value of the schema's enum",
         Mode.Done => "nothing (the object is complete)",
@@ -693,13 +654,13 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     // The modes of a number that a range follows (an exponent comes only where there is no range).
     private readonly bool InNumber() => _mode is Mode.Minus or Mode.Zero or Mode.Integer or Mode.Dot or Mode.Fraction;
 
-    private readonly bool InString() => _mode is Mode.String or Mode.Escape or Mode.Hex or Mode.LowBackslash or Mode.LowU or Mode.LowHex;
+    private readonly bool InString() => _mode is Mode.String or Mode.Escape;
 
     private readonly (Mode Mode, byte Depth, ushort Shape, ushort Counter, int Literal, ushort Length, byte Aux, (long, long, byte) Number, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
         (_mode, _depth, _shape, _counter,
             _mode == Mode.Literal ? _literal : 0,
             InString() && !_inKey ? _length : (ushort)0,
-            _mode is Mode.Hex or Mode.LowHex or Mode.Literal || InNumber() ? _aux : (byte)0,
+            _mode is Mode.Escape or Mode.Literal || InNumber() ? _aux : (byte)0,
             InNumber() ? (_magnitude, _fraction, _decimals) : _mode == Mode.Formatted ? (_magnitude, 0L, (byte)0) : default,
             _utf8, _newlines, _otherWhitespace,
             _inKey && (_mode == Mode.Literal || InString()));
@@ -717,10 +678,6 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         // Inside a token.
         String,
         Escape,
-        Hex,
-        LowBackslash,
-        LowU,
-        LowHex,
         Literal,
         Formatted,
         Minus,
