@@ -6,8 +6,8 @@ namespace Copal.Model.Generation.Constraints.Schema;
 /// A string held to JSON Schema's <c>pattern</c> (and to minLength and maxLength beside it): a deterministic automaton
 /// over its characters, read from the bytes of the JSON string as they come. A character may be written as its UTF-8
 /// bytes, as a short escape (<c>\"</c>, <c>\\</c>, <c>\/</c>, <c>\b</c>, <c>\f</c>, <c>\n</c>, <c>\r</c>,
-/// <c>\t</c>) or as <c>\uXXXX</c>; a byte is taken only where some character it may begin leads on to a match, so a
-/// reply never writes a string it cannot finish. Characters beyond U+FFFF are never written (see <see cref="CharSet"/>).
+/// <c>\t</c>) or as <c>\uXXXX</c> (but in a string held to formats alone, written without escapes); a byte is taken
+/// only where some character it may begin leads on to a match, so a reply never writes a string it cannot finish. Characters beyond U+FFFF are never written (see <see cref="CharSet"/>).
 /// The progress is one long (the automaton's state, where a character's bytes stand, and its bits so far), so a
 /// schema's states stay values. Immutable; shared by every reply under the schema.
 /// </summary>
@@ -17,14 +17,17 @@ internal sealed class StringPattern
     private readonly PatternDfa _dfa;
     // Whether a state has any character that leads on (a backslash may begin it, since \u writes any).
     private readonly bool[] _anyNext;
+    // Whether a character may be escaped: not in a string held to formats alone (see PatternSource.Subset).
+    private readonly bool _escapes;
 
     /// <summary>The states a pattern's product with a maxLength is kept within, by lowering the most (a third of a second, here, for a host name's).</summary>
     public const int LengthBudget = 32_768;
 
-    private StringPattern(CharClasses classes, PatternDfa dfa)
+    private StringPattern(CharClasses classes, PatternDfa dfa, bool escapes)
     {
         _classes = classes;
         _dfa = dfa;
+        _escapes = escapes;
         _anyNext = new bool[dfa.StateCount];
         for (int s = 0; s < dfa.StateCount; s++)
         {
@@ -83,7 +86,7 @@ internal sealed class StringPattern
             any = PatternDfa.Product(any, branch, (a, b) => a || b).Minimized();
         }
         PatternDfa dfa = many is null ? any : PatternDfa.Product(any, many, (a, b) => a && !b);
-        return dfa.Reduced() is PatternDfa reduced ? new StringPattern(classes, reduced) { Sources = sources, Exclusive = exclusive && sources.Count > 1 } : null;
+        return dfa.Reduced() is PatternDfa reduced ? new StringPattern(classes, reduced, escapes: !sources.All(s => s.Subset)) { Sources = sources, Exclusive = exclusive && sources.Count > 1 } : null;
     }
 
     // One branch's automaton: its pattern, its lookaheads at the start, its lengths (held exactly where `exact`).
@@ -241,7 +244,7 @@ internal sealed class StringPattern
                 return b switch
                 {
                     < 0x20 or (byte)'"' => -1,
-                    (byte)'\\' => _anyNext[state] ? Pack(state, Escape) : -1,
+                    (byte)'\\' => _escapes && _anyNext[state] ? Pack(state, Escape) : -1,
                     < 0x80 => Take(state, b),
                     // A two-byte sequence's lead (C2–DF): U+0080–U+07FF; a three-byte one's (E0–EF): U+0800–U+FFFF.
                     >= 0xC2 and <= 0xDF => Begin(state, OneByteDue, b & 0x1F, 6, least: 0x80),

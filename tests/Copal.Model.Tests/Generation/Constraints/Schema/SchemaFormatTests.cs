@@ -158,7 +158,7 @@ public class SchemaFormatTests
         string schema = Schema(format);
         CompiledSchema compiled = SchemaPrefixTests.Compile(schema);
         JsonSchema reference = JsonSchema.FromText(schema);
-        // Printable ASCII: a format held as a pattern also takes \u and short escapes, which the value reads.
+        // Printable ASCII, the backslash among it (which a format, written without escapes, never takes).
         byte[] printable = [.. Enumerable.Range(0x20, 0x5F).Select(b => (byte)b)];
         foreach (string value in SchemaPatternTests.Walks(compiled, new Random(7), 300, printable))
         {
@@ -179,6 +179,22 @@ public class SchemaFormatTests
                 _ => Guid.TryParse(value, out _),
             }, $"{value} does not read as a {format} in .NET");
         }
+    }
+
+    [Theory]
+    [InlineData("uuid", "\\u0031", false)]
+    [InlineData("email", "a\\u0040b.cd", false)]
+    [InlineData("uri", "http:\\/\\/a.b", false)]
+    [InlineData(null, "\\u0031", true)]
+    public void A_format_is_written_without_escapes_and_a_pattern_with_them(string? format, string escaped, bool taken)
+    {
+        // A format's characters never need an escape, so its walk begins none (fewer tokens to explore); a pattern's
+        // string may need one (a quote, a control character) and takes any.
+        string schema = format is null
+            ? """{"type":"object","properties":{"s":{"type":"string","pattern":"^[0-9a-f]+$"}},"required":["s"],"additionalProperties":false}"""
+            : Schema(format);
+        int at = SchemaPrefixTests.Refusal(SchemaPrefixTests.Compile(schema), "{\"s\":\"" + escaped, out _);
+        Assert.Equal(taken ? -1 : "{\"s\":\"".Length + escaped.IndexOf('\\', StringComparison.Ordinal), at);
     }
 
     [Fact]
