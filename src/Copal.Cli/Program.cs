@@ -59,13 +59,19 @@ internal static class Program
         {
             string[] path = p.GetValue(names) ?? [];
             Command current = root;
-            foreach (string name in path)
+            for (int i = 0; i < path.Length; i++)
             {
-                Command? next = current.Subcommands.FirstOrDefault(c => c.Name == name || c.Aliases.Contains(name));
+                Command? next = current.Subcommands.FirstOrDefault(c => c.Name == path[i] || c.Aliases.Contains(path[i]));
                 if (next is null)
                 {
-                    Console.Error.WriteLine($"copal: error: copal help: unknown command '{string.Join(' ', path)}'; the commands are "
-                        + OptionRules.Alternatives(root.Subcommands.Select(c => c.Name).ToList()));
+                    // The word that names nothing, and what stands in its place: the commands, or the command's own.
+                    string known = string.Join(' ', path[..i]);
+                    List<string> commands = [.. current.Subcommands.Select(c => c.Name)];
+                    Console.Error.WriteLine(i == 0
+                        ? $"copal: error: copal help: unknown command '{path[i]}'; the commands are {OptionRules.Alternatives(commands)}"
+                        : commands.Count == 0
+                            ? $"copal: error: copal help: {known} has no command '{path[i]}'; it takes options only (copal help {known})"
+                            : $"copal: error: copal help: {known} has no command '{path[i]}'; its commands are {OptionRules.Alternatives(commands)}");
                     Console.Error.WriteLine(CliErrors.HelpPointer(null));
                     return CliErrors.Usage;
                 }

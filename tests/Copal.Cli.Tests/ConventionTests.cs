@@ -185,6 +185,17 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     }
 
     [Theory]
+    [InlineData("copal help: prune has no command 'extra'; it takes options only (copal help prune)", "prune", "extra")]
+    [InlineData("copal help: bench has no command 'kernel'; its commands are kernels or serve", "bench", "kernel")]
+    public void Help_names_the_word_after_a_known_command_that_names_nothing(string expected, params string[] path)
+    {
+        // Not "unknown command 'prune extra'" and the top-level commands, which prune is one of.
+        CopalProcess.Result r = CopalProcess.Run(["help", .. path]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("copal --help", "--bogus")]
     [InlineData("Run 'copal --help'", "frobnicate")]
     [InlineData("copal bench kernels --help", "bench", "kernels", "--only", "x")]
