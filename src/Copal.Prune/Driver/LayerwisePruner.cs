@@ -565,7 +565,23 @@ public sealed class LayerwisePruner
 
     private void SwapIn(int layer, DecoderLayerWeights dense, Dictionary<LinearId, NativeTensor> pruned)
     {
-        var replacements = pruned.ToDictionary(kv => kv.Key, kv => _model.Backend.LoadWeight(kv.Value.View));
+        var replacements = new Dictionary<LinearId, DeviceWeight>();
+        try
+        {
+            foreach ((LinearId id, NativeTensor tensor) in pruned)
+            {
+                replacements.Add(id, _model.Backend.LoadWeight(tensor.View));
+            }
+        }
+        catch
+        {
+            // A device out of memory for one of them: the ones loaded are not in the model, so nothing else frees them.
+            foreach (DeviceWeight loaded in replacements.Values)
+            {
+                loaded.Dispose();
+            }
+            throw;
+        }
         DecoderLayerWeights previous = _model.Weights.ReplaceLayer(layer, dense.WithLinears(replacements));
         if (!ReferenceEquals(previous, dense))
         {
