@@ -52,6 +52,20 @@ public class ForcedToolCallTests
     }
 
     [Fact]
+    public void A_function_no_arguments_satisfy_is_refused_alone_and_left_out_among_others()
+    {
+        // parameters false: no call of it is valid. Named, or the only one, nothing can be forced; among several, the
+        // union's branch for it takes nothing, so "required" calls one of the others (as docs/serving.md says).
+        KeyValuePair<string, JsonElement?>[] tools = [new("never", Parse("false")), s_tools[1]];
+        Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(ForcedToolCalls.Schema(tools, "never")));
+        Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(ForcedToolCalls.Schema([tools[0]], null)));
+        CompiledSchema union = JsonSchemaCompiler.Compile(ForcedToolCalls.Schema(tools, null));
+        Assert.True(SchemaPrefixTests.Refusal(union, """{"name":"never","arguments":{}}""", out _) >= 0);
+        Assert.Equal(-1, SchemaPrefixTests.Refusal(union, """{"name":"get_time","arguments":{}}""", out bool complete));
+        Assert.True(complete);
+    }
+
+    [Fact]
     public void A_refusal_within_one_functions_parameters_names_the_function_and_the_place_in_them()
     {
         KeyValuePair<string, JsonElement?>[] tools =
