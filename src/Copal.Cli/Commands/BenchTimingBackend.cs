@@ -43,6 +43,9 @@ internal sealed class BenchTimingBackend(IBackend inner, string lmHeadName) : IB
 
     public BackendInfo Info => inner.Info;
 
+    // As the device says: a benched device model then keeps no mapping of its files, as a served one does.
+    public bool CopiesWeightsAtLoad => inner.CopiesWeightsAtLoad;
+
     public Action<string>? Log { get => inner.Log; set => inner.Log = value; }
 
     public DeviceBuffer Allocate(long length) => inner.Allocate(length);

@@ -55,6 +55,9 @@ public sealed unsafe class SparseWeightSource : IDisposable
     /// <summary>Time spent measuring and converting dense weights.</summary>
     public TimeSpan ConversionTime { get; private set; }
 
+    /// <summary>The bytes of densified weights this source holds for the weights that view them (none on a backend that copies them).</summary>
+    internal long HeldBytes { get; private set; }
+
     /// <summary>True when the checkpoint stores <paramref name="name"/> compact.</summary>
     public bool IsCompact(string name) => SparseTensorCodec.IsSparse(name, _metadata);
 
@@ -149,10 +152,27 @@ public sealed unsafe class SparseWeightSource : IDisposable
         {
             long bytes = (long)rows * cols * matrix.DType.SizeOf();
             byte* data = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
-            _owned.Add((nint)data);
-            matrix.ToDenseRaw(new Span<byte>(data, checked((int)bytes)));
-            Densified++;
-            return backend.LoadWeight(new TensorView(name, matrix.DType, [rows, cols], data, bytes));
+            // A backend that copies the weight into its own memory (a GPU) is done with the dense bytes once it has
+            // loaded them: held on, they would be the compact linears' dense size in host memory beside the device's copy.
+            bool copied = backend.CopiesWeightsAtLoad;
+            try
+            {
+                matrix.ToDenseRaw(new Span<byte>(data, checked((int)bytes)));
+                Densified++;
+                return backend.LoadWeight(new TensorView(name, matrix.DType, [rows, cols], data, bytes));
+            }
+            finally
+            {
+                if (copied)
+                {
+                    NativeMemory.AlignedFree(data);
+                }
+                else
+                {
+                    _owned.Add((nint)data);
+                    HeldBytes += bytes;
+                }
+            }
         }
     }
 

@@ -4,6 +4,7 @@ using Copal.Tensors;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Sparse;
+using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
 
@@ -76,6 +77,37 @@ public sealed unsafe class SparseWeightSourceTests : IDisposable
             Assert.Contains("2:4", log[0], StringComparison.Ordinal);
             Assert.Contains("--sparse off", log[0], StringComparison.Ordinal);
         }
+    }
+
+    [DeviceFact("ilgpu-cpu")]
+    public void A_compact_weight_densified_for_a_device_keeps_no_host_copy()
+    {
+        // --sparse off: the device gets the dense weight. It holds a copy of its own, so the source frees the dense
+        // bytes at once (the CPU, whose weight views them, keeps them); the device's product is still the CPU's.
+        using NMSparseMatrix matrix = NMSparseMatrix.FromDenseBf16("a", TwoFour(new Random(5)), Rows, Cols, 2, 4);
+        SparseEncoding encoding = SparseTensorCodec.Encode(matrix);
+        var parts = encoding.Parts.ToDictionary(p => p.Name, p => View(p.Name, p.DType, p.Shape, p.Data.Span));
+        var metadata = new Dictionary<string, string>(encoding.Metadata);
+        float[] x = [.. Enumerable.Range(0, Cols).Select(i => (float)Math.Sin(i))];
+        float[] Product(IBackend backend, out long held)
+        {
+            using var source = new SparseWeightSource(metadata, SparseLoadMode.Off);
+            using DeviceWeight weight = source.TryLoad(backend, "a", Rows, Cols, null, name => parts.TryGetValue(name, out var v) ? v : null, "test")!;
+            held = source.HeldBytes;
+            using DeviceBuffer input = backend.Allocate(Cols), output = backend.Allocate(Rows);
+            backend.Upload(x, input);
+            backend.MatMul(input, weight, output, 1);
+            var y = new float[Rows];
+            backend.Download(output, y);
+            return y;
+        }
+        float[] expected = Product(_backend, out long cpuHeld);
+        Assert.Equal((long)Rows * Cols * sizeof(ushort), cpuHeld);
+        using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
+        Assert.True(device.CopiesWeightsAtLoad);
+        float[] actual = Product(device, out long deviceHeld);
+        Assert.Equal(0, deviceHeld);
+        Tolerances.AssertClose(actual, expected, what: "densified product");
     }
 
     public void Dispose()
