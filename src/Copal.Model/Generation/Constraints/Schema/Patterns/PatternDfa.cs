@@ -36,6 +36,9 @@ internal sealed class PatternDfa
     /// <summary>Whether the string read so far matches.</summary>
     public bool[] Accept { get; }
 
+    // Built by Minimized: no two states match alike, so Reduced need not split them again.
+    private bool _minimal;
+
     public int StateCount => Accept.Length;
 
     /// <summary>The subset construction: a state per set of the automaton's states, ^ followed only before the first character and $ only to tell a match.</summary>
@@ -175,7 +178,16 @@ internal sealed class PatternDfa
     }
 
     /// <summary>The same automaton, complete still, with the states that match alike merged (all dead states one).</summary>
-    public PatternDfa Minimized() => Rebuild(keepDead: true)!;
+    public PatternDfa Minimized()
+    {
+        if (_minimal)
+        {
+            return this;
+        }
+        PatternDfa minimized = Rebuild(keepDead: true)!;
+        minimized._minimal = true;
+        return minimized;
+    }
 
     /// <summary>
     /// The automaton with only the states reached from the start that lead to a match, those that match alike merged
@@ -191,7 +203,8 @@ internal sealed class PatternDfa
         {
             return null;
         }
-        int[] block = Blocks();
+        // A minimal automaton's states are its blocks already (its reachable states: Rebuild numbers no other).
+        int[] block = _minimal ? [.. Enumerable.Range(0, StateCount)] : Blocks();
         // Number the blocks in the order a walk from the start meets them.
         var order = new Dictionary<int, int> { [block[0]] = 0 };
         var representative = new List<int> { 0 };
