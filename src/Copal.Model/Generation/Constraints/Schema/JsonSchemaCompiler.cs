@@ -138,7 +138,7 @@ internal sealed partial class JsonSchemaCompiler
             SchemaNode node = nodes[member];
             if (node.Object < 0 && node.Array < 0)
             {
-                return new SchemaNotSupportedException(keyword, at, $"the {(s.IsObject ? "required property" : "items")} at {memberAt} admits no value (its type, enum, const or branches leave none)");
+                return new SchemaNotSupportedException(keyword, at, $"the {(s.IsObject ? "required property" : "items")} at {memberAt} admits no value (its type, enum, const, branches, format, pattern or lengths leave none)");
             }
             (shape, at) = (node.Object >= 0 ? node.Object : node.Array, memberAt);
         }

@@ -198,6 +198,16 @@ public class SchemaFormatTests
     }
 
     [Fact]
+    public void A_required_format_its_lengths_leave_no_string_for_is_refused_saying_so()
+    {
+        // A uuid is 36 characters: at least 40 leaves none, and the message names the lengths among the causes.
+        using JsonDocument doc = JsonDocument.Parse("""{"type":"object","properties":{"u":{"type":"string","format":"uuid","minLength":40}},"required":["u"]}""");
+        SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(doc.RootElement));
+        Assert.Equal("required", e.Keyword);
+        Assert.Contains("#/properties/u admits no value (its type, enum, const, branches, format, pattern or lengths leave none)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_uuid_joins_another_string_branch()
     {
         // A Guid or a marker, as an optional identifier is often given: the uuid format is a pattern, so the two
