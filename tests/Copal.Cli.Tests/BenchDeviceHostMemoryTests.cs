@@ -13,22 +13,9 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class BenchDeviceHostMemoryTests : IDisposable
 {
-    // A copy of stories260K under a name of its own, so that a mapping of it in /proc/self/maps is this test's alone.
-    private readonly string _model = Directory.CreateTempSubdirectory("copal-bench-host-memory-").FullName;
+    private readonly PrivateModelCopy _model = new("copal-bench-host-memory-");
 
-    public BenchDeviceHostMemoryTests()
-    {
-        foreach (string name in new[] { "config.json", "model.safetensors", "tokenizer.json" })
-        {
-            File.Copy(Path.Combine(TestData.Stories260K, name), Path.Combine(_model, name));
-        }
-    }
-
-    public void Dispose()
-    {
-        Directory.Delete(_model, recursive: true);
-        GC.SuppressFinalize(this);
-    }
+    public void Dispose() => _model.Dispose();
 
     [DeviceFact("ilgpu-cpu")]
     public void A_benched_device_model_holds_no_mapping_of_its_files()
@@ -43,8 +30,8 @@ public sealed class BenchDeviceHostMemoryTests : IDisposable
         // bench's default residence (auto) and --mmap on: both would have kept the mapping open.
         foreach (WeightResidence residence in new[] { WeightResidence.Auto, WeightResidence.Mapped })
         {
-            using LlamaModel model = LlamaModel.Load(_model, timed, SparseLoadMode.Auto, residence: residence);
-            Assert.DoesNotContain(File.ReadLines("/proc/self/maps"), line => line.EndsWith(Path.Combine(_model, "model.safetensors"), StringComparison.Ordinal));
+            using LlamaModel model = LlamaModel.Load(_model.Directory, timed, SparseLoadMode.Auto, residence: residence);
+            Assert.False(_model.IsMapped());
         }
     }
 }

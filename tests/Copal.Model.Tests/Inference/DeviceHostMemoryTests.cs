@@ -14,22 +14,9 @@ namespace Copal.Model.Tests.Inference;
 /// </summary>
 public sealed class DeviceHostMemoryTests : IDisposable
 {
-    // A copy of stories260K under a name of its own, so that a mapping of it in /proc/self/maps is this test's alone.
-    private readonly string _model = Directory.CreateTempSubdirectory("copal-host-memory-").FullName;
+    private readonly PrivateModelCopy _model = new("copal-host-memory-");
 
-    public DeviceHostMemoryTests()
-    {
-        foreach (string name in new[] { "config.json", "model.safetensors", "tokenizer.json" })
-        {
-            File.Copy(Path.Combine(TestData.Stories260K, name), Path.Combine(_model, name));
-        }
-    }
-
-    public void Dispose()
-    {
-        Directory.Delete(_model, recursive: true);
-        GC.SuppressFinalize(this);
-    }
+    public void Dispose() => _model.Dispose();
 
     [DeviceFact("ilgpu-cpu")]
     public void A_device_model_holds_no_mapping_or_read_copy_of_its_files_and_runs_as_the_cpu_does()
@@ -40,20 +27,20 @@ public sealed class DeviceHostMemoryTests : IDisposable
         }
         float[] expected;
         using (var cpu = new CpuBackend(1))
-        using (LlamaModel reference = LlamaModel.Load(_model, cpu))
+        using (LlamaModel reference = LlamaModel.Load(_model.Directory, cpu))
         using (RunState referenceState = reference.CreateState(4))
         {
             reference.Forward(referenceState, [1, 200, 300, 400], 0, LogitsMode.Last);
             expected = reference.ReadLogits(referenceState);
             // The CPU computes on its mapping: what the check below would see of a mapping kept.
-            Assert.Contains(File.ReadLines("/proc/self/maps"), MapsModelFile);
+            Assert.True(_model.IsMapped());
         }
         using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
         Assert.True(device.CopiesWeightsAtLoad);
         foreach (WeightResidence residence in Enum.GetValues<WeightResidence>())
         {
-            using LlamaModel model = LlamaModel.Load(_model, device, SparseLoadMode.Off, residence: residence);
-            Assert.DoesNotContain(File.ReadLines("/proc/self/maps"), MapsModelFile);
+            using LlamaModel model = LlamaModel.Load(_model.Directory, device, SparseLoadMode.Off, residence: residence);
+            Assert.False(_model.IsMapped());
             // Mapped for the upload: a copy read in first would have been the model's size again in host memory.
             Assert.Equal(WeightResidence.Mapped, model.WeightResidence);
             using RunState state = model.CreateState(4);
@@ -61,6 +48,4 @@ public sealed class DeviceHostMemoryTests : IDisposable
             Tolerances.AssertClose(model.ReadLogits(state), expected, relative: 0, absolute: Tolerances.LogitsAbsolute, what: $"logits, {residence}");
         }
     }
-
-    private bool MapsModelFile(string line) => line.EndsWith(Path.Combine(_model, "model.safetensors"), StringComparison.Ordinal);
 }
