@@ -142,8 +142,7 @@ internal sealed partial class BatchScheduler : IDisposable
             if (s?.Job is SequenceJob job)
             {
                 s.Job = null;
-                Interlocked.Increment(ref _statistics.RequestsFailed);
-                job.Fail(e);
+                FailCounted(job, e);
             }
         }
     }
@@ -153,8 +152,7 @@ internal sealed partial class BatchScheduler : IDisposable
         _pending.Writer.TryComplete();
         while (_pending.Reader.TryRead(out SequenceJob? job))
         {
-            Interlocked.Increment(ref _statistics.RequestsFailed);
-            job.Fail(e);
+            FailCounted(job, e);
         }
     }
 
@@ -596,18 +594,20 @@ internal sealed partial class BatchScheduler : IDisposable
         slot.Release().Cancel();
     }
 
-    private void Fail(Slot slot, Exception e)
+    private void Fail(Slot slot, Exception e) => FailCounted(slot.Release(), e);
+
+    // Every failure of a sequence goes through here, so that EngineStatistics.Failed counts each once.
+    private void FailCounted(SequenceJob job, Exception e)
     {
         Interlocked.Increment(ref _statistics.RequestsFailed);
-        slot.Release().Fail(e);
+        job.Fail(e);
     }
 
     /// <summary>Fails a job whose admission failed: before its slot existed, while it got a cache, or in its prefill.</summary>
     private void FailAdmission(Slot? slot, SequenceJob job, Exception e)
     {
         LeaveSlot(slot, job);
-        Interlocked.Increment(ref _statistics.RequestsFailed);
-        job.Fail(e);
+        FailCounted(job, e);
     }
 
     /// <summary>Frees the slot of a job whose admission ended early, if it got one (a slot that failed to be made has none).</summary>
