@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Copal.Tensors;
 
 /// <summary>The host memory this process may use, read one way wherever a size is checked or shown.</summary>
@@ -8,4 +10,124 @@ public static class HostMemory
     /// so a fit check in a 4 GiB container does not count the host's 256 GiB.
     /// </summary>
     public static long LimitBytes => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+    /// <summary>
+    /// Memory a new allocation may take now, read fresh: on Linux the kernel's MemAvailable (free memory plus
+    /// reclaimable cache) and, in a memory-limited cgroup (a container), that limit less what the cgroup already uses
+    /// (its inactive file cache not counted, as the kernel reclaims it first), capped by <see cref="LimitBytes"/>;
+    /// elsewhere <see cref="LimitBytes"/>.
+    /// </summary>
+    public static long AvailableBytes() => OperatingSystem.IsLinux() ? AvailableBytes(LimitBytes, ReadSmallFile) : LimitBytes;
+
+    /// <summary><see cref="AvailableBytes()"/> over files read by <paramref name="read"/> (null: absent or unreadable).</summary>
+    internal static long AvailableBytes(long limit, Func<string, string?> read)
+    {
+        long available = limit;
+        if (read("/proc/meminfo") is string meminfo && Field(meminfo, "MemAvailable:") is long kib)
+        {
+            available = Math.Min(available, kib * 1024);
+        }
+        if (CgroupHeadroom(read) is long headroom)
+        {
+            available = Math.Min(available, headroom);
+        }
+        return Math.Max(0, available);
+    }
+
+    /// <summary>
+    /// What the process's memory cgroup may still charge: its limit less its usage, inactive file cache not counted;
+    /// null without a limit. The cgroup's folder comes from /proc/self/cgroup (v2's "0::/path", v1's "N:memory:/path");
+    /// a container that shows its own cgroup at the mount's root is read there when that folder is absent.
+    /// </summary>
+    internal static long? CgroupHeadroom(Func<string, string?> read)
+    {
+        string? own = read("/proc/self/cgroup");
+        string v2 = CgroupPath(own, "") ?? "/";
+        foreach (string folder in Folders("/sys/fs/cgroup", v2))
+        {
+            if (read(folder + "/memory.max") is string max && read(folder + "/memory.current") is string current)
+            {
+                return Headroom(max, current, read(folder + "/memory.stat"), "inactive_file", parentLimitField: null);
+            }
+        }
+        string v1 = CgroupPath(own, "memory") ?? "/";
+        foreach (string folder in Folders("/sys/fs/cgroup/memory", v1))
+        {
+            if (read(folder + "/memory.limit_in_bytes") is string max && read(folder + "/memory.usage_in_bytes") is string current)
+            {
+                // v1 keeps a parent's lower limit in memory.stat; v2's own memory.max is what a container sets.
+                return Headroom(max, current, read(folder + "/memory.stat"), "total_inactive_file", "hierarchical_memory_limit");
+            }
+        }
+        return null;
+    }
+
+    private static IEnumerable<string> Folders(string mount, string path)
+    {
+        string own = mount + path.TrimEnd('/');
+        yield return own;
+        if (own != mount)
+        {
+            yield return mount;
+        }
+    }
+
+    /// <summary>The path of the line of /proc/self/cgroup whose controller list holds <paramref name="controller"/> ("" for v2's unified line).</summary>
+    private static string? CgroupPath(string? cgroupFile, string controller)
+    {
+        foreach (string line in (cgroupFile ?? "").Split('\n'))
+        {
+            string[] parts = line.Split(':', 3);
+            if (parts.Length == 3 && (controller == "" ? parts[1] == "" : parts[1].Split(',').Contains(controller)))
+            {
+                return parts[2].Trim();
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Limit less usage plus the reclaimable file cache; null when the limit is "max" (v2) or v1's page-rounded
+    /// 2⁶³ (no limit).
+    /// </summary>
+    private static long? Headroom(string max, string current, string? stat, string inactiveField, string? parentLimitField)
+    {
+        long limit = long.TryParse(max.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long own) ? own : long.MaxValue;
+        if (stat is not null && parentLimitField is not null && Field(stat, parentLimitField + " ") is long parent)
+        {
+            limit = Math.Min(limit, parent);
+        }
+        if (limit >= long.MaxValue / 2 || !long.TryParse(current.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long used))
+        {
+            return null;
+        }
+        long inactive = stat is null ? 0 : Field(stat, inactiveField + " ") ?? 0;
+        return limit - Math.Max(0, used - inactive);
+    }
+
+    /// <summary>The first number after <paramref name="name"/> at the start of a line ("MemAvailable:   1234 kB").</summary>
+    private static long? Field(string text, string name)
+    {
+        foreach (string line in text.Split('\n'))
+        {
+            if (line.StartsWith(name, StringComparison.Ordinal)
+                && long.TryParse(line[name.Length..].Trim().Split(' ')[0], NumberStyles.None, CultureInfo.InvariantCulture, out long value))
+            {
+                return value;
+            }
+        }
+        return null;
+    }
+
+    private static string? ReadSmallFile(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? File.ReadAllText(path) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 }

@@ -5,7 +5,7 @@ public enum WeightResidence
 {
     /// <summary>
     /// <see cref="Memory"/> when the checkpoint's files take at most half of the memory available at open
-    /// (<see cref="WeightResidencePolicy.AvailableMemoryBytes"/>), else <see cref="Mapped"/>.
+    /// (<see cref="HostMemory.AvailableBytes()"/>), else <see cref="Mapped"/>.
     /// </summary>
     Auto,
 

@@ -133,7 +133,7 @@ public class SafetensorsFileTests
         Assert.Equal(WeightResidence.Mapped, WeightResidencePolicy.Resolve(WeightResidence.Auto, available / 2 + 1, available));
         Assert.Equal(WeightResidence.Mapped, WeightResidencePolicy.Resolve(WeightResidence.Mapped, 1, available));
         Assert.Equal(WeightResidence.Memory, WeightResidencePolicy.Resolve(WeightResidence.Memory, long.MaxValue, available));
-        long now = WeightResidencePolicy.AvailableMemoryBytes();
+        long now = HostMemory.AvailableBytes();
         Assert.InRange(now, 1, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
         using SafetensorsFile small = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Auto);
         Assert.Equal(WeightResidence.Memory, small.Residence);
