@@ -264,6 +264,16 @@ public sealed class OptionParsingTests
     }
 
     [Fact]
+    public void The_host_out_of_memory_does_not_suggest_the_cpu_it_ran_on()
+    {
+        using var stderr = new StringWriter();
+        int code = CliErrors.Report(new DeviceOutOfMemoryException("host memory is short: 2.00 GiB for a buffer of 536870912 floats did not fit") { OnHost = true }, stderr);
+        Assert.Equal(1, code);
+        Assert.Equal("copal: error: host memory is short: 2.00 GiB for a buffer of 536870912 floats did not fit; a compact (pruned) checkpoint "
+            + "or a shorter context needs less" + Environment.NewLine, stderr.ToString());
+    }
+
+    [Fact]
     public void A_real_bug_is_an_internal_error_that_asks_for_a_report()
     {
         using var stderr = new StringWriter();

@@ -559,6 +559,31 @@ public sealed class EngineTests : IDisposable
     }
 
     /// <summary>
+    /// On the CPU the KV caches are host memory: a cache that would grow past what the host has left is refused as a
+    /// device's is, so that request alone fails, naming the host's memory, and the engine goes on (the process was
+    /// left to the kernel's out-of-memory killer, which ends the server with every request in flight).
+    /// </summary>
+    [Fact]
+    public async Task A_cache_the_host_cannot_grow_fails_that_request_alone_and_the_engine_goes_on()
+    {
+        // Buffers from 40 KiB are checked: a layer's first 256 positions of keys (× kv width 32, 32 KiB) are not, a
+        // grown cache of 512 positions (64 KiB) is.
+        using var host = new HostMemoryControlledCpu(checkedBytes: 40 << 10);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, host.Backend);
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1, PrefixCache = false });
+        Assert.True((await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 })).TokenIds.Count > 0);
+        host.FreeBytes = 40 << 10;
+        int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
+        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 }));
+        Assert.True(e.OnHost);
+        Assert.StartsWith("host memory is short: 64.0 KiB for a buffer of 16384 floats did not fit", e.Message, StringComparison.Ordinal);
+        Assert.Null(engine.Fault);
+        host.FreeBytes = 1L << 40;
+        Assert.True((await engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 })).TokenIds.Count > 0);
+    }
+
+    /// <summary>
     /// A slot gives back a cache that grew, and makes a new one for its next request: when the device refuses that one,
     /// the request fails with the device's error (it waited forever once, the engine's loop ended by a null job), and
     /// the engine goes on to serve the next request.

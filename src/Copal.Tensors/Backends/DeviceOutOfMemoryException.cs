@@ -2,6 +2,12 @@ namespace Copal.Tensors.Backends;
 
 /// <summary>
 /// The device has no room for an allocation, or a model's weights alone exceed its memory. The message names the
-/// device, what was being allocated, how much, and the device's memory.
+/// device, what was being allocated, how much, and the device's memory. On the CPU backend the device is the host
+/// (<see cref="OnHost"/>): a buffer that would not fit in the memory available is refused the same way, so a server
+/// fails that one request rather than being ended by the kernel's out-of-memory killer.
 /// </summary>
-public sealed class DeviceOutOfMemoryException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class DeviceOutOfMemoryException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>True when the memory is the host's (the CPU backend), so moving to the CPU is no remedy.</summary>
+    public bool OnHost { get; init; }
+}

@@ -29,8 +29,17 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     /// <inheritdoc/>
     public Action<string>? Log { get; set; }
 
+    /// <summary>Which buffers are checked against the host memory available, and how it is read.</summary>
+    internal HostBufferFit BufferFit { get; init; } = new();
+
     /// <inheritdoc/>
-    public DeviceBuffer Allocate(long length) => new CpuBuffer(length);
+    /// <exception cref="DeviceOutOfMemoryException">The buffer would not fit in the host memory available now.</exception>
+    public DeviceBuffer Allocate(long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        BufferFit.Require(length);
+        return new CpuBuffer(length);
+    }
 
     /// <inheritdoc/>
     public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long destinationOffset = 0) =>
