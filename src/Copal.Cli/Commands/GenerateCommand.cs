@@ -134,7 +134,7 @@ internal static class GenerateCommand
             TimeSpan? jitAtFirstToken = null;
             bool beVerbose = p.GetValue(verbose);
             long peakAnonymous = 0;
-            GenerationResult result = new Generator(session.Model) { ContextSize = context, DecodableTokens = session.Tokenizer.VocabSize }.Generate(promptIds, n, sampling, stops, id =>
+            void OnToken(int id)
             {
                 jitAtFirstToken ??= System.Runtime.JitInfo.GetCompilationTime();
                 if (beVerbose)
@@ -147,7 +147,22 @@ internal static class GenerateCommand
                     Console.Out.Write(stream.Push(id));
                     Console.Out.Flush();
                 }
-            }, ct); // a cancellation throws OperationCanceledException (exit 130 or 143), with the streamed text already out
+            }
+            var generator = new Generator(session.Model) { ContextSize = context, DecodableTokens = session.Tokenizer.VocabSize };
+            GenerationResult result;
+            try
+            {
+                // A cancellation throws OperationCanceledException (exit 130 or 143), with the streamed text already out.
+                result = generator.Generate(promptIds, n, sampling, stops, OnToken, ct);
+            }
+            catch (Exception e) when (!asJson && e is not OperationCanceledException)
+            {
+                // The streamed text's line is ended, as a finished run ends it, so the error starts a line of its own on
+                // a terminal ("...the dogcopal: error: ..." otherwise). A cancellation's notice already broke the line.
+                Console.Out.WriteLine();
+                Console.Out.Flush();
+                throw;
+            }
             double prefillJit = ((jitAtFirstToken ?? System.Runtime.JitInfo.GetCompilationTime()) - jitBefore).TotalSeconds;
             if (asJson)
             {
