@@ -119,8 +119,9 @@ public sealed class LayerwisePruner
         {
             if (_options.Layers is not null && !_options.Layers.Contains(layer))
             {
-                // Not pruned: copied as is; its dense outputs feed the next selected layer.
-                if (layer < lastSelected)
+                // Not pruned: copied as is; its dense outputs feed the next selected layer, or lm_head's statistics,
+                // which are those of the last layer's outputs (--include-embeddings with --layers).
+                if (layer < lastSelected || _options.IncludeEmbeddings)
                 {
                     progress?.Report(new PruneProgress(layer, layers, "running the dense layer"));
                     Rerun(layer, _model.Weights.Layers[layer], state, work, null, activations, cancellationToken);
@@ -354,7 +355,7 @@ public sealed class LayerwisePruner
 
     /// <summary>
     /// lm_head is pruned by the method from the statistics of its real input: the final RMSNorm of the last layer's
-    /// outputs (the activations after every layer has run pruned). An untied embed_tokens is pruned by magnitude:
+    /// outputs (the activations after every layer has run: pruned, or dense where --layers leaves it out). An untied embed_tokens is pruned by magnitude:
     /// its input is a one-hot choice of row, so there are no input statistics to weigh it with. With tied
     /// embeddings the one matrix is pruned once, as lm_head.
     /// </summary>

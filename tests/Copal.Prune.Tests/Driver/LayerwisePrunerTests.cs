@@ -224,6 +224,76 @@ public sealed class LayerwisePrunerTests : IDisposable
     }
 
     [Fact]
+    public void Include_embeddings_with_layers_takes_the_head_statistics_after_the_last_layer()
+    {
+        // --layers 0: layers 1-4 stay dense, but lm_head still reads the last layer's output. Its statistics must come
+        // from there (through the dense layers after the last pruned one), not from layer 0's output.
+        CalibrationSet calib = Calibration();
+        string withHead = Path.Combine(_temp, "layer0-head"), layer0 = Path.Combine(_temp, "layer0");
+        var pattern = SparsityPattern.Parse("0.5");
+        using var backend = new CpuBackend();
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, withHead, PrunerFactory.Create("wanda"),
+            new PruneOptions(pattern) { Layers = new HashSet<int> { 0 }, IncludeEmbeddings = true }, calib), backend);
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, layer0, PrunerFactory.Create("wanda"),
+            new PruneOptions(pattern) { Layers = new HashSet<int> { 0 } }, calib), backend);
+
+        // Expected: Wanda on the dense head with the statistics of the final RMSNorm of the last layer's outputs, run
+        // through the model whose layer 0 is pruned (what the calibration windows flow through), computed here on the host.
+        var stats = new InputStatistics(64, collectHessian: false);
+        float[] norm, head;
+        using (LlamaModel model = LlamaModel.Load(layer0, backend))
+        using (RunState state = model.CreateState(64, 64))
+        using (var dense = SafetensorsCheckpoint.Open(TestData.Stories260K))
+        {
+            norm = new float[64];
+            FloatConvert.ToSingle(dense["model.norm.weight"], norm);
+            head = new float[512 * 64];
+            FloatConvert.ToSingle(dense[LlamaTensorNames.Embedding], head);
+            var last = new LastLayerTap(backend, 4);
+            foreach (int[] sample in calib.Samples)
+            {
+                model.Forward(state, sample, 0, LogitsMode.None, last);
+                float[] x = last.Output!;
+                for (int t = 0; t < 64; t++)
+                {
+                    Span<float> row = x.AsSpan(t * 64, 64);
+                    double meanSquare = 0;
+                    foreach (float v in row)
+                    {
+                        meanSquare += (double)v * v;
+                    }
+                    float inv = (float)(1 / Math.Sqrt((meanSquare / 64) + 1e-5));
+                    for (int j = 0; j < 64; j++)
+                    {
+                        row[j] = row[j] * inv * norm[j];
+                    }
+                }
+                stats.AddSequence(x, 64);
+            }
+        }
+        new WandaPruner().Prune(head, 512, 64, stats, pattern);
+        using var pruned = SafetensorsCheckpoint.Open(withHead);
+        var actual = new float[512 * 64];
+        FloatConvert.ToSingle(pruned[LlamaTensorNames.Embedding], actual);
+        int differ = Enumerable.Range(0, head.Length).Count(i => (head[i] == 0) != (actual[i] == 0));
+        Assert.Equal(0, differ);
+    }
+
+    private sealed class LastLayerTap(Copal.Tensors.Backends.IBackend backend, int layer) : IForwardTap
+    {
+        public float[]? Output { get; private set; }
+
+        public void OnLayerOutput(int l, Copal.Tensors.Backends.DeviceBuffer hidden, int rows)
+        {
+            if (l == layer)
+            {
+                Output = new float[rows * 64];
+                backend.Download(hidden, Output);
+            }
+        }
+    }
+
+    [Fact]
     public void Magnitude_prunes_the_embeddings_from_their_weights_without_calibration_data()
     {
         // Magnitude needs no activations, lm_head's included: without data no window is run, and the head comes out
