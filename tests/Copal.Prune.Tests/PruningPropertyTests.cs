@@ -108,6 +108,23 @@ public class PruningPropertyTests
         Assert.Equal([0, 0, 3, 3, 0, 0, 2, 2], w);
     }
 
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void Wanda_refuses_non_finite_input_statistics_naming_the_column(double value)
+    {
+        // A NaN score matches nothing in the selection, so a row would silently keep weights it was asked to prune.
+        var h = new double[8 * 8];
+        for (int j = 0; j < 8; j++)
+        {
+            h[(j * 8) + j] = 2;
+        }
+        h[(5 * 8) + 5] = value;
+        float[] w = RandomWeight(new Random(4), 3, 8, ties: false, zeroRows: false);
+        var e = Assert.Throws<ArgumentException>(() => new WandaPruner().Prune(w, 3, 8, InputStatistics.FromHessian(h, 8), new SparsityPattern.Unstructured(0.5)));
+        Assert.Contains("column 5", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Zero_ratio_changes_nothing_for_score_methods()
     {

@@ -409,6 +409,10 @@ public sealed class LayerwisePruner
         var weight = new float[(long)rows * cols];
         FloatConvert.ToSingle(view, weight);
         RequireFinite(view, weight);
+        if (stats is not null)
+        {
+            RequireFiniteInputs(pruner, name, stats);
+        }
         LinearPruneResult result = pruner.Prune(new LinearTarget(_model.Config.NumLayers, LinearId.QProj, name, rows, cols), weight,
             stats ?? new InputStatistics(cols, collectHessian: false), _options.Pattern, cancellationToken);
         var tensor = new NativeTensor(name, view.DType, view.Shape);
@@ -514,6 +518,7 @@ public sealed class LayerwisePruner
         var weight = new float[(long)rows * cols];
         FloatConvert.ToSingle(view, weight);
         RequireFinite(view, weight);
+        RequireFiniteInputs(_pruner, name, stats);
         LinearPruneResult result = _pruner.Prune(new LinearTarget(layer, id, name, rows, cols), weight, stats, _options.Pattern, cancellationToken);
         var tensor = new NativeTensor(name, view.DType, view.Shape);
         try
@@ -561,6 +566,28 @@ public sealed class LayerwisePruner
         {
             throw new InvalidDataException(
                 $"tensor '{view.Name}' holds {NonFinite.Describe(weight[bad])} at {NonFinite.Coordinates(bad, view.Shape)}; pruning needs finite weights");
+        }
+    }
+
+    // A model loaded with --allow-nonfinite can have finite linears and NaN or Inf activations (a norm weight, an
+    // overflow): Wanda's scores would then be NaN, and its masks chosen from them silently miss the target; SparseGPT's
+    // Hessian would fail to factor with a message that names no tensor. A non-finite input makes its mean square
+    // non-finite, so the column mean squares are enough to tell.
+    private static void RequireFiniteInputs(ILinearPruner pruner, string name, InputStatistics stats)
+    {
+        if (!pruner.NeedsStatistics || stats.Sequences == 0)
+        {
+            return;
+        }
+        ReadOnlySpan<double> meanSquares = stats.ColumnMeanSquares;
+        for (int j = 0; j < meanSquares.Length; j++)
+        {
+            if (!double.IsFinite(meanSquares[j]))
+            {
+                string what = double.IsNaN(meanSquares[j]) ? "NaN" : "Inf";
+                throw new InvalidDataException(FormattableString.Invariant(
+                    $"the calibration inputs of tensor '{name}' hold {what} in column {j}: the activations before it are not finite (a non-finite weight outside the linears?); pruning needs finite activations"));
+            }
         }
     }
 
