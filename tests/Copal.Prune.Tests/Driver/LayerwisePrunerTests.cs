@@ -1,3 +1,4 @@
+using Copal.Model.Config;
 using Copal.Model.Inference;
 using Copal.Model.Synthetic;
 using Copal.Model.Tokenization;
@@ -291,6 +292,39 @@ public sealed class LayerwisePrunerTests : IDisposable
                 backend.Download(hidden, Output);
             }
         }
+    }
+
+    [Fact]
+    public void Include_embeddings_prunes_an_untied_head_by_the_method_and_the_embedding_by_magnitude()
+    {
+        string model = Path.Combine(_temp, "untied"), outDir = Path.Combine(_temp, "untied-wanda");
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with { TieWordEmbeddings = false, VocabSize = 512 };
+        SyntheticModelWriter.Write(config, model, DType.F32, seed: 3, tokenizerDirectory: null);
+        var calibration = CalibrationSet.FromTokens([("text", [.. Enumerable.Range(0, 129).Select(i => 1 + (i * 37 % 500))])], 4, 32, 0);
+        PruneReport report;
+        using (var backend = new CpuBackend())
+        {
+            report = PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create("wanda"),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { IncludeEmbeddings = true }, calibration), backend);
+        }
+        Assert.Equal([LlamaTensorNames.LmHead, LlamaTensorNames.Embedding], report.Layers[^1].Linears.Select(l => l.Name));
+        using var dense = SafetensorsCheckpoint.Open(model);
+        using var pruned = SafetensorsCheckpoint.Open(outDir);
+        // The embedding: magnitude over the whole matrix, the same bytes as magnitude alone gives.
+        var embedding = new float[512 * 64];
+        FloatConvert.ToSingle(dense[LlamaTensorNames.Embedding], embedding);
+        new MagnitudePruner().Prune(embedding, 512, 64, null, SparsityPattern.Parse("0.5"));
+        var actual = new float[512 * 64];
+        FloatConvert.ToSingle(pruned[LlamaTensorNames.Embedding], actual);
+        Assert.Equal(embedding, actual);
+        // The head: Wanda, exactly half of every row (magnitude's one threshold for the matrix gives uneven rows).
+        FloatConvert.ToSingle(pruned[LlamaTensorNames.LmHead], actual);
+        int[] zeros = new int[512];
+        SparsityCheck.CountZerosPerRow(actual, 512, 64, zeros);
+        Assert.All(zeros, z => Assert.Equal(32, z));
+        FloatConvert.ToSingle(dense[LlamaTensorNames.LmHead], embedding);
+        new MagnitudePruner().Prune(embedding, 512, 64, null, SparsityPattern.Parse("0.5"));
+        Assert.NotEqual(embedding, actual);
     }
 
     [Fact]
