@@ -415,10 +415,30 @@ public sealed class LayerwisePruner
         }
         LinearPruneResult result = pruner.Prune(new LinearTarget(_model.Config.NumLayers, LinearId.QProj, name, rows, cols), weight,
             stats ?? new InputStatistics(cols, collectHessian: false), _options.Pattern, cancellationToken);
-        var tensor = new NativeTensor(name, view.DType, view.Shape);
-        WeightEncoding.Encode(weight, tensor);
-        output.ReplaceOther(name, tensor);
+        ReplaceWith(output, name, view, weight);
+        // A tied model's stored lm_head.weight (some exports write the embedding's copy, which the model does not read)
+        // becomes the pruned matrix too: left dense, a tool that reads it would get another head than the one pruned.
+        if (name == LlamaTensorNames.Embedding && _model.Weights.Tied && _source.TryGet(LlamaTensorNames.LmHead, out TensorView copy))
+        {
+            ReplaceWith(output, LlamaTensorNames.LmHead, copy, weight);
+        }
         return new LinearReport(name, result.Zeros, result.Total, result.ReconstructionError);
+    }
+
+    // weight, encoded in the dtype of the input's tensor 'name', in place of that tensor in the output.
+    private static void ReplaceWith(PrunedModelWriter output, string name, TensorView stored, float[] weight)
+    {
+        var tensor = new NativeTensor(name, stored.DType, stored.Shape);
+        try
+        {
+            WeightEncoding.Encode(weight, tensor);
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+        output.ReplaceOther(name, tensor);
     }
 
     private void ValidatePattern() => ValidatePattern(_model.Config, _options.Pattern);

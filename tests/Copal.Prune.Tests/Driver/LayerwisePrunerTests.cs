@@ -327,6 +327,45 @@ public sealed class LayerwisePrunerTests : IDisposable
         Assert.NotEqual(embedding, actual);
     }
 
+    [Theory]
+    [InlineData("wanda")]
+    [InlineData("magnitude")]
+    public void Include_embeddings_prunes_a_tied_models_stored_head_copy_with_the_embedding(string method)
+    {
+        // Some exports store lm_head.weight beside tie_word_embeddings, as the embedding's copy. The model computes with
+        // the embedding, which is pruned; the copy must not stay dense, or a tool that reads lm_head.weight (a GGUF
+        // converter) gets another head than the one pruned and measured.
+        string model = Path.Combine(_temp, "tied-copy"), outDir = Path.Combine(_temp, $"tied-copy-{method}");
+        Directory.CreateDirectory(model);
+        foreach (string f in Directory.GetFiles(TestData.Stories260K).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
+        {
+            File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
+        }
+        using (var source = SafetensorsCheckpoint.Open(TestData.Stories260K))
+        {
+            TensorView embedding = source[LlamaTensorNames.Embedding];
+            var specs = source.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape))
+                .Append(new TensorSpec(LlamaTensorNames.LmHead, embedding.DType, embedding.Shape)).ToList();
+            using var writer = SafetensorsWriter.Create(Path.Combine(model, "model.safetensors"), specs);
+            foreach (TensorView t in source.Tensors)
+            {
+                writer.Write(t.Name, t.Bytes);
+            }
+            writer.Write(LlamaTensorNames.LmHead, embedding.Bytes);
+            writer.Commit();
+        }
+        using (var backend = new CpuBackend())
+        {
+            PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create(method),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { IncludeEmbeddings = true }, Calibration()), backend);
+        }
+        using var pruned = SafetensorsCheckpoint.Open(outDir);
+        var w = new float[512 * 64];
+        FloatConvert.ToSingle(pruned[LlamaTensorNames.Embedding], w);
+        Assert.Equal(w.Length / 2, w.Count(v => v == 0));
+        Assert.True(pruned[LlamaTensorNames.LmHead].Bytes.SequenceEqual(pruned[LlamaTensorNames.Embedding].Bytes), "the stored head copy is the pruned embedding");
+    }
+
     [Fact]
     public void Magnitude_prunes_the_embeddings_from_their_weights_without_calibration_data()
     {
