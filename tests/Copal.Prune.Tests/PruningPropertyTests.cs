@@ -108,14 +108,38 @@ public class PruningPropertyTests
         Assert.Equal([0, 0, 3, 3, 0, 0, 2, 2], w);
     }
 
-    [Fact]
-    public void Zero_ratio_changes_nothing_for_score_methods()
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void Wanda_refuses_non_finite_input_statistics_naming_the_column(double value)
     {
+        // A NaN score matches nothing in the selection, so a row would silently keep weights it was asked to prune.
+        var h = new double[8 * 8];
+        for (int j = 0; j < 8; j++)
+        {
+            h[(j * 8) + j] = 2;
+        }
+        h[(5 * 8) + 5] = value;
+        float[] w = RandomWeight(new Random(4), 3, 8, ties: false, zeroRows: false);
+        var e = Assert.Throws<ArgumentException>(() => new WandaPruner().Prune(w, 3, 8, InputStatistics.FromHessian(h, 8), new SparsityPattern.Unstructured(0.5)));
+        Assert.Contains("column 5", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Zero_ratio_changes_nothing_for_any_method()
+    {
+        // SparseGPT's reference rule would prune each block's lowest saliency even at 0 (sorted index 0); Copal prunes
+        // nothing, and with nothing pruned there is no error to propagate, so the weights come back bit for bit.
         var rng = new Random(3);
-        float[] weight = RandomWeight(rng, 5, 16, ties: false, zeroRows: false);
-        float[] w = (float[])weight.Clone();
-        new WandaPruner().Prune(w, 5, 16, RandomStatistics(rng, 16), new SparsityPattern.Unstructured(0));
-        Assert.Equal(weight, w);
+        float[] weight = RandomWeight(rng, 5, 40, ties: false, zeroRows: false);
+        InputStatistics stats = RandomStatistics(rng, 40);
+        foreach (IPruningMethod method in s_methods)
+        {
+            float[] w = (float[])weight.Clone();
+            LinearPruneResult result = method.Prune(w, 5, 40, stats, new SparsityPattern.Unstructured(0));
+            Assert.Equal(weight, w);
+            Assert.Equal(0, result.Zeros);
+        }
     }
 
     /// <summary>

@@ -23,7 +23,9 @@ def load(folder):
     tensors = {}
     for f in sorted(os.listdir(folder)):
         if f.endswith(".safetensors"):
-            tensors.update({k: v[1] for k, v in lr.read_safetensors(os.path.join(folder, f)).items()})
+            # BF16 comes back as raw bits: widen it, or every comparison below reads the bits as numbers.
+            tensors.update({k: lr.bf16_to_f32(v[1]) if v[0] == "BF16" else v[1]
+                            for k, v in lr.read_safetensors(os.path.join(folder, f)).items()})
     return tensors
 
 

@@ -153,7 +153,29 @@ def reconstruction_error(W0, W1, H):
     return pr.reconstruction_error(W0, W1, H)
 
 
-def prune_one(method, W, scaler, H, pattern, percdamp):
+def to_stored(W, dtype):
+    """W (float64) rounded to float32, then to the checkpoint's dtype (BF16 and F16 to nearest, ties to even), as
+    ALGORITHMS.md's "weights go back to the stored dtype" and Copal's writer (f64 -> f32 -> stored) do."""
+    f = W.astype(np.float32)
+    if dtype == "BF16":
+        bits = f.view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+        f = lr.bf16_to_f32(bits.astype(np.uint16))
+    elif dtype == "F16":
+        f = f.astype(np.float16).astype(np.float32)
+    return f.astype(np.float64)
+
+
+def stored_dtypes(model_dir):
+    """{tensor name: safetensors dtype} over every *.safetensors file of the folder."""
+    out = {}
+    for f in sorted(os.listdir(model_dir)):
+        if f.endswith(".safetensors"):
+            out.update({k: v[0] for k, v in lr.read_safetensors(os.path.join(model_dir, f)).items()})
+    return out
+
+
+def prune_one(method, W, scaler, H, pattern, percdamp, dtype="F32"):
     W = W.numpy()
     if method == "magnitude":
         mask = pr.magnitude(W, pattern)
@@ -163,8 +185,8 @@ def prune_one(method, W, scaler, H, pattern, percdamp):
         Wn = np.where(mask, 0.0, W)
     else:
         Wn, mask, _, _ = pr.sparsegpt(W, H, pattern, percdamp=percdamp)
-    # Back to the stored dtype, as the engines write the model.
-    return torch.tensor(Wn.astype(np.float32).astype(np.float64))
+    # Back to the stored dtype, as the engines write the model (a BF16 model's next layer sees BF16 weights).
+    return torch.tensor(to_stored(Wn, dtype))
 
 
 def perplexity(m, path, seqlen, limit):
@@ -217,6 +239,7 @@ def main():
     m = lr.Llama(a.model, dtype=torch.float64)
     m.tok = lr.SpBpe(os.path.join(a.model, "tokenizer.json"))
     windows, digest = calibration(m.tok, a.calib, a.nsamples, a.seqlen, a.seed)
+    dtypes = stored_dtypes(a.model)
     selected = set(range(m.n_layers)) if a.layers is None else {int(x) for x in a.layers.split(",")}
     acts = m.embed[torch.tensor(windows, dtype=torch.long)]
     arrays, report = {}, {"calibration_hash": digest, "linears": {}}
@@ -231,8 +254,8 @@ def main():
             for n in group:
                 scaler, H, _ = stats[INPUT_OF[n]]
                 W0 = dense[n]
-                W1 = prune_one(a.method, W0, scaler, H, a.pattern, a.percdamp)
                 name = f"model.layers.{li}.{HF_NAMES[n]}.weight"
+                W1 = prune_one(a.method, W0, scaler, H, a.pattern, a.percdamp, dtypes[name])
                 arrays[name] = W1.numpy().astype(np.float32)
                 arrays["H:" + name] = H
                 arrays["S:" + name] = scaler

@@ -119,8 +119,9 @@ public sealed class LayerwisePruner
         {
             if (_options.Layers is not null && !_options.Layers.Contains(layer))
             {
-                // Not pruned: copied as is; its dense outputs feed the next selected layer.
-                if (layer < lastSelected)
+                // Not pruned: copied as is; its dense outputs feed the next selected layer, or lm_head's statistics,
+                // which are those of the last layer's outputs (--include-embeddings with --layers).
+                if (layer < lastSelected || _options.IncludeEmbeddings)
                 {
                     progress?.Report(new PruneProgress(layer, layers, "running the dense layer"));
                     Rerun(layer, _model.Weights.Layers[layer], state, work, null, activations, cancellationToken);
@@ -354,7 +355,7 @@ public sealed class LayerwisePruner
 
     /// <summary>
     /// lm_head is pruned by the method from the statistics of its real input: the final RMSNorm of the last layer's
-    /// outputs (the activations after every layer has run pruned). An untied embed_tokens is pruned by magnitude:
+    /// outputs (the activations after every layer has run: pruned, or dense where --layers leaves it out). An untied embed_tokens is pruned by magnitude:
     /// its input is a one-hot choice of row, so there are no input statistics to weigh it with. With tied
     /// embeddings the one matrix is pruned once, as lm_head.
     /// </summary>
@@ -408,12 +409,36 @@ public sealed class LayerwisePruner
         var weight = new float[(long)rows * cols];
         FloatConvert.ToSingle(view, weight);
         RequireFinite(view, weight);
+        if (stats is not null)
+        {
+            RequireFiniteInputs(pruner, name, stats);
+        }
         LinearPruneResult result = pruner.Prune(new LinearTarget(_model.Config.NumLayers, LinearId.QProj, name, rows, cols), weight,
             stats ?? new InputStatistics(cols, collectHessian: false), _options.Pattern, cancellationToken);
-        var tensor = new NativeTensor(name, view.DType, view.Shape);
-        WeightEncoding.Encode(weight, tensor);
-        output.ReplaceOther(name, tensor);
+        ReplaceWith(output, name, view, weight);
+        // A tied model's stored lm_head.weight (some exports write the embedding's copy, which the model does not read)
+        // becomes the pruned matrix too: left dense, a tool that reads it would get another head than the one pruned.
+        if (name == LlamaTensorNames.Embedding && _model.Weights.Tied && _source.TryGet(LlamaTensorNames.LmHead, out TensorView copy))
+        {
+            ReplaceWith(output, LlamaTensorNames.LmHead, copy, weight);
+        }
         return new LinearReport(name, result.Zeros, result.Total, result.ReconstructionError);
+    }
+
+    // weight, encoded in the dtype of the input's tensor 'name', in place of that tensor in the output.
+    private static void ReplaceWith(PrunedModelWriter output, string name, TensorView stored, float[] weight)
+    {
+        var tensor = new NativeTensor(name, stored.DType, stored.Shape);
+        try
+        {
+            WeightEncoding.Encode(weight, tensor);
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+        output.ReplaceOther(name, tensor);
     }
 
     private void ValidatePattern() => ValidatePattern(_model.Config, _options.Pattern);
@@ -513,6 +538,7 @@ public sealed class LayerwisePruner
         var weight = new float[(long)rows * cols];
         FloatConvert.ToSingle(view, weight);
         RequireFinite(view, weight);
+        RequireFiniteInputs(_pruner, name, stats);
         LinearPruneResult result = _pruner.Prune(new LinearTarget(layer, id, name, rows, cols), weight, stats, _options.Pattern, cancellationToken);
         var tensor = new NativeTensor(name, view.DType, view.Shape);
         try
@@ -560,6 +586,28 @@ public sealed class LayerwisePruner
         {
             throw new InvalidDataException(
                 $"tensor '{view.Name}' holds {NonFinite.Describe(weight[bad])} at {NonFinite.Coordinates(bad, view.Shape)}; pruning needs finite weights");
+        }
+    }
+
+    // A model loaded with --allow-nonfinite can have finite linears and NaN or Inf activations (a norm weight, an
+    // overflow): Wanda's scores would then be NaN, and its masks chosen from them silently miss the target; SparseGPT's
+    // Hessian would fail to factor with a message that names no tensor. A non-finite input makes its mean square
+    // non-finite, so the column mean squares are enough to tell.
+    private static void RequireFiniteInputs(ILinearPruner pruner, string name, InputStatistics stats)
+    {
+        if (!pruner.NeedsStatistics || stats.Sequences == 0)
+        {
+            return;
+        }
+        ReadOnlySpan<double> meanSquares = stats.ColumnMeanSquares;
+        for (int j = 0; j < meanSquares.Length; j++)
+        {
+            if (!double.IsFinite(meanSquares[j]))
+            {
+                string what = double.IsNaN(meanSquares[j]) ? "NaN" : "Inf";
+                throw new InvalidDataException(FormattableString.Invariant(
+                    $"the calibration inputs of tensor '{name}' hold {what} in column {j}: the activations before it are not finite (a non-finite weight outside the linears?); pruning needs finite activations"));
+            }
         }
     }
 

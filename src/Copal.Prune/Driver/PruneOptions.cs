@@ -19,7 +19,8 @@ public sealed record PruneOptions(SparsityPattern Pattern)
 
     /// <summary>
     /// The decoder layers to prune; null prunes all. Other layers are copied unchanged (their dense outputs still feed
-    /// the next pruned layer); nothing after the last selected layer is run.
+    /// the next pruned layer); nothing after the last selected layer is run, unless <see cref="IncludeEmbeddings"/> needs
+    /// the last layer's outputs for lm_head's statistics.
     /// </summary>
     public IReadOnlySet<int>? Layers { get; init; }
 

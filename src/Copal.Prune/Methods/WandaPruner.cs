@@ -24,6 +24,12 @@ public sealed class WandaPruner : IPruningMethod
         ReadOnlySpan<double> scaler = stats.ColumnMeanSquares;
         for (int j = 0; j < cols; j++)
         {
+            // NaN scores would match nothing in the selection, and the row would keep weights it was to prune.
+            if (!double.IsFinite(scaler[j]))
+            {
+                throw new ArgumentException(FormattableString.Invariant(
+                    $"{Name}: the input statistics' mean square of column {j} is {scaler[j]}, expected a finite value (the calibration activations are not finite)"), nameof(stats));
+            }
             norms[j] = Math.Sqrt(scaler[j]);
         }
         float[] w = weight.ToArray();

@@ -1,3 +1,4 @@
+using Copal.Model.Config;
 using Copal.Model.Inference;
 using Copal.Model.Synthetic;
 using Copal.Model.Tokenization;
@@ -221,6 +222,148 @@ public sealed class LayerwisePrunerTests : IDisposable
         int[] zeros = new int[512];
         SparsityCheck.CountZerosPerRow(w, 512, 64, zeros);
         Assert.All(zeros, z => Assert.Equal(32, z));
+    }
+
+    [Fact]
+    public void Include_embeddings_with_layers_takes_the_head_statistics_after_the_last_layer()
+    {
+        // --layers 0: layers 1-4 stay dense, but lm_head still reads the last layer's output. Its statistics must come
+        // from there (through the dense layers after the last pruned one), not from layer 0's output.
+        CalibrationSet calib = Calibration();
+        string withHead = Path.Combine(_temp, "layer0-head"), layer0 = Path.Combine(_temp, "layer0");
+        var pattern = SparsityPattern.Parse("0.5");
+        using var backend = new CpuBackend();
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, withHead, PrunerFactory.Create("wanda"),
+            new PruneOptions(pattern) { Layers = new HashSet<int> { 0 }, IncludeEmbeddings = true }, calib), backend);
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, layer0, PrunerFactory.Create("wanda"),
+            new PruneOptions(pattern) { Layers = new HashSet<int> { 0 } }, calib), backend);
+
+        // Expected: Wanda on the dense head with the statistics of the final RMSNorm of the last layer's outputs, run
+        // through the model whose layer 0 is pruned (what the calibration windows flow through), computed here on the host.
+        var stats = new InputStatistics(64, collectHessian: false);
+        float[] norm, head;
+        using (LlamaModel model = LlamaModel.Load(layer0, backend))
+        using (RunState state = model.CreateState(64, 64))
+        using (var dense = SafetensorsCheckpoint.Open(TestData.Stories260K))
+        {
+            norm = new float[64];
+            FloatConvert.ToSingle(dense["model.norm.weight"], norm);
+            head = new float[512 * 64];
+            FloatConvert.ToSingle(dense[LlamaTensorNames.Embedding], head);
+            var last = new LastLayerTap(backend, 4);
+            foreach (int[] sample in calib.Samples)
+            {
+                model.Forward(state, sample, 0, LogitsMode.None, last);
+                float[] x = last.Output!;
+                for (int t = 0; t < 64; t++)
+                {
+                    Span<float> row = x.AsSpan(t * 64, 64);
+                    double meanSquare = 0;
+                    foreach (float v in row)
+                    {
+                        meanSquare += (double)v * v;
+                    }
+                    float inv = (float)(1 / Math.Sqrt((meanSquare / 64) + 1e-5));
+                    for (int j = 0; j < 64; j++)
+                    {
+                        row[j] = row[j] * inv * norm[j];
+                    }
+                }
+                stats.AddSequence(x, 64);
+            }
+        }
+        new WandaPruner().Prune(head, 512, 64, stats, pattern);
+        using var pruned = SafetensorsCheckpoint.Open(withHead);
+        var actual = new float[512 * 64];
+        FloatConvert.ToSingle(pruned[LlamaTensorNames.Embedding], actual);
+        int differ = Enumerable.Range(0, head.Length).Count(i => (head[i] == 0) != (actual[i] == 0));
+        Assert.Equal(0, differ);
+    }
+
+    private sealed class LastLayerTap(Copal.Tensors.Backends.IBackend backend, int layer) : IForwardTap
+    {
+        public float[]? Output { get; private set; }
+
+        public void OnLayerOutput(int l, Copal.Tensors.Backends.DeviceBuffer hidden, int rows)
+        {
+            if (l == layer)
+            {
+                Output = new float[rows * 64];
+                backend.Download(hidden, Output);
+            }
+        }
+    }
+
+    [Fact]
+    public void Include_embeddings_prunes_an_untied_head_by_the_method_and_the_embedding_by_magnitude()
+    {
+        string model = Path.Combine(_temp, "untied"), outDir = Path.Combine(_temp, "untied-wanda");
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with { TieWordEmbeddings = false, VocabSize = 512 };
+        SyntheticModelWriter.Write(config, model, DType.F32, seed: 3, tokenizerDirectory: null);
+        var calibration = CalibrationSet.FromTokens([("text", [.. Enumerable.Range(0, 129).Select(i => 1 + (i * 37 % 500))])], 4, 32, 0);
+        PruneReport report;
+        using (var backend = new CpuBackend())
+        {
+            report = PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create("wanda"),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { IncludeEmbeddings = true }, calibration), backend);
+        }
+        Assert.Equal([LlamaTensorNames.LmHead, LlamaTensorNames.Embedding], report.Layers[^1].Linears.Select(l => l.Name));
+        using var dense = SafetensorsCheckpoint.Open(model);
+        using var pruned = SafetensorsCheckpoint.Open(outDir);
+        // The embedding: magnitude over the whole matrix, the same bytes as magnitude alone gives.
+        var embedding = new float[512 * 64];
+        FloatConvert.ToSingle(dense[LlamaTensorNames.Embedding], embedding);
+        new MagnitudePruner().Prune(embedding, 512, 64, null, SparsityPattern.Parse("0.5"));
+        var actual = new float[512 * 64];
+        FloatConvert.ToSingle(pruned[LlamaTensorNames.Embedding], actual);
+        Assert.Equal(embedding, actual);
+        // The head: Wanda, exactly half of every row (magnitude's one threshold for the matrix gives uneven rows).
+        FloatConvert.ToSingle(pruned[LlamaTensorNames.LmHead], actual);
+        int[] zeros = new int[512];
+        SparsityCheck.CountZerosPerRow(actual, 512, 64, zeros);
+        Assert.All(zeros, z => Assert.Equal(32, z));
+        FloatConvert.ToSingle(dense[LlamaTensorNames.LmHead], embedding);
+        new MagnitudePruner().Prune(embedding, 512, 64, null, SparsityPattern.Parse("0.5"));
+        Assert.NotEqual(embedding, actual);
+    }
+
+    [Theory]
+    [InlineData("wanda")]
+    [InlineData("magnitude")]
+    public void Include_embeddings_prunes_a_tied_models_stored_head_copy_with_the_embedding(string method)
+    {
+        // Some exports store lm_head.weight beside tie_word_embeddings, as the embedding's copy. The model computes with
+        // the embedding, which is pruned; the copy must not stay dense, or a tool that reads lm_head.weight (a GGUF
+        // converter) gets another head than the one pruned and measured.
+        string model = Path.Combine(_temp, "tied-copy"), outDir = Path.Combine(_temp, $"tied-copy-{method}");
+        Directory.CreateDirectory(model);
+        foreach (string f in Directory.GetFiles(TestData.Stories260K).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
+        {
+            File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
+        }
+        using (var source = SafetensorsCheckpoint.Open(TestData.Stories260K))
+        {
+            TensorView embedding = source[LlamaTensorNames.Embedding];
+            var specs = source.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape))
+                .Append(new TensorSpec(LlamaTensorNames.LmHead, embedding.DType, embedding.Shape)).ToList();
+            using var writer = SafetensorsWriter.Create(Path.Combine(model, "model.safetensors"), specs);
+            foreach (TensorView t in source.Tensors)
+            {
+                writer.Write(t.Name, t.Bytes);
+            }
+            writer.Write(LlamaTensorNames.LmHead, embedding.Bytes);
+            writer.Commit();
+        }
+        using (var backend = new CpuBackend())
+        {
+            PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create(method),
+                new PruneOptions(SparsityPattern.Parse("0.5")) { IncludeEmbeddings = true }, Calibration()), backend);
+        }
+        using var pruned = SafetensorsCheckpoint.Open(outDir);
+        var w = new float[512 * 64];
+        FloatConvert.ToSingle(pruned[LlamaTensorNames.Embedding], w);
+        Assert.Equal(w.Length / 2, w.Count(v => v == 0));
+        Assert.True(pruned[LlamaTensorNames.LmHead].Bytes.SequenceEqual(pruned[LlamaTensorNames.Embedding].Bytes), "the stored head copy is the pruned embedding");
     }
 
     [Fact]
