@@ -105,7 +105,8 @@ public abstract record SparsityPattern
             }
             throw new PruningOptionException("sparsity", text, "N:M with whole numbers 0 < N < M (e.g. 2:4)");
         }
-        if (double.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double ratio))
+        // A ratio as any number is written (0.1, .1, 1e-1); NaN and infinities are not numbers of this style.
+        if (double.TryParse(t, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double ratio))
         {
             return new Unstructured(ratio);
         }

@@ -8,6 +8,9 @@ public class ApiContractTests
     [InlineData(" 0.7 ", 0.7)]
     [InlineData("0", 0.0)]
     [InlineData("0.95", 0.95)]
+    [InlineData("1e-1", 0.1)]
+    [InlineData("5E-1", 0.5)]
+    [InlineData(".5", 0.5)]
     public void Parses_unstructured(string text, double ratio)
     {
         var p = Assert.IsType<SparsityPattern.Unstructured>(SparsityPattern.Parse(text));
@@ -36,6 +39,8 @@ public class ApiContractTests
     [InlineData("a:b")]
     [InlineData("half")]
     [InlineData("NaN")]
+    [InlineData("Infinity")]
+    [InlineData("1e1")]
     public void Rejects_bad_sparsity_naming_option_and_value(string text)
     {
         var e = Assert.Throws<PruningOptionException>(() => SparsityPattern.Parse(text));
