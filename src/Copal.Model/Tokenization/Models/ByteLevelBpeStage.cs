@@ -8,6 +8,7 @@ namespace Copal.Model.Tokenization.Models;
 /// Byte-level BPE (GPT-2, Llama-3, Qwen2/3) served by Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> with
 /// ByteLevel on, built from the file's vocab, merges and split regex. The BpeTokenizer is built on first use: its
 /// merge table is the costly part of loading, and with ignore_merges a short text often needs no merge at all.
+/// A word longer than <see cref="MaxCachedWordLength"/> merges in Copal's own BPE instead (see <see cref="LongWordIds"/>).
 /// </summary>
 internal sealed class ByteLevelBpeStage : IModelStage
 {
@@ -16,6 +17,7 @@ internal sealed class ByteLevelBpeStage : IModelStage
     private readonly RegexSplitPreTokenizer? _split;
     private readonly bool _addPrefixSpace;
     private readonly Lazy<BpeTokenizer> _bpe;
+    private readonly Lazy<SentencePieceBpeTokenizer> _longWords;
     private readonly WordCache _cache = new(capacity: 100_000);
 
     /// <summary>Words longer than this are not cached (they are rare and would evict many short ones).</summary>
@@ -32,6 +34,7 @@ internal sealed class ByteLevelBpeStage : IModelStage
         _split = spec.Split;
         _addPrefixSpace = spec.AddPrefixSpace;
         _bpe = new Lazy<BpeTokenizer>(Build, LazyThreadSafetyMode.ExecutionAndPublication);
+        _longWords = new Lazy<SentencePieceBpeTokenizer>(() => ModelFactory.CreateSentencePiece(section), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The package's BpeTokenizer (built now if it was not yet).</summary>
@@ -135,16 +138,38 @@ internal sealed class ByteLevelBpeStage : IModelStage
         // The package caches at most 10k words of up to 15 chars; WikiText alone has ~30k distinct words, so
         // without this cache most of them were merged again on every encode.
         bool cacheable = word.Length <= MaxCachedWordLength;
-        if (cacheable && _cache.TryGet(word, out int[] cached))
+        if (!cacheable)
+        {
+            ids.AddRange(LongWordIds(word));
+            return;
+        }
+        if (_cache.TryGet(word, out int[] cached))
         {
             ids.AddRange(cached);
             return;
         }
         IReadOnlyList<int> found = _bpe.Value.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false);
         ids.AddRange(found);
-        if (cacheable)
+        _cache.Add(word.ToString(), [.. found]);
+    }
+
+    /// <summary>
+    /// The BPE merge of a long word in the byte-level alphabet, by the same merge loop as SentencePiece words (lowest
+    /// rank first, leftmost among equals, as HF's: the same ids as the package's). The package's merge costs the square
+    /// of a word's length: 64,000 CJK characters with no space (one piece to the split regex) took 8 to 12 s, so a
+    /// megabyte of them, hours of a core; this loop's priority queue makes it n log n.
+    /// </summary>
+    private int[] LongWordIds(ReadOnlySpan<char> word)
+    {
+        char[] buffer = ArrayPool<char>.Shared.Rent(word.Length * 3);
+        try
         {
-            _cache.Add(word.ToString(), [.. found]);
+            int n = ByteLevelAlphabet.Encode(word, buffer);
+            return _longWords.Value.MergeWord(new string(buffer, 0, n));
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
         }
     }
 
