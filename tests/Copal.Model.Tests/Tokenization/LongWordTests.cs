@@ -56,4 +56,38 @@ public class LongWordTests
         // The merge of a run of one character repeats with a short period: a few distinct ids.
         Assert.InRange(ids.Distinct().Count(), 1, 4);
     }
+
+    /// <summary>
+    /// Through the Tokenizer API, with offsets: a long word's tokens are the package's, each with the package's span
+    /// (a token that holds part of a character spans the character). Letters of the Basic Multilingual Plane, whose
+    /// spans the package gives as they are.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ByteLevelTokenizers))]
+    public void A_long_words_tokens_and_offsets_are_the_bpe_merges(string name)
+    {
+        CopalTokenizer t = Tokenizers.Get(name);
+        var rng = new Random(77);
+        string[] bmp = [.. s_letters.Where(l => l.Length == 1)];
+        for (int i = 0; i < 8; i++)
+        {
+            string word = string.Concat(Enumerable.Range(0, rng.Next(300, 800)).Select(_ => bmp[rng.Next(bmp.Length)]));
+            var expected = t.Model.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false)
+                .Select(x => (x.Id, x.Value, x.Offset.Start.Value, x.Offset.End.Value)).ToList();
+            var actual = t.EncodeToTokens(word, out _).Select(x => (x.Id, x.Value, x.Offset.Start.Value, x.Offset.End.Value)).ToList();
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    /// <summary>The Tokenizer API's tokens of a megabyte word (one piece to the split regex) come in time, each with a span in the text.</summary>
+    [Fact]
+    public void A_megabyte_words_tokens_have_spans()
+    {
+        CopalTokenizer t = Tokenizers.Get("qwen3");
+        string word = string.Concat(Enumerable.Repeat("日本ラ", 120_000));
+        var tokens = t.EncodeToTokens(word, out _);
+        Assert.Equal(t.Encode(word, addSpecialTokens: false), tokens.Select(x => x.Id));
+        Assert.All(tokens, x => Assert.InRange(x.Offset.End.Value, x.Offset.Start.Value + 1, word.Length));
+        Assert.Equal(word.Length, tokens[^1].Offset.End.Value);
+    }
 }

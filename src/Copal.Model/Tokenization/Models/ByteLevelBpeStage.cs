@@ -103,10 +103,6 @@ internal sealed class ByteLevelBpeStage : IModelStage
         {
             EncodeWordTokens(piece, 0, piece.Length, shift, tokens);
         }
-        else if (!_section.IgnoreMerges)
-        {
-            AddShifted(piece, 0, _bpe.Value.EncodeToTokens(piece, out _, considerPreTokenization: true, considerNormalization: false), shift, tokens);
-        }
         else
         {
             foreach ((int o, int len) in _split.PreTokenize(piece))
@@ -181,7 +177,52 @@ internal sealed class ByteLevelBpeStage : IModelStage
             tokens.Add(new EncodedToken(id, _section.IdToToken[id]!, new Range(Math.Max(0, start + shift), start + length + shift)));
             return;
         }
+        if (length > MaxCachedWordLength)
+        {
+            AddLongWordTokens(word, start, shift, tokens);
+            return;
+        }
         AddShifted(piece, start, _bpe.Value.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false), shift, tokens);
+    }
+
+    /// <summary>
+    /// The tokens of a long word (<see cref="LongWordIds"/>) with offsets in the piece moved by <paramref name="shift"/>:
+    /// the merge gives each token's bytes, and a token that holds only some bytes of a character gets the whole
+    /// character's span, as <see cref="AddShifted"/> gives the package's.
+    /// </summary>
+    private void AddLongWordTokens(ReadOnlySpan<char> word, int wordStart, int shift, List<EncodedToken> tokens)
+    {
+        // For each UTF-8 byte of the word, the span of chars of the character it is part of.
+        var charStart = new List<int>(word.Length * 3);
+        var charEnd = new List<int>(word.Length * 3);
+        for (int c = 0; c < word.Length;)
+        {
+            int chars = char.IsHighSurrogate(word[c]) && c + 1 < word.Length && char.IsLowSurrogate(word[c + 1]) ? 2 : 1;
+            int bytes = System.Text.Encoding.UTF8.GetByteCount(word.Slice(c, chars));
+            for (int b = 0; b < bytes; b++)
+            {
+                charStart.Add(c);
+                charEnd.Add(c + chars);
+            }
+            c += chars;
+        }
+        char[] buffer = ArrayPool<char>.Shared.Rent(word.Length * 3);
+        var merged = new List<EncodedToken>();
+        try
+        {
+            int n = ByteLevelAlphabet.Encode(word, buffer);
+            _longWords.Value.MergeWordTokens(new string(buffer, 0, n), merged);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
+        foreach (EncodedToken t in merged)
+        {
+            int s = Math.Max(0, wordStart + charStart[t.Offset.Start.Value] + shift);
+            int e = wordStart + charEnd[t.Offset.End.Value - 1] + shift;
+            tokens.Add(new EncodedToken(t.Id, t.Value, new Range(s, Math.Max(s, e))));
+        }
     }
 
     /// <summary>
