@@ -225,4 +225,23 @@ public sealed class LogprobsTests(ServerFixture server) : IClassFixture<ServerFi
             Assert.True(offsets[i] >= offsets[i - 1], $"offsets go back at token {i}: {string.Join(", ", offsets)}");
         }
     }
+
+    /// <summary>
+    /// A prompt given as ids is echoed as their decode, which writes no special token: its BOS takes no room even where
+    /// the text that follows spells "&lt;s&gt;" with plain tokens.
+    /// </summary>
+    [Fact]
+    public async Task Echoed_offsets_of_an_id_prompt_give_its_special_tokens_no_room()
+    {
+        // "<s>" in byte-fallback tokens, after BOS.
+        int[] prompt = [server.Tokenizer.BosId!.Value, .. "<s>".Select(c => server.Tokenizer.TokenToId($"<0x{(int)c:X2}>")!.Value)];
+        string text = server.Tokenizer.Decode(prompt);
+        Assert.StartsWith("<s>", text, StringComparison.Ordinal);
+        JsonElement choice = JsonDocument.Parse(await PostAsync(new { model = Model, prompt = new[] { prompt }, max_tokens = 0, echo = true, logprobs = 0 }))
+            .RootElement.GetProperty("choices")[0];
+        Assert.Equal(text, choice.GetProperty("text").GetString());
+        int[] offsets = [.. choice.GetProperty("logprobs").GetProperty("text_offset").EnumerateArray().Select(t => t.GetInt32())];
+        Assert.Equal(0, offsets[0]);
+        Assert.Equal(0, offsets[1]);
+    }
 }

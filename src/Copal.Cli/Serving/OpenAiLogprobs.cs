@@ -44,12 +44,15 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
     public void AddPrompt(PromptLogprobs prompt, string echoed)
     {
         TokenDecoderStream decoded = tokenizer.CreateDecoderStream(skipSpecialTokens: true);
+        // A prompt given as ids is echoed as their decode, which writes no special token (text that spells one is text).
+        bool writesSpecialTokens = echoed != tokenizer.Decode([.. prompt.TokenIds], skipSpecialTokens: true);
         int offset = 0;
         for (int i = 0; i < prompt.TokenIds.Count; i++)
         {
             int id = prompt.TokenIds[i];
             _pending.Add((id, i == 0 ? null : prompt.Following[i - 1], offset));
-            if (tokenizer.IsSpecial(id) && tokenizer.IdToToken(id) is { } written && echoed.AsSpan(offset).StartsWith(written, StringComparison.Ordinal))
+            if (writesSpecialTokens && tokenizer.IsSpecial(id) && tokenizer.IdToToken(id) is { } written
+                && echoed.AsSpan(offset).StartsWith(written, StringComparison.Ordinal))
             {
                 offset += written.Length;
                 decoded = tokenizer.CreateDecoderStream(skipSpecialTokens: true);
