@@ -194,4 +194,54 @@ public sealed class LogprobsTests(ServerFixture server) : IClassFixture<ServerFi
         Assert.Equal(scoredLogprobs.GetProperty("token_logprobs")[1].GetDouble(), alone.Value.GetDouble());
         Assert.Equal(0, scored.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
     }
+
+    /// <summary>
+    /// A prompt that writes special tokens as text ("&lt;/s&gt;", "&lt;s&gt;") is tokenized to those tokens, and echo gives
+    /// the text as written: each prompt token's text_offset is where it stands in that text (a written special token
+    /// takes its own room, the BOS the tokenizer adds none), so the offsets after it are not short by its length.
+    /// </summary>
+    [Theory]
+    [InlineData("Once</s> upon<s> a time")]
+    [InlineData("</s>Once upon a time")]
+    [InlineData("Once upon a</s>")]
+    public async Task Echoed_offsets_place_the_tokens_of_a_prompt_that_writes_special_tokens(string prompt)
+    {
+        JsonElement choice = JsonDocument.Parse(await PostAsync(new { model = Model, prompt, max_tokens = 0, echo = true, logprobs = 0 }))
+            .RootElement.GetProperty("choices")[0];
+        string echoed = choice.GetProperty("text").GetString()!;
+        Assert.Equal(prompt, echoed);
+        JsonElement lp = choice.GetProperty("logprobs");
+        string[] tokens = [.. lp.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!)];
+        int[] offsets = [.. lp.GetProperty("text_offset").EnumerateArray().Select(t => t.GetInt32())];
+        Assert.Equal(server.Tokenizer.Encode(prompt).Length, tokens.Length);
+        Assert.Equal("<s>", tokens[0]);
+        Assert.Equal(0, offsets[0]);
+        for (int i = 1; i < tokens.Length; i++)
+        {
+            // A SentencePiece word's space is the normalizer's where its piece of text starts (at 0, after a special token).
+            Assert.True(echoed[offsets[i]..].StartsWith(tokens[i], StringComparison.Ordinal)
+                || echoed[offsets[i]..].StartsWith(tokens[i].TrimStart(' '), StringComparison.Ordinal),
+                $"token {i} '{tokens[i]}' at {offsets[i]}: '{echoed[offsets[i]..]}'");
+            Assert.True(offsets[i] >= offsets[i - 1], $"offsets go back at token {i}: {string.Join(", ", offsets)}");
+        }
+    }
+
+    /// <summary>
+    /// A prompt given as ids is echoed as their decode, which writes no special token: its BOS takes no room even where
+    /// the text that follows spells "&lt;s&gt;" with plain tokens.
+    /// </summary>
+    [Fact]
+    public async Task Echoed_offsets_of_an_id_prompt_give_its_special_tokens_no_room()
+    {
+        // "<s>" in byte-fallback tokens, after BOS.
+        int[] prompt = [server.Tokenizer.BosId!.Value, .. "<s>".Select(c => server.Tokenizer.TokenToId($"<0x{(int)c:X2}>")!.Value)];
+        string text = server.Tokenizer.Decode(prompt);
+        Assert.StartsWith("<s>", text, StringComparison.Ordinal);
+        JsonElement choice = JsonDocument.Parse(await PostAsync(new { model = Model, prompt = new[] { prompt }, max_tokens = 0, echo = true, logprobs = 0 }))
+            .RootElement.GetProperty("choices")[0];
+        Assert.Equal(text, choice.GetProperty("text").GetString());
+        int[] offsets = [.. choice.GetProperty("logprobs").GetProperty("text_offset").EnumerateArray().Select(t => t.GetInt32())];
+        Assert.Equal(0, offsets[0]);
+        Assert.Equal(0, offsets[1]);
+    }
 }

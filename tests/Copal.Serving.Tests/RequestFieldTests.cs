@@ -145,6 +145,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"stop_token_ids\":[2]", "stop_token_ids")]
     [InlineData(Chat, User + ",\"min_tokens\":10", "min_tokens")]
     [InlineData(Chat, User + ",\"include_stop_str_in_output\":true", "include_stop_str_in_output")]
+    [InlineData(Completions, Prompt + ",\"skip_special_tokens\":false", "skip_special_tokens")]
+    [InlineData(Chat, User + ",\"skip_special_tokens\":false", "skip_special_tokens")]
     public async Task A_field_that_would_change_the_result_but_is_not_implemented_is_refused_naming_it(string path, string fields, string param)
     {
         var (status, body) = await PostAsync(path, "{" + fields + "}");
@@ -214,6 +216,33 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
         var (status, body) = await PostAsync(path, "{" + fields + "}");
         Assert.True(status == 200, body.ToString());
         Assert.Equal(2, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    /// <summary>
+    /// vLLM's add_special_tokens: false leaves out the BOS the tokenizer adds (a prompt that writes its own "&lt;s&gt;",
+    /// or a chat's); the prompt is one token shorter, as if given as ids without BOS, and true on a chat adds it. The
+    /// field was ignored as unknown, so a client that asked for no BOS got one, and a prompt that wrote "&lt;s&gt;" two.
+    /// </summary>
+    [Fact]
+    public async Task Add_special_tokens_false_leaves_out_the_tokenizers_bos()
+    {
+        const string Fields = ",\"max_tokens\":3,\"temperature\":0,\"echo\":true,\"logprobs\":0";
+        var (_, with) = await PostAsync(Completions, "{" + Prompt + Fields + "}");
+        var (status, without) = await PostAsync(Completions, "{" + Prompt + Fields + ",\"add_special_tokens\":false}");
+        Assert.True(status == 200, without.ToString());
+        int[] ids = server.Tokenizer.Encode("Once", addSpecialTokens: false);
+        var (_, asIds) = await PostAsync(Completions, "{\"model\":\"stories260K\",\"prompt\":[" + string.Join(",", ids) + "]" + Fields + "}");
+        Assert.Equal(PromptTokens(with) - 1, PromptTokens(without));
+        Assert.Equal(Tokens(asIds), Tokens(without));
+        Assert.Equal("<s>", Tokens(with)[0]);
+        // A chat in the plain format adds BOS by default; false leaves it out there too.
+        var (_, chatWith) = await PostAsync(Chat, "{" + User + ",\"max_tokens\":1}");
+        var (_, chatWithout) = await PostAsync(Chat, "{" + User + ",\"max_tokens\":1,\"add_special_tokens\":false}");
+        Assert.Equal(PromptTokens(chatWith) - 1, PromptTokens(chatWithout));
+
+        static int PromptTokens(JsonElement body) => body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+        static string[] Tokens(JsonElement body) =>
+            [.. body.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!)];
     }
 
     [Fact]

@@ -110,7 +110,7 @@ internal sealed class OpenAiChoice
     {
         if (chunk.PromptLogprobs is PromptLogprobs prompt)
         {
-            _logprobs!.AddPrompt(prompt);
+            _logprobs!.AddPrompt(prompt, _echo ?? "");
         }
     }
 

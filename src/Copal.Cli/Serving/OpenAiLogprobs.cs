@@ -36,17 +36,29 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
 
     /// <summary>
     /// Keeps the prompt's tokens (echo), ahead of the reply's: the first without a log-probability, as OpenAI sends it
-    /// (null), each at the length of the prompt's text decoded up to it (the echoed text: a SentencePiece prompt's
-    /// first space and its BOS, which the decode leaves out, take no room).
+    /// (null), each where its text starts in <paramref name="echoed"/>, the prompt's text as the reply shows it: decoded
+    /// token by token, a SentencePiece prompt's first space and the BOS the tokenizer adds taking no room. A special token
+    /// the prompt writes as text ("&lt;/s&gt;") takes its own length, and the text after it was normalized apart (its
+    /// SentencePiece space, which a decode strips, is that piece's own), so it is decoded from there afresh.
     /// </summary>
-    public void AddPrompt(PromptLogprobs prompt)
+    public void AddPrompt(PromptLogprobs prompt, string echoed)
     {
         TokenDecoderStream decoded = tokenizer.CreateDecoderStream(skipSpecialTokens: true);
+        // A prompt given as ids is echoed as their decode, which writes no special token (text that spells one is text).
+        bool writesSpecialTokens = echoed != tokenizer.Decode([.. prompt.TokenIds], skipSpecialTokens: true);
         int offset = 0;
         for (int i = 0; i < prompt.TokenIds.Count; i++)
         {
-            _pending.Add((prompt.TokenIds[i], i == 0 ? null : prompt.Following[i - 1], offset));
-            offset += decoded.Push(prompt.TokenIds[i]).Length;
+            int id = prompt.TokenIds[i];
+            _pending.Add((id, i == 0 ? null : prompt.Following[i - 1], offset));
+            if (writesSpecialTokens && tokenizer.IsSpecial(id) && tokenizer.IdToToken(id) is { } written
+                && echoed.AsSpan(offset).StartsWith(written, StringComparison.Ordinal))
+            {
+                offset += written.Length;
+                decoded = tokenizer.CreateDecoderStream(skipSpecialTokens: true);
+                continue;
+            }
+            offset += decoded.Push(id).Length;
         }
     }
 

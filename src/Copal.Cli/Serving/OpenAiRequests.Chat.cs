@@ -100,7 +100,8 @@ internal static partial class OpenAiRequests
         request = request with
         {
             Prompt = prompt.Text,
-            AddSpecialTokens = prompt.AddSpecialTokens,
+            // The formatter's choice (a template writes its own BOS), unless the request names one, as vLLM's chat takes it.
+            AddSpecialTokens = Boolean(body, "add_special_tokens") ?? prompt.AddSpecialTokens,
             Stop = [.. prompt.StopTexts, .. request.Stop],
             // The reply is a message of its own: decoded alone, as the chat endpoints of OpenAI and vLLM return it.
             ContinuesPrompt = false,

@@ -136,6 +136,8 @@ internal static partial class OpenAiRequests
             throw Unsupported("best_of", $"best_of must be n ({n}): copal returns every candidate it generates, it does not pick the best; got {bestOf}");
         }
         bool echo = Boolean(body, "echo") ?? false;
+        // vLLM's: whether the tokenizer adds its special tokens (BOS) to a text prompt.
+        request = request with { AddSpecialTokens = Boolean(body, "add_special_tokens") ?? true };
         // Echo with logprobs scores the prompt (what evaluation harnesses ask for, with max_tokens 0 or 1).
         request = request with { ScorePrompt = echo && request.TopLogprobs is not null };
         if (Field(body, "suffix") is JsonElement suffix)
@@ -398,6 +400,7 @@ internal static partial class OpenAiRequests
         ("ignore_eos", e => e.ValueKind == JsonValueKind.False, "leave it out"),
         ("include_stop_str_in_output", e => e.ValueKind == JsonValueKind.False, "leave it out"),
         ("stop_token_ids", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "give stop texts in stop instead"),
+        ("skip_special_tokens", e => e.ValueKind == JsonValueKind.True, "leave it out: the reply's text never holds special tokens"),
     ];
 
     private static bool IsNumber(JsonElement e, double value) => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && v == value;

@@ -187,8 +187,7 @@ public sealed class CopalTokenizer : Tokenizer
     /// The fewest tokens <paramref name="text"/> can encode to, known without encoding it: no token covers more of the
     /// text's UTF-8 bytes than the longest vocab or added token holds (its own UTF-8, which byte-level and SentencePiece
     /// spellings only lengthen), with a margin of 4 for a normalizer that shortens text (NFKC's fullwidth letters are 3
-    /// bytes for 1). Encoding a long run of letters without a space costs the square of its length in the BPE merge,
-    /// so a server refuses a prompt far past its context by this bound first.
+    /// bytes for 1). A server refuses a prompt far past its context by this bound, without the time encoding it takes.
     /// </summary>
     public long MinTokenCount(string text)
     {

@@ -101,6 +101,70 @@ public class RoundTripTests
     }
 
     /// <summary>
+    /// What a sampler picks, not what an encoder gives: random ids, two in three among the tokens that hold part of a
+    /// character (byte-level pieces of emoji and CJK, byte-fallback tokens), so characters split across tokens in
+    /// every way, and fragments that never complete. Whenever the whole sequence decodes without U+FFFD, no piece
+    /// holds one and the pieces are the full decode; a stream primed with a prompt gives what follows the prompt's text.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(AllTokenizers))]
+    public void Streamed_random_ids_concatenate_to_the_full_decode(string name)
+    {
+        CopalTokenizer t = Tokenizers.Get(name);
+        var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        var partial = new List<int>();
+        for (int id = 0; id < t.VocabSize; id++)
+        {
+            if (!t.HasToken(id))
+            {
+                continue;
+            }
+            try
+            {
+                strict.GetString(t.TokenBytes(id));
+            }
+            catch (DecoderFallbackException)
+            {
+                partial.Add(id);
+            }
+        }
+        Assert.NotEmpty(partial);
+        var rng = new Random(31);
+        int Pick()
+        {
+            int id;
+            do
+            {
+                id = rng.Next(3) == 0 ? rng.Next(t.VocabSize) : partial[rng.Next(partial.Count)];
+            }
+            while (!t.HasToken(id));
+            return id;
+        }
+        int clean = 0;
+        for (int s = 0; s < 3000; s++)
+        {
+            int[] prompt = s % 2 == 0 ? [] : t.Encode(RandomText(rng, rng.Next(1, 6)));
+            int[] ids = [.. Enumerable.Range(0, rng.Next(1, 10)).Select(_ => Pick())];
+            foreach (bool skip in new[] { true, false })
+            {
+                string shown = t.Decode(prompt, skip);
+                string full = t.Decode([.. prompt, .. ids], skip);
+                if (full.Contains('\uFFFD', StringComparison.Ordinal) || !full.StartsWith(shown, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                clean++;
+                TokenDecoderStream stream = t.CreateDecoderStream(skip);
+                stream.Prime(prompt);
+                string[] pieces = [.. ids.Select(stream.Push), stream.Flush()];
+                Assert.DoesNotContain(pieces, p => p.Contains('\uFFFD', StringComparison.Ordinal));
+                Assert.Equal(full[shown.Length..], string.Concat(pieces));
+            }
+        }
+        Assert.True(clean > 300, $"{clean} clean sequences");
+    }
+
+    /// <summary>
     /// A stream primed with a prompt (a completion's) gives what follows the prompt's text in the full decode, word
     /// spaces included, though it keeps only the prompt's last few ids: split points all along golden and random
     /// texts, skipping the few where the prompt's own decode is not a prefix of the full one (a character cut in two).

@@ -8,6 +8,7 @@ namespace Copal.Model.Tokenization.Models;
 /// Byte-level BPE (GPT-2, Llama-3, Qwen2/3) served by Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> with
 /// ByteLevel on, built from the file's vocab, merges and split regex. The BpeTokenizer is built on first use: its
 /// merge table is the costly part of loading, and with ignore_merges a short text often needs no merge at all.
+/// A word longer than <see cref="MaxCachedWordLength"/> merges in Copal's own BPE instead (see <see cref="LongWordIds"/>).
 /// </summary>
 internal sealed class ByteLevelBpeStage : IModelStage
 {
@@ -16,6 +17,7 @@ internal sealed class ByteLevelBpeStage : IModelStage
     private readonly RegexSplitPreTokenizer? _split;
     private readonly bool _addPrefixSpace;
     private readonly Lazy<BpeTokenizer> _bpe;
+    private readonly Lazy<SentencePieceBpeTokenizer> _longWords;
     private readonly WordCache _cache = new(capacity: 100_000);
 
     /// <summary>Words longer than this are not cached (they are rare and would evict many short ones).</summary>
@@ -32,6 +34,7 @@ internal sealed class ByteLevelBpeStage : IModelStage
         _split = spec.Split;
         _addPrefixSpace = spec.AddPrefixSpace;
         _bpe = new Lazy<BpeTokenizer>(Build, LazyThreadSafetyMode.ExecutionAndPublication);
+        _longWords = new Lazy<SentencePieceBpeTokenizer>(() => ModelFactory.CreateSentencePiece(section), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The package's BpeTokenizer (built now if it was not yet).</summary>
@@ -100,10 +103,6 @@ internal sealed class ByteLevelBpeStage : IModelStage
         {
             EncodeWordTokens(piece, 0, piece.Length, shift, tokens);
         }
-        else if (!_section.IgnoreMerges)
-        {
-            AddShifted(piece, 0, _bpe.Value.EncodeToTokens(piece, out _, considerPreTokenization: true, considerNormalization: false), shift, tokens);
-        }
         else
         {
             foreach ((int o, int len) in _split.PreTokenize(piece))
@@ -135,16 +134,38 @@ internal sealed class ByteLevelBpeStage : IModelStage
         // The package caches at most 10k words of up to 15 chars; WikiText alone has ~30k distinct words, so
         // without this cache most of them were merged again on every encode.
         bool cacheable = word.Length <= MaxCachedWordLength;
-        if (cacheable && _cache.TryGet(word, out int[] cached))
+        if (!cacheable)
+        {
+            ids.AddRange(LongWordIds(word));
+            return;
+        }
+        if (_cache.TryGet(word, out int[] cached))
         {
             ids.AddRange(cached);
             return;
         }
         IReadOnlyList<int> found = _bpe.Value.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false);
         ids.AddRange(found);
-        if (cacheable)
+        _cache.Add(word.ToString(), [.. found]);
+    }
+
+    /// <summary>
+    /// The BPE merge of a long word in the byte-level alphabet, by the same merge loop as SentencePiece words (lowest
+    /// rank first, leftmost among equals, as HF's: the same ids as the package's). The package's merge costs the square
+    /// of a word's length: 64,000 CJK characters with no space (one piece to the split regex) took 8 to 12 s, so a
+    /// megabyte of them, hours of a core; this loop's priority queue makes it n log n.
+    /// </summary>
+    private int[] LongWordIds(ReadOnlySpan<char> word)
+    {
+        char[] buffer = ArrayPool<char>.Shared.Rent(word.Length * 3);
+        try
         {
-            _cache.Add(word.ToString(), [.. found]);
+            int n = ByteLevelAlphabet.Encode(word, buffer);
+            return _longWords.Value.MergeWord(new string(buffer, 0, n));
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
         }
     }
 
@@ -156,7 +177,52 @@ internal sealed class ByteLevelBpeStage : IModelStage
             tokens.Add(new EncodedToken(id, _section.IdToToken[id]!, new Range(Math.Max(0, start + shift), start + length + shift)));
             return;
         }
+        if (length > MaxCachedWordLength)
+        {
+            AddLongWordTokens(word, start, shift, tokens);
+            return;
+        }
         AddShifted(piece, start, _bpe.Value.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false), shift, tokens);
+    }
+
+    /// <summary>
+    /// The tokens of a long word (<see cref="LongWordIds"/>) with offsets in the piece moved by <paramref name="shift"/>:
+    /// the merge gives each token's bytes, and a token that holds only some bytes of a character gets the whole
+    /// character's span, as <see cref="AddShifted"/> gives the package's.
+    /// </summary>
+    private void AddLongWordTokens(ReadOnlySpan<char> word, int wordStart, int shift, List<EncodedToken> tokens)
+    {
+        // For each UTF-8 byte of the word, the span of chars of the character it is part of.
+        var charStart = new List<int>(word.Length * 3);
+        var charEnd = new List<int>(word.Length * 3);
+        for (int c = 0; c < word.Length;)
+        {
+            int chars = char.IsHighSurrogate(word[c]) && c + 1 < word.Length && char.IsLowSurrogate(word[c + 1]) ? 2 : 1;
+            int bytes = System.Text.Encoding.UTF8.GetByteCount(word.Slice(c, chars));
+            for (int b = 0; b < bytes; b++)
+            {
+                charStart.Add(c);
+                charEnd.Add(c + chars);
+            }
+            c += chars;
+        }
+        char[] buffer = ArrayPool<char>.Shared.Rent(word.Length * 3);
+        var merged = new List<EncodedToken>();
+        try
+        {
+            int n = ByteLevelAlphabet.Encode(word, buffer);
+            _longWords.Value.MergeWordTokens(new string(buffer, 0, n), merged);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
+        foreach (EncodedToken t in merged)
+        {
+            int s = Math.Max(0, wordStart + charStart[t.Offset.Start.Value] + shift);
+            int e = wordStart + charEnd[t.Offset.End.Value - 1] + shift;
+            tokens.Add(new EncodedToken(t.Id, t.Value, new Range(s, Math.Max(s, e))));
+        }
     }
 
     /// <summary>

@@ -195,6 +195,9 @@ internal sealed class SentencePieceBpeTokenizer : Tokenizer
         }
     }
 
+    /// <summary>Runs the merge loop on one word (no cache) and appends its tokens, offsets in the word.</summary>
+    internal void MergeWordTokens(string word, List<EncodedToken> output) => MergeWord(word, 0, null, output);
+
     /// <summary>Runs the merge loop on one word (no cache) and returns its ids.</summary>
     internal int[] MergeWord(string word)
     {
