@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using System.Text;
 
 namespace Copal.Model.ChatTemplates;
@@ -283,11 +284,19 @@ internal static class Builtins
             return reverse ? -r : r;
         }
         var indexed = items.Select((v, i) => (v, i)).ToList();
-        indexed.Sort((x, y) =>
+        try
         {
-            int c = Compare(x.v, y.v);
-            return c != 0 ? c : x.i.CompareTo(y.i);
-        });
+            indexed.Sort((x, y) =>
+            {
+                int c = Compare(x.v, y.v);
+                return c != 0 ? c : x.i.CompareTo(y.i);
+            });
+        }
+        catch (InvalidOperationException e) when (e.InnerException is ChatTemplateException refusal)
+        {
+            // List.Sort wraps what its comparison throws; the refusal itself names the values and the position.
+            ExceptionDispatchInfo.Throw(refusal);
+        }
         return indexed.Select(x => x.v).ToList();
     }
 
@@ -309,7 +318,7 @@ internal static class Builtins
             string y = caseSensitive ? sb.Value : sb.Value.ToLowerInvariant();
             return Math.Sign(string.CompareOrdinal(x, y));
         }
-        throw new ChatTemplateException($"chat template {where()}: cannot sort a {a.Kind} against a {b.Kind}");
+        throw new ChatTemplateException($"chat template {where()}: cannot sort {a.AKind} against {b.AKind}");
     }
 
     public static List<Value> Unique(List<Value> items)

@@ -42,6 +42,11 @@ public class UnsupportedConstructTests
     [InlineData("{{ 'a' - 1 }}", "operator '-' is not defined between a string and an integer", "line 1, column 8")]
     [InlineData("{% break %}", "'{% break %}' outside a for loop", "")]
     [InlineData("{{ (1, 2) | tojson }}", "cannot convert a tuple to JSON", "line 1, column 13")]
+    // Before, sort let the comparer's refusal escape as an InvalidOperationException ("Failed to compare two elements
+    // in the array."), with no position: a 500 "internal error" in serve. Both references refuse these too.
+    [InlineData("{{ [none, 1] | sort }}", "cannot sort a none against an integer", "line 1, column 16")]
+    [InlineData("{{ [[1], [2]] | sort }}", "cannot sort a list against a list", "line 1, column 17")]
+    [InlineData("{{ [{'a': 'x'}, {'a': 2}] | sort(attribute='a') }}", "cannot sort a string against an integer", "line 1, column 29")]
     public void Render_time_refusal_names_the_construct_and_position(string template, string construct, string position)
     {
         var t = new ChatTemplate(template);
