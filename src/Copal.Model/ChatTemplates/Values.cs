@@ -225,6 +225,13 @@ internal sealed record JsonOptions(int? Indent, bool EnsureAscii, (string Item, 
 /// <summary>The reference's <c>tojson</c>: Python <c>json.dumps</c> layout (", " and ": ", or "," and newlines with indent), keys in insertion order, non-ASCII kept.</summary>
 internal static class Json
 {
+    /// <summary>
+    /// How deeply lists and mappings may nest where they are written (as text, JSON, or joined): the writer recurses
+    /// once a level, and a value nested once a loop iteration would otherwise overflow the stack and kill the process.
+    /// Python's json.dumps stops near the same depth (its recursion limit); real tool schemas nest a few levels.
+    /// </summary>
+    public const int MaxDepth = 1000;
+
     /// <summary>The render's size budget (<see cref="Interpreter.MaxLength"/>), checked after each element: a list of 200 references to one long string is refused, not written out.</summary>
     private static void Bound(StringBuilder sb, Value v, Func<string> where)
     {
@@ -264,6 +271,10 @@ internal static class Json
             case StringValue s:
                 JsText.JsonString(sb, s.Value, o.EnsureAscii);
                 return;
+        }
+        if (depth >= MaxDepth)
+        {
+            throw new ChatTemplateException(FormattableString.Invariant($"chat template {where()}: {v.AKind} nested deeper than {MaxDepth} levels cannot be written (a value nested in a loop?)"));
         }
         if ((long)(o.Indent ?? 0) * (depth + 1) > Interpreter.MaxLength)
         {

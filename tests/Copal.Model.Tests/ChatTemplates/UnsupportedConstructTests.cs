@@ -97,6 +97,36 @@ public class UnsupportedConstructTests
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A list or mapping nested in a loop (one level an iteration) is refused when written, with the position. Before,
+    /// writing it (text, JSON, join, comparison with a string) recursed once a level and overflowed the stack, which
+    /// kills the process: serve died with it.
+    /// </summary>
+    [Theory]
+    [InlineData("{{ ns.x | tojson }}", "line 1, column 104")]
+    [InlineData("{{ ns.x }}", "line 1, column 99")]
+    [InlineData("{{ ns.x | string }}", "line 1, column 104")]
+    [InlineData("{{ [ns.x] | join }}", "line 1, column 106")]
+    [InlineData("{{ ns.x == 'a' }}", "line 1, column 102")]
+    public void A_value_nested_past_the_limit_is_refused_when_written_instead_of_overflowing_the_stack(string write, string position)
+    {
+        string template = "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}" + write;
+        var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template).Render(s_user, false));
+        Assert.Contains(position + ": a list nested deeper than 1000 levels", e.Message, StringComparison.Ordinal);
+
+        string mappings = "{% set ns = namespace(x={}) %}{% for i in range(100000) %}{% set ns.x = {'a': ns.x} %}{% endfor %}{{ ns.x | tojson(indent=1) }}";
+        e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(mappings).Render(s_user, false));
+        Assert.Contains("a mapping nested deeper than 1000 levels", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_value_nested_up_to_the_limit_is_written()
+    {
+        string Nested(int levels) => "{% set ns = namespace(x=[]) %}{% for i in range(" + (levels - 1) + ") %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}";
+        Assert.Equal(new string('[', 1000) + new string(']', 1000), new ChatTemplate(Nested(1000)).Render(s_user, false));
+        Assert.Throws<ChatTemplateException>(() => new ChatTemplate(Nested(1001)).Render(s_user, false));
+    }
+
     [Fact]
     public void Raise_exception_carries_the_templates_message_and_position()
     {
