@@ -50,6 +50,7 @@ internal static class Builtins
         "items" => Fn(name, (_, _) => Items(obj)),
         "keys" => Fn(name, (_, _) => new ArrayValue(obj.Map.Keys.Select(k => (Value)new StringValue(k)).ToList())),
         "values" => Fn(name, (_, _) => new ArrayValue([.. obj.Map.Values])),
+        "dictsort" => Fn(name, (args, p) => Dictsort.Apply(obj, args, p)),
         _ => null,
     };
 
