@@ -21,13 +21,13 @@ internal static class Builtins
         string s = str.Value;
         return name switch
         {
-            "upper" => Fn(name, (_, _) => new StringValue(s.ToUpperInvariant())),
-            "lower" => Fn(name, (_, _) => new StringValue(s.ToLowerInvariant())),
+            "upper" => Fn(name, (_, _) => new StringValue(JsCase.Upper(s))),
+            "lower" => Fn(name, (_, _) => new StringValue(JsCase.Lower(s))),
             "strip" => Fn(name, (_, _) => new StringValue(JsText.Trim(s))),
             "lstrip" => Fn(name, (_, _) => new StringValue(JsText.TrimStart(s))),
             "rstrip" => Fn(name, (_, _) => new StringValue(JsText.TrimEnd(s))),
             "title" => Fn(name, (_, _) => new StringValue(Title(s))),
-            "capitalize" => Fn(name, (_, _) => new StringValue(s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..])),
+            "capitalize" => Fn(name, (_, _) => new StringValue(s.Length == 0 ? s : JsCase.Upper(s[..1]) + s[1..])),
             "length" => new IntegerValue(s.Length),
             "startswith" => Fn(name, (args, p) => BooleanValue.Of(Affix(s, args, p, name, (a, b) => a.StartsWith(b, StringComparison.Ordinal)))),
             "endswith" => Fn(name, (args, p) => BooleanValue.Of(Affix(s, args, p, name, (a, b) => a.EndsWith(b, StringComparison.Ordinal)))),
@@ -315,8 +315,8 @@ internal static class Builtins
         }
         if (a is StringValue sa && b is StringValue sb)
         {
-            string x = caseSensitive ? sa.Value : sa.Value.ToLowerInvariant();
-            string y = caseSensitive ? sb.Value : sb.Value.ToLowerInvariant();
+            string x = caseSensitive ? sa.Value : JsCase.Lower(sa.Value);
+            string y = caseSensitive ? sb.Value : JsCase.Lower(sb.Value);
             return Math.Sign(string.CompareOrdinal(x, y));
         }
         throw new ChatTemplateException($"chat template {where()}: cannot sort {a.AKind} against {b.AKind}");
