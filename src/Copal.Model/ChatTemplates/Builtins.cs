@@ -69,7 +69,7 @@ internal static class Builtins
         {
             StringValue p => test(s, p.Value),
             ArrayValue a => a.Items.Any(x => x is StringValue p ? test(s, p.Value) : throw Fail(where, $"{name}() takes strings")),
-            _ => throw Fail(where, $"{name}() takes a string or a tuple of strings, got a {args[0].Kind}"),
+            _ => throw Fail(where, $"{name}() takes a string or a tuple of strings, got {args[0].AKind}"),
         };
     }
 
@@ -427,7 +427,7 @@ internal static class Builtins
                         }
                         break;
                     default:
-                        throw Fail(where, $"namespace() cannot take a {positional[0].Kind}");
+                        throw Fail(where, $"namespace() cannot take {positional[0].AKind}");
                 }
             }
             if (kwargs is not null)

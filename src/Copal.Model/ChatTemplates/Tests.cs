@@ -19,8 +19,8 @@ internal sealed partial class Interpreter
     {
         "boolean" => (v, _) => v is BooleanValue,
         "callable" => (v, _) => v is FunctionValue,
-        "odd" => (v, _) => v is IntegerValue i ? i.Value % 2 != 0 : throw Error(node, $"test 'odd' needs an integer, got a {v.Kind}"),
-        "even" => (v, _) => v is IntegerValue i ? i.Value % 2 == 0 : throw Error(node, $"test 'even' needs an integer, got a {v.Kind}"),
+        "odd" => (v, _) => v is IntegerValue i ? i.Value % 2 != 0 : throw Error(node, $"test 'odd' needs an integer, got {v.AKind}"),
+        "even" => (v, _) => v is IntegerValue i ? i.Value % 2 == 0 : throw Error(node, $"test 'even' needs an integer, got {v.AKind}"),
         "false" => (v, _) => v is BooleanValue { Value: false },
         "true" => (v, _) => v is BooleanValue { Value: true },
         "none" => (v, _) => v is NullValue,

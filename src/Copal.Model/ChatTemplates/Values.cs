@@ -128,7 +128,7 @@ internal static class Values
         NullValue => "null",
         UndefinedValue => "undefined",
         ArrayValue or ObjectValue or NamespaceValue => Json.Write(v, new JsonOptions(null, false, null, false), 0, false, where),
-        _ => throw new ChatTemplateException($"chat template {where()}: cannot write a {v.Kind} as text"),
+        _ => throw new ChatTemplateException($"chat template {where()}: cannot write {v.AKind} as text"),
     };
 
     public static string FloatText(double d)
@@ -149,7 +149,7 @@ internal static class Values
         BooleanValue b => b.Value ? "true" : "false",
         ArrayValue a => string.Join(",", a.Items.Select(x => Render(x, where))),
         ObjectValue or NamespaceValue => "[object Map]",
-        _ => throw new ChatTemplateException($"chat template {where()}: cannot convert a {v.Kind} to text"),
+        _ => throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to text"),
     };
 
     /// <summary>The element text of JavaScript's <c>Array.prototype.join</c> (none and undefined give "").</summary>
@@ -237,7 +237,7 @@ internal static class Json
     {
         if (sb.Length > Interpreter.MaxLength)
         {
-            throw new ChatTemplateException(FormattableString.Invariant($"chat template {where()}: the JSON of a {v.Kind} grows past {Interpreter.MaxLength} characters"));
+            throw new ChatTemplateException(FormattableString.Invariant($"chat template {where()}: the JSON of {v.AKind} grows past {Interpreter.MaxLength} characters"));
         }
     }
 
@@ -312,7 +312,7 @@ internal static class Json
         };
         if (map is null)
         {
-            throw new ChatTemplateException($"chat template {where()}: cannot convert a {v.Kind} to JSON");
+            throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to JSON");
         }
         if (o.SortKeys)
         {

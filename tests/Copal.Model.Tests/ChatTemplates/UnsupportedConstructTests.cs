@@ -45,6 +45,10 @@ public class UnsupportedConstructTests
     // Before, sort let the comparer's refusal escape as an InvalidOperationException ("Failed to compare two elements
     // in the array."), with no position: a 500 "internal error" in serve. Both references refuse these too.
     [InlineData("{{ [none, 1] | sort }}", "cannot sort a none against an integer", "line 1, column 16")]
+    // Kinds that begin with a vowel take "an" (before: "got a undefined", "on a integer").
+    [InlineData("{{ x is odd }}", "test 'odd' needs an integer, got an undefined", "line 1, column 6")]
+    [InlineData("{{ 1 | trim }}", "filter 'trim' is not supported on an integer", "line 1, column 8")]
+    [InlineData("{% for c in 1 %}{% endfor %}", "'for' cannot iterate over an integer", "line 1, column 4")]
     [InlineData("{{ [[1], [2]] | sort }}", "cannot sort a list against a list", "line 1, column 17")]
     [InlineData("{{ [{'a': 'x'}, {'a': 2}] | sort(attribute='a') }}", "cannot sort a string against an integer", "line 1, column 29")]
     public void Render_time_refusal_names_the_construct_and_position(string template, string construct, string position)
