@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Copal.Model.ChatTemplates;
@@ -99,6 +100,12 @@ internal sealed partial class Interpreter
         if (node is not null)
         {
             Step(node);
+            // Macro calls and expressions are each bounded (200 levels), but together they recurse deeper than a
+            // thread-pool thread's stack holds; an overflow would kill the process, so refuse while some is left.
+            if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            {
+                throw Error(node, "the template nests too deeply for the stack (macros recursing through deep expressions?)");
+            }
         }
         Value value = EvaluateNode(node, scope);
         int length = value switch

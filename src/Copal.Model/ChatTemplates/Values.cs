@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Copal.Model.ChatTemplates;
@@ -271,6 +272,10 @@ internal static class Json
             case StringValue s:
                 JsText.JsonString(sb, s.Value, o.EnsureAscii);
                 return;
+        }
+        if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            throw new ChatTemplateException($"chat template {where()}: the template nests too deeply for the stack to write {v.AKind} (macros recursing through deep expressions?)");
         }
         if (depth >= MaxDepth)
         {

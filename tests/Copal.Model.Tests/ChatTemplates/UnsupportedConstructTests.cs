@@ -131,6 +131,65 @@ public class UnsupportedConstructTests
         Assert.Throws<ChatTemplateException>(() => new ChatTemplate(Nested(1001)).Render(s_user, false));
     }
 
+    /// <summary>
+    /// Macro calls (at most 200) whose bodies nest expressions (at most 200 levels each) could together recurse past the
+    /// stack: 199 calls through 10 levels overflowed a 1.5 MB stack (.NET's thread-pool threads on Linux, where serve
+    /// renders), which kills the process. Such a render now either fits (how much does depends on how the JIT has
+    /// compiled the interpreter so far) or is refused once the stack runs low, naming the position; never a crash.
+    /// </summary>
+    [Theory]
+    [InlineData(10, 199)]
+    [InlineData(40, 120)]
+    [InlineData(190, 190)]
+    public void Recursion_through_deep_expressions_renders_or_is_refused_but_never_overflows_the_stack(int nesting, int calls)
+    {
+        (string? text, Exception? error) = RenderOnSmallStack(RecursiveMacro(nesting, calls));
+        if (error is null)
+        {
+            Assert.Equal("0" + new string('x', calls), text);
+            return;
+        }
+        var e = Assert.IsType<ChatTemplateException>(error);
+        Assert.Contains("line 1, column", e.Message, StringComparison.Ordinal);
+        Assert.Contains("nests too deeply for the stack", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Recursion_as_deep_as_real_templates_renders_on_a_small_stack()
+    {
+        Assert.Equal("0" + new string('x', 30), RenderOnSmallStack(RecursiveMacro(20, 30)).Text);
+    }
+
+    private static string RecursiveMacro(int nesting, int calls)
+    {
+        string inner = "f(n - 1)";
+        for (int i = 0; i < nesting; i++)
+        {
+            inner = "(" + inner + " if true else 0)";
+        }
+        return "{% macro f(n) %}{% if n > 0 %}{{ " + inner + " }}x{% else %}0{% endif %}{% endmacro %}{{ f(" + calls + ") }}";
+    }
+
+    private static (string? Text, Exception? Error) RenderOnSmallStack(string template)
+    {
+        var t = new ChatTemplate(template);
+        (string?, Exception?) result = (null, null);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                result = (t.Render(s_user, false), null);
+            }
+            catch (Exception e)
+            {
+                result = (null, e);
+            }
+        }, maxStackSize: 1536 * 1024);
+        thread.Start();
+        thread.Join();
+        return result;
+    }
+
     [Fact]
     public void Raise_exception_carries_the_templates_message_and_position()
     {
