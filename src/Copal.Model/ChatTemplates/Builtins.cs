@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using System.Text;
 
 namespace Copal.Model.ChatTemplates;
@@ -20,13 +21,13 @@ internal static class Builtins
         string s = str.Value;
         return name switch
         {
-            "upper" => Fn(name, (_, _) => new StringValue(s.ToUpperInvariant())),
-            "lower" => Fn(name, (_, _) => new StringValue(s.ToLowerInvariant())),
+            "upper" => Fn(name, (_, _) => new StringValue(JsCase.Upper(s))),
+            "lower" => Fn(name, (_, _) => new StringValue(JsCase.Lower(s))),
             "strip" => Fn(name, (_, _) => new StringValue(JsText.Trim(s))),
             "lstrip" => Fn(name, (_, _) => new StringValue(JsText.TrimStart(s))),
             "rstrip" => Fn(name, (_, _) => new StringValue(JsText.TrimEnd(s))),
             "title" => Fn(name, (_, _) => new StringValue(Title(s))),
-            "capitalize" => Fn(name, (_, _) => new StringValue(s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..])),
+            "capitalize" => Fn(name, (_, _) => new StringValue(s.Length == 0 ? s : JsCase.Upper(s[..1]) + s[1..])),
             "length" => new IntegerValue(s.Length),
             "startswith" => Fn(name, (args, p) => BooleanValue.Of(Affix(s, args, p, name, (a, b) => a.StartsWith(b, StringComparison.Ordinal)))),
             "endswith" => Fn(name, (args, p) => BooleanValue.Of(Affix(s, args, p, name, (a, b) => a.EndsWith(b, StringComparison.Ordinal)))),
@@ -49,6 +50,7 @@ internal static class Builtins
         "items" => Fn(name, (_, _) => Items(obj)),
         "keys" => Fn(name, (_, _) => new ArrayValue(obj.Map.Keys.Select(k => (Value)new StringValue(k)).ToList())),
         "values" => Fn(name, (_, _) => new ArrayValue([.. obj.Map.Values])),
+        "dictsort" => Fn(name, (args, p) => Dictsort.Apply(obj, args, p)),
         _ => null,
     };
 
@@ -67,7 +69,7 @@ internal static class Builtins
         {
             StringValue p => test(s, p.Value),
             ArrayValue a => a.Items.Any(x => x is StringValue p ? test(s, p.Value) : throw Fail(where, $"{name}() takes strings")),
-            _ => throw Fail(where, $"{name}() takes a string or a tuple of strings, got a {args[0].Kind}"),
+            _ => throw Fail(where, $"{name}() takes a string or a tuple of strings, got {args[0].AKind}"),
         };
     }
 
@@ -283,11 +285,19 @@ internal static class Builtins
             return reverse ? -r : r;
         }
         var indexed = items.Select((v, i) => (v, i)).ToList();
-        indexed.Sort((x, y) =>
+        try
         {
-            int c = Compare(x.v, y.v);
-            return c != 0 ? c : x.i.CompareTo(y.i);
-        });
+            indexed.Sort((x, y) =>
+            {
+                int c = Compare(x.v, y.v);
+                return c != 0 ? c : x.i.CompareTo(y.i);
+            });
+        }
+        catch (InvalidOperationException e) when (e.InnerException is ChatTemplateException refusal)
+        {
+            // List.Sort wraps what its comparison throws; the refusal itself names the values and the position.
+            ExceptionDispatchInfo.Throw(refusal);
+        }
         return indexed.Select(x => x.v).ToList();
     }
 
@@ -305,11 +315,11 @@ internal static class Builtins
         }
         if (a is StringValue sa && b is StringValue sb)
         {
-            string x = caseSensitive ? sa.Value : sa.Value.ToLowerInvariant();
-            string y = caseSensitive ? sb.Value : sb.Value.ToLowerInvariant();
+            string x = caseSensitive ? sa.Value : JsCase.Lower(sa.Value);
+            string y = caseSensitive ? sb.Value : JsCase.Lower(sb.Value);
             return Math.Sign(string.CompareOrdinal(x, y));
         }
-        throw new ChatTemplateException($"chat template {where()}: cannot sort a {a.Kind} against a {b.Kind}");
+        throw new ChatTemplateException($"chat template {where()}: cannot sort {a.AKind} against {b.AKind}");
     }
 
     public static List<Value> Unique(List<Value> items)
@@ -417,7 +427,7 @@ internal static class Builtins
                         }
                         break;
                     default:
-                        throw Fail(where, $"namespace() cannot take a {positional[0].Kind}");
+                        throw Fail(where, $"namespace() cannot take {positional[0].AKind}");
                 }
             }
             if (kwargs is not null)

@@ -11,7 +11,7 @@ internal sealed partial class Interpreter
         Func<string> where = Where(node);
         string name = node.Name;
         ChatTemplateException Unsupported() =>
-            Error(node, $"filter '{name}{(node.Arguments is null ? "" : "(...)")}' is not supported on a {operand.Kind}");
+            Error(node, $"filter '{name}{(node.Arguments is null ? "" : "(...)")}' is not supported on {operand.AKind}");
 
         if (node.Arguments is null)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Copal.Model.ChatTemplates;
@@ -99,6 +100,12 @@ internal sealed partial class Interpreter
         if (node is not null)
         {
             Step(node);
+            // Macro calls and expressions are each bounded (200 levels), but together they recurse deeper than a
+            // thread-pool thread's stack holds; an overflow would kill the process, so refuse while some is left.
+            if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            {
+                throw Error(node, "the template nests too deeply for the stack (macros recursing through deep expressions?)");
+            }
         }
         Value value = EvaluateNode(node, scope);
         int length = value switch
@@ -211,7 +218,7 @@ internal sealed partial class Interpreter
             {
                 if (rhs is not ArrayValue arr)
                 {
-                    throw Error(node, $"cannot unpack a {rhs.Kind} in 'set'");
+                    throw Error(node, $"cannot unpack {rhs.AKind} in 'set'");
                 }
                 if (arr.Items.Count != tuple.Items.Count)
                 {
@@ -257,7 +264,7 @@ internal sealed partial class Interpreter
         {
             ArrayValue a => a.Items,
             ObjectValue o => o.Map.Keys.Select(k => (Value)new StringValue(k)).ToList(),
-            _ => throw Error(node, $"'for' cannot iterate over a {iterable.Kind}"),
+            _ => throw Error(node, $"'for' cannot iterate over {iterable.AKind}"),
         };
 
         var items = new List<Value>();
@@ -328,7 +335,7 @@ internal sealed partial class Interpreter
             {
                 if (current is not ArrayValue arr)
                 {
-                    throw Error(node, $"cannot unpack a {current.Kind} into the loop variables");
+                    throw Error(node, $"cannot unpack {current.AKind} into the loop variables");
                 }
                 if (arr.Items.Count != tuple.Items.Count)
                 {
@@ -488,14 +495,14 @@ internal sealed partial class Interpreter
             case ObjectValue obj:
                 if (property is not StringValue key)
                 {
-                    throw Error(node, $"a mapping's key must be a string, got a {property.Kind}");
+                    throw Error(node, $"a mapping's key must be a string, got {property.AKind}");
                 }
                 value = obj.Map.TryGetValue(key.Value, out Value? v) ? v : Builtins.ObjectMethod(obj, key.Value);
                 break;
             case NamespaceValue ns:
                 if (property is not StringValue nsKey)
                 {
-                    throw Error(node, $"a namespace attribute must be a string, got a {property.Kind}");
+                    throw Error(node, $"a namespace attribute must be a string, got {property.AKind}");
                 }
                 value = ns.Map.TryGetValue(nsKey.Value, out Value? nv) ? nv : null;
                 break;
@@ -504,7 +511,7 @@ internal sealed partial class Interpreter
                 {
                     IntegerValue i => At(arr.Items, i.Value),
                     StringValue s => s.Value == "length" ? new IntegerValue(arr.Items.Count) : null,
-                    _ => throw Error(node, $"a list index must be an integer, got a {property.Kind}"),
+                    _ => throw Error(node, $"a list index must be an integer, got {property.AKind}"),
                 };
                 break;
             case StringValue str:
@@ -512,13 +519,13 @@ internal sealed partial class Interpreter
                 {
                     IntegerValue i => At(str.Value, i.Value),
                     StringValue s => Builtins.StringMethod(str, s.Value),
-                    _ => throw Error(node, $"a string index must be an integer, got a {property.Kind}"),
+                    _ => throw Error(node, $"a string index must be an integer, got {property.AKind}"),
                 };
                 break;
             default:
                 if (property is not StringValue)
                 {
-                    throw Error(node, $"cannot index a {target.Kind} with a {property.Kind}");
+                    throw Error(node, $"cannot index {target.AKind} with {property.AKind}");
                 }
                 value = null;
                 break;
@@ -547,7 +554,7 @@ internal sealed partial class Interpreter
             {
                 IntegerValue i => i.Value,
                 UndefinedValue => null,
-                _ => throw Error(node, $"slice {name} must be an integer, got a {v.Kind}"),
+                _ => throw Error(node, $"slice {name} must be an integer, got {v.AKind}"),
             };
         }
         long? start = Part(node.Start, "start");
@@ -570,7 +577,7 @@ internal sealed partial class Interpreter
                 return new StringValue(string.Concat(Slice(codePoints, start, stop, step)));
             }
             default:
-                throw Error(node, $"cannot slice a {target.Kind}");
+                throw Error(node, $"cannot slice {target.AKind}");
         }
     }
 
@@ -618,7 +625,7 @@ internal sealed partial class Interpreter
                     IntegerValue i => new IntegerValue(sign * i.Value),
                     FloatValue f => new FloatValue(sign * f.Value),
                     BooleanValue b => new IntegerValue(sign * (b.Value ? 1 : 0)),
-                    _ => throw Error(node, $"unary '{node.Operator}' is not defined for a {v.Kind}"),
+                    _ => throw Error(node, $"unary '{node.Operator}' is not defined for {v.AKind}"),
                 };
             }
             default:

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace Copal.Model.ChatTemplates;
 
@@ -299,11 +300,14 @@ internal sealed class Parser
 
     private void Enter()
     {
-        if (++_depth > MaxDepth)
+        // The stack check is for a thread with a small stack, where even MaxDepth levels would overflow it (which
+        // kills the process); on a default stack the level count refuses first.
+        if (++_depth > MaxDepth || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
         {
             _depth--;
             int at = _current < _tokens.Count ? _tokens[_current].Position : EndPosition;
-            throw Error(at, $"expressions or blocks nest deeper than {MaxDepth} levels");
+            throw Error(at, _depth >= MaxDepth ? $"expressions or blocks nest deeper than {MaxDepth} levels"
+                : $"expressions or blocks nest too deeply for this thread's stack ({_depth} levels)");
         }
     }
 

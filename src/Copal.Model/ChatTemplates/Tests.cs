@@ -19,8 +19,8 @@ internal sealed partial class Interpreter
     {
         "boolean" => (v, _) => v is BooleanValue,
         "callable" => (v, _) => v is FunctionValue,
-        "odd" => (v, _) => v is IntegerValue i ? i.Value % 2 != 0 : throw Error(node, $"test 'odd' needs an integer, got a {v.Kind}"),
-        "even" => (v, _) => v is IntegerValue i ? i.Value % 2 == 0 : throw Error(node, $"test 'even' needs an integer, got a {v.Kind}"),
+        "odd" => (v, _) => v is IntegerValue i ? i.Value % 2 != 0 : throw Error(node, $"test 'odd' needs an integer, got {v.AKind}"),
+        "even" => (v, _) => v is IntegerValue i ? i.Value % 2 == 0 : throw Error(node, $"test 'even' needs an integer, got {v.AKind}"),
         "false" => (v, _) => v is BooleanValue { Value: false },
         "true" => (v, _) => v is BooleanValue { Value: true },
         "none" => (v, _) => v is NullValue,
@@ -31,8 +31,8 @@ internal sealed partial class Interpreter
         "iterable" => (v, _) => v is ArrayValue { IsTuple: false } or StringValue,
         "mapping" => (v, _) => v is ObjectValue,
         "sequence" => (v, _) => v is ArrayValue or ObjectValue or StringValue,
-        "lower" => (v, _) => v is StringValue s && s.Value == s.Value.ToLowerInvariant(),
-        "upper" => (v, _) => v is StringValue s && s.Value == s.Value.ToUpperInvariant(),
+        "lower" => (v, _) => v is StringValue s && s.Value == JsCase.Lower(s.Value),
+        "upper" => (v, _) => v is StringValue s && s.Value == JsCase.Upper(s.Value),
         "defined" => (v, _) => v is not UndefinedValue,
         "undefined" => (v, _) => v is UndefinedValue,
         "equalto" or "eq" => (v, arg) => arg is not null ? Values.StrictEquals(v, arg)

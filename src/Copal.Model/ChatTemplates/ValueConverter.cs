@@ -13,7 +13,11 @@ namespace Copal.Model.ChatTemplates;
 /// </summary>
 internal static class ValueConverter
 {
-    public static Value From(object? input, string path) => input switch
+    public static Value From(object? input, string path) => From(input, path, 0);
+
+    // depth: how many lists and mappings enclose the input. Bounded as where values are written (Json.MaxDepth): the
+    // conversion recurses once a level, and deeper input could not be written anyway.
+    private static Value From(object? input, string path, int depth) => input switch
     {
         null => NullValue.Instance,
         Value v => v,
@@ -22,13 +26,16 @@ internal static class ValueConverter
         char c => new StringValue(c.ToString()),
         byte or sbyte or short or ushort or int or uint or long => Number(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
         ulong or float or double or decimal => Number(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
-        JsonElement e => FromJson(e, path),
-        JsonNode n => FromJson(JsonSerializer.SerializeToElement(n), path),
+        JsonElement e => FromJson(e, path, depth),
+        // Element by element, not serialized whole: System.Text.Json refuses to write a node deeper than 64 levels.
+        JsonObject o => Mapping(o.Select(kv => (kv.Key, (object?)kv.Value)), path, depth),
+        JsonArray a => List(a, path, depth),
+        JsonNode n => FromJson(JsonSerializer.SerializeToElement(n), path, depth),
         ChatTemplateMessage m => m.ToValue(path),
-        IEnumerable<KeyValuePair<string, object?>> d => Mapping(d.Select(kv => (kv.Key, kv.Value)), path),
-        IEnumerable<KeyValuePair<string, string>> d => Mapping(d.Select(kv => (kv.Key, (object?)kv.Value)), path),
-        IDictionary d => Mapping(d.Keys.Cast<object>().Select(k => (k as string ?? throw Unsupported(path, "a mapping key that is not a string"), d[k])), path),
-        IEnumerable e => new ArrayValue(e.Cast<object?>().Select((x, i) => From(x, $"{path}[{i}]")).ToList()),
+        IEnumerable<KeyValuePair<string, object?>> d => Mapping(d.Select(kv => (kv.Key, kv.Value)), path, depth),
+        IEnumerable<KeyValuePair<string, string>> d => Mapping(d.Select(kv => (kv.Key, (object?)kv.Value)), path, depth),
+        IDictionary d => Mapping(d.Keys.Cast<object>().Select(k => (k as string ?? throw Unsupported(path, "a mapping key that is not a string"), d[k])), path, depth),
+        IEnumerable e => List(e.Cast<object?>(), path, depth),
         _ => throw Unsupported(path, $"a value of type {input.GetType().Name}"),
     };
 
@@ -52,29 +59,44 @@ internal static class ValueConverter
         return new FloatValue(d);
     }
 
-    private static Value FromJson(JsonElement e, string path) => e.ValueKind switch
+    private static ArrayValue List(IEnumerable<object?> items, string path, int depth)
+    {
+        Nest(path, depth);
+        return new ArrayValue(items.Select((x, i) => From(x, $"{path}[{i}]", depth + 1)).ToList());
+    }
+
+    private static void Nest(string path, int depth)
+    {
+        if (depth >= Json.MaxDepth)
+        {
+            throw new ArgumentException(FormattableString.Invariant($"chat template input {path}: lists and mappings nested deeper than {Json.MaxDepth} levels cannot be passed to a template"));
+        }
+    }
+
+    private static Value FromJson(JsonElement e, string path, int depth) => e.ValueKind switch
     {
         JsonValueKind.Null or JsonValueKind.Undefined => NullValue.Instance,
         JsonValueKind.True => BooleanValue.True,
         JsonValueKind.False => BooleanValue.False,
         JsonValueKind.String => new StringValue(e.GetString()!),
         JsonValueKind.Number => Number(e.GetDouble(), path),
-        JsonValueKind.Array => new ArrayValue(e.EnumerateArray().Select((x, i) => FromJson(x, $"{path}[{i}]")).ToList()),
-        JsonValueKind.Object => Mapping(e.EnumerateObject().Select(p => (p.Name, (object?)p.Value)), path),
+        JsonValueKind.Array => List(e.EnumerateArray().Select(x => (object?)x), path, depth),
+        JsonValueKind.Object => Mapping(e.EnumerateObject().Select(p => (p.Name, (object?)p.Value)), path, depth),
         _ => throw Unsupported(path, $"JSON {e.ValueKind}"),
     };
 
-    internal static ObjectValue Mapping(IEnumerable<(string Key, object? Value)> entries, string path)
+    internal static ObjectValue Mapping(IEnumerable<(string Key, object? Value)> entries, string path, int depth = 0)
     {
+        Nest(path, depth);
         var list = entries.ToList();
         var map = new OrderedDictionary<string, Value>(StringComparer.Ordinal);
         foreach ((string key, object? value) in list.Where(e => ArrayIndex(e.Key) is not null).OrderBy(e => ArrayIndex(e.Key)))
         {
-            map[key] = From(value, $"{path}.{key}");
+            map[key] = From(value, $"{path}.{key}", depth + 1);
         }
         foreach ((string key, object? value) in list.Where(e => ArrayIndex(e.Key) is null))
         {
-            map[key] = From(value, $"{path}.{key}");
+            map[key] = From(value, $"{path}.{key}", depth + 1);
         }
         return new ObjectValue(map);
     }

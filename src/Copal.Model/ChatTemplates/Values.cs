@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Copal.Model.ChatTemplates;
@@ -128,7 +129,7 @@ internal static class Values
         NullValue => "null",
         UndefinedValue => "undefined",
         ArrayValue or ObjectValue or NamespaceValue => Json.Write(v, new JsonOptions(null, false, null, false), 0, false, where),
-        _ => throw new ChatTemplateException($"chat template {where()}: cannot write a {v.Kind} as text"),
+        _ => throw new ChatTemplateException($"chat template {where()}: cannot write {v.AKind} as text"),
     };
 
     public static string FloatText(double d)
@@ -149,7 +150,7 @@ internal static class Values
         BooleanValue b => b.Value ? "true" : "false",
         ArrayValue a => string.Join(",", a.Items.Select(x => Render(x, where))),
         ObjectValue or NamespaceValue => "[object Map]",
-        _ => throw new ChatTemplateException($"chat template {where()}: cannot convert a {v.Kind} to text"),
+        _ => throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to text"),
     };
 
     /// <summary>The element text of JavaScript's <c>Array.prototype.join</c> (none and undefined give "").</summary>
@@ -225,12 +226,19 @@ internal sealed record JsonOptions(int? Indent, bool EnsureAscii, (string Item, 
 /// <summary>The reference's <c>tojson</c>: Python <c>json.dumps</c> layout (", " and ": ", or "," and newlines with indent), keys in insertion order, non-ASCII kept.</summary>
 internal static class Json
 {
+    /// <summary>
+    /// How deeply lists and mappings may nest where they are written (as text, JSON, or joined): the writer recurses
+    /// once a level, and a value nested once a loop iteration would otherwise overflow the stack and kill the process.
+    /// Python's json.dumps stops near the same depth (its recursion limit); real tool schemas nest a few levels.
+    /// </summary>
+    public const int MaxDepth = 1000;
+
     /// <summary>The render's size budget (<see cref="Interpreter.MaxLength"/>), checked after each element: a list of 200 references to one long string is refused, not written out.</summary>
     private static void Bound(StringBuilder sb, Value v, Func<string> where)
     {
         if (sb.Length > Interpreter.MaxLength)
         {
-            throw new ChatTemplateException(FormattableString.Invariant($"chat template {where()}: the JSON of a {v.Kind} grows past {Interpreter.MaxLength} characters"));
+            throw new ChatTemplateException(FormattableString.Invariant($"chat template {where()}: the JSON of {v.AKind} grows past {Interpreter.MaxLength} characters"));
         }
     }
 
@@ -264,6 +272,14 @@ internal static class Json
             case StringValue s:
                 JsText.JsonString(sb, s.Value, o.EnsureAscii);
                 return;
+        }
+        if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            throw new ChatTemplateException($"chat template {where()}: the template nests too deeply for the stack to write {v.AKind} (macros recursing through deep expressions?)");
+        }
+        if (depth >= MaxDepth)
+        {
+            throw new ChatTemplateException(FormattableString.Invariant($"chat template {where()}: {v.AKind} nested deeper than {MaxDepth} levels cannot be written (a value nested in a loop?)"));
         }
         if ((long)(o.Indent ?? 0) * (depth + 1) > Interpreter.MaxLength)
         {
@@ -301,7 +317,7 @@ internal static class Json
         };
         if (map is null)
         {
-            throw new ChatTemplateException($"chat template {where()}: cannot convert a {v.Kind} to JSON");
+            throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to JSON");
         }
         if (o.SortKeys)
         {

@@ -95,6 +95,37 @@ public sealed class ChatTemplateApiTests : IDisposable
         Assert.Throws<ArgumentException>(() => t.Render([], false, extra: new Dictionary<string, object?> { ["when"] = DateTime.UnixEpoch }));
     }
 
+    /// <summary>
+    /// Input nested deeper than a template may write is refused as an input error. Before, nested lists 100000 deep
+    /// overflowed the stack while being converted (killing the process), and a JsonNode deeper than 64 levels escaped as
+    /// a JsonException ("The object or value could not be serialized").
+    /// </summary>
+    [Fact]
+    public void Input_nested_past_the_limit_is_an_argument_error_and_json_nodes_convert_to_it()
+    {
+        var t = new ChatTemplate("{{ tools | tojson }}");
+        object list = new List<object?>();
+        JsonNode node = new JsonArray();
+        for (int i = 1; i < 999; i++)
+        {
+            list = new List<object?> { list };
+            node = new JsonArray(node);
+        }
+        // tools itself is one more level: 1000 in all, the most that can be written.
+        Assert.Equal(new string('[', 1000) + new string(']', 1000), t.Render([], false, [list]));
+        Assert.Equal(new string('[', 1000) + new string(']', 1000), t.Render([], false, [node]));
+
+        for (int i = 0; i < 100000; i++)
+        {
+            list = new List<object?> { list };
+        }
+        var e = Assert.Throws<ArgumentException>(() => t.Render([], false, [list]));
+        Assert.StartsWith("chat template input tools[0][0][0]", e.Message, StringComparison.Ordinal);
+        Assert.Contains("nested deeper than 1000 levels", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => t.Render([], false, [new JsonArray(node)]));
+        Assert.Contains("nested deeper than 1000 levels", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Rendering_is_thread_safe()
     {

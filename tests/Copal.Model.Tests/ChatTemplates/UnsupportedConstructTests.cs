@@ -42,6 +42,15 @@ public class UnsupportedConstructTests
     [InlineData("{{ 'a' - 1 }}", "operator '-' is not defined between a string and an integer", "line 1, column 8")]
     [InlineData("{% break %}", "'{% break %}' outside a for loop", "")]
     [InlineData("{{ (1, 2) | tojson }}", "cannot convert a tuple to JSON", "line 1, column 13")]
+    // Before, sort let the comparer's refusal escape as an InvalidOperationException ("Failed to compare two elements
+    // in the array."), with no position: a 500 "internal error" in serve. Both references refuse these too.
+    [InlineData("{{ [none, 1] | sort }}", "cannot sort a none against an integer", "line 1, column 16")]
+    // Kinds that begin with a vowel take "an" (before: "got a undefined", "on a integer").
+    [InlineData("{{ x is odd }}", "test 'odd' needs an integer, got an undefined", "line 1, column 6")]
+    [InlineData("{{ 1 | trim }}", "filter 'trim' is not supported on an integer", "line 1, column 8")]
+    [InlineData("{% for c in 1 %}{% endfor %}", "'for' cannot iterate over an integer", "line 1, column 4")]
+    [InlineData("{{ [[1], [2]] | sort }}", "cannot sort a list against a list", "line 1, column 17")]
+    [InlineData("{{ [{'a': 'x'}, {'a': 2}] | sort(attribute='a') }}", "cannot sort a string against an integer", "line 1, column 29")]
     public void Render_time_refusal_names_the_construct_and_position(string template, string construct, string position)
     {
         var t = new ChatTemplate(template);
@@ -90,6 +99,95 @@ public class UnsupportedConstructTests
     {
         var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template).Render(s_user, false));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A list or mapping nested in a loop (one level an iteration) is refused when written, with the position. Before,
+    /// writing it (text, JSON, join, comparison with a string) recursed once a level and overflowed the stack, which
+    /// kills the process: serve died with it.
+    /// </summary>
+    [Theory]
+    [InlineData("{{ ns.x | tojson }}", "line 1, column 104")]
+    [InlineData("{{ ns.x }}", "line 1, column 99")]
+    [InlineData("{{ ns.x | string }}", "line 1, column 104")]
+    [InlineData("{{ [ns.x] | join }}", "line 1, column 106")]
+    [InlineData("{{ ns.x == 'a' }}", "line 1, column 102")]
+    public void A_value_nested_past_the_limit_is_refused_when_written_instead_of_overflowing_the_stack(string write, string position)
+    {
+        string template = "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}" + write;
+        var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template).Render(s_user, false));
+        Assert.Contains(position + ": a list nested deeper than 1000 levels", e.Message, StringComparison.Ordinal);
+
+        string mappings = "{% set ns = namespace(x={}) %}{% for i in range(100000) %}{% set ns.x = {'a': ns.x} %}{% endfor %}{{ ns.x | tojson(indent=1) }}";
+        e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(mappings).Render(s_user, false));
+        Assert.Contains("a mapping nested deeper than 1000 levels", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_value_nested_up_to_the_limit_is_written()
+    {
+        string Nested(int levels) => "{% set ns = namespace(x=[]) %}{% for i in range(" + (levels - 1) + ") %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}";
+        Assert.Equal(new string('[', 1000) + new string(']', 1000), new ChatTemplate(Nested(1000)).Render(s_user, false));
+        Assert.Throws<ChatTemplateException>(() => new ChatTemplate(Nested(1001)).Render(s_user, false));
+    }
+
+    /// <summary>
+    /// Macro calls (at most 200) whose bodies nest expressions (at most 200 levels each) could together recurse past the
+    /// stack: 199 calls through 10 levels overflowed a 1.5 MB stack (.NET's thread-pool threads on Linux, where serve
+    /// renders), which kills the process. Such a render now either fits (how much does depends on how the JIT has
+    /// compiled the interpreter so far) or is refused once the stack runs low, naming the position; never a crash.
+    /// </summary>
+    [Theory]
+    [InlineData(10, 199)]
+    [InlineData(40, 120)]
+    [InlineData(190, 190)]
+    public void Recursion_through_deep_expressions_renders_or_is_refused_but_never_overflows_the_stack(int nesting, int calls)
+    {
+        (string? text, Exception? error) = RenderOnSmallStack(RecursiveMacro(nesting, calls));
+        if (error is null)
+        {
+            Assert.Equal("0" + new string('x', calls), text);
+            return;
+        }
+        var e = Assert.IsType<ChatTemplateException>(error);
+        Assert.Contains("line 1, column", e.Message, StringComparison.Ordinal);
+        Assert.Contains("nests too deeply for the stack", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Recursion_as_deep_as_real_templates_renders_on_a_small_stack()
+    {
+        Assert.Equal("0" + new string('x', 30), RenderOnSmallStack(RecursiveMacro(20, 30)).Text);
+    }
+
+    private static string RecursiveMacro(int nesting, int calls)
+    {
+        string inner = "f(n - 1)";
+        for (int i = 0; i < nesting; i++)
+        {
+            inner = "(" + inner + " if true else 0)";
+        }
+        return "{% macro f(n) %}{% if n > 0 %}{{ " + inner + " }}x{% else %}0{% endif %}{% endmacro %}{{ f(" + calls + ") }}";
+    }
+
+    private static (string? Text, Exception? Error) RenderOnSmallStack(string template)
+    {
+        var t = new ChatTemplate(template);
+        (string?, Exception?) result = (null, null);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                result = (t.Render(s_user, false), null);
+            }
+            catch (Exception e)
+            {
+                result = (null, e);
+            }
+        }, maxStackSize: 1536 * 1024);
+        thread.Start();
+        thread.Join();
+        return result;
     }
 
     [Fact]
