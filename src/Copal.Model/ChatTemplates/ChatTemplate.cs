@@ -17,6 +17,8 @@ public sealed class ChatTemplate
         ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
 
     private readonly Dictionary<string, (TemplateSource Source, TemplateBody Body)> _templates;
+    // The templates that read a message's content as a list of parts (ContentFormat).
+    private readonly HashSet<TemplateBody> _contentAsParts = new(ReferenceEqualityComparer.Instance);
     private readonly string _origin;
 
     /// <summary>
@@ -49,6 +51,10 @@ public sealed class ChatTemplate
             try
             {
                 _templates[name] = (source, Parser.Parse(source));
+                if (ContentFormat.IteratesContentParts(_templates[name].Body))
+                {
+                    _contentAsParts.Add(_templates[name].Body);
+                }
             }
             catch (ChatTemplateException e) when (named)
             {
@@ -166,6 +172,13 @@ public sealed class ChatTemplate
     }
 
     /// <summary>
+    /// Whether the template chats are rendered with (<see cref="DefaultText"/>'s, or a list's tool_use one) reads a
+    /// message's content as a list of parts: then each message's text is handed to it as one part,
+    /// <c>[{"type": "text", "text": ...}]</c> (<see cref="ContentFormat"/>).
+    /// </summary>
+    public bool ReadsContentAsParts(bool hasTools = false) => _contentAsParts.Contains(Select(hasTools).Item2);
+
+    /// <summary>
     /// Renders the conversation. The template sees <c>messages</c>, <c>add_generation_prompt</c>, <c>tools</c> (none
     /// when null), <c>documents</c> (none), the special tokens, then <paramref name="extra"/> (which may override any of
     /// these, e.g. <c>enable_thinking</c>, <c>date_string</c>, <c>documents</c>). For a named list, the "tool_use"
@@ -182,7 +195,7 @@ public sealed class ChatTemplate
 
         var context = new OrderedDictionary<string, Value>(StringComparer.Ordinal)
         {
-            ["messages"] = new ArrayValue(messages.Select((m, i) => m.ToValue($"messages[{i}]")).ToList()),
+            ["messages"] = new ArrayValue(messages.Select((m, i) => m.ToValue($"messages[{i}]", _contentAsParts.Contains(body))).ToList()),
             ["add_generation_prompt"] = BooleanValue.Of(addGenerationPrompt),
             ["tools"] = tools is null ? NullValue.Instance : ValueConverter.From(tools, "tools"),
             ["documents"] = NullValue.Instance,

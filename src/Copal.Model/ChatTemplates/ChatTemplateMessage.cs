@@ -11,9 +11,15 @@ namespace Copal.Model.ChatTemplates;
 /// <param name="Extra">Further fields of the message; keys role and content are not allowed here.</param>
 public sealed record ChatTemplateMessage(string Role, string? Content, IReadOnlyDictionary<string, object?>? Extra = null)
 {
-    internal Value ToValue(string path)
+    /// <param name="path">Where the message is, for errors.</param>
+    /// <param name="contentAsParts">Hand the content as one text part, <c>[{"type": "text", "text": Content}]</c>, for a
+    /// template that loops over a message's parts (<see cref="ContentFormat"/>); none stays none.</param>
+    internal Value ToValue(string path, bool contentAsParts = false)
     {
-        var entries = new List<(string, object?)> { ("role", Role), ("content", Content) };
+        object? content = contentAsParts && Content is not null
+            ? new List<object?> { new Dictionary<string, object?> { ["type"] = "text", ["text"] = Content } }
+            : Content;
+        var entries = new List<(string, object?)> { ("role", Role), ("content", content) };
         if (Extra is not null)
         {
             foreach ((string key, object? value) in Extra)
