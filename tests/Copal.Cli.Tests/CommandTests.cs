@@ -379,7 +379,7 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(0.25, DenseTarget(Path.Combine(_temp, "quarter-2")));
         CopalProcess.Result changed = Prune("changed", "--resume", Path.Combine(_temp, "quarter"), "--dense-target", "1");
         Assert.Equal(1, changed.ExitCode); // a state that does not match, as for every option the state keeps
-        Assert.Contains("--dense-target is '1', but the COPAL state was built with '0.25'", changed.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"--dense-target is '1', but the COPAL state in '{Path.Combine(_temp, "quarter", "copal-state.json")}' was built with '0.25'", changed.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_temp, "changed")));
         foreach ((string[] bad, string expected) in new[]
         {

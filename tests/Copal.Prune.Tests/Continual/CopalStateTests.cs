@@ -704,6 +704,79 @@ public sealed class CopalStateTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A manifest edited or damaged into valid JSON that no save writes is refused in one line naming the manifest and
+    /// the entry, as a failure of that file: not an internal error, and not a usage error of an option the user did not give.
+    /// </summary>
+    [Fact]
+    public void A_manifest_with_a_missing_or_impossible_entry_is_refused_naming_the_file_and_the_entry()
+    {
+        CopalState state = TwoSteps(new CopalOptions(), null, out _);
+        string dir = TempDir();
+        try
+        {
+            state.Save(dir);
+            string path = Path.Combine(dir, CopalState.ManifestFileName);
+            string saved = File.ReadAllText(path);
+            (Action<JsonNode> Damage, string Named)[] cases =
+            [
+                (j => j["options"] = new JsonObject(), "options.sensitivity"),
+                (j => j["options"]!["sensitivity"] = "foo", "foo"),
+                (j => j["options"]!["decay"] = 5, "decay"),
+                (j => j["options"]!["mask"] = "sideways", "sideways"),
+                (j => j["datasets"]![0] = null, "datasets[0]"),
+                (j => j["datasets"]![1]!["n_samples"] = 0, "datasets[1]"),
+                (j => j["datasets"]![1]!["calibration_hash"] = null, "datasets[1]"),
+                (j => j["linears"]![0] = null, "linears[0]"),
+                (j => j["linears"]![2]!["cols"] = -3, "linears[2]"),
+                (j => j["linears"]![1]!["name"] = "", "linears[1]"),
+            ];
+            foreach ((Action<JsonNode> damage, string named) in cases)
+            {
+                JsonNode json = JsonNode.Parse(saved)!;
+                damage(json);
+                File.WriteAllText(path, json.ToJsonString());
+                var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+                Assert.StartsWith($"'{path}'", e.Message, StringComparison.Ordinal);
+                Assert.Contains(named, e.Message, StringComparison.Ordinal);
+                Assert.DoesNotContain('\n', e.Message);
+            }
+            File.WriteAllText(path, saved);
+            Assert.Equal(2, CopalState.Load(dir).Datasets.Count);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The tensor file names the dense parent it was folded from: beside a manifest of another parent (files of two
+    /// runs put together by hand) it is refused with both hashes, so its statistics never serve another model.
+    /// </summary>
+    [Fact]
+    public void A_tensor_file_of_another_parent_than_its_manifest_is_refused_with_both_hashes()
+    {
+        CopalState state = TwoSteps(new CopalOptions(), null, out _);
+        string dir = TempDir();
+        try
+        {
+            state.Save(dir);
+            string path = Path.Combine(dir, CopalState.ManifestFileName);
+            JsonNode json = JsonNode.Parse(File.ReadAllText(path))!;
+            json["parent_hash"] = "bbbb";
+            File.WriteAllText(path, json.ToJsonString());
+            var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+            Assert.Contains(CopalState.TensorsFileName, e.Message, StringComparison.Ordinal);
+            Assert.Contains(state.ParentHash, e.Message, StringComparison.Ordinal);
+            Assert.Contains("bbbb", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void Resuming_on_another_parent_or_with_other_options_names_both_values()
     {
@@ -718,6 +791,30 @@ public sealed class CopalStateTests : IDisposable
         Assert.Contains("'sum'", option.Message, StringComparison.Ordinal);
         // An empty state does not cover the model's linears.
         Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", s_sumFixed, config));
+    }
+
+    /// <summary>A loaded state's refusals name the file it was read from, beside both values: which --resume folder is the wrong one.</summary>
+    [Fact]
+    public void A_loaded_states_refusal_names_its_manifest()
+    {
+        var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
+        string dir = TempDir();
+        try
+        {
+            TwoSteps(s_sumFixed, null, out _).Save(dir);
+            CopalState loaded = CopalState.Load(dir);
+            string manifest = Path.Combine(dir, CopalState.ManifestFileName);
+            var parent = Assert.Throws<CopalStateException>(() => loaded.EnsureCompatible("bbbb", "other", s_sumFixed, config));
+            Assert.StartsWith($"the COPAL state in '{manifest}' was made from a dense parent with hash parent-hash ('dense'), but the model 'other' has hash bbbb", parent.Message, StringComparison.Ordinal);
+            var option = Assert.Throws<CopalStateException>(() => loaded.EnsureCompatible("parent-hash", "dense", new CopalOptions(Accumulate: SensitivityAccumulation.Max), config));
+            Assert.Contains($"the COPAL state in '{manifest}' was built with 'sum'", option.Message, StringComparison.Ordinal);
+            var shapes = Assert.Throws<CopalStateException>(() => loaded.EnsureCompatible("parent-hash", "dense", s_sumFixed, config));
+            Assert.StartsWith($"the COPAL state in '{manifest}' ", shapes.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]
