@@ -4,6 +4,7 @@ using System.Text.Json;
 using Copal.Prune.Driver;
 using Copal.Tensors;
 using Copal.Tensors.IO;
+using Copal.Tensors.Numerics;
 using Copal.Tensors.Safetensors;
 
 namespace Copal.Prune.Continual;
@@ -278,6 +279,7 @@ public sealed partial class CopalState
         {
             LinearState l = state.GetOrAdd(rec.Name, rec.Rows, rec.Cols);
             TensorView columns = Require(file, tensorsPath, ColumnsName(rec.Name), DType.F64, [rec.Cols]);
+            RequireFinite(columns, tensorsPath, ColumnsName(rec.Name));
             MemoryMarshal.Cast<byte, double>(columns.Bytes).CopyTo(l.Columns);
             l.Steps = steps;
             if (file.TryGet(HessianName(rec.Name, HessianSlot.Main), out _))
@@ -369,6 +371,17 @@ public sealed partial class CopalState
             throw new CopalStateException($"tensor '{name}' in '{path}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {dtype} [{string.Join(", ", shape)}]");
         }
         return t;
+    }
+
+    // A save writes finite values only; a damaged file of the right size is caught here, before a mask or a Cholesky
+    // meets it. The Hessians are checked when read (CopalState.Hessians), the columns when loaded.
+    private static void RequireFinite(TensorView t, string path, string name)
+    {
+        long bad = NonFinite.IndexOf(t, 0, t.ElementCount);
+        if (bad >= 0)
+        {
+            throw new CopalStateException($"tensor '{name}' in '{path}' holds {NonFinite.Describe(t, bad)} at index {bad}; a saved state holds finite values only, so the file is damaged: continue from an earlier step's state");
+        }
     }
 
     private static string Module(string weightName) => weightName.EndsWith(".weight", StringComparison.Ordinal) ? weightName[..^".weight".Length] : weightName;

@@ -751,6 +751,50 @@ public sealed class CopalStateTests : IDisposable
     }
 
     /// <summary>
+    /// A save writes finite values only. A state file damaged into NaN or ∞ (of the right size, so its header cannot
+    /// tell) is refused naming the file, the tensor and the first bad index: the column sensitivities when loaded, a
+    /// Hessian when read (it failed in SparseGPT's Cholesky as "check the calibration inputs", naming neither).
+    /// </summary>
+    [Fact]
+    public void A_non_finite_value_in_the_state_file_is_refused_naming_the_tensor_and_index()
+    {
+        string dir = TempDir();
+        try
+        {
+            TwoSteps(new CopalOptions(), null, out _).Save(dir);
+            string path = Path.Combine(dir, CopalState.TensorsFileName);
+            byte[] saved = File.ReadAllBytes(path);
+            void Damage(string tensor, int index, double value)
+            {
+                byte[] bytes = (byte[])saved.Clone();
+                long headerLength = BitConverter.ToInt64(bytes, 0);
+                JsonNode header = JsonNode.Parse(System.Text.Encoding.UTF8.GetString(bytes, 8, (int)headerLength))!;
+                long start = 8 + headerLength + (long)header[tensor]!["data_offsets"]![0]!;
+                if ((string?)header[tensor]!["dtype"] == "F64")
+                {
+                    BitConverter.TryWriteBytes(bytes.AsSpan((int)start + (index * 8), 8), value);
+                }
+                else
+                {
+                    BitConverter.TryWriteBytes(bytes.AsSpan((int)start + (index * 4), 4), (float)value);
+                }
+                File.WriteAllBytes(path, bytes);
+            }
+            Damage("model.layers.0.self_attn.k_proj.copal_columns", 3, double.PositiveInfinity);
+            var columns = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+            Assert.Equal($"tensor 'model.layers.0.self_attn.k_proj.copal_columns' in '{path}' holds +Inf at index 3; a saved state holds finite values only, so the file is damaged: continue from an earlier step's state", columns.Message);
+            Damage("model.layers.0.self_attn.q_proj.copal_hessian_upper", 5, double.NaN);
+            CopalState loaded = CopalState.Load(dir);
+            var hessian = Assert.Throws<CopalStateException>(() => loaded.ReadHessian("model.layers.0.self_attn.q_proj.weight"));
+            Assert.StartsWith($"tensor 'model.layers.0.self_attn.q_proj.copal_hessian_upper' in '{path}' holds NaN at index 5;", hessian.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// The tensor file names the dense parent it was folded from: beside a manifest of another parent (files of two
     /// runs put together by hand) it is refused with both hashes, so its statistics never serve another model.
     /// </summary>
