@@ -67,13 +67,15 @@ public sealed partial class CopalState
         {
             throw new IOException($"{SaveDirectoryName} '{directory}' is a file; expected a folder (it receives {TensorsFileName} and {ManifestFileName})");
         }
+        // Both files are renamed into the folder: neither may be an input's file, through the input's links either.
+        string[] written = [TensorsFileName, ManifestFileName];
         if (!string.IsNullOrEmpty(ParentModel))
         {
-            PathGuard.RequireOutside(directory, SaveDirectoryName, ParentModel, "the state's dense parent model");
+            PathGuard.RequireOutsideWriting(directory, SaveDirectoryName, written, ParentModel, "the state's dense parent model");
         }
         if (SourceDirectory is string source)
         {
-            PathGuard.RequireOutside(directory, SaveDirectoryName, source, "the folder the COPAL state reads from");
+            PathGuard.RequireOutsideWriting(directory, SaveDirectoryName, written, source, "the folder the COPAL state reads from");
         }
         bool runOutput = _runOutput is not null && string.Equals(RealPath.Resolve(_runOutput), real, RealPath.Comparison);
         if (!runOutput && Directory.Exists(real))

@@ -497,6 +497,17 @@ public sealed class CopalStateTests : IDisposable
                 IOException e = Assert.Throws<IOException>(() => reloaded.Save(folder));
                 Assert.StartsWith($"CopalState.Save directory '{folder}' {relation} the folder the COPAL state reads from '{own}'", e.Message, StringComparison.Ordinal);
             }
+            // A folder of links to its files is read from those files: saving onto them would change the input.
+            string links = Path.Combine(root, "links");
+            Directory.CreateDirectory(links);
+            foreach (string name in new[] { CopalState.TensorsFileName, CopalState.ManifestFileName })
+            {
+                File.CreateSymbolicLink(Path.Combine(links, name), Path.Combine(own, name));
+            }
+            byte[] before = File.ReadAllBytes(Path.Combine(own, CopalState.TensorsFileName));
+            IOException linked = Assert.Throws<IOException>(() => CopalState.Load(links).Save(own));
+            Assert.StartsWith($"CopalState.Save directory '{own}' holds '{Path.Combine(own, CopalState.TensorsFileName)}', which the folder the COPAL state reads from '{links}' links to", linked.Message, StringComparison.Ordinal);
+            Assert.Equal(before, File.ReadAllBytes(Path.Combine(own, CopalState.TensorsFileName)));
         }
         finally
         {
