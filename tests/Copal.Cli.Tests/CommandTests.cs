@@ -356,6 +356,41 @@ public sealed class CommandTests : IDisposable
         Assert.DoesNotContain("resumed state", stderr, StringComparison.Ordinal); // the same kind: nothing to say
     }
 
+    /// <summary>
+    /// The thread count (DOTNET_PROCESSOR_COUNT; prune has no --threads) changes no byte of a COPAL step, a resumed one
+    /// included: every parallel loop splits rows or output tiles, never a sum. Windows of 4 × 64 tokens make the Gram
+    /// matrices large enough to be split. The manifest differs only in its timestamps.
+    /// </summary>
+    [Fact]
+    public void A_copal_step_and_its_resumed_step_are_the_same_bytes_on_one_thread_and_on_two()
+    {
+        string Step(int threads, string name, params string[] extra)
+        {
+            string outDir = Path.Combine(_temp, $"{name}-{threads}");
+            CopalProcess.Result r = CopalProcess.RunInShell($"export DOTNET_PROCESSOR_COUNT={threads}", [.. new[] { "prune", "-m", TestData.Stories260K, "-o", outDir,
+                "--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "4", "--seqlen", "64", "--device", "cpu" }, .. extra]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            // The setting took: the report names the CPU's threads.
+            Assert.Contains($"\"device\": \"cpu ({threads}-core CPU ({threads} threads))\"", File.ReadAllText(Path.Combine(outDir, "prune-report.json")), StringComparison.Ordinal);
+            return outDir;
+        }
+        static string WithoutTimes(string manifest) => string.Join('\n', File.ReadAllLines(manifest).Where(l => !l.Contains("_utc\"", StringComparison.Ordinal)));
+        foreach (int threads in new[] { 1, 2 })
+        {
+            Step(threads, "first");
+            Step(threads, "second", "--seed", "5", "--resume", Path.Combine(_temp, $"first-{threads}"));
+        }
+        foreach (string step in new[] { "first", "second" })
+        {
+            string one = Path.Combine(_temp, $"{step}-1"), two = Path.Combine(_temp, $"{step}-2");
+            foreach (string file in new[] { "model.safetensors", "copal-state.safetensors" })
+            {
+                Assert.True(File.ReadAllBytes(Path.Combine(one, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(two, file))), $"{step}: {file} differs between 1 and 2 threads");
+            }
+            Assert.Equal(WithoutTimes(Path.Combine(one, "copal-state.json")), WithoutTimes(Path.Combine(two, "copal-state.json")));
+        }
+    }
+
     [Fact]
     public void A_copal_run_records_its_dense_target_and_refuses_a_resume_that_changes_it()
     {
@@ -379,7 +414,7 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(0.25, DenseTarget(Path.Combine(_temp, "quarter-2")));
         CopalProcess.Result changed = Prune("changed", "--resume", Path.Combine(_temp, "quarter"), "--dense-target", "1");
         Assert.Equal(1, changed.ExitCode); // a state that does not match, as for every option the state keeps
-        Assert.Contains("--dense-target is '1', but the COPAL state was built with '0.25'", changed.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"--dense-target is '1', but the COPAL state in '{Path.Combine(_temp, "quarter", "copal-state.json")}' was built with '0.25'", changed.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_temp, "changed")));
         foreach ((string[] bad, string expected) in new[]
         {

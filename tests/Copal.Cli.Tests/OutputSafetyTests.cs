@@ -295,6 +295,28 @@ public sealed class OutputSafetyTests : IDisposable
         Assert.Equal("mine", File.ReadAllText(Path.Combine(kept, "notes.txt")));
     }
 
+    /// <summary>
+    /// A --resume folder whose state files are links (to a step's output, say) keeps them: a --state where they really
+    /// are would rename the new state over them, and the input would hold the next step's state. Refused before any
+    /// work, --force or not, as an --out holding an input's linked file is.
+    /// </summary>
+    [Fact]
+    public void Prune_state_onto_the_files_the_resume_folder_links_to_is_refused()
+    {
+        string model = CopyModel("model");
+        string step1 = Path.Combine(_temp, "step1");
+        string[] copal = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu"];
+        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", step1, .. copal]).ExitCode);
+        string linked = Path.Combine(_temp, "linked");
+        Directory.CreateDirectory(linked);
+        foreach (string name in new[] { "copal-state.json", "copal-state.safetensors" })
+        {
+            File.CreateSymbolicLink(Path.Combine(linked, name), Path.Combine(step1, name));
+        }
+        AssertRefused(step1, "which the --resume folder",
+            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", linked, "--state", step1, "--force", .. copal]);
+    }
+
     [Fact]
     public void Prune_state_onto_a_file_is_refused_before_any_output()
     {

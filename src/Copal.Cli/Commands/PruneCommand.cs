@@ -251,10 +251,12 @@ internal static class PruneCommand
         }
         if (state is not null)
         {
-            PathGuard.RequireOutside(state, "--state", modelDir, "the input folder");
+            // The state's two files are renamed into --state: neither may be an input's file through its links.
+            string[] written = [CopalState.TensorsFileName, CopalState.ManifestFileName];
+            PathGuard.RequireOutsideWriting(state, "--state", written, modelDir, "the input folder");
             if (resume is not null)
             {
-                PathGuard.RequireOutside(state, "--state", resume, "the --resume folder");
+                PathGuard.RequireOutsideWriting(state, "--state", written, resume, "the --resume folder");
             }
             RequireStateFolder(state, force);
         }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Copal.Prune.Driver;
 using Copal.Tensors;
 using Copal.Tensors.IO;
+using Copal.Tensors.Numerics;
 using Copal.Tensors.Safetensors;
 
 namespace Copal.Prune.Continual;
@@ -66,13 +67,15 @@ public sealed partial class CopalState
         {
             throw new IOException($"{SaveDirectoryName} '{directory}' is a file; expected a folder (it receives {TensorsFileName} and {ManifestFileName})");
         }
+        // Both files are renamed into the folder: neither may be an input's file, through the input's links either.
+        string[] written = [TensorsFileName, ManifestFileName];
         if (!string.IsNullOrEmpty(ParentModel))
         {
-            PathGuard.RequireOutside(directory, SaveDirectoryName, ParentModel, "the state's dense parent model");
+            PathGuard.RequireOutsideWriting(directory, SaveDirectoryName, written, ParentModel, "the state's dense parent model");
         }
         if (SourceDirectory is string source)
         {
-            PathGuard.RequireOutside(directory, SaveDirectoryName, source, "the folder the COPAL state reads from");
+            PathGuard.RequireOutsideWriting(directory, SaveDirectoryName, written, source, "the folder the COPAL state reads from");
         }
         bool runOutput = _runOutput is not null && string.Equals(RealPath.Resolve(_runOutput), real, RealPath.Comparison);
         if (!runOutput && Directory.Exists(real))
@@ -252,14 +255,24 @@ public sealed partial class CopalState
         {
             throw new CopalStateException($"'{manifestPath}' lacks one of parent_hash, options, datasets, linears");
         }
-        var options = new CopalOptions(CopalOptions.ParseSensitivity(manifest.Options.Sensitivity), CopalOptions.ParseAccumulation(manifest.Options.Accumulate),
-            manifest.Options.Decay, manifest.Options.Update, CopalOptions.ParseMask(manifest.Options.Mask ?? "fixed"))
+        RequireEntries(manifest, manifestPath);
+        CopalState state;
+        try
         {
-            PercentDamp = manifest.Options.PercentDamp,
-            Upstream = CopalOptions.ParseUpstream(manifest.Options.Upstream ?? "pruned"),
-            DenseTarget = manifest.Options.DenseTarget,
-        };
-        var state = new CopalState(manifest.ParentHash, manifest.ParentModel, options) { CreatedUtc = manifest.CreatedUtc };
+            var options = new CopalOptions(CopalOptions.ParseSensitivity(manifest.Options.Sensitivity), CopalOptions.ParseAccumulation(manifest.Options.Accumulate),
+                manifest.Options.Decay, manifest.Options.Update, CopalOptions.ParseMask(manifest.Options.Mask ?? "fixed"))
+            {
+                PercentDamp = manifest.Options.PercentDamp,
+                Upstream = CopalOptions.ParseUpstream(manifest.Options.Upstream ?? "pruned"),
+                DenseTarget = manifest.Options.DenseTarget,
+            };
+            state = new CopalState(manifest.ParentHash, manifest.ParentModel, options) { CreatedUtc = manifest.CreatedUtc };
+        }
+        catch (PruningOptionException e)
+        {
+            // The file's fault, not an option the user typed: said as the manifest's, not as a usage error of --{option}.
+            throw new CopalStateException($"'{manifestPath}' holds options no save writes: {e.Option} is '{e.Value}', expected {e.Expected}");
+        }
         state._datasets.AddRange(manifest.Datasets);
         int steps = manifest.Datasets.Count;
         using SafetensorsFile file = SafetensorsFile.Open(tensorsPath);
@@ -268,6 +281,7 @@ public sealed partial class CopalState
         {
             LinearState l = state.GetOrAdd(rec.Name, rec.Rows, rec.Cols);
             TensorView columns = Require(file, tensorsPath, ColumnsName(rec.Name), DType.F64, [rec.Cols]);
+            RequireFinite(columns, tensorsPath, ColumnsName(rec.Name));
             MemoryMarshal.Cast<byte, double>(columns.Bytes).CopyTo(l.Columns);
             l.Steps = steps;
             if (file.TryGet(HessianName(rec.Name, HessianSlot.Main), out _))
@@ -296,6 +310,11 @@ public sealed partial class CopalState
     // The tensor file names the datasets it holds (files written before that name none, and are taken as they are).
     private static void RequireSameSave(CopalStateManifest manifest, SafetensorsFile file, string directory)
     {
+        if (file.Metadata.TryGetValue("parent_hash", out string? parent) && parent != manifest.ParentHash)
+        {
+            throw new CopalStateException($"--resume folder '{directory}': {TensorsFileName} was folded from the dense parent with hash {parent}, "
+                + $"{ManifestFileName} names the parent {manifest.ParentHash}: the two files belong to different runs; continue from a folder whose state one run wrote");
+        }
         if (!file.Metadata.TryGetValue(StepsKey, out string? steps))
         {
             return;
@@ -311,6 +330,36 @@ public sealed partial class CopalState
         }
     }
 
+    // What a save always writes, checked before any of it is used: a manifest edited or damaged into other valid JSON
+    // is one line naming the file and the entry, not a null dereference later.
+    private static void RequireEntries(CopalStateManifest manifest, string manifestPath)
+    {
+        if (manifest.Options.Sensitivity is null || manifest.Options.Accumulate is null)
+        {
+            throw new CopalStateException($"'{manifestPath}' lacks options.{(manifest.Options.Sensitivity is null ? "sensitivity" : "accumulate")}");
+        }
+        for (int i = 0; i < manifest.Datasets.Count; i++)
+        {
+            CopalStepRecord? d = manifest.Datasets[i];
+            if (d is null || d.Step != i + 1 || d.Sources is null || string.IsNullOrEmpty(d.CalibrationHash) || d.NSamples < 1 || d.SeqLen < 1 || string.IsNullOrEmpty(d.Pattern))
+            {
+                throw new CopalStateException($"'{manifestPath}' has datasets[{i}] {Shown(d)}; expected step {i + 1} with its sources, calibration_hash, n_samples ≥ 1, seq_len ≥ 1 and pattern");
+            }
+        }
+        for (int i = 0; i < manifest.Linears.Count; i++)
+        {
+            CopalLinearRecord? l = manifest.Linears[i];
+            if (l is null || string.IsNullOrEmpty(l.Name) || l.Rows < 1 || l.Cols < 1)
+            {
+                throw new CopalStateException($"'{manifestPath}' has linears[{i}] {Shown(l)}; expected a weight's name with rows ≥ 1 and cols ≥ 1");
+            }
+        }
+    }
+
+    private static string Shown(object? entry) => entry is null ? "null" : JsonSerializer.Serialize(entry, ManifestEntryJson);
+
+    private static readonly JsonSerializerOptions ManifestEntryJson = CopalJson.Create(indented: false);
+
     private static string Short(string hash) => hash.Length == 0 ? "none" : hash.Length > 12 ? hash[..12] + "…" : hash;
 
     private static TensorView Require(SafetensorsFile file, string path, string name, DType dtype, long[] shape)
@@ -324,6 +373,17 @@ public sealed partial class CopalState
             throw new CopalStateException($"tensor '{name}' in '{path}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {dtype} [{string.Join(", ", shape)}]");
         }
         return t;
+    }
+
+    // A save writes finite values only; a damaged file of the right size is caught here, before a mask or a Cholesky
+    // meets it. The Hessians are checked when read (CopalState.Hessians), the columns when loaded.
+    private static void RequireFinite(TensorView t, string path, string name)
+    {
+        long bad = NonFinite.IndexOf(t, 0, t.ElementCount);
+        if (bad >= 0)
+        {
+            throw new CopalStateException($"tensor '{name}' in '{path}' holds {NonFinite.Describe(t, bad)} at index {bad}; a saved state holds finite values only, so the file is damaged: continue from an earlier step's state");
+        }
     }
 
     private static string Module(string weightName) => weightName.EndsWith(".weight", StringComparison.Ordinal) ? weightName[..^".weight".Length] : weightName;

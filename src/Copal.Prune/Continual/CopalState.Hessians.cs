@@ -162,6 +162,7 @@ public sealed partial class CopalState
             string path = _source ?? throw new CopalStateException($"the COPAL state's {SlotDescription(slot)} of '{l.Name}' has no file to be read from");
             using SafetensorsFile file = SafetensorsFile.Open(path);
             TensorView t = Require(file, path, HessianName(l.Name, slot), DType.F32, [StoredLength(slot, l.Cols)]);
+            RequireFinite(t, path, HessianName(l.Name, slot));
             Unpack(slot, t.AsSpan<float>(), full, l.Cols);
         }
         if (keep)

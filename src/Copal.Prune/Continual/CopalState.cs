@@ -89,6 +89,9 @@ public sealed partial class CopalState
     /// The folder the state reads its saved Hessians from: where it was loaded from or last saved to (after a completed
     /// <see cref="PruneJob"/> run, that run's output); null for a new state never saved.
     /// </summary>
+    // How a refusal names the state: by the manifest it was read from, where it was read from one.
+    private string Described => SourceDirectory is string folder ? $"the COPAL state in '{Path.Combine(folder, ManifestFileName)}'" : "the COPAL state";
+
     internal string? SourceDirectory => _source is null ? null : Path.GetDirectoryName(_source);
 
     /// <summary>Throws, naming the way on, when a run left this state unusable (see the class remarks).</summary>
@@ -153,7 +156,7 @@ public sealed partial class CopalState
         if (!string.Equals(hash, ParentHash, StringComparison.Ordinal))
         {
             throw new CopalStateException(
-                $"the COPAL state was made from a dense parent with hash {ParentHash} ('{ParentModel}'), but {what} '{modelDirectory}' has hash {hash}; " +
+                $"{Described} was made from a dense parent with hash {ParentHash} ('{ParentModel}'), but {what} '{modelDirectory}' has hash {hash}; " +
                 "continue with the same dense model the run started from (COPAL always prunes the dense parent, never a pruned model)");
         }
     }
@@ -307,26 +310,26 @@ public sealed partial class CopalState
                 (int rows, int cols) = LlamaWeights.LinearShape(config, id);
                 if (!_linears.TryGetValue(name, out LinearState? l))
                 {
-                    throw new CopalStateException($"the COPAL state has no entry for '{name}' (it covers {_linears.Count} linears); it does not belong to this model");
+                    throw new CopalStateException($"{Described} has no entry for '{name}' (it covers {_linears.Count} linears); it does not belong to this model");
                 }
                 if (l.Rows != rows || l.Cols != cols)
                 {
-                    throw new CopalStateException($"the COPAL state for '{name}' is [{l.Rows}, {l.Cols}], the model's weight is [{rows}, {cols}]");
+                    throw new CopalStateException($"{Described} has '{name}' as [{l.Rows}, {l.Cols}], the model's weight is [{rows}, {cols}]");
                 }
             }
         }
         if (_linears.Count != config.NumLayers * LinearIds.All.Count)
         {
-            throw new CopalStateException($"the COPAL state has {_linears.Count} linears, the model {config.NumLayers * LinearIds.All.Count}");
+            throw new CopalStateException($"{Described} has {_linears.Count} linears, the model {config.NumLayers * LinearIds.All.Count}");
         }
         ParentModel = parentModel;
     }
 
-    private static void Check(string option, string stored, string given)
+    private void Check(string option, string stored, string given)
     {
         if (stored != given)
         {
-            throw new CopalStateException($"option --{option} is '{given}', but the COPAL state was built with '{stored}'; a continual run keeps its options (omit --{option} to use the state's)");
+            throw new CopalStateException($"option --{option} is '{given}', but {Described} was built with '{stored}'; a continual run keeps its options (omit --{option} to use the state's)");
         }
     }
 }

@@ -22,6 +22,45 @@ public static class PathGuard
     public static void RequireOutside(string output, string outputName, string input, string inputName) =>
         Require(output, outputName, input, inputName, outputIsReplaced: false);
 
+    /// <summary>
+    /// As <see cref="RequireOutside"/> for a folder into which the files <paramref name="names"/> are written, each
+    /// renamed over what is there: none of them may be where a file of <paramref name="input"/> really is (an input
+    /// folder's links to files elsewhere count as its files), or the input would change.
+    /// </summary>
+    /// <exception cref="IOException">They are not apart, or a written file is an input's file.</exception>
+    public static void RequireOutsideWriting(string output, string outputName, IReadOnlyList<string> names, string input, string inputName)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        RequireOutside(output, outputName, input, inputName);
+        string realInput = RealPath.Resolve(input);
+        if (!Directory.Exists(realInput))
+        {
+            return;
+        }
+        var written = names.Select(n => RealPath.Resolve(Path.Combine(output, n))).ToList();
+        RequireNotWritingLinked(output, outputName, written, input, inputName, realInput, input);
+    }
+
+    private static void RequireNotWritingLinked(string output, string outputName, IReadOnlyList<string> written, string input, string inputName, string folder, string shownFolder)
+    {
+        foreach (FileSystemInfo entry in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+        {
+            if (entry.LinkTarget is null)
+            {
+                if (entry is DirectoryInfo sub)
+                {
+                    RequireNotWritingLinked(output, outputName, written, input, inputName, sub.FullName, Path.Join(shownFolder, sub.Name));
+                }
+                continue;
+            }
+            string realEntry = RealPath.Resolve(entry.FullName);
+            if (written.FirstOrDefault(w => RealPath.IsSameOrInside(w, realEntry)) is string file)
+            {
+                throw new IOException($"{outputName} '{output}' holds '{file}', which {inputName} '{input}' links to as '{Path.Join(shownFolder, entry.Name)}'; writing it would replace the input: choose another {outputName}");
+            }
+        }
+    }
+
     private static void Require(string output, string outputName, string input, string inputName, bool outputIsReplaced)
     {
         ArgumentException.ThrowIfNullOrEmpty(output);

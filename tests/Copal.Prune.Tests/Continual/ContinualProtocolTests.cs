@@ -194,6 +194,34 @@ public class ContinualProtocolTests
         Assert.Null(noJoint[0].Mean.IntransigenceLog);
     }
 
+    /// <summary>
+    /// A perplexity that overflows (mean NLL past 709) is +∞, also the dense model's: the report is still written,
+    /// and no figure puts ∞ or NaN into a coordinate (the perplexity plot threw at the end of the whole run).
+    /// </summary>
+    [Fact]
+    public void Figures_of_a_report_with_an_overflowing_perplexity_are_written_without_non_finite_coordinates()
+    {
+        double inf = double.PositiveInfinity;
+        (string, string, string)[] variants = [("copal", "copal", "copal"), ("wanda-reset", "wanda", "reset")];
+        double[][] copal = [[inf, 30], [inf, 20]], wanda = [[inf, 40], [inf, inf]];
+        IReadOnlyList<VariantReport> v = ContinualRunner.Summarize(variants, [0UL], [inf, 10],
+            (i, _) => new VariantRun(i == 0 ? copal : wanda, [0, 0], [0, 0], [null, 0], [0, 0]));
+        ContinualReport Report(double[] dense, IReadOnlyList<VariantReport> reports) => new("m", "0.5", 1, 2, 2, null, [0UL], "cpu", null, "", "", "", null, [],
+            [new("a", "x", "y", 1, 1, dense[0]), new("b", "x", "y", 1, 1, dense[1])], reports, 1, 1);
+        // Every value of the first dataset is +∞, the dense one too; the second has one +∞ among finite values.
+        ContinualReport report = Report([inf, 10], v);
+        var coordinate = new System.Text.RegularExpressions.Regex("=\"[^\"]*(∞|NaN|Infinity)[^\"]*\"");
+        foreach (string svg in new[] { ContinualSvg.PerplexityPlot(report), ContinualSvg.Heatmap(report), ContinualSvg.MetricsPlot(report) })
+        {
+            Assert.EndsWith("</svg>\n", svg, StringComparison.Ordinal);
+            Assert.DoesNotMatch(coordinate, svg);
+        }
+        // The finite points of the second dataset are still drawn: copal's two, wanda's first.
+        string plot = ContinualSvg.PerplexityPlot(report);
+        Assert.Equal(2 + 1, System.Text.RegularExpressions.Regex.Count(plot, "<circle "));
+        Assert.Contains("| a | x (1 tokens) | y (1 tokens) |", ContinualMarkdown.Render(report), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_failed_precondition_is_the_first_line_of_the_report()
     {

@@ -497,6 +497,17 @@ public sealed class CopalStateTests : IDisposable
                 IOException e = Assert.Throws<IOException>(() => reloaded.Save(folder));
                 Assert.StartsWith($"CopalState.Save directory '{folder}' {relation} the folder the COPAL state reads from '{own}'", e.Message, StringComparison.Ordinal);
             }
+            // A folder of links to its files is read from those files: saving onto them would change the input.
+            string links = Path.Combine(root, "links");
+            Directory.CreateDirectory(links);
+            foreach (string name in new[] { CopalState.TensorsFileName, CopalState.ManifestFileName })
+            {
+                File.CreateSymbolicLink(Path.Combine(links, name), Path.Combine(own, name));
+            }
+            byte[] before = File.ReadAllBytes(Path.Combine(own, CopalState.TensorsFileName));
+            IOException linked = Assert.Throws<IOException>(() => CopalState.Load(links).Save(own));
+            Assert.StartsWith($"CopalState.Save directory '{own}' holds '{Path.Combine(own, CopalState.TensorsFileName)}', which the folder the COPAL state reads from '{links}' links to", linked.Message, StringComparison.Ordinal);
+            Assert.Equal(before, File.ReadAllBytes(Path.Combine(own, CopalState.TensorsFileName)));
         }
         finally
         {
@@ -704,6 +715,123 @@ public sealed class CopalStateTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A manifest edited or damaged into valid JSON that no save writes is refused in one line naming the manifest and
+    /// the entry, as a failure of that file: not an internal error, and not a usage error of an option the user did not give.
+    /// </summary>
+    [Fact]
+    public void A_manifest_with_a_missing_or_impossible_entry_is_refused_naming_the_file_and_the_entry()
+    {
+        CopalState state = TwoSteps(new CopalOptions(), null, out _);
+        string dir = TempDir();
+        try
+        {
+            state.Save(dir);
+            string path = Path.Combine(dir, CopalState.ManifestFileName);
+            string saved = File.ReadAllText(path);
+            (Action<JsonNode> Damage, string Named)[] cases =
+            [
+                (j => j["options"] = new JsonObject(), "options.sensitivity"),
+                (j => j["options"]!["sensitivity"] = "foo", "foo"),
+                (j => j["options"]!["decay"] = 5, "decay"),
+                (j => j["options"]!["mask"] = "sideways", "sideways"),
+                (j => j["datasets"]![0] = null, "datasets[0]"),
+                (j => j["datasets"]![1]!["n_samples"] = 0, "datasets[1]"),
+                (j => j["datasets"]![1]!["calibration_hash"] = null, "datasets[1]"),
+                (j => j["linears"]![0] = null, "linears[0]"),
+                (j => j["linears"]![2]!["cols"] = -3, "linears[2]"),
+                (j => j["linears"]![1]!["name"] = "", "linears[1]"),
+            ];
+            foreach ((Action<JsonNode> damage, string named) in cases)
+            {
+                JsonNode json = JsonNode.Parse(saved)!;
+                damage(json);
+                File.WriteAllText(path, json.ToJsonString());
+                var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+                Assert.StartsWith($"'{path}'", e.Message, StringComparison.Ordinal);
+                Assert.Contains(named, e.Message, StringComparison.Ordinal);
+                Assert.DoesNotContain('\n', e.Message);
+            }
+            File.WriteAllText(path, saved);
+            Assert.Equal(2, CopalState.Load(dir).Datasets.Count);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A save writes finite values only. A state file damaged into NaN or ∞ (of the right size, so its header cannot
+    /// tell) is refused naming the file, the tensor and the first bad index: the column sensitivities when loaded, a
+    /// Hessian when read (it failed in SparseGPT's Cholesky as "check the calibration inputs", naming neither).
+    /// </summary>
+    [Fact]
+    public void A_non_finite_value_in_the_state_file_is_refused_naming_the_tensor_and_index()
+    {
+        string dir = TempDir();
+        try
+        {
+            TwoSteps(new CopalOptions(), null, out _).Save(dir);
+            string path = Path.Combine(dir, CopalState.TensorsFileName);
+            byte[] saved = File.ReadAllBytes(path);
+            void Damage(string tensor, int index, double value)
+            {
+                byte[] bytes = (byte[])saved.Clone();
+                long headerLength = BitConverter.ToInt64(bytes, 0);
+                JsonNode header = JsonNode.Parse(System.Text.Encoding.UTF8.GetString(bytes, 8, (int)headerLength))!;
+                long start = 8 + headerLength + (long)header[tensor]!["data_offsets"]![0]!;
+                if ((string?)header[tensor]!["dtype"] == "F64")
+                {
+                    BitConverter.TryWriteBytes(bytes.AsSpan((int)start + (index * 8), 8), value);
+                }
+                else
+                {
+                    BitConverter.TryWriteBytes(bytes.AsSpan((int)start + (index * 4), 4), (float)value);
+                }
+                File.WriteAllBytes(path, bytes);
+            }
+            Damage("model.layers.0.self_attn.k_proj.copal_columns", 3, double.PositiveInfinity);
+            var columns = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+            Assert.Equal($"tensor 'model.layers.0.self_attn.k_proj.copal_columns' in '{path}' holds +Inf at index 3; a saved state holds finite values only, so the file is damaged: continue from an earlier step's state", columns.Message);
+            Damage("model.layers.0.self_attn.q_proj.copal_hessian_upper", 5, double.NaN);
+            CopalState loaded = CopalState.Load(dir);
+            var hessian = Assert.Throws<CopalStateException>(() => loaded.ReadHessian("model.layers.0.self_attn.q_proj.weight"));
+            Assert.StartsWith($"tensor 'model.layers.0.self_attn.q_proj.copal_hessian_upper' in '{path}' holds NaN at index 5;", hessian.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The tensor file names the dense parent it was folded from: beside a manifest of another parent (files of two
+    /// runs put together by hand) it is refused with both hashes, so its statistics never serve another model.
+    /// </summary>
+    [Fact]
+    public void A_tensor_file_of_another_parent_than_its_manifest_is_refused_with_both_hashes()
+    {
+        CopalState state = TwoSteps(new CopalOptions(), null, out _);
+        string dir = TempDir();
+        try
+        {
+            state.Save(dir);
+            string path = Path.Combine(dir, CopalState.ManifestFileName);
+            JsonNode json = JsonNode.Parse(File.ReadAllText(path))!;
+            json["parent_hash"] = "bbbb";
+            File.WriteAllText(path, json.ToJsonString());
+            var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+            Assert.Contains(CopalState.TensorsFileName, e.Message, StringComparison.Ordinal);
+            Assert.Contains(state.ParentHash, e.Message, StringComparison.Ordinal);
+            Assert.Contains("bbbb", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void Resuming_on_another_parent_or_with_other_options_names_both_values()
     {
@@ -718,6 +846,30 @@ public sealed class CopalStateTests : IDisposable
         Assert.Contains("'sum'", option.Message, StringComparison.Ordinal);
         // An empty state does not cover the model's linears.
         Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", s_sumFixed, config));
+    }
+
+    /// <summary>A loaded state's refusals name the file it was read from, beside both values: which --resume folder is the wrong one.</summary>
+    [Fact]
+    public void A_loaded_states_refusal_names_its_manifest()
+    {
+        var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
+        string dir = TempDir();
+        try
+        {
+            TwoSteps(s_sumFixed, null, out _).Save(dir);
+            CopalState loaded = CopalState.Load(dir);
+            string manifest = Path.Combine(dir, CopalState.ManifestFileName);
+            var parent = Assert.Throws<CopalStateException>(() => loaded.EnsureCompatible("bbbb", "other", s_sumFixed, config));
+            Assert.StartsWith($"the COPAL state in '{manifest}' was made from a dense parent with hash parent-hash ('dense'), but the model 'other' has hash bbbb", parent.Message, StringComparison.Ordinal);
+            var option = Assert.Throws<CopalStateException>(() => loaded.EnsureCompatible("parent-hash", "dense", new CopalOptions(Accumulate: SensitivityAccumulation.Max), config));
+            Assert.Contains($"the COPAL state in '{manifest}' was built with 'sum'", option.Message, StringComparison.Ordinal);
+            var shapes = Assert.Throws<CopalStateException>(() => loaded.EnsureCompatible("parent-hash", "dense", s_sumFixed, config));
+            Assert.StartsWith($"the COPAL state in '{manifest}' ", shapes.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

@@ -24,17 +24,19 @@ public static class ContinualSvg
         for (int i = 0; i < n; i++)
         {
             double x0 = left + (i * (panelW + left)), y0 = top;
-            var values = rs.SelectMany(r => r.Select(row => row[i])).Append(report.Datasets[i].DensePerplexity).Where(double.IsFinite).ToList();
-            double lo = Math.Log(values.Min()), hi = Math.Log(values.Max());
+            // Only finite perplexities have a place on a log scale: one that overflowed (+∞) is left out of the panel,
+            // and a panel with none keeps the scale of 1 to e.
+            var values = rs.SelectMany(r => r.Select(row => row[i])).Append(report.Datasets[i].DensePerplexity).Where(Plottable).ToList();
+            double lo = values.Count == 0 ? 0 : Math.Log(values.Min()), hi = values.Count == 0 ? 1 : Math.Log(values.Max());
             if (hi - lo < 1e-9)
             {
                 hi = lo + 1;
             }
             double X(int t) => x0 + (steps <= 1 ? panelW / 2.0 : t * panelW / (double)(steps - 1));
-            double Y(double v) => y0 + panelH - ((Math.Log(Math.Max(v, 1e-300)) - lo) / (hi - lo) * panelH);
+            double Y(double v) => y0 + panelH - ((Math.Log(v) - lo) / (hi - lo) * panelH);
             sb.Append(Inv($"<rect x=\"{x0}\" y=\"{y0}\" width=\"{panelW}\" height=\"{panelH}\" fill=\"none\" stroke=\"#999\"/>\n"));
             Text(sb, x0 + (panelW / 2.0), y0 - 8, report.Datasets[i].Name, 13, "middle");
-            foreach (double tick in new[] { values.Min(), Math.Exp((lo + hi) / 2), values.Max() })
+            foreach (double tick in new[] { Math.Exp(lo), Math.Exp((lo + hi) / 2), Math.Exp(hi) })
             {
                 Text(sb, x0 - 4, Y(tick) + 4, tick.ToString("G4", CultureInfo.InvariantCulture), 10, "end");
             }
@@ -42,16 +44,35 @@ public static class ContinualSvg
             {
                 Text(sb, X(t), y0 + panelH + 16, $"after {report.Datasets[t].Name}", 10, "middle");
             }
-            double dy = Y(report.Datasets[i].DensePerplexity);
-            sb.Append(Inv($"<line x1=\"{x0}\" y1=\"{dy:F1}\" x2=\"{x0 + panelW}\" y2=\"{dy:F1}\" stroke=\"#000\" stroke-dasharray=\"4 3\"/>\n"));
+            if (Plottable(report.Datasets[i].DensePerplexity))
+            {
+                double dy = Y(report.Datasets[i].DensePerplexity);
+                sb.Append(Inv($"<line x1=\"{x0}\" y1=\"{dy:F1}\" x2=\"{x0 + panelW}\" y2=\"{dy:F1}\" stroke=\"#000\" stroke-dasharray=\"4 3\"/>\n"));
+            }
             for (int v = 0; v < report.Variants.Count; v++)
             {
                 string color = s_palette[v % s_palette.Length];
-                var points = rs[v].Select((row, t) => Inv($"{X(t):F1},{Y(row[i]):F1}"));
-                sb.Append(Inv($"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"{(report.Variants[v].Kind == "copal" ? 3 : 1.5)}\" points=\"{string.Join(' ', points)}\"/>\n"));
+                // A line through the finite points only, broken where a value is missing.
+                var run = new List<string>();
+                for (int t = 0; t <= steps; t++)
+                {
+                    if (t < steps && Plottable(rs[v][t][i]))
+                    {
+                        run.Add(Inv($"{X(t):F1},{Y(rs[v][t][i]):F1}"));
+                        continue;
+                    }
+                    if (run.Count > 0)
+                    {
+                        sb.Append(Inv($"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"{(report.Variants[v].Kind == "copal" ? 3 : 1.5)}\" points=\"{string.Join(' ', run)}\"/>\n"));
+                        run.Clear();
+                    }
+                }
                 for (int t = 0; t < steps; t++)
                 {
-                    sb.Append(Inv($"<circle cx=\"{X(t):F1}\" cy=\"{Y(rs[v][t][i]):F1}\" r=\"2.5\" fill=\"{color}\"/>\n"));
+                    if (Plottable(rs[v][t][i]))
+                    {
+                        sb.Append(Inv($"<circle cx=\"{X(t):F1}\" cy=\"{Y(rs[v][t][i]):F1}\" r=\"2.5\" fill=\"{color}\"/>\n"));
+                    }
                 }
             }
         }
@@ -162,6 +183,8 @@ public static class ContinualSvg
         }
         return End(sb);
     }
+
+    private static bool Plottable(double perplexity) => double.IsFinite(perplexity) && perplexity > 0;
 
     private static double[][] MeanR(VariantReport v) => ContinualMetrics.GeometricMean(v.Seeds.Select(s => s.R).ToList());
 
