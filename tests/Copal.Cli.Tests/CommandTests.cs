@@ -371,7 +371,7 @@ public sealed class CommandTests : IDisposable
                 "--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "4", "--seqlen", "64", "--device", "cpu" }, .. extra]);
             Assert.True(r.ExitCode == 0, r.Stderr);
             // The setting took: the report names the CPU's threads.
-            Assert.Contains($"\"device\": \"cpu ({threads}-core CPU ({threads} threads))\"", File.ReadAllText(Path.Combine(outDir, "prune-report.json")), StringComparison.Ordinal);
+            Assert.Contains($"\"device\": \"cpu ({threads}-core CPU ({Copal.Tensors.Plural.Of(threads, "thread")}))\"", File.ReadAllText(Path.Combine(outDir, "prune-report.json")), StringComparison.Ordinal);
             return outDir;
         }
         static string WithoutTimes(string manifest) => string.Join('\n', File.ReadAllLines(manifest).Where(l => !l.Contains("_utc\"", StringComparison.Ordinal)));

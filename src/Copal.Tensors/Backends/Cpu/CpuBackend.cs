@@ -17,7 +17,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     {
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
         Threads = RowPartition.Resolve(threads);
-        Info = new BackendInfo("cpu", $"{Environment.ProcessorCount}-core CPU ({Threads} threads)", HostMemory.LimitBytes, Threads);
+        Info = new BackendInfo("cpu", $"{Environment.ProcessorCount}-core CPU ({Plural.Of(Threads, "thread")})", HostMemory.LimitBytes, Threads);
     }
 
     /// <summary>Threads each op may use.</summary>

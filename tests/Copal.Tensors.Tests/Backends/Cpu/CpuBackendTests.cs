@@ -30,6 +30,15 @@ public sealed unsafe class CpuBackendTests : IDisposable
     private static TensorView View(StoredMatrix m, string name) =>
         new(name, m.Matrix.DType, [m.Matrix.Rows, m.Matrix.Cols], m.Data, m.Matrix.ByteLength);
 
+    [Theory]
+    [InlineData(1, "(1 thread)")]
+    [InlineData(2, "(2 threads)")]
+    public void The_device_name_counts_its_threads_in_words(int threads, string ending)
+    {
+        using var backend = new CpuBackend(threads);
+        Assert.EndsWith($"-core CPU {ending}", backend.Info.DeviceName, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Buffers_are_zeroed_aligned_and_round_trip()
     {
