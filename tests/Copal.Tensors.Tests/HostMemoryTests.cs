@@ -36,6 +36,35 @@ public sealed class HostMemoryTests
         Assert.Equal(2 * GiB, HostMemory.AvailableBytes(64 * GiB, read));
     }
 
+    /// <summary>
+    /// A process in a child of the limited cgroup: v2 keeps no parent's limit in the child's files, and a container's
+    /// init that enables controllers must move itself to a leaf ("0::/init") under the container's limited root.
+    /// </summary>
+    [Fact]
+    public void A_cgroup_v2_limit_on_a_parent_counts_where_the_process_s_own_cgroup_has_none()
+    {
+        var read = Files(("/proc/meminfo", MemInfo), ("/proc/self/cgroup", "0::/init\n"),
+            ("/sys/fs/cgroup/init/memory.max", "max\n"), ("/sys/fs/cgroup/init/memory.current", $"{GiB}\n"),
+            ("/sys/fs/cgroup/init/memory.stat", "inactive_file 0\n"),
+            ("/sys/fs/cgroup/memory.max", $"{4 * GiB}\n"), ("/sys/fs/cgroup/memory.current", $"{3 * GiB}\n"),
+            ("/sys/fs/cgroup/memory.stat", "inactive_file 0\n"));
+        Assert.Equal(1 * GiB, HostMemory.CgroupHeadroom(read));
+    }
+
+    /// <summary>The tightest of the cgroup and its parents: a parent's siblings may use what its limit leaves.</summary>
+    [Fact]
+    public void The_least_headroom_of_the_cgroup_and_its_parents_counts()
+    {
+        var read = Files(("/proc/self/cgroup", "4:memory:/jobs/7\n0::/\n"),
+            ("/sys/fs/cgroup/memory/jobs/7/memory.limit_in_bytes", $"{4 * GiB}\n"),
+            ("/sys/fs/cgroup/memory/jobs/7/memory.usage_in_bytes", $"{GiB}\n"),
+            ("/sys/fs/cgroup/memory/jobs/memory.limit_in_bytes", $"{8 * GiB}\n"),
+            ("/sys/fs/cgroup/memory/jobs/memory.usage_in_bytes", $"{7 * GiB}\n"),
+            ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n"),
+            ("/sys/fs/cgroup/memory/memory.usage_in_bytes", $"{20 * GiB}\n"));
+        Assert.Equal(1 * GiB, HostMemory.CgroupHeadroom(read));
+    }
+
     [Fact]
     public void A_container_that_shows_its_own_cgroup_at_the_root_is_read_there()
     {
