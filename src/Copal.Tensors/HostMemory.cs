@@ -14,7 +14,7 @@ public static class HostMemory
     /// <summary>
     /// Memory a new allocation may take now, read fresh: on Linux the kernel's MemAvailable (free memory plus
     /// reclaimable cache) and, in a memory-limited cgroup (a container), that limit less what the cgroup already uses
-    /// (its inactive file cache not counted, as the kernel reclaims it first), capped by <see cref="LimitBytes"/>;
+    /// (its page cache not counted, as the kernel reclaims it before it refuses memory), capped by <see cref="LimitBytes"/>;
     /// elsewhere <see cref="LimitBytes"/>.
     /// </summary>
     public static long AvailableBytes() => OperatingSystem.IsLinux() ? AvailableBytes(LimitBytes, ReadSmallFile) : LimitBytes;
@@ -36,7 +36,7 @@ public static class HostMemory
 
     /// <summary>
     /// What the process's memory cgroup may still charge: the least, over its cgroup and that cgroup's parents, of a
-    /// limit less its usage, inactive file cache not counted; null without a limit. A parent's limit binds its children
+    /// limit less its usage, page cache not counted; null without a limit. A parent's limit binds its children
     /// (a container's init moved to a leaf such as "0::/init" has "max" in its own folder), and a parent's other children
     /// use its room. The cgroup's folder comes from /proc/self/cgroup (v2's "0::/path", v1's "N:memory:/path"); a
     /// container that shows its own cgroup at the mount's root is read there, as the root is the last parent walked.
@@ -45,17 +45,17 @@ public static class HostMemory
     {
         string? own = read("/proc/self/cgroup");
         // v2's unified hierarchy first; a host without it (or a hybrid one, whose v2 mount holds no memory files) has v1's.
-        if (Least("/sys/fs/cgroup", CgroupPath(own, "") ?? "/", "memory.max", "memory.current", "inactive_file", parentLimitField: null, read) is (true, var v2))
+        if (Least("/sys/fs/cgroup", CgroupPath(own, "") ?? "/", "memory.max", "memory.current", "", parentLimitField: null, read) is (true, var v2))
         {
             return v2;
         }
         // v1 also keeps a parent's lower limit in memory.stat, for a parent the process cannot see.
         return Least("/sys/fs/cgroup/memory", CgroupPath(own, "memory") ?? "/", "memory.limit_in_bytes", "memory.usage_in_bytes",
-            "total_inactive_file", "hierarchical_memory_limit", read).Headroom;
+            "total_", "hierarchical_memory_limit", read).Headroom;
     }
 
     /// <summary>The least headroom over the folder and its parents up to the mount; Found is false when no folder had the files.</summary>
-    private static (bool Found, long? Headroom) Least(string mount, string path, string maxFile, string currentFile, string inactiveField,
+    private static (bool Found, long? Headroom) Least(string mount, string path, string maxFile, string currentFile, string statPrefix,
         string? parentLimitField, Func<string, string?> read)
     {
         bool found = false;
@@ -65,7 +65,7 @@ public static class HostMemory
             if (read(folder + "/" + maxFile) is string max && read(folder + "/" + currentFile) is string current)
             {
                 found = true;
-                if (Headroom(max, current, read(folder + "/memory.stat"), inactiveField, parentLimitField) is long headroom)
+                if (Headroom(max, current, read(folder + "/memory.stat"), statPrefix, parentLimitField) is long headroom)
                 {
                     least = Math.Min(least ?? long.MaxValue, headroom);
                 }
@@ -104,7 +104,7 @@ public static class HostMemory
     /// Limit less usage plus the reclaimable file cache; null when the limit is "max" (v2) or v1's page-rounded
     /// 2⁶³ (no limit).
     /// </summary>
-    private static long? Headroom(string max, string current, string? stat, string inactiveField, string? parentLimitField)
+    private static long? Headroom(string max, string current, string? stat, string statPrefix, string? parentLimitField)
     {
         long limit = long.TryParse(max.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long own) ? own : long.MaxValue;
         if (stat is not null && parentLimitField is not null && Field(stat, parentLimitField + " ") is long parent)
@@ -115,8 +115,10 @@ public static class HostMemory
         {
             return null;
         }
-        long inactive = stat is null ? 0 : Field(stat, inactiveField + " ") ?? 0;
-        return limit - Math.Max(0, used - inactive);
+        // The page cache, active or not (a mapped checkpoint's pages are active once each step reads them), is what the
+        // kernel reclaims for a new allocation before it fails one, as MemAvailable counts it on a host without a limit.
+        long cache = stat is null ? 0 : (Field(stat, statPrefix + "active_file ") ?? 0) + (Field(stat, statPrefix + "inactive_file ") ?? 0);
+        return limit - Math.Max(0, used - cache);
     }
 
     /// <summary>The first number after <paramref name="name"/> at the start of a line ("MemAvailable:   1234 kB").</summary>

@@ -65,6 +65,25 @@ public sealed class HostMemoryTests
         Assert.Equal(1 * GiB, HostMemory.CgroupHeadroom(read));
     }
 
+    /// <summary>
+    /// A mapped checkpoint's pages are the cgroup's page cache, active once each step reads them: the kernel reclaims
+    /// them for a new buffer as MemAvailable counts them on a host without a limit. Counted as used, a container whose
+    /// --mmap auto mapped the model (it maps when memory is short) refused every buffer the cache had room for.
+    /// </summary>
+    [Fact]
+    public void A_cgroups_page_cache_active_or_not_counts_as_room()
+    {
+        var v2 = Files(("/proc/self/cgroup", "0::/\n"), ("/sys/fs/cgroup/memory.max", $"{8 * GiB}\n"),
+            ("/sys/fs/cgroup/memory.current", $"{7 * GiB}\n"),
+            ("/sys/fs/cgroup/memory.stat", $"anon {GiB}\nfile {6 * GiB}\nactive_file {5 * GiB}\ninactive_file {GiB}\n"));
+        Assert.Equal(7 * GiB, HostMemory.CgroupHeadroom(v2));
+        var v1 = Files(("/proc/self/cgroup", "4:memory:/jobs/7\n"),
+            ("/sys/fs/cgroup/memory/jobs/7/memory.limit_in_bytes", $"{8 * GiB}\n"),
+            ("/sys/fs/cgroup/memory/jobs/7/memory.usage_in_bytes", $"{7 * GiB}\n"),
+            ("/sys/fs/cgroup/memory/jobs/7/memory.stat", $"active_file 0\ninactive_file 0\ntotal_active_file {5 * GiB}\ntotal_inactive_file {GiB}\n"));
+        Assert.Equal(7 * GiB, HostMemory.CgroupHeadroom(v1));
+    }
+
     [Fact]
     public void A_container_that_shows_its_own_cgroup_at_the_root_is_read_there()
     {
