@@ -14,24 +14,27 @@ public static class HostMemory
     /// <summary>
     /// Memory a new allocation may take now, read fresh: on Linux the kernel's MemAvailable (free memory plus
     /// reclaimable cache) and, in a memory-limited cgroup (a container), that limit less what the cgroup already uses
-    /// (its page cache not counted, as the kernel reclaims it before it refuses memory), capped by <see cref="LimitBytes"/>;
-    /// elsewhere <see cref="LimitBytes"/>.
+    /// (its page cache not counted, as the kernel reclaims it before it refuses memory), the least of the two; elsewhere, or
+    /// where neither can be read, <see cref="LimitBytes"/>.
     /// </summary>
     public static long AvailableBytes() => OperatingSystem.IsLinux() ? AvailableBytes(LimitBytes, ReadSmallFile) : LimitBytes;
 
     /// <summary><see cref="AvailableBytes()"/> over files read by <paramref name="read"/> (null: absent or unreadable).</summary>
     internal static long AvailableBytes(long limit, Func<string, string?> read)
     {
-        long available = limit;
+        // Not capped by the runtime's limit where Linux's figures are read: that limit bounds the managed heap (75% of
+        // a cgroup's limit by default, or GCHeapHardLimit), and what is checked here is native memory (CPU buffers, a
+        // read-in checkpoint), which the kernel gives up to the cgroup's own limit.
+        long? available = null;
         if (read("/proc/meminfo") is string meminfo && Field(meminfo, "MemAvailable:") is long kib)
         {
-            available = Math.Min(available, kib * 1024);
+            available = kib * 1024;
         }
         if (CgroupHeadroom(read) is long headroom)
         {
-            available = Math.Min(available, headroom);
+            available = Math.Min(available ?? long.MaxValue, headroom);
         }
-        return Math.Max(0, available);
+        return Math.Max(0, available ?? limit);
     }
 
     /// <summary>
