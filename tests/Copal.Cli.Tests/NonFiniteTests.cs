@@ -52,6 +52,21 @@ public sealed class NonFiniteTests : IDisposable
     /// The prompt was streamed before the failing step: its line is ended, as a finished run's is, so on a terminal the
     /// error starts a line of its own.
     /// </summary>
+    /// <summary>A chat prints the reply alone: failing at the prefill, before any reply, it has no line to end.</summary>
+    [Fact]
+    public void A_chat_that_fails_before_its_reply_writes_nothing_to_stdout()
+    {
+        File.WriteAllText(Path.Combine(_model, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string>
+        {
+            ["chat_template"] = "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}assistant:",
+            ["bos_token"] = "<s>",
+            ["eos_token"] = "</s>",
+        }));
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", _model, "--chat", "-p", "Lily", "-n", "3", "--allow-nonfinite", "--device", "cpu");
+        AssertError(r, "non-finite logits", "prefill");
+        Assert.Equal("", r.Stdout);
+    }
+
     [Fact]
     public void Allowed_non_finite_weights_stop_generation_at_the_first_bad_step()
     {

@@ -113,12 +113,19 @@ internal static class GenerateCommand
                 session.Model.Config.MaxPositionEmbeddings, bound => $"the prompt is {promptIds.Length} tokens, longer than {bound}", p.Typed(ctxSize));
             HashSet<int> stops = StopTokens.Of(session.Model, session.Tokenizer);
             var stream = session.Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
+            // Whether text is out on stdout's line: a failure ends that line, and writes no empty one before any text.
+            bool streamedText = false;
+            void Stream(string text)
+            {
+                Console.Out.Write(text);
+                streamedText |= text.Length > 0;
+            }
             if (!asJson && !asChat)
             {
                 // Echo the prompt, then stream the continuation (a chat prints the reply alone).
                 foreach (int id in promptIds)
                 {
-                    Console.Out.Write(stream.Push(id));
+                    Stream(stream.Push(id));
                 }
                 Console.Out.Flush();
             }
@@ -144,7 +151,7 @@ internal static class GenerateCommand
                 }
                 if (!asJson)
                 {
-                    Console.Out.Write(stream.Push(id));
+                    Stream(stream.Push(id));
                     Console.Out.Flush();
                 }
             }
@@ -155,10 +162,11 @@ internal static class GenerateCommand
                 // A cancellation throws OperationCanceledException (exit 130 or 143), with the streamed text already out.
                 result = generator.Generate(promptIds, n, sampling, stops, OnToken, ct);
             }
-            catch (Exception e) when (!asJson && e is not OperationCanceledException)
+            catch (Exception e) when (streamedText && e is not OperationCanceledException)
             {
                 // The streamed text's line is ended, as a finished run ends it, so the error starts a line of its own on
                 // a terminal ("...the dogcopal: error: ..." otherwise). A cancellation's notice already broke the line.
+                // A chat that fails before its reply (or --json, which streams nothing) has no line to end.
                 Console.Out.WriteLine();
                 Console.Out.Flush();
                 throw;

@@ -18,7 +18,7 @@ internal sealed class HostBufferFit
     /// <summary>Host memory a new buffer may take, read again for each buffer checked (tests give a fixed amount).</summary>
     public Func<long> AvailableMemory { get; init; } = HostMemory.AvailableBytes;
 
-    /// <summary>Kept free for the runtime, the kernel and other processes: 1/16 of the limit, at most 512 MiB.</summary>
+    /// <summary>Kept free for the runtime, the kernel and other processes: 1/16 of the runtime's limit (three quarters of a cgroup's), at most 512 MiB.</summary>
     public static long ReserveBytes(long limitBytes) => Math.Min(512L << 20, limitBytes / 16);
 
     /// <summary>Throws when <paramref name="floats"/> would leave less than the reserve of the memory available now.</summary>
