@@ -93,7 +93,13 @@ internal static class ContentFormat
         };
     }
 
-    private static Node Unfiltered(Node node) => node is FilterNode f ? Unfiltered(f.Operand) : node;
+    /// <summary>The value under its filters and a loop's condition (<c>for m in messages if m.role != 'system'</c>).</summary>
+    private static Node Unfiltered(Node node) => node switch
+    {
+        FilterNode f => Unfiltered(f.Operand),
+        SelectNode s => Unfiltered(s.Value),
+        _ => node,
+    };
 
     private static IEnumerable<Node> Walk(Node node)
     {

@@ -24,6 +24,16 @@ public sealed class ContentPartsTests
     }
 
     [Fact]
+    public void Loops_with_a_condition_over_the_messages_and_over_the_parts_count_too()
+    {
+        var template = new ChatTemplate(
+            "{% for m in messages if m.role != 'system' %}{% for c in m.content if c.type == 'text' %}<{{ c.text }}>{% endfor %}{% endfor %}");
+        Assert.True(template.ReadsContentAsParts());
+        Assert.Equal("<How do I bake bread?><With flour.>",
+            template.Render([new("system", "Be brief."), .. s_conversation], addGenerationPrompt: false));
+    }
+
+    [Fact]
     public void A_loop_over_a_variable_set_from_the_content_counts_too()
     {
         var template = new ChatTemplate(
