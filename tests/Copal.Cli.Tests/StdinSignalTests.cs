@@ -37,7 +37,21 @@ public sealed class StdinSignalTests
     public void SIGTERM_notice_and_outcome_are_one_line_each()
     {
         CopalProcess.Result r = SignalWhileReading("TERM", 143, "Lily saw a big red ball.", "tokenize", "-m", Model, "-f", "-");
-        Assert.Equal("copal: cancelling on SIGTERM (send it again to stop at once)...\ncopal: cancelled; no partial output was left behind\n", r.Stderr);
+        Assert.Equal("copal: cancelling on SIGTERM (send it again to stop at once)...\ncopal: cancelled\n", r.Stderr);
+    }
+
+    /// <summary>
+    /// A command given files to write says none was left half-written; one that writes none (tokenize, above; serve;
+    /// generate, whose text is already on stdout) says only that it was cancelled.
+    /// </summary>
+    [SignalWhenReadyFact(15, "SIGTERM")]
+    public void A_cancelled_command_with_an_output_says_none_was_left()
+    {
+        string output = Path.Combine(Path.GetTempPath(), $"copal-signal-{Guid.NewGuid():N}");
+        CopalProcess.Result r = SignalWhileReading("TERM", 143, File.ReadAllText(TestData.Path("text", "tinystories", "eval.txt")),
+            "prune", "-m", Model, "-o", output, "--method", "wanda", "--sparsity", "0.5", "--calib", "-", "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
+        Assert.EndsWith("copal: cancelled; no partial output was left behind\n", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(output));
     }
 
     /// <summary>

@@ -16,7 +16,12 @@ internal static class CliErrors
     public const int Cancelled = 130;
 
     /// <summary>Writes the error and returns the exit code. A stack trace only with COPAL_DEBUG=1.</summary>
-    public static int Report(Exception e, TextWriter stderr, Func<string, string>? asTyped = null)
+    /// <param name="e">What ended the command.</param>
+    /// <param name="stderr">Where the one line goes.</param>
+    /// <param name="asTyped">Renames an option in the message as the user typed it.</param>
+    /// <param name="writesFiles">Whether the command was given files to write (--out, --state): only then does a
+    /// cancellation say that none was left half-written; a server or a command writing to stdout has no such output.</param>
+    public static int Report(Exception e, TextWriter stderr, Func<string, string>? asTyped = null, bool writesFiles = true)
     {
         if (e is AggregateException { InnerExceptions.Count: 1 } agg)
         {
@@ -24,7 +29,7 @@ internal static class CliErrors
         }
         if (e is OperationCanceledException)
         {
-            stderr.WriteLine("copal: cancelled; no partial output was left behind");
+            stderr.WriteLine(writesFiles ? "copal: cancelled; no partial output was left behind" : "copal: cancelled");
             return Cancellation.ExitCode;
         }
         bool debug = Environment.GetEnvironmentVariable("COPAL_DEBUG") == "1";

@@ -140,6 +140,10 @@ internal static class CommonOptions
         return message;
     }
 
+    /// <summary>Whether the command was given a file or folder to write (--out other than standard output, --state).</summary>
+    private static bool WritesFiles(ParseResult parse) =>
+        parse.CommandResult.Command.Options.Any(o => o.Name is "--out" or "--state" && parse.GetResult(o) is not null && parse.GetValue<string?>(o.Name) is not (null or "-"));
+
     /// <summary>Creates the backend named by --device, with one-time notices on stderr.</summary>
     public static IBackend CreateBackend(string spec) => BackendFactory.Create(spec, message => Out.Info($"copal: {message}"));
 
@@ -158,7 +162,7 @@ internal static class CommonOptions
             }
             catch (Exception e)
             {
-                int code = CliErrors.Report(e, Console.Error, message => AsTyped(message, parseResult));
+                int code = CliErrors.Report(e, Console.Error, message => AsTyped(message, parseResult), WritesFiles(parseResult));
                 if (code == CliErrors.Usage)
                 {
                     Console.Error.WriteLine(CliErrors.HelpPointer(parseResult.CommandResult));
