@@ -89,10 +89,10 @@ public sealed partial class CopalState
     /// The folder the state reads its saved Hessians from: where it was loaded from or last saved to (after a completed
     /// <see cref="PruneJob"/> run, that run's output); null for a new state never saved.
     /// </summary>
+    internal string? SourceDirectory => _source is null ? null : Path.GetDirectoryName(_source);
+
     // How a refusal names the state: by the manifest it was read from, where it was read from one.
     private string Described => SourceDirectory is string folder ? $"the COPAL state in '{Path.Combine(folder, ManifestFileName)}'" : "the COPAL state";
-
-    internal string? SourceDirectory => _source is null ? null : Path.GetDirectoryName(_source);
 
     /// <summary>Throws, naming the way on, when a run left this state unusable (see the class remarks).</summary>
     internal void ThrowIfSpent()

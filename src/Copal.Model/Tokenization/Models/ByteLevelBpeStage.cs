@@ -155,19 +155,7 @@ internal sealed class ByteLevelBpeStage : IModelStage
     /// of a word's length: 64,000 CJK characters with no space (one piece to the split regex) took 8 to 12 s, so a
     /// megabyte of them, hours of a core; this loop's priority queue makes it n log n.
     /// </summary>
-    private int[] LongWordIds(ReadOnlySpan<char> word)
-    {
-        char[] buffer = ArrayPool<char>.Shared.Rent(word.Length * 3);
-        try
-        {
-            int n = ByteLevelAlphabet.Encode(word, buffer);
-            return _longWords.Value.MergeWord(new string(buffer, 0, n));
-        }
-        finally
-        {
-            ArrayPool<char>.Shared.Return(buffer);
-        }
-    }
+    private int[] LongWordIds(ReadOnlySpan<char> word) => _longWords.Value.MergeWord(ByteLevelAlphabet.Encode(word));
 
     private void EncodeWordTokens(string piece, int start, int length, int shift, List<EncodedToken> tokens)
     {
@@ -206,17 +194,8 @@ internal sealed class ByteLevelBpeStage : IModelStage
             }
             c += chars;
         }
-        char[] buffer = ArrayPool<char>.Shared.Rent(word.Length * 3);
         var merged = new List<EncodedToken>();
-        try
-        {
-            int n = ByteLevelAlphabet.Encode(word, buffer);
-            _longWords.Value.MergeWordTokens(new string(buffer, 0, n), merged);
-        }
-        finally
-        {
-            ArrayPool<char>.Shared.Return(buffer);
-        }
+        _longWords.Value.MergeWordTokens(ByteLevelAlphabet.Encode(word), merged);
         foreach (EncodedToken t in merged)
         {
             int s = Math.Max(0, wordStart + charStart[t.Offset.Start.Value] + shift);

@@ -35,6 +35,20 @@ internal static class ByteLevelAlphabet
         return rev;
     }
 
+    /// <summary><paramref name="text"/>'s UTF-8 bytes in the alphabet, as a new string (a long word merged whole).</summary>
+    public static string Encode(ReadOnlySpan<char> text)
+    {
+        char[] buffer = System.Buffers.ArrayPool<char>.Shared.Rent(Math.Max(1, text.Length * 3));
+        try
+        {
+            return new string(buffer, 0, Encode(text, buffer));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>
     /// Writes the UTF-8 bytes of <paramref name="text"/>, each as its alphabet char, to <paramref name="destination"/>
     /// (at least 3 chars per input char) and returns how many it wrote.
