@@ -349,10 +349,10 @@ public sealed class CommandTests : IDisposable
         Assert.DoesNotContain("resumed state", stderr, StringComparison.Ordinal);
         // A later step at another target keeps the upstream the state was made with, and says so where the kind of
         // sparsity changed and a new state would have taken other defaults.
-        Assert.Equal("dense-past", Upstream(Prune("copal-2of4-then-50", "--sparsity", "0.5", "--resume", nm)));
+        Assert.Equal("dense-past", Upstream(Prune("copal-2of4-then-50", "--sparsity", "0.5", "--seed", "2", "--resume", nm)));
         Assert.Contains("copal: the resumed state's last step was pruned to 2:4 and this one to 0.5: the state keeps its upstream dense-past and dense target 0.75, where a new state for 0.5 would take pruned and 0.5",
             stderr, StringComparison.Ordinal);
-        Prune("copal-50-then-60", "--sparsity", "0.6", "--resume", Path.Combine(_temp, "copal-50"));
+        Prune("copal-50-then-60", "--sparsity", "0.6", "--seed", "2", "--resume", Path.Combine(_temp, "copal-50"));
         Assert.DoesNotContain("resumed state", stderr, StringComparison.Ordinal); // the same kind: nothing to say
     }
 
@@ -392,6 +392,24 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void A_resumed_copal_step_refuses_the_windows_an_earlier_step_folded_in()
+    {
+        CopalProcess.Result Prune(string name, params string[] extra) => CopalProcess.Run([.. new[] { "prune", "-m", TestData.Stories260K,
+            "-o", Path.Combine(_temp, name), "--method", "copal", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2",
+            "--seqlen", "32", "--device", "cpu", "--sparsity", "0.5" }, .. extra]);
+        Assert.Equal(0, Prune("first", "--seed", "3").ExitCode);
+        Assert.Equal(0, Prune("second", "--seed", "4", "--resume", Path.Combine(_temp, "first")).ExitCode);
+        // Step 1's windows again, two steps on: the same text and seed draw the same token ids.
+        CopalProcess.Result again = Prune("third", "--seed", "3", "--resume", Path.Combine(_temp, "second"));
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains($"--calib: step 1 of the resumed state already folded in these same windows (2 × 32 tokens of {TestData.Path("text", "tinystories", "calib.txt")}, seed 3)",
+            again.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "third")));
+        // Other windows of the same text are another sample, and are folded in.
+        Assert.Equal(0, Prune("third", "--seed", "5", "--resume", Path.Combine(_temp, "second")).ExitCode);
+    }
+
+    [Fact]
     public void A_copal_run_records_its_dense_target_and_refuses_a_resume_that_changes_it()
     {
         double DenseTarget(string dir)
@@ -410,7 +428,7 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(0, Prune("fixed", "--mask", "fixed").ExitCode);
         Assert.Equal(0, DenseTarget(Path.Combine(_temp, "fixed")));
         // Resuming keeps the state's; a different one is named with both values.
-        Assert.Equal(0, Prune("quarter-2", "--resume", Path.Combine(_temp, "quarter")).ExitCode);
+        Assert.Equal(0, Prune("quarter-2", "--seed", "2", "--resume", Path.Combine(_temp, "quarter")).ExitCode);
         Assert.Equal(0.25, DenseTarget(Path.Combine(_temp, "quarter-2")));
         CopalProcess.Result changed = Prune("changed", "--resume", Path.Combine(_temp, "quarter"), "--dense-target", "1");
         Assert.Equal(1, changed.ExitCode); // a state that does not match, as for every option the state keeps

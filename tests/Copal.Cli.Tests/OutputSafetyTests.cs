@@ -290,7 +290,7 @@ public sealed class OutputSafetyTests : IDisposable
         File.WriteAllText(Path.Combine(kept, "notes.txt"), "mine");
         AssertRefused(kept, "already holds a COPAL state",
             ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", kept, .. copal]);
-        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", kept, "--force", .. copal]).ExitCode);
+        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", kept, "--force", "--seed", "2", .. copal]).ExitCode);
         Assert.Equal(File.ReadAllBytes(Path.Combine(_temp, "step2", "copal-state.json")), File.ReadAllBytes(Path.Combine(kept, "copal-state.json")));
         Assert.Equal("mine", File.ReadAllText(Path.Combine(kept, "notes.txt")));
     }

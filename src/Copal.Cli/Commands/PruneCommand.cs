@@ -93,6 +93,11 @@ internal static class PruneCommand
             }
             int n = p.GetValue(nsamples);
             CalibrationSet calibration = LoadCalibration(modelDir, p.GetValue(calib), pruner, n, window, p.GetValue(seed), ct);
+            if (copalState?.StepWithCalibration(calibration.Hash) is CopalStepRecord repeated)
+            {
+                throw new UsageException($"--calib: step {repeated.Step} of the resumed state already folded in these same windows ({repeated.NSamples} × {repeated.SeqLen} tokens of " +
+                    $"{string.Join(", ", repeated.Sources)}, seed {repeated.Seed}), and folding them again would count that dataset twice; give the next dataset, or another --seed to draw other windows of this one");
+            }
             var options = new PruneOptions(target)
             {
                 TrueSequential = p.GetValue(trueSequential),

@@ -242,6 +242,13 @@ public sealed partial class CopalState
         return s;
     }
 
+    /// <summary>
+    /// The earlier step that folded in exactly the calibration windows hashed as <paramref name="calibrationHash"/>
+    /// (<see cref="CopalStepRecord.CalibrationHash"/>), or null. Folding the same windows again would count that
+    /// dataset twice, silently: a resumed run refuses it.
+    /// </summary>
+    public CopalStepRecord? StepWithCalibration(string calibrationHash) => _datasets.FirstOrDefault(d => d.CalibrationHash == calibrationHash);
+
     /// <summary>Records that the dataset with <paramref name="calibration"/> has been folded in.</summary>
     public void CompleteStep(CalibrationReport calibration, SparsityPattern pattern)
     {
