@@ -173,6 +173,11 @@ def rope_inv_freq(cfg, head_dim, dtype, rounded_powers=False):
             inv, attention_factor = yarn_inv_freq(cfg, rs, head_dim, theta, powers, dtype)
         elif kind == "linear":
             inv = inv / float(rs["factor"])
+        elif kind == "dynamic":
+            # HF dynamic NTK: base * (factor * L / max_pos - (factor - 1)) ** (d / (d - 2)) with L the sequence length
+            # floored at max_position_embeddings, where the power is 1: the plain frequencies within the context (the
+            # only lengths this reference and Copal run)
+            float(rs["factor"])
         elif kind == "llama3":
             factor = float(rs["factor"])
             lo = float(rs["low_freq_factor"])

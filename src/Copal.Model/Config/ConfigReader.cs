@@ -224,7 +224,7 @@ internal readonly partial struct ConfigReader(JsonElement root, string source, s
             // transformers cannot read it either (no rope_type picks no frequencies): the factors would be lost.
             throw Error($"field '{ropeBlock}' names no scaling ('{key}' is {(t.ValueKind == JsonValueKind.Null ? "null" : "missing")}), so its fields say nothing; name it, e.g. \"rope_type\": \"linear\"");
         }
-        if (phi3 && type is "linear" or "llama3")
+        if (phi3 && type is "linear" or "llama3" or "dynamic")
         {
             throw Error($"{ropeBlock} type '{type}' is not one Phi3ForCausalLM takes (Phi3Config accepts longrope, or its older names su and yarn)");
         }
@@ -235,6 +235,7 @@ internal readonly partial struct ConfigReader(JsonElement root, string source, s
             "yarn" when phi3 => LongRope(s, maxPositions, rotaryPairs, phi3),
             "yarn" => Yarn(s, maxPositions),
             "linear" => new RopeScalingConfig(RopeScalingKind.Linear, RequiredScaling(s, "factor", type)),
+            "dynamic" => DynamicNtk(s),
             // transformers' _validate_llama3_parameters requires all four.
             "llama3" => new RopeScalingConfig(
                 RopeScalingKind.Llama3,
@@ -243,8 +244,22 @@ internal readonly partial struct ConfigReader(JsonElement root, string source, s
                 RequiredScaling(s, "high_freq_factor", type),
                 OptionalInt(s, "original_max_position_embeddings", $"{ropeBlock}.original_max_position_embeddings", min: 1)
                     ?? throw Error($"{ropeBlock} type 'llama3' needs field '{ropeBlock}.original_max_position_embeddings' (an integer ≥ 1)")),
-            _ => throw Error($"{ropeBlock} type '{type}' is not supported; supported: default, linear, llama3, longrope, yarn"),
+            _ => throw Error($"{ropeBlock} type '{type}' is not supported; supported: default, linear, dynamic, llama3, longrope, yarn"),
         };
+    }
+
+    /// <summary>
+    /// Dynamic NTK scaling (HF <c>dynamic</c>: Yi, InternLM 2): transformers raises the base to
+    /// θ · (factor · L / max_position_embeddings − (factor − 1))^(d / (d − 2)) with L the longest sequence seen, but
+    /// never less than max_position_embeddings, where the power is 1. No run of Copal goes beyond the model's context
+    /// (<see cref="LlamaConfig.MaxPositionEmbeddings"/>), so the frequencies are always the unscaled ones: what
+    /// transformers computes for every sequence within the context. The factor is still required and checked, as
+    /// transformers' validation requires it.
+    /// </summary>
+    private RopeScalingConfig DynamicNtk(JsonElement s)
+    {
+        RequiredScaling(s, "factor", "dynamic");
+        return new RopeScalingConfig(RopeScalingKind.None);
     }
 
     private double RequiredScaling(JsonElement s, string name, string type) =>

@@ -459,8 +459,8 @@ public class LlamaConfigTests
         Assert.Contains("field 'hidden_size' must be an integer from 1 to 2147483647, found 99999999999", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse("{not json", "c"));
         Assert.Contains("is not valid JSON", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 4}}", "c"));
-        Assert.Contains("rope_scaling type 'dynamic' is not supported; supported: default, linear, llama3, longrope, yarn", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {\"rope_type\": \"proportional\", \"factor\": 4}}", "c"));
+        Assert.Contains("rope_scaling type 'proportional' is not supported; supported: default, linear, dynamic, llama3, longrope, yarn", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
