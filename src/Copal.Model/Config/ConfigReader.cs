@@ -322,6 +322,20 @@ internal readonly partial struct ConfigReader(JsonElement root, string source, s
     {
         JsonValueKind.String => $"\"{e.GetString()}\"",
         JsonValueKind.Number => e.GetRawText(),
+        // The value itself (a bos_token_id of [1, 2] says more than "array"), cut short where it is long.
+        JsonValueKind.Array or JsonValueKind.Object => Compact(e),
         _ => e.ValueKind.ToString().ToLowerInvariant(),
     };
+
+    /// <summary>A list or object on one line (config.json spreads them over many), at most 60 characters.</summary>
+    private static string Compact(JsonElement e)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            e.WriteTo(writer);
+        }
+        string json = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return json.Length <= 60 ? json : json[..57] + "...";
+    }
 }
