@@ -182,8 +182,9 @@ internal readonly partial struct ConfigReader(JsonElement root, string source, s
     }
 
     /// <summary>
-    /// rope_scaling. longrope and yarn need the model's context (<paramref name="maxPositions"/>), longrope the pairs
-    /// RoPE turns (<paramref name="rotaryPairs"/>: each factor list has one per pair). <paramref name="phi3"/>: read as
+    /// rope_scaling, or transformers 5's rope_parameters where the config holds that (<see cref="RopeParameters"/>).
+    /// longrope and yarn need the model's context (<paramref name="maxPositions"/>), longrope the pairs RoPE turns
+    /// (<paramref name="rotaryPairs"/>: each factor list has one per pair). <paramref name="phi3"/>: read as
     /// Phi3Config reads it (the older "su" and "yarn" mean longrope; the original context defaults to 4,096); on every
     /// other architecture "yarn" is YaRN (<see cref="Yarn"/>).
     /// </summary>
