@@ -286,6 +286,14 @@ internal readonly partial struct ConfigReader(JsonElement root, string source, s
             : ScalingDouble(s, "factor") ?? (attentionGiven is null
                 ? throw Error($"{ropeBlock} type 'longrope' needs 'original_max_position_embeddings', '{ropeBlock}.factor' or '{ropeBlock}.attention_factor'")
                 : 1.0);
+        if (given is not null && ropeBlock == RopeParametersField && attentionGiven is null
+            && ScalingDouble(s, "factor") is double stated && stated != factor)
+        {
+            // transformers 4 takes the ratio of the contexts here, transformers 5 a factor rope_parameters states: the
+            // derived attention factor (cos and sin's scale) would differ between them.
+            throw Error(FormattableString.Invariant(
+                $"field '{ropeBlock}.factor' is {stated} but max_position_embeddings / original_max_position_embeddings is {maxPositions} / {original} = {factor}; transformers 4 takes the ratio for longrope and 5 the stated factor: expected them equal, or no factor"));
+        }
         double attention = attentionGiven ?? RopeScalingConfig.LongRopeAttentionFactor(factor, original);
         return new RopeScalingConfig(RopeScalingKind.LongRope, factor, OriginalMaxPositionEmbeddings: original)
         {

@@ -52,6 +52,31 @@ public class RopeParametersConfigTests
         Assert.Equal((128, 4.0), (c.RopeScaling.OriginalMaxPositionEmbeddings, c.RopeScaling.Factor));
     }
 
+    /// <summary>
+    /// With the original context given, transformers 4 takes longrope's factor as the ratio of the contexts and
+    /// transformers 5 the factor rope_parameters states; the attention factor derived from it scales cos and sin, so
+    /// where the two differ the config is refused, and where they agree (or no factor is stated) it is read.
+    /// </summary>
+    [Theory]
+    [InlineData("\"factor\": 4.0, ", null)]
+    [InlineData("", null)]
+    [InlineData("\"factor\": 8.0, \"attention_factor\": 1.2, ", null)]
+    [InlineData("\"factor\": 8.0, ",
+        "m/config.json: field 'rope_parameters.factor' is 8 but max_position_embeddings / original_max_position_embeddings is 512 / 128 = 4; transformers 4 takes the ratio for longrope and 5 the stated factor: expected them equal, or no factor")]
+    public void A_longrope_factor_that_is_not_the_ratio_of_the_contexts_is_refused(string factor, string? expected)
+    {
+        string fields = ", \"rope_parameters\": {\"rope_type\": \"longrope\", \"original_max_position_embeddings\": 128, " + factor +
+            "\"short_factor\": [1, 1, 1, 1], \"long_factor\": [2, 2, 2, 2]}";
+        if (expected is null)
+        {
+            Assert.Equal(RopeScalingKind.LongRope, Parse(fields).RopeScaling.Kind);
+        }
+        else
+        {
+            Assert.Equal(expected, Assert.Throws<ModelConfigException>(() => Parse(fields)).Message);
+        }
+    }
+
     [Theory]
     [InlineData(", \"rope_theta\": 10000.0, \"rope_parameters\": " + Llama31Block,
         "m/config.json: field 'rope_parameters.rope_theta' is 500000 but the top-level 'rope_theta' is 10000; transformers 5 reads the first and 4 the second: expected them equal, or one of them")]
