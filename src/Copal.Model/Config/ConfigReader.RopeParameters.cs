@@ -64,6 +64,10 @@ internal readonly partial struct ConfigReader
         return inner ?? top;
     }
 
+    /// <summary>Where <see cref="RopeDouble"/> read <paramref name="name"/>, for messages: "rope_parameters.name" or "name".</summary>
+    public string RopeFieldName(string name) =>
+        RopeParameters() is JsonElement p && p.TryGetProperty(name, out JsonElement e) && e.ValueKind != JsonValueKind.Null ? $"{RopeParametersField}.{name}" : name;
+
     /// <summary>
     /// Fields of rope_parameters that are not the scaling's own (the base, the rotated share, the original context), so
     /// one without a rope_type is plain RoPE, as transformers 5 defaults it to "default".

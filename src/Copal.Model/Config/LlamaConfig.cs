@@ -305,7 +305,7 @@ public sealed record LlamaConfig
         if (!phi3 && r.RopeDouble("partial_rotary_factor") is double other && other != 1.0)
         {
             // transformers' RoPE setup reads the field for every class, but only Phi-3's attention turns part of a head.
-            throw r.Error(FormattableString.Invariant($"field 'partial_rotary_factor' must be 1 on {architecture} (only Phi3ForCausalLM turns part of each head), found {other}"));
+            throw r.Error(FormattableString.Invariant($"field '{r.RopeFieldName("partial_rotary_factor")}' must be 1 on {architecture} (only Phi3ForCausalLM turns part of each head), found {other}"));
         }
         if (phi3 && r.RopeDouble("partial_rotary_factor") is double partial)
         {
@@ -313,7 +313,7 @@ public sealed record LlamaConfig
             if (partial > 1 || rotaryDim < 2 || rotaryDim % 2 != 0)
             {
                 throw r.Error(FormattableString.Invariant(
-                    $"partial_rotary_factor {partial} must turn an even number of a head's {headDim} elements, at least 2 and at most all; it gives {rotaryDim}"));
+                    $"{r.RopeFieldName("partial_rotary_factor")} {partial} must turn an even number of a head's {headDim} elements, at least 2 and at most all; it gives {rotaryDim}"));
             }
         }
         int layers = r.RequiredInt("num_hidden_layers", min: 1);

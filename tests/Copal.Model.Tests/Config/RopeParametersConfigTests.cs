@@ -84,6 +84,8 @@ public class RopeParametersConfigTests
         "m/config.json: fields 'rope_scaling' (transformers 4's) and 'rope_parameters' (transformers 5's) are both set; transformers 4 reads only the first and 5 prefers it, so the second would be ignored: expected one of them")]
     [InlineData(", \"rope_parameters\": {\"full_attention\": {\"rope_type\": \"default\", \"rope_theta\": 10000.0}}",
         "m/config.json: field 'rope_parameters.full_attention' is an object: RoPE settings per layer type are not supported here; expected one object of rope_type, rope_theta and the scaling's fields")]
+    [InlineData(", \"rope_parameters\": {\"rope_type\": \"default\", \"partial_rotary_factor\": 0.5}",
+        "m/config.json: field 'rope_parameters.partial_rotary_factor' must be 1 on LlamaForCausalLM (only Phi3ForCausalLM turns part of each head), found 0.5")]
     [InlineData(", \"rope_parameters\": [1]", "m/config.json: field 'rope_parameters' must be an object or null, found [1]")]
     [InlineData(", \"rope_parameters\": {\"rope_type\": \"linear\"}", "m/config.json: rope_parameters type 'linear' needs field 'rope_parameters.factor' (a positive number)")]
     [InlineData(", \"rope_parameters\": {\"factor\": 8.0}",
