@@ -119,6 +119,26 @@ def is_phi3(cfg):
     return (cfg.get("architectures") or [None])[0] == "Phi3ForCausalLM" or cfg.get("model_type") == "phi3"
 
 
+def from_rope_parameters(cfg):
+    """transformers 5 writes RoPE's settings as one object, rope_parameters (rope_type, rope_theta, the scaling's fields,
+    partial_rotary_factor, original_max_position_embeddings), where transformers 4 wrote the top-level rope_theta,
+    rope_scaling and partial_rotary_factor. Returns cfg with those top-level fields filled from rope_parameters (its
+    values first, as transformers 5's setdefault keeps them), so the rest of this reference reads either form."""
+    rp = cfg.get("rope_parameters")
+    if not rp or any(isinstance(v, dict) for v in rp.values()):  # absent, or per layer type (Gemma 3's form)
+        return cfg
+    if cfg.get("rope_scaling"):
+        raise ValueError("config holds both rope_scaling and rope_parameters")
+    cfg = dict(cfg)
+    for k in ("rope_theta", "partial_rotary_factor", "original_max_position_embeddings"):
+        if k in rp:
+            cfg[k] = rp[k]
+    kind = rp.get("rope_type", rp.get("type", "default"))
+    rest = {k: v for k, v in rp.items() if k not in ("rope_theta", "partial_rotary_factor", "type")}
+    cfg["rope_scaling"] = None if kind == "default" else dict(rest, rope_type=kind)
+    return cfg
+
+
 def rope_inv_freq(cfg, head_dim, dtype, rounded_powers=False):
     """(inv_freq, attention factor, inv_freq from the original context on, that context) as HF computes them
     (default / linear / llama3 / longrope / yarn), in the given dtype (HF: float32). head_dim: the width RoPE turns.
@@ -153,6 +173,11 @@ def rope_inv_freq(cfg, head_dim, dtype, rounded_powers=False):
             inv, attention_factor = yarn_inv_freq(cfg, rs, head_dim, theta, powers, dtype)
         elif kind == "linear":
             inv = inv / float(rs["factor"])
+        elif kind == "dynamic":
+            # HF dynamic NTK: base * (factor * L / max_pos - (factor - 1)) ** (d / (d - 2)) with L the sequence length
+            # floored at max_position_embeddings, where the power is 1: the plain frequencies within the context (the
+            # only lengths this reference and Copal run)
+            float(rs["factor"])
         elif kind == "llama3":
             factor = float(rs["factor"])
             lo = float(rs["low_freq_factor"])
@@ -284,6 +309,7 @@ class Llama:
         with open(os.path.join(model_dir, "config.json")) as f:
             self.cfg = cfg = json.load(f)
         cfg.update(config_changes or {})
+        self.cfg = cfg = from_rope_parameters(cfg)
         self.tensors, self.stored = load_model_tensors(model_dir, dtype)
         for name, arr in (extra_tensors or {}).items():
             self.tensors[name] = to_torch("F32", arr, dtype)
@@ -310,6 +336,8 @@ class Llama:
         self.gelu = act == "gelu_pytorch_tanh"
         self.embed = t["model.embed_tokens.weight"]
         self.lm_head = t.get("lm_head.weight", self.embed)  # tied embeddings when lm_head is absent
+        if cfg.get("tie_word_embeddings"):  # HF tie_weights(): the head is the embedding, a stored copy is not read
+            self.lm_head = self.embed
         if gemma3 and cfg.get("tie_word_embeddings", True):  # Gemma3TextConfig ties by default, whatever is stored
             self.lm_head = self.embed
         if rope_dtype is None:

@@ -26,11 +26,11 @@ internal readonly partial struct ConfigReader
     private RopeScalingConfig Yarn(JsonElement s, int maxPositions)
     {
         int original = OptionalInt("original_max_position_embeddings", min: 1)
-            ?? OptionalInt(s, "original_max_position_embeddings", "rope_scaling.original_max_position_embeddings", min: 1)
+            ?? OptionalInt(s, "original_max_position_embeddings", $"{ropeBlock}.original_max_position_embeddings", min: 1)
             ?? maxPositions;
         if (!s.TryGetProperty("factor", out JsonElement f))
         {
-            throw Error("rope_scaling type 'yarn' needs field 'rope_scaling.factor' (a number ≥ 1)");
+            throw Error($"{ropeBlock} type 'yarn' needs field '{ropeBlock}.factor' (a number ≥ 1)");
         }
         double factor;
         if (f.ValueKind == JsonValueKind.Null)
@@ -39,7 +39,7 @@ internal readonly partial struct ConfigReader
             if (factor < 1)
             {
                 throw Error(FormattableString.Invariant(
-                    $"field 'rope_scaling.factor' is null, so yarn takes max_position_embeddings / original_max_position_embeddings = {maxPositions} / {original}, which must be ≥ 1"));
+                    $"field '{ropeBlock}.factor' is null, so yarn takes max_position_embeddings / original_max_position_embeddings = {maxPositions} / {original}, which must be ≥ 1"));
             }
         }
         else
@@ -47,14 +47,14 @@ internal readonly partial struct ConfigReader
             factor = ScalingDouble(s, "factor")!.Value;
             if (factor < 1)
             {
-                throw Error($"field 'rope_scaling.factor' must be ≥ 1 for yarn (the context it stretches to over the original one), found {Describe(f)}");
+                throw Error($"field '{ropeBlock}.factor' must be ≥ 1 for yarn (the context it stretches to over the original one), found {Describe(f)}");
             }
         }
         double betaFast = Beta(s, "beta_fast", 32), betaSlow = Beta(s, "beta_slow", 1);
         if (betaFast < betaSlow)
         {
             throw Error(FormattableString.Invariant(
-                $"field 'rope_scaling.beta_fast' ({betaFast}) must be ≥ 'rope_scaling.beta_slow' ({betaSlow}) (defaults 32 and 1): the ramp runs from the pairs that turn beta_fast times to those that turn beta_slow times"));
+                $"field '{ropeBlock}.beta_fast' ({betaFast}) must be ≥ '{ropeBlock}.beta_slow' ({betaSlow}) (defaults 32 and 1): the ramp runs from the pairs that turn beta_fast times to those that turn beta_slow times"));
         }
         double attention = ScalingDouble(s, "attention_factor") ?? DerivedYarnAttention(s, factor);
         return new RopeScalingConfig(RopeScalingKind.Yarn, factor, OriginalMaxPositionEmbeddings: original)
@@ -72,7 +72,7 @@ internal readonly partial struct ConfigReader
         double? v = ScalingNumber(s, name);
         if (v < 0)
         {
-            throw Error(FormattableString.Invariant($"field 'rope_scaling.{name}' must be a positive number (0 or null: the default {fallback}), found {s.GetProperty(name).GetRawText()}"));
+            throw Error(FormattableString.Invariant($"field '{ropeBlock}.{name}' must be a positive number (0 or null: the default {fallback}), found {s.GetProperty(name).GetRawText()}"));
         }
         return v is double given && given != 0 ? given : fallback;
     }
@@ -87,7 +87,7 @@ internal readonly partial struct ConfigReader
         {
             JsonValueKind.True => true,
             JsonValueKind.False or JsonValueKind.Null => false,
-            _ => throw Error($"field 'rope_scaling.truncate' must be true or false, found {Describe(t)}"),
+            _ => throw Error($"field '{ropeBlock}.truncate' must be true or false, found {Describe(t)}"),
         };
     }
 
@@ -99,7 +99,7 @@ internal readonly partial struct ConfigReader
         if (!(attention > 0) || !float.IsFinite((float)attention) || (float)attention <= 0)
         {
             throw Error(FormattableString.Invariant(
-                $"fields 'rope_scaling.mscale' ({mscale}) and 'rope_scaling.mscale_all_dim' ({mscaleAllDim}) give yarn an attention factor of {attention}; it must be a positive number within f32's range"));
+                $"fields '{ropeBlock}.mscale' ({mscale}) and '{ropeBlock}.mscale_all_dim' ({mscaleAllDim}) give yarn an attention factor of {attention}; it must be a positive number within f32's range"));
         }
         return attention;
     }
@@ -113,7 +113,7 @@ internal readonly partial struct ConfigReader
         }
         if (e.ValueKind != JsonValueKind.Number || !e.TryGetDouble(out double v) || !double.IsFinite(v))
         {
-            throw Error($"field 'rope_scaling.{name}' must be a number, found {Describe(e)}");
+            throw Error($"field '{ropeBlock}.{name}' must be a number, found {Describe(e)}");
         }
         return v;
     }

@@ -3,7 +3,13 @@ using System.Text.Json;
 namespace Copal.Model.Config;
 
 /// <summary>Typed access to config.json fields, with errors that name the file, the field and what was expected.</summary>
-internal readonly partial struct ConfigReader(JsonElement root, string source)
+/// <param name="root">The config's top-level object.</param>
+/// <param name="source">The file, for messages.</param>
+/// <param name="ropeBlock">
+/// The object RoPE's scaling is read from, as messages name it: transformers 4's <c>rope_scaling</c>, or transformers 5's
+/// <c>rope_parameters</c> (<see cref="RopeScaling"/>).
+/// </param>
+internal readonly partial struct ConfigReader(JsonElement root, string source, string ropeBlock = "rope_scaling")
 {
     public ModelConfigException Error(string message) => new(source, message);
 
@@ -110,7 +116,7 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
         }
     }
 
-    private double? ScalingDouble(JsonElement s, string name) => OptionalDouble(s, name, "rope_scaling." + name);
+    private double? ScalingDouble(JsonElement s, string name) => OptionalDouble(s, name, ropeBlock + "." + name);
 
     public bool? OptionalBool(string name)
     {
@@ -176,37 +182,52 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
     }
 
     /// <summary>
-    /// rope_scaling. longrope and yarn need the model's context (<paramref name="maxPositions"/>), longrope the pairs
-    /// RoPE turns (<paramref name="rotaryPairs"/>: each factor list has one per pair). <paramref name="phi3"/>: read as
+    /// rope_scaling, or transformers 5's rope_parameters where the config holds that (<see cref="RopeParameters"/>).
+    /// longrope and yarn need the model's context (<paramref name="maxPositions"/>), longrope the pairs RoPE turns
+    /// (<paramref name="rotaryPairs"/>: each factor list has one per pair). <paramref name="phi3"/>: read as
     /// Phi3Config reads it (the older "su" and "yarn" mean longrope; the original context defaults to 4,096); on every
     /// other architecture "yarn" is YaRN (<see cref="Yarn"/>).
     /// </summary>
     public RopeScalingConfig RopeScaling(int maxPositions, int rotaryPairs, bool phi3)
     {
+        if (RopeParameters() is JsonElement parameters)
+        {
+            return new ConfigReader(root, source, RopeParametersField).ScalingOf(parameters, maxPositions, rotaryPairs, phi3);
+        }
         if (!root.TryGetProperty("rope_scaling", out JsonElement s) || s.ValueKind == JsonValueKind.Null)
         {
             return new RopeScalingConfig(RopeScalingKind.None);
         }
         if (s.ValueKind != JsonValueKind.Object)
         {
-            throw Error($"field 'rope_scaling' must be an object or null, found {Describe(s)}");
+            throw Error($"field '{ropeBlock}' must be an object or null, found {Describe(s)}");
         }
-        // transformers copies the older 'type' over 'rope_type' where both are given (Phi3Config reads 'type' alone).
-        string key = s.TryGetProperty("type", out _) ? "type" : "rope_type";
+        return ScalingOf(s, maxPositions, rotaryPairs, phi3);
+    }
+
+    /// <summary>The scaling that the object <paramref name="s"/> (rope_scaling or rope_parameters) names.</summary>
+    private RopeScalingConfig ScalingOf(JsonElement s, int maxPositions, int rotaryPairs, bool phi3)
+    {
+        // transformers 4 copies the older 'type' over 'rope_type' where both are given (Phi3Config reads 'type' alone);
+        // transformers 5's standardize_rope_params keeps a rope_parameters' 'rope_type' and falls back to 'type'.
+        string key = ropeBlock == RopeParametersField
+            ? s.TryGetProperty("type", out _) && !s.TryGetProperty("rope_type", out _) ? "type" : "rope_type"
+            : s.TryGetProperty("type", out _) ? "type" : "rope_type";
         JsonElement t = s.TryGetProperty(key, out JsonElement named) ? named : default;
         if (t.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.String))
         {
-            throw Error($"field 'rope_scaling.{key}' must be a string, found {Describe(t)}");
+            throw Error($"field '{ropeBlock}.{key}' must be a string, found {Describe(t)}");
         }
         string? type = t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-        if (type is null && s.EnumerateObject().Any())
+        bool settingsOnly = ropeBlock == RopeParametersField;
+        if (type is null && s.EnumerateObject().Any(field => !(settingsOnly && IsRopeSetting(field.Name))))
         {
             // transformers cannot read it either (no rope_type picks no frequencies): the factors would be lost.
-            throw Error($"field 'rope_scaling' names no scaling ('{key}' is {(t.ValueKind == JsonValueKind.Null ? "null" : "missing")}), so its fields say nothing; name it, e.g. \"rope_type\": \"linear\"");
+            throw Error($"field '{ropeBlock}' names no scaling ('{key}' is {(t.ValueKind == JsonValueKind.Null ? "null" : "missing")}), so its fields say nothing; name it, e.g. \"rope_type\": \"linear\"");
         }
-        if (phi3 && type is "linear" or "llama3")
+        if (phi3 && type is "linear" or "llama3" or "dynamic")
         {
-            throw Error($"rope_scaling type '{type}' is not one Phi3ForCausalLM takes (Phi3Config accepts longrope, or its older names su and yarn)");
+            throw Error($"{ropeBlock} type '{type}' is not one Phi3ForCausalLM takes (Phi3Config accepts longrope, or its older names su and yarn)");
         }
         return type switch
         {
@@ -215,38 +236,64 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
             "yarn" when phi3 => LongRope(s, maxPositions, rotaryPairs, phi3),
             "yarn" => Yarn(s, maxPositions),
             "linear" => new RopeScalingConfig(RopeScalingKind.Linear, RequiredScaling(s, "factor", type)),
+            "dynamic" => DynamicNtk(s),
             // transformers' _validate_llama3_parameters requires all four.
             "llama3" => new RopeScalingConfig(
                 RopeScalingKind.Llama3,
                 RequiredScaling(s, "factor", type),
                 RequiredScaling(s, "low_freq_factor", type),
                 RequiredScaling(s, "high_freq_factor", type),
-                OptionalInt(s, "original_max_position_embeddings", "rope_scaling.original_max_position_embeddings", min: 1)
-                    ?? throw Error("rope_scaling type 'llama3' needs field 'rope_scaling.original_max_position_embeddings' (an integer ≥ 1)")),
-            _ => throw Error($"rope_scaling type '{type}' is not supported; supported: default, linear, llama3, longrope, yarn"),
+                OptionalInt(s, "original_max_position_embeddings", $"{ropeBlock}.original_max_position_embeddings", min: 1)
+                    ?? throw Error($"{ropeBlock} type 'llama3' needs field '{ropeBlock}.original_max_position_embeddings' (an integer ≥ 1)")),
+            _ => throw Error($"{ropeBlock} type '{type}' is not supported; supported: default, linear, dynamic, llama3, longrope, yarn"),
         };
     }
 
+    /// <summary>
+    /// Dynamic NTK scaling (HF <c>dynamic</c>: Yi, InternLM 2): transformers raises the base to
+    /// θ · (factor · L / max_position_embeddings − (factor − 1))^(d / (d − 2)) with L the longest sequence seen, but
+    /// never less than max_position_embeddings, where the power is 1. No run of Copal goes beyond the model's context
+    /// (<see cref="LlamaConfig.MaxPositionEmbeddings"/>), so the frequencies are always the unscaled ones: what
+    /// transformers computes for every sequence within the context. The factor is still required and checked, as
+    /// transformers' validation requires it.
+    /// </summary>
+    private RopeScalingConfig DynamicNtk(JsonElement s)
+    {
+        RequiredScaling(s, "factor", "dynamic");
+        return new RopeScalingConfig(RopeScalingKind.None);
+    }
+
     private double RequiredScaling(JsonElement s, string name, string type) =>
-        ScalingDouble(s, name) ?? throw Error($"rope_scaling type '{type}' needs field 'rope_scaling.{name}' (a positive number)");
+        ScalingDouble(s, name) ?? throw Error($"{ropeBlock} type '{type}' needs field '{ropeBlock}.{name}' (a positive number)");
 
     /// <summary>
     /// HF <c>_compute_longrope_parameters</c>'s inputs, checked as Phi3Config checks them. The original context is
     /// the top-level <c>original_max_position_embeddings</c> (Phi3Config's default 4,096; other classes: the model's
-    /// context); rope_scaling's own copy is not read, as transformers does not. With the original context given, the
+    /// context); rope_scaling's own copy is not read, as transformers 4 does not (transformers 5 moved the field into
+    /// rope_parameters, whose copy is read where the top level has none). With the original context given, the
     /// factor is the ratio of the contexts, not rope_scaling's factor.
     /// </summary>
     private RopeScalingConfig LongRope(JsonElement s, int maxPositions, int rotaryPairs, bool phi3)
     {
         // At least 2: the default attention factor divides by its logarithm.
-        int? given = OptionalInt("original_max_position_embeddings", min: 2) ?? (phi3 ? 4096 : null);
+        int? given = OptionalInt("original_max_position_embeddings", min: 2)
+            ?? (ropeBlock == RopeParametersField ? OptionalInt(s, "original_max_position_embeddings", $"{ropeBlock}.original_max_position_embeddings", min: 2) : null)
+            ?? (phi3 ? 4096 : null);
         int original = given ?? maxPositions;
         double? attentionGiven = ScalingDouble(s, "attention_factor");
         // Without the original context the factor is rope_scaling's, which the derived attention factor then needs.
         double factor = given is int o ? (double)maxPositions / o
             : ScalingDouble(s, "factor") ?? (attentionGiven is null
-                ? throw Error("rope_scaling type 'longrope' needs 'original_max_position_embeddings', 'rope_scaling.factor' or 'rope_scaling.attention_factor'")
+                ? throw Error($"{ropeBlock} type 'longrope' needs 'original_max_position_embeddings', '{ropeBlock}.factor' or '{ropeBlock}.attention_factor'")
                 : 1.0);
+        if (given is not null && ropeBlock == RopeParametersField && attentionGiven is null
+            && ScalingDouble(s, "factor") is double stated && stated != factor)
+        {
+            // transformers 4 takes the ratio of the contexts here, transformers 5 a factor rope_parameters states: the
+            // derived attention factor (cos and sin's scale) would differ between them.
+            throw Error(FormattableString.Invariant(
+                $"field '{ropeBlock}.factor' is {stated} but max_position_embeddings / original_max_position_embeddings is {maxPositions} / {original} = {factor}; transformers 4 takes the ratio for longrope and 5 the stated factor: expected them equal, or no factor"));
+        }
         double attention = attentionGiven ?? RopeScalingConfig.LongRopeAttentionFactor(factor, original);
         return new RopeScalingConfig(RopeScalingKind.LongRope, factor, OriginalMaxPositionEmbeddings: original)
         {
@@ -260,11 +307,11 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
     {
         if (!s.TryGetProperty(name, out JsonElement e) || e.ValueKind != JsonValueKind.Array)
         {
-            throw Error($"rope_scaling.{name} must be a list of positive numbers for longrope, found {(s.TryGetProperty(name, out JsonElement f2) ? Describe(f2) : "none")}");
+            throw Error($"{ropeBlock}.{name} must be a list of positive numbers for longrope, found {(s.TryGetProperty(name, out JsonElement f2) ? Describe(f2) : "none")}");
         }
         if (e.GetArrayLength() != rotaryPairs)
         {
-            throw Error(FormattableString.Invariant($"rope_scaling.{name} must hold one factor per rotated pair of a head ({rotaryPairs}), found {e.GetArrayLength()}"));
+            throw Error(FormattableString.Invariant($"{ropeBlock}.{name} must hold one factor per rotated pair of a head ({rotaryPairs}), found {e.GetArrayLength()}"));
         }
         var factors = new double[rotaryPairs];
         for (int i = 0; i < rotaryPairs; i++)
@@ -273,9 +320,9 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
             factors[i] = f.ValueKind == JsonValueKind.Number && f.TryGetDouble(out double v) ? v : double.NaN;
             if (!double.IsFinite(factors[i]) || factors[i] <= 0)
             {
-                throw Error(FormattableString.Invariant($"rope_scaling.{name}[{i}] must be a positive number, found {Describe(f)}"));
+                throw Error(FormattableString.Invariant($"{ropeBlock}.{name}[{i}] must be a positive number, found {Describe(f)}"));
             }
-            RequireSingleRange(FormattableString.Invariant($"rope_scaling.{name}[{i}]"), f, factors[i]);
+            RequireSingleRange(FormattableString.Invariant($"{ropeBlock}.{name}[{i}]"), f, factors[i]);
         }
         return factors;
     }
@@ -284,6 +331,20 @@ internal readonly partial struct ConfigReader(JsonElement root, string source)
     {
         JsonValueKind.String => $"\"{e.GetString()}\"",
         JsonValueKind.Number => e.GetRawText(),
+        // The value itself (a bos_token_id of [1, 2] says more than "array"), cut short where it is long.
+        JsonValueKind.Array or JsonValueKind.Object => Compact(e),
         _ => e.ValueKind.ToString().ToLowerInvariant(),
     };
+
+    /// <summary>A list or object on one line (config.json spreads them over many), at most 60 characters.</summary>
+    private static string Compact(JsonElement e)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            e.WriteTo(writer);
+        }
+        string json = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return json.Length <= 60 ? json : json[..57] + "...";
+    }
 }

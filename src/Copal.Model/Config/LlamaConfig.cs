@@ -302,18 +302,18 @@ public sealed record LlamaConfig
         bool phi3 = architecture == "Phi3ForCausalLM";
         // Phi-4-mini turns three quarters of each head (Phi3Config's partial_rotary_factor; the other classes have none).
         int rotaryDim = headDim;
-        if (!phi3 && r.OptionalDouble("partial_rotary_factor") is double other && other != 1.0)
+        if (!phi3 && r.RopeDouble("partial_rotary_factor") is double other && other != 1.0)
         {
             // transformers' RoPE setup reads the field for every class, but only Phi-3's attention turns part of a head.
-            throw r.Error(FormattableString.Invariant($"field 'partial_rotary_factor' must be 1 on {architecture} (only Phi3ForCausalLM turns part of each head), found {other}"));
+            throw r.Error(FormattableString.Invariant($"field '{r.RopeFieldName("partial_rotary_factor")}' must be 1 on {architecture} (only Phi3ForCausalLM turns part of each head), found {other}"));
         }
-        if (phi3 && r.OptionalDouble("partial_rotary_factor") is double partial)
+        if (phi3 && r.RopeDouble("partial_rotary_factor") is double partial)
         {
             rotaryDim = (int)(headDim * partial);
             if (partial > 1 || rotaryDim < 2 || rotaryDim % 2 != 0)
             {
                 throw r.Error(FormattableString.Invariant(
-                    $"partial_rotary_factor {partial} must turn an even number of a head's {headDim} elements, at least 2 and at most all; it gives {rotaryDim}"));
+                    $"{r.RopeFieldName("partial_rotary_factor")} {partial} must turn an even number of a head's {headDim} elements, at least 2 and at most all; it gives {rotaryDim}"));
             }
         }
         int layers = r.RequiredInt("num_hidden_layers", min: 1);
@@ -347,7 +347,7 @@ public sealed record LlamaConfig
             MaxPositionEmbeddings = maxPositions,
             // Phi3Config's and Olmo2Config's default is 1e-5; LlamaConfig's, MistralConfig's and the Qwen configs' 1e-6.
             RmsNormEps = r.OptionalDouble("rms_norm_eps") ?? (phi3 || architecture == "Olmo2ForCausalLM" ? 1e-5 : 1e-6),
-            RopeTheta = r.OptionalDouble("rope_theta") ?? (gemma ? 1_000_000.0 : 10000.0),
+            RopeTheta = r.RopeDouble("rope_theta") ?? (gemma ? 1_000_000.0 : 10000.0),
             LocalRopeTheta = gemma ? r.OptionalDouble("rope_local_base_freq") ?? 10000.0 : null,
             QueryPreAttnScalar = gemma ? r.OptionalDouble("query_pre_attn_scalar") ?? 256 : 256,
             RopeScaling = r.RopeScaling(maxPositions, rotaryDim / 2, phi3),

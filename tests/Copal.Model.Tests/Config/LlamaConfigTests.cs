@@ -36,6 +36,18 @@ public class LlamaConfigTests
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A list or object where a value belongs is quoted, on one line even where config.json spreads it over several.</summary>
+    [Theory]
+    [InlineData("\"bos_token_id\": [1, 2]", "field 'bos_token_id' must be an integer, found [1,2]")]
+    [InlineData("\"rope_scaling\": [\n  \"linear\",\n  2\n]", "field 'rope_scaling' must be an object or null, found [\"linear\",2]")]
+    [InlineData("\"hidden_act\": {\"name\": \"silu\", \"note\": \"a long explanation that goes on and on and on\"}",
+        "field 'hidden_act' must be a string, found {\"name\":\"silu\",\"note\":\"a long explanation that goes on an...")]
+    public void A_list_or_object_in_place_of_a_value_is_quoted_on_one_line(string field, string expected)
+    {
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", " + field + "}", "m/config.json"));
+        Assert.Equal("m/config.json: " + expected, e.Message);
+    }
+
     [Fact]
     public void Defaults_follow_hf()
     {
@@ -459,8 +471,8 @@ public class LlamaConfigTests
         Assert.Contains("field 'hidden_size' must be an integer from 1 to 2147483647, found 99999999999", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse("{not json", "c"));
         Assert.Contains("is not valid JSON", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 4}}", "c"));
-        Assert.Contains("rope_scaling type 'dynamic' is not supported; supported: default, linear, llama3, longrope, yarn", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"rope_scaling\": {\"rope_type\": \"proportional\", \"factor\": 4}}", "c"));
+        Assert.Contains("rope_scaling type 'proportional' is not supported; supported: default, linear, dynamic, llama3, longrope, yarn", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
