@@ -160,14 +160,14 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         {
             // Many query rows: per KV head and row block, two GEMMs instead of a dot product per key.
             RowPartition.For(BlockedAttention.Items(s), Threads, 1, 1,
-                new CpuOps.AttendBlocked((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s));
+                new CpuOps.AttendBlocked((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s, BufferFit));
             return;
         }
         // Work per (row, head) is one pass over the visible keys: split only when a thread gets enough of it.
         long perItem = Math.Max(1L, (long)Kernels.Attention.ScratchLength(s) * s.HeadDim * 2);
         int minItems = (int)Math.Clamp(MinElementsPerThread / perItem, 1, int.MaxValue);
         RowPartition.For(s.Rows * s.Heads, Threads, 1, minItems,
-            new CpuOps.Attend((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s));
+            new CpuOps.Attend((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s, BufferFit));
     }
 
     /// <inheritdoc/>
