@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Copal.Tensors.Backends.Cpu;
 
 namespace Copal.Tensors.Kernels;
 
@@ -15,10 +16,18 @@ public static unsafe class MemoryBandwidth
     /// Best GB/s (10^9 bytes per second) over <paramref name="repeats"/> reads of a <paramref name="bytes"/> buffer,
     /// on the calling thread when <paramref name="threads"/> is 1, else on every core (as the kernels run).
     /// </summary>
-    public static double MeasureRead(long bytes = 512L << 20, int threads = 0, int repeats = 5)
+    /// <exception cref="Backends.DeviceOutOfMemoryException">The buffer would not fit in the host memory available now.</exception>
+    public static double MeasureRead(long bytes = 512L << 20, int threads = 0, int repeats = 5) =>
+        MeasureRead(bytes, threads, repeats, new HostBufferFit());
+
+    /// <summary><see cref="MeasureRead(long, int, int)"/> with the host memory the buffer is checked against (tests give a fixed amount).</summary>
+    internal static double MeasureRead(long bytes, int threads, int repeats, HostBufferFit fit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bytes, 1L << 20);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        // The buffer is filled at once, every page touched: in a container with less room than that (a bench run
+        // beside a model read into memory), the out-of-memory killer would end the process with no message.
+        fit.RequireBytes(bytes, "the streaming-read probe's buffer");
         long ints = bytes / sizeof(int) / 64 * 64;
         int* buffer = (int*)NativeMemory.AlignedAlloc((nuint)(ints * sizeof(int)), 64);
         try

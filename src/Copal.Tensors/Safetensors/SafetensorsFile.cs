@@ -1,11 +1,12 @@
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
+using Copal.Tensors.Backends.Cpu;
 
 namespace Copal.Tensors.Safetensors;
 
 /// <summary>
 /// One safetensors file, memory-mapped read-only or read into memory (<see cref="WeightResidence"/>). Everything is
-/// validated in <see cref="Open"/>; afterwards the tensors are zero-copy <see cref="TensorView"/>s into the mapping or
+/// validated in <see cref="Open(string, WeightResidence, CancellationToken)"/>; afterwards the tensors are zero-copy <see cref="TensorView"/>s into the mapping or
 /// the copy, valid until this object is disposed.
 /// Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the data section.
 /// </summary>
@@ -62,7 +63,12 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// validates its header and layout; throws <see cref="SafetensorsException"/> if anything is wrong.
     /// <see cref="WeightResidence.Auto"/> is decided here for this one file.
     /// </summary>
-    public static SafetensorsFile Open(string path, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
+    /// <exception cref="Backends.DeviceOutOfMemoryException">The file, to be read into memory, would not fit in the host memory available now.</exception>
+    public static SafetensorsFile Open(string path, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default) =>
+        Open(path, residence, new HostBufferFit(), cancellationToken);
+
+    /// <summary><see cref="Open(string, WeightResidence, CancellationToken)"/> with the host memory a read-in copy is checked against (tests give a fixed amount).</summary>
+    internal static SafetensorsFile Open(string path, WeightResidence residence, HostBufferFit fit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         FileStream stream;
@@ -89,6 +95,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
             byte* basePtr = null;
             if (WeightResidencePolicy.Resolve(residence, length) == WeightResidence.Memory)
             {
+                // The read writes every page of the copy: past the memory there is (--mmap off on a small machine or
+                // container), the out-of-memory killer would end the process with no message.
+                fit.RequireBytes(length, $"reading '{path}' into memory");
                 copy = PrivateCopy.ReadAll(stream, length, path, cancellationToken);
                 basePtr = copy;
                 stream.Dispose();

@@ -1,3 +1,4 @@
+using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
 using Copal.Testing;
 
@@ -123,6 +124,24 @@ public class SafetensorsFileTests
             Assert.True(new ReadOnlySpan<byte>(a.Data, (int)a.ByteLength).SequenceEqual(new ReadOnlySpan<byte>(b.Data, (int)b.ByteLength)), a.Name);
             Assert.True(a.Data != b.Data);
         }
+    }
+
+    /// <summary>
+    /// Reading a file into memory (--mmap off) writes every page of the copy: one that would not fit is refused,
+    /// naming the file, before the copy is made, as the kernel's out-of-memory killer would otherwise end the process.
+    /// </summary>
+    [Fact]
+    public void Read_into_memory_that_would_not_fit_is_refused_and_names_the_file()
+    {
+        long length = new FileInfo(Stories.ModelPath).Length;
+        long reserve = HostBufferFit.ReserveBytes(HostMemory.LimitBytes);
+        var e = Assert.Throws<Copal.Tensors.Backends.DeviceOutOfMemoryException>(() => SafetensorsFile.Open(
+            Stories.ModelPath, WeightResidence.Memory, new HostBufferFit { CheckedBytes = 1024, AvailableMemory = () => reserve + (length / 2) }));
+        Assert.True(e.OnHost);
+        Assert.StartsWith($"host memory is short: {ByteSize.Format(length)} for reading '{Stories.ModelPath}' into memory did not fit (", e.Message, StringComparison.Ordinal);
+
+        using SafetensorsFile roomy = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Memory, new HostBufferFit { CheckedBytes = 1024, AvailableMemory = () => reserve + (2 * length) });
+        Assert.Equal(WeightResidence.Memory, roomy.Residence);
     }
 
     [Fact]

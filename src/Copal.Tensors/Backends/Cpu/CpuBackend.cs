@@ -53,7 +53,14 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     public DeviceWeight LoadWeight(TensorView view) => new CpuWeight(view);
 
     /// <summary>The weight in this process's memory, in panels where the decode kernels gain from them (<see cref="CpuWeight.Copy"/>).</summary>
-    public DeviceWeight LoadWeightCopy(TensorView view, CancellationToken cancellationToken = default) => CpuWeight.Copy(view, cancellationToken);
+    /// <exception cref="DeviceOutOfMemoryException">The copy would not fit in the host memory available now.</exception>
+    public DeviceWeight LoadWeightCopy(TensorView view, CancellationToken cancellationToken = default)
+    {
+        // Checked as a buffer is: a model read into memory (--mmap off) otherwise copied weight after weight past the
+        // memory there is, and the out-of-memory killer ended the load with no message.
+        BufferFit.RequireBytes(view.ByteLength, $"a copy of tensor '{view.Name}'");
+        return CpuWeight.Copy(view, cancellationToken);
+    }
 
     /// <inheritdoc/>
     public DeviceWeight LoadSparseWeight(Sparse.SparseMatrix matrix) => new Sparse.CpuSparseWeight(matrix);
@@ -153,14 +160,14 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
         {
             // Many query rows: per KV head and row block, two GEMMs instead of a dot product per key.
             RowPartition.For(BlockedAttention.Items(s), Threads, 1, 1,
-                new CpuOps.AttendBlocked((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s));
+                new CpuOps.AttendBlocked((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s, BufferFit));
             return;
         }
         // Work per (row, head) is one pass over the visible keys: split only when a thread gets enough of it.
         long perItem = Math.Max(1L, (long)Kernels.Attention.ScratchLength(s) * s.HeadDim * 2);
         int minItems = (int)Math.Clamp(MinElementsPerThread / perItem, 1, int.MaxValue);
         RowPartition.For(s.Rows * s.Heads, Threads, 1, minItems,
-            new CpuOps.Attend((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s));
+            new CpuOps.Attend((float*)pq, (float*)pk, (float*)pv, (float*)po, ql, kl, vl, ol, s, BufferFit));
     }
 
     /// <inheritdoc/>

@@ -27,33 +27,24 @@ internal static unsafe class CpuOps
                 heads, headDim, rotaryDim, startPos, start, end);
     }
 
-    public readonly struct Attend(float* q, float* k, float* v, float* output, int qLength, int kLength, int vLength, int outputLength, AttentionShape shape)
-        : IRangeBody
+    public readonly struct Attend(float* q, float* k, float* v, float* output, int qLength, int kLength, int vLength, int outputLength, AttentionShape shape,
+        HostBufferFit fit) : IRangeBody
     {
-        /// <summary>Per-thread score scratch, grown to the longest context seen; steady-state decode allocates nothing.</summary>
-        [ThreadStatic]
-        private static float[]? t_scores;
-
         public void Run(int start, int end)
         {
-            int needed = Kernels.Attention.ScratchLength(shape);
-            float[] scores = t_scores is { } s && s.Length >= needed ? s : (t_scores = new float[Math.Max(needed, 256)]);
+            // Steady-state decode allocates nothing: the thread's scratch grows ahead of the context (AttentionScratch).
+            float[] scores = AttentionScratch.Get(Kernels.Attention.ScratchLength(shape), fit);
             Kernels.Attention.Compute(new ReadOnlySpan<float>(q, qLength), new ReadOnlySpan<float>(k, kLength), new ReadOnlySpan<float>(v, vLength),
                 shape, start, end, scores, new Span<float>(output, outputLength));
         }
     }
 
-    public readonly struct AttendBlocked(float* q, float* k, float* v, float* output, int qLength, int kLength, int vLength, int outputLength, AttentionShape shape)
-        : IRangeBody
+    public readonly struct AttendBlocked(float* q, float* k, float* v, float* output, int qLength, int kLength, int vLength, int outputLength, AttentionShape shape,
+        HostBufferFit fit) : IRangeBody
     {
-        /// <summary>Per-thread scratch, grown to the largest prompt seen.</summary>
-        [ThreadStatic]
-        private static float[]? t_scratch;
-
         public void Run(int start, int end)
         {
-            long needed = BlockedAttention.ScratchLength(shape);
-            float[] scratch = t_scratch is { } s && s.Length >= needed ? s : (t_scratch = new float[needed]);
+            float[] scratch = AttentionScratch.Get(BlockedAttention.ScratchLength(shape), fit);
             BlockedAttention.Compute(new ReadOnlySpan<float>(q, qLength), new ReadOnlySpan<float>(k, kLength), new ReadOnlySpan<float>(v, vLength),
                 shape, start, end, scratch, new Span<float>(output, outputLength));
         }

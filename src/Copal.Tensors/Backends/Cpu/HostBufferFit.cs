@@ -1,7 +1,7 @@
 namespace Copal.Tensors.Backends.Cpu;
 
 /// <summary>
-/// Refuses a CPU buffer that would not fit in the host memory available now. A buffer is zeroed as it is made, so
+/// Refuses a CPU buffer or weight copy that would not fit in the host memory available now. A buffer is zeroed as it is made, so
 /// every page is touched at once: past the memory there is, Linux's overcommit lets the allocation succeed and its
 /// out-of-memory killer then ends the whole process (a server with every request in flight) with no message. Refused
 /// here, it is a <see cref="DeviceOutOfMemoryException"/> that a server answers for the one request that grew (503)
@@ -22,9 +22,14 @@ internal sealed class HostBufferFit
     public static long ReserveBytes(long limitBytes) => Math.Min(512L << 20, limitBytes / 16);
 
     /// <summary>Throws when <paramref name="floats"/> would leave less than the reserve of the memory available now.</summary>
-    public void Require(long floats)
+    public void Require(long floats) => RequireBytes(floats * sizeof(float), $"a buffer of {floats} floats");
+
+    /// <summary>
+    /// Throws when <paramref name="bytes"/> of native memory that is written at once (a buffer zeroed, a weight
+    /// copied) would leave less than the reserve of the memory available now; <paramref name="what"/> names it.
+    /// </summary>
+    public void RequireBytes(long bytes, string what)
     {
-        long bytes = floats * sizeof(float);
         if (bytes < CheckedBytes)
         {
             return;
@@ -33,7 +38,7 @@ internal sealed class HostBufferFit
         if (bytes > available - reserve)
         {
             throw new DeviceOutOfMemoryException(
-                $"host memory is short: {ByteSize.Format(bytes)} for a buffer of {floats} floats did not fit ({ByteSize.Format(available)} available now, {ByteSize.Format(reserve)} of it kept free)")
+                $"host memory is short: {ByteSize.Format(bytes)} for {what} did not fit ({ByteSize.Format(available)} available now, {ByteSize.Format(reserve)} of it kept free)")
             {
                 OnHost = true,
             };

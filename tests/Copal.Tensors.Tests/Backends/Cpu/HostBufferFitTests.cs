@@ -1,5 +1,6 @@
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Tests.Kernels;
 
 namespace Copal.Tensors.Tests.Backends.Cpu;
 
@@ -7,7 +8,7 @@ namespace Copal.Tensors.Tests.Backends.Cpu;
 /// A CPU buffer past the host memory available is refused with a <see cref="DeviceOutOfMemoryException"/> that says
 /// so, before it is made (and zeroed, every page touched, which past the memory there is ends the process).
 /// </summary>
-public sealed class HostBufferFitTests
+public sealed unsafe class HostBufferFitTests
 {
     private static readonly long Reserve = HostBufferFit.ReserveBytes(HostMemory.LimitBytes);
 
@@ -40,5 +41,34 @@ public sealed class HostBufferFitTests
         Assert.Throws<DeviceOutOfMemoryException>(() => backend.Allocate(HostBufferFit.DefaultCheckedBytes / sizeof(float)));
         Assert.Throws<DeviceOutOfMemoryException>(() => backend.Allocate(HostBufferFit.DefaultCheckedBytes / sizeof(float)));
         Assert.Equal(2, reads);
+    }
+
+    /// <summary>
+    /// A model read into memory (<c>--mmap off</c>) copies each weight into native memory that is written at once:
+    /// past the memory there is, that copy was not checked and the kernel's out-of-memory killer ended the load with
+    /// no message. It is checked as a buffer is, and the refusal names the tensor.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 512)]     // row-major copy: fewer rows than a panel
+    [InlineData(64, 512)]    // panel-packed where the decode kernels gain from panels
+    public void A_weight_copy_that_would_eat_into_the_reserve_is_refused_and_named(int rows, int cols)
+    {
+        using var matrix = new StoredMatrix(DType.F32, rows, cols, seed: 1);
+        var view = new TensorView("model.layers.0.mlp.up_proj.weight", DType.F32, [rows, cols], matrix.Data, matrix.Matrix.ByteLength);
+        using var backend = new CpuBackend(threads: 1)
+        {
+            BufferFit = new HostBufferFit { CheckedBytes = 1024, AvailableMemory = () => Reserve + (view.ByteLength / 2) },
+        };
+        var e = Assert.Throws<DeviceOutOfMemoryException>(() => backend.LoadWeightCopy(view));
+        Assert.True(e.OnHost);
+        Assert.StartsWith($"host memory is short: {ByteSize.Format(view.ByteLength)} for a copy of tensor 'model.layers.0.mlp.up_proj.weight' did not fit (",
+            e.Message, StringComparison.Ordinal);
+
+        using var roomy = new CpuBackend(threads: 1)
+        {
+            BufferFit = new HostBufferFit { CheckedBytes = 1024, AvailableMemory = () => Reserve + (2 * view.ByteLength) },
+        };
+        using DeviceWeight copy = roomy.LoadWeightCopy(view);
+        Assert.Equal(rows, copy.Rows);
     }
 }
