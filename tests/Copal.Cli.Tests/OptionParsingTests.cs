@@ -274,6 +274,16 @@ public sealed class OptionParsingTests
     }
 
     [Fact]
+    public void Running_out_of_managed_memory_is_a_plain_failure_not_an_internal_error()
+    {
+        using var stderr = new StringWriter();
+        int code = CliErrors.Report(new OutOfMemoryException(), stderr);
+        Assert.Equal(1, code);
+        Assert.Equal("copal: error: out of memory: the run needs more memory than this process may use; a shorter text or context, "
+            + "a compact (pruned) checkpoint or more memory needs less" + Environment.NewLine, stderr.ToString());
+    }
+
+    [Fact]
     public void A_real_bug_is_an_internal_error_that_asks_for_a_report()
     {
         using var stderr = new StringWriter();

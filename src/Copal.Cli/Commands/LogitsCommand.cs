@@ -50,33 +50,44 @@ internal static class LogitsCommand
                 throw new UsageException($"the text is {ids.Length} tokens; it must be between 1 and the model's context of {context}");
             }
             int vocab = session.Model.Config.VocabSize;
-            var positions = new List<object>(ids.Length);
-            // A block of positions at a time, as a long prompt's prefill runs anyway: the state holds BlockRows × vocab
-            // logits, not every position's (0.7 GB for 1,400 tokens of a 128k vocabulary, and a second copy on the host).
-            int blockRows = Math.Min(ids.Length, BlockRows);
-            using RunState state = session.Model.CreateState(blockRows, ids.Length, allRowLogits: true);
-            var block = new float[(long)blockRows * vocab];
-            for (int first = 0; first < ids.Length; first += blockRows)
+            // The document is written as its rows are computed, a block of positions at a time, as a long prompt's
+            // prefill runs anyway: memory holds BlockRows × vocab logits, never every position's (full logits of 2,400
+            // tokens of a 128k vocabulary are 1.2 GB as floats and several times that as JSON text).
+            void Write(TextWriter writer)
             {
-                int rows = Math.Min(blockRows, ids.Length - first);
-                session.Model.Forward(state, ids.AsSpan(first, rows), first, LogitsMode.All, cancellationToken: ct);
-                Span<float> logits = block.AsSpan(0, rows * vocab);
-                session.Model.ReadLogits(state, logits);
-                NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"at position {first + row}");
-                for (int r = 0; r < rows; r++)
+                JsonSerializerOptions json = Out.CompactJsonOptions;
+                writer.Write($"{{\"ids\":{JsonSerializer.Serialize(ids, json)},\"tokens\":{JsonSerializer.Serialize(ids.Select(session.Tokenizer.IdToToken), json)}," +
+                    $"\"vocab\":{vocab},\"top_k\":{k},\"logits\":[");
+                int blockRows = Math.Min(ids.Length, BlockRows);
+                using RunState state = session.Model.CreateState(blockRows, ids.Length, allRowLogits: true);
+                var block = new float[(long)blockRows * vocab];
+                for (int first = 0; first < ids.Length; first += blockRows)
                 {
-                    ReadOnlySpan<float> row = logits.Slice(r * vocab, vocab);
-                    positions.Add(k == 0 ? row.ToArray() : (object)TopLogprobs.Of(row, k).Select(t => new { id = t.Id, logprob = t.Logprob }).ToArray());
+                    int rows = Math.Min(blockRows, ids.Length - first);
+                    session.Model.Forward(state, ids.AsSpan(first, rows), first, LogitsMode.All, cancellationToken: ct);
+                    Span<float> logits = block.AsSpan(0, rows * vocab);
+                    session.Model.ReadLogits(state, logits);
+                    NonFiniteLogitsException.ThrowIfAny(logits, vocab, row => $"at position {first + row}");
+                    for (int r = 0; r < rows; r++)
+                    {
+                        ReadOnlySpan<float> row = logits.Slice(r * vocab, vocab);
+                        writer.Write(first + r == 0 ? "" : ",");
+                        writer.Write(k == 0 ? JsonSerializer.Serialize(row.ToArray(), json)
+                            : JsonSerializer.Serialize(TopLogprobs.Of(row, k).Select(t => new { id = t.Id, logprob = t.Logprob }).ToArray(), json));
+                    }
                 }
+                writer.Write("]}");
             }
-            string document = JsonSerializer.Serialize(new { ids, tokens = ids.Select(session.Tokenizer.IdToToken), vocab, top_k = k, logits = positions }, Out.CompactJsonOptions);
             if (Inputs.IsStdio(path))
             {
-                Out.Line(document);
+                // Standard output is written as it comes too: a failure part way ends the run with its error and exit
+                // code after an unfinished document.
+                Write(Console.Out);
+                Console.Out.WriteLine();
                 Out.Info($"copal: wrote {Plural.Of(ids.Length, "position")} to standard output");
                 return CliErrors.Ok;
             }
-            AtomicFile.WriteAllText(path, "--out", document);
+            AtomicFile.WriteText(path, "--out", Write);
             Out.Info($"copal: wrote {Plural.Of(ids.Length, "position")} to {path}");
             return CliErrors.Ok;
         });

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Copal.Tensors.IO;
 
 /// <summary>
@@ -61,37 +63,56 @@ public static class AtomicFile
     }
 
     /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> through a temporary file; a failure names the output, not the temporary file.</summary>
-    public static void WriteAllText(string path, string outputName, string text)
+    public static void WriteAllText(string path, string outputName, string text) => WriteText(path, outputName, writer => writer.Write(text));
+
+    /// <summary>
+    /// Writes what <paramref name="write"/> writes (UTF-8, no byte order mark) to <paramref name="path"/> through a
+    /// temporary file, renamed over the output once <paramref name="write"/> returns: a large document is written as it
+    /// is made, never held whole in memory, and an exception from <paramref name="write"/> (a cancellation, a failed
+    /// computation) leaves no output and no temporary file. A failure to write names the output; so does an
+    /// <see cref="IOException"/> thrown by <paramref name="write"/> itself, which should therefore read no other files.
+    /// </summary>
+    public static void WriteText(string path, string outputName, Action<TextWriter> write)
     {
+        ArgumentNullException.ThrowIfNull(write);
         Prepare(path, outputName);
         if (FileKind.IsStream(path))
         {
-            WriteInto(path, outputName, text);
+            WriteInto(path, outputName, write);
             return;
         }
         // Through links: the file they name is replaced, beside it, and the links keep pointing at it.
         string full = RealPath.Resolve(path);
         string temp = TemporaryNames.Sibling(full, "tmp");
         IReadOnlyList<string> made = [];
+        bool written = false;
         try
         {
             made = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
-            File.WriteAllText(temp, text);
+            using (var writer = new StreamWriter(temp, append: false, s_utf8))
+            {
+                write(writer);
+            }
             Durable.FlushFile(temp);
             File.Move(temp, full, overwrite: true);
             Durable.FlushParent(full);
+            written = true;
         }
         catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
         {
-            DeleteIfThere(temp); // before the folders it lies in
-            MadeFolders.RemoveEmpty(made);
             throw new IOException($"{outputName} '{path}': cannot write it: {AtomicDirectory.Reason(e)}", e);
         }
         finally
         {
-            DeleteIfThere(temp);
+            if (!written)
+            {
+                DeleteIfThere(temp); // before the folders it lies in
+                MadeFolders.RemoveEmpty(made);
+            }
         }
     }
+
+    private static readonly UTF8Encoding s_utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     // File.Delete throws where the file's folder does not exist (it was never made).
     private static void DeleteIfThere(string file)
@@ -102,14 +123,14 @@ public static class AtomicFile
         }
     }
 
-    private static void WriteInto(string path, string outputName, string text)
+    private static void WriteInto(string path, string outputName, Action<TextWriter> write)
     {
         try
         {
             // Open, not Create: a device or a pipe is neither created nor truncated, only written.
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
-            using var writer = new StreamWriter(stream);
-            writer.Write(text);
+            using var writer = new StreamWriter(stream, s_utf8);
+            write(writer);
         }
         catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
         {
