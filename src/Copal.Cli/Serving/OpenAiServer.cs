@@ -227,11 +227,13 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is BadHttpRequestException { StatusCode: 400 } or IOException
+        catch (Exception e) when ((e is BadHttpRequestException bad ? bad.StatusCode == 400 : e is IOException)
             && context.Request.ContentLength is long announced && body.Length < announced)
         {
             // The body ended before the length it announced (Kestrel's "unexpected end of request content", or a
-            // reset): the client closed its connection, and no one is left to answer.
+            // reset): the client closed its connection, and no one is left to answer. Kestrel's other refusals are
+            // IOExceptions too (its BadHttpRequestException derives from one) and go to the client with their status:
+            // a length past the server's limit is a 413 before a byte of the body is read.
             throw new ClientLeftException("the client went away before its request's body was complete", e);
         }
         return OpenAiRequests.ParseBody(body.ToArray());
