@@ -72,6 +72,40 @@ public sealed class LogprobsTests(ServerFixture server) : IClassFixture<ServerFi
         }
     }
 
+    /// <summary>
+    /// A stop text holds text back while it may be starting (" Lily" could begin "Lily!"): each token's text_offset is
+    /// still where its text starts, not where the text handed out so far ends. A stop that matches ends the reply, and
+    /// the tokens that made it keep the offsets they have in the text the model wrote, as vLLM gives them.
+    /// </summary>
+    [Theory]
+    [InlineData("Lily!", false)] // held back from " Lily", released with "."
+    [InlineData("ily. S", true)] // held back from " Lily", matched with " She"
+    public async Task Text_held_back_for_a_stop_text_leaves_each_tokens_offset_where_its_text_starts(string stop, bool matches)
+    {
+        int[] prompt = server.Tokenizer.Encode("Once upon a time");
+        var (text, ids) = Reference.Greedy(server.Model, server.Tokenizer, prompt, 12);
+        Assert.Contains(" Lily. She", text, StringComparison.Ordinal);
+        string[] tokenTexts = [.. ids.Select(id => Encoding.UTF8.GetString(server.Tokenizer.TokenBytes(id)))];
+        int[] starts = [.. tokenTexts.Select((_, i) => string.Concat(tokenTexts.Take(i)).Length)];
+        var body = new { model = Model, prompt = "Once upon a time", max_tokens = 12, temperature = 0, logprobs = 1, stop };
+        JsonElement choice = JsonDocument.Parse(await PostAsync(body)).RootElement.GetProperty("choices")[0];
+        Assert.Equal(matches ? text[..text.IndexOf(stop, StringComparison.Ordinal)] : text, choice.GetProperty("text").GetString());
+        JsonElement lp = choice.GetProperty("logprobs");
+        Assert.Equal(tokenTexts, lp.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!));
+        Assert.Equal(starts, lp.GetProperty("text_offset").EnumerateArray().Select(t => t.GetInt32()));
+
+        var streamed = new List<int>();
+        foreach (string line in (await PostAsync(new { body.model, body.prompt, body.max_tokens, body.temperature, body.logprobs, body.stop, stream = true })).Split('\n'))
+        {
+            if (line.StartsWith("data: {", StringComparison.Ordinal)
+                && JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("choices")[0].GetProperty("logprobs") is { ValueKind: JsonValueKind.Object } part)
+            {
+                streamed.AddRange(part.GetProperty("text_offset").EnumerateArray().Select(t => t.GetInt32()));
+            }
+        }
+        Assert.Equal(starts, streamed);
+    }
+
     [Fact]
     public async Task A_chat_reply_gives_its_tokens_with_bytes_and_alternatives_to_the_openai_client()
     {

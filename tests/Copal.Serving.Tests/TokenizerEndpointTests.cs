@@ -49,6 +49,29 @@ public sealed class TokenizerEndpointTests(ServerFixture server) : IClassFixture
         Assert.StartsWith(server.Tokenizer.IdToToken(server.Tokenizer.BosId!.Value) + " Once", body.GetProperty("prompt").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The model field is optional here, as in vLLM's; given, it must be the served model's name, as on the generation
+    /// endpoints: a client that meant another model's tokenizer must not get this one's tokens as if they were its own.
+    /// </summary>
+    [Theory]
+    [InlineData("/tokenize", "{\"model\":\"llama\",\"prompt\":\"x\"}", 404, "model")]
+    [InlineData("/detokenize", "{\"model\":\"llama\",\"tokens\":[1]}", 404, "model")]
+    [InlineData("/tokenize", "{\"model\":5,\"prompt\":\"x\"}", 400, "model")]
+    [InlineData("/tokenize", "{\"model\":\"stories260K\",\"prompt\":\"x\"}", 200, null)]
+    [InlineData("/detokenize", "{\"model\":null,\"tokens\":[1]}", 200, null)]
+    public async Task A_model_named_to_the_tokenizer_must_be_the_served_one(string path, string json, int status, string? param)
+    {
+        using var http = new HttpClient();
+        using var content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Server.Address, path), content);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, text);
+        if (param is not null)
+        {
+            Assert.Equal(param, JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("param").GetString());
+        }
+    }
+
     [Theory]
     [InlineData("/tokenize", "{}", "prompt")]
     [InlineData("/tokenize", "{\"prompt\":5}", "prompt")]

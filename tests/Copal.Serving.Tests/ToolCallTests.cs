@@ -175,6 +175,58 @@ public sealed class ToolCallTests : IDisposable
     }
 
     /// <summary>
+    /// An assistant message that only calls tools comes back from OpenAI's clients with content null (or none). Many
+    /// templates use the content without testing it for none: Qwen3's asks whether '&lt;/think&gt;' is in it, and failed
+    /// (a 500 on every second turn of a tool conversation). Such a template is given empty text there, as llama.cpp
+    /// gives it to a template that needs non-null content, and vLLM to all.
+    /// </summary>
+    [Fact]
+    public void An_assistant_message_with_calls_and_null_content_renders_with_qwen3s_template()
+    {
+        JsonElement conversations = TemplateGoldens.Conversations();
+        JsonElement nullContent = conversations.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("id").GetString() == "tool-call-null-content");
+        var formatter = new TemplateChatFormatter(ChatTemplate.FromDirectory(TestData.Path("tokenizers", "qwen3"))!);
+        string Prompt(string? content)
+        {
+            JsonNode messages = JsonNode.Parse(nullContent.GetProperty("messages").GetRawText())!;
+            messages[1]!["content"] = content;
+            var body = new JsonObject
+            {
+                ["model"] = "stories260K",
+                ["messages"] = messages,
+                ["tools"] = JsonNode.Parse(conversations.GetProperty("tools").GetProperty("weather").GetRawText()),
+            };
+            return OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _engine, formatter, new ToolCallReading(ToolCallFormat.Hermes, "test")).Prompts[0].Prompt!;
+        }
+        string rendered = Prompt(null);
+        Assert.Equal(Prompt(""), rendered);
+        Assert.Contains("<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"tz\": \"Asia/Tokyo\"}}\n</tool_call>", rendered, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A template that tests the content for none keeps null, as the reference renders it: DeepSeek-V3's writes an
+    /// assistant's calls only when its content is none, and would drop them for empty text.
+    /// </summary>
+    [Fact]
+    public void A_template_that_tests_content_for_none_is_given_null()
+    {
+        JsonElement conversations = TemplateGoldens.Conversations();
+        ChatTurn[] turns =
+        [
+            new("user", "Time in Tokyo?"),
+            new("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new List<object?> { new Dictionary<string, object?>
+            {
+                ["id"] = "call_2", ["type"] = "function",
+                // A string, as the golden's case gives it: this template writes the arguments with '+'.
+                ["function"] = new Dictionary<string, object?> { ["name"] = "get_time", ["arguments"] = "{\"tz\": \"Asia/Tokyo\"}" },
+            } } }),
+            new("tool", "21:05", new Dictionary<string, object?> { ["tool_call_id"] = "call_2" }),
+        ];
+        object[] tools = [.. conversations.GetProperty("tools").GetProperty("weather").EnumerateArray().Select(t => (object)t.Clone())];
+        Assert.Equal(TemplateGoldens.Rendered("deepseek-v3", "tool-call-null-content"), TemplateGoldens.Formatter("deepseek-v3").Format(turns, null, tools).Text);
+    }
+
+    /// <summary>
     /// A Qwen3-Coder model: the request's calls (arguments a JSON string, as OpenAI sends them) render as its
     /// parameters, and a reply's calls are answered with their values typed by the request's own schemas, whole or streamed.
     /// </summary>

@@ -20,8 +20,8 @@ internal sealed class OpenAiChoice
     private readonly OpenAiLogprobs? _logprobs;
     // A whole answer's text, the echo first.
     private readonly System.Text.StringBuilder _text = new();
-    // Characters of the reply's text so far, the echo's included: where the next chunk's tokens stand (legacy text_offset).
-    private int _offset;
+    // Characters of the echo, before the reply's text: where the engine's text offsets start (legacy text_offset).
+    private readonly int _echoLength;
     private bool _opened;
 
     /// <param name="index">The choice's index in the answer.</param>
@@ -44,7 +44,7 @@ internal sealed class OpenAiChoice
         _splitter = splitter;
         _logprobs = logprobs;
         _text.Append(echo);
-        _offset = echo?.Length ?? 0;
+        _echoLength = echo?.Length ?? 0;
     }
 
     /// <summary>The choice's index in the answer: prompt index × n + the choice's number among its prompt's.</summary>
@@ -116,8 +116,7 @@ internal sealed class OpenAiChoice
 
     private void Add(CompletionChunk chunk)
     {
-        _logprobs?.Add(chunk, _offset);
-        _offset += chunk.Text.Length;
+        _logprobs?.Add(chunk, _echoLength + chunk.TextOffset);
         Last = chunk;
     }
 

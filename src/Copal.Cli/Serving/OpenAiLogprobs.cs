@@ -24,7 +24,7 @@ internal sealed class OpenAiLogprobs(CopalTokenizer tokenizer, bool chat)
 
     /// <summary>
     /// Keeps the log-probabilities of <paramref name="chunk"/>'s token, if it has one; <paramref name="textOffset"/>
-    /// is where the reply's text stood before the chunk's text (the legacy text_offset).
+    /// is where the token's text starts in the reply's (the legacy text_offset), text held back before it counted.
     /// </summary>
     public void Add(CompletionChunk chunk, int textOffset)
     {

@@ -31,6 +31,7 @@ internal static partial class OpenAiRequests
     /// <summary><c>{"prompt": text, "add_special_tokens": true}</c> to <c>{"count", "max_model_len", "tokens"}</c>.</summary>
     public static JsonObject Tokenize(JsonElement body, InferenceEngine engine)
     {
+        CheckModelIfGiven(body, engine);
         if (Field(body, "messages") is not null)
         {
             throw Unsupported("messages", "/tokenize takes a prompt; messages are not supported (a chat's prompt is its template's, which /v1/chat/completions renders)");
@@ -52,6 +53,7 @@ internal static partial class OpenAiRequests
     /// <summary><c>{"tokens": [ids]}</c> to <c>{"prompt": text}</c>, special tokens written out (vLLM's and Hugging Face's decode).</summary>
     public static JsonObject Detokenize(JsonElement body, InferenceEngine engine)
     {
+        CheckModelIfGiven(body, engine);
         JsonElement tokens = Field(body, "tokens") ?? throw OpenAiException.BadRequest("tokens", "tokens is required");
         if (tokens.ValueKind != JsonValueKind.Array)
         {
@@ -61,5 +63,17 @@ internal static partial class OpenAiRequests
         int[] ids = [.. tokens.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int id) && id >= 0 && id < vocab ? id
             : throw OpenAiException.BadRequest("tokens", $"tokens must be token ids in 0..{vocab - 1}, got {e.GetRawText()}"))];
         return new JsonObject { ["prompt"] = engine.Tokenizer.Decode(ids, skipSpecialTokens: false) };
+    }
+
+    /// <summary>
+    /// The model is optional on the tokenizer endpoints, as in vLLM's; one given must be the served model, as on the
+    /// generation endpoints (404 <c>model_not_found</c> otherwise): another model's tokenizer would give other ids.
+    /// </summary>
+    private static void CheckModelIfGiven(JsonElement body, InferenceEngine engine)
+    {
+        if (Field(body, "model") is not null)
+        {
+            CheckModel(body, engine);
+        }
     }
 }

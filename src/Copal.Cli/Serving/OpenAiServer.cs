@@ -219,19 +219,33 @@ internal sealed class OpenAiServer : IAsyncDisposable
         _app.MapPost("/v1/chat/completions", c => GenerateAsync(c, chat: true));
     }
 
-    /// <summary>The request's body as a JSON object, checked as <see cref="OpenAiRequests.ParseBody"/> checks it.</summary>
-    private static async Task<JsonElement> ReadBodyAsync(HttpContext context)
+    /// <summary>
+    /// The request's body as a JSON object, checked as <see cref="OpenAiRequests.ParseBody"/> checks it. A body still
+    /// arriving when the server stops is not waited for (a client that sends slowly would hold the stop until the
+    /// host's shutdown timeout): its request gets the 503 of a stopping server, and its connection is closed.
+    /// </summary>
+    private async Task<JsonElement> ReadBodyAsync(HttpContext context)
     {
         using var body = new MemoryStream();
+        CancellationToken stopping = _app.Lifetime.ApplicationStopping;
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
         try
         {
-            await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+            await context.Request.Body.CopyToAsync(body, reading.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is BadHttpRequestException { StatusCode: 400 } or IOException
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            // The rest of the body is not read: the connection cannot serve another request after this answer.
+            context.Response.Headers.Connection = "close";
+            throw ServerStopping();
+        }
+        catch (Exception e) when ((e is BadHttpRequestException bad ? bad.StatusCode == 400 : e is IOException)
             && context.Request.ContentLength is long announced && body.Length < announced)
         {
             // The body ended before the length it announced (Kestrel's "unexpected end of request content", or a
-            // reset): the client closed its connection, and no one is left to answer.
+            // reset): the client closed its connection, and no one is left to answer. Kestrel's other refusals are
+            // IOExceptions too (its BadHttpRequestException derives from one) and go to the client with their status:
+            // a length past the server's limit is a 413 before a byte of the body is read.
             throw new ClientLeftException("the client went away before its request's body was complete", e);
         }
         return OpenAiRequests.ParseBody(body.ToArray());

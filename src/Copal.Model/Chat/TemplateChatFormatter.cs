@@ -30,7 +30,8 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
     /// <summary>
     /// As <see cref="Format(IReadOnlyList{ChatTurn}, IReadOnlyDictionary{string, object?}?)"/>, with <paramref name="tools"/>
     /// as the template's <c>tools</c> (none when null), and each turn's <see cref="ChatTurn.Extra"/> fields
-    /// (<c>tool_calls</c>, <c>tool_call_id</c>) on its message.
+    /// (<c>tool_calls</c>, <c>tool_call_id</c>) on its message. A turn without content (an assistant's that only calls
+    /// tools) is given to the template as none, or as empty text where the template fails on none.
     /// </summary>
     public ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments, IReadOnlyList<object>? tools)
     {
@@ -56,7 +57,33 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
                 throw new ArgumentException(e.Message, nameof(templateArguments), e);
             }
         }
-        var turns = messages.Select(m => new ChatTemplateMessage(m.Role, m.Content, m.Extra)).ToList();
+        ChatTemplateException failed;
+        try
+        {
+            return Prompt(messages, tools, templateArguments, nullContentAs: null);
+        }
+        catch (ChatTemplateException e) when (messages.Any(m => m.Content is null))
+        {
+            failed = e;
+        }
+        // An assistant message that only calls tools has no content (OpenAI's clients send null). Many templates use
+        // the content without testing it for none (Qwen3's asks whether "</think>" is in it; ChatML ones concatenate it)
+        // and fail, as Python's Jinja fails on them. As llama.cpp does for a template that needs non-null content, such a
+        // template is given empty text there; one that tests for none (DeepSeek's, which writes the calls only then)
+        // rendered with null, as the reference renders it. Where empty text fails too, the first error stands.
+        try
+        {
+            return Prompt(messages, tools, templateArguments, nullContentAs: "");
+        }
+        catch (ChatTemplateException)
+        {
+            throw failed;
+        }
+    }
+
+    private ChatPrompt Prompt(IReadOnlyList<ChatTurn> messages, IReadOnlyList<object>? tools, IReadOnlyDictionary<string, object?>? templateArguments, string? nullContentAs)
+    {
+        var turns = messages.Select(m => new ChatTemplateMessage(m.Role, m.Content ?? nullContentAs, m.Extra)).ToList();
         return new ChatPrompt(Template.Render(turns, addGenerationPrompt: true, tools, templateArguments), AddSpecialTokens: false, StopTexts: []);
     }
 

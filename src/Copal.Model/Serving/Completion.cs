@@ -154,6 +154,13 @@ public sealed record CompletionChunk(string Text, IReadOnlyList<int> TokenIds)
     /// counted in the usage), as OpenAI's and vLLM's log-probabilities include it.
     /// </summary>
     public ChosenLogprobs? Logprobs { get; init; }
+    /// <summary>
+    /// Where this chunk's token's text starts in the reply's text, in characters: the text of the chunks before and the
+    /// text held back after it (a possible stop text; a character split between tokens starts where its first token
+    /// does). It is where the token stands in the text the model wrote, so tokens past a stop text that ended the reply
+    /// are placed beyond its end. In the last chunk, with no token or the end-of-sequence token, the end of the text.
+    /// </summary>
+    public int TextOffset { get; init; }
     /// <summary>The prompt's log-probabilities, when the request asked for them (<see cref="CompletionRequest.ScorePrompt"/>): on the first chunk only.</summary>
     public PromptLogprobs? PromptLogprobs { get; init; }
     /// <summary>

@@ -175,6 +175,8 @@ public sealed class InferenceEngine : IDisposable
         }
         var stops = new StopTextMatcher(request.Stop);
         int count = 0;
+        // Characters handed out so far: with those held back as a possible stop text, where the next token's text starts.
+        int released = 0;
         ChosenLogprobs? endLogprobs = null;
         bool stoppedByText = false;
         bool done = false;
@@ -191,16 +193,18 @@ public sealed class InferenceEngine : IDisposable
                 // The reader checks the token only when it waits: tokens already chosen would still be handed out.
                 cancellationToken.ThrowIfCancellationRequested();
                 count++;
+                int offset = released + stops.Held;
                 string text = stops.Push(decoder.Push(id), out bool matched);
+                released += text.Length;
                 if (matched)
                 {
                     job.RequestStop();
                     stoppedByText = true;
-                    yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count), ChosenAt = chosenAt, Logprobs = logprobs, PromptLogprobs = count == 1 ? job.PromptLogprobs : null };
+                    yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count), ChosenAt = chosenAt, Logprobs = logprobs, PromptLogprobs = count == 1 ? job.PromptLogprobs : null, TextOffset = offset };
                     done = true;
                     yield break;
                 }
-                yield return new CompletionChunk(text, [id]) { ChosenAt = chosenAt, Logprobs = logprobs, PromptLogprobs = count == 1 ? job.PromptLogprobs : null };
+                yield return new CompletionChunk(text, [id]) { ChosenAt = chosenAt, Logprobs = logprobs, PromptLogprobs = count == 1 ? job.PromptLogprobs : null, TextOffset = offset };
             }
             done = true;
         }
@@ -220,7 +224,7 @@ public sealed class InferenceEngine : IDisposable
         string tail = stops.Flush(decoder.Flush());
         FinishReason finish = job.StopReason == StopReason.EndOfSequence ? FinishReason.Stop : FinishReason.Length;
         // A job that generated nothing (max_tokens 0, or an end of sequence first) gives the prompt's on its only chunk.
-        yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count), PromptLogprobs = count == 0 ? job.PromptLogprobs : null, Logprobs = endLogprobs };
+        yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count), PromptLogprobs = count == 0 ? job.PromptLogprobs : null, Logprobs = endLogprobs, TextOffset = released + tail.Length };
     }
 
     /// <summary>

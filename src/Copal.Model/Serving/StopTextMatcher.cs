@@ -8,6 +8,9 @@ internal sealed class StopTextMatcher(IReadOnlyList<string> stops)
 {
     private string _held = "";
 
+    /// <summary>Characters pushed and not yet released: they may be the start of a stop text.</summary>
+    public int Held => _held.Length;
+
     /// <summary>Adds <paramref name="text"/>; returns what can be released. On a match, the text before the stop and <paramref name="matched"/> true.</summary>
     public string Push(string text, out bool matched)
     {
