@@ -296,6 +296,32 @@ public sealed class OutputSafetyTests : IDisposable
     }
 
     /// <summary>
+    /// A model's folder holds the state of the run that made it, written there by that run's -o. Another run's --state
+    /// aimed at it (the --force meant for an existing -o replaces a state too) would overwrite that state with one
+    /// that is not the model's, and `--resume` of the folder would continue another run: refused before any work,
+    /// --force or not. A --state that is -o or inside it still lands with the output.
+    /// </summary>
+    [Fact]
+    public void Prune_state_into_another_model_folder_is_refused()
+    {
+        string model = CopyModel("model");
+        string step1 = Path.Combine(_temp, "step1");
+        string[] copal = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu"];
+        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", step1, .. copal]).ExitCode);
+        string other = Path.Combine(_temp, "other");
+        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", other, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"]).ExitCode);
+
+        AssertRefused(step1, $"--state '{step1}' holds a model (config.json)",
+            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--state", step1, "--force", .. copal]);
+        AssertRefused(other, $"--state '{other}' holds a model (config.json)",
+            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--state", other, .. copal]);
+
+        // The output's own folder, replaced with --force, is where its state belongs.
+        CopalProcess.Result r = CopalProcess.Run(["prune", "-m", model, "-o", step1, "--state", step1, "--force", .. copal]);
+        Assert.True(r.ExitCode == 0, $"exit code {r.ExitCode}; stderr: {r.Stderr}");
+    }
+
+    /// <summary>
     /// A --resume folder whose state files are links (to a step's output, say) keeps them: a --state where they really
     /// are would rename the new state over them, and the input would hold the next step's state. Refused before any
     /// work, --force or not, as an --out holding an input's linked file is.
