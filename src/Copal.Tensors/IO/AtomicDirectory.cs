@@ -264,7 +264,8 @@ public sealed class AtomicDirectory : IDisposable
     /// can, the two are swapped in one step (<see cref="FolderSwap"/>), so the destination's name always holds one of
     /// them, and the old folder, now under the source's name, is deleted. Elsewhere the destination is moved aside first
     /// under a temporary name of <paramref name="asideKind"/> ("old" for a previous output, which a second signal's
-    /// cleanup leaves alone), moved back if the move fails, and deleted once the source is in place.
+    /// cleanup leaves alone and a later run puts back if this one is killed before the source takes its name:
+    /// <see cref="TemporaryNames.RestoreStale"/>), moved back if the move fails, and deleted once the source is in place.
     /// </summary>
     public static void ReplaceFolder(string source, string destination, string asideKind) => ReplaceFolder(source, destination, asideKind, null);
 

@@ -8,7 +8,8 @@ namespace Copal.Tensors.IO;
 /// Names of the hidden temporary files and folders an output is built in: <c>.NAME.KIND-PID-START-NS-N</c> beside
 /// the output, where PID, START (the process's start time) and NS (its pid namespace on Linux, 0 elsewhere) say which
 /// run owns it. A run that was killed (SIGKILL, power loss) cannot clean up; the next run finds its leftovers by the
-/// name, sees that no process with that id and start time exists, and removes them (<see cref="RemoveStale"/>). The
+/// name, sees that no process with that id and start time exists, puts back a previous output it had moved aside
+/// (<see cref="RestoreStale"/>) and removes the rest (<see cref="RemoveStale"/>). The
 /// start time makes a reused pid harmless; a name from another pid namespace (another container sharing the folder)
 /// is never judged, since its pids mean other processes.
 /// </summary>
@@ -133,7 +134,8 @@ public static partial class TemporaryNames
 
     /// <summary>
     /// Deletes the temporary files and folders in <paramref name="directory"/> whose owning process is gone, and
-    /// returns their names. Ours and those of live runs stay. Entries that cannot be deleted are left alone.
+    /// returns their names. Ours and those of live runs stay. Entries that cannot be deleted are left alone, and so is
+    /// a previous output moved aside ("old") while nothing holds its name: <see cref="RestoreStale"/> puts it back.
     /// </summary>
     public static IReadOnlyList<string> RemoveStale(string directory)
     {
@@ -158,6 +160,11 @@ public static partial class TemporaryNames
             if (!m.Success || m.Groups["ns"].Value != s_namespace.Value
                 || !IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value))
             {
+                continue;
+            }
+            if (m.Groups["kind"].Value == "old" && !Path.Exists(Path.Join(directory, m.Groups["name"].Value)))
+            {
+                // A previous output that RestoreStale could not put back: still the only copy, never deleted.
                 continue;
             }
             try
@@ -250,6 +257,6 @@ public static partial class TemporaryNames
         }
     }
 
-    [GeneratedRegex(@"^\..+\.(tmp|old)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})-[0-9]{1,19}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^\.(?<name>.+)\.(?<kind>tmp|old)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})-[0-9]{1,19}$", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }
