@@ -55,8 +55,17 @@ public sealed class OutputSafetyTests : IDisposable
         AssertRefused(documents, "-o '" + documents + "' holds the folder 'sub', so it does not look like a model or report copal wrote",
             "prune", "-m", TestData.Stories260K, "-o", documents, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
         Directory.Delete(Path.Combine(documents, "sub"));
-        AssertRefused(documents, "holds no config.json, *.safetensors or report",
+        AssertRefused(documents, "holds no config.json or report",
             "prune", "-m", TestData.Stories260K, "-o", documents, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
+
+        // A folder of checkpoints another program keeps (an image generator's models/checkpoints: single .safetensors
+        // files, no config.json): every output copal writes has a config.json or a report, so this is none of them.
+        string checkpoints = Path.Combine(_temp, "checkpoints");
+        Directory.CreateDirectory(checkpoints);
+        File.Copy(Path.Combine(TestData.Stories260K, "model.safetensors"), Path.Combine(checkpoints, "sd15.safetensors"));
+        File.WriteAllText(Path.Combine(checkpoints, "put_checkpoints_here"), "");
+        AssertRefused(checkpoints, "-o '" + checkpoints + "' holds no config.json or report, so it does not look like a model or report copal wrote",
+            "prune", "-m", TestData.Stories260K, "-o", checkpoints, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
 
         // A model folder written before is replaced.
         string model = Path.Combine(_temp, "model");
