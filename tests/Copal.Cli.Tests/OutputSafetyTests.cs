@@ -75,6 +75,32 @@ public sealed class OutputSafetyTests : IDisposable
         Assert.Contains("\"pattern\": \"0.6\"", File.ReadAllText(Path.Combine(model, "prune-report.json")), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A bind mount shows a folder at a second path that no link explains (as a case-insensitive file system takes
+    /// <c>Llama</c> for <c>llama</c>): the output reached that way is still the input, or holds it, and --force must
+    /// not replace it. copal runs in a mount namespace of its own where <c>view</c> shows the test's folder.
+    /// </summary>
+    [BindMountFact]
+    public void Output_that_is_or_holds_the_input_through_a_bind_mount_is_refused()
+    {
+        string model = CopyModel("model");
+        // Beside, not in, the test's folder: an output that holds it holds the input only on disk, not by its path.
+        string view = Directory.CreateTempSubdirectory("copal-view-").FullName;
+        string before = BadInputTests.Hash(model);
+        string bound = $"exec unshare -rm bash -c 'mount --bind \"$1\" \"$2\" && shift 2 && exec dotnet \"$@\"' bash \"{_temp}\" \"{view}\" \"$@\"";
+        string[] prune = ["prune", "-m", Path.Combine(view, "model"), "--force", "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"];
+        foreach ((string output, string relation) in new[] { (model, "is"), (Path.Combine(model, "sub"), "is inside"), (_temp, "contains") })
+        {
+            CopalProcess.Result r = CopalProcess.RunInShell(bound, [.. prune, "-o", output]);
+            Assert.True(r.ExitCode == 1, $"-o {output}: exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+            Assert.Contains($"-o '{output}' {relation} the input folder '{Path.Combine(view, "model")}'", r.Stderr, StringComparison.Ordinal);
+            Assert.Contains("on disk, reached by another path", r.Stderr, StringComparison.Ordinal);
+            Assert.Equal(before, BadInputTests.Hash(model));
+            Assert.False(Directory.Exists(Path.Combine(model, "sub")));
+        }
+        Directory.Delete(view);
+    }
+
     [LinuxFact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void Files_copied_from_a_read_only_input_are_writable_in_the_output()
