@@ -41,6 +41,10 @@ public static partial class TemporaryNames
                 continue;
             }
             string name = m.Groups["name"].Value;
+            if (IsCut(Path.GetFileName(entry), name))
+            {
+                continue; // the whole name is not known: left aside, never deleted
+            }
             string target = Path.Join(directory, name);
             if (Path.Exists(target) || new FileInfo(target).LinkTarget is not null)
             {
@@ -58,4 +62,8 @@ public static partial class TemporaryNames
         }
         return restored;
     }
+
+    // Whether the name in `hidden` was cut to fit (Hidden): it ends with the mark, and the whole is as long as a name gets.
+    private static bool IsCut(string hidden, string name) =>
+        name.EndsWith(CutMark) && System.Text.Encoding.UTF8.GetByteCount(hidden) > MaxNameBytes - 4;
 }

@@ -32,12 +32,40 @@ public static partial class TemporaryNames
         string full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
         string parent = Path.GetDirectoryName(full) ?? full;
         long n = Interlocked.Increment(ref s_sequence) - 1;
-        string name = Path.Join(parent, $".{Path.GetFileName(full)}.{kind}-{s_owner.Value}-{n.ToString(CultureInfo.InvariantCulture)}");
+        string name = Path.Join(parent, Hidden(Path.GetFileName(full), $".{kind}-{s_owner.Value}-{n.ToString(CultureInfo.InvariantCulture)}"));
         if (kind == "tmp")
         {
             s_named.Enqueue(name);
         }
         return name;
+    }
+
+    /// <summary>The most bytes of a file name: NAME_MAX on Linux's file systems (Windows and macOS allow 255 characters).</summary>
+    private const int MaxNameBytes = 255;
+
+    /// <summary>What marks a temporary name whose copy of the output's name was cut to fit (<see cref="Hidden"/>).</summary>
+    internal const char CutMark = '~';
+
+    /// <summary>
+    /// <c>.NAME</c> + <paramref name="suffix"/>, the hidden name beside an output named <paramref name="name"/>. A legal
+    /// name of up to 255 bytes leaves no room for the suffix: its copy is then cut, at a character, and marked with
+    /// <see cref="CutMark"/>, so the output can still be written. (A cut "old" name is not put back by
+    /// <see cref="RestoreStale"/>, which cannot know the whole name, nor removed while nothing holds its cut name.)
+    /// </summary>
+    private static string Hidden(string name, string suffix)
+    {
+        string whole = $".{name}{suffix}";
+        if (System.Text.Encoding.UTF8.GetByteCount(whole) <= MaxNameBytes)
+        {
+            return whole;
+        }
+        int budget = MaxNameBytes - System.Text.Encoding.UTF8.GetByteCount(suffix) - 2; // the leading '.' and the mark
+        int chars = name.Length;
+        while (chars > 0 && (System.Text.Encoding.UTF8.GetByteCount(name.AsSpan(0, chars)) > budget || char.IsHighSurrogate(name[chars - 1])))
+        {
+            chars--;
+        }
+        return $".{name[..chars]}{CutMark}{suffix}";
     }
 
     /// <summary>

@@ -64,6 +64,28 @@ public sealed class TemporaryNamesTests : IDisposable
     }
 
     /// <summary>
+    /// A file name holds at most 255 bytes. An output whose own name is legal but long (here 254 bytes, with a
+    /// two-byte character at the cut) still gets a temporary sibling that can be made: its copy of the name is cut,
+    /// marked with '~', and a later run still knows it for a leftover.
+    /// </summary>
+    [Fact]
+    public void A_long_output_name_gets_a_temporary_sibling_that_fits_beside_it()
+    {
+        string name = new string('a', 200) + new string('é', 27);
+        Assert.Equal(254, System.Text.Encoding.UTF8.GetByteCount(name));
+        string output = Directory.CreateDirectory(_dir.File(name)).FullName; // legal here
+
+        string sibling = TemporaryNames.Sibling(output, "tmp");
+        string hidden = Path.GetFileName(sibling);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(hidden) <= 255, hidden);
+        Assert.StartsWith($".{new string('a', 200)}é", hidden, StringComparison.Ordinal);
+        Assert.Contains($"~.tmp-{TemporaryNames.Owner}-", hidden, StringComparison.Ordinal);
+        Directory.CreateDirectory(sibling);
+        Assert.Empty(TemporaryNames.RemoveStale(_dir.Path)); // this process's, alive: known as ours, not removed
+        Assert.Equal(Path.GetDirectoryName(output), Path.GetDirectoryName(sibling));
+    }
+
+    /// <summary>
     /// A working folder in a shared place: this process's name with a random part (the rest is public in /proc, so a
     /// counter could be guessed and the folder made first by someone else), mode 700, and ours to a later sweep.
     /// </summary>
