@@ -158,8 +158,9 @@ public static class PathGuard
     // Names the physical paths when links made the spelled ones look unrelated.
     private static string Where(string output, string realOutput, string input, string realInput)
     {
-        bool outputPlain = string.Equals(Path.GetFullPath(output).TrimEnd(Path.DirectorySeparatorChar), realOutput, RealPath.Comparison);
-        bool inputPlain = string.Equals(Path.GetFullPath(input).TrimEnd(Path.DirectorySeparatorChar), realInput, RealPath.Comparison);
+        // Path.TrimEndingDirectorySeparator keeps the root's own separator ("/" stays "/"), as RealPath.Resolve does.
+        bool outputPlain = string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(output)), realOutput, RealPath.Comparison);
+        bool inputPlain = string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(input)), realInput, RealPath.Comparison);
         return (outputPlain, inputPlain) switch
         {
             (true, true) => "",
