@@ -89,16 +89,22 @@ public sealed class OutputSafetyTests : IDisposable
         string before = BadInputTests.Hash(model);
         string bound = $"exec unshare -rm bash -c 'mount --bind \"$1\" \"$2\" && shift 2 && exec dotnet \"$@\"' bash \"{_temp}\" \"{view}\" \"$@\"";
         string[] prune = ["prune", "-m", Path.Combine(view, "model"), "--force", "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"];
-        foreach ((string output, string relation) in new[] { (model, "is"), (Path.Combine(model, "sub"), "is inside"), (_temp, "contains") })
+        try
         {
-            CopalProcess.Result r = CopalProcess.RunInShell(bound, [.. prune, "-o", output]);
-            Assert.True(r.ExitCode == 1, $"-o {output}: exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
-            Assert.Contains($"-o '{output}' {relation} the input folder '{Path.Combine(view, "model")}'", r.Stderr, StringComparison.Ordinal);
-            Assert.Contains("on disk, reached by another path", r.Stderr, StringComparison.Ordinal);
-            Assert.Equal(before, BadInputTests.Hash(model));
-            Assert.False(Directory.Exists(Path.Combine(model, "sub")));
+            foreach ((string output, string relation) in new[] { (model, "is"), (Path.Combine(model, "sub"), "is inside"), (_temp, "contains") })
+            {
+                CopalProcess.Result r = CopalProcess.RunInShell(bound, [.. prune, "-o", output]);
+                Assert.True(r.ExitCode == 1, $"-o {output}: exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+                Assert.Contains($"-o '{output}' {relation} the input folder '{Path.Combine(view, "model")}'", r.Stderr, StringComparison.Ordinal);
+                Assert.Contains("on disk, reached by another path", r.Stderr, StringComparison.Ordinal);
+                Assert.Equal(before, BadInputTests.Hash(model));
+                Assert.False(Directory.Exists(Path.Combine(model, "sub")));
+            }
         }
-        Directory.Delete(view);
+        finally
+        {
+            Directory.Delete(view); // empty: the mount lived in copal's namespace only
+        }
     }
 
     [LinuxFact]
