@@ -239,8 +239,10 @@ public sealed class CleanupTests : IDisposable
         string dead = Path.Combine(_temp, $".out.tmp-{deadPid.ToString(CultureInfo.InvariantCulture)}-12345-{ns}-0");
         Directory.CreateDirectory(dead);
         File.WriteAllText(Path.Combine(dead, "model.safetensors"), "partial");
+        // (Aside as "old" while its name holds a later output: nothing to put back, so removed.)
         string reused = Path.Combine(_temp, $".earlier.old-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-1-{ns}-3");
         Directory.CreateDirectory(reused);
+        Directory.CreateDirectory(Path.Combine(_temp, "earlier"));
         string live = TemporaryNames.Sibling(Path.Combine(_temp, "out"), "tmp");
         Directory.CreateDirectory(live);
         string foreign = Path.Combine(_temp, ".out.tmp-notours");
@@ -257,6 +259,39 @@ public sealed class CleanupTests : IDisposable
         string notice = Assert.Single(notices);
         Assert.Contains("removed 2 stale temporary", notice, StringComparison.Ordinal);
         Assert.Contains(_temp, notice, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Where folders cannot be swapped in one step (not Linux, or a file system without RENAME_EXCHANGE: NFS, FUSE),
+    /// --force replaces an output by two renames, the old folder aside as "old" first. A run killed between them
+    /// leaves the previous output aside and nothing at its name: the next run writing there puts it back, and removes
+    /// the unfinished one, rather than deleting both.
+    /// </summary>
+    [Fact]
+    public void A_previous_output_a_killed_run_left_aside_is_put_back()
+    {
+        int deadPid;
+        using (Process done = Process.Start("true"))
+        {
+            done.WaitForExit();
+            deadPid = done.Id;
+        }
+        string owner = $"{deadPid.ToString(CultureInfo.InvariantCulture)}-12345-{TemporaryNames.Owner.Split('-')[2]}";
+        string aside = Path.Combine(_temp, $".out.old-{owner}-0");
+        Directory.CreateDirectory(aside);
+        File.WriteAllText(Path.Combine(aside, "config.json"), "previous");
+        string unfinished = Path.Combine(_temp, $".out.tmp-{owner}-1");
+        Directory.CreateDirectory(unfinished);
+        File.WriteAllText(Path.Combine(unfinished, "config.json"), "unfinished");
+
+        CopalProcess.Result r = CopalProcess.Run("synth", "--config", Path.Combine(TestData.Stories260K, "config.json"),
+            "-o", Path.Combine(_temp, "other"), "--dtype", "f32");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("previous", File.ReadAllText(Path.Combine(_temp, "out", "config.json")));
+        Assert.False(Directory.Exists(aside));
+        Assert.False(Directory.Exists(unfinished));
+        Assert.Contains($"copal: put back 1 output that an interrupted run had moved aside in '{_temp}': out", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("removed 1 stale temporary entry", r.Stderr, StringComparison.Ordinal);
     }
 
     /// <summary>Whether a folder named <paramref name="pattern"/> exists in <paramref name="parent"/> and holds something (or may be empty).</summary>

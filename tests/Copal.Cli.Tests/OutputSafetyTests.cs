@@ -55,8 +55,17 @@ public sealed class OutputSafetyTests : IDisposable
         AssertRefused(documents, "-o '" + documents + "' holds the folder 'sub', so it does not look like a model or report copal wrote",
             "prune", "-m", TestData.Stories260K, "-o", documents, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
         Directory.Delete(Path.Combine(documents, "sub"));
-        AssertRefused(documents, "holds no config.json, *.safetensors or report",
+        AssertRefused(documents, "holds no config.json or report",
             "prune", "-m", TestData.Stories260K, "-o", documents, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
+
+        // A folder of checkpoints another program keeps (an image generator's models/checkpoints: single .safetensors
+        // files, no config.json): every output copal writes has a config.json or a report, so this is none of them.
+        string checkpoints = Path.Combine(_temp, "checkpoints");
+        Directory.CreateDirectory(checkpoints);
+        File.Copy(Path.Combine(TestData.Stories260K, "model.safetensors"), Path.Combine(checkpoints, "sd15.safetensors"));
+        File.WriteAllText(Path.Combine(checkpoints, "put_checkpoints_here"), "");
+        AssertRefused(checkpoints, "-o '" + checkpoints + "' holds no config.json or report, so it does not look like a model or report copal wrote",
+            "prune", "-m", TestData.Stories260K, "-o", checkpoints, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
 
         // A model folder written before is replaced.
         string model = Path.Combine(_temp, "model");
@@ -64,6 +73,38 @@ public sealed class OutputSafetyTests : IDisposable
         CopalProcess.Result again = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", model, "--force", "--method", "magnitude", "--sparsity", "0.6", "--no-layer-error");
         Assert.True(again.ExitCode == 0, again.Stderr);
         Assert.Contains("\"pattern\": \"0.6\"", File.ReadAllText(Path.Combine(model, "prune-report.json")), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A bind mount shows a folder at a second path that no link explains (as a case-insensitive file system takes
+    /// <c>Llama</c> for <c>llama</c>): the output reached that way is still the input, or holds it, and --force must
+    /// not replace it. copal runs in a mount namespace of its own where <c>view</c> shows the test's folder.
+    /// </summary>
+    [BindMountFact]
+    public void Output_that_is_or_holds_the_input_through_a_bind_mount_is_refused()
+    {
+        string model = CopyModel("model");
+        // Beside, not in, the test's folder: an output that holds it holds the input only on disk, not by its path.
+        string view = Directory.CreateTempSubdirectory("copal-view-").FullName;
+        string before = BadInputTests.Hash(model);
+        string bound = $"exec unshare -rm bash -c 'mount --bind \"$1\" \"$2\" && shift 2 && exec dotnet \"$@\"' bash \"{_temp}\" \"{view}\" \"$@\"";
+        string[] prune = ["prune", "-m", Path.Combine(view, "model"), "--force", "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"];
+        try
+        {
+            foreach ((string output, string relation) in new[] { (model, "is"), (Path.Combine(model, "sub"), "is inside"), (_temp, "contains") })
+            {
+                CopalProcess.Result r = CopalProcess.RunInShell(bound, [.. prune, "-o", output]);
+                Assert.True(r.ExitCode == 1, $"-o {output}: exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+                Assert.Contains($"-o '{output}' {relation} the input folder '{Path.Combine(view, "model")}'", r.Stderr, StringComparison.Ordinal);
+                Assert.Contains("on disk, reached by another path", r.Stderr, StringComparison.Ordinal);
+                Assert.Equal(before, BadInputTests.Hash(model));
+                Assert.False(Directory.Exists(Path.Combine(model, "sub")));
+            }
+        }
+        finally
+        {
+            Directory.Delete(view); // empty: the mount lived in copal's namespace only
+        }
     }
 
     [LinuxFact]
@@ -293,6 +334,32 @@ public sealed class OutputSafetyTests : IDisposable
         Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", kept, "--force", "--seed", "2", .. copal]).ExitCode);
         Assert.Equal(File.ReadAllBytes(Path.Combine(_temp, "step2", "copal-state.json")), File.ReadAllBytes(Path.Combine(kept, "copal-state.json")));
         Assert.Equal("mine", File.ReadAllText(Path.Combine(kept, "notes.txt")));
+    }
+
+    /// <summary>
+    /// A model's folder holds the state of the run that made it, written there by that run's -o. Another run's --state
+    /// aimed at it (the --force meant for an existing -o replaces a state too) would overwrite that state with one
+    /// that is not the model's, and `--resume` of the folder would continue another run: refused before any work,
+    /// --force or not. A --state that is -o or inside it still lands with the output.
+    /// </summary>
+    [Fact]
+    public void Prune_state_into_another_model_folder_is_refused()
+    {
+        string model = CopyModel("model");
+        string step1 = Path.Combine(_temp, "step1");
+        string[] copal = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu"];
+        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", step1, .. copal]).ExitCode);
+        string other = Path.Combine(_temp, "other");
+        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", other, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"]).ExitCode);
+
+        AssertRefused(step1, $"--state '{step1}' holds a model (config.json)",
+            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--state", step1, "--force", .. copal]);
+        AssertRefused(other, $"--state '{other}' holds a model (config.json)",
+            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--state", other, .. copal]);
+
+        // The output's own folder, replaced with --force, is where its state belongs.
+        CopalProcess.Result r = CopalProcess.Run(["prune", "-m", model, "-o", step1, "--state", step1, "--force", .. copal]);
+        Assert.True(r.ExitCode == 0, $"exit code {r.ExitCode}; stderr: {r.Stderr}");
     }
 
     /// <summary>

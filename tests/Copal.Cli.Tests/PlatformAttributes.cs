@@ -23,3 +23,46 @@ public sealed class ProcFsFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>
+/// A fact that runs copal in a mount namespace of its own, where a bind mount can show a folder at a second path
+/// (<c>unshare -rm</c>: Linux with user namespaces, or root); skipped, with that reason, elsewhere.
+/// </summary>
+public sealed class BindMountFactAttribute : FactAttribute
+{
+    public BindMountFactAttribute()
+    {
+        if (!CanBindMount())
+        {
+            Skip = "needs unshare -rm (Linux with user namespaces, or root) to bind-mount a folder in a namespace of its own";
+        }
+    }
+
+    private static bool CanBindMount()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+        // A fresh empty folder bound onto itself: what the test does, on nothing that matters.
+        string folder = Directory.CreateTempSubdirectory("copal-bind-").FullName;
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("unshare", ["-rm", "mount", "--bind", folder, folder])
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            })!;
+            p.WaitForExit();
+            return p.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false; // no unshare
+        }
+        finally
+        {
+            Directory.Delete(folder);
+        }
+    }
+}

@@ -263,20 +263,30 @@ internal static class PruneCommand
             {
                 PathGuard.RequireOutsideWriting(state, "--state", written, resume, "the --resume folder");
             }
-            RequireStateFolder(state, force);
+            RequireStateFolder(state, outDir, force);
         }
         // Said before the calibration text is read and the model loaded, not when the output is made after them (and
         // after the checks above: an input inside the output is the first thing to say).
         AtomicDirectory.RequireUsable("--out", outDir, force);
     }
 
-    /// <summary>--state names a folder; one that already holds a COPAL state is replaced only with --force.</summary>
-    private static void RequireStateFolder(string state, bool force)
+    /// <summary>
+    /// --state names a folder; one that already holds a COPAL state is replaced only with --force. One that holds a
+    /// model is refused, --force or not, unless it is --out or inside it (where the state lands with the output).
+    /// </summary>
+    private static void RequireStateFolder(string state, string outDir, bool force)
     {
         string real = RealPath.Resolve(state);
         if (File.Exists(real))
         {
             throw new IOException($"--state '{state}' is an existing file; expected a folder (it receives {CopalState.TensorsFileName} and {CopalState.ManifestFileName})");
+        }
+        // A model's folder holds the state of the run that made it (written there by that run's --out): another run's
+        // state over it, by the --force given for an existing --out, would leave the model beside a state not its own.
+        if (!RealPath.IsSameOrInside(real, RealPath.Resolve(outDir)) && CopalState.ModelFileIn(real) is string model)
+        {
+            throw new IOException($"--state '{state}' holds a model ({model}); a model's folder keeps the state of the run that made it: "
+                + "choose a folder of the state's own (the state is also written into --out, beside this run's model)");
         }
         if (!force && Directory.Exists(real) && CopalState.IsIn(real))
         {

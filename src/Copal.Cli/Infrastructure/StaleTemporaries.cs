@@ -7,7 +7,7 @@ namespace Copal.Cli.Infrastructure;
 /// On start, removes what killed runs (SIGKILL, power loss) left where this run writes: the hidden temporary folders
 /// and files named as <see cref="TemporaryNames"/> makes them, whose process is gone. Looks beside --out, inside
 /// --state and --temp, and, for continual without --temp, in the system temp folder, where its working folder goes;
-/// says so in one line on stderr.
+/// says so in one line on stderr. A previous output such a run had moved aside to replace it is put back instead.
 /// </summary>
 internal static class StaleTemporaries
 {
@@ -15,6 +15,12 @@ internal static class StaleTemporaries
     {
         foreach (string folder in Folders(parse))
         {
+            // First what must not be removed: a previous output that a killed run had moved aside to replace it.
+            IReadOnlyList<string> restored = TemporaryNames.RestoreStale(folder);
+            if (restored.Count > 0)
+            {
+                Out.Info($"copal: put back {restored.Count} {(restored.Count == 1 ? "output" : "outputs")} that an interrupted run had moved aside in '{folder}': {string.Join(", ", restored)}");
+            }
             IReadOnlyList<string> removed = TemporaryNames.RemoveStale(folder);
             if (removed.Count > 0)
             {

@@ -78,16 +78,27 @@ public sealed partial class CopalState
             PathGuard.RequireOutsideWriting(directory, SaveDirectoryName, written, source, "the folder the COPAL state reads from");
         }
         bool runOutput = _runOutput is not null && string.Equals(RealPath.Resolve(_runOutput), real, RealPath.Comparison);
-        if (!runOutput && Directory.Exists(real))
+        if (!runOutput && ModelFileIn(real) is string model)
         {
-            string? model = File.Exists(Path.Combine(real, "config.json")) ? "config.json"
-                : Directory.EnumerateFiles(real, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault(f => f != TensorsFileName);
-            if (model is not null)
-            {
-                throw new IOException($"{SaveDirectoryName} '{directory}' holds a model ({model}); expected a folder of the state's own "
-                    + "(a state is saved beside a pruned model only by the PruneJob run that made it, through CopalRun.StateFiles)");
-            }
+            throw new IOException($"{SaveDirectoryName} '{directory}' holds a model ({model}); expected a folder of the state's own "
+                + "(a state is saved beside a pruned model only by the PruneJob run that made it, through CopalRun.StateFiles)");
         }
+    }
+
+    /// <summary>
+    /// The file that makes <paramref name="folder"/> a model's (config.json, else the first *.safetensors other than
+    /// <see cref="TensorsFileName"/>), or null when it holds none or does not exist. A model's folder holds only the
+    /// state of the run that made it: a state saved there by another run would pass for the model's own.
+    /// </summary>
+    public static string? ModelFileIn(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        if (!Directory.Exists(folder))
+        {
+            return null;
+        }
+        return File.Exists(Path.Combine(folder, "config.json")) ? "config.json"
+            : Directory.EnumerateFiles(folder, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault(f => f != TensorsFileName);
     }
 
     private void WriteTensors(string tensorsPath, CancellationToken cancellationToken)

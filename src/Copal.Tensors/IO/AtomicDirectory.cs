@@ -113,12 +113,16 @@ public sealed class AtomicDirectory : IDisposable
         }
     }
 
-    /// <summary>What marks a folder as a model or a report, the outputs --force may replace.</summary>
+    /// <summary>
+    /// What marks a folder as a model or a report, the outputs --force may replace: every output copal writes holds one.
+    /// Weights alone (*.safetensors) do not: a folder of checkpoints another program keeps (an image generator's
+    /// models/checkpoints) holds nothing else, and is no output of copal's.
+    /// </summary>
     private static readonly string[] s_outputMarkers = ["config.json", "report.json", "prune-report.json", "copal-state.json"];
 
     /// <summary>
     /// --force replaces a folder wholesale, so it takes only one that looks like an output copal writes (a model folder
-    /// or a report folder: config.json, *.safetensors or a report, and no subfolder but a COPAL state's); `-o ~/Documents --force` must not
+    /// or a report folder: config.json or a report, and no subfolder but a COPAL state's); `-o ~/Documents --force` must not
     /// delete a person's files.
     /// </summary>
     private static void RequireReplaceable(string name, string path, string full)
@@ -137,11 +141,10 @@ public sealed class AtomicDirectory : IDisposable
     private static string? NotReplaceable(string full)
     {
         string? folder = Directory.EnumerateDirectories(full).Where(d => !IsStateFolder(d)).Select(Path.GetFileName).FirstOrDefault();
-        bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)))
-            || Directory.EnumerateFiles(full, "*.safetensors").Any();
+        bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)));
         if (folder is not null || !marked)
         {
-            return folder is not null ? $"holds the folder '{folder}'" : "holds no config.json, *.safetensors or report";
+            return folder is not null ? $"holds the folder '{folder}'" : "holds no config.json or report";
         }
         return null;
     }
@@ -264,7 +267,8 @@ public sealed class AtomicDirectory : IDisposable
     /// can, the two are swapped in one step (<see cref="FolderSwap"/>), so the destination's name always holds one of
     /// them, and the old folder, now under the source's name, is deleted. Elsewhere the destination is moved aside first
     /// under a temporary name of <paramref name="asideKind"/> ("old" for a previous output, which a second signal's
-    /// cleanup leaves alone), moved back if the move fails, and deleted once the source is in place.
+    /// cleanup leaves alone and a later run puts back if this one is killed before the source takes its name:
+    /// <see cref="TemporaryNames.RestoreStale"/>), moved back if the move fails, and deleted once the source is in place.
     /// </summary>
     public static void ReplaceFolder(string source, string destination, string asideKind) => ReplaceFolder(source, destination, asideKind, null);
 

@@ -6,7 +6,8 @@ namespace Copal.Tensors.IO;
 /// Swaps two existing paths in one step, where the system can: Linux's renameat2(2) with RENAME_EXCHANGE (Linux 3.15,
 /// glibc 2.28; ext4, xfs, btrfs, tmpfs, overlayfs and most others). Replacing a folder by two renames (the old one
 /// aside, the new one in) leaves a moment with neither at the name; a process killed there (SIGKILL, a power cut)
-/// would leave both under temporary names, which the next run sweeps. A swap has no such moment.
+/// would leave both under temporary names: the next run puts the old one back (<see cref="TemporaryNames.RestoreStale"/>)
+/// and removes the unfinished one. A swap has no such moment.
 /// </summary>
 internal static class FolderSwap
 {

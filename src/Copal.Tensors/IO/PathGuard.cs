@@ -2,7 +2,8 @@ namespace Copal.Tensors.IO;
 
 /// <summary>
 /// Keeps outputs away from inputs. An output may not be an input, lie inside one (that writes into it), or contain
-/// one (replacing it with --force would delete it), however either is spelled: links are resolved first.
+/// one (replacing it with --force would delete it), however either is spelled: links are resolved first, and folders
+/// are compared on disk too (a bind mount, a case-insensitive file system).
 /// </summary>
 public static class PathGuard
 {
@@ -80,9 +81,46 @@ public static class PathGuard
         {
             throw new IOException($"{outputName} '{output}' is inside {inputName} '{input}'{where}; inputs are never written into: choose a place outside it");
         }
+        RequireApartOnDisk(output, outputName, realOutput, input, inputName, realInput, outputIsReplaced);
         if (Directory.Exists(realInput))
         {
             RequireApartFromLinks(output, outputName, realOutput, input, inputName, realInput, input, outputIsReplaced);
+        }
+    }
+
+    /// <summary>
+    /// Paths apart as spelled, links resolved, may still reach one folder where no link explains it: a bind mount shows
+    /// a folder at a second place, and a case-insensitive file system takes <c>Llama</c> for <c>llama</c>. Compared on
+    /// disk (<see cref="FileIdentity"/>): the output and every folder above it that exists against the input, and,
+    /// for an output that is replaced, every folder above the input against the output.
+    /// </summary>
+    private static void RequireApartOnDisk(string output, string outputName, string realOutput, string input, string inputName, string realInput, bool outputIsReplaced)
+    {
+        if (FileIdentity.Of(realInput) is not FileIdentity inputOnDisk)
+        {
+            return;
+        }
+        for (string? folder = realOutput; folder is not null; folder = Path.GetDirectoryName(folder))
+        {
+            if (FileIdentity.Of(folder) == inputOnDisk)
+            {
+                string how = $" ('{folder}' is '{realInput}' on disk, reached by another path: a bind mount or a case-insensitive file system)";
+                throw new IOException(folder == realOutput
+                    ? $"{outputName} '{output}' is {inputName} '{input}'{how}; choose another {outputName}: inputs are never modified"
+                    : $"{outputName} '{output}' is inside {inputName} '{input}'{how}; inputs are never written into: choose a place outside it");
+            }
+        }
+        if (!outputIsReplaced || FileIdentity.Of(realOutput) is not FileIdentity outputOnDisk)
+        {
+            return;
+        }
+        for (string? folder = Path.GetDirectoryName(realInput); folder is not null; folder = Path.GetDirectoryName(folder))
+        {
+            if (FileIdentity.Of(folder) == outputOnDisk)
+            {
+                throw new IOException($"{outputName} '{output}' contains {inputName} '{input}' ('{realOutput}' is '{folder}' on disk, reached by another path: "
+                    + $"a bind mount or a case-insensitive file system); writing it would replace the input: choose another {outputName}");
+            }
         }
     }
 
@@ -120,8 +158,9 @@ public static class PathGuard
     // Names the physical paths when links made the spelled ones look unrelated.
     private static string Where(string output, string realOutput, string input, string realInput)
     {
-        bool outputPlain = string.Equals(Path.GetFullPath(output).TrimEnd(Path.DirectorySeparatorChar), realOutput, RealPath.Comparison);
-        bool inputPlain = string.Equals(Path.GetFullPath(input).TrimEnd(Path.DirectorySeparatorChar), realInput, RealPath.Comparison);
+        // Path.TrimEndingDirectorySeparator keeps the root's own separator ("/" stays "/"), as RealPath.Resolve does.
+        bool outputPlain = string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(output)), realOutput, RealPath.Comparison);
+        bool inputPlain = string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(input)), realInput, RealPath.Comparison);
         return (outputPlain, inputPlain) switch
         {
             (true, true) => "",

@@ -8,7 +8,8 @@ namespace Copal.Tensors.IO;
 /// Names of the hidden temporary files and folders an output is built in: <c>.NAME.KIND-PID-START-NS-N</c> beside
 /// the output, where PID, START (the process's start time) and NS (its pid namespace on Linux, 0 elsewhere) say which
 /// run owns it. A run that was killed (SIGKILL, power loss) cannot clean up; the next run finds its leftovers by the
-/// name, sees that no process with that id and start time exists, and removes them (<see cref="RemoveStale"/>). The
+/// name, sees that no process with that id and start time exists, puts back a previous output it had moved aside
+/// (<see cref="RestoreStale"/>) and removes the rest (<see cref="RemoveStale"/>). The
 /// start time makes a reused pid harmless; a name from another pid namespace (another container sharing the folder)
 /// is never judged, since its pids mean other processes.
 /// </summary>
@@ -31,12 +32,40 @@ public static partial class TemporaryNames
         string full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
         string parent = Path.GetDirectoryName(full) ?? full;
         long n = Interlocked.Increment(ref s_sequence) - 1;
-        string name = Path.Join(parent, $".{Path.GetFileName(full)}.{kind}-{s_owner.Value}-{n.ToString(CultureInfo.InvariantCulture)}");
+        string name = Path.Join(parent, Hidden(Path.GetFileName(full), $".{kind}-{s_owner.Value}-{n.ToString(CultureInfo.InvariantCulture)}"));
         if (kind == "tmp")
         {
             s_named.Enqueue(name);
         }
         return name;
+    }
+
+    /// <summary>The most bytes of a file name: NAME_MAX on Linux's file systems (Windows and macOS allow 255 characters).</summary>
+    private const int MaxNameBytes = 255;
+
+    /// <summary>What marks a temporary name whose copy of the output's name was cut to fit (<see cref="Hidden"/>).</summary>
+    internal const char CutMark = '~';
+
+    /// <summary>
+    /// <c>.NAME</c> + <paramref name="suffix"/>, the hidden name beside an output named <paramref name="name"/>. A legal
+    /// name of up to 255 bytes leaves no room for the suffix: its copy is then cut, at a character, and marked with
+    /// <see cref="CutMark"/>, so the output can still be written. (A cut "old" name is not put back by
+    /// <see cref="RestoreStale"/>, which cannot know the whole name, nor removed while nothing holds its cut name.)
+    /// </summary>
+    private static string Hidden(string name, string suffix)
+    {
+        string whole = $".{name}{suffix}";
+        if (System.Text.Encoding.UTF8.GetByteCount(whole) <= MaxNameBytes)
+        {
+            return whole;
+        }
+        int budget = MaxNameBytes - System.Text.Encoding.UTF8.GetByteCount(suffix) - 2; // the leading '.' and the mark
+        int chars = name.Length;
+        while (chars > 0 && (System.Text.Encoding.UTF8.GetByteCount(name.AsSpan(0, chars)) > budget || char.IsHighSurrogate(name[chars - 1])))
+        {
+            chars--;
+        }
+        return $".{name[..chars]}{CutMark}{suffix}";
     }
 
     /// <summary>
@@ -133,7 +162,8 @@ public static partial class TemporaryNames
 
     /// <summary>
     /// Deletes the temporary files and folders in <paramref name="directory"/> whose owning process is gone, and
-    /// returns their names. Ours and those of live runs stay. Entries that cannot be deleted are left alone.
+    /// returns their names. Ours and those of live runs stay. Entries that cannot be deleted are left alone, and so is
+    /// a previous output moved aside ("old") while nothing holds its name: <see cref="RestoreStale"/> puts it back.
     /// </summary>
     public static IReadOnlyList<string> RemoveStale(string directory)
     {
@@ -158,6 +188,11 @@ public static partial class TemporaryNames
             if (!m.Success || m.Groups["ns"].Value != s_namespace.Value
                 || !IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value))
             {
+                continue;
+            }
+            if (m.Groups["kind"].Value == "old" && !Path.Exists(Path.Join(directory, m.Groups["name"].Value)))
+            {
+                // A previous output that RestoreStale could not put back: still the only copy, never deleted.
                 continue;
             }
             try
@@ -250,6 +285,6 @@ public static partial class TemporaryNames
         }
     }
 
-    [GeneratedRegex(@"^\..+\.(tmp|old)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})-[0-9]{1,19}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^\.(?<name>.+)\.(?<kind>tmp|old)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})-[0-9]{1,19}$", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }

@@ -96,6 +96,16 @@ public sealed class PathGuardTests : IDisposable
         PathGuard.RequireApart(_dir.File("model2"), "--out", link, "the input folder");
     }
 
+    /// <summary>The root folder is spelled as itself: a message about it must not say links were followed to get there.</summary>
+    [Fact]
+    public void The_root_folder_as_an_output_is_named_as_given_not_through_links()
+    {
+        string model = RealPath.Resolve(Dir("model")); // a temp folder may lie behind a link (macOS: /var)
+        string root = Path.GetPathRoot(model)!;
+        string message = Assert.Throws<IOException>(() => PathGuard.RequireApart(root, "--out", model, "the input folder")).Message;
+        Assert.Equal($"--out '{root}' contains the input folder '{model}'; writing it would replace the input: choose another --out", message);
+    }
+
     [Fact]
     public void Replacing_an_output_given_as_a_link_writes_where_the_link_points_and_keeps_the_link()
     {

@@ -38,6 +38,54 @@ public sealed class TemporaryNamesTests : IDisposable
     }
 
     /// <summary>
+    /// A previous output that a killed run had moved aside ("old") is still the only copy while nothing holds its name:
+    /// the sweep leaves it, and RestoreStale puts it back. Once a newer output holds the name, it is a leftover.
+    /// </summary>
+    [Fact]
+    public void A_previous_output_aside_is_put_back_and_removed_only_once_its_name_holds_another()
+    {
+        int dead;
+        using (Process done = Process.Start("true"))
+        {
+            done.WaitForExit();
+            dead = done.Id;
+        }
+        string owner = $"{dead.ToString(CultureInfo.InvariantCulture)}-7-{TemporaryNames.Owner.Split('-')[2]}";
+        string free = Directory.CreateDirectory(_dir.File($".out.old-{owner}-0")).FullName;
+        File.WriteAllText(Path.Combine(free, "config.json"), "previous");
+        Directory.CreateDirectory(_dir.File($".kept.old-{owner}-1"));
+        Directory.CreateDirectory(_dir.File("kept"));
+
+        Assert.Equal([$".kept.old-{owner}-1"], TemporaryNames.RemoveStale(_dir.Path));
+        Assert.True(Directory.Exists(free));
+        Assert.Equal(["out"], TemporaryNames.RestoreStale(_dir.Path));
+        Assert.Equal("previous", File.ReadAllText(_dir.File(Path.Combine("out", "config.json"))));
+        Assert.Empty(TemporaryNames.RestoreStale(_dir.Path));
+    }
+
+    /// <summary>
+    /// A file name holds at most 255 bytes. An output whose own name is legal but long (here 254 bytes, with a
+    /// two-byte character at the cut) still gets a temporary sibling that can be made: its copy of the name is cut,
+    /// marked with '~', and a later run still knows it for a leftover.
+    /// </summary>
+    [Fact]
+    public void A_long_output_name_gets_a_temporary_sibling_that_fits_beside_it()
+    {
+        string name = new string('a', 200) + new string('é', 27);
+        Assert.Equal(254, System.Text.Encoding.UTF8.GetByteCount(name));
+        string output = Directory.CreateDirectory(_dir.File(name)).FullName; // legal here
+
+        string sibling = TemporaryNames.Sibling(output, "tmp");
+        string hidden = Path.GetFileName(sibling);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(hidden) <= 255, hidden);
+        Assert.StartsWith($".{new string('a', 200)}é", hidden, StringComparison.Ordinal);
+        Assert.Contains($"~.tmp-{TemporaryNames.Owner}-", hidden, StringComparison.Ordinal);
+        Directory.CreateDirectory(sibling);
+        Assert.Empty(TemporaryNames.RemoveStale(_dir.Path)); // this process's, alive: known as ours, not removed
+        Assert.Equal(Path.GetDirectoryName(output), Path.GetDirectoryName(sibling));
+    }
+
+    /// <summary>
     /// A working folder in a shared place: this process's name with a random part (the rest is public in /proc, so a
     /// counter could be guessed and the folder made first by someone else), mode 700, and ours to a later sweep.
     /// </summary>
