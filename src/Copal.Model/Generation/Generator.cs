@@ -30,21 +30,27 @@ public enum StopReason
 /// <param name="StopReason">Why generation ended.</param>
 /// <param name="PrefillTime">Wall time of the prompt's forward pass and its first logits.</param>
 /// <param name="DecodeTime">Wall time from the prefill's end to the last token, sampling included.</param>
+/// <param name="DecodeSteps">
+/// Forward passes after the prefill, each choosing one token: one for every generated token but the last, and one
+/// more when a pass chose the stop token (that pass ran within <paramref name="DecodeTime"/> too).
+/// </param>
 public sealed record GenerationResult(
     IReadOnlyList<int> PromptIds,
     IReadOnlyList<int> GeneratedIds,
     StopReason StopReason,
     TimeSpan PrefillTime,
-    TimeSpan DecodeTime)
+    TimeSpan DecodeTime,
+    int DecodeSteps)
 {
     /// <summary>Prompt tokens per second of the prefill; null when no prefill ran (nothing was asked for).</summary>
     public double? PrefillTokensPerSecond => PrefillTime.TotalSeconds > 0 ? PromptIds.Count / PrefillTime.TotalSeconds : null;
 
     /// <summary>
-    /// Generated tokens per second after the first (each needs one decode step); null when there was no decode step
-    /// (at most one token generated), a rate that does not exist rather than a rate of 0.
+    /// Decode steps per second: <see cref="DecodeSteps"/> over <see cref="DecodeTime"/>, so a run ended by its stop
+    /// token counts the step that chose it (the generated tokens after the first would leave that step's time with
+    /// one token fewer). Null when there was no decode step, a rate that does not exist rather than a rate of 0.
     /// </summary>
-    public double? DecodeTokensPerSecond => GeneratedIds.Count > 1 && DecodeTime.TotalSeconds > 0 ? (GeneratedIds.Count - 1) / DecodeTime.TotalSeconds : null;
+    public double? DecodeTokensPerSecond => DecodeSteps > 0 && DecodeTime.TotalSeconds > 0 ? DecodeSteps / DecodeTime.TotalSeconds : null;
 
     /// <summary>The positions the run could hold: the prompt plus the tokens asked for, at most <see cref="Generator.ContextSize"/> or the model's context.</summary>
     public int ContextSize { get; init; }
@@ -154,6 +160,7 @@ public sealed class Generator
 
         StopReason reason = StopReason.MaxTokens;
         int[] one = new int[1];
+        int decodeSteps = 0;
         while (generated.Count < maxNewTokens)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -177,10 +184,11 @@ public sealed class Generator
             }
             one[0] = next;
             _model.Forward(state, one, all.Count - 1, LogitsMode.Last, cancellationToken: cancellationToken);
+            decodeSteps++;
             _model.ReadLogits(state, logits);
             NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"at decode step {generated.Count} (position {all.Count - 1})");
         }
-        return new GenerationResult(prompt.ToArray(), generated, reason, prefill, clock.Elapsed)
+        return new GenerationResult(prompt.ToArray(), generated, reason, prefill, clock.Elapsed, decodeSteps)
         {
             ContextSize = context,
             KvCacheBytes = state.KvCacheBytes,
