@@ -60,6 +60,18 @@ public sealed record GenerationResult(
     /// (a sliding-window layer's at most two windows and a prompt chunk).
     /// </summary>
     public long KvCacheBytes { get; init; }
+
+    /// <summary>
+    /// The runtime's JIT compilation time (every thread's) within <see cref="PrefillTime"/>: on a first call, the
+    /// forward pass compiling. Nothing compiled before the prefill's clock started or after it stopped is in it.
+    /// </summary>
+    public TimeSpan PrefillJitTime { get; init; }
+
+    /// <summary>
+    /// The runtime's JIT compilation time within <see cref="DecodeTime"/>: on a first call, the one-row decode path and
+    /// the sampler compiling, which a short run's decode rate carries.
+    /// </summary>
+    public TimeSpan DecodeJitTime { get; init; }
 }
 
 /// <summary>
@@ -93,6 +105,12 @@ public sealed class Generator
     /// Null (default): every id of the model's vocabulary.
     /// </summary>
     public int? DecodableTokens { get; init; }
+
+    /// <summary>
+    /// The process's JIT compilation time so far (<see cref="System.Runtime.JitInfo.GetCompilationTime"/>); tests give
+    /// a counter of their own, so which phase a compilation is counted in can be checked without a clock.
+    /// </summary>
+    internal Func<TimeSpan> CompilationTime { get; init; } = () => System.Runtime.JitInfo.GetCompilationTime();
 
     /// <summary>New tokens the KV cache has room for at the start of a generation; it doubles as the text grows past them.</summary>
     internal const int InitialNewTokens = 256;
@@ -150,12 +168,14 @@ public sealed class Generator
         var generated = new List<int>();
         using RunState state = _model.CreateState(maxRows: Math.Min(prompt.Count, PrefillRows), maxPositions: context, reservePositions: reserve);
 
+        TimeSpan jitAtStart = CompilationTime();
         var clock = Stopwatch.StartNew();
         // The prompt runs in chunks of PrefillRows; the token is checked between them.
         _model.Forward(state, all.ToArray(), 0, LogitsMode.Last, cancellationToken: cancellationToken);
         float[] logits = _model.ReadLogits(state);
         NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"after the prefill of {Plural.Of(prompt.Count, "prompt token")}");
         TimeSpan prefill = clock.Elapsed;
+        TimeSpan jitAtPrefillEnd = CompilationTime();
         clock.Restart();
 
         StopReason reason = StopReason.MaxTokens;
@@ -188,8 +208,11 @@ public sealed class Generator
             _model.ReadLogits(state, logits);
             NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"at decode step {generated.Count} (position {all.Count - 1})");
         }
-        return new GenerationResult(prompt.ToArray(), generated, reason, prefill, clock.Elapsed, decodeSteps)
+        TimeSpan decode = clock.Elapsed;
+        return new GenerationResult(prompt.ToArray(), generated, reason, prefill, decode, decodeSteps)
         {
+            PrefillJitTime = jitAtPrefillEnd - jitAtStart,
+            DecodeJitTime = CompilationTime() - jitAtPrefillEnd,
             ContextSize = context,
             KvCacheBytes = state.KvCacheBytes,
         };

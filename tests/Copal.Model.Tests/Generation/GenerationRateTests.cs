@@ -6,8 +6,9 @@ namespace Copal.Model.Tests.Generation;
 
 /// <summary>
 /// What <see cref="GenerationResult.DecodeTokensPerSecond"/> counts: the forward passes after the prefill, each one
-/// token chosen, over the time they took. The passes are counted by the backend's embedding lookups (one per forward
-/// pass) and the rate is checked by arithmetic on the result, never against a clock.
+/// token chosen, over the time they took; and which phase a JIT compilation is counted in. The passes are counted by
+/// the backend's embedding lookups (one per forward pass) and the rate is checked by arithmetic on the result, never
+/// against a clock; compilation time is a counter of the test's own that each pass advances.
 /// </summary>
 public sealed class GenerationRateTests : IDisposable
 {
@@ -48,6 +49,27 @@ public sealed class GenerationRateTests : IDisposable
         int decodePasses = _backend.Rows.Count - 1;
         Assert.Equal(9, decodePasses);
         Assert.Equal(decodePasses, r.DecodeTokensPerSecond!.Value * r.DecodeTime.TotalSeconds, 9);
+    }
+
+    [Fact]
+    public void Compilation_is_counted_in_the_phase_whose_clock_it_ran_under()
+    {
+        // Each forward pass "compiles" for a second, and each token handed to the caller for ten: the first token's
+        // callback runs after the prefill's clock stopped, so its compilation is the decode's.
+        TimeSpan compiled = TimeSpan.Zero;
+        _backend.OnEmbedding = _ => compiled += TimeSpan.FromSeconds(1);
+        try
+        {
+            var generator = new Generator(_model) { CompilationTime = () => compiled };
+            GenerationResult r = generator.Generate([1], 5, SamplingOptions.Greedy, new HashSet<int>(), _ => compiled += TimeSpan.FromSeconds(10));
+            Assert.Equal(5, r.GeneratedIds.Count);
+            Assert.Equal(TimeSpan.FromSeconds(1), r.PrefillJitTime);
+            Assert.Equal(TimeSpan.FromSeconds(4 + 50), r.DecodeJitTime);
+        }
+        finally
+        {
+            _backend.OnEmbedding = null;
+        }
     }
 
     [Fact]
