@@ -109,11 +109,13 @@ def main():
             m.forward(ids[a.prefill + i:a.prefill + i + 1], cache, a.prefill + i)
         d = time.perf_counter() - t
         if r > 0:
-            pre.append(p); ppl.append(q); dec.append(d)
+            pre.append(a.prefill / p); ppl.append(a.prefill / q); dec.append(a.decode / d)
+    # The median of the rounds' rates, as `copal bench` reports it: tokens over the median time would differ with an
+    # even --repeat (the default), the harmonic mean of the middle two rates.
     print(json.dumps({"torch": torch.__version__, "dtype": a.dtype, "threads": a.threads, "prefill": a.prefill, "decode": a.decode,
-                      "prefill_tokens_per_s": a.prefill / statistics.median(pre),
-                      "perplexity_tokens_per_s": a.prefill / statistics.median(ppl),
-                      "decode_tokens_per_s": a.decode / statistics.median(dec)}))
+                      "prefill_tokens_per_s": statistics.median(pre),
+                      "perplexity_tokens_per_s": statistics.median(ppl),
+                      "decode_tokens_per_s": statistics.median(dec)}))
 
 
 if __name__ == "__main__":

@@ -243,6 +243,20 @@ public sealed class OptionParsingTests
     [InlineData(45_312, "45.3 kB")]
     public void Decimal_sizes_keep_their_figures(long bytes, string expected) => Assert.Equal(expected, Quantities.DecimalBytes(bytes));
 
+    /// <summary>A figure that rounds to 1000 of a unit is shown as 1 of the next: "1.0M" parameters, not "1000.0K".</summary>
+    [Theory]
+    [InlineData(999_999, "1.0M")]
+    [InlineData(999_950, "1.0M")]
+    [InlineData(999_949, "999.9K")]
+    [InlineData(999_999_999, "1.00B")]
+    public void Parameter_counts_that_round_up_take_the_next_unit(long count, string expected) => Assert.Equal(expected, Quantities.Count(count));
+
+    [Theory]
+    [InlineData(999_999, "1.0 MB")]
+    [InlineData(999_999_999, "1.00 GB")]
+    [InlineData(999_949, "999.9 kB")]
+    public void Decimal_sizes_that_round_up_take_the_next_unit(long bytes, string expected) => Assert.Equal(expected, Quantities.DecimalBytes(bytes));
+
     [Fact]
     public void A_missing_device_exits_1_with_its_message()
     {

@@ -12,27 +12,13 @@ internal static unsafe class BandwidthProbe
     /// <summary>Best GB/s over <paramref name="repeats"/> passes.</summary>
     public static double Measure(int threads, int repeats)
     {
-        int* buffer = (int*)NativeMemory.AlignedAlloc((nuint)Bytes, 64);
+        int* buffer = AllocateFilled();
         try
         {
-            new Span<byte>(buffer, (int)Bytes).Fill(1);
             double best = 0;
-            nint p = (nint)buffer;
             for (int r = 0; r < repeats; r++)
             {
-                long start = Stopwatch.GetTimestamp();
-                int sink = 0;
-                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-                {
-                    long count = Bytes / sizeof(int) / threads;
-                    int s = Sum((int*)p + t * count, count);
-                    if (s == 42)
-                    {
-                        sink += s;
-                    }
-                });
-                double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                best = Math.Max(best, Bytes / seconds / 1e9 + sink);
+                best = Math.Max(best, Bytes / ReadSeconds(buffer, threads) / 1e9);
             }
             return best;
         }
@@ -40,6 +26,35 @@ internal static unsafe class BandwidthProbe
         {
             NativeMemory.AlignedFree(buffer);
         }
+    }
+
+    /// <summary>
+    /// A buffer of <see cref="Bytes"/>, every page written, so a read pass finds it resident; free it with
+    /// NativeMemory.AlignedFree. Writing it takes many times longer than reading it: a timed read must not include it.
+    /// </summary>
+    public static int* AllocateFilled()
+    {
+        int* buffer = (int*)NativeMemory.AlignedAlloc((nuint)Bytes, 64);
+        new Span<byte>(buffer, (int)Bytes).Fill(1);
+        return buffer;
+    }
+
+    /// <summary>Seconds for <paramref name="threads"/> threads to read <paramref name="buffer"/> (<see cref="Bytes"/>) once, each its share.</summary>
+    public static double ReadSeconds(int* buffer, int threads)
+    {
+        long start = Stopwatch.GetTimestamp();
+        int sink = 0;
+        nint p = (nint)buffer;
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            long count = Bytes / sizeof(int) / threads;
+            int s = Sum((int*)p + t * count, count);
+            if (s == 42)
+            {
+                sink += s;
+            }
+        });
+        return Stopwatch.GetElapsedTime(start).TotalSeconds + sink;
     }
 
     /// <summary>Integer adds: the probe must measure memory, not float latency or denormal assists.</summary>

@@ -254,7 +254,7 @@ internal static class BenchModel
         DeviceWeight gate = model.Weights.Layers[0][LinearId.GateProj];
         double gemm = GemmRate(raw, gate, prefill, repeat + 2);
         Say($"GEMM {prefill}×{gate.Cols}→{gate.Rows} ({gate.DType}) {gemm:F1} GFLOP/s");
-        double decodeSeconds = Median(decodeTimes);
+        double decodeRate = MedianRate(decode, decodeTimes);
         double totalProfiled = backend.Totals.Values.Sum(v => v.Seconds);
         bool deviceClock = backend.TimesTheDevice;
         var profile = backend.Totals
@@ -268,7 +268,7 @@ internal static class BenchModel
         return new ModelBenchResult(
             directory, raw.Info.Kind, raw.Info.ComputeUnits, prefill, decode, repeat,
             weightBytes, linearParams, headParams, bandwidth, gemm, $"{prefill}x{gate.Cols}x{gate.Rows} {gate.DType}",
-            prefill / Median(prefillTimes), prefill / Median(pplTimes), decode / decodeSeconds,
+            MedianRate(prefill, prefillTimes), MedianRate(prefill, pplTimes), decodeRate,
             bandwidth * 1e9 / weightBytes, gemm * 1e9 / flopsPrefillToken, gemm * 1e9 / flopsPplToken,
             profile)
         {
@@ -276,17 +276,17 @@ internal static class BenchModel
             Weights = deviceProbe is not null ? "device" : model.WeightResidence == WeightResidence.Memory ? "memory" : "mapped",
             BandwidthSource = deviceProbe is null ? "host" : "device",
             NominalBandwidthGBs = nominal,
-            DecodeRatioNominal = nominal is double rate ? decode / decodeSeconds / (rate * 1e9 / weightBytes) : null,
+            DecodeRatioNominal = nominal is double rate ? decodeRate / (rate * 1e9 / weightBytes) : null,
             SparseLinears = sparseLinears,
             ContextPositions = prefill + decode,
             KvCacheBytes = state.KvCacheBytes,
             ProfileClock = deviceClock ? "device" : "wall",
             ProfileTokens = profiled,
-            DeviceBusyShare = deviceClock ? totalProfiled / profiled / (decodeSeconds / decode) : null,
+            DeviceBusyShare = deviceClock ? totalProfiled / profiled * decodeRate : null,
             IssueMillisecondsPerToken = deviceClock ? backend.Totals.Values.Sum(v => v.IssueSeconds) * 1e3 / profiled : null,
             ProfileUncoveredCalls = backend.Totals.Values.Sum(v => v.Uncovered),
             ProfileNote = profileNote,
-            DecodeRatioMapped = decode / decodeSeconds / (mappedBandwidth * 1e9 / weightBytes),
+            DecodeRatioMapped = decodeRate / (mappedBandwidth * 1e9 / weightBytes),
             NotMeasured = unmeasured is null ? null : new Dictionary<string, string>
             {
                 [JsonNamingPolicy.SnakeCaseLower.ConvertName(nameof(ModelBenchResult.MappedBandwidthGBs))] = unmeasured,
@@ -350,6 +350,13 @@ internal static class BenchModel
         }
         return 2.0 * rows * weight.Rows * weight.Cols / Median(times) / 1e9;
     }
+
+    /// <summary>
+    /// The median of the rounds' rates (<paramref name="tokens"/> over each of <paramref name="seconds"/>), the figures
+    /// the round lines print. Tokens over the median time differs with an even count: it divides by the mean of the
+    /// middle two times, the harmonic mean of their rates.
+    /// </summary>
+    internal static double MedianRate(int tokens, IReadOnlyList<double> seconds) => Median([.. seconds.Select(s => tokens / s)]);
 
     internal static double Median(IReadOnlyList<double> values)
     {

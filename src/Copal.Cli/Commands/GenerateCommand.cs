@@ -134,16 +134,10 @@ internal static class GenerateCommand
                 // --json's text is the continuation as the full decode shows it after the prompt (a word's leading space kept).
                 stream.Prime(promptIds);
             }
-            // The prefill is the first forward pass, so its time includes compiling the forward pass (TieredCompilation
-            // is off: methods are compiled fully optimized on first call). Say how much, from the runtime's own count
-            // of JIT time up to the first token; `copal bench` measures warm speeds.
-            TimeSpan jitBefore = System.Runtime.JitInfo.GetCompilationTime();
-            TimeSpan? jitAtFirstToken = null;
             bool beVerbose = p.GetValue(verbose);
             long peakAnonymous = 0;
             void OnToken(int id)
             {
-                jitAtFirstToken ??= System.Runtime.JitInfo.GetCompilationTime();
                 if (beVerbose)
                 {
                     // While the run's buffers are alive: the process's own memory, without the mapped weights' pages.
@@ -171,7 +165,11 @@ internal static class GenerateCommand
                 Console.Out.Flush();
                 throw;
             }
-            double prefillJit = ((jitAtFirstToken ?? System.Runtime.JitInfo.GetCompilationTime()) - jitBefore).TotalSeconds;
+            // The prefill is the first forward pass, so its time includes compiling the forward pass (TieredCompilation
+            // is off: methods are compiled fully optimized on first call), and the first decode steps compile the
+            // one-row path and the sampler. Say how much, from the runtime's own count of JIT time within each phase's
+            // clock (GenerationResult); `copal bench` measures warm speeds.
+            double prefillJit = result.PrefillJitTime.TotalSeconds, decodeJit = result.DecodeJitTime.TotalSeconds;
             if (asJson)
             {
                 // The continuation through the primed stream, as it reads after the prompt (" a time", as serve gives it);
@@ -187,6 +185,7 @@ internal static class GenerateCommand
                     prefill_tokens_per_second = result.PrefillTokensPerSecond,
                     prefill_jit_seconds = prefillJit,
                     decode_tokens_per_second = result.DecodeTokensPerSecond,
+                    decode_jit_seconds = decodeJit,
                     load_seconds = session.LoadTime.TotalSeconds,
                     device = session.Backend.Info.Kind,
                     ctx_size = result.ContextSize,
@@ -213,7 +212,10 @@ internal static class GenerateCommand
                         Out.Info($"copal: anonymous memory (RssAnon, without mapped weights) at most {ByteSize.Format(peakAnonymous)} while generating");
                     }
                 }
-                Out.Info($"copal: {Plural.Of(result.GeneratedIds.Count, "token")} ({StopWords(result.StopReason)}); prefill {Plural.Of(result.PromptIds.Count, "token")} {Rate(result.PrefillTokensPerSecond, "not run")} (first call, includes {prefillJit:F2} s of JIT compilation), decode {Rate(result.DecodeTokensPerSecond, "not run (no token after the first)")} on {session.Backend.Info.Kind}");
+                string decodeWords = result.DecodeTokensPerSecond is null
+                    ? "not run (no token after the first)"
+                    : $"{Rate(result.DecodeTokensPerSecond, "")} (includes {decodeJit:F2} s of JIT compilation)";
+                Out.Info($"copal: {Plural.Of(result.GeneratedIds.Count, "token")} ({StopWords(result.StopReason)}); prefill {Plural.Of(result.PromptIds.Count, "token")} {Rate(result.PrefillTokensPerSecond, "not run")} (first call, includes {prefillJit:F2} s of JIT compilation), decode {decodeWords} on {session.Backend.Info.Kind}");
             }
             return CliErrors.Ok;
         });

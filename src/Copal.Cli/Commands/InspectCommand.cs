@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
+using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Safetensors;
 
@@ -37,10 +38,14 @@ internal static class InspectCommand
             }
             CheckpointSummary summary = CheckpointSummary.From(checkpoint);
             var tensors = summary.Tensors.Select(t => new TensorInfo(t.Name, t.DType.ToSafetensorsName(), t.Shape, t.ElementCount, t.ByteLength)).ToList();
-            long parameters = summary.ParameterCount;
+            // Tensors the model allows but never reads (a tied model's stored head) are listed, and are not its parameters.
+            Dictionary<string, string>? notCounted = config is null ? null
+                : UnusedTensors.AllowedButUnread(summary.Tensors.Select(t => t.Name), config).ToDictionary(u => u.Name, u => u.Why);
+            notCounted = notCounted is { Count: > 0 } ? notCounted : null;
+            long parameters = summary.ParameterCount - summary.Tensors.Where(t => notCounted?.ContainsKey(t.Name) == true).Sum(t => t.ElementCount);
             var bytesByDtype = summary.ByDType.ToDictionary(kv => kv.Key.ToSafetensorsName(), kv => kv.Value.Bytes);
             var result = new InspectResult(target, checkpoint.Files.Count, tensors.Count, parameters, summary.SparseWeights, summary.SparseWeights > 0 ? summary.SparseStoredValues : null,
-                bytesByDtype, summary.Metadata, config?.ToString(), configError, tensors);
+                bytesByDtype, summary.Metadata, config?.ToString(), configError, notCounted, tensors);
             if (p.GetValue(json))
             {
                 Out.Json(result);
@@ -53,6 +58,10 @@ internal static class InspectCommand
             }
             Out.Line("");
             Out.Line($"{Plural.Of(tensors.Count, "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, {parameters:N0} parameters ({Quantities.Count(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {ByteSize.Format(kv.Value)}"))}");
+            if (notCounted is not null)
+            {
+                Out.Line($"not counted as parameters: {string.Join("; ", tensors.Where(t => notCounted.ContainsKey(t.Name)).Select(t => $"{t.Name} ({t.Elements:N0} values, {notCounted[t.Name]})"))}");
+            }
             if (summary.SparseWeights > 0)
             {
                 // The parameter count is the dense model's; say what the compact linears keep of theirs.
@@ -106,5 +115,5 @@ internal static class InspectCommand
 
     private sealed record InspectResult(
         string Path, int Files, int TensorCount, long Parameters, int SparseWeights, long? SparseStoredValues, Dictionary<string, long> BytesByDtype,
-        IReadOnlyDictionary<string, string> Metadata, string? Config, string? ConfigError, List<TensorInfo> Tensors);
+        IReadOnlyDictionary<string, string> Metadata, string? Config, string? ConfigError, Dictionary<string, string>? NotCounted, List<TensorInfo> Tensors);
 }

@@ -8,21 +8,33 @@ namespace Copal.Cli.Infrastructure;
 /// </summary>
 internal static class Quantities
 {
-    /// <summary>A parameter count: "512", "260.0K", "124.4M", "1.10B".</summary>
-    public static string Count(long n) => n switch
-    {
-        >= 1_000_000_000 => string.Create(CultureInfo.InvariantCulture, $"{n / 1e9:F2}B"),
-        >= 1_000_000 => string.Create(CultureInfo.InvariantCulture, $"{n / 1e6:F1}M"),
-        >= 1_000 => string.Create(CultureInfo.InvariantCulture, $"{n / 1e3:F1}K"),
-        _ => n.ToString(CultureInfo.InvariantCulture),
-    };
+    /// <summary>A parameter count: "512", "260.0K", "124.4M", "1.10B" ("1.0M", not "1000.0K", for 999,999).</summary>
+    public static string Count(long n) => Scaled(n, [(1_000_000_000, "B", 2), (1_000_000, "M", 1), (1_000, "K", 1)], "");
 
     /// <summary>Bytes in decimal units, as bandwidths in GB/s are: "999 B", "45.3 kB", "1.0 MB", "2.20 GB".</summary>
-    public static string DecimalBytes(long bytes) => bytes switch
+    public static string DecimalBytes(long bytes) => Scaled(bytes, [(1_000_000_000, " GB", 2), (1_000_000, " MB", 1), (1_000, " kB", 1)], " B");
+
+    /// <summary>
+    /// <paramref name="n"/> in the largest of <paramref name="units"/> (largest first) it reaches, or as it is with
+    /// <paramref name="plain"/> after it. A figure that rounds to 1000 of a unit is shown as 1 of the next.
+    /// </summary>
+    private static string Scaled(long n, (long Size, string Suffix, int Decimals)[] units, string plain)
     {
-        >= 1_000_000_000 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e9:F2} GB"),
-        >= 1_000_000 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e6:F1} MB"),
-        >= 1_000 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e3:F1} kB"),
-        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
-    };
+        for (int i = 0; i < units.Length; i++)
+        {
+            var (size, suffix, decimals) = units[i];
+            if (n < size)
+            {
+                continue;
+            }
+            double value = (double)n / size;
+            if (i > 0 && Math.Round(value, decimals, MidpointRounding.AwayFromZero) >= 1000)
+            {
+                (size, suffix, decimals) = units[i - 1];
+                value = (double)n / size;
+            }
+            return value.ToString("F" + decimals, CultureInfo.InvariantCulture) + suffix;
+        }
+        return n.ToString(CultureInfo.InvariantCulture) + plain;
+    }
 }

@@ -30,21 +30,27 @@ public enum StopReason
 /// <param name="StopReason">Why generation ended.</param>
 /// <param name="PrefillTime">Wall time of the prompt's forward pass and its first logits.</param>
 /// <param name="DecodeTime">Wall time from the prefill's end to the last token, sampling included.</param>
+/// <param name="DecodeSteps">
+/// Forward passes after the prefill, each choosing one token: one for every generated token but the last, and one
+/// more when a pass chose the stop token (that pass ran within <paramref name="DecodeTime"/> too).
+/// </param>
 public sealed record GenerationResult(
     IReadOnlyList<int> PromptIds,
     IReadOnlyList<int> GeneratedIds,
     StopReason StopReason,
     TimeSpan PrefillTime,
-    TimeSpan DecodeTime)
+    TimeSpan DecodeTime,
+    int DecodeSteps)
 {
     /// <summary>Prompt tokens per second of the prefill; null when no prefill ran (nothing was asked for).</summary>
     public double? PrefillTokensPerSecond => PrefillTime.TotalSeconds > 0 ? PromptIds.Count / PrefillTime.TotalSeconds : null;
 
     /// <summary>
-    /// Generated tokens per second after the first (each needs one decode step); null when there was no decode step
-    /// (at most one token generated), a rate that does not exist rather than a rate of 0.
+    /// Decode steps per second: <see cref="DecodeSteps"/> over <see cref="DecodeTime"/>, so a run ended by its stop
+    /// token counts the step that chose it (the generated tokens after the first would leave that step's time with
+    /// one token fewer). Null when there was no decode step, a rate that does not exist rather than a rate of 0.
     /// </summary>
-    public double? DecodeTokensPerSecond => GeneratedIds.Count > 1 && DecodeTime.TotalSeconds > 0 ? (GeneratedIds.Count - 1) / DecodeTime.TotalSeconds : null;
+    public double? DecodeTokensPerSecond => DecodeSteps > 0 && DecodeTime.TotalSeconds > 0 ? DecodeSteps / DecodeTime.TotalSeconds : null;
 
     /// <summary>The positions the run could hold: the prompt plus the tokens asked for, at most <see cref="Generator.ContextSize"/> or the model's context.</summary>
     public int ContextSize { get; init; }
@@ -54,6 +60,18 @@ public sealed record GenerationResult(
     /// (a sliding-window layer's at most two windows and a prompt chunk).
     /// </summary>
     public long KvCacheBytes { get; init; }
+
+    /// <summary>
+    /// The runtime's JIT compilation time (every thread's) within <see cref="PrefillTime"/>: on a first call, the
+    /// forward pass compiling. Nothing compiled before the prefill's clock started or after it stopped is in it.
+    /// </summary>
+    public TimeSpan PrefillJitTime { get; init; }
+
+    /// <summary>
+    /// The runtime's JIT compilation time within <see cref="DecodeTime"/>: on a first call, the one-row decode path and
+    /// the sampler compiling, which a short run's decode rate carries.
+    /// </summary>
+    public TimeSpan DecodeJitTime { get; init; }
 }
 
 /// <summary>
@@ -87,6 +105,12 @@ public sealed class Generator
     /// Null (default): every id of the model's vocabulary.
     /// </summary>
     public int? DecodableTokens { get; init; }
+
+    /// <summary>
+    /// The process's JIT compilation time so far (<see cref="System.Runtime.JitInfo.GetCompilationTime"/>); tests give
+    /// a counter of their own, so which phase a compilation is counted in can be checked without a clock.
+    /// </summary>
+    internal Func<TimeSpan> CompilationTime { get; init; } = () => System.Runtime.JitInfo.GetCompilationTime();
 
     /// <summary>New tokens the KV cache has room for at the start of a generation; it doubles as the text grows past them.</summary>
     internal const int InitialNewTokens = 256;
@@ -144,16 +168,19 @@ public sealed class Generator
         var generated = new List<int>();
         using RunState state = _model.CreateState(maxRows: Math.Min(prompt.Count, PrefillRows), maxPositions: context, reservePositions: reserve);
 
+        TimeSpan jitAtStart = CompilationTime();
         var clock = Stopwatch.StartNew();
         // The prompt runs in chunks of PrefillRows; the token is checked between them.
         _model.Forward(state, all.ToArray(), 0, LogitsMode.Last, cancellationToken: cancellationToken);
         float[] logits = _model.ReadLogits(state);
         NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"after the prefill of {Plural.Of(prompt.Count, "prompt token")}");
         TimeSpan prefill = clock.Elapsed;
+        TimeSpan jitAtPrefillEnd = CompilationTime();
         clock.Restart();
 
         StopReason reason = StopReason.MaxTokens;
         int[] one = new int[1];
+        int decodeSteps = 0;
         while (generated.Count < maxNewTokens)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -177,11 +204,15 @@ public sealed class Generator
             }
             one[0] = next;
             _model.Forward(state, one, all.Count - 1, LogitsMode.Last, cancellationToken: cancellationToken);
+            decodeSteps++;
             _model.ReadLogits(state, logits);
             NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"at decode step {generated.Count} (position {all.Count - 1})");
         }
-        return new GenerationResult(prompt.ToArray(), generated, reason, prefill, clock.Elapsed)
+        TimeSpan decode = clock.Elapsed;
+        return new GenerationResult(prompt.ToArray(), generated, reason, prefill, decode, decodeSteps)
         {
+            PrefillJitTime = jitAtPrefillEnd - jitAtStart,
+            DecodeJitTime = CompilationTime() - jitAtPrefillEnd,
             ContextSize = context,
             KvCacheBytes = state.KvCacheBytes,
         };

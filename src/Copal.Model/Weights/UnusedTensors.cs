@@ -54,6 +54,28 @@ public static class UnusedTensors
         }
     }
 
+    /// <summary>
+    /// The tensors among <paramref name="tensorNames"/> that <paramref name="config"/>'s model allows but never reads,
+    /// each with why: a tied model's stored copy of lm_head (the embedding is the head) and RoPE's stored inverse
+    /// frequencies (recomputed). They are no parameters of the model, and transformers does not count them either.
+    /// </summary>
+    public static IEnumerable<(string Name, string Why)> AllowedButUnread(IEnumerable<string> tensorNames, LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(tensorNames);
+        ArgumentNullException.ThrowIfNull(config);
+        foreach (string name in tensorNames)
+        {
+            if (name == LlamaTensorNames.LmHead && config.TieWordEmbeddings)
+            {
+                yield return (name, "a stored copy of the embedding, which is the head with tie_word_embeddings: not read");
+            }
+            else if (name.EndsWith(RotaryBuffer, StringComparison.Ordinal))
+            {
+                yield return (name, "RoPE's inverse frequencies, a buffer the model recomputes: not read");
+            }
+        }
+    }
+
     /// <summary>Why a known kind of tensor is not read, where the config says it.</summary>
     private static string Hint(string name, LlamaConfig config)
     {
