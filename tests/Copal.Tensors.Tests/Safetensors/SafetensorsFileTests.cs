@@ -144,6 +144,21 @@ public class SafetensorsFileTests
         Assert.Equal(WeightResidence.Memory, roomy.Residence);
     }
 
+    /// <summary>
+    /// Where the memory available is under twice the reserve a read-in copy must leave (a busy host), half of it no
+    /// longer fits: auto maps such weights, as it would have to run at all, rather than reading them in and being
+    /// refused as short of memory part way through the load.
+    /// </summary>
+    [Fact]
+    public void Auto_maps_weights_that_would_eat_into_the_reserve_a_copy_must_leave()
+    {
+        long reserve = HostBufferFit.ReserveBytes(HostMemory.LimitBytes);
+        long available = reserve + (reserve / 2);
+        Assert.Equal(WeightResidence.Mapped, WeightResidencePolicy.Resolve(WeightResidence.Auto, available / 2, available));
+        Assert.Equal(WeightResidence.Memory, WeightResidencePolicy.Resolve(WeightResidence.Auto, available - reserve, available));
+        Assert.Equal(WeightResidence.Memory, WeightResidencePolicy.Resolve(WeightResidence.Memory, available / 2, available));
+    }
+
     [Fact]
     public void Auto_reads_into_memory_up_to_half_of_the_available_memory_and_maps_beyond()
     {
