@@ -139,6 +139,7 @@ public class SafetensorsFileTests
             Stories.ModelPath, WeightResidence.Memory, new HostBufferFit { CheckedBytes = 1024, AvailableMemory = () => reserve + (length / 2) }));
         Assert.True(e.OnHost);
         Assert.StartsWith($"host memory is short: {ByteSize.Format(length)} for reading '{Stories.ModelPath}' into memory did not fit (", e.Message, StringComparison.Ordinal);
+        Assert.Equal("--mmap on maps the weights instead of copying them, which needs no such room", e.Remedy);
 
         using SafetensorsFile roomy = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Memory, new HostBufferFit { CheckedBytes = 1024, AvailableMemory = () => reserve + (2 * length) });
         Assert.Equal(WeightResidence.Memory, roomy.Residence);
