@@ -24,6 +24,9 @@ internal sealed class HostBufferFit
     /// <summary>Throws when <paramref name="floats"/> would leave less than the reserve of the memory available now.</summary>
     public void Require(long floats) => RequireBytes(floats * sizeof(float), $"a buffer of {floats} floats");
 
+    /// <summary>Whether <paramref name="bytes"/> would pass <see cref="RequireBytes"/> now.</summary>
+    public bool Fits(long bytes) => bytes < CheckedBytes || bytes <= AvailableMemory() - ReserveBytes(HostMemory.LimitBytes);
+
     /// <summary>What a refused copy of weights says would need less: a shorter context frees none of it.</summary>
     public const string MapWeightsInstead = "--mmap on maps the weights instead of copying them, which needs no such room";
 
