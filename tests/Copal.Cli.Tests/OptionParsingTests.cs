@@ -287,6 +287,21 @@ public sealed class OptionParsingTests
             + "or a shorter context needs less" + Environment.NewLine, stderr.ToString());
     }
 
+    /// <summary>Where the refusal knows a better remedy (a weight copy: --mmap on), the line gives it instead of the general one.</summary>
+    [Fact]
+    public void The_host_out_of_memory_gives_the_remedy_the_refusal_names()
+    {
+        using var stderr = new StringWriter();
+        int code = CliErrors.Report(new DeviceOutOfMemoryException("host memory is short: 64.0 MiB for a copy of tensor 'w' did not fit")
+        {
+            OnHost = true,
+            Remedy = "--mmap on maps the weights instead of copying them, which needs no such room",
+        }, stderr);
+        Assert.Equal(1, code);
+        Assert.Equal("copal: error: host memory is short: 64.0 MiB for a copy of tensor 'w' did not fit; --mmap on maps the weights instead of copying "
+            + "them, which needs no such room" + Environment.NewLine, stderr.ToString());
+    }
+
     [Fact]
     public void Running_out_of_managed_memory_is_a_plain_failure_not_an_internal_error()
     {

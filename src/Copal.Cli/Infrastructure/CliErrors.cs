@@ -40,6 +40,7 @@ internal static class CliErrors
             // The library names its options without dashes ("layers"); on the command line they are --layers.
             PruningOptionException p => ($"--{p.Option}: expected {p.Expected}, got {OptionRules.Shown(p.Value)}", Usage),
             DeviceUnavailableException => ($"{e.Message} (`copal devices` lists this machine's devices and why any is refused)", Failure),
+            DeviceOutOfMemoryException { Remedy: string remedy } => ($"{e.Message}; {remedy}", Failure),
             DeviceOutOfMemoryException { OnHost: true } => ($"{e.Message}; a compact (pruned) checkpoint or a shorter context needs less", Failure),
             DeviceOutOfMemoryException => ($"{e.Message}; a compact (pruned) checkpoint, a shorter context or --device cpu needs less", Failure),
             Copal.Prune.Continual.CopalStateException => (e.Message, Failure),

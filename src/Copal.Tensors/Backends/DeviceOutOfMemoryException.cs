@@ -10,4 +10,10 @@ public sealed class DeviceOutOfMemoryException(string message, Exception? inner 
 {
     /// <summary>True when the memory is the host's (the CPU backend), so moving to the CPU is no remedy.</summary>
     public bool OnHost { get; init; }
+
+    /// <summary>
+    /// What would need less, where the refusal knows better than a command's general advice (a weight copy: mapping
+    /// the weights instead); null for that advice.
+    /// </summary>
+    public string? Remedy { get; init; }
 }

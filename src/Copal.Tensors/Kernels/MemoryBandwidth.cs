@@ -27,7 +27,8 @@ public static unsafe class MemoryBandwidth
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         // The buffer is filled at once, every page touched: in a container with less room than that (a bench run
         // beside a model read into memory), the out-of-memory killer would end the process with no message.
-        fit.RequireBytes(bytes, "the streaming-read probe's buffer");
+        fit.RequireBytes(bytes, "the streaming-read probe's buffer",
+            "the probe reads a buffer of that size to measure the memory bandwidth, and needs that much free");
         long ints = bytes / sizeof(int) / 64 * 64;
         int* buffer = (int*)NativeMemory.AlignedAlloc((nuint)(ints * sizeof(int)), 64);
         try

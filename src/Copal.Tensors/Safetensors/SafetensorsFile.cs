@@ -97,7 +97,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
             {
                 // The read writes every page of the copy: past the memory there is (--mmap off on a small machine or
                 // container), the out-of-memory killer would end the process with no message.
-                fit.RequireBytes(length, $"reading '{path}' into memory");
+                fit.RequireBytes(length, $"reading '{path}' into memory", HostBufferFit.MapWeightsInstead);
                 copy = PrivateCopy.ReadAll(stream, length, path, cancellationToken);
                 basePtr = copy;
                 stream.Dispose();

@@ -1,3 +1,5 @@
+using Copal.Tensors.Backends.Cpu;
+
 namespace Copal.Tensors.Safetensors;
 
 /// <summary>How <see cref="WeightResidence.Auto"/> is decided: from the checkpoint's size and the memory available.</summary>
@@ -11,10 +13,16 @@ public static class WeightResidencePolicy
     public static WeightResidence Resolve(WeightResidence residence, long bytes) =>
         Resolve(residence, bytes, residence == WeightResidence.Auto ? HostMemory.AvailableBytes() : 0);
 
-    /// <summary><see cref="Resolve(WeightResidence, long)"/> against a given amount of available memory.</summary>
+    /// <summary>
+    /// <see cref="Resolve(WeightResidence, long)"/> against a given amount of available memory. The copy must also
+    /// leave the reserve that every copy and buffer is checked against (<see cref="HostBufferFit"/>): on a busy host
+    /// (less available than twice the reserve) half of it would be refused part way through the load, where mapping
+    /// the same weights runs.
+    /// </summary>
     public static WeightResidence Resolve(WeightResidence residence, long bytes, long availableBytes) => residence switch
     {
-        WeightResidence.Auto => bytes <= availableBytes / 2 ? WeightResidence.Memory : WeightResidence.Mapped,
+        WeightResidence.Auto => bytes <= availableBytes / 2 && bytes <= availableBytes - HostBufferFit.ReserveBytes(HostMemory.LimitBytes)
+            ? WeightResidence.Memory : WeightResidence.Mapped,
         _ => residence,
     };
 }

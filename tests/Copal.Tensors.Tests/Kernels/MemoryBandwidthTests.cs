@@ -22,6 +22,8 @@ public sealed class MemoryBandwidthTests
             MemoryBandwidth.MeasureRead(bytes, threads: 1, repeats: 1, new HostBufferFit { AvailableMemory = () => Reserve + (bytes / 2) }));
         Assert.True(e.OnHost);
         Assert.StartsWith("host memory is short: 4.0 MiB for the streaming-read probe's buffer did not fit (", e.Message, StringComparison.Ordinal);
+        // Not a command's general advice (a compact checkpoint, a shorter context): `bench kernels` loads no model.
+        Assert.Equal("the probe reads a buffer of that size to measure the memory bandwidth, and needs that much free", e.Remedy);
 
         double rate = MemoryBandwidth.MeasureRead(bytes, threads: 1, repeats: 1, new HostBufferFit { AvailableMemory = () => Reserve + (2 * bytes) });
         Assert.True(rate > 0, $"{rate} GB/s");

@@ -139,9 +139,25 @@ public class SafetensorsFileTests
             Stories.ModelPath, WeightResidence.Memory, new HostBufferFit { CheckedBytes = 1024, AvailableMemory = () => reserve + (length / 2) }));
         Assert.True(e.OnHost);
         Assert.StartsWith($"host memory is short: {ByteSize.Format(length)} for reading '{Stories.ModelPath}' into memory did not fit (", e.Message, StringComparison.Ordinal);
+        Assert.Equal("--mmap on maps the weights instead of copying them, which needs no such room", e.Remedy);
 
         using SafetensorsFile roomy = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Memory, new HostBufferFit { CheckedBytes = 1024, AvailableMemory = () => reserve + (2 * length) });
         Assert.Equal(WeightResidence.Memory, roomy.Residence);
+    }
+
+    /// <summary>
+    /// Where the memory available is under twice the reserve a read-in copy must leave (a busy host), half of it no
+    /// longer fits: auto maps such weights, as it would have to run at all, rather than reading them in and being
+    /// refused as short of memory part way through the load.
+    /// </summary>
+    [Fact]
+    public void Auto_maps_weights_that_would_eat_into_the_reserve_a_copy_must_leave()
+    {
+        long reserve = HostBufferFit.ReserveBytes(HostMemory.LimitBytes);
+        long available = reserve + (reserve / 2);
+        Assert.Equal(WeightResidence.Mapped, WeightResidencePolicy.Resolve(WeightResidence.Auto, available / 2, available));
+        Assert.Equal(WeightResidence.Memory, WeightResidencePolicy.Resolve(WeightResidence.Auto, available - reserve, available));
+        Assert.Equal(WeightResidence.Memory, WeightResidencePolicy.Resolve(WeightResidence.Memory, available / 2, available));
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Copal.Tensors.Backends.Cpu;
 /// exactly to size was made again at every decode step and every prefill chunk (an array per token per thread
 /// left for the collector, which in a small container let that garbage and the KV cache pass the limit before a
 /// collection ran, and the out-of-memory killer end the process). A growth is checked against the host memory as a
-/// buffer is; a thread runs one kernel at a time, so the kernels share the array. Half (not twice, as the KV cache
+/// buffer is, and is only what is needed where half again would not fit; a thread runs one kernel at a time, so the kernels share the array. Half (not twice, as the KV cache
 /// grows) bounds what each of many threads holds beyond its need, as every thread keeps its own.
 /// </summary>
 internal static class AttentionScratch
@@ -26,7 +26,13 @@ internal static class AttentionScratch
         }
         long held = t_floats?.Length ?? 0;
         long grown = Math.Max(needed, Math.Min(Array.MaxLength, Math.Max(MinFloats, held + (held / 2))));
-        fit.RequireBytes(grown * sizeof(float), "the attention scratch of one thread");
+        if (!fit.Fits(grown * sizeof(float)))
+        {
+            // The growth ahead of the context saves arrays, and is no need: where it does not fit, only the need is
+            // asked for, and refused (named) where that does not fit either.
+            grown = needed;
+            fit.RequireBytes(grown * sizeof(float), "the attention scratch of one thread");
+        }
         // The old array goes before the new one is made: a collection the new one sets off can take it.
         t_floats = null;
         return t_floats = new float[grown];

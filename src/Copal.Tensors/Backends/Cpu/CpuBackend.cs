@@ -58,7 +58,7 @@ public unsafe class CpuBackend : IBackend, ISparseWeightLoader, IWeightCopier
     {
         // Checked as a buffer is: a model read into memory (--mmap off) otherwise copied weight after weight past the
         // memory there is, and the out-of-memory killer ended the load with no message.
-        BufferFit.RequireBytes(view.ByteLength, $"a copy of tensor '{view.Name}'");
+        BufferFit.RequireBytes(view.ByteLength, $"a copy of tensor '{view.Name}'", HostBufferFit.MapWeightsInstead);
         return CpuWeight.Copy(view, cancellationToken);
     }
 

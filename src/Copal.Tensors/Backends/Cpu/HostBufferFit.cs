@@ -24,11 +24,18 @@ internal sealed class HostBufferFit
     /// <summary>Throws when <paramref name="floats"/> would leave less than the reserve of the memory available now.</summary>
     public void Require(long floats) => RequireBytes(floats * sizeof(float), $"a buffer of {floats} floats");
 
+    /// <summary>Whether <paramref name="bytes"/> would pass <see cref="RequireBytes"/> now.</summary>
+    public bool Fits(long bytes) => bytes < CheckedBytes || bytes <= AvailableMemory() - ReserveBytes(HostMemory.LimitBytes);
+
+    /// <summary>What a refused copy of weights says would need less: a shorter context frees none of it.</summary>
+    public const string MapWeightsInstead = "--mmap on maps the weights instead of copying them, which needs no such room";
+
     /// <summary>
     /// Throws when <paramref name="bytes"/> of native memory that is written at once (a buffer zeroed, a weight
-    /// copied) would leave less than the reserve of the memory available now; <paramref name="what"/> names it.
+    /// copied) would leave less than the reserve of the memory available now; <paramref name="what"/> names it, and
+    /// <paramref name="remedy"/>, where given, says what would need less (<see cref="DeviceOutOfMemoryException.Remedy"/>).
     /// </summary>
-    public void RequireBytes(long bytes, string what)
+    public void RequireBytes(long bytes, string what, string? remedy = null)
     {
         if (bytes < CheckedBytes)
         {
@@ -41,6 +48,7 @@ internal sealed class HostBufferFit
                 $"host memory is short: {ByteSize.Format(bytes)} for {what} did not fit ({ByteSize.Format(available)} available now, {ByteSize.Format(reserve)} of it kept free)")
             {
                 OnHost = true,
+                Remedy = remedy,
             };
         }
     }
