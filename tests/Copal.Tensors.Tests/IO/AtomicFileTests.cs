@@ -23,6 +23,39 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal([path], Directory.GetFileSystemEntries(_dir.Path));
     }
 
+    /// <summary>
+    /// A document written as it is made: a failure half way (a cancelled run, a computation that throws) leaves the old
+    /// file as it was, no temporary file, and no folder the write made for it.
+    /// </summary>
+    [Fact]
+    public void A_text_written_piece_by_piece_that_fails_half_way_leaves_the_old_file_and_nothing_else()
+    {
+        string path = _dir.File("out.json");
+        File.WriteAllText(path, "old");
+        Assert.Throws<OperationCanceledException>(() => AtomicFile.WriteText(path, "--out", writer =>
+        {
+            writer.Write(new string('x', 1 << 20)); // past the writer's buffer: bytes are on the disk
+            throw new OperationCanceledException();
+        }));
+        Assert.Equal("old", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFileSystemEntries(_dir.Path));
+
+        string nested = Path.Combine(_dir.Path, "made", "for", "it.json");
+        Assert.Throws<InvalidOperationException>(() => AtomicFile.WriteText(nested, "--out", writer =>
+        {
+            writer.Write("{");
+            throw new InvalidOperationException("the computation failed");
+        }));
+        Assert.Equal([path], Directory.GetFileSystemEntries(_dir.Path));
+
+        AtomicFile.WriteText(path, "--out", writer =>
+        {
+            writer.Write("{\"a\":");
+            writer.Write("1}");
+        });
+        Assert.Equal("{\"a\":1}", File.ReadAllText(path));
+    }
+
     [LinuxFact]
     public void The_file_is_flushed_to_the_disk_before_it_replaces_the_old_one_and_the_rename_after()
     {
