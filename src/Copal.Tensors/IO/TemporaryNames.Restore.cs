@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace Copal.Tensors.IO;
@@ -18,25 +17,9 @@ public static partial class TemporaryNames
     {
         ArgumentNullException.ThrowIfNull(directory);
         var restored = new List<string>();
-        if (!Directory.Exists(directory))
+        foreach ((string entry, Match m) in StaleEntries(directory, ".*.old-*").OrderBy(e => e.Entry, StringComparer.Ordinal))
         {
-            return restored;
-        }
-        List<string> entries;
-        try
-        {
-            entries = [.. Directory.EnumerateDirectories(directory, ".*.old-*").Order(StringComparer.Ordinal)];
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return restored;
-        }
-        foreach (string entry in entries)
-        {
-            Match m = Pattern().Match(Path.GetFileName(entry));
-            if (!m.Success || m.Groups["kind"].Value != "old" || m.Groups["ns"].Value != s_namespace.Value
-                || new DirectoryInfo(entry).LinkTarget is not null
-                || !IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value))
+            if (m.Groups["kind"].Value != "old" || !Directory.Exists(entry) || new DirectoryInfo(entry).LinkTarget is not null)
             {
                 continue;
             }

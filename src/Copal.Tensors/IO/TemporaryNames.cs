@@ -169,27 +169,8 @@ public static partial class TemporaryNames
     {
         ArgumentNullException.ThrowIfNull(directory);
         var removed = new List<string>();
-        if (!Directory.Exists(directory))
+        foreach ((string entry, Match m) in StaleEntries(directory, ".*"))
         {
-            return removed;
-        }
-        IEnumerable<string> entries;
-        try
-        {
-            entries = Directory.EnumerateFileSystemEntries(directory, ".*").ToList();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return removed;
-        }
-        foreach (string entry in entries)
-        {
-            Match m = Pattern().Match(Path.GetFileName(entry));
-            if (!m.Success || m.Groups["ns"].Value != s_namespace.Value
-                || !IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value))
-            {
-                continue;
-            }
             if (m.Groups["kind"].Value == "old" && !Path.Exists(Path.Join(directory, m.Groups["name"].Value)))
             {
                 // A previous output that RestoreStale could not put back: still the only copy, never deleted.
@@ -213,6 +194,39 @@ public static partial class TemporaryNames
             }
         }
         return removed;
+    }
+
+    /// <summary>
+    /// The entries of <paramref name="directory"/> matching <paramref name="search"/> that are temporary names of this
+    /// pid namespace whose owning process is gone, with the parts of their names; none where the folder is missing or
+    /// cannot be listed. What <see cref="RemoveStale"/> and <see cref="RestoreStale"/> both start from.
+    /// </summary>
+    private static List<(string Entry, Match Parts)> StaleEntries(string directory, string search)
+    {
+        var stale = new List<(string, Match)>();
+        if (!Directory.Exists(directory))
+        {
+            return stale;
+        }
+        List<string> entries;
+        try
+        {
+            entries = [.. Directory.EnumerateFileSystemEntries(directory, search)];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return stale;
+        }
+        foreach (string entry in entries)
+        {
+            Match m = Pattern().Match(Path.GetFileName(entry));
+            if (m.Success && m.Groups["ns"].Value == s_namespace.Value
+                && IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value))
+            {
+                stale.Add((entry, m));
+            }
+        }
+        return stale;
     }
 
     /// <summary>Whether a name of this shape belongs to no running process (pid gone, or reused by a later process).</summary>
