@@ -426,7 +426,11 @@ public sealed class LayerwisePruner
     }
 
     // weight, encoded in the dtype of the input's tensor 'name', in place of that tensor in the output.
-    private static void ReplaceWith(PrunedModelWriter output, string name, TensorView stored, float[] weight)
+    private static void ReplaceWith(PrunedModelWriter output, string name, TensorView stored, float[] weight) =>
+        output.ReplaceOther(name, Encoded(name, stored, weight));
+
+    // weight as a tensor named 'name' in the dtype and shape of 'stored', the input's tensor it replaces.
+    private static NativeTensor Encoded(string name, TensorView stored, float[] weight)
     {
         var tensor = new NativeTensor(name, stored.DType, stored.Shape);
         try
@@ -438,7 +442,7 @@ public sealed class LayerwisePruner
             tensor.Dispose();
             throw;
         }
-        output.ReplaceOther(name, tensor);
+        return tensor;
     }
 
     private void ValidatePattern() => ValidatePattern(_model.Config, _options.Pattern);
@@ -540,17 +544,7 @@ public sealed class LayerwisePruner
         RequireFinite(view, weight);
         RequireFiniteInputs(_pruner, name, stats);
         LinearPruneResult result = _pruner.Prune(new LinearTarget(layer, id, name, rows, cols), weight, stats, _options.Pattern, cancellationToken);
-        var tensor = new NativeTensor(name, view.DType, view.Shape);
-        try
-        {
-            WeightEncoding.Encode(weight, tensor);
-        }
-        catch
-        {
-            tensor.Dispose();
-            throw;
-        }
-        return (tensor, result);
+        return (Encoded(name, view, weight), result);
     }
 
     /// <summary>Working copies above this size are collected as soon as their linear is pruned.</summary>

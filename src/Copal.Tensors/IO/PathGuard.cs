@@ -44,20 +44,11 @@ public static class PathGuard
 
     private static void RequireNotWritingLinked(string output, string outputName, IReadOnlyList<string> written, string input, string inputName, string folder, string shownFolder)
     {
-        foreach (FileSystemInfo entry in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+        foreach ((string realEntry, string shown) in LinksIn(folder, shownFolder))
         {
-            if (entry.LinkTarget is null)
-            {
-                if (entry is DirectoryInfo sub)
-                {
-                    RequireNotWritingLinked(output, outputName, written, input, inputName, sub.FullName, Path.Join(shownFolder, sub.Name));
-                }
-                continue;
-            }
-            string realEntry = RealPath.Resolve(entry.FullName);
             if (written.FirstOrDefault(w => RealPath.IsSameOrInside(w, realEntry)) is string file)
             {
-                throw new IOException($"{outputName} '{output}' holds '{file}', which {inputName} '{input}' links to as '{Path.Join(shownFolder, entry.Name)}'; writing it would replace the input: choose another {outputName}");
+                throw new IOException($"{outputName} '{output}' holds '{file}', which {inputName} '{input}' links to as '{shown}'; writing it would replace the input: choose another {outputName}");
             }
         }
     }
@@ -127,23 +118,12 @@ public static class PathGuard
     /// <summary>
     /// An input folder's files may be links to files elsewhere (a Hugging Face cache's snapshot links every file to a
     /// blob): the output must be apart from where they really are, or replacing it would destroy the input's data.
-    /// Links to folders are checked as links, not followed, so a loop cannot trap the walk. shownFolder is the folder
-    /// walked as the user would spell it, for the message.
+    /// shownFolder is the folder walked as the user would spell it, for the message.
     /// </summary>
     private static void RequireApartFromLinks(string output, string outputName, string realOutput, string input, string inputName, string folder, string shownFolder, bool outputIsReplaced)
     {
-        foreach (FileSystemInfo entry in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+        foreach ((string realEntry, string shown) in LinksIn(folder, shownFolder))
         {
-            if (entry.LinkTarget is null)
-            {
-                if (entry is DirectoryInfo sub)
-                {
-                    RequireApartFromLinks(output, outputName, realOutput, input, inputName, sub.FullName, Path.Join(shownFolder, sub.Name), outputIsReplaced);
-                }
-                continue;
-            }
-            string realEntry = RealPath.Resolve(entry.FullName);
-            string shown = Path.Join(shownFolder, entry.Name);
             if (outputIsReplaced && RealPath.IsSameOrInside(realEntry, realOutput))
             {
                 throw new IOException($"{outputName} '{output}' holds '{realEntry}', which {inputName} '{input}' links to as '{shown}'; writing it would replace the input: choose another {outputName}");
@@ -151,6 +131,29 @@ public static class PathGuard
             if (RealPath.IsSameOrInside(realOutput, realEntry))
             {
                 throw new IOException($"{outputName} '{output}' is inside '{realEntry}', which {inputName} '{input}' links to as '{shown}'; inputs are never written into: choose a place outside it");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The links in <paramref name="folder"/> and its subfolders, each as where it really leads and as the user would
+    /// spell it (under <paramref name="shownFolder"/>). Links to folders are listed, not followed, so a loop cannot
+    /// trap the walk.
+    /// </summary>
+    private static IEnumerable<(string Real, string Shown)> LinksIn(string folder, string shownFolder)
+    {
+        foreach (FileSystemInfo entry in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+        {
+            if (entry.LinkTarget is not null)
+            {
+                yield return (RealPath.Resolve(entry.FullName), Path.Join(shownFolder, entry.Name));
+            }
+            else if (entry is DirectoryInfo sub)
+            {
+                foreach ((string Real, string Shown) link in LinksIn(sub.FullName, Path.Join(shownFolder, sub.Name)))
+                {
+                    yield return link;
+                }
             }
         }
     }
