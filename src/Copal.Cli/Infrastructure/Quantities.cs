@@ -1,4 +1,4 @@
-using System.Globalization;
+using Copal.Tensors;
 
 namespace Copal.Cli.Infrastructure;
 
@@ -9,32 +9,8 @@ namespace Copal.Cli.Infrastructure;
 internal static class Quantities
 {
     /// <summary>A parameter count: "512", "260.0K", "124.4M", "1.10B" ("1.0M", not "1000.0K", for 999,999).</summary>
-    public static string Count(long n) => Scaled(n, [(1_000_000_000, "B", 2), (1_000_000, "M", 1), (1_000, "K", 1)], "");
+    public static string Count(long n) => ScaledUnits.Format(n, [(1_000_000_000, "B", 2), (1_000_000, "M", 1), (1_000, "K", 1)], 1000, "");
 
     /// <summary>Bytes in decimal units, as bandwidths in GB/s are: "999 B", "45.3 kB", "1.0 MB", "2.20 GB".</summary>
-    public static string DecimalBytes(long bytes) => Scaled(bytes, [(1_000_000_000, " GB", 2), (1_000_000, " MB", 1), (1_000, " kB", 1)], " B");
-
-    /// <summary>
-    /// <paramref name="n"/> in the largest of <paramref name="units"/> (largest first) it reaches, or as it is with
-    /// <paramref name="plain"/> after it. A figure that rounds to 1000 of a unit is shown as 1 of the next.
-    /// </summary>
-    private static string Scaled(long n, (long Size, string Suffix, int Decimals)[] units, string plain)
-    {
-        for (int i = 0; i < units.Length; i++)
-        {
-            var (size, suffix, decimals) = units[i];
-            if (n < size)
-            {
-                continue;
-            }
-            double value = (double)n / size;
-            if (i > 0 && Math.Round(value, decimals, MidpointRounding.AwayFromZero) >= 1000)
-            {
-                (size, suffix, decimals) = units[i - 1];
-                value = (double)n / size;
-            }
-            return value.ToString("F" + decimals, CultureInfo.InvariantCulture) + suffix;
-        }
-        return n.ToString(CultureInfo.InvariantCulture) + plain;
-    }
+    public static string DecimalBytes(long bytes) => ScaledUnits.Format(bytes, [(1_000_000_000, " GB", 2), (1_000_000, " MB", 1), (1_000, " kB", 1)], 1000, " B");
 }
