@@ -2,6 +2,7 @@ using System.Globalization;
 using Copal.Model.Config;
 using Copal.Model.Weights;
 using Copal.Prune.Driver;
+using Copal.Tensors;
 
 namespace Copal.Prune.Continual;
 
@@ -309,8 +310,14 @@ public sealed partial class CopalState
         Check("mask", CopalOptions.MaskName(Options.Mask), CopalOptions.MaskName(options.Mask));
         Check("upstream", CopalOptions.UpstreamName(Options.ResolvedUpstream), CopalOptions.UpstreamName(options.ResolvedUpstream));
         Check("dense-target", Options.ResolvedDenseTarget.ToString("R", CultureInfo.InvariantCulture), options.ResolvedDenseTarget.ToString("R", CultureInfo.InvariantCulture));
-        for (int layer = 0; layer < config.NumLayers; layer++)
+        // Steps run with --layers keep the state of those layers only; each of them must be whole and of this model.
+        IReadOnlySet<int> covered = CoveredLayers();
+        foreach (int layer in covered)
         {
+            if (layer >= config.NumLayers)
+            {
+                throw new CopalStateException($"{Described} has layer {layer}'s linears, but the model has {Plural.Of(config.NumLayers, "layer")}; it does not belong to this model");
+            }
             foreach (LinearId id in LinearIds.All)
             {
                 string name = LlamaTensorNames.Linear(layer, id);
@@ -325,11 +332,36 @@ public sealed partial class CopalState
                 }
             }
         }
-        if (_linears.Count != config.NumLayers * LinearIds.All.Count)
+        if (covered.Count == 0 || _linears.Count != covered.Count * LinearIds.All.Count)
         {
-            throw new CopalStateException($"{Described} has {_linears.Count} linears, the model {config.NumLayers * LinearIds.All.Count}");
+            throw new CopalStateException($"{Described} has {_linears.Count} linears, where {Plural.Of(covered.Count, "whole layer")} of the model have {covered.Count * LinearIds.All.Count}; it does not belong to this model");
         }
         ParentModel = parentModel;
+    }
+
+    /// <summary>The decoder layers whose linears the state holds: those its steps pruned (every layer, unless they ran with --layers).</summary>
+    public IReadOnlySet<int> CoveredLayers() =>
+        _linears.Keys.Select(n => LlamaTensorNames.TryParseLinear(n, out int layer, out _) ? layer : -1).Where(l => l >= 0).ToHashSet();
+
+    /// <summary>
+    /// Refuses a step over other decoder layers than the earlier steps pruned (<paramref name="layers"/>, every one of
+    /// <paramref name="layerCount"/> where null): a linear they did not see has no sensitivity of theirs for this
+    /// dataset's to join, and one they saw that this step skips would fall a dataset behind.
+    /// </summary>
+    /// <exception cref="PruningOptionException">The layers differ; the message names both sets.</exception>
+    public void RequireSameLayers(IReadOnlySet<int>? layers, int layerCount)
+    {
+        if (_datasets.Count == 0)
+        {
+            return;
+        }
+        IReadOnlySet<int> covered = CoveredLayers();
+        IReadOnlySet<int> given = layers ?? Enumerable.Range(0, layerCount).ToHashSet();
+        if (!covered.SetEquals(given))
+        {
+            throw new PruningOptionException("layers", PruneOptions.FormatLayers(given),
+                $"{PruneOptions.FormatLayers(covered)}, the layers the COPAL state's {Plural.Of(_datasets.Count, "earlier step")} pruned (every step of a continual run prunes the same layers)");
+        }
     }
 
     private void Check(string option, string stored, string given)

@@ -117,6 +117,7 @@ public static class PruneJob
         if (copalState is not null)
         {
             copalState.ThrowIfSpent();
+            copalState.RequireSameLayers(request.Options.Layers, layers);
             // Reads every weight (as long as a load): said, so a 7B run does not sit silent before its first layer.
             progress?.Report(new PruneProgress(-1, layers, "checking the model is the COPAL state's parent (hashing its weights)"));
             copalState.RequireParent(request.ModelDirectory, $"{nameof(PruneRequest)}.{nameof(PruneRequest.ModelDirectory)}", cancellationToken);

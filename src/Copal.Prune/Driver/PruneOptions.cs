@@ -48,6 +48,25 @@ public sealed record PruneOptions(SparsityPattern Pattern)
         return set;
     }
 
+    /// <summary>Writes <paramref name="layers"/> as <see cref="ParseLayers"/> reads them: "0-3,7".</summary>
+    public static string FormatLayers(IEnumerable<int> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        var parts = new List<string>();
+        int[] sorted = [.. layers.Distinct().Order()];
+        for (int i = 0; i < sorted.Length;)
+        {
+            int j = i;
+            while (j + 1 < sorted.Length && sorted[j + 1] == sorted[j] + 1)
+            {
+                j++;
+            }
+            parts.Add(j == i ? $"{sorted[i]}" : $"{sorted[i]}-{sorted[j]}");
+            i = j + 1;
+        }
+        return string.Join(",", parts);
+    }
+
     /// <summary>
     /// Refuses a <see cref="Layers"/> set that is empty or names a layer outside 0..layerCount − 1, as
     /// <see cref="ParseLayers"/> refuses the same text: such a run would copy the model and report it pruned.

@@ -21,11 +21,11 @@ public sealed class CopalStateRunTests : IDisposable
     private static CopalState Start() => CopalRun.StartOrResume(TestData.Stories260K, null, new CopalOptionChoices(), s_half);
 
     private string Run(string name, CopalState state, CalibrationSet calibration, bool saveState = true, IProgress<PruneProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        IReadOnlySet<int>? layers = null, CancellationToken cancellationToken = default)
     {
         string outDir = Path.Combine(_temp, name);
         using var backend = new CpuBackend(threads: 1);
-        PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(s_half), calibration)
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(s_half) { Layers = layers }, calibration)
         {
             ExtraFiles = saveState ? CopalRun.StateFiles(state, calibration, s_half) : new Dictionary<string, Action<string, CancellationToken>>(),
         }, backend, progress, cancellationToken);
@@ -93,6 +93,29 @@ public sealed class CopalStateRunTests : IDisposable
         InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => Run("next", state, Calibration(1)));
         Assert.StartsWith("this CopalState's PruneJob run did not save its step", e.Message, StringComparison.Ordinal);
         Assert.Contains("CopalRun.StateFiles", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A step run with --layers keeps the state of those layers: it resumed as "not of this model" before, and a step over
+    /// other layers would meet linears a dataset behind. The next step prunes the same layers, and only those.
+    /// </summary>
+    [Fact]
+    public void A_state_of_some_layers_takes_further_steps_over_those_layers_only()
+    {
+        var layers = new HashSet<int> { 1, 3 };
+        CopalState state = Start();
+        string step1 = Run("step1", state, Calibration(0), layers: layers);
+        Assert.Equal(layers, state.CoveredLayers());
+        foreach (IReadOnlySet<int>? other in new IReadOnlySet<int>?[] { null, new HashSet<int> { 1 }, new HashSet<int> { 1, 2, 3 } })
+        {
+            CopalState resumed = CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half);
+            PruningOptionException e = Assert.Throws<PruningOptionException>(() => Run("other", resumed, Calibration(1), layers: other));
+            Assert.Equal("1,3, the layers the COPAL state's 1 earlier step pruned (every step of a continual run prunes the same layers)", e.Expected);
+            Assert.Equal(other is null ? "0-4" : PruneOptions.FormatLayers(other), e.Value);
+            Assert.False(Directory.Exists(Path.Combine(_temp, "other")));
+        }
+        string step2 = Run("step2", CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half), Calibration(1), layers: layers);
+        Assert.Equal(2, CopalState.Load(step2).Datasets.Count);
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
