@@ -213,12 +213,23 @@ public sealed partial class CopalState
         }
         else if (_spilled.Contains(SpillKey(l.Name, slot)))
         {
-            using var f = new FileStream(SpillPath(l.Name, slot), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-            var buffer = new byte[chunk];
-            int n;
-            while ((n = f.Read(buffer, 0, buffer.Length)) > 0)
+            string spill = SpillPath(l.Name, slot);
+            using (var f = new FileStream(spill, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
             {
-                writer.Write(name, buffer.AsSpan(0, n));
+                var buffer = new byte[chunk];
+                int n;
+                while ((n = f.Read(buffer, 0, buffer.Length)) > 0)
+                {
+                    writer.Write(name, buffer.AsSpan(0, n));
+                }
+            }
+            // In a run, a copied spill file goes at once: the state is then on disk once, not twice, while it is saved
+            // (a 7B state is tens of GB). A save that fails after this spends the state anyway (EndRun), so nothing
+            // still needs the file; outside a run the spill stays until the save completes.
+            if (_runOutput is not null)
+            {
+                File.Delete(spill);
+                _spilled.Remove(SpillKey(l.Name, slot));
             }
         }
         else

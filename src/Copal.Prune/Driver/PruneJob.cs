@@ -145,7 +145,13 @@ public static class PruneJob
             ["copal.pruned.pattern"] = request.Options.Pattern.ToString(),
             ["copal.pruned.calibration"] = request.Calibration.Hash,
         };
-        using var writer = new PrunedModelWriter(request.ModelDirectory, source, request.OutDirectory, request.Force, model.Config.NumLayers, metadata, request.OutputName);
+        // A COPAL state is saved into the output too, once the pruning is done: its space is checked before it starts.
+        (string, long) alongside = default;
+        if (copalState?.Projected(model.Config, request.Options.Layers) is (long stateFile, long largestMatrix))
+        {
+            alongside = ("its COPAL state", stateFile + largestMatrix); // one matrix is in the spill and the file at once
+        }
+        using var writer = new PrunedModelWriter(request.ModelDirectory, source, request.OutDirectory, request.Force, model.Config.NumLayers, metadata, request.OutputName, alongside);
         // COPAL's folded Hessians wait in the output's temporary folder, so a failed run leaves nothing behind;
         // saving the state (an extra file, CopalRun.StateFiles) streams them into the state file and deletes them.
         copalState?.BeginRun(writer.TempDirectory);

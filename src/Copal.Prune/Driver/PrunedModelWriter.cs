@@ -41,8 +41,9 @@ public sealed class PrunedModelWriter : IDisposable
     /// <param name="layers">The model's decoder layers.</param>
     /// <param name="metadata">Entries for the safetensors <c>__metadata__</c>, beside "format": "pt".</param>
     /// <param name="outputName">How messages name the output folder (<see cref="AtomicDirectory.Name"/>).</param>
+    /// <param name="alongside">What else the run writes into the output (a COPAL state) and its bytes, checked with the model's against the free space.</param>
     public PrunedModelWriter(string inputDirectory, SafetensorsCheckpoint source, string outDirectory, bool overwrite, int layers, IReadOnlyDictionary<string, string> metadata,
-        string outputName = "--out")
+        string outputName = "--out", (string What, long Bytes) alongside = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         _source = source;
@@ -79,8 +80,10 @@ public sealed class PrunedModelWriter : IDisposable
             var specs = _layerTensors.SelectMany(l => l).Select(t => new TensorSpec(t.Name, t.DType, t.Shape))
                 .Concat(_otherTensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape))).ToList();
             var meta = new Dictionary<string, string>(metadata) { ["format"] = "pt" };
-            // Before the pruning's minutes, not at the end of them.
-            _output.RequireSpace(specs.Sum(t => t.ByteLength), "the pruned model");
+            // Before the pruning's minutes, not at the end of them, with what the run will write beside the model.
+            long model = specs.Sum(t => t.ByteLength);
+            _output.RequireSpace(model + alongside.Bytes,
+                alongside.Bytes > 0 ? $"the pruned model ({ByteSize.Format(model)}) with {alongside.What} ({ByteSize.Format(alongside.Bytes)})" : "the pruned model");
             _writer = SafetensorsWriter.Create(_output.File("model.safetensors"), specs, meta, _output.FinalFile("model.safetensors"));
         }
         catch
