@@ -29,6 +29,23 @@ public sealed class CleanupTests : IDisposable
     }
 
     /// <summary>
+    /// The COPAL state is written into the output after the pruned model; at stories260K with the default --mask obs
+    /// it is larger than the model (its Hessians), so a 1,100 KiB file-size limit fails it alone. The message named the
+    /// hidden temporary file the writer was given, not the output it was for.
+    /// </summary>
+    [LinuxFact]
+    public void A_full_disk_while_the_COPAL_state_is_written_names_the_output_and_leaves_nothing()
+    {
+        string outDir = Path.Combine(_temp, "out");
+        CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_EnableWriteXorExecute=0; trap '' XFSZ; ulimit -f 1100",
+            "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5", "--device", "cpu",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.EndsWith($"copal: error: -o '{outDir}': cannot write copal-state.safetensors: {AtomicDirectory.FileTooLarge}\n", r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
+    /// <summary>
     /// A file past the size limit (ulimit -f, or a file system's own: 4 GiB on FAT32) is EFBIG, which .NET throws as
     /// an argument error, not an IOException: the small files (a logits JSON, a copied tokenizer) are named and leave
     /// nothing, the folders made above them included, as a full disk does.

@@ -181,11 +181,11 @@ public sealed partial class CopalState
             write(staged.Temporary[0], staged.Temporary[1]);
             return staged;
         }
-        catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
+        catch (Exception e) when (AtomicDirectory.WriteFailureIn(e) is Exception failure)
         {
             staged.Dispose();
-            // .NET's message names the hidden temporary file, or nothing (a full disk): name the folder instead.
-            throw new IOException($"cannot write the COPAL state ({TensorsFileName}, {ManifestFileName}) into '{directory}': {AtomicDirectory.Reason(e)}", e);
+            // .NET's message and the writer's name the hidden temporary file, or nothing (a full disk): name the folder instead.
+            throw new IOException($"cannot write the COPAL state ({TensorsFileName}, {ManifestFileName}) into '{directory}': {AtomicDirectory.Reason(failure)}", failure);
         }
         catch
         {

@@ -197,9 +197,9 @@ public static class PruneJob
         {
             write();
         }
-        catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
+        catch (Exception e) when (AtomicDirectory.WriteFailureIn(e) is Exception failure)
         {
-            throw new IOException($"{request.OutputName} '{request.OutDirectory}': cannot write {name}: {AtomicDirectory.Reason(e)}", e);
+            throw new IOException($"{request.OutputName} '{request.OutDirectory}': cannot write {name}: {AtomicDirectory.Reason(failure)}", e);
         }
     }
 

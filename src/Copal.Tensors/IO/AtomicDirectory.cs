@@ -211,6 +211,25 @@ public sealed class AtomicDirectory : IDisposable
     }
 
     /// <summary>
+    /// The write failure (<see cref="IsWriteFailure"/>) that <paramref name="e"/> is or wraps, innermost first: a
+    /// <see cref="Safetensors.SafetensorsWriter"/> wraps its full disk in a <see cref="Safetensors.SafetensorsException"/>
+    /// naming the file it writes, a hidden temporary one where the caller named none. Null for any other failure.
+    /// </summary>
+    public static Exception? WriteFailureIn(Exception e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        Exception? failure = null;
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (IsWriteFailure(x))
+            {
+                failure = x;
+            }
+        }
+        return failure;
+    }
+
+    /// <summary>
     /// Whether <paramref name="e"/>, thrown while writing a file, is the file system's refusal rather than a bug: an
     /// <see cref="IOException"/> (a full disk), permission denied, or the <see cref="ArgumentOutOfRangeException"/>
     /// .NET throws for EFBIG (a file past the process's <c>ulimit -f</c>, or past what the file system holds: 4 GiB
