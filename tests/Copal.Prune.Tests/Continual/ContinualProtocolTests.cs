@@ -281,6 +281,21 @@ public class ContinualProtocolTests
         }
     }
 
+    /// <summary>
+    /// Two datasets calibrating on the same text draw the same windows at every seed: COPAL folded that dataset in
+    /// twice, and the run reported forgetting between two datasets that are one.
+    /// </summary>
+    [Fact]
+    public void A_dataset_calibrating_on_an_earlier_ones_text_is_refused_before_any_work_naming_both()
+    {
+        ContinualRequest good = SmallRequest();
+        ContinualRequest same = good with { Datasets = [.. good.Datasets, good.Datasets[0] with { Name = "again", Evaluation = good.Datasets[1].Evaluation }] };
+        var e = Assert.Throws<InvalidDataException>(() => ContinualRunner.Prepare(same));
+        Assert.StartsWith("'again' calibrates on the same text as 'tiny' (the same ", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("so every seed would draw the same windows for both and COPAL would fold one dataset in twice; expected a calibration text of its own for each dataset", e.Message, StringComparison.Ordinal);
+        Assert.Equal(2, ContinualRunner.Prepare(good).CalibrationTokens.Count);
+    }
+
     [Fact]
     public void A_request_the_protocol_cannot_run_is_refused_before_any_work_naming_the_field_the_expected_and_the_actual_value()
     {

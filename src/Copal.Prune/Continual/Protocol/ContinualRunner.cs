@@ -5,6 +5,7 @@ using Copal.Model.Inference;
 using Copal.Model.Tokenization;
 using Copal.Prune.Calibration;
 using Copal.Prune.Driver;
+using Copal.Tensors;
 using Copal.Tensors.Backends;
 using Copal.Tensors.IO;
 
@@ -60,6 +61,7 @@ public static class ContinualRunner
     /// </summary>
     /// <exception cref="ArgumentException">A field of <paramref name="request"/> the protocol cannot run with; the message names it, what it expects and what it got.</exception>
     /// <exception cref="CalibrationLimitException">A dataset's calibration text is too short for the request.</exception>
+    /// <exception cref="InvalidDataException">A dataset's calibration text is empty, or gives the same tokens as an earlier dataset's.</exception>
     /// <exception cref="PruningOptionException">An N:M pattern does not fit the model's linears.</exception>
     public static ContinualData Prepare(ContinualRequest request, IProgress<ContinualProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -84,8 +86,28 @@ public static class ContinualRunner
             cancellationToken.ThrowIfCancellationRequested();
             evalTokens.Add(tokenizer.Encode(d.Evaluation.LoadText(), addSpecialTokens: true));
             CalibrationSet.RequireWindows([(d.Name, calibTokens[^1].Length)], request.NSamples, request.SeqLen);
+            RequireOwnCalibration(request.Datasets, calibTokens);
         }
         return new ContinualData(calibTokens, evalTokens);
+    }
+
+    /// <summary>
+    /// Refuses a dataset (the last of <paramref name="calibTokens"/>) whose calibration tokens are an earlier one's:
+    /// every seed draws the same windows from both, so COPAL would fold one dataset in twice (as a resumed
+    /// <c>prune</c> step refuses an earlier step's windows), and the protocol would measure forgetting between two
+    /// datasets that are one.
+    /// </summary>
+    private static void RequireOwnCalibration(IReadOnlyList<ContinualDataset> datasets, List<int[]> calibTokens)
+    {
+        int last = calibTokens.Count - 1;
+        for (int j = 0; j < last; j++)
+        {
+            if (calibTokens[last].AsSpan().SequenceEqual(calibTokens[j]))
+            {
+                throw new InvalidDataException($"'{datasets[last].Name}' calibrates on the same text as '{datasets[j].Name}' (the same {Plural.Of(calibTokens[j].Length, "token")}), "
+                    + "so every seed would draw the same windows for both and COPAL would fold one dataset in twice; expected a calibration text of its own for each dataset");
+            }
+        }
     }
 
     /// <summary>
