@@ -14,7 +14,7 @@ public sealed partial class ClosedOutputTests : IDisposable
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
-    [ProcFsFact]
+    [LinuxFact]
     public void Generate_stops_with_141_when_the_reader_of_its_output_exits()
     {
         // A context far longer than a test may wait for: only a stop at the closed pipe ends the run in time.
