@@ -90,6 +90,24 @@ public sealed class JsonOutputTests
         }
     }
 
+    /// <summary>
+    /// docs/json-outputs.md lists exactly the fields `generate --json` writes (it said generate's were not covered), and a
+    /// run with no decode step writes null for its rate rather than leaving it out or writing NaN.
+    /// </summary>
+    [Fact]
+    public void Generate_json_has_the_fields_json_outputs_md_lists()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", TestData.Stories260K, "-n", "1", "--device", "cpu", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("decode_tokens_per_second").ValueKind);
+        string markdown = File.ReadAllText(TestData.RepoPath("docs", "json-outputs.md"));
+        Match section = Regex.Match(markdown, @"^## `generate --json`\n(.*?)(?=^## |\z)", RegexOptions.Multiline | RegexOptions.Singleline);
+        Assert.True(section.Success, "docs/json-outputs.md has no section \"## `generate --json`\"");
+        var documented = new SortedSet<string>(Regex.Matches(section.Groups[1].Value, @"^\| `(\w+)` \|", RegexOptions.Multiline).Select(m => m.Groups[1].Value), StringComparer.Ordinal);
+        Assert.Equal(documented, new SortedSet<string>(doc.RootElement.EnumerateObject().Select(p => p.Name), StringComparer.Ordinal));
+    }
+
     [Fact]
     public void Every_serializer_setting_comes_from_the_one_that_writes_non_finite_as_null()
     {

@@ -147,6 +147,11 @@ internal static class GenerateCommand
                 {
                     Stream(stream.Push(id));
                     Console.Out.Flush();
+                    // `| head` has read what it wanted: the next step would be work for nobody (the console drops the writes).
+                    if (StandardOutput.ReaderGone())
+                    {
+                        Cancellation.OutputClosed();
+                    }
                 }
             }
             var generator = new Generator(session.Model) { ContextSize = context, DecodableTokens = session.Tokenizer.VocabSize };

@@ -207,6 +207,18 @@ internal static class Cancellation
         }
     }
 
+    /// <summary>
+    /// Cancels as a signal does when the reader of standard output has exited: exit 141, as a process that SIGPIPE
+    /// (13) ended, which is what a shell shows for a command cut off by <c>| head</c>. Once only: later calls do nothing.
+    /// </summary>
+    public static void OutputClosed()
+    {
+        if (!s_source.IsCancellationRequested)
+        {
+            _ = Request(128 + 13, "copal: standard output was closed (its reader exited); stopping...");
+        }
+    }
+
     // True when this request cancels (the default action is suppressed); false for a repeat, which ends the process.
     private static bool Request(int exitCode, string notice)
     {
