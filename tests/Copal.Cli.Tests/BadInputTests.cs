@@ -367,6 +367,19 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void Continual_calibration_text_shorter_than_one_window_is_a_usage_error_naming_the_file()
+    {
+        // The dataset's name alone ('a') did not say which file was too short.
+        string shortText = Path.Combine(_temp, "short.txt");
+        File.WriteAllText(shortText, "Once upon a time.\n");
+        string eval = TestData.Path("text", "tinystories", "eval.txt");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={shortText}:{eval}", "--methods", "magnitude",
+            "--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--no-joint", "--device", "cpu", "-o", Path.Combine(_temp, "c"));
+        AssertError(r, 2, $"calibration text '{shortText}' of 'a' has 7 tokens; one window of --seqlen 32 needs at least 33");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+    }
+
+    [Fact]
     public void A_base_model_with_another_vocabulary_is_refused_from_its_config()
     {
         // Only config.json differs: the refusal comes before either model's weights load.

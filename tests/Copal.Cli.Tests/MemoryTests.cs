@@ -211,7 +211,7 @@ public sealed partial class MemoryTests : IDisposable
         string outDir = Path.Combine(_temp, "report");
         CopalProcess.Result r = CopalProcess.Run("continual", "-m", TestData.Stories260K, "--datasets", $"a={Calib}", "--methods", "magnitude", "--no-joint",
             "--sparsity", "0.5", "--nsamples", "100", "--seqlen", "512", "--eval-limit-chunks", "1", "-o", outDir, "--device", "cpu");
-        AssertUsage(r, "--nsamples 100 × --seqlen 512 asks calibration text 'a' for 100 windows");
+        AssertUsage(r, $"--nsamples 100 × --seqlen 512 asks calibration text '{Calib}' (first half) of 'a' for 100 windows");
         Assert.False(Directory.Exists(outDir));
     }
 

@@ -209,9 +209,7 @@ internal static class ContinualCommand
             int tokens = data.EvaluationTokens[i].Length;
             if (tokens < request.EvalSeqLen)
             {
-                DataSplit split = request.Datasets[i].Evaluation;
-                string part = split.Part switch { FilePart.FirstHalf => " (first half)", FilePart.SecondHalf => " (second half)", _ => "" };
-                throw new UsageException($"--datasets: evaluation text '{split.Path}'{part} of '{request.Datasets[i].Name}' has {Plural.Of(tokens, "token")}; "
+                throw new UsageException($"--datasets: evaluation text {request.Datasets[i].Evaluation.Quoted} of '{request.Datasets[i].Name}' has {Plural.Of(tokens, "token")}; "
                     + $"one window of --eval-seqlen {request.EvalSeqLen}{(defaulted ? " (the default: --seqlen)" : "")} needs at least {request.EvalSeqLen}");
             }
         }

@@ -84,13 +84,24 @@ public sealed class CalibrationSet
     public static void RequireWindows(IReadOnlyList<(string Name, long Tokens)> sources, int nsamples, int seqLen)
     {
         ArgumentNullException.ThrowIfNull(sources);
+        RequireDescribedWindows([.. sources.Select(s => ($"calibration text '{s.Name}'", s.Tokens))], nsamples, seqLen);
+    }
+
+    /// <summary>
+    /// As <see cref="RequireWindows"/>, with each source named by the whole phrase given, e.g. "calibration text
+    /// 'wiki.txt' (first half) of 'wiki'": a continual dataset's text is a file, or half of one, under the dataset's name.
+    /// </summary>
+    /// <exception cref="CalibrationLimitException">The sources cannot give <paramref name="nsamples"/> windows of <paramref name="seqLen"/>.</exception>
+    public static void RequireDescribedWindows(IReadOnlyList<(string Description, long Tokens)> sources, int nsamples, int seqLen)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
         int count = sources.Count;
         for (int f = 0; f < count; f++)
         {
-            (string name, long tokens) = sources[f];
+            (string described, long tokens) = sources[f];
             if (tokens <= seqLen)
             {
-                throw new CalibrationLimitException($"calibration text '{name}' has {Plural.Of(tokens, "token")}; one window of --seqlen {seqLen} needs at least {seqLen + 1}");
+                throw new CalibrationLimitException($"{described} has {Plural.Of(tokens, "token")}; one window of --seqlen {seqLen} needs at least {seqLen + 1}");
             }
             int asked = (nsamples / count) + (f < nsamples % count ? 1 : 0);
             int windows = WindowsIn(tokens, seqLen);
@@ -101,7 +112,7 @@ public sealed class CalibrationSet
                 string share = count > 1 ? $" (its share of {count} texts)" : "";
                 string orSeqLen = longestSeqLen >= 2 ? FormattableString.Invariant($" or --seqlen ≤ {longestSeqLen}") : "";
                 throw new CalibrationLimitException(FormattableString.Invariant(
-                    $"--nsamples {nsamples} × --seqlen {seqLen} asks calibration text '{name}' for {Plural.Of(asked, "window")}{share}, {(long)asked * seqLen:N0} tokens, but its {tokens:N0} tokens give at most {Plural.Of(windows, "non-overlapping window")} of {seqLen}: use --nsamples ≤ {maxSamples}{orSeqLen}, or more text"));
+                    $"--nsamples {nsamples} × --seqlen {seqLen} asks {described} for {Plural.Of(asked, "window")}{share}, {(long)asked * seqLen:N0} tokens, but its {tokens:N0} tokens give at most {Plural.Of(windows, "non-overlapping window")} of {seqLen}: use --nsamples ≤ {maxSamples}{orSeqLen}, or more text"));
             }
         }
     }

@@ -61,12 +61,17 @@ public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
     }
 
     /// <summary>The file's name with the part and layout, e.g. "ptb.valid.txt (first half) @lines", for reports.</summary>
-    public override string ToString() => System.IO.Path.GetFileName(Path) + Part switch
+    public override string ToString() => System.IO.Path.GetFileName(Path) + PartSuffix + (Layout == TextLayout.JoinedLines ? " @lines" : "");
+
+    /// <summary>How messages name the split: the file as given, quoted, and the half it uses, e.g. "'wiki.txt' (first half)".</summary>
+    public string Quoted => $"'{Path}'{PartSuffix}";
+
+    private string PartSuffix => Part switch
     {
         FilePart.FirstHalf => " (first half)",
         FilePart.SecondHalf => " (second half)",
         _ => "",
-    } + (Layout == TextLayout.JoinedLines ? " @lines" : "");
+    };
 }
 
 /// <summary>A dataset of the continual protocol: a name, its calibration split and its evaluation split.</summary>

@@ -85,7 +85,7 @@ public static class ContinualRunner
             calibTokens.Add(tokenizer.Encode(d.Calibration.LoadText(), addSpecialTokens: true));
             cancellationToken.ThrowIfCancellationRequested();
             evalTokens.Add(tokenizer.Encode(d.Evaluation.LoadText(), addSpecialTokens: true));
-            CalibrationSet.RequireWindows([(d.Name, calibTokens[^1].Length)], request.NSamples, request.SeqLen);
+            CalibrationSet.RequireDescribedWindows([(CalibrationText(d), calibTokens[^1].Length)], request.NSamples, request.SeqLen);
             RequireOwnCalibration(request.Datasets, calibTokens);
         }
         return new ContinualData(calibTokens, evalTokens);
@@ -109,6 +109,12 @@ public static class ContinualRunner
             }
         }
     }
+
+    /// <summary>
+    /// How a refusal names a dataset's calibration text: the file (and the half a NAME=FILE dataset calibrates on) and
+    /// the dataset, since the name alone does not say which file to lengthen.
+    /// </summary>
+    private static string CalibrationText(ContinualDataset dataset) => $"calibration text {dataset.Calibration.Quoted} of '{dataset.Name}'";
 
     /// <summary>
     /// Runs <paramref name="request"/> on <paramref name="backend"/> with its datasets already tokenized by
@@ -142,7 +148,7 @@ public static class ContinualRunner
             {
                 throw new ArgumentNullException(nameof(data), FormattableString.Invariant($"the data's token list of dataset {i} ('{request.Datasets[i].Name}') is null; expected the tokens of ContinualRunner.Prepare"));
             }
-            CalibrationSet.RequireWindows([(request.Datasets[i].Name, data.CalibrationTokens[i].Length)], request.NSamples, request.SeqLen);
+            CalibrationSet.RequireDescribedWindows([(CalibrationText(request.Datasets[i]), data.CalibrationTokens[i].Length)], request.NSamples, request.SeqLen);
         }
         request.Copal.Validate();
         // A compact model cannot be pruned: refused before the dense evaluation, not at the first prune after it.
