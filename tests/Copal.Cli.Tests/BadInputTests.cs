@@ -155,6 +155,45 @@ public sealed class BadInputTests : IDisposable
         AssertError(CopalProcess.Run("tokenize", "-m", m, "-t", "hi"), 1, expected);
     }
 
+    /// <summary>
+    /// A text input that exists but cannot be read is refused naming its option, before the model loads; it was
+    /// .NET's "Access to the path ... is denied." after the load, naming no option.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void An_unreadable_text_input_is_refused_naming_its_option_before_the_model_loads()
+    {
+        string text = Path.Combine(_temp, "unreadable.txt");
+        File.Copy(TestData.Path("text", "tinystories", "calib.txt"), text);
+        File.SetUnixFileMode(text, UnixFileMode.None);
+        string refused = $"file '{text}' cannot be read: permission denied";
+        foreach ((string typed, string[] args) in new (string, string[])[]
+        {
+            ("--data", ["perplexity", "-m", Model, "--data", text, "--device", "cpu"]),
+            ("--calib", ["prune", "-m", Model, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", text, "--device", "cpu"]),
+            ("-f", ["tokenize", "-m", Model, "-f", text]),
+            ("--datasets", ["continual", "-m", Model, "--datasets", $"a={text}", "--methods", "magnitude", "--sparsity", "0.5", "-o", Path.Combine(_temp, "report"), "--device", "cpu"]),
+        })
+        {
+            CopalProcess.Result r = CopalProcess.RunBoundByPermissions(args);
+            AssertError(r, 1, $"copal: error: {typed}: {refused}\n");
+            Assert.DoesNotContain("loading", r.Stderr, StringComparison.Ordinal);
+        }
+        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+        Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
+    }
+
+    /// <summary>A --datasets text that does not exist is named with its option, as --data's and --calib's are.</summary>
+    [Fact]
+    public void A_missing_datasets_text_names_the_option()
+    {
+        string absent = Path.Combine(_temp, "absent.txt");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={absent}", "--methods", "magnitude", "--sparsity", "0.5",
+            "-o", Path.Combine(_temp, "report"), "--device", "cpu");
+        AssertError(r, 1, $"copal: error: --datasets: file '{absent}' does not exist\n");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
+    }
+
     [Fact]
     public void Missing_model_folder()
     {

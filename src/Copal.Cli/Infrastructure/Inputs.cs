@@ -1,4 +1,5 @@
 using Copal.Model.Evaluation;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Infrastructure;
 
@@ -67,7 +68,27 @@ internal static class Inputs
         {
             throw new FileNotFoundException($"{typed}: file '{path}' does not exist", path);
         }
+        RequireReadable(path, typed);
         return path;
+    }
+
+    // A file that exists but cannot be opened (no read permission) failed later, after the model loaded, with .NET's
+    // "Access to the path ... is denied." and no option named. Opening it here says so up front. A pipe or device is
+    // not opened: opening a named pipe waits for its writer, and closing it again would lose what the writer sent.
+    private static void RequireReadable(string path, string typed)
+    {
+        if (FileKind.IsStream(path))
+        {
+            return;
+        }
+        try
+        {
+            using FileStream probe = File.OpenRead(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{typed}: file '{path}' cannot be read: {AtomicDirectory.Reason(e)}", e);
+        }
     }
 
     /// <summary>
