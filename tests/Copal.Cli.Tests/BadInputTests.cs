@@ -183,6 +183,30 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
     }
 
+    /// <summary>
+    /// A model file without read permission is named with the reason in plain words, once: it was
+    /// "FILE: cannot open: Access to the path 'FILE' is denied.", .NET's sentence repeating the path.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void An_unreadable_model_file_is_named_with_the_reason_in_plain_words()
+    {
+        foreach ((string name, string expected) in new[]
+        {
+            ("config.json", "config.json: cannot be read: permission denied"),
+            ("model.safetensors", "model.safetensors: cannot open: permission denied"),
+            ("tokenizer.json", "tokenizer.json: cannot read tokenizer file: permission denied"),
+            ("tokenizer_config.json", "tokenizer_config.json: cannot read tokenizer config file: permission denied"),
+            ("generation_config.json", "generation_config.json: is not readable JSON: permission denied"),
+        })
+        {
+            string m = CopyModel();
+            File.SetUnixFileMode(Path.Combine(m, name), UnixFileMode.None);
+            CopalProcess.Result r = CopalProcess.RunBoundByPermissions("generate", "-m", m, "-p", "hi", "-n", "1", "--device", "cpu");
+            AssertError(r, 1, $"copal: error: {Path.Combine(m, expected)}\n");
+        }
+    }
+
     /// <summary>A --datasets text that does not exist is named with its option, as --data's and --calib's are.</summary>
     [Fact]
     public void A_missing_datasets_text_names_the_option()
