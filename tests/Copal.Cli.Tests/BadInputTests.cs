@@ -207,6 +207,38 @@ public sealed class BadInputTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A model folder that cannot be read is said to be so, naming the option: it was "config.json: file not found",
+    /// "no tokenizer.json in the model folder" or .NET's "Access to the path ... is denied.", none of them true.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void An_unreadable_model_folder_is_refused_as_such_naming_the_option()
+    {
+        string m = CopyModel();
+        File.SetUnixFileMode(m, UnixFileMode.None);
+        try
+        {
+            foreach (string[] args in new[]
+            {
+                new[] { "generate", "-m", m, "-n", "1", "--device", "cpu" },
+                ["tokenize", "-m", m, "-t", "hi"],
+                ["prune", "-m", m, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5"],
+            })
+            {
+                AssertError(CopalProcess.RunBoundByPermissions(args), 1, $"copal: error: -m: model folder '{m}' cannot be read: permission denied\n");
+            }
+            // Search permission alone still reads a model whose files are named.
+            File.SetUnixFileMode(m, UnixFileMode.UserExecute);
+            CopalProcess.Result searchOnly = CopalProcess.RunBoundByPermissions("generate", "-m", m, "-n", "1", "--device", "cpu");
+            Assert.True(searchOnly.ExitCode == 0, searchOnly.Stderr);
+        }
+        finally
+        {
+            File.SetUnixFileMode(m, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
     /// <summary>A --datasets text that does not exist is named with its option, as --data's and --calib's are.</summary>
     [Fact]
     public void A_missing_datasets_text_names_the_option()

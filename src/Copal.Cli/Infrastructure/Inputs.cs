@@ -38,7 +38,27 @@ internal static class Inputs
         {
             throw new DirectoryNotFoundException($"{typed}: model folder '{path}' does not exist");
         }
+        RequireOpenable(path, typed);
         return path;
+    }
+
+    // A folder without read permission made its files look absent ("config.json: file not found", "no tokenizer.json
+    // in the model folder"). One that cannot be listed is refused unless its config.json is still reached by name
+    // (search permission alone, as some shared installs grant, reads a model whose files are named).
+    private static void RequireOpenable(string path, string typed)
+    {
+        try
+        {
+            using IEnumerator<string> entries = Directory.EnumerateFileSystemEntries(path).GetEnumerator();
+            entries.MoveNext();
+        }
+        catch (UnauthorizedAccessException)
+        {
+            if (!File.Exists(Path.Join(path, "config.json")))
+            {
+                throw new IOException($"{typed}: model folder '{path}' cannot be read: permission denied");
+            }
+        }
     }
 
     /// <summary>A folder other than a model's (a tokenizer's, a state's): it exists and is a folder.</summary>
