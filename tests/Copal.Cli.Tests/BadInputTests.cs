@@ -223,6 +223,7 @@ public sealed class BadInputTests : IDisposable
             {
                 new[] { "generate", "-m", m, "-n", "1", "--device", "cpu" },
                 ["tokenize", "-m", m, "-t", "hi"],
+                ["inspect", "-m", m],
                 ["prune", "-m", m, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5"],
             })
             {
