@@ -155,6 +155,102 @@ public sealed class BadInputTests : IDisposable
         AssertError(CopalProcess.Run("tokenize", "-m", m, "-t", "hi"), 1, expected);
     }
 
+    /// <summary>
+    /// A text input that exists but cannot be read is refused naming its option, before the model loads; it was
+    /// .NET's "Access to the path ... is denied." after the load, naming no option.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void An_unreadable_text_input_is_refused_naming_its_option_before_the_model_loads()
+    {
+        string text = Path.Combine(_temp, "unreadable.txt");
+        File.Copy(TestData.Path("text", "tinystories", "calib.txt"), text);
+        File.SetUnixFileMode(text, UnixFileMode.None);
+        string refused = $"file '{text}' cannot be read: permission denied";
+        foreach ((string typed, string[] args) in new (string, string[])[]
+        {
+            ("--data", ["perplexity", "-m", Model, "--data", text, "--device", "cpu"]),
+            ("--calib", ["prune", "-m", Model, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", text, "--device", "cpu"]),
+            ("-f", ["tokenize", "-m", Model, "-f", text]),
+            ("--datasets", ["continual", "-m", Model, "--datasets", $"a={text}", "--methods", "magnitude", "--sparsity", "0.5", "-o", Path.Combine(_temp, "report"), "--device", "cpu"]),
+        })
+        {
+            CopalProcess.Result r = CopalProcess.RunBoundByPermissions(args);
+            AssertError(r, 1, $"copal: error: {typed}: {refused}\n");
+            Assert.DoesNotContain("loading", r.Stderr, StringComparison.Ordinal);
+        }
+        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+        Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
+    }
+
+    /// <summary>
+    /// A model file without read permission is named with the reason in plain words, once: it was
+    /// "FILE: cannot open: Access to the path 'FILE' is denied.", .NET's sentence repeating the path.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void An_unreadable_model_file_is_named_with_the_reason_in_plain_words()
+    {
+        foreach ((string name, string expected) in new[]
+        {
+            ("config.json", "config.json: cannot be read: permission denied"),
+            ("model.safetensors", "model.safetensors: cannot open: permission denied"),
+            ("tokenizer.json", "tokenizer.json: cannot read tokenizer file: permission denied"),
+            ("tokenizer_config.json", "tokenizer_config.json: cannot read tokenizer config file: permission denied"),
+            ("generation_config.json", "generation_config.json: is not readable JSON: permission denied"),
+        })
+        {
+            string m = CopyModel();
+            File.SetUnixFileMode(Path.Combine(m, name), UnixFileMode.None);
+            CopalProcess.Result r = CopalProcess.RunBoundByPermissions("generate", "-m", m, "-p", "hi", "-n", "1", "--device", "cpu");
+            AssertError(r, 1, $"copal: error: {Path.Combine(m, expected)}\n");
+        }
+    }
+
+    /// <summary>
+    /// A model folder that cannot be read is said to be so, naming the option: it was "config.json: file not found",
+    /// "no tokenizer.json in the model folder" or .NET's "Access to the path ... is denied.", none of them true.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void An_unreadable_model_folder_is_refused_as_such_naming_the_option()
+    {
+        string m = CopyModel();
+        File.SetUnixFileMode(m, UnixFileMode.None);
+        try
+        {
+            foreach (string[] args in new[]
+            {
+                new[] { "generate", "-m", m, "-n", "1", "--device", "cpu" },
+                ["tokenize", "-m", m, "-t", "hi"],
+                ["inspect", "-m", m],
+                ["prune", "-m", m, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5"],
+            })
+            {
+                AssertError(CopalProcess.RunBoundByPermissions(args), 1, $"copal: error: -m: model folder '{m}' cannot be read: permission denied\n");
+            }
+            // Search permission alone still reads a model whose files are named.
+            File.SetUnixFileMode(m, UnixFileMode.UserExecute);
+            CopalProcess.Result searchOnly = CopalProcess.RunBoundByPermissions("generate", "-m", m, "-n", "1", "--device", "cpu");
+            Assert.True(searchOnly.ExitCode == 0, searchOnly.Stderr);
+        }
+        finally
+        {
+            File.SetUnixFileMode(m, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
+    /// <summary>A --datasets text that does not exist is named with its option, as --data's and --calib's are.</summary>
+    [Fact]
+    public void A_missing_datasets_text_names_the_option()
+    {
+        string absent = Path.Combine(_temp, "absent.txt");
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={absent}", "--methods", "magnitude", "--sparsity", "0.5",
+            "-o", Path.Combine(_temp, "report"), "--device", "cpu");
+        AssertError(r, 1, $"copal: error: --datasets: file '{absent}' does not exist\n");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
+    }
+
     [Fact]
     public void Missing_model_folder()
     {

@@ -30,6 +30,14 @@ internal static class CopalProcess
     /// </summary>
     public static Result RunInShell(string shellSetup, params string[] args) => Start(null, shellSetup, null, args);
 
+    /// <summary>
+    /// Runs copal as a process that file permissions bind. Root reads a file whatever its mode (CAP_DAC_OVERRIDE), so
+    /// as root copal runs under <c>setpriv</c> with those capabilities dropped; see <see cref="UnreadableFileFactAttribute"/>.
+    /// </summary>
+    public static Result RunBoundByPermissions(params string[] args) => Environment.IsPrivilegedProcess
+        ? RunInShell("exec setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-dac_override,-dac_read_search dotnet \"$@\"", args)
+        : Run(args);
+
     private static Result Start(Action<Process, Func<string>>? whileRunning, string? shellSetup, string? stdin, string[] args, bool holdInput = false)
     {
         var psi = new ProcessStartInfo(shellSetup is null ? "dotnet" : "bash")

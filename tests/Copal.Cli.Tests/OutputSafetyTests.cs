@@ -275,6 +275,26 @@ public sealed class OutputSafetyTests : IDisposable
     }
 
     /// <summary>
+    /// An output folder under a file is refused as --state's is, naming the file, and before any work: it was .NET's
+    /// "The file '...' already exists." once prune had estimated its memory and loaded the model.
+    /// </summary>
+    [Fact]
+    public void An_output_folder_under_a_file_is_refused_naming_the_file_before_any_work()
+    {
+        string model = CopyModel("model");
+        string file = Path.Combine(_temp, "a-file");
+        File.WriteAllText(file, "mine");
+        string output = Path.Combine(file, "out");
+        AssertRefused(model, $"copal: error: -o '{output}': '{file}' is a file, so no folder can be made there\n",
+            "prune", "-m", model, "-o", output, "--method", "magnitude", "--sparsity", "0.5");
+        AssertRefused(model, $"copal: error: -o '{output}': '{file}' is a file, so no folder can be made there\n",
+            "synth", "--config", model, "--tokenizer", model, "-o", output);
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", output, "--method", "magnitude", "--sparsity", "0.5");
+        Assert.DoesNotContain("estimated memory", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal("mine", File.ReadAllText(file));
+    }
+
+    /// <summary>
     /// The state is written when the pruning is done: a --state where nothing can be written (here Linux's /proc; a
     /// read-only file system or a folder without permission alike) is refused before the work, not after it.
     /// </summary>

@@ -66,3 +66,23 @@ public sealed class BindMountFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>
+/// A fact that needs a file copal cannot read: Linux, where a mode without read permission does it, and as root also
+/// <c>setpriv</c> to run copal without the capability to read past it
+/// (<see cref="CopalProcess.RunBoundByPermissions"/>); skipped, with that reason, elsewhere.
+/// </summary>
+public sealed class UnreadableFileFactAttribute : FactAttribute
+{
+    public UnreadableFileFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Skip = "needs Linux's file modes (and, as root, setpriv) to make a file unreadable";
+        }
+        else if (Environment.IsPrivilegedProcess && !File.Exists("/usr/bin/setpriv") && !File.Exists("/bin/setpriv"))
+        {
+            Skip = "runs as root, which reads any file, and has no setpriv to drop that capability";
+        }
+    }
+}

@@ -111,11 +111,9 @@ internal static class ContinualCommand
             var variants = ContinualRunner.Variants(request);
             foreach (string file in request.Datasets.SelectMany(d => new[] { d.Calibration.Path, d.Evaluation.Path }).Distinct())
             {
-                if (Directory.Exists(file))
-                {
-                    // Said as what it is, not as "the --datasets file" that an output inside it would be refused for.
-                    Inputs.TextFile(file, "--datasets");
-                }
+                // Said as what it is (a folder, missing, unreadable) and naming --datasets, before the output is claimed;
+                // a folder would otherwise be refused as "the --datasets file" that an output inside it lies in.
+                Inputs.TextFile(file, "--datasets");
                 PathGuard.RequireApart(p.GetValue(outDir)!, "--out", file, "the --datasets file");
             }
             if (request.TempDirectory is not null)

@@ -19,7 +19,11 @@ internal static class InspectCommand
         var command = new Command("inspect", "List a checkpoint's tensors, parameter count and config (--json for all of its metadata)") { model, path, json };
         command.SetBody((p, ct) =>
         {
-            string target = CommonOptions.ModelOrArgument(p, model, path).Path;
+            (string target, string typed) = CommonOptions.ModelOrArgument(p, model, path);
+            if (Directory.Exists(target))
+            {
+                Inputs.ModelFolder(target, typed); // a folder that cannot be read is said to be so
+            }
             using SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(target, cancellationToken: ct);
             LlamaConfig? config = null;
             string? configError = null;

@@ -1,4 +1,5 @@
 using Copal.Model.Evaluation;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Infrastructure;
 
@@ -37,7 +38,27 @@ internal static class Inputs
         {
             throw new DirectoryNotFoundException($"{typed}: model folder '{path}' does not exist");
         }
+        RequireOpenable(path, typed);
         return path;
+    }
+
+    // A folder without read permission made its files look absent ("config.json: file not found", "no tokenizer.json
+    // in the model folder"). One that cannot be listed is refused unless its config.json is still reached by name
+    // (search permission alone, as some shared installs grant, reads a model whose files are named).
+    private static void RequireOpenable(string path, string typed)
+    {
+        try
+        {
+            using IEnumerator<string> entries = Directory.EnumerateFileSystemEntries(path).GetEnumerator();
+            entries.MoveNext();
+        }
+        catch (UnauthorizedAccessException)
+        {
+            if (!File.Exists(Path.Join(path, "config.json")))
+            {
+                throw new IOException($"{typed}: model folder '{path}' cannot be read: permission denied");
+            }
+        }
     }
 
     /// <summary>A folder other than a model's (a tokenizer's, a state's): it exists and is a folder.</summary>
@@ -67,7 +88,27 @@ internal static class Inputs
         {
             throw new FileNotFoundException($"{typed}: file '{path}' does not exist", path);
         }
+        RequireReadable(path, typed);
         return path;
+    }
+
+    // A file that exists but cannot be opened (no read permission) failed later, after the model loaded, with .NET's
+    // "Access to the path ... is denied." and no option named. Opening it here says so up front. A pipe or device is
+    // not opened: opening a named pipe waits for its writer, and closing it again would lose what the writer sent.
+    private static void RequireReadable(string path, string typed)
+    {
+        if (FileKind.IsStream(path))
+        {
+            return;
+        }
+        try
+        {
+            using FileStream probe = File.OpenRead(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{typed}: file '{path}' cannot be read: {AtomicDirectory.Reason(e)}", e);
+        }
     }
 
     /// <summary>

@@ -84,6 +84,12 @@ public sealed class AtomicDirectory : IDisposable
             throw new IOException($"{name} '{path}' is an existing file, not a folder");
         }
         bool exists = Directory.Exists(full);
+        // A file on the way: no folder can be made there. Said now and in plain words; creating the folder after the
+        // work that precedes it failed with .NET's "The file '...' already exists.".
+        if (!exists && MadeFolders.NearestExistingAbove(full) is string above && System.IO.File.Exists(above))
+        {
+            throw new IOException($"{name} '{path}': '{above}' is a file, so no folder can be made there");
+        }
         if (exists && MountPoints.IsMountPoint(full))
         {
             throw new IOException($"{name} '{path}' is a mount point, which the finished output cannot be renamed onto; choose a folder inside it");
