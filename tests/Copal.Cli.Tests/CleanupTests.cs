@@ -197,6 +197,7 @@ public sealed class CleanupTests : IDisposable
         string model = ModelThatHoldsItsWriters();
         string work = Path.Combine(_temp, "work", "below"); // both made by the run
         string calib = TestData.Path("text", "tinystories", "calib.txt"), eval = TestData.Path("text", "tinystories", "eval.txt");
+        string ptb = TestData.Path("text", "ptb", "ptb.valid.txt"); // a text of its own: a second dataset on the same one is refused
         bool sent = false;
         CopalProcess.Result r = CopalProcess.Run(p =>
         {
@@ -213,7 +214,7 @@ public sealed class CleanupTests : IDisposable
                 }
                 Thread.Sleep(20);
             }
-        }, "continual", "-m", model, "--datasets", $"a={calib}:{eval},b={calib}:{eval}", "--methods", "copal,wanda",
+        }, "continual", "-m", model, "--datasets", $"a={calib}:{eval},b={ptb}:{eval}", "--methods", "copal,wanda",
             "--sparsity", "0.5", "--nsamples", "32", "--seqlen", "128", "--eval-limit-chunks", "2", "--temp", work,
             "-o", Path.Combine(_temp, "report"), "--device", "cpu");
         Assert.True(sent, $"the run ended before its working folder held a model; stderr: {r.Stderr}");
