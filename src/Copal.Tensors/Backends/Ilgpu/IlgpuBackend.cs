@@ -189,6 +189,8 @@ public sealed partial class IlgpuBackend : IPartialBackend
             // Kernels queued earlier may still read the old scratch: wait before freeing it.
             _stream.Synchronize();
             _tokens?.Dispose();
+            // Cleared first: where the new one cannot be had, a later, smaller request must not get the freed one.
+            _tokens = null;
             _tokens = AllocateOnDevice<int>(Math.Max(64, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)tokens.Length)), "token ids");
         }
         ArrayView<int> view = _tokens.View.AsContiguous().SubView(0, tokens.Length);
@@ -204,6 +206,8 @@ public sealed partial class IlgpuBackend : IPartialBackend
             // Kernels queued earlier may still read the old scratch: wait before freeing it.
             _stream.Synchronize();
             _attentionScratch?.Dispose();
+            // Cleared first: where the new one cannot be had, a later, smaller request must not get the freed one.
+            _attentionScratch = null;
             _attentionScratch = AllocateOnDevice<float>(length, "split attention's partial results");
         }
         return _attentionScratch.View.AsContiguous().SubView(0, length);
