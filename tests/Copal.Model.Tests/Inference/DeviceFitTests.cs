@@ -21,6 +21,8 @@ public sealed class DeviceFitTests
         Assert.EndsWith($", more than the {ByteSize.Format(100_000)} of cuda device 'a small test device'", e.Message, StringComparison.Ordinal);
         Assert.True(bytes > 100_000, $"stories260K's files are {bytes} bytes");
         Assert.Equal(0, device.WeightsLoaded);
+        // The weights alone are counted: a shorter context, the commands' general advice, would free none of them.
+        Assert.Equal("a compact (pruned) checkpoint or --device cpu needs less", e.Remedy);
     }
 
     [Fact]

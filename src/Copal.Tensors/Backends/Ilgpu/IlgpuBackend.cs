@@ -3,6 +3,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
+using Copal.Tensors.Backends.Cpu;
 
 namespace Copal.Tensors.Backends.Ilgpu;
 
@@ -34,6 +35,7 @@ public sealed partial class IlgpuBackend : IPartialBackend
             _stream = _accelerator.DefaultStream;
             _plan = LaunchPlan.For(_accelerator, cpuThreadsPerGroup);
             _kernels = new KernelSet(_accelerator, _plan);
+            HostFit = _accelerator.AcceleratorType == AcceleratorType.CPU ? new HostBufferFit() : null;
         }
         catch
         {
@@ -54,6 +56,14 @@ public sealed partial class IlgpuBackend : IPartialBackend
 
     /// <inheritdoc/>
     public Action<string>? Log { get; set; }
+
+    /// <summary>
+    /// On ILGPU's CPU accelerator the device's memory is this process's: ILGPU's allocation succeeds past what the
+    /// host has (Linux overcommits), and zeroing the buffer then gets the process ended by the out-of-memory killer
+    /// with no message. So there every allocation is first checked against the host memory available, as the
+    /// <c>cpu</c> backend checks its buffers. Null on a GPU, whose driver refuses what it cannot hold.
+    /// </summary>
+    internal HostBufferFit? HostFit { get; set; }
 
     /// <summary>The group sizes this backend launches with (tests check both the GPU and the CPU shapes).</summary>
     internal LaunchPlan Plan => _plan;
@@ -179,6 +189,8 @@ public sealed partial class IlgpuBackend : IPartialBackend
             // Kernels queued earlier may still read the old scratch: wait before freeing it.
             _stream.Synchronize();
             _tokens?.Dispose();
+            // Cleared first: where the new one cannot be had, a later, smaller request must not get the freed one.
+            _tokens = null;
             _tokens = AllocateOnDevice<int>(Math.Max(64, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)tokens.Length)), "token ids");
         }
         ArrayView<int> view = _tokens.View.AsContiguous().SubView(0, tokens.Length);
@@ -194,6 +206,8 @@ public sealed partial class IlgpuBackend : IPartialBackend
             // Kernels queued earlier may still read the old scratch: wait before freeing it.
             _stream.Synchronize();
             _attentionScratch?.Dispose();
+            // Cleared first: where the new one cannot be had, a later, smaller request must not get the freed one.
+            _attentionScratch = null;
             _attentionScratch = AllocateOnDevice<float>(length, "split attention's partial results");
         }
         return _attentionScratch.View.AsContiguous().SubView(0, length);
@@ -202,22 +216,39 @@ public sealed partial class IlgpuBackend : IPartialBackend
     /// <summary>
     /// <paramref name="length"/> elements of device memory for <paramref name="what"/>. The device's out-of-memory
     /// error (CUDA's, OpenCL's, or the host's on the CPU accelerator) becomes a <see cref="DeviceOutOfMemoryException"/>
-    /// that names the size, the purpose and the device's memory, instead of a driver error code.
+    /// that names the size, the purpose and the device's memory, instead of a driver error code. On the CPU
+    /// accelerator a request past the host memory available is refused before it is made (<see cref="HostFit"/>).
     /// </summary>
     private MemoryBuffer1D<T, Stride1D.Dense> AllocateOnDevice<T>(long length, string what)
         where T : unmanaged
     {
+        long bytes = length * Unsafe.SizeOf<T>();
+        if (HostFit is HostBufferFit fit && !fit.Fits(bytes))
+        {
+            throw OutOfMemory(bytes, what, null);
+        }
         try
         {
             return _accelerator.Allocate1D<T>(length);
         }
         catch (Exception e) when (IsOutOfMemory(e))
         {
-            long bytes = length * Unsafe.SizeOf<T>();
-            string free = _accelerator is CudaAccelerator cuda ? $", {ByteSize.Format(cuda.GetFreeMemory())} of it free now" : "";
-            throw new DeviceOutOfMemoryException(
-                $"{Info.Kind} device '{Info.DeviceName}' is out of memory: {ByteSize.Format(bytes)} for {what} did not fit (the device has {ByteSize.Format(Info.MemoryBytes)}{free})", e);
+            throw OutOfMemory(bytes, what, e);
         }
+    }
+
+    private DeviceOutOfMemoryException OutOfMemory(long bytes, string what, Exception? inner)
+    {
+        string free = _accelerator switch
+        {
+            CudaAccelerator cuda => $", {ByteSize.Format(cuda.GetFreeMemory())} of it free now",
+            // The device's memory is the process's limit; what decides is the host's, as the cpu backend says it.
+            _ when HostFit is HostBufferFit fit =>
+                $"; {ByteSize.Format(fit.AvailableMemory())} of the host's memory available now, {ByteSize.Format(HostBufferFit.ReserveBytes(HostMemory.LimitBytes))} of it kept free",
+            _ => "",
+        };
+        return new DeviceOutOfMemoryException(
+            $"{Info.Kind} device '{Info.DeviceName}' is out of memory: {ByteSize.Format(bytes)} for {what} did not fit (the device has {ByteSize.Format(Info.MemoryBytes)}{free})", inner);
     }
 
     private static bool IsOutOfMemory(Exception e) => e switch
