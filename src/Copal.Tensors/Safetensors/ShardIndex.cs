@@ -79,6 +79,12 @@ internal static class ShardIndex
                 map.Add(new(tensor, shard));
             }
         }
+        // Only whitespace may follow the object, as json.load (and so transformers) requires: Read throws on anything
+        // else, so a damaged index is not read as if it were whole.
+        if (reader.Read())
+        {
+            throw new SafetensorsException(indexPath, $"shard index has a {reader.TokenType} after its JSON object");
+        }
         return map ?? throw new SafetensorsException(indexPath, "is not a shard index: it has no 'weight_map' (expected a model folder, a .safetensors file or a model.safetensors.index.json)");
     }
 }

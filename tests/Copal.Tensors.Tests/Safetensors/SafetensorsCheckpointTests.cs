@@ -193,6 +193,9 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     [InlineData("{\"weight_map\": {}}", "weight_map is empty")]
     [InlineData("{\"weight_map\": {\"a\": \"x\", \"a\": \"x\"}}", "names tensor 'a' twice")]
     [InlineData("{\"weight_map\": {", "not valid JSON")]
+    // json.load (and so transformers) refuses what follows the object; a damaged index is not read as if whole.
+    [InlineData("{\"weight_map\": {\"a\": \"x\"}} x", "not valid JSON")]
+    [InlineData("{\"weight_map\": {\"a\": \"x\"}}}", "not valid JSON")]
     [InlineData("[]", "not a JSON object")]
     public void Malformed_index_is_rejected(string index, string expected)
     {
