@@ -48,6 +48,28 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         File.Delete(garbled); // the file is no longer mapped
     }
 
+    /// <summary>
+    /// A weight stored both dense and compact is two different weights under one name: inspect counted both, a model
+    /// ran on the compact one and ignored the other, and densify failed writing its output twice.
+    /// </summary>
+    [Fact]
+    public void A_checkpoint_holding_a_weight_both_dense_and_compact_is_refused()
+    {
+        string path = _dir.File("both.safetensors");
+        TensorSpec[] specs = [new("foo.weight", DType.F32, [1, 4]), new("foo.weight.nm_values", DType.F32, [1, 2]), new("foo.weight.nm_index", DType.U8, [1, 1])];
+        using (var writer = SafetensorsWriter.Create(path, specs,
+                   new Dictionary<string, string> { ["copal.sparse.foo.weight"] = "format=nm;n=2;m=4;index=fields;rows=1;cols=4;dtype=F32" }))
+        {
+            writer.Write("foo.weight", new byte[16]);
+            writer.Write("foo.weight.nm_values", new byte[8]);
+            writer.Write("foo.weight.nm_index", [0x04]);
+            writer.Commit();
+        }
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
+        Assert.Equal($"{path}: tensor 'foo.weight' is stored both dense and compact (metadata entry 'copal.sparse.foo.weight' and its parts); expected one or the other", e.Message);
+        File.Delete(path); // the file is no longer mapped
+    }
+
     /// <summary>After Dispose the views would point into unmapped memory: every accessor refuses instead.</summary>
     [Theory]
     [InlineData(WeightResidence.Mapped)]
