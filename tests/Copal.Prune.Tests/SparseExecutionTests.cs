@@ -292,6 +292,39 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.Equal(["notes.txt"], Directory.GetFileSystemEntries(taken).Select(Path.GetFileName));
     }
 
+    /// <summary>
+    /// A compact checkpoint split into shards, each shard keeping the file's whole metadata (as a tool that shards a
+    /// checkpoint copies it), densifies as the single file does: each compact weight's entry was gathered from every
+    /// shard that holds it, and two shards' copies of one entry failed as a duplicate key, naming no file.
+    /// </summary>
+    [Fact]
+    public void Densify_reads_a_sharded_compact_checkpoint_whose_shards_each_keep_the_metadata()
+    {
+        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        CheckpointCompactor.Compact(Prune("2:4"), compact, CompactFormat.Auto, overwrite: false);
+        CheckpointCompactor.Densify(compact, back, overwrite: false);
+
+        string sharded = Path.Combine(_root, "sharded"), shardedBack = Path.Combine(_root, "sharded-dense");
+        Directory.CreateDirectory(sharded);
+        foreach (string side in Directory.GetFiles(compact).Where(f => Path.GetFileName(f) != SafetensorsCheckpoint.SingleFileName))
+        {
+            File.Copy(side, Path.Combine(sharded, Path.GetFileName(side)));
+        }
+        const string Shard1 = "model-00001-of-00002.safetensors", Shard2 = "model-00002-of-00002.safetensors";
+        using (SafetensorsFile whole = SafetensorsFile.Open(Path.Combine(compact, SafetensorsCheckpoint.SingleFileName)))
+        {
+            int half = whole.Tensors.Count / 2;
+            SafetensorsSaver.Save(Path.Combine(sharded, Shard1), whole.Tensors.Take(half), whole.Metadata);
+            SafetensorsSaver.Save(Path.Combine(sharded, Shard2), whole.Tensors.Skip(half), whole.Metadata);
+            string map = string.Join(",", whole.Tensors.Select((t, i) => $"\"{t.Name}\": \"{(i < half ? Shard1 : Shard2)}\""));
+            File.WriteAllText(Path.Combine(sharded, SafetensorsCheckpoint.IndexFileName), $"{{\"weight_map\": {{{map}}}}}");
+        }
+
+        CheckpointCompactor.Densify(sharded, shardedBack, overwrite: false);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(back, SafetensorsCheckpoint.SingleFileName)),
+            File.ReadAllBytes(Path.Combine(shardedBack, SafetensorsCheckpoint.SingleFileName)));
+    }
+
     /// <summary>A part left without its metadata entry would be copied as a dense tensor of that name, leaving a model without the weight.</summary>
     [Fact]
     public void Densify_refuses_a_sparse_part_whose_metadata_entry_is_gone()

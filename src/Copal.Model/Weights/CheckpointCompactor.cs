@@ -110,7 +110,9 @@ public static unsafe class CheckpointCompactor
         // Compact files hold every projection apart, under its own name: read as they are.
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
         using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);
-        var metadata = source.MergedMetadata();
+        // Every shard's entries: a tool that shards a checkpoint copies the whole metadata into each shard.
+        Dictionary<string, string> sparseMetadata = source.MergedMetadata();
+        var metadata = new Dictionary<string, string>(sparseMetadata, StringComparer.Ordinal);
         var sparseNames = SparseTensorCodec.SparseNames(metadata).ToList();
         Func<string, TensorView?> lookup = name => source.TryGet(name, out TensorView v) ? v : null;
         // A sparse weight takes the place of its first stored part, so tensor order follows the compact file.
@@ -147,7 +149,7 @@ public static unsafe class CheckpointCompactor
                     SparseMatrix m;
                     try
                     {
-                        m = SparseTensorCodec.Load(owner, lookup, metadata.Concat(SparseEntries(source, owner)).ToDictionary());
+                        m = SparseTensorCodec.Load(owner, lookup, sparseMetadata);
                     }
                     catch (SparseFormatException e)
                     {
@@ -326,18 +328,6 @@ public static unsafe class CheckpointCompactor
     private static SparseMatrix Build(TensorView t, SparseLayout layout) => layout.Format == SparseFormat.NM
         ? NMSparseMatrix.FromTensor(t, layout.N, layout.M)
         : BitmaskSparseMatrix.FromTensor(t);
-
-    private static IEnumerable<KeyValuePair<string, string>> SparseEntries(SafetensorsCheckpoint source, string name)
-    {
-        string key = SparseTensorCodec.MetadataPrefix + name;
-        foreach (SafetensorsFile f in source.Files)
-        {
-            if (f.Metadata.TryGetValue(key, out string? v))
-            {
-                yield return new(key, v);
-            }
-        }
-    }
 
     /// <summary>One stage's progress, told as each tensor starts (the bytes before it done) and when the stage ends.</summary>
     private sealed class ByteCounter(IProgress<CompactProgress>? progress, string stage, long total)
