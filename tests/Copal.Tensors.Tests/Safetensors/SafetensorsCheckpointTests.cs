@@ -208,6 +208,27 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         Assert.Contains(expected, Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path)).Message);
     }
 
+    /// <summary>
+    /// A shard index is read whole, so a file far larger than any index (a data set given as the model, a link to a
+    /// device) is refused by its size, or once that much has been read where it has none, rather than read into
+    /// memory until the process runs out of it.
+    /// </summary>
+    [LinuxFact]
+    public void An_index_larger_than_any_index_is_refused_by_its_size_or_as_it_is_read()
+    {
+        string large = _dir.File("large.index.json");
+        using (var stream = new FileStream(large, FileMode.CreateNew))
+        {
+            stream.SetLength(ShardIndex.MaxBytes + 1); // sparse: nothing written
+        }
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(large));
+        Assert.Equal($"{large}: shard index is {ShardIndex.MaxBytes + 1} bytes, above the {ShardIndex.MaxBytes}-byte limit of an index (expected a model.safetensors.index.json)", e.Message);
+
+        File.CreateSymbolicLink(_dir.File(SafetensorsCheckpoint.IndexFileName), "/dev/zero");
+        e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
+        Assert.Equal($"{_dir.File(SafetensorsCheckpoint.IndexFileName)}: shard index is more than {ShardIndex.MaxBytes} bytes, the limit of an index (expected a model.safetensors.index.json)", e.Message);
+    }
+
     [Theory]
     [InlineData("{\"metadata\": {}}", "has no 'weight_map'")]
     [InlineData("{\"weight_map\": []}", "'weight_map' is not an object")]
