@@ -325,6 +325,37 @@ public sealed class SparseExecutionTests : IDisposable
             File.ReadAllBytes(Path.Combine(shardedBack, SafetensorsCheckpoint.SingleFileName)));
     }
 
+    /// <summary>
+    /// Only the decoder layers' linears load compact: a norm (or embedding) stored compact by another tool is named as
+    /// such, not said to be missing from a checkpoint that plainly holds its parts.
+    /// </summary>
+    [Fact]
+    public void A_weight_stored_compact_that_loads_only_dense_is_named_as_compact_not_missing()
+    {
+        const string Norm = "model.norm.weight";
+        string model = TestData.CopyOfStories260K(Path.Combine(_root, "compact-norm"));
+        string weights = Path.Combine(model, SafetensorsCheckpoint.SingleFileName);
+        using (SafetensorsFile original = SafetensorsFile.Open(TestData.Path("models", "stories260K", SafetensorsCheckpoint.SingleFileName)))
+        {
+            var kept = original.Tensors.Where(t => t.Name != Norm).ToList();
+            TensorSpec[] parts = [new(Norm + SparseTensorCodec.NMValuesSuffix, Copal.Tensors.DType.F32, [1, 32]), new(Norm + SparseTensorCodec.NMIndexSuffix, Copal.Tensors.DType.U8, [1, 6])];
+            var metadata = new Dictionary<string, string>(original.Metadata) { [SparseTensorCodec.MetadataPrefix + Norm] = "format=nm;n=2;m=4;index=rank;rows=1;cols=64;dtype=F32" };
+            using var writer = SafetensorsWriter.Create(weights + ".new", [.. kept.Select(t => TensorSpec.Of(t)), .. parts], metadata);
+            foreach (var t in kept)
+            {
+                writer.Write(t.Name, t);
+            }
+            writer.Write(parts[0].Name, new byte[32 * 4]);
+            writer.Write(parts[1].Name, new byte[6]);
+            writer.Commit();
+        }
+        File.Move(weights + ".new", weights, overwrite: true);
+
+        using var backend = new CpuBackend(threads: 1);
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(model, backend, SparseLoadMode.Auto));
+        Assert.Equal($"{model}: tensor '{Norm}' is stored compact (metadata entry '{SparseTensorCodec.MetadataPrefix}{Norm}'), but only the decoder layers' linears load compact; expected it dense", e.Message);
+    }
+
     /// <summary>A part left without its metadata entry would be copied as a dense tensor of that name, leaving a model without the weight.</summary>
     [Fact]
     public void Densify_refuses_a_sparse_part_whose_metadata_entry_is_gone()
