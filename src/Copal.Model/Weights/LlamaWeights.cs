@@ -241,7 +241,7 @@ public sealed class LlamaWeights : IDisposable
             return view;
         }
 
-        // A weight only a linear may store compact, stored compact by another tool, holds its parts: say that, not "missing".
+        // A norm, embedding or head stored compact (only another tool writes one) has its parts there: say so, not "missing".
         private TensorView Require(string name) =>
             lookup(name) ?? throw new ModelLoadException(sparse?.IsCompact(name) == true
                 ? $"{source}: tensor '{name}' is stored compact (metadata entry '{SparseTensorCodec.MetadataPrefix}{name}'), but only the decoder layers' linears load compact; expected it dense"

@@ -49,7 +49,7 @@ internal static class ShardIndex
             throw new SafetensorsException(indexPath,
                 $"shard index is {stream.Length} bytes, above the {MaxBytes}-byte limit of an index (expected a {SafetensorsCheckpoint.IndexFileName})");
         }
-        var bytes = new MemoryStream();
+        using var bytes = new MemoryStream();
         byte[] buffer = new byte[81920];
         int read;
         while ((read = stream.Read(buffer)) > 0)
