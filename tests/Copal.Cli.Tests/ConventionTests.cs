@@ -419,6 +419,36 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Equal(39, doc.RootElement.GetProperty("metadata").EnumerateObject().Count());
     }
 
+    /// <summary>
+    /// Tensor names and metadata are text from the file: a line break or an escape sequence in one is shown escaped,
+    /// so an error stays one line, inspect's listing and metadata line stay theirs, and nothing reaches the terminal
+    /// as a command (--json has the text as it is).
+    /// </summary>
+    [Fact]
+    public void Control_characters_from_a_file_are_escaped_in_errors_and_in_inspect()
+    {
+        string named = Path.Combine(_temp, "named.safetensors");
+        using (var writer = Copal.Tensors.Safetensors.SafetensorsWriter.Create(named, [new("a\nb\u001b[31m", Copal.Tensors.DType.F32, [1])],
+                   new Dictionary<string, string> { ["note"] = "one\ntwo" }))
+        {
+            writer.Write("a\nb\u001b[31m", new byte[4]);
+            writer.Commit();
+        }
+        CopalProcess.Result r = CopalProcess.Run("inspect", "-m", named);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("a\\nb\\u001B[31m  F32   [1]\n", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("metadata: note=one\\ntwo; 1 entry with --json\n", r.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', r.Stdout);
+
+        string damaged = Path.Combine(_temp, "damaged.safetensors");
+        byte[] header = System.Text.Encoding.UTF8.GetBytes("{\"x\\ny\\u001b\":{\"dtype\":\"F9\",\"shape\":[1],\"data_offsets\":[0,4]}}");
+        File.WriteAllBytes(damaged, [.. BitConverter.GetBytes((long)header.Length), .. header, 0, 0, 0, 0]);
+        r = CopalProcess.Run("inspect", "-m", damaged);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"copal: error: {damaged}: tensor 'x\\ny\\u001B' has unknown dtype 'F9', expected one of F32, F16, BF16, F64, I8, U8, I16, I32, I64, BOOL (at byte 31)\n",
+            r.Stderr);
+    }
+
     // Item 18: the prefill figure says that it includes JIT compilation, and so does the decode figure.
     [Fact]
     public void Generate_labels_the_first_call_as_including_jit()

@@ -292,6 +292,70 @@ public sealed class SparseExecutionTests : IDisposable
         Assert.Equal(["notes.txt"], Directory.GetFileSystemEntries(taken).Select(Path.GetFileName));
     }
 
+    /// <summary>
+    /// A compact checkpoint split into shards, each shard keeping the file's whole metadata (as a tool that shards a
+    /// checkpoint copies it), densifies as the single file does: each compact weight's entry was gathered from every
+    /// shard that holds it, and two shards' copies of one entry failed as a duplicate key, naming no file.
+    /// </summary>
+    [Fact]
+    public void Densify_reads_a_sharded_compact_checkpoint_whose_shards_each_keep_the_metadata()
+    {
+        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        CheckpointCompactor.Compact(Prune("2:4"), compact, CompactFormat.Auto, overwrite: false);
+        CheckpointCompactor.Densify(compact, back, overwrite: false);
+
+        string sharded = Path.Combine(_root, "sharded"), shardedBack = Path.Combine(_root, "sharded-dense");
+        Directory.CreateDirectory(sharded);
+        foreach (string side in Directory.GetFiles(compact).Where(f => Path.GetFileName(f) != SafetensorsCheckpoint.SingleFileName))
+        {
+            File.Copy(side, Path.Combine(sharded, Path.GetFileName(side)));
+        }
+        const string Shard1 = "model-00001-of-00002.safetensors", Shard2 = "model-00002-of-00002.safetensors";
+        using (SafetensorsFile whole = SafetensorsFile.Open(Path.Combine(compact, SafetensorsCheckpoint.SingleFileName)))
+        {
+            int half = whole.Tensors.Count / 2;
+            SafetensorsSaver.Save(Path.Combine(sharded, Shard1), whole.Tensors.Take(half), whole.Metadata);
+            SafetensorsSaver.Save(Path.Combine(sharded, Shard2), whole.Tensors.Skip(half), whole.Metadata);
+            string map = string.Join(",", whole.Tensors.Select((t, i) => $"\"{t.Name}\": \"{(i < half ? Shard1 : Shard2)}\""));
+            File.WriteAllText(Path.Combine(sharded, SafetensorsCheckpoint.IndexFileName), $"{{\"weight_map\": {{{map}}}}}");
+        }
+
+        CheckpointCompactor.Densify(sharded, shardedBack, overwrite: false);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(back, SafetensorsCheckpoint.SingleFileName)),
+            File.ReadAllBytes(Path.Combine(shardedBack, SafetensorsCheckpoint.SingleFileName)));
+    }
+
+    /// <summary>
+    /// Only the decoder layers' linears load compact: a norm (or embedding) stored compact by another tool is named as
+    /// such, not said to be missing from a checkpoint that plainly holds its parts.
+    /// </summary>
+    [Fact]
+    public void A_weight_stored_compact_that_loads_only_dense_is_named_as_compact_not_missing()
+    {
+        const string Norm = "model.norm.weight";
+        string model = TestData.CopyOfStories260K(Path.Combine(_root, "compact-norm"));
+        string weights = Path.Combine(model, SafetensorsCheckpoint.SingleFileName);
+        using (SafetensorsFile original = SafetensorsFile.Open(TestData.Path("models", "stories260K", SafetensorsCheckpoint.SingleFileName)))
+        {
+            var kept = original.Tensors.Where(t => t.Name != Norm).ToList();
+            TensorSpec[] parts = [new(Norm + SparseTensorCodec.NMValuesSuffix, Copal.Tensors.DType.F32, [1, 32]), new(Norm + SparseTensorCodec.NMIndexSuffix, Copal.Tensors.DType.U8, [1, 6])];
+            var metadata = new Dictionary<string, string>(original.Metadata) { [SparseTensorCodec.MetadataPrefix + Norm] = "format=nm;n=2;m=4;index=rank;rows=1;cols=64;dtype=F32" };
+            using var writer = SafetensorsWriter.Create(weights + ".new", [.. kept.Select(t => TensorSpec.Of(t)), .. parts], metadata);
+            foreach (var t in kept)
+            {
+                writer.Write(t.Name, t);
+            }
+            writer.Write(parts[0].Name, new byte[32 * 4]);
+            writer.Write(parts[1].Name, new byte[6]);
+            writer.Commit();
+        }
+        File.Move(weights + ".new", weights, overwrite: true);
+
+        using var backend = new CpuBackend(threads: 1);
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(model, backend, SparseLoadMode.Auto));
+        Assert.Equal($"{model}: tensor '{Norm}' is stored compact (metadata entry '{SparseTensorCodec.MetadataPrefix}{Norm}'), but only the decoder layers' linears load compact; expected it dense", e.Message);
+    }
+
     /// <summary>A part left without its metadata entry would be copied as a dense tensor of that name, leaving a model without the weight.</summary>
     [Fact]
     public void Densify_refuses_a_sparse_part_whose_metadata_entry_is_gone()
@@ -369,7 +433,28 @@ public sealed class SparseExecutionTests : IDisposable
         string pruned = Prune("0.5");
         string compact = Path.Combine(_root, "compact");
         var e = Assert.Throws<CompactFormatException>(() => CheckpointCompactor.Compact(pruned, compact, CompactFormat.NM, overwrite: false));
-        Assert.Contains("--format nm: 'model.layers.0.self_attn.q_proj.weight' is 50.0 % zeros but not 2:4", e.Message, StringComparison.Ordinal);
+        // The message says where 2:4 breaks first, as a scan of the weight in row-major order finds it.
+        const string Weight = "model.layers.0.self_attn.q_proj.weight";
+        using (var checkpoint = SafetensorsCheckpoint.Open(pruned))
+        {
+            Copal.Tensors.TensorView q = checkpoint[Weight];
+            ReadOnlySpan<float> w = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Bytes(q));
+            int cols = (int)q.Shape[1], at = 0;
+            for (; ; at += 4)
+            {
+                int nonzeros = 0;
+                foreach (float x in w.Slice(at, 4))
+                {
+                    nonzeros += x != 0 ? 1 : 0;
+                }
+                if (nonzeros > 2)
+                {
+                    Assert.Contains($"--format nm: '{Weight}' is 50.0 % zeros but not 2:4 (row {at / cols}, group {at % cols / 4} (columns {at % cols}..{at % cols + 3}) has {nonzeros} nonzeros; 2:4 allows at most 2)",
+                        e.Message, StringComparison.Ordinal);
+                    break;
+                }
+            }
+        }
         Assert.False(Directory.Exists(compact));
         Assert.Equal(["pruned"], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName));
     }

@@ -3,6 +3,7 @@ using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Weights;
 using Copal.Tensors;
+using Copal.Tensors.IO;
 using Copal.Tensors.Safetensors;
 
 namespace Copal.Cli.Commands;
@@ -55,10 +56,11 @@ internal static class InspectCommand
                 Out.Json(result);
                 return CliErrors.Ok;
             }
-            int nameWidth = Math.Min(64, tensors.Count == 0 ? 4 : tensors.Max(t => t.Name.Length));
+            // Names and metadata come from the file: a line break or an escape sequence in one is shown escaped (--json has them as they are).
+            int nameWidth = Math.Min(64, tensors.Count == 0 ? 4 : tensors.Max(t => OneLine.Of(t.Name).Length));
             foreach (TensorInfo t in tensors)
             {
-                Out.Line($"{t.Name.PadRight(nameWidth)}  {t.Dtype,-5} [{string.Join(", ", t.Shape)}]");
+                Out.Line($"{OneLine.Of(t.Name).PadRight(nameWidth)}  {t.Dtype,-5} [{string.Join(", ", t.Shape)}]");
             }
             Out.Line("");
             Out.Line($"{Plural.Of(tensors.Count, "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, {parameters:N0} parameters ({Quantities.Count(parameters)}), {string.Join(", ", bytesByDtype.Select(kv => $"{kv.Key}: {ByteSize.Format(kv.Value)}"))}");
@@ -73,7 +75,7 @@ internal static class InspectCommand
             }
             if (summary.Metadata.Count > 0)
             {
-                Out.Line($"metadata: {SummarizeMetadata(summary.Metadata)}");
+                Out.Line(OneLine.Of($"metadata: {SummarizeMetadata(summary.Metadata)}"));
             }
             Out.Line(config is not null ? $"config: {config}" : configError is not null ? $"config: {configError}" : "config: (no config.json beside the weights)");
             return CliErrors.Ok;

@@ -3,6 +3,7 @@ using Copal.Model.Tokenization;
 using Copal.Model.Weights;
 using Copal.Prune;
 using Copal.Tensors.Backends;
+using Copal.Tensors.IO;
 using Copal.Tensors.Safetensors;
 
 namespace Copal.Cli.Infrastructure;
@@ -57,7 +58,8 @@ internal static class CliErrors
             InvalidDataException or InvalidOperationException or NotSupportedException => (e.Message, Failure),
             _ => (Internal(e), Failure),
         };
-        stderr.WriteLine($"copal: error: {(asTyped is null ? message : asTyped(message))}");
+        // Messages quote names and values from the files (a tensor name may hold a line break or an escape sequence).
+        stderr.WriteLine($"copal: error: {OneLine.Of(asTyped is null ? message : asTyped(message))}");
         if (debug)
         {
             stderr.WriteLine(e.ToString());

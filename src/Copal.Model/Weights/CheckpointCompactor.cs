@@ -110,7 +110,9 @@ public static unsafe class CheckpointCompactor
         // Compact files hold every projection apart, under its own name: read as they are.
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
         using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);
-        var metadata = source.MergedMetadata();
+        // Every shard's entries: a tool that shards a checkpoint copies the whole metadata into each shard.
+        Dictionary<string, string> sparseMetadata = source.MergedMetadata();
+        var metadata = new Dictionary<string, string>(sparseMetadata, StringComparer.Ordinal);
         var sparseNames = SparseTensorCodec.SparseNames(metadata).ToList();
         Func<string, TensorView?> lookup = name => source.TryGet(name, out TensorView v) ? v : null;
         // A sparse weight takes the place of its first stored part, so tensor order follows the compact file.
@@ -147,7 +149,7 @@ public static unsafe class CheckpointCompactor
                     SparseMatrix m;
                     try
                     {
-                        m = SparseTensorCodec.Load(owner, lookup, metadata.Concat(SparseEntries(source, owner)).ToDictionary());
+                        m = SparseTensorCodec.Load(owner, lookup, sparseMetadata);
                     }
                     catch (SparseFormatException e)
                     {
@@ -276,7 +278,7 @@ public static unsafe class CheckpointCompactor
             }
             // A pruned linear kept dense would make "nm" quietly write a partly or wholly dense copy.
             string why = t.Shape[1] % 4 == 0
-                ? "two zeros in every group of four along a row"
+                ? FirstGroupBreaking24(t)
                 : $"its {t.Shape[1]} columns are not a multiple of 4";
             throw new CompactFormatException(FormattableString.Invariant(
                 $"--format nm: '{t.Name}' is {stats.Sparsity * 100:F1} % zeros but not 2:4 ({why}); --format bitmask or auto stores it"));
@@ -289,6 +291,24 @@ public static unsafe class CheckpointCompactor
             _ when stats.Sparsity >= MinBitmaskSparsity => bitmask,
             _ => null,
         };
+    }
+
+    /// <summary>
+    /// Where <paramref name="t"/> (columns a multiple of 4) first breaks 2:4, as the encoder names it: the row, the
+    /// group and its nonzeros, so the one weight too many can be found. Only a refusal pays for this pass.
+    /// </summary>
+    private static string FirstGroupBreaking24(TensorView t)
+    {
+        try
+        {
+            using SparseMatrix fits = NMSparseMatrix.FromTensor(t, 2, 4);
+        }
+        catch (SparseFormatException e)
+        {
+            return e.Message[$"tensor '{e.TensorName}': ".Length..];
+        }
+        // Not reached: the measure that refused 2:4 saw such a group, and the encoder reads the same bytes.
+        return "two zeros in every group of four along a row";
     }
 
     /// <summary>
@@ -326,18 +346,6 @@ public static unsafe class CheckpointCompactor
     private static SparseMatrix Build(TensorView t, SparseLayout layout) => layout.Format == SparseFormat.NM
         ? NMSparseMatrix.FromTensor(t, layout.N, layout.M)
         : BitmaskSparseMatrix.FromTensor(t);
-
-    private static IEnumerable<KeyValuePair<string, string>> SparseEntries(SafetensorsCheckpoint source, string name)
-    {
-        string key = SparseTensorCodec.MetadataPrefix + name;
-        foreach (SafetensorsFile f in source.Files)
-        {
-            if (f.Metadata.TryGetValue(key, out string? v))
-            {
-                yield return new(key, v);
-            }
-        }
-    }
 
     /// <summary>One stage's progress, told as each tensor starts (the bytes before it done) and when the stage ends.</summary>
     private sealed class ByteCounter(IProgress<CompactProgress>? progress, string stage, long total)

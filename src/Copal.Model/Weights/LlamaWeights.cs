@@ -2,6 +2,7 @@ using Copal.Model.Config;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Numerics;
+using Copal.Tensors.Sparse;
 
 namespace Copal.Model.Weights;
 
@@ -240,7 +241,10 @@ public sealed class LlamaWeights : IDisposable
             return view;
         }
 
+        // A norm, embedding or head stored compact (only another tool writes one) has its parts there: say so, not "missing".
         private TensorView Require(string name) =>
-            lookup(name) ?? throw new ModelLoadException($"{source}: tensor {ModelCheckpoint.Describe(config, name)} is missing (config: {config.Architecture}, {config.NumLayers} layers)");
+            lookup(name) ?? throw new ModelLoadException(sparse?.IsCompact(name) == true
+                ? $"{source}: tensor '{name}' is stored compact (metadata entry '{SparseTensorCodec.MetadataPrefix}{name}'), but only the decoder layers' linears load compact; expected it dense"
+                : $"{source}: tensor {ModelCheckpoint.Describe(config, name)} is missing (config: {config.Architecture}, {config.NumLayers} layers)");
     }
 }

@@ -95,29 +95,6 @@ public static partial class JsonProblem
     [GeneratedRegex(@"^'(?<text>.*)' is an invalid JSON literal\.", RegexOptions.Singleline)]
     private static partial Regex InvalidLiteral();
 
-    /// <summary>
-    /// Line breaks as \n and \r, and every other control character as \uXXXX: quoted from the file, an escape
-    /// sequence would reach the terminal and a form feed or line separator would break the one line.
-    /// </summary>
-    private static string Printable(string reason)
-    {
-        var text = new System.Text.StringBuilder(reason.Length);
-        for (int i = 0; i < reason.Length; i++)
-        {
-            char c = reason[i];
-            if (c == '\r' && i + 1 < reason.Length && reason[i + 1] == '\n')
-            {
-                continue; // \r\n is one line break, written \n below
-            }
-            text.Append(c switch
-            {
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\t",
-                _ when char.IsControl(c) || c is '\u2028' or '\u2029' => $"\\u{(int)c:X4}",
-                _ => c.ToString(),
-            });
-        }
-        return text.ToString();
-    }
+    /// <summary>Quoted from the file, the reason is printed on the error's one line (<see cref="OneLine"/>).</summary>
+    private static string Printable(string reason) => OneLine.Of(reason);
 }

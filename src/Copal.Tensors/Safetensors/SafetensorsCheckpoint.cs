@@ -144,6 +144,12 @@ public sealed class SafetensorsCheckpoint : IDisposable
             Dictionary<string, string> metadata = checkpoint.MergedMetadata();
             foreach (string name in SparseTensorCodec.SparseNames(metadata))
             {
+                // Two weights under one name: inspect counted both, a model ran on the compact one, densify wrote it twice.
+                if (checkpoint.TryGet(name, out _))
+                {
+                    throw new SafetensorsException(checkpoint.Path,
+                        $"tensor '{name}' is stored both dense and compact (metadata entry '{SparseTensorCodec.MetadataPrefix}{name}' and its parts); expected one or the other");
+                }
                 if (SparseTensorCodec.MissingParts(name, metadata, part => checkpoint.TryGet(part, out _)) is string missing)
                 {
                     throw new SafetensorsException(checkpoint.Path, missing);

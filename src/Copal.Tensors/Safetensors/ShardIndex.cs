@@ -9,13 +9,19 @@ namespace Copal.Tensors.Safetensors;
 /// </summary>
 internal static class ShardIndex
 {
+    /// <summary>
+    /// The largest index read, as the header of a safetensors file is bounded (<see cref="SafetensorsHeader.MaxHeaderBytes"/>):
+    /// an index holds a line per tensor, so the largest published ones are a few megabytes.
+    /// </summary>
+    public const long MaxBytes = 100_000_000;
+
     /// <summary>The tensor→shard map in file order; shard names are checked to be plain file names in the index's folder.</summary>
     public static List<KeyValuePair<string, string>> ReadWeightMap(string indexPath)
     {
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(indexPath);
+            bytes = ReadBounded(indexPath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -29,6 +35,33 @@ internal static class ShardIndex
         {
             throw new SafetensorsException(indexPath, $"shard index is not valid JSON{(e is JsonException j ? " " + JsonProblem.At(j) : $": {e.Message}")}", null, e);
         }
+    }
+
+    /// <summary>
+    /// The index's bytes, refused past <see cref="MaxBytes"/>: by the file's length where it has one, else once that
+    /// much has been read (a device such as /dev/zero), so a file that is no index is not read into memory whole.
+    /// </summary>
+    private static byte[] ReadBounded(string indexPath)
+    {
+        using var stream = new FileStream(indexPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+        if (stream.CanSeek && stream.Length > MaxBytes)
+        {
+            throw new SafetensorsException(indexPath,
+                $"shard index is {stream.Length} bytes, above the {MaxBytes}-byte limit of an index (expected a {SafetensorsCheckpoint.IndexFileName})");
+        }
+        using var bytes = new MemoryStream();
+        byte[] buffer = new byte[81920];
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            if (bytes.Length + read > MaxBytes)
+            {
+                throw new SafetensorsException(indexPath,
+                    $"shard index is more than {MaxBytes} bytes, the limit of an index (expected a {SafetensorsCheckpoint.IndexFileName})");
+            }
+            bytes.Write(buffer, 0, read);
+        }
+        return bytes.ToArray();
     }
 
     private static List<KeyValuePair<string, string>> Parse(byte[] bytes, string indexPath)
@@ -78,6 +111,12 @@ internal static class ShardIndex
                 }
                 map.Add(new(tensor, shard));
             }
+        }
+        // Only whitespace may follow the object, as json.load (and so transformers) requires: Read throws on anything
+        // else, so a damaged index is not read as if it were whole.
+        if (reader.Read())
+        {
+            throw new SafetensorsException(indexPath, $"shard index has a {reader.TokenType} after its JSON object");
         }
         return map ?? throw new SafetensorsException(indexPath, "is not a shard index: it has no 'weight_map' (expected a model folder, a .safetensors file or a model.safetensors.index.json)");
     }

@@ -48,6 +48,28 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         File.Delete(garbled); // the file is no longer mapped
     }
 
+    /// <summary>
+    /// A weight stored both dense and compact is two different weights under one name: inspect counted both, a model
+    /// ran on the compact one and ignored the other, and densify failed writing its output twice.
+    /// </summary>
+    [Fact]
+    public void A_checkpoint_holding_a_weight_both_dense_and_compact_is_refused()
+    {
+        string path = _dir.File("both.safetensors");
+        TensorSpec[] specs = [new("foo.weight", DType.F32, [1, 4]), new("foo.weight.nm_values", DType.F32, [1, 2]), new("foo.weight.nm_index", DType.U8, [1, 1])];
+        using (var writer = SafetensorsWriter.Create(path, specs,
+                   new Dictionary<string, string> { ["copal.sparse.foo.weight"] = "format=nm;n=2;m=4;index=fields;rows=1;cols=4;dtype=F32" }))
+        {
+            writer.Write("foo.weight", new byte[16]);
+            writer.Write("foo.weight.nm_values", new byte[8]);
+            writer.Write("foo.weight.nm_index", [0x04]);
+            writer.Commit();
+        }
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
+        Assert.Equal($"{path}: tensor 'foo.weight' is stored both dense and compact (metadata entry 'copal.sparse.foo.weight' and its parts); expected one or the other", e.Message);
+        File.Delete(path); // the file is no longer mapped
+    }
+
     /// <summary>After Dispose the views would point into unmapped memory: every accessor refuses instead.</summary>
     [Theory]
     [InlineData(WeightResidence.Mapped)]
@@ -186,6 +208,27 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         Assert.Contains(expected, Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path)).Message);
     }
 
+    /// <summary>
+    /// A shard index is read whole, so a file far larger than any index (a data set given as the model, a link to a
+    /// device) is refused by its size, or once that much has been read where it has none, rather than read into
+    /// memory until the process runs out of it.
+    /// </summary>
+    [LinuxFact]
+    public void An_index_larger_than_any_index_is_refused_by_its_size_or_as_it_is_read()
+    {
+        string large = _dir.File("large.index.json");
+        using (var stream = new FileStream(large, FileMode.CreateNew))
+        {
+            stream.SetLength(ShardIndex.MaxBytes + 1); // sparse: nothing written
+        }
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(large));
+        Assert.Equal($"{large}: shard index is {ShardIndex.MaxBytes + 1} bytes, above the {ShardIndex.MaxBytes}-byte limit of an index (expected a model.safetensors.index.json)", e.Message);
+
+        File.CreateSymbolicLink(_dir.File(SafetensorsCheckpoint.IndexFileName), "/dev/zero");
+        e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
+        Assert.Equal($"{_dir.File(SafetensorsCheckpoint.IndexFileName)}: shard index is more than {ShardIndex.MaxBytes} bytes, the limit of an index (expected a model.safetensors.index.json)", e.Message);
+    }
+
     [Theory]
     [InlineData("{\"metadata\": {}}", "has no 'weight_map'")]
     [InlineData("{\"weight_map\": []}", "'weight_map' is not an object")]
@@ -193,6 +236,9 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     [InlineData("{\"weight_map\": {}}", "weight_map is empty")]
     [InlineData("{\"weight_map\": {\"a\": \"x\", \"a\": \"x\"}}", "names tensor 'a' twice")]
     [InlineData("{\"weight_map\": {", "not valid JSON")]
+    // json.load (and so transformers) refuses what follows the object; a damaged index is not read as if whole.
+    [InlineData("{\"weight_map\": {\"a\": \"x\"}} x", "not valid JSON")]
+    [InlineData("{\"weight_map\": {\"a\": \"x\"}}}", "not valid JSON")]
     [InlineData("[]", "not a JSON object")]
     public void Malformed_index_is_rejected(string index, string expected)
     {
