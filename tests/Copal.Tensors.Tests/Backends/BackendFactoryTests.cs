@@ -20,6 +20,30 @@ public class BackendFactoryTests
         Assert.Contains(BackendFactory.SpecForms, e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A device ILGPU accepts may still be refused by its driver when the backend is made (CUDA in exclusive-process
+    /// mode held by another program, its memory full; an OpenCL build failure; ILGPU's compiler). That escaped as the
+    /// driver's own exception, which `--device auto` and `copal devices` did not catch: a crash reported as a bug,
+    /// instead of a device skipped or listed with its reason. A failure of ours is not taken for a refusal.
+    /// </summary>
+    [Fact]
+    public void A_device_its_driver_refuses_when_the_backend_is_made_is_unavailable_naming_the_device_and_the_reason()
+    {
+        Exception[] refusals =
+        [
+            new ILGPU.Runtime.Cuda.CudaException("CUDA_ERROR_OUT_OF_MEMORY"), // what the driver says, with the error code's own constructor where libcuda is loaded
+            new ILGPU.Runtime.OpenCL.CLException(ILGPU.Runtime.OpenCL.CLError.CL_BUILD_PROGRAM_FAILURE),
+            new ILGPU.InternalCompilerException("unsupported"),
+        ];
+        foreach (Exception refusal in refusals)
+        {
+            var e = Assert.Throws<DeviceUnavailableException>(() => IlgpuDevices.Created("cuda:1", "GPU X", () => throw refusal));
+            Assert.Equal($"--device cuda:1 (GPU X) cannot run ILGPU kernels: {refusal.Message}", e.Message);
+            Assert.Same(refusal, e.InnerException);
+        }
+        Assert.Throws<NullReferenceException>(() => IlgpuDevices.Created("cuda:1", "GPU X", () => throw new NullReferenceException()));
+    }
+
     [Fact]
     public void FindUsable_refuses_a_kind_it_does_not_know_rather_than_report_devices_under_it()
     {

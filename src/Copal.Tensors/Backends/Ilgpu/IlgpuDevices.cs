@@ -130,7 +130,7 @@ internal static class IlgpuDevices
             {
                 throw new DeviceUnavailableException($"--device {kind}:{index} ({device.Device.Name}) cannot run ILGPU kernels: {device.Refusal}");
             }
-            return new IlgpuBackend(context, device.Device, kind);
+            return Created($"{kind}:{index}", device.Device.Name, () => new IlgpuBackend(context, device.Device, kind));
         }
         catch
         {
@@ -138,6 +138,30 @@ internal static class IlgpuDevices
             throw;
         }
     }
+
+    /// <summary>
+    /// <paramref name="create"/>'s backend for the device <paramref name="spec"/> (<paramref name="name"/>), which
+    /// ILGPU lists and accepts. Its driver may still refuse it: a GPU in exclusive-process mode that another program
+    /// holds, one whose memory is full, a JIT that fails. That is a <see cref="DeviceUnavailableException"/> naming the
+    /// device and the driver's reason, which <c>--device auto</c> skips and <c>copal devices</c> lists, not a crash
+    /// reported as a bug in copal.
+    /// </summary>
+    internal static IlgpuBackend Created(string spec, string name, Func<IlgpuBackend> create)
+    {
+        try
+        {
+            return create();
+        }
+        catch (Exception e) when (IsRefusal(e))
+        {
+            throw new DeviceUnavailableException($"--device {spec} ({name}) cannot run ILGPU kernels: {e.Message}", e);
+        }
+    }
+
+    // What the driver (an AcceleratorException: CUDA's or OpenCL's error code) or ILGPU's compiler throws for a
+    // device it cannot serve.
+    private static bool IsRefusal(Exception e) => e is AcceleratorException or CapabilityNotSupportedException or InternalCompilerException
+        or ILGPU.Backends.InvalidCodeGenerationException or ILGPU.Backends.NotSupportedIntrinsicException;
 
     /// <summary>
     /// ILGPU's CPU accelerator, with <paramref name="threadsPerGroup"/> threads per group (1 for users; tests also use
