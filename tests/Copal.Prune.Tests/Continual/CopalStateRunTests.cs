@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using Copal.Model.Config;
 using Copal.Model.Tokenization;
 using Copal.Model.Weights;
 using Copal.Prune.Calibration;
@@ -8,7 +10,10 @@ using Copal.Testing;
 
 namespace Copal.Prune.Tests.Continual;
 
-/// <summary>A CopalState across PruneJob runs: continued after a completed step, refused after one that did not complete.</summary>
+/// <summary>
+/// A CopalState across PruneJob runs: continued after a completed step, refused after one that did not complete; the
+/// layers a resumed step prunes and the size of the file each step saves.
+/// </summary>
 public sealed class CopalStateRunTests : IDisposable
 {
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-state-run-").FullName;
@@ -116,6 +121,50 @@ public sealed class CopalStateRunTests : IDisposable
         }
         string step2 = Run("step2", CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half), Calibration(1), layers: layers);
         Assert.Equal(2, CopalState.Load(step2).Datasets.Count);
+    }
+
+    public static TheoryData<string, CopalOptionChoices, bool> StateChoices() => new()
+    {
+        { "defaults", new CopalOptionChoices(), false },
+        { "hessian sensitivity, summed", new CopalOptionChoices(Sensitivity: SensitivityEstimator.Hessian, Accumulate: SensitivityAccumulation.Sum), false },
+        { "update", new CopalOptionChoices(Update: true), false },
+        { "update, max", new CopalOptionChoices(Update: true, Accumulate: SensitivityAccumulation.Max), false },
+        { "obs", new CopalOptionChoices(Mask: CopalMaskRule.Obs), false },
+        { "obs mixed", new CopalOptionChoices(Mask: CopalMaskRule.Obs, Upstream: StatisticsUpstream.Mixed), false },
+        { "obs dense-past", new CopalOptionChoices(Mask: CopalMaskRule.Obs, Upstream: StatisticsUpstream.DensePast), false },
+        { "obs mixed dense target", new CopalOptionChoices(Mask: CopalMaskRule.Obs, Upstream: StatisticsUpstream.Mixed, DenseTarget: 0.5), false },
+        { "obs, two layers", new CopalOptionChoices(Mask: CopalMaskRule.Obs), true },
+    };
+
+    /// <summary>
+    /// The state file's size known before a step runs (<see cref="CopalState.ProjectedTensorBytes"/>), which a run checks
+    /// with the pruned model's against the free space, is the size the step's save then writes, for every choice of
+    /// what the state keeps.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(StateChoices))]
+    public void The_projected_state_is_what_the_first_and_a_resumed_step_write(string what, CopalOptionChoices choices, bool twoLayers)
+    {
+        IReadOnlySet<int>? layers = twoLayers ? new HashSet<int> { 1, 3 } : null;
+        LlamaConfig config = LlamaConfig.Load(TestData.Stories260K);
+        CopalState state = CopalRun.StartOrResume(TestData.Stories260K, null, choices, s_half);
+        long projected = state.ProjectedTensorBytes(config, layers);
+        string step1 = Run("step1", state, Calibration(0), layers: layers);
+        Assert.True(projected == TensorBytes(step1), $"{what}: projected {projected} bytes, step 1 wrote {TensorBytes(step1)}");
+
+        CopalState resumed = CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half);
+        projected = resumed.ProjectedTensorBytes(config, layers);
+        string step2 = Run("step2", resumed, Calibration(1), layers: layers);
+        Assert.True(projected == TensorBytes(step2), $"{what}: projected {projected} bytes, step 2 wrote {TensorBytes(step2)}");
+    }
+
+    // The state file's tensor data: its length less the 8-byte header length and the header.
+    private static long TensorBytes(string folder)
+    {
+        using FileStream f = File.OpenRead(Path.Combine(folder, CopalState.TensorsFileName));
+        Span<byte> size = stackalloc byte[8];
+        f.ReadExactly(size);
+        return f.Length - 8 - (long)BinaryPrimitives.ReadUInt64LittleEndian(size);
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
