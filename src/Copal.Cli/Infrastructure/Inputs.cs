@@ -107,7 +107,7 @@ internal static class Inputs
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"{typed}: file '{path}' cannot be read: {AtomicDirectory.Reason(e)}", e);
+            throw new IOException($"{typed}: file '{path}' cannot be read: {ReadFailure.Reason(e)}", e);
         }
     }
 
