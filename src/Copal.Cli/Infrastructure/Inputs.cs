@@ -47,17 +47,36 @@ internal static class Inputs
     // (search permission alone, as some shared installs grant, reads a model whose files are named).
     private static void RequireOpenable(string path, string typed)
     {
+        if (!CanList(path) && !File.Exists(Path.Join(path, "config.json")))
+        {
+            throw new IOException($"{typed}: model folder '{path}' cannot be read: permission denied");
+        }
+    }
+
+    /// <summary>
+    /// A COPAL state folder to continue from (<c>--resume</c>), where it exists (COPAL's own check says where it does
+    /// not): one that cannot be listed is said to be so. Its links are looked for before it is read, which gave .NET's
+    /// "Access to the path ... is denied.", naming no option.
+    /// </summary>
+    public static void StateFolder(string path, string typed)
+    {
+        if (Directory.Exists(path) && !CanList(path))
+        {
+            throw new IOException($"{typed}: state folder '{path}' cannot be read: permission denied");
+        }
+    }
+
+    private static bool CanList(string folder)
+    {
         try
         {
-            using IEnumerator<string> entries = Directory.EnumerateFileSystemEntries(path).GetEnumerator();
+            using IEnumerator<string> entries = Directory.EnumerateFileSystemEntries(folder).GetEnumerator();
             entries.MoveNext();
+            return true;
         }
         catch (UnauthorizedAccessException)
         {
-            if (!File.Exists(Path.Join(path, "config.json")))
-            {
-                throw new IOException($"{typed}: model folder '{path}' cannot be read: permission denied");
-            }
+            return false;
         }
     }
 
