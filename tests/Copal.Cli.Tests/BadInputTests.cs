@@ -269,6 +269,30 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_temp, "step2")));
     }
 
+    /// <summary>
+    /// synth's --tokenizer and --config folders that cannot be read are said to be so, as -m's is: they were "no
+    /// tokenizer.json in the model folder" and "has no config.json", neither of them true.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Unreadable_synth_input_folders_are_refused_as_such()
+    {
+        string m = CopyModel();
+        File.SetUnixFileMode(m, UnixFileMode.None);
+        try
+        {
+            AssertError(CopalProcess.RunBoundByPermissions("synth", "--preset", "test-tiny", "--tokenizer", m, "-o", Path.Combine(_temp, "s")), 1,
+                $"copal: error: --tokenizer: folder '{m}' cannot be read: permission denied\n");
+            AssertError(CopalProcess.RunBoundByPermissions("synth", "--config", m, "-o", Path.Combine(_temp, "s")), 1,
+                $"copal: error: --config: folder '{m}' cannot be read: permission denied\n");
+        }
+        finally
+        {
+            File.SetUnixFileMode(m, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        Assert.False(Directory.Exists(Path.Combine(_temp, "s")));
+    }
+
     /// <summary>A --datasets text that does not exist is named with its option, as --data's and --calib's are.</summary>
     [Fact]
     public void A_missing_datasets_text_names_the_option()

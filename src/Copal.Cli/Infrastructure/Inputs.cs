@@ -38,18 +38,18 @@ internal static class Inputs
         {
             throw new DirectoryNotFoundException($"{typed}: model folder '{path}' does not exist");
         }
-        RequireOpenable(path, typed);
+        RequireOpenable(path, typed, "model folder", "config.json");
         return path;
     }
 
     // A folder without read permission made its files look absent ("config.json: file not found", "no tokenizer.json
-    // in the model folder"). One that cannot be listed is refused unless its config.json is still reached by name
+    // in the model folder"). One that cannot be listed is refused unless the file it is for is still reached by name
     // (search permission alone, as some shared installs grant, reads a model whose files are named).
-    private static void RequireOpenable(string path, string typed)
+    private static void RequireOpenable(string path, string typed, string kind, string fileByName)
     {
-        if (!CanList(path) && !File.Exists(Path.Join(path, "config.json")))
+        if (!CanList(path) && !File.Exists(Path.Join(path, fileByName)))
         {
-            throw new IOException($"{typed}: model folder '{path}' cannot be read: permission denied");
+            throw new IOException($"{typed}: {kind} '{path}' cannot be read: permission denied");
         }
     }
 
@@ -80,8 +80,11 @@ internal static class Inputs
         }
     }
 
-    /// <summary>A folder other than a model's (a tokenizer's, a state's): it exists and is a folder.</summary>
-    public static string Folder(string path, string typed, string what)
+    /// <summary>
+    /// A folder other than a model's (a tokenizer's, a state's): it exists and is a folder, and where
+    /// <paramref name="fileByName"/> is given, it can be listed or that file in it reached by name.
+    /// </summary>
+    public static string Folder(string path, string typed, string what, string? fileByName = null)
     {
         RefuseStdio(path, typed, what);
         if (File.Exists(path))
@@ -91,6 +94,10 @@ internal static class Inputs
         if (!Directory.Exists(path))
         {
             throw new DirectoryNotFoundException($"{typed}: folder '{path}' does not exist");
+        }
+        if (fileByName is not null)
+        {
+            RequireOpenable(path, typed, "folder", fileByName);
         }
         return path;
     }
