@@ -240,6 +240,59 @@ public sealed class BadInputTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A --resume state that cannot be read is said to be so, naming the option or the file: the folder gave .NET's
+    /// "Access to the path '...' is denied." and the manifest the same, as unreadable model folders and texts did.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void An_unreadable_resume_state_is_refused_as_such()
+    {
+        string state = Path.Combine(_temp, "step1");
+        string[] common = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];
+        CopalProcess.Result first = CopalProcess.Run(["prune", "-m", Model, "-o", state, .. common]);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        string[] resume = ["prune", "-m", Model, "-o", Path.Combine(_temp, "step2"), "--resume", state, "--seed", "1", .. common];
+        File.SetUnixFileMode(state, UnixFileMode.None);
+        try
+        {
+            AssertError(CopalProcess.RunBoundByPermissions(resume), 1, $"copal: error: --resume: state folder '{state}' cannot be read: permission denied\n");
+            File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            string manifest = Path.Combine(state, "copal-state.json");
+            File.SetUnixFileMode(manifest, UnixFileMode.None);
+            AssertError(CopalProcess.RunBoundByPermissions(resume), 1, $"copal: error: '{manifest}' cannot be read: permission denied\n");
+        }
+        finally
+        {
+            File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        Assert.False(Directory.Exists(Path.Combine(_temp, "step2")));
+    }
+
+    /// <summary>
+    /// synth's --tokenizer and --config folders that cannot be read are said to be so, as -m's is: they were "no
+    /// tokenizer.json in the model folder" and "has no config.json", neither of them true.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Unreadable_synth_input_folders_are_refused_as_such()
+    {
+        string m = CopyModel();
+        File.SetUnixFileMode(m, UnixFileMode.None);
+        try
+        {
+            AssertError(CopalProcess.RunBoundByPermissions("synth", "--preset", "test-tiny", "--tokenizer", m, "-o", Path.Combine(_temp, "s")), 1,
+                $"copal: error: --tokenizer: folder '{m}' cannot be read: permission denied\n");
+            AssertError(CopalProcess.RunBoundByPermissions("synth", "--config", m, "-o", Path.Combine(_temp, "s")), 1,
+                $"copal: error: --config: folder '{m}' cannot be read: permission denied\n");
+        }
+        finally
+        {
+            File.SetUnixFileMode(m, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        Assert.False(Directory.Exists(Path.Combine(_temp, "s")));
+    }
+
     /// <summary>A --datasets text that does not exist is named with its option, as --data's and --calib's are.</summary>
     [Fact]
     public void A_missing_datasets_text_names_the_option()

@@ -449,6 +449,22 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
             r.Stderr);
     }
 
+    /// <summary>
+    /// inspect's config line quotes config.json when it cannot be read as a model's (an unknown architecture): that
+    /// text is escaped as the tensor names are; it reached the terminal as it was, escape sequence and line break too.
+    /// </summary>
+    [Fact]
+    public void Inspect_escapes_control_characters_in_its_config_line()
+    {
+        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "odd-architecture"));
+        string config = Path.Combine(model, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"LlamaForCausalLM\"", "\"Llama\\u001b[31mX\\nY\"", StringComparison.Ordinal));
+        CopalProcess.Result r = CopalProcess.Run("inspect", "-m", model);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"config: {config}: architecture 'Llama\\u001B[31mX\\nY' is not supported; ", r.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', r.Stdout);
+    }
+
     // Item 18: the prefill figure says that it includes JIT compilation, and so does the decode figure.
     [Fact]
     public void Generate_labels_the_first_call_as_including_jit()

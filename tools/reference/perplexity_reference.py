@@ -2,7 +2,7 @@
 """Perplexity of a model on a text file in float64 torch, for checking `copal perplexity` by hand.
 
 Written from ALGORITHMS.md ("Perplexity") and docs/evaluation.md, not from the C#; the forward and the tokenizer are
-llama_reference.py's (its Llama in float64 and its SpBpe). The text is laid out as `--layout` says:
+llama_reference.py's (its Llama in float64, its SpBpe and its sliding-window perplexity). The text is laid out as `--layout` says:
 
   * raw: the file as is (WikiText-2's test.joined.txt is already "\\n\\n".join(rows)), tokenized once with one BOS;
   * joined-lines: each line stripped, empty ones dropped, joined with one space (PTB), then tokenized once;
@@ -19,14 +19,13 @@ Usage: perplexity_reference.py --model DIR --data FILE [--layout raw|joined-line
 """
 import argparse
 import json
-import math
 import os
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from llama_reference import Llama, SpBpe  # noqa: E402
+from llama_reference import Llama, SpBpe, sliding_perplexity  # noqa: E402
 
 
 def token_ids(tok, text, layout):
@@ -48,17 +47,10 @@ def perplexity(model, ids, seqlen, stride, limit):
         windows = min(windows, limit)
     if windows == 0:
         raise SystemExit(f"the text has {len(ids)} tokens, fewer than one window of {seqlen}")
-    nll, count, prev_end = 0.0, 0, 0
-    for c in range(windows):
-        begin = c * stride
-        w = ids[begin:begin + seqlen]
-        lp = torch.log_softmax(model.forward(torch.tensor(w, dtype=torch.long)), dim=-1)
-        first = max(1, prev_end - begin)
-        targets = torch.tensor(w[first:], dtype=torch.long)
-        nll -= float(lp[first - 1:seqlen - 1].gather(1, targets[:, None]).sum())
-        count += seqlen - first
-        prev_end = begin + seqlen
-    return {"tokens": len(ids), "windows": windows, "predicted": count, "mean_nll": nll / count, "ppl": math.exp(nll / count)}
+    # The windows themselves are llama_reference.py's recipe, over the tokens the first `windows` of them cover.
+    r = sliding_perplexity(model, ids[:(windows - 1) * stride + seqlen], seqlen, stride)
+    return {"tokens": len(ids), "windows": r["windows"], "predicted": r["predicted_tokens"],
+            "mean_nll": r["nll_sum"] / r["predicted_tokens"], "ppl": r["ppl"]}
 
 
 def main():

@@ -77,7 +77,8 @@ internal static class InspectCommand
             {
                 Out.Line(OneLine.Of($"metadata: {SummarizeMetadata(summary.Metadata)}"));
             }
-            Out.Line(config is not null ? $"config: {config}" : configError is not null ? $"config: {configError}" : "config: (no config.json beside the weights)");
+            // A config.json that is not a model's is quoted in its error (an unknown architecture's name, as written).
+            Out.Line(OneLine.Of(config is not null ? $"config: {config}" : configError is not null ? $"config: {configError}" : "config: (no config.json beside the weights)"));
             return CliErrors.Ok;
         });
         return command;

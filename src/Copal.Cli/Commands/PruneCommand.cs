@@ -252,6 +252,7 @@ internal static class PruneCommand
         }
         if (resume is not null)
         {
+            Inputs.StateFolder(resume, "--resume");
             PathGuard.RequireApart(outDir, "--out", resume, "the --resume folder");
         }
         if (state is not null)

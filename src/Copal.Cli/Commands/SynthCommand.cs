@@ -36,7 +36,7 @@ internal static class SynthCommand
             string? tok = p.GetValue(tokenizer) ?? DefaultTokenizer(c.VocabSize);
             if (tok is not null)
             {
-                Inputs.Folder(tok, p.Typed(tokenizer), "a folder with tokenizer.json");
+                Inputs.Folder(tok, p.Typed(tokenizer), "a folder with tokenizer.json", "tokenizer.json");
                 RequireVocabulary(tok, p.GetValue(tokenizer) is null ? "the default tokenizer" : p.Typed(tokenizer), c.VocabSize);
             }
             string outPath = p.GetValue(outDir)!;
@@ -91,6 +91,7 @@ internal static class SynthCommand
         {
             throw new FileNotFoundException($"{typed}: '{path}' does not exist; {Expected}", path);
         }
+        Inputs.Folder(path, typed, Expected, "config.json"); // one that cannot be read would seem to have no config.json
         if (!Path.Exists(Path.Combine(path, "config.json")))
         {
             throw new FileNotFoundException($"{typed}: folder '{path}' has no config.json; {Expected}", path);

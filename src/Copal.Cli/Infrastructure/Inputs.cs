@@ -38,31 +38,53 @@ internal static class Inputs
         {
             throw new DirectoryNotFoundException($"{typed}: model folder '{path}' does not exist");
         }
-        RequireOpenable(path, typed);
+        RequireOpenable(path, typed, "model folder", "config.json");
         return path;
     }
 
     // A folder without read permission made its files look absent ("config.json: file not found", "no tokenizer.json
-    // in the model folder"). One that cannot be listed is refused unless its config.json is still reached by name
+    // in the model folder"). One that cannot be listed is refused unless the file it is for is still reached by name
     // (search permission alone, as some shared installs grant, reads a model whose files are named).
-    private static void RequireOpenable(string path, string typed)
+    private static void RequireOpenable(string path, string typed, string kind, string fileByName)
     {
-        try
+        if (!CanList(path) && !File.Exists(Path.Join(path, fileByName)))
         {
-            using IEnumerator<string> entries = Directory.EnumerateFileSystemEntries(path).GetEnumerator();
-            entries.MoveNext();
-        }
-        catch (UnauthorizedAccessException)
-        {
-            if (!File.Exists(Path.Join(path, "config.json")))
-            {
-                throw new IOException($"{typed}: model folder '{path}' cannot be read: permission denied");
-            }
+            throw new IOException($"{typed}: {kind} '{path}' cannot be read: permission denied");
         }
     }
 
-    /// <summary>A folder other than a model's (a tokenizer's, a state's): it exists and is a folder.</summary>
-    public static string Folder(string path, string typed, string what)
+    /// <summary>
+    /// A COPAL state folder to continue from (<c>--resume</c>), where it exists (COPAL's own check says where it does
+    /// not): one that cannot be listed is said to be so. Its links are looked for before it is read, which gave .NET's
+    /// "Access to the path ... is denied.", naming no option.
+    /// </summary>
+    public static void StateFolder(string path, string typed)
+    {
+        if (Directory.Exists(path) && !CanList(path))
+        {
+            throw new IOException($"{typed}: state folder '{path}' cannot be read: permission denied");
+        }
+    }
+
+    private static bool CanList(string folder)
+    {
+        try
+        {
+            using IEnumerator<string> entries = Directory.EnumerateFileSystemEntries(folder).GetEnumerator();
+            entries.MoveNext();
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A folder other than a model's (a tokenizer's, a state's): it exists and is a folder, and where
+    /// <paramref name="fileByName"/> is given, it can be listed or that file in it reached by name.
+    /// </summary>
+    public static string Folder(string path, string typed, string what, string? fileByName = null)
     {
         RefuseStdio(path, typed, what);
         if (File.Exists(path))
@@ -72,6 +94,10 @@ internal static class Inputs
         if (!Directory.Exists(path))
         {
             throw new DirectoryNotFoundException($"{typed}: folder '{path}' does not exist");
+        }
+        if (fileByName is not null)
+        {
+            RequireOpenable(path, typed, "folder", fileByName);
         }
         return path;
     }
@@ -107,7 +133,7 @@ internal static class Inputs
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"{typed}: file '{path}' cannot be read: {AtomicDirectory.Reason(e)}", e);
+            throw new IOException($"{typed}: file '{path}' cannot be read: {ReadFailure.Reason(e)}", e);
         }
     }
 

@@ -33,7 +33,7 @@ public static class GenerationConfig
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
-            throw new ModelConfigException(file, $"is not readable JSON{(e is JsonException j ? " " + JsonProblem.At(j) : $": {Copal.Tensors.IO.AtomicDirectory.Reason(e)}")}", e);
+            throw new ModelConfigException(file, $"is not readable JSON{(e is JsonException j ? " " + JsonProblem.At(j) : $": {Copal.Tensors.IO.ReadFailure.Reason(e)}")}", e);
         }
         using (doc)
         {

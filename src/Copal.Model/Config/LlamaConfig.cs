@@ -232,7 +232,7 @@ public sealed record LlamaConfig
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelConfigException(file, $"cannot be read: {Copal.Tensors.IO.AtomicDirectory.Reason(e)}", e);
+            throw new ModelConfigException(file, $"cannot be read: {Copal.Tensors.IO.ReadFailure.Reason(e)}", e);
         }
         return Parse(text, file);
     }

@@ -94,7 +94,7 @@ public sealed class CopalTokenizer : Tokenizer
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new TokenizerException($"{tokenizerJsonPath}: cannot read tokenizer file: {Copal.Tensors.IO.AtomicDirectory.Reason(e)}", e);
+            throw new TokenizerException($"{tokenizerJsonPath}: cannot read tokenizer file: {Copal.Tensors.IO.ReadFailure.Reason(e)}", e);
         }
         TokenizerJson file = TokenizerJson.Parse(bytes, tokenizerJsonPath);
         return Build(file, config);

@@ -26,7 +26,7 @@ internal sealed record TokenizerConfig(string? TokenizerClass, bool? AddBosToken
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new TokenizerException($"{path}: cannot read tokenizer config file: {Copal.Tensors.IO.AtomicDirectory.Reason(e)}", e);
+            throw new TokenizerException($"{path}: cannot read tokenizer config file: {Copal.Tensors.IO.ReadFailure.Reason(e)}", e);
         }
         JsonDocument doc;
         try

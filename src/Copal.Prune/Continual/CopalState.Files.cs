@@ -265,6 +265,11 @@ public sealed partial class CopalState
         {
             throw new CopalStateException($"'{manifestPath}' is not a valid COPAL state manifest: {JsonProblem.At(e)}");
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Without this, .NET's "Access to the path ... is denied." (no read permission).
+            throw new CopalStateException($"'{manifestPath}' cannot be read: {ReadFailure.Reason(e)}");
+        }
         if (manifest.Format != FormatName)
         {
             throw new CopalStateException($"'{manifestPath}' has format '{manifest.Format}', expected '{FormatName}'");

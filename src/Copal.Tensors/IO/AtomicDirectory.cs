@@ -219,7 +219,9 @@ public sealed class AtomicDirectory : IDisposable
     /// <summary>
     /// The write failure (<see cref="IsWriteFailure"/>) that <paramref name="e"/> is or wraps, innermost first: a
     /// <see cref="Safetensors.SafetensorsWriter"/> wraps its full disk in a <see cref="Safetensors.SafetensorsException"/>
-    /// naming the file it writes, a hidden temporary one where the caller named none. Null for any other failure.
+    /// naming the file it writes, a hidden temporary one where the caller named none. Null for any other failure,
+    /// such as a file that could not be read (its reader's exception wraps an <see cref="IOException"/> too, but it
+    /// names the input, which a message about the output would hide).
     /// </summary>
     public static Exception? WriteFailureIn(Exception e)
     {
@@ -230,6 +232,10 @@ public sealed class AtomicDirectory : IDisposable
             if (IsWriteFailure(x))
             {
                 failure = x;
+            }
+            else if (x is not Safetensors.SafetensorsException { WhileWriting: true })
+            {
+                break;
             }
         }
         return failure;

@@ -23,6 +23,13 @@ public class SafetensorsException : Exception
     /// <summary>The byte offset in the file the problem was found at, where one applies.</summary>
     public long? Offset { get; }
 
+    /// <summary>
+    /// True where the file system refused a write of the file (a full disk, a file-size limit; the inner exception
+    /// says which), false where a file was read: a caller that names its output for a write failure
+    /// (<see cref="IO.AtomicDirectory.WriteFailureIn"/>) must not do so for an input it could not read.
+    /// </summary>
+    public bool WhileWriting { get; init; }
+
     private static string Format(string path, string message, long? offset) =>
         offset is long at ? $"{path}: {message} (at byte {at})" : $"{path}: {message}";
 }

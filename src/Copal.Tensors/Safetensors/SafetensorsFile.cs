@@ -78,7 +78,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SafetensorsException(path, $"cannot open: {IO.AtomicDirectory.Reason(e)}", null, e);
+            throw new SafetensorsException(path, $"cannot open: {IO.ReadFailure.Reason(e)}", null, e);
         }
 
         MemoryMappedFile? map = null;

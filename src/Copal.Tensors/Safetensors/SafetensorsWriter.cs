@@ -82,7 +82,7 @@ public sealed class SafetensorsWriter : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SafetensorsException(shown, $"cannot create temporary file '{tempPath}': {e.Message}", null, e);
+            throw new SafetensorsException(shown, $"cannot create temporary file '{tempPath}': {e.Message}", null, e) { WhileWriting = true };
         }
         try
         {
@@ -192,7 +192,7 @@ public sealed class SafetensorsWriter : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             File.Delete(_tempPath);
-            throw new SafetensorsException(_shown, $"cannot rename the finished temporary file into place: {e.Message}", null, e);
+            throw new SafetensorsException(_shown, $"cannot rename the finished temporary file into place: {e.Message}", null, e) { WhileWriting = true };
         }
         _committed = true;
         try
@@ -201,7 +201,7 @@ public sealed class SafetensorsWriter : IDisposable
         }
         catch (IOException e)
         {
-            throw new SafetensorsException(_shown, $"the file is in place, but the folder that holds it could not be flushed to the disk: {AtomicDirectory.Reason(e)}", null, e);
+            throw new SafetensorsException(_shown, $"the file is in place, but the folder that holds it could not be flushed to the disk: {AtomicDirectory.Reason(e)}", null, e) { WhileWriting = true };
         }
     }
 
@@ -236,7 +236,7 @@ public sealed class SafetensorsWriter : IDisposable
 
     // A full disk is an IOException; a write past the process's file-size limit (EFBIG) surfaces as ArgumentOutOfRangeException.
     private SafetensorsException WriteFailed(Exception e) => new(_shown,
-        $"cannot write: {AtomicDirectory.Reason(e)}", null, e);
+        $"cannot write: {AtomicDirectory.Reason(e)}", null, e) { WhileWriting = true };
 
     private bool IsEmptyTensor(string name)
     {

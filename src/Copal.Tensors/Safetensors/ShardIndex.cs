@@ -25,7 +25,7 @@ internal static class ShardIndex
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SafetensorsException(indexPath, $"cannot read the shard index: {IO.AtomicDirectory.Reason(e)}", null, e);
+            throw new SafetensorsException(indexPath, $"cannot read the shard index: {IO.ReadFailure.Reason(e)}", null, e);
         }
         try
         {

@@ -482,6 +482,32 @@ public class LlamaConfigTests
         Assert.Contains("config.json: file not found", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A config.json or generation_config.json that is a link to nothing is said to be missing: it read "cannot be
+    /// read: the file system there does not allow it", the reason a write is given, untrue for a read.
+    /// </summary>
+    [LinuxFact]
+    public void A_config_that_links_to_nothing_is_said_to_be_missing()
+    {
+        string dir = Directory.CreateTempSubdirectory("copal-dangling-config-").FullName;
+        try
+        {
+            string config = Path.Combine(dir, "config.json");
+            File.CreateSymbolicLink(config, Path.Combine(dir, "absent.json"));
+            var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Load(dir));
+            Assert.Equal($"{config}: cannot be read: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
+
+            string generation = Path.Combine(dir, GenerationConfig.FileName);
+            File.CreateSymbolicLink(generation, Path.Combine(dir, "absent.json"));
+            e = Assert.Throws<ModelConfigException>(() => GenerationConfig.EosTokenIds(dir, 512));
+            Assert.Equal($"{generation}: is not readable JSON: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void Written_config_reads_back_equal()
     {

@@ -3,6 +3,7 @@ using Copal.Model.Weights;
 using Copal.Prune.Continual;
 using Copal.Prune.Driver;
 using Copal.Tensors;
+using Copal.Tensors.Safetensors;
 using Copal.Testing;
 
 namespace Copal.Prune.Tests.Continual;
@@ -367,6 +368,31 @@ public sealed class CopalStateTests : IDisposable
             Assert.ThrowsAny<OperationCanceledException>(() => next.Save(dir, new CancellationToken(canceled: true)));
             Assert.Equal(tensors, File.ReadAllBytes(Path.Combine(dir, CopalState.TensorsFileName)));
             Assert.Equal([CopalState.ManifestFileName, CopalState.TensorsFileName], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A save that cannot read the state file it copies Hessians from is a failure of that input, named as such: a
+    /// write failure (a full disk) found inside the reader's error made it "cannot write the COPAL state into FOLDER".
+    /// </summary>
+    [Fact]
+    public void A_save_whose_source_state_file_is_gone_names_that_file_not_a_write()
+    {
+        string dir = TempDir();
+        try
+        {
+            string from = Path.Combine(dir, "from"), to = Path.Combine(dir, "to");
+            TwoSteps(new CopalOptions(Mask: CopalMaskRule.Obs), resumeAfterFirst: null, out _).Save(from);
+            CopalState loaded = CopalState.Load(from);
+            string source = Path.Combine(from, CopalState.TensorsFileName);
+            File.Delete(source);
+            var e = Assert.Throws<SafetensorsException>(() => loaded.Save(to));
+            Assert.StartsWith($"{source}: cannot open: ", e.Message, StringComparison.Ordinal);
+            Assert.False(CopalState.IsIn(to));
         }
         finally
         {

@@ -278,4 +278,24 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         Assert.Equal([DType.F32, DType.BF16, DType.Bool], summary.ByDType.Keys);
         Assert.Equal(new DTypeTotals(2, 17, 34), summary.ByDType[DType.BF16]);
     }
+
+    /// <summary>
+    /// A model file or shard index that is a link to nothing (or was removed after the folder was listed) is said to
+    /// be missing: it read "cannot open: the file system there does not allow it", a write's reason, untrue for a read.
+    /// </summary>
+    [LinuxFact]
+    public void A_model_file_that_links_to_nothing_is_said_to_be_missing()
+    {
+        string folder = Directory.CreateDirectory(_dir.File("dangling")).FullName;
+        string weights = Path.Combine(folder, "model.safetensors");
+        File.CreateSymbolicLink(weights, _dir.File("absent.safetensors"));
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(folder));
+        Assert.Equal($"{weights}: cannot open: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
+
+        File.Delete(weights);
+        string index = Path.Combine(folder, SafetensorsCheckpoint.IndexFileName);
+        File.CreateSymbolicLink(index, _dir.File("absent.json"));
+        e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(folder));
+        Assert.Equal($"{index}: cannot read the shard index: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
+    }
 }
