@@ -359,7 +359,8 @@ public sealed partial class CopalState
         IReadOnlySet<int> given = layers ?? Enumerable.Range(0, layerCount).ToHashSet();
         if (!covered.SetEquals(given))
         {
-            throw new PruningOptionException("layers", PruneOptions.FormatLayers(given),
+            // Without --layers the step would prune every layer: said so, rather than as a value nobody typed.
+            throw new PruningOptionException("layers", layers is null ? $"none (every layer, {PruneOptions.FormatLayers(given)})" : PruneOptions.FormatLayers(given),
                 $"{PruneOptions.FormatLayers(covered)}, the layers the COPAL state's {Plural.Of(_datasets.Count, "earlier step")} pruned (every step of a continual run prunes the same layers)");
         }
     }

@@ -116,7 +116,7 @@ public sealed class CopalStateRunTests : IDisposable
             CopalState resumed = CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half);
             PruningOptionException e = Assert.Throws<PruningOptionException>(() => Run("other", resumed, Calibration(1), layers: other));
             Assert.Equal("1,3, the layers the COPAL state's 1 earlier step pruned (every step of a continual run prunes the same layers)", e.Expected);
-            Assert.Equal(other is null ? "0-4" : PruneOptions.FormatLayers(other), e.Value);
+            Assert.Equal(other is null ? "none (every layer, 0-4)" : PruneOptions.FormatLayers(other), e.Value);
             Assert.False(Directory.Exists(Path.Combine(_temp, "other")));
         }
         string step2 = Run("step2", CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half), Calibration(1), layers: layers);
