@@ -29,7 +29,7 @@ public static class GenerationConfig
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllText(file), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            doc = JsonDocument.Parse(Copal.Tensors.IO.BoundedFile.ReadAllText(file, Copal.Tensors.IO.BoundedFile.SideFileMaxBytes, "a generation_config.json"), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {

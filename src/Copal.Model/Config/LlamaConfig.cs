@@ -228,7 +228,7 @@ public sealed record LlamaConfig
         string text;
         try
         {
-            text = File.ReadAllText(file);
+            text = Copal.Tensors.IO.BoundedFile.ReadAllText(file, Copal.Tensors.IO.BoundedFile.SideFileMaxBytes, "a config.json");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -90,7 +90,7 @@ public sealed class CopalTokenizer : Tokenizer
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(tokenizerJsonPath);
+            bytes = Copal.Tensors.IO.BoundedFile.ReadAllBytes(tokenizerJsonPath, Copal.Tensors.IO.BoundedFile.SideFileMaxBytes, "a tokenizer.json");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

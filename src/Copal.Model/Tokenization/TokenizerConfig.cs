@@ -22,7 +22,7 @@ internal sealed record TokenizerConfig(string? TokenizerClass, bool? AddBosToken
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = Copal.Tensors.IO.BoundedFile.ReadAllBytes(path, Copal.Tensors.IO.BoundedFile.SideFileMaxBytes, "a tokenizer_config.json");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

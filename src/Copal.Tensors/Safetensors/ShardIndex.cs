@@ -21,7 +21,7 @@ internal static class ShardIndex
         byte[] bytes;
         try
         {
-            bytes = ReadBounded(indexPath);
+            bytes = IO.BoundedFile.ReadAllBytes(indexPath, MaxBytes, $"a {SafetensorsCheckpoint.IndexFileName}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -35,33 +35,6 @@ internal static class ShardIndex
         {
             throw new SafetensorsException(indexPath, $"shard index is not valid JSON{(e is JsonException j ? " " + JsonProblem.At(j) : $": {e.Message}")}", null, e);
         }
-    }
-
-    /// <summary>
-    /// The index's bytes, refused past <see cref="MaxBytes"/>: by the file's length where it has one, else once that
-    /// much has been read (a device such as /dev/zero), so a file that is no index is not read into memory whole.
-    /// </summary>
-    private static byte[] ReadBounded(string indexPath)
-    {
-        using var stream = new FileStream(indexPath, FileMode.Open, FileAccess.Read, FileShare.Read);
-        if (stream.CanSeek && stream.Length > MaxBytes)
-        {
-            throw new SafetensorsException(indexPath,
-                $"shard index is {stream.Length} bytes, above the {MaxBytes}-byte limit of an index (expected a {SafetensorsCheckpoint.IndexFileName})");
-        }
-        using var bytes = new MemoryStream();
-        byte[] buffer = new byte[81920];
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
-        {
-            if (bytes.Length + read > MaxBytes)
-            {
-                throw new SafetensorsException(indexPath,
-                    $"shard index is more than {MaxBytes} bytes, the limit of an index (expected a {SafetensorsCheckpoint.IndexFileName})");
-            }
-            bytes.Write(buffer, 0, read);
-        }
-        return bytes.ToArray();
     }
 
     private static List<KeyValuePair<string, string>> Parse(byte[] bytes, string indexPath)

@@ -222,11 +222,11 @@ public sealed class SafetensorsCheckpointTests : IDisposable
             stream.SetLength(ShardIndex.MaxBytes + 1); // sparse: nothing written
         }
         var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(large));
-        Assert.Equal($"{large}: shard index is {ShardIndex.MaxBytes + 1} bytes, above the {ShardIndex.MaxBytes}-byte limit of an index (expected a model.safetensors.index.json)", e.Message);
+        Assert.Equal($"{large}: cannot read the shard index: it is {ShardIndex.MaxBytes + 1} bytes, more than a model.safetensors.index.json holds (at most {ShardIndex.MaxBytes})", e.Message);
 
         File.CreateSymbolicLink(_dir.File(SafetensorsCheckpoint.IndexFileName), "/dev/zero");
         e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
-        Assert.Equal($"{_dir.File(SafetensorsCheckpoint.IndexFileName)}: shard index is more than {ShardIndex.MaxBytes} bytes, the limit of an index (expected a model.safetensors.index.json)", e.Message);
+        Assert.Equal($"{_dir.File(SafetensorsCheckpoint.IndexFileName)}: cannot read the shard index: more than {ShardIndex.MaxBytes} bytes came from it, more than a model.safetensors.index.json holds", e.Message);
     }
 
     [Theory]

@@ -1,0 +1,50 @@
+using Copal.Model.Config;
+using Copal.Model.Tokenization;
+using Copal.Tensors.IO;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Config;
+
+/// <summary>
+/// A model's side files are read whole. One far larger than any such file (a data set given the name by mistake, a
+/// link to a device) was read into memory until the process ran out of it; past <see cref="BoundedFile.SideFileMaxBytes"/>
+/// it is refused in one line naming the file. The files here are sparse: their length alone is refused, nothing is read.
+/// </summary>
+public sealed class SideFileBoundTests : IDisposable
+{
+    private readonly string _model = Directory.CreateTempSubdirectory("copal-side-file-bound-").FullName;
+
+    public SideFileBoundTests()
+    {
+        foreach (string file in Directory.EnumerateFiles(TestData.Stories260K))
+        {
+            File.Copy(file, Path.Combine(_model, Path.GetFileName(file)));
+        }
+        File.WriteAllText(Path.Combine(_model, "tokenizer_config.json"), "{}");
+    }
+
+    public static TheoryData<string> Files() => ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"];
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void A_side_file_larger_than_any_such_file_is_refused_naming_it(string name)
+    {
+        string path = Path.Combine(_model, name);
+        File.Delete(path);
+        using (var stream = new FileStream(path, FileMode.CreateNew))
+        {
+            stream.SetLength(BoundedFile.SideFileMaxBytes + 1);
+        }
+        Action load = name switch
+        {
+            "config.json" => () => LlamaConfig.Load(_model),
+            "generation_config.json" => () => GenerationConfig.EosTokenIds(_model, 512),
+            _ => () => CopalTokenizer.FromDirectory(_model),
+        };
+        Exception e = Assert.ThrowsAny<Exception>(load);
+        Assert.StartsWith(path + ": ", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith($": it is {BoundedFile.SideFileMaxBytes + 1} bytes, more than a {name} holds (at most {BoundedFile.SideFileMaxBytes})", e.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_model, recursive: true);
+}
