@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Copal.Tensors;
 using Copal.Testing;
 
 namespace Copal.Cli.Tests;
@@ -495,6 +496,25 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
             Assert.True(!absent || row.GetProperty("error").GetString()!.Length > 0);
         }
         Assert.Contains(doc.RootElement.EnumerateArray(), row => row.GetProperty("kind").GetString() == "cpu" && row.GetProperty("index").GetInt32() == 0);
+    }
+
+    /// <summary>
+    /// devices gives each device's memory as every other size is given (ByteSize): it wrote GiB with one decimal, so
+    /// ilgpu-cpu in a 150 MiB cgroup read "0.1 GiB", where its refusals said 150.0 MiB.
+    /// </summary>
+    [Fact]
+    public void Devices_gives_memory_as_every_size_is_given()
+    {
+        CopalProcess.Result text = CopalProcess.Run("devices");
+        CopalProcess.Result json = CopalProcess.Run("devices", "--json");
+        Assert.True(text.ExitCode == 0 && json.ExitCode == 0, text.Stderr + json.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(json.Stdout);
+        foreach (JsonElement row in doc.RootElement.EnumerateArray().Where(r => r.GetProperty("index").ValueKind != JsonValueKind.Null))
+        {
+            string spec = row.GetProperty("spec").GetString()!, name = row.GetProperty("name").GetString()!;
+            string line = text.Stdout.Split('\n').Single(l => l.StartsWith(spec + " ", StringComparison.Ordinal));
+            Assert.StartsWith($"{spec,-9} {name} [{row.GetProperty("type").GetString()}], {ByteSize.Format(row.GetProperty("memory_bytes").GetInt64())}", line, StringComparison.Ordinal);
+        }
     }
 
     /// <summary>--json's text is the continuation as the plain run prints it after the prompt: a first word keeps its leading space.</summary>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Copal.Cli.Infrastructure;
+using Copal.Tensors;
 using Copal.Tensors.Backends;
 
 namespace Copal.Cli.Commands;
@@ -31,7 +32,7 @@ internal static class DevicesCommand
                     ? d.CompileSeconds is double seconds ? string.Create(CultureInfo.InvariantCulture, $"kernels ok (compiled in {seconds:F1} s)") : "kernels ok"
                     : $"unusable: {d.Error}";
                 string rate = d.NominalMemoryBytesPerSecond is double r ? string.Create(CultureInfo.InvariantCulture, $" ({r / 1e9:F0} GB/s nominal)") : "";
-                Out.Line($"{d.Spec,-9} {d.Name} [{d.Type}], {d.MemoryBytes / 1073741824.0:F1} GiB{rate}, {d.ComputeUnits} compute units, driver {d.DriverVersion}; {status}");
+                Out.Line($"{d.Spec,-9} {d.Name} [{d.Type}], {ByteSize.Format(d.MemoryBytes)}{rate}, {d.ComputeUnits} compute units, driver {d.DriverVersion}; {status}");
             }
             return CliErrors.Ok;
         });
