@@ -1,4 +1,5 @@
 using System.Globalization;
+using Copal.Tensors.IO;
 
 namespace Copal.Model.Evaluation;
 
@@ -34,22 +35,8 @@ public static class TextBytes
     public static byte[] Read(Stream stream, string source) => Read(stream, source, MaxBytes);
 
     /// <summary>As <see cref="Read(Stream, string)"/> with another limit (tests).</summary>
-    internal static byte[] Read(Stream stream, string source, int maxBytes)
-    {
-        ArgumentNullException.ThrowIfNull(stream);
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[1 << 16];
-        int n;
-        while ((n = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, maxBytes + 1L - buffer.Length))) > 0)
-        {
-            buffer.Write(chunk, 0, n);
-            if (buffer.Length > maxBytes)
-            {
-                throw TooLong(source, $"holds more than {maxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes", maxBytes);
-            }
-        }
-        return buffer.ToArray();
-    }
+    internal static byte[] Read(Stream stream, string source, int maxBytes) =>
+        BoundedFile.ReadToEnd(stream, maxBytes, () => TooLong(source, $"holds more than {maxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes", maxBytes));
 
     private static IOException TooLong(string source, string size, int maxBytes = MaxBytes) =>
         new($"{source} {size}; expected at most {maxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes of text (the most one string holds): split it");

@@ -1,8 +1,9 @@
 namespace Copal.Tensors.IO;
 
 /// <summary>
-/// Reads a small file whole (a config, a tokenizer, a shard index), refusing one past a bound: a large file given by
-/// mistake, or a link to a device such as /dev/zero, would otherwise be read into memory until the process runs out.
+/// Reads a file or stream whole (a config, a tokenizer, a shard index; text inputs through TextBytes), refusing one
+/// past a bound: a large file given by mistake, or a link to a device such as /dev/zero, would otherwise be read into
+/// memory until the process runs out.
 /// </summary>
 public static class BoundedFile
 {
@@ -28,18 +29,29 @@ public static class BoundedFile
         {
             throw new FileTooLargeToReadException($"it is {stream.Length} bytes, more than {what} holds (at most {maxBytes})");
         }
-        using var bytes = new MemoryStream();
-        byte[] buffer = new byte[81920];
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
+        return ReadToEnd(stream, maxBytes, () => new FileTooLargeToReadException($"more than {maxBytes} bytes came from it, more than {what} holds"));
+    }
+
+    /// <summary>
+    /// The bytes of <paramref name="stream"/> to its end, refused with <paramref name="tooLarge"/>'s exception once more
+    /// than <paramref name="maxBytes"/> came (at most that many and one more are read).
+    /// </summary>
+    public static byte[] ReadToEnd(Stream stream, long maxBytes, Func<Exception> tooLarge)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(tooLarge);
+        using var buffer = new MemoryStream();
+        byte[] chunk = new byte[1 << 16];
+        int n;
+        while ((n = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, maxBytes + 1 - buffer.Length))) > 0)
         {
-            if (bytes.Length + read > maxBytes)
+            buffer.Write(chunk, 0, n);
+            if (buffer.Length > maxBytes)
             {
-                throw new FileTooLargeToReadException($"more than {maxBytes} bytes came from it, more than {what} holds");
+                throw tooLarge();
             }
-            bytes.Write(buffer, 0, read);
         }
-        return bytes.ToArray();
+        return buffer.ToArray();
     }
 
     /// <summary><see cref="ReadAllBytes"/> as text, decoded as <see cref="File.ReadAllText(string)"/> decodes (UTF-8, or the encoding a byte-order mark names).</summary>
