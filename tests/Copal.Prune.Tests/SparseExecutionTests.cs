@@ -326,6 +326,43 @@ public sealed class SparseExecutionTests : IDisposable
     }
 
     /// <summary>
+    /// Two shards that describe one compact weight differently: the later shard's description was taken, and a weight
+    /// whose parts it no longer matched was read by the wrong layout. Now refused at open, naming both files.
+    /// </summary>
+    [Fact]
+    public void Shards_that_describe_a_compact_weight_differently_are_refused_naming_both()
+    {
+        string compact = Path.Combine(_root, "compact");
+        CheckpointCompactor.Compact(Prune("2:4"), compact, CompactFormat.Auto, overwrite: false);
+        string sharded = Path.Combine(_root, "sharded");
+        Directory.CreateDirectory(sharded);
+        foreach (string side in Directory.GetFiles(compact).Where(f => Path.GetFileName(f) != SafetensorsCheckpoint.SingleFileName))
+        {
+            File.Copy(side, Path.Combine(sharded, Path.GetFileName(side)));
+        }
+        const string Shard1 = "model-00001-of-00002.safetensors", Shard2 = "model-00002-of-00002.safetensors";
+        string key, was, edited;
+        using (SafetensorsFile whole = SafetensorsFile.Open(Path.Combine(compact, SafetensorsCheckpoint.SingleFileName)))
+        {
+            int half = whole.Tensors.Count / 2;
+            key = whole.Metadata.Keys.First(k => k.StartsWith(SparseTensorCodec.MetadataPrefix, StringComparison.Ordinal));
+            was = whole.Metadata[key];
+            edited = was.Replace("n=2;m=4", "n=1;m=2", StringComparison.Ordinal);
+            var second = whole.Metadata.ToDictionary(StringComparer.Ordinal);
+            second[key] = edited;
+            SafetensorsSaver.Save(Path.Combine(sharded, Shard1), whole.Tensors.Take(half), whole.Metadata);
+            SafetensorsSaver.Save(Path.Combine(sharded, Shard2), whole.Tensors.Skip(half), second);
+            string map = string.Join(",", whole.Tensors.Select((t, i) => $"\"{t.Name}\": \"{(i < half ? Shard1 : Shard2)}\""));
+            File.WriteAllText(Path.Combine(sharded, SafetensorsCheckpoint.IndexFileName), $"{{\"weight_map\": {{{map}}}}}");
+        }
+        Assert.NotEqual(was, edited);
+        var e = Assert.Throws<SafetensorsException>(() => CheckpointCompactor.Densify(sharded, Path.Combine(_root, "back"), overwrite: false));
+        Assert.Equal($"{Path.Combine(sharded, Shard2)}: metadata entry '{key}' is '{edited}' here, but '{Path.Combine(sharded, Shard1)}' holds '{was}'; "
+            + "expected every shard that describes a compact weight to describe it alike", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(_root, "back")));
+    }
+
+    /// <summary>
     /// Only the decoder layers' linears load compact: a norm (or embedding) stored compact by another tool is named as
     /// such, not said to be missing from a checkpoint that plainly holds its parts.
     /// </summary>

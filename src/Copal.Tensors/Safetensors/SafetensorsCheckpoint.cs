@@ -62,17 +62,27 @@ public sealed class SafetensorsCheckpoint : IDisposable
     public IReadOnlyDictionary<string, string> Metadata => _files[0].Metadata;
 
     /// <summary>
-    /// Every file's metadata in one dictionary (a later file's entry wins a repeated key): what describes the whole
-    /// checkpoint, e.g. the <c>copal.sparse.*</c> entries of compact weights in whichever shard holds them.
+    /// Every file's metadata in one dictionary: what describes the whole checkpoint, e.g. the <c>copal.sparse.*</c>
+    /// entries of compact weights in whichever shard holds them (sharding tools often copy them into every shard).
+    /// A later file's entry wins a repeated key, except a compact weight's description: two shards that describe one
+    /// weight differently are refused, since the one taken would decode the weight's parts by the wrong layout.
     /// </summary>
     public Dictionary<string, string> MergedMetadata()
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var from = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (SafetensorsFile file in Files)
         {
             foreach (var (key, value) in file.Metadata)
             {
+                if (key.StartsWith(SparseTensorCodec.MetadataPrefix, StringComparison.Ordinal)
+                    && metadata.TryGetValue(key, out string? earlier) && !string.Equals(earlier, value, StringComparison.Ordinal))
+                {
+                    throw new SafetensorsException(file.Path,
+                        $"metadata entry '{key}' is '{value}' here, but '{from[key]}' holds '{earlier}'; expected every shard that describes a compact weight to describe it alike");
+                }
                 metadata[key] = value;
+                from[key] = file.Path;
             }
         }
         return metadata;
