@@ -32,23 +32,42 @@ public sealed class BindMountFactAttribute : FactAttribute
 {
     public BindMountFactAttribute()
     {
-        if (!CanBindMount())
+        if (!MountNamespace.Allows(folder => ["mount", "--bind", folder, folder]))
         {
             Skip = "needs unshare -rm (Linux with user namespaces, or root) to bind-mount a folder in a namespace of its own";
         }
     }
+}
 
-    private static bool CanBindMount()
+/// <summary>
+/// A fact that runs copal in a mount namespace of its own on a small tmpfs, a file system whose free space the test
+/// sets (<c>unshare -rm</c>: Linux with user namespaces, or root); skipped, with that reason, elsewhere.
+/// </summary>
+public sealed class TmpfsFactAttribute : FactAttribute
+{
+    public TmpfsFactAttribute()
+    {
+        if (!MountNamespace.Allows(folder => ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", folder]))
+        {
+            Skip = "needs unshare -rm (Linux with user namespaces, or root) to mount a tmpfs in a namespace of its own";
+        }
+    }
+}
+
+/// <summary>Whether a mount can be made in a mount namespace of this process's own (<c>unshare -rm</c>).</summary>
+internal static class MountNamespace
+{
+    /// <summary>Tries <paramref name="mount"/> (the command, given a fresh empty folder) in a namespace that ends with it: on nothing that matters.</summary>
+    public static bool Allows(Func<string, string[]> mount)
     {
         if (!OperatingSystem.IsLinux())
         {
             return false;
         }
-        // A fresh empty folder bound onto itself: what the test does, on nothing that matters.
-        string folder = Directory.CreateTempSubdirectory("copal-bind-").FullName;
+        string folder = Directory.CreateTempSubdirectory("copal-mount-").FullName;
         try
         {
-            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("unshare", ["-rm", "mount", "--bind", folder, folder])
+            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("unshare", ["-rm", .. mount(folder)])
             {
                 RedirectStandardError = true,
                 RedirectStandardOutput = true,

@@ -152,6 +152,7 @@ internal static class PruneCommand
             string? stateInsideOut = stateReal is not null && RealPath.IsSameOrInside(stateReal, outReal) ? Path.GetRelativePath(outReal, stateReal) : null;
             request = request with
             {
+                BeforeCommitSpace = BeforeCommitSpace(p.GetValue(compact), modelDir, copalState, config, target, options.Layers, stateDir, stateInsideOut, outDirectory),
                 BeforeCommit = (staged, token) =>
                 {
                     line.Done();
@@ -210,6 +211,37 @@ internal static class PruneCommand
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// What the run writes beside the pruned model before its output lands, for the free-space check before the
+    /// pruning. Compacting writes a copy of the output folder (its model compact, <see cref="CompactProjection"/>, and
+    /// the COPAL state the output holds), then deletes the dense one: the copy of the state for --state comes after that and fits in
+    /// what was freed. Without compacting, that copy counts where it lands on the output's file system. A --state
+    /// on another file system is checked here, against that one.
+    /// </summary>
+    private static List<OutputSpace> BeforeCommitSpace(bool compact, string modelDir, CopalState? state, LlamaConfig config, SparsityPattern pattern,
+        IReadOnlySet<int>? layers, string? stateDir, string? stateInsideOut, string outDirectory)
+    {
+        long stateBytes = state?.ProjectedTensorBytes(config, layers) ?? 0;
+        bool copiesState = state is not null && stateDir is not null && stateInsideOut != ".";
+        bool copyBesideOutput = copiesState && (stateInsideOut is not null || DiskSpace.OnSameFileSystem(stateDir!, outDirectory));
+        if (copiesState && !copyBesideOutput)
+        {
+            DiskSpace.Require("--state", stateDir!, stateBytes, "the COPAL state");
+        }
+        var space = new List<OutputSpace>();
+        if (compact)
+        {
+            // The copy holds every file of the output: the side files the writer copied in, and the state.
+            long sideFiles = PrunedModelWriter.SideFiles.Select(f => new FileInfo(Path.Combine(modelDir, f))).Where(f => f.Exists).Sum(f => f.Length);
+            space.Add(new OutputSpace("its compact copy", model => CompactProjection.Bytes(model, config, pattern, layers) + stateBytes + sideFiles));
+        }
+        else if (copyBesideOutput)
+        {
+            space.Add(new OutputSpace("the copy of its COPAL state for --state", _ => stateBytes));
+        }
+        return space;
     }
 
     /// <summary>

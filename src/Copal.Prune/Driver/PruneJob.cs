@@ -54,6 +54,12 @@ public sealed record PruneRequest(
     public Action<string, CancellationToken>? BeforeCommit { get; init; }
 
     /// <summary>
+    /// What <see cref="BeforeCommit"/> writes on the output's file system, counted with the model in the free-space
+    /// check made before the pruning (a run that would fill the disk at its end fails at its start): empty for nothing.
+    /// </summary>
+    public IReadOnlyList<OutputSpace> BeforeCommitSpace { get; init; } = [];
+
+    /// <summary>
     /// Refuses a request with a null field (a record's positional fields and <c>with</c> take null at run time) before
     /// any work, naming the field, rather than failing on it halfway through.
     /// </summary>
@@ -66,6 +72,11 @@ public sealed record PruneRequest(
         Require(Options.Pattern, "Options.Pattern", "a sparsity pattern");
         Require(Calibration, nameof(Calibration), "a calibration set (CalibrationSet.None for a data-free method)");
         Require(ExtraFiles, nameof(ExtraFiles), "a dictionary of extra files (empty for none)");
+        Require(BeforeCommitSpace, nameof(BeforeCommitSpace), "a list of what BeforeCommit writes (empty for nothing)");
+        for (int i = 0; i < BeforeCommitSpace.Count; i++)
+        {
+            Require(BeforeCommitSpace[i], $"{nameof(BeforeCommitSpace)}[{i}]", "what BeforeCommit writes, with its bytes");
+        }
         foreach ((string name, Action<string, CancellationToken> write) in ExtraFiles)
         {
             Require(write, $"ExtraFiles['{name}']", "a writer of the file");
@@ -145,12 +156,14 @@ public static class PruneJob
             ["copal.pruned.pattern"] = request.Options.Pattern.ToString(),
             ["copal.pruned.calibration"] = request.Calibration.Hash,
         };
-        // A COPAL state is saved into the output too, once the pruning is done: its space is checked before it starts.
-        (string, long) alongside = default;
+        // A COPAL state is saved into the output too, once the pruning is done, and the caller's BeforeCommit may write
+        // more there (a compact copy): their space is checked with the model's before the pruning starts.
+        var alongside = new List<OutputSpace>();
         if (copalState?.Projected(model.Config, request.Options.Layers) is (long stateFile, long largestMatrix))
         {
-            alongside = ("its COPAL state", stateFile + largestMatrix); // one matrix is in the spill and the file at once
+            alongside.Add(new OutputSpace("its COPAL state", _ => stateFile + largestMatrix)); // one matrix is in the spill and the file at once
         }
+        alongside.AddRange(request.BeforeCommitSpace);
         using var writer = new PrunedModelWriter(request.ModelDirectory, source, request.OutDirectory, request.Force, model.Config.NumLayers, metadata, request.OutputName, alongside);
         // COPAL's folded Hessians wait in the output's temporary folder, so a failed run leaves nothing behind;
         // saving the state (an extra file, CopalRun.StateFiles) streams them into the state file and deletes them.

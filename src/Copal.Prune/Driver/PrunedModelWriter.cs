@@ -41,9 +41,9 @@ public sealed class PrunedModelWriter : IDisposable
     /// <param name="layers">The model's decoder layers.</param>
     /// <param name="metadata">Entries for the safetensors <c>__metadata__</c>, beside "format": "pt".</param>
     /// <param name="outputName">How messages name the output folder (<see cref="AtomicDirectory.Name"/>).</param>
-    /// <param name="alongside">What else the run writes into the output (a COPAL state) and its bytes, checked with the model's against the free space.</param>
+    /// <param name="alongside">What else the run writes on the output's file system (<see cref="OutputSpace"/>), checked with the model against the free space.</param>
     public PrunedModelWriter(string inputDirectory, SafetensorsCheckpoint source, string outDirectory, bool overwrite, int layers, IReadOnlyDictionary<string, string> metadata,
-        string outputName = "--out", (string What, long Bytes) alongside = default)
+        string outputName = "--out", IReadOnlyList<OutputSpace>? alongside = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         _source = source;
@@ -82,8 +82,9 @@ public sealed class PrunedModelWriter : IDisposable
             var meta = new Dictionary<string, string>(metadata) { ["format"] = "pt" };
             // Before the pruning's minutes, not at the end of them, with what the run will write beside the model.
             long model = specs.Sum(t => t.ByteLength);
-            _output.RequireSpace(model + alongside.Bytes,
-                alongside.Bytes > 0 ? $"the pruned model ({ByteSize.Format(model)}) with {alongside.What} ({ByteSize.Format(alongside.Bytes)})" : "the pruned model");
+            var extras = (alongside ?? []).Select(a => (a.What, Bytes: a.Bytes(specs))).Where(a => a.Bytes > 0).ToList();
+            _output.RequireSpace(model + extras.Sum(a => a.Bytes), extras.Count == 0 ? "the pruned model"
+                : $"the pruned model ({ByteSize.Format(model)}) with {JoinedWithAnd(extras.Select(a => $"{a.What} ({ByteSize.Format(a.Bytes)})").ToList())}");
             _writer = SafetensorsWriter.Create(_output.File("model.safetensors"), specs, meta, _output.FinalFile("model.safetensors"));
         }
         catch
@@ -186,4 +187,8 @@ public sealed class PrunedModelWriter : IDisposable
             _output.Dispose();
         }
     }
+
+    /// <summary>"a", "a and b", "a, b and c".</summary>
+    private static string JoinedWithAnd(IReadOnlyList<string> items) =>
+        items.Count == 1 ? items[0] : $"{string.Join(", ", items.Take(items.Count - 1))} and {items[^1]}";
 }

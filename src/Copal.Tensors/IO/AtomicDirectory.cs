@@ -110,14 +110,7 @@ public sealed class AtomicDirectory : IDisposable
     /// system it goes to cannot hold: a run that would fill the disk fails at once, naming both sizes, instead of
     /// minutes later (where it would still leave nothing behind).
     /// </summary>
-    public void RequireSpace(long bytes, string what)
-    {
-        long free = new DriveInfo(TempPath).AvailableFreeSpace;
-        if (bytes > free)
-        {
-            throw new IOException($"{Name} '{FinalPath}': {what} takes {ByteSize.Format(bytes)}, and its file system has {ByteSize.Format(free)} free");
-        }
-    }
+    public void RequireSpace(long bytes, string what) => DiskSpace.Require(Name, FinalPath, bytes, what, measuredAt: TempPath);
 
     /// <summary>
     /// What marks a folder as a model or a report, the outputs --force may replace: every output copal writes holds one.

@@ -82,6 +82,23 @@ public static class SparseTensorCodec
         }
     }
 
+    /// <summary>
+    /// Bytes an N:M weight of <paramref name="rows"/> × <paramref name="cols"/> takes stored compact, as
+    /// <see cref="Encode"/> stores it: its values and the smaller of its two index encodings.
+    /// </summary>
+    public static long NMStoredBytes(long rows, int cols, int n, int m, DType dtype)
+    {
+        int indexStride = NMRankCode.For(n, m, cols)?.Stride(cols) ?? NMSparseMatrix.IndexStrideOf(cols, n, m);
+        return rows * (((long)cols / m * n * dtype.SizeOf()) + indexStride);
+    }
+
+    /// <summary>
+    /// Bytes a bitmask weight of <paramref name="rows"/> × <paramref name="cols"/> with <paramref name="values"/>
+    /// stored values takes, as <see cref="Encode"/> stores it: its mask, its row offsets and its values.
+    /// </summary>
+    public static long BitmaskStoredBytes(long rows, int cols, long values, DType dtype) =>
+        (rows * ((cols + 7) >> 3)) + ((rows + 1) * sizeof(long)) + (values * dtype.SizeOf());
+
     /// <summary>Names of the sparse weights the file metadata declares.</summary>
     public static IEnumerable<string> SparseNames(IReadOnlyDictionary<string, string> metadata)
     {

@@ -1,0 +1,74 @@
+using Copal.Model.Config;
+using Copal.Model.Weights;
+using Copal.Tensors;
+using Copal.Tensors.Safetensors;
+using Copal.Tensors.Sparse;
+
+namespace Copal.Prune.Driver;
+
+/// <summary>
+/// The tensor bytes <c>prune --compact</c> writes for a pruned model, known from its shapes and the pattern before the
+/// pruning, so the free-space check made then can count the compact copy as it will be, not as large as the model.
+/// Each pruned decoder linear is stored as <see cref="CheckpointCompactor"/> stores it: 2:4 as N:M, any other pattern
+/// with at least <see cref="CheckpointCompactor.MinBitmaskSparsity"/> zeros as a bitmask holding the values a row keeps;
+/// every other tensor dense. Zeros the dense model already had only make the copy smaller, so this is an upper bound.
+/// </summary>
+public static class CompactProjection
+{
+    /// <param name="tensors">The pruned model's tensors (the dense model's names, dtypes and shapes).</param>
+    /// <param name="config">The model's config: which tensors are its decoder linears.</param>
+    /// <param name="pattern">The sparsity every pruned linear gets.</param>
+    /// <param name="layers">The layers pruned; null for all.</param>
+    public static long Bytes(IEnumerable<TensorSpec> tensors, LlamaConfig config, SparsityPattern pattern, IReadOnlySet<int>? layers)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(pattern);
+        var pruned = new HashSet<string>(StringComparer.Ordinal);
+        for (int layer = 0; layer < config.NumLayers; layer++)
+        {
+            if (layers is null || layers.Contains(layer))
+            {
+                pruned.UnionWith(LinearIds.All.Select(id => LlamaTensorNames.Linear(layer, id)));
+            }
+        }
+        return tensors.Sum(t => pruned.Contains(t.Name) && t.Shape.Length == 2 && t.DType is DType.F32 or DType.BF16
+            ? Math.Min(t.ByteLength, Stored(t.Shape[0], checked((int)t.Shape[1]), t.DType, pattern))
+            : t.ByteLength);
+    }
+
+    /// <summary>
+    /// At least what <see cref="CheckpointCompactor"/>'s automatic choice stores for a linear pruned to
+    /// <paramref name="pattern"/>: what it stores depends on the zeros it measures (at least the pattern's), but each
+    /// choice open to it is bounded. 2:4 is stored as N:M (a bitmask, its one alternative, only where zeros beyond
+    /// the pattern make it smaller). Any other pattern: a bitmask holds at most the values a row keeps; and from half
+    /// zeros to <see cref="SparsityAdvisor.BitmaskOverTwoFour"/> a mask that happens to be 2:4 is stored N:M, which
+    /// can take more.
+    /// </summary>
+    private static long Stored(long rows, int cols, DType dtype, SparsityPattern pattern)
+    {
+        long dense = rows * cols * dtype.SizeOf();
+        if (pattern is SparsityPattern.NM { N: 2, M: 4 })
+        {
+            return SparseTensorCodec.NMStoredBytes(rows, cols, 2, 4, dtype);
+        }
+        double zeros = pattern.TargetSparsity;
+        if (zeros < CheckpointCompactor.MinBitmaskSparsity)
+        {
+            return dense;
+        }
+        long kept = pattern switch
+        {
+            // N of every M pruned; a method counting over the whole matrix prunes no fewer than a row's count each row.
+            SparsityPattern.NM nm => (long)cols / nm.M * (nm.M - nm.N),
+            SparsityPattern.Unstructured u => cols - u.CountFor(cols),
+            _ => cols,
+        };
+        long bound = SparseTensorCodec.BitmaskStoredBytes(rows, cols, rows * kept, dtype);
+        if (zeros >= 0.5 && zeros < SparsityAdvisor.BitmaskOverTwoFour && cols % 4 == 0)
+        {
+            bound = Math.Max(bound, SparseTensorCodec.NMStoredBytes(rows, cols, 2, 4, dtype));
+        }
+        return bound;
+    }
+}

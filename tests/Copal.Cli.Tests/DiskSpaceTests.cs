@@ -1,0 +1,65 @@
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>
+/// A prune that would fill its disk at its end fails at its start, naming both sizes: what the run writes beside the
+/// pruned model before its output lands counts with it. copal runs in a mount namespace of its own on a small tmpfs
+/// whose free space the test sets; before these checks each run pruned every layer and then failed writing.
+/// </summary>
+public sealed class DiskSpaceTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-space-").FullName;
+    private readonly string _disk = Directory.CreateTempSubdirectory("copal-space-disk-").FullName; // the tmpfs mounts here, in copal's namespace only
+
+    public void Dispose()
+    {
+        Directory.Delete(_temp, recursive: true);
+        Directory.Delete(_disk, recursive: true);
+    }
+
+    /// <summary>The tmpfs holds the pruned model (1,016 KiB of tensors) but not its compact copy too.</summary>
+    [TmpfsFact]
+    public void Prune_compact_is_refused_before_pruning_where_the_compact_copy_does_not_fit_beside_the_model()
+    {
+        string outDir = Path.Combine(_disk, "out");
+        CopalProcess.Result r = OnTmpfs("1500k", "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "magnitude", "--pattern", "2:4", "--compact", "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"-o '{outDir}': the pruned model (1015.8 KiB) with its compact copy (", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains(", and its file system has ", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("layer ", r.Stdout, StringComparison.Ordinal); // no layer was pruned
+    }
+
+    /// <summary>--state on another file system, with no room for the COPAL state (1.2 MiB).</summary>
+    [TmpfsFact]
+    public void A_state_folder_on_a_file_system_without_room_for_the_state_is_refused_before_pruning()
+    {
+        string state = Path.Combine(_disk, "state");
+        CopalProcess.Result r = OnTmpfs("200k", [.. Copal(Path.Combine(_temp, "out")), "--state", state]);
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"--state '{state}': the COPAL state takes ", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains(", and its file system has ", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("layer ", r.Stdout, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
+    /// <summary>--state beside the output on one file system: room for the model and its state, not for the state's copy.</summary>
+    [TmpfsFact]
+    public void A_state_folder_on_the_outputs_file_system_counts_its_copy_with_the_model()
+    {
+        string outDir = Path.Combine(_disk, "out");
+        CopalProcess.Result r = OnTmpfs("3000k", [.. Copal(outDir), "--state", Path.Combine(_disk, "state")]);
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"-o '{outDir}': the pruned model (1015.8 KiB) with its COPAL state (", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains(") and the copy of its COPAL state for --state (", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("layer ", r.Stdout, StringComparison.Ordinal);
+    }
+
+    private static string[] Copal(string outDir) =>
+        ["prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];
+
+    /// <summary>Runs copal with a tmpfs of <paramref name="size"/> mounted on the test's disk folder, in a namespace that ends with it.</summary>
+    private CopalProcess.Result OnTmpfs(string size, params string[] args) =>
+        CopalProcess.RunInShell($"exec unshare -rm bash -c 'mount -t tmpfs -o size=\"$1\" tmpfs \"$2\" && shift 2 && exec dotnet \"$@\"' bash {size} \"{_disk}\" \"$@\"", args);
+}
