@@ -11,11 +11,11 @@ public sealed unsafe class NativeTensor : IDisposable
     private byte* _data;
 
     /// <summary>A zero-filled tensor of <paramref name="dtype"/> and <paramref name="shape"/>, aligned to 64 bytes.</summary>
+    /// <exception cref="ArgumentException">A dimension is negative, or the bytes pass a long.</exception>
     public NativeTensor(string name, DType dtype, long[] shape)
     {
-        ArgumentNullException.ThrowIfNull(shape);
-        long count = shape.Aggregate(1L, (a, d) => a * d);
-        ByteLength = count * dtype.SizeOf();
+        // Checked before allocating: a negative dimension made a negative length, which Clear took as 2^64 − n bytes.
+        ByteLength = TensorView.ElementCountOf(name, dtype, shape) * dtype.SizeOf();
         _data = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(ByteLength, 1), 64);
         NativeMemory.Clear(_data, (nuint)ByteLength);
         View = new TensorView(name, dtype, shape, _data, ByteLength);

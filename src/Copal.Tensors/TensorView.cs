@@ -11,20 +11,10 @@ public readonly unsafe struct TensorView
     /// A view of <paramref name="byteLength"/> bytes at <paramref name="data"/>, which the caller keeps alive and
     /// unchanged for as long as the view is used; <paramref name="shape"/> is kept, not copied.
     /// </summary>
-    /// <exception cref="ArgumentException">A dimension is negative, or the shape and dtype need another byte length.</exception>
+    /// <exception cref="ArgumentException">A dimension is negative, the bytes pass a long, or the shape and dtype need another byte length.</exception>
     public TensorView(string name, DType dtype, long[] shape, byte* data, long byteLength)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        ArgumentNullException.ThrowIfNull(shape);
-        long count = 1;
-        foreach (long d in shape)
-        {
-            if (d < 0)
-            {
-                throw new ArgumentException($"tensor '{name}' has a negative dimension in shape [{string.Join(", ", shape)}]", nameof(shape));
-            }
-            count *= d;
-        }
+        long count = ElementCountOf(name, dtype, shape);
         if (count * dtype.SizeOf() != byteLength)
         {
             throw new ArgumentException(
@@ -37,6 +27,38 @@ public readonly unsafe struct TensorView
         Data = data;
         ByteLength = byteLength;
         ElementCount = count;
+    }
+
+    /// <summary>
+    /// The elements of a tensor of <paramref name="shape"/>, whose bytes in <paramref name="dtype"/> a long holds.
+    /// Checked: a product that wrapped around ([2^32, 2^32] counted 0) would pass for a tensor of a few bytes.
+    /// </summary>
+    /// <exception cref="ArgumentException">A dimension is negative, or the elements or bytes pass a long.</exception>
+    internal static long ElementCountOf(string name, DType dtype, long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(shape);
+        long count = 1;
+        foreach (long d in shape)
+        {
+            if (d < 0)
+            {
+                throw new ArgumentException($"tensor '{name}' has a negative dimension in shape [{string.Join(", ", shape)}]", nameof(shape));
+            }
+        }
+        foreach (long d in shape)
+        {
+            if (d != 0 && count > long.MaxValue / d)
+            {
+                throw new ArgumentException($"tensor '{name}' of shape [{string.Join(", ", shape)}] has more elements than a long holds", nameof(shape));
+            }
+            count *= d;
+        }
+        if (count > long.MaxValue / dtype.SizeOf())
+        {
+            throw new ArgumentException($"tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {dtype} has more bytes than a long holds", nameof(shape));
+        }
+        return count;
     }
 
     /// <summary>

@@ -52,6 +52,12 @@ public static class Attention
         {
             throw new ArgumentException($"scores scratch has {scores.Length} floats, needs {ScratchLength(shape)}", nameof(scores));
         }
+        // Spans longer than the shape (a batch's buffers) would let an item past rows × heads read and write there.
+        int items = shape.Rows * shape.Heads;
+        if ((uint)itemStart > (uint)itemEnd || itemEnd > items)
+        {
+            throw new ArgumentOutOfRangeException(nameof(itemEnd), $"items [{itemStart}, {itemEnd}) outside [0, {items})");
+        }
         int d = shape.HeadDim;
         int qWidth = shape.Heads * d;
         int kvWidth = shape.KvHeads * d;

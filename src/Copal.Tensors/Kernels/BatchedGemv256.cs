@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using static Copal.Tensors.Kernels.VectorFma;
 
@@ -102,7 +103,8 @@ internal static unsafe class BatchedGemv256
         {
             t_evenOdd = GC.AllocateUninitializedArray<float>(tiled * cols, pinned: true);
         }
-        float* arranged = (float*)Unsafe.AsPointer(ref t_evenOdd[0]);
+        // Not ref t_evenOdd[0]: a weight of no columns leaves the array empty, and the kernel then only writes zeros.
+        float* arranged = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(t_evenOdd));
         for (nint i = 0; i < tiled; i++)
         {
             Bf16PairGemv.ArrangeEvenOdd(x + (i * cols), arranged + (i * cols), cols);

@@ -13,7 +13,10 @@ namespace Copal.Tensors.Kernels;
 /// </summary>
 public static unsafe class Gemv
 {
-    /// <summary>Computes y[j] for j in [<paramref name="rowStart"/>, <paramref name="rowEnd"/>); <paramref name="y"/> is indexed by j.</summary>
+    /// <summary>
+    /// Computes y[j] for j in [<paramref name="rowStart"/>, <paramref name="rowEnd"/>); <paramref name="y"/> is indexed by j.
+    /// Over a panel matrix (<see cref="WeightLayout.Panels"/>) the range covers whole panels.
+    /// </summary>
     public static void Compute(ReadOnlySpan<float> x, in WeightMatrix weight, int rowStart, int rowEnd, Span<float> y)
     {
         if (x.Length < weight.Cols)
@@ -28,10 +31,45 @@ public static unsafe class Gemv
         {
             throw new ArgumentException($"y has {y.Length} elements, needs {rowEnd}", nameof(y));
         }
+        if (weight.IsPanels)
+        {
+            RequireWholePanels(weight, rowStart, rowEnd);
+        }
         fixed (float* px = x)
         fixed (float* py = y)
         {
-            Run(px, weight, rowStart, rowEnd, py);
+            if (weight.IsPanels)
+            {
+                // Rows of a panel matrix are not contiguous (WeightMatrix.Row is for the row-major layout only).
+                PanelGemv.Run(px, 1, weight, rowStart, rowEnd, py);
+            }
+            else
+            {
+                Run(px, weight, rowStart, rowEnd, py);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A panel matrix's row range covers whole panels, as <see cref="PanelGemv"/> writes them: it starts at a
+    /// multiple of <see cref="WeightMatrix.PanelRows"/> and ends at one or at the last row (an empty range anywhere).
+    /// </summary>
+    private static void RequireWholePanels(in WeightMatrix weight, int rowStart, int rowEnd)
+    {
+        const int R = WeightMatrix.PanelRows;
+        if (rowStart == rowEnd)
+        {
+            return;
+        }
+        if (rowStart % R != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rowStart), FormattableString.Invariant(
+                $"a panel matrix's row range must start at a multiple of {R}, got {rowStart}"));
+        }
+        if (rowEnd % R != 0 && rowEnd != weight.Rows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rowEnd), FormattableString.Invariant(
+                $"a panel matrix's row range must end at a multiple of {R} or at the last row ({weight.Rows}), got {rowEnd}"));
         }
     }
 

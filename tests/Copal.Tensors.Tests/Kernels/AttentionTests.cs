@@ -83,6 +83,24 @@ public class AttentionTests
         Tolerances.AssertClose(output, expected, what: $"blocked attention under a window of {window}");
     }
 
+    /// <summary>
+    /// Items past the shape's rows × heads are refused, as the blocked kernel refuses its own: with buffers larger than
+    /// the shape (a batch's, a context's), the per-row kernel attended them as rows past the shape and wrote their
+    /// output there, without a word.
+    /// </summary>
+    [Fact]
+    public void Attention_refuses_items_outside_the_shape()
+    {
+        var (q, k, v, shape) = Inputs(rows: 2, startPos: 3, heads: 4, kvHeads: 2, headDim: 16, window: 0);
+        float[] roomyQ = [.. q, .. q], roomyK = [.. k, .. k], roomyV = [.. v, .. v];
+        var output = new float[roomyQ.Length];
+        var scores = new float[Attention.ScratchLength(shape) + 8];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Compute(roomyQ, roomyK, roomyV, shape, 4, 9, scores, output));
+        Assert.Contains("items [4, 9) outside [0, 8)", e.Message, StringComparison.Ordinal);
+        Assert.All(output, o => Assert.Equal(0f, o));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Compute(q, k, v, shape, 5, 4, scores, output));
+    }
+
     private static (float[] Q, float[] K, float[] V, AttentionShape Shape) Inputs(int rows, int startPos, int heads, int kvHeads, int headDim, int window)
     {
         int positions = startPos + rows;

@@ -226,6 +226,39 @@ public class KernelPathTests
         }
     }
 
+    /// <summary>
+    /// A weight of no input columns (an empty sum) gives zeros on every path and input row count, panels too: the
+    /// AVX2 batched BF16 kernel took the address of element 0 of its empty scratch and threw instead.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DTypes))]
+    public unsafe void A_weight_of_no_columns_gives_zeros_on_every_path(DType dtype)
+    {
+        OnEachPath(path =>
+        {
+            const int rows = 40;
+            using var w = new StoredMatrix(dtype, rows, 0, seed: 1);
+            WeightMatrix panels = PanelPacking.Pack(w.Matrix);
+            try
+            {
+                foreach (int n in new[] { 1, 3, 4, 5, 8, 9, 13 })
+                {
+                    foreach (WeightMatrix matrix in new[] { w.Matrix, panels })
+                    {
+                        var y = new float[n * rows];
+                        y.AsSpan().Fill(float.NaN);
+                        MatMul.Compute(ReadOnlySpan<float>.Empty, n, matrix, y, threads: 2);
+                        Assert.True(y.All(v => v == 0f), $"{path} {dtype} {matrix.Layout} n={n}: {string.Join(", ", y.Distinct())}");
+                    }
+                }
+            }
+            finally
+            {
+                System.Runtime.InteropServices.NativeMemory.AlignedFree(panels.Data);
+            }
+        });
+    }
+
     private static void AssertSameBits(float want, float got, string what) =>
         Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(got) || (float.IsNaN(want) && float.IsNaN(got)),
             $"{what}: got {got:R}, expected {want:R}");

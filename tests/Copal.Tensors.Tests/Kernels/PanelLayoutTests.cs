@@ -105,6 +105,38 @@ public sealed unsafe class PanelLayoutTests
         KernelTolerance.AssertSums(overPanels, Reference.MatMul(x, n, w.Values, rows, cols), cols, $"gemm over panels {dtype}");
     }
 
+    /// <summary>
+    /// The public GEMV takes a panel matrix as MatMul does: it read panels as rows before (w.Row's layout check is a
+    /// debug assertion only), so a release build returned other rows' sums without a word.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.F32, 70, 37)]
+    [InlineData(DType.BF16, 64, 129)]
+    [InlineData(DType.F16, 100, 33)]
+    public void The_gemv_over_panels_matches_the_reference(DType dtype, int rows, int cols)
+    {
+        using var w = new StoredMatrix(dtype, rows, cols, seed: 19);
+        using Packed p = Pack(w);
+        float[] x = Rand.Floats(cols, seed: 20);
+        float[] expected = Reference.MatMul(x, 1, w.Values, rows, cols);
+        var y = new float[rows];
+        Gemv.Compute(x, p.Matrix, 0, 32, y);
+        Gemv.Compute(x, p.Matrix, 32, rows, y);
+        KernelTolerance.AssertSums(y, expected, cols, $"gemv over panels {dtype}");
+    }
+
+    [Fact]
+    public void A_gemv_row_range_over_panels_must_cover_whole_panels()
+    {
+        using var w = new StoredMatrix(DType.BF16, 70, 16, seed: 21);
+        using Packed p = Pack(w);
+        var y = new float[70];
+        var start = Assert.Throws<ArgumentOutOfRangeException>(() => Gemv.Compute(new float[16], p.Matrix, 8, 64, y));
+        Assert.Contains("start at a multiple of 32, got 8", start.Message, StringComparison.Ordinal);
+        var end = Assert.Throws<ArgumentOutOfRangeException>(() => Gemv.Compute(new float[16], p.Matrix, 0, 40, y));
+        Assert.Contains("end at a multiple of 32 or at the last row (70), got 40", end.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_gemm_row_range_over_panels_must_start_on_a_panel()
     {
