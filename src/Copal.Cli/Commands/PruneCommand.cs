@@ -215,10 +215,10 @@ internal static class PruneCommand
 
     /// <summary>
     /// What the run writes beside the pruned model before its output lands, for the free-space check before the
-    /// pruning. Compacting writes a copy of the output folder (its model compact, <see cref="CompactProjection"/>, and
-    /// the COPAL state the output holds), then deletes the dense one: the copy of the state for --state comes after that and fits in
-    /// what was freed. Without compacting, that copy counts where it lands on the output's file system. A --state
-    /// on another file system is checked here, against that one.
+    /// pruning. Compacting writes a copy of the output folder (its model compact, <see cref="CompactProjection"/>, its
+    /// side files and the COPAL state it holds), then deletes the dense one: the copy of the state for --state comes
+    /// after that and fits in what was freed. Without compacting, that copy counts where it lands on the output's file
+    /// system. A --state on another file system is checked here, against that one.
     /// </summary>
     private static List<OutputSpace> BeforeCommitSpace(bool compact, string modelDir, CopalState? state, LlamaConfig config, SparsityPattern pattern,
         IReadOnlySet<int>? layers, string? stateDir, string? stateInsideOut, string outDirectory)
