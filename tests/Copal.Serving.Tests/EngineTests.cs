@@ -542,13 +542,14 @@ public sealed class EngineTests : IDisposable
     [Fact]
     public async Task A_cache_the_device_cannot_grow_fails_that_request_alone_and_the_engine_goes_on()
     {
-        // A slot reserves 256 positions and doubles: the grown cache of 512 positions a layer (× kv width 32) is refused.
+        // A slot reserves 256 positions and doubles, up to what its request can reach (here the context): the grown
+        // cache of 512 positions a layer (× kv width 32) is refused.
         using var device = new KvRefusingDevice(refusedLength: 512 * 32);
         using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
         var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
         using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 2 });
         int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
-        Task<CompletionResult> past256 = engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 });
+        Task<CompletionResult> past256 = engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 300 });
         Task<CompletionResult> short1 = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 20 });
         var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => past256);
         Assert.Contains("512 positions", e.Message, StringComparison.Ordinal);
@@ -567,7 +568,7 @@ public sealed class EngineTests : IDisposable
     public async Task A_cache_the_host_cannot_grow_fails_that_request_alone_and_the_engine_goes_on()
     {
         // Buffers from 40 KiB are checked: a layer's first 256 positions of keys (× kv width 32, 32 KiB) are not, a
-        // grown cache of 512 positions (64 KiB) is.
+        // grown cache of 512 positions (64 KiB, the context, which max_tokens 300 can reach) is.
         using var host = new HostMemoryControlledCpu(checkedBytes: 40 << 10);
         using LlamaModel model = LlamaModel.Load(TestData.Stories260K, host.Backend);
         var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
@@ -575,7 +576,7 @@ public sealed class EngineTests : IDisposable
         Assert.True((await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 })).TokenIds.Count > 0);
         host.FreeBytes = 40 << 10;
         int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
-        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 }));
+        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 300 }));
         Assert.True(e.OnHost);
         Assert.StartsWith("host memory is short: 64.0 KiB for a buffer of 16384 floats did not fit", e.Message, StringComparison.Ordinal);
         Assert.Null(engine.Fault);

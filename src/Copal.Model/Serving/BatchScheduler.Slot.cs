@@ -88,6 +88,8 @@ internal sealed partial class BatchScheduler
                 _state = null;
             }
             _state ??= NewState(model, contextSize, job.ScoresPrompt);
+            // The cache grows with the job, up to its prompt and max_tokens, not by doubling past them.
+            _state.GrowthLimit = job.ContextLimit;
             if (_initialKvBytes < 0)
             {
                 _initialKvBytes = _state.KvCacheBytes;
