@@ -21,7 +21,10 @@ internal sealed partial class BatchScheduler : IDisposable
     private readonly LlamaModel _model;
     private readonly EngineOptions _options;
     private readonly Channel<SequenceJob> _pending = Channel.CreateUnbounded<SequenceJob>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Slot[] _slots;
+    // The slots made so far, at most Parallel: one is made when a request finds none free, so a bound far above the
+    // work (--parallel 100000) costs nothing until that many requests run at once. Replaced, never changed in place:
+    // a reader on another thread (KvCacheBytes) walks the array it read.
+    private volatile Slot[] _slots = [];
     private readonly Thread _thread;
     private readonly CancellationTokenSource _stopping = new();
     private readonly EngineStatistics _statistics;
@@ -43,7 +46,6 @@ internal sealed partial class BatchScheduler : IDisposable
         _model = model;
         _options = options;
         _statistics = statistics;
-        _slots = new Slot[options.Parallel];
         _thread = new Thread(Loop) { IsBackground = true, Name = "copal-scheduler" };
         _thread.Start();
     }
@@ -80,9 +82,9 @@ internal sealed partial class BatchScheduler : IDisposable
         get
         {
             long total = 0;
-            foreach (Slot? s in _slots)
+            foreach (Slot s in _slots)
             {
-                total += s?.KvBytes ?? 0;
+                total += s.KvBytes;
             }
             return total;
         }
@@ -90,7 +92,7 @@ internal sealed partial class BatchScheduler : IDisposable
 
     private void Loop()
     {
-        var active = new List<Slot>(_slots.Length);
+        var active = new List<Slot>();
         try
         {
             while (!_stopping.IsCancellationRequested)
@@ -137,9 +139,9 @@ internal sealed partial class BatchScheduler : IDisposable
     /// </summary>
     private void FailHeld(Exception e)
     {
-        foreach (Slot? s in _slots)
+        foreach (Slot s in _slots)
         {
-            if (s?.Job is SequenceJob job)
+            if (s.Job is SequenceJob job)
             {
                 s.Job = null;
                 FailCounted(job, e);
@@ -170,7 +172,7 @@ internal sealed partial class BatchScheduler : IDisposable
         _ended.Clear();
         _failed.Clear();
         _prefilled = null;
-        while (active.Count < _slots.Length && _pending.Reader.TryRead(out SequenceJob? job))
+        while (active.Count < _options.Parallel && _pending.Reader.TryRead(out SequenceJob? job))
         {
             if (job.CancellationToken.IsCancellationRequested)
             {
@@ -184,7 +186,7 @@ internal sealed partial class BatchScheduler : IDisposable
             {
                 // Inside: a new slot, or one whose cache was given back, allocates a cache here, which may fail as the
                 // prefill may; the job is the slot's before that, so a failure reaches its requester.
-                slot = _slots[index] ??= new Slot(_model, _options.ContextSize!.Value, _options.PrefixCache);
+                slot = index < _slots.Length ? _slots[index] : MakeSlot();
                 try
                 {
                     Prefill(slot, job);
@@ -281,7 +283,7 @@ internal sealed partial class BatchScheduler : IDisposable
     private bool DropIdleCaches()
     {
         bool dropped = false;
-        foreach (Slot? s in _slots)
+        foreach (Slot s in _slots)
         {
             if (s is { Job: null, KeepsPrefix: true })
             {
@@ -298,20 +300,22 @@ internal sealed partial class BatchScheduler : IDisposable
     /// <summary>
     /// A free slot for <paramref name="job"/>: the one whose kept cache holds the most of its prompt; without one, a
     /// slot that keeps nothing, then the one whose last job came earliest, so recent prefixes stay for their next turn.
+    /// The index past the slots made is a slot to make (<see cref="MakeSlot"/>).
     /// </summary>
     private int ChooseSlot(SequenceJob job)
     {
         int best = -1, bestReuse = -1;
         long bestStamp = long.MaxValue;
-        for (int i = 0; i < _slots.Length; i++)
+        Slot[] slots = _slots;
+        for (int i = 0; i <= slots.Length && i < _options.Parallel; i++)
         {
-            Slot? s = _slots[i];
+            Slot? s = i < slots.Length ? slots[i] : null;
             if (s?.Job is not null)
             {
                 continue;
             }
             int reuse = s?.ReusableFor(job) ?? 0;
-            // Empty slots count as the oldest: taking one loses no cache.
+            // A slot not made yet counts as the oldest, as one that keeps nothing: taking it loses no cache.
             long stamp = s is null || !s.KeepsPrefix ? long.MinValue : s.LastAdmission;
             if (reuse > bestReuse || (reuse == bestReuse && stamp < bestStamp))
             {
@@ -319,6 +323,14 @@ internal sealed partial class BatchScheduler : IDisposable
             }
         }
         return best;
+    }
+
+    /// <summary>A new slot, after the ones made (ChooseSlot chose it: fewer than Parallel are made).</summary>
+    private Slot MakeSlot()
+    {
+        var slot = new Slot(_model, _options.ContextSize!.Value, _options.PrefixCache);
+        _slots = [.. _slots, slot];
+        return slot;
     }
 
     /// <summary>
@@ -395,7 +407,7 @@ internal sealed partial class BatchScheduler : IDisposable
         {
             // Sized to the sequences in flight, doubling as more arrive (at most --parallel): its logits alone are
             // rows × vocab floats (0.2 GB for 256 rows of a 200k vocabulary), so one request does not pay for 256.
-            int batchRows = Math.Min(_slots.Length, Math.Max(rows, 2 * (_batch?.MaxRows ?? 0)));
+            int batchRows = Math.Min(_options.Parallel, Math.Max(rows, 2 * (_batch?.MaxRows ?? 0)));
             _batch?.Dispose();
             _batch = null;
             try
@@ -629,9 +641,9 @@ internal sealed partial class BatchScheduler : IDisposable
         _pending.Writer.TryComplete();
         _thread.Join();
         _batch?.Dispose();
-        foreach (Slot? s in _slots)
+        foreach (Slot s in _slots)
         {
-            s?.Dispose();
+            s.Dispose();
         }
         _stopping.Dispose();
     }
