@@ -704,6 +704,42 @@ public sealed class EngineTests : IDisposable
         Assert.Contains("stopped decoding after an error", later.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An idle slot's state is memory no request uses, whether or not it keeps a prefix: when the device refuses a
+    /// cache that must grow, an idle slot whose last prompt held no whole chunk gives its state back too, and the
+    /// request goes on. Only the slots that kept a prefix gave theirs back, so the request failed beside an idle cache.
+    /// </summary>
+    [Fact]
+    public async Task A_device_that_refuses_a_growing_cache_gets_every_idle_slots_state_back_first()
+    {
+        using var device = new KvRefusingDevice(refusedLength: -1);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        InferenceEngine? running = null;
+        // The first decode step waits for the second request, so the two run at once and two slots are made.
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions
+        {
+            Parallel = 2,
+            BeforeDecodeStep = () => SpinWait.SpinUntil(() => running!.Statistics.Started >= 2),
+        });
+        running = engine;
+        await Task.WhenAll(
+            engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 }),
+            engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 }));
+        long idle = engine.KvCacheBytes;
+        Assert.Equal(2 * 2L * model.Config.NumLayers * 256 * model.Config.KvDim * sizeof(float), idle); // two slots' first 256 positions
+        // The first slot's cache grows at decode step 7 to the 270 positions its request reaches: refused once.
+        device.RefusedLength = 270 * model.Config.KvDim;
+        device.RefusalsLeft = 1;
+        int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
+        CompletionResult grown = await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 });
+        Assert.Equal(20, grown.TokenIds.Count);
+        Assert.Equal(1, device.Refused);
+        Assert.Null(engine.Fault);
+        // The long prompt's slot keeps its grown cache for a next turn; the other slot holds none.
+        Assert.Equal(2L * model.Config.NumLayers * 270 * model.Config.KvDim * sizeof(float), engine.KvCacheBytes);
+    }
+
     /// <summary>The CPU backend refusing, as a full device would, every buffer of one length.</summary>
     private sealed class KvRefusingDevice(long refusedLength) : CpuBackend(1), IBackend
     {

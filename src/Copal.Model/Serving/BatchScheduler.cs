@@ -193,7 +193,7 @@ internal sealed partial class BatchScheduler : IDisposable
                 }
                 catch (DeviceOutOfMemoryException) when (DropIdleCaches())
                 {
-                    // The idle slots' kept caches held the memory this job needs: they go, and its prefill runs again
+                    // The idle slots' states held the memory this job needs: they go, and its prefill runs again
                     // from its first token (the slot's own kept prefix went with its first start).
                     Prefill(slot, job);
                 }
@@ -277,15 +277,16 @@ internal sealed partial class BatchScheduler : IDisposable
         Interlocked.Exchange(ref _statistics.PeakKvBytes, Math.Max(Interlocked.Read(ref _statistics.PeakKvBytes), KvCacheBytes));
 
     /// <summary>
-    /// Gives back the caches idle slots keep for the prefix cache; true when there were any. Called when the device
-    /// refuses memory for work in flight: a cache kept for a later turn never makes a request of now fail.
+    /// Gives back the states of idle slots: the caches kept for the prefix cache, and those of slots that keep nothing
+    /// (a first reservation, a scoring job's state with every row's logits); true when there were any. Called when the
+    /// device refuses memory for work in flight: memory no request uses never makes a request of now fail.
     /// </summary>
     private bool DropIdleCaches()
     {
         bool dropped = false;
         foreach (Slot s in _slots)
         {
-            if (s is { Job: null, KeepsPrefix: true })
+            if (s is { Job: null, HoldsState: true })
             {
                 s.Forget();
                 dropped = true;
@@ -416,7 +417,7 @@ internal sealed partial class BatchScheduler : IDisposable
             }
             catch (DeviceOutOfMemoryException) when (DropIdleCaches())
             {
-                // A refusal here ends the engine for every request: the caches kept for later turns go first.
+                // A refusal here ends the engine for every request: the idle slots' states go first.
                 _batch = new RunState(_model.Backend, _model.Config, batchRows, 1, allRowLogits: true);
             }
         }
