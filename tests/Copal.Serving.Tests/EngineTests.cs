@@ -740,6 +740,38 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(2L * model.Config.NumLayers * 270 * model.Config.KvDim * sizeof(float), engine.KvCacheBytes);
     }
 
+    /// <summary>
+    /// The batch step's state grows as more sequences decode together; where the device refuses it (and the idle
+    /// slots hold nothing to give back), the newest sequence, which the state held before cannot take, fails alone
+    /// with the device's error, and the engine goes on. The refusal ended the engine for every request, and every
+    /// later one, until a restart.
+    /// </summary>
+    [Fact]
+    public async Task A_batch_state_the_device_cannot_grow_fails_the_newest_sequence_alone_and_the_engine_goes_on()
+    {
+        using var device = new KvRefusingDevice(refusedLength: -1);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        InferenceEngine? running = null;
+        Task<CompletionResult>? second = null;
+        // The second request arrives at the first decode step (one row), and joins the next one.
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions
+        {
+            Parallel = 2,
+            BeforeDecodeStep = () => second ??= running!.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 8 }),
+        });
+        running = engine;
+        // A two-row batch state's logits (2 × a vocabulary of 512) are refused; no other buffer has that length.
+        device.RefusedLength = 2 * model.Config.VocabSize;
+        Task<CompletionResult> first = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 8 });
+        Assert.Equal(8, (await first).TokenIds.Count);
+        await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => second!);
+        Assert.True(device.Refused > 0);
+        Assert.Null(engine.Fault);
+        Assert.Equal(8, (await engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 8 })).TokenIds.Count);
+        Assert.Equal(engine.Statistics.Started, engine.Statistics.Completed + engine.Statistics.Failed);
+    }
+
     /// <summary>The CPU backend refusing, as a full device would, every buffer of one length.</summary>
     private sealed class KvRefusingDevice(long refusedLength) : CpuBackend(1), IBackend
     {

@@ -399,28 +399,21 @@ internal sealed partial class BatchScheduler : IDisposable
             }
         }
         GrowCaches(active);
+        int fits = EnsureBatchRows(active.Count, out DeviceOutOfMemoryException? refused);
+        for (int i = active.Count - 1; i >= fits; i--)
+        {
+            // The newest sequences, past the rows the device holds, fail alone, as a cache that cannot grow does.
+            Slot slot = active[i];
+            active.RemoveAt(i);
+            _statistics.ActiveSequences = active.Count;
+            Fail(slot, refused!);
+        }
         int rows = active.Count;
         if (rows == 0)
         {
             return;
         }
-        if (_batch is null || _batch.MaxRows < rows)
-        {
-            // Sized to the sequences in flight, doubling as more arrive (at most --parallel): its logits alone are
-            // rows × vocab floats (0.2 GB for 256 rows of a 200k vocabulary), so one request does not pay for 256.
-            int batchRows = Math.Min(_options.Parallel, Math.Max(rows, 2 * (_batch?.MaxRows ?? 0)));
-            _batch?.Dispose();
-            _batch = null;
-            try
-            {
-                _batch = new RunState(_model.Backend, _model.Config, batchRows, 1, allRowLogits: true);
-            }
-            catch (DeviceOutOfMemoryException) when (DropIdleCaches())
-            {
-                // A refusal here ends the engine for every request: the idle slots' states go first.
-                _batch = new RunState(_model.Backend, _model.Config, batchRows, 1, allRowLogits: true);
-            }
-        }
+        RunState batch = _batch!; // it holds every row left (EnsureBatchRows)
         Span<int> tokens = stackalloc int[rows];
         Span<int> positions = stackalloc int[rows];
         var states = new RunState[rows];
@@ -431,14 +424,14 @@ internal sealed partial class BatchScheduler : IDisposable
             positions[i] = s.Context.Count - 1;
             states[i] = s.State;
         }
-        _model.ForwardBatch(_batch, states, tokens, positions);
+        _model.ForwardBatch(batch, states, tokens, positions);
         int vocab = _model.Config.VocabSize;
         if (_batchLogits.Length < rows * vocab)
         {
-            _batchLogits = new float[_batch.MaxRows * vocab];
+            _batchLogits = new float[batch.MaxRows * vocab];
         }
         float[] logits = _batchLogits;
-        _model.ReadLogits(_batch, logits.AsSpan(0, rows * vocab));
+        _model.ReadLogits(batch, logits.AsSpan(0, rows * vocab));
         Interlocked.Increment(ref _statistics.DecodeSteps);
         Interlocked.Add(ref _statistics.BatchedRows, rows);
         _statistics.PeakBatchRows = Math.Max(_statistics.PeakBatchRows, rows);
@@ -465,6 +458,53 @@ internal sealed partial class BatchScheduler : IDisposable
             }
         }
         Retire(active);
+    }
+
+    /// <summary>
+    /// Makes the batch step's state hold <paramref name="rows"/> rows and returns the rows it holds. It is sized to the
+    /// sequences in flight, doubling as more arrive (at most --parallel): its logits alone are rows × vocab floats (0.2
+    /// GB for 256 rows of a 200k vocabulary), so one request does not pay for 256. Where the device refuses it, even
+    /// once the idle slots' states are gone, the rows of this step are tried, then the rows the state held before:
+    /// fewer rows are returned and <paramref name="refused"/> says why, for the sequences past them. A refusal that
+    /// escaped here would end the engine for every request.
+    /// </summary>
+    private int EnsureBatchRows(int rows, out DeviceOutOfMemoryException? refused)
+    {
+        refused = null;
+        if (rows == 0 || (_batch is not null && _batch.MaxRows >= rows))
+        {
+            return rows;
+        }
+        int held = _batch?.MaxRows ?? 0;
+        _batch?.Dispose();
+        _batch = null;
+        int[] sizes = [Math.Min(_options.Parallel, Math.Max(rows, 2 * held)), rows, held];
+        bool dropped = false;
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            if (sizes[i] == 0 || (i > 0 && sizes[i] >= sizes[i - 1]))
+            {
+                continue; // none, or a size no smaller than one refused
+            }
+            try
+            {
+                _batch = new RunState(_model.Backend, _model.Config, sizes[i], 1, allRowLogits: true);
+                return Math.Min(rows, sizes[i]);
+            }
+            catch (DeviceOutOfMemoryException e)
+            {
+                refused = e;
+                if (!dropped)
+                {
+                    dropped = true;
+                    if (DropIdleCaches())
+                    {
+                        i--; // the same size again, with the idle slots' memory
+                    }
+                }
+            }
+        }
+        return 0;
     }
 
     /// <summary>
