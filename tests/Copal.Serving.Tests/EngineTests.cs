@@ -542,13 +542,14 @@ public sealed class EngineTests : IDisposable
     [Fact]
     public async Task A_cache_the_device_cannot_grow_fails_that_request_alone_and_the_engine_goes_on()
     {
-        // A slot reserves 256 positions and doubles: the grown cache of 512 positions a layer (× kv width 32) is refused.
+        // A slot reserves 256 positions and doubles, up to what its request can reach (here the context): the grown
+        // cache of 512 positions a layer (× kv width 32) is refused.
         using var device = new KvRefusingDevice(refusedLength: 512 * 32);
         using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
         var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
         using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 2 });
         int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
-        Task<CompletionResult> past256 = engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 });
+        Task<CompletionResult> past256 = engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 300 });
         Task<CompletionResult> short1 = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 20 });
         var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => past256);
         Assert.Contains("512 positions", e.Message, StringComparison.Ordinal);
@@ -567,7 +568,7 @@ public sealed class EngineTests : IDisposable
     public async Task A_cache_the_host_cannot_grow_fails_that_request_alone_and_the_engine_goes_on()
     {
         // Buffers from 40 KiB are checked: a layer's first 256 positions of keys (× kv width 32, 32 KiB) are not, a
-        // grown cache of 512 positions (64 KiB) is.
+        // grown cache of 512 positions (64 KiB, the context, which max_tokens 300 can reach) is.
         using var host = new HostMemoryControlledCpu(checkedBytes: 40 << 10);
         using LlamaModel model = LlamaModel.Load(TestData.Stories260K, host.Backend);
         var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
@@ -575,7 +576,7 @@ public sealed class EngineTests : IDisposable
         Assert.True((await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 })).TokenIds.Count > 0);
         host.FreeBytes = 40 << 10;
         int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
-        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 }));
+        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 300 }));
         Assert.True(e.OnHost);
         Assert.StartsWith("host memory is short: 64.0 KiB for a buffer of 16384 floats did not fit", e.Message, StringComparison.Ordinal);
         Assert.Null(engine.Fault);
@@ -701,6 +702,74 @@ public sealed class EngineTests : IDisposable
         Assert.IsType<OutOfMemoryException>(engine.Fault);
         var later = await Assert.ThrowsAsync<InvalidOperationException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 }));
         Assert.Contains("stopped decoding after an error", later.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// An idle slot's state is memory no request uses, whether or not it keeps a prefix: when the device refuses a
+    /// cache that must grow, an idle slot whose last prompt held no whole chunk gives its state back too, and the
+    /// request goes on. Only the slots that kept a prefix gave theirs back, so the request failed beside an idle cache.
+    /// </summary>
+    [Fact]
+    public async Task A_device_that_refuses_a_growing_cache_gets_every_idle_slots_state_back_first()
+    {
+        using var device = new KvRefusingDevice(refusedLength: -1);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        InferenceEngine? running = null;
+        // The first decode step waits for the second request, so the two run at once and two slots are made.
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions
+        {
+            Parallel = 2,
+            BeforeDecodeStep = () => SpinWait.SpinUntil(() => running!.Statistics.Started >= 2),
+        });
+        running = engine;
+        await Task.WhenAll(
+            engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 }),
+            engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 }));
+        long idle = engine.KvCacheBytes;
+        Assert.Equal(2 * 2L * model.Config.NumLayers * 256 * model.Config.KvDim * sizeof(float), idle); // two slots' first 256 positions
+        // The first slot's cache grows at decode step 7 to the 270 positions its request reaches: refused once.
+        device.RefusedLength = 270 * model.Config.KvDim;
+        device.RefusalsLeft = 1;
+        int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
+        CompletionResult grown = await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 });
+        Assert.Equal(20, grown.TokenIds.Count);
+        Assert.Equal(1, device.Refused);
+        Assert.Null(engine.Fault);
+        // The long prompt's slot keeps its grown cache for a next turn; the other slot holds none.
+        Assert.Equal(2L * model.Config.NumLayers * 270 * model.Config.KvDim * sizeof(float), engine.KvCacheBytes);
+    }
+
+    /// <summary>
+    /// The batch step's state grows as more sequences decode together; where the device refuses it (and the idle
+    /// slots hold nothing to give back), the newest sequence, which the state held before cannot take, fails alone
+    /// with the device's error, and the engine goes on. The refusal ended the engine for every request, and every
+    /// later one, until a restart.
+    /// </summary>
+    [Fact]
+    public async Task A_batch_state_the_device_cannot_grow_fails_the_newest_sequence_alone_and_the_engine_goes_on()
+    {
+        using var device = new KvRefusingDevice(refusedLength: -1);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        InferenceEngine? running = null;
+        Task<CompletionResult>? second = null;
+        // The second request arrives at the first decode step (one row), and joins the next one.
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions
+        {
+            Parallel = 2,
+            BeforeDecodeStep = () => second ??= running!.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 8 }),
+        });
+        running = engine;
+        // A two-row batch state's logits (2 × a vocabulary of 512) are refused; no other buffer has that length.
+        device.RefusedLength = 2 * model.Config.VocabSize;
+        Task<CompletionResult> first = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 8 });
+        Assert.Equal(8, (await first).TokenIds.Count);
+        await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => second!);
+        Assert.True(device.Refused > 0);
+        Assert.Null(engine.Fault);
+        Assert.Equal(8, (await engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 8 })).TokenIds.Count);
+        Assert.Equal(engine.Statistics.Started, engine.Statistics.Completed + engine.Statistics.Failed);
     }
 
     /// <summary>The CPU backend refusing, as a full device would, every buffer of one length.</summary>

@@ -137,6 +137,14 @@ public sealed class RunState : IDisposable
     /// </summary>
     public int Positions { get; internal set; }
 
+    /// <summary>
+    /// Positions the run in progress can reach at most, where its caller knows it (a served request: its prompt plus
+    /// max_tokens): the cache's doubling stops there rather than allocate positions no token will use, which a cache
+    /// kept idle for a later turn would hold on to. A call that needs more still gets it. Null: up to
+    /// <see cref="MaxPositions"/>.
+    /// </summary>
+    internal int? GrowthLimit { get; set; }
+
     /// <summary>Positions the largest layer's KV cache is allocated for now (≤ <see cref="MaxPositions"/>).</summary>
     public int KvCapacity => _capacity.Max();
 
@@ -275,7 +283,8 @@ public sealed class RunState : IDisposable
     /// <summary>
     /// Makes the KV cache hold at least <paramref name="positions"/> positions: a layer's cache that is smaller is
     /// reallocated for max(positions, twice its capacity) positions, capped by <see cref="MaxPositions"/> (a
-    /// sliding-window layer's by its own limit, past which it slides instead), and the cached positions are copied
+    /// sliding-window layer's by its own limit, past which it slides instead) and the doubling by
+    /// <see cref="GrowthLimit"/>, and the cached positions are copied
     /// over (Allocate + Copy, on any backend).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="positions"/> exceeds <see cref="MaxPositions"/>.</exception>
@@ -293,7 +302,12 @@ public sealed class RunState : IDisposable
             {
                 continue;
             }
-            int grown = (int)Math.Min(limit, Math.Max(positions - _cacheStart[l], 2L * _capacity[l]));
+            long doubled = 2L * _capacity[l];
+            if (GrowthLimit is int reach)
+            {
+                doubled = Math.Min(doubled, (long)reach - _cacheStart[l]);
+            }
+            int grown = (int)Math.Min(limit, Math.Max(positions - _cacheStart[l], doubled));
             // One layer at a time, so growing costs one layer's new cache beyond the old whole one.
             DeviceBuffer oldK = KCache[l], oldV = VCache[l];
             KCache[l] = Grow(oldK, grown, _capacity[l]);

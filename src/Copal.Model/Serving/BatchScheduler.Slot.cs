@@ -39,6 +39,9 @@ internal sealed partial class BatchScheduler
 
         private int ChunkRows => ChunkRowsFor(contextSize);
 
+        /// <summary>Whether the slot holds a state (its KV cache and activations), which <see cref="Forget"/> gives back.</summary>
+        public bool HoldsState => _state is not null;
+
         /// <summary>Whether the idle slot holds a prefix a later job could reuse.</summary>
         public bool KeepsPrefix => _kept.Length > 0;
 
@@ -88,6 +91,8 @@ internal sealed partial class BatchScheduler
                 _state = null;
             }
             _state ??= NewState(model, contextSize, job.ScoresPrompt);
+            // The cache grows with the job, up to its prompt and max_tokens, not by doubling past them.
+            _state.GrowthLimit = job.ContextLimit;
             if (_initialKvBytes < 0)
             {
                 _initialKvBytes = _state.KvCacheBytes;

@@ -21,7 +21,10 @@ internal sealed partial class BatchScheduler : IDisposable
     private readonly LlamaModel _model;
     private readonly EngineOptions _options;
     private readonly Channel<SequenceJob> _pending = Channel.CreateUnbounded<SequenceJob>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Slot[] _slots;
+    // The slots made so far, at most Parallel: one is made when a request finds none free, so a bound far above the
+    // work (--parallel 100000) costs nothing until that many requests run at once. Replaced, never changed in place:
+    // a reader on another thread (KvCacheBytes) walks the array it read.
+    private volatile Slot[] _slots = [];
     private readonly Thread _thread;
     private readonly CancellationTokenSource _stopping = new();
     private readonly EngineStatistics _statistics;
@@ -43,7 +46,6 @@ internal sealed partial class BatchScheduler : IDisposable
         _model = model;
         _options = options;
         _statistics = statistics;
-        _slots = new Slot[options.Parallel];
         _thread = new Thread(Loop) { IsBackground = true, Name = "copal-scheduler" };
         _thread.Start();
     }
@@ -80,9 +82,9 @@ internal sealed partial class BatchScheduler : IDisposable
         get
         {
             long total = 0;
-            foreach (Slot? s in _slots)
+            foreach (Slot s in _slots)
             {
-                total += s?.KvBytes ?? 0;
+                total += s.KvBytes;
             }
             return total;
         }
@@ -90,7 +92,7 @@ internal sealed partial class BatchScheduler : IDisposable
 
     private void Loop()
     {
-        var active = new List<Slot>(_slots.Length);
+        var active = new List<Slot>();
         try
         {
             while (!_stopping.IsCancellationRequested)
@@ -137,9 +139,9 @@ internal sealed partial class BatchScheduler : IDisposable
     /// </summary>
     private void FailHeld(Exception e)
     {
-        foreach (Slot? s in _slots)
+        foreach (Slot s in _slots)
         {
-            if (s?.Job is SequenceJob job)
+            if (s.Job is SequenceJob job)
             {
                 s.Job = null;
                 FailCounted(job, e);
@@ -170,7 +172,7 @@ internal sealed partial class BatchScheduler : IDisposable
         _ended.Clear();
         _failed.Clear();
         _prefilled = null;
-        while (active.Count < _slots.Length && _pending.Reader.TryRead(out SequenceJob? job))
+        while (active.Count < _options.Parallel && _pending.Reader.TryRead(out SequenceJob? job))
         {
             if (job.CancellationToken.IsCancellationRequested)
             {
@@ -184,14 +186,14 @@ internal sealed partial class BatchScheduler : IDisposable
             {
                 // Inside: a new slot, or one whose cache was given back, allocates a cache here, which may fail as the
                 // prefill may; the job is the slot's before that, so a failure reaches its requester.
-                slot = _slots[index] ??= new Slot(_model, _options.ContextSize!.Value, _options.PrefixCache);
+                slot = index < _slots.Length ? _slots[index] : MakeSlot();
                 try
                 {
                     Prefill(slot, job);
                 }
                 catch (DeviceOutOfMemoryException) when (DropIdleCaches())
                 {
-                    // The idle slots' kept caches held the memory this job needs: they go, and its prefill runs again
+                    // The idle slots' states held the memory this job needs: they go, and its prefill runs again
                     // from its first token (the slot's own kept prefix went with its first start).
                     Prefill(slot, job);
                 }
@@ -275,15 +277,16 @@ internal sealed partial class BatchScheduler : IDisposable
         Interlocked.Exchange(ref _statistics.PeakKvBytes, Math.Max(Interlocked.Read(ref _statistics.PeakKvBytes), KvCacheBytes));
 
     /// <summary>
-    /// Gives back the caches idle slots keep for the prefix cache; true when there were any. Called when the device
-    /// refuses memory for work in flight: a cache kept for a later turn never makes a request of now fail.
+    /// Gives back the states of idle slots: the caches kept for the prefix cache, and those of slots that keep nothing
+    /// (a first reservation, a scoring job's state with every row's logits); true when there were any. Called when the
+    /// device refuses memory for work in flight: memory no request uses never makes a request of now fail.
     /// </summary>
     private bool DropIdleCaches()
     {
         bool dropped = false;
-        foreach (Slot? s in _slots)
+        foreach (Slot s in _slots)
         {
-            if (s is { Job: null, KeepsPrefix: true })
+            if (s is { Job: null, HoldsState: true })
             {
                 s.Forget();
                 dropped = true;
@@ -298,20 +301,22 @@ internal sealed partial class BatchScheduler : IDisposable
     /// <summary>
     /// A free slot for <paramref name="job"/>: the one whose kept cache holds the most of its prompt; without one, a
     /// slot that keeps nothing, then the one whose last job came earliest, so recent prefixes stay for their next turn.
+    /// The index past the slots made is a slot to make (<see cref="MakeSlot"/>).
     /// </summary>
     private int ChooseSlot(SequenceJob job)
     {
         int best = -1, bestReuse = -1;
         long bestStamp = long.MaxValue;
-        for (int i = 0; i < _slots.Length; i++)
+        Slot[] slots = _slots;
+        for (int i = 0; i <= slots.Length && i < _options.Parallel; i++)
         {
-            Slot? s = _slots[i];
+            Slot? s = i < slots.Length ? slots[i] : null;
             if (s?.Job is not null)
             {
                 continue;
             }
             int reuse = s?.ReusableFor(job) ?? 0;
-            // Empty slots count as the oldest: taking one loses no cache.
+            // A slot not made yet counts as the oldest, as one that keeps nothing: taking it loses no cache.
             long stamp = s is null || !s.KeepsPrefix ? long.MinValue : s.LastAdmission;
             if (reuse > bestReuse || (reuse == bestReuse && stamp < bestStamp))
             {
@@ -319,6 +324,14 @@ internal sealed partial class BatchScheduler : IDisposable
             }
         }
         return best;
+    }
+
+    /// <summary>A new slot, after the ones made (ChooseSlot chose it: fewer than Parallel are made).</summary>
+    private Slot MakeSlot()
+    {
+        var slot = new Slot(_model, _options.ContextSize!.Value, _options.PrefixCache);
+        _slots = [.. _slots, slot];
+        return slot;
     }
 
     /// <summary>
@@ -386,28 +399,21 @@ internal sealed partial class BatchScheduler : IDisposable
             }
         }
         GrowCaches(active);
+        int fits = EnsureBatchRows(active.Count, out DeviceOutOfMemoryException? refused);
+        for (int i = active.Count - 1; i >= fits; i--)
+        {
+            // The newest sequences, past the rows the device holds, fail alone, as a cache that cannot grow does.
+            Slot slot = active[i];
+            active.RemoveAt(i);
+            _statistics.ActiveSequences = active.Count;
+            Fail(slot, refused!);
+        }
         int rows = active.Count;
         if (rows == 0)
         {
             return;
         }
-        if (_batch is null || _batch.MaxRows < rows)
-        {
-            // Sized to the sequences in flight, doubling as more arrive (at most --parallel): its logits alone are
-            // rows × vocab floats (0.2 GB for 256 rows of a 200k vocabulary), so one request does not pay for 256.
-            int batchRows = Math.Min(_slots.Length, Math.Max(rows, 2 * (_batch?.MaxRows ?? 0)));
-            _batch?.Dispose();
-            _batch = null;
-            try
-            {
-                _batch = new RunState(_model.Backend, _model.Config, batchRows, 1, allRowLogits: true);
-            }
-            catch (DeviceOutOfMemoryException) when (DropIdleCaches())
-            {
-                // A refusal here ends the engine for every request: the caches kept for later turns go first.
-                _batch = new RunState(_model.Backend, _model.Config, batchRows, 1, allRowLogits: true);
-            }
-        }
+        RunState batch = _batch!; // it holds every row left (EnsureBatchRows)
         Span<int> tokens = stackalloc int[rows];
         Span<int> positions = stackalloc int[rows];
         var states = new RunState[rows];
@@ -418,14 +424,14 @@ internal sealed partial class BatchScheduler : IDisposable
             positions[i] = s.Context.Count - 1;
             states[i] = s.State;
         }
-        _model.ForwardBatch(_batch, states, tokens, positions);
+        _model.ForwardBatch(batch, states, tokens, positions);
         int vocab = _model.Config.VocabSize;
         if (_batchLogits.Length < rows * vocab)
         {
-            _batchLogits = new float[_batch.MaxRows * vocab];
+            _batchLogits = new float[batch.MaxRows * vocab];
         }
         float[] logits = _batchLogits;
-        _model.ReadLogits(_batch, logits.AsSpan(0, rows * vocab));
+        _model.ReadLogits(batch, logits.AsSpan(0, rows * vocab));
         Interlocked.Increment(ref _statistics.DecodeSteps);
         Interlocked.Add(ref _statistics.BatchedRows, rows);
         _statistics.PeakBatchRows = Math.Max(_statistics.PeakBatchRows, rows);
@@ -452,6 +458,53 @@ internal sealed partial class BatchScheduler : IDisposable
             }
         }
         Retire(active);
+    }
+
+    /// <summary>
+    /// Makes the batch step's state hold <paramref name="rows"/> rows and returns the rows it holds. It is sized to the
+    /// sequences in flight, doubling as more arrive (at most --parallel): its logits alone are rows × vocab floats (0.2
+    /// GB for 256 rows of a 200k vocabulary), so one request does not pay for 256. Where the device refuses it, even
+    /// once the idle slots' states are gone, the rows of this step are tried, then the rows the state held before:
+    /// fewer rows are returned and <paramref name="refused"/> says why, for the sequences past them. A refusal that
+    /// escaped here would end the engine for every request.
+    /// </summary>
+    private int EnsureBatchRows(int rows, out DeviceOutOfMemoryException? refused)
+    {
+        refused = null;
+        if (rows == 0 || (_batch is not null && _batch.MaxRows >= rows))
+        {
+            return rows;
+        }
+        int held = _batch?.MaxRows ?? 0;
+        _batch?.Dispose();
+        _batch = null;
+        int[] sizes = [Math.Min(_options.Parallel, Math.Max(rows, 2 * held)), rows, held];
+        bool dropped = false;
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            if (sizes[i] == 0 || (i > 0 && sizes[i] >= sizes[i - 1]))
+            {
+                continue; // none, or a size no smaller than one refused
+            }
+            try
+            {
+                _batch = new RunState(_model.Backend, _model.Config, sizes[i], 1, allRowLogits: true);
+                return Math.Min(rows, sizes[i]);
+            }
+            catch (DeviceOutOfMemoryException e)
+            {
+                refused = e;
+                if (!dropped)
+                {
+                    dropped = true;
+                    if (DropIdleCaches())
+                    {
+                        i--; // the same size again, with the idle slots' memory
+                    }
+                }
+            }
+        }
+        return 0;
     }
 
     /// <summary>
@@ -629,9 +682,9 @@ internal sealed partial class BatchScheduler : IDisposable
         _pending.Writer.TryComplete();
         _thread.Join();
         _batch?.Dispose();
-        foreach (Slot? s in _slots)
+        foreach (Slot s in _slots)
         {
-            s?.Dispose();
+            s.Dispose();
         }
         _stopping.Dispose();
     }

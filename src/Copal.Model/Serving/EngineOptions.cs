@@ -6,7 +6,8 @@ public sealed record EngineOptions
     /// <summary>
     /// Sequences decoded together (slots): each step is one pass over the weights for up to this many tokens; more
     /// requests wait in the queue. Default 1: no batching, one sequence at a time (copal serve passes its --parallel,
-    /// default 4). Each slot holds its own KV cache, which grows up to <see cref="ContextSize"/>.
+    /// default 4). Each slot holds its own KV cache, which grows up to <see cref="ContextSize"/>. A bound, not a
+    /// reservation: a slot is made when a request finds none free.
     /// </summary>
     public int Parallel { get; init; } = 1;
 
