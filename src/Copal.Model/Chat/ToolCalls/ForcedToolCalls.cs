@@ -73,8 +73,11 @@ public static class ForcedToolCalls
     // A function's parameters moved from the top of a schema to the pointer at: its references within itself ("#",
     // "#/$defs/x"; any other is refused as it stands) made to point where it now is, and its top-level $id, which only
     // a schema's top may have, dropped. Arguments are an object, as they are where the parameters are the whole schema
-    // (its top must be one): true, {} or a schema of no type or of several is narrowed to objects, else a reply could
-    // name the function with arguments "x", which is no call.
+    // (its top must be one), else a reply could name the function with arguments "x", which is no call: true, {} or
+    // a schema of no type or of several is narrowed to objects; one whose type leaves out objects takes no arguments
+    // (false: the union never names the function, as for parameters false); an enum, const, anyOf or oneOf gets
+    // "type": "object" beside it (an enum's values are never objects, so it too takes none); and a $ref or allOf, which
+    // take nothing beside them, goes into an anyOf of one branch with the type beside it.
     private static void WriteEmbedded(Utf8JsonWriter writer, JsonElement schema, string at)
     {
         if (schema.ValueKind == JsonValueKind.True)
@@ -89,33 +92,66 @@ public static class ForcedToolCalls
             Write(writer, schema, at);
             return;
         }
-        bool typed = false, hasType = false;
+        bool hasType = false, objects = false, typeRead = true, branches = false;
+        JsonProperty? wrapper = null;
         foreach (JsonProperty p in schema.EnumerateObject())
         {
-            typed |= p.NameEquals("$ref") || p.NameEquals("anyOf") || p.NameEquals("oneOf") || p.NameEquals("enum") || p.NameEquals("const");
-            hasType |= p.NameEquals("type");
+            branches |= p.NameEquals("anyOf") || p.NameEquals("oneOf") || p.NameEquals("enum") || p.NameEquals("const");
+            if ((p.NameEquals("$ref") || p.NameEquals("allOf")) && wrapper is null)
+            {
+                wrapper = p;
+            }
+            if (p.NameEquals("type"))
+            {
+                hasType = true;
+                // A type the compiler will refuse (a number, a misspelled name) is left for it to name.
+                typeRead = p.Value.ValueKind == JsonValueKind.String ? TypeName(p.Value)
+                    : p.Value.ValueKind == JsonValueKind.Array && p.Value.GetArrayLength() > 0 && p.Value.EnumerateArray().All(TypeName);
+                objects = p.Value.ValueKind == JsonValueKind.String ? p.Value.ValueEquals("object")
+                    : p.Value.ValueKind == JsonValueKind.Array && p.Value.EnumerateArray().Any(t => t.ValueKind == JsonValueKind.String && t.ValueEquals("object"));
+            }
         }
+        if (hasType && typeRead && !objects)
+        {
+            writer.WriteBooleanValue(false);
+            return;
+        }
+        // Beside a $ref or allOf only another wrapper's keywords or annotations may stand; with others it is refused as
+        // where it is the whole schema, so it is left as it is.
+        bool wrap = wrapper is not null && !hasType && !branches;
         writer.WriteStartObject();
         foreach (JsonProperty p in schema.EnumerateObject())
         {
-            if (p.NameEquals("$id"))
+            if (p.NameEquals("$id") || (wrap && p.NameEquals(wrapper!.Value.Name)))
             {
                 continue;
             }
-            if (p.NameEquals("type") && !typed && p.Value.ValueKind == JsonValueKind.Array
-                && p.Value.EnumerateArray().Any(t => t.ValueKind == JsonValueKind.String && t.ValueEquals("object")))
+            if (p.NameEquals("type") && typeRead)
             {
                 writer.WriteString("type", "object");
                 continue;
             }
             WriteMember(writer, p, at);
         }
-        if (!typed && !hasType)
+        if (wrap)
+        {
+            writer.WriteStartArray("anyOf");
+            writer.WriteStartObject();
+            WriteMember(writer, wrapper!.Value, at);
+            writer.WriteEndObject();
+            writer.WriteEndArray();
+        }
+        if (!hasType)
         {
             writer.WriteString("type", "object");
         }
         writer.WriteEndObject();
     }
+
+    private static bool TypeName(JsonElement type) =>
+        type.ValueKind == JsonValueKind.String && s_typeNames.Any(name => type.ValueEquals(name));
+
+    private static readonly string[] s_typeNames = ["object", "array", "string", "number", "integer", "boolean", "null"];
 
     private static void Write(Utf8JsonWriter writer, JsonElement value, string at)
     {
