@@ -139,7 +139,7 @@ public class ForcedToolCallTests
     private static string Problem(params KeyValuePair<string, JsonElement?>[] tools)
     {
         SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(ForcedToolCalls.Schema(tools, null)));
-        return ForcedToolCalls.SchemaProblem("response_format " + e.Message, [.. tools.Select(t => t.Key)], callee: null);
+        return ForcedToolCalls.SchemaProblem("response_format " + e.Message, tools, callee: null);
     }
 
     [Fact]
@@ -148,6 +148,11 @@ public class ForcedToolCallTests
         Assert.Equal(
             "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/properties/a is not supported: $ref \"#/$defs/x\" points nowhere in the schema",
             Problem(new("g", null), new("f", Parse("""{"type":"object","properties":{"a":{"$ref":"#/$defs/x"}}}"""))));
+        // A $ref at the parameters' top, which the union moves into a branch of its own to hold it to objects, is
+        // placed where the caller wrote it.
+        Assert.Equal(
+            "the parameters of 'f' cannot be held to: json_schema: '$ref' at # is not supported: $ref \"#/$defs/x\" points nowhere in the schema",
+            Problem(new("g", null), new("f", Parse("""{"$ref":"#/$defs/x"}"""))));
         // A reference of another form is refused as it was written, as where the parameters are the whole schema.
         Assert.StartsWith(
             "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/properties/a is not supported: $ref \"#gone\" is not taken",

@@ -92,15 +92,10 @@ public static class ForcedToolCalls
             Write(writer, schema, at);
             return;
         }
-        bool hasType = false, objects = false, typeRead = true, branches = false;
-        JsonProperty? wrapper = null;
+        bool hasType = false, objects = false, typeRead = true;
+        JsonProperty? wrapper = Wrapper(schema);
         foreach (JsonProperty p in schema.EnumerateObject())
         {
-            branches |= p.NameEquals("anyOf") || p.NameEquals("oneOf") || p.NameEquals("enum") || p.NameEquals("const");
-            if ((p.NameEquals("$ref") || p.NameEquals("allOf")) && wrapper is null)
-            {
-                wrapper = p;
-            }
             if (p.NameEquals("type"))
             {
                 hasType = true;
@@ -116,9 +111,7 @@ public static class ForcedToolCalls
             writer.WriteBooleanValue(false);
             return;
         }
-        // Beside a $ref or allOf only another wrapper's keywords or annotations may stand; with others it is refused as
-        // where it is the whole schema, so it is left as it is.
-        bool wrap = wrapper is not null && !hasType && !branches;
+        bool wrap = wrapper is not null;
         writer.WriteStartObject();
         foreach (JsonProperty p in schema.EnumerateObject())
         {
@@ -147,6 +140,33 @@ public static class ForcedToolCalls
         }
         writer.WriteEndObject();
     }
+
+    // The $ref or allOf at the top of parameters that goes into an anyOf of one branch, with "type": "object" beside
+    // it; null where there is none, or where a type, anyOf, oneOf, enum or const is there too (a type narrows as it
+    // stands; beside the others a $ref or allOf is refused as where the parameters are the whole schema).
+    private static JsonProperty? Wrapper(JsonElement schema)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        JsonProperty? wrapper = null;
+        foreach (JsonProperty p in schema.EnumerateObject())
+        {
+            if (p.NameEquals("type") || p.NameEquals("anyOf") || p.NameEquals("oneOf") || p.NameEquals("enum") || p.NameEquals("const"))
+            {
+                return null;
+            }
+            if ((p.NameEquals("$ref") || p.NameEquals("allOf")) && wrapper is null)
+            {
+                wrapper = p;
+            }
+        }
+        return wrapper;
+    }
+
+    // Where WriteEmbedded puts a wrapped $ref or allOf, within the function's arguments.
+    private const string WrapperBranch = "/anyOf/0";
 
     private static bool TypeName(JsonElement type) =>
         type.ValueKind == JsonValueKind.String && s_typeNames.Any(name => type.ValueEquals(name));
@@ -217,7 +237,23 @@ public static class ForcedToolCalls
     /// <param name="message">The engine's refusal.</param>
     /// <param name="names">The functions offered, in order (those of <see cref="Schema"/>'s union).</param>
     /// <param name="callee">The function whose parameters the schema is; null for the union.</param>
-    public static string SchemaProblem(string message, IReadOnlyList<string> names, string? callee)
+    public static string SchemaProblem(string message, IReadOnlyList<string> names, string? callee) =>
+        SchemaProblem(message, names, callee, wrapped: _ => false);
+
+    /// <summary>
+    /// <see cref="SchemaProblem(string, IReadOnlyList{string}, string)"/>, knowing the parameters: a refusal within
+    /// parameters whose top $ref or allOf the union moved into a branch of its own is placed where the caller wrote it.
+    /// </summary>
+    /// <param name="message">The engine's refusal.</param>
+    /// <param name="parameters">The functions offered and their parameters, in order (those of <see cref="Schema"/>).</param>
+    /// <param name="callee">The function whose parameters the schema is; null for the union.</param>
+    public static string SchemaProblem(string message, IReadOnlyList<KeyValuePair<string, JsonElement?>> parameters, string? callee)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return SchemaProblem(message, [.. parameters.Select(p => p.Key)], callee, i => parameters[i].Value is JsonElement p && Wrapper(p) is not null);
+    }
+
+    private static string SchemaProblem(string message, IReadOnlyList<string> names, string? callee, Func<int, bool> wrapped)
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(names);
@@ -246,6 +282,10 @@ public static class ForcedToolCalls
             // "at #/anyOf/1/properties/arguments/properties/x " → "at #/properties/x ", and a $ref quoted in the
             // reason as the caller wrote it ("#/$defs/x", not where the union moved it).
             string rest = message[(found + length)..];
+            if (wrapped(function) && rest.StartsWith(WrapperBranch, StringComparison.Ordinal))
+            {
+                rest = rest[WrapperBranch.Length..];
+            }
             string moved = "\"" + BranchPointer(function);
             rest = rest.Replace(moved, "\"#", StringComparison.Ordinal);
             return $"the parameters of '{names[function]}' cannot be held to: {message[..found]} at #{rest}";
