@@ -147,6 +147,14 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Chat, User + ",\"include_stop_str_in_output\":true", "include_stop_str_in_output")]
     [InlineData(Completions, Prompt + ",\"skip_special_tokens\":false", "skip_special_tokens")]
     [InlineData(Chat, User + ",\"skip_special_tokens\":false", "skip_special_tokens")]
+    [InlineData(Completions, Prompt + ",\"guided_json\":{\"type\":\"object\"}", "guided_json")]
+    [InlineData(Chat, User + ",\"structured_outputs\":{\"json\":{\"type\":\"object\"}}", "structured_outputs")]
+    [InlineData(Completions, Prompt + ",\"json_schema\":{\"type\":\"object\"}", "json_schema")]
+    [InlineData(Completions, Prompt + ",\"guided_regex\":\"a+\"", "guided_regex")]
+    [InlineData(Chat, User + ",\"guided_choice\":[\"yes\",\"no\"]", "guided_choice")]
+    [InlineData(Completions, Prompt + ",\"guided_grammar\":\"root ::= \\\"a\\\"\"", "guided_grammar")]
+    [InlineData(Completions, Prompt + ",\"grammar\":\"root ::= \\\"a\\\"\"", "grammar")]
+    [InlineData(Completions, Prompt + ",\"response_format\":{\"type\":\"json_object\",\"schema\":{\"type\":\"object\",\"required\":[\"a\"]}}", "response_format")]
     public async Task A_field_that_would_change_the_result_but_is_not_implemented_is_refused_naming_it(string path, string fields, string param)
     {
         var (status, body) = await PostAsync(path, "{" + fields + "}");

@@ -23,6 +23,11 @@ internal static partial class OpenAiRequests
         {
             throw OpenAiException.BadRequest("response_format", $"response_format must be an object with a string type, e.g. {{\"type\": \"json_object\"}}, got {Actual(format)}");
         }
+        // llama.cpp's server takes a schema beside json_object; ignored, the reply would be any object.
+        if (Field(format, "schema") is not null)
+        {
+            throw Unsupported("response_format", "response_format.schema (llama.cpp's schema beside its type) is not supported: give the schema as {\"type\": \"json_schema\", \"json_schema\": {\"name\": …, \"schema\": …}}");
+        }
         return type.GetString() switch
         {
             "text" => (ResponseFormat.Text, null),

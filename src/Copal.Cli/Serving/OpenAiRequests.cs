@@ -401,7 +401,18 @@ internal static partial class OpenAiRequests
         ("include_stop_str_in_output", e => e.ValueKind == JsonValueKind.False, "leave it out"),
         ("stop_token_ids", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "give stop texts in stop instead"),
         ("skip_special_tokens", e => e.ValueKind == JsonValueKind.True, "leave it out: the reply's text never holds special tokens"),
+        // Constrained decoding asked for in vLLM's and llama.cpp's own fields: ignored, the reply would be free text
+        // where the client counts on JSON of its schema, a regular expression's match or one of its choices.
+        ("guided_json", _ => false, GuidedInstead),
+        ("structured_outputs", _ => false, GuidedInstead),
+        ("json_schema", _ => false, GuidedInstead),
+        ("guided_regex", _ => false, GuidedInstead),
+        ("guided_choice", _ => false, GuidedInstead),
+        ("guided_grammar", _ => false, GuidedInstead),
+        ("grammar", _ => false, GuidedInstead),
     ];
+
+    private const string GuidedInstead = "copal constrains a reply only by response_format: {\"type\": \"json_schema\", \"json_schema\": {\"name\": …, \"schema\": …}} or {\"type\": \"json_object\"}";
 
     private static bool IsNumber(JsonElement e, double value) => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && v == value;
 

@@ -93,6 +93,14 @@ public class ForcedToolCallTests
     [InlineData("""{"name":"empty","arguments":[1]}""", false)]
     [InlineData("""{"name":"untyped","arguments":1}""", false)]
     [InlineData("""{"name":"nullable","arguments":null}""", false)]
+    [InlineData("""{"name":"stringly","arguments":"x"}""", false)]
+    [InlineData("""{"name":"listed","arguments":"x"}""", false)]
+    [InlineData("""{"name":"referenced","arguments":"x"}""", false)]
+    [InlineData("""{"name":"referenced","arguments":{"n":1}}""", false)]
+    [InlineData("""{"name":"branches","arguments":"x"}""", false)]
+    [InlineData("""{"name":"branches","arguments":{"n":1}}""", true)]
+    [InlineData("""{"name":"wrapped","arguments":{"n":1}}""", true)]
+    [InlineData("""{"name":"wrapped","arguments":[]}""", false)]
     public void Among_several_functions_the_arguments_are_an_object_whatever_the_parameters_allow_beside(string reply, bool taken)
     {
         // Where the parameters are the whole schema its top must be an object; within the union they are narrowed
@@ -103,6 +111,13 @@ public class ForcedToolCallTests
             new("empty", Parse("{}")),
             new("untyped", Parse("""{"properties":{"n":{"type":"integer"}}}""")),
             new("nullable", Parse("""{"type":["null","object"],"properties":{"n":{"type":"integer"}}}""")),
+            // Parameters that take no object (alone, refused: the reply is an object) take no arguments: they took a
+            // string, and "required" then wrote a reply that read back as no call.
+            new("stringly", Parse("""{"type":"string"}""")),
+            new("listed", Parse("""{"enum":["x"]}""")),
+            new("referenced", Parse("""{"$ref":"#/$defs/s","$defs":{"s":{"type":"string"}}}""")),
+            new("branches", Parse("""{"anyOf":[{"type":"string"},{"type":"object","properties":{"n":{"type":"integer"}}}]}""")),
+            new("wrapped", Parse("""{"allOf":[{"$ref":"#/$defs/o"}],"$defs":{"o":{"type":["object","array"]}}}""")),
         ];
         JsonElement schema = ForcedToolCalls.Schema(tools, name: null);
         using JsonDocument doc = JsonDocument.Parse(reply);
@@ -124,7 +139,7 @@ public class ForcedToolCallTests
     private static string Problem(params KeyValuePair<string, JsonElement?>[] tools)
     {
         SchemaNotSupportedException e = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(ForcedToolCalls.Schema(tools, null)));
-        return ForcedToolCalls.SchemaProblem("response_format " + e.Message, [.. tools.Select(t => t.Key)], callee: null);
+        return ForcedToolCalls.SchemaProblem("response_format " + e.Message, tools, callee: null);
     }
 
     [Fact]
@@ -133,10 +148,24 @@ public class ForcedToolCallTests
         Assert.Equal(
             "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/properties/a is not supported: $ref \"#/$defs/x\" points nowhere in the schema",
             Problem(new("g", null), new("f", Parse("""{"type":"object","properties":{"a":{"$ref":"#/$defs/x"}}}"""))));
+        // A $ref at the parameters' top, which the union moves into a branch of its own to hold it to objects, is
+        // placed where the caller wrote it.
+        Assert.Equal(
+            "the parameters of 'f' cannot be held to: json_schema: '$ref' at # is not supported: $ref \"#/$defs/x\" points nowhere in the schema",
+            Problem(new("g", null), new("f", Parse("""{"$ref":"#/$defs/x"}"""))));
         // A reference of another form is refused as it was written, as where the parameters are the whole schema.
         Assert.StartsWith(
             "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/properties/a is not supported: $ref \"#gone\" is not taken",
             Problem(new("g", null), new("f", Parse("""{"type":"object","properties":{"a":{"$ref":"#gone"}}}"""))),
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_type_no_schema_has_is_refused_among_several_not_taken_as_one_that_leaves_out_objects()
+    {
+        Assert.StartsWith(
+            "the parameters of 'f' cannot be held to: json_schema: 'type' at # is not supported: type 'strng' is not a JSON Schema type",
+            Problem(new("g", null), new("f", Parse("""{"type":"strng"}"""))),
             StringComparison.Ordinal);
     }
 

@@ -73,8 +73,11 @@ public static class ForcedToolCalls
     // A function's parameters moved from the top of a schema to the pointer at: its references within itself ("#",
     // "#/$defs/x"; any other is refused as it stands) made to point where it now is, and its top-level $id, which only
     // a schema's top may have, dropped. Arguments are an object, as they are where the parameters are the whole schema
-    // (its top must be one): true, {} or a schema of no type or of several is narrowed to objects, else a reply could
-    // name the function with arguments "x", which is no call.
+    // (its top must be one), else a reply could name the function with arguments "x", which is no call: true, {} or
+    // a schema of no type or of several is narrowed to objects; one whose type leaves out objects takes no arguments
+    // (false: the union never names the function, as for parameters false); an enum, const, anyOf or oneOf gets
+    // "type": "object" beside it (an enum's values are never objects, so it too takes none); and a $ref or allOf, which
+    // take nothing beside them, goes into an anyOf of one branch with the type beside it.
     private static void WriteEmbedded(Utf8JsonWriter writer, JsonElement schema, string at)
     {
         if (schema.ValueKind == JsonValueKind.True)
@@ -89,33 +92,86 @@ public static class ForcedToolCalls
             Write(writer, schema, at);
             return;
         }
-        bool typed = false, hasType = false;
+        bool hasType = false, objects = false, typeRead = true;
+        JsonProperty? wrapper = Wrapper(schema);
         foreach (JsonProperty p in schema.EnumerateObject())
         {
-            typed |= p.NameEquals("$ref") || p.NameEquals("anyOf") || p.NameEquals("oneOf") || p.NameEquals("enum") || p.NameEquals("const");
-            hasType |= p.NameEquals("type");
+            if (p.NameEquals("type"))
+            {
+                hasType = true;
+                // A type the compiler will refuse (a number, a misspelled name) is left for it to name.
+                typeRead = p.Value.ValueKind == JsonValueKind.String ? TypeName(p.Value)
+                    : p.Value.ValueKind == JsonValueKind.Array && p.Value.GetArrayLength() > 0 && p.Value.EnumerateArray().All(TypeName);
+                objects = p.Value.ValueKind == JsonValueKind.String ? p.Value.ValueEquals("object")
+                    : p.Value.ValueKind == JsonValueKind.Array && p.Value.EnumerateArray().Any(t => t.ValueKind == JsonValueKind.String && t.ValueEquals("object"));
+            }
         }
+        if (hasType && typeRead && !objects)
+        {
+            writer.WriteBooleanValue(false);
+            return;
+        }
+        bool wrap = wrapper is not null;
         writer.WriteStartObject();
         foreach (JsonProperty p in schema.EnumerateObject())
         {
-            if (p.NameEquals("$id"))
+            if (p.NameEquals("$id") || (wrap && p.NameEquals(wrapper!.Value.Name)))
             {
                 continue;
             }
-            if (p.NameEquals("type") && !typed && p.Value.ValueKind == JsonValueKind.Array
-                && p.Value.EnumerateArray().Any(t => t.ValueKind == JsonValueKind.String && t.ValueEquals("object")))
+            if (p.NameEquals("type") && typeRead)
             {
                 writer.WriteString("type", "object");
                 continue;
             }
             WriteMember(writer, p, at);
         }
-        if (!typed && !hasType)
+        if (wrap)
+        {
+            writer.WriteStartArray("anyOf");
+            writer.WriteStartObject();
+            WriteMember(writer, wrapper!.Value, at);
+            writer.WriteEndObject();
+            writer.WriteEndArray();
+        }
+        if (!hasType)
         {
             writer.WriteString("type", "object");
         }
         writer.WriteEndObject();
     }
+
+    // The $ref or allOf at the top of parameters that goes into an anyOf of one branch, with "type": "object" beside
+    // it; null where there is none, or where a type, anyOf, oneOf, enum or const is there too (a type narrows as it
+    // stands; beside the others a $ref or allOf is refused as where the parameters are the whole schema).
+    private static JsonProperty? Wrapper(JsonElement schema)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        JsonProperty? wrapper = null;
+        foreach (JsonProperty p in schema.EnumerateObject())
+        {
+            if (p.NameEquals("type") || p.NameEquals("anyOf") || p.NameEquals("oneOf") || p.NameEquals("enum") || p.NameEquals("const"))
+            {
+                return null;
+            }
+            if ((p.NameEquals("$ref") || p.NameEquals("allOf")) && wrapper is null)
+            {
+                wrapper = p;
+            }
+        }
+        return wrapper;
+    }
+
+    // Where WriteEmbedded puts a wrapped $ref or allOf, within the function's arguments.
+    private const string WrapperBranch = "/anyOf/0";
+
+    private static bool TypeName(JsonElement type) =>
+        type.ValueKind == JsonValueKind.String && s_typeNames.Any(name => type.ValueEquals(name));
+
+    private static readonly string[] s_typeNames = ["object", "array", "string", "number", "integer", "boolean", "null"];
 
     private static void Write(Utf8JsonWriter writer, JsonElement value, string at)
     {
@@ -181,7 +237,23 @@ public static class ForcedToolCalls
     /// <param name="message">The engine's refusal.</param>
     /// <param name="names">The functions offered, in order (those of <see cref="Schema"/>'s union).</param>
     /// <param name="callee">The function whose parameters the schema is; null for the union.</param>
-    public static string SchemaProblem(string message, IReadOnlyList<string> names, string? callee)
+    public static string SchemaProblem(string message, IReadOnlyList<string> names, string? callee) =>
+        SchemaProblem(message, names, callee, wrapped: _ => false);
+
+    /// <summary>
+    /// <see cref="SchemaProblem(string, IReadOnlyList{string}, string)"/>, knowing the parameters: a refusal within
+    /// parameters whose top $ref or allOf the union moved into a branch of its own is placed where the caller wrote it.
+    /// </summary>
+    /// <param name="message">The engine's refusal.</param>
+    /// <param name="parameters">The functions offered and their parameters, in order (those of <see cref="Schema"/>).</param>
+    /// <param name="callee">The function whose parameters the schema is; null for the union.</param>
+    public static string SchemaProblem(string message, IReadOnlyList<KeyValuePair<string, JsonElement?>> parameters, string? callee)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return SchemaProblem(message, [.. parameters.Select(p => p.Key)], callee, i => parameters[i].Value is JsonElement p && Wrapper(p) is not null);
+    }
+
+    private static string SchemaProblem(string message, IReadOnlyList<string> names, string? callee, Func<int, bool> wrapped)
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(names);
@@ -210,6 +282,10 @@ public static class ForcedToolCalls
             // "at #/anyOf/1/properties/arguments/properties/x " → "at #/properties/x ", and a $ref quoted in the
             // reason as the caller wrote it ("#/$defs/x", not where the union moved it).
             string rest = message[(found + length)..];
+            if (wrapped(function) && rest.StartsWith(WrapperBranch, StringComparison.Ordinal))
+            {
+                rest = rest[WrapperBranch.Length..];
+            }
             string moved = "\"" + BranchPointer(function);
             rest = rest.Replace(moved, "\"#", StringComparison.Ordinal);
             return $"the parameters of '{names[function]}' cannot be held to: {message[..found]} at #{rest}";

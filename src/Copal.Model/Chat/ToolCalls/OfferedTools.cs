@@ -35,5 +35,5 @@ public sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyLi
     /// "the parameters of 'f' cannot be held to: json_schema: …", for a message that says what forced it.
     /// </summary>
     public string Unforcible(string schemaRefusal) =>
-        ForcedToolCalls.SchemaProblem(schemaRefusal, [.. Parameters.Select(p => p.Key)], ForcedToolCalls.Callee(Names, ForcedName));
+        ForcedToolCalls.SchemaProblem(schemaRefusal, Parameters, ForcedToolCalls.Callee(Names, ForcedName));
 }

@@ -35,13 +35,15 @@ internal sealed partial class JsonSchemaCompiler
             Declare(outer.Schema, outer.Path, declared);
             // A closed branch forbids the properties beside it that it does not declare itself; under a schema of its
             // further keys, they would be held to both schemas, which copal cannot merge.
-            if (closed && declared.FirstOrDefault(d => !Declares(schema, d.Name)).Name is string foreign)
+            // As a set: asking the branch's properties object for each name beside would scan it for each.
+            HashSet<string> own = closed ? [.. Names(schema)] : [];
+            if (closed && declared.FirstOrDefault(d => !own.Contains(d.Name)).Name is string foreign)
             {
                 if (additional!.Value.ValueKind != JsonValueKind.False)
                 {
                     throw new SchemaNotSupportedException("additionalProperties", path, $"property '{foreign}', declared beside the {outer.Combinator} at {outer.Path}, would be held to this branch's additionalProperties too; declare it in the branch");
                 }
-                declared.RemoveAll(d => !Declares(schema, d.Name));
+                declared.RemoveAll(d => !own.Contains(d.Name));
             }
         }
         Declare(schema, path, declared);
@@ -98,20 +100,28 @@ internal sealed partial class JsonSchemaCompiler
         {
             throw new SchemaNotSupportedException("properties", path, $"properties must be an object, got {properties.ValueKind}");
         }
+        // Names found by a dictionary, and each read once (JsonProperty.Name decodes a new string on every read): a
+        // search of the list for each name would make an object of n properties cost n² (65,533 of them a minute).
+        var indexOf = new Dictionary<string, int>(declared.Count, StringComparer.Ordinal);
+        for (int j = 0; j < declared.Count; j++)
+        {
+            indexOf[declared[j].Name] = j;
+        }
         foreach (JsonProperty p in properties.EnumerateObject())
         {
-            int at = declared.FindIndex(d => d.Name == p.Name);
-            if (at < 0)
+            string name = p.Name;
+            if (!indexOf.TryGetValue(name, out int at))
             {
-                declared.Add((p.Name, p.Value, path));
+                indexOf[name] = declared.Count;
+                declared.Add((name, p.Value, path));
             }
             else if (declared[at].Path == path)
             {
-                throw new SchemaNotSupportedException("properties", path, $"property '{p.Name}' is declared twice");
+                throw new SchemaNotSupportedException("properties", path, $"property '{name}' is declared twice");
             }
             else if (!JsonElement.DeepEquals(declared[at].Schema, p.Value))
             {
-                throw new SchemaNotSupportedException("properties", path, $"property '{p.Name}' is declared here and beside the branches at {declared[at].Path} with another schema: copal takes one schema per property; give it in one place");
+                throw new SchemaNotSupportedException("properties", path, $"property '{name}' is declared here and beside the branches at {declared[at].Path} with another schema: copal takes one schema per property; give it in one place");
             }
         }
     }
@@ -129,10 +139,15 @@ internal sealed partial class JsonSchemaCompiler
         {
             throw new SchemaNotSupportedException("required", path, "required must be an array of property names");
         }
+        // By a dictionary, as Declare finds names: a search of the names for each required one costs n² on a big object.
+        var indexOf = new Dictionary<string, int>(names.Count, StringComparer.Ordinal);
+        for (int j = 0; j < names.Count; j++)
+        {
+            indexOf[names[j]] = j;
+        }
         foreach (JsonElement r in req.EnumerateArray())
         {
-            int index = names.IndexOf(r.GetString()!);
-            if (index < 0)
+            if (!indexOf.TryGetValue(r.GetString()!, out int index))
             {
                 throw new SchemaNotSupportedException("required", path, $"'{r.GetString()}' is required but is not among the properties{otherwise}: copal writes declared properties only");
             }

@@ -120,4 +120,23 @@ public class SchemaRefusalTests
         Assert.True(complete);
         Assert.Equal(11, SchemaPrefixTests.Refusal(schema, """{"e":"v20000"}""", out _));
     }
+
+    [Fact]
+    public void An_object_of_many_properties_compiles_in_work_linear_in_them()
+    {
+        // 20,000 properties, the last required: finding each name among those declared before it by a search of the
+        // list, reading each JsonProperty.Name anew (a new string each time), allocated about 200 million strings
+        // (6 GB, and a minute at the 65,533 taken). Linear, the compile allocates about 5 KB a property.
+        const int count = 20_000;
+        string properties = string.Join(",", Enumerable.Range(0, count).Select(i => $"\"p{i}\":{{\"type\":\"integer\"}}"));
+        using JsonDocument doc = JsonDocument.Parse("{\"type\":\"object\",\"properties\":{" + properties + $"}},\"required\":[\"p{count - 1}\"],\"additionalProperties\":false}}");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        CompiledSchema schema = JsonSchemaCompiler.Compile(doc.RootElement);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, count * 16_384L);
+        Assert.Equal(-1, SchemaPrefixTests.Refusal(schema, $"{{\"p7\":1,\"p{count - 1}\":2}}", out bool complete));
+        Assert.True(complete);
+        // p7 cannot come after a later property, and the required last one cannot be left out.
+        Assert.NotEqual(-1, SchemaPrefixTests.Refusal(schema, $"{{\"p9\":1,\"p7\":2}}", out _));
+        Assert.NotEqual(-1, SchemaPrefixTests.Refusal(schema, "{\"p9\":1}", out _));
+    }
 }

@@ -283,13 +283,21 @@ internal sealed class PatternDfa
             }
         }
         int[] blockOf = new int[n];
+        // Where each state stands in its block's list, so that a state leaves its block in one step (the last member
+        // takes its place): a split costs the states that move, never the block they leave. Rebuilding the block
+        // without them instead made a chain of counting states (maxLength beside a pattern, lookaheads of .{0,1000})
+        // split one state at a time at the cost of the whole block: n² steps, a minute at 60,000 states.
+        int[] place = new int[n];
         var blocks = new List<List<int>>();
         foreach (bool accepting in (bool[])[true, false])
         {
             List<int> members = [.. Enumerable.Range(0, n).Where(s => Accept[s] == accepting)];
             if (members.Count > 0)
             {
-                members.ForEach(s => blockOf[s] = blocks.Count);
+                for (int i = 0; i < members.Count; i++)
+                {
+                    (blockOf[members[i]], place[members[i]]) = (blocks.Count, i);
+                }
                 blocks.Add(members);
             }
         }
@@ -319,10 +327,16 @@ internal sealed class PatternDfa
                     continue;
                 }
                 int z = blocks.Count;
-                var moved = new HashSet<int>(part);
-                blocks[y] = [.. blocks[y].Where(s => !moved.Contains(s))];
+                List<int> left = blocks[y];
+                for (int i = 0; i < part.Count; i++)
+                {
+                    int s = part[i];
+                    int last = left[^1];
+                    (left[place[s]], place[last]) = (last, place[s]);
+                    left.RemoveAt(left.Count - 1);
+                    (blockOf[s], place[s]) = (z, i);
+                }
                 blocks.Add(part);
-                part.ForEach(s => blockOf[s] = z);
                 for (int k = 0; k < ClassCount; k++)
                 {
                     Push(pending.Contains((y, k)) || blocks[z].Count < blocks[y].Count ? (z, k) : (y, k));
