@@ -234,9 +234,11 @@ public sealed class InferenceEngine : IDisposable
     /// first, so that a bad one refuses the lot before any is decoded.
     /// </summary>
     /// <exception cref="CompletionRequestException">A field of the request is out of range, or the prompt does not fit the context.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     public CompletionRequest Prepare(CompletionRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         (int[] ids, _) = Check(request);
         return request with { Prompt = null, PromptIds = ids };
     }
