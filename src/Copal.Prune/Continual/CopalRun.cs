@@ -48,6 +48,7 @@ public static class CopalRun
     /// <exception cref="CopalStateException">The saved state is missing, malformed, or does not match.</exception>
     public static CopalState StartOrResume(string modelDirectory, string? resumeDirectory, CopalOptionChoices choices, SparsityPattern? pattern = null, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
         ArgumentNullException.ThrowIfNull(choices);
         string hash = ParentHash.Compute(modelDirectory, cancellationToken);
         if (resumeDirectory is null)
