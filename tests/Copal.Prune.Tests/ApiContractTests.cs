@@ -35,6 +35,9 @@ public class ApiContractTests
             ("request", "PruneRequest.OutDirectory is empty", () => Copal.Prune.Driver.PruneJob.Run(request, backend)),
             ("request", "PruneRequest.ModelDirectory is empty", () => Copal.Prune.Driver.PruneJob.Run(request with { ModelDirectory = "", OutDirectory = "x" }, backend)),
             ("modelDirectory", "", () => Copal.Prune.Continual.CopalRun.StartOrResume("", null, new Copal.Prune.Continual.CopalOptionChoices())),
+            ("resumeDirectory", "resume from is empty", () => Copal.Prune.Continual.CopalRun.StartOrResume(Copal.Testing.TestData.Stories260K, "", new Copal.Prune.Continual.CopalOptionChoices())),
+            ("request", "ContinualRequest.ModelDirectory is empty", () => Copal.Prune.Continual.Protocol.ContinualRunner.Run(new Copal.Prune.Continual.Protocol.ContinualRequest("",
+                Copal.Prune.Continual.Protocol.ContinualDataset.ParseList($"a={calib}"), ["magnitude"], new SparsityPattern.Unstructured(0.5), 4, 64, 64, [0UL], new Copal.Prune.Continual.CopalOptions()), backend)),
         ];
         foreach ((string parameter, string says, Action call) in calls)
         {
