@@ -18,6 +18,35 @@ public class ApiContractTests
         Assert.Equal(ratio, p.TargetSparsity);
     }
 
+    /// <summary>
+    /// An empty model or output path is an ArgumentException naming it, before any work: "" is no folder, and the
+    /// model's config and tokenizer would otherwise be read from the process's working folder.
+    /// </summary>
+    [Fact]
+    public void An_empty_model_or_output_path_is_an_ArgumentException_naming_it()
+    {
+        using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend();
+        string calib = Copal.Testing.TestData.Path("text", "tinystories", "calib.txt");
+        var request = new Copal.Prune.Driver.PruneRequest(Copal.Testing.TestData.Stories260K, "", Copal.Prune.Driver.PrunerFactory.Create("magnitude"),
+            new Copal.Prune.Driver.PruneOptions(new SparsityPattern.Unstructured(0.5)), Copal.Prune.Calibration.CalibrationSet.None());
+        (string Parameter, string Says, Action Call)[] calls =
+        [
+            ("modelDirectory", "", () => Copal.Prune.Driver.PruneJob.Calibrate("", [calib], 4, 64, 0)),
+            ("request", "PruneRequest.OutDirectory is empty", () => Copal.Prune.Driver.PruneJob.Run(request, backend)),
+            ("request", "PruneRequest.ModelDirectory is empty", () => Copal.Prune.Driver.PruneJob.Run(request with { ModelDirectory = "", OutDirectory = "x" }, backend)),
+            ("modelDirectory", "", () => Copal.Prune.Continual.CopalRun.StartOrResume("", null, new Copal.Prune.Continual.CopalOptionChoices())),
+            ("resumeDirectory", "resume from is empty", () => Copal.Prune.Continual.CopalRun.StartOrResume(Copal.Testing.TestData.Stories260K, "", new Copal.Prune.Continual.CopalOptionChoices())),
+            ("request", "ContinualRequest.ModelDirectory is empty", () => Copal.Prune.Continual.Protocol.ContinualRunner.Run(new Copal.Prune.Continual.Protocol.ContinualRequest("",
+                Copal.Prune.Continual.Protocol.ContinualDataset.ParseList($"a={calib}"), ["magnitude"], new SparsityPattern.Unstructured(0.5), 4, 64, 64, [0UL], new Copal.Prune.Continual.CopalOptions()), backend)),
+        ];
+        foreach ((string parameter, string says, Action call) in calls)
+        {
+            var e = Assert.Throws<ArgumentException>(call);
+            Assert.Equal(parameter, e.ParamName);
+            Assert.Contains(says, e.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData("2:4", 2, 4)]
     [InlineData("3:8", 3, 8)]

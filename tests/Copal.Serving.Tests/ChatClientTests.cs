@@ -118,6 +118,49 @@ public sealed class ChatClientTests
     /// non-text content (an image, a function call or result, reasoning), the tool role, an unknown role, and a model
     /// id other than the one served. Text, the system, developer, user and assistant roles and the served id are taken.
     /// </summary>
+    /// <summary>
+    /// A ChatOptions value out of range is refused naming the ChatOptions property the caller set (with the server's
+    /// field beside it), from ToRequest as from the calls, before any work: a caller of IChatClient never wrote
+    /// "max_tokens".
+    /// </summary>
+    [Theory]
+    [InlineData("MaxOutputTokens", "max_tokens")]
+    [InlineData("Temperature", "temperature")]
+    [InlineData("TopP", "top_p")]
+    [InlineData("TopK", "top_k")]
+    [InlineData("FrequencyPenalty", "frequency_penalty")]
+    [InlineData("StopSequences", "stop")]
+    [InlineData("AdditionalProperties[\"min_p\"]", "min_p")]
+    public async Task An_option_out_of_range_is_refused_naming_the_ChatOptions_property(string property, string field)
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        var client = new CopalChatClient(engine);
+        ChatOptions options = property switch
+        {
+            "MaxOutputTokens" => new ChatOptions { MaxOutputTokens = -1 },
+            "Temperature" => new ChatOptions { Temperature = float.NaN },
+            "TopP" => new ChatOptions { TopP = 1.5f },
+            "TopK" => new ChatOptions { TopK = -2 },
+            "FrequencyPenalty" => new ChatOptions { FrequencyPenalty = float.PositiveInfinity },
+            "StopSequences" => new ChatOptions { StopSequences = [""] },
+            _ => new ChatOptions { AdditionalProperties = new() { ["min_p"] = 2.0 } },
+        };
+        ChatMessage[] chat = [new(ChatRole.User, "Once")];
+        foreach (Func<Task> call in new Func<Task>[]
+        {
+            () => Task.FromResult(client.ToRequest(chat, options)),
+            () => client.GetResponseAsync(chat, options),
+            async () => { await foreach (ChatResponseUpdate _ in client.GetStreamingResponseAsync(chat, options)) { } },
+        })
+        {
+            CompletionRequestException e = await Assert.ThrowsAsync<CompletionRequestException>(call);
+            Assert.StartsWith($"ChatOptions.{property}: {(field == "stop" ? "a stop text" : field)} must", e.Message, StringComparison.Ordinal);
+            Assert.Equal(field, e.ParamName);
+        }
+        Assert.Equal(0, engine.Statistics.Started);
+    }
+
     [Fact]
     public async Task Contents_roles_and_model_ids_the_engine_cannot_take_are_refused()
     {

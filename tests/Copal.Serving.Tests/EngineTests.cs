@@ -482,6 +482,41 @@ public sealed class EngineTests : IDisposable
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    /// <summary>
+    /// A refused request is an ArgumentException whose ParamName is the field (a caller that logs ParamName, as .NET code
+    /// does, learns which one), and whose message is the plain sentence the server sends, without .NET's
+    /// " (Parameter '…')" suffix.
+    /// </summary>
+    [Fact]
+    public async Task A_refused_request_names_its_field_as_the_ParamName_and_keeps_its_message()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        ArgumentException e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a", MaxTokens = -1 }));
+        Assert.Equal("max_tokens", e.ParamName);
+        Assert.Equal("max_tokens must be ≥ 0, got -1", e.Message);
+        e = Assert.Throws<CompletionRequestException>(() => engine.Prepare(new CompletionRequest { Prompt = "a", TopP = 1.5f }));
+        Assert.Equal("top_p", e.ParamName);
+        Assert.Equal("top_p must be in (0, 1], got 1.5", e.Message);
+    }
+
+    /// <summary>
+    /// After Dispose, Prepare refuses as the requests do (a disposed object is an ObjectDisposedException, never a
+    /// request that seems to go on), and the engine reports no KV cache: the slots gave theirs back.
+    /// </summary>
+    [Fact]
+    public async Task A_disposed_engine_refuses_Prepare_and_holds_no_kv_cache()
+    {
+        using var backend = new CpuBackend();
+        InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 4 });
+        Assert.True(engine.KvCacheBytes > 0);
+        engine.Dispose();
+        var e = Assert.Throws<ObjectDisposedException>(() => engine.Prepare(new CompletionRequest { Prompt = "a" }));
+        Assert.Equal(typeof(InferenceEngine).FullName, e.ObjectName);
+        Assert.Equal(0, engine.KvCacheBytes);
+    }
+
     /// <summary>The engine is what the caller holds: a request after Dispose names it, not its internal scheduler.</summary>
     [Fact]
     public async Task A_disposed_engine_names_itself_and_Dispose_again_is_harmless()

@@ -182,6 +182,8 @@ public sealed partial class CopalChatClient : IChatClient
     /// token: the client keeps no state between calls.</exception>
     /// <exception cref="ArgumentException">A message of another role, or <see cref="ChatOptions.ModelId"/> naming a
     /// model other than the engine's (the server's 404 model_not_found).</exception>
+    /// <exception cref="CompletionRequestException">An option out of range (MaxOutputTokens −1, TopP 1.5, an empty stop
+    /// sequence, …): the message names the ChatOptions property, then the engine's field.</exception>
     public CompletionRequest ToRequest(IEnumerable<ChatMessage> messages, ChatOptions? options) => Prepare(messages, options, out _);
 
     private CompletionRequest Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options, out OfferedTools? tools)
@@ -256,7 +258,39 @@ public sealed partial class CopalChatClient : IChatClient
         {
             RequireForcible(request, tools);
         }
+        RequireInRange(request);
         return request;
+    }
+
+    // The ChatOptions property (or AdditionalProperties key) each engine field comes from.
+    private static readonly Dictionary<string, string> s_optionOf = new(StringComparer.Ordinal)
+    {
+        ["max_tokens"] = "MaxOutputTokens",
+        ["temperature"] = "Temperature",
+        ["top_p"] = "TopP",
+        ["top_k"] = "TopK",
+        ["presence_penalty"] = "PresencePenalty",
+        ["frequency_penalty"] = "FrequencyPenalty",
+        ["stop"] = "StopSequences",
+        ["response_format"] = "ResponseFormat",
+        ["repetition_penalty"] = "AdditionalProperties[\"repetition_penalty\"]",
+        ["min_p"] = "AdditionalProperties[\"min_p\"]",
+        ["logit_bias"] = "AdditionalProperties[\"logit_bias\"]",
+    };
+
+    // The engine's checks of the fields (not the prompt, encoded when the request runs), here so that a value out of
+    // range is refused by ToRequest too, and named as the ChatOptions property the caller set: the engine's message
+    // names the server's field (max_tokens), which a caller of IChatClient never wrote.
+    private void RequireInRange(CompletionRequest request)
+    {
+        try
+        {
+            _engine.CheckFields(request);
+        }
+        catch (CompletionRequestException e) when (s_optionOf.TryGetValue(e.Parameter, out string? option))
+        {
+            throw new CompletionRequestException(e.Parameter, $"ChatOptions.{option}: {e.Message}") { Unsupported = e.Unsupported };
+        }
     }
 
     // The schema of a forced call is the function's parameters, which the caller did not give as a response format:

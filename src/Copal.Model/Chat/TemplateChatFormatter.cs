@@ -88,6 +88,9 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
     }
 
     /// <summary>The model's template formatter when its folder has a chat template, else the plain one.</summary>
-    public static IChatFormatter ForModel(string modelDirectory) =>
-        ChatTemplate.FromDirectory(modelDirectory) is { } template ? new TemplateChatFormatter(template) : PlainChatFormatter.Instance;
+    public static IChatFormatter ForModel(string modelDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
+        return ChatTemplate.FromDirectory(modelDirectory) is { } template ? new TemplateChatFormatter(template) : PlainChatFormatter.Instance;
+    }
 }

@@ -96,7 +96,8 @@ public sealed class ChatTemplate
     /// <exception cref="ChatTemplateException">The file is not valid JSON, a field has the wrong shape, or a template uses an unsupported construct.</exception>
     public static ChatTemplate? FromDirectory(string modelDir)
     {
-        ArgumentNullException.ThrowIfNull(modelDir);
+        // "" would read the working folder's tokenizer_config.json (Path.Combine("", name) is name).
+        ArgumentException.ThrowIfNullOrEmpty(modelDir);
         string path = Path.Combine(modelDir, "tokenizer_config.json");
         if (!File.Exists(path))
         {

@@ -208,7 +208,8 @@ public sealed record LlamaConfig
     /// <summary>Reads <paramref name="path"/> (a config.json, or a folder holding one).</summary>
     public static LlamaConfig Load(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
+        // "" would read the working folder's config.json (Path.Combine("", name) is name).
+        ArgumentException.ThrowIfNullOrEmpty(path);
         bool folder = Directory.Exists(path) || !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
         return LoadFile(folder ? Path.Combine(path, "config.json") : path);
     }

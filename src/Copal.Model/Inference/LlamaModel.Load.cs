@@ -34,7 +34,8 @@ public sealed partial class LlamaModel
     public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
         bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(directory);
+        // "" is no folder (and Path.Combine would read its files from the working folder): a caller's mistake, named.
+        ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentNullException.ThrowIfNull(backend);
         if (File.Exists(directory))
         {

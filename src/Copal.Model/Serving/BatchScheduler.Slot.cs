@@ -139,6 +139,11 @@ internal sealed partial class BatchScheduler
             _state = null;
         }
 
-        public void Dispose() => _state?.Dispose();
+        public void Dispose()
+        {
+            // Dropped, not only disposed: the engine's KvCacheBytes reads what the slots hold, which is then nothing.
+            _state?.Dispose();
+            _state = null;
+        }
     }
 }

@@ -204,14 +204,26 @@ public sealed record CompletionResult(string Text, IReadOnlyList<int> TokenIds, 
 /// <summary>A request the engine cannot run: names the field (OpenAI's parameter name) with the expected and actual value.</summary>
 public sealed class CompletionRequestException : ArgumentException
 {
-    /// <summary>A refusal of request field <paramref name="parameter"/> (OpenAI's name, e.g. <c>max_tokens</c>).</summary>
-    public CompletionRequestException(string parameter, string message) : base(message)
+    private readonly string _message;
+
+    /// <summary>
+    /// A refusal of request field <paramref name="parameter"/> (OpenAI's name, e.g. <c>max_tokens</c>), which is also the
+    /// <see cref="ArgumentException.ParamName"/>: .NET code that logs the ParamName of an ArgumentException learns the field.
+    /// </summary>
+    public CompletionRequestException(string parameter, string message) : base(message, parameter)
     {
         Parameter = parameter;
+        _message = message;
     }
 
-    /// <summary>The request field at fault, e.g. <c>max_tokens</c>.</summary>
+    /// <summary>The request field at fault, e.g. <c>max_tokens</c> (the same as <see cref="ArgumentException.ParamName"/>).</summary>
     public string Parameter { get; }
+
+    /// <summary>
+    /// The sentence alone, without the " (Parameter '…')" ArgumentException appends: it already names the field, and
+    /// the server sends it as the error's message.
+    /// </summary>
+    public override string Message => _message;
 
     /// <summary>True when the prompt does not fit the context (OpenAI's <c>context_length_exceeded</c>).</summary>
     public bool ContextLengthExceeded { get; init; }

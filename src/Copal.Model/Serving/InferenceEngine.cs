@@ -234,9 +234,11 @@ public sealed class InferenceEngine : IDisposable
     /// first, so that a bad one refuses the lot before any is decoded.
     /// </summary>
     /// <exception cref="CompletionRequestException">A field of the request is out of range, or the prompt does not fit the context.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     public CompletionRequest Prepare(CompletionRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         (int[] ids, _) = Check(request);
         return request with { Prompt = null, PromptIds = ids };
     }
@@ -267,12 +269,13 @@ public sealed class InferenceEngine : IDisposable
         }
     }
 
-    private (int[] PromptIds, SamplingOptions Sampling) Check(CompletionRequest request)
+    /// <summary>
+    /// The checks of <see cref="Check"/> on every field but the prompt, which they leave unencoded: for a caller that
+    /// builds requests from options of its own (the chat client) and names a refusal after the option it came from.
+    /// </summary>
+    /// <exception cref="CompletionRequestException">A field of the request is out of range.</exception>
+    internal void CheckFields(CompletionRequest request)
     {
-        if ((request.Prompt is null) == (request.PromptIds is null))
-        {
-            throw new CompletionRequestException("prompt", "give the prompt as text or as token ids, exactly one of the two");
-        }
         if (request.MaxTokens < 0)
         {
             throw new CompletionRequestException("max_tokens", FormattableString.Invariant($"max_tokens must be ≥ 0, got {request.MaxTokens}"));
@@ -346,6 +349,15 @@ public sealed class InferenceEngine : IDisposable
                 throw new CompletionRequestException("stop", s is null ? "a stop text must not be null" : "a stop text must not be empty");
             }
         }
+    }
+
+    private (int[] PromptIds, SamplingOptions Sampling) Check(CompletionRequest request)
+    {
+        if ((request.Prompt is null) == (request.PromptIds is null))
+        {
+            throw new CompletionRequestException("prompt", "give the prompt as text or as token ids, exactly one of the two");
+        }
+        CheckFields(request);
         if (request.PromptIds is null && Tokenizer.MinTokenCount(request.Prompt!) is long least && least > ContextSize)
         {
             // Refused before encoding, which for a long run without spaces takes seconds to minutes (Tokenizer.MinTokenCount).

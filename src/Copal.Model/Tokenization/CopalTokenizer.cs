@@ -103,7 +103,8 @@ public sealed class CopalTokenizer : Tokenizer
     /// <summary>Loads tokenizer.json and, when present, tokenizer_config.json from a model folder.</summary>
     public static CopalTokenizer FromDirectory(string modelDirectory)
     {
-        ArgumentNullException.ThrowIfNull(modelDirectory);
+        // "" would read the working folder's tokenizer.json (Path.Combine("", name) is name).
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
         string json = Path.Combine(modelDirectory, "tokenizer.json");
         string config = Path.Combine(modelDirectory, "tokenizer_config.json");
         foreach (string file in new[] { json, config })

@@ -27,8 +27,8 @@ public static unsafe class CheckpointCompactor
     public static CompactReport Compact(string input, string output, CompactFormat format, bool overwrite,
         IProgress<CompactProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(output);
+        ArgumentException.ThrowIfNullOrEmpty(input);
+        ArgumentException.ThrowIfNullOrEmpty(output);
         if (!Enum.IsDefined(format))
         {
             throw new ArgumentOutOfRangeException(nameof(format), format, $"expected one of {string.Join(", ", Enum.GetNames<CompactFormat>())}");
@@ -105,8 +105,8 @@ public static unsafe class CheckpointCompactor
     public static CompactReport Densify(string input, string output, bool overwrite, IProgress<CompactProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(output);
+        ArgumentException.ThrowIfNullOrEmpty(input);
+        ArgumentException.ThrowIfNullOrEmpty(output);
         // Compact files hold every projection apart, under its own name: read as they are.
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
         using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);

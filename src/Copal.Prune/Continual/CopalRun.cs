@@ -48,6 +48,12 @@ public static class CopalRun
     /// <exception cref="CopalStateException">The saved state is missing, malformed, or does not match.</exception>
     public static CopalState StartOrResume(string modelDirectory, string? resumeDirectory, CopalOptionChoices choices, SparsityPattern? pattern = null, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
+        if (resumeDirectory is { Length: 0 })
+        {
+            // Null starts a new state; "" would read the working folder's state files.
+            throw new ArgumentException("the folder to resume from is empty; give the folder of a saved step, or null to start a new state", nameof(resumeDirectory));
+        }
         ArgumentNullException.ThrowIfNull(choices);
         string hash = ParentHash.Compute(modelDirectory, cancellationToken);
         if (resumeDirectory is null)

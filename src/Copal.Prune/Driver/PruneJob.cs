@@ -67,6 +67,9 @@ public sealed record PruneRequest(
     {
         Require(ModelDirectory, nameof(ModelDirectory), "the dense model folder");
         Require(OutDirectory, nameof(OutDirectory), "the output folder");
+        // "" is no folder: the model's files would be read from the working folder, the output refused as a "path".
+        RequireNotEmpty(ModelDirectory, nameof(ModelDirectory), "the dense model folder");
+        RequireNotEmpty(OutDirectory, nameof(OutDirectory), "the output folder");
         Require(Pruner, nameof(Pruner), "a pruner (PrunerFactory.Create)");
         Require(Options, nameof(Options), "the prune options");
         Require(Options.Pattern, "Options.Pattern", "a sparsity pattern");
@@ -100,6 +103,14 @@ public sealed record PruneRequest(
             if (value is null)
             {
                 throw new ArgumentNullException(parameter, $"{nameof(PruneRequest)}.{field} is null; expected {expected}");
+            }
+        }
+
+        void RequireNotEmpty(string value, string field, string expected)
+        {
+            if (value.Length == 0)
+            {
+                throw new ArgumentException($"{nameof(PruneRequest)}.{field} is empty; expected {expected}", parameter);
             }
         }
     }
@@ -240,7 +251,7 @@ public static class PruneJob
     /// <summary>Tokenizes the calibration files with the model's tokenizer and draws the samples.</summary>
     public static CalibrationSet Calibrate(string modelDirectory, IReadOnlyList<string> files, int nsamples, int seqLen, ulong seed, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(modelDirectory);
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
         ArgumentNullException.ThrowIfNull(files);
         return CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(modelDirectory), files, nsamples, seqLen, seed, cancellationToken: cancellationToken);
     }

@@ -29,6 +29,35 @@ public sealed class ModelArgumentTests : IDisposable
 
     private static void AssertOneLine(Exception e) => Assert.DoesNotContain('\n', e.Message);
 
+    /// <summary>
+    /// An empty path is an ArgumentException naming the parameter. Path.Combine("", "config.json") is "config.json", so
+    /// before it was refused the config, tokenizer and chat template of whatever folder the process ran in were read
+    /// (a caller's unset setting picked up the working folder's model), while the weights were "'' does not exist".
+    /// </summary>
+    [Fact]
+    public void An_empty_model_path_is_an_ArgumentException_naming_the_parameter()
+    {
+        string out1 = Path.Combine(_temp, "out");
+        (string Parameter, Action Call)[] calls =
+        [
+            ("directory", () => LlamaModel.Load("", _backend)),
+            ("directory", () => Copal.Model.Serving.InferenceEngine.Load("", _backend)),
+            ("modelDirectory", () => CopalTokenizer.FromDirectory("")),
+            ("path", () => Copal.Model.Config.LlamaConfig.Load("")),
+            ("modelDir", () => Copal.Model.ChatTemplates.ChatTemplate.FromDirectory("")),
+            ("modelDirectory", () => Copal.Model.Chat.TemplateChatFormatter.ForModel("")),
+            ("input", () => CheckpointCompactor.Compact("", out1, CompactFormat.Auto, overwrite: false)),
+            ("input", () => CheckpointCompactor.Densify("", out1, overwrite: false)),
+        ];
+        foreach ((string parameter, Action call) in calls)
+        {
+            var e = Assert.Throws<ArgumentException>(call);
+            Assert.Equal(parameter, e.ParamName);
+            AssertOneLine(e);
+        }
+        Assert.False(Directory.Exists(out1));
+    }
+
     [Fact]
     public void CreateState_names_maxRows_and_maxPositions()
     {

@@ -45,6 +45,11 @@ public sealed record ContinualRequest(
         Require(Pattern, nameof(Pattern), "a sparsity pattern");
         Require(Seeds, nameof(Seeds), "the seeds");
         Require(Copal, nameof(Copal), "the COPAL options (new CopalOptions() for the defaults)");
+        if (ModelDirectory.Length == 0)
+        {
+            // "" is no folder: the model's files would be read from the working folder.
+            throw new ArgumentException($"{nameof(ContinualRequest)}.{nameof(ModelDirectory)} is empty; expected the dense model folder", parameter);
+        }
         for (int i = 0; i < Datasets.Count; i++)
         {
             Require(Datasets[i], $"Datasets[{i}]", "a dataset");
