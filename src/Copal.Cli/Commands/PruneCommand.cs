@@ -10,6 +10,7 @@ using Copal.Prune.Continual;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
 using Copal.Tensors.IO;
+using Copal.Tensors.Safetensors;
 using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
@@ -231,7 +232,8 @@ internal static class PruneCommand
             DiskSpace.Require("--state", stateDir!, stateBytes, "the COPAL state");
         }
         var space = new List<OutputSpace>();
-        if (compact)
+        // A compaction that finds nothing to store compact writes no copy: the state's copy then lands beside the model.
+        if (compact && CompactsAny(modelDir, config, pattern, layers))
         {
             // The copy holds every file of the output: the side files the writer copied in, and the state.
             long sideFiles = PrunedModelWriter.SideFiles.Select(f => new FileInfo(Path.Combine(modelDir, f))).Where(f => f.Exists).Sum(f => f.Length);
@@ -242,6 +244,13 @@ internal static class PruneCommand
             space.Add(new OutputSpace("the copy of its COPAL state for --state", _ => stateBytes));
         }
         return space;
+    }
+
+    /// <summary>Whether --compact writes a compact copy of this run's output (<see cref="CompactProjection.WritesCopy"/>).</summary>
+    private static bool CompactsAny(string modelDir, LlamaConfig config, SparsityPattern pattern, IReadOnlySet<int>? layers)
+    {
+        using SafetensorsCheckpoint dense = ModelCheckpoint.Open(modelDir, config);
+        return CompactProjection.WritesCopy(dense, config, pattern, layers);
     }
 
     /// <summary>

@@ -38,6 +38,46 @@ public static class CompactProjection
     }
 
     /// <summary>
+    /// Whether compacting the pruned model writes a copy at all. The compactor stores a linear compact from
+    /// <see cref="CheckpointCompactor.MinBitmaskSparsity"/> zeros (2:4 has more), and with none to store writes nothing
+    /// (<see cref="NothingToConvertException"/>: the pruned model stays as it is). A pattern with fewer zeros takes a
+    /// linear there only with zeros the dense model already holds: a pruned linear ends with at most its own zeros
+    /// plus the pattern's, an unpruned one with its own. Those are counted, a pass over the linears, only for such a
+    /// pattern; a larger one always writes a copy.
+    /// </summary>
+    /// <param name="dense">The dense model's checkpoint.</param>
+    /// <param name="config">The model's config: which tensors are its decoder linears.</param>
+    /// <param name="pattern">The sparsity every pruned linear gets.</param>
+    /// <param name="layers">The layers pruned; null for all.</param>
+    public static bool WritesCopy(SafetensorsCheckpoint dense, LlamaConfig config, SparsityPattern pattern, IReadOnlySet<int>? layers)
+    {
+        ArgumentNullException.ThrowIfNull(dense);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(pattern);
+        if (pattern.TargetSparsity >= CheckpointCompactor.MinBitmaskSparsity)
+        {
+            return true;
+        }
+        for (int layer = 0; layer < config.NumLayers; layer++)
+        {
+            double added = layers is null || layers.Contains(layer) ? pattern.TargetSparsity : 0;
+            foreach (LinearId id in LinearIds.All)
+            {
+                if (!dense.TryGet(LlamaTensorNames.Linear(layer, id), out TensorView t))
+                {
+                    return true; // stored otherwise (fused): not measured here, so counted
+                }
+                if (t.Rank == 2 && t.DType is DType.F32 or DType.BF16
+                    && SparsityAdvisor.Measure(t).Sparsity + added >= CheckpointCompactor.MinBitmaskSparsity)
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
     /// At least what <see cref="CheckpointCompactor"/>'s automatic choice stores for a linear pruned to
     /// <paramref name="pattern"/>: what it stores depends on the zeros it measures (at least the pattern's), but each
     /// choice open to it is bounded. 2:4 is stored as N:M (a bitmask, its one alternative, only where zeros beyond

@@ -49,6 +49,11 @@ public sealed class CompactProjectionTests : IDisposable
         {
             projected = CompactProjection.Bytes(model.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList(), config, target, selected);
         }
+        bool writesCopy;
+        using (SafetensorsCheckpoint dense = SafetensorsCheckpoint.Open(TestData.Stories260K))
+        {
+            writesCopy = CompactProjection.WritesCopy(dense, config, target, selected);
+        }
         long written;
         try
         {
@@ -58,10 +63,11 @@ public sealed class CompactProjectionTests : IDisposable
         }
         catch (NothingToConvertException)
         {
-            // Too few zeros for any linear to be smaller compact: the model stays dense, as projected.
-            using SafetensorsCheckpoint model = SafetensorsCheckpoint.Open(pruned);
-            written = model.Tensors.Sum(t => t.ByteLength);
+            // Too few zeros for any linear to be smaller compact: no copy is written, and none may be counted.
+            Assert.False(writesCopy, $"{method} {pattern}: the compactor wrote no copy, but one is counted");
+            return;
         }
+        Assert.True(writesCopy, $"{method} {pattern}: the compactor wrote a copy, but none is counted");
         Assert.True(projected >= written, $"{method} {pattern}: projected {projected} bytes, the compactor wrote {written}");
         if (target is SparsityPattern.NM { N: 2, M: 4 })
         {
@@ -71,5 +77,33 @@ public sealed class CompactProjectionTests : IDisposable
         {
             Assert.True(projected <= written * 1.10, $"{method} {pattern}: projected {projected} bytes, more than 10 % over the {written} written");
         }
+    }
+
+    /// <summary>
+    /// A pattern under the bitmask threshold stores a linear compact only where the dense model's own zeros take it
+    /// there: here the first 16 of q_proj's 64 rows are zero, and with its layer left unpruned it is written compact.
+    /// </summary>
+    [Fact]
+    public void A_copy_is_counted_where_the_dense_models_own_zeros_take_a_linear_past_the_threshold()
+    {
+        string model = TestData.CopyOfStories260K(Path.Combine(_root, "model"));
+        const string qProj = "model.layers.0.self_attn.q_proj.weight";
+        CheckpointBytes.EditF32Tensor(model, qProj, (bytes, at) => Array.Clear(bytes, (int)at, 16 * 64 * sizeof(float)));
+        LlamaConfig config = LlamaConfig.Load(model);
+        SparsityPattern target = SparsityPattern.Parse("0.2");
+        IReadOnlySet<int> layers = new HashSet<int> { 1 };
+        using (SafetensorsCheckpoint dense = SafetensorsCheckpoint.Open(model))
+        {
+            Assert.Equal([64, 64], dense[qProj].Shape);
+            Assert.True(CompactProjection.WritesCopy(dense, config, target, layers));
+        }
+        string pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        using (var backend = new CpuBackend(threads: 1))
+        {
+            PruneJob.Run(new PruneRequest(model, pruned, PrunerFactory.Create("magnitude"),
+                new PruneOptions(target) { MeasureLayerError = false, Layers = layers }, CalibrationSet.None()), backend);
+        }
+        CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
+        Assert.True(Directory.Exists(compact));
     }
 }
