@@ -249,6 +249,10 @@ internal static class PruneCommand
     /// <summary>Whether --compact writes a compact copy of this run's output (<see cref="CompactProjection.WritesCopy"/>).</summary>
     private static bool CompactsAny(string modelDir, LlamaConfig config, SparsityPattern pattern, IReadOnlySet<int>? layers)
     {
+        if (pattern.TargetSparsity >= CheckpointCompactor.MinBitmaskSparsity)
+        {
+            return true; // the usual case, told without opening the model
+        }
         using SafetensorsCheckpoint dense = ModelCheckpoint.Open(modelDir, config);
         return CompactProjection.WritesCopy(dense, config, pattern, layers);
     }
