@@ -79,11 +79,12 @@ public static class CompactProjection
 
     /// <summary>
     /// At least what <see cref="CheckpointCompactor"/>'s automatic choice stores for a linear pruned to
-    /// <paramref name="pattern"/>: what it stores depends on the zeros it measures (at least the pattern's), but each
-    /// choice open to it is bounded. 2:4 is stored as N:M (a bitmask, its one alternative, only where zeros beyond
-    /// the pattern make it smaller). Any other pattern: a bitmask holds at most the values a row keeps; and from half
-    /// zeros to <see cref="SparsityAdvisor.BitmaskOverTwoFour"/> a mask that happens to be 2:4 is stored N:M, which
-    /// can take more.
+    /// <paramref name="pattern"/>: what it stores depends on the zeros it measures (at least the pattern's count, as
+    /// the pruners round it down), but each choice open to it is bounded. 2:4 is stored as N:M (a bitmask, its one
+    /// alternative, only where zeros beyond the pattern make it smaller). Any other pattern: a bitmask holds at most
+    /// the values a row keeps; and where the zeros measured can be from half to under
+    /// <see cref="SparsityAdvisor.BitmaskOverTwoFour"/> a mask that is 2:4 (by chance, or a 2:4 model pruned
+    /// further) is stored N:M, which can take more.
     /// </summary>
     private static long Stored(long rows, int cols, DType dtype, SparsityPattern pattern)
     {
@@ -92,11 +93,6 @@ public static class CompactProjection
         {
             return SparseTensorCodec.NMStoredBytes(rows, cols, 2, 4, dtype);
         }
-        double zeros = pattern.TargetSparsity;
-        if (zeros < CheckpointCompactor.MinBitmaskSparsity)
-        {
-            return dense;
-        }
         long kept = pattern switch
         {
             // N of every M pruned; a method counting over the whole matrix prunes no fewer than a row's count each row.
@@ -104,6 +100,12 @@ public static class CompactProjection
             SparsityPattern.Unstructured u => cols - u.CountFor(cols),
             _ => cols,
         };
+        // The fewest zeros the compactor can measure, not the pattern's ratio: ⌊0.65 · 4,096⌋ zeros are 64.99 %.
+        double zeros = 1 - ((double)kept / cols);
+        if (zeros < CheckpointCompactor.MinBitmaskSparsity)
+        {
+            return dense;
+        }
         long bound = SparseTensorCodec.BitmaskStoredBytes(rows, cols, rows * kept, dtype);
         if (zeros >= 0.5 && zeros < SparsityAdvisor.BitmaskOverTwoFour && cols % 4 == 0)
         {

@@ -106,4 +106,35 @@ public sealed class CompactProjectionTests : IDisposable
         CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
         Assert.True(Directory.Exists(compact));
     }
+
+    /// <summary>
+    /// A 2:4 model pruned again to 0.65 keeps its 2:4 zeros: ⌊0.65 · 4,096⌋ of q_proj's 4,096 weights (64.99 %) are
+    /// zero, under <see cref="Copal.Tensors.Sparse.SparsityAdvisor.BitmaskOverTwoFour"/>, so the compactor stores it
+    /// 2:4, larger than a bitmask of what it keeps. The projection took the pattern's 65 % for the zeros it measures,
+    /// counted the bitmask alone, and fell short of what was written.
+    /// </summary>
+    [Fact]
+    public void A_ratio_whose_rounded_count_falls_under_the_two_four_threshold_counts_two_four()
+    {
+        LlamaConfig config = LlamaConfig.Load(TestData.Stories260K);
+        string twoFour = Path.Combine(_root, "two-four"), pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        SparsityPattern target = SparsityPattern.Parse("0.65");
+        using (var backend = new CpuBackend(threads: 1))
+        {
+            PruneJob.Run(new PruneRequest(TestData.Stories260K, twoFour, PrunerFactory.Create("magnitude"),
+                new PruneOptions(SparsityPattern.Parse("2:4")) { MeasureLayerError = false }, CalibrationSet.None()), backend);
+            PruneJob.Run(new PruneRequest(twoFour, pruned, PrunerFactory.Create("magnitude"),
+                new PruneOptions(target) { MeasureLayerError = false }, CalibrationSet.None()), backend);
+        }
+        long projected;
+        using (SafetensorsCheckpoint model = SafetensorsCheckpoint.Open(pruned))
+        {
+            projected = CompactProjection.Bytes(model.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList(), config, target, null);
+        }
+        CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
+        using SafetensorsCheckpoint stored = SafetensorsCheckpoint.Open(compact);
+        Assert.Contains("format=nm", stored.Metadata["copal.sparse.model.layers.0.self_attn.q_proj.weight"], StringComparison.Ordinal);
+        long written = stored.Tensors.Sum(t => t.ByteLength);
+        Assert.True(projected >= written, $"projected {projected} bytes, the compactor wrote {written}");
+    }
 }
