@@ -32,8 +32,10 @@ public static class CompactProjection
                 pruned.UnionWith(LinearIds.All.Select(id => LlamaTensorNames.Linear(layer, id)));
             }
         }
+        // Not the smaller of it and dense: the compactor stores a linear from 25 % zeros compact even where that is
+        // larger (a bitmask of a few columns, its mask and offset beside fewer values).
         return tensors.Sum(t => pruned.Contains(t.Name) && t.Shape.Length == 2 && t.DType is DType.F32 or DType.BF16
-            ? Math.Min(t.ByteLength, Stored(t.Shape[0], checked((int)t.Shape[1]), t.DType, pattern))
+            ? Stored(t.Shape[0], checked((int)t.Shape[1]), t.DType, pattern)
             : t.ByteLength);
     }
 
