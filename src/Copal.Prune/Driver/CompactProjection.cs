@@ -51,7 +51,9 @@ public static class CompactProjection
     /// <param name="config">The model's config: which tensors are its decoder linears.</param>
     /// <param name="pattern">The sparsity every pruned linear gets.</param>
     /// <param name="layers">The layers pruned; null for all.</param>
-    public static bool WritesCopy(SafetensorsCheckpoint dense, LlamaConfig config, SparsityPattern pattern, IReadOnlySet<int>? layers)
+    /// <param name="cancellationToken">Checked between linears: the pass reads a large model's every linear.</param>
+    public static bool WritesCopy(SafetensorsCheckpoint dense, LlamaConfig config, SparsityPattern pattern, IReadOnlySet<int>? layers,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dense);
         ArgumentNullException.ThrowIfNull(config);
@@ -65,6 +67,7 @@ public static class CompactProjection
             double added = layers is null || layers.Contains(layer) ? pattern.TargetSparsity : 0;
             foreach (LinearId id in LinearIds.All)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (!dense.TryGet(LlamaTensorNames.Linear(layer, id), out TensorView t))
                 {
                     return true; // stored otherwise (fused): not measured here, so counted

@@ -167,4 +167,15 @@ public sealed class CompactProjectionTests : IDisposable
         long written = stored.Tensors.Sum(t => t.ByteLength);
         Assert.True(projected >= written, $"projected {projected} bytes, the compactor wrote {written}");
     }
+
+    /// <summary>Under the threshold the check reads every linear of the dense model: a cancelled run stops in it.</summary>
+    [Fact]
+    public void The_pass_over_the_linears_stops_when_cancelled()
+    {
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        using SafetensorsCheckpoint dense = SafetensorsCheckpoint.Open(TestData.Stories260K);
+        Assert.Throws<OperationCanceledException>(() =>
+            CompactProjection.WritesCopy(dense, LlamaConfig.Load(TestData.Stories260K), SparsityPattern.Parse("0.2"), null, cancelled.Token));
+    }
 }
