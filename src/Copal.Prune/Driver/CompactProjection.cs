@@ -9,7 +9,7 @@ namespace Copal.Prune.Driver;
 /// <summary>
 /// The tensor bytes <c>prune --compact</c> writes for a pruned model, known from its shapes and the pattern before the
 /// pruning, so the free-space check made then can count the compact copy as it will be, not as large as the model.
-/// Each pruned decoder linear is stored as <see cref="CheckpointCompactor"/> stores it: 2:4 as N:M, any other pattern
+/// Each pruned decoder linear (each part of a fused one apart) is stored as <see cref="CheckpointCompactor"/> stores it: 2:4 as N:M, any other pattern
 /// with at least <see cref="CheckpointCompactor.MinBitmaskSparsity"/> zeros as a bitmask holding the values a row keeps;
 /// every other tensor dense. Zeros the dense model already had only make the copy smaller, so this is an upper bound.
 /// </summary>
@@ -24,19 +24,37 @@ public static class CompactProjection
         ArgumentNullException.ThrowIfNull(tensors);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(pattern);
-        var pruned = new HashSet<string>(StringComparer.Ordinal);
+        // Each pruned linear by the rows of its parts: one part, or where the architecture fuses projections (Phi-3's
+        // qkv_proj, gate_up_proj), the linears it holds, which the compactor stores apart, each compact.
+        var pruned = new Dictionary<string, int[]>(StringComparer.Ordinal);
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
-            if (layers is null || layers.Contains(layer))
+            if (layers is not null && !layers.Contains(layer))
             {
-                pruned.UnionWith(LinearIds.All.Select(id => LlamaTensorNames.Linear(layer, id)));
+                continue;
+            }
+            foreach (LinearId id in LinearIds.All)
+            {
+                pruned[LlamaTensorNames.Linear(layer, id)] = [];
+            }
+            if (config.FusedProjections)
+            {
+                pruned[LlamaTensorNames.FusedQkv(layer)] = [config.QDim, config.KvDim, config.KvDim];
+                pruned[LlamaTensorNames.FusedGateUp(layer)] = [config.IntermediateSize, config.IntermediateSize];
             }
         }
         // Not the smaller of it and dense: the compactor stores a linear from 25 % zeros compact even where that is
         // larger (a bitmask of a few columns, its mask and offset beside fewer values).
-        return tensors.Sum(t => pruned.Contains(t.Name) && t.Shape.Length == 2 && t.DType is DType.F32 or DType.BF16
-            ? Stored(t.Shape[0], checked((int)t.Shape[1]), t.DType, pattern)
-            : t.ByteLength);
+        return tensors.Sum(t =>
+        {
+            if (!pruned.TryGetValue(t.Name, out int[]? parts) || t.Shape.Length != 2 || t.DType is not (DType.F32 or DType.BF16)
+                || (parts.Length > 0 && parts.Sum(rows => (long)rows) != t.Shape[0]))
+            {
+                return t.ByteLength;
+            }
+            int cols = checked((int)t.Shape[1]);
+            return parts.Length == 0 ? Stored(t.Shape[0], cols, t.DType, pattern) : parts.Sum(rows => Stored(rows, cols, t.DType, pattern));
+        });
     }
 
     /// <summary>

@@ -178,4 +178,32 @@ public sealed class CompactProjectionTests : IDisposable
         Assert.Throws<OperationCanceledException>(() =>
             CompactProjection.WritesCopy(dense, LlamaConfig.Load(TestData.Stories260K), SparsityPattern.Parse("0.2"), null, cancelled.Token));
     }
+
+    /// <summary>
+    /// A Phi-3 stores q, k, v as one qkv_proj and gate, up as one gate_up_proj; the compactor stores each part compact
+    /// under its own name. The projection counted the fused tensors dense: 2:4 was projected at about the pruned
+    /// model's size, where the compactor writes little more than half of it.
+    /// </summary>
+    [Fact]
+    public void A_fused_projection_is_counted_as_its_parts_stored_compact()
+    {
+        LlamaConfig config = SyntheticPresets.Get("test-tiny") with { Architecture = "Phi3ForCausalLM", VocabSize = 256 };
+        string model = Path.Combine(_root, "phi3"), pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        SyntheticModelWriter.Write(config, model, DType.F32, seed: 5, tokenizerDirectory: null);
+        SparsityPattern target = SparsityPattern.Parse("2:4");
+        using (var backend = new CpuBackend(threads: 1))
+        {
+            PruneJob.Run(new PruneRequest(model, pruned, PrunerFactory.Create("magnitude"),
+                new PruneOptions(target) { MeasureLayerError = false }, CalibrationSet.None()), backend);
+        }
+        long projected;
+        using (SafetensorsCheckpoint dense = SafetensorsCheckpoint.Open(pruned))
+        {
+            Assert.True(dense.TryGet(LlamaTensorNames.FusedQkv(0), out _));
+            projected = CompactProjection.Bytes(dense.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList(), config, target, null);
+        }
+        CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
+        using SafetensorsCheckpoint stored = SafetensorsCheckpoint.Open(compact);
+        Assert.Equal(stored.Tensors.Sum(t => t.ByteLength), projected);
+    }
 }
