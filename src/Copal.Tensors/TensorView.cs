@@ -46,9 +46,13 @@ public readonly unsafe struct TensorView
                 throw new ArgumentException($"tensor '{name}' has a negative dimension in shape [{string.Join(", ", shape)}]", nameof(shape));
             }
         }
+        if (shape.Contains(0))
+        {
+            return 0; // no elements, however large the other dimensions: their product is never taken
+        }
         foreach (long d in shape)
         {
-            if (d != 0 && count > long.MaxValue / d)
+            if (count > long.MaxValue / d)
             {
                 throw new ArgumentException($"tensor '{name}' of shape [{string.Join(", ", shape)}] has more elements than a long holds", nameof(shape));
             }

@@ -30,6 +30,19 @@ public sealed class DiskSpaceTests : IDisposable
         Assert.DoesNotContain("layer ", r.Stdout, StringComparison.Ordinal); // no layer was pruned
     }
 
+    /// <summary>
+    /// At 0.2 no linear is smaller compact: --compact writes no copy (the pruned model stays dense), so a tmpfs that
+    /// holds the model alone is enough. It was refused, the dense model counted twice.
+    /// </summary>
+    [TmpfsFact]
+    public void Prune_compact_with_too_few_zeros_to_compact_needs_room_for_the_model_alone()
+    {
+        string outDir = Path.Combine(_disk, "out");
+        CopalProcess.Result r = OnTmpfs("1500k", "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "magnitude", "--sparsity", "0.2", "--compact", "--device", "cpu");
+        Assert.True(r.ExitCode == 0, $"exit code {r.ExitCode}, expected 0; stderr: {r.Stderr}");
+        Assert.Contains("every linear stays dense", r.Stderr + r.Stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>--state on another file system, with no room for the COPAL state (1.2 MiB).</summary>
     [TmpfsFact]
     public void A_state_folder_on_a_file_system_without_room_for_the_state_is_refused_before_pruning()

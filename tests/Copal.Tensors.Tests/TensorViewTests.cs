@@ -24,4 +24,14 @@ public class TensorViewTests
         var e = Assert.Throws<ArgumentException>(() => new NativeTensor("w", DType.F32, [4, -2]));
         Assert.Contains("tensor 'w' has a negative dimension in shape [4, -2]", e.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>A dimension of zero makes a tensor of no elements, however large the others (safetensors allows it).</summary>
+    [Fact]
+    public unsafe void A_zero_dimension_holds_no_elements_whatever_the_others()
+    {
+        var view = new TensorView("w", DType.F32, [1L << 32, 1L << 32, 0], null, 0);
+        Assert.Equal(0, view.ElementCount);
+        using var native = new NativeTensor("w", DType.F32, [1L << 40, 0, 1L << 40]);
+        Assert.Equal(0, native.ByteLength);
+    }
 }

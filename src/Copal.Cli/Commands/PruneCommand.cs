@@ -10,6 +10,7 @@ using Copal.Prune.Continual;
 using Copal.Prune.Driver;
 using Copal.Tensors.Backends;
 using Copal.Tensors.IO;
+using Copal.Tensors.Safetensors;
 using Copal.Tensors;
 
 namespace Copal.Cli.Commands;
@@ -152,7 +153,7 @@ internal static class PruneCommand
             string? stateInsideOut = stateReal is not null && RealPath.IsSameOrInside(stateReal, outReal) ? Path.GetRelativePath(outReal, stateReal) : null;
             request = request with
             {
-                BeforeCommitSpace = BeforeCommitSpace(p.GetValue(compact), modelDir, copalState, config, target, options.Layers, stateDir, stateInsideOut, outDirectory),
+                BeforeCommitSpace = BeforeCommitSpace(p.GetValue(compact), modelDir, copalState, config, target, options.Layers, stateDir, stateInsideOut, outDirectory, ct),
                 BeforeCommit = (staged, token) =>
                 {
                     line.Done();
@@ -221,7 +222,7 @@ internal static class PruneCommand
     /// system. A --state on another file system is checked here, against that one.
     /// </summary>
     private static List<OutputSpace> BeforeCommitSpace(bool compact, string modelDir, CopalState? state, LlamaConfig config, SparsityPattern pattern,
-        IReadOnlySet<int>? layers, string? stateDir, string? stateInsideOut, string outDirectory)
+        IReadOnlySet<int>? layers, string? stateDir, string? stateInsideOut, string outDirectory, CancellationToken cancellationToken)
     {
         long stateBytes = state?.ProjectedTensorBytes(config, layers) ?? 0;
         bool copiesState = state is not null && stateDir is not null && stateInsideOut != ".";
@@ -231,7 +232,8 @@ internal static class PruneCommand
             DiskSpace.Require("--state", stateDir!, stateBytes, "the COPAL state");
         }
         var space = new List<OutputSpace>();
-        if (compact)
+        // A compaction that finds nothing to store compact writes no copy: the state's copy then lands beside the model.
+        if (compact && CompactsAny(modelDir, config, pattern, layers, cancellationToken))
         {
             // The copy holds every file of the output: the side files the writer copied in, and the state.
             long sideFiles = PrunedModelWriter.SideFiles.Select(f => new FileInfo(Path.Combine(modelDir, f))).Where(f => f.Exists).Sum(f => f.Length);
@@ -242,6 +244,17 @@ internal static class PruneCommand
             space.Add(new OutputSpace("the copy of its COPAL state for --state", _ => stateBytes));
         }
         return space;
+    }
+
+    /// <summary>Whether --compact writes a compact copy of this run's output (<see cref="CompactProjection.WritesCopy"/>).</summary>
+    private static bool CompactsAny(string modelDir, LlamaConfig config, SparsityPattern pattern, IReadOnlySet<int>? layers, CancellationToken cancellationToken)
+    {
+        if (pattern.TargetSparsity >= CheckpointCompactor.MinBitmaskSparsity)
+        {
+            return true; // the usual case, told without opening the model
+        }
+        using SafetensorsCheckpoint dense = ModelCheckpoint.Open(modelDir, config, cancellationToken: cancellationToken);
+        return CompactProjection.WritesCopy(dense, config, pattern, layers, cancellationToken);
     }
 
     /// <summary>
