@@ -13,3 +13,15 @@ public sealed class LinuxFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A theory that needs Linux (its mmap and mprotect flag values, signals, file types); skipped, with that reason, elsewhere.</summary>
+public sealed class LinuxTheoryAttribute : TheoryAttribute
+{
+    public LinuxTheoryAttribute()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Skip = "needs Linux";
+        }
+    }
+}

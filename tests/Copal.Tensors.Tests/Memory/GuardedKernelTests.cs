@@ -5,6 +5,7 @@ using Copal.Tensors.Numerics;
 using Copal.Tensors.Sparse;
 using Copal.Tensors.Tests.Kernels;
 using Copal.Tensors.Tests.Sparse;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.Memory;
 
@@ -40,7 +41,7 @@ public class GuardedKernelTests
         return data;
     }
 
-    [Theory]
+    [LinuxTheory]
     [MemberData(nameof(DenseCases))]
     public unsafe void Dense_matmul_reads_only_the_weight(DType dtype, GuardedEdge edge)
     {
@@ -103,7 +104,7 @@ public class GuardedKernelTests
     /// A compact weight loaded zero-copy from guarded tensors (each part its own mapping), through every kernel:
     /// the AVX-512 and AVX2 GEMVs, the prefill GEMM, densifying. n = 0 is the bitmask.
     /// </summary>
-    [Theory]
+    [LinuxTheory]
     [MemberData(nameof(SparseCases))]
     public void Compact_weight_kernels_read_only_its_tensors(DType dtype, int n, int m, GuardedEdge edge)
     {
@@ -187,7 +188,7 @@ public class GuardedKernelTests
     /// What reads a dense mapped weight at load: the non-finite scan, the conversion to f32, measuring its sparsity
     /// and converting it to each compact format (the nonzero masks load 64 values at a time).
     /// </summary>
-    [Theory]
+    [LinuxTheory]
     [MemberData(nameof(SparseDTypeCases))]
     public void Dense_weight_scans_and_conversions_read_only_the_weight(DType dtype, GuardedEdge edge)
     {
