@@ -9,9 +9,10 @@ namespace Copal.Prune.Driver;
 /// <summary>
 /// The tensor bytes <c>prune --compact</c> writes for a pruned model, known from its shapes and the pattern before the
 /// pruning, so the free-space check made then can count the compact copy as it will be, not as large as the model.
-/// Each pruned decoder linear (each part of a fused one apart) is stored as <see cref="CheckpointCompactor"/> stores
+/// Each pruned decoder linear (each part of a fused one apart) is counted as <see cref="CheckpointCompactor"/> stores
 /// it: 2:4 as N:M, any other pattern with at least <see cref="CheckpointCompactor.MinBitmaskSparsity"/> zeros as a
-/// bitmask holding the values a row keeps, or as N:M where its mask could be 2:4 (Stored); every other tensor dense. Zeros the dense model already had only make the copy smaller, so this is an upper bound.
+/// bitmask holding the values a row keeps, or as N:M where its mask could be 2:4 (whichever is larger); every other
+/// tensor dense. Zeros the dense model already had only make the copy smaller, so this is an upper bound.
 /// </summary>
 public static class CompactProjection
 {
