@@ -46,11 +46,7 @@ public sealed class CompactProjectionTests : IDisposable
         {
             PruneJob.Run(request, backend);
         }
-        long projected;
-        using (SafetensorsCheckpoint model = SafetensorsCheckpoint.Open(pruned))
-        {
-            projected = CompactProjection.Bytes(model.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList(), config, target, selected);
-        }
+        long projected = Projected(pruned, config, target, selected);
         bool writesCopy;
         using (SafetensorsCheckpoint dense = SafetensorsCheckpoint.Open(TestData.Stories260K))
         {
@@ -59,9 +55,7 @@ public sealed class CompactProjectionTests : IDisposable
         long written;
         try
         {
-            CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
-            using SafetensorsCheckpoint stored = SafetensorsCheckpoint.Open(compact);
-            written = stored.Tensors.Sum(t => t.ByteLength);
+            written = Compacted(pruned, compact);
         }
         catch (NothingToConvertException)
         {
@@ -100,11 +94,7 @@ public sealed class CompactProjectionTests : IDisposable
             Assert.True(CompactProjection.WritesCopy(dense, config, target, layers));
         }
         string pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
-        using (var backend = new CpuBackend(threads: 1))
-        {
-            PruneJob.Run(new PruneRequest(model, pruned, PrunerFactory.Create("magnitude"),
-                new PruneOptions(target) { MeasureLayerError = false, Layers = layers }, CalibrationSet.None()), backend);
-        }
+        PruneByMagnitude(model, pruned, target, layers);
         CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
         Assert.True(Directory.Exists(compact));
     }
@@ -121,22 +111,12 @@ public sealed class CompactProjectionTests : IDisposable
         LlamaConfig config = LlamaConfig.Load(TestData.Stories260K);
         string twoFour = Path.Combine(_root, "two-four"), pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
         SparsityPattern target = SparsityPattern.Parse("0.65");
-        using (var backend = new CpuBackend(threads: 1))
-        {
-            PruneJob.Run(new PruneRequest(TestData.Stories260K, twoFour, PrunerFactory.Create("magnitude"),
-                new PruneOptions(SparsityPattern.Parse("2:4")) { MeasureLayerError = false }, CalibrationSet.None()), backend);
-            PruneJob.Run(new PruneRequest(twoFour, pruned, PrunerFactory.Create("magnitude"),
-                new PruneOptions(target) { MeasureLayerError = false }, CalibrationSet.None()), backend);
-        }
-        long projected;
-        using (SafetensorsCheckpoint model = SafetensorsCheckpoint.Open(pruned))
-        {
-            projected = CompactProjection.Bytes(model.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList(), config, target, null);
-        }
-        CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
+        PruneByMagnitude(TestData.Stories260K, twoFour, SparsityPattern.Parse("2:4"));
+        PruneByMagnitude(twoFour, pruned, target);
+        long projected = Projected(pruned, config, target, null);
+        long written = Compacted(pruned, compact);
         using SafetensorsCheckpoint stored = SafetensorsCheckpoint.Open(compact);
         Assert.Contains("format=nm", stored.Metadata["copal.sparse.model.layers.0.self_attn.q_proj.weight"], StringComparison.Ordinal);
-        long written = stored.Tensors.Sum(t => t.ByteLength);
         Assert.True(projected >= written, $"projected {projected} bytes, the compactor wrote {written}");
     }
 
@@ -152,19 +132,9 @@ public sealed class CompactProjectionTests : IDisposable
         string model = Path.Combine(_root, "model"), pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
         SyntheticModelWriter.Write(config, model, DType.BF16, seed: 3, tokenizerDirectory: null);
         SparsityPattern target = SparsityPattern.Parse("0.3");
-        using (var backend = new CpuBackend(threads: 1))
-        {
-            PruneJob.Run(new PruneRequest(model, pruned, PrunerFactory.Create("magnitude"),
-                new PruneOptions(target) { MeasureLayerError = false }, CalibrationSet.None()), backend);
-        }
-        long projected;
-        using (SafetensorsCheckpoint dense = SafetensorsCheckpoint.Open(pruned))
-        {
-            projected = CompactProjection.Bytes(dense.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList(), config, target, null);
-        }
-        CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
-        using SafetensorsCheckpoint stored = SafetensorsCheckpoint.Open(compact);
-        long written = stored.Tensors.Sum(t => t.ByteLength);
+        PruneByMagnitude(model, pruned, target);
+        long projected = Projected(pruned, config, target, null);
+        long written = Compacted(pruned, compact);
         Assert.True(projected >= written, $"projected {projected} bytes, the compactor wrote {written}");
     }
 
@@ -191,19 +161,34 @@ public sealed class CompactProjectionTests : IDisposable
         string model = Path.Combine(_root, "phi3"), pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
         SyntheticModelWriter.Write(config, model, DType.F32, seed: 5, tokenizerDirectory: null);
         SparsityPattern target = SparsityPattern.Parse("2:4");
-        using (var backend = new CpuBackend(threads: 1))
-        {
-            PruneJob.Run(new PruneRequest(model, pruned, PrunerFactory.Create("magnitude"),
-                new PruneOptions(target) { MeasureLayerError = false }, CalibrationSet.None()), backend);
-        }
-        long projected;
+        PruneByMagnitude(model, pruned, target);
         using (SafetensorsCheckpoint dense = SafetensorsCheckpoint.Open(pruned))
         {
             Assert.True(dense.TryGet(LlamaTensorNames.FusedQkv(0), out _));
-            projected = CompactProjection.Bytes(dense.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList(), config, target, null);
         }
+        long projected = Projected(pruned, config, target, null);
+        Assert.Equal(Compacted(pruned, compact), projected);
+    }
+
+    private static void PruneByMagnitude(string model, string output, SparsityPattern target, IReadOnlySet<int>? layers = null)
+    {
+        using var backend = new CpuBackend(threads: 1);
+        PruneJob.Run(new PruneRequest(model, output, PrunerFactory.Create("magnitude"),
+            new PruneOptions(target) { MeasureLayerError = false, Layers = layers }, CalibrationSet.None()), backend);
+    }
+
+    /// <summary>The projection for the pruned model at <paramref name="pruned"/>, from its tensors' names, dtypes and shapes.</summary>
+    private static long Projected(string pruned, LlamaConfig config, SparsityPattern target, IReadOnlySet<int>? layers)
+    {
+        using SafetensorsCheckpoint model = SafetensorsCheckpoint.Open(pruned);
+        return CompactProjection.Bytes(model.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).ToList(), config, target, layers);
+    }
+
+    /// <summary>Compacts <paramref name="pruned"/> into <paramref name="compact"/> and returns the tensor bytes written.</summary>
+    private static long Compacted(string pruned, string compact)
+    {
         CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
         using SafetensorsCheckpoint stored = SafetensorsCheckpoint.Open(compact);
-        Assert.Equal(stored.Tensors.Sum(t => t.ByteLength), projected);
+        return stored.Tensors.Sum(t => t.ByteLength);
     }
 }
