@@ -436,6 +436,7 @@ public sealed class LayerwisePruner
         try
         {
             WeightEncoding.Encode(weight, tensor);
+            RequireStored(tensor.View, weight);
         }
         catch
         {
@@ -444,6 +445,32 @@ public sealed class LayerwisePruner
         }
         return tensor;
     }
+
+    // SparseGPT and COPAL's update move a pruned weight's share onto the kept ones, which can then pass what the
+    // checkpoint's dtype holds (F16 ends at 65504) and be stored as Inf: a model every loader refuses, found only when
+    // it is run. The run fails at the linear instead.
+    private static void RequireStored(TensorView encoded, float[] weight)
+    {
+        long bad = NonFinite.IndexOf(encoded, 0, encoded.ElementCount);
+        if (bad < 0)
+        {
+            return;
+        }
+        string at = NonFinite.Coordinates(bad, encoded.Shape);
+        string what = float.IsFinite(weight[bad])
+            ? $"{NonFinite.Describe(weight[bad])}, past {encoded.DType}'s largest value {LargestFinite(encoded.DType)}"
+            : NonFinite.Describe(weight[bad]);
+        throw new InvalidDataException(
+            $"tensor '{encoded.Name}': the pruning method's update makes its weight at {at} {what}, which the checkpoint's dtype "
+            + "cannot store; prune a BF16 or F32 copy of the model, or use a method that keeps the weights it does not prune (magnitude, wanda)");
+    }
+
+    private static string LargestFinite(DType dtype) => dtype switch
+    {
+        DType.F16 => "65504",
+        DType.BF16 => "3.3895314E+38",
+        _ => float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     private void ValidatePattern() => ValidatePattern(_model.Config, _options.Pattern);
 
