@@ -301,6 +301,29 @@ public sealed class EngineTests : IDisposable
     }
 
     /// <summary>
+    /// A stop text ends the sequence at the token that completes it: the engine decodes no token the reply does not
+    /// hold. Before, the reader found the match and the decoding thread heard only at its next step, by which time
+    /// stories260K, whose steps are far quicker than a reader's wake, had decoded dozens more.
+    /// </summary>
+    [Fact]
+    public async Task A_stop_text_ends_the_sequence_at_the_token_that_completes_it()
+    {
+        using var backend = new CpuBackend();
+        string text;
+        using (InferenceEngine plain = InferenceEngine.Load(TestData.Stories260K, backend))
+        {
+            text = (await plain.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 60 })).Text;
+        }
+        // A word well into the reply, not at its start: the reply is the text before it.
+        string stop = text[30..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
+        CompletionResult r = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 200, Stop = [stop] });
+        Assert.Equal(FinishReason.Stop, r.FinishReason);
+        Assert.Equal(text[..text.IndexOf(stop, StringComparison.Ordinal)], r.Text);
+        Assert.Equal(r.Usage.CompletionTokens, engine.Statistics.Tokens);
+    }
+
+    /// <summary>
     /// generation_config.json's eos_token_id ends a generation as config.json's does: instruct models list their
     /// end-of-turn tokens there (Phi-3's &lt;|end|&gt;, Llama 3's &lt;|eot_id|&gt;), and transformers and vLLM stop at
     /// them. Here it lists the fourth token the model chooses greedily, so the reply stops there.

@@ -628,7 +628,8 @@ internal sealed partial class BatchScheduler : IDisposable
         Interlocked.Increment(ref _statistics.TokensGenerated);
         job.Tokens.Writer.TryWrite(new ChosenToken(next, System.Diagnostics.Stopwatch.GetTimestamp(), logprobs));
         // A closed JSON object may only be followed by a stop token: the reply ends now, without a step to choose it.
-        return job.Constraint?.IsComplete == true ? StopReason.EndOfSequence
+        // So does a reply whose text now holds a stop text: its reader cuts it there, and further tokens would be waste.
+        return job.Constraint?.IsComplete == true || job.StopTexts?.Completes(next) == true ? StopReason.EndOfSequence
             : slot.Generated == job.MaxNewTokens ? StopReason.MaxTokens
             : slot.Context.Count >= job.ContextLimit ? StopReason.ContextFull
             : null;

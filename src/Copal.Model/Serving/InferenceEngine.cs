@@ -164,15 +164,12 @@ public sealed class InferenceEngine : IDisposable
                 ResponseFormat.JsonSchema => new SchemaConstraint(_jsonVocabulary.Value, Schema(request)),
                 _ => null,
             },
+            StopTexts = request.Stop.Count == 0 ? null : new StopTextWatch(Decoder(request, promptIds), request.Stop),
         };
         _scheduler.Submit(job);
         // Built once the prefill has run (after the first token): it says how much of the prompt the cache held.
         var usage = (int generated) => new CompletionUsage(promptIds.Length, generated) { CachedPromptTokens = job.CachedPromptTokens };
-        TokenDecoderStream decoder = Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
-        if (request.ContinuesPrompt)
-        {
-            decoder.Prime(promptIds);
-        }
+        TokenDecoderStream decoder = Decoder(request, promptIds);
         var stops = new StopTextMatcher(request.Stop);
         int count = 0;
         // Characters handed out so far: with those held back as a possible stop text, where the next token's text starts.
@@ -225,6 +222,17 @@ public sealed class InferenceEngine : IDisposable
         FinishReason finish = job.StopReason == StopReason.EndOfSequence ? FinishReason.Stop : FinishReason.Length;
         // A job that generated nothing (max_tokens 0, or an end of sequence first) gives the prompt's on its only chunk.
         yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count), PromptLogprobs = count == 0 ? job.PromptLogprobs : null, Logprobs = endLogprobs, TextOffset = released + tail.Length };
+    }
+
+    // The text of a reply's tokens: after the prompt's when the reply continues it (echo), as a stop text may begin there.
+    private TokenDecoderStream Decoder(CompletionRequest request, int[] promptIds)
+    {
+        TokenDecoderStream decoder = Tokenizer.CreateDecoderStream(skipSpecialTokens: true);
+        if (request.ContinuesPrompt)
+        {
+            decoder.Prime(promptIds);
+        }
+        return decoder;
     }
 
     /// <summary>

@@ -32,6 +32,8 @@ internal sealed class SequenceJob(int[] promptIds, int maxNewTokens, int context
     public CancellationToken CancellationToken { get; } = cancellationToken;
     /// <summary>The mask and automaton of JSON mode or of a JSON schema, when the request asks for one; null for any text.</summary>
     public IDecodingConstraint? Constraint { get; init; }
+    /// <summary>The request's stop texts as the decoding thread watches them, when it has any; used by that thread only.</summary>
+    public StopTextWatch? StopTexts { get; init; }
     public Channel<ChosenToken> Tokens { get; } = Channel.CreateUnbounded<ChosenToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     /// <summary>Why it ended by itself; set before <see cref="Tokens"/> completes.</summary>
     public StopReason StopReason { get; private set; }
