@@ -116,6 +116,7 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"n\":1,\"logprobs\":false,\"stream_options\":null")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"suffix\":\"\",\"user\":\"u-1\",\"metadata\":{\"k\":\"v\"},\"store\":false,\"service_tier\":\"auto\"")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"min_p\":0,\"typical_p\":1,\"repeat_penalty\":1,\"ignore_eos\":false,\"stop_token_ids\":[],\"min_tokens\":0,\"n_predict\":null")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"grammar\":\"\"")] // llama.cpp's default: no grammar
     [InlineData(Chat, User + ",\"max_tokens\":2,\"max_completion_tokens\":null,\"tools\":[],\"response_format\":{\"type\":\"text\"}")]
     [InlineData(Chat, User + ",\"max_completion_tokens\":2,\"max_tokens\":2")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"logprobs\":0")]

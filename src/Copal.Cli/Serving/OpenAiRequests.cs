@@ -409,7 +409,7 @@ internal static partial class OpenAiRequests
         ("guided_regex", _ => false, GuidedInstead),
         ("guided_choice", _ => false, GuidedInstead),
         ("guided_grammar", _ => false, GuidedInstead),
-        ("grammar", _ => false, GuidedInstead),
+        ("grammar", e => e.ValueKind == JsonValueKind.String && e.GetString()!.Length == 0, GuidedInstead), // llama.cpp's default, none
     ];
 
     private const string GuidedInstead = "copal constrains a reply only by response_format: {\"type\": \"json_schema\", \"json_schema\": {\"name\": …, \"schema\": …}} or {\"type\": \"json_object\"}";
