@@ -156,6 +156,11 @@ def rope_inv_freq(cfg, head_dim, dtype, rounded_powers=False):
     attention_factor = 1.0
     if rs:
         kind = rs.get("rope_type", rs.get("type", "default"))
+        older = rs.get("type")
+        if isinstance(older, str) and isinstance(rs.get("rope_type"), str) and not (
+                older == kind or (is_phi3(cfg) and {older, kind} <= {"su", "yarn", "longrope"})):
+            # transformers 4 copies 'type' over 'rope_type', 5 keeps 'rope_type': Copal refuses such a config too
+            raise ValueError(f"rope_scaling names two scalings: type {older!r}, rope_type {kind!r}")
         if kind == "default":
             pass
         elif kind in ("longrope", "su") or (kind == "yarn" and is_phi3(cfg)):  # Phi3Config maps su and yarn to longrope
