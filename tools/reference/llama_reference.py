@@ -156,6 +156,11 @@ def rope_inv_freq(cfg, head_dim, dtype, rounded_powers=False):
     attention_factor = 1.0
     if rs:
         kind = rs.get("rope_type", rs.get("type", "default"))
+        older = rs.get("type")
+        if isinstance(older, str) and isinstance(rs.get("rope_type"), str) and not (
+                older == kind or (is_phi3(cfg) and {older, kind} <= {"su", "yarn", "longrope"})):
+            # transformers 4 copies 'type' over 'rope_type', 5 keeps 'rope_type': Copal refuses such a config too
+            raise ValueError(f"rope_scaling names two scalings: type {older!r}, rope_type {kind!r}")
         if kind == "default":
             pass
         elif kind in ("longrope", "su") or (kind == "yarn" and is_phi3(cfg)):  # Phi3Config maps su and yarn to longrope
@@ -879,6 +884,28 @@ def variant(name, cfg):
                    "rope_local_base_freq": 10000.0, "rope_scaling": {"rope_type": "linear", "factor": 2.0},
                    "tie_word_embeddings": True, "final_logit_softcapping": None, "attn_logit_softcapping": None}
         return changes, extra, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    if name in ("qwen2", "llama3bias"):
+        # Attention biases on the testbed's weights, of values ((7i + 3l + 5kind) mod 13) / 12 - 0.5 (kind 0 q, 1 k,
+        # 2 v, 3 o). qwen2: a Qwen2 (q/k/v biases, none on o_proj) whose layers from max_window_layers 3 on slide
+        # through 16 positions. llama3bias: a LLaMA with attention_bias (o_proj's bias too) and Llama 3.1's RoPE
+        # scaling over a 64-position original context, so that the 16 pairs of a 32-wide head fall in all three bands.
+        hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        widths = (("q_proj", cfg["num_attention_heads"] * hd), ("k_proj", (cfg.get("num_key_value_heads") or cfg["num_attention_heads"]) * hd),
+                  ("v_proj", (cfg.get("num_key_value_heads") or cfg["num_attention_heads"]) * hd), ("o_proj", cfg["hidden_size"]))
+        if name == "qwen2":
+            widths = widths[:3]
+        extra = {}
+        for l in range(cfg["num_hidden_layers"]):
+            for kind, (name_, width) in enumerate(widths):
+                extra[f"model.layers.{l}.self_attn.{name_}.bias"] = np.array(
+                    [((7 * i + 3 * l + 5 * kind) % 13) / 12 - 0.5 for i in range(width)], dtype=np.float32)
+        if name == "qwen2":
+            changes = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "use_sliding_window": True,
+                       "sliding_window": 16, "max_window_layers": 3}
+            return changes, extra, {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+        changes = {"attention_bias": True, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                            "high_freq_factor": 4.0, "original_max_position_embeddings": 64}}
+        return changes, extra, {"attention_bias": False, "rope_scaling": None}
     raise ValueError(f"unknown variant {name}")
 
 
@@ -1134,7 +1161,7 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p = sub.add_parser("variant-goldens")
     p.add_argument("--model", required=True, help="the testbed model folder")
-    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini", "granite", "olmo2", "gemma3", "yarn"])
+    p.add_argument("--variant", required=True, choices=["window32", "qwen3", "phi4mini", "granite", "olmo2", "gemma3", "yarn", "qwen2", "llama3bias"])
     p.add_argument("--text", required=True, help="a UTF-8 text file")
     p.add_argument("--out", required=True)
     p.add_argument("--chars", type=int, default=8000)

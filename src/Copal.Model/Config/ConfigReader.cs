@@ -205,11 +205,32 @@ internal readonly partial struct ConfigReader(JsonElement root, string source, s
         return ScalingOf(s, maxPositions, rotaryPairs, phi3);
     }
 
+    /// <summary>
+    /// Refuses a rope_scaling whose 'type' and 'rope_type' name different scalings: transformers 4 copies 'type' over
+    /// 'rope_type', while transformers 5 moves rope_scaling into rope_parameters and keeps its 'rope_type', so the two
+    /// would run different models from it. Names that mean one scaling pass (on a Phi-3, su and yarn are longrope).
+    /// </summary>
+    private void RequireOneScalingNamed(JsonElement s, bool phi3)
+    {
+        if (s.TryGetProperty("type", out JsonElement older) && older.ValueKind == JsonValueKind.String
+            && s.TryGetProperty("rope_type", out JsonElement newer) && newer.ValueKind == JsonValueKind.String
+            && Meaning(older.GetString()!) != Meaning(newer.GetString()!))
+        {
+            throw Error($"field '{ropeBlock}' names two scalings: 'type' is '{older.GetString()}' and 'rope_type' is '{newer.GetString()}'; transformers 4 reads 'type' and 5 'rope_type', so they would run different models: expected one key, or both the same");
+        }
+
+        string Meaning(string type) => phi3 && type is "su" or "yarn" ? "longrope" : type;
+    }
+
     /// <summary>The scaling that the object <paramref name="s"/> (rope_scaling or rope_parameters) names.</summary>
     private RopeScalingConfig ScalingOf(JsonElement s, int maxPositions, int rotaryPairs, bool phi3)
     {
-        // transformers 4 copies the older 'type' over 'rope_type' where both are given (Phi3Config reads 'type' alone);
-        // transformers 5's standardize_rope_params keeps a rope_parameters' 'rope_type' and falls back to 'type'.
+        if (ropeBlock != RopeParametersField)
+        {
+            RequireOneScalingNamed(s, phi3);
+        }
+        // transformers 4 copies the older 'type' over 'rope_type' where both are given (here they agree, or one is null;
+        // Phi3Config reads 'type' alone); transformers 5's standardize_rope_params keeps 'rope_type' and falls back to 'type'.
         string key = ropeBlock == RopeParametersField
             ? s.TryGetProperty("type", out _) && !s.TryGetProperty("rope_type", out _) ? "type" : "rope_type"
             : s.TryGetProperty("type", out _) ? "type" : "rope_type";

@@ -293,13 +293,33 @@ public class LlamaConfigTests
         Assert.Equal(8, LlamaConfig.Parse(Minimal.TrimEnd().TrimEnd('}') + ", \"partial_rotary_factor\": 1.0, \"model_type\": \"llama\"}", "c").RotaryDim);
     }
 
-    /// <summary>transformers copies 'type' over 'rope_type' where both are given; Phi3Config takes longrope alone.</summary>
+    /// <summary>
+    /// transformers 4 copies 'type' over 'rope_type' where both are given, transformers 5 keeps 'rope_type': two keys
+    /// naming different scalings would run two models, so they are refused naming both; keys that agree (Phi-3's su
+    /// and longrope are one scaling) are read.
+    /// </summary>
+    [Theory]
+    [InlineData("LlamaForCausalLM", "{\"type\": \"linear\", \"rope_type\": \"default\", \"factor\": 2}", "'type' is 'linear' and 'rope_type' is 'default'")]
+    [InlineData("LlamaForCausalLM", "{\"rope_type\": \"dynamic\", \"type\": \"linear\", \"factor\": 2}", "'type' is 'linear' and 'rope_type' is 'dynamic'")]
+    [InlineData("Phi3ForCausalLM", "{\"type\": \"longrope\", \"rope_type\": \"default\", \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, 1, 1, 1]}", "'type' is 'longrope' and 'rope_type' is 'default'")]
+    public void Type_and_rope_type_naming_different_scalings_are_refused(string architecture, string ropeScaling, string names)
+    {
+        string config = Minimal.Replace("LlamaForCausalLM", architecture, StringComparison.Ordinal).TrimEnd().TrimEnd('}');
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Parse(config + ", \"rope_scaling\": " + ropeScaling + "}", "m/config.json"));
+        Assert.Equal("m/config.json: field 'rope_scaling' names two scalings: " + names
+            + "; transformers 4 reads 'type' and 5 'rope_type', so they would run different models: expected one key, or both the same", e.Message);
+    }
+
+    /// <summary>Keys that name one scaling are read: equal ones, Phi-3's older name beside its new one, a null beside a name.</summary>
     [Fact]
-    public void The_older_type_key_wins_and_a_phi3_takes_longrope_only()
+    public void Type_and_rope_type_that_agree_are_read_and_a_phi3_takes_longrope_only()
     {
         string llama = Minimal.TrimEnd().TrimEnd('}');
-        LlamaConfig c = LlamaConfig.Parse(llama + ", \"rope_scaling\": {\"type\": \"linear\", \"rope_type\": \"default\", \"factor\": 2}}", "c");
+        LlamaConfig c = LlamaConfig.Parse(llama + ", \"rope_scaling\": {\"type\": \"linear\", \"rope_type\": \"linear\", \"factor\": 2}}", "c");
         Assert.Equal((RopeScalingKind.Linear, 2.0), (c.RopeScaling.Kind, c.RopeScaling.Factor));
+        string phi3Su = Minimal.Replace("LlamaForCausalLM", "Phi3ForCausalLM", StringComparison.Ordinal).TrimEnd().TrimEnd('}')
+            + ", \"rope_scaling\": {\"type\": \"su\", \"rope_type\": \"longrope\", \"short_factor\": [1, 1, 1, 1], \"long_factor\": [1, 1, 1, 1]}}";
+        Assert.Equal(RopeScalingKind.LongRope, LlamaConfig.Parse(phi3Su, "c").RopeScaling.Kind);
         c = LlamaConfig.Parse(llama + ", \"rope_scaling\": {\"rope_type\": null, \"type\": \"linear\", \"factor\": 4}}", "c");
         Assert.Equal((RopeScalingKind.Linear, 4.0), (c.RopeScaling.Kind, c.RopeScaling.Factor));
         string phi3 = Minimal.Replace("\"architectures\": [\"LlamaForCausalLM\"], ", "\"model_type\": \"phi3\", ", StringComparison.Ordinal).TrimEnd().TrimEnd('}');

@@ -21,8 +21,10 @@ namespace Copal.Model.Tests.Golden;
 /// branch's output normed before its residual add, q/k norms across all heads, with weights the golden lists), as a
 /// Gemma 3 (norms before and after each branch applied as 1 + w, per-head q/k norms, a GELU-tanh gate, embeddings ×16
 /// tied to the head, scores ×64^−½, four sliding layers of 24 positions with RoPE base 10⁴ around one global layer
-/// with base 10⁶ under linear scaling), and with Qwen2.5's YaRN block (factor 4 over its unchanged context, which
-/// rope_scaling names as the original one). Logits and perplexity match
+/// with base 10⁶ under linear scaling), with Qwen2.5's YaRN block (factor 4 over its unchanged context, which
+/// rope_scaling names as the original one), as a Qwen2 (q/k/v biases the golden lists; layers 3 and 4 slide through 16
+/// positions from max_window_layers on), and as a LLaMA with attention_bias (q/k/v and o_proj biases) and Llama 3.1's
+/// RoPE scaling over a 64-position original context (pairs in all three of its bands). Logits and perplexity match
 /// within the tolerance policy, and each golden's perplexity without the variant's point (no window, no q/k norm)
 /// lies far outside it, so a model that ignored the point could not pass.
 /// </summary>
@@ -114,6 +116,8 @@ public sealed class VariantReferenceTests : IDisposable
     [InlineData("olmo2")]
     [InlineData("yarn")]
     [InlineData("gemma3")]
+    [InlineData("qwen2")]
+    [InlineData("llama3bias")]
     public void Logits_match_the_reference(string variant)
     {
         JsonElement golden = Golden(variant);
@@ -123,17 +127,22 @@ public sealed class VariantReferenceTests : IDisposable
         Assert.Equal(ids, Tokens(golden, dir)[..ids.Length]);
         using var backend = new CpuBackend();
         using LlamaModel model = LlamaModel.Load(dir, backend);
-        Assert.Equal(variant switch { "window32" => 32, "gemma3" => 24, _ => (int?)null }, model.Config.SlidingWindow);
+        Assert.Equal(variant switch { "window32" => 32, "gemma3" => 24, "qwen2" => 16, _ => (int?)null }, model.Config.SlidingWindow);
+        Assert.Equal((variant is "qwen2" or "llama3bias", variant == "llama3bias"), (model.Config.AttentionBias, model.Config.OutputProjectionBias));
         Assert.Equal(variant is "qwen3" or "olmo2" or "gemma3", model.Config.QueryKeyNorm);
         Assert.Equal(variant == "olmo2", model.Config.PostBranchNorms);
         Assert.Equal(variant is "granite" or "gemma3", model.Config.HasMultipliers);
-        Assert.Equal(variant switch { "phi4mini" => (16, RopeScalingKind.LongRope), "gemma3" => (32, RopeScalingKind.Linear), "yarn" => (32, RopeScalingKind.Yarn), _ => (32, RopeScalingKind.None) },
+        Assert.Equal(variant switch { "phi4mini" => (16, RopeScalingKind.LongRope), "gemma3" => (32, RopeScalingKind.Linear), "yarn" => (32, RopeScalingKind.Yarn), "llama3bias" => (32, RopeScalingKind.Llama3), _ => (32, RopeScalingKind.None) },
             (model.Config.RotaryDim, model.Config.RopeScaling.Kind));
         if (variant == "gemma3")
         {
             LlamaConfig g = model.Config;
             Assert.Equal((true, true, true, 10000.0, 1e6, 16.0, 0.125f, true), (g.SandwichNorms, g.NormWeightOffsets, g.GeluGate, g.LocalRopeTheta, g.RopeTheta, g.EmbeddingMultiplier, g.AttentionScale, g.TieWordEmbeddings));
             Assert.Equal([0, 1, 3, 4], g.SlidingWindowLayers);
+        }
+        if (variant == "qwen2")
+        {
+            Assert.Equal([3, 4], model.Config.SlidingWindowLayers);
         }
         int vocab = model.Config.VocabSize;
         using RunState state = model.CreateState(ids.Length, allRowLogits: true);
@@ -150,6 +159,8 @@ public sealed class VariantReferenceTests : IDisposable
     [InlineData("olmo2")]
     [InlineData("yarn")]
     [InlineData("gemma3")]
+    [InlineData("qwen2")]
+    [InlineData("llama3bias")]
     public void Perplexity_matches_the_reference_and_not_the_model_without_the_variant(string variant)
     {
         JsonElement golden = Golden(variant);
