@@ -61,6 +61,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"suffix\":5", "suffix")]
     [InlineData(Completions, Prompt + ",\"user\":5", "user")]
     [InlineData(Completions, Prompt + ",\"metadata\":\"x\"", "metadata")]
+    [InlineData(Completions, Prompt + ",\"metadata\":{\"k\":1}", "metadata")]
+    [InlineData(Chat, User + ",\"metadata\":{\"k\":\"v\",\"nested\":{\"a\":\"b\"}}", "metadata")]
     [InlineData(Chat, User + ",\"store\":\"no\"", "store")]
     [InlineData(Chat, User + ",\"parallel_tool_calls\":1", "parallel_tool_calls")]
     [InlineData(Completions, Prompt + ",\"logprobs\":\"2\"", "logprobs")]

@@ -270,9 +270,20 @@ internal static partial class OpenAiRequests
                 throw OpenAiException.BadRequest(name, $"{name} must be a string, got {Actual(e)}");
             }
         }
-        if (Field(body, "metadata") is JsonElement metadata && metadata.ValueKind != JsonValueKind.Object)
+        if (Field(body, "metadata") is JsonElement metadata)
         {
-            throw OpenAiException.BadRequest("metadata", $"metadata must be an object, got {Actual(metadata)}");
+            if (metadata.ValueKind != JsonValueKind.Object)
+            {
+                throw OpenAiException.BadRequest("metadata", $"metadata must be an object of strings, got {Actual(metadata)}");
+            }
+            // OpenAI's metadata maps keys to strings: a number or an object there is refused by OpenAI, so here too.
+            foreach (JsonProperty entry in metadata.EnumerateObject())
+            {
+                if (entry.Value.ValueKind != JsonValueKind.String)
+                {
+                    throw OpenAiException.BadRequest("metadata", $"metadata[{Cut(JsonSerializer.Serialize(entry.Name))}] must be a string, got {Actual(entry.Value)}");
+                }
+            }
         }
         // Read for their type only, as every true/false field is.
         _ = Boolean(body, "store");
