@@ -118,6 +118,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"n\":1,\"logprobs\":false,\"stream_options\":null")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"suffix\":\"\",\"user\":\"u-1\",\"metadata\":{\"k\":\"v\"},\"store\":false,\"service_tier\":\"auto\"")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"min_p\":0,\"typical_p\":1,\"repeat_penalty\":1,\"ignore_eos\":false,\"stop_token_ids\":[],\"min_tokens\":0,\"n_predict\":null")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"use_beam_search\":false,\"length_penalty\":1,\"bad_words\":[],\"return_tokens_as_token_ids\":false,\"prompt_logprobs\":null")]
+    [InlineData(Chat, User + ",\"max_tokens\":2,\"add_generation_prompt\":true,\"continue_final_message\":false,\"documents\":[],\"echo\":false,\"chat_template\":null")]
     [InlineData(Chat, User + ",\"max_tokens\":2,\"max_completion_tokens\":null,\"tools\":[],\"response_format\":{\"type\":\"text\"}")]
     [InlineData(Chat, User + ",\"max_completion_tokens\":2,\"max_tokens\":2")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"logprobs\":0")]
@@ -157,6 +159,21 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"guided_grammar\":\"root ::= \\\"a\\\"\"", "guided_grammar")]
     [InlineData(Completions, Prompt + ",\"grammar\":\"root ::= \\\"a\\\"\"", "grammar")]
     [InlineData(Completions, Prompt + ",\"response_format\":{\"type\":\"json_object\",\"schema\":{\"type\":\"object\",\"required\":[\"a\"]}}", "response_format")]
+    // vLLM's sampling and prompt fields that change the reply, which copal does not implement: ignored, a client would
+    // get a reply other than the one it asked for (no beam search, a banned word written, a prompt left whole).
+    [InlineData(Completions, Prompt + ",\"use_beam_search\":true", "use_beam_search")]
+    [InlineData(Chat, User + ",\"length_penalty\":2", "length_penalty")]
+    [InlineData(Completions, Prompt + ",\"allowed_token_ids\":[5]", "allowed_token_ids")]
+    [InlineData(Chat, User + ",\"bad_words\":[\"the\"]", "bad_words")]
+    [InlineData(Completions, Prompt + ",\"truncate_prompt_tokens\":3", "truncate_prompt_tokens")]
+    [InlineData(Completions, Prompt + ",\"prompt_logprobs\":1", "prompt_logprobs")]
+    [InlineData(Chat, User + ",\"return_tokens_as_token_ids\":true", "return_tokens_as_token_ids")]
+    // vLLM's chat fields that change the prompt: without them an assistant prefill is answered as a new turn.
+    [InlineData(Chat, User + ",\"add_generation_prompt\":false", "add_generation_prompt")]
+    [InlineData(Chat, User + ",\"continue_final_message\":true", "continue_final_message")]
+    [InlineData(Chat, User + ",\"chat_template\":\"{{ messages[0].content }}\"", "chat_template")]
+    [InlineData(Chat, User + ",\"documents\":[{\"title\":\"a\",\"text\":\"b\"}]", "documents")]
+    [InlineData(Chat, User + ",\"echo\":true", "echo")]
     public async Task A_field_that_would_change_the_result_but_is_not_implemented_is_refused_naming_it(string path, string fields, string param)
     {
         var (status, body) = await PostAsync(path, "{" + fields + "}");
