@@ -118,6 +118,7 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"n\":1,\"logprobs\":false,\"stream_options\":null")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"suffix\":\"\",\"user\":\"u-1\",\"metadata\":{\"k\":\"v\"},\"store\":false,\"service_tier\":\"auto\"")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"min_p\":0,\"typical_p\":1,\"repeat_penalty\":1,\"ignore_eos\":false,\"stop_token_ids\":[],\"min_tokens\":0,\"n_predict\":null")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"dry_multiplier\":0,\"xtc_probability\":0,\"dynatemp_range\":0,\"top_n_sigma\":-1")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"use_beam_search\":false,\"length_penalty\":1,\"bad_words\":[],\"return_tokens_as_token_ids\":false,\"prompt_logprobs\":null")]
     [InlineData(Chat, User + ",\"max_tokens\":2,\"add_generation_prompt\":true,\"continue_final_message\":false,\"documents\":[],\"echo\":false,\"chat_template\":null")]
     [InlineData(Chat, User + ",\"max_tokens\":2,\"max_completion_tokens\":null,\"tools\":[],\"response_format\":{\"type\":\"text\"}")]
@@ -161,6 +162,11 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"response_format\":{\"type\":\"json_object\",\"schema\":{\"type\":\"object\",\"required\":[\"a\"]}}", "response_format")]
     // vLLM's sampling and prompt fields that change the reply, which copal does not implement: ignored, a client would
     // get a reply other than the one it asked for (no beam search, a banned word written, a prompt left whole).
+    // llama.cpp's samplers beside those above: DRY, XTC, dynamic temperature, top-nσ.
+    [InlineData(Completions, Prompt + ",\"dry_multiplier\":0.8", "dry_multiplier")]
+    [InlineData(Chat, User + ",\"xtc_probability\":0.5", "xtc_probability")]
+    [InlineData(Completions, Prompt + ",\"dynatemp_range\":0.5", "dynatemp_range")]
+    [InlineData(Chat, User + ",\"top_n_sigma\":1", "top_n_sigma")]
     [InlineData(Completions, Prompt + ",\"use_beam_search\":true", "use_beam_search")]
     [InlineData(Chat, User + ",\"length_penalty\":2", "length_penalty")]
     [InlineData(Completions, Prompt + ",\"allowed_token_ids\":[5]", "allowed_token_ids")]

@@ -408,6 +408,11 @@ internal static partial class OpenAiRequests
         ("min_tokens", e => IsNumber(e, 0), "leave it out"),
         ("repeat_penalty", e => IsNumber(e, 1), "give HF's repetition_penalty instead"),
         ("n_predict", _ => false, "give max_tokens instead"),
+        // llama.cpp's other samplers: DRY's repetition penalty, XTC, dynamic temperature, top-nσ (-1 is its off).
+        ("dry_multiplier", e => IsNumber(e, 0), "leave it out"),
+        ("xtc_probability", e => IsNumber(e, 0), "leave it out"),
+        ("dynatemp_range", e => IsNumber(e, 0), "leave it out"),
+        ("top_n_sigma", e => IsNumber(e, -1), "leave it out"),
         ("ignore_eos", e => e.ValueKind == JsonValueKind.False, "leave it out"),
         ("include_stop_str_in_output", e => e.ValueKind == JsonValueKind.False, "leave it out"),
         ("stop_token_ids", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "give stop texts in stop instead"),
