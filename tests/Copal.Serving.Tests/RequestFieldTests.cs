@@ -137,6 +137,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
 
     [Theory]
     [InlineData(Completions, Prompt + ",\"best_of\":3", "best_of")]
+    // Chat's name for the bound: /v1/completions ignored it and answered its default 16 tokens.
+    [InlineData(Completions, Prompt + ",\"max_completion_tokens\":40", "max_completion_tokens")]
     [InlineData(Completions, Prompt + ",\"n\":2,\"best_of\":3", "best_of")]
     [InlineData(Chat, User + ",\"functions\":[{\"name\":\"f\",\"parameters\":{}}]", "functions")]
     [InlineData(Chat, User + ",\"function_call\":{\"name\":\"f\"}", "function_call")]

@@ -116,6 +116,11 @@ internal static partial class OpenAiRequests
     public static OpenAiRequest Completion(JsonElement body, InferenceEngine engine)
     {
         CheckModel(body, engine);
+        if (Field(body, "max_completion_tokens") is JsonElement chatBound)
+        {
+            // Chat's name for the bound: taken as an unknown field, it left the reply at the default of 16 tokens.
+            throw Unsupported("max_completion_tokens", $"max_completion_tokens is chat's field, got {Actual(chatBound)}; /v1/completions takes max_tokens");
+        }
         // The legacy API's logprobs is the count of alternatives beside each token (OpenAI allows up to 5, vLLM 20);
         // false, as null, asks for none.
         CompletionRequest request = Sampling(body, CompletionDefaultMaxTokens, "max_tokens") with
