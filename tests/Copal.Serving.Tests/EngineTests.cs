@@ -830,6 +830,22 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(engine.Statistics.Started, engine.Statistics.Completed + engine.Statistics.Failed);
     }
 
+    /// <summary>
+    /// The model is served under its folder's name however the folder is written: `copal serve -m .` in the model's
+    /// folder served it as ".", a name a client would have to send as its model and that GET /v1/models/{id} cannot
+    /// even reach (a URL's dot segments are removed).
+    /// </summary>
+    [Theory]
+    [InlineData(".")]
+    [InlineData("./")]
+    [InlineData("../stories260K/.")]
+    public void The_model_is_served_under_its_folders_name_however_the_path_is_written(string path)
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(Path.Combine(TestData.Stories260K, path), backend, new EngineOptions { Parallel = 1 });
+        Assert.Equal("stories260K", engine.ModelId);
+    }
+
     /// <summary>The CPU backend refusing, as a full device would, every buffer of one length.</summary>
     private sealed class KvRefusingDevice(long refusedLength) : CpuBackend(1), IBackend
     {

@@ -61,6 +61,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"suffix\":5", "suffix")]
     [InlineData(Completions, Prompt + ",\"user\":5", "user")]
     [InlineData(Completions, Prompt + ",\"metadata\":\"x\"", "metadata")]
+    [InlineData(Completions, Prompt + ",\"metadata\":{\"k\":1}", "metadata")]
+    [InlineData(Chat, User + ",\"metadata\":{\"k\":\"v\",\"nested\":{\"a\":\"b\"}}", "metadata")]
     [InlineData(Chat, User + ",\"store\":\"no\"", "store")]
     [InlineData(Chat, User + ",\"parallel_tool_calls\":1", "parallel_tool_calls")]
     [InlineData(Completions, Prompt + ",\"logprobs\":\"2\"", "logprobs")]
@@ -117,6 +119,9 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"suffix\":\"\",\"user\":\"u-1\",\"metadata\":{\"k\":\"v\"},\"store\":false,\"service_tier\":\"auto\"")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"min_p\":0,\"typical_p\":1,\"repeat_penalty\":1,\"ignore_eos\":false,\"stop_token_ids\":[],\"min_tokens\":0,\"n_predict\":null")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"grammar\":\"\"")] // llama.cpp's default: no grammar
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"dry_multiplier\":0,\"xtc_probability\":0,\"dynatemp_range\":0,\"top_n_sigma\":-1")]
+    [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"use_beam_search\":false,\"length_penalty\":1,\"bad_words\":[],\"return_tokens_as_token_ids\":false,\"prompt_logprobs\":null")]
+    [InlineData(Chat, User + ",\"max_tokens\":2,\"add_generation_prompt\":true,\"continue_final_message\":false,\"documents\":[],\"echo\":false,\"chat_template\":null")]
     [InlineData(Chat, User + ",\"max_tokens\":2,\"max_completion_tokens\":null,\"tools\":[],\"response_format\":{\"type\":\"text\"}")]
     [InlineData(Chat, User + ",\"max_completion_tokens\":2,\"max_tokens\":2")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"logprobs\":0")]
@@ -133,6 +138,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
 
     [Theory]
     [InlineData(Completions, Prompt + ",\"best_of\":3", "best_of")]
+    // Chat's name for the bound: /v1/completions ignored it and answered its default 16 tokens.
+    [InlineData(Completions, Prompt + ",\"max_completion_tokens\":40", "max_completion_tokens")]
     [InlineData(Completions, Prompt + ",\"n\":2,\"best_of\":3", "best_of")]
     [InlineData(Chat, User + ",\"functions\":[{\"name\":\"f\",\"parameters\":{}}]", "functions")]
     [InlineData(Chat, User + ",\"function_call\":{\"name\":\"f\"}", "function_call")]
@@ -156,6 +163,26 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"guided_grammar\":\"root ::= \\\"a\\\"\"", "guided_grammar")]
     [InlineData(Completions, Prompt + ",\"grammar\":\"root ::= \\\"a\\\"\"", "grammar")]
     [InlineData(Completions, Prompt + ",\"response_format\":{\"type\":\"json_object\",\"schema\":{\"type\":\"object\",\"required\":[\"a\"]}}", "response_format")]
+    // vLLM's sampling and prompt fields that change the reply, which copal does not implement: ignored, a client would
+    // get a reply other than the one it asked for (no beam search, a banned word written, a prompt left whole).
+    // llama.cpp's samplers beside those above: DRY, XTC, dynamic temperature, top-nσ.
+    [InlineData(Completions, Prompt + ",\"dry_multiplier\":0.8", "dry_multiplier")]
+    [InlineData(Chat, User + ",\"xtc_probability\":0.5", "xtc_probability")]
+    [InlineData(Completions, Prompt + ",\"dynatemp_range\":0.5", "dynatemp_range")]
+    [InlineData(Chat, User + ",\"top_n_sigma\":1", "top_n_sigma")]
+    [InlineData(Completions, Prompt + ",\"use_beam_search\":true", "use_beam_search")]
+    [InlineData(Chat, User + ",\"length_penalty\":2", "length_penalty")]
+    [InlineData(Completions, Prompt + ",\"allowed_token_ids\":[5]", "allowed_token_ids")]
+    [InlineData(Chat, User + ",\"bad_words\":[\"the\"]", "bad_words")]
+    [InlineData(Completions, Prompt + ",\"truncate_prompt_tokens\":3", "truncate_prompt_tokens")]
+    [InlineData(Completions, Prompt + ",\"prompt_logprobs\":1", "prompt_logprobs")]
+    [InlineData(Chat, User + ",\"return_tokens_as_token_ids\":true", "return_tokens_as_token_ids")]
+    // vLLM's chat fields that change the prompt: without them an assistant prefill is answered as a new turn.
+    [InlineData(Chat, User + ",\"add_generation_prompt\":false", "add_generation_prompt")]
+    [InlineData(Chat, User + ",\"continue_final_message\":true", "continue_final_message")]
+    [InlineData(Chat, User + ",\"chat_template\":\"{{ messages[0].content }}\"", "chat_template")]
+    [InlineData(Chat, User + ",\"documents\":[{\"title\":\"a\",\"text\":\"b\"}]", "documents")]
+    [InlineData(Chat, User + ",\"echo\":true", "echo")]
     public async Task A_field_that_would_change_the_result_but_is_not_implemented_is_refused_naming_it(string path, string fields, string param)
     {
         var (status, body) = await PostAsync(path, "{" + fields + "}");

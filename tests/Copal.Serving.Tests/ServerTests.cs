@@ -152,6 +152,24 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         Assert.Equal(5, chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
     }
 
+    /// <summary>
+    /// A stream names its charset, as OpenAI's and vLLM's do: text/* without one reads as ISO-8859-1 to HTTP clients
+    /// that follow RFC 2616's default (Python's requests does), which turned every non-ASCII character of a streamed
+    /// reply into mojibake ("á" as "Ã¡").
+    /// </summary>
+    [Theory]
+    [InlineData("/v1/chat/completions", "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]")]
+    [InlineData("/v1/completions", "\"prompt\":\"Hi\"")]
+    public async Task A_stream_names_utf8_as_its_charset(string path, string input)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        using var content = new StringContent("{\"model\":\"" + Model + "\"," + input + ",\"max_tokens\":2,\"stream\":true}", System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(new Uri(server.Server.Address, path), content);
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("utf-8", response.Content.Headers.ContentType?.CharSet);
+    }
+
     [Fact]
     public async Task Models_lists_the_served_model_and_health_answers()
     {

@@ -62,6 +62,7 @@ internal static partial class OpenAiRequests
                 }
             }
         }
+        RefuseOtherServersChatFields(body);
         foreach (string output in new[] { "audio", "web_search_options" })
         {
             if (Field(body, output) is not null)

@@ -116,6 +116,11 @@ internal static partial class OpenAiRequests
     public static OpenAiRequest Completion(JsonElement body, InferenceEngine engine)
     {
         CheckModel(body, engine);
+        if (Field(body, "max_completion_tokens") is JsonElement chatBound)
+        {
+            // Chat's name for the bound: taken as an unknown field, it left the reply at the default of 16 tokens.
+            throw Unsupported("max_completion_tokens", $"max_completion_tokens is chat's field, got {Actual(chatBound)}; /v1/completions takes max_tokens");
+        }
         // The legacy API's logprobs is the count of alternatives beside each token (OpenAI allows up to 5, vLLM 20);
         // false, as null, asks for none.
         CompletionRequest request = Sampling(body, CompletionDefaultMaxTokens, "max_tokens") with
@@ -270,9 +275,20 @@ internal static partial class OpenAiRequests
                 throw OpenAiException.BadRequest(name, $"{name} must be a string, got {Actual(e)}");
             }
         }
-        if (Field(body, "metadata") is JsonElement metadata && metadata.ValueKind != JsonValueKind.Object)
+        if (Field(body, "metadata") is JsonElement metadata)
         {
-            throw OpenAiException.BadRequest("metadata", $"metadata must be an object, got {Actual(metadata)}");
+            if (metadata.ValueKind != JsonValueKind.Object)
+            {
+                throw OpenAiException.BadRequest("metadata", $"metadata must be an object of strings, got {Actual(metadata)}");
+            }
+            // OpenAI's metadata maps keys to strings: a number or an object there is refused by OpenAI, so here too.
+            foreach (JsonProperty entry in metadata.EnumerateObject())
+            {
+                if (entry.Value.ValueKind != JsonValueKind.String)
+                {
+                    throw OpenAiException.BadRequest("metadata", $"metadata[{Cut(JsonSerializer.Serialize(entry.Name))}] must be a string, got {Actual(entry.Value)}");
+                }
+            }
         }
         // Read for their type only, as every true/false field is.
         _ = Boolean(body, "store");
@@ -397,6 +413,11 @@ internal static partial class OpenAiRequests
         ("min_tokens", e => IsNumber(e, 0), "leave it out"),
         ("repeat_penalty", e => IsNumber(e, 1), "give HF's repetition_penalty instead"),
         ("n_predict", _ => false, "give max_tokens instead"),
+        // llama.cpp's other samplers: DRY's repetition penalty, XTC, dynamic temperature, top-nσ (-1 is its off).
+        ("dry_multiplier", e => IsNumber(e, 0), "leave it out"),
+        ("xtc_probability", e => IsNumber(e, 0), "leave it out"),
+        ("dynatemp_range", e => IsNumber(e, 0), "leave it out"),
+        ("top_n_sigma", e => IsNumber(e, -1), "leave it out"),
         ("ignore_eos", e => e.ValueKind == JsonValueKind.False, "leave it out"),
         ("include_stop_str_in_output", e => e.ValueKind == JsonValueKind.False, "leave it out"),
         ("stop_token_ids", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "give stop texts in stop instead"),
@@ -410,15 +431,42 @@ internal static partial class OpenAiRequests
         ("guided_choice", _ => false, GuidedInstead),
         ("guided_grammar", _ => false, GuidedInstead),
         ("grammar", e => e.ValueKind == JsonValueKind.String && e.GetString()!.Length == 0, GuidedInstead), // llama.cpp's default, none
+        // vLLM's sampling and prompt fields: beam search, a token set allowed or words banned, a prompt cut to its
+        // last tokens, its log-probabilities in vLLM's own field, token strings written as ids.
+        ("use_beam_search", e => e.ValueKind == JsonValueKind.False, "leave it out: copal samples, it does not search beams"),
+        ("length_penalty", e => IsNumber(e, 1), "leave it out: it scores beams, which copal does not search"),
+        ("allowed_token_ids", _ => false, "leave it out, or ban tokens with logit_bias -100"),
+        ("bad_words", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "leave it out, or ban tokens with logit_bias -100"),
+        ("truncate_prompt_tokens", _ => false, "leave it out: a prompt is never cut; one past the context is refused"),
+        ("prompt_logprobs", _ => false, "completions score the prompt with echo and logprobs"),
+        ("return_tokens_as_token_ids", e => e.ValueKind == JsonValueKind.False, "leave it out"),
+    ];
+
+    /// <summary>
+    /// vLLM's chat fields that change the prompt or the reply: an assistant message continued rather than answered, a
+    /// template or documents of the request's own, the last message echoed. Ignored, the reply would answer another
+    /// prompt than the one the client built.
+    /// </summary>
+    private static readonly (string Name, Func<JsonElement, bool> IsNeutral, string Instead)[] s_otherServersChatFields =
+    [
+        ("add_generation_prompt", e => e.ValueKind == JsonValueKind.True, "leave it out: the prompt always ends with the assistant's turn opened"),
+        ("continue_final_message", e => e.ValueKind == JsonValueKind.False, "leave it out: a last assistant message is answered, not continued; continue a text with /v1/completions"),
+        ("chat_template", _ => false, "leave it out: the model's own template renders the messages"),
+        ("documents", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "leave it out, or give the documents' text in a message"),
+        ("echo", e => e.ValueKind == JsonValueKind.False, "leave it out"),
     ];
 
     private const string GuidedInstead = "copal constrains a reply only by response_format: {\"type\": \"json_schema\", \"json_schema\": {\"name\": …, \"schema\": …}} or {\"type\": \"json_object\"}";
 
     private static bool IsNumber(JsonElement e, double value) => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && v == value;
 
-    private static void RefuseOtherServersFields(JsonElement body)
+    private static void RefuseOtherServersFields(JsonElement body) => Refuse(body, s_otherServersFields);
+
+    private static void RefuseOtherServersChatFields(JsonElement body) => Refuse(body, s_otherServersChatFields);
+
+    private static void Refuse(JsonElement body, (string Name, Func<JsonElement, bool> IsNeutral, string Instead)[] fields)
     {
-        foreach ((string name, Func<JsonElement, bool> isNeutral, string instead) in s_otherServersFields)
+        foreach ((string name, Func<JsonElement, bool> isNeutral, string instead) in fields)
         {
             if (Field(body, name) is JsonElement e && !isNeutral(e))
             {

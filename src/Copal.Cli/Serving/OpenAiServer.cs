@@ -358,7 +358,9 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 return;
             }
             context.Response.StatusCode = 200;
-            context.Response.ContentType = "text/event-stream";
+            // The charset named, as OpenAI's and vLLM's streams name it: text/* without one is ISO-8859-1 to clients
+            // that follow HTTP/1.1's old default (Python's requests), which garbled every non-ASCII character.
+            context.Response.ContentType = "text/event-stream; charset=utf-8";
             context.Response.Headers.CacheControl = "no-cache";
             try
             {

@@ -48,7 +48,7 @@ public sealed class InferenceEngine : IDisposable
         Options = options with { ContextSize = ContextSize, DecodableTokens = options.DecodableTokens ?? tokenizer.VocabSize };
         _ownsModel = ownsModel;
         _stopIds = StopTokens.Of(model, tokenizer);
-        ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Source));
+        ModelId = ServedName(model.Source);
         _scheduler = new BatchScheduler(model, Options, Statistics);
         // Not ExecutionAndPublication: a build that failed (out of memory) is tried again by the next JSON request, not kept.
         _jsonVocabulary = new(() => JsonVocabulary.Of(tokenizer, Options.DecodableTokens!.Value, _stopIds), LazyThreadSafetyMode.PublicationOnly);
@@ -93,6 +93,13 @@ public sealed class InferenceEngine : IDisposable
 
     /// <summary>The name the model is served under: its folder's name.</summary>
     public string ModelId { get; }
+
+    /// <summary>
+    /// The name of the folder <paramref name="source"/> names, however it is written: "." or "stories260K/." is the
+    /// folder's own name, not ".", which a client would have to send as its model and a URL cannot hold.
+    /// </summary>
+    private static string ServedName(string source) =>
+        Path.GetFileName(Path.TrimEndingDirectorySeparator(Directory.Exists(source) ? Path.GetFullPath(source) : source));
 
     /// <summary>Positions one sequence may hold.</summary>
     public int ContextSize { get; }
