@@ -43,7 +43,7 @@ internal static class TokenizeCommand
             }
             else
             {
-                Out.Line(string.Join(' ', ids));
+                WriteIds(Console.Out, ids);
             }
             Out.Info(Plural.Of(ids.Length, "token"));
             return CliErrors.Ok;
@@ -80,6 +80,23 @@ internal static class TokenizeCommand
             return CliErrors.Ok;
         });
         return command;
+    }
+
+    /// <summary>Ids written into a line a block at a time, separated by spaces: the ids of a long file are never one string.</summary>
+    internal static void WriteIds(TextWriter writer, ReadOnlySpan<int> ids)
+    {
+        const int BlockIds = 4096;
+        var line = new System.Text.StringBuilder();
+        for (int first = 0; first < ids.Length; first += BlockIds)
+        {
+            line.Clear();
+            foreach (int id in ids.Slice(first, Math.Min(BlockIds, ids.Length - first)))
+            {
+                line.Append(line.Length == 0 && first == 0 ? "" : " ").Append(id);
+            }
+            writer.Write(line);
+        }
+        writer.WriteLine();
     }
 
     private static string ReadInput(string? text, string? file, string typedFile, CancellationToken cancellationToken)
