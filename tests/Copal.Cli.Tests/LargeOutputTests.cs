@@ -7,7 +7,7 @@ namespace Copal.Cli.Tests;
 /// <summary>
 /// A large result (tokenize's ids of a file of tens of megabytes: 11.5 million ids for 52 MB of WikiText) is written
 /// as it is made: the JSON document and the line of ids were each built whole as a string first, several times the
-/// ids' own memory (the indented document of 11.5 million ids is 138 million characters).
+/// ids' own memory (the indented document of 11.5 million ids is 113 million characters).
 /// </summary>
 public sealed class LargeOutputTests
 {
