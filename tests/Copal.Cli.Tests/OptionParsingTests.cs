@@ -358,4 +358,21 @@ public sealed class OptionParsingTests
     [InlineData(" 1,2 ,3 ")]
     public void Detokenize_ids_take_spaces_and_commas(string text) =>
         Assert.Equal([1, 2, 3], Copal.Cli.Commands.TokenizeCommand.ParseIds(text, 512));
+
+    /// <summary>
+    /// --ids of a long text (tokenize's output for a file of tens of megabytes, read back from standard input) are read
+    /// in place: a string for each id took detokenize of 11.5 million ids to 1.3 GB.
+    /// </summary>
+    [Fact]
+    public void Detokenize_ids_are_read_without_a_string_for_each()
+    {
+        string text = string.Join(", ", Enumerable.Range(0, 1 << 20).Select(i => i % 500)) + "\n";
+        Copal.Cli.Commands.TokenizeCommand.ParseIds(text, 512);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int[] ids = Copal.Cli.Commands.TokenizeCommand.ParseIds(text, 512);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(1 << 20, ids.Length);
+        Assert.Equal(499, ids[499]);
+        Assert.InRange(allocated, 0, ((long)ids.Length * sizeof(int)) + (64 << 10));
+    }
 }

@@ -105,3 +105,18 @@ public sealed class UnreadableFileFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>
+/// A fact that runs copal in a v1 memory cgroup of its own (<see cref="MemoryCgroup"/>: root, and the v1 memory
+/// controller mounted); skipped, with that reason, elsewhere.
+/// </summary>
+public sealed class MemoryCgroupFactAttribute : FactAttribute
+{
+    public MemoryCgroupFactAttribute()
+    {
+        if (!MemoryCgroup.Allowed())
+        {
+            Skip = "needs a v1 memory cgroup this process may make (root, with the memory controller at /sys/fs/cgroup/memory)";
+        }
+    }
+}

@@ -61,6 +61,7 @@ internal static class LogitsCommand
                 int blockRows = Math.Min(ids.Length, BlockRows);
                 using RunState state = session.Model.CreateState(blockRows, ids.Length, allRowLogits: true);
                 var block = new float[(long)blockRows * vocab];
+                using var rowWriter = new LogitsRowWriter(writer);
                 for (int first = 0; first < ids.Length; first += blockRows)
                 {
                     int rows = Math.Min(blockRows, ids.Length - first);
@@ -72,8 +73,7 @@ internal static class LogitsCommand
                     {
                         ReadOnlySpan<float> row = logits.Slice(r * vocab, vocab);
                         writer.Write(first + r == 0 ? "" : ",");
-                        writer.Write(k == 0 ? JsonSerializer.Serialize(row.ToArray(), json)
-                            : JsonSerializer.Serialize(TopLogprobs.Of(row, k).Select(t => new { id = t.Id, logprob = t.Logprob }).ToArray(), json));
+                        rowWriter.Write(row, k);
                     }
                 }
                 writer.Write("]}");

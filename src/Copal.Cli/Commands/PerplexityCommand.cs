@@ -3,6 +3,7 @@ using Copal.Cli.Infrastructure;
 using Copal.Model.Config;
 using Copal.Model.Evaluation;
 using Copal.Tensors;
+using Copal.Tensors.Backends;
 
 namespace Copal.Cli.Commands;
 
@@ -96,7 +97,21 @@ internal static class PerplexityCommand
             using var progressLine = new ProgressLine(quiet: asJson);
             var progress = new SyncProgress<PerplexityProgress>(pr =>
                 progressLine.Update($"perplexity {pr.RunningPerplexity:F4}", pr.ChunksDone, pr.ChunksTotal));
-            PerplexityResult result = PerplexityEvaluator.Evaluate(session.Model, tokens, options, baseSession?.Model, progress, ct);
+            PerplexityResult result;
+            try
+            {
+                result = PerplexityEvaluator.Evaluate(session.Model, tokens, options, baseSession?.Model, progress, ct);
+            }
+            catch (DeviceOutOfMemoryException e) when (e.Remedy is null)
+            {
+                // Every buffer of the run (activations, KV cache, attention scratch) is sized to the window: the option
+                // to lower is --seqlen, which the generic "a shorter context" does not name.
+                throw new DeviceOutOfMemoryException(e.Message, e)
+                {
+                    OnHost = e.OnHost,
+                    Remedy = $"a shorter {p.Typed(seqLen)} (now {window}) needs less{(e.OnHost ? "" : ", as does --device cpu")}",
+                };
+            }
             progressLine.Done();
             if (asJson)
             {

@@ -22,7 +22,33 @@ internal static class Out
     /// <summary>Plain one-line JSON with the same unescaped text, for large documents that name their own keys (logits).</summary>
     public static JsonSerializerOptions CompactJsonOptions => s_compactJson;
 
-    public static void Json<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, s_json));
+    public static void Json<T>(T value) => Json(value, Console.Out);
+
+    /// <summary>
+    /// Writes <paramref name="value"/> as the indented document and a line break, serialized into
+    /// <paramref name="writer"/> as it goes: a large document (tokenize's ids of a long file) is never a whole string.
+    /// </summary>
+    internal static void Json<T>(T value, TextWriter writer)
+    {
+        var output = new TextWriterBufferWriter(writer);
+        using (var json = new Utf8JsonWriter(output, s_jsonWriter))
+        {
+            JsonSerializer.Serialize(json, value, s_json);
+        }
+        output.Flush();
+        writer.WriteLine();
+    }
+
+    // The writer options the serializer derives from s_json when it writes a string.
+    private static readonly JsonWriterOptions s_jsonWriter = new()
+    {
+        Encoder = s_json.Encoder,
+        Indented = s_json.WriteIndented,
+        IndentCharacter = s_json.IndentCharacter,
+        IndentSize = s_json.IndentSize,
+        NewLine = s_json.NewLine,
+        MaxDepth = s_json.MaxDepth,
+    };
 
     public static void Line(string text) => Console.Out.WriteLine(text);
 

@@ -71,42 +71,79 @@ internal sealed partial class CodePointRegex
     };
 
     /// <summary>Appends (start, length) of every match, in UTF-16 offsets of <paramref name="text"/>.</summary>
-    public void Matches(string text, List<(int Start, int Length)> output)
+    public void Matches(string text, List<(int Start, int Length)> output) => ForEachMatch(text, (start, length) => output.Add((start, length)));
+
+    /// <summary>
+    /// Calls <paramref name="onMatch"/> with (start, length) of every match in order, in UTF-16 offsets of
+    /// <paramref name="text"/>, as the regex finds them: a tokenizer encodes each word then, so a long text's words are
+    /// never held in a list (two of them came to 4 bytes a character).
+    /// </summary>
+    public void ForEachMatch(string text, Action<int, int> onMatch)
     {
-        if (!HasSurrogate(text))
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(onMatch);
+        int pairs = SurrogatePairs(text);
+        if (pairs == 0)
         {
             foreach (ValueMatch m in _regex.EnumerateMatches(text))
             {
-                output.Add((m.Index, m.Length));
+                onMatch(m.Index, m.Length);
             }
             return;
         }
-        // One char per code point; offsets[i] is the UTF-16 offset in text of stand-in char i.
-        var sb = new StringBuilder(text.Length);
-        var offsets = new List<int>(text.Length + 1);
-        for (int i = 0; i < text.Length;)
+        // One char per code point (one copy of the text); matches come in order, so a cursor maps their stand-in
+        // offsets back to the text's without a table of an offset per character.
+        string mapped = StandIn(text, text.Length - pairs);
+        int mappedAt = 0, textAt = 0;
+        int TextOffset(int mappedOffset)
         {
-            offsets.Add(i);
-            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            for (; mappedAt < mappedOffset; mappedAt++)
             {
-                int cp = char.ConvertToUtf32(text[i], text[i + 1]);
-                sb.Append(s_standIn[(int)CharUnicodeInfo.GetUnicodeCategory(cp)]);
-                i += 2;
+                textAt += IsPairAt(text, textAt) ? 2 : 1;
             }
-            else
+            return textAt;
+        }
+        foreach (ValueMatch m in _regex.EnumerateMatches(mapped))
+        {
+            int start = TextOffset(m.Index);
+            onMatch(start, TextOffset(m.Index + m.Length) - start);
+        }
+    }
+
+    private static bool IsPairAt(string text, int i) => char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]);
+
+    // The surrogate pairs of text: each is one code point, one stand-in char. A lone surrogate stays a char of its own.
+    private static int SurrogatePairs(string text)
+    {
+        int pairs = 0;
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (IsPairAt(text, i))
             {
-                sb.Append(text[i]);
+                pairs++;
                 i++;
             }
         }
-        offsets.Add(text.Length);
-        string mapped = sb.ToString();
-        foreach (ValueMatch m in _regex.EnumerateMatches(mapped))
-        {
-            int start = offsets[m.Index];
-            output.Add((start, offsets[m.Index + m.Length] - start));
-        }
+        return pairs;
     }
+
+    // Each astral code point becomes the BMP stand-in of its general category; every other char is kept.
+    private static string StandIn(string text, int length) => string.Create(length, text, static (chars, text) =>
+    {
+        int o = 0;
+        for (int i = 0; i < text.Length; i++, o++)
+        {
+            if (IsPairAt(text, i))
+            {
+                chars[o] = s_standIn[(int)CharUnicodeInfo.GetUnicodeCategory(char.ConvertToUtf32(text[i], text[i + 1]))];
+                i++;
+            }
+            else
+            {
+                chars[o] = text[i];
+            }
+        }
+    });
 
     public string Replace(string text, string replacement)
     {
@@ -124,18 +161,6 @@ internal sealed partial class CodePointRegex
             prev = start + length;
         }
         return sb.Append(text, prev, text.Length - prev).ToString();
-    }
-
-    private static bool HasSurrogate(string text)
-    {
-        foreach (char c in text)
-        {
-            if (char.IsSurrogate(c))
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static char[] BuildStandIns()

@@ -201,4 +201,26 @@ public sealed class CalibrationLimitTests
         Assert.Contains("--nsamples 128 × --seqlen 2048 needs an estimated " + ByteSize.Format(e.Total), refused.Message, StringComparison.Ordinal);
         Assert.Contains("--nsamples ≤ 118", refused.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// SparseGPT's Hessian of a huge MLP's down_proj input does not shrink with the windows: a refusal whose
+    /// pruning alone passes the memory must not send the user to a shorter --seqlen that cannot fit either.
+    /// </summary>
+    [Fact]
+    public void A_run_whose_pruning_alone_cannot_fit_names_no_calibration_option_to_lower()
+    {
+        var options = new PruneOptions(new SparsityPattern.Unstructured(0.5));
+        CalibrationMemoryEstimate e = CalibrationMemory.Estimate(Config(64, 262144), 4, 64, "sparsegpt", needsHessian: true, options);
+        long available = e.Pruning - 1;
+        CalibrationLimitException refused = Assert.Throws<CalibrationLimitException>(() => CalibrationMemory.Require(e, available));
+        Assert.DoesNotContain("shorter --seqlen", refused.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"the pruning of one layer alone needs an estimated {ByteSize.Format(e.Pruning)}, whatever --nsamples and --seqlen: " +
+            "use a machine with more memory", refused.Message, StringComparison.Ordinal);
+
+        // Where a shorter window would fit, the hint stays.
+        CalibrationMemoryEstimate windows = CalibrationMemory.Estimate(Config(64, 172), 4, 4096, "sparsegpt", needsHessian: true, options);
+        CalibrationLimitException shorter = Assert.Throws<CalibrationLimitException>(
+            () => CalibrationMemory.Require(windows, windows.Total - windows.Activations - 1));
+        Assert.EndsWith("use a shorter --seqlen or a machine with more memory", shorter.Message, StringComparison.Ordinal);
+    }
 }

@@ -84,10 +84,7 @@ internal sealed class ByteLevelBpeStage : IModelStage
             EncodeWordIds(piece.AsSpan(), ids);
             return;
         }
-        foreach ((int offset, int len) in _split.Split(piece))
-        {
-            EncodeWordIds(piece.AsSpan(offset, len), ids);
-        }
+        _split.ForEachWord(piece, (offset, len) => EncodeWordIds(piece.AsSpan(offset, len), ids));
     }
 
     public void EncodeTokens(string text, int start, int length, bool atStart, bool preTokenize, int offset, List<EncodedToken> tokens)

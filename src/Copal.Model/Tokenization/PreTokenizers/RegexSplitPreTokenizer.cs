@@ -17,29 +17,36 @@ internal sealed class RegexSplitPreTokenizer(CodePointRegex regex) : PreTokenize
     /// <summary>The words of <paramref name="text"/> in order, as (offset, length).</summary>
     internal List<(int Offset, int Length)> Split(string text)
     {
+        var words = new List<(int Offset, int Length)>();
+        ForEachWord(text, (offset, length) => words.Add((offset, length)));
+        return words;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="onWord"/> with (offset, length) of each word of <paramref name="text"/> in order, as the
+    /// regex finds it: encoding a long text holds no list of its words.
+    /// </summary>
+    internal void ForEachWord(string text, Action<int, int> onWord)
+    {
         ArgumentNullException.ThrowIfNull(text);
-        var matches = new List<(int Start, int Length)>(text.Length / 4 + 1);
-        regex.Matches(text, matches);
-        var words = new List<(int Offset, int Length)>(matches.Count + 1);
         int prev = 0;
-        foreach ((int start, int length) in matches)
+        regex.ForEachMatch(text, (start, length) =>
         {
             if (length == 0)
             {
-                continue;
+                return;
             }
             if (start > prev)
             {
-                words.Add((prev, start - prev));
+                onWord(prev, start - prev);
             }
-            words.Add((start, length));
+            onWord(start, length);
             prev = start + length;
-        }
+        });
         if (prev < text.Length)
         {
-            words.Add((prev, text.Length - prev));
+            onWord(prev, text.Length - prev);
         }
-        return words;
     }
 
     public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text) => PreTokenize(text.ToString());

@@ -1,0 +1,63 @@
+using System.Text;
+using Copal.Model.Tokenization;
+
+namespace Copal.Model.Tests.Tokenization;
+
+/// <summary>
+/// Encoding a long text (a calibration or evaluation file of tens of megabytes) holds the text and its ids, not a list
+/// of every word of it: the split regex's words are encoded as they are matched. Before, two lists of (offset, length)
+/// pairs (the matches, sized a quarter of the text's length, and the words) came to about 4 bytes a character beside
+/// the text's 2, and tokenizing a 52 MB file failed in a 600 MB container.
+/// </summary>
+public class EncodeMemoryTests
+{
+    /// <summary>The byte-level tokenizers, whose split regex runs over the whole text.</summary>
+    public static TheoryData<string> SplitTokenizers() => new() { "gpt2", "llama3", "qwen3" };
+
+    [Theory]
+    [MemberData(nameof(SplitTokenizers))]
+    public void Encoding_a_long_text_allocates_its_ids_and_no_list_of_its_words(string name)
+    {
+        CopalTokenizer t = Tokenizers.Get(name);
+        string text = Repeated("the cat sat on the mat. ", 1 << 20);
+        long allocated = EncodeAllocations(t, text, out int tokens);
+        Assert.InRange(allocated, 0, IdsBytes(text, tokens));
+    }
+
+    /// <summary>
+    /// Text with a code point past the BMP (one is enough) runs the regex on a stand-in string of one char per code
+    /// point (one copy of the text); its matches are mapped back to the text's offsets without a table of an int per
+    /// character.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SplitTokenizers))]
+    public void Encoding_a_long_text_with_astral_letters_allocates_one_stand_in_copy_beside_its_ids(string name)
+    {
+        CopalTokenizer t = Tokenizers.Get(name);
+        string text = "\U00020000 " + Repeated("the cat sat on the mat. ", 1 << 20);
+        long allocated = EncodeAllocations(t, text, out int tokens);
+        Assert.InRange(allocated, 0, IdsBytes(text, tokens) + (2L * text.Length));
+    }
+
+    private static string Repeated(string piece, int chars)
+    {
+        var sb = new StringBuilder(chars + piece.Length);
+        while (sb.Length < chars)
+        {
+            sb.Append(piece);
+        }
+        return sb.ToString();
+    }
+
+    // The second encode of the text: the first fills the word cache and builds the BPE model.
+    private static long EncodeAllocations(CopalTokenizer t, string text, out int tokens)
+    {
+        t.Encode(text, addSpecialTokens: false);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        tokens = t.Encode(text, addSpecialTokens: false).Length;
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
+    // Encode's list of ids (sized a third of the text's length) and the array it returns, with 64 KiB for the rest.
+    private static long IdsBytes(string text, int tokens) => ((((long)text.Length / 3) + 4) * sizeof(int)) + ((long)tokens * sizeof(int)) + (64 << 10);
+}
