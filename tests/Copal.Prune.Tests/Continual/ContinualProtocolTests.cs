@@ -222,6 +222,29 @@ public class ContinualProtocolTests
         Assert.Contains("| a | x (1 tokens) | y (1 tokens) |", ContinualMarkdown.Render(report), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A signed metric that is negative but rounds to zero keeps its minus and nothing else: the format
+    /// "+0.0000;-0.0000" printed it "-+0.0000" (and BWT "-+0.00") in the summary and in every seed's line.
+    /// </summary>
+    [Fact]
+    public void A_small_negative_metric_is_printed_with_one_sign()
+    {
+        // Forgetting log(9.9998/10) ≈ −2e-5, BWT 9.9998 − 10 = −2e-4: both round to zero at the report's decimals.
+        double[][] r = [[10, 20], [9.9998, 20]];
+        IReadOnlyList<VariantReport> v = ContinualRunner.Summarize([("wanda-cumulative", "wanda", "cumulative")], [0UL], [10, 20],
+            (_, _) => new VariantRun(r, [0, 0], [0, 0], [null, 0], [0, 0]));
+        var report = new ContinualReport("m", "0.5", 1, 2, 2, null, [0UL], "cpu", null, "", "", "", null, [],
+            [new("a", "x", "y", 1, 1, 10), new("b", "x", "y", 1, 1, 20)], v, 1, 1);
+        string md = ContinualMarkdown.Render(report);
+        Assert.DoesNotContain("-+", md, StringComparison.Ordinal);
+        Assert.Contains("| wanda-cumulative | 1.0000 | 1.0000 | -0.0000 | – | – | -0.00 |", md, StringComparison.Ordinal);
+        Assert.Contains("forgetting_log -0.0000, intransigence_log –, classic BWT -0.00,", md, StringComparison.Ordinal);
+        Assert.Equal("+0.0000", SignedFixed.Format(-0.0, 4));
+        Assert.Equal("+0.0001", SignedFixed.Format(0.00005001, 4));
+        Assert.Equal("-1.25", SignedFixed.Format(-1.25, 2));
+        Assert.Equal("–", SignedFixed.Format((double?)null, 4));
+    }
+
     [Fact]
     public void A_failed_precondition_is_the_first_line_of_the_report()
     {
