@@ -195,6 +195,27 @@ public class ContinualProtocolTests
     }
 
     /// <summary>
+    /// A variant whose final perplexity overflowed (+∞, its final_gm_ratio null) is worse than COPAL's finite one on
+    /// that seed: the paired count took a null as "not lower" and reported 0/1 where COPAL won. Where COPAL's own
+    /// overflowed, or both did, it is not lower.
+    /// </summary>
+    [Fact]
+    public void A_variant_whose_final_perplexity_overflowed_counts_as_a_seed_copal_won()
+    {
+        double inf = double.PositiveInfinity;
+        (string, string, string)[] variants = [("copal", "copal", "copal"), ("wanda-reset", "wanda", "reset"), ("magnitude-reset", "magnitude", "reset")];
+        // Seed 0: COPAL finite, wanda overflowed, magnitude overflowed; seed 1: COPAL overflowed, wanda finite, magnitude overflowed.
+        double[][][] copal = [[[12, 30], [14, 20]], [[12, 30], [inf, 20]]];
+        double[][][] wanda = [[[12, 40], [inf, 30]], [[12, 40], [15, 30]]];
+        double[][] magnitude = [[50, 50], [50, inf]];
+        IReadOnlyList<VariantReport> v = ContinualRunner.Summarize(variants, [0UL, 1UL], [10, 10],
+            (i, s) => new VariantRun(i == 0 ? copal[s] : i == 1 ? wanda[s] : magnitude, [0, 0], [0, 0], [null, 0], [0, 0]));
+        Assert.Null(v[1].Seeds[0].FinalGmRatio);
+        Assert.Equal(1, v[1].SeedsCopalLower);
+        Assert.Equal(1, v[2].SeedsCopalLower);
+    }
+
+    /// <summary>
     /// A perplexity that overflows (mean NLL past 709) is +∞, also the dense model's: the report is still written,
     /// and no figure puts ∞ or NaN into a coordinate (the perplexity plot threw at the end of the whole run).
     /// </summary>
