@@ -68,6 +68,30 @@ public class ContinualProtocolTests
         }
     }
 
+    /// <summary>
+    /// A cut at the middle (no line break after it) that falls inside a surrogate pair moves past the pair: each half
+    /// was left with half of one character, which the tokenizer cannot read as the character it was.
+    /// </summary>
+    [Fact]
+    public void A_cut_at_the_middle_does_not_split_a_character_in_two()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            // "ab\n" then three emoji (two UTF-16 units each): 9 units, the middle (4) is the second unit of the first emoji.
+            string text = "ab\n\U0001F600\U0001F601\U0001F602";
+            File.WriteAllText(path, text);
+            string first = new DataSplit(path, FilePart.FirstHalf, TextLayout.Raw).LoadText();
+            string second = new DataSplit(path, FilePart.SecondHalf, TextLayout.Raw).LoadText();
+            Assert.Equal("ab\n\U0001F600", first);
+            Assert.Equal("\U0001F601\U0001F602", second);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static readonly double[][] s_r = [[10, 50, 40], [12, 20, 45], [16, 26, 30]];
     private static readonly double[] s_dense = [5, 25, 20];
 
