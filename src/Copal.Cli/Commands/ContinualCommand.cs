@@ -186,7 +186,7 @@ internal static class ContinualCommand
                 Out.Line($"{"variant",-22} {"final_gm_ratio",15} {"aia_gm_ratio",13} {"forgetting_log",15} {"intransigence",14} {"COPAL lower",12}");
                 foreach (VariantReport v in report.Variants)
                 {
-                    Out.Line($"{v.Name,-22} {F(v.Mean.FinalGmRatio, "F4"),15} {F(v.Mean.AiaGmRatio, "F4"),13} {F(v.Mean.ForgettingLog, "+0.0000;-0.0000"),15} {F(v.Mean.IntransigenceLog, "+0.0000;-0.0000"),14} {(v.SeedsCopalLower is int k ? $"{k}/{v.Seeds.Count}" : "–"),12}");
+                    Out.Line($"{v.Name,-22} {F(v.Mean.FinalGmRatio, "F4"),15} {F(v.Mean.AiaGmRatio, "F4"),13} {SignedFixed.Format(v.Mean.ForgettingLog, 4),15} {SignedFixed.Format(v.Mean.IntransigenceLog, 4),14} {(v.SeedsCopalLower is int k ? $"{k}/{v.Seeds.Count}" : "–"),12}");
                 }
                 Out.Line(string.Create(ci, $"seeds {string.Join(",", report.Seeds)} (means over seeds; per-seed numbers in report.md)"));
                 Out.Line($"dense: {string.Join(", ", report.Datasets.Select(d => $"{d.Name} {d.DensePerplexity:F2}"))}; {report.Seconds:F0} s; wrote {output.FinalPath}");

@@ -68,6 +68,30 @@ public class ContinualProtocolTests
         }
     }
 
+    /// <summary>
+    /// A cut at the middle (no line break after it) that falls inside a surrogate pair moves past the pair: each half
+    /// was left with half of one character, which the tokenizer cannot read as the character it was.
+    /// </summary>
+    [Fact]
+    public void A_cut_at_the_middle_does_not_split_a_character_in_two()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            // "ab\n" then three emoji (two UTF-16 units each): 9 units, the middle (4) is the second unit of the first emoji.
+            string text = "ab\n\U0001F600\U0001F601\U0001F602";
+            File.WriteAllText(path, text);
+            string first = new DataSplit(path, FilePart.FirstHalf, TextLayout.Raw).LoadText();
+            string second = new DataSplit(path, FilePart.SecondHalf, TextLayout.Raw).LoadText();
+            Assert.Equal("ab\n\U0001F600", first);
+            Assert.Equal("\U0001F601\U0001F602", second);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static readonly double[][] s_r = [[10, 50, 40], [12, 20, 45], [16, 26, 30]];
     private static readonly double[] s_dense = [5, 25, 20];
 
@@ -195,6 +219,27 @@ public class ContinualProtocolTests
     }
 
     /// <summary>
+    /// A variant whose final perplexity overflowed (+∞, its final_gm_ratio null) is worse than COPAL's finite one on
+    /// that seed: the paired count took a null as "not lower" and reported 0/1 where COPAL won. Where COPAL's own
+    /// overflowed, or both did, it is not lower.
+    /// </summary>
+    [Fact]
+    public void A_variant_whose_final_perplexity_overflowed_counts_as_a_seed_copal_won()
+    {
+        double inf = double.PositiveInfinity;
+        (string, string, string)[] variants = [("copal", "copal", "copal"), ("wanda-reset", "wanda", "reset"), ("magnitude-reset", "magnitude", "reset")];
+        // Seed 0: COPAL finite, wanda overflowed, magnitude overflowed; seed 1: COPAL overflowed, wanda finite, magnitude overflowed.
+        double[][][] copal = [[[12, 30], [14, 20]], [[12, 30], [inf, 20]]];
+        double[][][] wanda = [[[12, 40], [inf, 30]], [[12, 40], [15, 30]]];
+        double[][] magnitude = [[50, 50], [50, inf]];
+        IReadOnlyList<VariantReport> v = ContinualRunner.Summarize(variants, [0UL, 1UL], [10, 10],
+            (i, s) => new VariantRun(i == 0 ? copal[s] : i == 1 ? wanda[s] : magnitude, [0, 0], [0, 0], [null, 0], [0, 0]));
+        Assert.Null(v[1].Seeds[0].FinalGmRatio);
+        Assert.Equal(1, v[1].SeedsCopalLower);
+        Assert.Equal(1, v[2].SeedsCopalLower);
+    }
+
+    /// <summary>
     /// A perplexity that overflows (mean NLL past 709) is +∞, also the dense model's: the report is still written,
     /// and no figure puts ∞ or NaN into a coordinate (the perplexity plot threw at the end of the whole run).
     /// </summary>
@@ -220,6 +265,29 @@ public class ContinualProtocolTests
         string plot = ContinualSvg.PerplexityPlot(report);
         Assert.Equal(2 + 1, System.Text.RegularExpressions.Regex.Count(plot, "<circle "));
         Assert.Contains("| a | x (1 tokens) | y (1 tokens) |", ContinualMarkdown.Render(report), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A signed metric that is negative but rounds to zero keeps its minus and nothing else: the format
+    /// "+0.0000;-0.0000" printed it "-+0.0000" (and BWT "-+0.00") in the summary and in every seed's line.
+    /// </summary>
+    [Fact]
+    public void A_small_negative_metric_is_printed_with_one_sign()
+    {
+        // Forgetting log(9.9998/10) ≈ −2e-5, BWT 9.9998 − 10 = −2e-4: both round to zero at the report's decimals.
+        double[][] r = [[10, 20], [9.9998, 20]];
+        IReadOnlyList<VariantReport> v = ContinualRunner.Summarize([("wanda-cumulative", "wanda", "cumulative")], [0UL], [10, 20],
+            (_, _) => new VariantRun(r, [0, 0], [0, 0], [null, 0], [0, 0]));
+        var report = new ContinualReport("m", "0.5", 1, 2, 2, null, [0UL], "cpu", null, "", "", "", null, [],
+            [new("a", "x", "y", 1, 1, 10), new("b", "x", "y", 1, 1, 20)], v, 1, 1);
+        string md = ContinualMarkdown.Render(report);
+        Assert.DoesNotContain("-+", md, StringComparison.Ordinal);
+        Assert.Contains("| wanda-cumulative | 1.0000 | 1.0000 | -0.0000 | – | – | -0.00 |", md, StringComparison.Ordinal);
+        Assert.Contains("forgetting_log -0.0000, intransigence_log –, classic BWT -0.00,", md, StringComparison.Ordinal);
+        Assert.Equal("+0.0000", SignedFixed.Format(-0.0, 4));
+        Assert.Equal("+0.0001", SignedFixed.Format(0.00005001, 4));
+        Assert.Equal("-1.25", SignedFixed.Format(-1.25, 2));
+        Assert.Equal("–", SignedFixed.Format((double?)null, 4));
     }
 
     [Fact]

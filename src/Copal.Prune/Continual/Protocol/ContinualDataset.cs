@@ -41,7 +41,7 @@ public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
 
     /// <summary>
     /// Where the halves meet: after the first line break at or past the middle (the middle itself where none follows
-    /// it); where that leaves the second half blank (the file's last breaks), after the last break before the middle,
+    /// it, moved past a surrogate pair it would split); where that leaves the second half blank (the file's last breaks), after the last break before the middle,
     /// so "a\nb\n" is "a\n" and "b\n".
     /// </summary>
     private static int HalfCut(string raw)
@@ -50,7 +50,8 @@ public sealed record DataSplit(string Path, FilePart Part, TextLayout Layout)
         int after = raw.IndexOf('\n', mid);
         if (after < 0)
         {
-            return mid;
+            // The middle of a surrogate pair would leave half a character at the end of one half and the start of the other.
+            return mid > 0 && char.IsHighSurrogate(raw[mid - 1]) && char.IsLowSurrogate(raw[mid]) ? mid + 1 : mid;
         }
         if (!string.IsNullOrWhiteSpace(raw[(after + 1)..]))
         {

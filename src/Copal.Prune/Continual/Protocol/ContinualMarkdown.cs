@@ -44,7 +44,7 @@ public static class ContinualMarkdown
         foreach (VariantReport v in report.Variants)
         {
             string lower = v.SeedsCopalLower is int k ? $"{k}/{v.Seeds.Count}" : "–";
-            sb.AppendLine(ci, $"| {v.Name}{(v.Method == "magnitude" ? " (reference)" : "")} | {F(v.Mean.FinalGmRatio, "F4")} | {F(v.Mean.AiaGmRatio, "F4")} | {F(v.Mean.ForgettingLog, "+0.0000;-0.0000")} | {F(v.Mean.IntransigenceLog, "+0.0000;-0.0000")} | {lower} | {F(v.Mean.Bwt, "+0.00;-0.00")} |");
+            sb.AppendLine(ci, $"| {v.Name}{(v.Method == "magnitude" ? " (reference)" : "")} | {F(v.Mean.FinalGmRatio, "F4")} | {F(v.Mean.AiaGmRatio, "F4")} | {SignedFixed.Format(v.Mean.ForgettingLog, 4)} | {SignedFixed.Format(v.Mean.IntransigenceLog, 4)} | {lower} | {SignedFixed.Format(v.Mean.Bwt, 2)} |");
         }
         sb.AppendLine();
         sb.AppendLine(report.Metrics);
@@ -98,8 +98,8 @@ public static class ContinualMarkdown
                     sb.AppendLine(ci, $"| {t + 1} ({names[t]}) | {string.Join(" | ", s.R[t].Select(x => x.ToString("F2", ci)))} | {F(s.MaskChange[t], "P1")} | {s.PruneSeconds[t]:F1} | {s.EvalSeconds[t]:F1} |");
                 }
                 sb.AppendLine();
-                sb.AppendLine(ci, $"final_gm_ratio {F(s.FinalGmRatio, "F4")}, aia_gm_ratio {F(s.AiaGmRatio, "F4")}, forgetting_log {F(s.ForgettingLog, "+0.0000;-0.0000")}, " +
-                    $"intransigence_log {F(s.IntransigenceLog, "+0.0000;-0.0000")}{(v.IntransigenceReference is string r ? $" (vs {r})" : "")}, classic BWT {F(s.Bwt, "+0.00;-0.00")}, final avg ppl {F(s.FinalAverage, "F2")}.");
+                sb.AppendLine(ci, $"final_gm_ratio {F(s.FinalGmRatio, "F4")}, aia_gm_ratio {F(s.AiaGmRatio, "F4")}, forgetting_log {SignedFixed.Format(s.ForgettingLog, 4)}, " +
+                    $"intransigence_log {SignedFixed.Format(s.IntransigenceLog, 4)}{(v.IntransigenceReference is string r ? $" (vs {r})" : "")}, classic BWT {SignedFixed.Format(s.Bwt, 2)}, final avg ppl {F(s.FinalAverage, "F2")}.");
             }
         }
         sb.AppendLine();

@@ -75,7 +75,7 @@ public sealed record PreconditionReport(string Variant, ulong Seed, bool Holds, 
 /// <param name="IntransigenceReference">The variant whose diagonal R[i, i] intransigence is measured against (the method's joint; magnitude's is its reset, data-free); null without joint variants.</param>
 /// <param name="Seeds">The protocol run on each seed, in the order of <see cref="ContinualReport.Seeds"/>.</param>
 /// <param name="Mean">The four metrics and BWT averaged over the seeds (null where a seed has none).</param>
-/// <param name="SeedsCopalLower">On how many seeds COPAL's final_gm_ratio is lower than this variant's (paired); null for COPAL itself or when COPAL did not run.</param>
+/// <param name="SeedsCopalLower">On how many seeds COPAL's final_gm_ratio is lower than this variant's (paired; this variant's null ratio from a final perplexity that overflowed counts as higher); null for COPAL itself or when COPAL did not run.</param>
 public sealed record VariantReport(
     string Name,
     string Method,

@@ -333,12 +333,19 @@ public static class ContinualRunner
             SeedRun[] rs = seedRuns[v];
             var mean = new MetricSummary(Mean(rs.Select(x => x.FinalGmRatio)), Mean(rs.Select(x => x.AiaGmRatio)), Mean(rs.Select(x => x.ForgettingLog)),
                 Mean(rs.Select(x => x.IntransigenceLog)), Mean(rs.Select(x => x.Bwt)));
-            int? lower = copal < 0 || v == copal ? null
-                : Enumerable.Range(0, seeds.Count).Count(s => seedRuns[copal][s].FinalGmRatio is double c && rs[s].FinalGmRatio is double o && c < o);
+            int? lower = copal < 0 || v == copal ? null : Enumerable.Range(0, seeds.Count).Count(s => CopalLower(seedRuns[copal][s], rs[s]));
             reports.Add(new VariantReport(variants[v].Name, variants[v].Method, variants[v].Kind, Reference(variants[v]), rs, mean, lower));
         }
         return reports;
     }
+
+    /// <summary>
+    /// Whether COPAL's final_gm_ratio is lower than <paramref name="other"/>'s on one seed. A ratio that could not be
+    /// formed because a final perplexity overflowed (+∞) is infinitely high: a finite COPAL ratio is lower than it.
+    /// (With COPAL's ratio formed, the dense perplexities are finite, so the other's null comes from its own R.)
+    /// </summary>
+    private static bool CopalLower(SeedRun copal, SeedRun other) => copal.FinalGmRatio is double c
+        && (other.FinalGmRatio is double o ? c < o : other.R[^1].Any(double.IsPositiveInfinity));
 
     /// <summary>For every data-dependent reset variant and seed, whether calibrating on D_i helped D_i (R[i, i] &lt; R[1, i] for i &gt; 1).</summary>
     public static IReadOnlyList<PreconditionReport> Preconditions(IReadOnlyList<VariantReport> variants, IReadOnlyList<string> datasets)
