@@ -730,6 +730,39 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_temp, "nm")));
     }
 
+    /// <summary>
+    /// A standard output that cannot be written (a full disk, here /dev/full) is named: the error was the system's bare
+    /// "No space left on device", which said neither what was being written nor that it was the output and not an input.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("inspect", "--json")]
+    [InlineData("tokenize", "-t", "Once upon")]
+    [InlineData("generate", "-n", "2", "--device", "cpu")]
+    [InlineData("logits", "-t", "Once", "-o", "-", "--device", "cpu")]
+    public void A_standard_output_that_cannot_be_written_is_named(string command, params string[] options)
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell("exec >/dev/full", [command, "-m", Model, .. options]);
+        AssertError(r, 1, "copal: error: standard output: cannot write: No space left on device");
+        Assert.Single(r.Stderr.Split('\n'), line => line.StartsWith("copal: error:", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Standard input that cannot be read (a folder given as <c>&lt; dir</c>) is named with the option that reads it:
+    /// the error was the system's bare "Is a directory".
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("-f", "tokenize", "-f", "-")]
+    [InlineData("--ids", "detokenize", "--ids", "-")]
+    [InlineData("--data", "perplexity", "--data", "-", "--device", "cpu")]
+    [InlineData("--calib", "prune", "--method", "wanda", "--sparsity", "0.5", "--calib", "-", "-o", "OUT", "--device", "cpu")]
+    public void A_standard_input_that_cannot_be_read_is_named_with_its_option(string typed, string command, params string[] options)
+    {
+        string output = Path.Combine(_temp, "out");
+        CopalProcess.Result r = CopalProcess.RunInShell($"exec <'{_temp}'", [command, "-m", Model, .. options.Select(o => o == "OUT" ? output : o)]);
+        AssertError(r, 1, $"copal: error: {typed}: standard input cannot be read: Is a directory");
+        Assert.False(Directory.Exists(output));
+    }
+
     internal static string Hash(string dir) => string.Join(";", Directory.GetFiles(dir).Order(StringComparer.Ordinal)
         .Select(f => Path.GetFileName(f) + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))));
 
