@@ -136,7 +136,9 @@ public sealed class BadInputTests : IDisposable
         CopalProcess.Result r = CopalProcess.Run("generate", "-m", TestData.Stories260K, "-p", "Once upon a time there was a girl",
             "-n", "3", "--repetition-penalty", "1e-38", "--device", "cpu");
         AssertError(r, 1, "copal: error: --repetition-penalty: a logit is NaN or +∞");
-        Assert.Contains("no token can be chosen", r.Stderr, StringComparison.Ordinal);
+        // The value, in words a person reads: the library's property name (RepetitionPenalty) was in the line.
+        Assert.Contains("no token can be chosen (the repetition penalty of 1E-38 sent a finite logit out of range)", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("RepetitionPenalty", r.Stderr, StringComparison.Ordinal);
     }
 
     /// <summary>
