@@ -765,6 +765,36 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(output));
     }
 
+    /// <summary>
+    /// A path in a loop of symbolic links is told as the option that gave it, before any work: outputs and --calib
+    /// said only "'PATH' has too many levels of symbolic links", naming no option.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("-o '", "prune", "-m", "MODEL", "-o", "LOOP", "--method", "magnitude", "--sparsity", "0.5")]
+    [InlineData("the --calib file '", "prune", "-m", "MODEL", "-o", "OUT", "--method", "wanda", "--sparsity", "0.5", "--calib", "LOOP")]
+    [InlineData("--state '", "prune", "-m", "MODEL", "-o", "OUT", "--method", "copal", "--sparsity", "0.5", "--calib", "CALIB", "--state", "LOOP")]
+    [InlineData("-o '", "logits", "-m", "MODEL", "-t", "Once", "-o", "LOOP")]
+    [InlineData("-o '", "compact", "-m", "MODEL", "-o", "LOOP")]
+    [InlineData("-o '", "synth", "--preset", "test-tiny", "-o", "LOOP")]
+    [InlineData("--temp '", "continual", "-m", "MODEL", "--datasets", "a=CALIB", "--methods", "magnitude", "--no-joint", "--sparsity", "0.5", "-o", "OUT", "--temp", "LOOP")]
+    public void A_path_in_a_loop_of_links_is_named_by_its_option(string named, params string[] args)
+    {
+        string loop = Path.Combine(_temp, "loop-a"), output = Path.Combine(_temp, "out");
+        File.CreateSymbolicLink(loop, Path.Combine(_temp, "loop-b"));
+        File.CreateSymbolicLink(Path.Combine(_temp, "loop-b"), loop);
+        CopalProcess.Result r = CopalProcess.Run([.. args.Select(a => a switch
+        {
+            "MODEL" => Model,
+            "LOOP" => loop,
+            "OUT" => output,
+            "CALIB" => TestData.Path("text", "tinystories", "calib.txt"),
+            "a=CALIB" => "a=" + TestData.Path("text", "tinystories", "calib.txt"),
+            _ => a,
+        })]);
+        AssertError(r, 1, $"copal: error: {named}{loop}' has too many levels of symbolic links (a loop at '");
+        Assert.False(Directory.Exists(output));
+    }
+
     internal static string Hash(string dir) => string.Join(";", Directory.GetFiles(dir).Order(StringComparer.Ordinal)
         .Select(f => Path.GetFileName(f) + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))));
 
