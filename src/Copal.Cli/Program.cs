@@ -10,6 +10,7 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         Cancellation.Install();
+        Console.SetOut(new StandardOutputWriter(Console.Out));
         RootCommand root = CreateRoot();
         // `copal` alone asks for nothing: it shows the commands on stdout and exits 0, as `copal --help` does.
         ParseResult parsed = root.Parse(args.Length == 0 ? ["--help"] : args);

@@ -136,7 +136,9 @@ public sealed class BadInputTests : IDisposable
         CopalProcess.Result r = CopalProcess.Run("generate", "-m", TestData.Stories260K, "-p", "Once upon a time there was a girl",
             "-n", "3", "--repetition-penalty", "1e-38", "--device", "cpu");
         AssertError(r, 1, "copal: error: --repetition-penalty: a logit is NaN or +∞");
-        Assert.Contains("no token can be chosen", r.Stderr, StringComparison.Ordinal);
+        // The value, in words a person reads: the library's property name (RepetitionPenalty) was in the line.
+        Assert.Contains("no token can be chosen (the repetition penalty of 1E-38 sent a finite logit out of range)", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("RepetitionPenalty", r.Stderr, StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -728,6 +730,69 @@ public sealed class BadInputTests : IDisposable
         Assert.Equal(0, CopalProcess.Run("prune", "-m", Model, "-o", pruned, "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error").ExitCode);
         AssertError(CopalProcess.Run("compact", "-m", pruned, "-o", Path.Combine(_temp, "nm"), "--format", "nm"), 2, "is 50.0 % zeros but not 2:4");
         Assert.False(Directory.Exists(Path.Combine(_temp, "nm")));
+    }
+
+    /// <summary>
+    /// A standard output that cannot be written (a full disk, here /dev/full) is named: the error was the system's bare
+    /// "No space left on device", which said neither what was being written nor that it was the output and not an input.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("inspect", "--json")]
+    [InlineData("tokenize", "-t", "Once upon")]
+    [InlineData("generate", "-n", "2", "--device", "cpu")]
+    [InlineData("logits", "-t", "Once", "-o", "-", "--device", "cpu")]
+    public void A_standard_output_that_cannot_be_written_is_named(string command, params string[] options)
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell("exec >/dev/full", [command, "-m", Model, .. options]);
+        AssertError(r, 1, "copal: error: standard output: cannot write: No space left on device");
+        Assert.Single(r.Stderr.Split('\n'), line => line.StartsWith("copal: error:", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Standard input that cannot be read (a folder given as <c>&lt; dir</c>) is named with the option that reads it:
+    /// the error was the system's bare "Is a directory".
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("-f", "tokenize", "-f", "-")]
+    [InlineData("--ids", "detokenize", "--ids", "-")]
+    [InlineData("--data", "perplexity", "--data", "-", "--device", "cpu")]
+    [InlineData("--calib", "prune", "--method", "wanda", "--sparsity", "0.5", "--calib", "-", "-o", "OUT", "--device", "cpu")]
+    public void A_standard_input_that_cannot_be_read_is_named_with_its_option(string typed, string command, params string[] options)
+    {
+        string output = Path.Combine(_temp, "out");
+        CopalProcess.Result r = CopalProcess.RunInShell($"exec <'{_temp}'", [command, "-m", Model, .. options.Select(o => o == "OUT" ? output : o)]);
+        AssertError(r, 1, $"copal: error: {typed}: standard input cannot be read: Is a directory");
+        Assert.False(Directory.Exists(output));
+    }
+
+    /// <summary>
+    /// A path in a loop of symbolic links is told as the option that gave it, before any work: outputs and --calib
+    /// said only "'PATH' has too many levels of symbolic links", naming no option.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("-o '", "prune", "-m", "MODEL", "-o", "LOOP", "--method", "magnitude", "--sparsity", "0.5")]
+    [InlineData("the --calib file '", "prune", "-m", "MODEL", "-o", "OUT", "--method", "wanda", "--sparsity", "0.5", "--calib", "LOOP")]
+    [InlineData("--state '", "prune", "-m", "MODEL", "-o", "OUT", "--method", "copal", "--sparsity", "0.5", "--calib", "CALIB", "--state", "LOOP")]
+    [InlineData("-o '", "logits", "-m", "MODEL", "-t", "Once", "-o", "LOOP")]
+    [InlineData("-o '", "compact", "-m", "MODEL", "-o", "LOOP")]
+    [InlineData("-o '", "synth", "--preset", "test-tiny", "-o", "LOOP")]
+    [InlineData("--temp '", "continual", "-m", "MODEL", "--datasets", "a=CALIB", "--methods", "magnitude", "--no-joint", "--sparsity", "0.5", "-o", "OUT", "--temp", "LOOP")]
+    public void A_path_in_a_loop_of_links_is_named_by_its_option(string named, params string[] args)
+    {
+        string loop = Path.Combine(_temp, "loop-a"), output = Path.Combine(_temp, "out");
+        File.CreateSymbolicLink(loop, Path.Combine(_temp, "loop-b"));
+        File.CreateSymbolicLink(Path.Combine(_temp, "loop-b"), loop);
+        CopalProcess.Result r = CopalProcess.Run([.. args.Select(a => a switch
+        {
+            "MODEL" => Model,
+            "LOOP" => loop,
+            "OUT" => output,
+            "CALIB" => TestData.Path("text", "tinystories", "calib.txt"),
+            "a=CALIB" => "a=" + TestData.Path("text", "tinystories", "calib.txt"),
+            _ => a,
+        })]);
+        AssertError(r, 1, $"copal: error: {named}{loop}' has too many levels of symbolic links (a loop at '");
+        Assert.False(Directory.Exists(output));
     }
 
     internal static string Hash(string dir) => string.Join(";", Directory.GetFiles(dir).Order(StringComparer.Ordinal)

@@ -118,7 +118,7 @@ internal static class ContinualCommand
             }
             if (request.TempDirectory is not null)
             {
-                if (File.Exists(RealPath.Resolve(request.TempDirectory)))
+                if (File.Exists(RealPath.Resolve(request.TempDirectory, "--temp")))
                 {
                     throw new IOException($"--temp '{request.TempDirectory}' is an existing file; expected a folder (the intermediate models go into a new subfolder of it)");
                 }

@@ -152,8 +152,16 @@ internal static class Inputs
         cancellationToken.ThrowIfCancellationRequested();
         Task<byte[]> read = Task.Run(() =>
         {
-            using Stream stdin = Console.OpenStandardInput();
-            return TextBytes.Read(stdin, "standard input");
+            // The system's bare reason ("Is a directory" for `< folder`) named neither the option nor standard input.
+            try
+            {
+                using Stream stdin = Console.OpenStandardInput();
+                return TextBytes.Read(stdin, "standard input");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not FileTooLargeToReadException)
+            {
+                throw new IOException($"{typed}: standard input cannot be read: {ReadFailure.Reason(e)}", e);
+            }
         }, CancellationToken.None);
         byte[] bytes = read.WaitAsync(cancellationToken).GetAwaiter().GetResult();
         // A signal that came as the input ended still means no output.

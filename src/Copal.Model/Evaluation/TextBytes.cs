@@ -38,6 +38,7 @@ public static class TextBytes
     internal static byte[] Read(Stream stream, string source, int maxBytes) =>
         BoundedFile.ReadToEnd(stream, maxBytes, () => TooLong(source, $"holds more than {maxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes", maxBytes));
 
-    private static IOException TooLong(string source, string size, int maxBytes = MaxBytes) =>
+    // The type that says "too long", not "unreadable", to handlers that name read failures.
+    private static FileTooLargeToReadException TooLong(string source, string size, int maxBytes = MaxBytes) =>
         new($"{source} {size}; expected at most {maxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes of text (the most one string holds): split it");
 }

@@ -73,7 +73,7 @@ public sealed class Sampler
         float max = TensorPrimitives.Max(logits);
         if (!float.IsFinite(max))
         {
-            string cause = culprit is null ? "" : $" ({culprit} sent a finite logit out of range)";
+            string cause = culprit is null ? "" : $" ({Culprit(culprit)} sent a finite logit out of range)";
             throw new NoTokenToChooseException(float.IsNegativeInfinity(max)
                 ? FormattableString.Invariant($"no token can be chosen: all {logits.Length} logits are −∞ (banned or masked){cause}")
                 : $"a logit is NaN or +∞ (a penalty or bias out of range, or damaged logits); no token can be chosen{cause}", culprit);
@@ -234,6 +234,16 @@ public sealed class Sampler
             }
         }
     }
+
+    // The step to blame in words, with its value: the message reaches people through the CLI and the server, whose
+    // option and field names differ and neither of which is the property's name (Option carries that for code).
+    private string Culprit(string option) => option switch
+    {
+        nameof(SamplingOptions.RepetitionPenalty) => FormattableString.Invariant($"the repetition penalty of {_options.RepetitionPenalty:R}"),
+        nameof(SamplingOptions.PresencePenalty) => FormattableString.Invariant($"the presence penalty of {_options.PresencePenalty:R}"),
+        nameof(SamplingOptions.FrequencyPenalty) => FormattableString.Invariant($"the frequency penalty of {_options.FrequencyPenalty:R}"),
+        _ => "the logit bias",
+    };
 
     /// <summary>Sets a logit, and names <paramref name="option"/> as the culprit if it sent a finite logit out of range first.</summary>
     private static void Change(Span<float> logits, int token, float value, string option, ref string? culprit)

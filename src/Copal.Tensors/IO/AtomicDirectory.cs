@@ -78,7 +78,7 @@ public sealed class AtomicDirectory : IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         // A link given as --out is followed: the folder it points to is the one written (and replaced with --force).
-        string full = RealPath.Resolve(path);
+        string full = RealPath.Resolve(path, name);
         if (System.IO.File.Exists(full))
         {
             throw new IOException($"{name} '{path}' is an existing file, not a folder");

@@ -24,7 +24,7 @@ public static class AtomicFile
         {
             return;
         }
-        string full = RealPath.Resolve(path);
+        string full = RealPath.Resolve(path, outputName);
         if (Directory.Exists(full))
         {
             throw new IOException($"{outputName} '{path}' is a folder; expected a file");
@@ -41,7 +41,7 @@ public static class AtomicFile
     public static void RequireWritableFolder(string path, string outputName)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = RealPath.Resolve(path);
+        string full = RealPath.Resolve(path, outputName);
         string existing = Directory.Exists(full) ? full : MadeFolders.NearestExistingAbove(full) ?? ".";
         Probe(existing, Path.GetFileName(full), path, outputName);
     }

@@ -57,8 +57,8 @@ public static class PathGuard
     {
         ArgumentException.ThrowIfNullOrEmpty(output);
         ArgumentException.ThrowIfNullOrEmpty(input);
-        string realOutput = RealPath.Resolve(output);
-        string realInput = RealPath.Resolve(input);
+        string realOutput = RealPath.Resolve(output, outputName);
+        string realInput = RealPath.Resolve(input, inputName);
         string where = Where(output, realOutput, input, realInput);
         if (string.Equals(realOutput, realInput, RealPath.Comparison))
         {

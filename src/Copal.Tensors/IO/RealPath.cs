@@ -23,7 +23,14 @@ public static class RealPath
     /// the result for an output about to be created is where it will be created.
     /// </summary>
     /// <exception cref="IOException">The links form a loop.</exception>
-    public static string Resolve(string path)
+    public static string Resolve(string path) => Resolve(path, name: null);
+
+    /// <summary>
+    /// As <see cref="Resolve(string)"/>, with a loop of links told as the option that gave the path (<paramref name="name"/>,
+    /// e.g. <c>-o</c>): a loop is found before the file is opened, where nothing else names the option.
+    /// </summary>
+    /// <exception cref="IOException">The links form a loop.</exception>
+    public static string Resolve(string path, string? name)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string absolute = Path.GetFullPath(path);
@@ -56,7 +63,7 @@ public static class RealPath
             }
             if (++links > MaxLinks)
             {
-                throw new IOException($"'{path}' has too many levels of symbolic links (a loop at '{next}')");
+                throw new IOException($"{(name is null ? "" : name + " ")}'{path}' has too many levels of symbolic links (a loop at '{next}')");
             }
             if (Path.IsPathRooted(target))
             {

@@ -12,7 +12,7 @@ public sealed class TextBytesTests
     public void An_endless_input_is_refused_once_past_the_limit()
     {
         using var endless = new EndlessStream();
-        var e = Assert.Throws<IOException>(() => TextBytes.Read(endless, "standard input", 100_000));
+        var e = Assert.Throws<Copal.Tensors.IO.FileTooLargeToReadException>(() => TextBytes.Read(endless, "standard input", 100_000));
         Assert.Equal("standard input holds more than 100,000 bytes; expected at most 100,000 bytes of text (the most one string holds): split it", e.Message);
         Assert.True(endless.Served <= 100_000 + (1 << 16), $"read {endless.Served} bytes");
     }
@@ -36,7 +36,7 @@ public sealed class TextBytesTests
             {
                 f.SetLength(TextBytes.MaxBytes + 1L);
             }
-            var e = Assert.Throws<IOException>(() => TextDataset.Load(path));
+            var e = Assert.Throws<Copal.Tensors.IO.FileTooLargeToReadException>(() => TextDataset.Load(path));
             Assert.Equal($"text file '{path}' is 1,073,741,792 bytes; expected at most 1,073,741,791 bytes of text (the most one string holds): split it", e.Message);
         }
         finally

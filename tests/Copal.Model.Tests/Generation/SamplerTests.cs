@@ -239,7 +239,7 @@ public class SamplerTests
         var e = Assert.Throws<NoTokenToChooseException>(() =>
             new Sampler(new SamplingOptions { RepetitionPenalty = 3e38f, PresencePenalty = 0.5f }).Sample([-2f, float.NegativeInfinity], [0]));
         Assert.Equal(nameof(SamplingOptions.RepetitionPenalty), e.Option);
-        Assert.EndsWith("(RepetitionPenalty sent a finite logit out of range)", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("(the repetition penalty of 3E+38 sent a finite logit out of range)", e.Message, StringComparison.Ordinal);
         // A bias that overflows a huge logit to +∞, with a repetition penalty set that does nothing to it.
         e = Assert.Throws<NoTokenToChooseException>(() =>
             new Sampler(new SamplingOptions { RepetitionPenalty = 1.1f, LogitBias = new Dictionary<int, float> { [1] = 3e38f } }).Sample([0f, 3e38f], []));

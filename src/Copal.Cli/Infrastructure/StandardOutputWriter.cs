@@ -1,0 +1,76 @@
+using Copal.Tensors.IO;
+
+namespace Copal.Cli.Infrastructure;
+
+/// <summary>
+/// Standard output that names itself when a write fails. The console's own writer throws the system's bare reason
+/// ("No space left on device" for <c>copal inspect --json &gt; out.json</c> on a full disk, "Access to the path is
+/// denied." where standard output is not open for writing), which named nothing. A closed pipe is not a failure here:
+/// the runtime drops those writes (<see cref="StandardOutput.ReaderGone"/>).
+/// </summary>
+internal sealed class StandardOutputWriter(TextWriter console) : TextWriter
+{
+    public override System.Text.Encoding Encoding => console.Encoding;
+
+    public override void Write(char value)
+    {
+        try
+        {
+            console.Write(value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failed(e);
+        }
+    }
+
+    public override void Write(char[] buffer, int index, int count)
+    {
+        try
+        {
+            console.Write(buffer, index, count);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failed(e);
+        }
+    }
+
+    public override void Write(ReadOnlySpan<char> buffer)
+    {
+        try
+        {
+            console.Write(buffer);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failed(e);
+        }
+    }
+
+    public override void Write(string? value)
+    {
+        try
+        {
+            console.Write(value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failed(e);
+        }
+    }
+
+    public override void Flush()
+    {
+        try
+        {
+            console.Flush();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failed(e);
+        }
+    }
+
+    private static IOException Failed(Exception e) => new($"standard output: cannot write: {AtomicDirectory.Reason(e)}", e);
+}
