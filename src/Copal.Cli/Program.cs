@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.CommandLine.Parsing;
 using Copal.Cli.Commands;
 using Copal.Cli.Infrastructure;
@@ -9,6 +10,7 @@ internal static class Program
 {
     private static async Task<int> Main(string[] args)
     {
+        UseInvariantCulture();
         Cancellation.Install();
         Console.SetOut(new StandardOutputWriter(Console.Out));
         RootCommand root = CreateRoot();
@@ -24,6 +26,19 @@ internal static class Program
         // Ctrl-C is handled by Cancellation (cooperative cleanup), not by forced termination.
         var config = new InvocationConfiguration { ProcessTerminationTimeout = null };
         return await parsed.InvokeAsync(config).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Numbers and words read and written the same whatever the locale (cli.md). The build asks for invariant
+    /// globalization, but DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=0 (as container images with ICU set it) overrides that
+    /// and brings LANG's culture back: de_DE would print 0,95 and 260.032, Turkish would lower-case I to dotless ı.
+    /// </summary>
+    private static void UseInvariantCulture()
+    {
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
     }
 
     /// <summary>The whole command tree, with the option value rules of <see cref="OptionRules"/> installed.</summary>

@@ -30,6 +30,9 @@ internal static class CopalProcess
     /// </summary>
     public static Result RunInShell(string shellSetup, params string[] args) => Start(null, shellSetup, null, args);
 
+    /// <summary>Runs with <paramref name="environment"/>'s variables set in the child's environment (a null value removes one).</summary>
+    public static Result RunWithEnvironment(IReadOnlyDictionary<string, string?> environment, params string[] args) => Start(null, null, null, args, environment: environment);
+
     /// <summary>
     /// Runs copal as a process that file permissions bind. Root reads a file whatever its mode (CAP_DAC_OVERRIDE), so
     /// as root copal runs under <c>setpriv</c> with those capabilities dropped; see <see cref="UnreadableFileFactAttribute"/>.
@@ -38,7 +41,7 @@ internal static class CopalProcess
         ? RunInShell("exec setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-dac_override,-dac_read_search dotnet \"$@\"", args)
         : Run(args);
 
-    private static Result Start(Action<Process, Func<string>>? whileRunning, string? shellSetup, string? stdin, string[] args, bool holdInput = false)
+    private static Result Start(Action<Process, Func<string>>? whileRunning, string? shellSetup, string? stdin, string[] args, bool holdInput = false, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var psi = new ProcessStartInfo(shellSetup is null ? "dotnet" : "bash")
         {
@@ -56,6 +59,10 @@ internal static class CopalProcess
             psi.ArgumentList.Add("-c");
             psi.ArgumentList.Add($"{shellSetup}; exec dotnet \"$@\"");
             psi.ArgumentList.Add("bash");
+        }
+        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
+        {
+            psi.Environment[name] = value;
         }
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "copal.dll"));
         foreach (string a in args)
