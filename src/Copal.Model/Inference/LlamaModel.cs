@@ -110,9 +110,9 @@ public sealed partial class LlamaModel : IDisposable
     /// <see cref="LogitsMode.Last"/> the last token's logits land in row 0 of <c>state.Logits</c>; with
     /// <see cref="LogitsMode.All"/> every token's (then tokens must fit in one call of MaxRows).
     /// Longer inputs are processed in chunks of MaxRows, which the KV cache makes exact.
-    /// <paramref name="cancellationToken"/> is checked before the first chunk and between chunks, so a cancelled call
-    /// stops within one chunk and throws <see cref="OperationCanceledException"/>; the KV cache then holds only the
-    /// chunks that ran, and no logits were written.
+    /// <paramref name="cancellationToken"/> is checked before each chunk and between a chunk's layers, so a cancelled
+    /// call stops within one layer and throws <see cref="OperationCanceledException"/>; the KV cache then holds only
+    /// the chunks that ran whole (<see cref="RunState.Positions"/>), and no logits were written.
     /// </summary>
     public void Forward(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap = null, CancellationToken cancellationToken = default)
     {
@@ -157,7 +157,7 @@ public sealed partial class LlamaModel : IDisposable
             bool last = done + rows == tokens.Length;
             // From here the positions at and after the chunk's hold what this call writes, whole only once it ends.
             state.Positions = startPos + done;
-            ForwardChunk(state, tokens.Slice(done, rows), startPos + done, last ? mode : LogitsMode.None, tap);
+            ForwardChunk(state, tokens.Slice(done, rows), startPos + done, last ? mode : LogitsMode.None, tap, cancellationToken);
             done += rows;
             state.Positions = startPos + done;
         }
@@ -385,13 +385,17 @@ public sealed partial class LlamaModel : IDisposable
             $"{what} {startPos} rewinds further than layer {layer}'s sliding-window cache reaches: its window of {window} needs positions {startPos - window + 1}.., and the cache holds them from {state.CacheStart(layer)} on; start at 0, or at {state.CacheStart(layer) + window - 1} or later"));
     }
 
-    private void ForwardChunk(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap)
+    private void ForwardChunk(RunState state, ReadOnlySpan<int> tokens, int startPos, LogitsMode mode, IForwardTap? tap, CancellationToken cancellationToken)
     {
         int rows = tokens.Length;
         Embedding(tokens, state.Hidden);
         int layers = Config.NumLayers;
         for (int layer = 0; layer < layers; layer++)
         {
+            // A layer at a time: one chunk is a whole perplexity window (up to 2,048 rows), minutes on the ilgpu-cpu
+            // device or a large model on the CPU, for which Ctrl-C waited. The chunk's positions are not counted as
+            // held (RunState.Positions) until it ends, so stopping between its layers leaves the state as before it.
+            cancellationToken.ThrowIfCancellationRequested();
             Layer(state, layer, state.Hidden, rows, startPos, tap, inputNormed: layer > 0, nextNorm: NextInputNorm(layer));
         }
         switch (mode)

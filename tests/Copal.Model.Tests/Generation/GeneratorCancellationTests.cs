@@ -9,7 +9,7 @@ namespace Copal.Model.Tests.Generation;
 
 /// <summary>
 /// <see cref="Generator.Generate"/> stops when its token is cancelled, as every Copal API does, with
-/// <see cref="OperationCanceledException"/>: before any work, between the prefill's chunks, between decode steps.
+/// <see cref="OperationCanceledException"/>: before any work, within the prefill chunk in flight, between decode steps.
 /// The work done is counted by the backend's embedding lookups (one per forward chunk), not timed.
 /// </summary>
 public sealed class GeneratorCancellationTests : IDisposable
@@ -58,7 +58,7 @@ public sealed class GeneratorCancellationTests : IDisposable
     }
 
     [Fact]
-    public void Cancelling_during_the_prefill_stops_it_after_the_chunk_in_flight()
+    public void Cancelling_during_the_prefill_stops_it_within_the_chunk_in_flight()
     {
         _backend.Reset();
         using var cancel = new CancellationTokenSource();
