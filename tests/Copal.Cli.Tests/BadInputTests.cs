@@ -158,6 +158,29 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// A model's file that is a named pipe is refused naming it: opening a pipe to read waits for a writer, so the
+    /// run hung before any work, and the first Ctrl-C or SIGTERM could not end it.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("config.json")]
+    [InlineData("tokenizer.json")]
+    [InlineData("model.safetensors")]
+    public void A_model_file_that_is_a_named_pipe_is_refused_naming_it(string file)
+    {
+        string m = CopyModel();
+        File.Delete(Path.Combine(m, file));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [Path.Combine(m, file)]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", m, "-p", "hi", "-n", "1", "--device", "cpu");
+        AssertError(r, 1, "it is a named pipe, expected a regular file");
+        string error = Assert.Single(r.Stderr.Split('\n'), line => line.StartsWith("copal: error:", StringComparison.Ordinal));
+        Assert.Contains($"{Path.Combine(m, file)}: ", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// A text input that exists but cannot be read is refused naming its option, before the model loads; it was
     /// .NET's "Access to the path ... is denied." after the load, naming no option.
     /// </summary>

@@ -3,7 +3,8 @@ namespace Copal.Tensors.IO;
 /// <summary>
 /// Reads a file or stream whole (a config, a tokenizer, a shard index; text inputs through TextBytes), refusing one
 /// past a bound: a large file given by mistake, or a link to a device such as /dev/zero, would otherwise be read into
-/// memory until the process runs out.
+/// memory until the process runs out. A named pipe given as a path is refused before it is opened
+/// (<see cref="FileKind.IsNamedPipe"/>): these files are a model's, which nothing writes as they are read.
 /// </summary>
 public static class BoundedFile
 {
@@ -24,6 +25,10 @@ public static class BoundedFile
     public static byte[] ReadAllBytes(string path, long maxBytes, string what)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (FileKind.IsNamedPipe(path))
+        {
+            throw new IOException(FileKind.NamedPipeReason);
+        }
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         if (stream.CanSeek && stream.Length > maxBytes)
         {

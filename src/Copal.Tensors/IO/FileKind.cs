@@ -11,20 +11,34 @@ public static unsafe class FileKind
     private const int TypeMask = 0xF000;
     private const int Regular = 0x8000;
     private const int Folder = 0x4000;
+    private const int Fifo = 0x1000;
 
     /// <summary>
     /// True when <paramref name="path"/> exists, through any links (/dev/stdout included), and is neither a plain
     /// file nor a folder.
     /// </summary>
-    public static bool IsStream(string path)
+    public static bool IsStream(string path) => Type(path) is int type && type is not (Regular or Folder);
+
+    /// <summary>
+    /// True when <paramref name="path"/> exists, through any links, and is a named pipe. Opening one to read waits,
+    /// without end and deaf to cancellation, until something opens it to write: a model's files, which nothing
+    /// writes as they are read, are refused as pipes before they are opened.
+    /// </summary>
+    public static bool IsNamedPipe(string path) => Type(path) == Fifo;
+
+    /// <summary>Message words for a model file that is a named pipe.</summary>
+    public const string NamedPipeReason = "it is a named pipe, expected a regular file (opening a pipe waits for a writer)";
+
+    // The type bits of the path's mode, links followed; null where missing or unreadable (the callers' own checks
+    // say why), or not Linux.
+    private static int? Type(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         byte* buffer = stackalloc byte[Statx.Size];
         if (!Statx.TryQuery(path, Statx.TypeMask, buffer))
         {
-            return false; // missing or unreadable (the output's own checks say why), or not Linux
+            return null;
         }
-        int type = *(ushort*)(buffer + Statx.ModeOffset) & TypeMask;
-        return type is not (Regular or Folder);
+        return *(ushort*)(buffer + Statx.ModeOffset) & TypeMask;
     }
 }

@@ -71,6 +71,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
     internal static SafetensorsFile Open(string path, WeightResidence residence, HostBufferFit fit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (IO.FileKind.IsNamedPipe(path))
+        {
+            throw new SafetensorsException(path, $"cannot open: {IO.FileKind.NamedPipeReason}", null);
+        }
         FileStream stream;
         try
         {
