@@ -181,6 +181,20 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// A pipe a shell passes as /dev/fd/N (process substitution, <c>--config &lt;(...)</c>) has its writer already:
+    /// read as it comes, not refused as a named pipe.
+    /// </summary>
+    [LinuxFact]
+    public void A_config_given_through_a_pipe_the_shell_opened_is_read()
+    {
+        string config = Path.Combine(Model, "config.json");
+        string output = Path.Combine(_temp, "synth");
+        CopalProcess.Result r = CopalProcess.RunInShell($"exec 3< <(cat '{config}')", "synth", "--config", "/dev/fd/3", "-o", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
+    }
+
+    /// <summary>
     /// A text input that exists but cannot be read is refused naming its option, before the model loads; it was
     /// .NET's "Access to the path ... is denied." after the load, naming no option.
     /// </summary>

@@ -20,11 +20,25 @@ public static unsafe class FileKind
     public static bool IsStream(string path) => Type(path) is int type && type is not (Regular or Folder);
 
     /// <summary>
-    /// True when <paramref name="path"/> exists, through any links, and is a named pipe. Opening one to read waits,
-    /// without end and deaf to cancellation, until something opens it to write: a model's files, which nothing
-    /// writes as they are read, are refused as pipes before they are opened.
+    /// True when <paramref name="path"/> exists, through any links, and is a named pipe: a pipe with a name in a file
+    /// system (mkfifo), not one a shell's process substitution passes as /dev/fd/N, whose writer is already there.
+    /// Opening a named pipe to read waits, without end and deaf to cancellation, until something opens it to write: a
+    /// model's files, which nothing writes as they are read, are refused as pipes before they are opened.
     /// </summary>
-    public static bool IsNamedPipe(string path) => Type(path) == Fifo;
+    public static bool IsNamedPipe(string path) => Type(path) == Fifo && !IsOpenPipe(path);
+
+    // /dev/fd/N and /proc/self/fd/N lead to the kernel's "pipe:[inode]" for a pipe this process holds open.
+    private static bool IsOpenPipe(string path)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(path, returnFinalTarget: true)?.Name.StartsWith("pipe:[", StringComparison.Ordinal) == true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Message words for a model file that is a named pipe.</summary>
     public const string NamedPipeReason = "it is a named pipe, expected a regular file (opening a pipe waits for a writer)";
