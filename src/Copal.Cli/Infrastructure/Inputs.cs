@@ -32,7 +32,7 @@ internal static class Inputs
         RefuseStdio(path, typed, "a model folder");
         if (File.Exists(path))
         {
-            RequireLinkReaches(path, typed);
+            RequireLinkReaches(path, typed, "model folder");
             throw new IOException($"{typed}: '{path}' is a file, expected a model folder (config.json, *.safetensors, tokenizer.json)");
         }
         if (!Directory.Exists(path))
@@ -44,14 +44,14 @@ internal static class Inputs
     }
 
     // .NET's File.Exists is true for a link that reaches nothing (a loop of links, or a link whose target is gone),
-    // which a model folder's check took for a file: the loop is named with the option (RealPath), the gone target said
-    // not to exist.
-    private static void RequireLinkReaches(string path, string typed)
+    // which a folder's check took for a file: the loop is named with the option (RealPath), the gone target said not
+    // to exist.
+    private static void RequireLinkReaches(string path, string typed, string kind)
     {
         string real = RealPath.Resolve(path, typed);
         if (!File.Exists(real) && !Directory.Exists(real))
         {
-            throw new DirectoryNotFoundException($"{typed}: model folder '{path}' does not exist (a link to '{real}', which does not exist)");
+            throw new DirectoryNotFoundException($"{typed}: {kind} '{path}' does not exist (a link to '{real}', which does not exist)");
         }
     }
 
@@ -102,6 +102,7 @@ internal static class Inputs
         RefuseStdio(path, typed, what);
         if (File.Exists(path))
         {
+            RequireLinkReaches(path, typed, "folder");
             throw new IOException($"{typed}: '{path}' is a file, expected {what}");
         }
         if (!Directory.Exists(path))
