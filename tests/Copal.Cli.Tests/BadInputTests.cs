@@ -814,6 +814,9 @@ public sealed class BadInputTests : IDisposable
     [InlineData("-o '", "compact", "-m", "MODEL", "-o", "LOOP")]
     [InlineData("-o '", "synth", "--preset", "test-tiny", "-o", "LOOP")]
     [InlineData("--temp '", "continual", "-m", "MODEL", "--datasets", "a=CALIB", "--methods", "magnitude", "--no-joint", "--sparsity", "0.5", "-o", "OUT", "--temp", "LOOP")]
+    [InlineData("-m '", "generate", "-m", "LOOP", "-p", "Once")]
+    [InlineData("-m '", "prune", "-m", "LOOP", "-o", "OUT", "--method", "magnitude", "--sparsity", "0.5")]
+    [InlineData("--tokenizer '", "synth", "--preset", "test-tiny", "--tokenizer", "LOOP", "-o", "OUT")]
     public void A_path_in_a_loop_of_links_is_named_by_its_option(string named, params string[] args)
     {
         string loop = Path.Combine(_temp, "loop-a"), output = Path.Combine(_temp, "out");
@@ -829,6 +832,22 @@ public sealed class BadInputTests : IDisposable
             _ => a,
         })]);
         AssertError(r, 1, $"copal: error: {named}{loop}' has too many levels of symbolic links (a loop at '");
+        Assert.False(Directory.Exists(output));
+    }
+
+    /// <summary>
+    /// A folder given as a link to nothing is said not to exist, with where the link leads: .NET's File.Exists is true
+    /// for such a link, and it was refused as "is a file, expected a model folder" (or "a folder with tokenizer.json").
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("-m: model folder '", "generate", "-m", "LINK", "-p", "Once")]
+    [InlineData("--tokenizer: folder '", "synth", "--preset", "test-tiny", "--tokenizer", "LINK", "-o", "OUT")]
+    public void A_folder_given_as_a_link_to_nothing_is_said_not_to_exist(string named, params string[] args)
+    {
+        string dangling = Path.Combine(_temp, "dangling"), gone = Path.Combine(_temp, "moved-folder"), output = Path.Combine(_temp, "out");
+        File.CreateSymbolicLink(dangling, gone);
+        CopalProcess.Result r = CopalProcess.Run([.. args.Select(a => a switch { "LINK" => dangling, "OUT" => output, _ => a })]);
+        AssertError(r, 1, $"copal: error: {named}{dangling}' does not exist (a link to '{gone}', which does not exist)");
         Assert.False(Directory.Exists(output));
     }
 

@@ -32,6 +32,7 @@ internal static class Inputs
         RefuseStdio(path, typed, "a model folder");
         if (File.Exists(path))
         {
+            RequireLinkReaches(path, typed, "model folder");
             throw new IOException($"{typed}: '{path}' is a file, expected a model folder (config.json, *.safetensors, tokenizer.json)");
         }
         if (!Directory.Exists(path))
@@ -40,6 +41,18 @@ internal static class Inputs
         }
         RequireOpenable(path, typed, "model folder", "config.json");
         return path;
+    }
+
+    // .NET's File.Exists is true for a link that reaches nothing (a loop of links, or a link whose target is gone),
+    // which a folder's check took for a file: the loop is named with the option (RealPath), the gone target said not
+    // to exist.
+    private static void RequireLinkReaches(string path, string typed, string kind)
+    {
+        string real = RealPath.Resolve(path, typed);
+        if (!File.Exists(real) && !Directory.Exists(real))
+        {
+            throw new DirectoryNotFoundException($"{typed}: {kind} '{path}' does not exist (a link to '{real}', which does not exist)");
+        }
     }
 
     // A folder without read permission made its files look absent ("config.json: file not found", "no tokenizer.json
@@ -89,6 +102,7 @@ internal static class Inputs
         RefuseStdio(path, typed, what);
         if (File.Exists(path))
         {
+            RequireLinkReaches(path, typed, "folder");
             throw new IOException($"{typed}: '{path}' is a file, expected {what}");
         }
         if (!Directory.Exists(path))

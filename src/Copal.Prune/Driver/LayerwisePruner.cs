@@ -457,13 +457,17 @@ public sealed class LayerwisePruner
             return;
         }
         string at = NonFinite.Coordinates(bad, encoded.Shape);
+        const string Keeping = "use a method that keeps the weights it does not prune (magnitude, wanda)";
+        // A weight float itself cannot hold (the update overflowed, or made a NaN): no wider dtype would store it.
         string what = float.IsFinite(weight[bad])
-            ? $"{NonFinite.Describe(weight[bad])}, past {encoded.DType}'s largest value {LargestFinite(encoded.DType)}"
-            : NonFinite.Describe(weight[bad]);
-        throw new InvalidDataException(
-            $"tensor '{encoded.Name}': the pruning method's update makes its weight at {at} {what}, which the checkpoint's dtype "
-            + "cannot store; prune a BF16 or F32 copy of the model, or use a method that keeps the weights it does not prune (magnitude, wanda)");
+            ? $"{NonFinite.Describe(weight[bad])}, past {encoded.DType}'s largest value {LargestFinite(encoded.DType)}, which the checkpoint's dtype "
+                + $"cannot store; prune {WiderCopy(encoded.DType)} of the model, or {Keeping}"
+            : $"{NonFinite.Describe(weight[bad])}; {Keeping}";
+        throw new InvalidDataException($"tensor '{encoded.Name}': the pruning method's update makes its weight at {at} {what}");
     }
+
+    // The copies whose range holds every finite float: BF16's is F32's but for its rounding at the top.
+    private static string WiderCopy(DType dtype) => dtype == DType.F16 ? "a BF16 or F32 copy" : "an F32 copy";
 
     private static string LargestFinite(DType dtype) => dtype switch
     {

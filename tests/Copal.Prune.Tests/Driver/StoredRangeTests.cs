@@ -49,17 +49,52 @@ public sealed class StoredRangeTests : IDisposable
         Assert.False(Directory.Exists(outDir));
     }
 
+    /// <summary>
+    /// Where the update leaves a weight that float itself cannot hold (an F32 checkpoint's weights of 3e38, twice that
+    /// after the update), no copy in another dtype helps: the run fails naming the weight, without sending the user to
+    /// prune an F32 copy of what is already F32.
+    /// </summary>
+    [Fact]
+    public void An_update_past_floats_range_fails_without_suggesting_another_dtype()
+    {
+        string model = Path.Combine(_temp, "model");
+        SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny"), model, DType.F32, seed: 3,
+            tokenizerDirectory: TestData.Path("tokenizers", "llama2"));
+        MakeTwinInputs(model, DType.F32);
+        CheckpointBytes.EditTensor(model, QProj, "F32", (bytes, start) =>
+        {
+            for (int j = 0; j < 4; j++)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(checked((int)start + (4 * j))), 3e38f);
+            }
+        });
+        string outDir = Path.Combine(_temp, "out");
+        var calibration = CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(model), [TestData.Path("text", "tinystories", "calib.txt")], 2, 32, seed: 0);
+        using var backend = new CpuBackend();
+
+        var e = Assert.Throws<InvalidDataException>(() => PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create("sparsegpt"),
+            new PruneOptions(SparsityPattern.Parse("2:4")), calibration), backend));
+
+        Assert.Contains($"'{QProj}'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Inf", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("copy of the model", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("dtype cannot store", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("use a method that keeps the weights it does not prune (magnitude, wanda)", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+    }
+
     // Layer 0's inputs 0 and 1 identical in every token, and 2 and 3: the embedding's columns equal (the norm weights are all 1).
-    private static void MakeTwinInputs(string model)
+    private static void MakeTwinInputs(string model, DType dtype = DType.F16)
     {
         const int Hidden = 64, Vocab = 32000;
-        CheckpointBytes.EditTensor(model, "model.embed_tokens.weight", "F16", (bytes, start) =>
+        int size = dtype == DType.F32 ? 4 : 2;
+        CheckpointBytes.EditTensor(model, "model.embed_tokens.weight", dtype == DType.F32 ? "F32" : "F16", (bytes, start) =>
         {
             for (int r = 0; r < Vocab; r++)
             {
-                int row = checked((int)start + (r * Hidden * 2));
-                bytes.AsSpan(row, 2).CopyTo(bytes.AsSpan(row + 2, 2));
-                bytes.AsSpan(row + 4, 2).CopyTo(bytes.AsSpan(row + 6, 2));
+                int row = checked((int)start + (r * Hidden * size));
+                bytes.AsSpan(row, size).CopyTo(bytes.AsSpan(row + size, size));
+                bytes.AsSpan(row + (2 * size), size).CopyTo(bytes.AsSpan(row + (3 * size), size));
             }
         });
     }

@@ -464,7 +464,20 @@ public static class ContinualRunner
             // Window by window: a 7B evaluation on WikiText-2 takes minutes.
             var windows = new Relay<PerplexityProgress>(p => report(new ContinualProgress("", 0, 0, step, request.Datasets.Count,
                 $"perplexity on {name}: window {p.ChunksDone}/{p.ChunksTotal}")));
-            ppl[i] = PerplexityEvaluator.Evaluate(model, evalTokens[i], options, progress: windows, cancellationToken: cancellationToken).Perplexity;
+            try
+            {
+                ppl[i] = PerplexityEvaluator.Evaluate(model, evalTokens[i], options, progress: windows, cancellationToken: cancellationToken).Perplexity;
+            }
+            catch (DeviceOutOfMemoryException e) when (e.Remedy is null)
+            {
+                // Every buffer of the evaluation is sized to its window: the option to lower is --eval-seqlen, which the
+                // generic "a shorter context" does not name (continual has no context option).
+                throw new DeviceOutOfMemoryException(e.Message, e)
+                {
+                    OnHost = e.OnHost,
+                    Remedy = FormattableString.Invariant($"a shorter --eval-seqlen (now {options.SeqLen}) needs less{(e.OnHost ? "" : ", as does --device cpu")}"),
+                };
+            }
         }
         return ppl;
     }
