@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Copal.Testing;
 
 namespace Copal.Cli.Tests;
@@ -17,17 +16,7 @@ public sealed class PerplexityMemoryTests : IDisposable
     [MemoryCgroupFact]
     public void A_window_that_cannot_fit_is_refused_naming_seqlen()
     {
-        // One layer of stories260K's shapes but a 65,536-wide MLP: 6 MB of weights, and 512 MiB for each of the MLP's
-        // activations over a window of 2,048 tokens.
-        string config = Path.Combine(_temp, "config.json");
-        string text = File.ReadAllText(Path.Combine(TestData.Stories260K, "config.json"));
-        text = Regex.Replace(text, "\"intermediate_size\": *172", "\"intermediate_size\": 65536");
-        text = Regex.Replace(text, "\"num_hidden_layers\": *5", "\"num_hidden_layers\": 1");
-        text = Regex.Replace(text, "\"max_position_embeddings\": *512", "\"max_position_embeddings\": 4096");
-        File.WriteAllText(config, text);
-        string model = Path.Combine(_temp, "wide-mlp");
-        CopalProcess.Result synth = CopalProcess.Run("synth", "--config", config, "--tokenizer", TestData.Stories260K, "-o", model);
-        Assert.True(synth.ExitCode == 0, synth.Stderr);
+        string model = WideMlpModel.Write(_temp);
 
         using MemoryCgroup cgroup = MemoryCgroup.Create(256L << 20);
         CopalProcess.Result r = CopalProcess.RunInShell(cgroup.JoinCommand,

@@ -35,11 +35,8 @@ public sealed class StoredRangeTests : IDisposable
             }
         });
         string outDir = Path.Combine(_temp, "out");
-        var calibration = CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(model), [TestData.Path("text", "tinystories", "calib.txt")], 2, 32, seed: 0);
-        using var backend = new CpuBackend();
 
-        var e = Assert.Throws<InvalidDataException>(() => PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create("sparsegpt"),
-            new PruneOptions(SparsityPattern.Parse("2:4")), calibration), backend));
+        InvalidDataException e = RefusedTwoOfFourSparseGpt(model, outDir);
 
         Assert.Contains($"'{QProj}'", e.Message, StringComparison.Ordinal);
         Assert.Contains("[0, 1]", e.Message, StringComparison.Ordinal);
@@ -69,11 +66,8 @@ public sealed class StoredRangeTests : IDisposable
             }
         });
         string outDir = Path.Combine(_temp, "out");
-        var calibration = CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(model), [TestData.Path("text", "tinystories", "calib.txt")], 2, 32, seed: 0);
-        using var backend = new CpuBackend();
 
-        var e = Assert.Throws<InvalidDataException>(() => PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create("sparsegpt"),
-            new PruneOptions(SparsityPattern.Parse("2:4")), calibration), backend));
+        InvalidDataException e = RefusedTwoOfFourSparseGpt(model, outDir);
 
         Assert.Contains($"'{QProj}'", e.Message, StringComparison.Ordinal);
         Assert.Contains("Inf", e.Message, StringComparison.Ordinal);
@@ -81,6 +75,15 @@ public sealed class StoredRangeTests : IDisposable
         Assert.DoesNotContain("dtype cannot store", e.Message, StringComparison.Ordinal);
         Assert.EndsWith("use a method that keeps the weights it does not prune (magnitude, wanda)", e.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(outDir));
+    }
+
+    // 2:4 SparseGPT of the model into outDir, which must fail as the data's fault.
+    private static InvalidDataException RefusedTwoOfFourSparseGpt(string model, string outDir)
+    {
+        var calibration = CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(model), [TestData.Path("text", "tinystories", "calib.txt")], 2, 32, seed: 0);
+        using var backend = new CpuBackend();
+        return Assert.Throws<InvalidDataException>(() => PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create("sparsegpt"),
+            new PruneOptions(SparsityPattern.Parse("2:4")), calibration), backend));
     }
 
     // Layer 0's inputs 0 and 1 identical in every token, and 2 and 3: the embedding's columns equal (the norm weights are all 1).
