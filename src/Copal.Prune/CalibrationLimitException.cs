@@ -10,4 +10,11 @@ public sealed class CalibrationLimitException : Exception
     public CalibrationLimitException(string message) : base(message)
     {
     }
+
+    /// <summary>
+    /// Whether other --nsamples or --seqlen values would be accepted (a usage error, exit 2 on the command line);
+    /// false where no calibration fits the memory (one layer's pruning alone passes it, or the run has no forward
+    /// pass to shorten), a failure of the run, not of its options.
+    /// </summary>
+    public bool OptionsCanHelp { get; init; } = true;
 }

@@ -145,7 +145,7 @@ internal static class ContinualCommand
                 }
                 CalibrationMemory.Require(estimate, available);
             }
-            catch (CalibrationLimitException e)
+            catch (CalibrationLimitException e) when (e.OptionsCanHelp)
             {
                 throw new UsageException(e.Message);
             }

@@ -121,7 +121,7 @@ internal static class PruneCommand
             {
                 CalibrationMemory.Require(estimate, available);
             }
-            catch (CalibrationLimitException e)
+            catch (CalibrationLimitException e) when (e.OptionsCanHelp)
             {
                 throw new UsageException(e.Message);
             }
@@ -463,7 +463,7 @@ internal static class PruneCommand
             // An empty text is the shortest text: a usage error naming the option, as one too short for a window is.
             throw new UsageException($"--calib: {e.Message}");
         }
-        catch (CalibrationLimitException e)
+        catch (CalibrationLimitException e) when (e.OptionsCanHelp)
         {
             throw new UsageException(e.Message);
         }

@@ -45,6 +45,8 @@ internal static class CliErrors
             DeviceOutOfMemoryException { OnHost: true } => ($"{e.Message}; a compact (pruned) checkpoint or a shorter context needs less", Failure),
             DeviceOutOfMemoryException => ($"{e.Message}; a compact (pruned) checkpoint, a shorter context or --device cpu needs less", Failure),
             Copal.Prune.Continual.CopalStateException => (e.Message, Failure),
+            // No calibration fits the memory (the ones other options would fit are usage errors, made so by the commands).
+            Copal.Prune.CalibrationLimitException => (e.Message, Failure),
             ModelConfigException or ModelLoadException or SafetensorsException or TokenizerException => (e.Message, Failure),
             Copal.Model.Weights.NothingToConvertException => (e.Message, Failure),
             Copal.Model.ChatTemplates.ChatTemplateException => (e.Message, Failure),

@@ -202,7 +202,10 @@ public static class CalibrationMemory
         if (!estimate.ForwardPasses)
         {
             throw new CalibrationLimitException(string.Create(CultureInfo.InvariantCulture,
-                $"pruning needs an estimated {estimate}, more than the {ByteSize.Format(available)} of memory available: use a machine with more memory"));
+                $"pruning needs an estimated {estimate}, more than the {ByteSize.Format(available)} of memory available: use a machine with more memory"))
+            {
+                OptionsCanHelp = false,
+            };
         }
         // One layer's pruning and COPAL's state hold no window: where they alone pass the memory, fewer or shorter
         // windows cannot fit either, and naming --seqlen would send the user to a run refused again.
@@ -211,7 +214,10 @@ public static class CalibrationMemory
         {
             throw new CalibrationLimitException(string.Create(CultureInfo.InvariantCulture,
                 $"--nsamples {estimate.Samples} × --seqlen {estimate.SeqLen} needs an estimated {estimate}, more than the {ByteSize.Format(available)} of memory available: " +
-                $"the pruning of one layer{(estimate.State > 0 ? " with the COPAL state" : "")} alone needs an estimated {ByteSize.Format(windowless)}, whatever --nsamples and --seqlen: use a machine with more memory"));
+                $"the pruning of one layer{(estimate.State > 0 ? " with the COPAL state" : "")} alone needs an estimated {ByteSize.Format(windowless)}, whatever --nsamples and --seqlen: use a machine with more memory"))
+            {
+                OptionsCanHelp = false,
+            };
         }
         long perSample = Math.Max(1, estimate.Activations / estimate.Samples);
         long fixedPart = estimate.Total - estimate.Activations;
