@@ -191,6 +191,10 @@ public sealed partial class MemoryTests : IDisposable
         Assert.Matches(@"estimated memory [0-9.]+ [KMG]iB \(activations .*\) of [0-9.]+ GiB available", r.Stderr);
     }
 
+    /// <summary>
+    /// One layer's pruning alone passes any machine's memory: refused before any work as a failure of the run (exit 1),
+    /// not a usage error, since no --nsamples or --seqlen, the options exit 2 and its pointer at --help lead to, fits.
+    /// </summary>
     [Fact]
     public void Prune_refuses_a_calibration_that_cannot_fit_in_memory()
     {
@@ -199,8 +203,11 @@ public sealed partial class MemoryTests : IDisposable
         string outDir = Path.Combine(_temp, "out");
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", outDir, "--method", "sparsegpt", "--sparsity", "0.5",
             "--calib", Calib, "--nsamples", "4", "--seqlen", "64", "--device", "cpu");
-        AssertUsage(r, "--nsamples 4 × --seqlen 64 needs an estimated ");
-        Assert.Contains("of memory available", r.Stderr, StringComparison.Ordinal);
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        string error = Assert.Single(r.Stderr.Split('\n'), l => l.StartsWith("copal: error:", StringComparison.Ordinal));
+        Assert.StartsWith("copal: error: --nsamples 4 × --seqlen 64 needs an estimated ", error, StringComparison.Ordinal);
+        Assert.EndsWith("whatever --nsamples and --seqlen: use a machine with more memory", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("--help", r.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(outDir));
     }
 
