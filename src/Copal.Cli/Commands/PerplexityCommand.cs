@@ -106,11 +106,7 @@ internal static class PerplexityCommand
             {
                 // Every buffer of the run (activations, KV cache, attention scratch) is sized to the window: the option
                 // to lower is --seqlen, which the generic "a shorter context" does not name.
-                throw new DeviceOutOfMemoryException(e.Message, e)
-                {
-                    OnHost = e.OnHost,
-                    Remedy = $"a shorter {p.Typed(seqLen)} (now {window}) needs less{(e.OnHost ? "" : ", as does --device cpu")}",
-                };
+                throw e.WithShorter(p.Typed(seqLen), window);
             }
             progressLine.Done();
             if (asJson)

@@ -16,4 +16,14 @@ public sealed class DeviceOutOfMemoryException(string message, Exception? inner 
     /// the weights instead); null for that advice.
     /// </summary>
     public string? Remedy { get; init; }
+
+    /// <summary>
+    /// This refusal again, its remedy the option that sizes every buffer of the run (perplexity's --seqlen,
+    /// continual's --eval-seqlen), with its value, and on a GPU the CPU beside it.
+    /// </summary>
+    public DeviceOutOfMemoryException WithShorter(string option, int value) => new(Message, this)
+    {
+        OnHost = OnHost,
+        Remedy = FormattableString.Invariant($"a shorter {option} (now {value}) needs less{(OnHost ? "" : ", as does --device cpu")}"),
+    };
 }

@@ -472,11 +472,7 @@ public static class ContinualRunner
             {
                 // Every buffer of the evaluation is sized to its window: the option to lower is --eval-seqlen, which the
                 // generic "a shorter context" does not name (continual has no context option).
-                throw new DeviceOutOfMemoryException(e.Message, e)
-                {
-                    OnHost = e.OnHost,
-                    Remedy = FormattableString.Invariant($"a shorter --eval-seqlen (now {options.SeqLen}) needs less{(e.OnHost ? "" : ", as does --device cpu")}"),
-                };
+                throw e.WithShorter("--eval-seqlen", options.SeqLen);
             }
         }
         return ppl;
