@@ -36,6 +36,10 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
                     _ => throw new ArgumentException($"LoadSparseWeight: tensor '{matrix.Name}' has format {matrix.Format}, which has no device kernel", nameof(matrix)),
                 };
                 string what = $"compressed weight '{matrix.Name}'";
+                if (matrix is NMSparseMatrix chunked && IlgpuSparseWeight.LoadsAsTwoOfFourChunks(chunked))
+                {
+                    return UploadTwoOfFour(chunked, owned, what);
+                }
                 (MemoryBuffer values, Bf16Weights bf16, F32Weights f32) = UploadValues(matrix.DType, valueBytes, owned, what);
                 switch (matrix)
                 {
@@ -123,11 +127,11 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         {
             if (bf16)
             {
-                _kernels.GemmTwoOfFourBf16(tiles, x, new TwoOfFourView<Bf16Weights>(weight.Bf16, weight.NMIndex, cols, weight.IndexStride), y, rows, outs, cols);
+                _kernels.GemmTwoOfFourBf16(tiles, x, new TwoOfFourView<Bf16Weights>(weight.Bf16, weight.NMIndex, cols, weight.IndexStride, weight.IsTwoOfFourInChunks), y, rows, outs, cols);
             }
             else
             {
-                _kernels.GemmTwoOfFourF32(tiles, x, new TwoOfFourView<F32Weights>(weight.F32, weight.NMIndex, cols, weight.IndexStride), y, rows, outs, cols);
+                _kernels.GemmTwoOfFourF32(tiles, x, new TwoOfFourView<F32Weights>(weight.F32, weight.NMIndex, cols, weight.IndexStride, weight.IsTwoOfFourInChunks), y, rows, outs, cols);
             }
         }
         else if (weight.Format == SparseFormat.NM)
@@ -150,6 +154,42 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
             _kernels.GemmBitmaskF32(tiles, x, new BitmaskView<F32Weights>(weight.F32, weight.MaskWords, weight.MaskStarts, cols), y, rows, outs, cols);
         }
     }
+
+    /// <summary>
+    /// A 2:4 weight the chunk kernels read, permuted into their layout (<see cref="TwoOfFourLayout"/>) a slab of rows
+    /// at a time, so the host holds a few megabytes beside the checkpoint, not a copy of the weight.
+    /// </summary>
+    private IlgpuSparseWeight UploadTwoOfFour(NMSparseMatrix nm, List<MemoryBuffer> owned, string what)
+    {
+        int valueSize = nm.DType.SizeOf();
+        long rowValueBytes = (long)nm.Cols / 2 * valueSize, rowIndexBytes = nm.IndexStride;
+        int slabRows = (int)Math.Clamp(InterleaveSlabBytes / (rowValueBytes + rowIndexBytes), 1, nm.Rows);
+        MemoryBuffer1D<byte, Stride1D.Dense> values = AllocateOnDevice<byte>(Math.Max(rowValueBytes * nm.Rows, 1), what);
+        owned.Add(values);
+        MemoryBuffer1D<byte, Stride1D.Dense> index = AllocateOnDevice<byte>(Math.Max(rowIndexBytes * nm.Rows, 1), what);
+        owned.Add(index);
+        var slabValues = new byte[rowValueBytes * slabRows];
+        var slabIndex = new byte[rowIndexBytes * slabRows];
+        ReadOnlySpan<byte> allValues = nm.ValueBytes, allIndex = nm.Index;
+        for (int r = 0; r < nm.Rows; r += slabRows)
+        {
+            int rows = Math.Min(slabRows, nm.Rows - r);
+            int valueLength = (int)(rowValueBytes * rows), indexLength = (int)(rowIndexBytes * rows);
+            TwoOfFourInterleave.Rows(allValues.Slice((int)(rowValueBytes * r), valueLength), allIndex.Slice((int)(rowIndexBytes * r), indexLength),
+                valueSize, nm.Cols, slabValues.AsSpan(0, valueLength), slabIndex.AsSpan(0, indexLength));
+            values.View.AsContiguous().SubView(rowValueBytes * r, valueLength).CopyFromCPU(_stream, slabValues.AsSpan(0, valueLength));
+            index.View.AsContiguous().SubView(rowIndexBytes * r, indexLength).CopyFromCPU(_stream, slabIndex.AsSpan(0, indexLength));
+            // The slab arrays are refilled next: the copies must be done with them.
+            _stream.Synchronize();
+        }
+        ArrayView<byte> valueView = values.View.AsContiguous();
+        Bf16Weights bf16 = nm.DType == DType.BF16 ? Bf16Weights.Over(valueView.Cast<ushort>()) : default;
+        F32Weights f32 = nm.DType == DType.F32 ? F32Weights.Over(valueView.Cast<float>()) : default;
+        return new IlgpuSparseWeight(this, nm, values, index, null, bf16, f32, index.View.AsContiguous(), default, default);
+    }
+
+    /// <summary>Host bytes a slab of rows takes while <see cref="UploadTwoOfFour"/> permutes it.</summary>
+    private const long InterleaveSlabBytes = 4 << 20;
 
     private (MemoryBuffer Buffer, Bf16Weights Bf16, F32Weights F32) UploadValues(DType dtype, ReadOnlySpan<byte> bytes, List<MemoryBuffer> owned, string what)
     {

@@ -55,9 +55,13 @@ public sealed class IlgpuSparseWeight : DeviceWeight
     /// <summary>
     /// Whether the 2:4 kernels read it (<see cref="SparseKernels.TwoOfFour"/>, <see cref="TwoOfFourRows{TV}"/>): 2:4
     /// with 2-bit fields and a width in whole 16-column chunks. Other N:M weights, 2:4 of other widths among them,
-    /// take the general N:M kernels.
+    /// take the general N:M kernels. Such a weight is stored permuted for them (<see cref="TwoOfFourLayout"/>).
     /// </summary>
     internal bool IsTwoOfFourInChunks => Format == SparseFormat.NM && N == 2 && M == 4 && Bits == 2 && SparseKernels.ReadsInChunks(Cols);
+
+    /// <summary>Whether <paramref name="matrix"/> loads as a weight that <see cref="IsTwoOfFourInChunks"/>.</summary>
+    internal static bool LoadsAsTwoOfFourChunks(NMSparseMatrix matrix) =>
+        matrix.N == 2 && matrix.M == 4 && matrix.Bits == 2 && SparseKernels.ReadsInChunks(matrix.Cols);
 
     internal Bf16Weights Bf16 { get; }
 

@@ -35,5 +35,9 @@ internal readonly struct BitmaskView<TV>(TV values, ArrayView<uint> mask, ArrayV
 
     public Quad Load4(long index) => ElementwiseVectors.Load4(this, index);
 
+    public Quad LoadQuadAt(int row, int col, int cols) => ElementwiseVectors.LoadQuadAt(this, row, col, cols);
+
     public bool LoadsVectors => false;
+
+    public bool WidthInQuads => false;
 }

@@ -314,9 +314,9 @@ internal static class MatMulKernels
             {
                 return default;
             }
-            if ((cols & 3) == 0 && w.LoadsVectors)
+            if (w.LoadsVectors && (w.WidthInQuads || (cols & 3) == 0))
             {
-                return w.Load4(((long)o * cols) + c);
+                return w.LoadQuadAt(o, c, cols);
             }
             return new Quad
             {

@@ -47,5 +47,9 @@ internal readonly struct NMView<TV>(TV values, ArrayView<byte> index, int cols, 
 
     public Quad Load4(long index) => ElementwiseVectors.Load4(this, index);
 
+    public Quad LoadQuadAt(int row, int col, int cols) => ElementwiseVectors.LoadQuadAt(this, row, col, cols);
+
     public bool LoadsVectors => false;
+
+    public bool WidthInQuads => false;
 }

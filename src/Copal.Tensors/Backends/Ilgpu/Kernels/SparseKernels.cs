@@ -65,9 +65,10 @@ internal static class SparseKernels
     /// <summary>
     /// 2:4 with 2-bit fields, the common semi-structured pattern, laid out for decode's memory bound, where cols is a
     /// multiple of 16 (<see cref="ReadsInChunks"/>; other widths take <see cref="NM"/>): a team of lanes (a warp on a
-    /// GPU) per output feature, reading the row in chunks of four groups (<see cref="TwoOfFourDot"/>), lane l of a
-    /// step taking chunks base + l and base + team + l, so the warp's reads of values, index nibbles and x are each
-    /// consecutive across lanes: whole cache lines, no gather. Input rows are looped inside, W's row re-read from cache.
+    /// GPU) per output feature, reading the row in chunks of four groups (<see cref="TwoOfFourDot"/>) stored as
+    /// <see cref="TwoOfFourLayout"/> permutes them, lane l of a step taking chunks base + l and base + team + l, so
+    /// the warp's reads of values, index nibbles and each of a chunk's four x quads are consecutive across lanes:
+    /// whole cache lines, no gather. Input rows are looped inside, W's row re-read from cache.
     /// </summary>
     public static void TwoOfFour<TW>(ArrayView<float> x, TW values, ArrayView<byte> index, ArrayView<float> y,
         int rows, int outs, int cols)
@@ -96,8 +97,8 @@ internal static class SparseKernels
 
     /// <summary>
     /// This lane's share of row <paramref name="o"/> of a 2:4 weight times the input row whose quads start at
-    /// <paramref name="xRow"/>. Chunk e of a row is its groups 4e to 4e + 3 (16 columns): its eight values, one 16-byte
-    /// load (BF16; two for F32), and their eight 2-bit fields in order, one 16-bit load. Lane l of a step takes chunks
+    /// <paramref name="xRow"/>. Stored chunk e of a row holds four of its groups (<see cref="TwoOfFourLayout"/>): their
+    /// eight values, one 16-byte load (BF16; two for F32), and their eight 2-bit fields in order, one 16-bit load. Lane l of a step takes chunks
     /// base + l and base + team + l, so a warp's value loads are two contiguous 512 bytes. Two chunks a step, not
     /// more: a chunk's four x quads take 16 registers, and where a step's x and values do not fit the register budget
     /// (<see cref="LaunchPlan.TwoOfFourGemv"/>) ptxas issues each value load just before its use, one memory latency
@@ -109,6 +110,8 @@ internal static class SparseKernels
         where TW : struct, IWeightView
     {
         long valueBase = (long)o * chunks * 8, indexBase = (long)o * chunks;
+        // The row's x as a view of its own, so a chunk's four quads are 32-bit offsets from one base.
+        ArrayView<Quad> xr = x4.SubView(xRow, 4L * chunks);
         float acc = 0f, acc1 = 0f;
         int e = lane;
         for (; e + team < chunks; e += 2 * team)
@@ -116,20 +119,24 @@ internal static class SparseKernels
             int e1 = e + team;
             Octet v0 = values.Load8(valueBase + (8L * e)), v1 = values.Load8(valueBase + (8L * e1));
             uint f0 = index16[indexBase + e], f1 = index16[indexBase + e1];
-            acc += Chunk24(x4, xRow + (4L * e), v0, f0);
-            acc1 += Chunk24(x4, xRow + (4L * e1), v1, f1);
+            acc += Chunk24(xr, e, chunks, v0, f0);
+            acc1 += Chunk24(xr, e1, chunks, v1, f1);
         }
         if (e < chunks)
         {
-            acc += Chunk24(x4, xRow + (4L * e), values.Load8(valueBase + (8L * e)), index16[indexBase + e]);
+            acc += Chunk24(xr, e, chunks, values.Load8(valueBase + (8L * e)), index16[indexBase + e]);
         }
         return acc + acc1;
     }
 
-    /// <summary>One chunk: value j (of eight) times the column its field (bits 2j, 2j + 1) names in group j / 2's quad.</summary>
-    private static float Chunk24(ArrayView<Quad> x4, long at, Octet v, uint fields)
+    /// <summary>
+    /// Stored chunk <paramref name="e"/>: value j (of eight) times the column its field (bits 2j, 2j + 1) names in
+    /// the quad of slot j / 2's group, the groups <see cref="TwoOfFourLayout"/> put in the chunk.
+    /// </summary>
+    private static float Chunk24(ArrayView<Quad> xr, int e, int chunks, Octet v, uint fields)
     {
-        Quad a = x4[at], b = x4[at + 1], c = x4[at + 2], d = x4[at + 3];
+        int at = TwoOfFourLayout.FirstGroup(e), width = TwoOfFourLayout.BlockWidth(e, chunks);
+        Quad a = xr[at], b = xr[at + width], c = xr[at + (2 * width)], d = xr[at + (3 * width)];
         return (v.Low.X * Pick(a, fields & 3u)) + (v.Low.Y * Pick(a, (fields >> 2) & 3u))
             + (v.Low.Z * Pick(b, (fields >> 4) & 3u)) + (v.Low.W * Pick(b, (fields >> 6) & 3u))
             + (v.High.X * Pick(c, (fields >> 8) & 3u)) + (v.High.Y * Pick(c, (fields >> 10) & 3u))

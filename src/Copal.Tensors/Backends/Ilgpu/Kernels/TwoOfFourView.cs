@@ -7,19 +7,22 @@ namespace Copal.Tensors.Backends.Ilgpu.Kernels;
 /// the dense matrix it encodes, so the tiled GEMM multiplies it on prefill as it does a dense one, reading half the
 /// bytes: element [row, col] is the value of its group whose field names col, else zero. Only the GEMM's staging
 /// loop reads it, a few elements a thread per tile step, so the decoding costs little beside the multiply-adds; the
-/// matrix-vector shape has its own kernel (<see cref="SparseKernels.TwoOfFour"/>).
+/// matrix-vector shape has its own kernel (<see cref="SparseKernels.TwoOfFour"/>). A weight whose width is in whole
+/// chunks (<see cref="SparseKernels.ReadsInChunks"/>) is stored with its groups permuted for that kernel
+/// (<see cref="TwoOfFourLayout"/>); <paramref name="interleaved"/> says so.
 /// </summary>
-internal readonly struct TwoOfFourView<TV>(TV values, ArrayView<byte> index, int cols, int indexStride) : IWeightView
+internal readonly struct TwoOfFourView<TV>(TV values, ArrayView<byte> index, int cols, int indexStride, bool interleaved) : IWeightView
     where TV : struct, IWeightView
 {
     private readonly TV _values = values;
     private readonly ArrayView<byte> _index = index;
     private readonly int _cols = cols;
     private readonly int _indexStride = indexStride;
+    private readonly int _chunks = interleaved ? cols >> 4 : 0;
 
     public float LoadAt(int row, int col, int cols)
     {
-        int g = col >> 2;
+        int g = _chunks == 0 ? col >> 2 : TwoOfFourLayout.StoredGroup(col >> 2, _chunks);
         uint nibble = (uint)_index[((long)row * _indexStride) + (g >> 1)] >> ((g & 1) << 2);
         uint within = (uint)(col & 3);
         long first = ((long)row * (cols >> 1)) + (2L * g);
@@ -36,5 +39,26 @@ internal readonly struct TwoOfFourView<TV>(TV values, ArrayView<byte> index, int
 
     public Quad Load4(long index) => ElementwiseVectors.Load4(this, index);
 
-    public bool LoadsVectors => false;
+    /// <summary>The GEMM stages this view a quad (a group) at a time (<see cref="LoadQuadAt"/>) …</summary>
+    public bool LoadsVectors => true;
+
+    /// <summary>… and only so: every 2:4 width is a multiple of 4.</summary>
+    public bool WidthInQuads => true;
+
+    /// <summary>A quad is one group: its position, field nibble and two values are found once for its four elements.</summary>
+    public Quad LoadQuadAt(int row, int col, int cols)
+    {
+        int g = _chunks == 0 ? col >> 2 : TwoOfFourLayout.StoredGroup(col >> 2, _chunks);
+        uint nibble = (uint)_index[((long)row * _indexStride) + (g >> 1)] >> ((g & 1) << 2);
+        long first = ((long)row * (cols >> 1)) + (2L * g);
+        float v0 = _values.Load(first), v1 = _values.Load(first + 1);
+        uint f0 = nibble & 3u, f1 = (nibble >> 2) & 3u;
+        return new Quad
+        {
+            X = (f0 == 0u ? v0 : 0f) + (f1 == 0u ? v1 : 0f),
+            Y = (f0 == 1u ? v0 : 0f) + (f1 == 1u ? v1 : 0f),
+            Z = (f0 == 2u ? v0 : 0f) + (f1 == 2u ? v1 : 0f),
+            W = (f0 == 3u ? v0 : 0f) + (f1 == 3u ? v1 : 0f),
+        };
+    }
 }

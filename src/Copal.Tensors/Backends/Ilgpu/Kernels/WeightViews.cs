@@ -62,11 +62,25 @@ internal interface IWeightView
     Quad Load4(long index);
 
     /// <summary>
-    /// Whether <see cref="Load4"/> is one vector load (the plain dtypes) rather than four decodes (the compressed
-    /// views). The GEMM's staging takes its vector path only then: for a compressed view it would add a second copy
-    /// of the decoding, and registers, for nothing. A constant per view, so ILGPU drops the untaken branch.
+    /// Elements [row, col] … [row, col + 3] as f32, where <paramref name="cols"/> and <paramref name="col"/> are
+    /// multiples of 4: the GEMM's staging of a quad, where <see cref="LoadsVectors"/>. The plain dtypes read it in one
+    /// vector load (<see cref="Load4"/>), a 2:4 view decodes it as the one group it is.
+    /// </summary>
+    Quad LoadQuadAt(int row, int col, int cols);
+
+    /// <summary>
+    /// Whether <see cref="LoadQuadAt"/> costs less than four <see cref="LoadAt"/>: one vector load (the plain dtypes)
+    /// or one group's decode (2:4), not four decodes (the other compressed views). The GEMM's staging takes its quad
+    /// path only then: for the other views it would add a second copy of the decoding, and registers, for nothing.
+    /// A constant per view, so ILGPU drops the untaken branch.
     /// </summary>
     bool LoadsVectors { get; }
+
+    /// <summary>
+    /// Whether every matrix this view reads is a whole number of quads wide (2:4's groups of four): the GEMM then
+    /// compiles no element-wise staging for widths that are not. A constant per view, like <see cref="LoadsVectors"/>.
+    /// </summary>
+    bool WidthInQuads { get; }
 }
 
 /// <summary>
@@ -81,6 +95,10 @@ internal static class ElementwiseVectors
     public static Quad Load4<TW>(TW view, long index)
         where TW : struct, IWeightView =>
         new() { X = view.Load(index), Y = view.Load(index + 1), Z = view.Load(index + 2), W = view.Load(index + 3) };
+
+    public static Quad LoadQuadAt<TW>(TW view, int row, int col, int cols)
+        where TW : struct, IWeightView =>
+        new() { X = view.LoadAt(row, col, cols), Y = view.LoadAt(row, col + 1, cols), Z = view.LoadAt(row, col + 2, cols), W = view.LoadAt(row, col + 3, cols) };
 }
 
 internal readonly struct F32Weights(ArrayView<float> values, ArrayView<Words4> vectors) : IWeightView
@@ -91,6 +109,10 @@ internal readonly struct F32Weights(ArrayView<float> values, ArrayView<Words4> v
     public static F32Weights Over(ArrayView<float> values) => new(values, values.Cast<Words4>());
 
     public bool LoadsVectors => true;
+
+    public bool WidthInQuads => false;
+
+    public Quad LoadQuadAt(int row, int col, int cols) => Load4(((long)row * cols) + col);
 
     public float Load(long index) => _values[index];
 
@@ -124,6 +146,10 @@ internal readonly struct Bf16Weights(ArrayView<ushort> values, ArrayView<Words4>
 
     public bool LoadsVectors => true;
 
+    public bool WidthInQuads => false;
+
+    public Quad LoadQuadAt(int row, int col, int cols) => Load4(((long)row * cols) + col);
+
     public float Load(long index) => Interop.IntAsFloat((uint)_values[index] << 16);
 
     public float LoadAt(int row, int col, int cols) => Load(((long)row * cols) + col);
@@ -155,6 +181,10 @@ internal readonly struct F16Weights(ArrayView<ushort> values, ArrayView<Words4> 
     public static F16Weights Over(ArrayView<ushort> values) => new(values, values.Cast<Words4>(), values.Cast<Words2>());
 
     public bool LoadsVectors => true;
+
+    public bool WidthInQuads => false;
+
+    public Quad LoadQuadAt(int row, int col, int cols) => Load4(((long)row * cols) + col);
 
     public float Load(long index) => HalfBits.ToSingle(_values[index]);
 
