@@ -15,7 +15,7 @@ internal static class Program
         Console.SetOut(new StandardOutputWriter(Console.Out));
         RootCommand root = CreateRoot();
         // `copal` alone asks for nothing: it shows the commands on stdout and exits 0, as `copal --help` does.
-        ParseResult parsed = root.Parse(args.Length == 0 ? ["--help"] : args);
+        ParseResult parsed = root.Parse(args.Length == 0 ? ["--help"] : args, Parsing);
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
         {
             // Usage errors exit with 2, after the one-line reason and where to find the command's options.
@@ -27,6 +27,13 @@ internal static class Program
         var config = new InvocationConfiguration { ProcessTerminationTimeout = null };
         return await parsed.InvokeAsync(config).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// No response files: System.CommandLine would read an argument that starts with '@' as a file of more arguments,
+    /// so a prompt such as "@everyone hello" or a data file named "@notes.txt" failed with "Response file not found"
+    /// or a stray "unexpected argument". An argument is what it says.
+    /// </summary>
+    internal static ParserConfiguration Parsing { get; } = new() { ResponseFileTokenReplacer = null };
 
     /// <summary>
     /// Numbers and words read and written the same whatever the locale (cli.md). The build asks for invariant

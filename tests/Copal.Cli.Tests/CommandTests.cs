@@ -19,6 +19,27 @@ public sealed class CommandTests : IDisposable
         Assert.Contains("decode", r.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An argument that starts with '@' is itself, not a response file of more arguments: a prompt that addresses
+    /// someone, and a data file whose name starts with '@' (System.CommandLine read both as files to expand).
+    /// </summary>
+    [Fact]
+    public void Arguments_starting_with_at_are_taken_as_given()
+    {
+        CopalProcess.Result generated = CopalProcess.Run("generate", "-m", TestData.Stories260K, "-p", "@Lily said hello", "-n", "3", "--json", "--device", "cpu");
+        Assert.True(generated.ExitCode == 0, generated.Stderr);
+        using (JsonDocument doc = JsonDocument.Parse(generated.Stdout))
+        {
+            Assert.Equal(3, doc.RootElement.GetProperty("ids").GetArrayLength());
+        }
+
+        string data = Path.Combine(_temp, "@story.txt");
+        File.WriteAllText(data, "Once upon a time there was a little girl named Lily. She liked to play in the park with her dog.");
+        CopalProcess.Result tokenized = CopalProcess.Run("tokenize", "-m", TestData.Stories260K, "-f", data);
+        Assert.True(tokenized.ExitCode == 0, tokenized.Stderr);
+        Assert.NotEmpty(tokenized.Stdout.Trim());
+    }
+
     [Fact]
     public void Generate_json_is_deterministic_with_a_seed()
     {
