@@ -100,7 +100,7 @@ public static unsafe class CheckpointCompactor
     /// Writes compact <paramref name="input"/> to <paramref name="output"/> with every weight dense (an input that is not compact is refused),
     /// byte-identical to the weights before compaction except that a removed weight stored as −0 comes back as +0
     /// (<see cref="CompactReport.NegativeZeros"/> counts them). Cancellation is checked between tensors;
-    /// <paramref name="progress"/> hears of the writing, weight by weight.
+    /// <paramref name="progress"/> hears of the writing, weight by weight. Memory holds one sparse weight at a time.
     /// </summary>
     public static CompactReport Densify(string input, string output, bool overwrite, IProgress<CompactProgress>? progress = null,
         CancellationToken cancellationToken = default)
@@ -126,78 +126,75 @@ public static unsafe class CheckpointCompactor
             }
             metadata.Remove(SparseTensorCodec.MetadataPrefix + name);
         }
-        var matrices = new Dictionary<string, SparseMatrix>(StringComparer.Ordinal);
+        // Each sparse weight is loaded (validated, its rank index decoded into owned memory) once here for its dtype and
+        // shape, and dropped, and again when it is written: memory holds one weight's decoded index at a time, not the
+        // model's (a 70B 2:4 checkpoint's is 8.6 GB), and a damaged weight is still refused before anything is written.
+        var sparseWeights = new HashSet<string>(StringComparer.Ordinal);
+        var tensors = new List<(string Name, DType DType, long[] Shape)>();
+        var dense = new Dictionary<string, TensorView>(StringComparer.Ordinal);
+        foreach (TensorView t in source.Tensors)
+        {
+            if (!partOwner.TryGetValue(t.Name, out string? owner))
+            {
+                if (SparseTensorCodec.IsNamedAsPart(t.Name, out string weight))
+                {
+                    // Copied as it is, it would leave a model without that weight, which nothing could load.
+                    throw new ModelLoadException($"{input}: tensor '{t.Name}' is a stored part of the sparse weight '{weight}', but the metadata has no entry "
+                        + $"'{SparseTensorCodec.MetadataPrefix}{weight}' giving its format and shape; the checkpoint is damaged: compact it again from its dense model");
+                }
+                tensors.Add((t.Name, t.DType, t.Shape));
+                dense[t.Name] = t;
+            }
+            else if (sparseWeights.Add(owner))
+            {
+                using SparseMatrix m = LoadSparse(input, owner, lookup, sparseMetadata);
+                tensors.Add((owner, m.DType, [m.Rows, m.Cols]));
+            }
+        }
+        // Dense again, in the layout the architecture stores: a Phi-3's projections fused as Hugging Face reads them.
+        List<WrittenTensor> written = StoredLayout.For(FusingConfig(input), tensors);
+        List<TensorSpec> specs = [.. written.Select(w => new TensorSpec(w.Name, w.DType, w.Shape))];
+        return Write(dir, input, specs, metadata, source, sparseWeights.Count,
+            $"{input}: the checkpoint is not compact (no {SparseTensorCodec.MetadataPrefix}* entry): there is nothing to densify", writer =>
+        {
+            byte[]? buffer = null;
+            var writing = new ByteCounter(progress, "writing", specs.Sum(t => t.ByteLength));
+            foreach (WrittenTensor w in written)
+            {
+                foreach (string part in w.Parts)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (dense.TryGetValue(part, out TensorView t))
+                    {
+                        writing.Next(t.ByteLength);
+                        writer.Write(w.Name, t);
+                        continue;
+                    }
+                    using SparseMatrix m = LoadSparse(input, part, lookup, sparseMetadata);
+                    int bytes = checked(m.Rows * m.Cols * m.DType.SizeOf());
+                    writing.Next(bytes);
+                    if (buffer is null || buffer.Length < bytes)
+                    {
+                        buffer = new byte[bytes];
+                    }
+                    m.ToDenseRaw(buffer.AsSpan(0, bytes));
+                    writer.Write(w.Name, buffer.AsSpan(0, bytes));
+                }
+            }
+            writing.Finish();
+        }, cancellationToken);
+    }
+
+    /// <summary>Sparse weight <paramref name="name"/> of <paramref name="input"/>, validated; a damaged one named with the folder.</summary>
+    private static SparseMatrix LoadSparse(string input, string name, Func<string, TensorView?> lookup, IReadOnlyDictionary<string, string> metadata)
+    {
         try
         {
-            var tensors = new List<(string Name, DType DType, long[] Shape)>();
-            var dense = new Dictionary<string, TensorView>(StringComparer.Ordinal);
-            foreach (TensorView t in source.Tensors)
-            {
-                if (!partOwner.TryGetValue(t.Name, out string? owner))
-                {
-                    if (SparseTensorCodec.IsNamedAsPart(t.Name, out string weight))
-                    {
-                        // Copied as it is, it would leave a model without that weight, which nothing could load.
-                        throw new ModelLoadException($"{input}: tensor '{t.Name}' is a stored part of the sparse weight '{weight}', but the metadata has no entry "
-                            + $"'{SparseTensorCodec.MetadataPrefix}{weight}' giving its format and shape; the checkpoint is damaged: compact it again from its dense model");
-                    }
-                    tensors.Add((t.Name, t.DType, t.Shape));
-                    dense[t.Name] = t;
-                }
-                else if (!matrices.ContainsKey(owner))
-                {
-                    SparseMatrix m;
-                    try
-                    {
-                        m = SparseTensorCodec.Load(owner, lookup, sparseMetadata);
-                    }
-                    catch (SparseFormatException e)
-                    {
-                        throw new ModelLoadException($"{input}: {e.Message}", e);
-                    }
-                    matrices[owner] = m;
-                    tensors.Add((owner, m.DType, [m.Rows, m.Cols]));
-                }
-            }
-            // Dense again, in the layout the architecture stores: a Phi-3's projections fused as Hugging Face reads them.
-            List<WrittenTensor> written = StoredLayout.For(FusingConfig(input), tensors);
-            List<TensorSpec> specs = [.. written.Select(w => new TensorSpec(w.Name, w.DType, w.Shape))];
-            return Write(dir, input, specs, metadata, source, matrices.Count,
-                $"{input}: the checkpoint is not compact (no {SparseTensorCodec.MetadataPrefix}* entry): there is nothing to densify", writer =>
-            {
-                byte[]? buffer = null;
-                var writing = new ByteCounter(progress, "writing", specs.Sum(t => t.ByteLength));
-                foreach (WrittenTensor w in written)
-                {
-                    foreach (string part in w.Parts)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        if (dense.TryGetValue(part, out TensorView t))
-                        {
-                            writing.Next(t.ByteLength);
-                            writer.Write(w.Name, t);
-                            continue;
-                        }
-                        SparseMatrix m = matrices[part];
-                        int bytes = checked(m.Rows * m.Cols * m.DType.SizeOf());
-                        writing.Next(bytes);
-                        if (buffer is null || buffer.Length < bytes)
-                        {
-                            buffer = new byte[bytes];
-                        }
-                        m.ToDenseRaw(buffer.AsSpan(0, bytes));
-                        writer.Write(w.Name, buffer.AsSpan(0, bytes));
-                    }
-                }
-                writing.Finish();
-            }, cancellationToken);
+            return SparseTensorCodec.Load(name, lookup, metadata);
         }
-        finally
+        catch (SparseFormatException e)
         {
-            foreach (SparseMatrix m in matrices.Values)
-            {
-                m.Dispose();
-            }
+            throw new ModelLoadException($"{input}: {e.Message}", e);
         }
     }
 

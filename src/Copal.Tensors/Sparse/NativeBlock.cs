@@ -21,6 +21,15 @@ internal sealed unsafe class NativeBlock : IDisposable
 
     public long Length { get; }
 
+    /// <summary>
+    /// Bytes of owned blocks alive in the process: what sparse matrices hold beyond the tensors they borrow (decoded
+    /// N:M rank indices, converted weights). A pass over a checkpoint's weights that needs one at a time must hold one
+    /// weight's, not the model's; tests read this to check it.
+    /// </summary>
+    internal static long OwnedBytes => Interlocked.Read(ref s_ownedBytes);
+
+    private static long s_ownedBytes;
+
     public byte* Data => _data;
 
     /// <summary>Zero-filled owned memory, 64-byte aligned (at least one byte so the pointer is never null).</summary>
@@ -28,6 +37,7 @@ internal sealed unsafe class NativeBlock : IDisposable
     {
         byte* p = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(length, 1), 64);
         NativeMemory.Clear(p, (nuint)Math.Max(length, 1));
+        Interlocked.Add(ref s_ownedBytes, length);
         return new NativeBlock(p, length, owned: true);
     }
 
@@ -45,6 +55,7 @@ internal sealed unsafe class NativeBlock : IDisposable
         if (_owned && _data != null)
         {
             NativeMemory.AlignedFree(_data);
+            Interlocked.Add(ref s_ownedBytes, -Length);
         }
         _data = null;
     }
