@@ -251,17 +251,24 @@ internal sealed class OpenAiServer : IAsyncDisposable
             context.Items[UnreadBodyKey] = true;
             throw ServerStopping();
         }
-        catch (Exception e) when ((e is BadHttpRequestException bad ? bad.StatusCode == 400 : e is IOException)
-            && context.Request.ContentLength is long announced && body.Length < announced)
+        catch (Exception e) when (ConnectionEnded(e, context.Request.ContentLength, body.Length))
         {
-            // The body ended before the length it announced (Kestrel's "unexpected end of request content", or a
-            // reset): the client closed its connection, and no one is left to answer. Kestrel's other refusals are
-            // IOExceptions too (its BadHttpRequestException derives from one) and go to the client with their status:
-            // a length past the server's limit is a 413 before a byte of the body is read.
             throw new ClientLeftException("the client went away before its request's body was complete", e);
         }
         return OpenAiRequests.ParseBody(body.ToArray());
     }
+
+    /// <summary>
+    /// Whether a body's read failed because the client's connection ended, so no one is left to answer: a reset
+    /// (an IOException that is not one of Kestrel's refusals, whatever the body's framing: a chunked body has no length
+    /// to fall short of, and its reset was answered as a bug of ours, a 500 with a stack trace in the server's log), or
+    /// the end of the stream before the length the body announced (Kestrel's "unexpected end of request content").
+    /// Kestrel's refusals are IOExceptions too (its BadHttpRequestException derives from one) and go to the client with
+    /// their status: a length past the server's limit is a 413 before a byte of the body is read.
+    /// </summary>
+    private static bool ConnectionEnded(Exception e, long? announced, long read) => e is BadHttpRequestException bad
+        ? bad.StatusCode == 400 && announced is long length && read < length
+        : e is IOException;
 
     /// <summary>
     /// A request that ends with no client to answer (one that left before its body was whole, or was cut off after a
