@@ -112,8 +112,8 @@ internal static partial class OpenAiRequests
         return Finish(body, [request], Choices(body)) with { Tools = tools };
     }
 
-    // A message as its turn: an assistant's tool_calls and a tool message's tool_call_id and name go to the template
-    // too, which only a chat template can show the model.
+    // A message as its turn: an assistant's tool_calls, a tool message's tool_call_id and any message's name go to the
+    // template too, which only a chat template can show the model.
     private static ChatTurn Turn(JsonElement message, string role, string at, bool templated)
     {
         if (Field(message, "function_call") is JsonElement f && f.ValueKind != JsonValueKind.Null)
@@ -140,10 +140,13 @@ internal static partial class OpenAiRequests
         {
             extra["tool_call_id"] = Field(message, "tool_call_id") is { ValueKind: JsonValueKind.String } id ? id.GetString()
                 : throw OpenAiException.BadRequest($"{at}.tool_call_id", $"{at}.tool_call_id is required for a tool message: the id of the call it answers");
-            if (Field(message, "name") is { ValueKind: JsonValueKind.String } name)
-            {
-                extra["name"] = name.GetString();
-            }
+        }
+        // The speaker's name, on every role, as Hugging Face and vLLM hand a template the whole message: a template
+        // that writes it (ChatML's "user name=alice") tells the speakers of a group chat apart. The plain format has no
+        // place for it and leaves it out, as a template that does not write it does.
+        if (templated && Field(message, "name") is { ValueKind: JsonValueKind.String } name)
+        {
+            extra["name"] = name.GetString();
         }
         // An assistant message that calls tools may leave its content out, as OpenAI's API allows.
         string? content = calls is not null && Field(message, "content") is null ? null : Content(message, role, at);
@@ -202,7 +205,9 @@ internal static partial class OpenAiRequests
         {
             throw OpenAiException.BadRequest($"{at}.content", $"{at}.content must be a string or an array of text parts, got {Actual(content)}");
         }
-        var text = new System.Text.StringBuilder();
+        // Joined by a newline, as vLLM joins a message's text parts for a template that takes a string: with nothing
+        // between them, ["Hello", "world"] would reach the model as one word.
+        var texts = new List<string>();
         int index = 0;
         foreach (JsonElement part in content.EnumerateArray())
         {
@@ -215,9 +220,9 @@ internal static partial class OpenAiRequests
             {
                 throw Unsupported(partAt, $"{partAt}: {type.GetRawText()} parts are not supported; only text parts ({{\"type\": \"text\", \"text\": ...}})");
             }
-            text.Append(Field(part, "text") is JsonElement t && t.ValueKind == JsonValueKind.String ? t.GetString()
+            texts.Add(Field(part, "text") is JsonElement t && t.ValueKind == JsonValueKind.String ? t.GetString()!
                 : throw OpenAiException.BadRequest($"{partAt}.text", $"{partAt}.text must be a string, got {(Field(part, "text") is JsonElement x ? Actual(x) : "nothing")}"));
         }
-        return text.ToString();
+        return string.Join('\n', texts);
     }
 }
