@@ -93,6 +93,15 @@ public sealed class ChatFormatterTests : IDisposable
                 [{"role": "system", "name": "rules", "content": "Be brief."}, {"role": "user", "name": "alice", "content": "Hi"},
                  {"role": "assistant", "name": "bot", "content": "Hello"}, {"role": "user", "content": "Bye"}]
                 """));
+        // The chat client takes ChatMessage.AuthorName as the name, as OpenAI's clients send it.
+        using (var backend = new CpuBackend())
+        using (InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 }))
+        {
+            var client = new CopalChatClient(engine, new TemplateChatFormatter(new ChatTemplate(template)));
+            Assert.Equal("<|im_start|>user name=alice\nHi<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n",
+                client.ToRequest([new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "Hi") { AuthorName = "alice" },
+                    new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "Bye")], null).Prompt);
+        }
         // A model without a template chats in the plain format, which has no place for a name: left out, not refused.
         Assert.Equal("user: Hi\n\nassistant:", ServedPrompt(PlainChatFormatter.Instance, """[{"role": "user", "name": "alice", "content": "Hi"}]"""));
     }

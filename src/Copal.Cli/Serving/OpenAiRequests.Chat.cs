@@ -112,8 +112,8 @@ internal static partial class OpenAiRequests
         return Finish(body, [request], Choices(body)) with { Tools = tools };
     }
 
-    // A message as its turn: an assistant's tool_calls, a tool message's tool_call_id and any message's name go to the
-    // template too, which only a chat template can show the model.
+    // A message as its turn: an assistant's tool_calls and reasoning_content, a tool message's tool_call_id and any
+    // message's name go to the template too, which only a chat template can show the model.
     private static ChatTurn Turn(JsonElement message, string role, string at, bool templated)
     {
         if (Field(message, "function_call") is JsonElement f && f.ValueKind != JsonValueKind.Null)
@@ -140,6 +140,13 @@ internal static partial class OpenAiRequests
         {
             extra["tool_call_id"] = Field(message, "tool_call_id") is { ValueKind: JsonValueKind.String } id ? id.GetString()
                 : throw OpenAiException.BadRequest($"{at}.tool_call_id", $"{at}.tool_call_id is required for a tool message: the id of the call it answers");
+        }
+        // An assistant's thought sent back, as vLLM passes it: Qwen3's template writes it for the steps after the last
+        // user message (a turn of tool calls) and leaves earlier turns' out; reasoning is vLLM's newer name for it.
+        if (templated && role == "assistant"
+            && (Field(message, "reasoning_content") ?? Field(message, "reasoning")) is { ValueKind: JsonValueKind.String } thought)
+        {
+            extra["reasoning_content"] = thought.GetString();
         }
         // The speaker's name, on every role, as Hugging Face and vLLM hand a template the whole message: a template
         // that writes it (ChatML's "user name=alice") tells the speakers of a group chat apart. The plain format has no
