@@ -143,22 +143,30 @@ internal static partial class OpenAiRequests
         }
         // An assistant's thought sent back, as vLLM passes it: Qwen3's template writes it for the steps after the last
         // user message (a turn of tool calls) and leaves earlier turns' out; reasoning is vLLM's newer name for it.
-        if (templated && role == "assistant"
-            && (Field(message, "reasoning_content") ?? Field(message, "reasoning")) is { ValueKind: JsonValueKind.String } thought)
+        string? thought = role == "assistant" ? OptionalString(message, "reasoning_content", at) ?? OptionalString(message, "reasoning", at) : null;
+        if (templated && thought is not null)
         {
-            extra["reasoning_content"] = thought.GetString();
+            extra["reasoning_content"] = thought;
         }
         // The speaker's name, on every role, as Hugging Face and vLLM hand a template the whole message: a template
         // that writes it (ChatML's "user name=alice") tells the speakers of a group chat apart. The plain format has no
         // place for it and leaves it out, as a template that does not write it does.
-        if (templated && Field(message, "name") is { ValueKind: JsonValueKind.String } name)
+        if (OptionalString(message, "name", at) is string name && templated)
         {
-            extra["name"] = name.GetString();
+            extra["name"] = name;
         }
         // An assistant message that calls tools may leave its content out, as OpenAI's API allows.
         string? content = calls is not null && Field(message, "content") is null ? null : Content(message, role, at);
         return new ChatTurn(role == "developer" ? "system" : role, content, extra.Count == 0 ? null : extra);
     }
+
+    /// <summary>A message's string field, null when absent or null; any other value is a 400 naming it.</summary>
+    private static string? OptionalString(JsonElement message, string name, string at) => Field(message, name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.String } s => s.GetString(),
+        JsonElement other => throw OpenAiException.BadRequest($"{at}.{name}", $"{at}.{name} must be a string, got {Actual(other)}"),
+    };
 
     /// <summary>
     /// chat_template_kwargs (vLLM's and SGLang's field): variables for the model's chat template, such as Qwen3's
