@@ -1,4 +1,9 @@
+using System.Text.Json;
+using Copal.Cli.Serving;
 using Copal.Model.Chat;
+using Copal.Model.ChatTemplates;
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 
 namespace Copal.Serving.Tests;
@@ -60,5 +65,58 @@ public sealed class ChatFormatterTests : IDisposable
     public void A_model_without_a_chat_template_gets_the_plain_formatter()
     {
         Assert.Same(PlainChatFormatter.Instance, TemplateChatFormatter.ForModel(TestData.Stories260K));
+    }
+
+    /// <summary>The prompt a chat request's messages render to through the server's request reading, by <paramref name="template"/>.</summary>
+    private static string ServedPrompt(string template, string messages) => ServedPrompt(new TemplateChatFormatter(new ChatTemplate(template)), messages);
+
+    private static string ServedPrompt(IChatFormatter formatter, string messages)
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
+        using JsonDocument body = JsonDocument.Parse("{\"model\":\"stories260K\",\"messages\":" + messages + "}");
+        return OpenAiRequests.Chat(body.RootElement, engine, formatter).Prompts[0].Prompt!;
+    }
+
+    /// <summary>
+    /// A message's name reaches the template on every role, as Hugging Face's apply_chat_template and vLLM hand a
+    /// template the whole message: ChatML templates of OpenAI's kind write it after the role. Only a tool message's
+    /// name was passed; a user's was dropped, and the model could not tell two speakers apart.
+    /// </summary>
+    [Fact]
+    public void A_messages_name_reaches_the_template_on_every_role()
+    {
+        const string template = "{% for m in messages %}<|im_start|>{{ m.role }}{% if m.name %} name={{ m.name }}{% endif %}{{ '\\n' }}{{ m.content }}<|im_end|>\n{% endfor %}";
+        Assert.Equal("<|im_start|>system name=rules\nBe brief.<|im_end|>\n<|im_start|>user name=alice\nHi<|im_end|>\n"
+            + "<|im_start|>assistant name=bot\nHello<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n",
+            ServedPrompt(template, """
+                [{"role": "system", "name": "rules", "content": "Be brief."}, {"role": "user", "name": "alice", "content": "Hi"},
+                 {"role": "assistant", "name": "bot", "content": "Hello"}, {"role": "user", "content": "Bye"}]
+                """));
+        // The chat client takes ChatMessage.AuthorName as the name, as OpenAI's clients send it.
+        using (var backend = new CpuBackend())
+        using (InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 }))
+        {
+            var client = new CopalChatClient(engine, new TemplateChatFormatter(new ChatTemplate(template)));
+            Assert.Equal("<|im_start|>user name=alice\nHi<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n",
+                client.ToRequest([new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "Hi") { AuthorName = "alice" },
+                    new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "Bye")], null).Prompt);
+        }
+        // A model without a template chats in the plain format, which has no place for a name: left out, not refused.
+        Assert.Equal("user: Hi\n\nassistant:", ServedPrompt(PlainChatFormatter.Instance, """[{"role": "user", "name": "alice", "content": "Hi"}]"""));
+    }
+
+    /// <summary>
+    /// A content of several text parts is their texts joined by a newline, as vLLM joins them for a template that takes
+    /// a string: joined with nothing between, ["Hello", "world"] reached the model as the one word "Helloworld".
+    /// </summary>
+    [Fact]
+    public void Text_parts_are_joined_by_a_newline_as_vLLM_joins_them()
+    {
+        const string template = "{% for m in messages %}[{{ m.content }}]{% endfor %}";
+        Assert.Equal("[Hello\nworld][one][]", ServedPrompt(template, """
+            [{"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "world"}]},
+             {"role": "assistant", "content": [{"type": "text", "text": "one"}]}, {"role": "user", "content": []}]
+            """));
     }
 }

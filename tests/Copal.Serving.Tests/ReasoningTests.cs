@@ -112,7 +112,7 @@ public sealed class ReasoningTests : IDisposable
         ChatResponse none = await client.GetResponseAsync(chat, new ChatOptions { MaxOutputTokens = 24, Reasoning = new ReasoningOptions { Output = ReasoningOutput.None } });
         Assert.Empty(none.Messages.Single().Contents);
 
-        // The reply goes back into the conversation whole; its reasoning is passed over, as the server passes over reasoning_content.
+        // The reply goes back into the conversation whole; its reasoning goes to the template as reasoning_content, which this one does not write.
         ChatMessage[] next = [.. chat, .. whole.Messages, new ChatMessage(ChatRole.User, "Then?")];
         Assert.Equal(new CopalChatClient(_engine, open).ToRequest([.. chat, new ChatMessage(ChatRole.Assistant, ""), new ChatMessage(ChatRole.User, "Then?")], null).Prompt,
             ((CopalChatClient)client).ToRequest(next, null).Prompt);
@@ -149,5 +149,34 @@ public sealed class ReasoningTests : IDisposable
         (int status, JsonElement reply) = await ChatHttp.PostAsync(server, body);
         Assert.Equal(200, status);
         return reply;
+    }
+
+    /// <summary>
+    /// Qwen3's template writes the thought of an assistant message after the last user message (a step of tool calls
+    /// within the current turn) from its reasoning_content, as Hugging Face renders the message and vLLM passes it
+    /// (from reasoning_content, or from reasoning, vLLM's newer name). It was passed over: the model saw its own tool
+    /// call without the reasoning it was trained to see before it. The expected text is Python Jinja2's render of the
+    /// same template and messages.
+    /// </summary>
+    [Fact]
+    public void A_thought_sent_back_reaches_Qwen3s_template_as_Hugging_Face_renders_it()
+    {
+        var qwen3 = new TemplateChatFormatter(ChatTemplate.FromDirectory(TestData.Path("tokenizers", "qwen3"))!);
+        const string Expected = "<|im_start|>user\nWeather?<|im_end|>\n<|im_start|>assistant\n<think>\nCall the tool.\n</think>\n\n<tool_call>\n"
+            + "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\nsunny\n"
+            + "</tool_response><|im_end|>\n<|im_start|>assistant\n";
+        foreach (string field in new[] { "reasoning_content", "reasoning" })
+        {
+            string body = "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"},{\"role\":\"assistant\",\"" + field
+                + "\":\"Call the tool.\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\": \\\"Paris\\\"}\"}}]},"
+                + "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"sunny\"}]}";
+            using JsonDocument request = JsonDocument.Parse(body);
+            Assert.Equal(Expected, OpenAiRequests.Chat(request.RootElement, _engine, qwen3).Prompts[0].Prompt);
+        }
+        // The chat client passes an assistant's TextReasoningContent the same way.
+        ChatMessage[] chat = [new(ChatRole.User, "Weather?"),
+            new(ChatRole.Assistant, [new TextReasoningContent("Call the tool."), new FunctionCallContent("c1", "get_weather", new Dictionary<string, object?> { ["city"] = "Paris" })]),
+            new(ChatRole.Tool, [new FunctionResultContent("c1", "sunny")])];
+        Assert.Equal(Expected, new CopalChatClient(_engine, qwen3, splitReasoning: true).ToRequest(chat, null).Prompt);
     }
 }

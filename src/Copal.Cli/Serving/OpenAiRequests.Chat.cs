@@ -112,8 +112,8 @@ internal static partial class OpenAiRequests
         return Finish(body, [request], Choices(body)) with { Tools = tools };
     }
 
-    // A message as its turn: an assistant's tool_calls and a tool message's tool_call_id and name go to the template
-    // too, which only a chat template can show the model.
+    // A message as its turn: an assistant's tool_calls and reasoning_content, a tool message's tool_call_id and any
+    // message's name go to the template too, which only a chat template can show the model.
     private static ChatTurn Turn(JsonElement message, string role, string at, bool templated)
     {
         if (Field(message, "function_call") is JsonElement f && f.ValueKind != JsonValueKind.Null)
@@ -140,15 +140,33 @@ internal static partial class OpenAiRequests
         {
             extra["tool_call_id"] = Field(message, "tool_call_id") is { ValueKind: JsonValueKind.String } id ? id.GetString()
                 : throw OpenAiException.BadRequest($"{at}.tool_call_id", $"{at}.tool_call_id is required for a tool message: the id of the call it answers");
-            if (Field(message, "name") is { ValueKind: JsonValueKind.String } name)
-            {
-                extra["name"] = name.GetString();
-            }
+        }
+        // An assistant's thought sent back, as vLLM passes it: Qwen3's template writes it for the steps after the last
+        // user message (a turn of tool calls) and leaves earlier turns' out; reasoning is vLLM's newer name for it.
+        string? thought = role == "assistant" ? OptionalString(message, "reasoning_content", at) ?? OptionalString(message, "reasoning", at) : null;
+        if (templated && thought is not null)
+        {
+            extra["reasoning_content"] = thought;
+        }
+        // The speaker's name, on every role, as Hugging Face and vLLM hand a template the whole message: a template
+        // that writes it (ChatML's "user name=alice") tells the speakers of a group chat apart. The plain format has no
+        // place for it and leaves it out, as a template that does not write it does.
+        if (OptionalString(message, "name", at) is string name && templated)
+        {
+            extra["name"] = name;
         }
         // An assistant message that calls tools may leave its content out, as OpenAI's API allows.
         string? content = calls is not null && Field(message, "content") is null ? null : Content(message, role, at);
         return new ChatTurn(role == "developer" ? "system" : role, content, extra.Count == 0 ? null : extra);
     }
+
+    /// <summary>A message's string field, null when absent or null; any other value is a 400 naming it.</summary>
+    private static string? OptionalString(JsonElement message, string name, string at) => Field(message, name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.String } s => s.GetString(),
+        JsonElement other => throw OpenAiException.BadRequest($"{at}.{name}", $"{at}.{name} must be a string, got {Actual(other)}"),
+    };
 
     /// <summary>
     /// chat_template_kwargs (vLLM's and SGLang's field): variables for the model's chat template, such as Qwen3's
@@ -202,7 +220,9 @@ internal static partial class OpenAiRequests
         {
             throw OpenAiException.BadRequest($"{at}.content", $"{at}.content must be a string or an array of text parts, got {Actual(content)}");
         }
-        var text = new System.Text.StringBuilder();
+        // Joined by a newline, as vLLM joins a message's text parts for a template that takes a string: with nothing
+        // between them, ["Hello", "world"] would reach the model as one word.
+        var texts = new List<string>();
         int index = 0;
         foreach (JsonElement part in content.EnumerateArray())
         {
@@ -215,9 +235,9 @@ internal static partial class OpenAiRequests
             {
                 throw Unsupported(partAt, $"{partAt}: {type.GetRawText()} parts are not supported; only text parts ({{\"type\": \"text\", \"text\": ...}})");
             }
-            text.Append(Field(part, "text") is JsonElement t && t.ValueKind == JsonValueKind.String ? t.GetString()
+            texts.Add(Field(part, "text") is JsonElement t && t.ValueKind == JsonValueKind.String ? t.GetString()!
                 : throw OpenAiException.BadRequest($"{partAt}.text", $"{partAt}.text must be a string, got {(Field(part, "text") is JsonElement x ? Actual(x) : "nothing")}"));
         }
-        return text.ToString();
+        return string.Join('\n', texts);
     }
 }

@@ -66,9 +66,10 @@ public sealed partial class CopalChatClient
 
     /// <summary>
     /// An assistant message's calls as OpenAI's tool_calls (arguments as an object, as Hugging Face's templates take
-    /// them), or a tool message's results as tool messages, one per result.
+    /// them), or a tool message's results as tool messages, one per result; each with the message's
+    /// <paramref name="fields"/> (reasoning_content, name).
     /// </summary>
-    private static IEnumerable<ChatTurn> ToolTurns(ChatMessage message, string role)
+    private static IEnumerable<ChatTurn> ToolTurns(ChatMessage message, string role, Dictionary<string, object?> fields)
     {
         if (role == "tool")
         {
@@ -81,7 +82,7 @@ public sealed partial class CopalChatClient
                     JsonElement json => json.ValueKind == JsonValueKind.String ? json.GetString()! : json.GetRawText(),
                     object value => JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions),
                 };
-                yield return new ChatTurn("tool", content, new Dictionary<string, object?>(StringComparer.Ordinal) { ["tool_call_id"] = result.CallId });
+                yield return new ChatTurn("tool", content, new Dictionary<string, object?>(fields, StringComparer.Ordinal) { ["tool_call_id"] = result.CallId });
             }
             yield break;
         }
@@ -96,7 +97,7 @@ public sealed partial class CopalChatClient
             },
         }).ToList();
         string? text = message.Contents.OfType<TextContent>().Any() ? message.Text : null;
-        yield return new ChatTurn(role, text, new Dictionary<string, object?>(StringComparer.Ordinal) { ["tool_calls"] = calls });
+        yield return new ChatTurn(role, text, new Dictionary<string, object?>(fields, StringComparer.Ordinal) { ["tool_calls"] = calls });
     }
 
     /// <summary>

@@ -311,8 +311,8 @@ public sealed partial class CopalChatClient : IChatClient
     /// <summary>
     /// One message as its turns, by the server's rules: its text parts, and a role the formatters know; an assistant's
     /// <see cref="FunctionCallContent"/> as its tool_calls, a tool message's <see cref="FunctionResultContent"/>s as one
-    /// tool turn each. A client that splits reasoning passes over the <see cref="TextReasoningContent"/> of its own
-    /// earlier replies, as the server passes over a message's reasoning_content, so a conversation can carry its
+    /// tool turn each. A client that splits reasoning takes the <see cref="TextReasoningContent"/> of its own earlier
+    /// replies as the assistant's reasoning_content, as the server takes a message's, so a conversation can carry its
     /// replies back whole.
     /// </summary>
     private IEnumerable<ChatTurn> Turns(ChatMessage message, string at, bool splitReasoning)
@@ -348,11 +348,35 @@ public sealed partial class CopalChatClient : IChatClient
             {
                 throw new NotSupportedException($"{at}: {(calls ? "FunctionCallContent" : "the role 'tool'")} cannot be shown to this model: it has no chat template to write tool calls and results with");
             }
-            return ToolTurns(message, calls ? "assistant" : "tool");
+            return ToolTurns(message, calls ? "assistant" : "tool", TemplateFields(message));
         }
         // ChatRole compares its value ignoring case; the formatters get the lower-case names the server gives them.
         string name = message.Role == ChatRole.User ? "user" : message.Role == ChatRole.Assistant ? "assistant" : "system";
-        return [new ChatTurn(name, message.Text)];
+        Dictionary<string, object?> fields = TemplateFields(message);
+        return [new ChatTurn(name, message.Text, fields.Count == 0 ? null : fields)];
+    }
+
+    /// <summary>
+    /// What the server takes from a message beside its text, for a chat template (the plain format has no place for
+    /// them): an assistant's <see cref="TextReasoningContent"/> as reasoning_content (Qwen3's template writes it for the
+    /// steps after the last user message) and <see cref="ChatMessage.AuthorName"/> as name, as OpenAI's clients send it.
+    /// </summary>
+    private Dictionary<string, object?> TemplateFields(ChatMessage message)
+    {
+        var fields = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (_formatter is PlainChatFormatter)
+        {
+            return fields;
+        }
+        if (message.Role == ChatRole.Assistant && message.Contents.OfType<TextReasoningContent>().Any())
+        {
+            fields["reasoning_content"] = string.Concat(message.Contents.OfType<TextReasoningContent>().Select(r => r.Text));
+        }
+        if (!string.IsNullOrEmpty(message.AuthorName))
+        {
+            fields["name"] = message.AuthorName;
+        }
+        return fields;
     }
 
     /// <summary>
