@@ -30,6 +30,9 @@ internal static class CopalProcess
     /// </summary>
     public static Result RunInShell(string shellSetup, params string[] args) => Start(null, shellSetup, null, args);
 
+    /// <summary>As <see cref="RunInShell(string, string[])"/>, while <paramref name="whileRunning"/> acts (and may read the child's stderr so far).</summary>
+    public static Result RunInShell(string shellSetup, Action<Process, Func<string>> whileRunning, params string[] args) => Start(whileRunning, shellSetup, null, args);
+
     /// <summary>Runs with <paramref name="environment"/>'s variables set in the child's environment (a null value removes one).</summary>
     public static Result RunWithEnvironment(IReadOnlyDictionary<string, string?> environment, params string[] args) => Start(null, null, null, args, environment: environment);
 
