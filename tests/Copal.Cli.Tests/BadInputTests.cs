@@ -803,6 +803,20 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// Standard input closed when copal starts (<c>&lt;&amp;-</c>) is named as closed. The runtime's own pipe took its
+    /// descriptor, so the read waited for good on a pipe whose writer is copal itself (until Ctrl-C).
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("-f", "tokenize", "-f", "-")]
+    [InlineData("--data", "perplexity", "--data", "-", "--device", "cpu")]
+    public void A_standard_input_closed_at_start_is_named_not_waited_on(string typed, string command, params string[] options)
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell("exec <&-", [command, "-m", Model, .. options]);
+        AssertError(r, 1, $"copal: error: {typed}: standard input cannot be read: it was closed when copal started (<&-)");
+        Assert.Equal("", r.Stdout);
+    }
+
+    /// <summary>
     /// A path in a loop of symbolic links is told as the option that gave it, before any work: outputs and --calib
     /// said only "'PATH' has too many levels of symbolic links", naming no option.
     /// </summary>
