@@ -786,6 +786,20 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// Standard output closed when copal starts (<c>&gt;&amp;-</c>) is said to be so: the runtime's own pipe took its
+    /// descriptor, read end first, and the write failed as "permission denied", which named no cause.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("tokenize", "-t", "Once")]
+    [InlineData("logits", "-t", "Once", "-o", "-", "--device", "cpu")]
+    public void A_standard_output_closed_at_start_is_said_to_be_closed(string command, params string[] options)
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell("exec >&-", [command, "-m", Model, .. options]);
+        AssertError(r, 1, "copal: error: standard output: cannot write: it is not open for writing (closed when copal started, as by >&-)");
+        Assert.Single(r.Stderr.Split('\n'), line => line.StartsWith("copal: error:", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// Standard input that cannot be read (a folder given as <c>&lt; dir</c>) is named with the option that reads it:
     /// the error was the system's bare "Is a directory".
     /// </summary>

@@ -164,7 +164,7 @@ internal static class Inputs
             return TextBytes.ReadFile(TextFile(path, typed));
         }
         cancellationToken.ThrowIfCancellationRequested();
-        if (ClosedStandardInput.Detected())
+        if (ClosedAtStart.StandardInput())
         {
             throw new IOException($"{typed}: standard input cannot be read: it was closed when copal started (<&-); give it with < FILE or through a pipe");
         }
