@@ -24,6 +24,10 @@ internal static class CopalProcess
     /// </summary>
     public static Result RunHoldingInput(Action<Process> whileRunning, string stdin, params string[] args) => Start((p, _) => whileRunning(p), null, stdin, args, holdInput: true);
 
+    /// <summary>As <see cref="RunHoldingInput"/>, from <c>bash -c</c> after <paramref name="shellSetup"/> (e.g. <c>exec 2&gt;FILE</c>).</summary>
+    public static Result RunHoldingInputInShell(string shellSetup, Action<Process> whileRunning, string stdin, params string[] args) =>
+        Start((p, _) => whileRunning(p), shellSetup, stdin, args, holdInput: true);
+
     /// <summary>
     /// Runs copal from <c>bash -c</c> after <paramref name="shellSetup"/> (e.g. <c>ulimit</c>, <c>trap</c>), so limits
     /// and ignored signals apply to copal itself.

@@ -1,5 +1,5 @@
+using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 
 namespace Copal.Cli.Infrastructure;
 
@@ -7,11 +7,17 @@ namespace Copal.Cli.Infrastructure;
 /// A line written to standard error by a signal's handler. The runtime's console writers share one lock, and a write
 /// to a standard output that does not drain (a pipe its reader has stopped reading) holds it: a notice written through
 /// <see cref="Console.Error"/> then waited with it, and the cancellation it comes before waited too, with nothing on
-/// the screen. Written straight to the file, in one write, the notice shows and the run is cancelled at once.
+/// the screen. The line goes straight to the descriptor with write(2), which writes at the descriptor's own offset as
+/// the console does: a <see cref="FileStream"/> over it writes a file at an offset of its own (pwrite), and the
+/// console's next line (<c>2&gt; log</c>) overwrote the notice.
 /// </summary>
 internal static class StandardError
 {
     private const int Descriptor = 2;
+    private const int Interrupted = 4; // EINTR
+
+    [DllImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static extern nint Write(int fd, byte[] buffer, nuint count);
 
     public static void WriteLine(string text)
     {
@@ -20,15 +26,19 @@ internal static class StandardError
             Console.Error.WriteLine(text);
             return;
         }
-        try
+        byte[] bytes = Encoding.UTF8.GetBytes(text + "\n");
+        while (bytes.Length > 0)
         {
-            using var handle = new SafeFileHandle(Descriptor, ownsHandle: false);
-            using var stream = new FileStream(handle, FileAccess.Write, bufferSize: 0);
-            stream.Write(Encoding.UTF8.GetBytes(text + "\n"));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            // Standard error closed or full: there is no one to tell.
+            nint written = Write(Descriptor, bytes, (nuint)bytes.Length);
+            if (written < 0 && Marshal.GetLastPInvokeError() == Interrupted)
+            {
+                continue;
+            }
+            if (written <= 0)
+            {
+                return; // standard error closed or full: there is no one to tell
+            }
+            bytes = bytes[(int)written..];
         }
     }
 }
