@@ -177,6 +177,7 @@ internal static class CommonOptions
 /// Ctrl-C, SIGTERM and SIGHUP cancel the running command cooperatively, so outputs are cleaned up rather than cut
 /// off. The first one cancels; a second deletes this run's temporary files and folders and lets the runtime end the
 /// process at once (anything that still escapes, a SIGKILL's leftovers say, the next run removes: <see cref="StaleTemporaries"/>).
+/// One that comes once the command has done its work cancels nothing: the run exits 0 and says so (<see cref="Finish"/>).
 /// </summary>
 internal static class Cancellation
 {
