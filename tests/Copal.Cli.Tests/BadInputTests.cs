@@ -786,6 +786,20 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// Standard output closed when copal starts (<c>&gt;&amp;-</c>) is said to be so: the runtime's own pipe took its
+    /// descriptor, read end first, and the write failed as "permission denied", which named no cause.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("tokenize", "-t", "Once")]
+    [InlineData("logits", "-t", "Once", "-o", "-", "--device", "cpu")]
+    public void A_standard_output_closed_at_start_is_said_to_be_closed(string command, params string[] options)
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell("exec >&-", [command, "-m", Model, .. options]);
+        AssertError(r, 1, "copal: error: standard output: cannot write: it is not open for writing (closed when copal started, as by >&-)");
+        Assert.Single(r.Stderr.Split('\n'), line => line.StartsWith("copal: error:", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// Standard input that cannot be read (a folder given as <c>&lt; dir</c>) is named with the option that reads it:
     /// the error was the system's bare "Is a directory".
     /// </summary>
@@ -800,6 +814,20 @@ public sealed class BadInputTests : IDisposable
         CopalProcess.Result r = CopalProcess.RunInShell($"exec <'{_temp}'", [command, "-m", Model, .. options.Select(o => o == "OUT" ? output : o)]);
         AssertError(r, 1, $"copal: error: {typed}: standard input cannot be read: Is a directory");
         Assert.False(Directory.Exists(output));
+    }
+
+    /// <summary>
+    /// Standard input closed when copal starts (<c>&lt;&amp;-</c>) is named as closed. The runtime's own pipe took its
+    /// descriptor, so the read waited for good on a pipe whose writer is copal itself (until Ctrl-C).
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("-f", "tokenize", "-f", "-")]
+    [InlineData("--data", "perplexity", "--data", "-", "--device", "cpu")]
+    public void A_standard_input_closed_at_start_is_named_not_waited_on(string typed, string command, params string[] options)
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell("exec <&-", [command, "-m", Model, .. options]);
+        AssertError(r, 1, $"copal: error: {typed}: standard input cannot be read: it was closed when copal started (<&-)");
+        Assert.Equal("", r.Stdout);
     }
 
     /// <summary>

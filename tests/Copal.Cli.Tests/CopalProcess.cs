@@ -24,11 +24,18 @@ internal static class CopalProcess
     /// </summary>
     public static Result RunHoldingInput(Action<Process> whileRunning, string stdin, params string[] args) => Start((p, _) => whileRunning(p), null, stdin, args, holdInput: true);
 
+    /// <summary>As <see cref="RunHoldingInput"/>, from <c>bash -c</c> after <paramref name="shellSetup"/> (e.g. <c>exec 2&gt;FILE</c>).</summary>
+    public static Result RunHoldingInputInShell(string shellSetup, Action<Process> whileRunning, string stdin, params string[] args) =>
+        Start((p, _) => whileRunning(p), shellSetup, stdin, args, holdInput: true);
+
     /// <summary>
     /// Runs copal from <c>bash -c</c> after <paramref name="shellSetup"/> (e.g. <c>ulimit</c>, <c>trap</c>), so limits
     /// and ignored signals apply to copal itself.
     /// </summary>
     public static Result RunInShell(string shellSetup, params string[] args) => Start(null, shellSetup, null, args);
+
+    /// <summary>As <see cref="RunInShell(string, string[])"/>, while <paramref name="whileRunning"/> acts (and may read the child's stderr so far).</summary>
+    public static Result RunInShell(string shellSetup, Action<Process, Func<string>> whileRunning, params string[] args) => Start(whileRunning, shellSetup, null, args);
 
     /// <summary>Runs with <paramref name="environment"/>'s variables set in the child's environment (a null value removes one).</summary>
     public static Result RunWithEnvironment(IReadOnlyDictionary<string, string?> environment, params string[] args) => Start(null, null, null, args, environment: environment);

@@ -41,6 +41,40 @@ public sealed class StdinSignalTests
     }
 
     /// <summary>
+    /// With standard error a file (<c>2&gt; log</c>) the notice and the outcome are both whole. The notice, written by
+    /// the signal's handler past the console, once went through a stream that wrote the file at an offset of its own,
+    /// and the outcome's line, written at the descriptor's offset, overwrote it ("copal: cancelled\n on SIGTERM ...").
+    /// </summary>
+    [SignalWhenReadyFact(15, "SIGTERM")]
+    public void SIGTERM_notice_and_outcome_are_both_whole_in_a_stderr_file()
+    {
+        string log = Path.Combine(Path.GetTempPath(), $"copal-stderr-{Guid.NewGuid():N}.log");
+        try
+        {
+            bool ready = false;
+            CopalProcess.Result r = CopalProcess.RunHoldingInputInShell($"exec 2>'{log}'", p =>
+            {
+                ready = CopalProcess.WaitForSignalHandlers(p);
+                if (ready)
+                {
+                    using (Process kill = Process.Start("kill", ["-TERM", p.Id.ToString(CultureInfo.InvariantCulture)]))
+                    {
+                        kill.WaitForExit();
+                    }
+                    p.WaitForExit(TimeSpan.FromMinutes(1));
+                }
+            }, "Lily saw a big red ball.", "tokenize", "-m", Model, "-f", "-");
+            Assert.True(ready, $"copal ended before its signal handlers were in place; exit {r.ExitCode}; stderr: {File.ReadAllText(log)}");
+            Assert.Equal(143, r.ExitCode);
+            Assert.Equal("copal: cancelling on SIGTERM (send it again to stop at once)...\ncopal: cancelled\n", File.ReadAllText(log));
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
+    /// <summary>
     /// A command given files to write says none was left half-written; one that writes none (tokenize, above; serve;
     /// generate, whose text is already on stdout) says only that it was cancelled.
     /// </summary>

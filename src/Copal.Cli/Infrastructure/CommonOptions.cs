@@ -158,7 +158,7 @@ internal static class CommonOptions
             try
             {
                 StaleTemporaries.Sweep(parseResult);
-                return Task.FromResult(body(parseResult, Cancellation.Token));
+                return Task.FromResult(Cancellation.Finish(body(parseResult, Cancellation.Token), WritesFiles(parseResult)));
             }
             catch (Exception e)
             {
@@ -177,6 +177,7 @@ internal static class CommonOptions
 /// Ctrl-C, SIGTERM and SIGHUP cancel the running command cooperatively, so outputs are cleaned up rather than cut
 /// off. The first one cancels; a second deletes this run's temporary files and folders and lets the runtime end the
 /// process at once (anything that still escapes, a SIGKILL's leftovers say, the next run removes: <see cref="StaleTemporaries"/>).
+/// One that comes once the command has done its work cancels nothing: the run exits 0 and says so (<see cref="Finish"/>).
 /// </summary>
 internal static class Cancellation
 {
@@ -184,6 +185,9 @@ internal static class Cancellation
     private static readonly List<PosixSignalRegistration> s_registrations = [];
     private static int s_requests;
     private static int s_exitCode = CliErrors.Cancelled;
+    private static readonly Lock s_gate = new();
+    private static bool s_signalled;
+    private static string? s_finished; // once the command has succeeded: what a signal from then on is told
 
     public static CancellationToken Token => s_source.Token;
 
@@ -192,13 +196,13 @@ internal static class Cancellation
 
     public static void Install()
     {
-        Console.CancelKeyPress += (_, e) => e.Cancel = Request(CliErrors.Cancelled, "copal: cancelling (press Ctrl-C again to abort at once)...");
+        Console.CancelKeyPress += (_, e) => e.Cancel = Request(CliErrors.Cancelled, "copal: cancelling (press Ctrl-C again to abort at once)...", fromSignal: true);
         foreach ((PosixSignal signal, int number) in new[] { (PosixSignal.SIGTERM, 15), (PosixSignal.SIGHUP, 1) })
         {
             try
             {
                 s_registrations.Add(PosixSignalRegistration.Create(signal, context =>
-                    context.Cancel = Request(128 + number, $"copal: cancelling on {context.Signal} (send it again to stop at once)...")));
+                    context.Cancel = Request(128 + number, $"copal: cancelling on {context.Signal} (send it again to stop at once)...", fromSignal: true)));
             }
             catch (PlatformNotSupportedException)
             {
@@ -215,22 +219,70 @@ internal static class Cancellation
     {
         if (!s_source.IsCancellationRequested)
         {
-            _ = Request(128 + 13, "copal: standard output was closed (its reader exited); stopping...");
+            _ = Request(128 + 13, "copal: standard output was closed (its reader exited); stopping...", fromSignal: false);
         }
     }
 
-    // True when this request cancels (the default action is suppressed); false for a repeat, which ends the process.
-    private static bool Request(int exitCode, string notice)
+    /// <summary>
+    /// The exit code of a command whose body returned <paramref name="code"/>. A body that returned 0 did all its work,
+    /// however late a signal came while it finished (after its output was renamed into place, say): nothing is left to
+    /// cancel and the output is complete, so the run exits 0, and says so after its "cancelling..." line rather than
+    /// leaving that as its last word. A signal from now on, until the process ends, is told the same.
+    /// </summary>
+    public static int Finish(int code, bool writesFiles)
     {
+        if (code != CliErrors.Ok)
+        {
+            return code;
+        }
+        string finished = writesFiles
+            ? "copal: too late to cancel: the run had done its work; its output is complete and kept (exit 0)"
+            : "copal: too late to cancel: the run had done its work; its results are complete (exit 0)";
+        bool signalled;
+        lock (s_gate)
+        {
+            s_finished = finished;
+            signalled = s_signalled;
+        }
+        if (signalled)
+        {
+            Console.Error.WriteLine(finished);
+        }
+        return code;
+    }
+
+    // True when this request cancels (the default action is suppressed); false for a repeat, which ends the process.
+    private static bool Request(int exitCode, string notice, bool fromSignal)
+    {
+        // A repeat takes no lock: it must end the process whatever the first request is waiting on.
         if (Interlocked.Increment(ref s_requests) != 1)
         {
             TemporaryNames.RemoveOwn();
             MadeFolders.RemoveOwn();
             return false;
         }
-        Volatile.Write(ref s_exitCode, exitCode);
+        string? finished;
+        lock (s_gate)
+        {
+            // Under the lock, so that Finish sees a signal either before it looks or never.
+            s_signalled = fromSignal;
+            finished = s_finished;
+            if (finished is null)
+            {
+                Volatile.Write(ref s_exitCode, exitCode);
+            }
+        }
+        if (finished is not null)
+        {
+            // The command has succeeded and the process is ending with 0: the signal has nothing to cancel.
+            if (fromSignal)
+            {
+                StandardError.WriteLine(finished);
+            }
+            return true;
+        }
         ProgressLine.BreakForNotice();
-        Console.Error.WriteLine(notice);
+        StandardError.WriteLine(notice);
         s_source.Cancel();
         return true;
     }

@@ -164,6 +164,10 @@ internal static class Inputs
             return TextBytes.ReadFile(TextFile(path, typed));
         }
         cancellationToken.ThrowIfCancellationRequested();
+        if (ClosedAtStart.StandardInput())
+        {
+            throw new IOException($"{typed}: standard input cannot be read: it was closed when copal started (<&-); give it with < FILE or through a pipe");
+        }
         Task<byte[]> read = Task.Run(() =>
         {
             // The system's bare reason ("Is a directory" for `< folder`) named neither the option nor standard input.

@@ -94,6 +94,7 @@ public static class AtomicFile
                 write(writer);
             }
             Durable.FlushFile(temp);
+            KeepMode(full, temp); // after the flush, which reads the file: a mode without read permission would refuse it
             File.Move(temp, full, overwrite: true);
             Durable.FlushParent(full);
             written = true;
@@ -110,6 +111,20 @@ public static class AtomicFile
                 MadeFolders.RemoveEmpty(made);
             }
         }
+    }
+
+    /// <summary>
+    /// Gives <paramref name="temp"/> the permissions of the file it will replace, as <c>sed -i</c> does: a file its
+    /// owner made read-only (or private) stays so once replaced, rather than taking the umask's mode. Nothing to keep
+    /// where no file is there yet, or on Windows.
+    /// </summary>
+    private static void KeepMode(string full, string temp)
+    {
+        if (OperatingSystem.IsWindows() || !File.Exists(full))
+        {
+            return;
+        }
+        File.SetUnixFileMode(temp, File.GetUnixFileMode(full));
     }
 
     private static readonly UTF8Encoding s_utf8 = new(encoderShouldEmitUTF8Identifier: false);

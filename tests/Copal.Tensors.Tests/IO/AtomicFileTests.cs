@@ -68,6 +68,36 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal(_dir.Path, flushes.Paths[1]);
     }
 
+    /// <summary>
+    /// The new file takes the permissions of the one it replaces, as `sed -i` keeps them: a file made read-only (or
+    /// private to its owner) stayed writable by its owner and readable by all once replaced, its protection lost
+    /// without a word. A file written where none was has the usual mode (the umask's).
+    /// </summary>
+    [LinuxFact]
+    public void A_replaced_file_keeps_its_permissions()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // no Unix modes (the fact runs on Linux only)
+        }
+        foreach (UnixFileMode mode in new[] { UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead, UnixFileMode.UserRead | UnixFileMode.UserWrite })
+        {
+            string path = _dir.File($"kept-{(int)mode}.json");
+            File.WriteAllText(path, "old");
+            File.SetUnixFileMode(path, mode);
+            AtomicFile.WriteAllText(path, "--out", "new");
+            Assert.Equal("new", File.ReadAllText(path));
+            Assert.Equal(mode, File.GetUnixFileMode(path));
+        }
+        // Through a link, the mode of the file it points to; the link's own (always 777) means nothing.
+        string target = _dir.File("target.json");
+        File.WriteAllText(target, "old");
+        File.SetUnixFileMode(target, UnixFileMode.UserRead);
+        string link = File.CreateSymbolicLink(_dir.File("link.json"), target).FullName;
+        AtomicFile.WriteAllText(link, "--out", "new");
+        Assert.Equal(UnixFileMode.UserRead, File.GetUnixFileMode(target));
+    }
+
     [Fact]
     public void A_link_is_written_through_and_stays_a_link()
     {

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>
+/// A signal that comes once a run's output is in place has nothing left to cancel: the run exits 0, its output
+/// complete, and says so after its "cancelling..." line instead of leaving that as its last word (docs/cli.md).
+/// </summary>
+public sealed partial class LateSignalTests : IDisposable
+{
+    private const int GetPipeSize = 1032; // fcntl's F_GETPIPE_SZ
+
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-late-").FullName;
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(SafeHandle fd, int command);
+
+    /// <summary>
+    /// compact writes its summary line to standard output after its folder is renamed into place. Standard output is
+    /// here a named pipe filled beforehand to its capacity, so that write waits until the test reads: the run is held
+    /// past its commit, SIGTERM is sent, and the pipe is read only once the run has said "cancelling". No timing
+    /// decides the outcome.
+    /// </summary>
+    [LinuxFact]
+    public void A_signal_after_the_output_is_in_place_exits_0_and_says_the_output_is_kept()
+    {
+        string pruned = Path.Combine(_temp, "pruned"), outDir = Path.Combine(_temp, "compact"), fifo = Path.Combine(_temp, "stdout");
+        CopalProcess.Result prune = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", pruned, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
+        Assert.True(prune.ExitCode == 0, prune.Stderr);
+        using (Process mkfifo = Process.Start("mkfifo", [fifo]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        // Read and write: the open does not wait for a writer, and the run's open for writing does not wait for a reader.
+        using var pipe = new FileStream(fifo, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+        int capacity = Fcntl(pipe.SafeFileHandle, GetPipeSize);
+        Assert.True(capacity > 0, $"F_GETPIPE_SZ failed: errno {Marshal.GetLastPInvokeError()}");
+        pipe.Write(new byte[capacity]);
+        string summary = "";
+        bool held = false, heard = false;
+
+        CopalProcess.Result r = CopalProcess.RunInShell($"exec >'{fifo}'", (p, stderr) =>
+        {
+            held = Until(p, () => File.Exists(Path.Combine(outDir, "model.safetensors")));
+            Kill("TERM", p.Id);
+            heard = Until(p, () => stderr().Contains("cancelling", StringComparison.Ordinal));
+            summary = Drain(pipe, capacity);
+        }, "compact", "-m", pruned, "-o", outDir);
+
+        Assert.True(held, $"the run ended before its output was in place; stderr: {r.Stderr}");
+        Assert.True(heard, $"the run did not say it was cancelling; stderr: {r.Stderr}");
+        Assert.True(r.ExitCode == 0, $"exit code {r.ExitCode}, expected 0: the output was complete; stderr: {r.Stderr}");
+        Assert.Contains($"wrote {outDir}", summary, StringComparison.Ordinal);
+        Assert.EndsWith("copal: too late to cancel: the run had done its work; its output is complete and kept (exit 0)\n", r.Stderr, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(outDir, "config.json")));
+        Assert.Equal([outDir, pruned, fifo], Directory.GetFileSystemEntries(_temp).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>True once <paramref name="condition"/> holds; false if the run ended first (or after two minutes).</summary>
+    private static bool Until(Process p, Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            if (condition())
+            {
+                return true;
+            }
+            if (p.HasExited)
+            {
+                return condition();
+            }
+            Thread.Sleep(20);
+        }
+        return false;
+    }
+
+    /// <summary>Reads the filler back, then what the run wrote after it, up to its line's end.</summary>
+    private static string Drain(FileStream pipe, int filler)
+    {
+        var text = new StringBuilder();
+        var buffer = new byte[65536];
+        long read = 0;
+        Task reading = Task.Run(() =>
+        {
+            for (int n; (n = pipe.Read(buffer, 0, buffer.Length)) > 0;)
+            {
+                int skip = (int)Math.Clamp(filler - read, 0, n);
+                read += n;
+                text.Append(Encoding.UTF8.GetString(buffer, skip, n - skip));
+                if (read > filler && text.ToString().Contains('\n', StringComparison.Ordinal))
+                {
+                    return;
+                }
+            }
+        });
+        Assert.True(reading.Wait(TimeSpan.FromMinutes(2)), $"the run wrote no line after the filler; read {read} bytes");
+        return text.ToString();
+    }
+
+    private static void Kill(string signal, int pid)
+    {
+        using Process kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+}
