@@ -26,14 +26,9 @@ public sealed class AbortedBodyTests
         await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
         using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
-            await client.ConnectAsync(server.Address.Host, server.Address.Port);
             // 100 bytes announced. The server sends 100 Continue once the handler reads the body: the client then
             // sends 14 of them and leaves while the handler waits for the rest.
-            await client.SendAsync(Encoding.ASCII.GetBytes(
-                $"POST /v1/completions HTTP/1.1\r\nHost: {server.Address.Authority}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"));
-            var answer = new byte[256];
-            int read = await client.ReceiveAsync(answer);
-            Assert.StartsWith("HTTP/1.1 100 Continue", Encoding.ASCII.GetString(answer, 0, read));
+            await SendHeadersAndAwaitContinueAsync(client, server, "Content-Length: 100");
             await client.SendAsync(Encoding.ASCII.GetBytes("{\"model\": \"sto"));
             if (reset)
             {
@@ -58,19 +53,28 @@ public sealed class AbortedBodyTests
         await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
         using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
-            await client.ConnectAsync(server.Address.Host, server.Address.Port);
-            // Expect: 100-continue, so the client sends its first chunk once the handler reads the body and resets
-            // the connection while the handler waits for the next.
-            await client.SendAsync(Encoding.ASCII.GetBytes(
-                $"POST /v1/completions HTTP/1.1\r\nHost: {server.Address.Authority}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"));
-            var answer = new byte[256];
-            int read = await client.ReceiveAsync(answer);
-            Assert.StartsWith("HTTP/1.1 100 Continue", Encoding.ASCII.GetString(answer, 0, read));
+            // The client sends its first chunk once the handler reads the body and resets the connection while the
+            // handler waits for the next.
+            await SendHeadersAndAwaitContinueAsync(client, server, "Transfer-Encoding: chunked");
             await client.SendAsync(Encoding.ASCII.GetBytes("e\r\n{\"model\": \"sto\r\n"));
             client.LingerState = new LingerOption(true, 0);
             client.Close();
         }
         await AssertCountedAsAborted(server);
+    }
+
+    /// <summary>
+    /// Connects and sends a completion request's headers with <paramref name="framing"/> and Expect: 100-continue, so
+    /// the body is sent only once the handler has started reading it.
+    /// </summary>
+    private static async Task SendHeadersAndAwaitContinueAsync(Socket client, OpenAiServer server, string framing)
+    {
+        await client.ConnectAsync(server.Address.Host, server.Address.Port);
+        await client.SendAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/completions HTTP/1.1\r\nHost: {server.Address.Authority}\r\nContent-Type: application/json\r\n{framing}\r\nExpect: 100-continue\r\n\r\n"));
+        var answer = new byte[256];
+        int read = await client.ReceiveAsync(answer);
+        Assert.StartsWith("HTTP/1.1 100 Continue", Encoding.ASCII.GetString(answer, 0, read));
     }
 
     private static async Task AssertCountedAsAborted(OpenAiServer server)
