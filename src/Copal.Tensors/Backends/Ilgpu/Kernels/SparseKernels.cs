@@ -98,8 +98,9 @@ internal static class SparseKernels
     /// <summary>
     /// This lane's share of row <paramref name="o"/> of a 2:4 weight times the input row whose quads start at
     /// <paramref name="xRow"/>. Stored chunk e of a row holds four of its groups (<see cref="TwoOfFourLayout"/>): their
-    /// eight values, one 16-byte load (BF16; two for F32), and their eight 2-bit fields in order, one 16-bit load. Lane l of a step takes chunks
-    /// base + l and base + team + l, so a warp's value loads are two contiguous 512 bytes. Two chunks a step, not
+    /// eight values, one 16-byte load (BF16; two for F32), and their eight 2-bit fields in order, one 16-bit load.
+    /// Lane l of a step takes chunks base + l and base + team + l, so a warp's value loads are two contiguous 512
+    /// bytes. Two chunks a step, not
     /// more: a chunk's four x quads take 16 registers, and where a step's x and values do not fit the register budget
     /// (<see cref="LaunchPlan.TwoOfFourGemv"/>) ptxas issues each value load just before its use, one memory latency
     /// a chunk (docs/gpu.md).

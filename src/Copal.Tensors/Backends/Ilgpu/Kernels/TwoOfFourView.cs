@@ -22,8 +22,8 @@ internal readonly struct TwoOfFourView<TV>(TV values, ArrayView<byte> index, int
 
     public float LoadAt(int row, int col, int cols)
     {
-        int g = _chunks == 0 ? col >> 2 : TwoOfFourLayout.StoredGroup(col >> 2, _chunks);
-        uint nibble = (uint)_index[((long)row * _indexStride) + (g >> 1)] >> ((g & 1) << 2);
+        int g = StoredGroup(col);
+        uint nibble = Fields(row, g);
         uint within = (uint)(col & 3);
         long first = ((long)row * (cols >> 1)) + (2L * g);
         float v0 = _values.Load(first), v1 = _values.Load(first + 1);
@@ -48,8 +48,8 @@ internal readonly struct TwoOfFourView<TV>(TV values, ArrayView<byte> index, int
     /// <summary>A quad is one group: its position, field nibble and two values are found once for its four elements.</summary>
     public Quad LoadQuadAt(int row, int col, int cols)
     {
-        int g = _chunks == 0 ? col >> 2 : TwoOfFourLayout.StoredGroup(col >> 2, _chunks);
-        uint nibble = (uint)_index[((long)row * _indexStride) + (g >> 1)] >> ((g & 1) << 2);
+        int g = StoredGroup(col);
+        uint nibble = Fields(row, g);
         long first = ((long)row * (cols >> 1)) + (2L * g);
         float v0 = _values.Load(first), v1 = _values.Load(first + 1);
         uint f0 = nibble & 3u, f1 = (nibble >> 2) & 3u;
@@ -61,4 +61,10 @@ internal readonly struct TwoOfFourView<TV>(TV values, ArrayView<byte> index, int
             W = (f0 == 3u ? v0 : 0f) + (f1 == 3u ? v1 : 0f),
         };
     }
+
+    /// <summary>Where the group of column <paramref name="col"/> is stored in its row, in group units.</summary>
+    private int StoredGroup(int col) => _chunks == 0 ? col >> 2 : TwoOfFourLayout.StoredGroup(col >> 2, _chunks);
+
+    /// <summary>The two 2-bit fields of stored group <paramref name="g"/> of <paramref name="row"/>, in the low nibble.</summary>
+    private uint Fields(int row, int g) => (uint)_index[((long)row * _indexStride) + (g >> 1)] >> ((g & 1) << 2);
 }
