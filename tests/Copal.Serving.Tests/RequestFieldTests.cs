@@ -92,6 +92,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"name\":5,\"content\":\"Hi\"}]", "messages[0].name")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":\"Yo\",\"reasoning_content\":[]}]", "messages[1].reasoning_content")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":\"Yo\",\"reasoning\":true}]", "messages[1].reasoning")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":\"Yo\",\"reasoning_content\":\"ok\",\"reasoning\":5}]", "messages[1].reasoning")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\",\"reasoning_content\":5}]", "messages[0].reasoning_content")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":5,\"content\":\"Hi\"}]", "messages[0].role")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"content\":\"Hi\"}]", "messages[0].role")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"narrator\",\"content\":\"Hi\"}]", "messages[0].role")]

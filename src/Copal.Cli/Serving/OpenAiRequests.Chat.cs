@@ -142,8 +142,10 @@ internal static partial class OpenAiRequests
                 : throw OpenAiException.BadRequest($"{at}.tool_call_id", $"{at}.tool_call_id is required for a tool message: the id of the call it answers");
         }
         // An assistant's thought sent back, as vLLM passes it: Qwen3's template writes it for the steps after the last
-        // user message (a turn of tool calls) and leaves earlier turns' out; reasoning is vLLM's newer name for it.
-        string? thought = role == "assistant" ? OptionalString(message, "reasoning_content", at) ?? OptionalString(message, "reasoning", at) : null;
+        // user message (a turn of tool calls) and leaves earlier turns' out; reasoning is vLLM's newer name for it. Both
+        // are checked whatever the role, and whichever is used: a wrong type is the client's mistake to hear of.
+        string? reasoningContent = OptionalString(message, "reasoning_content", at), reasoning = OptionalString(message, "reasoning", at);
+        string? thought = role == "assistant" ? reasoningContent ?? reasoning : null;
         if (templated && thought is not null)
         {
             extra["reasoning_content"] = thought;

@@ -260,15 +260,23 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     /// <summary>
     /// Whether a body's read failed because the client's connection ended, so no one is left to answer: a reset
-    /// (an IOException that is not one of Kestrel's refusals, whatever the body's framing: a chunked body has no length
-    /// to fall short of, and its reset was answered as a bug of ours, a 500 with a stack trace in the server's log), or
-    /// the end of the stream before the length the body announced (Kestrel's "unexpected end of request content").
-    /// Kestrel's refusals are IOExceptions too (its BadHttpRequestException derives from one) and go to the client with
-    /// their status: a length past the server's limit is a 413 before a byte of the body is read.
+    /// (an IOException that is not one of Kestrel's refusals, whatever the body's framing: a chunked body's reset was
+    /// answered as a bug of ours, a 500 with a stack trace in the server's log), or the end of the stream before the
+    /// body's end (Kestrel's 400 "unexpected end of request content"). Kestrel's refusals are IOExceptions too (its
+    /// BadHttpRequestException derives from one) and go to the client with their status: a length past the server's
+    /// limit is a 413 before a byte of the body is read, a chunk that is not one a 400 of its own.
     /// </summary>
     private static bool ConnectionEnded(Exception e, long? announced, long read) => e is BadHttpRequestException bad
-        ? bad.StatusCode == 400 && announced is long length && read < length
+        ? bad.StatusCode == 400 && (announced is long length ? read < length : IsUnexpectedEnd(bad))
         : e is IOException;
+
+    /// <summary>
+    /// Whether Kestrel's 400 says the stream ended inside the body. A chunked body has no length to fall short of, and
+    /// the reason Kestrel gives is internal to it, so its message tells this 400 from those of a malformed chunk: a
+    /// client that closed during a chunked body was counted as an error unless Kestrel noticed the close first.
+    /// </summary>
+    private static bool IsUnexpectedEnd(BadHttpRequestException bad) =>
+        bad.Message.StartsWith("Unexpected end of request content", StringComparison.Ordinal);
 
     /// <summary>
     /// A request that ends with no client to answer (one that left before its body was whole, or was cut off after a

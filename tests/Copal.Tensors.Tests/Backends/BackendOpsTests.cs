@@ -151,6 +151,8 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         { "2:4", DType.BF16, 4, 9, 1000 },      // prefill: the GEMM over the decoding 2:4 view
         { "2:4", DType.BF16, 17, 40, 136 },     // … more than one tile of rows and of outputs
         { "2:4", DType.F32, 5, 9, 2128 },       // … over the chunk kernels' permuted layout, a partial last block
+        { "2:4", DType.BF16, 1, 9, 528 },       // decode over the permuted layout, a last block of one chunk
+        { "2:4", DType.BF16, 17, 40, 528 },     // … and prefill, more than one tile of rows and of outputs
         { "4:8", DType.BF16, 1, 7, 1032 },      // 3-bit fields that straddle bytes
         { "3:8", DType.F32, 2, 5, 264 },        // prefill: the GEMM over the decoding N:M view
         { "4:8", DType.BF16, 19, 37, 136 },     // … more than one tile of rows and of outputs

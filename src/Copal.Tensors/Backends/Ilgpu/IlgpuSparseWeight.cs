@@ -57,11 +57,15 @@ public sealed class IlgpuSparseWeight : DeviceWeight
     /// with 2-bit fields and a width in whole 16-column chunks. Other N:M weights, 2:4 of other widths among them,
     /// take the general N:M kernels. Such a weight is stored permuted for them (<see cref="TwoOfFourLayout"/>).
     /// </summary>
-    internal bool IsTwoOfFourInChunks => Format == SparseFormat.NM && N == 2 && M == 4 && Bits == 2 && SparseKernels.ReadsInChunks(Cols);
+    internal bool IsTwoOfFourInChunks => Format == SparseFormat.NM && TwoOfFourInChunks(N, M, Bits, Cols);
 
-    /// <summary>Whether <paramref name="matrix"/> loads as a weight that <see cref="IsTwoOfFourInChunks"/>.</summary>
-    internal static bool LoadsAsTwoOfFourChunks(NMSparseMatrix matrix) =>
-        matrix.N == 2 && matrix.M == 4 && matrix.Bits == 2 && SparseKernels.ReadsInChunks(matrix.Cols);
+    /// <summary>
+    /// Whether <paramref name="matrix"/> loads as a weight that <see cref="IsTwoOfFourInChunks"/>: one test for both,
+    /// as the upload permutes exactly the weights whose kernels read the permuted layout.
+    /// </summary>
+    internal static bool LoadsAsTwoOfFourChunks(NMSparseMatrix matrix) => TwoOfFourInChunks(matrix.N, matrix.M, matrix.Bits, matrix.Cols);
+
+    private static bool TwoOfFourInChunks(int n, int m, int bits, int cols) => n == 2 && m == 4 && bits == 2 && SparseKernels.ReadsInChunks(cols);
 
     internal Bf16Weights Bf16 { get; }
 
