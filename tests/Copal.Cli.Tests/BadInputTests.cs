@@ -831,6 +831,20 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// Standard input that is a pipe whose write end copal was given too (a parent that left it open) is named as
+    /// such: the read could never end, and the error said standard input was closed when copal started, which it was not.
+    /// </summary>
+    [LinuxFact]
+    public void A_standard_input_whose_write_end_copal_holds_is_named_not_said_closed()
+    {
+        // Opening the pipe's /proc entry for writing gives another write end of that very pipe, which exec keeps.
+        CopalProcess.Result r = CopalProcess.RunInShell("exec < <(echo Once); exec 4>/proc/self/fd/0", ["tokenize", "-m", Model, "-f", "-"]);
+        AssertError(r, 1, "copal: error: -f: standard input cannot be read: copal was given its pipe's write end too (descriptor 4), so it would never end");
+        Assert.DoesNotContain("closed when copal started", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", r.Stdout);
+    }
+
+    /// <summary>
     /// A path in a loop of symbolic links is told as the option that gave it, before any work: outputs and --calib
     /// said only "'PATH' has too many levels of symbolic links", naming no option.
     /// </summary>
