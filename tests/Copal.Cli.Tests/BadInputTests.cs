@@ -800,6 +800,18 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// Standard output open for reading only (<c>1&lt;FILE</c>) is said to be so: the system's "permission denied" named
+    /// no cause, and saying it was closed at start would be untrue.
+    /// </summary>
+    [LinuxFact]
+    public void A_standard_output_open_for_reading_only_is_said_to_be_so()
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell($"exec 1<'{Path.Combine(Model, "config.json")}'", ["tokenize", "-m", Model, "-t", "Once"]);
+        AssertError(r, 1, "copal: error: standard output: cannot write: it is open for reading only (as by 1<FILE)");
+        Assert.Single(r.Stderr.Split('\n'), line => line.StartsWith("copal: error:", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// Standard input that cannot be read (a folder given as <c>&lt; dir</c>) is named with the option that reads it:
     /// the error was the system's bare "Is a directory".
     /// </summary>

@@ -19,6 +19,23 @@ internal static class ClosedAtStart
     /// <summary>Standard output is a descriptor this process opened itself: it was closed when copal started.</summary>
     public static bool StandardOutput() => OpenedHere("1");
 
+    /// <summary>Standard output is open for reading only (<c>1&lt;FILE</c>), not closed: nothing can be written to it.</summary>
+    public static bool StandardOutputReadOnly()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+        try
+        {
+            return (FlagsOf("1") & AccessMode) == 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// The descriptor, other than 0, through which this process itself could write the pipe that is its standard
     /// input (a parent that left the write end open in copal, as a <c>subprocess</c> with <c>close_fds=False</c>
