@@ -800,6 +800,18 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// Standard output open for reading only (<c>1&lt;FILE</c>) is said to be so: the system's "permission denied" named
+    /// no cause, and saying it was closed at start would be untrue.
+    /// </summary>
+    [LinuxFact]
+    public void A_standard_output_open_for_reading_only_is_said_to_be_so()
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell($"exec 1<'{Path.Combine(Model, "config.json")}'", ["tokenize", "-m", Model, "-t", "Once"]);
+        AssertError(r, 1, "copal: error: standard output: cannot write: it is open for reading only (as by 1<FILE)");
+        Assert.Single(r.Stderr.Split('\n'), line => line.StartsWith("copal: error:", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// Standard input that cannot be read (a folder given as <c>&lt; dir</c>) is named with the option that reads it:
     /// the error was the system's bare "Is a directory".
     /// </summary>
@@ -827,6 +839,20 @@ public sealed class BadInputTests : IDisposable
     {
         CopalProcess.Result r = CopalProcess.RunInShell("exec <&-", [command, "-m", Model, .. options]);
         AssertError(r, 1, $"copal: error: {typed}: standard input cannot be read: it was closed when copal started (<&-)");
+        Assert.Equal("", r.Stdout);
+    }
+
+    /// <summary>
+    /// Standard input that is a pipe whose write end copal was given too (a parent that left it open) is named as
+    /// such: the read could never end, and the error said standard input was closed when copal started, which it was not.
+    /// </summary>
+    [LinuxFact]
+    public void A_standard_input_whose_write_end_copal_holds_is_named_not_said_closed()
+    {
+        // Opening the pipe's /proc entry for writing gives another write end of that very pipe, which exec keeps.
+        CopalProcess.Result r = CopalProcess.RunInShell("exec < <(echo Once); exec 4>/proc/self/fd/0", ["tokenize", "-m", Model, "-f", "-"]);
+        AssertError(r, 1, "copal: error: -f: standard input cannot be read: copal was given its pipe's write end too (descriptor 4), so it would never end");
+        Assert.DoesNotContain("closed when copal started", r.Stderr, StringComparison.Ordinal);
         Assert.Equal("", r.Stdout);
     }
 

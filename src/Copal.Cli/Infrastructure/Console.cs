@@ -160,7 +160,9 @@ internal sealed class ProgressLine : IDisposable
         }
         lock (s_gate)
         {
-            Console.Error.WriteLine();
+            // Past the console, as the notice itself (StandardError): a write to a blocked standard output holds the
+            // console's lock, and a break through it waited there with the notice and the cancellation behind it.
+            StandardError.WriteLine("");
             if (s_drawn is ProgressLine drawn)
             {
                 drawn._dirty = false;

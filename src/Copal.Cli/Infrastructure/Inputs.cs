@@ -168,6 +168,10 @@ internal static class Inputs
         {
             throw new IOException($"{typed}: standard input cannot be read: it was closed when copal started (<&-); give it with < FILE or through a pipe");
         }
+        if (ClosedAtStart.InputWriterHeld() is string writer)
+        {
+            throw new IOException($"{typed}: standard input cannot be read: copal was given its pipe's write end too (descriptor {writer}), so it would never end; the program that starts copal must close that descriptor");
+        }
         Task<byte[]> read = Task.Run(() =>
         {
             // The system's bare reason ("Is a directory" for `< folder`) named neither the option nor standard input.

@@ -74,5 +74,7 @@ internal sealed class StandardOutputWriter(TextWriter console) : TextWriter
 
     private static IOException Failed(Exception e) => new(ClosedAtStart.StandardOutput()
         ? "standard output: cannot write: it is not open for writing (closed when copal started, as by >&-)"
-        : $"standard output: cannot write: {AtomicDirectory.Reason(e)}", e);
+        : ClosedAtStart.StandardOutputReadOnly()
+            ? "standard output: cannot write: it is open for reading only (as by 1<FILE)"
+            : $"standard output: cannot write: {AtomicDirectory.Reason(e)}", e);
 }

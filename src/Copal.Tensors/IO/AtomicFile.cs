@@ -116,7 +116,9 @@ public static class AtomicFile
     /// <summary>
     /// Gives <paramref name="temp"/> the permissions of the file it will replace, as <c>sed -i</c> does: a file its
     /// owner made read-only (or private) stays so once replaced, rather than taking the umask's mode. Nothing to keep
-    /// where no file is there yet, or on Windows.
+    /// where no file is there yet, or on Windows. The read, write and execute bits only: the new file belongs to
+    /// whoever runs copal, so a set-user-ID or set-group-ID bit kept from another owner's file would make a file that
+    /// runs as this user (root, say) where the old one ran as its owner.
     /// </summary>
     private static void KeepMode(string full, string temp)
     {
@@ -124,8 +126,10 @@ public static class AtomicFile
         {
             return;
         }
-        File.SetUnixFileMode(temp, File.GetUnixFileMode(full));
+        File.SetUnixFileMode(temp, File.GetUnixFileMode(full) & PermissionBits);
     }
+
+    private const UnixFileMode PermissionBits = (UnixFileMode)0x1FF; // rwx for user, group and others (0777)
 
     private static readonly UTF8Encoding s_utf8 = new(encoderShouldEmitUTF8Identifier: false);
 

@@ -98,6 +98,26 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal(UnixFileMode.UserRead, File.GetUnixFileMode(target));
     }
 
+    /// <summary>
+    /// The set-user-ID, set-group-ID and sticky bits are not kept: the new file is the runner's, and a set-user-ID file
+    /// of another owner, replaced by root, came back as a set-user-ID root file.
+    /// </summary>
+    [LinuxFact]
+    public void A_replaced_file_keeps_its_permissions_but_not_its_set_id_bits()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // no Unix modes (the fact runs on Linux only)
+        }
+        const UnixFileMode permissions = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute;
+        string path = _dir.File("set-id.json");
+        File.WriteAllText(path, "old");
+        File.SetUnixFileMode(path, permissions | UnixFileMode.SetUser | UnixFileMode.SetGroup | UnixFileMode.StickyBit);
+        AtomicFile.WriteAllText(path, "--out", "new");
+        Assert.Equal("new", File.ReadAllText(path));
+        Assert.Equal(permissions, File.GetUnixFileMode(path));
+    }
+
     [Fact]
     public void A_link_is_written_through_and_stays_a_link()
     {
