@@ -80,6 +80,12 @@ public sealed class ChatTemplate
         SpecialTokens = tokens;
     }
 
+    /// <summary>
+    /// Where the template was read, for messages: the model folder's chat_template.jinja or tokenizer_config.json,
+    /// or "chat template" for one given directly.
+    /// </summary>
+    public string Source => _origin;
+
     /// <summary>The special tokens given to the template (only those the config sets to a non-empty string).</summary>
     public IReadOnlyDictionary<string, string> SpecialTokens { get; }
 
