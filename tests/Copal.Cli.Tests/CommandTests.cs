@@ -153,7 +153,7 @@ public sealed class CommandTests : IDisposable
 
         foreach ((string[] args, string message) in new (string[], string)[]
         {
-            (["-m", TestData.Stories260K, "--chat", "-p", "Hi"], "has no chat template (tokenizer_config.json's chat_template); give the text as --prompt without --chat"),
+            (["-m", TestData.Stories260K, "--chat", "-p", "Hi"], "has no chat template (no chat_template.jinja, and no chat_template in tokenizer_config.json); give the text as --prompt without --chat"),
             (["-m", model, "--system", "Be kind."], "--system applies only with --chat"),
             (["-m", model, "--chat"], "--chat takes --prompt as the user's message; give one"),
             (["-m", model, "--chat", "-p", "forbidden"], $"--chat: the chat template of '{Path.Combine(model, "tokenizer_config.json")}' refused this conversation: no forbidden words"),
@@ -164,6 +164,31 @@ public sealed class CommandTests : IDisposable
             Assert.Equal(2, bad.ExitCode);
             Assert.Contains(message, bad.Stderr, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>
+    /// A chat template saved apart, as chat_template.jinja (transformers 4.50 and later), renders --chat, and its
+    /// refusal of a conversation names that file, not tokenizer_config.json.
+    /// </summary>
+    [Fact]
+    public void Generate_chat_reads_a_chat_template_jinja_and_names_it_in_a_refusal()
+    {
+        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "jinja"));
+        string file = Path.Combine(model, "chat_template.jinja");
+        File.WriteAllText(file, "{{ bos_token }}{% for m in messages %}{% if m['content'] == 'forbidden' %}{{ raise_exception('no forbidden words') }}{% endif %}"
+            + "{{ m['role'] + ': ' + m['content'] }}{% endfor %}");
+
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", model, "--chat", "-p", "Tell me a story", "-n", "3", "--json", "--device", "cpu");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        int[] expected = Copal.Model.Tokenization.CopalTokenizer.FromDirectory(model).Encode("<s>user: Tell me a story", addSpecialTokens: false);
+        using (var doc = System.Text.Json.JsonDocument.Parse(r.Stdout))
+        {
+            Assert.Equal(expected, doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32()));
+        }
+
+        CopalProcess.Result bad = CopalProcess.Run("generate", "-m", model, "--chat", "-p", "forbidden", "--device", "cpu");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains($"--chat: the chat template of '{file}' refused this conversation: no forbidden words", bad.Stderr, StringComparison.Ordinal);
     }
 
     /// <summary>A count of one reads "1 window", "1 position", not "1 windows".</summary>

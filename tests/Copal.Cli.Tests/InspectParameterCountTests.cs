@@ -38,6 +38,20 @@ public sealed class InspectParameterCountTests : IDisposable
         Assert.Contains("not counted as parameters: lm_head.weight (32,768 values", text.Stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A tied checkpoint's stored lm_head is not read whatever it holds (the embedding is the head, as transformers
+    /// ties it and vLLM skips it): one that differs from the embedding was called "a stored copy of the embedding".
+    /// </summary>
+    [Fact]
+    public void A_tied_models_stored_head_that_differs_from_the_embedding_is_not_called_its_copy()
+    {
+        string m = WithUnreadTensors(headScale: 0.5f);
+        CopalProcess.Result text = CopalProcess.Run("inspect", "-m", m);
+        Assert.True(text.ExitCode == 0, text.Stderr);
+        Assert.Contains("not counted as parameters: lm_head.weight (32,768 values, stored beside tied embeddings, which are the head with tie_word_embeddings: not read)", text.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("copy", text.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_checkpoint_with_every_tensor_read_says_nothing_is_left_out()
     {
@@ -47,8 +61,11 @@ public sealed class InspectParameterCountTests : IDisposable
         Assert.DoesNotContain("not counted", CopalProcess.Run("inspect", "-m", TestData.Stories260K).Stdout, StringComparison.Ordinal);
     }
 
-    /// <summary>stories260K (tied) with a stored copy of its embedding as lm_head.weight and a RoPE buffer of layer 0.</summary>
-    private string WithUnreadTensors()
+    /// <summary>
+    /// stories260K (tied) with its embedding times <paramref name="headScale"/> stored as lm_head.weight (a copy at
+    /// 1) and a RoPE buffer of layer 0.
+    /// </summary>
+    private string WithUnreadTensors(float headScale = 1)
     {
         string m = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
         string weights = Path.Combine(m, "model.safetensors"), rewritten = weights + ".new";
@@ -61,7 +78,8 @@ public sealed class InspectParameterCountTests : IDisposable
             {
                 writer.Write(t.Name, t.Bytes);
             }
-            writer.Write("lm_head.weight", embedding.Bytes);
+            float[] head = [.. System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(embedding.Bytes).ToArray().Select(v => v * headScale)];
+            writer.Write("lm_head.weight", System.Runtime.InteropServices.MemoryMarshal.AsBytes(head.AsSpan()));
             writer.Write(InvFreq, new byte[4 * sizeof(float)]);
             writer.Commit();
         }

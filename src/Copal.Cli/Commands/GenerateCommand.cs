@@ -34,7 +34,7 @@ internal static class GenerateCommand
         var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling; needs --temperature > 0", DefaultValueFactory = _ => 0UL };
         var ctxSize = ContextSizeOption.Create();
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also report the context size and the bytes of the KV cache and RoPE tables" };
-        var chat = new Option<bool>("--chat") { Description = "Take --prompt as a user's message: the model's chat template (tokenizer_config.json) renders it with the assistant's turn to follow, and the reply alone is printed" };
+        var chat = new Option<bool>("--chat") { Description = "Take --prompt as a user's message: the model's chat template (chat_template.jinja, else tokenizer_config.json's) renders it with the assistant's turn to follow, and the reply alone is printed" };
         var system = new Option<string?>("--system") { Description = "A system message before the user's (needs --chat)" };
         var templateArguments = new Option<string?>("--chat-template-kwargs") { Description = "Variables for the chat template as a JSON object (needs --chat), e.g. '{\"enable_thinking\": false}' turns Qwen3's thinking off" }
             .Accept(raw => JsonObject(raw) is null ? "a JSON object, e.g. '{\"enable_thinking\": false}'" : null);
@@ -245,7 +245,7 @@ internal static class GenerateCommand
     {
         if (TemplateChatFormatter.ForModel(modelDir) is not TemplateChatFormatter formatter)
         {
-            throw new UsageException($"--chat: model '{modelDir}' has no chat template (tokenizer_config.json's chat_template); give the text as --prompt without --chat");
+            throw new UsageException($"--chat: model '{modelDir}' has no chat template (no chat_template.jinja, and no chat_template in tokenizer_config.json); give the text as --prompt without --chat");
         }
         List<ChatTurn> turns = system is null ? [] : [new ChatTurn("system", system)];
         turns.Add(new ChatTurn("user", message));
@@ -260,7 +260,7 @@ internal static class GenerateCommand
         catch (ChatTemplateRaisedException e)
         {
             // The template's own refusal of this conversation (serve answers it as a 400): said with the file it is in.
-            throw new UsageException($"--chat: the chat template of '{Path.Combine(modelDir, "tokenizer_config.json")}' refused this conversation: {e.TemplateMessage}");
+            throw new UsageException($"--chat: the chat template of '{formatter.Template.Source}' refused this conversation: {e.TemplateMessage}");
         }
     }
 

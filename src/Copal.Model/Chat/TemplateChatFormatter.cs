@@ -4,7 +4,7 @@ namespace Copal.Model.Chat;
 
 /// <summary>
 /// The formatter for models with a chat template: the conversation rendered by the model's own
-/// <c>chat_template</c> (tokenizer_config.json) with the generation prompt, as Hugging Face's apply_chat_template
+/// <c>chat_template</c> (chat_template.jinja, else tokenizer_config.json's) with the generation prompt, as Hugging Face's apply_chat_template
 /// does. The template writes BOS itself, so the tokenizer adds no special tokens; the turn ends at the model's EOS
 /// ids, which every completion stops on.
 /// </summary>

@@ -80,6 +80,12 @@ public sealed class ChatTemplate
         SpecialTokens = tokens;
     }
 
+    /// <summary>
+    /// Where the template was read, for messages: the model folder's chat_template.jinja or tokenizer_config.json,
+    /// or "chat template" for one given directly.
+    /// </summary>
+    public string Source => _origin;
+
     /// <summary>The special tokens given to the template (only those the config sets to a non-empty string).</summary>
     public IReadOnlyDictionary<string, string> SpecialTokens { get; }
 
@@ -91,7 +97,8 @@ public sealed class ChatTemplate
     /// <summary>
     /// Reads <c>tokenizer_config.json</c> in <paramref name="modelDir"/>: <c>chat_template</c> as a string or as the
     /// named-list form <c>[{"name": ..., "template": ...}]</c>, and the special tokens (strings or AddedToken objects
-    /// <c>{"content": ...}</c>). Returns null when the folder has no tokenizer_config.json or it has no chat_template.
+    /// <c>{"content": ...}</c>). A <c>chat_template.jinja</c> beside it (<see cref="ChatTemplateFile"/>) is the template
+    /// instead, as in transformers. Returns null when the folder has neither template.
     /// </summary>
     /// <exception cref="ChatTemplateException">The file is not valid JSON, a field has the wrong shape, or a template uses an unsupported construct.</exception>
     public static ChatTemplate? FromDirectory(string modelDir)
@@ -99,9 +106,10 @@ public sealed class ChatTemplate
         // "" would read the working folder's tokenizer_config.json (Path.Combine("", name) is name).
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         string path = Path.Combine(modelDir, "tokenizer_config.json");
+        string? file = ChatTemplateFile.Read(modelDir);
         if (!File.Exists(path))
         {
-            return null;
+            return file is null ? null : new ChatTemplate(new Dictionary<string, string> { ["default"] = file }, null, ChatTemplateFile.PathIn(modelDir), named: false);
         }
         JsonDocument doc;
         try
@@ -119,35 +127,46 @@ public sealed class ChatTemplate
             {
                 throw new ChatTemplateException($"{path}: expected a JSON object, found {root.ValueKind}");
             }
-            if (!root.TryGetProperty("chat_template", out JsonElement ct) || ct.ValueKind == JsonValueKind.Null)
+            JsonElement ct = default;
+            if (file is null && (!root.TryGetProperty("chat_template", out ct) || ct.ValueKind == JsonValueKind.Null))
             {
                 return null;
             }
             var templates = new Dictionary<string, string>(StringComparer.Ordinal);
-            bool named;
-            switch (ct.ValueKind)
+            bool named = false;
+            string origin = path;
+            if (file is not null)
             {
-                case JsonValueKind.String:
-                    templates["default"] = ct.GetString()!;
-                    named = false;
-                    break;
-                case JsonValueKind.Array:
-                    named = true;
-                    int i = 0;
-                    foreach (JsonElement item in ct.EnumerateArray())
-                    {
-                        if (item.ValueKind != JsonValueKind.Object
-                            || !item.TryGetProperty("name", out JsonElement n) || n.ValueKind != JsonValueKind.String
-                            || !item.TryGetProperty("template", out JsonElement t) || t.ValueKind != JsonValueKind.String)
+                // transformers reads chat_template.jinja in place of the config's chat_template, whatever that holds.
+                templates["default"] = file;
+                origin = ChatTemplateFile.PathIn(modelDir);
+            }
+            else
+            {
+                switch (ct.ValueKind)
+                {
+                    case JsonValueKind.String:
+                        templates["default"] = ct.GetString()!;
+                        named = false;
+                        break;
+                    case JsonValueKind.Array:
+                        named = true;
+                        int i = 0;
+                        foreach (JsonElement item in ct.EnumerateArray())
                         {
-                            throw new ChatTemplateException($"{path}: chat_template[{i}] must be {{\"name\": string, \"template\": string}}, found {item.ValueKind}");
+                            if (item.ValueKind != JsonValueKind.Object
+                                || !item.TryGetProperty("name", out JsonElement n) || n.ValueKind != JsonValueKind.String
+                                || !item.TryGetProperty("template", out JsonElement t) || t.ValueKind != JsonValueKind.String)
+                            {
+                                throw new ChatTemplateException($"{path}: chat_template[{i}] must be {{\"name\": string, \"template\": string}}, found {item.ValueKind}");
+                            }
+                            templates[n.GetString()!] = t.GetString()!;
+                            i++;
                         }
-                        templates[n.GetString()!] = t.GetString()!;
-                        i++;
-                    }
-                    break;
-                default:
-                    throw new ChatTemplateException($"{path}: chat_template must be a string or a list of {{name, template}}, found {ct.ValueKind}");
+                        break;
+                    default:
+                        throw new ChatTemplateException($"{path}: chat_template must be a string or a list of {{name, template}}, found {ct.ValueKind}");
+                }
             }
             var tokens = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (string name in SpecialTokenNames)
@@ -168,7 +187,7 @@ public sealed class ChatTemplate
                     tokens[name] = content;
                 }
             }
-            return new ChatTemplate(templates, tokens, path, named);
+            return new ChatTemplate(templates, tokens, origin, named);
         }
     }
 

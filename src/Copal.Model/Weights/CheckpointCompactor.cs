@@ -360,6 +360,28 @@ public static unsafe class CheckpointCompactor
 
     private static ReadOnlySpan<byte> Bytes(TensorView t) => new(t.Data, checked((int)t.ByteLength));
 
+    /// <summary>
+    /// The shards of an index beside <c>model.safetensors</c>, which a folder is read from: the same weights laid
+    /// out the other way, not side files. Copied without their index, they were stale dense weights beside the
+    /// written ones. An index that does not read names none (loading never reads it either).
+    /// </summary>
+    private static IReadOnlyList<string> UnreadShards(string input)
+    {
+        string index = Path.Combine(input, SafetensorsCheckpoint.IndexFileName);
+        if (!File.Exists(index))
+        {
+            return [];
+        }
+        try
+        {
+            return SafetensorsCheckpoint.ShardNames(index);
+        }
+        catch (SafetensorsException)
+        {
+            return [];
+        }
+    }
+
     /// <summary>Writes the model into <paramref name="dir"/>, claimed by the caller before its work began, and commits it.</summary>
     private static CompactReport Write(AtomicDirectory dir, string input, List<TensorSpec> specs, Dictionary<string, string> metadata,
         SafetensorsCheckpoint source, int sparse, string nothingToDo, Action<SafetensorsWriter> body, CancellationToken cancellationToken)
@@ -372,6 +394,7 @@ public static unsafe class CheckpointCompactor
         // Every other top-level file (config, tokenizer, a prune report, a COPAL state, whose tensors are a
         // safetensors file too) travels with the weights; only the model's own weight files are rewritten.
         var weightFiles = new HashSet<string>(source.Files.Select(f => Path.GetFileName(f.Path)), StringComparer.Ordinal) { SafetensorsCheckpoint.IndexFileName };
+        weightFiles.UnionWith(UnreadShards(input));
         foreach (string from in Directory.EnumerateFiles(input))
         {
             string name = Path.GetFileName(from);

@@ -34,12 +34,37 @@ public static class LayerCount
                 $"{source}: the checkpoint has layer {highest} ('{example}'), but config.json says num_hidden_layers {config.NumLayers}; " +
                 $"expected {highest + 1}, or the layers beyond the config would be ignored");
         }
+        if (highest < 0 && config.NumLayers > 0 && UnderAnotherPrefix(tensorNames) is (string stored, string expected))
+        {
+            throw new ModelLoadException(
+                $"{source}: config.json says num_hidden_layers {config.NumLayers}, but the checkpoint has no decoder layer named '{Prefix}<i>.…': " +
+                $"it holds '{stored}', a layer under another prefix (expected LlamaForCausalLM's names, as '{expected}')");
+        }
         if (highest + 1 < config.NumLayers)
         {
             throw new ModelLoadException(highest < 0
                 ? $"{source}: config.json says num_hidden_layers {config.NumLayers}, but the checkpoint has no decoder layer (no tensor named '{Prefix}<i>.…')"
                 : $"{source}: config.json says num_hidden_layers {config.NumLayers}, but the checkpoint's last layer is {highest} ('{example}'); expected {highest + 1}, or the files lack layers {highest + 1} and on");
         }
+    }
+
+    /// <summary>
+    /// The first tensor that is a decoder layer's under a prefix other than <c>model.</c> (a bare LlamaModel's
+    /// <c>layers.0.…</c>, a multimodal export's <c>language_model.model.layers.0.…</c>), with the name it would have.
+    /// </summary>
+    private static (string Stored, string Expected)? UnderAnotherPrefix(IEnumerable<string> tensorNames)
+    {
+        const string layers = "layers.";
+        foreach (string name in tensorNames)
+        {
+            int at = name.StartsWith(layers, StringComparison.Ordinal) ? 0
+                : name.IndexOf("." + layers, StringComparison.Ordinal) is int dot and >= 0 ? dot + 1 : -1;
+            if (at >= 0 && Layer("model." + name[at..]) is not null)
+            {
+                return (name, "model." + name[at..]);
+            }
+        }
+        return null;
     }
 
     private static int? Layer(string name)

@@ -67,7 +67,9 @@ public static class UnusedTensors
         {
             if (name == LlamaTensorNames.LmHead && config.TieWordEmbeddings)
             {
-                yield return (name, "a stored copy of the embedding, which is the head with tie_word_embeddings: not read");
+                // Said without "copy": it is not compared with the embedding (that would read both whole), and
+                // whatever it holds the head is the embedding, as transformers ties it and vLLM skips it.
+                yield return (name, "stored beside tied embeddings, which are the head with tie_word_embeddings: not read");
             }
             else if (name.EndsWith(RotaryBuffer, StringComparison.Ordinal))
             {

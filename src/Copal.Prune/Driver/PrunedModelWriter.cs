@@ -17,9 +17,14 @@ namespace Copal.Prune.Driver;
 /// </summary>
 public sealed class PrunedModelWriter : IDisposable
 {
-    /// <summary>Files copied unchanged from the input folder when present.</summary>
+    /// <summary>
+    /// Files copied unchanged from the input folder when present: the config, and the files a Hugging Face tokenizer
+    /// saves, its chat template among them (transformers 4.50 and later write it to chat_template.jinja rather
+    /// than into tokenizer_config.json; processors to chat_template.json).
+    /// </summary>
     public static IReadOnlyList<string> SideFiles { get; } =
-        ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"];
+        ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+         "added_tokens.json", "vocab.json", "merges.txt", "chat_template.jinja", "chat_template.json"];
 
     private readonly SafetensorsCheckpoint _source;
     private readonly AtomicDirectory _output;

@@ -109,6 +109,13 @@ public sealed class SafetensorsCheckpoint : IDisposable
             : OpenSingle(fileOrDirectory, residence, cancellationToken);
     }
 
+    /// <summary>
+    /// The shard files the index at <paramref name="indexPath"/> names, each once, without opening them; a
+    /// <see cref="SafetensorsException"/> where the index does not read.
+    /// </summary>
+    public static IReadOnlyList<string> ShardNames(string indexPath) =>
+        [.. ShardIndex.ReadWeightMap(indexPath).Select(kv => kv.Value).Distinct(StringComparer.Ordinal)];
+
     private static SafetensorsCheckpoint OpenDirectory(string directory, WeightResidence residence, CancellationToken cancellationToken)
     {
         string single = System.IO.Path.Combine(directory, SingleFileName);

@@ -26,6 +26,18 @@ public sealed class ChatTemplateApiTests : IDisposable
     }
 
     [Fact]
+    public void A_chat_template_jinja_file_is_the_template_and_wins_over_the_configs_as_in_transformers()
+    {
+        // transformers 4.50 and later save the template to chat_template.jinja and read it before
+        // tokenizer_config.json's chat_template; the special tokens stay the config's. Unread, a serve of such a
+        // model chatted in the plain format and generate --chat said it had no template.
+        File.WriteAllText(Path.Combine(_dir, "chat_template.jinja"), "{{ bos_token }}{% for m in messages %}[{{ m.content }}]{% endfor %}");
+        Assert.Equal("[hi]", ChatTemplate.FromDirectory(_dir)!.Render([new("user", "hi")], false));
+        ChatTemplate t = Load("""{"chat_template": "old {{ messages[0].content }}", "bos_token": "<s>"}""")!;
+        Assert.Equal("<s>[hi]", t.Render([new("user", "hi")], false));
+    }
+
+    [Fact]
     public void Special_tokens_are_read_as_strings_or_added_token_objects()
     {
         ChatTemplate t = Load("""

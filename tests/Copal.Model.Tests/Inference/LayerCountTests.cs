@@ -52,6 +52,22 @@ public sealed class LayerCountTests : IDisposable
         Assert.Equal("m: config.json says num_hidden_layers 2, but the checkpoint has no decoder layer (no tensor named 'model.layers.<i>.…')", e.Message);
     }
 
+    /// <summary>
+    /// Exports of a bare LlamaModel (no <c>model.</c>), of a multimodal model's language part (<c>language_model.</c>) or
+    /// GPT-style names (<c>transformer.</c>) hold the layers under another prefix: the message said only what was
+    /// expected, not what the files hold, so it read as a checkpoint without layers.
+    /// </summary>
+    [Theory]
+    [InlineData("layers.0.self_attn.q_proj.weight")]
+    [InlineData("language_model.model.layers.0.self_attn.q_proj.weight")]
+    [InlineData("transformer.layers.0.self_attn.q_proj.weight")]
+    public void Layers_under_another_prefix_are_named_with_the_expected_one(string stored)
+    {
+        LlamaConfig two = LlamaConfig.Load(TestData.Stories260K) with { NumLayers = 2 };
+        var e = Assert.Throws<ModelLoadException>(() => LayerCount.Require(["embed_tokens.weight", stored, "norm.weight"], two, "m"));
+        Assert.Equal($"m: config.json says num_hidden_layers 2, but the checkpoint has no decoder layer named 'model.layers.<i>.…': it holds '{stored}', a layer under another prefix (expected LlamaForCausalLM's names, as 'model.layers.0.self_attn.q_proj.weight')", e.Message);
+    }
+
     [Fact]
     public void Names_outside_the_layers_and_compact_parts_are_read_right()
     {

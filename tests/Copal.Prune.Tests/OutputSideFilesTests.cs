@@ -1,0 +1,65 @@
+using System.Text.Json;
+using Copal.Model.Weights;
+using Copal.Prune.Calibration;
+using Copal.Prune.Driver;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Tensors.Safetensors;
+using Copal.Testing;
+
+namespace Copal.Prune.Tests;
+
+/// <summary>
+/// What a pruned or compacted model folder keeps of its input's other files: the files a Hugging Face model needs
+/// beside its weights travel with it, and weights the output replaces do not.
+/// </summary>
+public sealed class OutputSideFilesTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("copal-side-files-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void Prune_keeps_the_chat_template_file_that_transformers_saves_beside_the_tokenizer()
+    {
+        // transformers 4.50 and later save a tokenizer's chat template as chat_template.jinja, not in
+        // tokenizer_config.json: a pruned copy without it has no chat template.
+        string input = TestData.CopyOfStories260K(Path.Combine(_root, "input"));
+        string template = "{% for message in messages %}{{ message['content'] }}{% endfor %}";
+        File.WriteAllText(Path.Combine(input, "chat_template.jinja"), template);
+        string output = Path.Combine(_root, "pruned");
+
+        Prune(input, output);
+
+        Assert.Equal(template, File.ReadAllText(Path.Combine(output, "chat_template.jinja")));
+    }
+
+    [Fact]
+    public void Compact_of_a_folder_with_model_safetensors_beside_a_shard_index_leaves_the_shards_behind()
+    {
+        // The folder is read from model.safetensors; the index's shards hold the same dense weights laid out the
+        // other way. The index was left out of the output but its shards were copied in: stale dense weights beside
+        // the compact ones, as large as the input, in an output said to be smaller.
+        string input = Path.Combine(_root, "pruned");
+        Prune(TestData.Stories260K, input);
+        const string shard = "model-00001-of-00001.safetensors";
+        File.Copy(Path.Combine(input, SafetensorsCheckpoint.SingleFileName), Path.Combine(input, shard));
+        using (SafetensorsCheckpoint stored = SafetensorsCheckpoint.Open(input))
+        {
+            var index = new { metadata = new { total_size = stored.Tensors.Sum(t => t.ByteLength) }, weight_map = stored.Tensors.ToDictionary(t => t.Name, _ => shard) };
+            File.WriteAllText(Path.Combine(input, SafetensorsCheckpoint.IndexFileName), JsonSerializer.Serialize(index));
+        }
+        string output = Path.Combine(_root, "compact");
+
+        CheckpointCompactor.Compact(input, output, CompactFormat.Auto, overwrite: false);
+
+        Assert.False(File.Exists(Path.Combine(output, shard)), $"the compact output holds the input's dense shard {shard}");
+        Assert.True(File.Exists(Path.Combine(output, PruneJob.ReportFileName)), "the prune report, a side file, was not copied");
+    }
+
+    private static void Prune(string input, string output)
+    {
+        using var backend = new CpuBackend(threads: 1);
+        PruneJob.Run(new PruneRequest(input, output, PrunerFactory.Create("magnitude"),
+            new PruneOptions(SparsityPattern.Parse("2:4")) { MeasureLayerError = false }, CalibrationSet.None()), backend);
+    }
+}
