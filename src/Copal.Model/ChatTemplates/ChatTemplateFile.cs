@@ -1,3 +1,4 @@
+using System.Text;
 using Copal.Tensors.IO;
 
 namespace Copal.Model.ChatTemplates;
@@ -14,8 +15,12 @@ internal static class ChatTemplateFile
     /// <summary>The file in <paramref name="modelDir"/>.</summary>
     public static string PathIn(string modelDir) => Path.Combine(modelDir, Name);
 
-    /// <summary>The template the folder's file holds, as written; null where the folder has none.</summary>
-    /// <exception cref="ChatTemplateException">The file cannot be read, or is larger than any side file is allowed to be.</exception>
+    /// <summary>
+    /// The template the folder's file holds, as written; null where the folder has none. Decoded as transformers opens
+    /// it (<c>encoding="utf-8"</c>): bytes that are not UTF-8 are refused rather than rendered as U+FFFD into every
+    /// prompt, and a byte-order mark is the template's first character, not a sign of another encoding.
+    /// </summary>
+    /// <exception cref="ChatTemplateException">The file cannot be read, is larger than any side file is allowed to be, or is not UTF-8.</exception>
     public static string? Read(string modelDir)
     {
         string path = PathIn(modelDir);
@@ -23,13 +28,24 @@ internal static class ChatTemplateFile
         {
             return null;
         }
+        byte[] bytes;
         try
         {
-            return BoundedFile.ReadAllText(path, BoundedFile.SideFileMaxBytes, "a " + Name);
+            bytes = BoundedFile.ReadAllBytes(path, BoundedFile.SideFileMaxBytes, "a " + Name);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ChatTemplateException($"{path}: cannot be read: {ReadFailure.Reason(e)}", e);
         }
+        try
+        {
+            return s_strictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new ChatTemplateException($"{path}: expected UTF-8 text, found byte 0x{e.BytesUnknown?[0]:X2} at offset {e.Index} that is not UTF-8", e);
+        }
     }
+
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 }

@@ -38,6 +38,19 @@ public sealed class ChatTemplateApiTests : IDisposable
     }
 
     [Fact]
+    public void A_chat_template_jinja_that_is_not_utf8_is_refused_naming_the_byte_and_a_bom_is_kept_as_transformers_keeps_it()
+    {
+        // transformers opens the file with encoding="utf-8": a Latin-1 template fails there, where a lenient decoder
+        // rendered U+FFFD into every prompt; and a byte-order mark is read as the template's first character.
+        string file = Path.Combine(_dir, "chat_template.jinja");
+        File.WriteAllBytes(file, [.. "{{ 'caf"u8, 0xE9, .. "' }}"u8]);
+        var e = Assert.Throws<ChatTemplateException>(() => ChatTemplate.FromDirectory(_dir));
+        Assert.Equal($"{file}: expected UTF-8 text, found byte 0xE9 at offset 7 that is not UTF-8", e.Message);
+        File.WriteAllBytes(file, [0xEF, 0xBB, 0xBF, .. "[{{ messages[0].content }}]"u8]);
+        Assert.Equal("\uFEFF[hi]", ChatTemplate.FromDirectory(_dir)!.Render([new("user", "hi")], false));
+    }
+
+    [Fact]
     public void Special_tokens_are_read_as_strings_or_added_token_objects()
     {
         ChatTemplate t = Load("""
