@@ -1,3 +1,4 @@
+using Copal.Model.ChatTemplates;
 using Copal.Model.Config;
 using Copal.Model.Generation;
 using Copal.Model.Weights;
@@ -19,7 +20,7 @@ public static class SyntheticModelWriter
     private const int ChunkElements = 1 << 20;
 
     /// <summary>
-    /// Writes config.json, generation_config.json, model.safetensors and (if given) the tokenizer files into
+    /// Writes config.json, generation_config.json, model.safetensors and (if given) the tokenizer files (tokenizer.json, tokenizer_config.json, chat_template.jinja) into
     /// <paramref name="outDirectory"/>. <paramref name="configSource"/> names the config in the message that refuses
     /// sizes no file can hold (<see cref="RequireWritable"/>): the file or preset the user gave.
     /// </summary>
@@ -48,7 +49,9 @@ public static class SyntheticModelWriter
             $"{{\n  \"bos_token_id\": {config.BosTokenId ?? 1},\n  \"eos_token_id\": {(config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : 2)}\n}}\n");
         if (tokenizerDirectory is not null)
         {
-            foreach (string name in new[] { "tokenizer.json", "tokenizer_config.json" })
+            // chat_template.jinja with them: a tokenizer saved by transformers 4.50 and later keeps its chat template
+            // there rather than in tokenizer_config.json, and the model would have none without it.
+            foreach (string name in new[] { "tokenizer.json", "tokenizer_config.json", ChatTemplateFile.Name })
             {
                 string src = Path.Combine(tokenizerDirectory, name);
                 if (File.Exists(src))

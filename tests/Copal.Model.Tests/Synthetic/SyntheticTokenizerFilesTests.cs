@@ -1,0 +1,33 @@
+using Copal.Model.ChatTemplates;
+using Copal.Model.Synthetic;
+using Copal.Tensors;
+using Copal.Testing;
+
+namespace Copal.Model.Tests.Synthetic;
+
+/// <summary>The tokenizer files a synthetic model takes from its tokenizer folder.</summary>
+public sealed class SyntheticTokenizerFilesTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("copal-synth-tok-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    [Fact]
+    public void A_chat_template_saved_apart_travels_with_the_tokenizer()
+    {
+        // transformers 4.50 and later save a tokenizer's chat template as chat_template.jinja, not in
+        // tokenizer_config.json: copied without it, the synthetic model of such a tokenizer had no template, where
+        // the same tokenizer saved by an older transformers kept its template.
+        string tokenizer = Path.Combine(_temp, "tokenizer");
+        Directory.CreateDirectory(tokenizer);
+        File.Copy(TestData.Path("tokenizers", "llama2", "tokenizer.json"), Path.Combine(tokenizer, "tokenizer.json"));
+        const string template = "{% for m in messages %}<{{ m.content }}>{% endfor %}";
+        File.WriteAllText(Path.Combine(tokenizer, "chat_template.jinja"), template);
+        string model = Path.Combine(_temp, "model");
+
+        SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny"), model, DType.F32, seed: 1, tokenizerDirectory: tokenizer);
+
+        Assert.Equal(template, File.ReadAllText(Path.Combine(model, "chat_template.jinja")));
+        Assert.Equal("<hi>", ChatTemplate.FromDirectory(model)!.Render([new("user", "hi")], false));
+    }
+}
