@@ -42,7 +42,7 @@ public sealed partial class BlockedOutputSignalTests : IDisposable
     /// beforehand to its capacity, so tokenize's line waits in write(2) until the test reads. SIGTERM is sent once it
     /// waits there, and the terminal must show the notice before the pipe is read. No timing decides the outcome.
     /// </summary>
-    [LinuxFact]
+    [PipeWriteWaitFact]
     public void A_signal_notice_reaches_a_terminal_while_standard_output_is_blocked()
     {
         using var terminal = new SafeFileHandle(OpenTerminalPair(ReadWriteNoControllingTerminal), ownsHandle: true);
