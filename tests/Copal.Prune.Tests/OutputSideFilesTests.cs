@@ -56,6 +56,25 @@ public sealed class OutputSideFilesTests : IDisposable
         Assert.True(File.Exists(Path.Combine(output, PruneJob.ReportFileName)), "the prune report, a side file, was not copied");
     }
 
+    [Fact]
+    public void Compact_keeps_a_side_file_that_an_unread_shard_index_names_as_a_shard()
+    {
+        // An unread index is not checked (loading never reads it), so it may name anything: a config.json it names
+        // among its shards was left out of the output, which then had no config and did not load.
+        string input = Path.Combine(_root, "pruned");
+        Prune(TestData.Stories260K, input);
+        using (SafetensorsCheckpoint stored = SafetensorsCheckpoint.Open(input))
+        {
+            var index = new { weight_map = stored.Tensors.ToDictionary(t => t.Name, _ => "config.json") };
+            File.WriteAllText(Path.Combine(input, SafetensorsCheckpoint.IndexFileName), JsonSerializer.Serialize(index));
+        }
+        string output = Path.Combine(_root, "compact");
+
+        CheckpointCompactor.Compact(input, output, CompactFormat.Auto, overwrite: false);
+
+        Assert.Equal(File.ReadAllText(Path.Combine(input, "config.json")), File.ReadAllText(Path.Combine(output, "config.json")));
+    }
+
     private static void Prune(string input, string output)
     {
         using var backend = new CpuBackend(threads: 1);

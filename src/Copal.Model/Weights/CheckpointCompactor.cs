@@ -374,7 +374,10 @@ public static unsafe class CheckpointCompactor
         }
         try
         {
-            return SafetensorsCheckpoint.ShardNames(index);
+            // Only safetensors files of this folder: the index is not checked as a read one is, and a config.json it
+            // named would be left out of the output.
+            return [.. SafetensorsCheckpoint.ShardNames(index).Where(name =>
+                name.EndsWith(".safetensors", StringComparison.Ordinal) && Path.GetFileName(name) == name)];
         }
         catch (SafetensorsException)
         {
