@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Copal.Testing;
 using Microsoft.Win32.SafeHandles;
+using static Copal.Cli.Tests.SignalledRun;
 
 namespace Copal.Cli.Tests;
 
@@ -124,25 +124,6 @@ public sealed partial class BlockedOutputSignalTests : IDisposable
         }
     }
 
-    /// <summary>True once <paramref name="condition"/> holds; false if the run ended first (or after two minutes).</summary>
-    private static bool Until(Process p, Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromMinutes(2))
-        {
-            if (condition())
-            {
-                return true;
-            }
-            if (p.HasExited)
-            {
-                return condition();
-            }
-            Thread.Sleep(20);
-        }
-        return false;
-    }
-
     // Reads the filler and the run's line, so the run can end.
     private static void Drain(FileStream pipe, int filler)
     {
@@ -160,12 +141,6 @@ public sealed partial class BlockedOutputSignalTests : IDisposable
             }
         });
         Assert.True(reading.Wait(TimeSpan.FromMinutes(2)), "the run wrote no line after the filler");
-    }
-
-    private static void Kill(string signal, int pid)
-    {
-        using Process kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);

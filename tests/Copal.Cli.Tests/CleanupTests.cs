@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Copal.Tensors.IO;
 using Copal.Testing;
+using static Copal.Cli.Tests.SignalledRun;
 
 namespace Copal.Cli.Tests;
 
@@ -323,12 +324,6 @@ public sealed class CleanupTests : IDisposable
         {
             return false;
         }
-    }
-
-    private static void Kill(string signal, int pid)
-    {
-        using Process kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
     }
 
     public void Dispose()

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Copal.Testing;
+using static Copal.Cli.Tests.SignalledRun;
 
 namespace Copal.Cli.Tests;
 
@@ -61,25 +61,6 @@ public sealed partial class LateSignalTests : IDisposable
         Assert.Equal([outDir, pruned, fifo], Directory.GetFileSystemEntries(_temp).Order(StringComparer.Ordinal));
     }
 
-    /// <summary>True once <paramref name="condition"/> holds; false if the run ended first (or after two minutes).</summary>
-    private static bool Until(Process p, Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromMinutes(2))
-        {
-            if (condition())
-            {
-                return true;
-            }
-            if (p.HasExited)
-            {
-                return condition();
-            }
-            Thread.Sleep(20);
-        }
-        return false;
-    }
-
     /// <summary>Reads the filler back, then what the run wrote after it, up to its line's end.</summary>
     private static string Drain(FileStream pipe, int filler)
     {
@@ -101,12 +82,6 @@ public sealed partial class LateSignalTests : IDisposable
         });
         Assert.True(reading.Wait(TimeSpan.FromMinutes(2)), $"the run wrote no line after the filler; read {read} bytes");
         return text.ToString();
-    }
-
-    private static void Kill(string signal, int pid)
-    {
-        using Process kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
