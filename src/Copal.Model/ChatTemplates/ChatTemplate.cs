@@ -98,7 +98,8 @@ public sealed class ChatTemplate
     /// Reads <c>tokenizer_config.json</c> in <paramref name="modelDir"/>: <c>chat_template</c> as a string or as the
     /// named-list form <c>[{"name": ..., "template": ...}]</c>, and the special tokens (strings or AddedToken objects
     /// <c>{"content": ...}</c>). A <c>chat_template.jinja</c> beside it (<see cref="ChatTemplateFile"/>) is the template
-    /// instead, as in transformers. Returns null when the folder has neither template.
+    /// instead, as in transformers, and the files of an <c>additional_chat_templates</c> folder are templates of their
+    /// names beside it (a list, so tools choose tool_use). Returns null when the folder has no template.
     /// </summary>
     /// <exception cref="ChatTemplateException">The file is not valid JSON, a field has the wrong shape, or a template uses an unsupported construct.</exception>
     public static ChatTemplate? FromDirectory(string modelDir)
@@ -107,9 +108,19 @@ public sealed class ChatTemplate
         ArgumentException.ThrowIfNullOrEmpty(modelDir);
         string path = Path.Combine(modelDir, "tokenizer_config.json");
         string? file = ChatTemplateFile.Read(modelDir);
+        IReadOnlyDictionary<string, string> additional = ChatTemplateFile.ReadAdditional(modelDir);
         if (!File.Exists(path))
         {
-            return file is null ? null : new ChatTemplate(new Dictionary<string, string> { ["default"] = file }, null, ChatTemplateFile.PathIn(modelDir), named: false);
+            if (file is null && additional.Count == 0)
+            {
+                return null;
+            }
+            var alone = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (file is not null)
+            {
+                alone["default"] = file;
+            }
+            return new ChatTemplate(WithAdditional(alone, additional), null, file is null ? ChatTemplateFile.AdditionalPathIn(modelDir) : ChatTemplateFile.PathIn(modelDir), named: additional.Count > 0);
         }
         JsonDocument doc;
         try
@@ -128,7 +139,7 @@ public sealed class ChatTemplate
                 throw new ChatTemplateException($"{path}: expected a JSON object, found {root.ValueKind}");
             }
             JsonElement ct = default;
-            if (file is null && (!root.TryGetProperty("chat_template", out ct) || ct.ValueKind == JsonValueKind.Null))
+            if (file is null && (!root.TryGetProperty("chat_template", out ct) || ct.ValueKind == JsonValueKind.Null) && additional.Count == 0)
             {
                 return null;
             }
@@ -141,7 +152,7 @@ public sealed class ChatTemplate
                 templates["default"] = file;
                 origin = ChatTemplateFile.PathIn(modelDir);
             }
-            else
+            else if (ct.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
             {
                 switch (ct.ValueKind)
                 {
@@ -187,8 +198,19 @@ public sealed class ChatTemplate
                     tokens[name] = content;
                 }
             }
-            return new ChatTemplate(templates, tokens, origin, named);
+            return new ChatTemplate(WithAdditional(templates, additional), tokens, origin, named || additional.Count > 0);
         }
+    }
+
+    // transformers merges additional_chat_templates/NAME.jinja into the templates by name, and with more than one
+    // chooses among them as in a named list (tool_use where tools are given, else default).
+    private static Dictionary<string, string> WithAdditional(Dictionary<string, string> templates, IReadOnlyDictionary<string, string> additional)
+    {
+        foreach ((string name, string text) in additional)
+        {
+            templates[name] = text;
+        }
+        return templates;
     }
 
     /// <summary>

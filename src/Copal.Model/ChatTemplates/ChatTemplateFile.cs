@@ -28,6 +28,40 @@ internal static class ChatTemplateFile
         {
             return null;
         }
+        return ReadText(path);
+    }
+
+    /// <summary>The folder of named templates beside the file, as transformers saves a list's templates other than the default.</summary>
+    public static string AdditionalPathIn(string modelDir) => Path.Combine(modelDir, "additional_chat_templates");
+
+    /// <summary>
+    /// The templates of <c>additional_chat_templates/NAME.jinja</c>, by NAME, read as <see cref="Read"/> reads the file;
+    /// none where the folder is absent.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ReadAdditional(string modelDir)
+    {
+        var templates = new Dictionary<string, string>(StringComparer.Ordinal);
+        string folder = AdditionalPathIn(modelDir);
+        if (!Directory.Exists(folder))
+        {
+            return templates;
+        }
+        try
+        {
+            foreach (string path in Directory.EnumerateFiles(folder, "*.jinja").Order(StringComparer.Ordinal))
+            {
+                templates[Path.GetFileNameWithoutExtension(path)] = ReadText(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ChatTemplateException($"{folder}: cannot be read: {ReadFailure.Reason(e)}", e);
+        }
+        return templates;
+    }
+
+    private static string ReadText(string path)
+    {
         byte[] bytes;
         try
         {

@@ -51,6 +51,22 @@ public sealed class ChatTemplateApiTests : IDisposable
     }
 
     [Fact]
+    public void Additional_chat_templates_are_named_templates_beside_the_jinja_file_as_in_transformers()
+    {
+        // transformers saves a list's default to chat_template.jinja and the others to additional_chat_templates/NAME.jinja,
+        // and reads them back as the list: tools choose tool_use. Unread, a model saved so rendered tool calls with
+        // its default template, which does not know the tools.
+        File.WriteAllText(Path.Combine(_dir, "chat_template.jinja"), "plain");
+        Directory.CreateDirectory(Path.Combine(_dir, "additional_chat_templates"));
+        File.WriteAllText(Path.Combine(_dir, "additional_chat_templates", "tool_use.jinja"), "tools:{{ tools | length }}");
+        ChatTemplate t = ChatTemplate.FromDirectory(_dir)!;
+        Assert.Equal("plain", t.Render([], false));
+        Assert.Equal("tools:0", t.Render([], false, tools: []));
+        t = Load("""{"bos_token": "<s>"}""")!;
+        Assert.Equal("tools:0", t.Render([], false, tools: []));
+    }
+
+    [Fact]
     public void Special_tokens_are_read_as_strings_or_added_token_objects()
     {
         ChatTemplate t = Load("""
