@@ -14,13 +14,9 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed partial class BlockedOutputSignalTests : IDisposable
 {
-    private const int GetPipeSize = 1032; // fcntl's F_GETPIPE_SZ
     private const int ReadWriteNoControllingTerminal = 2 | 0x100; // O_RDWR | O_NOCTTY
 
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-blocked-").FullName;
-
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(SafeHandle fd, int command);
 
     [LibraryImport("libc", EntryPoint = "posix_openpt", SetLastError = true)]
     private static partial int OpenTerminalPair(int flags);
@@ -77,16 +73,9 @@ public sealed partial class BlockedOutputSignalTests : IDisposable
         });
 
         string fifo = Path.Combine(_temp, "stdout");
-        using (Process mkfifo = Process.Start("mkfifo", [fifo]))
-        {
-            mkfifo.WaitForExit();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
-        // Read and write: the open does not wait for a writer, and the run's open for writing does not wait for a reader.
-        using var pipe = new FileStream(fifo, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
-        int capacity = Fcntl(pipe.SafeFileHandle, GetPipeSize);
-        Assert.True(capacity > 0, $"F_GETPIPE_SZ failed: errno {Marshal.GetLastPInvokeError()}");
-        pipe.Write(new byte[capacity]);
+        (FileStream Pipe, int Capacity) full = FullFifo.Make(fifo);
+        using FileStream pipe = full.Pipe;
+        int capacity = full.Capacity;
         bool blocked = false, shown = false;
 
         CopalProcess.Result r = CopalProcess.RunInShell($"exec >'{fifo}' 2>'{pts}'", (p, _) =>

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using Copal.Testing;
 using static Copal.Cli.Tests.SignalledRun;
@@ -10,14 +8,10 @@ namespace Copal.Cli.Tests;
 /// A signal that comes once a run's output is in place has nothing left to cancel: the run exits 0, its output
 /// complete, and says so after its "cancelling..." line instead of leaving that as its last word (docs/cli.md).
 /// </summary>
-public sealed partial class LateSignalTests : IDisposable
+public sealed class LateSignalTests : IDisposable
 {
-    private const int GetPipeSize = 1032; // fcntl's F_GETPIPE_SZ
 
     private readonly string _temp = Directory.CreateTempSubdirectory("copal-late-").FullName;
-
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(SafeHandle fd, int command);
 
     /// <summary>
     /// compact writes its summary line to standard output after its folder is renamed into place. Standard output is
@@ -31,16 +25,9 @@ public sealed partial class LateSignalTests : IDisposable
         string pruned = Path.Combine(_temp, "pruned"), outDir = Path.Combine(_temp, "compact"), fifo = Path.Combine(_temp, "stdout");
         CopalProcess.Result prune = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", pruned, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
         Assert.True(prune.ExitCode == 0, prune.Stderr);
-        using (Process mkfifo = Process.Start("mkfifo", [fifo]))
-        {
-            mkfifo.WaitForExit();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
-        // Read and write: the open does not wait for a writer, and the run's open for writing does not wait for a reader.
-        using var pipe = new FileStream(fifo, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
-        int capacity = Fcntl(pipe.SafeFileHandle, GetPipeSize);
-        Assert.True(capacity > 0, $"F_GETPIPE_SZ failed: errno {Marshal.GetLastPInvokeError()}");
-        pipe.Write(new byte[capacity]);
+        (FileStream Pipe, int Capacity) full = FullFifo.Make(fifo);
+        using FileStream pipe = full.Pipe;
+        int capacity = full.Capacity;
         string summary = "";
         bool held = false, heard = false;
 
