@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Copal.Model.ChatTemplates;
 using Copal.Model.Weights;
 using Copal.Prune.Calibration;
 using Copal.Prune.Driver;
@@ -31,6 +32,29 @@ public sealed class OutputSideFilesTests : IDisposable
         Prune(input, output);
 
         Assert.Equal(template, File.ReadAllText(Path.Combine(output, "chat_template.jinja")));
+    }
+
+    [Fact]
+    public void Prune_compact_and_densify_keep_the_named_chat_templates_transformers_saves_in_their_own_folder()
+    {
+        // transformers saves a tokenizer's templates other than the default as additional_chat_templates/NAME.jinja;
+        // `serve` offers them by name (chat_template_kwargs / the request's chat_template). Outputs lost them: prune
+        // copies listed files only, compact and densify top-level files only.
+        string input = TestData.CopyOfStories260K(Path.Combine(_root, "input"));
+        string folder = Directory.CreateDirectory(Path.Combine(input, "additional_chat_templates")).FullName;
+        const string template = "{% for message in messages %}[{{ message['content'] }}]{% endfor %}";
+        File.WriteAllText(Path.Combine(folder, "tool_use.jinja"), template);
+        string pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact"), dense = Path.Combine(_root, "dense");
+
+        Prune(input, pruned);
+        CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
+        CheckpointCompactor.Densify(compact, dense, overwrite: false);
+
+        foreach (string output in new[] { pruned, compact, dense })
+        {
+            Assert.Equal(template, File.ReadAllText(Path.Combine(output, "additional_chat_templates", "tool_use.jinja")));
+            Assert.Contains("tool_use", ChatTemplate.FromDirectory(output)!.Names);
+        }
     }
 
     [Fact]

@@ -63,6 +63,7 @@ public static class SyntheticModelWriter
                     throw new FileNotFoundException($"tokenizerDirectory '{tokenizerDirectory}' has no tokenizer.json", src);
                 }
             }
+            ChatTemplateFiles.CopyAdditional(tokenizerDirectory, output);
         }
 
         List<(TensorSpec Spec, bool IsNorm)> tensors = CheckpointLayout.Of(config, dtype);

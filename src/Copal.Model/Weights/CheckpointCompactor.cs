@@ -1,3 +1,4 @@
+using Copal.Model.ChatTemplates;
 using Copal.Model.Config;
 using Copal.Tensors;
 using Copal.Tensors.IO;
@@ -395,7 +396,8 @@ public static unsafe class CheckpointCompactor
         }
         dir.RequireSpace(specs.Sum(t => t.ByteLength), "the written model");
         // Every other top-level file (config, tokenizer, a prune report, a COPAL state, whose tensors are a
-        // safetensors file too) travels with the weights; only the model's own weight files are rewritten.
+        // safetensors file too) travels with the weights, and the named chat templates' folder; only the model's own
+        // weight files are rewritten.
         var weightFiles = new HashSet<string>(source.Files.Select(f => Path.GetFileName(f.Path)), StringComparer.Ordinal) { SafetensorsCheckpoint.IndexFileName };
         weightFiles.UnionWith(UnreadShards(input));
         foreach (string from in Directory.EnumerateFiles(input))
@@ -406,6 +408,7 @@ public static unsafe class CheckpointCompactor
                 dir.CopyIn(from, name);
             }
         }
+        ChatTemplateFiles.CopyAdditional(input, dir);
         string file = dir.File(SafetensorsCheckpoint.SingleFileName);
         using (SafetensorsWriter writer = SafetensorsWriter.Create(file, specs, metadata, dir.FinalFile(SafetensorsCheckpoint.SingleFileName)))
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Copal.Model.ChatTemplates;
 using Copal.Model.Config;
 using Copal.Model.Weights;
 using Copal.Tensors;
@@ -20,11 +21,12 @@ public sealed class PrunedModelWriter : IDisposable
     /// <summary>
     /// Files copied unchanged from the input folder when present: the config, and the files a Hugging Face tokenizer
     /// saves, its chat template among them (transformers 4.50 and later write it to chat_template.jinja rather
-    /// than into tokenizer_config.json; processors to chat_template.json).
+    /// than into tokenizer_config.json; processors to chat_template.json). The named templates of an
+    /// additional_chat_templates folder travel too (<see cref="ChatTemplateFiles.CopyAdditional"/>).
     /// </summary>
     public static IReadOnlyList<string> SideFiles { get; } =
         ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
-         "added_tokens.json", "vocab.json", "merges.txt", "chat_template.jinja", "chat_template.json"];
+         "added_tokens.json", "vocab.json", "merges.txt", ChatTemplateFiles.DefaultFile, "chat_template.json"];
 
     private readonly SafetensorsCheckpoint _source;
     private readonly AtomicDirectory _output;
@@ -63,6 +65,7 @@ public sealed class PrunedModelWriter : IDisposable
                     _output.CopyIn(from, name);
                 }
             }
+            ChatTemplateFiles.CopyAdditional(inputDirectory, _output);
             _layerTensors = Enumerable.Range(0, layers).Select(_ => new List<WrittenTensor>()).ToList();
             _otherTensors = [];
             var layerViews = new List<(string, DType, long[])>();

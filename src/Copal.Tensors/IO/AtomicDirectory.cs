@@ -121,8 +121,8 @@ public sealed class AtomicDirectory : IDisposable
 
     /// <summary>
     /// --force replaces a folder wholesale, so it takes only one that looks like an output copal writes (a model folder
-    /// or a report folder: config.json or a report, and no subfolder but a COPAL state's); `-o ~/Documents --force` must not
-    /// delete a person's files.
+    /// or a report folder: config.json or a report, and no subfolder but a COPAL state's or a model's named chat
+    /// templates'); `-o ~/Documents --force` must not delete a person's files.
     /// </summary>
     private static void RequireReplaceable(string name, string path, string full)
     {
@@ -133,13 +133,16 @@ public sealed class AtomicDirectory : IDisposable
         }
     }
 
-    /// <summary>The files of a COPAL state folder (`prune --state`), the one kind of subfolder an output may hold.</summary>
+    /// <summary>The files of a COPAL state folder (`prune --state`), one kind of subfolder an output may hold.</summary>
     private static readonly string[] s_stateFiles = ["copal-state.json", "copal-state.safetensors"];
+
+    /// <summary>The other: the named chat templates a written model takes from its input (additional_chat_templates/NAME.jinja).</summary>
+    private const string ChatTemplatesFolder = "additional_chat_templates";
 
     // Why --force may not replace the folder at `full`, or null when it may.
     private static string? NotReplaceable(string full)
     {
-        string? folder = Directory.EnumerateDirectories(full).Where(d => !IsStateFolder(d)).Select(Path.GetFileName).FirstOrDefault();
+        string? folder = Directory.EnumerateDirectories(full).Where(d => !IsStateFolder(d) && !IsChatTemplatesFolder(d)).Select(Path.GetFileName).FirstOrDefault();
         bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)));
         if (folder is not null || !marked)
         {
@@ -153,6 +156,12 @@ public sealed class AtomicDirectory : IDisposable
         new DirectoryInfo(folder).LinkTarget is null
         && Directory.EnumerateFileSystemEntries(folder).ToList() is { Count: > 0 } entries
         && entries.All(e => s_stateFiles.Contains(Path.GetFileName(e)) && System.IO.File.Exists(e) && new FileInfo(e).LinkTarget is null);
+
+    // The named chat templates copied from a model's input: *.jinja files and nothing else, not through a link.
+    private static bool IsChatTemplatesFolder(string folder) =>
+        Path.GetFileName(folder) == ChatTemplatesFolder
+        && new DirectoryInfo(folder).LinkTarget is null
+        && Directory.EnumerateFileSystemEntries(folder).All(e => e.EndsWith(".jinja", StringComparison.Ordinal) && System.IO.File.Exists(e) && new FileInfo(e).LinkTarget is null);
 
     /// <summary>A path inside the temporary folder.</summary>
     public string File(string name) => Path.Combine(TempPath, name);

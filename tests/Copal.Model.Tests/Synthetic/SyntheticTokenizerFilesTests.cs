@@ -30,4 +30,19 @@ public sealed class SyntheticTokenizerFilesTests : IDisposable
         Assert.Equal(template, File.ReadAllText(Path.Combine(model, "chat_template.jinja")));
         Assert.Equal("<hi>", ChatTemplate.FromDirectory(model)!.Render([new("user", "hi")], false));
     }
+
+    [Fact]
+    public void Named_chat_templates_travel_with_the_tokenizer()
+    {
+        // transformers saves the templates other than the default as additional_chat_templates/NAME.jinja.
+        string tokenizer = Path.Combine(_temp, "tokenizer");
+        string folder = Directory.CreateDirectory(Path.Combine(tokenizer, "additional_chat_templates")).FullName;
+        File.Copy(TestData.Path("tokenizers", "llama2", "tokenizer.json"), Path.Combine(tokenizer, "tokenizer.json"));
+        File.WriteAllText(Path.Combine(folder, "tool_use.jinja"), "{% for m in messages %}[{{ m.content }}]{% endfor %}");
+        string model = Path.Combine(_temp, "model");
+
+        SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny"), model, DType.F32, seed: 1, tokenizerDirectory: tokenizer);
+
+        Assert.Contains("tool_use", ChatTemplate.FromDirectory(model)!.Names);
+    }
 }

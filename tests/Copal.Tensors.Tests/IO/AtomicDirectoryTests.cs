@@ -181,4 +181,25 @@ public sealed class AtomicDirectoryTests : IDisposable
         var e = Assert.Throws<IOException>(() => AtomicDirectory.Create(output, overwrite: true));
         Assert.StartsWith($"--out '{output}' holds the folder 'st', so it does not look like a model or report copal wrote", e.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>A model's named chat templates travel into a pruned or compacted output: the next `-o out --force` replaces it whole.</summary>
+    [Fact]
+    public void Force_replaces_a_model_folder_whose_subfolder_holds_only_named_chat_templates()
+    {
+        string output = Directory.CreateDirectory(_dir.File("out")).FullName;
+        File.WriteAllText(Path.Combine(output, "config.json"), "old");
+        string templates = Directory.CreateDirectory(Path.Combine(output, "additional_chat_templates")).FullName;
+        File.WriteAllText(Path.Combine(templates, "tool_use.jinja"), "{{ messages }}");
+        using (AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: true))
+        {
+            File.WriteAllText(dir.File("config.json"), "new");
+            dir.Commit();
+        }
+        Assert.Equal(["config.json"], Entries(output));
+
+        // The same name holding anything else is a person's folder: refused at the start.
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(templates).FullName, "notes.txt"), "mine");
+        var e = Assert.Throws<IOException>(() => AtomicDirectory.Create(output, overwrite: true));
+        Assert.StartsWith($"--out '{output}' holds the folder 'additional_chat_templates', so it does not look like a model or report copal wrote", e.Message, StringComparison.Ordinal);
+    }
 }
