@@ -68,6 +68,28 @@ public sealed class DiskSpaceTests : IDisposable
         Assert.DoesNotContain("layer ", r.Stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// compact and densify check the model they write against the free space before writing it: a tmpfs of 300 KiB
+    /// holds neither stories260K 2:4 compact nor dense (its embedding alone is 128 KiB, its linears 884 KiB dense).
+    /// </summary>
+    [TmpfsFact]
+    public void Compact_and_densify_are_refused_before_writing_where_their_model_does_not_fit()
+    {
+        string pruned = Path.Combine(_temp, "pruned"), compact = Path.Combine(_temp, "compact");
+        CopalProcess.Result made = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", pruned, "--method", "magnitude", "--pattern", "2:4", "--device", "cpu");
+        Assert.True(made.ExitCode == 0, $"prune: exit code {made.ExitCode}; stderr: {made.Stderr}");
+        made = CopalProcess.Run("compact", "-m", pruned, "-o", compact);
+        Assert.True(made.ExitCode == 0, $"compact: exit code {made.ExitCode}; stderr: {made.Stderr}");
+        foreach ((string verb, string input) in new[] { ("compact", pruned), ("densify", compact) })
+        {
+            string outDir = Path.Combine(_disk, verb);
+            CopalProcess.Result r = OnTmpfs("300k", verb, "-m", input, "-o", outDir);
+            Assert.True(r.ExitCode == 1, $"{verb}: exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+            Assert.Contains($"-o '{outDir}': the written model takes ", r.Stderr, StringComparison.Ordinal);
+            Assert.Contains(", and its file system has ", r.Stderr, StringComparison.Ordinal);
+        }
+    }
+
     private static string[] Copal(string outDir) =>
         ["prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5",
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];

@@ -91,6 +91,67 @@ public class NumericsTests
         Assert.Equal(0.1, percent, 1e-15);
     }
 
+    [Fact]
+    public void A_pivot_left_with_a_few_digits_of_its_diagonal_fails_and_dampening_rescues_it()
+    {
+        // [[1, 1−ε], [1−ε, 1]]: the second pivot is 1 − (1−ε)² ≈ 2ε = 2e-14 of its diagonal, positive but below
+        // Cholesky.PivotRelativeTolerance: numerically singular, so refused rather than inverted into noise.
+        const double Epsilon = 1e-14;
+        double[] h = [1, 1 - Epsilon, 1 - Epsilon, 1];
+        double pivot = 1 - ((1 - Epsilon) * (1 - Epsilon));
+        Assert.InRange(pivot, double.Epsilon, Cholesky.PivotRelativeTolerance);
+        Assert.Equal(1, Cholesky.FactorLower((double[])h.Clone(), 2, CancellationToken.None));
+        var options = new SparseGptOptions(PercentDamp: 0);
+        (_, double percent) = InverseHessianFactor.Compute(h, 2, options, CancellationToken.None);
+        Assert.Equal(options.DampFor(1), percent); // the first retry's dampening
+    }
+
+    [Fact]
+    public void Blocked_triangular_inverse_matches_forward_substitution_across_its_sum_chunks()
+    {
+        // 600 columns: the sums before a row block run in chunks of 512 columns, so the later blocks take two.
+        const int N = 600;
+        var rng = new Random(7);
+        var l = new double[N * N];
+        for (int i = 0; i < N; i++)
+        {
+            // A dominant diagonal keeps L⁻¹ well conditioned: its entries stay O(1).
+            l[(i * N) + i] = 1 + rng.NextDouble();
+            for (int k = 0; k < i; k++)
+            {
+                l[(i * N) + k] = ((rng.NextDouble() * 2) - 1) / N;
+            }
+        }
+        var z = new double[N * N];
+        TriangularInverse.InvertTransposed(l, N, z, CancellationToken.None);
+        // Row j of Z = column j of L⁻¹: Z[j, i] = (δ_ij − Σ_{j≤k<i} L[i, k]·Z[j, k]) / L[i, i], term by term.
+        var row = new double[N];
+        // Both sum in double, in other orders; bounded as SparseGPT against its reference (relative to the entry, with
+        // a floor at 1e-3 of the largest, as the deep entries of L⁻¹ are tiny).
+        double floor = 1e-3 * z.Max(Math.Abs);
+        for (int j = 0; j < N; j++)
+        {
+            Array.Clear(row);
+            for (int i = j; i < N; i++)
+            {
+                double s = i == j ? 1.0 : 0.0;
+                for (int k = j; k < i; k++)
+                {
+                    s -= l[(i * N) + k] * row[k];
+                }
+                row[i] = s / l[(i * N) + i];
+            }
+            for (int i = 0; i < N; i++)
+            {
+                double bound = PruningTolerances.SparseGptRelative * (Math.Abs(row[i]) + floor);
+                if (!(Math.Abs(z[(j * N) + i] - row[i]) <= bound))
+                {
+                    Assert.Fail($"Z[{j}, {i}] = {z[(j * N) + i]:R}, expected {row[i]:R}");
+                }
+            }
+        }
+    }
+
     private static double[] RandomSpd(int n, int seed)
     {
         var rng = new Random(seed);

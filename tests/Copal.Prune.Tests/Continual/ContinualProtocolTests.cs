@@ -116,6 +116,21 @@ public class ContinualProtocolTests
     }
 
     [Fact]
+    public void The_figures_average_seeds_by_the_geometric_mean_of_each_entry()
+    {
+        // Per entry: √(2·8) = 4, √(9·1) = 3, √(1·4) = 2, √(100·1) = 10 (an arithmetic mean would give 5, 5, 2.5, 50.5).
+        double[][] mean = ContinualMetrics.GeometricMean([[[2, 9], [1, 100]], [[8, 1], [4, 1]]]);
+        double[][] expected = [[4, 3], [2, 10]];
+        for (int t = 0; t < 2; t++)
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                Assert.Equal(expected[t][i], mean[t][i], 12);
+            }
+        }
+    }
+
+    [Fact]
     public void Forgetting_is_against_the_best_earlier_value_in_log_space()
     {
         // i = 1: log 16 − min(log 10, log 12); i = 2: log 26 − min(log 50, log 20).

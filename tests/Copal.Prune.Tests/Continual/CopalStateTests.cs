@@ -38,6 +38,20 @@ public sealed class CopalStateTests : IDisposable
     }
 
     [Fact]
+    public void The_hessian_fold_normalizes_each_step_to_a_mean_diagonal_of_one_and_decays_the_past()
+    {
+        // H ← γ·H + Ĥ_t with Ĥ_t = H_t / mean(diag H_t) (sum and max modes both fold so). Means of 4 and 16: every
+        // value below is exact in binary, so the expected state is written out by hand.
+        double[] h1 = [4, 1, 1, 4], h2 = [24, -6, -6, 8];
+        var state = new float[4];
+        SensitivityAccumulator.FoldHessian(state, h1, 2, 0.25, first: true);
+        Assert.Equal([1f, 0.25f, 0.25f, 1f], state);
+        SensitivityAccumulator.FoldHessian(state, h2, 2, 0.25, first: false);
+        // 0.25·[1, 0.25, 0.25, 1] + [1.5, −0.375, −0.375, 0.5]
+        Assert.Equal([1.75f, -0.3125f, -0.3125f, 0.75f], state);
+    }
+
+    [Fact]
     public void Max_diagonal_hessian_takes_the_column_state_as_diagonal_and_keeps_correlations_and_definiteness()
     {
         // H = AᵀA (positive definite), 3 inputs; S is any positive column state.

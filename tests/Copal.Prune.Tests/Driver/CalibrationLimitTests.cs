@@ -14,6 +14,23 @@ public sealed class CalibrationLimitTests
     private static (string, int[]) Text(string name, int tokens) => (name, Enumerable.Range(0, tokens).Select(i => 3 + (i % 100)).ToArray());
 
     [Fact]
+    public void Sample_i_comes_from_text_i_mod_the_number_of_texts_and_never_takes_its_last_token()
+    {
+        // Three texts whose ids do not overlap (text f holds 1000·f + 0..99): each window says which text it is from.
+        (string, int[])[] texts = [.. Enumerable.Range(0, 3).Select(f => ($"t{f}.txt", Enumerable.Range(1000 * f, 100).ToArray()))];
+        CalibrationSet set = CalibrationSet.FromTokens(texts, 7, 8, seed: 5);
+        Assert.Equal(7, set.Samples.Count);
+        for (int i = 0; i < 7; i++)
+        {
+            int[] window = set.Samples[i];
+            int f = i % 3, start = window[0] - (1000 * f);
+            // A contiguous window of text f, starting in [0, len − seqlen − 1] as the reference draws it.
+            Assert.InRange(start, 0, 100 - 8 - 1);
+            Assert.Equal(Enumerable.Range(window[0], 8), window);
+        }
+    }
+
+    [Fact]
     public void More_windows_than_the_text_holds_are_refused_naming_the_options_and_numbers()
     {
         // 1000 tokens hold ⌊999 / 64⌋ = 15 non-overlapping windows of 64.
