@@ -126,6 +126,23 @@ public static class SparseTensorCodec
     }
 
     /// <summary>
+    /// Checks the metadata entry of sparse weight <paramref name="name"/> as far as a checkpoint is read without
+    /// loading it: a known format, and the dense shape <see cref="DenseShape"/> gives. An entry that lacks them names
+    /// no parts to check, so without this it passed the open and failed later, in a summary, as a bug in copal.
+    /// </summary>
+    public static void CheckDeclared(string name, IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        var fields = Parse(name, metadata[MetadataPrefix + name]);
+        string format = Field(name, fields, "format");
+        if (format is not ("nm" or "bitmask"))
+        {
+            throw new SparseFormatException(name, $"unknown sparse format '{format}', expected 'nm' or 'bitmask'");
+        }
+        _ = DenseShape(name, metadata);
+    }
+
+    /// <summary>
     /// Whether <paramref name="name"/> is named as a sparse weight's stored part (<c>X.nm_values</c>, <c>X.bm_mask</c>,
     /// ...), whatever the metadata says; <paramref name="weight"/> is then X. A part whose weight has no metadata entry
     /// is a damaged checkpoint, not a dense tensor of that name.

@@ -49,6 +49,29 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     }
 
     /// <summary>
+    /// An entry that parses but cannot be read as a compact weight (no format, an unknown one, no rows, cols that are
+    /// not a number) passed the open, since it names no parts to check: inspect then failed as "internal error
+    /// (SparseFormatException) … this is a bug in copal", or counted a weight of format 'foo' as parameters.
+    /// </summary>
+    [Theory]
+    [InlineData("", "metadata lacks 'format'")]
+    [InlineData("format=nm;n=2;m=4;index=rank;cols=4;dtype=F32", "metadata lacks 'rows'")]
+    [InlineData("format=bitmask;rows=1;cols=x;dtype=F32", "metadata 'cols=x' is not a non-negative integer")]
+    [InlineData("format=foo;rows=1;cols=4;dtype=F32", "unknown sparse format 'foo', expected 'nm' or 'bitmask'")]
+    public void A_compact_entry_without_a_known_format_or_its_dense_shape_is_refused_at_open(string entry, string expected)
+    {
+        string path = _dir.File("undeclared.safetensors");
+        using (var writer = SafetensorsWriter.Create(path, [new("a", DType.F32, [1])], new Dictionary<string, string> { ["copal.sparse.foo.weight"] = entry }))
+        {
+            writer.Write("a", new byte[4]);
+            writer.Commit();
+        }
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
+        Assert.Equal($"{path}: tensor 'foo.weight': {expected}", e.Message);
+        File.Delete(path); // the file is no longer mapped
+    }
+
+    /// <summary>
     /// A weight stored both dense and compact is two different weights under one name: inspect counted both, a model
     /// ran on the compact one and ignored the other, and densify failed writing its output twice.
     /// </summary>
