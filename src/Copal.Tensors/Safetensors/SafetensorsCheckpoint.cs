@@ -155,7 +155,8 @@ public sealed class SafetensorsCheckpoint : IDisposable
 
     /// <summary>
     /// <paramref name="checkpoint"/>, once every compact weight its metadata declares has a known format and dense shape
-    /// (<see cref="SparseTensorCodec.CheckDeclared"/>) and its stored parts (<see cref="SparseTensorCodec.MissingParts"/>).
+    /// (<see cref="SparseTensorCodec.CheckDeclared"/>) and its stored parts (<see cref="SparseTensorCodec.MissingParts"/>)
+    /// in the shapes that dense shape gives them (<see cref="SparseTensorCodec.CheckPartShapes"/>).
     /// </summary>
     private static SafetensorsCheckpoint WithSparseParts(SafetensorsCheckpoint checkpoint)
     {
@@ -175,6 +176,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
                 {
                     throw new SafetensorsException(checkpoint.Path, missing);
                 }
+                SparseTensorCodec.CheckPartShapes(name, metadata, part => checkpoint[part]);
             }
             return checkpoint;
         }
