@@ -281,6 +281,6 @@ public sealed class ChatTemplate
         {
             return dflt;
         }
-        throw new ChatTemplateException($"{_origin}: the chat_template list has no 'default' template{(hasTools ? " and no 'tool_use'" : "")}; it has {string.Join(", ", _templates.Keys.Order(StringComparer.Ordinal))}");
+        throw new ChatTemplateException($"{_origin}: the chat_template list has no 'default' template{(hasTools ? " and no 'tool_use'" : "")}; it has {(_templates.Count == 0 ? "no templates" : string.Join(", ", _templates.Keys.Order(StringComparer.Ordinal)))}");
     }
 }

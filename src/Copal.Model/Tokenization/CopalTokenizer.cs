@@ -131,9 +131,13 @@ public sealed class CopalTokenizer : Tokenizer
         Normalizer? normalizer = root.OptionalChild("normalizer") is { } n ? NormalizerFactory.Create(n) : null;
         PreTokenizerSpec? pre = root.OptionalChild("pre_tokenizer") is { } p ? PreTokenizerFactory.Create(p) : null;
         BpeModelSection model = ModelFactory.Read(root.Child("model"), file);
-        TemplateProcessing? post = root.OptionalChild("post_processor") is { } pp ? PostProcessorFactory.Create(pp) : null;
         IDecoder? decoder = root.OptionalChild("decoder") is { } d ? DecoderFactory.Create(d) : null;
         var addedTokens = root.OptionalChild("added_tokens") is { } a ? a.Items().Select(AddedToken.FromJson).ToList() : [];
+        var addedIds = addedTokens.Select(t => t.Id).ToHashSet();
+        int idCount = Math.Max(model.IdToToken.Length, addedIds.Count == 0 ? 0 : addedIds.Max() + 1);
+        TemplateProcessing? post = root.OptionalChild("post_processor") is { } pp
+            ? PostProcessorFactory.Create(pp, id => addedIds.Contains(id) || ((uint)id < (uint)model.IdToToken.Length && model.IdToToken[id] is not null), idCount)
+            : null;
         foreach (AddedToken t in addedTokens)
         {
             string? inVocab = t.Id < model.IdToToken.Length ? model.IdToToken[t.Id] : null;

@@ -330,6 +330,7 @@ public sealed partial class CopalState
                 l.CrossTermSteps = steps;
             }
         }
+        RequireOnlyListedParts(manifest, file, tensorsPath);
         state._source = Path.GetFullPath(tensorsPath);
         return state;
     }
@@ -400,6 +401,19 @@ public sealed partial class CopalState
             throw new CopalStateException($"tensor '{name}' in '{path}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {dtype} [{string.Join(", ", shape)}]");
         }
         return t;
+    }
+
+    // A Hessian or cross term under another name (damaged, edited) would read as a linear without one, and the resumed
+    // run would prune on without it, to other weights and with no word. A save writes only the parts of listed linears.
+    private static void RequireOnlyListedParts(CopalStateManifest manifest, SafetensorsFile file, string path)
+    {
+        var parts = manifest.Linears!.SelectMany(rec => s_slots.Select(slot => HessianName(rec.Name, slot)).Append(ColumnsName(rec.Name)))
+            .ToHashSet(StringComparer.Ordinal);
+        if (file.Tensors.FirstOrDefault(t => !parts.Contains(t.Name)) is { Name: not null } stray)
+        {
+            throw new CopalStateException($"'{path}' holds tensor '{OneLine.Of(stray.Name)}', which is no part of a linear {ManifestFileName} lists "
+                + "(each has NAME.copal_columns, and may have .copal_hessian_upper, .copal_dense_hessian_upper and .copal_cross_term); the file is damaged");
+        }
     }
 
     // A save writes finite values only; a damaged file of the right size is caught here, before a mask or a Cholesky

@@ -153,7 +153,11 @@ public sealed class SafetensorsCheckpoint : IDisposable
         return WithSparseParts(new SafetensorsCheckpoint(file, [opened], [.. opened.Tensors]));
     }
 
-    /// <summary><paramref name="checkpoint"/>, once every compact weight its metadata declares has its stored parts (<see cref="SparseTensorCodec.MissingParts"/>).</summary>
+    /// <summary>
+    /// <paramref name="checkpoint"/>, once every compact weight its metadata declares has a known format and dense shape
+    /// (<see cref="SparseTensorCodec.CheckDeclared"/>) and its stored parts (<see cref="SparseTensorCodec.MissingParts"/>)
+    /// in the shapes that dense shape gives them (<see cref="SparseTensorCodec.CheckPartShapes"/>).
+    /// </summary>
     private static SafetensorsCheckpoint WithSparseParts(SafetensorsCheckpoint checkpoint)
     {
         try
@@ -167,10 +171,12 @@ public sealed class SafetensorsCheckpoint : IDisposable
                     throw new SafetensorsException(checkpoint.Path,
                         $"tensor '{name}' is stored both dense and compact (metadata entry '{SparseTensorCodec.MetadataPrefix}{name}' and its parts); expected one or the other");
                 }
+                SparseTensorCodec.CheckDeclared(name, metadata);
                 if (SparseTensorCodec.MissingParts(name, metadata, part => checkpoint.TryGet(part, out _)) is string missing)
                 {
                     throw new SafetensorsException(checkpoint.Path, missing);
                 }
+                SparseTensorCodec.CheckPartShapes(name, metadata, part => checkpoint[part]);
             }
             return checkpoint;
         }

@@ -9,6 +9,11 @@ internal static class SparseChecks
         {
             throw new SparseFormatException(owner, $"part '{part.Name}' has dtype {part.DType}, expected {dtype}");
         }
+        ExpectShape(owner, part, shape);
+    }
+
+    public static void ExpectShape(string owner, TensorView part, params long[] shape)
+    {
         if (!part.Shape.AsSpan().SequenceEqual(shape))
         {
             throw new SparseFormatException(owner, $"part '{part.Name}' has shape {part.ShapeString}, expected [{string.Join(", ", shape)}]");

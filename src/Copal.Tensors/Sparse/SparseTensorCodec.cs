@@ -126,6 +126,46 @@ public static class SparseTensorCodec
     }
 
     /// <summary>
+    /// Checks the metadata entry of sparse weight <paramref name="name"/> as far as a checkpoint is read without
+    /// loading it: a known format, and the dense shape <see cref="DenseShape"/> gives. An entry that lacks them names
+    /// no parts to check, so without this it passed the open and failed later, in a summary, as a bug in copal.
+    /// </summary>
+    public static void CheckDeclared(string name, IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        var fields = Parse(name, metadata[MetadataPrefix + name]);
+        string format = Field(name, fields, "format");
+        if (format is not ("nm" or "bitmask"))
+        {
+            throw new SparseFormatException(name, $"unknown sparse format '{format}', expected 'nm' or 'bitmask'");
+        }
+        _ = DenseShape(name, metadata);
+    }
+
+    /// <summary>
+    /// Checks that the stored parts of sparse weight <paramref name="name"/> have the shapes its declared dense shape
+    /// gives them, from the header alone (no part is read): a summary counts the weight's parameters from the
+    /// declaration, so an entry claiming 2^31 − 1 rows over parts of 64 had inspect report quintillions of parameters.
+    /// The parts must exist (<see cref="MissingParts"/>) and the entry parse (<see cref="CheckDeclared"/>).
+    /// </summary>
+    public static void CheckPartShapes(string name, IReadOnlyDictionary<string, string> metadata, Func<string, TensorView> part)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        ArgumentNullException.ThrowIfNull(part);
+        var fields = Parse(name, metadata[MetadataPrefix + name]);
+        var (rows, cols) = DenseShape(name, metadata);
+        if (fields["format"] == "bitmask")
+        {
+            SparseChecks.Expect(name, part(name + MaskSuffix), DType.U8, rows, ((long)cols + 7) >> 3);
+            SparseChecks.Expect(name, part(name + OffsetsSuffix), DType.I64, rows + 1L);
+            return;
+        }
+        int n = IntField(name, fields, "n"), m = IntField(name, fields, "m");
+        NMSparseMatrix.CheckPattern(name, cols, n, m);
+        SparseChecks.ExpectShape(name, part(name + NMValuesSuffix), rows, cols / m * n);
+    }
+
+    /// <summary>
     /// Whether <paramref name="name"/> is named as a sparse weight's stored part (<c>X.nm_values</c>, <c>X.bm_mask</c>,
     /// ...), whatever the metadata says; <paramref name="weight"/> is then X. A part whose weight has no metadata entry
     /// is a damaged checkpoint, not a dense tensor of that name.

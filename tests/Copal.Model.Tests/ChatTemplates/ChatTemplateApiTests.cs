@@ -91,6 +91,10 @@ public sealed class ChatTemplateApiTests : IDisposable
         ChatTemplate onlyRag = Load("""{"chat_template": [{"name": "rag", "template": "x"}]}""")!;
         var e = Assert.Throws<ChatTemplateException>(() => onlyRag.Render([], false));
         Assert.Contains("no 'default' template", e.Message, StringComparison.Ordinal);
+        // An empty list has no names to list: the message ended "; it has ", with nothing after.
+        ChatTemplate empty = Load("""{"chat_template": []}""")!;
+        e = Assert.Throws<ChatTemplateException>(() => empty.Render([], false));
+        Assert.EndsWith("the chat_template list has no 'default' template; it has no templates", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]

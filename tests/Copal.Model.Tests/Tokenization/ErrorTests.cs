@@ -80,6 +80,33 @@ public class ErrorTests
         Assert.Equal(16_777_216, TinyTokenizerJson.Load(j).VocabSize);
     }
 
+    /// <summary>
+    /// A TemplateProcessing's special ids are placed around every encoded text as they are: an id outside the
+    /// tokenizer (99999 among 512 tokens, or −1) was printed by <c>copal tokenize</c> and failed only later, in
+    /// <c>generate</c>, as "token id 99999 is not in this tokenizer", naming neither the file nor the field.
+    /// </summary>
+    [Theory]
+    [InlineData(10)]
+    [InlineData(99_999)]
+    [InlineData(-1)]
+    public void A_template_special_id_outside_the_tokenizer_is_refused_naming_the_field(int id)
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["post_processor"] = new JsonObject
+        {
+            ["type"] = "TemplateProcessing",
+            ["single"] = new JsonArray(
+                new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = "<s>", ["type_id"] = 0 } },
+                new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } }),
+            ["pair"] = new JsonArray(),
+            ["special_tokens"] = new JsonObject
+            {
+                ["<s>"] = new JsonObject { ["id"] = "<s>", ["ids"] = new JsonArray(1, id), ["tokens"] = new JsonArray("<s>", "<s>") },
+            },
+        };
+        Assert.Contains($"$.post_processor.special_tokens.<s>.ids[1]: id {id} is not a token of this tokenizer (ids 0..9)", Load(j).Message);
+    }
+
     [Theory]
     [InlineData("WordPiece")]
     [InlineData("Unigram")]

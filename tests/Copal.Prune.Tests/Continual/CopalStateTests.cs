@@ -465,6 +465,39 @@ public sealed class CopalStateTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A linear's Hessian under another name (a damaged or edited file) was taken as a linear without one, and the
+    /// resumed run pruned on without it, to other weights, with no word: every tensor of the file must be a part of
+    /// a linear the manifest lists.
+    /// </summary>
+    [Fact]
+    public void A_tensor_file_holding_a_tensor_no_listed_linear_owns_is_refused()
+    {
+        string dir = TempDir();
+        try
+        {
+            TwoSteps(new CopalOptions(SensitivityEstimator.Hessian, SensitivityAccumulation.Max, 0.75, Update: true, Mask: CopalMaskRule.Fixed), resumeAfterFirst: null, out _).Save(dir);
+            string path = Path.Combine(dir, CopalState.TensorsFileName);
+            byte[] bytes = File.ReadAllBytes(path);
+            int headerLength = (int)BitConverter.ToUInt64(bytes, 0);
+            var header = JsonNode.Parse(bytes.AsSpan(8, headerLength))!.AsObject();
+            string hessian = header.Select(kv => kv.Key).First(k => k.EndsWith(".copal_hessian_upper", StringComparison.Ordinal));
+            JsonNode entry = header[hessian]!;
+            header.Remove(hessian);
+            header[hessian + "x"] = entry;
+            byte[] renamed = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+            File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)renamed.Length), .. renamed, .. bytes.AsSpan(8 + headerLength)]);
+
+            var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+            Assert.Equal($"'{path}' holds tensor '{hessian}x', which is no part of a linear {CopalState.ManifestFileName} lists "
+                + "(each has NAME.copal_columns, and may have .copal_hessian_upper, .copal_dense_hessian_upper and .copal_cross_term); the file is damaged", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>A power cut after the renames must find both files' bytes on the disk: flushed before, the renames after.</summary>
     [LinuxFact]
     public void Save_flushes_both_files_to_the_disk_before_renaming_them_and_the_folder_after()

@@ -49,6 +49,58 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     }
 
     /// <summary>
+    /// An entry that parses but cannot be read as a compact weight (no format, an unknown one, no rows, cols that are
+    /// not a number) passed the open, since it names no parts to check: inspect then failed as "internal error
+    /// (SparseFormatException) … this is a bug in copal", or counted a weight of format 'foo' as parameters.
+    /// </summary>
+    [Theory]
+    [InlineData("", "metadata lacks 'format'")]
+    [InlineData("format=nm;n=2;m=4;index=rank;cols=4;dtype=F32", "metadata lacks 'rows'")]
+    [InlineData("format=bitmask;rows=1;cols=x;dtype=F32", "metadata 'cols=x' is not a non-negative integer")]
+    [InlineData("format=foo;rows=1;cols=4;dtype=F32", "unknown sparse format 'foo', expected 'nm' or 'bitmask'")]
+    public void A_compact_entry_without_a_known_format_or_its_dense_shape_is_refused_at_open(string entry, string expected)
+    {
+        string path = _dir.File("undeclared.safetensors");
+        using (var writer = SafetensorsWriter.Create(path, [new("a", DType.F32, [1])], new Dictionary<string, string> { ["copal.sparse.foo.weight"] = entry }))
+        {
+            writer.Write("a", new byte[4]);
+            writer.Commit();
+        }
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
+        Assert.Equal($"{path}: tensor 'foo.weight': {expected}", e.Message);
+        File.Delete(path); // the file is no longer mapped
+    }
+
+    /// <summary>
+    /// inspect counts a compact weight's parameters from its declared dense shape: an entry claiming 2^31 − 1 rows
+    /// and columns over parts of one row made it report 4,611,686,014,132,676,545 parameters, where a run refused it.
+    /// </summary>
+    [Theory]
+    [InlineData("format=bitmask;rows=2147483647;cols=2147483647;dtype=F32", "part 'foo.weight.bm_mask' has shape [1, 1], expected [2147483647, 268435456]")]
+    [InlineData("format=bitmask;rows=1;cols=16;dtype=F32", "part 'foo.weight.bm_mask' has shape [1, 1], expected [1, 2]")]
+    [InlineData("format=nm;n=2;m=4;index=fields;rows=1;cols=8;dtype=F32", "part 'foo.weight.nm_values' has shape [1, 2], expected [1, 4]")]
+    [InlineData("format=nm;n=2;m=4;index=fields;rows=1;cols=6;dtype=F32", "6 columns are not a multiple of M = 4")]
+    public void A_compact_entry_whose_parts_do_not_have_its_declared_shape_is_refused_at_open(string entry, string expected)
+    {
+        string path = _dir.File("misdeclared.safetensors");
+        bool bitmask = entry.StartsWith("format=bitmask", StringComparison.Ordinal);
+        TensorSpec[] specs = bitmask
+            ? [new("foo.weight.bm_mask", DType.U8, [1, 1]), new("foo.weight.bm_offsets", DType.I64, [2]), new("foo.weight.bm_values", DType.F32, [1])]
+            : [new("foo.weight.nm_values", DType.F32, [1, 2]), new("foo.weight.nm_index", DType.U8, [1, 1])];
+        using (var writer = SafetensorsWriter.Create(path, specs, new Dictionary<string, string> { ["copal.sparse.foo.weight"] = entry }))
+        {
+            foreach (TensorSpec spec in specs)
+            {
+                writer.Write(spec.Name, new byte[spec.ByteLength]);
+            }
+            writer.Commit();
+        }
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
+        Assert.Equal($"{path}: tensor 'foo.weight': {expected}", e.Message);
+        File.Delete(path); // the file is no longer mapped
+    }
+
+    /// <summary>
     /// A weight stored both dense and compact is two different weights under one name: inspect counted both, a model
     /// ran on the compact one and ignored the other, and densify failed writing its output twice.
     /// </summary>

@@ -7,7 +7,12 @@ internal static class PostProcessorFactory
 {
     public const string Supported = "TemplateProcessing, ByteLevel, Sequence";
 
-    public static TemplateProcessing Create(JsonSection s)
+    /// <summary>
+    /// The post-processor of section <paramref name="s"/>. Its special ids are placed around every encoded text as
+    /// they are, so each must be a token of this tokenizer (<paramref name="isToken"/>; ids 0..<paramref name="idCount"/> − 1):
+    /// one outside it reached the model as an id the embedding has no row for.
+    /// </summary>
+    public static TemplateProcessing Create(JsonSection s, Func<int, bool> isToken, int idCount)
     {
         string type = s.Type;
         switch (type)
@@ -15,7 +20,7 @@ internal static class PostProcessorFactory
             case "ByteLevel":
                 return TemplateProcessing.None;
             case "Sequence":
-                return s.Child("processors").Items().Select(Create).Aggregate(TemplateProcessing.None, (inner, next) => next.Around(inner));
+                return s.Child("processors").Items().Select(p => Create(p, isToken, idCount)).Aggregate(TemplateProcessing.None, (inner, next) => next.Around(inner));
             case "TemplateProcessing":
             {
                 var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
@@ -27,8 +32,7 @@ internal static class PostProcessorFactory
                 foreach (JsonProperty p in map.Element.EnumerateObject())
                 {
                     var entry = new JsonSection(p.Value, s.File, $"{map.Path}.{p.Name}");
-                    specials[p.Name] = entry.Child("ids").Items().Select(i =>
-                        i.Element.TryGetInt32(out int id) ? id : throw i.Error("expected an integer id")).ToArray();
+                    specials[p.Name] = entry.Child("ids").Items().Select(i => TokenId(i, isToken, idCount)).ToArray();
                 }
                 var prefix = new List<int>();
                 var suffix = new List<int>();
@@ -64,5 +68,16 @@ internal static class PostProcessorFactory
             default:
                 throw s.Error($"post-processor type '{type}' is not supported (supported: {Supported})");
         }
+    }
+
+    private static int TokenId(JsonSection item, Func<int, bool> isToken, int idCount)
+    {
+        if (!item.Element.TryGetInt32(out int id))
+        {
+            throw item.Error("expected an integer id");
+        }
+        return isToken(id) ? id
+            : throw item.Error(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"id {id} is not a token of this tokenizer (ids 0..{idCount - 1})"));
     }
 }
