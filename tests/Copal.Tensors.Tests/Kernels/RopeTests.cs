@@ -150,6 +150,25 @@ public class RopeTests
     }
 
     /// <summary>
+    /// A pair whose wavelength is exactly the low-frequency bound (HF: <c>wavelen &gt; low_freq_wavelen</c> is false
+    /// there, so the pair is in the medium band with smooth 0) is divided by the factor once, as on either side of the
+    /// bound. Llama 3.1's own pairs never land on the bound, so the test above passed a kernel that divided it twice.
+    /// </summary>
+    [Fact]
+    public void Llama3_scaling_divides_a_pair_on_the_low_frequency_bound_once()
+    {
+        // One pair of frequency 1: its wavelength is 2π in f32, and the low factor puts the bound 8192 / low on it.
+        float twoPi = (float)(2 * Math.PI);
+        double lowFactor = 8192 / (double)twoPi;
+        var scaled = RopeTables.Build(1, 2, 10000, new RopeScaling("llama3", 8, lowFactor, 2 * lowFactor, 8192));
+        Assert.Equal(twoPi, (float)(8192 / lowFactor));
+        // The f32 smooth factor is a rounding away from 0 here (about 1e-7), so the bound is relative, not a few ulps.
+        double expected = 1.0 / 8;
+        Assert.True(Math.Abs(scaled.InverseFrequencies[0] - expected) <= 1e-5 * expected,
+            $"inv_freq[0] = {scaled.InverseFrequencies[0]:R}, expected {expected:R}");
+    }
+
+    /// <summary>
     /// HF <c>_compute_yarn_parameters</c> on Qwen2.5-7B's shapes (d 128, θ 10⁶, L 32,768, factor 4): pairs that turn
     /// more than beta_fast (32) times within L keep their frequency, those under beta_slow (1) are divided by the
     /// factor, the ramp between runs from pair ⌊i(32)⌋ to ⌈i(1)⌉ with i(r) = d ln(L / 2πr) / (2 ln θ), and cos and sin
