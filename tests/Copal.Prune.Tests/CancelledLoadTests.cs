@@ -36,4 +36,33 @@ public sealed class CancelledLoadTests
             new Copal.Prune.Continual.CopalOptions());
         Assert.ThrowsAny<OperationCanceledException>(() => Copal.Prune.Continual.Protocol.ContinualRunner.Prepare(request, cancellationToken: Cancelled()));
     }
+
+    /// <summary>
+    /// A text is tokenized whole, and WikiText-2's test text is 1.3 million characters: a token cancelled at the first
+    /// report of its tokenizing stops it there, before the evaluation text (before, the token was checked only
+    /// between texts, and a text of tens of megabytes ran to its end after Ctrl-C).
+    /// </summary>
+    [Fact]
+    public void Preparing_a_continual_run_stops_within_a_text_cancelled_as_it_is_tokenized()
+    {
+        string wiki = TestData.Path("text", "wikitext-2-raw-v1", "test.joined.txt");
+        var request = new Copal.Prune.Continual.Protocol.ContinualRequest(TestData.Stories260K,
+            Copal.Prune.Continual.Protocol.ContinualDataset.ParseList($"wiki={wiki}:{wiki}"), ["magnitude"], SparsityPattern.Parse("0.5"), 1, 16, 16, [0UL],
+            new Copal.Prune.Continual.CopalOptions());
+        using var cts = new CancellationTokenSource();
+        var stages = new List<string>();
+        var progress = new CallbackProgress<Copal.Prune.Continual.Protocol.ContinualProgress>(p =>
+        {
+            stages.Add(p.Stage);
+            if (p.Stage.EndsWith(" characters", StringComparison.Ordinal))
+            {
+                cts.Cancel();
+            }
+        });
+
+        Assert.ThrowsAny<OperationCanceledException>(() => Copal.Prune.Continual.Protocol.ContinualRunner.Prepare(request, progress, cts.Token));
+
+        Assert.StartsWith("tokenizing wiki (calibration): ", stages[^1], StringComparison.Ordinal);
+        Assert.DoesNotContain(stages, s => s.Contains("evaluation", StringComparison.Ordinal));
+    }
 }

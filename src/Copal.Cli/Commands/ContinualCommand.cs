@@ -132,7 +132,10 @@ internal static class ContinualCommand
             ContinualData data;
             try
             {
-                data = ContinualRunner.Prepare(request, cancellationToken: ct);
+                using (var tokenizing = new ProgressLine(quiet: asJson))
+                {
+                    data = ContinualRunner.Prepare(request, new SyncProgress<ContinualProgress>(pr => tokenizing.Update($"copal: {pr.Stage}")), ct);
+                }
                 RequireEvaluationWindows(request, data, p.GetValue(evalSeqLen) is null);
                 if (!asJson)
                 {

@@ -154,7 +154,22 @@ internal static class GenerateCommand
                     }
                 }
             }
-            var generator = new Generator(session.Model) { ContextSize = context, DecodableTokens = session.Tokenizer.VocabSize };
+            // A long prompt's prefill is seconds before the first token: its progress, once it has taken a second. Not
+            // where stdout and stderr are one terminal: the line drawn in place would overwrite the echoed prompt.
+            using var prefillLine = new LateProgressLine(quiet: asJson || (!Console.IsOutputRedirected && !Console.IsErrorRedirected));
+            var generator = new Generator(session.Model)
+            {
+                ContextSize = context,
+                DecodableTokens = session.Tokenizer.VocabSize,
+                PrefillProgress = new SyncProgress<int>(done =>
+                {
+                    prefillLine.Update("copal: prefill (prompt tokens)", done, promptIds.Length);
+                    if (done == promptIds.Length)
+                    {
+                        prefillLine.Done();
+                    }
+                }),
+            };
             GenerationResult result;
             try
             {

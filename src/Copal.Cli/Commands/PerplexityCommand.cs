@@ -72,9 +72,11 @@ internal static class PerplexityCommand
             int[] tokens;
             try
             {
+                using var tokenizing = new TokenizingProgressLine(Inputs.Describe(dataPath), quiet: asJson);
                 tokens = Inputs.IsStdio(dataPath)
-                    ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data), ct), "standard input", p.GetValue(layout)), p.GetValue(layout))
-                    : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout));
+                    ? TextDataset.TokenizeText(session.Tokenizer, TextDataset.Decode(Inputs.ReadBytes(dataPath, p.Typed(data), ct), "standard input", p.GetValue(layout)), p.GetValue(layout), tokenizing, ct)
+                    : TextDataset.Tokenize(session.Tokenizer, dataPath, p.GetValue(layout), tokenizing, ct);
+                tokenizing.Done();
             }
             catch (InvalidDataException e)
             {

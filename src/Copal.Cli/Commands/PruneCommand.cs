@@ -93,7 +93,7 @@ internal static class PruneCommand
                 throw new UsageException($"--seqlen: expected at most the model's context of {config.MaxPositionEmbeddings} tokens, got {window}");
             }
             int n = p.GetValue(nsamples);
-            CalibrationSet calibration = LoadCalibration(modelDir, p.GetValue(calib), pruner, n, window, p.GetValue(seed), ct);
+            CalibrationSet calibration = LoadCalibration(modelDir, p.GetValue(calib), pruner, n, window, p.GetValue(seed), asJson, ct);
             if (copalState?.StepWithCalibration(calibration.Hash) is CopalStepRecord repeated)
             {
                 throw new UsageException($"--calib: step {repeated.Step} of the resumed state already folded in these same windows ({repeated.NSamples} × {repeated.SeqLen} tokens of " +
@@ -430,7 +430,7 @@ internal static class PruneCommand
     /// The calibration windows from the --calib texts, a <c>-</c> among them read from standard input (once, as the
     /// files are).
     /// </summary>
-    internal static CalibrationSet LoadCalibration(string modelDir, string? calib, ILinearPruner pruner, int nsamples, int seqLen, ulong seed,
+    internal static CalibrationSet LoadCalibration(string modelDir, string? calib, ILinearPruner pruner, int nsamples, int seqLen, ulong seed, bool quiet,
         CancellationToken cancellationToken)
     {
         if (calib is null)
@@ -447,10 +447,16 @@ internal static class PruneCommand
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(modelDir);
         try
         {
-            var sources = files.Select(f => Inputs.IsStdio(f)
-                ? (Name: Inputs.Describe(f), Ids: TextDataset.TokenizeText(tokenizer,
-                    TextDataset.Decode(Inputs.ReadBytes(f, "--calib", cancellationToken), Inputs.Describe(f)), TextLayout.Raw))
-                : (Name: f, Ids: TextDataset.Tokenize(tokenizer, f, TextLayout.Raw))).ToList();
+            var sources = new List<(string Name, int[] Ids)>(files.Length);
+            foreach (string f in files)
+            {
+                using var tokenizing = new TokenizingProgressLine(Inputs.Describe(f), quiet);
+                sources.Add(Inputs.IsStdio(f)
+                    ? (Inputs.Describe(f), TextDataset.TokenizeText(tokenizer,
+                        TextDataset.Decode(Inputs.ReadBytes(f, "--calib", cancellationToken), Inputs.Describe(f)), TextLayout.Raw, tokenizing, cancellationToken))
+                    : (f, TextDataset.Tokenize(tokenizer, f, TextLayout.Raw, tokenizing, cancellationToken)));
+                tokenizing.Done();
+            }
             int vocab = LlamaConfig.Load(modelDir).VocabSize;
             foreach (var (name, ids) in sources)
             {

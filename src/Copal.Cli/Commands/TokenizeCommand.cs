@@ -26,7 +26,12 @@ internal static class TokenizeCommand
             string directory = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             string input = ReadInput(p.GetValue(text), p.GetValue(file), p.Typed(file), ct);
             CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(directory);
-            int[] ids = tokenizer.Encode(input, addSpecialTokens: !p.GetValue(noSpecial));
+            int[] ids;
+            using (var progress = new TokenizingProgressLine(p.GetValue(file) is string f ? Inputs.Describe(f) : "--text", quiet: p.GetValue(json)))
+            {
+                ids = tokenizer.Encode(input, addSpecialTokens: !p.GetValue(noSpecial), progress, ct);
+                progress.Done();
+            }
             // Cancelled while the text was read or tokenized: no output (the signal's exit code instead).
             ct.ThrowIfCancellationRequested();
             if (p.GetValue(json))

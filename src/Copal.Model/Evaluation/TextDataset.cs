@@ -20,7 +20,7 @@ public static class TextDataset
 {
     /// <summary>
     /// The text of the file <paramref name="path"/>, laid out as <paramref name="layout"/> says (<see cref="TextLayout.Documents"/>
-    /// keeps the separators for <see cref="TokenizeText"/>).
+    /// keeps the separators for <see cref="TokenizeText(Tokenization.CopalTokenizer, string, TextLayout)"/>).
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="IOException"><paramref name="path"/> is a folder, or holds more than <see cref="TextBytes.MaxBytes"/> bytes.</exception>
@@ -76,26 +76,49 @@ public static class TextDataset
     /// document on its own with the tokenizer's special tokens (BOS), concatenated.
     /// </summary>
     public static int[] Tokenize(Tokenization.CopalTokenizer tokenizer, string path, TextLayout layout) =>
-        TokenizeText(tokenizer, Load(path, layout), layout);
+        Tokenize(tokenizer, path, layout, null, CancellationToken.None);
 
-    /// <summary>Tokenizes text that <see cref="Load"/> or <see cref="Decode"/> laid out, as <see cref="Tokenize"/> does.</summary>
-    public static int[] TokenizeText(Tokenization.CopalTokenizer tokenizer, string text, TextLayout layout)
+    /// <summary>
+    /// As <see cref="Tokenize(Tokenization.CopalTokenizer, string, TextLayout)"/>, cancellable within a word and with
+    /// progress in the laid-out text's characters (see <see cref="Tokenization.CopalTokenizer.Encode(string, bool, IProgress{Tokenization.TokenizeProgress}?, CancellationToken)"/>).
+    /// </summary>
+    public static int[] Tokenize(Tokenization.CopalTokenizer tokenizer, string path, TextLayout layout,
+        IProgress<Tokenization.TokenizeProgress>? progress, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        string text = Load(path, layout);
+        return TokenizeText(tokenizer, text, layout, progress, cancellationToken);
+    }
+
+    /// <summary>Tokenizes text that <see cref="Load"/> or <see cref="Decode"/> laid out, as <see cref="Tokenize(Tokenization.CopalTokenizer, string, TextLayout)"/> does.</summary>
+    public static int[] TokenizeText(Tokenization.CopalTokenizer tokenizer, string text, TextLayout layout) =>
+        TokenizeText(tokenizer, text, layout, null, CancellationToken.None);
+
+    /// <summary>As <see cref="TokenizeText(Tokenization.CopalTokenizer, string, TextLayout)"/>, cancellable and with progress.</summary>
+    public static int[] TokenizeText(Tokenization.CopalTokenizer tokenizer, string text, TextLayout layout,
+        IProgress<Tokenization.TokenizeProgress>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(text);
         if (layout != TextLayout.Documents)
         {
-            return tokenizer.Encode(text, addSpecialTokens: true);
+            return tokenizer.Encode(text, addSpecialTokens: true, progress, cancellationToken);
         }
+        // One watch over the whole file: progress counts the file's characters, not each document's.
+        var watch = new Tokenization.EncodeWatch(progress, text.Length, cancellationToken);
         var ids = new List<int>();
+        long origin = 0;
         foreach (string doc in text.Split(DocumentSeparator))
         {
             string trimmed = doc.Trim('\n');
             if (trimmed.Length > 0)
             {
-                ids.AddRange(tokenizer.Encode(trimmed, addSpecialTokens: true));
+                watch.Origin = origin + doc.Length - doc.TrimStart('\n').Length;
+                ids.AddRange(tokenizer.Encode(trimmed, addSpecialTokens: true, watch));
             }
+            origin += doc.Length + DocumentSeparator.Length;
         }
+        watch.Done();
         return ids.ToArray();
     }
 }

@@ -29,7 +29,9 @@ public sealed partial class LlamaModel
     /// 1.3–1.5× faster on this project's machine but takes seconds per GB to load there
     /// (<see cref="WeightResidence.Auto"/>: the copy when the files take at most half of the available memory); a GPU
     /// backend uploads the weights (<see cref="IBackend.CopiesWeightsAtLoad"/>), so for it every residence maps the files, closed once
-    /// the upload is done.
+    /// the upload is done. <paramref name="progress"/> hears the config, the weights' files and, while they are copied or
+    /// uploaded, each quarter of the layers done ("weights: 11 of 22 layers copied"); <paramref name="cancellationToken"/>
+    /// is checked before each tensor.
     /// </remarks>
     public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
         bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
@@ -106,9 +108,12 @@ public sealed partial class LlamaModel
             }
             sparse = new SparseWeightSource(checkpoint.MergedMetadata(), sparseMode, m => progress?.Report(m));
             // Weights checked finite are marked so: the CPU kernels then convert F16 without handling Inf and NaN.
+            IProgress<int>? copying = progress is not null && (copyWeights || uploads)
+                ? new WeightCopyProgress(progress, config.NumLayers, copyWeights ? "copied" : "uploaded")
+                : null;
             LlamaWeights weights = LlamaWeights.Load(
                 backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v with { FiniteVerified = !allowNonFinite } : null,
-                directory, sparse, copyWeights, cancellationToken);
+                directory, sparse, copyWeights, copying, cancellationToken);
             if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)
             {
                 progress?.Report(FormattableString.Invariant(

@@ -206,11 +206,28 @@ public sealed class CopalTokenizer : Tokenizer
     /// Encodes text to ids. Added and special tokens written in the text are matched as those tokens.
     /// When <paramref name="addSpecialTokens"/> is true the post-processor runs (e.g. prepends &lt;s&gt;).
     /// </summary>
-    public int[] Encode(string text, bool addSpecialTokens = true)
+    public int[] Encode(string text, bool addSpecialTokens = true) => Encode(text, addSpecialTokens, null, CancellationToken.None);
+
+    /// <summary>
+    /// As <see cref="Encode(string, bool)"/>, for a long text (a whole file): <paramref name="cancellationToken"/> is
+    /// checked before each word, so a cancelled encode throws <see cref="OperationCanceledException"/> within one word,
+    /// and <paramref name="progress"/> hears how far it has come every million characters or so, and once at the end.
+    /// </summary>
+    public int[] Encode(string text, bool addSpecialTokens, IProgress<TokenizeProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var watch = new EncodeWatch(progress, text.Length, cancellationToken);
+        int[] ids = Encode(text, addSpecialTokens, watch);
+        watch.Done();
+        return ids;
+    }
+
+    /// <summary>One text under a watch that may span several (the documents of one file).</summary>
+    internal int[] Encode(string text, bool addSpecialTokens, EncodeWatch? watch)
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length / 3 + 4);
-        Run(text, considerNormalization: true, considerPreTokenization: true, addSpecialTokens, ids, null, out _);
+        Run(text, considerNormalization: true, considerPreTokenization: true, addSpecialTokens, ids, null, out _, watch);
         return [.. ids];
     }
 
@@ -312,7 +329,7 @@ public sealed class CopalTokenizer : Tokenizer
         }
         string input = text ?? textSpan.ToString();
         var ids = new List<int>(input.Length / 3 + 4);
-        Run(input, settings.ConsiderNormalization, settings.ConsiderPreTokenization, addSpecialTokens: true, ids, null, out string? normalized);
+        Run(input, settings.ConsiderNormalization, settings.ConsiderPreTokenization, addSpecialTokens: true, ids, null, out string? normalized, watch: null);
         return new EncodeResults<int> { Tokens = ids, NormalizedText = normalized, CharsConsumed = (normalized ?? input).Length };
     }
 
@@ -324,7 +341,7 @@ public sealed class CopalTokenizer : Tokenizer
     {
         string input = text ?? textSpan.ToString();
         var tokens = new List<EncodedToken>(input.Length / 3 + 4);
-        Run(input, settings.ConsiderNormalization, settings.ConsiderPreTokenization, addSpecialTokens: true, null, tokens, out string? normalized);
+        Run(input, settings.ConsiderNormalization, settings.ConsiderPreTokenization, addSpecialTokens: true, null, tokens, out string? normalized, watch: null);
         int length = (normalized ?? input).Length;
         int kept = TokenLimit.Keep(tokens, settings.MaxTokenCount);
         bool truncated = kept < tokens.Count;
@@ -346,8 +363,9 @@ public sealed class CopalTokenizer : Tokenizer
     /// which is returned when it differs from <paramref name="text"/>).
     /// </summary>
     private void Run(string text, bool considerNormalization, bool considerPreTokenization, bool addSpecialTokens,
-        List<int>? ids, List<EncodedToken>? tokens, out string? normalizedText)
+        List<int>? ids, List<EncodedToken>? tokens, out string? normalizedText, EncodeWatch? watch)
     {
+        watch?.ThrowIfCancellationRequested();
         if (addSpecialTokens)
         {
             foreach (int id in _template.Prefix)
@@ -373,6 +391,7 @@ public sealed class CopalTokenizer : Tokenizer
             }
             string sub = raw.Start == 0 && raw.End == text.Length ? text : text[raw.Start..raw.End];
             string normalized = normalizer?.Normalize(sub) ?? sub;
+            watch?.Piece(raw.Start, raw.End - raw.Start, normalized.Length);
             normalizedBuilder?.Append(normalized);
             normSegments.Clear();
             _added.SplitNormalized(normalized, normSegments);
@@ -386,7 +405,7 @@ public sealed class CopalTokenizer : Tokenizer
                 bool atStart = raw.Start == 0 && ns.Start == 0;
                 if (ids is not null)
                 {
-                    _stage.EncodeIds(normalized, ns.Start, ns.End - ns.Start, atStart, considerPreTokenization, ids);
+                    _stage.EncodeIds(normalized, ns.Start, ns.End - ns.Start, atStart, considerPreTokenization, ids, watch);
                 }
                 else
                 {

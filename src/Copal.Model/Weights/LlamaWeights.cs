@@ -38,10 +38,11 @@ public sealed class LlamaWeights : IDisposable
     /// <summary>
     /// Loads every tensor through <paramref name="lookup"/> (name → view, or null when absent).
     /// <paramref name="source"/> names the checkpoint in errors. <paramref name="sparse"/> says how linear weights may
-    /// load sparse (compact checkpoints, conversion at load); null loads everything dense.
+    /// load sparse (compact checkpoints, conversion at load); null loads everything dense. <paramref name="layersLoaded"/>
+    /// hears the count of decoder layers loaded after each one.
     /// </summary>
     public static LlamaWeights Load(IBackend backend, LlamaConfig config, Func<string, TensorView?> lookup, string source, SparseWeightSource? sparse = null,
-        bool copyWeights = false, CancellationToken cancellationToken = default)
+        bool copyWeights = false, IProgress<int>? layersLoaded = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(config);
@@ -61,6 +62,7 @@ public sealed class LlamaWeights : IDisposable
             for (int i = 0; i < config.NumLayers; i++)
             {
                 layers.Add(loader.Layer(i, disposables));
+                layersLoaded?.Report(i + 1);
             }
             DeviceBuffer finalNorm = loader.Norm(LlamaTensorNames.FinalNorm, config.HiddenSize, disposables);
             // tie_word_embeddings decides, as Hugging Face's tie_weights() does: a stored lm_head.weight beside it (some

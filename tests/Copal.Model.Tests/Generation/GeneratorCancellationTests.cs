@@ -46,6 +46,38 @@ public sealed class GeneratorCancellationTests : IDisposable
         Assert.Equal([512, 512, 512, 464, 1], _backend.Rows);
     }
 
+    /// <summary>A long prompt is seconds before the first token: the prefill tells each chunk done, the last one the whole prompt.</summary>
+    [Fact]
+    public void The_prefill_reports_the_prompt_tokens_run_after_each_chunk()
+    {
+        _backend.Reset();
+        var reports = new List<int>();
+        GenerationResult r = new Generator(_model) { PrefillProgress = new CallbackProgress<int>(reports.Add) }
+            .Generate(_prompt, 2, SamplingOptions.Greedy, new HashSet<int>());
+        Assert.Equal([512, 1024, 1536, 2000], reports);
+        Assert.Equal([512, 512, 512, 464, 1], _backend.Rows);
+        Assert.Equal(new Generator(_model).Generate(_prompt, 2, SamplingOptions.Greedy, new HashSet<int>()).GeneratedIds, r.GeneratedIds);
+    }
+
+    [Fact]
+    public void A_token_cancelled_at_the_first_prefill_report_runs_no_further_chunk()
+    {
+        _backend.Reset();
+        using var cancel = new CancellationTokenSource();
+        var reports = new List<int>();
+        var generator = new Generator(_model)
+        {
+            PrefillProgress = new CallbackProgress<int>(done =>
+            {
+                reports.Add(done);
+                cancel.Cancel();
+            }),
+        };
+        Assert.ThrowsAny<OperationCanceledException>(() => generator.Generate(_prompt, 2, SamplingOptions.Greedy, new HashSet<int>(), cancellationToken: cancel.Token));
+        Assert.Equal([512], reports);
+        Assert.Equal([512], _backend.Rows);
+    }
+
     [Fact]
     public void An_already_cancelled_token_throws_before_any_forward_pass()
     {

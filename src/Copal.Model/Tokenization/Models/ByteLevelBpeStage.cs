@@ -72,19 +72,24 @@ internal sealed class ByteLevelBpeStage : IModelStage
         }
     }
 
-    public void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids)
+    public void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids, EncodeWatch? watch = null)
     {
-        string piece = Piece(text, start, length, out _);
+        string piece = Piece(text, start, length, out int prefix);
         if (piece.Length == 0)
         {
             return;
         }
         if (!preTokenize || _split is null)
         {
+            watch?.At(start);
             EncodeWordIds(piece.AsSpan(), ids);
             return;
         }
-        _split.ForEachWord(piece, (offset, len) => EncodeWordIds(piece.AsSpan(offset, len), ids));
+        _split.ForEachWord(piece, (offset, len) =>
+        {
+            watch?.At(start + offset - prefix);
+            EncodeWordIds(piece.AsSpan(offset, len), ids);
+        });
     }
 
     public void EncodeTokens(string text, int start, int length, bool atStart, bool preTokenize, int offset, List<EncodedToken> tokens)

@@ -20,9 +20,10 @@ internal interface IModelStage
 
     /// <summary>
     /// Appends the ids of text[start..start+length]. <paramref name="atStart"/>: the piece begins the input;
-    /// <paramref name="preTokenize"/>: false treats the piece as one word.
+    /// <paramref name="preTokenize"/>: false treats the piece as one word. <paramref name="watch"/>, when given, hears
+    /// each word's offset in text before the word is encoded (it checks cancellation and reports progress).
     /// </summary>
-    void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids);
+    void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids, EncodeWatch? watch = null);
 
     /// <summary>As <see cref="EncodeIds"/>, with offsets in text plus <paramref name="offset"/>.</summary>
     void EncodeTokens(string text, int start, int length, bool atStart, bool preTokenize, int offset, List<EncodedToken> tokens);

@@ -127,7 +127,14 @@ internal sealed class SentencePieceBpeTokenizer : Tokenizer
     }
 
     /// <summary>Appends the ids of <paramref name="word"/> (normalized text, one word).</summary>
-    internal void EncodeIds(ReadOnlySpan<char> word, List<int> output)
+    internal void EncodeIds(ReadOnlySpan<char> word, List<int> output) => EncodeIds(word, output, null, 0);
+
+    /// <summary>
+    /// As <see cref="EncodeIds(ReadOnlySpan{char}, List{int})"/>; <paramref name="watch"/> hears each piece's offset
+    /// (plus <paramref name="offset"/>, the word's own) before it is merged: without a pre-tokenizer the "word" is a
+    /// whole text.
+    /// </summary>
+    internal void EncodeIds(ReadOnlySpan<char> word, List<int> output, EncodeWatch? watch, int offset)
     {
         if (word.Length == 0)
         {
@@ -135,6 +142,7 @@ internal sealed class SentencePieceBpeTokenizer : Tokenizer
         }
         if (!SplitsAtMetaspace)
         {
+            watch?.At(offset);
             EncodeCached(word, output);
             return;
         }
@@ -143,10 +151,12 @@ internal sealed class SentencePieceBpeTokenizer : Tokenizer
         {
             if (word[i] == '\u2581' && word[i - 1] != '\u2581')
             {
+                watch?.At(offset + start);
                 EncodeCached(word[start..i], output);
                 start = i;
             }
         }
+        watch?.At(offset + start);
         EncodeCached(word[start..], output);
     }
 

@@ -19,17 +19,19 @@ internal sealed class SentencePieceStage(SentencePieceBpeTokenizer model, Metasp
 
     public int? TokenToId(string token) => model.TokenToId(token);
 
-    public void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids)
+    public void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids, EncodeWatch? watch = null)
     {
         if (metaspace is null || !preTokenize)
         {
-            model.EncodeIds(text.AsSpan(start, length), ids);
+            model.EncodeIds(text.AsSpan(start, length), ids, watch, start);
             return;
         }
         var words = new List<(int Start, int Length)>();
-        string rewritten = metaspace.Apply(text.Substring(start, length), atStart, words, out _);
+        string rewritten = metaspace.Apply(text.Substring(start, length), atStart, words, out int prepended);
         foreach ((int s, int n) in words)
         {
+            // The replacement is one char per space, so only the prepended "▁" moves offsets.
+            watch?.At(start + s - prepended);
             model.EncodeIds(rewritten.AsSpan(s, n), ids);
         }
     }

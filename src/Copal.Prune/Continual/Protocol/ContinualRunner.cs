@@ -79,12 +79,13 @@ public static class ContinualRunner
         var evalTokens = new List<int[]>();
         foreach (ContinualDataset d in request.Datasets)
         {
-            // A text is tokenized whole; the token is checked between texts.
+            // A text is tokenized whole, the token checked before each word and the progress told as it goes.
+            IProgress<TokenizeProgress> Tokenizing(string text) => new Relay<TokenizeProgress>(t => progress?.Report(new ContinualProgress(
+                "dense", 0, variants, 0, steps, FormattableString.Invariant($"tokenizing {d.Name} ({text}): {t.CharsDone:N0} of {t.CharsTotal:N0} characters"))));
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new ContinualProgress("dense", 0, variants, 0, steps, $"tokenizing {d.Name}"));
-            calibTokens.Add(tokenizer.Encode(d.Calibration.LoadText(), addSpecialTokens: true));
-            cancellationToken.ThrowIfCancellationRequested();
-            evalTokens.Add(tokenizer.Encode(d.Evaluation.LoadText(), addSpecialTokens: true));
+            calibTokens.Add(tokenizer.Encode(d.Calibration.LoadText(), addSpecialTokens: true, Tokenizing("calibration"), cancellationToken));
+            evalTokens.Add(tokenizer.Encode(d.Evaluation.LoadText(), addSpecialTokens: true, Tokenizing("evaluation"), cancellationToken));
             CalibrationSet.RequireDescribedWindows([(CalibrationText(d), calibTokens[^1].Length)], request.NSamples, request.SeqLen);
             RequireOwnCalibration(request.Datasets, calibTokens);
         }
