@@ -242,6 +242,27 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
         Assert.Equal(contents[0], Contents(one).Single());
     }
 
+    /// <summary>
+    /// The usage's prompt_tokens_details.cached_tokens is what the prefix cache held of the prompt, streamed or not,
+    /// and with n choices it goes with the prompt, counted once: the choices that copied the first one's prefill did
+    /// not add the prompt again.
+    /// </summary>
+    [Fact]
+    public async Task Cached_tokens_are_the_prompts_kept_chunks_counted_once_however_many_choices()
+    {
+        const int Chunk = Copal.Model.Serving.BatchScheduler.PrefillRows;
+        int[] ids = ReplyBits.Prompt(Chunk + 20, seed: 29);
+        static int Cached(JsonElement reply) => reply.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32();
+        Assert.Equal(0, Cached(await PostAsync(Completions, new { model = Model, prompt = ids, max_tokens = 2 })));
+        // The same prompt again: its whole first chunk is in the cache of the slot that ran it.
+        Assert.Equal(Chunk, Cached(await PostAsync(Completions, new { model = Model, prompt = ids, max_tokens = 2 })));
+        JsonElement[] chunks = await server.StreamEventsAsync(Completions, new { model = Model, prompt = ids, max_tokens = 2, stream = true, stream_options = new { include_usage = true } });
+        Assert.Equal(Chunk, Cached(chunks[^1]));
+        JsonElement three = await PostAsync(Completions, new { model = Model, prompt = ids, max_tokens = 2, n = 3 });
+        Assert.Equal(ids.Length, Usage(three).Prompt);
+        Assert.Equal(Chunk, Cached(three));
+    }
+
     [Fact]
     public async Task A_request_asking_more_choices_than_the_bound_is_refused_before_any_is_queued()
     {

@@ -34,6 +34,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             data.Add(dtype, 70, 130, 40);   // GEMM: two row tiles and three output tiles of a GPU's 64 × 64, three depth steps
                                             // (more blocks than the CPU accelerator's groups, which loop over them)
             data.Add(dtype, 65, 64, 16);    // GEMM: one depth step, only the first quads (no prefetch used)
+            data.Add(dtype, 5, 39, 72);     // GEMM: outputs one short of whole quads, so a thread's fourth column is past the row
         }
         return data;
     }
@@ -153,6 +154,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         { "2:4", DType.F32, 5, 9, 2128 },       // … over the chunk kernels' permuted layout, a partial last block
         { "2:4", DType.BF16, 1, 9, 528 },       // decode over the permuted layout, a last block of one chunk
         { "2:4", DType.BF16, 17, 40, 528 },     // … and prefill, more than one tile of rows and of outputs
+        { "2:4", DType.F32, 1, 33, 65536 },     // a weight over 4 MB, which the upload permutes a slab of 30 rows at a time (30 + 3)
         { "4:8", DType.BF16, 1, 7, 1032 },      // 3-bit fields that straddle bytes
         { "3:8", DType.F32, 2, 5, 264 },        // prefill: the GEMM over the decoding N:M view
         { "4:8", DType.BF16, 19, 37, 136 },     // … more than one tile of rows and of outputs
@@ -196,6 +198,21 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     public void RmsNorm_matches_cpu(int rows, int dim) =>
         AssertMatchesCpu("RmsNorm", [Rand.Floats(rows * dim, 1, 3f), Rand.Floats(dim, 2), new float[rows * dim]], 2,
             (b, d) => b.RmsNorm(d[0], d[1], d[2], rows, dim, 1e-5f));
+
+    /// <summary>
+    /// Rows whose mean square is far below eps, the second all zeros: eps then decides the scale (a zero row is zeros,
+    /// not NaN), which rows of ordinary size, whose mean square outweighs eps 10⁵ times, cannot show.
+    /// </summary>
+    [BackendTheory]
+    [InlineData(67)]   // one element a thread per pass
+    [InlineData(4100)] // in quads
+    public void RmsNorm_of_rows_smaller_than_eps_matches_cpu(int dim)
+    {
+        float[] x = Rand.Floats(2 * dim, 1, 1e-3f);
+        Array.Clear(x, dim, dim);
+        AssertMatchesCpu("RmsNorm of rows smaller than eps", [x, Rand.Floats(dim, 2), new float[2 * dim]], 2,
+            (b, d) => b.RmsNorm(d[0], d[1], d[2], 2, dim, 1e-5f));
+    }
 
     [BackendTheory]
     [InlineData(65)]
@@ -467,6 +484,16 @@ public abstract class BackendOpsTests(BackendFixture fixture)
     [InlineData(3, 1000)]
     public void Softmax_matches_cpu(int rows, int cols) =>
         AssertMatchesCpu("Softmax", [Rand.Floats(rows * cols, 1, 20f)], 0, (b, d) => b.Softmax(d[0], rows, cols));
+
+    /// <summary>
+    /// Logits up to ±500, where exp overflows a float (above 88.7): only the row's maximum subtracted first keeps the
+    /// exponentials finite, which logits of ±20 cannot show.
+    /// </summary>
+    [BackendTheory]
+    [InlineData(2, 5)]
+    [InlineData(3, 1000)]
+    public void Softmax_of_logits_past_the_range_of_exp_matches_cpu(int rows, int cols) =>
+        AssertMatchesCpu("Softmax of large logits", [Rand.Floats(rows * cols, 1, 500f)], 0, (b, d) => b.Softmax(d[0], rows, cols));
 
     /// <summary>
     /// A count within a group of 2^31 is refused before anything runs: an auto-grouped launch pads its last group
