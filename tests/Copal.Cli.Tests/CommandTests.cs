@@ -284,6 +284,29 @@ public sealed class CommandTests : IDisposable
     }
 
     /// <summary>
+    /// prune's memory estimate counts the pruned linears' copies in the dtype the checkpoint stores them in: it took the
+    /// config's torch_dtype, so an F32 checkpoint whose config says bfloat16 (such configs are common) was estimated at
+    /// the size of a BF16 one, and a BF16 one whose config says float32 at twice its size.
+    /// </summary>
+    [Fact]
+    public void Prune_estimates_memory_for_the_stored_dtype_not_the_configs()
+    {
+        string EstimateOf(string model)
+        {
+            CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", Path.Combine(_temp, "pruned-" + Path.GetFileName(model)), "--method", "magnitude", "--sparsity", "0.5");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return r.Stderr.Split('\n').Single(l => l.Contains("estimated memory", StringComparison.Ordinal));
+        }
+        string stored = TestData.CopyOfStories260K(Path.Combine(_temp, "f32"));
+        string claimed = TestData.CopyOfStories260K(Path.Combine(_temp, "f32-config-bf16"));
+        string configPath = Path.Combine(claimed, "config.json");
+        string config = File.ReadAllText(configPath);
+        Assert.Contains("\"torch_dtype\": \"float32\"", config, StringComparison.Ordinal);
+        File.WriteAllText(configPath, config.Replace("\"torch_dtype\": \"float32\"", "\"torch_dtype\": \"bfloat16\"", StringComparison.Ordinal));
+        Assert.Equal(EstimateOf(stored), EstimateOf(claimed));
+    }
+
+    /// <summary>
     /// synth writes the config with its --dtype, and a Gemma 3's embedding scale is √hidden rounded to that dtype; the
     /// line that says what was written described the --config as given, so a bfloat16 config written in F32 was said
     /// to scale by 12.625 where the model (and `inspect`) scales by 12.649.
