@@ -284,6 +284,58 @@ public sealed class CommandTests : IDisposable
     }
 
     /// <summary>
+    /// prune's memory estimate counts the pruned linears' copies in the dtype the checkpoint stores them in: it took the
+    /// config's torch_dtype, so an F32 checkpoint whose config says bfloat16 (such configs are common) was estimated at
+    /// the size of a BF16 one, and a BF16 one whose config says float32 at twice its size.
+    /// </summary>
+    [Fact]
+    public void Prune_estimates_memory_for_the_stored_dtype_not_the_configs()
+    {
+        string EstimateOf(string model)
+        {
+            CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", Path.Combine(_temp, "pruned-" + Path.GetFileName(model)), "--method", "magnitude", "--sparsity", "0.5");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return r.Stderr.Split('\n').Single(l => l.Contains("estimated memory", StringComparison.Ordinal));
+        }
+        string stored = TestData.CopyOfStories260K(Path.Combine(_temp, "f32"));
+        string claimed = TestData.CopyOfStories260K(Path.Combine(_temp, "f32-config-bf16"));
+        string configPath = Path.Combine(claimed, "config.json");
+        string config = File.ReadAllText(configPath);
+        Assert.Contains("\"torch_dtype\": \"float32\"", config, StringComparison.Ordinal);
+        File.WriteAllText(configPath, config.Replace("\"torch_dtype\": \"float32\"", "\"torch_dtype\": \"bfloat16\"", StringComparison.Ordinal));
+        Assert.Equal(EstimateOf(stored), EstimateOf(claimed));
+    }
+
+    /// <summary>
+    /// synth writes the config with its --dtype, and a Gemma 3's embedding scale is √hidden rounded to that dtype; the
+    /// line that says what was written described the --config as given, so a bfloat16 config written in F32 was said
+    /// to scale by 12.625 where the model (and `inspect`) scales by 12.649.
+    /// </summary>
+    [Theory]
+    [InlineData("f32")]
+    [InlineData("f16")]
+    public void Synth_describes_the_config_it_wrote_in_its_dtype(string dtype)
+    {
+        string config = Path.Combine(_temp, "gemma3.json");
+        File.WriteAllText(config, """
+            {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_size": 160, "intermediate_size": 256,
+             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 32, "vocab_size": 512,
+             "max_position_embeddings": 256, "rms_norm_eps": 1e-6, "rope_theta": 1000000, "rope_local_base_freq": 10000,
+             "sliding_window": 16, "sliding_window_pattern": 2, "query_pre_attn_scalar": 32, "tie_word_embeddings": true,
+             "torch_dtype": "bfloat16", "hidden_activation": "gelu_pytorch_tanh"}
+            """);
+        string outDir = Path.Combine(_temp, "gemma-" + dtype);
+        CopalProcess.Result s = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", dtype, "--tokenizer", TestData.Stories260K);
+        Assert.True(s.ExitCode == 0, s.Stderr);
+        CopalProcess.Result i = CopalProcess.Run("inspect", outDir);
+        Assert.True(i.ExitCode == 0, i.Stderr);
+        string read = i.Stdout.Split('\n').Single(l => l.StartsWith("config: ", StringComparison.Ordinal))["config: ".Length..];
+        Assert.Contains("embeddings ×12.6", read, StringComparison.Ordinal);
+        Assert.DoesNotContain("×12.625", read, StringComparison.Ordinal);
+        Assert.Contains($"copal: wrote {outDir} ({read}) in {dtype.ToUpperInvariant()}", s.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// synth's sizes come from the config alone: one that claims 2^31 layers died of an out-of-memory "bug in copal",
     /// and one of 1 TiB wrote until the disk was full. Both are refused before anything is written.
     /// </summary>

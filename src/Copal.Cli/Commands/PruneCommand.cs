@@ -108,7 +108,8 @@ internal static class PruneCommand
                 Layers = layers,
             };
             // What the calibration will cost, said (and refused when it cannot fit) before the model is loaded.
-            CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, calibration.SeqLen, pruner, options);
+            CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, calibration.SeqLen, pruner, options,
+                CalibrationMemory.LinearBytes(modelDir, config));
             long available = HostMemory.LimitBytes;
             if (!asJson)
             {

@@ -53,7 +53,7 @@ internal static class SynthCommand
             SyntheticModelWriter.Write(c, outPath, type, p.GetValue(seed), tok, p.GetValue(force),
                 new SyncProgress<string>(m => progressLine.Update(m)), configPath is not null ? $"{p.Typed(config)} '{configPath}'" : $"--preset {presetName}", ct);
             progressLine.Done();
-            Out.Info($"copal: wrote {outPath} ({c}) in {type}{(tok is null ? ", no tokenizer" : "")}");
+            Out.Info($"copal: wrote {outPath} ({SyntheticModelWriter.AsWritten(c, type)}) in {type}{(tok is null ? ", no tokenizer" : "")}");
             return CliErrors.Ok;
         });
         return command;

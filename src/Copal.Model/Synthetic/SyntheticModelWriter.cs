@@ -20,6 +20,18 @@ public static class SyntheticModelWriter
     private const int ChunkElements = 1 << 20;
 
     /// <summary>
+    /// The config <see cref="Write"/> writes for <paramref name="config"/> in <paramref name="dtype"/>: its dtype is the
+    /// weights', which a Gemma 3's embedding scale is rounded to, so describing the config given would show another scale.
+    /// </summary>
+    public static LlamaConfig AsWritten(LlamaConfig config, DType dtype)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config with { TorchDtype = TorchDtypeName(dtype) };
+    }
+
+    private static string TorchDtypeName(DType dtype) => dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
+
+    /// <summary>
     /// Writes config.json, generation_config.json, model.safetensors and (if given) the tokenizer files (tokenizer.json, tokenizer_config.json, chat_template.jinja) into
     /// <paramref name="outDirectory"/>. <paramref name="configSource"/> names the config in the message that refuses
     /// sizes no file can hold (<see cref="RequireWritable"/>): the file or preset the user gave.
@@ -43,8 +55,7 @@ public static class SyntheticModelWriter
         long weightBytes = RequireWritable(config, dtype, configSource);
         using var output = AtomicDirectory.Create(outDirectory, overwrite, tokenizerDirectory is null ? [] : [tokenizerDirectory]);
         output.RequireSpace(weightBytes, FormattableString.Invariant($"the model ({config.NumLayers} layers, {dtype})"));
-        string torchDtype = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
-        output.WriteText("config.json", LlamaConfigWriter.ToJson(config, torchDtype));
+        output.WriteText("config.json", LlamaConfigWriter.ToJson(config, TorchDtypeName(dtype)));
         output.WriteText("generation_config.json",
             $"{{\n  \"bos_token_id\": {config.BosTokenId ?? 1},\n  \"eos_token_id\": {(config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : 2)}\n}}\n");
         if (tokenizerDirectory is not null)

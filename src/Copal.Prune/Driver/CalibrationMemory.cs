@@ -3,6 +3,7 @@ using Copal.Model.Config;
 using Copal.Model.Weights;
 using Copal.Prune.Continual;
 using Copal.Tensors;
+using Copal.Tensors.Safetensors;
 
 namespace Copal.Prune.Driver;
 
@@ -43,12 +44,48 @@ public sealed record CalibrationMemoryEstimate(int Samples, int SeqLen, long Act
 /// <summary>Estimates a pruning run's memory up front (<see cref="CalibrationMemoryEstimate"/>) and refuses runs that cannot fit.</summary>
 public static class CalibrationMemory
 {
-    /// <summary>Estimates a run of <paramref name="pruner"/> (its method, whether it needs a Hessian, COPAL's state) under <paramref name="options"/>.</summary>
-    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options)
+    /// <summary>
+    /// Bytes of one stored element of the decoder layers' linears (the widest, where they differ), which a pruned copy
+    /// of each is written in: read from the checkpoint, since a config's <c>torch_dtype</c> may disagree with the tensors
+    /// (an F32 checkpoint whose config says bfloat16 held twice what its estimate counted).
+    /// </summary>
+    public static int LinearBytes(SafetensorsCheckpoint source, LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(config);
+        int widest = 0;
+        for (int layer = 0; layer < config.NumLayers; layer++)
+        {
+            foreach (LinearId id in LinearIds.All)
+            {
+                if (source.TryGet(LlamaTensorNames.Linear(layer, id), out TensorView view))
+                {
+                    widest = Math.Max(widest, view.DType.SizeOf());
+                }
+            }
+        }
+        return widest > 0 ? widest : ConfigLinearBytes(config);
+    }
+
+    /// <summary><see cref="LinearBytes(SafetensorsCheckpoint, LlamaConfig)"/> of the checkpoint in <paramref name="directory"/> (its headers alone are read).</summary>
+    public static int LinearBytes(string directory, LlamaConfig config)
+    {
+        using SafetensorsCheckpoint source = ModelCheckpoint.Open(directory, config);
+        return LinearBytes(source, config);
+    }
+
+    // Without the checkpoint: the config's dtype, 4 bytes when it names none.
+    private static int ConfigLinearBytes(LlamaConfig config) => config.TorchDtype is "bfloat16" or "float16" ? 2 : 4;
+
+    /// <summary>
+    /// Estimates a run of <paramref name="pruner"/> (its method, whether it needs a Hessian, COPAL's state) under <paramref name="options"/>,
+    /// with linears of <paramref name="linearBytes"/> bytes an element (<see cref="LinearBytes(SafetensorsCheckpoint, LlamaConfig)"/>; default: the config's dtype).
+    /// </summary>
+    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options, int? linearBytes = null)
     {
         ArgumentNullException.ThrowIfNull(pruner);
         CalibrationMemoryEstimate estimate = Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options,
-            options.DenseUpstream ? StatisticsUpstream.Dense : pruner.Upstream, pruner.NeedsUpstreamShift && !options.DenseUpstream);
+            options.DenseUpstream ? StatisticsUpstream.Dense : pruner.Upstream, pruner.NeedsUpstreamShift && !options.DenseUpstream, linearBytes);
         // Without a forward pass the driver holds no activations, layer state or statistics (LayerwisePruner.RunWithoutData).
         return LayerwisePruner.RunsForwardPasses(pruner, options)
             ? estimate
@@ -60,21 +97,21 @@ public static class CalibrationMemory
     /// 7B MLP linear and magnitude about 0.8 GB), so as many as <paramref name="availableBytes"/> holds beyond
     /// <paramref name="estimate"/> (which counts one), at most <paramref name="cores"/> and the layer's seven.
     /// </summary>
-    public static int ConcurrentLinears(CalibrationMemoryEstimate estimate, LlamaConfig config, ILinearPruner pruner, long availableBytes, int cores)
+    public static int ConcurrentLinears(CalibrationMemoryEstimate estimate, LlamaConfig config, ILinearPruner pruner, long availableBytes, int cores, int? linearBytes = null)
     {
         ArgumentNullException.ThrowIfNull(estimate);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(pruner);
-        long largest = LinearIds.All.Max(id => LinearWorkspace(config, pruner, id));
+        long largest = LinearIds.All.Max(id => LinearWorkspace(config, pruner, id, linearBytes));
         long spare = Math.Max(0, availableBytes - estimate.Total);
         return (int)Math.Clamp(1 + (spare / Math.Max(1, largest)), 1, Math.Max(1, Math.Min(cores, LinearIds.All.Count)));
     }
 
     /// <summary>What pruning linear <paramref name="id"/> of a layer holds besides the statistics: its copies and the method's arrays.</summary>
-    internal static long LinearWorkspace(LlamaConfig config, ILinearPruner pruner, LinearId id)
+    internal static long LinearWorkspace(LlamaConfig config, ILinearPruner pruner, LinearId id, int? linearBytes = null)
     {
         (int o, int i) = LlamaWeights.LinearShape(config, id);
-        return Workspace(pruner.Name, pruner.NeedsHessian, o, i, config.TorchDtype is "bfloat16" or "float16" ? 2 : 4);
+        return Workspace(pruner.Name, pruner.NeedsHessian, o, i, linearBytes ?? ConfigLinearBytes(config));
     }
 
     /// <summary>
@@ -88,7 +125,7 @@ public static class CalibrationMemory
     /// pruned one too, and adds one cross-term matrix per input group while collected and held, and to the state.
     /// </summary>
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options,
-        StatisticsUpstream upstream = StatisticsUpstream.Pruned, bool upstreamShift = false)
+        StatisticsUpstream upstream = StatisticsUpstream.Pruned, bool upstreamShift = false, int? linearBytes = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(method);
@@ -97,7 +134,7 @@ public static class CalibrationMemory
         ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 1);
         const long F32 = sizeof(float), F64 = sizeof(double);
         long hidden = config.HiddenSize, rows = seqLen;
-        long dtype = config.TorchDtype is "bfloat16" or "float16" ? 2 : 4;
+        long dtype = linearBytes ?? ConfigLinearBytes(config);
 
         long sides = upstream.CollectsBoth() ? 2 : 1;
         long stateSides = upstream == StatisticsUpstream.Mixed ? 2 : 1;

@@ -82,8 +82,9 @@ public sealed class LayerwisePruner
             throw new PruningOptionException("include-embeddings", "true", $"a baseline method (magnitude, wanda, sparsegpt); {_pruner.Name} keeps state only for the decoder layers' linears");
         }
 
+        int linearBytes = CalibrationMemory.LinearBytes(_source, _model.Config);
         // Refuse a run that cannot fit before any memory grows (the CLI says so earlier, with the estimate).
-        CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options);
+        CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options, linearBytes);
         CalibrationMemory.Require(estimate);
         if (!RunsForwardPasses(_pruner, _options))
         {
@@ -238,7 +239,8 @@ public sealed class LayerwisePruner
         long peakAnonymous = MemoryProbe.AnonymousBytes();
         long zeros = 0, total = 0;
         (long Zeros, long Total) copied = default;
-        int concurrent = CalibrationMemory.ConcurrentLinears(estimate, _model.Config, _pruner, HostMemory.LimitBytes - peakAnonymous, Environment.ProcessorCount);
+        int concurrent = CalibrationMemory.ConcurrentLinears(estimate, _model.Config, _pruner, HostMemory.LimitBytes - peakAnonymous, Environment.ProcessorCount,
+            CalibrationMemory.LinearBytes(_source, _model.Config));
         for (int layer = 0; layer < layers; layer++)
         {
             if (_options.Layers is not null && !_options.Layers.Contains(layer))

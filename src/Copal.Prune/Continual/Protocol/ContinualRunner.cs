@@ -491,6 +491,7 @@ public static class ContinualRunner
         request.RequireRunnable(nameof(request), config);
         request = request with { Copal = request.Copal.ForPattern(request.Pattern) };
         var options = new PruneOptions(request.Pattern) { MeasureLayerError = false };
+        int linearBytes = CalibrationMemory.LinearBytes(request.ModelDirectory, config);
         CalibrationMemoryEstimate? worst = null;
         foreach ((_, string method, string kind) in Variants(request))
         {
@@ -498,7 +499,7 @@ public static class ContinualRunner
             bool copal = method == "copal";
             bool hessian = copal ? request.Copal.NeedsHessian : PrunerFactory.Create(method).NeedsHessian;
             StatisticsUpstream upstream = copal && kind == "copal" ? request.Copal.ResolvedUpstream : StatisticsUpstream.Pruned;
-            CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, samples, request.SeqLen, method, hessian, options, upstream);
+            CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, samples, request.SeqLen, method, hessian, options, upstream, linearBytes: linearBytes);
             if (worst is null || e.Total > worst.Total)
             {
                 worst = e;
