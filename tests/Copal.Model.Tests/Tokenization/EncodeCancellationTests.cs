@@ -65,6 +65,48 @@ public class EncodeCancellationTests
         }
     }
 
+    /// <summary>
+    /// Llama-2's vocabulary with the layout transformers writes for a SentencePiece tokenizer with legacy=false (no
+    /// normalizer; a Metaspace pre-tokenizer, prepend_scheme "first", split false or true). None of the shared
+    /// tokenizers has a Metaspace pre-tokenizer, and with split false a piece without added tokens (a whole file) is
+    /// one "word": its cancellation and progress must come from within it.
+    /// </summary>
+    private static CopalTokenizer MetaspaceLlama2(bool split)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Tokenizers.Folder("llama2"), "tokenizer.json")))!;
+        json["normalizer"] = null;
+        json["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = "first", ["split"] = split,
+        };
+        return TinyTokenizerJson.Load(json);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_metaspace_pre_tokenizer_stops_at_the_first_report_and_reports_along_the_way(bool split)
+    {
+        CopalTokenizer tokenizer = MetaspaceLlama2(split);
+        var reports = new List<TokenizeProgress>();
+        int[] ids = tokenizer.Encode(s_long.Value, addSpecialTokens: true, new CallbackProgress<TokenizeProgress>(reports.Add), CancellationToken.None);
+        Assert.Equal(tokenizer.Encode(s_long.Value, addSpecialTokens: true), ids);
+        Assert.True(reports.Count >= 3, $"expected reports along the way and one at the end, got {reports.Count}");
+        for (int i = 1; i < reports.Count; i++)
+        {
+            Assert.True(reports[i].CharsDone > reports[i - 1].CharsDone, $"report {i} ({reports[i].CharsDone}) does not pass report {i - 1} ({reports[i - 1].CharsDone})");
+        }
+
+        using var cts = new CancellationTokenSource();
+        var cancelled = new List<TokenizeProgress>();
+        Assert.ThrowsAny<OperationCanceledException>(() => tokenizer.Encode(s_long.Value, addSpecialTokens: true, new CallbackProgress<TokenizeProgress>(r =>
+        {
+            cancelled.Add(r);
+            cts.Cancel();
+        }), cts.Token));
+        Assert.Equal(reports[0], Assert.Single(cancelled));
+    }
+
     [Fact]
     public void A_token_cancelled_before_the_call_encodes_and_reports_nothing()
     {
