@@ -25,7 +25,7 @@ public class EncodeCancellationTests
         return wiki + "\n\n" + wiki;
     });
 
-    /// <summary>Every pre-tokenizer and model stage (SentencePiece with and without Metaspace, byte-level BPE) checks its token.</summary>
+    /// <summary>Every shared tokenizer checks its token: SentencePiece BPE without a pre-tokenizer and byte-level BPE (Metaspace below).</summary>
     [Theory]
     [MemberData(nameof(Names))]
     public void A_token_cancelled_at_the_first_report_stops_the_encode_there(string name)
