@@ -135,6 +135,8 @@ internal static class ContinualCommand
                 using (var tokenizing = new ProgressLine(quiet: asJson))
                 {
                     data = ContinualRunner.Prepare(request, new SyncProgress<ContinualProgress>(pr => tokenizing.Update($"copal: {pr.Stage}")), ct);
+                    // Ends on the last text done, not on whichever update the rate limit let through.
+                    tokenizing.Done();
                 }
                 RequireEvaluationWindows(request, data, p.GetValue(evalSeqLen) is null);
                 if (!asJson)

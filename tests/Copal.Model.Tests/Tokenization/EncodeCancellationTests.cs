@@ -25,7 +25,7 @@ public class EncodeCancellationTests
         return wiki + "\n\n" + wiki;
     });
 
-    /// <summary>Every pre-tokenizer and model stage (SentencePiece with and without Metaspace, byte-level BPE) checks its token.</summary>
+    /// <summary>Every shared tokenizer checks its token: SentencePiece BPE without a pre-tokenizer and byte-level BPE (Metaspace below).</summary>
     [Theory]
     [MemberData(nameof(Names))]
     public void A_token_cancelled_at_the_first_report_stops_the_encode_there(string name)
@@ -49,9 +49,14 @@ public class EncodeCancellationTests
 
     [Theory]
     [MemberData(nameof(Names))]
-    public void Progress_rises_to_the_whole_text_and_the_ids_are_those_of_a_plain_encode(string name)
+    public void Progress_rises_to_the_whole_text_and_the_ids_are_those_of_a_plain_encode(string name) => EncodeReportingAlongTheWay(Own(name));
+
+    /// <summary>
+    /// Encodes the long text with progress: the ids are a plain encode's, and the reports rise along the way to one of
+    /// the whole text. Returns the reports.
+    /// </summary>
+    private static List<TokenizeProgress> EncodeReportingAlongTheWay(CopalTokenizer tokenizer)
     {
-        CopalTokenizer tokenizer = Own(name);
         var reports = new List<TokenizeProgress>();
 
         int[] ids = tokenizer.Encode(s_long.Value, addSpecialTokens: true, new CallbackProgress<TokenizeProgress>(reports.Add), CancellationToken.None);
@@ -63,6 +68,42 @@ public class EncodeCancellationTests
         {
             Assert.True(reports[i].CharsDone > reports[i - 1].CharsDone, $"report {i} ({reports[i].CharsDone}) does not pass report {i - 1} ({reports[i - 1].CharsDone})");
         }
+        return reports;
+    }
+
+    /// <summary>
+    /// Llama-2's vocabulary with the layout transformers writes for a SentencePiece tokenizer with legacy=false (no
+    /// normalizer; a Metaspace pre-tokenizer, prepend_scheme "first", split false or true). None of the shared
+    /// tokenizers has a Metaspace pre-tokenizer, and with split false a piece without added tokens (a whole file) is
+    /// one "word": its cancellation and progress must come from within it.
+    /// </summary>
+    private static CopalTokenizer MetaspaceLlama2(bool split)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Tokenizers.Folder("llama2"), "tokenizer.json")))!;
+        json["normalizer"] = null;
+        json["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = "first", ["split"] = split,
+        };
+        return TinyTokenizerJson.Load(json);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_metaspace_pre_tokenizer_stops_at_the_first_report_and_reports_along_the_way(bool split)
+    {
+        CopalTokenizer tokenizer = MetaspaceLlama2(split);
+        List<TokenizeProgress> reports = EncodeReportingAlongTheWay(tokenizer);
+
+        using var cts = new CancellationTokenSource();
+        var cancelled = new List<TokenizeProgress>();
+        Assert.ThrowsAny<OperationCanceledException>(() => tokenizer.Encode(s_long.Value, addSpecialTokens: true, new CallbackProgress<TokenizeProgress>(r =>
+        {
+            cancelled.Add(r);
+            cts.Cancel();
+        }), cts.Token));
+        Assert.Equal(reports[0], Assert.Single(cancelled));
     }
 
     [Fact]

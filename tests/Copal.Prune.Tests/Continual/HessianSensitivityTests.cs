@@ -5,8 +5,9 @@ namespace Copal.Prune.Tests.Continual;
 
 /// <summary>
 /// The Hessian estimator's per-column coefficient c_j = 1/[(H + λI)⁻¹]_jj (copal.md), checked against an inverse
-/// computed here by Gauss-Jordan elimination. The scale-invariance test in <see cref="CopalStateTests"/> holds for any
-/// homogeneous c (1/H_jj, [H⁻¹]_jj, 1/U_jj² all pass it); only a value check tells the OBS saliency from those.
+/// computed by Gauss-Jordan elimination (<see cref="GaussJordan"/>). The scale-invariance test in
+/// <see cref="CopalStateTests"/> holds for any homogeneous c (1/H_jj, [H⁻¹]_jj, 1/U_jj² all pass it); only a value
+/// check tells the OBS saliency from those.
 /// </summary>
 public sealed class HessianSensitivityTests
 {
@@ -46,51 +47,8 @@ public sealed class HessianSensitivityTests
         {
             h[(j * Cols) + j] += PercentDamp * mean;
         }
-        double[,] inv = Invert(h);
+        double[,] inv = GaussJordan.Inverse(h, Cols);
         return Enumerable.Range(0, Cols).Select(j => dead[j] ? 0 : 1 / inv[j, j]).ToArray();
-    }
-
-    private static double[,] Invert(double[] h)
-    {
-        var a = new double[Cols, 2 * Cols];
-        for (int i = 0; i < Cols; i++)
-        {
-            for (int j = 0; j < Cols; j++)
-            {
-                a[i, j] = h[(i * Cols) + j];
-            }
-            a[i, Cols + i] = 1;
-        }
-        for (int p = 0; p < Cols; p++)
-        {
-            // H is symmetric positive definite after dampening: no pivoting needed.
-            double pivot = a[p, p];
-            for (int j = 0; j < 2 * Cols; j++)
-            {
-                a[p, j] /= pivot;
-            }
-            for (int i = 0; i < Cols; i++)
-            {
-                if (i == p)
-                {
-                    continue;
-                }
-                double f = a[i, p];
-                for (int j = 0; j < 2 * Cols; j++)
-                {
-                    a[i, j] -= f * a[p, j];
-                }
-            }
-        }
-        var inv = new double[Cols, Cols];
-        for (int i = 0; i < Cols; i++)
-        {
-            for (int j = 0; j < Cols; j++)
-            {
-                inv[i, j] = a[i, Cols + j];
-            }
-        }
-        return inv;
     }
 
     /// <summary>

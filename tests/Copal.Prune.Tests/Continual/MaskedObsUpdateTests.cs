@@ -83,45 +83,16 @@ public sealed class MaskedObsUpdateTests
     {
         // (H + λI)⁻¹ with λ = PercentDamp × mean diagonal, from the f32 values as stored.
         double mean = Enumerable.Range(0, Cols).Average(j => (double)hessian[(j * Cols) + j]);
-        var a = new double[Cols, 2 * Cols];
-        for (int i = 0; i < Cols; i++)
+        double[] damped = Array.ConvertAll(hessian, v => (double)v);
+        for (int j = 0; j < Cols; j++)
         {
-            for (int j = 0; j < Cols; j++)
-            {
-                a[i, j] = hessian[(i * Cols) + j] + (i == j ? PercentDamp * mean : 0);
-            }
-            a[i, Cols + i] = 1;
+            damped[(j * Cols) + j] += PercentDamp * mean;
         }
-        for (int p = 0; p < Cols; p++)
-        {
-            double pivot = a[p, p];
-            for (int j = 0; j < 2 * Cols; j++)
-            {
-                a[p, j] /= pivot;
-            }
-            for (int i = 0; i < Cols; i++)
-            {
-                if (i != p)
-                {
-                    double f = a[i, p];
-                    for (int j = 0; j < 2 * Cols; j++)
-                    {
-                        a[i, j] -= f * a[p, j];
-                    }
-                }
-            }
-        }
+        double[,] inverse = GaussJordan.Inverse(damped, Cols);
         var result = new float[weight.Length];
         for (int r = 0; r < Rows; r++)
         {
-            var hinv = new double[Cols, Cols];
-            for (int i = 0; i < Cols; i++)
-            {
-                for (int j = 0; j < Cols; j++)
-                {
-                    hinv[i, j] = a[i, Cols + j];
-                }
-            }
+            var hinv = (double[,])inverse.Clone();
             var w = new double[Cols];
             for (int j = 0; j < Cols; j++)
             {

@@ -26,26 +26,32 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     [Fact]
     public void A_checkpoint_whose_metadata_declares_a_compact_weight_without_its_parts_is_refused()
     {
-        string path = _dir.File("orphan.safetensors");
-        using (var writer = SafetensorsWriter.Create(path, [new("foo.weight.nm_values", DType.F32, [1, 2])],
-                   new Dictionary<string, string> { ["copal.sparse.foo.weight"] = "format=nm;n=2;m=4;rows=1;cols=4;dtype=F32" }))
+        Assert.Equal($"{_dir.File("orphan.safetensors")}: metadata entry 'copal.sparse.foo.weight' declares 'foo.weight' compact (nm), but the checkpoint lacks part of it: 'foo.weight.nm_index'",
+            RefusalAtOpen("orphan.safetensors", [new("foo.weight.nm_values", DType.F32, [1, 2])], "format=nm;n=2;m=4;rows=1;cols=4;dtype=F32"));
+
+        // An entry that does not parse is the file's fault too (it escaped as an internal error, leaking the mapping).
+        Assert.Equal($"{_dir.File("garbled.safetensors")}: tensor 'foo.weight': metadata item 'garbage' is not key=value",
+            RefusalAtOpen("garbled.safetensors", [new("a", DType.F32, [1])], "garbage"));
+    }
+
+    /// <summary>
+    /// The message with which a checkpoint of <paramref name="specs"/> (zero bytes) whose metadata declares foo.weight
+    /// compact by <paramref name="entry"/> is refused when it opens.
+    /// </summary>
+    private string RefusalAtOpen(string file, TensorSpec[] specs, string entry)
+    {
+        string path = _dir.File(file);
+        using (var writer = SafetensorsWriter.Create(path, specs, new Dictionary<string, string> { ["copal.sparse.foo.weight"] = entry }))
         {
-            writer.Write("foo.weight.nm_values", new byte[8]);
+            foreach (TensorSpec spec in specs)
+            {
+                writer.Write(spec.Name, new byte[spec.ByteLength]);
+            }
             writer.Commit();
         }
         var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
-        Assert.Equal($"{path}: metadata entry 'copal.sparse.foo.weight' declares 'foo.weight' compact (nm), but the checkpoint lacks part of it: 'foo.weight.nm_index'", e.Message);
-
-        // An entry that does not parse is the file's fault too (it escaped as an internal error, leaking the mapping).
-        string garbled = _dir.File("garbled.safetensors");
-        using (var writer = SafetensorsWriter.Create(garbled, [new("a", DType.F32, [1])], new Dictionary<string, string> { ["copal.sparse.foo.weight"] = "garbage" }))
-        {
-            writer.Write("a", new byte[4]);
-            writer.Commit();
-        }
-        e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(garbled));
-        Assert.Equal($"{garbled}: tensor 'foo.weight': metadata item 'garbage' is not key=value", e.Message);
-        File.Delete(garbled); // the file is no longer mapped
+        File.Delete(path); // the file is no longer mapped
+        return e.Message;
     }
 
     /// <summary>
@@ -60,15 +66,8 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     [InlineData("format=foo;rows=1;cols=4;dtype=F32", "unknown sparse format 'foo', expected 'nm' or 'bitmask'")]
     public void A_compact_entry_without_a_known_format_or_its_dense_shape_is_refused_at_open(string entry, string expected)
     {
-        string path = _dir.File("undeclared.safetensors");
-        using (var writer = SafetensorsWriter.Create(path, [new("a", DType.F32, [1])], new Dictionary<string, string> { ["copal.sparse.foo.weight"] = entry }))
-        {
-            writer.Write("a", new byte[4]);
-            writer.Commit();
-        }
-        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
-        Assert.Equal($"{path}: tensor 'foo.weight': {expected}", e.Message);
-        File.Delete(path); // the file is no longer mapped
+        Assert.Equal($"{_dir.File("undeclared.safetensors")}: tensor 'foo.weight': {expected}",
+            RefusalAtOpen("undeclared.safetensors", [new("a", DType.F32, [1])], entry));
     }
 
     /// <summary>
@@ -82,22 +81,11 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     [InlineData("format=nm;n=2;m=4;index=fields;rows=1;cols=6;dtype=F32", "6 columns are not a multiple of M = 4")]
     public void A_compact_entry_whose_parts_do_not_have_its_declared_shape_is_refused_at_open(string entry, string expected)
     {
-        string path = _dir.File("misdeclared.safetensors");
         bool bitmask = entry.StartsWith("format=bitmask", StringComparison.Ordinal);
         TensorSpec[] specs = bitmask
             ? [new("foo.weight.bm_mask", DType.U8, [1, 1]), new("foo.weight.bm_offsets", DType.I64, [2]), new("foo.weight.bm_values", DType.F32, [1])]
             : [new("foo.weight.nm_values", DType.F32, [1, 2]), new("foo.weight.nm_index", DType.U8, [1, 1])];
-        using (var writer = SafetensorsWriter.Create(path, specs, new Dictionary<string, string> { ["copal.sparse.foo.weight"] = entry }))
-        {
-            foreach (TensorSpec spec in specs)
-            {
-                writer.Write(spec.Name, new byte[spec.ByteLength]);
-            }
-            writer.Commit();
-        }
-        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
-        Assert.Equal($"{path}: tensor 'foo.weight': {expected}", e.Message);
-        File.Delete(path); // the file is no longer mapped
+        Assert.Equal($"{_dir.File("misdeclared.safetensors")}: tensor 'foo.weight': {expected}", RefusalAtOpen("misdeclared.safetensors", specs, entry));
     }
 
     /// <summary>
@@ -107,19 +95,9 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     [Fact]
     public void A_checkpoint_holding_a_weight_both_dense_and_compact_is_refused()
     {
-        string path = _dir.File("both.safetensors");
         TensorSpec[] specs = [new("foo.weight", DType.F32, [1, 4]), new("foo.weight.nm_values", DType.F32, [1, 2]), new("foo.weight.nm_index", DType.U8, [1, 1])];
-        using (var writer = SafetensorsWriter.Create(path, specs,
-                   new Dictionary<string, string> { ["copal.sparse.foo.weight"] = "format=nm;n=2;m=4;index=fields;rows=1;cols=4;dtype=F32" }))
-        {
-            writer.Write("foo.weight", new byte[16]);
-            writer.Write("foo.weight.nm_values", new byte[8]);
-            writer.Write("foo.weight.nm_index", [0x04]);
-            writer.Commit();
-        }
-        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(path));
-        Assert.Equal($"{path}: tensor 'foo.weight' is stored both dense and compact (metadata entry 'copal.sparse.foo.weight' and its parts); expected one or the other", e.Message);
-        File.Delete(path); // the file is no longer mapped
+        Assert.Equal($"{_dir.File("both.safetensors")}: tensor 'foo.weight' is stored both dense and compact (metadata entry 'copal.sparse.foo.weight' and its parts); expected one or the other",
+            RefusalAtOpen("both.safetensors", specs, "format=nm;n=2;m=4;index=fields;rows=1;cols=4;dtype=F32"));
     }
 
     /// <summary>After Dispose the views would point into unmapped memory: every accessor refuses instead.</summary>

@@ -30,9 +30,9 @@ internal sealed class SentencePieceStage(SentencePieceBpeTokenizer model, Metasp
         string rewritten = metaspace.Apply(text.Substring(start, length), atStart, words, out int prepended);
         foreach ((int s, int n) in words)
         {
-            // The replacement is one char per space, so only the prepended "▁" moves offsets.
-            watch?.At(start + s - prepended);
-            model.EncodeIds(rewritten.AsSpan(s, n), ids);
+            // The replacement is one char per space, so only the prepended "▁" moves offsets. The watch goes into the
+            // word: with split false the word is the whole piece (a file without added tokens), cut at "▁" only there.
+            model.EncodeIds(rewritten.AsSpan(s, n), ids, watch, start + s - prepended);
         }
     }
 
