@@ -20,6 +20,11 @@ internal sealed unsafe class ThreadScratch
     /// </summary>
     internal static long LiveBytes => Interlocked.Read(ref s_liveBytes);
 
+    /// <summary>Bytes of scratch ever allocated; only grows, so a test can see its own thread's allocation whatever others free.</summary>
+    internal static long AllocatedBytes => Interlocked.Read(ref s_allocatedBytes);
+
+    private static long s_allocatedBytes;
+
     /// <summary>Room for <paramref name="floats"/> floats (at least one), reallocated only when it is larger than the last.</summary>
     public float* Floats(long floats)
     {
@@ -30,6 +35,7 @@ internal sealed unsafe class ThreadScratch
             _data = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
             _floats = length;
             Interlocked.Add(ref s_liveBytes, length * sizeof(float));
+            Interlocked.Add(ref s_allocatedBytes, length * sizeof(float));
         }
         return _data;
     }
