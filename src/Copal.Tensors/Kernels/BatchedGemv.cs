@@ -45,10 +45,8 @@ internal static unsafe class BatchedGemv
 
     private const int CacheLine = 64;
 
-    /// <summary>This thread's copy of the inputs in pass order; grows to the largest call, kept for the next.</summary>
-    [ThreadStatic] private static float* t_slices;
-
-    [ThreadStatic] private static nint t_slicesLength;
+    /// <summary>This thread's copy of the inputs in pass order; grows to the largest call, kept for the next, freed with the thread.</summary>
+    [ThreadStatic] private static ThreadScratch? t_slices;
 
     /// <summary>Whether <see cref="Run"/> reproduces <see cref="Gemv"/> for this weight: only its Vector512 path is tiled.</summary>
     public static bool Serves(in WeightMatrix w, int n) => KernelPaths.UseVector512 && w.Cols >= 32 && n >= TileInputs;
@@ -140,22 +138,17 @@ internal static unsafe class BatchedGemv
     private static float* Slices(float* x, int rows, int cols)
     {
         nint length = ((nint)cols + PassColumns) * rows;
-        if (t_slicesLength < length)
-        {
-            NativeMemory.AlignedFree(t_slices);
-            t_slices = (float*)NativeMemory.AlignedAlloc((nuint)length * sizeof(float), 64);
-            t_slicesLength = length;
-        }
+        float* slices = (t_slices ??= new()).Floats(length);
         for (int k0 = 0; k0 < cols; k0 += PassColumns)
         {
             int width = Math.Min(PassColumns, cols - k0);
             for (int i = 0; i < rows; i++)
             {
                 new ReadOnlySpan<float>(x + (nint)i * cols + k0, width)
-                    .CopyTo(new Span<float>(t_slices + (nint)k0 * rows + (nint)i * PassColumns, width));
+                    .CopyTo(new Span<float>(slices + (nint)k0 * rows + (nint)i * PassColumns, width));
             }
         }
-        return t_slices;
+        return slices;
     }
 
     /// <summary>
