@@ -6,7 +6,8 @@ namespace Copal.Tensors.Kernels;
 /// One thread's kernel scratch: 64-byte aligned native floats that only grow, kept between calls and freed when the
 /// thread that holds it (through a [ThreadStatic] field) ends. A raw pointer in that field was never freed: each
 /// engine's decoding thread, and each pool thread that retired, left its packing buffers behind, so a process that
-/// loads and disposes engines grew by them with every load.
+/// loads and disposes engines grew by them with every load. The finalizer frees it, at a collection that its native
+/// bytes, told to the collector, bring on: threads that make little managed garbage would otherwise run none.
 /// </summary>
 internal sealed unsafe class ThreadScratch
 {
@@ -34,6 +35,9 @@ internal sealed unsafe class ThreadScratch
             long length = Math.Max(1, floats);
             _data = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
             _floats = length;
+            // The collector sees only this small object: told of the native bytes behind it, it collects (and the
+            // finalizer frees) ended threads' scratch as that grows, not only when managed garbage happens to.
+            GC.AddMemoryPressure(length * sizeof(float));
             Interlocked.Add(ref s_liveBytes, length * sizeof(float));
             Interlocked.Add(ref s_allocatedBytes, length * sizeof(float));
         }
@@ -48,6 +52,7 @@ internal sealed unsafe class ThreadScratch
         if (_data != null)
         {
             NativeMemory.AlignedFree(_data);
+            GC.RemoveMemoryPressure(_floats * sizeof(float));
             Interlocked.Add(ref s_liveBytes, -_floats * sizeof(float));
             _data = null;
             _floats = 0;
