@@ -3,9 +3,6 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Copal.Cli.Serving;
-using Copal.Model.Serving;
-using Copal.Tensors.Backends.Cpu;
-using Copal.Testing;
 
 namespace Copal.Serving.Tests;
 
@@ -29,17 +26,13 @@ public sealed class AbortedBodyTests
     [InlineData(true, true)]   // chunked, reset
     public async Task A_client_that_leaves_during_its_body_counts_as_aborted_not_as_an_error(bool chunked, bool reset)
     {
-        using var backend = new CpuBackend();
-        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
-        await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
-        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        await using RawHttpServer raw = await RawHttpServer.StartAsync();
+        using (Socket client = await raw.ConnectAsync())
         {
-            await client.ConnectAsync(server.Address.Host, server.Address.Port);
             // 100 bytes announced, or chunks. The server sends 100 Continue once the handler reads the body: the client
             // then sends 14 bytes of it and leaves while the handler waits for the rest.
             string framing = chunked ? "Transfer-Encoding: chunked" : "Content-Length: 100";
-            await client.SendAsync(Encoding.ASCII.GetBytes(
-                $"POST /v1/completions HTTP/1.1\r\nHost: {server.Address.Authority}\r\nContent-Type: application/json\r\n{framing}\r\nExpect: 100-continue\r\n\r\n"));
+            await client.SendAsync(Encoding.ASCII.GetBytes(raw.CompletionsHead($"{framing}\r\nExpect: 100-continue")));
             var answer = new byte[256];
             int read = await client.ReceiveAsync(answer);
             Assert.StartsWith("HTTP/1.1 100 Continue", Encoding.ASCII.GetString(answer, 0, read));
@@ -50,20 +43,16 @@ public sealed class AbortedBodyTests
             }
             client.Close();
         }
-        await AssertCountedAsAborted(server);
+        await AssertCountedAsAborted(raw.Server);
     }
 
     /// <summary>A chunk that is not one, from a client still there, is Kestrel's 400 to that client, not a client that left.</summary>
     [Fact]
     public async Task A_malformed_chunk_is_a_400_answered_to_the_client()
     {
-        using var backend = new CpuBackend();
-        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
-        await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(server.Address.Host, server.Address.Port);
-        await client.SendAsync(Encoding.ASCII.GetBytes(
-            $"POST /v1/completions HTTP/1.1\r\nHost: {server.Address.Authority}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{{}}\r\n"));
+        await using RawHttpServer raw = await RawHttpServer.StartAsync();
+        using Socket client = await raw.ConnectAsync();
+        await client.SendAsync(Encoding.ASCII.GetBytes(raw.CompletionsHead("Transfer-Encoding: chunked") + "zz\r\n{}\r\n"));
         var answer = new byte[4096];
         int read = await client.ReceiveAsync(answer);
         Assert.StartsWith("HTTP/1.1 400", Encoding.ASCII.GetString(answer, 0, read));

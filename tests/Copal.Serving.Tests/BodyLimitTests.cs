@@ -2,9 +2,6 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Copal.Cli.Serving;
-using Copal.Model.Serving;
-using Copal.Tensors.Backends.Cpu;
-using Copal.Testing;
 
 namespace Copal.Serving.Tests;
 
@@ -18,14 +15,11 @@ public sealed class BodyLimitTests
     [Fact]
     public async Task A_body_announced_past_the_limit_gets_413_in_OpenAIs_error_shape()
     {
-        using var backend = new CpuBackend();
-        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
-        await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(server.Address.Host, server.Address.Port);
+        await using RawHttpServer raw = await RawHttpServer.StartAsync();
+        OpenAiServer server = raw.Server;
+        using Socket client = await raw.ConnectAsync();
         // Only the headers: the server must refuse from the announced length alone, before any of the body.
-        await client.SendAsync(Encoding.ASCII.GetBytes(
-            $"POST /v1/completions HTTP/1.1\r\nHost: {server.Address.Authority}\r\nContent-Type: application/json\r\nContent-Length: 40000000\r\n\r\n"));
+        await client.SendAsync(Encoding.ASCII.GetBytes(raw.CompletionsHead("Content-Length: 40000000")));
         string answer = await ReadToCloseAsync(client);
         Assert.StartsWith("HTTP/1.1 413 ", answer, StringComparison.Ordinal);
         string body = answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
