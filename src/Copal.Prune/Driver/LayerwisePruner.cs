@@ -30,6 +30,8 @@ public sealed class LayerwisePruner
     private readonly SafetensorsCheckpoint _source;
     private readonly ILinearPruner _pruner;
     private readonly PruneOptions _options;
+    // Bytes of a stored linear element (the checkpoint's, not the config's dtype), for the memory estimate and the concurrency it allows.
+    private readonly int _linearBytes;
 
     /// <summary>
     /// Whether a run of <paramref name="pruner"/> under <paramref name="options"/> passes the calibration windows
@@ -51,6 +53,7 @@ public sealed class LayerwisePruner
         _source = source ?? throw new ArgumentNullException(nameof(source));
         _pruner = pruner ?? throw new ArgumentNullException(nameof(pruner));
         _options = options ?? throw new ArgumentNullException(nameof(options));
+        _linearBytes = CalibrationMemory.LinearBytes(source, model.Config);
     }
 
     /// <summary>Prunes every decoder layer with <paramref name="calibration"/>, writing each finished layer to <paramref name="output"/>.</summary>
@@ -82,9 +85,8 @@ public sealed class LayerwisePruner
             throw new PruningOptionException("include-embeddings", "true", $"a baseline method (magnitude, wanda, sparsegpt); {_pruner.Name} keeps state only for the decoder layers' linears");
         }
 
-        int linearBytes = CalibrationMemory.LinearBytes(_source, _model.Config);
         // Refuse a run that cannot fit before any memory grows (the CLI says so earlier, with the estimate).
-        CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options, linearBytes);
+        CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options, _linearBytes);
         CalibrationMemory.Require(estimate);
         if (!RunsForwardPasses(_pruner, _options))
         {
@@ -239,8 +241,7 @@ public sealed class LayerwisePruner
         long peakAnonymous = MemoryProbe.AnonymousBytes();
         long zeros = 0, total = 0;
         (long Zeros, long Total) copied = default;
-        int concurrent = CalibrationMemory.ConcurrentLinears(estimate, _model.Config, _pruner, HostMemory.LimitBytes - peakAnonymous, Environment.ProcessorCount,
-            CalibrationMemory.LinearBytes(_source, _model.Config));
+        int concurrent = CalibrationMemory.ConcurrentLinears(estimate, _model.Config, _pruner, HostMemory.LimitBytes - peakAnonymous, Environment.ProcessorCount, _linearBytes);
         for (int layer = 0; layer < layers; layer++)
         {
             if (_options.Layers is not null && !_options.Layers.Contains(layer))
