@@ -31,6 +31,26 @@ public sealed class ChatFormatterTests : IDisposable
         Assert.False(prompt.AddSpecialTokens); // the template writes its own special tokens
     }
 
+    /// <summary>
+    /// An empty chat_template.jinja (a failed save, a placeholder) renders every conversation as no text: the user's
+    /// message would be dropped and the model prompted with nothing. transformers renders the same empty text and then
+    /// fails generating from no ids; the formatter refuses it at once, naming the file.
+    /// </summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData("{% if false %}{{ messages[0]['content'] }}{% endif %}")]
+    public void A_template_that_renders_nothing_of_a_conversation_is_refused_naming_its_file(string template)
+    {
+        File.WriteAllText(Path.Combine(_dir, "chat_template.jinja"), template);
+        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir);
+
+        var e = Assert.Throws<ChatTemplateException>(() => formatter.Format([new ChatTurn("user", "Hi")]));
+
+        Assert.StartsWith(Path.Combine(_dir, "chat_template.jinja") + ": ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("rendered an empty prompt from 1 message", e.Message, StringComparison.Ordinal);
+        Assert.Contains(template.Length == 0 ? "the template is empty" : "writes none of the conversation", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Qwen3's switch, as its template writes it: an empty thought after the generation prompt when thinking is off.</summary>
     internal const string ThinkingTemplate = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
         + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% if enable_thinking is defined and enable_thinking is false %}{{ '<think>\\n\\n</think>\\n\\n' }}{% endif %}{% endif %}";

@@ -1,4 +1,5 @@
 using Copal.Model.ChatTemplates;
+using Copal.Tensors;
 
 namespace Copal.Model.Chat;
 
@@ -84,7 +85,15 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
     private ChatPrompt Prompt(IReadOnlyList<ChatTurn> messages, IReadOnlyList<object>? tools, IReadOnlyDictionary<string, object?>? templateArguments, string? nullContentAs)
     {
         var turns = messages.Select(m => new ChatTemplateMessage(m.Role, m.Content ?? nullContentAs, m.Extra)).ToList();
-        return new ChatPrompt(Template.Render(turns, addGenerationPrompt: true, tools, templateArguments), AddSpecialTokens: false, StopTexts: []);
+        string text = Template.Render(turns, addGenerationPrompt: true, tools, templateArguments);
+        if (text.Length == 0 && turns.Count > 0)
+        {
+            // The model would be prompted with nothing and the messages dropped without a word (an empty
+            // chat_template.jinja, a failed save): the template's fault, named where it was read.
+            string why = (tools is null ? Template.DefaultText : Template.ToolsText) is "" ? "the template is empty" : "it writes none of the conversation";
+            throw new ChatTemplateException($"{Template.Source}: rendered an empty prompt from {Plural.Of(turns.Count, "message")}: {why}");
+        }
+        return new ChatPrompt(text, AddSpecialTokens: false, StopTexts: []);
     }
 
     /// <summary>The model's template formatter when its folder has a chat template, else the plain one.</summary>
