@@ -19,7 +19,9 @@ state and the mask is re-derived from the dense weights:
     H_acc, after the dense-target move W + alpha*W*K*(H_acc + damp)^-1 (K pooled like H_acc; K at the Hessian's
     scale, 2/N sum over windows of (x_dense - x)^T x, x_dense the dense model's input to the linear).
 
-Statistics come through this step's pruned upstream (`--upstream pruned`, the only upstream written here).
+--upstream (pooled, obs): pruned, each dataset's Gram through the upstream pruned at its step; dense-past, the state
+holds the Grams through the dense upstream and this step prunes with that folded with this dataset's Gram through its
+pruned upstream; mixed, the mean of the two, both kept; dense, every statistic through the dense upstream.
 
 Writes GOLDEN (JSON): per step and pruned linear its mask bits, zeros, reconstruction error (against this dataset's
 H_t, as prune-report.json gives it), the sum of squared pruned weights, the column state S (float64, base64) and, on
@@ -27,7 +29,7 @@ the input group leaders, the sum, sum of squares and trace of the f32 H_acc (and
 
 Usage: copal_reference.py --model DIR --calib FILE1 --calib FILE2 [...] --pattern P --golden OUT.json
          [--sensitivity output|hessian] [--accumulate sum|max|pooled] [--decay 1] [--update] [--mask fixed|obs]
-         [--dense-target 0] [--nsamples 8] [--seqlen 128] [--seed 0] [--percdamp 0.01] [--layers 1,3]
+         [--dense-target 0] [--upstream pruned|dense-past|mixed|dense] [--nsamples 8] [--seqlen 128] [--seed 0] [--percdamp 0.01] [--layers 1,3]
 """
 import argparse
 import base64
@@ -105,12 +107,14 @@ def max_diagonal(H, S):
     return (d[:, None] * H.astype(np.float64) * d[None, :]).astype(np.float32)
 
 
-def stats_with_dense(m, L, acts, acts_dense, inputs):
-    """This step's statistics of each input through the pruned upstream, and the cross term K at the Hessian's scale
-    (2/N sum over windows of (x_dense - x)^T x), with x_dense the same dense layer's input through the dense upstream."""
+def stats_with_dense(m, L, acts, acts_dense, inputs, cross_term):
+    """This step's statistics of each input through the pruned upstream and through the dense one (the same dense
+    layer on the dense model's activations), and the cross term K at the Hessian's scale (2/N sum over windows of
+    (x_dense - x)^T x). Without acts_dense (no layer pruned yet) both sides are the same and K is 0."""
     _, stats = pm.run_layer(m, L, acts, inputs)
+    stats_dense = stats if acts_dense is None else pm.run_layer(m, L, acts_dense, inputs)[1]
     cross = {}
-    if acts_dense is not None:
+    if acts_dense is not None and cross_term:
         for b0 in range(acts.shape[0]):
             tp, td = {}, {}
             pm.layer_forward(m, L, acts[b0:b0 + 1], tp)
@@ -119,13 +123,15 @@ def stats_with_dense(m, L, acts, acts_dense, inputs):
                 x, xd = tp[name].numpy()[0], td[name].numpy()[0]
                 cross[name] = cross.get(name, 0.0) + (xd - x).T @ x
         cross = {k: v * (2.0 / acts.shape[0]) for k, v in cross.items()}
-    return stats, cross
+    return stats, stats_dense, cross
 
 
 class State:
     def __init__(self, a):
         self.a = a
         self.columns, self.hessian, self.cross = {}, {}, {}
+        self.dense_hessian = {}  # --upstream mixed: the Gram through the dense upstream beside H_main
+        self.prune_with = {}  # this step's Hessian of each input group (dense-past, mixed: not the state's)
         self.weight = 0.0  # the decayed token weight W of the datasets folded (pooled)
         self.step = 0
 
@@ -143,7 +149,7 @@ def copal_step(m, dense_layers, a, state, calib, step_report):
     needs_h = a.sensitivity == "hessian" or a.update or a.mask == "obs"
     alpha = a.dense_target
     acts = m.embed[torch.tensor(windows, dtype=torch.long)]
-    acts_dense = acts.clone() if alpha > 0 else None
+    acts_dense = acts.clone() if alpha > 0 or a.upstream != "pruned" else None
     linears = {}
     first_pruned = True
     for li, dense in enumerate(dense_layers):
@@ -154,13 +160,17 @@ def copal_step(m, dense_layers, a, state, calib, step_report):
                 acts_dense, _ = pm.run_layer(m, L, acts_dense)
             continue
         # Until a layer is pruned both upstreams carry the same inputs: K = 0 there.
-        stats, cross = stats_with_dense(m, L, acts, None if first_pruned else acts_dense, sorted(set(pm.INPUT_OF.values())))
+        stats, stats_dense, cross = stats_with_dense(m, L, acts, None if first_pruned else acts_dense, sorted(set(pm.INPUT_OF.values())), alpha > 0)
+        if a.upstream == "dense":
+            stats = stats_dense  # every statistic through the dense upstream
         first_pruned = False
         pruned = {}
         for n in pm.LINEARS:
             name = f"model.layers.{li}.{pm.HF_NAMES[n]}.weight"
             scaler, H, nseq = stats[pm.INPUT_OF[n]]
             H = (H + H.T) / 2
+            Hd_t = stats_dense[pm.INPUT_OF[n]][1]
+            Hd_t = (Hd_t + Hd_t.T) / 2
             W = dense[n].numpy()
             # 1. the column state
             if a.accumulate == "pooled":
@@ -180,9 +190,25 @@ def copal_step(m, dense_layers, a, state, calib, step_report):
             leader = f"model.layers.{li}.{pm.HF_NAMES[LEADER_OF[n]]}.weight"
             if (a.update or a.mask == "obs") and LEADER_OF[n] == n:
                 if a.accumulate == "pooled":
-                    G = H * (nseq / tokens)
-                    old = state.hessian.get(leader)
-                    state.hessian[leader] = f32_symmetric(state.fold_pooled(None if old is None else old.astype(np.float64), G, tokens))
+                    G, D = H * (nseq / tokens), Hd_t * (nseq / tokens)
+                    old, old_dense = state.hessian.get(leader), state.dense_hessian.get(leader)
+                    old = None if old is None else old.astype(np.float64)
+                    if a.upstream in ("pruned", "dense"):
+                        state.hessian[leader] = f32_symmetric(state.fold_pooled(old, G, tokens))
+                        state.prune_with[leader] = state.hessian[leader]
+                    elif a.upstream == "dense-past":
+                        # The state holds the Gram through the dense upstream; this dataset counts through this step's.
+                        state.prune_with[leader] = f32_symmetric(state.fold_pooled(old, G, tokens))
+                        state.hessian[leader] = f32_symmetric(state.fold_pooled(old, D, tokens))
+                    else:  # mixed: the mean of the two estimates, each folded with G
+                        main = f32_symmetric(state.fold_pooled(old, G, tokens))
+                        state.prune_with[leader] = main
+                        if state.step > 0:
+                            other = f32_symmetric(state.fold_pooled(old_dense.astype(np.float64), G, tokens))
+                            state.prune_with[leader] = (0.5 * (main.astype(np.float64) + other)).astype(np.float32)
+                        state.hessian[leader] = main
+                        state.dense_hessian[leader] = f32_symmetric(
+                            state.fold_pooled(None if old_dense is None else old_dense.astype(np.float64), D, tokens))
                     if alpha > 0:
                         K = cross.get(pm.INPUT_OF[n], np.zeros_like(H)) * (nseq / tokens)
                         oldk = state.cross.get(leader)
@@ -192,9 +218,10 @@ def copal_step(m, dense_layers, a, state, calib, step_report):
                     Hn = H / mean if mean > 0 else np.zeros_like(H)
                     old = state.hessian.get(leader)
                     state.hessian[leader] = f32_symmetric(Hn if state.step == 0 else a.decay * old.astype(np.float64) + Hn)
+                    state.prune_with[leader] = state.hessian[leader]
             # 3. the pruned weights
             if a.mask == "obs":
-                Hacc = state.hessian[leader]
+                Hacc = state.prune_with[leader]
                 if a.accumulate == "max":
                     Hacc = max_diagonal(Hacc, S)
                 Hacc = Hacc.astype(np.float64)
@@ -224,6 +251,9 @@ def copal_step(m, dense_layers, a, state, calib, step_report):
             if (a.update or a.mask == "obs") and LEADER_OF[n] == n:
                 Hs = state.hessian[leader].astype(np.float64)
                 entry["hessian"] = {"sum": float(Hs.sum()), "sum_squares": float((Hs ** 2).sum()), "trace": float(np.trace(Hs))}
+                if a.upstream == "mixed":
+                    Hs = state.dense_hessian[leader].astype(np.float64)
+                    entry["dense_hessian"] = {"sum": float(Hs.sum()), "sum_squares": float((Hs ** 2).sum()), "trace": float(np.trace(Hs))}
                 if alpha > 0:
                     Ks = state.cross[leader].astype(np.float64)
                     entry["cross_term"] = {"sum": float(Ks.sum()), "sum_squares": float((Ks ** 2).sum()), "trace": float(np.trace(Ks))}
@@ -250,6 +280,7 @@ def main():
     p.add_argument("--update", action="store_true")
     p.add_argument("--mask", choices=["fixed", "obs"], default=None)
     p.add_argument("--dense-target", type=float, default=0.0)
+    p.add_argument("--upstream", choices=["pruned", "dense-past", "mixed", "dense"], default="pruned")
     p.add_argument("--nsamples", type=int, default=8)
     p.add_argument("--seqlen", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
@@ -259,6 +290,10 @@ def main():
     a.mask = a.mask or ("fixed" if a.update else "obs")
     if a.dense_target > 0 and not (a.accumulate == "pooled" and a.mask == "obs"):
         p.error("--dense-target above 0 needs --accumulate pooled --mask obs")
+    if a.upstream in ("dense-past", "mixed") and not (a.accumulate == "pooled" and a.mask == "obs"):
+        p.error("--upstream dense-past and mixed need --accumulate pooled --mask obs")
+    if a.upstream == "dense" and a.dense_target > 0:
+        p.error("--dense-target above 0 needs an upstream other than dense")
 
     m = lr.Llama(a.model, dtype=torch.float64)
     m.tok = lr.SpBpe(os.path.join(a.model, "tokenizer.json"))
@@ -267,7 +302,7 @@ def main():
     for calib in a.calib:
         copal_step(m, dense_layers, a, state, calib, steps)
     golden = {"options": {"sensitivity": a.sensitivity, "accumulate": a.accumulate, "decay": a.decay, "update": a.update,
-                          "mask": a.mask, "upstream": "pruned", "dense_target": a.dense_target, "percent_damp": a.percdamp},
+                          "mask": a.mask, "upstream": a.upstream, "dense_target": a.dense_target, "percent_damp": a.percdamp},
               "pattern": a.pattern, "nsamples": a.nsamples, "seqlen": a.seqlen, "seed": a.seed, "layers": a.layers,
               "calib": [os.path.basename(os.path.dirname(c)) + "/" + os.path.basename(c) for c in a.calib], "steps": steps}
     with open(a.golden, "w") as f:

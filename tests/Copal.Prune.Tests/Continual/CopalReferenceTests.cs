@@ -30,6 +30,9 @@ public sealed class CopalReferenceTests : IDisposable
     [InlineData("stories260K.copal_hessian_max_update_2o4.json")]
     [InlineData("stories260K.copal_output_max_decay0.9_obs_0.6.json")]
     [InlineData("stories260K.copal_pooled_decay0.8_obs_dense_target_0.5.json")]
+    [InlineData("stories260K.copal_pooled_obs_dense_past_dense_target_0.75_2o4.json")]
+    [InlineData("stories260K.copal_pooled_obs_mixed_0.5.json")]
+    [InlineData("stories260K.copal_pooled_obs_dense_0.5.json")]
     public void Every_step_prunes_and_folds_as_the_reference(string file)
     {
         JsonElement golden = GoldenCase.Read(file);
@@ -40,7 +43,7 @@ public sealed class CopalReferenceTests : IDisposable
             Decay: options.GetProperty("decay").GetDouble(),
             Update: options.GetProperty("update").GetBoolean(),
             Mask: Enum.Parse<CopalMaskRule>(options.GetProperty("mask").GetString()!, ignoreCase: true),
-            Upstream: StatisticsUpstream.Pruned,
+            Upstream: CopalOptions.ParseUpstream(options.GetProperty("upstream").GetString()!),
             DenseTarget: options.GetProperty("dense_target").GetDouble());
         SparsityPattern pattern = SparsityPattern.Parse(golden.GetProperty("pattern").GetString()!);
         var layers = PruneOptions.ParseLayers(golden.GetProperty("layers").GetString()!, 5);
@@ -109,6 +112,7 @@ public sealed class CopalReferenceTests : IDisposable
                     $"{where}: column state S[{j}] {columns[j]:R}, reference {reference[j]:R}");
             }
             CheckMatrix(expected, "hessian", state, stem + ".copal_hessian_upper", packed: true, where);
+            CheckMatrix(expected, "dense_hessian", state, stem + ".copal_dense_hessian_upper", packed: true, where);
             CheckMatrix(expected, "cross_term", state, stem + ".copal_cross_term", packed: false, where);
         }
     }
