@@ -107,18 +107,19 @@ def max_diagonal(H, S):
     return (d[:, None] * H.astype(np.float64) * d[None, :]).astype(np.float32)
 
 
-def stats_with_dense(m, L, acts, acts_dense, inputs, cross_term):
-    """This step's statistics of each input through the pruned upstream and through the dense one (the same dense
-    layer on the dense model's activations), and the cross term K at the Hessian's scale (2/N sum over windows of
-    (x_dense - x)^T x). Without acts_dense (no layer pruned yet) both sides are the same and K is 0."""
+def stats_with_dense(m, L, L_dense, acts, acts_dense, inputs, cross_term):
+    """This step's statistics of each input through the pruned upstream (layer L: dense, or with --true-sequential its
+    groups pruned so far) and through the dense one (the dense layer on the dense model's activations: the dense
+    model's input to the linear), and the cross term K at the Hessian's scale (2/N sum over windows of
+    (x_dense - x)^T x). Without acts_dense (nothing pruned upstream yet) both sides are the same and K is 0."""
     _, stats = pm.run_layer(m, L, acts, inputs)
-    stats_dense = stats if acts_dense is None else pm.run_layer(m, L, acts_dense, inputs)[1]
+    stats_dense = stats if acts_dense is None else pm.run_layer(m, L_dense, acts_dense, inputs)[1]
     cross = {}
     if acts_dense is not None and cross_term:
         for b0 in range(acts.shape[0]):
             tp, td = {}, {}
             pm.layer_forward(m, L, acts[b0:b0 + 1], tp)
-            pm.layer_forward(m, L, acts_dense[b0:b0 + 1], td)
+            pm.layer_forward(m, L_dense, acts_dense[b0:b0 + 1], td)
             for name in inputs:
                 x, xd = tp[name].numpy()[0], td[name].numpy()[0]
                 cross[name] = cross.get(name, 0.0) + (xd - x).T @ x
@@ -133,6 +134,7 @@ class State:
         self.dense_hessian = {}  # --upstream mixed: the Gram through the dense upstream beside H_main
         self.prune_with = {}  # this step's Hessian of each input group (dense-past, mixed: not the state's)
         self.weight = 0.0  # the decayed token weight W of the datasets folded (pooled)
+        self.dtypes = pm.stored_dtypes(a.model)
         self.step = 0
 
     def fold_pooled(self, old, new, tokens):
@@ -159,109 +161,117 @@ def copal_step(m, dense_layers, a, state, calib, step_report):
             if acts_dense is not None:
                 acts_dense, _ = pm.run_layer(m, L, acts_dense)
             continue
-        # Until a layer is pruned both upstreams carry the same inputs: K = 0 there.
-        stats, stats_dense, cross = stats_with_dense(m, L, acts, None if first_pruned else acts_dense, sorted(set(pm.INPUT_OF.values())), alpha > 0)
-        if a.upstream == "dense":
-            stats = stats_dense  # every statistic through the dense upstream
-        first_pruned = False
         pruned = {}
-        for n in pm.LINEARS:
-            name = f"model.layers.{li}.{pm.HF_NAMES[n]}.weight"
-            scaler, H, nseq = stats[pm.INPUT_OF[n]]
-            H = (H + H.T) / 2
-            Hd_t = stats_dense[pm.INPUT_OF[n]][1]
-            Hd_t = (Hd_t + Hd_t.T) / 2
-            W = dense[n].numpy()
-            # 1. the column state
-            if a.accumulate == "pooled":
-                m_t = scaler * (nseq / tokens)  # running mean over windows of per-window sums -> per-token mean
-                state.columns[name] = state.fold_pooled(state.columns.get(name), m_t, tokens)
-            else:
-                c = scaler.copy() if a.sensitivity == "output" else hessian_columns(H, a.percdamp)
-                c_hat = normalized(c, W)
-                if state.step == 0:
-                    state.columns[name] = c_hat
-                elif a.accumulate == "sum":
-                    state.columns[name] = a.decay * state.columns[name] + c_hat
-                else:
-                    state.columns[name] = np.maximum(a.decay * state.columns[name], c_hat)
-            S = state.columns[name]
-            # 2. the accumulated Hessian (and cross term), once per input group
-            leader = f"model.layers.{li}.{pm.HF_NAMES[LEADER_OF[n]]}.weight"
-            if (a.update or a.mask == "obs") and LEADER_OF[n] == n:
+        groups = pm.SEQUENTIAL_GROUPS if a.true_sequential else [pm.LINEARS]
+        for gi, group in enumerate(groups):
+            # Until something is pruned upstream (this layer's earlier groups included) both upstreams carry the same
+            # inputs: one pass, K = 0.
+            same = first_pruned and gi == 0
+            stats, stats_dense, cross = stats_with_dense(m, L, dense, acts, None if same else acts_dense,
+                                                         sorted({pm.INPUT_OF[n] for n in group}), alpha > 0)
+            if a.upstream == "dense":
+                stats = stats_dense  # every statistic through the dense upstream
+            for n in group:
+                name = f"model.layers.{li}.{pm.HF_NAMES[n]}.weight"
+                scaler, H, nseq = stats[pm.INPUT_OF[n]]
+                H = (H + H.T) / 2
+                Hd_t = stats_dense[pm.INPUT_OF[n]][1]
+                Hd_t = (Hd_t + Hd_t.T) / 2
+                W = dense[n].numpy()
+                # 1. the column state
                 if a.accumulate == "pooled":
-                    G, D = H * (nseq / tokens), Hd_t * (nseq / tokens)
-                    old, old_dense = state.hessian.get(leader), state.dense_hessian.get(leader)
-                    old = None if old is None else old.astype(np.float64)
-                    if a.upstream in ("pruned", "dense"):
-                        state.hessian[leader] = f32_symmetric(state.fold_pooled(old, G, tokens))
-                        state.prune_with[leader] = state.hessian[leader]
-                    elif a.upstream == "dense-past":
-                        # The state holds the Gram through the dense upstream; this dataset counts through this step's.
-                        state.prune_with[leader] = f32_symmetric(state.fold_pooled(old, G, tokens))
-                        state.hessian[leader] = f32_symmetric(state.fold_pooled(old, D, tokens))
-                    else:  # mixed: the mean of the two estimates, each folded with G
-                        main = f32_symmetric(state.fold_pooled(old, G, tokens))
-                        state.prune_with[leader] = main
-                        if state.step > 0:
-                            other = f32_symmetric(state.fold_pooled(old_dense.astype(np.float64), G, tokens))
-                            state.prune_with[leader] = (0.5 * (main.astype(np.float64) + other)).astype(np.float32)
-                        state.hessian[leader] = main
-                        state.dense_hessian[leader] = f32_symmetric(
-                            state.fold_pooled(None if old_dense is None else old_dense.astype(np.float64), D, tokens))
-                    if alpha > 0:
-                        K = cross.get(pm.INPUT_OF[n], np.zeros_like(H)) * (nseq / tokens)
-                        oldk = state.cross.get(leader)
-                        state.cross[leader] = state.fold_pooled(None if oldk is None else oldk.astype(np.float64), K, tokens).astype(np.float32)
+                    m_t = scaler * (nseq / tokens)  # running mean over windows of per-window sums -> per-token mean
+                    state.columns[name] = state.fold_pooled(state.columns.get(name), m_t, tokens)
                 else:
-                    mean = np.mean(np.diag(H))
-                    Hn = H / mean if mean > 0 else np.zeros_like(H)
-                    old = state.hessian.get(leader)
-                    state.hessian[leader] = f32_symmetric(Hn if state.step == 0 else a.decay * old.astype(np.float64) + Hn)
-                    state.prune_with[leader] = state.hessian[leader]
-            # 3. the pruned weights
-            if a.mask == "obs":
-                Hacc = state.prune_with[leader]
-                if a.accumulate == "max":
-                    Hacc = max_diagonal(Hacc, S)
-                Hacc = Hacc.astype(np.float64)
-                Wm = W.astype(np.float64)
-                if alpha > 0 and leader in state.cross:
-                    Hd, _ = damped(Hacc, a.percdamp)
-                    Wm = Wm + alpha * (Wm @ state.cross[leader].astype(np.float64)) @ np.linalg.inv(Hd)
-                    Wm = Wm.astype(np.float32).astype(np.float64)  # the moved weights are f32 before the sweep
-                W1, mask, _, _ = pr.sparsegpt(Wm, Hacc, a.pattern, percdamp=a.percdamp, le=False)
-                W1 = np.where(mask, 0.0, W1)
-            else:
-                mask = fixed_mask(W, S, a.pattern)
-                if a.update:
-                    Hacc = state.hessian[leader]
+                    c = scaler.copy() if a.sensitivity == "output" else hessian_columns(H, a.percdamp)
+                    c_hat = normalized(c, W)
+                    if state.step == 0:
+                        state.columns[name] = c_hat
+                    elif a.accumulate == "sum":
+                        state.columns[name] = a.decay * state.columns[name] + c_hat
+                    else:
+                        state.columns[name] = np.maximum(a.decay * state.columns[name], c_hat)
+                S = state.columns[name]
+                # 2. the accumulated Hessian (and cross term), once per input group
+                leader = f"model.layers.{li}.{pm.HF_NAMES[LEADER_OF[n]]}.weight"
+                if (a.update or a.mask == "obs") and LEADER_OF[n] == n:
+                    if a.accumulate == "pooled":
+                        G, D = H * (nseq / tokens), Hd_t * (nseq / tokens)
+                        old, old_dense = state.hessian.get(leader), state.dense_hessian.get(leader)
+                        old = None if old is None else old.astype(np.float64)
+                        if a.upstream in ("pruned", "dense"):
+                            state.hessian[leader] = f32_symmetric(state.fold_pooled(old, G, tokens))
+                            state.prune_with[leader] = state.hessian[leader]
+                        elif a.upstream == "dense-past":
+                            # The state holds the Gram through the dense upstream; this dataset counts through this step's.
+                            state.prune_with[leader] = f32_symmetric(state.fold_pooled(old, G, tokens))
+                            state.hessian[leader] = f32_symmetric(state.fold_pooled(old, D, tokens))
+                        else:  # mixed: the mean of the two estimates, each folded with G
+                            main = f32_symmetric(state.fold_pooled(old, G, tokens))
+                            state.prune_with[leader] = main
+                            if state.step > 0:
+                                other = f32_symmetric(state.fold_pooled(old_dense.astype(np.float64), G, tokens))
+                                state.prune_with[leader] = (0.5 * (main.astype(np.float64) + other)).astype(np.float32)
+                            state.hessian[leader] = main
+                            state.dense_hessian[leader] = f32_symmetric(
+                                state.fold_pooled(None if old_dense is None else old_dense.astype(np.float64), D, tokens))
+                        if alpha > 0:
+                            K = cross.get(pm.INPUT_OF[n], np.zeros_like(H)) * (nseq / tokens)
+                            oldk = state.cross.get(leader)
+                            state.cross[leader] = state.fold_pooled(None if oldk is None else oldk.astype(np.float64), K, tokens).astype(np.float32)
+                    else:
+                        mean = np.mean(np.diag(H))
+                        Hn = H / mean if mean > 0 else np.zeros_like(H)
+                        old = state.hessian.get(leader)
+                        state.hessian[leader] = f32_symmetric(Hn if state.step == 0 else a.decay * old.astype(np.float64) + Hn)
+                        state.prune_with[leader] = state.hessian[leader]
+                # 3. the pruned weights
+                if a.mask == "obs":
+                    Hacc = state.prune_with[leader]
                     if a.accumulate == "max":
                         Hacc = max_diagonal(Hacc, S)
-                    W1 = masked_obs(W, mask, Hacc.astype(np.float64), a.percdamp)
+                    Hacc = Hacc.astype(np.float64)
+                    Wm = W.astype(np.float64)
+                    if alpha > 0 and leader in state.cross:
+                        Hd, _ = damped(Hacc, a.percdamp)
+                        Wm = Wm + alpha * (Wm @ state.cross[leader].astype(np.float64)) @ np.linalg.inv(Hd)
+                        Wm = Wm.astype(np.float32).astype(np.float64)  # the moved weights are f32 before the sweep
+                    W1, mask, _, _ = pr.sparsegpt(Wm, Hacc, a.pattern, percdamp=a.percdamp, le=False)
+                    W1 = np.where(mask, 0.0, W1)
                 else:
-                    W1 = np.where(mask, 0.0, W)
-            W1 = W1.astype(np.float32).astype(np.float64)
-            pruned[n] = W1
-            entry = {"zeros": int((W1 == 0).sum()),
-                     "mask_bits": base64.b64encode(np.packbits((W1 == 0).reshape(-1), bitorder="little").tobytes()).decode("ascii"),
-                     "reconstruction_error": pm.reconstruction_error(W, W1, H) if needs_h else None,
-                     "sum_squares": float((W1 ** 2).sum()),
-                     "columns_f64": base64.b64encode(np.ascontiguousarray(S, dtype="<f8").tobytes()).decode("ascii")}
-            if (a.update or a.mask == "obs") and LEADER_OF[n] == n:
-                Hs = state.hessian[leader].astype(np.float64)
-                entry["hessian"] = {"sum": float(Hs.sum()), "sum_squares": float((Hs ** 2).sum()), "trace": float(np.trace(Hs))}
-                if a.upstream == "mixed":
-                    Hs = state.dense_hessian[leader].astype(np.float64)
-                    entry["dense_hessian"] = {"sum": float(Hs.sum()), "sum_squares": float((Hs ** 2).sum()), "trace": float(np.trace(Hs))}
-                if alpha > 0:
-                    Ks = state.cross[leader].astype(np.float64)
-                    entry["cross_term"] = {"sum": float(Ks.sum()), "sum_squares": float((Ks ** 2).sum()), "trace": float(np.trace(Ks))}
-            linears[name] = entry
+                    mask = fixed_mask(W, S, a.pattern)
+                    if a.update:
+                        Hacc = state.hessian[leader]
+                        if a.accumulate == "max":
+                            Hacc = max_diagonal(Hacc, S)
+                        W1 = masked_obs(W, mask, Hacc.astype(np.float64), a.percdamp)
+                    else:
+                        W1 = np.where(mask, 0.0, W)
+                # The reconstruction error is prune-report.json's: of the f32 result, before a BF16 or F16 checkpoint's
+                # rounding (docs/json-outputs.md). The model is written in the stored dtype (to nearest even).
+                W1f = W1.astype(np.float32).astype(np.float64)
+                W1 = pm.to_stored(W1, state.dtypes[name])
+                pruned[n] = W1
+                entry = {"zeros": int((W1 == 0).sum()),
+                         "mask_bits": base64.b64encode(np.packbits((W1 == 0).reshape(-1), bitorder="little").tobytes()).decode("ascii"),
+                         "reconstruction_error": pm.reconstruction_error(W, W1f, H) if needs_h else None,
+                         "sum_squares": float((W1 ** 2).sum()),
+                         "columns_f64": base64.b64encode(np.ascontiguousarray(S, dtype="<f8").tobytes()).decode("ascii")}
+                if (a.update or a.mask == "obs") and LEADER_OF[n] == n:
+                    Hs = state.hessian[leader].astype(np.float64)
+                    entry["hessian"] = {"sum": float(Hs.sum()), "sum_squares": float((Hs ** 2).sum()), "trace": float(np.trace(Hs))}
+                    if a.upstream == "mixed":
+                        Hs = state.dense_hessian[leader].astype(np.float64)
+                        entry["dense_hessian"] = {"sum": float(Hs.sum()), "sum_squares": float((Hs ** 2).sum()), "trace": float(np.trace(Hs))}
+                    if alpha > 0:
+                        Ks = state.cross[leader].astype(np.float64)
+                        entry["cross_term"] = {"sum": float(Ks.sum()), "sum_squares": float((Ks ** 2).sum()), "trace": float(np.trace(Ks))}
+                linears[name] = entry
+            for n in group:
+                L[n] = torch.tensor(pruned[n])
+        first_pruned = False
         if acts_dense is not None:
-            acts_dense, _ = pm.run_layer(m, L, acts_dense)
-        for n in pm.LINEARS:
-            L[n] = torch.tensor(pruned[n])
+            acts_dense, _ = pm.run_layer(m, dense, acts_dense)
         acts, _ = pm.run_layer(m, L, acts)
     state.weight = a.decay * state.weight + tokens
     state.step += 1
@@ -286,12 +296,15 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--percdamp", type=float, default=0.01)
     p.add_argument("--layers", default=None)
+    p.add_argument("--true-sequential", action="store_true")
     a = p.parse_args()
     a.mask = a.mask or ("fixed" if a.update else "obs")
     if a.dense_target > 0 and not (a.accumulate == "pooled" and a.mask == "obs"):
         p.error("--dense-target above 0 needs --accumulate pooled --mask obs")
     if a.upstream in ("dense-past", "mixed") and not (a.accumulate == "pooled" and a.mask == "obs"):
         p.error("--upstream dense-past and mixed need --accumulate pooled --mask obs")
+    if a.upstream == "dense" and a.true_sequential:
+        p.error("--upstream dense with --true-sequential is not written here")
     if a.upstream == "dense" and a.dense_target > 0:
         p.error("--dense-target above 0 needs an upstream other than dense")
 
@@ -303,7 +316,7 @@ def main():
         copal_step(m, dense_layers, a, state, calib, steps)
     golden = {"options": {"sensitivity": a.sensitivity, "accumulate": a.accumulate, "decay": a.decay, "update": a.update,
                           "mask": a.mask, "upstream": a.upstream, "dense_target": a.dense_target, "percent_damp": a.percdamp},
-              "pattern": a.pattern, "nsamples": a.nsamples, "seqlen": a.seqlen, "seed": a.seed, "layers": a.layers,
+              "pattern": a.pattern, "nsamples": a.nsamples, "seqlen": a.seqlen, "seed": a.seed, "layers": a.layers, "true_sequential": a.true_sequential,
               "calib": [os.path.basename(os.path.dirname(c)) + "/" + os.path.basename(c) for c in a.calib], "steps": steps}
     with open(a.golden, "w") as f:
         json.dump(golden, f, indent=1)

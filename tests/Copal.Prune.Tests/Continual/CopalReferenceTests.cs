@@ -33,6 +33,7 @@ public sealed class CopalReferenceTests : IDisposable
     [InlineData("stories260K.copal_pooled_obs_dense_past_dense_target_0.75_2o4.json")]
     [InlineData("stories260K.copal_pooled_obs_mixed_0.5.json")]
     [InlineData("stories260K.copal_pooled_obs_dense_0.5.json")]
+    [InlineData("stories260K.copal_pooled_obs_mixed_dense_target_0.75_2o4_true_sequential.json")]
     public void Every_step_prunes_and_folds_as_the_reference(string file)
     {
         JsonElement golden = GoldenCase.Read(file);
@@ -47,6 +48,7 @@ public sealed class CopalReferenceTests : IDisposable
             DenseTarget: options.GetProperty("dense_target").GetDouble());
         SparsityPattern pattern = SparsityPattern.Parse(golden.GetProperty("pattern").GetString()!);
         var layers = PruneOptions.ParseLayers(golden.GetProperty("layers").GetString()!, 5);
+        bool trueSequential = golden.GetProperty("true_sequential").GetBoolean();
         string[] texts = golden.GetProperty("calib").EnumerateArray().Select(e => e.GetString()!).ToArray();
         JsonElement[] steps = golden.GetProperty("steps").EnumerateArray().ToArray();
 
@@ -66,7 +68,7 @@ public sealed class CopalReferenceTests : IDisposable
             PruneReport report;
             using (var backend = new CpuBackend())
             {
-                report = PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(pattern) { Layers = layers }, calibration)
+                report = PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(pattern) { Layers = layers, TrueSequential = trueSequential }, calibration)
                 {
                     ExtraFiles = CopalRun.StateFiles(state, calibration, pattern),
                 }, backend);
