@@ -195,7 +195,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
         {
             throw new SafetensorsException(indexPath, "weight_map is empty");
         }
-        string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
+        // The index's folder as the caller spelled it (not made absolute): a shard's errors then name it as the
+        // user gave the model, as every other file's do ("" for a bare index name: the working folder).
+        string directory = System.IO.Path.GetDirectoryName(indexPath) ?? "";
         string[] shardNames = [.. weightMap.Select(kv => kv.Value).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         var files = new List<SafetensorsFile>(shardNames.Length);
         // Decided once for all shards (a missing one counts 0 here and is reported below).
