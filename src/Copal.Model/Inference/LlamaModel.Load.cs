@@ -91,6 +91,10 @@ public sealed partial class LlamaModel
             }
         }
         WeightResidence weightsResidence = copyWeights ? WeightResidence.Memory : checkpoint.Residence;
+        if (checkpoint.TryGet(LlamaTensorNames.Embedding, out TensorView embedding))
+        {
+            config = config.WithStoredDtype(embedding.DType);
+        }
         SparseWeightSource? sparse = null;
         try
         {
