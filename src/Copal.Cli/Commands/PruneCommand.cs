@@ -237,7 +237,7 @@ internal static class PruneCommand
         if (compact && CompactsAny(modelDir, config, pattern, layers, cancellationToken))
         {
             // The copy holds every file of the output: the side files the writer copied in, and the state.
-            long sideFiles = PrunedModelWriter.SideFiles.Select(f => new FileInfo(Path.Combine(modelDir, f))).Where(f => f.Exists).Sum(f => f.Length);
+            long sideFiles = PrunedModelWriter.SideFileBytes(modelDir);
             space.Add(new OutputSpace("its compact copy", model => CompactProjection.Bytes(model, config, pattern, layers) + stateBytes + sideFiles));
         }
         else if (copyBesideOutput)
