@@ -96,12 +96,27 @@ public sealed class DiskSpaceTests : IDisposable
     /// the compact model alone, passed the check of its tensors and then failed copying the tokenizer.
     /// </summary>
     [TmpfsFact]
-    public void Compact_counts_the_files_it_copies_beside_the_model_before_writing()
+    public void Compact_counts_the_files_it_copies_beside_the_model_before_writing() => CompactWithLargeTokenizer(linked: false);
+
+    /// <summary>As a Hugging Face cache holds it: the tokenizer.json a link to its blob, counted as the blob's 8.7 MiB, not the link's 49 bytes.</summary>
+    [TmpfsFact]
+    public void Compact_counts_a_linked_file_it_copies_by_its_target() => CompactWithLargeTokenizer(linked: true);
+
+    private void CompactWithLargeTokenizer(bool linked)
     {
         string pruned = Path.Combine(_temp, "pruned");
         CopalProcess.Result made = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", pruned, "--method", "magnitude", "--pattern", "2:4", "--device", "cpu");
         Assert.True(made.ExitCode == 0, $"prune: exit code {made.ExitCode}; stderr: {made.Stderr}");
-        File.Copy(TestData.Path("tokenizers", "llama3", "tokenizer.json"), Path.Combine(pruned, "tokenizer.json"), overwrite: true);
+        string tokenizer = Path.Combine(pruned, "tokenizer.json"), large = TestData.Path("tokenizers", "llama3", "tokenizer.json");
+        File.Delete(tokenizer);
+        if (linked)
+        {
+            File.CreateSymbolicLink(tokenizer, large);
+        }
+        else
+        {
+            File.Copy(large, tokenizer);
+        }
         string outDir = Path.Combine(_disk, "compact");
 
         CopalProcess.Result r = OnTmpfs("3000k", "compact", "-m", pruned, "-o", outDir);

@@ -35,7 +35,7 @@ public static class ChatTemplateFiles
     public static long AdditionalBytes(string inputDirectory)
     {
         string folder = ChatTemplateFile.AdditionalPathIn(inputDirectory);
-        return Directory.Exists(folder) ? Additional(folder).Sum(from => new FileInfo(from).Length) : 0;
+        return Directory.Exists(folder) ? Additional(folder).Sum(FileLength.Of) : 0;
     }
 
     private static IEnumerable<string> Additional(string folder) => Directory.EnumerateFiles(folder, "*.jinja");

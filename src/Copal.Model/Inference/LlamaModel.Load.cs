@@ -2,6 +2,7 @@ using Copal.Model.Config;
 using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
+using Copal.Tensors.IO;
 using Copal.Tensors.Kernels;
 using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
@@ -78,7 +79,7 @@ public sealed partial class LlamaModel
         bool copyWeights = false;
         SafetensorsCheckpoint checkpoint = ModelCheckpoint.Open(directory, config, backend is IWeightCopier ? WeightResidence.Mapped : residence, cancellationToken);
         if (backend is IWeightCopier && residence != WeightResidence.Mapped &&
-            WeightResidencePolicy.Resolve(residence, checkpoint.Files.Sum(f => new FileInfo(f.Path).Length)) == WeightResidence.Memory)
+            WeightResidencePolicy.Resolve(residence, checkpoint.Files.Sum(f => FileLength.Of(f.Path))) == WeightResidence.Memory)
         {
             if (checkpoint.Files.Any(f => SparseTensorCodec.SparseNames(f.Metadata).Any()))
             {

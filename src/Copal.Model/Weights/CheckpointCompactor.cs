@@ -402,7 +402,7 @@ public static unsafe class CheckpointCompactor
         List<string> copied = [.. Directory.EnumerateFiles(input).Where(from => !weightFiles.Contains(Path.GetFileName(from)))];
         // Those copies count with the tensors: a large tokenizer.json (Llama 3's is 9 MB) passed a check of the
         // tensors alone and then filled the disk.
-        dir.RequireSpace(specs.Sum(t => t.ByteLength) + copied.Sum(from => new FileInfo(from).Length) + ChatTemplateFiles.AdditionalBytes(input), "the written model");
+        dir.RequireSpace(specs.Sum(t => t.ByteLength) + copied.Sum(FileLength.Of) + ChatTemplateFiles.AdditionalBytes(input), "the written model");
         foreach (string from in copied)
         {
             dir.CopyIn(from, Path.GetFileName(from));
@@ -417,7 +417,7 @@ public static unsafe class CheckpointCompactor
             writer.Commit();
         }
         long outBytes = new FileInfo(file).Length;
-        long inBytes = source.Files.Sum(f => new FileInfo(f.Path).Length);
+        long inBytes = source.Files.Sum(f => FileLength.Of(f.Path));
         cancellationToken.ThrowIfCancellationRequested();
         dir.Commit();
         return new CompactReport(specs.Count, sparse, inBytes, outBytes);

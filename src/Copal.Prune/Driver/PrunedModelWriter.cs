@@ -33,7 +33,7 @@ public sealed class PrunedModelWriter : IDisposable
     /// <see cref="SideFiles"/> and its named chat templates (<see cref="ChatTemplateFiles.CopyAdditional"/>).
     /// </summary>
     public static long SideFileBytes(string inputDirectory) =>
-        SideFiles.Select(f => new FileInfo(Path.Combine(inputDirectory, f))).Where(f => f.Exists).Sum(f => f.Length) + ChatTemplateFiles.AdditionalBytes(inputDirectory);
+        SideFiles.Sum(f => FileLength.Of(Path.Combine(inputDirectory, f))) + ChatTemplateFiles.AdditionalBytes(inputDirectory);
 
     private readonly SafetensorsCheckpoint _source;
     private readonly AtomicDirectory _output;

@@ -1,3 +1,4 @@
+using Copal.Tensors.IO;
 using Copal.Tensors.Sparse;
 
 namespace Copal.Tensors.Safetensors;
@@ -202,7 +203,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
         var files = new List<SafetensorsFile>(shardNames.Length);
         // Decided once for all shards (a missing one counts 0 here and is reported below).
         residence = WeightResidencePolicy.Resolve(residence,
-            shardNames.Sum(shard => new FileInfo(System.IO.Path.Combine(directory, shard)) is { Exists: true } f ? f.Length : 0));
+            shardNames.Sum(shard => FileLength.Of(System.IO.Path.Combine(directory, shard))));
         try
         {
             var byName = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
