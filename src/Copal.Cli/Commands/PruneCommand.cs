@@ -108,8 +108,12 @@ internal static class PruneCommand
                 Layers = layers,
             };
             // What the calibration will cost, said (and refused when it cannot fit) before the model is loaded.
-            CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, calibration.SeqLen, pruner, options,
-                CalibrationMemory.LinearBytes(modelDir, config));
+            CalibrationMemoryEstimate estimate;
+            using (SafetensorsCheckpoint headers = ModelCheckpoint.Open(modelDir, config, cancellationToken: ct))
+            {
+                estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, calibration.SeqLen, pruner, options,
+                    CalibrationMemory.LinearBytes(headers, config), CalibrationMemory.HeadBytes(headers, config));
+            }
             long available = HostMemory.LimitBytes;
             if (!asJson)
             {
