@@ -90,6 +90,61 @@ public sealed class DiskSpaceTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// compact copies the input's other files (tokenizer.json, chat templates) beside the model it writes: they count
+    /// in the check. A pruned stories260K with Llama 3's tokenizer.json (8.7 MiB) on a tmpfs of 3,000 KiB, which holds
+    /// the compact model alone, passed the check of its tensors and then failed copying the tokenizer.
+    /// </summary>
+    [TmpfsFact]
+    public void Compact_counts_the_files_it_copies_beside_the_model_before_writing() => CompactWithLargeTokenizer(linked: false);
+
+    /// <summary>As a Hugging Face cache holds it: the tokenizer.json a link to its blob, counted as the blob's 8.7 MiB, not the link's 49 bytes.</summary>
+    [TmpfsFact]
+    public void Compact_counts_a_linked_file_it_copies_by_its_target() => CompactWithLargeTokenizer(linked: true);
+
+    private void CompactWithLargeTokenizer(bool linked)
+    {
+        string pruned = Path.Combine(_temp, "pruned");
+        CopalProcess.Result made = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", pruned, "--method", "magnitude", "--pattern", "2:4", "--device", "cpu");
+        Assert.True(made.ExitCode == 0, $"prune: exit code {made.ExitCode}; stderr: {made.Stderr}");
+        string tokenizer = Path.Combine(pruned, "tokenizer.json"), large = TestData.Path("tokenizers", "llama3", "tokenizer.json");
+        File.Delete(tokenizer);
+        if (linked)
+        {
+            File.CreateSymbolicLink(tokenizer, large);
+        }
+        else
+        {
+            File.Copy(large, tokenizer);
+        }
+        string outDir = Path.Combine(_disk, "compact");
+
+        CopalProcess.Result r = OnTmpfs("3000k", "compact", "-m", pruned, "-o", outDir);
+
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"-o '{outDir}': the written model takes ", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains(", and its file system has ", r.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// prune --compact's copy holds the model's named chat templates too: with 2 MiB of them, a tmpfs of 4,500 KiB
+    /// passed the check made before the pruning and failed copying them into the compact copy after it.
+    /// </summary>
+    [TmpfsFact]
+    public void Prune_compact_counts_the_named_chat_templates_in_its_compact_copy()
+    {
+        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        Directory.CreateDirectory(Path.Combine(model, "additional_chat_templates"));
+        File.WriteAllText(Path.Combine(model, "additional_chat_templates", "large.jinja"), new string('a', 2 << 20));
+        string outDir = Path.Combine(_disk, "out");
+
+        CopalProcess.Result r = OnTmpfs("4500k", "prune", "-m", model, "-o", outDir, "--method", "magnitude", "--pattern", "2:4", "--compact", "--device", "cpu");
+
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"-o '{outDir}': the pruned model (1015.8 KiB) with its compact copy (", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("layer ", r.Stdout, StringComparison.Ordinal); // no layer was pruned
+    }
+
     private static string[] Copal(string outDir) =>
         ["prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5",
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];

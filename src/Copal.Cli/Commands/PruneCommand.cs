@@ -108,8 +108,12 @@ internal static class PruneCommand
                 Layers = layers,
             };
             // What the calibration will cost, said (and refused when it cannot fit) before the model is loaded.
-            CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, calibration.SeqLen, pruner, options,
-                CalibrationMemory.LinearBytes(modelDir, config));
+            CalibrationMemoryEstimate estimate;
+            using (SafetensorsCheckpoint headers = ModelCheckpoint.Open(modelDir, config, cancellationToken: ct))
+            {
+                estimate = CalibrationMemory.Estimate(config, calibration.Samples.Count, calibration.SeqLen, pruner, options,
+                    CalibrationMemory.LinearBytes(headers, config), CalibrationMemory.HeadBytes(headers, config));
+            }
             long available = HostMemory.LimitBytes;
             if (!asJson)
             {
@@ -237,7 +241,7 @@ internal static class PruneCommand
         if (compact && CompactsAny(modelDir, config, pattern, layers, cancellationToken))
         {
             // The copy holds every file of the output: the side files the writer copied in, and the state.
-            long sideFiles = PrunedModelWriter.SideFiles.Select(f => new FileInfo(Path.Combine(modelDir, f))).Where(f => f.Exists).Sum(f => f.Length);
+            long sideFiles = PrunedModelWriter.SideFileBytes(modelDir);
             space.Add(new OutputSpace("its compact copy", model => CompactProjection.Bytes(model, config, pattern, layers) + stateBytes + sideFiles));
         }
         else if (copyBesideOutput)

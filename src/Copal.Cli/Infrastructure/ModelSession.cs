@@ -51,15 +51,7 @@ internal sealed class ModelSession : IDisposable
                 // Worded as the tokenizer's own check (copal tokenize), so every command says it alike.
                 throw new FileNotFoundException($"{directory}: no tokenizer.json in the model folder");
             }
-            // The counts of layers copied or uploaded only once the load has taken a second: a small model's load
-            // ends before anyone reads them, and four lines would say nothing.
-            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new Commands.SyncProgress<string>(m =>
-            {
-                if (!WeightCopyProgress.Describes(m) || clock.Elapsed >= TimeSpan.FromSeconds(1))
-                {
-                    Out.Info($"copal: {m}");
-                }
-            }), allowNonFinite, residence, cancellationToken);
+            LlamaModel model = LlamaModel.Load(directory, backend, sparse, quiet ? null : new LoadProgressLines(clock), allowNonFinite, residence, cancellationToken);
             try
             {
                 CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(directory);

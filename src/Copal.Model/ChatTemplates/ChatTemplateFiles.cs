@@ -25,9 +25,18 @@ public static class ChatTemplateFiles
         }
         string name = Path.GetFileName(folder);
         Directory.CreateDirectory(output.File(name));
-        foreach (string from in Directory.EnumerateFiles(folder, "*.jinja"))
+        foreach (string from in Additional(folder))
         {
             output.CopyIn(from, Path.Combine(name, Path.GetFileName(from)));
         }
     }
+
+    /// <summary>The bytes <see cref="CopyAdditional"/> copies from <paramref name="inputDirectory"/>, for a free-space check made before.</summary>
+    public static long AdditionalBytes(string inputDirectory)
+    {
+        string folder = ChatTemplateFile.AdditionalPathIn(inputDirectory);
+        return Directory.Exists(folder) ? Additional(folder).Sum(FileLength.Of) : 0;
+    }
+
+    private static IEnumerable<string> Additional(string folder) => Directory.EnumerateFiles(folder, "*.jinja");
 }

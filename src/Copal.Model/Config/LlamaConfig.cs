@@ -186,6 +186,23 @@ public sealed record LlamaConfig
     public int AttentionWindow(int layer) => SlidingWindow is int window && SlidingWindowLayers.Contains(layer) ? window : 0;
 
     /// <summary>
+    /// This config, where it names no dtype and is a Gemma 3's, with the dtype of its stored embedding
+    /// (<paramref name="embedding"/>): transformers casts Gemma's √hidden to the embedding weight's dtype and loads a
+    /// config silent on it in the checkpoint's ("auto"), so a BF16 Gemma 3 without <c>torch_dtype</c> scales by the
+    /// bfloat16 root as one that names bfloat16 (<see cref="GemmaEmbeddingScale"/>), not by the f32 one.
+    /// </summary>
+    public LlamaConfig WithStoredDtype(Copal.Tensors.DType embedding) => Architecture != Gemma3 || TorchDtype is not null ? this : this with
+    {
+        TorchDtype = embedding switch
+        {
+            Copal.Tensors.DType.BF16 => "bfloat16",
+            Copal.Tensors.DType.F16 => "float16",
+            Copal.Tensors.DType.F64 => "float64",
+            _ => "float32",
+        },
+    };
+
+    /// <summary>
     /// Gemma's embedding normalizer √hidden as transformers builds it: an f32 tensor cast to the model's dtype
     /// (bfloat16: √1152 = 33.94 becomes 34; float16 likewise), so the value a bf16 checkpoint was trained with.
     /// </summary>

@@ -2,6 +2,7 @@ using Copal.Model.Config;
 using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
+using Copal.Tensors.IO;
 using Copal.Tensors.Kernels;
 using Copal.Tensors.Safetensors;
 using Copal.Tensors.Sparse;
@@ -15,11 +16,11 @@ public sealed partial class LlamaModel
     /// Loads config.json and the safetensors weights of <paramref name="directory"/>. On the CPU the weights are used
     /// in their stored dtype, mapped (see the overload with a <see cref="WeightResidence"/>).
     /// </summary>
-    public static LlamaModel Load(string directory, IBackend backend, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    public static LlamaModel Load(string directory, IBackend backend, IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default)
         => Load(directory, backend, SparseLoadMode.Off, progress, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// As <see cref="Load(string, IBackend, IProgress{string}?, CancellationToken)"/> (which uses <see cref="SparseLoadMode.Off"/>: every
+    /// As <see cref="Load(string, IBackend, IProgress{LoadProgress}?, CancellationToken)"/> (which uses <see cref="SparseLoadMode.Off"/>: every
     /// weight dense, what pruning needs), choosing how linears may load sparse.
     /// </summary>
     /// <remarks>
@@ -30,10 +31,10 @@ public sealed partial class LlamaModel
     /// (<see cref="WeightResidence.Auto"/>: the copy when the files take at most half of the available memory); a GPU
     /// backend uploads the weights (<see cref="IBackend.CopiesWeightsAtLoad"/>), so for it every residence maps the files, closed once
     /// the upload is done. <paramref name="progress"/> hears the config, the weights' files and, while they are copied or
-    /// uploaded, each quarter of the layers done ("weights: 11 of 22 layers copied"); <paramref name="cancellationToken"/>
-    /// is checked before each tensor.
+    /// uploaded, each quarter of the layers done (<see cref="LoadStage.LayersCopied"/>: the CLI's "weights: 11 of 22 layers
+    /// copied"); <paramref name="cancellationToken"/> is checked before each tensor.
     /// </remarks>
-    public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<string>? progress = null,
+    public static LlamaModel Load(string directory, IBackend backend, SparseLoadMode sparseMode, IProgress<LoadProgress>? progress = null,
         bool allowNonFinite = false, WeightResidence residence = WeightResidence.Mapped, CancellationToken cancellationToken = default)
     {
         // "" is no folder (and Path.Combine would read its files from the working folder): a caller's mistake, named.
@@ -48,7 +49,7 @@ public sealed partial class LlamaModel
             throw new ModelLoadException($"model folder '{directory}' does not exist");
         }
         LlamaConfig config = LlamaConfig.Load(directory);
-        progress?.Report($"config: {config}");
+        progress?.Report(new LoadProgress(LoadStage.Config, config.ToString()));
         try
         {
             // The tables grow with the positions a run reaches; a scaling whose angles overflow f32 is refused before
@@ -78,7 +79,7 @@ public sealed partial class LlamaModel
         bool copyWeights = false;
         SafetensorsCheckpoint checkpoint = ModelCheckpoint.Open(directory, config, backend is IWeightCopier ? WeightResidence.Mapped : residence, cancellationToken);
         if (backend is IWeightCopier && residence != WeightResidence.Mapped &&
-            WeightResidencePolicy.Resolve(residence, checkpoint.Files.Sum(f => new FileInfo(f.Path).Length)) == WeightResidence.Memory)
+            WeightResidencePolicy.Resolve(residence, checkpoint.Files.Sum(f => FileLength.Of(f.Path))) == WeightResidence.Memory)
         {
             if (checkpoint.Files.Any(f => SparseTensorCodec.SparseNames(f.Metadata).Any()))
             {
@@ -91,6 +92,10 @@ public sealed partial class LlamaModel
             }
         }
         WeightResidence weightsResidence = copyWeights ? WeightResidence.Memory : checkpoint.Residence;
+        if (checkpoint.TryGet(LlamaTensorNames.Embedding, out TensorView embedding))
+        {
+            config = config.WithStoredDtype(embedding.DType);
+        }
         SparseWeightSource? sparse = null;
         try
         {
@@ -100,24 +105,24 @@ public sealed partial class LlamaModel
                 // the allocations themselves can tell.
                 DeviceFit.Require(backend, checkpoint.Tensors, directory);
             }
-            progress?.Report($"weights: {Plural.Of(checkpoint.Files.Sum(f => f.Tensors.Count), "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, " +
-                $"{(copyWeights ? "copied into memory in the kernels' layout" : weightsResidence == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}");
+            progress?.Report(new LoadProgress(LoadStage.Weights, $"{Plural.Of(checkpoint.Files.Sum(f => f.Tensors.Count), "tensor")} in {Plural.Of(checkpoint.Files.Count, "file")}, " +
+                $"{(copyWeights ? "copied into memory in the kernels' layout" : weightsResidence == WeightResidence.Memory ? "read into memory" : "mapped")}, on {backend.Info.Kind}"));
             if (!allowNonFinite)
             {
                 FiniteWeights.Require(checkpoint.Tensors, directory, cancellationToken);
             }
-            sparse = new SparseWeightSource(checkpoint.MergedMetadata(), sparseMode, m => progress?.Report(m));
+            sparse = new SparseWeightSource(checkpoint.MergedMetadata(), sparseMode, m => progress?.Report(new LoadProgress(LoadStage.Note, m)));
             // Weights checked finite are marked so: the CPU kernels then convert F16 without handling Inf and NaN.
             IProgress<int>? copying = progress is not null && (copyWeights || uploads)
-                ? new WeightCopyProgress(progress, config.NumLayers, copyWeights ? "copied" : "uploaded")
+                ? new WeightCopyProgress(progress, config.NumLayers, copyWeights ? LoadStage.LayersCopied : LoadStage.LayersUploaded)
                 : null;
             LlamaWeights weights = LlamaWeights.Load(
                 backend, config, name => checkpoint.TryGet(name, out TensorView v) ? v with { FiniteVerified = !allowNonFinite } : null,
                 directory, sparse, copyWeights, copying, cancellationToken);
             if (sparse.LoadedCompact + sparse.Converted + sparse.Densified > 0)
             {
-                progress?.Report(FormattableString.Invariant(
-                    $"sparse: {sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load ({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified"));
+                progress?.Report(new LoadProgress(LoadStage.Sparse, FormattableString.Invariant(
+                    $"{sparse.LoadedCompact} linears loaded compact, {sparse.Converted} converted at load ({sparse.ConversionTime.TotalSeconds:F1} s), {sparse.Densified} densified")));
             }
             bool copied = copyWeights || uploads;
             if (copied)

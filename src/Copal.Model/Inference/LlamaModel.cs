@@ -29,7 +29,7 @@ public sealed partial class LlamaModel : IDisposable
     internal bool RunLockHeldHere => _run.IsHeldByCurrentThread;
 
     /// <summary>
-    /// A model over weights already on <paramref name="backend"/>; <see cref="Load(string, IBackend, IProgress{string}?, CancellationToken)"/>
+    /// A model over weights already on <paramref name="backend"/>; <see cref="Load(string, IBackend, IProgress{LoadProgress}?, CancellationToken)"/>
     /// builds one from a folder. The model owns <paramref name="weights"/> and <paramref name="storage"/> and frees them
     /// in <see cref="Dispose"/>; the backend stays the caller's, and must outlive the model.
     /// </summary>
@@ -65,7 +65,7 @@ public sealed partial class LlamaModel : IDisposable
     public string Source { get; }
 
     /// <summary>
-    /// Whether the loaded checkpoint is mapped or was read into memory (<see cref="Load(string, IBackend, SparseLoadMode, IProgress{string}?, bool, WeightResidence, CancellationToken)"/>);
+    /// Whether the loaded checkpoint is mapped or was read into memory (<see cref="Load(string, IBackend, SparseLoadMode, IProgress{LoadProgress}?, bool, WeightResidence, CancellationToken)"/>);
     /// <see cref="WeightResidence.Mapped"/> also for a model built in memory.
     /// </summary>
     public WeightResidence WeightResidence => (_storage as Storage)?.Residence ?? WeightResidence.Mapped;

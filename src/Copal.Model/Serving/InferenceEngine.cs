@@ -67,7 +67,7 @@ public sealed class InferenceEngine : IDisposable
     /// when they fit (<see cref="WeightResidence.Auto"/>): a slower load for faster decoding.
     /// </summary>
     public static InferenceEngine Load(string directory, IBackend backend, EngineOptions? options = null, SparseLoadMode sparse = SparseLoadMode.Auto,
-        IProgress<string>? progress = null, WeightResidence residence = WeightResidence.Auto, CancellationToken cancellationToken = default)
+        IProgress<LoadProgress>? progress = null, WeightResidence residence = WeightResidence.Auto, CancellationToken cancellationToken = default)
     {
         // Reading the weights into memory (Auto on the CPU) takes seconds per GB: the token is checked as they load.
         LlamaModel model = LlamaModel.Load(directory, backend, sparse, progress, residence: residence, cancellationToken: cancellationToken);

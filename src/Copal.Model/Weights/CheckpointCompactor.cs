@@ -394,19 +394,18 @@ public static unsafe class CheckpointCompactor
         {
             throw new NothingToConvertException(nothingToDo);
         }
-        dir.RequireSpace(specs.Sum(t => t.ByteLength), "the written model");
         // Every other top-level file (config, tokenizer, a prune report, a COPAL state, whose tensors are a
         // safetensors file too) travels with the weights, and the named chat templates' folder; only the model's own
         // weight files are rewritten.
         var weightFiles = new HashSet<string>(source.Files.Select(f => Path.GetFileName(f.Path)), StringComparer.Ordinal) { SafetensorsCheckpoint.IndexFileName };
         weightFiles.UnionWith(UnreadShards(input));
-        foreach (string from in Directory.EnumerateFiles(input))
+        List<string> copied = [.. Directory.EnumerateFiles(input).Where(from => !weightFiles.Contains(Path.GetFileName(from)))];
+        // Those copies count with the tensors: a large tokenizer.json (Llama 3's is 9 MB) passed a check of the
+        // tensors alone and then filled the disk.
+        dir.RequireSpace(specs.Sum(t => t.ByteLength) + copied.Sum(FileLength.Of) + ChatTemplateFiles.AdditionalBytes(input), "the written model");
+        foreach (string from in copied)
         {
-            string name = Path.GetFileName(from);
-            if (!weightFiles.Contains(name))
-            {
-                dir.CopyIn(from, name);
-            }
+            dir.CopyIn(from, Path.GetFileName(from));
         }
         ChatTemplateFiles.CopyAdditional(input, dir);
         string file = dir.File(SafetensorsCheckpoint.SingleFileName);
@@ -418,7 +417,7 @@ public static unsafe class CheckpointCompactor
             writer.Commit();
         }
         long outBytes = new FileInfo(file).Length;
-        long inBytes = source.Files.Sum(f => new FileInfo(f.Path).Length);
+        long inBytes = source.Files.Sum(f => FileLength.Of(f.Path));
         cancellationToken.ThrowIfCancellationRequested();
         dir.Commit();
         return new CompactReport(specs.Count, sparse, inBytes, outBytes);

@@ -74,18 +74,39 @@ public static class CalibrationMemory
         return LinearBytes(source, config);
     }
 
+    /// <summary>
+    /// Bytes of one stored element of the embedding and lm_head (the wider), which <c>--include-embeddings</c> writes
+    /// their pruned copies in: a checkpoint may keep them in another dtype than its linears (F32 beside BF16).
+    /// </summary>
+    public static int HeadBytes(SafetensorsCheckpoint source, LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(config);
+        int widest = 0;
+        foreach (string name in (string[])[LlamaTensorNames.Embedding, LlamaTensorNames.LmHead])
+        {
+            if (source.TryGet(name, out TensorView view))
+            {
+                widest = Math.Max(widest, view.DType.SizeOf());
+            }
+        }
+        return widest > 0 ? widest : ConfigLinearBytes(config);
+    }
+
     // Without the checkpoint: the config's dtype, 4 bytes when it names none.
     private static int ConfigLinearBytes(LlamaConfig config) => config.TorchDtype is "bfloat16" or "float16" ? 2 : 4;
 
     /// <summary>
     /// Estimates a run of <paramref name="pruner"/> (its method, whether it needs a Hessian, COPAL's state) under <paramref name="options"/>,
-    /// with linears of <paramref name="linearBytes"/> bytes an element (<see cref="LinearBytes(SafetensorsCheckpoint, LlamaConfig)"/>; default: the config's dtype).
+    /// with linears of <paramref name="linearBytes"/> bytes an element (<see cref="LinearBytes(SafetensorsCheckpoint, LlamaConfig)"/>; default: the config's dtype)
+    /// and an embedding and lm_head of <paramref name="headBytes"/> (<see cref="HeadBytes"/>; default: the linears').
     /// </summary>
-    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options, int? linearBytes = null)
+    public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, ILinearPruner pruner, PruneOptions options, int? linearBytes = null,
+        int? headBytes = null)
     {
         ArgumentNullException.ThrowIfNull(pruner);
         CalibrationMemoryEstimate estimate = Estimate(config, samples, seqLen, pruner.Name, pruner.NeedsHessian, options,
-            options.DenseUpstream ? StatisticsUpstream.Dense : pruner.Upstream, pruner.NeedsUpstreamShift && !options.DenseUpstream, linearBytes);
+            options.DenseUpstream ? StatisticsUpstream.Dense : pruner.Upstream, pruner.NeedsUpstreamShift && !options.DenseUpstream, linearBytes, headBytes);
         // Without a forward pass the driver holds no activations, layer state or statistics (LayerwisePruner.RunWithoutData).
         return LayerwisePruner.RunsForwardPasses(pruner, options)
             ? estimate
@@ -125,7 +146,7 @@ public static class CalibrationMemory
     /// pruned one too, and adds one cross-term matrix per input group while collected and held, and to the state.
     /// </summary>
     public static CalibrationMemoryEstimate Estimate(LlamaConfig config, int samples, int seqLen, string method, bool needsHessian, PruneOptions options,
-        StatisticsUpstream upstream = StatisticsUpstream.Pruned, bool upstreamShift = false, int? linearBytes = null)
+        StatisticsUpstream upstream = StatisticsUpstream.Pruned, bool upstreamShift = false, int? linearBytes = null, int? headBytes = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(method);
@@ -188,8 +209,14 @@ public static class CalibrationMemory
         pruning += pruned;
         if (options.IncludeEmbeddings)
         {
-            // lm_head by the method, the untied embedding by magnitude, after the decoder layers.
-            pruning = Math.Max(pruning, Held(hidden) + Workspace(method, needsHessian, config.VocabSize, hidden, dtype));
+            // lm_head by the method, the untied embedding by magnitude, after the decoder layers, each in its own
+            // stored dtype (an F32 head beside BF16 linears was counted at half its copies). The writer holds lm_head's
+            // pruned copy for the final write while the embedding is pruned, whose magnitude scores (f64) outweigh
+            // most methods' arrays.
+            long head = headBytes ?? dtype, vocab = config.VocabSize;
+            long byMethod = Workspace(method, needsHessian, vocab, hidden, head);
+            long embedding = config.TieWordEmbeddings ? 0 : (vocab * hidden * head) + Workspace("magnitude", false, vocab, hidden, head);
+            pruning = Math.Max(pruning, Held(hidden) + Math.Max(byMethod, embedding));
         }
 
         long state = 0;

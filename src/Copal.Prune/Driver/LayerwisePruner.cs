@@ -32,6 +32,8 @@ public sealed class LayerwisePruner
     private readonly PruneOptions _options;
     // Bytes of a stored linear element (the checkpoint's, not the config's dtype), for the memory estimate and the concurrency it allows.
     private readonly int _linearBytes;
+    // And of the embedding's and lm_head's, which --include-embeddings prunes: they may be stored wider than the linears.
+    private readonly int _headBytes;
 
     /// <summary>
     /// Whether a run of <paramref name="pruner"/> under <paramref name="options"/> passes the calibration windows
@@ -54,6 +56,7 @@ public sealed class LayerwisePruner
         _pruner = pruner ?? throw new ArgumentNullException(nameof(pruner));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _linearBytes = CalibrationMemory.LinearBytes(source, model.Config);
+        _headBytes = CalibrationMemory.HeadBytes(source, model.Config);
     }
 
     /// <summary>Prunes every decoder layer with <paramref name="calibration"/>, writing each finished layer to <paramref name="output"/>.</summary>
@@ -86,7 +89,7 @@ public sealed class LayerwisePruner
         }
 
         // Refuse a run that cannot fit before any memory grows (the CLI says so earlier, with the estimate).
-        CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options, _linearBytes);
+        CalibrationMemoryEstimate estimate = CalibrationMemory.Estimate(_model.Config, calibration.Samples.Count, seqLen, _pruner, _options, _linearBytes, _headBytes);
         CalibrationMemory.Require(estimate);
         if (!RunsForwardPasses(_pruner, _options))
         {

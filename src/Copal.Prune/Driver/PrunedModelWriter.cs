@@ -28,6 +28,13 @@ public sealed class PrunedModelWriter : IDisposable
         ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
          "added_tokens.json", "vocab.json", "merges.txt", ChatTemplateFiles.DefaultFile, "chat_template.json"];
 
+    /// <summary>
+    /// The bytes of what the writer copies from <paramref name="inputDirectory"/> beside the weights: its
+    /// <see cref="SideFiles"/> and its named chat templates (<see cref="ChatTemplateFiles.CopyAdditional"/>).
+    /// </summary>
+    public static long SideFileBytes(string inputDirectory) =>
+        SideFiles.Sum(f => FileLength.Of(Path.Combine(inputDirectory, f))) + ChatTemplateFiles.AdditionalBytes(inputDirectory);
+
     private readonly SafetensorsCheckpoint _source;
     private readonly AtomicDirectory _output;
     private readonly SafetensorsWriter _writer;

@@ -1,3 +1,4 @@
+using Copal.Tensors.IO;
 using Copal.Tensors.Sparse;
 
 namespace Copal.Tensors.Safetensors;
@@ -195,12 +196,14 @@ public sealed class SafetensorsCheckpoint : IDisposable
         {
             throw new SafetensorsException(indexPath, "weight_map is empty");
         }
-        string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
+        // The index's folder as the caller spelled it (not made absolute): a shard's errors then name it as the
+        // user gave the model, as every other file's do ("" for a bare index name: the working folder).
+        string directory = System.IO.Path.GetDirectoryName(indexPath) ?? "";
         string[] shardNames = [.. weightMap.Select(kv => kv.Value).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         var files = new List<SafetensorsFile>(shardNames.Length);
         // Decided once for all shards (a missing one counts 0 here and is reported below).
         residence = WeightResidencePolicy.Resolve(residence,
-            shardNames.Sum(shard => new FileInfo(System.IO.Path.Combine(directory, shard)) is { Exists: true } f ? f.Length : 0));
+            shardNames.Sum(shard => FileLength.Of(System.IO.Path.Combine(directory, shard))));
         try
         {
             var byName = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);

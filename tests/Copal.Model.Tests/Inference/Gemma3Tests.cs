@@ -63,6 +63,29 @@ public sealed class Gemma3Tests() : SyntheticModelTests("gemma3", Length)
         Assert.False(raw.TryGet(LlamaTensorNames.LmHead, out _));
     }
 
+    /// <summary>
+    /// transformers casts √hidden to the embedding's dtype, and a config that names none loads in the checkpoint's: a
+    /// BF16 Gemma 3 whose config.json has no torch_dtype scales by the bfloat16 root, as one that says bfloat16.
+    /// √72 is 8.485 in f32, 8.5 in bfloat16.
+    /// </summary>
+    [Fact]
+    public void A_bf16_checkpoint_whose_config_names_no_dtype_scales_its_embeddings_by_the_bf16_root()
+    {
+        string dir = Path.Combine(Temp, "bf16");
+        SyntheticModelWriter.Write(Config() with { HiddenSize = 72 }, dir, DType.BF16, seed: 23, tokenizerDirectory: null);
+        string configPath = Path.Combine(dir, "config.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        json.Remove("torch_dtype");
+        json.Remove("dtype");
+        File.WriteAllText(configPath, json.ToJsonString());
+        Assert.Null(LlamaConfig.Load(dir).TorchDtype);
+
+        using LlamaModel model = LlamaModel.Load(dir, Backend);
+
+        Assert.Equal(LlamaConfig.GemmaEmbeddingScale(72, "bfloat16"), model.Config.EmbeddingMultiplier);
+        Assert.Equal(8.5, model.Config.EmbeddingMultiplier);
+    }
+
     [Fact]
     public void Decode_steps_and_the_batched_step_give_the_prompt_pass_logits()
     {

@@ -179,6 +179,50 @@ public sealed class CalibrationLimitTests
     /// linear's workspace (its |W| scores, the selection's copy, the mask, the f32 weight and its encoded copy) beside
     /// one layer's pruned copies; more linears run at once only as far as the memory holds their workspaces.
     /// </summary>
+    /// <summary>
+    /// --include-embeddings prunes lm_head by the method and an untied embedding by magnitude, each in its stored dtype,
+    /// the head's pruned copy held for the final write while the embedding is pruned. A Llama 3 8B shape with F32
+    /// embeddings beside BF16 linears: the estimate counted wanda's workspace on lm_head in the linears' 2 bytes, and
+    /// not the embedding's magnitude scores at all: 2.9 GiB, where pruning the embedding holds 14.2 GiB.
+    /// </summary>
+    [Fact]
+    public void Include_embeddings_counts_the_embeddings_pruning_in_their_stored_dtype()
+    {
+        LlamaConfig config = Config(4096, 14336) with { VocabSize = 128256, TieWordEmbeddings = false, TorchDtype = "bfloat16" };
+        var options = new PruneOptions(new SparsityPattern.Unstructured(0.5)) { MeasureLayerError = false, IncludeEmbeddings = true };
+
+        CalibrationMemoryEstimate e = CalibrationMemory.Estimate(config, 1, 2, PrunerFactory.Create("wanda"), options, linearBytes: 2, headBytes: 4);
+
+        long matrix = 128256L * 4096;
+        // lm_head's pruned F32 copy, then the embedding's f32 weight and F32 copy, its f64 scores, their selection's copy and the mask.
+        Assert.True(e.Pruning >= matrix * (4 + 4 + 4 + 8 + 8 + 1), $"pruning {ByteSize.Format(e.Pruning)}, below the embedding's {ByteSize.Format(matrix * 29)}");
+    }
+
+    /// <summary>The embedding's and lm_head's element bytes are read from the checkpoint, apart from the linears'.</summary>
+    [Fact]
+    public void The_embeddings_bytes_are_their_stored_dtypes_not_the_linears()
+    {
+        string folder = Directory.CreateTempSubdirectory("copal-head-bytes-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, "model.safetensors");
+            using (var writer = Copal.Tensors.Safetensors.SafetensorsWriter.Create(path,
+                [new("model.embed_tokens.weight", DType.F32, [8, 4]), new("model.layers.0.self_attn.q_proj.weight", DType.BF16, [4, 4])]))
+            {
+                writer.Write("model.embed_tokens.weight", new byte[128]);
+                writer.Write("model.layers.0.self_attn.q_proj.weight", new byte[32]);
+                writer.Commit();
+            }
+            using var checkpoint = Copal.Tensors.Safetensors.SafetensorsCheckpoint.Open(path);
+
+            Assert.Equal((2, 4), (CalibrationMemory.LinearBytes(checkpoint, Config()), CalibrationMemory.HeadBytes(checkpoint, Config())));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_run_without_forward_passes_counts_only_pruning_and_runs_as_many_linears_as_fit()
     {

@@ -208,6 +208,26 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         Assert.Contains(SafetensorsCheckpoint.IndexFileName, e.Message);
     }
 
+    /// <summary>
+    /// A shard's own errors (truncated, a bad header) name it under the folder as the caller gave it: a relative model
+    /// path stays relative, as a single-file checkpoint's errors are, not the absolute path of the shard.
+    /// </summary>
+    [Fact]
+    public void A_bad_shard_is_named_under_the_relative_folder_given()
+    {
+        (_, string shard2) = WriteSharded();
+        using (var f = new FileStream(_dir.File(shard2), FileMode.Open))
+        {
+            f.SetLength(f.Length / 2);
+        }
+        string relative = Path.GetRelativePath(Environment.CurrentDirectory, _dir.Path);
+        Assert.False(Path.IsPathRooted(relative));
+
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(relative));
+
+        Assert.StartsWith($"{Path.Combine(relative, shard2)}: ", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Index_placing_a_tensor_in_the_wrong_shard_is_rejected()
     {
