@@ -194,7 +194,7 @@ internal static class ContinualCommand
                     Out.Line($"{v.Name,-22} {F(v.Mean.FinalGmRatio, "F4"),15} {F(v.Mean.AiaGmRatio, "F4"),13} {SignedFixed.Format(v.Mean.ForgettingLog, 4),15} {SignedFixed.Format(v.Mean.IntransigenceLog, 4),14} {(v.SeedsCopalLower is int k ? $"{k}/{v.Seeds.Count}" : "–"),12}");
                 }
                 Out.Line(string.Create(ci, $"seeds {string.Join(",", report.Seeds)} (means over seeds; per-seed numbers in report.md)"));
-                Out.Line($"dense: {string.Join(", ", report.Datasets.Select(d => $"{d.Name} {d.DensePerplexity:F2}"))}; {report.Seconds:F0} s; wrote {output.FinalPath}");
+                Out.Line($"dense: {string.Join(", ", report.Datasets.Select(d => $"{d.Name} {d.DensePerplexity:F2}"))}; {report.Seconds:F0} s; wrote {p.GetValue(outDir)}");
             }
             return CliErrors.Ok;
         });

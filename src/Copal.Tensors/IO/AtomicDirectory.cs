@@ -8,9 +8,10 @@ public sealed class AtomicDirectory : IDisposable
 {
     private bool _committed;
 
-    private AtomicDirectory(string name, string finalPath, string tempPath, bool replace, bool overwrite, IReadOnlyList<string> createdParents)
+    private AtomicDirectory(string name, string givenPath, string finalPath, string tempPath, bool replace, bool overwrite, IReadOnlyList<string> createdParents)
     {
         Name = name;
+        _givenPath = givenPath;
         FinalPath = finalPath;
         TempPath = tempPath;
         Replace = replace;
@@ -29,6 +30,9 @@ public sealed class AtomicDirectory : IDisposable
 
     /// <summary>Where the folder will be once committed: the output's physical path (links resolved).</summary>
     public string FinalPath { get; }
+
+    // The output as the person gave it (a relative `-o out/m`, a link): what messages name, as the checks before the work do.
+    private readonly string _givenPath;
     /// <summary>Where files are written until then.</summary>
     public string TempPath { get; }
     private bool Replace { get; }
@@ -65,7 +69,7 @@ public sealed class AtomicDirectory : IDisposable
             MadeFolders.RemoveEmpty(created);
             throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
         }
-        return new AtomicDirectory(name, full, temp, exists, overwrite, created);
+        return new AtomicDirectory(name, path, full, temp, exists, overwrite, created);
     }
 
     /// <summary>
@@ -110,7 +114,7 @@ public sealed class AtomicDirectory : IDisposable
     /// system it goes to cannot hold: a run that would fill the disk fails at once, naming both sizes, instead of
     /// minutes later (where it would still leave nothing behind).
     /// </summary>
-    public void RequireSpace(long bytes, string what) => DiskSpace.Require(Name, FinalPath, bytes, what, measuredAt: TempPath);
+    public void RequireSpace(long bytes, string what) => DiskSpace.Require(Name, _givenPath, bytes, what, measuredAt: TempPath);
 
     /// <summary>
     /// What marks a folder as a model or a report, the outputs --force may replace: every output copal writes holds one.
@@ -183,7 +187,7 @@ public sealed class AtomicDirectory : IDisposable
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
-            throw new IOException($"{Name} '{FinalPath}': cannot write {name}: {Reason(e)}", e);
+            throw new IOException($"{Name} '{_givenPath}': cannot write {name}: {Reason(e)}", e);
         }
     }
 
@@ -197,7 +201,7 @@ public sealed class AtomicDirectory : IDisposable
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
-            throw new IOException($"cannot copy '{source}' into the output '{FinalPath}': {Reason(e)}", e);
+            throw new IOException($"cannot copy '{source}' into the output '{_givenPath}': {Reason(e)}", e);
         }
         // File.Copy keeps the source's mode: a read-only input (a cache, a shared model) made read-only outputs. Best
         // effort, and only where needed: some file systems (vfat, some FUSE mounts) refuse chmod on every file.
@@ -358,7 +362,7 @@ public sealed class AtomicDirectory : IDisposable
         }
         catch (IOException e)
         {
-            throw new IOException($"{Name} '{FinalPath}': cannot flush the finished output to the disk: {Reason(e)}; nothing was replaced", e);
+            throw new IOException($"{Name} '{_givenPath}': cannot flush the finished output to the disk: {Reason(e)}; nothing was replaced", e);
         }
         Publish();
         try
@@ -367,7 +371,7 @@ public sealed class AtomicDirectory : IDisposable
         }
         catch (IOException e)
         {
-            throw new IOException($"{Name} '{FinalPath}' is in place, but the folder that holds it could not be flushed to the disk: {Reason(e)}", e);
+            throw new IOException($"{Name} '{_givenPath}' is in place, but the folder that holds it could not be flushed to the disk: {Reason(e)}", e);
         }
     }
 
@@ -392,7 +396,7 @@ public sealed class AtomicDirectory : IDisposable
             catch (IOException e) when (Directory.Exists(FinalPath) || System.IO.File.Exists(FinalPath))
             {
                 // Absent (or empty) when this run claimed it: another run, or a person, made it meanwhile.
-                throw new IOException($"{Name} '{FinalPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: run again, with --force to replace it", e);
+                throw new IOException($"{Name} '{_givenPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: run again, with --force to replace it", e);
             }
             _committed = true;
         }
@@ -409,12 +413,12 @@ public sealed class AtomicDirectory : IDisposable
         }
         if (!_overwrite)
         {
-            throw new IOException($"{Name} '{FinalPath}' was empty when this run started and now holds '{entry}'; nothing was replaced: "
+            throw new IOException($"{Name} '{_givenPath}' was empty when this run started and now holds '{entry}'; nothing was replaced: "
                 + "run again, with --force to replace it, or choose another folder");
         }
         if (NotReplaceable(folder) is string what)
         {
-            throw new IOException($"{Name} '{FinalPath}' now {what} (added while this run wrote), so it does not look like a model or report copal wrote; "
+            throw new IOException($"{Name} '{_givenPath}' now {what} (added while this run wrote), so it does not look like a model or report copal wrote; "
                 + "nothing was replaced: empty it or choose another folder");
         }
     }

@@ -33,6 +33,28 @@ public sealed class AtomicDirectoryTests : IDisposable
         Assert.Equal(["out"], Entries(_dir.Path)); // the temporary folder and the one moved aside are gone
     }
 
+    /// <summary>
+    /// Messages name the output as it was given (a relative `-o out/m`), as the checks before the work do: the
+    /// resolved path is where it is written, not how a person knows it.
+    /// </summary>
+    [Fact]
+    public void Messages_name_the_output_as_it_was_given()
+    {
+        string output = Directory.CreateDirectory(_dir.File("out")).FullName;
+        string given = Path.GetRelativePath(Directory.GetCurrentDirectory(), output);
+        Assert.False(Path.IsPathRooted(given));
+        using (AtomicDirectory dir = AtomicDirectory.Create(given, overwrite: false))
+        {
+            var space = Assert.Throws<IOException>(() => dir.RequireSpace(long.MaxValue, "the model"));
+            Assert.StartsWith($"--out '{given}': the model takes 8.00 EiB", space.Message, StringComparison.Ordinal);
+
+            File.WriteAllText(Path.Combine(output, "notes.txt"), "mine");
+            var commit = Assert.Throws<IOException>(dir.Commit);
+            Assert.StartsWith($"--out '{given}' was empty when this run started and now holds 'notes.txt'", commit.Message, StringComparison.Ordinal);
+        }
+        Assert.Equal(["out"], Entries(_dir.Path));
+    }
+
     [Fact]
     public void A_folder_still_empty_at_commit_is_replaced_without_force()
     {
