@@ -19,7 +19,9 @@ namespace Copal.Model.Tokenization;
 internal sealed partial class CodePointRegex
 {
     private static readonly char[] s_standIn = BuildStandIns();
-    private readonly Regex _regex;
+    private const RegexOptions Options = RegexOptions.CultureInvariant;
+    // One instance per encode in flight: a shared one builds a runner per match whenever two encodes meet (RegexPool).
+    private readonly RegexPool _regexes;
 
     public CodePointRegex(string pattern, string where)
     {
@@ -34,7 +36,7 @@ internal sealed partial class CodePointRegex
         try
         {
             string widened = WidenCaseFolds(pattern);
-            _regex = Known(widened) ?? new Regex(widened, RegexOptions.CultureInvariant | RegexOptions.Compiled);
+            _regexes = new RegexPool(Known(widened) ?? new Regex(widened, Options | RegexOptions.Compiled), widened, Options);
         }
         catch (ArgumentException e)
         {
@@ -53,13 +55,13 @@ internal sealed partial class CodePointRegex
     private const string Llama3Widened = @"(?i:'[sS\u017F]|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     private const string QwenWidened = @"(?i:'[sS\u017F]|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    [GeneratedRegex(Gpt2Pattern, RegexOptions.CultureInvariant)]
+    [GeneratedRegex(Gpt2Pattern, Options)]
     private static partial Regex Gpt2Regex();
 
-    [GeneratedRegex(Llama3Widened, RegexOptions.CultureInvariant)]
+    [GeneratedRegex(Llama3Widened, Options)]
     private static partial Regex Llama3Regex();
 
-    [GeneratedRegex(QwenWidened, RegexOptions.CultureInvariant)]
+    [GeneratedRegex(QwenWidened, Options)]
     private static partial Regex QwenRegex();
 
     private static Regex? Known(string widened) => widened switch
@@ -82,10 +84,23 @@ internal sealed partial class CodePointRegex
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(onMatch);
+        Regex regex = _regexes.Rent();
+        try
+        {
+            ForEachMatch(regex, text, onMatch);
+        }
+        finally
+        {
+            _regexes.Return(regex);
+        }
+    }
+
+    private static void ForEachMatch(Regex regex, string text, Action<int, int> onMatch)
+    {
         int pairs = SurrogatePairs(text);
         if (pairs == 0)
         {
-            foreach (ValueMatch m in _regex.EnumerateMatches(text))
+            foreach (ValueMatch m in regex.EnumerateMatches(text))
             {
                 onMatch(m.Index, m.Length);
             }
@@ -103,7 +118,7 @@ internal sealed partial class CodePointRegex
             }
             return textAt;
         }
-        foreach (ValueMatch m in _regex.EnumerateMatches(mapped))
+        foreach (ValueMatch m in regex.EnumerateMatches(mapped))
         {
             int start = TextOffset(m.Index);
             onMatch(start, TextOffset(m.Index + m.Length) - start);
