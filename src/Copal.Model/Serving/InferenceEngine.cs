@@ -255,7 +255,7 @@ public sealed class InferenceEngine : IDisposable
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
         (int[] ids, _) = Check(request);
-        return request with { Prompt = null, PromptIds = ids };
+        return request with { Prompt = null, PromptIds = new PreparedPromptIds(ids) };
     }
 
     /// <summary>
@@ -381,7 +381,9 @@ public sealed class InferenceEngine : IDisposable
                 ContextLengthExceeded = true,
             };
         }
-        int[] ids = request.PromptIds?.ToArray() ?? Tokenizer.Encode(request.Prompt!, request.AddSpecialTokens);
+        // A prepared prompt is shared by the requests made from it (a request's choices); a caller's list is copied.
+        int[] ids = request.PromptIds is PreparedPromptIds prepared ? prepared.Ids
+            : request.PromptIds?.ToArray() ?? Tokenizer.Encode(request.Prompt!, request.AddSpecialTokens);
         if (ids.Length == 0)
         {
             ids = Tokenizer.BosId is int bos ? [bos]
