@@ -36,7 +36,7 @@ internal sealed partial class CodePointRegex
         try
         {
             string widened = WidenCaseFolds(pattern);
-            _regexes = new RegexPool(Known(widened) ?? new Regex(widened, Options | RegexOptions.Compiled), widened, Options);
+            _regexes = Known(widened) ?? new RegexPool(new Regex(widened, Options | RegexOptions.Compiled), widened, Options);
         }
         catch (ArgumentException e)
         {
@@ -64,11 +64,16 @@ internal sealed partial class CodePointRegex
     [GeneratedRegex(QwenWidened, Options)]
     private static partial Regex QwenRegex();
 
-    private static Regex? Known(string widened) => widened switch
+    // The generated regexes are one object each in the process, whatever tokenizers use them, so their pools are too.
+    private static readonly Lazy<RegexPool> s_gpt2 = new(() => new RegexPool(Gpt2Regex(), Gpt2Pattern, Options));
+    private static readonly Lazy<RegexPool> s_llama3 = new(() => new RegexPool(Llama3Regex(), Llama3Widened, Options));
+    private static readonly Lazy<RegexPool> s_qwen = new(() => new RegexPool(QwenRegex(), QwenWidened, Options));
+
+    private static RegexPool? Known(string widened) => widened switch
     {
-        Gpt2Pattern => Gpt2Regex(),
-        _ when widened == Llama3Widened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => Llama3Regex(),
-        _ when widened == QwenWidened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => QwenRegex(),
+        Gpt2Pattern => s_gpt2.Value,
+        _ when widened == Llama3Widened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => s_llama3.Value,
+        _ when widened == QwenWidened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => s_qwen.Value,
         _ => null,
     };
 
