@@ -16,9 +16,10 @@ internal static class OpenAiChoices
     /// <summary>
     /// Every choice of <paramref name="request"/>. Every prompt is checked and encoded (<see cref="InferenceEngine.Prepare"/>)
     /// before any choice runs, so a bad prompt refuses the whole request before anything is decoded; with several
-    /// prompts its error says which (prompt[i], from 0).
+    /// prompts its error says which (prompt[i], from 0). <paramref name="cancellationToken"/> (the client gone) stops
+    /// the encoding of a long text within a word.
     /// </summary>
-    public static OpenAiChoice[] Of(OpenAiRequest request, InferenceEngine engine, bool chat, bool splitReasoning)
+    public static OpenAiChoice[] Of(OpenAiRequest request, InferenceEngine engine, bool chat, bool splitReasoning, CancellationToken cancellationToken)
     {
         IReadOnlyList<CompletionRequest> prompts = request.Prompts;
         var encoded = new CompletionRequest[prompts.Count];
@@ -26,7 +27,7 @@ internal static class OpenAiChoices
         {
             try
             {
-                encoded[i] = engine.Prepare(prompts[i]);
+                encoded[i] = engine.Prepare(prompts[i], cancellationToken);
             }
             catch (CompletionRequestException e) when (prompts.Count > 1 && e.Parameter == "prompt")
             {

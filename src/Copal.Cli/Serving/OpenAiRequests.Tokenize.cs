@@ -29,7 +29,8 @@ internal static partial class OpenAiRequests
     }
 
     /// <summary><c>{"prompt": text, "add_special_tokens": true}</c> to <c>{"count", "max_model_len", "tokens"}</c>.</summary>
-    public static JsonObject Tokenize(JsonElement body, InferenceEngine engine)
+    /// <remarks><paramref name="cancellationToken"/> (the client gone) stops the encoding of a long text within a word.</remarks>
+    public static JsonObject Tokenize(JsonElement body, InferenceEngine engine, CancellationToken cancellationToken)
     {
         CheckModelIfGiven(body, engine);
         if (Field(body, "messages") is not null)
@@ -41,7 +42,7 @@ internal static partial class OpenAiRequests
         {
             throw OpenAiException.BadRequest("prompt", $"prompt must be a string, got {Actual(prompt)}");
         }
-        int[] ids = engine.Tokenizer.Encode(prompt.GetString()!, Boolean(body, "add_special_tokens") ?? true);
+        int[] ids = engine.Tokenizer.Encode(prompt.GetString()!, Boolean(body, "add_special_tokens") ?? true, progress: null, cancellationToken);
         return new JsonObject
         {
             ["count"] = ids.Length,

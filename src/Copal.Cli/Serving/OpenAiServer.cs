@@ -224,7 +224,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
             ? WriteJsonAsync(c, 200, ModelObject())
             : throw new OpenAiException(404, $"the model '{c.Request.RouteValues["id"]}' does not exist; this server serves '{_engine.ModelId}'", "model", "model_not_found"));
         _app.MapMethods("/tokenizer_info", reads, (HttpContext c) => WriteJsonAsync(c, 200, OpenAiRequests.TokenizerInfo(_engine, _formatter)));
-        _app.MapPost("/tokenize", async c => await WriteJsonAsync(c, 200, OpenAiRequests.Tokenize(await ReadBodyAsync(c).ConfigureAwait(false), _engine)).ConfigureAwait(false));
+        _app.MapPost("/tokenize", async c => await WriteJsonAsync(c, 200, OpenAiRequests.Tokenize(await ReadBodyAsync(c).ConfigureAwait(false), _engine, c.RequestAborted)).ConfigureAwait(false));
         _app.MapPost("/detokenize", async c => await WriteJsonAsync(c, 200, OpenAiRequests.Detokenize(await ReadBodyAsync(c).ConfigureAwait(false), _engine)).ConfigureAwait(false));
         _app.MapPost("/v1/completions", c => GenerateAsync(c, chat: false));
         _app.MapPost("/v1/chat/completions", c => GenerateAsync(c, chat: true));
@@ -304,7 +304,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         JsonElement json = await ReadBodyAsync(context).ConfigureAwait(false);
         OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter, _toolCalls) : OpenAiRequests.Completion(json, _engine);
         // Every prompt is checked before any choice starts: a bad one refuses the request, and nothing is decoded.
-        OpenAiChoice[] choices = OpenAiChoices.Of(request, _engine, chat, _splitReasoning);
+        OpenAiChoice[] choices = OpenAiChoices.Of(request, _engine, chat, _splitReasoning, aborted);
         Interlocked.Increment(ref _generations);
         // The generation ends when the client goes away or the server stops. Kestrel only aborts the requests still
         // running when the host's shutdown timeout (30 s) is over, so stopping has to reach the engine itself.

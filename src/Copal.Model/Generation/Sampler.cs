@@ -28,6 +28,21 @@ public sealed class Sampler
     }
 
     /// <summary>
+    /// A sampler that draws in the vocabulary-sized buffers of <paramref name="previous"/>, which is done with (a
+    /// server slot's last sequence): a sampler per request would otherwise leave two arrays of the vocabulary's size
+    /// to the collector each time. Its state (the generator, the counts) is its own, as a new sampler's.
+    /// </summary>
+    internal Sampler(SamplingOptions options, Sampler? previous)
+        : this(options)
+    {
+        if (previous is not null)
+        {
+            _probs = previous._probs;
+            _order = previous._order;
+        }
+    }
+
+    /// <summary>
     /// The next token. <paramref name="logits"/> is modified (bias, penalties, temperature); <paramref name="context"/>
     /// holds the tokens seen so far, prompt included, for the repetition penalty. The presence and frequency penalties
     /// count the tokens this sampler chose, the reply so far, as OpenAI's and vLLM's do.

@@ -97,7 +97,8 @@ internal sealed partial class BatchScheduler
             {
                 _initialKvBytes = _state.KvCacheBytes;
             }
-            Sampler = new Sampler(job.Sampling);
+            // The previous job's sampler is done: its buffers of the vocabulary's size serve this one.
+            Sampler = new Sampler(job.Sampling, previous: Sampler);
             Context.Clear();
             Context.AddRange(job.PromptIds);
             Generated = 0;

@@ -154,7 +154,7 @@ public sealed class InferenceEngine : IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        (int[] promptIds, SamplingOptions sampling) = Check(request);
+        (int[] promptIds, SamplingOptions sampling) = Check(request, cancellationToken);
         if (request.MaxTokens == 0 && !request.ScorePrompt)
         {
             yield return new CompletionChunk("", []) { FinishReason = FinishReason.Length, Usage = new CompletionUsage(promptIds.Length, 0) };
@@ -250,12 +250,13 @@ public sealed class InferenceEngine : IDisposable
     /// </summary>
     /// <exception cref="CompletionRequestException">A field of the request is out of range, or the prompt does not fit the context.</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
-    public CompletionRequest Prepare(CompletionRequest request)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while the prompt's text was encoded (checked before each word).</exception>
+    public CompletionRequest Prepare(CompletionRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        (int[] ids, _) = Check(request);
-        return request with { Prompt = null, PromptIds = ids };
+        (int[] ids, _) = Check(request, cancellationToken);
+        return request with { Prompt = null, PromptIds = new PreparedPromptIds(ids) };
     }
 
     /// <summary>
@@ -366,7 +367,8 @@ public sealed class InferenceEngine : IDisposable
         }
     }
 
-    private (int[] PromptIds, SamplingOptions Sampling) Check(CompletionRequest request)
+    // The token reaches the encode, which a long text keeps for seconds: a caller that goes away stops it within a word.
+    private (int[] PromptIds, SamplingOptions Sampling) Check(CompletionRequest request, CancellationToken cancellationToken)
     {
         if ((request.Prompt is null) == (request.PromptIds is null))
         {
@@ -381,7 +383,9 @@ public sealed class InferenceEngine : IDisposable
                 ContextLengthExceeded = true,
             };
         }
-        int[] ids = request.PromptIds?.ToArray() ?? Tokenizer.Encode(request.Prompt!, request.AddSpecialTokens);
+        // A prepared prompt is shared by the requests made from it (a request's choices); a caller's list is copied.
+        int[] ids = request.PromptIds is PreparedPromptIds prepared ? prepared.Ids
+            : request.PromptIds?.ToArray() ?? Tokenizer.Encode(request.Prompt!, request.AddSpecialTokens, progress: null, cancellationToken);
         if (ids.Length == 0)
         {
             ids = Tokenizer.BosId is int bos ? [bos]

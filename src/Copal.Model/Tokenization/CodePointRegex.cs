@@ -19,7 +19,9 @@ namespace Copal.Model.Tokenization;
 internal sealed partial class CodePointRegex
 {
     private static readonly char[] s_standIn = BuildStandIns();
-    private readonly Regex _regex;
+    private const RegexOptions Options = RegexOptions.CultureInvariant;
+    // One instance per encode in flight: a shared one builds a runner per match whenever two encodes meet (RegexPool).
+    private readonly RegexPool _regexes;
 
     public CodePointRegex(string pattern, string where)
     {
@@ -34,7 +36,7 @@ internal sealed partial class CodePointRegex
         try
         {
             string widened = WidenCaseFolds(pattern);
-            _regex = Known(widened) ?? new Regex(widened, RegexOptions.CultureInvariant | RegexOptions.Compiled);
+            _regexes = Known(widened) ?? new RegexPool(new Regex(widened, Options | RegexOptions.Compiled), widened, Options);
         }
         catch (ArgumentException e)
         {
@@ -53,20 +55,25 @@ internal sealed partial class CodePointRegex
     private const string Llama3Widened = @"(?i:'[sS\u017F]|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     private const string QwenWidened = @"(?i:'[sS\u017F]|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    [GeneratedRegex(Gpt2Pattern, RegexOptions.CultureInvariant)]
+    [GeneratedRegex(Gpt2Pattern, Options)]
     private static partial Regex Gpt2Regex();
 
-    [GeneratedRegex(Llama3Widened, RegexOptions.CultureInvariant)]
+    [GeneratedRegex(Llama3Widened, Options)]
     private static partial Regex Llama3Regex();
 
-    [GeneratedRegex(QwenWidened, RegexOptions.CultureInvariant)]
+    [GeneratedRegex(QwenWidened, Options)]
     private static partial Regex QwenRegex();
 
-    private static Regex? Known(string widened) => widened switch
+    // The generated regexes are one object each in the process, whatever tokenizers use them, so their pools are too.
+    private static readonly Lazy<RegexPool> s_gpt2 = new(() => new RegexPool(Gpt2Regex(), Gpt2Pattern, Options));
+    private static readonly Lazy<RegexPool> s_llama3 = new(() => new RegexPool(Llama3Regex(), Llama3Widened, Options));
+    private static readonly Lazy<RegexPool> s_qwen = new(() => new RegexPool(QwenRegex(), QwenWidened, Options));
+
+    private static RegexPool? Known(string widened) => widened switch
     {
-        Gpt2Pattern => Gpt2Regex(),
-        _ when widened == Llama3Widened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => Llama3Regex(),
-        _ when widened == QwenWidened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => QwenRegex(),
+        Gpt2Pattern => s_gpt2.Value,
+        _ when widened == Llama3Widened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => s_llama3.Value,
+        _ when widened == QwenWidened.Replace("\\u017F", "\u017F", StringComparison.Ordinal) => s_qwen.Value,
         _ => null,
     };
 
@@ -82,10 +89,23 @@ internal sealed partial class CodePointRegex
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(onMatch);
+        Regex regex = _regexes.Rent();
+        try
+        {
+            ForEachMatch(regex, text, onMatch);
+        }
+        finally
+        {
+            _regexes.Return(regex);
+        }
+    }
+
+    private static void ForEachMatch(Regex regex, string text, Action<int, int> onMatch)
+    {
         int pairs = SurrogatePairs(text);
         if (pairs == 0)
         {
-            foreach (ValueMatch m in _regex.EnumerateMatches(text))
+            foreach (ValueMatch m in regex.EnumerateMatches(text))
             {
                 onMatch(m.Index, m.Length);
             }
@@ -103,7 +123,7 @@ internal sealed partial class CodePointRegex
             }
             return textAt;
         }
-        foreach (ValueMatch m in _regex.EnumerateMatches(mapped))
+        foreach (ValueMatch m in regex.EnumerateMatches(mapped))
         {
             int start = TextOffset(m.Index);
             onMatch(start, TextOffset(m.Index + m.Length) - start);

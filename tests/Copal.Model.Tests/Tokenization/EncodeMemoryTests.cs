@@ -64,10 +64,10 @@ public class EncodeMemoryTests
 }
 
 /// <summary>
-/// Tests that count what an encode allocates on its thread: xUnit runs them after, not beside, all others. The split
-/// regexes are static, shared by every tokenizer of a kind, and an encode on another thread holding a regex's runner
-/// makes this one build a runner per match (megabytes over a long text): beside EncodeCancellationTests' encodes of
-/// WikiText the counts failed in two runs of five.
+/// Tests that count what an encode allocates on its thread: xUnit runs them after, not beside, all others, so that
+/// what another test does at the same time (a first encode that builds a tokenizer's tables) is not counted. Encodes
+/// that meet no longer build a regex runner per match (<see cref="ConcurrentEncodeTests"/>): beside
+/// EncodeCancellationTests' encodes of WikiText the counts had failed in two runs of five.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class EncodeAllocationCollection
