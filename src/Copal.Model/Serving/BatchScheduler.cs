@@ -344,8 +344,14 @@ internal sealed partial class BatchScheduler : IDisposable
         int[] ids = job.PromptIds;
         int vocab = _model.Config.VocabSize, chunk = slot.State.MaxRows, top = job.TopLogprobs!.Value;
         var following = new ChosenLogprobs[ids.Length - 1];
-        // One buffer for every scoring prefill (they run one at a time, here), kept once made: a chunk's rows × the vocabulary.
-        float[] logits = _scoringLogits ??= new float[(long)Math.Min(PrefillRows, _options.ContextSize!.Value) * vocab];
+        // One buffer for every scoring prefill (they run one at a time, here), kept once made and grown with the prompts
+        // scored, up to a chunk's rows × the vocabulary: scoring two tokens of a 128k vocabulary took 64 MB at once.
+        long needed = (long)Math.Min(chunk, ids.Length) * vocab;
+        if (_scoringLogits is null || _scoringLogits.LongLength < needed)
+        {
+            _scoringLogits = new float[needed];
+        }
+        float[] logits = _scoringLogits;
         for (int start = 0; start < ids.Length; start += chunk)
         {
             int rows = Math.Min(chunk, ids.Length - start);
