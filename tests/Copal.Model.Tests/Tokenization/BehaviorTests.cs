@@ -172,6 +172,21 @@ public class BehaviorTests
     }
 
     /// <summary>
+    /// A Replace normalizer that deletes text (here zero-width spaces) leaves no bound by the text's bytes: 1000 of
+    /// them encode to almost nothing, and a bound of 150 refused such a prompt as past a context it fits in.
+    /// </summary>
+    [Fact]
+    public void Min_token_count_is_no_bound_where_a_replace_normalizer_deletes_text()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["normalizer"] = new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = "\u200b" }, ["content"] = "" };
+        CopalTokenizer t = TinyTokenizerJson.Load(j);
+        string text = new('\u200b', 1000);
+        Assert.InRange(t.MinTokenCount(text), 0, t.Encode(text).Length);
+        Assert.InRange(t.MinTokenCount(text + "abc"), 0, t.Encode(text + "abc").Length);
+    }
+
+    /// <summary>
     /// A token with a character outside the byte-level alphabet (an added token "a你") is its own UTF-8, whole: the
     /// bytes of the characters before it that did map are not kept twice.
     /// </summary>
