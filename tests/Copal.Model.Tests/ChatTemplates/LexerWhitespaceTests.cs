@@ -84,7 +84,9 @@ public class LexerWhitespaceTests
     [InlineData("{{ 'a' ~ 1 ~ 1.0 }}|{{ 'a' + 2.5 }}", "a11|a2.5")]
     [InlineData("{{ 'hello world'[1:4] }}|{{ [1,2,3,4][::-1] }}|{{ [1,2,3][-1] }}|{{ 'abc'[-1] }}", "ell|[4, 3, 2, 1]|3|c")]
     [InlineData("{% for x in [1,2,3] %}{{ loop.index }}{{ loop.first }}{{ loop.revindex0 }},{% endfor %}", "1true2,2false1,3false0,")]
+    [InlineData("{% for x in [1,2,3] %}{{ loop.revindex }}{{ loop.length }}{{ loop.last }},{% endfor %}", "33false,23false,13true,")]
     [InlineData("{% for x in [] %}a{% else %}empty{% endfor %}", "empty")]
+    [InlineData("{% for x in [1] %}a{% else %}empty{% endfor %}", "a")]
     [InlineData("{% for x in [1,2,3,4] if x is odd %}{{ x }}{% endfor %}", "13")]
     [InlineData("{% for x in [1,2,3] %}{% if x == 2 %}{% continue %}{% endif %}{{ x }}{% endfor %}", "13")]
     [InlineData("{% for x in [1,2,3] %}{{ x }}{% if x == 2 %}{% break %}{% endif %}{% endfor %}", "1")]
@@ -100,6 +102,8 @@ public class LexerWhitespaceTests
     [InlineData("{{ {'x': [1, {'y': 'é'}]} | tojson(indent=2) }}", "{\n  \"x\": [\n    1,\n    {\n      \"y\": \"é\"\n    }\n  ]\n}")]
     [InlineData("{{ undefined_name | default('d') }}|{{ '' | default('d', true) }}|{{ x is defined }}|{{ none is none }}", "d|d|false|true")]
     [InlineData("{{ 'x' if false }}|{{ 'a' if 0 else 'b' }}|{{ 1 and 0 }}|{{ 0 or 'z' }}", "|b|0|z")]
+    [InlineData("{{ 'abc' is lower }}|{{ 'aBc' is lower }}|{{ [1, 2, 3] | first }}|{{ [1, 2, 3] | last }}", "true|false|1|3")]
+    [InlineData("{{ 2.7 | int }}|{{ 'a\\nb' | indent }}|{{ {'a': {'b': 1}}['a']['b'] }}", "2|a\n    b|1")]
     public void Expressions_and_statements_match_the_reference(string template, string expected)
     {
         Assert.Equal(expected, Render(template));

@@ -19,6 +19,15 @@ public class ErrorTests
         Assert.Contains("line 2", e.Message);
     }
 
+    /// <summary>An added token whose id is a vocab token of other text would give two texts one id: refused, naming both.</summary>
+    [Fact]
+    public void An_added_token_on_the_id_of_another_vocab_token_is_refused()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        ((JsonArray)j["added_tokens"]!).Add(TinyTokenizerJson.Added(3, "zz", special: false));
+        Assert.Contains("added token 3 \"zz\" collides with vocab token \"a\" of the same id", Load(j).Message);
+    }
+
     [Fact]
     public void Missing_vocab_is_reported()
     {

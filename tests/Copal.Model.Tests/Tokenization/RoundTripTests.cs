@@ -212,6 +212,24 @@ public class RoundTripTests
         Assert.Equal(";\uFFFD the", string.Concat(pieces));
     }
 
+    /// <summary>
+    /// A character the generation never completed (it stopped after a lead byte) is held back by Push and given by
+    /// Flush, as U+FFFD, as the full decode has it: the end of the text is not lost.
+    /// </summary>
+    [Theory]
+    [InlineData("stories260K")]
+    [InlineData("llama2")]
+    public void Flush_gives_the_incomplete_character_push_held_back(string name)
+    {
+        CopalTokenizer t = Tokenizers.Get(name);
+        int[] ids = [.. t.Encode("the", addSpecialTokens: false), t.TokenToId("<0xE2>")!.Value];
+        TokenDecoderStream stream = t.CreateDecoderStream();
+        string[] pushed = [.. ids.Select(stream.Push)];
+        Assert.Equal("", pushed[^1]);
+        Assert.Equal("\uFFFD", stream.Flush());
+        Assert.Equal(t.Decode(ids), string.Concat(pushed) + "\uFFFD");
+    }
+
     [Theory]
     [InlineData("stories260K")]
     [InlineData("llama2")]

@@ -135,6 +135,18 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal(4, Directory.GetFileSystemEntries(_dir.Path).Length);
     }
 
+    /// <summary>A folder given as the file is named as such before anything is written, and is left as it was.</summary>
+    [Fact]
+    public void A_folder_given_as_the_output_file_is_refused_saying_so_and_left_alone()
+    {
+        string folder = Directory.CreateDirectory(_dir.File("out.json")).FullName;
+        File.WriteAllText(Path.Combine(folder, "inside"), "kept");
+        var e = Assert.Throws<IOException>(() => AtomicFile.WriteAllText(folder, "--out", "new"));
+        Assert.Equal($"--out '{folder}' is a folder; expected a file", e.Message);
+        Assert.Equal("kept", File.ReadAllText(Path.Combine(folder, "inside")));
+        Assert.Equal([folder], Directory.GetFileSystemEntries(_dir.Path));
+    }
+
     [LinuxFact]
     public void Streams_are_devices_and_pipes_not_files_or_folders()
     {

@@ -96,6 +96,37 @@ public sealed class PathGuardTests : IDisposable
         PathGuard.RequireApart(_dir.File("model2"), "--out", link, "the input folder");
     }
 
+    /// <summary>An output inside the input, no link involved, is told in the plain words, without a bind mount's.</summary>
+    [Fact]
+    public void An_output_inside_the_input_is_named_plainly()
+    {
+        string model = Dir("model");
+        string output = Path.Combine(model, "out");
+        Assert.Equal($"--out '{output}' is inside the input folder '{model}'; inputs are never written into: choose a place outside it",
+            Assert.Throws<IOException>(() => PathGuard.RequireApart(output, "--out", model, "the input folder")).Message);
+    }
+
+    /// <summary>
+    /// A file the input folder links to lies in the output: replacing the output, or writing that file into it,
+    /// would change the input through its link.
+    /// </summary>
+    [Fact]
+    public void An_output_that_holds_a_file_the_input_links_to_is_refused()
+    {
+        string model = Dir("model");
+        string output = Dir("out");
+        string weights = Path.Combine(output, "weights.bin");
+        File.WriteAllText(weights, "input");
+        string shown = Path.Combine(model, "weights.bin");
+        File.CreateSymbolicLink(shown, weights);
+        Assert.Equal($"--out '{output}' holds '{weights}', which the input folder '{model}' links to as '{shown}'; writing it would replace the input: choose another --out",
+            Assert.Throws<IOException>(() => PathGuard.RequireApart(output, "--out", model, "the input folder")).Message);
+        Assert.Equal($"--temp '{output}' holds '{weights}', which the input folder '{model}' links to as '{shown}'; writing it would replace the input: choose another --temp",
+            Assert.Throws<IOException>(() => PathGuard.RequireOutsideWriting(output, "--temp", ["weights.bin"], model, "the input folder")).Message);
+        PathGuard.RequireOutsideWriting(output, "--temp", ["other.bin"], model, "the input folder");
+        Assert.Equal("input", File.ReadAllText(weights));
+    }
+
     /// <summary>The root folder is spelled as itself: a message about it must not say links were followed to get there.</summary>
     [Fact]
     public void The_root_folder_as_an_output_is_named_as_given_not_through_links()

@@ -85,6 +85,14 @@ public sealed class TemporaryNamesTests : IDisposable
         Assert.Equal(Path.GetDirectoryName(output), Path.GetDirectoryName(sibling));
     }
 
+    /// <summary>A name cut to fit takes all 255 bytes a name may have, not one more.</summary>
+    [Fact]
+    public void A_long_ascii_output_name_is_cut_to_exactly_the_longest_name()
+    {
+        string sibling = TemporaryNames.Sibling(_dir.File(new string('a', 254)), "tmp");
+        Assert.Equal(255, System.Text.Encoding.UTF8.GetByteCount(Path.GetFileName(sibling)));
+    }
+
     /// <summary>
     /// A working folder in a shared place: this process's name with a random part (the rest is public in /proc, so a
     /// counter could be guessed and the folder made first by someone else), mode 700, and ours to a later sweep.

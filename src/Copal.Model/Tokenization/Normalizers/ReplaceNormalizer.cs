@@ -9,6 +9,13 @@ internal sealed class ReplaceNormalizer : Normalizer
     private readonly CodePointRegex? _regex;
     private readonly string _content;
 
+    /// <summary>
+    /// Whether a replacement can make the text's UTF-8 shorter: a regex (it may match any length), or a literal whose
+    /// replacement has fewer bytes ("\u200b" → "" deletes text).
+    /// </summary>
+    public bool MayShorten => _regex is not null
+        || System.Text.Encoding.UTF8.GetByteCount(_content) < System.Text.Encoding.UTF8.GetByteCount(_literal!);
+
     public ReplaceNormalizer(string? literal, CodePointRegex? regex, string content)
     {
         _literal = literal;

@@ -5,6 +5,8 @@ namespace Copal.Model.Tokenization.Normalizers;
 /// <summary>Applies normalizers in order.</summary>
 internal sealed class SequenceNormalizer(IReadOnlyList<Normalizer> normalizers) : Normalizer
 {
+    public IReadOnlyList<Normalizer> Normalizers => normalizers;
+
     public override string Normalize(string original)
     {
         foreach (Normalizer n in normalizers)
