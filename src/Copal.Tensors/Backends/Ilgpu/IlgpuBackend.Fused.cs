@@ -88,7 +88,8 @@ public sealed partial class IlgpuBackend
             DType.BF16 => FusedKind.Bf16,
             _ => FusedKind.F16,
         },
-        IlgpuSparseWeight s when s.Owner == this && !s.IsDisposed => (s.Format, s.DType == DType.BF16) switch
+        // F16 compact weights have no fused kernels: they run one MatMul each.
+        IlgpuSparseWeight s when s.Owner == this && !s.IsDisposed && s.DType != DType.F16 => (s.Format, s.DType == DType.BF16) switch
         {
             // The 2:4 reader is the one the single 2:4 kernel uses: x as quads, chunks of four groups in 16-byte
             // loads; 2:4 of a width not in whole chunks is read as any N:M.

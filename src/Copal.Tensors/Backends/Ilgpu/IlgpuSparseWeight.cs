@@ -15,7 +15,7 @@ public sealed class IlgpuSparseWeight : DeviceWeight
     private readonly MemoryBuffer[] _buffers;
 
     internal IlgpuSparseWeight(IlgpuBackend owner, SparseMatrix matrix, MemoryBuffer values, MemoryBuffer index, MemoryBuffer? starts,
-        Bf16Weights bf16, F32Weights f32, ArrayView<byte> nmIndex, ArrayView<uint> maskWords, ArrayView<uint> maskStarts)
+        Bf16Weights bf16, F16Weights f16, F32Weights f32, ArrayView<byte> nmIndex, ArrayView<uint> maskWords, ArrayView<uint> maskStarts)
         : base(matrix.Name, matrix.DType, matrix.Rows, matrix.Cols)
     {
         Owner = owner;
@@ -29,6 +29,7 @@ public sealed class IlgpuSparseWeight : DeviceWeight
         }
         _buffers = starts is null ? [values, index] : [values, index, starts];
         Bf16 = bf16;
+        F16 = f16;
         F32 = f32;
         NMIndex = nmIndex;
         MaskWords = maskWords;
@@ -68,6 +69,8 @@ public sealed class IlgpuSparseWeight : DeviceWeight
     private static bool TwoOfFourInChunks(int n, int m, int bits, int cols) => n == 2 && m == 4 && bits == 2 && SparseKernels.ReadsInChunks(cols);
 
     internal Bf16Weights Bf16 { get; }
+
+    internal F16Weights F16 { get; }
 
     internal F32Weights F32 { get; }
 
