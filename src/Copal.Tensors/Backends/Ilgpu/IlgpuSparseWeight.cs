@@ -81,13 +81,19 @@ public sealed class IlgpuSparseWeight : DeviceWeight
 
     internal TwoOfFourRows<Bf16Weights> TwoOfFourBf16Rows => new(Bf16, NMIndex, Cols);
 
+    internal TwoOfFourRows<F16Weights> TwoOfFourF16Rows => new(F16, NMIndex, Cols);
+
     internal NMRows<F32Weights> NMF32Rows => new(F32, NMIndex, Cols, N, M, Bits, IndexStride);
 
     internal NMRows<Bf16Weights> NMBf16Rows => new(Bf16, NMIndex, Cols, N, M, Bits, IndexStride);
 
+    internal NMRows<F16Weights> NMF16Rows => new(F16, NMIndex, Cols, N, M, Bits, IndexStride);
+
     internal BitmaskRows<F32Weights> BitmaskF32Rows => new(F32, MaskWords, MaskStarts, Cols);
 
     internal BitmaskRows<Bf16Weights> BitmaskBf16Rows => new(Bf16, MaskWords, MaskStarts, Cols);
+
+    internal BitmaskRows<F16Weights> BitmaskF16Rows => new(F16, MaskWords, MaskStarts, Cols);
 
     internal ArrayView<uint> MaskWords { get; }
 

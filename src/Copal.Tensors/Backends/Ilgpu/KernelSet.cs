@@ -30,15 +30,21 @@ internal sealed class KernelSet
         GemvTripleTwoOfFourF32 = Load(a, "GemvTriple<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple, twoOfFour));
         GemvSiluGateTwoOfFourF32 = Load(a, "GemvSiluGate<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate, twoOfFour));
         GemvTripleTwoOfFourBf16 = Load(a, "GemvTriple<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple, twoOfFour));
+        GemvTripleTwoOfFourF16 = Load(a, "GemvTriple<2:4 F16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple, twoOfFour));
         GemvSiluGateTwoOfFourBf16 = Load(a, "GemvSiluGate<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate, twoOfFour));
+        GemvSiluGateTwoOfFourF16 = Load(a, "GemvSiluGate<2:4 F16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate, twoOfFour));
         GemvTripleNMF32 = Load(a, "GemvTriple<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateNMF32 = Load(a, "GemvSiluGate<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleNMBf16 = Load(a, "GemvTriple<N:M BF16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvTripleNMF16 = Load(a, "GemvTriple<N:M F16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F16Weights>, NMRows<F16Weights>, NMRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateNMBf16 = Load(a, "GemvSiluGate<N:M BF16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvSiluGateNMF16 = Load(a, "GemvSiluGate<N:M F16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F16Weights>, NMRows<F16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleBitmaskF32 = Load(a, "GemvTriple<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateBitmaskF32 = Load(a, "GemvSiluGate<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleBitmaskBf16 = Load(a, "GemvTriple<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvTripleBitmaskF16 = Load(a, "GemvTriple<bitmask F16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateBitmaskBf16 = Load(a, "GemvSiluGate<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvSiluGateBitmaskF16 = Load(a, "GemvSiluGate<bitmask F16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemmF32 = LoadGemm<F32Weights>(a, "Gemm<F32>", gemmGridStride);
         GemmBf16 = LoadGemm<Bf16Weights>(a, "Gemm<BF16>", gemmGridStride);
         GemmF16 = LoadGemm<F16Weights>(a, "Gemm<F16>", gemmGridStride);
@@ -95,15 +101,21 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleTwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleTwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleTwoOfFourF16 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourF16 { get; }
     public Action<KernelConfig, ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleNMF32 { get; }
     public Action<KernelConfig, ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, int> GemvSiluGateNMF32 { get; }
     public Action<KernelConfig, ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMRows<F16Weights>, NMRows<F16Weights>, NMRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleNMF16 { get; }
     public Action<KernelConfig, ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMRows<F16Weights>, NMRows<F16Weights>, ArrayView<float>, int> GemvSiluGateNMF16 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleBitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, int> GemvSiluGateBitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleBitmaskBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleBitmaskF16 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateBitmaskBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, ArrayView<float>, int> GemvSiluGateBitmaskF16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int, int> GemmF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int> GemmBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int, int> GemmF16 { get; }
