@@ -48,26 +48,6 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(report));
     }
 
-    /// <summary>
-    /// The compact formats hold F32 or BF16 values: an F16 model is refused by name and dtype, by prune --compact before
-    /// any pruning, where it was pruned and then said to have too few zeros to be smaller.
-    /// </summary>
-    [Fact]
-    public void An_F16_model_is_refused_for_compact_storage_by_its_dtype()
-    {
-        string f16 = Path.Combine(_temp, "f16");
-        CopalProcess.Result synth = CopalProcess.Run("synth", "--config", Path.Combine(Model, "config.json"), "-o", f16, "--dtype", "f16", "--tokenizer", Model);
-        Assert.True(synth.ExitCode == 0, synth.Stderr);
-        const string why = "'model.layers.0.self_attn.q_proj.weight' is F16; compact storage holds F32 or BF16 values only";
-        string pruned = Path.Combine(_temp, "pruned");
-        CopalProcess.Result prune = CopalProcess.Run("prune", "-m", f16, "-o", pruned, "--method", "magnitude", "--pattern", "2:4", "--compact", "--device", "cpu");
-        AssertError(prune, 2, $"--compact: {f16}: {why}");
-        Assert.DoesNotContain("pruned ", prune.Stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(pruned));
-        Assert.True(CopalProcess.Run("prune", "-m", f16, "-o", pruned, "--method", "magnitude", "--pattern", "2:4", "--device", "cpu").ExitCode == 0);
-        AssertError(CopalProcess.Run("compact", "-m", pruned, "-o", Path.Combine(_temp, "compact")), 2, $"{pruned}: {why}");
-    }
-
     [Fact]
     public void Copal_mask_option_misuse()
     {

@@ -233,8 +233,9 @@ public static unsafe class CheckpointCompactor
     }
 
     /// <summary>
-    /// Refuses, before any pass over the weights, a model whose linears the compact formats cannot hold: they store F32
-    /// or BF16 values, so an F16 model would otherwise be said to have "nothing to compact" however sparse it is.
+    /// Refuses, before any pass over the weights, a model whose linears the compact formats cannot hold: they store F32,
+    /// BF16 or F16 values, so a model in another dtype would otherwise be said to have "nothing to compact" however
+    /// sparse it is.
     /// </summary>
     /// <exception cref="CompactFormatException">A linear of <paramref name="input"/> is stored in another dtype.</exception>
     public static void RequireCompactableDType(string input)
@@ -247,16 +248,16 @@ public static unsafe class CheckpointCompactor
 
     private static void RequireCompactableDType(string input, SafetensorsCheckpoint source, IReadOnlySet<string> linears)
     {
-        if (source.Tensors.FirstOrDefault(t => linears.Contains(t.Name) && t.DType is not (DType.F32 or DType.BF16)) is { Name: not null } other)
+        if (source.Tensors.FirstOrDefault(t => linears.Contains(t.Name) && !SparseMatrix.HoldsValuesOf(t.DType)) is { Name: not null } other)
         {
-            throw new CompactFormatException($"{input}: '{other.Name}' is {other.DType.ToSafetensorsName()}; compact storage holds F32 or BF16 values only, so this model stays dense");
+            throw new CompactFormatException($"{input}: '{other.Name}' is {other.DType.ToSafetensorsName()}; compact storage holds F32, BF16 or F16 values only, so this model stays dense");
         }
     }
 
     /// <summary>The layout <paramref name="format"/> asks for this weight, or null to keep it dense.</summary>
     private static SparseLayout? Choose(TensorView t, CompactFormat format)
     {
-        if (t.Rank != 2 || t.DType is not (DType.F32 or DType.BF16))
+        if (t.Rank != 2 || !SparseMatrix.HoldsValuesOf(t.DType))
         {
             return null;
         }

@@ -76,13 +76,13 @@ public sealed unsafe class SparseWeightSource : IDisposable
         {
             return null;
         }
-        if (view.DType is not (DType.F32 or DType.BF16))
+        if (!SparseMatrix.HoldsValuesOf(view.DType))
         {
             if (Mode == SparseLoadMode.Force && !_loggedDType)
             {
                 // Asked for by name: say why nothing converts rather than load dense in silence.
                 _loggedDType = true;
-                _log?.Invoke($"sparse: {view.DType} weights stay dense (--sparse force): the sparse formats hold F32 or BF16 values");
+                _log?.Invoke($"sparse: {view.DType} weights stay dense (--sparse force): the sparse formats hold F32, BF16 or F16 values");
             }
             return null;
         }
@@ -183,8 +183,9 @@ public sealed unsafe class SparseWeightSource : IDisposable
     /// </summary>
     private void NoteSlowCompact(SparseMatrix matrix)
     {
-        if (_loggedSlowCompact)
+        if (_loggedSlowCompact || matrix.DType == DType.F16)
         {
+            // F16's sparse kernels were not measured against dense F16 (SparsityAdvisor): nothing to claim either way.
             return;
         }
         bool twoFour = matrix is NMSparseMatrix { N: 2, M: 4 };
@@ -207,6 +208,7 @@ public sealed unsafe class SparseWeightSource : IDisposable
         int zeros = 0, seen = 0;
         for (long i = 0; i < count; i += step, seen++)
         {
+            // BF16 and F16 alike: a zero is every bit but the sign clear.
             bool zero = view.DType == DType.F32 ? ((float*)view.Data)[i] == 0f : (((ushort*)view.Data)[i] & 0x7FFF) == 0;
             zeros += zero ? 1 : 0;
         }

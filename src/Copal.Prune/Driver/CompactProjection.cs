@@ -48,7 +48,7 @@ public static class CompactProjection
         // larger (a bitmask of a few columns, its mask and offset beside fewer values).
         return tensors.Sum(t =>
         {
-            if (!pruned.TryGetValue(t.Name, out int[]? parts) || t.Shape.Length != 2 || t.DType is not (DType.F32 or DType.BF16)
+            if (!pruned.TryGetValue(t.Name, out int[]? parts) || t.Shape.Length != 2 || !SparseMatrix.HoldsValuesOf(t.DType)
                 || (parts.Length > 0 && parts.Sum(rows => (long)rows) != t.Shape[0]))
             {
                 return t.ByteLength;
@@ -91,7 +91,7 @@ public static class CompactProjection
                 {
                     return true; // stored otherwise (fused): not measured here, so counted
                 }
-                if (t.Rank == 2 && t.DType is DType.F32 or DType.BF16
+                if (t.Rank == 2 && SparseMatrix.HoldsValuesOf(t.DType)
                     && SparsityAdvisor.Measure(t).Sparsity + added >= CheckpointCompactor.MinBitmaskSparsity)
                 {
                     return true;

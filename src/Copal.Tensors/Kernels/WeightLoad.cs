@@ -23,6 +23,20 @@ internal unsafe interface IWeightLoad
     static abstract float Load1(byte* row, nint index);
 }
 
+/// <summary>
+/// A 16-bit dtype (BF16, F16) whose values can also arrive already placed in the upper half of 32-bit lanes, the
+/// lower half zero: the sparse kernels' expand shuffles put them there. Converting from there shares the dense
+/// load's conversion, so a sparse weight computes with exactly the values its dense form does.
+/// </summary>
+internal unsafe interface IHalfLoad : IWeightLoad
+{
+    /// <summary>Eight values given as their bits in the upper half of each lane (lower half zero), as f32.</summary>
+    static abstract Vector256<float> FromHigh8(Vector256<int> high);
+
+    /// <summary>Sixteen values given as <see cref="FromHigh8"/> takes them.</summary>
+    static abstract Vector512<float> FromHigh16(Vector512<int> high);
+}
+
 internal readonly unsafe struct F32Load : IWeightLoad
 {
     public static DType DType => DType.F32;
@@ -37,7 +51,7 @@ internal readonly unsafe struct F32Load : IWeightLoad
     public static float Load1(byte* row, nint index) => ((float*)row)[index];
 }
 
-internal readonly unsafe struct Bf16Load : IWeightLoad
+internal readonly unsafe struct Bf16Load : IHalfLoad
 {
     public static DType DType => DType.BF16;
 
@@ -68,9 +82,16 @@ internal readonly unsafe struct Bf16Load : IWeightLoad
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load1(byte* row, nint index) => BitConverter.Int32BitsToSingle(((ushort*)row)[index] << 16);
+
+    /// <summary>Nothing to do: bf16 bits in the upper half are the f32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FromHigh8(Vector256<int> high) => high.AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> FromHigh16(Vector512<int> high) => high.AsSingle();
 }
 
-internal readonly unsafe struct F16Load : IWeightLoad
+internal readonly unsafe struct F16Load : IHalfLoad
 {
     public static DType DType => DType.F16;
 
@@ -80,24 +101,35 @@ internal readonly unsafe struct F16Load : IWeightLoad
     /// half 65504), so those get their exponent forced to all ones.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load8(byte* row, nint index)
+    public static Vector256<float> Load8(byte* row, nint index) => RestoreNonFinite(F16FiniteLoad.Load8(row, index));
+
+    /// <summary>The same conversion as <see cref="Load8"/> on sixteen lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, nint index) => RestoreNonFinite(F16FiniteLoad.Load16(row, index));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, nint index) => (float)BitConverter.UInt16BitsToHalf(((ushort*)row)[index]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FromHigh8(Vector256<int> high) => RestoreNonFinite(F16FiniteLoad.FromHigh8(high));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> FromHigh16(Vector512<int> high) => RestoreNonFinite(F16FiniteLoad.FromHigh16(high));
+
+    /// <summary>The finite conversion's Inf and NaN come out at |f| ≥ 2^16: their exponent becomes all ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> RestoreNonFinite(Vector256<float> f)
     {
-        Vector256<float> f = F16FiniteLoad.Load8(row, index);
         Vector256<float> infNan = Vector256.GreaterThanOrEqual(Vector256.Abs(f), Vector256.Create(65536f));
         return f | (infNan & Vector256.Create(0x7F800000).AsSingle());
     }
 
-    /// <summary>The same conversion as <see cref="Load8"/> on sixteen lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Load16(byte* row, nint index)
+    private static Vector512<float> RestoreNonFinite(Vector512<float> f)
     {
-        Vector512<float> f = F16FiniteLoad.Load16(row, index);
         Vector512<float> infNan = Vector512.GreaterThanOrEqual(Vector512.Abs(f), Vector512.Create(65536f));
         return f | (infNan & Vector512.Create(0x7F800000).AsSingle());
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Load1(byte* row, nint index) => (float)BitConverter.UInt16BitsToHalf(((ushort*)row)[index]);
 }
 
 /// <summary>
@@ -107,7 +139,7 @@ internal readonly unsafe struct F16Load : IWeightLoad
 /// subnormals into the right normal floats). Exact for every finite half. An Inf or NaN comes out finite, so only
 /// checked weights take it; <see cref="F16Load"/> adds the patch for them, four more ops.
 /// </summary>
-internal readonly unsafe struct F16FiniteLoad : IWeightLoad
+internal readonly unsafe struct F16FiniteLoad : IHalfLoad
 {
     public static DType DType => DType.F16;
 
@@ -149,4 +181,22 @@ internal readonly unsafe struct F16FiniteLoad : IWeightLoad
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load1(byte* row, nint index) => F16Load.Load1(row, index);
+
+    /// <summary>
+    /// The half in the upper half of the lane is the sign-extended half shifted up 16: an arithmetic shift right by
+    /// 3 gives what <see cref="Load8"/>'s widen-and-shift-13 gives (the sign copied into bits 31..28).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FromHigh8(Vector256<int> high)
+    {
+        Vector256<int> bits = Vector256.ShiftRightArithmetic(high, 3) & Vector256.Create(unchecked((int)0x8FFFE000));
+        return bits.AsSingle() * Vector256.Create(0x77800000).AsSingle(); // 2^112
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> FromHigh16(Vector512<int> high)
+    {
+        Vector512<int> bits = Vector512.ShiftRightArithmetic(high, 3) & Vector512.Create(unchecked((int)0x8FFFE000));
+        return bits.AsSingle() * Vector512.Create(0x77800000).AsSingle(); // 2^112
+    }
 }

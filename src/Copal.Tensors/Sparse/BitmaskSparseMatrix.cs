@@ -74,11 +74,20 @@ public sealed unsafe class BitmaskSparseMatrix : SparseMatrix
         }
     }
 
-    /// <summary>Compresses a dense 2-D F32 or BF16 tensor.</summary>
+    /// <summary>Compresses a dense F16 matrix [rows, cols] given as raw half bits.</summary>
+    public static BitmaskSparseMatrix FromDenseF16(string name, ReadOnlySpan<ushort> dense, int rows, int cols)
+    {
+        fixed (ushort* p = dense)
+        {
+            return From(new DenseSource(name, DType.F16, (byte*)p, (long)dense.Length * 2, rows, cols));
+        }
+    }
+
+    /// <summary>Compresses a dense 2-D F32, BF16 or F16 tensor.</summary>
     public static BitmaskSparseMatrix FromTensor(TensorView view)
     {
         var (rows, cols) = DenseSource.MatrixShape(view);
-        return From(new DenseSource(view.Name, view.DType, view.Data, view.ByteLength, rows, cols));
+        return From(new DenseSource(view.Name, view.DType, view.Data, view.ByteLength, rows, cols) { FiniteVerified = view.FiniteVerified });
     }
 
     /// <summary>
@@ -114,7 +123,7 @@ public sealed unsafe class BitmaskSparseMatrix : SparseMatrix
                 Gather((uint*)row, rowMask, stride, (uint*)values.Data + off[r]);
             }
         });
-        return new BitmaskSparseMatrix(src.Name, src.DType, src.Rows, src.Cols, mask, values, offsets);
+        return new BitmaskSparseMatrix(src.Name, src.DType, src.Rows, src.Cols, mask, values, offsets) { FiniteVerified = src.FiniteVerified };
     }
 
     /// <summary>Copies the row's elements whose mask bits are set, in column order.</summary>
@@ -171,7 +180,7 @@ public sealed unsafe class BitmaskSparseMatrix : SparseMatrix
             }
         }
         SparseChecks.Expect(name, values, dtype, off[rows]);
-        return new BitmaskSparseMatrix(name, dtype, rows, cols, NativeBlock.Borrow(mask), NativeBlock.Borrow(values), NativeBlock.Borrow(offsets));
+        return new BitmaskSparseMatrix(name, dtype, rows, cols, NativeBlock.Borrow(mask), NativeBlock.Borrow(values), NativeBlock.Borrow(offsets)) { FiniteVerified = values.FiniteVerified };
     }
 
     /// <inheritdoc/>

@@ -1,13 +1,13 @@
 namespace Copal.Tensors.Sparse;
 
-/// <summary>A dense row-major matrix in F32 or BF16 being converted: checked once here, read by pointer after.</summary>
+/// <summary>A dense row-major matrix in F32, BF16 or F16 being converted: checked once here, read by pointer after.</summary>
 internal readonly unsafe struct DenseSource
 {
     public DenseSource(string name, DType dtype, byte* data, long byteLength, int rows, int cols)
     {
-        if (dtype is not (DType.F32 or DType.BF16))
+        if (!SparseMatrix.HoldsValuesOf(dtype))
         {
-            throw new SparseFormatException(name, $"sparse conversion needs F32 or BF16 values, got {dtype}");
+            throw new SparseFormatException(name, $"sparse conversion needs F32, BF16 or F16 values, got {dtype}");
         }
         if (rows <= 0 || cols <= 0)
         {
@@ -32,9 +32,13 @@ internal readonly unsafe struct DenseSource
     public int Cols { get; }
     public int ElementSize => DType.SizeOf();
 
+    /// <summary>Whether the values were checked finite; the matrix made from them keeps it (<see cref="SparseMatrix.FiniteVerified"/>).</summary>
+    public bool FiniteVerified { get; init; }
+
     public bool IsZero(int row, int col)
     {
         long i = (long)row * Cols + col;
+        // BF16 and F16 alike: ±0 is every bit but the sign clear.
         return DType == DType.F32 ? ((float*)Data)[i] == 0f : Bf16.IsZero(((ushort*)Data)[i]);
     }
 

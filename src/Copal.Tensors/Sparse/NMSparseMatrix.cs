@@ -138,11 +138,20 @@ public sealed unsafe class NMSparseMatrix : SparseMatrix
         }
     }
 
-    /// <summary>Compresses a dense 2-D F32 or BF16 tensor that already satisfies N:M.</summary>
+    /// <summary>Compresses a dense F16 matrix [rows, cols] given as raw half bits that already satisfies N:M.</summary>
+    public static NMSparseMatrix FromDenseF16(string name, ReadOnlySpan<ushort> dense, int rows, int cols, int n, int m)
+    {
+        fixed (ushort* p = dense)
+        {
+            return From(new DenseSource(name, DType.F16, (byte*)p, (long)dense.Length * 2, rows, cols), n, m);
+        }
+    }
+
+    /// <summary>Compresses a dense 2-D F32, BF16 or F16 tensor that already satisfies N:M.</summary>
     public static NMSparseMatrix FromTensor(TensorView view, int n, int m)
     {
         var (rows, cols) = DenseSource.MatrixShape(view);
-        return From(new DenseSource(view.Name, view.DType, view.Data, view.ByteLength, rows, cols), n, m);
+        return From(new DenseSource(view.Name, view.DType, view.Data, view.ByteLength, rows, cols) { FiniteVerified = view.FiniteVerified }, n, m);
     }
 
     /// <summary>
@@ -188,7 +197,7 @@ public sealed unsafe class NMSparseMatrix : SparseMatrix
             index.Dispose();
             throw FirstBadGroup(src, firstBad, n, m);
         }
-        return new NMSparseMatrix(src.Name, src.DType, src.Rows, src.Cols, n, m, values, index);
+        return new NMSparseMatrix(src.Name, src.DType, src.Rows, src.Cols, n, m, values, index) { FiniteVerified = src.FiniteVerified };
     }
 
     /// <summary>2:4 of one row, a group at a time through <see cref="KeptOf24"/>; false when a group breaks 2:4.</summary>
@@ -329,7 +338,7 @@ public sealed unsafe class NMSparseMatrix : SparseMatrix
                 throw new SparseFormatException(name, $"'{index.Name}' row {r} has nonzero padding bits");
             }
         }
-        return new NMSparseMatrix(name, dtype, rows, cols, n, m, NativeBlock.Borrow(values), NativeBlock.Borrow(index));
+        return new NMSparseMatrix(name, dtype, rows, cols, n, m, NativeBlock.Borrow(values), NativeBlock.Borrow(index)) { FiniteVerified = values.FiniteVerified };
     }
 
     /// <summary>
@@ -344,7 +353,7 @@ public sealed unsafe class NMSparseMatrix : SparseMatrix
         SparseChecks.Expect(name, values, dtype, rows, cols / m * n);
         SparseChecks.Expect(name, ranks, DType.U8, rows, code.Stride(cols));
         NativeBlock index = code.Decode(name, ranks, rows, cols);
-        return new NMSparseMatrix(name, dtype, rows, cols, n, m, NativeBlock.Borrow(values), index);
+        return new NMSparseMatrix(name, dtype, rows, cols, n, m, NativeBlock.Borrow(values), index) { FiniteVerified = values.FiniteVerified };
     }
 
     /// <inheritdoc/>

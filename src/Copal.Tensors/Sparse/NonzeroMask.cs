@@ -46,12 +46,13 @@ internal static unsafe class NonzeroMask
     public static void Row(DenseSource src, int row, byte* mask)
     {
         int cols = src.Cols, c = 0;
-        if (src.DType == DType.BF16)
+        if (src.ElementSize == 2)
         {
+            // BF16 and F16: both zeros are the 16-bit words with every bit but the sign clear.
             ushort* p = (ushort*)src.Data + ((long)row * cols);
             for (; c + 64 <= cols; c += 64)
             {
-                Unsafe.WriteUnaligned(mask + (c >> 3), Bf16Nonzeros(p + c));
+                Unsafe.WriteUnaligned(mask + (c >> 3), SixteenBitNonzeros(p + c));
             }
         }
         else
@@ -108,8 +109,8 @@ internal static unsafe class NonzeroMask
         return ((perByte + 0x0303_0303_0303_0303UL) & 0x0808_0808_0808_0808UL) != 0;
     }
 
-    /// <summary>Nonzero bits of 64 BF16 values (sign bit ignored, so −0 is zero).</summary>
-    private static ulong Bf16Nonzeros(ushort* p)
+    /// <summary>Nonzero bits of 64 BF16 or F16 values (sign bit ignored, so −0 is zero).</summary>
+    private static ulong SixteenBitNonzeros(ushort* p)
     {
         ulong zeros = 0;
         if (Vector512.IsHardwareAccelerated)

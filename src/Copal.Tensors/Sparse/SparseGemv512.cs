@@ -2,17 +2,19 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Copal.Tensors.Kernels;
 
 namespace Copal.Tensors.Sparse;
 
 /// <summary>
 /// AVX-512 decode (GEMV) row dots. The AVX2 kernels expand 8 columns per table-driven shuffle whatever the
-/// sparsity, which made them compute-bound and slower than dense; here one instruction covers 32 (BF16) or 16 (F32)
-/// columns, so the kernels fall back under the memory bandwidth and their speed follows the compressed bytes.
+/// sparsity, which made them compute-bound and slower than dense; here one instruction covers 32 (BF16, F16) or 16
+/// (F32) columns, so the kernels fall back under the memory bandwidth and their speed follows the compressed bytes.
 /// <list type="bullet">
 /// <item>Bitmask: VPEXPANDW / VEXPANDPS places the packed values of a 32/16-column chunk in their lanes (zeros
-/// elsewhere) under the chunk's mask bits. BF16 values land as 16-bit words, so the even columns become f32 by a
-/// shift and the odd ones by an AND; x is therefore pre-split into even and odd columns once per call.</item>
+/// elsewhere) under the chunk's mask bits. 16-bit values land as words, so the even columns reach the upper half
+/// of an f32 lane by a shift and the odd ones by an AND (BF16 is then the f32, F16 is converted from there); x is
+/// therefore pre-split into even and odd columns once per call.</item>
 /// <item>2:4: every 32 columns hold exactly 16 values, so instead of expanding W the kernel gathers the 16 x
 /// values those columns need with one VPERMT2PS driven by the 2-bit indices: one FMA per 16 kept values.</item>
 /// </list>
@@ -44,7 +46,7 @@ internal static unsafe class SparseGemv512
         get => Vector512.Create((ushort)0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
     }
 
-    /// <summary>Keeps the upper word of each dword: the odd column's BF16 bits, already in f32 position.</summary>
+    /// <summary>Keeps the upper word of each dword: the odd column's 16 bits, in the upper half of its lane.</summary>
     private static Vector512<uint> HighHalf
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -71,7 +73,7 @@ internal static unsafe class SparseGemv512
     }
 
     /// <summary>
-    /// Reorders x for <see cref="BitmaskBf16"/>: in each 32-column chunk the 16 even columns, then the 16 odd ones.
+    /// Reorders x for <see cref="BitmaskHalf{TLoad}"/>: in each 32-column chunk the 16 even columns, then the 16 odd ones.
     /// Columns past the last whole chunk are copied unchanged. <paramref name="split"/> holds at least cols floats.
     /// </summary>
     public static void SplitEvenOdd(float* x, int cols, float* split)
@@ -112,7 +114,10 @@ internal static unsafe class SparseGemv512
             0, 41, 0, 42, 0, 43, 0, 44, 0, 45, 0, 46, 0, 47, 0, 48, 0, 49, 0, 50, 0, 51, 0, 52, 0, 53, 0, 54, 0, 55, 0, 56);
     }
 
-    /// <summary>Σ_c W[row, c]·x[c] for a BF16 bitmask row; <paramref name="xSplit"/> comes from <see cref="SplitEvenOdd"/>.</summary>
+    /// <summary>
+    /// Σ_c W[row, c]·x[c] for a BF16 or F16 bitmask row (<typeparamref name="TLoad"/> converts the values the
+    /// expand leaves in the upper half of each lane); <paramref name="xSplit"/> comes from <see cref="SplitEvenOdd"/>.
+    /// </summary>
     /// <remarks>
     /// Two measured changes (docs/sparse-formats.md, third session) over the first version, which built each chunk's
     /// lane mask from a scalar with broadcast + VPERMW + AND + compare:
@@ -124,7 +129,8 @@ internal static unsafe class SparseGemv512
     /// from L1; NTA lines are evicted first, which took that shape from about 1.2× to about 2.5× dense.</item>
     /// </list>
     /// </remarks>
-    public static float BitmaskBf16(byte* mask, ushort* values, int cols, float* xSplit)
+    public static float BitmaskHalf<TLoad>(byte* mask, ushort* values, int cols, float* xSplit)
+        where TLoad : IHalfLoad
     {
         int chunks = cols >> 5;
         var acc0 = Vector512<float>.Zero;
@@ -146,18 +152,18 @@ internal static unsafe class SparseGemv512
             v += BitOperations.PopCount((uint)m01);
             var e1 = ExpandWords(v, Avx512Vbmi.MultiShift(SignOfBitB, b01));
             v += BitOperations.PopCount((uint)(m01 >> 32));
-            acc0 = Avx512F.FusedMultiplyAdd((e0 << 16).AsSingle(), Vector512.Load(xc), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd((e0 & HighHalf).AsSingle(), Vector512.Load(xc + 16), acc1);
-            acc2 = Avx512F.FusedMultiplyAdd((e1 << 16).AsSingle(), Vector512.Load(xc + 32), acc2);
-            acc3 = Avx512F.FusedMultiplyAdd((e1 & HighHalf).AsSingle(), Vector512.Load(xc + 48), acc3);
+            acc0 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e0 << 16).AsInt32()), Vector512.Load(xc), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e0 & HighHalf).AsInt32()), Vector512.Load(xc + 16), acc1);
+            acc2 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e1 << 16).AsInt32()), Vector512.Load(xc + 32), acc2);
+            acc3 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e1 & HighHalf).AsInt32()), Vector512.Load(xc + 48), acc3);
             var e2 = ExpandWords(v, Avx512Vbmi.MultiShift(SignOfBitA, b23));
             v += BitOperations.PopCount((uint)m23);
             var e3 = ExpandWords(v, Avx512Vbmi.MultiShift(SignOfBitB, b23));
             v += BitOperations.PopCount((uint)(m23 >> 32));
-            acc0 = Avx512F.FusedMultiplyAdd((e2 << 16).AsSingle(), Vector512.Load(xc + 64), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd((e2 & HighHalf).AsSingle(), Vector512.Load(xc + 80), acc1);
-            acc2 = Avx512F.FusedMultiplyAdd((e3 << 16).AsSingle(), Vector512.Load(xc + 96), acc2);
-            acc3 = Avx512F.FusedMultiplyAdd((e3 & HighHalf).AsSingle(), Vector512.Load(xc + 112), acc3);
+            acc0 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e2 << 16).AsInt32()), Vector512.Load(xc + 64), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e2 & HighHalf).AsInt32()), Vector512.Load(xc + 80), acc1);
+            acc2 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e3 << 16).AsInt32()), Vector512.Load(xc + 96), acc2);
+            acc3 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e3 & HighHalf).AsInt32()), Vector512.Load(xc + 112), acc3);
         }
         for (; k < chunks; k++)
         {
@@ -165,8 +171,8 @@ internal static unsafe class SparseGemv512
             float* xc = xSplit + (k << 5);
             var e0 = ExpandWords(v, m0);
             v += BitOperations.PopCount(m0);
-            acc0 = Avx512F.FusedMultiplyAdd((e0 << 16).AsSingle(), Vector512.Load(xc), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd((e0 & HighHalf).AsSingle(), Vector512.Load(xc + 16), acc1);
+            acc0 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e0 << 16).AsInt32()), Vector512.Load(xc), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(TLoad.FromHigh16((e0 & HighHalf).AsInt32()), Vector512.Load(xc + 16), acc1);
         }
         float sum = Vector512.Sum((acc0 + acc1) + (acc2 + acc3));
         // Columns past the last whole chunk: x there is unpermuted, values continue at v.
@@ -174,7 +180,7 @@ internal static unsafe class SparseGemv512
         {
             if ((mask[c >> 3] >> (c & 7) & 1) != 0)
             {
-                sum += Bf16.ToFloat(v[j++]) * xSplit[c];
+                sum += TLoad.Load1((byte*)v, j++) * xSplit[c];
             }
         }
         return sum;
@@ -239,7 +245,7 @@ internal static unsafe class SparseGemv512
         for (; k + 2 <= chunks; k += 2)
         {
             ulong ii = Unsafe.ReadUnaligned<ulong>(index + (k << 2));
-            // Non-temporal prefetch 4 KiB ahead (as in BitmaskBf16): it keeps wide rows' x in L1; it replaced a
+            // Non-temporal prefetch 4 KiB ahead (as in BitmaskHalf): it keeps wide rows' x in L1; it replaced a
             // four-row kernel that shared x loads (down_proj 1.3× dense with it, about 2× with this).
             Sse.PrefetchNonTemporal(values + ((k << 4) * T.Size) + 4096);
             Sse.PrefetchNonTemporal(index + (k << 2) + 512);
@@ -320,15 +326,16 @@ internal unsafe interface IWideLoad16
     static abstract float Scalar(byte* values, int k);
 }
 
-internal readonly unsafe struct Bf16Wide : IWideLoad16
+/// <summary>BF16 or F16 values, widened by the dense kernels' 16-lane load.</summary>
+internal readonly unsafe struct HalfWide<TLoad> : IWideLoad16
+    where TLoad : IHalfLoad
 {
     public static int Size => 2;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Load(byte* values)
-        => (Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)values)) << 16).AsSingle();
+    public static Vector512<float> Load(byte* values) => TLoad.Load16(values, 0);
 
-    public static float Scalar(byte* values, int k) => Bf16.ToFloat(((ushort*)values)[k]);
+    public static float Scalar(byte* values, int k) => TLoad.Load1(values, k);
 }
 
 internal readonly unsafe struct F32Wide : IWideLoad16

@@ -10,7 +10,7 @@ namespace Copal.Tensors.Sparse;
 internal static unsafe class SparseLuts
 {
     /// <summary>
-    /// BF16: per mask byte, a VPSHUFB control for a register holding 8 packed bf16 values in both 128-bit lanes:
+    /// BF16 and F16: per mask byte, a VPSHUFB control for a register holding 8 packed 16-bit values in both 128-bit lanes:
     /// output float i takes value rank(i) into its upper two bytes, or zero when bit i is clear (0x80 zeroes a byte),
     /// so widening to f32 and zeroing come for free.
     /// </summary>

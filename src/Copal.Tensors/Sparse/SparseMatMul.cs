@@ -60,30 +60,30 @@ public static unsafe class SparseMatMul
             }
             return;
         }
+        switch (m.DType)
+        {
+            case DType.BF16: Run<HalfExpand<Bf16Load>>(x, m, y, rows, outStart, outEnd); break;
+            // As the dense F16 kernels: values checked finite skip the Inf/NaN handling.
+            case DType.F16 when m.FiniteVerified: Run<HalfExpand<F16FiniteLoad>>(x, m, y, rows, outStart, outEnd); break;
+            case DType.F16: Run<HalfExpand<F16Load>>(x, m, y, rows, outStart, outEnd); break;
+            default: Run<F32Expand>(x, m, y, rows, outStart, outEnd); break;
+        }
+    }
+
+    /// <summary>The AVX2 (or scalar) kernels with <typeparamref name="T"/> expanding the values: GEMM for several rows, GEMV for one.</summary>
+    private static void Run<T>(ReadOnlySpan<float> x, SparseMatrix m, Span<float> y, int rows, int outStart, int outEnd)
+        where T : IValueExpand
+    {
         if (rows > 1)
         {
             fixed (float* px = x)
             fixed (float* py = y)
             {
-                if (m.DType == DType.BF16)
-                {
-                    SparseGemm.Run<Bf16Expand>(px, rows, m, outStart, outEnd, py);
-                }
-                else
-                {
-                    SparseGemm.Run<F32Expand>(px, rows, m, outStart, outEnd, py);
-                }
+                SparseGemm.Run<T>(px, rows, m, outStart, outEnd, py);
             }
             return;
         }
-        if (m.DType == DType.BF16)
-        {
-            Gemv<Bf16Expand>(x, m, y, outStart, outEnd);
-        }
-        else
-        {
-            Gemv<F32Expand>(x, m, y, outStart, outEnd);
-        }
+        Gemv<T>(x, m, y, outStart, outEnd);
     }
 
     private static void Check(ReadOnlySpan<float> x, CpuSparseWeight w, Span<float> y, int rows)

@@ -5,7 +5,8 @@ using Copal.Tensors.Numerics;
 namespace Copal.Tensors.Sparse;
 
 /// <summary>
-/// A compressed weight matrix [Rows = out, Cols = in] whose values keep the dense weight's stored dtype (F32 or BF16).
+/// A compressed weight matrix [Rows = out, Cols = in] whose values keep the dense weight's stored dtype (F32, BF16
+/// or F16).
 /// Every format exposes, per row, the positions of its stored values as a bitmask and the values packed in column
 /// order; the kernels read that common shape. Owns or borrows its memory; dispose it when done.
 /// </summary>
@@ -14,9 +15,9 @@ public abstract unsafe class SparseMatrix : IDisposable
     private protected SparseMatrix(string name, DType dtype, int rows, int cols)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (dtype is not (DType.F32 or DType.BF16))
+        if (!HoldsValuesOf(dtype))
         {
-            throw new SparseFormatException(name, $"sparse values must be F32 or BF16, got {dtype}");
+            throw new SparseFormatException(name, $"sparse values must be F32, BF16 or F16, got {dtype}");
         }
         if (rows <= 0 || cols <= 0)
         {
@@ -27,6 +28,15 @@ public abstract unsafe class SparseMatrix : IDisposable
         Rows = rows;
         Cols = cols;
     }
+
+    /// <summary>Whether the compact formats store values of <paramref name="dtype"/>: F32, BF16 and F16.</summary>
+    public static bool HoldsValuesOf(DType dtype) => dtype is DType.F32 or DType.BF16 or DType.F16;
+
+    /// <summary>
+    /// Whether every stored value was checked finite (<see cref="TensorView.FiniteVerified"/> of the dense tensor or
+    /// of the stored values part): F16 is then converted without the Inf/NaN handling, as the dense F16 kernels do.
+    /// </summary>
+    public bool FiniteVerified { get; internal init; }
 
     /// <summary>The dense tensor's name (for example <c>model.layers.0.mlp.up_proj.weight</c>).</summary>
     public string Name { get; }
@@ -69,7 +79,7 @@ public abstract unsafe class SparseMatrix : IDisposable
     /// <summary>One past the last value byte: kernels that load 8 values at once must not read beyond it.</summary>
     internal abstract byte* ValuesEnd { get; }
 
-    /// <summary>Writes the dense matrix [Rows, Cols] as f32 (the values exactly, BF16 widened).</summary>
+    /// <summary>Writes the dense matrix [Rows, Cols] as f32 (the values exactly, BF16 and F16 widened).</summary>
     public void ToDense(Span<float> destination)
     {
         long count = (long)Rows * Cols;
@@ -82,9 +92,14 @@ public abstract unsafe class SparseMatrix : IDisposable
             ToDenseRaw(MemoryMarshal.AsBytes(destination));
             return;
         }
-        ushort[] bf16 = new ushort[count];
-        ToDenseRaw(MemoryMarshal.AsBytes(bf16.AsSpan()));
-        FloatConvert.ToSingle(bf16, destination);
+        ushort[] bits = new ushort[count];
+        ToDenseRaw(MemoryMarshal.AsBytes(bits.AsSpan()));
+        if (DType == DType.F16)
+        {
+            FloatConvert.ToSingle(MemoryMarshal.Cast<ushort, Half>(bits), destination);
+            return;
+        }
+        FloatConvert.ToSingle(bits, destination);
     }
 
     /// <summary>

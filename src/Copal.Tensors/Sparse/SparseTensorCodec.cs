@@ -21,7 +21,7 @@ public sealed record SparseEncoding(IReadOnlyList<SparsePart> Parts, IReadOnlyDi
 /// [rows, ⌈cols/M·N·⌈log2 M⌉/8⌉] (<c>index=fields</c>) or pattern ranks [rows, ⌈groups/K⌉] (<c>index=rank</c>,
 /// <see cref="NMRankCode"/>; 2:4 packs three groups per byte); bitmask stores <c>X.bm_mask</c> U8 [rows, ⌈cols/8⌉], <c>X.bm_offsets</c> I64 [rows + 1] and <c>X.bm_values</c> [nnz].
 /// The file metadata entry <c>copal.sparse.X</c> = <c>format=nm;n=2;m=4;index=rank;rows=R;cols=C;dtype=BF16</c> (or
-/// <c>format=bitmask;rows=R;cols=C;dtype=BF16</c>) says X is sparse and how to read it.
+/// <c>format=bitmask;rows=R;cols=C;dtype=BF16</c>) says X is sparse and how to read it; dtype is F32, BF16 or F16.
 /// </summary>
 public static class SparseTensorCodec
 {
@@ -237,9 +237,9 @@ public static class SparseTensorCodec
         var fields = Parse(name, entry);
         string format = Field(name, fields, "format");
         int rows = IntField(name, fields, "rows"), cols = IntField(name, fields, "cols");
-        if (!DTypes.TryParseSafetensorsName(Field(name, fields, "dtype"), out DType dtype) || dtype is not (DType.F32 or DType.BF16))
+        if (!DTypes.TryParseSafetensorsName(Field(name, fields, "dtype"), out DType dtype) || !SparseMatrix.HoldsValuesOf(dtype))
         {
-            throw new SparseFormatException(name, $"metadata dtype '{fields["dtype"]}' is not F32 or BF16");
+            throw new SparseFormatException(name, $"metadata dtype '{fields["dtype"]}' is not F32, BF16 or F16");
         }
         if (rows <= 0 || cols <= 0)
         {

@@ -37,6 +37,8 @@ public enum SparseGemvPath
 /// picked from 50%, and over valid 2:4 only where it is clearly smaller (from 65%). On the AVX2 path (measured in a
 /// process started with DOTNET_EnableAVX512=0, two runs) 2:4 decoded at 0.5–1.1× dense and the bitmask at 50% at
 /// 0.7–1.4×, so neither is chosen; the BF16 bitmask at 70% won on every shape (1.04–1.46×), F32's did not (0.82–1.47×).
+/// F16 was not measured on either path, so no F16 weight is converted for speed; compact F16 checkpoints and
+/// <c>--sparse force</c> still load compressed.
 /// </summary>
 public static class SparsityAdvisor
 {
@@ -65,12 +67,13 @@ public static class SparsityAdvisor
     /// </summary>
     public static double BitmaskBreakEven(DType dtype, SparseGemvPath path) => path switch
     {
-        SparseGemvPath.Avx512 => dtype == DType.BF16 ? BitmaskBreakEvenBf16 : BitmaskBreakEvenF32,
+        SparseGemvPath.Avx512 when dtype == DType.BF16 => BitmaskBreakEvenBf16,
+        SparseGemvPath.Avx512 when dtype == DType.F32 => BitmaskBreakEvenF32,
         SparseGemvPath.Avx2 when dtype == DType.BF16 => BitmaskBreakEvenBf16Avx2,
         _ => double.PositiveInfinity,
     };
 
-    /// <summary>Counts zeros and checks the 2:4 and 4:8 patterns of a dense 2-D F32 or BF16 tensor, in one pass.</summary>
+    /// <summary>Counts zeros and checks the 2:4 and 4:8 patterns of a dense 2-D F32, BF16 or F16 tensor, in one pass.</summary>
     public static unsafe SparsityStats Measure(TensorView dense)
     {
         var (rows, cols) = DenseSource.MatrixShape(dense);
@@ -108,7 +111,7 @@ public static class SparsityAdvisor
     /// <summary>The storage to use for a weight with these statistics and stored dtype on <paramref name="path"/>.</summary>
     public static SparsityChoice Choose(SparsityStats stats, DType dtype, SparseGemvPath path)
     {
-        if (dtype is not (DType.F32 or DType.BF16))
+        if (!SparseMatrix.HoldsValuesOf(dtype))
         {
             return new SparsityChoice(SparseFormat.Dense, 0, 0, $"no sparse kernel reads {dtype}");
         }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Copal.Tensors.Kernels;
 
 namespace Copal.Tensors.Sparse;
 
@@ -17,17 +18,21 @@ internal unsafe interface IValueExpand
     static abstract float Scalar(byte* values, int k);
 }
 
-/// <summary>BF16 values: broadcast 8 packed values to both lanes, one VPSHUFB widens, places and zeroes.</summary>
-internal readonly unsafe struct Bf16Expand : IValueExpand
+/// <summary>
+/// BF16 and F16 values: broadcast 8 packed values to both lanes, one VPSHUFB places each in the upper half of its
+/// f32 lane and zeroes the rest (BF16 is then the f32; F16 takes the dense kernels' conversion from there).
+/// </summary>
+internal readonly unsafe struct HalfExpand<TLoad> : IValueExpand
+    where TLoad : IHalfLoad
 {
     public static int Size => 2;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Expand(byte* values, uint mask)
-        => Avx2.Shuffle(Avx2.BroadcastVector128ToVector256(values), SparseLuts.ExpandBf16[mask]).AsSingle();
+        => TLoad.FromHigh8(Avx2.Shuffle(Avx2.BroadcastVector128ToVector256(values), SparseLuts.ExpandBf16[mask]).AsInt32());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Scalar(byte* values, int k) => Bf16.ToFloat(((ushort*)values)[k]);
+    public static float Scalar(byte* values, int k) => TLoad.Load1(values, k);
 }
 
 /// <summary>F32 values: VPERMPS moves packed values to their lanes, an AND clears the unset lanes.</summary>

@@ -62,7 +62,7 @@ public abstract class BackendOpsTests(BackendFixture fixture)
             data.Add("dense", dtype, 1, 37);    // decode, a width that is not a multiple of 8
             data.Add("dense", dtype, 3, 40);    // prefill: the plain ops
         }
-        foreach (DType dtype in (DType[])[DType.F32, DType.BF16])
+        foreach (DType dtype in (DType[])[DType.F32, DType.BF16, DType.F16])
         {
             data.Add("2:4", dtype, 1, 2128);    // decode: the fused 2:4 reader in chunks of 16 columns, whole steps and a lone chunk
             data.Add("2:4", dtype, 1, 48);      // … fewer chunks than one step of a warp takes
@@ -162,6 +162,15 @@ public abstract class BackendOpsTests(BackendFixture fixture)
         { "bitmask", DType.F32, 5, 17, 1031 },  // prefill: the GEMM over the decoding bitmask view
         { "bitmask", DType.BF16, 18, 70, 200 }, // … more than one tile of rows and of outputs
         { "bitmask", DType.BF16, 1, 3, 7 },     // less than one word per row
+        { "2:4", DType.F16, 1, 130, 304 },      // F16: decode in chunks of 16 columns
+        { "2:4", DType.F16, 1, 9, 1000 },       // … a width not in whole chunks: the N:M kernel
+        { "2:4", DType.F16, 4, 9, 1000 },       // … prefill over the decoding 2:4 view
+        { "2:4", DType.F16, 17, 40, 528 },      // … prefill over the permuted layout, more than one tile
+        { "4:8", DType.F16, 1, 7, 1032 },       // … 3-bit fields that straddle bytes
+        { "4:8", DType.F16, 19, 37, 136 },      // … prefill over the decoding N:M view
+        { "bitmask", DType.F16, 1, 130, 301 },  // … a partial last mask word
+        { "bitmask", DType.F16, 18, 70, 200 },  // … prefill over the decoding bitmask view
+        { "bitmask", DType.F16, 1, 3, 7 },      // … less than one word per row
     };
 
     [BackendTheory]

@@ -89,7 +89,7 @@ public class GuardedKernelTests
     public static TheoryData<DType, int, int, GuardedEdge> SparseCases()
     {
         var data = new TheoryData<DType, int, int, GuardedEdge>();
-        foreach (DType dtype in new[] { DType.F32, DType.BF16 })
+        foreach (DType dtype in new[] { DType.F32, DType.BF16, DType.F16 })
         {
             foreach ((int n, int m) in new[] { (0, 0), (2, 4), (4, 8), (3, 8) })
             {
@@ -176,7 +176,7 @@ public class GuardedKernelTests
     public static TheoryData<DType, GuardedEdge> SparseDTypeCases()
     {
         var data = new TheoryData<DType, GuardedEdge>();
-        foreach (DType dtype in new[] { DType.F32, DType.BF16 })
+        foreach (DType dtype in new[] { DType.F32, DType.BF16, DType.F16 })
         {
             data.Add(dtype, GuardedEdge.End);
             data.Add(dtype, GuardedEdge.Start);

@@ -68,9 +68,9 @@ public class SparseFormatTests
         unsafe
         {
             byte* p = stackalloc byte[16];
-            var view = new TensorView("w16", DType.F16, [2, 4], p, 16);
+            var view = new TensorView("w16", DType.I16, [2, 4], p, 16);
             var e = Assert.Throws<SparseFormatException>(() => BitmaskSparseMatrix.FromTensor(view));
-            Assert.Contains("F16", e.Message);
+            Assert.Contains("I16", e.Message);
         }
     }
 

@@ -13,6 +13,10 @@ public class SparseMatMulTests
             return n == 0 ? BitmaskSparseMatrix.FromDense(name, f, rows, cols) : NMSparseMatrix.FromDense(name, f, rows, cols, n, m);
         }
         var b = MemoryMarshal.Cast<byte, ushort>(raw);
+        if (dtype == DType.F16)
+        {
+            return n == 0 ? BitmaskSparseMatrix.FromDenseF16(name, b, rows, cols) : NMSparseMatrix.FromDenseF16(name, b, rows, cols, n, m);
+        }
         return n == 0 ? BitmaskSparseMatrix.FromDenseBf16(name, b, rows, cols) : NMSparseMatrix.FromDenseBf16(name, b, rows, cols, n, m);
     }
 
@@ -41,6 +45,8 @@ public class SparseMatMulTests
     [InlineData(DType.BF16, 0.5)]
     [InlineData(DType.F32, 0.7)]
     [InlineData(DType.BF16, 0.9)]
+    [InlineData(DType.F16, 0.5)]
+    [InlineData(DType.F16, 0.9)]
     public void Bitmask_gemv_matches_dense_product_for_every_width_1_to_256(DType dtype, double sparsity)
     {
         var rnd = new Random(17);
@@ -61,6 +67,9 @@ public class SparseMatMulTests
     [InlineData(DType.F32, 5, 1)]
     [InlineData(DType.BF16, 7, 3)]
     [InlineData(DType.BF16, 2, 2)]
+    [InlineData(DType.F16, 1, 1)]
+    [InlineData(DType.F16, 1, 3)]
+    [InlineData(DType.F16, 7, 3)]
     public void Bitmask_matmul_matches_dense_product_on_odd_large_shapes(DType dtype, int inputRows, int threads)
     {
         var rnd = new Random(3);
@@ -82,6 +91,9 @@ public class SparseMatMulTests
     [InlineData(DType.BF16, 5, 16)]
     [InlineData(DType.F32, 2, 3)]
     [InlineData(DType.BF16, 6, 7)]
+    [InlineData(DType.F16, 2, 4)]
+    [InlineData(DType.F16, 4, 8)]
+    [InlineData(DType.F16, 3, 8)]
     public void NM_matmul_matches_dense_product_across_sizes_and_threads(DType dtype, int n, int m)
     {
         var rnd = new Random(n * 31 + m);
@@ -103,6 +115,7 @@ public class SparseMatMulTests
     [Theory]
     [InlineData(DType.F32)]
     [InlineData(DType.BF16)]
+    [InlineData(DType.F16)]
     public void TwoFour_gemv_on_wide_rows_takes_the_four_row_path_and_matches(DType dtype)
     {
         // Above 4096 columns the AVX-512 2:4 GEMV runs four rows per pass; 4100 columns also leaves a tail.
@@ -142,6 +155,8 @@ public class SparseMatMulTests
     [InlineData(DType.F32, 0)]
     [InlineData(DType.BF16, 4)]
     [InlineData(DType.F32, 8)]
+    [InlineData(DType.F16, 0)]
+    [InlineData(DType.F16, 4)]
     public void Prefill_matches_dense_product_across_the_gemm_block_edges(DType dtype, int m)
     {
         // The prefill GEMM packs 6 input rows, 16 outputs and 256 columns at a time, in blocks of 128 outputs:

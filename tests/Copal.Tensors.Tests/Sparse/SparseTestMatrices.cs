@@ -2,10 +2,10 @@ using Copal.Testing;
 
 namespace Copal.Tensors.Tests.Sparse;
 
-/// <summary>Random pruned matrices in F32 or BF16 and the scalar dense reference product.</summary>
+/// <summary>Random pruned matrices in F32, BF16 or F16 and the scalar dense reference product.</summary>
 internal static class SparseTestMatrices
 {
-    /// <summary>A dense matrix with each weight zeroed with probability <paramref name="sparsity"/>, as raw F32 or BF16 bits.</summary>
+    /// <summary>A dense matrix with each weight zeroed with probability <paramref name="sparsity"/>, as raw F32, BF16 or F16 bits.</summary>
     public static byte[] Unstructured(Random rnd, DType dtype, int rows, int cols, double sparsity)
     {
         float[] dense = new float[rows * cols];
@@ -45,7 +45,7 @@ internal static class SparseTestMatrices
         return x;
     }
 
-    /// <summary>The raw stored values widened to f32 (BF16 exactly).</summary>
+    /// <summary>The raw stored values widened to f32 (BF16 and F16 exactly).</summary>
     public static float[] Widen(byte[] raw, DType dtype)
     {
         if (dtype == DType.F32)
@@ -53,7 +53,9 @@ internal static class SparseTestMatrices
             return MemoryMarshalCast<float>(raw);
         }
         ushort[] bits = MemoryMarshalCast<ushort>(raw);
-        return bits.Select(b => BitConverter.Int32BitsToSingle(b << 16)).ToArray();
+        return dtype == DType.F16
+            ? bits.Select(b => (float)BitConverter.UInt16BitsToHalf(b)).ToArray()
+            : bits.Select(b => BitConverter.Int32BitsToSingle(b << 16)).ToArray();
     }
 
     /// <summary>y[i, r] = Σ_c W[r, c]·x[i, c] in double; also returns the largest Σ|W·x| to scale the absolute tolerance.</summary>
@@ -92,7 +94,9 @@ internal static class SparseTestMatrices
         ushort[] bits = new ushort[dense.Length];
         for (int i = 0; i < dense.Length; i++)
         {
-            bits[i] = (ushort)(BitConverter.SingleToUInt32Bits(dense[i]) >> 16);
+            bits[i] = dtype == DType.F16
+                ? BitConverter.HalfToUInt16Bits((Half)dense[i])
+                : (ushort)(BitConverter.SingleToUInt32Bits(dense[i]) >> 16);
         }
         return System.Runtime.InteropServices.MemoryMarshal.AsBytes(bits.AsSpan()).ToArray();
     }

@@ -13,7 +13,7 @@ namespace Copal.Tensors.Backends.Ilgpu;
 public sealed partial class IlgpuBackend
 {
     /// <summary>What one fused decode launch can read: weights of one of these kinds, all the same.</summary>
-    private enum FusedKind { None, F32, Bf16, F16, TwoOfFourF32, TwoOfFourBf16, NMF32, NMBf16, BitmaskF32, BitmaskBf16 }
+    private enum FusedKind { None, F32, Bf16, F16, TwoOfFourF32, TwoOfFourBf16, TwoOfFourF16, NMF32, NMBf16, NMF16, BitmaskF32, BitmaskBf16, BitmaskF16 }
 
     /// <inheritdoc/>
     public void MatMulTriple(DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)
@@ -40,10 +40,13 @@ public sealed partial class IlgpuBackend
             case FusedKind.Bf16: _kernels.GemvTripleBf16(config, xv, Dense(w0).Bf16Rows, Dense(w1).Bf16Rows, Dense(w2).Bf16Rows, v0, v1, v2, o0, o1, o2); break;
             case FusedKind.F16: _kernels.GemvTripleF16(config, xv, Dense(w0).F16Rows, Dense(w1).F16Rows, Dense(w2).F16Rows, v0, v1, v2, o0, o1, o2); break;
             case FusedKind.TwoOfFourF32: _kernels.GemvTripleTwoOfFourF32(config, xv, Sparse(w0).TwoOfFourF32Rows, Sparse(w1).TwoOfFourF32Rows, Sparse(w2).TwoOfFourF32Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.TwoOfFourF16: _kernels.GemvTripleTwoOfFourF16(config, xv, Sparse(w0).TwoOfFourF16Rows, Sparse(w1).TwoOfFourF16Rows, Sparse(w2).TwoOfFourF16Rows, v0, v1, v2, o0, o1, o2); break;
             case FusedKind.TwoOfFourBf16: _kernels.GemvTripleTwoOfFourBf16(config, xv, Sparse(w0).TwoOfFourBf16Rows, Sparse(w1).TwoOfFourBf16Rows, Sparse(w2).TwoOfFourBf16Rows, v0, v1, v2, o0, o1, o2); break;
             case FusedKind.NMF32: _kernels.GemvTripleNMF32(config, xv, Sparse(w0).NMF32Rows, Sparse(w1).NMF32Rows, Sparse(w2).NMF32Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.NMF16: _kernels.GemvTripleNMF16(config, xv, Sparse(w0).NMF16Rows, Sparse(w1).NMF16Rows, Sparse(w2).NMF16Rows, v0, v1, v2, o0, o1, o2); break;
             case FusedKind.NMBf16: _kernels.GemvTripleNMBf16(config, xv, Sparse(w0).NMBf16Rows, Sparse(w1).NMBf16Rows, Sparse(w2).NMBf16Rows, v0, v1, v2, o0, o1, o2); break;
             case FusedKind.BitmaskF32: _kernels.GemvTripleBitmaskF32(config, xv, Sparse(w0).BitmaskF32Rows, Sparse(w1).BitmaskF32Rows, Sparse(w2).BitmaskF32Rows, v0, v1, v2, o0, o1, o2); break;
+            case FusedKind.BitmaskF16: _kernels.GemvTripleBitmaskF16(config, xv, Sparse(w0).BitmaskF16Rows, Sparse(w1).BitmaskF16Rows, Sparse(w2).BitmaskF16Rows, v0, v1, v2, o0, o1, o2); break;
             default: _kernels.GemvTripleBitmaskBf16(config, xv, Sparse(w0).BitmaskBf16Rows, Sparse(w1).BitmaskBf16Rows, Sparse(w2).BitmaskBf16Rows, v0, v1, v2, o0, o1, o2); break;
         }
     }
@@ -71,10 +74,13 @@ public sealed partial class IlgpuBackend
             case FusedKind.Bf16: _kernels.GemvSiluGateBf16(config, xv, Dense(gate).Bf16Rows, Dense(up).Bf16Rows, yv, outs); break;
             case FusedKind.F16: _kernels.GemvSiluGateF16(config, xv, Dense(gate).F16Rows, Dense(up).F16Rows, yv, outs); break;
             case FusedKind.TwoOfFourF32: _kernels.GemvSiluGateTwoOfFourF32(config, xv, Sparse(gate).TwoOfFourF32Rows, Sparse(up).TwoOfFourF32Rows, yv, outs); break;
+            case FusedKind.TwoOfFourF16: _kernels.GemvSiluGateTwoOfFourF16(config, xv, Sparse(gate).TwoOfFourF16Rows, Sparse(up).TwoOfFourF16Rows, yv, outs); break;
             case FusedKind.TwoOfFourBf16: _kernels.GemvSiluGateTwoOfFourBf16(config, xv, Sparse(gate).TwoOfFourBf16Rows, Sparse(up).TwoOfFourBf16Rows, yv, outs); break;
             case FusedKind.NMF32: _kernels.GemvSiluGateNMF32(config, xv, Sparse(gate).NMF32Rows, Sparse(up).NMF32Rows, yv, outs); break;
+            case FusedKind.NMF16: _kernels.GemvSiluGateNMF16(config, xv, Sparse(gate).NMF16Rows, Sparse(up).NMF16Rows, yv, outs); break;
             case FusedKind.NMBf16: _kernels.GemvSiluGateNMBf16(config, xv, Sparse(gate).NMBf16Rows, Sparse(up).NMBf16Rows, yv, outs); break;
             case FusedKind.BitmaskF32: _kernels.GemvSiluGateBitmaskF32(config, xv, Sparse(gate).BitmaskF32Rows, Sparse(up).BitmaskF32Rows, yv, outs); break;
+            case FusedKind.BitmaskF16: _kernels.GemvSiluGateBitmaskF16(config, xv, Sparse(gate).BitmaskF16Rows, Sparse(up).BitmaskF16Rows, yv, outs); break;
             default: _kernels.GemvSiluGateBitmaskBf16(config, xv, Sparse(gate).BitmaskBf16Rows, Sparse(up).BitmaskBf16Rows, yv, outs); break;
         }
     }
@@ -88,15 +94,23 @@ public sealed partial class IlgpuBackend
             DType.BF16 => FusedKind.Bf16,
             _ => FusedKind.F16,
         },
-        IlgpuSparseWeight s when s.Owner == this && !s.IsDisposed => (s.Format, s.DType == DType.BF16) switch
+        IlgpuSparseWeight s when s.Owner == this && !s.IsDisposed => s.Format switch
         {
             // The 2:4 reader is the one the single 2:4 kernel uses: x as quads, chunks of four groups in 16-byte
             // loads; 2:4 of a width not in whole chunks is read as any N:M.
-            (SparseFormat.NM, bool bf16) when s.IsTwoOfFourInChunks => bf16 ? FusedKind.TwoOfFourBf16 : FusedKind.TwoOfFourF32,
-            (SparseFormat.NM, bool bf16) => bf16 ? FusedKind.NMBf16 : FusedKind.NMF32,
-            (_, bool bf16) => bf16 ? FusedKind.BitmaskBf16 : FusedKind.BitmaskF32,
+            SparseFormat.NM when s.IsTwoOfFourInChunks => Of(s.DType, FusedKind.TwoOfFourF32, FusedKind.TwoOfFourBf16, FusedKind.TwoOfFourF16),
+            SparseFormat.NM => Of(s.DType, FusedKind.NMF32, FusedKind.NMBf16, FusedKind.NMF16),
+            _ => Of(s.DType, FusedKind.BitmaskF32, FusedKind.BitmaskBf16, FusedKind.BitmaskF16),
         },
         _ => FusedKind.None,
+    };
+
+    /// <summary>The kind of <paramref name="dtype"/>'s values among a format's three.</summary>
+    private static FusedKind Of(DType dtype, FusedKind f32, FusedKind bf16, FusedKind f16) => dtype switch
+    {
+        DType.BF16 => bf16,
+        DType.F16 => f16,
+        _ => f32,
     };
 
     private static IlgpuWeight Dense(DeviceWeight weight) => (IlgpuWeight)weight;

@@ -22,9 +22,9 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         ObjectDisposedException.ThrowIf(_disposed, this);
         using (matrix)
         {
-            if (matrix.DType is not (DType.F32 or DType.BF16))
+            if (!SparseMatrix.HoldsValuesOf(matrix.DType))
             {
-                throw new ArgumentException($"LoadSparseWeight: tensor '{matrix.Name}' stores {matrix.DType} values; the device kernels take F32 or BF16", nameof(matrix));
+                throw new ArgumentException($"LoadSparseWeight: tensor '{matrix.Name}' stores {matrix.DType} values; the device kernels take F32, BF16 or F16", nameof(matrix));
             }
             var owned = new List<MemoryBuffer>();
             try
@@ -40,18 +40,18 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
                 {
                     return UploadTwoOfFour(chunked, owned, what);
                 }
-                (MemoryBuffer values, Bf16Weights bf16, F32Weights f32) = UploadValues(matrix.DType, valueBytes, owned, what);
+                (MemoryBuffer values, Bf16Weights bf16, F16Weights f16, F32Weights f32) = UploadValues(matrix.DType, valueBytes, owned, what);
                 switch (matrix)
                 {
                     case NMSparseMatrix nm:
                         MemoryBuffer1D<byte, Stride1D.Dense> index = Upload(nm.Index, owned, what);
                         _stream.Synchronize();
-                        return new IlgpuSparseWeight(this, nm, values, index, null, bf16, f32, index.View.AsContiguous(), default, default);
+                        return new IlgpuSparseWeight(this, nm, values, index, null, bf16, f16, f32, index.View.AsContiguous(), default, default);
                     case BitmaskSparseMatrix bm:
                         (uint[] words, uint[] starts) = MaskWords(bm);
                         MemoryBuffer1D<uint, Stride1D.Dense> wordBuffer = Upload<uint>(words, owned, what), startBuffer = Upload<uint>(starts, owned, what);
                         _stream.Synchronize();
-                        return new IlgpuSparseWeight(this, bm, values, wordBuffer, startBuffer, bf16, f32, default,
+                        return new IlgpuSparseWeight(this, bm, values, wordBuffer, startBuffer, bf16, f16, f32, default,
                             wordBuffer.View.AsContiguous(), startBuffer.View.AsContiguous());
                     default:
                         throw new ArgumentException($"LoadSparseWeight: tensor '{matrix.Name}' has format {matrix.Format}, which has no device kernel", nameof(matrix));
@@ -72,45 +72,41 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
             throw new ArgumentException($"MatMul: sparse weight '{weight.Name}' was not loaded by this {Info.Kind} backend", nameof(weight));
         }
         ObjectDisposedException.ThrowIf(weight.IsDisposed, weight);
-        bool bf16 = weight.DType == DType.BF16;
         if (rows > 1)
         {
-            GemmSparse(x, weight, y, rows, bf16);
+            GemmSparse(x, weight, y, rows);
             return;
         }
         // Decode: a team of lanes per output feature.
         KernelConfig config = TeamPerOutput(weight.Rows);
+        int outs = weight.Rows, cols = weight.Cols;
         if (weight.IsTwoOfFourInChunks)
         {
             // x read as quads, the row in chunks of four groups (one 16-byte load of values each).
-            if (bf16)
+            switch (weight.DType)
             {
-                _kernels.TwoOfFourBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols);
-            }
-            else
-            {
-                _kernels.TwoOfFourF32(config, x, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols);
+                case DType.BF16: _kernels.TwoOfFourBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, outs, cols); break;
+                case DType.F16: _kernels.TwoOfFourF16(config, x, weight.F16, weight.NMIndex, y, rows, outs, cols); break;
+                default: _kernels.TwoOfFourF32(config, x, weight.F32, weight.NMIndex, y, rows, outs, cols); break;
             }
             return;
         }
         if (weight.Format == SparseFormat.NM)
         {
-            if (bf16)
+            int n = weight.N, m = weight.M, bits = weight.Bits, stride = weight.IndexStride;
+            switch (weight.DType)
             {
-                _kernels.SparseNMBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.N, weight.M, weight.Bits, weight.IndexStride);
+                case DType.BF16: _kernels.SparseNMBf16(config, x, weight.Bf16, weight.NMIndex, y, rows, outs, cols, n, m, bits, stride); break;
+                case DType.F16: _kernels.SparseNMF16(config, x, weight.F16, weight.NMIndex, y, rows, outs, cols, n, m, bits, stride); break;
+                default: _kernels.SparseNMF32(config, x, weight.F32, weight.NMIndex, y, rows, outs, cols, n, m, bits, stride); break;
             }
-            else
-            {
-                _kernels.SparseNMF32(config, x, weight.F32, weight.NMIndex, y, rows, weight.Rows, weight.Cols, weight.N, weight.M, weight.Bits, weight.IndexStride);
-            }
+            return;
         }
-        else if (bf16)
+        switch (weight.DType)
         {
-            _kernels.BitmaskBf16(config, x, weight.Bf16, weight.MaskWords, weight.MaskStarts, y, rows, weight.Rows, weight.Cols);
-        }
-        else
-        {
-            _kernels.BitmaskF32(config, x, weight.F32, weight.MaskWords, weight.MaskStarts, y, rows, weight.Rows, weight.Cols);
+            case DType.BF16: _kernels.BitmaskBf16(config, x, weight.Bf16, weight.MaskWords, weight.MaskStarts, y, rows, outs, cols); break;
+            case DType.F16: _kernels.BitmaskF16(config, x, weight.F16, weight.MaskWords, weight.MaskStarts, y, rows, outs, cols); break;
+            default: _kernels.BitmaskF32(config, x, weight.F32, weight.MaskWords, weight.MaskStarts, y, rows, outs, cols); break;
         }
     }
 
@@ -119,39 +115,39 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
     /// the dense matrix it encodes). The per-feature kernels re-read every input row for every output feature:
     /// about 34 GB of cache traffic for a 7B linear at 512 rows.
     /// </summary>
-    private void GemmSparse(ArrayView<float> x, IlgpuSparseWeight weight, ArrayView<float> y, int rows, bool bf16)
+    private void GemmSparse(ArrayView<float> x, IlgpuSparseWeight weight, ArrayView<float> y, int rows)
     {
         KernelConfig tiles = GemmTiles(rows, weight.Rows);
         int outs = weight.Rows, cols = weight.Cols;
         if (weight.Format == SparseFormat.NM && weight.N == 2 && weight.M == 4 && weight.Bits == 2)
         {
-            if (bf16)
+            int stride = weight.IndexStride;
+            bool chunks = weight.IsTwoOfFourInChunks;
+            switch (weight.DType)
             {
-                _kernels.GemmTwoOfFourBf16(tiles, x, new TwoOfFourView<Bf16Weights>(weight.Bf16, weight.NMIndex, cols, weight.IndexStride, weight.IsTwoOfFourInChunks), y, rows, outs, cols);
-            }
-            else
-            {
-                _kernels.GemmTwoOfFourF32(tiles, x, new TwoOfFourView<F32Weights>(weight.F32, weight.NMIndex, cols, weight.IndexStride, weight.IsTwoOfFourInChunks), y, rows, outs, cols);
+                case DType.BF16: _kernels.GemmTwoOfFourBf16(tiles, x, new TwoOfFourView<Bf16Weights>(weight.Bf16, weight.NMIndex, cols, stride, chunks), y, rows, outs, cols); break;
+                case DType.F16: _kernels.GemmTwoOfFourF16(tiles, x, new TwoOfFourView<F16Weights>(weight.F16, weight.NMIndex, cols, stride, chunks), y, rows, outs, cols); break;
+                default: _kernels.GemmTwoOfFourF32(tiles, x, new TwoOfFourView<F32Weights>(weight.F32, weight.NMIndex, cols, stride, chunks), y, rows, outs, cols); break;
             }
         }
         else if (weight.Format == SparseFormat.NM)
         {
-            if (bf16)
+            int n = weight.N, m = weight.M, bits = weight.Bits, stride = weight.IndexStride;
+            switch (weight.DType)
             {
-                _kernels.GemmNMBf16(tiles, x, new NMView<Bf16Weights>(weight.Bf16, weight.NMIndex, cols, weight.N, weight.M, weight.Bits, weight.IndexStride), y, rows, outs, cols);
+                case DType.BF16: _kernels.GemmNMBf16(tiles, x, new NMView<Bf16Weights>(weight.Bf16, weight.NMIndex, cols, n, m, bits, stride), y, rows, outs, cols); break;
+                case DType.F16: _kernels.GemmNMF16(tiles, x, new NMView<F16Weights>(weight.F16, weight.NMIndex, cols, n, m, bits, stride), y, rows, outs, cols); break;
+                default: _kernels.GemmNMF32(tiles, x, new NMView<F32Weights>(weight.F32, weight.NMIndex, cols, n, m, bits, stride), y, rows, outs, cols); break;
             }
-            else
-            {
-                _kernels.GemmNMF32(tiles, x, new NMView<F32Weights>(weight.F32, weight.NMIndex, cols, weight.N, weight.M, weight.Bits, weight.IndexStride), y, rows, outs, cols);
-            }
-        }
-        else if (bf16)
-        {
-            _kernels.GemmBitmaskBf16(tiles, x, new BitmaskView<Bf16Weights>(weight.Bf16, weight.MaskWords, weight.MaskStarts, cols), y, rows, outs, cols);
         }
         else
         {
-            _kernels.GemmBitmaskF32(tiles, x, new BitmaskView<F32Weights>(weight.F32, weight.MaskWords, weight.MaskStarts, cols), y, rows, outs, cols);
+            switch (weight.DType)
+            {
+                case DType.BF16: _kernels.GemmBitmaskBf16(tiles, x, new BitmaskView<Bf16Weights>(weight.Bf16, weight.MaskWords, weight.MaskStarts, cols), y, rows, outs, cols); break;
+                case DType.F16: _kernels.GemmBitmaskF16(tiles, x, new BitmaskView<F16Weights>(weight.F16, weight.MaskWords, weight.MaskStarts, cols), y, rows, outs, cols); break;
+                default: _kernels.GemmBitmaskF32(tiles, x, new BitmaskView<F32Weights>(weight.F32, weight.MaskWords, weight.MaskStarts, cols), y, rows, outs, cols); break;
+            }
         }
     }
 
@@ -184,22 +180,24 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         }
         ArrayView<byte> valueView = values.View.AsContiguous();
         Bf16Weights bf16 = nm.DType == DType.BF16 ? Bf16Weights.Over(valueView.Cast<ushort>()) : default;
+        F16Weights f16 = nm.DType == DType.F16 ? F16Weights.Over(valueView.Cast<ushort>()) : default;
         F32Weights f32 = nm.DType == DType.F32 ? F32Weights.Over(valueView.Cast<float>()) : default;
-        return new IlgpuSparseWeight(this, nm, values, index, null, bf16, f32, index.View.AsContiguous(), default, default);
+        return new IlgpuSparseWeight(this, nm, values, index, null, bf16, f16, f32, index.View.AsContiguous(), default, default);
     }
 
     /// <summary>Host bytes a slab of rows takes while <see cref="UploadTwoOfFour"/> permutes it.</summary>
     private const long InterleaveSlabBytes = 4 << 20;
 
-    private (MemoryBuffer Buffer, Bf16Weights Bf16, F32Weights F32) UploadValues(DType dtype, ReadOnlySpan<byte> bytes, List<MemoryBuffer> owned, string what)
+    private (MemoryBuffer Buffer, Bf16Weights Bf16, F16Weights F16, F32Weights F32) UploadValues(DType dtype, ReadOnlySpan<byte> bytes, List<MemoryBuffer> owned, string what)
     {
-        if (dtype == DType.BF16)
+        if (dtype is DType.BF16 or DType.F16)
         {
             MemoryBuffer1D<ushort, Stride1D.Dense> words = Upload(MemoryMarshal.Cast<byte, ushort>(bytes), owned, what);
-            return (words, Bf16Weights.Over(words.View.AsContiguous()), default);
+            ArrayView<ushort> view = words.View.AsContiguous();
+            return dtype == DType.BF16 ? (words, Bf16Weights.Over(view), default, default) : (words, default, F16Weights.Over(view), default);
         }
         MemoryBuffer1D<float, Stride1D.Dense> values = Upload(MemoryMarshal.Cast<byte, float>(bytes), owned, what);
-        return (values, default, F32Weights.Over(values.View.AsContiguous()));
+        return (values, default, default, F32Weights.Over(values.View.AsContiguous()));
     }
 
     /// <summary>Copies <paramref name="data"/> (part of <paramref name="what"/>) to a new device buffer (at least one element long).</summary>

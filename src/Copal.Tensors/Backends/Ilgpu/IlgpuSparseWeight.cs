@@ -15,7 +15,7 @@ public sealed class IlgpuSparseWeight : DeviceWeight
     private readonly MemoryBuffer[] _buffers;
 
     internal IlgpuSparseWeight(IlgpuBackend owner, SparseMatrix matrix, MemoryBuffer values, MemoryBuffer index, MemoryBuffer? starts,
-        Bf16Weights bf16, F32Weights f32, ArrayView<byte> nmIndex, ArrayView<uint> maskWords, ArrayView<uint> maskStarts)
+        Bf16Weights bf16, F16Weights f16, F32Weights f32, ArrayView<byte> nmIndex, ArrayView<uint> maskWords, ArrayView<uint> maskStarts)
         : base(matrix.Name, matrix.DType, matrix.Rows, matrix.Cols)
     {
         Owner = owner;
@@ -29,6 +29,7 @@ public sealed class IlgpuSparseWeight : DeviceWeight
         }
         _buffers = starts is null ? [values, index] : [values, index, starts];
         Bf16 = bf16;
+        F16 = f16;
         F32 = f32;
         NMIndex = nmIndex;
         MaskWords = maskWords;
@@ -69,6 +70,8 @@ public sealed class IlgpuSparseWeight : DeviceWeight
 
     internal Bf16Weights Bf16 { get; }
 
+    internal F16Weights F16 { get; }
+
     internal F32Weights F32 { get; }
 
     internal ArrayView<byte> NMIndex { get; }
@@ -78,13 +81,19 @@ public sealed class IlgpuSparseWeight : DeviceWeight
 
     internal TwoOfFourRows<Bf16Weights> TwoOfFourBf16Rows => new(Bf16, NMIndex, Cols);
 
+    internal TwoOfFourRows<F16Weights> TwoOfFourF16Rows => new(F16, NMIndex, Cols);
+
     internal NMRows<F32Weights> NMF32Rows => new(F32, NMIndex, Cols, N, M, Bits, IndexStride);
 
     internal NMRows<Bf16Weights> NMBf16Rows => new(Bf16, NMIndex, Cols, N, M, Bits, IndexStride);
 
+    internal NMRows<F16Weights> NMF16Rows => new(F16, NMIndex, Cols, N, M, Bits, IndexStride);
+
     internal BitmaskRows<F32Weights> BitmaskF32Rows => new(F32, MaskWords, MaskStarts, Cols);
 
     internal BitmaskRows<Bf16Weights> BitmaskBf16Rows => new(Bf16, MaskWords, MaskStarts, Cols);
+
+    internal BitmaskRows<F16Weights> BitmaskF16Rows => new(F16, MaskWords, MaskStarts, Cols);
 
     internal ArrayView<uint> MaskWords { get; }
 

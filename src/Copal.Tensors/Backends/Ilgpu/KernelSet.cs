@@ -30,15 +30,21 @@ internal sealed class KernelSet
         GemvTripleTwoOfFourF32 = Load(a, "GemvTriple<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple, twoOfFour));
         GemvSiluGateTwoOfFourF32 = Load(a, "GemvSiluGate<2:4 F32>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate, twoOfFour));
         GemvTripleTwoOfFourBf16 = Load(a, "GemvTriple<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple, twoOfFour));
+        GemvTripleTwoOfFourF16 = Load(a, "GemvTriple<2:4 F16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple, twoOfFour));
         GemvSiluGateTwoOfFourBf16 = Load(a, "GemvSiluGate<2:4 BF16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate, twoOfFour));
+        GemvSiluGateTwoOfFourF16 = Load(a, "GemvSiluGate<2:4 F16>", () => a.LoadStreamKernel<ArrayView<float>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate, twoOfFour));
         GemvTripleNMF32 = Load(a, "GemvTriple<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateNMF32 = Load(a, "GemvSiluGate<N:M F32>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleNMBf16 = Load(a, "GemvTriple<N:M BF16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvTripleNMF16 = Load(a, "GemvTriple<N:M F16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F16Weights>, NMRows<F16Weights>, NMRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateNMBf16 = Load(a, "GemvSiluGate<N:M BF16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvSiluGateNMF16 = Load(a, "GemvSiluGate<N:M F16>", () => a.LoadStreamKernel<ArrayView<float>, NMRows<F16Weights>, NMRows<F16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleBitmaskF32 = Load(a, "GemvTriple<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateBitmaskF32 = Load(a, "GemvSiluGate<bitmask F32>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemvTripleBitmaskBf16 = Load(a, "GemvTriple<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
+        GemvTripleBitmaskF16 = Load(a, "GemvTriple<bitmask F16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MatMulKernels.GemvTriple));
         GemvSiluGateBitmaskBf16 = Load(a, "GemvSiluGate<bitmask BF16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
+        GemvSiluGateBitmaskF16 = Load(a, "GemvSiluGate<bitmask F16>", () => a.LoadStreamKernel<ArrayView<float>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, ArrayView<float>, int>(MatMulKernels.GemvSiluGate));
         GemmF32 = LoadGemm<F32Weights>(a, "Gemm<F32>", gemmGridStride);
         GemmBf16 = LoadGemm<Bf16Weights>(a, "Gemm<BF16>", gemmGridStride);
         GemmF16 = LoadGemm<F16Weights>(a, "Gemm<F16>", gemmGridStride);
@@ -63,18 +69,24 @@ internal sealed class KernelSet
         ColumnSquares = Load(a, "ColumnSquares", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(StatisticsKernels.ColumnSquares));
         SparseNMF32 = Load(a, "SparseNM<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
         SparseNMBf16 = Load(a, "SparseNM<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
+        SparseNMF16 = Load(a, "SparseNM<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int>(SparseKernels.NM));
         GemmTwoOfFourF32 = LoadGemm<TwoOfFourView<F32Weights>>(a, "Gemm<2:4 F32>", gemmGridStride);
         GemmTwoOfFourBf16 = LoadGemm<TwoOfFourView<Bf16Weights>>(a, "Gemm<2:4 BF16>", gemmGridStride);
+        GemmTwoOfFourF16 = LoadGemm<TwoOfFourView<F16Weights>>(a, "Gemm<2:4 F16>", gemmGridStride);
         GemmNMF32 = LoadGemm<NMView<F32Weights>>(a, "Gemm<N:M F32>", gemmGridStride);
         GemmNMBf16 = LoadGemm<NMView<Bf16Weights>>(a, "Gemm<N:M BF16>", gemmGridStride);
+        GemmNMF16 = LoadGemm<NMView<F16Weights>>(a, "Gemm<N:M F16>", gemmGridStride);
         GemmBitmaskF32 = LoadGemm<BitmaskView<F32Weights>>(a, "Gemm<bitmask F32>", gemmGridStride);
         GemmBitmaskBf16 = LoadGemm<BitmaskView<Bf16Weights>>(a, "Gemm<bitmask BF16>", gemmGridStride);
+        GemmBitmaskF16 = LoadGemm<BitmaskView<F16Weights>>(a, "Gemm<bitmask F16>", gemmGridStride);
         TwoOfFourF32 = Load(a, "TwoOfFour<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int>(SparseKernels.TwoOfFour, twoOfFour));
         TwoOfFourBf16 = Load(a, "TwoOfFour<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int>(SparseKernels.TwoOfFour, twoOfFour));
+        TwoOfFourF16 = Load(a, "TwoOfFour<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<byte>, ArrayView<float>, int, int, int>(SparseKernels.TwoOfFour, twoOfFour));
         BitmaskF32 = Load(a, "Bitmask<F32>", () => a.LoadStreamKernel<ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
         Hold = Load(a, "Hold", () => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, float, float>(HoldKernel.Hold));
         StreamRead = Load(a, "StreamRead", () => a.LoadStreamKernel<ArrayView<Words4>, ArrayView<uint>>(MemoryReadKernel.StreamRead));
         BitmaskBf16 = Load(a, "Bitmask<BF16>", () => a.LoadStreamKernel<ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
+        BitmaskF16 = Load(a, "Bitmask<F16>", () => a.LoadStreamKernel<ArrayView<float>, F16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int>(SparseKernels.Bitmask));
     }
 
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int> GemvF32 { get; }
@@ -89,15 +101,21 @@ internal sealed class KernelSet
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleTwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F32Weights>, TwoOfFourRows<F32Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleTwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleTwoOfFourF16 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<Bf16Weights>, TwoOfFourRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourRows<F16Weights>, TwoOfFourRows<F16Weights>, ArrayView<float>, int> GemvSiluGateTwoOfFourF16 { get; }
     public Action<KernelConfig, ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleNMF32 { get; }
     public Action<KernelConfig, ArrayView<float>, NMRows<F32Weights>, NMRows<F32Weights>, ArrayView<float>, int> GemvSiluGateNMF32 { get; }
     public Action<KernelConfig, ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMRows<F16Weights>, NMRows<F16Weights>, NMRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleNMF16 { get; }
     public Action<KernelConfig, ArrayView<float>, NMRows<Bf16Weights>, NMRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMRows<F16Weights>, NMRows<F16Weights>, ArrayView<float>, int> GemvSiluGateNMF16 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleBitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskRows<F32Weights>, BitmaskRows<F32Weights>, ArrayView<float>, int> GemvSiluGateBitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleBitmaskBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> GemvTripleBitmaskF16 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskRows<Bf16Weights>, BitmaskRows<Bf16Weights>, ArrayView<float>, int> GemvSiluGateBitmaskBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskRows<F16Weights>, BitmaskRows<F16Weights>, ArrayView<float>, int> GemvSiluGateBitmaskF16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<float>, int, int, int> GemmF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<float>, int, int, int> GemmBf16 { get; }
     public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<float>, int, int, int> GemmF16 { get; }
@@ -122,16 +140,22 @@ internal sealed class KernelSet
     public Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ColumnSquares { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<byte>, ArrayView<float>, int, int, int, int, int, int, int> SparseNMF16 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourView<F32Weights>, ArrayView<float>, int, int, int> GemmTwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, TwoOfFourView<Bf16Weights>, ArrayView<float>, int, int, int> GemmTwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, TwoOfFourView<F16Weights>, ArrayView<float>, int, int, int> GemmTwoOfFourF16 { get; }
     public Action<KernelConfig, ArrayView<float>, NMView<F32Weights>, ArrayView<float>, int, int, int> GemmNMF32 { get; }
     public Action<KernelConfig, ArrayView<float>, NMView<Bf16Weights>, ArrayView<float>, int, int, int> GemmNMBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, NMView<F16Weights>, ArrayView<float>, int, int, int> GemmNMF16 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskView<F32Weights>, ArrayView<float>, int, int, int> GemmBitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, BitmaskView<Bf16Weights>, ArrayView<float>, int, int, int> GemmBitmaskBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, BitmaskView<F16Weights>, ArrayView<float>, int, int, int> GemmBitmaskF16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<byte>, ArrayView<float>, int, int, int> TwoOfFourF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<byte>, ArrayView<float>, int, int, int> TwoOfFourBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<byte>, ArrayView<float>, int, int, int> TwoOfFourF16 { get; }
     public Action<KernelConfig, ArrayView<float>, F32Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskF32 { get; }
     public Action<KernelConfig, ArrayView<float>, Bf16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskBf16 { get; }
+    public Action<KernelConfig, ArrayView<float>, F16Weights, ArrayView<uint>, ArrayView<uint>, ArrayView<float>, int, int, int> BitmaskF16 { get; }
     public Action<Index1D, ArrayView<float>, int, float, float> Hold { get; }
     public Action<KernelConfig, ArrayView<Words4>, ArrayView<uint>> StreamRead { get; }
 
