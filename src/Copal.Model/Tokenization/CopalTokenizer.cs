@@ -46,7 +46,7 @@ public sealed class CopalTokenizer : Tokenizer
         EosId = Resolve(config.EosToken, source, "eos_token") ?? template?.Suffix.Cast<int?>().LastOrDefault()
             ?? FirstKnown("</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>");
         UnkId = stage.UnkId ?? Resolve(config.UnkToken, source, "unk_token");
-        _boundedByBytes = !NormalizerShortening.MayShortenWithoutBound(normalizer);
+        _boundedByBytes = !NormalizerShortening.MayShortenWithoutBound(normalizer) && !stage.MayMergeUnknownText;
         _maxTokenBytes = new(() => Math.Max(1, stage.IdToToken.Select(t => t is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(t))
             .Concat(added.Tokens.Select(t => System.Text.Encoding.UTF8.GetByteCount(t.Content))).Max()));
         _template = ApplyConfigFlags(template ?? TemplateProcessing.None, config, source);
@@ -194,8 +194,9 @@ public sealed class CopalTokenizer : Tokenizer
     /// text's UTF-8 bytes than the longest vocab or added token holds (its own UTF-8, which byte-level and SentencePiece
     /// spellings only lengthen), with a margin of 4 for a normalizer that shortens text (NFKC's fullwidth letters are 3
     /// bytes for 1). A server refuses a prompt far past its context by this bound, without the time encoding it takes.
-    /// It is 0 where the normalizer may delete text (a Replace to something shorter, or by a regex): a thousand
-    /// characters it deletes are no tokens at all, and a bound by their bytes refused a prompt that fits.
+    /// It is 0 where the normalizer may delete text (a Replace to something shorter, or by a regex), or the model may
+    /// drop or fuse characters it cannot spell (no byte fallback, and no unk token or fuse_unk): a thousand characters
+    /// deleted are no tokens at all, a thousand fused one, and a bound by their bytes refused a prompt that fits.
     /// </summary>
     public long MinTokenCount(string text)
     {

@@ -160,7 +160,8 @@ public class BehaviorTests
             ["pre_tokenizer"] = null, ["post_processor"] = null, ["decoder"] = null,
             ["model"] = new JsonObject
             {
-                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = "u", ["fuse_unk"] = true, ["byte_fallback"] = false,
+                // fuse_unk false: each unknown character its own unk, so the model keeps the bound and NFKC is tested.
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = "u", ["fuse_unk"] = false, ["byte_fallback"] = false,
                 ["vocab"] = new JsonObject { ["u"] = 0, ["a"] = 1, ["aa"] = 2, ["aaaa"] = 3, ["aaaaaaaa"] = 4 },
                 ["merges"] = new JsonArray("a a", "aa aa", "aaaa aaaa"),
             },
@@ -179,11 +180,50 @@ public class BehaviorTests
     public void Min_token_count_is_no_bound_where_a_replace_normalizer_deletes_text()
     {
         JsonObject j = TinyTokenizerJson.Spm();
+        j["model"]!["fuse_unk"] = false; // each unknown character its own unk: the model alone keeps the bound
         j["normalizer"] = new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = "\u200b" }, ["content"] = "" };
         CopalTokenizer t = TinyTokenizerJson.Load(j);
         string text = new('\u200b', 1000);
         Assert.InRange(t.MinTokenCount(text), 0, t.Encode(text).Length);
         Assert.InRange(t.MinTokenCount(text + "abc"), 0, t.Encode(text + "abc").Length);
+    }
+
+    /// <summary>
+    /// A model without byte fallback fuses a run of unknown characters into one unk token (fuse_unk) or, with no unk
+    /// token, drops them: 1000 snowmen (3,000 bytes) encode to two tokens, and a bound by the bytes (150 here) refused
+    /// such a prompt as past a context it fits in. A model whose byte fallback catches every character keeps the bound.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Min_token_count_is_no_bound_where_the_model_fuses_or_drops_unknown_characters(bool hasUnk)
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        if (!hasUnk)
+        {
+            j["model"]!["unk_token"] = null;
+        }
+        CopalTokenizer t = TinyTokenizerJson.Load(j);
+        string text = new('\u2603', 1000);
+        Assert.InRange(t.Encode(text).Length, 1, 2);
+        Assert.InRange(t.MinTokenCount(text), 0, t.Encode(text).Length);
+        Assert.InRange(t.MinTokenCount(text + "abc"), 0, t.Encode(text + "abc").Length);
+    }
+
+    [Fact]
+    public void Min_token_count_keeps_its_bound_where_byte_fallback_spells_every_unknown_character()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["model"]!["byte_fallback"] = true;
+        var vocab = j["model"]!["vocab"]!.AsObject();
+        for (int b = 0; b < 256; b++)
+        {
+            vocab.Add($"<0x{b:X2}>", 10 + b);
+        }
+        CopalTokenizer t = TinyTokenizerJson.Load(j);
+        string text = new('\u2603', 1000);
+        Assert.Equal(3001, t.Encode(text).Length);
+        Assert.InRange(t.MinTokenCount(text), 1, 3001);
     }
 
     /// <summary>

@@ -47,6 +47,12 @@ internal sealed class ByteLevelBpeStage : IModelStage
 
     public int? UnkId => _section.UnkId;
 
+    /// <summary>
+    /// Every character reaches the model as bytes in GPT-2's alphabet: a vocab with all 256 spells each one. One that
+    /// lacks some (never seen in a real file) is taken as able to lose text.
+    /// </summary>
+    public bool MayMergeUnknownText => !Array.TrueForAll(ByteLevelAlphabet.ByteToChar, c => _section.Vocab.ContainsKey(c.ToString()));
+
     public PreTokenizer? PreTokenizer => _split;
 
     public int? TokenToId(string token) => _section.Vocab.TryGetValue(token, out int id) ? id : null;

@@ -16,6 +16,13 @@ internal interface IModelStage
 
     int? UnkId { get; }
 
+    /// <summary>
+    /// Whether characters may come out as no token of their own: one the model cannot spell is dropped (no unk token)
+    /// or fused with its unknown neighbours into one unk (fuse_unk), where no byte fallback spells it first. No bound
+    /// by the text's bytes holds then (<see cref="CopalTokenizer.MinTokenCount"/>).
+    /// </summary>
+    bool MayMergeUnknownText { get; }
+
     int? TokenToId(string token);
 
     /// <summary>

@@ -70,6 +70,13 @@ internal sealed class SentencePieceBpeTokenizer : Tokenizer
     public bool IgnoreMerges { get; }
 
     /// <summary>
+    /// Whether a character may end in no token of its own (<see cref="IModelStage.MayMergeUnknownText"/>): byte
+    /// fallback with all 256 byte tokens spells every character; otherwise an unknown one is dropped without an unk
+    /// token, or fused into its neighbours' unk with fuse_unk.
+    /// </summary>
+    public bool MayMergeUnknownText => !(ByteFallback && Array.TrueForAll(_byteTokens, id => id >= 0)) && (UnkId is null || FuseUnk);
+
+    /// <summary>
     /// True when no merge can produce a token with "▁" right after another char than "▁" (checked over every merge
     /// result at load). Then BPE of a word equals BPE of its parts cut before each such "▁", which lets
     /// SentencePiece-style tokenizers without a pre-tokenizer (Llama-2) cache short words instead of merging the

@@ -17,6 +17,8 @@ internal sealed class SentencePieceStage(SentencePieceBpeTokenizer model, Metasp
 
     public int? UnkId => model.UnkId;
 
+    public bool MayMergeUnknownText => model.MayMergeUnknownText;
+
     public int? TokenToId(string token) => model.TokenToId(token);
 
     public void EncodeIds(string text, int start, int length, bool atStart, bool preTokenize, List<int> ids, EncodeWatch? watch = null)
