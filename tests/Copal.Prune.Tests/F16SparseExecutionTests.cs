@@ -76,6 +76,13 @@ public sealed class F16SparseExecutionTests : IDisposable
             Assert.Equal(format, ((CpuSparseWeight)sparse.Weights.Layers[0][LinearId.QProj]).Matrix.Format);
             Assert.Equal(dense, Greedy(sparse));
         }
+        // --sparse off densifies at load: the dense F16 weights keep the finite check, as a dense checkpoint's do.
+        using (LlamaModel densified = LlamaModel.Load(compact, backend, SparseLoadMode.Off))
+        {
+            var w = Assert.IsAssignableFrom<CpuWeight>(densified.Weights.Layers[2][LinearId.UpProj]);
+            Assert.True(w.Matrix.FiniteVerified, $"{w.Name}: densified from values checked finite at load, but not marked so");
+            Assert.Equal(dense, Greedy(densified));
+        }
 
         CheckpointCompactor.Densify(compact, back, overwrite: false);
         Assert.Equal(File.ReadAllBytes(Path.Combine(pruned, SafetensorsCheckpoint.SingleFileName)), File.ReadAllBytes(Path.Combine(back, SafetensorsCheckpoint.SingleFileName)));

@@ -159,7 +159,8 @@ public sealed unsafe class SparseWeightSource : IDisposable
             {
                 matrix.ToDenseRaw(new Span<byte>(data, checked((int)bytes)));
                 Densified++;
-                return backend.LoadWeight(new TensorView(name, matrix.DType, [rows, cols], data, bytes));
+                // Values checked finite stay marked so dense: the F16 kernels then skip the Inf/NaN handling, as for a dense checkpoint.
+                return backend.LoadWeight(new TensorView(name, matrix.DType, [rows, cols], data, bytes) { FiniteVerified = matrix.FiniteVerified });
             }
             finally
             {
