@@ -66,6 +66,9 @@ public sealed class ChatFormatterTests : IDisposable
 
         Assert.Equal("", prompt.Text);
         Assert.Equal("Hi", formatter.Format([new ChatTurn("user", "Hi")]).Text);
+        // A message without text that carries something else (a tool call) is dropped by such a template: refused.
+        var call = new ChatTurn("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new List<object?>() });
+        Assert.Throws<ChatTemplateException>(() => formatter.Format([call]));
     }
 
     /// <summary>Qwen3's switch, as its template writes it: an empty thought after the generation prompt when thinking is off.</summary>
