@@ -145,6 +145,28 @@ public sealed class DiskSpaceTests : IDisposable
         Assert.DoesNotContain("layer ", r.Stdout, StringComparison.Ordinal); // no layer was pruned
     }
 
+    /// <summary>
+    /// synth copies the tokenizer's files (a chat template among them) into its output before the weights: they count
+    /// in the check with the weights. A tmpfs of 800 KiB holds stories260K's shape in BF16 (513 KiB) or a 512 KiB
+    /// chat_template.jinja, not both: the check of the weights alone passed, the template was copied, and the weights,
+    /// generated tensor by tensor, then failed to fit.
+    /// </summary>
+    [TmpfsFact]
+    public void Synth_counts_the_tokenizer_files_it_copies_before_writing()
+    {
+        string tokenizer = Path.Combine(_temp, "tokenizer");
+        Directory.CreateDirectory(tokenizer);
+        File.Copy(TestData.Path("models", "stories260K", "tokenizer.json"), Path.Combine(tokenizer, "tokenizer.json"));
+        File.WriteAllText(Path.Combine(tokenizer, "chat_template.jinja"), new string('a', 512 << 10));
+        string outDir = Path.Combine(_disk, "synth");
+
+        CopalProcess.Result r = OnTmpfs("800k", "synth", "--config", TestData.Path("models", "stories260K", "config.json"), "-o", outDir, "--tokenizer", tokenizer);
+
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"-o '{outDir}': the model (5 layers, BF16) with the tokenizer's files (", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains(", and its file system has ", r.Stderr, StringComparison.Ordinal);
+    }
+
     private static string[] Copal(string outDir) =>
         ["prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5",
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];

@@ -51,6 +51,26 @@ public sealed class ChatFormatterTests : IDisposable
         Assert.Contains(template.Length == 0 ? "the template is empty" : "writes none of the conversation", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A template that writes only the messages' text renders an empty prompt from a message with no text: the
+    /// conversation is empty, not the template broken, and nothing is dropped. It was refused as the template's fault
+    /// ("it writes none of the conversation"), which serve answers with a 500 for a client's empty message.
+    /// </summary>
+    [Fact]
+    public void A_template_that_renders_an_empty_message_as_nothing_is_not_refused()
+    {
+        File.WriteAllText(Path.Combine(_dir, "chat_template.jinja"), "{% for message in messages %}{{ message['content'] }}{% endfor %}");
+        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir);
+
+        ChatPrompt prompt = formatter.Format([new ChatTurn("user", "")]);
+
+        Assert.Equal("", prompt.Text);
+        Assert.Equal("Hi", formatter.Format([new ChatTurn("user", "Hi")]).Text);
+        // A message without text that carries something else (a tool call) is dropped by such a template: refused.
+        var call = new ChatTurn("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new List<object?>() });
+        Assert.Throws<ChatTemplateException>(() => formatter.Format([call]));
+    }
+
     /// <summary>Qwen3's switch, as its template writes it: an empty thought after the generation prompt when thinking is off.</summary>
     internal const string ThinkingTemplate = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
         + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% if enable_thinking is defined and enable_thinking is false %}{{ '<think>\\n\\n</think>\\n\\n' }}{% endif %}{% endif %}";

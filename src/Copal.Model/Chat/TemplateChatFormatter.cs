@@ -86,11 +86,14 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
     {
         var turns = messages.Select(m => new ChatTemplateMessage(m.Role, m.Content ?? nullContentAs, m.Extra)).ToList();
         string text = Template.Render(turns, addGenerationPrompt: true, tools, templateArguments);
-        if (text.Length == 0 && turns.Count > 0)
+        bool emptyTemplate = (tools is null ? Template.DefaultText : Template.ToolsText) is "";
+        // A conversation whose messages have no text (nor tool calls or other fields) may render as nothing (a
+        // template that writes only the text): nothing is dropped then, and the fault is not the template's.
+        if (text.Length == 0 && turns.Count > 0 && (emptyTemplate || turns.Any(t => !string.IsNullOrEmpty(t.Content) || t.Extra is { Count: > 0 })))
         {
             // The model would be prompted with nothing and the messages dropped without a word (an empty
             // chat_template.jinja, a failed save): the template's fault, named where it was read.
-            string why = (tools is null ? Template.DefaultText : Template.ToolsText) is "" ? "the template is empty" : "it writes none of the conversation";
+            string why = emptyTemplate ? "the template is empty" : "it writes none of the conversation";
             throw new ChatTemplateException($"{Template.Source}: rendered an empty prompt from {Plural.Of(turns.Count, "message")}: {why}");
         }
         return new ChatPrompt(text, AddSpecialTokens: false, StopTexts: []);

@@ -29,6 +29,9 @@ public static class SyntheticModelWriter
         return config with { TorchDtype = TorchDtypeName(dtype) };
     }
 
+    // The files of a tokenizer folder the model takes (Write copies them in).
+    private static readonly string[] TokenizerFiles = ["tokenizer.json", "tokenizer_config.json", ChatTemplateFile.Name];
+
     private static string TorchDtypeName(DType dtype) => dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
 
     /// <summary>
@@ -54,7 +57,12 @@ public static class SyntheticModelWriter
         }
         long weightBytes = RequireWritable(config, dtype, configSource);
         using var output = AtomicDirectory.Create(outDirectory, overwrite, tokenizerDirectory is null ? [] : [tokenizerDirectory]);
-        output.RequireSpace(weightBytes, FormattableString.Invariant($"the model ({config.NumLayers} layers, {dtype})"));
+        // The tokenizer's files are copied in before the weights are generated, so they count with them: a check of
+        // the weights alone passed where the copies then left too little room for the weights.
+        long copies = tokenizerDirectory is null ? 0
+            : TokenizerFiles.Sum(name => FileLength.Of(Path.Combine(tokenizerDirectory, name))) + ChatTemplateFiles.AdditionalBytes(tokenizerDirectory);
+        string model = FormattableString.Invariant($"the model ({config.NumLayers} layers, {dtype})");
+        output.RequireSpace(weightBytes + copies, copies == 0 ? model : $"{model} with the tokenizer's files ({ByteSize.Format(copies)})");
         output.WriteText("config.json", LlamaConfigWriter.ToJson(config, TorchDtypeName(dtype)));
         output.WriteText("generation_config.json",
             $"{{\n  \"bos_token_id\": {config.BosTokenId ?? 1},\n  \"eos_token_id\": {(config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : 2)}\n}}\n");
@@ -62,7 +70,7 @@ public static class SyntheticModelWriter
         {
             // chat_template.jinja with them: a tokenizer saved by transformers 4.50 and later keeps its chat template
             // there rather than in tokenizer_config.json, and the model would have none without it.
-            foreach (string name in new[] { "tokenizer.json", "tokenizer_config.json", ChatTemplateFile.Name })
+            foreach (string name in TokenizerFiles)
             {
                 string src = Path.Combine(tokenizerDirectory, name);
                 if (File.Exists(src))

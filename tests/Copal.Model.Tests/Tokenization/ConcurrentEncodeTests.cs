@@ -1,5 +1,6 @@
 using System.Text;
 using Copal.Model.Tokenization;
+using Copal.Testing;
 
 namespace Copal.Model.Tests.Tokenization;
 
@@ -26,7 +27,8 @@ public class ConcurrentEncodeTests
     {
         CopalTokenizer t = Tokenizers.Get(name);
         CopalTokenizer other = twoTokenizers ? CopalTokenizer.FromDirectory(Tokenizers.Folder(name)) : t;
-        string text = Repeated("the cat sat on the mat, 42 times. ", 1 << 20);
+        // A megabyte, and past the first progress report, where the first round's encodes wait for each other.
+        string text = Repeated("the cat sat on the mat, 42 times. ", EncodeWatch.ReportEveryChars + 1024);
         t.Encode(text, addSpecialTokens: false);
         long before = GC.GetAllocatedBytesForCurrentThread();
         int[] alone = t.Encode(text, addSpecialTokens: false);
@@ -35,12 +37,25 @@ public class ConcurrentEncodeTests
         using var start = new Barrier(Threads);
         var allocated = new long[Threads];
         var ids = new int[Threads][];
+        var heldTogether = new bool[Threads];
         Thread[] threads = [.. Enumerable.Range(0, Threads).Select(i => new Thread(() =>
         {
             CopalTokenizer mine = i % 2 == 0 ? t : other;
-            // The first round, together, builds what encodes running together build once; the second is counted.
-            start.SignalAndWait();
-            mine.Encode(text, addSpecialTokens: false);
+            // The first round builds what encodes running together build once (a regex each), and the second is
+            // counted. Each first encode waits for the others at its progress report, inside the text: all of them
+            // hold their regex then, whatever the scheduler did, so the second round finds one idle for each thread.
+            // Left to the scheduler, a first round that met less than the second built a regex in the count (36 KB).
+            bool waited = false;
+            var together = new CallbackProgress<TokenizeProgress>(p =>
+            {
+                if (!waited)
+                {
+                    waited = true;
+                    heldTogether[i] = p.CharsDone < p.CharsTotal;
+                    start.SignalAndWait();
+                }
+            });
+            mine.Encode(text, addSpecialTokens: false, together, CancellationToken.None);
             start.SignalAndWait();
             long before = GC.GetAllocatedBytesForCurrentThread();
             ids[i] = mine.Encode(text, addSpecialTokens: false);
@@ -56,6 +71,7 @@ public class ConcurrentEncodeTests
         }
         for (int i = 0; i < Threads; i++)
         {
+            Assert.True(heldTogether[i], "the first round's encodes met inside the text");
             Assert.Equal(alone, ids[i]);
             Assert.InRange(allocated[i], 0, bound);
         }

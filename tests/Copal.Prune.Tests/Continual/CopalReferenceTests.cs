@@ -92,11 +92,11 @@ public sealed class CopalReferenceTests : IDisposable
             TensorView view = pruned[name];
             var w = new float[view.ElementCount];
             FloatConvert.ToSingle(view, w);
-            AssertSameMask(expected, w, where);
-            AssertClose(expected.GetProperty("sum_squares").GetDouble(), w.Sum(v => (double)v * v), $"{where}: sum of squared weights");
+            GoldenLinear.AssertSameMask(expected, w, where);
+            GoldenLinear.AssertClose(expected.GetProperty("sum_squares").GetDouble(), w.Sum(v => (double)v * v), $"{where}: sum of squared weights");
             if (expected.GetProperty("reconstruction_error").ValueKind == JsonValueKind.Number)
             {
-                AssertClose(expected.GetProperty("reconstruction_error").GetDouble(), errors[name]!.Value, $"{where}: reconstruction error");
+                GoldenLinear.AssertClose(expected.GetProperty("reconstruction_error").GetDouble(), errors[name]!.Value, $"{where}: reconstruction error");
             }
             else
             {
@@ -146,26 +146,7 @@ public sealed class CopalReferenceTests : IDisposable
         double expectedSum = summary.GetProperty("sum").GetDouble();
         double bound = PruningTolerances.PipelineRelative * n * Math.Sqrt(summary.GetProperty("sum_squares").GetDouble());
         Assert.True(Math.Abs(sum - expectedSum) <= bound, $"{where}: {property} sum {sum:R}, reference {expectedSum:R}, bound {bound:R}");
-        AssertClose(summary.GetProperty("sum_squares").GetDouble(), squares, $"{where}: {property} sum of squares");
-        AssertClose(summary.GetProperty("trace").GetDouble(), trace, $"{where}: {property} trace");
+        GoldenLinear.AssertClose(summary.GetProperty("sum_squares").GetDouble(), squares, $"{where}: {property} sum of squares");
+        GoldenLinear.AssertClose(summary.GetProperty("trace").GetDouble(), trace, $"{where}: {property} trace");
     }
-
-    private static void AssertSameMask(JsonElement expected, float[] w, string where)
-    {
-        byte[] bits = Convert.FromBase64String(expected.GetProperty("mask_bits").GetString()!);
-        int differ = 0, first = -1;
-        for (int i = 0; i < w.Length; i++)
-        {
-            if (((bits[i >> 3] & (1 << (i & 7))) != 0) != (w[i] == 0f))
-            {
-                differ++;
-                first = first < 0 ? i : first;
-            }
-        }
-        Assert.True(differ == 0, $"{where}: {differ} mask entries differ from the reference's, the first at flat index {first}");
-    }
-
-    private static void AssertClose(double expected, double actual, string what) =>
-        Assert.True(Math.Abs(actual - expected) <= PruningTolerances.PipelineRelative * Math.Abs(expected),
-            $"{what} {actual:R}, reference {expected:R}");
 }

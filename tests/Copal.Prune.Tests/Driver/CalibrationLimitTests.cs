@@ -175,11 +175,6 @@ public sealed class CalibrationLimitTests
     }
 
     /// <summary>
-    /// Magnitude without the layer error runs no forward pass: no activations, forward buffers or statistics, only one
-    /// linear's workspace (its |W| scores, the selection's copy, the mask, the f32 weight and its encoded copy) beside
-    /// one layer's pruned copies; more linears run at once only as far as the memory holds their workspaces.
-    /// </summary>
-    /// <summary>
     /// --include-embeddings prunes lm_head by the method and an untied embedding by magnitude, each in its stored dtype,
     /// the head's pruned copy held for the final write while the embedding is pruned. A Llama 3 8B shape with F32
     /// embeddings beside BF16 linears: the estimate counted wanda's workspace on lm_head in the linears' 2 bytes, and
@@ -223,6 +218,11 @@ public sealed class CalibrationLimitTests
         }
     }
 
+    /// <summary>
+    /// Magnitude without the layer error runs no forward pass: no activations, forward buffers or statistics, only one
+    /// linear's workspace (its |W| scores, the selection's copy, the mask, the f32 weight and its encoded copy) beside
+    /// one layer's pruned copies; more linears run at once only as far as the memory holds their workspaces.
+    /// </summary>
     [Fact]
     public void A_run_without_forward_passes_counts_only_pruning_and_runs_as_many_linears_as_fit()
     {

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Copal.Model.Generation.Constraints;
 
 /// <summary>
@@ -13,7 +15,6 @@ internal class PrefixConstraint<TState>(TokenTrie trie, int[] stopIds, MaskCache
 {
     private TState _state = start;
     private long _bytes;
-    private float[] _kept = [];
 
     /// <inheritdoc/>
     public string FormatName => formatName;
@@ -60,18 +61,24 @@ internal class PrefixConstraint<TState>(TokenTrie trie, int[] stopIds, MaskCache
         {
             return 0;
         }
-        if (_kept.Length < count)
+        // Borrowed for the call: a buffer of the constraint's own, made per request, grew to as many as half the
+        // vocabulary's floats (300 KB on 152k tokens, large-object heap) for every JSON request.
+        float[] kept = ArrayPool<float>.Shared.Rent(count);
+        try
         {
-            _kept = new float[Math.Max(count, 2 * _kept.Length)];
+            for (int i = 0; i < count; i++)
+            {
+                kept[i] = logits[allowed[i]];
+            }
+            logits.Fill(float.NegativeInfinity);
+            for (int i = 0; i < count; i++)
+            {
+                logits[allowed[i]] = kept[i];
+            }
         }
-        for (int i = 0; i < count; i++)
+        finally
         {
-            _kept[i] = logits[allowed[i]];
-        }
-        logits.Fill(float.NegativeInfinity);
-        for (int i = 0; i < count; i++)
-        {
-            logits[allowed[i]] = _kept[i];
+            ArrayPool<float>.Shared.Return(kept);
         }
         return count;
     }

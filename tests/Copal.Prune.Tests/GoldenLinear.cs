@@ -1,0 +1,31 @@
+using System.Text.Json;
+
+namespace Copal.Prune.Tests;
+
+/// <summary>
+/// The checks of a pruned linear against an end-to-end reference's golden entry (tools/reference's pipeline and
+/// COPAL references write the same fields): its mask bit for bit, and values within the pipeline tolerance.
+/// </summary>
+internal static class GoldenLinear
+{
+    /// <summary>The zeros of <paramref name="w"/> are the golden's <c>mask_bits</c> (base64, a bit per weight, set where pruned).</summary>
+    public static void AssertSameMask(JsonElement expected, float[] w, string where)
+    {
+        byte[] bits = Convert.FromBase64String(expected.GetProperty("mask_bits").GetString()!);
+        int differ = 0, first = -1;
+        for (int i = 0; i < w.Length; i++)
+        {
+            if (((bits[i >> 3] & (1 << (i & 7))) != 0) != (w[i] == 0f))
+            {
+                differ++;
+                first = first < 0 ? i : first;
+            }
+        }
+        Assert.True(differ == 0, $"{where}: {differ} mask entries differ from the reference's, the first at flat index {first}");
+    }
+
+    /// <summary><paramref name="actual"/> within <see cref="PruningTolerances.PipelineRelative"/> of <paramref name="expected"/>, relative.</summary>
+    public static void AssertClose(double expected, double actual, string what) =>
+        Assert.True(Math.Abs(actual - expected) <= PruningTolerances.PipelineRelative * Math.Abs(expected),
+            $"{what} {actual:R}, reference {expected:R}");
+}
