@@ -31,6 +31,8 @@ public class SparsityAdvisorTests
     [InlineData(0.50, false, DType.BF16, SparseFormat.Bitmask)]
     [InlineData(0.70, false, DType.BF16, SparseFormat.Bitmask)]
     [InlineData(0.60, true, DType.BF16, SparseFormat.NM)]
+    [InlineData(0.50, true, DType.F16, SparseFormat.NM)]
+    [InlineData(0.95, false, DType.F16, SparseFormat.Dense)]
     public void Choose_follows_the_measured_break_even_points(double sparsity, bool valid24, DType dtype, SparseFormat expected)
     {
         var choice = SparsityAdvisor.Choose(new SparsityStats(sparsity, valid24, valid24), dtype, SparseGemvPath.Avx512);
@@ -44,6 +46,8 @@ public class SparsityAdvisorTests
     [InlineData(DType.BF16, SparseGemvPath.Avx2)]
     [InlineData(DType.F32, SparseGemvPath.Avx2)]
     [InlineData(DType.BF16, SparseGemvPath.Scalar)]
+    [InlineData(DType.F16, SparseGemvPath.Avx512)]
+    [InlineData(DType.F16, SparseGemvPath.Avx2)]
     public void Two_four_is_chosen_exactly_when_it_was_measured_faster_than_dense(DType dtype, SparseGemvPath path)
     {
         var choice = SparsityAdvisor.Choose(new SparsityStats(0.5, true, true), dtype, path);
