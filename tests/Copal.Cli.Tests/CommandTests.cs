@@ -336,6 +336,37 @@ public sealed class CommandTests : IDisposable
     }
 
     /// <summary>
+    /// A Gemma 3 whose config.json names no dtype scales its embeddings by √hidden in its embedding's dtype, as
+    /// transformers loads it ("auto"); `inspect` showed the f32 root (12.649 for √160) of the config alone where the
+    /// BF16 model runs with 12.625.
+    /// </summary>
+    [Fact]
+    public void Inspect_describes_a_gemma3_without_a_dtype_by_its_stored_embedding()
+    {
+        string config = Path.Combine(_temp, "gemma3-nodtype.json");
+        File.WriteAllText(config, """
+            {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_size": 160, "intermediate_size": 256,
+             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 32, "vocab_size": 512,
+             "max_position_embeddings": 256, "rms_norm_eps": 1e-6, "rope_theta": 1000000, "rope_local_base_freq": 10000,
+             "sliding_window": 16, "sliding_window_pattern": 2, "query_pre_attn_scalar": 32, "tie_word_embeddings": true,
+             "hidden_activation": "gelu_pytorch_tanh"}
+            """);
+        string outDir = Path.Combine(_temp, "gemma-nodtype");
+        CopalProcess.Result s = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", "bf16", "--tokenizer", TestData.Stories260K);
+        Assert.True(s.ExitCode == 0, s.Stderr);
+        string written = Path.Combine(outDir, "config.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(written))!.AsObject();
+        json.Remove("torch_dtype");
+        json.Remove("dtype");
+        File.WriteAllText(written, json.ToJsonString());
+
+        CopalProcess.Result i = CopalProcess.Run("inspect", outDir);
+
+        Assert.True(i.ExitCode == 0, i.Stderr);
+        Assert.Contains("embeddings ×12.625,", i.Stdout.Split('\n').Single(l => l.StartsWith("config: ", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// synth's sizes come from the config alone: one that claims 2^31 layers died of an out-of-memory "bug in copal",
     /// and one of 1 TiB wrote until the disk was full. Both are refused before anything is written.
     /// </summary>

@@ -35,6 +35,11 @@ internal static class InspectCommand
                 try
                 {
                     config = LlamaConfig.Load(dir);
+                    // As the load reads it: a Gemma 3 whose config names no dtype scales by its embedding's.
+                    if (checkpoint.TryGet(LlamaTensorNames.Embedding, out TensorView embedding))
+                    {
+                        config = config.WithStoredDtype(embedding.DType);
+                    }
                 }
                 catch (ModelConfigException e)
                 {

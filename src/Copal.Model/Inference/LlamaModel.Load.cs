@@ -49,7 +49,6 @@ public sealed partial class LlamaModel
             throw new ModelLoadException($"model folder '{directory}' does not exist");
         }
         LlamaConfig config = LlamaConfig.Load(directory);
-        progress?.Report(new LoadProgress(LoadStage.Config, config.ToString()));
         try
         {
             // The tables grow with the positions a run reaches; a scaling whose angles overflow f32 is refused before
@@ -96,6 +95,8 @@ public sealed partial class LlamaModel
         {
             config = config.WithStoredDtype(embedding.DType);
         }
+        // Said once the weights' headers are read: a Gemma 3 whose config names no dtype scales by its embedding's.
+        progress?.Report(new LoadProgress(LoadStage.Config, config.ToString()));
         SparseWeightSource? sparse = null;
         try
         {

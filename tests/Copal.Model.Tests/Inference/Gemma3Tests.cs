@@ -80,10 +80,13 @@ public sealed class Gemma3Tests() : SyntheticModelTests("gemma3", Length)
         File.WriteAllText(configPath, json.ToJsonString());
         Assert.Null(LlamaConfig.Load(dir).TorchDtype);
 
-        using LlamaModel model = LlamaModel.Load(dir, Backend);
+        var reports = new List<LoadProgress>();
+        using LlamaModel model = LlamaModel.Load(dir, Backend, new CallbackProgress<LoadProgress>(reports.Add));
 
         Assert.Equal(LlamaConfig.GemmaEmbeddingScale(72, "bfloat16"), model.Config.EmbeddingMultiplier);
         Assert.Equal(8.5, model.Config.EmbeddingMultiplier);
+        // The load's config line describes the config the model runs with, not the one before the weights were read.
+        Assert.Contains("embeddings ×8.5,", Assert.Single(reports, r => r.Stage == LoadStage.Config).Detail, StringComparison.Ordinal);
     }
 
     [Fact]
