@@ -24,6 +24,11 @@ internal static unsafe class QuickProbe
             PanelLayoutProbe.Run(threads, args.Contains("f32") ? DType.F32 : args.Contains("f16") ? DType.F16 : DType.BF16);
             return;
         }
+        if (args.Contains("f16-vs-bf16"))
+        {
+            HalfRateProbe.Run(threads);
+            return;
+        }
         if (args.Contains("gemv-memory"))
         {
             GemvFromMemory(threads);
