@@ -125,7 +125,7 @@ def json_logits(values):
     return [v if math.isfinite(v) else ("-inf" if v < 0 else "inf") for v in values]
 
 
-def cases(rng, random_rows=14):
+def cases(rng, random_rows=14, max_vocab=24):
     """Random rows and the adversarial ones: each a dict of logits, options, context, reply, decodable."""
     out = []
 
@@ -135,7 +135,7 @@ def cases(rng, random_rows=14):
 
     # Random rows under every filter and their combinations.
     for i in range(random_rows):
-        n = int(rng.integers(2, 24))
+        n = int(rng.integers(2, max_vocab))
         scale = float(rng.choice([0.5, 2.0, 5.0]))
         logits = rounded(rng.normal(0, scale, n))
         if i % 7 == 3:
@@ -195,6 +195,11 @@ def cases(rng, random_rows=14):
         context=[3, 0, 0, 1], reply=[0, 0, 1])
     add("bias_then_repetition_penalty", [4.0, 3.0, 2.0, 1.0],
         {"temperature": 1.0, "logit_bias": {"1": -5.0}, "repetition_penalty": 2.0}, context=[1, 2])
+    # Rows of more than 32 candidates: the ranking partitions them (quickselect) rather than sorting a few.
+    wide = rounded(np.random.default_rng(5).normal(0, 1.5, 64), 1)
+    add("wide_row_top_p_with_ties", wide, {"temperature": 1.0, "top_p": 0.9})
+    add("wide_row_top_k_with_ties", wide, {"temperature": 0.9, "top_k": 37})
+    add("wide_row_unfiltered", wide, {"temperature": 1.2, "presence_penalty": 1.0}, reply=[3, 3, 60])
     add("everything", rounded(np.random.default_rng(7).normal(0, 2, 40)),
         {"temperature": 0.8, "top_k": 20, "top_p": 0.9, "min_p": 0.05, "repetition_penalty": 1.1,
          "presence_penalty": 0.3, "frequency_penalty": 0.2, "logit_bias": {"3": 2.0, "5": -100.0}},
@@ -217,7 +222,7 @@ def margin_ok(case):
 
 
 def short(value):
-    return float(f"{float(value):.10g}")
+    return float(f"{float(value):.9g}")
 
 
 def golden(case):
@@ -226,7 +231,7 @@ def golden(case):
     row = dict(case)
     row["logits"] = json_logits(case["logits"])
     row["support"] = support
-    # Ten digits: far inside the tolerance the tests compare with, and a golden of a few kilobytes.
+    # Nine digits: far inside the tolerance the tests compare with, and a golden of a few kilobytes.
     row["probs"] = [short(d[t]) for t in support]
     raw = np.array(case["logits"][: case["decodable"] or len(case["logits"])], dtype=np.float64)
     if np.all(np.isfinite(raw)):
@@ -265,12 +270,13 @@ def main():
     g.add_argument("--out", required=True)
     g.add_argument("--seed", type=int, default=2026)
     g.add_argument("--random-rows", type=int, default=14, help="more for a one-off stress run, not to commit")
+    g.add_argument("--max-vocab", type=int, default=24, help="random rows have 2 to this many tokens")
     sub.add_parser("selftest")
     args = parser.parse_args()
     if args.command == "selftest":
         selftest()
         return 0
-    rows = [golden(c) for c in cases(np.random.default_rng(args.seed), args.random_rows) if margin_ok(c)]
+    rows = [golden(c) for c in cases(np.random.default_rng(args.seed), args.random_rows, args.max_vocab) if margin_ok(c)]
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump({"generator": "tools/reference/sampling_reference.py goldens", "seed": args.seed, "cases": rows}, f,
                   separators=(",", ":"))
