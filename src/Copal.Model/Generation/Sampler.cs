@@ -132,27 +132,17 @@ public sealed class Sampler
         return max;
     }
 
-    private bool Filtered => (_options.TopK > 0 && _options.TopK < _probs.Length) || _options.TopP < 1f || _options.MinP > 0f;
+    private bool Filters(int n) => (_options.TopK > 0 && _options.TopK < n) || _options.TopP < 1f || _options.MinP > 0f;
 
     private int Draw(Span<float> logits, float max)
     {
         // The draw's place in the ranked mass is known before any ranking when nothing filters (one draw per token
         // either way, so a seed draws the same).
-        EnsureBuffers(logits.Length);
-        bool filtered = Filtered;
+        bool filtered = Filters(logits.Length);
         double draw = filtered ? 0 : _rng.NextFloat();
         int keep = Keep(logits, max, draw, out double kept);
         double target = (filtered ? _rng.NextFloat() : draw) * kept;
         return _order[RankedPrefix.Crossing(_order.AsSpan(0, keep), _probs, target, strict: true, countOnly: false)];
-    }
-
-    private void EnsureBuffers(int n)
-    {
-        if (_probs.Length != n)
-        {
-            _probs = new float[n];
-            _order = new int[n];
-        }
     }
 
     // Temperature, then top-k, top-p and min-p in HF's order, each over what the one before kept. Only the likeliest
@@ -161,7 +151,11 @@ public sealed class Sampler
     private int Keep(Span<float> logits, float max, double draw, out double kept)
     {
         int n = logits.Length;
-        EnsureBuffers(n);
+        if (_probs.Length != n)
+        {
+            _probs = new float[n];
+            _order = new int[n];
+        }
         // The maximum comes off before the division: logit / T overflows to ±Inf for a tiny T (1e-38), and Inf − Inf
         // made every probability NaN. (l − max) / T is ≤ 0, so a tiny T sends all but the maxima to −Inf: greedy.
         // It also makes the likeliest token's weight exactly 1, which min-p measures against.
