@@ -219,6 +219,15 @@ public sealed class ExitCodeTests : IDisposable
         Assert.Equal("", r.Stdout);
     }
 
+    /// <summary>A temperature below single precision's smallest reads as 0, greedy: the refusal says so, not that none was given.</summary>
+    [Fact]
+    public void A_temperature_that_rounds_to_zero_is_named_in_the_refusal()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", Model, "-n", "3", "--device", "cpu", "--temperature", "1e-50", "--seed", "5");
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Contains("--seed 5 seeds the sampling's draws, but --temperature 1e-50 is 0 in single precision (greedy decoding)", r.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Top_p_with_a_temperature_samples()
     {

@@ -206,6 +206,19 @@ public sealed class OptionParsingTests
         Assert.Equal(expected, Program.FirstUsageError(parsed));
     }
 
+    /// <summary>
+    /// A positive number below single precision's smallest is read as 0: the refusal says so, rather than that the
+    /// value given (1e-50, which is in (0, 1]) is out of the range it names.
+    /// </summary>
+    [Theory]
+    [InlineData("--top-p: expected a number in (0, 1], got 1e-50, which single precision holds as 0", "--top-p", "1e-50")]
+    [InlineData("--repetition-penalty: expected a finite number > 0, got 1e-46, which single precision holds as 0", "--repetition-penalty", "1e-46")]
+    public void A_number_that_rounds_to_zero_is_refused_saying_so(string expected, string option, string value)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(["generate", "-m", "M", "--temperature", "0.8", option, value]);
+        Assert.Equal(expected, Program.FirstUsageError(parsed));
+    }
+
     /// <summary>The older positional form of the model names a path too.</summary>
     [Theory]
     [InlineData("inspect")]

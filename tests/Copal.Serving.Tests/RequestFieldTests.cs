@@ -248,6 +248,16 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
         Assert.Equal($"top_p must be a number in (0, 1], got {topP}", body.GetProperty("error").GetProperty("message").GetString());
     }
 
+    /// <summary>A penalty below single precision's smallest reads as 0: the refusal says so, since 1e-50 is > 0 as sent.</summary>
+    [Fact]
+    public async Task A_repetition_penalty_that_rounds_to_zero_is_refused_saying_so()
+    {
+        var (status, body) = await PostAsync(Chat, "{" + User + ",\"repetition_penalty\":1e-50}");
+        Assert.Equal(400, status);
+        AssertError(body, "repetition_penalty", null);
+        Assert.Equal("repetition_penalty must be a number > 0, got 1e-50, which single precision holds as 0", body.GetProperty("error").GetProperty("message").GetString());
+    }
+
     [Theory]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"logit_bias\":{},\"best_of\":1,\"top_k\":0,\"repetition_penalty\":1,\"top_p\":1")]
     [InlineData(Completions, Prompt + ",\"max_tokens\":2,\"logit_bias\":null,\"best_of\":null,\"top_k\":-1,\"repetition_penalty\":null")]

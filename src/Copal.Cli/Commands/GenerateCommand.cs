@@ -64,8 +64,13 @@ internal static class GenerateCommand
                 {
                     if (given)
                     {
+                        // A temperature typed as 1e-50 is 0 once read: the message says so, not that none was given.
+                        string greedy = p.GetResult(temperature) is { Implicit: false } typed && typed.Tokens[^1].Value is string raw
+                            && double.TryParse(raw, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double exact) && exact != 0
+                            ? $"--temperature {raw} is 0 in single precision (greedy decoding)"
+                            : "--temperature is 0 (greedy decoding, the default)";
                         throw new UsageException($"{p.Typed(option)} {p.GetResult(option)!.Tokens[^1].Value} {does}, "
-                            + "but --temperature is 0 (greedy decoding, the default); give --temperature > 0 to sample, e.g. --temperature 0.8");
+                            + $"but {greedy}; give --temperature > 0 to sample, e.g. --temperature 0.8");
                     }
                 }
             }

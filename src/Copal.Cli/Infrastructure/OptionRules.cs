@@ -212,10 +212,10 @@ internal static class OptionRules
         : unsigned ? string.Create(CultureInfo.InvariantCulture, $"{kind} up to {T.MaxValue}")
         : string.Create(CultureInfo.InvariantCulture, $"{kind} from {T.MinValue} to {T.MaxValue}");
 
-    private static void Fail(ArgumentResult r, string expected, string raw)
+    private static void Fail(ArgumentResult r, string expected, string raw, string note = "")
     {
         string typed = r.Parent is OptionResult o ? Typed(o, o.Option) : r.Argument.Name;
-        r.AddError($"{typed}: expected {expected}, got {Shown(raw)}");
+        r.AddError($"{typed}: expected {expected}, got {Shown(raw)}{note}");
     }
 
     private static Func<ArgumentResult, T?> TextParser<T>(Option<T> option, Func<string, (string? Expected, string Value)> check) where T : class?
@@ -270,9 +270,15 @@ internal static class OptionRules
         }
         if (ok is not null && !ok(value))
         {
-            Fail(r, expected ?? kind, raw);
+            Fail(r, expected ?? kind, raw, RoundsToZero(raw, value) ? ", which single precision holds as 0" : "");
             return null;
         }
         return value;
     }
+
+    // A positive number below float's smallest (1e-50 for --top-p) reads as 0; the refusal then says why, since the
+    // value as typed is inside the range the message names.
+    private static bool RoundsToZero<T>(string raw, T value) where T : INumber<T> =>
+        typeof(T) == typeof(float) && T.IsZero(value)
+        && double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double exact) && exact != 0;
 }

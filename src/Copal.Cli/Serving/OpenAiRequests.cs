@@ -187,7 +187,7 @@ internal static partial class OpenAiRequests
         if (repetition == 0)
         {
             // A positive number below float's smallest: it would divide by 0.
-            throw OpenAiException.BadRequest("repetition_penalty", $"repetition_penalty must be a number > 0, got {Actual(body.GetProperty("repetition_penalty"))}");
+            throw OpenAiException.BadRequest("repetition_penalty", $"repetition_penalty must be a number > 0, got {Actual(body.GetProperty("repetition_penalty"))}, which single precision holds as 0");
         }
         int maxTokens = Integer(body, maxName, 0) ?? defaultMax ?? -1;
         // OpenAI's seed is any int64; without one (or with llama.cpp's -1, "random") each request draws its own.

@@ -51,6 +51,42 @@ public sealed class Sampler
     /// is NaN or +∞; it names the option that sent a finite logit there, if one did.</exception>
     public int Sample(Span<float> logits, ReadOnlySpan<int> context)
     {
+        float max = Process(logits, context);
+        int chosen = _options.Temperature == 0f ? ArgMax(logits) : Draw(logits, max);
+        if (_chosenCounts is not null)
+        {
+            _chosenCounts[chosen] = _chosenCounts.GetValueOrDefault(chosen) + 1;
+        }
+        return chosen;
+    }
+
+    /// <summary>
+    /// The probability with which <see cref="Sample"/> would choose each token now, from the same steps (greedy is
+    /// one token at 1), without drawing or counting the choice: what tests compare with an independent reference
+    /// (tools/reference/sampling_reference.py), since frequencies of draws can only be checked statistically.
+    /// </summary>
+    internal double[] Distribution(Span<float> logits, ReadOnlySpan<int> context)
+    {
+        float max = Process(logits, context);
+        var distribution = new double[logits.Length];
+        if (_options.Temperature == 0f)
+        {
+            distribution[ArgMax(logits)] = 1;
+            return distribution;
+        }
+        // A draw of 1 makes every token a candidate when no filter applies; the filters rank as they do for a draw.
+        int keep = Keep(logits, max, draw: 1, out double kept);
+        foreach (int token in _order.AsSpan(0, keep))
+        {
+            distribution[token] = _probs[token] / kept;
+        }
+        return distribution;
+    }
+
+    /// <summary>The logits after the bias and the penalties; returns their maximum, which is finite.</summary>
+    /// <exception cref="NoTokenToChooseException">No token can be chosen.</exception>
+    private float Process(Span<float> logits, ReadOnlySpan<int> context)
+    {
         RequireLogits(logits);
         // The first step that sends a finite logit out of range, named if no token is left to choose.
         string? culprit = null;
@@ -93,17 +129,26 @@ public sealed class Sampler
                 ? FormattableString.Invariant($"no token can be chosen: all {logits.Length} logits are −∞ (banned or masked){cause}")
                 : $"a logit is NaN or +∞ (a penalty or bias out of range, or damaged logits); no token can be chosen{cause}", culprit);
         }
-        int chosen = _options.Temperature == 0f ? ArgMax(logits) : Draw(logits, max);
-        if (_chosenCounts is not null)
-        {
-            _chosenCounts[chosen] = _chosenCounts.GetValueOrDefault(chosen) + 1;
-        }
-        return chosen;
+        return max;
     }
 
-    // Temperature, then top-k, top-p and min-p in HF's order, each over what the one before kept, then the draw. Only
-    // the likeliest tokens are ever ranked (RankedPrefix), never the whole vocabulary.
+    private bool Filters(int n) => (_options.TopK > 0 && _options.TopK < n) || _options.TopP < 1f || _options.MinP > 0f;
+
     private int Draw(Span<float> logits, float max)
+    {
+        // The draw's place in the ranked mass is known before any ranking when nothing filters (one draw per token
+        // either way, so a seed draws the same).
+        bool filtered = Filters(logits.Length);
+        double draw = filtered ? 0 : _rng.NextFloat();
+        int keep = Keep(logits, max, draw, out double kept);
+        double target = (filtered ? _rng.NextFloat() : draw) * kept;
+        return _order[RankedPrefix.Crossing(_order.AsSpan(0, keep), _probs, target, strict: true, countOnly: false)];
+    }
+
+    // Temperature, then top-k, top-p and min-p in HF's order, each over what the one before kept. Only the likeliest
+    // tokens are ever ranked (RankedPrefix), never the whole vocabulary. Returns how many tokens of _order are kept,
+    // with their weights' sum in kept; with no filter, those that a draw at that place in the mass can fall on.
+    private int Keep(Span<float> logits, float max, double draw, out double kept)
     {
         int n = logits.Length;
         if (_probs.Length != n)
@@ -123,14 +168,10 @@ public sealed class Sampler
         {
             sum += probs[i];
         }
-        // The draw's place in the ranked mass is known before any ranking when nothing filters (one draw per token
-        // either way, so a seed draws the same).
         bool topK = _options.TopK > 0 && _options.TopK < n;
-        bool filtered = topK || _options.TopP < 1f || _options.MinP > 0f;
-        double draw = filtered ? 0 : _rng.NextFloat();
         Span<int> order = _order.AsSpan(0, Candidates(probs, sum, topK, draw));
         int keep = order.Length;
-        double kept = sum;
+        kept = sum;
         if (topK)
         {
             keep = RankedPrefix.Crossing(order, probs, _options.TopK, strict: false, countOnly: true) + 1;
@@ -148,8 +189,7 @@ public sealed class Sampler
             keep = RankedPrefix.AtLeast(order[..keep], probs, _options.MinP);
             kept = Sum(order[..keep], probs);
         }
-        double target = (filtered ? _rng.NextFloat() : draw) * kept;
-        return order[RankedPrefix.Crossing(order[..keep], probs, target, strict: true, countOnly: false)];
+        return keep;
     }
 
     /// <summary>

@@ -13,7 +13,7 @@ public sealed record SamplingOptions
     /// Finite, ≥ 0.
     /// </summary>
     public float Temperature { get; init; }
-    /// <summary>Keep only the k most likely tokens; 0 keeps all.</summary>
+    /// <summary>Keep only the k most likely tokens, exactly k (equal ones by the lower id, where HF keeps all tied with the k-th); 0 keeps all.</summary>
     public int TopK { get; init; }
     /// <summary>Keep the smallest set of tokens whose probability mass reaches p; 1 keeps all.</summary>
     public float TopP { get; init; } = 1f;
