@@ -107,6 +107,34 @@ public sealed class SlotRowsTests
         }
     }
 
+    /// <summary>
+    /// Rows of a prompt chunk that the host cannot hold fail that request alone, naming the buffer (the state is left
+    /// holding no rows), and the slot's next request grows them again and replies as a fresh engine does.
+    /// </summary>
+    [Fact]
+    public async Task Rows_the_host_cannot_hold_fail_that_request_alone_and_the_slot_grows_them_again()
+    {
+        // Buffers from 40 KiB are checked: a layer's first 256 positions of keys (× kv width 32, 32 KiB) are not, a
+        // 128-row chunk's widest activation (× MLP width 172, 86 KiB) is.
+        using var host = new HostMemoryControlledCpu(checkedBytes: 40 << 10);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, host.Backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        CompletionRequest Request() => new() { PromptIds = ReplyBits.Prompt(200, seed: 5), MaxTokens = 4, TopLogprobs = 1 };
+        CompletionResult after;
+        using (var engine = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 }))
+        {
+            Assert.Equal(2, (await engine.CompleteAsync(new CompletionRequest { PromptIds = [1, 403, 407], MaxTokens = 2 })).TokenIds.Count);
+            host.FreeBytes = 40 << 10;
+            var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => engine.CompleteAsync(Request()));
+            Assert.StartsWith("host memory is short: 86.0 KiB for a buffer of 22016 floats did not fit", e.Message, StringComparison.Ordinal);
+            Assert.Null(engine.Fault);
+            host.FreeBytes = 1L << 40;
+            after = await engine.CompleteAsync(Request());
+        }
+        using var fresh = new InferenceEngine(model, tokenizer, new EngineOptions { Parallel = 1 });
+        Assert.Equal(ReplyBits.Of(await fresh.CompleteAsync(Request())), ReplyBits.Of(after));
+    }
+
     private static string PromptBits(PromptLogprobs p) => string.Join(' ', p.Following.SelectMany(l => l.Top.Select(t => t.Logprob).Prepend(l.Chosen.Logprob))
         .Select(x => BitConverter.SingleToInt32Bits(x).ToString("x8", System.Globalization.CultureInfo.InvariantCulture)));
 
