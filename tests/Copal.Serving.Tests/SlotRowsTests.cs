@@ -50,6 +50,45 @@ public sealed class SlotRowsTests
     }
 
     /// <summary>
+    /// A slot decodes in one row: the rows of its prompt's chunks (128 of a 300-token prompt, with a scoring job's
+    /// 128 rows × the vocabulary of logits) go back after its prefill, not when the reply ends, and the idle slot holds
+    /// none. The batch step's state holds its one row.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_decoding_slot_holds_one_row_and_an_idle_one_none(bool scores)
+    {
+        using var backend = new CpuBackend();
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        var during = new List<long>();
+        InferenceEngine? engine = null;
+        using (engine = new InferenceEngine(model, CopalTokenizer.FromDirectory(TestData.Stories260K), new EngineOptions
+        {
+            Parallel = 1,
+            BeforeDecodeStep = () => during.Add(engine!.ActivationBytes),
+        }))
+        {
+            CompletionResult reply = await engine.CompleteAsync(new CompletionRequest
+            {
+                PromptIds = ReplyBits.Prompt(300, seed: 3),
+                MaxTokens = 4,
+                TopLogprobs = scores ? 1 : null,
+                ScorePrompt = scores,
+                LogitBias = new Dictionary<int, float> { [2] = -100f }, // no end of sequence: four decode steps
+            });
+            Assert.Equal(4, reply.TokenIds.Count);
+
+            LlamaConfig c = model.Config;
+            long oneRow = (RowFloats(c) + c.VocabSize) * sizeof(float);
+            Assert.Equal(3, during.Count);
+            // The slot's row, and from the second step the batch step's (its first step makes it).
+            Assert.Equal([oneRow, 2 * oneRow, 2 * oneRow], during);
+            Assert.Equal(oneRow, engine.ActivationBytes); // the batch step's alone
+        }
+    }
+
+    /// <summary>
     /// A 3-token prompt, then a 300-token one (chunks of 128, 128 and 44 rows) in the same slot, scored or not: the
     /// reply and the prompt's log-probabilities are a fresh engine's to the bit, the greedy tokens are
     /// <c>generate</c>'s, and the prompt's log-probabilities are those of a state of a whole chunk's rows from the start.

@@ -43,6 +43,9 @@ internal sealed class ActivationRows : IDisposable
         }
     }
 
+    /// <summary>Bytes of every buffer: rows × the activations' widths, and the logits, × 4.</summary>
+    public long Bytes => _all.Sum(b => b.Length) * sizeof(float);
+
     public DeviceBuffer Hidden => _all[0];
     public DeviceBuffer Normed => _all[1];
     public DeviceBuffer Q => _all[2];

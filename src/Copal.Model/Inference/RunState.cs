@@ -169,6 +169,9 @@ public sealed class RunState : IDisposable
     /// </summary>
     public int Rows { get; private set; }
 
+    /// <summary>Bytes of the activation buffers and the logits now: <see cref="Rows"/> rows of each, and the logits' rows × vocab, × 4.</summary>
+    public long ActivationBytes => _rowBuffers?.Bytes ?? 0;
+
     /// <summary>Rows of <see cref="Logits"/>: <see cref="Rows"/> when every position's logits are wanted, else 1.</summary>
     public int LogitRows => AllRowLogits ? Rows : Math.Min(Rows, 1);
 

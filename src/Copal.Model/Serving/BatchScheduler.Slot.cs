@@ -29,6 +29,7 @@ internal sealed partial class BatchScheduler
         public Sampler? Sampler { get; private set; }
         public int Generated { get; set; }
         public long KvBytes => _state?.KvCacheBytes ?? 0;
+        public long ActivationBytes => _state?.ActivationBytes ?? 0;
 
         // Every row's logits only for a job that scores its prompt: a prefill's rows × the vocabulary (see Start). The
         // activations start at one row (a decode step's) and grow with the prompt chunks run (RunState.EnsureRows):
@@ -109,12 +110,22 @@ internal sealed partial class BatchScheduler
             return reused;
         }
 
-        /// <summary>The job's prompt is in the cache: its whole chunks may serve a later job once this one ends.</summary>
+        /// <summary>
+        /// The job's prompt is in the cache: its whole chunks may serve a later job once this one ends. Its decode steps
+        /// use one row of the state (the batch step's scratch), so the prefill's rows go back to the device, and a
+        /// scoring job's rows × vocabulary of logits with them: a 128-token prompt's rows are 24.75 MiB at Llama-2-7B's
+        /// shapes, held for the whole reply. The one row is allocated after they are freed, so this costs no more.
+        /// </summary>
         public void Prefilled()
         {
             if (_pending > 0)
             {
                 _kept = Job!.PromptIds[.._pending];
+            }
+            if (_state!.Rows > 1)
+            {
+                _state.ReleaseRows();
+                _state.EnsureRows(1);
             }
         }
 
