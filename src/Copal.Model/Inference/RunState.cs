@@ -29,9 +29,9 @@ public sealed class RunState : IDisposable
     /// <param name="maxRows">Tokens per forward call at most.</param>
     /// <param name="reservedRows">
     /// Rows the activation buffers (and every row's logits) are allocated for at once (default: <paramref name="maxRows"/>);
-    /// a call that runs more grows them (<see cref="EnsureRows"/>). A served request's slot reserves its prompt's rows:
-    /// a 3-token prompt held 128 rows, 24.75 MiB of activations at LLaMA-7B and 74 MiB more of a 152k vocabulary's logits
-    /// when it scored its prompt.
+    /// a call that runs more grows them (<see cref="EnsureRows"/>). A served request's slot reserves one row and grows
+    /// to its prompt's chunks: a 3-token prompt held 128 rows, 24.75 MiB of activations at LLaMA-7B and 74 MiB more of a
+    /// 152k vocabulary's logits when it scored its prompt.
     /// </param>
     /// <param name="maxPositions">Positions the state may hold at most (its context).</param>
     /// <param name="allRowLogits">Keep every row's logits (else only the last row's).</param>
@@ -172,7 +172,7 @@ public sealed class RunState : IDisposable
     /// <summary>Bytes of the activation buffers and the logits now: <see cref="Rows"/> rows of each, and the logits' rows × vocab, × 4.</summary>
     public long ActivationBytes => _rowBuffers?.Bytes ?? 0;
 
-    /// <summary>Rows of <see cref="Logits"/>: <see cref="Rows"/> when every position's logits are wanted, else 1.</summary>
+    /// <summary>Rows of <see cref="Logits"/>: <see cref="Rows"/> when every position's logits are wanted, else 1 (0 while the state holds no rows).</summary>
     public int LogitRows => AllRowLogits ? Rows : Math.Min(Rows, 1);
 
     /// <summary>
