@@ -625,8 +625,9 @@ public sealed class EngineTests : IDisposable
     [Fact]
     public async Task A_cache_the_host_cannot_grow_fails_that_request_alone_and_the_engine_goes_on()
     {
-        // Buffers from 40 KiB are checked: a layer's first 256 positions of keys (× kv width 32, 32 KiB) are not, a
-        // grown cache of 512 positions (64 KiB, the context, which max_tokens 300 can reach) is.
+        // Buffers from 40 KiB are checked: a layer's first 256 positions of keys (× kv width 32, 32 KiB) are not, nor
+        // the 50-token prompt's activations (its widest, 50 rows × MLP width 172, 34 KiB); a grown cache of 512
+        // positions (64 KiB, the context, which max_tokens 462 reaches) is.
         using var host = new HostMemoryControlledCpu(checkedBytes: 40 << 10);
         using LlamaModel model = LlamaModel.Load(TestData.Stories260K, host.Backend);
         var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
@@ -634,7 +635,7 @@ public sealed class EngineTests : IDisposable
         Assert.True((await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 })).TokenIds.Count > 0);
         host.FreeBytes = 40 << 10;
         int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
-        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 300 }));
+        var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = story[..50], MaxTokens = 462 }));
         Assert.True(e.OnHost);
         Assert.StartsWith("host memory is short: 64.0 KiB for a buffer of 16384 floats did not fit", e.Message, StringComparison.Ordinal);
         Assert.Null(engine.Fault);
@@ -657,8 +658,8 @@ public sealed class EngineTests : IDisposable
         int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
         // Past the slot's first 256 positions: its cache grows, and is given back when the request ends.
         Assert.True((await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 })).TokenIds.Count > 0);
-        // The slot's next state refused at its first buffer of 8,192 floats (its activations, 128 rows × 64; a layer's
-        // first 256 positions of keys are as long), as a full device would refuse it.
+        // The slot's next state refused at its first buffer of 8,192 floats (a layer's first 256 positions of keys),
+        // as a full device would refuse it.
         device.RefusedLength = 256 * 32;
         Task<CompletionResult> refused = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 });
         // A guard against the hang this test is about, not a timing: the request fails in milliseconds.

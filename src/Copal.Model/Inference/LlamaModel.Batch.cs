@@ -19,7 +19,7 @@ public sealed partial class LlamaModel
     /// row i of <c>batch.Logits</c>. Each row computes what <see cref="Forward"/> of that one token would, up to the
     /// summation order of the matrix kernels (docs/testing.md).
     /// </summary>
-    /// <param name="batch">Activation buffers for the rows: MaxRows ≥ rows and all-row logits; its own KV cache is unused.</param>
+    /// <param name="batch">Activation buffers for the rows: MaxRows ≥ rows and all-row logits (grown to the rows where it holds fewer); its own KV cache is unused.</param>
     /// <param name="sequences">Each row's state: its KV cache, and one-row scratch buffers.</param>
     /// <param name="tokens">Each row's token.</param>
     /// <param name="positions">Each row's position in its sequence.</param>
@@ -49,9 +49,9 @@ public sealed partial class LlamaModel
         {
             throw new ArgumentException($"a batch step needs one sequence and one position per token: {rows} tokens, {sequences.Count} sequences, {positions.Length} positions");
         }
-        if (rows > batch.MaxRows || batch.LogitRows < rows)
+        if (rows > batch.MaxRows || !batch.AllRowLogits)
         {
-            throw new ArgumentException($"a batch of {rows} rows needs a state with MaxRows and logit rows ≥ {rows} (has {batch.MaxRows}, logit rows {batch.LogitRows})");
+            throw new ArgumentException($"a batch of {rows} rows needs a state with all-row logits and MaxRows ≥ {rows} (has {batch.MaxRows}, {(batch.AllRowLogits ? "all-row logits" : "the last row's logits")})");
         }
         ValidateTokens(tokens);
         int furthest = 0;
@@ -70,11 +70,13 @@ public sealed partial class LlamaModel
             RunState s = sequences[i];
             int pos = positions[i];
             s.EnsurePositions(pos + 1);
+            s.EnsureRows(1); // its one-row scratch (RowScratch below)
             s.SlideWindows(pos, 1);
             s.Positions = pos;
             furthest = Math.Max(furthest, pos + 1);
         }
         EnsureRope(furthest);
+        batch.EnsureRows(rows);
         IBackend b = Backend;
         LlamaConfig c = Config;
         int hiddenSize = c.HiddenSize;

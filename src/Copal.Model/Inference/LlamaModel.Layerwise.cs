@@ -75,9 +75,10 @@ public sealed partial class LlamaModel
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(logits);
         state.RequireFits(Config, nameof(state));
-        if (first < 0 || rows < 1 || first + rows > state.MaxRows)
+        // The rows the state holds (Rows): its buffers grow with the calls that ran, so a row past them no pass wrote.
+        if (first < 0 || rows < 1 || first + rows > state.Rows)
         {
-            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"rows {first}..{first + rows - 1} outside the state's 0..{state.MaxRows - 1}"));
+            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"rows {first}..{first + rows - 1} outside the state's 0..{state.Rows - 1}"));
         }
         if (logits.Length < (long)rows * Config.VocabSize)
         {

@@ -133,9 +133,9 @@ public sealed partial class LlamaModel : IDisposable
                 $"positions {startPos}..{startPos + tokens.Length - 1} exceed the context of {state.MaxPositions} positions");
         }
         CheckStartsWithinRun(state, startPos, nameof(startPos), batchRow: null);
-        if (mode == LogitsMode.All && (tokens.Length > state.MaxRows || state.LogitRows < tokens.Length))
+        if (mode == LogitsMode.All && (tokens.Length > state.MaxRows || !state.AllRowLogits))
         {
-            throw new ArgumentException($"all-row logits for {tokens.Length} tokens need a state with all-row logits and MaxRows ≥ {tokens.Length} (has {state.MaxRows}, logit rows {state.LogitRows})");
+            throw new ArgumentException($"all-row logits for {tokens.Length} tokens need a state with all-row logits and MaxRows ≥ {tokens.Length} (has {state.MaxRows}, {(state.AllRowLogits ? "all-row logits" : "the last row's logits")})");
         }
         ValidateTokens(tokens);
         int done = 0;
@@ -152,6 +152,8 @@ public sealed partial class LlamaModel : IDisposable
                 // the lock once).
                 state.EnsurePositions(startPos + tokens.Length);
                 EnsureRope(startPos + tokens.Length);
+                // The activations hold the call's chunk, not MaxRows: a 3-token prompt in a serve slot takes 3 rows.
+                state.EnsureRows(Math.Min(state.MaxRows, tokens.Length));
             }
             int rows = Math.Min(state.MaxRows, tokens.Length - done);
             bool last = done + rows == tokens.Length;
@@ -244,6 +246,8 @@ public sealed partial class LlamaModel : IDisposable
         {
             throw WindowRewind(state, layer, startPos, nameof(startPos), "startPos");
         }
+        // A no-op within Forward, which grew the rows for its chunks; a caller's own layer pass (the pruning driver's) may grow them.
+        state.EnsureRows(rows);
         state.EnsurePositions(startPos + rows);
         state.SlideWindow(layer, startPos, rows); // a sliding-window layer's cache makes room for the rows
         EnsureRope(startPos + rows);

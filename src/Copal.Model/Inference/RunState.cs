@@ -4,8 +4,9 @@ using Copal.Tensors.Backends;
 namespace Copal.Model.Inference;
 
 /// <summary>
-/// Every activation buffer, allocated once for up to <see cref="MaxRows"/> tokens per forward call, and the KV cache
-/// for at most <see cref="MaxPositions"/> positions. A layer's cache holds what the run reserved, grown
+/// Every activation buffer, for the rows a forward call uses (<see cref="Rows"/>, grown geometrically up to
+/// <see cref="MaxRows"/> tokens per call, as <see cref="EnsureRows"/> says), and the KV cache for at most
+/// <see cref="MaxPositions"/> positions. A layer's cache holds what the run reserved, grown
 /// geometrically (up to MaxPositions) when a forward call reaches further, so its memory follows the positions used,
 /// not the model's context. A sliding-window layer's cache stops growing at 2·window + MaxRows positions: when a call
 /// would pass its end, the last window − 1 positions move to its start and the ones no window reaches any more are
@@ -13,7 +14,8 @@ namespace Copal.Model.Inference;
 /// </summary>
 public sealed class RunState : IDisposable
 {
-    private readonly List<DeviceBuffer> _owned = [];
+    // The activations and logits for Rows rows; null once given back (ReleaseRows) or after a refused growth.
+    private ActivationRows? _rowBuffers;
     private readonly IBackend _backend;
     private readonly int _kvDim;
     private readonly int _cacheLayers; // distinct KV cache buffers: every layer's, or one shared by all
@@ -25,6 +27,12 @@ public sealed class RunState : IDisposable
     /// <param name="backend">Where the buffers live.</param>
     /// <param name="config">The model's shapes.</param>
     /// <param name="maxRows">Tokens per forward call at most.</param>
+    /// <param name="reservedRows">
+    /// Rows the activation buffers (and every row's logits) are allocated for at once (default: <paramref name="maxRows"/>);
+    /// a call that runs more grows them (<see cref="EnsureRows"/>). A served request's slot reserves one row and grows
+    /// to its prompt's chunks: a 3-token prompt held 128 rows, 24.75 MiB of activations at LLaMA-7B and 74 MiB more of a
+    /// 152k vocabulary's logits when it scored its prompt.
+    /// </param>
     /// <param name="maxPositions">Positions the state may hold at most (its context).</param>
     /// <param name="allRowLogits">Keep every row's logits (else only the last row's).</param>
     /// <param name="reservedPositions">Positions the KV cache is allocated for at once (default: <paramref name="maxPositions"/>); it grows from there on demand.</param>
@@ -33,7 +41,8 @@ public sealed class RunState : IDisposable
     /// position 0 (the pruning driver), which never read a layer's cache after running another layer. At LLaMA-7B
     /// with 512 positions this saves 0.5 GB.
     /// </param>
-    public RunState(IBackend backend, LlamaConfig config, int maxRows, int maxPositions, bool allRowLogits, int? reservedPositions = null, bool oneLayerCache = false)
+    public RunState(IBackend backend, LlamaConfig config, int maxRows, int maxPositions, bool allRowLogits, int? reservedPositions = null, bool oneLayerCache = false,
+        int? reservedRows = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(config);
@@ -42,24 +51,19 @@ public sealed class RunState : IDisposable
         int reserved = reservedPositions ?? maxPositions;
         ArgumentOutOfRangeException.ThrowIfLessThan(reserved, 1, nameof(reservedPositions));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(reserved, maxPositions, nameof(reservedPositions));
+        int rows = reservedRows ?? maxRows;
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1, nameof(reservedRows));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, maxRows, nameof(reservedRows));
         _backend = backend;
         _config = config;
         _kvDim = config.KvDim;
         MaxRows = maxRows;
         MaxPositions = maxPositions;
-        LogitRows = allRowLogits ? maxRows : 1;
+        AllRowLogits = allRowLogits;
         try
         {
-            Hidden = Own(backend.Allocate((long)maxRows * config.HiddenSize));
-            Normed = Own(backend.Allocate((long)maxRows * config.HiddenSize));
-            Q = Own(backend.Allocate((long)maxRows * config.QDim));
-            K = Own(backend.Allocate((long)maxRows * config.KvDim));
-            V = Own(backend.Allocate((long)maxRows * config.KvDim));
-            AttentionOut = Own(backend.Allocate((long)maxRows * config.QDim));
-            Projected = Own(backend.Allocate((long)maxRows * config.HiddenSize));
-            Gate = Own(backend.Allocate((long)maxRows * config.IntermediateSize));
-            Up = Own(backend.Allocate((long)maxRows * config.IntermediateSize));
-            Logits = Own(backend.Allocate((long)LogitRows * config.VocabSize));
+            _rowBuffers = ActivationRows.Allocate(backend, config, rows, allRowLogits ? rows : 1);
+            Rows = rows;
             KCache = new DeviceBuffer[config.NumLayers];
             VCache = new DeviceBuffer[config.NumLayers];
             _cacheLayers = oneLayerCache ? 1 : config.NumLayers;
@@ -156,29 +160,85 @@ public sealed class RunState : IDisposable
     /// for a sliding-window layer the first position a window still reaches after its cache slid.
     /// </summary>
     public int CacheStart(int layer) => _cacheStart[CacheLayer(layer)];
-    /// <summary>Rows of <see cref="Logits"/>: MaxRows when every position's logits are wanted, else 1.</summary>
-    public int LogitRows { get; }
+    /// <summary>Whether <see cref="Logits"/> holds every row's logits (else the last row's).</summary>
+    public bool AllRowLogits { get; }
+
+    /// <summary>
+    /// Rows the activation buffers hold now (≤ <see cref="MaxRows"/>): the state's reservation, grown by the calls that
+    /// ran more (<see cref="EnsureRows"/>); 0 while a served slot's state is idle (<see cref="ReleaseRows"/>).
+    /// </summary>
+    public int Rows { get; private set; }
+
+    /// <summary>Bytes of the activation buffers and the logits now: <see cref="Rows"/> rows of each, and the logits' rows × vocab, × 4.</summary>
+    public long ActivationBytes => _rowBuffers?.Bytes ?? 0;
+
+    /// <summary>Rows of <see cref="Logits"/>: <see cref="Rows"/> when every position's logits are wanted, else 1 (0 while the state holds no rows).</summary>
+    public int LogitRows => AllRowLogits ? Rows : Math.Min(Rows, 1);
+
+    /// <summary>
+    /// Makes the activation buffers (and every row's logits) hold at least <paramref name="rows"/> rows: smaller ones
+    /// are replaced by buffers of max(rows, 2 × <see cref="Rows"/>) rows, capped by <see cref="MaxRows"/>, as
+    /// <see cref="EnsurePositions"/> grows the cache. What they held is not kept: it is scratch of one forward call, so
+    /// a caller grows them before a call, never between a call and its reads (its logits, <see cref="Hidden"/>).
+    /// The old buffers go first, so growing costs the new ones only; where the backend refuses those, the state holds
+    /// no rows (<see cref="Rows"/> 0) until a later call grows it.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> exceeds <see cref="MaxRows"/>.</exception>
+    public void EnsureRows(int rows)
+    {
+        if (rows <= Rows)
+        {
+            return;
+        }
+        if (rows > MaxRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, FormattableString.Invariant($"{rows} rows exceed the state's {MaxRows} rows per call"));
+        }
+        int grown = (int)Math.Min(MaxRows, Math.Max(rows, 2L * Rows));
+        ReleaseRows();
+        _rowBuffers = ActivationRows.Allocate(_backend, _config, grown, AllRowLogits ? grown : 1);
+        Rows = grown;
+    }
+
+    /// <summary>
+    /// Frees the activation buffers and logits, keeping the KV cache: an idle served slot holds its cache for the next
+    /// turn, not the rows of the last prompt it ran. The next call grows them again (<see cref="EnsureRows"/>).
+    /// </summary>
+    internal void ReleaseRows()
+    {
+        if (_rowBuffers is null)
+        {
+            return;
+        }
+        // Kernels enqueued on the device may still read them: wait before freeing.
+        _backend.Synchronize();
+        _rowBuffers.Dispose();
+        _rowBuffers = null;
+        Rows = 0;
+    }
+
+    private ActivationRows RowBuffers => _rowBuffers ?? throw new InvalidOperationException("the state holds no rows: a call grows them first (EnsureRows)");
 
     /// <summary>The residual stream. // [rows, hidden]</summary>
-    public DeviceBuffer Hidden { get; } = null!;
+    public DeviceBuffer Hidden => RowBuffers.Hidden;
     /// <summary>RMSNorm output, the input of q/k/v and of gate/up. // [rows, hidden]</summary>
-    public DeviceBuffer Normed { get; } = null!;
+    public DeviceBuffer Normed => RowBuffers.Normed;
     /// <summary>q_proj output, the queries. // [rows, heads·headDim]</summary>
-    public DeviceBuffer Q { get; } = null!;
+    public DeviceBuffer Q => RowBuffers.Q;
     /// <summary>k_proj output, the keys before they are rotated into the cache. // [rows, kvHeads·headDim]</summary>
-    public DeviceBuffer K { get; } = null!;
+    public DeviceBuffer K => RowBuffers.K;
     /// <summary>v_proj output, the values before they are copied into the cache. // [rows, kvHeads·headDim]</summary>
-    public DeviceBuffer V { get; } = null!;
+    public DeviceBuffer V => RowBuffers.V;
     /// <summary>Attention output, the input of o_proj. // [rows, heads·headDim]</summary>
-    public DeviceBuffer AttentionOut { get; } = null!;
+    public DeviceBuffer AttentionOut => RowBuffers.AttentionOut;
     /// <summary>o_proj and down_proj outputs before the residual add. // [rows, hidden]</summary>
-    public DeviceBuffer Projected { get; } = null!;
+    public DeviceBuffer Projected => RowBuffers.Projected;
     /// <summary>gate_proj output, then silu(gate) · up: the input of down_proj. // [rows, intermediate]</summary>
-    public DeviceBuffer Gate { get; } = null!;
+    public DeviceBuffer Gate => RowBuffers.Gate;
     /// <summary>up_proj output; may be left unwritten where the backend fuses gate and up (<see cref="IBackend.MatMulSiluGate"/>). // [rows, intermediate]</summary>
-    public DeviceBuffer Up { get; } = null!;
+    public DeviceBuffer Up => RowBuffers.Up;
     /// <summary>Logits of the last row, or of every row (<see cref="LogitRows"/>). // [LogitRows, vocab]</summary>
-    public DeviceBuffer Logits { get; } = null!;
+    public DeviceBuffer Logits => RowBuffers.Logits;
     /// <summary>Per layer; replaced by larger buffers when the cache grows. Row r holds position <see cref="CacheStart"/> + r. // [capacity, kvHeads·headDim]</summary>
     public DeviceBuffer[] KCache { get; } = null!;
     /// <summary>The values, as <see cref="KCache"/> holds the keys. // [capacity, kvHeads·headDim]</summary>
@@ -347,20 +407,12 @@ public sealed class RunState : IDisposable
         return grown;
     }
 
-    private DeviceBuffer Own(DeviceBuffer b)
-    {
-        _owned.Add(b);
-        return b;
-    }
-
     /// <summary>Frees every buffer and the KV cache; the backend stays. Disposing again does nothing.</summary>
     public void Dispose()
     {
-        foreach (DeviceBuffer b in _owned)
-        {
-            b.Dispose();
-        }
-        _owned.Clear();
+        _rowBuffers?.Dispose();
+        _rowBuffers = null;
+        Rows = 0;
         foreach (DeviceBuffer[]? caches in new[] { KCache, VCache })
         {
             if (caches is null)

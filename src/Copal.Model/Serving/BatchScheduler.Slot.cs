@@ -29,10 +29,13 @@ internal sealed partial class BatchScheduler
         public Sampler? Sampler { get; private set; }
         public int Generated { get; set; }
         public long KvBytes => _state?.KvCacheBytes ?? 0;
+        public long ActivationBytes => _state?.ActivationBytes ?? 0;
 
-        // Every row's logits only for a job that scores its prompt: a prefill's rows × the vocabulary (see Start).
+        // Every row's logits only for a job that scores its prompt: a prefill's rows × the vocabulary (see Start). The
+        // activations start at one row (a decode step's) and grow with the prompt chunks run (RunState.EnsureRows):
+        // a 3-token prompt held 128 rows, 24.75 MiB at LLaMA-7B, and 74 MiB more of a 152k vocabulary's logits to score it.
         private static RunState NewState(LlamaModel model, int contextSize, bool allRowLogits) => new(model.Backend, model.Config, ChunkRowsFor(contextSize), contextSize,
-            allRowLogits, reservedPositions: Math.Min(contextSize, 256));
+            allRowLogits, reservedPositions: Math.Min(contextSize, 256), reservedRows: 1);
 
         /// <summary>Rows of a prefill call (the state's MaxRows): a prompt runs in chunks of this many from its first token.</summary>
         private static int ChunkRowsFor(int contextSize) => Math.Min(PrefillRows, contextSize);
@@ -85,12 +88,14 @@ internal sealed partial class BatchScheduler
             Job = job;
             // A state of the other kind is replaced: jobs that score their prompts (an evaluation harness's, one after
             // another) keep one with every row's logits, and plain jobs do not carry its rows × vocabulary.
-            if (_state is not null && (_state.LogitRows > 1) != job.ScoresPrompt)
+            if (_state is not null && _state.AllRowLogits != job.ScoresPrompt)
             {
                 _state.Dispose();
                 _state = null;
             }
             _state ??= NewState(model, contextSize, job.ScoresPrompt);
+            // A decode step's one row (its scratch in the batch step), where Release gave the rows back; the prefill grows them.
+            _state.EnsureRows(1);
             // The cache grows with the job, up to its prompt and max_tokens, not by doubling past them.
             _state.GrowthLimit = job.ContextLimit;
             if (_initialKvBytes < 0)
@@ -105,12 +110,22 @@ internal sealed partial class BatchScheduler
             return reused;
         }
 
-        /// <summary>The job's prompt is in the cache: its whole chunks may serve a later job once this one ends.</summary>
+        /// <summary>
+        /// The job's prompt is in the cache: its whole chunks may serve a later job once this one ends. Its decode steps
+        /// use one row of the state (the batch step's scratch), so the prefill's rows go back to the device, and a
+        /// scoring job's rows × vocabulary of logits with them: a 128-token prompt's rows are 24.75 MiB at Llama-2-7B's
+        /// shapes, held for the whole reply. The one row is allocated after they are freed, so this costs no more.
+        /// </summary>
         public void Prefilled()
         {
             if (_pending > 0)
             {
                 _kept = Job!.PromptIds[.._pending];
+            }
+            if (_state!.Rows > 1)
+            {
+                _state.ReleaseRows();
+                _state.EnsureRows(1);
             }
         }
 
@@ -118,7 +133,8 @@ internal sealed partial class BatchScheduler
         /// Ends the slot's job and returns it, for its requester to hear. Without the prefix cache, a cache that grew
         /// past its first reservation (a long request) is given back, and the next job starts with a small one again:
         /// memory follows the work in flight, not the longest request served. With it, the cache stays with the prompt
-        /// chunks it holds, for the next turn. Nothing is allocated here, so ending a job cannot fail.
+        /// chunks it holds, for the next turn. The activations (and a scoring job's logits) go either way: they are
+        /// scratch of a call, which an idle slot makes none of. Nothing is allocated here, so ending a job cannot fail.
         /// </summary>
         public SequenceJob Release()
         {
@@ -129,6 +145,7 @@ internal sealed partial class BatchScheduler
                 _state.Dispose();
                 _state = null;
             }
+            _state?.ReleaseRows();
             return job;
         }
 

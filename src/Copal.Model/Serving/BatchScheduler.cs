@@ -90,6 +90,20 @@ internal sealed partial class BatchScheduler : IDisposable
         }
     }
 
+    /// <summary>Bytes of the activations and logits the slots that exist now and the batch step's state hold.</summary>
+    public long ActivationBytes
+    {
+        get
+        {
+            long total = _batch?.ActivationBytes ?? 0;
+            foreach (Slot s in _slots)
+            {
+                total += s.ActivationBytes;
+            }
+            return total;
+        }
+    }
+
     private void Loop()
     {
         var active = new List<Slot>();

@@ -114,6 +114,12 @@ public sealed class InferenceEngine : IDisposable
     public long KvCacheBytes => _scheduler.KvCacheBytes;
 
     /// <summary>
+    /// Bytes of the activation buffers and logits the slots and the batch step hold now: a slot's are the rows of its
+    /// prompt chunks during its prefill, one row while it decodes, none while idle.
+    /// </summary>
+    public long ActivationBytes => _scheduler.ActivationBytes;
+
+    /// <summary>
     /// The failure that ended the engine's decoding (a forward pass that threw), after which every request is
     /// refused with it; null while the engine decodes. A server's health check reports it.
     /// </summary>
