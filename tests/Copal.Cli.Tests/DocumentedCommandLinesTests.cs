@@ -51,6 +51,44 @@ public sealed partial class DocumentedCommandLinesTests
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
 
+    /// <summary>
+    /// serving.md's table of `copal serve`'s options gives each one's default; a default changed in the parser (or the
+    /// table) would tell a reader what the server does not do. Rows whose default is a word in backticks are compared
+    /// with the parser's default as `--help` prints it.
+    /// </summary>
+    [Fact]
+    public void The_serve_options_table_gives_the_parsers_defaults()
+    {
+        Command serve = Program.CreateRoot().Subcommands.Single(c => c.Name == "serve");
+        string[] lines = File.ReadAllLines(TestData.RepoPath("docs", "serving.md"));
+        int header = Array.IndexOf(lines, "| option | default | meaning |");
+        Assert.True(header >= 0, "docs/serving.md has no table headed '| option | default | meaning |'");
+        var failures = new List<string>();
+        int compared = 0;
+        foreach (string row in lines.Skip(header + 2).TakeWhile(l => l.StartsWith('|')))
+        {
+            string[] cells = TableCell().Split(row.Trim('|'));
+            string option = OptionToken().Match(cells[0]).Value;
+            Option? parsed = serve.Options.FirstOrDefault(o => o.Name == option || o.Aliases.Contains(option));
+            if (parsed is null)
+            {
+                failures.Add($"serving.md: copal serve has no option {option}: {row}");
+                continue;
+            }
+            if (Regex.Match(cells[1].Trim(), "^`([^`]+)`$") is { Success: true } documented)
+            {
+                compared++;
+                string actual = parsed.HasDefaultValue ? $"{parsed.GetDefaultValue()}" : "(none)";
+                if (!string.Equals(actual, documented.Groups[1].Value, StringComparison.OrdinalIgnoreCase))
+                {
+                    failures.Add($"serving.md: {option} defaults to {actual}, the table says {documented.Groups[1].Value}");
+                }
+            }
+        }
+        Assert.True(compared >= 8, $"only {compared} defaults were compared: the table's layout changed");
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
     /// <summary>The command a line names, and its subcommand where the second word is one (`copal bench kernels`).</summary>
     private static (Command, string)? Find(RootCommand root, string commandName, string subName)
     {
@@ -85,6 +123,10 @@ public sealed partial class DocumentedCommandLinesTests
     /// <summary>`-m`, `--max-tokens`, `-np`; not the `-name` of `./-name`, a range's `-1`, or `a-b`.</summary>
     [GeneratedRegex(@"(?<![\w/.=-])--?[A-Za-z][\w-]*")]
     private static partial Regex OptionToken();
+
+    /// <summary>A table row's cell boundary: a `|` not escaped as `\|` (as in `auto\|off\|force`).</summary>
+    [GeneratedRegex(@"(?<!\\)\|")]
+    private static partial Regex TableCell();
 
     [GeneratedRegex(@"unknown option '(--?[\w-]+)'")]
     private static partial Regex UnknownOption();
