@@ -129,6 +129,24 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.False(Directory.Exists(Path.Combine(_temp, "d")));
     }
 
+    /// <summary>
+    /// sparse-formats.md: prune on a compact checkpoint "stops before any work and names copal densify". It stopped only
+    /// once the calibration text was tokenized and sampled (the notice of its windows came first), and named densify in
+    /// the older positional form that cli.md keeps only as an alias.
+    /// </summary>
+    [Fact]
+    public void Prune_of_a_compact_checkpoint_stops_before_calibrating_and_names_densify_with_its_options()
+    {
+        string o = Path.Combine(_temp, "again");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", models.Compact, "--method", "wanda", "--sparsity", "0.5",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu", "-o", o);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("is a compact sparse checkpoint", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"run `copal densify -m {models.Compact} -o DIR` and prune DIR", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("copal: calibration", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(o));
+    }
+
     [Fact]
     public void Prune_compact_with_too_little_sparsity_to_compact_writes_the_pruned_model_dense_and_says_so()
     {

@@ -68,7 +68,7 @@ public sealed class SparseExecutionTests : IDisposable
         using var backend = new CpuBackend(threads: 1);
         var e = Assert.Throws<ModelLoadException>(() => PruneJob.Run(request, backend));
         Assert.Contains("compact sparse checkpoint", e.Message);
-        Assert.Contains($"copal densify {compact}", e.Message);
+        Assert.Contains($"copal densify -m {compact} -o DIR", e.Message);
         Assert.False(Directory.Exists(again));
     }
 
@@ -83,7 +83,7 @@ public sealed class SparseExecutionTests : IDisposable
         var stages = new List<string>();
         using var backend = new CpuBackend(threads: 1);
         var e = Assert.Throws<ModelLoadException>(() => ContinualRunner.Run(request, backend, new CallbackProgress<ContinualProgress>(p => stages.Add(p.Stage))));
-        Assert.Contains($"copal densify {compact}", e.Message);
+        Assert.Contains($"copal densify -m {compact} -o DIR", e.Message);
         Assert.Empty(stages); // nothing was evaluated or tokenized
     }
 

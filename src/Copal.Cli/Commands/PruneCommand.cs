@@ -65,6 +65,8 @@ internal static class PruneCommand
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
+            // Before the calibration text is tokenized and a COPAL parent hashed, which take minutes on a large model.
+            PruneJob.RequireDenseLinears(modelDir);
             if (p.GetValue(compact))
             {
                 try

@@ -89,7 +89,9 @@ public sealed unsafe class SparseWeightSource : IDisposable
         var clock = Stopwatch.StartNew();
         try
         {
-            if (Mode == SparseLoadMode.Auto && SampledSparsity(view) < SparsityAdvisor.BitmaskBreakEven(view.DType, Path) - 0.15)
+            // Against the least sparsity any format pays at, not the bitmask's alone: F16's bitmask was never measured
+            // (an infinite break-even), and comparing with it skipped every F16 weight that 2:4 would have served.
+            if (Mode == SparseLoadMode.Auto && SampledSparsity(view) < SparsityAdvisor.LeastSparsityThatPays(view.DType, Path) - 0.15)
             {
                 return null;
             }

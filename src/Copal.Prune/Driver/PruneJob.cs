@@ -237,12 +237,16 @@ public static class PruneJob
         {
             throw new ModelLoadException(
                 $"{modelDirectory} is a compact sparse checkpoint ('{compact}' is stored compressed); pruning needs dense " +
-                $"weights: run `copal densify {modelDirectory} --out DIR` and prune DIR");
+                $"weights: run `copal densify -m {modelDirectory} -o DIR` and prune DIR");
         }
     }
 
-    /// <summary>Refuses a compact checkpoint in <paramref name="modelDirectory"/> (see above), reading only its header.</summary>
-    internal static void RequireDenseLinears(string modelDirectory)
+    /// <summary>
+    /// Refuses a compact checkpoint in <paramref name="modelDirectory"/> (see above), reading only its header, so a caller
+    /// can refuse it before the calibration text is tokenized or a COPAL parent hashed (<see cref="Run"/> checks again).
+    /// </summary>
+    /// <exception cref="ModelLoadException">The checkpoint stores a linear compressed.</exception>
+    public static void RequireDenseLinears(string modelDirectory)
     {
         using SafetensorsCheckpoint source = ModelCheckpoint.Open(modelDirectory);
         RequireDenseLinears(modelDirectory, source);

@@ -75,6 +75,14 @@ public static class SparsityAdvisor
         _ => double.PositiveInfinity,
     };
 
+    /// <summary>
+    /// The least sparsity at which <see cref="Choose(SparsityStats, DType, SparseGemvPath)"/> may pick a sparse format for
+    /// <paramref name="dtype"/> on <paramref name="path"/>: the bitmask's break-even, or a half where 2:4 pays (a valid 2:4
+    /// weight is at least half zeros); infinity where neither does. A weight sampled well below it need not be measured.
+    /// </summary>
+    public static double LeastSparsityThatPays(DType dtype, SparseGemvPath path) =>
+        Math.Min(BitmaskBreakEven(dtype, path), TwoFourBeatsDense(dtype, path) ? 0.5 : double.PositiveInfinity);
+
     /// <summary>Counts zeros and checks the 2:4 and 4:8 patterns of a dense 2-D F32, BF16 or F16 tensor, in one pass.</summary>
     public static unsafe SparsityStats Measure(TensorView dense)
     {

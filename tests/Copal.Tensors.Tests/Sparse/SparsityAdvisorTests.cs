@@ -60,6 +60,36 @@ public class SparsityAdvisorTests
     }
 
     /// <summary>The AVX2 kernels, measured without AVX-512: only the BF16 bitmask from 70% beat dense on every shape.</summary>
+    /// <summary>
+    /// The least sparsity that pays is below every sparsity at which Choose picks a format, on every path and dtype:
+    /// a weight sampled well under it is left unmeasured, so a bound above one of Choose's would skip that format.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F16)]
+    public void No_format_is_chosen_below_the_least_sparsity_that_pays(DType dtype)
+    {
+        foreach (SparseGemvPath path in Enum.GetValues<SparseGemvPath>())
+        {
+            double least = SparsityAdvisor.LeastSparsityThatPays(dtype, path);
+            for (int percent = 0; percent <= 100; percent++)
+            {
+                foreach (bool valid24 in new[] { false, true })
+                {
+                    double sparsity = percent / 100.0;
+                    if (valid24 && sparsity < 0.5)
+                    {
+                        continue; // a valid 2:4 weight is at least half zeros
+                    }
+                    SparsityChoice choice = SparsityAdvisor.Choose(new SparsityStats(sparsity, valid24, false), dtype, path);
+                    Assert.True(choice.Format == SparseFormat.Dense || sparsity >= least,
+                        $"{dtype} on {path}: {choice.Format} chosen at {sparsity:P0}, below the least sparsity that pays, {least:P0}");
+                }
+            }
+        }
+    }
+
     [Theory]
     [InlineData(0.69, DType.BF16, SparseFormat.Dense)]
     [InlineData(0.70, DType.BF16, SparseFormat.Bitmask)]

@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.Text.RegularExpressions;
+using Copal.Testing;
+
+namespace Copal.Cli.Tests;
+
+/// <summary>
+/// README.md and docs/*.md show command lines (`copal prune -m M --method wanda --sparsity 0.5 ...`) that readers type
+/// as they are. An option renamed or removed in the parser, or misspelled in the docs, leaves them a line that copal
+/// refuses; this reads every such line and asks the command tree (<see cref="Program.CreateRoot"/>) for each option.
+/// </summary>
+public sealed partial class DocumentedCommandLinesTests
+{
+    [Fact]
+    public void Every_option_of_a_documented_copal_command_line_is_one_that_command_has()
+    {
+        RootCommand root = Program.CreateRoot();
+        var documents = new[] { TestData.RepoPath("README.md") }
+            .Concat(Directory.EnumerateFiles(TestData.RepoPath("docs"), "*.md").Order(StringComparer.Ordinal))
+            .ToDictionary(f => f, File.ReadAllText);
+        // cli.md shows what a misspelled option gives (`--frmat` is `unknown option '--frmat'`): that one is meant.
+        var quotedAsUnknown = documents.Values.SelectMany(t => UnknownOption().Matches(t)).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+        var failures = new List<string>();
+        int checkedOptions = 0;
+        foreach ((string file, string text) in documents)
+        {
+            string[] lines = LineContinuation().Replace(text, " ").Split('\n');
+            for (int i = 0; i < lines.Length; i++)
+            {
+                foreach (Match m in CommandLine().Matches(lines[i]))
+                {
+                    if (Find(root, m.Groups["command"].Value, m.Groups["sub"].Value) is not (Command command, string name))
+                    {
+                        continue; // "copal runs in the invariant culture": prose, not a command
+                    }
+                    // The line ends at its code span's closing backtick, or where a pipe hands its output on.
+                    string rest = m.Groups["rest"].Value.Split('`')[0].Split(" | ")[0];
+                    foreach (Match o in OptionToken().Matches(rest))
+                    {
+                        checkedOptions++;
+                        if (!Accepts(command, o.Value) && !quotedAsUnknown.Contains(o.Value))
+                        {
+                            failures.Add($"{Path.GetFileName(file)}:{i + 1}: copal {name} has no option {o.Value}: {lines[i].Trim()}");
+                        }
+                    }
+                }
+            }
+        }
+        // The docs show hundreds: a pattern that stopped matching them would pass on nothing.
+        Assert.True(checkedOptions > 200, $"only {checkedOptions} options were found in the docs' command lines");
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    /// <summary>
+    /// serving.md's table of `copal serve`'s options gives each one's default; a default changed in the parser (or the
+    /// table) would tell a reader what the server does not do. Rows whose default is a word in backticks are compared
+    /// with the parser's default as `--help` prints it.
+    /// </summary>
+    [Fact]
+    public void The_serve_options_table_gives_the_parsers_defaults()
+    {
+        Command serve = Program.CreateRoot().Subcommands.Single(c => c.Name == "serve");
+        string[] lines = File.ReadAllLines(TestData.RepoPath("docs", "serving.md"));
+        int header = Array.IndexOf(lines, "| option | default | meaning |");
+        Assert.True(header >= 0, "docs/serving.md has no table headed '| option | default | meaning |'");
+        var failures = new List<string>();
+        int compared = 0;
+        foreach (string row in lines.Skip(header + 2).TakeWhile(l => l.StartsWith('|')))
+        {
+            string[] cells = TableCell().Split(row.Trim('|'));
+            string option = OptionToken().Match(cells[0]).Value;
+            Option? parsed = serve.Options.FirstOrDefault(o => o.Name == option || o.Aliases.Contains(option));
+            if (parsed is null)
+            {
+                failures.Add($"serving.md: copal serve has no option {option}: {row}");
+                continue;
+            }
+            if (Regex.Match(cells[1].Trim(), "^`([^`]+)`$") is { Success: true } documented)
+            {
+                compared++;
+                string actual = parsed.HasDefaultValue ? $"{parsed.GetDefaultValue()}" : "(none)";
+                if (!string.Equals(actual, documented.Groups[1].Value, StringComparison.OrdinalIgnoreCase))
+                {
+                    failures.Add($"serving.md: {option} defaults to {actual}, the table says {documented.Groups[1].Value}");
+                }
+            }
+        }
+        Assert.True(compared >= 8, $"only {compared} defaults were compared: the table's layout changed");
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    /// <summary>The command a line names, and its subcommand where the second word is one (`copal bench kernels`).</summary>
+    private static (Command, string)? Find(RootCommand root, string commandName, string subName)
+    {
+        Command? command = root.Subcommands.FirstOrDefault(c => c.Name == commandName);
+        if (command is null)
+        {
+            return null;
+        }
+        Command? sub = command.Subcommands.FirstOrDefault(c => c.Name == subName);
+        return sub is null ? (command, command.Name) : (sub, $"{command.Name} {sub.Name}");
+    }
+
+    /// <summary>Its own options and the recursive ones of the commands above it (help).</summary>
+    private static bool Accepts(Command command, string token)
+    {
+        for (Command? c = command; c is not null; c = c.Parents.OfType<Command>().FirstOrDefault())
+        {
+            if (c.Options.Any(o => (c == command || o.Recursive) && (o.Name == token || o.Aliases.Contains(token))))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    [GeneratedRegex(@"\\\r?\n\s*")]
+    private static partial Regex LineContinuation();
+
+    [GeneratedRegex(@"\bcopal (?<command>[a-z]+)(?: (?<sub>[a-z]+))?(?<rest>.*)")]
+    private static partial Regex CommandLine();
+
+    /// <summary>`-m`, `--max-tokens`, `-np`; not the `-name` of `./-name`, a range's `-1`, or `a-b`.</summary>
+    [GeneratedRegex(@"(?<![\w/.=-])--?[A-Za-z][\w-]*")]
+    private static partial Regex OptionToken();
+
+    /// <summary>A table row's cell boundary: a `|` not escaped as `\|` (as in `auto\|off\|force`).</summary>
+    [GeneratedRegex(@"(?<!\\)\|")]
+    private static partial Regex TableCell();
+
+    [GeneratedRegex(@"unknown option '(--?[\w-]+)'")]
+    private static partial Regex UnknownOption();
+}
