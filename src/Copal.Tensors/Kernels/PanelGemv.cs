@@ -35,9 +35,27 @@ internal static unsafe class PanelGemv
         {
             case DType.F32: Run<F32Load>(x, n, w, rowStart, rowEnd, y); break;
             case DType.BF16: Run<Bf16Load>(x, n, w, rowStart, rowEnd, y); break;
-            case DType.F16 when w.FiniteVerified: Run<F16FiniteLoad>(x, n, w, rowStart, rowEnd, y); break;
+            case DType.F16 when w.FiniteVerified: RunF16Finite(x, n, w, rowStart, rowEnd, y); break;
             case DType.F16: Run<F16Load>(x, n, w, rowStart, rowEnd, y); break;
             default: throw new NotSupportedException($"weight dtype {w.DType}");
+        }
+    }
+
+    /// <summary>
+    /// Finite F16 with the ×2^112 of each weight's conversion moved onto the inputs, once per call
+    /// (<see cref="F16InputScaling"/>): the same bits, fewer instructions per weight. Inputs that would overflow
+    /// take the conversion with the multiply.
+    /// </summary>
+    private static void RunF16Finite(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
+    {
+        float* scaled = F16InputScaling.TryScale(x, (long)n * w.Cols);
+        if (scaled != null)
+        {
+            Run<F16PrescaledLoad>(scaled, n, w, rowStart, rowEnd, y);
+        }
+        else
+        {
+            Run<F16FiniteLoad>(x, n, w, rowStart, rowEnd, y);
         }
     }
 
