@@ -65,7 +65,7 @@ public static class SyntheticModelWriter
         output.RequireSpace(weightBytes + copies, copies == 0 ? model : $"{model} with the tokenizer's files ({ByteSize.Format(copies)})");
         output.WriteText("config.json", LlamaConfigWriter.ToJson(config, TorchDtypeName(dtype)));
         output.WriteText("generation_config.json",
-            $"{{\n  \"bos_token_id\": {config.BosTokenId ?? 1},\n  \"eos_token_id\": {(config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : 2)}\n}}\n");
+            $"{{\n  \"bos_token_id\": {config.BosTokenId ?? 1},\n  \"eos_token_id\": {GenerationEos(config.EosTokenIds)}\n}}\n");
         if (tokenizerDirectory is not null)
         {
             // chat_template.jinja with them: a tokenizer saved by transformers 4.50 and later keeps its chat template
@@ -172,6 +172,18 @@ public static class SyntheticModelWriter
             return long.MaxValue;
         }
     }
+
+    /// <summary>
+    /// generation_config.json's eos_token_id: every end id of the config (one as a number, several as a list, as
+    /// config.json has them), 2 without any. transformers' generate stops at this file's ids, not config.json's, so
+    /// writing only the first left a Llama 3's end of turn (its third id) out.
+    /// </summary>
+    private static string GenerationEos(IReadOnlyList<int> eos) => eos.Count switch
+    {
+        0 => "2",
+        1 => eos[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => "[" + string.Join(", ", eos.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]",
+    };
 
     // Box–Muller on the seeded PCG stream: deterministic across runtimes.
     private static void FillNormal(Pcg32 rng, Span<float> values, double std)

@@ -154,6 +154,59 @@ public class ContinualProtocolTests
         Assert.Null(ContinualMetrics.IntransigenceLog(s_r, null));
     }
 
+    /// <summary>
+    /// A joint reference of another run's length (a fourth step the variant never took) pairs the variant's diagonal
+    /// with the wrong steps; it is refused naming both lengths, not averaged over the variant's steps.
+    /// </summary>
+    [Fact]
+    public void Intransigence_refuses_a_joint_reference_of_another_length()
+    {
+        double[][] longer = [[10, 50, 40, 1], [11, 16, 45, 1], [15, 25, 24, 1], [15, 25, 24, 1]];
+        var e = Assert.Throws<ArgumentException>(() => ContinualMetrics.IntransigenceLog(s_r, longer));
+        Assert.StartsWith("the joint reference has 4 steps, the variant 3", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// "COPAL lower" is strict: a seed where a variant ends at exactly COPAL's final_gm_ratio is a tie, not a seed
+    /// COPAL won.
+    /// </summary>
+    [Fact]
+    public void A_tie_is_not_a_seed_copal_won()
+    {
+        (string, string, string)[] variants = [("copal", "copal", "copal"), ("wanda-reset", "wanda", "reset")];
+        double[][][] copal = [[[12, 30], [20, 20]], [[12, 30], [20, 20]]];
+        double[][][] wanda = [[[12, 40], [20, 20]], [[12, 40], [30, 30]]];
+        IReadOnlyList<VariantReport> v = ContinualRunner.Summarize(variants, [0UL, 1UL], [10, 10],
+            (i, s) => new VariantRun(i == 0 ? copal[s] : wanda[s], [0, 0], [0, 0], [null, 0], [0, 0]));
+        Assert.Equal(v[0].Seeds[0].FinalGmRatio, v[1].Seeds[0].FinalGmRatio);
+        Assert.Equal(1, v[1].SeedsCopalLower);
+    }
+
+    /// <summary>
+    /// A perplexity of 0 (or below) is no perplexity: its log is not a finite number, and the metrics built on it are
+    /// null, as for NaN, rather than a ratio of 0 or a forgetting of −∞ turned into a number.
+    /// </summary>
+    [Fact]
+    public void A_zero_perplexity_gives_null_metrics()
+    {
+        double[][] zero = [[10, 20], [0, 20]];
+        Assert.Null(ContinualMetrics.FinalGmRatio(zero, [5, 25]));
+        Assert.Null(ContinualMetrics.AiaGmRatio(zero, [5, 25]));
+        Assert.Null(ContinualMetrics.FinalGmRatio([[10, 20], [12, 20]], [0, 25]));
+    }
+
+    /// <summary>
+    /// R is one row per step and one column per dataset, T × T: two steps over three datasets is a run cut short, and
+    /// is refused rather than summarized over the steps it has.
+    /// </summary>
+    [Fact]
+    public void An_R_with_fewer_steps_than_datasets_is_refused()
+    {
+        double[][] twoSteps = [[10, 50, 40], [12, 20, 45]];
+        Assert.Throws<ArgumentException>(() => ContinualMetrics.FinalGmRatio(twoSteps, s_dense));
+        Assert.Throws<ArgumentException>(() => ContinualMetrics.AiaGmRatio(twoSteps, s_dense));
+    }
+
     [Fact]
     public void A_metric_that_cannot_be_formed_is_null_not_nan()
     {

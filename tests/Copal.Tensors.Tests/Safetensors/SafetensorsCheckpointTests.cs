@@ -236,6 +236,52 @@ public sealed class SafetensorsCheckpointTests : IDisposable
         Assert.Contains("puts tensor 'model.norm.weight' in shard 'model-00001-of-00002.safetensors', but that shard does not hold it", e.Message);
     }
 
+    /// <summary>
+    /// Two shards that both hold a tensor (a stale shard left next to new ones): the index puts it in one, and the
+    /// other's copy is refused naming both shards, not kept as a second tensor of the same name.
+    /// </summary>
+    [Fact]
+    public void A_tensor_held_by_a_second_shard_besides_the_one_the_index_names_is_rejected()
+    {
+        const string shard1 = "model-00001-of-00002.safetensors", shard2 = "model-00002-of-00002.safetensors";
+        using (SafetensorsFile original = SafetensorsFile.Open(Stories.ModelPath))
+        {
+            SafetensorsSaver.Save(_dir.File(shard1), original.Tensors.Take(20).ToList(), original.Metadata);
+            SafetensorsSaver.Save(_dir.File(shard2), original.Tensors.Skip(19).ToList(), original.Metadata);
+            string map = string.Join(",", original.Tensors.Select((t, i) => $"\"{t.Name}\": \"{(i < 20 ? shard1 : shard2)}\""));
+            File.WriteAllText(_dir.File(SafetensorsCheckpoint.IndexFileName), $"{{\"weight_map\": {{{map}}}}}");
+            string twice = original.Tensors[19].Name;
+            var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
+            Assert.Contains($"shard '{shard2}' holds tensor '{twice}', which weight_map puts in '{shard1}'", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Two shards that describe one compact weight differently: whichever entry were taken, the parts would be decoded
+    /// by a layout the other shard denies, so the checkpoint is refused naming the entry and both values.
+    /// </summary>
+    [Fact]
+    public void Shards_that_describe_a_compact_weight_differently_are_refused()
+    {
+        const string shard1 = "model-00001-of-00002.safetensors", shard2 = "model-00002-of-00002.safetensors";
+        const string fields = "format=nm;n=2;m=4;index=fields;rows=1;cols=4;dtype=F32", rank = "format=nm;n=2;m=4;index=rank;rows=1;cols=4;dtype=F32";
+        void Write(string file, TensorSpec[] specs, string entry)
+        {
+            using var writer = SafetensorsWriter.Create(_dir.File(file), specs, new Dictionary<string, string> { ["copal.sparse.foo.weight"] = entry });
+            foreach (TensorSpec spec in specs)
+            {
+                writer.Write(spec.Name, new byte[spec.ByteLength]);
+            }
+            writer.Commit();
+        }
+        Write(shard1, [new("foo.weight.nm_values", DType.F32, [1, 2]), new("foo.weight.nm_index", DType.U8, [1, 1])], fields);
+        Write(shard2, [new("bar", DType.F32, [1])], rank);
+        File.WriteAllText(_dir.File(SafetensorsCheckpoint.IndexFileName),
+            $"{{\"weight_map\": {{\"foo.weight.nm_values\": \"{shard1}\", \"foo.weight.nm_index\": \"{shard1}\", \"bar\": \"{shard2}\"}}}}");
+        var e = Assert.Throws<SafetensorsException>(() => SafetensorsCheckpoint.Open(_dir.Path));
+        Assert.Contains($"metadata entry 'copal.sparse.foo.weight' is '{rank}' here, but '{_dir.File(shard1)}' holds '{fields}'", e.Message);
+    }
+
     [Fact]
     public void Index_listing_an_absent_tensor_or_missing_one_is_rejected()
     {
@@ -252,6 +298,8 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     [Theory]
     [InlineData("../model-00001-of-00002.safetensors", "expected a plain file name")]
     [InlineData("", "expected a plain file name")]
+    [InlineData("..", "expected a plain file name")]
+    [InlineData(".", "expected a plain file name")]
     public void Index_with_a_bad_shard_name_is_rejected(string shardName, string expected)
     {
         WriteSharded((index, shard2) => index.Replace("\"" + shard2 + "\"", "\"" + shardName + "\"", StringComparison.Ordinal));
@@ -285,6 +333,8 @@ public sealed class SafetensorsCheckpointTests : IDisposable
     [InlineData("{\"weight_map\": {\"a\": 1}}", "weight_map entry 'a' is not a file name string")]
     [InlineData("{\"weight_map\": {}}", "weight_map is empty")]
     [InlineData("{\"weight_map\": {\"a\": \"x\", \"a\": \"x\"}}", "names tensor 'a' twice")]
+    // json.load keeps the last of two; which map a reader took would depend on the reader.
+    [InlineData("{\"weight_map\": {\"a\": \"x\"}, \"weight_map\": {\"b\": \"x\"}}", "has 'weight_map' twice")]
     [InlineData("{\"weight_map\": {", "not valid JSON")]
     // json.load (and so transformers) refuses what follows the object; a damaged index is not read as if whole.
     [InlineData("{\"weight_map\": {\"a\": \"x\"}} x", "not valid JSON")]

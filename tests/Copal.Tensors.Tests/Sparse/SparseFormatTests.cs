@@ -25,6 +25,29 @@ public class SparseFormatTests
         Assert.Equal(SparseTestMatrices.Widen(raw, dtype), dense);
     }
 
+    /// <summary>
+    /// Densify writes the zeros as well as the stored values: a destination that held something (a reused buffer, a
+    /// mapped output file) ends up holding the dense matrix only, as it does when it starts zeroed.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.F32, 0, 0)]
+    [InlineData(DType.BF16, 2, 4)]
+    public void Densify_overwrites_whatever_the_destination_held(DType dtype, int n, int m)
+    {
+        var rnd = new Random(3);
+        int rows = 5, cols = 72;
+        byte[] raw = n == 0 ? SparseTestMatrices.Unstructured(rnd, dtype, rows, cols, 0.6) : SparseTestMatrices.NM(rnd, dtype, rows, cols, n, m);
+        using var matrix = SparseMatMulTests.Make("w", raw, dtype, rows, cols, n, m);
+        byte[] back = new byte[raw.Length];
+        back.AsSpan().Fill(0x7F);
+        matrix.ToDenseRaw(back);
+        Assert.Equal(raw, back);
+        float[] dense = new float[rows * cols];
+        dense.AsSpan().Fill(float.NaN);
+        matrix.ToDense(dense);
+        Assert.Equal(SparseTestMatrices.Widen(raw, dtype), dense);
+    }
+
     [Fact]
     public void Two_four_bf16_is_at_least_40_percent_smaller_than_dense()
     {

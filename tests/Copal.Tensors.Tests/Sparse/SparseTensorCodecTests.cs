@@ -259,6 +259,119 @@ public sealed class SparseTensorCodecTests : IDisposable
         Assert.EndsWith("lacks all of its parts: 'b.nm_values', 'b.nm_index'", SparseTensorCodec.MissingParts("b", metadata, _ => false));
     }
 
+    /// <summary>
+    /// 2:8 stores one 6-bit group per row in a byte, whose top two bits are padding: a file that sets them was not
+    /// written by copal (or was damaged), and is refused naming the part and the row rather than read as if whole.
+    /// </summary>
+    [Fact]
+    public void Load_rejects_nonzero_padding_bits_of_an_nm_index_row()
+    {
+        float[] dense = new float[3 * 8];
+        dense[8 + 2] = 1;
+        using var matrix = NMSparseMatrix.FromDense("w", dense, 3, 8, 2, 8);
+        var enc = SparseTensorCodec.Encode(matrix, NMIndexEncoding.Fields);
+        byte[] index = enc.Parts.Single(p => p.Name == "w.nm_index").Data.ToArray();
+        var lookup = Store(enc, p => p.Name == "w.nm_index" ? Patch(p, row: 1, byteInRow: 0, (byte)(index[1] | 0b1000_0000)) : null!);
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", lookup, enc.Metadata));
+        Assert.Equal("w", e.TensorName);
+        Assert.Contains("'w.nm_index' row 1 has nonzero padding bits", e.Message);
+    }
+
+    /// <summary>
+    /// Offsets that start at 1 but step by each row's count agree with the mask row by row; only their start says the
+    /// rows would read their values one element late, and the error names that, not a consequence of it.
+    /// </summary>
+    [Fact]
+    public void Load_rejects_bitmask_offsets_that_do_not_start_at_zero()
+    {
+        byte[] raw = SparseTestMatrices.Unstructured(new Random(8), DType.F32, 4, 20, 0.5);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.F32, 4, 20);
+        var enc = SparseTensorCodec.Encode(matrix);
+        var lookup = Store(enc, p =>
+        {
+            if (p.Name != "w.bm_offsets")
+            {
+                return null!;
+            }
+            long[] offsets = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(p.Data.Span).ToArray();
+            return System.Runtime.InteropServices.MemoryMarshal.AsBytes(offsets.Select(o => o + 1).ToArray().AsSpan()).ToArray();
+        });
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", lookup, enc.Metadata));
+        Assert.Contains("'w.bm_offsets'[0] is 1, expected 0", e.Message);
+    }
+
+    /// <summary>
+    /// 20 columns leave the last mask byte of a row four padding bits; the first of them (column 20, one past the last)
+    /// is as much beyond the matrix as the others.
+    /// </summary>
+    [Fact]
+    public void Load_rejects_a_bitmask_bit_one_column_past_the_last()
+    {
+        byte[] raw = SparseTestMatrices.Unstructured(new Random(9), DType.F32, 4, 20, 0.5);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.F32, 4, 20);
+        var enc = SparseTensorCodec.Encode(matrix);
+        var lookup = Store(enc, p =>
+        {
+            if (p.Name != "w.bm_mask")
+            {
+                return null!;
+            }
+            byte[] bytes = p.Data.ToArray();
+            bytes[(2 * 3) + 2] |= 1 << 4;
+            return bytes;
+        });
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", lookup, enc.Metadata));
+        Assert.Contains("'w.bm_mask' row 2 sets bits beyond column 19", e.Message);
+    }
+
+    /// <summary>
+    /// 1:2 over 16 columns takes one byte per row either way (8 one-bit fields, or 8 base-2 ranks): ranks save nothing
+    /// there, so the index stays in the bit fields, the layout every version reads.
+    /// </summary>
+    [Fact]
+    public void An_index_the_rank_code_would_not_shrink_is_stored_as_bit_fields()
+    {
+        float[] dense = new float[2 * 16];
+        dense[1] = 1;
+        using var matrix = NMSparseMatrix.FromDense("w", dense, 2, 16, 1, 2);
+        var enc = SparseTensorCodec.Encode(matrix);
+        Assert.Contains("index=fields", enc.Metadata["copal.sparse.w"]);
+        Assert.Equal([2L, 1L], enc.Parts.Single(p => p.Name == "w.nm_index").Shape);
+    }
+
+    /// <summary>
+    /// Values stored as F16 under an entry that says BF16 have the right shape and byte length, but read as BF16 they
+    /// are other numbers: the part's dtype is checked against the entry's, and the error names both.
+    /// </summary>
+    [Fact]
+    public void Load_rejects_a_values_part_whose_dtype_is_not_the_entrys()
+    {
+        byte[] raw = SparseTestMatrices.NM(new Random(11), DType.BF16, 4, 16, 2, 4);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.BF16, 4, 16, 2, 4);
+        var enc = SparseTensorCodec.Encode(matrix);
+        var views = new Dictionary<string, TensorView>();
+        foreach (var part in enc.Parts)
+        {
+            var pinned = new PinnedTensor(part.Name, part.Name == "w.nm_values" ? DType.F16 : part.DType, part.Shape, part.Data.ToArray());
+            _pinned.Add(pinned);
+            views[part.Name] = pinned.View;
+        }
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", name => views.TryGetValue(name, out var v) ? v : null, enc.Metadata));
+        Assert.Contains("part 'w.nm_values' has dtype F16, expected BF16", e.Message);
+    }
+
+    /// <summary>An item of the entry without a key ("=5") is not key=value: refused, not stored under the empty key.</summary>
+    [Fact]
+    public void Load_rejects_a_metadata_item_without_a_key()
+    {
+        byte[] raw = SparseTestMatrices.Unstructured(new Random(12), DType.F32, 4, 20, 0.5);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.F32, 4, 20);
+        var enc = SparseTensorCodec.Encode(matrix);
+        var keyless = new Dictionary<string, string> { ["copal.sparse.w"] = enc.Metadata["copal.sparse.w"] + ";=5" };
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", Store(enc), keyless));
+        Assert.Contains("metadata item '=5' is not key=value", e.Message);
+    }
+
     private static byte[] Patch(SparsePart part, int row, int byteInRow, byte value)
     {
         byte[] bytes = part.Data.ToArray();

@@ -167,6 +167,7 @@ public class JsonPrefixTests
     [InlineData("\\uD800\"", 6)]       // a high one without its low one
     [InlineData("\\uD800\\u0041", 8)]  // followed by an escape that is not a low surrogate
     [InlineData("\\uD800\\uD800", 9)]
+    [InlineData("\\uD800\\uDBFF", 9)]  // a second high one, at the top of their range: DB is not a low surrogate's DC..DF
     public void Surrogate_escapes_must_pair(string escapes, int refusedAt)
     {
         byte[] text = Encoding.UTF8.GetBytes("{\"k\":\"" + escapes + "\"}");
@@ -220,6 +221,8 @@ public class JsonPrefixTests
     [InlineData("{\"a\":-}")]
     [InlineData("{\"a\":1.}")]
     [InlineData("{\"a\":1e}")]
+    [InlineData("{\"a\":1e+}")]  // an exponent's sign needs a digit after it
+    [InlineData("{\"a\":1E-,")]
     [InlineData("{\"a\":.5")]
     [InlineData("{\"a\":+1")]
     [InlineData("{\"a\":1,}")]

@@ -98,6 +98,11 @@ public class SchemaNumberRangeTests
         Assert.True(complete);
         CompiledSchema open = SchemaPrefixTests.Compile(Schema(""" "exclusiveMinimum": 0, "maximum": 1 """, "number"));
         Assert.Equal(7 + NumberRange.MaxDecimals - 1, SchemaPrefixTests.Refusal(open, "{\"n\":0." + new string('0', 30) + "1}", out _));
+        // -0.9… lies in (-1, -0.9] whatever follows, inside exclusiveMinimum -1: the bound is the end the digits never
+        // reach, so 30 nines are taken as 30 sevens were above.
+        CompiledSchema negative = SchemaPrefixTests.Compile(Schema(""" "exclusiveMinimum": -1, "maximum": 1 """, "number"));
+        Assert.Equal(-1, SchemaPrefixTests.Refusal(negative, "{\"n\":-0." + new string('9', 30) + "}", out complete));
+        Assert.True(complete);
     }
 
     private static IEnumerable<string> Integers()
@@ -217,6 +222,10 @@ public class SchemaNumberRangeTests
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"number","maximum":3},{"type":"integer","minimum":10}]}}}""", "anyOf")]
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"integer","maximum":3},{"type":"integer","minimum":10}]}}}""", "anyOf")]
     [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"integer","maximum":3},{"const":7}]}}}""", "anyOf")]
+    // The const is the range's excluded end: the number branch cannot write it, so it is not covered by it.
+    [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"number","exclusiveMinimum":0},{"const":0}]}}}""", "anyOf")]
+    // Integer 0 lies outside the numbers' exclusiveMinimum 0: the number range does not hold the integers' whole range.
+    [InlineData("""{"type":"object","properties":{"n":{"anyOf":[{"type":"number","exclusiveMinimum":0,"maximum":9},{"type":"integer","minimum":0,"maximum":5}]}}}""", "anyOf")]
     // Bounds a decimal would round (past 28 significant digits or 28 decimals): read so, 0 would pass minimum 1e-400.
     [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":1E-400}}}""", "minimum")]
     [InlineData("""{"type":"object","properties":{"n":{"type":"number","maximum":-1E-400}}}""", "maximum")]
