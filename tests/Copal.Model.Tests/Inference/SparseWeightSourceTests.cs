@@ -48,6 +48,31 @@ public sealed unsafe class SparseWeightSourceTests : IDisposable
         Assert.Equal(converts ? 1 : 0, source.Converted);
     }
 
+    /// <summary>
+    /// The sampled pre-check took every (count / 4096)-th element: where that stride is a multiple of the width (4096
+    /// rows of 64 here; a 4096-wide square weight, as Llama-2-7B's attention, alike) every sample is the same column.
+    /// A valid 2:4 weight whose first column is kept (an input channel Wanda keeps for its large activations) was then
+    /// sampled as fully dense and left unmeasured, though it is half zeros and 2:4 pays.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F16)]
+    public void A_2_4_weight_whose_kept_column_lines_up_with_the_sample_stride_still_converts(DType dtype)
+    {
+        const int rows = 4096, cols = 64;
+        ushort[] bits = new ushort[rows * cols];
+        var rnd = new Random(7);
+        for (int g = 0; g < bits.Length; g += 4)
+        {
+            bits[g] = 0x3C00; // position 0 of every group kept (1.0 in F16, 1.875 in BF16)
+            bits[g + 1 + rnd.Next(3)] = 0xBC00;
+        }
+        TensorView dense = View("w", dtype, [rows, cols], MemoryMarshal.AsBytes(bits.AsSpan()));
+        using var source = new SparseWeightSource(new Dictionary<string, string>(), SparseLoadMode.Auto, path: SparseGemvPath.Avx512);
+        using DeviceWeight? weight = source.TryLoad(_backend, "w", rows, cols, dense, _ => null, "test");
+        Assert.True(weight is CpuSparseWeight { Matrix: NMSparseMatrix }, $"a valid 2:4 {dtype} weight at 50% stayed dense");
+    }
+
     [Theory]
     [InlineData(SparseGemvPath.Avx2, 0.80, true)]
     [InlineData(SparseGemvPath.Avx2, 0.55, false)]

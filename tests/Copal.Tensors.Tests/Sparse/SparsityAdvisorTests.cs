@@ -59,7 +59,6 @@ public class SparsityAdvisorTests
         }
     }
 
-    /// <summary>The AVX2 kernels, measured without AVX-512: only the BF16 bitmask from 70% beat dense on every shape.</summary>
     /// <summary>
     /// The least sparsity that pays is below every sparsity at which Choose picks a format, on every path and dtype:
     /// a weight sampled well under it is left unmeasured, so a bound above one of Choose's would skip that format.
@@ -90,6 +89,7 @@ public class SparsityAdvisorTests
         }
     }
 
+    /// <summary>The AVX2 kernels, measured without AVX-512: only the BF16 bitmask from 70% beat dense on every shape.</summary>
     [Theory]
     [InlineData(0.69, DType.BF16, SparseFormat.Dense)]
     [InlineData(0.70, DType.BF16, SparseFormat.Bitmask)]
