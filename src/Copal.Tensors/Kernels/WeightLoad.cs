@@ -143,41 +143,12 @@ internal readonly unsafe struct F16FiniteLoad : IHalfLoad
 {
     public static DType DType => DType.F16;
 
+    // The prescaled load's shift and mask, then the multiply by 2^112 that rebiases the exponent.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load8(byte* row, nint index)
-    {
-        short* p = (short*)row + index;
-        Vector256<int> h;
-        if (Avx2.IsSupported)
-        {
-            h = Avx2.ConvertToVector256Int32(p);
-        }
-        else
-        {
-            Vector128<short> v = Vector128.Load(p);
-            h = Vector256.Create(Vector128.WidenLower(v), Vector128.WidenUpper(v));
-        }
-        Vector256<int> bits = Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFE000));
-        return bits.AsSingle() * Vector256.Create(0x77800000).AsSingle(); // 2^112
-    }
+    public static Vector256<float> Load8(byte* row, nint index) => F16PrescaledLoad.Load8(row, index) * Vector256.Create(0x77800000).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Load16(byte* row, nint index)
-    {
-        short* p = (short*)row + index;
-        Vector512<int> h;
-        if (Avx512F.IsSupported)
-        {
-            h = Avx512F.ConvertToVector512Int32(Vector256.Load(p));
-        }
-        else
-        {
-            Vector256<short> v = Vector256.Load(p);
-            h = Vector512.Create(Vector256.WidenLower(v), Vector256.WidenUpper(v));
-        }
-        Vector512<int> bits = Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFFE000));
-        return bits.AsSingle() * Vector512.Create(0x77800000).AsSingle(); // 2^112
-    }
+    public static Vector512<float> Load16(byte* row, nint index) => F16PrescaledLoad.Load16(row, index) * Vector512.Create(0x77800000).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load1(byte* row, nint index) => F16Load.Load1(row, index);
