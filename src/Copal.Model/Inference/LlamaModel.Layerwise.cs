@@ -51,6 +51,7 @@ public sealed partial class LlamaModel
     }
 
     /// <summary>Final RMSNorm and lm_head over the first <paramref name="rows"/> rows of <paramref name="hidden"/>, into state.Logits.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> is below 1 or past the state's <see cref="RunState.LogitRows"/>.</exception>
     public void Head(RunState state, DeviceBuffer hidden, int rows)
     {
         // The lock first: a Dispose waiting behind a pass in flight runs before this call goes on.
@@ -58,6 +59,12 @@ public sealed partial class LlamaModel
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         state.RequireFits(Config, nameof(state));
+        // Its rows' norms and logits go into the state's buffers, which hold the rows its calls ran (RunState.Rows) and
+        // its logit rows (those rows, or the last one's): refused here, naming the rows, not by a kernel's buffer check.
+        if (rows < 1 || rows > state.LogitRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), FormattableString.Invariant($"rows {rows} outside the state's logit rows: expected 1 to {state.LogitRows}"));
+        }
         HeadInto(state, hidden, rows, state.Logits);
     }
 

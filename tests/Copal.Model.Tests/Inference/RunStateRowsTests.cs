@@ -72,6 +72,32 @@ public sealed class RunStateRowsTests
         Assert.Contains("rows 2..5 outside the state's 0..3", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The head of rows past those the state holds is refused before a kernel runs: it writes their normed rows and
+    /// logits into the state's buffers, which hold the rows its calls ran (on a device a write past a buffer's end
+    /// lands in another's memory). It cannot grow them, since its input is often the state's own Hidden.
+    /// </summary>
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("ilgpu-cpu")]
+    public void Head_of_rows_past_the_rows_held_is_refused(string device)
+    {
+        using IBackend backend = BackendFactory.Create(device);
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        using var state = new RunState(backend, model.Config, 8, 64, allRowLogits: true, reservedRows: 1);
+        model.Forward(state, Stories260K(1), 0, LogitsMode.All);
+        using DeviceBuffer hidden = backend.Allocate(4L * model.Config.HiddenSize);
+        model.Embed(Stories260K(4), hidden);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => model.Head(state, hidden, 4));
+        Assert.Contains("rows 4 outside the state's logit rows: expected 1 to 1", e.Message, StringComparison.Ordinal);
+
+        // Once a call ran four rows, their head is the one a whole pass computes.
+        model.Forward(state, Stories260K(4), 0, LogitsMode.All);
+        float[] whole = model.ReadLogits(state, 4);
+        model.Head(state, state.Hidden, 4);
+        Assert.Equal(Bits(whole), Bits(model.ReadLogits(state, 4)));
+    }
+
     private static int[] Stories260K(int length) => [.. Enumerable.Range(0, length).Select(i => 3 + ((i * 37) % 500))];
 
     private static string Bits(float[] values) => string.Join(' ', values.Select(v => BitConverter.SingleToInt32Bits(v).ToString("x8", System.Globalization.CultureInfo.InvariantCulture)));
