@@ -176,20 +176,4 @@ public sealed class SlotRowsTests
 
     private static string PromptBits(PromptLogprobs p) => string.Join(' ', p.Following.SelectMany(l => l.Top.Select(t => t.Logprob).Prepend(l.Chosen.Logprob))
         .Select(x => BitConverter.SingleToInt32Bits(x).ToString("x8", System.Globalization.CultureInfo.InvariantCulture)));
-
-    /// <summary>A CPU backend that counts the floats of every buffer allocated.</summary>
-    private sealed class AllocationCountingBackend() : CpuBackend(1), IBackend
-    {
-        private long _floats;
-
-        public long Floats => Interlocked.Read(ref _floats);
-
-        public void Reset() => Interlocked.Exchange(ref _floats, 0);
-
-        DeviceBuffer IBackend.Allocate(long length)
-        {
-            Interlocked.Add(ref _floats, length);
-            return Allocate(length);
-        }
-    }
 }

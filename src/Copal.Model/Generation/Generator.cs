@@ -188,6 +188,12 @@ public sealed class Generator
         }
         float[] logits = _model.ReadLogits(state);
         NonFiniteLogitsException.ThrowIfAny(logits, logits.Length, _ => $"after the prefill of {Plural.Of(prompt.Count, "prompt token")}");
+        if (state.Rows > 1)
+        {
+            // Decode steps run one row: the prompt chunks' rows (up to 512, 99 MiB at LLaMA-7B) go back now, not at
+            // the reply's end; the next step allocates its row (RunState.EnsureRows).
+            state.ReleaseRows();
+        }
         TimeSpan prefill = clock.Elapsed;
         TimeSpan jitAtPrefillEnd = CompilationTime();
         clock.Restart();
