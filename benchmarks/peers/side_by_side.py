@@ -24,6 +24,7 @@ stand-in `safetensors` module and, when the model has only tokenizer.json, a tok
 spm_model.py. Inputs are never modified: the converter reads a folder of links to the model's files.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -88,8 +89,16 @@ def outtype(model):
     return types[dtype]
 
 
+def weights_key(model):
+    """The model's files as they are now (names, sizes, modification times): a model made again at the same path,
+    in another dtype or with other weights, gets its own GGUF instead of the one converted from the old files."""
+    entries = sorted((name, st.st_size, st.st_mtime_ns) for name in os.listdir(model)
+                     if name.endswith((".safetensors", ".json")) for st in [os.stat(os.path.join(model, name))])
+    return hashlib.sha256(repr(entries).encode()).hexdigest()[:12]
+
+
 def gguf(args, model):
-    out = os.path.join(args.work, os.path.basename(os.path.normpath(model)) + ".gguf")
+    out = os.path.join(args.work, f"{os.path.basename(os.path.normpath(model))}-{outtype(model)}-{weights_key(model)}.gguf")
     if os.path.exists(out):
         return out
     view = tempfile.mkdtemp(prefix="hf-view-", dir=args.work)
