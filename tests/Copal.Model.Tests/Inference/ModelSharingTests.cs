@@ -1,6 +1,8 @@
 using Copal.Model.Config;
+using Copal.Model.Generation;
 using Copal.Model.Inference;
 using Copal.Model.Synthetic;
+using Copal.Testing;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
@@ -130,5 +132,74 @@ public sealed class ModelSharingTests : IDisposable
         // The head ran before the dispose, or found the model disposed; nothing else may have gone wrong.
         Assert.All(errors, e => Assert.Equal(typeof(LlamaModel).FullName, Assert.IsType<ObjectDisposedException>(e).ObjectName));
         Assert.Equal(typeof(LlamaModel).FullName, Assert.Throws<ObjectDisposedException>(() => model.Head(other, other.Hidden, 1)).ObjectName);
+    }
+
+    /// <summary>Sets <see cref="Done"/> once the prefill has run <paramref name="tokens"/> tokens (Report is called on the generating thread).</summary>
+    private sealed class PrefillDone(int tokens) : IProgress<int>, IDisposable
+    {
+        public readonly ManualResetEventSlim Done = new();
+
+        public void Report(int value)
+        {
+            if (value == tokens)
+            {
+                Done.Set();
+            }
+        }
+
+        public void Dispose() => Done.Dispose();
+    }
+
+    /// <summary>
+    /// Two Generators on one F16 model (the panel GEMV's per-thread input scratch), the second's 460-token prompt run
+    /// whole between two decode steps of the first: it grows the RoPE tables the first is reading (the held rows
+    /// copied, the rest computed) and its KV cache, and gives its 460 prompt rows back (RunState.ReleaseRows) while
+    /// the first goes on. Each must choose the tokens it chooses on a model of its own.
+    /// </summary>
+    [Fact]
+    public async Task A_generation_overtaken_between_its_steps_by_a_longer_prompt_chooses_what_it_chooses_alone()
+    {
+        // stories260K (a real model: a synthetic one's attention is near uniform, so its tokens hardly depend on the
+        // RoPE tables) stored F16; its context of 512 holds both runs.
+        F16Checkpoints.Copy(TestData.Stories260K, _temp);
+        int[] shortPrompt = [1, 17, 300];
+        int[] longPrompt = [.. Enumerable.Range(0, 460).Select(i => 3 + ((i * 37) % 509))];
+        var greedy = new SamplingOptions();
+        var seeded = new SamplingOptions { Temperature = 0.9f, TopK = 40, Seed = 11 };
+        IReadOnlyList<int> shortAlone, longAlone;
+        using (LlamaModel own = LlamaModel.Load(_temp, _backend))
+        {
+            shortAlone = new Generator(own).Generate(shortPrompt, 40, greedy, new HashSet<int>()).GeneratedIds;
+        }
+        using (LlamaModel own = LlamaModel.Load(_temp, _backend))
+        {
+            longAlone = new Generator(own).Generate(longPrompt, 20, seeded, new HashSet<int>()).GeneratedIds;
+        }
+
+        using LlamaModel model = LlamaModel.Load(_temp, _backend);
+        using var longGo = new ManualResetEventSlim();
+        using var prefilled = new PrefillDone(longPrompt.Length);
+        int ropeBefore = 0, ropeAfter = 0, tokens = 0;
+        Task<IReadOnlyList<int>> longRun = Task.Run(() =>
+        {
+            Assert.True(longGo.Wait(TimeSpan.FromMinutes(1)), "the first generation never reached its fifth token");
+            return new Generator(model) { PrefillProgress = prefilled }.Generate(longPrompt, 20, seeded, new HashSet<int>()).GeneratedIds;
+        });
+        IReadOnlyList<int> shortShared = new Generator(model).Generate(shortPrompt, 40, greedy, new HashSet<int>(), _ =>
+        {
+            if (++tokens == 5)
+            {
+                ropeBefore = model.RopePositions;
+                longGo.Set();
+                Assert.True(prefilled.Done.Wait(TimeSpan.FromMinutes(1)), "the long prompt's prefill never ended");
+                ropeAfter = model.RopePositions;
+            }
+        }).GeneratedIds;
+        IReadOnlyList<int> longShared = await longRun;
+
+        Assert.True(ropeBefore < longPrompt.Length && ropeAfter >= longPrompt.Length,
+            $"the RoPE tables did not grow between the first generation's steps: {ropeBefore} positions, then {ropeAfter}");
+        Assert.Equal(shortAlone, shortShared);
+        Assert.Equal(longAlone, longShared);
     }
 }
