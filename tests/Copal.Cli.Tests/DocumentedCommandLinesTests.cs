@@ -58,6 +58,17 @@ public sealed partial class DocumentedCommandLinesTests
         Assert.Empty(failures);
     }
 
+    /// <summary>A misspelled command followed by its options is found, where prose that starts with "copal" is not a command.</summary>
+    [Fact]
+    public void A_misspelled_command_with_options_is_found()
+    {
+        var failures = new List<string>();
+
+        CheckCommandLines(Program.CreateRoot(), "f.md", "copal runs in the invariant culture.\n\ncopal perplexty -m M --text t.txt\n", new HashSet<string>(), failures);
+
+        Assert.Equal("f.md:3: copal has no command perplexty: copal perplexty -m M --text t.txt", Assert.Single(failures));
+    }
+
     /// <summary>A failure names the line the command is on, also after commands continued over several lines.</summary>
     [Fact]
     public void A_failure_names_its_line_after_continued_lines()
@@ -129,9 +140,19 @@ public sealed partial class DocumentedCommandLinesTests
             foreach (string piece in CommandSeparator().Split(line))
             {
                 Match m = CommandLine().Match(piece);
-                if (!m.Success || Find(root, m.Groups["command"].Value, m.Groups["sub"].Value) is not (Command command, string name))
+                if (!m.Success)
                 {
-                    continue; // "copal runs in the invariant culture": prose, not a command
+                    continue;
+                }
+                if (Find(root, m.Groups["command"].Value, m.Groups["sub"].Value) is not (Command command, string name))
+                {
+                    // "copal runs in the invariant culture" is prose, not a command; "copal generat -m M" is a command
+                    // copal does not have: a word followed by an option.
+                    if (m.Groups["sub"].Value.Length == 0 && StartsWithOption().IsMatch(m.Groups["rest"].Value))
+                    {
+                        failures.Add($"{file}:{first + 1}: copal has no command {m.Groups["command"].Value}: {line.Trim()}");
+                    }
+                    continue;
                 }
                 foreach (Match o in OptionToken().Matches(m.Groups["rest"].Value))
                 {
@@ -174,6 +195,9 @@ public sealed partial class DocumentedCommandLinesTests
     /// <summary>`copal generate ...`, the built binary's `.../copal generate ...`, or README's first line, `dotnet run ... --project src/Copal.Cli -- generate ...`.</summary>
     [GeneratedRegex(@"(?:\bcopal(?:\.dll)?|Copal\.Cli --) (?<command>[a-z]+)(?: (?<sub>[a-z]+))?(?<rest>.*)")]
     private static partial Regex CommandLine();
+
+    [GeneratedRegex(@"^ --?[A-Za-z]")]
+    private static partial Regex StartsWithOption();
 
     [GeneratedRegex(@"`| \| | \|\| | && |; ")]
     private static partial Regex CommandSeparator();
