@@ -16,10 +16,12 @@ public sealed partial class DocumentedCommandLinesTests
     public void Every_option_of_a_documented_copal_command_line_is_one_that_command_has()
     {
         RootCommand root = Program.CreateRoot();
-        // The tools' and benchmarks' READMEs show copal command lines too (the peers' script's `copal bench`, the testbed's runs).
+        // Each tool's and benchmark's README shows copal command lines too (the peers' script's `copal bench`, the testbed's
+        // runs); not the folders below them, where a local environment's packages may keep READMEs of their own.
         var documents = new[] { TestData.RepoPath("README.md") }
             .Concat(Directory.EnumerateFiles(TestData.RepoPath("docs"), "*.md").Order(StringComparer.Ordinal))
-            .Concat(new[] { "tools", "benchmarks" }.SelectMany(d => Directory.EnumerateFiles(TestData.RepoPath(d), "README.md", SearchOption.AllDirectories)).Order(StringComparer.Ordinal))
+            .Concat(new[] { "tools", "benchmarks" }.SelectMany(d => Directory.EnumerateDirectories(TestData.RepoPath(d)))
+                .Select(d => Path.Combine(d, "README.md")).Where(File.Exists).Order(StringComparer.Ordinal))
             .ToDictionary(f => f, File.ReadAllText);
         // cli.md shows what a misspelled option gives (`--frmat` is `unknown option '--frmat'`): that one is meant.
         var quotedAsUnknown = documents.Values.SelectMany(t => UnknownOption().Matches(t)).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
