@@ -5,9 +5,10 @@ using Copal.Testing;
 namespace Copal.Cli.Tests;
 
 /// <summary>
-/// README.md and docs/*.md show command lines (`copal prune -m M --method wanda --sparsity 0.5 ...`) that readers type
-/// as they are. An option renamed or removed in the parser, or misspelled in the docs, leaves them a line that copal
-/// refuses; this reads every such line and asks the command tree (<see cref="Program.CreateRoot"/>) for each option.
+/// README.md, docs/*.md and the tools' and benchmarks' READMEs show command lines (`copal prune -m M --method wanda
+/// --sparsity 0.5 ...`) that readers type as they are. An option renamed or removed in the parser, or misspelled in
+/// the docs, leaves them a line that copal refuses; this reads every such line and asks the command tree
+/// (<see cref="Program.CreateRoot"/>) for each option.
 /// </summary>
 public sealed partial class DocumentedCommandLinesTests
 {
@@ -15,8 +16,12 @@ public sealed partial class DocumentedCommandLinesTests
     public void Every_option_of_a_documented_copal_command_line_is_one_that_command_has()
     {
         RootCommand root = Program.CreateRoot();
+        // Each tool's and benchmark's README shows copal command lines too (the peers' script's `copal bench`, the testbed's
+        // runs); not the folders below them, where a local environment's packages may keep READMEs of their own.
         var documents = new[] { TestData.RepoPath("README.md") }
             .Concat(Directory.EnumerateFiles(TestData.RepoPath("docs"), "*.md").Order(StringComparer.Ordinal))
+            .Concat(new[] { "tools", "benchmarks" }.SelectMany(d => Directory.EnumerateDirectories(TestData.RepoPath(d)))
+                .Select(d => Path.Combine(d, "README.md")).Where(File.Exists).Order(StringComparer.Ordinal))
             .ToDictionary(f => f, File.ReadAllText);
         // cli.md shows what a misspelled option gives (`--frmat` is `unknown option '--frmat'`): that one is meant.
         var quotedAsUnknown = documents.Values.SelectMany(t => UnknownOption().Matches(t)).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
@@ -24,31 +29,57 @@ public sealed partial class DocumentedCommandLinesTests
         int checkedOptions = 0;
         foreach ((string file, string text) in documents)
         {
-            string[] lines = LineContinuation().Replace(text, " ").Split('\n');
-            for (int i = 0; i < lines.Length; i++)
-            {
-                foreach (Match m in CommandLine().Matches(lines[i]))
-                {
-                    if (Find(root, m.Groups["command"].Value, m.Groups["sub"].Value) is not (Command command, string name))
-                    {
-                        continue; // "copal runs in the invariant culture": prose, not a command
-                    }
-                    // The line ends at its code span's closing backtick, or where a pipe hands its output on.
-                    string rest = m.Groups["rest"].Value.Split('`')[0].Split(" | ")[0];
-                    foreach (Match o in OptionToken().Matches(rest))
-                    {
-                        checkedOptions++;
-                        if (!Accepts(command, o.Value) && !quotedAsUnknown.Contains(o.Value))
-                        {
-                            failures.Add($"{Path.GetFileName(file)}:{i + 1}: copal {name} has no option {o.Value}: {lines[i].Trim()}");
-                        }
-                    }
-                }
-            }
+            checkedOptions += CheckCommandLines(root, Path.GetRelativePath(TestData.RepoPath(), file), text, quotedAsUnknown, failures);
         }
         // The docs show hundreds: a pattern that stopped matching them would pass on nothing.
         Assert.True(checkedOptions > 200, $"only {checkedOptions} options were found in the docs' command lines");
         Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    /// <summary>README's first command is `dotnet run ... --project src/Copal.Cli -- generate ...`: its options are checked too.</summary>
+    [Fact]
+    public void A_misspelled_option_of_a_dotnet_run_line_is_found()
+    {
+        var failures = new List<string>();
+
+        int checkedOptions = CheckCommandLines(Program.CreateRoot(), "f.md", "dotnet run -c Release --project src/Copal.Cli -- generate --modle M\n", new HashSet<string>(), failures);
+
+        Assert.Equal(1, checkedOptions);
+        Assert.Equal("f.md:1: copal generate has no option --modle: dotnet run -c Release --project src/Copal.Cli -- generate --modle M", Assert.Single(failures));
+    }
+
+    /// <summary>Two commands a shell runs one after the other: each option is checked against its own command, not the first's.</summary>
+    [Fact]
+    public void Each_command_of_a_chained_line_is_checked_against_its_own_options()
+    {
+        var failures = new List<string>();
+
+        int checkedOptions = CheckCommandLines(Program.CreateRoot(), "f.md", "copal synth --preset test-tiny -o d && copal generate -m d --max-tokens 5; copal inspect -m d | head\n", new HashSet<string>(), failures);
+
+        Assert.Equal(5, checkedOptions);
+        Assert.Empty(failures);
+    }
+
+    /// <summary>A misspelled command followed by its options is found, where prose that starts with "copal" is not a command.</summary>
+    [Fact]
+    public void A_misspelled_command_with_options_is_found()
+    {
+        var failures = new List<string>();
+
+        CheckCommandLines(Program.CreateRoot(), "f.md", "copal runs in the invariant culture.\n\ncopal perplexty -m M --text t.txt\n", new HashSet<string>(), failures);
+
+        Assert.Equal("f.md:3: copal has no command perplexty: copal perplexty -m M --text t.txt", Assert.Single(failures));
+    }
+
+    /// <summary>A failure names the line the command is on, also after commands continued over several lines.</summary>
+    [Fact]
+    public void A_failure_names_its_line_after_continued_lines()
+    {
+        var failures = new List<string>();
+
+        CheckCommandLines(Program.CreateRoot(), "f.md", "copal synth --preset test-tiny \\\n  -o d \\\n  --seed 1\n\ncopal prune -m D --calbi x\n", new HashSet<string>(), failures);
+
+        Assert.Equal("f.md:5: copal prune has no option --calbi: copal prune -m D --calbi x", Assert.Single(failures));
     }
 
     /// <summary>
@@ -89,6 +120,55 @@ public sealed partial class DocumentedCommandLinesTests
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
 
+    /// <summary>
+    /// Checks every option of every copal command line in <paramref name="text"/> against its command, adding a
+    /// failure for each one the command lacks, at the line it is on; returns how many options it checked.
+    /// </summary>
+    internal static int CheckCommandLines(RootCommand root, string file, string text, IReadOnlySet<string> quotedAsUnknown, List<string> failures)
+    {
+        int checkedOptions = 0;
+        string[] lines = text.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            // A line ending in a backslash goes on in the next; the failure names the line the command starts on.
+            int first = i;
+            string line = lines[i].TrimEnd('\r');
+            while (line.EndsWith('\\') && i + 1 < lines.Length)
+            {
+                line = line[..^1] + " " + lines[++i].TrimEnd('\r').TrimStart();
+            }
+            // A command ends at its code span's closing backtick, where a pipe hands its output on, or where a shell
+            // runs the next one (`copal synth ... && copal generate ...`): each piece is checked against its own command.
+            foreach (string piece in CommandSeparator().Split(line))
+            {
+                Match m = CommandLine().Match(piece);
+                if (!m.Success)
+                {
+                    continue;
+                }
+                if (Find(root, m.Groups["command"].Value, m.Groups["sub"].Value) is not (Command command, string name))
+                {
+                    // "copal runs in the invariant culture" is prose, not a command; "copal generat -m M" is a command
+                    // copal does not have: a word followed by an option.
+                    if (m.Groups["sub"].Value.Length == 0 && StartsWithOption().IsMatch(m.Groups["rest"].Value))
+                    {
+                        failures.Add($"{file}:{first + 1}: copal has no command {m.Groups["command"].Value}: {line.Trim()}");
+                    }
+                    continue;
+                }
+                foreach (Match o in OptionToken().Matches(m.Groups["rest"].Value))
+                {
+                    checkedOptions++;
+                    if (!Accepts(command, o.Value) && !quotedAsUnknown.Contains(o.Value))
+                    {
+                        failures.Add($"{file}:{first + 1}: copal {name} has no option {o.Value}: {line.Trim()}");
+                    }
+                }
+            }
+        }
+        return checkedOptions;
+    }
+
     /// <summary>The command a line names, and its subcommand where the second word is one (`copal bench kernels`).</summary>
     private static (Command, string)? Find(RootCommand root, string commandName, string subName)
     {
@@ -114,11 +194,15 @@ public sealed partial class DocumentedCommandLinesTests
         return false;
     }
 
-    [GeneratedRegex(@"\\\r?\n\s*")]
-    private static partial Regex LineContinuation();
-
-    [GeneratedRegex(@"\bcopal (?<command>[a-z]+)(?: (?<sub>[a-z]+))?(?<rest>.*)")]
+    /// <summary>`copal generate ...`, the built binary's `.../copal generate ...`, or README's first line, `dotnet run ... --project src/Copal.Cli -- generate ...`.</summary>
+    [GeneratedRegex(@"(?:\bcopal(?:\.dll)?|Copal\.Cli --) (?<command>[a-z]+)(?: (?<sub>[a-z]+))?(?<rest>.*)")]
     private static partial Regex CommandLine();
+
+    [GeneratedRegex(@"^ --?[A-Za-z]")]
+    private static partial Regex StartsWithOption();
+
+    [GeneratedRegex(@"`| \| | \|\| | && |; ")]
+    private static partial Regex CommandSeparator();
 
     /// <summary>`-m`, `--max-tokens`, `-np`; not the `-name` of `./-name`, a range's `-1`, or `a-b`.</summary>
     [GeneratedRegex(@"(?<![\w/.=-])--?[A-Za-z][\w-]*")]

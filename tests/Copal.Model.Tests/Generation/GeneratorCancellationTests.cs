@@ -78,6 +78,28 @@ public sealed class GeneratorCancellationTests : IDisposable
         Assert.Equal([512], _backend.Rows);
     }
 
+    /// <summary>Cancelled at the prefill's last report, after the prompt's rows are given back: no decode step runs.</summary>
+    [Fact]
+    public void A_token_cancelled_at_the_last_prefill_report_runs_no_decode_step()
+    {
+        _backend.Reset();
+        using var cancel = new CancellationTokenSource();
+        var tokens = new List<int>();
+        var generator = new Generator(_model)
+        {
+            PrefillProgress = new CallbackProgress<int>(done =>
+            {
+                if (done == PromptTokens)
+                {
+                    cancel.Cancel();
+                }
+            }),
+        };
+        Assert.ThrowsAny<OperationCanceledException>(() => generator.Generate(_prompt, 2, SamplingOptions.Greedy, new HashSet<int>(), tokens.Add, cancel.Token));
+        Assert.Empty(tokens);
+        Assert.Equal([512, 512, 512, 464], _backend.Rows);
+    }
+
     [Fact]
     public void An_already_cancelled_token_throws_before_any_forward_pass()
     {
