@@ -306,6 +306,15 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(EstimateOf(stored), EstimateOf(claimed));
     }
 
+    /// <summary>A small Gemma 3 config (hidden 160: √160 is 12.649 in f32, 12.625 in bfloat16) for synth.</summary>
+    private const string Gemma3Config = """
+        {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_size": 160, "intermediate_size": 256,
+         "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 32, "vocab_size": 512,
+         "max_position_embeddings": 256, "rms_norm_eps": 1e-6, "rope_theta": 1000000, "rope_local_base_freq": 10000,
+         "sliding_window": 16, "sliding_window_pattern": 2, "query_pre_attn_scalar": 32, "tie_word_embeddings": true,
+         "torch_dtype": "bfloat16", "hidden_activation": "gelu_pytorch_tanh"}
+        """;
+
     /// <summary>
     /// synth writes the config with its --dtype, and a Gemma 3's embedding scale is √hidden rounded to that dtype; the
     /// line that says what was written described the --config as given, so a bfloat16 config written in F32 was said
@@ -317,13 +326,7 @@ public sealed class CommandTests : IDisposable
     public void Synth_describes_the_config_it_wrote_in_its_dtype(string dtype)
     {
         string config = Path.Combine(_temp, "gemma3.json");
-        File.WriteAllText(config, """
-            {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_size": 160, "intermediate_size": 256,
-             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 32, "vocab_size": 512,
-             "max_position_embeddings": 256, "rms_norm_eps": 1e-6, "rope_theta": 1000000, "rope_local_base_freq": 10000,
-             "sliding_window": 16, "sliding_window_pattern": 2, "query_pre_attn_scalar": 32, "tie_word_embeddings": true,
-             "torch_dtype": "bfloat16", "hidden_activation": "gelu_pytorch_tanh"}
-            """);
+        File.WriteAllText(config, Gemma3Config);
         string outDir = Path.Combine(_temp, "gemma-" + dtype);
         CopalProcess.Result s = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", dtype, "--tokenizer", TestData.Stories260K);
         Assert.True(s.ExitCode == 0, s.Stderr);
@@ -344,13 +347,7 @@ public sealed class CommandTests : IDisposable
     public void Inspect_describes_a_gemma3_without_a_dtype_by_its_stored_embedding()
     {
         string config = Path.Combine(_temp, "gemma3-nodtype.json");
-        File.WriteAllText(config, """
-            {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_size": 160, "intermediate_size": 256,
-             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 32, "vocab_size": 512,
-             "max_position_embeddings": 256, "rms_norm_eps": 1e-6, "rope_theta": 1000000, "rope_local_base_freq": 10000,
-             "sliding_window": 16, "sliding_window_pattern": 2, "query_pre_attn_scalar": 32, "tie_word_embeddings": true,
-             "hidden_activation": "gelu_pytorch_tanh"}
-            """);
+        File.WriteAllText(config, Gemma3Config); // synth writes its --dtype into the config; removed below
         string outDir = Path.Combine(_temp, "gemma-nodtype");
         CopalProcess.Result s = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", "bf16", "--tokenizer", TestData.Stories260K);
         Assert.True(s.ExitCode == 0, s.Stderr);
