@@ -1,4 +1,7 @@
 using System.Text.Json;
+using Copal.Tensors;
+using Copal.Tensors.Numerics;
+using Copal.Tensors.Safetensors;
 
 namespace Copal.Prune.Tests;
 
@@ -8,6 +11,19 @@ namespace Copal.Prune.Tests;
 /// </summary>
 internal static class GoldenLinear
 {
+    /// <summary>
+    /// The pruned checkpoint's <paramref name="name"/> against its golden entry: the mask bit for bit and the sum of
+    /// squared weights within the tolerance.
+    /// </summary>
+    public static void AssertWeights(JsonElement expected, SafetensorsCheckpoint pruned, string name, string where)
+    {
+        TensorView view = pruned[name];
+        var w = new float[view.ElementCount];
+        FloatConvert.ToSingle(view, w);
+        AssertSameMask(expected, w, where);
+        AssertClose(expected.GetProperty("sum_squares").GetDouble(), w.Sum(v => (double)v * v), $"{where}: sum of squared weights");
+    }
+
     /// <summary>The zeros of <paramref name="w"/> are the golden's <c>mask_bits</c> (base64, a bit per weight, set where pruned).</summary>
     public static void AssertSameMask(JsonElement expected, float[] w, string where)
     {

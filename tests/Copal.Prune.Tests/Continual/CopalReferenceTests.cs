@@ -3,9 +3,7 @@ using Copal.Model.Tokenization;
 using Copal.Prune.Calibration;
 using Copal.Prune.Continual;
 using Copal.Prune.Driver;
-using Copal.Tensors;
 using Copal.Tensors.Backends.Cpu;
-using Copal.Tensors.Numerics;
 using Copal.Tensors.Safetensors;
 using Copal.Testing;
 
@@ -89,11 +87,7 @@ public sealed class CopalReferenceTests : IDisposable
         {
             string name = linear.Name, where = $"step {number}, {linear.Name}";
             JsonElement expected = linear.Value;
-            TensorView view = pruned[name];
-            var w = new float[view.ElementCount];
-            FloatConvert.ToSingle(view, w);
-            GoldenLinear.AssertSameMask(expected, w, where);
-            GoldenLinear.AssertClose(expected.GetProperty("sum_squares").GetDouble(), w.Sum(v => (double)v * v), $"{where}: sum of squared weights");
+            GoldenLinear.AssertWeights(expected, pruned, name, where);
             if (expected.GetProperty("reconstruction_error").ValueKind == JsonValueKind.Number)
             {
                 GoldenLinear.AssertClose(expected.GetProperty("reconstruction_error").GetDouble(), errors[name]!.Value, $"{where}: reconstruction error");
