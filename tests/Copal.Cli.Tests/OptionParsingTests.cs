@@ -219,6 +219,19 @@ public sealed class OptionParsingTests
         Assert.Equal(expected, Program.FirstUsageError(parsed));
     }
 
+    /// <summary>
+    /// A negative number that single precision reads as -0 is still negative: a rule of "≥ 0" refuses it as typed,
+    /// rather than taking it for 0 (for --temperature, greedy decoding).
+    /// </summary>
+    [Theory]
+    [InlineData("--temperature: expected a finite number ≥ 0, got -1e-50", "--temperature", "-1e-50")]
+    [InlineData("--min-p: expected a number in [0, 1], got -1e-50", "--min-p", "-1e-50")]
+    public void A_negative_number_that_rounds_to_zero_is_refused_as_negative(string expected, string option, string value)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(["generate", "-m", "M", option, value]);
+        Assert.Equal(expected, Program.FirstUsageError(parsed));
+    }
+
     /// <summary>The older positional form of the model names a path too.</summary>
     [Theory]
     [InlineData("inspect")]

@@ -273,6 +273,13 @@ internal static class OptionRules
             Fail(r, expected ?? kind, raw, RoundsToZero(raw, value) ? ", which single precision holds as 0" : "");
             return null;
         }
+        // A negative number above float's largest negative one (--temperature -1e-50) reads as -0, which a "≥ 0" rule
+        // takes for 0: the rule is asked about the nearest negative float instead, so it refuses the sign as typed.
+        if (ok is not null && RoundsToZero(raw, value) && raw.TrimStart().StartsWith('-') && !ok(T.CreateTruncating(-float.Epsilon)))
+        {
+            Fail(r, expected ?? kind, raw);
+            return null;
+        }
         return value;
     }
 
