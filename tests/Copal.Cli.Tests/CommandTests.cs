@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Copal.Cli.Commands;
+using Copal.Model.Config;
 using Copal.Testing;
 
 namespace Copal.Cli.Tests;
@@ -281,6 +282,35 @@ public sealed class CommandTests : IDisposable
         Assert.True(none.ExitCode == 1, none.Stderr);
         Assert.Equal($"copal: error: --config: folder '{empty}' has no config.json; expected a config.json file or a model folder holding one\n", none.Stderr);
         Assert.False(Directory.Exists(Path.Combine(_temp, "x")));
+    }
+
+    /// <summary>
+    /// synth of a model folder keeps the ids its generation_config.json stops at (an instruct model's end of turn, which
+    /// config.json often lacks), where it wrote config.json's alone; a config with no bos or eos gets none invented.
+    /// </summary>
+    [Fact]
+    public void Synth_of_a_model_folder_keeps_its_generation_end_ids_and_invents_none()
+    {
+        string source = Path.Combine(_temp, "source");
+        Directory.CreateDirectory(source);
+        string config = File.ReadAllText(Path.Combine(TestData.Stories260K, "config.json"));
+        File.WriteAllText(Path.Combine(source, "config.json"), config);
+        File.WriteAllText(Path.Combine(source, "generation_config.json"), "{ \"eos_token_id\": [2, 7] }");
+        string kept = Path.Combine(_temp, "kept");
+        CopalProcess.Result r = CopalProcess.Run("synth", "--config", source, "-o", kept, "--dtype", "f32");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal([2, 7], GenerationConfig.EosTokenIds(kept, 512));
+
+        string bare = Path.Combine(_temp, "bare.json");
+        var fields = System.Text.Json.Nodes.JsonNode.Parse(config)!.AsObject();
+        fields.Remove("bos_token_id");
+        fields.Remove("eos_token_id");
+        File.WriteAllText(bare, fields.ToJsonString());
+        string none = Path.Combine(_temp, "none");
+        CopalProcess.Result b = CopalProcess.Run("synth", "--config", bare, "-o", none, "--dtype", "f32");
+        Assert.True(b.ExitCode == 0, b.Stderr);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(none, "generation_config.json")));
+        Assert.Empty(doc.RootElement.EnumerateObject());
     }
 
     /// <summary>

@@ -50,8 +50,12 @@ internal static class SynthCommand
             }
             using var progressLine = new ProgressLine();
             // A config whose sizes no file can hold is named as the user gave it.
+            // A model folder's generation_config.json lists the ids its generation stops at (an instruct model's end of
+            // turn): the synthetic copy keeps them.
+            IReadOnlyList<int> generationEos = configPath is not null && Directory.Exists(configPath) ? GenerationConfig.EosTokenIds(configPath, c.VocabSize) : [];
             SyntheticModelWriter.Write(c, outPath, type, p.GetValue(seed), tok, p.GetValue(force),
-                new SyncProgress<string>(m => progressLine.Update(m)), configPath is not null ? $"{p.Typed(config)} '{configPath}'" : $"--preset {presetName}", ct);
+                new SyncProgress<string>(m => progressLine.Update(m)), configPath is not null ? $"{p.Typed(config)} '{configPath}'" : $"--preset {presetName}",
+                generationEos, ct);
             progressLine.Done();
             Out.Info($"copal: wrote {outPath} ({SyntheticModelWriter.AsWritten(c, type)}) in {type}{(tok is null ? ", no tokenizer" : "")}");
             return CliErrors.Ok;

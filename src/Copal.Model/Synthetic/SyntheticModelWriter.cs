@@ -38,6 +38,8 @@ public static class SyntheticModelWriter
     /// Writes config.json, generation_config.json, model.safetensors and (if given) the tokenizer files (tokenizer.json, tokenizer_config.json, chat_template.jinja) into
     /// <paramref name="outDirectory"/>. <paramref name="configSource"/> names the config in the message that refuses
     /// sizes no file can hold (<see cref="RequireWritable"/>): the file or preset the user gave.
+    /// <paramref name="generationEosTokenIds"/>, where not empty, are generation_config.json's end ids in place of the
+    /// config's (the source model's own generation_config.json, when its folder is copied).
     /// </summary>
     public static void Write(
         LlamaConfig config,
@@ -48,6 +50,7 @@ public static class SyntheticModelWriter
         bool overwrite = false,
         IProgress<string>? progress = null,
         string configSource = "config",
+        IReadOnlyList<int>? generationEosTokenIds = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -64,8 +67,7 @@ public static class SyntheticModelWriter
         string model = FormattableString.Invariant($"the model ({config.NumLayers} layers, {dtype})");
         output.RequireSpace(weightBytes + copies, copies == 0 ? model : $"{model} with the tokenizer's files ({ByteSize.Format(copies)})");
         output.WriteText("config.json", LlamaConfigWriter.ToJson(config, TorchDtypeName(dtype)));
-        output.WriteText("generation_config.json",
-            $"{{\n  \"bos_token_id\": {config.BosTokenId ?? 1},\n  \"eos_token_id\": {GenerationEos(config.EosTokenIds)}\n}}\n");
+        output.WriteText(GenerationConfig.FileName, GenerationConfigJson(config, generationEosTokenIds));
         if (tokenizerDirectory is not null)
         {
             // chat_template.jinja with them: a tokenizer saved by transformers 4.50 and later keeps its chat template
@@ -174,16 +176,28 @@ public static class SyntheticModelWriter
     }
 
     /// <summary>
-    /// generation_config.json's eos_token_id: every end id of the config (one as a number, several as a list, as
-    /// config.json has them), 2 without any. transformers' generate stops at this file's ids, not config.json's, so
-    /// writing only the first left a Llama 3's end of turn (its third id) out.
+    /// generation_config.json: config.json's bos_token_id, and as eos_token_id the source model's own generation ids
+    /// where given (<c>synth --config</c> of a model folder: an instruct model lists its end of turn there), else every
+    /// end id of the config (one as a number, several as a list, as config.json has them). transformers' generate stops
+    /// at this file's ids, not config.json's, so writing only the first left a Llama 3's end of turn (its third id) out.
+    /// A field the config lacks is left out: an invented id (Llama 2's bos 1 and eos 2) would stop a model of another
+    /// tokenizer at whatever token has that id.
     /// </summary>
-    private static string GenerationEos(IReadOnlyList<int> eos) => eos.Count switch
+    private static string GenerationConfigJson(LlamaConfig config, IReadOnlyList<int>? generationEos)
     {
-        0 => "2",
-        1 => eos[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
-        _ => "[" + string.Join(", ", eos.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]",
-    };
+        IReadOnlyList<int> eos = generationEos is { Count: > 0 } ? generationEos : config.EosTokenIds;
+        var fields = new List<string>();
+        if (config.BosTokenId is int bos)
+        {
+            fields.Add(FormattableString.Invariant($"  \"bos_token_id\": {bos}"));
+        }
+        if (eos.Count > 0)
+        {
+            string ids = string.Join(", ", eos.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            fields.Add($"  \"eos_token_id\": {(eos.Count == 1 ? ids : "[" + ids + "]")}");
+        }
+        return fields.Count == 0 ? "{}\n" : "{\n" + string.Join(",\n", fields) + "\n}\n";
+    }
 
     // Box–Muller on the seeded PCG stream: deterministic across runtimes.
     private static void FillNormal(Pcg32 rng, Span<float> values, double std)

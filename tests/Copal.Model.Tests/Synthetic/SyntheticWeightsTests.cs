@@ -83,6 +83,23 @@ public sealed class SyntheticWeightsTests : IDisposable
     }
 
     /// <summary>
+    /// A config without bos_token_id or eos_token_id gets none in generation_config.json: Llama 2's 1 and 2 were written,
+    /// and a model of another tokenizer then stopped at whatever token has id 2. Given generation ids take the config's place.
+    /// </summary>
+    [Fact]
+    public void Generation_config_invents_no_ids_and_takes_the_given_generation_ids()
+    {
+        LlamaConfig bare = SyntheticPresets.Get("test-tiny") with { VocabSize = 64, BosTokenId = null, EosTokenIds = [] };
+        string dir = Path.Combine(_temp, "bare");
+        SyntheticModelWriter.Write(bare, dir, DType.F32, seed: 3, tokenizerDirectory: null);
+        Assert.Equal("{}\n", File.ReadAllText(Path.Combine(dir, "generation_config.json")));
+
+        string given = Path.Combine(_temp, "given");
+        SyntheticModelWriter.Write(bare with { EosTokenIds = [7] }, given, DType.F32, seed: 3, tokenizerDirectory: null, generationEosTokenIds: [7, 9]);
+        Assert.Equal([7, 9], GenerationConfig.EosTokenIds(given, bare.VocabSize));
+    }
+
+    /// <summary>
     /// A layer tensor's header entry takes more than 80 bytes, so a config whose tensors times 80 pass the safetensors
     /// header limit is refused by its sizes alone, naming the layer count, before any list of that many is made.
     /// </summary>
