@@ -57,6 +57,8 @@ public sealed partial class CopalState
     // The temporary output folder of the PruneJob run in progress, and the steps recorded when it began.
     private string? _runOutput;
     private int _runStartSteps;
+    // The run's output as its caller names it ("--out 'DIR'"): a spill that cannot be written is said to be its.
+    private string? _runOutputShown;
     // A fold since the last Save or Load: the state in memory is ahead of every file.
     private bool _unsaved;
     // Why the state cannot be used again (null while it can).
@@ -165,12 +167,16 @@ public sealed partial class CopalState
     /// <summary>Called by <see cref="CopalPruner.Prune"/> before it changes the state: it is now ahead of its files.</summary>
     internal void MarkFolding() => _unsaved = true;
 
-    /// <summary>Called by <see cref="PruneJob"/> once its temporary output folder exists: the spill goes there.</summary>
-    internal void BeginRun(string outputTemp)
+    /// <summary>
+    /// Called by <see cref="PruneJob"/> once its temporary output folder exists: the spill goes there, and a failure to
+    /// write it names <paramref name="outputShown"/>, the output as the caller knows it, not the hidden folder.
+    /// </summary>
+    internal void BeginRun(string outputTemp, string outputShown)
     {
         ThrowIfSpent();
         SpillDirectory = Path.Combine(outputTemp, ".copal-spill");
         _runOutput = Path.GetFullPath(outputTemp);
+        _runOutputShown = outputShown;
         _runStartSteps = _datasets.Count;
     }
 
@@ -198,6 +204,7 @@ public sealed partial class CopalState
     {
         string temp = _runOutput!;
         _runOutput = null;
+        _runOutputShown = null;
         bool savedInOutput = _source is not null && string.Equals(Path.GetDirectoryName(_source), temp, StringComparison.Ordinal);
         if (completed)
         {
