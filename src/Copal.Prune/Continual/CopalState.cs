@@ -376,7 +376,10 @@ public sealed partial class CopalState
     {
         if (stored != given)
         {
-            throw new CopalStateException($"option --{option} is '{given}', but {Described} was built with '{stored}'; a continual run keeps its options (omit --{option} to use the state's)");
+            throw new CopalStateException($"--{option}: {Described} was built with '{stored}' (a continual run keeps its options: omit --{option} to use the state's), got '{given}'")
+            {
+                Option = option,
+            };
         }
     }
 }
