@@ -43,6 +43,13 @@ public sealed partial class CopalState
     /// the earlier datasets' cross term counts as zero, as it did then) and <see cref="FormatVersion"/>.
     /// </summary>
     private static readonly int[] s_readableVersions = [2, 3, FormatVersion];
+
+    /// <summary>
+    /// The most bytes a copal-state.json may hold: an entry per linear and per step is a few hundred bytes, so a
+    /// 70B model's after thousands of steps is megabytes. A link to a device (/dev/zero) is refused once this much
+    /// came, not read until memory runs out.
+    /// </summary>
+    internal const long ManifestMaxBytes = 64L << 20;
     /// <summary>The state's tensors file in a pruned model's folder.</summary>
     public const string TensorsFileName = "copal-state.safetensors";
     /// <summary>The state's manifest in a pruned model's folder.</summary>
