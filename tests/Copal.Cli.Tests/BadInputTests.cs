@@ -289,6 +289,51 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// A --resume state's file that is a named pipe is refused naming it, as a model's is: the manifest was read with
+    /// File.ReadAllText, whose open waits for a writer, so the run hung before any work and SIGTERM could not end it.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("copal-state.json")]
+    [InlineData("copal-state.safetensors")]
+    public void A_resume_state_file_that_is_a_named_pipe_is_refused_naming_it(string file)
+    {
+        string state = Path.Combine(_temp, "step1");
+        string[] common = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];
+        CopalProcess.Result first = CopalProcess.Run(["prune", "-m", Model, "-o", state, .. common]);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        File.Delete(Path.Combine(state, file));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [Path.Combine(state, file)]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        CopalProcess.Result r = CopalProcess.Run(["prune", "-m", Model, "-o", Path.Combine(_temp, "step2"), "--resume", state, "--seed", "1", .. common]);
+        AssertError(r, 1, "it is a named pipe, expected a regular file");
+        string error = Assert.Single(r.Stderr.Split('\n'), line => line.StartsWith("copal: error:", StringComparison.Ordinal));
+        Assert.Contains(Path.Combine(state, file), error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "step2")));
+    }
+
+    /// <summary>
+    /// A --resume manifest that never ends (a link to /dev/zero) is refused once more came than a manifest holds, naming
+    /// it: it was read whole, until the run ran out of memory ("out of memory", naming nothing).
+    /// </summary>
+    [LinuxFact]
+    public void A_resume_manifest_that_never_ends_is_refused_naming_it()
+    {
+        string state = Path.Combine(_temp, "step1");
+        string[] common = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];
+        CopalProcess.Result first = CopalProcess.Run(["prune", "-m", Model, "-o", state, .. common]);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        string manifest = Path.Combine(state, "copal-state.json");
+        File.Delete(manifest);
+        File.CreateSymbolicLink(manifest, "/dev/zero");
+        CopalProcess.Result r = CopalProcess.Run(["prune", "-m", Model, "-o", Path.Combine(_temp, "step2"), "--resume", state, "--seed", "1", .. common]);
+        AssertError(r, 1, $"copal: error: '{manifest}' cannot be read: more than 67108864 bytes came from it, more than a copal-state.json holds\n");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "step2")));
+    }
+
+    /// <summary>
     /// synth's --tokenizer and --config folders that cannot be read are said to be so, as -m's is: they were "no
     /// tokenizer.json in the model folder" and "has no config.json", neither of them true.
     /// </summary>

@@ -47,6 +47,26 @@ public sealed class CleanupTests : IDisposable
     }
 
     /// <summary>
+    /// COPAL's folded matrices wait in a spill inside the output's temporary folder while the next layers are pruned.
+    /// At stories260K down_proj's cross term (172² floats, 116 KiB) is the only one past a 100 KiB file-size limit,
+    /// and it is spilled when layer 1 starts, before any other file gets that large. The failure said
+    /// "Specified file length was too large for the file system." (on a full disk: .NET's "No space left on device :
+    /// 'the hidden spill file'"), naming neither the output nor the matrix.
+    /// </summary>
+    [LinuxFact]
+    public void A_full_disk_while_COPAL_spills_a_matrix_names_the_output_and_the_matrix_and_leaves_nothing()
+    {
+        string outDir = Path.Combine(_temp, "out");
+        CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_EnableWriteXorExecute=0; trap '' XFSZ; ulimit -f 100",
+            "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5", "--device", "cpu",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.EndsWith($"copal: error: -o '{outDir}': cannot write the dense-target cross term of 'model.layers.0.mlp.down_proj.weight' "
+            + $"that the COPAL state keeps until it is saved: {AtomicDirectory.FileTooLarge}\n", r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
+    /// <summary>
     /// A file past the size limit (ulimit -f, or a file system's own: 4 GiB on FAT32) is EFBIG, which .NET throws as
     /// an argument error, not an IOException: the small files (a logits JSON, a copied tokenizer) are named and leave
     /// nothing, the folders made above them included, as a full disk does.

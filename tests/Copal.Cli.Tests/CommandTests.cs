@@ -587,8 +587,11 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(0, Prune("quarter-2", "--seed", "2", "--resume", Path.Combine(_temp, "quarter")).ExitCode);
         Assert.Equal(0.25, DenseTarget(Path.Combine(_temp, "quarter-2")));
         CopalProcess.Result changed = Prune("changed", "--resume", Path.Combine(_temp, "quarter"), "--dense-target", "1");
-        Assert.Equal(1, changed.ExitCode); // a state that does not match, as for every option the state keeps
-        Assert.Contains($"--dense-target is '1', but the COPAL state in '{Path.Combine(_temp, "quarter", "copal-state.json")}' was built with '0.25'", changed.Stderr, StringComparison.Ordinal);
+        // A usage error, as for every option the state keeps (and --layers other than the state's): omitting it runs.
+        Assert.Equal(2, changed.ExitCode);
+        Assert.Contains($"copal: error: --dense-target: the COPAL state in '{Path.Combine(_temp, "quarter", "copal-state.json")}' was built with '0.25' "
+            + "(a continual run keeps its options: omit --dense-target to use the state's), got '1'\nRun 'copal prune --help' for the options.\n",
+            changed.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_temp, "changed")));
         foreach ((string[] bad, string expected) in new[]
         {

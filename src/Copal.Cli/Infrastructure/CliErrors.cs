@@ -44,6 +44,8 @@ internal static class CliErrors
             DeviceOutOfMemoryException { Remedy: string remedy } => ($"{e.Message}; {remedy}", Failure),
             DeviceOutOfMemoryException { OnHost: true } => ($"{e.Message}; a compact (pruned) checkpoint or a shorter context needs less", Failure),
             DeviceOutOfMemoryException => ($"{e.Message}; a compact (pruned) checkpoint, a shorter context or --device cpu needs less", Failure),
+            // An option that differs from the resumed state's: omitting it runs, so a usage error (as a --layers the state did not prune).
+            Copal.Prune.Continual.CopalStateException { Option: not null } => (e.Message, Usage),
             Copal.Prune.Continual.CopalStateException => (e.Message, Failure),
             // No calibration fits the memory (the ones other options would fit are usage errors, made so by the commands).
             Copal.Prune.CalibrationLimitException => (e.Message, Failure),

@@ -258,7 +258,8 @@ public sealed partial class CopalState
         CopalStateManifest manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<CopalStateManifest>(File.ReadAllText(manifestPath), PruneJob.ReportJsonOptions)
+            // Bounded, and a named pipe refused before it is opened: its open waits for a writer, deaf to Ctrl-C.
+            manifest = JsonSerializer.Deserialize<CopalStateManifest>(BoundedFile.ReadAllText(manifestPath, ManifestMaxBytes, $"a {ManifestFileName}"), PruneJob.ReportJsonOptions)
                 ?? throw new CopalStateException($"'{manifestPath}' is empty");
         }
         catch (JsonException e)

@@ -194,11 +194,21 @@ public sealed partial class CopalState
             _spillDirectory = TemporaryNames.CreateFolderIn(Path.GetTempPath(), "copal-state-spill");
             _ownsSpillDirectory = true;
         }
-        Directory.CreateDirectory(_spillDirectory);
         float[] packed = Packed(slot, Held(l, slot)!, l.Cols);
-        using (var f = new FileStream(SpillPath(l.Name, slot), FileMode.Create, FileAccess.Write, FileShare.None))
+        string path = SpillPath(l.Name, slot);
+        try
         {
+            Directory.CreateDirectory(_spillDirectory);
+            using var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
             FloatStreams.Write(f, packed);
+        }
+        catch (Exception e) when (AtomicDirectory.IsWriteFailure(e))
+        {
+            // A full disk (or a file-size limit) while a layer is pruned: .NET's message names the hidden spill file,
+            // or, for a file past the size limit, no file at all. Said as the output's, as its other files are.
+            TemporaryNames.DeleteQuietly(path);
+            string where = _runOutputShown ?? $"the COPAL state's spill folder '{_spillDirectory}'";
+            throw new IOException($"{where}: cannot write the {SlotDescription(slot)} of '{l.Name}' that the COPAL state keeps until it is saved: {AtomicDirectory.Reason(e)}", e);
         }
         _spilled.Add(SpillKey(l.Name, slot));
         Hold(l, slot, null);

@@ -43,6 +43,13 @@ public sealed partial class CopalState
     /// the earlier datasets' cross term counts as zero, as it did then) and <see cref="FormatVersion"/>.
     /// </summary>
     private static readonly int[] s_readableVersions = [2, 3, FormatVersion];
+
+    /// <summary>
+    /// The most bytes a copal-state.json may hold: an entry per linear and per step is a few hundred bytes, so a
+    /// 70B model's after thousands of steps is megabytes. A link to a device (/dev/zero) is refused once this much
+    /// came, not read until memory runs out.
+    /// </summary>
+    internal const long ManifestMaxBytes = 64L << 20;
     /// <summary>The state's tensors file in a pruned model's folder.</summary>
     public const string TensorsFileName = "copal-state.safetensors";
     /// <summary>The state's manifest in a pruned model's folder.</summary>
@@ -57,6 +64,8 @@ public sealed partial class CopalState
     // The temporary output folder of the PruneJob run in progress, and the steps recorded when it began.
     private string? _runOutput;
     private int _runStartSteps;
+    // The run's output as its caller names it ("--out 'DIR'"): a spill that cannot be written is said to be its.
+    private string? _runOutputShown;
     // A fold since the last Save or Load: the state in memory is ahead of every file.
     private bool _unsaved;
     // Why the state cannot be used again (null while it can).
@@ -165,12 +174,16 @@ public sealed partial class CopalState
     /// <summary>Called by <see cref="CopalPruner.Prune"/> before it changes the state: it is now ahead of its files.</summary>
     internal void MarkFolding() => _unsaved = true;
 
-    /// <summary>Called by <see cref="PruneJob"/> once its temporary output folder exists: the spill goes there.</summary>
-    internal void BeginRun(string outputTemp)
+    /// <summary>
+    /// Called by <see cref="PruneJob"/> once its temporary output folder exists: the spill goes there, and a failure to
+    /// write it names <paramref name="outputShown"/>, the output as the caller knows it, not the hidden folder.
+    /// </summary>
+    internal void BeginRun(string outputTemp, string outputShown)
     {
         ThrowIfSpent();
         SpillDirectory = Path.Combine(outputTemp, ".copal-spill");
         _runOutput = Path.GetFullPath(outputTemp);
+        _runOutputShown = outputShown;
         _runStartSteps = _datasets.Count;
     }
 
@@ -198,6 +211,7 @@ public sealed partial class CopalState
     {
         string temp = _runOutput!;
         _runOutput = null;
+        _runOutputShown = null;
         bool savedInOutput = _source is not null && string.Equals(Path.GetDirectoryName(_source), temp, StringComparison.Ordinal);
         if (completed)
         {
@@ -369,7 +383,10 @@ public sealed partial class CopalState
     {
         if (stored != given)
         {
-            throw new CopalStateException($"option --{option} is '{given}', but {Described} was built with '{stored}'; a continual run keeps its options (omit --{option} to use the state's)");
+            throw new CopalStateException($"--{option}: {Described} was built with '{stored}' (a continual run keeps its options: omit --{option} to use the state's), got '{given}'")
+            {
+                Option = option,
+            };
         }
     }
 }

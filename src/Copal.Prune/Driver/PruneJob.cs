@@ -178,7 +178,7 @@ public static class PruneJob
         using var writer = new PrunedModelWriter(request.ModelDirectory, source, request.OutDirectory, request.Force, model.Config.NumLayers, metadata, request.OutputName, alongside);
         // COPAL's folded Hessians wait in the output's temporary folder, so a failed run leaves nothing behind;
         // saving the state (an extra file, CopalRun.StateFiles) streams them into the state file and deletes them.
-        copalState?.BeginRun(writer.TempDirectory);
+        copalState?.BeginRun(writer.TempDirectory, $"{request.OutputName} '{request.OutDirectory}'");
         bool committed = false;
         try
         {

@@ -249,7 +249,9 @@ public sealed class CopalStateTests : IDisposable
             var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
             var e = Assert.Throws<CopalStateException>(() => loaded.EnsureCompatible("parent-hash", "dense",
                 new CopalOptionChoices(Upstream: StatisticsUpstream.Mixed).WithDefaults(loaded.Options), config));
-            Assert.Contains("--upstream is 'mixed'", e.Message, StringComparison.Ordinal);
+            Assert.StartsWith("--upstream: ", e.Message, StringComparison.Ordinal);
+            Assert.EndsWith("was built with 'pruned' (a continual run keeps its options: omit --upstream to use the state's), got 'mixed'", e.Message, StringComparison.Ordinal);
+            Assert.Equal("upstream", e.Option);
         }
         finally
         {
