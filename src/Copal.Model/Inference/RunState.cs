@@ -163,7 +163,15 @@ public sealed class RunState : IDisposable
     /// The position row 0 of <paramref name="layer"/>'s cache holds (<see cref="AttentionShape.CacheStart"/>): 0, or
     /// for a sliding-window layer the first position a window still reaches after its cache slid.
     /// </summary>
-    public int CacheStart(int layer) => _cacheStart[CacheLayer(layer)];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="layer"/> is not a layer of the model.</exception>
+    public int CacheStart(int layer)
+    {
+        if ((uint)layer >= (uint)KCache.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(layer), FormattableString.Invariant($"layer {layer} outside the model's layers: expected 0 to {KCache.Length - 1}"));
+        }
+        return _cacheStart[CacheLayer(layer)];
+    }
     /// <summary>Whether <see cref="Logits"/> holds every row's logits (else the last row's).</summary>
     public bool AllRowLogits { get; }
 
