@@ -40,7 +40,7 @@ public static class LogProbabilities
     {
         if ((uint)target >= (uint)logits.Length)
         {
-            throw new ArgumentOutOfRangeException(nameof(target), target, FormattableString.Invariant($"target {target} is outside the row's {logits.Length} logits"));
+            throw new ArgumentOutOfRangeException(nameof(target), FormattableString.Invariant($"target {target} is outside the row's {logits.Length} logits: expected 0 to {logits.Length - 1}"));
         }
         return LogSumExp(logits) - logits[target];
     }

@@ -42,6 +42,7 @@ public sealed class LogProbabilitiesTests
             ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => LogProbabilities.Nll(four, target));
             Assert.Equal("target", e.ParamName);
             Assert.Contains("4 logits", e.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', e.Message);
         }
         foreach ((float[] baseRow, float[] row) in new[] { (four, three), (three, four) })
         {
