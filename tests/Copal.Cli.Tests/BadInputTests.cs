@@ -603,6 +603,23 @@ public sealed class BadInputTests : IDisposable
             $"--compare: the base model '{other}' has a vocabulary of 600 tokens, the model 512; a comparison needs the same vocabulary");
     }
 
+    /// <summary>
+    /// A base model whose context is shorter than the window: both models loaded, then the base's state was refused as
+    /// an argument error naming maxPositions. Now from its config, as its vocabulary is.
+    /// </summary>
+    [Fact]
+    public void A_base_model_with_a_shorter_context_than_the_window_is_refused_from_its_config()
+    {
+        string other = CopyModel();
+        string config = Path.Combine(other, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 256", StringComparison.Ordinal));
+        string eval = TestData.Path("text", "tinystories", "eval.txt");
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", eval, "--compare", other, "--device", "cpu"), 2,
+            $"--compare: the base model '{other}' has a context of 256 positions (max_position_embeddings); --seqlen 512 (the default) exceeds it");
+        AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", eval, "--compare", other, "--seqlen", "300", "--device", "cpu"), 2,
+            $"--compare: the base model '{other}' has a context of 256 positions (max_position_embeddings); --seqlen 300 exceeds it");
+    }
+
     /// <summary>A context of one position leaves no window: the message named an internal field (options.SeqLen).</summary>
     [Fact]
     public void A_model_of_one_position_is_refused_naming_its_config()

@@ -47,7 +47,8 @@ internal static class PerplexityCommand
             // the weights are loaded.
             LlamaConfig config = LlamaConfig.Load(modelDir);
             int max = config.MaxPositionEmbeddings;
-            if (basePath is not null && LlamaConfig.Load(basePath).VocabSize is int baseVocab && baseVocab != config.VocabSize)
+            LlamaConfig? baseConfig = basePath is null ? null : LlamaConfig.Load(basePath);
+            if (baseConfig?.VocabSize is int baseVocab && baseVocab != config.VocabSize)
             {
                 throw new UsageException($"{p.Typed(compare)}: the base model '{p.GetValue(compare)}' has a vocabulary of {baseVocab} tokens, the model {config.VocabSize}; a comparison needs the same vocabulary");
             }
@@ -63,6 +64,12 @@ internal static class PerplexityCommand
                 throw new UsageException($"--stride: expected at most --seqlen ({window}), got {step}");
             }
             ContextSizeOption.Resolve(p.GetValue(ctxSize), window, window, max, bound => $"--seqlen {window} exceeds {bound}", p.Typed(ctxSize));
+            if (baseConfig is not null && window > baseConfig.MaxPositionEmbeddings)
+            {
+                // Each window runs through the base model too: refused before either model loads, as its vocabulary is.
+                throw new UsageException($"{p.Typed(compare)}: the base model '{p.GetValue(compare)}' has a context of {baseConfig.MaxPositionEmbeddings} positions (max_position_embeddings); --seqlen {window}"
+                    + $"{(p.GetValue(seqLen) is null ? " (the default)" : "")} exceeds it");
+            }
             using ModelSession session = ModelSession.Open(modelDir, p.GetValue(device)!, quiet: asJson, SparseOptions.ParseLoadMode(p.GetValue(sparse)!), p.GetValue(allowNonFinite),
                 CommonOptions.ParseMmap(p.GetValue(mmap)!), ct);
             using ModelSession? baseSession = basePath is not null

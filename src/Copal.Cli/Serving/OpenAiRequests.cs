@@ -399,79 +399,17 @@ internal static partial class OpenAiRequests
     private static JsonElement? Field(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out JsonElement e) && e.ValueKind != JsonValueKind.Null ? e : null;
 
-    /// <summary>
-    /// Fields of vLLM's and llama.cpp's servers that copal does not implement, with the test of the value that changes
-    /// nothing. An unknown field is accepted as one without effect, but these change the text a client gets (typical_p
-    /// 0.2 keeps a few tokens; llama.cpp's n_predict bounds the length), so a request that sets one is refused.
-    /// </summary>
-    private static readonly (string Name, Func<JsonElement, bool> IsNeutral, string Instead)[] s_otherServersFields =
-    [
-        ("typical_p", e => IsNumber(e, 1), "leave it out"),
-        ("tfs_z", e => IsNumber(e, 1), "leave it out"),
-        ("top_a", e => IsNumber(e, 0), "leave it out"),
-        ("mirostat", e => IsNumber(e, 0), "leave it out"),
-        ("min_tokens", e => IsNumber(e, 0), "leave it out"),
-        ("repeat_penalty", e => IsNumber(e, 1), "give HF's repetition_penalty instead"),
-        ("n_predict", _ => false, "give max_tokens instead"),
-        // llama.cpp's other samplers: DRY's repetition penalty, XTC, dynamic temperature, top-nσ (-1 is its off).
-        ("dry_multiplier", e => IsNumber(e, 0), "leave it out"),
-        ("xtc_probability", e => IsNumber(e, 0), "leave it out"),
-        ("dynatemp_range", e => IsNumber(e, 0), "leave it out"),
-        ("top_n_sigma", e => IsNumber(e, -1), "leave it out"),
-        ("ignore_eos", e => e.ValueKind == JsonValueKind.False, "leave it out"),
-        ("include_stop_str_in_output", e => e.ValueKind == JsonValueKind.False, "leave it out"),
-        ("stop_token_ids", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "give stop texts in stop instead"),
-        ("skip_special_tokens", e => e.ValueKind == JsonValueKind.True, "leave it out: the reply's text never holds special tokens"),
-        // Constrained decoding asked for in vLLM's and llama.cpp's own fields: ignored, the reply would be free text
-        // where the client counts on JSON of its schema, a regular expression's match or one of its choices.
-        ("guided_json", _ => false, GuidedInstead),
-        ("structured_outputs", _ => false, GuidedInstead),
-        ("json_schema", _ => false, GuidedInstead),
-        ("guided_regex", _ => false, GuidedInstead),
-        ("guided_choice", _ => false, GuidedInstead),
-        ("guided_grammar", _ => false, GuidedInstead),
-        ("grammar", e => e.ValueKind == JsonValueKind.String && e.GetString()!.Length == 0, GuidedInstead), // llama.cpp's default, none
-        // vLLM's sampling and prompt fields: beam search, a token set allowed or words banned, a prompt cut to its
-        // last tokens, its log-probabilities in vLLM's own field, token strings written as ids.
-        ("use_beam_search", e => e.ValueKind == JsonValueKind.False, "leave it out: copal samples, it does not search beams"),
-        ("length_penalty", e => IsNumber(e, 1), "leave it out: it scores beams, which copal does not search"),
-        ("allowed_token_ids", _ => false, "leave it out, or ban tokens with logit_bias -100"),
-        ("bad_words", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "leave it out, or ban tokens with logit_bias -100"),
-        ("truncate_prompt_tokens", _ => false, "leave it out: a prompt is never cut; one past the context is refused"),
-        ("prompt_logprobs", _ => false, "completions score the prompt with echo and logprobs"),
-        ("return_tokens_as_token_ids", e => e.ValueKind == JsonValueKind.False, "leave it out"),
-    ];
+    // Fields of vLLM's and llama.cpp's servers that copal does not implement, set to a value that changes the reply
+    // (OtherServersFields, which CopalChatClient checks its AdditionalProperties against too).
+    private static void RefuseOtherServersFields(JsonElement body) => Refuse(body, chatFields: false);
 
-    /// <summary>
-    /// vLLM's chat fields that change the prompt or the reply: an assistant message continued rather than answered, a
-    /// template or documents of the request's own, the last message echoed. Ignored, the reply would answer another
-    /// prompt than the one the client built.
-    /// </summary>
-    private static readonly (string Name, Func<JsonElement, bool> IsNeutral, string Instead)[] s_otherServersChatFields =
-    [
-        ("add_generation_prompt", e => e.ValueKind == JsonValueKind.True, "leave it out: the prompt always ends with the assistant's turn opened"),
-        ("continue_final_message", e => e.ValueKind == JsonValueKind.False, "leave it out: a last assistant message is answered, not continued; continue a text with /v1/completions"),
-        ("chat_template", _ => false, "leave it out: the model's own template renders the messages"),
-        ("documents", e => e.ValueKind == JsonValueKind.Array && e.GetArrayLength() == 0, "leave it out, or give the documents' text in a message"),
-        ("echo", e => e.ValueKind == JsonValueKind.False, "leave it out"),
-    ];
+    private static void RefuseOtherServersChatFields(JsonElement body) => Refuse(body, chatFields: true);
 
-    private const string GuidedInstead = "copal constrains a reply only by response_format: {\"type\": \"json_schema\", \"json_schema\": {\"name\": …, \"schema\": …}} or {\"type\": \"json_object\"}";
-
-    private static bool IsNumber(JsonElement e, double value) => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && v == value;
-
-    private static void RefuseOtherServersFields(JsonElement body) => Refuse(body, s_otherServersFields);
-
-    private static void RefuseOtherServersChatFields(JsonElement body) => Refuse(body, s_otherServersChatFields);
-
-    private static void Refuse(JsonElement body, (string Name, Func<JsonElement, bool> IsNeutral, string Instead)[] fields)
+    private static void Refuse(JsonElement body, bool chatFields)
     {
-        foreach ((string name, Func<JsonElement, bool> isNeutral, string instead) in fields)
+        if (OtherServersFields.FirstSet(name => Field(body, name), chatFields) is (string name, JsonElement e, string instead))
         {
-            if (Field(body, name) is JsonElement e && !isNeutral(e))
-            {
-                throw Unsupported(name, $"{name} is not supported by copal, got {Actual(e)}; {instead}");
-            }
+            throw Unsupported(name, $"{name} is not supported by copal, got {Actual(e)}; {instead}");
         }
     }
 

@@ -15,7 +15,8 @@ namespace Copal.Model.Chat;
 /// "min_p" and "logit_bias" as vLLM's; Instructions become a leading system message. Tools (function declarations)
 /// are shown to the model by its chat template and the calls of its reply come back as <see cref="FunctionCallContent"/>,
 /// as copal serve's tool calling. What the model cannot take is refused, never ignored, by the rules of copal serve's
-/// chat endpoint: non-text content, a forced tool call, a ModelId other than the engine's (see <see cref="ToRequest"/>).
+/// chat endpoint: non-text content, a forced tool call, a ModelId other than the engine's, an AdditionalProperties
+/// entry set to change the reply through a field of another server's that copal does not implement (see <see cref="ToRequest"/>).
 /// </summary>
 public sealed partial class CopalChatClient : IChatClient
 {
@@ -178,8 +179,10 @@ public sealed partial class CopalChatClient : IChatClient
     /// format other than text and JSON (<see cref="ChatResponseFormat.Json"/> without a schema is JSON mode;
     /// <see cref="ChatResponseFormat.ForJsonSchema(JsonElement, string?, string?)"/> is structured outputs, whose schema the
     /// engine refuses with a <see cref="CompletionRequestException"/> naming response_format where it cannot hold a
-    /// reply to it): the server answers 400 unsupported_parameter for the same. Also a conversation id or a continuation
-    /// token: the client keeps no state between calls.</exception>
+    /// reply to it), or an AdditionalProperties entry naming a field of vLLM's or llama.cpp's servers that copal does not
+    /// implement, set to a value that would change the reply (<see cref="OtherServersFields"/>): the server answers 400
+    /// unsupported_parameter for the same. Also a conversation id or a continuation token: the client keeps no state
+    /// between calls.</exception>
     /// <exception cref="ArgumentException">A message of another role, or <see cref="ChatOptions.ModelId"/> naming a
     /// model other than the engine's (the server's 404 model_not_found).</exception>
     /// <exception cref="CompletionRequestException">An option out of range (MaxOutputTokens −1, TopP 1.5, an empty stop
@@ -206,6 +209,7 @@ public sealed partial class CopalChatClient : IChatClient
         {
             throw new NotSupportedException("ChatOptions.ContinuationToken: copal's chat client runs no background responses and hands out no continuation tokens; leave it null");
         }
+        RefuseOtherServersFields(options);
         // JSON without a schema is JSON mode; with one, structured outputs (the engine refuses a schema it cannot hold a reply to).
         (ResponseFormat format, JsonElement? schema) = options?.ResponseFormat switch
         {
@@ -377,6 +381,43 @@ public sealed partial class CopalChatClient : IChatClient
             fields["name"] = message.AuthorName;
         }
         return fields;
+    }
+
+    /// <summary>
+    /// AdditionalProperties is where a caller of an OpenAI-compatible server puts the fields of vLLM's and llama.cpp's
+    /// that ChatOptions has no property for: those copal does not implement, set to a value that would change the reply
+    /// (typical_p 0.5, continue_final_message true), are refused as the server refuses them, not ignored.
+    /// </summary>
+    private static void RefuseOtherServersFields(ChatOptions? options)
+    {
+        if (options?.AdditionalProperties is not { Count: > 0 } extra)
+        {
+            return;
+        }
+        JsonElement? Field(string name) => extra.TryGetValue(name, out object? value) ? AsJson(value) : null;
+        if ((OtherServersFields.FirstSet(Field) ?? OtherServersFields.FirstSet(Field, chatFields: true)) is (string name, JsonElement e, string instead))
+        {
+            // A string as written, not as JSON escapes it (a value serialized here has '+' as \u002B).
+            string shown = e.ValueKind == JsonValueKind.String ? $"\"{e.GetString()}\"" : e.GetRawText();
+            throw new NotSupportedException($"ChatOptions.AdditionalProperties[\"{name}\"] is not supported by copal, got {(shown.Length <= 40 ? shown : shown[..37] + "...")}; {instead}");
+        }
+    }
+
+    // A value as the server would read it from JSON: one that cannot be written as JSON is no neutral value either.
+    private static JsonElement? AsJson(object? value)
+    {
+        if (value is null or JsonElement)
+        {
+            return (JsonElement?)value;
+        }
+        try
+        {
+            return JsonSerializer.SerializeToElement(value, value.GetType(), AIJsonUtilities.DefaultOptions);
+        }
+        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException)
+        {
+            return JsonSerializer.SerializeToElement($"a {value.GetType().Name}", AIJsonUtilities.DefaultOptions);
+        }
     }
 
     /// <summary>

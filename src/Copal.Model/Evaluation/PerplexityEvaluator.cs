@@ -43,6 +43,12 @@ public static class PerplexityEvaluator
         {
             throw new ArgumentException($"baseModel's vocabulary has {baseModel.Config.VocabSize} tokens and the model's {model.Config.VocabSize}: a comparison needs the same vocabulary", nameof(baseModel));
         }
+        if (baseModel is not null && seqLen > baseModel.Config.MaxPositionEmbeddings)
+        {
+            // Named here, before any work: the base state's allocation would refuse it naming only maxPositions.
+            throw new ArgumentOutOfRangeException(nameof(baseModel), FormattableString.Invariant(
+                $"options.SeqLen {seqLen} exceeds baseModel's context of {baseModel.Config.MaxPositionEmbeddings} tokens (max_position_embeddings): a comparison runs each window through both models"));
+        }
         int chunks = tokens.Length < seqLen ? 0 : (tokens.Length - seqLen) / stride + 1;
         if (chunks == 0)
         {

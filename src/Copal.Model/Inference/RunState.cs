@@ -23,6 +23,7 @@ public sealed class RunState : IDisposable
     private readonly int[] _capacity; // positions each cache layer is allocated for
     private readonly int[] _cacheStart; // the position each cache layer's row 0 holds
     private readonly LlamaConfig _config; // the config the buffers were sized for
+    private bool _disposed;
 
     /// <param name="backend">Where the buffers live.</param>
     /// <param name="config">The model's shapes.</param>
@@ -111,6 +112,9 @@ public sealed class RunState : IDisposable
     /// </summary>
     internal void RequireFits(LlamaConfig config, string parameter)
     {
+        // Every model call given a state checks this first: a disposed state's cache is freed, and a pass on it would
+        // grow new activation rows that nothing frees before failing on the cache.
+        ThrowIfDisposed();
         if (ReferenceEquals(config, _config))
         {
             return; // made by this model's CreateState: the call on every forward pass stays a comparison
@@ -159,7 +163,15 @@ public sealed class RunState : IDisposable
     /// The position row 0 of <paramref name="layer"/>'s cache holds (<see cref="AttentionShape.CacheStart"/>): 0, or
     /// for a sliding-window layer the first position a window still reaches after its cache slid.
     /// </summary>
-    public int CacheStart(int layer) => _cacheStart[CacheLayer(layer)];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="layer"/> is not a layer of the model.</exception>
+    public int CacheStart(int layer)
+    {
+        if ((uint)layer >= (uint)KCache.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(layer), FormattableString.Invariant($"layer {layer} outside the model's layers: expected 0 to {KCache.Length - 1}"));
+        }
+        return _cacheStart[CacheLayer(layer)];
+    }
     /// <summary>Whether <see cref="Logits"/> holds every row's logits (else the last row's).</summary>
     public bool AllRowLogits { get; }
 
@@ -186,6 +198,7 @@ public sealed class RunState : IDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> exceeds <see cref="MaxRows"/>.</exception>
     public void EnsureRows(int rows)
     {
+        ThrowIfDisposed();
         if (rows <= Rows)
         {
             return;
@@ -217,7 +230,7 @@ public sealed class RunState : IDisposable
         Rows = 0;
     }
 
-    private ActivationRows RowBuffers => _rowBuffers ?? throw new InvalidOperationException("the state holds no rows: a call grows them first (EnsureRows)");
+    private ActivationRows RowBuffers => _disposed ? throw new ObjectDisposedException(GetType().FullName) : _rowBuffers ?? throw new InvalidOperationException("the state holds no rows: a call grows them first (EnsureRows)");
 
     /// <summary>The residual stream. // [rows, hidden]</summary>
     public DeviceBuffer Hidden => RowBuffers.Hidden;
@@ -321,6 +334,7 @@ public sealed class RunState : IDisposable
     internal void CopyCacheFrom(RunState source, int positions)
     {
         ArgumentNullException.ThrowIfNull(source);
+        source.ThrowIfDisposed();
         RequireFits(source._config, nameof(source));
         if (source._cacheLayers != _cacheLayers || source.MaxRows != MaxRows || source.MaxPositions != MaxPositions || source.Positions != positions)
         {
@@ -350,6 +364,7 @@ public sealed class RunState : IDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="positions"/> exceeds <see cref="MaxPositions"/>.</exception>
     public void EnsurePositions(int positions)
     {
+        ThrowIfDisposed();
         if (positions > MaxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(positions), positions,
@@ -407,9 +422,15 @@ public sealed class RunState : IDisposable
         return grown;
     }
 
-    /// <summary>Frees every buffer and the KV cache; the backend stays. Disposing again does nothing.</summary>
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>
+    /// Frees every buffer and the KV cache; the backend stays. Every call given the state then throws
+    /// <see cref="ObjectDisposedException"/>. Disposing again does nothing.
+    /// </summary>
     public void Dispose()
     {
+        _disposed = true;
         _rowBuffers?.Dispose();
         _rowBuffers = null;
         Rows = 0;

@@ -42,12 +42,16 @@ public sealed class TokenDecoderStream
     /// decodes as it does after them in a full decode, so a SentencePiece word that follows keeps its leading space
     /// (decoded alone, the Strip decoder takes it off), as OpenAI's and vLLM's completions give it.
     /// </summary>
+    /// <exception cref="TokenizerException">An id is not in the tokenizer; the stream is left as it was.</exception>
     public void Prime(ReadOnlySpan<int> ids)
     {
+        // Decoded before the stream takes the window: a refused id must not stay in it, failing every later Push.
+        ReadOnlySpan<int> window = ids[PromptWindowStart(ids)..];
+        string prefix = _tokenizer.Decode(window, _skipSpecialTokens);
         _ids.Clear();
-        _ids.AddRange(ids[PromptWindowStart(ids)..]);
+        _ids.AddRange(window);
         _prefixIndex = _ids.Count;
-        _prefix = _tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids), _skipSpecialTokens);
+        _prefix = prefix;
     }
 
     /// <summary>
@@ -67,10 +71,21 @@ public sealed class TokenDecoderStream
     }
 
     /// <summary>Adds one id and returns the text it completes ("" if none yet).</summary>
+    /// <exception cref="TokenizerException"><paramref name="id"/> is not in the tokenizer; the stream is left as it was.</exception>
     public string Push(int id)
     {
         _ids.Add(id);
-        string text = _tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids), _skipSpecialTokens);
+        string text;
+        try
+        {
+            text = _tokenizer.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids), _skipSpecialTokens);
+        }
+        catch
+        {
+            // A refused id kept would fail every later Push and Flush.
+            _ids.RemoveAt(_ids.Count - 1);
+            throw;
+        }
         if (text.Length <= _prefix.Length || text.EndsWith('\uFFFD'))
         {
             return "";

@@ -11,7 +11,10 @@ public enum WeightResidence
 
     /// <summary>
     /// The files are memory-mapped read-only: nothing is copied, the pages are the shared page cache, and the system
-    /// can reclaim them under memory pressure.
+    /// can reclaim them under memory pressure. The files are read for as long as the checkpoint is open: deleting them
+    /// or replacing them by a rename leaves it the old contents, but a file truncated or rewritten in place changes the
+    /// weights under it, and a read past a truncated file's new end ends the process (SIGBUS, which no handler can
+    /// catch). Choose <see cref="Memory"/> for files that may be rewritten while they are open.
     /// </summary>
     Mapped,
 

@@ -28,6 +28,32 @@ public sealed class LogProbabilitiesTests
         AssertRelative(Math.Log(4.0), LogProbabilities.Nll(logits, 0));
     }
 
+    /// <summary>
+    /// Rows that do not fit the call are refused naming the argument, with the lengths: a target outside the row was an
+    /// IndexOutOfRangeException, and a model row longer than the base row gave a number (the KL over the base's
+    /// tokens against a softmax over all of the model's) where no KL is defined.
+    /// </summary>
+    [Fact]
+    public void Rows_that_do_not_fit_are_refused_naming_the_argument()
+    {
+        float[] four = [1f, 2f, 3f, 4f], three = [1f, 2f, 3f];
+        foreach (int target in new[] { -1, 4 })
+        {
+            ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => LogProbabilities.Nll(four, target));
+            Assert.Equal("target", e.ParamName);
+            Assert.Contains("4 logits", e.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', e.Message);
+        }
+        foreach ((float[] baseRow, float[] row) in new[] { (four, three), (three, four) })
+        {
+            ArgumentException e = Assert.Throws<ArgumentException>(() => LogProbabilities.KlDivergence(baseRow, row));
+            Assert.Equal("logits", e.ParamName);
+            Assert.Contains($"{baseRow.Length} logits", e.Message, StringComparison.Ordinal);
+            Assert.Contains($"{row.Length}", e.Message, StringComparison.Ordinal);
+        }
+        Assert.Equal("logits", Assert.Throws<ArgumentException>(() => LogProbabilities.LogSumExp([])).ParamName);
+    }
+
     private static void AssertRelative(double expected, double actual) =>
         Assert.True(Math.Abs(actual - expected) <= Tolerances.KernelRelative * Math.Abs(expected), $"{actual:R}, expected {expected:R}");
 }

@@ -138,4 +138,24 @@ public sealed class PerplexityEvaluatorTests : IDisposable
         model.Forward(state, window, 0, LogitsMode.All);
         return model.ReadLogits(state, window.Length);
     }
+
+    /// <summary>
+    /// A base model whose context is shorter than the windows was refused by its state's allocation ("maxPositions: the
+    /// model's context is 16 positions"), naming neither the base model nor options.SeqLen; now before any work, as the
+    /// model's own context is.
+    /// </summary>
+    [Fact]
+    public void A_base_model_with_a_shorter_context_than_the_windows_is_refused_naming_it()
+    {
+        using LlamaModel model = Model("a", 5);
+        string dir = Path.Combine(_temp, "short");
+        SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = 16 }, dir, DType.F32, 6, tokenizerDirectory: null);
+        using LlamaModel baseModel = LlamaModel.Load(dir, _backend);
+        int[] tokens = [.. Enumerable.Range(1, 100)];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => PerplexityEvaluator.Evaluate(model, tokens, new PerplexityOptions(32), baseModel));
+        Assert.Equal("baseModel", e.ParamName);
+        Assert.Contains("options.SeqLen 32", e.Message, StringComparison.Ordinal);
+        Assert.Contains("context of 16", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
 }

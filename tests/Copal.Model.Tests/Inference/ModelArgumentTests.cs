@@ -229,6 +229,25 @@ public sealed class ModelArgumentTests : IDisposable
         Assert.Equal("startPos", e.ParamName);
     }
 
+    /// <summary>A layer outside the model was an IndexOutOfRangeException (a layer state's one cache answered any layer).</summary>
+    [Fact]
+    public void CacheStart_names_a_layer_outside_the_model()
+    {
+        using RunState state = _model.CreateState(2, 8);
+        using RunState layerState = _model.CreateLayerState(2);
+        foreach (RunState s in new[] { state, layerState })
+        {
+            foreach (int layer in new[] { -1, _model.Config.NumLayers })
+            {
+                var e = Assert.Throws<ArgumentOutOfRangeException>(() => s.CacheStart(layer));
+                Assert.Equal("layer", e.ParamName);
+                Assert.Contains($"expected 0 to {_model.Config.NumLayers - 1}", e.Message, StringComparison.Ordinal);
+                AssertOneLine(e);
+            }
+            Assert.Equal(0, s.CacheStart(_model.Config.NumLayers - 1));
+        }
+    }
+
     [Fact]
     public void Loading_a_file_as_a_model_folder_says_it_is_a_file()
     {

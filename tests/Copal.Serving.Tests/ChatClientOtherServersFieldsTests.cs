@@ -1,0 +1,68 @@
+using System.Text.Json;
+using Copal.Model.Chat;
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// vLLM's and llama.cpp's fields that copal does not implement, given to <see cref="CopalChatClient"/> where a caller
+/// of an OpenAI-compatible server gives them, in ChatOptions.AdditionalProperties: the server refuses them (400
+/// unsupported_parameter), and the client ignored them, so typical_p 0.5 or continue_final_message true gave a reply
+/// made without them. Refused now as the server refuses them; their neutral values and other keys are accepted.
+/// </summary>
+public sealed class ChatClientOtherServersFieldsTests : IDisposable
+{
+    private readonly CpuBackend _backend = new();
+    private readonly InferenceEngine _engine;
+    private readonly CopalChatClient _client;
+    private readonly ChatMessage[] _chat = [new ChatMessage(ChatRole.User, "The little dog")];
+
+    public ChatClientOtherServersFieldsTests()
+    {
+        _engine = InferenceEngine.Load(TestData.Stories260K, _backend);
+        _client = new CopalChatClient(_engine);
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _engine.Dispose();
+        _backend.Dispose();
+    }
+
+    private static ChatOptions With(string name, object? value) => new() { MaxOutputTokens = 2, AdditionalProperties = new() { [name] = value } };
+
+    [Theory]
+    [InlineData("typical_p", 0.5, "0.5")]
+    [InlineData("min_tokens", 5, "5")]
+    [InlineData("ignore_eos", true, "true")]
+    [InlineData("guided_regex", "[a-z]+", "\"[a-z]+\"")]
+    [InlineData("continue_final_message", true, "true")]
+    [InlineData("echo", true, "true")]
+    public async Task A_field_copal_does_not_implement_is_refused_as_the_server_refuses_it(string name, object value, string shown)
+    {
+        foreach (object given in new[] { value, JsonSerializer.SerializeToElement(value) })
+        {
+            NotSupportedException e = Assert.Throws<NotSupportedException>(() => _client.ToRequest(_chat, With(name, given)));
+            Assert.StartsWith($"ChatOptions.AdditionalProperties[\"{name}\"] is not supported by copal, got {shown}; ", e.Message, StringComparison.Ordinal);
+            await Assert.ThrowsAsync<NotSupportedException>(() => _client.GetResponseAsync(_chat, With(name, given)));
+        }
+    }
+
+    [Fact]
+    public async Task Neutral_values_and_other_keys_are_accepted()
+    {
+        string greedy = (await _client.GetResponseAsync(_chat, new ChatOptions { MaxOutputTokens = 2 })).Text;
+        foreach ((string name, object? value) in new (string, object?)[]
+        {
+            ("typical_p", 1), ("typical_p", 1.0), ("ignore_eos", false), ("stop_token_ids", Array.Empty<int>()), ("grammar", ""),
+            ("top_n_sigma", -1), ("add_generation_prompt", true), ("echo", false), ("typical_p", null), ("user_tag", "x"),
+        })
+        {
+            Assert.Equal(greedy, (await _client.GetResponseAsync(_chat, With(name, value))).Text);
+        }
+    }
+}
