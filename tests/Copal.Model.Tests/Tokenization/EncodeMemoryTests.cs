@@ -26,6 +26,21 @@ public class EncodeMemoryTests
     }
 
     /// <summary>
+    /// A byte-level file without a split regex hands its whole text to the model as one word: merged whole, its
+    /// symbols, links and queue came to about 70 bytes a character. Cut where no merge joins two bytes, its parts go
+    /// through the word cache as words do (<see cref="UnsplitByteLevelTests"/>).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SplitTokenizers))]
+    public void Encoding_a_long_text_without_a_split_regex_allocates_its_ids_and_not_a_merge_of_it_whole(string name)
+    {
+        CopalTokenizer t = UnsplitByteLevelTests.Unsplit(name);
+        string text = Repeated("the cat sat on the mat. ", 1 << 20);
+        long allocated = EncodeAllocations(t, text, out int tokens);
+        Assert.InRange(allocated, 0, IdsBytes(text, tokens));
+    }
+
+    /// <summary>
     /// Text with a code point past the BMP (one is enough) runs the regex on a stand-in string of one char per code
     /// point (one copy of the text); its matches are mapped back to the text's offsets without a table of an int per
     /// character.
