@@ -1,4 +1,5 @@
 using System.Text;
+using Copal.Model.Evaluation;
 using Copal.Model.Tokenization;
 
 namespace Copal.Model.Tests.Tokenization;
@@ -23,6 +24,32 @@ public class EncodeMemoryTests
         string text = Repeated("the cat sat on the mat. ", 1 << 20);
         long allocated = EncodeAllocations(t, text, out int tokens);
         Assert.InRange(allocated, 0, IdsBytes(text, tokens));
+    }
+
+    /// <summary>
+    /// TinyStories' documents are tokenized one by one (each with BOS) into one list of ids, each document copied out
+    /// of the text once: the text split, each piece trimmed into another copy, each document's ids in a list and an
+    /// array of their own and then in a list grown by concatenation, allocated twice what the Raw layout does.
+    /// </summary>
+    [Fact]
+    public void Tokenizing_documents_allocates_what_the_raw_layout_does_and_one_copy_of_the_text()
+    {
+        CopalTokenizer t = Tokenizers.Get("stories260K");
+        string sample = File.ReadAllText(Copal.Testing.TestData.Path("text", "tinystories", "sample.txt"));
+        string text = string.Join("\n" + TextDataset.DocumentSeparator + "\n", Enumerable.Repeat(sample, 4));
+        TextDataset.TokenizeText(t, text, TextLayout.Documents);
+
+        long raw = Allocated(() => TextDataset.TokenizeText(t, text, TextLayout.Raw));
+        long documents = Allocated(() => TextDataset.TokenizeText(t, text, TextLayout.Documents));
+
+        Assert.InRange(documents, 0, raw + (2L * text.Length) + (256 << 10));
+    }
+
+    private static long Allocated(Action action)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        action();
+        return GC.GetAllocatedBytesForCurrentThread() - before;
     }
 
     /// <summary>
