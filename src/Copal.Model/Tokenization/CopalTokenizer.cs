@@ -233,8 +233,15 @@ public sealed class CopalTokenizer : Tokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length / 3 + 4);
-        Run(text, considerNormalization: true, considerPreTokenization: true, addSpecialTokens, ids, null, out _, watch);
+        EncodeInto(text, addSpecialTokens, ids, watch);
         return [.. ids];
+    }
+
+    /// <summary>As <see cref="Encode(string, bool, EncodeWatch?)"/>, appending to <paramref name="ids"/> (one list for a file's documents).</summary>
+    internal void EncodeInto(string text, bool addSpecialTokens, List<int> ids, EncodeWatch? watch)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        Run(text, considerNormalization: true, considerPreTokenization: true, addSpecialTokens, ids, null, out _, watch);
     }
 
     /// <summary>

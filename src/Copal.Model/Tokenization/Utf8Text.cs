@@ -14,23 +14,31 @@ public static class Utf8Text
     /// </summary>
     public static string DecodeStrict(ReadOnlySpan<byte> bytes, string sourceName)
     {
-        char[] buffer = ArrayPool<char>.Shared.Rent(Math.Max(1, bytes.Length));
-        try
+        // Checked first, then decoded straight into the string: a buffer of the bytes' length in chars beside it
+        // (rented, so kept by the pool after the call) doubled what decoding a dataset allocated.
+        if (Utf8.IsValid(bytes))
         {
-            OperationStatus status = Utf8.ToUtf16(bytes, buffer, out int read, out int written,
-                replaceInvalidSequences: false, isFinalBlock: true);
-            if (status != OperationStatus.Done)
-            {
-                int end = Math.Min(bytes.Length, read + 4);
-                string hex = Convert.ToHexString(bytes[read..end]);
-                throw new TokenizerException(
-                    $"{sourceName}: invalid UTF-8 at byte offset {read} (bytes {hex}); expected valid UTF-8 text");
-            }
-            return new string(buffer, 0, written);
+            return Encoding.UTF8.GetString(bytes);
         }
-        finally
+        int read = FirstInvalidByte(bytes);
+        int end = Math.Min(bytes.Length, read + 4);
+        string hex = Convert.ToHexString(bytes[read..end]);
+        throw new TokenizerException($"{sourceName}: invalid UTF-8 at byte offset {read} (bytes {hex}); expected valid UTF-8 text");
+    }
+
+    // The offset of the first invalid (or cut-off) sequence of bytes that are not valid UTF-8.
+    private static int FirstInvalidByte(ReadOnlySpan<byte> bytes)
+    {
+        Span<char> chunk = stackalloc char[1024];
+        int offset = 0;
+        while (true)
         {
-            ArrayPool<char>.Shared.Return(buffer);
+            OperationStatus status = Utf8.ToUtf16(bytes[offset..], chunk, out int read, out _, replaceInvalidSequences: false, isFinalBlock: true);
+            offset += read;
+            if (status != OperationStatus.DestinationTooSmall)
+            {
+                return offset;
+            }
         }
     }
 

@@ -45,6 +45,39 @@ public sealed class TextBytesTests
         }
     }
 
+    /// <summary>
+    /// A dataset read whole is its bytes, then its string: the bytes came through a buffer that doubled and was copied
+    /// out (about four times the file), and the string through a rented buffer of a char per byte that the pool then
+    /// kept. A 3 MB file allocated 17.8 MB to load (9.5 MB allowed); now its 3 MB and its string.
+    /// </summary>
+    [Fact]
+    public void Loading_a_text_file_allocates_its_bytes_and_its_string()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"copal-text-{Guid.NewGuid():N}.txt");
+        try
+        {
+            var sb = new System.Text.StringBuilder();
+            while (sb.Length < 3_000_000)
+            {
+                sb.Append("The cat sat on the mat, 42 times: caf\u00e9, \u65e5\u672c, \U0001F600.\n");
+            }
+            File.WriteAllText(path, sb.ToString());
+            long bytes = new FileInfo(path).Length;
+            TextDataset.Load(path);
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            string text = TextDataset.Load(path);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+            Assert.Equal(sb.ToString(), text);
+            Assert.InRange(allocated, 0, bytes + (2L * text.Length) + (64 << 10));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private sealed class EndlessStream : Stream
     {
         public long Served { get; private set; }

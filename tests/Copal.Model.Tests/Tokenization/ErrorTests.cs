@@ -199,6 +199,18 @@ public class ErrorTests
         Assert.Equal("ok\u00e9 x", Utf8Text.DecodeStrict(bytes.AsSpan(0, 5), "input.txt") + "x");
     }
 
+    /// <summary>Past the first thousand chars (where the search for it goes on in steps), and a sequence cut off at the end.</summary>
+    [Theory]
+    [InlineData(3000, new byte[] { 0xFF }, 3000)]
+    [InlineData(1023, new byte[] { 0xF0, 0x9F, 0x98, 0x80, 0xC3 }, 1027)]
+    [InlineData(2, new byte[] { 0xE2, 0x82 }, 2)]
+    public void Invalid_utf8_far_into_the_text_or_cut_off_at_its_end_reports_its_byte_offset(int validBytes, byte[] tail, int offset)
+    {
+        byte[] bytes = [.. Enumerable.Repeat((byte)'a', validBytes), .. tail];
+        var e = Assert.Throws<TokenizerException>(() => Utf8Text.DecodeStrict(bytes, "input.txt"));
+        Assert.StartsWith($"input.txt: invalid UTF-8 at byte offset {offset} (bytes ", e.Message);
+    }
+
     [Fact]
     public void Unknown_id_in_decode_is_reported()
     {

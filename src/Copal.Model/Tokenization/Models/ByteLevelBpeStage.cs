@@ -8,7 +8,8 @@ namespace Copal.Model.Tokenization.Models;
 /// Byte-level BPE (GPT-2, Llama-3, Qwen2/3) served by Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> with
 /// ByteLevel on, built from the file's vocab, merges and split regex. The BpeTokenizer is built on first use: its
 /// merge table is the costly part of loading, and with ignore_merges a short text often needs no merge at all.
-/// A word longer than <see cref="MaxCachedWordLength"/> merges in Copal's own BPE instead (see <see cref="LongWordIds"/>).
+/// A word longer than <see cref="MaxCachedWordLength"/> is cut where no merge can join its bytes
+/// (<see cref="MergeCrossings"/>), and a part that is still long merges in Copal's own BPE (see <see cref="LongPartIds"/>).
 /// </summary>
 internal sealed class ByteLevelBpeStage : IModelStage
 {
@@ -18,6 +19,8 @@ internal sealed class ByteLevelBpeStage : IModelStage
     private readonly bool _addPrefixSpace;
     private readonly Lazy<BpeTokenizer> _bpe;
     private readonly Lazy<SentencePieceBpeTokenizer> _longWords;
+    private readonly Lazy<MergeCrossings> _crossings;
+    private readonly int _longestToken;
     private readonly WordCache _cache = new(capacity: 100_000);
 
     /// <summary>Words longer than this are not cached (they are rare and would evict many short ones).</summary>
@@ -35,6 +38,8 @@ internal sealed class ByteLevelBpeStage : IModelStage
         _addPrefixSpace = spec.AddPrefixSpace;
         _bpe = new Lazy<BpeTokenizer>(Build, LazyThreadSafetyMode.ExecutionAndPublication);
         _longWords = new Lazy<SentencePieceBpeTokenizer>(() => ModelFactory.CreateSentencePiece(section), LazyThreadSafetyMode.ExecutionAndPublication);
+        _crossings = new Lazy<MergeCrossings>(() => ModelFactory.CreateCrossings(section), LazyThreadSafetyMode.ExecutionAndPublication);
+        _longestToken = section.Vocab.Keys.Max(k => k.Length);
     }
 
     /// <summary>The package's BpeTokenizer (built now if it was not yet).</summary>
@@ -87,15 +92,11 @@ internal sealed class ByteLevelBpeStage : IModelStage
         }
         if (!preTokenize || _split is null)
         {
-            watch?.At(start);
-            EncodeWordIds(piece.AsSpan(), ids);
+            // The whole piece is one word (a whole file, when the file has no split regex): its parts hear the watch.
+            EncodeWordIds(piece.AsSpan(), ids, watch, start - prefix);
             return;
         }
-        _split.ForEachWord(piece, (offset, len) =>
-        {
-            watch?.At(start + offset - prefix);
-            EncodeWordIds(piece.AsSpan(offset, len), ids);
-        });
+        _split.ForEachWord(piece, (offset, len) => EncodeWordIds(piece.AsSpan(offset, len), ids, watch, start + offset - prefix));
     }
 
     public void EncodeTokens(string text, int start, int length, bool atStart, bool preTokenize, int offset, List<EncodedToken> tokens)
@@ -132,57 +133,116 @@ internal sealed class ByteLevelBpeStage : IModelStage
         return piece;
     }
 
-    private void EncodeWordIds(ReadOnlySpan<char> word, List<int> ids)
+    /// <summary>
+    /// Appends the ids of one word; <paramref name="watch"/> hears <paramref name="offset"/> (the word's place in the
+    /// text) before it, and the place of each part of a long word before that part.
+    /// </summary>
+    private void EncodeWordIds(ReadOnlySpan<char> word, List<int> ids, EncodeWatch? watch, int offset)
     {
-        if (_section.IgnoreMerges && WholeWordId(word) is int id)
+        watch?.At(offset);
+        // A word with more chars than the longest token has more bytes than it too: no lookup (of a whole file's bytes).
+        if (_section.IgnoreMerges && word.Length <= _longestToken && WholeWordId(word) is int id)
         {
             ids.Add(id);
             return;
         }
-        // The package caches at most 10k words of up to 15 chars; WikiText alone has ~30k distinct words, so
-        // without this cache most of them were merged again on every encode.
-        bool cacheable = word.Length <= MaxCachedWordLength;
-        if (!cacheable)
+        if (word.Length <= MaxCachedWordLength)
         {
-            ids.AddRange(LongWordIds(word));
+            MergedIds(word, ids);
             return;
         }
+        MergeCrossings crossings = _crossings.Value;
+        for (int start = 0, end; start < word.Length; start = end)
+        {
+            end = crossings.PartEnd(word, start);
+            if (start > 0)
+            {
+                watch?.At(offset + start);
+            }
+            ReadOnlySpan<char> part = word[start..end];
+            if (part.Length > MaxCachedWordLength)
+            {
+                LongPartIds(part, ids);
+            }
+            else
+            {
+                MergedIds(part, ids, packageMerges: !IsMergedOnlyAsPart(part));
+            }
+        }
+    }
+
+    /// <summary>
+    /// ignore_merges takes a word whole, never a part of one: a part of a long word that is a vocab token is merged all
+    /// the same, by Copal's merge loop (the package's BPE may take a vocab word whole).
+    /// </summary>
+    private bool IsMergedOnlyAsPart(ReadOnlySpan<char> part) => _section.IgnoreMerges && part.Length <= _longestToken && WholeWordId(part) is not null;
+
+    /// <summary>
+    /// The BPE merge of a word of at most <see cref="MaxCachedWordLength"/> chars, through the word cache: by the
+    /// package's BPE, or (<paramref name="packageMerges"/> false, see <see cref="IsMergedOnlyAsPart"/>) Copal's merge
+    /// loop. The cache holds merges only; a whole word that is a vocab token with ignore_merges never reaches it.
+    /// </summary>
+    private void MergedIds(ReadOnlySpan<char> word, List<int> ids, bool packageMerges = true)
+    {
+        // The package caches at most 10k words of up to 15 chars; WikiText alone has ~30k distinct words, so
+        // without this cache most of them were merged again on every encode.
         if (_cache.TryGet(word, out int[] cached))
         {
             ids.AddRange(cached);
             return;
         }
-        IReadOnlyList<int> found = _bpe.Value.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false);
-        ids.AddRange(found);
-        _cache.Add(word.ToString(), [.. found]);
+        int mark = ids.Count;
+        if (packageMerges)
+        {
+            ids.AddRange(_bpe.Value.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false));
+        }
+        else
+        {
+            LongPartIds(word, ids);
+        }
+        _cache.Add(word.ToString(), ids.GetRange(mark, ids.Count - mark).ToArray());
     }
 
     /// <summary>
-    /// The BPE merge of a long word in the byte-level alphabet, by the same merge loop as SentencePiece words (lowest
-    /// rank first, leftmost among equals, as HF's: the same ids as the package's). The package's merge costs the square
-    /// of a word's length: 64,000 CJK characters with no space (one piece to the split regex) took 8 to 12 s, so a
-    /// megabyte of them, hours of a core; this loop's priority queue makes it n log n.
+    /// The BPE merge of a long part of a word in the byte-level alphabet, by the same merge loop as SentencePiece words
+    /// (lowest rank first, leftmost among equals, as HF's: the same ids as the package's). The package's merge costs
+    /// the square of a word's length: 64,000 CJK characters with no space (one piece to the split regex) took 8 to
+    /// 12 s, so a megabyte of them, hours of a core; this loop's priority queue makes it n log n.
     /// </summary>
-    private int[] LongWordIds(ReadOnlySpan<char> word) => _longWords.Value.MergeWord(ByteLevelAlphabet.Encode(word));
+    private void LongPartIds(ReadOnlySpan<char> part, List<int> ids) => _longWords.Value.MergeWord(ByteLevelAlphabet.Encode(part), ids, wholeWordFirst: false);
 
     private void EncodeWordTokens(string piece, int start, int length, int shift, List<EncodedToken> tokens)
     {
         ReadOnlySpan<char> word = piece.AsSpan(start, length);
-        if (_section.IgnoreMerges && WholeWordId(word) is int id)
+        if (_section.IgnoreMerges && length <= _longestToken && WholeWordId(word) is int id)
         {
             tokens.Add(new EncodedToken(id, _section.IdToToken[id]!, new Range(Math.Max(0, start + shift), start + length + shift)));
             return;
         }
-        if (length > MaxCachedWordLength)
+        if (length <= MaxCachedWordLength)
         {
-            AddLongWordTokens(word, start, shift, tokens);
+            AddShifted(piece, start, _bpe.Value.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false), shift, tokens);
             return;
         }
-        AddShifted(piece, start, _bpe.Value.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false), shift, tokens);
+        // Cut as EncodeWordIds cuts a long word.
+        MergeCrossings crossings = _crossings.Value;
+        for (int from = 0, end; from < length; from = end)
+        {
+            end = crossings.PartEnd(word, from);
+            ReadOnlySpan<char> part = word[from..end];
+            if (part.Length <= MaxCachedWordLength && !IsMergedOnlyAsPart(part))
+            {
+                AddShifted(piece, start + from, _bpe.Value.EncodeToTokens(part, out _, considerPreTokenization: false, considerNormalization: false), shift, tokens);
+            }
+            else
+            {
+                AddLongWordTokens(part, start + from, shift, tokens);
+            }
+        }
     }
 
     /// <summary>
-    /// The tokens of a long word (<see cref="LongWordIds"/>) with offsets in the piece moved by <paramref name="shift"/>:
+    /// The tokens of a long part of a word (<see cref="LongPartIds"/>) with offsets in the piece moved by <paramref name="shift"/>:
     /// the merge gives each token's bytes, and a token that holds only some bytes of a character gets the whole
     /// character's span, as <see cref="AddShifted"/> gives the package's.
     /// </summary>
@@ -203,7 +263,7 @@ internal sealed class ByteLevelBpeStage : IModelStage
             c += chars;
         }
         var merged = new List<EncodedToken>();
-        _longWords.Value.MergeWordTokens(ByteLevelAlphabet.Encode(word), merged);
+        _longWords.Value.MergeWordTokens(ByteLevelAlphabet.Encode(word), merged, wholeWordFirst: false);
         foreach (EncodedToken t in merged)
         {
             int s = Math.Max(0, wordStart + charStart[t.Offset.Start.Value] + shift);

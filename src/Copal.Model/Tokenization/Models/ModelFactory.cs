@@ -91,6 +91,14 @@ internal static class ModelFactory
         return new SentencePieceBpeTokenizer(m.Vocab, m.IdToToken, merges, m.UnkId, m.FuseUnk, m.ByteFallback, m.IgnoreMerges);
     }
 
+    /// <summary>Where the merges cannot join a word's bytes (see <see cref="MergeCrossings"/>).</summary>
+    public static MergeCrossings CreateCrossings(BpeModelSection m)
+    {
+        var crossings = new MergeCrossings();
+        ReadMerges(m, (rank, a, b, ia, ib, merged) => crossings.Add(a, b));
+        return crossings;
+    }
+
     /// <summary>The merges as "a b" strings, the form Microsoft.ML.Tokenizers' BpeOptions takes, checked against the vocab.</summary>
     public static List<string> MergeStrings(BpeModelSection m)
     {

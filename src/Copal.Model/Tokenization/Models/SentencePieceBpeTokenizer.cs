@@ -213,20 +213,26 @@ internal sealed class SentencePieceBpeTokenizer : Tokenizer
     }
 
     /// <summary>Runs the merge loop on one word (no cache) and appends its tokens, offsets in the word.</summary>
-    internal void MergeWordTokens(string word, List<EncodedToken> output) => MergeWord(word, 0, null, output);
+    internal void MergeWordTokens(string word, List<EncodedToken> output, bool wholeWordFirst = true) => MergeWord(word, 0, null, output, wholeWordFirst);
 
     /// <summary>Runs the merge loop on one word (no cache) and returns its ids.</summary>
     internal int[] MergeWord(string word)
     {
         var ids = new List<int>();
-        MergeWord(word, 0, ids, null);
+        MergeWord(word, ids);
         return [.. ids];
     }
 
+    /// <summary>
+    /// Runs the merge loop on one word (no cache) and appends its ids. <paramref name="wholeWordFirst"/> false merges
+    /// even a word that is a vocab token (ignore_merges takes a whole word, not a part of one cut by the caller).
+    /// </summary>
+    internal void MergeWord(string word, List<int> ids, bool wholeWordFirst = true) => MergeWord(word, 0, ids, null, wholeWordFirst);
+
     /// <summary>Runs the merge loop on one word; appends ids, or tokens with offsets (word start = <paramref name="offset"/>).</summary>
-    private void MergeWord(ReadOnlySpan<char> word, int offset, List<int>? ids, List<EncodedToken>? tokens)
+    private void MergeWord(ReadOnlySpan<char> word, int offset, List<int>? ids, List<EncodedToken>? tokens, bool wholeWordFirst = true)
     {
-        if (IgnoreMerges && _vocabBySpan.TryGetValue(word, out int whole))
+        if (wholeWordFirst && IgnoreMerges && _vocabBySpan.TryGetValue(word, out int whole))
         {
             ids?.Add(whole);
             tokens?.Add(new EncodedToken(whole, IdToTokenTable[whole]!, new Range(offset, offset + word.Length)));

@@ -28,7 +28,8 @@ internal static class UnicodeNormalization
     /// NFC that only rewrites the runs around chars that NFC can change: a char that is a starter (combining class
     /// 0), that nothing composes onto from the left, and that NFC maps to itself is a boundary NFC never crosses, so
     /// text is the concatenation of its NFC-stable chars and the NFC of the runs between them. Real text (WikiText)
-    /// is almost all stable chars; normalizing all of it cost more than the whole byte-level BPE.
+    /// is almost all stable chars; normalizing all of it cost more than the whole byte-level BPE. Text that is NFC
+    /// already comes back as the same string.
     /// </summary>
     private static string ComposeChangedRuns(string text)
     {
@@ -61,10 +62,18 @@ internal static class UnicodeNormalization
                 }
                 end += m;
             }
-            sb ??= new StringBuilder(text.Length);
-            sb.Append(text, copied, start - copied).Append(NormalizeAll(text[start..end], NormalizationForm.FormC));
-            copied = end;
             i = end;
+            // Most such runs are NFC already (a combining mark on a letter that has no precomposed form): the text is
+            // copied only from the first run that changes, and not at all when none does.
+            string run = text[start..end];
+            string composed = NormalizeAll(run, NormalizationForm.FormC);
+            if (composed == run)
+            {
+                continue;
+            }
+            sb ??= new StringBuilder(text.Length);
+            sb.Append(text, copied, start - copied).Append(composed);
+            copied = end;
         }
         return sb is null ? text : sb.Append(text, copied, text.Length - copied).ToString();
     }
