@@ -337,6 +337,8 @@ public sealed class ToolCallTests : IDisposable
     [Theory]
     [InlineData(",\"tools\":[{\"type\":\"custom\",\"custom\":{\"name\":\"f\"}}]", "tools[0].type", "unsupported_parameter")]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get time\"}}]", "tools[0].function.name", null)]
+    // A name that ends in a line break: a regular expression's $ matches before it, and the name was taken.
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\\n\"}}]", "tools[0].function.name", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}},{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tools[1].function.name", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":\"{}\"}}]", "tools[0].function.parameters", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}}", "tool_choice", null)]
