@@ -46,6 +46,9 @@ public sealed class BenchProfileTests
         // The CPU runs the fused ops as their plain ops, and the profile shows each.
         Assert.Equal(5, rows.Single(x => x.GetProperty("op").GetString() == "matmul q_proj").GetProperty("calls_per_token").GetInt64());
         Assert.Equal(10, rows.Single(x => x.GetProperty("op").GetString() == "rope").GetProperty("calls_per_token").GetInt64());
+        // The run's KV cache holds --prefill 8 + --decode 3 positions: stories260K's 5 layers × K and V × 4 KV heads of 8, as f32.
+        Assert.Equal(11, r.GetProperty("context_positions").GetInt32());
+        Assert.True(r.GetProperty("kv_cache_bytes").GetInt64() >= 11L * 5 * 2 * 32 * 4, r.GetProperty("kv_cache_bytes").ToString());
     }
 
     [Fact]
@@ -58,6 +61,33 @@ public sealed class BenchProfileTests
         Assert.Null(r.DeviceBusyShare);
         Assert.Equal(3, r.ProfileTokens);
         Assert.Contains(r.DecodeProfile, row => row.Op == "lm_head" && row.CallsPerToken == 1);
+        // The table says why too, under its heading: a reader of the text sees a wall-clock profile where a device one was expected.
+        string[] lines = Report(r);
+        Assert.Equal("decode profile (3 more tokens, each op synchronized):", lines[0]);
+        Assert.Equal($"  ({r.ProfileNote})", lines[1]);
+
+        // On a device clock the summary follows the rows; the line on calls issued slower than the hold only when there were some.
+        ModelBenchResult device = r with { ProfileClock = "device", ProfileNote = null, DeviceBusyShare = 0.5, IssueMillisecondsPerToken = 0.1, ProfileUncoveredCalls = 0 };
+        Assert.Contains(Report(device), l => l.StartsWith("  a decode token: ", StringComparison.Ordinal));
+        Assert.DoesNotContain(Report(device), l => l.Contains("timed calls were issued", StringComparison.Ordinal));
+        Assert.Contains("  2 timed calls were issued more slowly than the hold lasted: their device time includes some issue time", Report(device with { ProfileUncoveredCalls = 2 }));
+    }
+
+    // The lines BenchProfileReport prints for a result.
+    private static string[] Report(ModelBenchResult result)
+    {
+        TextWriter stdout = Console.Out;
+        var text = new StringWriter();
+        Console.SetOut(text);
+        try
+        {
+            BenchProfileReport.Write(result);
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+        }
+        return text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
     /// <summary>A backend that says it times its queue, whose timer the driver refuses.</summary>

@@ -333,6 +333,30 @@ public sealed class CleanupTests : IDisposable
         Assert.Contains("removed 1 stale temporary entry", r.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// continual without --temp keeps its working folder of intermediate models in the system temp folder, where a
+    /// killed run leaves it: the next continual run removes it from there (TMPDIR names that folder), even one that
+    /// then fails on its own input.
+    /// </summary>
+    [Fact]
+    public void Continual_without_temp_removes_a_killed_runs_working_folder_from_the_system_temp()
+    {
+        int deadPid;
+        using (Process done = Process.Start("true"))
+        {
+            done.WaitForExit();
+            deadPid = done.Id;
+        }
+        string tmp = Path.Combine(_temp, "tmp");
+        string dead = Path.Combine(tmp, $".continual.tmp-{deadPid.ToString(CultureInfo.InvariantCulture)}-12345-{TemporaryNames.Owner.Split('-')[2]}-0");
+        Directory.CreateDirectory(dead);
+        CopalProcess.Result r = CopalProcess.RunWithEnvironment(new Dictionary<string, string?> { ["TMPDIR"] = tmp },
+            "continual", "-m", Path.Combine(_temp, "no-model"), "--datasets", $"a={Path.Combine(_temp, "no-text")}", "-o", Path.Combine(_temp, "report"));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.False(Directory.Exists(dead), r.Stderr);
+        Assert.Contains($"removed 1 stale temporary entry of interrupted runs from '{tmp}'", r.Stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>Whether a folder named <paramref name="pattern"/> exists in <paramref name="parent"/> and holds something (or may be empty).</summary>
     private static bool HoldsEntries(string parent, string pattern, bool empty = false)
     {

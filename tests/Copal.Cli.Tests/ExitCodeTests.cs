@@ -129,6 +129,19 @@ public sealed class ExitCodeTests : IDisposable
     }
 
     // Beyond the model's context: a usage error once config.json is read, naming the option as typed, before the weights load.
+    /// <summary>
+    /// A context the bound reaches exactly is taken: --ctx-size 512, stories260K's whole context, and a perplexity
+    /// window as long as --ctx-size.
+    /// </summary>
+    [Fact]
+    public void A_ctx_size_the_model_or_the_work_reaches_exactly_is_taken()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-m", Model, "--device", "cpu", "-p", "Once", "-n", "2", "--ctx-size", "512");
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        r = CopalProcess.Run("perplexity", "-m", Model, "--device", "cpu", "--data", EvalText, "--seqlen", "128", "--limit-chunks", "1", "-c", "128");
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+    }
+
     [Theory]
     [InlineData("-c", "generate", "-n", "1")]
     [InlineData("--ctx-size", "generate", "-n", "1")]

@@ -31,6 +31,9 @@ public sealed class JsonOutputTests
         Assert.Equal(JsonValueKind.Null, root.GetProperty("mapped_bandwidth_g_bs").ValueKind);
         Assert.Equal(JsonValueKind.Null, root.GetProperty("decode_ratio_mapped").ValueKind);
         Assert.Contains("too small to time", root.GetProperty("not_measured").GetProperty("mapped_bandwidth_g_bs").GetString(), StringComparison.Ordinal);
+        // Each figure left out is named by its own key, the ratio's saying what it needed.
+        Assert.Equal(["mapped_bandwidth_g_bs", "decode_ratio_mapped"], root.GetProperty("not_measured").EnumerateObject().Select(p => p.Name));
+        Assert.StartsWith("needs the mapped checkpoint's bandwidth", root.GetProperty("not_measured").GetProperty("decode_ratio_mapped").GetString(), StringComparison.Ordinal);
 
         CopalProcess.Result text = CopalProcess.Run(args);
         Assert.True(text.ExitCode == 0, text.Stderr);

@@ -40,4 +40,33 @@ public sealed class LogitsRowWriterTests
             : JsonSerializer.Serialize(TopLogprobs.Of(row, k).Select(t => new { id = t.Id, logprob = t.Logprob }).ToArray(), Out.CompactJsonOptions);
         Assert.Equal(one + "," + one, text.ToString());
     }
+
+    /// <summary>
+    /// The k likeliest ids, the likeliest first and ties by lower id, each with its logit minus the row's log-sum-exp;
+    /// checked against numbers worked out here, not against TopLogprobs itself.
+    /// </summary>
+    [Fact]
+    public void Top_logprobs_rank_ties_by_lower_id_and_subtract_the_log_sum_exp()
+    {
+        float[] row = [1f, 3f, 3f, 2f, 3f];
+        double lse = Math.Log(Math.Exp(1) + (3 * Math.Exp(3)) + Math.Exp(2));
+        (int Id, double Logprob)[] top = TopLogprobs.Of(row, 2);
+        Assert.Equal([1, 2], top.Select(t => t.Id));
+        Assert.All(top, t => Assert.Equal(3 - lse, t.Logprob, 1e-12));
+        Assert.Equal([1, 2, 4, 3], TopLogprobs.Of(row, 4).Select(t => t.Id));
+    }
+
+    /// <summary>--top-k 1 writes the one likeliest entry, not the full row (only 0 asks for that).</summary>
+    [Fact]
+    public void Top_k_1_writes_one_entry()
+    {
+        var text = new StringWriter();
+        using (var rows = new LogitsRowWriter(text))
+        {
+            rows.Write([0f, 2f, 1f], 1);
+        }
+        using JsonDocument doc = JsonDocument.Parse(text.ToString());
+        JsonElement entry = Assert.Single(doc.RootElement.EnumerateArray().ToArray());
+        Assert.Equal(1, entry.GetProperty("id").GetInt32());
+    }
 }

@@ -232,6 +232,21 @@ public sealed class OptionParsingTests
         Assert.Equal(expected, Program.FirstUsageError(parsed));
     }
 
+    /// <summary>
+    /// A word option takes any case and blanks around the word (" OFF "), an enum option its name with or without the
+    /// dashes the docs write (joined-lines, JoinedLines); a wrong word is told with the alternatives as "a, b or c".
+    /// </summary>
+    [Fact]
+    public void Word_options_take_any_case_blanks_and_dashes_and_a_wrong_one_names_the_alternatives()
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(["perplexity", "-m", "M", "-d", "x", "--sparse", " OFF ", "--layout", "joined-lines"]);
+        Assert.Empty(parsed.Errors);
+        Assert.Equal("off", parsed.GetValue<string>("--sparse"));
+        Assert.Equal(Copal.Model.Evaluation.TextLayout.JoinedLines, parsed.GetValue<Copal.Model.Evaluation.TextLayout>("--layout"));
+        Assert.Equal("--sparse: expected auto, off or force, got 'sometimes'",
+            Program.FirstUsageError(Program.CreateRoot().Parse(["perplexity", "-m", "M", "-d", "x", "--sparse", "sometimes"])));
+    }
+
     /// <summary>The older positional form of the model names a path too.</summary>
     [Theory]
     [InlineData("inspect")]

@@ -95,6 +95,18 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
         Assert.Equal(steps, server.Engine.Statistics.Steps);
     }
 
+    /// <summary>
+    /// Choice j's seed is SplitMix64's j-th output from the request's seed, as documented: checked against the
+    /// generator's published first two outputs from seed 0, not against the code's own arithmetic.
+    /// </summary>
+    [Fact]
+    public void Choice_seeds_are_splitmix64s_outputs_from_the_requests_seed()
+    {
+        Assert.Equal(0xE220A8397B1DCDAFUL, OpenAiChoices.Seed(0, 1));
+        Assert.Equal(0x6E789E6AA1B965F4UL, OpenAiChoices.Seed(0, 2));
+        Assert.Null(OpenAiChoices.Seed(null, 1));
+    }
+
     [Fact]
     public async Task N_choices_with_a_seed_are_reproducible_differ_and_are_each_the_request_with_its_choice_seed()
     {
@@ -261,6 +273,8 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
         JsonElement three = await PostAsync(Completions, new { model = Model, prompt = ids, max_tokens = 2, n = 3 });
         Assert.Equal(ids.Length, Usage(three).Prompt);
         Assert.Equal(Chunk, Cached(three));
+        // Cached tokens are part of the prompt's, as OpenAI counts them: the total adds the prompt and the completion only.
+        Assert.Equal(Usage(three).Prompt + Usage(three).Completion, three.GetProperty("usage").GetProperty("total_tokens").GetInt32());
     }
 
     [Fact]

@@ -278,4 +278,22 @@ public sealed class LogprobsTests(ServerFixture server) : IClassFixture<ServerFi
         Assert.Equal(0, offsets[0]);
         Assert.Equal(0, offsets[1]);
     }
+
+    /// <summary>
+    /// The legacy top_logprobs is an object keyed by token text, so two tokens that read alike (byte tokens of parts
+    /// of a character, both U+FFFD) share a key: the likelier one's log-probability is kept, not the one written last.
+    /// </summary>
+    [Fact]
+    public void Legacy_alternatives_that_read_alike_keep_the_likelier()
+    {
+        var logprobs = new Copal.Cli.Serving.OpenAiLogprobs(server.Tokenizer, chat: false);
+        // stories260K's byte tokens: <0xE2> is 229, <0x82> is 133; each alone is part of a character.
+        Assert.Equal("\uFFFD", Encoding.UTF8.GetString(server.Tokenizer.TokenBytes(229)));
+        Assert.Equal("\uFFFD", Encoding.UTF8.GetString(server.Tokenizer.TokenBytes(133)));
+        var chosen = new Copal.Model.Serving.TokenLogprob(133, -2f);
+        logprobs.Add(new Copal.Model.Serving.CompletionChunk("", [133]) { Logprobs = new Copal.Model.Serving.ChosenLogprobs(chosen, [new(229, -1f), chosen]) }, 0);
+        System.Text.Json.Nodes.JsonObject top = logprobs.Take()["top_logprobs"]![0]!.AsObject();
+        Assert.Equal(-1f, top["\uFFFD"]!.GetValue<float>());
+        Assert.Single(top);
+    }
 }

@@ -62,6 +62,29 @@ public sealed class MetricsTests
         Assert.Equal((344, 0, 256), (values["copal_prompt_tokens_total{source=\"run\"}"], values["copal_prompt_tokens_total{source=\"shared\"}"], values["copal_prompt_tokens_total{source=\"cached\"}"]));
         Assert.Equal((0, 2, 1), (values["copal_sequences_running"], values["copal_slots"], values["copal_engine_up"]));
         Assert.Equal(engine.KvCacheBytes, values["copal_kv_cache_bytes"]);
+        // What goes up and down is a gauge, what only grows a counter: a scraper takes a rate only of a counter.
+        foreach (string gauge in new[] { "copal_sequences_running", "copal_slots", "copal_kv_cache_bytes", "copal_kv_cache_peak_bytes", "copal_engine_up" })
+        {
+            Assert.Contains($"# TYPE {gauge} gauge", lines);
+        }
+        Assert.Contains("# TYPE copal_requests_total counter", lines);
+    }
+
+    /// <summary>copal_engine_up is 0 once a failure outside one sequence (here the model disposed between steps) has ended the engine.</summary>
+    [Fact]
+    public async Task Metrics_say_the_engine_is_down_once_a_failure_has_ended_it()
+    {
+        using var backend = new CpuBackend();
+        Copal.Model.Inference.LlamaModel model = Copal.Model.Inference.LlamaModel.Load(TestData.Stories260K, backend);
+        using var engine = new InferenceEngine(model, Copal.Model.Tokenization.CopalTokenizer.FromDirectory(TestData.Stories260K),
+            new EngineOptions { BeforeDecodeStep = model.Dispose }, ownsModel: false);
+        await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
+        using var http = new HttpClient();
+        string Up(string metrics) => metrics.Split('\n').Single(l => l.StartsWith("copal_engine_up ", StringComparison.Ordinal));
+        Assert.Equal("copal_engine_up 1", Up(await http.GetStringAsync(new Uri(server.Address, "/metrics"))));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 8 }));
+        Assert.NotNull(engine.Fault);
+        Assert.Equal("copal_engine_up 0", Up(await http.GetStringAsync(new Uri(server.Address, "/metrics"))));
     }
 
     /// <summary>

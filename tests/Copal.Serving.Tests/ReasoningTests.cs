@@ -89,6 +89,23 @@ public sealed class ReasoningTests : IDisposable
         Assert.Equal("length", end["finish_reason"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// A streamed chunk whose text splits into a reasoning delta and a content delta sends its tokens' log-probabilities
+    /// once, on the last of them: the piece that closes the chunk, as the finish reason does.
+    /// </summary>
+    [Fact]
+    public void A_chunk_split_into_reasoning_and_content_sends_its_logprobs_on_the_last_delta()
+    {
+        var tokenizer = Copal.Model.Tokenization.CopalTokenizer.FromDirectory(TestData.Stories260K);
+        var choice = new OpenAiChoice(0, countsPrompt: true, new CompletionRequest { Prompt = "" }, chat: true, echo: null,
+            new ThinkTagSplitter("<|im_start|>assistant\n"), new OpenAiLogprobs(tokenizer, chat: true));
+        var chosen = new TokenLogprob(5, -0.5f);
+        List<JsonObject> pieces = choice.Stream(new CompletionChunk("<think>a</think>b", [5]) { Logprobs = new ChosenLogprobs(chosen, []) });
+        Assert.Equal(["""{"role":"assistant","content":""}""", """{"reasoning_content":"a"}""", """{"content":"b"}"""], pieces.Select(p => p["delta"]!.ToJsonString()));
+        Assert.Null(pieces[1]["logprobs"]);
+        Assert.Equal(-0.5f, pieces[2]["logprobs"]!["content"]!.AsArray().Single()!["logprob"]!.GetValue<float>());
+    }
+
     [Fact]
     public async Task The_chat_client_gives_the_reasoning_as_reasoning_content_leaves_it_out_when_asked_and_takes_its_replies_back()
     {

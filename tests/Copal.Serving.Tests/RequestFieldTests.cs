@@ -60,6 +60,9 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"presence_penalty\":\"0\"", "presence_penalty")]
     [InlineData(Completions, Prompt + ",\"suffix\":5", "suffix")]
     [InlineData(Completions, Prompt + ",\"user\":5", "user")]
+    [InlineData(Chat, User + ",\"service_tier\":5", "service_tier")]
+    [InlineData(Completions, Prompt + ",\"safety_identifier\":{}", "safety_identifier")]
+    [InlineData(Chat, User + ",\"prompt_cache_key\":[\"k\"]", "prompt_cache_key")]
     [InlineData(Completions, Prompt + ",\"metadata\":\"x\"", "metadata")]
     [InlineData(Completions, Prompt + ",\"metadata\":{\"k\":1}", "metadata")]
     [InlineData(Chat, User + ",\"metadata\":{\"k\":\"v\",\"nested\":{\"a\":\"b\"}}", "metadata")]
@@ -98,6 +101,7 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"content\":\"Hi\"}]", "messages[0].role")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[{\"role\":\"narrator\",\"content\":\"Hi\"}]", "messages[0].role")]
     [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":\"Hi\"", "messages")]
+    [InlineData(Chat, "\"model\":\"stories260K\",\"messages\":[]", "messages")]
     [InlineData(Chat, User + ",\"tool_choice\":\"required\"", "tool_choice")]
     [InlineData(Chat, User + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", "tool_choice")]
     public async Task A_field_of_the_wrong_type_or_out_of_range_is_a_400_naming_it(string path, string fields, string param)
@@ -146,6 +150,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     // Chat's name for the bound: /v1/completions ignored it and answered its default 16 tokens.
     [InlineData(Completions, Prompt + ",\"max_completion_tokens\":40", "max_completion_tokens")]
     [InlineData(Completions, Prompt + ",\"n\":2,\"best_of\":3", "best_of")]
+    // Fewer candidates than choices: OpenAI refuses it too (best_of must be at least n).
+    [InlineData(Completions, Prompt + ",\"n\":2,\"best_of\":1", "best_of")]
     [InlineData(Chat, User + ",\"functions\":[{\"name\":\"f\",\"parameters\":{}}]", "functions")]
     [InlineData(Chat, User + ",\"function_call\":{\"name\":\"f\"}", "function_call")]
     [InlineData(Chat, User + ",\"modalities\":[\"text\",\"audio\"]", "modalities")]
@@ -207,6 +213,8 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Completions, Prompt + ",\"logit_bias\":[]", "logit_bias")]
     [InlineData(Completions, Prompt + ",\"logit_bias\":{\"a\":1}", "logit_bias")]
     [InlineData(Completions, Prompt + ",\"logit_bias\":{\"-1\":1}", "logit_bias")]
+    [InlineData(Completions, Prompt + ",\"logit_bias\":{\"+5\":1}", "logit_bias")] // a token id is digits alone
+    [InlineData(Chat, User + ",\"logit_bias\":{\" 5\":1}", "logit_bias")]
     [InlineData(Chat, User + ",\"logit_bias\":{\"5\":101}", "logit_bias")]
     [InlineData(Chat, User + ",\"logit_bias\":{\"5\":\"1\"}", "logit_bias")]
     [InlineData(Completions, Prompt + ",\"logit_bias\":{\"512\":1}", "logit_bias")] // stories260K has 512 tokens
@@ -229,6 +237,11 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
     [InlineData(Chat, User + ",\"tool_choice\":5", "tool_choice")]
     [InlineData(Chat, User + ",\"modalities\":\"text\"", "modalities")]
     [InlineData(Chat, User + ",\"functions\":{}", "functions")]
+    // Just past OpenAI's bounds: min_p in [0, 1], penalties in [-2, 2], at most 4 stop texts (and none empty).
+    [InlineData(Completions, Prompt + ",\"min_p\":-0.5", "min_p")]
+    [InlineData(Chat, User + ",\"presence_penalty\":-2.5", "presence_penalty")]
+    [InlineData(Completions, Prompt + ",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "stop")]
+    [InlineData(Chat, User + ",\"stop\":[\"a\",\"\"]", "stop")]
     public async Task A_result_field_out_of_range_or_without_what_it_needs_is_a_400_naming_it(string path, string fields, string param)
     {
         var (status, body) = await PostAsync(path, "{" + fields + "}");
@@ -334,6 +347,97 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
         var (status, body) = await PostAsync(Completions, "{" + Prompt + ",\"max_tokens\":5,\"temperature\":1" + seed + "}");
         Assert.True(status == 200, body.ToString());
         Assert.Equal("text_completion", body.GetProperty("object").GetString());
+    }
+
+    /// <summary>Chat's logprobs true without top_logprobs gives each token's own log-probability and no alternatives, as OpenAI's.</summary>
+    [Fact]
+    public async Task Chat_logprobs_without_top_logprobs_gives_no_alternatives()
+    {
+        var (status, body) = await PostAsync(Chat, "{" + User + ",\"max_tokens\":3,\"logprobs\":true}");
+        Assert.True(status == 200, body.ToString());
+        JsonElement[] content = [.. body.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content").EnumerateArray()];
+        Assert.Equal(3, content.Length);
+        Assert.All(content, t => Assert.Equal(0, t.GetProperty("top_logprobs").GetArrayLength()));
+    }
+
+    /// <summary>
+    /// A chat's stop texts are the format's own (where the plain format's next turn starts) and then the request's:
+    /// without the format's, a reply would run on into a turn of the user's it wrote itself.
+    /// </summary>
+    [Fact]
+    public void A_chat_stops_at_its_formats_stop_texts_and_the_requests()
+    {
+        JsonElement body = Copal.Cli.Serving.OpenAiRequests.ParseBody(System.Text.Encoding.UTF8.GetBytes("{" + User + ",\"stop\":\"END\"}"));
+        Copal.Cli.Serving.OpenAiRequest request = Copal.Cli.Serving.OpenAiRequests.Chat(body, server.Engine, Copal.Model.Chat.PlainChatFormatter.Instance);
+        Assert.Equal(["\n\nuser:", "\n\nsystem:", "END"], request.Prompts.Single().Stop);
+    }
+
+    /// <summary>
+    /// How messages become the plain format's prompt: a developer message is a system one (OpenAI's newer name), a
+    /// message's text parts are joined by a newline (as vLLM joins them: without it "Hello" and "world" would reach
+    /// the model as one word).
+    /// </summary>
+    [Fact]
+    public void Developer_messages_are_system_ones_and_text_parts_are_joined_by_a_newline()
+    {
+        string prompt = ChatPrompt("{\"model\":\"stories260K\",\"messages\":[{\"role\":\"developer\",\"content\":\"Be brief\"},"
+            + "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hello\"},{\"type\":\"text\",\"text\":\"world\"}]}]}",
+            Copal.Model.Chat.PlainChatFormatter.Instance);
+        Assert.Equal("system: Be brief\n\nuser: Hello\nworld\n\nassistant:", prompt);
+    }
+
+    /// <summary>
+    /// An assistant message's thought, in reasoning_content or vLLM's newer reasoning: reasoning_content is taken when
+    /// both are given, and only an assistant's reaches the template.
+    /// </summary>
+    [Fact]
+    public void An_assistants_reasoning_content_is_taken_before_its_reasoning()
+    {
+        var formatter = new Copal.Model.Chat.TemplateChatFormatter(new Copal.Model.ChatTemplates.ChatTemplate(
+            "{% for m in messages %}{{ m.role }}[{{ m.reasoning_content }}]{{ m.content }};{% endfor %}"));
+        string prompt = ChatPrompt("{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\",\"reasoning\":\"U\"},"
+            + "{\"role\":\"assistant\",\"content\":\"Yo\",\"reasoning_content\":\"A\",\"reasoning\":\"B\"},{\"role\":\"user\",\"content\":\"Ok\"}]}", formatter);
+        Assert.Equal("user[]Hi;assistant[A]Yo;user[]Ok;", prompt);
+    }
+
+    private string ChatPrompt(string body, Copal.Model.Chat.IChatFormatter formatter) =>
+        Copal.Cli.Serving.OpenAiRequests.Chat(Copal.Cli.Serving.OpenAiRequests.ParseBody(System.Text.Encoding.UTF8.GetBytes(body)), server.Engine, formatter)
+            .Prompts.Single().Prompt!;
+
+    /// <summary>
+    /// A speaker's name has no place in the plain format, which leaves it out (as a template that does not write it
+    /// does): the message is answered, not refused or failed.
+    /// </summary>
+    [Fact]
+    public async Task A_named_speaker_is_answered_in_the_plain_format()
+    {
+        var (status, body) = await PostAsync(Chat, "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"name\":\"alice\",\"content\":\"Hi\"}]}");
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal(2, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    /// <summary>A chat's max_tokens 0 asks for no tokens (an empty reply cut by its length), not for the rest of the context as an absent one does.</summary>
+    [Fact]
+    public async Task A_chats_max_tokens_0_generates_nothing()
+    {
+        var (status, body) = await PostAsync(Chat, "{" + User + ",\"max_tokens\":0}");
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal(0, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal("length", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
+    /// <summary>
+    /// llama.cpp's seed -1 asks for a random draw: the engine gets no seed (each request draws its own), not the seed
+    /// whose 64 bits are all ones, which every such request would then share; -2 is an ordinary seed.
+    /// </summary>
+    [Fact]
+    public void Seed_minus_one_leaves_the_request_unseeded()
+    {
+        Assert.Null(SeedOf(",\"seed\":-1"));
+        Assert.Equal(unchecked((ulong)-2L), SeedOf(",\"seed\":-2"));
+
+        ulong? SeedOf(string field) => Copal.Cli.Serving.OpenAiRequests.Completion(
+            Copal.Cli.Serving.OpenAiRequests.ParseBody(System.Text.Encoding.UTF8.GetBytes("{" + Prompt + field + "}")), server.Engine).Prompts[0].Seed;
     }
 
     [Fact]

@@ -152,6 +152,33 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         Assert.Equal(5, chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
     }
 
+    /// <summary>A streamed chat opens as OpenAI's does: a first chunk whose delta is the role and an empty content, no finish reason.</summary>
+    [Fact]
+    public async Task A_streamed_chat_opens_with_the_role_and_empty_content()
+    {
+        JsonElement[] chunks = await server.StreamEventsAsync("/v1/chat/completions",
+            new { model = Model, messages = new[] { new { role = "user", content = "Hi" } }, max_tokens = 2, stream = true });
+        JsonElement first = chunks[0].GetProperty("choices")[0];
+        Assert.Equal("""{"role":"assistant","content":""}""", first.GetProperty("delta").GetRawText());
+        Assert.Equal(JsonValueKind.Null, first.GetProperty("finish_reason").ValueKind);
+    }
+
+    /// <summary>
+    /// include_usage is false unless given, as OpenAI's: stream_options without it (or with false) asks for no usage,
+    /// so no chunk carries the key and none comes without choices.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_stream_whose_options_leave_out_include_usage_sends_no_usage(bool givenFalse)
+    {
+        object options = givenFalse ? new { include_usage = false } : new { };
+        JsonElement[] chunks = await server.StreamEventsAsync("/v1/completions", new { model = Model, prompt = "Once", max_tokens = 3, stream = true, stream_options = options });
+        Assert.NotEmpty(chunks);
+        Assert.All(chunks, c => Assert.False(c.TryGetProperty("usage", out _), c.ToString()));
+        Assert.All(chunks, c => Assert.NotEqual(0, c.GetProperty("choices").GetArrayLength()));
+    }
+
     /// <summary>
     /// A stream names its charset, as OpenAI's and vLLM's do: text/* without one reads as ISO-8859-1 to HTTP clients
     /// that follow RFC 2616's default (Python's requests does), which turned every non-ASCII character of a streamed
@@ -188,6 +215,7 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
     [InlineData("{\"model\":\"stories260K\",\"prompt\":\"a\",\"n\":129}", 400, "n", null, "n must be an integer in [1, 128], got 129")]
     [InlineData("{\"model\":\"stories260K\"}", 400, "prompt", null)]
     [InlineData("{\"model\":\"gpt-4\",\"prompt\":\"a\"}", 404, "model", "model_not_found")]
+    [InlineData("{\"model\":\"Stories260K\",\"prompt\":\"a\"}", 404, "model", "model_not_found")] // ids are matched exactly, as OpenAI's and vLLM's
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[1,2,99999]}", 400, "prompt", null)]
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[\"a\",[1,2]]}", 400, "prompt", null, "got an array of strings and arrays")]
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[[1,2],[]]}", 400, "prompt", null, "prompt[1] must be a non-empty array of token ids, got an empty array")]

@@ -306,6 +306,10 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
     [InlineData("""{"type":"json_schema","json_schema":{"schema":{"type":"object"}}}""", "json_schema.name")]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x","strict":"yes","schema":{"type":"object"}}}""", "json_schema.strict")]
     [InlineData("""{"type":"json_schema"}""", "json_schema must be an object")]
+    // OpenAI's rule for the name (1 to 64 letters, digits, '_' or '-') and the description's type.
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","schema":{"type":"object"}}}""", "json_schema.name")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"a.b","schema":{"type":"object"}}}""", "json_schema.name")]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"x","description":5,"schema":{"type":"object"}}}""", "json_schema.description")]
     public Task A_schema_copal_cannot_hold_a_reply_to_is_a_400_naming_response_format(string format, string expected) =>
         OnBothEndpointsRefusedAsync(format, error => Assert.Contains(expected, error.GetProperty("message").GetString(), StringComparison.Ordinal));
 
@@ -319,6 +323,26 @@ public sealed class StructuredOutputsTests(ServerFixture server) : IClassFixture
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x y","schema":{"type":"object"}}}""", null)]
     public Task A_schema_keyword_outside_the_subset_is_an_unsupported_parameter(string format, string? code) =>
         OnBothEndpointsRefusedAsync(format, error => Assert.Equal(code, error.GetProperty("code").GetString()));
+
+    /// <summary>The longest name OpenAI takes, of every kind of character it allows, with a description: accepted.</summary>
+    [Fact]
+    public async Task A_schema_named_with_64_characters_and_described_is_taken()
+    {
+        JsonElement format = JsonDocument.Parse("""{"type":"json_schema","json_schema":{"name":"A-_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","description":"a hero","strict":true,"schema":{"type":"object"}}}""").RootElement;
+        (int status, string body) = await server.PostAsync("/v1/completions", new { model = Model, prompt = "Hi", max_tokens = 4, response_format = format });
+        Assert.True(status == 200, body);
+    }
+
+    /// <summary>response_format {"type": "text"} is as absent: the same greedy text as a request without it, not JSON mode's.</summary>
+    [Fact]
+    public async Task A_text_response_format_gives_the_text_of_a_request_without_one()
+    {
+        JsonElement plain = await server.PostOkAsync("/v1/completions", new { model = Model, prompt = "Once upon a time", max_tokens = 12, temperature = 0 });
+        JsonElement text = await server.PostOkAsync("/v1/completions", new { model = Model, prompt = "Once upon a time", max_tokens = 12, temperature = 0, response_format = new { type = "text" } });
+        string expected = plain.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.False(expected.TrimStart().StartsWith('{'), expected); // JSON mode's reply would open an object
+        Assert.Equal(expected, text.GetProperty("choices")[0].GetProperty("text").GetString());
+    }
 
     // A request with the response_format, to the chat and the completions endpoint: each a 400 naming response_format,
     // whose error object `check` looks into.

@@ -150,6 +150,17 @@ public sealed class ToolCallTests : IDisposable
         Assert.All(sent.SkipLast(1), d => Assert.Null(d["finish_reason"]));
     }
 
+    /// <summary>A last chunk that brings text and a call gives two deltas: the finish reason rides on the last alone.</summary>
+    [Fact]
+    public void A_last_chunk_of_text_and_a_call_gives_the_finish_reason_on_its_last_delta()
+    {
+        List<JsonObject> deltas = OpenAiChoice.ChatDeltas(new CompletionChunk("On it." + Call, [1]) { FinishReason = FinishReason.Stop }, null, 0, new ToolCallReply(s_weather));
+        Assert.Equal(2, deltas.Count);
+        Assert.Equal("On it.", deltas[0]["delta"]!["content"]!.GetValue<string>());
+        Assert.Null(deltas[0]["finish_reason"]);
+        Assert.Equal("tool_calls", deltas[1]["finish_reason"]!.GetValue<string>());
+    }
+
     /// <summary>
     /// OpenAI sends a call's arguments as a string of JSON; Hugging Face's templates write them with tojson, so they are
     /// passed as an object (as vLLM does): the prompt is the reference renderer's for the same conversation.
@@ -337,8 +348,11 @@ public sealed class ToolCallTests : IDisposable
     [Theory]
     [InlineData(",\"tools\":[{\"type\":\"custom\",\"custom\":{\"name\":\"f\"}}]", "tools[0].type", "unsupported_parameter")]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get time\"}}]", "tools[0].function.name", null)]
+    // A name that ends in a line break: a regular expression's $ matches before it, and the name was taken.
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\\n\"}}]", "tools[0].function.name", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}},{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tools[1].function.name", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":\"{}\"}}]", "tools[0].function.parameters", null)]
+    [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"description\":5}}]", "tools[0].function.description", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}}", "tool_choice", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"required\",\"response_format\":{\"type\":\"json_object\"}", "tool_choice", null)]
     [InlineData(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{\"d\":{\"type\":\"string\",\"pattern\":\"(x)\\\\1\"}}}}}],\"tool_choice\":\"required\"", "tools", "unsupported_parameter")]
@@ -353,13 +367,27 @@ public sealed class ToolCallTests : IDisposable
         Assert.Equal(code, body.GetProperty("error").GetProperty("code").GetString());
     }
 
-    /// <summary>Some clients send a call without arguments as an empty string: it is taken as no arguments.</summary>
-    [Fact]
-    public async Task A_call_whose_arguments_are_an_empty_string_is_taken_as_no_arguments()
+    /// <summary>parallel_tool_calls is true unless the request says false, as OpenAI's default: then a reply's every call is kept.</summary>
+    [Theory]
+    [InlineData("", true)]
+    [InlineData(",\"parallel_tool_calls\":null", true)]
+    [InlineData(",\"parallel_tool_calls\":false", false)]
+    public void Parallel_tool_calls_is_true_unless_given_false(string field, bool parallel)
+    {
+        JsonElement body = OpenAiRequests.ParseBody(System.Text.Encoding.UTF8.GetBytes(Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]" + field)));
+        OpenAiRequest request = OpenAiRequests.Chat(body, _engine, ShortToolTemplate, new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        Assert.Equal(parallel, request.Tools!.Parallel);
+    }
+
+    /// <summary>Some clients send a call without arguments as an empty (or blank) string: it is taken as no arguments.</summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData(" \\n")]
+    public async Task A_call_whose_arguments_are_an_empty_string_is_taken_as_no_arguments(string arguments)
     {
         await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         (int status, JsonElement body) = await ChatHttp.PostAsync(server, "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Time?\"},"
-            + "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"\"}}]},"
+            + "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"" + arguments + "\"}}]},"
             + "{\"role\":\"tool\",\"tool_call_id\":\"a\",\"content\":\"12:00\"}]}");
         Assert.True(status == 200, body.ToString());
     }
@@ -369,6 +397,7 @@ public sealed class ToolCallTests : IDisposable
     [InlineData("{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{not json\"}}]}", "messages[1].tool_calls[0].function.arguments")]
     [InlineData("{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]}", "messages[1].tool_calls[0].function.arguments")]
     [InlineData("{\"role\":\"user\",\"content\":\"x\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}", "messages[1].tool_calls")]
+    [InlineData("{\"role\":\"assistant\",\"tool_calls\":[{\"id\":5,\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}", "messages[1].tool_calls[0].id")]
     public async Task A_malformed_tool_message_is_a_400_naming_the_field(string message, string param)
     {
         var formatter = TemplateGoldens.Formatter("qwen2.5-tools");

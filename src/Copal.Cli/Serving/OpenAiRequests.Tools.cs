@@ -14,8 +14,8 @@ internal sealed record ToolCallReading(ToolCallFormat Format, string Reason)
 // Chat's tools, tool_choice, parallel_tool_calls, and the tool fields of messages, as OpenAI's API gives them.
 internal static partial class OpenAiRequests
 {
-    /// <summary>OpenAI's rule for a function's name.</summary>
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    /// <summary>OpenAI's rule for a function's name, up to the end of the text (\z: $ also matches before a last line break, and took "f\n").</summary>
+    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,64}\z", RegexOptions.CultureInvariant)]
     private static partial Regex FunctionName();
 
     /// <summary>

@@ -34,6 +34,22 @@ public class StopTextStreamTests
         Assert.Equal(full[..full.IndexOf("😀", StringComparison.Ordinal)], Run(t, ids, ["日本", "😀"]).Released);
     }
 
+    /// <summary>
+    /// Two stop texts that complete in one piece of text (a token of several characters, or held text and the next
+    /// piece): the text ends at the one that starts first, not at the one listed first nor the one found last.
+    /// </summary>
+    [Fact]
+    public void Stop_texts_completed_by_one_piece_end_the_text_at_the_earliest()
+    {
+        Assert.Equal("x", new StopTextMatcher(["b", "a"]).Push("xaby", out bool matched));
+        Assert.True(matched);
+        var matcher = new StopTextMatcher(["yz", "ab"]);
+        Assert.Equal("x", matcher.Push("xa", out matched)); // "a" may start "ab": held
+        Assert.False(matched);
+        Assert.Equal("", matcher.Push("byz", out matched));
+        Assert.True(matched);
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void Text_held_for_a_stop_text_that_never_completes_is_released_at_the_end(string name)
