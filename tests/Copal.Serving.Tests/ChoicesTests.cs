@@ -19,6 +19,15 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
 
     private Task<JsonElement> PostAsync(string path, object body) => server.PostOkAsync(path, body);
 
+    /// <summary>Holds the scheduler (in <see cref="ServerFixture.BeforeAdmission"/>) until this many requests were queued.</summary>
+    private void AwaitQueued(long requests)
+    {
+        if (!SpinWait.SpinUntil(() => server.Engine.Statistics.Started >= requests, TimeSpan.FromMinutes(1)))
+        {
+            throw new TimeoutException($"{server.Engine.Statistics.Started} requests were queued, waiting for {requests}");
+        }
+    }
+
     /// <summary>The choices of a reply, each checked to stand at its own index.</summary>
     private static JsonElement[] Choices(JsonElement reply)
     {
@@ -112,7 +121,19 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
     {
         var body = new { model = Model, prompt = "Once upon a time", max_tokens = 16, temperature = 1.0, seed = 42, n = 3 };
         long run = server.Engine.Statistics.PromptTokens, shared = server.Engine.Statistics.SharedPromptTokens;
-        JsonElement first = await PostAsync(Completions, body);
+        // The admission waits for all three choices: taken before the others were queued (a loaded machine), the first
+        // ran alone and a second ran the prompt again.
+        long started = server.Engine.Statistics.Started;
+        server.BeforeAdmission = () => AwaitQueued(started + 3);
+        JsonElement first;
+        try
+        {
+            first = await PostAsync(Completions, body);
+        }
+        finally
+        {
+            server.BeforeAdmission = null;
+        }
         // The prompt ran once; the other two choices, admitted with it, copied its KV cache (and still give the
         // texts of requests that run it themselves, below).
         int promptTokens = Usage(first).Prompt;

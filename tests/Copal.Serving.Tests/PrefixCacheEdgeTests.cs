@@ -138,10 +138,10 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         {
             Parallel = 3,
             PrefixCache = prefixCache,
-            // Hold the first step until every request of a round is queued, so they are admitted together.
-            BeforeDecodeStep = () =>
+            // Hold the admission until every request of a round is queued, so they are admitted together.
+            BeforeAdmission = () =>
             {
-                if (!SpinWait.SpinUntil(() => statistics!.Started >= Volatile.Read(ref expected), TimeSpan.FromMinutes(1)))
+                if (!SpinWait.SpinUntil(() => statistics?.Started >= Volatile.Read(ref expected), TimeSpan.FromMinutes(1)))
                 {
                     throw new TimeoutException("requests were not queued");
                 }
@@ -181,9 +181,9 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         var options = new EngineOptions
         {
             Parallel = 2,
-            BeforeDecodeStep = () =>
+            BeforeAdmission = () =>
             {
-                if (!SpinWait.SpinUntil(() => statistics!.Started >= Volatile.Read(ref expected), TimeSpan.FromMinutes(1)))
+                if (!SpinWait.SpinUntil(() => statistics?.Started >= Volatile.Read(ref expected), TimeSpan.FromMinutes(1)))
                 {
                     throw new TimeoutException("requests were not queued");
                 }
@@ -283,9 +283,9 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         var options = new EngineOptions
         {
             Parallel = 2,
-            BeforeDecodeStep = () =>
+            BeforeAdmission = () =>
             {
-                if (!SpinWait.SpinUntil(() => statistics!.Started >= 2, TimeSpan.FromMinutes(1)))
+                if (!SpinWait.SpinUntil(() => statistics?.Started >= 2, TimeSpan.FromMinutes(1)))
                 {
                     throw new TimeoutException("requests were not queued");
                 }

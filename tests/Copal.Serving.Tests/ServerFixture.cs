@@ -29,6 +29,9 @@ public sealed class ServerFixture : IAsyncLifetime, IDisposable
     /// <summary>Called on the scheduler thread before each decode step.</summary>
     public Action? BeforeDecodeStep { get; set; }
 
+    /// <summary>Called on the scheduler thread before each admission reads the queue.</summary>
+    public Action? BeforeAdmission { get; set; }
+
     public OpenAIClient Client() => new(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = Endpoint, NetworkTimeout = TimeSpan.FromMinutes(2) });
 
     public int Parallel { get; init; } = 4;
@@ -71,7 +74,12 @@ public sealed class ServerFixture : IAsyncLifetime, IDisposable
         _backend = new CpuBackend();
         _model = LlamaModel.Load(TestData.Stories260K, _backend, SparseLoadMode.Auto);
         Tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
-        Engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = Parallel, BeforeDecodeStep = () => BeforeDecodeStep?.Invoke() });
+        Engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions
+        {
+            Parallel = Parallel,
+            BeforeDecodeStep = () => BeforeDecodeStep?.Invoke(),
+            BeforeAdmission = () => BeforeAdmission?.Invoke(),
+        });
         Server = await OpenAiServer.StartAsync(Engine, "127.0.0.1", 0);
     }
 

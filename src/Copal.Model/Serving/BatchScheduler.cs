@@ -186,6 +186,7 @@ internal sealed partial class BatchScheduler : IDisposable
         _ended.Clear();
         _failed.Clear();
         _prefilled = null;
+        _options.BeforeAdmission?.Invoke();
         while (active.Count < _options.Parallel && _pending.Reader.TryRead(out SequenceJob? job))
         {
             if (job.CancellationToken.IsCancellationRequested)

@@ -34,6 +34,13 @@ public sealed record EngineOptions
 
     /// <summary>Test hook: runs on the scheduler thread before every decode step.</summary>
     internal Action? BeforeDecodeStep { get; init; }
+
+    /// <summary>
+    /// Test hook: runs on the scheduler thread before each admission reads the queue. Holding it until every request
+    /// of a round is queued admits them together, which holding the decode step does not: the first admission may
+    /// read the first request alone before the others are queued.
+    /// </summary>
+    internal Action? BeforeAdmission { get; init; }
 }
 
 /// <summary>Counters of an engine, updated as it runs (read them at any time).</summary>
