@@ -27,6 +27,9 @@ public sealed class TemporaryNamesTests : IDisposable
         string otherNamespace = Directory.CreateDirectory(_dir.File($".out.tmp-{pid}-7-{ns}9-2")).FullName;
         string mine = Directory.CreateDirectory(TemporaryNames.Sibling(_dir.File("out"), "tmp")).FullName;
         string visible = Directory.CreateDirectory(_dir.File($"out.tmp-{pid}-7-{ns}-3")).FullName;
+        // A name of the shape with a line break after it is no temporary of ours: .NET's $ matched before that break.
+        string lineBreak = _dir.File($".notes.tmp-{pid}-7-{ns}-4\n");
+        File.WriteAllText(lineBreak, "kept");
 
         IReadOnlyList<string> removed = TemporaryNames.RemoveStale(_dir.Path);
 
@@ -34,6 +37,7 @@ public sealed class TemporaryNamesTests : IDisposable
         Assert.True(Directory.Exists(otherNamespace));
         Assert.True(Directory.Exists(mine));
         Assert.True(Directory.Exists(visible));
+        Assert.True(File.Exists(lineBreak));
         Assert.StartsWith(_dir.File($".out.tmp-{TemporaryNames.Owner}-"), mine);
     }
 
