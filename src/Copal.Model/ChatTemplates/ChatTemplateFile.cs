@@ -17,8 +17,9 @@ internal static class ChatTemplateFile
 
     /// <summary>
     /// The template the folder's file holds, as written; null where the folder has none. Decoded as transformers opens
-    /// it (<c>encoding="utf-8"</c>): bytes that are not UTF-8 are refused rather than rendered as U+FFFD into every
-    /// prompt, and a byte-order mark is the template's first character, not a sign of another encoding.
+    /// it (<c>encoding="utf-8"</c>, text mode): bytes that are not UTF-8 are refused rather than rendered as U+FFFD into
+    /// every prompt, a byte-order mark is the template's first character, not a sign of another encoding, and "\r\n"
+    /// or a lone "\r" ends a line as "\n" does (<see cref="Tokenization.LineEnds"/>).
     /// </summary>
     /// <exception cref="ChatTemplateException">The file cannot be read, is larger than any side file is allowed to be, or is not UTF-8.</exception>
     public static string? Read(string modelDir)
@@ -73,7 +74,8 @@ internal static class ChatTemplateFile
         }
         try
         {
-            return s_strictUtf8.GetString(bytes);
+            // Line ends as transformers' text-mode open reads them: a template saved on Windows renders as the original.
+            return Tokenization.LineEnds.AsNewlines(s_strictUtf8.GetString(bytes));
         }
         catch (DecoderFallbackException e)
         {

@@ -15,7 +15,7 @@ public enum TextLayout
     Documents,
 }
 
-/// <summary>Reads evaluation and calibration text with strict UTF-8 and clear errors.</summary>
+/// <summary>Reads evaluation and calibration text with strict UTF-8 and clear errors, its line ends as the references read them (<see cref="Tokenization.LineEnds"/>).</summary>
 public static class TextDataset
 {
     /// <summary>
@@ -55,7 +55,8 @@ public static class TextDataset
 
     private static string DecodeOrThrow(byte[] bytes, string source, TextLayout layout, string emptyMessage)
     {
-        string text = Tokenization.Utf8Text.DecodeStrict(bytes, source);
+        // Windows line ends read as "\n", as the references read the file (LineEnds).
+        string text = Tokenization.LineEnds.AsNewlines(Tokenization.Utf8Text.DecodeStrict(bytes, source));
         if (string.IsNullOrWhiteSpace(text))
         {
             throw new InvalidDataException(emptyMessage);

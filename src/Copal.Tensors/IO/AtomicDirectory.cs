@@ -205,7 +205,24 @@ public sealed class AtomicDirectory : IDisposable
         }
         // File.Copy keeps the source's mode: a read-only input (a cache, a shared model) made read-only outputs. Best
         // effort, and only where needed: some file systems (vfat, some FUSE mounts) refuse chmod on every file.
-        if (!OperatingSystem.IsWindows())
+        if (OperatingSystem.IsWindows())
+        {
+            // There it keeps the read-only attribute, which Windows' deletes honour: Directory.Delete of a folder
+            // holding such a file fails, so a replaced output (or an unfinished one) could not be removed.
+            try
+            {
+                FileAttributes attributes = System.IO.File.GetAttributes(target);
+                if (attributes.HasFlag(FileAttributes.ReadOnly))
+                {
+                    System.IO.File.SetAttributes(target, attributes & ~FileAttributes.ReadOnly);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The copy stands as the file system made it.
+            }
+        }
+        else
         {
             try
             {

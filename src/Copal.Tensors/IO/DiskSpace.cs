@@ -15,7 +15,10 @@ public static class DiskSpace
     public static void Require(string name, string path, long bytes, string what, string? measuredAt = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        long free = new DriveInfo(Existing(measuredAt ?? path)).AvailableFreeSpace;
+        if (FreeBytes(Existing(measuredAt ?? path)) is not long free)
+        {
+            return; // not known here: a full disk still fails the write, leaving nothing behind
+        }
         if (bytes > free)
         {
             throw new IOException($"{name} '{path}': {what} takes {ByteSize.Format(bytes)}, and its file system has {ByteSize.Format(free)} free");
@@ -31,6 +34,23 @@ public static class DiskSpace
     {
         return FileIdentity.Of(Existing(folder)) is not FileIdentity a || FileIdentity.Of(Existing(other)) is not FileIdentity b
             || a.Device == b.Device;
+    }
+
+    /// <summary>
+    /// The free bytes of the file system that holds <paramref name="folder"/>, or null where this system cannot say:
+    /// Windows' DriveInfo takes a drive letter's path only, and refused a network share (<c>\\server\share\out</c>)
+    /// with "Object must be a root directory", which no output there could pass.
+    /// </summary>
+    private static long? FreeBytes(string folder)
+    {
+        try
+        {
+            return new DriveInfo(folder).AvailableFreeSpace;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 
     private static string Existing(string folder) =>

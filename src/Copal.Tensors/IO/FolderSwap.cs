@@ -23,6 +23,25 @@ internal static class FolderSwap
     private static extern int RenameAt2(int oldDirectoryFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string oldPath,
         int newDirectoryFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath, uint flags);
 
+    // Set by Unavailable, in one flow of execution (a test) only: the others still swap.
+    private static readonly AsyncLocal<bool> s_unavailable = new();
+
+    /// <summary>
+    /// Until the result is disposed, <see cref="TrySwap"/> answers as on Windows, macOS or a file system without
+    /// RENAME_EXCHANGE (NFS, most FUSE mounts), in the calling flow of execution: the two renames that replace a folder
+    /// there are tested on Linux too.
+    /// </summary>
+    internal static IDisposable Unavailable()
+    {
+        s_unavailable.Value = true;
+        return new Available();
+    }
+
+    private sealed class Available : IDisposable
+    {
+        public void Dispose() => s_unavailable.Value = false;
+    }
+
     /// <summary>
     /// Swaps what <paramref name="first"/> and <paramref name="second"/> name and returns true; returns false, having
     /// changed nothing, where this system or file system cannot swap (not Linux, a C library without renameat2, a file
@@ -33,7 +52,7 @@ internal static class FolderSwap
     {
         ArgumentException.ThrowIfNullOrEmpty(first);
         ArgumentException.ThrowIfNullOrEmpty(second);
-        if (!OperatingSystem.IsLinux())
+        if (!OperatingSystem.IsLinux() || s_unavailable.Value)
         {
             return false;
         }

@@ -51,6 +51,21 @@ public sealed class ChatTemplateApiTests : IDisposable
     }
 
     [Fact]
+    public void A_chat_template_jinja_with_windows_line_ends_renders_as_transformers_reads_it()
+    {
+        // transformers opens the file in text mode, which reads "\r\n" and a lone "\r" as "\n": a template saved on
+        // Windows (or checked out by Git for Windows with core.autocrlf) renders as the original. Read as bytes, each
+        // line of the prompt ended with "\r\n" and the prompt's tokens were not the model's.
+        const string Template = "{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}\n{% endfor %}";
+        File.WriteAllText(Path.Combine(_dir, "chat_template.jinja"), Template.Replace("\n", "\r\n", StringComparison.Ordinal));
+        Directory.CreateDirectory(Path.Combine(_dir, "additional_chat_templates"));
+        File.WriteAllText(Path.Combine(_dir, "additional_chat_templates", "tool_use.jinja"), "tools:\r{{ tools | length }}\r\n");
+        ChatTemplate t = ChatTemplate.FromDirectory(_dir)!;
+        Assert.Equal("<|user|>\nhi\n<|assistant|>\nyes\n", t.Render([new("user", "hi"), new("assistant", "yes")], false));
+        Assert.Equal("tools:\n0", t.Render([], false, tools: [])); // Jinja drops one trailing line end
+    }
+
+    [Fact]
     public void Additional_chat_templates_are_named_templates_beside_the_jinja_file_as_in_transformers()
     {
         // transformers saves a list's default to chat_template.jinja and the others to additional_chat_templates/NAME.jinja,
