@@ -201,7 +201,7 @@ public sealed class AtomicDirectory : IDisposable
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
-            throw new IOException($"cannot copy '{source}' into the output '{_givenPath}': {Reason(e)}", e);
+            throw new IOException($"{Name} '{_givenPath}': cannot copy '{source}' into it: {Reason(e)}", e);
         }
         // File.Copy keeps the source's mode: a read-only input (a cache, a shared model) made read-only outputs. Best
         // effort, and only where needed: some file systems (vfat, some FUSE mounts) refuse chmod on every file.

@@ -34,6 +34,22 @@ public sealed class AtomicDirectoryTests : IDisposable
     }
 
     /// <summary>
+    /// A copy that fails names the output as its other messages do (continual's intermediate model: "in --temp"),
+    /// where it said "the output" and the hidden working folder's path.
+    /// </summary>
+    [Fact]
+    public void A_copy_that_fails_names_the_output_by_its_name()
+    {
+        string source = _dir.File("tokenizer.json");
+        File.WriteAllText(source, "{}");
+        string output = _dir.File("model-1");
+        using AtomicDirectory dir = AtomicDirectory.CreateNamed("the intermediate model (in --temp)", output, overwrite: false);
+        dir.CopyIn(source, "tokenizer.json");
+        var e = Assert.Throws<IOException>(() => dir.CopyIn(source, "tokenizer.json")); // the name is taken: File.Copy refuses
+        Assert.StartsWith($"the intermediate model (in --temp) '{output}': cannot copy '{source}' into it: ", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// Messages name the output as it was given (a relative `-o out/m`), as the checks before the work do: the
     /// resolved path is where it is written, not how a person knows it.
     /// </summary>
