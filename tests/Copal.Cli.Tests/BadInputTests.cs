@@ -216,7 +216,7 @@ public sealed class BadInputTests : IDisposable
             ("model.safetensors", "model.safetensors: cannot open: permission denied"),
             ("tokenizer.json", "tokenizer.json: cannot read tokenizer file: permission denied"),
             ("tokenizer_config.json", "tokenizer_config.json: cannot read tokenizer config file: permission denied"),
-            ("generation_config.json", "generation_config.json: is not readable JSON: permission denied"),
+            ("generation_config.json", "generation_config.json: cannot be read: permission denied"),
         })
         {
             string m = CopyModel();

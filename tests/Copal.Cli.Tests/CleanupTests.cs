@@ -90,6 +90,23 @@ public sealed class CleanupTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(_temp));
     }
 
+    /// <summary>
+    /// Under a real file-size limit, with SIGXFSZ not ignored by the shell (the other tests here ignore it), a write
+    /// past the limit raised the signal, which ended the run at once ("File size limit exceeded", exit 153) and left
+    /// the output's temporary folder behind. copal handles the signal, so the write fails as on a full disk: named,
+    /// exit 1, nothing left.
+    /// </summary>
+    [LinuxFact]
+    public void A_file_size_limit_without_the_signal_ignored_is_reported_as_a_full_disk_and_leaves_nothing()
+    {
+        string json = Path.Combine(_temp, "a", "logits.json");
+        CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_EnableWriteXorExecute=0; ulimit -f 8",
+            "logits", "-m", TestData.Stories260K, "-t", "Once upon a time", "-o", json, "--device", "cpu");
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.Contains($"-o '{json}': cannot write it: {AtomicDirectory.FileTooLarge}", r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+    }
+
     [Fact]
     public void SIGTERM_during_prune_cancels_and_leaves_no_output() => SignalDuringPrune("TERM", 143);
 

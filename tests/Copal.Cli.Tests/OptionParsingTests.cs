@@ -247,6 +247,21 @@ public sealed class OptionParsingTests
             Program.FirstUsageError(Program.CreateRoot().Parse(["perplexity", "-m", "M", "-d", "x", "--sparse", "sometimes"])));
     }
 
+    /// <summary>
+    /// A double option has the same edge past double's smallest: --dense-target -1e-400 reads as -0, which "0 ≤ α" took
+    /// for 0, and --decay 1e-400 (in (0, 1] as typed) was refused without saying why. A negative value refused for its
+    /// sign gets no note that it rounds to 0, since that is not why it is refused.
+    /// </summary>
+    [Theory]
+    [InlineData("--dense-target: expected a share α with 0 ≤ α ≤ 1, got -1e-400", "prune", "-m", "M", "-o", "x", "--dense-target", "-1e-400")]
+    [InlineData("--decay: expected a factor γ with 0 < γ ≤ 1, got 1e-400, which double precision holds as 0", "prune", "-m", "M", "-o", "x", "--decay", "1e-400")]
+    [InlineData("--top-p: expected a number in (0, 1], got -1e-50", "generate", "-m", "M", "--top-p", "-1e-50")]
+    public void A_number_past_its_types_smallest_is_refused_as_typed(string expected, params string[] args)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(args);
+        Assert.Equal(expected, Program.FirstUsageError(parsed));
+    }
+
     /// <summary>The older positional form of the model names a path too.</summary>
     [Theory]
     [InlineData("inspect")]

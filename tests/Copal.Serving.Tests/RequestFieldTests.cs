@@ -261,6 +261,21 @@ public sealed class RequestFieldTests(ServerFixture server) : IClassFixture<Serv
         Assert.Equal($"top_p must be a number in (0, 1], got {topP}", body.GetProperty("error").GetProperty("message").GetString());
     }
 
+    /// <summary>
+    /// A negative number past double's smallest reads as -0: temperature -1e-400 was taken for 0 (greedy decoding) and
+    /// min_p -1e-400 for 0, where -1e-50 is refused. Both are refused as sent.
+    /// </summary>
+    [Theory]
+    [InlineData("temperature", "temperature must be a number in [0, 2], got -1e-400")]
+    [InlineData("min_p", "min_p must be a number in [0, 1], got -1e-400")]
+    public async Task A_negative_number_that_reads_as_zero_is_refused_as_sent(string field, string expected)
+    {
+        var (status, body) = await PostAsync(Completions, "{" + Prompt + ",\"" + field + "\":-1e-400}");
+        Assert.Equal(400, status);
+        AssertError(body, field, null);
+        Assert.Equal(expected, body.GetProperty("error").GetProperty("message").GetString());
+    }
+
     /// <summary>A penalty below single precision's smallest reads as 0: the refusal says so, since 1e-50 is > 0 as sent.</summary>
     [Fact]
     public async Task A_repetition_penalty_that_rounds_to_zero_is_refused_saying_so()

@@ -209,7 +209,17 @@ internal static class Cancellation
                 // Not a signal this platform has.
             }
         }
+        // A write past the file-size limit (ulimit -f) raises SIGXFSZ, whose default ends the process at once, leaving
+        // the half-written temporary output with no word said. Handled, the write fails with EFBIG instead, which the
+        // writers report as a full disk, naming the output, and clean up after.
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            s_registrations.Add(PosixSignalRegistration.Create((PosixSignal)SigXfsz, context => context.Cancel = true));
+        }
     }
+
+    // SIGXFSZ's number on Linux and macOS; PosixSignal takes a raw number for a signal it does not name.
+    private const int SigXfsz = 25;
 
     /// <summary>
     /// Cancels as a signal does when the reader of standard output has exited: exit 141, as a process that SIGPIPE

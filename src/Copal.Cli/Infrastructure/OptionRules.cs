@@ -270,12 +270,14 @@ internal static class OptionRules
         }
         if (ok is not null && !ok(value))
         {
-            Fail(r, expected ?? kind, raw, RoundsToZero(raw, value) ? ", which single precision holds as 0" : "");
+            // The note only where it is why: a negative value is refused for its sign, whatever it rounds to.
+            Fail(r, expected ?? kind, raw, RoundsToZero(raw, value) && !Negative(raw) ? $", which {Precision<T>()} precision holds as 0" : "");
             return null;
         }
-        // A negative number above float's largest negative one (--temperature -1e-50) reads as -0, which a "≥ 0" rule
-        // takes for 0: the rule is asked about the nearest negative float instead, so it refuses the sign as typed.
-        if (ok is not null && RoundsToZero(raw, value) && raw.TrimStart().StartsWith('-') && !ok(T.CreateTruncating(-float.Epsilon)))
+        // A negative number above the type's largest negative one (--temperature -1e-50, --dense-target -1e-400) reads
+        // as -0, which a "≥ 0" rule takes for 0: the rule is asked about a negative number instead, so it refuses the
+        // sign as typed.
+        if (ok is not null && RoundsToZero(raw, value) && Negative(raw) && !ok(T.CreateTruncating(-float.Epsilon)))
         {
             Fail(r, expected ?? kind, raw);
             return null;
@@ -283,9 +285,20 @@ internal static class OptionRules
         return value;
     }
 
-    // A positive number below float's smallest (1e-50 for --top-p) reads as 0; the refusal then says why, since the
-    // value as typed is inside the range the message names.
+    // A number below the type's smallest (1e-50 for float's --top-p, 1e-400 for double's --decay) reads as 0; the
+    // refusal then says why, since the value as typed is inside the range the message names. Whether the number typed
+    // is 0 is read from its digits: parsing it again as a double would round 1e-400 to 0 as well.
     private static bool RoundsToZero<T>(string raw, T value) where T : INumber<T> =>
-        typeof(T) == typeof(float) && T.IsZero(value)
-        && double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double exact) && exact != 0;
+        (typeof(T) == typeof(float) || typeof(T) == typeof(double)) && T.IsZero(value) && NonZeroDigits(raw);
+
+    // The significand (before any exponent) of a number that parsed has a digit other than 0.
+    private static bool NonZeroDigits(string raw)
+    {
+        int exponent = raw.IndexOfAny(['e', 'E']);
+        return raw.AsSpan(0, exponent < 0 ? raw.Length : exponent).IndexOfAnyInRange('1', '9') >= 0;
+    }
+
+    private static bool Negative(string raw) => raw.TrimStart().StartsWith('-');
+
+    private static string Precision<T>() => typeof(T) == typeof(float) ? "single" : "double";
 }

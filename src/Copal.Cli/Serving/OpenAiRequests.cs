@@ -338,12 +338,22 @@ internal static partial class OpenAiRequests
         {
             return null;
         }
-        if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && (minExcluded ? v > min : v >= min) && v <= max)
+        // A negative number past double's smallest (-1e-400) reads as -0, which "≥ 0" would take for 0 (for temperature,
+        // greedy decoding): it is refused as the negative number sent.
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && (minExcluded ? v > min : v >= min) && v <= max
+            && !(v == 0 && NegativeNonZero(e.GetRawText())))
         {
             return v;
         }
         string range = max == float.MaxValue ? $"{(minExcluded ? ">" : "≥")} {min}" : $"in {(minExcluded ? "(" : "[")}{min}, {max}]";
         throw OpenAiException.BadRequest(name, $"{name} must be a number {range}, got {Actual(e)}");
+    }
+
+    // A JSON number's text that is negative with a digit other than 0 before any exponent.
+    private static bool NegativeNonZero(string number)
+    {
+        int exponent = number.IndexOfAny(['e', 'E']);
+        return number.StartsWith('-') && number.AsSpan(0, exponent < 0 ? number.Length : exponent).IndexOfAnyInRange('1', '9') >= 0;
     }
 
     /// <summary>An integer field in [min, max]; null when absent or null.</summary>

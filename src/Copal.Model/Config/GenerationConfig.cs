@@ -31,9 +31,14 @@ public static class GenerationConfig
         {
             doc = JsonDocument.Parse(Copal.Tensors.IO.BoundedFile.ReadAllText(file, Copal.Tensors.IO.BoundedFile.SideFileMaxBytes, "a generation_config.json"), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        catch (JsonException e)
         {
-            throw new ModelConfigException(file, $"is not readable JSON{(e is JsonException j ? " " + JsonProblem.At(j) : $": {Copal.Tensors.IO.ReadFailure.Reason(e)}")}", e);
+            throw new ModelConfigException(file, $"is not readable JSON {JsonProblem.At(e)}", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not read at all (a named pipe, a file past the bound, no permission): said as config.json's is, not as JSON.
+            throw new ModelConfigException(file, $"cannot be read: {Copal.Tensors.IO.ReadFailure.Reason(e)}", e);
         }
         using (doc)
         {

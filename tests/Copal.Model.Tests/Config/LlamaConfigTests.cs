@@ -520,7 +520,7 @@ public class LlamaConfigTests
             string generation = Path.Combine(dir, GenerationConfig.FileName);
             File.CreateSymbolicLink(generation, Path.Combine(dir, "absent.json"));
             e = Assert.Throws<ModelConfigException>(() => GenerationConfig.EosTokenIds(dir, 512));
-            Assert.Equal($"{generation}: is not readable JSON: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
+            Assert.Equal($"{generation}: cannot be read: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
         }
         finally
         {

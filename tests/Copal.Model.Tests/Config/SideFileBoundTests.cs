@@ -46,5 +46,26 @@ public sealed class SideFileBoundTests : IDisposable
         Assert.EndsWith($": it is {BoundedFile.SideFileMaxBytes + 1} bytes, more than a {name} holds (at most {BoundedFile.SideFileMaxBytes})", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A side file that is a named pipe is refused before it is opened, in the words cli.md gives: generation_config.json
+    /// said "is not readable JSON: it is a named pipe", though nothing of it was read, let alone as JSON.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("config.json")]
+    [InlineData("generation_config.json")]
+    public void A_side_file_that_is_a_named_pipe_cannot_be_read(string name)
+    {
+        string path = Path.Combine(_model, name);
+        File.Delete(path);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        Action load = name == "config.json" ? () => LlamaConfig.Load(_model) : () => GenerationConfig.EosTokenIds(_model, 512);
+        Exception e = Assert.ThrowsAny<ModelConfigException>(load);
+        Assert.Equal($"{path}: cannot be read: it is a named pipe, expected a regular file (opening a pipe waits for a writer)", e.Message);
+    }
+
     public void Dispose() => Directory.Delete(_model, recursive: true);
 }
