@@ -93,4 +93,45 @@ public class UnsplitByteLevelTests
             Assert.Equal(expectedTokens, tokens);
         }
     }
+
+    /// <summary>
+    /// With fuse_unk, a run of bytes the vocab lacks is one unk token, as HF's BPE fuses them (and the package's, and
+    /// Copal's merge loop, merging the word whole). No merge holds such bytes, so the cut once fell between each two of
+    /// them: 600 unknown bytes in a row became 600 unks where a word of up to 256 chars got one.
+    /// </summary>
+    [Fact]
+    public void A_run_of_bytes_the_vocab_lacks_is_one_unk_with_fuse_unk_however_long()
+    {
+        var vocab = new JsonObject();
+        foreach (char c in Copal.Model.Tokenization.PreTokenizers.ByteLevelAlphabet.ByteToChar)
+        {
+            if (c is not ('q' or 'r'))
+            {
+                vocab[c.ToString()] = vocab.Count;
+            }
+        }
+        int ab = vocab.Count, unk = ab + 1;
+        vocab["ab"] = ab;
+        vocab["<unk>"] = unk;
+        var json = new JsonObject
+        {
+            ["version"] = "1.0", ["added_tokens"] = new JsonArray(), ["normalizer"] = null,
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = false, ["use_regex"] = false },
+            ["post_processor"] = null, ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = "<unk>", ["fuse_unk"] = true, ["byte_fallback"] = false,
+                ["vocab"] = vocab, ["merges"] = new JsonArray("a b"),
+            },
+        };
+        CopalTokenizer tokenizer = TinyTokenizerJson.Load(json);
+        string text = new string('q', 300) + "ab" + string.Concat(Enumerable.Repeat("qr", 150)) + "a";
+
+        int[] ids = tokenizer.Encode(text, addSpecialTokens: false);
+
+        Assert.Equal([unk, ab, unk, vocab["a"]!.GetValue<int>()], ids);
+        Assert.Equal(tokenizer.Model.EncodeToIds(text, considerPreTokenization: false, considerNormalization: false), ids);
+        Assert.Equal([(unk, 0, 300), (ab, 300, 302), (unk, 302, 602), (vocab["a"]!.GetValue<int>(), 602, 603)],
+            tokenizer.EncodeToTokens(text, out _).Select(t => (t.Id, t.Offset.Start.Value, t.Offset.End.Value)));
+    }
 }

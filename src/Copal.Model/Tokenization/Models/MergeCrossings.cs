@@ -4,7 +4,8 @@ namespace Copal.Model.Tokenization.Models;
 /// The places where byte-level BPE can cut a word without changing its ids: between two bytes that no merge can join.
 /// A symbol that spans two adjacent bytes a, b of the word is a merged token whose spelling holds "ab"; if no merge's
 /// result holds "ab", no symbol ever spans them, so the merges on each side run as they would alone (a merge's rank
-/// only orders merges that touch) and the word's ids are its parts' ids one after another. A byte-level file without a
+/// only orders merges that touch) and the word's ids are its parts' ids one after another. Two bytes the vocab lacks
+/// count as joined under fuse_unk (<see cref="AddFusedUnknowns"/>): their run is one unk token. A byte-level file without a
 /// split regex hands the model its whole text as one word; cut there, it is merged part by part (a word or so each,
 /// with the word cache), linearly, and an encode can be cancelled and report progress between parts.
 /// </summary>
@@ -30,6 +31,21 @@ internal sealed class MergeCrossings
         }
 
         char At(int i) => i < left.Length ? left[i] : right[i - left.Length];
+    }
+
+    /// <summary>
+    /// Takes in the bytes the vocab lacks, for a model with fuse_unk: two of them side by side are one unk token (HF
+    /// fuses a run of unknown symbols before any merge), so no cut may fall between them.
+    /// </summary>
+    public void AddFusedUnknowns(IReadOnlyList<int> unknownBytes)
+    {
+        foreach (int a in unknownBytes)
+        {
+            foreach (int b in unknownBytes)
+            {
+                _joinable[((a << 8) | b) >> 6] |= 1UL << (b & 63);
+            }
+        }
     }
 
     // A char outside the alphabet is no byte of any text, so a pair holding one joins no text's bytes.
