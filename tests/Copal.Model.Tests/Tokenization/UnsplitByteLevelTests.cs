@@ -99,8 +99,11 @@ public class UnsplitByteLevelTests
     /// Copal's merge loop, merging the word whole). No merge holds such bytes, so the cut once fell between each two of
     /// them: 600 unknown bytes in a row became 600 unks where a word of up to 256 chars got one.
     /// </summary>
-    [Fact]
-    public void A_run_of_bytes_the_vocab_lacks_is_one_unk_with_fuse_unk_however_long()
+    /// <summary>
+    /// A byte-level file without the split regex whose vocab lacks the bytes 'q' and 'r', with "ab" its one merge; unk
+    /// token "&lt;unk&gt;" (or none) and fuse_unk as given.
+    /// </summary>
+    private static (CopalTokenizer Tokenizer, JsonObject Vocab) LackingQAndR(bool withUnk, bool fuseUnk)
     {
         var vocab = new JsonObject();
         foreach (char c in Copal.Model.Tokenization.PreTokenizers.ByteLevelAlphabet.ByteToChar)
@@ -110,9 +113,11 @@ public class UnsplitByteLevelTests
                 vocab[c.ToString()] = vocab.Count;
             }
         }
-        int ab = vocab.Count, unk = ab + 1;
-        vocab["ab"] = ab;
-        vocab["<unk>"] = unk;
+        vocab["ab"] = vocab.Count;
+        if (withUnk)
+        {
+            vocab["<unk>"] = vocab.Count;
+        }
         var json = new JsonObject
         {
             ["version"] = "1.0", ["added_tokens"] = new JsonArray(), ["normalizer"] = null,
@@ -120,11 +125,18 @@ public class UnsplitByteLevelTests
             ["post_processor"] = null, ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
             ["model"] = new JsonObject
             {
-                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = "<unk>", ["fuse_unk"] = true, ["byte_fallback"] = false,
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = withUnk ? "<unk>" : null, ["fuse_unk"] = fuseUnk, ["byte_fallback"] = false,
                 ["vocab"] = vocab, ["merges"] = new JsonArray("a b"),
             },
         };
-        CopalTokenizer tokenizer = TinyTokenizerJson.Load(json);
+        return (TinyTokenizerJson.Load(json), vocab);
+    }
+
+    [Fact]
+    public void A_run_of_bytes_the_vocab_lacks_is_one_unk_with_fuse_unk_however_long()
+    {
+        (CopalTokenizer tokenizer, JsonObject vocab) = LackingQAndR(withUnk: true, fuseUnk: true);
+        int ab = vocab["ab"]!.GetValue<int>(), unk = vocab["<unk>"]!.GetValue<int>();
         string text = new string('q', 300) + "ab" + string.Concat(Enumerable.Repeat("qr", 150)) + "a";
 
         int[] ids = tokenizer.Encode(text, addSpecialTokens: false);
@@ -133,5 +145,23 @@ public class UnsplitByteLevelTests
         Assert.Equal(tokenizer.Model.EncodeToIds(text, considerPreTokenization: false, considerNormalization: false), ids);
         Assert.Equal([(unk, 0, 300), (ab, 300, 302), (unk, 302, 602), (vocab["a"]!.GetValue<int>(), 602, 603)],
             tokenizer.EncodeToTokens(text, out _).Select(t => (t.Id, t.Offset.Start.Value, t.Offset.End.Value)));
+    }
+
+    /// <summary>
+    /// Without an unk token, HF drops a byte the vocab lacks, and the bytes on either side of it become neighbours a
+    /// merge may join: "aqb" is "ab". No merge holds 'q', so the cut once fell on both sides of it and kept a from b.
+    /// </summary>
+    [Fact]
+    public void Bytes_on_either_side_of_a_dropped_byte_merge_however_long_the_word()
+    {
+        (CopalTokenizer tokenizer, JsonObject vocab) = LackingQAndR(withUnk: false, fuseUnk: false);
+        int ab = vocab["ab"]!.GetValue<int>();
+        string text = string.Concat(Enumerable.Repeat("aqb", 100)) + "aqqrb";
+
+        int[] ids = tokenizer.Encode(text, addSpecialTokens: false);
+
+        Assert.Equal(Enumerable.Repeat(ab, 101), ids);
+        Assert.Equal(tokenizer.Model.EncodeToIds(text, considerPreTokenization: false, considerNormalization: false), ids);
+        Assert.Equal(Enumerable.Repeat(ab, 101), tokenizer.EncodeToTokens(text, out _).Select(t => t.Id));
     }
 }

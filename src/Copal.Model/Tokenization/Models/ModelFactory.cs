@@ -96,11 +96,8 @@ internal static class ModelFactory
     {
         var crossings = new MergeCrossings();
         ReadMerges(m, (rank, a, b, ia, ib, merged) => crossings.Add(a, b));
-        if (m.FuseUnk && m.UnkId is not null)
-        {
-            // Bytes the vocab lacks become unk tokens, and fuse_unk makes a run of them one (none in a real file).
-            crossings.AddFusedUnknowns([.. Enumerable.Range(0, 256).Where(b => !m.Vocab.ContainsKey(PreTokenizers.ByteLevelAlphabet.ByteToChar[b].ToString()))]);
-        }
+        crossings.AddUnknownBytes([.. Enumerable.Range(0, 256).Where(b => !m.Vocab.ContainsKey(PreTokenizers.ByteLevelAlphabet.ByteToChar[b].ToString()))],
+            hasUnk: m.UnkId is not null, m.FuseUnk);
         return crossings;
     }
 
