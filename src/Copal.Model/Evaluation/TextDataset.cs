@@ -64,10 +64,21 @@ public static class TextDataset
         return layout switch
         {
             TextLayout.Raw or TextLayout.Documents => text,
-            TextLayout.JoinedLines => string.Join(' ', text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0)),
+            TextLayout.JoinedLines => string.Join(' ', text.Split('\n').Select(l => l.Trim(s_pythonWhiteSpace)).Where(l => l.Length > 0)),
             _ => throw new ArgumentOutOfRangeException(nameof(layout), layout, null),
         };
     }
+
+    /// <summary>
+    /// What Python's <c>str.strip()</c> takes off (<c>str.isspace</c>), as the references strip each line of the
+    /// joined-lines layout: .NET's white space and the information separators U+001C to U+001F, which .NET's is not.
+    /// </summary>
+    private static readonly char[] s_pythonWhiteSpace =
+    [
+        '\t', '\n', '\v', '\f', '\r', '\u001c', '\u001d', '\u001e', '\u001f', ' ', '\u0085', '\u00a0', '\u1680',
+        '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005', '\u2006', '\u2007', '\u2008', '\u2009', '\u200a',
+        '\u2028', '\u2029', '\u202f', '\u205f', '\u3000',
+    ];
 
     /// <summary>The separator line between documents in the <see cref="TextLayout.Documents"/> layout.</summary>
     public const string DocumentSeparator = "<|endoftext|>";

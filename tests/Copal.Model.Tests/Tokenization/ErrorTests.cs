@@ -137,6 +137,28 @@ public class ErrorTests
         Assert.Contains("dropout", Load(j).Message);
     }
 
+    /// <summary>
+    /// A byte-level file with no vocab at all is refused by the package's BPE, naming the file, when its first text is
+    /// encoded: the stage's longest token (for ignore_merges) was once taken as the maximum of no lengths, an
+    /// InvalidOperationException ("Sequence contains no elements") that named nothing, at load.
+    /// </summary>
+    [Fact]
+    public void An_empty_byte_level_vocab_is_refused_naming_the_file()
+    {
+        JsonObject j = TinyTokenizerJson.Spm();
+        j["added_tokens"] = new JsonArray();
+        j["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = false, ["use_regex"] = true };
+        j["decoder"] = new JsonObject { ["type"] = "ByteLevel" };
+        j["model"]!["unk_token"] = null;
+        j["model"]!["vocab"] = new JsonObject();
+        j["model"]!["merges"] = new JsonArray();
+        using TinyTokenizerJson.TempPath file = TinyTokenizerJson.WriteText(j.ToJsonString());
+        var e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(file.Path).Encode("hello", addSpecialTokens: false));
+        Assert.Contains(file.Path, e.Message);
+        Assert.Contains("$.model", e.Message);
+        Assert.Contains("vocabulary cannot be empty", e.Message);
+    }
+
     [Fact]
     public void Unknown_components_list_what_is_supported()
     {

@@ -93,4 +93,75 @@ public class UnsplitByteLevelTests
             Assert.Equal(expectedTokens, tokens);
         }
     }
+
+    /// <summary>
+    /// With fuse_unk, a run of bytes the vocab lacks is one unk token, as HF's BPE fuses them (and the package's, and
+    /// Copal's merge loop, merging the word whole). No merge holds such bytes, so the cut once fell between each two of
+    /// them: 600 unknown bytes in a row became 600 unks where a word of up to 256 chars got one.
+    /// </summary>
+    /// <summary>
+    /// A byte-level file without the split regex whose vocab lacks the bytes 'q' and 'r', with "ab" its one merge; unk
+    /// token "&lt;unk&gt;" (or none) and fuse_unk as given.
+    /// </summary>
+    private static (CopalTokenizer Tokenizer, JsonObject Vocab) LackingQAndR(bool withUnk, bool fuseUnk)
+    {
+        var vocab = new JsonObject();
+        foreach (char c in Copal.Model.Tokenization.PreTokenizers.ByteLevelAlphabet.ByteToChar)
+        {
+            if (c is not ('q' or 'r'))
+            {
+                vocab[c.ToString()] = vocab.Count;
+            }
+        }
+        vocab["ab"] = vocab.Count;
+        if (withUnk)
+        {
+            vocab["<unk>"] = vocab.Count;
+        }
+        var json = new JsonObject
+        {
+            ["version"] = "1.0", ["added_tokens"] = new JsonArray(), ["normalizer"] = null,
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = false, ["use_regex"] = false },
+            ["post_processor"] = null, ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = withUnk ? "<unk>" : null, ["fuse_unk"] = fuseUnk, ["byte_fallback"] = false,
+                ["vocab"] = vocab, ["merges"] = new JsonArray("a b"),
+            },
+        };
+        return (TinyTokenizerJson.Load(json), vocab);
+    }
+
+    [Fact]
+    public void A_run_of_bytes_the_vocab_lacks_is_one_unk_with_fuse_unk_however_long()
+    {
+        (CopalTokenizer tokenizer, JsonObject vocab) = LackingQAndR(withUnk: true, fuseUnk: true);
+        int ab = vocab["ab"]!.GetValue<int>(), unk = vocab["<unk>"]!.GetValue<int>();
+        string text = new string('q', 300) + "ab" + string.Concat(Enumerable.Repeat("qr", 150)) + "a";
+
+        int[] ids = tokenizer.Encode(text, addSpecialTokens: false);
+
+        Assert.Equal([unk, ab, unk, vocab["a"]!.GetValue<int>()], ids);
+        Assert.Equal(tokenizer.Model.EncodeToIds(text, considerPreTokenization: false, considerNormalization: false), ids);
+        Assert.Equal([(unk, 0, 300), (ab, 300, 302), (unk, 302, 602), (vocab["a"]!.GetValue<int>(), 602, 603)],
+            tokenizer.EncodeToTokens(text, out _).Select(t => (t.Id, t.Offset.Start.Value, t.Offset.End.Value)));
+    }
+
+    /// <summary>
+    /// Without an unk token, HF drops a byte the vocab lacks, and the bytes on either side of it become neighbours a
+    /// merge may join: "aqb" is "ab". No merge holds 'q', so the cut once fell on both sides of it and kept a from b.
+    /// </summary>
+    [Fact]
+    public void Bytes_on_either_side_of_a_dropped_byte_merge_however_long_the_word()
+    {
+        (CopalTokenizer tokenizer, JsonObject vocab) = LackingQAndR(withUnk: false, fuseUnk: false);
+        int ab = vocab["ab"]!.GetValue<int>();
+        string text = string.Concat(Enumerable.Repeat("aqb", 100)) + "aqqrb";
+
+        int[] ids = tokenizer.Encode(text, addSpecialTokens: false);
+
+        Assert.Equal(Enumerable.Repeat(ab, 101), ids);
+        Assert.Equal(tokenizer.Model.EncodeToIds(text, considerPreTokenization: false, considerNormalization: false), ids);
+        Assert.Equal(Enumerable.Repeat(ab, 101), tokenizer.EncodeToTokens(text, out _).Select(t => t.Id));
+    }
 }

@@ -39,7 +39,8 @@ internal sealed class ByteLevelBpeStage : IModelStage
         _bpe = new Lazy<BpeTokenizer>(Build, LazyThreadSafetyMode.ExecutionAndPublication);
         _longWords = new Lazy<SentencePieceBpeTokenizer>(() => ModelFactory.CreateSentencePiece(section), LazyThreadSafetyMode.ExecutionAndPublication);
         _crossings = new Lazy<MergeCrossings>(() => ModelFactory.CreateCrossings(section), LazyThreadSafetyMode.ExecutionAndPublication);
-        _longestToken = section.Vocab.Keys.Max(k => k.Length);
+        // No vocab at all (0): the package's BPE refuses it, naming the file, when the first text is encoded.
+        _longestToken = section.Vocab.Count == 0 ? 0 : section.Vocab.Keys.Max(k => k.Length);
     }
 
     /// <summary>The package's BpeTokenizer (built now if it was not yet).</summary>

@@ -4,7 +4,9 @@ namespace Copal.Model.Tokenization.Models;
 /// The places where byte-level BPE can cut a word without changing its ids: between two bytes that no merge can join.
 /// A symbol that spans two adjacent bytes a, b of the word is a merged token whose spelling holds "ab"; if no merge's
 /// result holds "ab", no symbol ever spans them, so the merges on each side run as they would alone (a merge's rank
-/// only orders merges that touch) and the word's ids are its parts' ids one after another. A byte-level file without a
+/// only orders merges that touch) and the word's ids are its parts' ids one after another. A byte the vocab lacks is
+/// joined to its neighbours where it is dropped, and to another such byte where fuse_unk makes their run one unk
+/// (<see cref="AddUnknownBytes"/>). A byte-level file without a
 /// split regex hands the model its whole text as one word; cut there, it is merged part by part (a word or so each,
 /// with the word cache), linearly, and an encode can be cancelled and report progress between parts.
 /// </summary>
@@ -25,12 +27,34 @@ internal sealed class MergeCrossings
             int a = ByteOf(At(i - 1)), b = ByteOf(At(i));
             if (a >= 0 && b >= 0)
             {
-                _joinable[((a << 8) | b) >> 6] |= 1UL << (b & 63);
+                Join(a, b);
             }
         }
 
         char At(int i) => i < left.Length ? left[i] : right[i - left.Length];
     }
+
+    /// <summary>
+    /// Takes in the bytes the vocab lacks (none in a real file). Without an unk token each is dropped, and the bytes on
+    /// either side of it become neighbours a merge may join: no cut next to one. With <paramref name="fuseUnk"/>, two
+    /// side by side are one unk token (HF fuses a run of unknown symbols before any merge): no cut between them.
+    /// </summary>
+    public void AddUnknownBytes(IReadOnlyList<int> unknownBytes, bool hasUnk, bool fuseUnk)
+    {
+        foreach (int u in unknownBytes)
+        {
+            for (int other = 0; other < 256; other++)
+            {
+                if (!hasUnk || (fuseUnk && unknownBytes.Contains(other)))
+                {
+                    Join(u, other);
+                    Join(other, u);
+                }
+            }
+        }
+    }
+
+    private void Join(int a, int b) => _joinable[((a << 8) | b) >> 6] |= 1UL << (b & 63);
 
     // A char outside the alphabet is no byte of any text, so a pair holding one joins no text's bytes.
     private static int ByteOf(char c) => c < PreTokenizers.ByteLevelAlphabet.CharToByte.Length ? PreTokenizers.ByteLevelAlphabet.CharToByte[c] : -1;

@@ -96,6 +96,8 @@ internal static class ModelFactory
     {
         var crossings = new MergeCrossings();
         ReadMerges(m, (rank, a, b, ia, ib, merged) => crossings.Add(a, b));
+        crossings.AddUnknownBytes([.. Enumerable.Range(0, 256).Where(b => !m.Vocab.ContainsKey(PreTokenizers.ByteLevelAlphabet.ByteToChar[b].ToString()))],
+            hasUnk: m.UnkId is not null, m.FuseUnk);
         return crossings;
     }
 
