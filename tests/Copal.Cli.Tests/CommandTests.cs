@@ -314,6 +314,31 @@ public sealed class CommandTests : IDisposable
     }
 
     /// <summary>
+    /// A model folder's config.json given as the file (`--config M/config.json`) is that folder's config: its
+    /// generation_config.json end ids are kept as for `--config M`, where they were read only for the folder, so a
+    /// copy of an instruct model made so did not stop at its end of turn. A config of another name is a file alone.
+    /// </summary>
+    [Fact]
+    public void Synth_of_a_model_folders_config_file_keeps_its_generation_end_ids()
+    {
+        string source = Path.Combine(_temp, "source");
+        Directory.CreateDirectory(source);
+        File.Copy(Path.Combine(TestData.Stories260K, "config.json"), Path.Combine(source, "config.json"));
+        File.Copy(Path.Combine(TestData.Stories260K, "config.json"), Path.Combine(source, "llama.json"));
+        File.WriteAllText(Path.Combine(source, "generation_config.json"), "{ \"eos_token_id\": [2, 7] }");
+
+        string kept = Path.Combine(_temp, "kept");
+        CopalProcess.Result r = CopalProcess.Run("synth", "--config", Path.Combine(source, "config.json"), "-o", kept, "--dtype", "f32");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal([2, 7], GenerationConfig.EosTokenIds(kept, 512));
+
+        string alone = Path.Combine(_temp, "alone");
+        CopalProcess.Result a = CopalProcess.Run("synth", "--config", Path.Combine(source, "llama.json"), "-o", alone, "--dtype", "f32");
+        Assert.True(a.ExitCode == 0, a.Stderr);
+        Assert.Equal([2], GenerationConfig.EosTokenIds(alone, 512));
+    }
+
+    /// <summary>
     /// prune's memory estimate counts the pruned linears' copies in the dtype the checkpoint stores them in: it took the
     /// config's torch_dtype, so an F32 checkpoint whose config says bfloat16 (such configs are common) was estimated at
     /// the size of a BF16 one, and a BF16 one whose config says float32 at twice its size.

@@ -52,7 +52,7 @@ internal static class SynthCommand
             // A config whose sizes no file can hold is named as the user gave it.
             // A model folder's generation_config.json lists the ids its generation stops at (an instruct model's end of
             // turn): the synthetic copy keeps them.
-            IReadOnlyList<int> generationEos = configPath is not null && Directory.Exists(configPath) ? GenerationConfig.EosTokenIds(configPath, c.VocabSize) : [];
+            IReadOnlyList<int> generationEos = ModelFolderOf(configPath) is string folder ? GenerationConfig.EosTokenIds(folder, c.VocabSize) : [];
             SyntheticModelWriter.Write(c, outPath, type, p.GetValue(seed), tok, p.GetValue(force),
                 new SyncProgress<string>(m => progressLine.Update(m)), configPath is not null ? $"{p.Typed(config)} '{configPath}'" : $"--preset {presetName}",
                 generationEos, ct);
@@ -62,6 +62,17 @@ internal static class SynthCommand
         });
         return command;
     }
+
+    /// <summary>
+    /// The model folder whose config --config names: the folder itself, or the folder of a file named config.json
+    /// (`--config M/config.json` is M's config, as `--config M` is); null for a preset or a config of another name,
+    /// which is a file alone, whatever lies beside it.
+    /// </summary>
+    private static string? ModelFolderOf(string? configPath) =>
+        configPath is null ? null
+        : Directory.Exists(configPath) ? configPath
+        : Path.GetFileName(configPath) == "config.json" ? Path.GetDirectoryName(Path.GetFullPath(configPath))
+        : null;
 
     /// <summary>
     /// The tokenizer in <paramref name="directory"/> has at most <paramref name="vocabSize"/> tokens: more cannot be
