@@ -438,16 +438,25 @@ public sealed partial class CopalChatClient : IChatClient
     private static float? AdditionalNumber(ChatOptions? options, string name) =>
         options?.AdditionalProperties?.TryGetValue(name, out object? value) != true ? null : Number(value, name);
 
+    // Any numeric type, as the other servers' fields are read (AsJson): a short is as much a number as an int.
     private static float Number(object? value, string name) => value switch
     {
         float x => x,
         double x => (float)x,
+        Half x => (float)x,
         int x => x,
         long x => x,
+        short x => x,
+        sbyte x => x,
+        byte x => x,
+        ushort x => x,
+        uint x => x,
+        ulong x => x,
         decimal x => (float)x,
         // What ChatOptions hold when they were read from JSON.
         System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } x => x.GetSingle(),
-        _ => throw new CompletionRequestException(name, $"{name} must be a number, got {value?.GetType().Name ?? "null"}"),
+        // Named as the entry the caller set, as RequireInRange names a number out of range.
+        _ => throw new CompletionRequestException(name, $"ChatOptions.{s_optionOf[name]}: {name} must be a number, got {value?.GetType().Name ?? "null"}"),
     };
 
     /// <summary>
