@@ -49,5 +49,9 @@ public sealed class ChatClientAdditionalNumbersTests : IDisposable
         CompletionRequestException e = Assert.Throws<CompletionRequestException>(() => _client.ToRequest(_chat, With("min_p", "0.5")));
         Assert.Equal("ChatOptions.AdditionalProperties[\"min_p\"]: min_p must be a number, got String", e.Message);
         Assert.Equal("min_p", e.ParamName);
+        // logit_bias's values are read the same way.
+        Assert.Equal(-3f, _client.ToRequest(_chat, With("logit_bias", new Dictionary<int, object> { [5] = (short)-3 })).LogitBias![5]);
+        e = Assert.Throws<CompletionRequestException>(() => _client.ToRequest(_chat, With("logit_bias", new Dictionary<int, object> { [5] = "x" })));
+        Assert.Equal("ChatOptions.AdditionalProperties[\"logit_bias\"]: logit_bias must be a number, got String", e.Message);
     }
 }
