@@ -52,6 +52,25 @@ public sealed class ChatClientOtherServersFieldsTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A value JSON cannot hold is no neutral value: it is refused as any other, naming the field and the value. A NaN or
+    /// an infinity escaped as System.Text.Json's ArgumentException about JsonNumberHandling, and a default JsonElement as
+    /// "Operation is not valid due to the current state of the object".
+    /// </summary>
+    [Theory]
+    [InlineData(double.NaN, "NaN")]
+    [InlineData(double.PositiveInfinity, "Infinity")]
+    [InlineData(float.NegativeInfinity, "-Infinity")]
+    public void A_value_json_cannot_hold_is_refused_naming_the_field(object value, string shown)
+    {
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => _client.ToRequest(_chat, With("typical_p", value)));
+        Assert.StartsWith($"ChatOptions.AdditionalProperties[\"typical_p\"] is not supported by copal, got {shown}; ", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<NotSupportedException>(() => _client.ToRequest(_chat, With("bad_words", new[] { value })));
+        Assert.StartsWith("ChatOptions.AdditionalProperties[\"bad_words\"] is not supported by copal, got ", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<NotSupportedException>(() => _client.ToRequest(_chat, With("echo", default(JsonElement))));
+        Assert.StartsWith("ChatOptions.AdditionalProperties[\"echo\"] is not supported by copal, got an undefined JsonElement; ", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Neutral_values_and_other_keys_are_accepted()
     {

@@ -715,7 +715,8 @@ public sealed class EngineTests : IDisposable
         var options = new EngineOptions
         {
             Parallel = 3,
-            // Hold the first step until both later requests are queued, so they are admitted and decoded together.
+            // Hold the first step until both later requests are queued, so they decode together and the batch state
+            // of two rows is asked for (one may be admitted alone first; the refusal comes at the step either way).
             BeforeDecodeStep = () =>
             {
                 if (!SpinWait.SpinUntil(() => statistics!.Started >= Volatile.Read(ref expected), TimeSpan.FromMinutes(1)))

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Copal.Model.Chat.ToolCalls;
@@ -397,15 +398,23 @@ public sealed partial class CopalChatClient : IChatClient
         JsonElement? Field(string name) => extra.TryGetValue(name, out object? value) ? AsJson(value) : null;
         if ((OtherServersFields.FirstSet(Field) ?? OtherServersFields.FirstSet(Field, chatFields: true)) is (string name, JsonElement e, string instead))
         {
-            // A string as written, not as JSON escapes it (a value serialized here has '+' as \u002B).
-            string shown = e.ValueKind == JsonValueKind.String ? $"\"{e.GetString()}\"" : e.GetRawText();
+            // A string as written, not as JSON escapes it (a value serialized here has '+' as \u002B); a value JSON
+            // cannot hold, by the words AsJson put in its place.
+            string shown = e.ValueKind != JsonValueKind.String ? e.GetRawText()
+                : extra[name] is string or JsonElement { ValueKind: JsonValueKind.String } ? $"\"{e.GetString()}\"" : e.GetString()!;
             throw new NotSupportedException($"ChatOptions.AdditionalProperties[\"{name}\"] is not supported by copal, got {(shown.Length <= 40 ? shown : shown[..37] + "...")}; {instead}");
         }
     }
 
-    // A value as the server would read it from JSON: one that cannot be written as JSON is no neutral value either.
+    // A value as the server would read it from JSON. One that cannot be written as JSON is no neutral value either: it
+    // stands as words naming it (NaN, Infinity, a Stream). A NaN or an infinity anywhere in the value makes the
+    // serializer throw ArgumentException; a default JsonElement holds no value, and its raw text throws.
     private static JsonElement? AsJson(object? value)
     {
+        if (value is JsonElement { ValueKind: JsonValueKind.Undefined })
+        {
+            return Words("an undefined JsonElement");
+        }
         if (value is null or JsonElement)
         {
             return (JsonElement?)value;
@@ -414,10 +423,12 @@ public sealed partial class CopalChatClient : IChatClient
         {
             return JsonSerializer.SerializeToElement(value, value.GetType(), AIJsonUtilities.DefaultOptions);
         }
-        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or JsonException or InvalidOperationException)
         {
-            return JsonSerializer.SerializeToElement($"a {value.GetType().Name}", AIJsonUtilities.DefaultOptions);
+            return Words(value is double or float ? ((IFormattable)value).ToString(null, CultureInfo.InvariantCulture) : $"a {value.GetType().Name}");
         }
+
+        static JsonElement Words(string text) => JsonSerializer.SerializeToElement(text, AIJsonUtilities.DefaultOptions);
     }
 
     /// <summary>
@@ -427,16 +438,25 @@ public sealed partial class CopalChatClient : IChatClient
     private static float? AdditionalNumber(ChatOptions? options, string name) =>
         options?.AdditionalProperties?.TryGetValue(name, out object? value) != true ? null : Number(value, name);
 
+    // Any numeric type, as the other servers' fields are read (AsJson): a short is as much a number as an int.
     private static float Number(object? value, string name) => value switch
     {
         float x => x,
         double x => (float)x,
+        Half x => (float)x,
         int x => x,
         long x => x,
+        short x => x,
+        sbyte x => x,
+        byte x => x,
+        ushort x => x,
+        uint x => x,
+        ulong x => x,
         decimal x => (float)x,
         // What ChatOptions hold when they were read from JSON.
         System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } x => x.GetSingle(),
-        _ => throw new CompletionRequestException(name, $"{name} must be a number, got {value?.GetType().Name ?? "null"}"),
+        // Named as the entry the caller set, as RequireInRange names a number out of range.
+        _ => throw new CompletionRequestException(name, $"ChatOptions.{s_optionOf[name]}: {name} must be a number, got {value?.GetType().Name ?? "null"}"),
     };
 
     /// <summary>

@@ -22,6 +22,8 @@ public sealed class RunState : IDisposable
     private readonly int[] _windows; // each cache layer's sliding window, 0 for none
     private readonly int[] _capacity; // positions each cache layer is allocated for
     private readonly int[] _cacheStart; // the position each cache layer's row 0 holds
+    private readonly DeviceBuffer[] _kCache = null!; // what KCache and VCache give out until the state is disposed
+    private readonly DeviceBuffer[] _vCache = null!;
     private readonly LlamaConfig _config; // the config the buffers were sized for
     private bool _disposed;
 
@@ -65,8 +67,8 @@ public sealed class RunState : IDisposable
         {
             _rowBuffers = ActivationRows.Allocate(backend, config, rows, allRowLogits ? rows : 1);
             Rows = rows;
-            KCache = new DeviceBuffer[config.NumLayers];
-            VCache = new DeviceBuffer[config.NumLayers];
+            _kCache = new DeviceBuffer[config.NumLayers];
+            _vCache = new DeviceBuffer[config.NumLayers];
             _cacheLayers = oneLayerCache ? 1 : config.NumLayers;
             // The shared one-layer cache runs whole windows from position 0 (the pruning driver): it never slides.
             _windows = [.. Enumerable.Range(0, _cacheLayers).Select(l => oneLayerCache ? 0 : config.AttentionWindow(l))];
@@ -74,8 +76,8 @@ public sealed class RunState : IDisposable
             _cacheStart = new int[_cacheLayers];
             for (int l = 0; l < _cacheLayers; l++)
             {
-                KCache[l] = backend.Allocate((long)_capacity[l] * _kvDim);
-                VCache[l] = backend.Allocate((long)_capacity[l] * _kvDim);
+                _kCache[l] = backend.Allocate((long)_capacity[l] * _kvDim);
+                _vCache[l] = backend.Allocate((long)_capacity[l] * _kvDim);
             }
             ShareFirstLayerCache();
         }
@@ -166,9 +168,9 @@ public sealed class RunState : IDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="layer"/> is not a layer of the model.</exception>
     public int CacheStart(int layer)
     {
-        if ((uint)layer >= (uint)KCache.Length)
+        if ((uint)layer >= (uint)_kCache.Length)
         {
-            throw new ArgumentOutOfRangeException(nameof(layer), FormattableString.Invariant($"layer {layer} outside the model's layers: expected 0 to {KCache.Length - 1}"));
+            throw new ArgumentOutOfRangeException(nameof(layer), FormattableString.Invariant($"layer {layer} outside the model's layers: expected 0 to {_kCache.Length - 1}"));
         }
         return _cacheStart[CacheLayer(layer)];
     }
@@ -253,9 +255,12 @@ public sealed class RunState : IDisposable
     /// <summary>Logits of the last row, or of every row (<see cref="LogitRows"/>). // [LogitRows, vocab]</summary>
     public DeviceBuffer Logits => RowBuffers.Logits;
     /// <summary>Per layer; replaced by larger buffers when the cache grows. Row r holds position <see cref="CacheStart"/> + r. // [capacity, kvHeads·headDim]</summary>
-    public DeviceBuffer[] KCache { get; } = null!;
+    /// <exception cref="ObjectDisposedException">The state was disposed: its entries are freed (a buffer read from them
+    /// failed as "Value cannot be null (Parameter 'buffer')").</exception>
+    public DeviceBuffer[] KCache => _disposed ? throw new ObjectDisposedException(GetType().FullName) : _kCache;
     /// <summary>The values, as <see cref="KCache"/> holds the keys. // [capacity, kvHeads·headDim]</summary>
-    public DeviceBuffer[] VCache { get; } = null!;
+    /// <exception cref="ObjectDisposedException">The state was disposed.</exception>
+    public DeviceBuffer[] VCache => _disposed ? throw new ObjectDisposedException(GetType().FullName) : _vCache;
 
     /// <summary>
     /// Whether a pass may start at <paramref name="startPos"/> as far as the sliding-window caches go: 0 starts again,
@@ -314,8 +319,8 @@ public sealed class RunState : IDisposable
             // The limit (2·window + MaxRows) keeps the source past the destination, so the copies never overlap.
             int first = Math.Max(start, startPos - window + 1);
             long kept = (long)(startPos - first) * _kvDim;
-            _backend.Copy(KCache[l], (long)(first - start) * _kvDim, KCache[l], 0, kept);
-            _backend.Copy(VCache[l], (long)(first - start) * _kvDim, VCache[l], 0, kept);
+            _backend.Copy(_kCache[l], (long)(first - start) * _kvDim, _kCache[l], 0, kept);
+            _backend.Copy(_vCache[l], (long)(first - start) * _kvDim, _vCache[l], 0, kept);
             _cacheStart[l] = first;
         }
     }
@@ -348,8 +353,8 @@ public sealed class RunState : IDisposable
         for (int l = 0; l < _cacheLayers; l++)
         {
             long rows = (long)(positions - _cacheStart[l]) * _kvDim;
-            _backend.Copy(source.KCache[l], 0, KCache[l], 0, rows);
-            _backend.Copy(source.VCache[l], 0, VCache[l], 0, rows);
+            _backend.Copy(source._kCache[l], 0, _kCache[l], 0, rows);
+            _backend.Copy(source._vCache[l], 0, _vCache[l], 0, rows);
         }
         Positions = positions;
     }
@@ -384,16 +389,16 @@ public sealed class RunState : IDisposable
             }
             int grown = (int)Math.Min(limit, Math.Max(positions - _cacheStart[l], doubled));
             // One layer at a time, so growing costs one layer's new cache beyond the old whole one.
-            DeviceBuffer oldK = KCache[l], oldV = VCache[l];
-            KCache[l] = Grow(oldK, grown, _capacity[l]);
+            DeviceBuffer oldK = _kCache[l], oldV = _vCache[l];
+            _kCache[l] = Grow(oldK, grown, _capacity[l]);
             try
             {
-                VCache[l] = Grow(oldV, grown, _capacity[l]);
+                _vCache[l] = Grow(oldV, grown, _capacity[l]);
             }
             catch
             {
-                KCache[l].Dispose();
-                KCache[l] = oldK;
+                _kCache[l].Dispose();
+                _kCache[l] = oldK;
                 throw;
             }
             // The copies are enqueued: wait for them before freeing their sources.
@@ -408,10 +413,10 @@ public sealed class RunState : IDisposable
     // With one cache for all layers, every layer's slot refers to layer 0's buffers.
     private void ShareFirstLayerCache()
     {
-        for (int l = _cacheLayers; l < KCache.Length; l++)
+        for (int l = _cacheLayers; l < _kCache.Length; l++)
         {
-            KCache[l] = KCache[0];
-            VCache[l] = VCache[0];
+            _kCache[l] = _kCache[0];
+            _vCache[l] = _vCache[0];
         }
     }
 
@@ -434,7 +439,7 @@ public sealed class RunState : IDisposable
         _rowBuffers?.Dispose();
         _rowBuffers = null;
         Rows = 0;
-        foreach (DeviceBuffer[]? caches in new[] { KCache, VCache })
+        foreach (DeviceBuffer[]? caches in new[] { _kCache, _vCache })
         {
             if (caches is null)
             {

@@ -42,7 +42,9 @@ public sealed class TokenDecoderStream
     /// decodes as it does after them in a full decode, so a SentencePiece word that follows keeps its leading space
     /// (decoded alone, the Strip decoder takes it off), as OpenAI's and vLLM's completions give it.
     /// </summary>
-    /// <exception cref="TokenizerException">An id is not in the tokenizer; the stream is left as it was.</exception>
+    /// <exception cref="TokenizerException">An id it reads is not in the tokenizer: those of the prompt's end it keeps
+    /// (the last eight, with the byte tokens before them) and the one before them; earlier ids are never read. The
+    /// stream is left as it was.</exception>
     public void Prime(ReadOnlySpan<int> ids)
     {
         // Decoded before the stream takes the window: a refused id must not stay in it, failing every later Push.

@@ -52,6 +52,9 @@ public sealed class DisposedStateTests : IDisposable
         AssertNamesState(Assert.Throws<ObjectDisposedException>(() => state.EnsureRows(4)));
         AssertNamesState(Assert.Throws<ObjectDisposedException>(() => state.EnsurePositions(16)));
         AssertNamesState(Assert.Throws<ObjectDisposedException>(() => state.Hidden));
+        // The caches' entries are freed: a buffer read from them failed as "Value cannot be null (Parameter 'buffer')".
+        AssertNamesState(Assert.Throws<ObjectDisposedException>(() => state.KCache));
+        AssertNamesState(Assert.Throws<ObjectDisposedException>(() => state.VCache));
         Assert.Equal(0, state.ActivationBytes);
         Assert.Equal(0, layerState.ActivationBytes);
 
