@@ -222,4 +222,27 @@ public sealed class ChatClientToolTests : IDisposable
         Assert.StartsWith("ChatOptions.ToolMode forces a call", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time, time] }));
     }
+
+    /// <summary>
+    /// A function's name is held to OpenAI's rule, as the server holds a request's: "get time" (a space), "get_time\n"
+    /// and 65 characters were offered to the model, where serve answers 400 for them.
+    /// </summary>
+    [Theory]
+    [InlineData("get time")]
+    [InlineData("get_time\n")]
+    [InlineData("Über")]
+    [InlineData("")]
+    public void A_function_name_outside_openais_rule_is_refused_as_the_server_refuses_it(string name)
+    {
+        var schema = JsonDocument.Parse("{\"type\":\"object\",\"properties\":{}}").RootElement;
+        string[] names = name == "" ? [new string('f', 65)] : [name];
+        foreach (string n in names)
+        {
+            AITool tool = AIFunctionFactory.CreateDeclaration(n, "The time now", schema);
+            ArgumentException e = Assert.Throws<ArgumentException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [tool] }));
+            Assert.StartsWith($"ChatOptions.Tools[0]: the function's name must be 1 to 64 letters, digits, underscores or dashes (OpenAI's rule, which copal serve holds requests to), got '{n}'", e.Message, StringComparison.Ordinal);
+        }
+        AITool longest = AIFunctionFactory.CreateDeclaration(new string('f', 64), "The time now", schema);
+        Assert.NotNull(_client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [longest] }));
+    }
 }

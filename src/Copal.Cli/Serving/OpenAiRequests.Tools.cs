@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Copal.Model.Chat.ToolCalls;
 
 namespace Copal.Cli.Serving;
@@ -14,10 +13,6 @@ internal sealed record ToolCallReading(ToolCallFormat Format, string Reason)
 // Chat's tools, tool_choice, parallel_tool_calls, and the tool fields of messages, as OpenAI's API gives them.
 internal static partial class OpenAiRequests
 {
-    /// <summary>OpenAI's rule for a function's name, up to the end of the text (\z: $ also matches before a last line break, and took "f\n").</summary>
-    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,64}\z", RegexOptions.CultureInvariant)]
-    private static partial Regex FunctionName();
-
     /// <summary>
     /// The tools the request offers, or null when it offers none or tool_choice is "none" (then the model is not shown
     /// them, as vLLM does, and nothing of its reply is read as a call). A request that offers tools to a server that
@@ -117,9 +112,9 @@ internal static partial class OpenAiRequests
         }
         string name = Field(function, "name") is { ValueKind: JsonValueKind.String } n ? n.GetString()!
             : throw OpenAiException.BadRequest($"{at}.function.name", $"{at}.function.name must be a string");
-        if (!FunctionName().IsMatch(name))
+        if (!FunctionNames.IsValid(name))
         {
-            throw OpenAiException.BadRequest($"{at}.function.name", $"{at}.function.name must be 1 to 64 letters, digits, underscores or dashes, got {Actual(n)}");
+            throw OpenAiException.BadRequest($"{at}.function.name", $"{at}.function.name must be {FunctionNames.Rule}, got {Actual(n)}");
         }
         if (earlier.Contains(name))
         {

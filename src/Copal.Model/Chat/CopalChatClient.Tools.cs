@@ -35,6 +35,10 @@ public sealed partial class CopalChatClient
             {
                 throw new NotSupportedException($"ChatOptions.Tools[{i}]: {tools[i].GetType().Name} is not supported; copal shows the model functions only (AIFunctionDeclaration)");
             }
+            if (!FunctionNames.IsValid(function.Name))
+            {
+                throw new ArgumentException($"ChatOptions.Tools[{i}]: the function's name must be {FunctionNames.Rule} (OpenAI's rule, which copal serve holds requests to), got '{function.Name}'", nameof(options));
+            }
             if (names.Contains(function.Name))
             {
                 throw new ArgumentException($"ChatOptions.Tools[{i}]: the function '{function.Name}' is offered twice", nameof(options));
