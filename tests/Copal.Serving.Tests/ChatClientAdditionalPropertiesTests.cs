@@ -8,19 +8,25 @@ using Microsoft.Extensions.AI;
 namespace Copal.Serving.Tests;
 
 /// <summary>
-/// vLLM's and llama.cpp's fields that copal does not implement, given to <see cref="CopalChatClient"/> where a caller
-/// of an OpenAI-compatible server gives them, in ChatOptions.AdditionalProperties: the server refuses them (400
+/// What <see cref="CopalChatClient"/> reads from ChatOptions.AdditionalProperties, where a caller of an OpenAI-compatible
+/// server gives the fields OpenAI's API lacks.
+/// <list type="bullet">
+/// <item>vLLM's and llama.cpp's fields that copal does not implement: the server refuses them (400
 /// unsupported_parameter), and the client ignored them, so typical_p 0.5 or continue_final_message true gave a reply
-/// made without them. Refused now as the server refuses them; their neutral values and other keys are accepted.
+/// made without them. Refused now as the server refuses them; their neutral values and other keys are accepted.</item>
+/// <item>min_p and repetition_penalty, the numbers it maps onto the request, of any numeric type (as the other servers'
+/// fields there are read): a short or a byte was refused as "min_p must be a number, got Int16", and that refusal alone
+/// did not name the ChatOptions entry, as every other one does.</item>
+/// </list>
 /// </summary>
-public sealed class ChatClientOtherServersFieldsTests : IDisposable
+public sealed class ChatClientAdditionalPropertiesTests : IDisposable
 {
     private readonly CpuBackend _backend = new();
     private readonly InferenceEngine _engine;
     private readonly CopalChatClient _client;
     private readonly ChatMessage[] _chat = [new ChatMessage(ChatRole.User, "The little dog")];
 
-    public ChatClientOtherServersFieldsTests()
+    public ChatClientAdditionalPropertiesTests()
     {
         _engine = InferenceEngine.Load(TestData.Stories260K, _backend);
         _client = new CopalChatClient(_engine);
@@ -83,5 +89,26 @@ public sealed class ChatClientOtherServersFieldsTests : IDisposable
         {
             Assert.Equal(greedy, (await _client.GetResponseAsync(_chat, With(name, value))).Text);
         }
+    }
+
+    [Fact]
+    public void Numbers_of_every_numeric_type_are_taken_and_anything_else_is_refused_naming_the_entry()
+    {
+        foreach (object fraction in new object[] { (Half)0.5, 0.5f, 0.5m })
+        {
+            Assert.Equal(0.5f, _client.ToRequest(_chat, With("min_p", fraction)).MinP);
+        }
+        foreach (object one in new object[] { (short)1, (byte)1, (sbyte)1, (ushort)1, 1u, 1ul })
+        {
+            Assert.Equal(1f, _client.ToRequest(_chat, With("min_p", one)).MinP);
+        }
+        Assert.Equal(2f, _client.ToRequest(_chat, With("repetition_penalty", (byte)2)).RepetitionPenalty);
+        CompletionRequestException e = Assert.Throws<CompletionRequestException>(() => _client.ToRequest(_chat, With("min_p", "0.5")));
+        Assert.Equal("ChatOptions.AdditionalProperties[\"min_p\"]: min_p must be a number, got String", e.Message);
+        Assert.Equal("min_p", e.ParamName);
+        // logit_bias's values are read the same way.
+        Assert.Equal(-3f, _client.ToRequest(_chat, With("logit_bias", new Dictionary<int, object> { [5] = (short)-3 })).LogitBias![5]);
+        e = Assert.Throws<CompletionRequestException>(() => _client.ToRequest(_chat, With("logit_bias", new Dictionary<int, object> { [5] = "x" })));
+        Assert.Equal("ChatOptions.AdditionalProperties[\"logit_bias\"]: logit_bias must be a number, got String", e.Message);
     }
 }
