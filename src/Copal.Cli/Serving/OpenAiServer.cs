@@ -241,6 +241,13 @@ internal sealed class OpenAiServer : IAsyncDisposable
     /// </summary>
     private async Task<JsonElement> ReadBodyAsync(HttpContext context)
     {
+        // A coding the server does not decode (RFC 9110: 415): ignored, gzip's bytes were answered "not valid JSON at
+        // line 1, byte 1", and a JSON body labelled gzip was read as JSON.
+        string coding = context.Request.Headers.ContentEncoding.ToString().Trim();
+        if (coding.Length > 0 && !coding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OpenAiException(415, $"Content-Encoding '{coding}' is not supported; send the body uncompressed");
+        }
         using var body = new MemoryStream();
         CancellationToken stopping = _app.Lifetime.ApplicationStopping;
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
