@@ -24,15 +24,28 @@ internal static partial class OpenAiRequests
     /// </summary>
     public const int MaxChoicesPerRequest = 1024;
 
+    /// <summary>Refuses <paramref name="prompts"/> × <paramref name="n"/> choices past <see cref="MaxChoicesPerRequest"/>.</summary>
+    private static void RequireChoicesWithinBound(int prompts, int n)
+    {
+        if ((long)prompts * n > MaxChoicesPerRequest)
+        {
+            throw n == 1
+                ? OpenAiException.BadRequest("prompt", $"prompt holds {prompts} prompts, more than the {MaxChoicesPerRequest} one request may ask for; send them in several requests")
+                : OpenAiException.BadRequest("n", $"n {n} × {prompts} prompts asks for {(long)prompts * n} choices, more than the {MaxChoicesPerRequest} one request may ask for; send fewer prompts per request");
+        }
+    }
+
     /// <summary>n: how many choices to generate for each prompt, in 1..<see cref="MaxChoices"/>; 1 when absent.</summary>
     private static int Choices(JsonElement body) => Integer(body, "n", 1, MaxChoices) ?? 1;
 
     /// <summary>
     /// Completions' prompt in OpenAI's four shapes: a string, an array of strings, an array of token ids, or an array of
     /// such arrays; one engine request per prompt, the sampling of <paramref name="request"/>, in the prompts' order.
-    /// Shapes are not mixed: an array of strings and token-id arrays fits none.
+    /// Shapes are not mixed: an array of strings and token-id arrays fits none. An array of several prompts is counted
+    /// against the bound (<paramref name="n"/> choices each) before any is read: each became a request first, so a
+    /// 28 MB body of 7 million prompts took 2.1 GB for the 400 its count decides.
     /// </summary>
-    private static List<CompletionRequest> Prompts(JsonElement body, CompletionRequest request)
+    private static List<CompletionRequest> Prompts(JsonElement body, CompletionRequest request, int n)
     {
         JsonElement prompt = Field(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
         if (prompt.ValueKind == JsonValueKind.String)
@@ -47,10 +60,12 @@ internal static partial class OpenAiRequests
             }
             if (prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
             {
+                RequireChoicesWithinBound(prompt.GetArrayLength(), n);
                 return [.. prompt.EnumerateArray().Select(e => request with { Prompt = e.GetString() })];
             }
             if (prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Array))
             {
+                RequireChoicesWithinBound(prompt.GetArrayLength(), n);
                 // One array is the prompt itself: its errors name it as the shape of one token-id prompt does.
                 bool one = prompt.GetArrayLength() == 1;
                 return [.. prompt.EnumerateArray().Select((e, i) => request with { PromptIds = TokenIds(e, one ? "prompt" : $"prompt[{i}]") })];

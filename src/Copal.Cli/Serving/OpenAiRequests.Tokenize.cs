@@ -47,9 +47,14 @@ internal static partial class OpenAiRequests
         {
             ["count"] = ids.Length,
             ["max_model_len"] = engine.ContextSize,
-            ["tokens"] = new JsonArray([.. ids.Select(id => (JsonNode)id)]),
+            // One value written from the ids, not a node per id (about 60 bytes each: 28 MB of text held 3.2 GB).
+            ["tokens"] = JsonValue.Create(ids, s_ids),
         };
     }
+
+    // Integers are written alike under any settings: the default ones, which are ready to use.
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<int[]> s_ids =
+        (System.Text.Json.Serialization.Metadata.JsonTypeInfo<int[]>)JsonSerializerOptions.Default.GetTypeInfo(typeof(int[]));
 
     /// <summary><c>{"tokens": [ids]}</c> to <c>{"prompt": text}</c>, special tokens written out (vLLM's and Hugging Face's decode).</summary>
     public static JsonObject Detokenize(JsonElement body, InferenceEngine engine)

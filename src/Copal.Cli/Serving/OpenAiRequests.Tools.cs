@@ -14,6 +14,13 @@ internal sealed record ToolCallReading(ToolCallFormat Format, string Reason)
 internal static partial class OpenAiRequests
 {
     /// <summary>
+    /// The most functions tools may hold: OpenAI's bound. Counted before any is read: a 20 MB body of 300,000 small
+    /// functions held a core for minutes (each name was checked against every one before it), and a template that
+    /// writes every tool grew past the renderer's bound on its output, a 500 that blamed the template.
+    /// </summary>
+    public const int MaxTools = 128;
+
+    /// <summary>
     /// The tools the request offers, or null when it offers none or tool_choice is "none" (then the model is not shown
     /// them, as vLLM does, and nothing of its reply is read as a call). A request that offers tools to a server that
     /// cannot read calls, or forces a call (tool_choice "required" or a function), is refused. Only a model with a chat
@@ -41,6 +48,10 @@ internal static partial class OpenAiRequests
                 throw OpenAiException.BadRequest("tool_choice", $"tool_choice {choice} forces a call, and the request offers no tools");
             }
             return null;
+        }
+        if (tools.GetArrayLength() > MaxTools)
+        {
+            throw OpenAiException.BadRequest("tools", $"tools holds at most {MaxTools} functions (OpenAI's bound), got {tools.GetArrayLength()}");
         }
         var names = new List<string>();
         var definitions = new List<object>();

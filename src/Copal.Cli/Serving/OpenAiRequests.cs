@@ -157,7 +157,7 @@ internal static partial class OpenAiRequests
                 throw Unsupported("suffix", "suffix is not supported; leave it out or give \"\"");
             }
         }
-        return Finish(body, Prompts(body, request), n) with { Echo = echo };
+        return Finish(body, Prompts(body, request, n), n) with { Echo = echo };
     }
 
     private static void CheckModel(JsonElement body, InferenceEngine engine)
@@ -218,16 +218,17 @@ internal static partial class OpenAiRequests
         {
             return [];
         }
+        // Counted before a text is read: 7 million stop texts in a body were each made a string before the count refused them.
+        if (stop.ValueKind == JsonValueKind.Array && stop.GetArrayLength() > MaxStops)
+        {
+            throw OpenAiException.BadRequest("stop", $"stop holds at most {MaxStops} texts, got {stop.GetArrayLength()}");
+        }
         string[] stops = stop.ValueKind switch
         {
             JsonValueKind.String => [stop.GetString()!],
             JsonValueKind.Array when stop.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) => [.. stop.EnumerateArray().Select(e => e.GetString()!)],
             _ => throw OpenAiException.BadRequest("stop", $"stop must be a string or an array of strings, got {Actual(stop)}"),
         };
-        if (stops.Length > 4)
-        {
-            throw OpenAiException.BadRequest("stop", $"stop holds at most 4 texts, got {stops.Length}");
-        }
         if (stops.Any(string.IsNullOrEmpty))
         {
             throw OpenAiException.BadRequest("stop", "a stop text must not be empty");
@@ -235,14 +236,12 @@ internal static partial class OpenAiRequests
         return stops;
     }
 
+    /// <summary>The most stop texts a request may give, as OpenAI's.</summary>
+    private const int MaxStops = 4;
+
     private static OpenAiRequest Finish(JsonElement body, IReadOnlyList<CompletionRequest> prompts, int n)
     {
-        if ((long)prompts.Count * n > MaxChoicesPerRequest)
-        {
-            throw n == 1
-                ? OpenAiException.BadRequest("prompt", $"prompt holds {prompts.Count} prompts, more than the {MaxChoicesPerRequest} one request may ask for; send them in several requests")
-                : OpenAiException.BadRequest("n", $"n {n} × {prompts.Count} prompts asks for {(long)prompts.Count * n} choices, more than the {MaxChoicesPerRequest} one request may ask for; send fewer prompts per request");
-        }
+        RequireChoicesWithinBound(prompts.Count, n);
         CheckInertFields(body);
         bool stream = Boolean(body, "stream") ?? false;
         bool includeUsage = false;

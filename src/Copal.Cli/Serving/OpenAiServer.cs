@@ -26,8 +26,12 @@ namespace Copal.Cli.Serving;
 /// </summary>
 internal sealed class OpenAiServer : IAsyncDisposable
 {
-    // Copal's one JSON setting (CopalJson): unescaped text, never NaN.
-    private static readonly JsonSerializerOptions s_json = Infrastructure.Out.CompactJsonOptions;
+    // Copal's one JSON setting (CopalJson): unescaped text, never NaN. Its resolver named, as the serializer would fill
+    // it in: a node that holds a typed value (/tokenize's ids, one value rather than a node per id) is written through it.
+    private static readonly JsonSerializerOptions s_json = new(Infrastructure.Out.CompactJsonOptions)
+    {
+        TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
+    };
     private readonly WebApplication _app;
     private readonly InferenceEngine _engine;
     private readonly IChatFormatter _formatter;
@@ -237,6 +241,13 @@ internal sealed class OpenAiServer : IAsyncDisposable
     /// </summary>
     private async Task<JsonElement> ReadBodyAsync(HttpContext context)
     {
+        // A coding the server does not decode (RFC 9110: 415): ignored, gzip's bytes were answered "not valid JSON at
+        // line 1, byte 1", and a JSON body labelled gzip was read as JSON.
+        string coding = context.Request.Headers.ContentEncoding.ToString().Trim();
+        if (coding.Length > 0 && !coding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OpenAiException(415, $"Content-Encoding '{coding}' is not supported; send the body uncompressed");
+        }
         using var body = new MemoryStream();
         CancellationToken stopping = _app.Lifetime.ApplicationStopping;
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);

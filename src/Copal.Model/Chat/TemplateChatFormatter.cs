@@ -14,6 +14,14 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
     /// <summary>The model's parsed chat template.</summary>
     public ChatTemplate Template { get; } = template ?? throw new ArgumentNullException(nameof(template));
 
+    /// <summary>
+    /// The most messages one render takes, a number the renderer's step budget always holds (a real template spends
+    /// well under 1,000 of its 10^7 steps on a message). More is the conversation's fault, refused before the render:
+    /// 933,333 messages ran Qwen3's template out of its budget after 13 s of a core, and failed as the template's fault
+    /// ("a loop that runs without end?"), which <c>serve</c> answers with a 500.
+    /// </summary>
+    public const int MaxMessages = 10_000;
+
     /// <summary>The template rendered over <paramref name="messages"/> with add_generation_prompt; no special tokens added, no stop texts.</summary>
     /// <exception cref="ChatTemplateException">The template fails to render, or raises an error itself (<see cref="ChatTemplateRaisedException"/>).</exception>
     public ChatPrompt Format(IReadOnlyList<ChatTurn> messages) => Format(messages, null);
@@ -34,9 +42,22 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
     /// (<c>tool_calls</c>, <c>tool_call_id</c>) on its message. A turn without content (an assistant's that only calls
     /// tools) is given to the template as none, or as empty text where the template fails on none.
     /// </summary>
+    /// <exception cref="Serving.CompletionRequestException">More than <see cref="MaxMessages"/> messages, or contents of more
+    /// characters than a render holds (2^24) (<c>Parameter</c> "messages").</exception>
     public ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments, IReadOnlyList<object>? tools)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        if (messages.Count > MaxMessages)
+        {
+            throw new Serving.CompletionRequestException("messages", $"messages holds {messages.Count} messages, more than the {MaxMessages} a chat template renders in one request");
+        }
+        // Contents past the renderer's bound on a string would grow the output past it in any template that writes
+        // them: the conversation's fault, not (as the render's failure said) the template's.
+        long characters = messages.Sum(m => (long)(m.Content?.Length ?? 0));
+        if (characters > Interpreter.MaxLength)
+        {
+            throw new Serving.CompletionRequestException("messages", $"messages hold {characters} characters of content, more than the {Interpreter.MaxLength} a chat template's render holds");
+        }
         foreach ((string name, object? value) in templateArguments ?? new Dictionary<string, object?>())
         {
             if (name is "messages" or "add_generation_prompt" or "tools")
