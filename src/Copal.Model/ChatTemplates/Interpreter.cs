@@ -599,8 +599,9 @@ internal sealed partial class Interpreter
         {
             start = startArg ?? n - 1;
             start = start < 0 ? Math.Max(n + start, -1) : Math.Min(start, n - 1);
-            stop = stopArg ?? -1;
-            stop = stop < -1 ? Math.Max(n + stop, -1) : Math.Min(stop, n - 1);
+            // An explicit stop counts from the end when negative, -1 included, as in Python: 'abc'[2:-1:-1] is ''.
+            // The reference reads -1 as "no stop" there, so 'abcdef'[-1:-1:-2] was 'fdb' (Python '').
+            stop = stopArg is null ? -1 : stopArg.Value < 0 ? Math.Max(n + stopArg.Value, -1) : Math.Min(stopArg.Value, n - 1);
         }
         var result = new List<T>();
         for (long i = start; direction * i < direction * stop; i += step)

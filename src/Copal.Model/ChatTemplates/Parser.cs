@@ -78,6 +78,20 @@ internal sealed class Parser
         return t;
     }
 
+    // Items of a list, mapping or argument list are separated by commas, as in Jinja2. The reference reads
+    // `[1 e3]` as two items and `f(a b)` as two arguments, so Python's `[1e3]` (one float) rendered as `[1, undefined]`.
+    private void ExpectCommaOr(TokenKind close, string closeText)
+    {
+        if (Is(TokenKind.Comma))
+        {
+            _current++;
+        }
+        else if (!Is(close))
+        {
+            Expect(close, $"',' or {closeText}");
+        }
+    }
+
     private void ExpectEnd(string keyword, Token opener)
     {
         if (_current >= _tokens.Count)
@@ -564,10 +578,7 @@ internal sealed class Parser
                     : "a positional argument follows a keyword argument");
             }
             args.Add(argument);
-            if (Is(TokenKind.Comma))
-            {
-                _current++;
-            }
+            ExpectCommaOr(TokenKind.CloseParen, ")");
         }
         _current++;
         return args;
@@ -682,10 +693,7 @@ internal sealed class Parser
                 while (!Is(TokenKind.CloseSquareBracket))
                 {
                     items.Add(ParseExpression());
-                    if (Is(TokenKind.Comma))
-                    {
-                        _current++;
-                    }
+                    ExpectCommaOr(TokenKind.CloseSquareBracket, "]");
                 }
                 _current++;
                 return new ArrayLiteralNode(items, t.Position);
@@ -698,10 +706,7 @@ internal sealed class Parser
                     Node key = ParseExpression();
                     Expect(TokenKind.Colon, "':' between a key and its value");
                     entries.Add((key, ParseExpression()));
-                    if (Is(TokenKind.Comma))
-                    {
-                        _current++;
-                    }
+                    ExpectCommaOr(TokenKind.CloseCurlyBracket, "}");
                 }
                 _current++;
                 return new ObjectLiteralNode(entries, t.Position);
