@@ -146,6 +146,14 @@ internal sealed partial class Interpreter
                 return new StringValue(EvaluateBlock(Evaluate(i.Test, scope).IsTrue ? i.Body : i.Alternate, scope));
             case ForNode f:
                 return EvaluateFor(f, scope);
+            case FilterBlockNode f:
+            {
+                // The body renders in the enclosing scope, as in the reference (a set in it is seen after the block;
+                // Jinja2 scopes it to the block), then the filters apply to its text.
+                var body = new Scope(scope);
+                body.Set(FilterBlockNode.BodyName, new StringValue(EvaluateBlock(f.Body, scope)));
+                return Evaluate(f.Filter, body);
+            }
             case MacroNode m:
                 DefineMacro(m, scope);
                 return NullValue.Instance;

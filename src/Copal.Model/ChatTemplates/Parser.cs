@@ -8,7 +8,7 @@ namespace Copal.Model.ChatTemplates;
 /// <c>a if c else b</c>, <c>or</c>, <c>and</c>, <c>not</c>, comparisons and <c>in</c>/<c>not in</c>, <c>+ - ~</c>,
 /// <c>* / // %</c>, <c>**</c>, <c>is</c> tests, <c>|</c> filters, signs, then calls, members, slices and literals.
 /// Statements: if/elif/else, for (with a loop filter and else), set (also to a namespace attribute, a tuple, or a block),
-/// macro, break, continue. Everything else (call and filter blocks, include, extends, argument unpacking...) is refused
+/// macro, filter blocks, break, continue. Everything else (call blocks, include, extends, argument unpacking...) is refused
 /// with its name and position.
 /// </summary>
 internal sealed class Parser
@@ -198,8 +198,12 @@ internal sealed class Parser
             case "call":
                 throw Error(name.Position, "statement '{% call %}' (call block) is not supported");
             case "filter":
-                throw Error(name.Position, "statement '{% filter %}' (filter block) is not supported");
-            case "elif" or "else" or "endif" or "endfor" or "endmacro" or "endset":
+            {
+                FilterBlockNode node = ParseFilterBlock(name);
+                ExpectEnd("endfilter", name);
+                return node;
+            }
+            case "elif" or "else" or "endif" or "endfor" or "endmacro" or "endset" or "endfilter":
                 throw Error(name.Position, $"'{{% {name.Value} %}}' without a matching opening tag");
             default:
                 throw Error(name.Position, $"statement '{{% {name.Value} %}}' is not supported");
@@ -224,6 +228,16 @@ internal sealed class Parser
         List<Node> body = ParseUntil(opener, "endset");
         ExpectEnd("endset", opener);
         return new SetNode(target, null, body, opener.Position);
+    }
+
+    // {% filter f(args) | g %}body{% endfilter %}: the filters applied to the body's text, which the chain reads
+    // through a name no template can write (Jinja2 takes a chain; the reference takes one filter).
+    private FilterBlockNode ParseFilterBlock(Token opener)
+    {
+        Node filters = ParseFilters(new IdentifierNode(FilterBlockNode.BodyName, opener.Position), named: true);
+        Expect(TokenKind.CloseStatement, "%} to close 'filter'");
+        List<Node> body = ParseUntil(opener, "endfilter");
+        return new FilterBlockNode(filters, body, opener.Position);
     }
 
     private IfNode ParseIf(Token opener)
@@ -476,12 +490,15 @@ internal sealed class Parser
         return operand;
     }
 
-    private Node ParseFilter()
+    private Node ParseFilter() => ParseFilters(ParseSign(), named: false);
+
+    // The filters `| f | g(args)` applied to operand; named: the first filter's name comes without a '|' (a filter block).
+    private Node ParseFilters(Node operand, bool named)
     {
-        Node operand = ParseSign();
-        while (Is(TokenKind.Pipe))
+        while (named || Is(TokenKind.Pipe))
         {
-            _current++;
+            _current += named ? 0 : 1;
+            named = false;
             Token name = Expect(TokenKind.Identifier, "the name of a filter after '|'");
             List<Node>? args = null;
             if (Is(TokenKind.OpenParen))

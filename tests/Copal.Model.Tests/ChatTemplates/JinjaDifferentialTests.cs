@@ -1,4 +1,5 @@
 using Copal.Model.ChatTemplates;
+using Copal.Testing;
 
 namespace Copal.Model.Tests.ChatTemplates;
 
@@ -46,5 +47,62 @@ public class JinjaDifferentialTests
     public void Negative_step_slices_stop_where_python_stops(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
+    }
+
+    // Filter blocks were refused, though the reference renders them and Fireworks' firefunction-v2 template writes its
+    // system prompt in one ({%- filter trim -%}...{%- endfilter -%}); Jinja2 also takes a chain of filters.
+    [Theory]
+    [InlineData("{% filter upper %}a{{ 'b' }}{% endfilter %}", "AB")]
+    [InlineData("{% filter trim | upper %}  ab  {% endfilter %}|{% filter replace('a', 'b') %}aa{% endfilter %}", "AB|bb")]
+    [InlineData("{%- set suffix -%}\n{%- filter trim -%}\n  In addition, call functions.\n\n{%- endfilter -%}\n{%- endset -%}\n[{{ suffix }}]", "[In addition, call functions.]")]
+    [InlineData("{% for m in messages %}{% filter upper %}{{ m.role }}: {{ m.content }}{% endfilter %}\n{% endfor %}", "USER: HI")]
+    [InlineData("{% filter indent(2, true) %}a\nb{% endfilter %}|", "  a\n  b|")]
+    [InlineData("{% filter trim %}{% filter upper %} x {% endfilter %}y {% endfilter %}", "X y")]
+    public void Filter_blocks_apply_their_filters_to_the_body_text(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
+
+    [Fact]
+    public void A_set_inside_a_filter_block_is_seen_after_it_as_in_the_reference()
+    {
+        // Jinja2 scopes the set to the block and writes A21; the reference (followed here, as for a set in a for
+        // body) writes A22.
+        Assert.Equal("A22", Render("{% set x = 1 %}{% filter upper %}{% set x = 2 %}a{{ x }}{% endfilter %}{{ x }}"));
+    }
+
+    // strip(chars), lstrip(chars), rstrip(chars) remove those characters, as in Python: the reference ignored the
+    // argument and removed whitespace, so 'xxhixx'.strip('x') stayed 'xxhixx' and lstrip('\n') took spaces too.
+    [Theory]
+    [InlineData("{{ '\\n\\n  def f():\\n'.lstrip('\\n') }}", "  def f():\n")]
+    [InlineData("{{ 'xxhixx'.strip('x') }}|{{ 'xxhixx'.lstrip('x') }}|{{ 'xxhixx'.rstrip('x') }}|{{ 'abcba'.strip('ab') }}", "hi|hixx|xxhi|c")]
+    [InlineData("{{ 'ab\\n \\n'.rstrip('\\n') }}|{{ 'abc'.strip('') }}|{{ '  a  '.strip(none) }}|{{ ' \\ta\\n'.strip() }}", "ab\n |abc|a|a")]
+    [InlineData("{{ '\U0001F642a\U0001F642'.strip('\U0001F642') }}|{{ '\U0001F642a'.lstrip('\uD83D') }}", "a|\U0001F642a")]
+    public void Strip_with_characters_removes_those_characters(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
+
+    [Fact]
+    public void Strip_refuses_an_argument_that_is_not_a_string()
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => Render("{{ 'a'.strip(1) }}"));
+        Assert.Contains("line 1, column 7: strip() takes a string of characters to remove or none, got an integer", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Qwen3_keeps_the_indentation_of_an_answer_that_begins_with_code()
+    {
+        // Qwen3's template writes a past answer as content.split('</think>')[-1].lstrip('\n'); Jinja2 keeps the
+        // four spaces, the reference dropped them.
+        ChatTemplate qwen3 = ChatTemplate.FromDirectory(TestData.Path("tokenizers", "qwen3"))!;
+        ChatTemplateMessage[] messages =
+        [
+            new("user", "Write f."),
+            new("assistant", "<think>\nplan\n</think>\n\n    return 1\n"),
+            new("user", "Thanks"),
+        ];
+        Assert.Equal("<|im_start|>user\nWrite f.<|im_end|>\n<|im_start|>assistant\n    return 1\n<|im_end|>\n<|im_start|>user\nThanks<|im_end|>\n<|im_start|>assistant\n",
+            qwen3.Render(messages, addGenerationPrompt: true));
     }
 }
