@@ -744,6 +744,17 @@ internal sealed partial class Interpreter
                 return BooleanValue.Of(op == "in" ? member : !member);
             }
         }
+        if (op == "*" && (left, right) is (StringValue, IntegerValue) or (IntegerValue, StringValue))
+        {
+            // Repetition, as in Jinja2 ('-' * 3 is '---'; none for a count below 1), which the reference refuses.
+            (string text, long count) = left is StringValue r ? (r.Value, ((IntegerValue)right).Value) : (((StringValue)right).Value, ((IntegerValue)left).Value);
+            if (text.Length == 0 || count <= 0)
+            {
+                return new StringValue("");
+            }
+            RequireLength((long)Math.Min((double)text.Length * count, long.MaxValue), node, "'*'");
+            return new StringValue(string.Concat(Enumerable.Repeat(text, (int)count)));
+        }
         if ((left is StringValue || right is StringValue) && op == "+")
         {
             return new StringValue(Values.Primitive(left, where) + Values.Primitive(right, where));

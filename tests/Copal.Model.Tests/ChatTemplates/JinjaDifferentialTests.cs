@@ -105,4 +105,20 @@ public class JinjaDifferentialTests
         Assert.Equal("<|im_start|>user\nWrite f.<|im_end|>\n<|im_start|>assistant\n    return 1\n<|im_end|>\n<|im_start|>user\nThanks<|im_end|>\n<|im_start|>assistant\n",
             qwen3.Render(messages, addGenerationPrompt: true));
     }
+
+    // A string times an integer repeats it, as in Jinja2 (a rule drawn with '-' * 20); the reference refused it.
+    [Fact]
+    public void A_string_times_an_integer_repeats_it()
+    {
+        Assert.Equal("---|abab||||==>", Render("{{ '-' * 3 }}|{{ 2 * 'ab' }}|{{ 'x' * 0 }}|{{ 'x' * -2 }}|{{ '' * 99999999999 }}|{{ ('=' * 2) ~ '>' }}"));
+    }
+
+    [Theory]
+    [InlineData("{{ 'ab' * 2.0 }}", "line 1, column 9: operator '*' is not defined between a string and a float")]
+    [InlineData("{{ 'ab' * 9007199254740991 }}", "line 1, column 9: '*' would make a string of 18014398509481982 characters, past 16777216")]
+    public void A_repetition_of_no_integer_or_past_the_size_limit_is_refused(string template, string message)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => Render(template));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
 }
