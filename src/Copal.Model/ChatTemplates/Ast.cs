@@ -25,6 +25,9 @@ internal sealed record FilterBlockNode(Node Filter, IReadOnlyList<Node> Body, in
     public const string BodyName = "filter block body";
 }
 
+// {% call(CallerParameters) Call %}Body{% endcall %}: Call (a CallNode) with `caller` rendering Body.
+internal sealed record CallBlockNode(Node Call, IReadOnlyList<Node> CallerParameters, IReadOnlyList<Node> Body, int Position) : Node(Position);
+
 internal sealed record MacroNode(string Name, IReadOnlyList<Node> Parameters, IReadOnlyList<Node> Body, int Position) : Node(Position);
 
 internal sealed record BreakNode(int Position) : Node(Position);

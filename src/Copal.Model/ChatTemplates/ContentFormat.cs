@@ -123,6 +123,7 @@ internal static class ContentFormat
         SetNode s => s.Value is null ? [s.Target, .. s.Body] : [s.Target, s.Value, .. s.Body],
         MacroNode m => [.. m.Parameters, .. m.Body],
         FilterBlockNode f => [f.Filter, .. f.Body],
+        CallBlockNode c => [c.Call, .. c.CallerParameters, .. c.Body],
         ArrayLiteralNode a => a.Items,
         TupleNode t => t.Items,
         ObjectLiteralNode o => o.Entries.SelectMany(e => new[] { e.Key, e.Value }),

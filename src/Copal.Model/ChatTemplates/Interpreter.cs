@@ -146,6 +146,8 @@ internal sealed partial class Interpreter
                 return new StringValue(EvaluateBlock(Evaluate(i.Test, scope).IsTrue ? i.Body : i.Alternate, scope));
             case ForNode f:
                 return EvaluateFor(f, scope);
+            case CallBlockNode c:
+                return EvaluateCallBlock(c, scope);
             case FilterBlockNode f:
             {
                 // The body renders in the enclosing scope, as in the reference (a set in it is seen after the block;
@@ -362,12 +364,23 @@ internal sealed partial class Interpreter
         }
     }
 
-    private void DefineMacro(MacroNode node, Scope scope)
+    private void DefineMacro(MacroNode node, Scope scope) => scope.Set(node.Name, Macro(node, lexical: null));
+
+    // A call block: the call evaluated where `caller` is a macro of the block's parameters and body, whose scope is
+    // a child of the block's (lexical, as in the reference and Jinja2), not of the macro that calls it.
+    private Value EvaluateCallBlock(CallBlockNode node, Scope scope)
     {
-        scope.Set(node.Name, new FunctionValue(node.Name, (args, caller, where) =>
+        var callScope = new Scope(scope);
+        callScope.Set("caller", Macro(new MacroNode("caller", node.CallerParameters, node.Body, node.Position), lexical: scope));
+        return Evaluate(node.Call, callScope);
+    }
+
+    // lexical: the scope the macro's scope is a child of; null for the caller's scope (a macro, as in the reference).
+    private FunctionValue Macro(MacroNode node, Scope? lexical)
+    {
+        return new FunctionValue(node.Name, (args, caller, where) =>
         {
-            // As in the reference, the macro's scope is a child of the caller's scope.
-            var macroScope = new Scope(caller);
+            var macroScope = new Scope(lexical ?? caller);
             List<Value> positional = args;
             OrderedDictionary<string, Value>? keywords = null;
             if (positional.Count > 0 && positional[^1] is ObjectValue { IsKeywordArguments: true } kw)
@@ -426,7 +439,7 @@ internal sealed partial class Interpreter
                 throw Error(node, $"'{{% {_jump.ToString().ToLowerInvariant()} %}}' inside macro '{node.Name}' outside a loop is not supported");
             }
             return new StringValue(text);
-        }));
+        });
     }
 
     private (List<Value> Positional, OrderedDictionary<string, Value> Keywords) EvaluateArguments(IReadOnlyList<Node> args, Scope scope)

@@ -8,7 +8,7 @@ namespace Copal.Model.ChatTemplates;
 /// <c>a if c else b</c>, <c>or</c>, <c>and</c>, <c>not</c>, comparisons and <c>in</c>/<c>not in</c>, <c>+ - ~</c>,
 /// <c>* / // %</c>, <c>**</c>, <c>is</c> tests, <c>|</c> filters, signs, then calls, members, slices and literals.
 /// Statements: if/elif/else, for (with a loop filter and else), set (also to a namespace attribute, a tuple, or a block),
-/// macro, filter blocks, break, continue. Everything else (call blocks, include, extends, argument unpacking...) is refused
+/// macro, call and filter blocks, break, continue. Everything else (include, extends, argument unpacking...) is refused
 /// with its name and position.
 /// </summary>
 internal sealed class Parser
@@ -196,14 +196,18 @@ internal sealed class Parser
                 Expect(TokenKind.CloseStatement, "%} after 'continue'");
                 return new ContinueNode(name.Position);
             case "call":
-                throw Error(name.Position, "statement '{% call %}' (call block) is not supported");
+            {
+                CallBlockNode node = ParseCallBlock(name);
+                ExpectEnd("endcall", name);
+                return node;
+            }
             case "filter":
             {
                 FilterBlockNode node = ParseFilterBlock(name);
                 ExpectEnd("endfilter", name);
                 return node;
             }
-            case "elif" or "else" or "endif" or "endfor" or "endmacro" or "endset" or "endfilter":
+            case "elif" or "else" or "endif" or "endfor" or "endmacro" or "endset" or "endfilter" or "endcall":
                 throw Error(name.Position, $"'{{% {name.Value} %}}' without a matching opening tag");
             default:
                 throw Error(name.Position, $"statement '{{% {name.Value} %}}' is not supported");
@@ -228,6 +232,20 @@ internal sealed class Parser
         List<Node> body = ParseUntil(opener, "endset");
         ExpectEnd("endset", opener);
         return new SetNode(target, null, body, opener.Position);
+    }
+
+    // {% call m(args) %}body{% endcall %}, or {% call(params) m(args) %} where m calls caller(values).
+    private CallBlockNode ParseCallBlock(Token opener)
+    {
+        List<Node> parameters = Is(TokenKind.OpenParen) ? ParseArguments(parameters: true) : [];
+        Node call = ParseExpression();
+        if (call is not CallNode)
+        {
+            throw Error(call.Position, "'call' needs a macro call, e.g. {% call m() %}");
+        }
+        Expect(TokenKind.CloseStatement, "%} to close 'call'");
+        List<Node> body = ParseUntil(opener, "endcall");
+        return new CallBlockNode(call, parameters, body, opener.Position);
     }
 
     // {% filter f(args) | g %}body{% endfilter %}: the filters applied to the body's text, which the chain reads

@@ -121,4 +121,16 @@ public class JinjaDifferentialTests
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
+
+    // Call blocks were refused, though the reference renders them as Jinja2 does: the macro's caller() renders the
+    // block's body, whose names are those where the block is written (lexical), with the block's parameters.
+    [Theory]
+    [InlineData("{% macro m(x) %}[{{ caller() }}]{% endmacro %}{% set x = 'outer' %}{% call m('inner') %}{{ x }}{% endcall %}", "[outer]")]
+    [InlineData("{% macro m(a) %}<{{ caller(a, 2) }}>{% endmacro %}{% call(p, q) m('z') %}{{ p }}{{ q }}{% endcall %}|{% macro n() %}{{ caller(1) }}{% endmacro %}{% call(p, q='d') n() %}{{ p }}{{ q }}{% endcall %}", "<z2>|1d")]
+    [InlineData("{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}{% set ns = namespace(i=0) %}{% call m() %}{% set ns.i = ns.i + 1 %}{{ ns.i }}{% endcall %}", "12")]
+    [InlineData("{% macro row(m) -%}\n<{{ m.role }}>{{ caller() | trim }}</{{ m.role }}>\n{% endmacro %}{% for m in messages %}{% call row(m) %}\n  {{ m.content }}\n{% endcall %}{% endfor %}", "<user>hi</user>\n")]
+    public void Call_blocks_render_the_body_where_the_macro_calls_caller(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
 }
