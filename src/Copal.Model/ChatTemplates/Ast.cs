@@ -18,6 +18,16 @@ internal sealed record ForNode(Node LoopVariable, Node Iterable, IReadOnlyList<N
 internal sealed record SetNode(Node Target, Node? Value, IReadOnlyList<Node> Body, int Position) : Node(Position);
 
 // Parameters: IdentifierNodes and KeywordArgumentNodes (a parameter with its default).
+// Filter: FilterNodes whose innermost operand is the identifier BodyName, bound to Body's text when it is applied.
+internal sealed record FilterBlockNode(Node Filter, IReadOnlyList<Node> Body, int Position) : Node(Position)
+{
+    /// <summary>Not a name a template can write (it has spaces), so the body's text never meets a template's variable.</summary>
+    public const string BodyName = "filter block body";
+}
+
+// {% call(CallerParameters) Call %}Body{% endcall %}: Call (a CallNode) with `caller` rendering Body.
+internal sealed record CallBlockNode(Node Call, IReadOnlyList<Node> CallerParameters, IReadOnlyList<Node> Body, int Position) : Node(Position);
+
 internal sealed record MacroNode(string Name, IReadOnlyList<Node> Parameters, IReadOnlyList<Node> Body, int Position) : Node(Position);
 
 internal sealed record BreakNode(int Position) : Node(Position);

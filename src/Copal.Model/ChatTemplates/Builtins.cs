@@ -7,7 +7,8 @@ namespace Copal.Model.ChatTemplates;
 /// <summary>
 /// Methods on strings (<c>s.strip()</c>, <c>s.split(...)</c>...) and mappings (<c>d.items()</c>, <c>d.get(...)</c>...),
 /// the global functions, and helpers the filters share; with the reference's behaviour, including where it departs
-/// from Python (<c>strip</c>, <c>lstrip</c> and <c>rstrip</c> ignore their argument and remove all whitespace).
+/// from Python (<c>strip()</c>, <c>lstrip()</c> and <c>rstrip()</c> remove JavaScript's whitespace), except where it
+/// writes a different prompt than Python for real templates (<c>strip(chars)</c>).
 /// </summary>
 internal static class Builtins
 {
@@ -23,9 +24,9 @@ internal static class Builtins
         {
             "upper" => Fn(name, (_, _) => new StringValue(JsCase.Upper(s))),
             "lower" => Fn(name, (_, _) => new StringValue(JsCase.Lower(s))),
-            "strip" => Fn(name, (_, _) => new StringValue(JsText.Trim(s))),
-            "lstrip" => Fn(name, (_, _) => new StringValue(JsText.TrimStart(s))),
-            "rstrip" => Fn(name, (_, _) => new StringValue(JsText.TrimEnd(s))),
+            "strip" => Fn(name, (args, p) => Strip(s, args, p, name, start: true, end: true)),
+            "lstrip" => Fn(name, (args, p) => Strip(s, args, p, name, start: true, end: false)),
+            "rstrip" => Fn(name, (args, p) => Strip(s, args, p, name, start: false, end: true)),
             "title" => Fn(name, (_, _) => new StringValue(Title(s))),
             "capitalize" => Fn(name, (_, _) => new StringValue(s.Length == 0 ? s : JsCase.Upper(s[..1]) + s[1..])),
             "length" => new IntegerValue(s.Length),
@@ -72,6 +73,52 @@ internal static class Builtins
             _ => throw Fail(where, $"{name}() takes a string or a tuple of strings, got {args[0].AKind}"),
         };
     }
+
+    // strip(), lstrip(), rstrip(): without an argument (or none) the reference's whitespace. With one, the characters
+    // of that string, as Python strips them: the reference ignored it, so Qwen3's and QwQ's
+    // content.split('</think>')[-1].lstrip('\n') dropped the indentation of an answer that begins with code.
+    private static StringValue Strip(string s, List<Value> args, Func<string> where, string name, bool start, bool end)
+    {
+        if (args.Count > 1)
+        {
+            throw Fail(where, $"{name}() takes at most one argument, got {args.Count}");
+        }
+        Value chars = args.Count == 0 ? NullValue.Instance : args[0];
+        switch (chars)
+        {
+            case NullValue or UndefinedValue:
+                return new StringValue(start && end ? JsText.Trim(s) : start ? JsText.TrimStart(s) : JsText.TrimEnd(s));
+            case StringValue set:
+            {
+                // By code point (a surrogate pair is one character, as in Python), without decoding: a lone
+                // surrogate is kept as it is.
+                var strip = new HashSet<string>(StringComparer.Ordinal);
+                for (int i = 0; i < set.Value.Length; i += CodePointLength(set.Value, i))
+                {
+                    strip.Add(set.Value.Substring(i, CodePointLength(set.Value, i)));
+                }
+                int first = 0, last = s.Length;
+                while (start && first < last && strip.Contains(s.Substring(first, CodePointLength(s, first))))
+                {
+                    first += CodePointLength(s, first);
+                }
+                while (end && last > first)
+                {
+                    int n = last - first >= 2 && char.IsSurrogatePair(s[last - 2], s[last - 1]) ? 2 : 1;
+                    if (!strip.Contains(s.Substring(last - n, n)))
+                    {
+                        break;
+                    }
+                    last -= n;
+                }
+                return new StringValue(s[first..last]);
+            }
+            default:
+                throw Fail(where, $"{name}() takes a string of characters to remove or none, got {chars.AKind}");
+        }
+    }
+
+    private static int CodePointLength(string s, int i) => char.IsSurrogatePair(s, i) ? 2 : 1;
 
     private static ArrayValue Split(string s, List<Value> args, Func<string> where)
     {

@@ -122,6 +122,8 @@ internal static class ContentFormat
         ForNode f => [f.LoopVariable, f.Iterable, .. f.Body, .. f.Else],
         SetNode s => s.Value is null ? [s.Target, .. s.Body] : [s.Target, s.Value, .. s.Body],
         MacroNode m => [.. m.Parameters, .. m.Body],
+        FilterBlockNode f => [f.Filter, .. f.Body],
+        CallBlockNode c => [c.Call, .. c.CallerParameters, .. c.Body],
         ArrayLiteralNode a => a.Items,
         TupleNode t => t.Items,
         ObjectLiteralNode o => o.Entries.SelectMany(e => new[] { e.Key, e.Value }),

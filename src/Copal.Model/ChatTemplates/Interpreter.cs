@@ -146,6 +146,16 @@ internal sealed partial class Interpreter
                 return new StringValue(EvaluateBlock(Evaluate(i.Test, scope).IsTrue ? i.Body : i.Alternate, scope));
             case ForNode f:
                 return EvaluateFor(f, scope);
+            case CallBlockNode c:
+                return EvaluateCallBlock(c, scope);
+            case FilterBlockNode f:
+            {
+                // The body renders in the enclosing scope, as in the reference (a set in it is seen after the block;
+                // Jinja2 scopes it to the block), then the filters apply to its text.
+                var body = new Scope(scope);
+                body.Set(FilterBlockNode.BodyName, new StringValue(EvaluateBlock(f.Body, scope)));
+                return Evaluate(f.Filter, body);
+            }
             case MacroNode m:
                 DefineMacro(m, scope);
                 return NullValue.Instance;
@@ -354,12 +364,23 @@ internal sealed partial class Interpreter
         }
     }
 
-    private void DefineMacro(MacroNode node, Scope scope)
+    private void DefineMacro(MacroNode node, Scope scope) => scope.Set(node.Name, Macro(node, lexical: null));
+
+    // A call block: the call evaluated where `caller` is a macro of the block's parameters and body, whose scope is
+    // a child of the block's (lexical, as in the reference and Jinja2), not of the macro that calls it.
+    private Value EvaluateCallBlock(CallBlockNode node, Scope scope)
     {
-        scope.Set(node.Name, new FunctionValue(node.Name, (args, caller, where) =>
+        var callScope = new Scope(scope);
+        callScope.Set("caller", Macro(new MacroNode("caller", node.CallerParameters, node.Body, node.Position), lexical: scope));
+        return Evaluate(node.Call, callScope);
+    }
+
+    // lexical: the scope the macro's scope is a child of; null for the caller's scope (a macro, as in the reference).
+    private FunctionValue Macro(MacroNode node, Scope? lexical)
+    {
+        return new FunctionValue(node.Name, (args, caller, where) =>
         {
-            // As in the reference, the macro's scope is a child of the caller's scope.
-            var macroScope = new Scope(caller);
+            var macroScope = new Scope(lexical ?? caller);
             List<Value> positional = args;
             OrderedDictionary<string, Value>? keywords = null;
             if (positional.Count > 0 && positional[^1] is ObjectValue { IsKeywordArguments: true } kw)
@@ -418,7 +439,7 @@ internal sealed partial class Interpreter
                 throw Error(node, $"'{{% {_jump.ToString().ToLowerInvariant()} %}}' inside macro '{node.Name}' outside a loop is not supported");
             }
             return new StringValue(text);
-        }));
+        });
     }
 
     private (List<Value> Positional, OrderedDictionary<string, Value> Keywords) EvaluateArguments(IReadOnlyList<Node> args, Scope scope)
@@ -599,8 +620,9 @@ internal sealed partial class Interpreter
         {
             start = startArg ?? n - 1;
             start = start < 0 ? Math.Max(n + start, -1) : Math.Min(start, n - 1);
-            stop = stopArg ?? -1;
-            stop = stop < -1 ? Math.Max(n + stop, -1) : Math.Min(stop, n - 1);
+            // An explicit stop counts from the end when negative, -1 included, as in Python: 'abc'[2:-1:-1] is ''.
+            // The reference reads -1 as "no stop" there, so 'abcdef'[-1:-1:-2] was 'fdb' (Python '').
+            stop = stopArg is null ? -1 : stopArg.Value < 0 ? Math.Max(n + stopArg.Value, -1) : Math.Min(stopArg.Value, n - 1);
         }
         var result = new List<T>();
         for (long i = start; direction * i < direction * stop; i += step)
@@ -734,6 +756,17 @@ internal sealed partial class Interpreter
                 bool member = list.Items.Any(x => Values.StrictEquals(x, left));
                 return BooleanValue.Of(op == "in" ? member : !member);
             }
+        }
+        if (op == "*" && (left, right) is (StringValue, IntegerValue) or (IntegerValue, StringValue))
+        {
+            // Repetition, as in Jinja2 ('-' * 3 is '---'; none for a count below 1), which the reference refuses.
+            (string text, long count) = left is StringValue r ? (r.Value, ((IntegerValue)right).Value) : (((StringValue)right).Value, ((IntegerValue)left).Value);
+            if (text.Length == 0 || count <= 0)
+            {
+                return new StringValue("");
+            }
+            RequireLength((long)Math.Min((double)text.Length * count, long.MaxValue), node, "'*'");
+            return new StringValue(string.Concat(Enumerable.Repeat(text, (int)count)));
         }
         if ((left is StringValue || right is StringValue) && op == "+")
         {

@@ -8,7 +8,7 @@ namespace Copal.Model.ChatTemplates;
 /// <c>a if c else b</c>, <c>or</c>, <c>and</c>, <c>not</c>, comparisons and <c>in</c>/<c>not in</c>, <c>+ - ~</c>,
 /// <c>* / // %</c>, <c>**</c>, <c>is</c> tests, <c>|</c> filters, signs, then calls, members, slices and literals.
 /// Statements: if/elif/else, for (with a loop filter and else), set (also to a namespace attribute, a tuple, or a block),
-/// macro, break, continue. Everything else (call and filter blocks, include, extends, argument unpacking...) is refused
+/// macro, call and filter blocks, break, continue. Everything else (include, extends, argument unpacking...) is refused
 /// with its name and position.
 /// </summary>
 internal sealed class Parser
@@ -76,6 +76,20 @@ internal sealed class Parser
         }
         _current++;
         return t;
+    }
+
+    // Items of a list, mapping or argument list are separated by commas, as in Jinja2. The reference reads
+    // `[1 e3]` as two items and `f(a b)` as two arguments, so Python's `[1e3]` (one float) rendered as `[1, undefined]`.
+    private void ExpectCommaOr(TokenKind close, string closeText)
+    {
+        if (Is(TokenKind.Comma))
+        {
+            _current++;
+        }
+        else if (!Is(close))
+        {
+            Expect(close, $"',' or {closeText}");
+        }
     }
 
     private void ExpectEnd(string keyword, Token opener)
@@ -182,10 +196,18 @@ internal sealed class Parser
                 Expect(TokenKind.CloseStatement, "%} after 'continue'");
                 return new ContinueNode(name.Position);
             case "call":
-                throw Error(name.Position, "statement '{% call %}' (call block) is not supported");
+            {
+                CallBlockNode node = ParseCallBlock(name);
+                ExpectEnd("endcall", name);
+                return node;
+            }
             case "filter":
-                throw Error(name.Position, "statement '{% filter %}' (filter block) is not supported");
-            case "elif" or "else" or "endif" or "endfor" or "endmacro" or "endset":
+            {
+                FilterBlockNode node = ParseFilterBlock(name);
+                ExpectEnd("endfilter", name);
+                return node;
+            }
+            case "elif" or "else" or "endif" or "endfor" or "endmacro" or "endset" or "endfilter" or "endcall":
                 throw Error(name.Position, $"'{{% {name.Value} %}}' without a matching opening tag");
             default:
                 throw Error(name.Position, $"statement '{{% {name.Value} %}}' is not supported");
@@ -210,6 +232,30 @@ internal sealed class Parser
         List<Node> body = ParseUntil(opener, "endset");
         ExpectEnd("endset", opener);
         return new SetNode(target, null, body, opener.Position);
+    }
+
+    // {% call m(args) %}body{% endcall %}, or {% call(params) m(args) %} where m calls caller(values).
+    private CallBlockNode ParseCallBlock(Token opener)
+    {
+        List<Node> parameters = Is(TokenKind.OpenParen) ? ParseArguments(parameters: true) : [];
+        Node call = ParseExpression();
+        if (call is not CallNode)
+        {
+            throw Error(call.Position, "'call' needs a macro call, e.g. {% call m() %}");
+        }
+        Expect(TokenKind.CloseStatement, "%} to close 'call'");
+        List<Node> body = ParseUntil(opener, "endcall");
+        return new CallBlockNode(call, parameters, body, opener.Position);
+    }
+
+    // {% filter f(args) | g %}body{% endfilter %}: the filters applied to the body's text, which the chain reads
+    // through a name no template can write (Jinja2 takes a chain; the reference takes one filter).
+    private FilterBlockNode ParseFilterBlock(Token opener)
+    {
+        Node filters = ParseFilters(new IdentifierNode(FilterBlockNode.BodyName, opener.Position), named: true);
+        Expect(TokenKind.CloseStatement, "%} to close 'filter'");
+        List<Node> body = ParseUntil(opener, "endfilter");
+        return new FilterBlockNode(filters, body, opener.Position);
     }
 
     private IfNode ParseIf(Token opener)
@@ -462,12 +508,15 @@ internal sealed class Parser
         return operand;
     }
 
-    private Node ParseFilter()
+    private Node ParseFilter() => ParseFilters(ParseSign(), named: false);
+
+    // The filters `| f | g(args)` applied to operand; named: the first filter's name comes without a '|' (a filter block).
+    private Node ParseFilters(Node operand, bool named)
     {
-        Node operand = ParseSign();
-        while (Is(TokenKind.Pipe))
+        while (named || Is(TokenKind.Pipe))
         {
-            _current++;
+            _current += named ? 0 : 1;
+            named = false;
             Token name = Expect(TokenKind.Identifier, "the name of a filter after '|'");
             List<Node>? args = null;
             if (Is(TokenKind.OpenParen))
@@ -564,10 +613,7 @@ internal sealed class Parser
                     : "a positional argument follows a keyword argument");
             }
             args.Add(argument);
-            if (Is(TokenKind.Comma))
-            {
-                _current++;
-            }
+            ExpectCommaOr(TokenKind.CloseParen, ")");
         }
         _current++;
         return args;
@@ -682,10 +728,7 @@ internal sealed class Parser
                 while (!Is(TokenKind.CloseSquareBracket))
                 {
                     items.Add(ParseExpression());
-                    if (Is(TokenKind.Comma))
-                    {
-                        _current++;
-                    }
+                    ExpectCommaOr(TokenKind.CloseSquareBracket, "]");
                 }
                 _current++;
                 return new ArrayLiteralNode(items, t.Position);
@@ -698,10 +741,7 @@ internal sealed class Parser
                     Node key = ParseExpression();
                     Expect(TokenKind.Colon, "':' between a key and its value");
                     entries.Add((key, ParseExpression()));
-                    if (Is(TokenKind.Comma))
-                    {
-                        _current++;
-                    }
+                    ExpectCommaOr(TokenKind.CloseCurlyBracket, "}");
                 }
                 _current++;
                 return new ObjectLiteralNode(entries, t.Position);

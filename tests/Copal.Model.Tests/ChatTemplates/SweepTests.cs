@@ -16,7 +16,10 @@ public sealed class SweepFactAttribute : FactAttribute
     }
 }
 
-/// <summary>Every template of the wider sweep renders as the reference does, or is refused where the reference refuses.</summary>
+/// <summary>
+/// Every template of the wider sweep renders as the reference does, or is refused where the reference refuses, except
+/// where docs/chat-templates.md says Copal renders beyond the reference.
+/// </summary>
 public class SweepTests
 {
     [SweepFact]
@@ -49,7 +52,10 @@ public class SweepTests
             }
             if (r.TryGetProperty("error", out JsonElement err))
             {
-                failures.Add($"{what}: rendered where the reference refuses ({err.GetString()})");
+                if (!RendersBeyondTheReference(err.GetString()!, r.GetProperty("template").GetString()!))
+                {
+                    failures.Add($"{what}: rendered where the reference refuses ({err.GetString()})");
+                }
             }
             else if (ours != r.GetProperty("output").GetString())
             {
@@ -59,4 +65,11 @@ public class SweepTests
         Assert.True(renders > 0, "empty sweep file");
         Assert.True(failures.Count == 0, $"{failures.Count} of {renders} renders differ:\n{string.Join("\n", failures.Take(20))}");
     }
+
+    // The documented renders beyond the reference: Jinja2's select and reject (Qwen3-Coder's template), and a
+    // template that reads a message's content as parts, which the reference was handed as a string (Llama Guard 3's
+    // selectattr over it) and Copal hands as parts. Without this the test failed on those 10 renders, so no run passed.
+    private static bool RendersBeyondTheReference(string referenceError, string template) =>
+        referenceError is "Unknown ArrayValue filter: select" or "Unknown ArrayValue filter: reject"
+        || (referenceError.StartsWith("Unknown StringValue filter: ", StringComparison.Ordinal) && new ChatTemplate(template).ReadsContentAsParts());
 }
