@@ -13,7 +13,7 @@ public static class DeviceFit
     /// What would need less than weights too large for the device: not the commands' general advice, whose shorter
     /// context frees none of them (the check counts the weights alone).
     /// </summary>
-    public const string WeightsRemedy = "a compact (pruned) checkpoint or --device cpu needs less";
+    public const string WeightsRemedy = DeviceOutOfMemoryException.WeightsRemedy;
 
     /// <summary>
     /// Throws <see cref="DeviceOutOfMemoryException"/> when the tensors' stored bytes (what a device backend holds:

@@ -18,6 +18,12 @@ public sealed class DeviceOutOfMemoryException(string message, Exception? inner 
     public string? Remedy { get; init; }
 
     /// <summary>
+    /// The remedy where weights are what does not fit: a checkpoint that stores fewer bytes, or the CPU, which maps
+    /// them. Not a shorter context, the commands' general advice, which frees no weight.
+    /// </summary>
+    public const string WeightsRemedy = "a compact (pruned) checkpoint or --device cpu needs less";
+
+    /// <summary>
     /// This refusal again, its remedy the option that sizes every buffer of the run (perplexity's --seqlen,
     /// continual's --eval-seqlen), with its value, and on a GPU the CPU beside it.
     /// </summary>

@@ -42,9 +42,44 @@ public sealed class IlgpuCpuHostMemoryTests(IlgpuCpuFixture fixture) : IClassFix
         Backend.HostFit = new HostBufferFit { AvailableMemory = () => Reserve + (1L << 20) };
         var e = Assert.Throws<DeviceOutOfMemoryException>(() => Backend.LoadWeight(view));
         Assert.Contains("2.0 MiB for weight 'model.layers.0.mlp.up_proj.weight' did not fit", e.Message, StringComparison.Ordinal);
+        // A weight is what did not fit: a shorter context (the commands' general advice) frees none of it.
+        Assert.Equal(DeviceOutOfMemoryException.WeightsRemedy, e.Remedy);
 
         Backend.HostFit = new HostBufferFit { AvailableMemory = () => Reserve + (4L << 20) };
         using DeviceWeight loaded = Backend.LoadWeight(view);
         Assert.Equal(1024, loaded.Rows);
+    }
+
+    /// <summary>
+    /// A norm's vector and a compressed weight are weights too: their refusal named "a buffer of N floats" (the
+    /// vector) and gave the commands' general advice of a shorter context, which frees no weight.
+    /// </summary>
+    [Fact]
+    public unsafe void A_vector_past_the_host_memory_available_is_refused_naming_the_tensor_with_the_weights_remedy()
+    {
+        var values = new float[512 << 10]; // 2 MiB
+        fixed (float* data = values)
+        {
+            var view = new TensorView("model.norm.weight", DType.F32, [values.Length], (byte*)data, values.Length * sizeof(float));
+            Backend.HostFit = new HostBufferFit { AvailableMemory = () => Reserve + (1L << 20) };
+            var e = Assert.Throws<DeviceOutOfMemoryException>(() => Backend.LoadVector(view));
+            Assert.Contains("2.0 MiB for weight 'model.norm.weight' did not fit", e.Message, StringComparison.Ordinal);
+            Assert.Equal(DeviceOutOfMemoryException.WeightsRemedy, e.Remedy);
+        }
+    }
+
+    [Fact]
+    public void A_compressed_weight_past_the_host_memory_available_is_refused_with_the_weights_remedy()
+    {
+        var dense = new float[1024 * 1024];
+        for (int i = 0; i < dense.Length; i += 2)
+        {
+            dense[i] = 1 + (i % 7); // 2 of each 4 kept: 2 MiB of values
+        }
+        Backend.HostFit = new HostBufferFit { AvailableMemory = () => Reserve + (1L << 20) };
+        var e = Assert.Throws<DeviceOutOfMemoryException>(() =>
+            ((ISparseWeightLoader)Backend).LoadSparseWeight(Copal.Tensors.Sparse.NMSparseMatrix.FromDense("model.layers.0.mlp.up_proj.weight", dense, 1024, 1024, 2, 4)));
+        Assert.Contains("model.layers.0.mlp.up_proj.weight", e.Message, StringComparison.Ordinal);
+        Assert.Equal(DeviceOutOfMemoryException.WeightsRemedy, e.Remedy);
     }
 }

@@ -160,9 +160,9 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         int valueSize = nm.DType.SizeOf();
         long rowValueBytes = (long)nm.Cols / 2 * valueSize, rowIndexBytes = nm.IndexStride;
         int slabRows = (int)Math.Clamp(InterleaveSlabBytes / (rowValueBytes + rowIndexBytes), 1, nm.Rows);
-        MemoryBuffer1D<byte, Stride1D.Dense> values = AllocateOnDevice<byte>(Math.Max(rowValueBytes * nm.Rows, 1), what);
+        MemoryBuffer1D<byte, Stride1D.Dense> values = AllocateOnDevice<byte>(Math.Max(rowValueBytes * nm.Rows, 1), what, DeviceOutOfMemoryException.WeightsRemedy);
         owned.Add(values);
-        MemoryBuffer1D<byte, Stride1D.Dense> index = AllocateOnDevice<byte>(Math.Max(rowIndexBytes * nm.Rows, 1), what);
+        MemoryBuffer1D<byte, Stride1D.Dense> index = AllocateOnDevice<byte>(Math.Max(rowIndexBytes * nm.Rows, 1), what, DeviceOutOfMemoryException.WeightsRemedy);
         owned.Add(index);
         var slabValues = new byte[rowValueBytes * slabRows];
         var slabIndex = new byte[rowIndexBytes * slabRows];
@@ -200,11 +200,11 @@ public sealed partial class IlgpuBackend : ISparseWeightLoader
         return (values, default, default, F32Weights.Over(values.View.AsContiguous()));
     }
 
-    /// <summary>Copies <paramref name="data"/> (part of <paramref name="what"/>) to a new device buffer (at least one element long).</summary>
+    /// <summary>Copies <paramref name="data"/> (part of weight <paramref name="what"/>) to a new device buffer (at least one element long); refused with the weights' remedy where it does not fit.</summary>
     private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> data, List<MemoryBuffer> owned, string what)
         where T : unmanaged
     {
-        MemoryBuffer1D<T, Stride1D.Dense> buffer = AllocateOnDevice<T>(Math.Max(data.Length, 1), what);
+        MemoryBuffer1D<T, Stride1D.Dense> buffer = AllocateOnDevice<T>(Math.Max(data.Length, 1), what, DeviceOutOfMemoryException.WeightsRemedy);
         owned.Add(buffer);
         if (!data.IsEmpty)
         {

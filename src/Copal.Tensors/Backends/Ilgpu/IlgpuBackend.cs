@@ -133,13 +133,13 @@ public sealed partial class IlgpuBackend : IPartialBackend
         IlgpuWeight weight;
         if (view.DType == DType.F32)
         {
-            MemoryBuffer1D<float, Stride1D.Dense> values = AllocateOnDevice<float>(Math.Max(view.ElementCount, 1), $"weight '{view.Name}'");
+            MemoryBuffer1D<float, Stride1D.Dense> values = AllocateWeight<float>(Math.Max(view.ElementCount, 1), view.Name);
             values.View.AsContiguous().SubView(0, view.ElementCount).CopyFromCPU(_stream, ref Unsafe.AsRef<float>(view.Data), view.ElementCount);
             weight = new IlgpuWeight(this, values, view.Name, rows, cols);
         }
         else
         {
-            MemoryBuffer1D<ushort, Stride1D.Dense> words = AllocateOnDevice<ushort>(Math.Max(view.ElementCount, 1), $"weight '{view.Name}'");
+            MemoryBuffer1D<ushort, Stride1D.Dense> words = AllocateWeight<ushort>(Math.Max(view.ElementCount, 1), view.Name);
             words.View.AsContiguous().SubView(0, view.ElementCount).CopyFromCPU(_stream, ref Unsafe.AsRef<ushort>(view.Data), view.ElementCount);
             weight = new IlgpuWeight(this, words, view.Name, view.DType, rows, cols);
         }
@@ -155,9 +155,10 @@ public sealed partial class IlgpuBackend : IPartialBackend
         {
             throw new ArgumentException($"LoadVector: tensor '{view.Name}' is {view.DType}; expected F32, F16 or BF16", nameof(view));
         }
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var values = new float[checked((int)view.ElementCount)];
         Numerics.FloatConvert.ToSingle(view, values);
-        DeviceBuffer buffer = Allocate(values.Length);
+        var buffer = new IlgpuBuffer(this, AllocateWeight<float>(Math.Max(values.Length, 1), view.Name), values.Length);
         Upload(values, buffer);
         return buffer;
     }
@@ -219,13 +220,13 @@ public sealed partial class IlgpuBackend : IPartialBackend
     /// that names the size, the purpose and the device's memory, instead of a driver error code. On the CPU
     /// accelerator a request past the host memory available is refused before it is made (<see cref="HostFit"/>).
     /// </summary>
-    private MemoryBuffer1D<T, Stride1D.Dense> AllocateOnDevice<T>(long length, string what)
+    private MemoryBuffer1D<T, Stride1D.Dense> AllocateOnDevice<T>(long length, string what, string? remedy = null)
         where T : unmanaged
     {
         long bytes = length * Unsafe.SizeOf<T>();
         if (HostFit is HostBufferFit fit && !fit.Fits(bytes))
         {
-            throw OutOfMemory(bytes, what, null);
+            throw OutOfMemory(bytes, what, null, remedy);
         }
         try
         {
@@ -233,11 +234,19 @@ public sealed partial class IlgpuBackend : IPartialBackend
         }
         catch (Exception e) when (IsOutOfMemory(e))
         {
-            throw OutOfMemory(bytes, what, e);
+            throw OutOfMemory(bytes, what, e, remedy);
         }
     }
 
-    private DeviceOutOfMemoryException OutOfMemory(long bytes, string what, Exception? inner)
+    /// <summary>
+    /// Device memory for (part of) weight <paramref name="name"/>. Where it does not fit, the refusal's remedy is the
+    /// weights' (<see cref="DeviceOutOfMemoryException.WeightsRemedy"/>): the commands' general advice names a shorter
+    /// context, which frees no weight.
+    /// </summary>
+    private MemoryBuffer1D<T, Stride1D.Dense> AllocateWeight<T>(long length, string name)
+        where T : unmanaged => AllocateOnDevice<T>(length, $"weight '{name}'", DeviceOutOfMemoryException.WeightsRemedy);
+
+    private DeviceOutOfMemoryException OutOfMemory(long bytes, string what, Exception? inner, string? remedy)
     {
         string free = _accelerator switch
         {
@@ -248,7 +257,10 @@ public sealed partial class IlgpuBackend : IPartialBackend
             _ => "",
         };
         return new DeviceOutOfMemoryException(
-            $"{Info.Kind} device '{Info.DeviceName}' is out of memory: {ByteSize.Format(bytes)} for {what} did not fit (the device has {ByteSize.Format(Info.MemoryBytes)}{free})", inner);
+            $"{Info.Kind} device '{Info.DeviceName}' is out of memory: {ByteSize.Format(bytes)} for {what} did not fit (the device has {ByteSize.Format(Info.MemoryBytes)}{free})", inner)
+        {
+            Remedy = remedy,
+        };
     }
 
     private static bool IsOutOfMemory(Exception e) => e switch
