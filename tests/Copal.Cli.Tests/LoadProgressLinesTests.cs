@@ -19,7 +19,7 @@ public sealed class LoadProgressLinesTests
         Assert.Equal("weights: 22 of 22 layers uploaded", LoadProgressLines.Text(new LoadProgress(LoadStage.LayersUploaded, LayersDone: 22, Layers: 22)));
         Assert.Equal("sparse: 35 linears loaded compact, 0 converted at load (0.0 s), 0 densified",
             LoadProgressLines.Text(new LoadProgress(LoadStage.Sparse, "35 linears loaded compact, 0 converted at load (0.0 s), 0 densified")));
-        Assert.Equal("sparse weights are densified at load (--sparse off)", LoadProgressLines.Text(new LoadProgress(LoadStage.Note, "sparse weights are densified at load (--sparse off)")));
+        Assert.Equal("sparse weights are densified at load (sparse kernels off)", LoadProgressLines.Text(new LoadProgress(LoadStage.Note, "sparse weights are densified at load (sparse kernels off)")));
     }
 
     [Fact]

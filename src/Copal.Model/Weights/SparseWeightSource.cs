@@ -147,7 +147,7 @@ public sealed unsafe class SparseWeightSource : IDisposable
         {
             _loggedDensify = true;
             _log?.Invoke(Mode == SparseLoadMode.Off
-                ? "sparse weights are densified at load (--sparse off)"
+                ? "sparse weights are densified at load (sparse kernels off)"
                 : $"backend {backend.Info.Kind} has no sparse kernels: sparse weights are densified at load");
         }
         using (matrix)
