@@ -52,8 +52,11 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
             separate.Add(await PostAsync(Completions, new { model = Model, prompt = p, max_tokens = 12, temperature = 0 }));
         }
         // The most sequences the engine held at a decode step while the request ran: all of them, if they were
-        // submitted together, and 1 had they run one after another.
+        // submitted together, and 1 had they run one after another. The admission waits for all of them: taken before
+        // the others were queued (a loaded machine), the first prompt's 12 tokens could all be decoded alone.
         int most = 0;
+        long started = server.Engine.Statistics.Started;
+        server.BeforeAdmission = () => AwaitQueued(started + s_prompts.Length);
         server.BeforeDecodeStep = () => most = Math.Max(most, server.Engine.Statistics.Active);
         JsonElement together;
         try
@@ -63,6 +66,7 @@ public sealed class ChoicesTests(ServerFixture server) : IClassFixture<ServerFix
         finally
         {
             server.BeforeDecodeStep = null;
+            server.BeforeAdmission = null;
         }
         JsonElement[] choices = Choices(together);
         Assert.Equal(s_prompts.Length, choices.Length);
