@@ -123,6 +123,63 @@ public sealed class ChatClientToolTests : IDisposable
         Assert.Equal("UTC", ((JsonElement)Assert.Single(call.Arguments!).Value!).GetString());
     }
 
+    /// <summary>
+    /// A reply's calls all come back unless ChatOptions.AllowMultipleToolCalls is false, as OpenAI's parallel_tool_calls
+    /// defaults to true; then only the first does.
+    /// </summary>
+    [Theory]
+    [InlineData(null, 2)]
+    [InlineData(true, 2)]
+    [InlineData(false, 1)]
+    public void A_replys_calls_all_come_back_unless_multiple_calls_are_not_allowed(bool? allow, int count)
+    {
+        JsonElement none = JsonDocument.Parse("{\"type\":\"object\",\"properties\":{}}").RootElement;
+        var options = new ChatOptions
+        {
+            Tools = [AIFunctionFactory.CreateDeclaration("get_time", "The time now", none), AIFunctionFactory.CreateDeclaration("get_date", "The date", none)],
+            AllowMultipleToolCalls = allow,
+        };
+        OfferedTools tools = _client.Tools(options)!;
+        List<AIContent> contents = [new TextContent("<tool_call>{\"name\": \"get_time\"}</tool_call>\n<tool_call>{\"name\": \"get_date\"}</tool_call>")];
+        Assert.True(CopalChatClient.ReadCalls(contents, tools.Splitter(), final: true, tools.Parallel));
+        Assert.Equal(new[] { "get_time", "get_date" }.Take(count), contents.OfType<FunctionCallContent>().Select(c => c.Name));
+    }
+
+    /// <summary>
+    /// A function declared without a description (M.E.AI's default is empty text) is shown to the model without one,
+    /// as serve shows a request's tool that has none, not with "description": "".
+    /// </summary>
+    [Fact]
+    public void A_function_without_a_description_is_shown_without_one()
+    {
+        AITool time = AIFunctionFactory.CreateDeclaration("get_time", null, JsonDocument.Parse("{\"type\":\"object\",\"properties\":{}}").RootElement);
+        Assert.Equal("", time.Description);
+        string prompt = _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time] }).Prompt!;
+        Assert.Contains("{\"type\": \"function\", \"function\": {\"name\": \"get_time\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}}", prompt, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// An assistant message that only calls functions reaches the template with no content (none, as OpenAI's clients
+    /// send null), not empty text: DeepSeek-V3's template writes the calls only then. A result given as a JSON string
+    /// is its text, as a plain string is.
+    /// </summary>
+    [Fact]
+    public void An_assistant_message_of_calls_alone_has_no_content_and_a_json_string_result_is_its_text()
+    {
+        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("deepseek-v3"));
+        ChatMessage[] messages =
+        [
+            new(ChatRole.User, "Time in Tokyo?"),
+            new(ChatRole.Assistant, [new FunctionCallContent("call_2", "get_time", new Dictionary<string, object?> { ["tz"] = "Asia/Tokyo" })]),
+            new(ChatRole.Tool, [new FunctionResultContent("call_2", "21:05")]),
+        ];
+        string prompt = client.ToRequest(messages, null).Prompt!;
+        Assert.Contains("<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n", prompt, StringComparison.Ordinal);
+        Assert.Contains("<｜tool▁output▁begin｜>21:05<｜tool▁output▁end｜>", prompt, StringComparison.Ordinal);
+        ChatMessage[] jsonResult = [messages[0], messages[1], new(ChatRole.Tool, [new FunctionResultContent("call_2", JsonSerializer.SerializeToElement("21:05"))])];
+        Assert.Equal(prompt, client.ToRequest(jsonResult, null).Prompt);
+    }
+
     /// <summary>RequireSpecific and RequireAny are made by structured outputs: stories260K answers a call, whole or streamed.</summary>
     [Fact]
     public async Task A_required_call_comes_back_as_a_function_call_whole_or_streamed()

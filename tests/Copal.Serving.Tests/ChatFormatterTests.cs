@@ -87,8 +87,11 @@ public sealed class ChatFormatterTests : IDisposable
         Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n",
             formatter.Format(hi, new Dictionary<string, object?> { ["enable_thinking"] = false }).Text);
         Assert.Equal(formatter.Format(hi).Text, formatter.Format(hi, new Dictionary<string, object?> { ["enable_thinking"] = true }).Text);
-        var e = Assert.Throws<ArgumentException>(() => formatter.Format(hi, new Dictionary<string, object?> { ["messages"] = "x" }));
-        Assert.Contains("the template argument 'messages' is set from the request itself", e.Message, StringComparison.Ordinal);
+        foreach (string set in (string[])["messages", "add_generation_prompt", "tools"])
+        {
+            var e = Assert.Throws<ArgumentException>(() => formatter.Format(hi, new Dictionary<string, object?> { [set] = "x" }));
+            Assert.Contains($"the template argument '{set}' is set from the request itself", e.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -28,6 +28,13 @@ public sealed class ToolCallSplitterTests
         { "hermes", "<tool_call>{\"name\": \"get_time\", \"arguments\": [1]}</tool_call>", "<tool_call>{\"name\": \"get_time\", \"arguments\": [1]}</tool_call>", [] },
         { "hermes", "No tools needed: 2 < 3.", "No tools needed: 2 < 3.", [] },
         { "hermes", "ends with <tool_ca", "ends with <tool_ca", [] },
+        // Arguments past ASCII: the block's end is found by characters, not by the JSON's UTF-8 bytes.
+        { "hermes", "<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Z\u00fcrich\"}}</tool_call>\n<tool_call>{\"name\": \"get_time\"}</tool_call>",
+            "", ["get_weather {\"city\": \"Z\u00fcrich\"}", "get_time {}"] },
+        // A block closed by anything but </tool_call> (here a tag as long as it) does not read; nor do arguments in a
+        // string that holds JSON other than an object (a caller could not make that call).
+        { "hermes", "<tool_call>{\"name\": \"get_time\"}</tool-call>", "<tool_call>{\"name\": \"get_time\"}</tool-call>", [] },
+        { "hermes", "<tool_call>{\"name\": \"get_time\", \"arguments\": \"[1]\"}</tool_call>", "<tool_call>{\"name\": \"get_time\", \"arguments\": \"[1]\"}</tool_call>", [] },
         // Llama 3.1: the whole reply is the call, parameters (or arguments); several joined by ';'; the python tag.
         { "llama3_json", "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", "", ["get_weather {\"city\": \"Paris\"}"] },
         { "llama3_json", " <|python_tag|>{\"name\": \"get_time\", \"arguments\": {\"tz\": \"CET\"}}; {\"name\": \"get_weather\", \"parameters\": {}}", "", ["get_time {\"tz\": \"CET\"}", "get_weather {}"] },
@@ -35,6 +42,11 @@ public sealed class ToolCallSplitterTests
         { "llama3_json", "{\"name\": \"get_time\"} trailing", "{\"name\": \"get_time\"} trailing", [] },
         { "llama3_json", "{\"answer\": 4}", "{\"answer\": 4}", [] },
         { "llama3_json", "<b>bold</b>", "<b>bold</b>", [] },
+        // Line breaks between the calls and after the last are whitespace like any other.
+        { "llama3_json", "{\"name\": \"get_time\", \"parameters\": {}};\n{\"name\": \"get_weather\", \"parameters\": {}}\n", "", ["get_time {}", "get_weather {}"] },
+        // The python tag and nothing after it makes no call: the reply is its text, not nothing.
+        { "llama3_json", "<|python_tag|>", "<|python_tag|>", [] },
+        { "llama3_json", " <|python_tag|>\n", " <|python_tag|>\n", [] },
     };
 
     [Theory]
@@ -48,7 +60,8 @@ public sealed class ToolCallSplitterTests
         new("get_weather", JsonDocument.Parse("""
             {"type": "object", "additionalProperties": false, "properties": {
               "city": {"type": "string"}, "days": {"type": "integer"}, "metric": {"type": "boolean"}, "lat": {"type": "number"},
-              "opts": {"type": "object"}, "tags": {"type": "array"}, "note": {"type": ["string", "null"]}, "n": {"anyOf": [{"type": "integer"}, {"type": "null"}]}}}
+              "opts": {"type": "object"}, "tags": {"type": "array"}, "note": {"type": ["string", "null"]}, "n": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+              "m": {"type": ["null", "integer"]}, "k": {"type": " Integer "}}}
             """).RootElement),
         new("get_time", null),
     ];
@@ -67,6 +80,18 @@ public sealed class ToolCallSplitterTests
         { Block("get_weather", "days= 7 ", "lat=48.85", "metric=True", "opts={\"a\":[1,2.5]}", "tags=[\"x\",\"y\"]", "n=null", "note=None"), "",
             ["get_weather {\"days\": 7, \"lat\": 48.85, \"metric\": true, \"opts\": {\"a\": [1, 2.5]}, \"tags\": [\"x\", \"y\"], \"n\": null, \"note\": null}"] },
         { Block("get_weather", "lat=2.0", "days=-12_000", "n=0.00001"), "", ["get_weather {\"lat\": 2, \"days\": -12000, \"n\": \"0.00001\"}"] },
+        // A type list's first type that is not null, a type name in any case and with spaces; null for an integer.
+        { Block("get_weather", "m=1_000", "k=+6", "days=None"), "", ["get_weather {\"m\": 1000, \"k\": 6, \"days\": null}"] },
+        // Python's int() takes single underscores between digits only.
+        { Block("get_weather", "days=1_", "m=1__0", "k=_1"), "", ["get_weather {\"days\": \"1_\", \"m\": \"1__0\", \"k\": \"_1\"}"] },
+        // Numbers as Python writes vLLM's value: a small one as repr writes it (1e-05), an integral one as an integer
+        // however large (int(1e16)), never .NET's exponent form.
+        { Block("get_weather", "lat=0.00001"), "", ["get_weather {\"lat\": 1e-05}"] },
+        // An object of several members, written again with Python's ", " and ": ".
+        { Block("get_weather", "opts={\"a\":1,\"b\":{\"c\":null,\"d\":true}}"), "", ["get_weather {\"opts\": {\"a\": 1, \"b\": {\"c\": null, \"d\": true}}}"] },
+        { Block("get_weather", "lat=1e16"), "", ["get_weather {\"lat\": 10000000000000000}"] },
+        // Control characters escaped as json.dumps escapes them: \b and \f by name, the rest as \u00XX.
+        { Block("get_weather", "city=a\bb\fc\u0001d"), "", ["get_weather {\"city\": \"a\\bb\\fc\\u0001d\"}"] },
         // A string stays text, "null" too; text that is not its type stays text; a boolean other than true is false.
         { Block("get_weather", "city=null", "days=three", "lat=inf", "opts={bad", "metric=yes"), "",
             ["get_weather {\"city\": \"null\", \"days\": \"three\", \"lat\": \"inf\", \"opts\": \"{bad\", \"metric\": false}"] },
@@ -88,6 +113,10 @@ public sealed class ToolCallSplitterTests
         { Block("get_time") + " Done.", Block("get_time") + " Done.", [] },
         { "<function=get_time>\n</function>", "<function=get_time>\n</function>", [] },
         { "2 < 3 <tool_ca", "2 < 3 <tool_ca", [] },
+        // A block closed by anything but </tool_call>; a parameter with no name, or a name that is no tag's (a '<' in it).
+        { Block("get_time")[..^"</tool_call>".Length] + "</tool-call>", Block("get_time")[..^"</tool_call>".Length] + "</tool-call>", [] },
+        { Block("get_time", "=CET"), Block("get_time", "=CET"), [] },
+        { Block("get_time", "x<y=1"), Block("get_time", "x<y=1"), [] },
     };
 
     [Theory]
@@ -106,6 +135,20 @@ public sealed class ToolCallSplitterTests
         Assert.Equal("", content);
         Assert.Equal(["get_weather {\"city\": \"Paris\", \"days\": 3}"], calls.Select(c => $"{c.Name} {c.Arguments}"));
         Assert.Equal("object", tools.Schema().GetProperty("type").GetString());
+    }
+
+    /// <summary>A forced call's reply that is JSON but no object (a schema that let it through) is no call: it is content.</summary>
+    [Theory]
+    [InlineData("42")]
+    [InlineData("\"get_time\"")]
+    [InlineData("null")]
+    public void A_forced_reply_that_is_not_an_object_is_content(string reply)
+    {
+        ToolCallSplitter splitter = ToolCallSplitter.Forced("get_time", s_tools);
+        Assert.Equal("", splitter.Push(reply));
+        (string content, IReadOnlyList<ToolCall> calls) = splitter.Finish();
+        Assert.Equal(reply, content);
+        Assert.Empty(calls);
     }
 
     private static void AssertSplits(ToolCallFormat f, string reply, string content, string[] calls, KeyValuePair<string, JsonElement?>[]? schemas)

@@ -18,6 +18,9 @@ public sealed class ThinkTagSplitterTests
         // Never closed (max_tokens mid-thought): all reasoning.
         { "<｜Assistant｜><think>\n", "Still thinking about it", "Still thinking about it", "" },
         { "", "  <think>a</think>", "a", "" },
+        // All the whitespace after a tag is left out, however many pieces it comes in.
+        { "", "<think>\n\n  a</think>\n \nb", "a", "b" },
+        { "<｜Assistant｜><think>", "\n\nLet me see.</think>Four.", "Let me see.", "Four." },
         // A reply that does not open with the tag is content, unchanged, tags and all.
         { "", "  Hello <think>x</think> there", "", "  Hello <think>x</think> there" },
         { "", "<thinking>no</thinking>", "", "<thinking>no</thinking>" },

@@ -196,6 +196,19 @@ public class LlamaConfigTests
         Assert.Equal((2047, "0,1,2,3,4"), (mini.SlidingWindow, string.Join(',', mini.SlidingWindowLayers)));
     }
 
+    /// <summary>Each class's rms_norm_eps default where the config has none: Olmo2Config's is 1e-5, as Phi3Config's; LlamaConfig's, MistralConfig's and the Qwen configs' 1e-6.</summary>
+    [Theory]
+    [InlineData("olmo2", 1e-5)]
+    [InlineData("phi3", 1e-5)]
+    [InlineData("llama", 1e-6)]
+    [InlineData("mistral", 1e-6)]
+    [InlineData("qwen2", 1e-6)]
+    public void Rms_norm_eps_defaults_as_the_configs_class_does(string modelType, double eps)
+    {
+        string json = Minimal.Replace("\"architectures\": [\"LlamaForCausalLM\"], ", $"\"model_type\": \"{modelType}\", ", StringComparison.Ordinal);
+        Assert.Equal(eps, LlamaConfig.Parse(json, "config.json").RmsNormEps);
+    }
+
     /// <summary>Phi-4-mini's shapes: head_dim 128, three quarters turned, longrope over 48 pairs from 4,096 to 131,072 positions.</summary>
     [Fact]
     public void Phi3_partial_rotary_and_longrope_read_as_transformers_computes_them()

@@ -52,6 +52,16 @@ public class BackendFactoryTests
         Assert.Equal("cpu", BackendFactory.FindUsable("cpu", out _));
     }
 
+    /// <summary>The two kinds that are always present are found as themselves, with no reason, without asking ILGPU.</summary>
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("ilgpu-cpu")]
+    public void FindUsable_finds_the_kinds_that_are_always_present(string kind)
+    {
+        Assert.Equal(kind, BackendFactory.FindUsable(kind, out string? reason));
+        Assert.Null(reason);
+    }
+
     [Fact]
     public void Cpu_spec_gives_the_cpu_backend()
     {

@@ -73,6 +73,90 @@ public class CpuFallbackTests
         Assert.Contains("MatMul", log[0], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A device with MatMul but without Embedding still keeps a CPU copy of each weight it loads: the fallback looks the
+    /// rows up there, rather than fail on a weight it has no CPU side of.
+    /// </summary>
+    [Fact]
+    public unsafe void A_device_without_embedding_looks_the_rows_up_on_the_cpu()
+    {
+        var log = new List<string>();
+        IlgpuBackend device = IlgpuDevices.OpenCpu();
+        device.Disable(BackendOp.Embedding);
+        using IBackend backend = CpuFallbackBackend.Wrap(device, () => new CpuBackend(1));
+        backend.Log = log.Add;
+        using var w = new StoredMatrix(DType.BF16, 5, 7, seed: 3);
+        using DeviceWeight table = backend.LoadWeight(new TensorView("embed", DType.BF16, [5, 7], w.Data, 70));
+        using DeviceBuffer rows = backend.Allocate(14);
+        backend.Embedding(table, [3, 0], rows);
+        var got = new float[14];
+        backend.Download(rows, got);
+        Assert.Equal([.. w.Values.Skip(21).Take(7), .. w.Values.Take(7)], got);
+        Assert.Contains("Embedding", Assert.Single(log), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A device's fused projection kernel stands for the plain ops: where the device lacks one of them (MatMul, or the
+    /// gate's SiluMul) the fused op runs as the plain ops, the missing one on the CPU, not as the device's own kernel.
+    /// </summary>
+    [Theory]
+    [InlineData(BackendOp.MatMul)]
+    [InlineData(BackendOp.SiluMul)]
+    public unsafe void A_device_without_an_op_a_fused_projection_stands_for_runs_the_plain_ops(BackendOp missing)
+    {
+        var log = new List<string>();
+        IlgpuBackend device = IlgpuDevices.OpenCpu();
+        device.Disable(missing);
+        using IBackend backend = CpuFallbackBackend.Wrap(device, () => new CpuBackend(1));
+        backend.Log = log.Add;
+        using var cpu = new CpuBackend(1);
+        using var gate = new StoredMatrix(DType.F32, 5, 7, seed: 3);
+        using var up = new StoredMatrix(DType.F32, 5, 7, seed: 4);
+        float[] input = Rand.Floats(14, 1);
+        float[] Run(IBackend on)
+        {
+            using DeviceWeight g = on.LoadWeight(new TensorView("gate", DType.F32, [5, 7], gate.Data, 140));
+            using DeviceWeight u = on.LoadWeight(new TensorView("up", DType.F32, [5, 7], up.Data, 140));
+            using DeviceBuffer x = on.Allocate(14), y0 = on.Allocate(10), y1 = on.Allocate(10), y2 = on.Allocate(10);
+            on.Upload(input, x);
+            on.MatMulTriple(x, g, y0, u, y1, g, y2, 2);
+            on.MatMulSiluGate(x, g, u, y0, y1, 2);
+            var gated = new float[10];
+            on.Download(y0, gated);
+            return gated;
+        }
+        // silu(x · gateᵀ) · (x · upᵀ), computed here.
+        var expected = new float[10];
+        for (int r = 0; r < 2; r++)
+        {
+            for (int o = 0; o < 5; o++)
+            {
+                double g = 0, u = 0;
+                for (int c = 0; c < 7; c++)
+                {
+                    g += (double)input[r * 7 + c] * gate.Values[o * 7 + c];
+                    u += (double)input[r * 7 + c] * up.Values[o * 7 + c];
+                }
+                expected[r * 5 + o] = (float)(g / (1 + Math.Exp(-g)) * u);
+            }
+        }
+        Tolerances.AssertNmse(Run(backend), expected, what: $"MatMulSiluGate without {missing}");
+        Tolerances.AssertNmse(Run(cpu), expected, what: "MatMulSiluGate on the cpu");
+        Assert.StartsWith($"{missing} is not implemented", Assert.Single(log), StringComparison.Ordinal);
+    }
+
+    /// <summary>The fused ops' buffer checks: a batch row below 0, and y aliasing the delta AddRmsNorm adds.</summary>
+    [Fact]
+    public void The_fused_ops_refuse_a_row_below_zero_and_an_output_that_aliases_an_input()
+    {
+        Assert.Equal("row", Assert.Throws<ArgumentException>(() => FusedOps.CheckBatchRow(-1, new AttentionShape(Rows: 1, StartPos: 0, Heads: 1, KvHeads: 1, HeadDim: 2, Scale: 1f))).ParamName);
+        using var cpu = new CpuBackend(1);
+        using DeviceBuffer x = cpu.Allocate(4), delta = cpu.Allocate(4), y = cpu.Allocate(4);
+        FusedOps.CheckAddRmsNormBuffers(x, delta, y);
+        Assert.Equal("y", Assert.Throws<ArgumentException>(() => FusedOps.CheckAddRmsNormBuffers(x, delta, delta)).ParamName);
+        Assert.Equal("y", Assert.Throws<ArgumentException>(() => FusedOps.CheckAddRmsNormBuffers(x, delta, x)).ParamName);
+    }
+
     [Fact]
     public void A_device_without_a_fused_op_runs_the_ops_it_stands_for_each_where_it_can()
     {

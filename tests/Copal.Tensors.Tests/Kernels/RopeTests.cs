@@ -204,6 +204,23 @@ public class RopeTests
         Assert.Contains("beta_slow 0", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The ramp's upper end is at most the rotary dim less one (HF's min(high, dim - 1)), which decides the slope where
+    /// the slowest pair would turn less than once at a pair past the head: d 8, θ 10, L 512 give the ramp 1..⌈7.64⌉ = 8,
+    /// held to 1..7. The expected frequencies are HF <c>_compute_yarn_parameters</c>' own (torch, f32), factor 4.
+    /// </summary>
+    [Fact]
+    public void Yarns_ramp_ends_at_the_rotary_dim_less_one()
+    {
+        var scaling = new RopeScaling("yarn", 4, OriginalMaxPositionEmbeddings: 512);
+        float[] expected = [1.0f, 0.5623413324356079f, 0.2766993045806885f, 0.13337095081806183f];
+        float[] got = RopeTables.Build(1, 8, 10, scaling).InverseFrequencies;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.True(Math.Abs(got[i] - expected[i]) <= Math.ScaleB(expected[i], -22), FormattableString.Invariant($"pair {i}: {got[i]:R}, expected {expected[i]:R}"));
+        }
+    }
+
     /// <summary>A non-finite angle names what gave the frequency: longrope's factor list entry, not the factor it never reads.</summary>
     [Fact]
     public void A_non_finite_angle_names_the_field_behind_the_frequency()
