@@ -210,6 +210,7 @@ public sealed class InferenceEngine : IDisposable
                 {
                     job.RequestStop();
                     stoppedByText = true;
+                    await AwaitEnd(job, cancellationToken).ConfigureAwait(false);
                     yield return new CompletionChunk(text, [id]) { FinishReason = FinishReason.Stop, Usage = usage(count), ChosenAt = chosenAt, Logprobs = logprobs, PromptLogprobs = count == 1 ? job.PromptLogprobs : null, TextOffset = offset };
                     done = true;
                     yield break;
@@ -235,6 +236,26 @@ public sealed class InferenceEngine : IDisposable
         FinishReason finish = job.StopReason == StopReason.EndOfSequence ? FinishReason.Stop : FinishReason.Length;
         // A job that generated nothing (max_tokens 0, or an end of sequence first) gives the prompt's on its only chunk.
         yield return new CompletionChunk(tail, []) { FinishReason = finish, Usage = usage(count), PromptLogprobs = count == 0 ? job.PromptLogprobs : null, Logprobs = endLogprobs, TextOffset = released + tail.Length };
+    }
+
+    // The scheduler ends a job whose text holds a stop text at the token that completed it (or, when only this reader
+    // saw it, at its next step), after the rest of that round's work. The caller hears the answer once it has: the
+    // slot given back and the request counted, as at an end-of-sequence token. Tokens chosen meanwhile are dropped, and
+    // a failure after the stop text (the next step's) does not undo an answer already complete.
+    private static async ValueTask AwaitEnd(SequenceJob job, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await job.Tokens.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (job.Tokens.Reader.TryRead(out _))
+                {
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+        }
     }
 
     // The text of a reply's tokens: after the prompt's when the reply continues it (echo), as a stop text may begin there.
