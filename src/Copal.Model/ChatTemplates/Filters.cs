@@ -28,7 +28,8 @@ internal sealed partial class Interpreter
                 case ArrayValue arr:
                     return name switch
                     {
-                        "list" => arr,
+                        // A tuple (an items pair) becomes a list, as Python's list() makes one: it prints ['a', 1].
+                        "list" => arr.IsTuple ? new ArrayValue(arr.Items) : arr,
                         "first" => arr.Items.Count > 0 ? arr.Items[0] : UndefinedValue.Instance,
                         "last" => arr.Items.Count > 0 ? arr.Items[^1] : UndefinedValue.Instance,
                         "length" => new IntegerValue(arr.Items.Count),

@@ -52,7 +52,7 @@ public sealed class PythonValuePrintingTests
     [InlineData("{{ [\"it's\", 'a\"b', 'x\\\\y\\n', 'é\u200b\u007f'] }}", "[\"it's\", 'a\"b', 'x\\\\y\\n', 'é\\u200b\\x7f']")]
     [InlineData("{{ [1.0, 0.0001, 1.0 / 3] | tojson }}|{{ 2.0 }}|{{ -0.0 }}|{{ 10.0 ** 16 }}|{{ 1 / 100000 }}", "[1.0, 0.0001, 0.3333333333333333]|2.0|-0.0|1e+16|1e-05")]
     [InlineData("{{ {'b': 1, 'a': 2} | dictsort }}|{{ {'b': 1} | items | list | tojson }}", "[('a', 2), ('b', 1)]|[[\"b\", 1]]")]
-    [InlineData("{{ (1, 2) }}|{{ (1, 2) | tojson }}", "(1, 2)|[1, 2]")]
+    [InlineData("{{ (1, 2) }}|{{ (1, 2) | tojson }}|{{ (1, 2) | list }}|{% for p in {'a': 1} | items %}{{ p }}{{ p | list }}{% endfor %}", "(1, 2)|[1, 2]|[1, 2]|('a', 1)['a', 1]")]
     public void Values_print_as_python_str_prints_them(string template, string expected)
     {
         Assert.Equal(expected, new ChatTemplate(template).Render([], false));
