@@ -677,6 +677,12 @@ internal sealed partial class Interpreter
         {
             return BooleanValue.Of(!Values.PyEquals(left, right, where));
         }
+        if (right is ArrayValue list && op is "in" or "not in" && left is not UndefinedValue)
+        {
+            // Membership by Python's ==, so a list may be found in a list of lists, and none in a list.
+            bool member = list.Items.Any(x => Values.PyEquals(x, left, where));
+            return BooleanValue.Of(op == "in" ? member : !member);
+        }
         if (left is UndefinedValue || right is UndefinedValue)
         {
             if (right is UndefinedValue && op is "in" or "not in")
@@ -693,12 +699,6 @@ internal sealed partial class Interpreter
         {
             // Python's str() of each side, as Jinja2 concatenates: 'x' ~ 1.0 is x1.0, 'x' ~ true is xTrue.
             return new StringValue(Values.Render(left, where) + Values.Render(right, where));
-        }
-        if (right is ArrayValue list && op is "in" or "not in")
-        {
-            // Membership by Python's ==, so a list may be found in a list of lists.
-            bool member = list.Items.Any(x => Values.PyEquals(x, left, where));
-            return BooleanValue.Of(op == "in" ? member : !member);
         }
         bool leftNumeric = left is IntegerValue or FloatValue or BooleanValue;
         bool rightNumeric = right is IntegerValue or FloatValue or BooleanValue;

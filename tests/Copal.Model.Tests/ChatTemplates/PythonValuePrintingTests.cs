@@ -41,6 +41,7 @@ public sealed class PythonValuePrintingTests
     [InlineData("{{ '' == false }}|{{ '' != false }}|{{ 0 == false }}|{{ 1 == true }}|{{ '1' == 1 }}|{{ 'true' == true }}", "False|True|True|True|False|False")]
     [InlineData("{{ none == undefined_name }}|{{ [1, 2] == [1, 2.0] }}|{{ {'a': [1]} == {'a': [1]} }}|{{ [] == '' }}|{{ none == false }}", "False|True|True|False|False")]
     [InlineData("{{ 1 in [true] }}|{{ 'a' in [['a']] }}|{{ ['a'] in [['a']] }}|{{ [1, '1', none] | select('equalto', 1) | list }}", "True|False|True|[1]")]
+    [InlineData("{{ none in [1, none] }}|{{ none not in [1] }}|{{ {'k': [1]} in [{'k': [1.0]}] }}", "True|True|True")]
     public void Equality_is_python_equality(string template, string expected)
     {
         Assert.Equal(expected, new ChatTemplate(template).Render([], false));
