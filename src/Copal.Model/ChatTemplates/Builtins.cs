@@ -57,8 +57,9 @@ internal static class Builtins
 
     private static FunctionValue Fn(string name, Func<List<Value>, Func<string>, Value> body) => new(name, (args, _, where) => body(args, where));
 
+    /// <summary>The (key, value) pairs as tuples, as Python's <c>items()</c> gives them (printed <c>('a', 1)</c>; JSON writes them as lists).</summary>
     public static ArrayValue Items(ObjectValue obj) =>
-        new(obj.Map.Select(kv => (Value)new ArrayValue([new StringValue(kv.Key), kv.Value])).ToList());
+        new(obj.Map.Select(kv => (Value)new ArrayValue([new StringValue(kv.Key), kv.Value], isTuple: true)).ToList());
 
     private static bool Affix(string s, List<Value> args, Func<string> where, string name, Func<string, string, bool> test)
     {

@@ -28,14 +28,15 @@ internal sealed partial class Interpreter
                 case ArrayValue arr:
                     return name switch
                     {
-                        "list" => arr,
+                        // A tuple (an items pair) becomes a list, as Python's list() makes one: it prints ['a', 1].
+                        "list" => arr.IsTuple ? new ArrayValue(arr.Items) : arr,
                         "first" => arr.Items.Count > 0 ? arr.Items[0] : UndefinedValue.Instance,
                         "last" => arr.Items.Count > 0 ? arr.Items[^1] : UndefinedValue.Instance,
                         "length" => new IntegerValue(arr.Items.Count),
                         "reverse" => new ArrayValue(Enumerable.Reverse(arr.Items).ToList()),
                         "sort" => new ArrayValue(Builtins.StableSort(arr.Items, x => x, caseSensitive: false, reverse: false, where)),
-                        "join" => Joined(arr.Items.Select(x => Values.JoinElement(x, where)).ToList(), "", node),
-                        "string" => new StringValue(Json.Write(arr, new JsonOptions(null, false, null, false), 0, false, where)),
+                        "join" => Joined(arr.Items.Select(x => Values.Render(x, where)).ToList(), "", node),
+                        "string" => new StringValue(Values.Render(arr, where)),
                         "unique" => new ArrayValue(Builtins.Unique(arr.Items)),
                         "select" => new ArrayValue(arr.Items.Where(x => x.IsTrue).ToList()),
                         "reject" => new ArrayValue(arr.Items.Where(x => !x.IsTrue).ToList()),
@@ -74,8 +75,8 @@ internal sealed partial class Interpreter
                         case "length":
                             return new IntegerValue(obj.Map.Count);
                         case "string":
-                            // What "{{ value }}" prints (JSON), as for a list; the reference refuses it, Jinja2 prints
-                            // str(dict), and a template such as Qwen3-Coder's writes object arguments so.
+                            // What "{{ value }}" prints, Python's str(dict) as Jinja2 prints it; the reference refuses it,
+                            // and a template such as Qwen3-Coder's writes object arguments so.
                             return new StringValue(Values.Render(obj, where));
                         default:
                             Value? builtin = Builtins.ObjectMethod(obj, name);
@@ -87,7 +88,7 @@ internal sealed partial class Interpreter
                         "bool" => b,
                         "int" => new IntegerValue(b.Value ? 1 : 0),
                         "float" => new FloatValue(b.Value ? 1 : 0),
-                        "string" => new StringValue(b.Value ? "true" : "false"),
+                        "string" => new StringValue(Values.Render(b, where)),
                         _ => throw Unsupported(),
                     };
                 case NullValue when name == "string":
@@ -132,7 +133,7 @@ internal sealed partial class Interpreter
                 List<string> parts = operand switch
                 {
                     StringValue s => Builtins.CodePoints(s.Value),
-                    ArrayValue a => a.Items.Select(x => Values.JoinElement(x, where)).ToList(),
+                    ArrayValue a => a.Items.Select(x => Values.Render(x, where)).ToList(),
                     _ => throw Unsupported(),
                 };
                 (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);

@@ -671,11 +671,17 @@ internal sealed partial class Interpreter
         Func<string> where = Where(node);
         if (op == "==")
         {
-            return BooleanValue.Of(Values.LooseEquals(left, right, where));
+            return BooleanValue.Of(Values.PyEquals(left, right, where));
         }
         if (op == "!=")
         {
-            return BooleanValue.Of(!Values.LooseEquals(left, right, where));
+            return BooleanValue.Of(!Values.PyEquals(left, right, where));
+        }
+        if (right is ArrayValue list && op is "in" or "not in" && left is not UndefinedValue)
+        {
+            // Membership by Python's ==, so a list may be found in a list of lists, and none in a list.
+            bool member = list.Items.Any(x => Values.PyEquals(x, left, where));
+            return BooleanValue.Of(op == "in" ? member : !member);
         }
         if (left is UndefinedValue || right is UndefinedValue)
         {
@@ -691,7 +697,8 @@ internal sealed partial class Interpreter
         }
         if (op == "~")
         {
-            return new StringValue(Values.Primitive(left, where) + Values.Primitive(right, where));
+            // Python's str() of each side, as Jinja2 concatenates: 'x' ~ 1.0 is x1.0, 'x' ~ true is xTrue.
+            return new StringValue(Values.Render(left, where) + Values.Render(right, where));
         }
         bool leftNumeric = left is IntegerValue or FloatValue or BooleanValue;
         bool rightNumeric = right is IntegerValue or FloatValue or BooleanValue;
@@ -747,14 +754,6 @@ internal sealed partial class Interpreter
             if (op == "+")
             {
                 return new ArrayValue([.. la.Items, .. ra.Items]);
-            }
-        }
-        else if (right is ArrayValue list)
-        {
-            if (op is "in" or "not in")
-            {
-                bool member = list.Items.Any(x => Values.StrictEquals(x, left));
-                return BooleanValue.Of(op == "in" ? member : !member);
             }
         }
         if (op == "*" && (left, right) is (StringValue, IntegerValue) or (IntegerValue, StringValue))

@@ -59,7 +59,34 @@ internal static class JsText
         {
             return "-" + Number(-x);
         }
-        // Shortest round-trip digits and the decimal exponent: x = 0.d1d2...dk × 10^n.
+        (string digits, int n) = ShortestDigits(x);
+        if (digits == "0")
+        {
+            return "0";
+        }
+        int k = digits.Length;
+        if (k <= n && n <= 21)
+        {
+            return digits + new string('0', n - k);
+        }
+        if (0 < n && n <= 21)
+        {
+            return digits[..n] + "." + digits[n..];
+        }
+        if (-6 < n && n <= 0)
+        {
+            return "0." + new string('0', -n) + digits;
+        }
+        string exponent = (n - 1 >= 0 ? "+" : "-") + Math.Abs(n - 1).ToString(CultureInfo.InvariantCulture);
+        return k == 1 ? digits + "e" + exponent : digits[..1] + "." + digits[1..] + "e" + exponent;
+    }
+
+    /// <summary>
+    /// The shortest round-trip decimal digits of a positive finite <paramref name="x"/> and its decimal exponent:
+    /// x = 0.d1d2...dk × 10^n (JavaScript's and Python's number printing both start from these).
+    /// </summary>
+    public static (string Digits, int N) ShortestDigits(double x)
+    {
         string shortest = x.ToString("R", CultureInfo.InvariantCulture);
         string mantissa = shortest;
         int exp = 0;
@@ -78,26 +105,7 @@ internal static class JsText
             lead++;
         }
         digits = digits[lead..].TrimEnd('0');
-        if (digits.Length == 0)
-        {
-            return "0";
-        }
-        int n = intLength - lead + exp;
-        int k = digits.Length;
-        if (k <= n && n <= 21)
-        {
-            return digits + new string('0', n - k);
-        }
-        if (0 < n && n <= 21)
-        {
-            return digits[..n] + "." + digits[n..];
-        }
-        if (-6 < n && n <= 0)
-        {
-            return "0." + new string('0', -n) + digits;
-        }
-        string exponent = (n - 1 >= 0 ? "+" : "-") + Math.Abs(n - 1).ToString(CultureInfo.InvariantCulture);
-        return k == 1 ? digits + "e" + exponent : digits[..1] + "." + digits[1..] + "e" + exponent;
+        return digits.Length == 0 ? ("0", 0) : (digits, intLength - lead + exp);
     }
 
     /// <summary>JavaScript <c>JSON.stringify</c> of a string (well-formed: lone surrogates escaped).</summary>

@@ -35,12 +35,12 @@ internal sealed partial class Interpreter
         "upper" => (v, _) => v is StringValue s && s.Value == JsCase.Upper(s.Value),
         "defined" => (v, _) => v is not UndefinedValue,
         "undefined" => (v, _) => v is UndefinedValue,
-        "equalto" or "eq" => (v, arg) => arg is not null ? Values.StrictEquals(v, arg)
+        "equalto" or "eq" => (v, arg) => arg is not null ? Values.PyEquals(v, arg, Where(node))
             : throw Error(node, $"test '{name}' needs an argument"),
         // Jinja2's `value is in(seq)`, for select/reject: the `in` operator's membership.
         "in" => (v, arg) => arg switch
         {
-            ArrayValue list => list.Items.Any(x => Values.StrictEquals(x, v)),
+            ArrayValue list => list.Items.Any(x => Values.PyEquals(x, v, Where(node))),
             StringValue s when v is StringValue part => s.Value.Contains(part.Value, StringComparison.Ordinal),
             ObjectValue o when v is StringValue key => o.Map.ContainsKey(key.Value),
             null => throw Error(node, "test 'in' needs an argument"),

@@ -7,8 +7,10 @@ namespace Copal.Model.ChatTemplates;
 
 /// <summary>
 /// Turns the caller's .NET values into template values: null, string, bool, numbers, <see cref="JsonElement"/>,
-/// <see cref="JsonNode"/>, dictionaries with string keys, sequences and <see cref="ChatTemplateMessage"/>. Numbers with
-/// an integral value become integers, as in JavaScript; mapping keys keep their order except that integer-like keys
+/// <see cref="JsonNode"/>, dictionaries with string keys, sequences and <see cref="ChatTemplateMessage"/>. Numbers keep
+/// the kind Python gives them, so a whole float prints as <c>1.0</c> as Python transformers prints it: a JSON number
+/// written with a '.' or an exponent is a float (as <c>json.loads</c> reads it), others integers; .NET
+/// <c>float</c>, <c>double</c> and <c>decimal</c> are floats, the integer types integers. Mapping keys keep their order except that integer-like keys
 /// come first in ascending order (JavaScript's <c>Object.entries</c> order, which the reference sees).
 /// </summary>
 internal static class ValueConverter
@@ -24,9 +26,14 @@ internal static class ValueConverter
         string s => new StringValue(s),
         bool b => BooleanValue.Of(b),
         char c => new StringValue(c.ToString()),
-        byte or sbyte or short or ushort or int or uint or long => Number(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
-        ulong or float or double or decimal => Number(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
+        byte or sbyte or short or ushort or int or uint or long or ulong => Integer(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
+        float or double or decimal => new FloatValue(Convert.ToDouble(input, CultureInfo.InvariantCulture)),
         JsonElement e => FromJson(e, path, depth),
+        // A JsonValue made from a .NET number keeps that number's kind; serialized, a double 1.0 would read back as 1.
+        JsonValue v when v.TryGetValue(out JsonElement e) => FromJson(e, path, depth),
+        JsonValue v when v.TryGetValue(out double d) => new FloatValue(d),
+        JsonValue v when v.TryGetValue(out float f) => new FloatValue(f),
+        JsonValue v when v.TryGetValue(out decimal m) => new FloatValue((double)m),
         // Element by element, not serialized whole: System.Text.Json refuses to write a node deeper than 64 levels.
         JsonObject o => Mapping(o.Select(kv => (kv.Key, (object?)kv.Value)), path, depth),
         JsonArray a => List(a, path, depth),
@@ -42,21 +49,20 @@ internal static class ValueConverter
     private static ArgumentException Unsupported(string path, string what) =>
         new($"chat template input {path}: {what} cannot be passed to a template (use strings, numbers, booleans, null, lists, string-keyed dictionaries or JSON)");
 
-    private static Value Number(double d, string path)
+    private static IntegerValue Integer(double d, string path)
     {
-        if (double.IsNaN(d) || double.IsInfinity(d))
+        if (Math.Abs(d) > Values.MaxSafeInteger)
         {
-            return new FloatValue(d);
+            throw new ArgumentException($"chat template input {path}: integer {d.ToString(CultureInfo.InvariantCulture)} is beyond 2^53, which the reference cannot represent exactly");
         }
-        if (d == Math.Floor(d))
-        {
-            if (Math.Abs(d) > Values.MaxSafeInteger)
-            {
-                throw new ArgumentException($"chat template input {path}: integer {d.ToString(CultureInfo.InvariantCulture)} is beyond 2^53, which the reference cannot represent exactly");
-            }
-            return new IntegerValue((long)d);
-        }
-        return new FloatValue(d);
+        return new IntegerValue((long)d);
+    }
+
+    /// <summary>A JSON number as Python's <c>json.loads</c> types it: a float when written with a fraction or an exponent (<c>1.0</c>, <c>1e3</c>).</summary>
+    private static Value JsonNumber(JsonElement e, string path)
+    {
+        string raw = e.GetRawText();
+        return raw.AsSpan().IndexOfAny('.', 'e', 'E') >= 0 ? new FloatValue(e.GetDouble()) : Integer(e.GetDouble(), path);
     }
 
     private static ArrayValue List(IEnumerable<object?> items, string path, int depth)
@@ -79,7 +85,7 @@ internal static class ValueConverter
         JsonValueKind.True => BooleanValue.True,
         JsonValueKind.False => BooleanValue.False,
         JsonValueKind.String => new StringValue(e.GetString()!),
-        JsonValueKind.Number => Number(e.GetDouble(), path),
+        JsonValueKind.Number => JsonNumber(e, path),
         JsonValueKind.Array => List(e.EnumerateArray().Select(x => (object?)x), path, depth),
         JsonValueKind.Object => Mapping(e.EnumerateObject().Select(p => (p.Name, (object?)p.Value)), path, depth),
         _ => throw Unsupported(path, $"JSON {e.ValueKind}"),

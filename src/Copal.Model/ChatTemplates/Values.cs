@@ -100,7 +100,7 @@ internal sealed class FunctionValue(string name, Callable invoke) : Value
     public override bool IsTrue => true;
 }
 
-/// <summary>Conversions between values and text with the reference's (JavaScript's) rules.</summary>
+/// <summary>Conversions between values and text: Python's printing and equality, JavaScript's rules where Copal follows the reference.</summary>
 internal static class Values
 {
     public const double MaxSafeInteger = 9007199254740991;
@@ -119,29 +119,13 @@ internal static class Values
         return new IntegerValue((long)v);
     }
 
-    /// <summary>What <c>{{ value }}</c> writes (the reference's <c>toString()</c>).</summary>
-    public static string Render(Value v, Func<string> where) => v switch
-    {
-        StringValue s => s.Value,
-        IntegerValue i => JsText.Number(i.Value),
-        FloatValue f => FloatText(f.Value),
-        BooleanValue b => b.Value ? "true" : "false",
-        NullValue => "null",
-        UndefinedValue => "undefined",
-        ArrayValue or ObjectValue or NamespaceValue => Json.Write(v, new JsonOptions(null, false, null, false), 0, false, where),
-        _ => throw new ChatTemplateException($"chat template {where()}: cannot write {v.AKind} as text"),
-    };
+    /// <summary>What <c>{{ value }}</c> writes: Python's <c>str()</c>, as Jinja2 writes it (<see cref="PyText"/>).</summary>
+    public static string Render(Value v, Func<string> where) => PyText.Str(v, where);
 
-    public static string FloatText(double d)
-    {
-        if (d == 0 && double.IsNegative(d))
-        {
-            return "-0.0";
-        }
-        return d % 1 == 0 && !double.IsInfinity(d) ? JsText.Number(d) + (Math.Abs(d) < 1e21 ? ".0" : "") : JsText.Number(d);
-    }
-
-    /// <summary>JavaScript <c>value.toString()</c> of the underlying value (what <c>+</c> and <c>~</c> concatenate).</summary>
+    /// <summary>
+    /// JavaScript <c>value.toString()</c> of the underlying value (a list's items joined by ",", a mapping
+    /// "[object Map]"): what <c>+</c> concatenates to a string, as the reference does, where Python refuses.
+    /// </summary>
     public static string Primitive(Value v, Func<string> where) => v switch
     {
         StringValue s => s.Value,
@@ -153,10 +137,7 @@ internal static class Values
         _ => throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to text"),
     };
 
-    /// <summary>The element text of JavaScript's <c>Array.prototype.join</c> (none and undefined give "").</summary>
-    public static string JoinElement(Value v, Func<string> where) => v is NullValue or UndefinedValue ? "" : Primitive(v, where);
-
-    /// <summary>JavaScript <c>a.value === b.value</c>: same primitive, or the same list or mapping instance.</summary>
+    /// <summary>JavaScript <c>a.value === b.value</c>: same primitive, or the same list or mapping instance (what <c>unique</c> compares).</summary>
     public static bool StrictEquals(Value a, Value b) => (a, b) switch
     {
         (NullValue, NullValue) or (UndefinedValue, UndefinedValue) => true,
@@ -170,47 +151,52 @@ internal static class Values
         _ => false,
     };
 
-    /// <summary>JavaScript <c>a.value == b.value</c> (the reference's <c>==</c>), with its type conversions.</summary>
-    public static bool LooseEquals(Value a, Value b, Func<string> where)
+    /// <summary>
+    /// Python's <c>a == b</c>, as Jinja2 compares (what <c>==</c>, <c>!=</c>, <c>in</c> a list and the <c>equalto</c>
+    /// test use): numbers and booleans by value (<c>true == 1</c>), strings by text, lists and mappings item by item;
+    /// values of other kinds are unequal, so <c>'' == false</c> is false (JavaScript's <c>==</c> made it true and
+    /// dropped the empty system turn of Llama 2's and Command-R's templates), and none is not undefined.
+    /// </summary>
+    public static bool PyEquals(Value a, Value b, Func<string> where, int depth = 0)
     {
-        bool aNullish = a is NullValue or UndefinedValue;
-        bool bNullish = b is NullValue or UndefinedValue;
-        if (aNullish || bNullish)
+        switch (a, b)
         {
-            return aNullish && bNullish;
+            case (NullValue, NullValue) or (UndefinedValue, UndefinedValue):
+                return true;
+            case (StringValue x, StringValue y):
+                return x.Value == y.Value;
         }
-        if (IsContainer(a) && IsContainer(b))
+        if (IsNumeric(a) && IsNumeric(b))
         {
-            return StrictEquals(a, b);
+            return ToDouble(a) == ToDouble(b);
         }
-        if (a is BooleanValue ab)
+        if (a is ArrayValue or ObjectValue && b is ArrayValue or ObjectValue)
         {
-            return LooseEquals(new IntegerValue(ab.Value ? 1 : 0), b, where);
+            if (!RuntimeHelpers.TryEnsureSufficientExecutionStack() || depth >= Json.MaxDepth)
+            {
+                throw new ChatTemplateException(FormattableString.Invariant($"chat template {where()}: {a.AKind} nested deeper than {Json.MaxDepth} levels cannot be compared"));
+            }
         }
-        if (b is BooleanValue bb)
+        switch (a, b)
         {
-            return LooseEquals(a, new IntegerValue(bb.Value ? 1 : 0), where);
+            case (ArrayValue x, ArrayValue y):
+                return x.IsTuple == y.IsTuple && x.Items.Count == y.Items.Count
+                    && x.Items.Zip(y.Items).All(p => PyEquals(p.First, p.Second, where, depth + 1));
+            case (ObjectValue x, ObjectValue y):
+                return x.Map.Count == y.Map.Count
+                    && x.Map.All(kv => y.Map.TryGetValue(kv.Key, out Value? other) && PyEquals(kv.Value, other, where, depth + 1));
+            case (NamespaceValue x, NamespaceValue y):
+                return ReferenceEquals(x.Map, y.Map);
+            case (FunctionValue x, FunctionValue y):
+                return ReferenceEquals(x, y);
+            default:
+                return false;
         }
-        if (IsContainer(a))
-        {
-            return LooseEquals(new StringValue(Primitive(a, where)), b, where);
-        }
-        if (IsContainer(b))
-        {
-            return LooseEquals(a, new StringValue(Primitive(b, where)), where);
-        }
-        if (a is StringValue sa && b is StringValue sb)
-        {
-            return sa.Value == sb.Value;
-        }
-        double x = a is StringValue s1 ? JsText.ToNumber(s1.Value) : ToDouble(a);
-        double y = b is StringValue s2 ? JsText.ToNumber(s2.Value) : ToDouble(b);
-        return x == y;
     }
 
-    public static bool IsNumber(Value v) => v is IntegerValue or FloatValue;
+    private static bool IsNumeric(Value v) => v is IntegerValue or FloatValue or BooleanValue;
 
-    private static bool IsContainer(Value v) => v is ArrayValue or ObjectValue or NamespaceValue or FunctionValue;
+    public static bool IsNumber(Value v) => v is IntegerValue or FloatValue;
 
     public static double ToDouble(Value v) => v switch
     {
@@ -264,7 +250,8 @@ internal static class Json
                 sb.Append(JsText.Number(i.Value));
                 return;
             case FloatValue f:
-                sb.Append(double.IsFinite(f.Value) ? JsText.Number(f.Value) : "null");
+                // json.dumps keeps a whole float's ".0" (a tool schema's "maximum": 1.0), as Python transformers writes it.
+                sb.Append(PyText.JsonFloat(f.Value));
                 return;
             case BooleanValue b:
                 sb.Append(b.Value ? "true" : "false");
@@ -289,7 +276,8 @@ internal static class Json
         string basePad = "\n" + string.Concat(Enumerable.Repeat(indent, depth));
         string childPad = basePad + indent;
         bool pretty = o.Indent is > 0;
-        if (v is ArrayValue { IsTuple: false } a)
+        // A tuple too (a pair of items or dictsort), as json.dumps writes one.
+        if (v is ArrayValue a)
         {
             sb.Append('[');
             for (int n = 0; n < a.Items.Count; n++)

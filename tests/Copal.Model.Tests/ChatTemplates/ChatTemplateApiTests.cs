@@ -92,7 +92,7 @@ public sealed class ChatTemplateApiTests : IDisposable
         Assert.Equal("<B>|<E>||", t.Render([], false));
         Assert.Equal(2, t.SpecialTokens.Count);
         var direct = new ChatTemplate("{{ bos_token is defined }}|{{ eos_token }}", new Dictionary<string, string> { ["bos_token"] = "", ["eos_token"] = "</s>" });
-        Assert.Equal("false|</s>", direct.Render([], false));
+        Assert.Equal("False|</s>", direct.Render([], false));
     }
 
     [Fact]
@@ -138,10 +138,11 @@ public sealed class ChatTemplateApiTests : IDisposable
             new("user", "hi"),
             new("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new[] { call } }),
         ];
+        // JSON 2.0 stays a float and a boolean prints True, as Python transformers writes them.
         object[] tools = [JsonNode.Parse("""{"name": "f", "n": 2.0, "list": [1, "x", null]}""")!];
         string text = t.Render(messages, false, tools, new Dictionary<string, object?> { ["flag"] = 3L, ["add_generation_prompt"] = true });
         Assert.Equal("""
-            {"role": "user", "content": "hi"};{"role": "assistant", "content": null, "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": {"1": true, "b": 1.5}}}]};[{"name": "f", "n": 2, "list": [1, "x", null]}];3;true
+            {"role": "user", "content": "hi"};{"role": "assistant", "content": null, "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": {"1": true, "b": 1.5}}}]};[{"name": "f", "n": 2.0, "list": [1, "x", null]}];3;True
             """, text);
     }
 

@@ -32,7 +32,7 @@ public class JinjaDifferentialTests
     public void Commas_still_separate_items_and_a_trailing_comma_is_allowed()
     {
         // Adjacent string literals are one string, as in Jinja2: ['a' 'b'] is ['ab'].
-        Assert.Equal("[1, 2]|[\"ab\"]|{\"a\": 1}|b", Render("{{ [1, 2,] }}|{{ ['a' 'b'] }}|{{ {'a': 1,} }}|{{ {}.get('x', 'b',) }}"));
+        Assert.Equal("[1, 2]|['ab']|{'a': 1}|b", Render("{{ [1, 2,] }}|{{ ['a' 'b'] }}|{{ {'a': 1,} }}|{{ {}.get('x', 'b',) }}"));
     }
 
     // A negative step with an explicit stop of -1 stops before the last item, as Python slices: the reference took -1

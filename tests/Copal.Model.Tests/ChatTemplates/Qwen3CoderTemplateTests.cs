@@ -122,8 +122,9 @@ public sealed class Qwen3CoderTemplateTests
     [Fact]
     public void Arguments_that_are_objects_lists_null_or_numbers_render_as_they_print()
     {
-        // The template writes a non-string argument with "| string": what "{{ value }}" prints (JSON for a mapping or
-        // a list, null, true), never a refusal, so a conversation whose earlier call took an object can go on.
+        // The template writes a non-string argument with "| string": what "{{ value }}" prints, Python's str() as
+        // Jinja2 (and so Python transformers and vLLM) writes it, never a refusal, so a conversation whose earlier call
+        // took an object can go on. Expected text: Jinja2 3.1.6 set up as tools/chat-templates/python-check.py sets it up.
         ChatTemplate template = ChatTemplate.FromDirectory(ChatTemplateGoldens.TemplateDir("qwen3-coder-macro"))!;
         var call = new Dictionary<string, object?>
         {
@@ -146,16 +147,16 @@ public sealed class Qwen3CoderTemplateTests
             <tool_call>
             <function=search>
             <parameter=filter>
-            {"year": 2024, "tags": ["a", "b"]}
+            {'year': 2024, 'tags': ['a', 'b']}
             </parameter>
             <parameter=limit>
             3
             </parameter>
             <parameter=exact>
-            true
+            True
             </parameter>
             <parameter=cursor>
-            null
+            None
             </parameter>
             </function>
             </tool_call><|im_end|>

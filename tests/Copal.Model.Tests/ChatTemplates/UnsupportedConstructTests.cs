@@ -45,7 +45,6 @@ public class UnsupportedConstructTests
     [InlineData("{{ 1 / 0 }}", "division by zero", "line 1, column 6")]
     [InlineData("{{ 'a' - 1 }}", "operator '-' is not defined between a string and an integer", "line 1, column 8")]
     [InlineData("{% break %}", "'{% break %}' outside a for loop", "")]
-    [InlineData("{{ (1, 2) | tojson }}", "cannot convert a tuple to JSON", "line 1, column 13")]
     // Before, sort let the comparer's refusal escape as an InvalidOperationException ("Failed to compare two elements
     // in the array."), with no position: a 500 "internal error" in serve. Both references refuse these too.
     [InlineData("{{ [none, 1] | sort }}", "cannot sort a none against an integer", "line 1, column 16")]
@@ -98,7 +97,7 @@ public class UnsupportedConstructTests
     [InlineData("{{ 'a\nb' | indent(2000000000) }}", "indent would make a string of 9223372036854775807 characters, past 16777216")]
     [InlineData("{{ [1] | tojson(indent=2000000000) }}", "tojson indent 2000000000 is past 16777216")]
     [InlineData("{% set ns = namespace(s='ab') %}{% for i in range(22) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s.replace('a', 'aaaa') }}", "replace() grows a string past 16777216 characters")]
-    [InlineData("{% set ns = namespace(s='ab') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ [ns.s, ns.s, ns.s] }}", "the JSON of a list grows past 16777216 characters")]
+    [InlineData("{% set ns = namespace(s='ab') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ [ns.s, ns.s, ns.s] }}", "the text of a list grows past 16777216 characters")]
     public void A_render_past_its_step_or_size_budget_is_refused_naming_where(string template, string expected)
     {
         var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template).Render(s_user, false));
@@ -107,7 +106,7 @@ public class UnsupportedConstructTests
 
     /// <summary>
     /// A list or mapping nested in a loop (one level an iteration) is refused when written, with the position. Before,
-    /// writing it (text, JSON, join, comparison with a string) recursed once a level and overflowed the stack, which
+    /// writing it (text, JSON, join) or comparing it item by item recursed once a level and overflowed the stack, which
     /// kills the process: serve died with it.
     /// </summary>
     [Theory]
@@ -115,7 +114,7 @@ public class UnsupportedConstructTests
     [InlineData("{{ ns.x }}", "line 1, column 99")]
     [InlineData("{{ ns.x | string }}", "line 1, column 104")]
     [InlineData("{{ [ns.x] | join }}", "line 1, column 106")]
-    [InlineData("{{ ns.x == 'a' }}", "line 1, column 102")]
+    [InlineData("{{ ns.x == [ns.x] }}", "line 1, column 102")]
     public void A_value_nested_past_the_limit_is_refused_when_written_instead_of_overflowing_the_stack(string write, string position)
     {
         string template = "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}" + write;
