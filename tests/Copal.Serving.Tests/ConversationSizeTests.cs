@@ -3,6 +3,8 @@ using Copal.Cli.Serving;
 using Copal.Model.Chat;
 using Copal.Model.Chat.ToolCalls;
 using Copal.Model.ChatTemplates;
+using Copal.Model.Serving;
+using Microsoft.Extensions.AI;
 
 namespace Copal.Serving.Tests;
 
@@ -50,6 +52,27 @@ public sealed class ConversationSizeTests(ServerFixture server) : IClassFixture<
         string thought = new('a', 1 << 20);
         OpenAiRequest request = OpenAiRequests.Chat(Body([new { role = "user", content = "hi" }, new { role = "assistant", content = "x", reasoning_content = thought }, new { role = "user", content = "hi" }]), server.Engine, formatter, s_hermes);
         Assert.Equal("hi" + thought + "xhi", request.Prompts.Single().Prompt);
+    }
+
+    /// <summary>
+    /// The library's chat client refuses the same conversations as its caller's mistake: a <see cref="CompletionRequestException"/>
+    /// (an ArgumentException) whose ParamName is messages, its calls' arguments counted as the server's are.
+    /// </summary>
+    [Fact]
+    public void The_chat_client_refuses_calls_past_what_a_render_holds_naming_messages()
+    {
+        var client = new CopalChatClient(server.Engine, new TemplateChatFormatter(new ChatTemplate(
+            "{% for m in messages %}{{ m.content }}{% for c in m.tool_calls or [] %}{{ c.function.arguments | tojson }}{% endfor %}{% endfor %}")));
+        ChatMessage[] Call(string id) =>
+        [
+            new(ChatRole.Assistant, [new FunctionCallContent(id, "f", new Dictionary<string, object?> { ["a"] = new string('a', Half) })]),
+            new(ChatRole.Tool, [new FunctionResultContent(id, "ok")]),
+        ];
+        ChatMessage[] messages = [new(ChatRole.User, "hi"), .. Call("c1"), .. Call("c2")];
+        CompletionRequestException e = Assert.Throws<CompletionRequestException>(() => client.ToRequest(messages, null));
+        Assert.Equal("messages", e.ParamName);
+        Assert.Contains("more than the 16777216 a chat template's render holds", e.Message, StringComparison.Ordinal);
+        Assert.Throws<CompletionRequestException>(() => client.ToRequest([.. Enumerable.Repeat(new ChatMessage(ChatRole.User, "a"), TemplateChatFormatter.MaxMessages + 1)], null));
     }
 
     private void AssertRefused(JsonElement body, TemplateChatFormatter formatter, string param)
