@@ -15,9 +15,12 @@ start=$(date +%s)
 left() { local s=$(( 470 - ($(date +%s) - start) )); echo $(( s > 1 ? s : 1 )); }
 # A step's own limit, or what is left of the 470 if less: every step is bounded, so the whole stays within 8 minutes.
 upto() { local l; l=$(left); echo $(( $1 < l ? $1 : l )); }
+# timeout's TERM asks copal to cancel, which it does at its next check (a second signal stops it at once): a step
+# stuck in a driver call would outlive its limit without end. -k kills it 5 s after, as it kills a hung nvidia-smi.
+bounded() { timeout -k 5 "$@"; }
 work=${TMPDIR:-/tmp}/copal-device-check
 rm -rf "$work"; mkdir -p "$work"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "nvidia-smi: not available"
+bounded 20 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "nvidia-smi: not available or did not answer"
 
 # COPAL_DEVICE_BUNDLE=1 uses the bundle even where an SDK is present (to try the bundle before a GPU is lent).
 # An SDK on a machine that reaches no package source cannot restore, and ../shared/data is not carried to a device:
@@ -29,12 +32,14 @@ if [ -z "${COPAL_DEVICE_BUNDLE:-}" ] && command -v dotnet >/dev/null && dotnet -
     echo "../shared/data is not here: using the bundle"
   # Bounded (a restore may wait on sources it cannot reach), and not counted in the 8 minutes: they are the GPU
   # machine's, which has no SDK; a build on a 2-core machine takes minutes.
-  elif timeout 900 dotnet build Copal.sln -c Release --nologo -v q; then
+  elif bounded 900 dotnet build Copal.sln -c Release --nologo -v q; then
     sdk=1
-    start=$(date +%s)
   else
     echo "the build failed (no package source reachable?): using the bundle"
   fi
+  # The 8 minutes start now, whichever ran: a build that failed after minutes (a restore waiting on sources it cannot
+  # reach) left the bundle every step's limit at 1 s.
+  start=$(date +%s)
   [ -n "$sdk" ] || [ -f .device/payload.txz ] || { echo "and no .device/ bundle to fall back to: run tools/device-bundle.sh where the SDK builds"; exit 1; }
 fi
 if [ -n "$sdk" ]; then
@@ -60,18 +65,18 @@ export DOTNET_TieredCompilation=0
 export COPAL_REQUIRE_DEVICE=${COPAL_REQUIRE_DEVICE-cuda}
 
 # Creating the backend compiles every kernel (seconds on a GPU); a driver that hangs there must not take the check.
-echo "== devices"; timeout "$(upto 90)" bash -c "$(declare -f copal); copal devices" || echo "copal devices: did not finish (124 = time limit)"
+echo "== devices"; bounded "$(upto 90)" bash -c "$(declare -f copal); copal devices" || echo "copal devices: did not finish (124 = time limit)"
 echo "== GPU tests"
 if [ -n "$sdk" ]; then
-  timeout "$(upto 200)" bash -c "$(declare -f run_tests); run_tests Copal.Tensors.Tests 'FullyQualifiedName~CudaBackendOpsTests'" ; tensors=$?
-  timeout "$(upto 150)" bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests 'FullyQualifiedName~BackendEndToEndTests.Cuda'"; model=$?
-  timeout "$(upto 100)" bash -c "$(declare -f run_tests); run_tests Copal.Prune.Tests 'FullyQualifiedName~SparseExecutionTests.Cuda'"; prune=$?
-  timeout "$(upto 120)" bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests 'FullyQualifiedName~ArchitectureTests.Cuda|FullyQualifiedName~Gemma3Tests.Cuda|FullyQualifiedName~Phi3Tests.Cuda|FullyQualifiedName~GraniteTests.Cuda|FullyQualifiedName~Olmo2Tests.Cuda|FullyQualifiedName~SlidingWindowTests.Cuda'"; archs=$?
+  bounded "$(upto 200)" bash -c "$(declare -f run_tests); run_tests Copal.Tensors.Tests 'FullyQualifiedName~CudaBackendOpsTests'" ; tensors=$?
+  bounded "$(upto 150)" bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests 'FullyQualifiedName~BackendEndToEndTests.Cuda'"; model=$?
+  bounded "$(upto 100)" bash -c "$(declare -f run_tests); run_tests Copal.Prune.Tests 'FullyQualifiedName~SparseExecutionTests.Cuda'"; prune=$?
+  bounded "$(upto 120)" bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests 'FullyQualifiedName~ArchitectureTests.Cuda|FullyQualifiedName~Gemma3Tests.Cuda|FullyQualifiedName~Phi3Tests.Cuda|FullyQualifiedName~GraniteTests.Cuda|FullyQualifiedName~Olmo2Tests.Cuda|FullyQualifiedName~SlidingWindowTests.Cuda'"; archs=$?
 else
-  timeout "$(upto 200)" bash -c "$(declare -f run_tests); run_tests Copal.Tensors.Tests '-class Copal.Tensors.Tests.Backends.CudaBackendOpsTests'"; tensors=$?
-  timeout "$(upto 150)" bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests '-method Copal.Model.Tests.Inference.BackendEndToEndTests.Cuda_greedy_text_is_identical -method Copal.Model.Tests.Inference.BackendEndToEndTests.Cuda_perplexity_agrees_with_the_cpu'"; model=$?
-  timeout "$(upto 100)" bash -c "$(declare -f run_tests); run_tests Copal.Prune.Tests '-method Copal.Prune.Tests.SparseExecutionTests.Cuda_runs_a_compact_model_on_its_sparse_kernels_like_the_cpu'"; prune=$?
-  timeout "$(upto 120)" bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests '-method Copal.Model.Tests.Inference.ArchitectureTests.Cuda_runs_each_architecture_as_the_cpu_does -method Copal.Model.Tests.Inference.Gemma3Tests.Cuda_runs_a_gemma3_as_the_cpu_does -method Copal.Model.Tests.Inference.Phi3Tests.Cuda_runs_a_phi3_as_the_cpu_does -method Copal.Model.Tests.Inference.GraniteTests.Cuda_runs_a_granite_as_the_cpu_does -method Copal.Model.Tests.Inference.Olmo2Tests.Cuda_runs_an_olmo2_as_the_cpu_does -method Copal.Model.Tests.Inference.SlidingWindowTests.Cuda_attends_through_the_window_as_the_cpu_does'"; archs=$?
+  bounded "$(upto 200)" bash -c "$(declare -f run_tests); run_tests Copal.Tensors.Tests '-class Copal.Tensors.Tests.Backends.CudaBackendOpsTests'"; tensors=$?
+  bounded "$(upto 150)" bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests '-method Copal.Model.Tests.Inference.BackendEndToEndTests.Cuda_greedy_text_is_identical -method Copal.Model.Tests.Inference.BackendEndToEndTests.Cuda_perplexity_agrees_with_the_cpu'"; model=$?
+  bounded "$(upto 100)" bash -c "$(declare -f run_tests); run_tests Copal.Prune.Tests '-method Copal.Prune.Tests.SparseExecutionTests.Cuda_runs_a_compact_model_on_its_sparse_kernels_like_the_cpu'"; prune=$?
+  bounded "$(upto 120)" bash -c "$(declare -f run_tests); run_tests Copal.Model.Tests '-method Copal.Model.Tests.Inference.ArchitectureTests.Cuda_runs_each_architecture_as_the_cpu_does -method Copal.Model.Tests.Inference.Gemma3Tests.Cuda_runs_a_gemma3_as_the_cpu_does -method Copal.Model.Tests.Inference.Phi3Tests.Cuda_runs_a_phi3_as_the_cpu_does -method Copal.Model.Tests.Inference.GraniteTests.Cuda_runs_a_granite_as_the_cpu_does -method Copal.Model.Tests.Inference.Olmo2Tests.Cuda_runs_an_olmo2_as_the_cpu_does -method Copal.Model.Tests.Inference.SlidingWindowTests.Cuda_attends_through_the_window_as_the_cpu_does'"; archs=$?
 fi
 echo "GPU tests exit codes: ops $tensors, end-to-end $model, sparse $prune, architectures $archs (124 = time limit)"
 
@@ -79,7 +84,7 @@ echo "== bench"
 bench() {   # name, model folder
   local budget; budget=$(left)
   if [ "$budget" -lt 30 ]; then echo "$1: skipped, no time left" >&2; return; fi
-  timeout "$budget" bash -c "$(declare -f copal); copal bench -m '$2' --device ${COPAL_CHECK_DEVICE:-cuda} --prefill ${COPAL_CHECK_PREFILL:-512} --decode ${COPAL_CHECK_DECODE:-64} --repeat 3 --json" > "$work/$1.json" \
+  bounded "$budget" bash -c "$(declare -f copal); copal bench -m '$2' --device ${COPAL_CHECK_DEVICE:-cuda} --prefill ${COPAL_CHECK_PREFILL:-512} --decode ${COPAL_CHECK_DECODE:-64} --repeat 3 --json" > "$work/$1.json" \
     || echo "$1: bench did not finish" >&2
 }
 # The 7B runs first: the targets are stated for it. On this project's 2-core machine a magnitude 2:4 prune with
@@ -89,8 +94,8 @@ bench() {   # name, model folder
 # COPAL_CHECK_PRESETS=test-tiny COPAL_CHECK_DEVICE=ilgpu-cpu COPAL_CHECK_PREFILL=128 COPAL_CHECK_DECODE=16.
 for preset in ${COPAL_CHECK_PRESETS:-llama2-7b tinyllama-1.1b}; do
   dense="$work/$preset" sparse="$work/$preset-2of4"
-  timeout "$(left)" bash -c "$(declare -f copal); copal synth --preset $preset --dtype bf16 --tokenizer $data/tokenizers/llama2 -o '$dense'" >/dev/null || continue
-  timeout "$(left)" bash -c "$(declare -f copal); copal prune -m '$dense' --method magnitude --pattern 2:4 --no-layer-error --compact -o '$sparse'" >/dev/null &
+  bounded "$(left)" bash -c "$(declare -f copal); copal synth --preset $preset --dtype bf16 --tokenizer $data/tokenizers/llama2 -o '$dense'" >/dev/null || continue
+  bounded "$(left)" bash -c "$(declare -f copal); copal prune -m '$dense' --method magnitude --pattern 2:4 --no-layer-error --compact -o '$sparse'" >/dev/null &
   pruning=$!
   bench "$preset-dense" "$dense"
   if wait "$pruning"; then bench "$preset-2:4" "$sparse"; else echo "$preset-2:4: the prune did not finish" >&2; fi
@@ -101,7 +106,7 @@ python3 - "$work" <<'PY'
 import json, os, subprocess, sys
 work = sys.argv[1]
 try:
-    name = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+    name = subprocess.run(["timeout", "-k", "5", "20", "nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
 except OSError:
     name = ""
 # Nominal HBM bandwidth (bytes/s): the ceiling the decode target is stated against. Bench reports it from the

@@ -93,7 +93,7 @@ public sealed class RequestArrayBoundTests(ServerFixture server) : IClassFixture
         (int status, JsonElement error) = Error(Record.Exception(() => OpenAiRequests.Chat(body, server.Engine, formatter)));
         Assert.Equal(400, status);
         Assert.Equal("messages", error.GetProperty("param").GetString());
-        Assert.Equal("messages hold 16777218 characters of content, more than the 16777216 a chat template's render holds", error.GetProperty("message").GetString());
+        Assert.Equal("messages hold 16777218 characters of text (contents, tool calls and other fields), more than the 16777216 a chat template's render holds", error.GetProperty("message").GetString());
     }
 
     private static JsonElement ChatBody(int messages, int tools)

@@ -235,6 +235,15 @@ internal sealed class OpenAiServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// Whether a Content-Encoding value leaves the body as it is: a comma-separated list (a header sent on several
+    /// lines arrives as one) of case-insensitive codings, each identity or empty (RFC 9110 asks recipients to ignore
+    /// empty list elements). "identity, identity" was refused as a coding the server does not decode.
+    /// </summary>
+    internal static bool NamesNoCoding(string contentEncoding) =>
+        contentEncoding.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .All(coding => coding.Equals("identity", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
     /// The request's body as a JSON object, checked as <see cref="OpenAiRequests.ParseBody"/> checks it. A body still
     /// arriving when the server stops is not waited for (a client that sends slowly would hold the stop until the
     /// host's shutdown timeout): its request gets the 503 of a stopping server, and its connection is closed.
@@ -244,7 +253,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         // A coding the server does not decode (RFC 9110: 415): ignored, gzip's bytes were answered "not valid JSON at
         // line 1, byte 1", and a JSON body labelled gzip was read as JSON.
         string coding = context.Request.Headers.ContentEncoding.ToString().Trim();
-        if (coding.Length > 0 && !coding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+        if (!NamesNoCoding(coding))
         {
             throw new OpenAiException(415, $"Content-Encoding '{coding}' is not supported; send the body uncompressed");
         }

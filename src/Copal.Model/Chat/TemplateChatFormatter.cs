@@ -42,8 +42,9 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
     /// (<c>tool_calls</c>, <c>tool_call_id</c>) on its message. A turn without content (an assistant's that only calls
     /// tools) is given to the template as none, or as empty text where the template fails on none.
     /// </summary>
-    /// <exception cref="Serving.CompletionRequestException">More than <see cref="MaxMessages"/> messages, or contents of more
-    /// characters than a render holds (2^24) (<c>Parameter</c> "messages").</exception>
+    /// <exception cref="Serving.CompletionRequestException">More than <see cref="MaxMessages"/> messages, or messages of more
+    /// characters (contents, tool calls' arguments, thoughts, names) than a render holds (2^24) (<c>Parameter</c>
+    /// "messages"); or tools whose definitions take the whole past that bound (<c>Parameter</c> "tools").</exception>
     public ChatPrompt Format(IReadOnlyList<ChatTurn> messages, IReadOnlyDictionary<string, object?>? templateArguments, IReadOnlyList<object>? tools)
     {
         ArgumentNullException.ThrowIfNull(messages);
@@ -51,12 +52,18 @@ public sealed class TemplateChatFormatter(ChatTemplate template) : IChatFormatte
         {
             throw new Serving.CompletionRequestException("messages", $"messages holds {messages.Count} messages, more than the {MaxMessages} a chat template renders in one request");
         }
-        // Contents past the renderer's bound on a string would grow the output past it in any template that writes
-        // them: the conversation's fault, not (as the render's failure said) the template's.
-        long characters = messages.Sum(m => (long)(m.Content?.Length ?? 0));
+        // Text past the renderer's bound on a string would grow the output past it in any template that writes it: the
+        // conversation's fault, not (as the render's failure said) the template's. All of it counts, not the contents
+        // alone: two calls' arguments, two thoughts or two tools' descriptions of 8M characters each failed so.
+        long characters = messages.Sum(ConversationText.Characters);
         if (characters > Interpreter.MaxLength)
         {
-            throw new Serving.CompletionRequestException("messages", $"messages hold {characters} characters of content, more than the {Interpreter.MaxLength} a chat template's render holds");
+            throw new Serving.CompletionRequestException("messages", $"messages hold {characters} characters of text (contents, tool calls and other fields), more than the {Interpreter.MaxLength} a chat template's render holds");
+        }
+        long toolCharacters = ConversationText.Characters(tools);
+        if (characters + toolCharacters > Interpreter.MaxLength)
+        {
+            throw new Serving.CompletionRequestException("tools", $"tools hold {toolCharacters} characters of definitions, with the messages' {characters} more than the {Interpreter.MaxLength} a chat template's render holds");
         }
         foreach ((string name, object? value) in templateArguments ?? new Dictionary<string, object?>())
         {
