@@ -372,7 +372,8 @@ internal sealed partial class Interpreter
     {
         var callScope = new Scope(scope);
         callScope.Set("caller", Macro(new MacroNode("caller", node.CallerParameters, node.Body, node.Position), lexical: scope));
-        return Evaluate(node.Call, callScope);
+        Step(node.Call);
+        return EvaluateCall((CallNode)node.Call, callScope, macroOnly: true);
     }
 
     // lexical: the scope the macro's scope is a child of; null for the caller's scope (a macro, as in the reference).
@@ -439,7 +440,7 @@ internal sealed partial class Interpreter
                 throw Error(node, $"'{{% {_jump.ToString().ToLowerInvariant()} %}}' inside macro '{node.Name}' outside a loop is not supported");
             }
             return new StringValue(text);
-        });
+        }, isMacro: true);
     }
 
     private (List<Value> Positional, OrderedDictionary<string, Value> Keywords) EvaluateArguments(IReadOnlyList<Node> args, Scope scope)
@@ -466,7 +467,9 @@ internal sealed partial class Interpreter
         return (positional, keywords);
     }
 
-    private Value EvaluateCall(CallNode node, Scope scope)
+    // macroOnly: a call block's call, which hands the macro its caller. A function that is no macro has no use for
+    // one (Jinja2 refuses the keyword it does not take; the reference wrote [] for range(3)), so it is refused.
+    private Value EvaluateCall(CallNode node, Scope scope, bool macroOnly = false)
     {
         (List<Value> args, OrderedDictionary<string, Value> kwargs) = EvaluateArguments(node.Arguments, scope);
         if (kwargs.Count > 0)
@@ -477,6 +480,10 @@ internal sealed partial class Interpreter
         if (fn is not FunctionValue f)
         {
             throw Error(node, $"{Describe(node.Callee)} is not a function (it is {(fn is UndefinedValue ? "undefined" : fn.AKind)})");
+        }
+        if (macroOnly && !f.IsMacro)
+        {
+            throw Error(node, $"'call' needs a macro, got the function '{f.Name}'");
         }
         return f.Invoke(args, scope, Where(node));
     }

@@ -516,8 +516,8 @@ internal sealed class Parser
         while (named || Is(TokenKind.Pipe))
         {
             _current += named ? 0 : 1;
+            Token name = Expect(TokenKind.Identifier, named ? "the name of a filter after 'filter'" : "the name of a filter after '|'");
             named = false;
-            Token name = Expect(TokenKind.Identifier, "the name of a filter after '|'");
             List<Node>? args = null;
             if (Is(TokenKind.OpenParen))
             {

@@ -92,10 +92,13 @@ internal sealed class NamespaceValue(OrderedDictionary<string, Value> map) : Val
 // where: Names the call's position in errors.
 internal delegate Value Callable(List<Value> args, Scope caller, Func<string> where);
 
-internal sealed class FunctionValue(string name, Callable invoke) : Value
+internal sealed class FunctionValue(string name, Callable invoke, bool isMacro = false) : Value
 {
     public string Name { get; } = name;
     public Callable Invoke { get; } = invoke;
+
+    /// <summary>A template's macro (or a call block's caller): what a call block may call.</summary>
+    public bool IsMacro { get; } = isMacro;
     public override string Kind => "function";
     public override bool IsTrue => true;
 }

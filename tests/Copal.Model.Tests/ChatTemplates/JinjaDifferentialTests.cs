@@ -133,4 +133,17 @@ public class JinjaDifferentialTests
     {
         Assert.Equal(expected, Render(template));
     }
+
+    // A call block hands its body to a macro as caller; around a function that is no macro Jinja2 refuses it (the
+    // function gets an unexpected keyword argument 'caller') and the reference writes [] for range(3): its own text
+    // ([0, 1, 2]) would be neither's.
+    [Theory]
+    [InlineData("{% call range(3) %}x{% endcall %}", "line 1, column 9: 'call' needs a macro, got the function 'range'")]
+    [InlineData("{% call namespace(a=1) %}x{% endcall %}", "line 1, column 9: 'call' needs a macro, got the function 'namespace'")]
+    [InlineData("{% call 'ab'.upper() %}x{% endcall %}", "line 1, column 13: 'call' needs a macro, got the function 'upper'")]
+    public void A_call_block_around_a_function_that_is_no_macro_is_refused(string template, string message)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => Render(template));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
 }

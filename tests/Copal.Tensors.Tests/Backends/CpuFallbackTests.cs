@@ -174,6 +174,35 @@ public class CpuFallbackTests
         Assert.Contains("Rope", log[0], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Once a sliding-window cache has slid (CacheStart 1), the composed op stores the keys and values at the cache row
+    /// of their position (StartPos − CacheStart), as the device's own kernel does, not at row StartPos.
+    /// </summary>
+    [Fact]
+    public void A_device_without_the_fused_op_stores_a_slid_windows_keys_at_their_cache_row()
+    {
+        var log = new List<string>();
+        using IBackend composed = IlgpuCpuWithout(log, BackendOp.RopeAndStore);
+        using IBackend fused = IlgpuDevices.OpenCpu();
+        var slid = new AttentionShape(Rows: 1, StartPos: 2, Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 1f, Window: 2, CacheStart: 1);
+        float[] Run(IBackend b)
+        {
+            using var t = new AttentionInputs(b);
+            b.RopeAndStore(t.Q, t.K, t.V, t.Cos, t.Sin, t.KCache, t.VCache, slid);
+            return t.Read(t.Q);
+        }
+        float[] got = Run(composed), expected = Run(fused);
+        Tolerances.AssertNmse(got, expected, what: "RopeAndStore composed on a slid window's caches");
+        using (var untouched = new AttentionInputs(composed))
+        {
+            float[] before = untouched.Read(untouched.Q);
+            // Row 2 of each cache (the position's row were the cache not slid) keeps what it held.
+            Assert.Equal(before.AsSpan(64 + 32, 16).ToArray(), got.AsSpan(64 + 32, 16).ToArray());
+            Assert.Equal(before.AsSpan(112 + 32, 16).ToArray(), got.AsSpan(112 + 32, 16).ToArray());
+        }
+        Assert.Empty(log); // Rope and the copies ran on the device
+    }
+
     [Fact]
     public void A_device_without_the_batch_row_op_composes_it_from_its_copies_and_fused_ops()
     {

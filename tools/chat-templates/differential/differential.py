@@ -12,7 +12,7 @@ each. Prints the count of each outcome; --out writes every case with the three r
 Outcomes (cs = Copal, js = the reference, py = Jinja2): same3; refused3; cs=js!=py and cs=py!=js (Copal follows one);
 CS-DIFFERS-BOTH (Copal's text is neither's); CS-REFUSES-JS-RENDERS; cs-refuses-py-renders(js-err); CRASH (an
 exception other than ChatTemplateException: always a defect). docs/chat-templates.md lists the known differences.
-Needs Jinja2, Node with `npm install` done in tools/chat-templates, and the .NET SDK (render-copal.cs).
+Needs Jinja2, Node with `npm install --no-package-lock` done in tools/chat-templates, and the .NET SDK (render-copal.cs).
 """
 import collections
 import glob

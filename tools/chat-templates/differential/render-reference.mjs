@@ -1,5 +1,5 @@
 // Renders JSON lines {"t": template, "v": {variables}} from stdin with @huggingface/jinja (the goldens' reference)
-// and writes {"ok": text} or {"err": message} per line. Tool time only; needs `npm install` in tools/chat-templates.
+// and writes {"ok": text} or {"err": message} per line. Tool time only; needs `npm install --no-package-lock` in tools/chat-templates.
 import { Template } from "@huggingface/jinja";
 import readline from "node:readline";
 
