@@ -27,12 +27,13 @@ internal static class ValueConverter
         bool b => BooleanValue.Of(b),
         char c => new StringValue(c.ToString()),
         byte or sbyte or short or ushort or int or uint or long or ulong => Integer(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
-        float or double or decimal => new FloatValue(Convert.ToDouble(input, CultureInfo.InvariantCulture)),
+        float f => new FloatValue(Widen(f)),
+        double or decimal => new FloatValue(Convert.ToDouble(input, CultureInfo.InvariantCulture)),
         JsonElement e => FromJson(e, path, depth),
         // A JsonValue made from a .NET number keeps that number's kind; serialized, a double 1.0 would read back as 1.
         JsonValue v when v.TryGetValue(out JsonElement e) => FromJson(e, path, depth),
         JsonValue v when v.TryGetValue(out double d) => new FloatValue(d),
-        JsonValue v when v.TryGetValue(out float f) => new FloatValue(f),
+        JsonValue v when v.TryGetValue(out float f) => new FloatValue(Widen(f)),
         JsonValue v when v.TryGetValue(out decimal m) => new FloatValue((double)m),
         // Element by element, not serialized whole: System.Text.Json refuses to write a node deeper than 64 levels.
         JsonObject o => Mapping(o.Select(kv => (kv.Key, (object?)kv.Value)), path, depth),
@@ -45,6 +46,13 @@ internal static class ValueConverter
         IEnumerable e => List(e.Cast<object?>(), path, depth),
         _ => throw Unsupported(path, $"a value of type {input.GetType().Name}"),
     };
+
+    /// <summary>
+    /// The double a float's shortest text reads as (0.1f is 0.1): the number a JSON client sends for it (System.Text.Json
+    /// writes 0.1f as 0.1) and json.loads reads, where widening it exactly gives 0.10000000149011612.
+    /// </summary>
+    public static double Widen(float f) =>
+        double.Parse(f.ToString("R", CultureInfo.InvariantCulture), NumberStyles.Float, CultureInfo.InvariantCulture);
 
     private static ArgumentException Unsupported(string path, string what) =>
         new($"chat template input {path}: {what} cannot be passed to a template (use strings, numbers, booleans, null, lists, string-keyed dictionaries or JSON)");
