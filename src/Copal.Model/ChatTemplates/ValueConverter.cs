@@ -26,7 +26,8 @@ internal static class ValueConverter
         string s => new StringValue(s),
         bool b => BooleanValue.Of(b),
         char c => new StringValue(c.ToString()),
-        byte or sbyte or short or ushort or int or uint or long or ulong => Integer(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
+        byte or sbyte or short or ushort or int or uint or long or ulong =>
+            Integer(Convert.ToDouble(input, CultureInfo.InvariantCulture), path, Convert.ToString(input, CultureInfo.InvariantCulture)!),
         float f => new FloatValue(Widen(f)),
         double or decimal => new FloatValue(Convert.ToDouble(input, CultureInfo.InvariantCulture)),
         JsonElement e => FromJson(e, path, depth),
@@ -57,11 +58,12 @@ internal static class ValueConverter
     private static ArgumentException Unsupported(string path, string what) =>
         new($"chat template input {path}: {what} cannot be passed to a template (use strings, numbers, booleans, null, lists, string-keyed dictionaries or JSON)");
 
-    private static IntegerValue Integer(double d, string path)
+    // text: the integer as given, named in a refusal (its double may be another integer: 2^53 + 1 reads as 2^53).
+    private static IntegerValue Integer(double d, string path, string text)
     {
         if (Math.Abs(d) > Values.MaxSafeInteger)
         {
-            throw new ArgumentException($"chat template input {path}: integer {d.ToString(CultureInfo.InvariantCulture)} is beyond 2^53, which the reference cannot represent exactly");
+            throw new ArgumentException($"chat template input {path}: integer {text} is beyond ±(2^53 - 1), which the reference cannot represent exactly");
         }
         return new IntegerValue((long)d);
     }
@@ -70,7 +72,7 @@ internal static class ValueConverter
     private static Value JsonNumber(JsonElement e, string path)
     {
         string raw = e.GetRawText();
-        return raw.AsSpan().IndexOfAny('.', 'e', 'E') >= 0 ? new FloatValue(e.GetDouble()) : Integer(e.GetDouble(), path);
+        return raw.AsSpan().IndexOfAny('.', 'e', 'E') >= 0 ? new FloatValue(e.GetDouble()) : Integer(e.GetDouble(), path, raw);
     }
 
     private static ArrayValue List(IEnumerable<object?> items, string path, int depth)
