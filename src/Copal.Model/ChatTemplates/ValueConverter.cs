@@ -55,6 +55,22 @@ internal static class ValueConverter
     public static double Widen(float f) =>
         double.Parse(f.ToString("R", CultureInfo.InvariantCulture), NumberStyles.Float, CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// A JSON string or name as text: one escaping half of a surrogate pair ("\ud83d"), which JSON allows, is refused as
+    /// an input error; System.Text.Json cannot read it as .NET text and threw InvalidOperationException.
+    /// </summary>
+    private static string Readable(Func<string?> read, string path)
+    {
+        try
+        {
+            return read()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ArgumentException($"chat template input {path}: a JSON string holds an escaped half of a surrogate pair, which is not text");
+        }
+    }
+
     private static ArgumentException Unsupported(string path, string what) =>
         new($"chat template input {path}: {what} cannot be passed to a template (use strings, numbers, booleans, null, lists, string-keyed dictionaries or JSON)");
 
@@ -94,10 +110,10 @@ internal static class ValueConverter
         JsonValueKind.Null or JsonValueKind.Undefined => NullValue.Instance,
         JsonValueKind.True => BooleanValue.True,
         JsonValueKind.False => BooleanValue.False,
-        JsonValueKind.String => new StringValue(e.GetString()!),
+        JsonValueKind.String => new StringValue(Readable(e.GetString, path)!),
         JsonValueKind.Number => JsonNumber(e, path),
         JsonValueKind.Array => List(e.EnumerateArray().Select(x => (object?)x), path, depth),
-        JsonValueKind.Object => Mapping(e.EnumerateObject().Select(p => (p.Name, (object?)p.Value)), path, depth),
+        JsonValueKind.Object => Mapping(e.EnumerateObject().Select(p => (Readable(() => p.Name, path), (object?)p.Value)), path, depth),
         _ => throw Unsupported(path, $"JSON {e.ValueKind}"),
     };
 
