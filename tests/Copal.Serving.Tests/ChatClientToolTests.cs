@@ -113,6 +113,44 @@ public sealed class ChatClientToolTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A call's .NET arguments reach the template as the same call sent over HTTP reaches vLLM (json.loads of the
+    /// arguments): a whole double or decimal stays a float (1.0, not 1), a float the number its JSON text holds (0.1f is 0.1), and
+    /// none, booleans and nested values print as Python prints them. System.Text.Json writes a double 1.0 as 1, which
+    /// made it an integer. The expected text is Jinja2 3.1.6's render of this conversation with the arguments given as
+    /// JSON (tools/chat-templates/python-check.py's environment).
+    /// </summary>
+    [Fact]
+    public void A_calls_dotnet_float_arguments_render_as_python_renders_them_from_json()
+    {
+        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("qwen3-coder-macro"));
+        var arguments = new Dictionary<string, object?>
+        {
+            ["scale"] = 1.0,
+            ["ratio"] = 0.1f,
+            ["price"] = 2m,
+            ["days"] = 3,
+            ["exact"] = true,
+            ["cursor"] = null,
+            ["filter"] = new Dictionary<string, object?> { ["min"] = 0.0, ["tags"] = new List<object?> { 1.5, -0.0, 1e16 } },
+        };
+        ChatMessage[] messages = [new(ChatRole.User, "Weather?"), new(ChatRole.Assistant, [new FunctionCallContent("call_1", "get_weather", arguments)])];
+        string prompt = client.ToRequest(messages, null).Prompt!;
+        Assert.Equal("<|im_start|>user\nWeather?<|im_end|>\n<|im_start|>assistant\n<tool_call>\n<function=get_weather>\n<parameter=scale>\n1.0\n</parameter>\n<parameter=ratio>\n0.1\n</parameter>\n"
+            + "<parameter=price>\n2.0\n</parameter>\n<parameter=days>\n3\n</parameter>\n<parameter=exact>\nTrue\n</parameter>\n<parameter=cursor>\nNone\n</parameter>\n"
+            + "<parameter=filter>\n{'min': 0.0, 'tags': [1.5, -0.0, 1e+16]}\n</parameter>\n</function>\n</tool_call><|im_end|>\n<|im_start|>assistant\n",
+            prompt);
+    }
+
+    /// <summary>A call's NaN argument is refused naming the value, not as System.Text.Json's advice about its JsonNumberHandling option.</summary>
+    [Fact]
+    public void A_calls_nan_argument_is_refused_naming_it()
+    {
+        ChatMessage[] messages = [new(ChatRole.User, "Weather?"), new(ChatRole.Assistant, [new FunctionCallContent("call_1", "get_weather", new Dictionary<string, object?> { ["scale"] = double.NaN })])];
+        var e = Assert.Throws<ArgumentException>(() => _client.ToRequest(messages, null));
+        Assert.Equal("a function call's arguments hold NaN, which JSON cannot hold (its numbers are finite)", e.Message);
+    }
+
     /// <summary>JSON lets a key repeat; a model may write one twice, and the call still comes back (the last value, as a deserializer reads it), never an exception.</summary>
     [Fact]
     public void A_call_whose_arguments_repeat_a_key_comes_back_with_its_last_value()

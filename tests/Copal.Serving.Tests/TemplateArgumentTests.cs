@@ -54,7 +54,8 @@ public sealed class TemplateArgumentTests : IDisposable
             ("{\"messages\":[]}", "chat_template_kwargs: the template argument 'messages' is set from the request itself; give the others only"),
             // A built-in name made the template fail on a redefinition: a 500 for the request's fault.
             ("{\"range\":1}", "chat_template_kwargs: the template argument 'range' is a built-in name of chat templates; choose another"),
-            ("{\"n\":9007199254740993}", "chat_template_kwargs: chat template input n: integer 9007199254740992 is beyond 2^53, which the reference cannot represent exactly"),
+            // The integer as given: its double, 9007199254740992, was named, and 2^53 is not beyond 2^53.
+            ("{\"n\":9007199254740993}", "chat_template_kwargs: chat template input n: integer 9007199254740993 is beyond ±(2^53 - 1), which the reference cannot represent exactly"),
         })
         {
             (status, JsonElement error) = await ChatHttp.PostAsync(server, "{" + User + ",\"chat_template_kwargs\":" + kwargs + "}");

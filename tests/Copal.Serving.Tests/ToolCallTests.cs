@@ -186,6 +186,23 @@ public sealed class ToolCallTests : IDisposable
     }
 
     /// <summary>
+    /// A call's arguments string whose JSON escapes half a surrogate pair is a 400 naming the argument, as the same text
+    /// elsewhere in the request is: the template's read of it failed as an internal error.
+    /// </summary>
+    [Fact]
+    public void A_calls_arguments_holding_half_a_surrogate_pair_are_refused_naming_the_argument()
+    {
+        string body = """
+            {"model": "stories260K", "messages": [{"role": "user", "content": "Hi"},
+             {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"\\ud83d\"}"}}]}]}
+            """;
+        OpenAiException e = Assert.Throws<OpenAiException>(() => OpenAiRequests.Chat(JsonDocument.Parse(body).RootElement, _engine, ShortToolTemplate, new ToolCallReading(ToolCallFormat.Hermes, "test")));
+        Assert.Equal(400, e.Status);
+        Assert.Equal("messages[1].tool_calls[0].function.arguments.city", e.Param);
+        Assert.Equal("messages[1].tool_calls[0].function.arguments.city is not valid text: it holds bytes that are not UTF-8, or an escaped half of a surrogate pair", e.Message);
+    }
+
+    /// <summary>
     /// An assistant message that only calls tools comes back from OpenAI's clients with content null (or none). Many
     /// templates use the content without testing it for none: Qwen3's asks whether '&lt;/think&gt;' is in it, and failed
     /// (a 500 on every second turn of a tool conversation). Such a template is given empty text there, as llama.cpp

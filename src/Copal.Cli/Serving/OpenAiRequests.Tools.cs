@@ -209,6 +209,9 @@ internal static partial class OpenAiRequests
                 using JsonDocument parsed = JsonDocument.Parse(arguments.GetString()!);
                 if (parsed.RootElement.ValueKind == JsonValueKind.Object)
                 {
+                    // Its strings are read only by the template: an escaped half of a surrogate pair ("\ud83d") in
+                    // them failed there as an internal error, the request's own text having been checked before.
+                    RequireReadableText(parsed.RootElement, at);
                     return parsed.RootElement.Clone();
                 }
             }

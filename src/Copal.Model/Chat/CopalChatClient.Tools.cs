@@ -97,7 +97,7 @@ public sealed partial class CopalChatClient
             ["function"] = new Dictionary<string, object?>(StringComparer.Ordinal)
             {
                 ["name"] = call.Name,
-                ["arguments"] = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions),
+                ["arguments"] = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>(), PythonFloatJson.Options),
             },
         }).ToList();
         string? text = message.Contents.OfType<TextContent>().Any() ? message.Text : null;

@@ -26,13 +26,15 @@ internal static class ValueConverter
         string s => new StringValue(s),
         bool b => BooleanValue.Of(b),
         char c => new StringValue(c.ToString()),
-        byte or sbyte or short or ushort or int or uint or long or ulong => Integer(Convert.ToDouble(input, CultureInfo.InvariantCulture), path),
-        float or double or decimal => new FloatValue(Convert.ToDouble(input, CultureInfo.InvariantCulture)),
+        byte or sbyte or short or ushort or int or uint or long or ulong =>
+            Integer(Convert.ToDouble(input, CultureInfo.InvariantCulture), path, Convert.ToString(input, CultureInfo.InvariantCulture)!),
+        float f => new FloatValue(Widen(f)),
+        double or decimal => new FloatValue(Convert.ToDouble(input, CultureInfo.InvariantCulture)),
         JsonElement e => FromJson(e, path, depth),
         // A JsonValue made from a .NET number keeps that number's kind; serialized, a double 1.0 would read back as 1.
         JsonValue v when v.TryGetValue(out JsonElement e) => FromJson(e, path, depth),
         JsonValue v when v.TryGetValue(out double d) => new FloatValue(d),
-        JsonValue v when v.TryGetValue(out float f) => new FloatValue(f),
+        JsonValue v when v.TryGetValue(out float f) => new FloatValue(Widen(f)),
         JsonValue v when v.TryGetValue(out decimal m) => new FloatValue((double)m),
         // Element by element, not serialized whole: System.Text.Json refuses to write a node deeper than 64 levels.
         JsonObject o => Mapping(o.Select(kv => (kv.Key, (object?)kv.Value)), path, depth),
@@ -46,14 +48,38 @@ internal static class ValueConverter
         _ => throw Unsupported(path, $"a value of type {input.GetType().Name}"),
     };
 
+    /// <summary>
+    /// The double a float's shortest text reads as (0.1f is 0.1): the number a JSON client sends for it (System.Text.Json
+    /// writes 0.1f as 0.1) and json.loads reads, where widening it exactly gives 0.10000000149011612.
+    /// </summary>
+    public static double Widen(float f) =>
+        double.Parse(f.ToString("R", CultureInfo.InvariantCulture), NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A JSON string or name as text: one escaping half of a surrogate pair ("\ud83d"), which JSON allows, is refused as
+    /// an input error; System.Text.Json cannot read it as .NET text and threw InvalidOperationException.
+    /// </summary>
+    private static string Readable(Func<string?> read, string path)
+    {
+        try
+        {
+            return read()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ArgumentException($"chat template input {path}: a JSON string holds an escaped half of a surrogate pair, which is not text");
+        }
+    }
+
     private static ArgumentException Unsupported(string path, string what) =>
         new($"chat template input {path}: {what} cannot be passed to a template (use strings, numbers, booleans, null, lists, string-keyed dictionaries or JSON)");
 
-    private static IntegerValue Integer(double d, string path)
+    // text: the integer as given, named in a refusal (its double may be another integer: 2^53 + 1 reads as 2^53).
+    private static IntegerValue Integer(double d, string path, string text)
     {
         if (Math.Abs(d) > Values.MaxSafeInteger)
         {
-            throw new ArgumentException($"chat template input {path}: integer {d.ToString(CultureInfo.InvariantCulture)} is beyond 2^53, which the reference cannot represent exactly");
+            throw new ArgumentException($"chat template input {path}: integer {text} is beyond ±(2^53 - 1), which the reference cannot represent exactly");
         }
         return new IntegerValue((long)d);
     }
@@ -62,7 +88,7 @@ internal static class ValueConverter
     private static Value JsonNumber(JsonElement e, string path)
     {
         string raw = e.GetRawText();
-        return raw.AsSpan().IndexOfAny('.', 'e', 'E') >= 0 ? new FloatValue(e.GetDouble()) : Integer(e.GetDouble(), path);
+        return raw.AsSpan().IndexOfAny('.', 'e', 'E') >= 0 ? new FloatValue(e.GetDouble()) : Integer(e.GetDouble(), path, raw);
     }
 
     private static ArrayValue List(IEnumerable<object?> items, string path, int depth)
@@ -84,10 +110,10 @@ internal static class ValueConverter
         JsonValueKind.Null or JsonValueKind.Undefined => NullValue.Instance,
         JsonValueKind.True => BooleanValue.True,
         JsonValueKind.False => BooleanValue.False,
-        JsonValueKind.String => new StringValue(e.GetString()!),
+        JsonValueKind.String => new StringValue(Readable(e.GetString, path)!),
         JsonValueKind.Number => JsonNumber(e, path),
         JsonValueKind.Array => List(e.EnumerateArray().Select(x => (object?)x), path, depth),
-        JsonValueKind.Object => Mapping(e.EnumerateObject().Select(p => (p.Name, (object?)p.Value)), path, depth),
+        JsonValueKind.Object => Mapping(e.EnumerateObject().Select(p => (Readable(() => p.Name, path), (object?)p.Value)), path, depth),
         _ => throw Unsupported(path, $"JSON {e.ValueKind}"),
     };
 

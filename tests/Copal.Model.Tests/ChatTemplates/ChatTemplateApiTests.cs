@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Copal.Model.ChatTemplates;
 using Copal.Testing;
@@ -154,6 +155,20 @@ public sealed class ChatTemplateApiTests : IDisposable
         Assert.Contains("'true' is already defined", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => t.Render([new("user", "x", new Dictionary<string, object?> { ["role"] = "system" })], false));
         Assert.Throws<ArgumentException>(() => t.Render([], false, extra: new Dictionary<string, object?> { ["when"] = DateTime.UnixEpoch }));
+    }
+
+    /// <summary>JSON input escaping half a surrogate pair, in a value or a name, is refused as an input error naming it, not System.Text.Json's InvalidOperationException.</summary>
+    [Fact]
+    public void Json_input_holding_half_a_surrogate_pair_is_refused_naming_it()
+    {
+        var t = new ChatTemplate("{{ x }}");
+        foreach (string json in new[] { "{\"a\": [\"\\ud83d\"]}", "{\"a\": {\"\\udc00\": 1}}" })
+        {
+            using JsonDocument doc = JsonDocument.Parse(json);
+            var e = Assert.Throws<ArgumentException>(() => t.Render([], false, extra: new Dictionary<string, object?> { ["x"] = doc.RootElement }));
+            Assert.StartsWith("chat template input x.a", e.Message, StringComparison.Ordinal);
+            Assert.Contains("an escaped half of a surrogate pair", e.Message, StringComparison.Ordinal);
+        }
     }
 
     /// <summary>

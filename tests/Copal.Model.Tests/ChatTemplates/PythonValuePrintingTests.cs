@@ -78,6 +78,17 @@ public sealed class PythonValuePrintingTests
             t.Render([], false, null, extra));
     }
 
+    [Fact]
+    public void A_dotnet_float_is_the_number_its_json_text_holds()
+    {
+        // System.Text.Json writes 0.1f as 0.1 and 3.4e38f as 3.4E+38, which json.loads reads as these floats; widened
+        // exactly to a double they printed 0.10000000149011612 and 3.3999999521443642e+38. Expected text from Jinja2
+        // with x = json.loads("0.1"), y = json.loads("3.4E+38").
+        var t = new ChatTemplate("{{ x }}|{{ [x] }}|{{ y | tojson }}|{{ n }}");
+        var extra = new Dictionary<string, object?> { ["x"] = 0.1f, ["y"] = 3.4e38f, ["n"] = System.Text.Json.Nodes.JsonValue.Create(0.1f) };
+        Assert.Equal("0.1|[0.1]|3.4e+38|0.1", t.Render([], false, null, extra));
+    }
+
     private static readonly string s_tools = """
         [{"type": "function", "function": {"name": "set_temperature", "description": "Sets it.", "parameters": {"type": "object",
           "properties": {"value": {"type": "number", "minimum": 0, "maximum": 1.0}, "units": {"type": "string", "enum": ["c", "f"]}},

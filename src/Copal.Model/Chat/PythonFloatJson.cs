@@ -1,0 +1,59 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Copal.Model.ChatTemplates;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Model.Chat;
+
+/// <summary>
+/// JSON options that write .NET floating-point numbers as Python's <c>json.dumps</c> writes floats (<c>1.0</c>,
+/// <c>1e+16</c>), for a call's arguments given as .NET objects: read back, they stay floats, as json.loads gives vLLM
+/// the same call sent over HTTP. System.Text.Json writes a double 1.0 as <c>1</c> and 1e16 as
+/// <c>10000000000000000</c>, which read back as integers (the second beyond what a template takes).
+/// </summary>
+internal static class PythonFloatJson
+{
+    public static JsonSerializerOptions Options { get; } = Create();
+
+    private static JsonSerializerOptions Create()
+    {
+        var options = new JsonSerializerOptions(AIJsonUtilities.DefaultOptions);
+        options.Converters.Add(new DoubleConverter());
+        options.Converters.Add(new SingleConverter());
+        options.Converters.Add(new DecimalConverter());
+        options.MakeReadOnly();
+        return options;
+    }
+
+    private static void Write(Utf8JsonWriter writer, double value)
+    {
+        if (!double.IsFinite(value))
+        {
+            // Refused as System.Text.Json refuses it, but naming the value rather than its JsonNumberHandling option.
+            throw new ArgumentException(FormattableString.Invariant($"a function call's arguments hold {value}, which JSON cannot hold (its numbers are finite)"));
+        }
+        writer.WriteRawValue(PyText.JsonFloat(value));
+    }
+
+    private sealed class DoubleConverter : JsonConverter<double>
+    {
+        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetDouble();
+
+        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options) => PythonFloatJson.Write(writer, value);
+    }
+
+    private sealed class SingleConverter : JsonConverter<float>
+    {
+        public override float Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetSingle();
+
+        public override void Write(Utf8JsonWriter writer, float value, JsonSerializerOptions options) => PythonFloatJson.Write(writer, ValueConverter.Widen(value));
+    }
+
+    private sealed class DecimalConverter : JsonConverter<decimal>
+    {
+        public override decimal Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetDecimal();
+
+        // A decimal is a float to the template, as the converter makes one given directly.
+        public override void Write(Utf8JsonWriter writer, decimal value, JsonSerializerOptions options) => PythonFloatJson.Write(writer, (double)value);
+    }
+}
