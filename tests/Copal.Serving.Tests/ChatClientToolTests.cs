@@ -199,7 +199,7 @@ public sealed class ChatClientToolTests : IDisposable
     /// <summary>
     /// An assistant message that only calls functions reaches the template with no content (none, as OpenAI's clients
     /// send null), not empty text: DeepSeek-V3's template writes the calls only then. A result given as a JSON string
-    /// is its text, as a plain string is.
+    /// is its text, as a plain string is. The call's arguments are written as JSON, which the template adds to a string.
     /// </summary>
     [Fact]
     public void An_assistant_message_of_calls_alone_has_no_content_and_a_json_string_result_is_its_text()
@@ -213,6 +213,10 @@ public sealed class ChatClientToolTests : IDisposable
         ];
         string prompt = client.ToRequest(messages, null).Prompt!;
         Assert.Contains("<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n", prompt, StringComparison.Ordinal);
+        // The template adds the arguments to a string, as OpenAI's JSON text: given them as a mapping (as transformers
+        // and vLLM give templates arguments), Jinja2 refuses and the reference writes "[object Map]"; copal writes
+        // their JSON, the text DeepSeek's calls hold, as llama.cpp gives such a template the arguments as text.
+        Assert.Contains("get_time\n```json\n{\"tz\": \"Asia/Tokyo\"}\n```<｜tool▁call▁end｜>", prompt, StringComparison.Ordinal);
         Assert.Contains("<｜tool▁output▁begin｜>21:05<｜tool▁output▁end｜>", prompt, StringComparison.Ordinal);
         ChatMessage[] jsonResult = [messages[0], messages[1], new(ChatRole.Tool, [new FunctionResultContent("call_2", JsonSerializer.SerializeToElement("21:05"))])];
         Assert.Equal(prompt, client.ToRequest(jsonResult, null).Prompt);
