@@ -26,12 +26,8 @@ namespace Copal.Cli.Serving;
 /// </summary>
 internal sealed class OpenAiServer : IAsyncDisposable
 {
-    // Copal's one JSON setting (CopalJson): unescaped text, never NaN. Its resolver named, as the serializer would fill
-    // it in: a node that holds a typed value (/tokenize's ids, one value rather than a node per id) is written through it.
-    private static readonly JsonSerializerOptions s_json = new(Infrastructure.Out.CompactJsonOptions)
-    {
-        TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
-    };
+    // Copal's one JSON setting (CopalJson): unescaped text, never NaN.
+    private static readonly JsonSerializerOptions s_json = Infrastructure.Out.CompactJsonOptions;
     private readonly WebApplication _app;
     private readonly InferenceEngine _engine;
     private readonly IChatFormatter _formatter;

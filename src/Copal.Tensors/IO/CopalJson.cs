@@ -26,6 +26,9 @@ public static class CopalJson
             DefaultIgnoreCondition = omitNulls ? JsonIgnoreCondition.WhenWritingNull : JsonIgnoreCondition.Never,
             // Tokens and text as they are ("▁Once", not "\u2581Once"): the output is UTF-8 data, not HTML.
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+            // Named, as the serializer would fill it in at first use: a JSON node that holds a typed value (serve's
+            // /tokenize writes its ids as one value rather than a node per id) is written through the settings' resolver.
+            TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
         };
         options.Converters.Add(new FiniteDoubleConverter());
         options.Converters.Add(new FiniteSingleConverter());
