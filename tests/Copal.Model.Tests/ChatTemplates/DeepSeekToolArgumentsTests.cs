@@ -14,6 +14,7 @@ public sealed class DeepSeekToolArgumentsTests
     [InlineData("deepseek-v3", """{"q":"日本語 ü \u00e9","n":{"x":[1,2.50,{"y":null}]},"f":1.0,"b":true,"e":1E5,"s":"a\"b\\c\n\u0001\u007f\u2028/"}""", "{\"q\": \"日本語 ü é\", \"n\": {\"x\": [1, 2.5, {\"y\": null}]}, \"f\": 1.0, \"b\": true, \"e\": 100000.0, \"s\": \"a\\\"b\\\\c\\n\\u0001\u007f\u2028/\"}")]
     [InlineData("deepseek-r1", """{"big":1.5e300,"small":1e-7,"neg":-0.0,"i":-0,"z":0.1}""", """{"big": 1.5e+300, "small": 1e-07, "neg": -0.0, "i": 0, "z": 0.1}""")]
     [InlineData("deepseek-r1", "{}", "{}")]
+    [InlineData("deepseek-v3", """{"s":"<a href='x'>&amp; \ud83d\ude00 \t\b\f\r \u0000 \u001f \u00ad \ufeff \u0085"}""", "{\"s\": \"<a href='x'>&amp; \U0001F600 \\t\\b\\f\\r \\u0000 \\u001f \u00ad \ufeff \u0085\"}")]
     public void A_calls_arguments_are_written_as_python_writes_their_json(string name, string arguments, string expected)
     {
         ChatTemplate template = ChatTemplate.FromDirectory(ChatTemplateGoldens.TemplateDir(name))!;
