@@ -201,6 +201,37 @@ public sealed class ChatClientToolTests : IDisposable
     /// send null), not empty text: DeepSeek-V3's template writes the calls only then. A result given as a JSON string
     /// is its text, as a plain string is. The call's arguments are written as JSON, which the template adds to a string.
     /// </summary>
+    /// <summary>
+    /// DeepSeek R1's template adds a call's arguments to a string: the text is Python's
+    /// <c>json.dumps(arguments, ensure_ascii=False)</c> of them (the expected text here is its output), the text of the
+    /// model's own call, whatever the values: nested, whole floats, booleans, none, text beyond ASCII, JSON elements.
+    /// </summary>
+    [Fact]
+    public void A_calls_arguments_added_to_a_string_are_pythons_json_text_of_them()
+    {
+        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("deepseek-r1"));
+        var arguments = new Dictionary<string, object?>
+        {
+            ["city"] = "東京 \"ü\"\n",
+            ["n"] = 1.0,
+            ["k"] = 3,
+            ["ok"] = true,
+            ["none"] = null,
+            ["nested"] = new Dictionary<string, object?> { ["list"] = new object?[] { 2.5, "é", false } },
+            ["raw"] = JsonDocument.Parse("""{"a": 1.0, "b": [1, 2]}""").RootElement,
+        };
+        ChatMessage[] messages =
+        [
+            new(ChatRole.User, "Weather?"),
+            new(ChatRole.Assistant, [new FunctionCallContent("call_3", "get_weather", arguments)]),
+            new(ChatRole.Tool, [new FunctionResultContent("call_3", "sunny")]),
+        ];
+        string prompt = client.ToRequest(messages, null).Prompt!;
+        Assert.Contains(
+            "get_weather\n```json\n{\"city\": \"東京 \\\"ü\\\"\\n\", \"n\": 1.0, \"k\": 3, \"ok\": true, \"none\": null, \"nested\": {\"list\": [2.5, \"é\", false]}, \"raw\": {\"a\": 1.0, \"b\": [1, 2]}}\n```",
+            prompt, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void An_assistant_message_of_calls_alone_has_no_content_and_a_json_string_result_is_its_text()
     {
