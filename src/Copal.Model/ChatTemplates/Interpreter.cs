@@ -776,7 +776,7 @@ internal sealed partial class Interpreter
         }
         if ((left is StringValue || right is StringValue) && op == "+")
         {
-            return new StringValue(Concatenated(left, where) + Concatenated(right, where));
+            return new StringValue(Values.Primitive(left, where) + Values.Primitive(right, where));
         }
         if (left is StringValue ls && right is StringValue rs && op is "in" or "not in")
         {
@@ -790,13 +790,4 @@ internal sealed partial class Interpreter
         }
         throw Error(node, $"operator '{op}' is not defined between {left.AKind} and {right.AKind}");
     }
-
-    // What '+' adds to a string. A mapping is its JSON text (tojson's default): DeepSeek V3's and R1's templates add a
-    // tool call's arguments to a string, written for OpenAI's JSON text, and are given the arguments as a mapping (as
-    // transformers and vLLM give them, for the templates that read their items). Jinja2 refuses that and the reference
-    // writes "[object Map]"; the JSON is the text the model's own calls hold, as llama.cpp gives such a template.
-    // Anything else is the reference's JavaScript text.
-    private static string Concatenated(Value v, Func<string> where) => v is ObjectValue
-        ? Json.Write(v, new JsonOptions(null, false, null, false), 0, true, where)
-        : Values.Primitive(v, where);
 }

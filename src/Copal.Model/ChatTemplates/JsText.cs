@@ -219,45 +219,4 @@ internal static class JsText
         }
         return double.Parse(t[..i], NumberStyles.Float, CultureInfo.InvariantCulture);
     }
-
-    /// <summary>JavaScript <c>Number(s)</c> (StringToNumber): NaN where the whole trimmed text is not a number.</summary>
-    public static double ToNumber(string s)
-    {
-        string t = Trim(s);
-        if (t.Length == 0)
-        {
-            return 0;
-        }
-        if (t.Length > 2 && t[0] == '0' && t[1] is 'x' or 'X' or 'o' or 'O' or 'b' or 'B')
-        {
-            int radix = t[1] is 'x' or 'X' ? 16 : t[1] is 'o' or 'O' ? 8 : 2;
-            double v = 0;
-            foreach (char c in t[2..])
-            {
-                int d = char.IsAsciiDigit(c) ? c - '0' : char.IsAsciiLetter(c) ? char.ToLowerInvariant(c) - 'a' + 10 : 99;
-                if (d >= radix)
-                {
-                    return double.NaN;
-                }
-                v = v * radix + d;
-            }
-            return v;
-        }
-        if (t is "Infinity" or "+Infinity")
-        {
-            return double.PositiveInfinity;
-        }
-        if (t == "-Infinity")
-        {
-            return double.NegativeInfinity;
-        }
-        foreach (char c in t)
-        {
-            if (!(char.IsAsciiDigit(c) || c is '.' or 'e' or 'E' or '+' or '-'))
-            {
-                return double.NaN;
-            }
-        }
-        return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) ? r : double.NaN;
-    }
 }

@@ -126,8 +126,11 @@ internal static class Values
     public static string Render(Value v, Func<string> where) => PyText.Str(v, where);
 
     /// <summary>
-    /// JavaScript <c>value.toString()</c> of the underlying value (a list's items joined by ",", a mapping
-    /// "[object Map]"): what <c>+</c> concatenates to a string, as the reference does, where Python refuses.
+    /// What <c>+</c> concatenates to a string, where Python refuses: JavaScript's <c>value.toString()</c>, as the
+    /// reference writes it (a list's items joined by ","), except a mapping, which is its JSON text (tojson's default)
+    /// where the reference writes "[object Map]". DeepSeek V3's and R1's templates add a tool call's arguments to a
+    /// string, written for OpenAI's JSON text, and are given them as a mapping (as transformers and vLLM give them, for
+    /// the templates that read their items); the JSON is the text the model's own calls hold, as llama.cpp gives it.
     /// </summary>
     public static string Primitive(Value v, Func<string> where) => v switch
     {
@@ -136,7 +139,8 @@ internal static class Values
         FloatValue f => JsText.Number(f.Value),
         BooleanValue b => b.Value ? "true" : "false",
         ArrayValue a => string.Join(",", a.Items.Select(x => Render(x, where))),
-        ObjectValue or NamespaceValue => "[object Map]",
+        ObjectValue => Json.Write(v, new JsonOptions(null, false, null, false), 0, true, where),
+        NamespaceValue => "[object Map]",
         _ => throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to text"),
     };
 
