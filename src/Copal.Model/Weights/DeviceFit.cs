@@ -10,12 +10,6 @@ namespace Copal.Model.Weights;
 public static class DeviceFit
 {
     /// <summary>
-    /// What would need less than weights too large for the device: not the commands' general advice, whose shorter
-    /// context frees none of them (the check counts the weights alone).
-    /// </summary>
-    public const string WeightsRemedy = DeviceOutOfMemoryException.WeightsRemedy;
-
-    /// <summary>
     /// Throws <see cref="DeviceOutOfMemoryException"/> when the tensors' stored bytes (what a device backend holds:
     /// weights in their stored dtype, compact ones compressed) exceed the device's memory. The CPU maps or copies
     /// weights into host memory, which its own policy governs, so it is not asked. A load that converts dense weights
@@ -35,7 +29,7 @@ public static class DeviceFit
             throw new DeviceOutOfMemoryException(
                 $"{source}: the weights take {ByteSize.Format(bytes)}, more than the {ByteSize.Format(memory)} of {backend.Info.Kind} device '{backend.Info.DeviceName}'")
             {
-                Remedy = WeightsRemedy,
+                Remedy = DeviceOutOfMemoryException.WeightsRemedy,
             };
         }
     }
