@@ -128,6 +128,25 @@ public sealed class ExitCodeTests : IDisposable
             r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
+    /// <summary>
+    /// COPAL_DEBUG=1 writes the exception with its stack trace under the one line, for a bug report; without it the line
+    /// is all. The test assemblies clear a developer's own COPAL_DEBUG (<see cref="DeveloperSettings"/>), so every other
+    /// test sees the plain line.
+    /// </summary>
+    [Fact]
+    public void COPAL_DEBUG_adds_the_stack_trace_under_the_one_line()
+    {
+        string missing = Path.Combine(_temp, "no-model");
+        CopalProcess.Result debug = CopalProcess.RunWithEnvironment(new Dictionary<string, string?> { ["COPAL_DEBUG"] = "1" }, "inspect", "-m", missing);
+        CopalProcess.Result plain = CopalProcess.Run("inspect", "-m", missing);
+        Assert.True(plain.ExitCode == 1, $"exit {plain.ExitCode}; stderr: {plain.Stderr}");
+        Assert.Equal(plain.ExitCode, debug.ExitCode);
+        Assert.StartsWith("copal: error: ", plain.Stderr, StringComparison.Ordinal);
+        Assert.Single(plain.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(plain.Stderr, debug.Stderr, StringComparison.Ordinal);
+        Assert.Contains("   at Copal.", debug.Stderr, StringComparison.Ordinal);
+    }
+
     // Beyond the model's context: a usage error once config.json is read, naming the option as typed, before the weights load.
     /// <summary>
     /// A context the bound reaches exactly is taken: --ctx-size 512, stories260K's whole context, and a perplexity
