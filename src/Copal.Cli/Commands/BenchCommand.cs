@@ -70,7 +70,7 @@ internal static class BenchCommand
                 string mappedRow = result.Weights == "memory" ? $"decode {m}, vs a mapping's bandwidth (--mmap on; this run read the weights in)" : $"decode {m}, vs the mapped checkpoint's bandwidth";
                 Out.Line(double.IsFinite(result.DecodeRatioMapped)
                     ? $"| {mappedRow} | {result.DecodeTokensPerSecond:F2} | {result.DecodeTokensPerSecond / result.DecodeRatioMapped:F2} ({result.MappedBandwidthGBs:F1} GB/s ÷ weight bytes) | {result.DecodeRatioMapped:P0} |"
-                    : $"| {mappedRow} | {result.DecodeTokensPerSecond:F2} | not measured: {result.NotMeasured?.Values.First() ?? "no mapped read"} | — |");
+                    : $"| {mappedRow} | {result.DecodeTokensPerSecond:F2} | not measured: {result.NotMeasured?.GetValueOrDefault("mapped_bandwidth_g_bs") ?? "no mapped read"} | — |");
             }
             BenchProfileReport.Write(result);
             return CliErrors.Ok;

@@ -263,6 +263,17 @@ internal static class BenchModel
                 deviceClock ? kv.Value.IssueSeconds * 1e3 / profiled : null,
                 kv.Value.Bytes > 0 && kv.Value.Seconds > 0 ? kv.Value.Bytes / kv.Value.Seconds / 1e9 : null))
             .ToList();
+        (double? Share, string? Why) busy = deviceClock ? BusyShare(totalProfiled * 1e3 / profiled, 1e3 / decodeRate) : (null, null);
+        var notMeasured = new Dictionary<string, string>();
+        if (unmeasured is not null)
+        {
+            notMeasured[JsonNamingPolicy.SnakeCaseLower.ConvertName(nameof(ModelBenchResult.MappedBandwidthGBs))] = unmeasured;
+            notMeasured[JsonNamingPolicy.SnakeCaseLower.ConvertName(nameof(ModelBenchResult.DecodeRatioMapped))] = $"needs the mapped checkpoint's bandwidth, not measured: {unmeasured}";
+        }
+        if (busy.Why is not null)
+        {
+            notMeasured[JsonNamingPolicy.SnakeCaseLower.ConvertName(nameof(ModelBenchResult.DeviceBusyShare))] = busy.Why;
+        }
         double flopsPrefillToken = 2.0 * (linearParams + (double)headParams / prefill);
         double flopsPplToken = 2.0 * (linearParams + headParams);
         return new ModelBenchResult(
@@ -282,18 +293,25 @@ internal static class BenchModel
             KvCacheBytes = state.KvCacheBytes,
             ProfileClock = deviceClock ? "device" : "wall",
             ProfileTokens = profiled,
-            DeviceBusyShare = deviceClock ? totalProfiled / profiled * decodeRate : null,
+            DeviceBusyShare = busy.Share,
             IssueMillisecondsPerToken = deviceClock ? backend.Totals.Values.Sum(v => v.IssueSeconds) * 1e3 / profiled : null,
             ProfileUncoveredCalls = backend.Totals.Values.Sum(v => v.Uncovered),
             ProfileNote = profileNote,
             DecodeRatioMapped = decodeRate / (mappedBandwidth * 1e9 / weightBytes),
-            NotMeasured = unmeasured is null ? null : new Dictionary<string, string>
-            {
-                [JsonNamingPolicy.SnakeCaseLower.ConvertName(nameof(ModelBenchResult.MappedBandwidthGBs))] = unmeasured,
-                [JsonNamingPolicy.SnakeCaseLower.ConvertName(nameof(ModelBenchResult.DecodeRatioMapped))] = $"needs the mapped checkpoint's bandwidth, not measured: {unmeasured}",
-            },
+            NotMeasured = notMeasured.Count == 0 ? null : notMeasured,
         };
     }
+
+    /// <summary>
+    /// How busy the device kept in a pipelined decode token: the profiled ops' device time over the token's time. A
+    /// device cannot be busy for more than all of a token, so a sum above it says the ops ran slower timed one at a
+    /// time than in the timed rounds (ILGPU's CPU accelerator runs each launch on the cores that issue it and read the
+    /// markers, so there the sum takes in the timing's own cost): the share is then not known, and the reason says so.
+    /// </summary>
+    internal static (double? Share, string? NotMeasured) BusyShare(double deviceMillisecondsPerToken, double tokenMilliseconds) =>
+        deviceMillisecondsPerToken <= tokenMilliseconds
+            ? (deviceMillisecondsPerToken / tokenMilliseconds, null)
+            : (null, $"the ops timed one at a time took {deviceMillisecondsPerToken:F3} ms a token, more than a timed decode token's {tokenMilliseconds:F3} ms: timing them slowed them, so how busy the device keeps is not known");
 
     /// <summary>
     /// Bytes for the device's read probe: 1 GiB, far above any L2 cache, and at most an eighth of the device's memory.

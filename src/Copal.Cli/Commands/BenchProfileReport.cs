@@ -21,11 +21,14 @@ internal static class BenchProfileReport
             string rate = row.GBPerSecond is double g ? $"  {g,7:F1} GB/s" : "";
             Out.Line($"  {row.Op,-36} {row.MillisecondsPerToken,8:F3} ms/token {row.Share,6:P1}  {row.CallsPerToken,3} calls/token{issue}{rate}");
         }
-        if (device && result.DeviceBusyShare is double busy && result.IssueMillisecondsPerToken is double issued)
+        if (device && result.IssueMillisecondsPerToken is double issued)
         {
             double token = 1e3 / result.DecodeTokensPerSecond;
             double kernels = result.DecodeProfile.Sum(r => r.MillisecondsPerToken);
-            Out.Line($"  a decode token: {token:F3} ms; its ops' device time {kernels:F3} ms (the device busy {busy:P0} of it); issuing them {issued:F3} ms on the host");
+            string busy = result.DeviceBusyShare is double share
+                ? $"the device busy {share:P0} of it"
+                : "more than the token: timed one at a time the ops ran slower, so how busy the device keeps is not known";
+            Out.Line($"  a decode token: {token:F3} ms; its ops' device time {kernels:F3} ms ({busy}); issuing them {issued:F3} ms on the host");
             if (result.ProfileUncoveredCalls > 0)
             {
                 Out.Line($"  {result.ProfileUncoveredCalls} timed calls were issued more slowly than the hold lasted: their device time includes some issue time");
