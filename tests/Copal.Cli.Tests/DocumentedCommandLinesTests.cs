@@ -89,6 +89,37 @@ public sealed partial class DocumentedCommandLinesTests
         Assert.True(missing.Count == 0, "in --help but named nowhere in README.md or docs/: " + string.Join(", ", missing));
     }
 
+    /// <summary>
+    /// A number option that the parser gives no default says in its help what leaving it out means (`--seqlen`'s
+    /// "default: min(2048, the model's context)"); `--limit-chunks` and `--eval-limit-chunks` said nothing, where
+    /// leaving them out evaluates every window. `--sparsity` is exempt: one of it and `--pattern` is required.
+    /// </summary>
+    [Fact]
+    public void Every_number_option_without_a_parser_default_says_its_default_in_the_help()
+    {
+        var silent = new List<string>();
+        int numbers = 0;
+        foreach ((Command command, string path) in AllCommands(Program.CreateRoot(), "copal"))
+        {
+            foreach (Option option in command.Options)
+            {
+                Type type = Nullable.GetUnderlyingType(option.ValueType) ?? option.ValueType;
+                if (type != typeof(int) && type != typeof(long) && type != typeof(float) && type != typeof(double))
+                {
+                    continue;
+                }
+                numbers++;
+                if (!option.HasDefaultValue && option.Name != "--sparsity"
+                    && !(option.Description ?? "").Contains("default", StringComparison.OrdinalIgnoreCase))
+                {
+                    silent.Add($"{path} {option.Name}");
+                }
+            }
+        }
+        Assert.True(numbers > 30, $"only {numbers} number options were found in the command tree");
+        Assert.True(silent.Count == 0, "number options whose help does not say what leaving them out means: " + string.Join(", ", silent));
+    }
+
     private static IEnumerable<(Command, string)> AllCommands(Command command, string path)
     {
         yield return (command, path);
