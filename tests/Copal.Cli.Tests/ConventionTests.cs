@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Copal.Tensors;
 using Copal.Testing;
 
@@ -193,6 +194,20 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Contains("--layout <raw|joined-lines|documents>", r.Stdout, StringComparison.Ordinal);
         Assert.Contains("(TinyStories) [default: raw]", r.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("[default: Raw]", r.Stdout, StringComparison.Ordinal);
+    }
+
+    // --mmap's text ended "Default here: on [default: on]": the default said twice, once by the text and once by the parser.
+    [Theory]
+    [InlineData("on", "generate")]
+    [InlineData("auto", "serve")]
+    [InlineData("auto", "bench", "serve")]
+    public void Help_states_the_mmap_default_once(string expected, params string[] command)
+    {
+        CopalProcess.Result r = CopalProcess.Run([.. command, "--help"]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string line = Assert.Single(r.Stdout.Split('\n'), l => l.TrimStart().StartsWith("--mmap", StringComparison.Ordinal));
+        Assert.EndsWith($"[default: {expected}]", line.TrimEnd());
+        Assert.Single(Regex.Matches(line, "default", RegexOptions.IgnoreCase));
     }
 
     [Fact]

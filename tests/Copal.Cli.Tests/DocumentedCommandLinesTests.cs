@@ -60,6 +60,78 @@ public sealed partial class DocumentedCommandLinesTests
         Assert.Empty(failures);
     }
 
+    /// <summary>
+    /// The other direction: every option of every command, as `--help` lists it, is named somewhere in README.md or
+    /// docs/*.md, so a reader who meets it in the help can look up what it does (tokenize's --no-special and
+    /// detokenize's --keep-special were in the help and nowhere in the docs). Options are found by their long name as
+    /// a whole word (`--seed`, not the start of `--seeds`); help's own `--help` is the exception.
+    /// </summary>
+    [Fact]
+    public void Every_option_in_the_help_is_named_in_the_docs()
+    {
+        string docs = string.Join('\n', new[] { TestData.RepoPath("README.md") }
+            .Concat(Directory.EnumerateFiles(TestData.RepoPath("docs"), "*.md")).Select(File.ReadAllText));
+        var named = OptionToken().Matches(docs).Select(m => m.Value).ToHashSet(StringComparer.Ordinal);
+        var missing = new List<string>();
+        int options = 0;
+        foreach ((Command command, string path) in AllCommands(Program.CreateRoot(), "copal"))
+        {
+            foreach (Option option in command.Options.Where(o => o.Name.StartsWith("--", StringComparison.Ordinal) && o.Name != "--help" && o.Name != "--version"))
+            {
+                options++;
+                if (!named.Contains(option.Name))
+                {
+                    missing.Add($"{path} {option.Name}");
+                }
+            }
+        }
+        Assert.True(options > 70, $"only {options} options were found in the command tree");
+        Assert.True(missing.Count == 0, "in --help but named nowhere in README.md or docs/: " + string.Join(", ", missing));
+    }
+
+    /// <summary>
+    /// A number option that the parser gives no default says in its help what leaving it out means (`--seqlen`'s
+    /// "default: min(2048, the model's context)"); `--limit-chunks` and `--eval-limit-chunks` said nothing, where
+    /// leaving them out evaluates every window. `--sparsity` is exempt: one of it and `--pattern` is required.
+    /// </summary>
+    [Fact]
+    public void Every_number_option_without_a_parser_default_says_its_default_in_the_help()
+    {
+        var silent = new List<string>();
+        int numbers = 0;
+        foreach ((Command command, string path) in AllCommands(Program.CreateRoot(), "copal"))
+        {
+            foreach (Option option in command.Options)
+            {
+                Type type = Nullable.GetUnderlyingType(option.ValueType) ?? option.ValueType;
+                if (type != typeof(int) && type != typeof(long) && type != typeof(float) && type != typeof(double))
+                {
+                    continue;
+                }
+                numbers++;
+                if (!option.HasDefaultValue && option.Name != "--sparsity"
+                    && !(option.Description ?? "").Contains("default", StringComparison.OrdinalIgnoreCase))
+                {
+                    silent.Add($"{path} {option.Name}");
+                }
+            }
+        }
+        Assert.True(numbers > 30, $"only {numbers} number options were found in the command tree");
+        Assert.True(silent.Count == 0, "number options whose help does not say what leaving them out means: " + string.Join(", ", silent));
+    }
+
+    private static IEnumerable<(Command, string)> AllCommands(Command command, string path)
+    {
+        yield return (command, path);
+        foreach (Command sub in command.Subcommands)
+        {
+            foreach ((Command, string) c in AllCommands(sub, $"{path} {sub.Name}"))
+            {
+                yield return c;
+            }
+        }
+    }
+
     /// <summary>A misspelled command followed by its options is found, where prose that starts with "copal" is not a command.</summary>
     [Fact]
     public void A_misspelled_command_with_options_is_found()

@@ -36,7 +36,7 @@ internal static class ContinualCommand
         var nsamples = new Option<int>("--nsamples") { Description = "Calibration windows per dataset and step", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var seqlen = new Option<int?>("--seqlen") { Description = "Tokens per calibration window (default: min(2048, the model's context))" }.AtLeast(2);
         var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "Perplexity window length (default: --seqlen)" }.AtLeast(2);
-        var evalLimit = new Option<int?>("--eval-limit-chunks") { Description = "Evaluate at most K windows per dataset (faster, less precise)" }.AtLeast(1);
+        var evalLimit = new Option<int?>("--eval-limit-chunks") { Description = "Evaluate at most K windows per dataset (faster, less precise; default: all)" }.AtLeast(1);
         var noJoint = new Option<bool>("--no-joint") { Description = "Skip the joint references (each data-dependent method calibrated on D1..Dt pooled); intransigence is then measured only for magnitude, whose reset is its own joint" };
         var sensitivity = new Option<string>("--sensitivity") { Description = "COPAL estimator: output or hessian", DefaultValueFactory = _ => "output" }
             .Accept(OptionRules.ByLibrary(v => CopalOptions.ParseSensitivity(v)));

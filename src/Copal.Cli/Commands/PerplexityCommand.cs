@@ -19,7 +19,7 @@ internal static class PerplexityCommand
         var data = new Option<string>("--data", "-d") { Description = "Text file to evaluate on (- reads standard input)", Required = true }.Path();
         var seqLen = new Option<int?>("--seqlen") { Description = "Window length in tokens (default: min(2048, the model's context))" }.AtLeast(2);
         var stride = new Option<int?>("--stride") { Description = "Window step in tokens, at most --seqlen (default: --seqlen, non-overlapping); with a smaller step each window after the first scores only its last --stride tokens, the ones no earlier window scored" }.AtLeast(1);
-        var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows" }.AtLeast(1);
+        var limit = new Option<int?>("--limit-chunks") { Description = "Evaluate only the first K windows (default: all)" }.AtLeast(1);
         var layout = new Option<TextLayout>("--layout") { Description = "raw: the file as is; joined-lines: stripped lines joined by spaces (PTB); documents: <|endoftext|>-separated stories, each with BOS (TinyStories)" }
             .Names();
         var compare = new Option<string?>("--compare") { Description = "Base (dense) model folder: also report KL divergence and top-1 agreement against it" }.InputFolder("a model folder");

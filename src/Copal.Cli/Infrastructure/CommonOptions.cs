@@ -42,7 +42,7 @@ internal static class CommonOptions
         Description = "How the CPU holds the weights: off copies them into this process's memory, laid out for its kernels "
             + "(a slower load, a faster decode, much faster batched decode), on maps the files (nothing copied; the system may reclaim the pages), "
             + "auto copies them when they take at most half of the available memory. "
-            + $"A GPU uploads the weights; for it auto maps. Default here: {defaultValue}",
+            + "A GPU uploads the weights; for it auto maps",
         DefaultValueFactory = _ => defaultValue,
     }.OneOf("auto", "on", "off");
 
