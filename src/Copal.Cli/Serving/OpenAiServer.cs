@@ -240,7 +240,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
             .All(coding => coding.Equals("identity", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
-    /// The request's body as a JSON object, checked as <see cref="OpenAiRequests.ParseBody"/> checks it. A body still
+    /// The request's body as a JSON object, checked as <see cref="OpenAiRequests.ParseBody(ReadOnlyMemory{byte})"/> checks it. A body still
     /// arriving when the server stops is not waited for (a client that sends slowly would hold the stop until the
     /// host's shutdown timeout): its request gets the 503 of a stopping server, and its connection is closed.
     /// </summary>
@@ -253,12 +253,12 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             throw new OpenAiException(415, $"Content-Encoding '{coding}' is not supported; send the body uncompressed");
         }
-        using var body = new MemoryStream();
+        var body = new RequestBody();
         CancellationToken stopping = _app.Lifetime.ApplicationStopping;
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
         try
         {
-            await context.Request.Body.CopyToAsync(body, reading.Token).ConfigureAwait(false);
+            await body.ReadFromAsync(context.Request.Body, context.Request.ContentLength, reading.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
         {
@@ -271,7 +271,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             throw new ClientLeftException("the client went away before its request's body was complete", e);
         }
-        return OpenAiRequests.ParseBody(body.ToArray());
+        return OpenAiRequests.ParseBody(body.Bytes);
     }
 
     /// <summary>
