@@ -117,3 +117,48 @@ public sealed class BodyMemoryTests
     private static byte[] Body(string item) =>
         Encoding.UTF8.GetBytes("{\"model\":\"stories260K\",\"prompt\":[" + string.Join(",", Enumerable.Repeat(item, Items)) + "]}");
 }
+
+/// <summary>
+/// A /tokenize or /detokenize answer, as large as its body, is written as UTF-8 into the response's buffers, byte for
+/// byte what the settings write: a text of it (UTF-16, twice its bytes) and that text's encoding took 4× the answer.
+/// </summary>
+public sealed class LargeAnswerTests
+{
+    [Fact]
+    public void A_large_answer_is_written_without_a_text_of_it()
+    {
+        int[] ids = [.. Enumerable.Range(0, 250_000).Select(i => i % 32_000)];
+        var answer = new System.Text.Json.Nodes.JsonObject
+        {
+            ["count"] = ids.Length,
+            ["tokens"] = System.Text.Json.Nodes.JsonValue.Create(ids, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<int[]>)JsonSerializerOptions.Default.GetTypeInfo(typeof(int[]))),
+            ["text"] = "▁Once \"upon\" a <time>\n",
+        };
+        var warm = new Discarding();
+        OpenAiServer.WriteJson(warm, answer);
+        var output = new Discarding();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        OpenAiServer.WriteJson(output, answer);
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(warm.Written, output.Written);
+        Assert.InRange(bytes, 0, output.Written / 4);
+
+        var whole = new System.Buffers.ArrayBufferWriter<byte>();
+        OpenAiServer.WriteJson(whole, answer);
+        Assert.Equal(answer.ToJsonString(Copal.Cli.Infrastructure.Out.CompactJsonOptions), Encoding.UTF8.GetString(whole.WrittenSpan));
+    }
+
+    /// <summary>A response's buffers as a socket takes them: one small buffer, handed out again once written.</summary>
+    private sealed class Discarding : System.Buffers.IBufferWriter<byte>
+    {
+        private readonly byte[] _buffer = new byte[64 * 1024];
+
+        public long Written { get; private set; }
+
+        public void Advance(int count) => Written += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => sizeHint <= _buffer.Length ? _buffer : new byte[sizeHint];
+
+        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+    }
+}
