@@ -1,10 +1,10 @@
 namespace Copal.Cli.Serving;
 
 /// <summary>
-/// How many bytes of request bodies the server parses and handles at once. A body costs up to about 27× its bytes
+/// How many bytes of request bodies the server parses and handles at once. A body costs up to about 24× its bytes
 /// while it is parsed and handled (System.Text.Json's 12 bytes a JSON token in an array that doubles as it fills: a
-/// 30 MB body of 7.5 million one-token prompts peaked at 0.8 GB), so without a bound N clients sending bodies at the
-/// limit asked N × 0.8 GB of a host whose model may already hold most of it. Past the budget a body waits, first in
+/// 30 MB body of 7.5 million one-token prompts peaked at 0.7 GB), so without a bound N clients sending bodies at the
+/// limit asked N × 0.7 GB of a host whose model may already hold most of it. Past the budget a body waits, first in
 /// first out, holding only its own bytes (what its client sent); one larger than the whole budget waits until no other
 /// is being handled, then goes alone. The wait ends when the client leaves or the server stops.
 /// </summary>
