@@ -36,6 +36,16 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
     /// <summary>
+    /// The bytes of request bodies parsed and handled at once by default: one body at Kestrel's limit (30,000,000
+    /// bytes), which peaks under 1 GB (<see cref="BodyBudget"/>); bodies of a few kilobytes, a chat's, go side by side
+    /// by the thousand.
+    /// </summary>
+    internal const long DefaultBodyBudget = 30_000_000;
+
+    /// <summary>The bodies being parsed and handled, and those waiting to be.</summary>
+    internal BodyBudget Bodies { get; }
+
+    /// <summary>
     /// Once the server stops, how long an answer still being written may take to reach its client: the end of a
     /// generation the stop cancelled (a 503, or a stream's error event and [DONE]) goes out in milliseconds to a client
     /// that reads. A client that stopped reading would hold the stop until the host's shutdown timeout; its connection
@@ -43,8 +53,9 @@ internal sealed class OpenAiServer : IAsyncDisposable
     /// </summary>
     internal static readonly TimeSpan StopWriteGrace = TimeSpan.FromSeconds(5);
 
-    private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter, bool splitReasoning, ToolCallReading toolCalls)
+    private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter, bool splitReasoning, ToolCallReading toolCalls, long bodyBudget)
     {
+        Bodies = new BodyBudget(bodyBudget);
         _app = app;
         _engine = engine;
         _formatter = formatter;
@@ -79,7 +90,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
     /// format; without, a request that offers tools is refused with its reason.
     /// </summary>
     public static async Task<OpenAiServer> StartAsync(InferenceEngine engine, string host, int port, IChatFormatter? formatter = null, bool splitReasoning = false,
-        ToolCallReading? toolCalls = null, CancellationToken cancellationToken = default)
+        ToolCallReading? toolCalls = null, long bodyBudget = DefaultBodyBudget, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
         // Kestrel refuses localhost with port 0, since each loopback would get its own free port. Copal picks one port
@@ -104,7 +115,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
                 }
             });
             WebApplication app = builder.Build();
-            var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance, splitReasoning, toolCalls ?? ToolCallReading.Off);
+            var server = new OpenAiServer(app, engine, formatter ?? PlainChatFormatter.Instance, splitReasoning, toolCalls ?? ToolCallReading.Off, bodyBudget);
             server.Map();
             try
             {
@@ -224,8 +235,23 @@ internal sealed class OpenAiServer : IAsyncDisposable
             ? WriteJsonAsync(c, 200, ModelObject())
             : throw new OpenAiException(404, $"the model '{c.Request.RouteValues["id"]}' does not exist; this server serves '{_engine.ModelId}'", "model", "model_not_found"));
         _app.MapMethods("/tokenizer_info", reads, (HttpContext c) => WriteJsonAsync(c, 200, OpenAiRequests.TokenizerInfo(_engine, _formatter)));
-        _app.MapPost("/tokenize", async c => await WriteJsonAsync(c, 200, OpenAiRequests.Tokenize(await ReadBodyAsync(c).ConfigureAwait(false), _engine, c.RequestAborted)).ConfigureAwait(false));
-        _app.MapPost("/detokenize", async c => await WriteJsonAsync(c, 200, OpenAiRequests.Detokenize(await ReadBodyAsync(c).ConfigureAwait(false), _engine)).ConfigureAwait(false));
+        // The answer is written under the body's budget too: its ids, or its text, are in proportion to the body.
+        _app.MapPost("/tokenize", async c =>
+        {
+            (JsonElement body, BodyBudget.Lease budget) = await ReadBodyAsync(c).ConfigureAwait(false);
+            using (budget)
+            {
+                await WriteLargeJsonAsync(c, OpenAiRequests.Tokenize(body, _engine, c.RequestAborted)).ConfigureAwait(false);
+            }
+        });
+        _app.MapPost("/detokenize", async c =>
+        {
+            (JsonElement body, BodyBudget.Lease budget) = await ReadBodyAsync(c).ConfigureAwait(false);
+            using (budget)
+            {
+                await WriteLargeJsonAsync(c, OpenAiRequests.Detokenize(body, _engine)).ConfigureAwait(false);
+            }
+        });
         _app.MapPost("/v1/completions", c => GenerateAsync(c, chat: false));
         _app.MapPost("/v1/chat/completions", c => GenerateAsync(c, chat: true));
     }
@@ -240,11 +266,13 @@ internal sealed class OpenAiServer : IAsyncDisposable
             .All(coding => coding.Equals("identity", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
-    /// The request's body as a JSON object, checked as <see cref="OpenAiRequests.ParseBody"/> checks it. A body still
+    /// The request's body as a JSON object, checked as <see cref="OpenAiRequests.ParseBody(ReadOnlyMemory{byte})"/> checks it. A body still
     /// arriving when the server stops is not waited for (a client that sends slowly would hold the stop until the
     /// host's shutdown timeout): its request gets the 503 of a stopping server, and its connection is closed.
+    /// The body is parsed under <see cref="Bodies"/>, whose lease the caller holds while it handles the body: a body
+    /// read whole waits there, first in first out, until it fits (the client gone or the server stopping end the wait).
     /// </summary>
-    private async Task<JsonElement> ReadBodyAsync(HttpContext context)
+    private async Task<(JsonElement Body, BodyBudget.Lease Budget)> ReadBodyAsync(HttpContext context)
     {
         // A coding the server does not decode (RFC 9110: 415): ignored, gzip's bytes were answered "not valid JSON at
         // line 1, byte 1", and a JSON body labelled gzip was read as JSON.
@@ -253,12 +281,12 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             throw new OpenAiException(415, $"Content-Encoding '{coding}' is not supported; send the body uncompressed");
         }
-        using var body = new MemoryStream();
+        var body = new RequestBody();
         CancellationToken stopping = _app.Lifetime.ApplicationStopping;
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
         try
         {
-            await context.Request.Body.CopyToAsync(body, reading.Token).ConfigureAwait(false);
+            await body.ReadFromAsync(context.Request.Body, context.Request.ContentLength, reading.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
         {
@@ -271,7 +299,24 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             throw new ClientLeftException("the client went away before its request's body was complete", e);
         }
-        return OpenAiRequests.ParseBody(body.ToArray());
+        BodyBudget.Lease budget;
+        try
+        {
+            budget = await Bodies.TakeAsync(body.Length, reading.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            throw ServerStopping();
+        }
+        try
+        {
+            return (OpenAiRequests.ParseBody(body.Bytes), budget);
+        }
+        catch
+        {
+            budget.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -317,10 +362,17 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private async Task GenerateAsync(HttpContext context, bool chat)
     {
         CancellationToken aborted = context.RequestAborted;
-        JsonElement json = await ReadBodyAsync(context).ConfigureAwait(false);
-        OpenAiRequest request = chat ? OpenAiRequests.Chat(json, _engine, _formatter, _toolCalls) : OpenAiRequests.Completion(json, _engine);
-        // Every prompt is checked before any choice starts: a bad one refuses the request, and nothing is decoded.
-        OpenAiChoice[] choices = OpenAiChoices.Of(request, _engine, chat, _splitReasoning, aborted);
+        (JsonElement json, BodyBudget.Lease budget) = await ReadBodyAsync(context).ConfigureAwait(false);
+        OpenAiRequest request;
+        OpenAiChoice[] choices;
+        // The body's budget covers its parse, its check and its prompts' encoding, not the generation, whose memory
+        // the engine bounds (its slots and their caches).
+        using (budget)
+        {
+            request = chat ? OpenAiRequests.Chat(json, _engine, _formatter, _toolCalls) : OpenAiRequests.Completion(json, _engine);
+            // Every prompt is checked before any choice starts: a bad one refuses the request, and nothing is decoded.
+            choices = OpenAiChoices.Of(request, _engine, chat, _splitReasoning, aborted);
+        }
         Interlocked.Increment(ref _generations);
         // The generation ends when the client goes away or the server stops. Kestrel only aborts the requests still
         // running when the host's shutdown timeout (30 s) is over, so stopping has to reach the engine itself.
@@ -469,6 +521,31 @@ internal sealed class OpenAiServer : IAsyncDisposable
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsync(body.ToJsonString(s_json), cancellationToken);
     }
+
+    /// <summary>
+    /// A 200 whose JSON is as large as its request's body (a /tokenize's ids, a /detokenize's text), written as UTF-8
+    /// into the response's own buffers: the same bytes as <see cref="WriteJsonAsync(HttpContext, int, JsonObject)"/>.
+    /// </summary>
+    private static async Task WriteLargeJsonAsync(HttpContext context, JsonObject body)
+    {
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        WriteJson(context.Response.BodyWriter, body);
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <paramref name="body"/> as UTF-8 JSON, the bytes <see cref="JsonNode.ToJsonString"/> gives under the settings
+    /// (whose writer is compact with the settings' encoder), written as they come: a text of the answer (UTF-16, twice
+    /// its bytes) and that text's encoding took 3× a large answer, 34 MB of ids for a /tokenize of 30 MB.
+    /// </summary>
+    internal static void WriteJson(System.Buffers.IBufferWriter<byte> output, JsonObject body)
+    {
+        using var writer = new Utf8JsonWriter(output, s_writer);
+        body.WriteTo(writer, s_json);
+    }
+
+    private static readonly JsonWriterOptions s_writer = new() { Encoder = s_json.Encoder, Indented = s_json.WriteIndented };
 
     private async Task WriteErrorAsync(HttpContext context, Exception e)
     {

@@ -1,0 +1,44 @@
+namespace Copal.Cli.Serving;
+
+/// <summary>
+/// A request's body, read whole into one buffer that grows with what arrives: it doubles, never past the length the
+/// request announces, so an announced body ends in a buffer of its exact length and needs no copy to be parsed.
+/// The buffer follows the bytes that came, not those announced: a client that announces 30 MB and sends 10 bytes
+/// costs a few kilobytes. A MemoryStream copied whole at the end (its growth, then ToArray) held 3× the body.
+/// </summary>
+internal sealed class RequestBody
+{
+    /// <summary>The first buffer's size, where the body is longer or its length unknown (chunked).</summary>
+    private const int FirstBuffer = 16 * 1024;
+
+    private byte[] _buffer = [];
+    private int _length;
+
+    /// <summary>The bytes read so far.</summary>
+    public long Length => _length;
+
+    /// <summary>The body, once <see cref="ReadFromAsync"/> is done: a view of the buffer, never copied.</summary>
+    public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, _length);
+
+    /// <summary>
+    /// Reads <paramref name="body"/> to its end. <paramref name="announced"/> is its Content-Length, which the server
+    /// (Kestrel) holds it to: no byte comes past it, and one missing is its error, as a body past its limit is.
+    /// </summary>
+    public async Task ReadFromAsync(Stream body, long? announced, CancellationToken cancellationToken)
+    {
+        while (announced is not long length || _length < length)
+        {
+            if (_length == _buffer.Length)
+            {
+                long grown = Math.Max(FirstBuffer, 2L * _buffer.Length);
+                Array.Resize(ref _buffer, (int)Math.Min(Math.Min(grown, announced ?? Array.MaxLength), Array.MaxLength));
+            }
+            int read = await body.ReadAsync(_buffer.AsMemory(_length), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return;
+            }
+            _length += read;
+        }
+    }
+}
