@@ -46,7 +46,8 @@ public sealed class EngineTests : IDisposable
             new EngineOptions { Parallel = 1, PrefixCache = prefixCache, BeforeDecodeStep = () => inFlight = Math.Max(inFlight, running!.KvCacheBytes) });
         running = engine;
         await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3 });
-        long small = engine.KvCacheBytes;
+        long small = engine.Statistics.PeakKvCacheBytes; // the short request's cache, given back when it ended
+        Assert.Equal(0, engine.KvCacheBytes);
         await engine.CompleteAsync(new CompletionRequest { PromptIds = [.. Enumerable.Range(0, 400).Select(i => 1 + (i * 37 % 500))], MaxTokens = 3 });
         Assert.True(inFlight > small, $"the long request's cache ({inFlight} bytes) did not grow past the short one's ({small})");
         Assert.Equal(inFlight, engine.Statistics.PeakKvCacheBytes);
@@ -54,9 +55,9 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(prefixCache ? inFlight : 0, engine.KvCacheBytes);
         CompletionResult again = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3 });
         Assert.Equal(3, again.TokenIds.Count);
-        // The short prompt ran in the slot's cache as it found it; it keeps nothing of the long one's, so a grown
-        // cache goes back now.
-        Assert.Equal(prefixCache ? 0 : small, engine.KvCacheBytes);
+        // The short prompt ran in the slot's cache as it found it; it keeps nothing of the long one's, so the cache
+        // goes back now (a slot that keeps no prefix holds none).
+        Assert.Equal(0, engine.KvCacheBytes);
     }
 
     [Fact]
@@ -532,7 +533,8 @@ public sealed class EngineTests : IDisposable
     {
         using var backend = new CpuBackend();
         InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend);
-        await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 4 });
+        // A prompt of two whole chunks, which the prefix cache keeps (a shorter one's slot holds no cache once it ends).
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = [.. Enumerable.Range(0, 300).Select(i => 1 + (i * 37 % 500))], MaxTokens = 4 });
         Assert.True(engine.KvCacheBytes > 0);
         engine.Dispose();
         var e = Assert.Throws<ObjectDisposedException>(() => engine.Prepare(new CompletionRequest { Prompt = "a" }));
@@ -658,10 +660,10 @@ public sealed class EngineTests : IDisposable
         int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
         // Past the slot's first 256 positions: its cache grows, and is given back when the request ends.
         Assert.True((await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 })).TokenIds.Count > 0);
-        // The slot's next state refused at its first buffer of 8,192 floats (a layer's first 256 positions of keys),
-        // as a full device would refuse it.
+        // The slot's next state refused at its first buffer of 8,192 floats (a layer's first 256 positions of keys, the
+        // most a cache reserves, which a request of max_tokens 256 can reach), as a full device would refuse it.
         device.RefusedLength = 256 * 32;
-        Task<CompletionResult> refused = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 });
+        Task<CompletionResult> refused = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 256 });
         // A guard against the hang this test is about, not a timing: the request fails in milliseconds.
         var e = await Assert.ThrowsAsync<DeviceOutOfMemoryException>(() => refused.WaitAsync(TimeSpan.FromMinutes(2)));
         Assert.Contains("out of memory", e.Message, StringComparison.Ordinal);
@@ -686,11 +688,11 @@ public sealed class EngineTests : IDisposable
         await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..300], MaxTokens = 3 });
         long kept = engine.KvCacheBytes;
         Assert.True(kept > 0);
-        // The second slot's first state is refused once (its first buffer: 128 rows × 64), as a device full of the
-        // first slot's cache would refuse it.
-        device.RefusedLength = 256 * 32;
+        // The second slot's first state is refused once (its first buffer: a layer's keys for the 15 positions its
+        // request reaches), as a device full of the first slot's cache would refuse it.
+        device.RefusedLength = 15 * 32;
         device.RefusalsLeft = 1;
-        CompletionResult other = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 });
+        CompletionResult other = await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..10], MaxTokens = 5, LogitBias = new Dictionary<int, float> { [2] = -100f } });
         Assert.Equal(5, other.TokenIds.Count);
         Assert.Equal(1, device.Refused);
         Assert.Null(engine.Fault);
@@ -755,9 +757,9 @@ public sealed class EngineTests : IDisposable
         using var device = new KvRefusingDevice(refusedLength: -1);
         using LlamaModel model = LlamaModel.Load(TestData.Stories260K, device);
         using var engine = new InferenceEngine(model, CopalTokenizer.FromDirectory(TestData.Stories260K), new EngineOptions { Parallel = 1 });
-        device.RefusedLength = 256 * 32;
+        device.RefusedLength = 256 * 32; // a layer's keys for the 256 positions a request of max_tokens 256 reserves
         device.AsHost = true;
-        Task<CompletionResult> refused = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 });
+        Task<CompletionResult> refused = engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 256 });
         await Assert.ThrowsAsync<OutOfMemoryException>(() => refused.WaitAsync(TimeSpan.FromMinutes(2)));
         Assert.IsType<OutOfMemoryException>(engine.Fault);
         var later = await Assert.ThrowsAsync<InvalidOperationException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 }));
@@ -765,9 +767,10 @@ public sealed class EngineTests : IDisposable
     }
 
     /// <summary>
-    /// An idle slot's state is memory no request uses, whether or not it keeps a prefix: when the device refuses a
-    /// cache that must grow, an idle slot whose last prompt held no whole chunk gives its state back too, and the
-    /// request goes on. Only the slots that kept a prefix gave theirs back, so the request failed beside an idle cache.
+    /// An idle slot's state is memory no request uses: when the device refuses a cache that must grow, the idle
+    /// slots' kept caches are given back and the request goes on. (A slot whose last prompt held no whole chunk keeps
+    /// no cache at all once its request ends; before, it kept its first 256 positions, and only the slots that kept a
+    /// prefix gave theirs back, so the request failed beside an idle cache.)
     /// </summary>
     [Fact]
     public async Task A_device_that_refuses_a_growing_cache_gets_every_idle_slots_state_back_first()
@@ -783,15 +786,16 @@ public sealed class EngineTests : IDisposable
             BeforeDecodeStep = () => SpinWait.SpinUntil(() => running!.Statistics.Started >= 2),
         });
         running = engine;
+        int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
+        // Two prompts of a whole chunk and more, which the prefix cache keeps: 135 positions each (prompt and max_tokens).
         await Task.WhenAll(
-            engine.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 5 }),
-            engine.CompleteAsync(new CompletionRequest { Prompt = "One day", MaxTokens = 5 }));
+            engine.CompleteAsync(new CompletionRequest { PromptIds = story[300..430], MaxTokens = 5 }),
+            engine.CompleteAsync(new CompletionRequest { PromptIds = story[500..630], MaxTokens = 5 }));
         long idle = engine.KvCacheBytes;
-        Assert.Equal(2 * 2L * model.Config.NumLayers * 256 * model.Config.KvDim * sizeof(float), idle); // two slots' first 256 positions
-        // The first slot's cache grows at decode step 7 to the 270 positions its request reaches: refused once.
+        Assert.Equal(2 * 2L * model.Config.NumLayers * 135 * model.Config.KvDim * sizeof(float), idle);
+        // A slot's cache grows at its prefill to the 270 positions its request reaches: refused once.
         device.RefusedLength = 270 * model.Config.KvDim;
         device.RefusalsLeft = 1;
-        int[] story = tokenizer.Encode(TextDataset.Load(TestData.Path("text", "tinystories", "eval.txt")));
         CompletionResult grown = await engine.CompleteAsync(new CompletionRequest { PromptIds = story[..250], MaxTokens = 20 });
         Assert.Equal(20, grown.TokenIds.Count);
         Assert.Equal(1, device.Refused);

@@ -44,6 +44,26 @@ public sealed class KvCacheGrowthTests
         Assert.Equal(reachable, engine.KvCacheBytes);
     }
 
+    /// <summary>
+    /// A short request's cache holds the positions it can reach, not the slot's first reservation of 256: a 10-token
+    /// prompt with max_tokens 5 held 256 positions (64 MiB a slot at Llama-3-8B's shapes, for 15 positions' 3.75 MiB).
+    /// Once it ends, a slot that keeps no prefix (the prefix cache off, or a prompt shorter than a prefill chunk)
+    /// gives the cache back: an idle slot's cache would serve no later request, and what the server holds follows
+    /// the requests in flight.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_short_requests_cache_holds_what_it_can_reach_and_goes_back_when_it_ends(bool prefixCache)
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1, PrefixCache = prefixCache });
+        CompletionResult reply = await engine.CompleteAsync(Request(10, 5));
+        Assert.Equal(5, reply.TokenIds.Count);
+        Assert.Equal(Bytes(engine.Model.Config, 15), engine.Statistics.PeakKvCacheBytes);
+        Assert.Equal(0, engine.KvCacheBytes);
+    }
+
     /// <summary>A request with no bound short of the context grows its cache by doubling, to the context at most.</summary>
     [Fact]
     public async Task A_request_bounded_by_the_context_only_grows_by_doubling()

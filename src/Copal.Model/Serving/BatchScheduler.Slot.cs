@@ -12,10 +12,8 @@ internal sealed partial class BatchScheduler
         // position 0; see ReusableFor), and the count the running job's prefill will leave there once it completes.
         private int[] _kept = [];
         private int _pending;
-        // The first cache's size, taken when the slot starts its first job: a bigger cache has grown since.
-        private long _initialKvBytes = -1;
-        // The cache starts small and grows with the positions used (RunState.EnsurePositions); null until the first
-        // job, and between jobs once a grown one was given back.
+        // The cache starts at what the job can reach (at most 256 positions) and grows with the positions used
+        // (RunState.EnsurePositions); null until the first job, and between jobs unless it keeps a prefix.
         private RunState? _state;
 
         /// <summary>The slot's state; only while it holds a job (<see cref="Start"/> makes one where it was given back).</summary>
@@ -34,8 +32,13 @@ internal sealed partial class BatchScheduler
         // Every row's logits only for a job that scores its prompt: a prefill's rows × the vocabulary (see Start). The
         // activations start at one row (a decode step's) and grow with the prompt chunks run (RunState.EnsureRows):
         // a 3-token prompt held 128 rows, 24.75 MiB at LLaMA-7B, and 74 MiB more of a 152k vocabulary's logits to score it.
-        private static RunState NewState(LlamaModel model, int contextSize, bool allRowLogits) => new(model.Backend, model.Config, ChunkRowsFor(contextSize), contextSize,
-            allRowLogits, reservedPositions: Math.Min(contextSize, 256), reservedRows: 1);
+        // The cache's first reservation is what the job can reach (its prompt plus max_tokens), at most 256 positions:
+        // a 15-position request had reserved 256 (64 MiB at Llama-3-8B's shapes for 3.75 MiB of work).
+        private static RunState NewState(LlamaModel model, int contextSize, bool allRowLogits, int reach) => new(model.Backend, model.Config, ChunkRowsFor(contextSize), contextSize,
+            allRowLogits, reservedPositions: Math.Clamp(reach, 1, Math.Min(contextSize, InitialPositions)), reservedRows: 1);
+
+        /// <summary>The most positions a slot's cache reserves before its job runs; it grows from there.</summary>
+        private const int InitialPositions = 256;
 
         /// <summary>Rows of a prefill call (the state's MaxRows): a prompt runs in chunks of this many from its first token.</summary>
         private static int ChunkRowsFor(int contextSize) => Math.Min(PrefillRows, contextSize);
@@ -86,22 +89,18 @@ internal sealed partial class BatchScheduler
             _pending = keepPrefix && !job.ScoresPrompt ? job.PromptIds.Length / ChunkRows * ChunkRows : 0;
             LastAdmission = admission;
             Job = job;
-            // A state of the other kind is replaced: jobs that score their prompts (an evaluation harness's, one after
-            // another) keep one with every row's logits, and plain jobs do not carry its rows × vocabulary.
+            // A kept state (a plain job's prefix) is replaced for a job that scores its prompt, which needs every row's
+            // logits; a scoring job keeps no prefix, so its state is gone by the next job.
             if (_state is not null && _state.AllRowLogits != job.ScoresPrompt)
             {
                 _state.Dispose();
                 _state = null;
             }
-            _state ??= NewState(model, contextSize, job.ScoresPrompt);
+            _state ??= NewState(model, contextSize, job.ScoresPrompt, job.ContextLimit);
             // A decode step's one row (its scratch in the batch step), where Release gave the rows back; the prefill grows them.
             _state.EnsureRows(1);
             // The cache grows with the job, up to its prompt and max_tokens, not by doubling past them.
             _state.GrowthLimit = job.ContextLimit;
-            if (_initialKvBytes < 0)
-            {
-                _initialKvBytes = _state.KvCacheBytes;
-            }
             // The previous job's sampler is done: its buffers of the vocabulary's size serve this one.
             Sampler = new Sampler(job.Sampling, previous: Sampler);
             Context.Clear();
@@ -130,17 +129,18 @@ internal sealed partial class BatchScheduler
         }
 
         /// <summary>
-        /// Ends the slot's job and returns it, for its requester to hear. Without the prefix cache, a cache that grew
-        /// past its first reservation (a long request) is given back, and the next job starts with a small one again:
-        /// memory follows the work in flight, not the longest request served. With it, the cache stays with the prompt
-        /// chunks it holds, for the next turn. The activations (and a scoring job's logits) go either way: they are
-        /// scratch of a call, which an idle slot makes none of. Nothing is allocated here, so ending a job cannot fail.
+        /// Ends the slot's job and returns it, for its requester to hear. A cache that keeps no prefix (the prefix cache
+        /// off, or a prompt shorter than a chunk) is given back, and the next job makes one sized to its own reach:
+        /// memory follows the work in flight, not the longest request served (nor the first reservation, which a short
+        /// job's idle slot had kept, 256 positions of every layer). With the prefix cache, a cache holding prompt chunks
+        /// stays for the next turn. The activations (and a scoring job's logits) go either way: they are scratch of a
+        /// call, which an idle slot makes none of. Nothing is allocated here, so ending a job cannot fail.
         /// </summary>
         public SequenceJob Release()
         {
             SequenceJob job = Job!;
             Job = null;
-            if (_state is not null && !KeepsPrefix && _state.KvCacheBytes > _initialKvBytes)
+            if (_state is not null && !KeepsPrefix)
             {
                 _state.Dispose();
                 _state = null;

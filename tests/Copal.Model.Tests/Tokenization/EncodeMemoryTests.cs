@@ -95,6 +95,22 @@ public class EncodeMemoryTests
         Assert.InRange(allocated, 0, IdsBytes(text, tokens) + (2L * text.Length));
     }
 
+    /// <summary>
+    /// Llama-2's (and Mistral's) normalizer prepends "▁" and replaces every space with "▁": one copy of the text,
+    /// written in one pass, where the prepend and the replace had each made their own (4 bytes a character beside the
+    /// text's 2).
+    /// </summary>
+    [Theory]
+    [InlineData("llama2")]
+    [InlineData("mistral")]
+    public void Encoding_a_long_text_with_a_prepend_and_replace_normalizer_allocates_one_normalized_copy_beside_its_ids(string name)
+    {
+        CopalTokenizer t = Tokenizers.Get(name);
+        string text = Repeated("the cat sat on the mat. ", 1 << 20);
+        long allocated = EncodeAllocations(t, text, out int tokens);
+        Assert.InRange(allocated, 0, IdsBytes(text, tokens) + (2L * (text.Length + 1)));
+    }
+
     private static string Repeated(string piece, int chars)
     {
         var sb = new StringBuilder(chars + piece.Length);

@@ -16,6 +16,16 @@ internal sealed class ReplaceNormalizer : Normalizer
     public bool MayShorten => _regex is not null
         || System.Text.Encoding.UTF8.GetByteCount(_content) < System.Text.Encoding.UTF8.GetByteCount(_literal!);
 
+    /// <summary>
+    /// Whether the replacement swaps one char for another (Llama's " " → "▁"): no match can span two pieces of text,
+    /// so a piece can be replaced as it is copied (<see cref="SequenceNormalizer"/>).
+    /// </summary>
+    public bool IsCharForChar => _literal is { Length: 1 } && _content.Length == 1;
+
+    /// <summary>Copies <paramref name="source"/> into <paramref name="destination"/> with the char replaced; only where <see cref="IsCharForChar"/>.</summary>
+    public void CopyReplacingChar(ReadOnlySpan<char> source, Span<char> destination) =>
+        source.Replace(destination, _literal![0], _content[0]);
+
     public ReplaceNormalizer(string? literal, CodePointRegex? regex, string content)
     {
         _literal = literal;
