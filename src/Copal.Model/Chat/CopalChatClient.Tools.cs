@@ -16,6 +16,11 @@ public sealed partial class CopalChatClient
     /// </summary>
     internal OfferedTools? Tools(ChatOptions? options)
     {
+        // Counted first, whatever ToolMode says, as the server counts tools before it reads tool_choice or any function.
+        if (options?.Tools is { Count: > OfferedTools.MaxTools } many)
+        {
+            throw new ArgumentException($"ChatOptions.Tools holds at most {OfferedTools.MaxTools} functions (OpenAI's bound), got {many.Count}", nameof(options));
+        }
         var required = options?.ToolMode as RequiredChatToolMode;
         if (options?.Tools is not { Count: > 0 } tools || options.ToolMode is NoneChatToolMode)
         {

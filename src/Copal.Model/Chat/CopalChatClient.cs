@@ -238,7 +238,7 @@ public sealed partial class CopalChatClient : IChatClient
         {
             turns.AddRange(Turns(m, $"messages[{index++}]", _splitReasoning));
         }
-        ChatPrompt prompt = _formatter.Format(turns, TemplateArguments(options), tools?.Definitions);
+        ChatPrompt prompt = Format(turns, options, tools);
         CompletionRequest request = new()
         {
             Prompt = prompt.Text,
@@ -265,6 +265,26 @@ public sealed partial class CopalChatClient : IChatClient
         }
         RequireInRange(request);
         return request;
+    }
+
+    // The prompt, its refusals named as the ChatOptions property the caller set: the formatter names the server's
+    // fields (tools, and chat_template_kwargs as its parameter templateArguments). The messages are the caller's own
+    // parameter, named so already.
+    private ChatPrompt Format(List<ChatTurn> turns, ChatOptions? options, OfferedTools? tools)
+    {
+        IReadOnlyDictionary<string, object?>? arguments = TemplateArguments(options);
+        try
+        {
+            return _formatter.Format(turns, arguments, tools?.Definitions);
+        }
+        catch (CompletionRequestException e) when (e.Parameter == "tools")
+        {
+            throw new CompletionRequestException(e.Parameter, $"ChatOptions.Tools: {e.Message}") { Unsupported = e.Unsupported };
+        }
+        catch (ArgumentException e) when (ChatTemplateArguments.Refused(e))
+        {
+            throw new ArgumentException($"AdditionalProperties[\"chat_template_kwargs\"]: {ChatTemplateArguments.Reason(e)}", nameof(options), e);
+        }
     }
 
     // The ChatOptions property (or AdditionalProperties key) each engine field comes from.
