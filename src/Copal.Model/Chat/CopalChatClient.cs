@@ -373,7 +373,7 @@ public sealed partial class CopalChatClient : IChatClient
             {
                 throw new NotSupportedException($"{at}: {(calls ? "FunctionCallContent" : "the role 'tool'")} cannot be shown to this model: it has no chat template to write tool calls and results with");
             }
-            return ToolTurns(message, calls ? "assistant" : "tool", TemplateFields(message));
+            return ToolTurns(message, at, calls ? "assistant" : "tool", TemplateFields(message));
         }
         // ChatRole compares its value ignoring case; the formatters get the lower-case names the server gives them.
         string name = message.Role == ChatRole.User ? "user" : message.Role == ChatRole.Assistant ? "assistant" : "system";
