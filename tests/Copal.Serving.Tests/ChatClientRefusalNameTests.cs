@@ -65,6 +65,30 @@ public sealed class ChatClientRefusalNameTests : IDisposable
         Assert.StartsWith("ChatOptions.Tools: tools hold ", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A conversation longer than the context is the messages' fault, as the server's chat endpoint names it: the
+    /// engine names its prompt, which a caller of IChatClient never gave.
+    /// </summary>
+    [Fact]
+    public async Task A_conversation_past_the_context_is_refused_naming_messages_whole_or_streamed()
+    {
+        ChatMessage[] messages = [new(ChatRole.User, string.Concat(Enumerable.Repeat("Once upon a time ", 400)))];
+        var whole = await Assert.ThrowsAsync<CompletionRequestException>(() => _client.GetResponseAsync(messages));
+        var streamed = await Assert.ThrowsAsync<CompletionRequestException>(async () =>
+        {
+            await foreach (ChatResponseUpdate update in _client.GetStreamingResponseAsync(messages))
+            {
+                _ = update;
+            }
+        });
+        foreach (CompletionRequestException e in new[] { whole, streamed })
+        {
+            Assert.Equal("messages", e.ParamName);
+            Assert.True(e.ContextLengthExceeded);
+            Assert.Contains("more than the context of", e.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Template_arguments_the_formatter_refuses_are_named_as_AdditionalProperties_chat_template_kwargs()
     {

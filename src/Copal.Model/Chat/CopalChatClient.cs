@@ -58,7 +58,15 @@ public sealed partial class CopalChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         CompletionRequest request = Prepare(messages, options, out OfferedTools? tools);
-        CompletionResult result = await _engine.CompleteAsync(request, cancellationToken).ConfigureAwait(false);
+        CompletionResult result;
+        try
+        {
+            result = await _engine.CompleteAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CompletionRequestException e) when (e.Parameter == "prompt")
+        {
+            throw FromMessages(e);
+        }
         ThinkTagSplitter? splitter = Splitter(request);
         List<AIContent> contents = splitter is null ? [new TextContent(result.Text)] : Contents(splitter.Push(result.Text), options);
         if (splitter is not null)
@@ -87,7 +95,7 @@ public sealed partial class CopalChatClient : IChatClient
         DateTimeOffset created = DateTimeOffset.UtcNow;
         ThinkTagSplitter? splitter = Splitter(request);
         ToolCallSplitter? calls = tools?.Splitter();
-        await foreach (CompletionChunk chunk in _engine.StreamAsync(request, cancellationToken).ConfigureAwait(false))
+        await foreach (CompletionChunk chunk in FromMessages(_engine.StreamAsync(request, cancellationToken)).ConfigureAwait(false))
         {
             var contents = new List<AIContent>();
             if (splitter is null)
@@ -284,6 +292,33 @@ public sealed partial class CopalChatClient : IChatClient
         catch (ArgumentException e) when (ChatTemplateArguments.Refused(e))
         {
             throw new ArgumentException($"AdditionalProperties[\"chat_template_kwargs\"]: {ChatTemplateArguments.Reason(e)}", nameof(options), e);
+        }
+    }
+
+    // The engine's refusal of its prompt (longer than the context) named as the messages it was made from, the
+    // caller's parameter, as the server's chat endpoint names it.
+    private static CompletionRequestException FromMessages(CompletionRequestException e) =>
+        new("messages", e.Message) { ContextLengthExceeded = e.ContextLengthExceeded, Unsupported = e.Unsupported };
+
+    private static async IAsyncEnumerable<CompletionChunk> FromMessages(IAsyncEnumerable<CompletionChunk> chunks)
+    {
+        await using IAsyncEnumerator<CompletionChunk> e = chunks.GetAsyncEnumerator();
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await e.MoveNextAsync().ConfigureAwait(false);
+            }
+            catch (CompletionRequestException refused) when (refused.Parameter == "prompt")
+            {
+                throw FromMessages(refused);
+            }
+            if (!more)
+            {
+                yield break;
+            }
+            yield return e.Current;
         }
     }
 
