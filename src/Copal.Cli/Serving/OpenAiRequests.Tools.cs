@@ -13,12 +13,8 @@ internal sealed record ToolCallReading(ToolCallFormat Format, string Reason)
 // Chat's tools, tool_choice, parallel_tool_calls, and the tool fields of messages, as OpenAI's API gives them.
 internal static partial class OpenAiRequests
 {
-    /// <summary>
-    /// The most functions tools may hold: OpenAI's bound. Counted before any is read: a 20 MB body of 300,000 small
-    /// functions held a core for minutes (each name was checked against every one before it), and a template that
-    /// writes every tool grew past the renderer's bound on its output, a 500 that blamed the template.
-    /// </summary>
-    public const int MaxTools = 128;
+    /// <summary>The most functions tools may hold: OpenAI's bound (<see cref="OfferedTools.MaxTools"/>).</summary>
+    public const int MaxTools = OfferedTools.MaxTools;
 
     /// <summary>
     /// The tools the request offers, or null when it offers none or tool_choice is "none" (then the model is not shown

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Copal.Model.Chat.ToolCalls;
 using Microsoft.Extensions.AI;
 
@@ -16,6 +17,11 @@ public sealed partial class CopalChatClient
     /// </summary>
     internal OfferedTools? Tools(ChatOptions? options)
     {
+        // Counted first, whatever ToolMode says, as the server counts tools before it reads tool_choice or any function.
+        if (options?.Tools is { Count: > OfferedTools.MaxTools } many)
+        {
+            throw new ArgumentException($"ChatOptions.Tools holds at most {OfferedTools.MaxTools} functions (OpenAI's bound), got {many.Count}", nameof(options));
+        }
         var required = options?.ToolMode as RequiredChatToolMode;
         if (options?.Tools is not { Count: > 0 } tools || options.ToolMode is NoneChatToolMode)
         {
@@ -71,22 +77,15 @@ public sealed partial class CopalChatClient
     /// <summary>
     /// An assistant message's calls as OpenAI's tool_calls (arguments as an object, as Hugging Face's templates take
     /// them), or a tool message's results as tool messages, one per result; each with the message's
-    /// <paramref name="fields"/> (reasoning_content, name).
+    /// <paramref name="fields"/> (reasoning_content, name); <paramref name="at"/> names the message.
     /// </summary>
-    private static IEnumerable<ChatTurn> ToolTurns(ChatMessage message, string role, Dictionary<string, object?> fields)
+    private static IEnumerable<ChatTurn> ToolTurns(ChatMessage message, string at, string role, Dictionary<string, object?> fields)
     {
         if (role == "tool")
         {
             foreach (FunctionResultContent result in message.Contents.OfType<FunctionResultContent>())
             {
-                string content = result.Result switch
-                {
-                    null => "",
-                    string plain => plain,
-                    JsonElement json => json.ValueKind == JsonValueKind.String ? json.GetString()! : json.GetRawText(),
-                    object value => JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions),
-                };
-                yield return new ChatTurn("tool", content, new Dictionary<string, object?>(fields, StringComparer.Ordinal) { ["tool_call_id"] = result.CallId });
+                yield return new ChatTurn("tool", ResultText(result, at), new Dictionary<string, object?>(fields, StringComparer.Ordinal) { ["tool_call_id"] = result.CallId });
             }
             yield break;
         }
@@ -97,11 +96,62 @@ public sealed partial class CopalChatClient
             ["function"] = new Dictionary<string, object?>(StringComparer.Ordinal)
             {
                 ["name"] = call.Name,
-                ["arguments"] = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>(), PythonFloatJson.Options),
+                ["arguments"] = ArgumentsElement(call),
             },
         }).ToList();
         string? text = message.Contents.OfType<TextContent>().Any() ? message.Text : null;
         yield return new ChatTurn(role, text, new Dictionary<string, object?>(fields, StringComparer.Ordinal) { ["tool_calls"] = calls });
+    }
+
+    // A call's .NET arguments as JSON, floats as Python writes them (PythonFloatJson).
+    private static JsonElement ArgumentsElement(FunctionCallContent call)
+    {
+        try
+        {
+            return JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>(), PythonFloatJson.Options);
+        }
+        catch (PythonFloatJson.NonFiniteException e)
+        {
+            throw new ArgumentException(FormattableString.Invariant($"a function call's arguments hold {e.Value}, which JSON cannot hold (its numbers are finite)"), e);
+        }
+    }
+
+    /// <summary>
+    /// A call's result as the tool message's text, as a Python user of transformers (or of an OpenAI client in front of
+    /// vLLM or copal serve) gives a function's result: a string (or a JSON string) as it is, nothing for none (a function
+    /// that returns nothing, as Microsoft.Extensions.AI's OpenAI client sends it), any other value as
+    /// <c>json.dumps(result, ensure_ascii=False)</c> writes it: a whole float with its ".0" (<see cref="PythonFloatJson"/>),
+    /// ", " between items and ": " after keys (<see cref="PythonJson"/>), characters past ASCII as they are. A JSON
+    /// element, the form an AIFunction's result takes, is written the same way, its numbers as it holds them.
+    /// System.Text.Json with Microsoft.Extensions.AI's options wrote 1.0 as 1 and objects indented over several lines.
+    /// </summary>
+    private static string ResultText(FunctionResultContent result, string at)
+    {
+        switch (result.Result)
+        {
+            case null:
+                return "";
+            case string text:
+                return text;
+            case JsonElement { ValueKind: JsonValueKind.String } json:
+                return json.GetString()!;
+            case JsonElement json:
+                return PythonJson.Element(json);
+            case JsonNode node:
+                // Walked rather than serialized: a JsonValue made from a double writes 18.0 as 18 whatever the options.
+                return PythonJson.Node(node, NonFinite);
+        }
+        try
+        {
+            return PythonJson.Element(JsonSerializer.SerializeToElement(result.Result, PythonFloatJson.Options));
+        }
+        catch (PythonFloatJson.NonFiniteException e)
+        {
+            throw NonFinite(e.Value);
+        }
+
+        ArgumentException NonFinite(double value) =>
+            new(FormattableString.Invariant($"{at}: the result of call '{result.CallId}' holds {value}, which JSON cannot hold (its numbers are finite)"), "messages");
     }
 
     /// <summary>

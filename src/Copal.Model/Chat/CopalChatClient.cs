@@ -58,7 +58,15 @@ public sealed partial class CopalChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         CompletionRequest request = Prepare(messages, options, out OfferedTools? tools);
-        CompletionResult result = await _engine.CompleteAsync(request, cancellationToken).ConfigureAwait(false);
+        CompletionResult result;
+        try
+        {
+            result = await _engine.CompleteAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CompletionRequestException e) when (e.Parameter == "prompt")
+        {
+            throw FromMessages(e);
+        }
         ThinkTagSplitter? splitter = Splitter(request);
         List<AIContent> contents = splitter is null ? [new TextContent(result.Text)] : Contents(splitter.Push(result.Text), options);
         if (splitter is not null)
@@ -87,7 +95,7 @@ public sealed partial class CopalChatClient : IChatClient
         DateTimeOffset created = DateTimeOffset.UtcNow;
         ThinkTagSplitter? splitter = Splitter(request);
         ToolCallSplitter? calls = tools?.Splitter();
-        await foreach (CompletionChunk chunk in _engine.StreamAsync(request, cancellationToken).ConfigureAwait(false))
+        await foreach (CompletionChunk chunk in FromMessages(_engine.StreamAsync(request, cancellationToken)).ConfigureAwait(false))
         {
             var contents = new List<AIContent>();
             if (splitter is null)
@@ -238,7 +246,7 @@ public sealed partial class CopalChatClient : IChatClient
         {
             turns.AddRange(Turns(m, $"messages[{index++}]", _splitReasoning));
         }
-        ChatPrompt prompt = _formatter.Format(turns, TemplateArguments(options), tools?.Definitions);
+        ChatPrompt prompt = Format(turns, options, tools);
         CompletionRequest request = new()
         {
             Prompt = prompt.Text,
@@ -265,6 +273,53 @@ public sealed partial class CopalChatClient : IChatClient
         }
         RequireInRange(request);
         return request;
+    }
+
+    // The prompt, its refusals named as the ChatOptions property the caller set: the formatter names the server's
+    // fields (tools, and chat_template_kwargs as its parameter templateArguments). The messages are the caller's own
+    // parameter, named so already.
+    private ChatPrompt Format(List<ChatTurn> turns, ChatOptions? options, OfferedTools? tools)
+    {
+        IReadOnlyDictionary<string, object?>? arguments = TemplateArguments(options);
+        try
+        {
+            return _formatter.Format(turns, arguments, tools?.Definitions);
+        }
+        catch (CompletionRequestException e) when (e.Parameter == "tools")
+        {
+            throw new CompletionRequestException(e.Parameter, $"ChatOptions.Tools: {e.Message}") { Unsupported = e.Unsupported };
+        }
+        catch (ArgumentException e) when (ChatTemplateArguments.Refused(e))
+        {
+            throw new ArgumentException($"AdditionalProperties[\"chat_template_kwargs\"]: {ChatTemplateArguments.Reason(e)}", nameof(options), e);
+        }
+    }
+
+    // The engine's refusal of its prompt (longer than the context) named as the messages it was made from, the
+    // caller's parameter, as the server's chat endpoint names it.
+    private static CompletionRequestException FromMessages(CompletionRequestException e) =>
+        new("messages", e.Message) { ContextLengthExceeded = e.ContextLengthExceeded, Unsupported = e.Unsupported };
+
+    private static async IAsyncEnumerable<CompletionChunk> FromMessages(IAsyncEnumerable<CompletionChunk> chunks)
+    {
+        await using IAsyncEnumerator<CompletionChunk> e = chunks.GetAsyncEnumerator();
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await e.MoveNextAsync().ConfigureAwait(false);
+            }
+            catch (CompletionRequestException refused) when (refused.Parameter == "prompt")
+            {
+                throw FromMessages(refused);
+            }
+            if (!more)
+            {
+                yield break;
+            }
+            yield return e.Current;
+        }
     }
 
     // The ChatOptions property (or AdditionalProperties key) each engine field comes from.
@@ -353,7 +408,7 @@ public sealed partial class CopalChatClient : IChatClient
             {
                 throw new NotSupportedException($"{at}: {(calls ? "FunctionCallContent" : "the role 'tool'")} cannot be shown to this model: it has no chat template to write tool calls and results with");
             }
-            return ToolTurns(message, calls ? "assistant" : "tool", TemplateFields(message));
+            return ToolTurns(message, at, calls ? "assistant" : "tool", TemplateFields(message));
         }
         // ChatRole compares its value ignoring case; the formatters get the lower-case names the server gives them.
         string name = message.Role == ChatRole.User ? "user" : message.Role == ChatRole.Assistant ? "assistant" : "system";

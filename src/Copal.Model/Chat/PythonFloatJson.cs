@@ -7,8 +7,8 @@ namespace Copal.Model.Chat;
 
 /// <summary>
 /// JSON options that write .NET floating-point numbers as Python's <c>json.dumps</c> writes floats (<c>1.0</c>,
-/// <c>1e+16</c>), for a call's arguments given as .NET objects: read back, they stay floats, as json.loads gives vLLM
-/// the same call sent over HTTP. System.Text.Json writes a double 1.0 as <c>1</c> and 1e16 as
+/// <c>1e+16</c>), for a call's arguments and results given as .NET objects: read back, arguments stay floats, as
+/// json.loads gives vLLM the same call sent over HTTP, and a result is the text Python's json.dumps writes. System.Text.Json writes a double 1.0 as <c>1</c> and 1e16 as
 /// <c>10000000000000000</c>, which read back as integers (the second beyond what a template takes).
 /// </summary>
 internal static class PythonFloatJson
@@ -29,10 +29,19 @@ internal static class PythonFloatJson
     {
         if (!double.IsFinite(value))
         {
-            // Refused as System.Text.Json refuses it, but naming the value rather than its JsonNumberHandling option.
-            throw new ArgumentException(FormattableString.Invariant($"a function call's arguments hold {value}, which JSON cannot hold (its numbers are finite)"));
+            throw new NonFiniteException(value);
         }
         writer.WriteRawValue(PyText.JsonFloat(value));
+    }
+
+    /// <summary>
+    /// A number JSON cannot hold (NaN, an infinity), refused as System.Text.Json refuses it, for the caller to name the
+    /// value and where it was given rather than System.Text.Json's JsonNumberHandling option.
+    /// </summary>
+    internal sealed class NonFiniteException(double value)
+        : ArgumentException(FormattableString.Invariant($"{value} is not a number JSON can hold (its numbers are finite)"))
+    {
+        public double Value { get; } = value;
     }
 
     private sealed class DoubleConverter : JsonConverter<double>

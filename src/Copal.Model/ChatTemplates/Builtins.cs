@@ -87,7 +87,8 @@ internal static class Builtins
         Value chars = args.Count == 0 ? NullValue.Instance : args[0];
         switch (chars)
         {
-            case NullValue or UndefinedValue:
+            // Undefined is refused, as Python's str.strip refuses Jinja2's Undefined (the reference took it as none).
+            case NullValue:
                 return new StringValue(start && end ? JsText.Trim(s) : start ? JsText.TrimStart(s) : JsText.TrimEnd(s));
             case StringValue set:
             {
@@ -115,7 +116,7 @@ internal static class Builtins
                 return new StringValue(s[first..last]);
             }
             default:
-                throw Fail(where, $"{name}() takes a string of characters to remove or none, got {chars.AKind}");
+                throw Fail(where, $"{name}() takes a string of characters to remove or none, got {(chars is UndefinedValue ? "an undefined value" : chars.AKind)}");
         }
     }
 
@@ -370,18 +371,42 @@ internal static class Builtins
         throw new ChatTemplateException($"chat template {where()}: cannot sort {a.AKind} against {b.AKind}");
     }
 
-    public static List<Value> Unique(List<Value> items)
+    /// <summary>
+    /// Jinja2's <c>unique</c>: the first item of each key a Python set tells apart, the key being the item or its
+    /// <paramref name="attribute"/>, a string lowered unless <paramref name="caseSensitive"/>: 1, true and 1.0 are one
+    /// key, 'A' and 'a' one unless case-sensitive. A list or mapping key is refused, as Python refuses to hash it (the
+    /// reference compared as JavaScript's ===: 1 and true, 'A' and 'a' apart, equal lists apart).
+    /// </summary>
+    public static List<Value> Unique(List<Value> items, bool caseSensitive, string? attribute, Func<string> where)
     {
         var output = new List<Value>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (Value item in items)
         {
-            if (!output.Any(x => Values.StrictEquals(x, item)))
+            Value key = attribute is null ? item : AttributePath(item, attribute);
+            if (!caseSensitive && key is StringValue text)
+            {
+                key = new StringValue(JsCase.Lower(text.Value));
+            }
+            if (seen.Add(HashKey(key, where)))
             {
                 output.Add(item);
             }
         }
         return output;
     }
+
+    // One text per value Python's == joins among those it hashes: numbers and booleans by value (0 and -0.0 one),
+    // strings by text (their length first, so that a tuple's keys cannot run together), tuples by their items.
+    private static string HashKey(Value key, Func<string> where) => key switch
+    {
+        NullValue => "None",
+        UndefinedValue => "Undefined",
+        StringValue s => FormattableString.Invariant($"s{s.Value.Length}:{s.Value}"),
+        IntegerValue or FloatValue or BooleanValue => Values.ToDouble(key) is var d && d == 0 ? "n0" : "n" + d.ToString("R", CultureInfo.InvariantCulture),
+        ArrayValue { IsTuple: true } t => FormattableString.Invariant($"t{t.Items.Count}(") + string.Concat(t.Items.Select(x => HashKey(x, where) + ",")) + ")",
+        _ => throw Fail(where, $"unique() of a list: {key.AKind} cannot be compared so{(key is ArrayValue or ObjectValue ? " (Python: unhashable)" : "")}"),
+    };
 
     /// <summary>The names every template sees: true/false/none (also capitalized), raise_exception, range, namespace, strftime_now.</summary>
     private static readonly Lazy<Scope> s_globals = new(() =>

@@ -37,7 +37,7 @@ internal sealed partial class Interpreter
                         "sort" => new ArrayValue(Builtins.StableSort(arr.Items, x => x, caseSensitive: false, reverse: false, where)),
                         "join" => Joined(arr.Items.Select(x => Values.Render(x, where)).ToList(), "", node),
                         "string" => new StringValue(Values.Render(arr, where)),
-                        "unique" => new ArrayValue(Builtins.Unique(arr.Items)),
+                        "unique" => new ArrayValue(Builtins.Unique(arr.Items, caseSensitive: false, attribute: null, where)),
                         "select" => new ArrayValue(arr.Items.Where(x => x.IsTrue).ToList()),
                         "reject" => new ArrayValue(arr.Items.Where(x => !x.IsTrue).ToList()),
                         _ => throw Unsupported(),
@@ -52,7 +52,7 @@ internal sealed partial class Interpreter
                         "indent" => new StringValue(Builtins.Indent(str.Value, 4, first: false, blank: false)),
                         "join" or "string" => str,
                         "int" => JsText.ParseInt(str.Value) is double i ? Values.Number(i, false, where) : new IntegerValue(0),
-                        "float" => new FloatValue(JsText.ParseFloat(str.Value) ?? 0.0),
+                        "float" => new FloatValue(PyFloat.Parse(str.Value) ?? 0.0),
                         _ => throw Unsupported(),
                     };
                 case IntegerValue or FloatValue:
@@ -152,7 +152,7 @@ internal sealed partial class Interpreter
                 return operand switch
                 {
                     StringValue s when name == "int" => JsText.ParseInt(s.Value) is double i ? Values.Number(i, false, where) : fallback,
-                    StringValue s => JsText.ParseFloat(s.Value) is double f ? new FloatValue(f) : fallback,
+                    StringValue s => PyFloat.Parse(s.Value) is double f ? new FloatValue(f) : fallback,
                     IntegerValue or FloatValue => operand,
                     BooleanValue b => name == "int" ? new IntegerValue(b.Value ? 1 : 0) : new FloatValue(b.Value ? 1 : 0),
                     _ => throw Unsupported(),
@@ -194,6 +194,25 @@ internal sealed partial class Interpreter
                             _ => x => x,
                         };
                         return new ArrayValue(Builtins.StableSort(arr.Items, key, cs.Value, r.Value, where));
+                    }
+                    case "unique":
+                    {
+                        // Jinja2's unique(case_sensitive=False, attribute=None).
+                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        Value caseSensitive = args.Count > 0 ? args[0] : kw.GetValueOrDefault("case_sensitive", BooleanValue.False);
+                        Value attribute = args.Count > 1 ? args[1] : kw.GetValueOrDefault("attribute", NullValue.Instance);
+                        if (args.Count > 2 || kw.Keys.Any(k => k is not ("case_sensitive" or "attribute")) || caseSensitive is not BooleanValue cs
+                            || attribute is not (StringValue or IntegerValue or NullValue))
+                        {
+                            throw Error(node, "unique takes case_sensitive (a boolean) and attribute (a string or integer)");
+                        }
+                        string? path = attribute switch
+                        {
+                            StringValue s => s.Value,
+                            IntegerValue i => JsText.Number(i.Value),
+                            _ => null,
+                        };
+                        return new ArrayValue(Builtins.Unique(arr.Items, cs.Value, path, where));
                     }
                     case "selectattr" or "rejectattr":
                     {

@@ -690,6 +690,12 @@ internal sealed partial class Interpreter
             bool member = list.Items.Any(x => Values.PyEquals(x, left, where));
             return BooleanValue.Of(op == "in" ? member : !member);
         }
+        if (op == "~")
+        {
+            // Python's str() of each side, as Jinja2 concatenates: 'x' ~ 1.0 is x1.0, 'x' ~ true is xTrue, 'x' ~ none
+            // is xNone and an undefined side nothing (the reference refused none and undefined).
+            return new StringValue(Values.Render(left, where) + Values.Render(right, where));
+        }
         if (left is UndefinedValue || right is UndefinedValue)
         {
             if (right is UndefinedValue && op is "in" or "not in")
@@ -701,11 +707,6 @@ internal sealed partial class Interpreter
         if (left is NullValue || right is NullValue)
         {
             throw Error(node, $"operator '{op}' on a none value");
-        }
-        if (op == "~")
-        {
-            // Python's str() of each side, as Jinja2 concatenates: 'x' ~ 1.0 is x1.0, 'x' ~ true is xTrue.
-            return new StringValue(Values.Render(left, where) + Values.Render(right, where));
         }
         bool leftNumeric = left is IntegerValue or FloatValue or BooleanValue;
         bool rightNumeric = right is IntegerValue or FloatValue or BooleanValue;

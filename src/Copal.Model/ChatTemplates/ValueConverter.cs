@@ -10,8 +10,8 @@ namespace Copal.Model.ChatTemplates;
 /// <see cref="JsonNode"/>, dictionaries with string keys, sequences and <see cref="ChatTemplateMessage"/>. Numbers keep
 /// the kind Python gives them, so a whole float prints as <c>1.0</c> as Python transformers prints it: a JSON number
 /// written with a '.' or an exponent is a float (as <c>json.loads</c> reads it), others integers; .NET
-/// <c>float</c>, <c>double</c> and <c>decimal</c> are floats, the integer types integers. Mapping keys keep their order except that integer-like keys
-/// come first in ascending order (JavaScript's <c>Object.entries</c> order, which the reference sees).
+/// <c>float</c>, <c>double</c> and <c>decimal</c> are floats, the integer types integers. Mapping keys keep their order, as a Python dict keeps them (the
+/// reference sees keys that look like integers first, JavaScript's <c>Object.entries</c> order).
 /// </summary>
 internal static class ValueConverter
 {
@@ -120,21 +120,12 @@ internal static class ValueConverter
     internal static ObjectValue Mapping(IEnumerable<(string Key, object? Value)> entries, string path, int depth = 0)
     {
         Nest(path, depth);
-        var list = entries.ToList();
+        // In the order given, as a Python dict keeps it (a key given twice keeps its first place and its last value).
         var map = new OrderedDictionary<string, Value>(StringComparer.Ordinal);
-        foreach ((string key, object? value) in list.Where(e => ArrayIndex(e.Key) is not null).OrderBy(e => ArrayIndex(e.Key)))
-        {
-            map[key] = From(value, $"{path}.{key}", depth + 1);
-        }
-        foreach ((string key, object? value) in list.Where(e => ArrayIndex(e.Key) is null))
+        foreach ((string key, object? value) in entries)
         {
             map[key] = From(value, $"{path}.{key}", depth + 1);
         }
         return new ObjectValue(map);
     }
-
-    /// <summary>The key as a canonical array index ("0", "17", not "07"), which JavaScript orders first.</summary>
-    private static uint? ArrayIndex(string key) =>
-        key.Length > 0 && (key == "0" || key[0] != '0') && key.All(char.IsAsciiDigit)
-            && uint.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out uint i) && i != uint.MaxValue ? i : null;
 }

@@ -144,20 +144,6 @@ internal static class Values
         _ => throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to text"),
     };
 
-    /// <summary>JavaScript <c>a.value === b.value</c>: same primitive, or the same list or mapping instance (what <c>unique</c> compares).</summary>
-    public static bool StrictEquals(Value a, Value b) => (a, b) switch
-    {
-        (NullValue, NullValue) or (UndefinedValue, UndefinedValue) => true,
-        (StringValue x, StringValue y) => x.Value == y.Value,
-        (BooleanValue x, BooleanValue y) => x.Value == y.Value,
-        _ when IsNumber(a) && IsNumber(b) => ToDouble(a) == ToDouble(b),
-        (ArrayValue x, ArrayValue y) => ReferenceEquals(x.Items, y.Items),
-        (ObjectValue x, ObjectValue y) => ReferenceEquals(x.Map, y.Map),
-        (NamespaceValue x, NamespaceValue y) => ReferenceEquals(x.Map, y.Map),
-        (FunctionValue x, FunctionValue y) => ReferenceEquals(x, y),
-        _ => false,
-    };
-
     /// <summary>
     /// Python's <c>a == b</c>, as Jinja2 compares (what <c>==</c>, <c>!=</c>, <c>in</c> a list and the <c>equalto</c>
     /// test use): numbers and booleans by value (<c>true == 1</c>), strings by text, lists and mappings item by item;

@@ -38,6 +38,10 @@ public sealed class ToolCallSplitterTests
         // Llama 3.1: the whole reply is the call, parameters (or arguments); several joined by ';'; the python tag.
         { "llama3_json", "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", "", ["get_weather {\"city\": \"Paris\"}"] },
         { "llama3_json", " <|python_tag|>{\"name\": \"get_time\", \"arguments\": {\"tz\": \"CET\"}}; {\"name\": \"get_weather\", \"parameters\": {}}", "", ["get_time {\"tz\": \"CET\"}", "get_weather {}"] },
+        // Both keys: arguments, as vLLM's llama3_json parser takes them whole (its streaming refuses such a call, and
+        // llama.cpp reads parameters only, as the key right after the name, then expects the object's end).
+        { "llama3_json", "{\"name\": \"get_time\", \"parameters\": {\"tz\": \"UTC\"}, \"arguments\": {\"tz\": \"CET\"}}", "", ["get_time {\"tz\": \"CET\"}"] },
+        { "llama3_json", "{\"name\": \"get_time\", \"arguments\": {\"tz\": \"CET\"}, \"parameters\": {\"tz\": \"UTC\"}}", "", ["get_time {\"tz\": \"CET\"}"] },
         { "llama3_json", "The weather is {\"sunny\"}.", "The weather is {\"sunny\"}.", [] },
         { "llama3_json", "{\"name\": \"get_time\"} trailing", "{\"name\": \"get_time\"} trailing", [] },
         { "llama3_json", "{\"answer\": 4}", "{\"answer\": 4}", [] },

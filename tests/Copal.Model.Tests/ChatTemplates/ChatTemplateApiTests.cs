@@ -139,11 +139,11 @@ public sealed class ChatTemplateApiTests : IDisposable
             new("user", "hi"),
             new("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new[] { call } }),
         ];
-        // JSON 2.0 stays a float and a boolean prints True, as Python transformers writes them.
+        // JSON 2.0 stays a float, a boolean prints True and keys keep their order ("1" after "b"), as Python transformers writes them.
         object[] tools = [JsonNode.Parse("""{"name": "f", "n": 2.0, "list": [1, "x", null]}""")!];
         string text = t.Render(messages, false, tools, new Dictionary<string, object?> { ["flag"] = 3L, ["add_generation_prompt"] = true });
         Assert.Equal("""
-            {"role": "user", "content": "hi"};{"role": "assistant", "content": null, "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": {"1": true, "b": 1.5}}}]};[{"name": "f", "n": 2.0, "list": [1, "x", null]}];3;True
+            {"role": "user", "content": "hi"};{"role": "assistant", "content": null, "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": {"b": 1.5, "1": true}}}]};[{"name": "f", "n": 2.0, "list": [1, "x", null]}];3;True
             """, text);
     }
 

@@ -12,6 +12,14 @@ namespace Copal.Model.Chat.ToolCalls;
 /// <param name="Parallel">Whether a reply may make more than one call (false keeps the first).</param>
 public sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, ToolCallFormat Format, bool Parallel)
 {
+    /// <summary>
+    /// The most functions a request may offer: OpenAI's bound, held by copal serve and <see cref="CopalChatClient"/>
+    /// alike. Counted before any is read: a 20 MB body of 300,000 small functions held a core for minutes (each name
+    /// was checked against every one before it), and a template that writes every tool grew past the renderer's bound
+    /// on its output, a 500 that blamed the template.
+    /// </summary>
+    public const int MaxTools = 128;
+
     /// <summary>Whether a call is forced ("required" or a named function): the reply is held to <see cref="Schema"/>.</summary>
     public bool Forced { get; init; }
 

@@ -221,7 +221,8 @@ public sealed class ToolCallSplitter
         }
     }
 
-    // JSON objects of name and parameters, joined by ';', after an optional python tag.
+    // JSON objects of name and parameters (Meta's key; arguments, which vLLM reads too, where both are given, as vLLM
+    // takes them), joined by ';', after an optional python tag.
     private List<ToolCall>? ReadLlama3(string text)
     {
         string rest = text.TrimStart();
@@ -240,7 +241,7 @@ public sealed class ToolCallSplitter
                 return calls;
             }
             int length = ValueLength(bytes.AsSpan(at));
-            if (length == 0 || Read(Encoding.UTF8.GetString(bytes, at, length), "parameters", "arguments") is not ToolCall call)
+            if (length == 0 || Read(Encoding.UTF8.GetString(bytes, at, length), "arguments", "parameters") is not ToolCall call)
             {
                 return null;
             }

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Copal.Model.Chat;
+using Copal.Model.ChatTemplates;
+using Copal.Model.Serving;
+using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
+using Microsoft.Extensions.AI;
+
+namespace Copal.Serving.Tests;
+
+/// <summary>
+/// A <see cref="FunctionResultContent"/>'s result is the tool message's text, as a Python user of transformers (or of
+/// an OpenAI client in front of vLLM or copal serve) gives a function's result: a string as it is, any other value as
+/// <c>json.dumps(result, ensure_ascii=False)</c> writes it (a whole float keeps its ".0", ", " between items and
+/// ": " after keys). System.Text.Json wrote a double 1.0 as 1 and objects without spaces; a JSON element, the form
+/// AIFunction results take, is written with the same separators, so an object and its element agree.
+/// </summary>
+public sealed class ChatClientToolResultTests : IDisposable
+{
+    private readonly CpuBackend _backend = new();
+    private readonly InferenceEngine _engine;
+    private readonly CopalChatClient _client;
+
+    public ChatClientToolResultTests()
+    {
+        _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
+        _client = new CopalChatClient(_engine, new TemplateChatFormatter(new ChatTemplate(
+            "{% for m in messages %}{% if m.role == 'tool' %}[{{ m.content }}]{% endif %}{% endfor %}")));
+    }
+
+    public void Dispose()
+    {
+        _engine.Dispose();
+        _backend.Dispose();
+    }
+
+    private sealed record Weather(double Temperature, string City);
+
+    private string Text(object? result) => _client.ToRequest(
+    [
+        new ChatMessage(ChatRole.User, "Weather?"),
+        new ChatMessage(ChatRole.Assistant, [new FunctionCallContent("c1", "get_weather")]),
+        new ChatMessage(ChatRole.Tool, [new FunctionResultContent("c1", result)]),
+    ], null).Prompt!;
+
+    public static TheoryData<string, string> Results() => new()
+    {
+        // What Python writes for the same value: str for a string, json.dumps(value, ensure_ascii=False) for the rest.
+        { "string", "[sunny \"é\"]" },
+        { "double 1.0", "[1.0]" },
+        { "double 1e16", "[1e+16]" },
+        { "float 0.1f", "[0.1]" },
+        { "decimal 2.50m", "[2.5]" },
+        { "int 3", "[3]" },
+        { "bool", "[true]" },
+        // A function that returns nothing: no text, as Microsoft.Extensions.AI's OpenAI client sends it.
+        { "null", "[]" },
+        { "dictionary", "[{\"t\": 18.0, \"c\": \"cloudy \\\"é\\\"\\n\", \"ok\": true, \"n\": null, \"l\": [1, 2.5]}]" },
+        { "record", "[{\"temperature\": 18.5, \"city\": \"Paris\"}]" },
+        { "JsonObject", "[{\"t\": 18.0, \"l\": [1, 2.5]}]" },
+        { "JsonElement string", "[21:05]" },
+        { "JsonElement object", "[{\"a\": 1, \"b\": [true, null], \"c\": \"x\\\"y\", \"é\": {}}]" },
+        { "JsonElement of a record", "[{\"temperature\": 18.5, \"city\": \"Paris\"}]" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Results))]
+    public void A_result_is_written_as_python_writes_it(string kind, string expected)
+    {
+        object? result = kind switch
+        {
+            "string" => "sunny \"é\"",
+            "double 1.0" => 1.0,
+            "double 1e16" => 1e16,
+            "float 0.1f" => 0.1f,
+            "decimal 2.50m" => 2.50m,
+            "int 3" => 3,
+            "bool" => true,
+            "null" => null,
+            "dictionary" => new Dictionary<string, object?> { ["t"] = 18.0, ["c"] = "cloudy \"é\"\n", ["ok"] = true, ["n"] = null, ["l"] = new object[] { 1, 2.5 } },
+            "record" => new Weather(18.5, "Paris"),
+            "JsonObject" => new JsonObject { ["t"] = 18.0, ["l"] = new JsonArray(1, 2.5) },
+            "JsonElement string" => JsonSerializer.SerializeToElement("21:05"),
+            "JsonElement object" => JsonDocument.Parse("{\"a\":1,\"b\":[true,null],\"c\":\"x\\\"y\",\"\\u00e9\":{}}").RootElement,
+            "JsonElement of a record" => JsonSerializer.SerializeToElement(new Weather(18.5, "Paris"), AIJsonUtilities.DefaultOptions),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        Assert.Equal(expected, Text(result));
+    }
+
+    [Fact]
+    public void A_result_that_json_cannot_hold_is_refused_naming_its_message()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Text(double.NaN));
+        Assert.StartsWith("messages[2]: the result of call 'c1' holds NaN", e.Message, StringComparison.Ordinal);
+    }
+}
