@@ -139,5 +139,27 @@ public sealed class StateCommitTests : IDisposable
         Assert.Contains("COPAL state: 2 datasets seen", three.Stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A folder in --state where one of the state's files goes made the rename of that file fail after the model was in
+    /// place: the run failed (exit 1, with .NET's "Is a directory : 'PATH'") and left the output, and --state with the
+    /// new tensor file beside the folder. It is refused before any work, as a file where the folder goes is.
+    /// </summary>
+    [Theory]
+    [InlineData("copal-state.json")]
+    [InlineData("copal-state.safetensors")]
+    public void A_folder_where_a_state_file_goes_is_refused_before_any_work(string name)
+    {
+        string state = Path.Combine(_temp, "state");
+        Directory.CreateDirectory(Path.Combine(state, name));
+        string outDir = Path.Combine(_temp, "out");
+
+        CopalProcess.Result r = Step(outDir, seed: 1, state: state);
+
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.Equal($"copal: error: --state '{state}': {name} there is a folder; expected a file (the state's {string.Join(" and ", s_stateFiles)} are renamed into it)\n", r.Stderr);
+        Assert.False(Path.Exists(outDir));
+        Assert.Equal([name], Directory.GetFileSystemEntries(state).Select(Path.GetFileName));
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }

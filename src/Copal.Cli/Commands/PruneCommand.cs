@@ -349,6 +349,15 @@ internal static class PruneCommand
         {
             throw new IOException($"--state '{state}' already holds a COPAL state ({CopalState.ManifestFileName}); pass --force to replace it, or choose another folder");
         }
+        // The state's files are renamed into the folder after the model is in place: a folder at one of their names
+        // would fail that rename only then, leaving the model without its state there.
+        foreach (string name in new[] { CopalState.TensorsFileName, CopalState.ManifestFileName })
+        {
+            if (Directory.Exists(Path.Combine(real, name)))
+            {
+                throw new IOException($"--state '{state}': {name} there is a folder; expected a file (the state's {CopalState.TensorsFileName} and {CopalState.ManifestFileName} are renamed into it)");
+            }
+        }
         // A folder is made there after the run: a file on the way would fail it only then.
         if (MadeFolders.NearestExistingAbove(real) is string above && File.Exists(above))
         {
