@@ -148,7 +148,8 @@ internal static class PruneCommand
             // With --layers, the share done (and the ETA) counts the selected layers: the others only run once, dense.
             IReadOnlySet<int>? selected = options.Layers;
             // Compaction and the --state copy happen before the output is renamed into place: a failure in either
-            // (a full disk, Ctrl-C) leaves no output. The state's files are renamed into --state once the output is in place.
+            // (a full disk, Ctrl-C) leaves no output. The state's files are renamed into --state once the output is in
+            // place; a kill between is settled by the next run that looks in --state (StagedFiles.Follow).
             string? stateDir = copalState is not null ? p.GetValue(copal.State) : null;
             StagedFiles? stagedState = null;
             bool lineDone = false;
@@ -179,6 +180,9 @@ internal static class PruneCommand
                     else if (stateDir is not null)
                     {
                         stagedState = CopalState.StageCopy(staged, stateDir);
+                        // The copy lands after the model, whose folder holds the same state: a run killed between the
+                        // two leaves a record by which the next run finishes the copy (or drops it, the model not in place).
+                        stagedState.Follow(Path.Combine(outReal, CopalState.ManifestFileName));
                     }
                 },
             };
@@ -344,6 +348,15 @@ internal static class PruneCommand
         if (!force && Directory.Exists(real) && CopalState.IsIn(real))
         {
             throw new IOException($"--state '{state}' already holds a COPAL state ({CopalState.ManifestFileName}); pass --force to replace it, or choose another folder");
+        }
+        // The state's files are renamed into the folder after the model is in place: a folder at one of their names
+        // would fail that rename only then, leaving the model without its state there.
+        foreach (string name in new[] { CopalState.TensorsFileName, CopalState.ManifestFileName })
+        {
+            if (Directory.Exists(Path.Combine(real, name)))
+            {
+                throw new IOException($"--state '{state}': {name} there is a folder; expected a file (the state's {CopalState.TensorsFileName} and {CopalState.ManifestFileName} are renamed into it)");
+            }
         }
         // A folder is made there after the run: a file on the way would fail it only then.
         if (MadeFolders.NearestExistingAbove(real) is string above && File.Exists(above))

@@ -6,8 +6,10 @@ namespace Copal.Cli.Infrastructure;
 /// <summary>
 /// On start, removes what killed runs (SIGKILL, power loss) left where this run writes: the hidden temporary folders
 /// and files named as <see cref="TemporaryNames"/> makes them, whose process is gone. Looks beside --out, inside
-/// --state and --temp, and, for continual without --temp, in the system temp folder, where its working folder goes;
-/// says so in one line on stderr. A previous output such a run had moved aside to replace it is put back instead.
+/// --state, --temp and --resume (a state a killed run was copying there is finished or dropped before it is read), and,
+/// for continual without --temp, in the system temp folder, where its working folder goes; says so in one line on
+/// stderr. A previous output such a run had moved aside to replace it is put back instead, and a copy of the COPAL
+/// state it owed --state after its model was in place is finished (<see cref="CommitRecord"/>).
 /// </summary>
 internal static class StaleTemporaries
 {
@@ -20,6 +22,11 @@ internal static class StaleTemporaries
             if (restored.Count > 0)
             {
                 Out.Info($"copal: put back {restored.Count} {(restored.Count == 1 ? "output" : "outputs")} that an interrupted run had moved aside in '{folder}': {string.Join(", ", restored)}");
+            }
+            // Then the renames a killed run owed after its output was in place (prune's copy of the COPAL state in --state).
+            foreach ((string output, IReadOnlyList<string> names) in TemporaryNames.FinishStale(folder))
+            {
+                Out.Info($"copal: finished the state copy of an interrupted run in '{folder}': {string.Join(", ", names)} now match its output '{Path.GetDirectoryName(output)}'");
             }
             IReadOnlyList<string> removed = TemporaryNames.RemoveStale(folder);
             if (removed.Count > 0)
@@ -34,7 +41,7 @@ internal static class StaleTemporaries
         var folders = new List<string>();
         foreach (Option option in parse.CommandResult.Command.Options)
         {
-            if (option.Name is not ("--out" or "--state" or "--temp") || parse.GetResult(option) is null || parse.GetValue<string?>(option.Name) is not string value
+            if (option.Name is not ("--out" or "--state" or "--temp" or "--resume") || parse.GetResult(option) is null || parse.GetValue<string?>(option.Name) is not string value
                 || value.Length == 0 || value == "-")
             {
                 continue;

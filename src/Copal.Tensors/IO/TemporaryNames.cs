@@ -24,7 +24,8 @@ public static partial class TemporaryNames
 
     /// <summary>
     /// A fresh hidden sibling of <paramref name="path"/> owned by this process, e.g. <c>dir/.out.tmp-4242-1234567-4026531836-0</c>;
-    /// <paramref name="kind"/> says what it holds: "tmp" (being written) or "old" (being replaced).
+    /// <paramref name="kind"/> says what it holds: "tmp" (being written), "old" (being replaced) or "commit" (the
+    /// renames that follow another output's, <see cref="CommitRecord"/>).
     /// </summary>
     public static string Sibling(string path, string kind)
     {
@@ -126,6 +127,8 @@ public static partial class TemporaryNames
     /// </summary>
     public static void RemoveOwn()
     {
+        // First the renames a committed output still owes (or the staged files of one that was not committed).
+        CommitRecord.SettleOwn();
         foreach (string path in s_named)
         {
             // A writer still running may add a file while the folder is emptied: try again.
@@ -169,11 +172,17 @@ public static partial class TemporaryNames
     {
         ArgumentNullException.ThrowIfNull(directory);
         var removed = new List<string>();
+        HashSet<string> unsettled = Unsettled(directory);
         foreach ((string entry, Match m) in StaleEntries(directory, ".*"))
         {
             if (m.Groups["kind"].Value == "old" && !Path.Exists(Path.Join(directory, m.Groups["name"].Value)))
             {
                 // A previous output that RestoreStale could not put back: still the only copy, never deleted.
+                continue;
+            }
+            if (unsettled.Contains(Path.GetFileName(entry)))
+            {
+                // A commit FinishStale could not settle now, and the files it names: for a later run to settle.
                 continue;
             }
             try
@@ -299,6 +308,6 @@ public static partial class TemporaryNames
         }
     }
 
-    [GeneratedRegex(@"^\.(?<name>.+)\.(?<kind>tmp|old)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})-[0-9]{1,19}\z", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^\.(?<name>.+)\.(?<kind>tmp|old|commit)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})-[0-9]{1,19}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }

@@ -1,0 +1,205 @@
+using System.Text.Json;
+
+namespace Copal.Tensors.IO;
+
+/// <summary>
+/// Files staged under temporary names in one folder whose renames into place belong to another output's commit: prune's
+/// copy of the COPAL state in --state, which may take its place only once the pruned model's folder, holding the same
+/// state, has taken its. A process killed between that folder's rename and these renames (or between two of them) cannot
+/// finish them. So before the output's rename a record is written beside the staged files, <c>.NAME.commit-PID-START-NS-N</c>
+/// (<see cref="TemporaryNames"/>), naming the renames and the output's file that is identical to the last staged one,
+/// its twin. Whoever finds the record of a run that is gone (<see cref="TemporaryNames.FinishStale"/>), or the run itself
+/// when it fails or is stopped at once, decides by the output: where it holds the twin, the output was committed and the
+/// renames are finished; where not, the staged files are dropped. The twin is renamed last, so while it is still staged
+/// the decision can be made on it; once it is in place every rename is done and only the record is left to delete.
+/// </summary>
+/// <remarks>
+/// The record is JSON: <c>{"output": "/abs/out/copal-state.json", "renames": [["staged name", "final name"], ...]}</c>,
+/// names within the record's folder. One that cannot be read whole was being written when the run was killed, before
+/// the output's rename: its staged files are dropped.
+/// </remarks>
+public static class CommitRecord
+{
+    // Every record this process wrote; a run stopped at once settles those still there (TemporaryNames.RemoveOwn).
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<string> s_own = new();
+
+    /// <summary>What settling a record did.</summary>
+    public enum Outcome
+    {
+        /// <summary>The output holds the twin: the staged files are in place now.</summary>
+        Finished,
+
+        /// <summary>The output does not hold the twin (it was never put in place): the staged files are deleted.</summary>
+        Dropped,
+
+        /// <summary>Every rename was done already, or the record could not be settled now (it stays for the next run).</summary>
+        Nothing,
+    }
+
+    /// <summary>
+    /// Writes and flushes (with its folder) the record for <paramref name="renames"/>, staged and final paths in one
+    /// folder, the last one the twin of <paramref name="outputTwin"/>; returns its path. Call it once the staged files
+    /// are flushed and before the output is renamed into place.
+    /// </summary>
+    public static string Write(IReadOnlyList<(string Staged, string Final)> renames, string outputTwin)
+    {
+        ArgumentNullException.ThrowIfNull(renames);
+        ArgumentException.ThrowIfNullOrEmpty(outputTwin);
+        if (renames.Count == 0)
+        {
+            throw new ArgumentException("a commit record needs at least one rename", nameof(renames));
+        }
+        string folder = Path.GetDirectoryName(Path.GetFullPath(renames[^1].Final))!;
+        if (renames.Any(r => Path.GetDirectoryName(Path.GetFullPath(r.Staged)) != folder || Path.GetDirectoryName(Path.GetFullPath(r.Final)) != folder))
+        {
+            throw new ArgumentException("a commit record's renames are all within one folder", nameof(renames));
+        }
+        string record = TemporaryNames.Sibling(renames[^1].Final, "commit");
+        using (var stream = new FileStream(record, FileMode.CreateNew, FileAccess.Write))
+        using (var json = new Utf8JsonWriter(stream))
+        {
+            json.WriteStartObject();
+            json.WriteString("output", Path.GetFullPath(outputTwin));
+            json.WriteStartArray("renames");
+            foreach ((string staged, string final) in renames)
+            {
+                json.WriteStartArray();
+                json.WriteStringValue(Path.GetFileName(staged));
+                json.WriteStringValue(Path.GetFileName(final));
+                json.WriteEndArray();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        s_own.Enqueue(record);
+        Durable.FlushFile(record);
+        Durable.FlushFolder(folder);
+        return record;
+    }
+
+    /// <summary>Deletes the record of renames that are all done. Never throws: a leftover is settled as done by the next run.</summary>
+    public static void Delete(string record) => TemporaryNames.DeleteQuietly(record);
+
+    /// <summary>
+    /// Settles the record at <paramref name="record"/>: finishes its renames where its output holds the twin, else deletes
+    /// its staged files; the record is deleted either way. Returns what it did with the output's path and the final
+    /// names put in place. Never throws: a record that cannot be settled now (a rename or a read refused) stays.
+    /// </summary>
+    public static (Outcome Outcome, string? Output, IReadOnlyList<string> Finished) Settle(string record)
+    {
+        string folder = Path.GetDirectoryName(Path.GetFullPath(record))!;
+        if (Read(record) is not (string output, List<(string Staged, string Final)> renames))
+        {
+            // Cut short while it was written: before the output's rename, so nothing of this commit is in place.
+            TemporaryNames.DeleteQuietly(record);
+            return (Outcome.Dropped, null, []);
+        }
+        string twin = Path.Join(folder, renames[^1].Staged);
+        try
+        {
+            if (!File.Exists(twin))
+            {
+                // The twin is renamed last: every rename is done.
+                TemporaryNames.DeleteQuietly(record);
+                return (Outcome.Nothing, output, []);
+            }
+            if (!SameBytes(output, twin))
+            {
+                // The record first: a kill now leaves plain stale temporaries, never a record over half of them.
+                File.Delete(record);
+                foreach ((string staged, _) in renames)
+                {
+                    TemporaryNames.DeleteQuietly(Path.Join(folder, staged));
+                }
+                return (Outcome.Dropped, output, []);
+            }
+            var finished = new List<string>();
+            foreach ((string staged, string final) in renames)
+            {
+                string from = Path.Join(folder, staged);
+                if (File.Exists(from))
+                {
+                    File.Move(from, Path.Join(folder, final), overwrite: true);
+                }
+                finished.Add(final);
+            }
+            Durable.FlushFolder(folder);
+            TemporaryNames.DeleteQuietly(record);
+            return (Outcome.Finished, output, finished);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return (Outcome.Nothing, output, []);
+        }
+    }
+
+    /// <summary>Settles every record this process wrote that is still there: a run stopped at once calls it before it deletes its temporaries.</summary>
+    internal static void SettleOwn()
+    {
+        foreach (string record in s_own)
+        {
+            if (File.Exists(record))
+            {
+                Settle(record);
+            }
+        }
+    }
+
+    /// <summary>The staged names a record lists (none if it cannot be read): what the sweep leaves for the record's settling.</summary>
+    internal static IEnumerable<string> StagedNames(string record) =>
+        Read(record) is (_, List<(string Staged, string Final)> renames) ? renames.Select(r => r.Staged) : [];
+
+    private static (string Output, List<(string Staged, string Final)> Renames)? Read(string record)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(record));
+            JsonElement root = doc.RootElement;
+            string output = root.GetProperty("output").GetString() ?? throw new FormatException("no output");
+            var renames = new List<(string, string)>();
+            foreach (JsonElement pair in root.GetProperty("renames").EnumerateArray())
+            {
+                string staged = pair[0].GetString()!;
+                string final = pair[1].GetString()!;
+                // Names within the folder only: a record is never a way to move files elsewhere.
+                if (staged != Path.GetFileName(staged) || final != Path.GetFileName(final) || staged.Length == 0 || final.Length == 0)
+                {
+                    return null;
+                }
+                renames.Add((staged, final));
+            }
+            return renames.Count > 0 && Path.IsPathFullyQualified(output) ? (output, renames) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException
+            or KeyNotFoundException or IndexOutOfRangeException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    // Whether the files hold the same bytes; false where the first is missing. A read refused throws (the record stays).
+    private static bool SameBytes(string first, string second)
+    {
+        if (!File.Exists(first) || new FileInfo(first).Length != new FileInfo(second).Length)
+        {
+            return false;
+        }
+        using var a = new FileStream(first, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var b = new FileStream(second, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        byte[] x = new byte[1 << 16];
+        byte[] y = new byte[1 << 16];
+        while (true)
+        {
+            int n = a.ReadAtLeast(x, x.Length, throwOnEndOfStream: false);
+            int m = b.ReadAtLeast(y, y.Length, throwOnEndOfStream: false);
+            if (n != m || !x.AsSpan(0, n).SequenceEqual(y.AsSpan(0, m)))
+            {
+                return false;
+            }
+            if (n == 0)
+            {
+                return true;
+            }
+        }
+    }
+}

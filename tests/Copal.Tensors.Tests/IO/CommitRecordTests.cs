@@ -1,0 +1,120 @@
+using Copal.Tensors.IO;
+using Copal.Tensors.Tests.Safetensors;
+
+namespace Copal.Tensors.Tests.IO;
+
+/// <summary>
+/// Settling a commit record (<see cref="CommitRecord"/>), as the run after a kill does: the staged files are put in place
+/// where the output holds the twin of the last one, and dropped where it does not, where the record was cut short as it
+/// was written, or where it names a file outside its folder. (The CLI's StateCommitTests run it through prune --state.)
+/// </summary>
+public sealed class CommitRecordTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    // Two files staged in "state" (finals holding "old a" and "old b"), the output's twin of the second in "out".
+    private (string Record, string State, string Out, (string Staged, string Final)[] Renames) Staged(bool outputInPlace)
+    {
+        string state = Directory.CreateDirectory(_dir.File("state")).FullName;
+        string output = Directory.CreateDirectory(_dir.File("out")).FullName;
+        (string, string)[] renames = [.. new[] { "a", "b" }.Select(n =>
+        {
+            string final = Path.Combine(state, n);
+            File.WriteAllText(final, $"old {n}");
+            string staged = TemporaryNames.Sibling(final, "tmp");
+            File.WriteAllText(staged, $"new {n}");
+            return (staged, final);
+        })];
+        File.WriteAllText(Path.Combine(output, "b"), outputInPlace ? "new b" : "previous output's b");
+        return (CommitRecord.Write(renames, Path.Combine(output, "b")), state, output, renames);
+    }
+
+    private static string[] Names(string folder) => [.. Directory.GetFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
+
+    [Fact]
+    public void Where_the_output_holds_the_twin_the_renames_are_finished()
+    {
+        (string record, string state, string output, _) = Staged(outputInPlace: true);
+        Assert.StartsWith(".b.commit-" + TemporaryNames.Owner + "-", Path.GetFileName(record), StringComparison.Ordinal);
+
+        var (outcome, named, finished) = CommitRecord.Settle(record);
+
+        Assert.Equal(CommitRecord.Outcome.Finished, outcome);
+        Assert.Equal(Path.Combine(output, "b"), named);
+        Assert.Equal(["a", "b"], finished);
+        Assert.Equal(["a", "b"], Names(state));
+        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
+        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+
+    [Fact]
+    public void A_kill_between_the_renames_is_finished_from_where_it_stopped()
+    {
+        (string record, string state, _, (string Staged, string Final)[] renames) = Staged(outputInPlace: true);
+        File.Move(renames[0].Staged, renames[0].Final, overwrite: true);
+
+        Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(record).Outcome);
+
+        Assert.Equal(["a", "b"], Names(state));
+        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
+        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+
+    [Fact]
+    public void Where_the_output_does_not_hold_the_twin_the_staged_files_are_dropped()
+    {
+        (string record, string state, _, _) = Staged(outputInPlace: false);
+
+        Assert.Equal(CommitRecord.Outcome.Dropped, CommitRecord.Settle(record).Outcome);
+
+        Assert.Equal(["a", "b"], Names(state));
+        Assert.Equal("old a", File.ReadAllText(Path.Combine(state, "a")));
+        Assert.Equal("old b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+
+    [Fact]
+    public void Once_the_twin_is_in_place_only_the_record_is_left_to_delete()
+    {
+        (string record, string state, _, (string Staged, string Final)[] renames) = Staged(outputInPlace: true);
+        foreach ((string staged, string final) in renames)
+        {
+            File.Move(staged, final, overwrite: true);
+        }
+
+        Assert.Equal(CommitRecord.Outcome.Nothing, CommitRecord.Settle(record).Outcome);
+
+        Assert.Equal(["a", "b"], Names(state));
+        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(0)]
+    public void A_record_cut_short_as_it_was_written_puts_nothing_in_place(int keep)
+    {
+        (string record, string state, _, _) = Staged(outputInPlace: true);
+        File.WriteAllBytes(record, File.ReadAllBytes(record)[..keep]);
+
+        Assert.Equal(CommitRecord.Outcome.Dropped, CommitRecord.Settle(record).Outcome);
+
+        // The staged files stay for the sweep that follows, which removes them as stale; the finals are untouched.
+        Assert.Equal("old a", File.ReadAllText(Path.Combine(state, "a")));
+        Assert.Equal("old b", File.ReadAllText(Path.Combine(state, "b")));
+        Assert.False(File.Exists(record));
+    }
+
+    [Fact]
+    public void A_record_that_names_a_file_outside_its_folder_moves_nothing()
+    {
+        (string record, string state, string output, _) = Staged(outputInPlace: true);
+        File.WriteAllText(Path.Combine(state, "c"), "new b");
+        File.WriteAllText(record, $$"""{"output": "{{Path.Combine(output, "b").Replace("\\", "\\\\", StringComparison.Ordinal)}}", "renames": [["c", "../out/x"]]}""");
+
+        Assert.Equal(CommitRecord.Outcome.Dropped, CommitRecord.Settle(record).Outcome);
+
+        Assert.Equal(["b"], Names(output));
+        Assert.Equal("old b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+}
