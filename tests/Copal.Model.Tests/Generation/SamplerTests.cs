@@ -251,6 +251,19 @@ public class SamplerTests
         Assert.Equal(nameof(SamplingOptions.PresencePenalty), e.Option);
     }
 
+    /// <summary>
+    /// A logit that came as −∞ (JSON mode's mask) stays −∞ under a penalty: the penalty sent no finite logit out of
+    /// range, so with every logit masked none is blamed (the server then names response_format, not the penalty).
+    /// </summary>
+    [Fact]
+    public void A_penalty_on_logits_that_came_as_minus_infinity_is_not_blamed()
+    {
+        var sampler = new Sampler(new SamplingOptions { RepetitionPenalty = 1.5f, PresencePenalty = 0.5f });
+        var e = Assert.Throws<NoTokenToChooseException>(() => sampler.Sample([float.NegativeInfinity, float.NegativeInfinity], [0, 1]));
+        Assert.Null(e.Option);
+        Assert.DoesNotContain("sent a finite logit out of range", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(-0.1f, 0f, 0f, 0, 1f)]
     [InlineData(1.5f, 0f, 0f, 0, 1f)]

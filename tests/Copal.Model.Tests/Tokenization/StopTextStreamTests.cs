@@ -50,6 +50,21 @@ public class StopTextStreamTests
         Assert.True(matched);
     }
 
+    /// <summary>
+    /// Text is held for the stop text it may begin that is longest: a shorter start of another stop text at its end
+    /// does not release the longer one's ("ab" of "abc" stays held, though only "b" may begin "bx").
+    /// </summary>
+    [Fact]
+    public void The_longest_possible_start_of_any_stop_text_is_held()
+    {
+        var matcher = new StopTextMatcher(["abc", "bx"]);
+        Assert.Equal("x", matcher.Push("xab", out bool matched));
+        Assert.False(matched);
+        Assert.Equal(2, matcher.Held);
+        Assert.Equal("", matcher.Push("c", out matched));
+        Assert.True(matched);
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void Text_held_for_a_stop_text_that_never_completes_is_released_at_the_end(string name)

@@ -923,6 +923,80 @@ public sealed class CopalStateTests : IDisposable
         Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", s_sumFixed, config));
     }
 
+    /// <summary>
+    /// Every option a continual run keeps is checked on resume, not only those of the tests above: a step with another
+    /// γ, --update or α would fold into a state that was accumulated under the first, silently.
+    /// </summary>
+    [Theory]
+    [InlineData("decay", "'1'", "'0.5'")]
+    [InlineData("update", "'off'", "'on'")]
+    [InlineData("dense-target", "'0'", "'0.5'")]
+    public void Resuming_with_another_decay_update_or_dense_target_is_refused_naming_the_option(string option, string stored, string given)
+    {
+        var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
+        CopalOptions kept = option == "dense-target" ? new CopalOptions { DenseTarget = 0 } : s_sumFixed;
+        CopalOptions other = option switch
+        {
+            "decay" => kept with { Decay = 0.5 },
+            "update" => kept with { Update = true },
+            _ => kept with { DenseTarget = 0.5 },
+        };
+        var state = new CopalState("aaaa", "dense", kept);
+        var e = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", other, config));
+        Assert.Equal(option, e.Option);
+        Assert.StartsWith($"--{option}: the COPAL state was built with {stored}", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"got {given}", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A state must hold exactly the linears of whole layers of this model: one of a deeper model (a layer past the
+    /// last), one whose linear is as tall but not as wide, and one with a linear beside its layers' are each refused.
+    /// </summary>
+    [Theory]
+    [InlineData("a layer past the last")]
+    [InlineData("another width")]
+    [InlineData("an extra linear")]
+    public void A_state_of_other_linears_than_whole_layers_of_this_model_is_refused(string what)
+    {
+        var config = Copal.Model.Config.LlamaConfig.Load(TestData.Stories260K);
+        var state = new CopalState("aaaa", "dense", s_sumFixed);
+        int layers = config.NumLayers + (what == "a layer past the last" ? 1 : 0);
+        for (int layer = 0; layer < layers; layer++)
+        {
+            foreach (LinearId id in LinearIds.All)
+            {
+                (int rows, int cols) = LlamaWeights.LinearShape(config, id);
+                state.GetOrAdd(LlamaTensorNames.Linear(layer, id), rows, layer == 0 && id == LinearIds.All[0] && what == "another width" ? cols + 1 : cols);
+            }
+        }
+        if (what == "an extra linear")
+        {
+            state.GetOrAdd("lm_head.weight", config.VocabSize, config.HiddenSize);
+        }
+        var e = Assert.Throws<CopalStateException>(() => state.EnsureCompatible("aaaa", "dense", s_sumFixed, config));
+        int linears = config.NumLayers * LinearIds.All.Count;
+        string expected = what switch
+        {
+            "a layer past the last" => $"has layer {config.NumLayers}'s linears, but the model has {config.NumLayers} layers",
+            "another width" => $"has '{LlamaTensorNames.Linear(0, LinearIds.All[0])}' as [",
+            _ => $"has {linears + 1} linears, where {config.NumLayers} whole layers of the model have {linears}",
+        };
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The step that folded in a calibration is found by its hash (a resume refuses to fold the same windows twice).</summary>
+    [Fact]
+    public void The_step_of_a_calibration_is_found_by_its_hash_and_no_other()
+    {
+        var state = new CopalState("aaaa", "dense", s_sumFixed);
+        var pattern = new SparsityPattern.Unstructured(0.5);
+        state.CompleteStep(new CalibrationReport(["a.txt"], 2, 8, 1, "hash-a"), pattern);
+        state.CompleteStep(new CalibrationReport(["b.txt"], 2, 8, 1, "hash-b"), pattern);
+        Assert.Equal(1, state.StepWithCalibration("hash-a")?.Step);
+        Assert.Equal(2, state.StepWithCalibration("hash-b")?.Step);
+        Assert.Null(state.StepWithCalibration("hash-c"));
+    }
+
     /// <summary>A loaded state's refusals name the file it was read from, beside both values: which --resume folder is the wrong one.</summary>
     [Fact]
     public void A_loaded_states_refusal_names_its_manifest()

@@ -69,6 +69,40 @@ public sealed class CalibrationLimitTests
         Assert.Equal(7, CalibrationSet.FromTokens(sources, 7, 64, seed: 0).Samples.Count);
     }
 
+    /// <summary>The --seqlen a refusal suggests gives the windows asked for; at 2 it is still offered, below 2 never.</summary>
+    [Fact]
+    public void The_seqlen_a_refusal_suggests_fits()
+    {
+        // 1024 tokens hold ⌊1023 / 64⌋ = 15 windows of 64; 16 windows fit at --seqlen ⌊1023 / 16⌋ = 63, not 1024 / 16 = 64.
+        CalibrationLimitException e = Assert.Throws<CalibrationLimitException>(() => CalibrationSet.FromTokens([Text("t.txt", 1024)], 16, 64, seed: 0));
+        Assert.Contains("--nsamples ≤ 15 or --seqlen ≤ 63,", e.Message, StringComparison.Ordinal);
+        Assert.Equal(16, CalibrationSet.FromTokens([Text("t.txt", 1024)], 16, 63, seed: 0).Samples.Count);
+        // 7 tokens hold 2 windows of 3; 3 windows fit at --seqlen 2 (⌊6 / 3⌋), the shortest there is.
+        e = Assert.Throws<CalibrationLimitException>(() => CalibrationSet.FromTokens([Text("t.txt", 7)], 3, 3, seed: 0));
+        Assert.Contains("--nsamples ≤ 2 or --seqlen ≤ 2,", e.Message, StringComparison.Ordinal);
+        Assert.Equal(3, CalibrationSet.FromTokens([Text("t.txt", 7)], 3, 2, seed: 0).Samples.Count);
+        // 5 tokens hold 1 window of 3, and no --seqlen of 2 or more gives 3 windows: none is suggested.
+        e = Assert.Throws<CalibrationLimitException>(() => CalibrationSet.FromTokens([Text("t.txt", 5)], 3, 3, seed: 0));
+        Assert.DoesNotContain("--seqlen ≤", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A text of exactly --seqlen tokens is shorter than one window (which never uses the text's last token).</summary>
+    [Fact]
+    public void A_text_of_exactly_seqlen_tokens_is_refused_as_shorter_than_one_window()
+    {
+        CalibrationLimitException e = Assert.Throws<CalibrationLimitException>(() => CalibrationSet.FromTokens([Text("t.txt", 64)], 1, 64, seed: 0));
+        Assert.Contains("calibration text 't.txt' has 64 tokens; one window of --seqlen 64 needs at least 65", e.Message, StringComparison.Ordinal);
+        Assert.Single(CalibrationSet.FromTokens([Text("t.txt", 65)], 1, 64, seed: 0).Samples);
+    }
+
+    /// <summary>A window is at least two tokens (<see cref="CalibrationSet.SeqLen"/>): one of 1 is refused as an argument.</summary>
+    [Fact]
+    public void A_seqlen_below_2_is_an_argument_error()
+    {
+        ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => CalibrationSet.FromTokens([Text("t.txt", 100)], 4, 1, seed: 0));
+        Assert.Equal("seqLen", e.ParamName);
+    }
+
     [Fact]
     public void No_sources_are_an_argument_error_naming_the_parameter()
     {
