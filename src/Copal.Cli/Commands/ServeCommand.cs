@@ -51,7 +51,7 @@ internal static class ServeCommand
                 + "Idle slots then hold their caches. off: a grown cache is given back when its request ends, and every prompt runs whole",
             DefaultValueFactory = _ => "on",
         }.OneOf("on", "off");
-        var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health)")
+        var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models; /health, /metrics, /tokenize, /detokenize)")
         {
             model, host, port, parallel, ctxSize, device, sparse, allowNonFinite, mmap, reasoningParser, toolCallParser, prefixCache,
         };
