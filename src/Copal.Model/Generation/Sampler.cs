@@ -158,7 +158,8 @@ public sealed class Sampler
         }
         // The maximum comes off before the division: logit / T overflows to ±Inf for a tiny T (1e-38), and Inf − Inf
         // made every probability NaN. (l − max) / T is ≤ 0, so a tiny T sends all but the maxima to −Inf: greedy.
-        // It also makes the likeliest token's weight exactly 1, which min-p measures against.
+        // It also makes the likeliest token's weight 1, which min-p measures against: within an ulp, since the
+        // vectorized exp of 0 may give 1.00000012 (it does on AVX-512), so nothing may count on equality with 1.
         float[] probs = _probs;
         TensorPrimitives.Subtract(logits, max, logits);
         TensorPrimitives.Divide(logits, _options.Temperature, logits);
@@ -227,7 +228,7 @@ public sealed class Sampler
     /// <summary>
     /// A weight that at least <paramref name="k"/> tokens reach, so the k likeliest are all at or above it: the power of
     /// two below which the k-th token lies, from a histogram of the weights' exponents (weights are in [0, 1], the
-    /// likeliest exactly 1). No mass bounds the k-th token, so top-k partitioned the whole vocabulary by count; it now
+    /// likeliest 1 within an ulp, in the same binade as 1). No mass bounds the k-th token, so top-k partitioned the whole vocabulary by count; it now
     /// partitions the tokens within a factor of two of the k-th and above.
     /// </summary>
     private static float TopKFloor(float[] probs, int k)
