@@ -131,6 +131,28 @@ public sealed class BodyBudgetTests
         Assert.Equal(0, raw.Server.Bodies.Used);
     }
 
+    /// <summary>An operator sees the budget, what is taken of it and the bodies waiting for it in /metrics.</summary>
+    [Fact]
+    public async Task Metrics_show_the_budget_and_the_bodies_waiting_for_it()
+    {
+        await using RawHttpServer raw = await RawHttpServer.StartAsync(bodyBudget: 1000);
+        using var http = new HttpClient();
+        Uri metrics = new(raw.Server.Address, "/metrics");
+        BodyBudget.Lease all = await raw.Server.Bodies.TakeAsync(1000, CancellationToken.None);
+        Task<HttpResponseMessage> waiting = http.PostAsync(new Uri(raw.Server.Address, "/detokenize"), Json("{\"tokens\":[300]}"));
+        await WaitingAsync(raw.Server.Bodies, 1);
+        Assert.Equal((1000, 1000, 1), Gauges(await http.GetStringAsync(metrics)));
+        all.Dispose();
+        Assert.Equal(200, (int)(await waiting).StatusCode);
+        Assert.Equal((1000, 0, 0), Gauges(await http.GetStringAsync(metrics)));
+
+        static (long Budget, long Used, long Waiting) Gauges(string text)
+        {
+            long Value(string name) => long.Parse(text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal))[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            return (Value("copal_request_body_budget_bytes"), Value("copal_request_body_bytes"), Value("copal_request_bodies_waiting"));
+        }
+    }
+
     private static async Task WaitingAsync(BodyBudget budget, int waiting)
     {
         while (budget.Waiting < waiting)
