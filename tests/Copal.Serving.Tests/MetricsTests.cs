@@ -62,8 +62,10 @@ public sealed class MetricsTests
         Assert.Equal((344, 0, 256), (values["copal_prompt_tokens_total{source=\"run\"}"], values["copal_prompt_tokens_total{source=\"shared\"}"], values["copal_prompt_tokens_total{source=\"cached\"}"]));
         Assert.Equal((0, 2, 1), (values["copal_sequences_running"], values["copal_slots"], values["copal_engine_up"]));
         Assert.Equal(engine.KvCacheBytes, values["copal_kv_cache_bytes"]);
+        Assert.Equal((OpenAiServer.DefaultBodyBudget, 0, 0), (values["copal_request_body_budget_bytes"], values["copal_request_body_bytes"], values["copal_request_bodies_waiting"]));
         // What goes up and down is a gauge, what only grows a counter: a scraper takes a rate only of a counter.
-        foreach (string gauge in new[] { "copal_sequences_running", "copal_slots", "copal_kv_cache_bytes", "copal_kv_cache_peak_bytes", "copal_engine_up" })
+        foreach (string gauge in new[] { "copal_sequences_running", "copal_slots", "copal_kv_cache_bytes", "copal_kv_cache_peak_bytes", "copal_engine_up",
+            "copal_request_body_budget_bytes", "copal_request_body_bytes", "copal_request_bodies_waiting" })
         {
             Assert.Contains($"# TYPE {gauge} gauge", lines);
         }

@@ -24,14 +24,14 @@ internal sealed class RawHttpServer : IAsyncDisposable
 
     public OpenAiServer Server { get; }
 
-    public static async Task<RawHttpServer> StartAsync()
+    public static async Task<RawHttpServer> StartAsync(long bodyBudget = OpenAiServer.DefaultBodyBudget)
     {
         var backend = new CpuBackend();
         InferenceEngine? engine = null;
         try
         {
             engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
-            return new RawHttpServer(backend, engine, await OpenAiServer.StartAsync(engine, "127.0.0.1", 0));
+            return new RawHttpServer(backend, engine, await OpenAiServer.StartAsync(engine, "127.0.0.1", 0, bodyBudget: bodyBudget));
         }
         catch
         {

@@ -48,7 +48,7 @@ internal static class ServeCommand
         {
             Description = "on: a finished request's slot keeps its KV cache, and a prompt that begins as an earlier one (a chat's next turn, "
                 + "a shared system prompt) runs only what follows that prompt's whole 128-token prefill chunks; the reply is the same to the bit. "
-                + "Idle slots then hold their caches. off: a grown cache is given back when its request ends, and every prompt runs whole",
+                + "Idle slots then hold the caches of such chunks. off: a slot's cache is given back when its request ends, and every prompt runs whole",
             DefaultValueFactory = _ => "on",
         }.OneOf("on", "off");
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models; /health, /metrics, /tokenize, /detokenize)")

@@ -35,6 +35,9 @@ internal static class PrometheusMetrics
         Gauge(text, "copal_kv_cache_bytes", "Bytes of the slots' KV caches now, idle slots' kept caches included.", engine.KvCacheBytes);
         Gauge(text, "copal_kv_cache_peak_bytes", "The most bytes the KV caches held at once, taken after each prefill and decode step.", s.PeakKvCacheBytes);
         Gauge(text, "copal_engine_up", "1 while the engine decodes, 0 once a failed forward pass has ended it.", engine.Fault is null ? 1 : 0);
+        Gauge(text, "copal_request_body_budget_bytes", "Bytes of request bodies parsed and handled at once at most; a body past them waits its turn.", server.Bodies.Bytes);
+        Gauge(text, "copal_request_body_bytes", "Bytes of the request bodies being parsed and handled now.", server.Bodies.Used);
+        Gauge(text, "copal_request_bodies_waiting", "Request bodies, read whole, waiting for the body budget now.", server.Bodies.Waiting);
         return text.ToString();
     }
 
