@@ -9,8 +9,8 @@ namespace Copal.Tensors.IO;
 /// finish them. So before the output's rename a record is written beside the staged files, <c>.NAME.commit-PID-START-NS-N</c>
 /// (<see cref="TemporaryNames"/>), naming the renames and the output's file that is identical to the last staged one,
 /// its twin. Whoever finds the record of a run that is gone (<see cref="TemporaryNames.FinishStale"/>), or the run itself
-/// when it fails or is stopped at once, decides by the output: where it holds the twin, the output was committed and the
-/// renames are finished; where not, the staged files are dropped. The twin is renamed last, so while it is still staged
+/// when it fails or is stopped at once, decides by the output: where it holds the twin (or a rename was done, which only
+/// follows the output's), the output was committed and the renames are finished; where not, the staged files are dropped. The twin is renamed last, so while it is still staged
 /// the decision can be made on it; once it is in place every rename is done and only the record is left to delete.
 /// </summary>
 /// <remarks>
@@ -103,7 +103,11 @@ public static class CommitRecord
                 TemporaryNames.DeleteQuietly(record);
                 return (Outcome.Nothing, output, []);
             }
-            if (!SameBytes(output, twin))
+            // The renames start only once the output is in place: one done means it was, whatever it holds now (a later
+            // run may have written over it before a run looked here), and dropping the rest would leave a new file
+            // beside an old twin. Only where none is done does the output decide.
+            bool started = renames.SkipLast(1).Any(r => !File.Exists(Path.Join(folder, r.Staged)));
+            if (!started && !SameBytes(output, twin))
             {
                 // The record first: a kill now leaves plain stale temporaries, never a record over half of them.
                 File.Delete(record);

@@ -62,6 +62,25 @@ public sealed class CommitRecordTests : IDisposable
         Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
     }
 
+    /// <summary>
+    /// Once a rename was done the output had been put in place, whatever it holds now: a later run may have written
+    /// over it (with --force and no --state, so this record stayed) before a run looked in the record's folder.
+    /// Dropping the rest then would leave the new first file beside the old last one, a pair that cannot be loaded.
+    /// </summary>
+    [Fact]
+    public void A_kill_between_the_renames_is_finished_even_where_the_output_was_written_over_since()
+    {
+        (string record, string state, string output, (string Staged, string Final)[] renames) = Staged(outputInPlace: true);
+        File.Move(renames[0].Staged, renames[0].Final, overwrite: true);
+        File.WriteAllText(Path.Combine(output, "b"), "a later output's b");
+
+        Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(record).Outcome);
+
+        Assert.Equal(["a", "b"], Names(state));
+        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
+        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+
     [Fact]
     public void Where_the_output_does_not_hold_the_twin_the_staged_files_are_dropped()
     {
