@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Copal.Tensors.IO;
 using Copal.Tensors.Tests.Safetensors;
 
@@ -73,6 +74,27 @@ public sealed class CommitRecordTests : IDisposable
         (string record, string state, string output, (string Staged, string Final)[] renames) = Staged(outputInPlace: true);
         File.Move(renames[0].Staged, renames[0].Final, overwrite: true);
         File.WriteAllText(Path.Combine(output, "b"), "a later output's b");
+
+        Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(record).Outcome);
+
+        Assert.Equal(["a", "b"], Names(state));
+        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
+        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+
+    /// <summary>
+    /// A record left in a shared folder by a run on another machine names the output by that machine's path, which may
+    /// not be this machine's path to it (the share mounted elsewhere): the output is also looked for by its path from
+    /// the record's folder, and the copy finished where it holds the twin there.
+    /// </summary>
+    [Fact]
+    public void A_record_whose_output_path_is_another_machines_finds_the_output_from_its_folder()
+    {
+        (string record, string state, string output, _) = Staged(outputInPlace: true);
+        string elsewhere = Path.Combine(_dir.File("another-machines-mount"), "out", "b");
+        File.WriteAllText(record, File.ReadAllText(record).Replace(
+            JsonEncodedText.Encode(Path.Combine(output, "b")).ToString(), JsonEncodedText.Encode(elsewhere).ToString(), StringComparison.Ordinal));
+        Assert.Contains("another-machines-mount", File.ReadAllText(record), StringComparison.Ordinal);
 
         Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(record).Outcome);
 
