@@ -56,13 +56,16 @@ public static class CommitRecord
         {
             throw new ArgumentException("a commit record's renames are all within one folder", nameof(renames));
         }
+        // From the folder's real path, as the next run finds the record (through a linked --state, the link's own
+        // folder is another place).
+        string relative = Path.GetRelativePath(RealPath.Resolve(folder), Path.GetFullPath(outputTwin));
         string record = TemporaryNames.Sibling(renames[^1].Final, "commit");
         using (var stream = new FileStream(record, FileMode.CreateNew, FileAccess.Write))
         using (var json = new Utf8JsonWriter(stream))
         {
             json.WriteStartObject();
             json.WriteString("output", Path.GetFullPath(outputTwin));
-            json.WriteString("output_relative", Path.GetRelativePath(folder, Path.GetFullPath(outputTwin)));
+            json.WriteString("output_relative", relative);
             json.WriteStartArray("renames");
             foreach ((string staged, string final) in renames)
             {
@@ -110,7 +113,7 @@ public static class CommitRecord
             // run may have written over it before a run looked here), and dropping the rest would leave a new file
             // beside an old twin. Only where none is done does the output decide.
             bool started = renames.SkipLast(1).Any(r => !File.Exists(Path.Join(folder, r.Staged)));
-            if (!started && !SameBytes(output, twin) && (relative is null || !SameBytes(Path.GetFullPath(Path.Join(folder, relative)), twin)))
+            if (!started && !SameBytes(output, twin) && (relative is null || !SameBytes(Path.GetFullPath(Path.Join(RealPath.Resolve(folder), relative)), twin)))
             {
                 // The record first: a kill now leaves plain stale temporaries, never a record over half of them.
                 File.Delete(record);

@@ -103,6 +103,32 @@ public sealed class CommitRecordTests : IDisposable
         Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
     }
 
+    /// <summary>
+    /// The same through a --state that is a symbolic link to a folder elsewhere: the next run finds the record by the
+    /// folder's real path, so the output's path from the folder is taken from there too.
+    /// </summary>
+    [Fact]
+    public void A_record_in_a_linked_folder_finds_the_output_from_the_folders_real_path()
+    {
+        string real = Directory.CreateDirectory(Path.Combine(_dir.File("deep"), "real-state")).FullName;
+        string linked = _dir.File("state");
+        Directory.CreateSymbolicLink(linked, real);
+        string output = Directory.CreateDirectory(_dir.File("out")).FullName;
+        File.WriteAllText(Path.Combine(output, "b"), "new b");
+        string final = Path.Combine(linked, "b");
+        string staged = TemporaryNames.Sibling(final, "tmp");
+        File.WriteAllText(staged, "new b");
+        string record = CommitRecord.Write([(staged, final)], Path.Combine(output, "b"));
+        string elsewhere = Path.Combine(_dir.File("another-machines-mount"), "out", "b");
+        File.WriteAllText(record, File.ReadAllText(record).Replace(
+            JsonEncodedText.Encode(Path.Combine(output, "b")).ToString(), JsonEncodedText.Encode(elsewhere).ToString(), StringComparison.Ordinal));
+
+        Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(Path.Combine(real, Path.GetFileName(record))).Outcome);
+
+        Assert.Equal(["b"], Names(real));
+        Assert.Equal("new b", File.ReadAllText(Path.Combine(real, "b")));
+    }
+
     [Fact]
     public void Where_the_output_does_not_hold_the_twin_the_staged_files_are_dropped()
     {
