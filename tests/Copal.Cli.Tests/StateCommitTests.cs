@@ -105,7 +105,34 @@ public sealed class StateCommitTests : IDisposable
         Assert.True(three.ExitCode == 0, three.Stderr);
         AssertSameStateFiles(out2, state);
         Assert.Equal(s_stateFiles.Order(StringComparer.Ordinal), Directory.GetFileSystemEntries(state).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Contains($"copal: finished the state copy of an interrupted run in '{state}': {string.Join(", ", s_stateFiles)} now match its output '{out2}'",
+        Assert.Contains($"copal: finished the state copy of an interrupted run in '{state}': {string.Join(", ", s_stateFiles)} now hold the state of the model it put in '{out2}'",
+            three.Stderr, StringComparison.Ordinal);
+        Assert.Contains("COPAL state: 3 datasets seen", three.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A kill between the state's two renames, then a run that writes over the model (here: its manifest) before any
+    /// run looks in --state: the copy is still finished, since its first rename proves the model was put in place, and
+    /// the line says whose state it is, not that it matches what the output holds now. Dropping it left the new tensor
+    /// file beside the previous manifest, a pair --resume refuses.
+    /// </summary>
+    [Fact]
+    public void A_state_copy_half_renamed_is_finished_even_once_its_model_was_written_over()
+    {
+        (string state, string out2, _) = KilledAfterTheModelWasInPlace(renamed: 1);
+        string killedRuns = Path.Combine(_temp, "killed-runs-state");
+        Directory.CreateDirectory(killedRuns);
+        foreach (string f in s_stateFiles)
+        {
+            File.Copy(Path.Combine(out2, f), Path.Combine(killedRuns, f));
+        }
+        File.Copy(Path.Combine(_temp, "out1", "copal-state.json"), Path.Combine(out2, "copal-state.json"), overwrite: true);
+
+        CopalProcess.Result three = Step(Path.Combine(_temp, "out3"), seed: 3, resume: state);
+
+        Assert.True(three.ExitCode == 0, three.Stderr);
+        AssertSameStateFiles(killedRuns, state);
+        Assert.Contains($"copal: finished the state copy of an interrupted run in '{state}': {string.Join(", ", s_stateFiles)} now hold the state of the model it put in '{out2}'",
             three.Stderr, StringComparison.Ordinal);
         Assert.Contains("COPAL state: 3 datasets seen", three.Stdout, StringComparison.Ordinal);
     }

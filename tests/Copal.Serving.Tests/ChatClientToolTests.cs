@@ -142,6 +142,25 @@ public sealed class ChatClientToolTests : IDisposable
             prompt);
     }
 
+    /// <summary>
+    /// A call's arguments given as JSON nodes (a <see cref="System.Text.Json.Nodes.JsonValue"/> made from a double, alone
+    /// or inside a JsonObject or JsonArray) render as the same .NET doubles do: 18.0, not 18. System.Text.Json writes a
+    /// JsonValue's double with its own converter whatever the options hold, so these were integers to the template.
+    /// </summary>
+    [Fact]
+    public void A_calls_json_node_float_arguments_render_as_dotnet_doubles_do()
+    {
+        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("qwen3-coder-macro"));
+        var arguments = new Dictionary<string, object?>
+        {
+            ["scale"] = System.Text.Json.Nodes.JsonValue.Create(18.0),
+            ["filter"] = new System.Text.Json.Nodes.JsonObject { ["min"] = 0.0, ["tags"] = new System.Text.Json.Nodes.JsonArray(1.5, 2.0, 3) },
+        };
+        ChatMessage[] messages = [new(ChatRole.User, "Weather?"), new(ChatRole.Assistant, [new FunctionCallContent("call_1", "get_weather", arguments)])];
+        string prompt = client.ToRequest(messages, null).Prompt!;
+        Assert.Contains("<parameter=scale>\n18.0\n</parameter>\n<parameter=filter>\n{'min': 0.0, 'tags': [1.5, 2.0, 3]}\n</parameter>", prompt, StringComparison.Ordinal);
+    }
+
     /// <summary>A call's NaN argument is refused naming the value, not as System.Text.Json's advice about its JsonNumberHandling option.</summary>
     [Fact]
     public void A_calls_nan_argument_is_refused_naming_it()

@@ -24,9 +24,10 @@ internal static class StaleTemporaries
                 Out.Info($"copal: put back {restored.Count} {(restored.Count == 1 ? "output" : "outputs")} that an interrupted run had moved aside in '{folder}': {string.Join(", ", restored)}");
             }
             // Then the renames a killed run owed after its output was in place (prune's copy of the COPAL state in --state).
+            // Named as that run's model, not as what its folder holds now: a later run may have written over it.
             foreach ((string output, IReadOnlyList<string> names) in TemporaryNames.FinishStale(folder))
             {
-                Out.Info($"copal: finished the state copy of an interrupted run in '{folder}': {string.Join(", ", names)} now match its output '{Path.GetDirectoryName(output)}'");
+                Out.Info($"copal: finished the state copy of an interrupted run in '{folder}': {string.Join(", ", names)} now hold the state of the model it put in '{Path.GetDirectoryName(output)}'");
             }
             IReadOnlyList<string> removed = TemporaryNames.RemoveStale(folder);
             if (removed.Count > 0)

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Copal.Model.Chat.ToolCalls;
 using Microsoft.Extensions.AI;
 
@@ -137,21 +136,16 @@ public sealed partial class CopalChatClient
                 return json.GetString()!;
             case JsonElement json:
                 return PythonJson.Element(json);
-            case JsonNode node:
-                // Walked rather than serialized: a JsonValue made from a double writes 18.0 as 18 whatever the options.
-                return PythonJson.Node(node, NonFinite);
         }
         try
         {
+            // JSON nodes among them: PythonFloatJson walks them, since a JsonValue made from a double writes 18.0 as 18 whatever the options.
             return PythonJson.Element(JsonSerializer.SerializeToElement(result.Result, PythonFloatJson.Options));
         }
         catch (PythonFloatJson.NonFiniteException e)
         {
-            throw NonFinite(e.Value);
+            throw new ArgumentException(FormattableString.Invariant($"{at}: the result of call '{result.CallId}' holds {e.Value}, which JSON cannot hold (its numbers are finite)"), "messages");
         }
-
-        ArgumentException NonFinite(double value) =>
-            new(FormattableString.Invariant($"{at}: the result of call '{result.CallId}' holds {value}, which JSON cannot hold (its numbers are finite)"), "messages");
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Copal.Model.ChatTemplates;
 using Microsoft.Extensions.AI;
@@ -21,6 +22,7 @@ internal static class PythonFloatJson
         options.Converters.Add(new DoubleConverter());
         options.Converters.Add(new SingleConverter());
         options.Converters.Add(new DecimalConverter());
+        options.Converters.Add(new NodeConverter());
         options.MakeReadOnly();
         return options;
     }
@@ -56,6 +58,63 @@ internal static class PythonFloatJson
         public override float Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetSingle();
 
         public override void Write(Utf8JsonWriter writer, float value, JsonSerializerOptions options) => PythonFloatJson.Write(writer, ValueConverter.Widen(value));
+    }
+
+    /// <summary>
+    /// JSON nodes, walked so that a <see cref="JsonValue"/> made from a .NET double, float or decimal is written by the
+    /// converters above: System.Text.Json writes such a value with its own converter whatever the options hold (18.0
+    /// as 18). A value parsed from JSON text keeps its text.
+    /// </summary>
+    private sealed class NodeConverter : JsonConverter<JsonNode>
+    {
+        public override bool CanConvert(Type typeToConvert) => typeof(JsonNode).IsAssignableFrom(typeToConvert);
+
+        public override JsonNode? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => JsonNode.Parse(ref reader);
+
+        public override void Write(Utf8JsonWriter writer, JsonNode value, JsonSerializerOptions options)
+        {
+            switch (value)
+            {
+                case JsonObject o:
+                    writer.WriteStartObject();
+                    foreach ((string key, JsonNode? item) in o)
+                    {
+                        writer.WritePropertyName(key);
+                        WriteItem(writer, item, options);
+                    }
+                    writer.WriteEndObject();
+                    break;
+                case JsonArray a:
+                    writer.WriteStartArray();
+                    foreach (JsonNode? item in a)
+                    {
+                        WriteItem(writer, item, options);
+                    }
+                    writer.WriteEndArray();
+                    break;
+                case JsonValue v when v.TryGetValue(out JsonElement element):
+                    element.WriteTo(writer);
+                    break;
+                case JsonValue v when v.TryGetValue(out object? held) && held is double or float or decimal:
+                    JsonSerializer.Serialize(writer, held, held.GetType(), options);
+                    break;
+                default:
+                    value.WriteTo(writer, options);
+                    break;
+            }
+        }
+
+        private void WriteItem(Utf8JsonWriter writer, JsonNode? item, JsonSerializerOptions options)
+        {
+            if (item is null)
+            {
+                writer.WriteNullValue();
+            }
+            else
+            {
+                Write(writer, item, options);
+            }
+        }
     }
 
     private sealed class DecimalConverter : JsonConverter<decimal>

@@ -9,13 +9,15 @@ namespace Copal.Tensors.IO;
 /// finish them. So before the output's rename a record is written beside the staged files, <c>.NAME.commit-PID-START-NS-N</c>
 /// (<see cref="TemporaryNames"/>), naming the renames and the output's file that is identical to the last staged one,
 /// its twin. Whoever finds the record of a run that is gone (<see cref="TemporaryNames.FinishStale"/>), or the run itself
-/// when it fails or is stopped at once, decides by the output: where it holds the twin, the output was committed and the
-/// renames are finished; where not, the staged files are dropped. The twin is renamed last, so while it is still staged
+/// when it fails or is stopped at once, decides by the output: where it holds the twin (or a rename was done, which only
+/// follows the output's), the output was committed and the renames are finished; where not, the staged files are dropped. The twin is renamed last, so while it is still staged
 /// the decision can be made on it; once it is in place every rename is done and only the record is left to delete.
 /// </summary>
 /// <remarks>
-/// The record is JSON: <c>{"output": "/abs/out/copal-state.json", "renames": [["staged name", "final name"], ...]}</c>,
-/// names within the record's folder. One that cannot be read whole was being written when the run was killed, before
+/// The record is JSON: <c>{"output": "/abs/out/copal-state.json", "output_relative": "../out/copal-state.json",
+/// "renames": [["staged name", "final name"], ...]}</c>, names within the record's folder. The output is looked for at
+/// both paths: a run on another machine that shares the folder may reach it by another path (the share mounted
+/// elsewhere), and the twin's bytes (a manifest stamped with its save time) tell the right file from any other. One that cannot be read whole was being written when the run was killed, before
 /// the output's rename: its staged files are dropped.
 /// </remarks>
 public static class CommitRecord
@@ -54,12 +56,16 @@ public static class CommitRecord
         {
             throw new ArgumentException("a commit record's renames are all within one folder", nameof(renames));
         }
+        // From the folder's real path, as the next run finds the record (through a linked --state, the link's own
+        // folder is another place).
+        string relative = Path.GetRelativePath(RealPath.Resolve(folder), Path.GetFullPath(outputTwin));
         string record = TemporaryNames.Sibling(renames[^1].Final, "commit");
         using (var stream = new FileStream(record, FileMode.CreateNew, FileAccess.Write))
         using (var json = new Utf8JsonWriter(stream))
         {
             json.WriteStartObject();
             json.WriteString("output", Path.GetFullPath(outputTwin));
+            json.WriteString("output_relative", relative);
             json.WriteStartArray("renames");
             foreach ((string staged, string final) in renames)
             {
@@ -88,7 +94,7 @@ public static class CommitRecord
     public static (Outcome Outcome, string? Output, IReadOnlyList<string> Finished) Settle(string record)
     {
         string folder = Path.GetDirectoryName(Path.GetFullPath(record))!;
-        if (Read(record) is not (string output, List<(string Staged, string Final)> renames))
+        if (Read(record) is not (string output, var relative, List<(string Staged, string Final)> renames))
         {
             // Cut short while it was written: before the output's rename, so nothing of this commit is in place.
             TemporaryNames.DeleteQuietly(record);
@@ -103,7 +109,11 @@ public static class CommitRecord
                 TemporaryNames.DeleteQuietly(record);
                 return (Outcome.Nothing, output, []);
             }
-            if (!SameBytes(output, twin))
+            // The renames start only once the output is in place: one done means it was, whatever it holds now (a later
+            // run may have written over it before a run looked here), and dropping the rest would leave a new file
+            // beside an old twin. Only where none is done does the output decide.
+            bool started = renames.SkipLast(1).Any(r => !File.Exists(Path.Join(folder, r.Staged)));
+            if (!started && !SameBytes(output, twin) && (relative is null || !SameBytes(Path.GetFullPath(Path.Join(RealPath.Resolve(folder), relative)), twin)))
             {
                 // The record first: a kill now leaves plain stale temporaries, never a record over half of them.
                 File.Delete(record);
@@ -147,15 +157,16 @@ public static class CommitRecord
 
     /// <summary>The staged names a record lists (none if it cannot be read): what the sweep leaves for the record's settling.</summary>
     internal static IEnumerable<string> StagedNames(string record) =>
-        Read(record) is (_, List<(string Staged, string Final)> renames) ? renames.Select(r => r.Staged) : [];
+        Read(record) is (_, _, List<(string Staged, string Final)> renames) ? renames.Select(r => r.Staged) : [];
 
-    private static (string Output, List<(string Staged, string Final)> Renames)? Read(string record)
+    private static (string Output, string? Relative, List<(string Staged, string Final)> Renames)? Read(string record)
     {
         try
         {
             using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(record));
             JsonElement root = doc.RootElement;
             string output = root.GetProperty("output").GetString() ?? throw new FormatException("no output");
+            string? relative = root.TryGetProperty("output_relative", out JsonElement r) ? r.GetString() : null;
             var renames = new List<(string, string)>();
             foreach (JsonElement pair in root.GetProperty("renames").EnumerateArray())
             {
@@ -168,7 +179,7 @@ public static class CommitRecord
                 }
                 renames.Add((staged, final));
             }
-            return renames.Count > 0 && Path.IsPathFullyQualified(output) ? (output, renames) : null;
+            return renames.Count > 0 && Path.IsPathFullyQualified(output) ? (output, relative, renames) : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException
             or KeyNotFoundException or IndexOutOfRangeException or FormatException)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Copal.Tensors.IO;
 using Copal.Tensors.Tests.Safetensors;
 
@@ -60,6 +61,72 @@ public sealed class CommitRecordTests : IDisposable
         Assert.Equal(["a", "b"], Names(state));
         Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
         Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+
+    /// <summary>
+    /// Once a rename was done the output had been put in place, whatever it holds now: a later run may have written
+    /// over it (with --force and no --state, so this record stayed) before a run looked in the record's folder.
+    /// Dropping the rest then would leave the new first file beside the old last one, a pair that cannot be loaded.
+    /// </summary>
+    [Fact]
+    public void A_kill_between_the_renames_is_finished_even_where_the_output_was_written_over_since()
+    {
+        (string record, string state, string output, (string Staged, string Final)[] renames) = Staged(outputInPlace: true);
+        File.Move(renames[0].Staged, renames[0].Final, overwrite: true);
+        File.WriteAllText(Path.Combine(output, "b"), "a later output's b");
+
+        Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(record).Outcome);
+
+        Assert.Equal(["a", "b"], Names(state));
+        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
+        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+
+    /// <summary>
+    /// A record left in a shared folder by a run on another machine names the output by that machine's path, which may
+    /// not be this machine's path to it (the share mounted elsewhere): the output is also looked for by its path from
+    /// the record's folder, and the copy finished where it holds the twin there.
+    /// </summary>
+    [Fact]
+    public void A_record_whose_output_path_is_another_machines_finds_the_output_from_its_folder()
+    {
+        (string record, string state, string output, _) = Staged(outputInPlace: true);
+        string elsewhere = Path.Combine(_dir.File("another-machines-mount"), "out", "b");
+        File.WriteAllText(record, File.ReadAllText(record).Replace(
+            JsonEncodedText.Encode(Path.Combine(output, "b")).ToString(), JsonEncodedText.Encode(elsewhere).ToString(), StringComparison.Ordinal));
+        Assert.Contains("another-machines-mount", File.ReadAllText(record), StringComparison.Ordinal);
+
+        Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(record).Outcome);
+
+        Assert.Equal(["a", "b"], Names(state));
+        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
+        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+    }
+
+    /// <summary>
+    /// The same through a --state that is a symbolic link to a folder elsewhere: the next run finds the record by the
+    /// folder's real path, so the output's path from the folder is taken from there too.
+    /// </summary>
+    [Fact]
+    public void A_record_in_a_linked_folder_finds_the_output_from_the_folders_real_path()
+    {
+        string real = Directory.CreateDirectory(Path.Combine(_dir.File("deep"), "real-state")).FullName;
+        string linked = _dir.File("state");
+        Directory.CreateSymbolicLink(linked, real);
+        string output = Directory.CreateDirectory(_dir.File("out")).FullName;
+        File.WriteAllText(Path.Combine(output, "b"), "new b");
+        string final = Path.Combine(linked, "b");
+        string staged = TemporaryNames.Sibling(final, "tmp");
+        File.WriteAllText(staged, "new b");
+        string record = CommitRecord.Write([(staged, final)], Path.Combine(output, "b"));
+        string elsewhere = Path.Combine(_dir.File("another-machines-mount"), "out", "b");
+        File.WriteAllText(record, File.ReadAllText(record).Replace(
+            JsonEncodedText.Encode(Path.Combine(output, "b")).ToString(), JsonEncodedText.Encode(elsewhere).ToString(), StringComparison.Ordinal));
+
+        Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(Path.Combine(real, Path.GetFileName(record))).Outcome);
+
+        Assert.Equal(["b"], Names(real));
+        Assert.Equal("new b", File.ReadAllText(Path.Combine(real, "b")));
     }
 
     [Fact]

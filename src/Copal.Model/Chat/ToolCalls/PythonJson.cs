@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Numerics;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace Copal.Model.Chat.ToolCalls;
 
@@ -68,70 +67,6 @@ internal static class PythonJson
         Write(element, text);
         return text.ToString();
     }
-
-    /// <summary>
-    /// A JSON node written with Python's separators: a number made from a .NET <c>double</c>, <c>float</c> or
-    /// <c>decimal</c> as Python writes a float (<c>18.0</c>), others as they hold it; a non-finite number is refused
-    /// with <paramref name="nonFinite"/>'s exception.
-    /// </summary>
-    public static string Node(JsonNode? node, Func<double, Exception> nonFinite)
-    {
-        var text = new StringBuilder();
-        Write(node, text, nonFinite);
-        return text.ToString();
-    }
-
-    private static void Write(JsonNode? node, StringBuilder text, Func<double, Exception> nonFinite)
-    {
-        switch (node)
-        {
-            case null:
-                text.Append("null");
-                break;
-            case JsonObject o:
-            {
-                text.Append('{');
-                bool first = true;
-                foreach ((string key, JsonNode? value) in o)
-                {
-                    text.Append(first ? "" : ", ").Append(String(key)).Append(": ");
-                    Write(value, text, nonFinite);
-                    first = false;
-                }
-                text.Append('}');
-                break;
-            }
-            case JsonArray a:
-            {
-                text.Append('[');
-                for (int i = 0; i < a.Count; i++)
-                {
-                    text.Append(i == 0 ? "" : ", ");
-                    Write(a[i], text, nonFinite);
-                }
-                text.Append(']');
-                break;
-            }
-            case JsonValue v when v.TryGetValue(out JsonElement e):
-                Write(e, text);
-                break;
-            case JsonValue v when Float(v) is double d:
-                text.Append(double.IsFinite(d) ? Copal.Model.ChatTemplates.PyText.JsonFloat(d) : throw nonFinite(d));
-                break;
-            default:
-                Write(JsonSerializer.SerializeToElement(node), text);
-                break;
-        }
-    }
-
-    // A JSON value's .NET floating-point number (a float as the number its shortest text holds, as a template reads it).
-    private static double? Float(JsonValue v) => v.TryGetValue(out object? value) ? value switch
-    {
-        double d => d,
-        float f => Copal.Model.ChatTemplates.ValueConverter.Widen(f),
-        decimal m => (double)m,
-        _ => null,
-    } : null;
 
     private static void Write(JsonElement element, StringBuilder text)
     {
