@@ -949,6 +949,22 @@ public sealed class CopalStateTests : IDisposable
     }
 
     /// <summary>
+    /// A linear's state is made once, with its weight's shape: a weight of that name that differs in either dimension
+    /// (a pruner given another model's linear under the same name) is refused naming both shapes, not folded into it.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 6)]
+    [InlineData(6, 8)]
+    public void A_linear_met_again_with_another_height_or_width_is_refused_naming_both_shapes(int rows, int cols)
+    {
+        var state = new CopalState("aaaa", "dense", s_sumFixed);
+        LinearState made = state.GetOrAdd("w", 4, 8);
+        Assert.Same(made, state.GetOrAdd("w", 4, 8));
+        var e = Assert.Throws<CopalStateException>(() => state.GetOrAdd("w", rows, cols));
+        Assert.Equal($"COPAL state for 'w' is [4, 8], the model's weight is [{rows}, {cols}]", e.Message);
+    }
+
+    /// <summary>
     /// A state must hold exactly the linears of whole layers of this model: one of a deeper model (a layer past the
     /// last), one whose linear is as tall but not as wide, and one with a linear beside its layers' are each refused.
     /// </summary>
