@@ -426,6 +426,40 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(3, engine.Statistics.Tokens); // the cancelled request chose no token
     }
 
+    /// <summary>
+    /// The end-of-sequence token's offset is where the reply's text ends, also when text held back for a stop text
+    /// that never came out is handed out with it: here the first token's text, the start of a stop text, then an
+    /// end of sequence (generation_config.json makes the greedy second token one).
+    /// </summary>
+    [Fact]
+    public async Task An_ending_end_of_sequence_tokens_offset_follows_the_text_held_back_for_a_stop_text()
+    {
+        string dir = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        using var backend = new CpuBackend();
+        int[] firstTwo;
+        string firstText;
+        using (InferenceEngine plain = InferenceEngine.Load(dir, backend))
+        {
+            firstTwo = [.. (await plain.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 2 })).TokenIds];
+            firstText = (await plain.CompleteAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 1 })).Text;
+        }
+        Assert.NotEqual(firstTwo[0], firstTwo[1]);
+        Assert.NotEmpty(firstText);
+        File.WriteAllText(Path.Combine(dir, Copal.Model.Config.GenerationConfig.FileName), $"{{\"eos_token_id\": [2, {firstTwo[1]}]}}");
+        using InferenceEngine engine = InferenceEngine.Load(dir, backend);
+        var chunks = new List<CompletionChunk>();
+        await foreach (CompletionChunk c in engine.StreamAsync(new CompletionRequest { Prompt = "Once upon a time", MaxTokens = 3, TopLogprobs = 1, Stop = [firstText + "zzz"] }))
+        {
+            chunks.Add(c);
+        }
+        CompletionChunk last = chunks[^1];
+        Assert.Equal(FinishReason.Stop, last.FinishReason);
+        Assert.Equal(firstTwo[1], last.Logprobs!.Chosen.TokenId);
+        Assert.Equal(firstText, string.Concat(chunks.Select(c => c.Text)));
+        Assert.Equal(firstText, last.Text); // held back until the end
+        Assert.Equal(firstText.Length, last.TextOffset);
+    }
+
     /// <summary>The engine, like the generator, never chooses an id past the tokenizer (a padded vocabulary's rows).</summary>
     [Fact]
     public async Task The_engine_samples_only_ids_the_tokenizer_has()

@@ -50,6 +50,25 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         return Bits(await engine.CompleteAsync(request));
     }
 
+    /// <summary>
+    /// A scored prompt reuses no cache (it runs whole, for every row's logits), so it does not take the slot whose kept
+    /// cache holds its beginning while another is free: its state would replace that cache, and the conversation's next
+    /// turn would run its whole prompt again.
+    /// </summary>
+    [Fact]
+    public async Task A_scored_prompt_leaves_the_cache_that_holds_its_beginning_to_the_next_turn()
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 2, PrefixCache = true });
+        int[] prompt = Prompt(Chunk + 20, seed: 4);
+        CompletionResult first = await engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 1 });
+        CompletionResult scored = await engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 1, ScorePrompt = true, TopLogprobs = 1 });
+        Assert.Equal(0, scored.Usage.CachedPromptTokens);
+        CompletionResult again = await engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 1 });
+        Assert.Equal(Chunk, again.Usage.CachedPromptTokens);
+        Assert.Equal(first.TokenIds, again.TokenIds);
+    }
+
     [Theory]
     [InlineData("cpu")]
     [InlineData("ilgpu-cpu")]

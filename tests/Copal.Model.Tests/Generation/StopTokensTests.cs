@@ -20,6 +20,23 @@ public sealed class StopTokensTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    /// <summary>The tokenizer's EOS is a stop id also where neither config.json nor generation_config.json names it.</summary>
+    [Fact]
+    public void The_tokenizers_eos_is_a_stop_id_where_the_configs_name_another_end_token()
+    {
+        string folder = TestData.CopyOfStories260K(Path.Combine(_dir, "other-eos"));
+        string config = Path.Combine(folder, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"eos_token_id\": 2", $"\"eos_token_id\": {FifteenthToken}", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(folder, GenerationConfig.FileName), $"{{\"bos_token_id\": 1, \"eos_token_id\": {FifteenthToken}}}");
+        using var backend = new CpuBackend(1);
+        using LlamaModel model = LlamaModel.Load(folder, backend);
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(folder);
+        Assert.Equal([FifteenthToken], model.Config.EosTokenIds);
+        Assert.Equal(2, tokenizer.EosId);
+
+        Assert.Equal([2, FifteenthToken], StopTokens.Of(model, tokenizer).Order());
+    }
+
     [Fact]
     public void Generation_config_end_tokens_join_the_config_and_tokenizer_eos_and_stop_a_run()
     {

@@ -117,6 +117,20 @@ public sealed class ContextSizingTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => new Generator(model) { ContextSize = (1 << 24) + 1 }.Generate([1], 1, SamplingOptions.Greedy, new HashSet<int>()));
     }
 
+    /// <summary>
+    /// A prompt as long as the context fits (only a longer one is refused): its prefill's logits choose one token,
+    /// which needs no position of its own, and then the context is full.
+    /// </summary>
+    [Fact]
+    public void A_prompt_that_fills_the_context_fits_and_gives_the_token_its_prefill_chose()
+    {
+        using LlamaModel model = LlamaModel.Load(Write(1 << 24), _backend);
+        GenerationResult r = new Generator(model) { ContextSize = 3 }.Generate([1, 2, 3], 100, SamplingOptions.Greedy, new HashSet<int>());
+        Assert.Equal(StopReason.ContextFull, r.StopReason);
+        Assert.Single(r.GeneratedIds);
+        Assert.Equal(3, r.ContextSize);
+    }
+
     [Fact]
     public void The_KV_cache_grows_geometrically_and_keeps_its_entries()
     {

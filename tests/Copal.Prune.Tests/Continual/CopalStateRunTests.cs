@@ -101,6 +101,39 @@ public sealed class CopalStateRunTests : IDisposable
     }
 
     /// <summary>
+    /// A run that failed after its step was recorded is spent, also when the state was saved outside the output (an
+    /// extra file of the caller's that saves it elsewhere, then one that fails): the state holds a step whose pruned
+    /// model was never written, so it must not go on as if that step had completed.
+    /// </summary>
+    [Fact]
+    public void A_run_that_failed_after_recording_its_step_is_spent_even_with_the_state_saved_elsewhere()
+    {
+        CopalState state = Start();
+        CalibrationSet calibration = Calibration(0);
+        string outDir = Path.Combine(_temp, "failed");
+        var extraFiles = new Dictionary<string, Action<string, CancellationToken>>
+        {
+            ["a-step.txt"] = (_, cancellationToken) =>
+            {
+                state.CompleteStep(new CalibrationReport(calibration.Sources, calibration.Samples.Count, calibration.SeqLen, calibration.Seed, calibration.Hash), s_half);
+                state.Save(Path.Combine(_temp, "elsewhere"), cancellationToken);
+            },
+            ["b-fails.txt"] = (_, _) => throw new IOException("no room for b-fails.txt"),
+        };
+        using (var backend = new CpuBackend(threads: 1))
+        {
+            Assert.Throws<IOException>(() => PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(s_half), calibration)
+            {
+                ExtraFiles = extraFiles,
+            }, backend));
+        }
+        Assert.False(Directory.Exists(outDir));
+        Assert.Single(state.Datasets);
+        InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => Run("again", state, Calibration(1)));
+        Assert.StartsWith("this CopalState's PruneJob run did not complete (failed or cancelled)", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// A step run with --layers keeps the state of those layers: it resumed as "not of this model" before, and a step over
     /// other layers would meet linears a dataset behind. The next step prunes the same layers, and only those.
     /// </summary>

@@ -37,6 +37,42 @@ public sealed class CopalStateTests : IDisposable
         Assert.Equal([1.5, 2, 1.5], m);
     }
 
+    /// <summary>
+    /// Each linear is folded once per step: one a step behind (met again after a step that did not prune it) is refused
+    /// naming both counts, not folded as if it had seen every dataset.
+    /// </summary>
+    [Fact]
+    public void A_linear_a_step_behind_is_refused_naming_both_counts()
+    {
+        var state = new CopalState("parent-hash", "dense", new CopalOptions()) { SpillDirectory = Path.Combine(_spillRoot, Guid.NewGuid().ToString("N")) };
+        var pruner = new CopalPruner(state);
+        var target = new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 8, 16);
+        var pattern = new SparsityPattern.Unstructured(0.5);
+        pruner.Prune(target, Random(8, 16, 1, false).Weight, Random(1, 16, 2, true).Stats, pattern, CancellationToken.None);
+        state.CompleteStep(new CalibrationReport(["d0"], 4, 6, 0, "h0"), pattern);
+        state.CompleteStep(new CalibrationReport(["d1"], 4, 6, 0, "h1"), pattern);
+        var e = Assert.Throws<InvalidOperationException>(() => pruner.Prune(target, Random(8, 16, 1, false).Weight, Random(1, 16, 3, true).Stats, pattern, CancellationToken.None));
+        Assert.Contains("has 1 datasets folded in, expected 2", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The first step's fold replaces what the state held (S ← ŝ, also over a buffer that is not zero), and a pooled
+    /// fold with no weight on either side takes the step's moments rather than dividing 0 by 0.
+    /// </summary>
+    [Fact]
+    public void A_first_fold_replaces_the_state_and_a_pooled_fold_without_weight_takes_the_step()
+    {
+        double[] s = [5, 5, 5];
+        SensitivityAccumulator.Fold(s, [1, 4, 2], SensitivityAccumulation.Sum, 0.5, first: true);
+        Assert.Equal([1, 4, 2], s);
+        double[] m = [5, 5, 5];
+        SensitivityAccumulator.Fold(m, [1, 4, 2], SensitivityAccumulation.Max, 0.5, first: true);
+        Assert.Equal([1, 4, 2], m);
+        double[] p = [5, 5];
+        SensitivityAccumulator.FoldPooled(p, [3, 4], priorWeight: 0, stepWeight: 0, first: false);
+        Assert.Equal([3, 4], p);
+    }
+
     [Fact]
     public void The_hessian_fold_normalizes_each_step_to_a_mean_diagonal_of_one_and_decays_the_past()
     {
@@ -813,6 +849,7 @@ public sealed class CopalStateTests : IDisposable
                 (j => j["datasets"]![0] = null, "datasets[0]"),
                 (j => j["datasets"]![1]!["n_samples"] = 0, "datasets[1]"),
                 (j => j["datasets"]![1]!["calibration_hash"] = null, "datasets[1]"),
+                (j => j["datasets"]![1]!["step"] = 1, "datasets[1]"),
                 (j => j["linears"]![0] = null, "linears[0]"),
                 (j => j["linears"]![2]!["cols"] = -3, "linears[2]"),
                 (j => j["linears"]![1]!["name"] = "", "linears[1]"),
@@ -873,6 +910,32 @@ public sealed class CopalStateTests : IDisposable
             CopalState loaded = CopalState.Load(dir);
             var hessian = Assert.Throws<CopalStateException>(() => loaded.ReadHessian("model.layers.0.self_attn.q_proj.weight"));
             Assert.StartsWith($"tensor 'model.layers.0.self_attn.q_proj.copal_hessian_upper' in '{path}' holds NaN at index 5;", hessian.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A manifest and a tensor file with as many steps but another last dataset (saves of a step run twice, with other
+    /// calibration, put together) are refused as the work of different saves, as a pair with other step counts is.
+    /// </summary>
+    [Fact]
+    public void A_manifest_whose_last_dataset_is_not_the_tensor_files_is_refused_as_another_save()
+    {
+        CopalState state = TwoSteps(new CopalOptions(), null, out _);
+        string dir = TempDir();
+        try
+        {
+            state.Save(dir);
+            string path = Path.Combine(dir, CopalState.ManifestFileName);
+            JsonNode json = JsonNode.Parse(File.ReadAllText(path))!;
+            json["datasets"]![1]!["calibration_hash"] = "another";
+            File.WriteAllText(path, json.ToJsonString());
+            var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
+            Assert.Contains($"{CopalState.ManifestFileName} lists 2 (the last another)", e.Message, StringComparison.Ordinal);
+            Assert.Contains("written by different saves", e.Message, StringComparison.Ordinal);
         }
         finally
         {
@@ -946,6 +1009,22 @@ public sealed class CopalStateTests : IDisposable
         Assert.Equal(option, e.Option);
         Assert.StartsWith($"--{option}: the COPAL state was built with {stored}", e.Message, StringComparison.Ordinal);
         Assert.EndsWith($"got {given}", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A linear's state is made once, with its weight's shape: a weight of that name that differs in either dimension
+    /// (a pruner given another model's linear under the same name) is refused naming both shapes, not folded into it.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 6)]
+    [InlineData(6, 8)]
+    public void A_linear_met_again_with_another_height_or_width_is_refused_naming_both_shapes(int rows, int cols)
+    {
+        var state = new CopalState("aaaa", "dense", s_sumFixed);
+        LinearState made = state.GetOrAdd("w", 4, 8);
+        Assert.Same(made, state.GetOrAdd("w", 4, 8));
+        var e = Assert.Throws<CopalStateException>(() => state.GetOrAdd("w", rows, cols));
+        Assert.Equal($"COPAL state for 'w' is [4, 8], the model's weight is [{rows}, {cols}]", e.Message);
     }
 
     /// <summary>
