@@ -221,6 +221,7 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[[1,2],[]]}", 400, "prompt", null, "prompt[1] must be a non-empty array of token ids, got an empty array")]
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[[1,2],[3,1.5]]}", 400, "prompt", null, "prompt[1] must hold integer token ids, got 1.5")]
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[[1,2],[3,99999]]}", 400, "prompt", null, "prompt[1]: token id 99999 is outside the vocabulary [0, 512)")]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":[[1,2],[3,512]]}", 400, "prompt", null, "prompt[1]: token id 512 is outside the vocabulary [0, 512)")] // the first id past it (mutation round 6: > for >= passed)
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[1,\"a\"]}", 400, "prompt", null, "got an array of numbers and strings")]
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[]}", 400, "prompt", null, "got an empty array")]
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[[]]}", 400, "prompt", null, "prompt must be a non-empty array of token ids, got an empty array")]
