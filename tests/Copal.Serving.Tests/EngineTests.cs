@@ -506,6 +506,24 @@ public sealed class EngineTests : IDisposable
     }
 
     /// <summary>
+    /// A prompt exactly as long as the context is taken (it can be scored, or give the one token its last position
+    /// predicts); one token more is refused as too long. Mutation round 6: refusing the exact length passed every test.
+    /// </summary>
+    [Fact]
+    public async Task A_prompt_as_long_as_the_context_is_taken_and_one_token_more_is_refused()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { ContextSize = 64 });
+        CompletionResult whole = await engine.CompleteAsync(new CompletionRequest { PromptIds = [.. Enumerable.Repeat(300, 64)], MaxTokens = 0 });
+        Assert.Equal(64, whole.Usage.PromptTokens);
+        Assert.Equal(0, whole.Usage.CompletionTokens);
+        var e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = [.. Enumerable.Repeat(300, 65)], MaxTokens = 0 }));
+        Assert.Equal("prompt", e.Parameter);
+        Assert.True(e.ContextLengthExceeded);
+        Assert.Equal("the prompt has 65 tokens, more than the context of 64 positions", e.Message);
+    }
+
+    /// <summary>
     /// Prepare checks a request as a stream would and encodes its prompt, running nothing: a caller that starts
     /// several requests checks them all first. The prepared request runs as the original.
     /// </summary>
