@@ -925,17 +925,23 @@ public sealed class CopalStateTests : IDisposable
     public void A_manifest_whose_last_dataset_is_not_the_tensor_files_is_refused_as_another_save()
     {
         CopalState state = TwoSteps(new CopalOptions(), null, out _);
+        CopalStateException e = LoadRefusedWithEditedManifest(state, json => json["datasets"]![1]!["calibration_hash"] = "another");
+        Assert.Contains($"{CopalState.ManifestFileName} lists 2 (the last another)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("written by different saves", e.Message, StringComparison.Ordinal);
+    }
+
+    // Saves the state, edits its manifest as a hand (or another save's file) would, and returns the load's refusal.
+    private static CopalStateException LoadRefusedWithEditedManifest(CopalState state, Action<JsonNode> edit)
+    {
         string dir = TempDir();
         try
         {
             state.Save(dir);
             string path = Path.Combine(dir, CopalState.ManifestFileName);
             JsonNode json = JsonNode.Parse(File.ReadAllText(path))!;
-            json["datasets"]![1]!["calibration_hash"] = "another";
+            edit(json);
             File.WriteAllText(path, json.ToJsonString());
-            var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
-            Assert.Contains($"{CopalState.ManifestFileName} lists 2 (the last another)", e.Message, StringComparison.Ordinal);
-            Assert.Contains("written by different saves", e.Message, StringComparison.Ordinal);
+            return Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
         }
         finally
         {
@@ -951,23 +957,10 @@ public sealed class CopalStateTests : IDisposable
     public void A_tensor_file_of_another_parent_than_its_manifest_is_refused_with_both_hashes()
     {
         CopalState state = TwoSteps(new CopalOptions(), null, out _);
-        string dir = TempDir();
-        try
-        {
-            state.Save(dir);
-            string path = Path.Combine(dir, CopalState.ManifestFileName);
-            JsonNode json = JsonNode.Parse(File.ReadAllText(path))!;
-            json["parent_hash"] = "bbbb";
-            File.WriteAllText(path, json.ToJsonString());
-            var e = Assert.Throws<CopalStateException>(() => CopalState.Load(dir));
-            Assert.Contains(CopalState.TensorsFileName, e.Message, StringComparison.Ordinal);
-            Assert.Contains(state.ParentHash, e.Message, StringComparison.Ordinal);
-            Assert.Contains("bbbb", e.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        CopalStateException e = LoadRefusedWithEditedManifest(state, json => json["parent_hash"] = "bbbb");
+        Assert.Contains(CopalState.TensorsFileName, e.Message, StringComparison.Ordinal);
+        Assert.Contains(state.ParentHash, e.Message, StringComparison.Ordinal);
+        Assert.Contains("bbbb", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
