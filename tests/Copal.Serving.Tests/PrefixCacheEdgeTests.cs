@@ -309,6 +309,26 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         Assert.Equal(2L, stats.Completed);
     }
 
+    /// <summary>
+    /// A request that reuses no cache takes a free slot that keeps nothing before the one keeping a conversation's
+    /// prefix, even where that slot's last job came earlier: taking it would empty the kept cache for nothing.
+    /// </summary>
+    [Fact]
+    public async Task A_request_that_reuses_nothing_takes_a_slot_that_keeps_nothing_before_a_kept_prefix()
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 2, PrefixCache = true });
+        int[] conversation = Prompt(Chunk + 20, seed: 6);
+        CompletionResult first = await engine.CompleteAsync(new CompletionRequest { PromptIds = conversation, MaxTokens = 1 });
+        // Two short requests, one after the other: shorter than a chunk, their slot keeps nothing. The first makes the
+        // second slot; the second finds the conversation's slot used longest ago, and must still take the other.
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(20, seed: 7), MaxTokens = 1 });
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(20, seed: 8), MaxTokens = 1 });
+        CompletionResult again = await engine.CompleteAsync(new CompletionRequest { PromptIds = conversation, MaxTokens = 1 });
+        Assert.Equal(Chunk, again.Usage!.CachedPromptTokens);
+        Assert.Equal(first.TokenIds, again.TokenIds);
+    }
+
     /// <summary>The CPU backend, cancelling a token when it embeds the n-th whole prefill chunk after being told to.</summary>
     private sealed class CancellingDevice : Copal.Tensors.Backends.Cpu.CpuBackend, IBackend
     {
