@@ -524,6 +524,36 @@ public sealed class EngineTests : IDisposable
     }
 
     /// <summary>
+    /// A text prompt is refused from its length only when the fewest tokens it can encode to are more than the context:
+    /// under NFKC, a mathematical bold "𝐚" (4 bytes) is "a" (1 byte), the bound's whole margin, so 800 of them (3,200
+    /// bytes) are exactly 100 tokens of the longest, 8 bytes, and the bound is 100 too. Such a prompt fits a context of
+    /// 100 and is taken; 8 more letters make the bound 101, past it. Mutation round 6: refusing a bound equal to the
+    /// context passed every test.
+    /// </summary>
+    [Fact]
+    public async Task A_text_prompt_whose_least_token_count_equals_the_context_is_taken()
+    {
+        string tokenizerJson = Path.Combine(_temp, "tokenizer.json");
+        File.WriteAllText(tokenizerJson, """
+            {"version": "1.0", "added_tokens": [], "normalizer": {"type": "NFKC"}, "pre_tokenizer": null, "post_processor": null, "decoder": null,
+             "model": {"type": "BPE", "dropout": null, "unk_token": "u", "fuse_unk": false, "byte_fallback": false,
+                       "vocab": {"u": 0, "a": 1, "aa": 2, "aaaa": 3, "aaaaaaaa": 4}, "merges": ["a a", "aa aa", "aaaa aaaa"]}}
+            """);
+        CopalTokenizer tokenizer = CopalTokenizer.FromFile(tokenizerJson);
+        static string Bold(int letters) => string.Concat(Enumerable.Repeat("\U0001D41A", letters));
+        Assert.Equal(100, tokenizer.MinTokenCount(Bold(800)));
+        using var backend = new CpuBackend();
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        using var engine = new InferenceEngine(model, tokenizer, new EngineOptions { ContextSize = 100 });
+        CompletionResult whole = await engine.CompleteAsync(new CompletionRequest { Prompt = Bold(800), MaxTokens = 0 });
+        Assert.Equal(100, whole.Usage.PromptTokens);
+        var e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = Bold(808), MaxTokens = 0 }));
+        Assert.Equal("prompt", e.Parameter);
+        Assert.True(e.ContextLengthExceeded);
+        Assert.Equal("the prompt has at least 101 tokens (from its length), more than the context of 100 positions", e.Message);
+    }
+
+    /// <summary>
     /// Prepare checks a request as a stream would and encodes its prompt, running nothing: a caller that starts
     /// several requests checks them all first. The prepared request runs as the original.
     /// </summary>

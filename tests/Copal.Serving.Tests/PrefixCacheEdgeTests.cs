@@ -271,6 +271,64 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         Assert.Equal(await FreshBits(model, tokenizer, next), Bits(reply));
     }
 
+    /// <summary>
+    /// A request cancelled while it waits to be admitted is dropped at its admission, before it takes a slot: it runs
+    /// none of its prompt, and the only slot keeps the chunks of the conversation before it for that one's next turn
+    /// (taking the slot had emptied its kept cache, so the next turn ran its whole prompt again).
+    /// </summary>
+    [Fact]
+    public async Task A_request_cancelled_before_its_admission_leaves_the_kept_cache_to_the_next_turn()
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using var admissions = new ManualResetEventSlim(initialState: true);
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions
+        {
+            Parallel = 1,
+            PrefixCache = true,
+            // Closed while the request to cancel is queued: the scheduler reads it only once it is cancelled.
+            BeforeAdmission = () => admissions.Wait(TimeSpan.FromMinutes(1)),
+        });
+        EngineStatistics stats = engine.Statistics;
+        int[] prompt = Prompt(Chunk + 20, seed: 4);
+        CompletionResult first = await engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 1 });
+
+        admissions.Reset();
+        using var cancel = new CancellationTokenSource();
+        Task<CompletionResult> waiting = engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(Chunk + 20, seed: 5), MaxTokens = 1 }, cancel.Token);
+        Assert.True(SpinWait.SpinUntil(() => stats.Started == 2, TimeSpan.FromMinutes(1)), "the request was not queued");
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        admissions.Set();
+        Assert.True(SpinWait.SpinUntil(() => stats.Cancelled == 1, TimeSpan.FromMinutes(1)), "the cancelled request was not dropped");
+
+        CompletionResult again = await engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 1 });
+        Assert.Equal(Chunk, again.Usage!.CachedPromptTokens);
+        Assert.Equal(first.TokenIds, again.TokenIds);
+        // The first turn's whole prompt and the second's last 20 tokens; nothing of the cancelled one.
+        Assert.Equal(prompt.Length + 20L, stats.PromptTokens);
+        Assert.Equal(2L, stats.Completed);
+    }
+
+    /// <summary>
+    /// A request that reuses no cache takes a free slot that keeps nothing before the one keeping a conversation's
+    /// prefix, even where that slot's last job came earlier: taking it would empty the kept cache for nothing.
+    /// </summary>
+    [Fact]
+    public async Task A_request_that_reuses_nothing_takes_a_slot_that_keeps_nothing_before_a_kept_prefix()
+    {
+        using IBackend backend = BackendFactory.Create("cpu");
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 2, PrefixCache = true });
+        int[] conversation = Prompt(Chunk + 20, seed: 6);
+        CompletionResult first = await engine.CompleteAsync(new CompletionRequest { PromptIds = conversation, MaxTokens = 1 });
+        // Two short requests, one after the other: shorter than a chunk, their slot keeps nothing. The first makes the
+        // second slot; the second finds the conversation's slot used longest ago, and must still take the other.
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(20, seed: 7), MaxTokens = 1 });
+        await engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(20, seed: 8), MaxTokens = 1 });
+        CompletionResult again = await engine.CompleteAsync(new CompletionRequest { PromptIds = conversation, MaxTokens = 1 });
+        Assert.Equal(Chunk, again.Usage!.CachedPromptTokens);
+        Assert.Equal(first.TokenIds, again.TokenIds);
+    }
+
     /// <summary>The CPU backend, cancelling a token when it embeds the n-th whole prefill chunk after being told to.</summary>
     private sealed class CancellingDevice : Copal.Tensors.Backends.Cpu.CpuBackend, IBackend
     {

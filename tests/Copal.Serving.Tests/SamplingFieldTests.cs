@@ -50,6 +50,20 @@ public sealed class SamplingFieldTests(ServerFixture server) : IClassFixture<Ser
         Assert.NotEqual(Alone(SamplingOptions.Greedy), penalized);
     }
 
+    /// <summary>
+    /// Each penalty alone reaches the sampler as itself: the two together could not tell them apart (mutation round 6:
+    /// presence_penalty read from frequency_penalty passed every test).
+    /// </summary>
+    [Theory]
+    [InlineData(2f, 0f)]
+    [InlineData(0f, 2f)]
+    public async Task One_penalty_alone_steers_the_greedy_reply_as_the_sampler_does(float presence, float frequency)
+    {
+        string penalized = await CompleteAsync(FormattableString.Invariant($",\"presence_penalty\":{presence},\"frequency_penalty\":{frequency}"));
+        Assert.Equal(Alone(new SamplingOptions { PresencePenalty = presence, FrequencyPenalty = frequency }), penalized);
+        Assert.NotEqual(Alone(SamplingOptions.Greedy), penalized);
+    }
+
     [Fact]
     public async Task Min_p_1_leaves_only_the_likeliest_token_at_any_temperature()
     {
