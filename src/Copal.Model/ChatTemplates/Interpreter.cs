@@ -308,12 +308,19 @@ internal sealed partial class Interpreter
                 ["length"] = new IntegerValue(items.Count),
                 ["previtem"] = i > 0 ? items[i - 1] : UndefinedValue.Instance,
                 ["nextitem"] = i < items.Count - 1 ? items[i + 1] : UndefinedValue.Instance,
+                // Jinja2's depth in a loop that is not recursive (recursive loops are refused).
+                ["depth"] = new IntegerValue(1),
+                ["depth0"] = new IntegerValue(0),
             };
-            scope.Set("loop", new ObjectValue(loop));
-            BindLoopVariable(node, items[i], scope);
-            string text = EvaluateBlock(node.Body, scope);
-            // Like the reference, an iteration left by break or continue contributes no text and does not count as
-            // an iteration for the else block.
+            // Each iteration its own scope, as in Jinja2: a set in the body lasts for the iteration (the reference kept it
+            // for the iterations after; a namespace carries a value across them either way).
+            var iteration = new Scope(scope);
+            iteration.Set("loop", new ObjectValue(loop));
+            BindLoopVariable(node, items[i], iteration);
+            string text = EvaluateBlock(node.Body, iteration);
+            // As in Jinja2, an iteration left by break or continue keeps the text written before it (the reference
+            // dropped it) but does not count as an iteration for the else block.
+            Append(sb, text, node);
             if (_jump == Jump.Continue)
             {
                 _jump = Jump.None;
@@ -324,7 +331,6 @@ internal sealed partial class Interpreter
                 _jump = Jump.None;
                 break;
             }
-            Append(sb, text, node);
             noIteration = false;
         }
         if (noIteration)
