@@ -150,10 +150,10 @@ internal sealed partial class Interpreter
                 return EvaluateCallBlock(c, scope);
             case FilterBlockNode f:
             {
-                // The body renders in the enclosing scope, as in the reference (a set in it is seen after the block;
-                // Jinja2 scopes it to the block), then the filters apply to its text.
+                // The body renders in a scope of its own, as in Jinja2 (a set in it is not seen after the block; the
+                // reference rendered it in the enclosing scope), then the filters apply to its text.
                 var body = new Scope(scope);
-                body.Set(FilterBlockNode.BodyName, new StringValue(EvaluateBlock(f.Body, scope)));
+                body.Set(FilterBlockNode.BodyName, new StringValue(EvaluateBlock(f.Body, new Scope(scope))));
                 return Evaluate(f.Filter, body);
             }
             case MacroNode m:
@@ -218,7 +218,8 @@ internal sealed partial class Interpreter
 
     private NullValue EvaluateSet(SetNode node, Scope scope)
     {
-        Value rhs = node.Value is not null ? Evaluate(node.Value, scope) : new StringValue(EvaluateBlock(node.Body, scope));
+        // A block set's body is a scope of its own, as in Jinja2 (the reference rendered it in the enclosing one).
+        Value rhs = node.Value is not null ? Evaluate(node.Value, scope) : new StringValue(EvaluateBlock(node.Body, new Scope(scope)));
         switch (node.Target)
         {
             case IdentifierNode id:

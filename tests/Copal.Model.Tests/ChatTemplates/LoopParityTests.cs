@@ -5,7 +5,8 @@ namespace Copal.Model.Tests.ChatTemplates;
 /// <summary>
 /// A for loop as Jinja2 runs it, where the renderer followed the reference: the text an iteration writes before
 /// <c>{% break %}</c> or <c>{% continue %}</c> is kept, and <c>loop.depth</c> is 1 (<c>loop.depth0</c> 0) in a loop
-/// that is not recursive, and a <c>set</c> in the loop's body lasts for its iteration only. Every expected text is what Jinja2 3.1.6 renders from the same template
+/// that is not recursive, and a <c>set</c> in the loop's body lasts for its iteration only, as one in the body of a
+/// block <c>set</c>, a <c>filter</c> block or a <c>call</c> block lasts for that body. Every expected text is what Jinja2 3.1.6 renders from the same template
 /// (tools/chat-templates/python-check.py's environment).
 /// </summary>
 public sealed class LoopParityTests
@@ -41,6 +42,19 @@ public sealed class LoopParityTests
     // Python: 1|2 (an if block is no scope; a namespace carries a value across iterations).
     [InlineData("{% if true %}{% set y = 1 %}{% endif %}{{ y }}|{% set ns = namespace(n=0) %}{% for x in [1, 1] %}{% set ns.n = ns.n + x %}{% endfor %}{{ ns.n }}", "1|2")]
     public void A_set_in_the_body_lasts_for_its_iteration(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
+
+    [Theory]
+    // Python: 1|2 (the body of a block set is a scope of its own).
+    [InlineData("{% set s = 1 %}{% set blk %}{% set s = 2 %}{{ s }}{% endset %}{{ s }}|{{ blk }}", "1|2")]
+    // Python: 21 (it reads the outer value before its own set).
+    [InlineData("{% set x = 1 %}{% set blk %}{% set x = x + 1 %}{{ x }}{% endset %}{{ blk }}{{ x }}", "21")]
+    // Python: A| and [a]| (so is a filter block's body, and a call block's).
+    [InlineData("{% filter upper %}{% set y = 'a' %}{{ y }}{% endfilter %}|{{ y }}", "A|")]
+    [InlineData("{% macro w() %}[{{ caller() }}]{% endmacro %}{% call w() %}{% set y = 'a' %}{{ y }}{% endcall %}|{{ y }}", "[a]|")]
+    public void A_set_in_a_blocks_body_lasts_for_the_body(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
     }
