@@ -238,10 +238,21 @@ internal sealed partial class Interpreter
                     }
                     case "map":
                     {
-                        (_, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        (List<Value> mapArgs, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        if (mapArgs.Count > 0 && !kw.ContainsKey("attribute"))
+                        {
+                            // Jinja2's map(filter_name, *args, **kwargs): the named filter, given the rest of the
+                            // arguments (the first node is the name, since positional arguments come first), on each item.
+                            if (mapArgs[0] is not StringValue filterName)
+                            {
+                                throw Error(node, $"map takes a filter's name (a string) or attribute=..., got {mapArgs[0].AKind}");
+                            }
+                            var each = new FilterNode(node.Operand, filterName.Value, argNodes.Count > 1 ? argNodes.Skip(1).ToList() : null, node.Position);
+                            return new ArrayValue(arr.Items.Select(item => ApplyFilter(item, each, scope)).ToList());
+                        }
                         if (!kw.TryGetValue("attribute", out Value? attr))
                         {
-                            throw Error(node, "map is supported only with attribute=...");
+                            throw Error(node, "map takes a filter's name (a string) or attribute=...");
                         }
                         if (attr is not StringValue attrName)
                         {
