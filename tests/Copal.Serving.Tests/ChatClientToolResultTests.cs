@@ -91,10 +91,21 @@ public sealed class ChatClientToolResultTests : IDisposable
         Assert.Equal(expected, Text(result));
     }
 
-    [Fact]
-    public void A_result_that_json_cannot_hold_is_refused_naming_its_message()
+    /// <summary>
+    /// NaN and the infinities are refused, as Microsoft.Extensions.AI's OpenAI client refuses them (System.Text.Json's
+    /// ArgumentException), so that a conversation sent here and one sent through that client to copal serve or vLLM
+    /// fail alike; OpenAI's JSON body cannot hold them. Python's json.dumps writes NaN, Infinity and -Infinity, text a
+    /// caller who wants it gives as a string result, which is sent as it is.
+    /// </summary>
+    [Theory]
+    [InlineData(double.NaN, "NaN")]
+    [InlineData(double.PositiveInfinity, "Infinity")]
+    [InlineData(double.NegativeInfinity, "-Infinity")]
+    public void A_result_that_json_cannot_hold_is_refused_naming_its_message(double value, string shown)
     {
-        var e = Assert.Throws<ArgumentException>(() => Text(double.NaN));
-        Assert.StartsWith("messages[2]: the result of call 'c1' holds NaN", e.Message, StringComparison.Ordinal);
+        var e = Assert.Throws<ArgumentException>(() => Text(new Dictionary<string, object?> { ["l"] = new object[] { 1, value } }));
+        Assert.Equal($"messages[2]: the result of call 'c1' holds {shown}, which JSON cannot hold (its numbers are finite; "
+            + "Microsoft.Extensions.AI's OpenAI client refuses it too): give the text to send, such as Python's NaN, as a string result (Parameter 'messages')", e.Message);
+        Assert.Equal("[NaN]", Text("NaN"));
     }
 }

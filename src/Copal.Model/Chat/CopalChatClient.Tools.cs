@@ -144,7 +144,7 @@ public sealed partial class CopalChatClient
         }
         catch (PythonFloatJson.NonFiniteException e)
         {
-            throw new ArgumentException(FormattableString.Invariant($"{at}: the result of call '{result.CallId}' holds {e.Value}, which JSON cannot hold (its numbers are finite)"), "messages");
+            throw new ArgumentException(FormattableString.Invariant($"{at}: the result of call '{result.CallId}' holds {e.Value}, which JSON cannot hold (its numbers are finite; Microsoft.Extensions.AI's OpenAI client refuses it too): give the text to send, such as Python's NaN, as a string result"), "messages");
         }
     }
 

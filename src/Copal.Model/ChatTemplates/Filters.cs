@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Copal.Model.ChatTemplates;
 
 /// <summary>
@@ -23,6 +25,14 @@ internal sealed partial class Interpreter
             {
                 return new StringValue(Json.Write(operand, new JsonOptions(null, false, null, false), 0, true, where));
             }
+            if (name is "int" or "float")
+            {
+                return NumberFilter(name, operand, null, new IntegerValue(10), node);
+            }
+            if (name == "unique")
+            {
+                return UniqueFilter(operand, [], new OrderedDictionary<string, Value>(StringComparer.Ordinal), node);
+            }
             switch (operand)
             {
                 case ArrayValue arr:
@@ -37,7 +47,6 @@ internal sealed partial class Interpreter
                         "sort" => new ArrayValue(Builtins.StableSort(arr.Items, x => x, caseSensitive: false, reverse: false, where)),
                         "join" => Joined(arr.Items.Select(x => Values.Render(x, where)).ToList(), "", node),
                         "string" => new StringValue(Values.Render(arr, where)),
-                        "unique" => new ArrayValue(Builtins.Unique(arr.Items, caseSensitive: false, attribute: null, where)),
                         "select" => new ArrayValue(arr.Items.Where(x => x.IsTrue).ToList()),
                         "reject" => new ArrayValue(arr.Items.Where(x => !x.IsTrue).ToList()),
                         _ => throw Unsupported(),
@@ -51,8 +60,6 @@ internal sealed partial class Interpreter
                         "trim" => new StringValue(JsText.Trim(str.Value)),
                         "indent" => new StringValue(Builtins.Indent(str.Value, 4, first: false, blank: false)),
                         "join" or "string" => str,
-                        "int" => JsText.ParseInt(str.Value) is double i ? Values.Number(i, false, where) : new IntegerValue(0),
-                        "float" => new FloatValue(PyFloat.Parse(str.Value) ?? 0.0),
                         _ => throw Unsupported(),
                     };
                 case IntegerValue or FloatValue:
@@ -61,8 +68,6 @@ internal sealed partial class Interpreter
                     return name switch
                     {
                         "abs" => operand is IntegerValue iv ? new IntegerValue(Math.Abs(iv.Value)) : new FloatValue(Math.Abs(d)),
-                        "int" => Values.Number(Math.Floor(d), false, where),
-                        "float" => new FloatValue(d),
                         "string" => new StringValue(Values.Render(operand, where)),
                         _ => throw Unsupported(),
                     };
@@ -86,8 +91,6 @@ internal sealed partial class Interpreter
                     return name switch
                     {
                         "bool" => b,
-                        "int" => new IntegerValue(b.Value ? 1 : 0),
-                        "float" => new FloatValue(b.Value ? 1 : 0),
                         "string" => new StringValue(Values.Render(b, where)),
                         _ => throw Unsupported(),
                     };
@@ -147,16 +150,14 @@ internal sealed partial class Interpreter
             case "int" or "float":
             {
                 (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                Value fallback = args.Count > 0 ? args[0]
-                    : kw.GetValueOrDefault("default", name == "int" ? new IntegerValue(0) : new FloatValue(0));
-                return operand switch
-                {
-                    StringValue s when name == "int" => JsText.ParseInt(s.Value) is double i ? Values.Number(i, false, where) : fallback,
-                    StringValue s => PyFloat.Parse(s.Value) is double f ? new FloatValue(f) : fallback,
-                    IntegerValue or FloatValue => operand,
-                    BooleanValue b => name == "int" ? new IntegerValue(b.Value ? 1 : 0) : new FloatValue(b.Value ? 1 : 0),
-                    _ => throw Unsupported(),
-                };
+                Value? fallback = args.Count > 0 ? args[0] : kw.GetValueOrDefault("default");
+                Value numberBase = args.Count > 1 ? args[1] : kw.GetValueOrDefault("base", new IntegerValue(10));
+                return NumberFilter(name, operand, fallback, numberBase, node);
+            }
+            case "unique":
+            {
+                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                return UniqueFilter(operand, args, kw, node);
             }
             case "default":
             {
@@ -194,25 +195,6 @@ internal sealed partial class Interpreter
                             _ => x => x,
                         };
                         return new ArrayValue(Builtins.StableSort(arr.Items, key, cs.Value, r.Value, where));
-                    }
-                    case "unique":
-                    {
-                        // Jinja2's unique(case_sensitive=False, attribute=None).
-                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                        Value caseSensitive = args.Count > 0 ? args[0] : kw.GetValueOrDefault("case_sensitive", BooleanValue.False);
-                        Value attribute = args.Count > 1 ? args[1] : kw.GetValueOrDefault("attribute", NullValue.Instance);
-                        if (args.Count > 2 || kw.Keys.Any(k => k is not ("case_sensitive" or "attribute")) || caseSensitive is not BooleanValue cs
-                            || attribute is not (StringValue or IntegerValue or NullValue))
-                        {
-                            throw Error(node, "unique takes case_sensitive (a boolean) and attribute (a string or integer)");
-                        }
-                        string? path = attribute switch
-                        {
-                            StringValue s => s.Value,
-                            IntegerValue i => JsText.Number(i.Value),
-                            _ => null,
-                        };
-                        return new ArrayValue(Builtins.Unique(arr.Items, cs.Value, path, where));
                     }
                     case "selectattr" or "rejectattr":
                     {
@@ -256,10 +238,21 @@ internal sealed partial class Interpreter
                     }
                     case "map":
                     {
-                        (_, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        (List<Value> mapArgs, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                        if (mapArgs.Count > 0 && !kw.ContainsKey("attribute"))
+                        {
+                            // Jinja2's map(filter_name, *args, **kwargs): the named filter, given the rest of the
+                            // arguments (the first node is the name, since positional arguments come first), on each item.
+                            if (mapArgs[0] is not StringValue filterName)
+                            {
+                                throw Error(node, $"map takes a filter's name (a string) or attribute=..., got {mapArgs[0].AKind}");
+                            }
+                            var each = new FilterNode(node.Operand, filterName.Value, argNodes.Count > 1 ? argNodes.Skip(1).ToList() : null, node.Position);
+                            return new ArrayValue(arr.Items.Select(item => ApplyFilter(item, each, scope)).ToList());
+                        }
                         if (!kw.TryGetValue("attribute", out Value? attr))
                         {
-                            throw Error(node, "map is supported only with attribute=...");
+                            throw Error(node, "map takes a filter's name (a string) or attribute=...");
                         }
                         if (attr is not StringValue attrName)
                         {
@@ -318,5 +311,90 @@ internal sealed partial class Interpreter
             default:
                 throw Unsupported();
         }
+    }
+
+    /// <summary>
+    /// Jinja2's <c>int(default=0, base=10)</c> and <c>float(default=0.0)</c>: Python's int(value, base) of a string
+    /// (<see cref="PyInt"/>), else int(float(value)), truncated toward zero; float(value) (<see cref="PyFloat"/> for a
+    /// string); the default where Python raises TypeError or ValueError, so for none, a list or a mapping too. Undefined
+    /// is refused (Jinja2 raises UndefinedError), and so is int of an infinity (OverflowError) and an integer past what
+    /// the renderer holds exactly. A base that is not an integer is no base: int() raises and float() is read, as in
+    /// Python.
+    /// </summary>
+    private Value NumberFilter(string name, Value operand, Value? fallback, Value numberBase, FilterNode node)
+    {
+        Value Default() => fallback ?? (name == "int" ? new IntegerValue(0) : new FloatValue(0));
+        if (operand is UndefinedValue)
+        {
+            throw Error(node, $"filter '{name}' is not supported on an undefined value");
+        }
+        if (name == "float")
+        {
+            return operand switch
+            {
+                StringValue s => PyFloat.Parse(s.Value) is double f ? new FloatValue(f) : Default(),
+                IntegerValue or FloatValue or BooleanValue => new FloatValue(Values.ToDouble(operand)),
+                _ => Default(),
+            };
+        }
+        if (operand is StringValue text)
+        {
+            long? radix = numberBase switch
+            {
+                IntegerValue i => i.Value,
+                BooleanValue b => b.Value ? 1 : 0,
+                _ => null,
+            };
+            if (radix is long r && PyInt.Parse(text.Value, r) is BigInteger exact)
+            {
+                return BigInteger.Abs(exact) <= new BigInteger(Values.MaxSafeInteger) ? new IntegerValue((long)exact)
+                    : throw Error(node, $"int of '{text.Value}' is {exact}, beyond ±(2^53 - 1), the integers the renderer holds exactly");
+            }
+            // Python's int(float(text)): nan and infinities (OverflowError, caught here) give the default.
+            return PyFloat.Parse(text.Value) is double f && double.IsFinite(f) ? Truncated(f, node) : Default();
+        }
+        return operand switch
+        {
+            IntegerValue => operand,
+            BooleanValue b => new IntegerValue(b.Value ? 1 : 0),
+            FloatValue f when double.IsNaN(f.Value) => Default(),
+            FloatValue f => Truncated(f.Value, node),
+            _ => Default(),
+        };
+    }
+
+    // Python's int(float): toward zero; an infinity raises OverflowError, which the int filter lets through.
+    private Value Truncated(double value, FilterNode node) => double.IsInfinity(value)
+        ? throw Error(node, FormattableString.Invariant($"int of {PyText.Float(value)}: Python cannot convert float infinity to integer"))
+        : Values.Number(Math.Truncate(value), false, Where(node));
+
+    /// <summary>
+    /// Jinja2's <c>unique(case_sensitive=False, attribute=None)</c> over what Python iterates: a list's items, a string's
+    /// characters, a mapping's keys, nothing for undefined (the renderer refused all but a list).
+    /// </summary>
+    private ArrayValue UniqueFilter(Value operand, List<Value> args, OrderedDictionary<string, Value> kw, FilterNode node)
+    {
+        List<Value> items = operand switch
+        {
+            ArrayValue a => a.Items,
+            StringValue s => Builtins.CodePoints(s.Value).Select(c => (Value)new StringValue(c)).ToList(),
+            ObjectValue o => o.Map.Keys.Select(k => (Value)new StringValue(k)).ToList(),
+            UndefinedValue => [],
+            _ => throw Error(node, $"filter 'unique' is not supported on {operand.AKind}"),
+        };
+        Value caseSensitive = args.Count > 0 ? args[0] : kw.GetValueOrDefault("case_sensitive", BooleanValue.False);
+        Value attribute = args.Count > 1 ? args[1] : kw.GetValueOrDefault("attribute", NullValue.Instance);
+        if (args.Count > 2 || kw.Keys.Any(k => k is not ("case_sensitive" or "attribute")) || caseSensitive is not BooleanValue cs
+            || attribute is not (StringValue or IntegerValue or NullValue))
+        {
+            throw Error(node, "unique takes case_sensitive (a boolean) and attribute (a string or integer)");
+        }
+        string? path = attribute switch
+        {
+            StringValue s => s.Value,
+            IntegerValue i => JsText.Number(i.Value),
+            _ => null,
+        };
+        return new ArrayValue(Builtins.Unique(items, cs.Value, path, Where(node)));
     }
 }

@@ -150,10 +150,10 @@ internal sealed partial class Interpreter
                 return EvaluateCallBlock(c, scope);
             case FilterBlockNode f:
             {
-                // The body renders in the enclosing scope, as in the reference (a set in it is seen after the block;
-                // Jinja2 scopes it to the block), then the filters apply to its text.
+                // The body renders in a scope of its own, as in Jinja2 (a set in it is not seen after the block; the
+                // reference rendered it in the enclosing scope), then the filters apply to its text.
                 var body = new Scope(scope);
-                body.Set(FilterBlockNode.BodyName, new StringValue(EvaluateBlock(f.Body, scope)));
+                body.Set(FilterBlockNode.BodyName, new StringValue(EvaluateBlock(f.Body, new Scope(scope))));
                 return Evaluate(f.Filter, body);
             }
             case MacroNode m:
@@ -218,7 +218,8 @@ internal sealed partial class Interpreter
 
     private NullValue EvaluateSet(SetNode node, Scope scope)
     {
-        Value rhs = node.Value is not null ? Evaluate(node.Value, scope) : new StringValue(EvaluateBlock(node.Body, scope));
+        // A block set's body is a scope of its own, as in Jinja2 (the reference rendered it in the enclosing one).
+        Value rhs = node.Value is not null ? Evaluate(node.Value, scope) : new StringValue(EvaluateBlock(node.Body, new Scope(scope)));
         switch (node.Target)
         {
             case IdentifierNode id:
@@ -308,12 +309,19 @@ internal sealed partial class Interpreter
                 ["length"] = new IntegerValue(items.Count),
                 ["previtem"] = i > 0 ? items[i - 1] : UndefinedValue.Instance,
                 ["nextitem"] = i < items.Count - 1 ? items[i + 1] : UndefinedValue.Instance,
+                // Jinja2's depth in a loop that is not recursive (recursive loops are refused).
+                ["depth"] = new IntegerValue(1),
+                ["depth0"] = new IntegerValue(0),
             };
-            scope.Set("loop", new ObjectValue(loop));
-            BindLoopVariable(node, items[i], scope);
-            string text = EvaluateBlock(node.Body, scope);
-            // Like the reference, an iteration left by break or continue contributes no text and does not count as
-            // an iteration for the else block.
+            // Each iteration its own scope, as in Jinja2: a set in the body lasts for the iteration (the reference kept it
+            // for the iterations after; a namespace carries a value across them either way).
+            var iteration = new Scope(scope);
+            iteration.Set("loop", new ObjectValue(loop));
+            BindLoopVariable(node, items[i], iteration);
+            string text = EvaluateBlock(node.Body, iteration);
+            // As in Jinja2, an iteration left by break or continue keeps the text written before it (the reference
+            // dropped it) but does not count as an iteration for the else block.
+            Append(sb, text, node);
             if (_jump == Jump.Continue)
             {
                 _jump = Jump.None;
@@ -324,7 +332,6 @@ internal sealed partial class Interpreter
                 _jump = Jump.None;
                 break;
             }
-            Append(sb, text, node);
             noIteration = false;
         }
         if (noIteration)

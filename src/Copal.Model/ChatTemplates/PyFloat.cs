@@ -15,7 +15,7 @@ internal static class PyFloat
     /// <summary>The number, or null where Python's float() raises ValueError.</summary>
     public static double? Parse(string text)
     {
-        string t = Ascii(text);
+        string t = NumberText(text);
         if (t.Length == 0)
         {
             return null;
@@ -84,9 +84,11 @@ internal static class PyFloat
         return count;
     }
 
-    // The text as Python reads a number from it: whitespace around it removed, each decimal digit of any script as its
-    // ASCII digit, any other character past ASCII one that no number holds.
-    private static string Ascii(string text)
+    /// <summary>
+    /// The text as Python's float() and int() read a number from it: whitespace around it removed, each decimal digit of
+    /// any script as its ASCII digit, any other character past ASCII one that no number holds.
+    /// </summary>
+    internal static string NumberText(string text)
     {
         int start = 0, end = text.Length;
         while (start < end && IsSpace(text[start]))

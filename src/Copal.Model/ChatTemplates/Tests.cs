@@ -1,8 +1,10 @@
+using System.Text;
+
 namespace Copal.Model.ChatTemplates;
 
 /// <summary>
-/// The tests of <c>x is name</c> (and of selectattr/rejectattr, select/reject), as the reference defines them; <c>in</c>,
-/// which the reference lacks, as Jinja2 defines it.
+/// The tests of <c>x is name</c> (and of selectattr/rejectattr, select/reject), as Jinja2 defines them (the reference's
+/// <c>iterable</c>, <c>sequence</c>, <c>number</c>, <c>lower</c> and <c>upper</c> differed; it lacks <c>in</c> and <c>float</c>).
 /// </summary>
 internal sealed partial class Interpreter
 {
@@ -25,14 +27,19 @@ internal sealed partial class Interpreter
         "true" => (v, _) => v is BooleanValue { Value: true },
         "none" => (v, _) => v is NullValue,
         "string" => (v, _) => v is StringValue,
-        "number" => (v, _) => v is IntegerValue or FloatValue,
+        // Jinja2's: a boolean is a number (Python's bool is an int), not an integer.
+        "number" => (v, _) => v is IntegerValue or FloatValue or BooleanValue,
         "integer" => (v, _) => v is IntegerValue,
-        // The reference counts lists and strings as iterable, but not tuples or mappings.
-        "iterable" => (v, _) => v is ArrayValue { IsTuple: false } or StringValue,
+        "float" => (v, _) => v is FloatValue,
+        // What Python iterates, undefined included (Jinja2's Undefined iterates as nothing); the reference counted
+        // lists and strings only.
+        "iterable" => (v, _) => v is ArrayValue or ObjectValue or StringValue or UndefinedValue,
         "mapping" => (v, _) => v is ObjectValue,
-        "sequence" => (v, _) => v is ArrayValue or ObjectValue or StringValue,
-        "lower" => (v, _) => v is StringValue s && s.Value == JsCase.Lower(s.Value),
-        "upper" => (v, _) => v is StringValue s && s.Value == JsCase.Upper(s.Value),
+        "sequence" => (v, _) => v is ArrayValue or ObjectValue or StringValue or UndefinedValue,
+        // Python's str.islower()/isupper(): no character of the other case and at least one cased character ('123'
+        // is neither; the reference's comparison with the lowered text called it both).
+        "lower" => (v, _) => v is StringValue s && s.Value == JsCase.Lower(s.Value) && s.Value.EnumerateRunes().Any(Rune.IsLower),
+        "upper" => (v, _) => v is StringValue s && s.Value == JsCase.Upper(s.Value) && s.Value.EnumerateRunes().Any(Rune.IsUpper),
         "defined" => (v, _) => v is not UndefinedValue,
         "undefined" => (v, _) => v is UndefinedValue,
         "equalto" or "eq" => (v, arg) => arg is not null ? Values.PyEquals(v, arg, Where(node))

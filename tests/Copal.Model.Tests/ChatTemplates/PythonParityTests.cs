@@ -53,6 +53,16 @@ public sealed class PythonParityTests
         Assert.Equal(expected, Render(template));
     }
 
+    [Fact]
+    public void Unique_goes_over_a_strings_characters_and_a_mappings_keys()
+    {
+        // Python: ['a', 'b']|['a', 'A', 'b', 'B']|['a', 'B']|['a', 'B', 'b']|[]|[]|['é', '🙂'] (Jinja2 iterates the value;
+        // undefined iterates as nothing). The renderer refused all but a list.
+        Assert.Equal("['a', 'b']|['a', 'A', 'b', 'B']|['a', 'B']|['a', 'B', 'b']|[]|[]|['\u00e9', '\U0001F642']",
+            Render("{{ 'aAbBa'|unique|list }}|{{ 'aAbBa'|unique(true)|list }}|{{ m|unique|list }}|{{ m|unique(case_sensitive=true)|list }}|{{ nothing|unique|list }}|{{ ''|unique|list }}|{{ '\u00e9\U0001F642\u00e9'|unique|list }}",
+                new Dictionary<string, object?> { ["m"] = new Dictionary<string, object?> { ["a"] = 1, ["B"] = 2, ["b"] = 3 } }));
+    }
+
     [Theory]
     [InlineData("{{ [[1], [1]] | unique | list }}", "unique() of a list: a list cannot be compared so (Python: unhashable)")]
     [InlineData("{{ [{'a': 1}] | unique | list }}", "unique() of a list: a mapping cannot be compared so (Python: unhashable)")]

@@ -4,9 +4,10 @@ from ../python-check.py) and @huggingface/jinja (the goldens' reference), over r
 with random conversations. Tool time only: the tests never run it.
 
     python3 differential.py random SEED COUNT [--out FILE]
+    python3 differential.py wide SEED COUNT [--out FILE]
     python3 differential.py real SEED PER_TEMPLATE [--out FILE]
 
-`random` renders COUNT templates of random_templates.py; `real` renders every template of @huggingface/ollama-utils'
+`random` renders COUNT templates of random_templates.py; `wide` the same with its wider choices (Gen(wide=True)); `real` renders every template of @huggingface/ollama-utils'
 table (real-templates.mjs), the goldens' templates and the shared tokenizers' with PER_TEMPLATE random conversations
 each. Prints the count of each outcome; --out writes every case with the three results (JSON) for triage.
 Outcomes (cs = Copal, js = the reference, py = Jinja2): same3; refused3; cs=js!=py and cs=py!=js (Copal follows one);
@@ -80,10 +81,10 @@ def real_templates():
 
 
 def cases(mode, seed, count):
-    if mode == "random":
+    if mode in ("random", "wide"):
         for i in range(count):
             r = random.Random(seed * 1000003 + i)
-            yield {"id": i, "t": random_templates.Gen(r).template(), "v": random_templates.variables(r)}
+            yield {"id": i, "t": random_templates.Gen(r, wide=mode == "wide").template(), "v": random_templates.variables(r)}
         return
     i = 0
     for t in real_templates():
@@ -138,7 +139,7 @@ def main(argv):
         k = argv.index("--out")
         out = argv[k + 1]
         argv = argv[:k] + argv[k + 2:]
-    if len(argv) != 3 or argv[0] not in ("random", "real") or not argv[1].isdigit() or not argv[2].isdigit():
+    if len(argv) != 3 or argv[0] not in ("random", "wide", "real") or not argv[1].isdigit() or not argv[2].isdigit():
         print(__doc__, file=sys.stderr)
         return 2
     all_cases = list(cases(argv[0], int(argv[1]), int(argv[2])))

@@ -1,5 +1,11 @@
 """Random Jinja templates over the features real chat templates use (for differential.py), and random variables.
 
+Gen(rnd, wide=True) (differential.py's `wide` mode) also draws, a quarter of the time, from the WIDE_* choices below:
+int and float of number-like strings with a default and a base, unique of strings and mappings, map with a filter,
+split with a count, the tests real templates use (defined, none, string, iterable, mapping, sequence, number), sets
+inside block set, filter and call bodies, and loop.depth. Without it the draws are those of earlier runs (same seed,
+same templates).
+
 Expressions are drawn by the kind of value they give (strings, numbers, booleans, lists, mappings) so that most
 renders get past the first operation; statements are if/elif/else, for (with a filter, else, break/continue and
 loop.*), set (also namespace attributes and blocks), macros, filter and call blocks, comments and whitespace control.
@@ -36,10 +42,18 @@ _C17 = ['found=false', 'count=0, text=""', 'x=1']
 _C18 = ['found', 'count', 'text', 'x']
 _C19 = ['upper', 'trim', 'replace("a", "b")']
 
+WIDE_NUM_STRS = ["'12abc'", "' 12 '", "'0x1A'", "'1_000'", "'-1.5'", "'nan'", "'1e3'", "'010'", "'0b101'", "'inf'", "'+7'", "''", "'1__0'", "'z'"]
+WIDE_NUM_FILTERS = ['int', 'int(7)', 'int(0, 16)', 'int(base=0)', 'int(default=-1, base=2)', 'int(0, 36)', 'float', 'float(1.5)', 'float|int', 'int("d")']
+WIDE_STR_FILTERS = ['unique|join', 'unique(true)|join("-")', 'upper', 'capitalize', 'title', 'trim("<>|")', 'wordcount', 'first', 'last', 'reverse', 'center(7)', 'truncate(4)', 'count', 'replace("a", "b", 1)', 'indent(2)', 'int|string', 'float|string']
+WIDE_LIST = ['{d}|unique|list', '({s})|unique|list', 'ss|map("upper")|list', 'xs|map("int")|list', 'ss|map("trim")|list', 'messages|map(attribute="role")|unique|list',
+             '({s}).split(",", 1)', '({s}).rsplit(" ", 1)', '({s}).split(none, 1)', 'xs|sort(reverse=true)|list', '{d}|dictsort|map("first")|list', 'fs|map("int")|list', '[{s}, none, 1.5]|map("float")|list']
+WIDE_TESTS = ['defined', 'none', 'string', 'iterable', 'mapping', 'sequence', 'number', 'integer', 'float', 'boolean', 'in ss', 'sameas false']
+
 
 class Gen:
-    def __init__(self, rnd):
+    def __init__(self, rnd, wide=False):
         self.r = rnd
+        self.wide = wide
         self.loopvars = []  # names bound by enclosing for loops
         self.in_loop = 0
         self.macros = []
@@ -57,6 +71,11 @@ class Gen:
         return q + body + q
 
     def str_e(self, d):
+        if self.wide and self.p(0.25):
+            k = self.r.randrange(3)
+            if k == 0: return f"({self.c(WIDE_NUM_STRS)}) | {self.c(WIDE_NUM_FILTERS)} | string"
+            if k == 1: return f"({self.str_e(d-1)}) | {self.c(WIDE_STR_FILTERS)}"
+            return f"({self.any_e(d-1)}) | {self.c(WIDE_NUM_FILTERS)} | string"
         if d <= 0 or self.p(0.3):
             return self.c([self.lit_str(), self.lit_str(), self.c(STR_VARS)] + self.loopvars)
         k = self.r.randrange(16)
@@ -82,6 +101,8 @@ class Gen:
         return self.c([f"{a()}:{a()}", f"{a()}:{a()}:{self.c(['-1', '2', '1', '-2'])}", f"{self.c(['0', '1', '-1', 'n'])}", f"::-1"])
 
     def int_e(self, d):
+        if self.wide and self.p(0.25):
+            return f"({self.c(WIDE_NUM_STRS + [self.any_e(d-1)])}) | {self.c(WIDE_NUM_FILTERS)}"
         if d <= 0 or self.p(0.3):
             return self.c(["0", "1", "2", "3", "-1", "10", "2.5", "-0.5", "1.0", "1e3"] + INT_VARS + (["loop.index", "loop.index0", "loop.revindex", "loop.length"] if self.in_loop else []))
         k = self.r.randrange(9)
@@ -95,6 +116,8 @@ class Gen:
         return f"range({self.c(['3', '0', '1, 4', '5, 0, -2', 'n'])}) | {self.c(['list|length', 'last', 'first', 'sum', 'join'])}"
 
     def bool_e(self, d):
+        if self.wide and self.p(0.25):
+            return f"({self.any_e(d-1)}) is {self.c(['', 'not '])}{self.c(WIDE_TESTS)}"
         if d <= 0 or self.p(0.25):
             return self.c(["true", "false", "True", "none", "flag", "add_generation_prompt", "undef", "nul"] + (["loop.first", "loop.last"] if self.in_loop else []))
         k = self.r.randrange(10)
@@ -110,6 +133,8 @@ class Gen:
         return self.any_e(d-1)
 
     def list_e(self, d):
+        if self.wide and self.p(0.25):
+            return self.c(WIDE_LIST).format(d=self.dict_e(d-1), s=self.str_e(d-1))
         if d <= 0 or self.p(0.3):
             return self.c(LIST_VARS + ["[1, 2, 3]", "['b', 'a', 'B']", "[none, 0, '', 'x']", "(1, 'a')", "[[1, 'a'], [2, 'b']]"])
         k = self.r.randrange(12)
@@ -161,6 +186,17 @@ class Gen:
     def stmt(self, d):
         if d <= 0:
             return self.c([self.output(1), self.text()])
+        if self.wide and self.p(0.15):
+            name = self.c(["s", "n", "y"])
+            inner = self.tag(f"set {name} = {self.any_e(1)}") + self.block(d-1, 1) + "{{ " + name + " }}"
+            k = self.r.randrange(4)
+            if k == 0: return self.tag("set blk") + inner + self.tag("endset") + "{{ blk }}|{{ " + name + " }}"
+            if k == 1: return self.tag(f"filter {self.c(_C19)}") + inner + self.tag("endfilter") + "|{{ " + name + " }}"
+            if k == 2: return self.tag("macro w()") + "[{{ caller() }}]" + self.tag("endmacro") + self.tag("call w()") + inner + self.tag("endcall") + "|{{ " + name + " }}"
+            self.in_loop += 1
+            body = inner + "{{ loop.depth }}{{ loop.depth0 }}" + self.tag(f"if {self.bool_e(1)}") + self.tag(self.c(["break", "continue"])) + self.tag("endif") + self.block(d-1, 1)
+            self.in_loop -= 1
+            return self.tag(f"for x in {self.c(['xs', 'ss', 'range(3)', 'messages'])}") + body + self.tag("endfor") + "|{{ " + name + " }}"
         k = self.r.randrange(14)
         if k in (11, 12) and self.p(0.85): k = 0
         if k in (0, 1, 2): return self.output(3)

@@ -1,0 +1,61 @@
+using Copal.Model.ChatTemplates;
+
+namespace Copal.Model.Tests.ChatTemplates;
+
+/// <summary>
+/// A for loop as Jinja2 runs it, where the renderer followed the reference: the text an iteration writes before
+/// <c>{% break %}</c> or <c>{% continue %}</c> is kept, and <c>loop.depth</c> is 1 (<c>loop.depth0</c> 0) in a loop
+/// that is not recursive, and a <c>set</c> in the loop's body lasts for its iteration only, as one in the body of a
+/// block <c>set</c>, a <c>filter</c> block or a <c>call</c> block lasts for that body. Every expected text is what Jinja2 3.1.6 renders from the same template
+/// (tools/chat-templates/python-check.py's environment).
+/// </summary>
+public sealed class LoopParityTests
+{
+    private static string Render(string template) =>
+        new ChatTemplate(template).Render([], addGenerationPrompt: false, tools: null);
+
+    [Fact]
+    public void The_text_before_break_or_continue_is_kept()
+    {
+        // Python: <1><2<3>|<1><2|aE. An iteration left by continue still does not count for else, as in Jinja2.
+        Assert.Equal("<1><2<3>|<1><2|aE", Render(
+            "{% for x in [1, 2, 3] %}<{{ x }}{% if x == 2 %}{% continue %}{% endif %}>{% endfor %}"
+            + "|{% for x in [1, 2, 3] %}<{{ x }}{% if x == 2 %}{% break %}{% endif %}>{% else %}E{% endfor %}"
+            + "|{% for x in [1] %}a{% continue %}{% else %}E{% endfor %}"));
+    }
+
+    [Fact]
+    public void Loop_depth_is_one_in_a_loop_that_is_not_recursive()
+    {
+        // Python: 101101 (an inner loop's depth is 1 too: only a recursive loop's calls go deeper).
+        Assert.Equal("101101", Render("{% for x in range(2) %}{{ loop.depth }}{{ loop.depth0 }}{% for y in [1] %}{{ loop.depth }}{% endfor %}{% endfor %}"));
+    }
+
+    [Theory]
+    // Python: [1][2]0 (each iteration starts from the value outside the loop; the renderer kept the last
+    // iteration's, [1][3]0).
+    [InlineData("{% set n = 0 %}{% for x in [1,2] %}{% set n = n + x %}[{{ n }}]{% endfor %}{{ n }}", "[1][2]0")]
+    // Python: [][] (a name set in one iteration is not seen in the next, nor after the loop).
+    [InlineData("{% for x in [1,2] %}{% if x == 2 %}[{{ y }}]{% endif %}{% set y = x %}{% endfor %}[{{ y }}]", "[][]")]
+    // Python: [][] (nor outside an inner loop).
+    [InlineData("{% for x in [1,2] %}{% for z in [1] %}{% set y = x %}{% endfor %}[{{ y }}]{% endfor %}", "[][]")]
+    // Python: 1|2 (an if block is no scope; a namespace carries a value across iterations).
+    [InlineData("{% if true %}{% set y = 1 %}{% endif %}{{ y }}|{% set ns = namespace(n=0) %}{% for x in [1, 1] %}{% set ns.n = ns.n + x %}{% endfor %}{{ ns.n }}", "1|2")]
+    public void A_set_in_the_body_lasts_for_its_iteration(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
+
+    [Theory]
+    // Python: 1|2 (the body of a block set is a scope of its own).
+    [InlineData("{% set s = 1 %}{% set blk %}{% set s = 2 %}{{ s }}{% endset %}{{ s }}|{{ blk }}", "1|2")]
+    // Python: 21 (it reads the outer value before its own set).
+    [InlineData("{% set x = 1 %}{% set blk %}{% set x = x + 1 %}{{ x }}{% endset %}{{ blk }}{{ x }}", "21")]
+    // Python: A| and [a]| (so is a filter block's body, and a call block's).
+    [InlineData("{% filter upper %}{% set y = 'a' %}{{ y }}{% endfilter %}|{{ y }}", "A|")]
+    [InlineData("{% macro w() %}[{{ caller() }}]{% endmacro %}{% call w() %}{% set y = 'a' %}{{ y }}{% endcall %}|{{ y }}", "[a]|")]
+    public void A_set_in_a_blocks_body_lasts_for_the_body(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
+}

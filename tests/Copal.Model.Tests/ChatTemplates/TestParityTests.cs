@@ -1,0 +1,30 @@
+using Copal.Model.ChatTemplates;
+
+namespace Copal.Model.Tests.ChatTemplates;
+
+/// <summary>
+/// The <c>is</c> tests as Jinja2 defines them, where the renderer followed the reference: <c>iterable</c> is true for
+/// mappings, tuples and undefined too (Python iterates them), <c>sequence</c> for undefined, <c>number</c> for booleans
+/// (Python's bool is an int), <c>float</c> exists, and <c>lower</c>/<c>upper</c> need a cased character, as Python's
+/// str.islower()/isupper(). Every expected text is what Jinja2 3.1.6 renders from the same template
+/// (tools/chat-templates/python-check.py's environment).
+/// </summary>
+public sealed class TestParityTests
+{
+    private static string Render(string template) =>
+        new ChatTemplate(template).Render([], addGenerationPrompt: false, tools: null);
+
+    [Theory]
+    // Python: True|True|True|True|True|False|False|False|True
+    [InlineData("{{ undef is iterable }}|{{ undef is sequence }}|{{ {} is iterable }}|{{ (1, 2) is iterable }}|{{ {} is sequence }}|{{ 1 is iterable }}|{{ none is sequence }}|{{ namespace() is iterable }}|{{ 'ab' is iterable }}",
+        "True|True|True|True|True|False|False|False|True")]
+    // Python: True|False|True|False|True
+    [InlineData("{{ true is number }}|{{ true is integer }}|{{ 1.5 is float }}|{{ 1 is float }}|{{ 1.5 is number }}", "True|False|True|False|True")]
+    // Python: False|False|True|False|True|True|False|False
+    [InlineData("{{ '123' is lower }}|{{ '123' is upper }}|{{ 'ab1' is lower }}|{{ '' is lower }}|{{ '\u00df' is lower }}|{{ '\u03a3 1' is upper }}|{{ '\u01c5' is upper }}|{{ '\u01c5' is lower }}",
+        "False|False|True|False|True|True|False|False")]
+    public void Tests_are_jinja2s(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
+}
