@@ -6,7 +6,7 @@ namespace Copal.Tensors.IO;
 /// Files staged under temporary names in one folder whose renames into place belong to another output's commit: prune's
 /// copy of the COPAL state in --state, which may take its place only once the pruned model's folder, holding the same
 /// state, has taken its. A process killed between that folder's rename and these renames (or between two of them) cannot
-/// finish them. So before the output's rename a record is written beside the staged files, <c>.NAME.commit-PID-START-NS-N</c>
+/// finish them. So before the output's rename a record is written beside the staged files, <c>.NAME.commit-PID-START-NS-MACHINE-BOOT-N</c>
 /// (<see cref="TemporaryNames"/>), naming the renames and the output's file that is identical to the last staged one,
 /// its twin. Whoever finds the record of a run that is gone (<see cref="TemporaryNames.FinishStale"/>), or the run itself
 /// when it fails or is stopped at once, decides by the output: where it holds the twin (or a rename was done, which only
