@@ -34,9 +34,18 @@ public static class CommitRecord
         /// <summary>The output does not hold the twin (it was never put in place): the staged files are deleted.</summary>
         Dropped,
 
-        /// <summary>Every rename was done already, or the record could not be settled now (it stays for the next run).</summary>
+        /// <summary>Every rename was done already: only the record was left, and it is deleted.</summary>
         Nothing,
+
+        /// <summary>The record could not be settled now (a read, a rename or a delete refused): it stays, with its staged files, for a later run.</summary>
+        Left,
     }
+
+    /// <summary>
+    /// What <see cref="Settle"/> did: its <paramref name="Outcome"/>, the output the record names (null where the record
+    /// was cut short), the final names put in place, and why it was <see cref="Outcome.Left"/>.
+    /// </summary>
+    public readonly record struct Settled(Outcome Outcome, string? Output, IReadOnlyList<string> Finished, string? Problem = null);
 
     /// <summary>
     /// Writes and flushes (with its folder) the record for <paramref name="renames"/>, staged and final paths in one
@@ -89,16 +98,17 @@ public static class CommitRecord
     /// <summary>
     /// Settles the record at <paramref name="record"/>: finishes its renames where its output holds the twin, else deletes
     /// its staged files; the record is deleted either way. Returns what it did with the output's path and the final
-    /// names put in place. Never throws: a record that cannot be settled now (a rename or a read refused) stays.
+    /// names put in place. Never throws: a record that cannot be settled now (a rename or a read refused) stays
+    /// (<see cref="Outcome.Left"/>, with the system's reason).
     /// </summary>
-    public static (Outcome Outcome, string? Output, IReadOnlyList<string> Finished) Settle(string record)
+    public static Settled Settle(string record)
     {
         string folder = Path.GetDirectoryName(Path.GetFullPath(record))!;
         if (Read(record) is not (string output, var relative, List<(string Staged, string Final)> renames))
         {
             // Cut short while it was written: before the output's rename, so nothing of this commit is in place.
             TemporaryNames.DeleteQuietly(record);
-            return (Outcome.Dropped, null, []);
+            return new(Outcome.Dropped, null, []);
         }
         string twin = Path.Join(folder, renames[^1].Staged);
         try
@@ -107,7 +117,7 @@ public static class CommitRecord
             {
                 // The twin is renamed last: every rename is done.
                 TemporaryNames.DeleteQuietly(record);
-                return (Outcome.Nothing, output, []);
+                return new(Outcome.Nothing, output, []);
             }
             // The renames start only once the output is in place: one done means it was, whatever it holds now (a later
             // run may have written over it before a run looked here), and dropping the rest would leave a new file
@@ -121,7 +131,7 @@ public static class CommitRecord
                 {
                     TemporaryNames.DeleteQuietly(Path.Join(folder, staged));
                 }
-                return (Outcome.Dropped, output, []);
+                return new(Outcome.Dropped, output, []);
             }
             var finished = new List<string>();
             foreach ((string staged, string final) in renames)
@@ -135,11 +145,11 @@ public static class CommitRecord
             }
             Durable.FlushFolder(folder);
             TemporaryNames.DeleteQuietly(record);
-            return (Outcome.Finished, output, finished);
+            return new(Outcome.Finished, output, finished);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return (Outcome.Nothing, output, []);
+            return new(Outcome.Left, output, [], e.Message);
         }
     }
 
