@@ -208,6 +208,31 @@ public sealed class StateCommitTests : IDisposable
     }
 
     /// <summary>
+    /// A full disk in --state just as the record is written (a tmpfs that holds the two staged files, 318 pages, and not
+    /// one page more): the run failed with .NET's bare "No space left on device : 'PATH'", naming the hidden record, and
+    /// left that record, empty, in --state after it ended by itself. It fails naming --state as a copy that does not fit
+    /// does, and leaves --state empty. copal runs in a mount namespace of its own whose tmpfs is mounted on --state.
+    /// </summary>
+    [TmpfsFact]
+    public void A_full_disk_as_the_commit_record_is_written_names_the_state_and_leaves_nothing()
+    {
+        string state = Directory.CreateDirectory(Path.Combine(_temp, "state")).FullName;
+        string outDir = Path.Combine(_temp, "out");
+        var args = new List<string> { "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5",
+            "--calib", _calib, "--nsamples", "2", "--seqlen", "32", "--seed", "1", "--device", "cpu", "--state", state };
+
+        CopalProcess.Result r = CopalProcess.RunInShell(
+            $"exec unshare -rm bash -c 'd=\"$1\"; mount -t tmpfs -o size=1272k tmpfs \"$d\" && shift && {{ dotnet \"$@\"; rc=$?; "
+            + $"printf \"left in state: [%s]\\n\" \"$(ls -A \"$d\")\"; exit $rc; }}' bash \"{state}\" \"$@\"", [.. args]);
+
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.EndsWith($"copal: error: cannot write the COPAL state (copal-state.safetensors, copal-state.json) into '{state}': No space left on device\n",
+            r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("left in state: []\n", r.Stdout, StringComparison.Ordinal); // listed in copal's namespace, which the tmpfs ends with
+        Assert.False(Path.Exists(outDir));
+    }
+
+    /// <summary>
     /// A folder in --state where one of the state's files goes made the rename of that file fail after the model was in
     /// place: the run failed (exit 1, with .NET's "Is a directory : 'PATH'") and left the output, and --state with the
     /// new tensor file beside the folder. It is refused before any work, as a file where the folder goes is.

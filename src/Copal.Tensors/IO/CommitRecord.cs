@@ -50,7 +50,8 @@ public static class CommitRecord
     /// <summary>
     /// Writes and flushes (with its folder) the record for <paramref name="renames"/>, staged and final paths in one
     /// folder, the last one the twin of <paramref name="outputTwin"/>; returns its path. Call it once the staged files
-    /// are flushed and before the output is renamed into place.
+    /// are flushed and before the output is renamed into place. A failure to write it (a full disk) deletes what was
+    /// written of it before it throws.
     /// </summary>
     public static string Write(IReadOnlyList<(string Staged, string Final)> renames, string outputTwin)
     {
@@ -69,26 +70,36 @@ public static class CommitRecord
         // folder is another place).
         string relative = Path.GetRelativePath(RealPath.Resolve(folder), Path.GetFullPath(outputTwin));
         string record = TemporaryNames.Sibling(renames[^1].Final, "commit");
-        using (var stream = new FileStream(record, FileMode.CreateNew, FileAccess.Write))
-        using (var json = new Utf8JsonWriter(stream))
-        {
-            json.WriteStartObject();
-            json.WriteString("output", Path.GetFullPath(outputTwin));
-            json.WriteString("output_relative", relative);
-            json.WriteStartArray("renames");
-            foreach ((string staged, string final) in renames)
-            {
-                json.WriteStartArray();
-                json.WriteStringValue(Path.GetFileName(staged));
-                json.WriteStringValue(Path.GetFileName(final));
-                json.WriteEndArray();
-            }
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
+        // Known before it exists: a second signal while it is written settles it, as one cut short, by deleting it.
         s_own.Enqueue(record);
-        Durable.FlushFile(record);
-        Durable.FlushFolder(folder);
+        try
+        {
+            using (var stream = new FileStream(record, FileMode.CreateNew, FileAccess.Write))
+            using (var json = new Utf8JsonWriter(stream))
+            {
+                json.WriteStartObject();
+                json.WriteString("output", Path.GetFullPath(outputTwin));
+                json.WriteString("output_relative", relative);
+                json.WriteStartArray("renames");
+                foreach ((string staged, string final) in renames)
+                {
+                    json.WriteStartArray();
+                    json.WriteStringValue(Path.GetFileName(staged));
+                    json.WriteStringValue(Path.GetFileName(final));
+                    json.WriteEndArray();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            Durable.FlushFile(record);
+            Durable.FlushFolder(folder);
+        }
+        catch
+        {
+            // A full disk cuts it short: no rename of this commit has begun, so the record is only a leftover.
+            TemporaryNames.DeleteQuietly(record);
+            throw;
+        }
         return record;
     }
 
