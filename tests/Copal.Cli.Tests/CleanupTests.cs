@@ -289,7 +289,7 @@ public sealed class CleanupTests : IDisposable
             done.WaitForExit();
             deadPid = done.Id;
         }
-        // Names as TemporaryNames makes them: .NAME.KIND-PID-START-NS-N (NS: the pid namespace, ours).
+        // Names as TemporaryNames makes them: .NAME.KIND-PID-START-NS-N (NS: the pid namespace, ours), the shape before machines were named, judged as then.
         string ns = TemporaryNames.Owner.Split('-')[2];
         // A run that was killed; our own pid with another start time (the pid was reused); a live run's; not ours.
         string dead = Path.Combine(_temp, $".out.tmp-{deadPid.ToString(CultureInfo.InvariantCulture)}-12345-{ns}-0");

@@ -164,6 +164,72 @@ public sealed class StateCommitTests : IDisposable
         Assert.False(Directory.Exists(out2));
         Assert.Equal(s_stateFiles.Order(StringComparer.Ordinal), Directory.GetFileSystemEntries(state).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Contains("COPAL state: 2 datasets seen", three.Stdout, StringComparison.Ordinal);
+        // Said, as a finished copy is: dropping it was silent, so a person whose copy vanished had no word of why.
+        Assert.Contains($"copal: dropped the state copy of an interrupted run in '{state}': its model's '{Path.Combine(out2, "copal-state.json")}' is missing (that run stopped before its model took its place); the state there is unchanged",
+            three.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>A record cut short as it was written (a kill or a full disk before the model's rename) is dropped with its copy, and said so.</summary>
+    [Fact]
+    public void A_state_copy_whose_record_was_cut_short_is_dropped_and_said_so()
+    {
+        (string state, string out2, string stepOne) = KilledAfterTheModelWasInPlace(renamed: 0, modelInPlace: false);
+        string record = Assert.Single(Directory.GetFiles(state, ".copal-state.json.commit-*"));
+        File.WriteAllBytes(record, File.ReadAllBytes(record)[..10]);
+
+        CopalProcess.Result three = Step(Path.Combine(_temp, "out3"), seed: 3, resume: state);
+
+        Assert.True(three.ExitCode == 0, three.Stderr);
+        AssertSameStateFiles(stepOne, state);
+        Assert.Equal(s_stateFiles.Order(StringComparer.Ordinal), Directory.GetFileSystemEntries(state).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Contains($"copal: dropped the state copy of an interrupted run in '{state}': its record {Path.GetFileName(record)} was cut short as it was written, before its model's rename; the state there is unchanged",
+            three.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A copy whose renames the next run cannot make (here a folder where a state file goes) stays with its record for a
+    /// later run; that was silent, every run, while --resume read the step before or failed on the folder unexplained.
+    /// </summary>
+    [Fact]
+    public void A_state_copy_that_cannot_be_settled_now_stays_and_each_run_says_why()
+    {
+        (string state, _, _) = KilledAfterTheModelWasInPlace(renamed: 0);
+        File.Delete(Path.Combine(state, "copal-state.safetensors"));
+        Directory.CreateDirectory(Path.Combine(state, "copal-state.safetensors", "notes"));
+        string[] left = [.. Directory.GetFileSystemEntries(state).Order(StringComparer.Ordinal)];
+        string record = Path.GetFileName(Assert.Single(Directory.GetFiles(state, ".copal-state.json.commit-*")));
+
+        CopalProcess.Result three = Step(Path.Combine(_temp, "out3"), seed: 3, resume: state);
+
+        Assert.Equal(left, Directory.GetFileSystemEntries(state).Order(StringComparer.Ordinal));
+        string notice = Assert.Single(three.Stderr.Split('\n'), l => l.Contains("cannot settle", StringComparison.Ordinal));
+        Assert.StartsWith($"copal: cannot settle the state copy of an interrupted run in '{state}' now: ", notice, StringComparison.Ordinal);
+        Assert.EndsWith($"; its record {record} and staged files stay for a later run", notice, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A full disk in --state just as the record is written (a tmpfs that holds the two staged files, 318 pages, and not
+    /// one page more): the run failed with .NET's bare "No space left on device : 'PATH'", naming the hidden record, and
+    /// left that record, empty, in --state after it ended by itself. It fails naming --state as a copy that does not fit
+    /// does, and leaves --state empty. copal runs in a mount namespace of its own whose tmpfs is mounted on --state.
+    /// </summary>
+    [TmpfsFact]
+    public void A_full_disk_as_the_commit_record_is_written_names_the_state_and_leaves_nothing()
+    {
+        string state = Directory.CreateDirectory(Path.Combine(_temp, "state")).FullName;
+        string outDir = Path.Combine(_temp, "out");
+        var args = new List<string> { "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5",
+            "--calib", _calib, "--nsamples", "2", "--seqlen", "32", "--seed", "1", "--device", "cpu", "--state", state };
+
+        CopalProcess.Result r = CopalProcess.RunInShell(
+            $"exec unshare -rm bash -c 'd=\"$1\"; mount -t tmpfs -o size=1272k tmpfs \"$d\" && shift && {{ dotnet \"$@\"; rc=$?; "
+            + $"printf \"left in state: [%s]\\n\" \"$(ls -A \"$d\")\"; exit $rc; }}' bash \"{state}\" \"$@\"", [.. args]);
+
+        Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
+        Assert.EndsWith($"copal: error: cannot write the COPAL state (copal-state.safetensors, copal-state.json) into '{state}': No space left on device\n",
+            r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("left in state: []\n", r.Stdout, StringComparison.Ordinal); // listed in copal's namespace, which the tmpfs ends with
+        Assert.False(Path.Exists(outDir));
     }
 
     /// <summary>

@@ -22,7 +22,7 @@ ONLY = sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else None
 DATA = os.environ.get("COPAL_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data"))
 RANDOM_KILLS = int(os.environ.get("RANDOM_KILLS", "12"))
 ENV = dict(os.environ, DOTNET_TieredCompilation="0")
-TEMP_RE = re.compile(r"^\..*\.(tmp|old|commit)-\d+-\d+-\d+-\d+$")
+TEMP_RE = re.compile(r"^\..*\.(tmp|old|commit)-\d+-\d+-\d+(-[0-9a-f]{8}-[0-9a-f]{8})?-\d+$")
 random.seed(int(os.environ.get("SEED", "1")))
 os.makedirs(WORK, exist_ok=True)
 log = open(os.path.join(WORK, "fuzz.log"), "a")

@@ -179,10 +179,9 @@ internal static class PruneCommand
                     }
                     else if (stateDir is not null)
                     {
-                        stagedState = CopalState.StageCopy(staged, stateDir);
                         // The copy lands after the model, whose folder holds the same state: a run killed between the
                         // two leaves a record by which the next run finishes the copy (or drops it, the model not in place).
-                        stagedState.Follow(Path.Combine(outReal, CopalState.ManifestFileName));
+                        stagedState = CopalState.StageCopy(staged, stateDir, Path.Combine(outReal, CopalState.ManifestFileName));
                     }
                 },
             };

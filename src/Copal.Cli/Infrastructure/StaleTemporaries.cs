@@ -9,7 +9,8 @@ namespace Copal.Cli.Infrastructure;
 /// --state, --temp and --resume (a state a killed run was copying there is finished or dropped before it is read), and,
 /// for continual without --temp, in the system temp folder, where its working folder goes; says so in one line on
 /// stderr. A previous output such a run had moved aside to replace it is put back instead, and a copy of the COPAL
-/// state it owed --state after its model was in place is finished (<see cref="CommitRecord"/>).
+/// state it owed --state after its model was in place is finished (<see cref="CommitRecord"/>), or dropped where that model
+/// is not in place, each said in one line, as is a record that cannot be settled now.
 /// </summary>
 internal static class StaleTemporaries
 {
@@ -25,9 +26,19 @@ internal static class StaleTemporaries
             }
             // Then the renames a killed run owed after its output was in place (prune's copy of the COPAL state in --state).
             // Named as that run's model, not as what its folder holds now: a later run may have written over it.
-            foreach ((string output, IReadOnlyList<string> names) in TemporaryNames.FinishStale(folder))
+            foreach ((string record, CommitRecord.Settled settled) in TemporaryNames.FinishStale(folder))
             {
-                Out.Info($"copal: finished the state copy of an interrupted run in '{folder}': {string.Join(", ", names)} now hold the state of the model it put in '{Path.GetDirectoryName(output)}'");
+                Out.Info(settled switch
+                {
+                    { Outcome: CommitRecord.Outcome.Finished } =>
+                        $"copal: finished the state copy of an interrupted run in '{folder}': {string.Join(", ", settled.Finished)} now hold the state of the model it put in '{Path.GetDirectoryName(settled.Output)}'",
+                    { Outcome: CommitRecord.Outcome.Dropped, Output: null } =>
+                        $"copal: dropped the state copy of an interrupted run in '{folder}': its record {record} was cut short as it was written, before its model's rename; the state there is unchanged",
+                    { Outcome: CommitRecord.Outcome.Dropped } =>
+                        $"copal: dropped the state copy of an interrupted run in '{folder}': its model's '{settled.Output}' {(File.Exists(settled.Output) ? "holds another state (that model never took its place, or a later run replaced it)" : "is missing (that run stopped before its model took its place)")}; the state there is unchanged",
+                    _ =>
+                        $"copal: cannot settle the state copy of an interrupted run in '{folder}' now: {OneLine.Of(settled.Problem ?? "")}; its record {record} and staged files stay for a later run",
+                });
             }
             IReadOnlyList<string> removed = TemporaryNames.RemoveStale(folder);
             if (removed.Count > 0)

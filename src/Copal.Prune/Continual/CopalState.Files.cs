@@ -147,16 +147,18 @@ public sealed partial class CopalState
     /// The first half of <see cref="Copy"/>: both files copied under temporary names in <paramref name="toDirectory"/>,
     /// renamed into place by <see cref="StagedFiles.Commit"/> and deleted, if not committed, by its Dispose. What a run
     /// that writes the state beside another output uses, so that a failure before either is in place (a full disk)
-    /// leaves neither.
+    /// leaves neither. With <paramref name="outputTwin"/>, the copy follows that output's commit
+    /// (<see cref="StagedFiles.Follow"/>): its record is written here too, so a full disk then fails as a copy that
+    /// does not fit does, naming the folder, and leaves nothing.
     /// </summary>
-    public static StagedFiles StageCopy(string fromDirectory, string toDirectory)
+    public static StagedFiles StageCopy(string fromDirectory, string toDirectory, string? outputTwin = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(fromDirectory);
         return Stage(toDirectory, (tensorsPath, manifestPath) =>
         {
             File.Copy(Path.Combine(fromDirectory, TensorsFileName), tensorsPath, overwrite: true);
             File.Copy(Path.Combine(fromDirectory, ManifestFileName), manifestPath, overwrite: true);
-        });
+        }, outputTwin);
     }
 
     /// <summary>Writes both state files into <paramref name="directory"/> at once (<see cref="Stage"/>, then committed).</summary>
@@ -168,9 +170,9 @@ public sealed partial class CopalState
 
     /// <summary>
     /// Has <paramref name="write"/> make both state files in <paramref name="directory"/> (created if needed) under
-    /// temporary names (tensors, manifest); a failure deletes them, leaving the folder's previous state as it was.
+    /// temporary names (tensors, manifest), and with <paramref name="outputTwin"/> their commit record; a failure deletes them, leaving the folder's previous state as it was.
     /// </summary>
-    private static StagedFiles Stage(string directory, Action<string, string> write)
+    private static StagedFiles Stage(string directory, Action<string, string> write, string? outputTwin = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         IReadOnlyList<string> made = MadeFolders.Create(directory);
@@ -179,6 +181,10 @@ public sealed partial class CopalState
         try
         {
             write(staged.Temporary[0], staged.Temporary[1]);
+            if (outputTwin is not null)
+            {
+                staged.Follow(outputTwin);
+            }
             return staged;
         }
         catch (Exception e) when (AtomicDirectory.WriteFailureIn(e) is Exception failure)

@@ -6,7 +6,7 @@ namespace Copal.Tensors.IO;
 /// Files staged under temporary names in one folder whose renames into place belong to another output's commit: prune's
 /// copy of the COPAL state in --state, which may take its place only once the pruned model's folder, holding the same
 /// state, has taken its. A process killed between that folder's rename and these renames (or between two of them) cannot
-/// finish them. So before the output's rename a record is written beside the staged files, <c>.NAME.commit-PID-START-NS-N</c>
+/// finish them. So before the output's rename a record is written beside the staged files, <c>.NAME.commit-PID-START-NS-MACHINE-BOOT-N</c>
 /// (<see cref="TemporaryNames"/>), naming the renames and the output's file that is identical to the last staged one,
 /// its twin. Whoever finds the record of a run that is gone (<see cref="TemporaryNames.FinishStale"/>), or the run itself
 /// when it fails or is stopped at once, decides by the output: where it holds the twin (or a rename was done, which only
@@ -34,14 +34,24 @@ public static class CommitRecord
         /// <summary>The output does not hold the twin (it was never put in place): the staged files are deleted.</summary>
         Dropped,
 
-        /// <summary>Every rename was done already, or the record could not be settled now (it stays for the next run).</summary>
+        /// <summary>Every rename was done already: only the record was left, and it is deleted.</summary>
         Nothing,
+
+        /// <summary>The record could not be settled now (a read, a rename or a delete refused): it stays, with its staged files, for a later run.</summary>
+        Left,
     }
+
+    /// <summary>
+    /// What <see cref="Settle"/> did: its <paramref name="Outcome"/>, the output the record names (null where the record
+    /// was cut short), the final names put in place, and why it was <see cref="Outcome.Left"/>.
+    /// </summary>
+    public readonly record struct Settled(Outcome Outcome, string? Output, IReadOnlyList<string> Finished, string? Problem = null);
 
     /// <summary>
     /// Writes and flushes (with its folder) the record for <paramref name="renames"/>, staged and final paths in one
     /// folder, the last one the twin of <paramref name="outputTwin"/>; returns its path. Call it once the staged files
-    /// are flushed and before the output is renamed into place.
+    /// are flushed and before the output is renamed into place. A failure to write it (a full disk) deletes what was
+    /// written of it before it throws.
     /// </summary>
     public static string Write(IReadOnlyList<(string Staged, string Final)> renames, string outputTwin)
     {
@@ -60,26 +70,36 @@ public static class CommitRecord
         // folder is another place).
         string relative = Path.GetRelativePath(RealPath.Resolve(folder), Path.GetFullPath(outputTwin));
         string record = TemporaryNames.Sibling(renames[^1].Final, "commit");
-        using (var stream = new FileStream(record, FileMode.CreateNew, FileAccess.Write))
-        using (var json = new Utf8JsonWriter(stream))
-        {
-            json.WriteStartObject();
-            json.WriteString("output", Path.GetFullPath(outputTwin));
-            json.WriteString("output_relative", relative);
-            json.WriteStartArray("renames");
-            foreach ((string staged, string final) in renames)
-            {
-                json.WriteStartArray();
-                json.WriteStringValue(Path.GetFileName(staged));
-                json.WriteStringValue(Path.GetFileName(final));
-                json.WriteEndArray();
-            }
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
+        // Known before it exists: a second signal while it is written settles it, as one cut short, by deleting it.
         s_own.Enqueue(record);
-        Durable.FlushFile(record);
-        Durable.FlushFolder(folder);
+        try
+        {
+            using (var stream = new FileStream(record, FileMode.CreateNew, FileAccess.Write))
+            using (var json = new Utf8JsonWriter(stream))
+            {
+                json.WriteStartObject();
+                json.WriteString("output", Path.GetFullPath(outputTwin));
+                json.WriteString("output_relative", relative);
+                json.WriteStartArray("renames");
+                foreach ((string staged, string final) in renames)
+                {
+                    json.WriteStartArray();
+                    json.WriteStringValue(Path.GetFileName(staged));
+                    json.WriteStringValue(Path.GetFileName(final));
+                    json.WriteEndArray();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            Durable.FlushFile(record);
+            Durable.FlushFolder(folder);
+        }
+        catch
+        {
+            // A full disk cuts it short: no rename of this commit has begun, so the record is only a leftover.
+            TemporaryNames.DeleteQuietly(record);
+            throw;
+        }
         return record;
     }
 
@@ -89,16 +109,17 @@ public static class CommitRecord
     /// <summary>
     /// Settles the record at <paramref name="record"/>: finishes its renames where its output holds the twin, else deletes
     /// its staged files; the record is deleted either way. Returns what it did with the output's path and the final
-    /// names put in place. Never throws: a record that cannot be settled now (a rename or a read refused) stays.
+    /// names put in place. Never throws: a record that cannot be settled now (a rename or a read refused) stays
+    /// (<see cref="Outcome.Left"/>, with the system's reason).
     /// </summary>
-    public static (Outcome Outcome, string? Output, IReadOnlyList<string> Finished) Settle(string record)
+    public static Settled Settle(string record)
     {
         string folder = Path.GetDirectoryName(Path.GetFullPath(record))!;
         if (Read(record) is not (string output, var relative, List<(string Staged, string Final)> renames))
         {
             // Cut short while it was written: before the output's rename, so nothing of this commit is in place.
             TemporaryNames.DeleteQuietly(record);
-            return (Outcome.Dropped, null, []);
+            return new(Outcome.Dropped, null, []);
         }
         string twin = Path.Join(folder, renames[^1].Staged);
         try
@@ -107,7 +128,7 @@ public static class CommitRecord
             {
                 // The twin is renamed last: every rename is done.
                 TemporaryNames.DeleteQuietly(record);
-                return (Outcome.Nothing, output, []);
+                return new(Outcome.Nothing, output, []);
             }
             // The renames start only once the output is in place: one done means it was, whatever it holds now (a later
             // run may have written over it before a run looked here), and dropping the rest would leave a new file
@@ -121,7 +142,7 @@ public static class CommitRecord
                 {
                     TemporaryNames.DeleteQuietly(Path.Join(folder, staged));
                 }
-                return (Outcome.Dropped, output, []);
+                return new(Outcome.Dropped, output, []);
             }
             var finished = new List<string>();
             foreach ((string staged, string final) in renames)
@@ -135,11 +156,11 @@ public static class CommitRecord
             }
             Durable.FlushFolder(folder);
             TemporaryNames.DeleteQuietly(record);
-            return (Outcome.Finished, output, finished);
+            return new(Outcome.Finished, output, finished);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return (Outcome.Nothing, output, []);
+            return new(Outcome.Left, output, [], e.Message);
         }
     }
 

@@ -8,25 +8,27 @@ public static partial class TemporaryNames
     /// <summary>
     /// Settles each commit record in <paramref name="directory"/> whose owning process is gone
     /// (<see cref="CommitRecord.Settle"/>): the renames its output's commit still owed are finished where that output is
-    /// in place, and its staged files dropped where it is not. Returns, for each record finished, the output and the
-    /// names put in place. Run before <see cref="RemoveStale"/>, which would delete the staged files as stale. Never throws.
+    /// in place, and its staged files dropped where it is not. Returns, for each record, its name and what settling it
+    /// did, for the run to say so (a record whose renames were all done already, the only silent case, is left out).
+    /// Run before <see cref="RemoveStale"/>, which would delete the staged files as stale. Never throws.
     /// </summary>
-    public static IReadOnlyList<(string Output, IReadOnlyList<string> Finished)> FinishStale(string directory)
+    public static IReadOnlyList<(string Record, CommitRecord.Settled Settled)> FinishStale(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
-        var finished = new List<(string, IReadOnlyList<string>)>();
+        var settled = new List<(string, CommitRecord.Settled)>();
         foreach ((string entry, Match m) in StaleEntries(directory, ".*.commit-*").OrderBy(e => e.Entry, StringComparer.Ordinal))
         {
             if (m.Groups["kind"].Value != "commit" || !File.Exists(entry))
             {
                 continue;
             }
-            if (CommitRecord.Settle(entry) is (CommitRecord.Outcome.Finished, string output, IReadOnlyList<string> names))
+            CommitRecord.Settled done = CommitRecord.Settle(entry);
+            if (done.Outcome != CommitRecord.Outcome.Nothing)
             {
-                finished.Add((output, names));
+                settled.Add((Path.GetFileName(entry), done));
             }
         }
-        return finished;
+        return settled;
     }
 
     /// <summary>

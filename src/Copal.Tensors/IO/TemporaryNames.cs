@@ -5,25 +5,30 @@ using System.Text.RegularExpressions;
 namespace Copal.Tensors.IO;
 
 /// <summary>
-/// Names of the hidden temporary files and folders an output is built in: <c>.NAME.KIND-PID-START-NS-N</c> beside
-/// the output, where PID, START (the process's start time) and NS (its pid namespace on Linux, 0 elsewhere) say which
-/// run owns it. A run that was killed (SIGKILL, power loss) cannot clean up; the next run finds its leftovers by the
-/// name, sees that no process with that id and start time exists, puts back a previous output it had moved aside
-/// (<see cref="RestoreStale"/>) and removes the rest (<see cref="RemoveStale"/>). The
-/// start time makes a reused pid harmless; a name from another pid namespace (another container sharing the folder)
-/// is never judged, since its pids mean other processes.
+/// Names of the hidden temporary files and folders an output is built in: <c>.NAME.KIND-PID-START-NS-MACHINE-BOOT-N</c>
+/// beside the output, where PID, START (the process's start time), NS (its pid namespace on Linux, 0 elsewhere),
+/// MACHINE (a hash of the host name and machine id) and BOOT (the machine's boot) say which run owns it. A run that was
+/// killed (SIGKILL, power loss) cannot clean up; the next run finds its leftovers by the name, sees that no process
+/// with that id and start time exists, puts back a previous output it had moved aside (<see cref="RestoreStale"/>) and
+/// removes the rest (<see cref="RemoveStale"/>). The start time makes a reused pid harmless; a name from another pid
+/// namespace (another container sharing the folder) or another machine (sharing it over the network) is never judged,
+/// since its pids mean other processes; one of this machine's earlier boot is a leftover, whatever its pid.
 /// </summary>
 public static partial class TemporaryNames
 {
     private static long s_sequence;
     private static readonly Lazy<string> s_namespace = new(PidNamespace);
-    private static readonly Lazy<string> s_owner = new(() => $"{Environment.ProcessId}-{StartStamp(Environment.ProcessId) ?? "0"}-{s_namespace.Value}");
+    private static readonly Lazy<string> s_machine = new(MachineTag);
+    private static readonly Lazy<string> s_boot = new(BootTag);
+    private static readonly Lazy<string> s_owner = new(() =>
+        $"{Environment.ProcessId}-{StartStamp(Environment.ProcessId) ?? "0"}-{s_namespace.Value}-{s_machine.Value}-{s_boot.Value}");
 
-    /// <summary>This process's part of the names: <c>PID-START-NS</c>.</summary>
+    /// <summary>This process's part of the names: <c>PID-START-NS-MACHINE-BOOT</c>.</summary>
     public static string Owner => s_owner.Value;
 
     /// <summary>
-    /// A fresh hidden sibling of <paramref name="path"/> owned by this process, e.g. <c>dir/.out.tmp-4242-1234567-4026531836-0</c>;
+    /// A fresh hidden sibling of <paramref name="path"/> owned by this process, e.g.
+    /// <c>dir/.out.tmp-4242-1234567-4026531836-5d41402a-b6373500-0</c>;
     /// <paramref name="kind"/> says what it holds: "tmp" (being written), "old" (being replaced) or "commit" (the
     /// renames that follow another output's, <see cref="CommitRecord"/>).
     /// </summary>
@@ -71,7 +76,7 @@ public static partial class TemporaryNames
 
     /// <summary>
     /// Makes a fresh working folder inside <paramref name="parent"/> (the system temp folder, or one the user named)
-    /// named like <see cref="Sibling"/>'s, <c>.LABEL.tmp-PID-START-NS-N</c>, readable by this user only: a second signal
+    /// named like <see cref="Sibling"/>'s, <c>.LABEL.tmp-PID-START-NS-MACHINE-BOOT-N</c>, readable by this user only: a second signal
     /// removes it with the outputs' temporaries (<see cref="RemoveOwn"/>), and a run after a kill finds it stale.
     /// </summary>
     public static string CreateFolderIn(string parent, string label)
@@ -206,8 +211,8 @@ public static partial class TemporaryNames
     }
 
     /// <summary>
-    /// The entries of <paramref name="directory"/> matching <paramref name="search"/> that are temporary names of this
-    /// pid namespace whose owning process is gone, with the parts of their names; none where the folder is missing or
+    /// The entries of <paramref name="directory"/> matching <paramref name="search"/> that are temporary names whose
+    /// owning process is gone (of this pid namespace and boot, or of this machine's earlier boot), with the parts of their names; none where the folder is missing or
     /// cannot be listed. What <see cref="RemoveStale"/> and <see cref="RestoreStale"/> both start from.
     /// </summary>
     private static List<(string Entry, Match Parts)> StaleEntries(string directory, string search)
@@ -229,8 +234,12 @@ public static partial class TemporaryNames
         foreach (string entry in entries)
         {
             Match m = Pattern().Match(Path.GetFileName(entry));
-            if (m.Success && m.Groups["ns"].Value == s_namespace.Value
-                && IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value))
+            if (m.Success && OriginOf(m) switch
+                {
+                    Origin.EarlierBoot => true,
+                    Origin.Here => IsStale(int.Parse(m.Groups["pid"].ValueSpan, CultureInfo.InvariantCulture), m.Groups["start"].Value),
+                    _ => false,
+                })
             {
                 stale.Add((entry, m));
             }
@@ -308,6 +317,6 @@ public static partial class TemporaryNames
         }
     }
 
-    [GeneratedRegex(@"^\.(?<name>.+)\.(?<kind>tmp|old|commit)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})-[0-9]{1,19}\z", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^\.(?<name>.+)\.(?<kind>tmp|old|commit)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})(?:-(?<machine>[0-9a-f]{8})-(?<boot>[0-9a-f]{8}))?-[0-9]{1,19}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }

@@ -6,7 +6,7 @@ namespace Copal.Tensors.Safetensors;
 
 /// <summary>
 /// Writes a safetensors file tensor by tensor without holding the model in memory, atomically: the bytes go to
-/// a hidden sibling named as <see cref="TemporaryNames"/> says (<c>.NAME.tmp-PID-START-N</c>), and <see cref="Commit"/>
+/// a hidden sibling named as <see cref="TemporaryNames"/> says (<c>.NAME.tmp-PID-START-NS-MACHINE-BOOT-N</c>), and <see cref="Commit"/>
 /// renames that over <c>path</c>. Disposing without committing deletes the temporary file and leaves any existing file
 /// at <c>path</c> untouched.
 /// The header is fixed up front from the specs, so the data must arrive in the order the specs were given.

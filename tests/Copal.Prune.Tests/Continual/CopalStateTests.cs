@@ -547,8 +547,8 @@ public sealed class CopalStateTests : IDisposable
             TwoSteps(s_sumFixed, resumeAfterFirst: null, out _).Save(dir);
             IReadOnlyList<string> paths = flushes.Paths;
             Assert.True(paths.Count >= 3);
-            Assert.Matches(@"/\.copal-state\.safetensors\.tmp-[0-9-]+$", paths[^3]);
-            Assert.Matches(@"/\.copal-state\.json\.tmp-[0-9-]+$", paths[^2]);
+            Assert.Matches(@"/\.copal-state\.safetensors\.tmp-[0-9a-f-]+$", paths[^3]);
+            Assert.Matches(@"/\.copal-state\.json\.tmp-[0-9a-f-]+$", paths[^2]);
             Assert.Equal(Path.GetFullPath(dir), paths[^1]);
         }
         finally

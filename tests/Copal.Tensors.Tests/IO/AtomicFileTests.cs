@@ -64,7 +64,7 @@ public sealed class AtomicFileTests : IDisposable
         using var flushes = new FlushRecorder(_dir.Path);
         AtomicFile.WriteAllText(path, "--out", "new");
         Assert.Equal(2, flushes.Paths.Count);
-        Assert.Matches(@"/\.out\.json\.tmp-[0-9-]+$", flushes.Paths[0]); // the temporary file, before the rename
+        Assert.Matches(@"/\.out\.json\.tmp-[0-9a-f-]+$", flushes.Paths[0]); // the temporary file, before the rename
         Assert.Equal(_dir.Path, flushes.Paths[1]);
     }
 

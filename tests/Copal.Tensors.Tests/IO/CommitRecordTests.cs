@@ -40,7 +40,7 @@ public sealed class CommitRecordTests : IDisposable
         (string record, string state, string output, _) = Staged(outputInPlace: true);
         Assert.StartsWith(".b.commit-" + TemporaryNames.Owner + "-", Path.GetFileName(record), StringComparison.Ordinal);
 
-        var (outcome, named, finished) = CommitRecord.Settle(record);
+        var (outcome, named, finished, _) = CommitRecord.Settle(record);
 
         Assert.Equal(CommitRecord.Outcome.Finished, outcome);
         Assert.Equal(Path.Combine(output, "b"), named);
