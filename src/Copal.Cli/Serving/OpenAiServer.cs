@@ -318,11 +318,15 @@ internal sealed class OpenAiServer : IAsyncDisposable
     /// Once the server handles no body after a large one: a full collection, which gives the host back what those
     /// bodies left (their buffers, their parses' rows, the arrays their threads took from the shared pool;
     /// <see cref="LargeBodyThread"/>). An idle server allocates nothing, so without it the garbage of a burst stayed
-    /// for as long as the server idled. Off the request's path, on a pool thread.
+    /// for as long as the server idled. Run on a pool thread, off the request's path, though a blocking collection
+    /// pauses the server's other threads (a generation's decoding among them) while it runs: once each time the large
+    /// bodies are done, so after each where they come one at a time.
     /// </summary>
     private static void CollectLargeBodies() =>
         ThreadPool.UnsafeQueueUserWorkItem(static _ =>
         {
+            // What finalizers let go of (an ended thread's leftovers among them) is freed by the second collection,
+            // which, aggressive, also gives the freed memory back to the system rather than keep it for the heap.
             GC.Collect();
             GC.WaitForPendingFinalizers();
             GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
