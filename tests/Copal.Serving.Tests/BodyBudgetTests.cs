@@ -27,6 +27,25 @@ public sealed class BodyBudgetTests
     }
 
     [Fact]
+    public async Task Once_no_body_is_handled_after_a_large_one_the_server_is_told_once()
+    {
+        const long Large = LargeBodyThread.Bytes;
+        int told = 0;
+        var budget = new BodyBudget(4 * Large, afterLarge: () => told++);
+        (await budget.TakeAsync(10, CancellationToken.None)).Dispose();
+        Assert.Equal(0, told); // small bodies leave nothing worth a collection
+        BodyBudget.Lease large = await budget.TakeAsync(Large, CancellationToken.None);
+        BodyBudget.Lease small = await budget.TakeAsync(10, CancellationToken.None);
+        large.Dispose();
+        large.Dispose();
+        Assert.Equal(0, told); // another body is still handled
+        small.Dispose();
+        Assert.Equal(1, told);
+        (await budget.TakeAsync(10, CancellationToken.None)).Dispose();
+        Assert.Equal(1, told);
+    }
+
+    [Fact]
     public async Task A_waiting_body_is_not_overtaken_by_a_smaller_one()
     {
         var budget = new BodyBudget(100);

@@ -7,12 +7,15 @@ namespace Copal.Cli.Serving;
 /// limit asked N × 0.7 GB of a host whose model may already hold most of it. Past the budget a body waits, first in
 /// first out, holding only its own bytes (what its client sent); one larger than the whole budget waits until no other
 /// is being handled, then goes alone. The wait ends when the client leaves or the server stops.
+/// Once no body is handled after one of <see cref="LargeBodyThread.Bytes"/> or more, <paramref name="afterLarge"/> is
+/// called: what such a body's work left is garbage then, and an idle server would otherwise keep it as long as it idles.
 /// </summary>
-internal sealed class BodyBudget(long bytes)
+internal sealed class BodyBudget(long bytes, Action? afterLarge = null)
 {
     private readonly object _lock = new();
     private readonly LinkedList<Waiter> _waiting = new();
     private long _used;
+    private bool _largeGiven;
 
     /// <summary>The bytes that may be handled at once.</summary>
     public long Bytes { get; } = bytes > 0 ? bytes : throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "a body budget must be positive");
@@ -94,10 +97,18 @@ internal sealed class BodyBudget(long bytes)
 
     private void Give(long bytes)
     {
+        bool idleAfterLarge;
         lock (_lock)
         {
             _used -= bytes;
             GrantWaiting();
+            _largeGiven |= bytes >= LargeBodyThread.Bytes;
+            idleAfterLarge = _largeGiven && _used == 0;
+            _largeGiven &= !idleAfterLarge;
+        }
+        if (idleAfterLarge)
+        {
+            afterLarge?.Invoke();
         }
     }
 

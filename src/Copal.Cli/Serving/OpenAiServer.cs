@@ -1,5 +1,4 @@
 using System.Net;
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -56,7 +55,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter, bool splitReasoning, ToolCallReading toolCalls, long bodyBudget)
     {
-        Bodies = new BodyBudget(bodyBudget);
+        Bodies = new BodyBudget(bodyBudget, afterLarge: CollectLargeBodies);
         _app = app;
         _engine = engine;
         _formatter = formatter;
@@ -237,22 +236,16 @@ internal sealed class OpenAiServer : IAsyncDisposable
             : throw new OpenAiException(404, $"the model '{c.Request.RouteValues["id"]}' does not exist; this server serves '{_engine.ModelId}'", "model", "model_not_found"));
         _app.MapMethods("/tokenizer_info", reads, (HttpContext c) => WriteJsonAsync(c, 200, OpenAiRequests.TokenizerInfo(_engine, _formatter)));
         // The answer is written under the body's budget too: its ids, or its text, are in proportion to the body
-        // (the budget goes back once they are written, before the client has read them; see WriteLargeJsonAsync).
+        // (the budget goes back once they are written, before the client has read them; see AnswerLargeAsync).
         _app.MapPost("/tokenize", async c =>
         {
-            (JsonElement body, BodyBudget.Lease budget) = await ReadBodyAsync(c).ConfigureAwait(false);
-            using (budget)
-            {
-                await WriteLargeJsonAsync(c, OpenAiRequests.Tokenize(body, _engine, c.RequestAborted), budget).ConfigureAwait(false);
-            }
+            (RequestBody body, BodyBudget.Lease budget) = await ReadBodyAsync(c).ConfigureAwait(false);
+            await AnswerLargeAsync(c, body, budget, json => OpenAiRequests.Tokenize(json, _engine, c.RequestAborted)).ConfigureAwait(false);
         });
         _app.MapPost("/detokenize", async c =>
         {
-            (JsonElement body, BodyBudget.Lease budget) = await ReadBodyAsync(c).ConfigureAwait(false);
-            using (budget)
-            {
-                await WriteLargeJsonAsync(c, OpenAiRequests.Detokenize(body, _engine), budget).ConfigureAwait(false);
-            }
+            (RequestBody body, BodyBudget.Lease budget) = await ReadBodyAsync(c).ConfigureAwait(false);
+            await AnswerLargeAsync(c, body, budget, json => OpenAiRequests.Detokenize(json, _engine)).ConfigureAwait(false);
         });
         _app.MapPost("/v1/completions", c => GenerateAsync(c, chat: false));
         _app.MapPost("/v1/chat/completions", c => GenerateAsync(c, chat: true));
@@ -268,13 +261,13 @@ internal sealed class OpenAiServer : IAsyncDisposable
             .All(coding => coding.Equals("identity", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
-    /// The request's body as a JSON object, checked as <see cref="OpenAiRequests.ParseBody(ReadOnlyMemory{byte})"/> checks it. A body still
-    /// arriving when the server stops is not waited for (a client that sends slowly would hold the stop until the
-    /// host's shutdown timeout): its request gets the 503 of a stopping server, and its connection is closed.
-    /// The body is parsed under <see cref="Bodies"/>, whose lease the caller holds while it handles the body: a body
-    /// read whole waits there, first in first out, until it fits (the client gone or the server stopping end the wait).
+    /// The request's body, read whole, and its lease of <see cref="Bodies"/>, which the caller holds while it parses
+    /// and handles the body (<see cref="HandleAsync"/>): a body read whole waits there, first in first out, until it
+    /// fits (the client gone or the server stopping end the wait). A body still arriving when the server stops is not
+    /// waited for (a client that sends slowly would hold the stop until the host's shutdown timeout): its request gets
+    /// the 503 of a stopping server, and its connection is closed.
     /// </summary>
-    private async Task<(JsonElement Body, BodyBudget.Lease Budget)> ReadBodyAsync(HttpContext context)
+    private async Task<(RequestBody Body, BodyBudget.Lease Budget)> ReadBodyAsync(HttpContext context)
     {
         // A coding the server does not decode (RFC 9110: 415): ignored, gzip's bytes were answered "not valid JSON at
         // line 1, byte 1", and a JSON body labelled gzip was read as JSON.
@@ -301,25 +294,43 @@ internal sealed class OpenAiServer : IAsyncDisposable
         {
             throw new ClientLeftException("the client went away before its request's body was complete", e);
         }
-        BodyBudget.Lease budget;
         try
         {
-            budget = await Bodies.TakeAsync(body.Length, reading.Token).ConfigureAwait(false);
+            return (body, await Bodies.TakeAsync(body.Length, reading.Token).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
         {
             throw ServerStopping();
         }
-        try
-        {
-            return (OpenAiRequests.ParseBody(body.Bytes), budget);
-        }
-        catch
-        {
-            budget.Dispose();
-            throw;
-        }
     }
+
+    /// <summary>
+    /// <paramref name="handle"/>'s result for the body parsed and checked as
+    /// <see cref="OpenAiRequests.ParseBody(ReadOnlyMemory{byte})"/> checks it; a large body's on a thread of its own
+    /// (<see cref="LargeBodyThread"/>). Only that result outlives this: the parsed body is the handler's to read, and
+    /// then garbage.
+    /// </summary>
+    internal static async Task<T> HandleAsync<T>(RequestBody body, Func<JsonElement, T> handle) => body.Length >= LargeBodyThread.Bytes
+        ? await LargeBodyThread.RunAsync(() => handle(OpenAiRequests.ParseBody(body.Bytes))).ConfigureAwait(false)
+        : handle(OpenAiRequests.ParseBody(body.Bytes));
+
+    /// <summary>
+    /// Once the server handles no body after a large one: a full collection, which gives the host back what those
+    /// bodies left (their buffers, their parses' rows, the arrays their threads took from the shared pool;
+    /// <see cref="LargeBodyThread"/>). An idle server allocates nothing, so without it the garbage of a burst stayed
+    /// for as long as the server idled. Run on a pool thread, off the request's path, though a blocking collection
+    /// pauses the server's other threads (a generation's decoding among them) while it runs: once each time the large
+    /// bodies are done, so after each where they come one at a time.
+    /// </summary>
+    private static void CollectLargeBodies() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static _ =>
+        {
+            // What finalizers let go of (an ended thread's leftovers among them) is freed by the second collection,
+            // which, aggressive, also gives the freed memory back to the system rather than keep it for the heap.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }, null);
 
     /// <summary>
     /// Whether a body's read failed because the client's connection ended, so no one is left to answer: a reset
@@ -364,16 +375,19 @@ internal sealed class OpenAiServer : IAsyncDisposable
     private async Task GenerateAsync(HttpContext context, bool chat)
     {
         CancellationToken aborted = context.RequestAborted;
-        (JsonElement json, BodyBudget.Lease budget) = await ReadBodyAsync(context).ConfigureAwait(false);
+        (RequestBody body, BodyBudget.Lease budget) = await ReadBodyAsync(context).ConfigureAwait(false);
         OpenAiRequest request;
         OpenAiChoice[] choices;
         // The body's budget covers its parse, its check and its prompts' encoding, not the generation, whose memory
         // the engine bounds (its slots and their caches).
         using (budget)
         {
-            request = chat ? OpenAiRequests.Chat(json, _engine, _formatter, _toolCalls) : OpenAiRequests.Completion(json, _engine);
-            // Every prompt is checked before any choice starts: a bad one refuses the request, and nothing is decoded.
-            choices = OpenAiChoices.Of(request, _engine, chat, _splitReasoning, aborted);
+            (request, choices) = await HandleAsync(body, json =>
+            {
+                OpenAiRequest read = chat ? OpenAiRequests.Chat(json, _engine, _formatter, _toolCalls) : OpenAiRequests.Completion(json, _engine);
+                // Every prompt is checked before any choice starts: a bad one refuses the request, and nothing is decoded.
+                return (read, OpenAiChoices.Of(read, _engine, chat, _splitReasoning, aborted));
+            }).ConfigureAwait(false);
         }
         Interlocked.Increment(ref _generations);
         // The generation ends when the client goes away or the server stops. Kestrel only aborts the requests still
@@ -525,19 +539,27 @@ internal sealed class OpenAiServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// A 200 whose JSON is as large as its request's body (a /tokenize's ids, a /detokenize's text), written as UTF-8
-    /// into the response's own buffers: the same bytes as <see cref="WriteJsonAsync(HttpContext, int, JsonObject)"/>.
-    /// The body's budget goes back once the answer is written there, before its client has read it: the parse's
-    /// memory is garbage by then, and a client slow to read (32 KB a second) had held every other request with a body
-    /// behind it for the twenty minutes of a 30 MB /tokenize's answer.
+    /// A 200 whose JSON is as large as its request's body (a /tokenize's ids, a /detokenize's text), made by
+    /// <paramref name="answer"/> and written as UTF-8 into the response's own buffers, where the body is handled (a
+    /// large one's on its own thread, <see cref="HandleAsync"/>): the same bytes as
+    /// <see cref="WriteJsonAsync(HttpContext, int, JsonObject)"/>. The body's budget goes back once the answer is
+    /// written there, before its client has read it: the parse's memory and the answer's ids or text are garbage by
+    /// then, for the collection after a large body, and a client slow to read (32 KB a second) had held every other
+    /// request with a body behind it for the twenty minutes of a 30 MB /tokenize's answer.
     /// </summary>
-    private static ValueTask<FlushResult> WriteLargeJsonAsync(HttpContext context, JsonObject body, BodyBudget.Lease budget)
+    private static async Task AnswerLargeAsync(HttpContext context, RequestBody body, BodyBudget.Lease budget, Func<JsonElement, JsonObject> answer)
     {
-        context.Response.StatusCode = 200;
-        context.Response.ContentType = "application/json";
-        WriteJson(context.Response.BodyWriter, body);
-        budget.Dispose();
-        return context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+        using (budget)
+        {
+            await HandleAsync(body, json =>
+            {
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "application/json";
+                WriteJson(context.Response.BodyWriter, answer(json));
+                return true;
+            }).ConfigureAwait(false);
+        }
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>
