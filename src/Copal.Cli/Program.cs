@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Globalization;
 using System.CommandLine.Parsing;
 using Copal.Cli.Commands;
@@ -70,7 +71,24 @@ internal static class Program
         };
         root.Subcommands.Add(CreateHelp(root));
         OptionRules.Apply(root);
+        WrapHelpWhereNoTerminal(root);
         return root;
+    }
+
+    /// <summary>The width help is wrapped to where its output goes to no terminal (a pipe, a pager, a file).</summary>
+    internal const int RedirectedHelpWidth = 80;
+
+    /// <summary>
+    /// At a terminal System.CommandLine wraps help to the window's width; anywhere else it wraps nothing, so
+    /// <c>copal prune --help | less</c> showed descriptions as single lines of up to 560 characters. There it wraps
+    /// at <see cref="RedirectedHelpWidth"/> columns, the width a pager or an editor is sure to show.
+    /// </summary>
+    private static void WrapHelpWhereNoTerminal(RootCommand root)
+    {
+        if (Console.IsOutputRedirected && root.Options.OfType<HelpOption>().Single().Action is HelpAction help)
+        {
+            help.MaxWidth = RedirectedHelpWidth;
+        }
     }
 
     /// <summary><c>copal help [command]</c>: the help of copal or of one command, on stdout.</summary>

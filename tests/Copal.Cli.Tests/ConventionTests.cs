@@ -192,7 +192,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         CopalProcess.Result r = CopalProcess.Run("perplexity", "--help");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("--layout <raw|joined-lines|documents>", r.Stdout, StringComparison.Ordinal);
-        Assert.Contains("(TinyStories) [default: raw]", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("(TinyStories) [default: raw]", string.Join('\n', HelpRows(r.Stdout)), StringComparison.Ordinal);
         Assert.DoesNotContain("[default: Raw]", r.Stdout, StringComparison.Ordinal);
     }
 
@@ -205,9 +205,63 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     {
         CopalProcess.Result r = CopalProcess.Run([.. command, "--help"]);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        string line = Assert.Single(r.Stdout.Split('\n'), l => l.TrimStart().StartsWith("--mmap", StringComparison.Ordinal));
+        string line = Assert.Single(HelpRows(r.Stdout), l => l.StartsWith("--mmap", StringComparison.Ordinal));
         Assert.EndsWith($"[default: {expected}]", line.TrimEnd());
         Assert.Single(Regex.Matches(line, "default", RegexOptions.IgnoreCase));
+    }
+
+    /// <summary>
+    /// Help sent to a pipe or a file (as here) was not wrapped at all: --mmap's, --upstream's and --tool-call-parser's
+    /// descriptions were single lines of 400 to 560 characters. Every command's help fits the width it is wrapped to.
+    /// </summary>
+    [Fact]
+    public void Help_sent_to_no_terminal_fits_its_width_for_every_command()
+    {
+        var tooWide = new List<string>();
+        int commands = 0;
+        foreach (string[] path in CommandPaths(Program.CreateRoot(), []))
+        {
+            CopalProcess.Result r = CopalProcess.Run([.. path, "--help"]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            commands++;
+            // System.CommandLine leaves a space at the end of a wrapped line; the text is what must fit.
+            tooWide.AddRange(r.Stdout.Split('\n').Where(l => l.TrimEnd().Length > Program.RedirectedHelpWidth).Select(l => $"copal {string.Join(' ', path)}: {l}"));
+        }
+        Assert.True(commands >= 17, $"only {commands} commands' help was read");
+        Assert.True(tooWide.Count == 0, string.Join('\n', tooWide));
+    }
+
+    private static IEnumerable<string[]> CommandPaths(System.CommandLine.Command command, string[] path)
+    {
+        yield return path;
+        foreach (System.CommandLine.Command sub in command.Subcommands)
+        {
+            foreach (string[] p in CommandPaths(sub, [.. path, sub.Name]))
+            {
+                yield return p;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The rows of a help text's tables (options, arguments, commands), each with its description's wrapped lines
+    /// joined again: a row starts two spaces in, and a line further in goes on with the row above.
+    /// </summary>
+    private static List<string> HelpRows(string help)
+    {
+        var rows = new List<string>();
+        foreach (string line in help.Split('\n'))
+        {
+            if (line.StartsWith("   ", StringComparison.Ordinal) && rows.Count > 0)
+            {
+                rows[^1] += " " + line.Trim();
+            }
+            else if (line.StartsWith("  ", StringComparison.Ordinal))
+            {
+                rows.Add(line.Trim());
+            }
+        }
+        return rows;
     }
 
     [Fact]

@@ -1,8 +1,6 @@
 using System.Text.Json;
 using Copal.Model.Chat;
 using Copal.Model.Serving;
-using Copal.Tensors.Backends.Cpu;
-using Copal.Testing;
 using Microsoft.Extensions.AI;
 
 namespace Copal.Serving.Tests;
@@ -21,22 +19,16 @@ namespace Copal.Serving.Tests;
 /// </summary>
 public sealed class ChatClientAdditionalPropertiesTests : IDisposable
 {
-    private readonly CpuBackend _backend = new();
-    private readonly InferenceEngine _engine;
+    private readonly Stories260KEngine _stories = new(new EngineOptions());
     private readonly CopalChatClient _client;
     private readonly ChatMessage[] _chat = [new ChatMessage(ChatRole.User, "The little dog")];
 
-    public ChatClientAdditionalPropertiesTests()
-    {
-        _engine = InferenceEngine.Load(TestData.Stories260K, _backend);
-        _client = new CopalChatClient(_engine);
-    }
+    public ChatClientAdditionalPropertiesTests() => _client = new CopalChatClient(_stories.Engine);
 
     public void Dispose()
     {
         _client.Dispose();
-        _engine.Dispose();
-        _backend.Dispose();
+        _stories.Dispose();
     }
 
     private static ChatOptions With(string name, object? value) => new() { MaxOutputTokens = 2, AdditionalProperties = new() { [name] = value } };

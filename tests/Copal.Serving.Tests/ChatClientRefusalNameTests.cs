@@ -3,8 +3,6 @@ using Copal.Cli.Serving;
 using Copal.Model.Chat;
 using Copal.Model.ChatTemplates;
 using Copal.Model.Serving;
-using Copal.Tensors.Backends.Cpu;
-using Copal.Testing;
 using Microsoft.Extensions.AI;
 
 namespace Copal.Serving.Tests;
@@ -17,21 +15,12 @@ namespace Copal.Serving.Tests;
 public sealed class ChatClientRefusalNameTests : IDisposable
 {
     private static readonly ChatMessage[] s_hi = [new(ChatRole.User, "hi")];
-    private readonly CpuBackend _backend = new();
-    private readonly InferenceEngine _engine;
+    private readonly Stories260KEngine _stories = new();
     private readonly CopalChatClient _client;
 
-    public ChatClientRefusalNameTests()
-    {
-        _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
-        _client = new CopalChatClient(_engine, TemplateGoldens.Formatter("qwen2.5-tools"));
-    }
+    public ChatClientRefusalNameTests() => _client = new CopalChatClient(_stories.Engine, TemplateGoldens.Formatter("qwen2.5-tools"));
 
-    public void Dispose()
-    {
-        _engine.Dispose();
-        _backend.Dispose();
-    }
+    public void Dispose() => _stories.Dispose();
 
     private static AITool Function(string name, string description = "d") =>
         AIFunctionFactory.CreateDeclaration(name, description, JsonDocument.Parse("{\"type\":\"object\",\"properties\":{}}").RootElement);
@@ -100,7 +89,7 @@ public sealed class ChatClientRefusalNameTests : IDisposable
         })
         {
             var options = new ChatOptions { AdditionalProperties = new() { ["chat_template_kwargs"] = JsonDocument.Parse(kwargs).RootElement } };
-            var e = Assert.Throws<ArgumentException>(() => new CopalChatClient(_engine, formatter).ToRequest(s_hi, options));
+            var e = Assert.Throws<ArgumentException>(() => new CopalChatClient(_stories.Engine, formatter).ToRequest(s_hi, options));
             Assert.Equal("options", e.ParamName);
             Assert.Equal($"AdditionalProperties[\"chat_template_kwargs\"]: {reason} (Parameter 'options')", e.Message);
         }

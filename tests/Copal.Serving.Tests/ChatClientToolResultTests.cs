@@ -2,9 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Copal.Model.Chat;
 using Copal.Model.ChatTemplates;
-using Copal.Model.Serving;
-using Copal.Tensors.Backends.Cpu;
-using Copal.Testing;
 using Microsoft.Extensions.AI;
 
 namespace Copal.Serving.Tests;
@@ -18,22 +15,13 @@ namespace Copal.Serving.Tests;
 /// </summary>
 public sealed class ChatClientToolResultTests : IDisposable
 {
-    private readonly CpuBackend _backend = new();
-    private readonly InferenceEngine _engine;
+    private readonly Stories260KEngine _stories = new();
     private readonly CopalChatClient _client;
 
-    public ChatClientToolResultTests()
-    {
-        _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
-        _client = new CopalChatClient(_engine, new TemplateChatFormatter(new ChatTemplate(
+    public ChatClientToolResultTests() => _client = new CopalChatClient(_stories.Engine, new TemplateChatFormatter(new ChatTemplate(
             "{% for m in messages %}{% if m.role == 'tool' %}[{{ m.content }}]{% endif %}{% endfor %}")));
-    }
 
-    public void Dispose()
-    {
-        _engine.Dispose();
-        _backend.Dispose();
-    }
+    public void Dispose() => _stories.Dispose();
 
     private sealed record Weather(double Temperature, string City);
 

@@ -3,8 +3,6 @@ using Copal.Model.Chat;
 using Copal.Model.Chat.ToolCalls;
 using Copal.Model.ChatTemplates;
 using Copal.Model.Serving;
-using Copal.Tensors.Backends.Cpu;
-using Copal.Testing;
 using Microsoft.Extensions.AI;
 
 namespace Copal.Serving.Tests;
@@ -12,21 +10,12 @@ namespace Copal.Serving.Tests;
 /// <summary><see cref="CopalChatClient"/>'s tool calling: function declarations, calls and results rendered as the reference renders them, calls read from replies.</summary>
 public sealed class ChatClientToolTests : IDisposable
 {
-    private readonly CpuBackend _backend = new();
-    private readonly InferenceEngine _engine;
+    private readonly Stories260KEngine _stories = new();
     private readonly CopalChatClient _client;
 
-    public ChatClientToolTests()
-    {
-        _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
-        _client = new CopalChatClient(_engine, TemplateGoldens.Formatter("qwen2.5-tools"));
-    }
+    public ChatClientToolTests() => _client = new CopalChatClient(_stories.Engine, TemplateGoldens.Formatter("qwen2.5-tools"));
 
-    public void Dispose()
-    {
-        _engine.Dispose();
-        _backend.Dispose();
-    }
+    public void Dispose() => _stories.Dispose();
 
     [Fact]
     public void Functions_calls_and_results_render_as_the_reference_renders_the_same_conversation()
@@ -78,7 +67,7 @@ public sealed class ChatClientToolTests : IDisposable
     [Fact]
     public void A_qwen3_coder_models_calls_render_as_parameters_and_come_back_typed_by_the_functions_schema()
     {
-        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("qwen3-coder-macro"));
+        var client = new CopalChatClient(_stories.Engine, TemplateGoldens.Formatter("qwen3-coder-macro"));
         AITool weather = AIFunctionFactory.CreateDeclaration("get_weather", "The weather", JsonDocument.Parse(
             "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},\"days\":{\"type\":\"integer\"}}}").RootElement);
         var options = new ChatOptions { Tools = [weather] };
@@ -123,7 +112,7 @@ public sealed class ChatClientToolTests : IDisposable
     [Fact]
     public void A_calls_dotnet_float_arguments_render_as_python_renders_them_from_json()
     {
-        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("qwen3-coder-macro"));
+        var client = new CopalChatClient(_stories.Engine, TemplateGoldens.Formatter("qwen3-coder-macro"));
         var arguments = new Dictionary<string, object?>
         {
             ["scale"] = 1.0,
@@ -150,7 +139,7 @@ public sealed class ChatClientToolTests : IDisposable
     [Fact]
     public void A_calls_json_node_float_arguments_render_as_dotnet_doubles_do()
     {
-        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("qwen3-coder-macro"));
+        var client = new CopalChatClient(_stories.Engine, TemplateGoldens.Formatter("qwen3-coder-macro"));
         var arguments = new Dictionary<string, object?>
         {
             ["scale"] = System.Text.Json.Nodes.JsonValue.Create(18.0),
@@ -228,7 +217,7 @@ public sealed class ChatClientToolTests : IDisposable
     [Fact]
     public void A_calls_arguments_added_to_a_string_are_pythons_json_text_of_them()
     {
-        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("deepseek-r1"));
+        var client = new CopalChatClient(_stories.Engine, TemplateGoldens.Formatter("deepseek-r1"));
         var arguments = new Dictionary<string, object?>
         {
             ["city"] = "東京 \"ü\"\n",
@@ -254,7 +243,7 @@ public sealed class ChatClientToolTests : IDisposable
     [Fact]
     public void An_assistant_message_of_calls_alone_has_no_content_and_a_json_string_result_is_its_text()
     {
-        var client = new CopalChatClient(_engine, TemplateGoldens.Formatter("deepseek-v3"));
+        var client = new CopalChatClient(_stories.Engine, TemplateGoldens.Formatter("deepseek-v3"));
         ChatMessage[] messages =
         [
             new(ChatRole.User, "Time in Tokyo?"),
@@ -276,7 +265,7 @@ public sealed class ChatClientToolTests : IDisposable
     [Fact]
     public async Task A_required_call_comes_back_as_a_function_call_whole_or_streamed()
     {
-        var client = new CopalChatClient(_engine, new TemplateChatFormatter(new ChatTemplate(
+        var client = new CopalChatClient(_stories.Engine, new TemplateChatFormatter(new ChatTemplate(
             "{% for t in tools %}{{ t.function.name }} {% endfor %}{% for m in messages %}{{ m.role }}: {{ m.content }}{{ '\\n' }}{% endfor %}assistant:")));
         const string Parameters = "{\"type\":\"object\",\"properties\":{\"tz\":{\"enum\":[\"CET\",\"UTC\"]}},\"required\":[\"tz\"],\"additionalProperties\":false}";
         AITool time = AIFunctionFactory.CreateDeclaration("get_time", "The time now", JsonDocument.Parse(Parameters).RootElement);
@@ -303,7 +292,7 @@ public sealed class ChatClientToolTests : IDisposable
     [Fact]
     public async Task A_forced_call_to_a_dotnet_method_binds_its_typed_arguments_and_runs()
     {
-        var client = new CopalChatClient(_engine, new TemplateChatFormatter(new ChatTemplate(
+        var client = new CopalChatClient(_stories.Engine, new TemplateChatFormatter(new ChatTemplate(
             "{% for t in tools %}{{ t.function.name }} {% endfor %}{% for m in messages %}{{ m.role }}: {{ m.content }}{{ '\\n' }}{% endfor %}assistant:")));
         var booked = new List<string>();
         // Strict, as for OpenAI's strict functions: no further keys, every parameter required.
@@ -320,8 +309,8 @@ public sealed class ChatClientToolTests : IDisposable
             Strict("book"));
         var cancelled = new List<Guid>();
         AIFunction cancel = AIFunctionFactory.Create((Guid booking) => cancelled.Add(booking), Strict("cancel"));
-        Dictionary<int, float> bias = Enumerable.Range(0, _engine.Tokenizer.VocabSize)
-            .Where(id => _engine.Tokenizer.HasToken(id) && !_engine.Tokenizer.IsSpecial(id) && _engine.Tokenizer.TokenBytes(id) is { Length: > 0 } bytes && bytes.All(b => b is (byte)' ' or (byte)'\n'))
+        Dictionary<int, float> bias = Enumerable.Range(0, _stories.Engine.Tokenizer.VocabSize)
+            .Where(id => _stories.Engine.Tokenizer.HasToken(id) && !_stories.Engine.Tokenizer.IsSpecial(id) && _stories.Engine.Tokenizer.TokenBytes(id) is { Length: > 0 } bytes && bytes.All(b => b is (byte)' ' or (byte)'\n'))
             .ToDictionary(id => id, _ => -100f);
         for (long seed = 1; seed <= 6; seed++)
         {
@@ -362,7 +351,7 @@ public sealed class ChatClientToolTests : IDisposable
         Assert.Empty(reply.Messages.Single().Contents.OfType<FunctionCallContent>());
         Assert.NotEmpty(reply.Text);
 
-        NotSupportedException e = Assert.Throws<NotSupportedException>(() => new CopalChatClient(_engine).ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time] }));
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => new CopalChatClient(_stories.Engine).ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time] }));
         Assert.Equal("ChatOptions.Tools cannot be offered to this model: the model has no chat template, so nothing shows it how to call a tool; give the client a ToolCallFormat", e.Message);
         ArgumentException unknown = Assert.Throws<ArgumentException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time], ToolMode = ChatToolMode.RequireSpecific("get_date") }));
         Assert.StartsWith("ChatOptions.ToolMode RequireSpecific('get_date') names a function ChatOptions.Tools does not offer (it offers get_time)", unknown.Message, StringComparison.Ordinal);

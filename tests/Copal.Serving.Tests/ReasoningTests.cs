@@ -4,7 +4,6 @@ using Copal.Cli.Serving;
 using Copal.Model.Chat;
 using Copal.Model.ChatTemplates;
 using Copal.Model.Serving;
-using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 using Microsoft.Extensions.AI;
 
@@ -22,16 +21,10 @@ public sealed class ReasoningTests : IDisposable
     private const string OpenThinkTemplate = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
         + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n' }}{% endif %}";
 
-    private readonly CpuBackend _backend = new();
-    private readonly InferenceEngine _engine;
+    private readonly Stories260KEngine _stories = new();
 
-    public ReasoningTests() => _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
 
-    public void Dispose()
-    {
-        _engine.Dispose();
-        _backend.Dispose();
-    }
+    public void Dispose() => _stories.Dispose();
 
     private const string Request = "\"model\":\"stories260K\",\"max_tokens\":24,\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}]";
 
@@ -39,8 +32,8 @@ public sealed class ReasoningTests : IDisposable
     public async Task A_reply_in_an_open_think_block_is_all_reasoning_whole_or_streamed_and_content_when_the_block_is_closed()
     {
         var open = new TemplateChatFormatter(new ChatTemplate(OpenThinkTemplate));
-        await using OpenAiServer plain = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, open);
-        await using OpenAiServer split = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, open, splitReasoning: true);
+        await using OpenAiServer plain = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, open);
+        await using OpenAiServer split = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, open, splitReasoning: true);
         string reply = Message(await PostAsync(plain, "{" + Request + "}")).GetProperty("content").GetString()!;
         Assert.NotEmpty(reply.Trim());
         Assert.False(Message(await PostAsync(plain, "{" + Request + "}")).TryGetProperty("reasoning_content", out _));
@@ -55,8 +48,8 @@ public sealed class ReasoningTests : IDisposable
 
         // Qwen3 with thinking off: its template writes the empty block, so the reply is the answer.
         var closed = new TemplateChatFormatter(new ChatTemplate(ChatFormatterTests.ThinkingTemplate));
-        await using OpenAiServer qwen = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, closed, splitReasoning: true);
-        await using OpenAiServer qwenPlain = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, closed);
+        await using OpenAiServer qwen = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, closed, splitReasoning: true);
+        await using OpenAiServer qwenPlain = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, closed);
         const string Off = ",\"chat_template_kwargs\":{\"enable_thinking\":false}";
         JsonElement answer = Message(await PostAsync(qwen, "{" + Request + Off + "}"));
         Assert.Equal(JsonValueKind.Null, answer.GetProperty("reasoning_content").ValueKind);
@@ -112,9 +105,9 @@ public sealed class ReasoningTests : IDisposable
         var open = new TemplateChatFormatter(new ChatTemplate(OpenThinkTemplate));
         ChatMessage[] chat = [new ChatMessage(ChatRole.User, "Once")];
         var options = new ChatOptions { MaxOutputTokens = 24 };
-        string reply = (await new CopalChatClient(_engine, open).GetResponseAsync(chat, options)).Text;
+        string reply = (await new CopalChatClient(_stories.Engine, open).GetResponseAsync(chat, options)).Text;
 
-        IChatClient client = new CopalChatClient(_engine, open, splitReasoning: true);
+        IChatClient client = new CopalChatClient(_stories.Engine, open, splitReasoning: true);
         ChatResponse whole = await client.GetResponseAsync(chat, options);
         Assert.Equal(reply.TrimStart(), Assert.IsType<TextReasoningContent>(Assert.Single(whole.Messages.Single().Contents)).Text);
         Assert.Equal("", whole.Text);
@@ -131,9 +124,9 @@ public sealed class ReasoningTests : IDisposable
 
         // The reply goes back into the conversation whole; its reasoning goes to the template as reasoning_content, which this one does not write.
         ChatMessage[] next = [.. chat, .. whole.Messages, new ChatMessage(ChatRole.User, "Then?")];
-        Assert.Equal(new CopalChatClient(_engine, open).ToRequest([.. chat, new ChatMessage(ChatRole.Assistant, ""), new ChatMessage(ChatRole.User, "Then?")], null).Prompt,
+        Assert.Equal(new CopalChatClient(_stories.Engine, open).ToRequest([.. chat, new ChatMessage(ChatRole.Assistant, ""), new ChatMessage(ChatRole.User, "Then?")], null).Prompt,
             ((CopalChatClient)client).ToRequest(next, null).Prompt);
-        NotSupportedException e = Assert.Throws<NotSupportedException>(() => new CopalChatClient(_engine, open).ToRequest(next, null));
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => new CopalChatClient(_stories.Engine, open).ToRequest(next, null));
         Assert.Contains("TextReasoningContent", e.Message, StringComparison.Ordinal);
     }
 
@@ -148,12 +141,12 @@ public sealed class ReasoningTests : IDisposable
     public async Task In_JSON_mode_an_open_think_block_leaves_the_object_in_the_content(string format)
     {
         var open = new TemplateChatFormatter(new ChatTemplate(OpenThinkTemplate));
-        await using OpenAiServer split = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, open, splitReasoning: true);
+        await using OpenAiServer split = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, open, splitReasoning: true);
         JsonElement message = Message(await PostAsync(split, "{" + Request + ",\"response_format\":" + format + "}"));
         Assert.StartsWith("{", message.GetProperty("content").GetString(), StringComparison.Ordinal);
         Assert.Equal(JsonValueKind.Null, message.GetProperty("reasoning_content").ValueKind);
 
-        IChatClient client = new CopalChatClient(_engine, open, splitReasoning: true);
+        IChatClient client = new CopalChatClient(_stories.Engine, open, splitReasoning: true);
         ChatResponse reply = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { MaxOutputTokens = 24, ResponseFormat = ChatResponseFormat.Json });
         Assert.StartsWith("{", reply.Text, StringComparison.Ordinal);
         Assert.Empty(reply.Messages.Single().Contents.OfType<TextReasoningContent>());
@@ -188,12 +181,12 @@ public sealed class ReasoningTests : IDisposable
                 + "\":\"Call the tool.\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\": \\\"Paris\\\"}\"}}]},"
                 + "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"sunny\"}]}";
             using JsonDocument request = JsonDocument.Parse(body);
-            Assert.Equal(Expected, OpenAiRequests.Chat(request.RootElement, _engine, qwen3).Prompts[0].Prompt);
+            Assert.Equal(Expected, OpenAiRequests.Chat(request.RootElement, _stories.Engine, qwen3).Prompts[0].Prompt);
         }
         // The chat client passes an assistant's TextReasoningContent the same way.
         ChatMessage[] chat = [new(ChatRole.User, "Weather?"),
             new(ChatRole.Assistant, [new TextReasoningContent("Call the tool."), new FunctionCallContent("c1", "get_weather", new Dictionary<string, object?> { ["city"] = "Paris" })]),
             new(ChatRole.Tool, [new FunctionResultContent("c1", "sunny")])];
-        Assert.Equal(Expected, new CopalChatClient(_engine, qwen3, splitReasoning: true).ToRequest(chat, null).Prompt);
+        Assert.Equal(Expected, new CopalChatClient(_stories.Engine, qwen3, splitReasoning: true).ToRequest(chat, null).Prompt);
     }
 }

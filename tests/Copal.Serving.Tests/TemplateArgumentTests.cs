@@ -2,9 +2,6 @@ using System.Text.Json;
 using Copal.Cli.Serving;
 using Copal.Model.Chat;
 using Copal.Model.ChatTemplates;
-using Copal.Model.Serving;
-using Copal.Tensors.Backends.Cpu;
-using Copal.Testing;
 using Microsoft.Extensions.AI;
 
 namespace Copal.Serving.Tests;
@@ -16,17 +13,11 @@ namespace Copal.Serving.Tests;
 /// </summary>
 public sealed class TemplateArgumentTests : IDisposable
 {
-    private readonly CpuBackend _backend = new();
-    private readonly InferenceEngine _engine;
+    private readonly Stories260KEngine _stories = new();
     private readonly TemplateChatFormatter _formatter = new(new ChatTemplate(ChatFormatterTests.ThinkingTemplate));
 
-    public TemplateArgumentTests() => _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
 
-    public void Dispose()
-    {
-        _engine.Dispose();
-        _backend.Dispose();
-    }
+    public void Dispose() => _stories.Dispose();
 
     private const string User = "\"model\":\"stories260K\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]";
 
@@ -35,13 +26,13 @@ public sealed class TemplateArgumentTests : IDisposable
     [Fact]
     public async Task The_server_passes_chat_template_kwargs_to_the_template_and_refuses_what_it_cannot_pass()
     {
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, _formatter);
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, _formatter);
         var (status, thinking) = await ChatHttp.PostAsync(server, "{" + User + "}");
         Assert.Equal(200, status);
         (status, JsonElement off) = await ChatHttp.PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":false}}");
         Assert.Equal(200, status);
         // The prompt grew by the empty thought the template writes when thinking is off.
-        int thought = _engine.Tokenizer.Encode("<think>\n\n</think>\n\n", addSpecialTokens: false).Length;
+        int thought = _stories.Engine.Tokenizer.Encode("<think>\n\n</think>\n\n", addSpecialTokens: false).Length;
         Assert.InRange(PromptTokens(off) - PromptTokens(thinking), thought - 1, thought + 1);
         // A name given twice keeps its last value, as the other servers' JSON readers do.
         (status, JsonElement twice) = await ChatHttp.PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":true,\"enable_thinking\":false}}");
@@ -68,7 +59,7 @@ public sealed class TemplateArgumentTests : IDisposable
     [Fact]
     public async Task A_model_without_a_chat_template_refuses_template_arguments()
     {
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0);
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0);
         var (status, error) = await ChatHttp.PostAsync(server, "{" + User + ",\"chat_template_kwargs\":{\"enable_thinking\":false}}");
         Assert.Equal(400, status);
         Assert.Equal("chat_template_kwargs: the model has no chat template to pass arguments to (given: enable_thinking)",
@@ -81,7 +72,7 @@ public sealed class TemplateArgumentTests : IDisposable
     [Fact]
     public async Task The_chat_client_takes_them_from_AdditionalProperties()
     {
-        IChatClient client = new CopalChatClient(_engine, _formatter);
+        IChatClient client = new CopalChatClient(_stories.Engine, _formatter);
         ChatMessage[] hi = [new ChatMessage(ChatRole.User, "Hi")];
         long? thinking = (await client.GetResponseAsync(hi, new ChatOptions { MaxOutputTokens = 1 })).Usage?.InputTokenCount;
         foreach (object kwargs in new object[]
@@ -101,7 +92,7 @@ public sealed class TemplateArgumentTests : IDisposable
     [Fact]
     public async Task Tokenizer_info_hands_out_the_chat_template_as_the_model_gives_it()
     {
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, _formatter);
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, _formatter);
         using var http = new HttpClient();
         JsonElement info = JsonDocument.Parse(await http.GetStringAsync(new Uri(server.Address, "/tokenizer_info"))).RootElement;
         Assert.Equal(ChatFormatterTests.ThinkingTemplate, info.GetProperty("chat_template").GetString());

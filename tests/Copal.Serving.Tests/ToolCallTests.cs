@@ -5,7 +5,6 @@ using Copal.Model.Chat;
 using Copal.Model.Chat.ToolCalls;
 using Copal.Model.ChatTemplates;
 using Copal.Model.Serving;
-using Copal.Tensors.Backends.Cpu;
 using Copal.Testing;
 
 namespace Copal.Serving.Tests;
@@ -20,16 +19,10 @@ public sealed class ToolCallTests : IDisposable
     private static readonly OfferedTools s_weather = new([], ["get_weather", "get_time"], ToolCallFormat.Hermes, Parallel: true);
     private const string Call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
 
-    private readonly CpuBackend _backend = new();
-    private readonly InferenceEngine _engine;
+    private readonly Stories260KEngine _stories = new();
 
-    public ToolCallTests() => _engine = InferenceEngine.Load(TestData.Stories260K, _backend, new EngineOptions { Parallel = 1 });
 
-    public void Dispose()
-    {
-        _engine.Dispose();
-        _backend.Dispose();
-    }
+    public void Dispose() => _stories.Dispose();
 
     /// <summary>A template short enough for stories260K's 512 positions: the tools' names, then each message with its calls, result id and text.</summary>
     private static TemplateChatFormatter ShortToolTemplate { get; } = new(new ChatTemplate(
@@ -52,7 +45,7 @@ public sealed class ToolCallTests : IDisposable
     [Fact]
     public async Task A_forced_call_comes_back_as_a_call_whose_arguments_the_functions_schema_accepts_whole_or_streamed()
     {
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: ToolCallReading.Off);
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: ToolCallReading.Off);
         string named = "{\"model\":\"stories260K\",\"max_tokens\":200,\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}]"
             + TwoTools + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}";
         (int status, JsonElement body) = await ChatHttp.PostAsync(server, named);
@@ -77,8 +70,8 @@ public sealed class ToolCallTests : IDisposable
         // required, of two: the reply names one, and its arguments are held to that function's parameters. A bias on
         // "t" makes stories260K pick get_time, whose tz is required, and one on "}" closes each object as soon as it
         // may (held to an object only, as before the union, the arguments were an empty "{}").
-        int close = Enumerable.Range(0, _engine.Tokenizer.VocabSize).First(id => _engine.Tokenizer.Decode([id]) == "}");
-        int t = Enumerable.Range(0, _engine.Tokenizer.VocabSize).First(id => _engine.Tokenizer.Decode([id]) == "t");
+        int close = Enumerable.Range(0, _stories.Engine.Tokenizer.VocabSize).First(id => _stories.Engine.Tokenizer.Decode([id]) == "}");
+        int t = Enumerable.Range(0, _stories.Engine.Tokenizer.VocabSize).First(id => _stories.Engine.Tokenizer.Decode([id]) == "t");
         string timeOrDate = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"parameters\":" + TimeParameters + "}},"
             + "{\"type\":\"function\",\"function\":{\"name\":\"get_date\"}}]";
         string required = named.Replace(TwoTools, timeOrDate, StringComparison.Ordinal)
@@ -180,7 +173,7 @@ public sealed class ToolCallTests : IDisposable
             ["messages"] = messages,
             ["tools"] = JsonNode.Parse(conversations.GetProperty("tools").GetProperty("weather").GetRawText()),
         };
-        OpenAiRequest request = OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _engine, formatter, new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        OpenAiRequest request = OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _stories.Engine, formatter, new ToolCallReading(ToolCallFormat.Hermes, "test"));
         Assert.Equal(TemplateGoldens.Rendered("qwen2.5-tools", "tool-call-roundtrip"), request.Prompts[0].Prompt);
         Assert.Equal(["get_current_weather", "get_time"], request.Tools!.Names);
     }
@@ -196,7 +189,7 @@ public sealed class ToolCallTests : IDisposable
             {"model": "stories260K", "messages": [{"role": "user", "content": "Hi"},
              {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"\\ud83d\"}"}}]}]}
             """;
-        OpenAiException e = Assert.Throws<OpenAiException>(() => OpenAiRequests.Chat(JsonDocument.Parse(body).RootElement, _engine, ShortToolTemplate, new ToolCallReading(ToolCallFormat.Hermes, "test")));
+        OpenAiException e = Assert.Throws<OpenAiException>(() => OpenAiRequests.Chat(JsonDocument.Parse(body).RootElement, _stories.Engine, ShortToolTemplate, new ToolCallReading(ToolCallFormat.Hermes, "test")));
         Assert.Equal(400, e.Status);
         Assert.Equal("messages[1].tool_calls[0].function.arguments.city", e.Param);
         Assert.Equal("messages[1].tool_calls[0].function.arguments.city is not valid text: it holds bytes that are not UTF-8, or an escaped half of a surrogate pair", e.Message);
@@ -224,7 +217,7 @@ public sealed class ToolCallTests : IDisposable
                 ["messages"] = messages,
                 ["tools"] = JsonNode.Parse(conversations.GetProperty("tools").GetProperty("weather").GetRawText()),
             };
-            return OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _engine, formatter, new ToolCallReading(ToolCallFormat.Hermes, "test")).Prompts[0].Prompt!;
+            return OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _stories.Engine, formatter, new ToolCallReading(ToolCallFormat.Hermes, "test")).Prompts[0].Prompt!;
         }
         string rendered = Prompt(null);
         Assert.Equal(Prompt(""), rendered);
@@ -269,7 +262,7 @@ public sealed class ToolCallTests : IDisposable
              "tools": [{"type": "function", "function": {"name": "get_weather", "description": "The weather", "parameters":
                {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "metric": {"type": "boolean"}}}}}]}
             """)!;
-        OpenAiRequest request = OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _engine, TemplateGoldens.Formatter("qwen3-coder-macro"),
+        OpenAiRequest request = OpenAiRequests.Chat(JsonDocument.Parse(body.ToJsonString()).RootElement, _stories.Engine, TemplateGoldens.Formatter("qwen3-coder-macro"),
             new ToolCallReading(ToolCallFormat.Qwen3Coder, "test"));
         Assert.Contains("<|im_start|>assistant\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call><|im_end|>\n"
             + "<|im_start|>user\n<tool_response>\nsunny\n</tool_response>\n<|im_end|>\n<|im_start|>assistant\n", request.Prompts[0].Prompt, StringComparison.Ordinal);
@@ -300,7 +293,7 @@ public sealed class ToolCallTests : IDisposable
     public async Task The_server_shows_tools_to_a_model_whose_template_takes_them_and_answers_a_reply_without_calls_as_content()
     {
         var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         const string Tools = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"description\":\"The time now\",\"parameters\":{\"type\":\"object\",\"properties\":{}}}}]";
         (int status, JsonElement plain) = await ChatHttp.PostAsync(server, Request(""));
         Assert.Equal(200, status);
@@ -322,7 +315,7 @@ public sealed class ToolCallTests : IDisposable
     public async Task The_official_client_offers_tools_and_sends_calls_and_results_back()
     {
         TemplateChatFormatter formatter = ShortToolTemplate;
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         var client = new OpenAI.OpenAIClient(new System.ClientModel.ApiKeyCredential("unused"),
             new OpenAI.OpenAIClientOptions { Endpoint = new Uri(server.Address, "/v1"), NetworkTimeout = TimeSpan.FromMinutes(2) });
         OpenAI.Chat.ChatClient chat = client.GetChatClient("stories260K");
@@ -359,7 +352,7 @@ public sealed class ToolCallTests : IDisposable
             new ChatTurn("tool", "12:00", new Dictionary<string, object?> { ["tool_call_id"] = "call_1" }),
         ], null, [JsonDocument.Parse("{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"description\":\"The time now\",\"parameters\":" + TimeParameters + "}}").RootElement]).Text;
         Assert.Equal("get_time <tool_call>\nuser: What time is it?\nassistant: call_1 get_time{\"tz\": \"CET\"}\ntool: 12:00 [call_1]\nassistant:", rendered);
-        Assert.Equal(_engine.Tokenizer.Encode(rendered, addSpecialTokens: false).Length, completion.Usage.InputTokenCount);
+        Assert.Equal(_stories.Engine.Tokenizer.Encode(rendered, addSpecialTokens: false).Length, completion.Usage.InputTokenCount);
     }
 
     [Theory]
@@ -377,7 +370,7 @@ public sealed class ToolCallTests : IDisposable
     public async Task A_tool_list_or_choice_that_cannot_be_honoured_is_a_400_naming_it(string fields, string param, string? code)
     {
         var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         (int status, JsonElement body) = await ChatHttp.PostAsync(server, Request(fields));
         Assert.Equal(400, status);
         Assert.Equal(param, body.GetProperty("error").GetProperty("param").GetString());
@@ -392,7 +385,7 @@ public sealed class ToolCallTests : IDisposable
     public void Parallel_tool_calls_is_true_unless_given_false(string field, bool parallel)
     {
         JsonElement body = OpenAiRequests.ParseBody(System.Text.Encoding.UTF8.GetBytes(Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]" + field)));
-        OpenAiRequest request = OpenAiRequests.Chat(body, _engine, ShortToolTemplate, new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        OpenAiRequest request = OpenAiRequests.Chat(body, _stories.Engine, ShortToolTemplate, new ToolCallReading(ToolCallFormat.Hermes, "test"));
         Assert.Equal(parallel, request.Tools!.Parallel);
     }
 
@@ -402,7 +395,7 @@ public sealed class ToolCallTests : IDisposable
     [InlineData(" \\n")]
     public async Task A_call_whose_arguments_are_an_empty_string_is_taken_as_no_arguments(string arguments)
     {
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         (int status, JsonElement body) = await ChatHttp.PostAsync(server, "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Time?\"},"
             + "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"" + arguments + "\"}}]},"
             + "{\"role\":\"tool\",\"tool_call_id\":\"a\",\"content\":\"12:00\"}]}");
@@ -418,7 +411,7 @@ public sealed class ToolCallTests : IDisposable
     public async Task A_malformed_tool_message_is_a_400_naming_the_field(string message, string param)
     {
         var formatter = TemplateGoldens.Formatter("qwen2.5-tools");
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, formatter, toolCalls: new ToolCallReading(ToolCallFormat.Hermes, "test"));
         (int status, JsonElement body) = await ChatHttp.PostAsync(server,
             "{\"model\":\"stories260K\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}," + message + "]}");
         Assert.Equal(400, status);
@@ -428,7 +421,7 @@ public sealed class ToolCallTests : IDisposable
     [Fact]
     public async Task Tools_offered_to_a_model_without_a_format_are_refused_with_the_reason()
     {
-        await using OpenAiServer server = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: ToolCallReading.Off);
+        await using OpenAiServer server = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, ShortToolTemplate, toolCalls: ToolCallReading.Off);
         (int status, JsonElement body) = await ChatHttp.PostAsync(server, Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
         Assert.Equal(400, status);
         Assert.Equal("tools", body.GetProperty("error").GetProperty("param").GetString());
@@ -444,7 +437,7 @@ public sealed class ToolCallTests : IDisposable
     public async Task Tools_offered_to_a_model_without_a_chat_template_are_refused_without_pointing_at_a_parser()
     {
         (ToolCallFormat format, string reason) = ToolCallFormats.Detect(null);
-        await using OpenAiServer plain = await OpenAiServer.StartAsync(_engine, "127.0.0.1", 0, toolCalls: new ToolCallReading(format, reason));
+        await using OpenAiServer plain = await OpenAiServer.StartAsync(_stories.Engine, "127.0.0.1", 0, toolCalls: new ToolCallReading(format, reason));
         (int status, JsonElement body) = await ChatHttp.PostAsync(plain, Request(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
         Assert.Equal(400, status);
         Assert.Equal("tools", body.GetProperty("error").GetProperty("param").GetString());

@@ -103,17 +103,7 @@ public sealed class PythonValuePrintingTests
         using JsonDocument arguments = JsonDocument.Parse("""
             {"filter": {"year": 2024, "tags": ["a", "b"]}, "limit": 3, "exact": true, "cursor": null, "units": ["c", "f"], "temperature": 1.0}
             """);
-        var call = new Dictionary<string, object?>
-        {
-            ["type"] = "function",
-            ["function"] = new Dictionary<string, object?> { ["name"] = "search", ["arguments"] = arguments.RootElement },
-        };
-        ChatTemplateMessage[] messages =
-        [
-            new("user", "Find it."),
-            new("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new List<object?> { call } }),
-        ];
-        string text = template.Render(messages, false, tools.RootElement.EnumerateArray().Select(x => (object)x).ToList());
+        string text = template.Render(ToolCallMessages.FindItBySearch(arguments.RootElement), false, tools.RootElement.EnumerateArray().Select(x => (object)x).ToList());
         Assert.Contains("<name>value</name>\n<type>number</type>\n<minimum>0</minimum>\n<maximum>1.0</maximum>\n</parameter>", text, StringComparison.Ordinal);
         Assert.EndsWith("""
             <|im_start|>user

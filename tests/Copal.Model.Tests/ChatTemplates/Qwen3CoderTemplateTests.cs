@@ -126,22 +126,14 @@ public sealed class Qwen3CoderTemplateTests
         // Jinja2 (and so Python transformers and vLLM) writes it, never a refusal, so a conversation whose earlier call
         // took an object can go on. Expected text: Jinja2 3.1.6 set up as tools/chat-templates/python-check.py sets it up.
         ChatTemplate template = ChatTemplate.FromDirectory(ChatTemplateGoldens.TemplateDir("qwen3-coder-macro"))!;
-        var call = new Dictionary<string, object?>
+        var arguments = new Dictionary<string, object?>
         {
-            ["type"] = "function",
-            ["function"] = new Dictionary<string, object?>
-            {
-                ["name"] = "search",
-                ["arguments"] = new Dictionary<string, object?>
-                {
-                    ["filter"] = new Dictionary<string, object?> { ["year"] = 2024, ["tags"] = new List<object?> { "a", "b" } },
-                    ["limit"] = 3,
-                    ["exact"] = true,
-                    ["cursor"] = null,
-                },
-            },
+            ["filter"] = new Dictionary<string, object?> { ["year"] = 2024, ["tags"] = new List<object?> { "a", "b" } },
+            ["limit"] = 3,
+            ["exact"] = true,
+            ["cursor"] = null,
         };
-        string text = template.Render([new ChatTemplateMessage("user", "Find it."), new ChatTemplateMessage("assistant", null, new Dictionary<string, object?> { ["tool_calls"] = new List<object?> { call } })], false);
+        string text = template.Render(ToolCallMessages.FindItBySearch(arguments), false);
         Assert.EndsWith("""
             <|im_start|>assistant
             <tool_call>

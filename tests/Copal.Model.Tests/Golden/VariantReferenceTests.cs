@@ -108,16 +108,11 @@ public sealed class VariantReferenceTests : IDisposable
 
     private static int[] Ints(JsonElement e) => [.. e.EnumerateArray().Select(x => x.GetInt32())];
 
+    /// <summary>Every variant with a reference here (the *_variant_*.json files).</summary>
+    public static TheoryData<string> Variants => ["window32", "qwen3", "phi4mini", "granite", "olmo2", "yarn", "gemma3", "qwen2", "llama3bias"];
+
     [Theory]
-    [InlineData("window32")]
-    [InlineData("qwen3")]
-    [InlineData("phi4mini")]
-    [InlineData("granite")]
-    [InlineData("olmo2")]
-    [InlineData("yarn")]
-    [InlineData("gemma3")]
-    [InlineData("qwen2")]
-    [InlineData("llama3bias")]
+    [MemberData(nameof(Variants))]
     public void Logits_match_the_reference(string variant)
     {
         JsonElement golden = Golden(variant);
@@ -152,15 +147,7 @@ public sealed class VariantReferenceTests : IDisposable
     }
 
     [Theory]
-    [InlineData("window32")]
-    [InlineData("qwen3")]
-    [InlineData("phi4mini")]
-    [InlineData("granite")]
-    [InlineData("olmo2")]
-    [InlineData("yarn")]
-    [InlineData("gemma3")]
-    [InlineData("qwen2")]
-    [InlineData("llama3bias")]
+    [MemberData(nameof(Variants))]
     public void Perplexity_matches_the_reference_and_not_the_model_without_the_variant(string variant)
     {
         JsonElement golden = Golden(variant);

@@ -34,6 +34,22 @@ public sealed class CommitRecordTests : IDisposable
 
     private static string[] Names(string folder) => [.. Directory.GetFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
 
+    // The state folder holds the two finals and nothing else (no staged file left), with these texts.
+    private static void AssertFinals(string state, string a, string b)
+    {
+        Assert.Equal(["a", "b"], Names(state));
+        Assert.Equal(a, File.ReadAllText(Path.Combine(state, "a")));
+        Assert.Equal(b, File.ReadAllText(Path.Combine(state, "b")));
+    }
+
+    // Rewrites the record as a run on another machine wrote it: the output named by that machine's path to it.
+    private void NameOutputAsAnotherMachine(string record, string output)
+    {
+        string elsewhere = Path.Combine(_dir.File("another-machines-mount"), "out", "b");
+        File.WriteAllText(record, File.ReadAllText(record).Replace(
+            JsonEncodedText.Encode(Path.Combine(output, "b")).ToString(), JsonEncodedText.Encode(elsewhere).ToString(), StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Where_the_output_holds_the_twin_the_renames_are_finished()
     {
@@ -45,9 +61,7 @@ public sealed class CommitRecordTests : IDisposable
         Assert.Equal(CommitRecord.Outcome.Finished, outcome);
         Assert.Equal(Path.Combine(output, "b"), named);
         Assert.Equal(["a", "b"], finished);
-        Assert.Equal(["a", "b"], Names(state));
-        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
-        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+        AssertFinals(state, "new a", "new b");
     }
 
     [Fact]
@@ -58,9 +72,7 @@ public sealed class CommitRecordTests : IDisposable
 
         Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(record).Outcome);
 
-        Assert.Equal(["a", "b"], Names(state));
-        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
-        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+        AssertFinals(state, "new a", "new b");
     }
 
     /// <summary>
@@ -77,9 +89,7 @@ public sealed class CommitRecordTests : IDisposable
 
         Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(record).Outcome);
 
-        Assert.Equal(["a", "b"], Names(state));
-        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
-        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+        AssertFinals(state, "new a", "new b");
     }
 
     /// <summary>
@@ -91,16 +101,12 @@ public sealed class CommitRecordTests : IDisposable
     public void A_record_whose_output_path_is_another_machines_finds_the_output_from_its_folder()
     {
         (string record, string state, string output, _) = Staged(outputInPlace: true);
-        string elsewhere = Path.Combine(_dir.File("another-machines-mount"), "out", "b");
-        File.WriteAllText(record, File.ReadAllText(record).Replace(
-            JsonEncodedText.Encode(Path.Combine(output, "b")).ToString(), JsonEncodedText.Encode(elsewhere).ToString(), StringComparison.Ordinal));
+        NameOutputAsAnotherMachine(record, output);
         Assert.Contains("another-machines-mount", File.ReadAllText(record), StringComparison.Ordinal);
 
         Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(record).Outcome);
 
-        Assert.Equal(["a", "b"], Names(state));
-        Assert.Equal("new a", File.ReadAllText(Path.Combine(state, "a")));
-        Assert.Equal("new b", File.ReadAllText(Path.Combine(state, "b")));
+        AssertFinals(state, "new a", "new b");
     }
 
     /// <summary>
@@ -119,9 +125,7 @@ public sealed class CommitRecordTests : IDisposable
         string staged = TemporaryNames.Sibling(final, "tmp");
         File.WriteAllText(staged, "new b");
         string record = CommitRecord.Write([(staged, final)], Path.Combine(output, "b"));
-        string elsewhere = Path.Combine(_dir.File("another-machines-mount"), "out", "b");
-        File.WriteAllText(record, File.ReadAllText(record).Replace(
-            JsonEncodedText.Encode(Path.Combine(output, "b")).ToString(), JsonEncodedText.Encode(elsewhere).ToString(), StringComparison.Ordinal));
+        NameOutputAsAnotherMachine(record, output);
 
         Assert.Equal(CommitRecord.Outcome.Finished, CommitRecord.Settle(Path.Combine(real, Path.GetFileName(record))).Outcome);
 
@@ -136,9 +140,7 @@ public sealed class CommitRecordTests : IDisposable
 
         Assert.Equal(CommitRecord.Outcome.Dropped, CommitRecord.Settle(record).Outcome);
 
-        Assert.Equal(["a", "b"], Names(state));
-        Assert.Equal("old a", File.ReadAllText(Path.Combine(state, "a")));
-        Assert.Equal("old b", File.ReadAllText(Path.Combine(state, "b")));
+        AssertFinals(state, "old a", "old b");
     }
 
     [Fact]
