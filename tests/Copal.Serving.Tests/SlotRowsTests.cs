@@ -89,6 +89,53 @@ public sealed class SlotRowsTests
     }
 
     /// <summary>
+    /// The batch step's state, grown when more sequences decode together than it holds rows for, takes twice the rows it
+    /// held (at most --parallel), not just this step's: sequences join a running batch a few at a time, and every growth
+    /// frees and allocates all its activations and rows × vocabulary logits. Two together, then three (four rows), then
+    /// five (six, the parallel's cap). Mutation round 7's 32, growing to this step's rows alone, passed every serving test.
+    /// </summary>
+    [Fact]
+    public async Task The_batch_steps_rows_double_as_more_sequences_decode_together_up_to_the_parallel()
+    {
+        using var backend = new CpuBackend();
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend);
+        int expected = 0;
+        EngineStatistics? statistics = null;
+        using var engine = new InferenceEngine(model, CopalTokenizer.FromDirectory(TestData.Stories260K), new EngineOptions
+        {
+            Parallel = 6,
+            // Hold the admission until every request of a round is queued, so they are admitted and decode together.
+            BeforeAdmission = () =>
+            {
+                if (!SpinWait.SpinUntil(() => statistics?.Started >= Volatile.Read(ref expected), TimeSpan.FromMinutes(1)))
+                {
+                    throw new TimeoutException("requests were not queued");
+                }
+            },
+        });
+        statistics = engine.Statistics;
+        LlamaConfig c = model.Config;
+        long oneRow = (RowFloats(c) + c.VocabSize) * sizeof(float);
+        async Task<long> Round(int requests)
+        {
+            int first = Volatile.Read(ref expected);
+            Volatile.Write(ref expected, first + requests);
+            CompletionResult[] replies = await Task.WhenAll(Enumerable.Range(first, requests).Select(i => engine.CompleteAsync(new CompletionRequest
+            {
+                PromptIds = ReplyBits.Prompt(5, seed: i),
+                MaxTokens = 3,
+                LogitBias = new Dictionary<int, float> { [2] = -100f }, // no end of sequence: every row decodes twice
+            })));
+            Assert.All(replies, r => Assert.Equal(3, r.TokenIds.Count));
+            return engine.ActivationBytes; // the idle slots hold none: the batch step's rows
+        }
+
+        Assert.Equal(2 * oneRow, await Round(2));
+        Assert.Equal(4 * oneRow, await Round(3));
+        Assert.Equal(6 * oneRow, await Round(5));
+    }
+
+    /// <summary>
     /// A 3-token prompt, then a 300-token one (chunks of 128, 128 and 44 rows) in the same slot, scored or not: the
     /// reply and the prompt's log-probabilities are a fresh engine's to the bit, the greedy tokens are
     /// <c>generate</c>'s, and the prompt's log-probabilities are those of a state of a whole chunk's rows from the start.

@@ -130,26 +130,29 @@ public class SparseMatMulTests
     }
 
     [Theory]
-    [InlineData(1, 2)]
-    [InlineData(4, 2)]
-    [InlineData(1, 3)]
-    [InlineData(13, 2)]
-    [InlineData(13, 3)]
-    public void Run_on_several_threads_equals_one_thread_bit_for_bit(int inputRows, int threads)
+    [InlineData(1, 2, 512)]
+    [InlineData(4, 2, 512)]
+    [InlineData(1, 3, 512)]
+    [InlineData(13, 2, 512)]
+    [InlineData(13, 3, 512)]
+    [InlineData(13, 3, 1000)]
+    [InlineData(25, 7, 100)]
+    public void Run_on_several_threads_equals_one_thread_bit_for_bit(int inputRows, int threads, int outputs)
     {
-        // 512 outputs of 1024 columns: enough work per row range that the worker pool really splits the call. Three
-        // threads cut the outputs at 168 and 340, inside the prefill GEMM's 32-wide register tiles, and 1024 columns
-        // are four 256-deep slabs, so a tile's sum would change order if it were cut there (a full tile adds each slab
-        // onto y, an edge tile adds a slab's own sum to it); 13 input rows fill one 12-row tile height, which 4 do not.
+        // Outputs of 1024 columns: enough work per row range that the worker pool really splits the call. Three
+        // threads cut 512 outputs at 168 and 340 if cut at multiples of 4, inside the prefill GEMM's 32-wide register
+        // tiles, and 1024 columns are four 256-deep slabs, so a tile's sum would change order if it were cut there (a
+        // full tile adds each slab onto y, an edge tile adds a slab's own sum to it); 13 input rows fill one 12-row
+        // tile height, which 4 do not. 1000 and 100 outputs end inside a tile, and 100 are fewer tiles than threads.
         var rnd = new Random(21);
-        byte[] nm = SparseTestMatrices.NM(rnd, DType.BF16, 512, 1024, 2, 4);
-        byte[] unstructured = SparseTestMatrices.Unstructured(rnd, DType.BF16, 512, 1024, 0.7);
-        foreach (var weight in new[] { new CpuSparseWeight(Make("nm", nm, DType.BF16, 512, 1024, 2, 4)), new CpuSparseWeight(Make("bm", unstructured, DType.BF16, 512, 1024)) })
+        byte[] nm = SparseTestMatrices.NM(rnd, DType.BF16, outputs, 1024, 2, 4);
+        byte[] unstructured = SparseTestMatrices.Unstructured(rnd, DType.BF16, outputs, 1024, 0.7);
+        foreach (var weight in new[] { new CpuSparseWeight(Make("nm", nm, DType.BF16, outputs, 1024, 2, 4)), new CpuSparseWeight(Make("bm", unstructured, DType.BF16, outputs, 1024)) })
         {
             using (weight)
             {
                 float[] x = SparseTestMatrices.Input(rnd, inputRows * 1024);
-                float[] one = new float[inputRows * 512], two = new float[inputRows * 512];
+                float[] one = new float[inputRows * outputs], two = new float[inputRows * outputs];
                 SparseMatMul.Run(x, weight, one, inputRows, 1);
                 SparseMatMul.Run(x, weight, two, inputRows, threads);
                 Assert.Equal(one, two);
