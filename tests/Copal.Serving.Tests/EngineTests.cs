@@ -16,11 +16,6 @@ public sealed class EngineTests : IDisposable
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
-    /// <summary>
-    /// Without the prefix cache, a slot's cache grows with a long request and is given back when the request ends:
-    /// what a server holds follows the requests in flight, not the longest one it has served. With it, the grown cache
-    /// stays for the next turn of that conversation, and nothing else is held.
-    /// </summary>
     /// <summary>A request that ends with its prefill (max_tokens 1) runs no decode step; the peak counts its cache too.</summary>
     [Fact]
     public async Task The_peak_of_the_kv_caches_counts_a_request_that_ends_with_its_prefill()
@@ -34,6 +29,11 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(engine.KvCacheBytes, engine.Statistics.PeakKvCacheBytes); // the kept cache is the one the prefill filled
     }
 
+    /// <summary>
+    /// Without the prefix cache, a slot's cache grows with a long request and is given back when the request ends:
+    /// what a server holds follows the requests in flight, not the longest one it has served. With it, the grown cache
+    /// stays for the next turn of that conversation, and nothing else is held.
+    /// </summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
