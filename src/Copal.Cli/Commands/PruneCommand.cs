@@ -359,12 +359,12 @@ internal static class PruneCommand
             throw new IOException($"--state '{state}' holds a model ({model}); a model's folder keeps the state of the run that made it: "
                 + "choose a folder of the state's own (the state is also written into --out, beside this run's model)");
         }
-        // A folder is made there after the run: a file on the way would fail it only then.
+        // The folder is made there for the lock: a file on the way is said as what it is, not as a failed write.
         if (MadeFolders.NearestExistingAbove(real) is string above && File.Exists(above))
         {
             throw new IOException($"--state '{state}': '{above}' is a file, so no folder can be made there");
         }
-        // Nor should a folder where nothing can be written (a read-only file system, no permission) fail it only then.
+        // Nor a folder where nothing can be written (a read-only file system, no permission): said as --state's.
         AtomicFile.RequireWritableFolder(state, "--state");
         // A --state that is --out or inside it lands with the output, whose rename already refuses a folder another
         // run made meanwhile; and no folder may be made inside --out before it takes its name.
