@@ -23,6 +23,9 @@ DATA = os.environ.get("COPAL_DATA", os.path.join(os.path.dirname(os.path.abspath
 RANDOM_KILLS = int(os.environ.get("RANDOM_KILLS", "12"))
 ENV = dict(os.environ, DOTNET_TieredCompilation="0")
 TEMP_RE = re.compile(r"^\..*\.(tmp|old|commit)-\d+-\d+-\d+(-[0-9a-f]{8}-[0-9a-f]{8})?-\d+$")
+# The lock a prune run holds on its --state: a killed run leaves the file (its lock ended with it), which the next run
+# on that folder takes over and deletes; a run that ended by itself leaves none.
+STATE_LOCK = ".copal-state.lock"
 random.seed(int(os.environ.get("SEED", "1")))
 os.makedirs(WORK, exist_ok=True)
 log = open(os.path.join(WORK, "fuzz.log"), "a")
@@ -148,7 +151,9 @@ class Scenario:
             problems.append(f"output is neither absent, previous nor complete: {sorted(h) if h else h}")
         if self.state:
             st = tree_hash(os.path.join(WORK, self.state))
-            st_files = {k: v for k, v in (st or {}).items() if not TEMP_RE.match(os.path.basename(k))}
+            if rc in (130, 143, 0) and st and STATE_LOCK in st:
+                problems.append(f"exit {rc} left {STATE_LOCK} in --state")
+            st_files = {k: v for k, v in (st or {}).items() if not TEMP_RE.match(os.path.basename(k)) and k != STATE_LOCK}
             if outcome == "new":
                 want = {k: h[k] for k in ("copal-state.safetensors", "copal-state.json")}
                 if st_files != want and rc in (-9, 137):
@@ -157,7 +162,7 @@ class Scenario:
                     sweep = run(["prune", "-m", "m", "-o", "o_never", "--method", "magnitude", "--sparsity", "0.5", "--state", self.state])
                     sweep.communicate()
                     st = tree_hash(os.path.join(WORK, self.state))
-                    st_files = {k: v for k, v in (st or {}).items() if not TEMP_RE.match(os.path.basename(k))}
+                    st_files = {k: v for k, v in (st or {}).items() if not TEMP_RE.match(os.path.basename(k)) and k != STATE_LOCK}
                     self.settled = getattr(self, "settled", 0) + (st_files == want)
                 if st_files != want:
                     problems.append(f"output is new but --state does not hold its state: {sorted(st_files)}"

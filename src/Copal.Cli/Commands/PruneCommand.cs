@@ -64,7 +64,9 @@ internal static class PruneCommand
                 throw new UsageException("--calib: standard input ('-') can be given once");
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
-            RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
+            // Held until the state's renames are done (the end of this body): a second run on the same --state is
+            // refused now, not minutes later with its state's files interleaved with this run's.
+            using FolderLock? stateLock = RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
             // Before the calibration text is tokenized and a COPAL parent hashed, which take minutes on a large model.
             PruneJob.RequireDenseLinears(modelDir);
             if (p.GetValue(compact))
@@ -291,9 +293,10 @@ internal static class PruneCommand
     /// <summary>
     /// Neither output may touch an input: --out replaces its folder, so it must be apart from every input;
     /// --state is written into, so it must be apart from the model folder and the --resume folder (the state a run
-    /// continues from stays as it was, beside the model it belongs to). Checked before any work starts.
+    /// continues from stays as it was, beside the model it belongs to). Checked before any work starts. Returns the
+    /// lock on a --state apart from --out (<see cref="LockStateFolder"/>), which the caller holds until the state is in place.
     /// </summary>
-    private static void RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
+    private static FolderLock? RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
     {
         PathGuard.RequireApart(outDir, "--out", modelDir, "the input folder");
         foreach (string f in CalibrationFiles(calib).Where(f => !Inputs.IsStdio(f)))
@@ -319,18 +322,29 @@ internal static class PruneCommand
             {
                 PathGuard.RequireOutsideWriting(state, "--state", written, resume, "the --resume folder");
             }
-            RequireStateFolder(state, outDir, force);
         }
-        // Said before the calibration text is read and the model loaded, not when the output is made after them (and
-        // after the checks above: an input inside the output is the first thing to say).
-        AtomicDirectory.RequireUsable("--out", outDir, force);
+        FolderLock? held = state is null ? null : RequireStateFolder(state, outDir, force);
+        try
+        {
+            // Said before the calibration text is read and the model loaded, not when the output is made after them (and
+            // after the checks above: an input inside the output is the first thing to say).
+            AtomicDirectory.RequireUsable("--out", outDir, force);
+            return held;
+        }
+        catch
+        {
+            held?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
     /// --state names a folder; one that already holds a COPAL state is replaced only with --force. One that holds a
-    /// model is refused, --force or not, unless it is --out or inside it (where the state lands with the output).
+    /// model is refused, --force or not, unless it is --out or inside it (where the state lands with the output). One
+    /// apart from --out is locked (<see cref="LockStateFolder"/>) before what it holds is looked at, so that two runs
+    /// that start together cannot both find it empty; the lock is returned.
     /// </summary>
-    private static void RequireStateFolder(string state, string outDir, bool force)
+    private static FolderLock? RequireStateFolder(string state, string outDir, bool force)
     {
         string real = RealPath.Resolve(state);
         if (File.Exists(real))
@@ -339,31 +353,65 @@ internal static class PruneCommand
         }
         // A model's folder holds the state of the run that made it (written there by that run's --out): another run's
         // state over it, by the --force given for an existing --out, would leave the model beside a state not its own.
-        if (!RealPath.IsSameOrInside(real, RealPath.Resolve(outDir)) && CopalState.ModelFileIn(real) is string model)
+        bool apart = !RealPath.IsSameOrInside(real, RealPath.Resolve(outDir));
+        if (apart && CopalState.ModelFileIn(real) is string model)
         {
             throw new IOException($"--state '{state}' holds a model ({model}); a model's folder keeps the state of the run that made it: "
                 + "choose a folder of the state's own (the state is also written into --out, beside this run's model)");
         }
-        if (!force && Directory.Exists(real) && CopalState.IsIn(real))
-        {
-            throw new IOException($"--state '{state}' already holds a COPAL state ({CopalState.ManifestFileName}); pass --force to replace it, or choose another folder");
-        }
-        // The state's files are renamed into the folder after the model is in place: a folder at one of their names
-        // would fail that rename only then, leaving the model without its state there.
-        foreach (string name in new[] { CopalState.TensorsFileName, CopalState.ManifestFileName })
-        {
-            if (Directory.Exists(Path.Combine(real, name)))
-            {
-                throw new IOException($"--state '{state}': {name} there is a folder; expected a file (the state's {CopalState.TensorsFileName} and {CopalState.ManifestFileName} are renamed into it)");
-            }
-        }
-        // A folder is made there after the run: a file on the way would fail it only then.
+        // The folder is made there for the lock: a file on the way is said as what it is, not as a failed write.
         if (MadeFolders.NearestExistingAbove(real) is string above && File.Exists(above))
         {
             throw new IOException($"--state '{state}': '{above}' is a file, so no folder can be made there");
         }
-        // Nor should a folder where nothing can be written (a read-only file system, no permission) fail it only then.
+        // Nor a folder where nothing can be written (a read-only file system, no permission): said as --state's.
         AtomicFile.RequireWritableFolder(state, "--state");
+        // A --state that is --out or inside it lands with the output, whose rename already refuses a folder another
+        // run made meanwhile; and no folder may be made inside --out before it takes its name.
+        FolderLock? held = apart ? LockStateFolder(state, real) : null;
+        try
+        {
+            if (!force && Directory.Exists(real) && CopalState.IsIn(real))
+            {
+                throw new IOException($"--state '{state}' already holds a COPAL state ({CopalState.ManifestFileName}); pass --force to replace it, or choose another folder");
+            }
+            // The state's files are renamed into the folder after the model is in place: a folder at one of their names
+            // would fail that rename only then, leaving the model without its state there.
+            foreach (string name in new[] { CopalState.TensorsFileName, CopalState.ManifestFileName })
+            {
+                if (Directory.Exists(Path.Combine(real, name)))
+                {
+                    throw new IOException($"--state '{state}': {name} there is a folder; expected a file (the state's {CopalState.TensorsFileName} and {CopalState.ManifestFileName} are renamed into it)");
+                }
+            }
+            return held;
+        }
+        catch
+        {
+            held?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Locks the --state folder (made now if missing, and removed again if the run ends without a state there) until the
+    /// run has renamed its state into it. Two runs writing one --state at once would each rename their two files in, and
+    /// the folder could end with one run's manifest beside the other's tensors, both runs exiting 0; the second is
+    /// refused instead, at once, before any work. A lock left by a killed run ended with its process.
+    /// </summary>
+    private static FolderLock LockStateFolder(string state, string real)
+    {
+        FolderLock? held;
+        try
+        {
+            held = FolderLock.TryAcquire(real, CopalState.LockFileName);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"--state '{state}': cannot write there: {AtomicDirectory.Reason(e)}", e);
+        }
+        return held ?? throw new IOException($"--state '{state}' is being written by another copal run, which holds its lock ({CopalState.LockFileName}) until its state is in place; "
+            + "run again once that run has ended, or choose another folder");
     }
 
     /// <summary>What --calib takes: an empty entry names no text (and an empty list left nothing to calibrate on).</summary>

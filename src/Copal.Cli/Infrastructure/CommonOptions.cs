@@ -268,6 +268,7 @@ internal static class Cancellation
         if (Interlocked.Increment(ref s_requests) != 1)
         {
             TemporaryNames.RemoveOwn();
+            FolderLock.ReleaseOwn();
             MadeFolders.RemoveOwn();
             return false;
         }

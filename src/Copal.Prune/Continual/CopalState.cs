@@ -54,6 +54,11 @@ public sealed partial class CopalState
     public const string TensorsFileName = "copal-state.safetensors";
     /// <summary>The state's manifest in a pruned model's folder.</summary>
     public const string ManifestFileName = "copal-state.json";
+    /// <summary>
+    /// The lock file a prune run holds in its --state folder from before its work until the state's renames are done
+    /// (<see cref="Copal.Tensors.IO.FolderLock"/>), so that a second run on that folder is refused at once.
+    /// </summary>
+    public const string LockFileName = ".copal-state.lock";
 
     private readonly Dictionary<string, LinearState> _linears = new(StringComparer.Ordinal);
     private readonly List<CopalStepRecord> _datasets = [];

@@ -1,0 +1,101 @@
+namespace Copal.Tensors.IO;
+
+/// <summary>
+/// An exclusive, advisory lock on a folder that a run writes into after minutes of work (prune's --state), so that a
+/// second run on the same folder is refused before it starts rather than having its files interleave with the first's.
+/// It is a lock file in the folder, opened with <see cref="FileShare.None"/>: on Unix .NET takes flock(LOCK_EX |
+/// LOCK_NB) on it, on Windows a share mode; either ends with the process, so a killed run never blocks the next one.
+/// The file is deleted while still locked when the lock is released (<see cref="FileOptions.DeleteOnClose"/>, which on
+/// Unix unlinks before unlocking, and .NET reopens a file unlinked or replaced under it as it locks), so a run that
+/// opened the old file just then cannot hold a lock beside a newer run's. A killed run leaves the empty file, which the
+/// next run to lock the folder takes over and deletes.
+/// </summary>
+public sealed class FolderLock : IDisposable
+{
+    private readonly FileStream _file;
+    private readonly IReadOnlyList<string> _madeFolders;
+    private int _released;
+
+    // The locks this process holds, released by ReleaseOwn when a second signal ends it at once.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<FolderLock, byte> s_held = new();
+
+    private FolderLock(FileStream file, IReadOnlyList<string> madeFolders)
+    {
+        _file = file;
+        _madeFolders = madeFolders;
+    }
+
+    /// <summary>The lock file's path.</summary>
+    public string Path => _file.Name;
+
+    /// <summary>
+    /// Locks <paramref name="folder"/> (made, with its missing parents, if needed) through its file
+    /// <paramref name="lockFileName"/>; null, with nothing made, when another process holds the lock.
+    /// </summary>
+    /// <exception cref="IOException">The folder or the lock file cannot be made (a permission, a read-only file system).</exception>
+    /// <exception cref="UnauthorizedAccessException">The lock file cannot be opened for writing.</exception>
+    public static FolderLock? TryAcquire(string folder, string lockFileName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentException.ThrowIfNullOrEmpty(lockFileName);
+        IReadOnlyList<string> made = MadeFolders.Create(folder);
+        try
+        {
+            var file = new FileStream(System.IO.Path.Combine(folder, lockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None,
+                bufferSize: 1, FileOptions.DeleteOnClose);
+            var held = new FolderLock(file, made);
+            s_held[held] = 0;
+            return held;
+        }
+        catch (IOException e) when (IsHeldElsewhere(e))
+        {
+            MadeFolders.RemoveEmpty(made);
+            return null;
+        }
+        catch
+        {
+            MadeFolders.RemoveEmpty(made);
+            throw;
+        }
+    }
+
+    // What .NET throws when the file is locked by another: EWOULDBLOCK's number as the HResult on Unix (11 on Linux,
+    // 35 on macOS and the BSDs), ERROR_SHARING_VIOLATION on Windows.
+    private static bool IsHeldElsewhere(IOException e) =>
+        e.GetType() == typeof(IOException) && e.HResult == (OperatingSystem.IsWindows() ? unchecked((int)0x80070020) : OperatingSystem.IsLinux() ? 11 : 35);
+
+    /// <summary>
+    /// Deletes the lock file and releases the lock, then removes the folders <see cref="TryAcquire"/> made where they
+    /// are empty (the run wrote nothing there). Never throws.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+        s_held.TryRemove(this, out _);
+        try
+        {
+            _file.Dispose();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Nothing was written through it; the lock ends with the handle's close regardless.
+        }
+        MadeFolders.RemoveEmpty(_madeFolders);
+    }
+
+    /// <summary>
+    /// Releases every lock this process holds: a run stopped at once (a second Ctrl-C or SIGTERM) calls it after
+    /// settling its commit records (<see cref="TemporaryNames.RemoveOwn"/>) and before removing the empty folders it
+    /// made (<see cref="MadeFolders.RemoveOwn"/>), so it leaves no lock file. Never throws.
+    /// </summary>
+    public static void ReleaseOwn()
+    {
+        foreach (FolderLock held in s_held.Keys)
+        {
+            held.Dispose();
+        }
+    }
+}
