@@ -413,7 +413,9 @@ public sealed class AtomicDirectory : IDisposable
             catch (IOException e) when (Directory.Exists(FinalPath) || System.IO.File.Exists(FinalPath))
             {
                 // Absent (or empty) when this run claimed it: another run, or a person, made it meanwhile.
-                throw new IOException($"{Name} '{_givenPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: run again, with --force to replace it", e);
+                // With --force given, the folder was absent when the run started, so nothing was there to replace then.
+                string advice = _overwrite ? "run again to replace it" : "run again, with --force to replace it";
+                throw new IOException($"{Name} '{_givenPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: {advice}", e);
             }
             _committed = true;
         }

@@ -236,19 +236,22 @@ public sealed class PathGuardTests : IDisposable
         Assert.Equal(["link", "model"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
-    [Fact]
-    public void An_output_another_run_creates_meanwhile_is_not_replaced_and_the_error_says_so()
+    // With --force already given, the advice is to run again, not to add it.
+    [Theory]
+    [InlineData(false, "nothing was replaced: run again, with --force to replace it")]
+    [InlineData(true, "nothing was replaced: run again to replace it")]
+    public void An_output_another_run_creates_meanwhile_is_not_replaced_and_the_error_says_so(bool force, string advice)
     {
         string model = Dir("model");
         string output = Path.Combine(_dir.Path, "out");
-        using (AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: false, model))
+        using (AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: force, model))
         {
             File.WriteAllText(dir.File("mine.txt"), "mine");
             // Another run claims the same absent folder and finishes first.
             Directory.CreateDirectory(output);
             File.WriteAllText(Path.Combine(output, "theirs.txt"), "theirs");
             var e = Assert.Throws<IOException>(dir.Commit);
-            Assert.Contains($"--out '{output}' was created by something else (another run?) while this run wrote it; nothing was replaced", e.Message, StringComparison.Ordinal);
+            Assert.EndsWith($"--out '{output}' was created by something else (another run?) while this run wrote it; {advice}", e.Message, StringComparison.Ordinal);
         }
         Assert.Equal(["theirs.txt"], Directory.GetFiles(output).Select(Path.GetFileName));
         Assert.Equal(["model", "out"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
