@@ -121,5 +121,28 @@ public sealed class SharedFolderTests : IDisposable
         Assert.DoesNotContain("stale", r.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A boot that a run could not read (Linux's boot id hidden from it by a sandbox or a confined /proc; every other
+    /// system) is written as 0s: it says nothing of an earlier boot. A live run of this machine whose name has one while
+    /// this run reads a real boot id (or the other way round) was taken for an earlier boot's leftover, whatever its pid,
+    /// and its output being written was deleted. Such a name is judged by its pid and start time, as before machines
+    /// were named; here the owner is this test's own process, alive while copal runs.
+    /// </summary>
+    [Fact]
+    public void A_live_run_whose_boot_could_not_be_read_keeps_its_temporaries()
+    {
+        string[] parts = TemporaryNames.Owner.Split('-');
+        parts[4] = "00000000";
+        string owner = string.Join('-', parts);
+        string writing = Directory.CreateDirectory(Path.Combine(_temp, $".out.tmp-{owner}-0")).FullName;
+        File.WriteAllText(Path.Combine(writing, "model.safetensors"), "being written");
+
+        CopalProcess.Result r = Synth("mine");
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("being written", File.ReadAllText(Path.Combine(writing, "model.safetensors")));
+        Assert.DoesNotContain("stale", r.Stderr, StringComparison.Ordinal);
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }

@@ -35,7 +35,10 @@ public static partial class TemporaryNames
         {
             return Origin.Elsewhere;
         }
-        if (parts.Groups["boot"].Value != s_boot.Value)
+        // A boot of 0s was not read (BootTag) and says nothing of when its name was made: only two boots both read and
+        // different say an earlier one. Otherwise a live run whose boot id a sandbox hid from it (or from this run) was
+        // taken for a leftover, whatever its pid, and its temporaries deleted under it.
+        if (parts.Groups["boot"].Value != s_boot.Value && parts.Groups["boot"].Value != UnknownBoot && s_boot.Value != UnknownBoot)
         {
             return Origin.EarlierBoot;
         }
@@ -70,8 +73,9 @@ public static partial class TemporaryNames
 
     /// <summary>
     /// The first 8 hex digits of Linux's boot id (random at every start, the same in every container of the machine):
-    /// a name of another boot was made before this machine last started. Elsewhere, and where it cannot be read, 0s:
-    /// a process's start time there is a date, which a pid reused after a restart does not repeat.
+    /// a name of another boot was made before this machine last started. Elsewhere, and where it cannot be read, 0s,
+    /// which say nothing of a boot (a name with them, or any name while this run has them, is judged by its pid and start
+    /// time: elsewhere a date, which a pid reused after a restart does not repeat).
     /// </summary>
     private static string BootTag()
     {
@@ -89,6 +93,9 @@ public static partial class TemporaryNames
             {
             }
         }
-        return "00000000";
+        return UnknownBoot;
     }
+
+    /// <summary>The boot part of a name whose run could not read its boot (<see cref="BootTag"/>).</summary>
+    private const string UnknownBoot = "00000000";
 }
