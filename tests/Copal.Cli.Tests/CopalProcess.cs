@@ -87,15 +87,26 @@ internal static class CopalProcess
                 return stderr.ToString();
             }
         }
-        if (holdInput)
+        try
         {
-            whileRunning?.Invoke(p, StderrSoFar);
-            CloseInput(p, stdin);
+            if (holdInput)
+            {
+                whileRunning?.Invoke(p, StderrSoFar);
+                CloseInput(p, stdin);
+            }
+            else
+            {
+                CloseInput(p, stdin);
+                whileRunning?.Invoke(p, StderrSoFar);
+            }
         }
-        else
+        catch
         {
-            CloseInput(p, stdin);
-            whileRunning?.Invoke(p, StderrSoFar);
+            // A failed assertion in the action: the child (stopped by a SIGSTOP, or waiting on input) would otherwise
+            // outlive the test, holding its files and locks; SIGKILL ends a stopped process too.
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            throw;
         }
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {
