@@ -164,6 +164,27 @@ public sealed class ConcurrentStateTests : IDisposable
         AssertStateOf(outA, state);
     }
 
+    /// <summary>
+    /// A lock file that a killed run of another user left (created 0644 under the usual umask, so not writable by this
+    /// one) is taken over as this user's own would be: flock needs no write access. It was refused as "cannot write
+    /// there: permission denied", though the folder is writable, until someone deleted the file.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_lock_file_a_killed_run_left_that_this_user_may_not_write_is_taken_over_and_removed()
+    {
+        string state = Directory.CreateDirectory(Path.Combine(_temp, "st")).FullName;
+        string lockFile = Path.Combine(state, ".copal-state.lock");
+        File.WriteAllBytes(lockFile, []);
+        File.SetUnixFileMode(lockFile, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        string outA = Path.Combine(_temp, "outA");
+
+        CopalProcess.Result a = CopalProcess.RunBoundByPermissions(StepArgs(outA, state, seed: 1));
+
+        Assert.True(a.ExitCode == 0, a.Stderr);
+        AssertStateOf(outA, state);
+    }
+
     /// <summary>A run refused before its work removes the --state folder it made to hold its lock.</summary>
     [Fact]
     public void A_run_refused_after_locking_a_new_state_folder_leaves_no_folder()

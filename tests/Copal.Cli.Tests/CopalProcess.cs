@@ -87,15 +87,33 @@ internal static class CopalProcess
                 return stderr.ToString();
             }
         }
-        if (holdInput)
+        try
         {
-            whileRunning?.Invoke(p, StderrSoFar);
-            CloseInput(p, stdin);
+            if (holdInput)
+            {
+                whileRunning?.Invoke(p, StderrSoFar);
+                CloseInput(p, stdin);
+            }
+            else
+            {
+                CloseInput(p, stdin);
+                whileRunning?.Invoke(p, StderrSoFar);
+            }
         }
-        else
+        catch
         {
-            CloseInput(p, stdin);
-            whileRunning?.Invoke(p, StderrSoFar);
+            // A failed assertion in the action: the child (stopped by a SIGSTOP, or waiting on input) would otherwise
+            // outlive the test, holding its files and locks; SIGKILL ends a stopped process too.
+            try
+            {
+                p.Kill(entireProcessTree: true);
+                p.WaitForExit();
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Gone already: the action's own failure is what the test reports.
+            }
+            throw;
         }
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {

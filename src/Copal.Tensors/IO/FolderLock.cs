@@ -33,7 +33,7 @@ public sealed class FolderLock : IDisposable
     /// <paramref name="lockFileName"/>; null, with nothing made, when another process holds the lock.
     /// </summary>
     /// <exception cref="IOException">The folder or the lock file cannot be made (a permission, a read-only file system).</exception>
-    /// <exception cref="UnauthorizedAccessException">The lock file cannot be opened for writing.</exception>
+    /// <exception cref="UnauthorizedAccessException">The lock file cannot be opened (the folder cannot be written, or the file read).</exception>
     public static FolderLock? TryAcquire(string folder, string lockFileName)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
@@ -41,7 +41,9 @@ public sealed class FolderLock : IDisposable
         IReadOnlyList<string> made = MadeFolders.Create(folder);
         try
         {
-            var file = new FileStream(System.IO.Path.Combine(folder, lockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None,
+            // Opened for reading: flock needs no write access, so a file a killed run of another user left (0644) is
+            // taken over too, where opening it for writing was refused as if the folder could not be written.
+            var file = new FileStream(System.IO.Path.Combine(folder, lockFileName), FileMode.OpenOrCreate, FileAccess.Read, FileShare.None,
                 bufferSize: 1, FileOptions.DeleteOnClose);
             var held = new FolderLock(file, made);
             s_held[held] = 0;
