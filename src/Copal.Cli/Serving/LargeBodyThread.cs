@@ -22,30 +22,59 @@ internal static class LargeBodyThread
     /// <summary>
     /// <paramref name="work"/>'s result, computed on a new thread, or its exception; the task completes once that
     /// thread has ended, so a collection after it finds the thread's pool slots gone (completed from the thread
-    /// itself, the collection that followed raced the thread's end and kept the last body's 480 MB).
+    /// itself, the collection that followed raced the thread's end and kept the last body's 480 MB). Not an async
+    /// method: its state machine would hold <paramref name="work"/>, and through it the body, until the task's
+    /// continuations had run, on another thread than the one that then looks for the body's memory.
     /// </summary>
-    public static async Task<T> RunAsync<T>(Func<T> work)
+    public static Task<T> RunAsync<T>(Func<T> work)
     {
-        T result = default!;
-        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                result = work();
-            }
-            catch (Exception e)
-            {
-                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
-            }
-        })
+        var run = new Run<T>(work);
+        var thread = new Thread(run.Execute)
         {
             IsBackground = true,
             Name = "copal large body",
         };
         thread.Start();
-        await Task.Factory.StartNew(thread.Join, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
-        failure?.Throw();
-        return result;
+        return Task.Factory.StartNew(() =>
+        {
+            thread.Join();
+            return run.Take();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// One work's delegate and outcome, each let go of once used: an ended thread's object keeps its start delegate
+    /// until the runtime cleans the thread up, at a collection of its own choosing, and through it the body the work
+    /// read (a busy machine saw a request's 1.2 MB body outlive its read in one run of four).
+    /// </summary>
+    private sealed class Run<T>(Func<T> work)
+    {
+        private Func<T>? _work = work;
+        private T _result = default!;
+        private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _failure;
+
+        public void Execute()
+        {
+            Func<T> work = _work!;
+            _work = null;
+            try
+            {
+                _result = work();
+            }
+            catch (Exception e)
+            {
+                _failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            }
+        }
+
+        public T Take()
+        {
+            T result = _result;
+            _result = default!;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = _failure;
+            _failure = null;
+            failure?.Throw();
+            return result;
+        }
     }
 }

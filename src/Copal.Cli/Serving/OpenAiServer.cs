@@ -308,11 +308,12 @@ internal sealed class OpenAiServer : IAsyncDisposable
     /// <paramref name="handle"/>'s result for the body parsed and checked as
     /// <see cref="OpenAiRequests.ParseBody(ReadOnlyMemory{byte})"/> checks it; a large body's on a thread of its own
     /// (<see cref="LargeBodyThread"/>). Only that result outlives this: the parsed body is the handler's to read, and
-    /// then garbage.
+    /// then garbage. Not an async method, for the reason <see cref="LargeBodyThread.RunAsync"/> is not: a small body's
+    /// failure is thrown here, where its caller awaits.
     /// </summary>
-    internal static async Task<T> HandleAsync<T>(RequestBody body, Func<JsonElement, T> handle) => body.Length >= LargeBodyThread.Bytes
-        ? await LargeBodyThread.RunAsync(() => handle(OpenAiRequests.ParseBody(body.Bytes))).ConfigureAwait(false)
-        : handle(OpenAiRequests.ParseBody(body.Bytes));
+    internal static Task<T> HandleAsync<T>(RequestBody body, Func<JsonElement, T> handle) => body.Length >= LargeBodyThread.Bytes
+        ? LargeBodyThread.RunAsync(() => handle(OpenAiRequests.ParseBody(body.Bytes)))
+        : Task.FromResult(handle(OpenAiRequests.ParseBody(body.Bytes)));
 
     /// <summary>
     /// Once the server handles no body after a large one: a full collection, which gives the host back what those
