@@ -384,10 +384,10 @@ internal sealed partial class Interpreter
         };
         Value caseSensitive = args.Count > 0 ? args[0] : kw.GetValueOrDefault("case_sensitive", BooleanValue.False);
         Value attribute = args.Count > 1 ? args[1] : kw.GetValueOrDefault("attribute", NullValue.Instance);
-        if (args.Count > 2 || kw.Keys.Any(k => k is not ("case_sensitive" or "attribute")) || caseSensitive is not BooleanValue cs
-            || attribute is not (StringValue or IntegerValue or NullValue))
+        // case_sensitive is taken by its truth, as Python's `if not case_sensitive`.
+        if (args.Count > 2 || kw.Keys.Any(k => k is not ("case_sensitive" or "attribute")) || attribute is not (StringValue or IntegerValue or NullValue))
         {
-            throw Error(node, "unique takes case_sensitive (a boolean) and attribute (a string or integer)");
+            throw Error(node, "unique takes case_sensitive and attribute (a string or integer)");
         }
         string? path = attribute switch
         {
@@ -395,6 +395,6 @@ internal sealed partial class Interpreter
             IntegerValue i => JsText.Number(i.Value),
             _ => null,
         };
-        return new ArrayValue(Builtins.Unique(items, cs.Value, path, Where(node)));
+        return new ArrayValue(Builtins.Unique(items, caseSensitive.IsTrue, path, Where(node)));
     }
 }

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Copal.Model.ChatTemplates;
 
 /// <summary>
@@ -36,10 +34,11 @@ internal sealed partial class Interpreter
         "iterable" => (v, _) => v is ArrayValue or ObjectValue or StringValue or UndefinedValue,
         "mapping" => (v, _) => v is ObjectValue,
         "sequence" => (v, _) => v is ArrayValue or ObjectValue or StringValue or UndefinedValue,
-        // Python's str.islower()/isupper(): no character of the other case and at least one cased character ('123'
-        // is neither; the reference's comparison with the lowered text called it both).
-        "lower" => (v, _) => v is StringValue s && s.Value == JsCase.Lower(s.Value) && s.Value.EnumerateRunes().Any(Rune.IsLower),
-        "upper" => (v, _) => v is StringValue s && s.Value == JsCase.Upper(s.Value) && s.Value.EnumerateRunes().Any(Rune.IsUpper),
+        // Jinja2's str(value).islower()/isupper(): a list or mapping by its text, a function or namespace, which Python
+        // writes as an object's text, as neither ('123' is neither; the reference's comparison with the lowered text
+        // called it both).
+        "lower" => (v, _) => v is not (FunctionValue or NamespaceValue) && PyCase.IsLower(PyText.Str(v, Where(node))),
+        "upper" => (v, _) => v is not (FunctionValue or NamespaceValue) && PyCase.IsUpper(PyText.Str(v, Where(node))),
         "defined" => (v, _) => v is not UndefinedValue,
         "undefined" => (v, _) => v is UndefinedValue,
         "equalto" or "eq" => (v, arg) => arg is not null ? Values.PyEquals(v, arg, Where(node))
