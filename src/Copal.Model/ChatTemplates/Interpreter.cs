@@ -202,7 +202,7 @@ internal sealed partial class Interpreter
                 return ApplyFilter(Evaluate(f.Operand, scope), f, scope);
             case TestNode t:
             {
-                bool result = ApplyTest(Evaluate(t.Operand, scope), t);
+                bool result = ApplyTest(t, scope);
                 return BooleanValue.Of(t.Negate ? !result : result);
             }
             case SelectNode s:

@@ -499,14 +499,34 @@ internal sealed class Parser
                 _current++;
             }
             Token test = Expect(TokenKind.Identifier, "the name of a test after 'is'");
+            Node? argument = null;
             if (Is(TokenKind.OpenParen))
             {
-                throw Error(test.Position, $"test '{test.Value}' with arguments is not supported");
+                List<Node> args = ParseArguments(parameters: false);
+                if (args.Count > 1 || args.Any(a => a is KeywordArgumentNode))
+                {
+                    throw Error(test.Position, $"test '{test.Value}' takes one argument");
+                }
+                argument = args.Count == 1 ? args[0] : null;
             }
-            operand = new TestNode(operand, negate, test.Value, position);
+            else if (StartsTestArgument())
+            {
+                // Jinja2's `x is divisibleby 3`: one primary expression, with its members and calls, is the argument.
+                argument = ParseCallMember();
+            }
+            operand = new TestNode(operand, negate, test.Value, position, argument);
         }
         return operand;
     }
+
+    // What Jinja2 reads as a test's argument without parentheses: a name (but else, or, and), a string, a number, a
+    // list or a mapping; `x is defined if c` is so an error there too.
+    private bool StartsTestArgument() => _current < _tokens.Count && Peek() switch
+    {
+        { Kind: TokenKind.Identifier, Value: "else" or "or" or "and" or "is" } => false,
+        { Kind: TokenKind.Identifier or TokenKind.StringLiteral or TokenKind.NumericLiteral or TokenKind.OpenSquareBracket or TokenKind.OpenCurlyBracket } => true,
+        _ => false,
+    };
 
     private Node ParseFilter() => ParseFilters(ParseSign(), named: false);
 
