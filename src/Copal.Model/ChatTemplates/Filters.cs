@@ -37,6 +37,21 @@ internal sealed partial class Interpreter
             {
                 return SumFilter(operand, [], new OrderedDictionary<string, Value>(StringComparer.Ordinal), node);
             }
+            if (name == "trim")
+            {
+                return Trimmed(operand, NullValue.Instance, node);
+            }
+            if (name is "list" or "reverse" && operand is StringValue or ObjectValue or UndefinedValue)
+            {
+                // What Python iterates; Jinja2's reverse of a string is the string reversed (by code point).
+                List<Value> items = Iterated(operand, node);
+                if (name == "list")
+                {
+                    return new ArrayValue(items);
+                }
+                items.Reverse();
+                return operand is StringValue ? new StringValue(string.Concat(items.Select(c => ((StringValue)c).Value))) : new ArrayValue(items);
+            }
             switch (operand)
             {
                 case ArrayValue arr:
@@ -61,7 +76,6 @@ internal sealed partial class Interpreter
                         "length" => new IntegerValue(str.Value.Length),
                         "upper" or "lower" or "title" or "capitalize" => Builtins.StringMethod(str, name) is FunctionValue f
                             ? f.Invoke([], scope, Where(node)) : throw Unsupported(),
-                        "trim" => new StringValue(JsText.Trim(str.Value)),
                         "indent" => new StringValue(Builtins.Indent(str.Value, 4, first: false, blank: false)),
                         "join" or "string" => str,
                         _ => throw Unsupported(),
@@ -167,6 +181,13 @@ internal sealed partial class Interpreter
             {
                 (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
                 return SumFilter(operand, args, kw, node);
+            }
+            case "trim":
+            {
+                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                return args.Count + kw.Count == 1 && (args.Count == 1 || kw.ContainsKey("chars"))
+                    ? Trimmed(operand, args.Count == 1 ? args[0] : kw["chars"], node)
+                    : throw Error(node, "trim takes the characters to remove (a string or none)");
             }
             case "default":
             {
@@ -398,6 +419,39 @@ internal sealed partial class Interpreter
             _ => null,
         };
         return new ArrayValue(Builtins.Unique(items, caseSensitive.IsTrue, path, Where(node)));
+    }
+
+    /// <summary>
+    /// Jinja2's <c>trim(chars=None)</c>: <c>str(value).strip(chars)</c> of a string, undefined (nothing) or a number or
+    /// boolean (its Python text); without characters the whitespace the reference removes (JavaScript's, as
+    /// <c>strip()</c> here), with them any of those characters (code points) at either end. None, a list and a mapping
+    /// stay refused, as the reference refuses them (Python writes None and the list's text): a template that trims a
+    /// tool call's none content fails, so the formatter gives it empty text, as vLLM's prompts have it.
+    /// </summary>
+    private StringValue Trimmed(Value operand, Value chars, FilterNode node)
+    {
+        string text = operand is StringValue or UndefinedValue or IntegerValue or FloatValue or BooleanValue ? PyText.Str(operand, Where(node))
+            : throw Error(node, $"filter 'trim{(node.Arguments is null ? "" : "(...)")}' is not supported on {operand.AKind}");
+        if (chars is NullValue)
+        {
+            return new StringValue(JsText.Trim(text));
+        }
+        if (chars is not StringValue set)
+        {
+            throw Error(node, $"trim takes the characters to remove (a string or none), got {chars.AKind}");
+        }
+        var remove = new HashSet<string>(Builtins.CodePoints(set.Value), StringComparer.Ordinal);
+        List<string> characters = Builtins.CodePoints(text);
+        int start = 0, end = characters.Count;
+        while (start < end && remove.Contains(characters[start]))
+        {
+            start++;
+        }
+        while (end > start && remove.Contains(characters[end - 1]))
+        {
+            end--;
+        }
+        return new StringValue(string.Concat(characters.Skip(start).Take(end - start)));
     }
 
     // What Python iterates: a list's items, a string's characters, a mapping's keys, nothing for undefined.

@@ -731,7 +731,8 @@ internal sealed partial class Interpreter
             }
             return Values.Number(r, left is FloatValue || right is FloatValue || b < 0, where);
         }
-        if (Values.IsNumber(left) && Values.IsNumber(right))
+        // Python's bool is an int: true + 1 is 2 and true <= 1 is true (the reference refused booleans here).
+        if (leftNumeric && rightNumeric)
         {
             double a = Values.ToDouble(left), b = Values.ToDouble(right);
             bool isFloat = left is FloatValue || right is FloatValue;

@@ -509,6 +509,11 @@ internal sealed class Parser
                 }
                 argument = args.Count == 1 ? args[0] : null;
             }
+            else if (IsIdentifier("is"))
+            {
+                // Jinja2 reads a name after a test's as its argument, and refuses `is` there.
+                throw Error(Peek().Position, "tests cannot be chained with 'is' (x is a is b)");
+            }
             else if (StartsTestArgument())
             {
                 // Jinja2's `x is divisibleby 3`: one primary expression, with its members and calls, is the argument.
@@ -523,7 +528,7 @@ internal sealed class Parser
     // list or a mapping; `x is defined if c` is so an error there too.
     private bool StartsTestArgument() => _current < _tokens.Count && Peek() switch
     {
-        { Kind: TokenKind.Identifier, Value: "else" or "or" or "and" or "is" } => false,
+        { Kind: TokenKind.Identifier, Value: "else" or "or" or "and" } => false,
         { Kind: TokenKind.Identifier or TokenKind.StringLiteral or TokenKind.NumericLiteral or TokenKind.OpenSquareBracket or TokenKind.OpenCurlyBracket } => true,
         _ => false,
     };

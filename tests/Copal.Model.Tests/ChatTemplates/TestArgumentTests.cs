@@ -42,6 +42,8 @@ public sealed class TestArgumentTests
     [InlineData("{{ 1 is eq(1, 2) }}", "test 'eq' takes one argument")]
     [InlineData("{{ 1 is odd(2) }}", "test 'odd' takes no argument")]
     [InlineData("{{ 1 is defined if true else 2 }}", "expected }}")]
+    // Python: TemplateSyntaxError, You cannot chain multiple tests with is (after a test with an argument it can).
+    [InlineData("{{ {} is not sequence is eq 'user' }}", "tests cannot be chained with 'is'")]
     public void What_python_refuses_is_refused(string template, string message)
     {
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));

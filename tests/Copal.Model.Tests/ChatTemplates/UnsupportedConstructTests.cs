@@ -51,7 +51,7 @@ public class UnsupportedConstructTests
     [InlineData("{{ [none, 1] | sort }}", "cannot sort a none against an integer", "line 1, column 16")]
     // Kinds that begin with a vowel take "an" (before: "got a undefined", "on a integer").
     [InlineData("{{ x is odd }}", "test 'odd' needs an integer, got an undefined", "line 1, column 6")]
-    [InlineData("{{ 1 | trim }}", "filter 'trim' is not supported on an integer", "line 1, column 8")]
+    [InlineData("{{ {} | trim }}", "filter 'trim' is not supported on a mapping", "line 1, column 9")]
     [InlineData("{% for c in 1 %}{% endfor %}", "'for' cannot iterate over an integer", "line 1, column 4")]
     [InlineData("{{ [[1], [2]] | sort }}", "cannot sort a list against a list", "line 1, column 17")]
     [InlineData("{{ [{'a': 'x'}, {'a': 2}] | sort(attribute='a') }}", "cannot sort a string against an integer", "line 1, column 29")]
