@@ -718,8 +718,8 @@ internal sealed class Parser
         {
             case TokenKind.NumericLiteral:
             {
-                double v = double.Parse(t.Value, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
-                if (t.Value.Contains('.', StringComparison.Ordinal))
+                double v = double.Parse(t.Value, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture);
+                if (t.Value.AsSpan().IndexOfAny(".eE") >= 0)
                 {
                     return new FloatLiteralNode(v, t.Position);
                 }
