@@ -65,7 +65,8 @@ internal sealed record UnaryNode(string Operator, Node Operand, int Position) : 
 // Arguments: null for <c>x | f</c>, a list for <c>x | f(...)</c>.
 internal sealed record FilterNode(Node Operand, string Name, IReadOnlyList<Node>? Arguments, int Position) : Node(Position);
 
-internal sealed record TestNode(Node Operand, bool Negate, string Name, int Position) : Node(Position);
+// Argument: the one argument of <c>x is name arg</c> or <c>x is name(arg)</c>; null for <c>x is name</c>.
+internal sealed record TestNode(Node Operand, bool Negate, string Name, int Position, Node? Argument = null) : Node(Position);
 
 /// <summary><c>a if c</c> without else: a when c is true, else undefined.</summary>
 internal sealed record SelectNode(Node Value, Node Test, int Position) : Node(Position);

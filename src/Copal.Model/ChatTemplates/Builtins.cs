@@ -296,7 +296,7 @@ internal static class Builtins
         return list;
     }
 
-    /// <summary>Dotted attribute path (<c>"a.b"</c>, <c>"items.0"</c>) into mappings and lists; undefined where missing.</summary>
+    /// <summary>Dotted attribute path (<c>"a.b"</c>, <c>"items.0"</c>) into mappings, lists and strings; undefined where missing.</summary>
     public static Value AttributePath(Value item, string path)
     {
         Value v = item;
@@ -310,20 +310,35 @@ internal static class Builtins
                 case NamespaceValue ns:
                     v = ns.Map.GetValueOrDefault(part, UndefinedValue.Instance);
                     break;
-                case ArrayValue a:
-                    double? index = JsText.ParseInt(part);
-                    if (index is double d && d >= 0 && d < a.Items.Count)
+                // Jinja2 reads a part that is all digits as an index (a list's item, a string's character, a code
+                // point), any other as a name, which neither has ('1a' and ' 1' too, which JavaScript's parseInt read as 1).
+                case ArrayValue a when Index(part) is int at:
+                    if (at < a.Items.Count)
                     {
-                        v = a.Items[(int)d];
+                        v = a.Items[at];
                         break;
                     }
                     return UndefinedValue.Instance;
+                case StringValue s when Index(part) is int at:
+                {
+                    List<string> characters = CodePoints(s.Value);
+                    if (at < characters.Count)
+                    {
+                        v = new StringValue(characters[at]);
+                        break;
+                    }
+                    return UndefinedValue.Instance;
+                }
                 default:
                     return UndefinedValue.Instance;
             }
         }
         return v;
     }
+
+    private static int? Index(string part) => part.Length > 0 && part.All(char.IsAsciiDigit)
+        ? (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int at) ? at : int.MaxValue)
+        : null;
 
     /// <summary>A stable sort with the reference's comparison: numbers (and booleans) together, strings (case-folded unless asked), none with none.</summary>
     public static List<Value> StableSort(List<Value> items, Func<Value, Value> key, bool caseSensitive, bool reverse, Func<string> where)

@@ -33,6 +33,25 @@ internal sealed partial class Interpreter
             {
                 return UniqueFilter(operand, [], new OrderedDictionary<string, Value>(StringComparer.Ordinal), node);
             }
+            if (name == "sum")
+            {
+                return SumFilter(operand, [], new OrderedDictionary<string, Value>(StringComparer.Ordinal), node);
+            }
+            if (name == "trim")
+            {
+                return Trimmed(operand, NullValue.Instance, node);
+            }
+            if (name is "list" or "reverse" && operand is StringValue or ObjectValue or UndefinedValue)
+            {
+                // What Python iterates; Jinja2's reverse of a string is the string reversed (by code point).
+                List<Value> items = Iterated(operand, node);
+                if (name == "list")
+                {
+                    return new ArrayValue(items);
+                }
+                items.Reverse();
+                return operand is StringValue ? new StringValue(string.Concat(items.Select(c => ((StringValue)c).Value))) : new ArrayValue(items);
+            }
             switch (operand)
             {
                 case ArrayValue arr:
@@ -57,7 +76,6 @@ internal sealed partial class Interpreter
                         "length" => new IntegerValue(str.Value.Length),
                         "upper" or "lower" or "title" or "capitalize" => Builtins.StringMethod(str, name) is FunctionValue f
                             ? f.Invoke([], scope, Where(node)) : throw Unsupported(),
-                        "trim" => new StringValue(JsText.Trim(str.Value)),
                         "indent" => new StringValue(Builtins.Indent(str.Value, 4, first: false, blank: false)),
                         "join" or "string" => str,
                         _ => throw Unsupported(),
@@ -158,6 +176,18 @@ internal sealed partial class Interpreter
             {
                 (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
                 return UniqueFilter(operand, args, kw, node);
+            }
+            case "sum":
+            {
+                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                return SumFilter(operand, args, kw, node);
+            }
+            case "trim":
+            {
+                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
+                return args.Count + kw.Count == 1 && (args.Count == 1 || kw.ContainsKey("chars"))
+                    ? Trimmed(operand, args.Count == 1 ? args[0] : kw["chars"], node)
+                    : throw Error(node, "trim takes the characters to remove (a string or none)");
             }
             case "default":
             {
@@ -374,20 +404,13 @@ internal sealed partial class Interpreter
     /// </summary>
     private ArrayValue UniqueFilter(Value operand, List<Value> args, OrderedDictionary<string, Value> kw, FilterNode node)
     {
-        List<Value> items = operand switch
-        {
-            ArrayValue a => a.Items,
-            StringValue s => Builtins.CodePoints(s.Value).Select(c => (Value)new StringValue(c)).ToList(),
-            ObjectValue o => o.Map.Keys.Select(k => (Value)new StringValue(k)).ToList(),
-            UndefinedValue => [],
-            _ => throw Error(node, $"filter 'unique' is not supported on {operand.AKind}"),
-        };
+        List<Value> items = Iterated(operand, node);
         Value caseSensitive = args.Count > 0 ? args[0] : kw.GetValueOrDefault("case_sensitive", BooleanValue.False);
         Value attribute = args.Count > 1 ? args[1] : kw.GetValueOrDefault("attribute", NullValue.Instance);
-        if (args.Count > 2 || kw.Keys.Any(k => k is not ("case_sensitive" or "attribute")) || caseSensitive is not BooleanValue cs
-            || attribute is not (StringValue or IntegerValue or NullValue))
+        // case_sensitive is taken by its truth, as Python's `if not case_sensitive`.
+        if (args.Count > 2 || kw.Keys.Any(k => k is not ("case_sensitive" or "attribute")) || attribute is not (StringValue or IntegerValue or NullValue))
         {
-            throw Error(node, "unique takes case_sensitive (a boolean) and attribute (a string or integer)");
+            throw Error(node, "unique takes case_sensitive and attribute (a string or integer)");
         }
         string? path = attribute switch
         {
@@ -395,6 +418,119 @@ internal sealed partial class Interpreter
             IntegerValue i => JsText.Number(i.Value),
             _ => null,
         };
-        return new ArrayValue(Builtins.Unique(items, cs.Value, path, Where(node)));
+        return new ArrayValue(Builtins.Unique(items, caseSensitive.IsTrue, path, Where(node)));
+    }
+
+    /// <summary>
+    /// Jinja2's <c>trim(chars=None)</c>: <c>str(value).strip(chars)</c> of a string, undefined (nothing) or a number or
+    /// boolean (its Python text); without characters the whitespace the reference removes (JavaScript's, as
+    /// <c>strip()</c> here), with them any of those characters (code points) at either end. None, a list and a mapping
+    /// stay refused, as the reference refuses them (Python writes None and the list's text): a template that trims a
+    /// tool call's none content fails, so the formatter gives it empty text, as vLLM's prompts have it.
+    /// </summary>
+    private StringValue Trimmed(Value operand, Value chars, FilterNode node)
+    {
+        string text = operand is StringValue or UndefinedValue or IntegerValue or FloatValue or BooleanValue ? PyText.Str(operand, Where(node))
+            : throw Error(node, $"filter 'trim{(node.Arguments is null ? "" : "(...)")}' is not supported on {operand.AKind}");
+        if (chars is NullValue)
+        {
+            return new StringValue(JsText.Trim(text));
+        }
+        if (chars is not StringValue set)
+        {
+            throw Error(node, $"trim takes the characters to remove (a string or none), got {chars.AKind}");
+        }
+        var remove = new HashSet<string>(Builtins.CodePoints(set.Value), StringComparer.Ordinal);
+        List<string> characters = Builtins.CodePoints(text);
+        int start = 0, end = characters.Count;
+        while (start < end && remove.Contains(characters[start]))
+        {
+            start++;
+        }
+        while (end > start && remove.Contains(characters[end - 1]))
+        {
+            end--;
+        }
+        return new StringValue(string.Concat(characters.Skip(start).Take(end - start)));
+    }
+
+    // What Python iterates: a list's items, a string's characters, a mapping's keys, nothing for undefined.
+    private List<Value> Iterated(Value operand, FilterNode node) => operand switch
+    {
+        ArrayValue a => a.Items,
+        StringValue s => Builtins.CodePoints(s.Value).Select(c => (Value)new StringValue(c)).ToList(),
+        ObjectValue o => o.Map.Keys.Select(k => (Value)new StringValue(k)).ToList(),
+        UndefinedValue => [],
+        _ => throw Error(node, $"filter '{node.Name}' is not supported on {operand.AKind}"),
+    };
+
+    /// <summary>
+    /// Jinja2's <c>sum(attribute=None, start=0)</c>: Python's <c>sum()</c> of what the operand iterates (each item's
+    /// attribute, if given) from start. Numbers and booleans add as Python's: integers exactly, and from the first float
+    /// on, left to right as doubles (Python 3.11's sum; 3.12 compensates a float sum's rounding); a list or tuple start
+    /// concatenates lists or tuples. What Python refuses is refused: a string (sum cannot add text), none, an undefined
+    /// attribute, an integer result past ±(2^53 - 1).
+    /// </summary>
+    private Value SumFilter(Value operand, List<Value> args, OrderedDictionary<string, Value> kw, FilterNode node)
+    {
+        Value attribute = args.Count > 0 ? args[0] : kw.GetValueOrDefault("attribute", NullValue.Instance);
+        Value start = args.Count > 1 ? args[1] : kw.GetValueOrDefault("start", new IntegerValue(0));
+        if (args.Count > 2 || kw.Keys.Any(k => k is not ("attribute" or "start")) || attribute is not (StringValue or IntegerValue or NullValue))
+        {
+            throw Error(node, "sum takes attribute (a string or integer) and start");
+        }
+        if (start is StringValue)
+        {
+            throw Error(node, "sum of a string: Python's sum() cannot add text (join it)");
+        }
+        List<Value> items = Iterated(operand, node);
+        if (attribute is not NullValue)
+        {
+            string path = attribute is StringValue a ? a.Value : JsText.Number(((IntegerValue)attribute).Value);
+            items = items.Select(item => Builtins.AttributePath(item, path)).ToList();
+        }
+        if (items.Count == 0)
+        {
+            return start;
+        }
+        ChatTemplateException Cannot(Value v, string to) => Error(node, $"sum of {v.AKind}: Python cannot add it to {to}");
+        if (start is ArrayValue seq)
+        {
+            var joined = new List<Value>(seq.Items);
+            foreach (Value item in items)
+            {
+                joined.AddRange(item is ArrayValue part && part.IsTuple == seq.IsTuple ? part.Items : throw Cannot(item, seq.IsTuple ? "a tuple" : "a list"));
+            }
+            return new ArrayValue(joined, seq.IsTuple);
+        }
+        if (start is not (IntegerValue or FloatValue or BooleanValue))
+        {
+            throw Cannot(items[0], start.AKind);
+        }
+        Int128 exact = start is FloatValue ? 0 : (long)Values.ToDouble(start);
+        double? inexact = start is FloatValue f ? f.Value : null;
+        foreach (Value item in items)
+        {
+            switch (item)
+            {
+                case FloatValue x:
+                    inexact = (inexact ?? (double)exact) + x.Value;
+                    break;
+                case IntegerValue or BooleanValue when inexact is double d:
+                    inexact = d + Values.ToDouble(item);
+                    break;
+                case IntegerValue or BooleanValue:
+                    exact += (long)Values.ToDouble(item);
+                    break;
+                default:
+                    throw Cannot(item, "a number");
+            }
+        }
+        if (inexact is double sum)
+        {
+            return new FloatValue(sum);
+        }
+        return exact <= (Int128)Values.MaxSafeInteger && exact >= -(Int128)Values.MaxSafeInteger ? new IntegerValue((long)exact)
+            : throw Error(node, $"sum is {exact}, beyond ±(2^53 - 1), the integers the renderer holds exactly");
     }
 }

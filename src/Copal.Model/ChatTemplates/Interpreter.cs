@@ -202,7 +202,7 @@ internal sealed partial class Interpreter
                 return ApplyFilter(Evaluate(f.Operand, scope), f, scope);
             case TestNode t:
             {
-                bool result = ApplyTest(Evaluate(t.Operand, scope), t);
+                bool result = ApplyTest(t, scope);
                 return BooleanValue.Of(t.Negate ? !result : result);
             }
             case SelectNode s:
@@ -731,7 +731,10 @@ internal sealed partial class Interpreter
             }
             return Values.Number(r, left is FloatValue || right is FloatValue || b < 0, where);
         }
-        if (Values.IsNumber(left) && Values.IsNumber(right))
+        // Python's bool is an int: true + 1 is 2 (the reference refused booleans here). A boolean compared with <, >, <=
+        // or >= stays refused: a template meets one in a chained comparison (1 < x <= 3), which Python chains and this
+        // renderer, as the reference, does not ((1 < x) <= 3), so a render there would be wrong where a refusal is plain.
+        if (leftNumeric && rightNumeric && !(op is "<" or ">" or "<=" or ">=" && (left is BooleanValue || right is BooleanValue)))
         {
             double a = Values.ToDouble(left), b = Values.ToDouble(right);
             bool isFloat = left is FloatValue || right is FloatValue;

@@ -105,6 +105,21 @@ internal static class Lexer
 
         bool At(string s) => string.CompareOrdinal(src, pos, s, 0, s.Length) == 0 && pos + s.Length <= src.Length;
 
+        // Jinja2's float exponent (1e3, 2.5E-3): e or E, an optional sign and digits; nothing where no digit follows
+        // (1e is a number and a name, as in Jinja2).
+        string Exponent(int start)
+        {
+            int at = pos < src.Length && src[pos] is 'e' or 'E' ? pos + 1 : -1;
+            at += at > 0 && at < src.Length && src[at] is '+' or '-' ? 1 : 0;
+            if (at < 0 || at >= src.Length || !char.IsAsciiDigit(src[at]))
+            {
+                return "";
+            }
+            string mark = src[pos..at];
+            pos = at;
+            return mark + ConsumeWhile(char.IsAsciiDigit, start, "number");
+        }
+
         string ConsumeWhile(Func<char, bool> predicate, int start, string what)
         {
             var sb = new StringBuilder();
@@ -262,6 +277,7 @@ internal static class Lexer
                         pos++;
                         num = $"{num}.{ConsumeWhile(char.IsAsciiDigit, start, "number")}";
                     }
+                    num += num.Length > 0 ? Exponent(start) : "";
                     tokens.Add(new Token(num.Length > 0 ? TokenKind.NumericLiteral : TokenKind.UnaryOperator, c + num, start));
                     continue;
                 }
@@ -321,6 +337,7 @@ internal static class Lexer
                     pos++;
                     num = $"{num}.{ConsumeWhile(char.IsAsciiDigit, start, "number")}";
                 }
+                num += LastKind() != TokenKind.Dot ? Exponent(start) : "";
                 tokens.Add(new Token(TokenKind.NumericLiteral, num, start));
                 continue;
             }

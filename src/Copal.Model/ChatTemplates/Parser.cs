@@ -499,14 +499,39 @@ internal sealed class Parser
                 _current++;
             }
             Token test = Expect(TokenKind.Identifier, "the name of a test after 'is'");
+            Node? argument = null;
             if (Is(TokenKind.OpenParen))
             {
-                throw Error(test.Position, $"test '{test.Value}' with arguments is not supported");
+                List<Node> args = ParseArguments(parameters: false);
+                if (args.Count > 1 || args.Any(a => a is KeywordArgumentNode))
+                {
+                    throw Error(test.Position, $"test '{test.Value}' takes one argument");
+                }
+                argument = args.Count == 1 ? args[0] : null;
             }
-            operand = new TestNode(operand, negate, test.Value, position);
+            else if (IsIdentifier("is"))
+            {
+                // Jinja2 reads a name after a test's as its argument, and refuses `is` there.
+                throw Error(Peek().Position, "tests cannot be chained with 'is' (x is a is b)");
+            }
+            else if (StartsTestArgument())
+            {
+                // Jinja2's `x is divisibleby 3`: one primary expression, with its members and calls, is the argument.
+                argument = ParseCallMember();
+            }
+            operand = new TestNode(operand, negate, test.Value, position, argument);
         }
         return operand;
     }
+
+    // What Jinja2 reads as a test's argument without parentheses: a name (but else, or, and), a string, a number, a
+    // list or a mapping; `x is defined if c` is so an error there too.
+    private bool StartsTestArgument() => _current < _tokens.Count && Peek() switch
+    {
+        { Kind: TokenKind.Identifier, Value: "else" or "or" or "and" } => false,
+        { Kind: TokenKind.Identifier or TokenKind.StringLiteral or TokenKind.NumericLiteral or TokenKind.OpenSquareBracket or TokenKind.OpenCurlyBracket } => true,
+        _ => false,
+    };
 
     private Node ParseFilter() => ParseFilters(ParseSign(), named: false);
 
@@ -693,8 +718,8 @@ internal sealed class Parser
         {
             case TokenKind.NumericLiteral:
             {
-                double v = double.Parse(t.Value, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
-                if (t.Value.Contains('.', StringComparison.Ordinal))
+                double v = double.Parse(t.Value, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture);
+                if (t.Value.AsSpan().IndexOfAny(".eE") >= 0)
                 {
                     return new FloatLiteralNode(v, t.Position);
                 }

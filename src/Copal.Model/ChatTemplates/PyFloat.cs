@@ -108,8 +108,12 @@ internal static class PyFloat
         return ascii.ToString();
     }
 
-    /// <summary>Python's <c>str.isspace</c> of one character: separators of category Zs and the bidirectional classes WS, B and S.</summary>
+    /// <summary>
+    /// The whitespace Python's int() and float() strip: the ASCII space, tab, newline, \v, \f and \r, and past ASCII
+    /// what <c>str.isspace</c> counts (separators of category Zs, Zl and Zp, and U+0085). The ASCII separators U+001C to
+    /// U+001F, which str.isspace also counts, are kept ('\x1c12' is no number).
+    /// </summary>
     private static bool IsSpace(char c) =>
-        c is '\t' or '\n' or '\v' or '\f' or '\r' or (>= '\x1c' and <= '\x1f') or '\x85'
-        || CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
+        c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r' or '\x85'
+        || (c > '\x7f' && CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator);
 }

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Copal.Model.ChatTemplates;
 
 /// <summary>
@@ -8,14 +6,36 @@ namespace Copal.Model.ChatTemplates;
 /// </summary>
 internal sealed partial class Interpreter
 {
-    private bool ApplyTest(Value operand, TestNode node)
+    private bool ApplyTest(TestNode node, Scope scope)
     {
-        if (node.Name is "equalto" or "eq" or "in")
+        if (node.Argument is null)
         {
-            throw Error(node, $"test '{node.Name}' needs an argument, which 'is' tests cannot take here");
+            return s_takesArgument.Contains(node.Name)
+                ? throw Error(node, $"test '{node.Name}' needs an argument")
+                : TestByName(node.Name, node)(Evaluate(node.Operand, scope), null);
         }
-        return TestByName(node.Name, node)(operand, null);
+        if (!s_takesArgument.Contains(node.Name))
+        {
+            throw Error(node, $"test '{node.Name}' takes no argument");
+        }
+        // The comparisons are Jinja2's operators (its tests call them), so they are the operators here too.
+        if (s_operators.TryGetValue(node.Name, out string? op))
+        {
+            return EvaluateBinary(new BinaryNode(op, node.Operand, node.Argument, node.Position), scope).IsTrue;
+        }
+        Value operand = Evaluate(node.Operand, scope);
+        return TestByName(node.Name, node)(operand, Evaluate(node.Argument, scope));
     }
+
+    private static readonly HashSet<string> s_takesArgument = new(StringComparer.Ordinal)
+    {
+        "divisibleby", "sameas", "eq", "equalto", "ne", "lt", "lessthan", "le", "gt", "greaterthan", "ge", "in",
+    };
+
+    private static readonly Dictionary<string, string> s_operators = new(StringComparer.Ordinal)
+    {
+        ["ne"] = "!=", ["lt"] = "<", ["lessthan"] = "<", ["le"] = "<=", ["gt"] = ">", ["greaterthan"] = ">", ["ge"] = ">=",
+    };
 
     private Func<Value, Value?, bool> TestByName(string name, Node node) => name switch
     {
@@ -36,12 +56,28 @@ internal sealed partial class Interpreter
         "iterable" => (v, _) => v is ArrayValue or ObjectValue or StringValue or UndefinedValue,
         "mapping" => (v, _) => v is ObjectValue,
         "sequence" => (v, _) => v is ArrayValue or ObjectValue or StringValue or UndefinedValue,
-        // Python's str.islower()/isupper(): no character of the other case and at least one cased character ('123'
-        // is neither; the reference's comparison with the lowered text called it both).
-        "lower" => (v, _) => v is StringValue s && s.Value == JsCase.Lower(s.Value) && s.Value.EnumerateRunes().Any(Rune.IsLower),
-        "upper" => (v, _) => v is StringValue s && s.Value == JsCase.Upper(s.Value) && s.Value.EnumerateRunes().Any(Rune.IsUpper),
+        // Jinja2's str(value).islower()/isupper(): a list or mapping by its text, a function or namespace, which Python
+        // writes as an object's text, as neither ('123' is neither; the reference's comparison with the lowered text
+        // called it both).
+        "lower" => (v, _) => v is not (FunctionValue or NamespaceValue) && PyCase.IsLower(PyText.Str(v, Where(node))),
+        "upper" => (v, _) => v is not (FunctionValue or NamespaceValue) && PyCase.IsUpper(PyText.Str(v, Where(node))),
         "defined" => (v, _) => v is not UndefinedValue,
         "undefined" => (v, _) => v is UndefinedValue,
+        // Python's value % num == 0 (a boolean is an integer, a float is taken as it is).
+        "divisibleby" => (v, arg) => arg is null ? throw Error(node, "test 'divisibleby' needs an argument")
+            : v is not (IntegerValue or FloatValue or BooleanValue) || arg is not (IntegerValue or FloatValue or BooleanValue) ? throw Error(node, $"test 'divisibleby' needs numbers, got {v.AKind} and {arg.AKind}")
+            : Values.ToDouble(arg) == 0 ? throw Error(node, "test 'divisibleby': modulo by zero")
+            : Values.ToDouble(v) % Values.ToDouble(arg) == 0,
+        // Python's identity (`is`), which a template can count on for none and booleans only: other values are
+        // refused, since whether two equal numbers or strings are one object is CPython's choice.
+        "sameas" => (v, arg) => (v, arg) switch
+        {
+            (_, null) => throw Error(node, "test 'sameas' needs an argument"),
+            (NullValue, NullValue) => true,
+            (BooleanValue a, BooleanValue b) => a.Value == b.Value,
+            (NullValue or BooleanValue or UndefinedValue, _) or (_, NullValue or BooleanValue or UndefinedValue) => false,
+            _ => throw Error(node, $"test 'sameas' is Python's identity, known here only for none and booleans, not {v.AKind} and {arg.AKind}"),
+        },
         "equalto" or "eq" => (v, arg) => arg is not null ? Values.PyEquals(v, arg, Where(node))
             : throw Error(node, $"test '{name}' needs an argument"),
         // Jinja2's `value is in(seq)`, for select/reject: the `in` operator's membership.

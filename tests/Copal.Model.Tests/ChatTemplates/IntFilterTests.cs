@@ -31,6 +31,18 @@ public sealed class IntFilterTests
     }
 
     [Fact]
+    public void Only_pythons_number_whitespace_is_stripped()
+    {
+        // Python's int() and float() strip the six ASCII spaces and the Unicode ones past ASCII, but not the separators
+        // U+001C to U+001F, which str.isspace() counts: Python: 0|7|0.0|12|12|1.5
+        var extra = new Dictionary<string, object?>
+        {
+            ["a"] = "\u001c12", ["b"] = "12\u001f", ["c"] = "\u001e1.5", ["d"] = "\v12\f", ["e"] = "\u300012\u0085", ["f"] = "\u20281.5\u00a0",
+        };
+        Assert.Equal("0|7|0.0|12|12|1.5", Render("{{ a|int }}|{{ b|int(7) }}|{{ c|float }}|{{ d|int }}|{{ e|int }}|{{ f|float }}", extra));
+    }
+
+    [Fact]
     public void A_nan_float_gives_the_default_and_an_infinity_is_refused_as_python_raises()
     {
         // Python: int(nan) raises ValueError, which do_int turns into the default (3); int(inf) raises OverflowError,

@@ -1,0 +1,54 @@
+using Copal.Model.ChatTemplates;
+
+namespace Copal.Model.Tests.ChatTemplates;
+
+/// <summary>
+/// Filters and operators where the renderer refused what Jinja2 renders: <c>trim</c> of undefined (empty text), a
+/// number or a boolean (Jinja2's <c>str(value).strip(chars)</c>) and with characters to remove;
+/// <c>list</c> and <c>reverse</c> of a string (its characters), a mapping (its keys) and undefined (nothing); booleans
+/// in arithmetic (Python's bool is an int; compared with a number, a boolean stays refused, as a chained comparison
+/// would otherwise render unchained). Every expected text is what Jinja2 3.1.6 renders from the
+/// same template (tools/chat-templates/python-check.py's environment).
+/// </summary>
+public sealed class StringFilterParityTests
+{
+    private static string Render(string template) =>
+        new ChatTemplate(template).Render([], addGenerationPrompt: false, tools: null);
+
+    [Theory]
+    // Python: |1|a||b b|ab|a|1.5|rue
+    [InlineData("{{ x|trim }}|{{ 1|trim }}|{{ 'xxaxx'|trim('x') }}|{{ x|trim('x') }}|{{ ' ab ba '|trim('a ') }}|{{ 'ab'|trim('') }}|{{ ' a '|trim(none) }}|{{ 1.5|trim }}|{{ true|trim('T') }}",
+        "|1|a||b b|ab|a|1.5|rue")]
+    // Python: ['a', 'b', 'c']|['🙂', 'a', 'b']|[]|[]|['a', 'b']|cba|b🙂a|['b', 'a']|[]|
+    [InlineData("{{ 'abc'|list }}|{{ '\U0001F642ab'|list }}|{{ ''|list }}|{{ x|list }}|{{ {'a':1,'b':2}|list }}|{{ 'abc'|reverse }}|{{ 'a\U0001F642b'|reverse }}|{{ {'a':1,'b':2}|reverse|list }}|{{ x|reverse|list }}|{{ ''|reverse }}",
+        "['a', 'b', 'c']|['\U0001F642', 'a', 'b']|[]|[]|['a', 'b']|cba|b\U0001F642a|['b', 'a']|[]|")]
+    // Python: 2|2.5|-1|0.5|1|1|2
+    [InlineData("{{ true + 1 }}|{{ true * 2.5 }}|{{ false - true }}|{{ true / 2 }}|{{ true // 1 }}|{{ true % 2 }}|{{ true + true }}",
+        "2|2.5|-1|0.5|1|1|2")]
+    public void Renders_as_jinja2(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
+
+    [Theory]
+    // Python writes None and [' a']; the reference refuses both, and a template that trims a tool call's none content
+    // must fail for the formatter to give it empty text (TemplateChatFormatter), as vLLM's prompts have it.
+    [InlineData("{{ none|trim }}", "filter 'trim' is not supported on a none")]
+    [InlineData("{{ [' a']|trim }}", "filter 'trim' is not supported on a list")]
+    // Python: True (1 < 2 and 2 <= 3); unchained, (1 < 2) <= 3 would compare a boolean, which stays refused, since
+    // this renderer does not chain comparisons and its render would differ where the chain is false (2 < 3 <= 1).
+    [InlineData("{{ 1 < 2 <= 3 }}", "operator '<=' is not defined between a boolean and an integer")]
+    public void What_stays_refused(string template, string message)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => Render(template));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Trim_takes_text_or_none_to_remove()
+    {
+        // Python: TypeError, strip arg must be None or str.
+        var e = Assert.Throws<ChatTemplateException>(() => Render("{{ 'ab'|trim(1) }}"));
+        Assert.Contains("trim takes the characters to remove", e.Message, StringComparison.Ordinal);
+    }
+}
