@@ -55,7 +55,7 @@ internal sealed class OpenAiServer : IAsyncDisposable
 
     private OpenAiServer(WebApplication app, InferenceEngine engine, IChatFormatter formatter, bool splitReasoning, ToolCallReading toolCalls, long bodyBudget)
     {
-        Bodies = new BodyBudget(bodyBudget, afterLarge: CollectLargeBodies);
+        Bodies = new BodyBudget(bodyBudget, afterLarge: _largeBodiesCollection.Ask);
         _app = app;
         _engine = engine;
         _formatter = formatter;
@@ -316,22 +316,21 @@ internal sealed class OpenAiServer : IAsyncDisposable
         : Task.FromResult(handle(OpenAiRequests.ParseBody(body.Bytes)));
 
     /// <summary>
-    /// Once the server handles no body after a large one: a full collection, which gives the host back what those
-    /// bodies left (their buffers, their parses' rows, the arrays their threads took from the shared pool;
-    /// <see cref="LargeBodyThread"/>). An idle server allocates nothing, so without it the garbage of a burst stayed
-    /// for as long as the server idled. Run on a pool thread, off the request's path, though a blocking collection
-    /// pauses the server's other threads (a generation's decoding among them) while it runs: once each time the large
-    /// bodies are done, so after each where they come one at a time.
+    /// Once the server has handled no body for a second after a large one: a full collection, which gives the host
+    /// back what those bodies left (their buffers, their parses' rows, the arrays their threads took from the shared
+    /// pool; <see cref="LargeBodyThread"/>). An idle server allocates nothing, so without it the garbage of a burst
+    /// stayed for as long as the server idled. It runs on a timer's thread, off the request's path, though a blocking
+    /// collection pauses the server's other threads (a generation's decoding among them) while it runs: so once a
+    /// burst is over, not after each body of it (<see cref="CollectionWhenQuiet"/>).
     /// </summary>
-    private static void CollectLargeBodies() =>
-        ThreadPool.UnsafeQueueUserWorkItem(static _ =>
-        {
-            // What finalizers let go of (an ended thread's leftovers among them) is freed by the second collection,
-            // which, aggressive, also gives the freed memory back to the system rather than keep it for the heap.
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        }, null);
+    private readonly CollectionWhenQuiet _largeBodiesCollection = new(TimeSpan.FromSeconds(1), TimeProvider.System, static () =>
+    {
+        // What finalizers let go of (an ended thread's leftovers among them) is freed by the second collection,
+        // which, aggressive, also gives the freed memory back to the system rather than keep it for the heap.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    });
 
     /// <summary>
     /// Whether a body's read failed because the client's connection ended, so no one is left to answer: a reset
@@ -647,5 +646,6 @@ internal sealed class OpenAiServer : IAsyncDisposable
     {
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        _largeBodiesCollection.Dispose();
     }
 }
