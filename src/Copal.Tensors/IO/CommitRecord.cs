@@ -115,7 +115,17 @@ public static class CommitRecord
     public static Settled Settle(string record)
     {
         string folder = Path.GetDirectoryName(Path.GetFullPath(record))!;
-        if (Read(record) is not (string output, var relative, List<(string Staged, string Final)> renames))
+        (string Output, string? Relative, List<(string Staged, string Final)> Renames)? read;
+        try
+        {
+            read = Read(record);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Refused (EIO on a network mount, a mode this run may not read): that says nothing of how it was written.
+            return new(Outcome.Left, null, [], e.Message);
+        }
+        if (read is not (string output, var relative, List<(string Staged, string Final)> renames))
         {
             // Cut short while it was written: before the output's rename, so nothing of this commit is in place.
             TemporaryNames.DeleteQuietly(record);
@@ -176,10 +186,23 @@ public static class CommitRecord
         }
     }
 
-    /// <summary>The staged names a record lists (none if it cannot be read): what the sweep leaves for the record's settling.</summary>
-    internal static IEnumerable<string> StagedNames(string record) =>
-        Read(record) is (_, _, List<(string Staged, string Final)> renames) ? renames.Select(r => r.Staged) : [];
+    /// <summary>
+    /// The staged names a record lists (none if it was cut short): what the sweep leaves for the record's settling; null
+    /// where the system refuses to read it, which says nothing of the names it holds.
+    /// </summary>
+    internal static IEnumerable<string>? StagedNames(string record)
+    {
+        try
+        {
+            return Read(record) is (_, _, List<(string Staged, string Final)> renames) ? renames.Select(r => r.Staged) : [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
+    // The record's output and renames; null where it was cut short or is not a record. A read the system refuses throws.
     private static (string Output, string? Relative, List<(string Staged, string Final)> Renames)? Read(string record)
     {
         try
@@ -202,8 +225,8 @@ public static class CommitRecord
             }
             return renames.Count > 0 && Path.IsPathFullyQualified(output) ? (output, relative, renames) : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException
-            or KeyNotFoundException or IndexOutOfRangeException or FormatException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException
+            or FormatException)
         {
             return null;
         }

@@ -39,14 +39,29 @@ public static partial class TemporaryNames
     private static HashSet<string> Unsettled(string directory)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
+        List<(string Entry, Match Parts)>? all = null;
         foreach ((string entry, Match m) in StaleEntries(directory, ".*.commit-*"))
         {
-            if (m.Groups["kind"].Value == "commit")
+            if (m.Groups["kind"].Value != "commit")
             {
-                names.Add(Path.GetFileName(entry));
-                names.UnionWith(CommitRecord.StagedNames(entry));
+                continue;
+            }
+            names.Add(Path.GetFileName(entry));
+            if (CommitRecord.StagedNames(entry) is IEnumerable<string> staged)
+            {
+                names.UnionWith(staged);
+            }
+            else
+            {
+                // A record the system refuses to read names no staged file: every temporary of its run stays with it.
+                all ??= StaleEntries(directory, ".*");
+                names.UnionWith(all.Where(e => OwnerOf(e.Parts) == OwnerOf(m)).Select(e => Path.GetFileName(e.Entry)));
             }
         }
         return names;
     }
+
+    // The run a name's owner part names: its pid, start, pid namespace, and machine and boot where named.
+    private static string OwnerOf(Match parts) =>
+        $"{parts.Groups["pid"].Value}-{parts.Groups["start"].Value}-{parts.Groups["ns"].Value}-{parts.Groups["machine"].Value}-{parts.Groups["boot"].Value}";
 }

@@ -186,4 +186,24 @@ public sealed class CommitRecordTests : IDisposable
         Assert.Equal(["b"], Names(output));
         Assert.Equal("old b", File.ReadAllText(Path.Combine(state, "b")));
     }
+
+    // A record the system refuses to read (EIO on a network mount, a mode the run may not read) says nothing of how it
+    // was written: it stays, with its staged files, for a run that can read it, rather than be taken as cut short and
+    // its commit dropped with the output maybe in place. Here a folder stands where the record is, which no read opens.
+    [Fact]
+    public void A_record_that_cannot_be_read_is_left_with_its_staged_files()
+    {
+        (string record, string state, _, (string Staged, string Final)[] renames) = Staged(outputInPlace: true);
+        File.Delete(record);
+        Directory.CreateDirectory(record);
+
+        var (outcome, _, finished, problem) = CommitRecord.Settle(record);
+
+        Assert.Equal(CommitRecord.Outcome.Left, outcome);
+        Assert.Empty(finished);
+        Assert.False(string.IsNullOrEmpty(problem));
+        Assert.True(Directory.Exists(record));
+        Assert.All(renames, r => Assert.True(File.Exists(r.Staged)));
+        Assert.Equal("old b", File.ReadAllText(Path.Combine(state, "b")));
+    }
 }

@@ -68,6 +68,34 @@ public sealed class TemporaryNamesTests : IDisposable
     }
 
     /// <summary>
+    /// A killed run's commit record that the system refuses to read (here a folder stands in its place) names no staged
+    /// file, so the sweep keeps every temporary of that run beside it, for a run that can read the record to settle:
+    /// taken for stale, its staged state would be deleted with the model it belongs to maybe in place.
+    /// </summary>
+    [Fact]
+    public void A_commit_record_that_cannot_be_read_keeps_every_temporary_of_its_run()
+    {
+        int dead;
+        using (Process done = Process.Start("true"))
+        {
+            done.WaitForExit();
+            dead = done.Id;
+        }
+        string ns = TemporaryNames.Owner.Split('-')[2];
+        string owner = $"{dead.ToString(CultureInfo.InvariantCulture)}-7-{ns}";
+        Directory.CreateDirectory(_dir.File($".copal-state.json.commit-{owner}-0"));
+        File.WriteAllText(_dir.File($".copal-state.json.tmp-{owner}-1"), "staged");
+        File.WriteAllText(_dir.File($".copal-state.safetensors.tmp-{owner}-2"), "staged");
+        string another = $"{dead.ToString(CultureInfo.InvariantCulture)}-8-{ns}"; // the same pid, started at another time
+        File.WriteAllText(_dir.File($".other.tmp-{another}-3"), "another run's leftover");
+
+        Assert.Equal([$".other.tmp-{another}-3"], TemporaryNames.RemoveStale(_dir.Path));
+        Assert.True(Directory.Exists(_dir.File($".copal-state.json.commit-{owner}-0")));
+        Assert.True(File.Exists(_dir.File($".copal-state.json.tmp-{owner}-1")));
+        Assert.True(File.Exists(_dir.File($".copal-state.safetensors.tmp-{owner}-2")));
+    }
+
+    /// <summary>
     /// A file name holds at most 255 bytes. An output whose own name is legal but long (here 254 bytes, with a
     /// two-byte character at the cut) still gets a temporary sibling that can be made: its copy of the name is cut,
     /// marked with '~', and a later run still knows it for a leftover.
