@@ -202,33 +202,3 @@ public sealed class ConcurrentStateTests : IDisposable
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }
-
-/// <summary>A fact that stops copal at a chosen system call through strace (Linux, strace installed, ptrace allowed); skipped, with that reason, elsewhere.</summary>
-public sealed class StraceFactAttribute : FactAttribute
-{
-    public StraceFactAttribute()
-    {
-        if (!OperatingSystem.IsLinux() || !Traces())
-        {
-            Skip = "needs strace, and permission to trace a child process (Linux)";
-        }
-    }
-
-    private static bool Traces()
-    {
-        try
-        {
-            using Process p = Process.Start(new ProcessStartInfo("strace", ["-qq", "-o", "/dev/null", "-e", "trace=none", "true"])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            })!;
-            p.WaitForExit();
-            return p.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return false; // no strace
-        }
-    }
-}

@@ -67,17 +67,7 @@ internal static class MountNamespace
         string folder = Directory.CreateTempSubdirectory("copal-mount-").FullName;
         try
         {
-            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("unshare", ["-rm", .. mount(folder)])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            })!;
-            p.WaitForExit();
-            return p.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return false; // no unshare
+            return CommandProbe.Succeeds("unshare", ["-rm", .. mount(folder)]);
         }
         finally
         {
@@ -204,6 +194,40 @@ internal static class PipeWriteWait
         catch (IOException)
         {
             return false;
+        }
+    }
+}
+
+/// <summary>A fact that stops copal at a chosen system call through strace (Linux, strace installed, ptrace allowed); skipped, with that reason, elsewhere.</summary>
+public sealed class StraceFactAttribute : FactAttribute
+{
+    public StraceFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux() || !CommandProbe.Succeeds("strace", ["-qq", "-o", "/dev/null", "-e", "trace=none", "true"]))
+        {
+            Skip = "needs strace, and permission to trace a child process (Linux)";
+        }
+    }
+}
+
+/// <summary>Whether a command this machine may lack, or may not allow, runs and exits 0 (its output unread).</summary>
+internal static class CommandProbe
+{
+    public static bool Succeeds(string file, string[] arguments)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, arguments)
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            })!;
+            p.WaitForExit();
+            return p.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false; // not installed
         }
     }
 }
