@@ -144,5 +144,32 @@ public sealed class SharedFolderTests : IDisposable
         Assert.DoesNotContain("stale", r.Stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Where a run reads no machine id (an image without /etc/machine-id), its machine tag is its host name's alone, which
+    /// another machine sharing the folder may have too (containers given one name): a name with that tag and another boot
+    /// may be that machine's live run, and stays. It was taken for this machine's earlier boot and deleted, whatever its
+    /// pid. copal runs here in a mount namespace where both machine-id files are empty.
+    /// </summary>
+    [BindMountFact]
+    public void Without_a_machine_id_another_boot_of_the_same_host_name_keeps_its_temporaries()
+    {
+        string empty = Path.Combine(_temp, "empty-machine-id");
+        File.WriteAllText(empty, "");
+        string[] parts = Owner(otherMachine: false, otherBoot: true).Split('-');
+        parts[3] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Environment.MachineName + "\n")), 0, 4);
+        string owner = string.Join('-', parts);
+        string writing = Directory.CreateDirectory(Path.Combine(_temp, $".out.tmp-{owner}-0")).FullName;
+        File.WriteAllText(Path.Combine(writing, "model.safetensors"), "being written");
+        string noMachineId = "exec unshare -rm bash -c 'for f in /etc/machine-id /var/lib/dbus/machine-id; do if [ -e \"$f\" ]; then " +
+            $"mount --bind \"$1\" \"$f\" || exit 97; fi; done; shift; exec dotnet \"$@\"' bash \"{empty}\" \"$@\"";
+
+        CopalProcess.Result r = CopalProcess.RunInShell(noMachineId,
+            "synth", "--config", Path.Combine(TestData.Stories260K, "config.json"), "-o", Path.Combine(_temp, "mine"), "--dtype", "f32");
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("being written", File.ReadAllText(Path.Combine(writing, "model.safetensors")));
+        Assert.DoesNotContain("stale", r.Stderr, StringComparison.Ordinal);
+    }
+
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 }

@@ -40,7 +40,9 @@ public static partial class TemporaryNames
         // taken for a leftover, whatever its pid, and its temporaries deleted under it.
         if (parts.Groups["boot"].Value != s_boot.Value && parts.Groups["boot"].Value != UnknownBoot && s_boot.Value != UnknownBoot)
         {
-            return Origin.EarlierBoot;
+            // Without a machine id the tag is the host name's alone, which two machines may share (containers given
+            // one name, an image with no /etc/machine-id): another boot may then be another machine's, running now.
+            return s_machineIdRead ? Origin.EarlierBoot : Origin.Elsewhere;
         }
         return parts.Groups["ns"].Value == s_namespace.Value ? Origin.Here : Origin.Elsewhere;
     }
@@ -53,6 +55,7 @@ public static partial class TemporaryNames
     private static string MachineTag()
     {
         string id = "";
+        s_machineIdRead = false;
         foreach (string file in (string[])["/etc/machine-id", "/var/lib/dbus/machine-id"])
         {
             try
@@ -67,6 +70,7 @@ public static partial class TemporaryNames
             {
             }
         }
+        s_machineIdRead = id.Length > 0;
         byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{Environment.MachineName}\n{id}"));
         return Convert.ToHexStringLower(hash, 0, 4);
     }
@@ -95,6 +99,9 @@ public static partial class TemporaryNames
         }
         return UnknownBoot;
     }
+
+    // Whether MachineTag read a machine id (set with s_machine's value, read after it).
+    private static bool s_machineIdRead;
 
     /// <summary>The boot part of a name whose run could not read its boot (<see cref="BootTag"/>).</summary>
     private const string UnknownBoot = "00000000";
