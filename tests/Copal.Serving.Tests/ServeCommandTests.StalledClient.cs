@@ -56,7 +56,7 @@ public sealed partial class ServeCommandTests
             // Functional, not a speed figure: without the cut-off the server waits for the client for ten minutes.
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)), "copal serve did not stop on SIGTERM while a client did not read its stream");
             Assert.Equal(143, p.ExitCode);
-            Assert.Contains("server stopped after 1 request", await stderr);
+            Assert.Contains("server stopped after 1 completion request", await stderr);
 
             // What the client gets is cut short: never an answer that looks whole.
             var received = new MemoryStream();

@@ -255,7 +255,7 @@ public sealed partial class ServeCommandTests
         Assert.Equal(replies[0], replies[1]);
         Assert.Equal([0, 256], cached);
         // Two whole chunks of the second prompt were the first's; its last 44 tokens ran again.
-        Assert.Contains("server stopped after 2 requests; 256 of 600 prompt tokens came from the prefix cache", await stderr);
+        Assert.Contains("server stopped after 2 completion requests; 256 of 600 prompt tokens came from the prefix cache", await stderr);
     }
 
     [Fact]
@@ -312,7 +312,7 @@ public sealed partial class ServeCommandTests
             // reset, not the 503 and the error event checked below.
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), "copal serve did not stop on SIGTERM while generating");
             Assert.Equal(143, p.ExitCode);
-            Assert.Contains("server stopped after 2 requests", await stderr);
+            Assert.Contains("server stopped after 2 completion requests", await stderr);
 
             // The non-streaming client got an error in OpenAI's shape, the streaming one an error event and the end.
             using HttpResponseMessage stopped = await waiting;

@@ -102,7 +102,8 @@ internal static class ServeCommand
             string cached = options.PrefixCache && stats.CachedPromptTokens > 0
                 ? $"; {stats.CachedPromptTokens} of {stats.PromptTokens + stats.SharedPromptTokens + stats.CachedPromptTokens} prompt tokens came from the prefix cache"
                 : "";
-            Out.Info($"copal: server stopped after {Plural.Of(server.Generations, "request")}{cached}");
+            // Counted as generations: a request refused with its 4xx, or a tokenizer endpoint's, started none.
+            Out.Info($"copal: server stopped after {Plural.Of(server.Generations, "completion request")}{cached}");
             return Cancellation.ExitCode;
         });
         return command;
