@@ -10,15 +10,18 @@ public sealed class TemporaryNamesTests : IDisposable
 {
     private readonly TempDir _dir = new();
 
+    // A pid no process has now: one that just ended.
+    private static int DeadPid()
+    {
+        using Process done = Process.Start("true");
+        done.WaitForExit();
+        return done.Id;
+    }
+
     [Fact]
     public void Only_leftovers_of_gone_processes_in_our_pid_namespace_are_removed()
     {
-        int dead;
-        using (Process done = Process.Start("true"))
-        {
-            done.WaitForExit();
-            dead = done.Id;
-        }
+        int dead = DeadPid();
         string ns = TemporaryNames.Owner.Split('-')[2];
         string pid = dead.ToString(CultureInfo.InvariantCulture);
         string goneFolder = Directory.CreateDirectory(_dir.File($".out.tmp-{pid}-7-{ns}-0")).FullName;
@@ -48,12 +51,7 @@ public sealed class TemporaryNamesTests : IDisposable
     [Fact]
     public void A_previous_output_aside_is_put_back_and_removed_only_once_its_name_holds_another()
     {
-        int dead;
-        using (Process done = Process.Start("true"))
-        {
-            done.WaitForExit();
-            dead = done.Id;
-        }
+        int dead = DeadPid();
         string owner = $"{dead.ToString(CultureInfo.InvariantCulture)}-7-{TemporaryNames.Owner.Split('-')[2]}";
         string free = Directory.CreateDirectory(_dir.File($".out.old-{owner}-0")).FullName;
         File.WriteAllText(Path.Combine(free, "config.json"), "previous");
@@ -75,12 +73,7 @@ public sealed class TemporaryNamesTests : IDisposable
     [Fact]
     public void A_commit_record_that_cannot_be_read_keeps_every_temporary_of_its_run()
     {
-        int dead;
-        using (Process done = Process.Start("true"))
-        {
-            done.WaitForExit();
-            dead = done.Id;
-        }
+        int dead = DeadPid();
         string ns = TemporaryNames.Owner.Split('-')[2];
         string owner = $"{dead.ToString(CultureInfo.InvariantCulture)}-7-{ns}";
         Directory.CreateDirectory(_dir.File($".copal-state.json.commit-{owner}-0"));
