@@ -104,6 +104,16 @@ public sealed class ConcurrentStateTests : IDisposable
         Assert.Equal(s_stateFiles.Order(StringComparer.Ordinal), Directory.GetFileSystemEntries(state).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
+    // A finished, its output's state in --state whole; B refused with the lock's one line, its output never made.
+    private static void AssertBRefusedAndAsStateLanded(CopalProcess.Result a, CopalProcess.Result b, string outA, string outB, string state)
+    {
+        Assert.True(a.ExitCode == 0, a.Stderr);
+        Assert.True(b.ExitCode == 1, $"exit code {b.ExitCode}, expected 1; stderr: {b.Stderr}");
+        Assert.Equal(Refusal(state), b.Stderr);
+        Assert.False(Path.Exists(outB));
+        AssertStateOf(outA, state);
+    }
+
     private static string Refusal(string state) =>
         $"copal: error: --state '{state}' is being written by another copal run, which holds its lock (.copal-state.lock) until its state is in place; "
         + "run again once that run has ended, or choose another folder\n";
@@ -122,11 +132,7 @@ public sealed class ConcurrentStateTests : IDisposable
         (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 1), StepArgs(outB, state, seed: 2, force: true),
             Path.Combine(state, "copal-state.safetensors"), outA, state);
 
-        Assert.True(a.ExitCode == 0, a.Stderr);
-        Assert.True(b.ExitCode == 1, $"exit code {b.ExitCode}, expected 1; stderr: {b.Stderr}");
-        Assert.Equal(Refusal(state), b.Stderr);
-        Assert.False(Path.Exists(outB));
-        AssertStateOf(outA, state);
+        AssertBRefusedAndAsStateLanded(a, b, outA, outB, state);
     }
 
     /// <summary>
@@ -143,11 +149,7 @@ public sealed class ConcurrentStateTests : IDisposable
         // A stopped as its model takes its name: its state is staged, nothing of it in --state yet.
         (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 1), StepArgs(outB, state, seed: 2), outA, outA, state);
 
-        Assert.True(a.ExitCode == 0, a.Stderr);
-        Assert.True(b.ExitCode == 1, $"exit code {b.ExitCode}, expected 1; stderr: {b.Stderr}");
-        Assert.Equal(Refusal(state), b.Stderr);
-        Assert.False(Path.Exists(outB));
-        AssertStateOf(outA, state);
+        AssertBRefusedAndAsStateLanded(a, b, outA, outB, state);
     }
 
     /// <summary>A lock file that a killed run left (its lock ended with it) neither blocks the next run nor stays after it.</summary>

@@ -218,12 +218,7 @@ internal sealed partial class Interpreter
                         {
                             throw Error(node, "sort takes reverse and case_sensitive (booleans) and attribute (a string or integer)");
                         }
-                        Func<Value, Value> key = attribute switch
-                        {
-                            StringValue s => x => Builtins.AttributePath(x, s.Value),
-                            IntegerValue i => x => Builtins.AttributePath(x, JsText.Number(i.Value)),
-                            _ => x => x,
-                        };
+                        Func<Value, Value> key = AttributePathOf(attribute) is string path ? x => Builtins.AttributePath(x, path) : x => x;
                         return new ArrayValue(Builtins.StableSort(arr.Items, key, cs.Value, r.Value, where));
                     }
                     case "selectattr" or "rejectattr":
@@ -412,13 +407,7 @@ internal sealed partial class Interpreter
         {
             throw Error(node, "unique takes case_sensitive and attribute (a string or integer)");
         }
-        string? path = attribute switch
-        {
-            StringValue s => s.Value,
-            IntegerValue i => JsText.Number(i.Value),
-            _ => null,
-        };
-        return new ArrayValue(Builtins.Unique(items, caseSensitive.IsTrue, path, Where(node)));
+        return new ArrayValue(Builtins.Unique(items, caseSensitive.IsTrue, AttributePathOf(attribute), Where(node)));
     }
 
     /// <summary>
@@ -454,6 +443,14 @@ internal sealed partial class Interpreter
         return new StringValue(string.Concat(characters.Skip(start).Take(end - start)));
     }
 
+    // The path an attribute argument names (a string, or an integer as its digits, as Jinja2 reads it); null for none.
+    private static string? AttributePathOf(Value attribute) => attribute switch
+    {
+        StringValue s => s.Value,
+        IntegerValue i => JsText.Number(i.Value),
+        _ => null,
+    };
+
     // What Python iterates: a list's items, a string's characters, a mapping's keys, nothing for undefined.
     private List<Value> Iterated(Value operand, FilterNode node) => operand switch
     {
@@ -484,9 +481,8 @@ internal sealed partial class Interpreter
             throw Error(node, "sum of a string: Python's sum() cannot add text (join it)");
         }
         List<Value> items = Iterated(operand, node);
-        if (attribute is not NullValue)
+        if (AttributePathOf(attribute) is string path)
         {
-            string path = attribute is StringValue a ? a.Value : JsText.Number(((IntegerValue)attribute).Value);
             items = items.Select(item => Builtins.AttributePath(item, path)).ToList();
         }
         if (items.Count == 0)

@@ -55,13 +55,9 @@ public static partial class TemporaryNames
             {
                 // A record the system refuses to read names no staged file: every temporary of its run stays with it.
                 all ??= StaleEntries(directory, ".*");
-                names.UnionWith(all.Where(e => OwnerOf(e.Parts) == OwnerOf(m)).Select(e => Path.GetFileName(e.Entry)));
+                names.UnionWith(all.Where(e => e.Parts.Groups["owner"].Value == m.Groups["owner"].Value).Select(e => Path.GetFileName(e.Entry)));
             }
         }
         return names;
     }
-
-    // The run a name's owner part names: its pid, start, pid namespace, and machine and boot where named.
-    private static string OwnerOf(Match parts) =>
-        $"{parts.Groups["pid"].Value}-{parts.Groups["start"].Value}-{parts.Groups["ns"].Value}-{parts.Groups["machine"].Value}-{parts.Groups["boot"].Value}";
 }

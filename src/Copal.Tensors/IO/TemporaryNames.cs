@@ -317,6 +317,6 @@ public static partial class TemporaryNames
         }
     }
 
-    [GeneratedRegex(@"^\.(?<name>.+)\.(?<kind>tmp|old|commit)-(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})(?:-(?<machine>[0-9a-f]{8})-(?<boot>[0-9a-f]{8}))?-[0-9]{1,19}\z", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^\.(?<name>.+)\.(?<kind>tmp|old|commit)-(?<owner>(?<pid>[0-9]{1,9})-(?<start>[0-9]{1,20})-(?<ns>[0-9]{1,20})(?:-(?<machine>[0-9a-f]{8})-(?<boot>[0-9a-f]{8}))?)-[0-9]{1,19}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }
