@@ -138,28 +138,4 @@ internal static class JsText
         }
         sb.Append('"');
     }
-
-    /// <summary>JavaScript <c>parseInt(s, 10)</c>; null where it gives NaN.</summary>
-    public static double? ParseInt(string s)
-    {
-        string t = TrimStart(s);
-        int i = 0;
-        bool negative = false;
-        if (i < t.Length && t[i] is '+' or '-')
-        {
-            negative = t[i] == '-';
-            i++;
-        }
-        int start = i;
-        while (i < t.Length && char.IsAsciiDigit(t[i]))
-        {
-            i++;
-        }
-        if (i == start)
-        {
-            return null;
-        }
-        double v = double.Parse(t[start..i], NumberStyles.None, CultureInfo.InvariantCulture);
-        return negative ? -v : v;
-    }
 }
