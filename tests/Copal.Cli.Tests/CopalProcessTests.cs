@@ -26,7 +26,8 @@ public sealed class CopalProcessTests
             }, "--version"));
 
             Assert.Equal(2, pids.Count);
-            Assert.All(pids, pid => Assert.True(Gone(pid), $"process {pid} was left running"));
+            // SIGKILL takes effect asynchronously: a process killed a moment ago may still be on its way out.
+            Assert.All(pids, pid => Assert.True(SpinWait.SpinUntil(() => Gone(pid), TimeSpan.FromSeconds(30)), $"process {pid} was left running"));
         }
         finally
         {
