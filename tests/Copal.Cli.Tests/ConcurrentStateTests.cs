@@ -19,10 +19,18 @@ public sealed class ConcurrentStateTests : IDisposable
 
     private static readonly string[] s_stateFiles = ["copal-state.safetensors", "copal-state.json"];
 
-    private string[] StepArgs(string outDir, string state, int seed, bool force = false)
+    private string[] StepArgs(string outDir, string? state, int seed, bool force = false, string? resume = null)
     {
         var args = new List<string> { "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5",
-            "--calib", _calib, "--nsamples", "2", "--seqlen", "32", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--device", "cpu", "--state", state };
+            "--calib", _calib, "--nsamples", "2", "--seqlen", "32", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--device", "cpu" };
+        if (state is not null)
+        {
+            args.AddRange(["--state", state]);
+        }
+        if (resume is not null)
+        {
+            args.AddRange(["--resume", resume]);
+        }
         if (force)
         {
             args.Add("--force");
@@ -35,46 +43,67 @@ public sealed class ConcurrentStateTests : IDisposable
     /// runs B; then lets A go on. Returns both results. Which rename that is, strace's count of that call in A's thread,
     /// is read from a traced run of A first (as tools/crash-fuzz does), whose outputs are then removed.
     /// </summary>
-    private (CopalProcess.Result A, CopalProcess.Result B) BWhileAIsStopped(string[] a, string[] b, string stopAfterRenameOnto, params string[] outputsOfA)
+    private (CopalProcess.Result A, CopalProcess.Result B) BWhileAIsStopped(string[] a, string[] b, string stopAfterRenameOnto, params string[] outputsOfA) =>
+        BWhileAIsStopped(a, b, stopAfterRenameOnto, () => { }, outputsOfA);
+
+    /// <summary>As above, where <paramref name="prepare"/> sets up what A finds, before the traced run and again before A.</summary>
+    private (CopalProcess.Result A, CopalProcess.Result B) BWhileAIsStopped(string[] a, string[] b, string stopAfterRenameOnto, Action prepare, string[] outputsOfA)
     {
+        prepare();
         (string call, int count) = RenameCount(a, stopAfterRenameOnto);
         foreach (string output in outputsOfA)
         {
             Directory.Delete(output, recursive: true);
         }
+        prepare();
         CopalProcess.Result? second = null;
-        // The signal lands as the rename returns: A runs nothing more until SIGCONT.
-        string strace = $"exec strace -f -qq -o /dev/null -e trace={call} -e inject={call}:signal=STOP:when={count} dotnet \"$@\"";
-        CopalProcess.Result first = CopalProcess.RunInShell(strace, (p, _) =>
+        string traceA = Path.Combine(_temp, "a.trace");
+        CopalProcess.Result first = CopalProcess.RunInShell(StopAfter(call, count, traceA), (p, _) =>
         {
-            Assert.True(SignalledRun.Until(p, () => Path.Exists(stopAfterRenameOnto) && Stopped(p.Id)), $"run A never reached its rename onto '{stopAfterRenameOnto}'");
+            Assert.True(SignalledRun.Until(p, () => Stopped(traceA)), $"run A never reached its rename onto '{stopAfterRenameOnto}'");
             second = CopalProcess.Run(b);
-            foreach (int copal in Descendants(p.Id))
-            {
-                SignalledRun.Kill("CONT", copal);
-            }
+            Continue(p.Id);
         }, a);
         return (first, second!);
     }
 
-    // The call (rename, renameat2) that renames onto `target` in a traced run of `args`, and how many times its thread made that call until then.
-    private (string Call, int Count) RenameCount(string[] args, string target)
+    // The shell setup that runs copal under strace, stopped (SIGSTOP) as its thread's `count`th `call` returns: it then
+    // runs nothing more until SIGCONT. strace writes `trace`, where the stop is said once it has taken hold.
+    private static string StopAfter(string call, int count, string trace) =>
+        $"exec strace -f -qq -o \"{trace}\" -e trace={call} -e inject={call}:signal=STOP:when={count.ToString(CultureInfo.InvariantCulture)} dotnet \"$@\"";
+
+    // Whether the run traced into `trace` (StopAfter) is stopped: a process's state alone cannot tell, as a traced thread
+    // is in a tracing stop ('t') at each of its calls too.
+    private static bool Stopped(string trace) =>
+        File.Exists(trace) && File.ReadAllText(trace).Contains("--- stopped by SIGSTOP ---", StringComparison.Ordinal);
+
+    private static void Continue(int root)
     {
-        string trace = Path.Combine(_temp, "trace.txt");
-        CopalProcess.Result traced = CopalProcess.RunInShell($"exec strace -f -qq -o \"{trace}\" -e trace=rename,renameat,renameat2 dotnet \"$@\"", args);
-        Assert.True(traced.ExitCode == 0, traced.Stderr);
-        var calls = File.ReadLines(trace).Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^(\d+) +(rename|renameat|renameat2)\((.*)$"))
-            .Where(m => m.Success).Select(m => (Thread: m.Groups[1].Value, Call: m.Groups[2].Value, Arguments: m.Groups[3].Value)).ToList();
-        int at = calls.FindIndex(c => c.Arguments.Contains($", \"{target}\"", StringComparison.Ordinal));
-        Assert.True(at >= 0, $"no rename onto '{target}' in the trace:\n{string.Join('\n', calls)}");
-        (string thread, string call, _) = calls[at];
-        File.Delete(trace);
-        return (call, calls.Take(at + 1).Count(c => c.Thread == thread && c.Call == call));
+        foreach (int copal in Descendants(root))
+        {
+            SignalledRun.Kill("CONT", copal);
+        }
     }
 
-    // Whether a process under `root` is stopped (SIGSTOP: state T, or t while its tracer has it).
-    private static bool Stopped(int root) =>
-        Descendants(root).Any(pid => File.ReadAllText($"/proc/{pid}/stat").Split(") ")[^1][0] is 'T' or 't');
+    // The call (rename, renameat, renameat2) that renames onto `target` in a traced run of `args`, and how many times its thread made that call until then.
+    private (string Call, int Count) RenameCount(string[] args, string target) =>
+        CallCount(args, ["rename", "renameat", "renameat2"], arguments => arguments.Contains($", \"{target}\"", StringComparison.Ordinal));
+
+    // The first of `calls` whose arguments `isTheOne` picks in a traced run of `args`, and how many times its thread made that call until then.
+    private (string Call, int Count) CallCount(string[] args, string[] calls, Func<string, bool> isTheOne, bool mustSucceed = true)
+    {
+        string trace = Path.Combine(_temp, "trace.txt");
+        CopalProcess.Result traced = CopalProcess.RunInShell($"exec strace -f -qq -o \"{trace}\" -e trace={string.Join(',', calls)} dotnet \"$@\"", args);
+        Assert.True(!mustSucceed || traced.ExitCode == 0, traced.Stderr);
+        var pattern = new System.Text.RegularExpressions.Regex($@"^(\d+) +({string.Join('|', calls)})\((.*)$");
+        var made = File.ReadLines(trace).Select(l => pattern.Match(l))
+            .Where(m => m.Success).Select(m => (Thread: m.Groups[1].Value, Call: m.Groups[2].Value, Arguments: m.Groups[3].Value)).ToList();
+        int at = made.FindIndex(c => isTheOne(c.Arguments));
+        Assert.True(at >= 0, $"no such call in the trace:\n{string.Join('\n', made)}");
+        (string thread, string call, _) = made[at];
+        File.Delete(trace);
+        return (call, made.Take(at + 1).Count(c => c.Thread == thread && c.Call == call));
+    }
 
     private static List<int> Descendants(int root)
     {
@@ -105,17 +134,17 @@ public sealed class ConcurrentStateTests : IDisposable
     }
 
     // A finished, its output's state in --state whole; B refused with the lock's one line, its output never made.
-    private static void AssertBRefusedAndAsStateLanded(CopalProcess.Result a, CopalProcess.Result b, string outA, string outB, string state)
+    private static void AssertBRefusedAndAsStateLanded(CopalProcess.Result a, CopalProcess.Result b, string outA, string outB, string state, string option = "--state")
     {
         Assert.True(a.ExitCode == 0, a.Stderr);
         Assert.True(b.ExitCode == 1, $"exit code {b.ExitCode}, expected 1; stderr: {b.Stderr}");
-        Assert.Equal(Refusal(state), b.Stderr);
+        Assert.Equal(Refusal(option, state), b.Stderr);
         Assert.False(Path.Exists(outB));
         AssertStateOf(outA, state);
     }
 
-    private static string Refusal(string state) =>
-        $"copal: error: --state '{state}' is being written by another copal run, which holds its lock (.copal-state.lock) until its state is in place; "
+    private static string Refusal(string option, string folder) =>
+        $"copal: error: {option} '{folder}' is in use by another copal run, which holds its lock (.copal-state.lock) while it writes the state there or resumes from it; "
         + "run again once that run has ended, or choose another folder\n";
 
     /// <summary>
@@ -200,6 +229,166 @@ public sealed class ConcurrentStateTests : IDisposable
 
         Assert.True(a.ExitCode == 1, $"exit code {a.ExitCode}; stderr: {a.Stderr}");
         Assert.False(Path.Exists(Path.Combine(_temp, "st")));
+    }
+
+    /// <summary>
+    /// B resuming from --state S while A, which writes S, has its model in place and its state copy not yet renamed in:
+    /// --resume took no lock, so B went on from whatever S held then (and, for a state with Hessians, read them from the
+    /// file A put there later), both exiting 0. B is refused before any work, as a second writer is.
+    /// </summary>
+    [StraceFact]
+    public void A_run_resuming_from_a_state_folder_another_run_is_writing_is_refused_at_once()
+    {
+        string state = Path.Combine(_temp, "st");
+        string out1 = Path.Combine(_temp, "out1");
+        string outA = Path.Combine(_temp, "outA");
+        string outB = Path.Combine(_temp, "outB");
+        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
+        Assert.True(one.ExitCode == 0, one.Stderr);
+
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 2, force: true, resume: out1),
+            StepArgs(outB, state: null, seed: 3, resume: state), outA, outA);
+
+        AssertBRefusedAndAsStateLanded(a, b, outA, outB, state, option: "--resume");
+    }
+
+    /// <summary>
+    /// The other way round: B writes --state S (with --force) while A resumes from S. B replaced the state A was reading,
+    /// both exiting 0; B is refused before any work.
+    /// </summary>
+    [StraceFact]
+    public void A_run_writing_a_state_folder_another_run_resumes_from_is_refused_at_once()
+    {
+        string state = Path.Combine(_temp, "st");
+        string out1 = Path.Combine(_temp, "out1");
+        string outA = Path.Combine(_temp, "outA");
+        string outB = Path.Combine(_temp, "outB");
+        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
+        Assert.True(one.ExitCode == 0, one.Stderr);
+
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state),
+            StepArgs(outB, state, seed: 3, force: true), outA, outA);
+
+        Assert.True(a.ExitCode == 0, a.Stderr);
+        Assert.True(b.ExitCode == 1, $"exit code {b.ExitCode}, expected 1; stderr: {b.Stderr}");
+        Assert.Equal(Refusal("--state", state), b.Stderr);
+        Assert.False(Path.Exists(outB));
+        // S still holds step 1, the state A continued from, and nothing else.
+        AssertStateOf(out1, state);
+    }
+
+    /// <summary>
+    /// Two runs on one --state S in which a killed run left its state copy staged with its commit record. Each settled
+    /// the record before taking the lock: B, started while A was stopped between the record's two renames, finished them
+    /// too, said so, took the lock A did not hold yet and wrote its own state, and both exited 0. The sweep of S is now
+    /// made under the lock: A settles the record alone, and B is refused with the lock's one line, S untouched by it.
+    /// </summary>
+    [StraceFact]
+    public void A_killed_runs_state_copy_is_settled_by_one_run_under_the_lock_and_a_second_run_is_refused()
+    {
+        string state = Path.Combine(_temp, "st");
+        string outKilled = Path.Combine(_temp, "outKilled");
+        string outA = Path.Combine(_temp, "outA");
+        string outB = Path.Combine(_temp, "outB");
+        CopalProcess.Result killed = CopalProcess.Run(StepArgs(outKilled, Path.Combine(_temp, "killed-state"), seed: 3));
+        Assert.True(killed.ExitCode == 0, killed.Stderr);
+        // What a run killed just after its model (outKilled) took its name leaves in S: both state files staged, and the record.
+        void StagedByAKilledRun()
+        {
+            Directory.CreateDirectory(state);
+            string owner = $"{StateCommitTests.DeadPid().ToString(CultureInfo.InvariantCulture)}-12345-{Copal.Tensors.IO.TemporaryNames.Owner.Split('-')[2]}";
+            var renames = new List<string[]>();
+            for (int i = 0; i < s_stateFiles.Length; i++)
+            {
+                string staged = $".{s_stateFiles[i]}.tmp-{owner}-{(6 + i).ToString(CultureInfo.InvariantCulture)}";
+                renames.Add([staged, s_stateFiles[i]]);
+                File.Copy(Path.Combine(outKilled, s_stateFiles[i]), Path.Combine(state, staged));
+            }
+            var record = new Dictionary<string, object> { ["output"] = Path.Combine(outKilled, "copal-state.json"), ["renames"] = renames };
+            File.WriteAllText(Path.Combine(state, $".copal-state.json.commit-{owner}-8"), System.Text.Json.JsonSerializer.Serialize(record));
+        }
+
+        // A stopped just after the record's first rename (the sweep's, before A's own work).
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 1, force: true), StepArgs(outB, state, seed: 2, force: true),
+            Path.Combine(state, "copal-state.safetensors"), StagedByAKilledRun, [outA, state]);
+
+        AssertBRefusedAndAsStateLanded(a, b, outA, outB, state);
+        Assert.Contains($"copal: finished the state copy of an interrupted run in '{state}'", a.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A run B that finds --state S made by run A, which is refused after locking it and removes the folder it made as it
+    /// ends, just between B making sure S exists and opening its lock file there: B failed with "cannot write there:
+    /// Could not find a part of the path". It makes S again and goes on. Each run is stopped by strace as its mkdir of S
+    /// returns: A after making S, B after finding it there; A is let go and ends, then B.
+    /// </summary>
+    [StraceFact]
+    public void A_run_whose_state_folder_vanishes_as_it_locks_it_makes_it_again_and_goes_on()
+    {
+        string state = Path.Combine(_temp, "st");
+        string outA = Path.Combine(_temp, "outA");
+        string outB = Path.Combine(_temp, "outB");
+        // A is refused once it holds the lock: its --out holds a person's file.
+        Directory.CreateDirectory(outA);
+        File.WriteAllText(Path.Combine(outA, "notes.txt"), "mine");
+        string[] a = StepArgs(outA, state, seed: 1);
+        string[] b = StepArgs(outB, state, seed: 2);
+        bool MakesState(string arguments) => arguments.StartsWith($"\"{state}\"", StringComparison.Ordinal);
+        (string callA, int countA) = CallCount(a, ["mkdir"], MakesState, mustSucceed: false);
+        Directory.CreateDirectory(state);
+        (string callB, int countB) = CallCount(b, ["mkdir"], MakesState);
+        Directory.Delete(outB, recursive: true);
+        Directory.Delete(state, recursive: true);
+
+        CopalProcess.Result? second = null;
+        string traceA = Path.Combine(_temp, "a.trace");
+        string traceB = Path.Combine(_temp, "b.trace");
+        CopalProcess.Result first = CopalProcess.RunInShell(StopAfter(callA, countA, traceA), (pa, _) =>
+        {
+            Assert.True(SignalledRun.Until(pa, () => Stopped(traceA)), "run A never made the state folder");
+            second = CopalProcess.RunInShell(StopAfter(callB, countB, traceB), (pb, _) =>
+            {
+                Assert.True(SignalledRun.Until(pb, () => Stopped(traceB)), "run B never reached the state folder");
+                Continue(pa.Id);
+                Assert.True(SignalledRun.Until(pa, () => pa.HasExited), "run A did not end");
+                Assert.False(Path.Exists(state), "run A left the folder it made");
+                Continue(pb.Id);
+            }, b);
+        }, a);
+
+        Assert.True(first.ExitCode == 1, $"exit code {first.ExitCode}; stderr: {first.Stderr}");
+        Assert.Contains("exists and is not empty", first.Stderr, StringComparison.Ordinal);
+        Assert.True(second!.ExitCode == 0, second.Stderr);
+        AssertStateOf(outB, state);
+    }
+
+    /// <summary>
+    /// A --resume folder this user may not write (another user's, a read-only medium) cannot hold a lock file: it is
+    /// read unlocked, as before the lock, rather than refused as if it could not be read. It is left as it was.
+    /// </summary>
+    [UnreadableFileFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_resume_folder_this_user_may_not_write_is_read_without_the_lock()
+    {
+        string state = Path.Combine(_temp, "st");
+        string out1 = Path.Combine(_temp, "out1");
+        string outB = Path.Combine(_temp, "outB");
+        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        UnixFileMode mode = File.GetUnixFileMode(state);
+        File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        CopalProcess.Result b;
+        try
+        {
+            b = CopalProcess.RunBoundByPermissions(StepArgs(outB, state: null, seed: 2, resume: state));
+        }
+        finally
+        {
+            File.SetUnixFileMode(state, mode);
+        }
+
+        Assert.True(b.ExitCode == 0, b.Stderr);
+        AssertStateOf(out1, state);
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);

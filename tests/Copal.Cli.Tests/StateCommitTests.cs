@@ -77,7 +77,7 @@ public sealed class StateCommitTests : IDisposable
         return (state, out2, stepOne);
     }
 
-    private static int DeadPid()
+    internal static int DeadPid()
     {
         using Process done = Process.Start("true");
         done.WaitForExit();

@@ -64,9 +64,12 @@ internal static class PruneCommand
                 throw new UsageException("--calib: standard input ('-') can be given once");
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
-            // Held until the state's renames are done (the end of this body): a second run on the same --state is
-            // refused now, not minutes later with its state's files interleaved with this run's.
-            using FolderLock? stateLock = RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
+            // Held until the state's renames are done (the end of this body): a second run on the same --state or
+            // --resume folder is refused now, not minutes later with its state's files interleaved with this run's, or
+            // replaced under the run that reads them.
+            (FolderLock? stateLock, FolderLock? resumeLock) = RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
+            using FolderLock? heldState = stateLock;
+            using FolderLock? heldResume = resumeLock;
             // Before the calibration text is tokenized and a COPAL parent hashed, which take minutes on a large model.
             PruneJob.RequireDenseLinears(modelDir);
             if (p.GetValue(compact))
@@ -294,9 +297,10 @@ internal static class PruneCommand
     /// Neither output may touch an input: --out replaces its folder, so it must be apart from every input;
     /// --state is written into, so it must be apart from the model folder and the --resume folder (the state a run
     /// continues from stays as it was, beside the model it belongs to). Checked before any work starts. Returns the
-    /// lock on a --state apart from --out (<see cref="LockStateFolder"/>), which the caller holds until the state is in place.
+    /// locks on a --state apart from --out and on the --resume folder (<see cref="LockStateFolder"/>), which the caller
+    /// holds until the state is in place.
     /// </summary>
-    private static FolderLock? RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
+    private static (FolderLock? State, FolderLock? Resume) RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
     {
         PathGuard.RequireApart(outDir, "--out", modelDir, "the input folder");
         foreach (string f in CalibrationFiles(calib).Where(f => !Inputs.IsStdio(f)))
@@ -324,15 +328,18 @@ internal static class PruneCommand
             }
         }
         FolderLock? held = state is null ? null : RequireStateFolder(state, outDir, force);
+        FolderLock? reading = null;
         try
         {
+            reading = resume is null ? null : LockResumeFolder(resume);
             // Said before the calibration text is read and the model loaded, not when the output is made after them (and
             // after the checks above: an input inside the output is the first thing to say).
             AtomicDirectory.RequireUsable("--out", outDir, force);
-            return held;
+            return (held, reading);
         }
         catch
         {
+            reading?.Dispose();
             held?.Dispose();
             throw;
         }
@@ -364,13 +371,18 @@ internal static class PruneCommand
         {
             throw new IOException($"--state '{state}': '{above}' is a file, so no folder can be made there");
         }
-        // Nor a folder where nothing can be written (a read-only file system, no permission): said as --state's.
-        AtomicFile.RequireWritableFolder(state, "--state");
         // A --state that is --out or inside it lands with the output, whose rename already refuses a folder another
         // run made meanwhile; and no folder may be made inside --out before it takes its name.
-        FolderLock? held = apart ? LockStateFolder(state, real) : null;
+        FolderLock? held = apart ? LockStateFolder("--state", state, real, makeFolder: true) : null;
         try
         {
+            // Nor a folder where nothing can be written (a read-only file system, no permission): said as --state's.
+            // Probed once locked: the folder then exists and stays (the lock file is in it), where before the lock it
+            // could be removed under the probe by the run that made it, as that run ended.
+            AtomicFile.RequireWritableFolder(state, "--state");
+            // What a killed run left there is settled under the lock, before what the folder holds is judged: a state
+            // copy it owed is finished here, and then asks for --force like any state.
+            StaleTemporaries.SweepFolder(real);
             if (!force && Directory.Exists(real) && CopalState.IsIn(real))
             {
                 throw new IOException($"--state '{state}' already holds a COPAL state ({CopalState.ManifestFileName}); pass --force to replace it, or choose another folder");
@@ -397,21 +409,44 @@ internal static class PruneCommand
     /// Locks the --state folder (made now if missing, and removed again if the run ends without a state there) until the
     /// run has renamed its state into it. Two runs writing one --state at once would each rename their two files in, and
     /// the folder could end with one run's manifest beside the other's tensors, both runs exiting 0; the second is
-    /// refused instead, at once, before any work. A lock left by a killed run ended with its process.
+    /// refused instead, at once, before any work. The --resume folder takes the same lock (never made), so that its state
+    /// is not replaced while this run reads it. A lock left by a killed run ended with its process.
     /// </summary>
-    private static FolderLock LockStateFolder(string state, string real)
+    private static FolderLock? LockStateFolder(string option, string folder, string real, bool makeFolder)
     {
         FolderLock? held;
         try
         {
-            held = FolderLock.TryAcquire(real, CopalState.LockFileName);
+            held = FolderLock.TryAcquire(real, CopalState.LockFileName, makeFolder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"--state '{state}': cannot write there: {AtomicDirectory.Reason(e)}", e);
+            if (!makeFolder)
+            {
+                // A --resume folder this run may not write (a read-only file system, another user's folder), or one
+                // gone: read unlocked, as before the lock (a run that can write there locks it; Load says what is missing).
+                return null;
+            }
+            throw new IOException($"{option} '{folder}': cannot write there: {AtomicDirectory.Reason(e)}", e);
         }
-        return held ?? throw new IOException($"--state '{state}' is being written by another copal run, which holds its lock ({CopalState.LockFileName}) until its state is in place; "
+        return held ?? throw new IOException($"{option} '{folder}' is in use by another copal run, which holds its lock ({CopalState.LockFileName}) while it writes the state there or resumes from it; "
             + "run again once that run has ended, or choose another folder");
+    }
+
+    /// <summary>
+    /// Locks the --resume folder (<see cref="LockStateFolder"/>) and settles there, under the lock, what a killed run
+    /// left (a state copy it owed is finished or dropped before it is read); null where the folder cannot be locked.
+    /// </summary>
+    private static FolderLock? LockResumeFolder(string resume)
+    {
+        string real = RealPath.Resolve(resume);
+        if (!Directory.Exists(real))
+        {
+            return null;
+        }
+        FolderLock? held = LockStateFolder("--resume", resume, real, makeFolder: false);
+        StaleTemporaries.SweepFolder(real);
+        return held;
     }
 
     /// <summary>What --calib takes: an empty entry names no text (and an empty list left nothing to calibrate on).</summary>

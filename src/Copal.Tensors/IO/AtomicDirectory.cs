@@ -155,10 +155,16 @@ public sealed class AtomicDirectory : IDisposable
         return null;
     }
 
-    // A folder `prune --state` wrote: a state's files and nothing else, not through a link (`--state out/st`).
+    /// <summary>
+    /// The lock file of a state folder (prune's CopalState.LockFileName): a run killed where the file system keeps a
+    /// file deleted on close, or a folder copied while a run held it, leaves it behind. It holds nothing.
+    /// </summary>
+    private const string StateLockFile = ".copal-state.lock";
+
+    // A folder `prune --state` wrote: a state's files and nothing else (but a lock file left behind), not through a link (`--state out/st`).
     private static bool IsStateFolder(string folder) =>
         new DirectoryInfo(folder).LinkTarget is null
-        && Directory.EnumerateFileSystemEntries(folder).ToList() is { Count: > 0 } entries
+        && Directory.EnumerateFileSystemEntries(folder).Where(e => Path.GetFileName(e) != StateLockFile || !System.IO.File.Exists(e)).ToList() is { Count: > 0 } entries
         && entries.All(e => s_stateFiles.Contains(Path.GetFileName(e)) && System.IO.File.Exists(e) && new FileInfo(e).LinkTarget is null);
 
     // The named chat templates copied from a model's input: *.jinja files and nothing else, not through a link.

@@ -29,37 +29,73 @@ public sealed class FolderLock : IDisposable
     public string Path => _file.Name;
 
     /// <summary>
-    /// Locks <paramref name="folder"/> (made, with its missing parents, if needed) through its file
-    /// <paramref name="lockFileName"/>; null, with nothing made, when another process holds the lock.
+    /// Locks <paramref name="folder"/> (made, with its missing parents, if needed and <paramref name="makeFolder"/>)
+    /// through its file <paramref name="lockFileName"/>; null, with nothing made, when another process holds the lock.
     /// </summary>
+    /// <remarks>
+    /// A folder that another run made for its lock is removed by that run when it ends without writing there
+    /// (<see cref="Dispose"/>): it can vanish between this call making sure it exists and opening the file in it, and
+    /// also while .NET opens the file again after finding it unlinked under its lock. The folder is then made again and
+    /// the open retried; a folder that keeps vanishing is taken as held by another run (null), never left as .NET's
+    /// "Could not find a part of the path".
+    /// </remarks>
     /// <exception cref="IOException">The folder or the lock file cannot be made (a permission, a read-only file system).</exception>
     /// <exception cref="UnauthorizedAccessException">The lock file cannot be opened (the folder cannot be written, or the file read).</exception>
-    public static FolderLock? TryAcquire(string folder, string lockFileName)
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist and <paramref name="makeFolder"/> is false.</exception>
+    public static FolderLock? TryAcquire(string folder, string lockFileName, bool makeFolder = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentException.ThrowIfNullOrEmpty(lockFileName);
-        IReadOnlyList<string> made = MadeFolders.Create(folder);
-        try
+        var made = new List<string>();
+        for (int attempt = 1; ; attempt++)
         {
-            // Opened for reading: flock needs no write access, so a file a killed run of another user left (0644) is
-            // taken over too, where opening it for writing was refused as if the folder could not be written.
-            var file = new FileStream(System.IO.Path.Combine(folder, lockFileName), FileMode.OpenOrCreate, FileAccess.Read, FileShare.None,
-                bufferSize: 1, FileOptions.DeleteOnClose);
-            var held = new FolderLock(file, made);
-            s_held[held] = 0;
-            return held;
-        }
-        catch (IOException e) when (IsHeldElsewhere(e))
-        {
-            MadeFolders.RemoveEmpty(made);
-            return null;
-        }
-        catch
-        {
-            MadeFolders.RemoveEmpty(made);
-            throw;
+            try
+            {
+                if (makeFolder)
+                {
+                    made.AddRange(MadeFolders.Create(folder).Where(f => !made.Contains(f, StringComparer.Ordinal)));
+                }
+                // Opened for reading: flock needs no write access, so a file a killed run of another user left (0644) is
+                // taken over too, where opening it for writing was refused as if the folder could not be written.
+                var file = new FileStream(System.IO.Path.Combine(folder, lockFileName), FileMode.OpenOrCreate, FileAccess.Read, FileShare.None,
+                    bufferSize: 1, FileOptions.DeleteOnClose);
+                var held = new FolderLock(file, made);
+                s_held[held] = 0;
+                return held;
+            }
+            catch (IOException e) when (IsHeldElsewhere(e))
+            {
+                MadeFolders.RemoveEmpty(made);
+                return null;
+            }
+            catch (IOException e) when (makeFolder && Vanished(folder, e))
+            {
+                if (attempt == VanishedFolderAttempts)
+                {
+                    MadeFolders.RemoveEmpty(made);
+                    return null;
+                }
+                // Removed by the run that made it, as that run ended: made again.
+            }
+            catch
+            {
+                MadeFolders.RemoveEmpty(made);
+                throw;
+            }
         }
     }
+
+    // The folder was removed while it was made or its file opened: .NET says "Could not find a part of the path" (the
+    // open), or "The file '...' already exists." (mkdir found the folder, gone when .NET then looked at what it was).
+    private static bool Vanished(string folder, IOException e) =>
+        e is DirectoryNotFoundException || (e.GetType() == typeof(IOException) && IsAlreadyExists(e) && !System.IO.Path.Exists(folder));
+
+    // EEXIST's number (17 on Linux, macOS and the BSDs); ERROR_FILE_EXISTS or ERROR_ALREADY_EXISTS on Windows.
+    private static bool IsAlreadyExists(IOException e) =>
+        OperatingSystem.IsWindows() ? e.HResult is unchecked((int)0x80070050) or unchecked((int)0x800700B7) : e.HResult == 17;
+
+    // How often a folder removed under TryAcquire is made again: each time another run made it and ended in between.
+    private const int VanishedFolderAttempts = 8;
 
     // What .NET throws when the file is locked by another: EWOULDBLOCK's number as the HResult on Unix (11 on Linux,
     // 35 on macOS and the BSDs), ERROR_SHARING_VIOLATION on Windows.

@@ -220,6 +220,32 @@ public sealed class AtomicDirectoryTests : IDisposable
         Assert.StartsWith($"--out '{output}' holds the folder 'st', so it does not look like a model or report copal wrote", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A state folder inside the output that still holds the lock file of a run killed on a file system that kept it
+    /// (or that was copied while a run held it): --force refused the output as a person's ("holds the folder 'st'").
+    /// The lock file holds nothing: the folder is a state folder still, and one holding only a lock file is none.
+    /// </summary>
+    [Fact]
+    public void Force_replaces_a_model_folder_whose_state_subfolder_holds_a_lock_file_left_behind()
+    {
+        string output = Directory.CreateDirectory(_dir.File("out")).FullName;
+        File.WriteAllText(Path.Combine(output, "config.json"), "old");
+        string state = Directory.CreateDirectory(Path.Combine(output, "st")).FullName;
+        File.WriteAllText(Path.Combine(state, "copal-state.json"), "{}");
+        File.WriteAllText(Path.Combine(state, "copal-state.safetensors"), "x");
+        File.WriteAllBytes(Path.Combine(state, ".copal-state.lock"), []);
+        using (AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: true))
+        {
+            File.WriteAllText(dir.File("config.json"), "new");
+            dir.Commit();
+        }
+        Assert.Equal(["config.json"], Entries(output));
+
+        File.WriteAllBytes(Path.Combine(Directory.CreateDirectory(Path.Combine(output, "st")).FullName, ".copal-state.lock"), []);
+        var e = Assert.Throws<IOException>(() => AtomicDirectory.Create(output, overwrite: true));
+        Assert.StartsWith($"--out '{output}' holds the folder 'st', so it does not look like a model or report copal wrote", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A model's named chat templates travel into a pruned or compacted output: the next `-o out --force` replaces it whole.</summary>
     [Fact]
     public void Force_replaces_a_model_folder_whose_subfolder_holds_only_named_chat_templates()

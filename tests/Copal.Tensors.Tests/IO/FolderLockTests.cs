@@ -41,5 +41,16 @@ public sealed class FolderLockTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(folder));
     }
 
+    /// <summary>A lock on a folder the holder only reads (prune's --resume) never makes the folder: a missing one is said so.</summary>
+    [Fact]
+    public void A_lock_that_may_not_make_its_folder_leaves_a_missing_one_missing()
+    {
+        string folder = _dir.File(Path.Combine("absent", "st"));
+
+        Assert.Throws<DirectoryNotFoundException>(() => FolderLock.TryAcquire(folder, ".lock", makeFolder: false));
+
+        Assert.False(Path.Exists(_dir.File("absent")));
+    }
+
     public void Dispose() => _dir.Dispose();
 }
