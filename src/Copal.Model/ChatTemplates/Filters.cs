@@ -451,14 +451,18 @@ internal sealed partial class Interpreter
         _ => null,
     };
 
-    // What Python iterates: a list's items, a string's characters, a mapping's keys, nothing for undefined.
-    private List<Value> Iterated(Value operand, FilterNode node) => operand switch
+    private List<Value> Iterated(Value operand, FilterNode node) =>
+        PythonIterated(operand) ?? throw Error(node, $"filter '{node.Name}' is not supported on {operand.AKind}");
+
+    // What Python iterates: a list's items, a string's characters, a mapping's keys, nothing for undefined; null for
+    // what Python cannot iterate.
+    private static List<Value>? PythonIterated(Value operand) => operand switch
     {
         ArrayValue a => a.Items,
         StringValue s => Builtins.CodePoints(s.Value).Select(c => (Value)new StringValue(c)).ToList(),
         ObjectValue o => o.Map.Keys.Select(k => (Value)new StringValue(k)).ToList(),
         UndefinedValue => [],
-        _ => throw Error(node, $"filter '{node.Name}' is not supported on {operand.AKind}"),
+        _ => null,
     };
 
     /// <summary>

@@ -227,21 +227,14 @@ internal sealed partial class Interpreter
                 break;
             case TupleNode tuple:
             {
-                if (rhs is not ArrayValue arr)
-                {
-                    throw Error(node, $"cannot unpack {rhs.AKind} in 'set'");
-                }
-                if (arr.Items.Count != tuple.Items.Count)
-                {
-                    throw Error(node, $"'set' unpacks {arr.Items.Count} values into {tuple.Items.Count} names");
-                }
+                List<Value> values = Unpacked(rhs, tuple, node, "set", $"cannot unpack {rhs.AKind} in 'set'");
                 for (int i = 0; i < tuple.Items.Count; i++)
                 {
                     if (tuple.Items[i] is not IdentifierNode name)
                     {
                         throw Error(tuple.Items[i], "'set' can unpack only into names");
                     }
-                    scope.Set(name.Name, arr.Items[i]);
+                    scope.Set(name.Name, values[i]);
                 }
                 break;
             }
@@ -350,25 +343,27 @@ internal sealed partial class Interpreter
                 break;
             case TupleNode tuple:
             {
-                if (current is not ArrayValue arr)
-                {
-                    throw Error(node, $"cannot unpack {current.AKind} into the loop variables");
-                }
-                if (arr.Items.Count != tuple.Items.Count)
-                {
-                    throw Error(node, $"'for' unpacks {arr.Items.Count} values into {tuple.Items.Count} names");
-                }
+                List<Value> values = Unpacked(current, tuple, node, "for", $"cannot unpack {current.AKind} into the loop variables");
                 for (int j = 0; j < tuple.Items.Count; j++)
                 {
                     if (tuple.Items[j] is not IdentifierNode name)
                     {
                         throw Error(tuple.Items[j], "loop variables must be names");
                     }
-                    scope.Set(name.Name, arr.Items[j]);
+                    scope.Set(name.Name, values[j]);
                 }
                 break;
             }
         }
+    }
+
+    // The values a tuple of names takes from a value: what Python iterates, so a mapping's keys and a string's
+    // characters too, as Jinja2 unpacks them (the reference unpacked lists only); exactly as many as the names.
+    private List<Value> Unpacked(Value value, TupleNode names, Node node, string statement, string notIterable)
+    {
+        List<Value> values = value is UndefinedValue ? throw Error(node, notIterable) : PythonIterated(value) ?? throw Error(node, notIterable);
+        return values.Count == names.Items.Count ? values
+            : throw Error(node, $"'{statement}' unpacks {values.Count} values into {names.Items.Count} names");
     }
 
     private void DefineMacro(MacroNode node, Scope scope) => scope.Set(node.Name, Macro(node, lexical: null));

@@ -314,7 +314,8 @@ internal sealed class Parser
         return new MacroNode(name.Value, parameters, body, opener.Position);
     }
 
-    private Node ParseExpressionSequence(bool primary)
+    // closedBy: the token that ends a parenthesized tuple, which may follow a last comma as in Jinja2 ((1,), (1, 2,)).
+    private Node ParseExpressionSequence(bool primary, TokenKind? closedBy = null)
     {
         int position = _current < _tokens.Count ? Peek().Position : EndPosition;
         var items = new List<Node> { primary ? ParsePrimary() : ParseExpression() };
@@ -322,6 +323,10 @@ internal sealed class Parser
         while (isTuple)
         {
             _current++;
+            if (closedBy is TokenKind close && Is(close))
+            {
+                break;
+            }
             items.Add(primary ? ParsePrimary() : ParseExpression());
             if (!Is(TokenKind.Comma))
             {
@@ -743,7 +748,13 @@ internal sealed class Parser
                 return new IdentifierNode(t.Value, t.Position);
             case TokenKind.OpenParen:
             {
-                Node e = ParseExpressionSequence(primary: false);
+                if (Is(TokenKind.CloseParen))
+                {
+                    // The empty tuple, as Jinja2 reads it.
+                    _current++;
+                    return new TupleNode([], t.Position);
+                }
+                Node e = ParseExpressionSequence(primary: false, closedBy: TokenKind.CloseParen);
                 Expect(TokenKind.CloseParen, ") to close '('");
                 return e;
             }
