@@ -288,6 +288,7 @@ internal sealed partial class Interpreter
 
         var sb = new StringBuilder();
         bool noIteration = true;
+        var functions = new LoopFunctions();
         for (int i = 0; i < items.Count; i++)
         {
             Step(node);
@@ -305,6 +306,8 @@ internal sealed partial class Interpreter
                 // Jinja2's depth in a loop that is not recursive (recursive loops are refused).
                 ["depth"] = new IntegerValue(1),
                 ["depth0"] = new IntegerValue(0),
+                ["cycle"] = LoopFunctions.Cycle(i),
+                ["changed"] = functions.Changed,
             };
             // Each iteration its own scope, as in Jinja2: a set in the body lasts for the iteration (the reference kept it
             // for the iterations after; a namespace carries a value across them either way).

@@ -302,7 +302,11 @@ internal sealed class Parser
             Expect(TokenKind.CloseStatement, "%} after 'else'");
             otherwise.AddRange(ParseUntil(opener, "endfor"));
         }
-        return new ForNode(variable, iterable, body, otherwise, opener.Position);
+        var loop = new ForNode(variable, iterable, body, otherwise, opener.Position);
+        // Jinja2 refuses, when it reads the template, a for statement that assigns the name `loop` anywhere in it
+        // (its own variable, a set in its body at any depth), which would hide the loop's own `loop`.
+        IdentifierNode? assigned = NodeWalk.Walk(loop).SelectMany(NodeWalk.AssignedNames).Where(n => n.Name == "loop").MinBy(n => n.Position);
+        return assigned is null ? loop : throw Error(assigned.Position, "'loop' cannot be assigned inside a for loop (Jinja2 keeps the name for the loop)");
     }
 
     private MacroNode ParseMacro(Token opener)
