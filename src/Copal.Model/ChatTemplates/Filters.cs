@@ -14,6 +14,11 @@ internal sealed partial class Interpreter
         string name = node.Name;
         ChatTemplateException Unsupported() =>
             Error(node, $"filter '{name}{(node.Arguments is null ? "" : "(...)")}' is not supported on {operand.AKind}");
+        if (name == "tojson" && operand is UndefinedValue)
+        {
+            // Python's json.dumps, which transformers' tojson calls, refuses Jinja2's Undefined (the reference wrote null).
+            throw Error(node, $"tojson of an undefined value{(node.Operand is IdentifierNode or MemberNode ? $" ({Describe(node.Operand)} is undefined)" : "")}");
+        }
 
         if (node.Arguments is null)
         {
@@ -23,7 +28,7 @@ internal sealed partial class Interpreter
             }
             if (name == "tojson")
             {
-                return new StringValue(Json.Write(operand, new JsonOptions(null, false, null, false), 0, true, where));
+                return new StringValue(Json.Write(operand, new JsonOptions(null, false, null, false), 0, where));
             }
             if (name is "int" or "float")
             {
@@ -147,7 +152,7 @@ internal sealed partial class Interpreter
                     throw Error(node, FormattableString.Invariant($"tojson indent {wide.Value} is past {MaxLength}"));
                 }
                 var options = new JsonOptions(indent is IntegerValue iv ? (int)iv.Value : null, ea.Value, seps, sk.Value);
-                return new StringValue(Json.Write(operand, options, 0, true, where));
+                return new StringValue(Json.Write(operand, options, 0, where));
             }
             case "join":
             {
