@@ -19,6 +19,10 @@ internal sealed partial class Interpreter
             // Python's json.dumps, which transformers' tojson calls, refuses Jinja2's Undefined (the reference wrote null).
             throw Error(node, $"tojson of an undefined value{(node.Operand is IdentifierNode or MemberNode ? $" ({Describe(node.Operand)} is undefined)" : "")}");
         }
+        if (name is "truncate" or "center")
+        {
+            return TextFilter(operand, node, scope);
+        }
 
         if (node.Arguments is null)
         {
