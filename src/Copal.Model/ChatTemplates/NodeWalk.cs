@@ -34,6 +34,7 @@ internal static class NodeWalk
         CallNode c => [c.Callee, .. c.Arguments],
         KeywordArgumentNode k => [k.Value],
         BinaryNode b => [b.Left, b.Right],
+        ComparisonChainNode c => [c.First, .. c.Links.Select(l => l.Operand)],
         UnaryNode u => [u.Operand],
         FilterNode f => [f.Operand, .. f.Arguments ?? []],
         TestNode t => [t.Operand],

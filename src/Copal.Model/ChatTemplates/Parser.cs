@@ -430,7 +430,8 @@ internal sealed class Parser
 
     private Node ParseComparison()
     {
-        Node left = ParseAdditive();
+        Node first = ParseAdditive();
+        var links = new List<(string, Node, int)>();
         while (true)
         {
             string op;
@@ -454,9 +455,15 @@ internal sealed class Parser
             {
                 break;
             }
-            left = new BinaryNode(op, left, ParseAdditive(), position);
+            links.Add((op, ParseAdditive(), position));
         }
-        return left;
+        // More than one comparison chains, as in Python (the reference compared left to right: (a < b) <= c).
+        return links switch
+        {
+            [] => first,
+            [(string op, Node right, int position)] => new BinaryNode(op, first, right, position),
+            _ => new ComparisonChainNode(first, links, links[0].Item3),
+        };
     }
 
     private Node ParseAdditive()
