@@ -11,9 +11,10 @@ internal sealed partial class Interpreter
     private Value ApplyFilter(Value operand, FilterNode node, Scope scope)
     {
         Func<string> where = Where(node);
-        string name = node.Name;
+        // count is Jinja2's other name for length.
+        string name = node.Name == "count" ? "length" : node.Name;
         ChatTemplateException Unsupported() =>
-            Error(node, $"filter '{name}{(node.Arguments is null ? "" : "(...)")}' is not supported on {operand.AKind}");
+            Error(node, $"filter '{node.Name}{(node.Arguments is null ? "" : "(...)")}' is not supported on {operand.AKind}");
         if (name == "tojson" && operand is UndefinedValue)
         {
             // Python's json.dumps, which transformers' tojson calls, refuses Jinja2's Undefined (the reference wrote null).
@@ -49,6 +50,16 @@ internal sealed partial class Interpreter
             if (name == "trim")
             {
                 return Trimmed(operand, NullValue.Instance, node);
+            }
+            if (name is "first" or "last" && operand is StringValue or ObjectValue or UndefinedValue)
+            {
+                // Of what Python iterates: a string's characters (by code point), a mapping's keys; undefined when empty.
+                List<Value> items = Iterated(operand, node);
+                return items.Count == 0 ? UndefinedValue.Instance : name == "first" ? items[0] : items[^1];
+            }
+            if (name == "length" && operand is UndefinedValue)
+            {
+                return new IntegerValue(0);
             }
             if (name is "list" or "reverse" && operand is StringValue or ObjectValue or UndefinedValue)
             {
@@ -121,7 +132,7 @@ internal sealed partial class Interpreter
                         "string" => new StringValue(Values.Render(b, where)),
                         _ => throw Unsupported(),
                     };
-                case NullValue when name == "string":
+                case NullValue or UndefinedValue when name == "string":
                     return new StringValue(Values.Render(operand, where));
                 default:
                     throw Unsupported();
