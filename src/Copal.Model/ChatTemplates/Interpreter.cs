@@ -528,25 +528,18 @@ internal sealed partial class Interpreter
         switch (target)
         {
             case ObjectValue obj:
-                if (property is not StringValue key)
-                {
-                    throw Error(node, $"a mapping's key must be a string, got {property.AKind}");
-                }
-                value = obj.Map.TryGetValue(key.Value, out Value? v) ? v : Builtins.ObjectMethod(obj, key.Value);
+                value = property is not StringValue key ? null
+                    : obj.Map.TryGetValue(key.Value, out Value? v) ? v : Builtins.ObjectMethod(obj, key.Value);
                 break;
             case NamespaceValue ns:
-                if (property is not StringValue nsKey)
-                {
-                    throw Error(node, $"a namespace attribute must be a string, got {property.AKind}");
-                }
-                value = ns.Map.TryGetValue(nsKey.Value, out Value? nv) ? nv : null;
+                value = property is StringValue nsKey && ns.Map.TryGetValue(nsKey.Value, out Value? nv) ? nv : null;
                 break;
             case ArrayValue arr:
                 value = property switch
                 {
                     IntegerValue i => At(arr.Items, i.Value),
                     StringValue s => s.Value == "length" ? new IntegerValue(arr.Items.Count) : null,
-                    _ => throw Error(node, $"a list index must be an integer, got {property.AKind}"),
+                    _ => null,
                 };
                 break;
             case StringValue str:
@@ -554,17 +547,15 @@ internal sealed partial class Interpreter
                 {
                     IntegerValue i => At(str.Value, i.Value),
                     StringValue s => Builtins.StringMethod(str, s.Value),
-                    _ => throw Error(node, $"a string index must be an integer, got {property.AKind}"),
+                    _ => null,
                 };
                 break;
             default:
-                if (property is not StringValue)
-                {
-                    throw Error(node, $"cannot index {target.AKind} with {property.AKind}");
-                }
                 value = null;
                 break;
         }
+        // What Python cannot look up (a key or index of another kind, an index into none or a number) is undefined
+        // too, as Jinja2's sandbox gives it; the reference refused it.
         return value ?? UndefinedValue.Instance;
     }
 
