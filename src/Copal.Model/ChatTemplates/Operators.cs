@@ -152,9 +152,10 @@ internal sealed partial class Interpreter
         }
         else if (left is ArrayValue la && right is ArrayValue ra)
         {
-            if (op == "+")
+            // A list to a list, a tuple to a tuple, as Python adds them (it refuses a list and a tuple).
+            if (op == "+" && la.IsTuple == ra.IsTuple)
             {
-                return new ArrayValue([.. la.Items, .. ra.Items]);
+                return new ArrayValue([.. la.Items, .. ra.Items], la.IsTuple);
             }
         }
         if (op == "*" && (left, right) is (StringValue, IntegerValue) or (IntegerValue, StringValue))

@@ -20,6 +20,8 @@ public sealed class TupleUnpackingParityTests
         "()|(1,)|('a', 2)|0|[1]|((),)|(1, 2)|[(), (3,)]")]
     // Python: 1|True|True|(None,)
     [InlineData("{% set t = (1,) %}{{ t[0] }}|{{ () is sequence }}|{{ not () }}|{{ (none,) }}", "1|True|True|(None,)")]
+    // Python: (1, 2)|()|[1, 2] (tuples add to a tuple).
+    [InlineData("{{ (1,) + (2,) }}|{{ () + () }}|{{ [1] + [2] }}", "(1, 2)|()|[1, 2]")]
     public void Tuple_literals_are_jinja2s(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
@@ -56,7 +58,10 @@ public sealed class TupleUnpackingParityTests
     [InlineData("{% for a, b in [1] %}{% endfor %}", "line 1, column 4: cannot unpack an integer into the loop variables")]
     // Python: ValueError: too many values to unpack (expected 2)
     [InlineData("{% set a, b = 'xyz' %}", "line 1, column 4: 'set' unpacks 3 values into 2 names")]
-    public void Unpacking_the_wrong_count_or_kind_is_refused(string template, string expected)
+    // Python: TypeError: can only concatenate list (not "tuple") to list, and the reverse.
+    [InlineData("{{ [1] + (2,) }}", "line 1, column 8: operator '+' is not defined between a list and a tuple")]
+    [InlineData("{{ (1,) + [2] }}", "line 1, column 9: operator '+' is not defined between a tuple and a list")]
+    public void Unpacking_the_wrong_count_or_kind_or_adding_a_list_to_a_tuple_is_refused(string template, string expected)
     {
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
