@@ -60,6 +60,12 @@ internal sealed record KeywordArgumentNode(string Name, Node Value, int Position
 
 internal sealed record BinaryNode(string Operator, Node Left, Node Right, int Position) : Node(Position);
 
+/// <summary>
+/// Two or more comparisons in a row (<c>a &lt; b &lt;= c</c>), which Python chains: each link compares its operand with
+/// the one before it; Position is the first operator's.
+/// </summary>
+internal sealed record ComparisonChainNode(Node First, IReadOnlyList<(string Operator, Node Operand, int Position)> Links, int Position) : Node(Position);
+
 internal sealed record UnaryNode(string Operator, Node Operand, int Position) : Node(Position);
 
 // Arguments: null for <c>x | f</c>, a list for <c>x | f(...)</c>.

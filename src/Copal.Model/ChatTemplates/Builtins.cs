@@ -33,6 +33,8 @@ internal static class Builtins
             "startswith" => Fn(name, (args, p) => BooleanValue.Of(Affix(s, args, p, name, (a, b) => a.StartsWith(b, StringComparison.Ordinal)))),
             "endswith" => Fn(name, (args, p) => BooleanValue.Of(Affix(s, args, p, name, (a, b) => a.EndsWith(b, StringComparison.Ordinal)))),
             "split" => Fn(name, (args, p) => Split(s, args, p)),
+            "rsplit" => Fn(name, (args, p) => PyStr.RSplit(s, args, p)),
+            "center" => Fn(name, (args, p) => PyStr.CenterMethod(s, args, p)),
             "replace" => Fn(name, (args, p) => Replace(s, args, p)),
             _ => null,
         };

@@ -18,7 +18,7 @@ internal static class ContentFormat
     /// </summary>
     public static bool IteratesContentParts(TemplateBody body)
     {
-        List<Node> nodes = [.. Walk(body)];
+        List<Node> nodes = [.. NodeWalk.Walk(body)];
         var names = new Names();
         // Names set from one another (loop_messages from messages, a message from it, parts from its content) in any
         // order: a few passes reach each.
@@ -99,44 +99,5 @@ internal static class ContentFormat
         FilterNode f => Unfiltered(f.Operand),
         SelectNode s => Unfiltered(s.Value),
         _ => node,
-    };
-
-    private static IEnumerable<Node> Walk(Node node)
-    {
-        var pending = new Stack<Node>();
-        pending.Push(node);
-        while (pending.TryPop(out Node? n))
-        {
-            yield return n;
-            foreach (Node child in Children(n))
-            {
-                pending.Push(child);
-            }
-        }
-    }
-
-    private static IEnumerable<Node> Children(Node node) => node switch
-    {
-        TemplateBody b => b.Body,
-        IfNode i => [i.Test, .. i.Body, .. i.Alternate],
-        ForNode f => [f.LoopVariable, f.Iterable, .. f.Body, .. f.Else],
-        SetNode s => s.Value is null ? [s.Target, .. s.Body] : [s.Target, s.Value, .. s.Body],
-        MacroNode m => [.. m.Parameters, .. m.Body],
-        FilterBlockNode f => [f.Filter, .. f.Body],
-        CallBlockNode c => [c.Call, .. c.CallerParameters, .. c.Body],
-        ArrayLiteralNode a => a.Items,
-        TupleNode t => t.Items,
-        ObjectLiteralNode o => o.Entries.SelectMany(e => new[] { e.Key, e.Value }),
-        MemberNode m => [m.Target, m.Property],
-        SliceNode s => new[] { s.Start, s.Stop, s.Step }.OfType<Node>(),
-        CallNode c => [c.Callee, .. c.Arguments],
-        KeywordArgumentNode k => [k.Value],
-        BinaryNode b => [b.Left, b.Right],
-        UnaryNode u => [u.Operand],
-        FilterNode f => [f.Operand, .. f.Arguments ?? []],
-        TestNode t => [t.Operand],
-        SelectNode s => [s.Value, s.Test],
-        TernaryNode t => [t.Condition, t.WhenTrue, t.WhenFalse],
-        _ => [],
     };
 }

@@ -11,9 +11,19 @@ internal sealed partial class Interpreter
     private Value ApplyFilter(Value operand, FilterNode node, Scope scope)
     {
         Func<string> where = Where(node);
-        string name = node.Name;
+        // count is Jinja2's other name for length.
+        string name = node.Name == "count" ? "length" : node.Name;
         ChatTemplateException Unsupported() =>
-            Error(node, $"filter '{name}{(node.Arguments is null ? "" : "(...)")}' is not supported on {operand.AKind}");
+            Error(node, $"filter '{node.Name}{(node.Arguments is null ? "" : "(...)")}' is not supported on {operand.AKind}");
+        if (name == "tojson" && operand is UndefinedValue)
+        {
+            // Python's json.dumps, which transformers' tojson calls, refuses Jinja2's Undefined (the reference wrote null).
+            throw Error(node, $"tojson of an undefined value{(node.Operand is IdentifierNode or MemberNode ? $" ({Describe(node.Operand)} is undefined)" : "")}");
+        }
+        if (name is "truncate" or "center")
+        {
+            return TextFilter(operand, node, scope);
+        }
 
         if (node.Arguments is null)
         {
@@ -23,7 +33,7 @@ internal sealed partial class Interpreter
             }
             if (name == "tojson")
             {
-                return new StringValue(Json.Write(operand, new JsonOptions(null, false, null, false), 0, true, where));
+                return new StringValue(Json.Write(operand, new JsonOptions(null, false, null, false), 0, where));
             }
             if (name is "int" or "float")
             {
@@ -40,6 +50,16 @@ internal sealed partial class Interpreter
             if (name == "trim")
             {
                 return Trimmed(operand, NullValue.Instance, node);
+            }
+            if (name is "first" or "last" && operand is StringValue or ObjectValue or UndefinedValue)
+            {
+                // Of what Python iterates: a string's characters (by code point), a mapping's keys; undefined when empty.
+                List<Value> items = Iterated(operand, node);
+                return items.Count == 0 ? UndefinedValue.Instance : name == "first" ? items[0] : items[^1];
+            }
+            if (name == "length" && operand is UndefinedValue)
+            {
+                return new IntegerValue(0);
             }
             if (name is "list" or "reverse" && operand is StringValue or ObjectValue or UndefinedValue)
             {
@@ -112,7 +132,7 @@ internal sealed partial class Interpreter
                         "string" => new StringValue(Values.Render(b, where)),
                         _ => throw Unsupported(),
                     };
-                case NullValue when name == "string":
+                case NullValue or UndefinedValue when name == "string":
                     return new StringValue(Values.Render(operand, where));
                 default:
                     throw Unsupported();
@@ -147,7 +167,7 @@ internal sealed partial class Interpreter
                     throw Error(node, FormattableString.Invariant($"tojson indent {wide.Value} is past {MaxLength}"));
                 }
                 var options = new JsonOptions(indent is IntegerValue iv ? (int)iv.Value : null, ea.Value, seps, sk.Value);
-                return new StringValue(Json.Write(operand, options, 0, true, where));
+                return new StringValue(Json.Write(operand, options, 0, where));
             }
             case "join":
             {
@@ -451,14 +471,18 @@ internal sealed partial class Interpreter
         _ => null,
     };
 
-    // What Python iterates: a list's items, a string's characters, a mapping's keys, nothing for undefined.
-    private List<Value> Iterated(Value operand, FilterNode node) => operand switch
+    private List<Value> Iterated(Value operand, FilterNode node) =>
+        PythonIterated(operand) ?? throw Error(node, $"filter '{node.Name}' is not supported on {operand.AKind}");
+
+    // What Python iterates: a list's items, a string's characters, a mapping's keys, nothing for undefined; null for
+    // what Python cannot iterate.
+    private static List<Value>? PythonIterated(Value operand) => operand switch
     {
         ArrayValue a => a.Items,
         StringValue s => Builtins.CodePoints(s.Value).Select(c => (Value)new StringValue(c)).ToList(),
         ObjectValue o => o.Map.Keys.Select(k => (Value)new StringValue(k)).ToList(),
         UndefinedValue => [],
-        _ => throw Error(node, $"filter '{node.Name}' is not supported on {operand.AKind}"),
+        _ => null,
     };
 
     /// <summary>

@@ -198,6 +198,8 @@ internal sealed partial class Interpreter
                 return EvaluateUnary(u, scope);
             case BinaryNode b:
                 return EvaluateBinary(b, scope);
+            case ComparisonChainNode c:
+                return EvaluateChain(c, scope);
             case FilterNode f:
                 return ApplyFilter(Evaluate(f.Operand, scope), f, scope);
             case TestNode t:
@@ -227,21 +229,14 @@ internal sealed partial class Interpreter
                 break;
             case TupleNode tuple:
             {
-                if (rhs is not ArrayValue arr)
-                {
-                    throw Error(node, $"cannot unpack {rhs.AKind} in 'set'");
-                }
-                if (arr.Items.Count != tuple.Items.Count)
-                {
-                    throw Error(node, $"'set' unpacks {arr.Items.Count} values into {tuple.Items.Count} names");
-                }
+                List<Value> values = Unpacked(rhs, tuple, node, "set", $"cannot unpack {rhs.AKind} in 'set'");
                 for (int i = 0; i < tuple.Items.Count; i++)
                 {
                     if (tuple.Items[i] is not IdentifierNode name)
                     {
                         throw Error(tuple.Items[i], "'set' can unpack only into names");
                     }
-                    scope.Set(name.Name, arr.Items[i]);
+                    scope.Set(name.Name, values[i]);
                 }
                 break;
             }
@@ -295,6 +290,7 @@ internal sealed partial class Interpreter
 
         var sb = new StringBuilder();
         bool noIteration = true;
+        var functions = new LoopFunctions();
         for (int i = 0; i < items.Count; i++)
         {
             Step(node);
@@ -312,6 +308,8 @@ internal sealed partial class Interpreter
                 // Jinja2's depth in a loop that is not recursive (recursive loops are refused).
                 ["depth"] = new IntegerValue(1),
                 ["depth0"] = new IntegerValue(0),
+                ["cycle"] = LoopFunctions.Cycle(i),
+                ["changed"] = functions.Changed,
             };
             // Each iteration its own scope, as in Jinja2: a set in the body lasts for the iteration (the reference kept it
             // for the iterations after; a namespace carries a value across them either way).
@@ -350,25 +348,27 @@ internal sealed partial class Interpreter
                 break;
             case TupleNode tuple:
             {
-                if (current is not ArrayValue arr)
-                {
-                    throw Error(node, $"cannot unpack {current.AKind} into the loop variables");
-                }
-                if (arr.Items.Count != tuple.Items.Count)
-                {
-                    throw Error(node, $"'for' unpacks {arr.Items.Count} values into {tuple.Items.Count} names");
-                }
+                List<Value> values = Unpacked(current, tuple, node, "for", $"cannot unpack {current.AKind} into the loop variables");
                 for (int j = 0; j < tuple.Items.Count; j++)
                 {
                     if (tuple.Items[j] is not IdentifierNode name)
                     {
                         throw Error(tuple.Items[j], "loop variables must be names");
                     }
-                    scope.Set(name.Name, arr.Items[j]);
+                    scope.Set(name.Name, values[j]);
                 }
                 break;
             }
         }
+    }
+
+    // The values a tuple of names takes from a value: what Python iterates, so a mapping's keys and a string's
+    // characters too, as Jinja2 unpacks them (the reference unpacked lists only); exactly as many as the names.
+    private List<Value> Unpacked(Value value, TupleNode names, Node node, string statement, string notIterable)
+    {
+        List<Value> values = value is UndefinedValue ? throw Error(node, notIterable) : PythonIterated(value) ?? throw Error(node, notIterable);
+        return values.Count == names.Items.Count ? values
+            : throw Error(node, $"'{statement}' unpacks {values.Count} values into {names.Items.Count} names");
     }
 
     private void DefineMacro(MacroNode node, Scope scope) => scope.Set(node.Name, Macro(node, lexical: null));
@@ -528,25 +528,18 @@ internal sealed partial class Interpreter
         switch (target)
         {
             case ObjectValue obj:
-                if (property is not StringValue key)
-                {
-                    throw Error(node, $"a mapping's key must be a string, got {property.AKind}");
-                }
-                value = obj.Map.TryGetValue(key.Value, out Value? v) ? v : Builtins.ObjectMethod(obj, key.Value);
+                value = property is not StringValue key ? null
+                    : obj.Map.TryGetValue(key.Value, out Value? v) ? v : Builtins.ObjectMethod(obj, key.Value);
                 break;
             case NamespaceValue ns:
-                if (property is not StringValue nsKey)
-                {
-                    throw Error(node, $"a namespace attribute must be a string, got {property.AKind}");
-                }
-                value = ns.Map.TryGetValue(nsKey.Value, out Value? nv) ? nv : null;
+                value = property is StringValue nsKey && ns.Map.TryGetValue(nsKey.Value, out Value? nv) ? nv : null;
                 break;
             case ArrayValue arr:
                 value = property switch
                 {
                     IntegerValue i => At(arr.Items, i.Value),
                     StringValue s => s.Value == "length" ? new IntegerValue(arr.Items.Count) : null,
-                    _ => throw Error(node, $"a list index must be an integer, got {property.AKind}"),
+                    _ => null,
                 };
                 break;
             case StringValue str:
@@ -554,17 +547,15 @@ internal sealed partial class Interpreter
                 {
                     IntegerValue i => At(str.Value, i.Value),
                     StringValue s => Builtins.StringMethod(str, s.Value),
-                    _ => throw Error(node, $"a string index must be an integer, got {property.AKind}"),
+                    _ => null,
                 };
                 break;
             default:
-                if (property is not StringValue)
-                {
-                    throw Error(node, $"cannot index {target.AKind} with {property.AKind}");
-                }
                 value = null;
                 break;
         }
+        // What Python cannot look up (a key or index of another kind, an index into none or a number) is undefined
+        // too, as Jinja2's sandbox gives it; the reference refused it.
         return value ?? UndefinedValue.Instance;
     }
 
@@ -644,161 +635,5 @@ internal sealed partial class Interpreter
             result.Add(array[(int)i]);
         }
         return result;
-    }
-
-    private Value EvaluateUnary(UnaryNode node, Scope scope)
-    {
-        Value v = Evaluate(node.Operand, scope);
-        switch (node.Operator)
-        {
-            case "not":
-                return BooleanValue.Of(!v.IsTrue);
-            case "-" or "+":
-            {
-                int sign = node.Operator == "-" ? -1 : 1;
-                return v switch
-                {
-                    IntegerValue i => new IntegerValue(sign * i.Value),
-                    FloatValue f => new FloatValue(sign * f.Value),
-                    BooleanValue b => new IntegerValue(sign * (b.Value ? 1 : 0)),
-                    _ => throw Error(node, $"unary '{node.Operator}' is not defined for {v.AKind}"),
-                };
-            }
-            default:
-                throw Error(node, $"unknown operator '{node.Operator}'");
-        }
-    }
-
-    private Value EvaluateBinary(BinaryNode node, Scope scope)
-    {
-        Value left = Evaluate(node.Left, scope);
-        string op = node.Operator;
-        if (op == "and")
-        {
-            return left.IsTrue ? Evaluate(node.Right, scope) : left;
-        }
-        if (op == "or")
-        {
-            return left.IsTrue ? left : Evaluate(node.Right, scope);
-        }
-        Value right = Evaluate(node.Right, scope);
-        Func<string> where = Where(node);
-        if (op == "==")
-        {
-            return BooleanValue.Of(Values.PyEquals(left, right, where));
-        }
-        if (op == "!=")
-        {
-            return BooleanValue.Of(!Values.PyEquals(left, right, where));
-        }
-        if (right is ArrayValue list && op is "in" or "not in" && left is not UndefinedValue)
-        {
-            // Membership by Python's ==, so a list may be found in a list of lists, and none in a list.
-            bool member = list.Items.Any(x => Values.PyEquals(x, left, where));
-            return BooleanValue.Of(op == "in" ? member : !member);
-        }
-        if (op == "~")
-        {
-            // Python's str() of each side, as Jinja2 concatenates: 'x' ~ 1.0 is x1.0, 'x' ~ true is xTrue, 'x' ~ none
-            // is xNone and an undefined side nothing (the reference refused none and undefined).
-            return new StringValue(Values.Render(left, where) + Values.Render(right, where));
-        }
-        if (left is UndefinedValue || right is UndefinedValue)
-        {
-            if (right is UndefinedValue && op is "in" or "not in")
-            {
-                return BooleanValue.Of(op == "not in");
-            }
-            throw Error(node, $"operator '{op}' on an undefined value ({Describe(left is UndefinedValue ? node.Left : node.Right)} is undefined)");
-        }
-        if (left is NullValue || right is NullValue)
-        {
-            throw Error(node, $"operator '{op}' on a none value");
-        }
-        bool leftNumeric = left is IntegerValue or FloatValue or BooleanValue;
-        bool rightNumeric = right is IntegerValue or FloatValue or BooleanValue;
-        if (op == "**" && leftNumeric && rightNumeric)
-        {
-            double a = Values.ToDouble(left), b = Values.ToDouble(right);
-            if (a == 0 && b < 0)
-            {
-                throw Error(node, "0.0 cannot be raised to a negative power");
-            }
-            double r = Math.Pow(a, b);
-            if (!double.IsFinite(r))
-            {
-                throw Error(node, "the power is not a finite real number");
-            }
-            return Values.Number(r, left is FloatValue || right is FloatValue || b < 0, where);
-        }
-        // Python's bool is an int: true + 1 is 2 (the reference refused booleans here). A boolean compared with <, >, <=
-        // or >= stays refused: a template meets one in a chained comparison (1 < x <= 3), which Python chains and this
-        // renderer, as the reference, does not ((1 < x) <= 3), so a render there would be wrong where a refusal is plain.
-        if (leftNumeric && rightNumeric && !(op is "<" or ">" or "<=" or ">=" && (left is BooleanValue || right is BooleanValue)))
-        {
-            double a = Values.ToDouble(left), b = Values.ToDouble(right);
-            bool isFloat = left is FloatValue || right is FloatValue;
-            switch (op)
-            {
-                case "+": return Values.Number(a + b, isFloat, where);
-                case "-": return Values.Number(a - b, isFloat, where);
-                case "*": return Values.Number(a * b, isFloat, where);
-                case "/":
-                    if (b == 0)
-                    {
-                        throw Error(node, "division by zero");
-                    }
-                    return new FloatValue(a / b);
-                case "//":
-                    if (b == 0)
-                    {
-                        throw Error(node, "division by zero");
-                    }
-                    return Values.Number(Math.Floor(a / b), isFloat, where);
-                case "%":
-                    if (b == 0)
-                    {
-                        throw Error(node, "modulo by zero");
-                    }
-                    return Values.Number(a % b, isFloat, where);
-                case "<": return BooleanValue.Of(a < b);
-                case ">": return BooleanValue.Of(a > b);
-                case ">=": return BooleanValue.Of(a >= b);
-                case "<=": return BooleanValue.Of(a <= b);
-            }
-        }
-        else if (left is ArrayValue la && right is ArrayValue ra)
-        {
-            if (op == "+")
-            {
-                return new ArrayValue([.. la.Items, .. ra.Items]);
-            }
-        }
-        if (op == "*" && (left, right) is (StringValue, IntegerValue) or (IntegerValue, StringValue))
-        {
-            // Repetition, as in Jinja2 ('-' * 3 is '---'; none for a count below 1), which the reference refuses.
-            (string text, long count) = left is StringValue r ? (r.Value, ((IntegerValue)right).Value) : (((StringValue)right).Value, ((IntegerValue)left).Value);
-            if (text.Length == 0 || count <= 0)
-            {
-                return new StringValue("");
-            }
-            RequireLength((long)Math.Min((double)text.Length * count, long.MaxValue), node, "'*'");
-            return new StringValue(string.Concat(Enumerable.Repeat(text, (int)count)));
-        }
-        if ((left is StringValue || right is StringValue) && op == "+")
-        {
-            return new StringValue(Values.Primitive(left, where) + Values.Primitive(right, where));
-        }
-        if (left is StringValue ls && right is StringValue rs && op is "in" or "not in")
-        {
-            bool contains = rs.Value.Contains(ls.Value, StringComparison.Ordinal);
-            return BooleanValue.Of(op == "in" ? contains : !contains);
-        }
-        if (left is StringValue key && right is ObjectValue obj && op is "in" or "not in")
-        {
-            bool has = obj.Map.ContainsKey(key.Value);
-            return BooleanValue.Of(op == "in" ? has : !has);
-        }
-        throw Error(node, $"operator '{op}' is not defined between {left.AKind} and {right.AKind}");
     }
 }

@@ -302,7 +302,11 @@ internal sealed class Parser
             Expect(TokenKind.CloseStatement, "%} after 'else'");
             otherwise.AddRange(ParseUntil(opener, "endfor"));
         }
-        return new ForNode(variable, iterable, body, otherwise, opener.Position);
+        var loop = new ForNode(variable, iterable, body, otherwise, opener.Position);
+        // Jinja2 refuses, when it reads the template, a for statement that assigns the name `loop` anywhere in it
+        // (its own variable, a set in its body at any depth), which would hide the loop's own `loop`.
+        IdentifierNode? assigned = NodeWalk.Walk(loop).SelectMany(NodeWalk.AssignedNames).Where(n => n.Name == "loop").MinBy(n => n.Position);
+        return assigned is null ? loop : throw Error(assigned.Position, "'loop' cannot be assigned inside a for loop (Jinja2 keeps the name for the loop)");
     }
 
     private MacroNode ParseMacro(Token opener)
@@ -314,7 +318,8 @@ internal sealed class Parser
         return new MacroNode(name.Value, parameters, body, opener.Position);
     }
 
-    private Node ParseExpressionSequence(bool primary)
+    // closedBy: the token that ends a parenthesized tuple, which may follow a last comma as in Jinja2 ((1,), (1, 2,)).
+    private Node ParseExpressionSequence(bool primary, TokenKind? closedBy = null)
     {
         int position = _current < _tokens.Count ? Peek().Position : EndPosition;
         var items = new List<Node> { primary ? ParsePrimary() : ParseExpression() };
@@ -322,6 +327,10 @@ internal sealed class Parser
         while (isTuple)
         {
             _current++;
+            if (closedBy is TokenKind close && Is(close))
+            {
+                break;
+            }
             items.Add(primary ? ParsePrimary() : ParseExpression());
             if (!Is(TokenKind.Comma))
             {
@@ -421,7 +430,8 @@ internal sealed class Parser
 
     private Node ParseComparison()
     {
-        Node left = ParseAdditive();
+        Node first = ParseAdditive();
+        var links = new List<(string, Node, int)>();
         while (true)
         {
             string op;
@@ -445,9 +455,15 @@ internal sealed class Parser
             {
                 break;
             }
-            left = new BinaryNode(op, left, ParseAdditive(), position);
+            links.Add((op, ParseAdditive(), position));
         }
-        return left;
+        // More than one comparison chains, as in Python (the reference compared left to right: (a < b) <= c).
+        return links switch
+        {
+            [] => first,
+            [(string op, Node right, int position)] => new BinaryNode(op, first, right, position),
+            _ => new ComparisonChainNode(first, links, links[0].Item3),
+        };
     }
 
     private Node ParseAdditive()
@@ -743,7 +759,13 @@ internal sealed class Parser
                 return new IdentifierNode(t.Value, t.Position);
             case TokenKind.OpenParen:
             {
-                Node e = ParseExpressionSequence(primary: false);
+                if (Is(TokenKind.CloseParen))
+                {
+                    // The empty tuple, as Jinja2 reads it.
+                    _current++;
+                    return new TupleNode([], t.Position);
+                }
+                Node e = ParseExpressionSequence(primary: false, closedBy: TokenKind.CloseParen);
                 Expect(TokenKind.CloseParen, ") to close '('");
                 return e;
             }

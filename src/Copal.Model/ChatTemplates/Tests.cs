@@ -40,7 +40,8 @@ internal sealed partial class Interpreter
     private Func<Value, Value?, bool> TestByName(string name, Node node) => name switch
     {
         "boolean" => (v, _) => v is BooleanValue,
-        "callable" => (v, _) => v is FunctionValue,
+        // Jinja2's Undefined defines __call__ (calling it raises), so Python's callable() is true for it.
+        "callable" => (v, _) => v is FunctionValue or UndefinedValue,
         "odd" => (v, _) => v is IntegerValue i ? i.Value % 2 != 0 : throw Error(node, $"test 'odd' needs an integer, got {v.AKind}"),
         "even" => (v, _) => v is IntegerValue i ? i.Value % 2 == 0 : throw Error(node, $"test 'even' needs an integer, got {v.AKind}"),
         "false" => (v, _) => v is BooleanValue { Value: false },

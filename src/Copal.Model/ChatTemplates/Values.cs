@@ -139,7 +139,7 @@ internal static class Values
         FloatValue f => JsText.Number(f.Value),
         BooleanValue b => b.Value ? "true" : "false",
         ArrayValue a => string.Join(",", a.Items.Select(x => Render(x, where))),
-        ObjectValue => Json.Write(v, new JsonOptions(null, false, null, false), 0, true, where),
+        ObjectValue => Json.Write(v, new JsonOptions(null, false, null, false), 0, where),
         NamespaceValue => "[object Map]",
         _ => throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to text"),
     };
@@ -221,14 +221,14 @@ internal static class Json
         }
     }
 
-    public static string Write(Value v, JsonOptions options, int depth, bool undefinedAsNull, Func<string> where)
+    public static string Write(Value v, JsonOptions options, int depth, Func<string> where)
     {
         var sb = new StringBuilder();
-        Write(sb, v, options, depth, undefinedAsNull, where);
+        Write(sb, v, options, depth, where);
         return sb.ToString();
     }
 
-    private static void Write(StringBuilder sb, Value v, JsonOptions o, int depth, bool undefinedAsNull, Func<string> where)
+    private static void Write(StringBuilder sb, Value v, JsonOptions o, int depth, Func<string> where)
     {
         (string item, string key) = o.Separators ?? (o.Indent is > 0 ? (",", ": ") : (", ", ": "));
         switch (v)
@@ -237,8 +237,9 @@ internal static class Json
                 sb.Append("null");
                 return;
             case UndefinedValue:
-                sb.Append(undefinedAsNull ? "null" : "undefined");
-                return;
+                // Python's json.dumps, which transformers' tojson calls, refuses Jinja2's Undefined (the reference
+                // wrote null).
+                throw new ChatTemplateException($"chat template {where()}: an undefined value cannot be written as JSON (Python's json.dumps refuses it)");
             case IntegerValue i:
                 sb.Append(JsText.Number(i.Value));
                 return;
@@ -280,7 +281,7 @@ internal static class Json
                 {
                     sb.Append(childPad);
                 }
-                Write(sb, a.Items[n], o, depth + 1, undefinedAsNull, where);
+                Write(sb, a.Items[n], o, depth + 1, where);
                 Bound(sb, v, where);
             }
             if (pretty && a.Items.Count > 0)
@@ -316,7 +317,7 @@ internal static class Json
             }
             JsText.JsonString(sb, k, o.EnsureAscii);
             sb.Append(key);
-            Write(sb, value, o, depth + 1, undefinedAsNull, where);
+            Write(sb, value, o, depth + 1, where);
             Bound(sb, v, where);
         }
         if (pretty && map.Count > 0)

@@ -58,4 +58,52 @@ public sealed class LoopParityTests
     {
         Assert.Equal(expected, Render(template));
     }
+
+    [Theory]
+    // Python: aba|1n (cycle gives its arguments in turn, by the iteration's index).
+    [InlineData("{% for x in [1,2,3] %}{{ loop.cycle('a', 'b') }}{% endfor %}|{% for x in 'ab' | list %}{{ loop.cycle(1, 'n', x) }}{% endfor %}", "aba|1n")]
+    // Python: 123|TrueFalseFalse (changed is true when its arguments differ from the last call's, and at the first).
+    [InlineData("{% for x in [1,1,2,3,3] %}{% if loop.changed(x) %}{{ x }}{% endif %}{% endfor %}|{% for x in [1,1,2] %}{{ loop.changed() }}{% endfor %}", "123|TrueFalseFalse")]
+    // Python: TrueFalseFalseTrue|TrueFalseTrue (compared as Python's ==: 1, 1.0 and true are equal).
+    [InlineData("{% for x in [1,1.0,true,'1'] %}{{ loop.changed(x) }}{% endfor %}|{% for x in [[1,2],[1,2],[2,1]] %}{{ loop.changed(x[0], x[1]) }}{% endfor %}", "TrueFalseFalseTrue|TrueFalseTrue")]
+    // Python: TrueFalseTrueTrueFalseFalse (each loop remembers its own last value; an inner loop starts afresh).
+    [InlineData("{% for x in [1,1] %}{% for y in [1,1] %}{{ loop.changed(y) }}{% endfor %}{{ loop.changed(x) }}{% endfor %}", "TrueFalseTrueTrueFalseFalse")]
+    public void Loop_cycle_and_changed_are_jinja2s(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
+
+    [Theory]
+    // Python: TypeError: no items for cycling given
+    [InlineData("{% for x in [1] %}{{ loop.cycle() }}{% endfor %}", "line 1, column 26: loop.cycle() needs at least one value")]
+    // Python: TypeError: LoopContext.changed() got an unexpected keyword argument 'x'
+    [InlineData("{% for x in [1,2] %}{{ loop.changed(x=1) }}{% endfor %}", "line 1, column 28: loop.changed() takes no keyword arguments")]
+    [InlineData("{% for x in [1,2] %}{{ loop.cycle(x=1) }}{% endfor %}", "line 1, column 28: loop.cycle() takes no keyword arguments")]
+    public void Loop_cycle_and_changed_refuse_what_python_refuses(string template, string expected)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => Render(template));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    // Python (when the template is read): TemplateAssertionError: Can't assign to special loop variable in for-loop
+    // target. Jinja2 refuses a name `loop` assigned anywhere in a for statement (its target, a set in its body, at any
+    // depth); the renderer wrote 55, 12 and nothing.
+    [InlineData("{% for x in [1,2] %}{% set loop = 5 %}{{ loop }}{% endfor %}", "line 1, column 28: 'loop' cannot be assigned inside a for loop")]
+    [InlineData("{% for loop in [1,2] %}{{ loop }}{% endfor %}", "line 1, column 8: 'loop' cannot be assigned inside a for loop")]
+    [InlineData("{% for x in [1] %}{% if x %}{% set a, loop = 1, 2 %}{% endif %}{% endfor %}", "line 1, column 39: 'loop' cannot be assigned inside a for loop")]
+    public void Assigning_loop_inside_a_for_loop_is_refused_when_the_template_is_read(string template, string expected)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    // Python: 5 and 3 (outside a for statement, `loop` is a name like any other).
+    [InlineData("{% set loop = 5 %}{{ loop }}", "5")]
+    [InlineData("{% macro m() %}{% set loop = 3 %}{{ loop }}{% endmacro %}{% for x in [1] %}{{ m() }}{% endfor %}", "3")]
+    public void Loop_is_an_ordinary_name_outside_a_for_statement(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
 }

@@ -6,7 +6,7 @@ namespace Copal.Model.Tests.ChatTemplates;
 /// <summary>
 /// Where the renderer still followed the reference's JavaScript and Jinja2, set up as Python transformers sets it up,
 /// writes other text or refuses: a string's <c>float</c>, <c>~</c> with none or undefined, <c>strip</c> given an
-/// undefined value, <c>unique</c>, and the order of a mapping's keys. Every expected text is what Jinja2 3.1.6 renders
+/// undefined value, <c>unique</c>, the order of a mapping's keys, and subscripts Python cannot take (undefined). Every expected text is what Jinja2 3.1.6 renders
 /// from the same template and input (tools/chat-templates/python-check.py's environment).
 /// </summary>
 public sealed class PythonParityTests
@@ -92,5 +92,15 @@ public sealed class PythonParityTests
         {
             Assert.Equal(Expected, Render(Template, new Dictionary<string, object?> { ["m"] = input }));
         }
+    }
+
+    [Fact]
+    public void A_subscript_python_cannot_take_is_undefined()
+    {
+        // Jinja2's sandbox turns a failed item or attribute lookup into an undefined value: an index into none, a number
+        // or a boolean, a list or string indexed by none or a float, a mapping by a key that is not a string. The
+        // renderer, as the reference, refused them. Python: |||False|False|False|False|False|False|False|False|False|D
+        Assert.Equal("|||False|False|False|False|False|False|False|False|False|D", Render(
+            "{{ none[0] }}|{{ none.x }}|{{ none['a'] }}|{{ none[0] is defined }}|{{ 5[0] is defined }}|{{ {'a': 1}[1] is defined }}|{{ [1][1.5] is defined }}|{{ true[0] is defined }}|{{ [1][none] is defined }}|{{ 's'[none] is defined }}|{{ {'a': 1}[none] is defined }}|{{ {'a': 1}[[1]] is defined }}|{{ none[0] | default('D') }}"));
     }
 }

@@ -6,8 +6,8 @@ namespace Copal.Model.Tests.ChatTemplates;
 /// Filters and operators where the renderer refused what Jinja2 renders: <c>trim</c> of undefined (empty text), a
 /// number or a boolean (Jinja2's <c>str(value).strip(chars)</c>) and with characters to remove;
 /// <c>list</c> and <c>reverse</c> of a string (its characters), a mapping (its keys) and undefined (nothing); booleans
-/// in arithmetic (Python's bool is an int; compared with a number, a boolean stays refused, as a chained comparison
-/// would otherwise render unchained). Every expected text is what Jinja2 3.1.6 renders from the
+/// in arithmetic (Python's bool is an int; comparisons chain, ComparisonChainTests); <c>count</c>; <c>first</c> and
+/// <c>last</c> of a string, a mapping and undefined; <c>length</c> and <c>string</c> of undefined. Every expected text is what Jinja2 3.1.6 renders from the
 /// same template (tools/chat-templates/python-check.py's environment).
 /// </summary>
 public sealed class StringFilterParityTests
@@ -25,6 +25,13 @@ public sealed class StringFilterParityTests
     // Python: 2|2.5|-1|0.5|1|1|2
     [InlineData("{{ true + 1 }}|{{ true * 2.5 }}|{{ false - true }}|{{ true / 2 }}|{{ true // 1 }}|{{ true % 2 }}|{{ true + true }}",
         "2|2.5|-1|0.5|1|1|2")]
+    // Python: 3|2|1|0|0 (count is Jinja2's other name for length; undefined's length is 0).
+    [InlineData("{{ 'abc' | count }}|{{ [1,2] | count }}|{{ {'a': 1} | count }}|{{ x | count }}|{{ x | length }}", "3|2|1|0|0")]
+    // Python: a|🙂|||a||b| (first and last of a string are characters, of a mapping keys, of undefined undefined).
+    [InlineData("{{ 'a\u00e9\U0001F642' | first }}|{{ 'a\U0001F642' | last }}|{{ '' | first }}|{{ '' | last }}|{{ {'a': 1, 'b': 2} | first }}|{{ x | first }}|{{ {'a': 1, 'b': 2} | last }}|{{ x | last }}",
+        "a|\U0001F642|||a||b|")]
+    // Python: |0|[Undefined] (str() of undefined is empty; inside a list it is written Undefined).
+    [InlineData("{{ x | string }}|{{ (x | string) | length }}|{{ [x] | string }}", "|0|[Undefined]")]
     public void Renders_as_jinja2(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
@@ -35,9 +42,8 @@ public sealed class StringFilterParityTests
     // must fail for the formatter to give it empty text (TemplateChatFormatter), as vLLM's prompts have it.
     [InlineData("{{ none|trim }}", "filter 'trim' is not supported on a none")]
     [InlineData("{{ [' a']|trim }}", "filter 'trim' is not supported on a list")]
-    // Python: True (1 < 2 and 2 <= 3); unchained, (1 < 2) <= 3 would compare a boolean, which stays refused, since
-    // this renderer does not chain comparisons and its render would differ where the chain is false (2 < 3 <= 1).
-    [InlineData("{{ 1 < 2 <= 3 }}", "operator '<=' is not defined between a boolean and an integer")]
+    // Python: TypeError: object of type 'int' has no len()
+    [InlineData("{{ 5 | count }}", "filter 'count' is not supported on an integer")]
     public void What_stays_refused(string template, string message)
     {
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));

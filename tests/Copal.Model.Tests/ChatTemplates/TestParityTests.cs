@@ -41,4 +41,12 @@ public sealed class TestParityTests
         Assert.Equal("True|True|True|True|False|False|True",
             Render("{{ '\u1d43' is lower }}|{{ '\u00aa1' is lower }}|{{ '\u2167' is upper }}|{{ '\u24b6B' is upper }}|{{ 'a\u03d2' is lower }}|{{ 'A\u0138' is upper }}|{{ '\u2177\u24d0' is lower }}"));
     }
+
+    [Fact]
+    public void An_undefined_value_is_callable_as_jinja2s_undefined_is()
+    {
+        // Jinja2's Undefined defines __call__ (it raises when called), so Python's callable() is true for it; the
+        // renderer, as the reference, said false. Python: True|False|True|True
+        Assert.Equal("True|False|True|True", Render("{{ undefined_name is callable }}|{{ none is callable }}|{{ {}.zz is callable }}|{{ 'a'.upper is callable }}"));
+    }
 }

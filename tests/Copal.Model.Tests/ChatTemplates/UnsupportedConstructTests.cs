@@ -54,6 +54,10 @@ public class UnsupportedConstructTests
     [InlineData("{{ {} | trim }}", "filter 'trim' is not supported on a mapping", "line 1, column 9")]
     [InlineData("{% for c in 1 %}{% endfor %}", "'for' cannot iterate over an integer", "line 1, column 4")]
     [InlineData("{{ [[1], [2]] | sort }}", "cannot sort a list against a list", "line 1, column 17")]
+    // Python (transformers' tojson, json.dumps): TypeError: Object of type Undefined is not JSON serializable. The
+    // renderer, as the reference, wrote null.
+    [InlineData("{{ undefined_name | tojson }}", "tojson of an undefined value ('undefined_name' is undefined)", "line 1, column 21")]
+    [InlineData("{{ [1, {'a': {}.zz}] | tojson(indent=2) }}", "an undefined value cannot be written as JSON", "line 1, column 24")]
     [InlineData("{{ [{'a': 'x'}, {'a': 2}] | sort(attribute='a') }}", "cannot sort a string against an integer", "line 1, column 29")]
     public void Render_time_refusal_names_the_construct_and_position(string template, string construct, string position)
     {

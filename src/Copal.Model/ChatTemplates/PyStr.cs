@@ -1,0 +1,136 @@
+using System.Globalization;
+
+namespace Copal.Model.ChatTemplates;
+
+/// <summary>
+/// Python's string methods that the reference lacks (<c>rsplit</c>, <c>center</c>), as Python defines them: lengths
+/// count code points, and <c>rsplit()</c> without a separator splits at Python's whitespace (<c>str.isspace()</c>).
+/// </summary>
+internal static class PyStr
+{
+    private static ChatTemplateException Fail(Func<string> where, string what) => new($"chat template {where()}: {what}");
+
+    /// <summary>Python's <c>str.isspace()</c> of one character: bidirectional types WS, B and S and category Zs.</summary>
+    public static bool IsSpace(char c) => c is (>= '\t' and <= '\r') or (>= '\x1c' and <= ' ') or '\x85'
+        || (c > '\x85' && CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator);
+
+    /// <summary><c>s.rsplit(sep=None, maxsplit=-1)</c>, positional or by keyword.</summary>
+    public static ArrayValue RSplit(string s, List<Value> args, Func<string> where)
+    {
+        (Value sep, Value max) = Arguments("rsplit", args, where, ("sep", NullValue.Instance), ("maxsplit", new IntegerValue(-1)));
+        if (sep is not (StringValue or NullValue) || max is not IntegerValue maxSplit)
+        {
+            throw Fail(where, "rsplit() takes a string separator (or none) and an integer maxsplit");
+        }
+        long splits = maxSplit.Value < 0 ? long.MaxValue : maxSplit.Value;
+        var parts = new List<string>();
+        if (sep is StringValue { Value: var separator })
+        {
+            if (separator.Length == 0)
+            {
+                throw Fail(where, "rsplit() with an empty separator");
+            }
+            int end = s.Length;
+            for (int at; splits > 0 && (at = s.AsSpan(0, end).LastIndexOf(separator, StringComparison.Ordinal)) >= 0; splits--)
+            {
+                parts.Add(s[(at + separator.Length)..end]);
+                end = at;
+            }
+            parts.Add(s[..end]);
+        }
+        else
+        {
+            // CPython's rsplit_whitespace: words from the right; the rest, once the splits are spent, less the
+            // whitespace at its end.
+            int i = s.Length - 1;
+            for (; splits > 0; splits--)
+            {
+                while (i >= 0 && IsSpace(s[i]))
+                {
+                    i--;
+                }
+                if (i < 0)
+                {
+                    break;
+                }
+                int last = i;
+                while (i >= 0 && !IsSpace(s[i]))
+                {
+                    i--;
+                }
+                parts.Add(s[(i + 1)..(last + 1)]);
+            }
+            while (i >= 0 && IsSpace(s[i]))
+            {
+                i--;
+            }
+            if (i >= 0)
+            {
+                parts.Add(s[..(i + 1)]);
+            }
+        }
+        parts.Reverse();
+        return new ArrayValue(parts.Select(p => (Value)new StringValue(p)).ToList());
+    }
+
+    /// <summary><c>s.center(width, fillchar=' ')</c> as a method, which takes no keyword arguments in Python.</summary>
+    public static StringValue CenterMethod(string s, List<Value> args, Func<string> where)
+    {
+        if (args is [.., ObjectValue { IsKeywordArguments: true }])
+        {
+            throw Fail(where, "center() takes no keyword arguments");
+        }
+        (Value width, Value fill) = Arguments("center", args, where, ("width", UndefinedValue.Instance), ("fillchar", new StringValue(" ")));
+        if (width is UndefinedValue)
+        {
+            throw Fail(where, "center() needs a width");
+        }
+        return fill is StringValue f && Builtins.CodePoints(f.Value) is [string one] ? Center(s, width, where, one)
+            : throw Fail(where, "the fill character of center() must be one character");
+    }
+
+    /// <summary>
+    /// Python's <c>s.center(width)</c>: spaces (or the fill character) on both sides to <paramref name="width"/> code points, the odd one on the
+    /// right, or on the left when the width is odd too (CPython's <c>marg / 2 + (marg &amp; width &amp; 1)</c>).
+    /// </summary>
+    public static StringValue Center(string s, Value width, Func<string> where, string fill = " ")
+    {
+        long w = width switch
+        {
+            IntegerValue i => i.Value,
+            BooleanValue b => b.Value ? 1 : 0,
+            _ => throw Fail(where, $"center takes width (an integer), got {width.AKind}"),
+        };
+        long margin = w - Builtins.CodePoints(s).Count;
+        if (margin <= 0)
+        {
+            return new StringValue(s);
+        }
+        if (s.Length + (margin * fill.Length) > Interpreter.MaxLength)
+        {
+            throw Fail(where, FormattableString.Invariant($"center({w}) would make a string past {Interpreter.MaxLength} characters"));
+        }
+        long left = (margin / 2) + (margin & w & 1);
+        return new StringValue(string.Concat(Enumerable.Repeat(fill, (int)left)) + s + string.Concat(Enumerable.Repeat(fill, (int)(margin - left))));
+    }
+
+    // Positional arguments, then those given by keyword (the last argument, a keyword-arguments mapping), by name.
+    private static (Value First, Value Second) Arguments(string method, List<Value> args, Func<string> where, (string Name, Value Default) first, (string Name, Value Default) second)
+    {
+        List<Value> positional = args;
+        OrderedDictionary<string, Value>? keywords = null;
+        if (args is [.., ObjectValue { IsKeywordArguments: true } kw])
+        {
+            positional = args[..^1];
+            keywords = kw.Map;
+        }
+        if (positional.Count > 2 || keywords?.Keys.Any(k => k != first.Name && k != second.Name) == true)
+        {
+            throw Fail(where, $"{method}() takes {first.Name} and {second.Name}");
+        }
+        Value Pick(int index, (string Name, Value Default) p) =>
+            positional.Count > index ? (keywords?.ContainsKey(p.Name) == true ? throw Fail(where, $"{method}() got {p.Name} twice") : positional[index])
+            : keywords?.GetValueOrDefault(p.Name) ?? p.Default;
+        return (Pick(0, first), Pick(1, second));
+    }
+}
