@@ -88,7 +88,7 @@ public sealed partial class ServeCommandTests
     [Fact]
     public void An_internal_error_gives_the_client_no_dotnet_text()
     {
-        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiServer.ErrorObject(new InvalidCastException("Unable to cast object of type 'System.String'"));
+        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiErrors.ErrorObject(new InvalidCastException("Unable to cast object of type 'System.String'"));
         Assert.Equal(500, status);
         string message = (string)body["error"]!["message"]!;
         Assert.StartsWith("internal error", message, StringComparison.Ordinal);
@@ -97,7 +97,7 @@ public sealed partial class ServeCommandTests
         // Non-finite logits are the model's failure, not ours: the client is told which step.
         var nonFinite = Assert.Throws<Copal.Model.Inference.NonFiniteLogitsException>(
             () => Copal.Model.Inference.NonFiniteLogitsException.ThrowIfAny([1f, float.NaN], 2, _ => "at step 3"));
-        Assert.Equal(nonFinite.Message, (string?)Copal.Cli.Serving.OpenAiServer.ErrorObject(nonFinite).Body["error"]!["message"]);
+        Assert.Equal(nonFinite.Message, (string?)Copal.Cli.Serving.OpenAiErrors.ErrorObject(nonFinite).Body["error"]!["message"]);
         Assert.Contains("step 3", nonFinite.Message, StringComparison.Ordinal);
     }
 
@@ -106,7 +106,7 @@ public sealed partial class ServeCommandTests
     {
         var template = new Copal.Model.ChatTemplates.ChatTemplate("{{ raise_exception('Conversation roles must alternate') }}");
         Exception e = Assert.ThrowsAny<Exception>(() => new Copal.Model.Chat.TemplateChatFormatter(template).Format([new Copal.Model.Chat.ChatTurn("user", "hi")]));
-        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiServer.ErrorObject(e);
+        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiErrors.ErrorObject(e);
         Assert.Equal(400, status);
         Assert.Equal("Conversation roles must alternate", (string?)body["error"]!["message"]);
         Assert.Equal("invalid_request_error", (string?)body["error"]!["type"]);
@@ -121,7 +121,7 @@ public sealed partial class ServeCommandTests
     {
         var template = new Copal.Model.ChatTemplates.ChatTemplate("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}");
         Exception e = Assert.ThrowsAny<Exception>(() => new Copal.Model.Chat.TemplateChatFormatter(template).Format([new Copal.Model.Chat.ChatTurn("user", "hi")]));
-        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiServer.ErrorObject(e);
+        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiErrors.ErrorObject(e);
         Assert.Equal(500, status);
         Assert.Equal(e.Message, (string?)body["error"]!["message"]);
         Assert.Contains("rendering takes more than 10000000 steps", e.Message, StringComparison.Ordinal);
