@@ -5,7 +5,7 @@ namespace Copal.Cli.Tests;
 /// <summary>Bad input gives one clear line naming the file/option with expected vs actual, and a non-zero exit code.</summary>
 public sealed class BadInputTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-cli-").FullName;
+    private readonly TempDir _temp = new("copal-cli-");
 
     private static string Model => TestData.Stories260K;
 
@@ -16,13 +16,13 @@ public sealed class BadInputTests : IDisposable
         Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal); // no stack trace
     }
 
-    private string CopyModel() => TestData.CopyOfStories260K(Path.Combine(_temp, "model-" + Guid.NewGuid().ToString("N")[..6]));
+    private string CopyModel() => TestData.CopyOfStories260K(Path.Combine(_temp.Path, "model-" + Guid.NewGuid().ToString("N")[..6]));
 
     /// <summary>An --out that exists and is not empty is refused before the calibration text is read or the model loaded.</summary>
     [Fact]
     public void A_taken_out_folder_is_refused_before_the_calibration()
     {
-        string taken = Path.Combine(_temp, "taken");
+        string taken = _temp.File("taken");
         Directory.CreateDirectory(taken);
         File.WriteAllText(Path.Combine(taken, "notes.txt"), "mine");
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", taken, "--method", "wanda", "--sparsity", "0.5",
@@ -37,10 +37,10 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void A_temp_folder_that_cannot_be_made_is_refused_before_the_work()
     {
-        string file = Path.Combine(_temp, "a-file");
+        string file = _temp.File("a-file");
         File.WriteAllText(file, "x");
         string calib = TestData.Path("text", "tinystories", "calib.txt"), eval = TestData.Path("text", "tinystories", "eval.txt");
-        string report = Path.Combine(_temp, "report");
+        string report = _temp.File("report");
         CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}:{eval}", "--methods", "wanda", "--no-joint",
             "--sparsity", "0.5", "--nsamples", "8", "--seqlen", "64", "--eval-limit-chunks", "1", "--temp", Path.Combine(file, "sub"), "-o", report, "--device", "cpu");
         AssertError(r, 1, $"--temp '{Path.Combine(file, "sub")}': cannot make the working folder for the intermediate models there: ");
@@ -52,36 +52,36 @@ public sealed class BadInputTests : IDisposable
     public void Copal_mask_option_misuse()
     {
         string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
-        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--mask", "obs", "--update", "-o", Path.Combine(_temp, "c")), 2,
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--mask", "obs", "--update", "-o", _temp.File("c")), 2,
             "--update applies to --mask fixed");
-        AssertError(CopalProcess.Run("prune", "-m", Model, "--method", "wanda", "--calib", calib, "--sparsity", "0.5", "--mask", "obs", "-o", Path.Combine(_temp, "o")), 2,
+        AssertError(CopalProcess.Run("prune", "-m", Model, "--method", "wanda", "--calib", calib, "--sparsity", "0.5", "--mask", "obs", "-o", _temp.File("o")), 2,
             "--mask applies only to --method copal");
-        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+        Assert.False(Directory.Exists(_temp.File("c")));
     }
 
     [Fact]
     public void Continual_refuses_copal_options_when_no_copal_variant_runs()
     {
         string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
-        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "wanda", "--sparsity", "0.5", "--update", "-o", Path.Combine(_temp, "c")), 2,
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "wanda", "--sparsity", "0.5", "--update", "-o", _temp.File("c")), 2,
             "--update applies only when --methods includes copal (got --methods wanda)");
-        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "magnitude,wanda", "--sparsity", "0.5", "--upstream", "dense", "--dense-target", "0.3", "-o", Path.Combine(_temp, "c")), 2,
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "magnitude,wanda", "--sparsity", "0.5", "--upstream", "dense", "--dense-target", "0.3", "-o", _temp.File("c")), 2,
             "--upstream, --dense-target apply only when --methods includes copal (got --methods magnitude,wanda)");
-        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+        Assert.False(Directory.Exists(_temp.File("c")));
     }
 
     [Fact]
     public void Continual_refuses_a_method_given_twice_and_a_temp_folder_that_is_a_file()
     {
         string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
-        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "wanda,magnitude,wanda", "--sparsity", "0.5", "-o", Path.Combine(_temp, "c")), 2,
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "wanda,magnitude,wanda", "--sparsity", "0.5", "-o", _temp.File("c")), 2,
             "--methods: expected each method at most once, got 'wanda,magnitude,wanda'");
-        string file = Path.Combine(_temp, "not-a-folder");
+        string file = _temp.File("not-a-folder");
         File.WriteAllText(file, "x");
         CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--methods", "magnitude", "--no-joint", "--sparsity", "0.5",
-            "--nsamples", "1", "--seqlen", "32", "--eval-limit-chunks", "1", "--temp", file, "-o", Path.Combine(_temp, "c"));
+            "--nsamples", "1", "--seqlen", "32", "--eval-limit-chunks", "1", "--temp", file, "-o", _temp.File("c"));
         AssertError(r, 1, $"--temp '{file}' is an existing file; expected a folder");
-        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+        Assert.False(Directory.Exists(_temp.File("c")));
     }
 
     [Fact]
@@ -89,21 +89,21 @@ public sealed class BadInputTests : IDisposable
     {
         // stories260K's down_proj has 172 inputs: 4:8 cannot tile it. The refusal comes before the dense evaluation.
         string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
-        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--pattern", "4:8", "-o", Path.Combine(_temp, "c"));
+        CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--pattern", "4:8", "-o", _temp.File("c"));
         AssertError(r, 2, "down_proj.weight has 172 inputs (not a multiple of 8)");
         Assert.DoesNotContain("dense", r.Stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+        Assert.False(Directory.Exists(_temp.File("c")));
     }
 
     [Fact]
     public void Continual_seed_options_misuse()
     {
         string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
-        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--seed", "1", "--seeds", "0,1", "-o", Path.Combine(_temp, "c")), 2,
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--seed", "1", "--seeds", "0,1", "-o", _temp.File("c")), 2,
             "--seed 1 and --seeds 0,1: expected one of them");
-        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--seeds", "0,0", "-o", Path.Combine(_temp, "c")), 2,
+        AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}", "--sparsity", "0.5", "--seeds", "0,0", "-o", _temp.File("c")), 2,
             "a comma-separated list of distinct non-negative integers");
-        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+        Assert.False(Directory.Exists(_temp.File("c")));
     }
 
     /// <summary>
@@ -128,7 +128,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void An_empty_model_folder_names_config_json_and_a_missing_tokenizer_is_told_alike()
     {
-        string empty = Directory.CreateDirectory(Path.Combine(_temp, "empty")).FullName;
+        string empty = Directory.CreateDirectory(_temp.File("empty")).FullName;
         AssertError(CopalProcess.Run("generate", "-m", empty, "-p", "hi", "-n", "1", "--device", "cpu"), 1, "config.json: file not found");
         string m = CopyModel();
         File.Delete(Path.Combine(m, "tokenizer.json"));
@@ -168,7 +168,7 @@ public sealed class BadInputTests : IDisposable
     public void A_config_given_through_a_pipe_the_shell_opened_is_read()
     {
         string config = Path.Combine(Model, "config.json");
-        string output = Path.Combine(_temp, "synth");
+        string output = _temp.File("synth");
         CopalProcess.Result r = CopalProcess.RunInShell($"exec 3< <(cat '{config}')", "synth", "--config", "/dev/fd/3", "-o", output);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
@@ -182,24 +182,24 @@ public sealed class BadInputTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void An_unreadable_text_input_is_refused_naming_its_option_before_the_model_loads()
     {
-        string text = Path.Combine(_temp, "unreadable.txt");
+        string text = _temp.File("unreadable.txt");
         File.Copy(TestData.Path("text", "tinystories", "calib.txt"), text);
         File.SetUnixFileMode(text, UnixFileMode.None);
         string refused = $"file '{text}' cannot be read: permission denied";
         foreach ((string typed, string[] args) in new (string, string[])[]
         {
             ("--data", ["perplexity", "-m", Model, "--data", text, "--device", "cpu"]),
-            ("--calib", ["prune", "-m", Model, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", text, "--device", "cpu"]),
+            ("--calib", ["prune", "-m", Model, "-o", _temp.File("out"), "--method", "wanda", "--sparsity", "0.5", "--calib", text, "--device", "cpu"]),
             ("-f", ["tokenize", "-m", Model, "-f", text]),
-            ("--datasets", ["continual", "-m", Model, "--datasets", $"a={text}", "--methods", "magnitude", "--sparsity", "0.5", "-o", Path.Combine(_temp, "report"), "--device", "cpu"]),
+            ("--datasets", ["continual", "-m", Model, "--datasets", $"a={text}", "--methods", "magnitude", "--sparsity", "0.5", "-o", _temp.File("report"), "--device", "cpu"]),
         })
         {
             CopalProcess.Result r = CopalProcess.RunBoundByPermissions(args);
             AssertError(r, 1, $"copal: error: {typed}: {refused}\n");
             Assert.DoesNotContain("loading", r.Stderr, StringComparison.Ordinal);
         }
-        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
-        Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
+        Assert.False(Directory.Exists(_temp.File("out")));
+        Assert.False(Directory.Exists(_temp.File("report")));
     }
 
     /// <summary>
@@ -243,7 +243,7 @@ public sealed class BadInputTests : IDisposable
                 new[] { "generate", "-m", m, "-n", "1", "--device", "cpu" },
                 ["tokenize", "-m", m, "-t", "hi"],
                 ["inspect", "-m", m],
-                ["prune", "-m", m, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5"],
+                ["prune", "-m", m, "-o", _temp.File("out"), "--method", "magnitude", "--sparsity", "0.5"],
             })
             {
                 AssertError(CopalProcess.RunBoundByPermissions(args), 1, $"copal: error: -m: model folder '{m}' cannot be read: permission denied\n");
@@ -267,11 +267,11 @@ public sealed class BadInputTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void An_unreadable_resume_state_is_refused_as_such()
     {
-        string state = Path.Combine(_temp, "step1");
+        string state = _temp.File("step1");
         string[] common = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];
         CopalProcess.Result first = CopalProcess.Run(["prune", "-m", Model, "-o", state, .. common]);
         Assert.True(first.ExitCode == 0, first.Stderr);
-        string[] resume = ["prune", "-m", Model, "-o", Path.Combine(_temp, "step2"), "--resume", state, "--seed", "1", .. common];
+        string[] resume = ["prune", "-m", Model, "-o", _temp.File("step2"), "--resume", state, "--seed", "1", .. common];
         File.SetUnixFileMode(state, UnixFileMode.None);
         try
         {
@@ -285,7 +285,7 @@ public sealed class BadInputTests : IDisposable
         {
             File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
-        Assert.False(Directory.Exists(Path.Combine(_temp, "step2")));
+        Assert.False(Directory.Exists(_temp.File("step2")));
     }
 
     /// <summary>
@@ -297,7 +297,7 @@ public sealed class BadInputTests : IDisposable
     [InlineData("copal-state.safetensors")]
     public void A_resume_state_file_that_is_a_named_pipe_is_refused_naming_it(string file)
     {
-        string state = Path.Combine(_temp, "step1");
+        string state = _temp.File("step1");
         string[] common = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];
         CopalProcess.Result first = CopalProcess.Run(["prune", "-m", Model, "-o", state, .. common]);
         Assert.True(first.ExitCode == 0, first.Stderr);
@@ -307,11 +307,11 @@ public sealed class BadInputTests : IDisposable
             mkfifo.WaitForExit();
             Assert.Equal(0, mkfifo.ExitCode);
         }
-        CopalProcess.Result r = CopalProcess.Run(["prune", "-m", Model, "-o", Path.Combine(_temp, "step2"), "--resume", state, "--seed", "1", .. common]);
+        CopalProcess.Result r = CopalProcess.Run(["prune", "-m", Model, "-o", _temp.File("step2"), "--resume", state, "--seed", "1", .. common]);
         AssertError(r, 1, "it is a named pipe, expected a regular file");
         string error = Assert.Single(r.Stderr.Split('\n'), line => line.StartsWith("copal: error:", StringComparison.Ordinal));
         Assert.Contains(Path.Combine(state, file), error, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "step2")));
+        Assert.False(Directory.Exists(_temp.File("step2")));
     }
 
     /// <summary>
@@ -321,16 +321,16 @@ public sealed class BadInputTests : IDisposable
     [LinuxFact]
     public void A_resume_manifest_that_never_ends_is_refused_naming_it()
     {
-        string state = Path.Combine(_temp, "step1");
+        string state = _temp.File("step1");
         string[] common = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu"];
         CopalProcess.Result first = CopalProcess.Run(["prune", "-m", Model, "-o", state, .. common]);
         Assert.True(first.ExitCode == 0, first.Stderr);
         string manifest = Path.Combine(state, "copal-state.json");
         File.Delete(manifest);
         File.CreateSymbolicLink(manifest, "/dev/zero");
-        CopalProcess.Result r = CopalProcess.Run(["prune", "-m", Model, "-o", Path.Combine(_temp, "step2"), "--resume", state, "--seed", "1", .. common]);
+        CopalProcess.Result r = CopalProcess.Run(["prune", "-m", Model, "-o", _temp.File("step2"), "--resume", state, "--seed", "1", .. common]);
         AssertError(r, 1, $"copal: error: '{manifest}' cannot be read: more than 67108864 bytes came from it, more than a copal-state.json holds\n");
-        Assert.False(Directory.Exists(Path.Combine(_temp, "step2")));
+        Assert.False(Directory.Exists(_temp.File("step2")));
     }
 
     /// <summary>
@@ -345,33 +345,33 @@ public sealed class BadInputTests : IDisposable
         File.SetUnixFileMode(m, UnixFileMode.None);
         try
         {
-            AssertError(CopalProcess.RunBoundByPermissions("synth", "--preset", "test-tiny", "--tokenizer", m, "-o", Path.Combine(_temp, "s")), 1,
+            AssertError(CopalProcess.RunBoundByPermissions("synth", "--preset", "test-tiny", "--tokenizer", m, "-o", _temp.File("s")), 1,
                 $"copal: error: --tokenizer: folder '{m}' cannot be read: permission denied\n");
-            AssertError(CopalProcess.RunBoundByPermissions("synth", "--config", m, "-o", Path.Combine(_temp, "s")), 1,
+            AssertError(CopalProcess.RunBoundByPermissions("synth", "--config", m, "-o", _temp.File("s")), 1,
                 $"copal: error: --config: folder '{m}' cannot be read: permission denied\n");
         }
         finally
         {
             File.SetUnixFileMode(m, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
-        Assert.False(Directory.Exists(Path.Combine(_temp, "s")));
+        Assert.False(Directory.Exists(_temp.File("s")));
     }
 
     /// <summary>A --datasets text that does not exist is named with its option, as --data's and --calib's are.</summary>
     [Fact]
     public void A_missing_datasets_text_names_the_option()
     {
-        string absent = Path.Combine(_temp, "absent.txt");
+        string absent = _temp.File("absent.txt");
         CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={absent}", "--methods", "magnitude", "--sparsity", "0.5",
-            "-o", Path.Combine(_temp, "report"), "--device", "cpu");
+            "-o", _temp.File("report"), "--device", "cpu");
         AssertError(r, 1, $"copal: error: --datasets: file '{absent}' does not exist\n");
-        Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
+        Assert.False(Directory.Exists(_temp.File("report")));
     }
 
     [Fact]
     public void Missing_model_folder()
     {
-        AssertError(CopalProcess.Run("generate", "-m", Path.Combine(_temp, "nope"), "-n", "1", "--device", "cpu"), 1, "does not exist");
+        AssertError(CopalProcess.Run("generate", "-m", _temp.File("nope"), "-n", "1", "--device", "cpu"), 1, "does not exist");
     }
 
     [Fact]
@@ -396,12 +396,12 @@ public sealed class BadInputTests : IDisposable
         string m = CopyModel();
         File.Delete(Path.Combine(m, file));
         Directory.CreateDirectory(Path.Combine(m, file));
-        string[] args = [command, "-m", m, .. rest.Select(a => a == "OUT" ? Path.Combine(_temp, "out") : a)];
+        string[] args = [command, "-m", m, .. rest.Select(a => a == "OUT" ? _temp.File("out") : a)];
         CopalProcess.Result r = CopalProcess.Run(args);
         AssertError(r, 1, $"{Path.Combine(m, file)}: is a directory, expected a file");
         Assert.DoesNotContain("not found", r.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("no " + file, r.Stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+        Assert.False(Directory.Exists(_temp.File("out")));
     }
 
     [Fact]
@@ -421,7 +421,7 @@ public sealed class BadInputTests : IDisposable
         string m = CopyModel();
         string config = File.ReadAllText(Path.Combine(m, "config.json")).Replace("LlamaForCausalLM", "GPT2LMHeadModel", StringComparison.Ordinal);
         File.WriteAllText(Path.Combine(m, "config.json"), config);
-        AssertError(CopalProcess.Run("prune", "-m", m, "-o", Path.Combine(_temp, "o"), "--method", "magnitude", "--sparsity", "0.5"), 1,
+        AssertError(CopalProcess.Run("prune", "-m", m, "-o", _temp.File("o"), "--method", "magnitude", "--sparsity", "0.5"), 1,
             "architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Gemma3ForCausalLM");
     }
 
@@ -513,10 +513,10 @@ public sealed class BadInputTests : IDisposable
         CopalProcess.Result r = CopalProcess.Run("generate", "-m", m, "-p", "Once<big>", "-n", "3", "--device", "cpu");
         AssertError(r, 1, "the prompt " + Expected);
         Assert.Equal("", r.Stdout);
-        string text = Path.Combine(_temp, "big.txt");
+        string text = _temp.File("big.txt");
         File.WriteAllText(text, string.Concat(Enumerable.Repeat("Once upon a time <big> ", 200)));
         AssertError(CopalProcess.Run("perplexity", "-m", m, "--data", text, "--seqlen", "64", "--device", "cpu"), 1, "--data's text " + Expected);
-        AssertError(CopalProcess.Run("prune", "-m", m, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", text,
+        AssertError(CopalProcess.Run("prune", "-m", m, "-o", _temp.File("out"), "--method", "wanda", "--sparsity", "0.5", "--calib", text,
             "--nsamples", "2", "--seqlen", "64", "--device", "cpu"), 1, $"--calib text '{text}' " + Expected);
     }
 
@@ -524,23 +524,23 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Empty_data_file()
     {
-        string empty = Path.Combine(_temp, "empty.txt");
+        string empty = _temp.File("empty.txt");
         File.WriteAllText(empty, "  \n");
         AssertError(CopalProcess.Run("perplexity", "-m", Model, "--data", empty, "--device", "cpu"), 2,
             $"--data: text file '{empty}' has no text (3 bytes of white space); one window of --seqlen 512 needs at least 512 tokens");
         File.WriteAllText(empty, "");
-        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", empty, "--device", "cpu"), 2,
+        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", _temp.File("out"), "--method", "wanda", "--sparsity", "0.5", "--calib", empty, "--device", "cpu"), 2,
             $"--calib: text file '{empty}' has no text (0 bytes)");
         AssertError(CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={empty}:{TestData.Path("text", "tinystories", "eval.txt")}", "--methods", "magnitude",
-            "--sparsity", "0.5", "-o", Path.Combine(_temp, "report"), "--device", "cpu"), 2, $"--datasets: text file '{empty}' has no text (0 bytes)");
-        Assert.False(Directory.Exists(Path.Combine(_temp, "report")));
+            "--sparsity", "0.5", "-o", _temp.File("report"), "--device", "cpu"), 2, $"--datasets: text file '{empty}' has no text (0 bytes)");
+        Assert.False(Directory.Exists(_temp.File("report")));
     }
 
     /// <summary>A text longer than one string holds ended in an "internal error" out of memory after reading it.</summary>
     [Fact]
     public void A_text_file_longer_than_a_string_holds_is_refused_by_its_size()
     {
-        string huge = Path.Combine(_temp, "huge.txt");
+        string huge = _temp.File("huge.txt");
         using (FileStream f = File.Create(huge))
         {
             f.SetLength(3L << 30); // sparse: nothing is written, and the size alone refuses it
@@ -555,7 +555,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Perplexity_text_shorter_than_one_window_is_a_usage_error_naming_the_file()
     {
-        string shortText = Path.Combine(_temp, "short.txt");
+        string shortText = _temp.File("short.txt");
         File.WriteAllText(shortText, "Once upon a time.\n");
         CopalProcess.Result r = CopalProcess.Run("perplexity", "-m", Model, "-d", shortText, "--device", "cpu");
         AssertError(r, 2, $"-d: text '{shortText}' has 7 tokens; one window of --seqlen 512 (the default) needs at least 512");
@@ -569,27 +569,27 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Continual_evaluation_text_shorter_than_one_window_is_a_usage_error_before_any_evaluation()
     {
-        string shortText = Path.Combine(_temp, "short.txt");
+        string shortText = _temp.File("short.txt");
         File.WriteAllText(shortText, "Once upon a time.\n");
         string calib = TestData.Path("text", "tinystories", "calib.txt");
         CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={calib}:{shortText}", "--methods", "magnitude",
-            "--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--no-joint", "--device", "cpu", "-o", Path.Combine(_temp, "c"));
+            "--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--no-joint", "--device", "cpu", "-o", _temp.File("c"));
         AssertError(r, 2, $"--datasets: evaluation text '{shortText}' of 'a' has 7 tokens; one window of --eval-seqlen 32 (the default: --seqlen) needs at least 32");
         Assert.DoesNotContain("perplexity", r.Stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+        Assert.False(Directory.Exists(_temp.File("c")));
     }
 
     [Fact]
     public void Continual_calibration_text_shorter_than_one_window_is_a_usage_error_naming_the_file()
     {
         // The dataset's name alone ('a') did not say which file was too short.
-        string shortText = Path.Combine(_temp, "short.txt");
+        string shortText = _temp.File("short.txt");
         File.WriteAllText(shortText, "Once upon a time.\n");
         string eval = TestData.Path("text", "tinystories", "eval.txt");
         CopalProcess.Result r = CopalProcess.Run("continual", "-m", Model, "--datasets", $"a={shortText}:{eval}", "--methods", "magnitude",
-            "--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--no-joint", "--device", "cpu", "-o", Path.Combine(_temp, "c"));
+            "--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--no-joint", "--device", "cpu", "-o", _temp.File("c"));
         AssertError(r, 2, $"calibration text '{shortText}' of 'a' has 7 tokens; one window of --seqlen 32 needs at least 33");
-        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
+        Assert.False(Directory.Exists(_temp.File("c")));
     }
 
     [Fact]
@@ -645,7 +645,7 @@ public sealed class BadInputTests : IDisposable
     [InlineData("--pattern", "5:4", "--pattern: expected N:M with whole numbers 0 < N < M (e.g. 2:4; use --sparsity for a ratio), got '5:4'")]
     public void Sparsity_out_of_range(string option, string value, string expected)
     {
-        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "magnitude", option, value);
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", _temp.File("o"), "--method", "magnitude", option, value);
         AssertError(r, 2, expected);
     }
 
@@ -661,7 +661,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Existing_non_empty_out_needs_force()
     {
-        string outDir = Path.Combine(_temp, "taken");
+        string outDir = _temp.File("taken");
         Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "keep.txt"), "mine");
         AssertError(CopalProcess.Run("prune", "-m", Model, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5"), 1, "exists and is not empty; pass --force");
@@ -672,7 +672,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void A_text_folder_holding_the_output_is_said_to_be_a_folder()
     {
-        string folder = Path.Combine(_temp, "texts");
+        string folder = _temp.File("texts");
         Directory.CreateDirectory(folder);
         AssertError(CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(folder, "out"), "--method", "wanda", "--sparsity", "0.5", "--calib", folder), 1,
             $"copal: error: --calib: '{folder}' is a folder, expected a text file");
@@ -684,9 +684,9 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Calibration_shorter_than_one_window()
     {
-        string tiny = Path.Combine(_temp, "tiny.txt");
+        string tiny = _temp.File("tiny.txt");
         File.WriteAllText(tiny, "Once upon a time.");
-        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "wanda", "--sparsity", "0.5", "--calib", tiny, "--seqlen", "64"), 2,
+        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", _temp.File("o"), "--method", "wanda", "--sparsity", "0.5", "--calib", tiny, "--seqlen", "64"), 2,
             "one window of --seqlen 64 needs at least 65");
     }
 
@@ -711,22 +711,22 @@ public sealed class BadInputTests : IDisposable
     {
         string calib = TestData.Path("text", "ptb", "ptb.valid.txt");
         string value = list.Replace("CALIB", calib, StringComparison.Ordinal);
-        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "wanda", "--sparsity", "0.5", "--calib", value);
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", _temp.File("o"), "--method", "wanda", "--sparsity", "0.5", "--calib", value);
         AssertError(r, 2, $"--calib: expected text files separated by commas, none of them empty (- reads standard input), got {(value.Length == 0 ? "an empty string" : $"'{value}'")}");
         Assert.DoesNotContain("internal error", r.Stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "o")));
+        Assert.False(Directory.Exists(_temp.File("o")));
     }
 
     [Fact]
     public void Wanda_without_calibration_is_a_usage_error()
     {
-        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "wanda", "--sparsity", "0.5"), 2, "--calib is required for --method wanda");
+        AssertError(CopalProcess.Run("prune", "-m", Model, "-o", _temp.File("o"), "--method", "wanda", "--sparsity", "0.5"), 2, "--calib is required for --method wanda");
     }
 
     [Fact]
     public void Unknown_method_lists_the_methods()
     {
-        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", Path.Combine(_temp, "o"), "--method", "obs", "--sparsity", "0.5");
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", _temp.File("o"), "--method", "obs", "--sparsity", "0.5");
         AssertError(r, 2, "--method: expected magnitude, wanda, sparsegpt or copal, got 'obs'");
     }
 
@@ -740,7 +740,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Invalid_utf8_in_data_names_the_byte_offset()
     {
-        string bad = Path.Combine(_temp, "bad.txt");
+        string bad = _temp.File("bad.txt");
         File.WriteAllBytes(bad, [.. "Once upon a time"u8, 0xFF, .. " there was"u8]);
         CopalProcess.Result r = CopalProcess.Run("perplexity", "-m", Model, "--data", bad, "--device", "cpu");
         Assert.Equal(1, r.ExitCode);
@@ -751,7 +751,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Logits_top_k_beyond_the_vocabulary_is_a_usage_error_before_the_model_runs()
     {
-        string output = Path.Combine(_temp, "logits.json");
+        string output = _temp.File("logits.json");
         CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "-o", output, "--top-k", "600");
         AssertError(r, 2, "--top-k: expected at most the model's vocabulary of 512 tokens, got 600");
         Assert.DoesNotContain("loading", r.Stderr, StringComparison.Ordinal);
@@ -761,7 +761,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void An_output_file_that_is_a_folder_is_refused_before_the_model_runs()
     {
-        string folder = Path.Combine(_temp, "a-folder");
+        string folder = _temp.File("a-folder");
         Directory.CreateDirectory(folder);
         CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "-o", folder);
         AssertError(r, 1, $"-o '{folder}' is a folder; expected a file");
@@ -771,7 +771,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void An_output_file_under_a_file_is_refused_naming_the_output()
     {
-        string file = Path.Combine(_temp, "a-file");
+        string file = _temp.File("a-file");
         File.WriteAllText(file, "x");
         string output = Path.Combine(file, "out.json");
         CopalProcess.Result r = CopalProcess.Run("logits", "-m", Model, "-t", "hi", "-o", output);
@@ -805,13 +805,13 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Compact_format_nm_of_an_unstructured_model_is_a_usage_error()
     {
-        string pruned = Path.Combine(_temp, "pruned");
+        string pruned = _temp.File("pruned");
         Assert.Equal(0, CopalProcess.Run("prune", "-m", Model, "-o", pruned, "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error").ExitCode);
         // "2:4" is the docs' other name for nm: held to 2:4 the same way, not taken as bitmask.
         foreach (string nm in new[] { "nm", "2:4" })
         {
-            AssertError(CopalProcess.Run("compact", "-m", pruned, "-o", Path.Combine(_temp, "nm"), "--format", nm), 2, "is 50.0 % zeros but not 2:4");
-            Assert.False(Directory.Exists(Path.Combine(_temp, "nm")));
+            AssertError(CopalProcess.Run("compact", "-m", pruned, "-o", _temp.File("nm"), "--format", nm), 2, "is 50.0 % zeros but not 2:4");
+            Assert.False(Directory.Exists(_temp.File("nm")));
         }
     }
 
@@ -868,8 +868,8 @@ public sealed class BadInputTests : IDisposable
     [InlineData("--calib", "prune", "--method", "wanda", "--sparsity", "0.5", "--calib", "-", "-o", "OUT", "--device", "cpu")]
     public void A_standard_input_that_cannot_be_read_is_named_with_its_option(string typed, string command, params string[] options)
     {
-        string output = Path.Combine(_temp, "out");
-        CopalProcess.Result r = CopalProcess.RunInShell($"exec <'{_temp}'", [command, "-m", Model, .. options.Select(o => o == "OUT" ? output : o)]);
+        string output = _temp.File("out");
+        CopalProcess.Result r = CopalProcess.RunInShell($"exec <'{_temp.Path}'", [command, "-m", Model, .. options.Select(o => o == "OUT" ? output : o)]);
         AssertError(r, 1, $"copal: error: {typed}: standard input cannot be read: Is a directory");
         Assert.False(Directory.Exists(output));
     }
@@ -919,9 +919,9 @@ public sealed class BadInputTests : IDisposable
     [InlineData("--tokenizer '", "synth", "--preset", "test-tiny", "--tokenizer", "LOOP", "-o", "OUT")]
     public void A_path_in_a_loop_of_links_is_named_by_its_option(string named, params string[] args)
     {
-        string loop = Path.Combine(_temp, "loop-a"), output = Path.Combine(_temp, "out");
-        File.CreateSymbolicLink(loop, Path.Combine(_temp, "loop-b"));
-        File.CreateSymbolicLink(Path.Combine(_temp, "loop-b"), loop);
+        string loop = _temp.File("loop-a"), output = _temp.File("out");
+        File.CreateSymbolicLink(loop, _temp.File("loop-b"));
+        File.CreateSymbolicLink(_temp.File("loop-b"), loop);
         CopalProcess.Result r = CopalProcess.Run([.. args.Select(a => a switch
         {
             "MODEL" => Model,
@@ -944,7 +944,7 @@ public sealed class BadInputTests : IDisposable
     [InlineData("--tokenizer: folder '", "synth", "--preset", "test-tiny", "--tokenizer", "LINK", "-o", "OUT")]
     public void A_folder_given_as_a_link_to_nothing_is_said_not_to_exist(string named, params string[] args)
     {
-        string dangling = Path.Combine(_temp, "dangling"), gone = Path.Combine(_temp, "moved-folder"), output = Path.Combine(_temp, "out");
+        string dangling = _temp.File("dangling"), gone = _temp.File("moved-folder"), output = _temp.File("out");
         File.CreateSymbolicLink(dangling, gone);
         CopalProcess.Result r = CopalProcess.Run([.. args.Select(a => a switch { "LINK" => dangling, "OUT" => output, _ => a })]);
         AssertError(r, 1, $"copal: error: {named}{dangling}' does not exist (a link to '{gone}', which does not exist)");
@@ -954,5 +954,5 @@ public sealed class BadInputTests : IDisposable
     internal static string Hash(string dir) => string.Join(";", Directory.GetFiles(dir).Order(StringComparer.Ordinal)
         .Select(f => Path.GetFileName(f) + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))));
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -16,7 +16,7 @@ public sealed partial class BlockedOutputSignalTests : IDisposable
 {
     private const int ReadWriteNoControllingTerminal = 2 | 0x100; // O_RDWR | O_NOCTTY
 
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-blocked-").FullName;
+    private readonly TempDir _temp = new("copal-blocked-");
 
     [LibraryImport("libc", EntryPoint = "posix_openpt", SetLastError = true)]
     private static partial int OpenTerminalPair(int flags);
@@ -72,7 +72,7 @@ public sealed partial class BlockedOutputSignalTests : IDisposable
             }
         });
 
-        string fifo = Path.Combine(_temp, "stdout");
+        string fifo = _temp.File("stdout");
         (FileStream Pipe, int Capacity) full = FullFifo.Make(fifo);
         using FileStream pipe = full.Pipe;
         int capacity = full.Capacity;
@@ -132,5 +132,5 @@ public sealed partial class BlockedOutputSignalTests : IDisposable
         Assert.True(reading.Wait(TimeSpan.FromMinutes(2)), "the run wrote no line after the filler");
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

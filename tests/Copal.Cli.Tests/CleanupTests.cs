@@ -12,19 +12,19 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class CleanupTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-clean-").FullName;
-    private readonly string _inputs = Directory.CreateTempSubdirectory("copal-clean-inputs-").FullName; // beside, not in, _temp
+    private readonly TempDir _temp = new("copal-clean-");
+    private readonly TempDir _inputs = new("copal-clean-inputs-"); // beside, not in, _temp.Path
 
     [LinuxFact]
     public void A_full_disk_during_prune_leaves_no_temporary_folder()
     {
         // A file-size limit makes writes past 600 KiB fail as a full disk does (SIGXFSZ ignored, so write() returns
         // an error); the pruned model is about 1 MiB. W^X off: the runtime's double mapping also creates a file.
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_EnableWriteXorExecute=0; trap '' XFSZ; ulimit -f 600",
             "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
         Assert.Contains("model.safetensors: cannot write", r.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("(Parameter", r.Stderr, StringComparison.Ordinal);
     }
@@ -37,13 +37,13 @@ public sealed class CleanupTests : IDisposable
     [LinuxFact]
     public void A_full_disk_while_the_COPAL_state_is_written_names_the_output_and_leaves_nothing()
     {
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_EnableWriteXorExecute=0; trap '' XFSZ; ulimit -f 1100",
             "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5", "--device", "cpu",
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32");
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
         Assert.EndsWith($"copal: error: -o '{outDir}': cannot write copal-state.safetensors: {AtomicDirectory.FileTooLarge}\n", r.Stderr, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     /// <summary>
@@ -56,14 +56,14 @@ public sealed class CleanupTests : IDisposable
     [LinuxFact]
     public void A_full_disk_while_COPAL_spills_a_matrix_names_the_output_and_the_matrix_and_leaves_nothing()
     {
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_EnableWriteXorExecute=0; trap '' XFSZ; ulimit -f 100",
             "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5", "--device", "cpu",
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32");
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
         Assert.EndsWith($"copal: error: -o '{outDir}': cannot write the dense-target cross term of 'model.layers.0.mlp.down_proj.weight' "
             + $"that the COPAL state keeps until it is saved: {AtomicDirectory.FileTooLarge}\n", r.Stderr, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     /// <summary>
@@ -75,19 +75,19 @@ public sealed class CleanupTests : IDisposable
     public void A_file_size_limit_while_writing_a_small_file_names_it_and_leaves_nothing()
     {
         const string Limit = "export DOTNET_EnableWriteXorExecute=0; trap '' XFSZ; ulimit -f 8"; // 8 KiB
-        string json = Path.Combine(_temp, "a", "b", "logits.json");
+        string json = Path.Combine(_temp.Path, "a", "b", "logits.json");
         CopalProcess.Result r = CopalProcess.RunInShell(Limit,
             "logits", "-m", TestData.Stories260K, "-t", "Once upon a time", "-o", json, "--device", "cpu");
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
         Assert.Contains($"-o '{json}': cannot write it: {AtomicDirectory.FileTooLarge}", r.Stderr, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
 
         // synth copies tokenizer.json (15 KB) into its output before the weights.
-        string model = Path.Combine(_temp, "c", "model");
+        string model = Path.Combine(_temp.Path, "c", "model");
         r = CopalProcess.RunInShell(Limit, "synth", "--config", TestData.Stories260K, "--tokenizer", TestData.Stories260K, "-o", model);
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
         Assert.Contains($"-o '{model}': cannot copy '{Path.Combine(TestData.Stories260K, "tokenizer.json")}' into it: {AtomicDirectory.FileTooLarge}", r.Stderr, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     /// <summary>
@@ -99,12 +99,12 @@ public sealed class CleanupTests : IDisposable
     [LinuxFact]
     public void A_file_size_limit_without_the_signal_ignored_is_reported_as_a_full_disk_and_leaves_nothing()
     {
-        string json = Path.Combine(_temp, "a", "logits.json");
+        string json = Path.Combine(_temp.Path, "a", "logits.json");
         CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_EnableWriteXorExecute=0; ulimit -f 8",
             "logits", "-m", TestData.Stories260K, "-t", "Once upon a time", "-o", json, "--device", "cpu");
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
         Assert.Contains($"-o '{json}': cannot write it: {AtomicDirectory.FileTooLarge}", r.Stderr, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     [Fact]
@@ -127,7 +127,7 @@ public sealed class CleanupTests : IDisposable
     public void A_second_signal_stops_at_once_and_leaves_no_temporary_folder()
     {
         string model = ModelThatHoldsItsWriters();
-        string outDir = Path.Combine(_temp, "made", "below", "stopped"); // "made" and "below" are the run's to remove
+        string outDir = Path.Combine(_temp.Path, "made", "below", "stopped"); // "made" and "below" are the run's to remove
         bool sent = false;
         CopalProcess.Result r = CopalProcess.Run(p =>
         {
@@ -142,7 +142,7 @@ public sealed class CleanupTests : IDisposable
         Assert.True(r.ExitCode is 143 or 129, $"exit code {r.ExitCode}, expected 143 or 129; stderr: {r.Stderr}");
         Assert.Contains("cancelling", r.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("cancelled", r.Stderr, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     /// <summary>
@@ -154,7 +154,7 @@ public sealed class CleanupTests : IDisposable
     private void SignalDuringPrune(string signal, int exitCode)
     {
         string model = ModelThatHoldsItsWriters();
-        string outDir = Path.Combine(_temp, "made", "below", "stopped"); // "made" and "below" are the run's to remove
+        string outDir = Path.Combine(_temp.Path, "made", "below", "stopped"); // "made" and "below" are the run's to remove
         bool sent = false, heard = false;
         CopalProcess.Result r = CopalProcess.Run((p, stderr) =>
         {
@@ -167,7 +167,7 @@ public sealed class CleanupTests : IDisposable
         Assert.True(heard, $"the run did not say it was cancelling; stderr: {r.Stderr}");
         Assert.True(r.ExitCode == exitCode, $"exit code {r.ExitCode}, expected {exitCode}; stderr: {r.Stderr}");
         Assert.Contains("cancelled", r.Stderr, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     /// <summary>Waits until the run has written <paramref name="text"/> to stderr; false if it ended first.</summary>
@@ -233,7 +233,7 @@ public sealed class CleanupTests : IDisposable
     public void A_second_signal_during_continual_leaves_no_working_folder()
     {
         string model = ModelThatHoldsItsWriters();
-        string work = Path.Combine(_temp, "work", "below"); // both made by the run
+        string work = Path.Combine(_temp.Path, "work", "below"); // both made by the run
         string calib = TestData.Path("text", "tinystories", "calib.txt"), eval = TestData.Path("text", "tinystories", "eval.txt");
         string ptb = TestData.Path("text", "ptb", "ptb.valid.txt"); // a text of its own: a second dataset on the same one is refused
         bool sent = false;
@@ -254,11 +254,11 @@ public sealed class CleanupTests : IDisposable
             }
         }, "continual", "-m", model, "--datasets", $"a={calib}:{eval},b={ptb}:{eval}", "--methods", "copal,wanda",
             "--sparsity", "0.5", "--nsamples", "32", "--seqlen", "128", "--eval-limit-chunks", "2", "--temp", work,
-            "-o", Path.Combine(_temp, "report"), "--device", "cpu");
+            "-o", _temp.File("report"), "--device", "cpu");
         Assert.True(sent, $"the run ended before its working folder held a model; stderr: {r.Stderr}");
         Assert.True(r.ExitCode is 143 or 129, $"exit code {r.ExitCode}; stderr: {r.Stderr}");
         Assert.DoesNotContain("cancelled", r.Stderr, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     /// <summary>
@@ -268,7 +268,7 @@ public sealed class CleanupTests : IDisposable
     /// </summary>
     private string ModelThatHoldsItsWriters()
     {
-        string model = Path.Combine(_inputs, "model");
+        string model = _inputs.File("model");
         Directory.CreateDirectory(model);
         foreach (string file in new[] { "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json" })
         {
@@ -292,20 +292,20 @@ public sealed class CleanupTests : IDisposable
         // Names as TemporaryNames makes them: .NAME.KIND-PID-START-NS-N (NS: the pid namespace, ours), the shape before machines were named, judged as then.
         string ns = TemporaryNames.Owner.Split('-')[2];
         // A run that was killed; our own pid with another start time (the pid was reused); a live run's; not ours.
-        string dead = Path.Combine(_temp, $".out.tmp-{deadPid.ToString(CultureInfo.InvariantCulture)}-12345-{ns}-0");
+        string dead = _temp.File($".out.tmp-{deadPid.ToString(CultureInfo.InvariantCulture)}-12345-{ns}-0");
         Directory.CreateDirectory(dead);
         File.WriteAllText(Path.Combine(dead, "model.safetensors"), "partial");
         // (Aside as "old" while its name holds a later output: nothing to put back, so removed.)
-        string reused = Path.Combine(_temp, $".earlier.old-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-1-{ns}-3");
+        string reused = _temp.File($".earlier.old-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-1-{ns}-3");
         Directory.CreateDirectory(reused);
-        Directory.CreateDirectory(Path.Combine(_temp, "earlier"));
-        string live = TemporaryNames.Sibling(Path.Combine(_temp, "out"), "tmp");
+        Directory.CreateDirectory(_temp.File("earlier"));
+        string live = TemporaryNames.Sibling(_temp.File("out"), "tmp");
         Directory.CreateDirectory(live);
-        string foreign = Path.Combine(_temp, ".out.tmp-notours");
+        string foreign = _temp.File(".out.tmp-notours");
         Directory.CreateDirectory(foreign);
 
         CopalProcess.Result r = CopalProcess.Run("synth", "--config", Path.Combine(TestData.Stories260K, "config.json"),
-            "-o", Path.Combine(_temp, "out"), "--dtype", "f32");
+            "-o", _temp.File("out"), "--dtype", "f32");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.False(Directory.Exists(dead));
         Assert.False(Directory.Exists(reused));
@@ -314,7 +314,7 @@ public sealed class CleanupTests : IDisposable
         string[] notices = r.Stderr.Split('\n').Where(l => l.Contains("stale", StringComparison.Ordinal)).ToArray();
         string notice = Assert.Single(notices);
         Assert.Contains("removed 2 stale temporary", notice, StringComparison.Ordinal);
-        Assert.Contains(_temp, notice, StringComparison.Ordinal);
+        Assert.Contains(_temp.Path, notice, StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -333,20 +333,20 @@ public sealed class CleanupTests : IDisposable
             deadPid = done.Id;
         }
         string owner = $"{deadPid.ToString(CultureInfo.InvariantCulture)}-12345-{TemporaryNames.Owner.Split('-')[2]}";
-        string aside = Path.Combine(_temp, $".out.old-{owner}-0");
+        string aside = _temp.File($".out.old-{owner}-0");
         Directory.CreateDirectory(aside);
         File.WriteAllText(Path.Combine(aside, "config.json"), "previous");
-        string unfinished = Path.Combine(_temp, $".out.tmp-{owner}-1");
+        string unfinished = _temp.File($".out.tmp-{owner}-1");
         Directory.CreateDirectory(unfinished);
         File.WriteAllText(Path.Combine(unfinished, "config.json"), "unfinished");
 
         CopalProcess.Result r = CopalProcess.Run("synth", "--config", Path.Combine(TestData.Stories260K, "config.json"),
-            "-o", Path.Combine(_temp, "other"), "--dtype", "f32");
+            "-o", _temp.File("other"), "--dtype", "f32");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal("previous", File.ReadAllText(Path.Combine(_temp, "out", "config.json")));
+        Assert.Equal("previous", File.ReadAllText(Path.Combine(_temp.Path, "out", "config.json")));
         Assert.False(Directory.Exists(aside));
         Assert.False(Directory.Exists(unfinished));
-        Assert.Contains($"copal: put back 1 output that an interrupted run had moved aside in '{_temp}': out", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"copal: put back 1 output that an interrupted run had moved aside in '{_temp.Path}': out", r.Stderr, StringComparison.Ordinal);
         Assert.Contains("removed 1 stale temporary entry", r.Stderr, StringComparison.Ordinal);
     }
 
@@ -364,11 +364,11 @@ public sealed class CleanupTests : IDisposable
             done.WaitForExit();
             deadPid = done.Id;
         }
-        string tmp = Path.Combine(_temp, "tmp");
+        string tmp = _temp.File("tmp");
         string dead = Path.Combine(tmp, $".continual.tmp-{deadPid.ToString(CultureInfo.InvariantCulture)}-12345-{TemporaryNames.Owner.Split('-')[2]}-0");
         Directory.CreateDirectory(dead);
         CopalProcess.Result r = CopalProcess.RunWithEnvironment(new Dictionary<string, string?> { ["TMPDIR"] = tmp },
-            "continual", "-m", Path.Combine(_temp, "no-model"), "--datasets", $"a={Path.Combine(_temp, "no-text")}", "-o", Path.Combine(_temp, "report"));
+            "continual", "-m", _temp.File("no-model"), "--datasets", $"a={_temp.File("no-text")}", "-o", _temp.File("report"));
         Assert.NotEqual(0, r.ExitCode);
         Assert.False(Directory.Exists(dead), r.Stderr);
         Assert.Contains($"removed 1 stale temporary entry of interrupted runs from '{tmp}'", r.Stderr, StringComparison.Ordinal);
@@ -389,7 +389,7 @@ public sealed class CleanupTests : IDisposable
 
     public void Dispose()
     {
-        Directory.Delete(_temp, recursive: true);
-        Directory.Delete(_inputs, recursive: true);
+        _temp.Dispose();
+        _inputs.Dispose();
     }
 }

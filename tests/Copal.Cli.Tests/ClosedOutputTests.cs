@@ -10,18 +10,18 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed partial class ClosedOutputTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-pipe-").FullName;
+    private readonly TempDir _temp = new("copal-pipe-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [LinuxFact]
     public void Generate_stops_with_141_when_the_reader_of_its_output_exits()
     {
         // A context far longer than a test may wait for: only a stop at the closed pipe ends the run in time.
-        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        string model = TestData.CopyOfStories260K(_temp.File("model"));
         string config = Path.Combine(model, "config.json");
         File.WriteAllText(config, ContextField().Replace(File.ReadAllText(config), "\"max_position_embeddings\": 2000000"));
-        string head = Path.Combine(_temp, "head.txt");
+        string head = _temp.File("head.txt");
         // `timeout` only bounds a run that never stops (124, a failure); the exit code of copal itself is printed.
         var psi = new ProcessStartInfo("bash")
         {

@@ -8,7 +8,7 @@ namespace Copal.Cli.Tests;
 /// <summary>The commands on the real model: the README's main job, JSON outputs, and a pruning run whose output loads.</summary>
 public sealed class CommandTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-cmd-").FullName;
+    private readonly TempDir _temp = new("copal-cmd-");
 
     [Fact]
     public void Generate_prints_the_published_story()
@@ -34,7 +34,7 @@ public sealed class CommandTests : IDisposable
             Assert.Equal(3, doc.RootElement.GetProperty("ids").GetArrayLength());
         }
 
-        string data = Path.Combine(_temp, "@story.txt");
+        string data = _temp.File("@story.txt");
         File.WriteAllText(data, "Once upon a time there was a little girl named Lily. She liked to play in the park with her dog.");
         CopalProcess.Result tokenized = CopalProcess.Run("tokenize", "-m", TestData.Stories260K, "-f", data);
         Assert.True(tokenized.ExitCode == 0, tokenized.Stderr);
@@ -114,7 +114,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Bench_profiles_a_model_whose_sliding_window_caches_slid()
     {
-        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "windowed"));
+        string model = TestData.CopyOfStories260K(_temp.File("windowed"));
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(model, "config.json")))!.AsObject();
         config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
         config["model_type"] = "mistral";
@@ -132,7 +132,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Generate_chat_renders_the_message_through_the_models_template()
     {
-        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "chat"));
+        string model = TestData.CopyOfStories260K(_temp.File("chat"));
         const string template = "{{ bos_token }}{% for m in messages %}{% if m['content'] == 'forbidden' %}{{ raise_exception('no forbidden words') }}{% endif %}"
             + "{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}"
             + "{% if add_generation_prompt %}{{ 'assistant:' }}{% if mood is defined %}{{ ' (' + mood + ')' }}{% endif %}{% endif %}";
@@ -174,7 +174,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Generate_chat_reads_a_chat_template_jinja_and_names_it_in_a_refusal()
     {
-        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "jinja"));
+        string model = TestData.CopyOfStories260K(_temp.File("jinja"));
         string file = Path.Combine(model, "chat_template.jinja");
         File.WriteAllText(file, "{{ bos_token }}{% for m in messages %}{% if m['content'] == 'forbidden' %}{{ raise_exception('no forbidden words') }}{% endif %}"
             + "{{ m['role'] + ': ' + m['content'] }}{% endfor %}");
@@ -219,14 +219,14 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Magnitude_prunes_with_an_estimate_of_the_pruning_alone_and_measures_errors_on_seeded_windows()
     {
-        CopalProcess.Result bare = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", Path.Combine(_temp, "bare"), "--method", "magnitude",
+        CopalProcess.Result bare = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", _temp.File("bare"), "--method", "magnitude",
             "--sparsity", "0.5", "--device", "cpu");
         Assert.True(bare.ExitCode == 0, bare.Stderr);
         Assert.Contains("no calibration data", bare.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("activations", bare.Stderr, StringComparison.Ordinal);
         Assert.Contains("(pruning one layer's linears, one at a time; no forward pass)", bare.Stderr, StringComparison.Ordinal);
 
-        CopalProcess.Result measured = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", Path.Combine(_temp, "measured"), "--method", "magnitude",
+        CopalProcess.Result measured = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", _temp.File("measured"), "--method", "magnitude",
             "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--seed", "3", "--device", "cpu");
         Assert.True(measured.ExitCode == 0, measured.Stderr);
         Assert.Contains("activations", measured.Stderr, StringComparison.Ordinal);
@@ -237,7 +237,7 @@ public sealed class CommandTests : IDisposable
     public void Prune_writes_a_loadable_model_with_a_report_and_leaves_the_input_alone()
     {
         string before = BadInputTests.Hash(TestData.Stories260K);
-        string outDir = Path.Combine(_temp, "wanda-2of4");
+        string outDir = _temp.File("wanda-2of4");
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "wanda", "--pattern", "2:4",
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "8", "--seqlen", "128", "--device", "cpu", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
@@ -263,25 +263,25 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Synth_takes_a_config_file_of_any_name_or_a_model_folder()
     {
-        string copy = Path.Combine(_temp, "cfgcopy.txt");
+        string copy = _temp.File("cfgcopy.txt");
         File.Copy(Path.Combine(TestData.Stories260K, "config.json"), copy);
         foreach ((string config, string name) in new[] { (copy, "from-file"), (TestData.Stories260K, "from-folder") })
         {
-            string outDir = Path.Combine(_temp, name);
+            string outDir = _temp.File(name);
             CopalProcess.Result r = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", "f32");
             Assert.True(r.ExitCode == 0, r.Stderr);
             Assert.Contains("\"vocab_size\": 512", File.ReadAllText(Path.Combine(outDir, "config.json")), StringComparison.Ordinal);
         }
-        string absent = Path.Combine(_temp, "absent.json");
-        CopalProcess.Result missing = CopalProcess.Run("synth", "--config", absent, "-o", Path.Combine(_temp, "x"));
+        string absent = _temp.File("absent.json");
+        CopalProcess.Result missing = CopalProcess.Run("synth", "--config", absent, "-o", _temp.File("x"));
         Assert.True(missing.ExitCode == 1, missing.Stderr);
         Assert.Equal($"copal: error: --config: '{absent}' does not exist; expected a config.json file or a model folder holding one\n", missing.Stderr);
-        string empty = Path.Combine(_temp, "empty");
+        string empty = _temp.File("empty");
         Directory.CreateDirectory(empty);
-        CopalProcess.Result none = CopalProcess.Run("synth", "--config", empty, "-o", Path.Combine(_temp, "x"));
+        CopalProcess.Result none = CopalProcess.Run("synth", "--config", empty, "-o", _temp.File("x"));
         Assert.True(none.ExitCode == 1, none.Stderr);
         Assert.Equal($"copal: error: --config: folder '{empty}' has no config.json; expected a config.json file or a model folder holding one\n", none.Stderr);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "x")));
+        Assert.False(Directory.Exists(_temp.File("x")));
     }
 
     /// <summary>
@@ -291,22 +291,22 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Synth_of_a_model_folder_keeps_its_generation_end_ids_and_invents_none()
     {
-        string source = Path.Combine(_temp, "source");
+        string source = _temp.File("source");
         Directory.CreateDirectory(source);
         string config = File.ReadAllText(Path.Combine(TestData.Stories260K, "config.json"));
         File.WriteAllText(Path.Combine(source, "config.json"), config);
         File.WriteAllText(Path.Combine(source, "generation_config.json"), "{ \"eos_token_id\": [2, 7] }");
-        string kept = Path.Combine(_temp, "kept");
+        string kept = _temp.File("kept");
         CopalProcess.Result r = CopalProcess.Run("synth", "--config", source, "-o", kept, "--dtype", "f32");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal([2, 7], GenerationConfig.EosTokenIds(kept, 512));
 
-        string bare = Path.Combine(_temp, "bare.json");
+        string bare = _temp.File("bare.json");
         var fields = System.Text.Json.Nodes.JsonNode.Parse(config)!.AsObject();
         fields.Remove("bos_token_id");
         fields.Remove("eos_token_id");
         File.WriteAllText(bare, fields.ToJsonString());
-        string none = Path.Combine(_temp, "none");
+        string none = _temp.File("none");
         CopalProcess.Result b = CopalProcess.Run("synth", "--config", bare, "-o", none, "--dtype", "f32");
         Assert.True(b.ExitCode == 0, b.Stderr);
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(none, "generation_config.json")));
@@ -321,18 +321,18 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Synth_of_a_model_folders_config_file_keeps_its_generation_end_ids()
     {
-        string source = Path.Combine(_temp, "source");
+        string source = _temp.File("source");
         Directory.CreateDirectory(source);
         File.Copy(Path.Combine(TestData.Stories260K, "config.json"), Path.Combine(source, "config.json"));
         File.Copy(Path.Combine(TestData.Stories260K, "config.json"), Path.Combine(source, "llama.json"));
         File.WriteAllText(Path.Combine(source, "generation_config.json"), "{ \"eos_token_id\": [2, 7] }");
 
-        string kept = Path.Combine(_temp, "kept");
+        string kept = _temp.File("kept");
         CopalProcess.Result r = CopalProcess.Run("synth", "--config", Path.Combine(source, "config.json"), "-o", kept, "--dtype", "f32");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal([2, 7], GenerationConfig.EosTokenIds(kept, 512));
 
-        string alone = Path.Combine(_temp, "alone");
+        string alone = _temp.File("alone");
         CopalProcess.Result a = CopalProcess.Run("synth", "--config", Path.Combine(source, "llama.json"), "-o", alone, "--dtype", "f32");
         Assert.True(a.ExitCode == 0, a.Stderr);
         Assert.Equal([2], GenerationConfig.EosTokenIds(alone, 512));
@@ -348,12 +348,12 @@ public sealed class CommandTests : IDisposable
     {
         string EstimateOf(string model)
         {
-            CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", Path.Combine(_temp, "pruned-" + Path.GetFileName(model)), "--method", "magnitude", "--sparsity", "0.5");
+            CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", Path.Combine(_temp.Path, "pruned-" + Path.GetFileName(model)), "--method", "magnitude", "--sparsity", "0.5");
             Assert.True(r.ExitCode == 0, r.Stderr);
             return r.Stderr.Split('\n').Single(l => l.Contains("estimated memory", StringComparison.Ordinal));
         }
-        string stored = TestData.CopyOfStories260K(Path.Combine(_temp, "f32"));
-        string claimed = TestData.CopyOfStories260K(Path.Combine(_temp, "f32-config-bf16"));
+        string stored = TestData.CopyOfStories260K(_temp.File("f32"));
+        string claimed = TestData.CopyOfStories260K(_temp.File("f32-config-bf16"));
         string configPath = Path.Combine(claimed, "config.json");
         string config = File.ReadAllText(configPath);
         Assert.Contains("\"torch_dtype\": \"float32\"", config, StringComparison.Ordinal);
@@ -380,9 +380,9 @@ public sealed class CommandTests : IDisposable
     [InlineData("f16")]
     public void Synth_describes_the_config_it_wrote_in_its_dtype(string dtype)
     {
-        string config = Path.Combine(_temp, "gemma3.json");
+        string config = _temp.File("gemma3.json");
         File.WriteAllText(config, Gemma3Config);
-        string outDir = Path.Combine(_temp, "gemma-" + dtype);
+        string outDir = Path.Combine(_temp.Path, "gemma-" + dtype);
         CopalProcess.Result s = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", dtype, "--tokenizer", TestData.Stories260K);
         Assert.True(s.ExitCode == 0, s.Stderr);
         CopalProcess.Result i = CopalProcess.Run("inspect", outDir);
@@ -401,9 +401,9 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Inspect_describes_a_gemma3_without_a_dtype_by_its_stored_embedding()
     {
-        string config = Path.Combine(_temp, "gemma3-nodtype.json");
+        string config = _temp.File("gemma3-nodtype.json");
         File.WriteAllText(config, Gemma3Config); // synth writes its --dtype into the config; removed below
-        string outDir = Path.Combine(_temp, "gemma-nodtype");
+        string outDir = _temp.File("gemma-nodtype");
         CopalProcess.Result s = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", "bf16", "--tokenizer", TestData.Stories260K);
         Assert.True(s.ExitCode == 0, s.Stderr);
         string written = Path.Combine(outDir, "config.json");
@@ -427,14 +427,14 @@ public sealed class CommandTests : IDisposable
     [InlineData("\"intermediate_size\": 172", "\"intermediate_size\": 2147483647", ": the model (5 layers, F32) takes 7.50 TiB, and its file system has ")]
     public void Synth_refuses_a_config_no_file_or_disk_can_hold_before_writing(string field, string huge, string expected)
     {
-        string config = Path.Combine(_temp, "huge.json");
+        string config = _temp.File("huge.json");
         File.WriteAllText(config, File.ReadAllText(Path.Combine(TestData.Stories260K, "config.json")).Replace(field, huge, StringComparison.Ordinal));
-        string outDir = Path.Combine(_temp, "huge");
+        string outDir = _temp.File("huge");
         CopalProcess.Result r = CopalProcess.Run("synth", "--config", config, "-o", outDir, "--dtype", "f32");
         Assert.True(r.ExitCode == 1, r.Stderr);
         Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
         Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.DoesNotContain(Directory.GetFileSystemEntries(_temp), e => Path.GetFileName(e).Contains("huge", StringComparison.Ordinal) && e != config);
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(_temp.Path), e => Path.GetFileName(e).Contains("huge", StringComparison.Ordinal) && e != config);
     }
 
     /// <summary>
@@ -444,7 +444,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Synth_progress_ends_on_the_last_tensor()
     {
-        CopalProcess.Result r = CopalProcess.Run("synth", "--preset", "test-tiny", "-o", Path.Combine(_temp, "s"));
+        CopalProcess.Result r = CopalProcess.Run("synth", "--preset", "test-tiny", "-o", _temp.File("s"));
         Assert.True(r.ExitCode == 0, r.Stderr);
         string[] lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("copal: wrote ", lines[^1], StringComparison.Ordinal);
@@ -457,7 +457,7 @@ public sealed class CommandTests : IDisposable
     public void Synth_refuses_a_tokenizer_larger_than_the_models_vocabulary(string source, string value, string tokenizer, int tokens, int vocab)
     {
         string Resolve(string v) => v == "MODEL" ? TestData.Stories260K : v == "llama2" ? TestData.Path("tokenizers", "llama2") : v;
-        string outDir = Path.Combine(_temp, "s");
+        string outDir = _temp.File("s");
         CopalProcess.Result r = CopalProcess.Run("synth", source, Resolve(value), "-o", outDir, "--tokenizer", Resolve(tokenizer));
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
         string[] lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -474,7 +474,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Synth_with_a_smaller_tokenizer_makes_a_padded_model_that_generates()
     {
-        string outDir = Path.Combine(_temp, "padded");
+        string outDir = _temp.File("padded");
         CopalProcess.Result s = CopalProcess.Run("synth", "--preset", "test-tiny", "-o", outDir, "--dtype", "f32", "--tokenizer", TestData.Stories260K);
         Assert.True(s.ExitCode == 0, s.Stderr);
         Assert.Contains("vocab_size 32000 is padded beyond the tokenizer's 512 tokens", s.Stderr, StringComparison.Ordinal);
@@ -487,7 +487,7 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void Synth_with_a_matching_tokenizer_makes_a_model_that_generates()
     {
-        string outDir = Path.Combine(_temp, "tiny");
+        string outDir = _temp.File("tiny");
         CopalProcess.Result s = CopalProcess.Run("synth", "--preset", "test-tiny", "-o", outDir, "--dtype", "f32", "--tokenizer", TestData.Path("tokenizers", "llama2"));
         Assert.True(s.ExitCode == 0, s.Stderr);
         CopalProcess.Result g = CopalProcess.Run("generate", "-m", outDir, "-n", "16", "--temperature", "1", "--device", "cpu", "--json");
@@ -517,7 +517,7 @@ public sealed class CommandTests : IDisposable
         string stderr = "";
         string Prune(string name, params string[] extra)
         {
-            string outDir = Path.Combine(_temp, name);
+            string outDir = _temp.File(name);
             CopalProcess.Result r = CopalProcess.Run([.. new[] { "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal",
                 "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu" }, .. extra]);
             Assert.True(r.ExitCode == 0, r.Stderr);
@@ -533,7 +533,7 @@ public sealed class CommandTests : IDisposable
         Assert.Equal("dense-past", Upstream(Prune("copal-2of4-then-50", "--sparsity", "0.5", "--seed", "2", "--resume", nm)));
         Assert.Contains("copal: the resumed state's last step was pruned to 2:4 and this one to 0.5: the state keeps its upstream dense-past and dense target 0.75, where a new state for 0.5 would take pruned and 0.5",
             stderr, StringComparison.Ordinal);
-        Prune("copal-50-then-60", "--sparsity", "0.6", "--seed", "2", "--resume", Path.Combine(_temp, "copal-50"));
+        Prune("copal-50-then-60", "--sparsity", "0.6", "--seed", "2", "--resume", _temp.File("copal-50"));
         Assert.DoesNotContain("resumed state", stderr, StringComparison.Ordinal); // the same kind: nothing to say
     }
 
@@ -547,7 +547,7 @@ public sealed class CommandTests : IDisposable
     {
         string Step(int threads, string name, params string[] extra)
         {
-            string outDir = Path.Combine(_temp, $"{name}-{threads}");
+            string outDir = _temp.File($"{name}-{threads}");
             CopalProcess.Result r = CopalProcess.RunInShell($"export DOTNET_PROCESSOR_COUNT={threads}", [.. new[] { "prune", "-m", TestData.Stories260K, "-o", outDir,
                 "--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "4", "--seqlen", "64", "--device", "cpu" }, .. extra]);
             Assert.True(r.ExitCode == 0, r.Stderr);
@@ -559,11 +559,11 @@ public sealed class CommandTests : IDisposable
         foreach (int threads in new[] { 1, 2 })
         {
             Step(threads, "first");
-            Step(threads, "second", "--seed", "5", "--resume", Path.Combine(_temp, $"first-{threads}"));
+            Step(threads, "second", "--seed", "5", "--resume", _temp.File($"first-{threads}"));
         }
         foreach (string step in new[] { "first", "second" })
         {
-            string one = Path.Combine(_temp, $"{step}-1"), two = Path.Combine(_temp, $"{step}-2");
+            string one = _temp.File($"{step}-1"), two = _temp.File($"{step}-2");
             foreach (string file in new[] { "model.safetensors", "copal-state.safetensors" })
             {
                 Assert.True(File.ReadAllBytes(Path.Combine(one, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(two, file))), $"{step}: {file} differs between 1 and 2 threads");
@@ -576,18 +576,18 @@ public sealed class CommandTests : IDisposable
     public void A_resumed_copal_step_refuses_the_windows_an_earlier_step_folded_in()
     {
         CopalProcess.Result Prune(string name, params string[] extra) => CopalProcess.Run([.. new[] { "prune", "-m", TestData.Stories260K,
-            "-o", Path.Combine(_temp, name), "--method", "copal", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2",
+            "-o", _temp.File(name), "--method", "copal", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2",
             "--seqlen", "32", "--device", "cpu", "--sparsity", "0.5" }, .. extra]);
         Assert.Equal(0, Prune("first", "--seed", "3").ExitCode);
-        Assert.Equal(0, Prune("second", "--seed", "4", "--resume", Path.Combine(_temp, "first")).ExitCode);
+        Assert.Equal(0, Prune("second", "--seed", "4", "--resume", _temp.File("first")).ExitCode);
         // Step 1's windows again, two steps on: the same text and seed draw the same token ids.
-        CopalProcess.Result again = Prune("third", "--seed", "3", "--resume", Path.Combine(_temp, "second"));
+        CopalProcess.Result again = Prune("third", "--seed", "3", "--resume", _temp.File("second"));
         Assert.Equal(2, again.ExitCode);
         Assert.Contains($"--calib: step 1 of the resumed state already folded in these same windows (2 × 32 tokens of {TestData.Path("text", "tinystories", "calib.txt")}, seed 3)",
             again.Stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "third")));
+        Assert.False(Directory.Exists(_temp.File("third")));
         // Other windows of the same text are another sample, and are folded in.
-        Assert.Equal(0, Prune("third", "--seed", "5", "--resume", Path.Combine(_temp, "second")).ExitCode);
+        Assert.Equal(0, Prune("third", "--seed", "5", "--resume", _temp.File("second")).ExitCode);
     }
 
     [Fact]
@@ -599,25 +599,25 @@ public sealed class CommandTests : IDisposable
             return manifest.RootElement.GetProperty("options").GetProperty("dense_target").GetDouble();
         }
         CopalProcess.Result Prune(string name, params string[] extra) => CopalProcess.Run([.. new[] { "prune", "-m", TestData.Stories260K,
-            "-o", Path.Combine(_temp, name), "--method", "copal", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2",
+            "-o", _temp.File(name), "--method", "copal", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2",
             "--seqlen", "32", "--device", "cpu", "--sparsity", "0.5" }, .. extra]);
         Assert.Equal(0, Prune("default").ExitCode);
-        Assert.Equal(0.5, DenseTarget(Path.Combine(_temp, "default"))); // unstructured sparsity's default
+        Assert.Equal(0.5, DenseTarget(_temp.File("default"))); // unstructured sparsity's default
         Assert.Equal(0, Prune("quarter", "--dense-target", "0.25").ExitCode);
-        Assert.Equal(0.25, DenseTarget(Path.Combine(_temp, "quarter")));
+        Assert.Equal(0.25, DenseTarget(_temp.File("quarter")));
         // The fixed mask takes no dense target: its default there is 0.
         Assert.Equal(0, Prune("fixed", "--mask", "fixed").ExitCode);
-        Assert.Equal(0, DenseTarget(Path.Combine(_temp, "fixed")));
+        Assert.Equal(0, DenseTarget(_temp.File("fixed")));
         // Resuming keeps the state's; a different one is named with both values.
-        Assert.Equal(0, Prune("quarter-2", "--seed", "2", "--resume", Path.Combine(_temp, "quarter")).ExitCode);
-        Assert.Equal(0.25, DenseTarget(Path.Combine(_temp, "quarter-2")));
-        CopalProcess.Result changed = Prune("changed", "--resume", Path.Combine(_temp, "quarter"), "--dense-target", "1");
+        Assert.Equal(0, Prune("quarter-2", "--seed", "2", "--resume", _temp.File("quarter")).ExitCode);
+        Assert.Equal(0.25, DenseTarget(_temp.File("quarter-2")));
+        CopalProcess.Result changed = Prune("changed", "--resume", _temp.File("quarter"), "--dense-target", "1");
         // A usage error, as for every option the state keeps (and --layers other than the state's): omitting it runs.
         Assert.Equal(2, changed.ExitCode);
-        Assert.Contains($"copal: error: --dense-target: the COPAL state in '{Path.Combine(_temp, "quarter", "copal-state.json")}' was built with '0.25' "
+        Assert.Contains($"copal: error: --dense-target: the COPAL state in '{Path.Combine(_temp.Path, "quarter", "copal-state.json")}' was built with '0.25' "
             + "(a continual run keeps its options: omit --dense-target to use the state's), got '1'\nRun 'copal prune --help' for the options.\n",
             changed.Stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "changed")));
+        Assert.False(Directory.Exists(_temp.File("changed")));
         foreach ((string[] bad, string expected) in new[]
         {
             (new[] { "--dense-target", "2" }, "--dense-target: expected a share α with 0 ≤ α ≤ 1, got 2"),
@@ -628,9 +628,9 @@ public sealed class CommandTests : IDisposable
             CopalProcess.Result r = Prune("bad", bad);
             Assert.Equal(2, r.ExitCode);
             Assert.Contains(expected, r.Stderr, StringComparison.Ordinal);
-            Assert.False(Directory.Exists(Path.Combine(_temp, "bad")));
+            Assert.False(Directory.Exists(_temp.File("bad")));
         }
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -9,9 +9,9 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class CompactF16Tests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-cli-f16-").FullName;
+    private readonly TempDir _temp = new("copal-cli-f16-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private static CopalProcess.Result Ok(params string[] args)
     {
@@ -26,8 +26,8 @@ public sealed class CompactF16Tests : IDisposable
     public void An_F16_model_prunes_to_compact_and_compacts_with_its_values_in_F16()
     {
         // The real model, so greedy choices are not near-ties that the sparse kernels' summation order could flip.
-        string f16 = F16Checkpoints.Copy(TestData.Stories260K, Path.Combine(_temp, "f16"));
-        string dense = Path.Combine(_temp, "dense"), direct = Path.Combine(_temp, "direct"), later = Path.Combine(_temp, "later");
+        string f16 = F16Checkpoints.Copy(TestData.Stories260K, _temp.File("f16"));
+        string dense = _temp.File("dense"), direct = _temp.File("direct"), later = _temp.File("later");
         Ok("prune", "-m", f16, "-o", dense, "--method", "magnitude", "--pattern", "2:4", "--device", "cpu");
         Ok("prune", "-m", f16, "-o", direct, "--method", "magnitude", "--pattern", "2:4", "--compact", "--device", "cpu");
         Ok("compact", "-m", dense, "-o", later);

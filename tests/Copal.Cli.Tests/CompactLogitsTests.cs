@@ -8,9 +8,9 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class CompactLogitsTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-cli-compact-logits-").FullName;
+    private readonly TempDir _temp = new("copal-cli-compact-logits-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private static CopalProcess.Result Ok(params string[] args)
     {
@@ -22,10 +22,10 @@ public sealed class CompactLogitsTests : IDisposable
     [Fact]
     public void Logits_of_a_compact_model_are_the_dense_pruned_models_and_its_note_names_no_option_it_lacks()
     {
-        string dense = Path.Combine(_temp, "dense"), compact = Path.Combine(_temp, "compact");
+        string dense = _temp.File("dense"), compact = _temp.File("compact");
         Ok("prune", "-m", TestData.Stories260K, "-o", dense, "--method", "magnitude", "--pattern", "2:4", "--device", "cpu");
         Ok("compact", "-m", dense, "-o", compact);
-        string fromDense = Path.Combine(_temp, "dense.json"), fromCompact = Path.Combine(_temp, "compact.json");
+        string fromDense = _temp.File("dense.json"), fromCompact = _temp.File("compact.json");
         Ok("logits", "-m", dense, "-t", "Once upon a time", "--top-k", "4", "-o", fromDense, "--device", "cpu");
         CopalProcess.Result r = Ok("logits", "-m", compact, "-t", "Once upon a time", "--top-k", "4", "-o", fromCompact, "--device", "cpu");
 

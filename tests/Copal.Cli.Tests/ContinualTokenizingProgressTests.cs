@@ -11,18 +11,18 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class ContinualTokenizingProgressTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-conttok-").FullName;
+    private readonly TempDir _temp = new("copal-conttok-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void The_tokenizing_line_ends_on_the_last_text_done()
     {
         // An evaluation text too short for one window: refused (exit 2) right after the tokenizing, before any work.
-        string eval = Path.Combine(_temp, "short.txt");
+        string eval = _temp.File("short.txt");
         File.WriteAllText(eval, "Once upon a time.\n");
         CopalProcess.Result r = CopalProcess.Run("continual", "-m", TestData.Stories260K, "--datasets", $"a={TestData.Path("text", "tinystories", "calib.txt")}:{eval}",
-            "--methods", "magnitude", "--sparsity", "0.5", "--nsamples", "1", "--seqlen", "64", "--no-joint", "-o", Path.Combine(_temp, "report"), "--device", "cpu");
+            "--methods", "magnitude", "--sparsity", "0.5", "--nsamples", "1", "--seqlen", "64", "--no-joint", "-o", _temp.File("report"), "--device", "cpu");
 
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
         string[] tokenizing = r.Stderr.Split('\n').Where(l => l.StartsWith("copal: tokenizing ", StringComparison.Ordinal)).ToArray();

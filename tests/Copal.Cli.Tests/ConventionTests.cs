@@ -33,7 +33,7 @@ public sealed class PrunedModels : IDisposable
 /// <summary>One CLI convention (docs/cli.md): -m everywhere, help, '-' for stdin/stdout, readable text and JSON.</summary>
 public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedModels>, IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-conv-").FullName;
+    private readonly TempDir _temp = new("copal-conv-");
 
     private static string Model => TestData.Stories260K;
 
@@ -68,10 +68,10 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [Fact]
     public void Compact_and_densify_take_the_model_option()
     {
-        string compact = Path.Combine(_temp, "c");
+        string compact = _temp.File("c");
         CopalProcess.Result c = CopalProcess.Run("compact", "-m", models.Pruned, "-o", compact, "--json");
         Assert.True(c.ExitCode == 0, c.Stderr);
-        string dense = Path.Combine(_temp, "d");
+        string dense = _temp.File("d");
         CopalProcess.Result d = CopalProcess.Run("densify", "--model", compact, "-o", dense, "--json");
         Assert.True(d.ExitCode == 0, d.Stderr);
         Assert.Equal(BadInputTests.Hash(models.Pruned).Split(';').Single(x => x.StartsWith("model.safetensors", StringComparison.Ordinal)),
@@ -84,7 +84,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         CopalProcess.Result both = CopalProcess.Run("inspect", Model, "-m", models.Pruned);
         Assert.True(both.ExitCode == 2, both.Stderr);
         Assert.Contains("-m", both.Stderr, StringComparison.Ordinal);
-        CopalProcess.Result none = CopalProcess.Run("compact", "-o", Path.Combine(_temp, "x"));
+        CopalProcess.Result none = CopalProcess.Run("compact", "-o", _temp.File("x"));
         Assert.True(none.ExitCode == 2, none.Stderr);
         Assert.Contains("-m/--model", none.Stderr, StringComparison.Ordinal);
     }
@@ -93,7 +93,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [Fact]
     public void The_model_given_twice_as_the_same_folder_however_spelled_is_accepted()
     {
-        string link = Path.Combine(_temp, "link");
+        string link = _temp.File("link");
         Directory.CreateSymbolicLink(link, Model);
         string[] spellings = [Model + Path.DirectorySeparatorChar, Path.Combine(Model, "..", Path.GetFileName(Model)), link, Path.Combine(Model, ".")];
         foreach (string other in spellings)
@@ -101,9 +101,9 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
             CopalProcess.Result r = CopalProcess.Run("inspect", Model, "-m", other, "--json");
             Assert.True(r.ExitCode == 0, $"{other}: exit {r.ExitCode}; stderr: {r.Stderr}");
         }
-        string prunedLink = Path.Combine(_temp, "pruned-link");
+        string prunedLink = _temp.File("pruned-link");
         Directory.CreateSymbolicLink(prunedLink, models.Pruned);
-        CopalProcess.Result c = CopalProcess.Run("compact", prunedLink, "-m", models.Pruned + Path.DirectorySeparatorChar, "-o", Path.Combine(_temp, "c"), "--json");
+        CopalProcess.Result c = CopalProcess.Run("compact", prunedLink, "-m", models.Pruned + Path.DirectorySeparatorChar, "-o", _temp.File("c"), "--json");
         Assert.True(c.ExitCode == 0, c.Stderr);
     }
 
@@ -119,15 +119,15 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     public void Compact_of_a_model_with_no_sparse_linear_and_densify_of_a_dense_one_are_refused()
     {
         // Each would write a copy of its input under a name that says it was converted.
-        CopalProcess.Result c = CopalProcess.Run("compact", "-m", Model, "-o", Path.Combine(_temp, "c"));
+        CopalProcess.Result c = CopalProcess.Run("compact", "-m", Model, "-o", _temp.File("c"));
         Assert.Equal(1, c.ExitCode); // the input is wrong for the command, not an option
         Assert.Contains("no linear would be stored compact: each is dense, or under 25 % zeros", c.Stderr, StringComparison.Ordinal);
-        CopalProcess.Result d = CopalProcess.Run("densify", "-m", models.Pruned, "-o", Path.Combine(_temp, "d"));
+        CopalProcess.Result d = CopalProcess.Run("densify", "-m", models.Pruned, "-o", _temp.File("d"));
         Assert.Equal(1, d.ExitCode);
         Assert.DoesNotContain("--help", d.Stderr, StringComparison.Ordinal);
         Assert.Contains("the checkpoint is not compact (no copal.sparse.* entry): there is nothing to densify", d.Stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "c")));
-        Assert.False(Directory.Exists(Path.Combine(_temp, "d")));
+        Assert.False(Directory.Exists(_temp.File("c")));
+        Assert.False(Directory.Exists(_temp.File("d")));
     }
 
     /// <summary>
@@ -138,7 +138,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [Fact]
     public void Prune_of_a_compact_checkpoint_stops_before_calibrating_and_names_densify_with_its_options()
     {
-        string o = Path.Combine(_temp, "again");
+        string o = _temp.File("again");
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", models.Compact, "--method", "wanda", "--sparsity", "0.5",
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu", "-o", o);
         Assert.Equal(1, r.ExitCode);
@@ -151,14 +151,14 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [Fact]
     public void Prune_compact_with_too_little_sparsity_to_compact_writes_the_pruned_model_dense_and_says_so()
     {
-        string o = Path.Combine(_temp, "p20");
+        string o = _temp.File("p20");
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "--method", "magnitude", "--sparsity", "0.2", "--compact", "-o", o);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("copal prune --compact: every linear stays dense", r.Stderr, StringComparison.Ordinal);
         using var checkpoint = Copal.Tensors.Safetensors.SafetensorsCheckpoint.Open(o);
         Assert.Empty(Copal.Tensors.Sparse.SparseTensorCodec.SparseNames(checkpoint.Metadata));
         Assert.True(File.Exists(Path.Combine(o, "prune-report.json")));
-        Assert.Empty(Directory.GetDirectories(_temp, ".p20*"));
+        Assert.Empty(Directory.GetDirectories(_temp.Path, ".p20*"));
     }
 
     // Item 14: help.
@@ -358,12 +358,12 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [Fact]
     public void A_usage_error_comes_before_the_path_checks()
     {
-        string outDir = Path.Combine(_temp, "o");
+        string outDir = _temp.File("o");
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", Model, "-o", outDir, "--method", "wanda", "--sparsity", "0.5",
-            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--resume", _temp);
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--resume", _temp.Path);
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
         Assert.Contains("--resume applies only to --method copal", r.Stderr, StringComparison.Ordinal);
-        CopalProcess.Result nothing = CopalProcess.Run("prune", "-m", Path.Combine(_temp, "absent"), "-o", outDir, "--method", "magnitude");
+        CopalProcess.Result nothing = CopalProcess.Run("prune", "-m", _temp.File("absent"), "-o", outDir, "--method", "magnitude");
         Assert.True(nothing.ExitCode == 2, $"exit {nothing.ExitCode}; stderr: {nothing.Stderr}");
         Assert.Contains("give exactly one of --sparsity", nothing.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(outDir));
@@ -427,7 +427,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         string calib = TestData.Path("text", "tinystories", "calib.txt");
         string Prune(string name, string calibArg, string? stdin)
         {
-            string outDir = Path.Combine(_temp, name);
+            string outDir = _temp.File(name);
             string[] args = ["prune", "-m", Model, "-o", outDir, "--method", "wanda", "--sparsity", "0.5", "--calib", calibArg,
                 "--nsamples", "4", "--seqlen", "64", "--no-layer-error", "--device", "cpu", "--json"];
             CopalProcess.Result r = stdin is null ? CopalProcess.Run(args) : CopalProcess.RunWithInput(stdin, args);
@@ -458,7 +458,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [InlineData("--resume: standard input ('-') is not accepted here; give the folder of the step to resume", "prune", "-m", "MODEL", "-o", "OUT", "--method", "copal", "--sparsity", "0.5", "--calib", "CALIB", "--resume", "-")]
     public void A_dash_where_standard_input_is_not_read_is_refused(string expected, params string[] args)
     {
-        string outDir = Path.Combine(_temp, "o");
+        string outDir = _temp.File("o");
         CopalProcess.Result r = CopalProcess.RunWithInput("Once upon a time.\n", [.. args.Select(a => a == "MODEL" ? Model : a == "OUT" ? outDir : a)]);
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
         Assert.Equal(2, r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
@@ -515,7 +515,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [Fact]
     public void Control_characters_from_a_file_are_escaped_in_errors_and_in_inspect()
     {
-        string named = Path.Combine(_temp, "named.safetensors");
+        string named = _temp.File("named.safetensors");
         using (var writer = Copal.Tensors.Safetensors.SafetensorsWriter.Create(named, [new("a\nb\u001b[31m", Copal.Tensors.DType.F32, [1])],
                    new Dictionary<string, string> { ["note"] = "one\ntwo" }))
         {
@@ -528,7 +528,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Contains("metadata: note=one\\ntwo; 1 entry with --json\n", r.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain('\u001b', r.Stdout);
 
-        string damaged = Path.Combine(_temp, "damaged.safetensors");
+        string damaged = _temp.File("damaged.safetensors");
         byte[] header = System.Text.Encoding.UTF8.GetBytes("{\"x\\ny\\u001b\":{\"dtype\":\"F9\",\"shape\":[1],\"data_offsets\":[0,4]}}");
         File.WriteAllBytes(damaged, [.. BitConverter.GetBytes((long)header.Length), .. header, 0, 0, 0, 0]);
         r = CopalProcess.Run("inspect", "-m", damaged);
@@ -544,7 +544,7 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
     [Fact]
     public void Inspect_escapes_control_characters_in_its_config_line()
     {
-        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "odd-architecture"));
+        string model = TestData.CopyOfStories260K(_temp.File("odd-architecture"));
         string config = Path.Combine(model, "config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"LlamaForCausalLM\"", "\"Llama\\u001b[31mX\\nY\"", StringComparison.Ordinal));
         CopalProcess.Result r = CopalProcess.Run("inspect", "-m", model);
@@ -630,5 +630,5 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Contains("decode not run (no token after the first)", text.Stderr, StringComparison.Ordinal);
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

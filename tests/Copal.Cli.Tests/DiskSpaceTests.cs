@@ -9,20 +9,20 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class DiskSpaceTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-space-").FullName;
-    private readonly string _disk = Directory.CreateTempSubdirectory("copal-space-disk-").FullName; // the tmpfs mounts here, in copal's namespace only
+    private readonly TempDir _temp = new("copal-space-");
+    private readonly TempDir _disk = new("copal-space-disk-"); // the tmpfs mounts here, in copal's namespace only
 
     public void Dispose()
     {
-        Directory.Delete(_temp, recursive: true);
-        Directory.Delete(_disk, recursive: true);
+        _temp.Dispose();
+        _disk.Dispose();
     }
 
     /// <summary>The tmpfs holds the pruned model (1,016 KiB of tensors) but not its compact copy too.</summary>
     [TmpfsFact]
     public void Prune_compact_is_refused_before_pruning_where_the_compact_copy_does_not_fit_beside_the_model()
     {
-        string outDir = Path.Combine(_disk, "out");
+        string outDir = _disk.File("out");
         CopalProcess.Result r = OnTmpfs("1500k", "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "magnitude", "--pattern", "2:4", "--compact", "--device", "cpu");
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
         Assert.Contains($"-o '{outDir}': the pruned model (1015.8 KiB) with its compact copy (", r.Stderr, StringComparison.Ordinal);
@@ -37,7 +37,7 @@ public sealed class DiskSpaceTests : IDisposable
     [TmpfsFact]
     public void Prune_compact_with_too_few_zeros_to_compact_needs_room_for_the_model_alone()
     {
-        string outDir = Path.Combine(_disk, "out");
+        string outDir = _disk.File("out");
         CopalProcess.Result r = OnTmpfs("1500k", "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "magnitude", "--sparsity", "0.2", "--compact", "--device", "cpu");
         Assert.True(r.ExitCode == 0, $"exit code {r.ExitCode}, expected 0; stderr: {r.Stderr}");
         Assert.Contains("every linear stays dense", r.Stderr + r.Stdout, StringComparison.Ordinal);
@@ -47,21 +47,21 @@ public sealed class DiskSpaceTests : IDisposable
     [TmpfsFact]
     public void A_state_folder_on_a_file_system_without_room_for_the_state_is_refused_before_pruning()
     {
-        string state = Path.Combine(_disk, "state");
-        CopalProcess.Result r = OnTmpfs("200k", [.. Copal(Path.Combine(_temp, "out")), "--state", state]);
+        string state = _disk.File("state");
+        CopalProcess.Result r = OnTmpfs("200k", [.. Copal(_temp.File("out")), "--state", state]);
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
         Assert.Contains($"--state '{state}': the COPAL state takes ", r.Stderr, StringComparison.Ordinal);
         Assert.Contains(", and its file system has ", r.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("layer ", r.Stdout, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     /// <summary>--state beside the output on one file system: room for the model and its state, not for the state's copy.</summary>
     [TmpfsFact]
     public void A_state_folder_on_the_outputs_file_system_counts_its_copy_with_the_model()
     {
-        string outDir = Path.Combine(_disk, "out");
-        CopalProcess.Result r = OnTmpfs("3000k", [.. Copal(outDir), "--state", Path.Combine(_disk, "state")]);
+        string outDir = _disk.File("out");
+        CopalProcess.Result r = OnTmpfs("3000k", [.. Copal(outDir), "--state", _disk.File("state")]);
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
         Assert.Contains($"-o '{outDir}': the pruned model (1015.8 KiB) with its COPAL state (", r.Stderr, StringComparison.Ordinal);
         Assert.Contains(") and the copy of its COPAL state for --state (", r.Stderr, StringComparison.Ordinal);
@@ -75,14 +75,14 @@ public sealed class DiskSpaceTests : IDisposable
     [TmpfsFact]
     public void Compact_and_densify_are_refused_before_writing_where_their_model_does_not_fit()
     {
-        string pruned = Path.Combine(_temp, "pruned"), compact = Path.Combine(_temp, "compact");
+        string pruned = _temp.File("pruned"), compact = _temp.File("compact");
         CopalProcess.Result made = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", pruned, "--method", "magnitude", "--pattern", "2:4", "--device", "cpu");
         Assert.True(made.ExitCode == 0, $"prune: exit code {made.ExitCode}; stderr: {made.Stderr}");
         made = CopalProcess.Run("compact", "-m", pruned, "-o", compact);
         Assert.True(made.ExitCode == 0, $"compact: exit code {made.ExitCode}; stderr: {made.Stderr}");
         foreach ((string verb, string input) in new[] { ("compact", pruned), ("densify", compact) })
         {
-            string outDir = Path.Combine(_disk, verb);
+            string outDir = _disk.File(verb);
             CopalProcess.Result r = OnTmpfs("300k", verb, "-m", input, "-o", outDir);
             Assert.True(r.ExitCode == 1, $"{verb}: exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
             Assert.Contains($"-o '{outDir}': the written model takes ", r.Stderr, StringComparison.Ordinal);
@@ -104,7 +104,7 @@ public sealed class DiskSpaceTests : IDisposable
 
     private void CompactWithLargeTokenizer(bool linked)
     {
-        string pruned = Path.Combine(_temp, "pruned");
+        string pruned = _temp.File("pruned");
         CopalProcess.Result made = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", pruned, "--method", "magnitude", "--pattern", "2:4", "--device", "cpu");
         Assert.True(made.ExitCode == 0, $"prune: exit code {made.ExitCode}; stderr: {made.Stderr}");
         string tokenizer = Path.Combine(pruned, "tokenizer.json"), large = TestData.Path("tokenizers", "llama3", "tokenizer.json");
@@ -117,7 +117,7 @@ public sealed class DiskSpaceTests : IDisposable
         {
             File.Copy(large, tokenizer);
         }
-        string outDir = Path.Combine(_disk, "compact");
+        string outDir = _disk.File("compact");
 
         CopalProcess.Result r = OnTmpfs("3000k", "compact", "-m", pruned, "-o", outDir);
 
@@ -133,10 +133,10 @@ public sealed class DiskSpaceTests : IDisposable
     [TmpfsFact]
     public void Prune_compact_counts_the_named_chat_templates_in_its_compact_copy()
     {
-        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        string model = TestData.CopyOfStories260K(_temp.File("model"));
         Directory.CreateDirectory(Path.Combine(model, "additional_chat_templates"));
         File.WriteAllText(Path.Combine(model, "additional_chat_templates", "large.jinja"), new string('a', 2 << 20));
-        string outDir = Path.Combine(_disk, "out");
+        string outDir = _disk.File("out");
 
         CopalProcess.Result r = OnTmpfs("4500k", "prune", "-m", model, "-o", outDir, "--method", "magnitude", "--pattern", "2:4", "--compact", "--device", "cpu");
 
@@ -154,11 +154,11 @@ public sealed class DiskSpaceTests : IDisposable
     [TmpfsFact]
     public void Synth_counts_the_tokenizer_files_it_copies_before_writing()
     {
-        string tokenizer = Path.Combine(_temp, "tokenizer");
+        string tokenizer = _temp.File("tokenizer");
         Directory.CreateDirectory(tokenizer);
         File.Copy(TestData.Path("models", "stories260K", "tokenizer.json"), Path.Combine(tokenizer, "tokenizer.json"));
         File.WriteAllText(Path.Combine(tokenizer, "chat_template.jinja"), new string('a', 512 << 10));
-        string outDir = Path.Combine(_disk, "synth");
+        string outDir = _disk.File("synth");
 
         CopalProcess.Result r = OnTmpfs("800k", "synth", "--config", TestData.Path("models", "stories260K", "config.json"), "-o", outDir, "--tokenizer", tokenizer);
 
@@ -173,5 +173,5 @@ public sealed class DiskSpaceTests : IDisposable
 
     /// <summary>Runs copal with a tmpfs of <paramref name="size"/> mounted on the test's disk folder, in a namespace that ends with it.</summary>
     private CopalProcess.Result OnTmpfs(string size, params string[] args) =>
-        CopalProcess.RunInShell($"exec unshare -rm bash -c 'mount -t tmpfs -o size=\"$1\" tmpfs \"$2\" && shift 2 && exec dotnet \"$@\"' bash {size} \"{_disk}\" \"$@\"", args);
+        CopalProcess.RunInShell($"exec unshare -rm bash -c 'mount -t tmpfs -o size=\"$1\" tmpfs \"$2\" && shift 2 && exec dotnet \"$@\"' bash {size} \"{_disk.Path}\" \"$@\"", args);
 }

@@ -9,7 +9,7 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class ExitCodeTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-exit-").FullName;
+    private readonly TempDir _temp = new("copal-exit-");
 
     private static string Model => TestData.Stories260K;
 
@@ -40,7 +40,7 @@ public sealed class ExitCodeTests : IDisposable
     [InlineData("--seqlen", "1", "expected an integer ≥ 2")]
     public void Bad_prune_option_values_exit_2_naming_the_option(string option, string value, string expected)
     {
-        string outDir = Path.Combine(_temp, "o");
+        string outDir = _temp.File("o");
         var args = new List<string> { "prune", "-m", Model, "-o", outDir };
         if (option != "--method")
         {
@@ -122,7 +122,7 @@ public sealed class ExitCodeTests : IDisposable
     [InlineData("-c", "0", "serve")]
     public void A_ctx_size_below_1_is_a_usage_error_before_the_model_is_read(string option, string value, string command, params string[] extra)
     {
-        CopalProcess.Result r = CopalProcess.Run([command, "-m", Path.Combine(_temp, "absent"), .. extra, option, value]);
+        CopalProcess.Result r = CopalProcess.Run([command, "-m", _temp.File("absent"), .. extra, option, value]);
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
         Assert.Equal([$"copal: error: {option}: expected an integer ≥ 1, got {value}", $"Run 'copal {command} --help' for the options."],
             r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -136,7 +136,7 @@ public sealed class ExitCodeTests : IDisposable
     [Fact]
     public void COPAL_DEBUG_adds_the_stack_trace_under_the_one_line()
     {
-        string missing = Path.Combine(_temp, "no-model");
+        string missing = _temp.File("no-model");
         CopalProcess.Result debug = CopalProcess.RunWithEnvironment(new Dictionary<string, string?> { ["COPAL_DEBUG"] = "1" }, "inspect", "-m", missing);
         CopalProcess.Result plain = CopalProcess.Run("inspect", "-m", missing);
         Assert.True(plain.ExitCode == 1, $"exit {plain.ExitCode}; stderr: {plain.Stderr}");
@@ -185,7 +185,7 @@ public sealed class ExitCodeTests : IDisposable
     [InlineData("serve", "--port", "0")]
     public void A_bad_generation_config_is_named_before_the_weights_load(string command, params string[] extra)
     {
-        string dir = Path.Combine(_temp, "bad-generation-config-" + command);
+        string dir = Path.Combine(_temp.Path, "bad-generation-config-" + command);
         Directory.CreateDirectory(dir);
         foreach (string f in Directory.GetFiles(Model).Where(f => Path.GetExtension(f) is ".json"))
         {
@@ -269,5 +269,5 @@ public sealed class ExitCodeTests : IDisposable
         Assert.Equal(3, doc.RootElement.GetProperty("ids").GetArrayLength());
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -14,9 +14,9 @@ public sealed class InspectParameterCountTests : IDisposable
 {
     private const string InvFreq = "model.layers.0.self_attn.rotary_emb.inv_freq";
 
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-inspect-").FullName;
+    private readonly TempDir _temp = new("copal-inspect-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void A_tied_models_stored_head_and_rope_buffer_are_not_counted_as_parameters()
@@ -67,7 +67,7 @@ public sealed class InspectParameterCountTests : IDisposable
     /// </summary>
     private string WithUnreadTensors(float headScale = 1)
     {
-        string m = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        string m = TestData.CopyOfStories260K(_temp.File("model"));
         string weights = Path.Combine(m, "model.safetensors"), rewritten = weights + ".new";
         using (SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(TestData.Stories260K))
         {

@@ -11,7 +11,7 @@ namespace Copal.Cli.Tests;
 public sealed class LateSignalTests : IDisposable
 {
 
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-late-").FullName;
+    private readonly TempDir _temp = new("copal-late-");
 
     /// <summary>
     /// compact writes its summary line to standard output after its folder is renamed into place. Standard output is
@@ -22,7 +22,7 @@ public sealed class LateSignalTests : IDisposable
     [LinuxFact]
     public void A_signal_after_the_output_is_in_place_exits_0_and_says_the_output_is_kept()
     {
-        string pruned = Path.Combine(_temp, "pruned"), outDir = Path.Combine(_temp, "compact"), fifo = Path.Combine(_temp, "stdout");
+        string pruned = _temp.File("pruned"), outDir = _temp.File("compact"), fifo = _temp.File("stdout");
         CopalProcess.Result prune = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", pruned, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu");
         Assert.True(prune.ExitCode == 0, prune.Stderr);
         (FileStream Pipe, int Capacity) full = FullFifo.Make(fifo);
@@ -45,7 +45,7 @@ public sealed class LateSignalTests : IDisposable
         Assert.Contains($"wrote {outDir}", summary, StringComparison.Ordinal);
         Assert.EndsWith("copal: too late to cancel: the run had done its work; its output is complete and kept (exit 0)\n", r.Stderr, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(outDir, "config.json")));
-        Assert.Equal([outDir, pruned, fifo], Directory.GetFileSystemEntries(_temp).Order(StringComparer.Ordinal));
+        Assert.Equal([outDir, pruned, fifo], Directory.GetFileSystemEntries(_temp.Path).Order(StringComparer.Ordinal));
     }
 
     /// <summary>Reads the filler back, then what the run wrote after it, up to its line's end.</summary>
@@ -71,5 +71,5 @@ public sealed class LateSignalTests : IDisposable
         return text.ToString();
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

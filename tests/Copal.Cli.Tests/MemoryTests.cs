@@ -7,9 +7,9 @@ namespace Copal.Cli.Tests;
 /// <summary>Memory follows the work, not the config: context sizing, --ctx-size, and what the commands report.</summary>
 public sealed partial class MemoryTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-mem-").FullName;
+    private readonly TempDir _temp = new("copal-mem-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     // stories260K: 5 layers, 4 kv heads × head_dim 8.
     private const long KvBytesPerPosition = 2L * 5 * 4 * 8 * sizeof(float);
@@ -20,7 +20,7 @@ public sealed partial class MemoryTests : IDisposable
     /// <summary>A copy of stories260K whose config.json says <paramref name="value"/> for <paramref name="key"/> (there <paramref name="was"/>).</summary>
     private string ModelWithConfig(string key, int was, long value)
     {
-        string dir = TestData.CopyOfStories260K(Path.Combine(_temp, $"{key}-{value}"));
+        string dir = TestData.CopyOfStories260K(_temp.File($"{key}-{value}"));
         string config = File.ReadAllText(Path.Combine(dir, "config.json"));
         string changed = Regex.Replace(config, $"\"{key}\": *{was}", $"\"{key}\": {value}");
         Assert.NotEqual(config, changed);
@@ -95,14 +95,14 @@ public sealed partial class MemoryTests : IDisposable
     [Fact]
     public void Logits_top_k_of_a_long_text_holds_a_block_of_positions_not_all_of_them()
     {
-        string config = Path.Combine(_temp, "config.json");
+        string config = _temp.File("config.json");
         File.WriteAllText(config, Regex.Replace(Regex.Replace(File.ReadAllText(Path.Combine(TestData.Stories260K, "config.json")),
             "\"vocab_size\": *512", "\"vocab_size\": 32000"), "\"max_position_embeddings\": *512", "\"max_position_embeddings\": 2048"));
-        string model = Path.Combine(_temp, "vocab32k");
+        string model = _temp.File("vocab32k");
         CopalProcess.Result synth = CopalProcess.Run("synth", "--config", config, "--tokenizer", TestData.Path("tokenizers", "llama2"), "-o", model);
         Assert.True(synth.ExitCode == 0, synth.Stderr);
         string text = File.ReadAllText(TestData.Path("text", "tinystories", "eval.txt"))[..4000];
-        string output = Path.Combine(_temp, "logits.json");
+        string output = _temp.File("logits.json");
         CopalProcess.Result r = CopalProcess.RunInShell("export DOTNET_GCHeapHardLimit=0x4000000",
             "logits", "-m", model, "-t", text, "--top-k", "5", "-o", output, "--device", "cpu");
         Assert.True(r.ExitCode == 0, r.Stderr);
@@ -127,7 +127,7 @@ public sealed partial class MemoryTests : IDisposable
             Assert.Equal(positions, fullRows.Length);
             Assert.All(fullRows, row => Assert.Equal(32000, row.GetArrayLength()));
         }
-        Assert.DoesNotContain(Directory.GetFiles(_temp), f => Path.GetFileName(f).StartsWith('.'));
+        Assert.DoesNotContain(Directory.GetFiles(_temp.Path), f => Path.GetFileName(f).StartsWith('.'));
     }
 
     /// <summary>
@@ -140,8 +140,8 @@ public sealed partial class MemoryTests : IDisposable
     public void Logits_top_k_is_the_full_rows_ranked(int k)
     {
         const string text = "Once upon a time, there was a little girl named Lily. She loved to play outside.";
-        string full = Path.Combine(_temp, "full.json");
-        string top = Path.Combine(_temp, "top.json");
+        string full = _temp.File("full.json");
+        string top = _temp.File("top.json");
         Assert.Equal(0, CopalProcess.Run("logits", "-m", TestData.Stories260K, "-t", text, "-o", full, "--device", "cpu").ExitCode);
         Assert.Equal(0, CopalProcess.Run("logits", "-m", TestData.Stories260K, "-t", text, "--top-k", k.ToString(System.Globalization.CultureInfo.InvariantCulture), "-o", top, "--device", "cpu").ExitCode);
         using JsonDocument fullDoc = JsonDocument.Parse(File.ReadAllText(full));
@@ -169,7 +169,7 @@ public sealed partial class MemoryTests : IDisposable
     public void Prune_refuses_more_samples_than_the_text_gives()
     {
         // calib.txt is 89,438 tokens: ⌊89,437 / 512⌋ = 174 non-overlapping windows of 512.
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         AssertUsage(CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "wanda", "--sparsity", "0.5",
                 "--calib", Calib, "--nsamples", "200", "--seqlen", "512", "--device", "cpu"),
             "--nsamples 200 × --seqlen 512 asks calibration text");
@@ -182,7 +182,7 @@ public sealed partial class MemoryTests : IDisposable
     [Fact]
     public void Prune_says_what_the_text_gives_and_what_the_calibration_costs()
     {
-        CopalProcess.Result r = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", Path.Combine(_temp, "out"), "--method", "wanda", "--sparsity", "0.5",
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", _temp.File("out"), "--method", "wanda", "--sparsity", "0.5",
             "--calib", Calib, "--nsamples", "8", "--seqlen", "128", "--device", "cpu");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("the text gives at most 698 non-overlapping windows of 128", r.Stderr, StringComparison.Ordinal);
@@ -200,7 +200,7 @@ public sealed partial class MemoryTests : IDisposable
     {
         // A config whose MLP is 2^20 wide: SparseGPT's down_proj Hessian alone would be 2^40 doubles.
         string model = ModelWithConfig("intermediate_size", 172, 1 << 20);
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", outDir, "--method", "sparsegpt", "--sparsity", "0.5",
             "--calib", Calib, "--nsamples", "4", "--seqlen", "64", "--device", "cpu");
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
@@ -215,7 +215,7 @@ public sealed partial class MemoryTests : IDisposable
     public void Continual_refuses_more_samples_than_a_dataset_gives()
     {
         // The first half of calib.txt (its calibration split) holds fewer than 100 windows of 512.
-        string outDir = Path.Combine(_temp, "report");
+        string outDir = _temp.File("report");
         CopalProcess.Result r = CopalProcess.Run("continual", "-m", TestData.Stories260K, "--datasets", $"a={Calib}", "--methods", "magnitude", "--no-joint",
             "--sparsity", "0.5", "--nsamples", "100", "--seqlen", "512", "--eval-limit-chunks", "1", "-o", outDir, "--device", "cpu");
         AssertUsage(r, $"--nsamples 100 × --seqlen 512 asks calibration text '{Calib}' (first half) of 'a' for 100 windows");

@@ -10,12 +10,12 @@ namespace Copal.Cli.Tests;
 public sealed class NonFiniteTests : IDisposable
 {
     private const string Tensor = "model.layers.2.mlp.up_proj.weight"; // [172, 64] F32
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-nan-").FullName;
+    private readonly TempDir _temp = new("copal-nan-");
     private readonly string _model;
 
     public NonFiniteTests()
     {
-        _model = Path.Combine(_temp, "model");
+        _model = _temp.File("model");
         Directory.CreateDirectory(_model);
         foreach (string f in Directory.GetFiles(TestData.Stories260K))
         {
@@ -44,8 +44,8 @@ public sealed class NonFiniteTests : IDisposable
         AssertError(CopalProcess.Run("generate", "-m", _model, "-n", "3", "--device", "cpu"), expected);
         AssertError(CopalProcess.Run("perplexity", "-m", _model, "--data", TestData.Path("text", "tinystories", "eval.txt"),
             "--seqlen", "64", "--limit-chunks", "1", "--device", "cpu"), expected);
-        AssertError(CopalProcess.Run("prune", "-m", _model, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"), expected);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+        AssertError(CopalProcess.Run("prune", "-m", _model, "-o", _temp.File("out"), "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"), expected);
+        Assert.False(Directory.Exists(_temp.File("out")));
     }
 
     /// <summary>
@@ -85,23 +85,23 @@ public sealed class NonFiniteTests : IDisposable
     [Fact]
     public void Allowed_non_finite_weights_fail_pruning_naming_the_tensor()
     {
-        AssertError(CopalProcess.Run("prune", "-m", _model, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5",
+        AssertError(CopalProcess.Run("prune", "-m", _model, "-o", _temp.File("out"), "--method", "magnitude", "--sparsity", "0.5",
             "--allow-nonfinite", "--device", "cpu"), $"'{Tensor}'", "NaN", "[3, 5]");
-        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+        Assert.False(Directory.Exists(_temp.File("out")));
         // Without the layer error magnitude prunes a layer's linears in parallel, with no forward pass. With a second
         // bad linear in the layer, either may fail first, and the error is still one line about one of them.
         SetElement(_model, "model.layers.2.mlp.gate_proj.weight", 7, float.NegativeInfinity);
-        CopalProcess.Result r = CopalProcess.Run("prune", "-m", _model, "-o", Path.Combine(_temp, "out"), "--method", "magnitude", "--sparsity", "0.5",
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", _model, "-o", _temp.File("out"), "--method", "magnitude", "--sparsity", "0.5",
             "--no-layer-error", "--allow-nonfinite", "--device", "cpu");
         AssertError(r, "model.layers.2.mlp.");
         Assert.Matches(@"tensor 'model\.layers\.2\.mlp\.(up|gate)_proj\.weight' holds (NaN at \[3, 5\]|-Inf at \[0, 7\])", r.Stderr);
         Assert.DoesNotContain("One or more errors", r.Stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_temp, "out")));
+        Assert.False(Directory.Exists(_temp.File("out")));
     }
 
     /// <summary>Overwrites element <paramref name="index"/> of an F32 tensor of <paramref name="model"/> in place.</summary>
     private static void SetElement(string model, string tensor, long index, float value) =>
         CheckpointBytes.EditF32Tensor(model, tensor, (bytes, start) => BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(checked((int)(start + (index * 4)))), value));
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -8,13 +8,13 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class OutputSafetyTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-safe-").FullName;
+    private readonly TempDir _temp = new("copal-safe-");
 
-    private string CopyModel(string name) => TestData.CopyOfStories260K(Path.Combine(_temp, name));
+    private string CopyModel(string name) => TestData.CopyOfStories260K(_temp.File(name));
 
     private string Link(string name, string target)
     {
-        string link = Path.Combine(_temp, name);
+        string link = _temp.File(name);
         Directory.CreateSymbolicLink(link, target);
         return link;
     }
@@ -22,7 +22,7 @@ public sealed class OutputSafetyTests : IDisposable
     /// <summary>A folder <paramref name="name"/> holding a link to each file of <paramref name="target"/>, as a Hugging Face cache's snapshot does.</summary>
     private string LinkFiles(string name, string target)
     {
-        string folder = Path.Combine(_temp, name);
+        string folder = _temp.File(name);
         Directory.CreateDirectory(folder);
         foreach (string f in Directory.GetFiles(target))
         {
@@ -49,7 +49,7 @@ public sealed class OutputSafetyTests : IDisposable
     public void Force_replaces_a_model_folder_but_not_a_folder_of_other_files()
     {
         // A person's folder: a note and a subfolder. --force must not delete them.
-        string documents = Path.Combine(_temp, "documents");
+        string documents = _temp.File("documents");
         Directory.CreateDirectory(Path.Combine(documents, "sub"));
         File.WriteAllText(Path.Combine(documents, "notes.txt"), "mine");
         AssertRefused(documents, "-o '" + documents + "' holds the folder 'sub', so it does not look like a model or report copal wrote",
@@ -60,7 +60,7 @@ public sealed class OutputSafetyTests : IDisposable
 
         // A folder of checkpoints another program keeps (an image generator's models/checkpoints: single .safetensors
         // files, no config.json): every output copal writes has a config.json or a report, so this is none of them.
-        string checkpoints = Path.Combine(_temp, "checkpoints");
+        string checkpoints = _temp.File("checkpoints");
         Directory.CreateDirectory(checkpoints);
         File.Copy(Path.Combine(TestData.Stories260K, "model.safetensors"), Path.Combine(checkpoints, "sd15.safetensors"));
         File.WriteAllText(Path.Combine(checkpoints, "put_checkpoints_here"), "");
@@ -68,7 +68,7 @@ public sealed class OutputSafetyTests : IDisposable
             "prune", "-m", TestData.Stories260K, "-o", checkpoints, "--force", "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
 
         // A model folder written before is replaced.
-        string model = Path.Combine(_temp, "model");
+        string model = _temp.File("model");
         Assert.Equal(0, CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", model, "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error").ExitCode);
         CopalProcess.Result again = CopalProcess.Run("prune", "-m", TestData.Stories260K, "-o", model, "--force", "--method", "magnitude", "--sparsity", "0.6", "--no-layer-error");
         Assert.True(again.ExitCode == 0, again.Stderr);
@@ -87,11 +87,11 @@ public sealed class OutputSafetyTests : IDisposable
         // Beside, not in, the test's folder: an output that holds it holds the input only on disk, not by its path.
         string view = Directory.CreateTempSubdirectory("copal-view-").FullName;
         string before = BadInputTests.Hash(model);
-        string bound = $"exec unshare -rm bash -c 'mount --bind \"$1\" \"$2\" && shift 2 && exec dotnet \"$@\"' bash \"{_temp}\" \"{view}\" \"$@\"";
+        string bound = $"exec unshare -rm bash -c 'mount --bind \"$1\" \"$2\" && shift 2 && exec dotnet \"$@\"' bash \"{_temp.Path}\" \"{view}\" \"$@\"";
         string[] prune = ["prune", "-m", Path.Combine(view, "model"), "--force", "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"];
         try
         {
-            foreach ((string output, string relation) in new[] { (model, "is"), (Path.Combine(model, "sub"), "is inside"), (_temp, "contains") })
+            foreach ((string output, string relation) in new[] { (model, "is"), (Path.Combine(model, "sub"), "is inside"), (_temp.Path, "contains") })
             {
                 CopalProcess.Result r = CopalProcess.RunInShell(bound, [.. prune, "-o", output]);
                 Assert.True(r.ExitCode == 1, $"-o {output}: exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
@@ -116,7 +116,7 @@ public sealed class OutputSafetyTests : IDisposable
         {
             File.SetUnixFileMode(f, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         }
-        string output = Path.Combine(_temp, "out");
+        string output = _temp.File("out");
         CopalProcess.Result r = CopalProcess.Run("prune", "-m", input, "-o", output, "--method", "magnitude", "--sparsity", "0.5", "--no-layer-error");
         Assert.True(r.ExitCode == 0, r.Stderr);
         foreach (string name in new[] { "config.json", "tokenizer.json" })
@@ -125,7 +125,7 @@ public sealed class OutputSafetyTests : IDisposable
         }
     }
 
-    private string[] Entries() => Directory.EnumerateFileSystemEntries(_temp, "*", SearchOption.AllDirectories)
+    private string[] Entries() => Directory.EnumerateFileSystemEntries(_temp.Path, "*", SearchOption.AllDirectories)
         .Order(StringComparer.Ordinal).ToArray();
 
     [Fact]
@@ -159,7 +159,7 @@ public sealed class OutputSafetyTests : IDisposable
     {
         // parent-link/real is real, spelled through a link to its parent folder.
         string real = CopyModel("real");
-        string parentLink = Link("parent-link", _temp);
+        string parentLink = Link("parent-link", _temp.Path);
         AssertRefused(real, "is the input folder", "densify", Path.Combine(parentLink, "real"), "-o", real, "--force");
     }
 
@@ -200,7 +200,7 @@ public sealed class OutputSafetyTests : IDisposable
     [Fact]
     public void Output_containing_the_input_is_refused()
     {
-        string outer = Path.Combine(_temp, "outer");
+        string outer = _temp.File("outer");
         Directory.CreateDirectory(outer);
         string real = CopyModel(Path.Combine("outer", "model"));
         string outerLink = Link("outer-link", outer);
@@ -212,7 +212,7 @@ public sealed class OutputSafetyTests : IDisposable
     public void Calibration_file_inside_a_replaced_output_is_refused()
     {
         string model = CopyModel("model");
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         Directory.CreateDirectory(outDir);
         string calib = Path.Combine(outDir, "calib.txt");
         File.Copy(TestData.Path("text", "tinystories", "calib.txt"), calib);
@@ -257,7 +257,7 @@ public sealed class OutputSafetyTests : IDisposable
     {
         string real = CopyModel("real");
         AssertRefused(real, "--state",
-            "prune", "-m", real, "-o", Path.Combine(_temp, "out"), "--method", "copal", "--sparsity", "0.5", "--state", Link("link", real),
+            "prune", "-m", real, "-o", _temp.File("out"), "--method", "copal", "--sparsity", "0.5", "--state", Link("link", real),
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
     }
 
@@ -266,10 +266,10 @@ public sealed class OutputSafetyTests : IDisposable
     public void Prune_state_under_a_file_is_refused_before_any_work()
     {
         string model = CopyModel("model");
-        string file = Path.Combine(_temp, "a-file");
+        string file = _temp.File("a-file");
         File.WriteAllText(file, "mine");
         AssertRefused(model, $"--state '{Path.Combine(file, "state")}': '{file}' is a file, so no folder can be made there",
-            "prune", "-m", model, "-o", Path.Combine(_temp, "out"), "--method", "copal", "--sparsity", "0.5", "--state", Path.Combine(file, "state"),
+            "prune", "-m", model, "-o", _temp.File("out"), "--method", "copal", "--sparsity", "0.5", "--state", Path.Combine(file, "state"),
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
         Assert.Equal("mine", File.ReadAllText(file));
     }
@@ -282,7 +282,7 @@ public sealed class OutputSafetyTests : IDisposable
     public void An_output_folder_under_a_file_is_refused_naming_the_file_before_any_work()
     {
         string model = CopyModel("model");
-        string file = Path.Combine(_temp, "a-file");
+        string file = _temp.File("a-file");
         File.WriteAllText(file, "mine");
         string output = Path.Combine(file, "out");
         AssertRefused(model, $"copal: error: -o '{output}': '{file}' is a file, so no folder can be made there\n",
@@ -304,7 +304,7 @@ public sealed class OutputSafetyTests : IDisposable
         string model = CopyModel("model");
         string[] before = Entries();
         const string state = "/proc/copal-test-state";
-        CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", Path.Combine(_temp, "out"), "--method", "copal", "--sparsity", "0.5", "--state", state,
+        CopalProcess.Result r = CopalProcess.Run("prune", "-m", model, "-o", _temp.File("out"), "--method", "copal", "--sparsity", "0.5", "--state", state,
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
         Assert.True(r.ExitCode == 1, $"exit code {r.ExitCode}, expected 1; stderr: {r.Stderr}");
         Assert.Contains($"copal: error: --state '{state}': cannot write there: ", r.Stderr, StringComparison.Ordinal);
@@ -321,7 +321,7 @@ public sealed class OutputSafetyTests : IDisposable
     {
         string model = CopyModel("model");
         string[] copal = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu"];
-        string same = Path.Combine(_temp, "same"), inside = Path.Combine(_temp, "inside");
+        string same = _temp.File("same"), inside = _temp.File("inside");
         foreach ((string output, string state) in new[] { (same, same), (inside, Path.Combine(inside, "state")) })
         {
             CopalProcess.Result r = CopalProcess.Run(["prune", "-m", model, "-o", output, "--state", state, .. copal]);
@@ -329,7 +329,7 @@ public sealed class OutputSafetyTests : IDisposable
             Assert.Equal(File.ReadAllBytes(Path.Combine(output, "copal-state.safetensors")), File.ReadAllBytes(Path.Combine(state, "copal-state.safetensors")));
             Assert.Equal(File.ReadAllBytes(Path.Combine(output, "copal-state.json")), File.ReadAllBytes(Path.Combine(state, "copal-state.json")));
         }
-        Assert.DoesNotContain(Directory.GetFileSystemEntries(_temp), e => Path.GetFileName(e).StartsWith('.'));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(_temp.Path), e => Path.GetFileName(e).StartsWith('.'));
     }
 
     /// <summary>The state a run continues from is an input: the step it belongs to keeps it as it was.</summary>
@@ -337,22 +337,22 @@ public sealed class OutputSafetyTests : IDisposable
     public void Prune_state_into_the_resume_folder_is_refused_and_an_existing_state_needs_force()
     {
         string model = CopyModel("model");
-        string step1 = Path.Combine(_temp, "step1");
+        string step1 = _temp.File("step1");
         string[] copal = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu"];
         Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", step1, .. copal]).ExitCode);
 
         AssertRefused(step1, "is the --resume folder",
-            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", step1, .. copal]);
+            ["prune", "-m", model, "-o", _temp.File("step2"), "--resume", step1, "--state", step1, .. copal]);
 
         // A folder that already holds a state: refused before any work, replaced with --force.
-        string kept = Path.Combine(_temp, "kept");
+        string kept = _temp.File("kept");
         Directory.CreateDirectory(kept);
         File.WriteAllText(Path.Combine(kept, "copal-state.json"), "{}");
         File.WriteAllText(Path.Combine(kept, "notes.txt"), "mine");
         AssertRefused(kept, "already holds a COPAL state",
-            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", kept, .. copal]);
-        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", step1, "--state", kept, "--force", "--seed", "2", .. copal]).ExitCode);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(_temp, "step2", "copal-state.json")), File.ReadAllBytes(Path.Combine(kept, "copal-state.json")));
+            ["prune", "-m", model, "-o", _temp.File("step2"), "--resume", step1, "--state", kept, .. copal]);
+        Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", _temp.File("step2"), "--resume", step1, "--state", kept, "--force", "--seed", "2", .. copal]).ExitCode);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_temp.Path, "step2", "copal-state.json")), File.ReadAllBytes(Path.Combine(kept, "copal-state.json")));
         Assert.Equal("mine", File.ReadAllText(Path.Combine(kept, "notes.txt")));
     }
 
@@ -366,16 +366,16 @@ public sealed class OutputSafetyTests : IDisposable
     public void Prune_state_into_another_model_folder_is_refused()
     {
         string model = CopyModel("model");
-        string step1 = Path.Combine(_temp, "step1");
+        string step1 = _temp.File("step1");
         string[] copal = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu"];
         Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", step1, .. copal]).ExitCode);
-        string other = Path.Combine(_temp, "other");
+        string other = _temp.File("other");
         Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", other, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu"]).ExitCode);
 
         AssertRefused(step1, $"--state '{step1}' holds a model (config.json)",
-            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--state", step1, "--force", .. copal]);
+            ["prune", "-m", model, "-o", _temp.File("step2"), "--state", step1, "--force", .. copal]);
         AssertRefused(other, $"--state '{other}' holds a model (config.json)",
-            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--state", other, .. copal]);
+            ["prune", "-m", model, "-o", _temp.File("step2"), "--state", other, .. copal]);
 
         // The output's own folder, replaced with --force, is where its state belongs.
         CopalProcess.Result r = CopalProcess.Run(["prune", "-m", model, "-o", step1, "--state", step1, "--force", .. copal]);
@@ -391,30 +391,30 @@ public sealed class OutputSafetyTests : IDisposable
     public void Prune_state_onto_the_files_the_resume_folder_links_to_is_refused()
     {
         string model = CopyModel("model");
-        string step1 = Path.Combine(_temp, "step1");
+        string step1 = _temp.File("step1");
         string[] copal = ["--method", "copal", "--sparsity", "0.5", "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu"];
         Assert.Equal(0, CopalProcess.Run(["prune", "-m", model, "-o", step1, .. copal]).ExitCode);
-        string linked = Path.Combine(_temp, "linked");
+        string linked = _temp.File("linked");
         Directory.CreateDirectory(linked);
         foreach (string name in new[] { "copal-state.json", "copal-state.safetensors" })
         {
             File.CreateSymbolicLink(Path.Combine(linked, name), Path.Combine(step1, name));
         }
         AssertRefused(step1, "which the --resume folder",
-            ["prune", "-m", model, "-o", Path.Combine(_temp, "step2"), "--resume", linked, "--state", step1, "--force", .. copal]);
+            ["prune", "-m", model, "-o", _temp.File("step2"), "--resume", linked, "--state", step1, "--force", .. copal]);
     }
 
     [Fact]
     public void Prune_state_onto_a_file_is_refused_before_any_output()
     {
         string model = CopyModel("model");
-        string file = Path.Combine(_temp, "state.txt");
+        string file = _temp.File("state.txt");
         File.WriteAllText(file, "x");
         AssertRefused(model, "--state '" + file + "' is an existing file",
-            "prune", "-m", model, "-o", Path.Combine(_temp, "out"), "--method", "copal", "--sparsity", "0.5", "--state", file,
+            "prune", "-m", model, "-o", _temp.File("out"), "--method", "copal", "--sparsity", "0.5", "--state", file,
             "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "64", "--device", "cpu");
         Assert.Equal("x", File.ReadAllText(file));
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

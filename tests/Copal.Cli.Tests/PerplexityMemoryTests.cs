@@ -9,14 +9,14 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class PerplexityMemoryTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-pplmem-").FullName;
+    private readonly TempDir _temp = new("copal-pplmem-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [MemoryCgroupFact]
     public void A_window_that_cannot_fit_is_refused_naming_seqlen()
     {
-        string model = WideMlpModel.Write(_temp);
+        string model = WideMlpModel.Write(_temp.Path);
 
         using MemoryCgroup cgroup = MemoryCgroup.Create(256L << 20);
         CopalProcess.Result r = CopalProcess.RunInShell(cgroup.JoinCommand,

@@ -18,7 +18,7 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class SharedFolderTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-shared-").FullName;
+    private readonly TempDir _temp = new("copal-shared-");
 
     private static int DeadPid()
     {
@@ -50,36 +50,36 @@ public sealed class SharedFolderTests : IDisposable
     }
 
     private CopalProcess.Result Synth(string name) =>
-        CopalProcess.Run("synth", "--config", Path.Combine(TestData.Stories260K, "config.json"), "-o", Path.Combine(_temp, name), "--dtype", "f32");
+        CopalProcess.Run("synth", "--config", Path.Combine(TestData.Stories260K, "config.json"), "-o", _temp.File(name), "--dtype", "f32");
 
     [Fact]
     public void A_run_on_another_machine_keeps_its_temporaries_its_aside_output_and_its_commit_record()
     {
         string owner = Owner(otherMachine: true);
         // Mid-write: its output folder and a report beside it.
-        string writing = Directory.CreateDirectory(Path.Combine(_temp, $".out.tmp-{owner}-0")).FullName;
+        string writing = Directory.CreateDirectory(_temp.File($".out.tmp-{owner}-0")).FullName;
         File.WriteAllText(Path.Combine(writing, "model.safetensors"), "being written");
-        string report = Path.Combine(_temp, $".report.json.tmp-{owner}-1");
+        string report = _temp.File($".report.json.tmp-{owner}-1");
         File.WriteAllText(report, "{");
         // Mid-swap where folders cannot be exchanged in one step: its previous output aside, the new one not yet in place.
-        string aside = Directory.CreateDirectory(Path.Combine(_temp, $".prev.old-{owner}-2")).FullName;
+        string aside = Directory.CreateDirectory(_temp.File($".prev.old-{owner}-2")).FullName;
         File.WriteAllText(Path.Combine(aside, "config.json"), "previous");
         // A --state copy staged, its record written, its model not yet renamed into place.
-        string staged = Path.Combine(_temp, $".copal-state.json.tmp-{owner}-3");
+        string staged = _temp.File($".copal-state.json.tmp-{owner}-3");
         File.WriteAllText(staged, "state");
-        string record = Path.Combine(_temp, $".copal-state.json.commit-{owner}-4");
+        string record = _temp.File($".copal-state.json.commit-{owner}-4");
         File.WriteAllText(record, JsonSerializer.Serialize(new Dictionary<string, object>
         {
-            ["output"] = Path.Combine(_temp, "prev", "copal-state.json"),
+            ["output"] = Path.Combine(_temp.Path, "prev", "copal-state.json"),
             ["renames"] = new[] { new[] { Path.GetFileName(staged), "copal-state.json" } },
         }));
-        string[] before = [.. Directory.GetFileSystemEntries(_temp, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)];
+        string[] before = [.. Directory.GetFileSystemEntries(_temp.Path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)];
 
         CopalProcess.Result r = Synth("mine");
 
         Assert.True(r.ExitCode == 0, r.Stderr);
-        string mine = Path.Combine(_temp, "mine");
-        Assert.Equal(before, Directory.GetFileSystemEntries(_temp, "*", SearchOption.AllDirectories)
+        string mine = _temp.File("mine");
+        Assert.Equal(before, Directory.GetFileSystemEntries(_temp.Path, "*", SearchOption.AllDirectories)
             .Where(p => p != mine && !p.StartsWith(mine + Path.DirectorySeparatorChar, StringComparison.Ordinal)).Order(StringComparer.Ordinal));
         Assert.Equal("being written", File.ReadAllText(Path.Combine(writing, "model.safetensors")));
         Assert.DoesNotContain("interrupted run", r.Stderr, StringComparison.Ordinal);
@@ -93,17 +93,17 @@ public sealed class SharedFolderTests : IDisposable
     public void Leftovers_of_this_machines_earlier_boot_are_removed_even_from_another_pid_namespace()
     {
         string owner = Owner(otherMachine: false, otherBoot: true, ns: "4026532999");
-        string writing = Directory.CreateDirectory(Path.Combine(_temp, $".out.tmp-{owner}-0")).FullName;
+        string writing = Directory.CreateDirectory(_temp.File($".out.tmp-{owner}-0")).FullName;
         File.WriteAllText(Path.Combine(writing, "model.safetensors"), "cut short");
-        string aside = Directory.CreateDirectory(Path.Combine(_temp, $".prev.old-{owner}-1")).FullName;
+        string aside = Directory.CreateDirectory(_temp.File($".prev.old-{owner}-1")).FullName;
         File.WriteAllText(Path.Combine(aside, "config.json"), "previous");
 
         CopalProcess.Result r = Synth("mine");
 
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.False(Directory.Exists(writing));
-        Assert.Equal("previous", File.ReadAllText(Path.Combine(_temp, "prev", "config.json")));
-        Assert.Contains($"copal: put back 1 output that an interrupted run had moved aside in '{_temp}': prev", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal("previous", File.ReadAllText(Path.Combine(_temp.Path, "prev", "config.json")));
+        Assert.Contains($"copal: put back 1 output that an interrupted run had moved aside in '{_temp.Path}': prev", r.Stderr, StringComparison.Ordinal);
         Assert.Contains("removed 1 stale temporary entry", r.Stderr, StringComparison.Ordinal);
     }
 
@@ -112,7 +112,7 @@ public sealed class SharedFolderTests : IDisposable
     public void A_run_in_another_pid_namespace_of_this_boot_keeps_its_temporaries()
     {
         string owner = Owner(otherMachine: false, ns: "4026532999");
-        string writing = Directory.CreateDirectory(Path.Combine(_temp, $".out.tmp-{owner}-0")).FullName;
+        string writing = Directory.CreateDirectory(_temp.File($".out.tmp-{owner}-0")).FullName;
 
         CopalProcess.Result r = Synth("mine");
 
@@ -134,7 +134,7 @@ public sealed class SharedFolderTests : IDisposable
         string[] parts = TemporaryNames.Owner.Split('-');
         parts[4] = "00000000";
         string owner = string.Join('-', parts);
-        string writing = Directory.CreateDirectory(Path.Combine(_temp, $".out.tmp-{owner}-0")).FullName;
+        string writing = Directory.CreateDirectory(_temp.File($".out.tmp-{owner}-0")).FullName;
         File.WriteAllText(Path.Combine(writing, "model.safetensors"), "being written");
 
         CopalProcess.Result r = Synth("mine");
@@ -153,23 +153,23 @@ public sealed class SharedFolderTests : IDisposable
     [BindMountFact]
     public void Without_a_machine_id_another_boot_of_the_same_host_name_keeps_its_temporaries()
     {
-        string empty = Path.Combine(_temp, "empty-machine-id");
+        string empty = _temp.File("empty-machine-id");
         File.WriteAllText(empty, "");
         string[] parts = Owner(otherMachine: false, otherBoot: true).Split('-');
         parts[3] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Environment.MachineName + "\n")), 0, 4);
         string owner = string.Join('-', parts);
-        string writing = Directory.CreateDirectory(Path.Combine(_temp, $".out.tmp-{owner}-0")).FullName;
+        string writing = Directory.CreateDirectory(_temp.File($".out.tmp-{owner}-0")).FullName;
         File.WriteAllText(Path.Combine(writing, "model.safetensors"), "being written");
         string noMachineId = "exec unshare -rm bash -c 'for f in /etc/machine-id /var/lib/dbus/machine-id; do if [ -e \"$f\" ]; then " +
             $"mount --bind \"$1\" \"$f\" || exit 97; fi; done; shift; exec dotnet \"$@\"' bash \"{empty}\" \"$@\"";
 
         CopalProcess.Result r = CopalProcess.RunInShell(noMachineId,
-            "synth", "--config", Path.Combine(TestData.Stories260K, "config.json"), "-o", Path.Combine(_temp, "mine"), "--dtype", "f32");
+            "synth", "--config", Path.Combine(TestData.Stories260K, "config.json"), "-o", _temp.File("mine"), "--dtype", "f32");
 
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal("being written", File.ReadAllText(Path.Combine(writing, "model.safetensors")));
         Assert.DoesNotContain("stale", r.Stderr, StringComparison.Ordinal);
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -18,7 +18,7 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class StateCommitTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-state-commit-").FullName;
+    private readonly TempDir _temp = new("copal-state-commit-");
     private readonly string _calib = TestData.Path("text", "tinystories", "calib.txt");
 
     private static readonly string[] s_stateFiles = ["copal-state.safetensors", "copal-state.json"];
@@ -45,14 +45,14 @@ public sealed class StateCommitTests : IDisposable
     /// </summary>
     private (string State, string Out2, string StepOne) KilledAfterTheModelWasInPlace(int renamed, bool modelInPlace = true)
     {
-        string state = Path.Combine(_temp, "state");
-        string out1 = Path.Combine(_temp, "out1");
+        string state = _temp.File("state");
+        string out1 = _temp.File("out1");
         CopalProcess.Result one = Step(out1, seed: 1, state: state);
         Assert.True(one.ExitCode == 0, one.Stderr);
-        string out2 = Path.Combine(_temp, "out2");
+        string out2 = _temp.File("out2");
         CopalProcess.Result two = Step(out2, seed: 2, resume: out1);
         Assert.True(two.ExitCode == 0, two.Stderr);
-        string stepOne = Path.Combine(_temp, "step1-state");
+        string stepOne = _temp.File("step1-state");
         Directory.CreateDirectory(stepOne);
         foreach (string f in s_stateFiles)
         {
@@ -100,7 +100,7 @@ public sealed class StateCommitTests : IDisposable
     {
         (string state, string out2, _) = KilledAfterTheModelWasInPlace(renamed);
 
-        CopalProcess.Result three = Step(Path.Combine(_temp, "out3"), seed: 3, resume: state);
+        CopalProcess.Result three = Step(_temp.File("out3"), seed: 3, resume: state);
 
         Assert.True(three.ExitCode == 0, three.Stderr);
         AssertSameStateFiles(out2, state);
@@ -120,15 +120,15 @@ public sealed class StateCommitTests : IDisposable
     public void A_state_copy_half_renamed_is_finished_even_once_its_model_was_written_over()
     {
         (string state, string out2, _) = KilledAfterTheModelWasInPlace(renamed: 1);
-        string killedRuns = Path.Combine(_temp, "killed-runs-state");
+        string killedRuns = _temp.File("killed-runs-state");
         Directory.CreateDirectory(killedRuns);
         foreach (string f in s_stateFiles)
         {
             File.Copy(Path.Combine(out2, f), Path.Combine(killedRuns, f));
         }
-        File.Copy(Path.Combine(_temp, "out1", "copal-state.json"), Path.Combine(out2, "copal-state.json"), overwrite: true);
+        File.Copy(Path.Combine(_temp.Path, "out1", "copal-state.json"), Path.Combine(out2, "copal-state.json"), overwrite: true);
 
-        CopalProcess.Result three = Step(Path.Combine(_temp, "out3"), seed: 3, resume: state);
+        CopalProcess.Result three = Step(_temp.File("out3"), seed: 3, resume: state);
 
         Assert.True(three.ExitCode == 0, three.Stderr);
         AssertSameStateFiles(killedRuns, state);
@@ -143,7 +143,7 @@ public sealed class StateCommitTests : IDisposable
         (string state, string out2, _) = KilledAfterTheModelWasInPlace(renamed: 0);
         string model = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(out2, "model.safetensors"))));
 
-        CopalProcess.Result again = Step(out2, seed: 2, resume: Path.Combine(_temp, "out1"), state: state);
+        CopalProcess.Result again = Step(out2, seed: 2, resume: _temp.File("out1"), state: state);
 
         // The step's output is complete, so the run that would replace it asks for --force, as after any finished run.
         Assert.Equal(1, again.ExitCode);
@@ -157,7 +157,7 @@ public sealed class StateCommitTests : IDisposable
     {
         (string state, string out2, string stepOne) = KilledAfterTheModelWasInPlace(renamed: 0, modelInPlace: false);
 
-        CopalProcess.Result three = Step(Path.Combine(_temp, "out3"), seed: 3, resume: state);
+        CopalProcess.Result three = Step(_temp.File("out3"), seed: 3, resume: state);
 
         Assert.True(three.ExitCode == 0, three.Stderr);
         AssertSameStateFiles(stepOne, state);
@@ -177,7 +177,7 @@ public sealed class StateCommitTests : IDisposable
         string record = Assert.Single(Directory.GetFiles(state, ".copal-state.json.commit-*"));
         File.WriteAllBytes(record, File.ReadAllBytes(record)[..10]);
 
-        CopalProcess.Result three = Step(Path.Combine(_temp, "out3"), seed: 3, resume: state);
+        CopalProcess.Result three = Step(_temp.File("out3"), seed: 3, resume: state);
 
         Assert.True(three.ExitCode == 0, three.Stderr);
         AssertSameStateFiles(stepOne, state);
@@ -199,7 +199,7 @@ public sealed class StateCommitTests : IDisposable
         string[] left = [.. Directory.GetFileSystemEntries(state).Order(StringComparer.Ordinal)];
         string record = Path.GetFileName(Assert.Single(Directory.GetFiles(state, ".copal-state.json.commit-*")));
 
-        CopalProcess.Result three = Step(Path.Combine(_temp, "out3"), seed: 3, resume: state);
+        CopalProcess.Result three = Step(_temp.File("out3"), seed: 3, resume: state);
 
         Assert.Equal(left, Directory.GetFileSystemEntries(state).Order(StringComparer.Ordinal));
         string notice = Assert.Single(three.Stderr.Split('\n'), l => l.Contains("cannot settle", StringComparison.Ordinal));
@@ -216,8 +216,8 @@ public sealed class StateCommitTests : IDisposable
     [TmpfsFact]
     public void A_full_disk_as_the_commit_record_is_written_names_the_state_and_leaves_nothing()
     {
-        string state = Directory.CreateDirectory(Path.Combine(_temp, "state")).FullName;
-        string outDir = Path.Combine(_temp, "out");
+        string state = Directory.CreateDirectory(_temp.File("state")).FullName;
+        string outDir = _temp.File("out");
         var args = new List<string> { "prune", "-m", TestData.Stories260K, "-o", outDir, "--method", "copal", "--sparsity", "0.5",
             "--calib", _calib, "--nsamples", "2", "--seqlen", "32", "--seed", "1", "--device", "cpu", "--state", state };
 
@@ -242,9 +242,9 @@ public sealed class StateCommitTests : IDisposable
     [InlineData("copal-state.safetensors")]
     public void A_folder_where_a_state_file_goes_is_refused_before_any_work(string name)
     {
-        string state = Path.Combine(_temp, "state");
+        string state = _temp.File("state");
         Directory.CreateDirectory(Path.Combine(state, name));
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
 
         CopalProcess.Result r = Step(outDir, seed: 1, state: state);
 
@@ -254,5 +254,5 @@ public sealed class StateCommitTests : IDisposable
         Assert.Equal([name], Directory.GetFileSystemEntries(state).Select(Path.GetFileName));
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -13,9 +13,9 @@ namespace Copal.Prune.Tests;
 /// </summary>
 public sealed class CompactDTypeTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("copal-compact-dtype-").FullName;
+    private readonly TempDir _root = new("copal-compact-dtype-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _root.Dispose();
 
     [Fact]
     public void A_model_with_a_linear_in_a_dtype_the_formats_do_not_hold_is_refused_naming_it()
@@ -24,7 +24,7 @@ public sealed class CompactDTypeTests : IDisposable
         string model = WithF64(name);
         const string why = $"'{name}' is F64; compact storage holds F32, BF16 or F16 values only, so this model stays dense";
         Assert.Equal($"{model}: {why}", Assert.Throws<CompactFormatException>(() => CheckpointCompactor.RequireCompactableDType(model)).Message);
-        string output = Path.Combine(_root, "compact");
+        string output = _root.File("compact");
         Assert.Equal($"{model}: {why}",
             Assert.Throws<CompactFormatException>(() => CheckpointCompactor.Compact(model, output, CompactFormat.Auto, overwrite: false)).Message);
         Assert.False(Directory.Exists(output));
@@ -33,7 +33,7 @@ public sealed class CompactDTypeTests : IDisposable
     /// <summary>stories260K with <paramref name="linear"/> stored F64 (the same values, widened).</summary>
     private unsafe string WithF64(string linear)
     {
-        string folder = Directory.CreateDirectory(Path.Combine(_root, "f64")).FullName;
+        string folder = Directory.CreateDirectory(_root.File("f64")).FullName;
         foreach (string file in Directory.GetFiles(TestData.Stories260K).Where(f => Path.GetFileName(f) != SafetensorsCheckpoint.SingleFileName))
         {
             File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));

@@ -24,9 +24,9 @@ public sealed class CompactOddWidthTests : IDisposable
 {
     private static readonly int[] Tokens = [1, 40, 7, 161, 99, 3, 200, 17, 5, 250];
 
-    private readonly string _root = Directory.CreateTempSubdirectory("copal-odd-width-").FullName;
+    private readonly TempDir _root = new("copal-odd-width-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _root.Dispose();
 
     [Theory]
     [InlineData("2:4")]
@@ -37,7 +37,7 @@ public sealed class CompactOddWidthTests : IDisposable
     public void A_compact_model_of_odd_widths_runs_and_densifies_as_its_dense_pruned_self(string pattern)
     {
         (string pruned, string compact) = PruneAndCompact(pattern);
-        string dense = Path.Combine(_root, "dense");
+        string dense = _root.File("dense");
         CheckpointCompactor.Densify(compact, dense, overwrite: false);
         AssertSameTensors(pruned, dense);
 
@@ -68,7 +68,7 @@ public sealed class CompactOddWidthTests : IDisposable
 
     private (string Pruned, string Compact) PruneAndCompact(string pattern)
     {
-        string model = Path.Combine(_root, "model");
+        string model = _root.File("model");
         if (!Directory.Exists(model))
         {
             LlamaConfig config = SyntheticPresets.Get("test-tiny") with
@@ -77,7 +77,7 @@ public sealed class CompactOddWidthTests : IDisposable
             };
             SyntheticModelWriter.Write(config, model, DType.BF16, seed: 11, tokenizerDirectory: null);
         }
-        string pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        string pruned = _root.File("pruned"), compact = _root.File("compact");
         using (var backend = new CpuBackend(threads: 1))
         {
             PruneJob.Run(new PruneRequest(model, pruned, PrunerFactory.Create("magnitude"),

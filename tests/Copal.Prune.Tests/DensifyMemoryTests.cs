@@ -17,14 +17,14 @@ namespace Copal.Prune.Tests;
 [Collection(SparseOwnedMemoryCollection.Name)]
 public sealed class DensifyMemoryTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("copal-densify-memory-").FullName;
+    private readonly TempDir _root = new("copal-densify-memory-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _root.Dispose();
 
     [Fact]
     public void Densify_holds_one_weights_decoded_index_at_a_time()
     {
-        string pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        string pruned = _root.File("pruned"), compact = _root.File("compact");
         using (var backend = new CpuBackend(threads: 1))
         {
             PruneJob.Run(new PruneRequest(TestData.Stories260K, pruned, PrunerFactory.Create("magnitude"),
@@ -49,7 +49,7 @@ public sealed class DensifyMemoryTests : IDisposable
         Assert.True(all > 2 * largest, $"the model's indices ({all} bytes) are not distinguishable from one weight's ({largest})");
 
         long baseline = SparseOwnedMemory.Bytes, peak = 0;
-        CheckpointCompactor.Densify(compact, Path.Combine(_root, "dense"), overwrite: false,
+        CheckpointCompactor.Densify(compact, _root.File("dense"), overwrite: false,
             new CallbackProgress<CompactProgress>(_ => peak = Math.Max(peak, SparseOwnedMemory.Bytes - baseline)));
         Assert.True(peak <= largest, $"densify held {peak} bytes of decoded indices at once; one weight's are at most {largest} (all {all})");
         Assert.Equal(baseline, SparseOwnedMemory.Bytes);

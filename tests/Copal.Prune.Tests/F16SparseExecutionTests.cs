@@ -22,21 +22,21 @@ namespace Copal.Prune.Tests;
 /// </summary>
 public sealed class F16SparseExecutionTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("copal-f16-sparse-").FullName;
+    private readonly TempDir _root = new("copal-f16-sparse-");
 
     public void Dispose()
     {
-        if (Directory.Exists(_root))
+        if (Directory.Exists(_root.Path))
         {
-            Directory.Delete(_root, recursive: true);
+            _root.Dispose();
         }
     }
 
-    private string StoriesInF16(string name = "f16", Func<string, bool>? which = null) => F16Checkpoints.Copy(TestData.Stories260K, Path.Combine(_root, name), which);
+    private string StoriesInF16(string name = "f16", Func<string, bool>? which = null) => F16Checkpoints.Copy(TestData.Stories260K, _root.File(name), which);
 
     private string Prune(string model, string pattern, IReadOnlySet<int>? layers = null)
     {
-        string outDir = Path.Combine(_root, "pruned-" + pattern.Replace(':', '-'));
+        string outDir = Path.Combine(_root.Path, "pruned-" + pattern.Replace(':', '-'));
         var request = new PruneRequest(model, outDir, PrunerFactory.Create("magnitude"),
             new PruneOptions(SparsityPattern.Parse(pattern)) { MeasureLayerError = false, Layers = layers }, CalibrationSet.None());
         using var backend = new CpuBackend(threads: 1);
@@ -53,7 +53,7 @@ public sealed class F16SparseExecutionTests : IDisposable
     public void An_F16_model_pruned_and_compacted_runs_on_the_sparse_kernels_as_dense_and_densifies_byte_for_byte(string pattern, SparseFormat format)
     {
         string pruned = Prune(StoriesInF16(), pattern);
-        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        string compact = _root.File("compact"), back = _root.File("dense");
         CompactReport report = CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
         Assert.True(report.OutputBytes < report.InputBytes, $"compact file {report.OutputBytes} B is not smaller than {report.InputBytes} B");
 
@@ -95,7 +95,7 @@ public sealed class F16SparseExecutionTests : IDisposable
         foreach (string pattern in (string[])["2:4", "0.5"])
         {
             string pruned = Prune(f16, pattern);
-            string compact = Path.Combine(_root, "compact-" + pattern.Replace(':', '-'));
+            string compact = Path.Combine(_root.Path, "compact-" + pattern.Replace(':', '-'));
             CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
             using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor("ilgpu-cpu", out _)!);
             using var cpu = new CpuBackend(threads: 2);
@@ -117,7 +117,7 @@ public sealed class F16SparseExecutionTests : IDisposable
     {
         string mixed = Prune(StoriesInF16("layer0-f16", name => name.StartsWith("model.layers.0.", StringComparison.Ordinal) && name.EndsWith("proj.weight", StringComparison.Ordinal)),
             "2:4", layers: new HashSet<int> { 1, 2, 3, 4 });
-        string compact = Path.Combine(_root, "mixed-compact");
+        string compact = _root.File("mixed-compact");
         CheckpointCompactor.Compact(mixed, compact, CompactFormat.Auto, overwrite: false);
         using var backend = new CpuBackend(threads: 2);
         using LlamaModel before = LlamaModel.Load(mixed, backend, SparseLoadMode.Off);

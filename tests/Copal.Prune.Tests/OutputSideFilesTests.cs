@@ -15,19 +15,19 @@ namespace Copal.Prune.Tests;
 /// </summary>
 public sealed class OutputSideFilesTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("copal-side-files-").FullName;
+    private readonly TempDir _root = new("copal-side-files-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _root.Dispose();
 
     [Fact]
     public void Prune_keeps_the_chat_template_file_that_transformers_saves_beside_the_tokenizer()
     {
         // transformers 4.50 and later save a tokenizer's chat template as chat_template.jinja, not in
         // tokenizer_config.json: a pruned copy without it has no chat template.
-        string input = TestData.CopyOfStories260K(Path.Combine(_root, "input"));
+        string input = TestData.CopyOfStories260K(_root.File("input"));
         string template = "{% for message in messages %}{{ message['content'] }}{% endfor %}";
         File.WriteAllText(Path.Combine(input, "chat_template.jinja"), template);
-        string output = Path.Combine(_root, "pruned");
+        string output = _root.File("pruned");
 
         Prune(input, output);
 
@@ -40,11 +40,11 @@ public sealed class OutputSideFilesTests : IDisposable
         // transformers saves a tokenizer's templates other than the default as additional_chat_templates/NAME.jinja;
         // `serve` offers them by name (chat_template_kwargs / the request's chat_template). Outputs lost them: prune
         // copies listed files only, compact and densify top-level files only.
-        string input = TestData.CopyOfStories260K(Path.Combine(_root, "input"));
+        string input = TestData.CopyOfStories260K(_root.File("input"));
         string folder = Directory.CreateDirectory(Path.Combine(input, "additional_chat_templates")).FullName;
         const string template = "{% for message in messages %}[{{ message['content'] }}]{% endfor %}";
         File.WriteAllText(Path.Combine(folder, "tool_use.jinja"), template);
-        string pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact"), dense = Path.Combine(_root, "dense");
+        string pruned = _root.File("pruned"), compact = _root.File("compact"), dense = _root.File("dense");
 
         Prune(input, pruned);
         CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
@@ -63,7 +63,7 @@ public sealed class OutputSideFilesTests : IDisposable
         // The folder is read from model.safetensors; the index's shards hold the same dense weights laid out the
         // other way. The index was left out of the output but its shards were copied in: stale dense weights beside
         // the compact ones, as large as the input, in an output said to be smaller.
-        string input = Path.Combine(_root, "pruned");
+        string input = _root.File("pruned");
         Prune(TestData.Stories260K, input);
         const string shard = "model-00001-of-00001.safetensors";
         File.Copy(Path.Combine(input, SafetensorsCheckpoint.SingleFileName), Path.Combine(input, shard));
@@ -72,7 +72,7 @@ public sealed class OutputSideFilesTests : IDisposable
             var index = new { metadata = new { total_size = stored.Tensors.Sum(t => t.ByteLength) }, weight_map = stored.Tensors.ToDictionary(t => t.Name, _ => shard) };
             File.WriteAllText(Path.Combine(input, SafetensorsCheckpoint.IndexFileName), JsonSerializer.Serialize(index));
         }
-        string output = Path.Combine(_root, "compact");
+        string output = _root.File("compact");
 
         CheckpointCompactor.Compact(input, output, CompactFormat.Auto, overwrite: false);
 
@@ -85,14 +85,14 @@ public sealed class OutputSideFilesTests : IDisposable
     {
         // An unread index is not checked (loading never reads it), so it may name anything: a config.json it names
         // among its shards was left out of the output, which then had no config and did not load.
-        string input = Path.Combine(_root, "pruned");
+        string input = _root.File("pruned");
         Prune(TestData.Stories260K, input);
         using (SafetensorsCheckpoint stored = SafetensorsCheckpoint.Open(input))
         {
             var index = new { weight_map = stored.Tensors.ToDictionary(t => t.Name, _ => "config.json") };
             File.WriteAllText(Path.Combine(input, SafetensorsCheckpoint.IndexFileName), JsonSerializer.Serialize(index));
         }
-        string output = Path.Combine(_root, "compact");
+        string output = _root.File("compact");
 
         CheckpointCompactor.Compact(input, output, CompactFormat.Auto, overwrite: false);
 

@@ -15,11 +15,11 @@ namespace Copal.Prune.Tests;
 /// </summary>
 public sealed class PrunedWeightLoadFailureTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("copal-swap-in-").FullName;
+    private readonly TempDir _root = new("copal-swap-in-");
 
     public void Dispose()
     {
-        Directory.Delete(_root, recursive: true);
+        _root.Dispose();
     }
 
     [Fact]
@@ -32,7 +32,7 @@ public sealed class PrunedWeightLoadFailureTests : IDisposable
             modelLoads = counting.Loaded.Count;
         }
         var calibration = CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0);
-        var request = new PruneRequest(TestData.Stories260K, Path.Combine(_root, "pruned"), PrunerFactory.Create("magnitude"),
+        var request = new PruneRequest(TestData.Stories260K, _root.File("pruned"), PrunerFactory.Create("magnitude"),
             new PruneOptions(SparsityPattern.Parse("0.5")), calibration); // the layer error: magnitude then reruns each pruned layer
         // The model's weights load; the third pruned linear of the first layer does not.
         using var backend = new FailingLoadBackend(failAt: modelLoads + 3);

@@ -22,19 +22,19 @@ namespace Copal.Prune.Tests;
 public sealed class SparseExecutionTests : IDisposable
 {
     // Made here, not by the first output: a run that fails removes the folders it made above its output.
-    private readonly string _root = Directory.CreateTempSubdirectory("copal-sparse-").FullName;
+    private readonly TempDir _root = new("copal-sparse-");
 
     public void Dispose()
     {
-        if (Directory.Exists(_root))
+        if (Directory.Exists(_root.Path))
         {
-            Directory.Delete(_root, recursive: true);
+            _root.Dispose();
         }
     }
 
     private string Prune(string pattern)
     {
-        string outDir = Path.Combine(_root, "pruned");
+        string outDir = _root.File("pruned");
         var calibration = CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0);
         var request = new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"),
             new PruneOptions(SparsityPattern.Parse(pattern)) { MeasureLayerError = false }, calibration);
@@ -47,7 +47,7 @@ public sealed class SparseExecutionTests : IDisposable
     [Fact]
     public void Pruning_without_calibration_data_reports_none_and_measures_no_layer_error()
     {
-        var request = new PruneRequest(TestData.Stories260K, Path.Combine(_root, "none"), PrunerFactory.Create("magnitude"),
+        var request = new PruneRequest(TestData.Stories260K, _root.File("none"), PrunerFactory.Create("magnitude"),
             new PruneOptions(SparsityPattern.Parse("0.5")), CalibrationSet.None()); // MeasureLayerError left at its default, true
         using var backend = new CpuBackend(threads: 1);
         PruneReport report = PruneJob.Run(request, backend);
@@ -59,9 +59,9 @@ public sealed class SparseExecutionTests : IDisposable
     [Fact]
     public void Pruning_a_compact_checkpoint_is_refused_naming_densify_and_writes_nothing()
     {
-        string compact = Path.Combine(_root, "compact");
+        string compact = _root.File("compact");
         CheckpointCompactor.Compact(Prune("0.5"), compact, CompactFormat.Auto, overwrite: false);
-        string again = Path.Combine(_root, "again");
+        string again = _root.File("again");
         var request = new PruneRequest(compact, again, PrunerFactory.Create("magnitude"),
             new PruneOptions(SparsityPattern.Parse("0.7")) { MeasureLayerError = false },
             CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0));
@@ -75,7 +75,7 @@ public sealed class SparseExecutionTests : IDisposable
     [Fact]
     public void A_continual_run_on_a_compact_checkpoint_is_refused_before_the_dense_evaluation()
     {
-        string compact = Path.Combine(_root, "compact-continual");
+        string compact = _root.File("compact-continual");
         CheckpointCompactor.Compact(Prune("0.5"), compact, CompactFormat.Auto, overwrite: false);
         string text = TestData.Path("text", "tinystories", "eval.txt");
         var request = new ContinualRequest(compact, ContinualDataset.ParseList($"tiny={text}"), ["magnitude"], SparsityPattern.Parse("0.5"), 1, 16, 16, [0UL],
@@ -94,7 +94,7 @@ public sealed class SparseExecutionTests : IDisposable
     public void Compact_model_on_sparse_kernels_matches_dense_execution(string pattern, SparseFormat format)
     {
         string pruned = Prune(pattern);
-        string compact = Path.Combine(_root, "compact");
+        string compact = _root.File("compact");
         CompactReport report = CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
         Assert.True(report.OutputBytes < report.InputBytes, $"compact file {report.OutputBytes} B is not smaller than {report.InputBytes} B");
 
@@ -142,7 +142,7 @@ public sealed class SparseExecutionTests : IDisposable
         foreach (string pattern in (string[])["2:4", "0.7"])
         {
             string pruned = Prune(pattern);
-            string compact = Path.Combine(_root, "compact");
+            string compact = _root.File("compact");
             CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
             using IBackend device = BackendFactory.Create(DeviceFactAttribute.SpecFor(kind, out _)!);
             using var cpu = new CpuBackend(threads: 2);
@@ -169,12 +169,12 @@ public sealed class SparseExecutionTests : IDisposable
     public void Densify_restores_the_pruned_weights_byte_for_byte_and_dense_checkpoints_convert_at_load()
     {
         string pruned = Prune("2:4");
-        string compact = Path.Combine(_root, "compact");
-        string back = Path.Combine(_root, "dense");
+        string compact = _root.File("compact");
+        string back = _root.File("dense");
         Assert.Equal(0, CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false).NegativeZeros);
         CheckpointCompactor.Densify(compact, back, overwrite: false);
         // Densify reads no more of a config than the layout to write in: weights alone densify too.
-        string bare = Path.Combine(_root, "bare"), bareBack = Path.Combine(_root, "bare-dense");
+        string bare = _root.File("bare"), bareBack = _root.File("bare-dense");
         Directory.CreateDirectory(bare);
         File.Copy(Path.Combine(compact, SafetensorsCheckpoint.SingleFileName), Path.Combine(bare, SafetensorsCheckpoint.SingleFileName));
         CheckpointCompactor.Densify(bare, bareBack, overwrite: false);
@@ -217,7 +217,7 @@ public sealed class SparseExecutionTests : IDisposable
         byte[] state = [1, 2, 3, 4, 5];
         File.WriteAllBytes(Path.Combine(pruned, CopalState.TensorsFileName), state);
         File.WriteAllText(Path.Combine(pruned, CopalState.ManifestFileName), "{}");
-        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        string compact = _root.File("compact"), back = _root.File("dense");
         CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
         CheckpointCompactor.Densify(compact, back, overwrite: false);
         string[] sideFiles = [.. Directory.GetFiles(pruned).Select(Path.GetFileName).Where(n => n != SafetensorsCheckpoint.SingleFileName).Order(StringComparer.Ordinal)!];
@@ -242,7 +242,7 @@ public sealed class SparseExecutionTests : IDisposable
         {
             denseBytes = source.Tensors.Sum(t => t.ByteLength);
         }
-        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        string compact = _root.File("compact"), back = _root.File("dense");
         var compacting = new List<CompactProgress>();
         CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false, new CallbackProgress<CompactProgress>(compacting.Add));
         var densifying = new List<CompactProgress>();
@@ -265,7 +265,7 @@ public sealed class SparseExecutionTests : IDisposable
         }
 
         using var cts = new CancellationTokenSource();
-        string cancelled = Path.Combine(_root, "cancelled");
+        string cancelled = _root.File("cancelled");
         var halfway = new CallbackProgress<CompactProgress>(r =>
         {
             if (r.Stage == "writing" && r.BytesDone > r.BytesTotal / 2)
@@ -282,7 +282,7 @@ public sealed class SparseExecutionTests : IDisposable
     public void Compact_refuses_an_output_it_may_not_replace_before_any_pass()
     {
         string pruned = Prune("2:4");
-        string taken = Path.Combine(_root, "taken");
+        string taken = _root.File("taken");
         Directory.CreateDirectory(taken);
         File.WriteAllText(Path.Combine(taken, "notes.txt"), "mine");
         var reports = new List<CompactProgress>();
@@ -300,11 +300,11 @@ public sealed class SparseExecutionTests : IDisposable
     [Fact]
     public void Densify_reads_a_sharded_compact_checkpoint_whose_shards_each_keep_the_metadata()
     {
-        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        string compact = _root.File("compact"), back = _root.File("dense");
         CheckpointCompactor.Compact(Prune("2:4"), compact, CompactFormat.Auto, overwrite: false);
         CheckpointCompactor.Densify(compact, back, overwrite: false);
 
-        string sharded = Path.Combine(_root, "sharded"), shardedBack = Path.Combine(_root, "sharded-dense");
+        string sharded = _root.File("sharded"), shardedBack = _root.File("sharded-dense");
         Directory.CreateDirectory(sharded);
         foreach (string side in Directory.GetFiles(compact).Where(f => Path.GetFileName(f) != SafetensorsCheckpoint.SingleFileName))
         {
@@ -332,9 +332,9 @@ public sealed class SparseExecutionTests : IDisposable
     [Fact]
     public void Shards_that_describe_a_compact_weight_differently_are_refused_naming_both()
     {
-        string compact = Path.Combine(_root, "compact");
+        string compact = _root.File("compact");
         CheckpointCompactor.Compact(Prune("2:4"), compact, CompactFormat.Auto, overwrite: false);
-        string sharded = Path.Combine(_root, "sharded");
+        string sharded = _root.File("sharded");
         Directory.CreateDirectory(sharded);
         foreach (string side in Directory.GetFiles(compact).Where(f => Path.GetFileName(f) != SafetensorsCheckpoint.SingleFileName))
         {
@@ -356,10 +356,10 @@ public sealed class SparseExecutionTests : IDisposable
             File.WriteAllText(Path.Combine(sharded, SafetensorsCheckpoint.IndexFileName), $"{{\"weight_map\": {{{map}}}}}");
         }
         Assert.NotEqual(was, edited);
-        var e = Assert.Throws<SafetensorsException>(() => CheckpointCompactor.Densify(sharded, Path.Combine(_root, "back"), overwrite: false));
+        var e = Assert.Throws<SafetensorsException>(() => CheckpointCompactor.Densify(sharded, _root.File("back"), overwrite: false));
         Assert.Equal($"{Path.Combine(sharded, Shard2)}: metadata entry '{key}' is '{edited}' here, but '{Path.Combine(sharded, Shard1)}' holds '{was}'; "
             + "expected every shard that describes a compact weight to describe it alike", e.Message);
-        Assert.False(Directory.Exists(Path.Combine(_root, "back")));
+        Assert.False(Directory.Exists(_root.File("back")));
     }
 
     /// <summary>
@@ -370,7 +370,7 @@ public sealed class SparseExecutionTests : IDisposable
     public void A_weight_stored_compact_that_loads_only_dense_is_named_as_compact_not_missing()
     {
         const string Norm = "model.norm.weight";
-        string model = TestData.CopyOfStories260K(Path.Combine(_root, "compact-norm"));
+        string model = TestData.CopyOfStories260K(_root.File("compact-norm"));
         string weights = Path.Combine(model, SafetensorsCheckpoint.SingleFileName);
         using (SafetensorsFile original = SafetensorsFile.Open(TestData.Path("models", "stories260K", SafetensorsCheckpoint.SingleFileName)))
         {
@@ -397,11 +397,11 @@ public sealed class SparseExecutionTests : IDisposable
     [Fact]
     public void Densify_refuses_a_sparse_part_whose_metadata_entry_is_gone()
     {
-        string compact = Path.Combine(_root, "compact");
+        string compact = _root.File("compact");
         CheckpointCompactor.Compact(Prune("2:4"), compact, CompactFormat.Auto, overwrite: false);
         const string Weight = "model.layers.0.self_attn.q_proj.weight";
         CheckpointBytes.EditHeader(compact, header => Assert.True(header["__metadata__"]!.AsObject().Remove(SparseTensorCodec.MetadataPrefix + Weight)));
-        string back = Path.Combine(_root, "dense");
+        string back = _root.File("dense");
         var e = Assert.Throws<ModelLoadException>(() => CheckpointCompactor.Densify(compact, back, overwrite: false));
         Assert.Contains($"is a stored part of the sparse weight '{Weight}', but the metadata has no entry '{SparseTensorCodec.MetadataPrefix}{Weight}'", e.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(back));
@@ -410,7 +410,7 @@ public sealed class SparseExecutionTests : IDisposable
     [Fact]
     public void An_undefined_compact_format_is_refused_naming_it()
     {
-        string compact = Path.Combine(_root, "compact");
+        string compact = _root.File("compact");
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => CheckpointCompactor.Compact(Prune("2:4"), compact, (CompactFormat)99, overwrite: false));
         Assert.Equal("format", e.ParamName);
         Assert.False(Directory.Exists(compact));
@@ -420,7 +420,7 @@ public sealed class SparseExecutionTests : IDisposable
     [Fact]
     public void A_cancellation_at_the_writing_stage_leaves_no_output()
     {
-        string outDir = Path.Combine(_root, "cancelled");
+        string outDir = _root.File("cancelled");
         var calibration = CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0);
         var request = new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"),
             new PruneOptions(SparsityPattern.Parse("0.5")) { MeasureLayerError = false }, calibration);
@@ -435,7 +435,7 @@ public sealed class SparseExecutionTests : IDisposable
         });
         Assert.ThrowsAny<OperationCanceledException>(() => PruneJob.Run(request, backend, progress, cancel.Token));
         Assert.False(Directory.Exists(outDir));
-        Assert.Empty(Directory.GetFileSystemEntries(_root));
+        Assert.Empty(Directory.GetFileSystemEntries(_root.Path));
     }
 
     /// <summary>
@@ -448,7 +448,7 @@ public sealed class SparseExecutionTests : IDisposable
         var calibration = CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0);
         using var backend = new CpuBackend(threads: 1);
         PruneRequest Request(string name, Action<string, CancellationToken> beforeCommit) =>
-            new(TestData.Stories260K, Path.Combine(_root, name), PrunerFactory.Create("magnitude"),
+            new(TestData.Stories260K, _root.File(name), PrunerFactory.Create("magnitude"),
                 new PruneOptions(SparsityPattern.Parse("0.5")) { MeasureLayerError = false }, calibration) { BeforeCommit = beforeCommit };
 
         IOException e = Assert.Throws<IOException>(() => PruneJob.Run(Request("failed", (staged, _) =>
@@ -458,17 +458,17 @@ public sealed class SparseExecutionTests : IDisposable
             throw new IOException("no space left on device");
         }), backend));
         Assert.Equal("no space left on device", e.Message);
-        Assert.Empty(Directory.GetFileSystemEntries(_root));
+        Assert.Empty(Directory.GetFileSystemEntries(_root.Path));
 
         PruneJob.Run(Request("done", (staged, _) => File.WriteAllText(Path.Combine(staged, "note.txt"), "landed")), backend);
-        Assert.Equal("landed", File.ReadAllText(Path.Combine(_root, "done", "note.txt")));
+        Assert.Equal("landed", File.ReadAllText(Path.Combine(_root.Path, "done", "note.txt")));
     }
 
     [Fact]
     public void Format_nm_refuses_an_unstructured_model_before_writing_anything()
     {
         string pruned = Prune("0.5");
-        string compact = Path.Combine(_root, "compact");
+        string compact = _root.File("compact");
         var e = Assert.Throws<CompactFormatException>(() => CheckpointCompactor.Compact(pruned, compact, CompactFormat.NM, overwrite: false));
         // The message says where 2:4 breaks first, as a scan of the weight in row-major order finds it.
         const string Weight = "model.layers.0.self_attn.q_proj.weight";
@@ -493,14 +493,14 @@ public sealed class SparseExecutionTests : IDisposable
             }
         }
         Assert.False(Directory.Exists(compact));
-        Assert.Equal(["pruned"], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName));
+        Assert.Equal(["pruned"], Directory.GetFileSystemEntries(_root.Path).Select(Path.GetFileName));
     }
 
     /// <summary>Layers a 2:4 run left dense (--layers) stay dense under nm; only pruned linears must be 2:4.</summary>
     [Fact]
     public void Format_nm_keeps_unpruned_layers_dense()
     {
-        string outDir = Path.Combine(_root, "two-layers");
+        string outDir = _root.File("two-layers");
         var request = new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"),
             new PruneOptions(SparsityPattern.Parse("2:4")) { MeasureLayerError = false, Layers = new HashSet<int> { 0, 1 } },
             CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0));
@@ -510,7 +510,7 @@ public sealed class SparseExecutionTests : IDisposable
         }
         // A stray exact zero in a layer left dense does not make it a sparse linear that must be 2:4.
         CheckpointBytes.EditF32Tensor(outDir, "model.layers.3.self_attn.q_proj.weight", (data, start) => BitConverter.GetBytes(0f).CopyTo(data, start));
-        CompactReport report = CheckpointCompactor.Compact(outDir, Path.Combine(_root, "nm"), CompactFormat.NM, overwrite: false);
+        CompactReport report = CheckpointCompactor.Compact(outDir, _root.File("nm"), CompactFormat.NM, overwrite: false);
         Assert.Equal(2 * 7, report.SparseLinears);
     }
 
@@ -535,7 +535,7 @@ public sealed class SparseExecutionTests : IDisposable
             }
         });
 
-        string compact = Path.Combine(_root, "compact"), back = Path.Combine(_root, "dense");
+        string compact = _root.File("compact"), back = _root.File("dense");
         Assert.Equal(3, CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false).NegativeZeros);
         CheckpointCompactor.Densify(compact, back, overwrite: false);
         byte[] restored = File.ReadAllBytes(Path.Combine(back, "model.safetensors"));

@@ -24,20 +24,14 @@ public sealed class BatchedDecodingTests : IDisposable
         "Sam had a red ball", "Mom said", "There was a big tree",
     ];
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "copal-serving-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDir _root = new("copal-serving-");
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
+    public void Dispose() => _root.Dispose();
 
     /// <summary>stories260K pruned 2:4 by magnitude and compacted: its linears load as sparse weights.</summary>
     private string CompactModel()
     {
-        string pruned = Path.Combine(_root, "pruned");
+        string pruned = _root.File("pruned");
         var calibration = CalibrationSet.FromTokens([("ones", Enumerable.Repeat(1, 17).ToArray())], 1, 16, 0);
         var request = new PruneRequest(TestData.Stories260K, pruned, PrunerFactory.Create("magnitude"),
             new PruneOptions(SparsityPattern.Parse("2:4")) { MeasureLayerError = false }, calibration);
@@ -45,7 +39,7 @@ public sealed class BatchedDecodingTests : IDisposable
         {
             PruneJob.Run(request, backend);
         }
-        string compact = Path.Combine(_root, "compact");
+        string compact = _root.File("compact");
         CheckpointCompactor.Compact(pruned, compact, CompactFormat.NM, overwrite: false);
         return compact;
     }
@@ -121,7 +115,7 @@ public sealed class BatchedDecodingTests : IDisposable
     [InlineData("windowed")]
     public async Task Concurrent_requests_decode_together_and_give_the_greedy_text_of_each_alone(string kind)
     {
-        string dir = kind switch { "sparse" => CompactModel(), "windowed" => WindowedModel.CopyTo(Path.Combine(_root, "windowed")), _ => TestData.Stories260K };
+        string dir = kind switch { "sparse" => CompactModel(), "windowed" => WindowedModel.CopyTo(_root.File("windowed")), _ => TestData.Stories260K };
         using var backend = new CpuBackend();
         using LlamaModel model = LlamaModel.Load(dir, backend, SparseLoadMode.Auto);
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(dir);

@@ -135,16 +135,16 @@ public sealed class LargeAnswerTests
             ["text"] = "▁Once \"upon\" a <time>\n",
         };
         var warm = new Discarding();
-        OpenAiServer.WriteJson(warm, answer);
+        JsonResponses.Write(warm, answer);
         var output = new Discarding();
         long before = GC.GetAllocatedBytesForCurrentThread();
-        OpenAiServer.WriteJson(output, answer);
+        JsonResponses.Write(output, answer);
         long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(warm.Written, output.Written);
         Assert.InRange(bytes, 0, output.Written / 4);
 
         var whole = new System.Buffers.ArrayBufferWriter<byte>();
-        OpenAiServer.WriteJson(whole, answer);
+        JsonResponses.Write(whole, answer);
         Assert.Equal(answer.ToJsonString(Copal.Cli.Infrastructure.Out.CompactJsonOptions), Encoding.UTF8.GetString(whole.WrittenSpan));
     }
 

@@ -11,19 +11,19 @@ namespace Copal.Serving.Tests;
 /// <summary>Chat requests are rendered by the model's own chat template when its folder has one.</summary>
 public sealed class ChatFormatterTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("copal-chatfmt-").FullName;
+    private readonly TempDir _dir = new("copal-chatfmt-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     [Fact]
     public void A_model_with_a_chat_template_is_formatted_by_it()
     {
         // A ChatML template, as SmolLM2 and Qwen ship it (abridged to the message loop and the generation prompt).
         const string template = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-        File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"),
+        File.WriteAllText(_dir.File("tokenizer_config.json"),
             System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["chat_template"] = template, ["eos_token"] = "<|im_end|>" }));
 
-        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir);
+        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir.Path);
         ChatPrompt prompt = formatter.Format([new ChatTurn("system", "Be brief."), new ChatTurn("user", "Hi")]);
 
         Assert.IsType<TemplateChatFormatter>(formatter);
@@ -41,12 +41,12 @@ public sealed class ChatFormatterTests : IDisposable
     [InlineData("{% if false %}{{ messages[0]['content'] }}{% endif %}")]
     public void A_template_that_renders_nothing_of_a_conversation_is_refused_naming_its_file(string template)
     {
-        File.WriteAllText(Path.Combine(_dir, "chat_template.jinja"), template);
-        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir);
+        File.WriteAllText(_dir.File("chat_template.jinja"), template);
+        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir.Path);
 
         var e = Assert.Throws<ChatTemplateException>(() => formatter.Format([new ChatTurn("user", "Hi")]));
 
-        Assert.StartsWith(Path.Combine(_dir, "chat_template.jinja") + ": ", e.Message, StringComparison.Ordinal);
+        Assert.StartsWith(_dir.File("chat_template.jinja") + ": ", e.Message, StringComparison.Ordinal);
         Assert.Contains("rendered an empty prompt from 1 message", e.Message, StringComparison.Ordinal);
         Assert.Contains(template.Length == 0 ? "the template is empty" : "writes none of the conversation", e.Message, StringComparison.Ordinal);
     }
@@ -59,8 +59,8 @@ public sealed class ChatFormatterTests : IDisposable
     [Fact]
     public void A_template_that_renders_an_empty_message_as_nothing_is_not_refused()
     {
-        File.WriteAllText(Path.Combine(_dir, "chat_template.jinja"), "{% for message in messages %}{{ message['content'] }}{% endfor %}");
-        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir);
+        File.WriteAllText(_dir.File("chat_template.jinja"), "{% for message in messages %}{{ message['content'] }}{% endfor %}");
+        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir.Path);
 
         ChatPrompt prompt = formatter.Format([new ChatTurn("user", "")]);
 
@@ -78,9 +78,9 @@ public sealed class ChatFormatterTests : IDisposable
     [Fact]
     public void Template_arguments_reach_the_template_and_the_ones_the_formatter_sets_are_refused()
     {
-        File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"),
+        File.WriteAllText(_dir.File("tokenizer_config.json"),
             System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["chat_template"] = ThinkingTemplate, ["eos_token"] = "<|im_end|>" }));
-        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir);
+        IChatFormatter formatter = TemplateChatFormatter.ForModel(_dir.Path);
         ChatTurn[] hi = [new ChatTurn("user", "Hi")];
 
         Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", formatter.Format(hi, null).Text);

@@ -79,7 +79,7 @@ public sealed class ConversationSizeTests(ServerFixture server) : IClassFixture<
     {
         Exception? e = Record.Exception(() => OpenAiRequests.Chat(body, server.Engine, formatter, s_hermes));
         Assert.NotNull(e);
-        (int status, System.Text.Json.Nodes.JsonObject answer) = OpenAiServer.ErrorObject(e, chat: true);
+        (int status, System.Text.Json.Nodes.JsonObject answer) = OpenAiErrors.ErrorObject(e, chat: true);
         JsonElement error = JsonDocument.Parse(answer.ToJsonString()).RootElement.GetProperty("error");
         Assert.True(status == 400, $"{status}: {error}");
         Assert.Equal(param, error.GetProperty("param").GetString());

@@ -12,9 +12,9 @@ namespace Copal.Serving.Tests;
 /// <summary>The completion API in process: leaving a stream early, request errors, max_tokens 0.</summary>
 public sealed class EngineTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-engine-").FullName;
+    private readonly TempDir _temp = new("copal-engine-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>A request that ends with its prefill (max_tokens 1) runs no decode step; the peak counts its cache too.</summary>
     [Fact]
@@ -250,7 +250,7 @@ public sealed class EngineTests : IDisposable
     [Fact]
     public async Task An_ending_end_of_sequence_token_has_its_log_probability_last()
     {
-        string dir = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        string dir = TestData.CopyOfStories260K(_temp.File("model"));
         using var backend = new CpuBackend();
         int first;
         using (InferenceEngine plain = InferenceEngine.Load(dir, backend))
@@ -332,7 +332,7 @@ public sealed class EngineTests : IDisposable
     [Fact]
     public async Task A_token_generation_config_lists_ends_the_generation()
     {
-        string dir = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        string dir = TestData.CopyOfStories260K(_temp.File("model"));
         using var backend = new CpuBackend();
         int[] greedy;
         using (InferenceEngine plain = InferenceEngine.Load(dir, backend))
@@ -434,7 +434,7 @@ public sealed class EngineTests : IDisposable
     [Fact]
     public async Task An_ending_end_of_sequence_tokens_offset_follows_the_text_held_back_for_a_stop_text()
     {
-        string dir = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        string dir = TestData.CopyOfStories260K(_temp.File("model"));
         using var backend = new CpuBackend();
         int[] firstTwo;
         string firstText;
@@ -533,7 +533,7 @@ public sealed class EngineTests : IDisposable
     [Fact]
     public async Task A_text_prompt_whose_least_token_count_equals_the_context_is_taken()
     {
-        string tokenizerJson = Path.Combine(_temp, "tokenizer.json");
+        string tokenizerJson = _temp.File("tokenizer.json");
         File.WriteAllText(tokenizerJson, """
             {"version": "1.0", "added_tokens": [], "normalizer": {"type": "NFKC"}, "pre_tokenizer": null, "post_processor": null, "decoder": null,
              "model": {"type": "BPE", "dropout": null, "unk_token": "u", "fuse_unk": false, "byte_fallback": false,

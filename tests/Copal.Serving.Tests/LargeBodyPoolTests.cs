@@ -18,7 +18,7 @@ public sealed class LargeBodyPoolTests
     public async Task What_a_large_bodys_work_returns_to_the_shared_pool_goes_with_it()
     {
         RequestBody body = await Read(Body(LargeBodyThread.Bytes));
-        WeakReference returned = await OpenAiServer.HandleAsync(body, json =>
+        WeakReference returned = await body.HandleAsync(json =>
         {
             byte[] rows = ArrayPool<byte>.Shared.Rent(4 << 20);
             ArrayPool<byte>.Shared.Return(rows);
@@ -37,10 +37,10 @@ public sealed class LargeBodyPoolTests
         byte[] bytes = Body(Prompts * 4L);
         RequestBody body = await Read(bytes);
         RequestBody small = await Read(Body(4000));
-        await OpenAiServer.HandleAsync(small, json => json.GetProperty("prompt").GetArrayLength()); // the parse's first-use costs
+        await small.HandleAsync(json => json.GetProperty("prompt").GetArrayLength()); // the parse's first-use costs
         Collect();
         long before = GC.GetTotalMemory(forceFullCollection: true);
-        int prompts = await OpenAiServer.HandleAsync(body, json => json.GetProperty("prompt").GetArrayLength());
+        int prompts = await body.HandleAsync(json => json.GetProperty("prompt").GetArrayLength());
         Collect();
         long kept = GC.GetTotalMemory(forceFullCollection: true) - before;
         Assert.Equal(Prompts, prompts);
@@ -54,11 +54,11 @@ public sealed class LargeBodyPoolTests
         bytes[^1] = (byte)' '; // the object left open
         RequestBody body = await Read(bytes);
         OpenAiException inline = Assert.Throws<OpenAiException>(() => OpenAiRequests.ParseBody(body.Bytes));
-        OpenAiException e = await Assert.ThrowsAsync<OpenAiException>(() => OpenAiServer.HandleAsync(body, json => 0));
+        OpenAiException e = await Assert.ThrowsAsync<OpenAiException>(() => body.HandleAsync(json => 0));
         Assert.Equal((inline.Status, inline.Param, inline.Message), (e.Status, e.Param, e.Message));
         RequestBody good = await Read(Body(LargeBodyThread.Bytes));
         InvalidOperationException thrown = await Assert.ThrowsAsync<InvalidOperationException>(
-            () => OpenAiServer.HandleAsync<int>(good, json => throw new InvalidOperationException("handler")));
+            () => good.HandleAsync<int>(json => throw new InvalidOperationException("handler")));
         Assert.Equal("handler", thrown.Message);
     }
 
@@ -85,7 +85,7 @@ public sealed class LargeBodyPoolTests
             + string.Join(",", Enumerable.Repeat("[1]", 300_000)) + "]}");
         RequestBody body = Read(bytes).GetAwaiter().GetResult();
         Assert.True(body.Length >= LargeBodyThread.Bytes); // read on a thread of its own, as a large body is
-        OpenAiRequest request = OpenAiServer.HandleAsync(body, json => OpenAiRequests.Completion(json, engine)).GetAwaiter().GetResult();
+        OpenAiRequest request = body.HandleAsync(json => OpenAiRequests.Completion(json, engine)).GetAwaiter().GetResult();
         return (new WeakReference(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(body.Bytes, out ArraySegment<byte> array) ? array.Array : null), request);
     }
 

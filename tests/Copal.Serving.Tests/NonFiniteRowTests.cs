@@ -18,14 +18,14 @@ namespace Copal.Serving.Tests;
 /// </summary>
 public sealed class NonFiniteRowTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-nan-row-").FullName;
+    private readonly TempDir _temp = new("copal-nan-row-");
 
     [Fact]
     public async Task A_row_with_non_finite_logits_fails_its_request_alone()
     {
         LlamaConfig config = SyntheticPresets.Get("test-tiny");
         Assert.False(config.TieWordEmbeddings); // else a NaN row of the embedding would be a NaN logit in every row
-        string dir = Path.Combine(_temp, "model");
+        string dir = _temp.File("model");
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 7, tokenizerDirectory: TestData.Path("tokenizers", "llama2"));
         int[] a = [1, 100, 200], b = [1, 300, 400];
         using var cpu = new CpuBackend(1);
@@ -55,5 +55,5 @@ public sealed class NonFiniteRowTests : IDisposable
         Assert.Equal(0, engine.Statistics.Active);
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

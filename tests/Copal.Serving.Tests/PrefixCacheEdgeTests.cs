@@ -16,15 +16,9 @@ public sealed class PrefixCacheEdgeTests : IDisposable
     // The engine's prefill chunk.
     private const int Chunk = BatchScheduler.PrefillRows;
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "copal-prefix-edge-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDir _root = new("copal-prefix-edge-");
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
+    public void Dispose() => _root.Dispose();
 
     private static int[] Prompt(int length, int seed) => ReplyBits.Prompt(length, seed);
 
@@ -423,7 +417,7 @@ public sealed class PrefixCacheEdgeTests : IDisposable
     [InlineData("ilgpu-cpu")]
     public async Task A_wider_sliding_window_reuses_to_the_bit(string device)
     {
-        string dir = TestData.CopyOfStories260K(Path.Combine(_root, "windowed40-" + device));
+        string dir = TestData.CopyOfStories260K(_root.File("windowed40-" + device));
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
         config["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
         config["model_type"] = "mistral";

@@ -15,15 +15,9 @@ public sealed class PrefixCacheTests : IDisposable
     // The engine's prefill chunk.
     private const int Chunk = BatchScheduler.PrefillRows;
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "copal-prefix-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDir _root = new("copal-prefix-");
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
+    public void Dispose() => _root.Dispose();
 
     /// <summary>A prompt of <paramref name="length"/> ids that no other seed's begins with.</summary>
     private static int[] Prompt(int length, int seed) => ReplyBits.Prompt(length, seed);
@@ -125,7 +119,7 @@ public sealed class PrefixCacheTests : IDisposable
     [Fact]
     public async Task A_sliding_window_reuses_a_chunk_only_while_its_cache_holds_the_keys_before_it()
     {
-        string dir = WindowedModel.CopyTo(Path.Combine(_root, "windowed"));
+        string dir = WindowedModel.CopyTo(_root.File("windowed"));
         using var backend = new CpuBackend();
         using LlamaModel model = LlamaModel.Load(dir, backend);
         CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(dir);

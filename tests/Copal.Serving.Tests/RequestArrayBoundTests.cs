@@ -114,7 +114,7 @@ public sealed class RequestArrayBoundTests(ServerFixture server) : IClassFixture
     private static (int Status, JsonElement Error) Error(Exception? e)
     {
         Assert.NotNull(e);
-        (int status, System.Text.Json.Nodes.JsonObject body) = OpenAiServer.ErrorObject(e, chat: true);
+        (int status, System.Text.Json.Nodes.JsonObject body) = OpenAiErrors.ErrorObject(e, chat: true);
         return (status, JsonDocument.Parse(body.ToJsonString()).RootElement.GetProperty("error"));
     }
 }

@@ -67,28 +67,21 @@ public sealed partial class ServeCommandTests
     [Fact]
     public void A_chat_template_with_an_unsupported_construct_stops_the_server_naming_it()
     {
-        string dir = Directory.CreateTempSubdirectory("copal-serve-tpl-").FullName;
-        try
-        {
-            TestData.CopyOfStories260K(dir);
-            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"chat_template": "{% include 'x.j2' %}"}""");
-            using Process p = Start("serve", "-m", dir, "--port", "0");
-            string stderr = p.StandardError.ReadToEnd();
-            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)));
-            Assert.Equal(1, p.ExitCode);
-            Assert.Contains("tokenizer_config.json: chat template line 1, column 4: statement '{% include %}' is not supported", stderr);
-            Assert.DoesNotContain("internal error", stderr);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir("copal-serve-tpl-");
+        TestData.CopyOfStories260K(dir.Path);
+        File.WriteAllText(dir.File("tokenizer_config.json"), """{"chat_template": "{% include 'x.j2' %}"}""");
+        using Process p = Start("serve", "-m", dir.Path, "--port", "0");
+        string stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.Equal(1, p.ExitCode);
+        Assert.Contains("tokenizer_config.json: chat template line 1, column 4: statement '{% include %}' is not supported", stderr);
+        Assert.DoesNotContain("internal error", stderr);
     }
 
     [Fact]
     public void An_internal_error_gives_the_client_no_dotnet_text()
     {
-        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiServer.ErrorObject(new InvalidCastException("Unable to cast object of type 'System.String'"));
+        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiErrors.ErrorObject(new InvalidCastException("Unable to cast object of type 'System.String'"));
         Assert.Equal(500, status);
         string message = (string)body["error"]!["message"]!;
         Assert.StartsWith("internal error", message, StringComparison.Ordinal);
@@ -97,7 +90,7 @@ public sealed partial class ServeCommandTests
         // Non-finite logits are the model's failure, not ours: the client is told which step.
         var nonFinite = Assert.Throws<Copal.Model.Inference.NonFiniteLogitsException>(
             () => Copal.Model.Inference.NonFiniteLogitsException.ThrowIfAny([1f, float.NaN], 2, _ => "at step 3"));
-        Assert.Equal(nonFinite.Message, (string?)Copal.Cli.Serving.OpenAiServer.ErrorObject(nonFinite).Body["error"]!["message"]);
+        Assert.Equal(nonFinite.Message, (string?)Copal.Cli.Serving.OpenAiErrors.ErrorObject(nonFinite).Body["error"]!["message"]);
         Assert.Contains("step 3", nonFinite.Message, StringComparison.Ordinal);
     }
 
@@ -106,7 +99,7 @@ public sealed partial class ServeCommandTests
     {
         var template = new Copal.Model.ChatTemplates.ChatTemplate("{{ raise_exception('Conversation roles must alternate') }}");
         Exception e = Assert.ThrowsAny<Exception>(() => new Copal.Model.Chat.TemplateChatFormatter(template).Format([new Copal.Model.Chat.ChatTurn("user", "hi")]));
-        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiServer.ErrorObject(e);
+        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiErrors.ErrorObject(e);
         Assert.Equal(400, status);
         Assert.Equal("Conversation roles must alternate", (string?)body["error"]!["message"]);
         Assert.Equal("invalid_request_error", (string?)body["error"]!["type"]);
@@ -121,7 +114,7 @@ public sealed partial class ServeCommandTests
     {
         var template = new Copal.Model.ChatTemplates.ChatTemplate("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}");
         Exception e = Assert.ThrowsAny<Exception>(() => new Copal.Model.Chat.TemplateChatFormatter(template).Format([new Copal.Model.Chat.ChatTurn("user", "hi")]));
-        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiServer.ErrorObject(e);
+        (int status, System.Text.Json.Nodes.JsonObject body) = Copal.Cli.Serving.OpenAiErrors.ErrorObject(e);
         Assert.Equal(500, status);
         Assert.Equal(e.Message, (string?)body["error"]!["message"]);
         Assert.Contains("rendering takes more than 10000000 steps", e.Message, StringComparison.Ordinal);
@@ -170,58 +163,51 @@ public sealed partial class ServeCommandTests
     [Fact]
     public async Task Serve_reads_the_tool_call_format_from_the_template_and_none_refuses_tools()
     {
-        string dir = Directory.CreateTempSubdirectory("copal-serve-tools-").FullName;
-        try
+        using var dir = new TempDir("copal-serve-tools-");
+        TestData.CopyOfStories260K(dir.Path);
+        const string Hermes = "Call as <tool_call>{\"name\": ...}</tool_call>";
+        const string Qwen3Coder = "Call as <tool_call>\n<function=NAME>\n<parameter=P>\nvalue\n</parameter>\n</function>\n</tool_call>";
+        const string Tools = "{\"model\":\"" + "{0}" + "\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}],"
+            + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}]}";
+        string model = Path.GetFileName(dir.Path);
+        foreach ((string teaches, string parser, string? said) in new[]
         {
-            TestData.CopyOfStories260K(dir);
-            const string Hermes = "Call as <tool_call>{\"name\": ...}</tool_call>";
-            const string Qwen3Coder = "Call as <tool_call>\n<function=NAME>\n<parameter=P>\nvalue\n</parameter>\n</function>\n</tool_call>";
-            const string Tools = "{\"model\":\"" + "{0}" + "\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}],"
-                + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}]}";
-            string model = Path.GetFileName(dir);
-            foreach ((string teaches, string parser, string? said) in new[]
+            (Hermes, "auto", "hermes (its chat template writes <tool_call> blocks)"),
+            (Hermes, "none", null),
+            (Qwen3Coder, "auto", "qwen3_coder (its chat template writes Qwen3-Coder's <tool_call> blocks of <function=…> and <parameter=…>)"),
+        })
+        {
+            File.WriteAllText(dir.File("tokenizer_config.json"), JsonSerializer.Serialize(new
             {
-                (Hermes, "auto", "hermes (its chat template writes <tool_call> blocks)"),
-                (Hermes, "none", null),
-                (Qwen3Coder, "auto", "qwen3_coder (its chat template writes Qwen3-Coder's <tool_call> blocks of <function=…> and <parameter=…>)"),
-            })
+                chat_template = "{% if tools %}{% for t in tools %}{{ t | tojson }}{% endfor %}" + teaches + "\n{% endif %}"
+                    + "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:",
+            }));
+            using Process p = Start("serve", "-m", dir.Path, "--port", "0", "--tool-call-parser", parser);
+            (Uri address, Task<string> stderr) = ReadAddress(p);
+            int status;
+            try
             {
-                File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), JsonSerializer.Serialize(new
-                {
-                    chat_template = "{% if tools %}{% for t in tools %}{{ t | tojson }}{% endfor %}" + teaches + "\n{% endif %}"
-                        + "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:",
-                }));
-                using Process p = Start("serve", "-m", dir, "--port", "0", "--tool-call-parser", parser);
-                (Uri address, Task<string> stderr) = ReadAddress(p);
-                int status;
-                try
-                {
-                    using var http = new HttpClient();
-                    using var content = new StringContent(Tools.Replace("{0}", model, StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/json");
-                    using HttpResponseMessage r = await http.PostAsync(new Uri(address, "/v1/chat/completions"), content);
-                    status = (int)r.StatusCode;
-                }
-                finally
-                {
-                    Signal(p, "TERM");
-                }
-                Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)));
-                string log = await stderr;
-                if (said is not null)
-                {
-                    Assert.Equal(200, status);
-                    Assert.Contains("copal: tool calls read as " + said, log);
-                }
-                else
-                {
-                    Assert.Equal(400, status);
-                    Assert.DoesNotContain("tool calls read as", log);
-                }
+                using var http = new HttpClient();
+                using var content = new StringContent(Tools.Replace("{0}", model, StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/json");
+                using HttpResponseMessage r = await http.PostAsync(new Uri(address, "/v1/chat/completions"), content);
+                status = (int)r.StatusCode;
             }
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
+            finally
+            {
+                Signal(p, "TERM");
+            }
+            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)));
+            string log = await stderr;
+            if (said is not null)
+            {
+                Assert.Equal(200, status);
+                Assert.Contains("copal: tool calls read as " + said, log);
+            }
+            else
+            {
+                Assert.Equal(400, status);
+                Assert.DoesNotContain("tool calls read as", log);
+            }
         }
     }
 
@@ -264,19 +250,12 @@ public sealed partial class ServeCommandTests
         // A model whose context is long enough that a greedy completion of "Once" runs on for minutes (stories260K
         // meets no end-of-sequence token in its first thousands of greedy tokens), so both requests are still
         // generating when the signal comes, whatever the machine's speed.
-        string dir = Directory.CreateTempSubdirectory("copal-serve-term-").FullName;
-        try
-        {
-            TestData.CopyOfStories260K(dir);
-            string config = Path.Combine(dir, "config.json");
-            File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 131072", StringComparison.Ordinal));
-            Assert.Contains("131072", File.ReadAllText(config));
-            await SignalDuringGenerationAsync(dir);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir("copal-serve-term-");
+        TestData.CopyOfStories260K(dir.Path);
+        string config = dir.File("config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 131072", StringComparison.Ordinal));
+        Assert.Contains("131072", File.ReadAllText(config));
+        await SignalDuringGenerationAsync(dir.Path);
     }
 
     private static async Task SignalDuringGenerationAsync(string model)

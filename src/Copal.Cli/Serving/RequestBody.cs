@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Copal.Cli.Serving;
 
 /// <summary>
@@ -41,4 +43,15 @@ internal sealed class RequestBody
             _length += read;
         }
     }
+
+    /// <summary>
+    /// <paramref name="handle"/>'s result for the body parsed and checked as
+    /// <see cref="OpenAiRequests.ParseBody(ReadOnlyMemory{byte})"/> checks it; a large body's on a thread of its own
+    /// (<see cref="LargeBodyThread"/>). Only that result outlives this: the parsed body is the handler's to read, and
+    /// then garbage. Not an async method, for the reason <see cref="LargeBodyThread.RunAsync"/> is not: a small body's
+    /// failure is thrown here, where its caller awaits.
+    /// </summary>
+    public Task<T> HandleAsync<T>(Func<JsonElement, T> handle) => Length >= LargeBodyThread.Bytes
+        ? LargeBodyThread.RunAsync(() => handle(OpenAiRequests.ParseBody(Bytes)))
+        : Task.FromResult(handle(OpenAiRequests.ParseBody(Bytes)));
 }

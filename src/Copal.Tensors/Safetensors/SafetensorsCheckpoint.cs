@@ -17,20 +17,14 @@ public sealed class SafetensorsCheckpoint : IDisposable
     public const string IndexFileName = "model.safetensors.index.json";
 
     private readonly SafetensorsFile[] _files;
-    private TensorView[] _tensors;
-    private readonly Dictionary<string, int> _index;
+    private readonly NamedTensors _named;
     private bool _disposed;
 
     private SafetensorsCheckpoint(string path, SafetensorsFile[] files, TensorView[] tensors)
     {
         Path = path;
         _files = files;
-        _tensors = tensors;
-        _index = new Dictionary<string, int>(tensors.Length, StringComparer.Ordinal);
-        for (int i = 0; i < tensors.Length; i++)
-        {
-            _index.Add(tensors[i].Name, i);
-        }
+        _named = new NamedTensors(path, tensors);
     }
 
     /// <summary>The file, index or folder this was opened from.</summary>
@@ -50,14 +44,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
     }
 
     /// <summary>Every tensor: file by file, each file's in data order. The views are valid until Dispose.</summary>
-    public IReadOnlyList<TensorView> Tensors
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return _tensors;
-        }
-    }
+    public IReadOnlyList<TensorView> Tensors => Named.All;
 
     /// <summary>The metadata of the first file (a sharded checkpoint's files may each hold their own: see <see cref="MergedMetadata"/>).</summary>
     public IReadOnlyDictionary<string, string> Metadata => _files[0].Metadata;
@@ -260,22 +247,19 @@ public sealed class SafetensorsCheckpoint : IDisposable
     }
 
     /// <summary>Looks a tensor up by its exact name in any file.</summary>
-    public bool TryGet(string name, out TensorView view)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_index.TryGetValue(name, out int i))
-        {
-            view = _tensors[i];
-            return true;
-        }
-        view = default;
-        return false;
-    }
+    public bool TryGet(string name, out TensorView view) => Named.TryGet(name, out view);
 
     /// <summary>The tensor named <paramref name="name"/>; throws <see cref="SafetensorsException"/> listing the nearest names if absent.</summary>
-    public TensorView this[string name] => TryGet(name, out TensorView view)
-        ? view
-        : throw new SafetensorsException(Path, $"no tensor '{name}': " + NameSuggestions.Describe(name, _index.Keys, _tensors.Length));
+    public TensorView this[string name] => Named.Get(name);
+
+    private NamedTensors Named
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _named;
+        }
+    }
 
     /// <summary>
     /// Replaces the 2-D tensor <paramref name="fused"/> by consecutive row ranges of it, named and sized by
@@ -298,20 +282,14 @@ public sealed class SafetensorsCheckpoint : IDisposable
         long row = 0;
         foreach ((string name, long rows) in parts)
         {
-            if (_index.ContainsKey(name))
+            if (_named.Contains(name))
             {
                 throw new SafetensorsException(Path, $"holds both '{fused}' and '{name}', a part of it; expected one or the other");
             }
             views.Add(new TensorView(name, whole.DType, [rows, whole.Shape[1]], whole.Data + (row * rowBytes), rows * rowBytes));
             row += rows;
         }
-        int at = _index[fused];
-        _tensors = [.. _tensors[..at], .. views, .. _tensors[(at + 1)..]];
-        _index.Clear();
-        for (int i = 0; i < _tensors.Length; i++)
-        {
-            _index.Add(_tensors[i].Name, i);
-        }
+        _named.Replace(fused, views);
     }
 
     /// <summary>Unmaps every file; the tensors, files and lookups then throw <see cref="ObjectDisposedException"/>. Disposing again does nothing.</summary>

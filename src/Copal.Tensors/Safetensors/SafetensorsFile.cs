@@ -15,8 +15,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
     private readonly byte* _copy;
-    private readonly TensorView[] _tensors;
-    private readonly Dictionary<string, int> _index;
+    private readonly NamedTensors _named;
     private bool _disposed;
 
     private SafetensorsFile(string path, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* copy,
@@ -27,13 +26,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
         _view = view;
         _copy = copy;
         Metadata = metadata;
-        _tensors = tensors;
+        _named = new NamedTensors(path, tensors);
         DataOffset = dataOffset;
-        _index = new Dictionary<string, int>(tensors.Length, StringComparer.Ordinal);
-        for (int i = 0; i < tensors.Length; i++)
-        {
-            _index.Add(tensors[i].Name, i);
-        }
     }
 
     /// <summary>The file this was opened from.</summary>
@@ -43,14 +37,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>The tensors in data (offset) order.</summary>
-    public IReadOnlyList<TensorView> Tensors
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return _tensors;
-        }
-    }
+    public IReadOnlyList<TensorView> Tensors => Named.All;
 
     /// <summary>Byte offset of the data section in the file (8 + header length).</summary>
     public long DataOffset { get; }
@@ -156,22 +143,19 @@ public sealed unsafe class SafetensorsFile : IDisposable
     }
 
     /// <summary>Looks a tensor up by its exact name.</summary>
-    public bool TryGet(string name, out TensorView view)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_index.TryGetValue(name, out int i))
-        {
-            view = _tensors[i];
-            return true;
-        }
-        view = default;
-        return false;
-    }
+    public bool TryGet(string name, out TensorView view) => Named.TryGet(name, out view);
 
     /// <summary>The tensor named <paramref name="name"/>; throws <see cref="SafetensorsException"/> listing the nearest names if absent.</summary>
-    public TensorView this[string name] => TryGet(name, out TensorView view)
-        ? view
-        : throw new SafetensorsException(Path, $"no tensor '{name}': " + NameSuggestions.Describe(name, _index.Keys, _tensors.Length));
+    public TensorView this[string name] => Named.Get(name);
+
+    private NamedTensors Named
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _named;
+        }
+    }
 
     /// <summary>Unmaps the file or frees its copy; views obtained from it must not be used afterwards.</summary>
     public void Dispose()

@@ -356,17 +356,10 @@ public class LlamaConfigTests
     [Fact]
     public void A_generation_config_that_is_not_an_object_is_named()
     {
-        string dir = Directory.CreateTempSubdirectory("copal-genconfig-").FullName;
-        try
-        {
-            File.WriteAllText(Path.Combine(dir, GenerationConfig.FileName), "[1, 2]");
-            var e = Assert.Throws<ModelConfigException>(() => GenerationConfig.EosTokenIds(dir, 512));
-            Assert.Equal($"{Path.Combine(dir, GenerationConfig.FileName)}: expected a JSON object at the top level, found array", e.Message);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir("copal-genconfig-");
+        File.WriteAllText(Path.Combine(dir.Path, GenerationConfig.FileName), "[1, 2]");
+        var e = Assert.Throws<ModelConfigException>(() => GenerationConfig.EosTokenIds(dir.Path, 512));
+        Assert.Equal($"{Path.Combine(dir.Path, GenerationConfig.FileName)}: expected a JSON object at the top level, found array", e.Message);
     }
 
     /// <summary>What an architecture's config.json cannot say is refused by the writer, not written as another model.</summary>
@@ -522,23 +515,16 @@ public class LlamaConfigTests
     [LinuxFact]
     public void A_config_that_links_to_nothing_is_said_to_be_missing()
     {
-        string dir = Directory.CreateTempSubdirectory("copal-dangling-config-").FullName;
-        try
-        {
-            string config = Path.Combine(dir, "config.json");
-            File.CreateSymbolicLink(config, Path.Combine(dir, "absent.json"));
-            var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Load(dir));
-            Assert.Equal($"{config}: cannot be read: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
+        using var dir = new TempDir("copal-dangling-config-");
+        string config = dir.File("config.json");
+        File.CreateSymbolicLink(config, dir.File("absent.json"));
+        var e = Assert.Throws<ModelConfigException>(() => LlamaConfig.Load(dir.Path));
+        Assert.Equal($"{config}: cannot be read: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
 
-            string generation = Path.Combine(dir, GenerationConfig.FileName);
-            File.CreateSymbolicLink(generation, Path.Combine(dir, "absent.json"));
-            e = Assert.Throws<ModelConfigException>(() => GenerationConfig.EosTokenIds(dir, 512));
-            Assert.Equal($"{generation}: cannot be read: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        string generation = Path.Combine(dir.Path, GenerationConfig.FileName);
+        File.CreateSymbolicLink(generation, dir.File("absent.json"));
+        e = Assert.Throws<ModelConfigException>(() => GenerationConfig.EosTokenIds(dir.Path, 512));
+        Assert.Equal($"{generation}: cannot be read: {Copal.Tensors.IO.ReadFailure.Missing}", e.Message);
     }
 
     [Fact]

@@ -12,15 +12,15 @@ namespace Copal.Model.Tests.Config;
 /// </summary>
 public sealed class SideFileBoundTests : IDisposable
 {
-    private readonly string _model = Directory.CreateTempSubdirectory("copal-side-file-bound-").FullName;
+    private readonly TempDir _model = new("copal-side-file-bound-");
 
     public SideFileBoundTests()
     {
         foreach (string file in Directory.EnumerateFiles(TestData.Stories260K))
         {
-            File.Copy(file, Path.Combine(_model, Path.GetFileName(file)));
+            File.Copy(file, Path.Combine(_model.Path, Path.GetFileName(file)));
         }
-        File.WriteAllText(Path.Combine(_model, "tokenizer_config.json"), "{}");
+        File.WriteAllText(_model.File("tokenizer_config.json"), "{}");
     }
 
     public static TheoryData<string> Files() => ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"];
@@ -29,7 +29,7 @@ public sealed class SideFileBoundTests : IDisposable
     [MemberData(nameof(Files))]
     public void A_side_file_larger_than_any_such_file_is_refused_naming_it(string name)
     {
-        string path = Path.Combine(_model, name);
+        string path = _model.File(name);
         File.Delete(path);
         using (var stream = new FileStream(path, FileMode.CreateNew))
         {
@@ -37,9 +37,9 @@ public sealed class SideFileBoundTests : IDisposable
         }
         Action load = name switch
         {
-            "config.json" => () => LlamaConfig.Load(_model),
-            "generation_config.json" => () => GenerationConfig.EosTokenIds(_model, 512),
-            _ => () => CopalTokenizer.FromDirectory(_model),
+            "config.json" => () => LlamaConfig.Load(_model.Path),
+            "generation_config.json" => () => GenerationConfig.EosTokenIds(_model.Path, 512),
+            _ => () => CopalTokenizer.FromDirectory(_model.Path),
         };
         Exception e = Assert.ThrowsAny<Exception>(load);
         Assert.StartsWith(path + ": ", e.Message, StringComparison.Ordinal);
@@ -55,17 +55,17 @@ public sealed class SideFileBoundTests : IDisposable
     [InlineData("generation_config.json")]
     public void A_side_file_that_is_a_named_pipe_cannot_be_read(string name)
     {
-        string path = Path.Combine(_model, name);
+        string path = _model.File(name);
         File.Delete(path);
         using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]))
         {
             mkfifo.WaitForExit();
             Assert.Equal(0, mkfifo.ExitCode);
         }
-        Action load = name == "config.json" ? () => LlamaConfig.Load(_model) : () => GenerationConfig.EosTokenIds(_model, 512);
+        Action load = name == "config.json" ? () => LlamaConfig.Load(_model.Path) : () => GenerationConfig.EosTokenIds(_model.Path, 512);
         Exception e = Assert.ThrowsAny<ModelConfigException>(load);
         Assert.Equal($"{path}: cannot be read: it is a named pipe, expected a regular file (opening a pipe waits for a writer)", e.Message);
     }
 
-    public void Dispose() => Directory.Delete(_model, recursive: true);
+    public void Dispose() => _model.Dispose();
 }

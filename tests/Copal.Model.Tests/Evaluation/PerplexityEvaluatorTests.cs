@@ -15,18 +15,18 @@ namespace Copal.Model.Tests.Evaluation;
 /// </summary>
 public sealed class PerplexityEvaluatorTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-ppl-").FullName;
+    private readonly TempDir _temp = new("copal-ppl-");
     private readonly CpuBackend _backend = new();
 
     public void Dispose()
     {
         _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
+        _temp.Dispose();
     }
 
     private LlamaModel Model(string name, ulong seed)
     {
-        string dir = Path.Combine(_temp, name);
+        string dir = _temp.File(name);
         SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny"), dir, DType.F32, seed, tokenizerDirectory: null);
         return LlamaModel.Load(dir, _backend);
     }
@@ -40,7 +40,7 @@ public sealed class PerplexityEvaluatorTests : IDisposable
     public void No_buffer_holds_a_whole_windows_logits()
     {
         using var recording = new LargestAllocation();
-        string dir = Path.Combine(_temp, "recorded");
+        string dir = _temp.File("recorded");
         SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny"), dir, DType.F32, 5, tokenizerDirectory: null);
         using LlamaModel model = LlamaModel.Load(dir, recording), baseModel = LlamaModel.Load(dir, recording);
         recording.Largest = 0; // the weights are loaded
@@ -148,7 +148,7 @@ public sealed class PerplexityEvaluatorTests : IDisposable
     public void A_base_model_with_a_shorter_context_than_the_windows_is_refused_naming_it()
     {
         using LlamaModel model = Model("a", 5);
-        string dir = Path.Combine(_temp, "short");
+        string dir = _temp.File("short");
         SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = 16 }, dir, DType.F32, 6, tokenizerDirectory: null);
         using LlamaModel baseModel = LlamaModel.Load(dir, _backend);
         int[] tokens = [.. Enumerable.Range(1, 100)];

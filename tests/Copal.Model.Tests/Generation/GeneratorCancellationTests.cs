@@ -17,14 +17,14 @@ public sealed class GeneratorCancellationTests : IDisposable
     // Four prefill chunks: 512, 512, 512 and 464 prompt tokens.
     private const int PromptTokens = 2000;
 
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-cancel-").FullName;
+    private readonly TempDir _temp = new("copal-cancel-");
     private readonly EmbeddingCountingBackend _backend = new(1);
     private readonly LlamaModel _model;
     private readonly int[] _prompt = [.. Enumerable.Range(0, PromptTokens).Select(i => 1 + (i * 37 % 1000))];
 
     public GeneratorCancellationTests()
     {
-        string dir = Path.Combine(_temp, "model");
+        string dir = _temp.File("model");
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = 4096 };
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 7, tokenizerDirectory: null);
         _model = LlamaModel.Load(dir, _backend);
@@ -34,7 +34,7 @@ public sealed class GeneratorCancellationTests : IDisposable
     {
         _model.Dispose();
         _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
+        _temp.Dispose();
     }
 
     [Fact]

@@ -16,15 +16,15 @@ public sealed class StopTokensTests : IDisposable
     // Greedy from BOS (../shared/data/README.md): 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, ...
     private const int FifteenthToken = 426;
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("copal-stops-").FullName;
+    private readonly TempDir _dir = new("copal-stops-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     /// <summary>The tokenizer's EOS is a stop id also where neither config.json nor generation_config.json names it.</summary>
     [Fact]
     public void The_tokenizers_eos_is_a_stop_id_where_the_configs_name_another_end_token()
     {
-        string folder = TestData.CopyOfStories260K(Path.Combine(_dir, "other-eos"));
+        string folder = TestData.CopyOfStories260K(_dir.File("other-eos"));
         string config = Path.Combine(folder, "config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"eos_token_id\": 2", $"\"eos_token_id\": {FifteenthToken}", StringComparison.Ordinal));
         File.WriteAllText(Path.Combine(folder, GenerationConfig.FileName), $"{{\"bos_token_id\": 1, \"eos_token_id\": {FifteenthToken}}}");
@@ -40,7 +40,7 @@ public sealed class StopTokensTests : IDisposable
     [Fact]
     public void Generation_config_end_tokens_join_the_config_and_tokenizer_eos_and_stop_a_run()
     {
-        string folder = TestData.CopyOfStories260K(Path.Combine(_dir, "model"));
+        string folder = TestData.CopyOfStories260K(_dir.File("model"));
         File.WriteAllText(Path.Combine(folder, GenerationConfig.FileName), $"{{\"bos_token_id\": 1, \"eos_token_id\": [2, {FifteenthToken}]}}");
         using var backend = new CpuBackend(1);
         using LlamaModel model = LlamaModel.Load(folder, backend);

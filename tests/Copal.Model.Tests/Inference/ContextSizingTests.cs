@@ -6,6 +6,7 @@ using Copal.Tensors;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Kernels;
+using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
 
@@ -15,18 +16,18 @@ namespace Copal.Model.Tests.Inference;
 /// </summary>
 public sealed class ContextSizingTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-ctx-").FullName;
+    private readonly TempDir _temp = new("copal-ctx-");
     private readonly CpuBackend _backend = new();
 
     public void Dispose()
     {
         _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
+        _temp.Dispose();
     }
 
     private string Write(int maxPositions)
     {
-        string dir = Path.Combine(_temp, $"ctx-{maxPositions}");
+        string dir = _temp.File($"ctx-{maxPositions}");
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = maxPositions };
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 7, tokenizerDirectory: null);
         return dir;
@@ -205,7 +206,7 @@ public sealed class ContextSizingTests : IDisposable
     public void A_rope_scaling_whose_angles_overflow_f32_is_refused_at_load()
     {
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { RopeScaling = new RopeScalingConfig(RopeScalingKind.Linear, 1e-38, 1, 4, 0) };
-        string dir = Path.Combine(_temp, "overflowing-rope");
+        string dir = _temp.File("overflowing-rope");
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 3, tokenizerDirectory: null);
         var e = Assert.Throws<ModelConfigException>(() => LlamaModel.Load(dir, _backend));
         Assert.StartsWith(Path.Combine(dir, "config.json") + FormattableString.Invariant($": RoPE angle of position {config.MaxPositionEmbeddings - 1}, pair 0 is Infinity in f32"), e.Message, StringComparison.Ordinal);
@@ -221,7 +222,7 @@ public sealed class ContextSizingTests : IDisposable
             RopeTheta = 500000,
             RopeScaling = new RopeScalingConfig(RopeScalingKind.Llama3, 8, 1, 4, 64),
         };
-        string dir = Path.Combine(_temp, "llama3-rope");
+        string dir = _temp.File("llama3-rope");
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 3, tokenizerDirectory: null);
         using LlamaModel model = LlamaModel.Load(dir, _backend);
         Assert.Equal(0, model.RopePositions);

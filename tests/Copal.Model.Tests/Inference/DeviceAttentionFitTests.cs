@@ -14,11 +14,11 @@ namespace Copal.Model.Tests.Inference;
 /// </summary>
 public sealed class DeviceAttentionFitTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-head-dim-").FullName;
+    private readonly TempDir _temp = new("copal-head-dim-");
 
     public void Dispose()
     {
-        Directory.Delete(_temp, recursive: true);
+        _temp.Dispose();
         GC.SuppressFinalize(this);
     }
 
@@ -26,7 +26,7 @@ public sealed class DeviceAttentionFitTests : IDisposable
     private string Write(int headDim)
     {
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { NumHeads = 2, NumKvHeads = 1, HeadDim = headDim, VocabSize = 300 };
-        string dir = Path.Combine(_temp, $"head-dim-{headDim}");
+        string dir = _temp.File($"head-dim-{headDim}");
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 5, tokenizerDirectory: null);
         return dir;
     }

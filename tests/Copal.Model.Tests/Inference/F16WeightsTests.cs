@@ -18,20 +18,20 @@ namespace Copal.Model.Tests.Inference;
 public sealed class F16WeightsTests : IDisposable
 {
     private const string Tensor = "model.layers.0.mlp.down_proj.weight";
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-f16-").FullName;
+    private readonly TempDir _temp = new("copal-f16-");
     private readonly CpuBackend _backend = new();
     private readonly string _model;
 
     public F16WeightsTests()
     {
-        _model = Path.Combine(_temp, "model");
+        _model = _temp.File("model");
         SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny"), _model, DType.F16, seed: 11, tokenizerDirectory: null);
     }
 
     public void Dispose()
     {
         _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
+        _temp.Dispose();
     }
 
     /// <summary>The logits of a prompt's prefill and of each decode step after it, in order.</summary>

@@ -9,17 +9,17 @@ namespace Copal.Model.Tests.Inference;
 /// <summary>A checkpoint with another number of decoder layers than config.json says is refused, not run as another model.</summary>
 public sealed class LayerCountTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-layers-").FullName;
+    private readonly TempDir _temp = new("copal-layers-");
 
     [Fact]
     public void Stories260K_with_a_config_of_four_layers_is_refused_naming_the_fifth()
     {
-        TestData.CopyOfStories260K(_temp);
-        string config = Path.Combine(_temp, "config.json");
+        TestData.CopyOfStories260K(_temp.Path);
+        string config = _temp.File("config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"num_hidden_layers\": 5", "\"num_hidden_layers\": 4", StringComparison.Ordinal));
-        Assert.Equal(4, LlamaConfig.Load(_temp).NumLayers);
+        Assert.Equal(4, LlamaConfig.Load(_temp.Path).NumLayers);
         using var cpu = new CpuBackend(1);
-        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp, cpu));
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp.Path, cpu));
         Assert.Contains("the checkpoint has layer 4 ('model.layers.4.", e.Message, StringComparison.Ordinal);
         Assert.Contains("config.json says num_hidden_layers 4; expected 5", e.Message, StringComparison.Ordinal);
     }
@@ -33,14 +33,14 @@ public sealed class LayerCountTests : IDisposable
     [InlineData(int.MaxValue)]
     public void A_config_with_more_layers_than_the_files_is_refused_naming_the_last_one_before_anything_loops(int layers)
     {
-        TestData.CopyOfStories260K(_temp);
-        string config = Path.Combine(_temp, "config.json");
+        TestData.CopyOfStories260K(_temp.Path);
+        string config = _temp.File("config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"num_hidden_layers\": 5", $"\"num_hidden_layers\": {layers}", StringComparison.Ordinal));
         using var cpu = new CpuBackend(1);
         string expected = $"config.json says num_hidden_layers {layers}, but the checkpoint's last layer is 4 ('model.layers.4.";
-        Assert.Contains(expected, Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp, cpu)).Message, StringComparison.Ordinal);
-        string output = Path.Combine(_temp, "compact");
-        Assert.Contains(expected, Assert.Throws<ModelLoadException>(() => CheckpointCompactor.Compact(_temp, output, CompactFormat.Auto, overwrite: false)).Message, StringComparison.Ordinal);
+        Assert.Contains(expected, Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp.Path, cpu)).Message, StringComparison.Ordinal);
+        string output = _temp.File("compact");
+        Assert.Contains(expected, Assert.Throws<ModelLoadException>(() => CheckpointCompactor.Compact(_temp.Path, output, CompactFormat.Auto, overwrite: false)).Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(output));
     }
 
@@ -77,5 +77,5 @@ public sealed class LayerCountTests : IDisposable
         Assert.Contains("layer 12 ('model.layers.12.mlp.up_proj.weight.mask')", e.Message, StringComparison.Ordinal);
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

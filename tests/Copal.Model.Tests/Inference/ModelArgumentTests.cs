@@ -16,7 +16,7 @@ public sealed class ModelArgumentTests : IDisposable
 {
     private readonly CpuBackend _backend = new();
     private readonly LlamaModel _model;
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-args-").FullName;
+    private readonly TempDir _temp = new("copal-args-");
 
     public ModelArgumentTests() => _model = LlamaModel.Load(TestData.Stories260K, _backend);
 
@@ -24,7 +24,7 @@ public sealed class ModelArgumentTests : IDisposable
     {
         _model.Dispose();
         _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
+        _temp.Dispose();
     }
 
     private static void AssertOneLine(Exception e) => Assert.DoesNotContain('\n', e.Message);
@@ -37,7 +37,7 @@ public sealed class ModelArgumentTests : IDisposable
     [Fact]
     public void An_empty_model_path_is_an_ArgumentException_naming_the_parameter()
     {
-        string out1 = Path.Combine(_temp, "out");
+        string out1 = _temp.File("out");
         (string Parameter, Action Call)[] calls =
         [
             ("directory", () => LlamaModel.Load("", _backend)),
@@ -271,23 +271,23 @@ public sealed class ModelArgumentTests : IDisposable
     [Fact]
     public void A_folder_given_as_a_text_file_says_it_is_a_folder()
     {
-        var e = Assert.Throws<IOException>(() => TextDataset.Load(_temp));
+        var e = Assert.Throws<IOException>(() => TextDataset.Load(_temp.Path));
         Assert.IsNotType<FileNotFoundException>(e);
-        Assert.Contains($"'{_temp}' is a folder; expected a text file", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{_temp.Path}' is a folder; expected a text file", e.Message, StringComparison.Ordinal);
         AssertOneLine(e);
     }
 
     [Fact]
     public void A_folder_given_as_a_tokenizer_file_is_a_TokenizerException_saying_so()
     {
-        var e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(_temp));
-        Assert.Contains($"{_temp}: is a directory, expected a file", e.Message, StringComparison.Ordinal);
+        var e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(_temp.Path));
+        Assert.Contains($"{_temp.Path}: is a directory, expected a file", e.Message, StringComparison.Ordinal);
         string json = Path.Combine(TestData.Stories260K, "tokenizer.json");
-        e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(json, _temp));
-        Assert.Contains($"{_temp}: is a directory, expected a file", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(json, _temp.Path));
+        Assert.Contains($"{_temp.Path}: is a directory, expected a file", e.Message, StringComparison.Ordinal);
         AssertOneLine(e);
         // A tokenizer_config.json that is absent is the project's error too, not the runtime's.
-        string absent = Path.Combine(_temp, "tokenizer_config.json");
+        string absent = _temp.File("tokenizer_config.json");
         e = Assert.Throws<TokenizerException>(() => CopalTokenizer.FromFile(json, absent));
         Assert.Contains(absent, e.Message, StringComparison.Ordinal);
     }

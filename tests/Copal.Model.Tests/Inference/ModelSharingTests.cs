@@ -16,13 +16,13 @@ namespace Copal.Model.Tests.Inference;
 /// </summary>
 public sealed class ModelSharingTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-share-").FullName;
+    private readonly TempDir _temp = new("copal-share-");
     private readonly CpuBackend _backend = new();
 
     public void Dispose()
     {
         _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
+        _temp.Dispose();
     }
 
     /// <summary>Holds the pass at its first layer until told to go on, and says when it is there.</summary>
@@ -81,8 +81,8 @@ public sealed class ModelSharingTests : IDisposable
     public async Task The_rope_tables_grow_only_between_forward_passes_and_a_pass_computes_what_it_does_alone()
     {
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = 1 << 12 };
-        SyntheticModelWriter.Write(config, _temp, DType.F32, seed: 3, tokenizerDirectory: null);
-        using LlamaModel model = LlamaModel.Load(_temp, _backend);
+        SyntheticModelWriter.Write(config, _temp.Path, DType.F32, seed: 3, tokenizerDirectory: null);
+        using LlamaModel model = LlamaModel.Load(_temp.Path, _backend);
         int[] tokens = [1, 5, 9, 200, 7, 3, 11, 12];
         float[] alone;
         using (RunState first = model.CreateState(tokens.Length, tokens.Length))
@@ -113,8 +113,8 @@ public sealed class ModelSharingTests : IDisposable
     public async Task A_dispose_behind_a_pass_in_flight_leaves_later_calls_an_ObjectDisposedException_naming_the_model()
     {
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { MaxPositionEmbeddings = 64 };
-        SyntheticModelWriter.Write(config, _temp, DType.F32, seed: 3, tokenizerDirectory: null);
-        LlamaModel model = LlamaModel.Load(_temp, _backend);
+        SyntheticModelWriter.Write(config, _temp.Path, DType.F32, seed: 3, tokenizerDirectory: null);
+        LlamaModel model = LlamaModel.Load(_temp.Path, _backend);
         using RunState state = model.CreateState(4, 4);
         using RunState other = model.CreateState(4, 4);
         using var holder = new Holder(model);
@@ -161,22 +161,22 @@ public sealed class ModelSharingTests : IDisposable
     {
         // stories260K (a real model: a synthetic one's attention is near uniform, so its tokens hardly depend on the
         // RoPE tables) stored F16; its context of 512 holds both runs.
-        F16Checkpoints.Copy(TestData.Stories260K, _temp);
+        F16Checkpoints.Copy(TestData.Stories260K, _temp.Path);
         int[] shortPrompt = [1, 17, 300];
         int[] longPrompt = [.. Enumerable.Range(0, 460).Select(i => 3 + ((i * 37) % 509))];
         var greedy = new SamplingOptions();
         var seeded = new SamplingOptions { Temperature = 0.9f, TopK = 40, Seed = 11 };
         IReadOnlyList<int> shortAlone, longAlone;
-        using (LlamaModel own = LlamaModel.Load(_temp, _backend))
+        using (LlamaModel own = LlamaModel.Load(_temp.Path, _backend))
         {
             shortAlone = new Generator(own).Generate(shortPrompt, 40, greedy, new HashSet<int>()).GeneratedIds;
         }
-        using (LlamaModel own = LlamaModel.Load(_temp, _backend))
+        using (LlamaModel own = LlamaModel.Load(_temp.Path, _backend))
         {
             longAlone = new Generator(own).Generate(longPrompt, 20, seeded, new HashSet<int>()).GeneratedIds;
         }
 
-        using LlamaModel model = LlamaModel.Load(_temp, _backend);
+        using LlamaModel model = LlamaModel.Load(_temp.Path, _backend);
         using var longGo = new ManualResetEventSlim();
         using var prefilled = new PrefillDone(longPrompt.Length);
         int ropeBefore = 0, ropeAfter = 0, tokens = 0;

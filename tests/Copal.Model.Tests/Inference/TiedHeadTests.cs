@@ -13,9 +13,9 @@ namespace Copal.Model.Tests.Inference;
 /// </summary>
 public sealed class TiedHeadTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-tied-").FullName;
+    private readonly TempDir _temp = new("copal-tied-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void A_stored_lm_head_beside_a_tied_config_is_not_used()
@@ -24,7 +24,7 @@ public sealed class TiedHeadTests : IDisposable
         CopyWithHead(512, 64);
         using var cpu = new CpuBackend(1);
         using LlamaModel original = LlamaModel.Load(TestData.Stories260K, cpu);
-        using LlamaModel copy = LlamaModel.Load(_temp, cpu);
+        using LlamaModel copy = LlamaModel.Load(_temp.Path, cpu);
         Assert.True(copy.Weights.Tied);
         int[] tokens = [1, 403, 407, 261, 378];
         float[] Logits(LlamaModel m)
@@ -44,7 +44,7 @@ public sealed class TiedHeadTests : IDisposable
         // transformers reports the size mismatch; tying over it would run a model the checkpoint does not describe.
         CopyWithHead(500, 64);
         using var cpu = new CpuBackend(1);
-        ModelLoadException e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp, cpu).Dispose());
+        ModelLoadException e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp.Path, cpu).Dispose());
         Assert.Contains("'lm_head.weight' has shape [500, 64], expected [512, 64]", e.Message, StringComparison.Ordinal);
     }
 
@@ -53,12 +53,12 @@ public sealed class TiedHeadTests : IDisposable
     {
         foreach (string f in Directory.GetFiles(TestData.Stories260K).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
         {
-            File.Copy(f, Path.Combine(_temp, Path.GetFileName(f)));
+            File.Copy(f, Path.Combine(_temp.Path, Path.GetFileName(f)));
         }
         using (var source = SafetensorsCheckpoint.Open(TestData.Stories260K))
         {
             var specs = source.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).Append(new TensorSpec("lm_head.weight", DType.F32, [rows, cols])).ToList();
-            using var writer = SafetensorsWriter.Create(Path.Combine(_temp, "model.safetensors"), specs);
+            using var writer = SafetensorsWriter.Create(_temp.File("model.safetensors"), specs);
             foreach (TensorView t in source.Tensors)
             {
                 writer.Write(t.Name, t.Bytes);

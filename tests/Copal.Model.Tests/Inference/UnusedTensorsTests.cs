@@ -14,9 +14,9 @@ namespace Copal.Model.Tests.Inference;
 /// </summary>
 public sealed class UnusedTensorsTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-unused-").FullName;
+    private readonly TempDir _temp = new("copal-unused-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Theory]
     [InlineData("model.layers.2.self_attn.q_proj.bias", 64, " (attention_bias is false)")]
@@ -26,12 +26,12 @@ public sealed class UnusedTensorsTests : IDisposable
     public void A_tensor_the_model_does_not_read_is_refused_by_name(string name, int length, string hint)
     {
         CopyWith(name, length);
-        string expected = $"{_temp}: tensor '{name}' is not read by LlamaForCausalLM as config.json describes it{hint}; " +
+        string expected = $"{_temp.Path}: tensor '{name}' is not read by LlamaForCausalLM as config.json describes it{hint}; " +
             "expected only the model's tensors, or the files would run as another model than they hold";
         using var cpu = new CpuBackend(1);
-        Assert.Equal(expected, Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp, cpu).Dispose()).Message);
-        string output = Path.Combine(_temp, "compact");
-        Assert.Equal(expected, Assert.Throws<ModelLoadException>(() => CheckpointCompactor.Compact(_temp, output, CompactFormat.Auto, overwrite: false)).Message);
+        Assert.Equal(expected, Assert.Throws<ModelLoadException>(() => LlamaModel.Load(_temp.Path, cpu).Dispose()).Message);
+        string output = _temp.File("compact");
+        Assert.Equal(expected, Assert.Throws<ModelLoadException>(() => CheckpointCompactor.Compact(_temp.Path, output, CompactFormat.Auto, overwrite: false)).Message);
         Assert.False(Directory.Exists(output));
     }
 
@@ -41,7 +41,7 @@ public sealed class UnusedTensorsTests : IDisposable
     {
         CopyWith("model.layers.0.self_attn.rotary_emb.inv_freq", 4);
         using var cpu = new CpuBackend(1);
-        using LlamaModel model = LlamaModel.Load(_temp, cpu);
+        using LlamaModel model = LlamaModel.Load(_temp.Path, cpu);
         Assert.Equal(5, model.Config.NumLayers);
     }
 
@@ -59,11 +59,11 @@ public sealed class UnusedTensorsTests : IDisposable
     {
         foreach (string f in Directory.GetFiles(TestData.Stories260K).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
         {
-            File.Copy(f, Path.Combine(_temp, Path.GetFileName(f)));
+            File.Copy(f, Path.Combine(_temp.Path, Path.GetFileName(f)));
         }
         using var source = SafetensorsCheckpoint.Open(TestData.Stories260K);
         var specs = source.Tensors.Select(t => new TensorSpec(t.Name, t.DType, t.Shape)).Append(new TensorSpec(name, DType.F32, [length])).ToList();
-        using var writer = SafetensorsWriter.Create(Path.Combine(_temp, "model.safetensors"), specs);
+        using var writer = SafetensorsWriter.Create(_temp.File("model.safetensors"), specs);
         foreach (TensorView t in source.Tensors)
         {
             writer.Write(t.Name, t.Bytes);

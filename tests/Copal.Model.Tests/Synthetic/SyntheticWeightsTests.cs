@@ -4,15 +4,16 @@ using Copal.Model.Synthetic;
 using Copal.Model.Weights;
 using Copal.Tensors;
 using Copal.Tensors.Safetensors;
+using Copal.Testing;
 
 namespace Copal.Model.Tests.Synthetic;
 
 /// <summary>The weights synth draws, and the configs it refuses before drawing any.</summary>
 public sealed class SyntheticWeightsTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-synth-weights-").FullName;
+    private readonly TempDir _temp = new("copal-synth-weights-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>
     /// The writer fills chunks of each tensor in parallel from generators moved ahead to each chunk's first draw; the
@@ -25,7 +26,7 @@ public sealed class SyntheticWeightsTests : IDisposable
     public void The_weights_are_one_sequential_box_muller_pass_over_the_seeded_stream()
     {
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { HiddenSize = 15, HeadDim = 16, VocabSize = 33, TieWordEmbeddings = false };
-        string dir = Path.Combine(_temp, "m");
+        string dir = _temp.File("m");
         const ulong seed = 29;
         SyntheticModelWriter.Write(config, dir, DType.F32, seed, tokenizerDirectory: null);
 
@@ -67,7 +68,7 @@ public sealed class SyntheticWeightsTests : IDisposable
     public void Generation_config_repeats_the_configs_bos_and_every_eos()
     {
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { VocabSize = 64, BosTokenId = 5, EosTokenIds = [7, 9, 11] };
-        string dir = Path.Combine(_temp, "g");
+        string dir = _temp.File("g");
         SyntheticModelWriter.Write(config, dir, DType.F32, seed: 3, tokenizerDirectory: null);
 
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "generation_config.json")));
@@ -76,7 +77,7 @@ public sealed class SyntheticWeightsTests : IDisposable
         Assert.Equal([7, 9, 11], GenerationConfig.EosTokenIds(dir, config.VocabSize));
 
         LlamaConfig single = config with { EosTokenIds = [7] };
-        string one = Path.Combine(_temp, "one");
+        string one = _temp.File("one");
         SyntheticModelWriter.Write(single, one, DType.F32, seed: 3, tokenizerDirectory: null);
         using var oneDoc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(one, "generation_config.json")));
         Assert.Equal(7, oneDoc.RootElement.GetProperty("eos_token_id").GetInt32());
@@ -90,11 +91,11 @@ public sealed class SyntheticWeightsTests : IDisposable
     public void Generation_config_invents_no_ids_and_takes_the_given_generation_ids()
     {
         LlamaConfig bare = SyntheticPresets.Get("test-tiny") with { VocabSize = 64, BosTokenId = null, EosTokenIds = [] };
-        string dir = Path.Combine(_temp, "bare");
+        string dir = _temp.File("bare");
         SyntheticModelWriter.Write(bare, dir, DType.F32, seed: 3, tokenizerDirectory: null);
         Assert.Equal("{}\n", File.ReadAllText(Path.Combine(dir, "generation_config.json")));
 
-        string given = Path.Combine(_temp, "given");
+        string given = _temp.File("given");
         SyntheticModelWriter.Write(bare with { EosTokenIds = [7] }, given, DType.F32, seed: 3, tokenizerDirectory: null, generationEosTokenIds: [7, 9]);
         Assert.Equal([7, 9], GenerationConfig.EosTokenIds(given, bare.VocabSize));
     }

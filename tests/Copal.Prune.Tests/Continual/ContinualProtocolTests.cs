@@ -527,51 +527,44 @@ public class ContinualProtocolTests
     [Fact]
     public void A_run_shares_identical_models_across_variants_and_seeds_and_leaves_no_temporary_files()
     {
-        string temp = Directory.CreateTempSubdirectory("copal-continual-test-").FullName;
-        try
+        using var temp = new TempDir("copal-continual-test-");
+        string text(string a, string b) => TestData.Path("text", a, b);
+        var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")},ptb={text("ptb", "ptb.valid.txt")}:{text("ptb", "ptb.test.txt")}@lines");
+        // --mask obs keeps the accumulated Hessians, so the disk-backed state (spill, save, reload) runs over all 5 layers.
+        var request = new ContinualRequest(TestData.Stories260K, datasets, ["copal", "magnitude"], new SparsityPattern.Unstructured(0.5), 2, 32, 32, [0UL, 1UL],
+            new Copal.Prune.Continual.CopalOptions(Accumulate: Copal.Prune.Continual.SensitivityAccumulation.Pooled, Mask: Copal.Prune.Continual.CopalMaskRule.Obs))
         {
-            string text(string a, string b) => TestData.Path("text", a, b);
-            var datasets = ContinualDataset.ParseList($"tiny={text("tinystories", "calib.txt")}:{text("tinystories", "eval.txt")},ptb={text("ptb", "ptb.valid.txt")}:{text("ptb", "ptb.test.txt")}@lines");
-            // --mask obs keeps the accumulated Hessians, so the disk-backed state (spill, save, reload) runs over all 5 layers.
-            var request = new ContinualRequest(TestData.Stories260K, datasets, ["copal", "magnitude"], new SparsityPattern.Unstructured(0.5), 2, 32, 32, [0UL, 1UL],
-                new Copal.Prune.Continual.CopalOptions(Accumulate: Copal.Prune.Continual.SensitivityAccumulation.Pooled, Mask: Copal.Prune.Continual.CopalMaskRule.Obs))
-            {
-                EvalLimitChunks = 2,
-                // Folders the run makes for its temporary models go again too.
-                TempDirectory = Path.Combine(temp, "made", "here"),
-            };
-            using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
-            ContinualReport report = ContinualRunner.Run(request, backend);
-            Assert.Equal(["copal", "magnitude-reset", "magnitude-cumulative", "joint-copal"], report.Variants.Select(v => v.Name));
-            VariantReport copal = report.Variants[0], reset = report.Variants[1], cumulative = report.Variants[2], joint = report.Variants[3];
-            foreach (int s in new[] { 0, 1 })
-            {
-                // Step 1 of joint is COPAL's step 1 (a fresh state on D1): pruned and evaluated once.
-                Assert.Equal(copal.Seeds[s].R[0], joint.Seeds[s].R[0]);
-                Assert.Equal(0, joint.Seeds[s].PruneSeconds[0]);
-                Assert.True(joint.Seeds[s].PruneSeconds[1] > 0);
-                // Magnitude's cumulative step 1 is its reset step 1; re-pruning it gives the same weights, which are not evaluated again.
-                Assert.Equal(0, cumulative.Seeds[s].PruneSeconds[0]);
-                Assert.Equal(s == 0, cumulative.Seeds[s].PruneSeconds[1] > 0);
-                Assert.Equal(0, cumulative.Seeds[s].EvalSeconds[1]);
-                Assert.Equal(reset.Seeds[s].R[1], cumulative.Seeds[s].R[1]);
-                Assert.Equal(0.0, cumulative.Seeds[s].MaskChange[1]);
-                Assert.Equal(2, copal.Seeds[s].R.Length);
-                Assert.NotNull(copal.Seeds[s].FinalGmRatio);
-            }
-            // Magnitude is data-free: seed 1 reuses seed 0's models.
-            Assert.All(reset.Seeds[1].PruneSeconds, x => Assert.Equal(0, x));
-            Assert.Equal(reset.Seeds[0].R, reset.Seeds[1].R);
-            Assert.Equal(2, copal.Seeds.Count);
-            Assert.Equal([0UL, 1UL], report.Seeds);
-            Assert.Equal("Obs", report.CopalOptions?.Mask, ignoreCase: true);
-            Assert.Contains("COPAL: sensitivity", ContinualMarkdown.Render(report), StringComparison.Ordinal);
-            Assert.Empty(Directory.GetFileSystemEntries(temp));
-        }
-        finally
+            EvalLimitChunks = 2,
+            // Folders the run makes for its temporary models go again too.
+            TempDirectory = Path.Combine(temp.Path, "made", "here"),
+        };
+        using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
+        ContinualReport report = ContinualRunner.Run(request, backend);
+        Assert.Equal(["copal", "magnitude-reset", "magnitude-cumulative", "joint-copal"], report.Variants.Select(v => v.Name));
+        VariantReport copal = report.Variants[0], reset = report.Variants[1], cumulative = report.Variants[2], joint = report.Variants[3];
+        foreach (int s in new[] { 0, 1 })
         {
-            Directory.Delete(temp, recursive: true);
+            // Step 1 of joint is COPAL's step 1 (a fresh state on D1): pruned and evaluated once.
+            Assert.Equal(copal.Seeds[s].R[0], joint.Seeds[s].R[0]);
+            Assert.Equal(0, joint.Seeds[s].PruneSeconds[0]);
+            Assert.True(joint.Seeds[s].PruneSeconds[1] > 0);
+            // Magnitude's cumulative step 1 is its reset step 1; re-pruning it gives the same weights, which are not evaluated again.
+            Assert.Equal(0, cumulative.Seeds[s].PruneSeconds[0]);
+            Assert.Equal(s == 0, cumulative.Seeds[s].PruneSeconds[1] > 0);
+            Assert.Equal(0, cumulative.Seeds[s].EvalSeconds[1]);
+            Assert.Equal(reset.Seeds[s].R[1], cumulative.Seeds[s].R[1]);
+            Assert.Equal(0.0, cumulative.Seeds[s].MaskChange[1]);
+            Assert.Equal(2, copal.Seeds[s].R.Length);
+            Assert.NotNull(copal.Seeds[s].FinalGmRatio);
         }
+        // Magnitude is data-free: seed 1 reuses seed 0's models.
+        Assert.All(reset.Seeds[1].PruneSeconds, x => Assert.Equal(0, x));
+        Assert.Equal(reset.Seeds[0].R, reset.Seeds[1].R);
+        Assert.Equal(2, copal.Seeds.Count);
+        Assert.Equal([0UL, 1UL], report.Seeds);
+        Assert.Equal("Obs", report.CopalOptions?.Mask, ignoreCase: true);
+        Assert.Contains("COPAL: sensitivity", ContinualMarkdown.Render(report), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(temp.Path));
     }
 
     /// <summary>
@@ -581,29 +574,22 @@ public class ContinualProtocolTests
     [Fact]
     public void A_run_cancelled_during_the_dense_evaluation_leaves_no_working_folder()
     {
-        string temp = Directory.CreateTempSubdirectory("copal-continual-test-").FullName;
-        try
+        using var temp = new TempDir("copal-continual-test-");
+        string work = Path.Combine(temp.Path, "made", "here");
+        ContinualRequest request = SmallRequest() with { Methods = ["magnitude"], Joint = false, TempDirectory = work };
+        using var cts = new CancellationTokenSource();
+        bool heldDuringEvaluation = false;
+        var progress = new CallbackProgress<ContinualProgress>(p =>
         {
-            string work = Path.Combine(temp, "made", "here");
-            ContinualRequest request = SmallRequest() with { Methods = ["magnitude"], Joint = false, TempDirectory = work };
-            using var cts = new CancellationTokenSource();
-            bool heldDuringEvaluation = false;
-            var progress = new CallbackProgress<ContinualProgress>(p =>
+            if (p.Variant == "dense" && p.Stage.StartsWith("perplexity", StringComparison.Ordinal) && !cts.IsCancellationRequested)
             {
-                if (p.Variant == "dense" && p.Stage.StartsWith("perplexity", StringComparison.Ordinal) && !cts.IsCancellationRequested)
-                {
-                    heldDuringEvaluation = Directory.Exists(work) && Directory.GetDirectories(work, ".copal-continual.tmp-*").Length == 1;
-                    cts.Cancel();
-                }
-            });
-            using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
-            Assert.ThrowsAny<OperationCanceledException>(() => ContinualRunner.Run(request, backend, progress, cts.Token));
-            Assert.True(heldDuringEvaluation, "no working folder existed while the dense model was evaluated");
-            Assert.Empty(Directory.GetFileSystemEntries(temp));
-        }
-        finally
-        {
-            Directory.Delete(temp, recursive: true);
-        }
+                heldDuringEvaluation = Directory.Exists(work) && Directory.GetDirectories(work, ".copal-continual.tmp-*").Length == 1;
+                cts.Cancel();
+            }
+        });
+        using var backend = new Copal.Tensors.Backends.Cpu.CpuBackend(threads: 1);
+        Assert.ThrowsAny<OperationCanceledException>(() => ContinualRunner.Run(request, backend, progress, cts.Token));
+        Assert.True(heldDuringEvaluation, "no working folder existed while the dense model was evaluated");
+        Assert.Empty(Directory.GetFileSystemEntries(temp.Path));
     }
 }

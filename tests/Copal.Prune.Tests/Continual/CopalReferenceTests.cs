@@ -19,9 +19,9 @@ namespace Copal.Prune.Tests.Continual;
 /// </summary>
 public sealed class CopalReferenceTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-reference-").FullName;
+    private readonly TempDir _temp = new("copal-reference-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Theory]
     [InlineData("stories260K.copal_output_sum_decay0.5_0.5.json")]
@@ -62,7 +62,7 @@ public sealed class CopalReferenceTests : IDisposable
 
             // Step 1 starts a state; every later one resumes the previous step's folder, as `--resume` does.
             CopalState state = CopalRun.StartOrResume(TestData.Stories260K, previous, previous is null ? choices : new CopalOptionChoices(), pattern);
-            string outDir = Path.Combine(_temp, $"step{t + 1}");
+            string outDir = _temp.File($"step{t + 1}");
             PruneReport report;
             using (var backend = new CpuBackend())
             {

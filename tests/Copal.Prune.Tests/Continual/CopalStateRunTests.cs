@@ -16,7 +16,7 @@ namespace Copal.Prune.Tests.Continual;
 /// </summary>
 public sealed class CopalStateRunTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-state-run-").FullName;
+    private readonly TempDir _temp = new("copal-state-run-");
 
     private static readonly SparsityPattern s_half = new SparsityPattern.Unstructured(0.5);
 
@@ -28,7 +28,7 @@ public sealed class CopalStateRunTests : IDisposable
     private string Run(string name, CopalState state, CalibrationSet calibration, bool saveState = true, IProgress<PruneProgress>? progress = null,
         IReadOnlySet<int>? layers = null, CancellationToken cancellationToken = default)
     {
-        string outDir = Path.Combine(_temp, name);
+        string outDir = _temp.File(name);
         using var backend = new CpuBackend(threads: 1);
         PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(s_half) { Layers = layers }, calibration)
         {
@@ -66,11 +66,11 @@ public sealed class CopalStateRunTests : IDisposable
             }
         });
         Assert.ThrowsAny<OperationCanceledException>(() => Run("cancelled", state, Calibration(0), progress: progress, cancellationToken: cancel.Token));
-        Assert.False(Directory.Exists(Path.Combine(_temp, "cancelled")));
+        Assert.False(Directory.Exists(_temp.File("cancelled")));
         var uses = new Action[]
         {
             () => Run("again", state, Calibration(0)),
-            () => state.Save(Path.Combine(_temp, "state")),
+            () => state.Save(_temp.File("state")),
             () => new CopalPruner(state).Prune(new LinearTarget(0, LinearId.QProj, "model.layers.0.self_attn.q_proj.weight", 64, 64), new float[64 * 64],
                 new InputStatistics(64, collectHessian: true), s_half, CancellationToken.None),
             () =>
@@ -85,7 +85,7 @@ public sealed class CopalStateRunTests : IDisposable
             Assert.StartsWith("this CopalState's PruneJob run did not complete (failed or cancelled)", e.Message, StringComparison.Ordinal);
             Assert.Contains("CopalRun.StartOrResume(model, resumeFolder, choices)", e.Message, StringComparison.Ordinal);
         }
-        Assert.Empty(Directory.GetFileSystemEntries(_temp));
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     [Fact]
@@ -110,13 +110,13 @@ public sealed class CopalStateRunTests : IDisposable
     {
         CopalState state = Start();
         CalibrationSet calibration = Calibration(0);
-        string outDir = Path.Combine(_temp, "failed");
+        string outDir = _temp.File("failed");
         var extraFiles = new Dictionary<string, Action<string, CancellationToken>>
         {
             ["a-step.txt"] = (_, cancellationToken) =>
             {
                 state.CompleteStep(new CalibrationReport(calibration.Sources, calibration.Samples.Count, calibration.SeqLen, calibration.Seed, calibration.Hash), s_half);
-                state.Save(Path.Combine(_temp, "elsewhere"), cancellationToken);
+                state.Save(_temp.File("elsewhere"), cancellationToken);
             },
             ["b-fails.txt"] = (_, _) => throw new IOException("no room for b-fails.txt"),
         };
@@ -150,7 +150,7 @@ public sealed class CopalStateRunTests : IDisposable
             PruningOptionException e = Assert.Throws<PruningOptionException>(() => Run("other", resumed, Calibration(1), layers: other));
             Assert.Equal("1,3, the layers the COPAL state's 1 earlier step pruned (every step of a continual run prunes the same layers)", e.Expected);
             Assert.Equal(other is null ? "none (every layer, 0-4)" : PruneOptions.FormatLayers(other), e.Value);
-            Assert.False(Directory.Exists(Path.Combine(_temp, "other")));
+            Assert.False(Directory.Exists(_temp.File("other")));
         }
         string step2 = Run("step2", CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half), Calibration(1), layers: layers);
         Assert.Equal(2, CopalState.Load(step2).Datasets.Count);
@@ -200,5 +200,5 @@ public sealed class CopalStateRunTests : IDisposable
         return f.Length - 8 - (long)BinaryPrimitives.ReadUInt64LittleEndian(size);
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -18,9 +18,9 @@ namespace Copal.Prune.Tests.Continual;
 /// </summary>
 public sealed class DenseTargetTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-dense-target-").FullName;
+    private readonly TempDir _temp = new("copal-dense-target-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private const int Rows = 6, Cols = 10, Tokens = 40;
 
@@ -138,7 +138,7 @@ public sealed class DenseTargetTests : IDisposable
         var first = new CopalState("parent", "dense", new CopalOptions { Upstream = StatisticsUpstream.Pruned, DenseTarget = 0 });
         new CopalPruner(first).Prune(target, (float[])dense.Clone(), stats[0], pattern, CancellationToken.None);
         first.CompleteStep(new CalibrationReport(["d0"], stats[0].Sequences, 6, 0, "h0"), pattern);
-        string dir = Path.Combine(_temp, "version-3");
+        string dir = _temp.File("version-3");
         first.Save(dir);
         string manifest = Path.Combine(dir, CopalState.ManifestFileName);
         var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))!;
@@ -214,7 +214,7 @@ public sealed class DenseTargetTests : IDisposable
         using var backend = new CpuBackend();
         string Run(double alpha)
         {
-            string outDir = Path.Combine(_temp, alpha.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            string outDir = Path.Combine(_temp.Path, alpha.ToString(System.Globalization.CultureInfo.InvariantCulture));
             var state = new CopalState(ParentHash.Compute(TestData.Stories260K), TestData.Stories260K, new CopalOptions { Upstream = StatisticsUpstream.Pruned, DenseTarget = alpha });
             PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(pattern), calibration), backend);
             return outDir;

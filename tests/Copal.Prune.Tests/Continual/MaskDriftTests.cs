@@ -12,15 +12,15 @@ public sealed class MaskDriftTests : IDisposable
     // stories260K's linears: 5 layers × (q, o 64×64; k, v 32×64; gate, up 172×64; down 64×172).
     private const long PrunableWeights = 5 * ((2 * 64 * 64) + (2 * 32 * 64) + (3 * 172 * 64));
 
-    private readonly string _root = Directory.CreateTempSubdirectory("copal-drift-").FullName;
+    private readonly TempDir _root = new("copal-drift-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _root.Dispose();
 
     [Fact]
     public void The_fraction_counts_weights_zero_in_one_model_only_in_either_direction_over_the_linears()
     {
-        string before = TestData.CopyOfStories260K(Path.Combine(_root, "before"));
-        string after = TestData.CopyOfStories260K(Path.Combine(_root, "after"));
+        string before = TestData.CopyOfStories260K(_root.File("before"));
+        string after = TestData.CopyOfStories260K(_root.File("after"));
         // stories260K has no zero weight: every zero below is one written here.
         // q_proj of layer 0: 0..9 zero before, 5..19 zero after (5..9 in both, 5..7 as −0 before: zero is zero).
         ZeroF32(before, Q0, 0, 5, 0f);

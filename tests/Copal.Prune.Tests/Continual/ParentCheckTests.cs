@@ -10,15 +10,15 @@ namespace Copal.Prune.Tests.Continual;
 /// </summary>
 public sealed class ParentCheckTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-parent-check-").FullName;
+    private readonly TempDir _temp = new("copal-parent-check-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void A_state_checked_against_its_parent_hashes_another_folder_and_refuses_it()
     {
-        string parent = TestData.CopyOfStories260K(Path.Combine(_temp, "parent"));
-        string other = TestData.CopyOfStories260K(Path.Combine(_temp, "other"));
+        string parent = TestData.CopyOfStories260K(_temp.File("parent"));
+        string other = TestData.CopyOfStories260K(_temp.File("other"));
         ChangeOneWeightByte(Path.Combine(other, "model.safetensors"));
         CopalState state = CheckedAgainst(parent);
 
@@ -31,7 +31,7 @@ public sealed class ParentCheckTests : IDisposable
     [Fact]
     public void A_weight_file_rewritten_with_the_same_length_is_hashed_again_and_refused()
     {
-        string parent = TestData.CopyOfStories260K(Path.Combine(_temp, "parent"));
+        string parent = TestData.CopyOfStories260K(_temp.File("parent"));
         CopalState state = CheckedAgainst(parent);
         string weights = Path.Combine(parent, "model.safetensors");
         long length = new FileInfo(weights).Length;

@@ -16,9 +16,9 @@ namespace Copal.Prune.Tests.Continual;
 /// </summary>
 public sealed class UpstreamEstimateTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-upstream-").FullName;
+    private readonly TempDir _temp = new("copal-upstream-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void Dense_past_is_the_default_for_n_m_where_the_state_pools_gram_matrices_and_pruned_elsewhere()
@@ -135,7 +135,7 @@ public sealed class UpstreamEstimateTests : IDisposable
         using var backend = new CpuBackend();
         (string Dir, CopalState State) Run(StatisticsUpstream upstream)
         {
-            string outDir = Path.Combine(_temp, upstream.ToString());
+            string outDir = Path.Combine(_temp.Path, upstream.ToString());
             var state = new CopalState(ParentHash.Compute(TestData.Stories260K), TestData.Stories260K, new CopalOptions { Upstream = upstream });
             PruneJob.Run(new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(state), new PruneOptions(pattern), calibration)
             {

@@ -2,6 +2,7 @@ using Copal.Model.Config;
 using Copal.Prune.Calibration;
 using Copal.Prune.Driver;
 using Copal.Tensors;
+using Copal.Testing;
 
 namespace Copal.Prune.Tests.Driver;
 
@@ -231,25 +232,18 @@ public sealed class CalibrationLimitTests
     [Fact]
     public void The_embeddings_bytes_are_their_stored_dtypes_not_the_linears()
     {
-        string folder = Directory.CreateTempSubdirectory("copal-head-bytes-").FullName;
-        try
+        using var folder = new TempDir("copal-head-bytes-");
+        string path = folder.File("model.safetensors");
+        using (var writer = Copal.Tensors.Safetensors.SafetensorsWriter.Create(path,
+            [new("model.embed_tokens.weight", DType.F32, [8, 4]), new("model.layers.0.self_attn.q_proj.weight", DType.BF16, [4, 4])]))
         {
-            string path = Path.Combine(folder, "model.safetensors");
-            using (var writer = Copal.Tensors.Safetensors.SafetensorsWriter.Create(path,
-                [new("model.embed_tokens.weight", DType.F32, [8, 4]), new("model.layers.0.self_attn.q_proj.weight", DType.BF16, [4, 4])]))
-            {
-                writer.Write("model.embed_tokens.weight", new byte[128]);
-                writer.Write("model.layers.0.self_attn.q_proj.weight", new byte[32]);
-                writer.Commit();
-            }
-            using var checkpoint = Copal.Tensors.Safetensors.SafetensorsCheckpoint.Open(path);
+            writer.Write("model.embed_tokens.weight", new byte[128]);
+            writer.Write("model.layers.0.self_attn.q_proj.weight", new byte[32]);
+            writer.Commit();
+        }
+        using var checkpoint = Copal.Tensors.Safetensors.SafetensorsCheckpoint.Open(path);
 
-            Assert.Equal((2, 4), (CalibrationMemory.LinearBytes(checkpoint, Config()), CalibrationMemory.HeadBytes(checkpoint, Config())));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.Equal((2, 4), (CalibrationMemory.LinearBytes(checkpoint, Config()), CalibrationMemory.HeadBytes(checkpoint, Config())));
     }
 
     /// <summary>

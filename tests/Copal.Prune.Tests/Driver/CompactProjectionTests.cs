@@ -17,9 +17,9 @@ namespace Copal.Prune.Tests.Driver;
 /// </summary>
 public sealed class CompactProjectionTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("copal-projection-").FullName;
+    private readonly TempDir _root = new("copal-projection-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _root.Dispose();
 
     [Theory]
     [InlineData("magnitude", "2:4", null)]
@@ -38,7 +38,7 @@ public sealed class CompactProjectionTests : IDisposable
         LlamaConfig config = LlamaConfig.Load(TestData.Stories260K);
         SparsityPattern target = SparsityPattern.Parse(pattern);
         IReadOnlySet<int>? selected = layers is null ? null : PruneOptions.ParseLayers(layers, config.NumLayers);
-        string pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        string pruned = _root.File("pruned"), compact = _root.File("compact");
         var calibration = CalibrationSet.FromTokens([("ones", Enumerable.Range(0, 65).Select(i => 1 + (i * 7 % 500)).ToArray())], 2, 32, 0);
         var request = new PruneRequest(TestData.Stories260K, pruned, PrunerFactory.Create(method),
             new PruneOptions(target) { MeasureLayerError = false, Layers = selected }, calibration);
@@ -83,7 +83,7 @@ public sealed class CompactProjectionTests : IDisposable
     [Fact]
     public void A_copy_is_counted_where_the_dense_models_own_zeros_take_a_linear_past_the_threshold()
     {
-        string model = TestData.CopyOfStories260K(Path.Combine(_root, "model"));
+        string model = TestData.CopyOfStories260K(_root.File("model"));
         const string qProj = "model.layers.0.self_attn.q_proj.weight";
         CheckpointBytes.EditF32Tensor(model, qProj, (bytes, at) => Array.Clear(bytes, (int)at, 16 * 64 * sizeof(float)));
         LlamaConfig config = LlamaConfig.Load(model);
@@ -94,7 +94,7 @@ public sealed class CompactProjectionTests : IDisposable
             Assert.Equal([64, 64], dense[qProj].Shape);
             Assert.True(CompactProjection.WritesCopy(dense, config, target, layers));
         }
-        string pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        string pruned = _root.File("pruned"), compact = _root.File("compact");
         PruneByMagnitude(model, pruned, target, layers);
         CheckpointCompactor.Compact(pruned, compact, CompactFormat.Auto, overwrite: false);
         Assert.True(Directory.Exists(compact));
@@ -110,7 +110,7 @@ public sealed class CompactProjectionTests : IDisposable
     public void A_ratio_whose_rounded_count_falls_under_the_two_four_threshold_counts_two_four()
     {
         LlamaConfig config = LlamaConfig.Load(TestData.Stories260K);
-        string twoFour = Path.Combine(_root, "two-four"), pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        string twoFour = _root.File("two-four"), pruned = _root.File("pruned"), compact = _root.File("compact");
         SparsityPattern target = SparsityPattern.Parse("0.65");
         PruneByMagnitude(TestData.Stories260K, twoFour, SparsityPattern.Parse("2:4"));
         PruneByMagnitude(twoFour, pruned, target);
@@ -130,7 +130,7 @@ public sealed class CompactProjectionTests : IDisposable
     public void A_bitmask_larger_than_dense_is_counted_as_the_compactor_stores_it()
     {
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { HiddenSize = 16, IntermediateSize = 16, NumHeads = 2, NumKvHeads = 1, HeadDim = 8, VocabSize = 64 };
-        string model = Path.Combine(_root, "model"), pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        string model = _root.File("model"), pruned = _root.File("pruned"), compact = _root.File("compact");
         SyntheticModelWriter.Write(config, model, DType.BF16, seed: 3, tokenizerDirectory: null);
         SparsityPattern target = SparsityPattern.Parse("0.3");
         PruneByMagnitude(model, pruned, target);
@@ -159,7 +159,7 @@ public sealed class CompactProjectionTests : IDisposable
     public void A_fused_projection_is_counted_as_its_parts_stored_compact()
     {
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with { Architecture = "Phi3ForCausalLM", VocabSize = 256 };
-        string model = Path.Combine(_root, "phi3"), pruned = Path.Combine(_root, "pruned"), compact = Path.Combine(_root, "compact");
+        string model = _root.File("phi3"), pruned = _root.File("pruned"), compact = _root.File("compact");
         SyntheticModelWriter.Write(config, model, DType.F32, seed: 5, tokenizerDirectory: null);
         SparsityPattern target = SparsityPattern.Parse("2:4");
         PruneByMagnitude(model, pruned, target);

@@ -7,6 +7,7 @@ using Copal.Prune.Driver;
 using Copal.Tensors;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
+using Copal.Testing;
 
 namespace Copal.Prune.Tests.Driver;
 
@@ -16,16 +17,16 @@ namespace Copal.Prune.Tests.Driver;
 /// </summary>
 public sealed class Gemma3PruneTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-gemma3-prune-").FullName;
+    private readonly TempDir _temp = new("copal-gemma3-prune-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Theory]
     [InlineData("wanda")]
     [InlineData("sparsegpt")]
     public void A_pruned_gemma3_loads_as_a_gemma3_with_its_norms_as_stored(string method)
     {
-        string model = Path.Combine(_temp, "gemma3"), outDir = Path.Combine(_temp, $"gemma3-{method}");
+        string model = _temp.File("gemma3"), outDir = _temp.File($"gemma3-{method}");
         LlamaConfig config = SyntheticPresets.Get("test-tiny") with
         {
             Architecture = "Gemma3ForCausalLM",

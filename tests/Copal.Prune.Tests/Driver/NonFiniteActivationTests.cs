@@ -14,7 +14,7 @@ namespace Copal.Prune.Tests.Driver;
 /// </summary>
 public sealed class NonFiniteActivationTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-prune-nonfinite-").FullName;
+    private readonly TempDir _temp = new("copal-prune-nonfinite-");
 
     [Theory]
     [InlineData("wanda", float.NaN, "model.layers.1.input_layernorm.weight", "model.layers.1.self_attn.q_proj.weight")]
@@ -22,9 +22,9 @@ public sealed class NonFiniteActivationTests : IDisposable
     [InlineData("sparsegpt", float.NaN, "model.layers.1.input_layernorm.weight", "model.layers.1.self_attn.q_proj.weight")]
     public void Non_finite_inputs_of_a_linear_fail_the_run_naming_the_linear(string method, float value, string norm, string linear)
     {
-        string model = TestData.CopyOfStories260K(Path.Combine(_temp, "model"));
+        string model = TestData.CopyOfStories260K(_temp.File("model"));
         CheckpointBytes.EditF32Tensor(model, norm, (bytes, start) => BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(checked((int)start + (3 * 4))), value));
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         var calibration = CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(model), [TestData.Path("text", "tinystories", "calib.txt")], 2, 32, seed: 0);
         using var backend = new CpuBackend();
         var e = Assert.Throws<InvalidDataException>(() => PruneJob.Run(new PruneRequest(model, outDir, PrunerFactory.Create(method),
@@ -35,5 +35,5 @@ public sealed class NonFiniteActivationTests : IDisposable
         Assert.False(Directory.Exists(outDir));
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

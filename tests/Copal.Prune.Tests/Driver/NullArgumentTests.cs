@@ -14,16 +14,16 @@ namespace Copal.Prune.Tests.Driver;
 /// </summary>
 public sealed class NullArgumentTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-null-").FullName;
+    private readonly TempDir _temp = new("copal-null-");
     private readonly CpuBackend _backend = new(threads: 1);
 
     public void Dispose()
     {
         _backend.Dispose();
-        Directory.Delete(_temp, recursive: true);
+        _temp.Dispose();
     }
 
-    private PruneRequest Request() => new(TestData.Stories260K, Path.Combine(_temp, "out"), PrunerFactory.Create("magnitude"),
+    private PruneRequest Request() => new(TestData.Stories260K, _temp.File("out"), PrunerFactory.Create("magnitude"),
         new PruneOptions(new SparsityPattern.Unstructured(0.5)), CalibrationSet.None());
 
     private static void AssertNames(ArgumentNullException e, string parameter, string field)
@@ -66,11 +66,11 @@ public sealed class NullArgumentTests : IDisposable
     [Fact]
     public void Calibrate_refuses_nulls_and_says_a_folder_is_not_a_text_file()
     {
-        Assert.Equal("modelDirectory", Assert.Throws<ArgumentNullException>(() => PruneJob.Calibrate(null!, [_temp], 1, 8, 0)).ParamName);
+        Assert.Equal("modelDirectory", Assert.Throws<ArgumentNullException>(() => PruneJob.Calibrate(null!, [_temp.Path], 1, 8, 0)).ParamName);
         Assert.Equal("files", Assert.Throws<ArgumentNullException>(() => PruneJob.Calibrate(TestData.Stories260K, null!, 1, 8, 0)).ParamName);
-        var e = Assert.Throws<IOException>(() => PruneJob.Calibrate(TestData.Stories260K, [_temp], 1, 8, 0));
+        var e = Assert.Throws<IOException>(() => PruneJob.Calibrate(TestData.Stories260K, [_temp.Path], 1, 8, 0));
         Assert.IsNotType<FileNotFoundException>(e);
-        Assert.Contains($"'{_temp}' is a folder; expected a text file", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{_temp.Path}' is a folder; expected a text file", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

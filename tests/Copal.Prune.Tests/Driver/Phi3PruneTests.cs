@@ -7,6 +7,7 @@ using Copal.Prune.Driver;
 using Copal.Tensors;
 using Copal.Tensors.Backends.Cpu;
 using Copal.Tensors.Safetensors;
+using Copal.Testing;
 
 namespace Copal.Prune.Tests.Driver;
 
@@ -18,13 +19,13 @@ namespace Copal.Prune.Tests.Driver;
 /// </summary>
 public sealed class Phi3PruneTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-phi3-prune-").FullName;
+    private readonly TempDir _temp = new("copal-phi3-prune-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private string Write(string architecture, int? window)
     {
-        string dir = Path.Combine(_temp, $"{architecture}-{window}");
+        string dir = _temp.File($"{architecture}-{window}");
         LlamaConfig tiny = SyntheticPresets.Get("test-tiny");
         SyntheticModelWriter.Write(tiny with
         {

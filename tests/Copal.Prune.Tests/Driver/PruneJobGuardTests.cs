@@ -10,7 +10,7 @@ namespace Copal.Prune.Tests.Driver;
 /// <summary>What PruneJob refuses before any work: extra files outside the output, an output over a COPAL state's folder.</summary>
 public sealed class PruneJobGuardTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-prune-guard-").FullName;
+    private readonly TempDir _temp = new("copal-prune-guard-");
 
     private static readonly SparsityPattern s_half = new SparsityPattern.Unstructured(0.5);
 
@@ -29,7 +29,7 @@ public sealed class PruneJobGuardTests : IDisposable
     [InlineData("prune-report.json")]
     public void An_extra_file_that_is_not_a_plain_file_name_of_its_own_is_refused_before_any_work(string key)
     {
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         var written = new List<string>();
         var request = new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"), new PruneOptions(s_half), CalibrationSet.None())
         {
@@ -46,7 +46,7 @@ public sealed class PruneJobGuardTests : IDisposable
     [Fact]
     public void A_plain_extra_file_lands_in_the_output_folder()
     {
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         var request = new PruneRequest(TestData.Stories260K, outDir, PrunerFactory.Create("magnitude"), new PruneOptions(s_half), CalibrationSet.None())
         {
             ExtraFiles = new Dictionary<string, Action<string, CancellationToken>> { ["notes.txt"] = (path, _) => File.WriteAllText(path, "x"), [".hidden"] = (path, _) => File.WriteAllText(path, "y") },
@@ -61,13 +61,13 @@ public sealed class PruneJobGuardTests : IDisposable
     public void An_output_over_the_folder_a_copal_state_was_loaded_from_is_refused_before_any_work_even_with_force()
     {
         using var backend = new CpuBackend(threads: 1);
-        string step1 = Path.Combine(_temp, "step1");
+        string step1 = _temp.File("step1");
         FirstCopalStep(TestData.Stories260K, step1, backend);
         byte[] saved = File.ReadAllBytes(Path.Combine(step1, CopalState.TensorsFileName));
 
         CopalState resumed = CopalRun.StartOrResume(TestData.Stories260K, step1, new CopalOptionChoices(), s_half);
         CalibrationSet second = Calibration(1);
-        foreach ((string outDir, string relation) in new[] { (step1, "is"), (_temp, "contains"), (Path.Combine(step1, "next"), "is inside") })
+        foreach ((string outDir, string relation) in new[] { (step1, "is"), (_temp.Path, "contains"), (Path.Combine(step1, "next"), "is inside") })
         {
             var request = new PruneRequest(TestData.Stories260K, outDir, new CopalPruner(resumed), new PruneOptions(s_half), second)
             {
@@ -90,12 +90,12 @@ public sealed class PruneJobGuardTests : IDisposable
     public void A_copal_state_given_a_model_other_than_its_dense_parent_is_refused_before_any_work()
     {
         using var backend = new CpuBackend(threads: 1);
-        string step1 = Path.Combine(_temp, "step1");
+        string step1 = _temp.File("step1");
         FirstCopalStep(TestData.Stories260K, step1, backend);
 
         CopalState loaded = CopalState.Load(step1);
         CalibrationSet second = Calibration(1);
-        string outDir = Path.Combine(_temp, "step2");
+        string outDir = _temp.File("step2");
         var onThePruned = new PruneRequest(step1, outDir, new CopalPruner(loaded), new PruneOptions(s_half), second)
         {
             ExtraFiles = CopalRun.StateFiles(loaded, second, s_half),
@@ -119,14 +119,14 @@ public sealed class PruneJobGuardTests : IDisposable
     public void A_parent_folder_changed_between_two_runs_of_one_state_is_hashed_again_and_refused()
     {
         using var backend = new CpuBackend(threads: 1);
-        string parent = TestData.CopyOfStories260K(Path.Combine(_temp, "parent"));
-        CopalState state = FirstCopalStep(parent, Path.Combine(_temp, "step1"), backend);
+        string parent = TestData.CopyOfStories260K(_temp.File("parent"));
+        CopalState state = FirstCopalStep(parent, _temp.File("step1"), backend);
 
         // Another model under the same path: the config says the same with one more space.
         string config = Path.Combine(parent, "config.json");
         File.WriteAllText(config, File.ReadAllText(config) + " ");
         CalibrationSet second = Calibration(1);
-        string outDir = Path.Combine(_temp, "step2");
+        string outDir = _temp.File("step2");
         CopalStateException e = Assert.Throws<CopalStateException>(() => PruneJob.Run(new PruneRequest(parent, outDir, new CopalPruner(state), new PruneOptions(s_half), second)
         {
             ExtraFiles = CopalRun.StateFiles(state, second, s_half),
@@ -147,5 +147,5 @@ public sealed class PruneJobGuardTests : IDisposable
         return state;
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -16,9 +16,9 @@ namespace Copal.Prune.Tests.Driver;
 /// </summary>
 public sealed class ReferencePipelineTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-pipeline-").FullName;
+    private readonly TempDir _temp = new("copal-pipeline-");
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Theory]
     [InlineData("stories260K.wanda_0.5.json")]
@@ -39,7 +39,7 @@ public sealed class ReferencePipelineTests : IDisposable
             TrueSequential = golden.GetProperty("true_sequential").GetBoolean(),
             Layers = layers is null ? null : PruneOptions.ParseLayers(layers, 5),
         };
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
         ILinearPruner pruner = PrunerFactory.Create(golden.GetProperty("method").GetString()!);
         PruneReport report;
         using (var backend = new CpuBackend())

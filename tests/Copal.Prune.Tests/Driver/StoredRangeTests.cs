@@ -17,12 +17,12 @@ namespace Copal.Prune.Tests.Driver;
 public sealed class StoredRangeTests : IDisposable
 {
     private const string QProj = "model.layers.0.self_attn.q_proj.weight";
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-prune-range-").FullName;
+    private readonly TempDir _temp = new("copal-prune-range-");
 
     [Fact]
     public void An_update_past_the_F16_range_fails_the_run_naming_the_linear_and_the_value()
     {
-        string model = Path.Combine(_temp, "model");
+        string model = _temp.File("model");
         SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny"), model, DType.F16, seed: 3,
             tokenizerDirectory: TestData.Path("tokenizers", "llama2"));
         MakeTwinInputs(model);
@@ -34,7 +34,7 @@ public sealed class StoredRangeTests : IDisposable
                 BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(checked((int)start + (2 * j))), (Half)60000f);
             }
         });
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
 
         InvalidDataException e = RefusedTwoOfFourSparseGpt(model, outDir);
 
@@ -54,7 +54,7 @@ public sealed class StoredRangeTests : IDisposable
     [Fact]
     public void An_update_past_floats_range_fails_without_suggesting_another_dtype()
     {
-        string model = Path.Combine(_temp, "model");
+        string model = _temp.File("model");
         SyntheticModelWriter.Write(SyntheticPresets.Get("test-tiny"), model, DType.F32, seed: 3,
             tokenizerDirectory: TestData.Path("tokenizers", "llama2"));
         MakeTwinInputs(model, DType.F32);
@@ -65,7 +65,7 @@ public sealed class StoredRangeTests : IDisposable
                 BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(checked((int)start + (4 * j))), 3e38f);
             }
         });
-        string outDir = Path.Combine(_temp, "out");
+        string outDir = _temp.File("out");
 
         InvalidDataException e = RefusedTwoOfFourSparseGpt(model, outDir);
 
@@ -102,5 +102,5 @@ public sealed class StoredRangeTests : IDisposable
         });
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using Copal.Tensors.Backends.Ilgpu;
 using Copal.Tensors.Backends.Ilgpu.Kernels;
+using Copal.Testing;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.OpenCL;
@@ -126,19 +127,12 @@ public sealed class KernelCodegenTests
     [MemberData(nameof(EntryPoints))]
     public void Kernel_opencl_c_compiles_with_clang(string kernel)
     {
-        string dir = Directory.CreateTempSubdirectory("copal-clang-").FullName;
-        try
-        {
-            string source = Path.Combine(dir, "kernel.cl");
-            File.WriteAllText(source, OpenCLSource(kernel));
-            (int exit, string output) = ExternalTools.Run(Clang!, "-x", "cl", "-cl-std=CL2.0", "-Xclang", "-finclude-default-header",
-                "-target", "spir64", "-emit-llvm", "-c", source, "-o", Path.Combine(dir, "kernel.bc"));
-            Assert.True(exit == 0 && output.Length == 0, $"{kernel}: clang exited with {exit}: {output}");
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir("copal-clang-");
+        string source = dir.File("kernel.cl");
+        File.WriteAllText(source, OpenCLSource(kernel));
+        (int exit, string output) = ExternalTools.Run(Clang!, "-x", "cl", "-cl-std=CL2.0", "-Xclang", "-finclude-default-header",
+            "-target", "spir64", "-emit-llvm", "-c", source, "-o", dir.File("kernel.bc"));
+        Assert.True(exit == 0 && output.Length == 0, $"{kernel}: clang exited with {exit}: {output}");
     }
 
     /// <summary>clang with an OpenCL C front end (Debian's clang-14 on this project's machines), or null.</summary>

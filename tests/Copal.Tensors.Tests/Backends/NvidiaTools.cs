@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.Backends;
 
@@ -18,36 +19,22 @@ internal static partial class NvidiaTools
     /// <summary>Assembles <paramref name="ptx"/> for <paramref name="arch"/>; the cubin is kept for <see cref="Disassemble"/>.</summary>
     public static Assembled Assemble(string ptx, string arch = "sm_90")
     {
-        string dir = Directory.CreateTempSubdirectory("copal-ptxas-").FullName;
-        try
-        {
-            string source = Path.Combine(dir, "kernel.ptx"), cubin = Path.Combine(dir, "kernel.cubin");
-            File.WriteAllText(source, ptx);
-            (int exit, string output) = ExternalTools.Run(Ptxas ?? throw new InvalidOperationException(Missing), "-v", $"-arch={arch}", source, "-o", cubin);
-            byte[] machineCode = exit == 0 ? File.ReadAllBytes(cubin) : [];
-            return new Assembled(exit, output, machineCode);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir("copal-ptxas-");
+        string source = dir.File("kernel.ptx"), cubin = dir.File("kernel.cubin");
+        File.WriteAllText(source, ptx);
+        (int exit, string output) = ExternalTools.Run(Ptxas ?? throw new InvalidOperationException(Missing), "-v", $"-arch={arch}", source, "-o", cubin);
+        byte[] machineCode = exit == 0 ? File.ReadAllBytes(cubin) : [];
+        return new Assembled(exit, output, machineCode);
     }
 
     /// <summary>The SASS of an assembled kernel, one instruction a line.</summary>
     public static string Disassemble(Assembled assembled)
     {
-        string dir = Directory.CreateTempSubdirectory("copal-nvdisasm-").FullName;
-        try
-        {
-            string cubin = Path.Combine(dir, "kernel.cubin");
-            File.WriteAllBytes(cubin, assembled.MachineCode);
-            (int exit, string output) = ExternalTools.Run(Nvdisasm ?? throw new InvalidOperationException(Missing), "-c", cubin);
-            return exit == 0 ? output : throw new InvalidOperationException($"nvdisasm failed ({exit}): {output}");
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir("copal-nvdisasm-");
+        string cubin = dir.File("kernel.cubin");
+        File.WriteAllBytes(cubin, assembled.MachineCode);
+        (int exit, string output) = ExternalTools.Run(Nvdisasm ?? throw new InvalidOperationException(Missing), "-c", cubin);
+        return exit == 0 ? output : throw new InvalidOperationException($"nvdisasm failed ({exit}): {output}");
     }
 
     /// <summary>SASS instructions whose opcode (predicate aside) starts with <paramref name="opcode"/>.</summary>

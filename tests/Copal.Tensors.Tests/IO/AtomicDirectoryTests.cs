@@ -1,6 +1,5 @@
 using Copal.Testing;
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
 
 namespace Copal.Tensors.Tests.IO;
 
@@ -10,7 +9,7 @@ namespace Copal.Tensors.Tests.IO;
 /// </summary>
 public sealed class AtomicDirectoryTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     public void Dispose() => _dir.Dispose();
 

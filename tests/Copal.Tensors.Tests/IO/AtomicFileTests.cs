@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
 using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
@@ -11,7 +10,7 @@ namespace Copal.Tensors.Tests.IO;
 /// </summary>
 public sealed class AtomicFileTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     [Fact]
     public void A_file_is_replaced_whole_and_no_temporary_file_stays()

@@ -1,6 +1,6 @@
+using Copal.Testing;
 using System.Text.Json;
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
 
 namespace Copal.Tensors.Tests.IO;
 
@@ -11,7 +11,7 @@ namespace Copal.Tensors.Tests.IO;
 /// </summary>
 public sealed class CommitRecordTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     public void Dispose() => _dir.Dispose();
 

@@ -1,12 +1,11 @@
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
 using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
 
 public sealed class DurableTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     public void Dispose() => _dir.Dispose();
 

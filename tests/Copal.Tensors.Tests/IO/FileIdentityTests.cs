@@ -1,12 +1,12 @@
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
 
 /// <summary>A folder's identity on disk is the same however it is reached, and differs from every other folder's.</summary>
 public sealed class FileIdentityTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     [Fact]
     public void One_folder_reached_two_ways_has_one_identity_and_a_missing_path_none()

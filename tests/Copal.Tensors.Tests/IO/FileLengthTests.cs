@@ -1,5 +1,4 @@
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
 using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
@@ -10,7 +9,7 @@ namespace Copal.Tensors.Tests.IO;
 /// </summary>
 public sealed class FileLengthTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     public void Dispose() => _dir.Dispose();
 

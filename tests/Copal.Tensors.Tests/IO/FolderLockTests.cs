@@ -1,5 +1,5 @@
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
 
@@ -9,7 +9,7 @@ namespace Copal.Tensors.Tests.IO;
 /// </summary>
 public sealed class FolderLockTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     [Fact]
     public void A_held_lock_refuses_a_second_holder_until_it_is_released_and_leaves_nothing()

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Copal.Testing;
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
 
 namespace Copal.Tensors.Tests.IO;
 
@@ -15,7 +14,7 @@ namespace Copal.Tensors.Tests.IO;
 /// </summary>
 public sealed class FolderReplaceWithoutSwapTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     public void Dispose() => _dir.Dispose();
 

@@ -1,5 +1,4 @@
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
 using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
@@ -7,7 +6,7 @@ namespace Copal.Tensors.Tests.IO;
 /// <summary>Real paths through links anywhere in a path, and the output/input checks built on them.</summary>
 public sealed class PathGuardTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     private string Dir(string name) => Directory.CreateDirectory(_dir.File(name)).FullName;
 
@@ -161,7 +160,7 @@ public sealed class PathGuardTests : IDisposable
     [Fact]
     public void An_output_larger_than_the_free_space_is_refused_before_writing()
     {
-        string output = Path.Combine(_dir.Path, "out");
+        string output = _dir.File("out");
         using (AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: false))
         {
             dir.RequireSpace(1, "one byte");
@@ -200,7 +199,7 @@ public sealed class PathGuardTests : IDisposable
     [Fact]
     public void Made_folders_are_removed_while_empty_and_kept_once_they_hold_something()
     {
-        string a = Path.Combine(_dir.Path, "a"), b = Path.Combine(a, "b"), c = Path.Combine(b, "c");
+        string a = _dir.File("a"), b = Path.Combine(a, "b"), c = Path.Combine(b, "c");
         Assert.Equal([c, b, a], MadeFolders.Create(c));
         Assert.Empty(MadeFolders.Create(c));
         File.WriteAllText(Path.Combine(a, "kept.txt"), "mine");
@@ -243,7 +242,7 @@ public sealed class PathGuardTests : IDisposable
     public void An_output_another_run_creates_meanwhile_is_not_replaced_and_the_error_says_so(bool force, string advice)
     {
         string model = Dir("model");
-        string output = Path.Combine(_dir.Path, "out");
+        string output = _dir.File("out");
         using (AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: force, model))
         {
             File.WriteAllText(dir.File("mine.txt"), "mine");

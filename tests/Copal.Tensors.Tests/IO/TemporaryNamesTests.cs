@@ -1,14 +1,14 @@
+using Copal.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using Copal.Tensors.IO;
-using Copal.Tensors.Tests.Safetensors;
 
 namespace Copal.Tensors.Tests.IO;
 
 /// <summary>Temporary names say who owns them, so a later run removes a killed run's leftovers and nothing else.</summary>
 public sealed class TemporaryNamesTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     // A pid no process has now: one that just ended.
     private static int DeadPid()

@@ -1,3 +1,4 @@
+using Copal.Testing;
 using System.Buffers.Binary;
 using Copal.Tensors.Safetensors;
 
@@ -9,7 +10,7 @@ namespace Copal.Tensors.Tests.Safetensors;
 /// </summary>
 public sealed class CorruptionTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     public void Dispose() => _dir.Dispose();
 

@@ -6,7 +6,7 @@ namespace Copal.Tensors.Tests.Safetensors;
 
 public sealed class SafetensorsCheckpointTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     public void Dispose() => _dir.Dispose();
 

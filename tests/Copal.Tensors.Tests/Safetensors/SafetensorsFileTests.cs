@@ -89,7 +89,7 @@ public class SafetensorsFileTests
     [Fact]
     public void Missing_file_is_a_SafetensorsException()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDir("copal-io-");
         var e = Assert.Throws<SafetensorsException>(() => SafetensorsFile.Open(dir.File("absent.safetensors")));
         Assert.Contains("absent.safetensors", e.Message);
     }
@@ -106,7 +106,7 @@ public class SafetensorsFileTests
     [Fact]
     public unsafe void Read_into_memory_gives_the_mapped_bytes_and_keeps_them_when_the_file_goes()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDir("copal-io-");
         string path = dir.File("model.safetensors");
         File.Copy(Stories.ModelPath, path);
         using SafetensorsFile mapped = SafetensorsFile.Open(Stories.ModelPath, WeightResidence.Mapped);

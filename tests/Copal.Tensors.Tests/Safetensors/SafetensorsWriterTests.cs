@@ -1,3 +1,4 @@
+using Copal.Testing;
 using System.Buffers.Binary;
 using System.Text;
 using Copal.Tensors.Safetensors;
@@ -6,7 +7,7 @@ namespace Copal.Tensors.Tests.Safetensors;
 
 public sealed class SafetensorsWriterTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = new("copal-io-");
 
     public void Dispose() => _dir.Dispose();
 

@@ -37,8 +37,7 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
     private byte _aux;
     // Inside a string, a UTF-8 sequence begun: the continuation bytes still due (low 2 bits) and the next one's range (above).
     private byte _utf8;
-    private byte _newlines;
-    private byte _otherWhitespace;
+    private WhitespaceRun _whitespace;
     private bool _inKey;
 
     // true, false and null, each ended by a 0: a literal's progress is an index here.
@@ -130,7 +129,7 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
     /// <summary>Between tokens: whitespace, or what the mode expects next.</summary>
     private bool Structural(byte b)
     {
-        if (JsonTextBytes.Whitespace(b, ref _newlines, ref _otherWhitespace, out bool taken))
+        if (_whitespace.Take(b, out bool taken))
         {
             // None before the opening brace: the reply starts with it.
             return taken && _mode != Mode.Start;
@@ -264,9 +263,7 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
         Mode.Literal => "the rest of a literal",
         Mode.Done => "nothing (the object is complete)",
         _ => "more of a number",
-    } + (_newlines + _otherWhitespace > 0 && _mode <= Mode.AfterValue
-        ? FormattableString.Invariant($" (after {_newlines + _otherWhitespace} bytes of whitespace; a run holds at most {MaxNewlines} line feed and {MaxOtherWhitespace} other whitespace bytes)")
-        : "");
+    } + (_mode <= Mode.AfterValue ? _whitespace.Note() : "");
 
     /// <summary>
     /// Equal states take the same bytes from here on: the fields no later byte reads before it writes them are left
@@ -280,10 +277,10 @@ internal struct JsonPrefix : IBytePrefix<JsonPrefix>
 
     public override readonly int GetHashCode() => Key().GetHashCode();
 
-    private readonly (ulong Objects, Mode Mode, byte Depth, byte Aux, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
+    private readonly (ulong Objects, Mode Mode, byte Depth, byte Aux, byte Utf8, WhitespaceRun Whitespace, bool InKey) Key() =>
         (_depth == MaxDepth ? _objects : _objects & ((1UL << _depth) - 1), _mode, _depth,
             _mode is Mode.Literal or Mode.Escape ? _aux : (byte)0,
-            _utf8, _newlines, _otherWhitespace,
+            _utf8, _whitespace,
             _inKey && _mode is Mode.String or Mode.Escape);
 
     private enum Mode : byte

@@ -3,8 +3,7 @@ using System.Runtime.CompilerServices;
 namespace Copal.Model.Generation.Constraints;
 
 /// <summary>
-/// What JSON mode's automaton and a schema's read alike: the runs of whitespace between tokens, and the bytes inside a
-/// JSON string that keep it text: valid UTF-8 (a
+/// What JSON mode's automaton and a schema's read alike inside a JSON string: the bytes that keep it text: valid UTF-8 (a
 /// character may be split between tokens, so the state carries the continuation bytes still due and the next one's
 /// range in one byte) and escapes, whose \u ones pair their surrogates (the progress in another). Each automaton keeps
 /// both bytes in its own state and turns the steps' outcomes into its own modes.
@@ -60,25 +59,6 @@ internal static class JsonTextBytes
         }
         utf8 = Utf8Next(utf8);
         return true;
-    }
-
-    /// <summary>
-    /// Whether <paramref name="b"/> is JSON whitespace (space, tab, line feed, carriage return). If it is, it is counted
-    /// into the run between tokens, and <paramref name="taken"/> says whether the run still had room for it (at most
-    /// <see cref="JsonPrefix.MaxNewlines"/> line feed and <see cref="JsonPrefix.MaxOtherWhitespace"/> others); any
-    /// other byte ends the run.
-    /// </summary>
-    // Inlined: the mask's walk meets it at every node of the token trie between tokens.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool Whitespace(byte b, ref byte newlines, ref byte other, out bool taken)
-    {
-        if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
-        {
-            taken = b == '\n' ? newlines++ < JsonPrefix.MaxNewlines : other++ < JsonPrefix.MaxOtherWhitespace;
-            return true;
-        }
-        (newlines, other, taken) = (0, 0, false);
-        return false;
     }
 
     /// <summary>What a byte of an escape did.</summary>

@@ -34,8 +34,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
     // (JsonTextBytes.EscapeByte), or a key's escapes where declared keys are walked (InKey).
     private byte _aux;
     private byte _utf8;
-    private byte _newlines;
-    private byte _otherWhitespace;
+    private WhitespaceRun _whitespace;
     private bool _inKey;
 
     /// <summary>The state before the reply's first byte.</summary>
@@ -206,7 +205,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
 
     private bool Structural(byte b)
     {
-        if (JsonTextBytes.Whitespace(b, ref _newlines, ref _otherWhitespace, out bool taken))
+        if (_whitespace.Take(b, out bool taken))
         {
             // None before the opening brace: the reply starts with it.
             return taken && _mode != Mode.Start;
@@ -640,9 +639,7 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
         Mode.Literal => _inKey ? "the rest of a key of the schema's" : "the rest of a value of the schema's enum",
         Mode.Done => "nothing (the object is complete)",
         _ => "more of a number",
-    } + (_newlines + _otherWhitespace > 0 && _mode <= Mode.AfterValue
-        ? FormattableString.Invariant($" (after {_newlines + _otherWhitespace} bytes of whitespace; a run holds at most {JsonPrefix.MaxNewlines} line feed and {JsonPrefix.MaxOtherWhitespace} other whitespace bytes)")
-        : "");
+    } + (_mode <= Mode.AfterValue ? _whitespace.Note() : "");
 
     /// <summary>Equal states take the same bytes from here on (fields a later byte writes before it reads them are left out).</summary>
     public readonly bool Equals(SchemaPrefix other) => Key() == other.Key() && SchemaFrames.Same(_rest, other._rest);
@@ -656,13 +653,13 @@ internal struct SchemaPrefix : IBytePrefix<SchemaPrefix>
 
     private readonly bool InString() => _mode is Mode.String or Mode.Escape;
 
-    private readonly (Mode Mode, byte Depth, ushort Shape, ushort Counter, int Literal, ushort Length, byte Aux, (long, long, byte) Number, byte Utf8, byte Newlines, byte OtherWhitespace, bool InKey) Key() =>
+    private readonly (Mode Mode, byte Depth, ushort Shape, ushort Counter, int Literal, ushort Length, byte Aux, (long, long, byte) Number, byte Utf8, WhitespaceRun Whitespace, bool InKey) Key() =>
         (_mode, _depth, _shape, _counter,
             _mode == Mode.Literal ? _literal : 0,
             InString() && !_inKey ? _length : (ushort)0,
             _mode is Mode.Escape or Mode.Literal || InNumber() ? _aux : (byte)0,
             InNumber() ? (_magnitude, _fraction, _decimals) : _mode == Mode.Formatted ? (_magnitude, 0L, (byte)0) : default,
-            _utf8, _newlines, _otherWhitespace,
+            _utf8, _whitespace,
             _inKey && (_mode == Mode.Literal || InString()));
 
     private enum Mode : byte
