@@ -19,6 +19,17 @@ public sealed class LogProbabilitiesTests
         Assert.InRange(LogProbabilities.KlDivergence(q, q), 0, Tolerances.KernelAbsolute);
     }
 
+    /// <summary>
+    /// Rows 8 apart are one distribution, so their KL is 0; summed term by term in double it comes to −4.4e-16, and a
+    /// divergence is never negative, so it is clamped.
+    /// </summary>
+    [Fact]
+    public void Kl_divergence_of_a_shifted_row_is_not_negative()
+    {
+        float[] p = [0f, 3f, 1.5f, 3f], q = [8f, 11f, 9.5f, 11f];
+        Assert.InRange(LogProbabilities.KlDivergence(p, q), 0, Tolerances.KernelAbsolute);
+    }
+
     /// <summary>−log p(target): softmax(0, ln 3) gives the second token ¾, so its NLL is ln 4/3.</summary>
     [Fact]
     public void Nll_is_minus_the_log_softmax_of_the_target()

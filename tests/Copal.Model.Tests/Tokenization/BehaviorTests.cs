@@ -238,6 +238,19 @@ public class BehaviorTests
         Assert.Equal(System.Text.Encoding.UTF8.GetBytes("a你"), decoder.Bytes("a你"));
     }
 
+    /// <summary>
+    /// Byte fallback reads exactly "&lt;0xNN&gt;", six characters, as HF's decoder does: a vocabulary entry that only
+    /// starts like one ("&lt;0x41&gt;x") is text, not the byte 0x41 with the rest dropped.
+    /// </summary>
+    [Fact]
+    public void Only_six_character_byte_tokens_fall_back_to_bytes()
+    {
+        var decoder = new Copal.Model.Tokenization.Decoders.ByteFallbackDecoder();
+        Assert.Equal("A<0x41>x<0x4>", string.Concat(decoder.DecodeChain(["<0x41>", "<0x41>x", "<0x4>"])));
+        Assert.Equal([0x41], decoder.Bytes("<0x41>")!);
+        Assert.Null(decoder.Bytes("<0x41>x"));
+    }
+
     [Fact]
     public void Added_tokens_match_longest_first()
     {

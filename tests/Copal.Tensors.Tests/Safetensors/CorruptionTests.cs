@@ -228,7 +228,10 @@ public sealed class CorruptionTests : IDisposable
         { "\"shape\":[512,64]", "\"shape\":[\"512\",64]", "holds a string" },
         { "\"shape\":[512,64]", "\"shape\":[99999999999999999999,64]", "holds 99999999999999999999, expected an integer from 0 to 9223372036854775807" }, // not "a non-negative integer": it is one
         { "\"shape\":[512,64]", "\"shape\":[4294967296,4294967296]", "has too many elements" },
+        // 2^62 F32 elements are 2^64 bytes, which wraps to 0 in a long: an empty span must not pass for them.
+        { "\"model.embed_tokens.weight\":{", "\"x\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],\"data_offsets\":[0,0]},\"model.embed_tokens.weight\":{", "shape [4611686018427387904] has too many bytes" },
         { "\"shape\":[512,64]", "\"shape\":[64,512,1],\"shape\":[512,64]", "has 'shape' twice" },
+        { "\"dtype\":\"F32\",\"shape\":[512,64]", "\"dtype\":\"F16\",\"dtype\":\"F32\",\"shape\":[512,64]", "tensor 'model.embed_tokens.weight' has 'dtype' twice" }, // not the last one taken
         { "\"shape\":[512,64]", "\"shape\":[512,63]", "needs 129024 bytes, but data_offsets [0, 131072] span 131072" },
         { "\"shape\":[512,64]", "\"shape\":[]", "needs 4 bytes" },
         { "\"data_offsets\":[0,131072]", "\"data_offsets\":[131072,0]", "end before begin" },
@@ -238,6 +241,7 @@ public sealed class CorruptionTests : IDisposable
         { "\"data_offsets\":[0,131072]", "\"data_offsets\":[2000000,2131072]", "reach past the data section of 1040128 bytes" },
         { "\"data_offsets\":[0,131072]", "\"data_offsets\":[1,131073]", "begins at data offset 1, expected 0: a gap of 1 bytes after the start of the data section" },
         { "\"data_offsets\":[131072,131328]", "\"data_offsets\":[131068,131324]", "overlap tensor 'model.embed_tokens.weight', which ends at 131072" },
+        { "\"data_offsets\":[131072,131328]", "\"data_offsets\":[131071,131327]", "data_offsets [131071, 131327] overlap tensor 'model.embed_tokens.weight', which ends at 131072" }, // by one byte
         { "\"data_offsets\":[1039872,1040128]", "\"data_offsets\":[1039868,1040124]", "overlap tensor 'model.layers.4.mlp.up_proj.weight', which ends at 1039872" },
         { "\"data_offsets\":[1039872,1040128]", "\"data_offsets\":[1039872,1039876]", "shape [64] needs 256 bytes" },
         { ",\"model.norm.weight\":{\"dtype\":\"F32\",\"shape\":[64],\"data_offsets\":[1039872,1040128]}", "", "256 trailing bytes belong to no tensor" },
@@ -289,6 +293,25 @@ public sealed class CorruptionTests : IDisposable
         }
         File.WriteAllBytes(path, Stories.Assemble(" \n" + Stories.HeaderJson + "\t\r\n", Stories.Data));
         Assert.Null(TryOpen(path, "whitespace around the header"));
+    }
+
+    /// <summary>
+    /// Empty tensors may sit at any offset, even where a tensor with data begins: they come first there (ordered by
+    /// end), and among themselves in header order, not by name. Sorted by begin alone, the empty ones listed after
+    /// the embedding read as overlapping it.
+    /// </summary>
+    [Fact]
+    public void Empty_tensors_at_a_shared_offset_come_first_in_header_order()
+    {
+        string path = _dir.File("empty-tensors.safetensors");
+        File.WriteAllBytes(path, Stories.WithHeaderEdit("\"model.layers.0.input_layernorm.weight\":{",
+            "\"z.empty\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}," +
+            "\"a.empty\":{\"dtype\":\"BF16\",\"shape\":[0,64],\"data_offsets\":[0,0]}," +
+            "\"model.layers.0.input_layernorm.weight\":{"));
+        using SafetensorsFile file = SafetensorsFile.Open(path);
+        Assert.Equal(["z.empty", "a.empty", "model.embed_tokens.weight"], file.Tensors.Take(3).Select(t => t.Name));
+        Assert.Equal(0, file["a.empty"].ByteLength);
+        Assert.Equal(131072, file["model.embed_tokens.weight"].ByteLength);
     }
 
     [Fact]
