@@ -23,7 +23,8 @@ def run(cmd, env=None):
     line = [l for l in out.splitlines() if l.startswith("{")][-1]
     result = json.loads(line)
     result["load"] = load
-    print(f"# load {load:.1f}: {' '.join(cmd[-6:])}: layer {result['seconds']['layer']:.1f} s", file=sys.stderr, flush=True)
+    # Each run's whole result as it comes, so an interrupted session keeps the rounds it finished.
+    print(f"# load {load:.1f}: {json.dumps(result)}", file=sys.stderr, flush=True)
     return result
 
 
