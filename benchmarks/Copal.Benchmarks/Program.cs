@@ -14,6 +14,11 @@ internal static class Program
                 Generation.JsonMaskProbe.Run();
                 return;
             }
+            if (args.Contains("prune-steps"))
+            {
+                Pruning.PruneStepsProbe.Run(args);
+                return;
+            }
             if (args.Contains("schema-mask"))
             {
                 Generation.SchemaMaskProbe.Run();

@@ -4,7 +4,7 @@ using Copal.Prune.Numerics;
 
 namespace Copal.Benchmarks.Pruning;
 
-/// <summary>SparseGPT's O(cols³) step alone: U = chol(chol⁻¹(H + λI)) for the LLaMA input widths 2048 and 5632.</summary>
+/// <summary>SparseGPT's O(cols³) step alone: U, the upper Cholesky factor of (H + λI)⁻¹, for the LLaMA input widths 2048 and 5632.</summary>
 [SimpleJob(launchCount: 1, warmupCount: 0, iterationCount: 2)]
 public class InverseHessianBenchmarks
 {
@@ -24,7 +24,7 @@ public class InverseHessianBenchmarks
     [IterationSetup]
     public void Reset() => _h.CopyTo(_work, 0);
 
-    /// <summary>4/3·n³ flops (two Cholesky, a triangular inverse and Z·Zᵀ, each n³/3).</summary>
+    /// <summary>2/3·n³ flops: the Cholesky factor of the reversed H and its triangular inverse, each n³/3.</summary>
     [Benchmark]
     public double Factor() => InverseHessianFactor.Compute(_work, Cols, new SparseGptOptions(), CancellationToken.None).U[0];
 }

@@ -3,9 +3,12 @@ using System.Globalization;
 namespace Copal.Prune.Numerics;
 
 /// <summary>
-/// SparseGPT's Hinv: U, the upper Cholesky factor of (H + λI)⁻¹ (so (H + λI)⁻¹ = UᵀU), computed as the reference
-/// does: Cholesky of H, the inverse from that factor, Cholesky of the inverse. λ = percdamp·mean(diag H); when
-/// either factorization fails the dampening grows (see <see cref="SparseGptOptions.DampFor"/>) and it starts over.
+/// SparseGPT's Hinv: U, the upper Cholesky factor of (H + λI)⁻¹ (so (H + λI)⁻¹ = UᵀU). The reference takes the
+/// Cholesky factor of H, the inverse from it and the Cholesky factor of that inverse (4/3·n³ flops); here U is the
+/// inverse of the Cholesky factor of H with its rows and columns reversed (2/3·n³): with P the reversal and
+/// P(H + λI)P = LLᵀ, H + λI = (PLP)(PLP)ᵀ where PLP is upper triangular, so (H + λI)⁻¹ = UᵀU for U = (PLP)⁻¹ = P·L⁻¹·P,
+/// upper with a positive diagonal, the same factor as the reference's in exact arithmetic. λ = percdamp·mean(diag H);
+/// when the factorization fails the dampening grows (see <see cref="SparseGptOptions.DampFor"/>) and it starts over.
 /// </summary>
 internal static class InverseHessianFactor
 {
@@ -31,31 +34,17 @@ internal static class InverseHessianFactor
         {
             cancellationToken.ThrowIfCancellationRequested();
             percent = options.DampFor(attempt);
-            if (attempt > 0)
-            {
-                RestoreLowerFromUpper(hessian, n);
-            }
             double damp = percent * mean;
-            for (int j = 0; j < n; j++)
-            {
-                hessian[((long)j * n) + j] = diagonal[j] + damp;
-            }
+            ReverseLowerFromUpper(hessian, diagonal, damp, n);
             int failed = Cholesky.FactorLower(hessian, n, cancellationToken);
             if (failed >= 0)
             {
-                lastFailure = $"Cholesky of H failed at pivot {failed}";
+                lastFailure = $"Cholesky of H failed at pivot {n - 1 - failed}";
                 continue;
             }
+            // z = L⁻ᵀ, so L⁻¹ = zᵀ and U = P·zᵀ·P: U[i, j] = z[n−1−j, n−1−i], z reflected across its anti-diagonal.
             TriangularInverse.InvertTransposed(hessian, n, z, cancellationToken);
-            SymmetricProduct.LowerOfZZt(z, n, hessian, cancellationToken);
-            failed = Cholesky.FactorLower(hessian, n, cancellationToken);
-            if (failed >= 0)
-            {
-                lastFailure = $"Cholesky of H⁻¹ failed at pivot {failed}";
-                continue;
-            }
-            // U = Lᵀ of the inverse's factor; the strict upper triangle of 'hessian' still holds H, so U goes to z.
-            TransposeLowerInto(hessian, n, z);
+            ReflectAcrossAntiDiagonal(z, n);
             return (z, percent);
         }
         throw new HessianFactorizationException(
@@ -64,33 +53,30 @@ internal static class InverseHessianFactor
             "check the calibration inputs for NaN/∞ or raise the dampening");
     }
 
-    private static void RestoreLowerFromUpper(double[] a, int n)
+    // The lower triangle of P(H + λI)P, read from H's strict upper triangle (kept, so a retry starts from H again) and
+    // its diagonal: element (i, j), i > j, is H[n−1−i, n−1−j], above H's diagonal.
+    private static void ReverseLowerFromUpper(double[] a, double[] diagonal, double damp, int n)
     {
         for (int i = 0; i < n; i++)
         {
+            long row = (long)i * n, source = (long)(n - 1 - i) * n;
             for (int j = 0; j < i; j++)
             {
-                a[((long)i * n) + j] = a[((long)j * n) + i];
+                a[row + j] = a[source + (n - 1 - j)];
             }
+            a[row + i] = diagonal[n - 1 - i] + damp;
         }
     }
 
-    private static void TransposeLowerInto(double[] lower, int n, double[] upper)
+    // m[i, j] ↔ m[n−1−j, n−1−i] in place: an upper triangular matrix stays upper triangular.
+    private static void ReflectAcrossAntiDiagonal(double[] m, int n)
     {
-        const int T = 32;
-        Array.Clear(upper);
-        for (int i0 = 0; i0 < n; i0 += T)
+        for (int i = 0; i < n; i++)
         {
-            for (int j0 = 0; j0 <= i0; j0 += T)
+            for (int j = 0; i + j < n - 1; j++)
             {
-                int i1 = Math.Min(i0 + T, n), j1 = Math.Min(j0 + T, n);
-                for (int i = i0; i < i1; i++)
-                {
-                    for (int j = j0; j < j1 && j <= i; j++)
-                    {
-                        upper[((long)j * n) + i] = lower[((long)i * n) + j];
-                    }
-                }
+                long a = ((long)i * n) + j, b = ((long)(n - 1 - j) * n) + (n - 1 - i);
+                (m[a], m[b]) = (m[b], m[a]);
             }
         }
     }
