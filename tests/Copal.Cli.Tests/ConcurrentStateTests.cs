@@ -49,6 +49,22 @@ public sealed class ConcurrentStateTests : IDisposable
     /// <summary>As above, where <paramref name="prepare"/> sets up what A finds, before the traced run and again before A.</summary>
     private (CopalProcess.Result A, CopalProcess.Result B) BWhileAIsStopped(string[] a, string[] b, string stopAfterRenameOnto, Action prepare, string[] outputsOfA)
     {
+        CopalProcess.Result? second = null;
+        CopalProcess.Result first = WhileAIsStopped(a, stopAfterRenameOnto, prepare, outputsOfA, p =>
+        {
+            second = CopalProcess.Run(b);
+            Continue(p.Id);
+        });
+        return (first, second!);
+    }
+
+    /// <summary>
+    /// Runs A, stopped by SIGSTOP just after its rename onto <paramref name="stopAfterRenameOnto"/>, and calls
+    /// <paramref name="whileStopped"/> with it stopped, which lets it go on (<see cref="Continue"/>) or ends it. The
+    /// rename is found as <see cref="BWhileAIsStopped(string[], string[], string, Action, string[])"/> says.
+    /// </summary>
+    private CopalProcess.Result WhileAIsStopped(string[] a, string stopAfterRenameOnto, Action prepare, string[] outputsOfA, Action<Process> whileStopped, string shellPrefix = "")
+    {
         prepare();
         (string call, int count) = RenameCount(a, stopAfterRenameOnto);
         foreach (string output in outputsOfA)
@@ -56,21 +72,19 @@ public sealed class ConcurrentStateTests : IDisposable
             Directory.Delete(output, recursive: true);
         }
         prepare();
-        CopalProcess.Result? second = null;
         string traceA = Path.Combine(_temp, "a.trace");
-        CopalProcess.Result first = CopalProcess.RunInShell(StopAfter(call, count, traceA), (p, _) =>
+        return CopalProcess.RunInShell(StopAfter(call, count, traceA, shellPrefix), (p, _) =>
         {
             Assert.True(SignalledRun.Until(p, () => Stopped(traceA)), $"run A never reached its rename onto '{stopAfterRenameOnto}'");
-            second = CopalProcess.Run(b);
-            Continue(p.Id);
+            whileStopped(p);
         }, a);
-        return (first, second!);
     }
 
     // The shell setup that runs copal under strace, stopped (SIGSTOP) as its thread's `count`th `call` returns: it then
-    // runs nothing more until SIGCONT. strace writes `trace`, where the stop is said once it has taken hold.
-    private static string StopAfter(string call, int count, string trace) =>
-        $"exec strace -f -qq -o \"{trace}\" -e trace={call} -e inject={call}:signal=STOP:when={count.ToString(CultureInfo.InvariantCulture)} dotnet \"$@\"";
+    // runs nothing more until SIGCONT. strace writes `trace`, where the stop is said once it has taken hold. `prefix`
+    // runs strace (setpriv, to drop root's capabilities).
+    private static string StopAfter(string call, int count, string trace, string prefix = "") =>
+        $"exec {prefix}strace -f -qq -o \"{trace}\" -e trace={call} -e inject={call}:signal=STOP:when={count.ToString(CultureInfo.InvariantCulture)} dotnet \"$@\"";
 
     // Whether the run traced into `trace` (StopAfter) is stopped: a process's state alone cannot tell, as a traced thread
     // is in a tracing stop ('t') at each of its calls too.
@@ -144,7 +158,7 @@ public sealed class ConcurrentStateTests : IDisposable
     }
 
     private static string Refusal(string option, string folder) =>
-        $"copal: error: {option} '{folder}' is in use by another copal run, which holds its lock (.copal-state.lock) while it writes the state there or resumes from it; "
+        $"copal: error: {option} '{folder}' is in use by another copal run, which writes a state there or resumes from it (its lock on the folder ends with it); "
         + "run again once that run has ended, or choose another folder\n";
 
     /// <summary>
@@ -181,9 +195,12 @@ public sealed class ConcurrentStateTests : IDisposable
         AssertBRefusedAndAsStateLanded(a, b, outA, outB, state);
     }
 
-    /// <summary>A lock file that a killed run left (its lock ended with it) neither blocks the next run nor stays after it.</summary>
+    /// <summary>
+    /// A lock file that a killed run of an earlier version left in its --state folder (which held its lock through it)
+    /// neither blocks the next run nor stays after it: that folder is an output.
+    /// </summary>
     [Fact]
-    public void A_lock_file_a_killed_run_left_is_taken_over_and_removed()
+    public void A_lock_file_a_killed_run_left_is_removed()
     {
         string state = Directory.CreateDirectory(Path.Combine(_temp, "st")).FullName;
         File.WriteAllBytes(Path.Combine(state, ".copal-state.lock"), []);
@@ -196,13 +213,12 @@ public sealed class ConcurrentStateTests : IDisposable
     }
 
     /// <summary>
-    /// A lock file that a killed run of another user left (created 0644 under the usual umask, so not writable by this
-    /// one) is taken over as this user's own would be: flock needs no write access. It was refused as "cannot write
-    /// there: permission denied", though the folder is writable, until someone deleted the file.
+    /// A lock file that a killed run of another user and an earlier version left (created 0644 under the usual umask, so
+    /// not writable by this one) is removed as this user's own would be: it is a file in a folder this user may write.
     /// </summary>
     [UnreadableFileFact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    public void A_lock_file_a_killed_run_left_that_this_user_may_not_write_is_taken_over_and_removed()
+    public void A_lock_file_a_killed_run_left_that_this_user_may_not_write_is_removed()
     {
         string state = Directory.CreateDirectory(Path.Combine(_temp, "st")).FullName;
         string lockFile = Path.Combine(state, ".copal-state.lock");
@@ -292,21 +308,7 @@ public sealed class ConcurrentStateTests : IDisposable
         string outB = Path.Combine(_temp, "outB");
         CopalProcess.Result killed = CopalProcess.Run(StepArgs(outKilled, Path.Combine(_temp, "killed-state"), seed: 3));
         Assert.True(killed.ExitCode == 0, killed.Stderr);
-        // What a run killed just after its model (outKilled) took its name leaves in S: both state files staged, and the record.
-        void StagedByAKilledRun()
-        {
-            Directory.CreateDirectory(state);
-            string owner = $"{StateCommitTests.DeadPid().ToString(CultureInfo.InvariantCulture)}-12345-{Copal.Tensors.IO.TemporaryNames.Owner.Split('-')[2]}";
-            var renames = new List<string[]>();
-            for (int i = 0; i < s_stateFiles.Length; i++)
-            {
-                string staged = $".{s_stateFiles[i]}.tmp-{owner}-{(6 + i).ToString(CultureInfo.InvariantCulture)}";
-                renames.Add([staged, s_stateFiles[i]]);
-                File.Copy(Path.Combine(outKilled, s_stateFiles[i]), Path.Combine(state, staged));
-            }
-            var record = new Dictionary<string, object> { ["output"] = Path.Combine(outKilled, "copal-state.json"), ["renames"] = renames };
-            File.WriteAllText(Path.Combine(state, $".copal-state.json.commit-{owner}-8"), System.Text.Json.JsonSerializer.Serialize(record));
-        }
+        void StagedByAKilledRun() => StageAKilledRunsStateCopy(outKilled, state);
 
         // A stopped just after the record's first rename (the sweep's, before A's own work).
         (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 1, force: true), StepArgs(outB, state, seed: 2, force: true),
@@ -314,6 +316,61 @@ public sealed class ConcurrentStateTests : IDisposable
 
         AssertBRefusedAndAsStateLanded(a, b, outA, outB, state);
         Assert.Contains($"copal: finished the state copy of an interrupted run in '{state}'", a.Stderr, StringComparison.Ordinal);
+    }
+
+    // What a run killed just after its model (outKilled) took its name leaves in `state`: both state files staged, and the record.
+    private static void StageAKilledRunsStateCopy(string outKilled, string state)
+    {
+        Directory.CreateDirectory(state);
+        string owner = $"{StateCommitTests.DeadPid().ToString(CultureInfo.InvariantCulture)}-12345-{Copal.Tensors.IO.TemporaryNames.Owner.Split('-')[2]}";
+        var renames = new List<string[]>();
+        for (int i = 0; i < s_stateFiles.Length; i++)
+        {
+            string staged = $".{s_stateFiles[i]}.tmp-{owner}-{(6 + i).ToString(CultureInfo.InvariantCulture)}";
+            renames.Add([staged, s_stateFiles[i]]);
+            File.Copy(Path.Combine(outKilled, s_stateFiles[i]), Path.Combine(state, staged));
+        }
+        var record = new Dictionary<string, object> { ["output"] = Path.Combine(outKilled, "copal-state.json"), ["renames"] = renames };
+        File.WriteAllText(Path.Combine(state, $".copal-state.json.commit-{owner}-8"), System.Text.Json.JsonSerializer.Serialize(record));
+    }
+
+    /// <summary>
+    /// Runs resuming from a folder share its lock, but what a killed run left there (its state copy, staged with its
+    /// record) is settled by one alone: the lock is made exclusive for it. B, resuming while A is stopped just after the
+    /// record's first rename, is refused with the lock's one line, and A finishes the copy and goes on from it.
+    /// </summary>
+    [StraceFact]
+    public void A_killed_runs_state_copy_in_a_resume_folder_is_settled_by_one_run_and_a_second_reader_is_refused()
+    {
+        string state = Path.Combine(_temp, "st");
+        string out1 = Path.Combine(_temp, "out1");
+        string outKilled = Path.Combine(_temp, "outKilled");
+        string outA = Path.Combine(_temp, "outA");
+        string outB = Path.Combine(_temp, "outB");
+        CopalProcess.Result killed = CopalProcess.Run(StepArgs(outKilled, Path.Combine(_temp, "killed-state"), seed: 3));
+        Assert.True(killed.ExitCode == 0, killed.Stderr);
+        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        string[] stateFiles = [.. s_stateFiles.Select(f => Path.Combine(state, f))];
+        byte[][] stepOne = [.. stateFiles.Select(File.ReadAllBytes)];
+        void Prepare()
+        {
+            for (int i = 0; i < stateFiles.Length; i++)
+            {
+                File.WriteAllBytes(stateFiles[i], stepOne[i]);
+            }
+            StageAKilledRunsStateCopy(outKilled, state);
+        }
+
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state),
+            StepArgs(outB, state: null, seed: 4, resume: state), Path.Combine(state, "copal-state.safetensors"), Prepare, [outA]);
+
+        Assert.True(a.ExitCode == 0, a.Stderr);
+        Assert.Contains($"copal: finished the state copy of an interrupted run in '{state}'", a.Stderr, StringComparison.Ordinal);
+        Assert.True(b.ExitCode == 1, $"exit code {b.ExitCode}, expected 1; stderr: {b.Stderr}");
+        Assert.Equal(Refusal("--resume", state), b.Stderr);
+        Assert.False(Path.Exists(outB));
+        AssertStateOf(outKilled, state);
     }
 
     /// <summary>
@@ -363,32 +420,139 @@ public sealed class ConcurrentStateTests : IDisposable
     }
 
     /// <summary>
-    /// A --resume folder this user may not write (another user's, a read-only medium) cannot hold a lock file: it is
-    /// read unlocked, as before the lock, rather than refused as if it could not be read. It is left as it was.
+    /// A --resume folder this user may not write (another user's, a read-only medium) could hold no lock file, so it was
+    /// read unlocked: a writer of that folder (its owner's run) could replace the state under the run reading it. The
+    /// lock is now on the folder itself, taken shared to read: another reader may take it too, a writer may not, while
+    /// the run reads. It is left as it was.
     /// </summary>
     [UnreadableFileFact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    public void A_resume_folder_this_user_may_not_write_is_read_without_the_lock()
+    public void A_resume_folder_this_user_may_not_write_is_still_locked_shared_and_read()
     {
         string state = Path.Combine(_temp, "st");
         string out1 = Path.Combine(_temp, "out1");
-        string outB = Path.Combine(_temp, "outB");
+        string outA = Path.Combine(_temp, "outA");
         CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
         Assert.True(one.ExitCode == 0, one.Stderr);
         UnixFileMode mode = File.GetUnixFileMode(state);
-        File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
-        CopalProcess.Result b;
+        File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        FolderSnapshot before = FolderSnapshot.Of(state);
+        int exclusive = -1, shared = -1;
+        CopalProcess.Result a;
         try
         {
-            b = CopalProcess.RunBoundByPermissions(StepArgs(outB, state: null, seed: 2, resume: state));
+            string dropRoot = Environment.IsPrivilegedProcess ? "setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-dac_override,-dac_read_search " : "";
+            a = WhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state), outA, () => { }, [outA], p =>
+            {
+                exclusive = TryFlock("-x", state);
+                shared = TryFlock("-s", state);
+                Continue(p.Id);
+            }, dropRoot);
         }
         finally
         {
             File.SetUnixFileMode(state, mode);
         }
 
+        Assert.True(a.ExitCode == 0, a.Stderr);
+        Assert.True(exclusive == 1, $"an exclusive flock of the folder A reads gave exit code {exclusive}, expected 1 (held by A)");
+        Assert.True(shared == 0, $"a shared flock of the folder A reads gave exit code {shared}, expected 0 (shared with A)");
+        Assert.Equal(before, FolderSnapshot.Of(state));
+    }
+
+    // flock(1) without waiting on `folder` (-x exclusive, -s shared): 0 when taken, 1 when another holds it.
+    private static int TryFlock(string kind, string folder)
+    {
+        using Process flock = Process.Start("flock", ["-n", kind, folder, "true"]);
+        flock.WaitForExit();
+        return flock.ExitCode;
+    }
+
+    /// <summary>
+    /// A run resuming from a folder wrote its lock file there (the folder's entries and time changed, though the file was
+    /// deleted again), and a run killed while it read left the file behind: an input was modified. The folder is now
+    /// left as it was, entry for entry, byte for byte, and its time, whether the run ends or is killed (SIGKILL, while it
+    /// is stopped just as its model takes its name).
+    /// </summary>
+    [StraceFact]
+    public void A_run_resuming_from_a_folder_leaves_it_as_it_was_even_when_killed()
+    {
+        string state = Path.Combine(_temp, "st");
+        string out1 = Path.Combine(_temp, "out1");
+        string outA = Path.Combine(_temp, "outA");
+        string outB = Path.Combine(_temp, "outB");
+        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        FolderSnapshot before = FolderSnapshot.Of(state);
+
+        CopalProcess.Result b = CopalProcess.Run(StepArgs(outB, state: null, seed: 3, resume: state));
         Assert.True(b.ExitCode == 0, b.Stderr);
-        AssertStateOf(out1, state);
+        Assert.Equal(before, FolderSnapshot.Of(state));
+
+        CopalProcess.Result a = WhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state), outA, () => { }, [outA], p =>
+        {
+            foreach (int copal in Descendants(p.Id))
+            {
+                SignalledRun.Kill("KILL", copal);
+            }
+        });
+        Assert.NotEqual(0, a.ExitCode);
+        Assert.Equal(before, FolderSnapshot.Of(state));
+    }
+
+    /// <summary>
+    /// The lock file a killed run of an earlier version left in a --resume folder (or one copied along with it) was taken
+    /// over and deleted by the next run resuming from there: it is an input, and stays as it is.
+    /// </summary>
+    [Fact]
+    public void A_lock_file_left_in_a_resume_folder_stays()
+    {
+        string state = Path.Combine(_temp, "st");
+        string out1 = Path.Combine(_temp, "out1");
+        string outB = Path.Combine(_temp, "outB");
+        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        File.WriteAllBytes(Path.Combine(state, ".copal-state.lock"), []);
+        FolderSnapshot before = FolderSnapshot.Of(state);
+
+        CopalProcess.Result b = CopalProcess.Run(StepArgs(outB, state: null, seed: 2, resume: state));
+
+        Assert.True(b.ExitCode == 0, b.Stderr);
+        Assert.Equal(before, FolderSnapshot.Of(state));
+    }
+
+    /// <summary>
+    /// Two runs resuming from one folder at once: reading together is harmless, but the lock was exclusive and the second
+    /// was refused. Both go on now (the second while the first is stopped just as its model takes its name).
+    /// </summary>
+    [StraceFact]
+    public void Two_runs_resuming_from_one_folder_at_once_both_succeed()
+    {
+        string state = Path.Combine(_temp, "st");
+        string out1 = Path.Combine(_temp, "out1");
+        string outA = Path.Combine(_temp, "outA");
+        string outB = Path.Combine(_temp, "outB");
+        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        FolderSnapshot before = FolderSnapshot.Of(state);
+
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state),
+            StepArgs(outB, state: null, seed: 3, resume: state), outA, outA);
+
+        Assert.True(a.ExitCode == 0, a.Stderr);
+        Assert.True(b.ExitCode == 0, b.Stderr);
+        Assert.True(File.Exists(Path.Combine(outA, "copal-state.json")) && File.Exists(Path.Combine(outB, "copal-state.json")));
+        Assert.Equal(before, FolderSnapshot.Of(state));
+    }
+
+    /// <summary>What a folder holds, as compared before and after a run reads it: its own time, and each entry's name, time and bytes.</summary>
+    private sealed record FolderSnapshot(DateTime Modified, string Entries)
+    {
+        public static FolderSnapshot Of(string folder) => new(Directory.GetLastWriteTimeUtc(folder), string.Join('\n',
+            Directory.GetFileSystemEntries(folder).Order(StringComparer.Ordinal).Select(e =>
+                $"{Path.GetFileName(e)} {File.GetLastWriteTimeUtc(e).Ticks.ToString(CultureInfo.InvariantCulture)} "
+                + (File.Exists(e) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(e))) : "folder"))));
     }
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);

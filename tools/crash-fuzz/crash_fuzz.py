@@ -23,8 +23,8 @@ DATA = os.environ.get("COPAL_DATA", os.path.join(os.path.dirname(os.path.abspath
 RANDOM_KILLS = int(os.environ.get("RANDOM_KILLS", "12"))
 ENV = dict(os.environ, DOTNET_TieredCompilation="0")
 TEMP_RE = re.compile(r"^\..*\.(tmp|old|commit)-\d+-\d+-\d+(-[0-9a-f]{8}-[0-9a-f]{8})?-\d+$")
-# The lock a prune run holds on its --state and --resume folders: a killed run leaves the file (its lock ended with it),
-# which the next run on that folder takes over and deletes; a run that ended by itself leaves none.
+# The lock file earlier versions held in a prune run's --state and --resume folders. A run now locks the folder itself
+# (flock, Linux and macOS) and writes no file for it: one found in --state after any run is a defect.
 STATE_LOCK = ".copal-state.lock"
 random.seed(int(os.environ.get("SEED", "1")))
 os.makedirs(WORK, exist_ok=True)
@@ -50,14 +50,6 @@ def tree_hash(p, skip=()):
             rel = os.path.relpath(full, p)
             out[rel] = hashlib.sha256(open(full, "rb").read()).hexdigest()
     return out
-
-
-def input_hash(p):
-    """tree_hash of an input, less the lock file a killed run leaves in its --resume folder (the next run deletes it)."""
-    h = tree_hash(p)
-    if isinstance(h, dict):
-        h.pop(STATE_LOCK, None)
-    return h
 
 
 def temps(folders):
@@ -143,10 +135,8 @@ class Scenario:
         out = os.path.join(WORK, self.out)
         problems = []
         for path, h in self.input_hashes.items():
-            if input_hash(path) != h:
+            if tree_hash(path) != h:
                 problems.append(f"input {path} changed")
-            if rc in (130, 143, 0) and os.path.exists(os.path.join(path, STATE_LOCK)):
-                problems.append(f"exit {rc} left {STATE_LOCK} in input {path}")
         h = tree_hash(out)
         got = self.comparable(h)
         # A link to nothing (an output through a link, not written yet) or an empty folder: no output.
@@ -161,9 +151,9 @@ class Scenario:
             problems.append(f"output is neither absent, previous nor complete: {sorted(h) if h else h}")
         if self.state:
             st = tree_hash(os.path.join(WORK, self.state))
-            if rc in (130, 143, 0) and st and STATE_LOCK in st:
+            if st and STATE_LOCK in st:
                 problems.append(f"exit {rc} left {STATE_LOCK} in --state")
-            st_files = {k: v for k, v in (st or {}).items() if not TEMP_RE.match(os.path.basename(k)) and k != STATE_LOCK}
+            st_files = {k: v for k, v in (st or {}).items() if not TEMP_RE.match(os.path.basename(k))}
             if outcome == "new":
                 want = {k: h[k] for k in ("copal-state.safetensors", "copal-state.json")}
                 if st_files != want and rc in (-9, 137):
@@ -172,7 +162,7 @@ class Scenario:
                     sweep = run(["prune", "-m", "m", "-o", "o_never", "--method", "magnitude", "--sparsity", "0.5", "--state", self.state])
                     sweep.communicate()
                     st = tree_hash(os.path.join(WORK, self.state))
-                    st_files = {k: v for k, v in (st or {}).items() if not TEMP_RE.match(os.path.basename(k)) and k != STATE_LOCK}
+                    st_files = {k: v for k, v in (st or {}).items() if not TEMP_RE.match(os.path.basename(k))}
                     self.settled = getattr(self, "settled", 0) + (st_files == want)
                 if st_files != want:
                     problems.append(f"output is new but --state does not hold its state: {sorted(st_files)}"
@@ -200,7 +190,7 @@ class Scenario:
         self.reset(prev=prev)
         # What --state holds before this run (its manifest's timestamps differ from run to run).
         self.prev_state = tree_hash(os.path.join(WORK, self.state)) if self.state else None
-        self.input_hashes = {p: input_hash(p) for p in self.inputs}
+        self.input_hashes = {p: tree_hash(p) for p in self.inputs}
         p = run(self.args, inject=inject)
         if delay is not None:
             time.sleep(delay)

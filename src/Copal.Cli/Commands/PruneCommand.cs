@@ -373,16 +373,17 @@ internal static class PruneCommand
         }
         // A --state that is --out or inside it lands with the output, whose rename already refuses a folder another
         // run made meanwhile; and no folder may be made inside --out before it takes its name.
-        FolderLock? held = apart ? LockStateFolder("--state", state, real, makeFolder: true) : null;
+        FolderLock? held = apart ? LockStateFolder(state, real) : null;
         try
         {
             // Nor a folder where nothing can be written (a read-only file system, no permission): said as --state's.
-            // Probed once locked: the folder then exists and stays (the lock file is in it), where before the lock it
-            // could be removed under the probe by the run that made it, as that run ended.
+            // Probed once locked: the folder then exists and stays (a run that made it removes it only while it holds
+            // the lock), where before the lock it could be removed under the probe by the run that made it, as that run ended.
             AtomicFile.RequireWritableFolder(state, "--state");
             // What a killed run left there is settled under the lock, before what the folder holds is judged: a state
             // copy it owed is finished here, and then asks for --force like any state.
             StaleTemporaries.SweepFolder(real);
+            RemoveOldLockFile(real);
             if (!force && Directory.Exists(real) && CopalState.IsIn(real))
             {
                 throw new IOException($"--state '{state}' already holds a COPAL state ({CopalState.ManifestFileName}); pass --force to replace it, or choose another folder");
@@ -406,36 +407,50 @@ internal static class PruneCommand
     }
 
     /// <summary>
-    /// Locks the --state folder (made now if missing, and removed again if the run ends without a state there) until the
-    /// run has renamed its state into it. Two runs writing one --state at once would each rename their two files in, and
-    /// the folder could end with one run's manifest beside the other's tensors, both runs exiting 0; the second is
-    /// refused instead, at once, before any work. The --resume folder takes the same lock (never made), so that its state
-    /// is not replaced while this run reads it. A lock left by a killed run ended with its process.
+    /// Locks the --state folder to write there (made now if missing, and removed again if the run ends without a state
+    /// there) until the run has renamed its state into it. Two runs writing one --state at once would each rename their
+    /// two files in, and the folder could end with one run's manifest beside the other's tensors, both runs exiting 0;
+    /// the second is refused instead, at once, before any work. A lock left by a killed run ended with its process.
     /// </summary>
-    private static FolderLock? LockStateFolder(string option, string folder, string real, bool makeFolder)
+    private static FolderLock LockStateFolder(string state, string real)
     {
         FolderLock? held;
         try
         {
-            held = FolderLock.TryAcquire(real, CopalState.LockFileName, makeFolder);
+            held = FolderLock.TryAcquireToWrite(real, CopalState.LockFileName);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            if (!makeFolder)
-            {
-                // A --resume folder this run may not write (a read-only file system, another user's folder), or one
-                // gone: read unlocked, as before the lock (a run that can write there locks it; Load says what is missing).
-                return null;
-            }
-            throw new IOException($"{option} '{folder}': cannot write there: {AtomicDirectory.Reason(e)}", e);
+            throw new IOException($"--state '{state}': cannot write there: {AtomicDirectory.Reason(e)}", e);
         }
-        return held ?? throw new IOException($"{option} '{folder}' is in use by another copal run, which holds its lock ({CopalState.LockFileName}) while it writes the state there or resumes from it; "
-            + "run again once that run has ended, or choose another folder");
+        return held ?? throw InUse("--state", state);
     }
 
     /// <summary>
-    /// Locks the --resume folder (<see cref="LockStateFolder"/>) and settles there, under the lock, what a killed run
-    /// left (a state copy it owed is finished or dropped before it is read); null where the folder cannot be locked.
+    /// Deletes the lock file that an earlier version, which locked a state folder through a file in it, left in this
+    /// --state folder (an output, locked now): it holds nothing. Never in a --resume folder, which is an input. On
+    /// Windows that file is the lock this run holds.
+    /// </summary>
+    private static void RemoveOldLockFile(string real)
+    {
+        string old = Path.Combine(real, CopalState.LockFileName);
+        if (!OperatingSystem.IsWindows() && File.Exists(old) && new FileInfo(old).LinkTarget is null)
+        {
+            TemporaryNames.DeleteQuietly(old);
+        }
+    }
+
+    // Said alike to a writer and a reader: which one the other run is cannot be told from the lock.
+    private static IOException InUse(string option, string folder) =>
+        new($"{option} '{folder}' is in use by another copal run, which writes a state there or resumes from it (its lock on the folder ends with it); "
+            + "run again once that run has ended, or choose another folder");
+
+    /// <summary>
+    /// Locks the --resume folder to read from it (<see cref="FolderLock.TryAcquireToRead"/>): shared with other runs
+    /// resuming from it, refused while a run writes a state there, and a run that would write there is refused while this
+    /// one reads. Nothing in the folder is made or changed: it is an input. Settles there what a killed run left (a state
+    /// copy it owed is finished or dropped before it is read, as that run would have). Null where the folder cannot be
+    /// opened to lock (this user may not list it): read unlocked then.
     /// </summary>
     private static FolderLock? LockResumeFolder(string resume)
     {
@@ -444,8 +459,36 @@ internal static class PruneCommand
         {
             return null;
         }
-        FolderLock? held = LockStateFolder("--resume", resume, real, makeFolder: false);
-        StaleTemporaries.SweepFolder(real);
+        FolderLock? held;
+        try
+        {
+            held = FolderLock.TryAcquireToRead(real);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Gone since, or one this user may not list: read unlocked; Load says what is missing or unreadable.
+            return null;
+        }
+        if (held is null)
+        {
+            throw InUse("--resume", resume);
+        }
+        // What a killed run left is settled by one run alone: the lock is made exclusive for it, then shared again (a
+        // run that meanwhile took it too is refused, as is this run where another already reads the folder).
+        if (TemporaryNames.HasStale(real))
+        {
+            if (!held.TryConvert(exclusive: true))
+            {
+                held.Dispose();
+                throw InUse("--resume", resume);
+            }
+            StaleTemporaries.SweepFolder(real);
+            if (!held.TryConvert(exclusive: false))
+            {
+                held.Dispose();
+                throw InUse("--resume", resume);
+            }
+        }
         return held;
     }
 

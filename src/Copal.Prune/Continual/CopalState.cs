@@ -55,8 +55,9 @@ public sealed partial class CopalState
     /// <summary>The state's manifest in a pruned model's folder.</summary>
     public const string ManifestFileName = "copal-state.json";
     /// <summary>
-    /// The lock file a prune run holds in its --state folder from before its work until the state's renames are done
-    /// (<see cref="Copal.Tensors.IO.FolderLock"/>), so that a second run on that folder is refused at once.
+    /// The lock file a prune run holds in its --state folder on Windows, from before its work until the state's renames
+    /// are done (<see cref="Copal.Tensors.IO.FolderLock"/>; elsewhere the folder itself is locked, with no file). Earlier
+    /// versions held it everywhere, and a run they killed may have left it: it is no part of a state.
     /// </summary>
     public const string LockFileName = ".copal-state.lock";
 

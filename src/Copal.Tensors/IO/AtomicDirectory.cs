@@ -156,8 +156,8 @@ public sealed class AtomicDirectory : IDisposable
     }
 
     /// <summary>
-    /// The lock file of a state folder (prune's CopalState.LockFileName): a run killed where the file system keeps a
-    /// file deleted on close, or a folder copied while a run held it, leaves it behind. It holds nothing.
+    /// The lock file of a state folder (prune's CopalState.LockFileName, Windows' lock and earlier versions'): a run of
+    /// those killed, or a folder copied while such a run held it, leaves it behind. It holds nothing.
     /// </summary>
     private const string StateLockFile = ".copal-state.lock";
 

@@ -13,7 +13,19 @@ public readonly record struct FileIdentity(ulong Device, ulong Inode)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         byte* buffer = stackalloc byte[Statx.Size];
-        if (!Statx.TryQuery(path, Statx.InodeMask, buffer) || (*(uint*)buffer & Statx.InodeMask) == 0)
+        return Statx.TryQuery(path, Statx.InodeMask, buffer) ? Read(buffer) : null;
+    }
+
+    /// <summary>The identity of what the open <paramref name="fd"/> is open on; null where this system cannot tell.</summary>
+    public static unsafe FileIdentity? OfOpen(int fd)
+    {
+        byte* buffer = stackalloc byte[Statx.Size];
+        return Statx.TryQueryOpen(fd, Statx.InodeMask, buffer) ? Read(buffer) : null;
+    }
+
+    private static unsafe FileIdentity? Read(byte* buffer)
+    {
+        if ((*(uint*)buffer & Statx.InodeMask) == 0)
         {
             return null;
         }

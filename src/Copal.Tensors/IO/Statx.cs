@@ -26,6 +26,26 @@ internal static unsafe class Statx
     [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
     private static extern int Call(int directoryFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte* buffer);
 
+    // AT_EMPTY_PATH: an empty path names the open file directoryFd itself (fstat).
+    private const int AtEmptyPath = 0x1000;
+
+    /// <summary>As <see cref="TryQuery"/>, for the file or folder that <paramref name="fd"/> is open on.</summary>
+    public static bool TryQueryOpen(int fd, uint mask, byte* buffer)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+        try
+        {
+            return Call(fd, "", AtEmptyPath, mask, buffer) == 0;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Fills <paramref name="buffer"/> (<see cref="Size"/> bytes) for <paramref name="path"/>, links followed; false
     /// when the path is missing or unreadable, or this is not Linux or its C library has no statx (glibc before 2.28).

@@ -211,6 +211,16 @@ public static partial class TemporaryNames
     }
 
     /// <summary>
+    /// Whether <paramref name="directory"/> holds a temporary name whose owning process is gone: what <see cref="RestoreStale"/>,
+    /// <see cref="FinishStale"/> and <see cref="RemoveStale"/> would settle. False where the folder is missing or cannot be listed.
+    /// </summary>
+    public static bool HasStale(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        return StaleEntries(directory, ".*").Count > 0;
+    }
+
+    /// <summary>
     /// The entries of <paramref name="directory"/> matching <paramref name="search"/> that are temporary names whose
     /// owning process is gone (of this pid namespace and boot, or of this machine's earlier boot), with the parts of their names; none where the folder is missing or
     /// cannot be listed. What <see cref="RemoveStale"/> and <see cref="RestoreStale"/> both start from.
