@@ -2,10 +2,10 @@ using Copal.Model.Config;
 using Copal.Model.Generation;
 using Copal.Model.Inference;
 using Copal.Model.Synthetic;
-using Copal.Testing;
 using Copal.Tensors;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
+using Copal.Testing;
 
 namespace Copal.Model.Tests.Inference;
 

@@ -1,5 +1,5 @@
-using Copal.Testing;
 using Copal.Tensors.IO;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
 

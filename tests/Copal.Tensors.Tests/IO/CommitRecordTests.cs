@@ -1,6 +1,6 @@
-using Copal.Testing;
 using System.Text.Json;
 using Copal.Tensors.IO;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
 

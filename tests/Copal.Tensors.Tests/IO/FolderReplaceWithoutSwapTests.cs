@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using Copal.Testing;
 using Copal.Tensors.IO;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
 

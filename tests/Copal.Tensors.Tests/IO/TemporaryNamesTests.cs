@@ -1,7 +1,7 @@
-using Copal.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using Copal.Tensors.IO;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.IO;
 

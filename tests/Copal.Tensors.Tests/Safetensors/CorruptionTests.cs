@@ -1,6 +1,6 @@
-using Copal.Testing;
 using System.Buffers.Binary;
 using Copal.Tensors.Safetensors;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.Safetensors;
 

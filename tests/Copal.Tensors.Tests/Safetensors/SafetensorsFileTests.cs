@@ -100,7 +100,11 @@ public class SafetensorsFileTests
         SafetensorsFile file = SafetensorsFile.Open(Stories.ModelPath);
         file.Dispose();
         file.Dispose();
-        Assert.Throws<ObjectDisposedException>(() => file.TryGet("model.norm.weight", out _));
+        // Each lookup checks, through the tensors it shares with SafetensorsCheckpoint (NamedTensors), and names the file's type.
+        static void Names(ObjectDisposedException e) => Assert.Equal(typeof(SafetensorsFile).FullName, e.ObjectName);
+        Names(Assert.Throws<ObjectDisposedException>(() => file.TryGet("model.norm.weight", out _)));
+        Names(Assert.Throws<ObjectDisposedException>(() => file["model.norm.weight"]));
+        Names(Assert.Throws<ObjectDisposedException>(() => file.Tensors));
     }
 
     [Fact]

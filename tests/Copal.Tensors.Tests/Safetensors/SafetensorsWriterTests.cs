@@ -1,7 +1,7 @@
-using Copal.Testing;
 using System.Buffers.Binary;
 using System.Text;
 using Copal.Tensors.Safetensors;
+using Copal.Testing;
 
 namespace Copal.Tensors.Tests.Safetensors;
 

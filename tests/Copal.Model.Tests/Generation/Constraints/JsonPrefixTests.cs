@@ -256,4 +256,18 @@ public class JsonPrefixTests
         Assert.NotEqual(After("{\"a\":["), After("{\"a\":{"));
         Assert.NotEqual(After("{\"a\":\"x"), After("{\"a"));
     }
+
+    /// <summary>
+    /// The run of whitespace between tokens is part of the key: one more byte of it leaves less room before its cap, so
+    /// the mask cache, which finds masks by this key, must not give the longer run the shorter one's mask. A byte that
+    /// is not whitespace ends the run, and then the run no longer tells states apart.
+    /// </summary>
+    [Fact]
+    public void States_after_runs_of_whitespace_of_other_lengths_are_other_keys()
+    {
+        Assert.NotEqual(After("{ "), After("{  "));
+        Assert.NotEqual(After("{\n"), After("{ "));
+        Assert.Equal(After("{ \"a\""), After("{\"a\""));
+        Assert.Equal(After("{ \"a\"").GetHashCode(), After("{\"a\"").GetHashCode());
+    }
 }

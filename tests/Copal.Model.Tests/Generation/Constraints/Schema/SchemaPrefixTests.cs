@@ -41,6 +41,27 @@ public class SchemaPrefixTests
         Assert.Equal(at, Refusal(Compile(schema), text, out _));
     }
 
+    private static SchemaPrefix After(CompiledSchema schema, string text)
+    {
+        var state = new SchemaPrefix(schema);
+        foreach (byte b in Encoding.UTF8.GetBytes(text))
+        {
+            Assert.True(state.TryAdvance(b), text);
+        }
+        return state;
+    }
+
+    /// <summary>As in JSON mode, the run of whitespace between tokens is part of the key the schema's masks are cached by.</summary>
+    [Fact]
+    public void States_after_runs_of_whitespace_of_other_lengths_are_other_keys()
+    {
+        CompiledSchema schema = Compile(Person);
+        Assert.NotEqual(After(schema, "{ "), After(schema, "{  "));
+        Assert.NotEqual(After(schema, "{\n"), After(schema, "{ "));
+        Assert.Equal(After(schema, "{ \"name\""), After(schema, "{\"name\""));
+        Assert.Equal(After(schema, "{ \"name\"").GetHashCode(), After(schema, "{\"name\"").GetHashCode());
+    }
+
     private const string Person = """
         {"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":4},"age":{"type":"integer"},
          "tags":{"type":"array","items":{"enum":["a","bc",1,null]},"minItems":1,"maxItems":2},"ok":{"type":["boolean","null"]}},
