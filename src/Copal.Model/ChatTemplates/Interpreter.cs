@@ -538,6 +538,8 @@ internal sealed partial class Interpreter
                 value = property switch
                 {
                     IntegerValue i => At(arr.Items, i.Value),
+                    // Python's bool is an int: [a, b][true] is b.
+                    BooleanValue b => At(arr.Items, b.Value ? 1 : 0),
                     StringValue s => s.Value == "length" ? new IntegerValue(arr.Items.Count) : null,
                     _ => null,
                 };
@@ -546,6 +548,7 @@ internal sealed partial class Interpreter
                 value = property switch
                 {
                     IntegerValue i => At(str.Value, i.Value),
+                    BooleanValue b => At(str.Value, b.Value ? 1 : 0),
                     StringValue s => Builtins.StringMethod(str, s.Value),
                     _ => null,
                 };
