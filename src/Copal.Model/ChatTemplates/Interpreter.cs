@@ -592,7 +592,8 @@ internal sealed partial class Interpreter
         switch (target)
         {
             case ArrayValue arr:
-                return new ArrayValue(Slice(arr.Items, start, stop, step));
+                // A tuple's slice is a tuple, as in Python.
+                return new ArrayValue(Slice(arr.Items, start, stop, step), arr.IsTuple);
             case StringValue str:
             {
                 // The reference slices strings by code point (Array.from), but indexes them by UTF-16 unit.

@@ -22,6 +22,8 @@ public sealed class TupleUnpackingParityTests
     [InlineData("{% set t = (1,) %}{{ t[0] }}|{{ () is sequence }}|{{ not () }}|{{ (none,) }}", "1|True|True|(None,)")]
     // Python: (1, 2)|()|[1, 2] (tuples add to a tuple).
     [InlineData("{{ (1,) + (2,) }}|{{ () + () }}|{{ [1] + [2] }}", "(1, 2)|()|[1, 2]")]
+    // Python: (2, 3)|(3, 2, 1)|True|()|[2] (a tuple's slice is a tuple; the renderer gave a list).
+    [InlineData("{{ (1, 2, 3)[1:] }}|{{ (1, 2, 3)[::-1] }}|{{ (1, 2)[1:] == (2,) }}|{{ (1, 2)[5:] }}|{{ [1, 2][1:] }}", "(2, 3)|(3, 2, 1)|True|()|[2]")]
     public void Tuple_literals_are_jinja2s(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
