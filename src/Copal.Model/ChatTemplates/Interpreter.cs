@@ -486,7 +486,7 @@ internal sealed partial class Interpreter
         Value fn = Evaluate(node.Callee, scope);
         if (fn is not FunctionValue f)
         {
-            throw Error(node, $"{Describe(node.Callee)} is not a function (it is {(fn is UndefinedValue ? "undefined" : fn.AKind)})");
+            throw Error(node, $"{Describe(node.Callee) ?? "the callee"} is not a function (it is {(fn is UndefinedValue ? "undefined" : fn.AKind)})");
         }
         if (macroOnly && !f.IsMacro)
         {
@@ -495,12 +495,16 @@ internal sealed partial class Interpreter
         return f.Invoke(args, scope, Where(node));
     }
 
-    private static string Describe(Node node) => node switch
+    // A name or attribute as the template writes it, for a message; null for other expressions.
+    private static string? Describe(Node node) => node switch
     {
         IdentifierNode id => $"'{id.Name}'",
         MemberNode { Computed: false, Property: IdentifierNode p } => $"'.{p.Name}'",
-        _ => "the callee",
+        _ => null,
     };
+
+    // " (name is undefined)" where the expression is a name or attribute, for a message about an undefined value.
+    private static string UndefinedName(Node node) => Describe(node) is string name ? $" ({name} is undefined)" : "";
 
     private Value EvaluateMember(MemberNode node, Scope scope)
     {
