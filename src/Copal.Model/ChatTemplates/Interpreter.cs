@@ -5,8 +5,10 @@ namespace Copal.Model.ChatTemplates;
 
 /// <summary>
 /// Runs a parsed template with the semantics of @huggingface/jinja's interpreter, which is what transformers.js'
-/// <c>apply_chat_template</c> renders with: none and undefined write nothing, a missing attribute is undefined,
-/// <c>==</c> compares like JavaScript, and operations the reference refuses are refused here too.
+/// <c>apply_chat_template</c> renders with (none and undefined write nothing, a missing attribute is undefined,
+/// operations the reference refuses are refused here too), except where docs/chat-templates.md says Copal follows
+/// Python's Jinja2: values print as Python's <c>str()</c>, <c>==</c> and <c>in</c> compare as Python's, comparisons
+/// chain, and what the reference lacks or misreads is Jinja2's.
 /// </summary>
 internal sealed partial class Interpreter
 {
