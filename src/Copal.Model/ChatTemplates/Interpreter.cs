@@ -370,7 +370,7 @@ internal sealed partial class Interpreter
     {
         List<Value> values = value is UndefinedValue ? throw Error(node, notIterable) : PythonIterated(value) ?? throw Error(node, notIterable);
         return values.Count == names.Items.Count ? values
-            : throw Error(node, $"'{statement}' unpacks {values.Count} values into {names.Items.Count} names");
+            : throw Error(node, $"'{statement}' unpacks {values.Count} value{(values.Count == 1 ? "" : "s")} into {names.Items.Count} names");
     }
 
     private void DefineMacro(MacroNode node, Scope scope) => scope.Set(node.Name, Macro(node, lexical: null));

@@ -55,7 +55,7 @@ public sealed class TupleUnpackingParityTests
     // Python: ValueError: too many values to unpack (expected 2)
     [InlineData("{% for a, b in ['abc'] %}{% endfor %}", "line 1, column 4: 'for' unpacks 3 values into 2 names")]
     // Python: ValueError: not enough values to unpack (expected 2, got 1)
-    [InlineData("{% for a, b in [{'x': 1}] %}{% endfor %}", "line 1, column 4: 'for' unpacks 1 values into 2 names")]
+    [InlineData("{% for a, b in [{'x': 1}] %}{% endfor %}", "line 1, column 4: 'for' unpacks 1 value into 2 names")]
     // Python: TypeError: cannot unpack non-iterable int object
     [InlineData("{% for a, b in [1] %}{% endfor %}", "line 1, column 4: cannot unpack an integer into the loop variables")]
     // Python: ValueError: too many values to unpack (expected 2)
