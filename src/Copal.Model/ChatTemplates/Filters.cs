@@ -18,7 +18,7 @@ internal sealed partial class Interpreter
         if (name == "tojson" && operand is UndefinedValue)
         {
             // Python's json.dumps, which transformers' tojson calls, refuses Jinja2's Undefined (the reference wrote null).
-            throw Error(node, $"tojson of an undefined value{(node.Operand is IdentifierNode or MemberNode ? $" ({Describe(node.Operand)} is undefined)" : "")}");
+            throw Error(node, $"tojson of an undefined value{UndefinedName(node.Operand)}");
         }
         if (name is "truncate" or "center")
         {

@@ -5,8 +5,10 @@ namespace Copal.Model.ChatTemplates;
 
 /// <summary>
 /// Runs a parsed template with the semantics of @huggingface/jinja's interpreter, which is what transformers.js'
-/// <c>apply_chat_template</c> renders with: none and undefined write nothing, a missing attribute is undefined,
-/// <c>==</c> compares like JavaScript, and operations the reference refuses are refused here too.
+/// <c>apply_chat_template</c> renders with (none and undefined write nothing, a missing attribute is undefined,
+/// operations the reference refuses are refused here too), except where docs/chat-templates.md says Copal follows
+/// Python's Jinja2: values print as Python's <c>str()</c>, <c>==</c> and <c>in</c> compare as Python's, comparisons
+/// chain, and what the reference lacks or misreads is Jinja2's.
 /// </summary>
 internal sealed partial class Interpreter
 {
@@ -368,7 +370,7 @@ internal sealed partial class Interpreter
     {
         List<Value> values = value is UndefinedValue ? throw Error(node, notIterable) : PythonIterated(value) ?? throw Error(node, notIterable);
         return values.Count == names.Items.Count ? values
-            : throw Error(node, $"'{statement}' unpacks {values.Count} values into {names.Items.Count} names");
+            : throw Error(node, $"'{statement}' unpacks {values.Count} value{(values.Count == 1 ? "" : "s")} into {names.Items.Count} names");
     }
 
     private void DefineMacro(MacroNode node, Scope scope) => scope.Set(node.Name, Macro(node, lexical: null));
@@ -486,7 +488,7 @@ internal sealed partial class Interpreter
         Value fn = Evaluate(node.Callee, scope);
         if (fn is not FunctionValue f)
         {
-            throw Error(node, $"{Describe(node.Callee)} is not a function (it is {(fn is UndefinedValue ? "undefined" : fn.AKind)})");
+            throw Error(node, $"{Describe(node.Callee) ?? "the callee"} is not a function (it is {(fn is UndefinedValue ? "undefined" : fn.AKind)})");
         }
         if (macroOnly && !f.IsMacro)
         {
@@ -495,12 +497,16 @@ internal sealed partial class Interpreter
         return f.Invoke(args, scope, Where(node));
     }
 
-    private static string Describe(Node node) => node switch
+    // A name or attribute as the template writes it, for a message; null for other expressions.
+    private static string? Describe(Node node) => node switch
     {
         IdentifierNode id => $"'{id.Name}'",
         MemberNode { Computed: false, Property: IdentifierNode p } => $"'.{p.Name}'",
-        _ => "the callee",
+        _ => null,
     };
+
+    // " (name is undefined)" where the expression is a name or attribute, for a message about an undefined value.
+    private static string UndefinedName(Node node) => Describe(node) is string name ? $" ({name} is undefined)" : "";
 
     private Value EvaluateMember(MemberNode node, Scope scope)
     {
@@ -538,6 +544,8 @@ internal sealed partial class Interpreter
                 value = property switch
                 {
                     IntegerValue i => At(arr.Items, i.Value),
+                    // Python's bool is an int: [a, b][true] is b.
+                    BooleanValue b => At(arr.Items, b.Value ? 1 : 0),
                     StringValue s => s.Value == "length" ? new IntegerValue(arr.Items.Count) : null,
                     _ => null,
                 };
@@ -546,6 +554,7 @@ internal sealed partial class Interpreter
                 value = property switch
                 {
                     IntegerValue i => At(str.Value, i.Value),
+                    BooleanValue b => At(str.Value, b.Value ? 1 : 0),
                     StringValue s => Builtins.StringMethod(str, s.Value),
                     _ => null,
                 };
@@ -589,7 +598,8 @@ internal sealed partial class Interpreter
         switch (target)
         {
             case ArrayValue arr:
-                return new ArrayValue(Slice(arr.Items, start, stop, step));
+                // A tuple's slice is a tuple, as in Python.
+                return new ArrayValue(Slice(arr.Items, start, stop, step), arr.IsTuple);
             case StringValue str:
             {
                 // The reference slices strings by code point (Array.from), but indexes them by UTF-16 unit.

@@ -94,7 +94,7 @@ internal sealed partial class Interpreter
             {
                 return BooleanValue.Of(op == "not in");
             }
-            throw Error(node, $"operator '{op}' on an undefined value ({Describe(left is UndefinedValue ? node.Left : node.Right)} is undefined)");
+            throw Error(node, $"operator '{op}' on an undefined value{UndefinedName(left is UndefinedValue ? node.Left : node.Right)}");
         }
         if (left is NullValue || right is NullValue)
         {

@@ -17,6 +17,12 @@ internal sealed partial class Interpreter
         {
             throw Error(node, $"{node.Name} takes {string.Join(", ", names)}");
         }
+        // An argument given by position and by keyword too is refused, as Python refuses it.
+        string? twice = names.Take(args.Count).FirstOrDefault(kw.ContainsKey);
+        if (twice is not null)
+        {
+            throw Error(node, $"{node.Name} got {twice} twice");
+        }
         Value Argument(int index, Value fallback) => index < args.Count ? args[index] : kw.GetValueOrDefault(names[index], fallback);
         if (node.Name == "center")
         {

@@ -103,4 +103,14 @@ public sealed class PythonParityTests
         Assert.Equal("|||False|False|False|False|False|False|False|False|False|D", Render(
             "{{ none[0] }}|{{ none.x }}|{{ none['a'] }}|{{ none[0] is defined }}|{{ 5[0] is defined }}|{{ {'a': 1}[1] is defined }}|{{ [1][1.5] is defined }}|{{ true[0] is defined }}|{{ [1][none] is defined }}|{{ 's'[none] is defined }}|{{ {'a': 1}[none] is defined }}|{{ {'a': 1}[[1]] is defined }}|{{ none[0] | default('D') }}"));
     }
+
+    [Fact]
+    public void A_boolean_indexes_a_list_or_string_as_the_integer_it_is()
+    {
+        // Python's bool is an int, so [1, 2][true] is [1, 2][1]; a mapping's key true is still no string key. Since
+        // subscripts Python cannot take became undefined, these wrote nothing (before, they were refused).
+        // Python: 2|1|b|2|2|False
+        Assert.Equal("2|1|b|2|2|False", Render(
+            "{{ [1, 2][true] }}|{{ [1, 2][false] }}|{{ 'ab'[true] }}|{{ [1, 2][-true] }}|{{ (1, 2)[true] }}|{{ {'a': 1}[true] is defined }}"));
+    }
 }

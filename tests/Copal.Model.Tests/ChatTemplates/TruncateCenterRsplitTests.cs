@@ -64,6 +64,12 @@ public sealed class TruncateCenterRsplitTests
     [InlineData("{{ [1, 2, 3, 4, 5, 6, 7, 8, 9] | truncate(3) }}", "line 1, column 34: filter 'truncate(...)' is not supported on a list")]
     // Python: TypeError: 'float' object cannot be interpreted as an integer
     [InlineData("{{ 'ab' | center(5.0) }}", "line 1, column 11: center takes width (an integer)")]
+    // Python: TypeError: do_truncate() got multiple values for argument 'length' (the renderer took the positional one)
+    [InlineData("{{ s | truncate(5, length=3) }}", "line 1, column 8: truncate got length twice")]
+    // Python: TypeError: do_truncate() got multiple values for argument 'killwords'
+    [InlineData("{{ s | truncate(5, false, killwords=true) }}", "line 1, column 8: truncate got killwords twice")]
+    // Python: TypeError: do_center() got multiple values for argument 'width'
+    [InlineData("{{ 'ab' | center(5, width=3) }}", "line 1, column 11: center got width twice")]
     // Python: ValueError: empty separator
     [InlineData("{{ 'ab'.rsplit('') }}", "line 1, column 8: rsplit() with an empty separator")]
     public void What_python_refuses_is_refused(string template, string expected)

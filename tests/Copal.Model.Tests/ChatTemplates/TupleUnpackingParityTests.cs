@@ -22,6 +22,8 @@ public sealed class TupleUnpackingParityTests
     [InlineData("{% set t = (1,) %}{{ t[0] }}|{{ () is sequence }}|{{ not () }}|{{ (none,) }}", "1|True|True|(None,)")]
     // Python: (1, 2)|()|[1, 2] (tuples add to a tuple).
     [InlineData("{{ (1,) + (2,) }}|{{ () + () }}|{{ [1] + [2] }}", "(1, 2)|()|[1, 2]")]
+    // Python: (2, 3)|(3, 2, 1)|True|()|[2] (a tuple's slice is a tuple; the renderer gave a list).
+    [InlineData("{{ (1, 2, 3)[1:] }}|{{ (1, 2, 3)[::-1] }}|{{ (1, 2)[1:] == (2,) }}|{{ (1, 2)[5:] }}|{{ [1, 2][1:] }}", "(2, 3)|(3, 2, 1)|True|()|[2]")]
     public void Tuple_literals_are_jinja2s(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
@@ -53,7 +55,7 @@ public sealed class TupleUnpackingParityTests
     // Python: ValueError: too many values to unpack (expected 2)
     [InlineData("{% for a, b in ['abc'] %}{% endfor %}", "line 1, column 4: 'for' unpacks 3 values into 2 names")]
     // Python: ValueError: not enough values to unpack (expected 2, got 1)
-    [InlineData("{% for a, b in [{'x': 1}] %}{% endfor %}", "line 1, column 4: 'for' unpacks 1 values into 2 names")]
+    [InlineData("{% for a, b in [{'x': 1}] %}{% endfor %}", "line 1, column 4: 'for' unpacks 1 value into 2 names")]
     // Python: TypeError: cannot unpack non-iterable int object
     [InlineData("{% for a, b in [1] %}{% endfor %}", "line 1, column 4: cannot unpack an integer into the loop variables")]
     // Python: ValueError: too many values to unpack (expected 2)

@@ -67,6 +67,17 @@ public class UnsupportedConstructTests
         Assert.True(e.Message.Contains(construct, StringComparison.Ordinal) && e.Message.Contains(position, StringComparison.Ordinal), e.Message);
     }
 
+    [Theory]
+    // An undefined value that is no name nor attribute is not named; before, both said "(the callee is undefined)",
+    // the words for a call.
+    [InlineData("{{ messages[5] | tojson }}", "line 1, column 18: tojson of an undefined value")]
+    [InlineData("{{ messages[5] + 'x' }}", "line 1, column 16: operator '+' on an undefined value")]
+    public void An_undefined_subscript_is_not_called_a_callee(string template, string expected)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template).Render(s_user, addGenerationPrompt: false));
+        Assert.EndsWith(expected, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Runaway_templates_are_refused_instead_of_exhausting_the_stack_or_memory()
     {
