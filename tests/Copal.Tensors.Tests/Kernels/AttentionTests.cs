@@ -84,6 +84,33 @@ public class AttentionTests
     }
 
     /// <summary>
+    /// Scratch and output hold whatever was there before (a pool's buffers, the last layer's values): both kernels
+    /// must write every output element and read no stale scratch. NaN everywhere beforehand shows any that leaks in,
+    /// even times a zero weight (the blocked kernel's zero-padded values past the last key, multiplied by the
+    /// masked keys' zero numerators; the per-row kernels' sums start from a cleared output).
+    /// </summary>
+    [Theory]
+    [InlineData(70, 0, 8, 4, 8)]    // small heads on the vectorized direct sum: padding values past the last key
+    [InlineData(33, 9, 4, 2, 6)]    // small odd heads: the scalar sum
+    [InlineData(61, 0, 8, 2, 64)]   // wide heads
+    public void Attention_ignores_what_its_scratch_and_output_held_before(int rows, int startPos, int heads, int kvHeads, int headDim)
+    {
+        var (q, k, v, shape) = Inputs(rows, startPos, heads, kvHeads, headDim, window: 0);
+        float[] expected = Reference.Attention(q, k, v, rows, startPos, heads, kvHeads, headDim, shape.Scale);
+        var output = new float[q.Length];
+        var scratch = new float[BlockedAttention.ScratchLength(shape)];
+        output.AsSpan().Fill(float.NaN);
+        scratch.AsSpan().Fill(float.NaN);
+        BlockedAttention.Compute(q, k, v, shape, 0, BlockedAttention.Items(shape), scratch, output);
+        Tolerances.AssertClose(output, expected, what: $"blocked attention over stale buffers d={headDim}");
+        var scores = new float[Attention.ScratchLength(shape)];
+        output.AsSpan().Fill(float.NaN);
+        scores.AsSpan().Fill(float.NaN);
+        Attention.Compute(q, k, v, shape, 0, rows * heads, scores, output);
+        Tolerances.AssertClose(output, expected, what: $"attention over stale buffers d={headDim}");
+    }
+
+    /// <summary>
     /// Items past the shape's rows × heads are refused, as the blocked kernel refuses its own: with buffers larger than
     /// the shape (a batch's, a context's), the per-row kernel attended them as rows past the shape and wrote their
     /// output there, without a word.
