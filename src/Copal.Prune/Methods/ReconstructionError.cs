@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Copal.Prune.Numerics;
 
 namespace Copal.Prune;
@@ -25,6 +27,9 @@ internal static unsafe class ReconstructionError
     public static double Compute(float[] original, ReadOnlySpan<float> pruned, int rows, int cols, double[] hessian, CancellationToken cancellationToken)
     {
         float[] after = pruned.ToArray();
+        // The tiles multiply every H entry by both of its inputs, so an ∞ or NaN meets a 0 that the row-by-row traces
+        // skipped (Δ_i = 0) and gives NaN where those gave 0 or ∞: non-finite inputs keep the row-by-row traces.
+        bool finite = AllFinite(hessian) && AllFinite(original) && AllFinite(after);
         int chunks = (rows + RowChunk - 1) / RowChunk;
         var numerators = new double[chunks];
         var denominators = new double[chunks];
@@ -44,7 +49,9 @@ internal static unsafe class ReconstructionError
                     w[k] = before;
                     d[k] = after[(r0 * cols) + k] - before;
                 }
-                (numerators[c], denominators[c]) = QuadraticForms(d, w, n, cols, hessian, partialD, partialW);
+                (numerators[c], denominators[c]) = finite
+                    ? QuadraticForms(d, w, n, cols, hessian, partialD, partialW)
+                    : RowByRow(d, w, n, cols, hessian);
             }
         }, cancellationToken);
         double numerator = 0, denominator = 0;
@@ -104,5 +111,74 @@ internal static unsafe class ReconstructionError
             }
         }
         return sum;
+    }
+
+    // Σ_r Σ_{i: Δ_ri ≠ 0} Δ_ri·(H_i·Δ_r) and Σ_r Σ_i W_ri·(H_i·W_r), each H row read in full: the traces as they were
+    // computed before the tiles, kept for inputs holding ∞ or NaN so those give what they gave.
+    private static (double Difference, double Original) RowByRow(double[] d, double[] w, int n, int cols, double[] hessian)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < cols; i++)
+        {
+            ReadOnlySpan<double> h = hessian.AsSpan(i * cols, cols);
+            for (int r = 0; r < n; r++)
+            {
+                ReadOnlySpan<double> dr = d.AsSpan(r * cols, cols);
+                ReadOnlySpan<double> wr = w.AsSpan(r * cols, cols);
+                if (dr[i] != 0)
+                {
+                    num += dr[i] * Dot(h, dr);
+                }
+                den += wr[i] * Dot(h, wr);
+            }
+        }
+        return (num, den);
+    }
+
+    private static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        int i = 0;
+        double sum = 0;
+        if (Vector.IsHardwareAccelerated && a.Length >= Vector<double>.Count)
+        {
+            var acc = Vector<double>.Zero;
+            ReadOnlySpan<Vector<double>> va = MemoryMarshal.Cast<double, Vector<double>>(a);
+            ReadOnlySpan<Vector<double>> vb = MemoryMarshal.Cast<double, Vector<double>>(b[..a.Length]);
+            for (int k = 0; k < va.Length; k++)
+            {
+                acc += va[k] * vb[k];
+            }
+            sum = Vector.Sum(acc);
+            i = va.Length * Vector<double>.Count;
+        }
+        for (; i < a.Length; i++)
+        {
+            sum += a[i] * b[i];
+        }
+        return sum;
+    }
+
+    private static bool AllFinite(ReadOnlySpan<double> values)
+    {
+        foreach (double v in values)
+        {
+            if (!double.IsFinite(v))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+        {
+            if (!float.IsFinite(v))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -57,6 +57,23 @@ public sealed class ReconstructionErrorTests
         Assert.Equal(double.PositiveInfinity, ReconstructionError.Compute(zeros, w, 3, 70, h, CancellationToken.None));
     }
 
+    [Fact]
+    public void Gives_what_the_row_by_row_traces_gave_on_an_infinite_hessian_entry_or_weight()
+    {
+        // The traces it replaced summed, per weight row, Δ_i·(H_i·Δ) over the inputs whose Δ_i ≠ 0 and W_i·(H_i·W)
+        // over every input, each H row in full. An infinite H_00 with input 0 unpruned: the numerator never reads
+        // row 0 (Δ_0 = 0) and stays 1, the denominator is +∞, so the error is 0, not ∞·0 = NaN.
+        double[] h = [double.PositiveInfinity, 0.5, 0.5, 1];
+        Assert.Equal(0, ReconstructionError.Compute([1f, 1f], [1f, 0f], 1, 2, h, CancellationToken.None));
+        // An infinite pruned weight on input 0: Δ = [∞, 0], the numerator ∞·(H_00·∞ + H_01·0) = ∞ and row 1 unread
+        // (Δ_1 = 0), the denominator 1: the error is ∞.
+        double[] mixed = [1, -0.5, -0.5, 1];
+        Assert.Equal(double.PositiveInfinity, ReconstructionError.Compute([1f, 1f], [float.PositiveInfinity, 1f], 1, 2, mixed, CancellationToken.None));
+        // A NaN anywhere in H reaches the denominator's full rows: NaN, as before.
+        double[] nan = [1, double.NaN, double.NaN, 1];
+        Assert.True(double.IsNaN(ReconstructionError.Compute([1f, 1f], [1f, 0f], 1, 2, nan, CancellationToken.None)));
+    }
+
     // XᵀX of n + 3 random rows plus n on the diagonal: symmetric, positive definite, with off-diagonal terms of both signs.
     private static double[] RandomSymmetricPositive(int n, Random rng)
     {
