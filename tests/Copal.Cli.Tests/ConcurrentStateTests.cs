@@ -14,10 +14,22 @@ namespace Copal.Cli.Tests;
 /// </summary>
 public sealed class ConcurrentStateTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("copal-concurrent-state-").FullName;
+    private readonly TempDir _temp = new("copal-concurrent-state-");
     private readonly string _calib = TestData.Path("text", "tinystories", "calib.txt");
 
     private static readonly string[] s_stateFiles = ["copal-state.safetensors", "copal-state.json"];
+
+    // The folders the tests name: the --state folder S; the outputs of step 1 (a finished run whose state S then holds),
+    // of runs A and B, and of a finished run whose state stands for what a killed run left (StageAKilledRunsStateCopy).
+    private string State => _temp.File("st");
+
+    private string Out1 => _temp.File("out1");
+
+    private string OutA => _temp.File("outA");
+
+    private string OutB => _temp.File("outB");
+
+    private string OutKilled => _temp.File("outKilled");
 
     private string[] StepArgs(string outDir, string? state, int seed, bool force = false, string? resume = null)
     {
@@ -37,6 +49,19 @@ public sealed class ConcurrentStateTests : IDisposable
         }
         return [.. args];
     }
+
+    // A run that must succeed, as a test's setup or its first check.
+    private static void Succeeds(string[] args)
+    {
+        CopalProcess.Result run = CopalProcess.Run(args);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+    }
+
+    // Step 1, into Out1 with --state S: S then holds its state, for the runs that resume from it or replace it.
+    private void RunStepOne() => Succeeds(StepArgs(Out1, State, seed: 1));
+
+    // The finished run whose state StageAKilledRunsStateCopy stages as a killed run's, into OutKilled.
+    private void RunTheKilledRun() => Succeeds(StepArgs(OutKilled, _temp.File("killed-state"), seed: 3));
 
     /// <summary>
     /// Runs A, stopped by SIGSTOP just after its rename onto <paramref name="stopAfterRenameOnto"/>; while it is stopped,
@@ -72,7 +97,7 @@ public sealed class ConcurrentStateTests : IDisposable
             Directory.Delete(output, recursive: true);
         }
         prepare();
-        string traceA = Path.Combine(_temp, "a.trace");
+        string traceA = _temp.File("a.trace");
         return CopalProcess.RunInShell(StopAfter(call, count, traceA, shellPrefix), (p, _) =>
         {
             Assert.True(SignalledRun.Until(p, () => Stopped(traceA)), $"run A never reached its rename onto '{stopAfterRenameOnto}'");
@@ -106,7 +131,7 @@ public sealed class ConcurrentStateTests : IDisposable
     // The first of `calls` whose arguments `isTheOne` picks in a traced run of `args`, and how many times its thread made that call until then.
     private (string Call, int Count) CallCount(string[] args, string[] calls, Func<string, bool> isTheOne, bool mustSucceed = true)
     {
-        string trace = Path.Combine(_temp, "trace.txt");
+        string trace = _temp.File("trace.txt");
         CopalProcess.Result traced = CopalProcess.RunInShell($"exec strace -f -qq -o \"{trace}\" -e trace={string.Join(',', calls)} dotnet \"$@\"", args);
         Assert.True(!mustSucceed || traced.ExitCode == 0, traced.Stderr);
         var pattern = new System.Text.RegularExpressions.Regex($@"^(\d+) +({string.Join('|', calls)})\((.*)$");
@@ -169,14 +194,11 @@ public sealed class ConcurrentStateTests : IDisposable
     [StraceFact]
     public void A_second_run_on_a_state_folder_another_run_is_renaming_into_is_refused_at_once()
     {
-        string state = Path.Combine(_temp, "st");
-        string outA = Path.Combine(_temp, "outA");
-        string outB = Path.Combine(_temp, "outB");
 
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 1), StepArgs(outB, state, seed: 2, force: true),
-            Path.Combine(state, "copal-state.safetensors"), outA, state);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, State, seed: 1), StepArgs(OutB, State, seed: 2, force: true),
+            Path.Combine(State, "copal-state.safetensors"), OutA, State);
 
-        AssertBRefusedAndAsStateLanded(a, b, outA, outB, state);
+        AssertBRefusedAndAsStateLanded(a, b, OutA, OutB, State);
     }
 
     /// <summary>
@@ -186,14 +208,11 @@ public sealed class ConcurrentStateTests : IDisposable
     [StraceFact]
     public void A_second_run_on_an_empty_state_folder_another_run_will_write_is_refused_at_once()
     {
-        string state = Path.Combine(_temp, "st");
-        string outA = Path.Combine(_temp, "outA");
-        string outB = Path.Combine(_temp, "outB");
 
         // A stopped as its model takes its name: its state is staged, nothing of it in --state yet.
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 1), StepArgs(outB, state, seed: 2), outA, outA, state);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, State, seed: 1), StepArgs(OutB, State, seed: 2), OutA, OutA, State);
 
-        AssertBRefusedAndAsStateLanded(a, b, outA, outB, state);
+        AssertBRefusedAndAsStateLanded(a, b, OutA, OutB, State);
     }
 
     /// <summary>
@@ -203,14 +222,12 @@ public sealed class ConcurrentStateTests : IDisposable
     [Fact]
     public void A_lock_file_a_killed_run_left_is_removed()
     {
-        string state = Directory.CreateDirectory(Path.Combine(_temp, "st")).FullName;
+        string state = Directory.CreateDirectory(State).FullName;
         File.WriteAllBytes(Path.Combine(state, ".copal-state.lock"), []);
-        string outA = Path.Combine(_temp, "outA");
 
-        CopalProcess.Result a = CopalProcess.Run(StepArgs(outA, state, seed: 1));
+        Succeeds(StepArgs(OutA, state, seed: 1));
 
-        Assert.True(a.ExitCode == 0, a.Stderr);
-        AssertStateOf(outA, state);
+        AssertStateOf(OutA, state);
     }
 
     /// <summary>
@@ -221,31 +238,29 @@ public sealed class ConcurrentStateTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void A_lock_file_a_killed_run_left_that_this_user_may_not_write_is_removed()
     {
-        string state = Directory.CreateDirectory(Path.Combine(_temp, "st")).FullName;
+        string state = Directory.CreateDirectory(State).FullName;
         string lockFile = Path.Combine(state, ".copal-state.lock");
         File.WriteAllBytes(lockFile, []);
         File.SetUnixFileMode(lockFile, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        string outA = Path.Combine(_temp, "outA");
 
-        CopalProcess.Result a = CopalProcess.RunBoundByPermissions(StepArgs(outA, state, seed: 1));
+        CopalProcess.Result a = CopalProcess.RunBoundByPermissions(StepArgs(OutA, state, seed: 1));
 
         Assert.True(a.ExitCode == 0, a.Stderr);
-        AssertStateOf(outA, state);
+        AssertStateOf(OutA, state);
     }
 
     /// <summary>A run refused before its work removes the --state folder it made to hold its lock.</summary>
     [Fact]
     public void A_run_refused_after_locking_a_new_state_folder_leaves_no_folder()
     {
-        string state = Path.Combine(_temp, "st", "inner");
-        string outA = Path.Combine(_temp, "outA");
-        Directory.CreateDirectory(outA);
-        File.WriteAllText(Path.Combine(outA, "notes.txt"), "mine");
+        string state = Path.Combine(State, "inner");
+        Directory.CreateDirectory(OutA);
+        File.WriteAllText(Path.Combine(OutA, "notes.txt"), "mine");
 
-        CopalProcess.Result a = CopalProcess.Run(StepArgs(outA, state, seed: 1));
+        CopalProcess.Result a = CopalProcess.Run(StepArgs(OutA, state, seed: 1));
 
         Assert.True(a.ExitCode == 1, $"exit code {a.ExitCode}; stderr: {a.Stderr}");
-        Assert.False(Path.Exists(Path.Combine(_temp, "st")));
+        Assert.False(Path.Exists(State));
     }
 
     /// <summary>
@@ -256,17 +271,12 @@ public sealed class ConcurrentStateTests : IDisposable
     [StraceFact]
     public void A_run_resuming_from_a_state_folder_another_run_is_writing_is_refused_at_once()
     {
-        string state = Path.Combine(_temp, "st");
-        string out1 = Path.Combine(_temp, "out1");
-        string outA = Path.Combine(_temp, "outA");
-        string outB = Path.Combine(_temp, "outB");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
+        RunStepOne();
 
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 2, force: true, resume: out1),
-            StepArgs(outB, state: null, seed: 3, resume: state), outA, outA);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, State, seed: 2, force: true, resume: Out1),
+            StepArgs(OutB, state: null, seed: 3, resume: State), OutA, OutA);
 
-        AssertBRefusedAndAsStateLanded(a, b, outA, outB, state, option: "--resume");
+        AssertBRefusedAndAsStateLanded(a, b, OutA, OutB, State, option: "--resume");
     }
 
     /// <summary>
@@ -276,18 +286,13 @@ public sealed class ConcurrentStateTests : IDisposable
     [StraceFact]
     public void A_run_writing_a_state_folder_another_run_resumes_from_is_refused_at_once()
     {
-        string state = Path.Combine(_temp, "st");
-        string out1 = Path.Combine(_temp, "out1");
-        string outA = Path.Combine(_temp, "outA");
-        string outB = Path.Combine(_temp, "outB");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
+        RunStepOne();
 
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state),
-            StepArgs(outB, state, seed: 3, force: true), outA, outA);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, state: null, seed: 2, resume: State),
+            StepArgs(OutB, State, seed: 3, force: true), OutA, OutA);
 
         // S still holds step 1, the state A continued from, and nothing else.
-        AssertBRefusedAndAsStateLanded(a, b, out1, outB, state);
+        AssertBRefusedAndAsStateLanded(a, b, Out1, OutB, State);
     }
 
     /// <summary>
@@ -299,20 +304,15 @@ public sealed class ConcurrentStateTests : IDisposable
     [StraceFact]
     public void A_killed_runs_state_copy_is_settled_by_one_run_under_the_lock_and_a_second_run_is_refused()
     {
-        string state = Path.Combine(_temp, "st");
-        string outKilled = Path.Combine(_temp, "outKilled");
-        string outA = Path.Combine(_temp, "outA");
-        string outB = Path.Combine(_temp, "outB");
-        CopalProcess.Result killed = CopalProcess.Run(StepArgs(outKilled, Path.Combine(_temp, "killed-state"), seed: 3));
-        Assert.True(killed.ExitCode == 0, killed.Stderr);
-        void StagedByAKilledRun() => StageAKilledRunsStateCopy(outKilled, state);
+        RunTheKilledRun();
+        void StagedByAKilledRun() => StageAKilledRunsStateCopy(OutKilled, State);
 
         // A stopped just after the record's first rename (the sweep's, before A's own work).
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 1, force: true), StepArgs(outB, state, seed: 2, force: true),
-            Path.Combine(state, "copal-state.safetensors"), StagedByAKilledRun, [outA, state]);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, State, seed: 1, force: true), StepArgs(OutB, State, seed: 2, force: true),
+            Path.Combine(State, "copal-state.safetensors"), StagedByAKilledRun, [OutA, State]);
 
-        AssertBRefusedAndAsStateLanded(a, b, outA, outB, state);
-        Assert.Contains($"copal: finished the state copy of an interrupted run in '{state}'", a.Stderr, StringComparison.Ordinal);
+        AssertBRefusedAndAsStateLanded(a, b, OutA, OutB, State);
+        Assert.Contains($"copal: finished the state copy of an interrupted run in '{State}'", a.Stderr, StringComparison.Ordinal);
     }
 
     // What a run killed just after its model (outKilled) took its name leaves in `state`: both state files staged, and the record.
@@ -339,16 +339,9 @@ public sealed class ConcurrentStateTests : IDisposable
     [StraceFact]
     public void A_killed_runs_state_copy_in_a_resume_folder_is_settled_by_one_run_and_a_second_reader_is_refused()
     {
-        string state = Path.Combine(_temp, "st");
-        string out1 = Path.Combine(_temp, "out1");
-        string outKilled = Path.Combine(_temp, "outKilled");
-        string outA = Path.Combine(_temp, "outA");
-        string outB = Path.Combine(_temp, "outB");
-        CopalProcess.Result killed = CopalProcess.Run(StepArgs(outKilled, Path.Combine(_temp, "killed-state"), seed: 3));
-        Assert.True(killed.ExitCode == 0, killed.Stderr);
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
-        string[] stateFiles = [.. s_stateFiles.Select(f => Path.Combine(state, f))];
+        RunTheKilledRun();
+        RunStepOne();
+        string[] stateFiles = [.. s_stateFiles.Select(f => Path.Combine(State, f))];
         byte[][] stepOne = [.. stateFiles.Select(File.ReadAllBytes)];
         void Prepare()
         {
@@ -356,14 +349,14 @@ public sealed class ConcurrentStateTests : IDisposable
             {
                 File.WriteAllBytes(stateFiles[i], stepOne[i]);
             }
-            StageAKilledRunsStateCopy(outKilled, state);
+            StageAKilledRunsStateCopy(OutKilled, State);
         }
 
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state),
-            StepArgs(outB, state: null, seed: 4, resume: state), Path.Combine(state, "copal-state.safetensors"), Prepare, [outA]);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, state: null, seed: 2, resume: State),
+            StepArgs(OutB, state: null, seed: 4, resume: State), Path.Combine(State, "copal-state.safetensors"), Prepare, [OutA]);
 
-        AssertBRefusedAndAsStateLanded(a, b, outKilled, outB, state, option: "--resume");
-        Assert.Contains($"copal: finished the state copy of an interrupted run in '{state}'", a.Stderr, StringComparison.Ordinal);
+        AssertBRefusedAndAsStateLanded(a, b, OutKilled, OutB, State, option: "--resume");
+        Assert.Contains($"copal: finished the state copy of an interrupted run in '{State}'", a.Stderr, StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -375,24 +368,21 @@ public sealed class ConcurrentStateTests : IDisposable
     [StraceFact]
     public void A_run_whose_state_folder_vanishes_as_it_locks_it_makes_it_again_and_goes_on()
     {
-        string state = Path.Combine(_temp, "st");
-        string outA = Path.Combine(_temp, "outA");
-        string outB = Path.Combine(_temp, "outB");
         // A is refused once it holds the lock: its --out holds a person's file.
-        Directory.CreateDirectory(outA);
-        File.WriteAllText(Path.Combine(outA, "notes.txt"), "mine");
-        string[] a = StepArgs(outA, state, seed: 1);
-        string[] b = StepArgs(outB, state, seed: 2);
-        bool MakesState(string arguments) => arguments.StartsWith($"\"{state}\"", StringComparison.Ordinal);
+        Directory.CreateDirectory(OutA);
+        File.WriteAllText(Path.Combine(OutA, "notes.txt"), "mine");
+        string[] a = StepArgs(OutA, State, seed: 1);
+        string[] b = StepArgs(OutB, State, seed: 2);
+        bool MakesState(string arguments) => arguments.StartsWith($"\"{State}\"", StringComparison.Ordinal);
         (string callA, int countA) = CallCount(a, ["mkdir"], MakesState, mustSucceed: false);
-        Directory.CreateDirectory(state);
+        Directory.CreateDirectory(State);
         (string callB, int countB) = CallCount(b, ["mkdir"], MakesState);
-        Directory.Delete(outB, recursive: true);
-        Directory.Delete(state, recursive: true);
+        Directory.Delete(OutB, recursive: true);
+        Directory.Delete(State, recursive: true);
 
         CopalProcess.Result? second = null;
-        string traceA = Path.Combine(_temp, "a.trace");
-        string traceB = Path.Combine(_temp, "b.trace");
+        string traceA = _temp.File("a.trace");
+        string traceB = _temp.File("b.trace");
         CopalProcess.Result first = CopalProcess.RunInShell(StopAfter(callA, countA, traceA), (pa, _) =>
         {
             Assert.True(SignalledRun.Until(pa, () => Stopped(traceA)), "run A never made the state folder");
@@ -401,7 +391,7 @@ public sealed class ConcurrentStateTests : IDisposable
                 Assert.True(SignalledRun.Until(pb, () => Stopped(traceB)), "run B never reached the state folder");
                 Continue(pa.Id);
                 Assert.True(SignalledRun.Until(pa, () => pa.HasExited), "run A did not end");
-                Assert.False(Path.Exists(state), "run A left the folder it made");
+                Assert.False(Path.Exists(State), "run A left the folder it made");
                 Continue(pb.Id);
             }, b);
         }, a);
@@ -409,7 +399,7 @@ public sealed class ConcurrentStateTests : IDisposable
         Assert.True(first.ExitCode == 1, $"exit code {first.ExitCode}; stderr: {first.Stderr}");
         Assert.Contains("exists and is not empty", first.Stderr, StringComparison.Ordinal);
         Assert.True(second!.ExitCode == 0, second.Stderr);
-        AssertStateOf(outB, state);
+        AssertStateOf(OutB, State);
     }
 
     /// <summary>
@@ -422,36 +412,32 @@ public sealed class ConcurrentStateTests : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void A_resume_folder_this_user_may_not_write_is_still_locked_shared_and_read()
     {
-        string state = Path.Combine(_temp, "st");
-        string out1 = Path.Combine(_temp, "out1");
-        string outA = Path.Combine(_temp, "outA");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
-        UnixFileMode mode = File.GetUnixFileMode(state);
-        File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+        RunStepOne();
+        UnixFileMode mode = File.GetUnixFileMode(State);
+        File.SetUnixFileMode(State, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        FolderSnapshot before = FolderSnapshot.Of(state);
+        FolderSnapshot before = FolderSnapshot.Of(State);
         int exclusive = -1, shared = -1;
         CopalProcess.Result a;
         try
         {
             string dropRoot = Environment.IsPrivilegedProcess ? "setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-dac_override,-dac_read_search " : "";
-            a = WhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state), outA, () => { }, [outA], p =>
+            a = WhileAIsStopped(StepArgs(OutA, state: null, seed: 2, resume: State), OutA, () => { }, [OutA], p =>
             {
-                exclusive = TryFlock("-x", state);
-                shared = TryFlock("-s", state);
+                exclusive = TryFlock("-x", State);
+                shared = TryFlock("-s", State);
                 Continue(p.Id);
             }, dropRoot);
         }
         finally
         {
-            File.SetUnixFileMode(state, mode);
+            File.SetUnixFileMode(State, mode);
         }
 
         Assert.True(a.ExitCode == 0, a.Stderr);
         Assert.True(exclusive == 1, $"an exclusive flock of the folder A reads gave exit code {exclusive}, expected 1 (held by A)");
         Assert.True(shared == 0, $"a shared flock of the folder A reads gave exit code {shared}, expected 0 (shared with A)");
-        Assert.Equal(before, FolderSnapshot.Of(state));
+        Assert.Equal(before, FolderSnapshot.Of(State));
     }
 
     // flock(1) without waiting on `folder` (-x exclusive, -s shared): 0 when taken, 1 when another holds it.
@@ -471,19 +457,13 @@ public sealed class ConcurrentStateTests : IDisposable
     [StraceFact]
     public void A_run_resuming_from_a_folder_leaves_it_as_it_was_even_when_killed()
     {
-        string state = Path.Combine(_temp, "st");
-        string out1 = Path.Combine(_temp, "out1");
-        string outA = Path.Combine(_temp, "outA");
-        string outB = Path.Combine(_temp, "outB");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
-        FolderSnapshot before = FolderSnapshot.Of(state);
+        RunStepOne();
+        FolderSnapshot before = FolderSnapshot.Of(State);
 
-        CopalProcess.Result b = CopalProcess.Run(StepArgs(outB, state: null, seed: 3, resume: state));
-        Assert.True(b.ExitCode == 0, b.Stderr);
-        Assert.Equal(before, FolderSnapshot.Of(state));
+        Succeeds(StepArgs(OutB, state: null, seed: 3, resume: State));
+        Assert.Equal(before, FolderSnapshot.Of(State));
 
-        CopalProcess.Result a = WhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state), outA, () => { }, [outA], p =>
+        CopalProcess.Result a = WhileAIsStopped(StepArgs(OutA, state: null, seed: 2, resume: State), OutA, () => { }, [OutA], p =>
         {
             foreach (int copal in Descendants(p.Id))
             {
@@ -491,7 +471,7 @@ public sealed class ConcurrentStateTests : IDisposable
             }
         });
         Assert.NotEqual(0, a.ExitCode);
-        Assert.Equal(before, FolderSnapshot.Of(state));
+        Assert.Equal(before, FolderSnapshot.Of(State));
     }
 
     /// <summary>
@@ -501,18 +481,13 @@ public sealed class ConcurrentStateTests : IDisposable
     [Fact]
     public void A_lock_file_left_in_a_resume_folder_stays()
     {
-        string state = Path.Combine(_temp, "st");
-        string out1 = Path.Combine(_temp, "out1");
-        string outB = Path.Combine(_temp, "outB");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
-        File.WriteAllBytes(Path.Combine(state, ".copal-state.lock"), []);
-        FolderSnapshot before = FolderSnapshot.Of(state);
+        RunStepOne();
+        File.WriteAllBytes(Path.Combine(State, ".copal-state.lock"), []);
+        FolderSnapshot before = FolderSnapshot.Of(State);
 
-        CopalProcess.Result b = CopalProcess.Run(StepArgs(outB, state: null, seed: 2, resume: state));
+        Succeeds(StepArgs(OutB, state: null, seed: 2, resume: State));
 
-        Assert.True(b.ExitCode == 0, b.Stderr);
-        Assert.Equal(before, FolderSnapshot.Of(state));
+        Assert.Equal(before, FolderSnapshot.Of(State));
     }
 
     /// <summary>
@@ -522,21 +497,16 @@ public sealed class ConcurrentStateTests : IDisposable
     [StraceFact]
     public void Two_runs_resuming_from_one_folder_at_once_both_succeed()
     {
-        string state = Path.Combine(_temp, "st");
-        string out1 = Path.Combine(_temp, "out1");
-        string outA = Path.Combine(_temp, "outA");
-        string outB = Path.Combine(_temp, "outB");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
-        FolderSnapshot before = FolderSnapshot.Of(state);
+        RunStepOne();
+        FolderSnapshot before = FolderSnapshot.Of(State);
 
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state),
-            StepArgs(outB, state: null, seed: 3, resume: state), outA, outA);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, state: null, seed: 2, resume: State),
+            StepArgs(OutB, state: null, seed: 3, resume: State), OutA, OutA);
 
         Assert.True(a.ExitCode == 0, a.Stderr);
         Assert.True(b.ExitCode == 0, b.Stderr);
-        Assert.True(File.Exists(Path.Combine(outA, "copal-state.json")) && File.Exists(Path.Combine(outB, "copal-state.json")));
-        Assert.Equal(before, FolderSnapshot.Of(state));
+        Assert.True(File.Exists(Path.Combine(OutA, "copal-state.json")) && File.Exists(Path.Combine(OutB, "copal-state.json")));
+        Assert.Equal(before, FolderSnapshot.Of(State));
     }
 
     /// <summary>What a folder holds, as compared before and after a run reads it: its own time, and each entry's name, time and bytes.</summary>
@@ -548,5 +518,5 @@ public sealed class ConcurrentStateTests : IDisposable
                 + (File.Exists(e) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(e))) : "folder"))));
     }
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }

@@ -106,6 +106,13 @@ internal sealed partial class Parser
         Expect(TokenKind.CloseStatement, $"%}} after '{keyword}'");
     }
 
+    // A block statement's node, once its closing tag follows it.
+    private Node Closed(Node node, string keyword, Token opener)
+    {
+        ExpectEnd(keyword, opener);
+        return node;
+    }
+
     /// <summary>Parses nodes until one of the given statements (not consumed) starts.</summary>
     private List<Node> ParseUntil(Token opener, params string[] ends)
     {
@@ -171,23 +178,11 @@ internal sealed partial class Parser
             case "set":
                 return ParseSet(name);
             case "if":
-            {
-                IfNode node = ParseIf(name);
-                ExpectEnd("endif", name);
-                return node;
-            }
+                return Closed(ParseIf(name), "endif", name);
             case "for":
-            {
-                ForNode node = ParseFor(name);
-                ExpectEnd("endfor", name);
-                return node;
-            }
+                return Closed(ParseFor(name), "endfor", name);
             case "macro":
-            {
-                MacroNode node = ParseMacro(name);
-                ExpectEnd("endmacro", name);
-                return node;
-            }
+                return Closed(ParseMacro(name), "endmacro", name);
             case "break":
                 Expect(TokenKind.CloseStatement, "%} after 'break'");
                 return new BreakNode(name.Position);
@@ -195,17 +190,9 @@ internal sealed partial class Parser
                 Expect(TokenKind.CloseStatement, "%} after 'continue'");
                 return new ContinueNode(name.Position);
             case "call":
-            {
-                CallBlockNode node = ParseCallBlock(name);
-                ExpectEnd("endcall", name);
-                return node;
-            }
+                return Closed(ParseCallBlock(name), "endcall", name);
             case "filter":
-            {
-                FilterBlockNode node = ParseFilterBlock(name);
-                ExpectEnd("endfilter", name);
-                return node;
-            }
+                return Closed(ParseFilterBlock(name), "endfilter", name);
             case "elif" or "else" or "endif" or "endfor" or "endmacro" or "endset" or "endfilter" or "endcall":
                 throw Error(name.Position, $"'{{% {name.Value} %}}' without a matching opening tag");
             default:

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using Copal.Tensors.Backends;
 
@@ -214,7 +215,7 @@ public static unsafe class BlockedAttention
                 // HF eager order: (q·k) · scale, then softmax; O = (Σ_t e_t · v_t) / Σ_t e_t, the normalization
                 // folded into the sum so the row is read once more, not twice.
                 float sum = Softmax.ScaledExp(s, n, shape.Scale, max * shape.Scale, s);
-                WeightedSumOfRows(s, vRows + (nint)from * d, n, d, output + at, 1f / sum);
+                WeightedSumOfRows(s, vRows + (nint)from * d, n, d, output + at, 1f / sum, wide);
             }
         }
     }
@@ -311,13 +312,16 @@ public static unsafe class BlockedAttention
 
     /// <summary>
     /// o[0..d) = norm · Σ_{t &lt; keys} w[t] · v[t, 0..d) for a row-major v with d &lt; <see cref="SmallHeadDim"/>.
+    /// <paramref name="wide"/>: the Vector512 path, whose rows are padded to whole steps of 16 keys.
     /// </summary>
-    private static void WeightedSumOfRows(float* w, float* v, int keys, int d, float* o, float norm)
+    private static void WeightedSumOfRows(float* w, float* v, int keys, int d, float* o, float norm, bool wide)
     {
-        if (d == 8 && KernelPaths.UseVector512)
+        if (d == 8 && wide)
         {
             // Two keys per vector: rows t and t+1 of v are 16 consecutive floats, weighted by [w_t ×8, w_t+1 ×8].
-            // Two partial sums so consecutive FMAs do not wait on each other.
+            // Two partial sums so consecutive FMAs do not wait on each other. The padded row leaves no tail to the
+            // steps of four keys.
+            Debug.Assert(keys % Vector512<float>.Count == 0, $"keys {keys} on the Vector512 path, expected whole steps of 16");
             Vector512<int> pair0 = Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
             Vector512<int> pair1 = Vector512.Create(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
             Vector512<float> a0 = Vector512<float>.Zero, a1 = Vector512<float>.Zero;
@@ -330,10 +334,6 @@ public static unsafe class BlockedAttention
             }
             Vector512<float> sum = a0 + a1;
             Vector256<float> total = sum.GetLower() + sum.GetUpper();
-            for (; t < keys; t++)
-            {
-                total = Vector256.FusedMultiplyAdd(Vector256.Create(w[t]), Vector256.Load(v + (nint)t * 8), total);
-            }
             (total * norm).Store(o);
             return;
         }

@@ -20,35 +20,17 @@ public static class GeluTanhMul
     public const float Cubic = 0.044715f;
 
     /// <summary>destination[i] = gelu_tanh(gate[i]) · up[i]; destination may alias gate or up (each element is read before written).</summary>
-    public static void Compute(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination)
-    {
-        if (up.Length != gate.Length || destination.Length != gate.Length)
-        {
-            throw new ArgumentException($"gelu·mul lengths: gate {gate.Length}, up {up.Length}, destination {destination.Length}; all must match");
-        }
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 8 <= gate.Length; i += 8)
-            {
-                Apply(Vector256.Create(gate.Slice(i, 8)), Vector256.Create(up.Slice(i, 8))).CopyTo(destination.Slice(i, 8));
-            }
-            if (i < gate.Length)
-            {
-                // The tail in the same formula: an element's bits do not depend on where the range ends (VectorTail).
-                VectorTail.Apply(gate[i..], up[i..], destination[i..], Apply);
-            }
-            return;
-        }
-        for (; i < gate.Length; i++)
-        {
-            destination[i] = Times(gate[i], up[i]);
-        }
-    }
-
-    private static Vector256<float> Apply(Vector256<float> g, Vector256<float> u) =>
-        g / (Vector256<float>.One + Vector256.Exp((g + (Vector256.Create(Cubic) * g * g * g)) * Vector256.Create(-TwoSqrtTwoOverPi))) * u;
+    public static void Compute(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination) =>
+        GateProduct.Compute<GeluTanh>("gelu·mul", gate, up, destination);
 
     /// <summary>gelu_tanh(g) · u for one element, where Vector256 is not accelerated.</summary>
     public static float Times(float g, float u) => g / (1f + MathF.Exp(-TwoSqrtTwoOverPi * (g + (Cubic * g * g * g)))) * u;
+
+    private readonly struct GeluTanh : IGateProduct
+    {
+        public static Vector256<float> Apply(Vector256<float> g, Vector256<float> u) =>
+            g / (Vector256<float>.One + Vector256.Exp((g + (Vector256.Create(Cubic) * g * g * g)) * Vector256.Create(-TwoSqrtTwoOverPi))) * u;
+
+        public static float Apply(float g, float u) => Times(g, u);
+    }
 }

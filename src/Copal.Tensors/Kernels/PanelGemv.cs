@@ -61,7 +61,7 @@ internal static unsafe class PanelGemv
 
     [SkipLocalsInit]
     private static void Run<TLoad>(float* x, int n, in WeightMatrix w, int rowStart, int rowEnd, float* y)
-        where TLoad : IWeightLoad
+        where TLoad : IVectorWeightLoad
     {
         int cols = w.Cols, p = rowStart / PanelRows, pEnd = (rowEnd + PanelRows - 1) / PanelRows;
         nint ldy = w.Rows;
@@ -122,7 +122,7 @@ internal static unsafe class PanelGemv
     /// <summary>Prefetches the line PrefetchLines after column k's (both cache lines of an F32 line).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Prefetch<TLoad>(byte* panel, nint k)
-        where TLoad : IWeightLoad
+        where TLoad : IVectorWeightLoad
     {
         if (Sse.IsSupported)
         {
@@ -138,14 +138,14 @@ internal static unsafe class PanelGemv
     /// <summary>Column k of a panel: rows 0–15 and 16–31 as f32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Line<TLoad>(byte* panel, nint k, out Vector512<float> lo, out Vector512<float> hi)
-        where TLoad : IWeightLoad
+        where TLoad : IVectorWeightLoad
     {
         lo = TLoad.Load16(panel, k * PanelRows);
         hi = TLoad.Load16(panel, k * PanelRows + 16);
     }
 
     private static void One<TLoad>(byte* panel, float* x, int cols, float* sums)
-        where TLoad : IWeightLoad
+        where TLoad : IVectorWeightLoad
     {
         Vector512<float> a = default, b = default;
         for (nint k = 0; k < cols; k++)
@@ -161,7 +161,7 @@ internal static unsafe class PanelGemv
     }
 
     private static void OneTwoPanels<TLoad>(byte* p0, byte* p1, float* x, int cols, float* sums)
-        where TLoad : IWeightLoad
+        where TLoad : IVectorWeightLoad
     {
         Vector512<float> a0 = default, b0 = default, a1 = default, b1 = default;
         for (nint k = 0; k < cols; k++)
@@ -183,7 +183,7 @@ internal static unsafe class PanelGemv
     }
 
     private static void Two<TLoad>(byte* panel, float* x, int cols, float* sums)
-        where TLoad : IWeightLoad
+        where TLoad : IVectorWeightLoad
     {
         float* x0 = x, x1 = x + cols;
         Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default;
@@ -202,7 +202,7 @@ internal static unsafe class PanelGemv
     }
 
     private static void Four<TLoad>(byte* panel, float* x, int cols, float* sums)
-        where TLoad : IWeightLoad
+        where TLoad : IVectorWeightLoad
     {
         float* x0 = x, x1 = x + cols, x2 = x + 2 * cols, x3 = x + 3 * cols;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -229,7 +229,7 @@ internal static unsafe class PanelGemv
 
     /// <summary>Eight input rows against one panel: 16 accumulators, each widened line feeding 16 FMAs.</summary>
     private static void Eight<TLoad>(byte* panel, float* x, int cols, float* sums)
-        where TLoad : IWeightLoad
+        where TLoad : IVectorWeightLoad
     {
         float* x0 = x, x1 = x + cols, x2 = x + 2 * cols, x3 = x + 3 * cols;
         float* x4 = x + 4 * cols, x5 = x + 5 * cols, x6 = x + 6 * cols, x7 = x + 7 * cols;

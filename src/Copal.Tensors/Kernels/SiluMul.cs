@@ -6,32 +6,13 @@ namespace Copal.Tensors.Kernels;
 public static class SiluMul
 {
     /// <summary>destination[i] = silu(gate[i]) · up[i]; destination may alias gate or up (each element is read before written).</summary>
-    public static void Compute(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination)
-    {
-        if (up.Length != gate.Length || destination.Length != gate.Length)
-        {
-            throw new ArgumentException($"silu·mul lengths: gate {gate.Length}, up {up.Length}, destination {destination.Length}; all must match");
-        }
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 8 <= gate.Length; i += 8)
-            {
-                Apply(Vector256.Create(gate.Slice(i, 8)), Vector256.Create(up.Slice(i, 8))).CopyTo(destination.Slice(i, 8));
-            }
-            if (i < gate.Length)
-            {
-                // The tail in the same formula: an element's bits do not depend on where the range ends (VectorTail).
-                VectorTail.Apply(gate[i..], up[i..], destination[i..], Apply);
-            }
-            return;
-        }
-        for (; i < gate.Length; i++)
-        {
-            float g = gate[i];
-            destination[i] = g / (1f + MathF.Exp(-g)) * up[i];
-        }
-    }
+    public static void Compute(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination) =>
+        GateProduct.Compute<Silu>("silu·mul", gate, up, destination);
 
-    private static Vector256<float> Apply(Vector256<float> g, Vector256<float> u) => g / (Vector256<float>.One + Vector256.Exp(-g)) * u;
+    private readonly struct Silu : IGateProduct
+    {
+        public static Vector256<float> Apply(Vector256<float> g, Vector256<float> u) => g / (Vector256<float>.One + Vector256.Exp(-g)) * u;
+
+        public static float Apply(float g, float u) => g / (1f + MathF.Exp(-g)) * u;
+    }
 }

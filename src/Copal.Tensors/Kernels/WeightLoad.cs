@@ -8,7 +8,7 @@ namespace Copal.Tensors.Kernels;
 /// Reads stored weight elements as f32 in registers. Kernels are generic over these structs so the JIT emits one
 /// specialized loop per dtype with the conversion inlined; no f32 copy of a weight is ever made.
 /// </summary>
-internal unsafe interface IWeightLoad
+internal unsafe interface IVectorWeightLoad
 {
     /// <summary>The dtype this loader reads.</summary>
     static abstract DType DType { get; }
@@ -18,7 +18,15 @@ internal unsafe interface IWeightLoad
 
     /// <summary>Sixteen elements starting at element <paramref name="index"/> (the Vector512 paths).</summary>
     static abstract Vector512<float> Load16(byte* row, nint index);
+}
 
+/// <summary>
+/// A loader that also reads one element, for the kernels with scalar tails. The panel GEMV reads whole 32-row lines
+/// of padded panels and has none, so it asks only for <see cref="IVectorWeightLoad"/>, all that
+/// <see cref="F16PrescaledLoad"/> is.
+/// </summary>
+internal unsafe interface IWeightLoad : IVectorWeightLoad
+{
     /// <summary>One element.</summary>
     static abstract float Load1(byte* row, nint index);
 }
@@ -179,7 +187,7 @@ internal readonly unsafe struct F16FiniteLoad : IHalfLoad
 /// rounds it with its sum as it rounds w·x now: every result is the same to the bit. Two instructions after the
 /// widen instead of three, for the eight-row panel GEMV that the conversion, not the memory, held back.
 /// </summary>
-internal readonly unsafe struct F16PrescaledLoad : IWeightLoad
+internal readonly unsafe struct F16PrescaledLoad : IVectorWeightLoad
 {
     public static DType DType => DType.F16;
 
@@ -216,8 +224,4 @@ internal readonly unsafe struct F16PrescaledLoad : IWeightLoad
         }
         return (Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle();
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Load1(byte* row, nint index) =>
-        BitConverter.Int32BitsToSingle((((short*)row)[index] << 13) & unchecked((int)0x8FFFE000));
 }
