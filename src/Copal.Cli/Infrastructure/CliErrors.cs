@@ -39,7 +39,9 @@ internal static class CliErrors
         (string message, int code) = e switch
         {
             UsageException => (e.Message, Usage),
-            Copal.Model.Weights.CompactFormatException => (e.Message, Usage),
+            // Another --format runs (nm of a model that is not 2:4); a linear in a dtype no format holds is the input's fault.
+            Copal.Model.Weights.CompactFormatException { Option: not null } => (e.Message, Usage),
+            Copal.Model.Weights.CompactFormatException => (e.Message, Failure),
             // The library names its options without dashes ("layers"); on the command line they are --layers.
             PruningOptionException p => ($"--{p.Option}: expected {p.Expected}, got {OptionRules.Shown(p.Value)}", Usage),
             DeviceUnavailableException => ($"{e.Message} (`copal devices` lists this machine's devices and why any is refused)", Failure),
