@@ -816,6 +816,23 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// A linear in a dtype no compact format holds (here I32, the same 4 bytes a value as the F32 it was) leaves no
+    /// --format that runs: a failure of the input (exit 1, with no pointer to the help), where --format nm of an
+    /// unstructured model, which --format auto stores, is a usage error (exit 2).
+    /// </summary>
+    [Fact]
+    public void Compact_of_a_linear_no_format_holds_is_a_failure_not_a_usage_error()
+    {
+        const string linear = "model.layers.0.self_attn.q_proj.weight";
+        string model = CopyModel();
+        CheckpointBytes.EditHeader(model, header => header[linear]!["dtype"] = "I32");
+        CopalProcess.Result r = CopalProcess.Run("compact", "-m", model, "-o", _temp.File("i32"));
+        AssertError(r, 1, $"'{linear}' is I32; compact storage holds F32, BF16 or F16 values only");
+        Assert.DoesNotContain("--help", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.File("i32")));
+    }
+
+    /// <summary>
     /// A standard output that cannot be written (a full disk, here /dev/full) is named: the error was the system's bare
     /// "No space left on device", which said neither what was being written nor that it was the output and not an input.
     /// </summary>

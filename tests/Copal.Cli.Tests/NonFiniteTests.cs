@@ -49,6 +49,30 @@ public sealed class NonFiniteTests : IDisposable
     }
 
     /// <summary>
+    /// bench, bench serve and continual have no --allow-nonfinite (they would only stop at the first non-finite
+    /// logits): their refusal names the tensor and the index, and does not advise an option they refuse as unknown.
+    /// </summary>
+    [Fact]
+    public void Commands_without_allow_nonfinite_refuse_the_weights_without_advising_it()
+    {
+        string calib = TestData.Path("text", "tinystories", "calib.txt"), eval = TestData.Path("text", "tinystories", "eval.txt");
+        string[][] commands =
+        [
+            ["bench", "-m", _model, "--prefill", "8", "--decode", "4", "--repeat", "1", "--device", "cpu"],
+            ["bench", "serve", "-m", _model, "--streams", "2", "--prompt-tokens", "4", "--decode", "4", "--repeat", "1", "--device", "cpu"],
+            ["continual", "-m", _model, "--datasets", $"a={calib}:{eval}", "--methods", "magnitude", "--sparsity", "0.5",
+                "--nsamples", "2", "--seqlen", "64", "--eval-limit-chunks", "1", "--no-joint", "-o", _temp.File("report"), "--device", "cpu"],
+        ];
+        foreach (string[] args in commands)
+        {
+            CopalProcess.Result r = CopalProcess.Run(args);
+            AssertError(r, $"tensor '{Tensor}' holds NaN at [3, 5]");
+            Assert.DoesNotContain("--allow-nonfinite", r.Stderr, StringComparison.Ordinal);
+        }
+        Assert.False(Directory.Exists(_temp.File("report")));
+    }
+
+    /// <summary>
     /// The prompt was streamed before the failing step: its line is ended, as a finished run's is, so on a terminal the
     /// error starts a line of its own.
     /// </summary>

@@ -22,7 +22,9 @@ internal static class CliErrors
     /// <param name="asTyped">Renames an option in the message as the user typed it.</param>
     /// <param name="writesFiles">Whether the command was given files to write (--out, --state): only then does a
     /// cancellation say that none was left half-written; a server or a command writing to stdout has no such output.</param>
-    public static int Report(Exception e, TextWriter stderr, Func<string, string>? asTyped = null, bool writesFiles = true)
+    /// <param name="hasOption">Whether the command has an option (by its name, e.g. <c>--allow-nonfinite</c>): a
+    /// remedy names one only where it has it, never one the command would refuse as unknown.</param>
+    public static int Report(Exception e, TextWriter stderr, Func<string, string>? asTyped = null, bool writesFiles = true, Func<string, bool>? hasOption = null)
     {
         if (e is AggregateException { InnerExceptions.Count: 1 } agg)
         {
@@ -37,7 +39,9 @@ internal static class CliErrors
         (string message, int code) = e switch
         {
             UsageException => (e.Message, Usage),
-            Copal.Model.Weights.CompactFormatException => (e.Message, Usage),
+            // Another --format runs (nm of a model that is not 2:4); a linear in a dtype no format holds is the input's fault.
+            Copal.Model.Weights.CompactFormatException { Option: not null } => (e.Message, Usage),
+            Copal.Model.Weights.CompactFormatException => (e.Message, Failure),
             // The library names its options without dashes ("layers"); on the command line they are --layers.
             PruningOptionException p => ($"--{p.Option}: expected {p.Expected}, got {OptionRules.Shown(p.Value)}", Usage),
             DeviceUnavailableException => ($"{e.Message} (`copal devices` lists this machine's devices and why any is refused)", Failure),
@@ -49,6 +53,9 @@ internal static class CliErrors
             Copal.Prune.Continual.CopalStateException => (e.Message, Failure),
             // No calibration fits the memory (the ones other options would fit are usage errors, made so by the commands).
             Copal.Prune.CalibrationLimitException => (e.Message, Failure),
+            // bench and continual have no --allow-nonfinite (they would stop at the first non-finite logits anyway).
+            ModelLoadException { NonFiniteWeights: true } when hasOption?.Invoke("--allow-nonfinite") == true =>
+                ($"{e.Message}. Pass --allow-nonfinite to load them anyway", Failure),
             ModelConfigException or ModelLoadException or SafetensorsException or TokenizerException => (e.Message, Failure),
             Copal.Model.Weights.NothingToConvertException => (e.Message, Failure),
             Copal.Model.ChatTemplates.ChatTemplateException => (e.Message, Failure),

@@ -162,7 +162,8 @@ internal static class CommonOptions
             }
             catch (Exception e)
             {
-                int code = CliErrors.Report(e, Console.Error, message => AsTyped(message, parseResult), WritesFiles(parseResult));
+                int code = CliErrors.Report(e, Console.Error, message => AsTyped(message, parseResult), WritesFiles(parseResult),
+                    name => parseResult.CommandResult.Command.Options.Any(o => o.Name == name));
                 if (code == CliErrors.Usage)
                 {
                     Console.Error.WriteLine(CliErrors.HelpPointer(parseResult.CommandResult));

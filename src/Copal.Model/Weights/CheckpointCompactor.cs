@@ -280,7 +280,10 @@ public static unsafe class CheckpointCompactor
                 ? FirstGroupBreaking24(t)
                 : $"its {t.Shape[1]} columns are not a multiple of 4";
             throw new CompactFormatException(FormattableString.Invariant(
-                $"--format nm: '{t.Name}' is {stats.Sparsity * 100:F1} % zeros but not 2:4 ({why}); --format bitmask or auto stores it"));
+                $"--format nm: '{t.Name}' is {stats.Sparsity * 100:F1} % zeros but not 2:4 ({why}); --format bitmask or auto stores it"))
+            {
+                Option = "--format",
+            };
         }
         return format switch
         {

@@ -14,7 +14,8 @@ public static class FiniteWeights
 
     /// <summary>
     /// Throws a <see cref="ModelLoadException"/> naming the first tensor (in <paramref name="tensors"/>' order) that
-    /// holds a non-finite value, that value and its first index. <paramref name="source"/> names the checkpoint.
+    /// holds a non-finite value, that value and its first index, marked <see cref="ModelLoadException.NonFiniteWeights"/>.
+    /// <paramref name="source"/> names the checkpoint.
     /// </summary>
     public static void Require(IReadOnlyList<TensorView> tensors, string source, CancellationToken cancellationToken = default)
     {
@@ -54,7 +55,10 @@ public static class FiniteWeights
                 TensorView v = tensors[t];
                 throw new ModelLoadException(
                     $"{source}: tensor '{v.Name}' holds {NonFinite.Describe(v, first[t])} at {NonFinite.Coordinates(first[t], v.Shape)} " +
-                    "(its first non-finite value); the weights are damaged or come from a diverged run. Pass --allow-nonfinite to load them anyway");
+                    "(its first non-finite value); the weights are damaged or come from a diverged run")
+                {
+                    NonFiniteWeights = true,
+                };
             }
         }
     }

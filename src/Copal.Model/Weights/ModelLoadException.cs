@@ -7,4 +7,11 @@ public sealed class ModelLoadException : Exception
     public ModelLoadException(string message) : base(message) { }
     /// <summary>A load error caused by <paramref name="inner"/>; <paramref name="message"/> names the checkpoint and the tensor.</summary>
     public ModelLoadException(string message, Exception inner) : base(message, inner) { }
+
+    /// <summary>
+    /// The weights hold NaN or Inf (<see cref="FiniteWeights"/>): loading with <c>allowNonFinite</c> would take them.
+    /// The message leaves that remedy out, so each caller words it for what it offers (the CLI names its
+    /// <c>--allow-nonfinite</c> only on the commands that have it).
+    /// </summary>
+    public bool NonFiniteWeights { get; init; }
 }

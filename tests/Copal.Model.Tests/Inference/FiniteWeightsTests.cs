@@ -30,7 +30,8 @@ public sealed unsafe class FiniteWeightsTests : IDisposable
         TensorView later = BF16("c.weight", [4], (0, 0x7FC0));
         var e = Assert.Throws<ModelLoadException>(() => FiniteWeights.Require([clean, big, later], "model-dir"));
         Assert.Equal("model-dir: tensor 'b.weight' holds -Inf at [1, 2097159] (its first non-finite value); the weights are damaged or " +
-            "come from a diverged run. Pass --allow-nonfinite to load them anyway", e.Message);
+            "come from a diverged run", e.Message);
+        Assert.True(e.NonFiniteWeights);
         FiniteWeights.Require([clean], "model-dir");
     }
 
