@@ -236,6 +236,7 @@ public class JsonPrefixTests
     [InlineData("{\"a\":{]")]
     [InlineData("{\"a\":\"\\x\"")]
     [InlineData("{\"a\":\"\\u12G4\"")]
+    [InlineData("{\"a\":\"\\U0041\"")]  // the u of an escape is lower case only
     [InlineData("{'a':1}")]
     [InlineData("{a:1}")]
     [InlineData("{\"a\":NaN}")]
