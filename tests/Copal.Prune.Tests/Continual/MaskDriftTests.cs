@@ -37,6 +37,30 @@ public sealed class MaskDriftTests : IDisposable
         Assert.Equal(0.0, MaskDrift.Fraction(before, before));
     }
 
+    /// <summary>
+    /// Only the zero pattern counts: a weight that keeps a value other than zero but changes it (SparseGPT's and OBS's
+    /// updates move every weight they keep) is no mask change.
+    /// </summary>
+    [Fact]
+    public void A_kept_weight_whose_value_changed_is_no_mask_change()
+    {
+        string before = TestData.CopyOfStories260K(_root.File("before"));
+        string after = TestData.CopyOfStories260K(_root.File("after"));
+        ZeroF32(after, Q0, 0, 4, 0f);
+        CheckpointBytes.EditF32Tensor(after, Down4, (bytes, offset) =>
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                Span<byte> at = bytes.AsSpan((int)offset + (4 * i), 4);
+                float w = BitConverter.ToSingle(at);
+                Assert.NotEqual(0f, w);
+                BitConverter.TryWriteBytes(at, 2 * w);
+            }
+        });
+
+        Assert.Equal(4.0 / PrunableWeights, MaskDrift.Fraction(before, after));
+    }
+
     private static void ZeroF32(string model, string tensor, int first, int count, float zero) =>
         CheckpointBytes.EditF32Tensor(model, tensor, (bytes, offset) =>
         {

@@ -226,6 +226,8 @@ public class JsonPrefixTests
     [InlineData("{\"a\":.5")]
     [InlineData("{\"a\":+1")]
     [InlineData("{\"a\":1,}")]
+    [InlineData("{\"a\":[1,]")]   // a trailing comma in an array, as in an object
+    [InlineData("{\"a\":--1")]
     [InlineData("{\"a\" 1")]
     [InlineData("{,")]
     [InlineData("{\"a\":tru}")]
@@ -234,6 +236,7 @@ public class JsonPrefixTests
     [InlineData("{\"a\":{]")]
     [InlineData("{\"a\":\"\\x\"")]
     [InlineData("{\"a\":\"\\u12G4\"")]
+    [InlineData("{\"a\":\"\\U0041\"")]  // the u of an escape is lower case only
     [InlineData("{'a':1}")]
     [InlineData("{a:1}")]
     [InlineData("{\"a\":NaN}")]
@@ -255,6 +258,26 @@ public class JsonPrefixTests
         Assert.Equal(a.GetHashCode(), b.GetHashCode());
         Assert.NotEqual(After("{\"a\":["), After("{\"a\":{"));
         Assert.NotEqual(After("{\"a\":\"x"), After("{\"a"));
+    }
+
+    /// <summary>
+    /// States that take other bytes are other keys where the key is formed differently: at the deepest level, where
+    /// every nesting bit counts (the mask of the bits below the depth cannot be formed there: a shift by 64 is a shift
+    /// by 0), and inside an escape, whose progress says which bytes come next.
+    /// </summary>
+    [Fact]
+    public void States_at_the_deepest_level_or_inside_an_escape_that_take_other_bytes_are_other_keys()
+    {
+        string deep = "{\"a\":" + new string('[', JsonPrefix.MaxDepth - 2);
+        JsonPrefix inObject = After(deep + "{\"b\":true"), inArray = After(deep + "[true");
+        Assert.Equal(JsonPrefix.MaxDepth, inObject.Depth);
+        Assert.Equal(JsonPrefix.MaxDepth, inArray.Depth);
+        Assert.NotEqual(inObject, inArray);
+        Assert.True(inObject.TryAdvance((byte)'}') && !inArray.TryAdvance((byte)'}'));
+        // Right after the backslash a short escape's letter may come; after \u only hex digits.
+        JsonPrefix backslash = After("{\"a\":\"\\"), u = After("{\"a\":\"\\u");
+        Assert.NotEqual(backslash, u);
+        Assert.True(backslash.TryAdvance((byte)'n') && !u.TryAdvance((byte)'n'));
     }
 
     /// <summary>
