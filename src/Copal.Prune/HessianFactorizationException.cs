@@ -1,9 +1,9 @@
 namespace Copal.Prune;
 
 /// <summary>
-/// SparseGPT could not factor the layer's Hessian (or its inverse) even with the strongest dampening allowed:
-/// the statistics contain NaN/∞ or the matrix is numerically singular. The message names the size, the
-/// attempts, the last dampening and the failing pivot.
+/// SparseGPT could not factor the layer's Hessian: it holds NaN/∞ (the message names the entry; the calibration
+/// activations were not finite), or it stays numerically singular with the strongest dampening allowed (the message
+/// names the size, the attempts, the last dampening and the failing pivot).
 /// </summary>
 public sealed class HessianFactorizationException : InvalidOperationException
 {

@@ -134,14 +134,35 @@ public class ApiContractTests
         Assert.Equal([0.0, 0.1, 1.0], Enumerable.Range(0, 3).Select(zero.DampFor).Select(v => Math.Round(v, 12)));
     }
 
+    /// <summary>
+    /// A Hessian holding NaN or ∞ is refused before any factorization, naming the entry and its cause (a non-finite
+    /// calibration activation) in one line, not a pivot of a factorization that could never succeed.
+    /// </summary>
     [Fact]
-    public void SparseGpt_fails_with_typed_error_on_nan_statistics()
+    public void SparseGpt_names_the_non_finite_hessian_entry_and_its_cause()
     {
         var stats = new InputStatistics(4, collectHessian: true);
         stats.AddSequence(new float[] { 1, float.NaN, 0, 2 }, 1);
         var e = Assert.Throws<HessianFactorizationException>(() =>
             new SparseGptPruner(new SparseGptOptions(MaxDampRetries: 2)).Prune(new float[8] { 1, 2, 3, 4, 5, 6, 7, 8 }, 2, 4, stats, new SparsityPattern.Unstructured(0.5)));
-        Assert.Contains("3 attempts", e.Message, StringComparison.Ordinal);
+        Assert.Equal("SparseGPT: the [4, 4] input Hessian holds NaN at row 0, column 1 (input features 0 and 1): the calibration activations held a non-finite value; pruning needs finite activations", e.Message);
+
+        var h = new double[9];
+        h[0] = h[4] = 1;
+        h[8] = double.PositiveInfinity;
+        e = Assert.Throws<HessianFactorizationException>(() =>
+            new SparseGptPruner().Prune(new float[6] { 1, 2, 3, 4, 5, 6 }, 2, 3, InputStatistics.FromHessian(h, 3), new SparsityPattern.Unstructured(0.5)));
+        Assert.Contains("holds +Inf at row 2, column 2 (input features 2 and 2)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SparseGpt_fails_with_typed_error_on_a_hessian_no_dampening_makes_positive_definite()
+    {
+        var h = new double[] { -1, 0, 0, -1 };
+        var e = Assert.Throws<HessianFactorizationException>(() =>
+            new SparseGptPruner(new SparseGptOptions(MaxDampRetries: 2)).Prune(new float[4] { 1, 2, 3, 4 }, 2, 2, InputStatistics.FromHessian(h, 2), new SparsityPattern.Unstructured(0.5)));
+        Assert.Contains("not positive definite after 3 attempts", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

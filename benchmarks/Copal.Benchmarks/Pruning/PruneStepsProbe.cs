@@ -94,9 +94,10 @@ internal static class PruneStepsProbe
 
     /// <summary>
     /// Whether the driver's SparseGPT factors each linear's Hessian anew (q/k/v three times), as the reference does;
-    /// the layer total counts the factorizations the way the driver runs them.
+    /// the layer total counts the factorizations the way the driver runs them: once per distinct input since the
+    /// pruner shares U across the linears that read one input.
     /// </summary>
-    private static readonly bool FactorsPerLinear = true;
+    private static readonly bool FactorsPerLinear = false;
 
     // The tap over nsamples windows of random N(0, 1) activations; only the accumulation and the fold are timed.
     private static (InputStatistics, double) Accumulate(IBackend backend, int cols, int nsamples, int seqlen, bool hessian, Random rng)

@@ -298,7 +298,7 @@ public static class CalibrationMemory
     {
         long weights = rows * cols;
         long common = weights * (sizeof(float) + dtype);
-        long obs = (weights * (sizeof(float) + sizeof(double) + 1)) + (2 * cols * cols * sizeof(double)); // SparseGPT: f32 original, f64 W, mask; H copy (factored in place) and U
+        long obs = (weights * (sizeof(float) + sizeof(double) + 1)) + (2 * cols * cols * sizeof(double)); // SparseGPT: f32 original, f64 W, mask; H copy (factored in place) and U (kept for the input's later linears, which need no H copy)
         return common + method switch
         {
             "sparsegpt" => obs,

@@ -43,6 +43,14 @@ public interface ILinearPruner
     {
     }
 
+    /// <summary>
+    /// The driver is done with <paramref name="statistics"/>: the last linear that reads them is pruned (see
+    /// <see cref="IPruningMethod.ReleaseStatistics"/>). Nothing by default.
+    /// </summary>
+    void ReleaseStatistics(InputStatistics statistics)
+    {
+    }
+
     /// <summary>Prunes <paramref name="weight"/> [Rows, Cols] in place to <paramref name="pattern"/>.</summary>
     LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken);
 }
@@ -58,6 +66,9 @@ public sealed class MethodPruner(IPruningMethod method) : ILinearPruner
     public bool NeedsStatistics => method.NeedsStatistics;
     /// <inheritdoc/>
     public void CheckPattern(SparsityPattern pattern) => method.CheckPattern(pattern);
+
+    /// <inheritdoc/>
+    public void ReleaseStatistics(InputStatistics statistics) => method.ReleaseStatistics(statistics);
 
     /// <summary>The method's <see cref="IPruningMethod.Prune"/> on the target's [Rows, Cols].</summary>
     public LinearPruneResult Prune(LinearTarget target, Span<float> weight, InputStatistics statistics, SparsityPattern pattern, CancellationToken cancellationToken) =>

@@ -168,7 +168,9 @@ public sealed class LayerwisePruner
                         {
                             // The last linear that reads these statistics: without this, down_proj was pruned with
                             // every other group's Hessians still held (0.4 GB at LLaMA-7B, twice with mixed upstreams).
-                            stats.Remove(leader);
+                            // What the method made of them for the group (SparseGPT's U) goes with them.
+                            stats.Remove(leader, out InputStatistics? done);
+                            _pruner.ReleaseStatistics(done!);
                         }
                         (int rows, int cols) = LlamaWeights.LinearShape(_model.Config, id);
                         ReleaseWorkspace(rows, cols);
@@ -421,6 +423,11 @@ public sealed class LayerwisePruner
         }
         LinearPruneResult result = pruner.Prune(new LinearTarget(_model.Config.NumLayers, LinearId.QProj, name, rows, cols), weight,
             stats ?? new InputStatistics(cols, collectHessian: false), _options.Pattern, cancellationToken);
+        if (stats is not null)
+        {
+            // lm_head is its input's only reader; the untied embedding pruned next should not sit beside its U.
+            pruner.ReleaseStatistics(stats);
+        }
         ReplaceWith(output, name, view, weight);
         // A tied model's stored lm_head.weight (some exports write the embedding's copy, which the model does not read)
         // becomes the pruned matrix too: left dense, a tool that reads it would get another head than the one pruned.

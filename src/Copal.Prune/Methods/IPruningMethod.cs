@@ -25,6 +25,15 @@ public interface IPruningMethod
     }
 
     /// <summary>
+    /// The caller is done with <paramref name="statistics"/>: no linear it prunes later reads them. A method that keeps
+    /// something made from them for the other linears of the same input (SparseGPT: the factor of their Hessian) lets
+    /// it go now rather than when the statistics are collected. Nothing by default.
+    /// </summary>
+    void ReleaseStatistics(InputStatistics statistics)
+    {
+    }
+
+    /// <summary>
     /// Prunes <paramref name="weight"/> [rows = out, cols = in] row-major in place: pruned entries become exact
     /// zeros and, for methods that reconstruct (SparseGPT), the kept ones are updated.
     /// </summary>

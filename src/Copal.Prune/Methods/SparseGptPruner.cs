@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Copal.Prune.Numerics;
 
@@ -12,7 +13,8 @@ namespace Copal.Prune;
 /// columns with an unstructured mask of every saliency at or below the one at sorted index ⌊rows·block·s⌋ (the
 /// reference's rule: one entry more than ⌊rows·block·s⌋ where that saliency is unique; exactly ⌊rows·block·s⌋ with
 /// <see cref="SparseGptOptions.ExactCount"/>) or N:M chosen on the updated weights, error propagation inside the
-/// block and the lazy batch update after it.
+/// block and the lazy batch update after it. Linears pruned with the same <see cref="InputStatistics"/> (q/k/v, gate/up)
+/// share U: it is factored once, kept while the statistics live, and let go by <see cref="ReleaseStatistics"/>.
 /// </summary>
 public sealed class SparseGptPruner : IPruningMethod
 {
@@ -39,6 +41,23 @@ public sealed class SparseGptPruner : IPruningMethod
     /// <summary>The dampening fraction that succeeded in the last call (more than PercentDamp when retries were needed).</summary>
     public double LastPercentDamp { get; private set; }
 
+    // The factor of each statistics' Hessian, kept for the other linears that read the same input: the driver gives
+    // q/k/v one statistics object and gate/up another, so a layer factors 4 Hessians, not 7 (U from H is O(cols³),
+    // 25 s at 5632 columns on two cores). Weakly keyed, so a factor lives no longer than its statistics, and dropped at
+    // once when the caller releases them after their last linear (ReleaseStatistics). Factoring is deterministic (each
+    // entry is one task's fixed-order sum), so a kept U is the U each linear would have factored, to the bit.
+    private readonly ConditionalWeakTable<InputStatistics, FactoredInput> _factors = new();
+
+    // How many Hessians this pruner has factored (tests count them per layer).
+    private int _factorizations;
+
+    /// <summary>How many Hessians this pruner has factored so far.</summary>
+    internal int Factorizations => Volatile.Read(ref _factorizations);
+
+    // A factor with the fold it was made from: statistics folded into since (AddSequence, Merge change Sequences) are
+    // another Hessian.
+    private sealed record FactoredInput(int Sequences, long Tokens, SweepFactor Factor);
+
     /// <inheritdoc/>
     public LinearPruneResult Prune(Span<float> weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern,
         CancellationToken cancellationToken = default)
@@ -59,8 +78,32 @@ public sealed class SparseGptPruner : IPruningMethod
     {
         PruneArguments.Check(Name, weight.Length, rows, cols, stats, pattern, needsStats: true, needsHessian: true);
         CheckSweep(weight, cols, pattern);
-        SweepFactor factor = SweepFactor.Compute((double[])stats!.Hessian.Clone(), cols, Options, cancellationToken);
-        return Sweep(weight, rows, factor, pattern, cancellationToken, out pruneMask);
+        return Sweep(weight, rows, FactorOf(stats!, cancellationToken), pattern, cancellationToken, out pruneMask);
+    }
+
+    /// <inheritdoc/>
+    public void ReleaseStatistics(InputStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        _factors.Remove(statistics);
+    }
+
+    // U of the statistics' Hessian with this pruner's dampening: the one kept for them, or made now and kept. A
+    // factorization that fails or is cancelled keeps nothing (the next call tries again).
+    private SweepFactor FactorOf(InputStatistics stats, CancellationToken cancellationToken)
+    {
+        if (_factors.TryGetValue(stats, out FactoredInput? kept))
+        {
+            if (kept.Sequences == stats.Sequences && kept.Tokens == stats.Tokens)
+            {
+                return kept.Factor;
+            }
+            _factors.Remove(stats); // the stale factor may go before the new one is made
+        }
+        SweepFactor factor = SweepFactor.Compute((double[])stats.Hessian.Clone(), stats.Columns, Options, cancellationToken);
+        Interlocked.Increment(ref _factorizations);
+        _factors.AddOrUpdate(stats, new FactoredInput(stats.Sequences, stats.Tokens, factor));
+        return factor;
     }
 
     /// <summary>

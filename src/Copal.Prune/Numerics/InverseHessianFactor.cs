@@ -19,6 +19,7 @@ internal static class InverseHessianFactor
     /// <returns>U [n, n] row-major (strict lower part zero) and the dampening fraction that succeeded.</returns>
     public static (double[] U, double PercentDamp) Compute(double[] hessian, int n, SparseGptOptions options, CancellationToken cancellationToken)
     {
+        RequireFinite(hessian, n);
         var diagonal = new double[n];
         double mean = 0;
         for (int j = 0; j < n; j++)
@@ -51,6 +52,23 @@ internal static class InverseHessianFactor
             $"SparseGPT: the [{n}, {n}] Hessian is not positive definite after {options.MaxDampRetries + 1} attempts " +
             $"(last dampening {percent.ToString("G3", CultureInfo.InvariantCulture)} × mean diagonal {mean.ToString("G6", CultureInfo.InvariantCulture)}; {lastFailure}); " +
             "check the calibration inputs for NaN/∞ or raise the dampening");
+    }
+
+    // No dampening makes a Hessian holding NaN or ∞ factorable: the retries would fail at a pivot that says nothing
+    // about the cause. H = (2/N)·Σ XᵀX, so its entry (i, j) is non-finite where input feature i or j was (or their
+    // products overflowed).
+    private static void RequireFinite(double[] hessian, int n)
+    {
+        for (long k = 0; k < (long)n * n; k++)
+        {
+            if (!double.IsFinite(hessian[k]))
+            {
+                long i = k / n, j = k % n;
+                throw new HessianFactorizationException(string.Create(CultureInfo.InvariantCulture,
+                    $"SparseGPT: the [{n}, {n}] input Hessian holds {Copal.Tensors.Numerics.NonFinite.Describe(hessian[k])} at row {i}, column {j} (input features {i} and {j}): ") +
+                    "the calibration activations held a non-finite value; pruning needs finite activations");
+            }
+        }
     }
 
     // The lower triangle of P(H + λI)P, read from H's strict upper triangle (kept, so a retry starts from H again) and
