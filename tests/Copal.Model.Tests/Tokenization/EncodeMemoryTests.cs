@@ -112,7 +112,7 @@ public class EncodeMemoryTests
     }
 
     /// <summary>
-    /// <see cref="CopalTokenizer.EncodeInto"/> appends the ids Encode returns to the caller's list, after what it held,
+    /// <see cref="CopalTokenizer.EncodeInto(string, bool, List{int}, IProgress{TokenizeProgress}, CancellationToken)"/> appends the ids Encode returns to the caller's list, after what it held,
     /// and allocates that list's room and no array of them: 4 bytes an id less than Encode.
     /// </summary>
     [Theory]
