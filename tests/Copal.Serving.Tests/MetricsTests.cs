@@ -38,22 +38,8 @@ public sealed class MetricsTests
         Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", metrics.Content.Headers.ContentType!.ToString());
         string[] lines = (await metrics.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        var values = new Dictionary<string, long>();
-        var described = new HashSet<string>();
-        foreach (string line in lines)
-        {
-            if (line.StartsWith("# HELP ", StringComparison.Ordinal) || line.StartsWith("# TYPE ", StringComparison.Ordinal))
-            {
-                described.Add($"{line[..6]} {line[7..].Split(' ')[0]}");
-                continue;
-            }
-            string[] parts = line.Split(' ');
-            Assert.Equal(2, parts.Length);
-            values.Add(parts[0], long.Parse(parts[1], CultureInfo.InvariantCulture));
-            string name = parts[0].Split('{')[0];
-            Assert.Contains($"# HELP {name}", described);
-            Assert.Contains($"# TYPE {name}", described);
-        }
+        // Copal's own series are whole numbers (the process's seconds are not).
+        Dictionary<string, long> values = Described(lines).ToDictionary(p => p.Key, p => (long)p.Value);
         Assert.Equal(2, values["copal_requests_total"]);
         Assert.Equal(1, values["copal_request_errors_total"]);
         Assert.Equal(2, values["copal_sequences_completed_total"]);
@@ -71,6 +57,85 @@ public sealed class MetricsTests
         }
         Assert.Contains("# TYPE copal_requests_total counter", lines);
     }
+
+    /// <summary>
+    /// The series of <paramref name="lines"/> by name and labels, each checked to be described (its HELP and TYPE
+    /// before it) and to have one value.
+    /// </summary>
+    private static Dictionary<string, double> Described(string[] lines)
+    {
+        var values = new Dictionary<string, double>();
+        var described = new HashSet<string>();
+        foreach (string line in lines)
+        {
+            if (line.StartsWith("# HELP ", StringComparison.Ordinal) || line.StartsWith("# TYPE ", StringComparison.Ordinal))
+            {
+                described.Add($"{line[..6]} {line[7..].Split(' ')[0]}");
+                continue;
+            }
+            string[] parts = line.Split(' ');
+            Assert.Equal(2, parts.Length);
+            values.Add(parts[0], double.Parse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture));
+            string name = parts[0].Split('{')[0];
+            Assert.Contains($"# HELP {name}", described);
+            Assert.Contains($"# TYPE {name}", described);
+        }
+        return values;
+    }
+
+    /// <summary>
+    /// The process's memory and CPU under Prometheus' process collector's names, and the managed heap under the .NET
+    /// runtime meter's, each described; read here, in the server's own process, against what Linux and the runtime say
+    /// before and after the scrape.
+    /// </summary>
+    [Fact]
+    public async Task Metrics_give_the_process_memory_and_cpu_and_the_managed_heap()
+    {
+        using var backend = new CpuBackend();
+        using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
+        await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
+        using var http = new HttpClient();
+        // A collection first, so the heap's figures are of one (before any, the runtime has none and gives zeros).
+        GC.Collect();
+        double now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+        long residentBefore = ResidentBytes();
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        string[] lines = (await http.GetStringAsync(new Uri(server.Address, "/metrics"))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        long allocatedAfter = GC.GetTotalAllocatedBytes(precise: true);
+        long residentAfter = ResidentBytes();
+        Dictionary<string, double> values = Described(lines);
+
+        foreach (string gauge in new[] { "process_resident_memory_bytes", "process_virtual_memory_bytes", "process_start_time_seconds",
+            "dotnet_gc_last_collection_heap_size_bytes", "dotnet_gc_last_collection_memory_committed_size_bytes" })
+        {
+            Assert.Contains($"# TYPE {gauge} gauge", lines);
+        }
+        Assert.Contains("# TYPE process_cpu_seconds_total counter", lines);
+        Assert.Contains("# TYPE dotnet_gc_heap_total_allocated_bytes_total counter", lines);
+
+        double resident = values["process_resident_memory_bytes"];
+        Assert.True(resident > 0 && values["process_virtual_memory_bytes"] >= resident, $"resident {resident}, virtual {values["process_virtual_memory_bytes"]}");
+        if (OperatingSystem.IsLinux())
+        {
+            // The kernel's count of the process's resident pages, read just before and after: the scrape's own pages
+            // (its threads' stacks, the HTTP exchange) are what may come or go between the readings.
+            const long Margin = 64L << 20;
+            Assert.InRange(resident, Math.Min(residentBefore, residentAfter) - Margin, Math.Max(residentBefore, residentAfter) + Margin);
+        }
+        // The process started before this test did, and has run since.
+        Assert.InRange(values["process_start_time_seconds"], now - TimeSpan.FromDays(1).TotalSeconds, now);
+        Assert.True(values["process_cpu_seconds_total"] > 0);
+        Assert.InRange((long)values["dotnet_gc_heap_total_allocated_bytes_total"], allocatedBefore, allocatedAfter);
+        string[] generations = ["gen0", "gen1", "gen2", "loh", "poh"];
+        double heap = generations.Sum(g => values[$"dotnet_gc_last_collection_heap_size_bytes{{gc_heap_generation=\"{g}\"}}"]);
+        // The engine's model and tokenizer live on the heap: it holds something, within what the collector committed.
+        Assert.InRange(heap, 1, values["dotnet_gc_last_collection_memory_committed_size_bytes"]);
+    }
+
+    /// <summary>The process's resident bytes as Linux counts them (<c>/proc/self/statm</c>'s second field, in pages); 0 elsewhere.</summary>
+    private static long ResidentBytes() => OperatingSystem.IsLinux()
+        ? long.Parse(File.ReadAllText("/proc/self/statm").Split(' ')[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize
+        : 0;
 
     /// <summary>copal_engine_up is 0 once a failure outside one sequence (here the model disposed between steps) has ended the engine.</summary>
     [Fact]

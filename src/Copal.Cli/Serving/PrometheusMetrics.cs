@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Copal.Model.Serving;
@@ -38,7 +39,36 @@ internal static class PrometheusMetrics
         Gauge(text, "copal_request_body_budget_bytes", "Bytes of request bodies parsed and handled at once at most; a body past them waits its turn.", server.Bodies.Bytes);
         Gauge(text, "copal_request_body_bytes", "Bytes of the request bodies being parsed and handled now.", server.Bodies.Used);
         Gauge(text, "copal_request_bodies_waiting", "Request bodies, read whole, waiting for the body budget now.", server.Bodies.Waiting);
+        ProcessMemory(text);
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The process's memory and CPU under the names of Prometheus' own process collector (which vLLM's server exposes
+    /// through its Python client), and the .NET collector's heap under those of the runtime's <c>System.Runtime</c>
+    /// meter as OpenTelemetry's Prometheus exporter writes them: a scraper sees what the server holds, and whether it
+    /// is the managed heap or the memory around it (the pools' arrays, the KV caches, the model's weights).
+    /// </summary>
+    private static void ProcessMemory(StringBuilder text)
+    {
+        using Process process = Process.GetCurrentProcess();
+        Gauge(text, "process_resident_memory_bytes", "Resident memory size in bytes.", process.WorkingSet64);
+        Gauge(text, "process_virtual_memory_bytes", "Virtual memory size in bytes.", process.VirtualMemorySize64);
+        Header(text, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge");
+        Sample(text, "process_start_time_seconds", new DateTimeOffset(process.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
+        Header(text, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter");
+        Sample(text, "process_cpu_seconds_total", process.TotalProcessorTime.TotalSeconds);
+        // As of the last collection (zeros before the first): what the runtime knows without walking the heap.
+        GCMemoryInfo gc = GC.GetGCMemoryInfo();
+        Header(text, "dotnet_gc_last_collection_heap_size_bytes", "The managed heap's size by generation, as of the last garbage collection.", "gauge");
+        ReadOnlySpan<string> generations = ["gen0", "gen1", "gen2", "loh", "poh"];
+        for (int g = 0; g < generations.Length; g++)
+        {
+            long size = g < gc.GenerationInfo.Length ? gc.GenerationInfo[g].SizeAfterBytes : 0;
+            Sample(text, $"dotnet_gc_last_collection_heap_size_bytes{{gc_heap_generation=\"{generations[g]}\"}}", size);
+        }
+        Gauge(text, "dotnet_gc_last_collection_memory_committed_size_bytes", "Memory the garbage collector had committed, as of the last garbage collection.", gc.TotalCommittedBytes);
+        Counter(text, "dotnet_gc_heap_total_allocated_bytes_total", "Bytes allocated on the managed heap since the process started.", GC.GetTotalAllocatedBytes());
     }
 
     private static void Counter(StringBuilder text, string name, string help, long value)
@@ -58,4 +88,7 @@ internal static class PrometheusMetrics
 
     private static void Sample(StringBuilder text, string series, long value) =>
         text.Append(series).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+
+    private static void Sample(StringBuilder text, string series, double value) =>
+        text.Append(series).Append(' ').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
 }

@@ -40,9 +40,15 @@ internal sealed class TokenizeEndpoints(InferenceEngine engine, BodyReader bodie
         {
             await body.HandleAsync(json =>
             {
+                JsonObject made = answer(json);
                 context.Response.StatusCode = 200;
                 context.Response.ContentType = "application/json";
-                JsonResponses.Write(context.Response.BodyWriter, answer(json));
+                // The headers first, so the answer is written where it is sent from: written before them, the server
+                // keeps it in buffers of its own and copies it into the connection's at the flush, two copies at once
+                // in its pooled blocks, which its pool then kept (63 MB after a 30 MB /tokenize). Starting only adds
+                // the headers to the connection's buffers; nothing waits for the client here.
+                context.Response.StartAsync().GetAwaiter().GetResult();
+                JsonResponses.Write(context.Response.BodyWriter, made);
                 return true;
             }).ConfigureAwait(false);
         }

@@ -111,6 +111,30 @@ public class EncodeMemoryTests
         Assert.InRange(allocated, 0, IdsBytes(text, tokens) + (2L * (text.Length + 1)));
     }
 
+    /// <summary>
+    /// <see cref="CopalTokenizer.EncodeInto(string, bool, List{int}, IProgress{TokenizeProgress}, CancellationToken)"/> appends the ids Encode returns to the caller's list, after what it held,
+    /// and allocates that list's room and no array of them: 4 bytes an id less than Encode.
+    /// </summary>
+    [Theory]
+    [InlineData("stories260K")]
+    [InlineData("llama3")]
+    public void Encoding_into_a_list_appends_the_ids_and_allocates_no_array_of_them(string name)
+    {
+        CopalTokenizer t = Tokenizers.Get(name);
+        string text = Repeated("the cat sat on the mat. ", 1 << 20);
+        long encoded = EncodeAllocations(t, text, out int tokens);
+        List<int> ids = [7];
+        t.EncodeInto(text, addSpecialTokens: true, ids, progress: null, CancellationToken.None);
+        Assert.Equal([7, .. t.Encode(text)], ids);
+
+        ids = [];
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        t.EncodeInto(text, addSpecialTokens: false, ids, progress: null, CancellationToken.None);
+        long into = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(tokens, ids.Count);
+        Assert.InRange(into, 0, encoded - ((long)tokens * sizeof(int)));
+    }
+
     private static string Repeated(string piece, int chars)
     {
         var sb = new StringBuilder(chars + piece.Length);
