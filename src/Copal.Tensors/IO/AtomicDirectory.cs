@@ -68,8 +68,11 @@ public sealed class AtomicDirectory : IDisposable
         {
             PathGuard.RequireApart(path, name, input, "the input folder");
         }
-        // The inputs are read while the run writes: a run replacing one (--force) is refused until this one ends.
+        // The inputs are read while the run writes: a run replacing one (--force) is refused until this one ends. The
+        // output is locked before what it holds is judged: a state folder in it that another run is writing holds that
+        // run's staged files, which are no reason to refuse (or to ask for the folder to be emptied).
         var reading = new List<FolderLock>();
+        OutputFolderLock? held = null;
         try
         {
             foreach (string input in protectedInputs)
@@ -79,53 +82,29 @@ public sealed class AtomicDirectory : IDisposable
                     reading.Add(l);
                 }
             }
-        }
-        catch
-        {
-            reading.ForEach(l => l.Dispose());
-            throw;
-        }
-        // Locked before what it holds is judged: a state folder in it that another run is writing holds that run's
-        // staged files, which are no reason to refuse (or to ask for the folder to be emptied).
-        OutputFolderLock held;
-        try
-        {
             held = OutputFolderLock.Acquire(name, path, RealPath.Resolve(path, name));
+            string full = RequireUsable(name, path, overwrite);
+            bool exists = Directory.Exists(full);
+            string temp = TemporaryNames.Sibling(full, "tmp");
+            IReadOnlyList<string> created = [];
+            try
+            {
+                created = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
+                Directory.CreateDirectory(temp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                MadeFolders.RemoveEmpty(created);
+                throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
+            }
+            return new AtomicDirectory(name, path, full, temp, exists, overwrite, created, held, reading);
         }
         catch
         {
+            held?.Dispose();
             reading.ForEach(l => l.Dispose());
             throw;
         }
-        string full;
-        bool exists;
-        string temp;
-        IReadOnlyList<string> created = [];
-        try
-        {
-            full = RequireUsable(name, path, overwrite);
-            exists = Directory.Exists(full);
-            temp = TemporaryNames.Sibling(full, "tmp");
-        }
-        catch
-        {
-            held.Dispose();
-            reading.ForEach(l => l.Dispose());
-            throw;
-        }
-        try
-        {
-            created = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
-            Directory.CreateDirectory(temp);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            MadeFolders.RemoveEmpty(created);
-            held.Dispose();
-            reading.ForEach(l => l.Dispose());
-            throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
-        }
-        return new AtomicDirectory(name, path, full, temp, exists, overwrite, created, held, reading);
     }
 
     /// <summary>
