@@ -12,7 +12,7 @@ namespace Copal.Cli.Tests;
 /// A run now holds a lock on S from before its work until its state is in place, and a second run is refused at once.
 /// Run A is stopped (strace injects SIGSTOP just after a chosen rename, so no timing is involved) while run B starts.
 /// </summary>
-public sealed class ConcurrentStateTests : IDisposable
+public sealed partial class ConcurrentStateTests : IDisposable
 {
     private readonly TempDir _temp = new("copal-concurrent-state-");
     private readonly string _calib = TestData.Path("text", "tinystories", "calib.txt");

@@ -67,9 +67,11 @@ internal static class PruneCommand
             // Held until the state's renames are done (the end of this body): a second run on the same --state or
             // --resume folder is refused now, not minutes later with its state's files interleaved with this run's, or
             // replaced under the run that reads them.
-            (FolderLock? stateLock, FolderLock? resumeLock) = RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
+            (FolderLock? stateLock, FolderLock? resumeLock, OutputFolderLock outLock, FolderLock? modelLock) = RequireOutputsApart(p.GetValue(outDir)!, modelDir, p.GetValue(calib), p.GetValue(copal.Resume), p.GetValue(copal.State), p.GetValue(force));
             using FolderLock? heldState = stateLock;
             using FolderLock? heldResume = resumeLock;
+            using OutputFolderLock heldOut = outLock;
+            using FolderLock? heldModel = modelLock;
             // Before the calibration text is tokenized and a COPAL parent hashed, which take minutes on a large model.
             PruneJob.RequireDenseLinears(modelDir);
             if (p.GetValue(compact))
@@ -297,10 +299,12 @@ internal static class PruneCommand
     /// Neither output may touch an input: --out replaces its folder, so it must be apart from every input;
     /// --state is written into, so it must be apart from the model folder and the --resume folder (the state a run
     /// continues from stays as it was, beside the model it belongs to). Checked before any work starts. Returns the
-    /// locks on a --state apart from --out and on the --resume folder (<see cref="LockStateFolder"/>), which the caller
-    /// holds until the state is in place.
+    /// locks on a --state apart from --out and on the --resume folder (<see cref="LockStateFolder"/>), and on an
+    /// existing --out and the state folders in it (<see cref="OutputFolderLock"/>), and the shared one on the model
+    /// folder (<see cref="InputFolderLock"/>: its tokenizer and config are read before its weights, and a --force over it
+    /// between would mix two models), which the caller holds until the state is in place.
     /// </summary>
-    private static (FolderLock? State, FolderLock? Resume) RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
+    private static (FolderLock? State, FolderLock? Resume, OutputFolderLock Out, FolderLock? Model) RequireOutputsApart(string outDir, string modelDir, string? calib, string? resume, string? state, bool force)
     {
         PathGuard.RequireApart(outDir, "--out", modelDir, "the input folder");
         foreach (string f in CalibrationFiles(calib).Where(f => !Inputs.IsStdio(f)))
@@ -327,20 +331,29 @@ internal static class PruneCommand
                 PathGuard.RequireOutsideWriting(state, "--state", written, resume, "the --resume folder");
             }
         }
-        FolderLock? held = state is null ? null : RequireStateFolder(state, outDir, force);
+        // Refused now, before any work, where another run reads or writes a state in the folder --force replaces; locked
+        // before what the folder holds is judged (a state another run stages there is no reason to refuse), and before a
+        // --state inside it is swept.
+        OutputFolderLock replacing = OutputFolderLock.Acquire("--out", outDir, RealPath.Resolve(outDir, "--out"));
+        FolderLock? held = null;
         FolderLock? reading = null;
+        FolderLock? model = null;
         try
         {
+            model = InputFolderLock.Acquire(modelDir, "the input folder");
+            held = state is null ? null : RequireStateFolder(state, outDir, force);
             reading = resume is null ? null : LockResumeFolder(resume);
             // Said before the calibration text is read and the model loaded, not when the output is made after them (and
             // after the checks above: an input inside the output is the first thing to say).
             AtomicDirectory.RequireUsable("--out", outDir, force);
-            return (held, reading);
+            return (held, reading, replacing, model);
         }
         catch
         {
+            model?.Dispose();
             reading?.Dispose();
             held?.Dispose();
+            replacing.Dispose();
             throw;
         }
     }

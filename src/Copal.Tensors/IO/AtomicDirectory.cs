@@ -8,8 +8,11 @@ public sealed class AtomicDirectory : IDisposable
 {
     private bool _committed;
 
-    private AtomicDirectory(string name, string givenPath, string finalPath, string tempPath, bool replace, bool overwrite, IReadOnlyList<string> createdParents)
+    private AtomicDirectory(string name, string givenPath, string finalPath, string tempPath, bool replace, bool overwrite, IReadOnlyList<string> createdParents,
+        OutputFolderLock held, IReadOnlyList<FolderLock> reading)
     {
+        _held = held;
+        _reading = reading;
         Name = name;
         _givenPath = givenPath;
         FinalPath = finalPath;
@@ -21,6 +24,13 @@ public sealed class AtomicDirectory : IDisposable
 
     // Whether --force was given: without it, a folder that was there when the run started is replaced only while it is still empty.
     private readonly bool _overwrite;
+
+    // The existing output's lock (OutputFolderLock), held until this folder is disposed: no run reads a state in it, or
+    // writes one there, while this one may replace it.
+    private readonly OutputFolderLock _held;
+
+    // The shared locks on the input folders (InputFolderLock), held as long: no run replaces one while this one reads it.
+    private readonly IReadOnlyList<FolderLock> _reading;
 
     // The folders above the output this run made (deepest first): a run that ends without output removes them again.
     private readonly IReadOnlyList<string> _createdParents;
@@ -41,6 +51,9 @@ public sealed class AtomicDirectory : IDisposable
     /// Starts an output folder at <paramref name="path"/>. It must not exist, or be empty, unless
     /// <paramref name="overwrite"/>. It must not be, contain or lie inside any of <paramref name="protectedInputs"/>
     /// (files or folders), compared after resolving links (<see cref="PathGuard"/>): the inputs are never touched.
+    /// Until disposed it holds a shared lock on each input folder (<see cref="InputFolderLock"/>) and an exclusive one on
+    /// the existing output and each folder in it (<see cref="OutputFolderLock"/>): a run reading a state or a model there
+    /// refuses its replacement, and no run replaces an input this one reads.
     /// </summary>
     public static AtomicDirectory Create(string path, bool overwrite, params string[] protectedInputs) =>
         CreateNamed("--out", path, overwrite, protectedInputs);
@@ -55,21 +68,43 @@ public sealed class AtomicDirectory : IDisposable
         {
             PathGuard.RequireApart(path, name, input, "the input folder");
         }
-        string full = RequireUsable(name, path, overwrite);
-        bool exists = Directory.Exists(full);
-        string temp = TemporaryNames.Sibling(full, "tmp");
-        IReadOnlyList<string> created = [];
+        // The inputs are read while the run writes: a run replacing one (--force) is refused until this one ends. The
+        // output is locked before what it holds is judged: a state folder in it that another run is writing holds that
+        // run's staged files, which are no reason to refuse (or to ask for the folder to be emptied).
+        var reading = new List<FolderLock>();
+        OutputFolderLock? held = null;
         try
         {
-            created = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
-            Directory.CreateDirectory(temp);
+            foreach (string input in protectedInputs)
+            {
+                if (InputFolderLock.Acquire(input, "the input folder") is { } l)
+                {
+                    reading.Add(l);
+                }
+            }
+            held = OutputFolderLock.Acquire(name, path, RealPath.Resolve(path, name));
+            string full = RequireUsable(name, path, overwrite);
+            bool exists = Directory.Exists(full);
+            string temp = TemporaryNames.Sibling(full, "tmp");
+            IReadOnlyList<string> created = [];
+            try
+            {
+                created = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
+                Directory.CreateDirectory(temp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                MadeFolders.RemoveEmpty(created);
+                throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
+            }
+            return new AtomicDirectory(name, path, full, temp, exists, overwrite, created, held, reading);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch
         {
-            MadeFolders.RemoveEmpty(created);
-            throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
+            held?.Dispose();
+            reading.ForEach(l => l.Dispose());
+            throw;
         }
-        return new AtomicDirectory(name, path, full, temp, exists, overwrite, created);
     }
 
     /// <summary>
@@ -400,6 +435,9 @@ public sealed class AtomicDirectory : IDisposable
 
     private void Publish()
     {
+        // A folder made there since the run started (absent then, so not locked) is locked now: it may be another run's
+        // --state, made for its lock, which this rename would take over. Held already where it was there at the start.
+        using OutputFolderLock held = OutputFolderLock.Acquire(Name, _givenPath, FinalPath);
         if (Replace && Directory.Exists(FinalPath))
         {
             // The folder was checked when the run started, which may be hours ago: what it holds now is what would be
@@ -455,6 +493,11 @@ public sealed class AtomicDirectory : IDisposable
         {
             TemporaryNames.DeleteQuietly(TempPath);
             MadeFolders.RemoveEmpty(_createdParents);
+        }
+        _held.Dispose();
+        foreach (FolderLock l in _reading)
+        {
+            l.Dispose();
         }
     }
 }

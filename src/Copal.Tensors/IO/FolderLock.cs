@@ -47,7 +47,7 @@ public sealed class FolderLock : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentException.ThrowIfNullOrEmpty(windowsLockFileName);
-        return OperatingSystem.IsWindows() ? TryLockFile(folder, windowsLockFileName) : TryFlock(folder, exclusive: true);
+        return OperatingSystem.IsWindows() ? TryLockFile(folder, windowsLockFileName) : TryFlock(folder, exclusive: true, make: true);
     }
 
     /// <summary>
@@ -61,21 +61,35 @@ public sealed class FolderLock : IDisposable
     public static FolderLock? TryAcquireToRead(string folder)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
-        return OperatingSystem.IsWindows() ? new FolderLock(-1, null, []) : TryFlock(folder, exclusive: false);
+        return OperatingSystem.IsWindows() ? new FolderLock(-1, null, []) : TryFlock(folder, exclusive: false, make: false);
+    }
+
+    /// <summary>
+    /// Locks the existing <paramref name="folder"/> exclusively, as a writer does, to replace it (an output folder that
+    /// --force replaces, or one inside it): null when another process holds a lock on it, one that reads a state there
+    /// or writes one. Nothing is made or changed. On Windows no lock is taken (a lock that held nothing is returned).
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="IOException">The folder cannot be opened (a file of that name).</exception>
+    /// <exception cref="UnauthorizedAccessException">The folder cannot be opened (this user may not list it).</exception>
+    public static FolderLock? TryAcquireToReplace(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        return OperatingSystem.IsWindows() ? new FolderLock(-1, null, []) : TryFlock(folder, exclusive: true, make: false);
     }
 
     // A folder replaced at its path while it was opened and locked (made again after a run that made it removed it, or
     // swapped out by a rename) is let go and the new one locked; this many times at most, then taken as held elsewhere.
     private const int ReplacedFolderAttempts = 8;
 
-    private static FolderLock? TryFlock(string folder, bool exclusive)
+    private static FolderLock? TryFlock(string folder, bool exclusive, bool make)
     {
         var made = new List<string>();
         try
         {
             for (int attempt = 0; attempt < ReplacedFolderAttempts; attempt++)
             {
-                if (exclusive && !TryMake(folder, made))
+                if (make && !TryMake(folder, made))
                 {
                     continue;
                 }
@@ -83,7 +97,7 @@ public sealed class FolderLock : IDisposable
                 if (fd < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
-                    if (exclusive && errno == Unix.Enoent)
+                    if (make && errno == Unix.Enoent)
                     {
                         continue; // removed by the run that made it, as that run ended: made again
                     }

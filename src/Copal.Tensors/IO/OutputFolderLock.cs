@@ -1,0 +1,123 @@
+namespace Copal.Tensors.IO;
+
+/// <summary>
+/// The lock a run holds on an existing output folder that it will replace (--force, or an empty one it renames onto),
+/// and on each folder in it: a COPAL state folder there (`prune --state out/st`), or the output itself, may be what
+/// another run resumes from (<see cref="FolderLock.TryAcquireToRead"/>, shared) or writes its state into
+/// (<see cref="FolderLock.TryAcquireToWrite"/>, exclusive), and the output itself a model another run reads
+/// (<see cref="InputFolderLock"/>, shared). Each is locked exclusively, as a state writer locks its
+/// folder, so that the replacement never swaps or deletes a state under the run reading or writing it: while one does,
+/// this run is refused, and while this run holds the locks, that run is. One process shares one set of locks per folder
+/// (a command checks its output before its work and claims it later, both under the lock), released when its last
+/// holder is disposed.
+/// </summary>
+public sealed class OutputFolderLock : IDisposable
+{
+    private static readonly Lock s_gate = new();
+    private static readonly Dictionary<string, Held> s_held = new(StringComparer.Ordinal);
+
+    private sealed class Held(List<FolderLock> locks)
+    {
+        public List<FolderLock> Locks { get; } = locks;
+        public int Holders { get; set; } = 1;
+    }
+
+    private readonly string? _folder;
+    private int _released;
+
+    private OutputFolderLock(string? folder) => _folder = folder;
+
+    /// <summary>
+    /// Locks <paramref name="full"/> (the output's resolved path) and the folders in it, where it exists; a lock that
+    /// holds nothing where it does not (nothing there to replace, nor anything another run could read in it). A folder in
+    /// it that is a link, or that this user may not open, is not locked: --force refuses the one, and cannot delete the other.
+    /// </summary>
+    /// <param name="name">How messages name the output ("--out").</param>
+    /// <param name="path">The output as the person gave it, for messages.</param>
+    /// <param name="full">The output's path, links resolved.</param>
+    /// <exception cref="IOException">Another run holds a lock on the folder or on one in it: the one line says which.</exception>
+    public static OutputFolderLock Acquire(string name, string path, string full)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentException.ThrowIfNullOrWhiteSpace(full);
+        lock (s_gate)
+        {
+            if (s_held.TryGetValue(full, out Held? held))
+            {
+                held.Holders++;
+                return new OutputFolderLock(full);
+            }
+            if (!Directory.Exists(full))
+            {
+                return new OutputFolderLock(null);
+            }
+            var locks = new List<FolderLock>();
+            try
+            {
+                Take(full, locks, () => InUse(name, path, null));
+                foreach (string inner in InnerFolders(full))
+                {
+                    Take(inner, locks, () => InUse(name, path, Path.GetFileName(inner)));
+                }
+            }
+            catch
+            {
+                locks.ForEach(l => l.Dispose());
+                throw;
+            }
+            s_held[full] = new Held(locks);
+            return new OutputFolderLock(full);
+        }
+    }
+
+    // The folders in the output, not through a link; none where it cannot be listed.
+    private static IEnumerable<string> InnerFolders(string full)
+    {
+        try
+        {
+            return Directory.EnumerateDirectories(full).Where(d => new DirectoryInfo(d).LinkTarget is null).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    private static void Take(string folder, List<FolderLock> locks, Func<IOException> inUse)
+    {
+        FolderLock? taken;
+        try
+        {
+            taken = FolderLock.TryAcquireToReplace(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return; // gone since, or one this user may not open: nothing to lock (its replacement says why it fails)
+        }
+        locks.Add(taken ?? throw inUse());
+    }
+
+    // Worded as --state's and --resume's refusal (PruneCommand), which the other run may have met; the other run may
+    // also read a model there (InputFolderLock).
+    private static IOException InUse(string name, string path, string? inner) =>
+        new($"{name} '{path}'{(inner is null ? "" : $": its folder '{inner}'")} is in use by another copal run, which reads a model or a state there, or writes a state there "
+            + "(its lock on the folder ends with it); run again once that run has ended, or choose another folder");
+
+    /// <summary>Lets go of this holder's share; the locks end with the last one. Never throws.</summary>
+    public void Dispose()
+    {
+        if (_folder is null || Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+        lock (s_gate)
+        {
+            if (s_held.TryGetValue(_folder, out Held? held) && --held.Holders == 0)
+            {
+                s_held.Remove(_folder);
+                held.Locks.ForEach(l => l.Dispose());
+            }
+        }
+    }
+}
