@@ -26,34 +26,28 @@ public sealed partial class ConcurrentStateTests
     [StraceFact]
     public void Force_over_a_model_folder_another_run_resumes_from_is_refused_at_once()
     {
-        string out1 = Path.Combine(_temp, "out1");
-        string outA = Path.Combine(_temp, "outA");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state: null, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
-        FolderSnapshot before = FolderSnapshot.Of(out1);
+        Succeeds(StepArgs(Out1, state: null, seed: 1));
+        FolderSnapshot before = FolderSnapshot.Of(Out1);
 
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: out1),
-            StepArgs(out1, state: null, seed: 3, force: true), outA, outA);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, state: null, seed: 2, resume: Out1),
+            StepArgs(Out1, state: null, seed: 3, force: true), OutA, OutA);
 
-        AssertOutputRefused(a, b, OutputRefusal(out1));
-        Assert.Equal(before, FolderSnapshot.Of(out1));
+        AssertOutputRefused(a, b, OutputRefusal(Out1));
+        Assert.Equal(before, FolderSnapshot.Of(Out1));
     }
 
     /// <summary>B replaces (--force) an output whose state folder (written there by `--state out1/st`) A resumes from.</summary>
     [StraceFact]
     public void Force_over_an_output_holding_a_state_folder_another_run_resumes_from_is_refused_at_once()
     {
-        string out1 = Path.Combine(_temp, "out1");
-        string state = Path.Combine(out1, "st");
-        string outA = Path.Combine(_temp, "outA");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
+        string state = Path.Combine(Out1, "st");
+        Succeeds(StepArgs(Out1, state, seed: 1));
         FolderSnapshot before = FolderSnapshot.Of(state);
 
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state: null, seed: 2, resume: state),
-            StepArgs(out1, state: null, seed: 3, force: true), outA, outA);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, state: null, seed: 2, resume: state),
+            StepArgs(Out1, state: null, seed: 3, force: true), OutA, OutA);
 
-        AssertOutputRefused(a, b, OutputRefusal(out1, "st"));
+        AssertOutputRefused(a, b, OutputRefusal(Out1, "st"));
         Assert.Equal(before, FolderSnapshot.Of(state));
     }
 
@@ -65,17 +59,14 @@ public sealed partial class ConcurrentStateTests
     [StraceFact]
     public void Force_over_an_output_holding_a_state_folder_another_run_writes_is_refused_at_once()
     {
-        string out1 = Path.Combine(_temp, "out1");
-        string state = Path.Combine(out1, "st");
-        string outA = Path.Combine(_temp, "outA");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
+        string state = Path.Combine(Out1, "st");
+        Succeeds(StepArgs(Out1, state, seed: 1));
 
-        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(outA, state, seed: 2, force: true),
-            StepArgs(out1, state: null, seed: 3, force: true), outA, () => { }, [outA]);
+        (CopalProcess.Result a, CopalProcess.Result b) = BWhileAIsStopped(StepArgs(OutA, state, seed: 2, force: true),
+            StepArgs(Out1, state: null, seed: 3, force: true), OutA, () => { }, [OutA]);
 
-        AssertOutputRefused(a, b, OutputRefusal(out1, "st"));
-        AssertStateOf(outA, state);
+        AssertOutputRefused(a, b, OutputRefusal(Out1, "st"));
+        AssertStateOf(OutA, state);
     }
 
     /// <summary>
@@ -86,17 +77,14 @@ public sealed partial class ConcurrentStateTests
     [StraceFact]
     public void Force_over_the_model_folder_another_run_prunes_is_refused_at_once()
     {
-        string out1 = Path.Combine(_temp, "out1");
-        string outA = Path.Combine(_temp, "outA");
-        CopalProcess.Result one = CopalProcess.Run(StepArgs(out1, state: null, seed: 1));
-        Assert.True(one.ExitCode == 0, one.Stderr);
-        FolderSnapshot before = FolderSnapshot.Of(out1);
-        string[] a = [.. StepArgs(outA, state: null, seed: 2)];
-        a[Array.IndexOf(a, "-m") + 1] = out1;
+        Succeeds(StepArgs(Out1, state: null, seed: 1));
+        FolderSnapshot before = FolderSnapshot.Of(Out1);
+        string[] a = [.. StepArgs(OutA, state: null, seed: 2)];
+        a[Array.IndexOf(a, "-m") + 1] = Out1;
 
-        (CopalProcess.Result ra, CopalProcess.Result rb) = BWhileAIsStopped(a, StepArgs(out1, state: null, seed: 3, force: true), outA, outA);
+        (CopalProcess.Result ra, CopalProcess.Result rb) = BWhileAIsStopped(a, StepArgs(Out1, state: null, seed: 3, force: true), OutA, OutA);
 
-        AssertOutputRefused(ra, rb, OutputRefusal(out1));
-        Assert.Equal(before, FolderSnapshot.Of(out1));
+        AssertOutputRefused(ra, rb, OutputRefusal(Out1));
+        Assert.Equal(before, FolderSnapshot.Of(Out1));
     }
 }
