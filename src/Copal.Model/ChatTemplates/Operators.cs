@@ -158,16 +158,31 @@ internal sealed partial class Interpreter
                 return new ArrayValue([.. la.Items, .. ra.Items], la.IsTuple);
             }
         }
-        if (op == "*" && (left, right) is (StringValue, IntegerValue) or (IntegerValue, StringValue))
+        if (op == "*" && (left is StringValue or ArrayValue ? (left, right) : (right, left)) is (StringValue or ArrayValue, IntegerValue or BooleanValue) and var (sequence, times))
         {
-            // Repetition, as in Jinja2 ('-' * 3 is '---'; none for a count below 1), which the reference refuses.
-            (string text, long count) = left is StringValue r ? (r.Value, ((IntegerValue)right).Value) : (((StringValue)right).Value, ((IntegerValue)left).Value);
-            if (text.Length == 0 || count <= 0)
+            // Repetition, as in Jinja2 ('-' * 3 is '---', [0] * 3 is [0, 0, 0], (1, 2) * 2 a tuple, the count on either
+            // side; empty for a count below 1; a boolean is the integer it is), which the reference refuses.
+            long count = Math.Max(0, (long)Values.ToDouble(times));
+            if (sequence is StringValue { Value.Length: 0 } or ArrayValue { Items.Count: 0 })
             {
-                return new StringValue("");
+                count = 0;
             }
-            RequireLength((long)Math.Min((double)text.Length * count, long.MaxValue), node, "'*'");
-            return new StringValue(string.Concat(Enumerable.Repeat(text, (int)count)));
+            if (sequence is StringValue text)
+            {
+                RequireLength((long)Math.Min((double)text.Value.Length * count, long.MaxValue), node, "'*'");
+                return new StringValue(string.Concat(Enumerable.Repeat(text.Value, (int)Math.Min(count, MaxLength))));
+            }
+            var repeated = (ArrayValue)sequence;
+            if ((double)repeated.Items.Count * count > MaxLength)
+            {
+                throw Error(node, FormattableString.Invariant($"'*' would make {repeated.AKind} of {(double)repeated.Items.Count * count} items, past {MaxLength}"));
+            }
+            var items = new List<Value>(repeated.Items.Count * (int)count);
+            for (long i = 0; i < count; i++)
+            {
+                items.AddRange(repeated.Items);
+            }
+            return new ArrayValue(items, repeated.IsTuple);
         }
         if ((left is StringValue || right is StringValue) && op == "+")
         {
