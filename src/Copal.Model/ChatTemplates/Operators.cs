@@ -82,6 +82,11 @@ internal sealed partial class Interpreter
             bool member = list.Items.Any(x => Values.PyEquals(x, left, where));
             return BooleanValue.Of(op == "in" ? member : !member);
         }
+        if (op == "%" && left is StringValue format)
+        {
+            // Python's printf-style formatting, as Jinja2 evaluates it (none, undefined and a mapping on the right too).
+            return new StringValue(PyPercentFormat.Format(format.Value, right, where));
+        }
         if (op == "~")
         {
             // Python's str() of each side, as Jinja2 concatenates: 'x' ~ 1.0 is x1.0, 'x' ~ true is xTrue, 'x' ~ none
