@@ -25,6 +25,8 @@ internal sealed partial class Interpreter
         ["round"] = [new("precision", new IntegerValue(0)), new("method", new StringValue("common"))],
         ["min"] = [new("case_sensitive", BooleanValue.False), new("attribute", NullValue.Instance)],
         ["max"] = [new("case_sensitive", BooleanValue.False), new("attribute", NullValue.Instance)],
+        ["dictsort"] = [new("case_sensitive", BooleanValue.False), new("by", new StringValue("key")), new("reverse", BooleanValue.False)],
+        ["replace"] = [new("old", null), new("new", null), new("count", NullValue.Instance)],
     };
 
     /// <summary>The filter applied, when it is one that takes parameters; null for the others.</summary>
@@ -51,6 +53,12 @@ internal sealed partial class Interpreter
             "center" => PyStr.Center(PyText.Str(operand, Where(node)), a[0], Where(node)),
             "round" => Rounded(operand, a[0], a[1], node),
             "min" or "max" => Extreme(operand, name == "max", a[0], a[1], node),
+            "dictsort" => operand is ObjectValue mapping ? Dictsort.Apply(mapping, [.. a], Where(node))
+                : throw Error(node, $"filter 'dictsort' is not supported on {operand.AKind}"),
+            // Of a string only: none, a list and a mapping stay refused, as the reference refuses them (Python writes
+            // their text), so a template that edits a tool call's none content fails and the formatter gives it text.
+            "replace" => operand is StringValue text ? ((FunctionValue)Builtins.StringMethod(text, "replace")!).Invoke([.. a], scope, Where(node))
+                : throw Error(node, $"filter 'replace' is not supported on {operand.AKind}"),
             _ => throw Error(node, $"filter '{name}' has parameters but no implementation"),
         };
     }

@@ -31,6 +31,10 @@ internal sealed partial class Interpreter
             {
                 return operand;
             }
+            if (name == "wordcount")
+            {
+                return new IntegerValue(WordCount(PyText.Str(operand, where)));
+            }
             if (name is "first" or "last" && operand is StringValue or ObjectValue or UndefinedValue)
             {
                 // Of what Python iterates: a string's characters (by code point), a mapping's keys; undefined when empty.
@@ -194,17 +198,6 @@ internal sealed partial class Interpreter
                             Value v = Builtins.AttributePath(item, attrName.Value);
                             return v is UndefinedValue ? fallback ?? UndefinedValue.Instance : v;
                         }).ToList());
-                    }
-                }
-                throw Unsupported();
-            case StringValue str:
-                switch (name)
-                {
-                    case "replace":
-                    {
-                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                        args.Add(new ObjectValue(kw, isKeywordArguments: true));
-                        return ((FunctionValue)Builtins.StringMethod(str, "replace")!).Invoke(args, scope, Where(node));
                     }
                 }
                 throw Unsupported();

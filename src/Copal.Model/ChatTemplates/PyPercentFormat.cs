@@ -116,6 +116,7 @@ internal static class PyPercentFormat
                 'd' or 'i' or 'u' or 'x' or 'X' or 'o' => Integer(value, type, precision, Fail),
                 'e' or 'E' or 'f' or 'F' or 'g' or 'G' => Float(value, type, alternate, precision, Fail),
                 'c' => ("", Character(value, Fail), false),
+                'a' => throw Fail("%a (Python's ascii()) is not supported"),
                 _ => throw Fail(FormattableString.Invariant($"unsupported format character '{type}' (0x{(int)type:x}) at index {i - 1}")),
             };
             if (sign.Length == 0 && numeric && !body.StartsWith('-'))

@@ -1,7 +1,12 @@
+using System.Globalization;
+using System.Text;
+
 namespace Copal.Model.ChatTemplates;
 
 /// <summary>
-/// Jinja2's <c>truncate</c> filter, which the reference lacks: <c>truncate(length=255, killwords=False, end='...',
+/// Jinja2's <c>truncate</c> and <c>wordcount</c> filters, which the reference lacks. <c>wordcount</c> counts Python's
+/// <c>\w+</c> runs in the value's text (<c>str()</c>; undefined is empty): letters, numbers (Unicode's L and N
+/// categories) and <c>_</c>, not marks. <c>truncate</c>: <c>truncate(length=255, killwords=False, end='...',
 /// leeway=None)</c> shortens a string longer than length + leeway (5 when none, Jinja2's default policy) to length
 /// code points, end included, at the last space unless killwords. It takes a string or undefined (kept as it is);
 /// Python raises for other kinds but a short list, which it returns as is, and that is refused here.
@@ -45,5 +50,19 @@ internal sealed partial class Interpreter
             kept = space < 0 ? kept : kept[..space];
         }
         return new StringValue(kept + ending);
+    }
+
+    private static int WordCount(string text)
+    {
+        int words = 0;
+        bool inWord = false;
+        foreach (Rune r in text.EnumerateRunes())
+        {
+            bool word = r.Value == '_' || Rune.IsLetter(r) || Rune.GetUnicodeCategory(r) is UnicodeCategory.DecimalDigitNumber
+                or UnicodeCategory.LetterNumber or UnicodeCategory.OtherNumber;
+            words += word && !inWord ? 1 : 0;
+            inWord = word;
+        }
+        return words;
     }
 }

@@ -44,6 +44,10 @@ public sealed class FilterArgumentTests
     [InlineData("{{ x|default('a', default_value='b') }}", "line 1, column 6: default got default_value twice")]
     // Python: TypeError: tojson() got multiple values for argument 'ensure_ascii'
     [InlineData("{{ xs|tojson(false, ensure_ascii=true) }}", "line 1, column 7: tojson got ensure_ascii twice")]
+    // Python: TypeError: do_dictsort() got multiple values for argument 'case_sensitive'
+    [InlineData("{{ {'b': 1}|dictsort(true, case_sensitive=true) }}", "line 1, column 13: dictsort got case_sensitive twice")]
+    // Python: TypeError: do_replace() got multiple values for argument 'old'
+    [InlineData("{{ 'aXa'|replace('a', 'b', old='x') }}", "line 1, column 10: replace got old twice")]
     public void An_argument_given_by_position_and_by_keyword_is_refused(string template, string expected)
     {
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));
@@ -65,6 +69,12 @@ public sealed class FilterArgumentTests
     [InlineData("{{ xs|join(',', 'a', 'b') }}", "line 1, column 7: join takes at most 2 arguments (d, attribute), got 3")]
     // Python: TypeError: do_truncate() takes from 2 to 6 positional arguments but 7 were given
     [InlineData("{{ 'abc'|truncate(5, 1, '..', 0, 3) }}", "line 1, column 10: truncate takes at most 4 arguments (length, killwords, end, leeway), got 5")]
+    // Python: TypeError: do_dictsort() got an unexpected keyword argument 'foo'
+    [InlineData("{{ {'b': 1}|dictsort(foo=1) }}", "line 1, column 13: dictsort takes no argument 'foo' (it takes case_sensitive, by, reverse)")]
+    // Python: TypeError: do_replace() takes from 4 to 5 positional arguments but 6 were given
+    [InlineData("{{ 'aXa'|replace('a', 'b', 1, 2) }}", "line 1, column 10: replace takes at most 3 arguments (old, new, count), got 4")]
+    // Python: TypeError: do_replace() missing 1 required positional argument: 'new'
+    [InlineData("{{ 'aXa'|replace('a') }}", "line 1, column 10: replace needs new")]
     public void An_unknown_keyword_or_too_many_arguments_are_refused(string template, string expected)
     {
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));
