@@ -3,8 +3,10 @@ using System.Numerics;
 namespace Copal.Model.ChatTemplates;
 
 /// <summary>
-/// The filters (<c>x | name</c> and <c>x | name(args)</c>), per operand kind, as the reference implements them.
-/// A filter the reference lacks, or applies to other kinds only, is refused with its name and position.
+/// The filters (<c>x | name</c> and <c>x | name(args)</c>): those with parameters bound as Python binds them
+/// (<see cref="ApplyBoundFilter"/>), the rest here per operand kind, as the reference implements them where Copal does
+/// not follow Jinja2 (docs/chat-templates.md). A filter neither has, or applied to other kinds, is refused with its
+/// name and position.
 /// </summary>
 internal sealed partial class Interpreter
 {
