@@ -272,9 +272,8 @@ internal static class Builtins
         static bool IsWord(char c) => char.IsAsciiLetterOrDigit(c) || c == '_';
     }
 
-    public static string Indent(string s, int width, bool first, bool blank)
+    public static string Indent(string s, string pad, bool first, bool blank)
     {
-        string pad = new(' ', width);
         string[] lines = s.Split('\n');
         for (int i = 0; i < lines.Length; i++)
         {

@@ -3,8 +3,10 @@ using System.Numerics;
 namespace Copal.Model.ChatTemplates;
 
 /// <summary>
-/// The filters (<c>x | name</c> and <c>x | name(args)</c>), per operand kind, as the reference implements them.
-/// A filter the reference lacks, or applies to other kinds only, is refused with its name and position.
+/// The filters (<c>x | name</c> and <c>x | name(args)</c>): those with parameters bound as Python binds them
+/// (<see cref="ApplyBoundFilter"/>), the rest here per operand kind, as the reference implements them where Copal does
+/// not follow Jinja2 (docs/chat-templates.md). A filter neither has, or applied to other kinds, is refused with its
+/// name and position.
 /// </summary>
 internal sealed partial class Interpreter
 {
@@ -20,9 +22,9 @@ internal sealed partial class Interpreter
             // Python's json.dumps, which transformers' tojson calls, refuses Jinja2's Undefined (the reference wrote null).
             throw Error(node, $"tojson of an undefined value{UndefinedName(node.Operand)}");
         }
-        if (name is "truncate" or "center")
+        if (ApplyBoundFilter(operand, node, name, scope) is Value bound)
         {
-            return TextFilter(operand, node, scope);
+            return bound;
         }
 
         if (node.Arguments is null)
@@ -31,25 +33,9 @@ internal sealed partial class Interpreter
             {
                 return operand;
             }
-            if (name == "tojson")
+            if (name == "wordcount")
             {
-                return new StringValue(Json.Write(operand, new JsonOptions(null, false, null, false), 0, where));
-            }
-            if (name is "int" or "float")
-            {
-                return NumberFilter(name, operand, null, new IntegerValue(10), node);
-            }
-            if (name == "unique")
-            {
-                return UniqueFilter(operand, [], new OrderedDictionary<string, Value>(StringComparer.Ordinal), node);
-            }
-            if (name == "sum")
-            {
-                return SumFilter(operand, [], new OrderedDictionary<string, Value>(StringComparer.Ordinal), node);
-            }
-            if (name == "trim")
-            {
-                return Trimmed(operand, NullValue.Instance, node);
+                return new IntegerValue(WordCount(PyText.Str(operand, where)));
             }
             if (name is "first" or "last" && operand is StringValue or ObjectValue or UndefinedValue)
             {
@@ -83,8 +69,6 @@ internal sealed partial class Interpreter
                         "last" => arr.Items.Count > 0 ? arr.Items[^1] : UndefinedValue.Instance,
                         "length" => new IntegerValue(arr.Items.Count),
                         "reverse" => new ArrayValue(Enumerable.Reverse(arr.Items).ToList()),
-                        "sort" => new ArrayValue(Builtins.StableSort(arr.Items, x => x, caseSensitive: false, reverse: false, where)),
-                        "join" => Joined(arr.Items.Select(x => Values.Render(x, where)).ToList(), "", node),
                         "string" => new StringValue(Values.Render(arr, where)),
                         "select" => new ArrayValue(arr.Items.Where(x => x.IsTrue).ToList()),
                         "reject" => new ArrayValue(arr.Items.Where(x => !x.IsTrue).ToList()),
@@ -96,8 +80,7 @@ internal sealed partial class Interpreter
                         "length" => new IntegerValue(str.Value.Length),
                         "upper" or "lower" or "title" or "capitalize" => Builtins.StringMethod(str, name) is FunctionValue f
                             ? f.Invoke([], scope, Where(node)) : throw Unsupported(),
-                        "indent" => new StringValue(Builtins.Indent(str.Value, 4, first: false, blank: false)),
-                        "join" or "string" => str,
+                        "string" => str,
                         _ => throw Unsupported(),
                     };
                 case IntegerValue or FloatValue:
@@ -140,107 +123,11 @@ internal sealed partial class Interpreter
         }
 
         IReadOnlyList<Node> argNodes = node.Arguments;
-        switch (name)
-        {
-            case "tojson":
-            {
-                (_, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                Value indent = kw.GetValueOrDefault("indent", NullValue.Instance);
-                Value ensureAscii = kw.GetValueOrDefault("ensure_ascii", BooleanValue.False);
-                Value sortKeys = kw.GetValueOrDefault("sort_keys", BooleanValue.False);
-                Value separators = kw.GetValueOrDefault("separators", NullValue.Instance);
-                if (indent is not (IntegerValue or NullValue) || ensureAscii is not BooleanValue ea || sortKeys is not BooleanValue sk)
-                {
-                    throw Error(node, "tojson takes indent (an integer), ensure_ascii and sort_keys (booleans)");
-                }
-                (string, string)? seps = null;
-                if (separators is ArrayValue { Items: [StringValue itemSep, StringValue keySep] })
-                {
-                    seps = (itemSep.Value, keySep.Value);
-                }
-                else if (separators is not NullValue)
-                {
-                    throw Error(node, "tojson separators must be two strings");
-                }
-                if (indent is IntegerValue { Value: > MaxLength } wide)
-                {
-                    throw Error(node, FormattableString.Invariant($"tojson indent {wide.Value} is past {MaxLength}"));
-                }
-                var options = new JsonOptions(indent is IntegerValue iv ? (int)iv.Value : null, ea.Value, seps, sk.Value);
-                return new StringValue(Json.Write(operand, options, 0, where));
-            }
-            case "join":
-            {
-                List<string> parts = operand switch
-                {
-                    StringValue s => Builtins.CodePoints(s.Value),
-                    ArrayValue a => a.Items.Select(x => Values.Render(x, where)).ToList(),
-                    _ => throw Unsupported(),
-                };
-                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                Value separator = args.Count > 0 ? args[0] : kw.GetValueOrDefault("separator", StringValue.Empty);
-                if (separator is not StringValue sep)
-                {
-                    throw Error(node, "the separator of join must be a string");
-                }
-                return Joined(parts, sep.Value, node);
-            }
-            case "int" or "float":
-            {
-                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                Value? fallback = args.Count > 0 ? args[0] : kw.GetValueOrDefault("default");
-                Value numberBase = args.Count > 1 ? args[1] : kw.GetValueOrDefault("base", new IntegerValue(10));
-                return NumberFilter(name, operand, fallback, numberBase, node);
-            }
-            case "unique":
-            {
-                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                return UniqueFilter(operand, args, kw, node);
-            }
-            case "sum":
-            {
-                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                return SumFilter(operand, args, kw, node);
-            }
-            case "trim":
-            {
-                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                return args.Count + kw.Count == 1 && (args.Count == 1 || kw.ContainsKey("chars"))
-                    ? Trimmed(operand, args.Count == 1 ? args[0] : kw["chars"], node)
-                    : throw Error(node, "trim takes the characters to remove (a string or none)");
-            }
-            case "default":
-            {
-                (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                Value fallback = args.Count > 0 ? args[0] : StringValue.Empty;
-                Value boolean = args.Count > 1 ? args[1] : kw.GetValueOrDefault("boolean", BooleanValue.False);
-                if (boolean is not BooleanValue useTruth)
-                {
-                    throw Error(node, "the second argument of default must be a boolean");
-                }
-                return operand is UndefinedValue || (useTruth.Value && !operand.IsTrue) ? fallback : operand;
-            }
-        }
-
         switch (operand)
         {
             case ArrayValue arr:
                 switch (name)
                 {
-                    case "sort":
-                    {
-                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                        Value reverse = args.Count > 0 ? args[0] : kw.GetValueOrDefault("reverse", BooleanValue.False);
-                        Value caseSensitive = args.Count > 1 ? args[1] : kw.GetValueOrDefault("case_sensitive", BooleanValue.False);
-                        Value attribute = args.Count > 2 ? args[2] : kw.GetValueOrDefault("attribute", NullValue.Instance);
-                        if (reverse is not BooleanValue r || caseSensitive is not BooleanValue cs
-                            || attribute is not (StringValue or IntegerValue or NullValue))
-                        {
-                            throw Error(node, "sort takes reverse and case_sensitive (booleans) and attribute (a string or integer)");
-                        }
-                        Func<Value, Value> key = AttributePathOf(attribute) is string path ? x => Builtins.AttributePath(x, path) : x => x;
-                        return new ArrayValue(Builtins.StableSort(arr.Items, key, cs.Value, r.Value, where));
-                    }
                     case "selectattr" or "rejectattr":
                     {
                         bool select = name == "selectattr";
@@ -313,30 +200,6 @@ internal sealed partial class Interpreter
                             Value v = Builtins.AttributePath(item, attrName.Value);
                             return v is UndefinedValue ? fallback ?? UndefinedValue.Instance : v;
                         }).ToList());
-                    }
-                }
-                throw Unsupported();
-            case StringValue str:
-                switch (name)
-                {
-                    case "indent":
-                    {
-                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                        Value width = args.Count > 0 ? args[0] : kw.GetValueOrDefault("width", new IntegerValue(4));
-                        Value first = args.Count > 1 ? args[1] : kw.GetValueOrDefault("first", BooleanValue.False);
-                        Value blank = args.Count > 2 ? args[2] : kw.GetValueOrDefault("blank", BooleanValue.False);
-                        if (width is not IntegerValue w || w.Value < 0)
-                        {
-                            throw Error(node, "the width of indent must be a non-negative integer");
-                        }
-                        RequireLength(w.Value > MaxLength ? long.MaxValue : str.Value.Length + (w.Value * (1 + str.Value.AsSpan().Count('\n'))), node, "indent");
-                        return new StringValue(Builtins.Indent(str.Value, (int)w.Value, first.IsTrue, blank.IsTrue));
-                    }
-                    case "replace":
-                    {
-                        (List<Value> args, OrderedDictionary<string, Value> kw) = EvaluateArguments(argNodes, scope);
-                        args.Add(new ObjectValue(kw, isKeywordArguments: true));
-                        return ((FunctionValue)Builtins.StringMethod(str, "replace")!).Invoke(args, scope, Where(node));
                     }
                 }
                 throw Unsupported();
@@ -417,15 +280,13 @@ internal sealed partial class Interpreter
     /// Jinja2's <c>unique(case_sensitive=False, attribute=None)</c> over what Python iterates: a list's items, a string's
     /// characters, a mapping's keys, nothing for undefined (the renderer refused all but a list).
     /// </summary>
-    private ArrayValue UniqueFilter(Value operand, List<Value> args, OrderedDictionary<string, Value> kw, FilterNode node)
+    private ArrayValue UniqueFilter(Value operand, Value caseSensitive, Value attribute, FilterNode node)
     {
         List<Value> items = Iterated(operand, node);
-        Value caseSensitive = args.Count > 0 ? args[0] : kw.GetValueOrDefault("case_sensitive", BooleanValue.False);
-        Value attribute = args.Count > 1 ? args[1] : kw.GetValueOrDefault("attribute", NullValue.Instance);
         // case_sensitive is taken by its truth, as Python's `if not case_sensitive`.
-        if (args.Count > 2 || kw.Keys.Any(k => k is not ("case_sensitive" or "attribute")) || attribute is not (StringValue or IntegerValue or NullValue))
+        if (attribute is not (StringValue or IntegerValue or NullValue))
         {
-            throw Error(node, "unique takes case_sensitive and attribute (a string or integer)");
+            throw Error(node, $"unique takes attribute as a string or integer, got {attribute.AKind}");
         }
         return new ArrayValue(Builtins.Unique(items, caseSensitive.IsTrue, AttributePathOf(attribute), Where(node)));
     }
@@ -492,13 +353,11 @@ internal sealed partial class Interpreter
     /// concatenates lists or tuples. What Python refuses is refused: a string (sum cannot add text), none, an undefined
     /// attribute, an integer result past ±(2^53 - 1).
     /// </summary>
-    private Value SumFilter(Value operand, List<Value> args, OrderedDictionary<string, Value> kw, FilterNode node)
+    private Value SumFilter(Value operand, Value attribute, Value start, FilterNode node)
     {
-        Value attribute = args.Count > 0 ? args[0] : kw.GetValueOrDefault("attribute", NullValue.Instance);
-        Value start = args.Count > 1 ? args[1] : kw.GetValueOrDefault("start", new IntegerValue(0));
-        if (args.Count > 2 || kw.Keys.Any(k => k is not ("attribute" or "start")) || attribute is not (StringValue or IntegerValue or NullValue))
+        if (attribute is not (StringValue or IntegerValue or NullValue))
         {
-            throw Error(node, "sum takes attribute (a string or integer) and start");
+            throw Error(node, $"sum takes attribute as a string or integer, got {attribute.AKind}");
         }
         if (start is StringValue)
         {

@@ -316,7 +316,7 @@ internal sealed partial class Interpreter
             // Each iteration its own scope, as in Jinja2: a set in the body lasts for the iteration (the reference kept it
             // for the iterations after; a namespace carries a value across them either way).
             var iteration = new Scope(scope);
-            iteration.Set("loop", new ObjectValue(loop));
+            iteration.Set("loop", new LoopValue(loop));
             BindLoopVariable(node, items[i], iteration);
             string text = EvaluateBlock(node.Body, iteration);
             // As in Jinja2, an iteration left by break or continue keeps the text written before it (the reference
@@ -536,6 +536,9 @@ internal sealed partial class Interpreter
             case ObjectValue obj:
                 value = property is not StringValue key ? null
                     : obj.Map.TryGetValue(key.Value, out Value? v) ? v : Builtins.ObjectMethod(obj, key.Value);
+                break;
+            case LoopValue loop:
+                value = property is StringValue name && loop.Attributes.TryGetValue(name.Value, out Value? attribute) ? attribute : null;
                 break;
             case NamespaceValue ns:
                 value = property is StringValue nsKey && ns.Map.TryGetValue(nsKey.Value, out Value? nv) ? nv : null;

@@ -82,6 +82,11 @@ internal sealed partial class Interpreter
             bool member = list.Items.Any(x => Values.PyEquals(x, left, where));
             return BooleanValue.Of(op == "in" ? member : !member);
         }
+        if (op == "%" && left is StringValue format)
+        {
+            // Python's printf-style formatting, as Jinja2 evaluates it (none, undefined and a mapping on the right too).
+            return new StringValue(PyPercentFormat.Format(format.Value, right, where));
+        }
         if (op == "~")
         {
             // Python's str() of each side, as Jinja2 concatenates: 'x' ~ 1.0 is x1.0, 'x' ~ true is xTrue, 'x' ~ none
@@ -158,16 +163,31 @@ internal sealed partial class Interpreter
                 return new ArrayValue([.. la.Items, .. ra.Items], la.IsTuple);
             }
         }
-        if (op == "*" && (left, right) is (StringValue, IntegerValue) or (IntegerValue, StringValue))
+        if (op == "*" && (left is StringValue or ArrayValue ? (left, right) : (right, left)) is (StringValue or ArrayValue, IntegerValue or BooleanValue) and var (sequence, times))
         {
-            // Repetition, as in Jinja2 ('-' * 3 is '---'; none for a count below 1), which the reference refuses.
-            (string text, long count) = left is StringValue r ? (r.Value, ((IntegerValue)right).Value) : (((StringValue)right).Value, ((IntegerValue)left).Value);
-            if (text.Length == 0 || count <= 0)
+            // Repetition, as in Jinja2 ('-' * 3 is '---', [0] * 3 is [0, 0, 0], (1, 2) * 2 a tuple, the count on either
+            // side; empty for a count below 1; a boolean is the integer it is), which the reference refuses.
+            long count = Math.Max(0, (long)Values.ToDouble(times));
+            if (sequence is StringValue { Value.Length: 0 } or ArrayValue { Items.Count: 0 })
             {
-                return new StringValue("");
+                count = 0;
             }
-            RequireLength((long)Math.Min((double)text.Length * count, long.MaxValue), node, "'*'");
-            return new StringValue(string.Concat(Enumerable.Repeat(text, (int)count)));
+            if (sequence is StringValue text)
+            {
+                RequireLength((long)Math.Min((double)text.Value.Length * count, long.MaxValue), node, "'*'");
+                return new StringValue(string.Concat(Enumerable.Repeat(text.Value, (int)Math.Min(count, MaxLength))));
+            }
+            var repeated = (ArrayValue)sequence;
+            if ((double)repeated.Items.Count * count > MaxLength)
+            {
+                throw Error(node, FormattableString.Invariant($"'*' would make {repeated.AKind} of {(double)repeated.Items.Count * count} items, past {MaxLength}"));
+            }
+            var items = new List<Value>(repeated.Items.Count * (int)count);
+            for (long i = 0; i < count; i++)
+            {
+                items.AddRange(repeated.Items);
+            }
+            return new ArrayValue(items, repeated.IsTuple);
         }
         if ((left is StringValue || right is StringValue) && op == "+")
         {

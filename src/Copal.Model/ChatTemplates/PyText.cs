@@ -18,6 +18,7 @@ internal static class PyText
         StringValue s => s.Value,
         // Jinja2's Undefined prints as nothing.
         UndefinedValue => "",
+        LoopValue loop => throw loop.CannotWrite(where),
         ArrayValue or ObjectValue or NamespaceValue => Repr(v, where),
         _ => Scalar(v) ?? throw new ChatTemplateException($"chat template {where()}: cannot write {v.AKind} as text"),
     };
@@ -85,6 +86,8 @@ internal static class PyText
                 Mapping(sb, ns.Map, depth, where);
                 sb.Append('>');
                 return;
+            case LoopValue loop:
+                throw loop.CannotWrite(where);
             default:
                 throw new ChatTemplateException($"chat template {where()}: cannot write {v.AKind} as text");
         }

@@ -40,8 +40,9 @@ internal sealed partial class Interpreter
     private Func<Value, Value?, bool> TestByName(string name, Node node) => name switch
     {
         "boolean" => (v, _) => v is BooleanValue,
-        // Jinja2's Undefined defines __call__ (calling it raises), so Python's callable() is true for it.
-        "callable" => (v, _) => v is FunctionValue or UndefinedValue,
+        // Jinja2's Undefined defines __call__ (calling it raises), and so does its LoopContext (it raises unless the
+        // loop is recursive), so Python's callable() is true for both.
+        "callable" => (v, _) => v is FunctionValue or UndefinedValue or LoopValue,
         "odd" => (v, _) => v is IntegerValue i ? i.Value % 2 != 0 : throw Error(node, $"test 'odd' needs an integer, got {v.AKind}"),
         "even" => (v, _) => v is IntegerValue i ? i.Value % 2 == 0 : throw Error(node, $"test 'even' needs an integer, got {v.AKind}"),
         "false" => (v, _) => v is BooleanValue { Value: false },
@@ -54,14 +55,14 @@ internal sealed partial class Interpreter
         "float" => (v, _) => v is FloatValue,
         // What Python iterates, undefined included (Jinja2's Undefined iterates as nothing); the reference counted
         // lists and strings only.
-        "iterable" => (v, _) => v is ArrayValue or ObjectValue or StringValue or UndefinedValue,
+        "iterable" => (v, _) => v is ArrayValue or ObjectValue or StringValue or UndefinedValue or LoopValue,
         "mapping" => (v, _) => v is ObjectValue,
         "sequence" => (v, _) => v is ArrayValue or ObjectValue or StringValue or UndefinedValue,
         // Jinja2's str(value).islower()/isupper(): a list or mapping by its text, a function or namespace, which Python
         // writes as an object's text, as neither ('123' is neither; the reference's comparison with the lowered text
         // called it both).
-        "lower" => (v, _) => v is not (FunctionValue or NamespaceValue) && PyCase.IsLower(PyText.Str(v, Where(node))),
-        "upper" => (v, _) => v is not (FunctionValue or NamespaceValue) && PyCase.IsUpper(PyText.Str(v, Where(node))),
+        "lower" => (v, _) => v is not (FunctionValue or NamespaceValue or LoopValue) && PyCase.IsLower(PyText.Str(v, Where(node))),
+        "upper" => (v, _) => v is not (FunctionValue or NamespaceValue or LoopValue) && PyCase.IsUpper(PyText.Str(v, Where(node))),
         "defined" => (v, _) => v is not UndefinedValue,
         "undefined" => (v, _) => v is UndefinedValue,
         // Python's value % num == 0 (a boolean is an integer, a float is taken as it is).

@@ -1,36 +1,20 @@
+using System.Globalization;
+using System.Text;
+
 namespace Copal.Model.ChatTemplates;
 
 /// <summary>
-/// Jinja2's <c>truncate</c> and <c>center</c> filters, which the reference lacks: <c>center(width=80)</c> centers the
-/// value's text (Python's <c>str()</c>, so undefined is empty); <c>truncate(length=255, killwords=False, end='...',
+/// Jinja2's <c>truncate</c> and <c>wordcount</c> filters, which the reference lacks. <c>wordcount</c> counts Python's
+/// <c>\w+</c> runs in the value's text (<c>str()</c>; undefined is empty): letters, numbers (Unicode's L and N
+/// categories) and <c>_</c>, not marks. <c>truncate</c>: <c>truncate(length=255, killwords=False, end='...',
 /// leeway=None)</c> shortens a string longer than length + leeway (5 when none, Jinja2's default policy) to length
-/// code points, end included, at the last space unless killwords. Truncate takes a string or undefined (kept as it
-/// is); Python raises for other kinds but a short list, which it returns as is, and that is refused here.
+/// code points, end included, at the last space unless killwords. It takes a string or undefined (kept as it is);
+/// Python raises for other kinds but a short list, which it returns as is, and that is refused here.
 /// </summary>
 internal sealed partial class Interpreter
 {
-    private Value TextFilter(Value operand, FilterNode node, Scope scope)
+    private Value Truncate(Value operand, Value length, Value killWords, Value end, Value leeway, FilterNode node)
     {
-        (List<Value> args, OrderedDictionary<string, Value> kw) = node.Arguments is null ? ([], new(StringComparer.Ordinal)) : EvaluateArguments(node.Arguments, scope);
-        string[] names = node.Name == "center" ? ["width"] : ["length", "killwords", "end", "leeway"];
-        if (args.Count > names.Length || kw.Keys.Any(k => !names.Contains(k)))
-        {
-            throw Error(node, $"{node.Name} takes {string.Join(", ", names)}");
-        }
-        // An argument given by position and by keyword too is refused, as Python refuses it.
-        string? twice = names.Take(args.Count).FirstOrDefault(kw.ContainsKey);
-        if (twice is not null)
-        {
-            throw Error(node, $"{node.Name} got {twice} twice");
-        }
-        Value Argument(int index, Value fallback) => index < args.Count ? args[index] : kw.GetValueOrDefault(names[index], fallback);
-        if (node.Name == "center")
-        {
-            return PyStr.Center(PyText.Str(operand, Where(node)), Argument(0, new IntegerValue(80)), Where(node));
-        }
-
-        Value length = Argument(0, new IntegerValue(255)), end = Argument(2, new StringValue("...")), leeway = Argument(3, NullValue.Instance);
-        bool killWords = Argument(1, BooleanValue.False).IsTrue;
         if (length is not IntegerValue { Value: var max } || end is not StringValue { Value: var ending } || leeway is not (IntegerValue or NullValue))
         {
             throw Error(node, "truncate takes length (an integer), killwords, end (a string) and leeway (an integer or none)");
@@ -59,12 +43,26 @@ internal sealed partial class Interpreter
             return text;
         }
         string kept = string.Concat(characters.Take((int)(max - endLength)));
-        if (!killWords)
+        if (!killWords.IsTrue)
         {
             // Python's rsplit(" ", 1)[0]: up to the last space.
             int space = kept.LastIndexOf(' ');
             kept = space < 0 ? kept : kept[..space];
         }
         return new StringValue(kept + ending);
+    }
+
+    private static int WordCount(string text)
+    {
+        int words = 0;
+        bool inWord = false;
+        foreach (Rune r in text.EnumerateRunes())
+        {
+            bool word = r.Value == '_' || Rune.IsLetter(r) || Rune.GetUnicodeCategory(r) is UnicodeCategory.DecimalDigitNumber
+                or UnicodeCategory.LetterNumber or UnicodeCategory.OtherNumber;
+            words += word && !inWord ? 1 : 0;
+            inWord = word;
+        }
+        return words;
     }
 }

@@ -89,6 +89,21 @@ internal sealed class NamespaceValue(OrderedDictionary<string, Value> map) : Val
     public override bool IsTrue => true;
 }
 
+/// <summary>
+/// <c>loop</c> in a for loop's body, Jinja2's <c>LoopContext</c>: its attributes (<c>index</c>, <c>first</c>,
+/// <c>cycle</c>, ...) and nothing else; no mapping, not written as text (Python writes <c>&lt;LoopContext 1/2&gt;</c>).
+/// </summary>
+internal sealed class LoopValue(OrderedDictionary<string, Value> attributes) : Value
+{
+    public OrderedDictionary<string, Value> Attributes { get; } = attributes;
+    public override string Kind => "loop";
+    public override bool IsTrue => true;
+
+    /// <summary>The refusal of writing the loop itself, with the text Python writes.</summary>
+    public ChatTemplateException CannotWrite(Func<string> where) => new(
+        $"chat template {where()}: the for loop's 'loop' itself cannot be written as text (Python writes <LoopContext {PyText.Str(Attributes["index"], where)}/{PyText.Str(Attributes["length"], where)}>; write loop.index or another attribute)");
+}
+
 // where: Names the call's position in errors.
 internal delegate Value Callable(List<Value> args, Scope caller, Func<string> where);
 

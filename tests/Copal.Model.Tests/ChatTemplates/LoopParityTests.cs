@@ -106,4 +106,25 @@ public sealed class LoopParityTests
     {
         Assert.Equal(expected, Render(template));
     }
+
+    [Fact]
+    public void Loop_is_callable_and_no_mapping_as_jinja2s_loop_context()
+    {
+        // Python: TrueFalseTrueFalseFalse1a|TrueFalseTrueFalseFalse2b|. Jinja2's LoopContext defines __call__ (it raises
+        // unless the loop is recursive) and __iter__, and is no Mapping; the renderer's loop was a mapping of its
+        // attributes, so `loop is callable` was false and `loop is mapping` true.
+        Assert.Equal("TrueFalseTrueFalseFalse1a|TrueFalseTrueFalseFalse2b|",
+            Render("{% for x in [1,2] %}{{ loop is callable }}{{ loop is mapping }}{{ loop is iterable }}{{ loop is sequence }}{{ loop is lower }}{{ loop.index }}{{ loop.cycle('a','b') }}|{% endfor %}"));
+    }
+
+    [Theory]
+    // Python writes <LoopContext 1/2> and [<LoopContext 2/2>]; writing the loop itself stays refused (no template needs
+    // the object's text), but the refusal says so: it said "cannot write a function as text" (its cycle function).
+    [InlineData("{% for x in [1,2] %}{{ loop }}{% endfor %}", "line 1, column 24: the for loop's 'loop' itself cannot be written as text (Python writes <LoopContext 1/2>")]
+    [InlineData("{% for x in [1,2] %}{% if loop.last %}{{ [loop] }}{% endif %}{% endfor %}", "the for loop's 'loop' itself cannot be written as text (Python writes <LoopContext 2/2>")]
+    public void Writing_the_loop_itself_is_refused_naming_it(string template, string expected)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => Render(template));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
 }

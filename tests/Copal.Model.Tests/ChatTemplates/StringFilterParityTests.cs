@@ -57,4 +57,13 @@ public sealed class StringFilterParityTests
         var e = Assert.Throws<ChatTemplateException>(() => Render("{{ 'ab'|trim(1) }}"));
         Assert.Contains("trim takes the characters to remove", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Wordcount_counts_pythons_word_runs()
+    {
+        // Python: 2|0|5|7|2|1|0|2|3|2 (\w+ over str(value): letters and numbers of any script and _, not a combining
+        // mark; the renderer refused the filter).
+        Assert.Equal("2|0|5|7|2|1|0|2|3|2", Render(
+            "{{ 'a b'|wordcount }}|{{ ''|wordcount }}|{{ '  hello,  world! foo_bar 12 x1 '|wordcount }}|{{ '\u00e9 \u00df \u0130 \u4e2d\u6587 \U0001F642 \u0663 \u216b \u00bd'|wordcount }}|{{ 'e\u0301a'|wordcount }}|{{ none|wordcount }}|{{ x|wordcount }}|{{ 12.5|wordcount }}|{{ [1, 'a b']|wordcount }}|{{ 'a-b_c'|wordcount }}"));
+    }
 }

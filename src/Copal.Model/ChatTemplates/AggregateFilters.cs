@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+
+namespace Copal.Model.ChatTemplates;
+
+/// <summary>
+/// Jinja2's <c>round(precision=0, method='common')</c>, <c>min</c> and <c>max(case_sensitive=False,
+/// attribute=None)</c>, which the reference lacks. <c>round</c> is Python's <c>round(value, precision)</c> (ties to
+/// even on the number's exact binary value, so <c>0.125 | round(2)</c> is <c>0.12</c> and <c>2.5 | round</c>
+/// <c>2.0</c>; an integer stays an integer) or <c>floor</c>/<c>ceil</c> of the value scaled by 10^precision, divided
+/// back (a float). <c>min</c> and <c>max</c> are Python's over what the value iterates, strings compared lowered unless
+/// case-sensitive, each item's attribute if named; the first of equal items; undefined when there is none.
+/// </summary>
+internal sealed partial class Interpreter
+{
+    private Value Rounded(Value operand, Value precision, Value method, FilterNode node)
+    {
+        if (method is not StringValue { Value: "common" or "ceil" or "floor" } how)
+        {
+            throw Error(node, "round's method must be common, ceil or floor");
+        }
+        if (operand is not (IntegerValue or FloatValue or BooleanValue))
+        {
+            throw Error(node, $"round of {operand.AKind}: Python's round() takes a number");
+        }
+        if (precision is NullValue && how.Value == "common")
+        {
+            // Python's round(x): an integer, ties to even.
+            if (operand is FloatValue { Value: var x } && !double.IsFinite(x))
+            {
+                throw Error(node, $"round of {PyText.Float(x)}: Python cannot convert it to an integer");
+            }
+            return Values.Number(Math.Round(Values.ToDouble(operand), MidpointRounding.ToEven), false, Where(node));
+        }
+        if (precision is not (IntegerValue or BooleanValue))
+        {
+            throw Error(node, $"round takes precision as an integer, got {precision.AKind}");
+        }
+        long digits = (long)Values.ToDouble(precision);
+        if (how.Value == "common")
+        {
+            return operand is FloatValue f ? new FloatValue(RoundHalfEven(f.Value, digits))
+                : Values.Number(digits >= 0 ? Values.ToDouble(operand) : RoundInteger((long)Values.ToDouble(operand), -digits), false, Where(node));
+        }
+        // Jinja2's math.floor(value * 10 ** precision) / 10 ** precision. Past 10^22 the power is no exact double, where
+        // Python divides exact integers; such precisions are refused rather than rounded otherwise.
+        if (Math.Abs(digits) > 22)
+        {
+            throw Error(node, FormattableString.Invariant($"round(..., '{how.Value}') with precision {digits}, past ±22, is not supported"));
+        }
+        double scale = Math.Pow(10, digits);
+        double scaled = Values.ToDouble(operand) * scale;
+        if (!double.IsFinite(scaled))
+        {
+            throw Error(node, $"round(..., '{how.Value}') of {PyText.Float(scaled)}: Python cannot convert it to an integer");
+        }
+        return new FloatValue((how.Value == "floor" ? Math.Floor(scaled) : Math.Ceiling(scaled)) / scale);
+    }
+
+    // Python's round(int, -n): to a multiple of 10^n, ties to even.
+    private static double RoundInteger(long value, long tens)
+    {
+        if (tens > 18)
+        {
+            return 0;
+        }
+        BigInteger unit = BigInteger.Pow(10, (int)tens);
+        BigInteger q = BigInteger.DivRem(BigInteger.Abs(value), unit, out BigInteger r);
+        if (2 * r > unit || (2 * r == unit && !q.IsEven))
+        {
+            q++;
+        }
+        return (double)(q * unit) * Math.Sign(value);
+    }
+
+    /// <summary>
+    /// Python's <c>round(x, digits)</c> of a float: the exact binary value rounded to <paramref name="digits"/> decimal
+    /// places, ties to even, read back as the nearest double (CPython's dtoa-based <c>double_round</c>).
+    /// </summary>
+    internal static double RoundHalfEven(double x, long digits)
+    {
+        if (!double.IsFinite(x) || x == 0 || digits > 323)
+        {
+            return x;
+        }
+        if (digits < -308)
+        {
+            return 0.0 * x;
+        }
+        long bits = BitConverter.DoubleToInt64Bits(x);
+        int exponent = (int)((bits >> 52) & 0x7FF);
+        long mantissa = bits & 0xFFFFFFFFFFFFFL;
+        if (exponent == 0)
+        {
+            exponent = 1;
+        }
+        else
+        {
+            mantissa |= 1L << 52;
+        }
+        exponent -= 1075;
+        // |x| * 10^digits = numerator / denominator exactly.
+        BigInteger numerator = new BigInteger(mantissa) * (exponent > 0 ? BigInteger.Pow(2, exponent) : 1) * (digits > 0 ? BigInteger.Pow(10, (int)digits) : 1);
+        BigInteger denominator = (exponent < 0 ? BigInteger.Pow(2, -exponent) : 1) * (digits < 0 ? BigInteger.Pow(10, (int)-digits) : 1);
+        BigInteger q = BigInteger.DivRem(numerator, denominator, out BigInteger r);
+        if (2 * r > denominator || (2 * r == denominator && !q.IsEven))
+        {
+            q++;
+        }
+        double magnitude = double.Parse(q.ToString(CultureInfo.InvariantCulture) + "E" + (-digits).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        return double.CopySign(magnitude, x);
+    }
+
+    private Value Extreme(Value operand, bool max, Value caseSensitive, Value attribute, FilterNode node)
+    {
+        string name = max ? "max" : "min";
+        if (attribute is not (StringValue or IntegerValue or NullValue))
+        {
+            throw Error(node, $"{name} takes attribute as a string or integer, got {attribute.AKind}");
+        }
+        List<Value> items = Iterated(operand, node);
+        if (items.Count == 0)
+        {
+            // Jinja2's "No aggregated item, sequence was empty." undefined.
+            return UndefinedValue.Instance;
+        }
+        string? path = AttributePathOf(attribute);
+        Value Key(Value item)
+        {
+            Value v = path is null ? item : Builtins.AttributePath(item, path);
+            return v is StringValue s && !caseSensitive.IsTrue ? new StringValue(JsCase.Lower(s.Value)) : v;
+        }
+        Value best = items[0], bestKey = Key(best);
+        foreach (Value item in items.Skip(1))
+        {
+            Value key = Key(item);
+            // Python's max keeps the first of equal items: it takes an item only when strictly greater (min: less).
+            if (max ? Less(bestKey, key, name, node) : Less(key, bestKey, name, node))
+            {
+                best = item;
+                bestKey = key;
+            }
+        }
+        return best;
+    }
+
+    // Python's a < b for the kinds min and max compare: numbers (booleans as integers; nan is never less nor greater)
+    // strings by code point, lists and tuples item by item; anything else is refused, as Python raises TypeError.
+    private bool Less(Value a, Value b, string name, FilterNode node) => (a, b) switch
+    {
+        (IntegerValue or FloatValue or BooleanValue, IntegerValue or FloatValue or BooleanValue) => Values.ToDouble(a) < Values.ToDouble(b),
+        (StringValue x, StringValue y) => CodePointLess(x.Value, y.Value),
+        // Lists with lists and tuples with tuples, item by item: at the first unequal pair, else the shorter first.
+        (ArrayValue x, ArrayValue y) when x.IsTuple == y.IsTuple => x.Items.Zip(y.Items).FirstOrDefault(p => !Values.PyEquals(p.First, p.Second, Where(node))) is ({ } first, { } second)
+            ? Less(first, second, name, node) : x.Items.Count < y.Items.Count,
+        _ => throw Error(node, $"{name} cannot compare {a.AKind} with {b.AKind}"),
+    };
+
+    // Python orders strings by code point (UTF-16 order puts a surrogate pair below U+E000..U+FFFF).
+    private static bool CodePointLess(string x, string y)
+    {
+        StringRuneEnumerator a = x.EnumerateRunes(), b = y.EnumerateRunes();
+        while (true)
+        {
+            bool moreA = a.MoveNext(), moreB = b.MoveNext();
+            if (!moreA || !moreB)
+            {
+                return !moreA && moreB;
+            }
+            if (a.Current != b.Current)
+            {
+                return a.Current.Value < b.Current.Value;
+            }
+        }
+    }
+}
