@@ -833,6 +833,29 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>
+    /// prune --compact of a model with a linear in a dtype no format holds is a failure of the input (exit 1) with the
+    /// load's own words, as prune without --compact: the compact formats hold what the model loads in, so dropping
+    /// --compact runs nothing either. It was a usage error ("--compact: ... so this model stays dense", exit 2 and the
+    /// help pointer), which advised dropping the option.
+    /// </summary>
+    [Fact]
+    public void Prune_compact_of_a_linear_in_a_dtype_the_model_does_not_load_in_is_a_failure_as_without_it()
+    {
+        const string linear = "model.layers.0.self_attn.q_proj.weight";
+        string model = CopyModel();
+        CheckpointBytes.EditHeader(model, header => header[linear]!["dtype"] = "I32");
+        string expected = $"{model}: tensor '{linear}' has dtype I32, expected F32, F16 or BF16";
+        foreach (string[] compact in new[] { Array.Empty<string>(), ["--compact"] })
+        {
+            string output = _temp.File("pruned" + compact.Length);
+            CopalProcess.Result r = CopalProcess.Run(["prune", "-m", model, "-o", output, "--method", "magnitude", "--sparsity", "0.5", "--device", "cpu", .. compact]);
+            AssertError(r, 1, expected);
+            Assert.DoesNotContain("--help", r.Stderr, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(output));
+        }
+    }
+
+    /// <summary>
     /// A standard output that cannot be written (a full disk, here /dev/full) is named: the error was the system's bare
     /// "No space left on device", which said neither what was being written nor that it was the output and not an input.
     /// </summary>

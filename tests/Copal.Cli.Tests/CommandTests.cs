@@ -494,6 +494,33 @@ public sealed class CommandTests : IDisposable
         Assert.True(g.ExitCode == 0, g.Stderr);
     }
 
+    /// <summary>
+    /// synth's default --tokenizer (../shared/data/tokenizers/llama2 for 32000 tokens) is a path relative to the current
+    /// folder. Run anywhere else, the model was written without a tokenizer and the last line said only ", no tokenizer",
+    /// so the default's miss was not told: the line now names the default, the folder it was looked for in, and
+    /// --tokenizer; --help says the default is relative to the current folder. From the repository (where the tests
+    /// run) the default is copied.
+    /// </summary>
+    [Fact]
+    public void Synth_run_where_its_default_tokenizer_is_not_says_so_naming_the_folder_and_the_option()
+    {
+        string elsewhere = Directory.CreateDirectory(_temp.File("elsewhere")).FullName;
+        string outDir = _temp.File("no-tokenizer");
+        CopalProcess.Result s = CopalProcess.RunInShell($"cd '{elsewhere}'", "synth", "--preset", "test-tiny", "-o", outDir, "--dtype", "f32");
+        Assert.True(s.ExitCode == 0, s.Stderr);
+        Assert.False(File.Exists(Path.Combine(outDir, "tokenizer.json")));
+        Assert.Contains($", no tokenizer: none given, and the default '{Path.Combine("..", "shared", "data", "tokenizers", "llama2")}' is not in the current folder '{elsewhere}'; " +
+            "--tokenizer FOLDER copies one", s.Stderr, StringComparison.Ordinal);
+        CopalProcess.Result help = CopalProcess.Run("synth", "--help");
+        Assert.Contains("relative to the current folder", System.Text.RegularExpressions.Regex.Replace(help.Stdout, @"\s+", " "), StringComparison.Ordinal);
+
+        string fromRepository = _temp.File("default-tokenizer");
+        CopalProcess.Result d = CopalProcess.Run("synth", "--preset", "test-tiny", "-o", fromRepository, "--dtype", "f32");
+        Assert.True(d.ExitCode == 0, d.Stderr);
+        Assert.True(File.Exists(Path.Combine(fromRepository, "tokenizer.json")));
+        Assert.DoesNotContain("no tokenizer", d.Stderr, StringComparison.Ordinal);
+    }
+
     // What the device check and the docs run: every preset has a bundled tokenizer of its vocabulary, the default one.
     [Fact]
     public void Every_preset_has_a_bundled_default_tokenizer_of_its_vocabulary()

@@ -78,11 +78,18 @@ internal static class PruneCommand
             {
                 try
                 {
-                    // Before any pruning: an F16 model would be pruned, then said to stay dense.
+                    // Before the calibration text is read and the model loaded: said at once.
                     CheckpointCompactor.RequireCompactableDType(modelDir);
                 }
                 catch (CompactFormatException e)
                 {
+                    // The formats hold the dtypes a model loads in (F32, BF16, F16), so such a linear is one pruning
+                    // cannot load either: the input's failure (exit 1), in the load's words. Only a dtype that loads and
+                    // does not compact would make --compact the option to drop (a usage error).
+                    if (UnloadableLinear(modelDir) is ModelLoadException load)
+                    {
+                        throw load;
+                    }
                     throw new UsageException($"{p.Typed(compact)}: {e.Message}");
                 }
             }
@@ -272,6 +279,18 @@ internal static class PruneCommand
         }
         using SafetensorsCheckpoint dense = ModelCheckpoint.Open(modelDir, config, cancellationToken: cancellationToken);
         return CompactProjection.WritesCopy(dense, config, pattern, layers, cancellationToken);
+    }
+
+    /// <summary>
+    /// The load's refusal of the first decoder linear of <paramref name="modelDir"/> stored in a dtype the model does
+    /// not load in (<see cref="DTypes.IsWeightFloat"/>), worded as the load words it; null when every one loads.
+    /// </summary>
+    private static ModelLoadException? UnloadableLinear(string modelDir)
+    {
+        using SafetensorsCheckpoint source = ModelCheckpoint.Open(modelDir, LlamaConfig.Load(modelDir));
+        return source.Tensors.FirstOrDefault(t => LlamaTensorNames.TryParseLinear(t.Name, out _, out _) && !t.DType.IsWeightFloat()) is { Name: not null } t
+            ? new ModelLoadException($"{modelDir}: tensor '{t.Name}' has dtype {t.DType}, expected F32, F16 or BF16")
+            : null;
     }
 
     /// <summary>

@@ -20,7 +20,7 @@ internal static class SynthCommand
         var dtype = new Option<string>("--dtype") { Description = "bf16, f16 or f32", DefaultValueFactory = _ => "bf16" }
             .Accept(v => ParseDType(v) is null ? "bf16, f16 or f32" : null);
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy, of at most the model's vocab_size tokens (fewer is a padded vocabulary, and a notice says so; default: ../shared/data/tokenizers/llama2 for a vocab_size of 32000 or llama3 for 128256, when present)" }.InputFolder("a folder with tokenizer.json");
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer.json to copy, of at most the model's vocab_size tokens (fewer is a padded vocabulary, and a notice says so; default, relative to the current folder: ../shared/data/tokenizers/llama2 for a vocab_size of 32000 or llama3 for 128256, when present)" }.InputFolder("a folder with tokenizer.json");
         var force = new Option<bool>("--force") { Description = "Replace an existing non-empty output folder" };
         var command = new Command("synth", "Write a LLaMA model with random weights in real shapes") { config, preset, outDir, dtype, seed, tokenizer, force };
         command.SetBody((p, ct) =>
@@ -57,7 +57,7 @@ internal static class SynthCommand
                 new SyncProgress<string>(m => progressLine.Update(m)), configPath is not null ? $"{p.Typed(config)} '{configPath}'" : $"--preset {presetName}",
                 generationEos, ct);
             progressLine.Done();
-            Out.Info($"copal: wrote {outPath} ({SyntheticModelWriter.AsWritten(c, type)}) in {type}{(tok is null ? ", no tokenizer" : "")}");
+            Out.Info($"copal: wrote {outPath} ({SyntheticModelWriter.AsWritten(c, type)}) in {type}{(tok is null ? NoTokenizer(c.VocabSize) : "")}");
             return CliErrors.Ok;
         });
         return command;
@@ -123,12 +123,16 @@ internal static class SynthCommand
     };
 
     // The Llama-2 tokenizer has 32000 tokens, which most presets use; the Llama-3 one 128256 (llama3-8b).
-    private static string? DefaultTokenizer(int vocab)
-    {
-        string? name = DefaultTokenizerName(vocab);
-        string? candidate = name is null ? null : Path.Combine("..", "shared", "data", "tokenizers", name);
-        return candidate is not null && Directory.Exists(candidate) ? candidate : null;
-    }
+    private static string? DefaultTokenizer(int vocab) => DefaultTokenizerPath(vocab) is string candidate && Directory.Exists(candidate) ? candidate : null;
+
+    // The default is relative to the current folder (the repository's, with shared/ beside it): run elsewhere, the model
+    // has no tokenizer, so the last line says where the default was looked for rather than only that there is none.
+    private static string NoTokenizer(int vocab) => DefaultTokenizerPath(vocab) is string candidate
+        ? $", no tokenizer: none given, and the default '{candidate}' is not in the current folder '{Environment.CurrentDirectory}'; --tokenizer FOLDER copies one"
+        : $", no tokenizer: none given, and none is bundled for a vocab_size of {vocab}; --tokenizer FOLDER copies one";
+
+    private static string? DefaultTokenizerPath(int vocab) =>
+        DefaultTokenizerName(vocab) is string name ? Path.Combine("..", "shared", "data", "tokenizers", name) : null;
 
     /// <summary>The bundled tokenizer (shared/data/tokenizers/NAME) of exactly <paramref name="vocab"/> tokens, if any.</summary>
     internal static string? DefaultTokenizerName(int vocab) => vocab switch { 32000 => "llama2", 128256 => "llama3", _ => null };
